@@ -1,0 +1,230 @@
+"""Structural checks on the elaborated IR. Every error of the stage is reported."""
+from __future__ import annotations
+
+import keyword
+import re
+
+from . import ir
+from .diagnostics import DiagnosticBag, Span
+from .expr import Expr
+
+VERILOG_KEYWORDS = set("""
+always and assign automatic begin buf bufif0 bufif1 case casex casez cell cmos config deassign default defparam
+design disable edge else end endcase endconfig endfunction endgenerate endmodule endprimitive endspecify endtable
+endtask event for force forever fork function generate genvar highz0 highz1 if ifnone incdir include initial inout
+input instance integer join large liblist library localparam macromodule medium module nand negedge nmos nor
+noshowcancelled not notif0 notif1 or output parameter pmos posedge primitive pull0 pull1 pulldown pullup
+pulsestyle_ondetect pulsestyle_onevent rcmos real realtime reg release repeat rnmos rpmos rtran rtranif0 rtranif1
+scalared showcancelled signed small specify specparam strong0 strong1 supply0 supply1 table task time tran tranif0
+tranif1 tri tri0 tri1 triand trior trireg unsigned use uwire vectored wait wand weak0 weak1 while wire wor xnor xor
+logic bit byte int shortint longint void enum struct union typedef string class
+""".split())
+VHDL_KEYWORDS = set("""
+abs access after alias all and architecture array assert attribute begin block body buffer bus case component
+configuration constant disconnect downto else elsif end entity exit file for function generate generic group guarded
+if impure in inertial inout is label library linkage literal loop map mod nand new next nor not null of on open or
+others out package port postponed procedure process pure range record register reject rem report return rol ror
+select severity signal shared sla sll sra srl subtype then to transport type unaffected units until use variable
+wait when while with xnor xor context force parameter release protected sequence property
+""".split())
+IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
+def check(spec: ir.Spec, bag: DiagnosticBag) -> None:
+    """Run every structural check on `spec`; errors go to `bag`."""
+    _names(spec, bag)
+    for lay in spec.layouts:
+        _layout(lay, bag)
+    for reg in spec.regimes:
+        _regime(spec, reg, bag)
+    for nest in spec.nested:
+        _record(nest.record, bag)
+
+
+def identifier_problem(name: str) -> str | None:
+    """Why `name` cannot be used in generated Python, Verilog or VHDL, or None."""
+    if not IDENT.match(name):
+        return "must start with a letter and use only letters, digits and '_'"
+    if "__" in name or name.endswith("_"):
+        return "must not contain '__' or end in '_' (VHDL identifiers)"
+    low = name.lower()
+    for lang, words in (("Python", set(keyword.kwlist) | set(keyword.softkwlist)), ("Verilog", VERILOG_KEYWORDS),
+                        ("VHDL", VHDL_KEYWORDS)):
+        if name in words or (lang == "VHDL" and low in words):
+            return f"is a {lang} keyword"
+    return None
+
+
+def _names(spec: ir.Spec, bag: DiagnosticBag) -> None:
+    seen: dict[str, Span] = {}
+    for kind, items in (("parameter", spec.params), ("enum", spec.enums), ("layout", spec.layouts),
+                        ("regime", spec.regimes), ("nested", spec.nested)):
+        for item in items:
+            if item.name in seen and seen[item.name] != item.span:
+                bag.error("E0201", f"{kind} '{item.name}' clashes with another declaration of the same name", item.span,
+                          ("the other declaration", seen[item.name]))
+            seen.setdefault(item.name, item.span)
+    checked: set[tuple[str, Span]] = set()
+
+    def ident(name: str, span: Span, what: str) -> None:
+        if (name, span) in checked:
+            return
+        checked.add((name, span))
+        why = identifier_problem(name)
+        if why:
+            bag.error("E0202", f"{what} name '{name}' {why}", span)
+
+    for p in spec.params:
+        ident(p.name, p.span, "parameter")
+    for lay in spec.layouts:
+        ident(lay.name, lay.span, lay.kind)
+        for f in lay.fields:
+            ident(f.name, f.span, "field")
+    for reg in spec.regimes:
+        ident(reg.name, reg.span, "regime")
+        ident(reg.input_name, reg.span, "input")
+        for a in reg.access:
+            ident(a, reg.span, "access kind")
+        for lv in reg.levels:
+            ident(lv.name, lv.span, "level")
+        for r in reg.faults + reg.checks:
+            ident(r.name, r.span, "fault")
+        for a in reg.accumulators:
+            ident(a.name, a.span, "accumulator")
+        _record_names(reg.record, ident)
+    for nest in spec.nested:
+        ident(nest.name, nest.span, "nested")
+        _record_names(nest.record, ident)
+
+
+def _record_names(rec: ir.Record, ident) -> None:
+    ident(rec.name, rec.span, "record")
+    for f in rec.fields:
+        ident(f.name, f.span, "record field")
+        for b in f.bits:
+            ident(b.name, b.span, "record bits")
+
+
+def _overlaps(items, width: int, what: str, bag: DiagnosticBag) -> None:
+    """items: (name, hi, lo, span, may_overlap_fields)."""
+    taken: list[tuple[str, int, int, Span]] = []
+    for name, hi, lo, span in items:
+        if hi < lo:
+            continue
+        if hi >= width:
+            bag.error("E0401", f"{name} [{hi}:{lo}] goes past the {width}-bit width of {what}", span)
+            continue
+        for oname, ohi, olo, ospan in taken:
+            if lo <= ohi and olo <= hi:
+                bag.error("E0402", f"{name} [{hi}:{lo}] overlaps {oname} [{ohi}:{olo}] in {what}", span,
+                          (f"{oname} is declared here", ospan))
+                break
+        taken.append((name, hi, lo, span))
+
+
+def _layout(lay: ir.Layout, bag: DiagnosticBag) -> None:
+    seen: dict[str, Span] = {}
+    for f in lay.fields:
+        if f.name in seen:
+            bag.error("E0201", f"field '{f.name}' is defined twice in {lay.kind} '{lay.name}'", f.span,
+                      ("first defined here", seen[f.name]))
+        seen.setdefault(f.name, f.span)
+    items = [(f"field '{f.name}'", f.hi, f.lo, f.span) for f in lay.fields]
+    items += [(f"{r.kind} range", r.hi, r.lo, r.span) for r in lay.ranges]
+    _overlaps(items, lay.width, f"{lay.kind} '{lay.name}'", bag)
+
+
+def _fields_in(e: Expr | None, kind: str) -> list[Expr]:
+    return [r for r in e.refs() if r.kind == kind] if e is not None else []
+
+
+def _regime(spec: ir.Spec, reg: ir.Regime, bag: DiagnosticBag) -> None:
+    where = f"regime '{reg.name}'"
+    if not reg.levels:
+        bag.error("E0306", f"{where} has no levels", reg.span)
+        return
+    numbers: dict[int, Span] = {}
+    for lv in reg.levels:
+        if lv.number in numbers:
+            bag.error("E0201", f"level {lv.number} is defined twice in {where}", lv.span, ("first defined here", numbers[lv.number]))
+        numbers.setdefault(lv.number, lv.span)
+    ordered = list(reg.levels)
+    for lv in ordered:
+        if lv.index_hi >= reg.input_width:
+            bag.error("E0404", f"index [{lv.index_hi}:{lv.index_lo}] of level '{lv.name}' is past the "
+                      f"{reg.input_width}-bit input '{reg.input_name}'", lv.span)
+    for upper, lower in zip(ordered, ordered[1:]):
+        if upper.number != lower.number + 1:
+            bag.error("E0405", f"levels {upper.number} and {lower.number} are not consecutive", lower.span)
+        elif upper.index_lo != lower.index_hi + 1:
+            kind = "overlaps" if upper.index_lo <= lower.index_hi else "leaves a gap after"
+            bag.error("E0405", f"index [{lower.index_hi}:{lower.index_lo}] of level '{lower.name}' {kind} "
+                      f"index [{upper.index_hi}:{upper.index_lo}] of level '{upper.name}'", lower.span,
+                      (f"level '{upper.name}' is declared here", upper.span))
+    if not ordered[-1].leaf:
+        bag.error("E0407", f"the last level '{ordered[-1].name}' of {where} needs a leaf format", ordered[-1].span)
+    for lv in ordered:
+        if lv.leaf and lv.page_shift != lv.index_lo:
+            bag.error("E0406", f"page size 2^{lv.page_shift} of level '{lv.name}' disagrees with its index "
+                      f"[{lv.index_hi}:{lv.index_lo}], which maps 2^{lv.index_lo}-byte pages", lv.span)
+        if lv.leaf and lv.table and lv.leaf_when is None:
+            bag.error("E0306", f"level '{lv.name}' has a table and a leaf format: say 'leaf ... when COND'", lv.span)
+        for name, role in ((lv.table, "table"), (lv.leaf, "leaf")):
+            if not name:
+                continue
+            lay = spec.layout(name)
+            if lay.width != reg.entry_bytes * 8:
+                bag.error("E0410", f"format '{name}' is {lay.width} bits but entries of {where} are "
+                          f"{reg.entry_bytes} bytes", lv.span)
+            need = reg.pointer if role == "table" else reg.frame
+            f = lay.field(need)
+            if f is None:
+                bag.error("E0408", f"{role} format '{name}' of level '{lv.name}' has no '{need}' field", lv.span,
+                          ("the format is declared here", lay.span))
+            elif role == "leaf" and f.lo != lv.page_shift:
+                bag.error("E0406", f"frame field '{need}' of '{name}' starts at bit {f.lo} but the page is "
+                          f"2^{lv.page_shift} bytes", f.span)
+            elif role == "table":
+                table_shift = (reg.entry_bytes * (1 << (lv.index_hi - lv.index_lo + 1))).bit_length() - 1
+                nxt = next((x for x in ordered if x.number == lv.number - 1), None)
+                if nxt is not None:
+                    table_shift = (reg.entry_bytes * (1 << (nxt.index_hi - nxt.index_lo + 1))).bit_length() - 1
+                if f.lo > table_shift:
+                    bag.error("E0409", f"pointer field '{need}' of '{name}' starts at bit {f.lo}; tables of "
+                              f"2^{table_shift} bytes need it to start at or below bit {table_shift}", f.span)
+            for cond, _mask in lay.mbz_conditional():
+                for ref in _fields_in(cond, "ctx"):
+                    if ref.name not in reg.context:
+                        bag.error("E0310", f"format '{name}' depends on register '{ref.name}', which {where} "
+                                  "does not list under 'context'", ref.span)
+            roles = [e for r in reg.faults for e in _fields_in(r.when, "field")]
+            roles += [e for a in reg.accumulators for e in _fields_in(a.then, "field")]
+            for ref in roles:
+                if lay.field(ref.name) is None:
+                    bag.error("E0301", f"field '{ref.name}' is not in format '{name}' used at level '{lv.name}'",
+                              ref.span, ("the format is declared here", lay.span))
+        if lv.leaf and lv.leaf_when is not None:
+            for ref in _fields_in(lv.leaf_when, "field"):
+                if lv.table and spec.layout(lv.table).field(ref.name) is not None:
+                    a, b = spec.layout(lv.table).field(ref.name), spec.layout(lv.leaf).field(ref.name)
+                    if (a.hi, a.lo) != (b.hi, b.lo):
+                        bag.error("E0402", f"'{ref.name}' decides table or leaf at level '{lv.name}' but sits at "
+                                  "different bits in the two formats", ref.span)
+    for r in reg.checks:
+        for ref in _fields_in(r.when, "leaf"):
+            for lv in reg.leaf_levels:
+                if spec.layout(lv.leaf).field(ref.name) is None:
+                    bag.error("E0301", f"field '{ref.name}' is not in leaf format '{lv.leaf}'", ref.span)
+    for u in reg.updates:
+        names = [n for lv in reg.levels for n in ((lv.table, lv.leaf) if u.where == "each level" else (lv.leaf,)) if n]
+        for name in dict.fromkeys(names):
+            f = spec.layout(name).field(u.field)
+            if f is None or f.width != 1:
+                bag.error("E0411", f"'set {u.field}' needs a 1-bit field '{u.field}' in format '{name}'", u.span)
+    _record(reg.record, bag)
+
+
+def _record(rec: ir.Record, bag: DiagnosticBag) -> None:
+    for f in rec.fields:
+        items = [(f"'{b.name}'", b.hi, b.lo, b.span) for b in f.bits]
+        _overlaps(items, f.width, f"record field '{f.name}'", bag)

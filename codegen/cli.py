@@ -1,0 +1,234 @@
+"""The `virtspec` command line: check, generate, dump, cosim, convert, bench.
+
+Exit status: 0 ok, 1 spec errors or mismatches, 2 usage errors.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from . import emit
+from .diagnostics import DiagnosticBag, SpecError
+from .pipeline import compile_spec
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SPECS = ROOT / "specs"
+DEFAULT_OUT = ROOT / "generated"
+
+
+class Usage(Exception):
+    """A usage error: exit status 2."""
+
+
+def _specs(paths: list[str]) -> list[Path]:
+    if paths:
+        out = [Path(p) for p in paths]
+        missing = [str(p) for p in out if not p.is_file()]
+        if missing:
+            raise Usage(f"no such spec file: {', '.join(missing)}")
+        return out
+    return sorted(DEFAULT_SPECS.glob("*.vspec"))
+
+
+def _compile_all(paths: list[Path]) -> tuple[list, list[DiagnosticBag]]:
+    specs, failed = [], []
+    for p in paths:
+        bag = DiagnosticBag()
+        try:
+            specs.append(compile_spec(p, bag))
+        except SpecError:
+            failed.append(bag)
+    return specs, failed
+
+
+def _report(failed: list[DiagnosticBag]) -> None:
+    for bag in failed:
+        print(bag.render(), file=sys.stderr)
+    n = sum(len(b.errors) for b in failed)
+    if n:
+        print(f"{n} error{'s' if n != 1 else ''} found", file=sys.stderr)
+
+
+def cmd_check(args) -> int:
+    specs, failed = _compile_all(_specs(args.spec))
+    _report(failed)
+    for s in specs:
+        print(f"{s.path}: ok ({len(s.layouts)} layouts, {len(s.regimes)} regimes, {len(s.nested)} nested)")
+    return 1 if failed else 0
+
+
+def cmd_generate(args) -> int:
+    t0 = time.perf_counter()
+    specs, failed = _compile_all(_specs(args.spec))
+    _report(failed)
+    if failed:
+        return 1
+    out_root = Path(args.out)
+    stale, written = [], []
+    rendered = [(s, emit.render(s)) for s in specs]
+    for spec, files in rendered:
+        directory = emit.out_dir(spec, out_root)
+        if args.check:
+            stale += emit.stale(files, directory)
+        else:
+            written += emit.write(files, directory)
+    took = time.perf_counter() - t0
+    if args.check:
+        for p in stale:
+            print(f"stale: {p} (run `virtspec generate`)", file=sys.stderr)
+        if not stale:
+            print(f"generated files are up to date ({len(specs)} specs, {took:.2f} s)")
+        return 1 if stale else 0
+    for p in written:
+        print(f"wrote {p}")
+    print(f"generated {len(specs)} specs in {took:.2f} s ({len(written)} files changed)")
+    return 0
+
+
+def cmd_dump(args) -> int:
+    specs, failed = _compile_all(_specs([args.spec]))
+    _report(failed)
+    if failed:
+        return 1
+    print(specs[0].model_dump_json(indent=2))
+    return 0
+
+
+def cmd_cosim(args) -> int:
+    from . import cosim, harness
+    if args.walks < 1:
+        raise Usage("--walks must be at least 1")
+    if not 1 <= args.min_latency <= args.max_latency:
+        raise Usage("latencies need 1 <= --min-latency <= --max-latency")
+    if not 0 <= args.stall <= 90:
+        raise Usage("--stall is a percentage from 0 to 90")
+    specs, failed = _compile_all(_specs([args.spec]))
+    _report(failed)
+    if failed:
+        return 1
+    spec = specs[0]
+    directory = emit.out_dir(spec, Path(args.out))
+    if emit.stale(emit.render(spec), directory):
+        print(f"generated files for {spec.path} are missing or stale: run `virtspec generate {spec.path}`", file=sys.stderr)
+        return 1
+    timing = harness.Timing(args.min_latency, args.max_latency, args.stall)
+    progress = cosim.progress_bar(spec.name) if args.walks >= 500 and not args.quiet else None
+    report = cosim.run(spec, directory, args.walks, args.seed, timing, Path(args.vcd_dir), progress)
+    for f in report.failures:
+        print(f"MISMATCH in walk {f.index}:", file=sys.stderr)
+        for line in f.what:
+            print(f"  {line}", file=sys.stderr)
+        print("shrunk scenario:\n" + harness.describe(f.scenario), file=sys.stderr)
+        if getattr(f, "vcd", None):
+            print(f"VCD of the model: {f.vcd}", file=sys.stderr)
+    data = report.as_json()
+    if args.json:
+        print(json.dumps(data, indent=None, sort_keys=True))
+    else:
+        _print_summary(spec, data)
+    return 1 if report.mismatches else 0
+
+
+def _print_summary(spec, d: dict) -> None:
+    print(f"{spec.name}: {d['walks']} walks, {d['mismatches']} mismatches")
+    print(f"  memory references per walk: mean {d['refs_per_walk_mean']}, max {d['refs_per_walk_max']}")
+    print(f"  model cycles per walk: mean {d['cycles_per_walk_mean']}")
+    print(f"  speed: {d['walks_per_s']} walks/s overall; reference {d['reference_walks_per_s']}/s, "
+          f"MyHDL model {d['model_walks_per_s']}/s")
+    print("  coverage:")
+    for key, n in d["coverage"].items():
+        print(f"    {key}: {n}")
+    if d["coverage_missing"]:
+        print("  not covered: " + ", ".join(d["coverage_missing"]))
+    else:
+        print("  every fault kind, fault site and page size was covered")
+
+
+def cmd_convert(args) -> int:
+    from . import harness, hdl
+    specs, failed = _compile_all(_specs([args.spec]))
+    _report(failed)
+    if failed:
+        return 1
+    directory = emit.out_dir(specs[0], Path(args.out))
+    if emit.stale(emit.render(specs[0]), directory):
+        print(f"generated files for {specs[0].path} are missing or stale: run `virtspec generate`", file=sys.stderr)
+        return 1
+    _, model = harness.load_generated(directory)
+    status = 0
+    for lang in args.hdl:
+        files = hdl.convert(model, "Verilog" if lang == "verilog" else "VHDL", Path(args.output))
+        for f in files:
+            print(f"wrote {f}")
+        if args.compile:
+            ok, msg = hdl.compile_verilog(files) if lang == "verilog" else hdl.analyse_vhdl(files)
+            print(f"{lang}: {'compiles' if ok else 'does not compile'}{': ' + msg if msg.strip() else ''}")
+            status |= 0 if ok else 1
+    return status
+
+
+def cmd_bench(args) -> int:
+    sys.path.insert(0, str(ROOT))
+    from bench import bench
+    return bench.main(quick=args.quick)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="virtspec", description="Executable specs of virtualization hardware.")
+    sub = p.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("check", help="parse and check spec files")
+    c.add_argument("spec", nargs="*", help="spec files (default: specs/*.vspec)")
+    c.set_defaults(fn=cmd_check)
+    g = sub.add_parser("generate", help="generate reference and MyHDL models")
+    g.add_argument("spec", nargs="*", help="spec files (default: specs/*.vspec)")
+    g.add_argument("--check", action="store_true", help="fail if generated files are stale; write nothing")
+    g.add_argument("--out", default=str(DEFAULT_OUT), help="output root (default: generated/)")
+    g.set_defaults(fn=cmd_generate)
+    d = sub.add_parser("dump", help="print the elaborated IR as JSON")
+    d.add_argument("spec")
+    d.set_defaults(fn=cmd_dump)
+    s = sub.add_parser("cosim", help="co-simulate the reference and the MyHDL model")
+    s.add_argument("spec")
+    s.add_argument("--walks", type=int, default=1000)
+    s.add_argument("--seed", type=int, default=1)
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.add_argument("--min-latency", type=int, default=1)
+    s.add_argument("--max-latency", type=int, default=4)
+    s.add_argument("--stall", type=int, default=20, help="percent of cycles the memory refuses a request")
+    s.add_argument("--vcd-dir", default="cosim-vcd", help="where VCDs of mismatches go")
+    s.add_argument("--out", default=str(DEFAULT_OUT), help="generated root (default: generated/)")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(fn=cmd_cosim)
+    v = sub.add_parser("convert", help="convert a generated model to Verilog and/or VHDL")
+    v.add_argument("spec")
+    v.add_argument("--hdl", nargs="+", choices=["verilog", "vhdl"], default=["verilog", "vhdl"])
+    v.add_argument("-o", "--output", default="hdl-out")
+    v.add_argument("--out", default=str(DEFAULT_OUT), help="generated root (default: generated/)")
+    v.add_argument("--compile", action="store_true", help="compile with iverilog / analyse with ghdl")
+    v.set_defaults(fn=cmd_convert)
+    b = sub.add_parser("bench", help="run the benchmark")
+    b.add_argument("--quick", action="store_true")
+    b.set_defaults(fn=cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser()
+    args = p.parse_args(argv)
+    try:
+        return args.fn(args)
+    except Usage as exc:
+        p.print_usage(sys.stderr)
+        print(f"virtspec: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""Diagnostics: source spans, error collection and the `path:line:col: error[CODE]` rendering.
+
+Every stage of the pipeline reports into a `DiagnosticBag` and stops after the stage
+if anything went wrong, so the user sees all errors of a stage at once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Span(BaseModel):
+    """A location in a spec file: 1-based line and column, end exclusive."""
+
+    model_config = ConfigDict(frozen=True)
+    path: str = "<input>"
+    line: int = 1
+    col: int = 1
+    end_line: int = 1
+    end_col: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}"
+
+
+NO_SPAN = Span()
+
+
+@dataclass
+class Diagnostic:
+    code: str
+    message: str
+    span: Span
+    severity: str = "error"
+    notes: list[tuple[str, Span | None]] = field(default_factory=list)
+
+    def render(self, sources: dict[str, str]) -> str:
+        out = [f"{self.span}: {self.severity}[{self.code}]: {self.message}"]
+        out += _excerpt(self.span, sources)
+        for text, span in self.notes:
+            if span is None:
+                out.append(f"note: {text}")
+            else:
+                out.append(f"{span}: note: {text}")
+                out += _excerpt(span, sources)
+        return "\n".join(out)
+
+
+def _excerpt(span: Span, sources: dict[str, str]) -> list[str]:
+    text = sources.get(span.path)
+    if text is None:
+        return []
+    lines = text.splitlines()
+    if not 1 <= span.line <= len(lines):
+        return []
+    src = lines[span.line - 1].replace("\t", " ")
+    if len(src) > 200:
+        src = src[:200] + "..."
+    width = (span.end_col - span.col) if span.end_line == span.line else len(src) - span.col + 1
+    width = max(1, min(width, max(1, len(src) - span.col + 1)))
+    gutter = f"{span.line:>5} | "
+    return [gutter + src, " " * (len(gutter) + span.col - 1) + "^" * width]
+
+
+class SpecError(Exception):
+    """Raised to stop the pipeline after a stage reported errors."""
+
+    def __init__(self, bag: "DiagnosticBag"):
+        super().__init__(f"{len(bag.errors)} error(s)")
+        self.bag = bag
+
+
+@dataclass
+class DiagnosticBag:
+    """Collects the diagnostics of a run; `sources` keeps file text for the excerpts."""
+
+    items: list[Diagnostic] = field(default_factory=list)
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def error(self, code: str, message: str, span: Span, *notes: tuple[str, Span | None]) -> None:
+        self.items.append(Diagnostic(code, message, span, "error", list(notes)))
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.items if d.severity == "error"]
+
+    def stop_if_errors(self) -> None:
+        if self.errors:
+            raise SpecError(self)
+
+    def render(self) -> str:
+        return "\n".join(d.render(self.sources) for d in self.items)
+
+
+def read_source(path: Path, bag: DiagnosticBag, limit: int = 4 * 1024 * 1024) -> str | None:
+    """Read a spec file as UTF-8 text, reporting unreadable, huge or binary files."""
+    span = Span(path=str(path))
+    try:
+        size = path.stat().st_size
+        if size > limit:
+            bag.error("E0002", f"file is {size} bytes; spec files are limited to {limit} bytes", span)
+            return None
+        data = path.read_bytes()
+    except OSError as exc:
+        bag.error("E0001", f"cannot read spec file: {exc.strerror or exc}", span)
+        return None
+    if b"\x00" in data:
+        bag.error("E0003", "file is binary (contains NUL bytes), not a spec", span)
+        return None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bag.error("E0003", f"file is not UTF-8 text (byte {exc.start})", span)
+        return None
+    bag.sources[str(path)] = text
+    return text

@@ -1,0 +1,646 @@
+"""Elaboration: syntax tree -> IR.
+
+One pass over each file, imports first: parameters are evaluated, layouts built (with
+`include`), regimes and nested compositions get every name in their expressions
+resolved to a typed reference, and constant sub-expressions folded. Errors of the
+stage are collected in the DiagnosticBag; structural checks come after, in checks.py.
+"""
+from __future__ import annotations
+
+import difflib
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import ast, ir
+from .diagnostics import DiagnosticBag, Span, read_source
+from .expr import BINARY, COMPARE, LOGICAL, EvalError, Expr, evaluate, num
+from .parse import parse_text
+
+BUILTINS_WALK = {"rsvd": 1}  # width of walk-time builtins; `level` is added per regime
+MAX_WIDTH = 1024
+
+
+class _Undefined(Exception):
+    def __init__(self, name: str, span: Span, candidates=()):
+        self.name, self.span, self.candidates = name, span, list(candidates)
+
+
+@dataclass
+class Module:
+    """The declarations of one spec file, by name, plus its imports by alias."""
+
+    path: str
+    ast: ast.SpecFile
+    imports: dict[str, "Module"] = field(default_factory=dict)
+    params: dict[str, ir.Param] = field(default_factory=dict)
+    enums: dict[str, ir.EnumDef] = field(default_factory=dict)
+    layouts: dict[str, ir.Layout] = field(default_factory=dict)
+    regimes: dict[str, ir.Regime] = field(default_factory=dict)
+    nested: dict[str, ir.Nested] = field(default_factory=dict)
+    spans: dict[str, Span] = field(default_factory=dict)
+
+    def find(self, table: str, parts: tuple[str, ...]):
+        """Look a (possibly alias-qualified) name up in one of the tables."""
+        if len(parts) == 2 and parts[0] in self.imports:
+            return getattr(self.imports[parts[0]], table).get(parts[1])
+        if len(parts) == 1:
+            return getattr(self, table).get(parts[0])
+        return None
+
+
+class Scope:
+    """What a name means inside one expression: a dict of resolvers and flags."""
+
+    def __init__(self, module: Module, **kw):
+        self.module = module
+        self.registers: dict[str, ir.Layout] = kw.get("registers", {})
+        self.access: tuple[str, ...] = kw.get("access", ())
+        self.input: tuple[str, int] | None = kw.get("input")
+        self.accumulators: dict[str, int] = kw.get("accumulators", {})
+        self.entry_formats: list[ir.Layout] = kw.get("entry_formats", [])
+        self.leaf_formats: list[ir.Layout] = kw.get("leaf_formats", [])
+        self.builtins: dict[str, int] = kw.get("builtins", {})
+        self.fault_kinds: tuple[str, ...] = kw.get("fault_kinds", ())
+        self.host: dict[str, int] = kw.get("host", {})
+
+    def resolve(self, name: str, span: Span) -> Expr:
+        parts = tuple(name.split("."))
+        m = self.module
+        if len(parts) == 1:
+            (n,) = parts
+            if n in m.params:
+                return num(m.params[n].value, span)
+            if n in self.accumulators:
+                return Expr(op="ref", kind="acc", name=n, width=self.accumulators[n], span=span)
+            if self.input and n == self.input[0]:
+                return Expr(op="ref", kind="input", name=n, width=self.input[1], span=span)
+            if n in self.builtins:
+                return Expr(op="ref", kind="builtin", name=n, width=self.builtins[n], span=span)
+            if n in self.fault_kinds:
+                return num(self.fault_kinds.index(n) + 1, span)
+            if n in self.registers:
+                return Expr(op="ref", kind="ctx", name=n, lo=0, width=self.registers[n].width, span=span)
+            if self.entry_formats:
+                widths = {f.field(n).width for f in self.entry_formats if f.field(n)}
+                if len(widths) == 1:
+                    return Expr(op="ref", kind="field", name=n, width=widths.pop(), span=span)
+            raise _Undefined(name, span, self._candidates())
+        head, tail = parts[0], parts[1]
+        if len(parts) == 2:
+            if head in m.imports and tail in m.imports[head].params:
+                return num(m.imports[head].params[tail].value, span)
+            enum = m.find("enums", parts[:1])
+            if enum is not None:
+                item = next((i for i in enum.items if i.name == tail), None)
+                if item is not None:
+                    return num(item.value, span)
+            if head in self.registers:
+                f = self.registers[head].field(tail)
+                if f is not None:
+                    return Expr(op="ref", kind="ctx", name=head, lo=f.lo, width=f.width, span=span)
+                raise _Undefined(name, span, [f"{head}.{x.name}" for x in self.registers[head].fields])
+            if head == "access" and tail in self.access:
+                return Expr(op="ref", kind="access", name=tail, width=1, span=span)
+            if head == "leaf" and self.leaf_formats:
+                widths = {f.field(tail).width for f in self.leaf_formats if f.field(tail)}
+                if len(widths) == 1:
+                    return Expr(op="ref", kind="leaf", name=tail, width=widths.pop(), span=span)
+            if head == "host" and tail in self.host:
+                return Expr(op="ref", kind="host", name=tail, width=self.host[tail], span=span)
+        raise _Undefined(name, span, self._candidates())
+
+    def _candidates(self) -> list[str]:
+        names = list(self.module.params) + list(self.accumulators) + list(self.builtins) + list(self.registers)
+        names += list(self.fault_kinds) + [f"access.{a}" for a in self.access] + [f"host.{h}" for h in self.host]
+        if self.input:
+            names.append(self.input[0])
+        for f in self.entry_formats:
+            names += [x.name for x in f.fields]
+        for f in self.leaf_formats:
+            names += [f"leaf.{x.name}" for x in f.fields]
+        for r, lay in self.registers.items():
+            names += [f"{r}.{x.name}" for x in lay.fields]
+        return names
+
+
+class Elaborator:
+    def __init__(self, bag: DiagnosticBag, root_dir: Path | None = None):
+        self.bag = bag
+        self.modules: dict[Path, Module] = {}
+        self.loading: list[Path] = []
+        self.root_dir = root_dir
+
+    # ------------------------------------------------------------------ loading
+    def load(self, path: Path, span: Span | None = None) -> Module | None:
+        path = path.resolve()
+        if path in self.modules:
+            return self.modules[path]
+        if path in self.loading:
+            chain = " -> ".join(p.name for p in self.loading[self.loading.index(path):] + [path])
+            self.bag.error("E0104", f"import cycle: {chain}", span or Span(path=str(path)))
+            return None
+        shown = _display(path)
+        text = read_source(path, self.bag) if path.is_file() else None
+        if text is None:
+            if not path.is_file():
+                self.bag.error("E0001", f"cannot read spec file '{shown}': no such file", span or Span(path=shown))
+            return None
+        tree = parse_text(text, shown, self.bag)
+        if tree is None:
+            return None
+        module = Module(shown, tree)
+        self.loading.append(path)
+        for imp in tree.imports:
+            target = (path.parent / imp.path).resolve()
+            if imp.alias in module.imports:
+                self.bag.error("E0201", f"import alias '{imp.alias}' is used twice", imp.span)
+                continue
+            sub = self.load(target, imp.span)
+            if sub is not None:
+                module.imports[imp.alias] = sub
+        self.loading.pop()
+        self.elaborate(module)
+        self.modules[path] = module
+        return module
+
+    # ------------------------------------------------------------------ helpers
+    def _declare(self, module: Module, name: str, span: Span) -> bool:
+        if name in module.spans:
+            self.bag.error("E0201", f"'{name}' is defined twice", span, ("first defined here", module.spans[name]))
+            return False
+        module.spans[name] = span
+        return True
+
+    def resolve(self, e: Expr, scope: Scope) -> Expr | None:
+        """Resolve names and type every node; None after reporting an error."""
+        try:
+            return self._resolve(e, scope)
+        except _Undefined as u:
+            close = difflib.get_close_matches(u.name, u.candidates, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            self.bag.error("E0301", f"undefined name '{u.name}'{hint}", u.span)
+        except EvalError as err:
+            self.bag.error("E0303", f"invalid constant expression: {err}", err.span)
+        return None
+
+    def _resolve(self, e: Expr, scope: Scope) -> Expr:
+        if e.op == "num":
+            return e
+        if e.op == "name":
+            return scope.resolve(e.name, e.span)
+        args = tuple(self._resolve(a, scope) for a in e.args)
+        out = e.model_copy(update={"args": args, "width": _width(e.op, args)})
+        if all(a.op == "num" for a in args):
+            value = evaluate(out, lambda _: 0)
+            if value < 0:
+                raise EvalError(f"value {value} is negative", e.span)
+            return num(value, e.span)
+        if e.op == "slice" and not (args[1].op == "num" and args[2].op == "num"):
+            raise EvalError("slice bounds must be constant", e.span)
+        if e.op == "slice" and args[1].value < args[2].value:
+            raise EvalError(f"slice [{args[1].value}:{args[2].value}] is empty", e.span)
+        return out
+
+    def const(self, e: Expr | None, scope: Scope, what: str, lo: int = 0, hi: int = 1 << 64) -> int | None:
+        if e is None:
+            return None
+        r = self.resolve(e, scope)
+        if r is None:
+            return None
+        if r.op != "num":
+            self.bag.error("E0302", f"{what} must be a constant expression", e.span)
+            return None
+        if not lo <= r.value <= hi:
+            self.bag.error("E0304", f"{what} is {r.value}; it must be between {lo} and {hi}", e.span)
+            return None
+        return r.value
+
+    def bits(self, b: ast.BitRange, scope: Scope, allow_empty: bool = False) -> tuple[int, int] | None:
+        hi = self.const(b.hi, scope, "bit position", 0, MAX_WIDTH)
+        lo = self.const(b.lo, scope, "bit position", 0, MAX_WIDTH) if b.lo is not None else hi
+        if hi is None or lo is None:
+            return None
+        if hi < lo and not (allow_empty and hi == lo - 1):
+            self.bag.error("E0305", f"bit range [{hi}:{lo}] is reversed: write [high:low]", b.span)
+            return None
+        return hi, lo
+
+    # ------------------------------------------------------------------ elaboration
+    def elaborate(self, m: Module) -> None:
+        const_scope = Scope(m)
+        for decl in m.ast.decls:
+            if isinstance(decl, ast.Param):
+                if self._declare(m, decl.name, decl.span):
+                    v = self.const(decl.value, const_scope, f"parameter '{decl.name}'", 0, 1 << 64)
+                    if v is not None:
+                        m.params[decl.name] = ir.Param(name=decl.name, value=v, cite=decl.cite, doc=decl.doc, span=decl.span)
+            elif isinstance(decl, ast.Enum):
+                if self._declare(m, decl.name, decl.span):
+                    self.enum(m, decl, const_scope)
+            elif isinstance(decl, ast.Layout):
+                if self._declare(m, decl.name, decl.span):
+                    self.layout(m, decl)
+            elif isinstance(decl, ast.Regime):
+                if self._declare(m, decl.name, decl.span):
+                    self.regime(m, decl)
+            elif isinstance(decl, ast.Nested):
+                if self._declare(m, decl.name, decl.span):
+                    self.nested(m, decl)
+
+    def enum(self, m: Module, d: ast.Enum, scope: Scope) -> None:
+        width = self.const(d.width, scope, "enum width", 1, 64)
+        items, seen = [], {}
+        for it in d.items:
+            v = self.const(it.value, scope, f"value of '{it.name}'", 0, (1 << (width or 64)) - 1)
+            if it.name in seen:
+                self.bag.error("E0201", f"'{it.name}' is defined twice in enum '{d.name}'", it.span, ("first defined here", seen[it.name]))
+                continue
+            seen[it.name] = it.span
+            if v is not None:
+                items.append(ir.EnumItem(name=it.name, value=v, doc=it.doc, span=it.span))
+        if width is not None:
+            m.enums[d.name] = ir.EnumDef(name=d.name, width=width, items=tuple(items), cite=d.cite, doc=d.doc, span=d.span)
+
+    def layout(self, m: Module, d: ast.Layout) -> None:
+        width = self.const(d.width, Scope(m), f"width of {d.kind} '{d.name}'", 1, MAX_WIDTH)
+        cond_scope = Scope(m, registers=self.all_registers(m))
+        fields, ranges = [], []
+        for item in d.items:
+            if isinstance(item, ast.Include):
+                inc = m.find("layouts", item.ref.parts)
+                if inc is None:
+                    self.bag.error("E0301", f"undefined format '{item.ref.text}' in include", item.span)
+                    continue
+                fields += [f.model_copy(update={"span": f.span}) for f in inc.fields]
+                ranges += list(inc.ranges)
+            elif isinstance(item, ast.Field):
+                b = self.bits(item.bits, Scope(m))
+                if b is None:
+                    continue
+                cond = self.resolve(item.reserved_if, cond_scope) if item.reserved_if is not None else None
+                enum = None
+                if item.enum is not None:
+                    e = m.find("enums", item.enum.parts)
+                    if e is None:
+                        self.bag.error("E0301", f"undefined enum '{item.enum.text}'", item.enum.span)
+                    else:
+                        enum = e.name
+                fields.append(ir.Field(name=item.name, hi=b[0], lo=b[1], enum=enum, reserved_if=cond, doc=item.doc, span=item.span))
+            else:
+                b = self.bits(item.bits, Scope(m), allow_empty=True)
+                if b is None:
+                    continue
+                kind = "reserved" if isinstance(item, ast.Reserved) else "ignored"
+                when = getattr(item, "when", None)
+                when = self.resolve(when, cond_scope) if when is not None else None
+                ranges.append(ir.BitRange(kind=kind, hi=b[0], lo=b[1], when=when, doc=item.doc, span=item.span))
+        if width is not None:
+            m.layouts[d.name] = ir.Layout(kind=d.kind, name=d.name, width=width, fields=tuple(fields),
+                                          ranges=tuple(ranges), cite=d.cite, doc=d.doc, span=d.span)
+
+    @staticmethod
+    def all_registers(m: Module) -> dict[str, ir.Layout]:
+        regs = {}
+        for sub in m.imports.values():
+            regs.update(Elaborator.all_registers(sub))
+        regs.update({n: lay for n, lay in m.layouts.items() if lay.kind == "register"})
+        return regs
+
+    def _format(self, m: Module, ref: ast.Ref | None, kind: str = "format") -> ir.Layout | None:
+        if ref is None:
+            return None
+        lay = m.find("layouts", ref.parts)
+        if lay is None or lay.kind != kind:
+            self.bag.error("E0301", f"undefined {kind} '{ref.text}'", ref.span)
+            return None
+        return lay
+
+    def regime(self, m: Module, d: ast.Regime) -> None:
+        simple: dict[str, tuple[Span, object]] = {}
+        levels_ast, rules = [], []
+        for item in d.items:
+            if isinstance(item, ast.Level):
+                levels_ast.append(item)
+            elif isinstance(item, ast.Rule):
+                rules.append(item)
+            elif isinstance(item, ast.Record):
+                if "record" in simple:
+                    self.bag.error("E0201", "a regime has one fault record", item.span, ("first record here", simple["record"][0]))
+                    continue
+                simple["record"] = (item.span, item)
+            else:
+                kind, span, val = item
+                if kind in simple:
+                    self.bag.error("E0201", f"'{kind}' is given twice in regime '{d.name}'", span, ("first given here", simple[kind][0]))
+                    continue
+                simple[kind] = (span, val)
+        for required in ("input", "access", "entry", "root", "start", "pointer", "frame", "record"):
+            if required not in simple:
+                self.bag.error("E0306", f"regime '{d.name}' needs a '{required}' item", d.span)
+        if any(k not in simple for k in ("input", "access", "entry", "root", "start", "pointer", "frame", "record")):
+            return
+        cscope = Scope(m)
+        in_name, in_w = simple["input"][1]
+        in_width = self.const(in_w, cscope, "input width", 1, 64)
+        access = simple["access"][1]
+        registers: dict[str, ir.Layout] = {}
+        for ref in simple["context"][1] if "context" in simple else ():
+            lay = self._format(m, ref, "register")
+            if lay is not None:
+                registers[lay.name] = lay
+        entry = self.const(simple["entry"][1], cscope, "entry size in bytes", 1, 32)
+        if in_width is None or entry is None:
+            return
+        ctx_scope = Scope(m, registers=registers, access=access, input=(in_name, in_width))
+        root = self.resolve(simple["root"][1], ctx_scope)
+        start = self.resolve(simple["start"][1], ctx_scope)
+        pointer, frame = simple["pointer"][1], simple["frame"][1]
+
+        levels = []
+        for lv in levels_ast:
+            number = self.const(lv.number, cscope, "level number", 1, 7)
+            table, leaf = self._format(m, lv.table), self._format(m, lv.leaf)
+            if number is None or (lv.table is not None and table is None) or (lv.leaf is not None and leaf is None):
+                continue
+            for kind, span, first in lv.stmt_spans.get("_dups", []):
+                self.bag.error("E0201", f"'{kind}' is given twice in level '{lv.name}'", span, ("first given here", first))
+            if lv.index is None:
+                self.bag.error("E0306", f"level '{lv.name}' needs an 'index' slice of '{in_name}'", lv.span)
+                continue
+            if table is None and leaf is None:
+                self.bag.error("E0306", f"level '{lv.name}' needs a 'table' or a 'leaf' format", lv.span)
+                continue
+            idx = self.resolve(lv.index, ctx_scope)
+            if idx is None:
+                continue
+            if not (idx.op == "slice" and idx.args[0].op == "ref" and idx.args[0].kind == "input"):
+                self.bag.error("E0307", f"the index of level '{lv.name}' must be a constant slice of '{in_name}', like {in_name}[20:12]", lv.index.span)
+                continue
+            when = None
+            if leaf is not None and lv.leaf_when is not None:
+                when = self.resolve(lv.leaf_when, Scope(m, registers=registers, entry_formats=[leaf]))
+                if when is None:
+                    continue
+            page = self.const(lv.page, cscope, "page size", 1, 1 << 64) if leaf is not None else None
+            shift = 0
+            if page is not None:
+                if page & (page - 1):
+                    self.bag.error("E0308", f"page size {page} is not a power of two", lv.page.span)
+                    continue
+                shift = page.bit_length() - 1
+            levels.append(ir.Level(number=number, name=lv.name, index_hi=idx.args[1].value, index_lo=idx.args[2].value,
+                                   table=table.name if table else None, leaf=leaf.name if leaf else None,
+                                   leaf_when=when, page_shift=shift, cite=lv.cite, doc=lv.doc, span=lv.span))
+        levels.sort(key=lambda lv: -lv.number)
+        level_width = max(3, max((lv.number for lv in levels), default=1).bit_length())
+        entry_formats = _unique([self._lay(m, n) for lv in levels for n in (lv.table, lv.leaf) if n])
+        leaf_formats = _unique([self._lay(m, lv.leaf) for lv in levels if lv.leaf])
+
+        accs_ast = [r for r in rules if r.kind == "accumulate"]
+        acc_widths = {}
+        for r in accs_ast:
+            init = self.resolve(r.init, ctx_scope)
+            acc_widths[r.name] = max(1, init.width if init is not None else 1)
+        walk_scope = Scope(m, registers=registers, access=access, input=(in_name, in_width), accumulators=acc_widths,
+                           entry_formats=entry_formats, builtins={"rsvd": 1, "level": level_width})
+        accumulators = []
+        for r in accs_ast:
+            if not self._declare_local(acc_widths, r, accumulators):
+                continue
+            init = self.resolve(r.init, ctx_scope)
+            then = self.resolve(r.value, walk_scope)
+            if init is None or then is None:
+                continue
+            width = max(init.width, then.width, 1)
+            accumulators.append(ir.Accumulator(name=r.name, width=width, init=init, then=then, cite=r.cite, doc=r.doc, span=r.span))
+        acc_widths = {a.name: a.width for a in accumulators}
+        fault_scope = Scope(m, registers=registers, access=access, input=(in_name, in_width),
+                            entry_formats=entry_formats, builtins={"rsvd": 1, "level": level_width})
+        check_scope = Scope(m, registers=registers, access=access, input=(in_name, in_width), accumulators=acc_widths,
+                            leaf_formats=leaf_formats, builtins={"level": level_width})
+        faults, checks, updates, seen = [], [], [], {}
+        for r in rules:
+            if r.kind in ("fault", "check"):
+                if r.name in seen:
+                    self.bag.error("E0201", f"fault '{r.name}' is defined twice", r.span, ("first defined here", seen[r.name]))
+                    continue
+                seen[r.name] = r.span
+                cond = self.resolve(r.when, fault_scope if r.kind == "fault" else check_scope)
+                if cond is not None:
+                    (faults if r.kind == "fault" else checks).append(ir.Rule(name=r.name, when=cond, cite=r.cite, doc=r.doc, span=r.span))
+            elif r.kind == "set":
+                when = self.resolve(r.when, check_scope) if r.when is not None else None
+                if r.when is None or when is not None:
+                    updates.append(ir.Update(field=r.name, where=r.where, when=when, cite=r.cite, span=r.span))
+        kinds = tuple(x.name for x in faults) + tuple(x.name for x in checks)
+        rec_scope = Scope(m, registers=registers, access=access, input=(in_name, in_width),
+                          builtins={"fault": max(1, len(kinds).bit_length()), "level": level_width}, fault_kinds=kinds)
+        record = self.record(m, simple["record"][1], rec_scope)
+        if root is None or start is None or record is None:
+            return
+        m.regimes[d.name] = ir.Regime(
+            name=d.name, input_name=in_name, input_width=in_width, access=access, context=tuple(registers),
+            entry_bytes=entry, root=root, start=start, pointer=pointer, frame=frame, levels=tuple(levels),
+            faults=tuple(faults), checks=tuple(checks), accumulators=tuple(accumulators), updates=tuple(updates),
+            record=record, cite=d.cite, doc=d.doc, span=d.span)
+
+    def _declare_local(self, names: dict, r: ast.Rule, done: list) -> bool:
+        if any(a.name == r.name for a in done):
+            first = next(a.span for a in done if a.name == r.name)
+            self.bag.error("E0201", f"accumulator '{r.name}' is defined twice", r.span, ("first defined here", first))
+            return False
+        return True
+
+    @staticmethod
+    def _lay(m: Module, name: str) -> ir.Layout:
+        found = m.layouts.get(name)
+        if found is None:
+            for sub in m.imports.values():
+                found = Elaborator._lay(sub, name)
+                if found is not None:
+                    break
+        return found
+
+    def record(self, m: Module, d: ast.Record, scope: Scope) -> ir.Record | None:
+        fields, seen, ok = [], {}, True
+        for f in d.fields:
+            if f.name in seen:
+                self.bag.error("E0201", f"record field '{f.name}' is defined twice", f.span, ("first defined here", seen[f.name]))
+                ok = False
+                continue
+            seen[f.name] = f.span
+            width = self.const(f.width, Scope(m), f"width of '{f.name}'", 1, 64)
+            if width is None:
+                ok = False
+                continue
+            if f.value is not None:
+                v = self.resolve(f.value, scope)
+                if v is None:
+                    ok = False
+                    continue
+                fields.append(ir.RecordField(name=f.name, width=width, value=v, doc=f.doc, span=f.span))
+                continue
+            bits = []
+            for b in f.bits:
+                rng = self.bits(b.bits, Scope(m))
+                v = self.resolve(b.value, scope)
+                if rng is None or v is None:
+                    ok = False
+                    continue
+                bits.append(ir.RecordBits(name=b.name, hi=rng[0], lo=rng[1], value=v, doc=b.doc, span=b.span))
+            fields.append(ir.RecordField(name=f.name, width=width, bits=tuple(bits), doc=f.doc, span=f.span))
+        return ir.Record(name=d.name, fields=tuple(fields), cite=d.cite, doc=d.doc, span=d.span) if ok else None
+
+    def nested(self, m: Module, d: ast.Nested) -> None:
+        def regime_of(ref: ast.Ref | None, what: str) -> ir.Regime | None:
+            if ref is None:
+                self.bag.error("E0306", f"nested '{d.name}' needs a '{what}' regime", d.span)
+                return None
+            r = m.find("regimes", ref.parts)
+            if r is None:
+                self.bag.error("E0301", f"undefined regime '{ref.text}'", ref.span)
+            return r
+
+        guest, host = regime_of(d.guest, "guest"), regime_of(d.host, "host")
+        if guest is None or host is None:
+            return
+        all_regs = self.all_registers(m)
+        bound = {b.name for b in d.host_bindings}
+        context = list(guest.context)
+        bindings = []
+        outer_scope = Scope(m, registers=all_regs)
+        for b in d.host_bindings:
+            if b.name not in host.context:
+                self.bag.error("E0309", f"'{b.name}' is not a context register of regime '{host.name}'", b.span)
+                continue
+            v = self.resolve(b.value, outer_scope)
+            if v is None:
+                continue
+            for ref in v.refs():
+                if ref.kind == "ctx" and ref.name not in context:
+                    context.append(ref.name)
+            bindings.append(ir.Binding(name=b.name, value=v, span=b.span))
+        for reg in host.context:
+            if reg not in bound and reg not in context:
+                context.append(reg)
+        regs = {n: all_regs[n] for n in context}
+        gscope = Scope(m, registers=regs, access=guest.access)
+        maps = {}
+        for stage, binds in (("table", d.table_access), ("final", d.final_access)):
+            seen = {}
+            out = []
+            for b in binds:
+                if b.name not in host.access:
+                    self.bag.error("E0309", f"'{b.name}' is not an access kind of regime '{host.name}' ({', '.join(host.access)})", b.span)
+                    continue
+                if b.name in seen:
+                    self.bag.error("E0201", f"access '{b.name}' is given twice", b.span, ("first given here", seen[b.name]))
+                    continue
+                seen[b.name] = b.span
+                v = self.resolve(b.value, gscope)
+                if v is not None:
+                    out.append(ir.Binding(name=b.name, value=v, span=b.span))
+            missing = [a for a in host.access if a not in seen]
+            if missing:
+                self.bag.error("E0306", f"{stage} access of nested '{d.name}' must give {', '.join(missing)}",
+                               d.item_spans.get(f"{stage}_access", d.span))
+            maps[stage] = tuple(out)
+        host_fields = {f.name: f.width for f in host.record.fields}
+        host_fields[host.input_name] = host.input_width
+        level_width = max(3, max(lv.number for lv in host.levels).bit_length())
+        rec_scope = Scope(m, registers=regs, access=guest.access, host=host_fields, fault_kinds=host.fault_kinds,
+                          builtins={"on_table": 1, "on_final": 1, "fault": max(1, len(host.fault_kinds).bit_length()),
+                                    "level": level_width})
+        if len(d.records) != 1:
+            self.bag.error("E0306", f"nested '{d.name}' needs exactly one record for faults of the host stage", d.span)
+            return
+        record = self.record(m, d.records[0], rec_scope)
+        if record is None:
+            return
+        m.nested[d.name] = ir.Nested(name=d.name, guest=guest.name, host=host.name, host_bindings=tuple(bindings),
+                                     table_access=maps["table"], final_access=maps["final"], record=record,
+                                     context=tuple(context), cite=d.cite, doc=d.doc, span=d.span)
+
+
+def _unique(items):
+    out = []
+    for x in items:
+        if x is not None and all(x is not y for y in out):
+            out.append(x)
+    return out
+
+
+def _width(op: str, args: tuple[Expr, ...]) -> int:
+    w = [a.width or 64 for a in args]
+    if op in LOGICAL or op in COMPARE or op in ("!", "bit"):
+        return 1
+    if op in ("~", "neg"):
+        return w[0]
+    if op in ("&",):
+        return min(w)
+    if op in ("|", "^", "-", "/"):
+        return max(w) if op != "/" else w[0]
+    if op == "+":
+        return min(MAX_WIDTH, max(w) + 1)
+    if op == "*":
+        return min(MAX_WIDTH, w[0] + w[1])
+    if op == "%":
+        return w[1]
+    if op == "<<":
+        amount = args[1].value if args[1].op == "num" else (1 << w[1]) - 1
+        return min(MAX_WIDTH, w[0] + amount)
+    if op == ">>":
+        return w[0]
+    if op == "cond":
+        return max(w[1], w[2])
+    if op == "slice":
+        return args[1].value - args[2].value + 1 if args[1].op == "num" and args[2].op == "num" else w[0]
+    assert op in BINARY, op
+    return max(w)
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def flatten(main: Module, sha: str) -> ir.Spec:
+    """Collect the declarations of a module and everything it imports into one Spec."""
+    seen: list[Module] = []
+
+    def walk(mod: Module):
+        for sub in mod.imports.values():
+            walk(sub)
+        if all(mod is not s for s in seen):
+            seen.append(mod)
+
+    walk(main)
+    header = main.ast.header
+    spec = ir.Spec(
+        name=header.name if header else Path(main.path).stem, path=main.path, sha256=sha,
+        cite=header.cite if header else "", doc=header.doc if header else "",
+        params=tuple(p for mod in seen for p in mod.params.values()),
+        enums=tuple(e for mod in seen for e in mod.enums.values()),
+        layouts=tuple(x for mod in seen for x in mod.layouts.values()),
+        regimes=tuple(x for mod in seen for x in mod.regimes.values()),
+        nested=tuple(x for mod in seen for x in main.nested.values()) if main.nested else (),
+        span=header.span if header else Span(path=main.path))
+    if main.nested:
+        spec = spec.model_copy(update={"nested": tuple(main.nested.values())})
+    if not main.nested and main.regimes:
+        # the top translation is the last regime of the main file: keep it last
+        own = list(main.regimes.values())
+        others = [r for r in spec.regimes if all(r is not o for o in own)]
+        spec = spec.model_copy(update={"regimes": tuple(others + own)})
+    return spec
+
+
+def spec_digest(sources: dict[str, str]) -> str:
+    """sha256 over the text of the spec and every file it imports."""
+    h = hashlib.sha256()
+    for path in sorted(sources):
+        h.update(Path(path).name.encode() + b"\0" + sources[path].encode() + b"\0")
+    return h.hexdigest()

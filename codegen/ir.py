@@ -1,0 +1,252 @@
+"""The elaborated, validated model of a spec: pydantic v2, frozen, every node with its span.
+
+Names are resolved, constant expressions are folded to integers, and every expression
+left in the IR (`Expr` with op "ref" leaves) is typed with a bit width. Emitters read
+only this module's classes.
+"""
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from .diagnostics import NO_SPAN, Span
+from .expr import Expr
+
+GENERATOR_VERSION = "0.1.0"
+
+
+class Node(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    span: Span = NO_SPAN
+
+
+class Param(Node):
+    name: str
+    value: int
+    cite: str = ""
+    doc: str = ""
+
+
+class EnumItem(Node):
+    name: str
+    value: int
+    doc: str = ""
+
+
+class EnumDef(Node):
+    name: str
+    width: int
+    items: tuple[EnumItem, ...]
+    cite: str = ""
+    doc: str = ""
+
+
+class Field(Node):
+    """A named bit field [hi:lo]; `reserved_if` makes it must-be-zero when true."""
+
+    name: str
+    hi: int
+    lo: int
+    enum: str | None = None
+    reserved_if: Expr | None = None
+    doc: str = ""
+
+    @property
+    def width(self) -> int:
+        return self.hi - self.lo + 1
+
+    @property
+    def mask(self) -> int:
+        return ((1 << self.width) - 1) << self.lo
+
+
+class BitRange(Node):
+    """A reserved (must-be-zero, possibly conditional) or ignored range; may be empty."""
+
+    kind: str
+    hi: int
+    lo: int
+    when: Expr | None = None
+    doc: str = ""
+
+    @property
+    def mask(self) -> int:
+        return 0 if self.hi < self.lo else ((1 << (self.hi - self.lo + 1)) - 1) << self.lo
+
+
+class Layout(Node):
+    """A bit layout: `format` (an entry in memory) or `register` (a context input)."""
+
+    kind: str
+    name: str
+    width: int
+    fields: tuple[Field, ...]
+    ranges: tuple[BitRange, ...] = ()
+    cite: str = ""
+    doc: str = ""
+
+    def field(self, name: str) -> Field | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+    @property
+    def mbz_static(self) -> int:
+        """Bits that must always be zero."""
+        m = 0
+        for r in self.ranges:
+            if r.kind == "reserved" and r.when is None:
+                m |= r.mask
+        return m
+
+    def mbz_conditional(self) -> list[tuple[Expr, int]]:
+        """(condition, mask) pairs: bits that must be zero when the condition holds."""
+        out = [(r.when, r.mask) for r in self.ranges if r.kind == "reserved" and r.when is not None and r.mask]
+        out += [(f.reserved_if, f.mask) for f in self.fields if f.reserved_if is not None]
+        return out
+
+
+class Level(Node):
+    """One level of a walk: the slice of the input that indexes the table, and the
+    format of its entries as a pointer (`table`) and/or as a leaf."""
+
+    number: int
+    name: str
+    index_hi: int
+    index_lo: int
+    table: str | None = None
+    leaf: str | None = None
+    leaf_when: Expr | None = None
+    page_shift: int = 0
+    cite: str = ""
+    doc: str = ""
+
+
+class Rule(Node):
+    """A walk fault (`fault`), a final check (`check`)."""
+
+    name: str
+    when: Expr
+    cite: str = ""
+    doc: str = ""
+
+
+class Accumulator(Node):
+    name: str
+    width: int
+    init: Expr
+    then: Expr
+    cite: str = ""
+    doc: str = ""
+
+
+class Update(Node):
+    """`set FIELD at each level|leaf [when C]`: set a 1-bit field after success."""
+
+    field: str
+    where: str
+    when: Expr | None = None
+    cite: str = ""
+
+
+class RecordBits(Node):
+    name: str
+    hi: int
+    lo: int
+    value: Expr
+    doc: str = ""
+
+
+class RecordField(Node):
+    name: str
+    width: int
+    value: Expr | None = None
+    bits: tuple[RecordBits, ...] = ()
+    doc: str = ""
+
+
+class Record(Node):
+    name: str
+    fields: tuple[RecordField, ...]
+    cite: str = ""
+    doc: str = ""
+
+
+class Regime(Node):
+    """A one-dimensional translation: input address -> output address or fault."""
+
+    name: str
+    input_name: str
+    input_width: int
+    access: tuple[str, ...]
+    context: tuple[str, ...]
+    entry_bytes: int
+    root: Expr
+    start: Expr
+    pointer: str
+    frame: str
+    levels: tuple[Level, ...]
+    faults: tuple[Rule, ...]
+    checks: tuple[Rule, ...]
+    accumulators: tuple[Accumulator, ...]
+    updates: tuple[Update, ...]
+    record: Record
+    cite: str = ""
+    doc: str = ""
+
+    def level(self, number: int) -> Level:
+        return next(lv for lv in self.levels if lv.number == number)
+
+    @property
+    def fault_kinds(self) -> tuple[str, ...]:
+        return tuple(r.name for r in self.faults) + tuple(r.name for r in self.checks)
+
+    @property
+    def leaf_levels(self) -> tuple[Level, ...]:
+        return tuple(lv for lv in self.levels if lv.leaf)
+
+
+class Binding(Node):
+    name: str
+    value: Expr
+
+
+class Nested(Node):
+    """Two regimes composed: each address the guest produces is translated by the host."""
+
+    name: str
+    guest: str
+    host: str
+    host_bindings: tuple[Binding, ...]
+    table_access: tuple[Binding, ...]
+    final_access: tuple[Binding, ...]
+    record: Record
+    context: tuple[str, ...]
+    cite: str = ""
+    doc: str = ""
+
+
+class Spec(Node):
+    """A whole elaborated spec with its imports flattened in."""
+
+    name: str
+    path: str
+    sha256: str
+    cite: str = ""
+    doc: str = ""
+    params: tuple[Param, ...] = ()
+    enums: tuple[EnumDef, ...] = ()
+    layouts: tuple[Layout, ...] = ()
+    regimes: tuple[Regime, ...] = ()
+    nested: tuple[Nested, ...] = ()
+
+    def layout(self, name: str) -> Layout:
+        return next(x for x in self.layouts if x.name == name)
+
+    def regime(self, name: str) -> Regime:
+        return next(x for x in self.regimes if x.name == name)
+
+    @property
+    def top(self) -> Regime | Nested:
+        """The translation the generated models implement: the last nested
+        composition, else the last regime declared in the spec itself."""
+        if self.nested:
+            return self.nested[-1]
+        return self.regimes[-1]

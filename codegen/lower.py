@@ -1,0 +1,152 @@
+"""Lowering of IR expressions to source text: one printer for Python, one for MyHDL.
+
+Both printers take a `Env` that says how each kind of reference is spelled in the
+target (the entry register, the context ports, accumulators...). The MyHDL printer
+keeps to the convertible subset: constant slices, `not/and/or` on truth values,
+no helper functions.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from . import ir
+from .expr import COMPARE, LOGICAL, Expr, mask
+
+PY_BIN = {"&": "&", "|": "|", "^": "^", "+": "+", "*": "*", "/": "//", "%": "%", "<<": "<<", ">>": ">>",
+          "==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+
+
+@dataclass
+class Env:
+    """How references are spelled: `ref(expr) -> text` for each ref kind."""
+
+    spell: dict[str, Callable[[Expr], str]] = field(default_factory=dict)
+
+    def ref(self, e: Expr) -> str:
+        try:
+            return self.spell[e.kind](e)
+        except KeyError:
+            raise ValueError(f"no spelling for a {e.kind} reference '{e.name}' here") from None
+
+
+def py(e: Expr, env: Env) -> str:
+    """Python source for `e`, evaluating to an int (0/1 or a bool for 1-bit values)."""
+    op = e.op
+    if op == "num":
+        return hex(e.value) if e.value > 9 else str(e.value)
+    if op == "ref":
+        return env.ref(e)
+    a = e.args
+    if op == "!":
+        return f"(not {py(a[0], env)})"
+    if op == "~":
+        return f"({py(a[0], env)} ^ {hex(mask(e.width))})"
+    if op == "neg":
+        return f"(-{py(a[0], env)} & {hex(mask(e.width))})"
+    if op in LOGICAL:
+        word = "and" if op == "&&" else "or"
+        parts = [py(x, env) if x.width == 1 else f"({py(x, env)} != 0)" for x in a]
+        return f"({parts[0]} {word} {parts[1]})"
+    if op == "-":
+        return f"(({py(a[0], env)} - {py(a[1], env)}) & {hex(mask(e.width))})"
+    if op in PY_BIN:
+        return f"({py(a[0], env)} {PY_BIN[op]} {py(a[1], env)})"
+    if op == "cond":
+        return f"({py(a[1], env)} if {py(a[0], env)} else {py(a[2], env)})"
+    if op == "bit":
+        return f"(({py(a[0], env)} >> {py(a[1], env)}) & 1)"
+    if op == "slice":
+        hi, lo = a[1].value, a[2].value
+        return f"(({py(a[0], env)} >> {lo}) & {hex(mask(hi - lo + 1))})"
+    raise ValueError(f"cannot lower operator {op}")
+
+
+def hdl(e: Expr, env: Env, as_bool: bool = False) -> str:
+    """MyHDL (convertible) source for `e`. With as_bool, the result is a truth value."""
+    op = e.op
+    if as_bool and e.width != 1 and op not in LOGICAL and op not in COMPARE and op != "!":
+        return f"({hdl(e, env)} != 0)"
+    if op == "num":
+        if as_bool:
+            return "True" if e.value else "False"
+        return hex(e.value) if e.value > 9 else str(e.value)
+    if op == "ref":
+        return env.ref(e)
+    a = e.args
+    if op == "!":
+        return f"(not {hdl(a[0], env, True)})"
+    if op in LOGICAL:
+        word = "and" if op == "&&" else "or"
+        return f"({hdl(a[0], env, True)} {word} {hdl(a[1], env, True)})"
+    if op == "~":
+        return f"(~{hdl(a[0], env)})"
+    if op == "neg":
+        raise ValueError("unary minus is not supported in the cycle-level model")
+    if op == "<<" and a[0].width == 1 and a[1].op == "num":
+        # a truth value moved up: a concatenation converts cleanly to Verilog and VHDL
+        return f"concat({hdl(a[0], env, True)}, intbv(0)[{a[1].value}:])"
+    if op in PY_BIN and op not in ("/", "%"):
+        return f"({hdl(a[0], env)} {PY_BIN[op]} {hdl(a[1], env)})"
+    if op in ("-",):
+        return f"({hdl(a[0], env)} - {hdl(a[1], env)})"
+    if op == "cond":
+        return f"({hdl(a[1], env)} if {hdl(a[0], env, True)} else {hdl(a[2], env)})"
+    if op == "bit":
+        return f"{_base(a[0], env)}[{hdl(a[1], env)}]"
+    if op == "slice":
+        hi, lo = a[1].value, a[2].value
+        if hi == lo:
+            return f"{_base(a[0], env)}[{lo}]"
+        return f"{_base(a[0], env)}[{hi + 1}:{lo}]"
+    raise ValueError(f"cannot lower operator {op} to MyHDL")
+
+
+def _base(e: Expr, env: Env) -> str:
+    if e.op != "ref":
+        raise ValueError("bits and slices in the cycle-level model apply to a named value only")
+    return env.ref(e)
+
+
+def ref_slice(name: str, lo: int, width: int, total: int) -> str:
+    """Spell a field of a signal as a MyHDL slice (a bit when 1 wide, whole when it covers all)."""
+    if width == 1:
+        return f"{name}[{lo}]"
+    if lo == 0 and width == total:
+        return name
+    return f"{name}[{lo + width}:{lo}]"
+
+
+def py_field(name: str, lo: int, width: int) -> str:
+    if lo == 0:
+        return f"({name} & {hex(mask(width))})"
+    return f"(({name} >> {lo}) & {hex(mask(width))})"
+
+
+def record_py(rec: ir.Record, env: Env) -> list[tuple[str, str]]:
+    """(field name, Python expression) for each field of a fault record."""
+    out = []
+    for f in rec.fields:
+        if f.value is not None:
+            out.append((f.name, f"({py(f.value, env)} & {hex(mask(f.width))})"))
+        else:
+            parts = []
+            for b in f.bits:
+                w = b.hi - b.lo + 1
+                val = py(b.value, env)
+                term = f"(({val}) & {hex(mask(w))})"
+                parts.append(f"({term} << {b.lo})" if b.lo else term)
+            out.append((f.name, " | ".join(parts) if parts else "0"))
+    return out
+
+
+def hdl_assign(target: str, e: Expr, env: Env, as_bool: bool = False) -> list[str]:
+    """Statements assigning `e` to `target` (`x.next` or `v[:]`), with `c ? a : b`
+    spelled as if/else so that no conditional expression reaches the HDL."""
+    if e.op == "cond":
+        lines = [f"if {hdl(e.args[0], env, True)}:"]
+        lines += ["    " + x for x in hdl_assign(target, e.args[1], env, as_bool)]
+        lines.append("else:")
+        lines += ["    " + x for x in hdl_assign(target, e.args[2], env, as_bool)]
+        return lines
+    return [f"{target} = {hdl(e, env, as_bool)}"]

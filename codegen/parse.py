@@ -1,0 +1,388 @@
+"""Parse spec text with the lark grammar into the syntax tree of ast.py."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import lark
+from lark import Lark, Token, Transformer, v_args
+
+from . import ast
+from .diagnostics import DiagnosticBag, Span
+from .expr import Expr
+
+GRAMMAR = Path(__file__).resolve().parent.parent / "grammar" / "vspec.lark"
+_SUFFIX = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+MAX_NESTING = 200
+
+
+@lru_cache(maxsize=1)
+def parser() -> Lark:
+    return Lark(GRAMMAR.read_text(), parser="lalr", propagate_positions=True, maybe_placeholders=False)
+
+
+def _span(path: str, meta) -> Span:
+    if getattr(meta, "empty", True):
+        return Span(path=path)
+    return Span(path=path, line=meta.line, col=meta.column, end_line=meta.end_line, end_col=meta.end_column)
+
+
+def _tok_span(path: str, tok: Token) -> Span:
+    return Span(path=path, line=tok.line or 1, col=tok.column or 1,
+                end_line=tok.end_line or tok.line or 1, end_col=tok.end_column or (tok.column or 1) + len(tok))
+
+
+def _unquote(tok: Token) -> str:
+    body = str(tok)[1:-1]
+    out, i = [], 0
+    while i < len(body):
+        c = body[i]
+        if c == "\\" and i + 1 < len(body):
+            nxt = body[i + 1]
+            out.append({"n": "\n", "t": "\t"}.get(nxt, nxt))
+            i += 2
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+@v_args(meta=True)
+class _ToAst(Transformer):
+    """One pass from the lark tree to ast.SpecFile; every node gets its span."""
+
+    def __init__(self, path: str):
+        super().__init__()
+        self.path = path
+
+    def sp(self, meta) -> Span:
+        return _span(self.path, meta)
+
+    # ---- small pieces
+    def cite(self, meta, c):
+        return ("cite", _unquote(c[0]))
+
+    def doc(self, meta, c):
+        return ("doc", _unquote(c[0]))
+
+    def _opts(self, children):
+        cite = next((v for k, v in (x for x in children if isinstance(x, tuple) and len(x) == 2 and x[0] in ("cite", "doc")) if k == "cite"), "")
+        doc = next((v for k, v in (x for x in children if isinstance(x, tuple) and len(x) == 2 and x[0] in ("cite", "doc")) if k == "doc"), "")
+        return cite, doc
+
+    @staticmethod
+    def _plain(children):
+        return [c for c in children if not (isinstance(c, tuple) and len(c) == 2 and c[0] in ("cite", "doc"))]
+
+    def ref(self, meta, c):
+        return ast.Ref(tuple(str(t) for t in c), self.sp(meta))
+
+    def bitrange(self, meta, c):
+        return ast.BitRange(self._e(c[0]), self._e(c[1]) if len(c) > 1 else None, self.sp(meta))
+
+    # ---- expressions
+    def number(self, meta, c):
+        text = str(c[0]).replace("_", "")
+        scale = 1
+        if text[-1] in _SUFFIX:
+            scale, text = _SUFFIX[text[-1]], text[:-1]
+        value = int(text, 0) * scale
+        return Expr(op="num", value=value, width=max(1, value.bit_length()), span=_tok_span(self.path, c[0]))
+
+    def _name_expr(self, r: ast.Ref) -> Expr:
+        return Expr(op="name", name=r.text, span=r.span)
+
+    def __default__(self, data, children, meta):
+        raise lark.exceptions.GrammarError(f"unhandled rule {data}")
+
+    def _bin(op):  # noqa: N805 - builds a method
+        def method(self, meta, c):
+            return Expr(op=op, args=(self._e(c[0]), self._e(c[1])), span=self.sp(meta))
+        return method
+
+    def _e(self, x):
+        return self._name_expr(x) if isinstance(x, ast.Ref) else x
+
+    lor, land, bor, bxor, band = _bin("||"), _bin("&&"), _bin("|"), _bin("^"), _bin("&")
+    eq, ne, lt, le, gt, ge = _bin("=="), _bin("!="), _bin("<"), _bin("<="), _bin(">"), _bin(">=")
+    shl, shr, add, sub, mul, div, mod = _bin("<<"), _bin(">>"), _bin("+"), _bin("-"), _bin("*"), _bin("/"), _bin("%")
+    bit = _bin("bit")
+
+    def lnot(self, meta, c):
+        return Expr(op="!", args=(self._e(c[0]),), span=self.sp(meta))
+
+    def bnot(self, meta, c):
+        return Expr(op="~", args=(self._e(c[0]),), span=self.sp(meta))
+
+    def neg(self, meta, c):
+        return Expr(op="neg", args=(self._e(c[0]),), span=self.sp(meta))
+
+    def cond(self, meta, c):
+        return Expr(op="cond", args=tuple(self._e(x) for x in c), span=self.sp(meta))
+
+    def slice(self, meta, c):
+        return Expr(op="slice", args=tuple(self._e(x) for x in c), span=self.sp(meta))
+
+    def expr(self, meta, c):
+        return self._e(c[0])
+
+    # ---- declarations
+    def start(self, meta, c):
+        header = next((x for x in c if isinstance(x, ast.SpecHeader)), None)
+        imports = tuple(x for x in c if isinstance(x, ast.Import))
+        decls = tuple(x for x in c if not isinstance(x, (ast.SpecHeader, ast.Import)))
+        return ast.SpecFile(self.path, header, imports, decls)
+
+    def spec_decl(self, meta, c):
+        cite, doc = self._opts(c)
+        return ast.SpecHeader(str(c[0]), self.sp(meta), cite, doc)
+
+    def import_decl(self, meta, c):
+        return ast.Import(_unquote(c[0]), str(c[1]), self.sp(meta))
+
+    def param_decl(self, meta, c):
+        cite, doc = self._opts(c)
+        return ast.Param(str(c[0]), self._e(c[1]), self.sp(meta), cite, doc)
+
+    def enum_item(self, meta, c):
+        cite, doc = self._opts(c)
+        return ast.EnumItem(str(c[0]), self._e(c[1]), self.sp(meta), doc)
+
+    def enum_decl(self, meta, c):
+        cite, doc = self._opts(c)
+        rest = self._plain(c)
+        return ast.Enum(str(rest[0]), self._e(rest[1]), tuple(rest[2:]), self.sp(meta), cite, doc)
+
+    def field_enum(self, meta, c):
+        return ("enum", c[0])
+
+    def field_rsvd_if(self, meta, c):
+        return ("rsvd_if", self._e(c[0]))
+
+    def field_item(self, meta, c):
+        _, doc = self._opts(c)
+        opts = dict(x for x in c if isinstance(x, tuple) and x[0] in ("enum", "rsvd_if"))
+        return ast.Field(str(c[0]), c[1], self.sp(meta), opts.get("enum"), opts.get("rsvd_if"), doc)
+
+    def reserved_item(self, meta, c):
+        _, doc = self._opts(c)
+        rest = self._plain(c)
+        return ast.Reserved(rest[0], self.sp(meta), self._e(rest[1]) if len(rest) > 1 else None, doc)
+
+    def ignored_item(self, meta, c):
+        _, doc = self._opts(c)
+        return ast.Ignored(c[0], self.sp(meta), doc)
+
+    def include_item(self, meta, c):
+        return ast.Include(c[0], self.sp(meta))
+
+    def _layout(self, kind, meta, c):
+        cite, doc = self._opts(c)
+        rest = self._plain(c)
+        return ast.Layout(kind, str(rest[0]), self._e(rest[1]), tuple(rest[2:]), self.sp(meta), cite, doc)
+
+    def register_decl(self, meta, c):
+        return self._layout("register", meta, c)
+
+    def format_decl(self, meta, c):
+        return self._layout("format", meta, c)
+
+    # ---- regimes
+    def regime_decl(self, meta, c):
+        cite, doc = self._opts(c)
+        rest = self._plain(c)
+        return ast.Regime(str(rest[0]), self.sp(meta), tuple(rest[1:]), cite, doc)
+
+    def _item(self, kind, meta, c, **kw):
+        return (kind, self.sp(meta), c, kw)
+
+    def input_item(self, meta, c):
+        return ("input", self.sp(meta), (str(c[0]), self._e(c[1])))
+
+    def access_item(self, meta, c):
+        return ("access", self.sp(meta), tuple(str(t) for t in c))
+
+    def context_item(self, meta, c):
+        return ("context", self.sp(meta), tuple(c))
+
+    def entry_item(self, meta, c):
+        return ("entry", self.sp(meta), self._e(c[0]))
+
+    def root_item(self, meta, c):
+        return ("root", self.sp(meta), self._e(self._plain(c)[0]))
+
+    def start_item(self, meta, c):
+        return ("start", self.sp(meta), self._e(self._plain(c)[0]))
+
+    def pointer_item(self, meta, c):
+        return ("pointer", self.sp(meta), str(c[0]))
+
+    def frame_item(self, meta, c):
+        return ("frame", self.sp(meta), str(c[0]))
+
+    def acc_item(self, meta, c):
+        cite, doc = self._opts(c)
+        rest = self._plain(c)
+        return ast.Rule("accumulate", str(rest[0]), self.sp(meta), init=self._e(rest[1]),
+                        value=self._e(rest[2]), cite=cite, doc=doc)
+
+    def fault_item(self, meta, c):
+        cite, doc = self._opts(c)
+        rest = self._plain(c)
+        return ast.Rule("fault", str(rest[0]), self.sp(meta), when=self._e(rest[1]), cite=cite, doc=doc)
+
+    def check_item(self, meta, c):
+        cite, doc = self._opts(c)
+        rest = self._plain(c)
+        return ast.Rule("check", str(rest[0]), self.sp(meta), when=self._e(rest[1]), cite=cite, doc=doc)
+
+    def update_where(self, meta, c):
+        return " ".join(str(t) for t in c)
+
+    def update_item(self, meta, c):
+        cite, _ = self._opts(c)
+        rest = self._plain(c)
+        when = self._e(rest[2]) if len(rest) > 2 else None
+        return ast.Rule("set", str(rest[0]), self.sp(meta), when=when, where=rest[1], cite=cite)
+
+    def level_index(self, meta, c):
+        return ("index", self.sp(meta), self._e(c[0]))
+
+    def level_table(self, meta, c):
+        return ("table", self.sp(meta), c[0])
+
+    def level_leaf(self, meta, c):
+        when = self._e(c[1]) if len(c) == 3 else None
+        return ("leaf", self.sp(meta), (c[0], when, self._e(c[-1])))
+
+    def level_decl(self, meta, c):
+        cite, doc = self._opts(c)
+        rest = self._plain(c)
+        kw, spans = {}, {}
+        for kind, span, val in rest[2:]:
+            if kind in spans:
+                kw.setdefault("_dups", []).append((kind, span, spans[kind]))
+                continue
+            spans[kind] = span
+            if kind == "leaf":
+                kw["leaf"], kw["leaf_when"], kw["page"] = val
+            else:
+                kw[kind] = val
+        dups = kw.pop("_dups", [])
+        spans["_dups"] = dups
+        return ast.Level(self._e(rest[0]), str(rest[1]), self.sp(meta), cite=cite, doc=doc, stmt_spans=spans, **kw)
+
+    def record_bits(self, meta, c):
+        _, doc = self._opts(c)
+        return ast.RecordBits(str(c[0]), c[1], self._e(c[2]), self.sp(meta), doc)
+
+    def record_value(self, meta, c):
+        _, doc = self._opts(c)
+        return ast.RecordField(str(c[0]), self._e(c[1]), self.sp(meta), value=self._e(c[2]), doc=doc)
+
+    def record_bitfields(self, meta, c):
+        _, doc = self._opts(c)
+        rest = self._plain(c)
+        return ast.RecordField(str(rest[0]), self._e(rest[1]), self.sp(meta), bits=tuple(rest[2:]), doc=doc)
+
+    def record_decl(self, meta, c):
+        cite, doc = self._opts(c)
+        rest = self._plain(c)
+        return ast.Record(str(rest[0]), tuple(rest[1:]), self.sp(meta), cite, doc)
+
+    # ---- nesting
+    def binding(self, meta, c):
+        return ast.Binding(str(c[0]), self._e(c[1]), self.sp(meta))
+
+    def guest_item(self, meta, c):
+        return ("guest", self.sp(meta), c[0])
+
+    def host_item(self, meta, c):
+        return ("host", self.sp(meta), (c[0], tuple(c[1:])))
+
+    def access_stage(self, meta, c):
+        return str(c[0])
+
+    def access_map(self, meta, c):
+        stage = c[0]
+        return (f"{stage}_access", self.sp(meta), tuple(b for b in c[1:] if isinstance(b, ast.Binding)))
+
+    def nested_decl(self, meta, c):
+        cite, doc = self._opts(c)
+        rest = self._plain(c)
+        kw = {"guest": None, "host": None, "host_bindings": (), "table_access": (), "final_access": ()}
+        spans, records = {}, []
+        for item in rest[1:]:
+            if isinstance(item, ast.Record):
+                records.append(item)
+                continue
+            kind, span, val = item
+            spans[kind] = span
+            if kind == "host":
+                kw["host"], kw["host_bindings"] = val
+            else:
+                kw[kind] = val
+        return ast.Nested(str(rest[0]), self.sp(meta), records=tuple(records), cite=cite, doc=doc,
+                          item_spans=spans, **kw)
+
+
+def parse_text(text: str, path: str, bag: DiagnosticBag) -> ast.SpecFile | None:
+    """Parse one file; syntax errors go to `bag` (code E0100) and give None."""
+    bag.sources.setdefault(path, text)
+    if not text.strip():
+        bag.error("E0101", "spec file is empty: expected at least a `spec NAME;` declaration", Span(path=path))
+        return None
+    depth = _max_nesting(text)
+    if depth > MAX_NESTING:
+        bag.error("E0102", f"expression nesting is {depth} deep; the limit is {MAX_NESTING}", Span(path=path))
+        return None
+    try:
+        tree = parser().parse(text)
+    except lark.exceptions.UnexpectedInput as exc:
+        line, col = getattr(exc, "line", 1) or 1, getattr(exc, "column", 1) or 1
+        if isinstance(exc, lark.exceptions.UnexpectedCharacters):
+            msg = f"unexpected character {text[exc.pos_in_stream]!r}" if exc.pos_in_stream < len(text) else "unexpected end of file"
+        elif isinstance(exc, lark.exceptions.UnexpectedEOF) or getattr(exc, "token", None) is not None and exc.token.type == "$END":
+            msg = "unexpected end of file"
+            lines = text.splitlines() or [""]
+            line, col = len(lines), len(lines[-1]) + 1
+        else:
+            tok = exc.token
+            expected = sorted(getattr(exc, "accepts", None) or getattr(exc, "expected", None) or [])
+            shown = ", ".join(_pretty_terminal(t) for t in expected[:8])
+            msg = f"unexpected {str(tok)!r}" + (f"; expected one of: {shown}" if shown else "")
+        bag.error("E0100", f"syntax error: {msg}", Span(path=path, line=line, col=col, end_line=line, end_col=col + 1))
+        return None
+    try:
+        return _ToAst(path).transform(tree)
+    except lark.exceptions.VisitError as exc:  # a number too large etc.
+        bag.error("E0100", f"syntax error: {exc.orig_exc}", Span(path=path))
+        return None
+
+
+def _max_nesting(text: str) -> int:
+    depth = best = 0
+    for ch in text:
+        if ch in "([{":
+            depth += 1
+            best = max(best, depth)
+        elif ch in ")]}":
+            depth -= 1
+    return best
+
+
+_TERMINALS = {"SEMICOLON": "';'", "LBRACE": "'{'", "RBRACE": "'}'", "LSQB": "'['", "RSQB": "']'",
+              "LPAR": "'('", "RPAR": "')'", "COLON": "':'", "EQUAL": "'='", "COMMA": "','", "DOT": "'.'",
+              "NAME": "a name", "NUMBER": "a number", "STRING": "a string"}
+
+
+def _pretty_terminal(name: str) -> str:
+    if name in _TERMINALS:
+        return _TERMINALS[name]
+    try:
+        pattern = parser().get_terminal(name).pattern
+        if pattern.type == "str":
+            return repr(pattern.value)
+    except KeyError:
+        pass
+    return name.lower()

@@ -1,0 +1,27 @@
+"""The front end in one call: read, parse, elaborate, check -> validated IR."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import ir
+from .checks import check
+from .diagnostics import DiagnosticBag
+from .elaborate import Elaborator, flatten, spec_digest
+
+
+def compile_spec(path: str | Path, bag: DiagnosticBag | None = None) -> ir.Spec:
+    """Return the validated IR of the spec at `path`; raise SpecError with every
+    diagnostic of the first stage that failed."""
+    bag = bag if bag is not None else DiagnosticBag()
+    elab = Elaborator(bag)
+    module = elab.load(Path(path))
+    bag.stop_if_errors()
+    assert module is not None
+    if not module.regimes and not module.nested:
+        from .diagnostics import Span
+        bag.error("E0306", "the spec declares no regime or nested translation to generate", Span(path=module.path))
+        bag.stop_if_errors()
+    spec = flatten(module, spec_digest({m.path: bag.sources[m.path] for m in elab.modules.values()}))
+    check(spec, bag)
+    bag.stop_if_errors()
+    return spec

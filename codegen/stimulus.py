@@ -1,0 +1,495 @@
+"""Stimulus derived from the IR: memory images with page tables, requests and context.
+
+Nothing here knows an architecture. A `TableBuilder` writes a walk for one regime:
+it draws each entry's fields at random, steers the fields that a level's leaf
+condition and walk faults read until the entry is what the plan wants (a pointer, a
+leaf, or an entry that trips a chosen fault), and keeps must-be-zero bits clear
+unless the plan injects a reserved-bit fault. A nested translation maps every guest
+table page and the final guest page through a host builder.
+
+Draws go through a `Draw` object so the same code serves `random.Random` (the CLI)
+and hypothesis (the property tests).
+"""
+from __future__ import annotations
+
+import itertools
+import random
+from dataclasses import dataclass, field
+
+from . import ir
+from .expr import Expr, evaluate, mask
+
+
+class Draw:
+    """Random choices: backed by random.Random or by hypothesis' `data.draw`."""
+
+    def __init__(self, rng: random.Random | None = None, data=None):
+        self.rng, self.data = rng, data
+
+    def int(self, lo: int, hi: int) -> int:
+        if self.data is not None:
+            from hypothesis import strategies as st
+            return self.data.draw(st.integers(lo, hi))
+        return self.rng.randint(lo, hi)
+
+    def bits(self, width: int) -> int:
+        return self.int(0, mask(width)) if width > 0 else 0
+
+    def chance(self, percent: int) -> bool:
+        return self.int(0, 99) < percent
+
+    def choice(self, items):
+        items = list(items)
+        return items[self.int(0, len(items) - 1)]
+
+
+@dataclass
+class Plan:
+    """What one translation should look like: the leaf level, and an optional fault."""
+
+    leaf_level: int
+    fault: str | None = None  # a walk fault name, to inject
+    fault_level: int = 0
+
+
+class StimulusError(Exception):
+    """The spec gives no way to build the wanted table (e.g. a root we cannot invert)."""
+
+
+@dataclass
+class Scenario:
+    request: dict
+    memory: dict
+    latency_seed: int
+    intent: dict = field(default_factory=dict)
+
+
+class Allocator:
+    """Distinct, aligned physical frames below 2**width."""
+
+    def __init__(self, draw: Draw, width: int, used: set | None = None):
+        self.draw, self.width = draw, width
+        self.used = used if used is not None else set()
+
+    def frame(self, shift: int) -> int:
+        for _ in range(1000):
+            addr = self.draw.int(1, mask(self.width - shift)) << shift
+            span = range(addr >> 12, (addr + (1 << shift)) >> 12) if shift > 12 else (addr >> 12,)
+            if shift <= 21 and all(p not in self.used for p in span):
+                self.used.update(span)
+                return addr
+            if shift > 21 and (addr >> 12) not in self.used:
+                self.used.add(addr >> 12)
+                return addr
+        raise StimulusError("out of physical frames")
+
+
+def eval_ctx(e: Expr, ctx: dict, access: dict | None = None, extra: dict | None = None) -> int:
+    def lookup(r: Expr) -> int:
+        if r.kind == "ctx":
+            return (ctx[r.name] >> r.lo) & mask(r.width)
+        if r.kind == "access":
+            return access[r.name]
+        if extra is not None and (r.kind, r.name) in extra:
+            return extra[(r.kind, r.name)]
+        raise StimulusError(f"cannot evaluate a {r.kind} reference '{r.name}' while building tables")
+    return evaluate(e, lookup)
+
+
+def mbz_mask(lay: ir.Layout, ctx: dict) -> int:
+    m = lay.mbz_static
+    for cond, bits in lay.mbz_conditional():
+        if eval_ctx(cond, ctx):
+            m |= bits
+    return m
+
+
+def invert(e: Expr, value: int, ctx: dict, bindings: dict[str, Expr] | None = None) -> None:
+    """Set context register bits so that `e` evaluates to `value` (root pointers)."""
+    if e.op == "ref" and e.kind == "ctx":
+        if bindings and e.name in bindings:
+            invert(bindings[e.name], (value & mask(e.width)) << e.lo, ctx, None)
+            return
+        if value >> e.width:
+            raise StimulusError(f"value {value:#x} does not fit {e.name}")
+        ctx[e.name] = (ctx.get(e.name, 0) & ~(mask(e.width) << e.lo)) | (value << e.lo)
+        return
+    if e.op == "<<" and e.args[1].op == "num":
+        invert(e.args[0], value >> e.args[1].value, ctx, bindings)
+        return
+    if e.op == "&" and e.args[1].op == "num":
+        invert(e.args[0], value, ctx, bindings)
+        return
+    raise StimulusError("the root expression is not a register field, shifted or masked: cannot build a table for it")
+
+
+class TableBuilder:
+    """Writes the entries of walks of one regime into memory."""
+
+    def __init__(self, spec: ir.Spec, regime: ir.Regime, draw: Draw, ctx: dict, write, alloc: Allocator):
+        self.spec, self.regime, self.draw, self.ctx, self.write, self.alloc = spec, regime, draw, ctx, write, alloc
+        self.entries: dict[int, tuple[str, int]] = {}  # entry address -> (kind, target), for sharing
+        self.final: int | None = None  # the output address of the last leaf written
+        self.preferred: dict[str, int] = {}
+        self.legal = False
+
+    def prefer(self, accesses: list[dict]) -> None:
+        """Learn, for each 1-bit field the access checks read, the value that makes the
+        checks pass for these accesses (greedy, on the IR evaluator); `legal` entries then
+        lean to those values so that walks of many levels still translate."""
+        names = set()
+        for a in self.regime.accumulators:
+            names |= {r.name for r in a.then.refs() if r.kind == "field"}
+        for c in self.regime.checks:
+            names |= {r.name for r in c.when.refs() if r.kind == "leaf"}
+        widths = {f.name: f.width for lv in self.regime.levels for n in (lv.table, lv.leaf) if n
+                  for f in self.spec.layout(n).fields}
+        names = sorted(n for n in names if widths.get(n) == 1)
+        values = {n: 1 for n in names}
+
+        def fired(vals: dict) -> int:
+            total = 0
+            for access in accesses:
+                def look(r: Expr, accs=None) -> int:
+                    if r.kind in ("field", "leaf"):
+                        return vals.get(r.name, 0)
+                    if r.kind == "acc":
+                        return accs[r.name]
+                    if r.kind == "ctx":
+                        return (self.ctx[r.name] >> r.lo) & mask(r.width)
+                    if r.kind == "access":
+                        return access[r.name]
+                    return 0
+                accs = {a.name: evaluate(a.init, look) for a in self.regime.accumulators}
+                for _ in range(len(self.regime.levels)):
+                    accs = {a.name: evaluate(a.then, lambda r: look(r, accs)) for a in self.regime.accumulators}
+                total += sum(bool(evaluate(c.when, lambda r: look(r, accs))) for c in self.regime.checks)
+            return total
+
+        for n in names:
+            trial = dict(values, **{n: 0})
+            if fired(trial) < fired(values):
+                values = trial
+        self.preferred = values
+
+    def random_entry(self, lay: ir.Layout) -> int:
+        value = 0
+        for f in lay.fields:
+            if f.width == 1 and f.name in self.preferred and self.legal:
+                bit = self.preferred[f.name] if self.draw.chance(97) else 1 - self.preferred[f.name]
+            elif f.width == 1:
+                bit = 1 if self.draw.chance(80) else 0
+            else:
+                bit = self.draw.bits(f.width)
+            value |= bit << f.lo
+        for r in lay.ranges:
+            if r.kind == "ignored" and r.mask:
+                value |= self.draw.bits(r.hi - r.lo + 1) << r.lo
+        return value & ~mbz_mask(lay, self.ctx)
+
+    def field_eval(self, e: Expr, lay: ir.Layout, value: int, level: int) -> int:
+        def lookup(r: Expr) -> int:
+            if r.kind in ("field", "leaf"):
+                f = lay.field(r.name)
+                return (value >> f.lo) & mask(f.width)
+            if r.kind == "ctx":
+                return (self.ctx[r.name] >> r.lo) & mask(r.width)
+            if r.kind == "builtin" and r.name == "rsvd":
+                return int(bool(value & mbz_mask(lay, self.ctx)))
+            if r.kind == "builtin" and r.name == "level":
+                return level
+            raise StimulusError(f"a walk condition reads '{r.name}' ({r.kind}), which table building cannot set")
+        return evaluate(e, lookup)
+
+    def steer(self, lay: ir.Layout, value: int, level: int, keep: set[str], want) -> int:
+        """Redraw fields outside `keep` that the conditions read until want(value) holds."""
+        if want(value):
+            return value
+        names = set()
+        for cond in self._conditions(lay, level):
+            names |= {r.name for r in cond.refs() if r.kind in ("field", "leaf")}
+        names -= keep
+        fields = [lay.field(n) for n in sorted(names) if lay.field(n) is not None]
+        small = [f for f in fields if f.width <= 4]
+        combos = list(itertools.product(*[range(1 << f.width) for f in small])) if small and len(small) <= 8 else []
+        start = self.draw.int(0, max(0, len(combos) - 1)) if combos else 0
+        for i in range(len(combos)):
+            combo = combos[(start + i) % len(combos)]
+            v = value
+            for f, x in zip(small, combo):
+                v = (v & ~f.mask) | (x << f.lo)
+            if want(v):
+                return v
+        for _ in range(200):
+            v = value
+            for f in fields:
+                v = (v & ~f.mask) | (self.draw.bits(f.width) << f.lo)
+            if want(v):
+                return v
+        raise StimulusError(f"cannot draw an entry of format '{lay.name}' that fits the plan")
+
+    def _conditions(self, lay: ir.Layout, level: int) -> list[Expr]:
+        lv = self.regime.level(level)
+        conds = [r.when for r in self.regime.faults]
+        if lv.leaf_when is not None:
+            conds.append(lv.leaf_when)
+        return conds
+
+    def walk_faults_clear(self, lay: ir.Layout, level: int, value: int, upto: str | None = None) -> bool:
+        for r in self.regime.faults:
+            if r.name == upto:
+                return True
+            if self.field_eval(r.when, lay, value, level):
+                return False
+        return True
+
+    def entry(self, level: int, as_leaf: bool, target: int, fault: str | None) -> int:
+        """An entry for `level`: a leaf mapping frame `target`, or a pointer to table `target`."""
+        lv = self.regime.level(level)
+        name = lv.leaf if as_leaf else lv.table
+        lay = self.spec.layout(name)
+        place = lay.field(self.regime.frame if as_leaf else self.regime.pointer)
+        keep = {place.name}
+        value = (self.random_entry(lay) & ~place.mask) | (target & place.mask)
+        if lv.leaf and lv.table:
+            leaf_lay = self.spec.layout(lv.leaf)
+            decides = lambda v: bool(self.field_eval(lv.leaf_when, leaf_lay, v, level)) == as_leaf
+            value = self.steer(lay, value, level, keep, decides)
+            keep |= {r.name for r in lv.leaf_when.refs() if r.kind == "field"}
+        if fault is None:
+            return self.steer(lay, value, level, keep, lambda v: self.walk_faults_clear(lay, level, v))
+        rule = next(r for r in self.regime.faults if r.name == fault)
+        uses_rsvd = any(r.kind == "builtin" and r.name == "rsvd" for r in rule.when.refs())
+        if uses_rsvd:
+            free = mbz_mask(lay, self.ctx) & ~place.mask
+            if not free:
+                raise StimulusError(f"format '{lay.name}' has no must-be-zero bit to set")
+            bits = [b for b in range(lay.width) if free >> b & 1]
+            value |= 1 << self.draw.choice(bits)
+        want = lambda v: self.walk_faults_clear(lay, level, v, upto=fault) and bool(self.field_eval(rule.when, lay, v, level))
+        return self.steer(lay, value, level, keep, want)
+
+
+def plans(regime: ir.Regime) -> list[Plan]:
+    """Every leaf level, and every walk fault at every level it can happen at."""
+    out = [Plan(lv.number) for lv in regime.leaf_levels]
+    for lv in regime.levels:
+        for r in regime.faults:
+            out.append(Plan(min(x.number for x in regime.leaf_levels if x.number <= lv.number), r.name, lv.number))
+    return out
+
+
+class ScenarioFactory:
+    """Draws complete scenarios (request + memory image) for a spec's top translation."""
+
+    def __init__(self, spec: ir.Spec):
+        self.spec = spec
+        top = spec.top
+        self.nested = top if isinstance(top, ir.Nested) else None
+        self.main = spec.regime(top.guest) if self.nested else top
+        self.host = spec.regime(top.host) if self.nested else None
+        self.context = top.context if self.nested else top.context
+
+    # ---- pieces
+    def _random_ctx(self, draw: Draw) -> dict:
+        ctx = {}
+        for name in self.context:
+            lay = self.spec.layout(name)
+            if not lay.fields:
+                ctx[name] = draw.bits(lay.width)
+                continue
+            v = 0
+            for f in lay.fields:
+                v |= (draw.bits(f.width) if f.width > 1 else int(draw.chance(50))) << f.lo
+            ctx[name] = v
+        return ctx
+
+    def _host_access(self, stage: str, ctx: dict, access: dict) -> dict:
+        binds = self.nested.table_access if stage == "table" else self.nested.final_access
+        return {b.name: eval_ctx(b.value, ctx, access) for b in binds}
+
+    def _host_ctx(self, ctx: dict) -> dict:
+        bound = {b.name: b.value for b in self.nested.host_bindings}
+        return {r: (eval_ctx(bound[r], ctx) if r in bound else ctx[r]) for r in self.host.context}
+
+    @staticmethod
+    def _addr_width(spec: ir.Spec, regime: ir.Regime) -> int:
+        widths = [spec.layout(lv.table).field(regime.pointer).hi + 1 for lv in regime.levels if lv.table]
+        return min(widths) if widths else 32
+
+    def _start(self, regime: ir.Regime, ctx: dict) -> int:
+        return eval_ctx(regime.start, ctx)
+
+    def _updates_preset(self, regime: ir.Regime, lay: ir.Layout) -> int:
+        m = 0
+        for u in regime.updates:
+            f = lay.field(u.field)
+            if f is not None:
+                m |= f.mask
+        return m
+
+    def _choose_plan(self, draw: Draw, regime: ir.Regime, start: int, fault_percent: int) -> Plan:
+        leafs = [lv.number for lv in regime.leaf_levels if lv.number <= start]
+        leaf = draw.choice(leafs)
+        if regime.faults and draw.chance(fault_percent):
+            level = draw.int(leaf, start)
+            return Plan(leaf, draw.choice([r.name for r in regime.faults]), level)
+        return Plan(leaf)
+
+    def _build(self, builder: TableBuilder, regime: ir.Regime, root: int, addr: int, start: int, plan: Plan,
+               place, preset: bool) -> bool:
+        """Write the walk of `addr` from the table at `root`; `place(table_addr) -> physical or None`."""
+        table = root
+        for lv in regime.levels:
+            if lv.number > start:
+                continue
+            entry_addr = table + (((addr >> lv.index_lo) & mask(lv.index_hi - lv.index_lo + 1)) * regime.entry_bytes)
+            as_leaf = lv.number <= plan.leaf_level or lv.table is None
+            target = builder.alloc.frame(lv.page_shift if as_leaf else 12)
+            fault = plan.fault if plan.fault and plan.fault_level == lv.number else None
+            value = builder.entry(lv.number, as_leaf, target, fault)
+            if preset and fault is None:
+                lay = self.spec.layout(lv.leaf if as_leaf else lv.table)
+                value |= self._updates_preset(regime, lay)
+            phys = place(entry_addr)
+            if phys is None:
+                return False
+            builder.write(phys, value)
+            if as_leaf and fault is None:
+                builder.final = target | (addr & mask(lv.page_shift))
+            if fault is not None or as_leaf:
+                return True
+            table = target
+        return True
+
+    # ---- a whole scenario
+    def draw_scenario(self, draw: Draw, oracle=None, **kw) -> Scenario:
+        """A scenario of one of four kinds, drawn evenly: a legal walk (kept only if the
+        `oracle` says it translates), an injected walk fault, random permissions, and
+        random permissions that pass the host stage (so the guest's checks are reached)."""
+        kind = draw.int(0, 3)
+        if oracle is None or kind in (1, 2):
+            return self.make(draw, fault_percent=100 if kind == 1 else 0, legal=kind == 1, **kw)
+        for _ in range(30):
+            sc = self.make(draw, fault_percent=0, legal=kind == 0 or draw.chance(50), **kw)
+            out = oracle(sc)
+            if (kind == 0 and out.get("ok")) or (kind == 3 and out.get("stage") != "host" and not out.get("ok")):
+                return sc
+        return sc
+
+    def make(self, draw: Draw, guest_plan: Plan | None = None, host_leaf: int | None = None,
+             fault_percent: int = 50, preset_updates: bool | None = None, ctx_override: dict | None = None,
+             legal: bool = False) -> Scenario:
+        for _ in range(50):
+            ctx = self._random_ctx(draw)
+            ctx.update(ctx_override or {})
+            if self._start(self.main, ctx) in [lv.number for lv in self.main.levels]:
+                if not self.host or self._start(self.host, self._host_ctx(ctx)) in [lv.number for lv in self.host.levels]:
+                    break
+        else:
+            raise StimulusError("no context gives a valid start level")
+        memory: dict[int, int] = {}
+        access = {a: int(draw.chance(50)) for a in self.main.access}
+        preset = draw.chance(50) if preset_updates is None else preset_updates
+        used: set = set()
+        main_width = self._addr_width(self.spec, self.main)
+        addr = draw.bits(self.main.input_width)
+        start = self._start(self.main, ctx)
+        guest_faults = fault_percent if self.nested is None or draw.chance(50) else 0
+        plan = guest_plan or self._choose_plan(draw, self.main, start, guest_faults)
+        intent = {"plan": plan.__dict__.copy()}
+
+        if self.nested is None:
+            alloc = Allocator(draw, main_width, used)
+            root = alloc.frame(12)
+            invert(self.main.root, root, ctx)
+            builder = TableBuilder(self.spec, self.main, draw, ctx, memory.__setitem__, alloc)
+            builder.legal = legal
+            if legal:
+                builder.prefer([access])
+            self._build(builder, self.main, root, addr, start, plan, lambda a: a, preset)
+        else:
+            host_width = self._addr_width(self.spec, self.host)
+            halloc = Allocator(draw, host_width, used)
+            hroot = halloc.frame(12)
+            bindings = {b.name: b.value for b in self.nested.host_bindings}
+            invert(self.host.root, hroot, ctx, bindings)
+            hctx = self._host_ctx(ctx)
+            hstart = self._start(self.host, hctx)
+            hbuilder = TableBuilder(self.spec, self.host, draw, hctx, memory.__setitem__, halloc)
+            hbuilder.legal = legal
+            if legal:
+                hbuilder.prefer([self._host_access(stage, ctx, access) for stage in ("table", "final")])
+            galloc = Allocator(draw, main_width, set())
+            groot = galloc.frame(12)
+            invert(self.main.root, groot, ctx)
+            mapped: dict[int, int | None] = {}
+            host_fault = None
+            n_translations = start - plan.leaf_level + 2
+            if plan.fault is None and draw.chance(fault_percent) and self.host.faults:
+                host_fault = (draw.int(0, n_translations - 1), draw.choice([r.name for r in self.host.faults]))
+            counter = {"n": 0}
+            hleaf = host_leaf
+
+            def place(gpa: int):
+                page = gpa & ~0xFFF
+                if page not in mapped:
+                    j = counter["n"]
+                    counter["n"] += 1
+                    leaf = hleaf if hleaf is not None else draw.choice([lv.number for lv in self.host.leaf_levels if lv.number <= hstart])
+                    hplan = Plan(leaf)
+                    if host_fault and host_fault[0] == j:
+                        hplan = Plan(leaf, host_fault[1], draw.int(leaf, hstart))
+                    mapped[page] = self._map(hbuilder, hroot, page, hstart, hplan, preset, memory)
+                base = mapped[page]
+                return None if base is None else base | (gpa & 0xFFF)
+
+            gbuilder = TableBuilder(self.spec, self.main, draw, ctx, memory.__setitem__, galloc)
+            gbuilder.legal = legal
+            if legal:
+                gbuilder.prefer([access])
+            done = self._build(gbuilder, self.main, groot, addr, start, plan, place, preset)
+            if done and plan.fault is None:
+                # map the final guest-physical page too (the reference decides what happens)
+                final = self._final_gpa(gbuilder, addr)
+                if final is not None:
+                    place(final)
+            intent["host_fault"] = host_fault
+        request = {self.main.input_name: addr, **access, **ctx}
+        return Scenario(request, memory, draw.int(0, 2**31), intent)
+
+    @staticmethod
+    def _final_gpa(builder: TableBuilder, addr: int) -> int | None:
+        return builder.final
+
+    def _map(self, hbuilder: TableBuilder, hroot: int, gpa: int, hstart: int, plan: Plan, preset: bool,
+             memory: dict) -> int | None:
+        """Map guest page `gpa` through the host tables, sharing tables already built."""
+        table = hroot
+        for lv in self.host.levels:
+            if lv.number > hstart:
+                continue
+            entry_addr = table + (((gpa >> lv.index_lo) & mask(lv.index_hi - lv.index_lo + 1)) * self.host.entry_bytes)
+            existing = hbuilder.entries.get(entry_addr)
+            if existing is not None:
+                kind, target = existing
+                if kind == "fault":
+                    return None
+                if kind == "leaf":
+                    return target | (gpa & mask(lv.page_shift) & ~0xFFF)
+                table = target
+                continue
+            as_leaf = lv.number <= plan.leaf_level or lv.table is None
+            target = hbuilder.alloc.frame(lv.page_shift if as_leaf else 12)
+            fault = plan.fault if plan.fault and plan.fault_level == lv.number else None
+            value = hbuilder.entry(lv.number, as_leaf, target, fault)
+            if preset and fault is None:
+                value |= self._updates_preset(self.host, self.spec.layout(lv.leaf if as_leaf else lv.table))
+            memory[entry_addr] = value
+            hbuilder.entries[entry_addr] = ("fault" if fault else "leaf" if as_leaf else "table", target)
+            if fault:
+                return None
+            if as_leaf:
+                return target | (gpa & mask(lv.page_shift) & ~0xFFF)
+            table = target
+        return None

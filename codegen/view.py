@@ -1,0 +1,380 @@
+"""What the templates see: the IR of a translation, arranged per walker and per level,
+with every expression already lowered to Python and to MyHDL text.
+
+A *walker* is one regime in one role: "top" (a one-dimensional translation),
+"guest" (its table pointers and final address go through a host walker) or "host".
+Logic lives here; the templates only lay it out.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import ir
+from .expr import Expr, mask
+from .lower import Env, hdl, py, py_field, record_py, ref_slice
+
+NESTED_BASE = 64  # fault status codes above this are host-stage faults of a nested walk
+
+
+def line_of(node: ir.Node) -> str:
+    return f"{node.span.path}:{node.span.line}"
+
+
+@dataclass
+class FormatView:
+    layout: ir.Layout
+    mbz_static: int
+    mbz_cond: list[tuple[Expr, int]]
+
+    @property
+    def name(self) -> str:
+        return self.layout.name
+
+
+@dataclass
+class LevelView:
+    level: ir.Level
+    index_shift: int  # input bits [hi:lo] select the entry: ((input >> lo) & m) << log2(entry bytes)
+    index_mask: int
+    table: FormatView | None
+    leaf: FormatView | None
+    frame_mask: int = 0
+    pointer_mask: int = 0
+    page_mask: int = 0
+
+
+@dataclass
+class WalkerView:
+    """One regime as a walker in a role."""
+
+    spec: ir.Spec
+    regime: ir.Regime
+    role: str
+    nested: ir.Nested | None = None
+    formats: dict[str, FormatView] = field(default_factory=dict)
+    levels: list[LevelView] = field(default_factory=list)
+
+    def __post_init__(self):
+        reg = self.regime
+        for lv in reg.levels:
+            for name in (lv.table, lv.leaf):
+                if name and name not in self.formats:
+                    lay = self.spec.layout(name)
+                    self.formats[name] = FormatView(lay, lay.mbz_static, lay.mbz_conditional())
+        eb = reg.entry_bytes.bit_length() - 1
+        for lv in reg.levels:
+            v = LevelView(lv, lv.index_lo, mask(lv.index_hi - lv.index_lo + 1), self.formats.get(lv.table),
+                          self.formats.get(lv.leaf))
+            if lv.table:
+                v.pointer_mask = self.spec.layout(lv.table).field(reg.pointer).mask
+            if lv.leaf:
+                v.frame_mask = self.spec.layout(lv.leaf).field(reg.frame).mask
+                v.page_mask = mask(lv.page_shift)
+            self.levels.append(v)
+        self.entry_shift = eb
+
+    # ---- names
+    @property
+    def fn(self) -> str:
+        return f"walk_{self.role}"
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return self.regime.fault_kinds
+
+    @property
+    def max_level(self) -> int:
+        return max(lv.number for lv in self.regime.levels)
+
+    @property
+    def level_width(self) -> int:
+        return max(3, self.max_level.bit_length())
+
+    @property
+    def context(self) -> tuple[str, ...]:
+        """Context registers the walker takes: a guest takes the whole nested context."""
+        return self.nested.context if self.role == "guest" else self.regime.context
+
+    # ---- Python spelling
+    def py_env(self, fmt: ir.Layout | None = None, level: int | None = None, entry: str = "e") -> Env:
+        def field_ref(e: Expr) -> str:
+            f = fmt.field(e.name)
+            return py_field(entry, f.lo, f.width)
+
+        def builtin(e: Expr) -> str:
+            if e.name == "rsvd":
+                return f"((({entry}) & m_{fmt.name}) != 0)"
+            if e.name == "level":
+                return str(level) if level is not None else "flevel"
+            if e.name == "fault":
+                return "kind"
+            raise ValueError(e.name)
+
+        return Env({
+            "field": field_ref, "leaf": field_ref, "builtin": builtin,
+            "ctx": lambda e: f"r_{e.name}" if e.lo == 0 and e.width == self.spec.layout(e.name).width
+            else py_field(f"r_{e.name}", e.lo, e.width),
+            "acc": lambda e: f"a_{e.name}",
+            "access": lambda e: f"k_{e.name}",
+            "input": lambda e: "i_addr",
+        })
+
+    def py_mbz(self, fv: FormatView) -> str:
+        env = self.py_env()
+        parts = [hex(fv.mbz_static)] + [f"({hex(m)} if {py(c, env)} else 0)" for c, m in fv.mbz_cond]
+        return " | ".join(parts)
+
+    def py_root(self) -> str:
+        return py(self.regime.root, self.py_env())
+
+    def py_start(self) -> str:
+        return py(self.regime.start, self.py_env())
+
+    def py_leaf_when(self, lv: LevelView) -> str:
+        return py(lv.level.leaf_when, self.py_env(lv.leaf.layout, lv.level.number))
+
+    def py_faults(self, fv: FormatView, level: int) -> list[tuple[int, ir.Rule, str]]:
+        env = self.py_env(fv.layout, level)
+        return [(self.kinds.index(r.name) + 1, r, py(r.when, env)) for r in self.regime.faults]
+
+    def py_accumulate(self, fv: FormatView, level: int) -> list[tuple[str, str]]:
+        env = self.py_env(fv.layout, level)
+        return [(a.name, py(a.then, env)) for a in self.regime.accumulators]
+
+    def py_acc_init(self) -> list[tuple[str, str]]:
+        env = self.py_env()
+        return [(a.name, py(a.init, env)) for a in self.regime.accumulators]
+
+    def py_checks(self, lv: LevelView) -> list[tuple[int, ir.Rule, str]]:
+        env = self.py_env(lv.leaf.layout, lv.level.number)
+        return [(self.kinds.index(r.name) + 1, r, py(r.when, env)) for r in self.regime.checks]
+
+    def updates(self, fv: FormatView, leaf: bool) -> list[tuple[int, ir.Update]]:
+        out = []
+        for u in self.regime.updates:
+            if u.where == "each level" or leaf:
+                out.append((fv.layout.field(u.field).mask, u))
+        return out
+
+    def py_updates(self, fv: FormatView, level: int, leaf: bool) -> list[tuple[int, str | None]]:
+        env = self.py_env(fv.layout, level)
+        return [(m, py(u.when, env) if u.when is not None else None) for m, u in self.updates(fv, leaf)]
+
+    def py_record(self) -> list[tuple[str, str]]:
+        return record_py(self.regime.record, self.py_env())
+
+    # ---- MyHDL spelling
+    def hdl_env(self, fmt: ir.Layout | None = None, level: int | None = None, entry: str = "m_rdata") -> Env:
+        def field_ref(e: Expr) -> str:
+            f = fmt.field(e.name)
+            return ref_slice(entry, f.lo, f.width, fmt.width)
+
+        def builtin(e: Expr) -> str:
+            if e.name == "rsvd":
+                return self.hdl_rsvd(self.formats[fmt.name], entry)
+            if e.name == "level":
+                return str(level) if level is not None else "flevel"
+            if e.name == "fault":
+                return "fault_k"
+            raise ValueError(e.name)
+
+        return Env({
+            "field": field_ref, "leaf": field_ref, "builtin": builtin,
+            "ctx": lambda e: ref_slice(f"r_{e.name}", e.lo, e.width, self.spec.layout(e.name).width),
+            "acc": lambda e: f"a_{e.name}",
+            "access": lambda e: f"k_{e.name}",
+            "input": lambda e: "i_addr",
+        })
+
+    def hdl_rsvd(self, fv: FormatView, entry: str) -> str:
+        env = self.hdl_env()
+        parts = []
+        if fv.mbz_static:
+            parts.append(f"(({entry} & {hex(fv.mbz_static)}) != 0)")
+        for cond, m in fv.mbz_cond:
+            parts.append(f"({hdl(cond, env, True)} and (({entry} & {hex(m)}) != 0))")
+        return "(" + " or ".join(parts) + ")" if parts else "False"
+
+    def hdl_expr(self, e: Expr, fv: FormatView | None = None, level: int | None = None, as_bool: bool = False,
+                 entry: str = "m_rdata") -> str:
+        return hdl(e, self.hdl_env(fv.layout if fv else None, level, entry), as_bool)
+
+
+def walkers(spec: ir.Spec) -> list[WalkerView]:
+    """The walkers that implement the spec's top translation, host first."""
+    top = spec.top
+    if isinstance(top, ir.Nested):
+        return [WalkerView(spec, spec.regime(top.host), "host", top), WalkerView(spec, spec.regime(top.guest), "guest", top)]
+    return [WalkerView(spec, top, "top")]
+
+
+@dataclass
+class TranslationView:
+    """The top translation: its request inputs, context, outcome kinds and records."""
+
+    spec: ir.Spec
+
+    def __post_init__(self):
+        self.walkers = walkers(self.spec)
+        self.main = self.walkers[-1]
+        self.host = self.walkers[0] if len(self.walkers) == 2 else None
+        top = self.spec.top
+        self.nested = top if isinstance(top, ir.Nested) else None
+
+    @property
+    def context(self) -> tuple[str, ...]:
+        return self.nested.context if self.nested else self.main.regime.context
+
+    @property
+    def access(self) -> tuple[str, ...]:
+        return self.main.regime.access
+
+    def register_width(self, name: str) -> int:
+        return self.spec.layout(name).width
+
+    @property
+    def records(self) -> list[ir.Record]:
+        recs = [self.main.regime.record]
+        if self.nested:
+            recs.append(self.nested.record)
+        return recs
+
+    def host_binding_py(self) -> list[tuple[str, str]]:
+        """(host context register, Python expression over the nested context)."""
+        env = self.main.py_env()
+        bound = {b.name: py(b.value, env) for b in self.nested.host_bindings}
+        return [(r, bound.get(r, f"r_{r}")) for r in self.host.regime.context]
+
+    def access_py(self, stage: str) -> list[tuple[str, str]]:
+        env = self.main.py_env()
+        binds = self.nested.table_access if stage == "table" else self.nested.final_access
+        by = {b.name: py(b.value, env) for b in binds}
+        return [(a, by[a]) for a in self.host.regime.access]
+
+    def nested_record_py(self) -> list[tuple[str, str]]:
+        base = self.main.py_env()
+        host_fields = [f.name for f in self.host.regime.record.fields]
+
+        def host(e: Expr) -> str:
+            if e.name in host_fields:
+                return f"hrec[{host_fields.index(e.name)}]"
+            return "h_addr"
+
+        def builtin(e: Expr) -> str:
+            return {"on_table": "on_table", "on_final": "on_final", "fault": "hkind", "level": "hlevel"}[e.name]
+
+        env = Env({**base.spell, "host": host, "builtin": builtin})
+        return record_py(self.nested.record, env)
+
+
+# ---- MyHDL helpers on the walker (kept apart from the Python ones for reading) -------------
+def _hdl_faults(self: WalkerView, fv: FormatView, level: int) -> list[tuple[int, ir.Rule, str]]:
+    return [(self.kinds.index(r.name) + 1, r, self.hdl_expr(r.when, fv, level, True)) for r in self.regime.faults]
+
+
+def _hdl_accumulate(self: WalkerView, fv: FormatView, level: int) -> list[tuple[ir.Accumulator, str]]:
+    env_expr = [(a, self.hdl_expr(a.then, fv, level, a.width == 1)) for a in self.regime.accumulators]
+    return env_expr
+
+
+def _hdl_checks(self: WalkerView, lv: LevelView) -> list[tuple[int, ir.Rule, str]]:
+    env = self.hdl_env(lv.leaf.layout, lv.level.number)
+    env.spell["acc"] = lambda e: f"v_{e.name}"
+    return [(self.kinds.index(r.name) + 1, r, hdl(r.when, env, True)) for r in self.regime.checks]
+
+
+def _hdl_updates(self: WalkerView, fv: FormatView, level: int, leaf: bool) -> list[tuple[int, str | None]]:
+    env = self.hdl_env(fv.layout, level)
+    env.spell["acc"] = lambda e: f"v_{e.name}"
+    return [(m, hdl(u.when, env, True) if u.when is not None else None) for m, u in self.updates(fv, leaf)]
+
+
+def _hdl_record(self: WalkerView, rec: ir.Record | None = None, env: Env | None = None) -> list[tuple[ir.RecordField, list[tuple[int, int, str]] | str]]:
+    """Per record field: a single expression, or (hi, lo, expr) slices to assign."""
+    rec = rec or self.regime.record
+    env = env or self.hdl_env()
+    out = []
+    for f in rec.fields:
+        if f.value is not None:
+            out.append((f, hdl(f.value, env)))
+        else:
+            out.append((f, [(b.hi, b.lo, hdl(b.value, env, b.hi == b.lo)) for b in f.bits]))
+    return out
+
+
+def _hdl_acc_init(self: WalkerView) -> list[tuple[ir.Accumulator, str]]:
+    return [(a, self.hdl_expr(a.init, None, None, a.width == 1)) for a in self.regime.accumulators]
+
+
+def _hdl_start_levels(self: WalkerView) -> list[LevelView]:
+    """Levels a walk can start at: all of them unless the start level is a constant."""
+    if self.regime.start.op == "num":
+        return [lv for lv in self.levels if lv.level.number == self.regime.start.value]
+    return list(self.levels)
+
+
+def _hdl_index(self: WalkerView, lv: LevelView) -> str:
+    """The byte offset of the entry in its table, as a MyHDL expression of the input."""
+    lo, hi = lv.level.index_lo, lv.level.index_hi
+    sl = f"i_addr[{hi + 1}:{lo}]" if hi > lo else f"i_addr[{lo}]"
+    return f"({sl} << {self.entry_shift})" if self.entry_shift else sl
+
+
+def _next_level(self: WalkerView, lv: LevelView) -> LevelView | None:
+    return next((x for x in self.levels if x.level.number == lv.level.number - 1), None)
+
+
+WalkerView.hdl_faults = _hdl_faults
+WalkerView.hdl_accumulate = _hdl_accumulate
+WalkerView.hdl_checks = _hdl_checks
+WalkerView.hdl_updates = _hdl_updates
+WalkerView.hdl_record = _hdl_record
+WalkerView.hdl_acc_init = _hdl_acc_init
+WalkerView.hdl_start_levels = _hdl_start_levels
+WalkerView.hdl_index = _hdl_index
+WalkerView.next_level = _next_level
+
+
+def _t_host_binding_hdl(self: TranslationView) -> list[tuple[str, str, int]]:
+    """(host context register, MyHDL expression over the nested context, width)."""
+    env = self.main.hdl_env()
+    bound = {b.name: b.value for b in self.nested.host_bindings}
+    out = []
+    for r in self.host.regime.context:
+        width = self.spec.layout(r).width
+        out.append((r, hdl(bound[r], env) if r in bound else f"r_{r}", width))
+    return out
+
+
+def _t_access_hdl(self: TranslationView, stage: str) -> list[tuple[str, str]]:
+    env = self.main.hdl_env()
+    binds = self.nested.table_access if stage == "table" else self.nested.final_access
+    by = {b.name: hdl(b.value, env, True) for b in binds}
+    return [(a, by[a]) for a in self.host.regime.access]
+
+
+def _t_nested_record_hdl(self: TranslationView):
+    base = self.main.hdl_env()
+    host_fields = [f.name for f in self.host.regime.record.fields]
+
+    def host(e: Expr) -> str:
+        return f"h_r_{e.name}" if e.name in host_fields else "x_addr"
+
+    def builtin(e: Expr) -> str:
+        return {"on_table": "x_on_table", "on_final": "(not x_on_table)", "fault": "x_status", "level": "x_level"}[e.name]
+
+    env = Env({**base.spell, "host": host, "builtin": builtin})
+    return self.main.hdl_record(self.nested.record, env)
+
+
+TranslationView.host_binding_hdl = _t_host_binding_hdl
+TranslationView.access_hdl = _t_access_hdl
+TranslationView.nested_record_hdl = _t_nested_record_hdl
+
+
+def _hdl_assign_start(self: WalkerView) -> list[str]:
+    from .lower import hdl_assign
+    return hdl_assign("v_lvl[:]", self.regime.start, self.hdl_env())
+
+
+WalkerView.hdl_assign_start = _hdl_assign_start
