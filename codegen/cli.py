@@ -141,6 +141,8 @@ def _print_summary(spec, d: dict) -> None:
     print("  coverage:")
     for key, n in d["coverage"].items():
         print(f"    {key}: {n}")
+    if d["unreachable"]:
+        print("  unreachable by construction: " + ", ".join(d["unreachable"]))
     if d["coverage_missing"]:
         print("  not covered: " + ", ".join(d["coverage_missing"]))
     else:

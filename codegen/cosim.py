@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import harness, ir
-from .stimulus import Draw, Scenario, ScenarioFactory
+from .stimulus import Draw, Scenario, ScenarioFactory, reachable_checks
 
 
 @dataclass
@@ -21,6 +21,7 @@ class Report:
     cycles: list[int] = field(default_factory=list)
     coverage: Counter = field(default_factory=Counter)
     missing: list[str] = field(default_factory=list)
+    unreachable: list[str] = field(default_factory=list)
     seconds: float = 0.0
     reference_seconds: float = 0.0
     model_seconds: float = 0.0
@@ -37,6 +38,7 @@ class Report:
             "model_walks_per_s": round(self.walks / self.model_seconds, 1) if self.model_seconds else 0.0,
             "coverage": {k: v for k, v in sorted(self.coverage.items())},
             "coverage_missing": self.missing,
+            "unreachable": self.unreachable,
         }
 
 
@@ -56,17 +58,24 @@ def coverage_keys(outcome: dict) -> list[str]:
     return keys
 
 
-def expected_coverage(spec: ir.Spec) -> list[str]:
-    """Coverage points a full run should hit: every fault kind of each stage and every page size."""
+def expected_coverage(spec: ir.Spec) -> tuple[list[str], list[str]]:
+    """Coverage points a full run should hit (every fault kind of each stage, every page
+    size, every fault site), and the checks no request can reach in their stage."""
     top = spec.top
-    main = spec.regime(top.guest) if isinstance(top, ir.Nested) else top
-    out = [f"guest fault {k}" for k in main.fault_kinds] + [f"page level {lv.number}" for lv in main.leaf_levels]
+    factory = ScenarioFactory(spec)
+    main = factory.main
+    reach = reachable_checks(factory, "guest")
+    unreachable = [f"guest fault {c.name}" for c in main.checks if c.name not in reach]
+    out = [f"guest fault {k}" for k in main.fault_kinds if f"guest fault {k}" not in unreachable]
+    out += [f"page level {lv.number}" for lv in main.leaf_levels]
     if isinstance(top, ir.Nested):
-        host = spec.regime(top.host)
-        out += [f"host fault {k}" for k in host.fault_kinds]
+        host = factory.host
+        reach = reachable_checks(factory, "host")
+        unreachable += [f"host fault {c.name}" for c in host.checks if c.name not in reach]
+        out += [f"host fault {k}" for k in host.fault_kinds if f"host fault {k}" not in unreachable]
         out += [f"host page level {lv.number}" for lv in host.leaf_levels]
         out += ["host fault on final address"] + [f"host fault on guest level {lv.number} table" for lv in main.levels]
-    return out
+    return out, unreachable
 
 
 def run(spec: ir.Spec, directory: Path, walks: int, seed: int, timing: harness.Timing | None = None,
@@ -101,7 +110,8 @@ def run(spec: ir.Spec, directory: Path, walks: int, seed: int, timing: harness.T
         if progress:
             progress(done, walks)
     report.seconds = time.perf_counter() - begin
-    report.missing = [k for k in expected_coverage(spec) if k not in report.coverage]
+    expected, report.unreachable = expected_coverage(spec)
+    report.missing = [k for k in expected if k not in report.coverage]
     return report
 
 

@@ -8,6 +8,8 @@ import tempfile
 import warnings
 from pathlib import Path
 
+import myhdl._block
+
 
 def convert(model, hdl: str, directory: Path, name: str = "model") -> list[Path]:
     """Convert `model` (a generated model module) to `hdl` ("Verilog" or "VHDL") in
@@ -15,17 +17,28 @@ def convert(model, hdl: str, directory: Path, name: str = "model") -> list[Path]
     removed so that the output is reproducible."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    _reset_instance_names(model)
     with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         inst = model.instance(model.ports())
-        inst.convert(hdl=hdl, path=tmp, name=name, testbench=False)
+        extra = {"testbench": False} if hdl == "Verilog" else {}
+        inst.convert(hdl=hdl, path=tmp, name=name, **extra)
         out = []
         for produced in sorted(Path(tmp).iterdir()):
-            text = re.sub(r"^(//|--) Date: .*\n", "", produced.read_text(), flags=re.M)
+            text = re.sub(r"^(//|--) (Date|File): .*\n", "", produced.read_text(), flags=re.M)
             target = directory / produced.name
             target.write_text(text)
             out.append(target)
     return out
+
+
+def _reset_instance_names(model) -> None:
+    """MyHDL numbers block instances per process (walker_host0, walker_host1...); start
+    the numbering afresh so that every conversion names instances the same way."""
+    myhdl._block._name_set.clear()  # private: MyHDL has no public reset for this
+    for obj in vars(model).values():
+        if hasattr(obj, "calls") and hasattr(obj, "func"):
+            obj.calls = 0
 
 
 def compile_verilog(files: list[Path]) -> tuple[bool, str]:

@@ -72,14 +72,16 @@ class Allocator:
         self.used = used if used is not None else set()
 
     def frame(self, shift: int) -> int:
-        for _ in range(1000):
-            addr = self.draw.int(1, mask(self.width - shift)) << shift
-            span = range(addr >> 12, (addr + (1 << shift)) >> 12) if shift > 12 else (addr >> 12,)
-            if shift <= 21 and all(p not in self.used for p in span):
-                self.used.update(span)
-                return addr
-            if shift > 21 and (addr >> 12) not in self.used:
-                self.used.add(addr >> 12)
+        """A free frame of 2**shift bytes: a drawn one, or the next free one after it
+        (so that shrunk, repetitive draws still give distinct frames)."""
+        count = mask(self.width - shift)
+        first = self.draw.int(1, count)
+        for step in range(4096):
+            index = (first - 1 + step) % count + 1
+            addr = index << shift
+            pages = range(addr >> 12, (addr >> 12) + (1 << (shift - 12))) if 12 < shift <= 21 else (addr >> 12,)
+            if all(p not in self.used for p in pages):
+                self.used.update(pages)
                 return addr
         raise StimulusError("out of physical frames")
 
@@ -493,3 +495,65 @@ class ScenarioFactory:
                 return target | (gpa & mask(lv.page_shift) & ~0xFFF)
             table = target
         return None
+
+
+def reachable_checks(factory: ScenarioFactory, stage: str, samples: int = 400, seed: int = 0) -> set[str]:
+    """The final checks of a stage that some context and access can trip, found by
+    evaluating each condition on random contexts, accesses, accumulators and leaf
+    fields. A host stage only sees the contexts and access kinds the nesting gives it
+    (e.g. every nested access a user access), so some of its checks cannot fire."""
+    draw = Draw(random.Random(seed))
+    regime = factory.host if stage == "host" else factory.main
+    leaf_fields = {f.name: f.width for lv in regime.leaf_levels for f in factory.spec.layout(lv.leaf).fields}
+    found: set[str] = set()
+    for _ in range(samples):
+        outer = factory._random_ctx(draw)
+        access = {a: int(draw.chance(50)) for a in factory.main.access}
+        ctx = outer
+        if stage == "host":
+            ctx = factory._host_ctx(outer)
+            access = factory._host_access(draw.choice(["table", "final"]), outer, access)
+        accs = {a.name: draw.bits(a.width) for a in regime.accumulators}
+        leaf = {n: draw.bits(w) for n, w in leaf_fields.items()}
+        level = draw.choice([lv.number for lv in regime.leaf_levels])
+
+        def look(r: Expr) -> int:
+            if r.kind == "ctx":
+                return (ctx[r.name] >> r.lo) & mask(r.width)
+            if r.kind == "access":
+                return access[r.name]
+            if r.kind == "acc":
+                return accs[r.name]
+            if r.kind == "leaf":
+                return leaf.get(r.name, 0)
+            if r.kind == "input":
+                return draw.bits(regime.input_width)
+            return level
+
+        for c in regime.checks:
+            if c.name not in found and evaluate(c.when, look):
+                found.add(c.name)
+    return found
+
+
+def scenarios(spec: ir.Spec, **kw):
+    """A hypothesis strategy of scenarios for `spec` (needs hypothesis installed).
+
+    Every choice the factory makes is a hypothesis draw, so a failing scenario shrinks
+    toward fewer levels, smaller addresses and cleared bits."""
+    from hypothesis import strategies as st
+
+    factory = ScenarioFactory(spec)
+
+    @st.composite
+    def build(draw_fn):
+        return factory.make(Draw(data=_DataAdapter(draw_fn)), **kw)
+
+    return build()
+
+
+class _DataAdapter:
+    """Lets `Draw` use the draw function of a hypothesis composite strategy."""
+
+    def __init__(self, draw_fn):
+        self.draw = draw_fn

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from . import ir
 from .expr import Expr, mask
-from .lower import Env, hdl, py, py_field, record_py, ref_slice
+from .lower import Env, hdl, hdl_assign, py, py_field, record_py, ref_slice
 
 NESTED_BASE = 64  # fault status codes above this are host-stage faults of a nested walk
 
@@ -200,6 +200,58 @@ class WalkerView:
         return hdl(e, self.hdl_env(fv.layout if fv else None, level, entry), as_bool)
 
 
+    # ---- MyHDL: the cycle-level model
+    def hdl_faults(self, fv: FormatView, level: int) -> list[tuple[int, ir.Rule, str]]:
+        return [(self.kinds.index(r.name) + 1, r, self.hdl_expr(r.when, fv, level, True)) for r in self.regime.faults]
+
+    def hdl_accumulate(self, fv: FormatView, level: int) -> list[tuple[ir.Accumulator, str]]:
+        env_expr = [(a, self.hdl_expr(a.then, fv, level, a.width == 1)) for a in self.regime.accumulators]
+        return env_expr
+
+    def hdl_checks(self, lv: LevelView) -> list[tuple[int, ir.Rule, str]]:
+        env = self.hdl_env(lv.leaf.layout, lv.level.number)
+        env.spell["acc"] = lambda e: f"v_{e.name}"
+        return [(self.kinds.index(r.name) + 1, r, hdl(r.when, env, True)) for r in self.regime.checks]
+
+    def hdl_updates(self, fv: FormatView, level: int, leaf: bool) -> list[tuple[int, str | None]]:
+        env = self.hdl_env(fv.layout, level)
+        env.spell["acc"] = lambda e: f"v_{e.name}"
+        return [(m, hdl(u.when, env, True) if u.when is not None else None) for m, u in self.updates(fv, leaf)]
+
+    def hdl_record(self, rec: ir.Record | None = None, env: Env | None = None) -> list[tuple[ir.RecordField, list[tuple[int, int, str]] | str]]:
+        """Per record field: a single expression, or (hi, lo, expr) slices to assign."""
+        rec = rec or self.regime.record
+        env = env or self.hdl_env()
+        out = []
+        for f in rec.fields:
+            if f.value is not None:
+                out.append((f, hdl(f.value, env)))
+            else:
+                out.append((f, [(b.hi, b.lo, hdl(b.value, env, b.hi == b.lo)) for b in f.bits]))
+        return out
+
+    def hdl_acc_init(self) -> list[tuple[ir.Accumulator, str]]:
+        return [(a, self.hdl_expr(a.init, None, None, a.width == 1)) for a in self.regime.accumulators]
+
+    def hdl_start_levels(self) -> list[LevelView]:
+        """Levels a walk can start at: all of them unless the start level is a constant."""
+        if self.regime.start.op == "num":
+            return [lv for lv in self.levels if lv.level.number == self.regime.start.value]
+        return list(self.levels)
+
+    def hdl_index(self, lv: LevelView) -> str:
+        """The byte offset of the entry in its table, as a MyHDL expression of the input."""
+        lo, hi = lv.level.index_lo, lv.level.index_hi
+        sl = f"i_addr[{hi + 1}:{lo}]" if hi > lo else f"i_addr[{lo}]"
+        return f"({sl} << {self.entry_shift})" if self.entry_shift else sl
+
+    def next_level(self, lv: LevelView) -> LevelView | None:
+        return next((x for x in self.levels if x.level.number == lv.level.number - 1), None)
+
+    def hdl_assign_start(self) -> list[str]:
+        return hdl_assign("v_lvl[:]", self.regime.start, self.hdl_env())
+
+
 def walkers(spec: ir.Spec) -> list[WalkerView]:
     """The walkers that implement the spec's top translation, host first."""
     top = spec.top
@@ -266,115 +318,31 @@ class TranslationView:
         env = Env({**base.spell, "host": host, "builtin": builtin})
         return record_py(self.nested.record, env)
 
+    def host_binding_hdl(self) -> list[tuple[str, str, int]]:
+        """(host context register, MyHDL expression over the nested context, width)."""
+        env = self.main.hdl_env()
+        bound = {b.name: b.value for b in self.nested.host_bindings}
+        out = []
+        for r in self.host.regime.context:
+            width = self.spec.layout(r).width
+            out.append((r, hdl(bound[r], env) if r in bound else f"r_{r}", width))
+        return out
 
-# ---- MyHDL helpers on the walker (kept apart from the Python ones for reading) -------------
-def _hdl_faults(self: WalkerView, fv: FormatView, level: int) -> list[tuple[int, ir.Rule, str]]:
-    return [(self.kinds.index(r.name) + 1, r, self.hdl_expr(r.when, fv, level, True)) for r in self.regime.faults]
+    def access_hdl(self, stage: str) -> list[tuple[str, str]]:
+        env = self.main.hdl_env()
+        binds = self.nested.table_access if stage == "table" else self.nested.final_access
+        by = {b.name: hdl(b.value, env, True) for b in binds}
+        return [(a, by[a]) for a in self.host.regime.access]
 
+    def nested_record_hdl(self):
+        base = self.main.hdl_env()
+        host_fields = [f.name for f in self.host.regime.record.fields]
 
-def _hdl_accumulate(self: WalkerView, fv: FormatView, level: int) -> list[tuple[ir.Accumulator, str]]:
-    env_expr = [(a, self.hdl_expr(a.then, fv, level, a.width == 1)) for a in self.regime.accumulators]
-    return env_expr
+        def host(e: Expr) -> str:
+            return f"h_r_{e.name}" if e.name in host_fields else "x_addr"
 
+        def builtin(e: Expr) -> str:
+            return {"on_table": "x_on_table", "on_final": "(not x_on_table)", "fault": "x_status", "level": "x_level"}[e.name]
 
-def _hdl_checks(self: WalkerView, lv: LevelView) -> list[tuple[int, ir.Rule, str]]:
-    env = self.hdl_env(lv.leaf.layout, lv.level.number)
-    env.spell["acc"] = lambda e: f"v_{e.name}"
-    return [(self.kinds.index(r.name) + 1, r, hdl(r.when, env, True)) for r in self.regime.checks]
-
-
-def _hdl_updates(self: WalkerView, fv: FormatView, level: int, leaf: bool) -> list[tuple[int, str | None]]:
-    env = self.hdl_env(fv.layout, level)
-    env.spell["acc"] = lambda e: f"v_{e.name}"
-    return [(m, hdl(u.when, env, True) if u.when is not None else None) for m, u in self.updates(fv, leaf)]
-
-
-def _hdl_record(self: WalkerView, rec: ir.Record | None = None, env: Env | None = None) -> list[tuple[ir.RecordField, list[tuple[int, int, str]] | str]]:
-    """Per record field: a single expression, or (hi, lo, expr) slices to assign."""
-    rec = rec or self.regime.record
-    env = env or self.hdl_env()
-    out = []
-    for f in rec.fields:
-        if f.value is not None:
-            out.append((f, hdl(f.value, env)))
-        else:
-            out.append((f, [(b.hi, b.lo, hdl(b.value, env, b.hi == b.lo)) for b in f.bits]))
-    return out
-
-
-def _hdl_acc_init(self: WalkerView) -> list[tuple[ir.Accumulator, str]]:
-    return [(a, self.hdl_expr(a.init, None, None, a.width == 1)) for a in self.regime.accumulators]
-
-
-def _hdl_start_levels(self: WalkerView) -> list[LevelView]:
-    """Levels a walk can start at: all of them unless the start level is a constant."""
-    if self.regime.start.op == "num":
-        return [lv for lv in self.levels if lv.level.number == self.regime.start.value]
-    return list(self.levels)
-
-
-def _hdl_index(self: WalkerView, lv: LevelView) -> str:
-    """The byte offset of the entry in its table, as a MyHDL expression of the input."""
-    lo, hi = lv.level.index_lo, lv.level.index_hi
-    sl = f"i_addr[{hi + 1}:{lo}]" if hi > lo else f"i_addr[{lo}]"
-    return f"({sl} << {self.entry_shift})" if self.entry_shift else sl
-
-
-def _next_level(self: WalkerView, lv: LevelView) -> LevelView | None:
-    return next((x for x in self.levels if x.level.number == lv.level.number - 1), None)
-
-
-WalkerView.hdl_faults = _hdl_faults
-WalkerView.hdl_accumulate = _hdl_accumulate
-WalkerView.hdl_checks = _hdl_checks
-WalkerView.hdl_updates = _hdl_updates
-WalkerView.hdl_record = _hdl_record
-WalkerView.hdl_acc_init = _hdl_acc_init
-WalkerView.hdl_start_levels = _hdl_start_levels
-WalkerView.hdl_index = _hdl_index
-WalkerView.next_level = _next_level
-
-
-def _t_host_binding_hdl(self: TranslationView) -> list[tuple[str, str, int]]:
-    """(host context register, MyHDL expression over the nested context, width)."""
-    env = self.main.hdl_env()
-    bound = {b.name: b.value for b in self.nested.host_bindings}
-    out = []
-    for r in self.host.regime.context:
-        width = self.spec.layout(r).width
-        out.append((r, hdl(bound[r], env) if r in bound else f"r_{r}", width))
-    return out
-
-
-def _t_access_hdl(self: TranslationView, stage: str) -> list[tuple[str, str]]:
-    env = self.main.hdl_env()
-    binds = self.nested.table_access if stage == "table" else self.nested.final_access
-    by = {b.name: hdl(b.value, env, True) for b in binds}
-    return [(a, by[a]) for a in self.host.regime.access]
-
-
-def _t_nested_record_hdl(self: TranslationView):
-    base = self.main.hdl_env()
-    host_fields = [f.name for f in self.host.regime.record.fields]
-
-    def host(e: Expr) -> str:
-        return f"h_r_{e.name}" if e.name in host_fields else "x_addr"
-
-    def builtin(e: Expr) -> str:
-        return {"on_table": "x_on_table", "on_final": "(not x_on_table)", "fault": "x_status", "level": "x_level"}[e.name]
-
-    env = Env({**base.spell, "host": host, "builtin": builtin})
-    return self.main.hdl_record(self.nested.record, env)
-
-
-TranslationView.host_binding_hdl = _t_host_binding_hdl
-TranslationView.access_hdl = _t_access_hdl
-TranslationView.nested_record_hdl = _t_nested_record_hdl
-
-
-def _hdl_assign_start(self: WalkerView) -> list[str]:
-    from .lower import hdl_assign
-    return hdl_assign("v_lvl[:]", self.regime.start, self.hdl_env())
-
-
-WalkerView.hdl_assign_start = _hdl_assign_start
+        env = Env({**base.spell, "host": host, "builtin": builtin})
+        return self.main.hdl_record(self.nested.record, env)

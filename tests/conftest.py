@@ -1,0 +1,21 @@
+"""Shared fixtures: the shipped specs compiled once, and their generated modules."""
+from pathlib import Path
+
+import pytest
+
+from codegen import harness
+from codegen.pipeline import compile_spec
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = {p.stem: p for p in sorted((ROOT / "specs").glob("*.vspec"))}
+
+
+@pytest.fixture(scope="session")
+def specs():
+    return {name: compile_spec(path) for name, path in SPECS.items()}
+
+
+@pytest.fixture(scope="session")
+def generated():
+    """(reference, model) modules of each shipped spec, from generated/."""
+    return {name: harness.load_generated(ROOT / "generated" / name) for name in SPECS}
