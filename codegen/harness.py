@@ -86,29 +86,39 @@ def testbench(model, ref, scenarios: list[Scenario], results: list, timing: Timi
     def clock():
         clk.next = not clk
 
+    m_valid, m_ready, m_we, m_addr, m_wdata = p["m_valid"], p["m_ready"], p["m_we"], p["m_addr"], p["m_wdata"]
+    m_rvalid, m_rdata = p["m_rvalid"], p["m_rdata"]
+    stalls = bool(timing.stall_percent)
+    fixed = timing.min_latency if timing.min_latency == timing.max_latency else None
+
     @always(clk.posedge)
     def memory():
+        """The memory: accepts a request when valid and ready, answers it after the
+        request's latency; signals are written only when they change (simulation speed)."""
         st["cycle"] += 1
+        cycle = st["cycle"]
         rng = st["rng"]
-        if p["m_valid"] and p["m_ready"]:
-            addr = int(p["m_addr"])
-            lat = rng.randint(timing.min_latency, timing.max_latency)
-            if p["m_we"]:
-                value = int(p["m_wdata"])
+        pend = st["pending"]
+        if m_valid and m_ready:
+            addr = int(m_addr)
+            lat = fixed or rng.randint(timing.min_latency, timing.max_latency)
+            if m_we:
+                value = int(m_wdata)
                 st["mem"][addr] = value
                 st["trace"].append((1, addr, 8, value))
-                st["pending"].append((st["cycle"] + lat, 0))
+                pend.append((cycle + lat, 0))
             else:
                 value = st["mem"].get(addr, 0)
                 st["trace"].append((0, addr, 8, value))
-                st["pending"].append((st["cycle"] + lat, value))
-        pend = st["pending"]
-        if pend and pend[0][0] <= st["cycle"] + 1:
-            p["m_rvalid"].next = True
-            p["m_rdata"].next = pend.pop(0)[1]
-        else:
-            p["m_rvalid"].next = False
-        p["m_ready"].next = not (timing.stall_percent and rng.randint(0, 99) < timing.stall_percent)
+                pend.append((cycle + lat, value))
+        if pend and pend[0][0] <= cycle + 1:
+            m_rvalid.next = True
+            m_rdata.next = pend.pop(0)[1]
+        elif m_rvalid:
+            m_rvalid.next = False
+        ready = not (stalls and rng.randint(0, 99) < timing.stall_percent)
+        if ready != bool(m_ready):
+            m_ready.next = ready
 
     @instance
     def driver():

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from . import ir
 from .expr import Expr, mask
-from .lower import Env, hdl, hdl_assign, py, py_field, record_py, ref_slice
+from .lower import Env, hdl, py, py_field, record_py, ref_slice
 
 NESTED_BASE = 64  # fault status codes above this are host-stage faults of a nested walk
 
@@ -164,7 +164,18 @@ class WalkerView:
         return record_py(self.regime.record, self.py_env())
 
     # ---- MyHDL spelling
-    def hdl_env(self, fmt: ir.Layout | None = None, level: int | None = None, entry: str = "m_rdata") -> Env:
+    @property
+    def entry(self) -> str:
+        """The signal holding the entry just read: a guest gets it from the host walker."""
+        return "x_rdata" if self.role == "guest" else "m_rdata"
+
+    @property
+    def entry_addr(self) -> str:
+        """The signal holding the (physical) address of the entry just read."""
+        return "x_pa" if self.role == "guest" else "ea"
+
+    def hdl_env(self, fmt: ir.Layout | None = None, level: int | None = None, entry: str | None = None) -> Env:
+        entry = entry or self.entry
         def field_ref(e: Expr) -> str:
             f = fmt.field(e.name)
             return ref_slice(entry, f.lo, f.width, fmt.width)
@@ -196,7 +207,7 @@ class WalkerView:
         return "(" + " or ".join(parts) + ")" if parts else "False"
 
     def hdl_expr(self, e: Expr, fv: FormatView | None = None, level: int | None = None, as_bool: bool = False,
-                 entry: str = "m_rdata") -> str:
+                 entry: str | None = None) -> str:
         return hdl(e, self.hdl_env(fv.layout if fv else None, level, entry), as_bool)
 
 
@@ -213,11 +224,6 @@ class WalkerView:
         env.spell["acc"] = lambda e: f"v_{e.name}"
         return [(self.kinds.index(r.name) + 1, r, hdl(r.when, env, True)) for r in self.regime.checks]
 
-    def hdl_updates(self, fv: FormatView, level: int, leaf: bool) -> list[tuple[int, str | None]]:
-        env = self.hdl_env(fv.layout, level)
-        env.spell["acc"] = lambda e: f"v_{e.name}"
-        return [(m, hdl(u.when, env, True) if u.when is not None else None) for m, u in self.updates(fv, leaf)]
-
     def hdl_record(self, rec: ir.Record | None = None, env: Env | None = None) -> list[tuple[ir.RecordField, list[tuple[int, int, str]] | str]]:
         """Per record field: a single expression, or (hi, lo, expr) slices to assign."""
         rec = rec or self.regime.record
@@ -233,11 +239,40 @@ class WalkerView:
     def hdl_acc_init(self) -> list[tuple[ir.Accumulator, str]]:
         return [(a, self.hdl_expr(a.init, None, None, a.width == 1)) for a in self.regime.accumulators]
 
-    def hdl_start_levels(self) -> list[LevelView]:
-        """Levels a walk can start at: all of them unless the start level is a constant."""
-        if self.regime.start.op == "num":
-            return [lv for lv in self.levels if lv.level.number == self.regime.start.value]
-        return list(self.levels)
+    def hdl_start_branches(self) -> list[tuple[str, LevelView]]:
+        """(condition, level) pairs choosing the first level of a walk, as an if/elif/else
+        chain with no conditional expression (those do not convert to VHDL)."""
+        env = self.hdl_env()
+        e, chain = self.regime.start, []
+        while e.op == "cond" and e.args[1].op == "num":
+            chain.append((hdl(e.args[0], env, True), e.args[1].value))
+            e = e.args[2]
+        if e.op == "num":
+            chain.append((None, e.value))
+        else:
+            text = hdl(e, env)
+            chain += [(f"({text}) == {lv.level.number}", lv.level.number) for lv in self.levels]
+        by_number = {lv.level.number: lv for lv in self.levels}
+        branches = [(cond, by_number[n]) for cond, n in chain if n in by_number]
+        heads = [f"{'if' if i == 0 else 'elif'} {cond}:" for i, (cond, _) in enumerate(branches[:-1])]
+        heads.append("else:" if heads else "if True:")
+        return [(head, lv) for head, (_, lv) in zip(heads, branches)]
+
+    def hdl_root(self) -> str:
+        return self.hdl_expr(self.regime.root)
+
+    def hdl_pa(self, lv: LevelView) -> str:
+        return f"(({self.entry} & {hex(lv.frame_mask)}) | (i_addr & {hex(lv.page_mask)}))"
+
+    def hdl_update_bits(self, fv: FormatView, level: int, leaf: bool) -> list[tuple[int, str]]:
+        """(bit, condition) for each accessed/dirty-style bit the entry may get set."""
+        env = self.hdl_env(fv.layout, level)
+        env.spell["acc"] = lambda e: f"v_{e.name}"
+        out = []
+        for m, u in self.updates(fv, leaf):
+            cond = hdl(u.when, env, True) if u.when is not None else "True"
+            out.append((m.bit_length() - 1, cond))
+        return out
 
     def hdl_index(self, lv: LevelView) -> str:
         """The byte offset of the entry in its table, as a MyHDL expression of the input."""
@@ -248,8 +283,6 @@ class WalkerView:
     def next_level(self, lv: LevelView) -> LevelView | None:
         return next((x for x in self.levels if x.level.number == lv.level.number - 1), None)
 
-    def hdl_assign_start(self) -> list[str]:
-        return hdl_assign("v_lvl[:]", self.regime.start, self.hdl_env())
 
 
 def walkers(spec: ir.Spec) -> list[WalkerView]:

@@ -22,9 +22,10 @@ NESTED_BASE = 64
 @block
 def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU,
                 m_valid, m_ready, m_we, m_addr, m_wdata, m_rvalid, m_rdata,
-                o_status, o_level, o_aux, o_pa, o_r_vector, o_r_error_code, o_r_cr2):
+                o_status, o_level, o_aux, o_pa, o_r_vector, o_r_error_code, o_r_cr2,
+                x_table, x_pwrite, x_waddr, x_wdata, o_data):
     """Walker for regime long_mode as the host stage  # spec: specs/x86_64_paging.vspec:120"""
-    S = enum("IDLE", "MWAIT", "XWAIT", "FAULT", "NFAULT", "ADREQ", "ADWAIT")
+    S = enum("IDLE", "MWAIT", "XWAIT", "FAULT", "NFAULT", "ADREQ", "ADWAIT", "PREAD", "PWRITE")
     st = Signal(S.IDLE)
     lvl = Signal(intbv(0)[LEVEL_WIDTH:])
     ea = Signal(intbv(0)[ADDR_WIDTH:])
@@ -51,67 +52,43 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
 
     @always_seq(clk.posedge, reset=rst)
     def fsm():
-        v_table = intbv(0)[ADDR_WIDTH:]
-        v_lvl = intbv(0)[LEVEL_WIDTH:]
-        v_pa = intbv(0)[ADDR_WIDTH:]
-        v_u = intbv(0)[DATA_WIDTH:]
-        v_rec = intbv(0)[64:]
         v_pend = False
         v_rw = bool(0)
         v_us = bool(0)
         v_xd = bool(0)
-        done.next = False
+        if done:
+            done.next = False
         if st == S.IDLE:
             if start:
-                a_rw.next = True
-                a_us.next = True
-                a_xd.next = False
-                pend_5.next = False
-                pend_4.next = False
-                pend_3.next = False
-                pend_2.next = False
-                pend_1.next = False
-                v_table[:] = (r_CR3[48:12] << 0xc)  # spec: specs/x86_64_paging.vspec:125
-                if r_CR4[12]:
-                    v_lvl[:] = 5
+                if x_pwrite:
+                    m_valid.next = True
+                    m_we.next = True
+                    m_addr.next = x_waddr
+                    m_wdata.next = x_wdata
+                    st.next = S.PWRITE
                 else:
-                    v_lvl[:] = 4
-
-                if v_lvl == 5:
-                    m_valid.next = True
-                    m_we.next = False
-                    m_addr.next = v_table + (i_addr[57:48] << 3)
-                    ea.next = v_table + (i_addr[57:48] << 3)
-                    st.next = S.MWAIT
-                    lvl.next = 5
-                elif v_lvl == 4:
-                    m_valid.next = True
-                    m_we.next = False
-                    m_addr.next = v_table + (i_addr[48:39] << 3)
-                    ea.next = v_table + (i_addr[48:39] << 3)
-                    st.next = S.MWAIT
-                    lvl.next = 4
-                elif v_lvl == 3:
-                    m_valid.next = True
-                    m_we.next = False
-                    m_addr.next = v_table + (i_addr[39:30] << 3)
-                    ea.next = v_table + (i_addr[39:30] << 3)
-                    st.next = S.MWAIT
-                    lvl.next = 3
-                elif v_lvl == 2:
-                    m_valid.next = True
-                    m_we.next = False
-                    m_addr.next = v_table + (i_addr[30:21] << 3)
-                    ea.next = v_table + (i_addr[30:21] << 3)
-                    st.next = S.MWAIT
-                    lvl.next = 2
-                elif v_lvl == 1:
-                    m_valid.next = True
-                    m_we.next = False
-                    m_addr.next = v_table + (i_addr[21:12] << 3)
-                    ea.next = v_table + (i_addr[21:12] << 3)
-                    st.next = S.MWAIT
-                    lvl.next = 1
+                    a_rw.next = True
+                    a_us.next = True
+                    a_xd.next = False
+                    pend_5.next = False
+                    pend_4.next = False
+                    pend_3.next = False
+                    pend_2.next = False
+                    pend_1.next = False
+                    if r_CR4[12]:  # spec: specs/x86_64_paging.vspec:126
+                        m_valid.next = True
+                        m_we.next = False
+                        m_addr.next = (r_CR3[48:12] << 0xc) + (i_addr[57:48] << 3)
+                        ea.next = (r_CR3[48:12] << 0xc) + (i_addr[57:48] << 3)
+                        st.next = S.MWAIT
+                        lvl.next = 5
+                    else:  # spec: specs/x86_64_paging.vspec:126
+                        m_valid.next = True
+                        m_we.next = False
+                        m_addr.next = (r_CR3[48:12] << 0xc) + (i_addr[48:39] << 3)
+                        ea.next = (r_CR3[48:12] << 0xc) + (i_addr[48:39] << 3)
+                        st.next = S.MWAIT
+                        lvl.next = 4
         elif st == S.MWAIT:
             if m_valid and m_ready:
                 m_valid.next = False
@@ -133,13 +110,12 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                         v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
                         a_xd.next = v_xd
 
-                        v_u[:] = m_rdata
-                        v_u[:] = v_u | 0x20
-                        if v_u != m_rdata:
+                        se_5.next = m_rdata
+                        sa_5.next = ea
+                        if True and not m_rdata[5]:
+                            se_5.next[5] = True
                             pend_5.next = True
                             v_pend = True
-                            se_5.next = v_u
-                            sa_5.next = ea
 
                         m_valid.next = True
                         m_we.next = False
@@ -164,13 +140,12 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                         v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
                         a_xd.next = v_xd
 
-                        v_u[:] = m_rdata
-                        v_u[:] = v_u | 0x20
-                        if v_u != m_rdata:
+                        se_4.next = m_rdata
+                        sa_4.next = ea
+                        if True and not m_rdata[5]:
+                            se_4.next[5] = True
                             pend_4.next = True
                             v_pend = True
-                            se_4.next = v_u
-                            sa_4.next = ea
 
                         m_valid.next = True
                         m_we.next = False
@@ -196,7 +171,6 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                             v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
                             a_xd.next = v_xd
 
-                            v_pa[:] = (m_rdata & 0xffffc0000000) | (i_addr & 0x3fffffff)
                             if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:154 check user_supervisor
                                 fault_k.next = 3
                                 flevel.next = 3
@@ -226,25 +200,33 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                                 flevel.next = 3
                                 st.next = S.FAULT
                             else:
-                                v_u[:] = m_rdata
-                                v_u[:] = v_u | 0x20
-                                if k_write:
-                                    v_u[:] = v_u | 0x40
-                                if v_u != m_rdata:
+                                se_3.next = m_rdata
+                                sa_3.next = ea
+                                if True and not m_rdata[5]:
+                                    se_3.next[5] = True
                                     pend_3.next = True
                                     v_pend = True
-                                    se_3.next = v_u
-                                    sa_3.next = ea
+                                if k_write and not m_rdata[6]:
+                                    se_3.next[6] = True
+                                    pend_3.next = True
+                                    v_pend = True
 
                                 o_level.next = 3
-                                o_pa.next = v_pa
+                                o_pa.next = ((m_rdata & 0xffffc0000000) | (i_addr & 0x3fffffff))
                                 o_aux.next = 0
                                 if v_pend or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
                                     st.next = S.ADREQ
                                 else:
-                                    o_status.next = 0
-                                    done.next = True
-                                    st.next = S.IDLE
+                                    if x_table:
+                                        m_valid.next = True
+                                        m_we.next = False
+                                        m_addr.next = ((m_rdata & 0xffffc0000000) | (i_addr & 0x3fffffff))
+                                        st.next = S.PREAD
+                                    else:
+                                        o_status.next = 0
+                                        done.next = True
+                                        st.next = S.IDLE
+
 
                     else:
                         if (not m_rdata[0]):  # spec: specs/x86_64_paging.vspec:145 fault not_present
@@ -263,13 +245,12 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                             v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
                             a_xd.next = v_xd
 
-                            v_u[:] = m_rdata
-                            v_u[:] = v_u | 0x20
-                            if v_u != m_rdata:
+                            se_3.next = m_rdata
+                            sa_3.next = ea
+                            if True and not m_rdata[5]:
+                                se_3.next[5] = True
                                 pend_3.next = True
                                 v_pend = True
-                                se_3.next = v_u
-                                sa_3.next = ea
 
                             m_valid.next = True
                             m_we.next = False
@@ -295,7 +276,6 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                             v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
                             a_xd.next = v_xd
 
-                            v_pa[:] = (m_rdata & 0xffffffe00000) | (i_addr & 0x1fffff)
                             if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:154 check user_supervisor
                                 fault_k.next = 3
                                 flevel.next = 2
@@ -325,25 +305,33 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                                 flevel.next = 2
                                 st.next = S.FAULT
                             else:
-                                v_u[:] = m_rdata
-                                v_u[:] = v_u | 0x20
-                                if k_write:
-                                    v_u[:] = v_u | 0x40
-                                if v_u != m_rdata:
+                                se_2.next = m_rdata
+                                sa_2.next = ea
+                                if True and not m_rdata[5]:
+                                    se_2.next[5] = True
                                     pend_2.next = True
                                     v_pend = True
-                                    se_2.next = v_u
-                                    sa_2.next = ea
+                                if k_write and not m_rdata[6]:
+                                    se_2.next[6] = True
+                                    pend_2.next = True
+                                    v_pend = True
 
                                 o_level.next = 2
-                                o_pa.next = v_pa
+                                o_pa.next = ((m_rdata & 0xffffffe00000) | (i_addr & 0x1fffff))
                                 o_aux.next = 0
                                 if v_pend or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
                                     st.next = S.ADREQ
                                 else:
-                                    o_status.next = 0
-                                    done.next = True
-                                    st.next = S.IDLE
+                                    if x_table:
+                                        m_valid.next = True
+                                        m_we.next = False
+                                        m_addr.next = ((m_rdata & 0xffffffe00000) | (i_addr & 0x1fffff))
+                                        st.next = S.PREAD
+                                    else:
+                                        o_status.next = 0
+                                        done.next = True
+                                        st.next = S.IDLE
+
 
                     else:
                         if (not m_rdata[0]):  # spec: specs/x86_64_paging.vspec:145 fault not_present
@@ -362,13 +350,12 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                             v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
                             a_xd.next = v_xd
 
-                            v_u[:] = m_rdata
-                            v_u[:] = v_u | 0x20
-                            if v_u != m_rdata:
+                            se_2.next = m_rdata
+                            sa_2.next = ea
+                            if True and not m_rdata[5]:
+                                se_2.next[5] = True
                                 pend_2.next = True
                                 v_pend = True
-                                se_2.next = v_u
-                                sa_2.next = ea
 
                             m_valid.next = True
                             m_we.next = False
@@ -393,7 +380,6 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                         v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
                         a_xd.next = v_xd
 
-                        v_pa[:] = (m_rdata & 0xfffffffff000) | (i_addr & 0xfff)
                         if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:154 check user_supervisor
                             fault_k.next = 3
                             flevel.next = 1
@@ -423,39 +409,47 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                             flevel.next = 1
                             st.next = S.FAULT
                         else:
-                            v_u[:] = m_rdata
-                            v_u[:] = v_u | 0x20
-                            if k_write:
-                                v_u[:] = v_u | 0x40
-                            if v_u != m_rdata:
+                            se_1.next = m_rdata
+                            sa_1.next = ea
+                            if True and not m_rdata[5]:
+                                se_1.next[5] = True
                                 pend_1.next = True
                                 v_pend = True
-                                se_1.next = v_u
-                                sa_1.next = ea
+                            if k_write and not m_rdata[6]:
+                                se_1.next[6] = True
+                                pend_1.next = True
+                                v_pend = True
 
                             o_level.next = 1
-                            o_pa.next = v_pa
+                            o_pa.next = ((m_rdata & 0xfffffffff000) | (i_addr & 0xfff))
                             o_aux.next = 0
                             if v_pend or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
                                 st.next = S.ADREQ
                             else:
-                                o_status.next = 0
-                                done.next = True
-                                st.next = S.IDLE
+                                if x_table:
+                                    m_valid.next = True
+                                    m_we.next = False
+                                    m_addr.next = ((m_rdata & 0xfffffffff000) | (i_addr & 0xfff))
+                                    st.next = S.PREAD
+                                else:
+                                    o_status.next = 0
+                                    done.next = True
+                                    st.next = S.IDLE
+
+
 
         elif st == S.FAULT:
             o_status.next = fault_k
             o_level.next = flevel
             o_aux.next = 0
             o_r_vector.next = 0xe
-            v_rec[:] = 0
-            v_rec[0] = (fault_k != 1)
-            v_rec[1] = k_write
-            v_rec[2] = k_user
-            v_rec[3] = (fault_k == 2)
-            v_rec[4] = (k_fetch and (r_CR4[20] or r_EFER[11]))
-            v_rec[5] = (fault_k == 9)
-            o_r_error_code.next = v_rec[32:]
+            o_r_error_code.next = 0
+            o_r_error_code.next[0] = (fault_k != 1)
+            o_r_error_code.next[1] = k_write
+            o_r_error_code.next[2] = k_user
+            o_r_error_code.next[3] = (fault_k == 2)
+            o_r_error_code.next[4] = (k_fetch and (r_CR4[20] or r_EFER[11]))
+            o_r_error_code.next[5] = (fault_k == 9)
             o_r_cr2.next = i_addr
 
             done.next = True
@@ -497,26 +491,48 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                 m_wdata.next = se_1
                 st.next = S.ADWAIT
             else:
-                o_status.next = 0
-                done.next = True
-                st.next = S.IDLE
+                if x_table:
+                    m_valid.next = True
+                    m_we.next = False
+                    m_addr.next = o_pa
+                    st.next = S.PREAD
+                else:
+                    o_status.next = 0
+                    done.next = True
+                    st.next = S.IDLE
+
         elif st == S.ADWAIT:
             if m_valid and m_ready:
                 m_valid.next = False
             if m_rvalid:
                 m_we.next = False
                 st.next = S.ADREQ
+        elif st == S.PREAD:
+            if m_valid and m_ready:
+                m_valid.next = False
+            if m_rvalid:
+                o_data.next = m_rdata
+                o_status.next = 0
+                done.next = True
+                st.next = S.IDLE
+        elif st == S.PWRITE:
+            if m_valid and m_ready:
+                m_valid.next = False
+            if m_rvalid:
+                m_we.next = False
+                o_status.next = 0
+                done.next = True
+                st.next = S.IDLE
 
     return fsm
 
 
 @block
 def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER,
-                m_valid, m_ready, m_we, m_addr, m_wdata, m_rvalid, m_rdata,
                 o_status, o_level, o_aux, o_pa, o_r_vector, o_r_error_code, o_r_cr2,
-                x_valid, x_addr, x_on_table, x_done, x_status, x_level, x_pa, h_r_vector, h_r_error_code, h_r_cr2, o_n_exitcode, o_n_exitinfo1, o_n_exitinfo2):
+                x_valid, x_pwrite, x_addr, x_waddr, x_wdata, x_on_table, x_done, x_status, x_level, x_pa, x_rdata, h_r_vector, h_r_error_code, h_r_cr2, o_n_exitcode, o_n_exitinfo1, o_n_exitinfo2):
     """Walker for regime long_mode as the guest stage  # spec: specs/x86_64_paging.vspec:120"""
-    S = enum("IDLE", "MWAIT", "XWAIT", "FAULT", "NFAULT", "ADREQ", "ADWAIT")
+    S = enum("IDLE", "MWAIT", "XWAIT", "FAULT", "NFAULT", "ADREQ", "ADWAIT", "PREAD", "PWRITE")
     st = Signal(S.IDLE)
     lvl = Signal(intbv(0)[LEVEL_WIDTH:])
     ea = Signal(intbv(0)[ADDR_WIDTH:])
@@ -543,16 +559,12 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
 
     @always_seq(clk.posedge, reset=rst)
     def fsm():
-        v_table = intbv(0)[ADDR_WIDTH:]
-        v_lvl = intbv(0)[LEVEL_WIDTH:]
-        v_pa = intbv(0)[ADDR_WIDTH:]
-        v_u = intbv(0)[DATA_WIDTH:]
-        v_rec = intbv(0)[64:]
         v_pend = False
         v_rw = bool(0)
         v_us = bool(0)
         v_xd = bool(0)
-        done.next = False
+        if done:
+            done.next = False
         if st == S.IDLE:
             if start:
                 a_rw.next = True
@@ -563,62 +575,352 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                 pend_3.next = False
                 pend_2.next = False
                 pend_1.next = False
-                v_table[:] = (r_CR3[48:12] << 0xc)  # spec: specs/x86_64_paging.vspec:125
-                if r_CR4[12]:
-                    v_lvl[:] = 5
-                else:
-                    v_lvl[:] = 4
-
-                if v_lvl == 5:
+                if r_CR4[12]:  # spec: specs/x86_64_paging.vspec:126
                     x_valid.next = True
-                    x_addr.next = v_table + (i_addr[57:48] << 3)
+                    x_pwrite.next = False
+                    x_addr.next = (r_CR3[48:12] << 0xc) + (i_addr[57:48] << 3)
                     x_on_table.next = True
                     st.next = S.XWAIT
                     lvl.next = 5
-                elif v_lvl == 4:
+                else:  # spec: specs/x86_64_paging.vspec:126
                     x_valid.next = True
-                    x_addr.next = v_table + (i_addr[48:39] << 3)
+                    x_pwrite.next = False
+                    x_addr.next = (r_CR3[48:12] << 0xc) + (i_addr[48:39] << 3)
                     x_on_table.next = True
                     st.next = S.XWAIT
                     lvl.next = 4
-                elif v_lvl == 3:
-                    x_valid.next = True
-                    x_addr.next = v_table + (i_addr[39:30] << 3)
-                    x_on_table.next = True
-                    st.next = S.XWAIT
-                    lvl.next = 3
-                elif v_lvl == 2:
-                    x_valid.next = True
-                    x_addr.next = v_table + (i_addr[30:21] << 3)
-                    x_on_table.next = True
-                    st.next = S.XWAIT
-                    lvl.next = 2
-                elif v_lvl == 1:
-                    x_valid.next = True
-                    x_addr.next = v_table + (i_addr[21:12] << 3)
-                    x_on_table.next = True
-                    st.next = S.XWAIT
-                    lvl.next = 1
         elif st == S.XWAIT:
-            x_valid.next = False
+            if x_valid:
+                x_valid.next = False
             if x_done:
                 if x_status != 0:
                     st.next = S.NFAULT
                 elif x_on_table:
-                    m_valid.next = True
-                    m_we.next = False
-                    m_addr.next = x_pa
-                    ea.next = x_pa
-                    st.next = S.MWAIT
+                    if lvl == 5:  # spec: specs/x86_64_paging.vspec:130 level pml5
+                        if (not x_rdata[0]):  # spec: specs/x86_64_paging.vspec:145 fault not_present
+                            fault_k.next = 1
+                            flevel.next = 5
+                            st.next = S.FAULT
+                        elif (((x_rdata & 0xf000000000080) != 0) or ((not r_EFER[11]) and ((x_rdata & 0x8000000000000000) != 0))):  # spec: specs/x86_64_paging.vspec:146 fault reserved
+                            fault_k.next = 2
+                            flevel.next = 5
+                            st.next = S.FAULT
+                        else:
+                            v_rw = (a_rw and x_rdata[1])
+                            a_rw.next = v_rw
+                            v_us = (a_us and x_rdata[2])
+                            a_us.next = v_us
+                            v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
+                            a_xd.next = v_xd
+
+                            se_5.next = x_rdata
+                            sa_5.next = x_pa
+                            if True and not x_rdata[5]:
+                                se_5.next[5] = True
+                                pend_5.next = True
+                                v_pend = True
+
+                            x_valid.next = True
+                            x_pwrite.next = False
+                            x_addr.next = (x_rdata & 0xfffffffff000) + (i_addr[48:39] << 3)
+                            x_on_table.next = True
+                            st.next = S.XWAIT
+                            lvl.next = 4
+                    elif lvl == 4:  # spec: specs/x86_64_paging.vspec:131 level pml4
+                        if (not x_rdata[0]):  # spec: specs/x86_64_paging.vspec:145 fault not_present
+                            fault_k.next = 1
+                            flevel.next = 4
+                            st.next = S.FAULT
+                        elif (((x_rdata & 0xf000000000080) != 0) or ((not r_EFER[11]) and ((x_rdata & 0x8000000000000000) != 0))):  # spec: specs/x86_64_paging.vspec:146 fault reserved
+                            fault_k.next = 2
+                            flevel.next = 4
+                            st.next = S.FAULT
+                        else:
+                            v_rw = (a_rw and x_rdata[1])
+                            a_rw.next = v_rw
+                            v_us = (a_us and x_rdata[2])
+                            a_us.next = v_us
+                            v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
+                            a_xd.next = v_xd
+
+                            se_4.next = x_rdata
+                            sa_4.next = x_pa
+                            if True and not x_rdata[5]:
+                                se_4.next[5] = True
+                                pend_4.next = True
+                                v_pend = True
+
+                            x_valid.next = True
+                            x_pwrite.next = False
+                            x_addr.next = (x_rdata & 0xfffffffff000) + (i_addr[39:30] << 3)
+                            x_on_table.next = True
+                            st.next = S.XWAIT
+                            lvl.next = 3
+                    elif lvl == 3:  # spec: specs/x86_64_paging.vspec:132 level pdpt
+                        if (x_rdata[7] and True):  # leaf pdpte_1g
+                            if (not x_rdata[0]):  # spec: specs/x86_64_paging.vspec:145 fault not_present
+                                fault_k.next = 1
+                                flevel.next = 3
+                                st.next = S.FAULT
+                            elif (((x_rdata & 0xf00003fffe000) != 0) or ((not r_EFER[11]) and ((x_rdata & 0x8000000000000000) != 0))):  # spec: specs/x86_64_paging.vspec:146 fault reserved
+                                fault_k.next = 2
+                                flevel.next = 3
+                                st.next = S.FAULT
+                            else:
+                                v_rw = (a_rw and x_rdata[1])
+                                a_rw.next = v_rw
+                                v_us = (a_us and x_rdata[2])
+                                a_us.next = v_us
+                                v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
+                                a_xd.next = v_xd
+
+                                if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:154 check user_supervisor
+                                    fault_k.next = 3
+                                    flevel.next = 3
+                                    st.next = S.FAULT
+                                elif ((k_user and k_write) and (not v_rw)):  # spec: specs/x86_64_paging.vspec:155 check user_write
+                                    fault_k.next = 4
+                                    flevel.next = 3
+                                    st.next = S.FAULT
+                                elif ((((not k_user) and k_write) and (not v_rw)) and r_CR0[16]):  # spec: specs/x86_64_paging.vspec:156 check supervisor_write
+                                    fault_k.next = 5
+                                    flevel.next = 3
+                                    st.next = S.FAULT
+                                elif (((((not k_user) and (not k_fetch)) and v_us) and r_CR4[21]) and (not r_RFLAGS[18])):  # spec: specs/x86_64_paging.vspec:157 check smap
+                                    fault_k.next = 6
+                                    flevel.next = 3
+                                    st.next = S.FAULT
+                                elif (k_fetch and v_xd):  # spec: specs/x86_64_paging.vspec:158 check execute_disable
+                                    fault_k.next = 7
+                                    flevel.next = 3
+                                    st.next = S.FAULT
+                                elif ((((not k_user) and k_fetch) and v_us) and r_CR4[20]):  # spec: specs/x86_64_paging.vspec:159 check smep
+                                    fault_k.next = 8
+                                    flevel.next = 3
+                                    st.next = S.FAULT
+                                elif (((r_CR4[22] and v_us) and (not k_fetch)) and (r_PKRU[(2 * x_rdata[63:59])] or ((r_PKRU[((2 * x_rdata[63:59]) + 1)] and k_write) and (k_user or r_CR0[16])))):  # spec: specs/x86_64_paging.vspec:160 check protection_key
+                                    fault_k.next = 9
+                                    flevel.next = 3
+                                    st.next = S.FAULT
+                                else:
+                                    se_3.next = x_rdata
+                                    sa_3.next = x_pa
+                                    if True and not x_rdata[5]:
+                                        se_3.next[5] = True
+                                        pend_3.next = True
+                                        v_pend = True
+                                    if k_write and not x_rdata[6]:
+                                        se_3.next[6] = True
+                                        pend_3.next = True
+                                        v_pend = True
+
+                                    o_level.next = 3
+                                    x_valid.next = True
+                                    x_pwrite.next = False
+                                    x_addr.next = ((x_rdata & 0xffffc0000000) | (i_addr & 0x3fffffff))
+                                    x_on_table.next = False
+                                    st.next = S.XWAIT
+
+                        else:
+                            if (not x_rdata[0]):  # spec: specs/x86_64_paging.vspec:145 fault not_present
+                                fault_k.next = 1
+                                flevel.next = 3
+                                st.next = S.FAULT
+                            elif (((x_rdata & 0xf000000000000) != 0) or ((not r_EFER[11]) and ((x_rdata & 0x8000000000000000) != 0)) or (False and ((x_rdata & 0x80) != 0))):  # spec: specs/x86_64_paging.vspec:146 fault reserved
+                                fault_k.next = 2
+                                flevel.next = 3
+                                st.next = S.FAULT
+                            else:
+                                v_rw = (a_rw and x_rdata[1])
+                                a_rw.next = v_rw
+                                v_us = (a_us and x_rdata[2])
+                                a_us.next = v_us
+                                v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
+                                a_xd.next = v_xd
+
+                                se_3.next = x_rdata
+                                sa_3.next = x_pa
+                                if True and not x_rdata[5]:
+                                    se_3.next[5] = True
+                                    pend_3.next = True
+                                    v_pend = True
+
+                                x_valid.next = True
+                                x_pwrite.next = False
+                                x_addr.next = (x_rdata & 0xfffffffff000) + (i_addr[30:21] << 3)
+                                x_on_table.next = True
+                                st.next = S.XWAIT
+                                lvl.next = 2
+                    elif lvl == 2:  # spec: specs/x86_64_paging.vspec:137 level pd
+                        if x_rdata[7]:  # leaf pde_2m
+                            if (not x_rdata[0]):  # spec: specs/x86_64_paging.vspec:145 fault not_present
+                                fault_k.next = 1
+                                flevel.next = 2
+                                st.next = S.FAULT
+                            elif (((x_rdata & 0xf0000001fe000) != 0) or ((not r_EFER[11]) and ((x_rdata & 0x8000000000000000) != 0))):  # spec: specs/x86_64_paging.vspec:146 fault reserved
+                                fault_k.next = 2
+                                flevel.next = 2
+                                st.next = S.FAULT
+                            else:
+                                v_rw = (a_rw and x_rdata[1])
+                                a_rw.next = v_rw
+                                v_us = (a_us and x_rdata[2])
+                                a_us.next = v_us
+                                v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
+                                a_xd.next = v_xd
+
+                                if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:154 check user_supervisor
+                                    fault_k.next = 3
+                                    flevel.next = 2
+                                    st.next = S.FAULT
+                                elif ((k_user and k_write) and (not v_rw)):  # spec: specs/x86_64_paging.vspec:155 check user_write
+                                    fault_k.next = 4
+                                    flevel.next = 2
+                                    st.next = S.FAULT
+                                elif ((((not k_user) and k_write) and (not v_rw)) and r_CR0[16]):  # spec: specs/x86_64_paging.vspec:156 check supervisor_write
+                                    fault_k.next = 5
+                                    flevel.next = 2
+                                    st.next = S.FAULT
+                                elif (((((not k_user) and (not k_fetch)) and v_us) and r_CR4[21]) and (not r_RFLAGS[18])):  # spec: specs/x86_64_paging.vspec:157 check smap
+                                    fault_k.next = 6
+                                    flevel.next = 2
+                                    st.next = S.FAULT
+                                elif (k_fetch and v_xd):  # spec: specs/x86_64_paging.vspec:158 check execute_disable
+                                    fault_k.next = 7
+                                    flevel.next = 2
+                                    st.next = S.FAULT
+                                elif ((((not k_user) and k_fetch) and v_us) and r_CR4[20]):  # spec: specs/x86_64_paging.vspec:159 check smep
+                                    fault_k.next = 8
+                                    flevel.next = 2
+                                    st.next = S.FAULT
+                                elif (((r_CR4[22] and v_us) and (not k_fetch)) and (r_PKRU[(2 * x_rdata[63:59])] or ((r_PKRU[((2 * x_rdata[63:59]) + 1)] and k_write) and (k_user or r_CR0[16])))):  # spec: specs/x86_64_paging.vspec:160 check protection_key
+                                    fault_k.next = 9
+                                    flevel.next = 2
+                                    st.next = S.FAULT
+                                else:
+                                    se_2.next = x_rdata
+                                    sa_2.next = x_pa
+                                    if True and not x_rdata[5]:
+                                        se_2.next[5] = True
+                                        pend_2.next = True
+                                        v_pend = True
+                                    if k_write and not x_rdata[6]:
+                                        se_2.next[6] = True
+                                        pend_2.next = True
+                                        v_pend = True
+
+                                    o_level.next = 2
+                                    x_valid.next = True
+                                    x_pwrite.next = False
+                                    x_addr.next = ((x_rdata & 0xffffffe00000) | (i_addr & 0x1fffff))
+                                    x_on_table.next = False
+                                    st.next = S.XWAIT
+
+                        else:
+                            if (not x_rdata[0]):  # spec: specs/x86_64_paging.vspec:145 fault not_present
+                                fault_k.next = 1
+                                flevel.next = 2
+                                st.next = S.FAULT
+                            elif (((x_rdata & 0xf000000000000) != 0) or ((not r_EFER[11]) and ((x_rdata & 0x8000000000000000) != 0))):  # spec: specs/x86_64_paging.vspec:146 fault reserved
+                                fault_k.next = 2
+                                flevel.next = 2
+                                st.next = S.FAULT
+                            else:
+                                v_rw = (a_rw and x_rdata[1])
+                                a_rw.next = v_rw
+                                v_us = (a_us and x_rdata[2])
+                                a_us.next = v_us
+                                v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
+                                a_xd.next = v_xd
+
+                                se_2.next = x_rdata
+                                sa_2.next = x_pa
+                                if True and not x_rdata[5]:
+                                    se_2.next[5] = True
+                                    pend_2.next = True
+                                    v_pend = True
+
+                                x_valid.next = True
+                                x_pwrite.next = False
+                                x_addr.next = (x_rdata & 0xfffffffff000) + (i_addr[21:12] << 3)
+                                x_on_table.next = True
+                                st.next = S.XWAIT
+                                lvl.next = 1
+                    elif lvl == 1:  # spec: specs/x86_64_paging.vspec:142 level pt
+                        if (not x_rdata[0]):  # spec: specs/x86_64_paging.vspec:145 fault not_present
+                            fault_k.next = 1
+                            flevel.next = 1
+                            st.next = S.FAULT
+                        elif (((x_rdata & 0xf000000000000) != 0) or ((not r_EFER[11]) and ((x_rdata & 0x8000000000000000) != 0))):  # spec: specs/x86_64_paging.vspec:146 fault reserved
+                            fault_k.next = 2
+                            flevel.next = 1
+                            st.next = S.FAULT
+                        else:
+                            v_rw = (a_rw and x_rdata[1])
+                            a_rw.next = v_rw
+                            v_us = (a_us and x_rdata[2])
+                            a_us.next = v_us
+                            v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
+                            a_xd.next = v_xd
+
+                            if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:154 check user_supervisor
+                                fault_k.next = 3
+                                flevel.next = 1
+                                st.next = S.FAULT
+                            elif ((k_user and k_write) and (not v_rw)):  # spec: specs/x86_64_paging.vspec:155 check user_write
+                                fault_k.next = 4
+                                flevel.next = 1
+                                st.next = S.FAULT
+                            elif ((((not k_user) and k_write) and (not v_rw)) and r_CR0[16]):  # spec: specs/x86_64_paging.vspec:156 check supervisor_write
+                                fault_k.next = 5
+                                flevel.next = 1
+                                st.next = S.FAULT
+                            elif (((((not k_user) and (not k_fetch)) and v_us) and r_CR4[21]) and (not r_RFLAGS[18])):  # spec: specs/x86_64_paging.vspec:157 check smap
+                                fault_k.next = 6
+                                flevel.next = 1
+                                st.next = S.FAULT
+                            elif (k_fetch and v_xd):  # spec: specs/x86_64_paging.vspec:158 check execute_disable
+                                fault_k.next = 7
+                                flevel.next = 1
+                                st.next = S.FAULT
+                            elif ((((not k_user) and k_fetch) and v_us) and r_CR4[20]):  # spec: specs/x86_64_paging.vspec:159 check smep
+                                fault_k.next = 8
+                                flevel.next = 1
+                                st.next = S.FAULT
+                            elif (((r_CR4[22] and v_us) and (not k_fetch)) and (r_PKRU[(2 * x_rdata[63:59])] or ((r_PKRU[((2 * x_rdata[63:59]) + 1)] and k_write) and (k_user or r_CR0[16])))):  # spec: specs/x86_64_paging.vspec:160 check protection_key
+                                fault_k.next = 9
+                                flevel.next = 1
+                                st.next = S.FAULT
+                            else:
+                                se_1.next = x_rdata
+                                sa_1.next = x_pa
+                                if True and not x_rdata[5]:
+                                    se_1.next[5] = True
+                                    pend_1.next = True
+                                    v_pend = True
+                                if k_write and not x_rdata[6]:
+                                    se_1.next[6] = True
+                                    pend_1.next = True
+                                    v_pend = True
+
+                                o_level.next = 1
+                                x_valid.next = True
+                                x_pwrite.next = False
+                                x_addr.next = ((x_rdata & 0xfffffffff000) | (i_addr & 0xfff))
+                                x_on_table.next = False
+                                st.next = S.XWAIT
+
+
                 else:
                     o_pa.next = x_pa
                     o_aux.next = x_level
-                    if pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
+                    if False or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
                         st.next = S.ADREQ
                     else:
                         o_status.next = 0
                         done.next = True
                         st.next = S.IDLE
+
         elif st == S.NFAULT:
             o_status.next = NESTED_BASE + x_status
             o_level.next = x_level
@@ -627,343 +929,26 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
             else:
                 o_aux.next = 0
             o_n_exitcode.next = 0x400
-            v_rec[:] = 0
-            v_rec[32:0] = h_r_error_code
-            v_rec[32] = (not x_on_table)
-            v_rec[33] = x_on_table
-            o_n_exitinfo1.next = v_rec[64:]
+            o_n_exitinfo1.next = 0
+            o_n_exitinfo1.next[32:0] = h_r_error_code
+            o_n_exitinfo1.next[32] = (not x_on_table)
+            o_n_exitinfo1.next[33] = x_on_table
             o_n_exitinfo2.next = x_addr
 
             done.next = True
             st.next = S.IDLE
-        elif st == S.MWAIT:
-            if m_valid and m_ready:
-                m_valid.next = False
-            if m_rvalid:
-                if lvl == 5:  # spec: specs/x86_64_paging.vspec:130 level pml5
-                    if (not m_rdata[0]):  # spec: specs/x86_64_paging.vspec:145 fault not_present
-                        fault_k.next = 1
-                        flevel.next = 5
-                        st.next = S.FAULT
-                    elif (((m_rdata & 0xf000000000080) != 0) or ((not r_EFER[11]) and ((m_rdata & 0x8000000000000000) != 0))):  # spec: specs/x86_64_paging.vspec:146 fault reserved
-                        fault_k.next = 2
-                        flevel.next = 5
-                        st.next = S.FAULT
-                    else:
-                        v_rw = (a_rw and m_rdata[1])
-                        a_rw.next = v_rw
-                        v_us = (a_us and m_rdata[2])
-                        a_us.next = v_us
-                        v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
-                        a_xd.next = v_xd
-
-                        v_u[:] = m_rdata
-                        v_u[:] = v_u | 0x20
-                        if v_u != m_rdata:
-                            pend_5.next = True
-                            v_pend = True
-                            se_5.next = v_u
-                            sa_5.next = ea
-
-                        x_valid.next = True
-                        x_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[48:39] << 3)
-                        x_on_table.next = True
-                        st.next = S.XWAIT
-                        lvl.next = 4
-                elif lvl == 4:  # spec: specs/x86_64_paging.vspec:131 level pml4
-                    if (not m_rdata[0]):  # spec: specs/x86_64_paging.vspec:145 fault not_present
-                        fault_k.next = 1
-                        flevel.next = 4
-                        st.next = S.FAULT
-                    elif (((m_rdata & 0xf000000000080) != 0) or ((not r_EFER[11]) and ((m_rdata & 0x8000000000000000) != 0))):  # spec: specs/x86_64_paging.vspec:146 fault reserved
-                        fault_k.next = 2
-                        flevel.next = 4
-                        st.next = S.FAULT
-                    else:
-                        v_rw = (a_rw and m_rdata[1])
-                        a_rw.next = v_rw
-                        v_us = (a_us and m_rdata[2])
-                        a_us.next = v_us
-                        v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
-                        a_xd.next = v_xd
-
-                        v_u[:] = m_rdata
-                        v_u[:] = v_u | 0x20
-                        if v_u != m_rdata:
-                            pend_4.next = True
-                            v_pend = True
-                            se_4.next = v_u
-                            sa_4.next = ea
-
-                        x_valid.next = True
-                        x_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[39:30] << 3)
-                        x_on_table.next = True
-                        st.next = S.XWAIT
-                        lvl.next = 3
-                elif lvl == 3:  # spec: specs/x86_64_paging.vspec:132 level pdpt
-                    if (m_rdata[7] and True):  # leaf pdpte_1g
-                        if (not m_rdata[0]):  # spec: specs/x86_64_paging.vspec:145 fault not_present
-                            fault_k.next = 1
-                            flevel.next = 3
-                            st.next = S.FAULT
-                        elif (((m_rdata & 0xf00003fffe000) != 0) or ((not r_EFER[11]) and ((m_rdata & 0x8000000000000000) != 0))):  # spec: specs/x86_64_paging.vspec:146 fault reserved
-                            fault_k.next = 2
-                            flevel.next = 3
-                            st.next = S.FAULT
-                        else:
-                            v_rw = (a_rw and m_rdata[1])
-                            a_rw.next = v_rw
-                            v_us = (a_us and m_rdata[2])
-                            a_us.next = v_us
-                            v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
-                            a_xd.next = v_xd
-
-                            v_pa[:] = (m_rdata & 0xffffc0000000) | (i_addr & 0x3fffffff)
-                            if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:154 check user_supervisor
-                                fault_k.next = 3
-                                flevel.next = 3
-                                st.next = S.FAULT
-                            elif ((k_user and k_write) and (not v_rw)):  # spec: specs/x86_64_paging.vspec:155 check user_write
-                                fault_k.next = 4
-                                flevel.next = 3
-                                st.next = S.FAULT
-                            elif ((((not k_user) and k_write) and (not v_rw)) and r_CR0[16]):  # spec: specs/x86_64_paging.vspec:156 check supervisor_write
-                                fault_k.next = 5
-                                flevel.next = 3
-                                st.next = S.FAULT
-                            elif (((((not k_user) and (not k_fetch)) and v_us) and r_CR4[21]) and (not r_RFLAGS[18])):  # spec: specs/x86_64_paging.vspec:157 check smap
-                                fault_k.next = 6
-                                flevel.next = 3
-                                st.next = S.FAULT
-                            elif (k_fetch and v_xd):  # spec: specs/x86_64_paging.vspec:158 check execute_disable
-                                fault_k.next = 7
-                                flevel.next = 3
-                                st.next = S.FAULT
-                            elif ((((not k_user) and k_fetch) and v_us) and r_CR4[20]):  # spec: specs/x86_64_paging.vspec:159 check smep
-                                fault_k.next = 8
-                                flevel.next = 3
-                                st.next = S.FAULT
-                            elif (((r_CR4[22] and v_us) and (not k_fetch)) and (r_PKRU[(2 * m_rdata[63:59])] or ((r_PKRU[((2 * m_rdata[63:59]) + 1)] and k_write) and (k_user or r_CR0[16])))):  # spec: specs/x86_64_paging.vspec:160 check protection_key
-                                fault_k.next = 9
-                                flevel.next = 3
-                                st.next = S.FAULT
-                            else:
-                                v_u[:] = m_rdata
-                                v_u[:] = v_u | 0x20
-                                if k_write:
-                                    v_u[:] = v_u | 0x40
-                                if v_u != m_rdata:
-                                    pend_3.next = True
-                                    v_pend = True
-                                    se_3.next = v_u
-                                    sa_3.next = ea
-
-                                o_level.next = 3
-                                x_valid.next = True
-                                x_addr.next = v_pa
-                                x_on_table.next = False
-                                st.next = S.XWAIT
-
-                    else:
-                        if (not m_rdata[0]):  # spec: specs/x86_64_paging.vspec:145 fault not_present
-                            fault_k.next = 1
-                            flevel.next = 3
-                            st.next = S.FAULT
-                        elif (((m_rdata & 0xf000000000000) != 0) or ((not r_EFER[11]) and ((m_rdata & 0x8000000000000000) != 0)) or (False and ((m_rdata & 0x80) != 0))):  # spec: specs/x86_64_paging.vspec:146 fault reserved
-                            fault_k.next = 2
-                            flevel.next = 3
-                            st.next = S.FAULT
-                        else:
-                            v_rw = (a_rw and m_rdata[1])
-                            a_rw.next = v_rw
-                            v_us = (a_us and m_rdata[2])
-                            a_us.next = v_us
-                            v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
-                            a_xd.next = v_xd
-
-                            v_u[:] = m_rdata
-                            v_u[:] = v_u | 0x20
-                            if v_u != m_rdata:
-                                pend_3.next = True
-                                v_pend = True
-                                se_3.next = v_u
-                                sa_3.next = ea
-
-                            x_valid.next = True
-                            x_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[30:21] << 3)
-                            x_on_table.next = True
-                            st.next = S.XWAIT
-                            lvl.next = 2
-                elif lvl == 2:  # spec: specs/x86_64_paging.vspec:137 level pd
-                    if m_rdata[7]:  # leaf pde_2m
-                        if (not m_rdata[0]):  # spec: specs/x86_64_paging.vspec:145 fault not_present
-                            fault_k.next = 1
-                            flevel.next = 2
-                            st.next = S.FAULT
-                        elif (((m_rdata & 0xf0000001fe000) != 0) or ((not r_EFER[11]) and ((m_rdata & 0x8000000000000000) != 0))):  # spec: specs/x86_64_paging.vspec:146 fault reserved
-                            fault_k.next = 2
-                            flevel.next = 2
-                            st.next = S.FAULT
-                        else:
-                            v_rw = (a_rw and m_rdata[1])
-                            a_rw.next = v_rw
-                            v_us = (a_us and m_rdata[2])
-                            a_us.next = v_us
-                            v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
-                            a_xd.next = v_xd
-
-                            v_pa[:] = (m_rdata & 0xffffffe00000) | (i_addr & 0x1fffff)
-                            if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:154 check user_supervisor
-                                fault_k.next = 3
-                                flevel.next = 2
-                                st.next = S.FAULT
-                            elif ((k_user and k_write) and (not v_rw)):  # spec: specs/x86_64_paging.vspec:155 check user_write
-                                fault_k.next = 4
-                                flevel.next = 2
-                                st.next = S.FAULT
-                            elif ((((not k_user) and k_write) and (not v_rw)) and r_CR0[16]):  # spec: specs/x86_64_paging.vspec:156 check supervisor_write
-                                fault_k.next = 5
-                                flevel.next = 2
-                                st.next = S.FAULT
-                            elif (((((not k_user) and (not k_fetch)) and v_us) and r_CR4[21]) and (not r_RFLAGS[18])):  # spec: specs/x86_64_paging.vspec:157 check smap
-                                fault_k.next = 6
-                                flevel.next = 2
-                                st.next = S.FAULT
-                            elif (k_fetch and v_xd):  # spec: specs/x86_64_paging.vspec:158 check execute_disable
-                                fault_k.next = 7
-                                flevel.next = 2
-                                st.next = S.FAULT
-                            elif ((((not k_user) and k_fetch) and v_us) and r_CR4[20]):  # spec: specs/x86_64_paging.vspec:159 check smep
-                                fault_k.next = 8
-                                flevel.next = 2
-                                st.next = S.FAULT
-                            elif (((r_CR4[22] and v_us) and (not k_fetch)) and (r_PKRU[(2 * m_rdata[63:59])] or ((r_PKRU[((2 * m_rdata[63:59]) + 1)] and k_write) and (k_user or r_CR0[16])))):  # spec: specs/x86_64_paging.vspec:160 check protection_key
-                                fault_k.next = 9
-                                flevel.next = 2
-                                st.next = S.FAULT
-                            else:
-                                v_u[:] = m_rdata
-                                v_u[:] = v_u | 0x20
-                                if k_write:
-                                    v_u[:] = v_u | 0x40
-                                if v_u != m_rdata:
-                                    pend_2.next = True
-                                    v_pend = True
-                                    se_2.next = v_u
-                                    sa_2.next = ea
-
-                                o_level.next = 2
-                                x_valid.next = True
-                                x_addr.next = v_pa
-                                x_on_table.next = False
-                                st.next = S.XWAIT
-
-                    else:
-                        if (not m_rdata[0]):  # spec: specs/x86_64_paging.vspec:145 fault not_present
-                            fault_k.next = 1
-                            flevel.next = 2
-                            st.next = S.FAULT
-                        elif (((m_rdata & 0xf000000000000) != 0) or ((not r_EFER[11]) and ((m_rdata & 0x8000000000000000) != 0))):  # spec: specs/x86_64_paging.vspec:146 fault reserved
-                            fault_k.next = 2
-                            flevel.next = 2
-                            st.next = S.FAULT
-                        else:
-                            v_rw = (a_rw and m_rdata[1])
-                            a_rw.next = v_rw
-                            v_us = (a_us and m_rdata[2])
-                            a_us.next = v_us
-                            v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
-                            a_xd.next = v_xd
-
-                            v_u[:] = m_rdata
-                            v_u[:] = v_u | 0x20
-                            if v_u != m_rdata:
-                                pend_2.next = True
-                                v_pend = True
-                                se_2.next = v_u
-                                sa_2.next = ea
-
-                            x_valid.next = True
-                            x_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[21:12] << 3)
-                            x_on_table.next = True
-                            st.next = S.XWAIT
-                            lvl.next = 1
-                elif lvl == 1:  # spec: specs/x86_64_paging.vspec:142 level pt
-                    if (not m_rdata[0]):  # spec: specs/x86_64_paging.vspec:145 fault not_present
-                        fault_k.next = 1
-                        flevel.next = 1
-                        st.next = S.FAULT
-                    elif (((m_rdata & 0xf000000000000) != 0) or ((not r_EFER[11]) and ((m_rdata & 0x8000000000000000) != 0))):  # spec: specs/x86_64_paging.vspec:146 fault reserved
-                        fault_k.next = 2
-                        flevel.next = 1
-                        st.next = S.FAULT
-                    else:
-                        v_rw = (a_rw and m_rdata[1])
-                        a_rw.next = v_rw
-                        v_us = (a_us and m_rdata[2])
-                        a_us.next = v_us
-                        v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
-                        a_xd.next = v_xd
-
-                        v_pa[:] = (m_rdata & 0xfffffffff000) | (i_addr & 0xfff)
-                        if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:154 check user_supervisor
-                            fault_k.next = 3
-                            flevel.next = 1
-                            st.next = S.FAULT
-                        elif ((k_user and k_write) and (not v_rw)):  # spec: specs/x86_64_paging.vspec:155 check user_write
-                            fault_k.next = 4
-                            flevel.next = 1
-                            st.next = S.FAULT
-                        elif ((((not k_user) and k_write) and (not v_rw)) and r_CR0[16]):  # spec: specs/x86_64_paging.vspec:156 check supervisor_write
-                            fault_k.next = 5
-                            flevel.next = 1
-                            st.next = S.FAULT
-                        elif (((((not k_user) and (not k_fetch)) and v_us) and r_CR4[21]) and (not r_RFLAGS[18])):  # spec: specs/x86_64_paging.vspec:157 check smap
-                            fault_k.next = 6
-                            flevel.next = 1
-                            st.next = S.FAULT
-                        elif (k_fetch and v_xd):  # spec: specs/x86_64_paging.vspec:158 check execute_disable
-                            fault_k.next = 7
-                            flevel.next = 1
-                            st.next = S.FAULT
-                        elif ((((not k_user) and k_fetch) and v_us) and r_CR4[20]):  # spec: specs/x86_64_paging.vspec:159 check smep
-                            fault_k.next = 8
-                            flevel.next = 1
-                            st.next = S.FAULT
-                        elif (((r_CR4[22] and v_us) and (not k_fetch)) and (r_PKRU[(2 * m_rdata[63:59])] or ((r_PKRU[((2 * m_rdata[63:59]) + 1)] and k_write) and (k_user or r_CR0[16])))):  # spec: specs/x86_64_paging.vspec:160 check protection_key
-                            fault_k.next = 9
-                            flevel.next = 1
-                            st.next = S.FAULT
-                        else:
-                            v_u[:] = m_rdata
-                            v_u[:] = v_u | 0x20
-                            if k_write:
-                                v_u[:] = v_u | 0x40
-                            if v_u != m_rdata:
-                                pend_1.next = True
-                                v_pend = True
-                                se_1.next = v_u
-                                sa_1.next = ea
-
-                            o_level.next = 1
-                            x_valid.next = True
-                            x_addr.next = v_pa
-                            x_on_table.next = False
-                            st.next = S.XWAIT
-
         elif st == S.FAULT:
             o_status.next = fault_k
             o_level.next = flevel
             o_aux.next = 0
             o_r_vector.next = 0xe
-            v_rec[:] = 0
-            v_rec[0] = (fault_k != 1)
-            v_rec[1] = k_write
-            v_rec[2] = k_user
-            v_rec[3] = (fault_k == 2)
-            v_rec[4] = (k_fetch and (r_CR4[20] or r_EFER[11]))
-            v_rec[5] = (fault_k == 9)
-            o_r_error_code.next = v_rec[32:]
+            o_r_error_code.next = 0
+            o_r_error_code.next[0] = (fault_k != 1)
+            o_r_error_code.next[1] = k_write
+            o_r_error_code.next[2] = k_user
+            o_r_error_code.next[3] = (fault_k == 2)
+            o_r_error_code.next[4] = (k_fetch and (r_CR4[20] or r_EFER[11]))
+            o_r_error_code.next[5] = (fault_k == 9)
             o_r_cr2.next = i_addr
 
             done.next = True
@@ -971,48 +956,48 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
         elif st == S.ADREQ:
             if pend_5:
                 pend_5.next = False
-                m_valid.next = True
-                m_we.next = True
-                m_addr.next = sa_5
-                m_wdata.next = se_5
+                x_valid.next = True
+                x_pwrite.next = True
+                x_waddr.next = sa_5
+                x_wdata.next = se_5
                 st.next = S.ADWAIT
             elif pend_4:
                 pend_4.next = False
-                m_valid.next = True
-                m_we.next = True
-                m_addr.next = sa_4
-                m_wdata.next = se_4
+                x_valid.next = True
+                x_pwrite.next = True
+                x_waddr.next = sa_4
+                x_wdata.next = se_4
                 st.next = S.ADWAIT
             elif pend_3:
                 pend_3.next = False
-                m_valid.next = True
-                m_we.next = True
-                m_addr.next = sa_3
-                m_wdata.next = se_3
+                x_valid.next = True
+                x_pwrite.next = True
+                x_waddr.next = sa_3
+                x_wdata.next = se_3
                 st.next = S.ADWAIT
             elif pend_2:
                 pend_2.next = False
-                m_valid.next = True
-                m_we.next = True
-                m_addr.next = sa_2
-                m_wdata.next = se_2
+                x_valid.next = True
+                x_pwrite.next = True
+                x_waddr.next = sa_2
+                x_wdata.next = se_2
                 st.next = S.ADWAIT
             elif pend_1:
                 pend_1.next = False
-                m_valid.next = True
-                m_we.next = True
-                m_addr.next = sa_1
-                m_wdata.next = se_1
+                x_valid.next = True
+                x_pwrite.next = True
+                x_waddr.next = sa_1
+                x_wdata.next = se_1
                 st.next = S.ADWAIT
             else:
                 o_status.next = 0
                 done.next = True
                 st.next = S.IDLE
+
         elif st == S.ADWAIT:
-            if m_valid and m_ready:
-                m_valid.next = False
-            if m_rvalid:
-                m_we.next = False
+            if x_valid:
+                x_valid.next = False
+            if x_done:
                 st.next = S.ADREQ
 
     return fsm
@@ -1024,8 +1009,13 @@ def model(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3,
           o_status, o_level, o_aux, o_pa, o_r_vector, o_r_error_code, o_r_cr2, o_n_exitcode, o_n_exitinfo1, o_n_exitinfo2):
     """The translation `npt`  # spec: specs/amd_npt.vspec:22"""
     x_valid = Signal(bool(0))
+    x_pwrite = Signal(bool(0))
     x_addr = Signal(intbv(0)[57:])
+    x_waddr = Signal(intbv(0)[ADDR_WIDTH:])
+    x_wdata = Signal(intbv(0)[DATA_WIDTH:])
+    x_rdata = Signal(intbv(0)[DATA_WIDTH:])
     x_on_table = Signal(bool(0))
+    x_table = Signal(bool(0))
     x_done = Signal(bool(0))
     x_status = Signal(intbv(0)[STATUS_WIDTH:])
     x_level = Signal(intbv(0)[LEVEL_WIDTH:])
@@ -1043,12 +1033,11 @@ def model(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3,
     hb_EFER = Signal(intbv(0)[64:])
     hb_RFLAGS = Signal(intbv(0)[64:])
     hb_PKRU = Signal(intbv(0)[32:])
-    g_valid, g_we, h_valid, h_we = (Signal(bool(0)) for _ in range(4))
-    g_addr, g_wdata, h_addr, h_wdata = (Signal(intbv(0)[ADDR_WIDTH:]) for _ in range(4))
 
     @always_comb
     def host_inputs():
         """The host walk's access kind and context, from the nested spec."""
+        x_table.next = x_on_table and not x_pwrite
         if x_on_table:
             hk_write.next = True
             hk_user.next = True
@@ -1064,27 +1053,14 @@ def model(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3,
         hb_RFLAGS.next = 0
         hb_PKRU.next = 0
 
-    @always_comb
-    def memory_mux():
-        """Guest and host walks take turns on the one memory port."""
-        m_valid.next = g_valid or h_valid
-        if h_valid:
-            m_we.next = h_we
-            m_addr.next = h_addr
-            m_wdata.next = h_wdata
-        else:
-            m_we.next = g_we
-            m_addr.next = g_addr
-            m_wdata.next = g_wdata
-
     host = walker_host(clk, rst, x_valid, x_done, x_addr, hk_write, hk_user, hk_fetch, hb_CR0, hb_CR3, hb_CR4, hb_EFER, hb_RFLAGS, hb_PKRU,
-                       h_valid, m_ready, h_we, h_addr, h_wdata, m_rvalid, m_rdata,
-                       x_status, x_level, x_aux, x_pa, h_r_vector, h_r_error_code, h_r_cr2)
+                       m_valid, m_ready, m_we, m_addr, m_wdata, m_rvalid, m_rdata,
+                       x_status, x_level, x_aux, x_pa, h_r_vector, h_r_error_code, h_r_cr2,
+                       x_table, x_pwrite, x_waddr, x_wdata, x_rdata)
     guest = walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER,
-                         g_valid, m_ready, g_we, g_addr, g_wdata, m_rvalid, m_rdata,
                          o_status, o_level, o_aux, o_pa, o_r_vector, o_r_error_code, o_r_cr2,
-                         x_valid, x_addr, x_on_table, x_done, x_status, x_level, x_pa, h_r_vector, h_r_error_code, h_r_cr2, o_n_exitcode, o_n_exitinfo1, o_n_exitinfo2)
-    return host, guest, host_inputs, memory_mux
+                         x_valid, x_pwrite, x_addr, x_waddr, x_wdata, x_on_table, x_done, x_status, x_level, x_pa, x_rdata, h_r_vector, h_r_error_code, h_r_cr2, o_n_exitcode, o_n_exitinfo1, o_n_exitinfo2)
+    return host, guest, host_inputs
 
 
 def ports():

@@ -24,7 +24,7 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                 m_valid, m_ready, m_we, m_addr, m_wdata, m_rvalid, m_rdata,
                 o_status, o_level, o_aux, o_pa, o_r_vector, o_r_error_code, o_r_cr2):
     """Walker for regime long_mode as the top stage  # spec: specs/x86_64_paging.vspec:120"""
-    S = enum("IDLE", "MWAIT", "XWAIT", "FAULT", "NFAULT", "ADREQ", "ADWAIT")
+    S = enum("IDLE", "MWAIT", "XWAIT", "FAULT", "NFAULT", "ADREQ", "ADWAIT", "PREAD", "PWRITE")
     st = Signal(S.IDLE)
     lvl = Signal(intbv(0)[LEVEL_WIDTH:])
     ea = Signal(intbv(0)[ADDR_WIDTH:])
@@ -51,16 +51,12 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
 
     @always_seq(clk.posedge, reset=rst)
     def fsm():
-        v_table = intbv(0)[ADDR_WIDTH:]
-        v_lvl = intbv(0)[LEVEL_WIDTH:]
-        v_pa = intbv(0)[ADDR_WIDTH:]
-        v_u = intbv(0)[DATA_WIDTH:]
-        v_rec = intbv(0)[64:]
         v_pend = False
         v_rw = bool(0)
         v_us = bool(0)
         v_xd = bool(0)
-        done.next = False
+        if done:
+            done.next = False
         if st == S.IDLE:
             if start:
                 a_rw.next = True
@@ -71,47 +67,20 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                 pend_3.next = False
                 pend_2.next = False
                 pend_1.next = False
-                v_table[:] = (r_CR3[48:12] << 0xc)  # spec: specs/x86_64_paging.vspec:125
-                if r_CR4[12]:
-                    v_lvl[:] = 5
-                else:
-                    v_lvl[:] = 4
-
-                if v_lvl == 5:
+                if r_CR4[12]:  # spec: specs/x86_64_paging.vspec:126
                     m_valid.next = True
                     m_we.next = False
-                    m_addr.next = v_table + (i_addr[57:48] << 3)
-                    ea.next = v_table + (i_addr[57:48] << 3)
+                    m_addr.next = (r_CR3[48:12] << 0xc) + (i_addr[57:48] << 3)
+                    ea.next = (r_CR3[48:12] << 0xc) + (i_addr[57:48] << 3)
                     st.next = S.MWAIT
                     lvl.next = 5
-                elif v_lvl == 4:
+                else:  # spec: specs/x86_64_paging.vspec:126
                     m_valid.next = True
                     m_we.next = False
-                    m_addr.next = v_table + (i_addr[48:39] << 3)
-                    ea.next = v_table + (i_addr[48:39] << 3)
+                    m_addr.next = (r_CR3[48:12] << 0xc) + (i_addr[48:39] << 3)
+                    ea.next = (r_CR3[48:12] << 0xc) + (i_addr[48:39] << 3)
                     st.next = S.MWAIT
                     lvl.next = 4
-                elif v_lvl == 3:
-                    m_valid.next = True
-                    m_we.next = False
-                    m_addr.next = v_table + (i_addr[39:30] << 3)
-                    ea.next = v_table + (i_addr[39:30] << 3)
-                    st.next = S.MWAIT
-                    lvl.next = 3
-                elif v_lvl == 2:
-                    m_valid.next = True
-                    m_we.next = False
-                    m_addr.next = v_table + (i_addr[30:21] << 3)
-                    ea.next = v_table + (i_addr[30:21] << 3)
-                    st.next = S.MWAIT
-                    lvl.next = 2
-                elif v_lvl == 1:
-                    m_valid.next = True
-                    m_we.next = False
-                    m_addr.next = v_table + (i_addr[21:12] << 3)
-                    ea.next = v_table + (i_addr[21:12] << 3)
-                    st.next = S.MWAIT
-                    lvl.next = 1
         elif st == S.MWAIT:
             if m_valid and m_ready:
                 m_valid.next = False
@@ -133,13 +102,12 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                         v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
                         a_xd.next = v_xd
 
-                        v_u[:] = m_rdata
-                        v_u[:] = v_u | 0x20
-                        if v_u != m_rdata:
+                        se_5.next = m_rdata
+                        sa_5.next = ea
+                        if True and not m_rdata[5]:
+                            se_5.next[5] = True
                             pend_5.next = True
                             v_pend = True
-                            se_5.next = v_u
-                            sa_5.next = ea
 
                         m_valid.next = True
                         m_we.next = False
@@ -164,13 +132,12 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                         v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
                         a_xd.next = v_xd
 
-                        v_u[:] = m_rdata
-                        v_u[:] = v_u | 0x20
-                        if v_u != m_rdata:
+                        se_4.next = m_rdata
+                        sa_4.next = ea
+                        if True and not m_rdata[5]:
+                            se_4.next[5] = True
                             pend_4.next = True
                             v_pend = True
-                            se_4.next = v_u
-                            sa_4.next = ea
 
                         m_valid.next = True
                         m_we.next = False
@@ -196,7 +163,6 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                             v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
                             a_xd.next = v_xd
 
-                            v_pa[:] = (m_rdata & 0xffffc0000000) | (i_addr & 0x3fffffff)
                             if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:154 check user_supervisor
                                 fault_k.next = 3
                                 flevel.next = 3
@@ -226,18 +192,19 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                                 flevel.next = 3
                                 st.next = S.FAULT
                             else:
-                                v_u[:] = m_rdata
-                                v_u[:] = v_u | 0x20
-                                if k_write:
-                                    v_u[:] = v_u | 0x40
-                                if v_u != m_rdata:
+                                se_3.next = m_rdata
+                                sa_3.next = ea
+                                if True and not m_rdata[5]:
+                                    se_3.next[5] = True
                                     pend_3.next = True
                                     v_pend = True
-                                    se_3.next = v_u
-                                    sa_3.next = ea
+                                if k_write and not m_rdata[6]:
+                                    se_3.next[6] = True
+                                    pend_3.next = True
+                                    v_pend = True
 
                                 o_level.next = 3
-                                o_pa.next = v_pa
+                                o_pa.next = ((m_rdata & 0xffffc0000000) | (i_addr & 0x3fffffff))
                                 o_aux.next = 0
                                 if v_pend or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
                                     st.next = S.ADREQ
@@ -245,6 +212,7 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                                     o_status.next = 0
                                     done.next = True
                                     st.next = S.IDLE
+
 
                     else:
                         if (not m_rdata[0]):  # spec: specs/x86_64_paging.vspec:145 fault not_present
@@ -263,13 +231,12 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                             v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
                             a_xd.next = v_xd
 
-                            v_u[:] = m_rdata
-                            v_u[:] = v_u | 0x20
-                            if v_u != m_rdata:
+                            se_3.next = m_rdata
+                            sa_3.next = ea
+                            if True and not m_rdata[5]:
+                                se_3.next[5] = True
                                 pend_3.next = True
                                 v_pend = True
-                                se_3.next = v_u
-                                sa_3.next = ea
 
                             m_valid.next = True
                             m_we.next = False
@@ -295,7 +262,6 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                             v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
                             a_xd.next = v_xd
 
-                            v_pa[:] = (m_rdata & 0xffffffe00000) | (i_addr & 0x1fffff)
                             if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:154 check user_supervisor
                                 fault_k.next = 3
                                 flevel.next = 2
@@ -325,18 +291,19 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                                 flevel.next = 2
                                 st.next = S.FAULT
                             else:
-                                v_u[:] = m_rdata
-                                v_u[:] = v_u | 0x20
-                                if k_write:
-                                    v_u[:] = v_u | 0x40
-                                if v_u != m_rdata:
+                                se_2.next = m_rdata
+                                sa_2.next = ea
+                                if True and not m_rdata[5]:
+                                    se_2.next[5] = True
                                     pend_2.next = True
                                     v_pend = True
-                                    se_2.next = v_u
-                                    sa_2.next = ea
+                                if k_write and not m_rdata[6]:
+                                    se_2.next[6] = True
+                                    pend_2.next = True
+                                    v_pend = True
 
                                 o_level.next = 2
-                                o_pa.next = v_pa
+                                o_pa.next = ((m_rdata & 0xffffffe00000) | (i_addr & 0x1fffff))
                                 o_aux.next = 0
                                 if v_pend or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
                                     st.next = S.ADREQ
@@ -344,6 +311,7 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                                     o_status.next = 0
                                     done.next = True
                                     st.next = S.IDLE
+
 
                     else:
                         if (not m_rdata[0]):  # spec: specs/x86_64_paging.vspec:145 fault not_present
@@ -362,13 +330,12 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                             v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
                             a_xd.next = v_xd
 
-                            v_u[:] = m_rdata
-                            v_u[:] = v_u | 0x20
-                            if v_u != m_rdata:
+                            se_2.next = m_rdata
+                            sa_2.next = ea
+                            if True and not m_rdata[5]:
+                                se_2.next[5] = True
                                 pend_2.next = True
                                 v_pend = True
-                                se_2.next = v_u
-                                sa_2.next = ea
 
                             m_valid.next = True
                             m_we.next = False
@@ -393,7 +360,6 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                         v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
                         a_xd.next = v_xd
 
-                        v_pa[:] = (m_rdata & 0xfffffffff000) | (i_addr & 0xfff)
                         if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:154 check user_supervisor
                             fault_k.next = 3
                             flevel.next = 1
@@ -423,18 +389,19 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                             flevel.next = 1
                             st.next = S.FAULT
                         else:
-                            v_u[:] = m_rdata
-                            v_u[:] = v_u | 0x20
-                            if k_write:
-                                v_u[:] = v_u | 0x40
-                            if v_u != m_rdata:
+                            se_1.next = m_rdata
+                            sa_1.next = ea
+                            if True and not m_rdata[5]:
+                                se_1.next[5] = True
                                 pend_1.next = True
                                 v_pend = True
-                                se_1.next = v_u
-                                sa_1.next = ea
+                            if k_write and not m_rdata[6]:
+                                se_1.next[6] = True
+                                pend_1.next = True
+                                v_pend = True
 
                             o_level.next = 1
-                            o_pa.next = v_pa
+                            o_pa.next = ((m_rdata & 0xfffffffff000) | (i_addr & 0xfff))
                             o_aux.next = 0
                             if v_pend or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
                                 st.next = S.ADREQ
@@ -443,19 +410,20 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                                 done.next = True
                                 st.next = S.IDLE
 
+
+
         elif st == S.FAULT:
             o_status.next = fault_k
             o_level.next = flevel
             o_aux.next = 0
             o_r_vector.next = 0xe
-            v_rec[:] = 0
-            v_rec[0] = (fault_k != 1)
-            v_rec[1] = k_write
-            v_rec[2] = k_user
-            v_rec[3] = (fault_k == 2)
-            v_rec[4] = (k_fetch and (r_CR4[20] or r_EFER[11]))
-            v_rec[5] = (fault_k == 9)
-            o_r_error_code.next = v_rec[32:]
+            o_r_error_code.next = 0
+            o_r_error_code.next[0] = (fault_k != 1)
+            o_r_error_code.next[1] = k_write
+            o_r_error_code.next[2] = k_user
+            o_r_error_code.next[3] = (fault_k == 2)
+            o_r_error_code.next[4] = (k_fetch and (r_CR4[20] or r_EFER[11]))
+            o_r_error_code.next[5] = (fault_k == 9)
             o_r_cr2.next = i_addr
 
             done.next = True
@@ -500,6 +468,7 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                 o_status.next = 0
                 done.next = True
                 st.next = S.IDLE
+
         elif st == S.ADWAIT:
             if m_valid and m_ready:
                 m_valid.next = False
