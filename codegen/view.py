@@ -258,6 +258,12 @@ class WalkerView:
         heads.append("else:" if heads else "if True:")
         return [(head, lv) for head, (_, lv) in zip(heads, branches)]
 
+    def hdl_states(self) -> list[str]:
+        """The FSM states this role uses (an unused state would be an incomplete case)."""
+        states = ["IDLE", "XWAIT", "NFAULT"] if self.role == "guest" else ["IDLE", "MWAIT"]
+        states += ["FAULT", "ADREQ", "ADWAIT"]
+        return states + (["PREAD", "PWRITE"] if self.role == "host" else [])
+
     def hdl_root(self) -> str:
         return self.hdl_expr(self.regime.root)
 

