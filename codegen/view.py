@@ -103,7 +103,7 @@ class WalkerView:
 
         def builtin(e: Expr) -> str:
             if e.name == "rsvd":
-                return f"((({entry}) & m_{fmt.name}) != 0)"
+                return self.py_rsvd(self.formats[fmt.name], entry)
             if e.name == "level":
                 return str(level) if level is not None else "flevel"
             if e.name == "fault":
@@ -119,10 +119,27 @@ class WalkerView:
             "input": lambda e: "i_addr",
         })
 
-    def py_mbz(self, fv: FormatView) -> str:
+    def mbz_conditions(self) -> list[Expr]:
+        """The distinct conditions under which some bits must be zero (e.g. a feature
+        that is off); the walker evaluates each once per walk into q0, q1, ..."""
+        found: list[Expr] = []
+        for fv in self.formats.values():
+            for cond, _ in fv.mbz_cond:
+                if cond.op != "num" and all(cond != c for c in found):
+                    found.append(cond)
+        return found
+
+    def py_mbz_conditions(self) -> list[tuple[str, str]]:
         env = self.py_env()
-        parts = [hex(fv.mbz_static)] + [f"({hex(m)} if {py(c, env)} else 0)" for c, m in fv.mbz_cond]
-        return " | ".join(parts)
+        return [(f"q{i}", py(c, env)) for i, c in enumerate(self.mbz_conditions())]
+
+    def py_rsvd(self, fv: FormatView, entry: str) -> str:
+        """True when the entry has a must-be-zero bit set, for this walk's context."""
+        conds = self.mbz_conditions()
+        static = fv.mbz_static | sum(m for c, m in fv.mbz_cond if c.op == "num" and c.value)
+        parts = [f"({entry} & {hex(static)} != 0)"] if static else []
+        parts += [f"(q{conds.index(c)} and {entry} & {hex(m)} != 0)" for c, m in fv.mbz_cond if c.op != "num" and m]
+        return "(" + " or ".join(parts) + ")" if parts else "False"
 
     def py_root(self) -> str:
         return py(self.regime.root, self.py_env())

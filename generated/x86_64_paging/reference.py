@@ -34,13 +34,7 @@ def record_top(kind, flevel, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_C
 
 def walk_top(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU):
     """Walk regime long_mode as the top stage  # spec: specs/x86_64_paging.vspec:120"""
-    m_pml5e = 0xf000000000080 | (0x8000000000000000 if (not ((r_EFER >> 11) & 0x1)) else 0)  # must-be-zero bits of pml5e, spec: specs/x86_64_paging.vspec:51
-    m_pml4e = 0xf000000000080 | (0x8000000000000000 if (not ((r_EFER >> 11) & 0x1)) else 0)  # must-be-zero bits of pml4e, spec: specs/x86_64_paging.vspec:60
-    m_pdpte = 0xf000000000000 | (0x8000000000000000 if (not ((r_EFER >> 11) & 0x1)) else 0) | (0x80 if 0 else 0)  # must-be-zero bits of pdpte, spec: specs/x86_64_paging.vspec:69
-    m_pdpte_1g = 0xf00003fffe000 | (0x8000000000000000 if (not ((r_EFER >> 11) & 0x1)) else 0)  # must-be-zero bits of pdpte_1g, spec: specs/x86_64_paging.vspec:78
-    m_pde = 0xf000000000000 | (0x8000000000000000 if (not ((r_EFER >> 11) & 0x1)) else 0)  # must-be-zero bits of pde, spec: specs/x86_64_paging.vspec:89
-    m_pde_2m = 0xf0000001fe000 | (0x8000000000000000 if (not ((r_EFER >> 11) & 0x1)) else 0)  # must-be-zero bits of pde_2m, spec: specs/x86_64_paging.vspec:98
-    m_pte = 0xf000000000000 | (0x8000000000000000 if (not ((r_EFER >> 11) & 0x1)) else 0)  # must-be-zero bits of pte, spec: specs/x86_64_paging.vspec:109
+    q0 = (not ((r_EFER >> 11) & 0x1))  # a condition that makes bits must-be-zero
     a_rw = 1
     a_us = 1
     a_xd = 0
@@ -53,7 +47,7 @@ def walk_top(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, 
         trace.append((0, addr, 8, e))
         if (not (e & 0x1)):  # spec: specs/x86_64_paging.vspec:145 fault not_present
             return (1, 5, 0, record_top(1, 5, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU))
-        if (((e) & m_pml5e) != 0):  # spec: specs/x86_64_paging.vspec:146 fault reserved
+        if ((e & 0xf000000000080 != 0) or (q0 and e & 0x8000000000000000 != 0)):  # spec: specs/x86_64_paging.vspec:146 fault reserved
             return (2, 5, 0, record_top(2, 5, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU))
         a_rw, a_us, a_xd = (a_rw and ((e >> 1) & 0x1)), (a_us and ((e >> 2) & 0x1)), (a_xd or (((e >> 63) & 0x1) and ((r_EFER >> 11) & 0x1)))
 
@@ -68,7 +62,7 @@ def walk_top(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, 
         trace.append((0, addr, 8, e))
         if (not (e & 0x1)):  # spec: specs/x86_64_paging.vspec:145 fault not_present
             return (1, 4, 0, record_top(1, 4, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU))
-        if (((e) & m_pml4e) != 0):  # spec: specs/x86_64_paging.vspec:146 fault reserved
+        if ((e & 0xf000000000080 != 0) or (q0 and e & 0x8000000000000000 != 0)):  # spec: specs/x86_64_paging.vspec:146 fault reserved
             return (2, 4, 0, record_top(2, 4, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU))
         a_rw, a_us, a_xd = (a_rw and ((e >> 1) & 0x1)), (a_us and ((e >> 2) & 0x1)), (a_xd or (((e >> 63) & 0x1) and ((r_EFER >> 11) & 0x1)))
 
@@ -84,7 +78,7 @@ def walk_top(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, 
         if (((e >> 7) & 0x1) and 1):  # leaf: pdpte_1g
             if (not (e & 0x1)):  # spec: specs/x86_64_paging.vspec:145 fault not_present
                 return (1, 3, 0, record_top(1, 3, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU))
-            if (((e) & m_pdpte_1g) != 0):  # spec: specs/x86_64_paging.vspec:146 fault reserved
+            if ((e & 0xf00003fffe000 != 0) or (q0 and e & 0x8000000000000000 != 0)):  # spec: specs/x86_64_paging.vspec:146 fault reserved
                 return (2, 3, 0, record_top(2, 3, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU))
             a_rw, a_us, a_xd = (a_rw and ((e >> 1) & 0x1)), (a_us and ((e >> 2) & 0x1)), (a_xd or (((e >> 63) & 0x1) and ((r_EFER >> 11) & 0x1)))
 
@@ -114,7 +108,7 @@ def walk_top(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, 
 
         if (not (e & 0x1)):  # spec: specs/x86_64_paging.vspec:145 fault not_present
             return (1, 3, 0, record_top(1, 3, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU))
-        if (((e) & m_pdpte) != 0):  # spec: specs/x86_64_paging.vspec:146 fault reserved
+        if ((e & 0xf000000000000 != 0) or (q0 and e & 0x8000000000000000 != 0)):  # spec: specs/x86_64_paging.vspec:146 fault reserved
             return (2, 3, 0, record_top(2, 3, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU))
         a_rw, a_us, a_xd = (a_rw and ((e >> 1) & 0x1)), (a_us and ((e >> 2) & 0x1)), (a_xd or (((e >> 63) & 0x1) and ((r_EFER >> 11) & 0x1)))
 
@@ -130,7 +124,7 @@ def walk_top(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, 
         if ((e >> 7) & 0x1):  # leaf: pde_2m
             if (not (e & 0x1)):  # spec: specs/x86_64_paging.vspec:145 fault not_present
                 return (1, 2, 0, record_top(1, 2, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU))
-            if (((e) & m_pde_2m) != 0):  # spec: specs/x86_64_paging.vspec:146 fault reserved
+            if ((e & 0xf0000001fe000 != 0) or (q0 and e & 0x8000000000000000 != 0)):  # spec: specs/x86_64_paging.vspec:146 fault reserved
                 return (2, 2, 0, record_top(2, 2, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU))
             a_rw, a_us, a_xd = (a_rw and ((e >> 1) & 0x1)), (a_us and ((e >> 2) & 0x1)), (a_xd or (((e >> 63) & 0x1) and ((r_EFER >> 11) & 0x1)))
 
@@ -160,7 +154,7 @@ def walk_top(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, 
 
         if (not (e & 0x1)):  # spec: specs/x86_64_paging.vspec:145 fault not_present
             return (1, 2, 0, record_top(1, 2, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU))
-        if (((e) & m_pde) != 0):  # spec: specs/x86_64_paging.vspec:146 fault reserved
+        if ((e & 0xf000000000000 != 0) or (q0 and e & 0x8000000000000000 != 0)):  # spec: specs/x86_64_paging.vspec:146 fault reserved
             return (2, 2, 0, record_top(2, 2, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU))
         a_rw, a_us, a_xd = (a_rw and ((e >> 1) & 0x1)), (a_us and ((e >> 2) & 0x1)), (a_xd or (((e >> 63) & 0x1) and ((r_EFER >> 11) & 0x1)))
 
@@ -175,7 +169,7 @@ def walk_top(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, 
         trace.append((0, addr, 8, e))
         if (not (e & 0x1)):  # spec: specs/x86_64_paging.vspec:145 fault not_present
             return (1, 1, 0, record_top(1, 1, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU))
-        if (((e) & m_pte) != 0):  # spec: specs/x86_64_paging.vspec:146 fault reserved
+        if ((e & 0xf000000000000 != 0) or (q0 and e & 0x8000000000000000 != 0)):  # spec: specs/x86_64_paging.vspec:146 fault reserved
             return (2, 1, 0, record_top(2, 1, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU))
         a_rw, a_us, a_xd = (a_rw and ((e >> 1) & 0x1)), (a_us and ((e >> 2) & 0x1)), (a_xd or (((e >> 63) & 0x1) and ((r_EFER >> 11) & 0x1)))
 
