@@ -600,11 +600,19 @@ def _width(op: str, args: tuple[Expr, ...]) -> int:
     return max(w)
 
 
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
 def _display(path: Path) -> str:
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
+    """How a spec path appears in messages and generated headers: relative to the
+    project when the spec is in it (so outputs do not depend on the working directory),
+    else relative to the working directory, else absolute."""
+    for base in (PROJECT_ROOT, Path.cwd()):
+        try:
+            return str(path.relative_to(base))
+        except ValueError:
+            continue
+    return str(path)
 
 
 def flatten(main: Module, sha: str) -> ir.Spec:
