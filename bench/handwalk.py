@@ -16,7 +16,8 @@ leaves open):
   * the result is (0, pa, leaf_level, 0) or (fault, level, 0, (14, error_code, cr2))
     with fault = 1 + index in FAULTS;
   * permission faults are reported in the order of FAULTS (one fault, no OR-ing of
-    causes), the PK error-code bit only for the protection-key fault;
+    causes); the PK error-code bit is set whenever the keys deny the access (SDM 4.7),
+    whichever check fired;
   * accessed/dirty flags are written only after a successful translation, root level
     first, one 8-byte write per entry whose value changes.
 """
@@ -40,13 +41,13 @@ _RSVD_LEAF = (0, RSVD_HIGH, RSVD_HIGH | 0x1FE000, RSVD_HIGH | 0x3FFFE000, 0, 0)
 _PAGE_MASK = (0, 0xFFF, 0x1FFFFF, 0x3FFFFFFF, 0, 0)
 
 
-def _record(kind, i_addr, k_write, k_user, k_fetch, r_CR4, r_EFER):
+def _record(kind, i_addr, k_write, k_user, k_fetch, r_CR4, r_EFER, pk_denied=0):
     """#PF: vector 14, error code (SDM 4.7 / Figure 4-12), CR2 = the linear address."""
     err = ((kind != 1)                                       # P: 0 only for not-present
            | (k_write << 1) | (k_user << 2)                  # W/R, U/S
            | ((kind == 2) << 3)                              # RSVD
            | ((k_fetch and bool((r_CR4 >> 20) & 1 or (r_EFER >> 11) & 1)) << 4)  # I/D
-           | ((kind == 9) << 5))                             # PK
+           | (bool(pk_denied) << 5))                         # PK
     return (14, err, i_addr & 0xFFFFFFFFFFFFFFFF)
 
 
@@ -95,18 +96,20 @@ def walk_top(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, 
             kind = 5
         elif us and not k_fetch and (r_CR4 >> 21) & 1 and not (r_RFLAGS >> 18) & 1:
             kind = 6
+    # Protection keys (SDM 4.6.2): a data access to a user-mode address the keys deny.
+    pkey = (e >> 59) & 0xF
+    pk_denied = (us and (r_CR4 >> 22) & 1 and not k_fetch
+                 and ((r_PKRU >> (2 * pkey)) & 1 or ((r_PKRU >> (2 * pkey + 1)) & 1 and k_write and (k_user or wp))))
     if not kind:
         if k_fetch:
             if xd:
                 kind = 7
             elif us and not k_user and (r_CR4 >> 20) & 1:
                 kind = 8
-        elif us and (r_CR4 >> 22) & 1:
-            pkey = (e >> 59) & 0xF
-            if (r_PKRU >> (2 * pkey)) & 1 or ((r_PKRU >> (2 * pkey + 1)) & 1 and k_write and (k_user or wp)):
-                kind = 9
+        elif pk_denied:
+            kind = 9
     if kind:
-        return (kind, level, 0, _record(kind, i_addr, k_write, k_user, k_fetch, r_CR4, r_EFER))
+        return (kind, level, 0, _record(kind, i_addr, k_write, k_user, k_fetch, r_CR4, r_EFER, pk_denied))
 
     # Accessed flags at every level, dirty at the leaf on a write (SDM 4.8).
     u = e | ACCESSED | (DIRTY if k_write else 0)

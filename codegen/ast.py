@@ -103,6 +103,7 @@ class Import:
     path: str
     alias: str
     span: Span
+    overrides: tuple = ()  # Binding: parameters of the imported spec set by the importer
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,7 @@ class Level:
 
 @dataclass(frozen=True)
 class Rule:
-    """`fault`, `check`, `accumulate` and `set` items of a regime."""
+    """`fault`, `check`, `accumulate`, `set` and `let` items of a regime."""
 
     kind: str
     name: str

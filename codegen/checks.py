@@ -82,9 +82,7 @@ def _names(spec: ir.Spec, bag: DiagnosticBag) -> None:
             ident(f.name, f.span, "field")
     for reg in spec.regimes:
         ident(reg.name, reg.span, "regime")
-        ident(reg.input_name, reg.span, "input")
-        for a in reg.access:
-            ident(a, reg.span, "access kind")
+        # input and access names are checked in elaboration, where their item's span is known
         for lv in reg.levels:
             ident(lv.name, lv.span, "level")
         for r in reg.faults + reg.checks:
@@ -130,8 +128,15 @@ def _layout(lay: ir.Layout, bag: DiagnosticBag) -> None:
                       ("first defined here", seen[f.name]))
         seen.setdefault(f.name, f.span)
     items = [(f"field '{f.name}'", f.hi, f.lo, f.span) for f in lay.fields]
-    items += [(f"{r.kind} range", r.hi, r.lo, r.span) for r in lay.ranges]
+    items += [(f"{r.kind} range", r.hi, r.lo, r.span) for r in lay.ranges if r.when is None]
     _overlaps(items, lay.width, f"{lay.kind} '{lay.name}'", bag)
+    # A conditional reserved range may cover ignored bits (ignored unless the condition
+    # holds), but no field: a field that is sometimes reserved says `reserved if`.
+    for r in lay.ranges:
+        if r.when is not None:
+            items = [(f"field '{f.name}'", f.hi, f.lo, f.span) for f in lay.fields]
+            _overlaps(items + [("conditional reserved range", r.hi, r.lo, r.span)], lay.width,
+                      f"{lay.kind} '{lay.name}'", bag)
 
 
 def _fields_in(e: Expr | None, kind: str) -> list[Expr]:
@@ -215,6 +220,13 @@ def _regime(spec: ir.Spec, reg: ir.Regime, bag: DiagnosticBag) -> None:
             for lv in reg.leaf_levels:
                 if spec.layout(lv.leaf).field(ref.name) is None:
                     bag.error("E0301", f"field '{ref.name}' is not in leaf format '{lv.leaf}'", ref.span)
+    for ref in [r for f in reg.record.fields for e in [f.value, *(b.value for b in f.bits)] if e is not None
+                for r in _fields_in(e, "leaf")]:
+        places = {(spec.layout(lv.leaf).field(ref.name).hi, spec.layout(lv.leaf).field(ref.name).lo)
+                  for lv in reg.leaf_levels if spec.layout(lv.leaf).field(ref.name)}
+        if len(places) != 1 or any(spec.layout(lv.leaf).field(ref.name) is None for lv in reg.leaf_levels):
+            bag.error("E0412", f"the record reads 'leaf.{ref.name}', which must sit at the same bits in every "
+                      "leaf format", ref.span)
     for u in reg.updates:
         names = [n for lv in reg.levels for n in ((lv.table, lv.leaf) if u.where == "each level" else (lv.leaf,)) if n]
         for name in dict.fromkeys(names):

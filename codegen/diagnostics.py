@@ -26,6 +26,7 @@ class Span(BaseModel):
 
 
 NO_SPAN = Span()
+EXCERPT_WIDTH = 200  # characters of a source line shown under a diagnostic
 
 
 @dataclass
@@ -52,16 +53,21 @@ def _excerpt(span: Span, sources: dict[str, str]) -> list[str]:
     text = sources.get(span.path)
     if text is None:
         return []
-    lines = text.splitlines()
+    # the parser counts lines by '\n' only; splitlines() would also split at '\f', '\x1c',
+    # '\u2028', ... and show the wrong line
+    lines = text.split("\n")
     if not 1 <= span.line <= len(lines):
         return []
-    src = lines[span.line - 1].replace("\t", " ")
-    if len(src) > 200:
-        src = src[:200] + "..."
-    width = (span.end_col - span.col) if span.end_line == span.line else len(src) - span.col + 1
-    width = max(1, min(width, max(1, len(src) - span.col + 1)))
+    # control characters (tabs too) become one space each, so the caret stays aligned
+    src = "".join(" " if ord(c) < 32 or c == "\x7f" else c for c in lines[span.line - 1].rstrip("\r"))
+    # a long line is shown as a window of EXCERPT_WIDTH characters around the column
+    start = 0 if span.col <= EXCERPT_WIDTH - 40 else span.col - 41
+    shown = ("..." if start else "") + src[start:start + EXCERPT_WIDTH] + ("..." if start + EXCERPT_WIDTH < len(src) else "")
+    at = span.col - 1 - start  # 0-based column inside the window
+    end = span.end_col if span.end_line == span.line else len(src) + 1
+    width = max(1, min(end - span.col, len(src[start:start + EXCERPT_WIDTH]) - at))
     gutter = f"{span.line:>5} | "
-    return [gutter + src, " " * (len(gutter) + span.col - 1) + "^" * width]
+    return [gutter + shown, " " * (len(gutter) + at + (3 if start else 0)) + "^" * width]
 
 
 class SpecError(Exception):
@@ -94,25 +100,28 @@ class DiagnosticBag:
         return "\n".join(d.render(self.sources) for d in self.items)
 
 
-def read_source(path: Path, bag: DiagnosticBag, limit: int = 4 * 1024 * 1024) -> str | None:
-    """Read a spec file as UTF-8 text, reporting unreadable, huge or binary files."""
-    span = Span(path=str(path))
+def read_source(path: Path, bag: DiagnosticBag, limit: int = 4 * 1024 * 1024, at: Span | None = None) -> str | None:
+    """Read a spec file as UTF-8 text, reporting unreadable, huge or binary files.
+
+    Problems are reported `at` the import that named the file, else at the file itself.
+    A UTF-8 byte-order mark is dropped: some editors write one."""
+    span = at or Span(path=str(path))
     try:
         size = path.stat().st_size
         if size > limit:
-            bag.error("E0002", f"file is {size} bytes; spec files are limited to {limit} bytes", span)
+            bag.error("E0002", f"'{path.name}' is {size} bytes; spec files are limited to {limit} bytes", span)
             return None
         data = path.read_bytes()
     except OSError as exc:
-        bag.error("E0001", f"cannot read spec file: {exc.strerror or exc}", span)
+        bag.error("E0001", f"cannot read spec file '{path.name}': {exc.strerror or exc}", span)
         return None
     if b"\x00" in data:
-        bag.error("E0003", "file is binary (contains NUL bytes), not a spec", span)
+        bag.error("E0003", f"'{path.name}' is binary (contains NUL bytes), not a spec", span)
         return None
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        bag.error("E0003", f"file is not UTF-8 text (byte {exc.start})", span)
+        bag.error("E0003", f"'{path.name}' is not UTF-8 text (byte {exc.start})", span)
         return None
     bag.sources[str(path)] = text
     return text

@@ -14,11 +14,20 @@ from pathlib import Path
 
 from . import ast, ir
 from .diagnostics import DiagnosticBag, Span, read_source
+from .checks import identifier_problem
 from .expr import BINARY, COMPARE, LOGICAL, EvalError, Expr, evaluate, num
-from .parse import parse_text
+from .parse import MAX_CONST_BITS, parse_text
 
 BUILTINS_WALK = {"rsvd": 1}  # width of walk-time builtins; `level` is added per regime
 MAX_WIDTH = 1024
+
+
+class _Problem(EvalError):
+    """An expression error with its own code (E0302, E0304, E0305) instead of E0303."""
+
+    def __init__(self, code: str, message: str, span: Span):
+        super().__init__(message, span)
+        self.code = code
 
 
 class _Undefined(Exception):
@@ -39,6 +48,17 @@ class Module:
     regimes: dict[str, ir.Regime] = field(default_factory=dict)
     nested: dict[str, ir.Nested] = field(default_factory=dict)
     spans: dict[str, Span] = field(default_factory=dict)
+    # names whose declaration (or import) failed with an error already reported: a use
+    # of one is not reported again as undefined
+    failed: set[str] = field(default_factory=set)
+
+    def has_failed(self, name: str) -> bool:
+        parts = name.split(".")
+        if name in self.failed or parts[0] in self.failed:
+            return True
+        sub = self.imports.get(parts[0]) if len(parts) == 2 else None
+        return sub is not None and sub.has_failed(parts[1])
+    overrides: dict[str, tuple[int, Span]] = field(default_factory=dict)  # set by the importer
 
     def find(self, table: str, parts: tuple[str, ...]):
         """Look a (possibly alias-qualified) name up in one of the tables."""
@@ -63,12 +83,23 @@ class Scope:
         self.builtins: dict[str, int] = kw.get("builtins", {})
         self.fault_kinds: tuple[str, ...] = kw.get("fault_kinds", ())
         self.host: dict[str, int] = kw.get("host", {})
+        self.lets: dict[str, Expr] = kw.get("lets", {})
+        self.expand = kw.get("expand")  # resolves a `let` body in this scope
+        self.expanding: set[str] = set()
 
     def resolve(self, name: str, span: Span) -> Expr:
         parts = tuple(name.split("."))
         m = self.module
         if len(parts) == 1:
             (n,) = parts
+            if n in self.lets and self.expand is not None:
+                if n in self.expanding:
+                    raise EvalError(f"'{n}' is defined in terms of itself", span)
+                self.expanding.add(n)
+                try:
+                    return self.expand(self.lets[n], self)
+                finally:
+                    self.expanding.discard(n)
             if n in m.params:
                 return num(m.params[n].value, span)
             if n in self.accumulators:
@@ -113,6 +144,8 @@ class Scope:
     def _candidates(self) -> list[str]:
         names = list(self.module.params) + list(self.accumulators) + list(self.builtins) + list(self.registers)
         names += list(self.fault_kinds) + [f"access.{a}" for a in self.access] + [f"host.{h}" for h in self.host]
+        names += list(self.lets)
+        names += [f"{alias}.{p}" for alias, sub in self.module.imports.items() for p in sub.params]
         if self.input:
             names.append(self.input[0])
         for f in self.entry_formats:
@@ -132,36 +165,57 @@ class Elaborator:
         self.root_dir = root_dir
 
     # ------------------------------------------------------------------ loading
-    def load(self, path: Path, span: Span | None = None) -> Module | None:
-        path = path.resolve()
-        if path in self.modules:
-            return self.modules[path]
+    def load(self, path: Path, span: Span | None = None, overrides: dict | None = None) -> Module | None:
+        try:
+            path = path.resolve()
+            exists = path.is_file()
+        except (OSError, RuntimeError) as exc:  # a name too long, a symlink loop
+            why = getattr(exc, "strerror", None) or str(exc)
+            self.bag.error("E0001", f"cannot read spec file '{path}': {why}", span or Span(path=str(path)))
+            return None
+        overrides = overrides or {}
+        key = (path, tuple(sorted((k, v) for k, (v, _) in overrides.items())))
+        if key in self.modules:
+            return self.modules[key]
         if path in self.loading:
             chain = " -> ".join(p.name for p in self.loading[self.loading.index(path):] + [path])
             self.bag.error("E0104", f"import cycle: {chain}", span or Span(path=str(path)))
             return None
         shown = _display(path)
-        text = read_source(path, self.bag) if path.is_file() else None
+        text = read_source(path, self.bag, at=span or Span(path=shown)) if exists else None
         if text is None:
-            if not path.is_file():
+            if not exists:
                 self.bag.error("E0001", f"cannot read spec file '{shown}': no such file", span or Span(path=shown))
             return None
         tree = parse_text(text, shown, self.bag)
         if tree is None:
             return None
-        module = Module(shown, tree)
+        module = Module(shown, tree, overrides=dict(overrides))
         self.loading.append(path)
+        first: dict[str, Span] = {}
         for imp in tree.imports:
-            target = (path.parent / imp.path).resolve()
-            if imp.alias in module.imports:
-                self.bag.error("E0201", f"import alias '{imp.alias}' is used twice", imp.span)
+            target = path.parent / imp.path
+            if imp.alias in first:
+                self.bag.error("E0201", f"import alias '{imp.alias}' is used twice", imp.span,
+                               ("first used here", first[imp.alias]))
                 continue
-            sub = self.load(target, imp.span)
+            first[imp.alias] = imp.span
+            sets = {}
+            for b in imp.overrides:
+                value = self.const(b.value, Scope(module), f"parameter '{b.name}'", 0, 1 << 64)
+                if value is not None:
+                    sets[b.name] = (value, b.span)
+            sub = self.load(target, imp.span, sets)
             if sub is not None:
                 module.imports[imp.alias] = sub
+            else:
+                module.failed.add(imp.alias)
         self.loading.pop()
         self.elaborate(module)
-        self.modules[path] = module
+        for name, (_, where) in module.overrides.items():
+            if name not in module.params:
+                self.bag.error("E0311", f"the import sets parameter '{name}', which '{shown}' does not declare", where)
+        self.modules[key] = module
         return module
 
     # ------------------------------------------------------------------ helpers
@@ -177,11 +231,17 @@ class Elaborator:
         try:
             return self._resolve(e, scope)
         except _Undefined as u:
+            if scope.module.has_failed(u.name) and self.bag.errors:
+                return None
             close = difflib.get_close_matches(u.name, u.candidates, n=1)
             hint = f"; did you mean '{close[0]}'?" if close else ""
             self.bag.error("E0301", f"undefined name '{u.name}'{hint}", u.span)
+        except _Problem as err:
+            self.bag.error(err.code, str(err), err.span)
         except EvalError as err:
             self.bag.error("E0303", f"invalid constant expression: {err}", err.span)
+        except RecursionError:  # only through `let`s: the parser bounds the nesting of one expression
+            self.bag.error("E0102", "expression nests too deeply", e.span)
         return None
 
     def _resolve(self, e: Expr, scope: Scope) -> Expr:
@@ -192,14 +252,18 @@ class Elaborator:
         args = tuple(self._resolve(a, scope) for a in e.args)
         out = e.model_copy(update={"args": args, "width": _width(e.op, args)})
         if all(a.op == "num" for a in args):
-            value = evaluate(out, lambda _: 0)
+            # fold exactly: evaluate() wraps '-' to the operands' width, so `0 - 1` gave 1
+            exact = out.model_copy(update={"width": 0}) if e.op in ("-", "neg") else out
+            value = evaluate(exact, lambda _: 0)
             if value < 0:
                 raise EvalError(f"value {value} is negative", e.span)
+            if value.bit_length() > MAX_CONST_BITS:
+                raise _Problem("E0304", f"constant is larger than {MAX_CONST_BITS} bits", e.span)
             return num(value, e.span)
         if e.op == "slice" and not (args[1].op == "num" and args[2].op == "num"):
-            raise EvalError("slice bounds must be constant", e.span)
+            raise _Problem("E0302", "slice bounds must be constant", e.span)
         if e.op == "slice" and args[1].value < args[2].value:
-            raise EvalError(f"slice [{args[1].value}:{args[2].value}] is empty", e.span)
+            raise _Problem("E0305", f"slice [{args[1].value}:{args[2].value}] is reversed: write [high:low]", e.span)
         return out
 
     def const(self, e: Expr | None, scope: Scope, what: str, lo: int = 0, hi: int = 1 << 64) -> int | None:
@@ -212,7 +276,8 @@ class Elaborator:
             self.bag.error("E0302", f"{what} must be a constant expression", e.span)
             return None
         if not lo <= r.value <= hi:
-            self.bag.error("E0304", f"{what} is {r.value}; it must be between {lo} and {hi}", e.span)
+            shown = r.value if r.value.bit_length() <= 64 else f"a {r.value.bit_length()}-bit number"
+            self.bag.error("E0304", f"{what} is {shown}; it must be between {lo} and {hi}", e.span)
             return None
         return r.value
 
@@ -228,11 +293,14 @@ class Elaborator:
 
     # ------------------------------------------------------------------ elaboration
     def elaborate(self, m: Module) -> None:
-        const_scope = Scope(m)
         for decl in m.ast.decls:
+            # registers are visible so that using one where a constant is needed is E0302
+            const_scope = Scope(m, registers=self.all_registers(m))
             if isinstance(decl, ast.Param):
                 if self._declare(m, decl.name, decl.span):
                     v = self.const(decl.value, const_scope, f"parameter '{decl.name}'", 0, 1 << 64)
+                    if decl.name in m.overrides:
+                        v = m.overrides[decl.name][0]
                     if v is not None:
                         m.params[decl.name] = ir.Param(name=decl.name, value=v, cite=decl.cite, doc=decl.doc, span=decl.span)
             elif isinstance(decl, ast.Enum):
@@ -247,6 +315,8 @@ class Elaborator:
             elif isinstance(decl, ast.Nested):
                 if self._declare(m, decl.name, decl.span):
                     self.nested(m, decl)
+            if not any(decl.name in table for table in (m.params, m.enums, m.layouts, m.regimes, m.nested)):
+                m.failed.add(decl.name)
 
     def enum(self, m: Module, d: ast.Enum, scope: Scope) -> None:
         width = self.const(d.width, scope, "enum width", 1, 64)
@@ -263,20 +333,23 @@ class Elaborator:
             m.enums[d.name] = ir.EnumDef(name=d.name, width=width, items=tuple(items), cite=d.cite, doc=d.doc, span=d.span)
 
     def layout(self, m: Module, d: ast.Layout) -> None:
-        width = self.const(d.width, Scope(m), f"width of {d.kind} '{d.name}'", 1, MAX_WIDTH)
         cond_scope = Scope(m, registers=self.all_registers(m))
+        width = self.const(d.width, cond_scope, f"width of {d.kind} '{d.name}'", 1, MAX_WIDTH)
         fields, ranges = [], []
         for item in d.items:
             if isinstance(item, ast.Include):
                 inc = m.find("layouts", item.ref.parts)
+                if inc is None and m.has_failed(item.ref.text):
+                    continue
                 if inc is None:
                     self.bag.error("E0301", f"undefined format '{item.ref.text}' in include", item.span)
                     continue
                 fields += [f.model_copy(update={"span": f.span}) for f in inc.fields]
                 ranges += list(inc.ranges)
             elif isinstance(item, ast.Field):
-                b = self.bits(item.bits, Scope(m))
+                b = self.bits(item.bits, cond_scope)
                 if b is None:
+                    m.failed.update((item.name, f"{d.name}.{item.name}"))
                     continue
                 cond = self.resolve(item.reserved_if, cond_scope) if item.reserved_if is not None else None
                 enum = None
@@ -288,7 +361,7 @@ class Elaborator:
                         enum = e.name
                 fields.append(ir.Field(name=item.name, hi=b[0], lo=b[1], enum=enum, reserved_if=cond, doc=item.doc, span=item.span))
             else:
-                b = self.bits(item.bits, Scope(m), allow_empty=True)
+                b = self.bits(item.bits, cond_scope, allow_empty=True)
                 if b is None:
                     continue
                 kind = "reserved" if isinstance(item, ast.Reserved) else "ignored"
@@ -311,8 +384,11 @@ class Elaborator:
         if ref is None:
             return None
         lay = m.find("layouts", ref.parts)
+        if lay is None and m.has_failed(ref.text):
+            return None
         if lay is None or lay.kind != kind:
-            self.bag.error("E0301", f"undefined {kind} '{ref.text}'", ref.span)
+            what = f"'{ref.text}' is a {lay.kind}, not a {kind}" if lay else f"undefined {kind} '{ref.text}'"
+            self.bag.error("E0301", what, ref.span)
             return None
         return lay
 
@@ -335,24 +411,35 @@ class Elaborator:
                     self.bag.error("E0201", f"'{kind}' is given twice in regime '{d.name}'", span, ("first given here", simple[kind][0]))
                     continue
                 simple[kind] = (span, val)
-        for required in ("input", "access", "entry", "root", "start", "pointer", "frame", "record"):
-            if required not in simple:
-                self.bag.error("E0306", f"regime '{d.name}' needs a '{required}' item", d.span)
-        if any(k not in simple for k in ("input", "access", "entry", "root", "start", "pointer", "frame", "record")):
+        missing = [k for k in ("input", "access", "entry", "root", "start", "pointer", "frame", "record") if k not in simple]
+        if missing:
+            self.bag.error("E0306", f"regime '{d.name}' is missing {', '.join(repr(k) for k in missing)}", d.span)
             return
-        cscope = Scope(m)
         in_name, in_w = simple["input"][1]
-        in_width = self.const(in_w, cscope, "input width", 1, 64)
         access = simple["access"][1]
+        self._names_ok([in_name], "input", simple["input"][0])
+        self._names_ok(access, "access kind", simple["access"][0])
         registers: dict[str, ir.Layout] = {}
         for ref in simple["context"][1] if "context" in simple else ():
             lay = self._format(m, ref, "register")
             if lay is not None:
                 registers[lay.name] = lay
+        # constants: the input and registers are visible so that using them is E0302, not E0301
+        cscope = Scope(m, registers=registers, access=access, input=(in_name, 64))
+        lets: dict[str, Expr] = {}
+        for r in rules:
+            if r.kind == "let":
+                if r.name in lets:
+                    first = next(x.span for x in rules if x.kind == "let" and x.name == r.name)
+                    self.bag.error("E0201", f"'{r.name}' is defined twice in regime '{d.name}'", r.span,
+                                   ("first defined here", first))
+                lets[r.name] = r.value
+        named = {"lets": lets, "expand": self._resolve}
+        in_width = self.const(in_w, cscope, "input width", 1, 64)
         entry = self.const(simple["entry"][1], cscope, "entry size in bytes", 1, 32)
         if in_width is None or entry is None:
             return
-        ctx_scope = Scope(m, registers=registers, access=access, input=(in_name, in_width))
+        ctx_scope = Scope(m, registers=registers, access=access, input=(in_name, in_width), **named)
         root = self.resolve(simple["root"][1], ctx_scope)
         start = self.resolve(simple["start"][1], ctx_scope)
         pointer, frame = simple["pointer"][1], simple["frame"][1]
@@ -403,7 +490,7 @@ class Elaborator:
             init = self.resolve(r.init, ctx_scope)
             acc_widths[r.name] = max(1, init.width if init is not None else 1)
         walk_scope = Scope(m, registers=registers, access=access, input=(in_name, in_width), accumulators=acc_widths,
-                           entry_formats=entry_formats, builtins={"rsvd": 1, "level": level_width})
+                           entry_formats=entry_formats, builtins={"rsvd": 1, "level": level_width}, **named)
         accumulators = []
         for r in accs_ast:
             if not self._declare_local(acc_widths, r, accumulators):
@@ -416,9 +503,9 @@ class Elaborator:
             accumulators.append(ir.Accumulator(name=r.name, width=width, init=init, then=then, cite=r.cite, doc=r.doc, span=r.span))
         acc_widths = {a.name: a.width for a in accumulators}
         fault_scope = Scope(m, registers=registers, access=access, input=(in_name, in_width),
-                            entry_formats=entry_formats, builtins={"rsvd": 1, "level": level_width})
+                            entry_formats=entry_formats, builtins={"rsvd": 1, "level": level_width}, **named)
         check_scope = Scope(m, registers=registers, access=access, input=(in_name, in_width), accumulators=acc_widths,
-                            leaf_formats=leaf_formats, builtins={"level": level_width})
+                            leaf_formats=leaf_formats, builtins={"level": level_width}, **named)
         faults, checks, updates, seen = [], [], [], {}
         for r in rules:
             if r.kind in ("fault", "check"):
@@ -434,8 +521,11 @@ class Elaborator:
                 if r.when is None or when is not None:
                     updates.append(ir.Update(field=r.name, where=r.where, when=when, cite=r.cite, span=r.span))
         kinds = tuple(x.name for x in faults) + tuple(x.name for x in checks)
-        rec_scope = Scope(m, registers=registers, access=access, input=(in_name, in_width),
-                          builtins={"fault": max(1, len(kinds).bit_length()), "level": level_width}, fault_kinds=kinds)
+        # A record may read the accumulators and the leaf entry; `walked` says they are
+        # meaningful (the fault is a final check, after the whole walk).
+        rec_scope = Scope(m, registers=registers, access=access, input=(in_name, in_width), accumulators=acc_widths,
+                          leaf_formats=leaf_formats, fault_kinds=kinds, **named,
+                          builtins={"fault": max(1, len(kinds).bit_length()), "level": level_width, "walked": 1})
         record = self.record(m, simple["record"][1], rec_scope)
         if root is None or start is None or record is None:
             return
@@ -444,6 +534,19 @@ class Elaborator:
             entry_bytes=entry, root=root, start=start, pointer=pointer, frame=frame, levels=tuple(levels),
             faults=tuple(faults), checks=tuple(checks), accumulators=tuple(accumulators), updates=tuple(updates),
             record=record, cite=d.cite, doc=d.doc, span=d.span)
+
+    def _names_ok(self, names, what: str, span: Span) -> None:
+        """Input and access names of a regime: unique, and usable in generated code.
+
+        Checked here because the IR keeps no span of their item."""
+        seen = set()
+        for name in names:
+            if name in seen:
+                self.bag.error("E0201", f"{what} '{name}' is given twice", span)
+            seen.add(name)
+            why = identifier_problem(name)
+            if why:
+                self.bag.error("E0202", f"{what} name '{name}' {why}", span)
 
     def _declare_local(self, names: dict, r: ast.Rule, done: list) -> bool:
         if any(a.name == r.name for a in done):
@@ -470,7 +573,7 @@ class Elaborator:
                 ok = False
                 continue
             seen[f.name] = f.span
-            width = self.const(f.width, Scope(m), f"width of '{f.name}'", 1, 64)
+            width = self.const(f.width, scope, f"width of '{f.name}'", 1, 64)
             if width is None:
                 ok = False
                 continue
@@ -483,7 +586,7 @@ class Elaborator:
                 continue
             bits = []
             for b in f.bits:
-                rng = self.bits(b.bits, Scope(m))
+                rng = self.bits(b.bits, scope)
                 v = self.resolve(b.value, scope)
                 if rng is None or v is None:
                     ok = False
@@ -498,7 +601,7 @@ class Elaborator:
                 self.bag.error("E0306", f"nested '{d.name}' needs a '{what}' regime", d.span)
                 return None
             r = m.find("regimes", ref.parts)
-            if r is None:
+            if r is None and not m.has_failed(ref.text):
                 self.bag.error("E0301", f"undefined regime '{ref.text}'", ref.span)
             return r
 
@@ -548,7 +651,7 @@ class Elaborator:
             maps[stage] = tuple(out)
         host_fields = {f.name: f.width for f in host.record.fields}
         host_fields[host.input_name] = host.input_width
-        level_width = max(3, max(lv.number for lv in host.levels).bit_length())
+        level_width = max(3, max((lv.number for lv in host.levels), default=1).bit_length())
         rec_scope = Scope(m, registers=regs, access=guest.access, host=host_fields, fault_kinds=host.fault_kinds,
                           builtins={"on_table": 1, "on_final": 1, "fault": max(1, len(host.fault_kinds).bit_length()),
                                     "level": level_width})

@@ -13,7 +13,8 @@ from .expr import Expr
 
 GRAMMAR = Path(__file__).resolve().parent.parent / "grammar" / "vspec.lark"
 _SUFFIX = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
-MAX_NESTING = 200
+MAX_NESTING = 200  # tree depth; later stages recurse on expressions
+MAX_CONST_BITS = 4096  # constants beyond this are mistakes, and would make folding slow
 
 
 @lru_cache(maxsize=1)
@@ -51,9 +52,9 @@ def _unquote(tok: Token) -> str:
 class _ToAst(Transformer):
     """One pass from the lark tree to ast.SpecFile; every node gets its span."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, bag: DiagnosticBag):
         super().__init__()
-        self.path = path
+        self.path, self.bag = path, bag
 
     def sp(self, meta) -> Span:
         return _span(self.path, meta)
@@ -82,12 +83,22 @@ class _ToAst(Transformer):
 
     # ---- expressions
     def number(self, meta, c):
+        """A literal; malformed or huge ones are reported here, with their own span."""
+        span = _tok_span(self.path, c[0])
         text = str(c[0]).replace("_", "")
         scale = 1
         if text[-1] in _SUFFIX:
             scale, text = _SUFFIX[text[-1]], text[:-1]
-        value = int(text, 0) * scale
-        return Expr(op="num", value=value, width=max(1, value.bit_length()), span=_tok_span(self.path, c[0]))
+        value = 0
+        if text in ("0x", "0b"):
+            self.bag.error("E0100", f"syntax error: number '{c[0]}' has no digits", span)
+        elif len(text) > 1 and text[0] == "0" and text[1].isdigit():
+            self.bag.error("E0100", f"syntax error: number '{c[0]}' has a leading zero (octal is not supported)", span)
+        elif len(text) > MAX_CONST_BITS + 2 or (int(text, 0) * scale).bit_length() > MAX_CONST_BITS:
+            self.bag.error("E0304", f"number is too large: constants are limited to {MAX_CONST_BITS} bits", span)
+        else:
+            value = int(text, 0) * scale
+        return Expr(op="num", value=value, width=max(1, value.bit_length()), span=span)
 
     def _name_expr(self, r: ast.Ref) -> Expr:
         return Expr(op="name", name=r.text, span=r.span)
@@ -138,7 +149,7 @@ class _ToAst(Transformer):
         return ast.SpecHeader(str(c[0]), self.sp(meta), cite, doc)
 
     def import_decl(self, meta, c):
-        return ast.Import(_unquote(c[0]), str(c[1]), self.sp(meta))
+        return ast.Import(_unquote(c[0]), str(c[1]), self.sp(meta), tuple(c[2:]))
 
     def param_decl(self, meta, c):
         cite, doc = self._opts(c)
@@ -225,6 +236,11 @@ class _ToAst(Transformer):
         rest = self._plain(c)
         return ast.Rule("accumulate", str(rest[0]), self.sp(meta), init=self._e(rest[1]),
                         value=self._e(rest[2]), cite=cite, doc=doc)
+
+    def let_item(self, meta, c):
+        cite, doc = self._opts(c)
+        rest = self._plain(c)
+        return ast.Rule("let", str(rest[0]), self.sp(meta), value=self._e(rest[1]), cite=cite, doc=doc)
 
     def fault_item(self, meta, c):
         cite, doc = self._opts(c)
@@ -327,48 +343,86 @@ class _ToAst(Transformer):
 
 
 def parse_text(text: str, path: str, bag: DiagnosticBag) -> ast.SpecFile | None:
-    """Parse one file; syntax errors go to `bag` (code E0100) and give None."""
+    """Parse one file; problems go to `bag` (E0100 syntax, E0101 empty, E0102 too deep,
+    E0304 literal too large) and give None."""
     bag.sources.setdefault(path, text)
     if not text.strip():
         bag.error("E0101", "spec file is empty: expected at least a `spec NAME;` declaration", Span(path=path))
         return None
-    depth = _max_nesting(text)
-    if depth > MAX_NESTING:
-        bag.error("E0102", f"expression nesting is {depth} deep; the limit is {MAX_NESTING}", Span(path=path))
-        return None
     try:
         tree = parser().parse(text)
     except lark.exceptions.UnexpectedInput as exc:
-        line, col = getattr(exc, "line", 1) or 1, getattr(exc, "column", 1) or 1
-        if isinstance(exc, lark.exceptions.UnexpectedCharacters):
-            msg = f"unexpected character {text[exc.pos_in_stream]!r}" if exc.pos_in_stream < len(text) else "unexpected end of file"
-        elif isinstance(exc, lark.exceptions.UnexpectedEOF) or getattr(exc, "token", None) is not None and exc.token.type == "$END":
-            msg = "unexpected end of file"
-            lines = text.splitlines() or [""]
-            line, col = len(lines), len(lines[-1]) + 1
+        message, span = _syntax_error(text, path, exc)
+        bag.error("E0100", f"syntax error: {message}", span)
+        return None
+    deep = _too_deep(tree)
+    if deep is not None:
+        bag.error("E0102", f"expression nesting is more than {MAX_NESTING} deep; split the expression up",
+                  _span(path, deep.meta))
+        return None
+    before = len(bag.errors)
+    spec = _ToAst(path, bag).transform(tree)
+    if len(bag.errors) > before:
+        return None
+    if spec.header is None and not spec.imports and not spec.decls:
+        bag.error("E0101", "spec file has only comments: expected at least a `spec NAME;` declaration", Span(path=path))
+        return None
+    return spec
+
+
+def _too_deep(tree: lark.Tree) -> lark.Tree | None:
+    """The first node (in source order) nested deeper than MAX_NESTING, or None.
+
+    Later stages walk expressions recursively, so a deep tree (`- - - ... x`, a long
+    `a + b + ...` chain, nested brackets) must be refused here, not by a RecursionError.
+    The walk itself is iterative."""
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_NESTING:
+            return node
+        stack.extend((c, depth + 1) for c in reversed(node.children) if isinstance(c, lark.Tree))
+    return None
+
+
+def _syntax_error(text: str, path: str, exc: lark.exceptions.UnexpectedInput) -> tuple[str, Span]:
+    """A message and a one-character span for a lark parse error."""
+    line, col = max(1, getattr(exc, "line", 1) or 1), max(1, getattr(exc, "column", 1) or 1)
+    tok = getattr(exc, "token", None)
+    if isinstance(exc, lark.exceptions.UnexpectedCharacters):
+        pos = exc.pos_in_stream
+        ch = text[pos] if pos < len(text) else ""
+        message = "unterminated string" if ch == '"' else f"unexpected character {ch!r}"
+    elif tok is None or tok.type == "$END":
+        # lark gives $END the position of the last token: point just after it
+        message = "unexpected end of file"
+        if tok is not None and tok.end_line:
+            line, col = tok.end_line, tok.end_column
+        message += _expected(exc)
+    else:
+        start = tok.start_pos or 0
+        # `/*` without `*/` is not a comment: the lexer sees '/' and '*'
+        opener = start if text.startswith("/*", start) else start - 1 if start and text.startswith("/*", start - 1) else -1
+        if opener >= 0:
+            message = "unterminated block comment: '/*' without '*/'"
+            line = text.count("\n", 0, opener) + 1
+            col = opener - (text.rfind("\n", 0, opener) + 1) + 1
         else:
-            tok = exc.token
-            expected = sorted(getattr(exc, "accepts", None) or getattr(exc, "expected", None) or [])
-            shown = ", ".join(_pretty_terminal(t) for t in expected[:8])
-            msg = f"unexpected {str(tok)!r}" + (f"; expected one of: {shown}" if shown else "")
-        bag.error("E0100", f"syntax error: {msg}", Span(path=path, line=line, col=col, end_line=line, end_col=col + 1))
-        return None
-    try:
-        return _ToAst(path).transform(tree)
-    except lark.exceptions.VisitError as exc:  # a number too large etc.
-        bag.error("E0100", f"syntax error: {exc.orig_exc}", Span(path=path))
-        return None
+            message = f"unexpected {str(tok)!r}" + _expected(exc)
+    return message, Span(path=path, line=line, col=col, end_line=line, end_col=col + 1)
 
 
-def _max_nesting(text: str) -> int:
-    depth = best = 0
-    for ch in text:
-        if ch in "([{":
-            depth += 1
-            best = max(best, depth)
-        elif ch in ")]}":
-            depth -= 1
-    return best
+# closing punctuation first: it is what a user most often forgot
+_FIRST = ("SEMICOLON", "RBRACE", "RPAR", "RSQB", "COLON", "EQUAL", "LBRACE", "NAME", "NUMBER", "STRING")
+
+
+def _expected(exc: lark.exceptions.UnexpectedInput, limit: int = 8) -> str:
+    names = set(getattr(exc, "accepts", None) or getattr(exc, "expected", None) or ()) - {"$END"}
+    if not names:
+        return ""
+    ordered = sorted(names, key=lambda n: (_FIRST.index(n) if n in _FIRST else len(_FIRST), _pretty_terminal(n)))
+    shown = ", ".join(_pretty_terminal(n) for n in ordered[:limit])
+    return f"; expected {shown}{', ...' if len(ordered) > limit else ''}"
 
 
 _TERMINALS = {"SEMICOLON": "';'", "LBRACE": "'{'", "RBRACE": "'}'", "LSQB": "'['", "RSQB": "']'",

@@ -366,22 +366,36 @@ class ScenarioFactory:
 
     # ---- a whole scenario
     def draw_scenario(self, draw: Draw, oracle=None, **kw) -> Scenario:
-        """A scenario of one of four kinds, drawn evenly: a legal walk (kept only if the
-        `oracle` says it translates), an injected walk fault, random permissions, and
-        random permissions that pass the host stage (so the guest's checks are reached)."""
-        kind = draw.int(0, 3)
+        """A scenario of one of five kinds, drawn evenly: a legal walk (kept only if the
+        `oracle` says it translates), an injected walk fault, random permissions, random
+        permissions that pass the host stage (so the guest's checks are reached), and a
+        legal walk whose final address meets random host entries (the host's checks on
+        the final access). Without an oracle, or for a one-dimensional walk, the kinds
+        that need one fall back to random permissions."""
+        kind = draw.int(0, 4)
+        if kind == 4 and self.nested is None:
+            kind = 2
         if oracle is None or kind in (1, 2):
             return self.make(draw, fault_percent=100 if kind == 1 else 0, legal=kind == 1, **kw)
+        wanted = {
+            0: lambda out: out.get("ok"),
+            3: lambda out: out.get("stage") != "host" and not out.get("ok"),
+            4: lambda out: out.get("stage") == "host" and out.get("guest_level") == 0,
+        }[kind]
         for _ in range(30):
-            sc = self.make(draw, fault_percent=0, legal=kind == 0 or draw.chance(50), **kw)
-            out = oracle(sc)
-            if (kind == 0 and out.get("ok")) or (kind == 3 and out.get("stage") != "host" and not out.get("ok")):
+            sc = self.make(draw, fault_percent=0, legal=kind in (0, 3, 4) or draw.chance(50), final_random=kind == 4,
+                           guest_legal=False if kind == 3 else None, **kw)
+            if wanted(oracle(sc)):
                 return sc
         return sc
 
     def make(self, draw: Draw, guest_plan: Plan | None = None, host_leaf: int | None = None,
              fault_percent: int = 50, preset_updates: bool | None = None, ctx_override: dict | None = None,
-             legal: bool = False) -> Scenario:
+             legal: bool = False, final_random: bool = False, guest_legal: bool | None = None) -> Scenario:
+        """One scenario. `legal` leans entries toward values that pass the access checks
+        (`guest_legal` overrides it for the guest stage of a nested walk); a plan fixes the
+        leaf level and an injected walk fault; `final_random` gives the final address of a
+        nested walk host entries drawn without that lean."""
         for _ in range(50):
             ctx = self._random_ctx(draw)
             ctx.update(ctx_override or {})
@@ -447,14 +461,15 @@ class ScenarioFactory:
                 return None if base is None else base | (gpa & 0xFFF)
 
             gbuilder = TableBuilder(self.spec, self.main, draw, ctx, memory.__setitem__, galloc)
-            gbuilder.legal = legal
-            if legal:
+            gbuilder.legal = legal if guest_legal is None else guest_legal
+            if gbuilder.legal:
                 gbuilder.prefer([access])
             done = self._build(gbuilder, self.main, groot, addr, start, plan, place, preset)
             if done and plan.fault is None:
                 # map the final guest-physical page too (the reference decides what happens)
                 final = self._final_gpa(gbuilder, addr)
                 if final is not None:
+                    hbuilder.legal = hbuilder.legal and not final_random
                     place(final)
             intent["host_fault"] = host_fault
         request = {self.main.input_name: addr, **access, **ctx}

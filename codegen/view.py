@@ -108,6 +108,8 @@ class WalkerView:
                 return str(level) if level is not None else "flevel"
             if e.name == "fault":
                 return "kind"
+            if e.name == "walked":
+                return f"(kind > {len(self.regime.faults)})"
             raise ValueError(e.name)
 
         return Env({
@@ -177,8 +179,13 @@ class WalkerView:
         env = self.py_env(fv.layout, level)
         return [(m, py(u.when, env) if u.when is not None else None) for m, u in self.updates(fv, leaf)]
 
+    @property
+    def record_layout(self) -> ir.Layout:
+        """The layout a record reads `leaf.` fields with (they sit alike in every leaf format)."""
+        return self.formats[self.regime.leaf_levels[-1].leaf].layout
+
     def py_record(self) -> list[tuple[str, str]]:
-        return record_py(self.regime.record, self.py_env())
+        return record_py(self.regime.record, self.py_env(self.record_layout, entry="e"))
 
     # ---- MyHDL spelling
     @property
@@ -204,6 +211,8 @@ class WalkerView:
                 return str(level) if level is not None else "flevel"
             if e.name == "fault":
                 return "fault_k"
+            if e.name == "walked":
+                return f"(fault_k > {len(self.regime.faults)})"
             raise ValueError(e.name)
 
         return Env({
@@ -244,7 +253,7 @@ class WalkerView:
     def hdl_record(self, rec: ir.Record | None = None, env: Env | None = None) -> list[tuple[ir.RecordField, list[tuple[int, int, str]] | str]]:
         """Per record field: a single expression, or (hi, lo, expr) slices to assign."""
         rec = rec or self.regime.record
-        env = env or self.hdl_env()
+        env = env or self.hdl_env(self.record_layout, entry="le")
         out = []
         for f in rec.fields:
             if f.value is not None:

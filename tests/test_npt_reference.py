@@ -261,9 +261,8 @@ def test_guest_reserved_bit(ref):
     assert len(trace) == 2 * 6
 
 
-# ---- known differences from the manuals (reported, not fixed here) --------------------------
-@pytest.mark.xfail(strict=False, reason="AMD APM Vol. 2 5.3.3 (PML4E figure): bits 8:7 of a long-mode PML4E are MBZ "
-                   "on AMD; the imported x86 spec follows SDM Table 4-15, where bit 8 is ignored")
+# ---- manual facts first reported as differences, now in the specs ----------------------------
+# AMD APM Vol. 2 Figure 5-20: bits 8:7 of a long-mode PML4E are MBZ on AMD (amd_npt sets PML4E_BIT8_MBZ).
 def test_amd_pml4e_bit_8_is_reserved_in_the_nested_walk(ref):
     n = Nested()
     host_pml4e = n.paths[G_TABLES[4]][0]

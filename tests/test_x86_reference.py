@@ -439,9 +439,8 @@ def test_translate_outcome_dicts_match(specs, generated):
         assert ref.translate(dict(sc.memory), sc.request, []) == handwalk.translate(dict(sc.memory), sc.request, [])
 
 
-# ---- known differences from the manuals (reported, not fixed here) --------------------------
-@pytest.mark.xfail(strict=False, reason="SDM 4.7: the PK error-code bit is defined by the access, the page's key "
-                   "and PKRU, not by which violation is reported; the spec sets it only for the protection_key check")
+# ---- manual facts first reported as differences, now in the specs ----------------------------
+# SDM 4.7: the PK error-code bit follows the access, the page's key and PKRU, whichever check fires.
 def test_pk_bit_when_another_protection_violation_is_reported(generated):
     ref = generated["x86_64_paging"][0]
     mem = build(leaf_flags=P | US | A | D | (KEY << 59))  # read-only user page with key 5
