@@ -129,5 +129,5 @@ def translate(mem, request, trace):
                  request['PKRU'])
     if r[0] == 0:
         return {"ok": True, "pa": r[1], "level": r[2]}
-    return {"ok": False, "fault": FAULTS[r[0] - 1], "stage": "guest", "level": r[1], "record": "page_fault",
+    return {"ok": False, "fault": FAULTS[r[0] - 1], "stage": "top", "level": r[1], "record": "page_fault",
             "fields": dict(zip(("vector", "error_code", "cr2"), r[3]))}

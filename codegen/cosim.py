@@ -64,9 +64,10 @@ def expected_coverage(spec: ir.Spec) -> tuple[list[str], list[str]]:
     top = spec.top
     factory = ScenarioFactory(spec)
     main = factory.main
+    stage = "guest" if isinstance(top, ir.Nested) else "top"
     reach = reachable_checks(factory, "guest")
-    unreachable = [f"guest fault {c.name}" for c in main.checks if c.name not in reach]
-    out = [f"guest fault {k}" for k in main.fault_kinds if f"guest fault {k}" not in unreachable]
+    unreachable = [f"{stage} fault {c.name}" for c in main.checks if c.name not in reach]
+    out = [f"{stage} fault {k}" for k in main.fault_kinds if f"{stage} fault {k}" not in unreachable]
     out += [f"page level {lv.number}" for lv in main.leaf_levels]
     if isinstance(top, ir.Nested):
         host = factory.host

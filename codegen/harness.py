@@ -67,7 +67,7 @@ def model_outcome(ref, p) -> dict:
         return {"ok": False, "fault": _name(ref.HOST_FAULTS, status - ref.NESTED_BASE), "stage": "host",
                 "level": int(p["o_level"]), "guest_level": int(p["o_aux"]), "record": ref.NESTED_RECORD,
                 "fields": {f: int(p[f"o_n_{f}"]) for f in ref.NESTED_RECORD_FIELDS}}
-    return {"ok": False, "fault": _name(ref.FAULTS, status), "stage": "guest", "level": int(p["o_level"]),
+    return {"ok": False, "fault": _name(ref.FAULTS, status), "stage": ref.STAGE, "level": int(p["o_level"]),
             "record": ref.RECORD, "fields": {f: int(p[f"o_r_{f}"]) for f in ref.RECORD_FIELDS}}
 
 

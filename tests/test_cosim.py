@@ -74,6 +74,7 @@ def test_injected_walk_fault_at_every_level(specs, generated, name):
     factory = ScenarioFactory(spec)
     ref, _ = generated[name]
     regime = factory.main
+    regime_stage = "guest" if factory.nested else "top"
     seen = set()
     for i, rule in enumerate(regime.faults):
         for lv in regime.levels:
@@ -83,7 +84,7 @@ def test_injected_walk_fault_at_every_level(specs, generated, name):
                 sc = factory.make(draw, guest_plan=Plan(1, rule.name, lv.number), legal=True, fault_percent=0,
                                   ctx_override=la57 if name == "x86_64_paging" else {**la57, "HCR4": 0})
                 out = harness.run_reference(ref, sc).outcome
-                if out.get("stage") == "guest" and out["fault"] == rule.name and out["level"] == lv.number:
+                if out.get("stage") == regime_stage and out["fault"] == rule.name and out["level"] == lv.number:
                     _agree(generated, name, sc)
                     seen.add((rule.name, lv.number))
                     break

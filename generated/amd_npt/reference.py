@@ -19,6 +19,7 @@ CONTEXT = ('CR0', 'CR3', 'CR4', 'EFER', 'RFLAGS', 'PKRU', 'nCR3', 'HCR4', 'HEFER
 CONTEXT_WIDTHS = [64, 64, 64, 64, 64, 32, 64, 64, 64]
 LEVELS = [5, 4, 3, 2, 1]
 FAULTS = ('not_present', 'reserved', 'user_supervisor', 'user_write', 'supervisor_write', 'smap', 'execute_disable', 'smep', 'protection_key')
+STAGE = 'guest'  # "top" for a one-dimensional translation, "guest" in a nested one
 RECORD = 'page_fault'
 RECORD_FIELDS = ['vector', 'error_code', 'cr2']
 HOST_LEVELS = [5, 4, 3, 2, 1]
@@ -443,5 +444,5 @@ def outcome(r):
     if status > NESTED_BASE:
         return {"ok": False, "fault": HOST_FAULTS[status - NESTED_BASE - 1], "stage": "host", "level": r[1],
                 "guest_level": r[2], "record": NESTED_RECORD, "fields": dict(zip(NESTED_RECORD_FIELDS, r[3]))}
-    return {"ok": False, "fault": FAULTS[status - 1], "stage": "guest", "level": r[1],
+    return {"ok": False, "fault": FAULTS[status - 1], "stage": STAGE, "level": r[1],
             "record": RECORD, "fields": dict(zip(RECORD_FIELDS, r[3]))}

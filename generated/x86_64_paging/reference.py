@@ -19,6 +19,7 @@ CONTEXT = ('CR0', 'CR3', 'CR4', 'EFER', 'RFLAGS', 'PKRU')
 CONTEXT_WIDTHS = [64, 64, 64, 64, 64, 32]
 LEVELS = [5, 4, 3, 2, 1]
 FAULTS = ('not_present', 'reserved', 'user_supervisor', 'user_write', 'supervisor_write', 'smap', 'execute_disable', 'smep', 'protection_key')
+STAGE = 'top'  # "top" for a one-dimensional translation, "guest" in a nested one
 RECORD = 'page_fault'
 RECORD_FIELDS = ['vector', 'error_code', 'cr2']
 
@@ -211,5 +212,5 @@ def outcome(r):
     status = r[0]
     if status == 0:
         return {"ok": True, "pa": r[1], "level": r[2]}
-    return {"ok": False, "fault": FAULTS[status - 1], "stage": "guest", "level": r[1],
+    return {"ok": False, "fault": FAULTS[status - 1], "stage": STAGE, "level": r[1],
             "record": RECORD, "fields": dict(zip(RECORD_FIELDS, r[3]))}
