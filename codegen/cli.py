@@ -13,6 +13,7 @@ from pathlib import Path
 from . import emit
 from .diagnostics import DiagnosticBag, SpecError
 from .pipeline import compile_spec
+from .stimulus import StimulusError
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SPECS = ROOT / "specs"
@@ -226,6 +227,12 @@ def main(argv: list[str] | None = None) -> int:
         p.print_usage(sys.stderr)
         print(f"virtspec: error: {exc}", file=sys.stderr)
         return 2
+    except SpecError as exc:  # found after the checks, while generating
+        _report([exc.bag])
+        return 1
+    except StimulusError as exc:
+        print(f"virtspec: cannot build stimulus for this spec: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -13,6 +13,9 @@ from pathlib import Path
 import jinja2
 
 from . import ir, view
+from .diagnostics import DiagnosticBag, SpecError
+from .elaborate import PROJECT_ROOT
+from .lower import LowerError
 from .ir import GENERATOR_VERSION
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -52,11 +55,30 @@ def header(spec: ir.Spec, comment: str = "#") -> str:
 
 
 def render(spec: ir.Spec) -> dict[str, str]:
-    """All generated files of `spec`, by file name."""
+    """All generated files of `spec`, by file name. An expression a target cannot
+    express is reported as a spec error (E0501) at the expression."""
     env = _env()
     t = view.TranslationView(spec)
     ctx = {"t": t, "header": header(spec), "nested_base": view.NESTED_BASE}
-    return {name: env.get_template(tpl).render(**ctx) for name, tpl in OUTPUTS.items()}
+    try:
+        return {name: env.get_template(tpl).render(**ctx) for name, tpl in OUTPUTS.items()}
+    except LowerError as exc:
+        bag = DiagnosticBag()
+        for path in {spec.path, exc.span.path}:
+            text = _read(path)
+            if text is not None:
+                bag.sources[path] = text
+        bag.error("E0501", str(exc), exc.span)
+        raise SpecError(bag) from None
+
+
+def _read(path: str) -> str | None:
+    for base in (PROJECT_ROOT, Path.cwd()):
+        try:
+            return (base / path).read_text()
+        except (OSError, UnicodeDecodeError):
+            continue
+    return None
 
 
 def out_dir(spec: ir.Spec, root: Path) -> Path:

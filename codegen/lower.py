@@ -13,6 +13,14 @@ from typing import Callable
 from . import ir
 from .expr import COMPARE, LOGICAL, Expr, mask
 
+class LowerError(Exception):
+    """An expression the target cannot express; carries the expression's span."""
+
+    def __init__(self, message: str, span):
+        super().__init__(message)
+        self.span = span
+
+
 PY_BIN = {"&": "&", "|": "|", "^": "^", "+": "+", "*": "*", "/": "//", "%": "%", "<<": "<<", ">>": ">>",
           "==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
@@ -27,7 +35,7 @@ class Env:
         try:
             return self.spell[e.kind](e)
         except KeyError:
-            raise ValueError(f"no spelling for a {e.kind} reference '{e.name}' here") from None
+            raise LowerError(f"'{e.name}' cannot be used here", e.span) from None
 
 
 def py(e: Expr, env: Env) -> str:
@@ -59,7 +67,7 @@ def py(e: Expr, env: Env) -> str:
     if op == "slice":
         hi, lo = a[1].value, a[2].value
         return f"(({py(a[0], env)} >> {lo}) & {hex(mask(hi - lo + 1))})"
-    raise ValueError(f"cannot lower operator {op}")
+    raise LowerError(f"operator '{op}' has no Python form", e.span)
 
 
 def hdl(e: Expr, env: Env, as_bool: bool = False) -> str:
@@ -82,7 +90,7 @@ def hdl(e: Expr, env: Env, as_bool: bool = False) -> str:
     if op == "~":
         return f"(~{hdl(a[0], env)})"
     if op == "neg":
-        raise ValueError("unary minus is not supported in the cycle-level model")
+        raise LowerError("unary minus is not supported in the cycle-level model", e.span)
     if op == "<<" and a[0].width == 1 and a[1].op == "num":
         # a truth value moved up: a concatenation converts cleanly to Verilog and VHDL
         return f"concat({hdl(a[0], env, True)}, intbv(0)[{a[1].value}:])"
@@ -99,12 +107,12 @@ def hdl(e: Expr, env: Env, as_bool: bool = False) -> str:
         if hi == lo:
             return f"{_base(a[0], env)}[{lo}]"
         return f"{_base(a[0], env)}[{hi + 1}:{lo}]"
-    raise ValueError(f"cannot lower operator {op} to MyHDL")
+    raise LowerError(f"operator '{op}' is not supported in the cycle-level model", e.span)
 
 
 def _base(e: Expr, env: Env) -> str:
     if e.op != "ref":
-        raise ValueError("bits and slices in the cycle-level model apply to a named value only")
+        raise LowerError("in the cycle-level model, bits and slices apply to a named value only", e.span)
     return env.ref(e)
 
 
@@ -139,14 +147,3 @@ def record_py(rec: ir.Record, env: Env) -> list[tuple[str, str]]:
             out.append((f.name, " | ".join(parts) if parts else "0"))
     return out
 
-
-def hdl_assign(target: str, e: Expr, env: Env, as_bool: bool = False) -> list[str]:
-    """Statements assigning `e` to `target` (`x.next` or `v[:]`), with `c ? a : b`
-    spelled as if/else so that no conditional expression reaches the HDL."""
-    if e.op == "cond":
-        lines = [f"if {hdl(e.args[0], env, True)}:"]
-        lines += ["    " + x for x in hdl_assign(target, e.args[1], env, as_bool)]
-        lines.append("else:")
-        lines += ["    " + x for x in hdl_assign(target, e.args[2], env, as_bool)]
-        return lines
-    return [f"{target} = {hdl(e, env, as_bool)}"]

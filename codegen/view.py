@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from . import ir
 from .expr import Expr, mask
-from .lower import Env, hdl, py, py_field, record_py, ref_slice
+from .lower import Env, LowerError, hdl, py, py_field, record_py, ref_slice
 
 NESTED_BASE = 64  # fault status codes above this are host-stage faults of a nested walk
 
@@ -75,10 +75,6 @@ class WalkerView:
 
     # ---- names
     @property
-    def fn(self) -> str:
-        return f"walk_{self.role}"
-
-    @property
     def kinds(self) -> tuple[str, ...]:
         return self.regime.fault_kinds
 
@@ -110,7 +106,7 @@ class WalkerView:
                 return "kind"
             if e.name == "walked":
                 return f"(kind > {len(self.regime.faults)})"
-            raise ValueError(e.name)
+            raise LowerError(f"'{e.name}' cannot be used here", e.span)
 
         return Env({
             "field": field_ref, "leaf": field_ref, "builtin": builtin,
@@ -213,7 +209,7 @@ class WalkerView:
                 return "fault_k"
             if e.name == "walked":
                 return f"(fault_k > {len(self.regime.faults)})"
-            raise ValueError(e.name)
+            raise LowerError(f"'{e.name}' cannot be used here", e.span)
 
         return Env({
             "field": field_ref, "leaf": field_ref, "builtin": builtin,
@@ -348,13 +344,6 @@ class TranslationView:
 
     def register_width(self, name: str) -> int:
         return self.spec.layout(name).width
-
-    @property
-    def records(self) -> list[ir.Record]:
-        recs = [self.main.regime.record]
-        if self.nested:
-            recs.append(self.nested.record)
-        return recs
 
     def host_binding_py(self) -> list[tuple[str, str]]:
         """(host context register, Python expression over the nested context)."""
