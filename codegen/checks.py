@@ -103,9 +103,10 @@ def _record_names(rec: ir.Record, ident) -> None:
             ident(b.name, b.span, "record bits")
 
 
-def _overlaps(items, width: int, what: str, bag: DiagnosticBag) -> None:
-    """items: (name, hi, lo, span, may_overlap_fields)."""
-    taken: list[tuple[str, int, int, Span]] = []
+def _overlaps(items, width: int, what: str, bag: DiagnosticBag, taken=()) -> None:
+    """items: (name, hi, lo, span) in source order, each checked against the width and
+    against `taken` and the items before it: the later item is the error, the earlier the note."""
+    taken: list[tuple[str, int, int, Span]] = list(taken)
     for name, hi, lo, span in items:
         if hi < lo:
             continue
@@ -127,16 +128,30 @@ def _layout(lay: ir.Layout, bag: DiagnosticBag) -> None:
             bag.error("E0201", f"field '{f.name}' is defined twice in {lay.kind} '{lay.name}'", f.span,
                       ("first defined here", seen[f.name]))
         seen.setdefault(f.name, f.span)
-    items = [(f"field '{f.name}'", f.hi, f.lo, f.span) for f in lay.fields]
-    items += [(f"{r.kind} range", r.hi, r.lo, r.span) for r in lay.ranges if r.when is None]
-    _overlaps(items, lay.width, f"{lay.kind} '{lay.name}'", bag)
+
+    def source_order(item):  # included fields of another file first
+        return item[3].path == lay.span.path, item[3].line, item[3].col
+
+    what = f"{lay.kind} '{lay.name}'"
+    fields = [(f"field '{f.name}'", f.hi, f.lo, f.span) for f in lay.fields]
+    static = [(f"{r.kind} range", r.hi, r.lo, r.span) for r in lay.ranges if r.when is None]
+    _overlaps(sorted(fields + static, key=source_order), lay.width, what, bag)
     # A conditional reserved range may cover ignored bits (ignored unless the condition
     # holds), but no field: a field that is sometimes reserved says `reserved if`.
+    # Each is checked against the fields alone, so field errors are not reported again.
+    inside = [f for f in fields if f[1] < lay.width]
     for r in lay.ranges:
         if r.when is not None:
-            items = [(f"field '{f.name}'", f.hi, f.lo, f.span) for f in lay.fields]
-            _overlaps(items + [("conditional reserved range", r.hi, r.lo, r.span)], lay.width,
-                      f"{lay.kind} '{lay.name}'", bag)
+            _overlaps([("conditional reserved range", r.hi, r.lo, r.span)], lay.width, what, bag, taken=inside)
+
+
+def _constant_choices(e: Expr) -> list[Expr]:
+    """The constants an expression can take: itself, or the constant arms of `c ? a : b`."""
+    if e.op == "num":
+        return [e]
+    if e.op == "cond":
+        return _constant_choices(e.args[1]) + _constant_choices(e.args[2])
+    return []
 
 
 def _fields_in(e: Expr | None, kind: str) -> list[Expr]:
@@ -159,6 +174,8 @@ def _regime(spec: ir.Spec, reg: ir.Regime, bag: DiagnosticBag) -> None:
             bag.error("E0404", f"index [{lv.index_hi}:{lv.index_lo}] of level '{lv.name}' is past the "
                       f"{reg.input_width}-bit input '{reg.input_name}'", lv.span)
     for upper, lower in zip(ordered, ordered[1:]):
+        if upper.number == lower.number:
+            continue  # reported above as defined twice
         if upper.number != lower.number + 1:
             bag.error("E0405", f"levels {upper.number} and {lower.number} are not consecutive", lower.span)
         elif upper.index_lo != lower.index_hi + 1:
@@ -166,6 +183,10 @@ def _regime(spec: ir.Spec, reg: ir.Regime, bag: DiagnosticBag) -> None:
             bag.error("E0405", f"index [{lower.index_hi}:{lower.index_lo}] of level '{lower.name}' {kind} "
                       f"index [{upper.index_hi}:{upper.index_lo}] of level '{upper.name}'", lower.span,
                       (f"level '{upper.name}' is declared here", upper.span))
+    for start in _constant_choices(reg.start):
+        if start.value not in numbers:
+            bag.error("E0304", f"start level {start.value} is not a level of {where} "
+                      f"({', '.join(str(n) for n in numbers)})", start.span)
     if not ordered[-1].leaf:
         bag.error("E0407", f"the last level '{ordered[-1].name}' of {where} needs a leaf format", ordered[-1].span)
     for lv in ordered:

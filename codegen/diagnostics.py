@@ -62,10 +62,11 @@ def _excerpt(span: Span, sources: dict[str, str]) -> list[str]:
     src = "".join(" " if ord(c) < 32 or c == "\x7f" else c for c in lines[span.line - 1].rstrip("\r"))
     # a long line is shown as a window of EXCERPT_WIDTH characters around the column
     start = 0 if span.col <= EXCERPT_WIDTH - 40 else span.col - 41
-    shown = ("..." if start else "") + src[start:start + EXCERPT_WIDTH] + ("..." if start + EXCERPT_WIDTH < len(src) else "")
+    window = src[start:start + EXCERPT_WIDTH]
+    shown = ("..." if start else "") + window + ("..." if start + EXCERPT_WIDTH < len(src) else "")
     at = span.col - 1 - start  # 0-based column inside the window
     end = span.end_col if span.end_line == span.line else len(src) + 1
-    width = max(1, min(end - span.col, len(src[start:start + EXCERPT_WIDTH]) - at))
+    width = max(1, min(end - span.col, len(window) - at))
     gutter = f"{span.line:>5} | "
     return [gutter + shown, " " * (len(gutter) + at + (3 if start else 0)) + "^" * width]
 

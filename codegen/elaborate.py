@@ -20,6 +20,7 @@ from .parse import MAX_CONST_BITS, parse_text
 
 BUILTINS_WALK = {"rsvd": 1}  # width of walk-time builtins; `level` is added per regime
 MAX_WIDTH = 1024
+MAX_EXPANSIONS = 1000  # uses of `let` names in one expression: each doubling `let` doubles the tree
 
 
 class _Problem(EvalError):
@@ -28,6 +29,10 @@ class _Problem(EvalError):
     def __init__(self, code: str, message: str, span: Span):
         super().__init__(message, span)
         self.code = code
+
+
+class _TooLarge(Exception):
+    """An expression grows too large (or deep) once its `let` names are expanded."""
 
 
 class _Undefined(Exception):
@@ -48,6 +53,7 @@ class Module:
     regimes: dict[str, ir.Regime] = field(default_factory=dict)
     nested: dict[str, ir.Nested] = field(default_factory=dict)
     spans: dict[str, Span] = field(default_factory=dict)
+    overrides: dict[str, tuple[int, Span]] = field(default_factory=dict)  # set by the importer
     # names whose declaration (or import) failed with an error already reported: a use
     # of one is not reported again as undefined
     failed: set[str] = field(default_factory=set)
@@ -58,7 +64,6 @@ class Module:
             return True
         sub = self.imports.get(parts[0]) if len(parts) == 2 else None
         return sub is not None and sub.has_failed(parts[1])
-    overrides: dict[str, tuple[int, Span]] = field(default_factory=dict)  # set by the importer
 
     def find(self, table: str, parts: tuple[str, ...]):
         """Look a (possibly alias-qualified) name up in one of the tables."""
@@ -86,6 +91,7 @@ class Scope:
         self.lets: dict[str, Expr] = kw.get("lets", {})
         self.expand = kw.get("expand")  # resolves a `let` body in this scope
         self.expanding: set[str] = set()
+        self.expansions = 0  # in the expression being resolved; Elaborator.resolve resets it
 
     def resolve(self, name: str, span: Span) -> Expr:
         parts = tuple(name.split("."))
@@ -95,6 +101,9 @@ class Scope:
             if n in self.lets and self.expand is not None:
                 if n in self.expanding:
                     raise EvalError(f"'{n}' is defined in terms of itself", span)
+                self.expansions += 1
+                if self.expansions > MAX_EXPANSIONS:
+                    raise _TooLarge()
                 self.expanding.add(n)
                 try:
                     return self.expand(self.lets[n], self)
@@ -228,6 +237,7 @@ class Elaborator:
 
     def resolve(self, e: Expr, scope: Scope) -> Expr | None:
         """Resolve names and type every node; None after reporting an error."""
+        scope.expansions = 0
         try:
             return self._resolve(e, scope)
         except _Undefined as u:
@@ -240,8 +250,9 @@ class Elaborator:
             self.bag.error(err.code, str(err), err.span)
         except EvalError as err:
             self.bag.error("E0303", f"invalid constant expression: {err}", err.span)
-        except RecursionError:  # only through `let`s: the parser bounds the nesting of one expression
-            self.bag.error("E0102", "expression nests too deeply", e.span)
+        except (RecursionError, _TooLarge):  # only through `let`s: the parser bounds one expression
+            self.bag.error("E0102", f"expression is too large once its `let` names are expanded (more than "
+                           f"{MAX_EXPANSIONS} expansions, or nested too deeply)", e.span)
         return None
 
     def _resolve(self, e: Expr, scope: Scope) -> Expr:
@@ -252,7 +263,8 @@ class Elaborator:
         args = tuple(self._resolve(a, scope) for a in e.args)
         out = e.model_copy(update={"args": args, "width": _width(e.op, args)})
         if all(a.op == "num" for a in args):
-            # fold exactly: evaluate() wraps '-' to the operands' width, so `0 - 1` gave 1
+            # fold exactly, so that a negative constant is an error: evaluate() wraps '-' to
+            # the operands' width (`0 - 1` would be 1)
             exact = out.model_copy(update={"width": 0}) if e.op in ("-", "neg") else out
             value = evaluate(exact, lambda _: 0)
             if value < 0:
@@ -411,7 +423,8 @@ class Elaborator:
                     self.bag.error("E0201", f"'{kind}' is given twice in regime '{d.name}'", span, ("first given here", simple[kind][0]))
                     continue
                 simple[kind] = (span, val)
-        missing = [k for k in ("input", "access", "entry", "root", "start", "pointer", "frame", "record") if k not in simple]
+        required = ("input", "access", "entry", "root", "start", "pointer", "frame", "record")
+        missing = [k for k in required if k not in simple]
         if missing:
             self.bag.error("E0306", f"regime '{d.name}' is missing {', '.join(repr(k) for k in missing)}", d.span)
             return
@@ -437,8 +450,10 @@ class Elaborator:
         named = {"lets": lets, "expand": self._resolve}
         in_width = self.const(in_w, cscope, "input width", 1, 64)
         entry = self.const(simple["entry"][1], cscope, "entry size in bytes", 1, 32)
-        if in_width is None or entry is None:
-            return
+        # a bad width or entry size is reported already: go on with a stand-in to find the
+        # regime's other errors too, but do not declare the regime
+        broken = in_width is None or entry is None
+        in_width, entry = in_width or 64, entry or 8
         ctx_scope = Scope(m, registers=registers, access=access, input=(in_name, in_width), **named)
         root = self.resolve(simple["root"][1], ctx_scope)
         start = self.resolve(simple["start"][1], ctx_scope)
@@ -527,7 +542,7 @@ class Elaborator:
                           leaf_formats=leaf_formats, fault_kinds=kinds, **named,
                           builtins={"fault": max(1, len(kinds).bit_length()), "level": level_width, "walked": 1})
         record = self.record(m, simple["record"][1], rec_scope)
-        if root is None or start is None or record is None:
+        if broken or root is None or start is None or record is None:
             return
         m.regimes[d.name] = ir.Regime(
             name=d.name, input_name=in_name, input_width=in_width, access=access, context=tuple(registers),

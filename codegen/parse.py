@@ -401,9 +401,9 @@ def _syntax_error(text: str, path: str, exc: lark.exceptions.UnexpectedInput) ->
         message += _expected(exc)
     else:
         start = tok.start_pos or 0
-        # `/*` without `*/` is not a comment: the lexer sees '/' and '*'
-        opener = start if text.startswith("/*", start) else start - 1 if start and text.startswith("/*", start - 1) else -1
-        if opener >= 0:
+        # `/*` without `*/` is not a comment: the lexer sees '/' then '*', and one of them fails
+        opener = next((at for at in (start, start - 1) if at >= 0 and text.startswith("/*", at)), None)
+        if opener is not None:
             message = "unterminated block comment: '/*' without '*/'"
             line = text.count("\n", 0, opener) + 1
             col = opener - (text.rfind("\n", 0, opener) + 1) + 1
