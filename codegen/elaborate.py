@@ -508,7 +508,9 @@ class Elaborator:
                            entry_formats=entry_formats, builtins={"rsvd": 1, "level": level_width}, **named)
         accumulators = []
         for r in accs_ast:
-            if not self._declare_local(acc_widths, r, accumulators):
+            first = next((a.span for a in accumulators if a.name == r.name), None)
+            if first is not None:
+                self.bag.error("E0201", f"accumulator '{r.name}' is defined twice", r.span, ("first defined here", first))
                 continue
             init = self.resolve(r.init, ctx_scope)
             then = self.resolve(r.value, walk_scope)
@@ -562,13 +564,6 @@ class Elaborator:
             why = identifier_problem(name)
             if why:
                 self.bag.error("E0202", f"{what} name '{name}' {why}", span)
-
-    def _declare_local(self, names: dict, r: ast.Rule, done: list) -> bool:
-        if any(a.name == r.name for a in done):
-            first = next(a.span for a in done if a.name == r.name)
-            self.bag.error("E0201", f"accumulator '{r.name}' is defined twice", r.span, ("first defined here", first))
-            return False
-        return True
 
     @staticmethod
     def _lay(m: Module, name: str) -> ir.Layout:

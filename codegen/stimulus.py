@@ -467,17 +467,13 @@ class ScenarioFactory:
             done = self._build(gbuilder, self.main, groot, addr, start, plan, place, preset)
             if done and plan.fault is None:
                 # map the final guest-physical page too (the reference decides what happens)
-                final = self._final_gpa(gbuilder, addr)
+                final = gbuilder.final
                 if final is not None:
                     hbuilder.legal = hbuilder.legal and not final_random
                     place(final)
             intent["host_fault"] = host_fault
         request = {self.main.input_name: addr, **access, **ctx}
         return Scenario(request, memory, draw.int(0, 2**31), intent)
-
-    @staticmethod
-    def _final_gpa(builder: TableBuilder, addr: int) -> int | None:
-        return builder.final
 
     def _map(self, hbuilder: TableBuilder, hroot: int, gpa: int, hstart: int, plan: Plan, preset: bool,
              memory: dict) -> int | None:

@@ -238,8 +238,7 @@ class WalkerView:
         return [(self.kinds.index(r.name) + 1, r, self.hdl_expr(r.when, fv, level, True)) for r in self.regime.faults]
 
     def hdl_accumulate(self, fv: FormatView, level: int) -> list[tuple[ir.Accumulator, str]]:
-        env_expr = [(a, self.hdl_expr(a.then, fv, level, a.width == 1)) for a in self.regime.accumulators]
-        return env_expr
+        return [(a, self.hdl_expr(a.then, fv, level, a.width == 1)) for a in self.regime.accumulators]
 
     def hdl_checks(self, lv: LevelView) -> list[tuple[int, ir.Rule, str]]:
         env = self.hdl_env(lv.leaf.layout, lv.level.number)
