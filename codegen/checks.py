@@ -223,7 +223,7 @@ def _regime(spec: ir.Spec, reg: ir.Regime, bag: DiagnosticBag) -> None:
                     if ref.name not in reg.context:
                         bag.error("E0310", f"format '{name}' depends on register '{ref.name}', which {where} "
                                   "does not list under 'context'", ref.span)
-            roles = [e for r in reg.faults for e in _fields_in(r.when, "field")]
+            roles = [e for r in reg.faults_for(role == "leaf") for e in _fields_in(r.when, "field")]
             roles += [e for a in reg.accumulators for e in _fields_in(a.then, "field")]
             for ref in roles:
                 if lay.field(ref.name) is None:

@@ -532,7 +532,8 @@ class Elaborator:
                 seen[r.name] = r.span
                 cond = self.resolve(r.when, fault_scope if r.kind == "fault" else check_scope)
                 if cond is not None:
-                    (faults if r.kind == "fault" else checks).append(ir.Rule(name=r.name, when=cond, cite=r.cite, doc=r.doc, span=r.span))
+                    (faults if r.kind == "fault" else checks).append(
+                        ir.Rule(name=r.name, when=cond, where=r.where, cite=r.cite, doc=r.doc, span=r.span))
             elif r.kind == "set":
                 when = self.resolve(r.when, check_scope) if r.when is not None else None
                 if r.when is None or when is not None:
@@ -639,6 +640,9 @@ class Elaborator:
                 context.append(reg)
         regs = {n: all_regs[n] for n in context}
         gscope = Scope(m, registers=regs, access=guest.access)
+        # the final access may depend on what the guest walk found (e.g. a user page)
+        final_scope = Scope(m, registers=regs, access=guest.access,
+                            accumulators={a.name: a.width for a in guest.accumulators})
         maps = {}
         for stage, binds in (("table", d.table_access), ("final", d.final_access)):
             seen = {}
@@ -651,7 +655,7 @@ class Elaborator:
                     self.bag.error("E0201", f"access '{b.name}' is given twice", b.span, ("first given here", seen[b.name]))
                     continue
                 seen[b.name] = b.span
-                v = self.resolve(b.value, gscope)
+                v = self.resolve(b.value, gscope if stage == "table" else final_scope)
                 if v is not None:
                     out.append(ir.Binding(name=b.name, value=v, span=b.span))
             missing = [a for a in host.access if a not in seen]
@@ -663,6 +667,7 @@ class Elaborator:
         host_fields[host.input_name] = host.input_width
         level_width = max(3, max((lv.number for lv in host.levels), default=1).bit_length())
         rec_scope = Scope(m, registers=regs, access=guest.access, host=host_fields, fault_kinds=host.fault_kinds,
+                          input=(guest.input_name, guest.input_width),
                           builtins={"on_table": 1, "on_final": 1, "fault": max(1, len(host.fault_kinds).bit_length()),
                                     "level": level_width})
         if len(d.records) != 1:

@@ -120,10 +120,12 @@ class Level(Node):
 
 
 class Rule(Node):
-    """A walk fault (`fault`), a final check (`check`)."""
+    """A walk fault (`fault`), a final check (`check`). A walk fault applies to entries
+    in the role `where` says: "" every entry, "leaf" leaves only, "table" pointers only."""
 
     name: str
     when: Expr
+    where: str = ""
     cite: str = ""
     doc: str = ""
 
@@ -190,6 +192,10 @@ class Regime(Node):
     record: Record
     cite: str = ""
     doc: str = ""
+
+    def faults_for(self, leaf: bool) -> tuple[Rule, ...]:
+        """The walk faults checked on an entry that is a leaf (or a pointer)."""
+        return tuple(r for r in self.faults if r.where in ("", "leaf" if leaf else "table"))
 
     def level(self, number: int) -> Level:
         return next(lv for lv in self.levels if lv.number == number)

@@ -242,10 +242,14 @@ class _ToAst(Transformer):
         rest = self._plain(c)
         return ast.Rule("let", str(rest[0]), self.sp(meta), value=self._e(rest[1]), cite=cite, doc=doc)
 
+    def fault_where(self, meta, c):
+        return ("where", str(c[1]))
+
     def fault_item(self, meta, c):
         cite, doc = self._opts(c)
-        rest = self._plain(c)
-        return ast.Rule("fault", str(rest[0]), self.sp(meta), when=self._e(rest[1]), cite=cite, doc=doc)
+        where = next((x[1] for x in c if isinstance(x, tuple) and x[0] == "where"), "")
+        rest = [x for x in self._plain(c) if not (isinstance(x, tuple) and x[0] == "where")]
+        return ast.Rule("fault", str(rest[0]), self.sp(meta), when=self._e(rest[1]), where=where, cite=cite, doc=doc)
 
     def check_item(self, meta, c):
         cite, doc = self._opts(c)

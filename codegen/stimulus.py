@@ -203,12 +203,12 @@ class TableBuilder:
             raise StimulusError(f"a walk condition reads '{r.name}' ({r.kind}), which table building cannot set")
         return evaluate(e, lookup)
 
-    def steer(self, lay: ir.Layout, value: int, level: int, keep: set[str], want) -> int:
+    def steer(self, lay: ir.Layout, value: int, level: int, keep: set[str], want, leaf: bool) -> int:
         """Redraw fields outside `keep` that the conditions read until want(value) holds."""
         if want(value):
             return value
         names = set()
-        for cond in self._conditions(lay, level):
+        for cond in self._conditions(level, leaf):
             names |= {r.name for r in cond.refs() if r.kind in ("field", "leaf")}
         names -= keep
         fields = [lay.field(n) for n in sorted(names) if lay.field(n) is not None]
@@ -230,15 +230,15 @@ class TableBuilder:
                 return v
         raise StimulusError(f"cannot draw an entry of format '{lay.name}' that fits the plan")
 
-    def _conditions(self, lay: ir.Layout, level: int) -> list[Expr]:
+    def _conditions(self, level: int, leaf: bool) -> list[Expr]:
         lv = self.regime.level(level)
-        conds = [r.when for r in self.regime.faults]
+        conds = [r.when for r in self.regime.faults_for(leaf)]
         if lv.leaf_when is not None:
             conds.append(lv.leaf_when)
         return conds
 
-    def walk_faults_clear(self, lay: ir.Layout, level: int, value: int, upto: str | None = None) -> bool:
-        for r in self.regime.faults:
+    def walk_faults_clear(self, lay: ir.Layout, level: int, value: int, leaf: bool, upto: str | None = None) -> bool:
+        for r in self.regime.faults_for(leaf):
             if r.name == upto:
                 return True
             if self.field_eval(r.when, lay, value, level):
@@ -256,10 +256,10 @@ class TableBuilder:
         if lv.leaf and lv.table:
             leaf_lay = self.spec.layout(lv.leaf)
             decides = lambda v: bool(self.field_eval(lv.leaf_when, leaf_lay, v, level)) == as_leaf
-            value = self.steer(lay, value, level, keep, decides)
+            value = self.steer(lay, value, level, keep, decides, as_leaf)
             keep |= {r.name for r in lv.leaf_when.refs() if r.kind == "field"}
         if fault is None:
-            return self.steer(lay, value, level, keep, lambda v: self.walk_faults_clear(lay, level, v))
+            return self.steer(lay, value, level, keep, lambda v: self.walk_faults_clear(lay, level, v, as_leaf), as_leaf)
         rule = next(r for r in self.regime.faults if r.name == fault)
         uses_rsvd = any(r.kind == "builtin" and r.name == "rsvd" for r in rule.when.refs())
         if uses_rsvd:
@@ -268,8 +268,8 @@ class TableBuilder:
                 raise StimulusError(f"format '{lay.name}' has no must-be-zero bit to set")
             bits = [b for b in range(lay.width) if free >> b & 1]
             value |= 1 << self.draw.choice(bits)
-        want = lambda v: self.walk_faults_clear(lay, level, v, upto=fault) and bool(self.field_eval(rule.when, lay, v, level))
-        return self.steer(lay, value, level, keep, want)
+        want = lambda v: self.walk_faults_clear(lay, level, v, as_leaf, upto=fault) and bool(self.field_eval(rule.when, lay, v, level))  # noqa: E731
+        return self.steer(lay, value, level, keep, want, as_leaf)
 
 
 def plans(regime: ir.Regime) -> list[Plan]:
@@ -277,7 +277,15 @@ def plans(regime: ir.Regime) -> list[Plan]:
     out = [Plan(lv.number) for lv in regime.leaf_levels]
     for lv in regime.levels:
         for r in regime.faults:
-            out.append(Plan(min(x.number for x in regime.leaf_levels if x.number <= lv.number), r.name, lv.number))
+            if r.where == "leaf":
+                if lv.leaf:
+                    out.append(Plan(lv.number, r.name, lv.number))
+            elif r.where == "table":
+                lower = [x.number for x in regime.leaf_levels if x.number < lv.number]
+                if lv.table and lower:
+                    out.append(Plan(max(lower), r.name, lv.number))
+            else:
+                out.append(Plan(min(x.number for x in regime.leaf_levels if x.number <= lv.number), r.name, lv.number))
     return out
 
 
@@ -334,8 +342,14 @@ class ScenarioFactory:
         leafs = [lv.number for lv in regime.leaf_levels if lv.number <= start]
         leaf = draw.choice(leafs)
         if regime.faults and draw.chance(fault_percent):
-            level = draw.int(leaf, start)
-            return Plan(leaf, draw.choice([r.name for r in regime.faults]), level)
+            rule = draw.choice(regime.faults)
+            if rule.where == "leaf":
+                return Plan(leaf, rule.name, leaf)
+            if rule.where == "table":
+                if leaf == start:
+                    return Plan(leaf)
+                return Plan(leaf, rule.name, draw.int(leaf + 1, start))
+            return Plan(leaf, rule.name, draw.int(leaf, start))
         return Plan(leaf)
 
     def _build(self, builder: TableBuilder, regime: ir.Regime, root: int, addr: int, start: int, plan: Plan,

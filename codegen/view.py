@@ -148,9 +148,9 @@ class WalkerView:
     def py_leaf_when(self, lv: LevelView) -> str:
         return py(lv.level.leaf_when, self.py_env(lv.leaf.layout, lv.level.number))
 
-    def py_faults(self, fv: FormatView, level: int) -> list[tuple[int, ir.Rule, str]]:
+    def py_faults(self, fv: FormatView, level: int, leaf: bool) -> list[tuple[int, ir.Rule, str]]:
         env = self.py_env(fv.layout, level)
-        return [(self.kinds.index(r.name) + 1, r, py(r.when, env)) for r in self.regime.faults]
+        return [(self.kinds.index(r.name) + 1, r, py(r.when, env)) for r in self.regime.faults_for(leaf)]
 
     def py_accumulate(self, fv: FormatView, level: int) -> list[tuple[str, str]]:
         env = self.py_env(fv.layout, level)
@@ -234,8 +234,9 @@ class WalkerView:
 
 
     # ---- MyHDL: the cycle-level model
-    def hdl_faults(self, fv: FormatView, level: int) -> list[tuple[int, ir.Rule, str]]:
-        return [(self.kinds.index(r.name) + 1, r, self.hdl_expr(r.when, fv, level, True)) for r in self.regime.faults]
+    def hdl_faults(self, fv: FormatView, level: int, leaf: bool) -> list[tuple[int, ir.Rule, str]]:
+        return [(self.kinds.index(r.name) + 1, r, self.hdl_expr(r.when, fv, level, True))
+                for r in self.regime.faults_for(leaf)]
 
     def hdl_accumulate(self, fv: FormatView, level: int) -> list[tuple[ir.Accumulator, str]]:
         return [(a, self.hdl_expr(a.then, fv, level, a.width == 1)) for a in self.regime.accumulators]
@@ -382,7 +383,10 @@ class TranslationView:
         return out
 
     def access_hdl(self, stage: str) -> list[tuple[str, str]]:
+        """The host access kind of a table or final translation; the guest sets it when
+        it asks, with its accumulators as just updated (v_*)."""
         env = self.main.hdl_env()
+        env.spell["acc"] = lambda e: f"v_{e.name}"
         binds = self.nested.table_access if stage == "table" else self.nested.final_access
         by = {b.name: hdl(b.value, env, True) for b in binds}
         return [(a, by[a]) for a in self.host.regime.access]

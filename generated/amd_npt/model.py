@@ -534,7 +534,8 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
 @block
 def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER,
                 o_status, o_level, o_aux, o_pa, o_r_vector, o_r_error_code, o_r_cr2,
-                x_valid, x_pwrite, x_addr, x_waddr, x_wdata, x_on_table, x_done, x_status, x_level, x_pa, x_rdata, h_r_vector, h_r_error_code, h_r_cr2, o_n_exitcode, o_n_exitinfo1, o_n_exitinfo2):
+                x_valid, x_pwrite, x_addr, x_waddr, x_wdata, x_on_table, x_done, x_status, x_level, x_pa, x_rdata, h_r_vector, h_r_error_code, h_r_cr2, o_n_exitcode, o_n_exitinfo1, o_n_exitinfo2,
+                hk_write, hk_user, hk_fetch):
     """Walker for regime long_mode as the guest stage  # spec: specs/x86_64_paging.vspec:123"""
     S = enum('IDLE', 'XWAIT', 'NFAULT', 'FAULT', 'ADREQ', 'ADWAIT')
     st = Signal(S.IDLE)
@@ -585,6 +586,9 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                     x_pwrite.next = False
                     x_addr.next = (r_CR3[48:12] << 0xc) + (i_addr[57:48] << 3)
                     x_on_table.next = True
+                    hk_write.next = True
+                    hk_user.next = True
+                    hk_fetch.next = False
                     st.next = S.XWAIT
                     lvl.next = 5
                 else:  # spec: specs/x86_64_paging.vspec:129
@@ -592,6 +596,9 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                     x_pwrite.next = False
                     x_addr.next = (r_CR3[48:12] << 0xc) + (i_addr[48:39] << 3)
                     x_on_table.next = True
+                    hk_write.next = True
+                    hk_user.next = True
+                    hk_fetch.next = False
                     st.next = S.XWAIT
                     lvl.next = 4
         elif st == S.XWAIT:
@@ -630,6 +637,9 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                             x_pwrite.next = False
                             x_addr.next = (x_rdata & 0xfffffffff000) + (i_addr[48:39] << 3)
                             x_on_table.next = True
+                            hk_write.next = True
+                            hk_user.next = True
+                            hk_fetch.next = False
                             st.next = S.XWAIT
                             lvl.next = 4
                     elif lvl == 4:  # spec: specs/x86_64_paging.vspec:134 level pml4
@@ -660,6 +670,9 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                             x_pwrite.next = False
                             x_addr.next = (x_rdata & 0xfffffffff000) + (i_addr[39:30] << 3)
                             x_on_table.next = True
+                            hk_write.next = True
+                            hk_user.next = True
+                            hk_fetch.next = False
                             st.next = S.XWAIT
                             lvl.next = 3
                     elif lvl == 3:  # spec: specs/x86_64_paging.vspec:135 level pdpt
@@ -725,6 +738,9 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                     x_pwrite.next = False
                                     x_addr.next = ((x_rdata & 0xffffc0000000) | (i_addr & 0x3fffffff))
                                     x_on_table.next = False
+                                    hk_write.next = k_write
+                                    hk_user.next = True
+                                    hk_fetch.next = k_fetch
                                     st.next = S.XWAIT
 
                         else:
@@ -755,6 +771,9 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 x_pwrite.next = False
                                 x_addr.next = (x_rdata & 0xfffffffff000) + (i_addr[30:21] << 3)
                                 x_on_table.next = True
+                                hk_write.next = True
+                                hk_user.next = True
+                                hk_fetch.next = False
                                 st.next = S.XWAIT
                                 lvl.next = 2
                     elif lvl == 2:  # spec: specs/x86_64_paging.vspec:140 level pd
@@ -820,6 +839,9 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                     x_pwrite.next = False
                                     x_addr.next = ((x_rdata & 0xffffffe00000) | (i_addr & 0x1fffff))
                                     x_on_table.next = False
+                                    hk_write.next = k_write
+                                    hk_user.next = True
+                                    hk_fetch.next = k_fetch
                                     st.next = S.XWAIT
 
                         else:
@@ -850,6 +872,9 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 x_pwrite.next = False
                                 x_addr.next = (x_rdata & 0xfffffffff000) + (i_addr[21:12] << 3)
                                 x_on_table.next = True
+                                hk_write.next = True
+                                hk_user.next = True
+                                hk_fetch.next = False
                                 st.next = S.XWAIT
                                 lvl.next = 1
                     elif lvl == 1:  # spec: specs/x86_64_paging.vspec:145 level pt
@@ -914,6 +939,9 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 x_pwrite.next = False
                                 x_addr.next = ((x_rdata & 0xfffffffff000) | (i_addr & 0xfff))
                                 x_on_table.next = False
+                                hk_write.next = k_write
+                                hk_user.next = True
+                                hk_fetch.next = k_fetch
                                 st.next = S.XWAIT
 
 
@@ -1044,16 +1072,8 @@ def model(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3,
 
     @always_comb
     def host_inputs():
-        """The host walk's access kind and context, from the nested spec."""
+        """The host walk's context, from the nested spec's bindings."""
         x_table.next = x_on_table and not x_pwrite
-        if x_on_table:
-            hk_write.next = True
-            hk_user.next = True
-            hk_fetch.next = False
-        else:
-            hk_write.next = k_write
-            hk_user.next = True
-            hk_fetch.next = k_fetch
         hb_CR0.next = 0
         hb_CR3.next = r_nCR3
         hb_CR4.next = concat(r_HCR4[12], intbv(0)[12:])
@@ -1067,7 +1087,8 @@ def model(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3,
                        x_table, x_pwrite, x_waddr, x_wdata, x_rdata)
     guest = walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER,
                          o_status, o_level, o_aux, o_pa, o_r_vector, o_r_error_code, o_r_cr2,
-                         x_valid, x_pwrite, x_addr, x_waddr, x_wdata, x_on_table, x_done, x_status, x_level, x_pa, x_rdata, h_r_vector, h_r_error_code, h_r_cr2, o_n_exitcode, o_n_exitinfo1, o_n_exitinfo2)
+                         x_valid, x_pwrite, x_addr, x_waddr, x_wdata, x_on_table, x_done, x_status, x_level, x_pa, x_rdata, h_r_vector, h_r_error_code, h_r_cr2, o_n_exitcode, o_n_exitinfo1, o_n_exitinfo2,
+                         hk_write, hk_user, hk_fetch)
     return host, guest, host_inputs
 
 

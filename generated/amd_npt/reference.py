@@ -237,7 +237,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
         addr = table + (((i_addr >> 48) & 0x1ff) << 3)
         h = walk_host(mem, trace, addr, ta_write, ta_user, ta_fetch, hb_CR0, hb_CR3, hb_CR4, hb_EFER, hb_RFLAGS, hb_PKRU)
         if h[0]:
-            return (NESTED_BASE + h[0], h[1], 5, record_nested(h[0], h[1], h[3], addr, 1, 0, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER))
+            return (NESTED_BASE + h[0], h[1], 5, record_nested(h[0], h[1], h[3], addr, 1, 0, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER))
         addr = h[1]
         e = mem.get(addr, 0)
         trace.append((0, addr, 8, e))
@@ -256,7 +256,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
         addr = table + (((i_addr >> 39) & 0x1ff) << 3)
         h = walk_host(mem, trace, addr, ta_write, ta_user, ta_fetch, hb_CR0, hb_CR3, hb_CR4, hb_EFER, hb_RFLAGS, hb_PKRU)
         if h[0]:
-            return (NESTED_BASE + h[0], h[1], 4, record_nested(h[0], h[1], h[3], addr, 1, 0, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER))
+            return (NESTED_BASE + h[0], h[1], 4, record_nested(h[0], h[1], h[3], addr, 1, 0, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER))
         addr = h[1]
         e = mem.get(addr, 0)
         trace.append((0, addr, 8, e))
@@ -275,7 +275,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
         addr = table + (((i_addr >> 30) & 0x1ff) << 3)
         h = walk_host(mem, trace, addr, ta_write, ta_user, ta_fetch, hb_CR0, hb_CR3, hb_CR4, hb_EFER, hb_RFLAGS, hb_PKRU)
         if h[0]:
-            return (NESTED_BASE + h[0], h[1], 3, record_nested(h[0], h[1], h[3], addr, 1, 0, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER))
+            return (NESTED_BASE + h[0], h[1], 3, record_nested(h[0], h[1], h[3], addr, 1, 0, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER))
         addr = h[1]
         e = mem.get(addr, 0)
         trace.append((0, addr, 8, e))
@@ -307,7 +307,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
 
             h = walk_host(mem, trace, pa, k_write, 1, k_fetch, hb_CR0, hb_CR3, hb_CR4, hb_EFER, hb_RFLAGS, hb_PKRU)
             if h[0]:
-                return (NESTED_BASE + h[0], h[1], 0, record_nested(h[0], h[1], h[3], pa, 0, 1, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER))
+                return (NESTED_BASE + h[0], h[1], 0, record_nested(h[0], h[1], h[3], pa, 0, 1, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER))
             for wa, wv in pend:
                 mem[wa] = wv
                 trace.append((1, wa, 8, wv))
@@ -328,7 +328,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
         addr = table + (((i_addr >> 21) & 0x1ff) << 3)
         h = walk_host(mem, trace, addr, ta_write, ta_user, ta_fetch, hb_CR0, hb_CR3, hb_CR4, hb_EFER, hb_RFLAGS, hb_PKRU)
         if h[0]:
-            return (NESTED_BASE + h[0], h[1], 2, record_nested(h[0], h[1], h[3], addr, 1, 0, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER))
+            return (NESTED_BASE + h[0], h[1], 2, record_nested(h[0], h[1], h[3], addr, 1, 0, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER))
         addr = h[1]
         e = mem.get(addr, 0)
         trace.append((0, addr, 8, e))
@@ -360,7 +360,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
 
             h = walk_host(mem, trace, pa, k_write, 1, k_fetch, hb_CR0, hb_CR3, hb_CR4, hb_EFER, hb_RFLAGS, hb_PKRU)
             if h[0]:
-                return (NESTED_BASE + h[0], h[1], 0, record_nested(h[0], h[1], h[3], pa, 0, 1, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER))
+                return (NESTED_BASE + h[0], h[1], 0, record_nested(h[0], h[1], h[3], pa, 0, 1, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER))
             for wa, wv in pend:
                 mem[wa] = wv
                 trace.append((1, wa, 8, wv))
@@ -381,7 +381,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
         addr = table + (((i_addr >> 12) & 0x1ff) << 3)
         h = walk_host(mem, trace, addr, ta_write, ta_user, ta_fetch, hb_CR0, hb_CR3, hb_CR4, hb_EFER, hb_RFLAGS, hb_PKRU)
         if h[0]:
-            return (NESTED_BASE + h[0], h[1], 1, record_nested(h[0], h[1], h[3], addr, 1, 0, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER))
+            return (NESTED_BASE + h[0], h[1], 1, record_nested(h[0], h[1], h[3], addr, 1, 0, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER))
         addr = h[1]
         e = mem.get(addr, 0)
         trace.append((0, addr, 8, e))
@@ -412,7 +412,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
 
         h = walk_host(mem, trace, pa, k_write, 1, k_fetch, hb_CR0, hb_CR3, hb_CR4, hb_EFER, hb_RFLAGS, hb_PKRU)
         if h[0]:
-            return (NESTED_BASE + h[0], h[1], 0, record_nested(h[0], h[1], h[3], pa, 0, 1, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER))
+            return (NESTED_BASE + h[0], h[1], 0, record_nested(h[0], h[1], h[3], pa, 0, 1, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER))
         for wa, wv in pend:
             mem[wa] = wv
             trace.append((1, wa, 8, wv))
@@ -421,7 +421,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
     raise AssertionError("unreachable: the last level is a leaf")
 
 
-def record_nested(hkind, hlevel, hrec, h_addr, on_table, on_final, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER):
+def record_nested(hkind, hlevel, hrec, h_addr, on_table, on_final, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER):
     """The npf record of a host-stage fault  # spec: specs/amd_npt.vspec:52"""
     return (
         (0x400 & 0xffffffffffffffff),  # exitcode
