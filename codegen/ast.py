@@ -198,6 +198,8 @@ class Nested:
     table_access: tuple[Binding, ...]
     final_access: tuple[Binding, ...]
     records: tuple[Record, ...]
+    update_access: tuple[Binding, ...] = ()
+    update_when: Expr | None = None
     cite: str = ""
     doc: str = ""
     item_spans: dict = field(default_factory=dict, hash=False, compare=False)

@@ -57,7 +57,9 @@ def identifier_problem(name: str) -> str | None:
 
 def _names(spec: ir.Spec, bag: DiagnosticBag) -> None:
     seen: dict[str, Span] = {}
-    for kind, items in (("parameter", spec.params), ("enum", spec.enums), ("layout", spec.layouts),
+    # parameters are scoped to their file (an importer names them alias.NAME), so only
+    # the declarations that share one namespace after flattening may not clash
+    for kind, items in (("enum", spec.enums), ("layout", spec.layouts),
                         ("regime", spec.regimes), ("nested", spec.nested)):
         for item in items:
             if item.name in seen and seen[item.name] != item.span:

@@ -3,6 +3,7 @@ scenarios, compare them, and report coverage, references, cycles and speed."""
 from __future__ import annotations
 
 import random
+import re
 import sys
 import time
 from collections import Counter
@@ -10,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import harness, ir
-from .stimulus import Draw, Scenario, ScenarioFactory, reachable_checks
+from .stimulus import Draw, Plan, Scenario, ScenarioFactory, StimulusError, reachable_checks
 
 
 @dataclass
@@ -58,22 +59,38 @@ def coverage_keys(outcome: dict) -> list[str]:
     return keys
 
 
+def _fault_sites(stage: str, regime: ir.Regime, kinds: list[str]) -> list[str]:
+    """Each fault at each level it can happen at: walk faults at every level their role
+    allows, final checks at every leaf level."""
+    out = []
+    for rule in regime.faults:
+        if f"{stage} fault {rule.name}" in kinds:
+            levels = [lv for lv in regime.levels if (lv.leaf if rule.where == "leaf" else lv.table if rule.where == "table" else True)]
+            out += [f"{stage} fault {rule.name} at level {lv.number}" for lv in levels]
+    for rule in regime.checks:
+        if f"{stage} fault {rule.name}" in kinds:
+            out += [f"{stage} fault {rule.name} at level {lv.number}" for lv in regime.leaf_levels]
+    return out
+
+
 def expected_coverage(spec: ir.Spec) -> tuple[list[str], list[str]]:
-    """Coverage points a full run should hit (every fault kind of each stage, every page
-    size, every fault site), and the checks no request can reach in their stage."""
+    """Coverage points a full run should hit (every fault kind of each stage at every
+    level it can happen at, every page size, every fault site of the host stage), and
+    the checks no request can reach in their stage."""
     top = spec.top
     factory = ScenarioFactory(spec)
     main = factory.main
     stage = "guest" if isinstance(top, ir.Nested) else "top"
     reach = reachable_checks(factory, "guest")
     unreachable = [f"{stage} fault {c.name}" for c in main.checks if c.name not in reach]
-    out = [f"{stage} fault {k}" for k in main.fault_kinds if f"{stage} fault {k}" not in unreachable]
-    out += [f"page level {lv.number}" for lv in main.leaf_levels]
+    kinds = [f"{stage} fault {k}" for k in main.fault_kinds if f"{stage} fault {k}" not in unreachable]
+    out = kinds + _fault_sites(stage, main, kinds) + [f"page level {lv.number}" for lv in main.leaf_levels]
     if isinstance(top, ir.Nested):
         host = factory.host
         reach = reachable_checks(factory, "host")
         unreachable += [f"host fault {c.name}" for c in host.checks if c.name not in reach]
-        out += [f"host fault {k}" for k in host.fault_kinds if f"host fault {k}" not in unreachable]
+        kinds = [f"host fault {k}" for k in host.fault_kinds if f"host fault {k}" not in unreachable]
+        out += kinds + _fault_sites("host", host, kinds)
         out += [f"host page level {lv.number}" for lv in host.leaf_levels]
         out += ["host fault on final address"] + [f"host fault on guest level {lv.number} table" for lv in main.levels]
     return out, unreachable
@@ -81,15 +98,26 @@ def expected_coverage(spec: ir.Spec) -> tuple[list[str], list[str]]:
 
 def run(spec: ir.Spec, directory: Path, walks: int, seed: int, timing: harness.Timing | None = None,
         vcd_dir: Path | None = None, progress=None, batch: int = 250) -> Report:
+    """Co-simulate `walks` scenarios. The last tenth of the run is coverage-directed: it
+    looks for scenarios that hit the coverage points still missing (drawing candidates
+    and asking the reference which points each hits), then fills up at random."""
     ref, model = harness.load_generated(directory)
     factory = ScenarioFactory(spec)
     draw = Draw(random.Random(seed))
     oracle = lambda sc: harness.run_reference(ref, sc).outcome  # noqa: E731
-    report = Report()
+    expected, unreachable = expected_coverage(spec)
+    report = Report(unreachable=unreachable)
     begin = time.perf_counter()
     done = 0
+    directed_from = walks - walks // 10 if walks >= 100 else walks
     while done < walks:
-        scenarios = [factory.draw_scenario(draw, oracle) for _ in range(min(batch, walks - done))]
+        size = min(batch, walks - done, max(1, directed_from - done) if done < directed_from else batch)
+        if done >= directed_from:
+            missing = [k for k in expected if k not in report.coverage]
+            scenarios = _directed(factory, draw, oracle, missing, size)
+        else:
+            scenarios = []
+        scenarios += [factory.draw_scenario(draw, oracle) for _ in range(size - len(scenarios))]
         t0 = time.perf_counter()
         ref_runs = [harness.run_reference(ref, sc) for sc in scenarios]
         t1 = time.perf_counter()
@@ -111,9 +139,51 @@ def run(spec: ir.Spec, directory: Path, walks: int, seed: int, timing: harness.T
         if progress:
             progress(done, walks)
     report.seconds = time.perf_counter() - begin
-    expected, report.unreachable = expected_coverage(spec)
     report.missing = [k for k in expected if k not in report.coverage]
     return report
+
+
+SITE = re.compile(r"^(top|guest|host) fault (\w+) at level (\d+)$")
+
+
+def _directed(factory: ScenarioFactory, draw: Draw, oracle, missing: list[str], room: int,
+              tries: int = 200) -> list[Scenario]:
+    """Up to `room` scenarios, each hitting a coverage point of `missing`: a fault site
+    gets scenarios aimed at it (the fault injected there, or the leaf at that level
+    with the other stage kept legal); other points get random scenarios."""
+    wanted, found = set(missing), []
+    for key in missing:
+        if key not in wanted or len(found) >= room:
+            continue
+        for _ in range(tries):
+            try:
+                sc = _aimed(factory, draw, key) or factory.draw_scenario(draw, oracle)
+            except StimulusError:
+                continue
+            hits = wanted.intersection(coverage_keys(oracle(sc)))
+            if hits:
+                found.append(sc)
+                wanted -= hits
+                break
+    return found
+
+
+def _aimed(factory: ScenarioFactory, draw: Draw, key: str) -> Scenario | None:
+    m = SITE.match(key)
+    if not m:
+        return None
+    stage, name, level = m.group(1), m.group(2), int(m.group(3))
+    regime = factory.host if stage == "host" else factory.main
+    rule = next((r for r in regime.faults if r.name == name), None)
+    if rule is not None and stage == "host":
+        return factory.make(draw, host_fault_at=(name, level), legal=True, fault_percent=0)
+    if rule is not None:
+        return factory.make(draw, guest_plan=factory.plan_at(draw, regime, rule, level), legal=True, fault_percent=0)
+    if stage == "host":
+        return factory.make(draw, host_leaf=level, legal=True, final_random=True, fault_percent=0)
+    # a check of the main stage: random entries there, a legal host stage if there is one
+    return factory.make(draw, guest_plan=Plan(level), legal=factory.nested is not None, guest_legal=False,
+                        fault_percent=0)
 
 
 def _mismatch(ref, model, sc: Scenario, timing) -> list[str]:

@@ -644,7 +644,10 @@ class Elaborator:
         final_scope = Scope(m, registers=regs, access=guest.access,
                             accumulators={a.name: a.width for a in guest.accumulators})
         maps = {}
-        for stage, binds in (("table", d.table_access), ("final", d.final_access)):
+        stages = [("table", d.table_access), ("final", d.final_access)]
+        if d.update_access or d.update_when is not None:
+            stages.append(("update", d.update_access))
+        for stage, binds in stages:
             seen = {}
             out = []
             for b in binds:
@@ -655,7 +658,7 @@ class Elaborator:
                     self.bag.error("E0201", f"access '{b.name}' is given twice", b.span, ("first given here", seen[b.name]))
                     continue
                 seen[b.name] = b.span
-                v = self.resolve(b.value, gscope if stage == "table" else final_scope)
+                v = self.resolve(b.value, final_scope if stage == "final" else gscope)
                 if v is not None:
                     out.append(ir.Binding(name=b.name, value=v, span=b.span))
             missing = [a for a in host.access if a not in seen]
@@ -674,10 +677,12 @@ class Elaborator:
             self.bag.error("E0306", f"nested '{d.name}' needs exactly one record for faults of the host stage", d.span)
             return
         record = self.record(m, d.records[0], rec_scope)
-        if record is None:
+        update_when = self.resolve(d.update_when, gscope) if d.update_when is not None else None
+        if record is None or (d.update_when is not None and update_when is None):
             return
         m.nested[d.name] = ir.Nested(name=d.name, guest=guest.name, host=host.name, host_bindings=tuple(bindings),
                                      table_access=maps["table"], final_access=maps["final"], record=record,
+                                     update_access=maps.get("update", ()), update_when=update_when,
                                      context=tuple(context), cite=d.cite, doc=d.doc, span=d.span)
 
 

@@ -224,6 +224,10 @@ class Nested(Node):
     table_access: tuple[Binding, ...]
     final_access: tuple[Binding, ...]
     record: Record
+    # When given (and `update_when` holds), each accessed/dirty write to a guest entry is
+    # itself translated by the host with this access, e.g. as a write that needs permission.
+    update_access: tuple[Binding, ...] = ()
+    update_when: Expr | None = None
     context: tuple[str, ...]
     cite: str = ""
     doc: str = ""

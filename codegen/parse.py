@@ -325,12 +325,15 @@ class _ToAst(Transformer):
 
     def access_map(self, meta, c):
         stage = c[0]
-        return (f"{stage}_access", self.sp(meta), tuple(b for b in c[1:] if isinstance(b, ast.Binding)))
+        when = next((self._e(x) for x in c[1:] if isinstance(x, (Expr, ast.Ref))), None)
+        binds = tuple(b for b in c[1:] if isinstance(b, ast.Binding))
+        return (f"{stage}_access", self.sp(meta), (binds, when))
 
     def nested_decl(self, meta, c):
         cite, doc = self._opts(c)
         rest = self._plain(c)
-        kw = {"guest": None, "host": None, "host_bindings": (), "table_access": (), "final_access": ()}
+        kw = {"guest": None, "host": None, "host_bindings": (), "table_access": (), "final_access": (),
+              "update_access": (), "update_when": None}
         spans, records = {}, []
         for item in rest[1:]:
             if isinstance(item, ast.Record):
@@ -340,6 +343,10 @@ class _ToAst(Transformer):
             spans[kind] = span
             if kind == "host":
                 kw["host"], kw["host_bindings"] = val
+            elif kind.endswith("_access"):
+                kw[kind], when = val
+                if kind == "update_access":
+                    kw["update_when"] = when
             else:
                 kw[kind] = val
         return ast.Nested(str(rest[0]), self.sp(meta), records=tuple(records), cite=cite, doc=doc,

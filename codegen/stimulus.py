@@ -125,6 +125,9 @@ def invert(e: Expr, value: int, ctx: dict, bindings: dict[str, Expr] | None = No
     raise StimulusError("the root expression is not a register field, shifted or masked: cannot build a table for it")
 
 
+_PREFERRED: dict = {}  # TableBuilder.prefer results, by regime, context values read and accesses
+
+
 class TableBuilder:
     """Writes the entries of walks of one regime into memory."""
 
@@ -147,6 +150,15 @@ class TableBuilder:
         widths = {f.name: f.width for lv in self.regime.levels for n in (lv.table, lv.leaf) if n
                   for f in self.spec.layout(n).fields}
         names = sorted(n for n in names if widths.get(n) == 1)
+        exprs = [a.init for a in self.regime.accumulators] + [a.then for a in self.regime.accumulators]
+        exprs += [c.when for c in self.regime.checks]
+        key = (id(self.regime), tuple(names),
+               tuple(sorted({(r.name, r.lo, r.width, (self.ctx[r.name] >> r.lo) & mask(r.width))
+                             for e in exprs for r in e.refs() if r.kind == "ctx"})),
+               tuple(tuple(sorted(a.items())) for a in accesses))
+        if key in _PREFERRED:
+            self.preferred = _PREFERRED[key]
+            return
         values = {n: 1 for n in names}
 
         def fired(vals: dict) -> int:
@@ -172,7 +184,7 @@ class TableBuilder:
             trial = dict(values, **{n: 0})
             if fired(trial) < fired(values):
                 values = trial
-        self.preferred = values
+        self.preferred = _PREFERRED[key] = values
 
     def random_entry(self, lay: ir.Layout) -> int:
         value = 0
@@ -204,38 +216,59 @@ class TableBuilder:
         return evaluate(e, lookup)
 
     def steer(self, lay: ir.Layout, value: int, level: int, keep: set[str], want, leaf: bool) -> int:
-        """Redraw fields outside `keep` that the conditions read until want(value) holds."""
+        """Redraw fields outside `keep` until want(value) holds: first only the fields of
+        the conditions that need to change, then all fields the conditions read. Small
+        fields are tried exhaustively, nearest the preferred values first (legal entries
+        stay legal), else from a random starting point."""
         if want(value):
             return value
-        names = set()
-        for cond in self._conditions(level, leaf):
-            names |= {r.name for r in cond.refs() if r.kind in ("field", "leaf")}
-        names -= keep
-        fields = [lay.field(n) for n in sorted(names) if lay.field(n) is not None]
+        for names in (self._firing_fields(lay, level, leaf, value), self._condition_fields(level, leaf)):
+            fields = [lay.field(n) for n in sorted(names - keep) if lay.field(n) is not None]
+            found = self._search(lay, value, fields, want)
+            if found is not None:
+                return found
+        raise StimulusError(f"cannot draw an entry of format '{lay.name}' that fits the plan")
+
+    def _search(self, lay: ir.Layout, value: int, fields: list[ir.Field], want) -> int | None:
         small = [f for f in fields if f.width <= 4]
-        combos = list(itertools.product(*[range(1 << f.width) for f in small])) if small and len(small) <= 8 else []
-        start = self.draw.int(0, max(0, len(combos) - 1)) if combos else 0
-        for i in range(len(combos)):
-            combo = combos[(start + i) % len(combos)]
-            v = value
-            for f, x in zip(small, combo):
-                v = (v & ~f.mask) | (x << f.lo)
-            if want(v):
-                return v
-        for _ in range(200):
+        if small and len(small) <= 8:
+            combos = list(itertools.product(*[range(1 << f.width) for f in small]))
+            if self.legal and self.preferred:
+                def distance(combo):
+                    return sum(x != self.preferred.get(f.name, x) for f, x in zip(small, combo))
+                start = self.draw.int(0, len(combos) - 1)
+                combos = sorted(combos[start:] + combos[:start], key=distance)
+            else:
+                start = self.draw.int(0, len(combos) - 1)
+                combos = combos[start:] + combos[:start]
+            for combo in combos:
+                v = value
+                for f, x in zip(small, combo):
+                    v = (v & ~f.mask) | (x << f.lo)
+                if want(v):
+                    return v
+        for _ in range(200 if fields else 0):
             v = value
             for f in fields:
                 v = (v & ~f.mask) | (self.draw.bits(f.width) << f.lo)
             if want(v):
                 return v
-        raise StimulusError(f"cannot draw an entry of format '{lay.name}' that fits the plan")
+        return None
 
-    def _conditions(self, level: int, leaf: bool) -> list[Expr]:
+    def _condition_fields(self, level: int, leaf: bool) -> set[str]:
         lv = self.regime.level(level)
         conds = [r.when for r in self.regime.faults_for(leaf)]
         if lv.leaf_when is not None:
             conds.append(lv.leaf_when)
-        return conds
+        return {r.name for c in conds for r in c.refs() if r.kind in ("field", "leaf")}
+
+    def _firing_fields(self, lay: ir.Layout, level: int, leaf: bool, value: int) -> set[str]:
+        """Fields read by the walk faults that fire on `value` (what has to change)."""
+        names: set[str] = set()
+        for r in self.regime.faults_for(leaf):
+            if self.field_eval(r.when, lay, value, level):
+                names |= {x.name for x in r.when.refs() if x.kind in ("field", "leaf")}
+        return names
 
     def walk_faults_clear(self, lay: ir.Layout, level: int, value: int, leaf: bool, upto: str | None = None) -> bool:
         for r in self.regime.faults_for(leaf):
@@ -298,7 +331,8 @@ class ScenarioFactory:
         self.nested = top if isinstance(top, ir.Nested) else None
         self.main = spec.regime(top.guest) if self.nested else top
         self.host = spec.regime(top.host) if self.nested else None
-        self.context = top.context if self.nested else top.context
+        self.context = top.context
+        self._start_pairs: dict[tuple, list[tuple[int, int]]] = {}  # by context override
 
     # ---- pieces
     def _random_ctx(self, draw: Draw) -> dict:
@@ -314,9 +348,44 @@ class ScenarioFactory:
             ctx[name] = v
         return ctx
 
-    def _host_access(self, stage: str, ctx: dict, access: dict) -> dict:
-        binds = self.nested.table_access if stage == "table" else self.nested.final_access
-        return {b.name: eval_ctx(b.value, ctx, access) for b in binds}
+    def _starts(self, ctx: dict) -> tuple[int, int] | None:
+        """The start levels (main, host) a context gives, or None if one is not a level."""
+        main = self._start(self.main, ctx)
+        host = self._start(self.host, self._host_ctx(ctx)) if self.host else 0
+        if main not in [lv.number for lv in self.main.levels]:
+            return None
+        if self.host and host not in [lv.number for lv in self.host.levels]:
+            return None
+        return main, host
+
+    def _draw_ctx(self, draw: Draw, override: dict) -> dict:
+        """A random context whose start levels are drawn evenly among those contexts
+        can give (e.g. 4- and 5-level walks alike, whatever bits select them)."""
+        key = tuple(sorted(override.items()))
+        if key not in self._start_pairs:
+            probe = Draw(random.Random(0))
+            pairs = {self._starts(self._random_ctx(probe) | override) for _ in range(256)}
+            self._start_pairs[key] = sorted(p for p in pairs if p is not None)
+            if not self._start_pairs[key]:
+                raise StimulusError("no context gives a valid start level")
+        target = draw.choice(self._start_pairs[key])
+        for _ in range(200):
+            ctx = self._random_ctx(draw) | override
+            if self._starts(ctx) == target:
+                return ctx
+        for _ in range(200):
+            ctx = self._random_ctx(draw) | override
+            if self._starts(ctx) is not None:
+                return ctx
+        raise StimulusError("no context gives a valid start level")
+
+    def _host_access(self, stage: str, ctx: dict, access: dict, guest_acc: int = 1) -> dict:
+        """The host access kind of a stage; a final access may read the guest's
+        accumulators, taken here as all `guest_acc` (tables are built before the walk)."""
+        binds = {"table": self.nested.table_access, "final": self.nested.final_access,
+                 "update": self.nested.update_access}[stage]
+        accs = {("acc", a.name): guest_acc for a in self.main.accumulators}
+        return {b.name: eval_ctx(b.value, ctx, access, accs) for b in binds}
 
     def _host_ctx(self, ctx: dict) -> dict:
         bound = {b.name: b.value for b in self.nested.host_bindings}
@@ -342,15 +411,26 @@ class ScenarioFactory:
         leafs = [lv.number for lv in regime.leaf_levels if lv.number <= start]
         leaf = draw.choice(leafs)
         if regime.faults and draw.chance(fault_percent):
-            rule = draw.choice(regime.faults)
-            if rule.where == "leaf":
-                return Plan(leaf, rule.name, leaf)
-            if rule.where == "table":
-                if leaf == start:
-                    return Plan(leaf)
-                return Plan(leaf, rule.name, draw.int(leaf + 1, start))
-            return Plan(leaf, rule.name, draw.int(leaf, start))
+            return self._fault_plan(draw, leaf, start, draw.choice(regime.faults))
         return Plan(leaf)
+
+    @staticmethod
+    def plan_at(draw: Draw, regime: ir.Regime, rule: ir.Rule, level: int) -> Plan:
+        """A plan injecting walk fault `rule` at `level`, with a leaf level that lets it happen."""
+        leafs = [lv.number for lv in regime.leaf_levels]
+        if rule.where == "leaf":
+            return Plan(level, rule.name, level)
+        below = [n for n in leafs if n < level] if rule.where == "table" else [n for n in leafs if n <= level]
+        return Plan(draw.choice(below or leafs), rule.name, level)
+
+    @staticmethod
+    def _fault_plan(draw: Draw, leaf: int, start: int, rule: ir.Rule) -> Plan:
+        """A walk ending in a leaf at `leaf` with `rule` injected where it can happen."""
+        if rule.where == "leaf":
+            return Plan(leaf, rule.name, leaf)
+        if rule.where == "table":
+            return Plan(leaf, rule.name, draw.int(leaf + 1, start)) if leaf < start else Plan(leaf)
+        return Plan(leaf, rule.name, draw.int(leaf, start))
 
     def _build(self, builder: TableBuilder, regime: ir.Regime, root: int, addr: int, start: int, plan: Plan,
                place, preset: bool) -> bool:
@@ -380,13 +460,13 @@ class ScenarioFactory:
 
     # ---- a whole scenario
     def draw_scenario(self, draw: Draw, oracle=None, **kw) -> Scenario:
-        """A scenario of one of five kinds, drawn evenly: a legal walk (kept only if the
+        """A scenario of one of five kinds: a legal walk (kept only if the
         `oracle` says it translates), an injected walk fault, random permissions, random
         permissions that pass the host stage (so the guest's checks are reached), and a
         legal walk whose final address meets random host entries (the host's checks on
         the final access). Without an oracle, or for a one-dimensional walk, the kinds
         that need one fall back to random permissions."""
-        kind = draw.int(0, 4)
+        kind = (0, 1, 1, 2, 3, 4)[draw.int(0, 5)]  # injected faults twice as often: they have the most sites
         if kind == 4 and self.nested is None:
             kind = 2
         if oracle is None or kind in (1, 2):
@@ -405,19 +485,14 @@ class ScenarioFactory:
 
     def make(self, draw: Draw, guest_plan: Plan | None = None, host_leaf: int | None = None,
              fault_percent: int = 50, preset_updates: bool | None = None, ctx_override: dict | None = None,
-             legal: bool = False, final_random: bool = False, guest_legal: bool | None = None) -> Scenario:
+             legal: bool = False, final_random: bool = False, guest_legal: bool | None = None,
+             host_fault_at: tuple[str, int] | None = None) -> Scenario:
         """One scenario. `legal` leans entries toward values that pass the access checks
         (`guest_legal` overrides it for the guest stage of a nested walk); a plan fixes the
         leaf level and an injected walk fault; `final_random` gives the final address of a
-        nested walk host entries drawn without that lean."""
-        for _ in range(50):
-            ctx = self._random_ctx(draw)
-            ctx.update(ctx_override or {})
-            if self._start(self.main, ctx) in [lv.number for lv in self.main.levels]:
-                if not self.host or self._start(self.host, self._host_ctx(ctx)) in [lv.number for lv in self.host.levels]:
-                    break
-        else:
-            raise StimulusError("no context gives a valid start level")
+        nested walk host entries drawn without that lean; `host_fault_at` (fault, level)
+        injects a host walk fault into one of the walk's host translations."""
+        ctx = self._draw_ctx(draw, ctx_override or {})
         memory: dict[int, int] = {}
         access = {a: int(draw.chance(50)) for a in self.main.access}
         preset = draw.chance(50) if preset_updates is None else preset_updates
@@ -449,15 +524,19 @@ class ScenarioFactory:
             hbuilder = TableBuilder(self.spec, self.host, draw, hctx, memory.__setitem__, halloc)
             hbuilder.legal = legal
             if legal:
-                hbuilder.prefer([self._host_access(stage, ctx, access) for stage in ("table", "final")])
+                stages = ["table", "final"] + (["update"] if self.nested.update_access else [])
+                hbuilder.prefer([self._host_access(stage, ctx, access, g) for stage in stages for g in (0, 1)])
             galloc = Allocator(draw, main_width, set())
             groot = galloc.frame(12)
             invert(self.main.root, groot, ctx)
             mapped: dict[int, int | None] = {}
             host_fault = None
             n_translations = start - plan.leaf_level + 2
-            if plan.fault is None and draw.chance(fault_percent) and self.host.faults:
-                host_fault = (draw.int(0, n_translations - 1), draw.choice([r.name for r in self.host.faults]))
+            if host_fault_at is not None:
+                rule = next(r for r in self.host.faults if r.name == host_fault_at[0])
+                host_fault = (draw.int(0, n_translations - 1), rule, host_fault_at[1])
+            elif plan.fault is None and draw.chance(fault_percent) and self.host.faults:
+                host_fault = (draw.int(0, n_translations - 1), draw.choice(self.host.faults), None)
             counter = {"n": 0}
             hleaf = host_leaf
 
@@ -469,7 +548,10 @@ class ScenarioFactory:
                     leaf = hleaf if hleaf is not None else draw.choice([lv.number for lv in self.host.leaf_levels if lv.number <= hstart])
                     hplan = Plan(leaf)
                     if host_fault and host_fault[0] == j:
-                        hplan = Plan(leaf, host_fault[1], draw.int(leaf, hstart))
+                        if host_fault[2] is None:
+                            hplan = self._fault_plan(draw, leaf, hstart, host_fault[1])
+                        else:
+                            hplan = self.plan_at(draw, self.host, host_fault[1], host_fault[2])
                     mapped[page] = self._map(hbuilder, hroot, page, hstart, hplan, preset, memory)
                 base = mapped[page]
                 return None if base is None else base | (gpa & 0xFFF)
@@ -485,7 +567,7 @@ class ScenarioFactory:
                 if final is not None:
                     hbuilder.legal = hbuilder.legal and not final_random
                     place(final)
-            intent["host_fault"] = host_fault
+            intent["host_fault"] = host_fault and (host_fault[0], host_fault[1].name)
         request = {self.main.input_name: addr, **access, **ctx}
         return Scenario(request, memory, draw.int(0, 2**31), intent)
 
@@ -537,7 +619,7 @@ def reachable_checks(factory: ScenarioFactory, stage: str, samples: int = 400, s
         ctx = outer
         if stage == "host":
             ctx = factory._host_ctx(outer)
-            access = factory._host_access(draw.choice(["table", "final"]), outer, access)
+            access = factory._host_access(draw.choice(["table", "final"]), outer, access, draw.int(0, 1))
         accs = {a.name: draw.bits(a.width) for a in regime.accumulators}
         leaf = {n: draw.bits(w) for n, w in leaf_fields.items()}
         level = draw.choice([lv.number for lv in regime.leaf_levels])

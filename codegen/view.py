@@ -351,9 +351,21 @@ class TranslationView:
         bound = {b.name: py(b.value, env) for b in self.nested.host_bindings}
         return [(r, bound.get(r, f"r_{r}")) for r in self.host.regime.context]
 
+    def update_when_py(self) -> str:
+        when = self.nested.update_when
+        return py(when, self.main.py_env()) if when is not None else "True"
+
+    def update_when_hdl(self) -> str:
+        when = self.nested.update_when
+        return hdl(when, self.main.hdl_env(), True) if when is not None else "True"
+
+    def _access_binds(self, stage: str) -> tuple[ir.Binding, ...]:
+        return {"table": self.nested.table_access, "final": self.nested.final_access,
+                "update": self.nested.update_access}[stage]
+
     def access_py(self, stage: str) -> list[tuple[str, str]]:
         env = self.main.py_env()
-        binds = self.nested.table_access if stage == "table" else self.nested.final_access
+        binds = self._access_binds(stage)
         by = {b.name: py(b.value, env) for b in binds}
         return [(a, by[a]) for a in self.host.regime.access]
 
@@ -387,7 +399,7 @@ class TranslationView:
         it asks, with its accumulators as just updated (v_*)."""
         env = self.main.hdl_env()
         env.spell["acc"] = lambda e: f"v_{e.name}"
-        binds = self.nested.table_access if stage == "table" else self.nested.final_access
+        binds = self._access_binds(stage)
         by = {b.name: hdl(b.value, env, True) for b in binds}
         return [(a, by[a]) for a in self.host.regime.access]
 

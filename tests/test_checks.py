@@ -64,11 +64,22 @@ def test_duplicate_field_through_an_include(tmp_path):
 
 
 def test_names_clash_across_an_import(tmp_path):
-    lib = "spec lib;\nparam pte = 1;\n"
+    """Formats and regimes share one namespace once imports are flattened in."""
+    lib = "spec lib;\nformat pte : 64 { V [0]; }\n"
     text = edit(WALK, "spec t;", 'spec t;\nimport "lib.vspec" as lib;')
-    d = only(compile_text(tmp_path, text, extra={"lib.vspec": lib}), "E0201")
+    bag = compile_text(tmp_path, text, extra={"lib.vspec": lib})
+    (d,) = [x for x in bag.errors if x.code == "E0201"]
     assert loc(d) == where(text, "format pte")
     assert d.notes[0][1].path.endswith("lib.vspec") and note_loc(d) == (2, 1)
+
+
+def test_parameters_are_scoped_to_their_file(tmp_path):
+    """A parameter of an imported file (lib.pte) does not clash with a local name."""
+    from codegen.pipeline import compile_spec
+    (tmp_path / "lib.vspec").write_text("spec lib;\nparam pte = 1;\nparam MAXPHYADDR = 40;\n")
+    (tmp_path / "t.vspec").write_text(edit(WALK, "spec t;", 'spec t;\nimport "lib.vspec" as lib;'))
+    spec = compile_spec(tmp_path / "t.vspec")
+    assert [p.name for p in spec.params].count("pte") == 1
 
 
 # ---- bit layouts: E0401, E0402

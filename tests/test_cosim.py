@@ -9,7 +9,8 @@ from codegen import cosim, harness
 from codegen.stimulus import Draw, Plan, ScenarioFactory, scenarios
 
 ROOT = Path(__file__).resolve().parent.parent
-SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = settings(max_examples=30, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example])
 
 
 def _agree(generated, name, sc, tmp_path=None):

@@ -421,7 +421,8 @@ def test_hypothesis_scenarios_match_handwalk(specs, generated):
 
     ref = generated["x86_64_paging"][0]
 
-    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @settings(max_examples=300, deadline=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example])
     @given(scenarios(specs["x86_64_paging"]))
     def check(sc):
         m1, t1, m2, t2 = dict(sc.memory), [], dict(sc.memory), []

@@ -548,18 +548,23 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
     a_us = Signal(bool(0))
     a_xd = Signal(bool(0))
     pend_5 = Signal(bool(0))
+    sg_5 = Signal(intbv(0)[64:])  # its guest-physical address
     sa_5 = Signal(intbv(0)[ADDR_WIDTH:])
     se_5 = Signal(intbv(0)[DATA_WIDTH:])
     pend_4 = Signal(bool(0))
+    sg_4 = Signal(intbv(0)[64:])  # its guest-physical address
     sa_4 = Signal(intbv(0)[ADDR_WIDTH:])
     se_4 = Signal(intbv(0)[DATA_WIDTH:])
     pend_3 = Signal(bool(0))
+    sg_3 = Signal(intbv(0)[64:])  # its guest-physical address
     sa_3 = Signal(intbv(0)[ADDR_WIDTH:])
     se_3 = Signal(intbv(0)[DATA_WIDTH:])
     pend_2 = Signal(bool(0))
+    sg_2 = Signal(intbv(0)[64:])  # its guest-physical address
     sa_2 = Signal(intbv(0)[ADDR_WIDTH:])
     se_2 = Signal(intbv(0)[DATA_WIDTH:])
     pend_1 = Signal(bool(0))
+    sg_1 = Signal(intbv(0)[64:])  # its guest-physical address
     sa_1 = Signal(intbv(0)[ADDR_WIDTH:])
     se_1 = Signal(intbv(0)[DATA_WIDTH:])
 
@@ -628,6 +633,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
 
                             se_5.next = x_rdata
                             sa_5.next = x_pa
+                            sg_5.next = x_addr
                             if True and not x_rdata[5]:
                                 se_5.next[5] = True
                                 pend_5.next = True
@@ -661,6 +667,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
 
                             se_4.next = x_rdata
                             sa_4.next = x_pa
+                            sg_4.next = x_addr
                             if True and not x_rdata[5]:
                                 se_4.next[5] = True
                                 pend_4.next = True
@@ -724,6 +731,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 else:
                                     se_3.next = x_rdata
                                     sa_3.next = x_pa
+                                    sg_3.next = x_addr
                                     if True and not x_rdata[5]:
                                         se_3.next[5] = True
                                         pend_3.next = True
@@ -762,6 +770,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
 
                                 se_3.next = x_rdata
                                 sa_3.next = x_pa
+                                sg_3.next = x_addr
                                 if True and not x_rdata[5]:
                                     se_3.next[5] = True
                                     pend_3.next = True
@@ -825,6 +834,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 else:
                                     se_2.next = x_rdata
                                     sa_2.next = x_pa
+                                    sg_2.next = x_addr
                                     if True and not x_rdata[5]:
                                         se_2.next[5] = True
                                         pend_2.next = True
@@ -863,6 +873,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
 
                                 se_2.next = x_rdata
                                 sa_2.next = x_pa
+                                sg_2.next = x_addr
                                 if True and not x_rdata[5]:
                                     se_2.next[5] = True
                                     pend_2.next = True
@@ -925,6 +936,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                             else:
                                 se_1.next = x_rdata
                                 sa_1.next = x_pa
+                                sg_1.next = x_addr
                                 if True and not x_rdata[5]:
                                     se_1.next[5] = True
                                     pend_1.next = True
@@ -1032,7 +1044,10 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
             if x_valid:
                 x_valid.next = False
             if x_done:
-                st.next = S.ADREQ
+                if x_status != 0:
+                    st.next = S.NFAULT
+                else:
+                    st.next = S.ADREQ
         else:
             st.next = S.IDLE  # an unused state encoding returns to idle
 
@@ -1046,6 +1061,7 @@ def model(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3,
     """The translation `npt`  # spec: specs/amd_npt.vspec:23"""
     x_valid = Signal(bool(0))
     x_pwrite = Signal(bool(0))
+    x_update = Signal(bool(0))  # translate, then write x_wdata there (a guest entry update)
     x_addr = Signal(intbv(0)[64:])
     x_waddr = Signal(intbv(0)[ADDR_WIDTH:])
     x_wdata = Signal(intbv(0)[DATA_WIDTH:])

@@ -238,7 +238,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
         h = walk_host(mem, trace, addr, ta_write, ta_user, ta_fetch, hb_CR0, hb_CR3, hb_CR4, hb_EFER, hb_RFLAGS, hb_PKRU)
         if h[0]:
             return (NESTED_BASE + h[0], h[1], 5, record_nested(h[0], h[1], h[3], addr, 1, 0, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER))
-        addr = h[1]
+        gpa, addr = addr, h[1]
         e = mem.get(addr, 0)
         trace.append((0, addr, 8, e))
         if (not (e & 0x1)):  # spec: specs/x86_64_paging.vspec:148 fault not_present
@@ -249,7 +249,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
 
         u = e | 0x20
         if u != e:
-            pend.append((addr, u))
+            pend.append((addr, u, gpa, 5))
 
         table = e & 0xfffffffff000
     if lvl >= 4:  # spec: specs/x86_64_paging.vspec:134 level pml4
@@ -257,7 +257,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
         h = walk_host(mem, trace, addr, ta_write, ta_user, ta_fetch, hb_CR0, hb_CR3, hb_CR4, hb_EFER, hb_RFLAGS, hb_PKRU)
         if h[0]:
             return (NESTED_BASE + h[0], h[1], 4, record_nested(h[0], h[1], h[3], addr, 1, 0, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER))
-        addr = h[1]
+        gpa, addr = addr, h[1]
         e = mem.get(addr, 0)
         trace.append((0, addr, 8, e))
         if (not (e & 0x1)):  # spec: specs/x86_64_paging.vspec:148 fault not_present
@@ -268,7 +268,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
 
         u = e | 0x20
         if u != e:
-            pend.append((addr, u))
+            pend.append((addr, u, gpa, 4))
 
         table = e & 0xfffffffff000
     if lvl >= 3:  # spec: specs/x86_64_paging.vspec:135 level pdpt
@@ -276,7 +276,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
         h = walk_host(mem, trace, addr, ta_write, ta_user, ta_fetch, hb_CR0, hb_CR3, hb_CR4, hb_EFER, hb_RFLAGS, hb_PKRU)
         if h[0]:
             return (NESTED_BASE + h[0], h[1], 3, record_nested(h[0], h[1], h[3], addr, 1, 0, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER))
-        addr = h[1]
+        gpa, addr = addr, h[1]
         e = mem.get(addr, 0)
         trace.append((0, addr, 8, e))
         if (((e >> 7) & 0x1) and 1):  # leaf: pdpte_1g
@@ -303,15 +303,16 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
                 return (9, 3, 0, record_guest(9, 3, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER))
             u = e | 0x20 | (0x40 if k_write else 0)
             if u != e:
-                pend.append((addr, u))
+                pend.append((addr, u, gpa, 3))
 
             h = walk_host(mem, trace, pa, k_write, 1, k_fetch, hb_CR0, hb_CR3, hb_CR4, hb_EFER, hb_RFLAGS, hb_PKRU)
             if h[0]:
                 return (NESTED_BASE + h[0], h[1], 0, record_nested(h[0], h[1], h[3], pa, 0, 1, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER))
-            for wa, wv in pend:
+            hpa, host_level = h[1], h[2]
+            for wa, wv, wg, wl in pend:
                 mem[wa] = wv
                 trace.append((1, wa, 8, wv))
-            return (0, h[1], 3, h[2])
+            return (0, hpa, 3, host_level)
 
         if (not (e & 0x1)):  # spec: specs/x86_64_paging.vspec:148 fault not_present
             return (1, 3, 0, record_guest(1, 3, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER))
@@ -321,7 +322,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
 
         u = e | 0x20
         if u != e:
-            pend.append((addr, u))
+            pend.append((addr, u, gpa, 3))
 
         table = e & 0xfffffffff000
     if lvl >= 2:  # spec: specs/x86_64_paging.vspec:140 level pd
@@ -329,7 +330,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
         h = walk_host(mem, trace, addr, ta_write, ta_user, ta_fetch, hb_CR0, hb_CR3, hb_CR4, hb_EFER, hb_RFLAGS, hb_PKRU)
         if h[0]:
             return (NESTED_BASE + h[0], h[1], 2, record_nested(h[0], h[1], h[3], addr, 1, 0, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER))
-        addr = h[1]
+        gpa, addr = addr, h[1]
         e = mem.get(addr, 0)
         trace.append((0, addr, 8, e))
         if ((e >> 7) & 0x1):  # leaf: pde_2m
@@ -356,15 +357,16 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
                 return (9, 2, 0, record_guest(9, 2, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER))
             u = e | 0x20 | (0x40 if k_write else 0)
             if u != e:
-                pend.append((addr, u))
+                pend.append((addr, u, gpa, 2))
 
             h = walk_host(mem, trace, pa, k_write, 1, k_fetch, hb_CR0, hb_CR3, hb_CR4, hb_EFER, hb_RFLAGS, hb_PKRU)
             if h[0]:
                 return (NESTED_BASE + h[0], h[1], 0, record_nested(h[0], h[1], h[3], pa, 0, 1, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER))
-            for wa, wv in pend:
+            hpa, host_level = h[1], h[2]
+            for wa, wv, wg, wl in pend:
                 mem[wa] = wv
                 trace.append((1, wa, 8, wv))
-            return (0, h[1], 2, h[2])
+            return (0, hpa, 2, host_level)
 
         if (not (e & 0x1)):  # spec: specs/x86_64_paging.vspec:148 fault not_present
             return (1, 2, 0, record_guest(1, 2, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER))
@@ -374,7 +376,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
 
         u = e | 0x20
         if u != e:
-            pend.append((addr, u))
+            pend.append((addr, u, gpa, 2))
 
         table = e & 0xfffffffff000
     if lvl >= 1:  # spec: specs/x86_64_paging.vspec:145 level pt
@@ -382,7 +384,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
         h = walk_host(mem, trace, addr, ta_write, ta_user, ta_fetch, hb_CR0, hb_CR3, hb_CR4, hb_EFER, hb_RFLAGS, hb_PKRU)
         if h[0]:
             return (NESTED_BASE + h[0], h[1], 1, record_nested(h[0], h[1], h[3], addr, 1, 0, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER))
-        addr = h[1]
+        gpa, addr = addr, h[1]
         e = mem.get(addr, 0)
         trace.append((0, addr, 8, e))
         if (not (e & 0x1)):  # spec: specs/x86_64_paging.vspec:148 fault not_present
@@ -408,15 +410,16 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
             return (9, 1, 0, record_guest(9, 1, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER))
         u = e | 0x20 | (0x40 if k_write else 0)
         if u != e:
-            pend.append((addr, u))
+            pend.append((addr, u, gpa, 1))
 
         h = walk_host(mem, trace, pa, k_write, 1, k_fetch, hb_CR0, hb_CR3, hb_CR4, hb_EFER, hb_RFLAGS, hb_PKRU)
         if h[0]:
             return (NESTED_BASE + h[0], h[1], 0, record_nested(h[0], h[1], h[3], pa, 0, 1, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER))
-        for wa, wv in pend:
+        hpa, host_level = h[1], h[2]
+        for wa, wv, wg, wl in pend:
             mem[wa] = wv
             trace.append((1, wa, 8, wv))
-        return (0, h[1], 1, h[2])
+        return (0, hpa, 1, host_level)
 
     raise AssertionError("unreachable: the last level is a leaf")
 
