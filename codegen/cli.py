@@ -123,7 +123,7 @@ def cmd_cosim(args) -> int:
         for line in f.what:
             print(f"  {line}", file=sys.stderr)
         print("shrunk scenario:\n" + harness.describe(f.scenario), file=sys.stderr)
-        if getattr(f, "vcd", None):
+        if f.vcd is not None:
             print(f"VCD of the model: {f.vcd}", file=sys.stderr)
     data = report.as_json()
     if args.json:

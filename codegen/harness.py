@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from myhdl import Simulation, StopSimulation, always, block, delay, instance  # noqa: F401
+from myhdl import StopSimulation, always, block, delay, instance
 
 from .stimulus import Scenario
 
@@ -162,6 +162,7 @@ class Mismatch:
     what: list[str] = field(default_factory=list)
     reference: Run | None = None
     model: Run | None = None
+    vcd: Path | None = None
 
 
 def compare(ref_run: Run, model_run: Run) -> list[str]:
