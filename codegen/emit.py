@@ -61,7 +61,7 @@ def render(spec: ir.Spec) -> dict[str, str]:
     t = view.TranslationView(spec)
     ctx = {"t": t, "header": header(spec), "nested_base": view.NESTED_BASE}
     try:
-        return {name: env.get_template(tpl).render(**ctx) for name, tpl in OUTPUTS.items()}
+        return {name: _tidy(env.get_template(tpl).render(**ctx)) for name, tpl in OUTPUTS.items()}
     except LowerError as exc:
         bag = DiagnosticBag()
         for path in {spec.path, exc.span.path}:
@@ -70,6 +70,20 @@ def render(spec: ir.Spec) -> dict[str, str]:
                 bag.sources[path] = text
         bag.error("E0501", str(exc), exc.span)
         raise SpecError(bag) from None
+
+
+def _tidy(text: str) -> str:
+    """Drop the blank lines that template macros leave inside function bodies (a blank
+    line between two indented lines); blank lines between top-level blocks stay."""
+    lines = text.split("\n")
+    keep = []
+    for i, line in enumerate(lines):
+        if not line.strip() and 0 < i < len(lines) - 1:
+            nxt = next((x for x in lines[i + 1:] if x.strip()), "")
+            if keep and keep[-1].startswith(" ") and nxt.startswith(" "):
+                continue
+        keep.append(line)
+    return "\n".join(keep)
 
 
 def _read(path: str) -> str | None:

@@ -50,7 +50,6 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
     pend_1 = Signal(bool(0))
     sa_1 = Signal(intbv(0)[ADDR_WIDTH:])
     se_1 = Signal(intbv(0)[DATA_WIDTH:])
-
     @always_seq(clk.posedge, reset=rst)
     def fsm():
         v_pend = False
@@ -111,14 +110,12 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                         a_us.next = v_us
                         v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
                         a_xd.next = v_xd
-
                         se_5.next = m_rdata
                         sa_5.next = ea
                         if True and not m_rdata[5]:
                             se_5.next[5] = True
                             pend_5.next = True
                             v_pend = True
-
                         m_valid.next = True
                         m_we.next = False
                         m_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[48:39] << 3)
@@ -141,14 +138,12 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                         a_us.next = v_us
                         v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
                         a_xd.next = v_xd
-
                         se_4.next = m_rdata
                         sa_4.next = ea
                         if True and not m_rdata[5]:
                             se_4.next[5] = True
                             pend_4.next = True
                             v_pend = True
-
                         m_valid.next = True
                         m_we.next = False
                         m_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[39:30] << 3)
@@ -172,7 +167,6 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                             a_us.next = v_us
                             v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
                             a_xd.next = v_xd
-
                             if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:157 check user_supervisor
                                 fault_k.next = 3
                                 flevel.next = 3
@@ -212,7 +206,6 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                                     se_3.next[6] = True
                                     pend_3.next = True
                                     v_pend = True
-
                                 o_level.next = 3
                                 o_pa.next = ((m_rdata & 0xffffc0000000) | (i_addr & 0x3fffffff))
                                 o_aux.next = 0
@@ -228,8 +221,6 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                                         o_status.next = 0
                                         done.next = True
                                         st.next = S.IDLE
-
-
                     else:
                         if (not m_rdata[0]):  # spec: specs/x86_64_paging.vspec:148 fault not_present
                             fault_k.next = 1
@@ -246,14 +237,12 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                             a_us.next = v_us
                             v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
                             a_xd.next = v_xd
-
                             se_3.next = m_rdata
                             sa_3.next = ea
                             if True and not m_rdata[5]:
                                 se_3.next[5] = True
                                 pend_3.next = True
                                 v_pend = True
-
                             m_valid.next = True
                             m_we.next = False
                             m_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[30:21] << 3)
@@ -277,7 +266,6 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                             a_us.next = v_us
                             v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
                             a_xd.next = v_xd
-
                             if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:157 check user_supervisor
                                 fault_k.next = 3
                                 flevel.next = 2
@@ -317,7 +305,6 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                                     se_2.next[6] = True
                                     pend_2.next = True
                                     v_pend = True
-
                                 o_level.next = 2
                                 o_pa.next = ((m_rdata & 0xffffffe00000) | (i_addr & 0x1fffff))
                                 o_aux.next = 0
@@ -333,8 +320,6 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                                         o_status.next = 0
                                         done.next = True
                                         st.next = S.IDLE
-
-
                     else:
                         if (not m_rdata[0]):  # spec: specs/x86_64_paging.vspec:148 fault not_present
                             fault_k.next = 1
@@ -351,14 +336,12 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                             a_us.next = v_us
                             v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
                             a_xd.next = v_xd
-
                             se_2.next = m_rdata
                             sa_2.next = ea
                             if True and not m_rdata[5]:
                                 se_2.next[5] = True
                                 pend_2.next = True
                                 v_pend = True
-
                             m_valid.next = True
                             m_we.next = False
                             m_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[21:12] << 3)
@@ -381,7 +364,6 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                         a_us.next = v_us
                         v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
                         a_xd.next = v_xd
-
                         if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:157 check user_supervisor
                             fault_k.next = 3
                             flevel.next = 1
@@ -421,7 +403,6 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                                 se_1.next[6] = True
                                 pend_1.next = True
                                 v_pend = True
-
                             o_level.next = 1
                             o_pa.next = ((m_rdata & 0xfffffffff000) | (i_addr & 0xfff))
                             o_aux.next = 0
@@ -437,9 +418,6 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                                     o_status.next = 0
                                     done.next = True
                                     st.next = S.IDLE
-
-
-
         elif st == S.FAULT:
             o_status.next = fault_k
             o_level.next = flevel
@@ -453,7 +431,6 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
             o_r_error_code.next[4] = (k_fetch and (r_CR4[20] or r_EFER[11]))
             o_r_error_code.next[5] = ((fault_k > 2) and (((r_CR4[22] and a_us) and (not k_fetch)) and (r_PKRU[(2 * le[63:59])] or ((r_PKRU[((2 * le[63:59]) + 1)] and k_write) and (k_user or r_CR0[16])))))
             o_r_cr2.next = i_addr
-
             done.next = True
             st.next = S.IDLE
         elif st == S.ADREQ:
@@ -502,7 +479,6 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                     o_status.next = 0
                     done.next = True
                     st.next = S.IDLE
-
         elif st == S.ADWAIT:
             if m_valid and m_ready:
                 m_valid.next = False
@@ -527,7 +503,6 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                 st.next = S.IDLE
         else:
             st.next = S.IDLE  # an unused state encoding returns to idle
-
     return fsm
 
 
@@ -567,7 +542,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
     sg_1 = Signal(intbv(0)[64:])  # its guest-physical address
     sa_1 = Signal(intbv(0)[ADDR_WIDTH:])
     se_1 = Signal(intbv(0)[DATA_WIDTH:])
-
     @always_seq(clk.posedge, reset=rst)
     def fsm():
         v_pend = False
@@ -630,7 +604,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                             a_us.next = v_us
                             v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
                             a_xd.next = v_xd
-
                             se_5.next = x_rdata
                             sa_5.next = x_pa
                             sg_5.next = x_addr
@@ -638,7 +611,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 se_5.next[5] = True
                                 pend_5.next = True
                                 v_pend = True
-
                             x_valid.next = True
                             x_pwrite.next = False
                             x_addr.next = (x_rdata & 0xfffffffff000) + (i_addr[48:39] << 3)
@@ -664,7 +636,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                             a_us.next = v_us
                             v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
                             a_xd.next = v_xd
-
                             se_4.next = x_rdata
                             sa_4.next = x_pa
                             sg_4.next = x_addr
@@ -672,7 +643,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 se_4.next[5] = True
                                 pend_4.next = True
                                 v_pend = True
-
                             x_valid.next = True
                             x_pwrite.next = False
                             x_addr.next = (x_rdata & 0xfffffffff000) + (i_addr[39:30] << 3)
@@ -699,7 +669,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 a_us.next = v_us
                                 v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
                                 a_xd.next = v_xd
-
                                 if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:157 check user_supervisor
                                     fault_k.next = 3
                                     flevel.next = 3
@@ -740,7 +709,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                         se_3.next[6] = True
                                         pend_3.next = True
                                         v_pend = True
-
                                     o_level.next = 3
                                     x_valid.next = True
                                     x_pwrite.next = False
@@ -750,7 +718,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                     hk_user.next = True
                                     hk_fetch.next = k_fetch
                                     st.next = S.XWAIT
-
                         else:
                             if (not x_rdata[0]):  # spec: specs/x86_64_paging.vspec:148 fault not_present
                                 fault_k.next = 1
@@ -767,7 +734,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 a_us.next = v_us
                                 v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
                                 a_xd.next = v_xd
-
                                 se_3.next = x_rdata
                                 sa_3.next = x_pa
                                 sg_3.next = x_addr
@@ -775,7 +741,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                     se_3.next[5] = True
                                     pend_3.next = True
                                     v_pend = True
-
                                 x_valid.next = True
                                 x_pwrite.next = False
                                 x_addr.next = (x_rdata & 0xfffffffff000) + (i_addr[30:21] << 3)
@@ -802,7 +767,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 a_us.next = v_us
                                 v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
                                 a_xd.next = v_xd
-
                                 if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:157 check user_supervisor
                                     fault_k.next = 3
                                     flevel.next = 2
@@ -843,7 +807,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                         se_2.next[6] = True
                                         pend_2.next = True
                                         v_pend = True
-
                                     o_level.next = 2
                                     x_valid.next = True
                                     x_pwrite.next = False
@@ -853,7 +816,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                     hk_user.next = True
                                     hk_fetch.next = k_fetch
                                     st.next = S.XWAIT
-
                         else:
                             if (not x_rdata[0]):  # spec: specs/x86_64_paging.vspec:148 fault not_present
                                 fault_k.next = 1
@@ -870,7 +832,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 a_us.next = v_us
                                 v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
                                 a_xd.next = v_xd
-
                                 se_2.next = x_rdata
                                 sa_2.next = x_pa
                                 sg_2.next = x_addr
@@ -878,7 +839,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                     se_2.next[5] = True
                                     pend_2.next = True
                                     v_pend = True
-
                                 x_valid.next = True
                                 x_pwrite.next = False
                                 x_addr.next = (x_rdata & 0xfffffffff000) + (i_addr[21:12] << 3)
@@ -904,7 +864,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                             a_us.next = v_us
                             v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
                             a_xd.next = v_xd
-
                             if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:157 check user_supervisor
                                 fault_k.next = 3
                                 flevel.next = 1
@@ -945,7 +904,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                     se_1.next[6] = True
                                     pend_1.next = True
                                     v_pend = True
-
                                 o_level.next = 1
                                 x_valid.next = True
                                 x_pwrite.next = False
@@ -955,8 +913,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 hk_user.next = True
                                 hk_fetch.next = k_fetch
                                 st.next = S.XWAIT
-
-
                 else:
                     o_pa.next = x_pa
                     o_aux.next = x_level
@@ -966,7 +922,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                         o_status.next = 0
                         done.next = True
                         st.next = S.IDLE
-
         elif st == S.NFAULT:
             o_status.next = NESTED_BASE + x_status
             o_level.next = x_level
@@ -980,7 +935,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
             o_n_exitinfo1.next[32] = (not x_on_table)
             o_n_exitinfo1.next[33] = x_on_table
             o_n_exitinfo2.next = x_addr
-
             done.next = True
             st.next = S.IDLE
         elif st == S.FAULT:
@@ -996,7 +950,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
             o_r_error_code.next[4] = (k_fetch and (r_CR4[20] or r_EFER[11]))
             o_r_error_code.next[5] = ((fault_k > 2) and (((r_CR4[22] and a_us) and (not k_fetch)) and (r_PKRU[(2 * le[63:59])] or ((r_PKRU[((2 * le[63:59]) + 1)] and k_write) and (k_user or r_CR0[16])))))
             o_r_cr2.next = i_addr
-
             done.next = True
             st.next = S.IDLE
         elif st == S.ADREQ:
@@ -1039,7 +992,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                 o_status.next = 0
                 done.next = True
                 st.next = S.IDLE
-
         elif st == S.ADWAIT:
             if x_valid:
                 x_valid.next = False
@@ -1050,7 +1002,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                     st.next = S.ADREQ
         else:
             st.next = S.IDLE  # an unused state encoding returns to idle
-
     return fsm
 
 
@@ -1085,7 +1036,6 @@ def model(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3,
     hb_EFER = Signal(intbv(0)[64:])
     hb_RFLAGS = Signal(intbv(0)[64:])
     hb_PKRU = Signal(intbv(0)[32:])
-
     @always_comb
     def host_inputs():
         """The host walk's context, from the nested spec's bindings."""
@@ -1096,7 +1046,6 @@ def model(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3,
         hb_EFER.next = r_HEFER
         hb_RFLAGS.next = 0
         hb_PKRU.next = 0
-
     host = walker_host(clk, rst, x_valid, x_done, x_addr, hk_write, hk_user, hk_fetch, hb_CR0, hb_CR3, hb_CR4, hb_EFER, hb_RFLAGS, hb_PKRU,
                        m_valid, m_ready, m_we, m_addr, m_wdata, m_rvalid, m_rdata,
                        x_status, x_level, x_aux, x_pa, h_r_vector, h_r_error_code, h_r_cr2,

@@ -51,7 +51,6 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
     pend_1 = Signal(bool(0))
     sa_1 = Signal(intbv(0)[ADDR_WIDTH:])
     se_1 = Signal(intbv(0)[DATA_WIDTH:])
-
     @always_seq(clk.posedge, reset=rst)
     def fsm():
         v_pend = False
@@ -124,14 +123,12 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                         a_x.next = v_x
                         v_xu = (a_xu and m_rdata[10])
                         a_xu.next = v_xu
-
                         se_5.next = m_rdata
                         sa_5.next = ea
                         if r_EPTP[6] and not m_rdata[8]:
                             se_5.next[8] = True
                             pend_5.next = True
                             v_pend = True
-
                         m_valid.next = True
                         m_we.next = False
                         m_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[48:39] << 3)
@@ -164,14 +161,12 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                         a_x.next = v_x
                         v_xu = (a_xu and m_rdata[10])
                         a_xu.next = v_xu
-
                         se_4.next = m_rdata
                         sa_4.next = ea
                         if r_EPTP[6] and not m_rdata[8]:
                             se_4.next[8] = True
                             pend_4.next = True
                             v_pend = True
-
                         m_valid.next = True
                         m_we.next = False
                         m_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[39:30] << 3)
@@ -209,7 +204,6 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                             a_x.next = v_x
                             v_xu = (a_xu and m_rdata[10])
                             a_xu.next = v_xu
-
                             if (k_read and (not v_r)):  # spec: specs/intel_ept.vspec:154 check read_violation
                                 fault_k.next = 6
                                 flevel.next = 3
@@ -233,7 +227,6 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                                     se_3.next[9] = True
                                     pend_3.next = True
                                     v_pend = True
-
                                 o_level.next = 3
                                 o_pa.next = ((m_rdata & 0xffffc0000000) | (i_addr & 0x3fffffff))
                                 o_aux.next = 0
@@ -255,8 +248,6 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                                         o_status.next = 0
                                         done.next = True
                                         st.next = S.IDLE
-
-
                     else:
                         if ((((not m_rdata[0]) and (not m_rdata[1])) and (not m_rdata[2])) and (not (True and m_rdata[10]))):  # spec: specs/intel_ept.vspec:140 fault not_present
                             fault_k.next = 1
@@ -283,14 +274,12 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                             a_x.next = v_x
                             v_xu = (a_xu and m_rdata[10])
                             a_xu.next = v_xu
-
                             se_3.next = m_rdata
                             sa_3.next = ea
                             if r_EPTP[6] and not m_rdata[8]:
                                 se_3.next[8] = True
                                 pend_3.next = True
                                 v_pend = True
-
                             m_valid.next = True
                             m_we.next = False
                             m_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[30:21] << 3)
@@ -328,7 +317,6 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                             a_x.next = v_x
                             v_xu = (a_xu and m_rdata[10])
                             a_xu.next = v_xu
-
                             if (k_read and (not v_r)):  # spec: specs/intel_ept.vspec:154 check read_violation
                                 fault_k.next = 6
                                 flevel.next = 2
@@ -352,7 +340,6 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                                     se_2.next[9] = True
                                     pend_2.next = True
                                     v_pend = True
-
                                 o_level.next = 2
                                 o_pa.next = ((m_rdata & 0xffffffe00000) | (i_addr & 0x1fffff))
                                 o_aux.next = 0
@@ -374,8 +361,6 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                                         o_status.next = 0
                                         done.next = True
                                         st.next = S.IDLE
-
-
                     else:
                         if ((((not m_rdata[0]) and (not m_rdata[1])) and (not m_rdata[2])) and (not (True and m_rdata[10]))):  # spec: specs/intel_ept.vspec:140 fault not_present
                             fault_k.next = 1
@@ -402,14 +387,12 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                             a_x.next = v_x
                             v_xu = (a_xu and m_rdata[10])
                             a_xu.next = v_xu
-
                             se_2.next = m_rdata
                             sa_2.next = ea
                             if r_EPTP[6] and not m_rdata[8]:
                                 se_2.next[8] = True
                                 pend_2.next = True
                                 v_pend = True
-
                             m_valid.next = True
                             m_we.next = False
                             m_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[21:12] << 3)
@@ -446,7 +429,6 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                         a_x.next = v_x
                         v_xu = (a_xu and m_rdata[10])
                         a_xu.next = v_xu
-
                         if (k_read and (not v_r)):  # spec: specs/intel_ept.vspec:154 check read_violation
                             fault_k.next = 6
                             flevel.next = 1
@@ -470,7 +452,6 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                                 se_1.next[9] = True
                                 pend_1.next = True
                                 v_pend = True
-
                             o_level.next = 1
                             o_pa.next = ((m_rdata & 0xfffffffff000) | (i_addr & 0xfff))
                             o_aux.next = 0
@@ -492,9 +473,6 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                                     o_status.next = 0
                                     done.next = True
                                     st.next = S.IDLE
-
-
-
         elif st == S.FAULT:
             o_status.next = fault_k
             o_level.next = flevel
@@ -509,7 +487,6 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
             o_r_qualification.next[5] = ((fault_k > 5) and a_x)
             o_r_qualification.next[6] = (((fault_k > 5) and True) and a_xu)
             o_r_gpa.next = i_addr
-
             done.next = True
             st.next = S.IDLE
         elif st == S.ADREQ:
@@ -564,7 +541,6 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                     o_status.next = 0
                     done.next = True
                     st.next = S.IDLE
-
         elif st == S.ADWAIT:
             if m_valid and m_ready:
                 m_valid.next = False
@@ -589,7 +565,6 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                 st.next = S.IDLE
         else:
             st.next = S.IDLE  # an unused state encoding returns to idle
-
     return fsm
 
 
@@ -629,7 +604,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
     sg_1 = Signal(intbv(0)[64:])  # its guest-physical address
     sa_1 = Signal(intbv(0)[ADDR_WIDTH:])
     se_1 = Signal(intbv(0)[DATA_WIDTH:])
-
     @always_seq(clk.posedge, reset=rst)
     def fsm():
         v_pend = False
@@ -696,7 +670,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                             a_us.next = v_us
                             v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
                             a_xd.next = v_xd
-
                             se_5.next = x_rdata
                             sa_5.next = x_pa
                             sg_5.next = x_addr
@@ -704,7 +677,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 se_5.next[5] = True
                                 pend_5.next = True
                                 v_pend = True
-
                             x_valid.next = True
                             x_pwrite.next = False
                             x_addr.next = (x_rdata & 0xfffffffff000) + (i_addr[48:39] << 3)
@@ -732,7 +704,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                             a_us.next = v_us
                             v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
                             a_xd.next = v_xd
-
                             se_4.next = x_rdata
                             sa_4.next = x_pa
                             sg_4.next = x_addr
@@ -740,7 +711,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 se_4.next[5] = True
                                 pend_4.next = True
                                 v_pend = True
-
                             x_valid.next = True
                             x_pwrite.next = False
                             x_addr.next = (x_rdata & 0xfffffffff000) + (i_addr[39:30] << 3)
@@ -769,7 +739,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 a_us.next = v_us
                                 v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
                                 a_xd.next = v_xd
-
                                 if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:157 check user_supervisor
                                     fault_k.next = 3
                                     flevel.next = 3
@@ -810,7 +779,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                         se_3.next[6] = True
                                         pend_3.next = True
                                         v_pend = True
-
                                     o_level.next = 3
                                     x_valid.next = True
                                     x_pwrite.next = False
@@ -822,7 +790,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                     hk_fetch.next = k_fetch
                                     hk_user.next = v_us
                                     st.next = S.XWAIT
-
                         else:
                             if (not x_rdata[0]):  # spec: specs/x86_64_paging.vspec:148 fault not_present
                                 fault_k.next = 1
@@ -839,7 +806,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 a_us.next = v_us
                                 v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
                                 a_xd.next = v_xd
-
                                 se_3.next = x_rdata
                                 sa_3.next = x_pa
                                 sg_3.next = x_addr
@@ -847,7 +813,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                     se_3.next[5] = True
                                     pend_3.next = True
                                     v_pend = True
-
                                 x_valid.next = True
                                 x_pwrite.next = False
                                 x_addr.next = (x_rdata & 0xfffffffff000) + (i_addr[30:21] << 3)
@@ -876,7 +841,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 a_us.next = v_us
                                 v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
                                 a_xd.next = v_xd
-
                                 if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:157 check user_supervisor
                                     fault_k.next = 3
                                     flevel.next = 2
@@ -917,7 +881,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                         se_2.next[6] = True
                                         pend_2.next = True
                                         v_pend = True
-
                                     o_level.next = 2
                                     x_valid.next = True
                                     x_pwrite.next = False
@@ -929,7 +892,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                     hk_fetch.next = k_fetch
                                     hk_user.next = v_us
                                     st.next = S.XWAIT
-
                         else:
                             if (not x_rdata[0]):  # spec: specs/x86_64_paging.vspec:148 fault not_present
                                 fault_k.next = 1
@@ -946,7 +908,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 a_us.next = v_us
                                 v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
                                 a_xd.next = v_xd
-
                                 se_2.next = x_rdata
                                 sa_2.next = x_pa
                                 sg_2.next = x_addr
@@ -954,7 +915,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                     se_2.next[5] = True
                                     pend_2.next = True
                                     v_pend = True
-
                                 x_valid.next = True
                                 x_pwrite.next = False
                                 x_addr.next = (x_rdata & 0xfffffffff000) + (i_addr[21:12] << 3)
@@ -982,7 +942,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                             a_us.next = v_us
                             v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
                             a_xd.next = v_xd
-
                             if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:157 check user_supervisor
                                 fault_k.next = 3
                                 flevel.next = 1
@@ -1023,7 +982,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                     se_1.next[6] = True
                                     pend_1.next = True
                                     v_pend = True
-
                                 o_level.next = 1
                                 x_valid.next = True
                                 x_pwrite.next = False
@@ -1035,8 +993,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 hk_fetch.next = k_fetch
                                 hk_user.next = v_us
                                 st.next = S.XWAIT
-
-
                 else:
                     o_pa.next = x_pa
                     o_aux.next = x_level
@@ -1046,7 +1002,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                         o_status.next = 0
                         done.next = True
                         st.next = S.IDLE
-
         elif st == S.NFAULT:
             o_status.next = NESTED_BASE + x_status
             o_level.next = x_level
@@ -1061,7 +1016,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
             o_n_qualification.next[8] = ((h_r_exit_reason == 0x30) and (not x_on_table))
             o_n_guest_physical_address.next = h_r_gpa
             o_n_guest_linear_address.next = (i_addr if (h_r_exit_reason == 0x30) else 0)
-
             done.next = True
             st.next = S.IDLE
         elif st == S.FAULT:
@@ -1077,7 +1031,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
             o_r_error_code.next[4] = (k_fetch and (r_CR4[20] or r_EFER[11]))
             o_r_error_code.next[5] = ((fault_k > 2) and (((r_CR4[22] and a_us) and (not k_fetch)) and (r_PKRU[(2 * le[63:59])] or ((r_PKRU[((2 * le[63:59]) + 1)] and k_write) and (k_user or r_CR0[16])))))
             o_r_cr2.next = i_addr
-
             done.next = True
             st.next = S.IDLE
         elif st == S.ADREQ:
@@ -1175,7 +1128,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                 o_status.next = 0
                 done.next = True
                 st.next = S.IDLE
-
         elif st == S.ADWAIT:
             if x_valid:
                 x_valid.next = False
@@ -1186,7 +1138,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                     st.next = S.ADREQ
         else:
             st.next = S.IDLE  # an unused state encoding returns to idle
-
     return fsm
 
 
@@ -1217,13 +1168,11 @@ def model(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3,
     hk_fetch = Signal(bool(0))
     hk_user = Signal(bool(0))
     hb_EPTP = Signal(intbv(0)[64:])
-
     @always_comb
     def host_inputs():
         """The host walk's context, from the nested spec's bindings."""
         x_table.next = x_on_table and not x_pwrite and not x_update
         hb_EPTP.next = r_EPTP
-
     host = walker_host(clk, rst, x_valid, x_done, x_addr, hk_read, hk_write, hk_fetch, hk_user, hb_EPTP,
                        m_valid, m_ready, m_we, m_addr, m_wdata, m_rvalid, m_rdata,
                        x_status, x_level, x_aux, x_pa, h_r_exit_reason, h_r_qualification, h_r_gpa,

@@ -60,11 +60,9 @@ def walk_host(mem, trace, i_addr, k_read, k_write, k_fetch, k_user, r_EPTP):
         if ((e & 0xf0000000000f8 != 0)):  # spec: specs/intel_ept.vspec:143 fault misconfig_reserved
             return (4, 5, 0, record_host(4, 5, e, a_r, a_w, a_x, a_xu, i_addr, k_read, k_write, k_fetch, k_user, r_EPTP))
         a_r, a_w, a_x, a_xu = (a_r and (e & 0x1)), (a_w and ((e >> 1) & 0x1)), (a_x and ((e >> 2) & 0x1)), (a_xu and ((e >> 10) & 0x1))
-
         u = e | (0x100 if ((r_EPTP >> 6) & 0x1) else 0)
         if u != e:
             pend.append((addr, u))
-
         table = e & 0xfffffffff000
     if lvl >= 4:  # spec: specs/intel_ept.vspec:129 level pml4
         addr = table + (((i_addr >> 39) & 0x1ff) << 3)
@@ -79,11 +77,9 @@ def walk_host(mem, trace, i_addr, k_read, k_write, k_fetch, k_user, r_EPTP):
         if ((e & 0xf0000000000f8 != 0)):  # spec: specs/intel_ept.vspec:143 fault misconfig_reserved
             return (4, 4, 0, record_host(4, 4, e, a_r, a_w, a_x, a_xu, i_addr, k_read, k_write, k_fetch, k_user, r_EPTP))
         a_r, a_w, a_x, a_xu = (a_r and (e & 0x1)), (a_w and ((e >> 1) & 0x1)), (a_x and ((e >> 2) & 0x1)), (a_xu and ((e >> 10) & 0x1))
-
         u = e | (0x100 if ((r_EPTP >> 6) & 0x1) else 0)
         if u != e:
             pend.append((addr, u))
-
         table = e & 0xfffffffff000
     if lvl >= 3:  # spec: specs/intel_ept.vspec:130 level pdpt
         addr = table + (((i_addr >> 30) & 0x1ff) << 3)
@@ -101,7 +97,6 @@ def walk_host(mem, trace, i_addr, k_read, k_write, k_fetch, k_user, r_EPTP):
             if (((((e >> 3) & 0x7) == 2) or (((e >> 3) & 0x7) == 3)) or (((e >> 3) & 0x7) == 7)):  # spec: specs/intel_ept.vspec:144 fault misconfig_memtype
                 return (5, 3, 0, record_host(5, 3, e, a_r, a_w, a_x, a_xu, i_addr, k_read, k_write, k_fetch, k_user, r_EPTP))
             a_r, a_w, a_x, a_xu = (a_r and (e & 0x1)), (a_w and ((e >> 1) & 0x1)), (a_x and ((e >> 2) & 0x1)), (a_xu and ((e >> 10) & 0x1))
-
             pa = (e & 0xffffc0000000) | (i_addr & 0x3fffffff)
             if (k_read and (not a_r)):  # spec: specs/intel_ept.vspec:154 check read_violation
                 return (6, 3, 0, record_host(6, 3, e, a_r, a_w, a_x, a_xu, i_addr, k_read, k_write, k_fetch, k_user, r_EPTP))
@@ -112,12 +107,10 @@ def walk_host(mem, trace, i_addr, k_read, k_write, k_fetch, k_user, r_EPTP):
             u = e | (0x100 if ((r_EPTP >> 6) & 0x1) else 0) | (0x200 if (((r_EPTP >> 6) & 0x1) and k_write) else 0)
             if u != e:
                 pend.append((addr, u))
-
             for wa, wv in pend:
                 mem[wa] = wv
                 trace.append((1, wa, 8, wv))
             return (0, pa, 3, 0)
-
         if ((((not (e & 0x1)) and (not ((e >> 1) & 0x1))) and (not ((e >> 2) & 0x1))) and (not (1 and ((e >> 10) & 0x1)))):  # spec: specs/intel_ept.vspec:140 fault not_present
             return (1, 3, 0, record_host(1, 3, e, a_r, a_w, a_x, a_xu, i_addr, k_read, k_write, k_fetch, k_user, r_EPTP))
         if (((e >> 1) & 0x1) and (not (e & 0x1))):  # spec: specs/intel_ept.vspec:141 fault misconfig_write
@@ -127,11 +120,9 @@ def walk_host(mem, trace, i_addr, k_read, k_write, k_fetch, k_user, r_EPTP):
         if ((e & 0xf000000000078 != 0)):  # spec: specs/intel_ept.vspec:143 fault misconfig_reserved
             return (4, 3, 0, record_host(4, 3, e, a_r, a_w, a_x, a_xu, i_addr, k_read, k_write, k_fetch, k_user, r_EPTP))
         a_r, a_w, a_x, a_xu = (a_r and (e & 0x1)), (a_w and ((e >> 1) & 0x1)), (a_x and ((e >> 2) & 0x1)), (a_xu and ((e >> 10) & 0x1))
-
         u = e | (0x100 if ((r_EPTP >> 6) & 0x1) else 0)
         if u != e:
             pend.append((addr, u))
-
         table = e & 0xfffffffff000
     if lvl >= 2:  # spec: specs/intel_ept.vspec:135 level pd
         addr = table + (((i_addr >> 21) & 0x1ff) << 3)
@@ -149,7 +140,6 @@ def walk_host(mem, trace, i_addr, k_read, k_write, k_fetch, k_user, r_EPTP):
             if (((((e >> 3) & 0x7) == 2) or (((e >> 3) & 0x7) == 3)) or (((e >> 3) & 0x7) == 7)):  # spec: specs/intel_ept.vspec:144 fault misconfig_memtype
                 return (5, 2, 0, record_host(5, 2, e, a_r, a_w, a_x, a_xu, i_addr, k_read, k_write, k_fetch, k_user, r_EPTP))
             a_r, a_w, a_x, a_xu = (a_r and (e & 0x1)), (a_w and ((e >> 1) & 0x1)), (a_x and ((e >> 2) & 0x1)), (a_xu and ((e >> 10) & 0x1))
-
             pa = (e & 0xffffffe00000) | (i_addr & 0x1fffff)
             if (k_read and (not a_r)):  # spec: specs/intel_ept.vspec:154 check read_violation
                 return (6, 2, 0, record_host(6, 2, e, a_r, a_w, a_x, a_xu, i_addr, k_read, k_write, k_fetch, k_user, r_EPTP))
@@ -160,12 +150,10 @@ def walk_host(mem, trace, i_addr, k_read, k_write, k_fetch, k_user, r_EPTP):
             u = e | (0x100 if ((r_EPTP >> 6) & 0x1) else 0) | (0x200 if (((r_EPTP >> 6) & 0x1) and k_write) else 0)
             if u != e:
                 pend.append((addr, u))
-
             for wa, wv in pend:
                 mem[wa] = wv
                 trace.append((1, wa, 8, wv))
             return (0, pa, 2, 0)
-
         if ((((not (e & 0x1)) and (not ((e >> 1) & 0x1))) and (not ((e >> 2) & 0x1))) and (not (1 and ((e >> 10) & 0x1)))):  # spec: specs/intel_ept.vspec:140 fault not_present
             return (1, 2, 0, record_host(1, 2, e, a_r, a_w, a_x, a_xu, i_addr, k_read, k_write, k_fetch, k_user, r_EPTP))
         if (((e >> 1) & 0x1) and (not (e & 0x1))):  # spec: specs/intel_ept.vspec:141 fault misconfig_write
@@ -175,11 +163,9 @@ def walk_host(mem, trace, i_addr, k_read, k_write, k_fetch, k_user, r_EPTP):
         if ((e & 0xf000000000078 != 0)):  # spec: specs/intel_ept.vspec:143 fault misconfig_reserved
             return (4, 2, 0, record_host(4, 2, e, a_r, a_w, a_x, a_xu, i_addr, k_read, k_write, k_fetch, k_user, r_EPTP))
         a_r, a_w, a_x, a_xu = (a_r and (e & 0x1)), (a_w and ((e >> 1) & 0x1)), (a_x and ((e >> 2) & 0x1)), (a_xu and ((e >> 10) & 0x1))
-
         u = e | (0x100 if ((r_EPTP >> 6) & 0x1) else 0)
         if u != e:
             pend.append((addr, u))
-
         table = e & 0xfffffffff000
     if lvl >= 1:  # spec: specs/intel_ept.vspec:136 level pt
         addr = table + (((i_addr >> 12) & 0x1ff) << 3)
@@ -196,7 +182,6 @@ def walk_host(mem, trace, i_addr, k_read, k_write, k_fetch, k_user, r_EPTP):
         if (((((e >> 3) & 0x7) == 2) or (((e >> 3) & 0x7) == 3)) or (((e >> 3) & 0x7) == 7)):  # spec: specs/intel_ept.vspec:144 fault misconfig_memtype
             return (5, 1, 0, record_host(5, 1, e, a_r, a_w, a_x, a_xu, i_addr, k_read, k_write, k_fetch, k_user, r_EPTP))
         a_r, a_w, a_x, a_xu = (a_r and (e & 0x1)), (a_w and ((e >> 1) & 0x1)), (a_x and ((e >> 2) & 0x1)), (a_xu and ((e >> 10) & 0x1))
-
         pa = (e & 0xfffffffff000) | (i_addr & 0xfff)
         if (k_read and (not a_r)):  # spec: specs/intel_ept.vspec:154 check read_violation
             return (6, 1, 0, record_host(6, 1, e, a_r, a_w, a_x, a_xu, i_addr, k_read, k_write, k_fetch, k_user, r_EPTP))
@@ -207,12 +192,10 @@ def walk_host(mem, trace, i_addr, k_read, k_write, k_fetch, k_user, r_EPTP):
         u = e | (0x100 if ((r_EPTP >> 6) & 0x1) else 0) | (0x200 if (((r_EPTP >> 6) & 0x1) and k_write) else 0)
         if u != e:
             pend.append((addr, u))
-
         for wa, wv in pend:
             mem[wa] = wv
             trace.append((1, wa, 8, wv))
         return (0, pa, 1, 0)
-
     raise AssertionError("unreachable: the last level is a leaf")
 
 
@@ -252,11 +235,9 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
         if ((e & 0xf000000000080 != 0) or (q0 and e & 0x8000000000000000 != 0)):  # spec: specs/x86_64_paging.vspec:149 fault reserved
             return (2, 5, 0, record_guest(2, 5, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_EPTP))
         a_rw, a_us, a_xd = (a_rw and ((e >> 1) & 0x1)), (a_us and ((e >> 2) & 0x1)), (a_xd or (((e >> 63) & 0x1) and ((r_EFER >> 11) & 0x1)))
-
         u = e | 0x20
         if u != e:
             pend.append((addr, u, gpa, 5))
-
         table = e & 0xfffffffff000
     if lvl >= 4:  # spec: specs/x86_64_paging.vspec:134 level pml4
         addr = table + (((i_addr >> 39) & 0x1ff) << 3)
@@ -271,11 +252,9 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
         if ((e & 0xf000000000080 != 0) or (q0 and e & 0x8000000000000000 != 0)):  # spec: specs/x86_64_paging.vspec:149 fault reserved
             return (2, 4, 0, record_guest(2, 4, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_EPTP))
         a_rw, a_us, a_xd = (a_rw and ((e >> 1) & 0x1)), (a_us and ((e >> 2) & 0x1)), (a_xd or (((e >> 63) & 0x1) and ((r_EFER >> 11) & 0x1)))
-
         u = e | 0x20
         if u != e:
             pend.append((addr, u, gpa, 4))
-
         table = e & 0xfffffffff000
     if lvl >= 3:  # spec: specs/x86_64_paging.vspec:135 level pdpt
         addr = table + (((i_addr >> 30) & 0x1ff) << 3)
@@ -291,7 +270,6 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
             if ((e & 0xf00003fffe000 != 0) or (q0 and e & 0x8000000000000000 != 0)):  # spec: specs/x86_64_paging.vspec:149 fault reserved
                 return (2, 3, 0, record_guest(2, 3, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_EPTP))
             a_rw, a_us, a_xd = (a_rw and ((e >> 1) & 0x1)), (a_us and ((e >> 2) & 0x1)), (a_xd or (((e >> 63) & 0x1) and ((r_EFER >> 11) & 0x1)))
-
             pa = (e & 0xffffc0000000) | (i_addr & 0x3fffffff)
             if (k_user and (not a_us)):  # spec: specs/x86_64_paging.vspec:157 check user_supervisor
                 return (3, 3, 0, record_guest(3, 3, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_EPTP))
@@ -310,7 +288,6 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
             u = e | 0x20 | (0x40 if k_write else 0)
             if u != e:
                 pend.append((addr, u, gpa, 3))
-
             h = walk_host(mem, trace, pa, ((not k_write) and (not k_fetch)), k_write, k_fetch, a_us, hb_EPTP)
             if h[0]:
                 return (NESTED_BASE + h[0], h[1], 0, record_nested(h[0], h[1], h[3], pa, 0, 1, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_EPTP))
@@ -324,17 +301,14 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
                 mem[wa] = wv
                 trace.append((1, wa, 8, wv))
             return (0, hpa, 3, host_level)
-
         if (not (e & 0x1)):  # spec: specs/x86_64_paging.vspec:148 fault not_present
             return (1, 3, 0, record_guest(1, 3, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_EPTP))
         if ((e & 0xf000000000000 != 0) or (q0 and e & 0x8000000000000000 != 0)):  # spec: specs/x86_64_paging.vspec:149 fault reserved
             return (2, 3, 0, record_guest(2, 3, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_EPTP))
         a_rw, a_us, a_xd = (a_rw and ((e >> 1) & 0x1)), (a_us and ((e >> 2) & 0x1)), (a_xd or (((e >> 63) & 0x1) and ((r_EFER >> 11) & 0x1)))
-
         u = e | 0x20
         if u != e:
             pend.append((addr, u, gpa, 3))
-
         table = e & 0xfffffffff000
     if lvl >= 2:  # spec: specs/x86_64_paging.vspec:140 level pd
         addr = table + (((i_addr >> 21) & 0x1ff) << 3)
@@ -350,7 +324,6 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
             if ((e & 0xf0000001fe000 != 0) or (q0 and e & 0x8000000000000000 != 0)):  # spec: specs/x86_64_paging.vspec:149 fault reserved
                 return (2, 2, 0, record_guest(2, 2, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_EPTP))
             a_rw, a_us, a_xd = (a_rw and ((e >> 1) & 0x1)), (a_us and ((e >> 2) & 0x1)), (a_xd or (((e >> 63) & 0x1) and ((r_EFER >> 11) & 0x1)))
-
             pa = (e & 0xffffffe00000) | (i_addr & 0x1fffff)
             if (k_user and (not a_us)):  # spec: specs/x86_64_paging.vspec:157 check user_supervisor
                 return (3, 2, 0, record_guest(3, 2, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_EPTP))
@@ -369,7 +342,6 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
             u = e | 0x20 | (0x40 if k_write else 0)
             if u != e:
                 pend.append((addr, u, gpa, 2))
-
             h = walk_host(mem, trace, pa, ((not k_write) and (not k_fetch)), k_write, k_fetch, a_us, hb_EPTP)
             if h[0]:
                 return (NESTED_BASE + h[0], h[1], 0, record_nested(h[0], h[1], h[3], pa, 0, 1, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_EPTP))
@@ -383,17 +355,14 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
                 mem[wa] = wv
                 trace.append((1, wa, 8, wv))
             return (0, hpa, 2, host_level)
-
         if (not (e & 0x1)):  # spec: specs/x86_64_paging.vspec:148 fault not_present
             return (1, 2, 0, record_guest(1, 2, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_EPTP))
         if ((e & 0xf000000000000 != 0) or (q0 and e & 0x8000000000000000 != 0)):  # spec: specs/x86_64_paging.vspec:149 fault reserved
             return (2, 2, 0, record_guest(2, 2, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_EPTP))
         a_rw, a_us, a_xd = (a_rw and ((e >> 1) & 0x1)), (a_us and ((e >> 2) & 0x1)), (a_xd or (((e >> 63) & 0x1) and ((r_EFER >> 11) & 0x1)))
-
         u = e | 0x20
         if u != e:
             pend.append((addr, u, gpa, 2))
-
         table = e & 0xfffffffff000
     if lvl >= 1:  # spec: specs/x86_64_paging.vspec:145 level pt
         addr = table + (((i_addr >> 12) & 0x1ff) << 3)
@@ -408,7 +377,6 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
         if ((e & 0xf000000000000 != 0) or (q0 and e & 0x8000000000000000 != 0)):  # spec: specs/x86_64_paging.vspec:149 fault reserved
             return (2, 1, 0, record_guest(2, 1, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_EPTP))
         a_rw, a_us, a_xd = (a_rw and ((e >> 1) & 0x1)), (a_us and ((e >> 2) & 0x1)), (a_xd or (((e >> 63) & 0x1) and ((r_EFER >> 11) & 0x1)))
-
         pa = (e & 0xfffffffff000) | (i_addr & 0xfff)
         if (k_user and (not a_us)):  # spec: specs/x86_64_paging.vspec:157 check user_supervisor
             return (3, 1, 0, record_guest(3, 1, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_EPTP))
@@ -427,7 +395,6 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
         u = e | 0x20 | (0x40 if k_write else 0)
         if u != e:
             pend.append((addr, u, gpa, 1))
-
         h = walk_host(mem, trace, pa, ((not k_write) and (not k_fetch)), k_write, k_fetch, a_us, hb_EPTP)
         if h[0]:
             return (NESTED_BASE + h[0], h[1], 0, record_nested(h[0], h[1], h[3], pa, 0, 1, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_EPTP))
@@ -441,7 +408,6 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
             mem[wa] = wv
             trace.append((1, wa, 8, wv))
         return (0, hpa, 1, host_level)
-
     raise AssertionError("unreachable: the last level is a leaf")
 
 

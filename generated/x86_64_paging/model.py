@@ -49,7 +49,6 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
     pend_1 = Signal(bool(0))
     sa_1 = Signal(intbv(0)[ADDR_WIDTH:])
     se_1 = Signal(intbv(0)[DATA_WIDTH:])
-
     @always_seq(clk.posedge, reset=rst)
     def fsm():
         v_pend = False
@@ -103,14 +102,12 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                         a_us.next = v_us
                         v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
                         a_xd.next = v_xd
-
                         se_5.next = m_rdata
                         sa_5.next = ea
                         if True and not m_rdata[5]:
                             se_5.next[5] = True
                             pend_5.next = True
                             v_pend = True
-
                         m_valid.next = True
                         m_we.next = False
                         m_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[48:39] << 3)
@@ -133,14 +130,12 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                         a_us.next = v_us
                         v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
                         a_xd.next = v_xd
-
                         se_4.next = m_rdata
                         sa_4.next = ea
                         if True and not m_rdata[5]:
                             se_4.next[5] = True
                             pend_4.next = True
                             v_pend = True
-
                         m_valid.next = True
                         m_we.next = False
                         m_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[39:30] << 3)
@@ -164,7 +159,6 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                             a_us.next = v_us
                             v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
                             a_xd.next = v_xd
-
                             if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:157 check user_supervisor
                                 fault_k.next = 3
                                 flevel.next = 3
@@ -204,7 +198,6 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                                     se_3.next[6] = True
                                     pend_3.next = True
                                     v_pend = True
-
                                 o_level.next = 3
                                 o_pa.next = ((m_rdata & 0xffffc0000000) | (i_addr & 0x3fffffff))
                                 o_aux.next = 0
@@ -214,8 +207,6 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                                     o_status.next = 0
                                     done.next = True
                                     st.next = S.IDLE
-
-
                     else:
                         if (not m_rdata[0]):  # spec: specs/x86_64_paging.vspec:148 fault not_present
                             fault_k.next = 1
@@ -232,14 +223,12 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                             a_us.next = v_us
                             v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
                             a_xd.next = v_xd
-
                             se_3.next = m_rdata
                             sa_3.next = ea
                             if True and not m_rdata[5]:
                                 se_3.next[5] = True
                                 pend_3.next = True
                                 v_pend = True
-
                             m_valid.next = True
                             m_we.next = False
                             m_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[30:21] << 3)
@@ -263,7 +252,6 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                             a_us.next = v_us
                             v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
                             a_xd.next = v_xd
-
                             if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:157 check user_supervisor
                                 fault_k.next = 3
                                 flevel.next = 2
@@ -303,7 +291,6 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                                     se_2.next[6] = True
                                     pend_2.next = True
                                     v_pend = True
-
                                 o_level.next = 2
                                 o_pa.next = ((m_rdata & 0xffffffe00000) | (i_addr & 0x1fffff))
                                 o_aux.next = 0
@@ -313,8 +300,6 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                                     o_status.next = 0
                                     done.next = True
                                     st.next = S.IDLE
-
-
                     else:
                         if (not m_rdata[0]):  # spec: specs/x86_64_paging.vspec:148 fault not_present
                             fault_k.next = 1
@@ -331,14 +316,12 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                             a_us.next = v_us
                             v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
                             a_xd.next = v_xd
-
                             se_2.next = m_rdata
                             sa_2.next = ea
                             if True and not m_rdata[5]:
                                 se_2.next[5] = True
                                 pend_2.next = True
                                 v_pend = True
-
                             m_valid.next = True
                             m_we.next = False
                             m_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[21:12] << 3)
@@ -361,7 +344,6 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                         a_us.next = v_us
                         v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
                         a_xd.next = v_xd
-
                         if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:157 check user_supervisor
                             fault_k.next = 3
                             flevel.next = 1
@@ -401,7 +383,6 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                                 se_1.next[6] = True
                                 pend_1.next = True
                                 v_pend = True
-
                             o_level.next = 1
                             o_pa.next = ((m_rdata & 0xfffffffff000) | (i_addr & 0xfff))
                             o_aux.next = 0
@@ -411,9 +392,6 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                                 o_status.next = 0
                                 done.next = True
                                 st.next = S.IDLE
-
-
-
         elif st == S.FAULT:
             o_status.next = fault_k
             o_level.next = flevel
@@ -427,7 +405,6 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
             o_r_error_code.next[4] = (k_fetch and (r_CR4[20] or r_EFER[11]))
             o_r_error_code.next[5] = ((fault_k > 2) and (((r_CR4[22] and a_us) and (not k_fetch)) and (r_PKRU[(2 * le[63:59])] or ((r_PKRU[((2 * le[63:59]) + 1)] and k_write) and (k_user or r_CR0[16])))))
             o_r_cr2.next = i_addr
-
             done.next = True
             st.next = S.IDLE
         elif st == S.ADREQ:
@@ -470,7 +447,6 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                 o_status.next = 0
                 done.next = True
                 st.next = S.IDLE
-
         elif st == S.ADWAIT:
             if m_valid and m_ready:
                 m_valid.next = False
@@ -479,7 +455,6 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                 st.next = S.ADREQ
         else:
             st.next = S.IDLE  # an unused state encoding returns to idle
-
     return fsm
 
 

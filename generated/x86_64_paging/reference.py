@@ -51,11 +51,9 @@ def walk_top(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, 
         if ((e & 0xf000000000080 != 0) or (q0 and e & 0x8000000000000000 != 0)):  # spec: specs/x86_64_paging.vspec:149 fault reserved
             return (2, 5, 0, record_top(2, 5, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU))
         a_rw, a_us, a_xd = (a_rw and ((e >> 1) & 0x1)), (a_us and ((e >> 2) & 0x1)), (a_xd or (((e >> 63) & 0x1) and ((r_EFER >> 11) & 0x1)))
-
         u = e | 0x20
         if u != e:
             pend.append((addr, u))
-
         table = e & 0xfffffffff000
     if lvl >= 4:  # spec: specs/x86_64_paging.vspec:134 level pml4
         addr = table + (((i_addr >> 39) & 0x1ff) << 3)
@@ -66,11 +64,9 @@ def walk_top(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, 
         if ((e & 0xf000000000080 != 0) or (q0 and e & 0x8000000000000000 != 0)):  # spec: specs/x86_64_paging.vspec:149 fault reserved
             return (2, 4, 0, record_top(2, 4, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU))
         a_rw, a_us, a_xd = (a_rw and ((e >> 1) & 0x1)), (a_us and ((e >> 2) & 0x1)), (a_xd or (((e >> 63) & 0x1) and ((r_EFER >> 11) & 0x1)))
-
         u = e | 0x20
         if u != e:
             pend.append((addr, u))
-
         table = e & 0xfffffffff000
     if lvl >= 3:  # spec: specs/x86_64_paging.vspec:135 level pdpt
         addr = table + (((i_addr >> 30) & 0x1ff) << 3)
@@ -82,7 +78,6 @@ def walk_top(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, 
             if ((e & 0xf00003fffe000 != 0) or (q0 and e & 0x8000000000000000 != 0)):  # spec: specs/x86_64_paging.vspec:149 fault reserved
                 return (2, 3, 0, record_top(2, 3, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU))
             a_rw, a_us, a_xd = (a_rw and ((e >> 1) & 0x1)), (a_us and ((e >> 2) & 0x1)), (a_xd or (((e >> 63) & 0x1) and ((r_EFER >> 11) & 0x1)))
-
             pa = (e & 0xffffc0000000) | (i_addr & 0x3fffffff)
             if (k_user and (not a_us)):  # spec: specs/x86_64_paging.vspec:157 check user_supervisor
                 return (3, 3, 0, record_top(3, 3, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU))
@@ -101,22 +96,18 @@ def walk_top(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, 
             u = e | 0x20 | (0x40 if k_write else 0)
             if u != e:
                 pend.append((addr, u))
-
             for wa, wv in pend:
                 mem[wa] = wv
                 trace.append((1, wa, 8, wv))
             return (0, pa, 3, 0)
-
         if (not (e & 0x1)):  # spec: specs/x86_64_paging.vspec:148 fault not_present
             return (1, 3, 0, record_top(1, 3, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU))
         if ((e & 0xf000000000000 != 0) or (q0 and e & 0x8000000000000000 != 0)):  # spec: specs/x86_64_paging.vspec:149 fault reserved
             return (2, 3, 0, record_top(2, 3, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU))
         a_rw, a_us, a_xd = (a_rw and ((e >> 1) & 0x1)), (a_us and ((e >> 2) & 0x1)), (a_xd or (((e >> 63) & 0x1) and ((r_EFER >> 11) & 0x1)))
-
         u = e | 0x20
         if u != e:
             pend.append((addr, u))
-
         table = e & 0xfffffffff000
     if lvl >= 2:  # spec: specs/x86_64_paging.vspec:140 level pd
         addr = table + (((i_addr >> 21) & 0x1ff) << 3)
@@ -128,7 +119,6 @@ def walk_top(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, 
             if ((e & 0xf0000001fe000 != 0) or (q0 and e & 0x8000000000000000 != 0)):  # spec: specs/x86_64_paging.vspec:149 fault reserved
                 return (2, 2, 0, record_top(2, 2, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU))
             a_rw, a_us, a_xd = (a_rw and ((e >> 1) & 0x1)), (a_us and ((e >> 2) & 0x1)), (a_xd or (((e >> 63) & 0x1) and ((r_EFER >> 11) & 0x1)))
-
             pa = (e & 0xffffffe00000) | (i_addr & 0x1fffff)
             if (k_user and (not a_us)):  # spec: specs/x86_64_paging.vspec:157 check user_supervisor
                 return (3, 2, 0, record_top(3, 2, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU))
@@ -147,22 +137,18 @@ def walk_top(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, 
             u = e | 0x20 | (0x40 if k_write else 0)
             if u != e:
                 pend.append((addr, u))
-
             for wa, wv in pend:
                 mem[wa] = wv
                 trace.append((1, wa, 8, wv))
             return (0, pa, 2, 0)
-
         if (not (e & 0x1)):  # spec: specs/x86_64_paging.vspec:148 fault not_present
             return (1, 2, 0, record_top(1, 2, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU))
         if ((e & 0xf000000000000 != 0) or (q0 and e & 0x8000000000000000 != 0)):  # spec: specs/x86_64_paging.vspec:149 fault reserved
             return (2, 2, 0, record_top(2, 2, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU))
         a_rw, a_us, a_xd = (a_rw and ((e >> 1) & 0x1)), (a_us and ((e >> 2) & 0x1)), (a_xd or (((e >> 63) & 0x1) and ((r_EFER >> 11) & 0x1)))
-
         u = e | 0x20
         if u != e:
             pend.append((addr, u))
-
         table = e & 0xfffffffff000
     if lvl >= 1:  # spec: specs/x86_64_paging.vspec:145 level pt
         addr = table + (((i_addr >> 12) & 0x1ff) << 3)
@@ -173,7 +159,6 @@ def walk_top(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, 
         if ((e & 0xf000000000000 != 0) or (q0 and e & 0x8000000000000000 != 0)):  # spec: specs/x86_64_paging.vspec:149 fault reserved
             return (2, 1, 0, record_top(2, 1, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU))
         a_rw, a_us, a_xd = (a_rw and ((e >> 1) & 0x1)), (a_us and ((e >> 2) & 0x1)), (a_xd or (((e >> 63) & 0x1) and ((r_EFER >> 11) & 0x1)))
-
         pa = (e & 0xfffffffff000) | (i_addr & 0xfff)
         if (k_user and (not a_us)):  # spec: specs/x86_64_paging.vspec:157 check user_supervisor
             return (3, 1, 0, record_top(3, 1, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU))
@@ -192,12 +177,10 @@ def walk_top(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, 
         u = e | 0x20 | (0x40 if k_write else 0)
         if u != e:
             pend.append((addr, u))
-
         for wa, wv in pend:
             mem[wa] = wv
             trace.append((1, wa, 8, wv))
         return (0, pa, 1, 0)
-
     raise AssertionError("unreachable: the last level is a leaf")
 
 
