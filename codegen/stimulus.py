@@ -305,23 +305,6 @@ class TableBuilder:
         return self.steer(lay, value, level, keep, want, as_leaf)
 
 
-def plans(regime: ir.Regime) -> list[Plan]:
-    """Every leaf level, and every walk fault at every level it can happen at."""
-    out = [Plan(lv.number) for lv in regime.leaf_levels]
-    for lv in regime.levels:
-        for r in regime.faults:
-            if r.where == "leaf":
-                if lv.leaf:
-                    out.append(Plan(lv.number, r.name, lv.number))
-            elif r.where == "table":
-                lower = [x.number for x in regime.leaf_levels if x.number < lv.number]
-                if lv.table and lower:
-                    out.append(Plan(max(lower), r.name, lv.number))
-            else:
-                out.append(Plan(min(x.number for x in regime.leaf_levels if x.number <= lv.number), r.name, lv.number))
-    return out
-
-
 class ScenarioFactory:
     """Draws complete scenarios (request + memory image) for a spec's top translation."""
 
