@@ -59,7 +59,7 @@ def walk_host(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4,
         u = e | 0x20
         if u != e:
             pend.append((addr, u))
-        table = e & 0xfffffffff000
+        table = e & 0xfffffffff000  # pointer ADDR of pml5e, spec: specs/x86_64_paging.vspec:53
     if lvl >= 4:  # spec: specs/x86_64_paging.vspec:134 level pml4
         addr = table + (((i_addr >> 39) & 0x1ff) << 3)
         e = mem.get(addr, 0)
@@ -72,12 +72,12 @@ def walk_host(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4,
         u = e | 0x20
         if u != e:
             pend.append((addr, u))
-        table = e & 0xfffffffff000
+        table = e & 0xfffffffff000  # pointer ADDR of pml4e, spec: specs/x86_64_paging.vspec:62
     if lvl >= 3:  # spec: specs/x86_64_paging.vspec:135 level pdpt
         addr = table + (((i_addr >> 30) & 0x1ff) << 3)
         e = mem.get(addr, 0)
         trace.append((0, addr, 8, e))
-        if (((e >> 7) & 0x1) and 1):  # leaf: pdpte_1g
+        if (((e >> 7) & 0x1) and 1):  # leaf pdpte_1g, spec: specs/x86_64_paging.vspec:81
             if (not (e & 0x1)):  # spec: specs/x86_64_paging.vspec:148 fault not_present
                 return (1, 3, 0, record_host(1, 3, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU))
             if ((e & 0xf00003fffe000 != 0) or (q0 and e & 0x8000000000000000 != 0)):  # spec: specs/x86_64_paging.vspec:149 fault reserved
@@ -113,12 +113,12 @@ def walk_host(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4,
         u = e | 0x20
         if u != e:
             pend.append((addr, u))
-        table = e & 0xfffffffff000
+        table = e & 0xfffffffff000  # pointer ADDR of pdpte, spec: specs/x86_64_paging.vspec:72
     if lvl >= 2:  # spec: specs/x86_64_paging.vspec:140 level pd
         addr = table + (((i_addr >> 21) & 0x1ff) << 3)
         e = mem.get(addr, 0)
         trace.append((0, addr, 8, e))
-        if ((e >> 7) & 0x1):  # leaf: pde_2m
+        if ((e >> 7) & 0x1):  # leaf pde_2m, spec: specs/x86_64_paging.vspec:101
             if (not (e & 0x1)):  # spec: specs/x86_64_paging.vspec:148 fault not_present
                 return (1, 2, 0, record_host(1, 2, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU))
             if ((e & 0xf0000001fe000 != 0) or (q0 and e & 0x8000000000000000 != 0)):  # spec: specs/x86_64_paging.vspec:149 fault reserved
@@ -154,7 +154,7 @@ def walk_host(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4,
         u = e | 0x20
         if u != e:
             pend.append((addr, u))
-        table = e & 0xfffffffff000
+        table = e & 0xfffffffff000  # pointer ADDR of pde, spec: specs/x86_64_paging.vspec:92
     if lvl >= 1:  # spec: specs/x86_64_paging.vspec:145 level pt
         addr = table + (((i_addr >> 12) & 0x1ff) << 3)
         e = mem.get(addr, 0)
@@ -232,7 +232,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
         u = e | 0x20
         if u != e:
             pend.append((addr, u, gpa, 5))
-        table = e & 0xfffffffff000
+        table = e & 0xfffffffff000  # pointer ADDR of pml5e, spec: specs/x86_64_paging.vspec:53
     if lvl >= 4:  # spec: specs/x86_64_paging.vspec:134 level pml4
         addr = table + (((i_addr >> 39) & 0x1ff) << 3)
         h = walk_host(mem, trace, addr, ta_write, ta_user, ta_fetch, hb_CR0, hb_CR3, hb_CR4, hb_EFER, hb_RFLAGS, hb_PKRU)
@@ -249,7 +249,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
         u = e | 0x20
         if u != e:
             pend.append((addr, u, gpa, 4))
-        table = e & 0xfffffffff000
+        table = e & 0xfffffffff000  # pointer ADDR of pml4e, spec: specs/x86_64_paging.vspec:62
     if lvl >= 3:  # spec: specs/x86_64_paging.vspec:135 level pdpt
         addr = table + (((i_addr >> 30) & 0x1ff) << 3)
         h = walk_host(mem, trace, addr, ta_write, ta_user, ta_fetch, hb_CR0, hb_CR3, hb_CR4, hb_EFER, hb_RFLAGS, hb_PKRU)
@@ -258,7 +258,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
         gpa, addr = addr, h[1]
         e = mem.get(addr, 0)
         trace.append((0, addr, 8, e))
-        if (((e >> 7) & 0x1) and 1):  # leaf: pdpte_1g
+        if (((e >> 7) & 0x1) and 1):  # leaf pdpte_1g, spec: specs/x86_64_paging.vspec:81
             if (not (e & 0x1)):  # spec: specs/x86_64_paging.vspec:148 fault not_present
                 return (1, 3, 0, record_guest(1, 3, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER))
             if ((e & 0xf00003fffe000 != 0) or (q0 and e & 0x8000000000000000 != 0)):  # spec: specs/x86_64_paging.vspec:149 fault reserved
@@ -298,7 +298,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
         u = e | 0x20
         if u != e:
             pend.append((addr, u, gpa, 3))
-        table = e & 0xfffffffff000
+        table = e & 0xfffffffff000  # pointer ADDR of pdpte, spec: specs/x86_64_paging.vspec:72
     if lvl >= 2:  # spec: specs/x86_64_paging.vspec:140 level pd
         addr = table + (((i_addr >> 21) & 0x1ff) << 3)
         h = walk_host(mem, trace, addr, ta_write, ta_user, ta_fetch, hb_CR0, hb_CR3, hb_CR4, hb_EFER, hb_RFLAGS, hb_PKRU)
@@ -307,7 +307,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
         gpa, addr = addr, h[1]
         e = mem.get(addr, 0)
         trace.append((0, addr, 8, e))
-        if ((e >> 7) & 0x1):  # leaf: pde_2m
+        if ((e >> 7) & 0x1):  # leaf pde_2m, spec: specs/x86_64_paging.vspec:101
             if (not (e & 0x1)):  # spec: specs/x86_64_paging.vspec:148 fault not_present
                 return (1, 2, 0, record_guest(1, 2, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER))
             if ((e & 0xf0000001fe000 != 0) or (q0 and e & 0x8000000000000000 != 0)):  # spec: specs/x86_64_paging.vspec:149 fault reserved
@@ -347,7 +347,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
         u = e | 0x20
         if u != e:
             pend.append((addr, u, gpa, 2))
-        table = e & 0xfffffffff000
+        table = e & 0xfffffffff000  # pointer ADDR of pde, spec: specs/x86_64_paging.vspec:92
     if lvl >= 1:  # spec: specs/x86_64_paging.vspec:145 level pt
         addr = table + (((i_addr >> 12) & 0x1ff) << 3)
         h = walk_host(mem, trace, addr, ta_write, ta_user, ta_fetch, hb_CR0, hb_CR3, hb_CR4, hb_EFER, hb_RFLAGS, hb_PKRU)

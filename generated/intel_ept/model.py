@@ -129,6 +129,7 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                             se_5.next[8] = True
                             pend_5.next = True
                             v_pend = True
+                        # pointer ADDR of ept_pml5e, spec: specs/intel_ept.vspec:49
                         m_valid.next = True
                         m_we.next = False
                         m_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[48:39] << 3)
@@ -167,6 +168,7 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                             se_4.next[8] = True
                             pend_4.next = True
                             v_pend = True
+                        # pointer ADDR of ept_pml4e, spec: specs/intel_ept.vspec:57
                         m_valid.next = True
                         m_we.next = False
                         m_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[39:30] << 3)
@@ -174,7 +176,7 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                         st.next = S.MWAIT
                         lvl.next = 3
                 elif lvl == 3:  # spec: specs/intel_ept.vspec:130 level pdpt
-                    if (m_rdata[7] and True):  # leaf ept_pdpte_1g
+                    if (m_rdata[7] and True):  # leaf ept_pdpte_1g, spec: specs/intel_ept.vspec:74
                         if ((((not m_rdata[0]) and (not m_rdata[1])) and (not m_rdata[2])) and (not (True and m_rdata[10]))):  # spec: specs/intel_ept.vspec:140 fault not_present
                             fault_k.next = 1
                             flevel.next = 3
@@ -280,6 +282,7 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                                 se_3.next[8] = True
                                 pend_3.next = True
                                 v_pend = True
+                            # pointer ADDR of ept_pdpte, spec: specs/intel_ept.vspec:65
                             m_valid.next = True
                             m_we.next = False
                             m_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[30:21] << 3)
@@ -287,7 +290,7 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                             st.next = S.MWAIT
                             lvl.next = 2
                 elif lvl == 2:  # spec: specs/intel_ept.vspec:135 level pd
-                    if m_rdata[7]:  # leaf ept_pde_2m
+                    if m_rdata[7]:  # leaf ept_pde_2m, spec: specs/intel_ept.vspec:94
                         if ((((not m_rdata[0]) and (not m_rdata[1])) and (not m_rdata[2])) and (not (True and m_rdata[10]))):  # spec: specs/intel_ept.vspec:140 fault not_present
                             fault_k.next = 1
                             flevel.next = 2
@@ -393,6 +396,7 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                                 se_2.next[8] = True
                                 pend_2.next = True
                                 v_pend = True
+                            # pointer ADDR of ept_pde, spec: specs/intel_ept.vspec:85
                             m_valid.next = True
                             m_we.next = False
                             m_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[21:12] << 3)
@@ -677,6 +681,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 se_5.next[5] = True
                                 pend_5.next = True
                                 v_pend = True
+                            # pointer ADDR of pml5e, spec: specs/x86_64_paging.vspec:53
                             x_valid.next = True
                             x_pwrite.next = False
                             x_addr.next = (x_rdata & 0xfffffffff000) + (i_addr[48:39] << 3)
@@ -711,6 +716,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 se_4.next[5] = True
                                 pend_4.next = True
                                 v_pend = True
+                            # pointer ADDR of pml4e, spec: specs/x86_64_paging.vspec:62
                             x_valid.next = True
                             x_pwrite.next = False
                             x_addr.next = (x_rdata & 0xfffffffff000) + (i_addr[39:30] << 3)
@@ -723,7 +729,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                             st.next = S.XWAIT
                             lvl.next = 3
                     elif lvl == 3:  # spec: specs/x86_64_paging.vspec:135 level pdpt
-                        if (x_rdata[7] and True):  # leaf pdpte_1g
+                        if (x_rdata[7] and True):  # leaf pdpte_1g, spec: specs/x86_64_paging.vspec:81
                             if (not x_rdata[0]):  # spec: specs/x86_64_paging.vspec:148 fault not_present
                                 fault_k.next = 1
                                 flevel.next = 3
@@ -813,6 +819,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                     se_3.next[5] = True
                                     pend_3.next = True
                                     v_pend = True
+                                # pointer ADDR of pdpte, spec: specs/x86_64_paging.vspec:72
                                 x_valid.next = True
                                 x_pwrite.next = False
                                 x_addr.next = (x_rdata & 0xfffffffff000) + (i_addr[30:21] << 3)
@@ -825,7 +832,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 st.next = S.XWAIT
                                 lvl.next = 2
                     elif lvl == 2:  # spec: specs/x86_64_paging.vspec:140 level pd
-                        if x_rdata[7]:  # leaf pde_2m
+                        if x_rdata[7]:  # leaf pde_2m, spec: specs/x86_64_paging.vspec:101
                             if (not x_rdata[0]):  # spec: specs/x86_64_paging.vspec:148 fault not_present
                                 fault_k.next = 1
                                 flevel.next = 2
@@ -915,6 +922,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                     se_2.next[5] = True
                                     pend_2.next = True
                                     v_pend = True
+                                # pointer ADDR of pde, spec: specs/x86_64_paging.vspec:92
                                 x_valid.next = True
                                 x_pwrite.next = False
                                 x_addr.next = (x_rdata & 0xfffffffff000) + (i_addr[21:12] << 3)

@@ -63,7 +63,7 @@ def walk_host(mem, trace, i_addr, k_read, k_write, k_fetch, k_user, r_EPTP):
         u = e | (0x100 if ((r_EPTP >> 6) & 0x1) else 0)
         if u != e:
             pend.append((addr, u))
-        table = e & 0xfffffffff000
+        table = e & 0xfffffffff000  # pointer ADDR of ept_pml5e, spec: specs/intel_ept.vspec:49
     if lvl >= 4:  # spec: specs/intel_ept.vspec:129 level pml4
         addr = table + (((i_addr >> 39) & 0x1ff) << 3)
         e = mem.get(addr, 0)
@@ -80,12 +80,12 @@ def walk_host(mem, trace, i_addr, k_read, k_write, k_fetch, k_user, r_EPTP):
         u = e | (0x100 if ((r_EPTP >> 6) & 0x1) else 0)
         if u != e:
             pend.append((addr, u))
-        table = e & 0xfffffffff000
+        table = e & 0xfffffffff000  # pointer ADDR of ept_pml4e, spec: specs/intel_ept.vspec:57
     if lvl >= 3:  # spec: specs/intel_ept.vspec:130 level pdpt
         addr = table + (((i_addr >> 30) & 0x1ff) << 3)
         e = mem.get(addr, 0)
         trace.append((0, addr, 8, e))
-        if (((e >> 7) & 0x1) and 1):  # leaf: ept_pdpte_1g
+        if (((e >> 7) & 0x1) and 1):  # leaf ept_pdpte_1g, spec: specs/intel_ept.vspec:74
             if ((((not (e & 0x1)) and (not ((e >> 1) & 0x1))) and (not ((e >> 2) & 0x1))) and (not (1 and ((e >> 10) & 0x1)))):  # spec: specs/intel_ept.vspec:140 fault not_present
                 return (1, 3, 0, record_host(1, 3, e, a_r, a_w, a_x, a_xu, i_addr, k_read, k_write, k_fetch, k_user, r_EPTP))
             if (((e >> 1) & 0x1) and (not (e & 0x1))):  # spec: specs/intel_ept.vspec:141 fault misconfig_write
@@ -123,12 +123,12 @@ def walk_host(mem, trace, i_addr, k_read, k_write, k_fetch, k_user, r_EPTP):
         u = e | (0x100 if ((r_EPTP >> 6) & 0x1) else 0)
         if u != e:
             pend.append((addr, u))
-        table = e & 0xfffffffff000
+        table = e & 0xfffffffff000  # pointer ADDR of ept_pdpte, spec: specs/intel_ept.vspec:65
     if lvl >= 2:  # spec: specs/intel_ept.vspec:135 level pd
         addr = table + (((i_addr >> 21) & 0x1ff) << 3)
         e = mem.get(addr, 0)
         trace.append((0, addr, 8, e))
-        if ((e >> 7) & 0x1):  # leaf: ept_pde_2m
+        if ((e >> 7) & 0x1):  # leaf ept_pde_2m, spec: specs/intel_ept.vspec:94
             if ((((not (e & 0x1)) and (not ((e >> 1) & 0x1))) and (not ((e >> 2) & 0x1))) and (not (1 and ((e >> 10) & 0x1)))):  # spec: specs/intel_ept.vspec:140 fault not_present
                 return (1, 2, 0, record_host(1, 2, e, a_r, a_w, a_x, a_xu, i_addr, k_read, k_write, k_fetch, k_user, r_EPTP))
             if (((e >> 1) & 0x1) and (not (e & 0x1))):  # spec: specs/intel_ept.vspec:141 fault misconfig_write
@@ -166,7 +166,7 @@ def walk_host(mem, trace, i_addr, k_read, k_write, k_fetch, k_user, r_EPTP):
         u = e | (0x100 if ((r_EPTP >> 6) & 0x1) else 0)
         if u != e:
             pend.append((addr, u))
-        table = e & 0xfffffffff000
+        table = e & 0xfffffffff000  # pointer ADDR of ept_pde, spec: specs/intel_ept.vspec:85
     if lvl >= 1:  # spec: specs/intel_ept.vspec:136 level pt
         addr = table + (((i_addr >> 12) & 0x1ff) << 3)
         e = mem.get(addr, 0)
@@ -238,7 +238,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
         u = e | 0x20
         if u != e:
             pend.append((addr, u, gpa, 5))
-        table = e & 0xfffffffff000
+        table = e & 0xfffffffff000  # pointer ADDR of pml5e, spec: specs/x86_64_paging.vspec:53
     if lvl >= 4:  # spec: specs/x86_64_paging.vspec:134 level pml4
         addr = table + (((i_addr >> 39) & 0x1ff) << 3)
         h = walk_host(mem, trace, addr, ta_read, ta_write, ta_fetch, ta_user, hb_EPTP)
@@ -255,7 +255,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
         u = e | 0x20
         if u != e:
             pend.append((addr, u, gpa, 4))
-        table = e & 0xfffffffff000
+        table = e & 0xfffffffff000  # pointer ADDR of pml4e, spec: specs/x86_64_paging.vspec:62
     if lvl >= 3:  # spec: specs/x86_64_paging.vspec:135 level pdpt
         addr = table + (((i_addr >> 30) & 0x1ff) << 3)
         h = walk_host(mem, trace, addr, ta_read, ta_write, ta_fetch, ta_user, hb_EPTP)
@@ -264,7 +264,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
         gpa, addr = addr, h[1]
         e = mem.get(addr, 0)
         trace.append((0, addr, 8, e))
-        if (((e >> 7) & 0x1) and 1):  # leaf: pdpte_1g
+        if (((e >> 7) & 0x1) and 1):  # leaf pdpte_1g, spec: specs/x86_64_paging.vspec:81
             if (not (e & 0x1)):  # spec: specs/x86_64_paging.vspec:148 fault not_present
                 return (1, 3, 0, record_guest(1, 3, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_EPTP))
             if ((e & 0xf00003fffe000 != 0) or (q0 and e & 0x8000000000000000 != 0)):  # spec: specs/x86_64_paging.vspec:149 fault reserved
@@ -309,7 +309,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
         u = e | 0x20
         if u != e:
             pend.append((addr, u, gpa, 3))
-        table = e & 0xfffffffff000
+        table = e & 0xfffffffff000  # pointer ADDR of pdpte, spec: specs/x86_64_paging.vspec:72
     if lvl >= 2:  # spec: specs/x86_64_paging.vspec:140 level pd
         addr = table + (((i_addr >> 21) & 0x1ff) << 3)
         h = walk_host(mem, trace, addr, ta_read, ta_write, ta_fetch, ta_user, hb_EPTP)
@@ -318,7 +318,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
         gpa, addr = addr, h[1]
         e = mem.get(addr, 0)
         trace.append((0, addr, 8, e))
-        if ((e >> 7) & 0x1):  # leaf: pde_2m
+        if ((e >> 7) & 0x1):  # leaf pde_2m, spec: specs/x86_64_paging.vspec:101
             if (not (e & 0x1)):  # spec: specs/x86_64_paging.vspec:148 fault not_present
                 return (1, 2, 0, record_guest(1, 2, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_EPTP))
             if ((e & 0xf0000001fe000 != 0) or (q0 and e & 0x8000000000000000 != 0)):  # spec: specs/x86_64_paging.vspec:149 fault reserved
@@ -363,7 +363,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
         u = e | 0x20
         if u != e:
             pend.append((addr, u, gpa, 2))
-        table = e & 0xfffffffff000
+        table = e & 0xfffffffff000  # pointer ADDR of pde, spec: specs/x86_64_paging.vspec:92
     if lvl >= 1:  # spec: specs/x86_64_paging.vspec:145 level pt
         addr = table + (((i_addr >> 12) & 0x1ff) << 3)
         h = walk_host(mem, trace, addr, ta_read, ta_write, ta_fetch, ta_user, hb_EPTP)

@@ -108,6 +108,7 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                             se_5.next[5] = True
                             pend_5.next = True
                             v_pend = True
+                        # pointer ADDR of pml5e, spec: specs/x86_64_paging.vspec:53
                         m_valid.next = True
                         m_we.next = False
                         m_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[48:39] << 3)
@@ -136,6 +137,7 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                             se_4.next[5] = True
                             pend_4.next = True
                             v_pend = True
+                        # pointer ADDR of pml4e, spec: specs/x86_64_paging.vspec:62
                         m_valid.next = True
                         m_we.next = False
                         m_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[39:30] << 3)
@@ -143,7 +145,7 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                         st.next = S.MWAIT
                         lvl.next = 3
                 elif lvl == 3:  # spec: specs/x86_64_paging.vspec:135 level pdpt
-                    if (m_rdata[7] and True):  # leaf pdpte_1g
+                    if (m_rdata[7] and True):  # leaf pdpte_1g, spec: specs/x86_64_paging.vspec:81
                         if (not m_rdata[0]):  # spec: specs/x86_64_paging.vspec:148 fault not_present
                             fault_k.next = 1
                             flevel.next = 3
@@ -229,6 +231,7 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                                 se_3.next[5] = True
                                 pend_3.next = True
                                 v_pend = True
+                            # pointer ADDR of pdpte, spec: specs/x86_64_paging.vspec:72
                             m_valid.next = True
                             m_we.next = False
                             m_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[30:21] << 3)
@@ -236,7 +239,7 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                             st.next = S.MWAIT
                             lvl.next = 2
                 elif lvl == 2:  # spec: specs/x86_64_paging.vspec:140 level pd
-                    if m_rdata[7]:  # leaf pde_2m
+                    if m_rdata[7]:  # leaf pde_2m, spec: specs/x86_64_paging.vspec:101
                         if (not m_rdata[0]):  # spec: specs/x86_64_paging.vspec:148 fault not_present
                             fault_k.next = 1
                             flevel.next = 2
@@ -322,6 +325,7 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                                 se_2.next[5] = True
                                 pend_2.next = True
                                 v_pend = True
+                            # pointer ADDR of pde, spec: specs/x86_64_paging.vspec:92
                             m_valid.next = True
                             m_we.next = False
                             m_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[21:12] << 3)

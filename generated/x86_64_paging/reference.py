@@ -54,7 +54,7 @@ def walk_top(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, 
         u = e | 0x20
         if u != e:
             pend.append((addr, u))
-        table = e & 0xfffffffff000
+        table = e & 0xfffffffff000  # pointer ADDR of pml5e, spec: specs/x86_64_paging.vspec:53
     if lvl >= 4:  # spec: specs/x86_64_paging.vspec:134 level pml4
         addr = table + (((i_addr >> 39) & 0x1ff) << 3)
         e = mem.get(addr, 0)
@@ -67,12 +67,12 @@ def walk_top(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, 
         u = e | 0x20
         if u != e:
             pend.append((addr, u))
-        table = e & 0xfffffffff000
+        table = e & 0xfffffffff000  # pointer ADDR of pml4e, spec: specs/x86_64_paging.vspec:62
     if lvl >= 3:  # spec: specs/x86_64_paging.vspec:135 level pdpt
         addr = table + (((i_addr >> 30) & 0x1ff) << 3)
         e = mem.get(addr, 0)
         trace.append((0, addr, 8, e))
-        if (((e >> 7) & 0x1) and 1):  # leaf: pdpte_1g
+        if (((e >> 7) & 0x1) and 1):  # leaf pdpte_1g, spec: specs/x86_64_paging.vspec:81
             if (not (e & 0x1)):  # spec: specs/x86_64_paging.vspec:148 fault not_present
                 return (1, 3, 0, record_top(1, 3, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU))
             if ((e & 0xf00003fffe000 != 0) or (q0 and e & 0x8000000000000000 != 0)):  # spec: specs/x86_64_paging.vspec:149 fault reserved
@@ -108,12 +108,12 @@ def walk_top(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, 
         u = e | 0x20
         if u != e:
             pend.append((addr, u))
-        table = e & 0xfffffffff000
+        table = e & 0xfffffffff000  # pointer ADDR of pdpte, spec: specs/x86_64_paging.vspec:72
     if lvl >= 2:  # spec: specs/x86_64_paging.vspec:140 level pd
         addr = table + (((i_addr >> 21) & 0x1ff) << 3)
         e = mem.get(addr, 0)
         trace.append((0, addr, 8, e))
-        if ((e >> 7) & 0x1):  # leaf: pde_2m
+        if ((e >> 7) & 0x1):  # leaf pde_2m, spec: specs/x86_64_paging.vspec:101
             if (not (e & 0x1)):  # spec: specs/x86_64_paging.vspec:148 fault not_present
                 return (1, 2, 0, record_top(1, 2, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU))
             if ((e & 0xf0000001fe000 != 0) or (q0 and e & 0x8000000000000000 != 0)):  # spec: specs/x86_64_paging.vspec:149 fault reserved
@@ -149,7 +149,7 @@ def walk_top(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, 
         u = e | 0x20
         if u != e:
             pend.append((addr, u))
-        table = e & 0xfffffffff000
+        table = e & 0xfffffffff000  # pointer ADDR of pde, spec: specs/x86_64_paging.vspec:92
     if lvl >= 1:  # spec: specs/x86_64_paging.vspec:145 level pt
         addr = table + (((i_addr >> 12) & 0x1ff) << 3)
         e = mem.get(addr, 0)
