@@ -161,6 +161,9 @@ class RecordField:
     value: Expr | None = None
     bits: tuple[RecordBits, ...] = ()
     doc: str = ""
+    output: bool = False  # a unit's record field: no value here, exit rules assign it
+    enum: Ref | None = None
+    store: Ref | None = None
 
 
 @dataclass(frozen=True)
@@ -211,3 +214,74 @@ class SpecFile:
     header: SpecHeader | None
     imports: tuple[Import, ...]
     decls: tuple
+
+
+@dataclass(frozen=True)
+class EventField:
+    name: str
+    width: Expr
+    span: Span
+    enum: Ref | None = None
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class StructField:
+    name: str
+    offset: Expr
+    type: Expr  # a width, or the name of a format
+    span: Span
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Structure:
+    name: str
+    size: Expr
+    base: Expr
+    fields: tuple[StructField, ...]
+    span: Span
+    cite: str = ""
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Bitmap:
+    name: str
+    width: Expr
+    base: Expr
+    index: Expr
+    span: Span
+    span_bits: Expr | None = None  # the `span` clause: how many bits the lookup covers
+    when: Expr | None = None
+    cite: str = ""
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class ExitAssign:
+    name: str
+    span: Span
+    value: Expr | None = None
+    bits: tuple[RecordBits, ...] = ()
+
+
+@dataclass(frozen=True)
+class Exit:
+    name: str
+    when: Expr
+    assigns: tuple[ExitAssign, ...]
+    span: Span
+    cite: str = ""
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A decision unit: an event against control state in memory gives an exit or not."""
+
+    name: str
+    span: Span
+    items: tuple  # EventField lists, ("context", span, refs), Structure, Bitmap, Rule (let), Record, Exit
+    cite: str = ""
+    doc: str = ""

@@ -39,14 +39,19 @@ def check(spec: ir.Spec, bag: DiagnosticBag) -> None:
         _regime(spec, reg, bag)
     for nest in spec.nested:
         _record(nest.record, bag)
+    for unit in spec.units:
+        _unit(unit, bag)
 
 
-def identifier_problem(name: str) -> str | None:
-    """Why `name` cannot be used in generated Python, Verilog or VHDL, or None."""
+def identifier_problem(name: str, prefixed: bool = False) -> str | None:
+    """Why `name` cannot be used in generated Python, Verilog or VHDL, or None.
+    A `prefixed` name only ever appears after a prefix (`e_NAME`), so keywords are fine."""
     if not IDENT.match(name):
         return "must start with a letter and use only letters, digits and '_'"
     if "__" in name or name.endswith("_"):
         return "must not contain '__' or end in '_' (VHDL identifiers)"
+    if prefixed:
+        return None
     low = name.lower()
     for lang, words in (("Python", set(keyword.kwlist) | set(keyword.softkwlist)), ("Verilog", VERILOG_KEYWORDS),
                         ("VHDL", VHDL_KEYWORDS)):
@@ -60,7 +65,7 @@ def _names(spec: ir.Spec, bag: DiagnosticBag) -> None:
     # parameters are scoped to their file (an importer names them alias.NAME), so only
     # the declarations that share one namespace after flattening may not clash
     for kind, items in (("enum", spec.enums), ("layout", spec.layouts),
-                        ("regime", spec.regimes), ("nested", spec.nested)):
+                        ("regime", spec.regimes), ("nested", spec.nested), ("unit", spec.units)):
         for item in items:
             if item.name in seen and seen[item.name] != item.span:
                 bag.error("E0201", f"{kind} '{item.name}' clashes with another declaration of the same name", item.span,
@@ -95,6 +100,12 @@ def _names(spec: ir.Spec, bag: DiagnosticBag) -> None:
     for nest in spec.nested:
         ident(nest.name, nest.span, "nested")
         _record_names(nest.record, ident)
+    for unit in spec.units:
+        # event, structure-field and record-field names are checked in elaboration
+        ident(unit.name, unit.span, "unit")
+        ident(unit.record.name, unit.record.span, "record")
+        for x in unit.structures + unit.bitmaps + unit.exits:
+            ident(x.name, x.span, {ir.Structure: "structure", ir.Bitmap: "bitmap"}.get(type(x), "exit"))
 
 
 def _record_names(rec: ir.Record, ident) -> None:
@@ -263,3 +274,44 @@ def _record(rec: ir.Record, bag: DiagnosticBag) -> None:
     for f in rec.fields:
         items = [(f"'{b.name}'", b.hi, b.lo, b.span) for b in f.bits]
         _overlaps(items, f.width, f"record field '{f.name}'", bag)
+
+
+def _unit(unit: ir.Unit, bag: DiagnosticBag) -> None:
+    """Structure fields inside the structure and inside one 64-bit word, without
+    overlaps; stores to whole words; bitmap spans within their width; exit bits
+    within their record field."""
+    for st in unit.structures:
+        items = []
+        for f in st.fields:
+            if f.offset * 8 + f.width > st.size * 8:
+                bag.error("E0401", f"field '{f.name}' at byte {f.offset:#x} ({f.width} bits) goes past the "
+                          f"{st.size:#x}-byte size of structure '{st.name}'", f.span)
+                continue
+            if f.lo + f.width > 64:
+                bag.error("E0413", f"field '{f.name}' at byte {f.offset:#x} ({f.width} bits) crosses an aligned "
+                          f"8-byte word; split it into fields of one word each", f.span)
+                continue
+            items.append((f"field '{f.name}'", f.offset * 8 + f.width - 1, f.offset * 8, f.span))
+        _overlaps(items, st.size * 8, f"structure '{st.name}' (bit positions from its base)", bag)
+    stored: dict[tuple[str, str], Span] = {}
+    for f in unit.record.fields:
+        if f.store is None:
+            continue
+        target = unit.structure(f.store[0]).field(f.store[1])
+        if target.width != 64 or target.offset % 8:
+            bag.error("E0414", f"record field '{f.name}' is stored to '{'.'.join(f.store)}', which is "
+                      f"{target.width} bits at byte {target.offset:#x}; a store needs a whole aligned 64-bit word",
+                      f.span, ("the structure field", target.span))
+        elif f.store in stored:
+            bag.error("E0414", f"two record fields are stored to '{'.'.join(f.store)}'", f.span,
+                      ("the other store", stored[f.store]))
+        stored.setdefault(f.store, f.span)
+    for b in unit.bitmaps:
+        if b.span_bits.op == "num" and b.span_bits.value > b.width:
+            bag.error("E0415", f"bitmap '{b.name}' spans {b.span_bits.value} bits but is {b.width} bits wide",
+                      b.span_bits.span)
+    widths = {f.name: f.width for f in unit.record.fields}
+    for x in unit.exits:
+        for a in x.assigns:
+            _overlaps([(f"bits '{b.name}'", b.hi, b.lo, b.span) for b in a.bits], widths[a.field],
+                      f"record field '{a.field}'", bag)

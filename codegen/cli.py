@@ -57,7 +57,8 @@ def cmd_check(args) -> int:
     specs, failed = _compile_all(_specs(args.spec))
     _report(failed)
     for s in specs:
-        print(f"{s.path}: ok ({len(s.layouts)} layouts, {len(s.regimes)} regimes, {len(s.nested)} nested)")
+        print(f"{s.path}: ok ({len(s.layouts)} layouts, {len(s.regimes)} regimes, {len(s.nested)} nested"
+              + (f", {len(s.units)} units" if s.units else "") + ")")
     return 1 if failed else 0
 
 
@@ -101,7 +102,7 @@ def cmd_dump(args) -> int:
 def cmd_cosim(args) -> int:
     from . import cosim, harness
     if args.walks < 1:
-        raise Usage("--walks must be at least 1")
+        raise Usage("--walks (or --events) must be at least 1")
     if not 1 <= args.min_latency <= args.max_latency:
         raise Usage("latencies need 1 <= --min-latency <= --max-latency")
     if not 0 <= args.stall <= 90:
@@ -119,7 +120,7 @@ def cmd_cosim(args) -> int:
     progress = cosim.progress_bar(spec.name) if args.walks >= 500 and not args.quiet else None
     report = cosim.run(spec, directory, args.walks, args.seed, timing, Path(args.vcd_dir), progress)
     for f in report.failures:
-        print(f"MISMATCH in walk {f.index}:", file=sys.stderr)
+        print(f"MISMATCH in {report.noun[:-1]} {f.index}:", file=sys.stderr)
         for line in f.what:
             print(f"  {line}", file=sys.stderr)
         print("shrunk scenario:\n" + harness.describe(f.scenario), file=sys.stderr)
@@ -134,11 +135,13 @@ def cmd_cosim(args) -> int:
 
 
 def _print_summary(spec, d: dict) -> None:
-    print(f"{spec.name}: {d['walks']} walks, {d['mismatches']} mismatches")
-    print(f"  memory references per walk: mean {d['refs_per_walk_mean']}, max {d['refs_per_walk_max']}")
-    print(f"  model cycles per walk: mean {d['cycles_per_walk_mean']}")
-    print(f"  speed: {d['walks_per_s']} walks/s overall; reference {d['reference_walks_per_s']}/s, "
-          f"MyHDL model {d['model_walks_per_s']}/s")
+    noun = "events" if "events" in d else "walks"
+    one = noun[:-1]
+    print(f"{spec.name}: {d[noun]} {noun}, {d['mismatches']} mismatches")
+    print(f"  memory references per {one}: mean {d[f'refs_per_{one}_mean']}, max {d[f'refs_per_{one}_max']}")
+    print(f"  model cycles per {one}: mean {d[f'cycles_per_{one}_mean']}")
+    print(f"  speed: {d[f'{noun}_per_s']} {noun}/s overall; reference {d[f'reference_{noun}_per_s']}/s, "
+          f"MyHDL model {d[f'model_{noun}_per_s']}/s")
     print("  coverage:")
     for key, n in d["coverage"].items():
         print(f"    {key}: {n}")
@@ -147,7 +150,8 @@ def _print_summary(spec, d: dict) -> None:
     if d["coverage_missing"]:
         print("  not covered: " + ", ".join(d["coverage_missing"]))
     else:
-        print("  every fault kind, fault site and page size was covered")
+        print("  every exit rule and record encoding was covered" if noun == "events"
+              else "  every fault kind, fault site and page size was covered")
 
 
 def cmd_convert(args) -> int:
@@ -195,7 +199,8 @@ def parser() -> argparse.ArgumentParser:
     d.set_defaults(fn=cmd_dump)
     s = sub.add_parser("cosim", help="co-simulate the reference and the MyHDL model")
     s.add_argument("spec")
-    s.add_argument("--walks", type=int, default=1000)
+    s.add_argument("--walks", "--events", dest="walks", type=int, default=1000,
+                   help="transactions to co-simulate: walks of a translation, events of a unit")
     s.add_argument("--seed", type=int, default=1)
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.add_argument("--min-latency", type=int, default=1)

@@ -12,6 +12,9 @@ from pathlib import Path
 
 from . import harness, ir
 from .stimulus import Draw, Plan, Scenario, ScenarioFactory, StimulusError, reachable_checks
+from .unit_stimulus import UnitScenarioFactory
+from .unit_stimulus import coverage_keys as unit_coverage_keys
+from .unit_stimulus import expected_coverage as unit_expected_coverage
 
 
 @dataclass
@@ -27,16 +30,18 @@ class Report:
     reference_seconds: float = 0.0
     model_seconds: float = 0.0
     failures: list[harness.Mismatch] = field(default_factory=list)
+    noun: str = "walks"  # what one transaction is called: walks, or events of a unit
 
     def as_json(self) -> dict:
         n = max(1, self.walks)
+        one = self.noun[:-1]
         return {
-            "walks": self.walks, "mismatches": self.mismatches,
-            "refs_per_walk_max": max(self.refs, default=0), "refs_per_walk_mean": round(sum(self.refs) / n, 3),
-            "cycles_per_walk_mean": round(sum(self.cycles) / n, 3),
-            "walks_per_s": round(self.walks / self.seconds, 1) if self.seconds else 0.0,
-            "reference_walks_per_s": round(self.walks / self.reference_seconds, 1) if self.reference_seconds else 0.0,
-            "model_walks_per_s": round(self.walks / self.model_seconds, 1) if self.model_seconds else 0.0,
+            self.noun: self.walks, "mismatches": self.mismatches,
+            f"refs_per_{one}_max": max(self.refs, default=0), f"refs_per_{one}_mean": round(sum(self.refs) / n, 3),
+            f"cycles_per_{one}_mean": round(sum(self.cycles) / n, 3),
+            f"{self.noun}_per_s": round(self.walks / self.seconds, 1) if self.seconds else 0.0,
+            f"reference_{self.noun}_per_s": round(self.walks / self.reference_seconds, 1) if self.reference_seconds else 0.0,
+            f"model_{self.noun}_per_s": round(self.walks / self.model_seconds, 1) if self.model_seconds else 0.0,
             "coverage": {k: v for k, v in sorted(self.coverage.items())},
             "coverage_missing": self.missing,
             "unreachable": self.unreachable,
@@ -101,6 +106,8 @@ def run(spec: ir.Spec, directory: Path, walks: int, seed: int, timing: harness.T
     """Co-simulate `walks` scenarios. The last tenth of the run is coverage-directed: it
     looks for scenarios that hit the coverage points still missing (drawing candidates
     and asking the reference which points each hits), then fills up at random."""
+    if isinstance(spec.top, ir.Unit):
+        return run_unit(spec, directory, walks, seed, timing, vcd_dir, progress, batch)
     ref, model = harness.load_generated(directory)
     factory = ScenarioFactory(spec)
     draw = Draw(random.Random(seed))
@@ -138,6 +145,58 @@ def run(spec: ir.Spec, directory: Path, walks: int, seed: int, timing: harness.T
         report.walks = done
         if progress:
             progress(done, walks)
+    report.seconds = time.perf_counter() - begin
+    report.missing = [k for k in expected if k not in report.coverage]
+    return report
+
+
+def run_unit(spec: ir.Spec, directory: Path, events: int, seed: int, timing: harness.Timing | None = None,
+             vcd_dir: Path | None = None, progress=None, batch: int = 500) -> Report:
+    """Co-simulate `events` scenarios of a decision unit, with the same coverage-directed
+    last tenth as walks: candidates are drawn and the reference says which exit each
+    takes, until the missing exits and record encodings are hit or the tries run out."""
+    ref, model = harness.load_generated(directory)
+    factory = UnitScenarioFactory(spec)
+    enums = {e.name: e for e in spec.enums}
+    draw = Draw(random.Random(seed))
+    expected = unit_expected_coverage(spec)
+    report = Report(noun="events")
+    begin = time.perf_counter()
+    done = 0
+    directed_from = events - events // 10 if events >= 100 else events
+    while done < events:
+        size = min(batch, events - done, max(1, directed_from - done) if done < directed_from else batch)
+        scenarios: list[Scenario] = []
+        if done >= directed_from:
+            wanted = {k for k in expected if k not in report.coverage}
+            for _ in range(200 * len(wanted)):
+                if not wanted or len(scenarios) >= size:
+                    break
+                sc = factory.make(draw)
+                hits = wanted.intersection(unit_coverage_keys(spec.top, enums, harness.run_reference(ref, sc).outcome))
+                if hits:
+                    scenarios.append(sc)
+                    wanted -= hits
+        scenarios += [factory.make(draw) for _ in range(size - len(scenarios))]
+        t0 = time.perf_counter()
+        ref_runs = [harness.run_reference(ref, sc) for sc in scenarios]
+        t1 = time.perf_counter()
+        model_runs = harness.run_model(model, ref, scenarios, timing)
+        t2 = time.perf_counter()
+        report.reference_seconds += t1 - t0
+        report.model_seconds += t2 - t1
+        for i, (sc, a, b) in enumerate(zip(scenarios, ref_runs, model_runs)):
+            report.refs.append(len(a.trace))
+            report.cycles.append(b.cycles)
+            report.coverage.update(unit_coverage_keys(spec.top, enums, a.outcome))
+            if harness.compare(a, b):
+                report.mismatches += 1
+                if len(report.failures) < 3:
+                    report.failures.append(shrink(ref, model, sc, done + i, timing, vcd_dir))
+        done += len(scenarios)
+        report.walks = done
+        if progress:
+            progress(done, events)
     report.seconds = time.perf_counter() - begin
     report.missing = [k for k in expected if k not in report.coverage]
     return report

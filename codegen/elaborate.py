@@ -52,6 +52,7 @@ class Module:
     layouts: dict[str, ir.Layout] = field(default_factory=dict)
     regimes: dict[str, ir.Regime] = field(default_factory=dict)
     nested: dict[str, ir.Nested] = field(default_factory=dict)
+    units: dict[str, ir.Unit] = field(default_factory=dict)
     spans: dict[str, Span] = field(default_factory=dict)
     overrides: dict[str, tuple[int, Span]] = field(default_factory=dict)  # set by the importer
     # names whose declaration (or import) failed with an error already reported: a use
@@ -89,6 +90,11 @@ class Scope:
         self.fault_kinds: tuple[str, ...] = kw.get("fault_kinds", ())
         self.host: dict[str, int] = kw.get("host", {})
         self.lets: dict[str, Expr] = kw.get("lets", {})
+        # decision units: event fields (name -> width), structures (name -> (Structure,
+        # {field: format Layout or None})) and bitmaps (name -> width)
+        self.event: dict[str, int] = kw.get("event", {})
+        self.structures: dict[str, tuple] = kw.get("structures", {})
+        self.bitmaps: dict[str, int] = kw.get("bitmaps", {})
         self.expand = kw.get("expand")  # resolves a `let` body in this scope
         self.expanding: set[str] = set()
         self.expansions = 0  # in the expression being resolved; Elaborator.resolve resets it
@@ -121,12 +127,18 @@ class Scope:
                 return num(self.fault_kinds.index(n) + 1, span)
             if n in self.registers:
                 return Expr(op="ref", kind="ctx", name=n, lo=0, width=self.registers[n].width, span=span)
+            if n in self.bitmaps:
+                return Expr(op="ref", kind="bitmap", name=n, width=self.bitmaps[n], span=span)
             if self.entry_formats:
                 widths = {f.field(n).width for f in self.entry_formats if f.field(n)}
                 if len(widths) == 1:
                     return Expr(op="ref", kind="field", name=n, width=widths.pop(), span=span)
             raise _Undefined(name, span, self._candidates())
         head, tail = parts[0], parts[1]
+        if head in self.structures and len(parts) <= 3:
+            return self._struct_ref(parts, name, span)
+        if head == "event" and len(parts) == 2 and tail in self.event:
+            return Expr(op="ref", kind="event", name=tail, width=self.event[tail], span=span)
         if len(parts) == 2:
             if head in m.imports and tail in m.imports[head].params:
                 return num(m.imports[head].params[tail].value, span)
@@ -150,10 +162,29 @@ class Scope:
                 return Expr(op="ref", kind="host", name=tail, width=self.host[tail], span=span)
         raise _Undefined(name, span, self._candidates())
 
+    def _struct_ref(self, parts: tuple[str, ...], name: str, span: Span) -> Expr:
+        """`S.F` (a structure field) or `S.F.SUB` (a field of the format F is typed with);
+        the reference is named `S.F` (its word) with the bit position in that word."""
+        struct, formats = self.structures[parts[0]]
+        f = struct.field(parts[1])
+        if f is None:
+            raise _Undefined(name, span, [f"{struct.name}.{x.name}" for x in struct.fields])
+        if len(parts) == 2:
+            return Expr(op="ref", kind="struct", name=f"{struct.name}.{f.name}", lo=f.lo, width=f.width, span=span)
+        lay = formats.get(f.name)
+        sub = lay.field(parts[2]) if lay is not None else None
+        if sub is None:
+            options = [f"{struct.name}.{f.name}.{x.name}" for x in lay.fields] if lay is not None else []
+            raise _Undefined(name, span, options)
+        return Expr(op="ref", kind="struct", name=f"{struct.name}.{f.name}", lo=f.lo + sub.lo, width=sub.width,
+                    span=span)
+
     def _candidates(self) -> list[str]:
         names = list(self.module.params) + list(self.accumulators) + list(self.builtins) + list(self.registers)
         names += list(self.fault_kinds) + [f"access.{a}" for a in self.access] + [f"host.{h}" for h in self.host]
-        names += list(self.lets)
+        names += list(self.lets) + [f"event.{e}" for e in self.event] + list(self.bitmaps)
+        for struct, _ in self.structures.values():
+            names += [f"{struct.name}.{x.name}" for x in struct.fields]
         names += [f"{alias}.{p}" for alias, sub in self.module.imports.items() for p in sub.params]
         if self.input:
             names.append(self.input[0])
@@ -327,7 +358,12 @@ class Elaborator:
             elif isinstance(decl, ast.Nested):
                 if self._declare(m, decl.name, decl.span):
                     self.nested(m, decl)
-            if not any(decl.name in table for table in (m.params, m.enums, m.layouts, m.regimes, m.nested)):
+            elif isinstance(decl, ast.Unit):
+                if self._declare(m, decl.name, decl.span):
+                    unit = elaborate_unit(self, m, decl)
+                    if unit is not None:
+                        m.units[decl.name] = unit
+            if not any(decl.name in table for table in (m.params, m.enums, m.layouts, m.regimes, m.nested, m.units)):
                 m.failed.add(decl.name)
 
     def enum(self, m: Module, d: ast.Enum, scope: Scope) -> None:
@@ -553,7 +589,7 @@ class Elaborator:
             faults=tuple(faults), checks=tuple(checks), accumulators=tuple(accumulators), updates=tuple(updates),
             record=record, cite=d.cite, doc=d.doc, span=d.span)
 
-    def _names_ok(self, names, what: str, span: Span) -> None:
+    def _names_ok(self, names, what: str, span: Span, prefixed: bool = False) -> None:
         """Input and access names of a regime: unique, and usable in generated code.
 
         Checked here because the IR keeps no span of their item."""
@@ -562,7 +598,7 @@ class Elaborator:
             if name in seen:
                 self.bag.error("E0201", f"{what} '{name}' is given twice", span)
             seen.add(name)
-            why = identifier_problem(name)
+            why = identifier_problem(name, prefixed)
             if why:
                 self.bag.error("E0202", f"{what} name '{name}' {why}", span)
 
@@ -584,6 +620,11 @@ class Elaborator:
                 ok = False
                 continue
             seen[f.name] = f.span
+            if f.output:
+                self.bag.error("E0306", f"record field '{f.name}' needs a value here: write '{f.name} : WIDTH = "
+                               "EXPR;' (fields without a value belong to a unit's record)", f.span)
+                ok = False
+                continue
             width = self.const(f.width, scope, f"width of '{f.name}'", 1, 64)
             if width is None:
                 ok = False
@@ -758,6 +799,7 @@ def flatten(main: Module, sha: str) -> ir.Spec:
         layouts=tuple(x for mod in seen for x in mod.layouts.values()),
         regimes=tuple(x for mod in seen for x in mod.regimes.values()),
         nested=tuple(x for mod in seen for x in main.nested.values()) if main.nested else (),
+        units=tuple(main.units.values()),
         span=header.span if header else Span(path=main.path))
     if main.nested:
         spec = spec.model_copy(update={"nested": tuple(main.nested.values())})
@@ -775,3 +817,6 @@ def spec_digest(sources: dict[str, str]) -> str:
     for path in sorted(sources):
         h.update(Path(path).name.encode() + b"\0" + sources[path].encode() + b"\0")
     return h.hexdigest()
+
+
+from .elaborate_unit import elaborate_unit  # noqa: E402 - it builds on the Scope above

@@ -16,10 +16,12 @@ from . import ir, view
 from .diagnostics import DiagnosticBag, SpecError
 from .elaborate import PROJECT_ROOT
 from .lower import LowerError
+from .unit_view import UnitView
 from .ir import GENERATOR_VERSION
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 OUTPUTS = {"reference.py": "reference.py.j2", "model.py": "model.py.j2"}
+UNIT_OUTPUTS = {"reference.py": "unit_reference.py.j2", "model.py": "unit_model.py.j2"}
 
 
 def _env() -> jinja2.Environment:
@@ -58,10 +60,14 @@ def render(spec: ir.Spec) -> dict[str, str]:
     """All generated files of `spec`, by file name. An expression a target cannot
     express is reported as a spec error (E0501) at the expression."""
     env = _env()
-    t = view.TranslationView(spec)
-    ctx = {"t": t, "header": header(spec), "nested_base": view.NESTED_BASE}
+    if isinstance(spec.top, ir.Unit):
+        ctx = {"u": UnitView(spec, spec.top), "header": header(spec)}
+        outputs = UNIT_OUTPUTS
+    else:
+        ctx = {"t": view.TranslationView(spec), "header": header(spec), "nested_base": view.NESTED_BASE}
+        outputs = OUTPUTS
     try:
-        return {name: _tidy(env.get_template(tpl).render(**ctx)) for name, tpl in OUTPUTS.items()}
+        return {name: _tidy(env.get_template(tpl).render(**ctx)) for name, tpl in outputs.items()}
     except LowerError as exc:
         bag = DiagnosticBag()
         for path in {spec.path, exc.span.path}:

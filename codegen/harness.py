@@ -52,12 +52,22 @@ class Timing:
 def run_reference(ref, sc: Scenario) -> Run:
     mem = dict(sc.memory)
     trace: list = []
-    out = ref.translate(mem, sc.request, trace)
+    out = ref.decide(mem, sc.request, trace) if is_unit(ref) else ref.translate(mem, sc.request, trace)
     return Run(out, trace, mem)
+
+
+def is_unit(ref) -> bool:
+    """Whether a generated reference is a decision unit (else a translation)."""
+    return hasattr(ref, "EXITS")
 
 
 def model_outcome(ref, p) -> dict:
     status = int(p["o_status"])
+    if is_unit(ref):
+        if status == 0:
+            return {"exit": False}
+        return {"exit": True, "rule": _name(ref.EXITS, status),
+                "fields": {f: int(p[f"o_r_{f}"]) for f in ref.RECORD_FIELDS}}
     if status == 0:
         out = {"ok": True, "pa": int(p["o_pa"]), "level": int(p["o_level"])}
         if hasattr(ref, "NESTED_BASE"):
@@ -73,6 +83,13 @@ def model_outcome(ref, p) -> dict:
 
 def _name(kinds, status: int) -> str:
     return kinds[status - 1] if 1 <= status <= len(kinds) else f"<bad status {status}>"
+
+
+def port_of(ref, key: str) -> str:
+    """The model port that carries request value `key`."""
+    if is_unit(ref):
+        return ref.REQUEST_PORTS[key]
+    return "i_addr" if key == ref.INPUT else f"k_{key}" if key in ref.ACCESS else f"r_{key}"
 
 
 @block
@@ -130,8 +147,7 @@ def testbench(model, ref, scenarios: list[Scenario], results: list, timing: Timi
             st["mem"], st["trace"], st["pending"] = dict(sc.memory), [], []
             st["rng"] = random.Random(sc.latency_seed)
             for key, value in sc.request.items():
-                name = ("i_addr" if key == ref.INPUT else f"k_{key}" if key in ref.ACCESS else f"r_{key}")
-                p[name].next = value
+                p[port_of(ref, key)].next = value
             p["start"].next = True
             yield clk.posedge
             p["start"].next = False

@@ -233,6 +233,114 @@ class Nested(Node):
     doc: str = ""
 
 
+class EventField(Node):
+    """A field of a unit's event (the request). With `enum`, it holds one of its values."""
+
+    name: str
+    width: int
+    enum: str | None = None
+    doc: str = ""
+
+
+class StructField(Node):
+    """A field at a byte offset of a structure in memory, inside one aligned 64-bit word."""
+
+    name: str
+    offset: int
+    width: int
+    format: str | None = None
+    doc: str = ""
+
+    @property
+    def word(self) -> int:
+        """Byte offset of the aligned 64-bit word that holds the field."""
+        return self.offset & ~7
+
+    @property
+    def lo(self) -> int:
+        """Bit position of the field in its word (little-endian)."""
+        return (self.offset % 8) * 8
+
+
+class Structure(Node):
+    """A control block in memory: byte-offset fields at an 8-byte-aligned base address."""
+
+    name: str
+    size: int
+    base: Expr
+    fields: tuple[StructField, ...]
+    cite: str = ""
+    doc: str = ""
+
+    def field(self, name: str) -> StructField | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+
+class Bitmap(Node):
+    """A lookup of `span` bits (at most `width`) at bit `index` of a bitmap at byte `base`."""
+
+    name: str
+    width: int
+    base: Expr
+    index: Expr
+    span_bits: Expr
+    when: Expr | None = None
+    cite: str = ""
+    doc: str = ""
+
+
+class OutputField(Node):
+    """A field of a unit's exit record; `store` names the structure word it is written to."""
+
+    name: str
+    width: int
+    enum: str | None = None
+    store: tuple[str, str] | None = None
+    doc: str = ""
+
+
+class UnitRecord(Node):
+    name: str
+    fields: tuple[OutputField, ...]
+    cite: str = ""
+    doc: str = ""
+
+
+class ExitAssign(Node):
+    """A record field's value in one exit rule: a whole value or bit ranges."""
+
+    field: str
+    value: Expr | None = None
+    bits: tuple[RecordBits, ...] = ()
+
+
+class ExitRule(Node):
+    name: str
+    when: Expr
+    assigns: tuple[ExitAssign, ...]
+    cite: str = ""
+    doc: str = ""
+
+
+class Unit(Node):
+    """A decision unit: an event against control state in memory gives no exit, or
+    the first exit rule that holds with its record."""
+
+    name: str
+    event: tuple[EventField, ...]
+    context: tuple[str, ...]
+    structures: tuple[Structure, ...]
+    bitmaps: tuple[Bitmap, ...]
+    lets: tuple[str, ...] = ()
+    record: UnitRecord
+    exits: tuple[ExitRule, ...]
+    cite: str = ""
+    doc: str = ""
+
+    def structure(self, name: str) -> Structure:
+        return next(s for s in self.structures if s.name == name)
+
+
 class Spec(Node):
     """A whole elaborated spec with its imports flattened in."""
 
@@ -246,6 +354,7 @@ class Spec(Node):
     layouts: tuple[Layout, ...] = ()
     regimes: tuple[Regime, ...] = ()
     nested: tuple[Nested, ...] = ()
+    units: tuple[Unit, ...] = ()
 
     def layout(self, name: str) -> Layout:
         return next(x for x in self.layouts if x.name == name)
@@ -254,9 +363,11 @@ class Spec(Node):
         return next(x for x in self.regimes if x.name == name)
 
     @property
-    def top(self) -> Regime | Nested:
-        """The translation the generated models implement: the last nested
+    def top(self) -> Regime | Nested | Unit:
+        """What the generated models implement: the last unit, else the last nested
         composition, else the last regime declared in the spec itself."""
+        if self.units:
+            return self.units[-1]
         if self.nested:
             return self.nested[-1]
         return self.regimes[-1]

@@ -30,6 +30,9 @@ class Env:
     """How references are spelled: `ref(expr) -> text` for each ref kind."""
 
     spell: dict[str, Callable[[Expr], str]] = field(default_factory=dict)
+    # MyHDL only: kind -> (signal name, bit position of the value in it) for references
+    # that are a slice of a wider signal, so that `x[i]` becomes one index of the signal
+    signal: dict[str, Callable[[Expr], tuple[str, int]]] = field(default_factory=dict)
 
     def ref(self, e: Expr) -> str:
         try:
@@ -101,7 +104,14 @@ def hdl(e: Expr, env: Env, as_bool: bool = False) -> str:
     if op == "cond":
         return f"({hdl(a[1], env)} if {hdl(a[0], env, True)} else {hdl(a[2], env)})"
     if op == "bit":
-        return f"{_base(a[0], env)}[{hdl(a[1], env)}]"
+        base = a[0]
+        if base.op == "ref" and base.kind in env.signal:
+            name, lo = env.signal[base.kind](base)
+            if a[1].op == "num":
+                return f"{name}[{lo + a[1].value}]" if a[1].value < base.width else "False"
+            # a dynamic index: shift the field, so that an index past it gives 0 as in Python
+            return f"((({env.ref(base)} >> {hdl(a[1], env)}) & 1) == 1)"
+        return f"{_base(base, env)}[{hdl(a[1], env)}]"
     if op == "slice":
         hi, lo = a[1].value, a[2].value
         if hi == lo:

@@ -305,6 +305,15 @@ class _ToAst(Transformer):
         rest = self._plain(c)
         return ast.RecordField(str(rest[0]), self._e(rest[1]), self.sp(meta), bits=tuple(rest[2:]), doc=doc)
 
+    def record_store(self, meta, c):
+        return ("store", c[0])
+
+    def record_output(self, meta, c):
+        _, doc = self._opts(c)
+        opts = dict(x for x in c if isinstance(x, tuple) and x[0] in ("enum", "store"))
+        return ast.RecordField(str(c[0]), self._e(c[1]), self.sp(meta), doc=doc, output=True,
+                               enum=opts.get("enum"), store=opts.get("store"))
+
     def record_decl(self, meta, c):
         cite, doc = self._opts(c)
         rest = self._plain(c)
@@ -351,6 +360,54 @@ class _ToAst(Transformer):
                 kw[kind] = val
         return ast.Nested(str(rest[0]), self.sp(meta), records=tuple(records), cite=cite, doc=doc,
                           item_spans=spans, **kw)
+
+
+    # ---- decision units
+    def unit_decl(self, meta, c):
+        cite, doc = self._opts(c)
+        rest = self._plain(c)
+        return ast.Unit(str(rest[0]), self.sp(meta), tuple(rest[1:]), cite, doc)
+
+    def event_field(self, meta, c):
+        _, doc = self._opts(c)
+        enum = next((x[1] for x in c if isinstance(x, tuple) and x[0] == "enum"), None)
+        return ast.EventField(str(c[0]), self._e(c[1]), self.sp(meta), enum, doc)
+
+    def event_decl(self, meta, c):
+        return ("event", self.sp(meta), tuple(c))
+
+    def struct_field(self, meta, c):
+        _, doc = self._opts(c)
+        return ast.StructField(str(c[0]), self._e(c[1]), self._e(c[2]), self.sp(meta), doc)
+
+    def structure_decl(self, meta, c):
+        cite, doc = self._opts(c)
+        rest = self._plain(c)
+        return ast.Structure(str(rest[0]), self._e(rest[1]), self._e(rest[2]), tuple(rest[3:]), self.sp(meta), cite, doc)
+
+    def bitmap_span(self, meta, c):
+        return ("span", self._e(c[0]))
+
+    def bitmap_when(self, meta, c):
+        return ("when", self._e(c[0]))
+
+    def bitmap_decl(self, meta, c):
+        cite, doc = self._opts(c)
+        opts = dict(x for x in c if isinstance(x, tuple) and x[0] in ("span", "when"))
+        rest = [x for x in self._plain(c) if not (isinstance(x, tuple) and x[0] in ("span", "when"))]
+        return ast.Bitmap(str(rest[0]), self._e(rest[1]), self._e(rest[2]), self._e(rest[3]), self.sp(meta),
+                          opts.get("span"), opts.get("when"), cite, doc)
+
+    def exit_value(self, meta, c):
+        return ast.ExitAssign(str(c[0]), self.sp(meta), value=self._e(c[1]))
+
+    def exit_bits(self, meta, c):
+        return ast.ExitAssign(str(c[0]), self.sp(meta), bits=tuple(c[1:]))
+
+    def exit_decl(self, meta, c):
+        cite, doc = self._opts(c)
+        rest = self._plain(c)
+        return ast.Exit(str(rest[0]), self._e(rest[1]), tuple(rest[2:]), self.sp(meta), cite, doc)
 
 
 def parse_text(text: str, path: str, bag: DiagnosticBag) -> ast.SpecFile | None:

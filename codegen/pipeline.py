@@ -17,9 +17,9 @@ def compile_spec(path: str | Path, bag: DiagnosticBag | None = None) -> ir.Spec:
     module = elab.load(Path(path))
     bag.stop_if_errors()
     assert module is not None
-    if not module.regimes and not module.nested:
+    if not module.regimes and not module.nested and not module.units:
         from .diagnostics import Span
-        bag.error("E0306", "the spec declares no regime or nested translation to generate", Span(path=module.path))
+        bag.error("E0306", "the spec declares no regime, nested translation or unit to generate", Span(path=module.path))
         bag.stop_if_errors()
     spec = flatten(module, spec_digest({m.path: bag.sources[m.path] for m in elab.modules.values()}))
     check(spec, bag)

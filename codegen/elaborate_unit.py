@@ -1,0 +1,253 @@
+"""Elaboration of a decision unit: syntax tree -> ir.Unit.
+
+One pass over the unit's items, in the order the language evaluates them: the event
+and context, the structures (their fields at byte offsets), the bitmaps (each may read
+the ones before it), the record, then the exit rules. Errors are collected in the
+elaborator's bag; structural checks (offsets, overlaps, stores) come in checks.py.
+"""
+from __future__ import annotations
+
+from . import ast, ir
+from .elaborate import MAX_WIDTH, Elaborator, Module, Scope
+from .expr import Expr, num
+
+MAX_STRUCT_BYTES = 1 << 16
+
+
+def elaborate_unit(el: Elaborator, m: Module, d: ast.Unit) -> ir.Unit | None:
+    events, contexts, structures, bitmaps, lets, records, exits = [], [], [], [], [], [], []
+    for item in d.items:
+        if isinstance(item, ast.Structure):
+            structures.append(item)
+        elif isinstance(item, ast.Bitmap):
+            bitmaps.append(item)
+        elif isinstance(item, ast.Rule):
+            lets.append(item)
+        elif isinstance(item, ast.Record):
+            records.append(item)
+        elif isinstance(item, ast.Exit):
+            exits.append(item)
+        elif item[0] == "event":
+            events.append(item)
+        else:
+            contexts.append(item)
+    ok = True
+    for what, found in (("event", events), ("record", records), ("context", contexts)):
+        if len(found) > 1:
+            span = found[1][1] if isinstance(found[1], tuple) else found[1].span
+            first = found[0][1] if isinstance(found[0], tuple) else found[0].span
+            el.bag.error("E0201", f"unit '{d.name}' has more than one {what}", span, ("first here", first))
+            ok = False
+    if not events or not records or not exits:
+        missing = [w for w, f in (("an event", events), ("a record", records), ("an exit rule", exits)) if not f]
+        el.bag.error("E0306", f"unit '{d.name}' needs {', '.join(missing)}", d.span)
+        return None
+
+    event = _event(el, m, events[0][2])
+    registers: dict[str, ir.Layout] = {}
+    for ref in contexts[0][2] if contexts else ():
+        lay = el._format(m, ref, "register")
+        if lay is not None:
+            registers[lay.name] = lay
+    seen: dict[str, object] = {}
+    for name in list(registers):
+        seen[name] = "context"
+    for f in event:
+        if f.name in seen:
+            el.bag.error("E0201", f"event field '{f.name}' has the name of a context register: both are keys "
+                         "of the request", f.span)
+            ok = False
+    let_bodies: dict[str, Expr] = {}
+    for r in lets:
+        if r.name in let_bodies:
+            first = next(x.span for x in lets if x.name == r.name)
+            el.bag.error("E0201", f"'{r.name}' is defined twice in unit '{d.name}'", r.span, ("first defined here", first))
+        let_bodies[r.name] = r.value
+    named = {"lets": let_bodies, "expand": el._resolve}
+    widths = {f.name: f.width for f in event}
+
+    # structures: the base may read context registers only
+    base_scope = Scope(m, registers=registers, **named)
+    structs: list[ir.Structure] = []
+    struct_scope: dict[str, tuple] = {}
+    for s in structures:
+        if s.name in struct_scope:
+            el.bag.error("E0201", f"structure '{s.name}' is defined twice", s.span)
+            ok = False
+            continue
+        built = _structure(el, m, s, base_scope)
+        if built is None:
+            ok = False
+            continue
+        structs.append(built[0])
+        struct_scope[s.name] = built
+
+    maps: list[ir.Bitmap] = []
+    map_widths: dict[str, int] = {}
+    for b in bitmaps:
+        scope = Scope(m, registers=registers, event=widths, structures=struct_scope, bitmaps=dict(map_widths), **named)
+        width = el.const(b.width, scope, f"width of bitmap '{b.name}'", 1, 64)
+        base, index = el.resolve(b.base, scope), el.resolve(b.index, scope)
+        span_bits = el.resolve(b.span_bits, scope) if b.span_bits is not None else num(1, b.span)
+        when = el.resolve(b.when, scope) if b.when is not None else None
+        if b.name in map_widths or b.name in widths:
+            el.bag.error("E0201", f"bitmap '{b.name}' is defined twice", b.span)
+            ok = False
+            continue
+        if None in (width, base, index, span_bits) or (b.when is not None and when is None):
+            ok = False
+            continue
+        map_widths[b.name] = width
+        maps.append(ir.Bitmap(name=b.name, width=width, base=base, index=index, span_bits=span_bits, when=when,
+                              cite=b.cite, doc=b.doc, span=b.span))
+
+    scope = Scope(m, registers=registers, event=widths, structures=struct_scope, bitmaps=map_widths, **named)
+    record = _record(el, m, records[0], struct_scope)
+    rules: list[ir.ExitRule] = []
+    names: dict[str, object] = {}
+    for x in exits:
+        if x.name in names:
+            el.bag.error("E0201", f"exit '{x.name}' is defined twice", x.span, ("first defined here", names[x.name]))
+            ok = False
+            continue
+        names[x.name] = x.span
+        rule = _exit(el, x, scope, record)
+        if rule is None:
+            ok = False
+        else:
+            rules.append(rule)
+    if not ok or record is None or len(event) != len(events[0][2]):
+        return None
+    return ir.Unit(name=d.name, event=tuple(event), context=tuple(registers), structures=tuple(structs),
+                   bitmaps=tuple(maps), lets=tuple(let_bodies), record=record, exits=tuple(rules), cite=d.cite,
+                   doc=d.doc, span=d.span)
+
+
+def _event(el: Elaborator, m: Module, fields: tuple[ast.EventField, ...]) -> list[ir.EventField]:
+    out, seen = [], {}
+    for f in fields:
+        if f.name in seen:
+            el.bag.error("E0201", f"event field '{f.name}' is defined twice", f.span, ("first defined here", seen[f.name]))
+            continue
+        seen[f.name] = f.span
+        width = el.const(f.width, Scope(m), f"width of event field '{f.name}'", 1, 64)
+        enum = _enum(el, m, f.enum)
+        if width is None or (f.enum is not None and enum is None):
+            continue
+        el._names_ok([f.name], "event field", f.span, prefixed=True)
+        out.append(ir.EventField(name=f.name, width=width, enum=enum, doc=f.doc, span=f.span))
+    return out
+
+
+def _enum(el: Elaborator, m: Module, ref: ast.Ref | None) -> str | None:
+    if ref is None:
+        return None
+    e = m.find("enums", ref.parts)
+    if e is None and not m.has_failed(ref.text):
+        el.bag.error("E0301", f"undefined enum '{ref.text}'", ref.span)
+    return e.name if e is not None else None
+
+
+def _structure(el: Elaborator, m: Module, s: ast.Structure, scope: Scope):
+    """The structure and, per field typed with a format, that format (for S.F.SUB names)."""
+    size = el.const(s.size, Scope(m), f"size of structure '{s.name}' in bytes", 8, MAX_STRUCT_BYTES)
+    base = el.resolve(s.base, scope)
+    fields, formats, seen, ok = [], {}, {}, True
+    for f in s.fields:
+        if f.name in seen:
+            el.bag.error("E0201", f"field '{f.name}' is defined twice in structure '{s.name}'", f.span,
+                         ("first defined here", seen[f.name]))
+            ok = False
+            continue
+        seen[f.name] = f.span
+        offset = el.const(f.offset, Scope(m), f"offset of '{f.name}'", 0, MAX_STRUCT_BYTES)
+        lay = None
+        if f.type.op == "name" and m.find("layouts", tuple(f.type.name.split("."))) is not None:
+            lay = m.find("layouts", tuple(f.type.name.split(".")))
+            width = lay.width
+        else:
+            width = el.const(f.type, Scope(m), f"width of '{f.name}' (a number of bits or a format)", 1, MAX_WIDTH)
+        if offset is None or width is None:
+            ok = False
+            continue
+        el._names_ok([f.name], "structure field", f.span, prefixed=True)
+        formats[f.name] = lay
+        fields.append(ir.StructField(name=f.name, offset=offset, width=width, format=lay.name if lay else None,
+                                     doc=f.doc, span=f.span))
+    if size is None or base is None or not ok:
+        return None
+    return ir.Structure(name=s.name, size=size, base=base, fields=tuple(fields), cite=s.cite, doc=s.doc,
+                        span=s.span), formats
+
+
+def _record(el: Elaborator, m: Module, d: ast.Record, structs: dict[str, tuple]) -> ir.UnitRecord | None:
+    fields, seen, ok = [], {}, True
+    for f in d.fields:
+        if f.name in seen:
+            el.bag.error("E0201", f"record field '{f.name}' is defined twice", f.span, ("first defined here", seen[f.name]))
+            ok = False
+            continue
+        seen[f.name] = f.span
+        if not f.output:
+            el.bag.error("E0306", f"record field '{f.name}' of a unit takes no value here: each exit rule assigns "
+                         f"it; write '{f.name} : WIDTH;'", f.span)
+            ok = False
+            continue
+        width = el.const(f.width, Scope(m), f"width of '{f.name}'", 1, 64)
+        enum = _enum(el, m, f.enum)
+        store = None
+        if f.store is not None:
+            parts = f.store.parts
+            target = structs.get(parts[0]) if len(parts) == 2 else None
+            if target is None or target[0].field(parts[1]) is None:
+                options = [f"{s.name}.{x.name}" for s, _ in structs.values() for x in s.fields]
+                el.bag.error("E0301", f"'{f.store.text}' is not a structure field"
+                             + (f" (fields: {', '.join(options[:6])}{', ...' if len(options) > 6 else ''})" if options else ""),
+                             f.store.span)
+                ok = False
+                continue
+            store = (parts[0], parts[1])
+        if width is None or (f.enum is not None and enum is None):
+            ok = False
+            continue
+        el._names_ok([f.name], "record field", f.span, prefixed=True)
+        fields.append(ir.OutputField(name=f.name, width=width, enum=enum, store=store, doc=f.doc, span=f.span))
+    if not ok:
+        return None
+    return ir.UnitRecord(name=d.name, fields=tuple(fields), cite=d.cite, doc=d.doc, span=d.span)
+
+
+def _exit(el: Elaborator, x: ast.Exit, scope: Scope, record: ir.UnitRecord | None) -> ir.ExitRule | None:
+    when = el.resolve(x.when, scope)
+    fields = {f.name: f for f in record.fields} if record is not None else {}
+    assigns, seen, ok = [], {}, when is not None
+    for a in x.assigns:
+        if record is not None and a.name not in fields:
+            el.bag.error("E0301", f"exit '{x.name}' assigns '{a.name}', which is not a field of record "
+                         f"'{record.name}' ({', '.join(fields)})", a.span)
+            ok = False
+            continue
+        if a.name in seen:
+            el.bag.error("E0201", f"exit '{x.name}' assigns '{a.name}' twice", a.span, ("first assigned here", seen[a.name]))
+            ok = False
+            continue
+        seen[a.name] = a.span
+        if a.value is not None:
+            v = el.resolve(a.value, scope)
+            if v is None:
+                ok = False
+                continue
+            assigns.append(ir.ExitAssign(field=a.name, value=v, span=a.span))
+            continue
+        bits = []
+        for b in a.bits:
+            rng = el.bits(b.bits, scope)
+            v = el.resolve(b.value, scope)
+            if rng is None or v is None:
+                ok = False
+                continue
+            bits.append(ir.RecordBits(name=b.name, hi=rng[0], lo=rng[1], value=v, doc=b.doc, span=b.span))
+        assigns.append(ir.ExitAssign(field=a.name, bits=tuple(bits), span=a.span))
+    if not ok:
+        return None
+    return ir.ExitRule(name=x.name, when=when, assigns=tuple(assigns), cite=x.cite, doc=x.doc, span=x.span)

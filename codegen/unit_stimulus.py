@@ -1,0 +1,197 @@
+"""Stimulus for decision units, derived from the IR: events, context, control blocks
+and bitmaps in memory.
+
+Nothing here knows an architecture. Values are biased toward what the unit's rules
+look at:
+- an event field with an enum takes one of its values;
+- a field compared against a constant takes values at and around that constant (range
+  boundaries such as the last MSR of a range or the last port);
+- wide values are often zero, all ones, sparse, or a copy of another value of the same
+  width with a few bits flipped (so that "operand equals shadow" happens);
+- bitmap words are zero, all ones or random.
+
+The memory a lookup reads is filled by evaluating the bitmap's own expressions on the
+drawn event and control block, so every bitmap read finds drawn data.
+"""
+from __future__ import annotations
+
+from . import ir
+from .expr import COMPARE, Expr, evaluate, mask
+from .stimulus import Draw, Scenario
+
+MASK64 = mask(64)
+
+
+def _contains(e: Expr, key: tuple[str, str]) -> bool:
+    return any((r.kind, r.name) == key for r in e.refs())
+
+
+class UnitScenarioFactory:
+    """Draws complete scenarios (event + context + memory image) for a spec's unit."""
+
+    def __init__(self, spec: ir.Spec):
+        self.spec = spec
+        self.unit: ir.Unit = spec.top
+        self.enums = {e.name: e for e in spec.enums}
+        self.interesting: dict[tuple[str, str], set[int]] = {}
+        for e in self._expressions():
+            self._collect(e)
+        self.used_fields = {r.name for e in self._expressions() for r in e.refs() if r.kind == "struct"}
+
+    def _expressions(self) -> list[Expr]:
+        u = self.unit
+        out = [x for b in u.bitmaps for x in (b.base, b.index, b.span_bits, b.when) if x is not None]
+        out += [x.when for x in u.exits]
+        out += [a.value for x in u.exits for a in x.assigns if a.value is not None]
+        out += [b.value for x in u.exits for a in x.assigns for b in a.bits]
+        return out
+
+    def _collect(self, e: Expr) -> None:
+        """Constants that an event or structure field is compared against, and the values
+        around them (for `f + n > c` too, since the field side only has to contain f)."""
+        stack = [e]
+        while stack:
+            n = stack.pop()
+            stack.extend(n.args)
+            if n.op not in COMPARE:
+                continue
+            for side, other in ((n.args[0], n.args[1]), (n.args[1], n.args[0])):
+                if other.op != "num":
+                    continue
+                for r in side.refs():
+                    if r.kind in ("event", "struct"):
+                        near = range(max(0, other.value - 4), other.value + 5)
+                        self.interesting.setdefault((r.kind, r.name), set()).update(near)
+
+    # ---- values
+    def _value(self, draw: Draw, width: int, key: tuple[str, str], pool: list[tuple[int, int]]) -> int:
+        near = sorted(v for v in self.interesting.get(key, ()) if v <= mask(width))
+        if near and draw.chance(40):
+            return draw.choice(near)
+        if width <= 8:
+            return draw.bits(width)
+        roll = draw.int(0, 99)
+        if roll < 15:
+            return 0
+        if roll < 25:
+            return mask(width)
+        if roll < 45:
+            value = 0
+            for _ in range(draw.int(1, 3)):
+                value |= 1 << draw.int(0, width - 1)
+            return value
+        same = [v for w, v in pool if w == width]
+        if roll < 70 and same:
+            value = draw.choice(same)
+            if draw.chance(50):
+                value ^= 1 << draw.int(0, width - 1)
+            return value
+        return draw.bits(width)
+
+    def make(self, draw: Draw, latency_seed: int | None = None) -> Scenario:
+        u = self.unit
+        pool: list[tuple[int, int]] = []
+        request: dict[str, int] = {}
+        for f in u.event:
+            if f.enum is not None and self.enums[f.enum].items:
+                value = draw.choice(self.enums[f.enum].items).value
+            else:
+                value = self._value(draw, f.width, ("event", f.name), pool)
+            request[f.name] = value
+            pool.append((f.width, value))
+        for c in u.context:
+            width = self.spec.layout(c).width
+            value = self._value(draw, width, ("ctx", c), pool)
+            request[c] = value
+        memory: dict[int, int] = {}
+        words: dict[str, int] = {}  # structure field reference name -> its word's value
+        lookups: dict[str, int] = {}
+
+        def lookup(e: Expr) -> int:
+            if e.kind == "event":
+                return (request[e.name] >> e.lo) & mask(e.width)
+            if e.kind == "ctx":
+                return (request[e.name] >> e.lo) & mask(e.width)
+            if e.kind == "struct":
+                return (words.get(e.name, 0) >> e.lo) & mask(e.width)
+            if e.kind == "bitmap":
+                return lookups.get(e.name, 0)
+            raise KeyError(e.kind)
+
+        for st in u.structures:
+            base = evaluate(st.base, lookup) & MASK64 & ~7
+            by_word: dict[int, int] = {}
+            for f in st.fields:
+                name = f"{st.name}.{f.name}"
+                if name not in self.used_fields:
+                    continue
+                value = self._value(draw, f.width, ("struct", name), pool)
+                pool.append((f.width, value))
+                by_word[f.word] = by_word.get(f.word, 0) | (value << f.lo)
+            for f in st.fields:
+                name = f"{st.name}.{f.name}"
+                if name in self.used_fields:
+                    words[name] = by_word[f.word]
+            for off, value in by_word.items():
+                memory[(base + off) & MASK64] = value
+        for b in u.bitmaps:
+            if b.when is not None and not evaluate(b.when, lookup):
+                continue
+            span = min(evaluate(b.span_bits, lookup), b.width)
+            if span == 0:
+                continue
+            first = (evaluate(b.base, lookup) & MASK64) * 8 + evaluate(b.index, lookup)
+            for bit in (first, first + span - 1):
+                addr = ((bit >> 6) << 3) & MASK64
+                if addr not in memory:
+                    roll = draw.int(0, 99)
+                    memory[addr] = 0 if roll < 30 else MASK64 if roll < 45 else draw.bits(64)
+            window = memory[((first >> 6) << 3) & MASK64] | (memory[(((first + span - 1) >> 6) << 3) & MASK64] << 64)
+            lookups[b.name] = (window >> (first & 63)) & mask(span)
+        kind = next((f.name for f in u.event if f.enum is not None), None)
+        intent = {"event": kind and self._item_name(kind, request[kind])}
+        return Scenario(request, memory, latency_seed if latency_seed is not None else draw.int(0, 1 << 30), intent)
+
+    def _item_name(self, field_name: str, value: int) -> str:
+        f = next(x for x in self.unit.event if x.name == field_name)
+        return next((i.name for i in self.enums[f.enum].items if i.value == value), str(value))
+
+
+def coverage_keys(unit: ir.Unit, enums: dict[str, ir.EnumDef], outcome: dict) -> list[str]:
+    """The coverage points one outcome hits: the exit rule, and the enum item of each
+    enum-typed record field (e.g. the exit code)."""
+    if not outcome["exit"]:
+        return ["no exit"]
+    keys = [f"exit {outcome['rule']}"]
+    for f in unit.record.fields:
+        if f.enum is None:
+            continue
+        value = outcome["fields"][f.name]
+        item = next((i.name for i in enums[f.enum].items if i.value == value), None)
+        keys.append(f"{f.name} {item}" if item else f"{f.name} {value:#x} (not in enum {f.enum})")
+    return keys
+
+
+def expected_coverage(spec: ir.Spec) -> list[str]:
+    unit: ir.Unit = spec.top
+    enums = {e.name: e for e in spec.enums}
+    out = ["no exit"] + [f"exit {x.name}" for x in unit.exits]
+    for f in unit.record.fields:
+        if f.enum is not None:
+            out += [f"{f.name} {i.name}" for i in enums[f.enum].items]
+    return out
+
+
+def scenarios(spec: ir.Spec):
+    """A hypothesis strategy of unit scenarios (needs hypothesis installed)."""
+    from hypothesis import strategies as st
+
+    from .stimulus import _DataAdapter
+
+    factory = UnitScenarioFactory(spec)
+
+    @st.composite
+    def build(draw_fn):
+        return factory.make(Draw(data=_DataAdapter(draw_fn)))
+
+    return build()
