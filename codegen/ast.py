@@ -231,6 +231,7 @@ class StructField:
     offset: Expr
     type: Expr  # a width, or the name of a format
     span: Span
+    cite: str = ""
     doc: str = ""
 
 

@@ -169,7 +169,7 @@ def run_unit(spec: ir.Spec, directory: Path, events: int, seed: int, timing: har
         scenarios: list[Scenario] = []
         if done >= directed_from:
             wanted = {k for k in expected if k not in report.coverage}
-            for _ in range(200 * len(wanted)):
+            for _ in range(min(100_000, 5000 * len(wanted))):
                 if not wanted or len(scenarios) >= size:
                     break
                 sc = factory.make(draw)

@@ -173,7 +173,7 @@ def _structure(el: Elaborator, m: Module, s: ast.Structure, scope: Scope):
         el._names_ok([f.name], "structure field", f.span, prefixed=True)
         formats[f.name] = lay
         fields.append(ir.StructField(name=f.name, offset=offset, width=width, format=lay.name if lay else None,
-                                     doc=f.doc, span=f.span))
+                                     cite=f.cite, doc=f.doc, span=f.span))
     if size is None or base is None or not ok:
         return None
     return ir.Structure(name=s.name, size=size, base=base, fields=tuple(fields), cite=s.cite, doc=s.doc,

@@ -249,6 +249,7 @@ class StructField(Node):
     offset: int
     width: int
     format: str | None = None
+    cite: str = ""
     doc: str = ""
 
     @property

@@ -157,3 +157,115 @@ def record_py(rec: ir.Record, env: Env) -> list[tuple[str, str]]:
             out.append((f.name, " | ".join(parts) if parts else "0"))
     return out
 
+
+
+class Hoist:
+    """MyHDL lowering into statements: every conditional, every truth value used as a
+    number, and every subtraction becomes a scratch variable assigned before use.
+
+    The converters accept `a if c else b` and comparisons only at the top of an
+    assignment, and subtraction must not go below zero in an unsigned variable; text
+    made this way is plain `and/or/not`, comparisons, shifts and arithmetic on
+    variables and signals, which converts to both Verilog and VHDL. `lines` are the
+    statements (declarations included), relative indentation kept.
+    """
+
+    def __init__(self, env: Env, prefix: str = "h"):
+        self.env, self.prefix = env, prefix
+        self.variables: list[tuple[str, int]] = []
+        self.lines: list[str] = []
+
+    def _new(self, width: int) -> str:
+        """A fresh scratch variable, declared where it is first needed (so that a state
+        that does not use it does not build it: the simulation stays fast)."""
+        name = f"{self.prefix}{len(self.variables)}"
+        self.variables.append((name, max(1, width)))
+        self.lines.append(f"{name} = intbv(0)[{max(1, width)}:]")
+        return name
+
+    def take(self) -> list[str]:
+        """The statements made since the last take()."""
+        out, self.lines = self.lines, []
+        return out
+
+    def _is_bit(self, e: Expr) -> bool:
+        """A reference spelled as one bit of a signal (a truth value in MyHDL)."""
+        text = self.env.ref(e)
+        return e.width == 1 and text.endswith("]") and ":" not in text
+
+    def value(self, e: Expr) -> str:
+        op, a = e.op, e.args
+        if op == "num":
+            if e.value >= 1 << 31:
+                # VHDL integers are 32-bit: a wide constant goes through a variable,
+                # which the converter writes as a bit-string literal
+                out = self._new(e.value.bit_length())
+                self.lines.append(f"{out}[:] = {hex(e.value)}")
+                return out
+            return hex(e.value) if e.value > 9 else str(e.value)
+        if op == "ref":
+            return self._truth_as_number(e) if self._is_bit(e) else self.env.ref(e)
+        if op in LOGICAL or op in COMPARE or op in ("!", "bit"):
+            return self._truth_as_number(e)
+        if op == "cond":
+            out = self._new(e.width)
+            c = self.cond(a[0])
+            x, y = self.value(a[1]), self.value(a[2])
+            self.lines += [f"if {c}:", f"    {out}[:] = {x}", "else:", f"    {out}[:] = {y}"]
+            return out
+        if op == "~":
+            inner = self._new(e.width)
+            self.lines.append(f"{inner}[:] = {self.value(a[0])}")
+            return f"(~{inner})"
+        if op == "-":
+            # (a - b) mod 2**width, never negative on the way
+            out = self._new(e.width + 1)
+            self.lines.append(f"{out}[:] = ({self.value(a[0])} + {hex(1 << e.width)}) - {self.value(a[1])}")
+            return f"{out}[{e.width}:]"
+        if op == "slice":
+            base = self._new(a[0].width)
+            self.lines.append(f"{base}[:] = {self.value(a[0])}")
+            hi, lo = a[1].value, a[2].value
+            return f"{base}[{hi + 1}:{lo}]"
+        if op in ("<<", ">>") and a[1].op != "num":
+            return f"({self.value(a[0])} {op} {self._amount(a[1])})"
+        if op in ("+", "*", "&", "|", "^", "<<", ">>"):
+            return f"({self.value(a[0])} {op} {self.value(a[1])})"
+        raise LowerError(f"operator '{op}' is not supported in the cycle-level model", e.span)
+
+    def _amount(self, e: Expr) -> str:
+        """A shift amount: a plain variable (VHDL's shift functions take an integer, and
+        the converter writes to_integer() only around a name)."""
+        if e.op == "num":
+            return str(e.value)
+        out = self._new(e.width)
+        self.lines.append(f"{out}[:] = {self.value(e)}")
+        return out
+
+    def _truth_as_number(self, e: Expr) -> str:
+        out = self._new(1)
+        self.lines += [f"{out}[:] = 0", f"if {self.cond(e)}:", f"    {out}[:] = 1"]
+        return out
+
+    def cond(self, e: Expr) -> str:
+        op, a = e.op, e.args
+        if op == "num":
+            return "True" if e.value else "False"
+        if op in LOGICAL:
+            word = "and" if op == "&&" else "or"
+            return f"({self.cond(a[0])} {word} {self.cond(a[1])})"
+        if op == "!":
+            return f"(not {self.cond(a[0])})"
+        if op in COMPARE:
+            return f"({self.value(a[0])} {op} {self.value(a[1])})"
+        if op == "ref" and self._is_bit(e):
+            return self.env.ref(e)
+        if op == "bit":
+            base, idx = a
+            if base.op == "ref" and base.kind in self.env.signal and idx.op == "num":
+                name, lo = self.env.signal[base.kind](base)
+                return f"{name}[{lo + idx.value}]" if idx.value < base.width else "False"
+            value = self._new(base.width)
+            self.lines.append(f"{value}[:] = {self.value(base)}")
+            return f"((({value} >> {self._amount(idx)}) & 1) == 1)"
+        return f"({self.value(e)} != 0)"

@@ -377,8 +377,8 @@ class _ToAst(Transformer):
         return ("event", self.sp(meta), tuple(c))
 
     def struct_field(self, meta, c):
-        _, doc = self._opts(c)
-        return ast.StructField(str(c[0]), self._e(c[1]), self._e(c[2]), self.sp(meta), doc)
+        cite, doc = self._opts(c)
+        return ast.StructField(str(c[0]), self._e(c[1]), self._e(c[2]), self.sp(meta), cite, doc)
 
     def structure_decl(self, meta, c):
         cite, doc = self._opts(c)

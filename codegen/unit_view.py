@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from . import ir
 from .expr import Expr, mask, num
-from .lower import Env, hdl, py, py_field, record_py, ref_slice
+from .lower import Env, Hoist, py, py_field, record_py, ref_slice
 
 MASK64 = mask(64)
 
@@ -133,19 +133,40 @@ class UnitView:
             "bitmap": lambda e: (f"b_{e.name}", 0),
         })
 
-    def hdl(self, e: Expr, as_bool: bool = False) -> str:
-        return hdl(e, self.hdl_env(), as_bool)
+    def hdl_plan(self) -> dict:
+        """Every expression of the model lowered to (statements, text) through one
+        Hoist, so that all scratch variables are known before the template declares them."""
+        h = Hoist(self.hdl_env())
 
-    def hdl_exit_record(self, rule: ir.ExitRule):
-        """Per record field: one expression, or (hi, lo, expr) slices to assign."""
-        env = self.hdl_env()
-        out = []
-        for f in self._as_record(rule).fields:
-            if f.value is not None:
-                out.append((f, hdl(f.value, env)))
-            else:
-                out.append((f, [(b.hi, b.lo, hdl(b.value, env, b.hi == b.lo)) for b in f.bits]))
-        return out
+        def value(e: Expr):
+            text = h.value(e)
+            return h.take(), text
+
+        def cond(e: Expr | None):
+            if e is None:
+                return [], "True"
+            text = h.cond(e)
+            return h.take(), text
+
+        plan = {"base": {st.name: value(st.base) for st in self.unit.structures}, "bitmaps": [], "exits": []}
+        for b in self.unit.bitmaps:
+            plan["bitmaps"].append({"span": value(b.span_bits), "when": cond(b.when), "base": value(b.base),
+                                    "index": value(b.index)})
+        for x in self.unit.exits:
+            record = []
+            for f in self._as_record(x).fields:
+                if f.value is not None:
+                    lines, text = value(f.value)
+                    record.append((f, lines, text))
+                else:
+                    bits = []
+                    for b in f.bits:
+                        lines, text = value(b.value)
+                        bits.append((b.hi, b.lo, lines, text))
+                    record.append((f, [], bits))
+            plan["exits"].append({"rule": x, "when": cond(x.when), "record": record})
+        plan["variables"] = h.variables
+        return plan
 
     def hdl_states(self) -> list[str]:
         states = ["IDLE"] + [f"RD{i}" for i in range(len(self.words))]

@@ -5,7 +5,7 @@ import pytest
 
 from codegen import hdl
 
-SPEC_NAMES = ["amd_npt", "intel_ept", "x86_64_paging"]
+SPEC_NAMES = ["amd_npt", "amd_svm", "intel_ept", "intel_vmx", "x86_64_paging"]
 
 
 @pytest.mark.parametrize("name", SPEC_NAMES)
