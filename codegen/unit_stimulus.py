@@ -34,6 +34,10 @@ class UnitScenarioFactory:
         self.unit: ir.Unit = spec.top
         self.enums = {e.name: e for e in spec.enums}
         self.interesting: dict[tuple[str, str], set[int]] = {}
+        self.constants: dict[tuple[str, str], set[int]] = {}
+        # (field, expression): `field == expression` somewhere in a rule; drawing the
+        # field as the expression's value makes the equal case happen
+        self.equalities: list[tuple[tuple[str, str], Expr]] = []
         for e in self._expressions():
             self._collect(e)
         self.used_fields = {r.name for e in self._expressions() for r in e.refs() if r.kind == "struct"}
@@ -56,18 +60,27 @@ class UnitScenarioFactory:
             if n.op not in COMPARE:
                 continue
             for side, other in ((n.args[0], n.args[1]), (n.args[1], n.args[0])):
+                if n.op in ("==", "!=") and side.op == "ref" and side.kind in ("event", "struct") and other.op != "num" \
+                        and (side.kind, side.name) not in {(r.kind, r.name) for r in other.refs()}:
+                    self.equalities.append(((side.kind, side.name), other))
                 if other.op != "num":
                     continue
                 for r in side.refs():
                     if r.kind in ("event", "struct"):
                         near = range(max(0, other.value - 4), other.value + 5)
                         self.interesting.setdefault((r.kind, r.name), set()).update(near)
+                        self.constants.setdefault((r.kind, r.name), set()).add(other.value)
 
     # ---- values
     def _value(self, draw: Draw, width: int, key: tuple[str, str], pool: list[tuple[int, int]]) -> int:
         near = sorted(v for v in self.interesting.get(key, ()) if v <= mask(width))
         if near and draw.chance(40):
             return draw.choice(near)
+        bounds = sorted(v for v in self.constants.get(key, ()) if v <= mask(width))
+        if len(bounds) >= 2 and draw.chance(40):
+            # inside a range the rules test (between two constants the field is compared with)
+            i = draw.int(0, len(bounds) - 2)
+            return draw.int(bounds[i], bounds[i + 1])
         if width <= 8:
             return draw.bits(width)
         roll = draw.int(0, 99)
@@ -118,22 +131,41 @@ class UnitScenarioFactory:
                 return lookups.get(e.name, 0)
             raise KeyError(e.kind)
 
+        values: dict[str, int] = {}  # structure field reference name -> value
         for st in u.structures:
-            base = evaluate(st.base, lookup) & MASK64 & ~7
-            by_word: dict[int, int] = {}
-            for f in st.fields:
-                name = f"{st.name}.{f.name}"
-                if name not in self.used_fields:
-                    continue
-                value = self._value(draw, f.width, ("struct", name), pool)
-                pool.append((f.width, value))
-                by_word[f.word] = by_word.get(f.word, 0) | (value << f.lo)
             for f in st.fields:
                 name = f"{st.name}.{f.name}"
                 if name in self.used_fields:
-                    words[name] = by_word[f.word]
-            for off, value in by_word.items():
-                memory[(base + off) & MASK64] = value
+                    values[name] = self._value(draw, f.width, ("struct", name), pool)
+                    pool.append((f.width, values[name]))
+
+        def compose() -> None:
+            for st in u.structures:
+                by_word: dict[int, int] = {}
+                for f in st.fields:
+                    name = f"{st.name}.{f.name}"
+                    if name in values:
+                        by_word[f.word] = by_word.get(f.word, 0) | ((values[name] & mask(f.width)) << f.lo)
+                for f in st.fields:
+                    if f"{st.name}.{f.name}" in values:
+                        words[f"{st.name}.{f.name}"] = by_word[f.word]
+
+        compose()
+        for (kind, name), expr in self.equalities:
+            if draw.chance(25):
+                value = evaluate(expr, lookup)
+                if kind == "event":
+                    width = next(f.width for f in u.event if f.name == name)
+                    request[name] = value & mask(width)
+                else:
+                    values[name] = value
+                compose()
+        for st in u.structures:
+            base = evaluate(st.base, lookup) & MASK64 & ~7
+            for f in st.fields:
+                name = f"{st.name}.{f.name}"
+                if name in values:
+                    memory[(base + f.word) & MASK64] = words[name]
         for b in u.bitmaps:
             if b.when is not None and not evaluate(b.when, lookup):
                 continue
