@@ -7,7 +7,9 @@ One run prints one table:
   (c) MyHDL model walks/s and simulated cycles/s, 1D and 2D (NPT and EPT), memory latency 1,
       no stalls;
   (d) 2D walks (NPT and EPT) with 4 KiB pages and 4 levels in both dimensions: memory
-      references and model cycles per walk, next to the lower bound references x latency.
+      references and model cycles per walk, next to the lower bound references x latency;
+  (e) decision units (SVM intercepts, VMX exits): reference and MyHDL model events/s,
+      memory references and cycles per event, latency 1, no stalls.
 
 Run as `python3 cli.py bench [--quick]` or `python3 -m bench.bench [--quick]`.
 """
@@ -28,6 +30,7 @@ from bench import handwalk  # noqa: E402
 from codegen import emit, harness  # noqa: E402
 from codegen.pipeline import compile_spec  # noqa: E402
 from codegen.stimulus import Draw, Plan, ScenarioFactory  # noqa: E402
+from codegen.unit_stimulus import UnitScenarioFactory  # noqa: E402
 
 SPECS = ROOT / "specs"
 GENERATED = ROOT / "generated"
@@ -193,6 +196,20 @@ def main(quick: bool = False) -> int:
         rows.append(("    2D model cycles", f"memory latency {LATENCY}, no stalls", f"{mean_cyc:.1f} cycles/walk"))
         rows.append(("    lower bound", f"refs x latency = {mean_refs:.0f} x {LATENCY}", f"{mean_refs * LATENCY:.0f} cycles/walk"))
         rows.append(("    model / lower bound", "", f"{mean_cyc / (mean_refs * LATENCY):.2f}x"))
+
+    # (e)
+    for name in ("amd_svm", "intel_vmx"):
+        ref, model = harness.load_generated(GENERATED / name)
+        factory = UnitScenarioFactory(compile_spec(SPECS / f"{name}.vspec"))
+        draw = Draw(random.Random(4))
+        scs = [factory.make(draw) for _ in range(n_ref)]
+        t_ref = _best(lambda: [harness.run_reference(ref, sc) for sc in scs], 3)
+        secs, runs = time_model(model, ref, scs[:n_model], 3)
+        cycles = sum(r.cycles for r in runs)
+        nref = sum(len(r.trace) for r in runs)
+        rows.append((f"(e) unit {name} reference", f"{len(scs)} random events, best of 3", f"{_fmt(len(scs) / t_ref)} events/s"))
+        rows.append(("    MyHDL model", f"{len(runs)} events, latency {LATENCY}, no stalls", f"{_fmt(len(runs) / secs)} events/s"))
+        rows.append(("", "", f"{nref / len(runs):.1f} refs, {cycles / len(runs):.1f} cycles/event"))
 
     # print
     print(f"virtspec benchmark{' (quick)' if quick else ''}")

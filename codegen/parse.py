@@ -399,7 +399,7 @@ class _ToAst(Transformer):
                           opts.get("span"), opts.get("when"), cite, doc)
 
     def exit_value(self, meta, c):
-        return ast.ExitAssign(str(c[0]), self.sp(meta), value=self._e(c[1]))
+        return ast.ExitAssign(str(c[0]), self.sp(meta), value=self._e(c[1]))  # a doc string is for the reader
 
     def exit_bits(self, meta, c):
         return ast.ExitAssign(str(c[0]), self.sp(meta), bits=tuple(c[1:]))
