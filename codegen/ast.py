@@ -164,6 +164,7 @@ class RecordField:
     output: bool = False  # a unit's record field: no value here, exit rules assign it
     enum: Ref | None = None
     store: Ref | None = None
+    store_when: Expr | None = None
 
 
 @dataclass(frozen=True)
@@ -244,6 +245,7 @@ class Structure:
     span: Span
     cite: str = ""
     doc: str = ""
+    when: Expr | None = None
 
 
 @dataclass(frozen=True)
@@ -254,6 +256,21 @@ class Bitmap:
     index: Expr
     span: Span
     span_bits: Expr | None = None  # the `span` clause: how many bits the lookup covers
+    when: Expr | None = None
+    cite: str = ""
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Walk:
+    """A unit's walk of a regime: its input, access kinds and context registers bound."""
+
+    name: str
+    regime: Ref
+    input: Expr
+    access: tuple[Binding, ...]
+    context: tuple[Binding, ...]
+    span: Span
     when: Expr | None = None
     cite: str = ""
     doc: str = ""

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import harness, ir
-from .stimulus import Draw, Plan, Scenario, ScenarioFactory, StimulusError, reachable_checks
+from .stimulus import Draw, Plan, Scenario, ScenarioFactory, StimulusError, injectable, reachable_checks
 from .unit_stimulus import UnitScenarioFactory
 from .unit_stimulus import coverage_keys as unit_coverage_keys
 from .unit_stimulus import expected_coverage as unit_expected_coverage
@@ -64,13 +64,16 @@ def coverage_keys(outcome: dict) -> list[str]:
     return keys
 
 
-def _fault_sites(stage: str, regime: ir.Regime, kinds: list[str]) -> list[str]:
+def _fault_sites(stage: str, regime: ir.Regime, kinds: list[str], spec: ir.Spec | None = None) -> list[str]:
     """Each fault at each level it can happen at: walk faults at every level their role
-    allows, final checks at every leaf level."""
+    allows (and, with `spec`, where table building can make them happen), final checks
+    at every leaf level."""
     out = []
     for rule in regime.faults:
         if f"{stage} fault {rule.name}" in kinds:
             levels = [lv for lv in regime.levels if (lv.leaf if rule.where == "leaf" else lv.table if rule.where == "table" else True)]
+            if spec is not None and regime.next_level is not None:
+                levels = [lv for lv in levels if injectable(spec, regime, rule, lv.number)]
             out += [f"{stage} fault {rule.name} at level {lv.number}" for lv in levels]
     for rule in regime.checks:
         if f"{stage} fault {rule.name}" in kinds:
@@ -89,7 +92,7 @@ def expected_coverage(spec: ir.Spec) -> tuple[list[str], list[str]]:
     reach = reachable_checks(factory, "guest")
     unreachable = [f"{stage} fault {c.name}" for c in main.checks if c.name not in reach]
     kinds = [f"{stage} fault {k}" for k in main.fault_kinds if f"{stage} fault {k}" not in unreachable]
-    out = kinds + _fault_sites(stage, main, kinds) + [f"page level {lv.number}" for lv in main.leaf_levels]
+    out = kinds + _fault_sites(stage, main, kinds, spec) + [f"page level {lv.number}" for lv in main.leaf_levels]
     if isinstance(top, ir.Nested):
         host = factory.host
         reach = reachable_checks(factory, "host")
@@ -173,7 +176,8 @@ def run_unit(spec: ir.Spec, directory: Path, events: int, seed: int, timing: har
                 if not wanted or len(scenarios) >= size:
                     break
                 sc = factory.make(draw)
-                hits = wanted.intersection(unit_coverage_keys(spec.top, enums, harness.run_reference(ref, sc).outcome))
+                run = harness.run_reference(ref, sc)
+                hits = wanted.intersection(unit_coverage_keys(spec.top, enums, run.outcome, run.detail))
                 if hits:
                     scenarios.append(sc)
                     wanted -= hits
@@ -188,7 +192,7 @@ def run_unit(spec: ir.Spec, directory: Path, events: int, seed: int, timing: har
         for i, (sc, a, b) in enumerate(zip(scenarios, ref_runs, model_runs)):
             report.refs.append(len(a.trace))
             report.cycles.append(b.cycles)
-            report.coverage.update(unit_coverage_keys(spec.top, enums, a.outcome))
+            report.coverage.update(unit_coverage_keys(spec.top, enums, a.outcome, a.detail))
             if harness.compare(a, b):
                 report.mismatches += 1
                 if len(report.failures) < 3:

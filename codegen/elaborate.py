@@ -95,6 +95,7 @@ class Scope:
         self.event: dict[str, int] = kw.get("event", {})
         self.structures: dict[str, tuple] = kw.get("structures", {})
         self.bitmaps: dict[str, int] = kw.get("bitmaps", {})
+        self.walks: dict[str, dict[str, int]] = kw.get("walks", {})  # walk name -> member -> width
         self.expand = kw.get("expand")  # resolves a `let` body in this scope
         self.expanding: set[str] = set()
         self.expansions = 0  # in the expression being resolved; Elaborator.resolve resets it
@@ -137,6 +138,11 @@ class Scope:
         head, tail = parts[0], parts[1]
         if head in self.structures and len(parts) <= 3:
             return self._struct_ref(parts, name, span)
+        if head in self.walks and len(parts) == 2:
+            members = self.walks[head]
+            if tail not in members:
+                raise _Undefined(name, span, [f"{head}.{x}" for x in members])
+            return Expr(op="ref", kind="walk", name=name, width=members[tail], span=span)
         if head == "event" and len(parts) == 2 and tail in self.event:
             return Expr(op="ref", kind="event", name=tail, width=self.event[tail], span=span)
         if len(parts) == 2:
@@ -555,8 +561,19 @@ class Elaborator:
             width = max(init.width, then.width, 1)
             accumulators.append(ir.Accumulator(name=r.name, width=width, init=init, then=then, cite=r.cite, doc=r.doc, span=r.span))
         acc_widths = {a.name: a.width for a in accumulators}
+        next_level = None
+        if "next" in simple:
+            next_scope = Scope(m, registers=registers, access=access, input=(in_name, in_width),
+                               entry_formats=entry_formats, builtins={"level": level_width}, **named)
+            next_level = self.resolve(simple["next"][1], next_scope)
+            broken = broken or next_level is None
+        # with `next level`, a walk fault may read the level a pointer leads to (`next`) and
+        # whether an input bit that indexes a skipped level is set (`skipped`)
+        walk_builtins = {"rsvd": 1, "level": level_width}
+        if "next" in simple:
+            walk_builtins |= {"next": max(level_width, next_level.width if next_level is not None else 1), "skipped": 1}
         fault_scope = Scope(m, registers=registers, access=access, input=(in_name, in_width),
-                            entry_formats=entry_formats, builtins={"rsvd": 1, "level": level_width}, **named)
+                            entry_formats=entry_formats, builtins=walk_builtins, **named)
         check_scope = Scope(m, registers=registers, access=access, input=(in_name, in_width), accumulators=acc_widths,
                             leaf_formats=leaf_formats, builtins={"level": level_width}, **named)
         faults, checks, updates, seen = [], [], [], {}
@@ -587,7 +604,7 @@ class Elaborator:
             name=d.name, input_name=in_name, input_width=in_width, access=access, context=tuple(registers),
             entry_bytes=entry, root=root, start=start, pointer=pointer, frame=frame, levels=tuple(levels),
             faults=tuple(faults), checks=tuple(checks), accumulators=tuple(accumulators), updates=tuple(updates),
-            record=record, cite=d.cite, doc=d.doc, span=d.span)
+            record=record, next_level=next_level, cite=d.cite, doc=d.doc, span=d.span)
 
     def _names_ok(self, names, what: str, span: Span, prefixed: bool = False) -> None:
         """Input and access names of a regime: unique, and usable in generated code.

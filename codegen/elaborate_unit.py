@@ -8,6 +8,7 @@ elaborator's bag; structural checks (offsets, overlaps, stores) come in checks.p
 from __future__ import annotations
 
 from . import ast, ir
+from .diagnostics import Span
 from .elaborate import MAX_WIDTH, Elaborator, Module, Scope
 from .expr import Expr, num
 
@@ -15,13 +16,11 @@ MAX_STRUCT_BYTES = 1 << 16
 
 
 def elaborate_unit(el: Elaborator, m: Module, d: ast.Unit) -> ir.Unit | None:
-    events, contexts, structures, bitmaps, lets, records, exits = [], [], [], [], [], [], []
+    events, contexts, lets, records, exits = [], [], [], [], []
     for item in d.items:
-        if isinstance(item, ast.Structure):
-            structures.append(item)
-        elif isinstance(item, ast.Bitmap):
-            bitmaps.append(item)
-        elif isinstance(item, ast.Rule):
+        if isinstance(item, (ast.Structure, ast.Bitmap, ast.Walk)):
+            continue  # the steps, taken in order below
+        if isinstance(item, ast.Rule):
             lets.append(item)
         elif isinstance(item, ast.Record):
             records.append(item)
@@ -66,43 +65,54 @@ def elaborate_unit(el: Elaborator, m: Module, d: ast.Unit) -> ir.Unit | None:
     named = {"lets": let_bodies, "expand": el._resolve}
     widths = {f.name: f.width for f in event}
 
-    # structures: the base may read context registers only
-    base_scope = Scope(m, registers=registers, **named)
+    # structures, bitmaps and walks, in the order written: each may read the ones before it
     structs: list[ir.Structure] = []
     struct_scope: dict[str, tuple] = {}
-    for s in structures:
-        if s.name in struct_scope:
-            el.bag.error("E0201", f"structure '{s.name}' is defined twice", s.span)
-            ok = False
-            continue
-        built = _structure(el, m, s, base_scope)
-        if built is None:
-            ok = False
-            continue
-        structs.append(built[0])
-        struct_scope[s.name] = built
-
     maps: list[ir.Bitmap] = []
     map_widths: dict[str, int] = {}
-    for b in bitmaps:
-        scope = Scope(m, registers=registers, event=widths, structures=struct_scope, bitmaps=dict(map_widths), **named)
-        width = el.const(b.width, scope, f"width of bitmap '{b.name}'", 1, 64)
-        base, index = el.resolve(b.base, scope), el.resolve(b.index, scope)
-        span_bits = el.resolve(b.span_bits, scope) if b.span_bits is not None else num(1, b.span)
-        when = el.resolve(b.when, scope) if b.when is not None else None
-        if b.name in map_widths or b.name in widths:
-            el.bag.error("E0201", f"bitmap '{b.name}' is defined twice", b.span)
+    walks: list[ir.Walk] = []
+    walk_members: dict[str, dict[str, int]] = {}
+    steps: list[tuple[str, str]] = []
+    taken: dict[str, Span] = {}
+    for item in d.items:
+        if not isinstance(item, (ast.Structure, ast.Bitmap, ast.Walk)):
+            continue
+        scope = Scope(m, registers=registers, event=widths, structures=dict(struct_scope), bitmaps=dict(map_widths),
+                      walks=dict(walk_members), **named)
+        if item.name in taken or item.name in widths:
+            el.bag.error("E0201", f"'{item.name}' is defined twice in unit '{d.name}'", item.span,
+                         *([("first defined here", taken[item.name])] if item.name in taken else []))
             ok = False
             continue
-        if None in (width, base, index, span_bits) or (b.when is not None and when is None):
-            ok = False
-            continue
-        map_widths[b.name] = width
-        maps.append(ir.Bitmap(name=b.name, width=width, base=base, index=index, span_bits=span_bits, when=when,
-                              cite=b.cite, doc=b.doc, span=b.span))
+        taken[item.name] = item.span
+        if isinstance(item, ast.Structure):
+            built = _structure(el, m, item, scope)
+            if built is None:
+                ok = False
+                continue
+            structs.append(built[0])
+            struct_scope[item.name] = built
+            steps.append(("structure", item.name))
+        elif isinstance(item, ast.Bitmap):
+            bitmap = _bitmap(el, item, scope)
+            if bitmap is None:
+                ok = False
+                continue
+            maps.append(bitmap)
+            map_widths[item.name] = bitmap.width
+            steps.append(("bitmap", item.name))
+        else:
+            walk = _walk(el, m, item, scope)
+            if walk is None:
+                ok = False
+                continue
+            walks.append(walk[0])
+            walk_members[item.name] = walk[1]
+            steps.append(("walk", item.name))
 
-    scope = Scope(m, registers=registers, event=widths, structures=struct_scope, bitmaps=map_widths, **named)
-    record = _record(el, m, records[0], struct_scope)
+    scope = Scope(m, registers=registers, event=widths, structures=struct_scope, bitmaps=map_widths,
+                  walks=walk_members, **named)
+    record = _record(el, m, records[0], struct_scope, scope)
     rules: list[ir.ExitRule] = []
     names: dict[str, object] = {}
     for x in exits:
@@ -119,8 +129,71 @@ def elaborate_unit(el: Elaborator, m: Module, d: ast.Unit) -> ir.Unit | None:
     if not ok or record is None or len(event) != len(events[0][2]):
         return None
     return ir.Unit(name=d.name, event=tuple(event), context=tuple(registers), structures=tuple(structs),
-                   bitmaps=tuple(maps), lets=tuple(let_bodies), record=record, exits=tuple(rules), cite=d.cite,
-                   doc=d.doc, span=d.span)
+                   bitmaps=tuple(maps), walks=tuple(walks), steps=tuple(steps), lets=tuple(let_bodies), record=record,
+                   exits=tuple(rules), cite=d.cite, doc=d.doc, span=d.span)
+
+
+def _bitmap(el: Elaborator, b: ast.Bitmap, scope: Scope) -> ir.Bitmap | None:
+    width = el.const(b.width, scope, f"width of bitmap '{b.name}'", 1, 64)
+    base, index = el.resolve(b.base, scope), el.resolve(b.index, scope)
+    span_bits = el.resolve(b.span_bits, scope) if b.span_bits is not None else num(1, b.span)
+    when = el.resolve(b.when, scope) if b.when is not None else None
+    if None in (width, base, index, span_bits) or (b.when is not None and when is None):
+        return None
+    return ir.Bitmap(name=b.name, width=width, base=base, index=index, span_bits=span_bits, when=when,
+                     cite=b.cite, doc=b.doc, span=b.span)
+
+
+def walk_members(regime: ir.Regime) -> dict[str, int]:
+    """What a unit can read of a walk: whether it ran and succeeded, the output address,
+    the level, the fault number and one truth value per fault kind, the record fields."""
+    level_width = max(3, max((lv.number for lv in regime.levels), default=1).bit_length())
+    out = {"walked": 1, "ok": 1, "pa": 64, "level": level_width, "fault": 8}
+    out.update({k: 1 for k in regime.fault_kinds})
+    out.update({f.name: f.width for f in regime.record.fields})
+    return out
+
+
+def _walk(el: Elaborator, m: Module, w: ast.Walk, scope: Scope):
+    regime = m.find("regimes", w.regime.parts)
+    if regime is None:
+        if not m.has_failed(w.regime.text):
+            el.bag.error("E0301", f"undefined regime '{w.regime.text}'", w.regime.span)
+        return None
+    members = walk_members(regime)
+    clash = [k for k in regime.fault_kinds if k in {f.name for f in regime.record.fields} or k in
+             ("walked", "ok", "pa", "level", "fault")]
+    if clash:
+        el.bag.error("E0201", f"walk '{w.name}': fault kind '{clash[0]}' of regime '{regime.name}' has the name of "
+                     "a record field or of a walk result", w.span)
+        return None
+    ok = True
+    bound = {}
+    for kind, names, binds in (("access", regime.access, w.access), ("context", regime.context, w.context)):
+        out = []
+        for b in binds:
+            if b.name not in names:
+                el.bag.error("E0309", f"'{b.name}' is not an {kind} {'kind' if kind == 'access' else 'register'} of "
+                             f"regime '{regime.name}' ({', '.join(names)})", b.span)
+                ok = False
+                continue
+            v = el.resolve(b.value, scope)
+            if v is None:
+                ok = False
+                continue
+            out.append(ir.Binding(name=b.name, value=v, span=b.span))
+        missing = [n for n in names if n not in {b.name for b in out}]
+        if missing and ok:
+            el.bag.error("E0306", f"walk '{w.name}' must give the {kind} {', '.join(missing)} of regime "
+                         f"'{regime.name}'", w.span)
+            ok = False
+        bound[kind] = tuple(out)
+    value = el.resolve(w.input, scope)
+    when = el.resolve(w.when, scope) if w.when is not None else None
+    if not ok or value is None or (w.when is not None and when is None):
+        return None
+    return ir.Walk(name=w.name, regime=regime.name, input=value, access=bound["access"], context=bound["context"],
+                   when=when, cite=w.cite, doc=w.doc, span=w.span), members
 
 
 def _event(el: Elaborator, m: Module, fields: tuple[ast.EventField, ...]) -> list[ir.EventField]:
@@ -174,13 +247,14 @@ def _structure(el: Elaborator, m: Module, s: ast.Structure, scope: Scope):
         formats[f.name] = lay
         fields.append(ir.StructField(name=f.name, offset=offset, width=width, format=lay.name if lay else None,
                                      cite=f.cite, doc=f.doc, span=f.span))
-    if size is None or base is None or not ok:
+    when = el.resolve(s.when, scope) if s.when is not None else None
+    if size is None or base is None or not ok or (s.when is not None and when is None):
         return None
-    return ir.Structure(name=s.name, size=size, base=base, fields=tuple(fields), cite=s.cite, doc=s.doc,
+    return ir.Structure(name=s.name, size=size, base=base, fields=tuple(fields), when=when, cite=s.cite, doc=s.doc,
                         span=s.span), formats
 
 
-def _record(el: Elaborator, m: Module, d: ast.Record, structs: dict[str, tuple]) -> ir.UnitRecord | None:
+def _record(el: Elaborator, m: Module, d: ast.Record, structs: dict[str, tuple], scope: Scope) -> ir.UnitRecord | None:
     fields, seen, ok = [], {}, True
     for f in d.fields:
         if f.name in seen:
@@ -207,11 +281,13 @@ def _record(el: Elaborator, m: Module, d: ast.Record, structs: dict[str, tuple])
                 ok = False
                 continue
             store = (parts[0], parts[1])
-        if width is None or (f.enum is not None and enum is None):
+        store_when = el.resolve(f.store_when, scope) if f.store_when is not None else None
+        if width is None or (f.enum is not None and enum is None) or (f.store_when is not None and store_when is None):
             ok = False
             continue
         el._names_ok([f.name], "record field", f.span, prefixed=True)
-        fields.append(ir.OutputField(name=f.name, width=width, enum=enum, store=store, doc=f.doc, span=f.span))
+        fields.append(ir.OutputField(name=f.name, width=width, enum=enum, store=store, store_when=store_when,
+                                     doc=f.doc, span=f.span))
     if not ok:
         return None
     return ir.UnitRecord(name=d.name, fields=tuple(fields), cite=d.cite, doc=d.doc, span=d.span)

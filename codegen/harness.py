@@ -38,6 +38,7 @@ class Run:
     trace: list
     memory: dict
     cycles: int = 0
+    detail: dict | None = None  # a unit's reference: what each walk did (coverage only, not compared)
 
 
 @dataclass
@@ -52,8 +53,10 @@ class Timing:
 def run_reference(ref, sc: Scenario) -> Run:
     mem = dict(sc.memory)
     trace: list = []
-    out = ref.decide(mem, sc.request, trace) if is_unit(ref) else ref.translate(mem, sc.request, trace)
-    return Run(out, trace, mem)
+    if is_unit(ref):
+        detail: dict = {}
+        return Run(ref.decide(mem, sc.request, trace, detail), trace, mem, detail=detail)
+    return Run(ref.translate(mem, sc.request, trace), trace, mem)
 
 
 def is_unit(ref) -> bool:

@@ -190,6 +190,9 @@ class Regime(Node):
     accumulators: tuple[Accumulator, ...]
     updates: tuple[Update, ...]
     record: Record
+    # the level a pointer entry leads to (a field of the entry, for walks that skip
+    # levels); None: the level below
+    next_level: Expr | None = None
     cite: str = ""
     doc: str = ""
 
@@ -199,6 +202,14 @@ class Regime(Node):
 
     def level(self, number: int) -> Level:
         return next(lv for lv in self.levels if lv.number == number)
+
+    def skip_mask(self, level: int, k: int) -> int:
+        """The input bits that index the levels a pointer at `level` skips by leading to `k`."""
+        m = 0
+        for lv in self.levels:
+            if k < lv.number < level:
+                m |= ((1 << (lv.index_hi - lv.index_lo + 1)) - 1) << lv.index_lo
+        return m
 
     @property
     def fault_kinds(self) -> tuple[str, ...]:
@@ -270,6 +281,7 @@ class Structure(Node):
     size: int
     base: Expr
     fields: tuple[StructField, ...]
+    when: Expr | None = None  # read only when this holds (else every field reads as 0)
     cite: str = ""
     doc: str = ""
 
@@ -297,6 +309,20 @@ class OutputField(Node):
     width: int
     enum: str | None = None
     store: tuple[str, str] | None = None
+    store_when: Expr | None = None  # written only when this holds too
+    doc: str = ""
+
+
+class Walk(Node):
+    """A walk of a regime inside a unit, with the regime's inputs bound to expressions."""
+
+    name: str
+    regime: str
+    input: Expr
+    access: tuple[Binding, ...]
+    context: tuple[Binding, ...]
+    when: Expr | None = None
+    cite: str = ""
     doc: str = ""
 
 
@@ -332,6 +358,9 @@ class Unit(Node):
     context: tuple[str, ...]
     structures: tuple[Structure, ...]
     bitmaps: tuple[Bitmap, ...]
+    walks: tuple[Walk, ...] = ()
+    # the order structures, bitmaps and walks are evaluated in: (kind, name), as written
+    steps: tuple[tuple[str, str], ...] = ()
     lets: tuple[str, ...] = ()
     record: UnitRecord
     exits: tuple[ExitRule, ...]

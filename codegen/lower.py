@@ -228,7 +228,13 @@ class Hoist:
             hi, lo = a[1].value, a[2].value
             return f"{base}[{hi + 1}:{lo}]"
         if op in ("<<", ">>") and a[1].op != "num":
-            return f"({self.value(a[0])} {op} {self._amount(a[1])})"
+            base = self.value(a[0])
+            if a[0].op == "num":
+                # a plain number cannot be shifted by a variable in VHDL: give it a width
+                held = self._new(e.width if op == "<<" else a[0].width)
+                self.lines.append(f"{held}[:] = {base}")
+                base = held
+            return f"({base} {op} {self._amount(a[1])})"
         if op in ("+", "*", "&", "|", "^", "<<", ">>"):
             return f"({self.value(a[0])} {op} {self.value(a[1])})"
         raise LowerError(f"operator '{op}' is not supported in the cycle-level model", e.span)

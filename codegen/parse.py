@@ -225,6 +225,9 @@ class _ToAst(Transformer):
     def start_item(self, meta, c):
         return ("start", self.sp(meta), self._e(self._plain(c)[0]))
 
+    def next_item(self, meta, c):
+        return ("next", self.sp(meta), self._e(self._plain(c)[0]))
+
     def pointer_item(self, meta, c):
         return ("pointer", self.sp(meta), str(c[0]))
 
@@ -306,13 +309,14 @@ class _ToAst(Transformer):
         return ast.RecordField(str(rest[0]), self._e(rest[1]), self.sp(meta), bits=tuple(rest[2:]), doc=doc)
 
     def record_store(self, meta, c):
-        return ("store", c[0])
+        return ("store", (c[0], self._e(c[1]) if len(c) > 1 else None))
 
     def record_output(self, meta, c):
         _, doc = self._opts(c)
         opts = dict(x for x in c if isinstance(x, tuple) and x[0] in ("enum", "store"))
+        store, store_when = opts.get("store", (None, None))
         return ast.RecordField(str(c[0]), self._e(c[1]), self.sp(meta), doc=doc, output=True,
-                               enum=opts.get("enum"), store=opts.get("store"))
+                               enum=opts.get("enum"), store=store, store_when=store_when)
 
     def record_decl(self, meta, c):
         cite, doc = self._opts(c)
@@ -380,10 +384,28 @@ class _ToAst(Transformer):
         cite, doc = self._opts(c)
         return ast.StructField(str(c[0]), self._e(c[1]), self._e(c[2]), self.sp(meta), cite, doc)
 
+    def step_when(self, meta, c):
+        return ("when", self._e(c[0]))
+
     def structure_decl(self, meta, c):
         cite, doc = self._opts(c)
-        rest = self._plain(c)
-        return ast.Structure(str(rest[0]), self._e(rest[1]), self._e(rest[2]), tuple(rest[3:]), self.sp(meta), cite, doc)
+        when = next((x[1] for x in c if isinstance(x, tuple) and x[0] == "when"), None)
+        rest = [x for x in self._plain(c) if not (isinstance(x, tuple) and x[0] == "when")]
+        return ast.Structure(str(rest[0]), self._e(rest[1]), self._e(rest[2]), tuple(rest[3:]), self.sp(meta), cite,
+                             doc, when)
+
+    def walk_access(self, meta, c):
+        return ("access", tuple(c))
+
+    def walk_with(self, meta, c):
+        return ("with", tuple(c))
+
+    def walk_decl(self, meta, c):
+        cite, doc = self._opts(c)
+        opts = dict(x for x in c if isinstance(x, tuple) and x[0] in ("access", "with", "when"))
+        rest = [x for x in self._plain(c) if not (isinstance(x, tuple) and x[0] in ("access", "with", "when"))]
+        return ast.Walk(str(rest[0]), rest[1], self._e(rest[2]), opts.get("access", ()), opts.get("with", ()),
+                        self.sp(meta), opts.get("when"), cite, doc)
 
     def bitmap_span(self, meta, c):
         return ("span", self._e(c[0]))

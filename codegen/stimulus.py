@@ -133,6 +133,7 @@ class TableBuilder:
 
     def __init__(self, spec: ir.Spec, regime: ir.Regime, draw: Draw, ctx: dict, write, alloc: Allocator):
         self.spec, self.regime, self.draw, self.ctx, self.write, self.alloc = spec, regime, draw, ctx, write, alloc
+        self.addr = 0  # the input of the walk being built; skipping a level clears its index bits
         self.entries: dict[int, tuple[str, int]] = {}  # entry address -> (kind, target), for sharing
         self.final: int | None = None  # the output address of the last leaf written
         self.preferred: dict[str, int] = {}
@@ -212,6 +213,13 @@ class TableBuilder:
                 return int(bool(value & mbz_mask(lay, self.ctx)))
             if r.kind == "builtin" and r.name == "level":
                 return level
+            if r.kind == "builtin" and r.name == "next":
+                return self.field_eval(self.regime.next_level, lay, value, level)
+            if r.kind == "builtin" and r.name == "skipped":
+                k = self.field_eval(self.regime.next_level, lay, value, level)
+                return int(bool(self.addr & self.regime.skip_mask(level, k)))
+            if r.kind == "input":
+                return self.addr
             raise StimulusError(f"a walk condition reads '{r.name}' ({r.kind}), which table building cannot set")
         return evaluate(e, lookup)
 
@@ -255,19 +263,27 @@ class TableBuilder:
                 return v
         return None
 
+    def _reads(self, cond: Expr) -> set[str]:
+        """Entry fields a condition reads, through `next` and `skipped` too."""
+        names = {r.name for r in cond.refs() if r.kind in ("field", "leaf")}
+        if self.regime.next_level is not None and any(r.kind == "builtin" and r.name in ("next", "skipped")
+                                                      for r in cond.refs()):
+            names |= {r.name for r in self.regime.next_level.refs() if r.kind == "field"}
+        return names
+
     def _condition_fields(self, level: int, leaf: bool) -> set[str]:
         lv = self.regime.level(level)
         conds = [r.when for r in self.regime.faults_for(leaf)]
         if lv.leaf_when is not None:
             conds.append(lv.leaf_when)
-        return {r.name for c in conds for r in c.refs() if r.kind in ("field", "leaf")}
+        return {n for c in conds for n in self._reads(c)}
 
     def _firing_fields(self, lay: ir.Layout, level: int, leaf: bool, value: int) -> set[str]:
         """Fields read by the walk faults that fire on `value` (what has to change)."""
         names: set[str] = set()
         for r in self.regime.faults_for(leaf):
             if self.field_eval(r.when, lay, value, level):
-                names |= {x.name for x in r.when.refs() if x.kind in ("field", "leaf")}
+                names |= self._reads(r.when)
         return names
 
     def walk_faults_clear(self, lay: ir.Layout, level: int, value: int, leaf: bool, upto: str | None = None) -> bool:
@@ -286,13 +302,16 @@ class TableBuilder:
         place = lay.field(self.regime.frame if as_leaf else self.regime.pointer)
         keep = {place.name}
         value = (self.random_entry(lay) & ~place.mask) | (target & place.mask)
+        decides = lambda v: True  # noqa: E731
         if lv.leaf and lv.table:
             leaf_lay = self.spec.layout(lv.leaf)
-            decides = lambda v: bool(self.field_eval(lv.leaf_when, leaf_lay, v, level)) == as_leaf
+            decides = lambda v: bool(self.field_eval(lv.leaf_when, leaf_lay, v, level)) == as_leaf  # noqa: E731
             value = self.steer(lay, value, level, keep, decides, as_leaf)
-            keep |= {r.name for r in lv.leaf_when.refs() if r.kind == "field"}
+            if self.regime.next_level is None:
+                keep |= {r.name for r in lv.leaf_when.refs() if r.kind == "field"}
         if fault is None:
-            return self.steer(lay, value, level, keep, lambda v: self.walk_faults_clear(lay, level, v, as_leaf), as_leaf)
+            return self.steer(lay, value, level, keep,
+                              lambda v: decides(v) and self.walk_faults_clear(lay, level, v, as_leaf), as_leaf)
         rule = next(r for r in self.regime.faults if r.name == fault)
         uses_rsvd = any(r.kind == "builtin" and r.name == "rsvd" for r in rule.when.refs())
         if uses_rsvd:
@@ -301,16 +320,39 @@ class TableBuilder:
                 raise StimulusError(f"format '{lay.name}' has no must-be-zero bit to set")
             bits = [b for b in range(lay.width) if free >> b & 1]
             value |= 1 << self.draw.choice(bits)
-        want = lambda v: self.walk_faults_clear(lay, level, v, as_leaf, upto=fault) and bool(self.field_eval(rule.when, lay, v, level))  # noqa: E731
+        want = lambda v: (decides(v) and self.walk_faults_clear(lay, level, v, as_leaf, upto=fault)  # noqa: E731
+                          and bool(self.field_eval(rule.when, lay, v, level)))
         return self.steer(lay, value, level, keep, want, as_leaf)
+
+
+def injectable(spec: ir.Spec, regime: ir.Regime, rule: ir.Rule, level: int, tries: int = 40) -> bool:
+    """Whether table building can make walk fault `rule` happen at `level` (some faults
+    cannot happen at some levels, e.g. a skipped-level check where no level is below)."""
+    draw = Draw(random.Random(level))
+    lv = regime.level(level)
+    for as_leaf in ([True] if rule.where == "leaf" else [False] if rule.where == "table" else [False, True]):
+        if (as_leaf and not lv.leaf) or (not as_leaf and not lv.table):
+            continue
+        for _ in range(tries):
+            ctx = {name: draw.bits(spec.layout(name).width) for name in regime.context}
+            builder = TableBuilder(spec, regime, draw, ctx, lambda a, v: None, Allocator(draw, 40))
+            builder.addr = draw.bits(regime.input_width)
+            try:
+                builder.entry(level, as_leaf, 1 << 12 if not as_leaf else 1 << lv.page_shift, rule.name)
+                return True
+            except StimulusError:
+                continue
+    return False
 
 
 class ScenarioFactory:
     """Draws complete scenarios (request + memory image) for a spec's top translation."""
 
-    def __init__(self, spec: ir.Spec):
+    def __init__(self, spec: ir.Spec, top: ir.Regime | ir.Nested | None = None):
+        """`top`: the translation to draw for (default: the spec's top; a unit's walk
+        passes its regime)."""
         self.spec = spec
-        top = spec.top
+        top = top or spec.top
         self.nested = top if isinstance(top, ir.Nested) else None
         self.main = spec.regime(top.guest) if self.nested else top
         self.host = spec.regime(top.host) if self.nested else None
@@ -417,16 +459,40 @@ class ScenarioFactory:
 
     def _build(self, builder: TableBuilder, regime: ir.Regime, root: int, addr: int, start: int, plan: Plan,
                place, preset: bool) -> bool:
-        """Write the walk of `addr` from the table at `root`; `place(table_addr) -> physical or None`."""
+        """Write the walk of `addr` from the table at `root`; `place(table_addr) -> physical or None`.
+        Where pointers name their next level (a field), some pointers skip levels; the
+        input bits of the skipped levels are then cleared in `builder.addr`, the input the
+        scenario must use."""
         table = root
+        builder.addr = addr
+        expect = start
+        nl = regime.next_level
+        nl_field = nl.name if nl is not None and nl.op == "ref" and nl.kind == "field" else None
         for lv in regime.levels:
-            if lv.number > start:
+            if lv.number > expect:
                 continue
-            entry_addr = table + (((addr >> lv.index_lo) & mask(lv.index_hi - lv.index_lo + 1)) * regime.entry_bytes)
+            entry_addr = table + (((builder.addr >> lv.index_lo) & mask(lv.index_hi - lv.index_lo + 1)) * regime.entry_bytes)
             as_leaf = lv.number <= plan.leaf_level or lv.table is None
             target = builder.alloc.frame(lv.page_shift if as_leaf else 12)
             fault = plan.fault if plan.fault and plan.fault_level == lv.number else None
-            value = builder.entry(lv.number, as_leaf, target, fault)
+            expect = lv.number - 1
+            if nl_field and not as_leaf and fault is None:
+                below = [m.number for m in regime.levels if plan.leaf_level <= m.number < lv.number]
+                if below and builder.draw.chance(35):
+                    expect = builder.draw.choice(below)
+                    if builder.draw.chance(85):
+                        builder.addr &= ~regime.skip_mask(lv.number, expect)
+            try:
+                value = builder.entry(lv.number, as_leaf, target, fault)
+            except StimulusError:
+                if fault is None:
+                    raise
+                # the fault cannot happen here (e.g. no level below to skip): build on without it
+                fault = None
+                value = builder.entry(lv.number, as_leaf, target, None)
+            if nl_field and not as_leaf and fault is None:
+                f = self.spec.layout(lv.table).field(nl_field)
+                value = (value & ~f.mask) | ((expect & mask(f.width)) << f.lo)
             if preset and fault is None:
                 lay = self.spec.layout(lv.leaf if as_leaf else lv.table)
                 value |= self._updates_preset(regime, lay)
@@ -435,7 +501,7 @@ class ScenarioFactory:
                 return False
             builder.write(phys, value)
             if as_leaf and fault is None:
-                builder.final = target | (addr & mask(lv.page_shift))
+                builder.final = target | (builder.addr & mask(lv.page_shift))
             if fault is not None or as_leaf:
                 return True
             table = target
@@ -496,6 +562,7 @@ class ScenarioFactory:
             if legal:
                 builder.prefer([access])
             self._build(builder, self.main, root, addr, start, plan, lambda a: a, preset)
+            addr = builder.addr
         else:
             host_width = self._addr_width(self.spec, self.host)
             halloc = Allocator(draw, host_width, used)
@@ -544,6 +611,7 @@ class ScenarioFactory:
             if gbuilder.legal:
                 gbuilder.prefer([access])
             done = self._build(gbuilder, self.main, groot, addr, start, plan, place, preset)
+            addr = gbuilder.addr
             if done and plan.fault is None:
                 # map the final guest-physical page too (the reference decides what happens)
                 final = gbuilder.final

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from . import ir
 from .expr import COMPARE, Expr, evaluate, mask
-from .stimulus import Draw, Scenario
+from .stimulus import Allocator, Draw, Scenario, ScenarioFactory, StimulusError, TableBuilder, eval_ctx, injectable
 
 MASK64 = mask(64)
 
@@ -41,10 +41,15 @@ class UnitScenarioFactory:
         for e in self._expressions():
             self._collect(e)
         self.used_fields = {r.name for e in self._expressions() for r in e.refs() if r.kind == "struct"}
+        self.walk_factories = {w.name: ScenarioFactory(spec, spec.regime(w.regime)) for w in self.unit.walks}
 
     def _expressions(self) -> list[Expr]:
         u = self.unit
         out = [x for b in u.bitmaps for x in (b.base, b.index, b.span_bits, b.when) if x is not None]
+        out += [x for st in u.structures for x in (st.base, st.when) if x is not None]
+        out += [x for w in u.walks for x in (w.input, w.when) if x is not None]
+        out += [b.value for w in u.walks for b in w.access + w.context]
+        out += [f.store_when for f in u.record.fields if f.store_when is not None]
         out += [x.when for x in u.exits]
         out += [a.value for x in u.exits for a in x.assigns if a.value is not None]
         out += [b.value for x in u.exits for a in x.assigns for b in a.bits]
@@ -129,7 +134,7 @@ class UnitScenarioFactory:
                 return (words.get(e.name, 0) >> e.lo) & mask(e.width)
             if e.kind == "bitmap":
                 return lookups.get(e.name, 0)
-            raise KeyError(e.kind)
+            return 0  # a walk's result: not known while drawing
 
         values: dict[str, int] = {}  # structure field reference name -> value
         for st in u.structures:
@@ -166,35 +171,78 @@ class UnitScenarioFactory:
                 name = f"{st.name}.{f.name}"
                 if name in values:
                     memory[(base + f.word) & MASK64] = words[name]
-        for b in u.bitmaps:
-            if b.when is not None and not evaluate(b.when, lookup):
-                continue
-            span = min(evaluate(b.span_bits, lookup), b.width)
-            if span == 0:
-                continue
-            first = (evaluate(b.base, lookup) & MASK64) * 8 + evaluate(b.index, lookup)
-            for bit in (first, first + span - 1):
-                addr = ((bit >> 6) << 3) & MASK64
-                if addr not in memory:
-                    roll = draw.int(0, 99)
-                    memory[addr] = 0 if roll < 30 else MASK64 if roll < 45 else draw.bits(64)
-            window = memory[((first >> 6) << 3) & MASK64] | (memory[(((first + span - 1) >> 6) << 3) & MASK64] << 64)
-            lookups[b.name] = (window >> (first & 63)) & mask(span)
+        for kind, name in u.steps:
+            if kind == "bitmap":
+                self._fill_bitmap(draw, next(b for b in u.bitmaps if b.name == name), lookup, memory, lookups)
+            elif kind == "walk":
+                self._build_walk(draw, next(w for w in u.walks if w.name == name), lookup, memory, request)
         kind = next((f.name for f in u.event if f.enum is not None), None)
         intent = {"event": kind and self._item_name(kind, request[kind])}
         return Scenario(request, memory, latency_seed if latency_seed is not None else draw.int(0, 1 << 30), intent)
+
+    @staticmethod
+    def _fill_bitmap(draw: Draw, b: ir.Bitmap, lookup, memory: dict, lookups: dict) -> None:
+        """Random words (zero, all ones or random) under the bits the lookup reads."""
+        if b.when is not None and not evaluate(b.when, lookup):
+            return
+        span = min(evaluate(b.span_bits, lookup), b.width)
+        if span == 0:
+            return
+        first = (evaluate(b.base, lookup) & MASK64) * 8 + evaluate(b.index, lookup)
+        for bit in (first, first + span - 1):
+            addr = ((bit >> 6) << 3) & MASK64
+            if addr not in memory:
+                roll = draw.int(0, 99)
+                memory[addr] = 0 if roll < 30 else MASK64 if roll < 45 else draw.bits(64)
+        window = memory[((first >> 6) << 3) & MASK64] | (memory[(((first + span - 1) >> 6) << 3) & MASK64] << 64)
+        lookups[b.name] = (window >> (first & 63)) & mask(span)
+
+    def _build_walk(self, draw: Draw, walk: ir.Walk, lookup, memory: dict, request: dict) -> None:
+        """The tables of the walk, at the root its bindings give, with the regime's own
+        table builder: a legal walk to a random leaf level, or one with a fault injected."""
+        if walk.when is not None and not evaluate(walk.when, lookup):
+            return
+        factory = self.walk_factories[walk.name]
+        regime = factory.main
+        ctx = {b.name: evaluate(b.value, lookup) & mask(self.spec.layout(b.name).width) for b in walk.context}
+        access = {b.name: int(bool(evaluate(b.value, lookup))) for b in walk.access}
+        start = eval_ctx(regime.start, ctx)
+        root = eval_ctx(regime.root, ctx) & MASK64
+        if start not in [lv.number for lv in regime.levels] or root & 0xFFF or (root >> 12) in {a >> 12 for a in memory}:
+            return
+        addr = evaluate(walk.input, lookup) & mask(regime.input_width)
+        used = {a >> 12 for a in memory} | {root >> 12}
+        alloc = Allocator(draw, factory._addr_width(self.spec, regime), used)
+        builder = TableBuilder(self.spec, regime, draw, ctx, memory.__setitem__, alloc)
+        builder.legal = draw.chance(70)
+        if builder.legal:
+            builder.prefer([access])
+        try:
+            plan = factory._choose_plan(draw, regime, start, 30)
+            factory._build(builder, regime, root, addr, start, plan, lambda a: a, draw.chance(50))
+        except StimulusError:
+            return
+        if builder.addr != addr and walk.input.op == "ref" and walk.input.kind == "event" and walk.input.lo == 0:
+            request[walk.input.name] = builder.addr  # a skipped level's index bits were cleared
 
     def _item_name(self, field_name: str, value: int) -> str:
         f = next(x for x in self.unit.event if x.name == field_name)
         return next((i.name for i in self.enums[f.enum].items if i.value == value), str(value))
 
 
-def coverage_keys(unit: ir.Unit, enums: dict[str, ir.EnumDef], outcome: dict) -> list[str]:
-    """The coverage points one outcome hits: the exit rule, and the enum item of each
-    enum-typed record field (e.g. the exit code)."""
+def coverage_keys(unit: ir.Unit, enums: dict[str, ir.EnumDef], outcome: dict, detail: dict | None = None) -> list[str]:
+    """The coverage points one outcome hits: the exit rule, the enum item of each
+    enum-typed record field (e.g. the exit code), and per walk the page level or the
+    fault kind at its level (from the reference's `detail`)."""
+    keys = []
+    for name, d in (detail or {}).items():
+        if d["ok"]:
+            keys.append(f"walk {name} page level {d['level']}")
+        elif d["fault"]:
+            keys += [f"walk {name} fault {d['fault']}", f"walk {name} fault {d['fault']} at level {d['level']}"]
     if not outcome["exit"]:
-        return ["no exit"]
-    keys = [f"exit {outcome['rule']}"]
+        return keys + ["no exit"]
+    keys.append(f"exit {outcome['rule']}")
     for f in unit.record.fields:
         if f.enum is None:
             continue
@@ -208,6 +256,16 @@ def expected_coverage(spec: ir.Spec) -> list[str]:
     unit: ir.Unit = spec.top
     enums = {e.name: e for e in spec.enums}
     out = ["no exit"] + [f"exit {x.name}" for x in unit.exits]
+    for w in unit.walks:
+        regime = spec.regime(w.regime)
+        out += [f"walk {w.name} page level {lv.number}" for lv in regime.leaf_levels]
+        out += [f"walk {w.name} fault {k}" for k in regime.fault_kinds]
+        for rule in regime.faults:
+            levels = [lv for lv in regime.levels
+                      if (lv.leaf if rule.where == "leaf" else lv.table if rule.where == "table" else True)]
+            if regime.next_level is not None:
+                levels = [lv for lv in levels if injectable(spec, regime, rule, lv.number)]
+            out += [f"walk {w.name} fault {rule.name} at level {lv.number}" for lv in levels]
     for f in unit.record.fields:
         if f.enum is not None:
             out += [f"{f.name} {i.name}" for i in enums[f.enum].items]

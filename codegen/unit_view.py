@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from . import ir
 from .expr import Expr, mask, num
+from .view import WalkerView
 from .lower import Env, Hoist, py, py_field, record_py, ref_slice
 
 MASK64 = mask(64)
@@ -36,6 +37,17 @@ class Store:
     offset: int
 
 
+@dataclass
+class Step:
+    """One evaluation step, in the order the spec writes them: a structure (the words
+    of it the unit reads), a bitmap lookup or a walk."""
+
+    kind: str
+    node: ir.Structure | ir.Bitmap | ir.Walk
+    words: list[Word]
+    walker: WalkerView | None = None
+
+
 def line_of(node: ir.Node) -> str:
     return f"{node.span.path}:{node.span.line}"
 
@@ -45,9 +57,19 @@ class UnitView:
         self.spec, self.unit = spec, unit
         used = {r.name for e in self._expressions() for r in e.refs() if r.kind == "struct"}
         self.words: list[Word] = []
-        for st in unit.structures:
-            offsets = sorted({f.word for f in st.fields if f"{st.name}.{f.name}" in used})
-            self.words += [Word(st, o) for o in offsets]
+        self.steps: list[Step] = []
+        for kind, name in unit.steps:
+            if kind == "structure":
+                st = unit.structure(name)
+                offsets = sorted({f.word for f in st.fields if f"{st.name}.{f.name}" in used})
+                words = [Word(st, o) for o in offsets]
+                self.words += words
+                self.steps.append(Step(kind, st, words))
+            elif kind == "bitmap":
+                self.steps.append(Step(kind, next(b for b in unit.bitmaps if b.name == name), []))
+            else:
+                walk = next(w for w in unit.walks if w.name == name)
+                self.steps.append(Step(kind, walk, [], WalkerView(spec, spec.regime(walk.regime), f"unit_{walk.name}")))
         self.stores: list[Store] = []
         for f in unit.record.fields:
             if f.store is not None:
@@ -58,6 +80,10 @@ class UnitView:
     def _expressions(self) -> list[Expr]:
         u = self.unit
         out = [x for b in u.bitmaps for x in (b.base, b.index, b.span_bits, b.when) if x is not None]
+        out += [x for st in u.structures for x in (st.base, st.when) if x is not None]
+        out += [x for w in u.walks for x in (w.input, w.when) if x is not None]
+        out += [b.value for w in u.walks for b in w.access + w.context]
+        out += [f.store_when for f in u.record.fields if f.store_when is not None]
         out += [x.when for x in u.exits]
         out += [a.value for x in u.exits for a in x.assigns if a.value is not None]
         out += [b.value for x in u.exits for a in x.assigns for b in a.bits]
@@ -94,6 +120,7 @@ class UnitView:
             "struct": lambda e: self.word_of(e.name).var if e.lo == 0 and e.width == 64
             else py_field(self.word_of(e.name).var, e.lo, e.width),
             "bitmap": lambda e: f"b_{e.name}",
+            "walk": lambda e: f"wk_{e.name.replace('.', '_')}",
         })
 
     def py(self, e: Expr) -> str:
@@ -126,16 +153,18 @@ class UnitView:
             "ctx": lambda e: ref_slice(f"r_{e.name}", e.lo, e.width, self.register_width(e.name)),
             "struct": lambda e: ref_slice(self.word_of(e.name).var, e.lo, e.width, 64),
             "bitmap": lambda e: f"b_{e.name}",
+            "walk": lambda e: f"wk_{e.name.replace('.', '_')}",
         }, signal={
             "event": lambda e: (f"e_{e.name}", 0),
             "ctx": lambda e: (f"r_{e.name}", e.lo),
             "struct": lambda e: (self.word_of(e.name).var, e.lo),
             "bitmap": lambda e: (f"b_{e.name}", 0),
+            "walk": lambda e: (f"wk_{e.name.replace('.', '_')}", 0),
         })
 
     def hdl_plan(self) -> dict:
         """Every expression of the model lowered to (statements, text) through one
-        Hoist, so that all scratch variables are known before the template declares them."""
+        Hoist: the statements declare and fill the scratch variables the text uses."""
         h = Hoist(self.hdl_env())
 
         def value(e: Expr):
@@ -148,10 +177,19 @@ class UnitView:
             text = h.cond(e)
             return h.take(), text
 
-        plan = {"base": {st.name: value(st.base) for st in self.unit.structures}, "bitmaps": [], "exits": []}
-        for b in self.unit.bitmaps:
-            plan["bitmaps"].append({"span": value(b.span_bits), "when": cond(b.when), "base": value(b.base),
-                                    "index": value(b.index)})
+        steps = []
+        for step in self.steps:
+            n = step.node
+            if step.kind == "structure":
+                steps.append({"base": value(n.base), "when": cond(n.when)})
+            elif step.kind == "bitmap":
+                steps.append({"span": value(n.span_bits), "when": cond(n.when), "base": value(n.base),
+                              "index": value(n.index)})
+            else:
+                steps.append({"input": value(n.input), "when": cond(n.when),
+                              "access": [(b.name, cond(b.value)) for b in n.access],
+                              "context": [(b.name, value(b.value)) for b in n.context]})
+        exits = []
         for x in self.unit.exits:
             record = []
             for f in self._as_record(x).fields:
@@ -164,30 +202,63 @@ class UnitView:
                         lines, text = value(b.value)
                         bits.append((b.hi, b.lo, lines, text))
                     record.append((f, [], bits))
-            plan["exits"].append({"rule": x, "when": cond(x.when), "record": record})
-        plan["variables"] = h.variables
-        return plan
+            exits.append({"rule": x, "when": cond(x.when), "record": record})
+        stores = [{"base": value(s.structure.base), "when": cond(s.field.store_when)} for s in self.stores]
+        return {"steps": steps, "exits": exits, "stores": stores}
+
+    def step_states(self, i: int) -> list[str]:
+        step = self.steps[i]
+        if step.kind == "structure":
+            return [f"S{i}W{k}" for k in range(len(step.words))]
+        if step.kind == "bitmap":
+            return [f"S{i}P", f"S{i}A", f"S{i}B"]
+        return [f"S{i}G", f"S{i}R"]
 
     def hdl_states(self) -> list[str]:
-        states = ["IDLE"] + [f"RD{i}" for i in range(len(self.words))]
-        for j in range(len(self.unit.bitmaps)):
-            states += [f"BP{j}", f"BA{j}", f"BB{j}"]
-        states += ["DECIDE"] + [f"ST{k}" for k in range(len(self.stores))] + ["FINISH"]
-        return states
+        states = ["IDLE"] + [x for i in range(len(self.steps)) for x in self.step_states(i)]
+        return states + ["DECIDE"] + [f"ST{k}" for k in range(len(self.stores))] + ["FINISH"]
 
-    def after_words(self) -> str:
-        """The state that follows the structure reads."""
-        return "BP0" if self.unit.bitmaps else "DECIDE"
+    def after(self, i: int) -> str:
+        """The first state after step i (i = -1: the first state after IDLE)."""
+        for j in range(i + 1, len(self.steps)):
+            states = self.step_states(j)
+            if states:
+                return states[0]
+        return "DECIDE"
 
-    def after_bitmap(self, j: int) -> str:
-        return f"BP{j + 1}" if j + 1 < len(self.unit.bitmaps) else "DECIDE"
+    def after_store(self, k: int) -> str:
+        return f"ST{k + 1}" if k + 1 < len(self.stores) else "FINISH"
+
+    def walk_args(self, walk: ir.Walk) -> list[str]:
+        """Python arguments of a walk after its input: access kinds then context
+        registers, in the regime's order, each cut to its register's width."""
+        regime = self.spec.regime(walk.regime)
+        access = {b.name: b.value for b in walk.access}
+        ctx = {b.name: b.value for b in walk.context}
+        out = [f"bool({self.py(access[a])})" for a in regime.access]
+        out += [f"({self.py(ctx[c])} & {hex(mask(self.register_width(c)))})" for c in regime.context]
+        return out
+
+    def input_mask(self, walk: ir.Walk) -> int:
+        return mask(self.spec.regime(walk.regime).input_width)
+
+    def walk_members(self, walk: ir.Walk) -> list[tuple[str, int]]:
+        from .elaborate_unit import walk_members
+        return list(walk_members(self.spec.regime(walk.regime)).items())
+
+    @property
+    def walkers(self) -> list[WalkerView]:
+        return [s.walker for s in self.steps if s.walker is not None]
+
+    @property
+    def level_width(self) -> int:
+        return max([3] + [w.level_width for w in self.walkers])
 
     @property
     def wide_width(self) -> int:
         """Width of the scratch variable every expression is computed into before it is
         cut to its destination (MyHDL checks the range of each assignment)."""
-        exprs = self._expressions() + [st.base for st in self.unit.structures]
-        return max([72] + [e.width for e in exprs])
+        return max([72] + [e.width for e in self._expressions()])
 
     @property
     def bit_address_width(self) -> int:

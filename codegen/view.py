@@ -106,6 +106,12 @@ class WalkerView:
                 return "kind"
             if e.name == "walked":
                 return f"(kind > {len(self.regime.faults)})"
+            if e.name == "next" and fmt is not None:
+                return py(self.regime.next_level, self.py_env(fmt, level, entry))
+            if e.name == "skipped" and fmt is not None and level is not None:
+                nxt = py(self.regime.next_level, self.py_env(fmt, level, entry))
+                parts = [f"({nxt} == {k} and (i_addr & {hex(m)}) != 0)" for k, m in self.skip_masks(level)]
+                return "(" + " or ".join(parts) + ")" if parts else "False"
             raise LowerError(f"'{e.name}' cannot be used here", e.span)
 
         return Env({
@@ -209,6 +215,12 @@ class WalkerView:
                 return "fault_k"
             if e.name == "walked":
                 return f"(fault_k > {len(self.regime.faults)})"
+            if e.name == "next" and fmt is not None:
+                return hdl(self.regime.next_level, self.hdl_env(fmt, level, entry))
+            if e.name == "skipped" and fmt is not None and level is not None:
+                nxt = hdl(self.regime.next_level, self.hdl_env(fmt, level, entry))
+                parts = [f"(({nxt} == {k}) and ({self._input_bits(m)} != 0))" for k, m in self.skip_masks(level)]
+                return "(" + " or ".join(parts) + ")" if parts else "False"
             raise LowerError(f"'{e.name}' cannot be used here", e.span)
 
         return Env({
@@ -310,6 +322,38 @@ class WalkerView:
 
     def next_level(self, lv: LevelView) -> LevelView | None:
         return next((x for x in self.levels if x.level.number == lv.level.number - 1), None)
+
+    # ---- walks whose pointers name their next level (`next level EXPR`)
+    def next_candidates(self, lv: LevelView) -> list[LevelView]:
+        """The levels a pointer at `lv` may lead to; any other value goes one level down."""
+        if self.regime.next_level is None:
+            return []
+        return [x for x in self.levels if x.level.number < lv.level.number]
+
+    def skip_masks(self, level: int) -> list[tuple[int, int]]:
+        """(next level k, input bits that index the levels between k and `level`) for
+        each k that skips at least one level."""
+        return [(k, self.regime.skip_mask(level, k))
+                for k in sorted(lv.number for lv in self.regime.levels if lv.number < level - 1)]
+
+    @staticmethod
+    def _input_bits(m: int) -> str:
+        """A contiguous mask of input bits as a MyHDL slice of i_addr."""
+        lo = (m & -m).bit_length() - 1
+        hi = m.bit_length() - 1
+        return f"i_addr[{hi + 1}:{lo}]" if hi > lo else f"i_addr[{lo}]"
+
+    def py_next(self, lv: LevelView) -> str | None:
+        """The statement that picks the level after a pointer at `lv`, or None (one down)."""
+        if self.regime.next_level is None:
+            return None
+        n = lv.level.number
+        nxt = py(self.regime.next_level, self.py_env(lv.table.layout, n))
+        valid = tuple(x.level.number for x in self.next_candidates(lv))
+        return f"lvl = nx if (nx := {nxt}) in {valid!r} else {n - 1}"
+
+    def hdl_next(self, lv: LevelView) -> str:
+        return hdl(self.regime.next_level, self.hdl_env(lv.table.layout, lv.level.number))
 
 
 
