@@ -12,11 +12,13 @@ rule that decided (1 = first), and o_r_* hold its record. Memory is reached thro
 request port (m_valid/m_ready, m_we, m_addr, m_wdata) and a response port (m_rvalid,
 m_rdata); every request, read or write, gets exactly one response, after any latency.
 """
-from myhdl import ResetSignal, Signal, always_seq, block, concat, enum, intbv
+from myhdl import ResetSignal, Signal, always_comb, always_seq, block, concat, enum, intbv
 
 ADDR_WIDTH = 64
 DATA_WIDTH = 64
 STATUS_WIDTH = 8
+LEVEL_WIDTH = 3
+NESTED_BASE = 64
 
 
 @block
@@ -24,11 +26,11 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
           m_valid, m_ready, m_we, m_addr, m_wdata, m_rvalid, m_rdata,
           o_status, o_r_exitcode, o_r_exitinfo1, o_r_exitinfo2, o_r_nrip):
     """The unit `svm_intercepts`  # spec: specs/amd_svm.vspec:400"""
-    S = enum('IDLE', 'RD0', 'RD1', 'RD2', 'RD3', 'RD4', 'BP0', 'BA0', 'BB0', 'BP1', 'BA1', 'BB1', 'DECIDE', 'ST0', 'ST1', 'ST2', 'ST3', 'FINISH')
+    S = enum('IDLE', 'S0W0', 'S0W1', 'S0W2', 'S0W3', 'S0W4', 'S1P', 'S1A', 'S1B', 'S2P', 'S2A', 'S2B', 'DECIDE', 'ST0', 'ST1', 'ST2', 'ST3', 'FINISH')
     st = Signal(S.IDLE)
     pend = Signal(bool(0))
     status = Signal(intbv(0)[STATUS_WIDTH:])
-    base_vmcb = Signal(intbv(0)[ADDR_WIDTH:])
+    u_valid, u_we, u_addr, u_wdata = m_valid, m_we, m_addr, m_wdata
     w_vmcb_0 = Signal(intbv(0)[DATA_WIDTH:])
     w_vmcb_8 = Signal(intbv(0)[DATA_WIDTH:])
     w_vmcb_10 = Signal(intbv(0)[DATA_WIDTH:])
@@ -59,80 +61,83 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
             done.next = False
         if st == S.IDLE:
             if start:
-                v_wide[:] = (r_VMCB_PA[52:12] << 0xc)  # spec: specs/amd_svm.vspec:431
-                base_vmcb.next = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:])
-                st.next = S.RD0
-        elif st == S.RD0:
+                st.next = S.S0W0
+        elif st == S.S0W0:  # structure vmcb, spec: specs/amd_svm.vspec:431
             if not pend:
-                v_addr[:] = base_vmcb + 0x0
-                m_valid.next = True
-                m_we.next = False
-                m_addr.next = v_addr[ADDR_WIDTH:]
+                v_wide[:] = (r_VMCB_PA[52:12] << 0xc)
+                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x0
+                u_valid.next = True
+                u_we.next = False
+                u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
-                if m_valid and m_ready:
-                    m_valid.next = False
+                if u_valid and m_ready:
+                    u_valid.next = False
                 if m_rvalid:
                     w_vmcb_0.next = m_rdata
                     pend.next = False
-                    st.next = S.RD1
-        elif st == S.RD1:
+                    st.next = S.S0W1
+        elif st == S.S0W1:  # structure vmcb, spec: specs/amd_svm.vspec:431
             if not pend:
-                v_addr[:] = base_vmcb + 0x8
-                m_valid.next = True
-                m_we.next = False
-                m_addr.next = v_addr[ADDR_WIDTH:]
+                v_wide[:] = (r_VMCB_PA[52:12] << 0xc)
+                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x8
+                u_valid.next = True
+                u_we.next = False
+                u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
-                if m_valid and m_ready:
-                    m_valid.next = False
+                if u_valid and m_ready:
+                    u_valid.next = False
                 if m_rvalid:
                     w_vmcb_8.next = m_rdata
                     pend.next = False
-                    st.next = S.RD2
-        elif st == S.RD2:
+                    st.next = S.S0W2
+        elif st == S.S0W2:  # structure vmcb, spec: specs/amd_svm.vspec:431
             if not pend:
-                v_addr[:] = base_vmcb + 0x10
-                m_valid.next = True
-                m_we.next = False
-                m_addr.next = v_addr[ADDR_WIDTH:]
+                v_wide[:] = (r_VMCB_PA[52:12] << 0xc)
+                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x10
+                u_valid.next = True
+                u_we.next = False
+                u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
-                if m_valid and m_ready:
-                    m_valid.next = False
+                if u_valid and m_ready:
+                    u_valid.next = False
                 if m_rvalid:
                     w_vmcb_10.next = m_rdata
                     pend.next = False
-                    st.next = S.RD3
-        elif st == S.RD3:
+                    st.next = S.S0W3
+        elif st == S.S0W3:  # structure vmcb, spec: specs/amd_svm.vspec:431
             if not pend:
-                v_addr[:] = base_vmcb + 0x40
-                m_valid.next = True
-                m_we.next = False
-                m_addr.next = v_addr[ADDR_WIDTH:]
+                v_wide[:] = (r_VMCB_PA[52:12] << 0xc)
+                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x40
+                u_valid.next = True
+                u_we.next = False
+                u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
-                if m_valid and m_ready:
-                    m_valid.next = False
+                if u_valid and m_ready:
+                    u_valid.next = False
                 if m_rvalid:
                     w_vmcb_40.next = m_rdata
                     pend.next = False
-                    st.next = S.RD4
-        elif st == S.RD4:
+                    st.next = S.S0W4
+        elif st == S.S0W4:  # structure vmcb, spec: specs/amd_svm.vspec:431
             if not pend:
-                v_addr[:] = base_vmcb + 0x48
-                m_valid.next = True
-                m_we.next = False
-                m_addr.next = v_addr[ADDR_WIDTH:]
+                v_wide[:] = (r_VMCB_PA[52:12] << 0xc)
+                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x48
+                u_valid.next = True
+                u_we.next = False
+                u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
-                if m_valid and m_ready:
-                    m_valid.next = False
+                if u_valid and m_ready:
+                    u_valid.next = False
                 if m_rvalid:
                     w_vmcb_48.next = m_rdata
                     pend.next = False
-                    st.next = S.BP0
-        elif st == S.BP0:  # bitmap iopm  # spec: specs/amd_svm.vspec:474
+                    st.next = S.S1P
+        elif st == S.S1P:  # bitmap iopm, spec: specs/amd_svm.vspec:474
             b_iopm.next = 0
             v_wide[:] = e_size
             if v_wide > 4:
@@ -149,23 +154,23 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
                 bm_two.next = v_first[69:6] != v_last[69:6]
                 bm_off.next = v_first[6:]
                 bm_span.next = v_span
-                st.next = S.BA0
+                st.next = S.S1A
             else:
-                st.next = S.BP1
-        elif st == S.BA0:
+                st.next = S.S2P
+        elif st == S.S1A:
             if not pend:
-                m_valid.next = True
-                m_we.next = False
-                m_addr.next = bm_first
+                u_valid.next = True
+                u_we.next = False
+                u_addr.next = bm_first
                 pend.next = True
             else:
-                if m_valid and m_ready:
-                    m_valid.next = False
+                if u_valid and m_ready:
+                    u_valid.next = False
                 if m_rvalid:
                     pend.next = False
                     if bm_two:
                         bm_low.next = m_rdata
-                        st.next = S.BB0
+                        st.next = S.S1B
                     else:
                         v_window[:] = m_rdata
                         v_window[:] = v_window >> bm_off
@@ -174,16 +179,16 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
                             if i < bm_span:
                                 v_bits[i] = v_window[i]
                         b_iopm.next = v_bits[4:]
-                        st.next = S.BP1
-        elif st == S.BB0:
+                        st.next = S.S2P
+        elif st == S.S1B:
             if not pend:
-                m_valid.next = True
-                m_we.next = False
-                m_addr.next = bm_last
+                u_valid.next = True
+                u_we.next = False
+                u_addr.next = bm_last
                 pend.next = True
             else:
-                if m_valid and m_ready:
-                    m_valid.next = False
+                if u_valid and m_ready:
+                    u_valid.next = False
                 if m_rvalid:
                     pend.next = False
                     v_window[:] = concat(m_rdata, bm_low)
@@ -193,8 +198,8 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
                         if i < bm_span:
                             v_bits[i] = v_window[i]
                     b_iopm.next = v_bits[4:]
-                    st.next = S.BP1
-        elif st == S.BP1:  # bitmap msrpm  # spec: specs/amd_svm.vspec:489
+                    st.next = S.S2P
+        elif st == S.S2P:  # bitmap msrpm, spec: specs/amd_svm.vspec:489
             b_msrpm.next = 0
             v_wide[:] = 1
             if v_wide > 1:
@@ -243,23 +248,23 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
                 bm_two.next = v_first[69:6] != v_last[69:6]
                 bm_off.next = v_first[6:]
                 bm_span.next = v_span
-                st.next = S.BA1
+                st.next = S.S2A
             else:
                 st.next = S.DECIDE
-        elif st == S.BA1:
+        elif st == S.S2A:
             if not pend:
-                m_valid.next = True
-                m_we.next = False
-                m_addr.next = bm_first
+                u_valid.next = True
+                u_we.next = False
+                u_addr.next = bm_first
                 pend.next = True
             else:
-                if m_valid and m_ready:
-                    m_valid.next = False
+                if u_valid and m_ready:
+                    u_valid.next = False
                 if m_rvalid:
                     pend.next = False
                     if bm_two:
                         bm_low.next = m_rdata
-                        st.next = S.BB1
+                        st.next = S.S2B
                     else:
                         v_window[:] = m_rdata
                         v_window[:] = v_window >> bm_off
@@ -269,15 +274,15 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
                                 v_bits[i] = v_window[i]
                         b_msrpm.next = v_bits[1:]
                         st.next = S.DECIDE
-        elif st == S.BB1:
+        elif st == S.S2B:
             if not pend:
-                m_valid.next = True
-                m_we.next = False
-                m_addr.next = bm_last
+                u_valid.next = True
+                u_we.next = False
+                u_addr.next = bm_last
                 pend.next = True
             else:
-                if m_valid and m_ready:
-                    m_valid.next = False
+                if u_valid and m_ready:
+                    u_valid.next = False
                 if m_rvalid:
                     pend.next = False
                     v_window[:] = concat(m_rdata, bm_low)
@@ -1245,62 +1250,78 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
                 st.next = S.FINISH
         elif st == S.ST0:  # exitcode
             if not pend:
-                v_addr[:] = base_vmcb + 0x70
-                m_valid.next = True
-                m_we.next = True
-                m_addr.next = v_addr[ADDR_WIDTH:]
-                m_wdata.next = rec_exitcode
-                pend.next = True
+                if True:
+                    v_wide[:] = (r_VMCB_PA[52:12] << 0xc)
+                    v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x70
+                    u_valid.next = True
+                    u_we.next = True
+                    u_addr.next = v_addr[ADDR_WIDTH:]
+                    u_wdata.next = rec_exitcode
+                    pend.next = True
+                else:
+                    st.next = S.ST1
             else:
-                if m_valid and m_ready:
-                    m_valid.next = False
+                if u_valid and m_ready:
+                    u_valid.next = False
                 if m_rvalid:
-                    m_we.next = False
+                    u_we.next = False
                     pend.next = False
                     st.next = S.ST1
         elif st == S.ST1:  # exitinfo1
             if not pend:
-                v_addr[:] = base_vmcb + 0x78
-                m_valid.next = True
-                m_we.next = True
-                m_addr.next = v_addr[ADDR_WIDTH:]
-                m_wdata.next = rec_exitinfo1
-                pend.next = True
+                if True:
+                    v_wide[:] = (r_VMCB_PA[52:12] << 0xc)
+                    v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x78
+                    u_valid.next = True
+                    u_we.next = True
+                    u_addr.next = v_addr[ADDR_WIDTH:]
+                    u_wdata.next = rec_exitinfo1
+                    pend.next = True
+                else:
+                    st.next = S.ST2
             else:
-                if m_valid and m_ready:
-                    m_valid.next = False
+                if u_valid and m_ready:
+                    u_valid.next = False
                 if m_rvalid:
-                    m_we.next = False
+                    u_we.next = False
                     pend.next = False
                     st.next = S.ST2
         elif st == S.ST2:  # exitinfo2
             if not pend:
-                v_addr[:] = base_vmcb + 0x80
-                m_valid.next = True
-                m_we.next = True
-                m_addr.next = v_addr[ADDR_WIDTH:]
-                m_wdata.next = rec_exitinfo2
-                pend.next = True
+                if True:
+                    v_wide[:] = (r_VMCB_PA[52:12] << 0xc)
+                    v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x80
+                    u_valid.next = True
+                    u_we.next = True
+                    u_addr.next = v_addr[ADDR_WIDTH:]
+                    u_wdata.next = rec_exitinfo2
+                    pend.next = True
+                else:
+                    st.next = S.ST3
             else:
-                if m_valid and m_ready:
-                    m_valid.next = False
+                if u_valid and m_ready:
+                    u_valid.next = False
                 if m_rvalid:
-                    m_we.next = False
+                    u_we.next = False
                     pend.next = False
                     st.next = S.ST3
         elif st == S.ST3:  # nrip
             if not pend:
-                v_addr[:] = base_vmcb + 0xc8
-                m_valid.next = True
-                m_we.next = True
-                m_addr.next = v_addr[ADDR_WIDTH:]
-                m_wdata.next = rec_nrip
-                pend.next = True
+                if True:
+                    v_wide[:] = (r_VMCB_PA[52:12] << 0xc)
+                    v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0xc8
+                    u_valid.next = True
+                    u_we.next = True
+                    u_addr.next = v_addr[ADDR_WIDTH:]
+                    u_wdata.next = rec_nrip
+                    pend.next = True
+                else:
+                    st.next = S.FINISH
             else:
-                if m_valid and m_ready:
-                    m_valid.next = False
+                if u_valid and m_ready:
+                    u_valid.next = False
                 if m_rvalid:
-                    m_we.next = False
+                    u_we.next = False
                     pend.next = False
                     st.next = S.FINISH
         else:  # S.FINISH (an `else`, so that the converted case statement is complete)

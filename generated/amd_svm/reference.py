@@ -76,8 +76,11 @@ def lookup(mem, trace, base, index, span, width):
     return (window >> (first & 63)) & ((1 << span) - 1)
 
 
-def decide(mem, request, trace):
-    """The unit `svm_intercepts`  # spec: specs/amd_svm.vspec:400"""
+
+
+def decide(mem, request, trace, detail=None):
+    """The unit `svm_intercepts`  # spec: specs/amd_svm.vspec:400
+    `detail`, when a dict, receives what each walk did (for coverage; not compared)."""
     e_kind = request['kind']
     e_cr = request['cr']
     e_dr = request['dr']

@@ -12,11 +12,13 @@ rule that decided (1 = first), and o_r_* hold its record. Memory is reached thro
 request port (m_valid/m_ready, m_we, m_addr, m_wdata) and a response port (m_rvalid,
 m_rdata); every request, read or write, gets exactly one response, after any latency.
 """
-from myhdl import ResetSignal, Signal, always_seq, block, concat, enum, intbv
+from myhdl import ResetSignal, Signal, always_comb, always_seq, block, concat, enum, intbv
 
 ADDR_WIDTH = 64
 DATA_WIDTH = 64
 STATUS_WIDTH = 8
+LEVEL_WIDTH = 3
+NESTED_BASE = 64
 
 
 @block
@@ -24,11 +26,11 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
           m_valid, m_ready, m_we, m_addr, m_wdata, m_rvalid, m_rdata,
           o_status, o_r_reason, o_r_instr_len, o_r_qualification, o_r_guest_linear):
     """The unit `vmx_exits`  # spec: specs/intel_vmx.vspec:250"""
-    S = enum('IDLE', 'RD0', 'RD1', 'RD2', 'RD3', 'RD4', 'RD5', 'RD6', 'RD7', 'RD8', 'RD9', 'RD10', 'RD11', 'RD12', 'RD13', 'RD14', 'RD15', 'RD16', 'RD17', 'RD18', 'RD19', 'RD20', 'RD21', 'BP0', 'BA0', 'BB0', 'BP1', 'BA1', 'BB1', 'BP2', 'BA2', 'BB2', 'BP3', 'BA3', 'BB3', 'BP4', 'BA4', 'BB4', 'DECIDE', 'ST0', 'ST1', 'ST2', 'ST3', 'FINISH')
+    S = enum('IDLE', 'S0W0', 'S0W1', 'S0W2', 'S0W3', 'S0W4', 'S0W5', 'S0W6', 'S0W7', 'S0W8', 'S0W9', 'S0W10', 'S0W11', 'S0W12', 'S0W13', 'S0W14', 'S0W15', 'S0W16', 'S0W17', 'S0W18', 'S0W19', 'S0W20', 'S0W21', 'S1P', 'S1A', 'S1B', 'S2P', 'S2A', 'S2B', 'S3P', 'S3A', 'S3B', 'S4P', 'S4A', 'S4B', 'S5P', 'S5A', 'S5B', 'DECIDE', 'ST0', 'ST1', 'ST2', 'ST3', 'FINISH')
     st = Signal(S.IDLE)
     pend = Signal(bool(0))
     status = Signal(intbv(0)[STATUS_WIDTH:])
-    base_vmcs = Signal(intbv(0)[ADDR_WIDTH:])
+    u_valid, u_we, u_addr, u_wdata = m_valid, m_we, m_addr, m_wdata
     w_vmcs_0 = Signal(intbv(0)[DATA_WIDTH:])
     w_vmcs_8 = Signal(intbv(0)[DATA_WIDTH:])
     w_vmcs_10 = Signal(intbv(0)[DATA_WIDTH:])
@@ -79,318 +81,338 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
             done.next = False
         if st == S.IDLE:
             if start:
-                v_wide[:] = (r_VMCS_PA[52:12] << 0xc)  # spec: specs/intel_vmx.vspec:283
-                base_vmcs.next = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:])
-                st.next = S.RD0
-        elif st == S.RD0:
+                st.next = S.S0W0
+        elif st == S.S0W0:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_addr[:] = base_vmcs + 0x0
-                m_valid.next = True
-                m_we.next = False
-                m_addr.next = v_addr[ADDR_WIDTH:]
+                v_wide[:] = (r_VMCS_PA[52:12] << 0xc)
+                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x0
+                u_valid.next = True
+                u_we.next = False
+                u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
-                if m_valid and m_ready:
-                    m_valid.next = False
+                if u_valid and m_ready:
+                    u_valid.next = False
                 if m_rvalid:
                     w_vmcs_0.next = m_rdata
                     pend.next = False
-                    st.next = S.RD1
-        elif st == S.RD1:
+                    st.next = S.S0W1
+        elif st == S.S0W1:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_addr[:] = base_vmcs + 0x8
-                m_valid.next = True
-                m_we.next = False
-                m_addr.next = v_addr[ADDR_WIDTH:]
+                v_wide[:] = (r_VMCS_PA[52:12] << 0xc)
+                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x8
+                u_valid.next = True
+                u_we.next = False
+                u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
-                if m_valid and m_ready:
-                    m_valid.next = False
+                if u_valid and m_ready:
+                    u_valid.next = False
                 if m_rvalid:
                     w_vmcs_8.next = m_rdata
                     pend.next = False
-                    st.next = S.RD2
-        elif st == S.RD2:
+                    st.next = S.S0W2
+        elif st == S.S0W2:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_addr[:] = base_vmcs + 0x10
-                m_valid.next = True
-                m_we.next = False
-                m_addr.next = v_addr[ADDR_WIDTH:]
+                v_wide[:] = (r_VMCS_PA[52:12] << 0xc)
+                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x10
+                u_valid.next = True
+                u_we.next = False
+                u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
-                if m_valid and m_ready:
-                    m_valid.next = False
+                if u_valid and m_ready:
+                    u_valid.next = False
                 if m_rvalid:
                     w_vmcs_10.next = m_rdata
                     pend.next = False
-                    st.next = S.RD3
-        elif st == S.RD3:
+                    st.next = S.S0W3
+        elif st == S.S0W3:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_addr[:] = base_vmcs + 0x18
-                m_valid.next = True
-                m_we.next = False
-                m_addr.next = v_addr[ADDR_WIDTH:]
+                v_wide[:] = (r_VMCS_PA[52:12] << 0xc)
+                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x18
+                u_valid.next = True
+                u_we.next = False
+                u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
-                if m_valid and m_ready:
-                    m_valid.next = False
+                if u_valid and m_ready:
+                    u_valid.next = False
                 if m_rvalid:
                     w_vmcs_18.next = m_rdata
                     pend.next = False
-                    st.next = S.RD4
-        elif st == S.RD4:
+                    st.next = S.S0W4
+        elif st == S.S0W4:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_addr[:] = base_vmcs + 0x20
-                m_valid.next = True
-                m_we.next = False
-                m_addr.next = v_addr[ADDR_WIDTH:]
+                v_wide[:] = (r_VMCS_PA[52:12] << 0xc)
+                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x20
+                u_valid.next = True
+                u_we.next = False
+                u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
-                if m_valid and m_ready:
-                    m_valid.next = False
+                if u_valid and m_ready:
+                    u_valid.next = False
                 if m_rvalid:
                     w_vmcs_20.next = m_rdata
                     pend.next = False
-                    st.next = S.RD5
-        elif st == S.RD5:
+                    st.next = S.S0W5
+        elif st == S.S0W5:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_addr[:] = base_vmcs + 0x28
-                m_valid.next = True
-                m_we.next = False
-                m_addr.next = v_addr[ADDR_WIDTH:]
+                v_wide[:] = (r_VMCS_PA[52:12] << 0xc)
+                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x28
+                u_valid.next = True
+                u_we.next = False
+                u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
-                if m_valid and m_ready:
-                    m_valid.next = False
+                if u_valid and m_ready:
+                    u_valid.next = False
                 if m_rvalid:
                     w_vmcs_28.next = m_rdata
                     pend.next = False
-                    st.next = S.RD6
-        elif st == S.RD6:
+                    st.next = S.S0W6
+        elif st == S.S0W6:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_addr[:] = base_vmcs + 0x30
-                m_valid.next = True
-                m_we.next = False
-                m_addr.next = v_addr[ADDR_WIDTH:]
+                v_wide[:] = (r_VMCS_PA[52:12] << 0xc)
+                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x30
+                u_valid.next = True
+                u_we.next = False
+                u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
-                if m_valid and m_ready:
-                    m_valid.next = False
+                if u_valid and m_ready:
+                    u_valid.next = False
                 if m_rvalid:
                     w_vmcs_30.next = m_rdata
                     pend.next = False
-                    st.next = S.RD7
-        elif st == S.RD7:
+                    st.next = S.S0W7
+        elif st == S.S0W7:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_addr[:] = base_vmcs + 0x38
-                m_valid.next = True
-                m_we.next = False
-                m_addr.next = v_addr[ADDR_WIDTH:]
+                v_wide[:] = (r_VMCS_PA[52:12] << 0xc)
+                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x38
+                u_valid.next = True
+                u_we.next = False
+                u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
-                if m_valid and m_ready:
-                    m_valid.next = False
+                if u_valid and m_ready:
+                    u_valid.next = False
                 if m_rvalid:
                     w_vmcs_38.next = m_rdata
                     pend.next = False
-                    st.next = S.RD8
-        elif st == S.RD8:
+                    st.next = S.S0W8
+        elif st == S.S0W8:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_addr[:] = base_vmcs + 0x40
-                m_valid.next = True
-                m_we.next = False
-                m_addr.next = v_addr[ADDR_WIDTH:]
+                v_wide[:] = (r_VMCS_PA[52:12] << 0xc)
+                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x40
+                u_valid.next = True
+                u_we.next = False
+                u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
-                if m_valid and m_ready:
-                    m_valid.next = False
+                if u_valid and m_ready:
+                    u_valid.next = False
                 if m_rvalid:
                     w_vmcs_40.next = m_rdata
                     pend.next = False
-                    st.next = S.RD9
-        elif st == S.RD9:
+                    st.next = S.S0W9
+        elif st == S.S0W9:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_addr[:] = base_vmcs + 0x48
-                m_valid.next = True
-                m_we.next = False
-                m_addr.next = v_addr[ADDR_WIDTH:]
+                v_wide[:] = (r_VMCS_PA[52:12] << 0xc)
+                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x48
+                u_valid.next = True
+                u_we.next = False
+                u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
-                if m_valid and m_ready:
-                    m_valid.next = False
+                if u_valid and m_ready:
+                    u_valid.next = False
                 if m_rvalid:
                     w_vmcs_48.next = m_rdata
                     pend.next = False
-                    st.next = S.RD10
-        elif st == S.RD10:
+                    st.next = S.S0W10
+        elif st == S.S0W10:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_addr[:] = base_vmcs + 0x50
-                m_valid.next = True
-                m_we.next = False
-                m_addr.next = v_addr[ADDR_WIDTH:]
+                v_wide[:] = (r_VMCS_PA[52:12] << 0xc)
+                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x50
+                u_valid.next = True
+                u_we.next = False
+                u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
-                if m_valid and m_ready:
-                    m_valid.next = False
+                if u_valid and m_ready:
+                    u_valid.next = False
                 if m_rvalid:
                     w_vmcs_50.next = m_rdata
                     pend.next = False
-                    st.next = S.RD11
-        elif st == S.RD11:
+                    st.next = S.S0W11
+        elif st == S.S0W11:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_addr[:] = base_vmcs + 0x58
-                m_valid.next = True
-                m_we.next = False
-                m_addr.next = v_addr[ADDR_WIDTH:]
+                v_wide[:] = (r_VMCS_PA[52:12] << 0xc)
+                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x58
+                u_valid.next = True
+                u_we.next = False
+                u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
-                if m_valid and m_ready:
-                    m_valid.next = False
+                if u_valid and m_ready:
+                    u_valid.next = False
                 if m_rvalid:
                     w_vmcs_58.next = m_rdata
                     pend.next = False
-                    st.next = S.RD12
-        elif st == S.RD12:
+                    st.next = S.S0W12
+        elif st == S.S0W12:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_addr[:] = base_vmcs + 0x60
-                m_valid.next = True
-                m_we.next = False
-                m_addr.next = v_addr[ADDR_WIDTH:]
+                v_wide[:] = (r_VMCS_PA[52:12] << 0xc)
+                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x60
+                u_valid.next = True
+                u_we.next = False
+                u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
-                if m_valid and m_ready:
-                    m_valid.next = False
+                if u_valid and m_ready:
+                    u_valid.next = False
                 if m_rvalid:
                     w_vmcs_60.next = m_rdata
                     pend.next = False
-                    st.next = S.RD13
-        elif st == S.RD13:
+                    st.next = S.S0W13
+        elif st == S.S0W13:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_addr[:] = base_vmcs + 0x68
-                m_valid.next = True
-                m_we.next = False
-                m_addr.next = v_addr[ADDR_WIDTH:]
+                v_wide[:] = (r_VMCS_PA[52:12] << 0xc)
+                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x68
+                u_valid.next = True
+                u_we.next = False
+                u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
-                if m_valid and m_ready:
-                    m_valid.next = False
+                if u_valid and m_ready:
+                    u_valid.next = False
                 if m_rvalid:
                     w_vmcs_68.next = m_rdata
                     pend.next = False
-                    st.next = S.RD14
-        elif st == S.RD14:
+                    st.next = S.S0W14
+        elif st == S.S0W14:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_addr[:] = base_vmcs + 0x80
-                m_valid.next = True
-                m_we.next = False
-                m_addr.next = v_addr[ADDR_WIDTH:]
+                v_wide[:] = (r_VMCS_PA[52:12] << 0xc)
+                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x80
+                u_valid.next = True
+                u_we.next = False
+                u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
-                if m_valid and m_ready:
-                    m_valid.next = False
+                if u_valid and m_ready:
+                    u_valid.next = False
                 if m_rvalid:
                     w_vmcs_80.next = m_rdata
                     pend.next = False
-                    st.next = S.RD15
-        elif st == S.RD15:
+                    st.next = S.S0W15
+        elif st == S.S0W15:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_addr[:] = base_vmcs + 0x88
-                m_valid.next = True
-                m_we.next = False
-                m_addr.next = v_addr[ADDR_WIDTH:]
+                v_wide[:] = (r_VMCS_PA[52:12] << 0xc)
+                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x88
+                u_valid.next = True
+                u_we.next = False
+                u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
-                if m_valid and m_ready:
-                    m_valid.next = False
+                if u_valid and m_ready:
+                    u_valid.next = False
                 if m_rvalid:
                     w_vmcs_88.next = m_rdata
                     pend.next = False
-                    st.next = S.RD16
-        elif st == S.RD16:
+                    st.next = S.S0W16
+        elif st == S.S0W16:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_addr[:] = base_vmcs + 0x90
-                m_valid.next = True
-                m_we.next = False
-                m_addr.next = v_addr[ADDR_WIDTH:]
+                v_wide[:] = (r_VMCS_PA[52:12] << 0xc)
+                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x90
+                u_valid.next = True
+                u_we.next = False
+                u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
-                if m_valid and m_ready:
-                    m_valid.next = False
+                if u_valid and m_ready:
+                    u_valid.next = False
                 if m_rvalid:
                     w_vmcs_90.next = m_rdata
                     pend.next = False
-                    st.next = S.RD17
-        elif st == S.RD17:
+                    st.next = S.S0W17
+        elif st == S.S0W17:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_addr[:] = base_vmcs + 0x98
-                m_valid.next = True
-                m_we.next = False
-                m_addr.next = v_addr[ADDR_WIDTH:]
+                v_wide[:] = (r_VMCS_PA[52:12] << 0xc)
+                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x98
+                u_valid.next = True
+                u_we.next = False
+                u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
-                if m_valid and m_ready:
-                    m_valid.next = False
+                if u_valid and m_ready:
+                    u_valid.next = False
                 if m_rvalid:
                     w_vmcs_98.next = m_rdata
                     pend.next = False
-                    st.next = S.RD18
-        elif st == S.RD18:
+                    st.next = S.S0W18
+        elif st == S.S0W18:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_addr[:] = base_vmcs + 0xa0
-                m_valid.next = True
-                m_we.next = False
-                m_addr.next = v_addr[ADDR_WIDTH:]
+                v_wide[:] = (r_VMCS_PA[52:12] << 0xc)
+                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0xa0
+                u_valid.next = True
+                u_we.next = False
+                u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
-                if m_valid and m_ready:
-                    m_valid.next = False
+                if u_valid and m_ready:
+                    u_valid.next = False
                 if m_rvalid:
                     w_vmcs_a0.next = m_rdata
                     pend.next = False
-                    st.next = S.RD19
-        elif st == S.RD19:
+                    st.next = S.S0W19
+        elif st == S.S0W19:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_addr[:] = base_vmcs + 0xa8
-                m_valid.next = True
-                m_we.next = False
-                m_addr.next = v_addr[ADDR_WIDTH:]
+                v_wide[:] = (r_VMCS_PA[52:12] << 0xc)
+                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0xa8
+                u_valid.next = True
+                u_we.next = False
+                u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
-                if m_valid and m_ready:
-                    m_valid.next = False
+                if u_valid and m_ready:
+                    u_valid.next = False
                 if m_rvalid:
                     w_vmcs_a8.next = m_rdata
                     pend.next = False
-                    st.next = S.RD20
-        elif st == S.RD20:
+                    st.next = S.S0W20
+        elif st == S.S0W20:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_addr[:] = base_vmcs + 0xb0
-                m_valid.next = True
-                m_we.next = False
-                m_addr.next = v_addr[ADDR_WIDTH:]
+                v_wide[:] = (r_VMCS_PA[52:12] << 0xc)
+                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0xb0
+                u_valid.next = True
+                u_we.next = False
+                u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
-                if m_valid and m_ready:
-                    m_valid.next = False
+                if u_valid and m_ready:
+                    u_valid.next = False
                 if m_rvalid:
                     w_vmcs_b0.next = m_rdata
                     pend.next = False
-                    st.next = S.RD21
-        elif st == S.RD21:
+                    st.next = S.S0W21
+        elif st == S.S0W21:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_addr[:] = base_vmcs + 0xb8
-                m_valid.next = True
-                m_we.next = False
-                m_addr.next = v_addr[ADDR_WIDTH:]
+                v_wide[:] = (r_VMCS_PA[52:12] << 0xc)
+                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0xb8
+                u_valid.next = True
+                u_we.next = False
+                u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
-                if m_valid and m_ready:
-                    m_valid.next = False
+                if u_valid and m_ready:
+                    u_valid.next = False
                 if m_rvalid:
                     w_vmcs_b8.next = m_rdata
                     pend.next = False
-                    st.next = S.BP0
-        elif st == S.BP0:  # bitmap vmread_bit  # spec: specs/intel_vmx.vspec:337
+                    st.next = S.S1P
+        elif st == S.S1P:  # bitmap vmread_bit, spec: specs/intel_vmx.vspec:337
             b_vmread_bit.next = 0
             v_wide[:] = 1
             if v_wide > 1:
@@ -411,23 +433,23 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 bm_two.next = v_first[69:6] != v_last[69:6]
                 bm_off.next = v_first[6:]
                 bm_span.next = v_span
-                st.next = S.BA0
+                st.next = S.S1A
             else:
-                st.next = S.BP1
-        elif st == S.BA0:
+                st.next = S.S2P
+        elif st == S.S1A:
             if not pend:
-                m_valid.next = True
-                m_we.next = False
-                m_addr.next = bm_first
+                u_valid.next = True
+                u_we.next = False
+                u_addr.next = bm_first
                 pend.next = True
             else:
-                if m_valid and m_ready:
-                    m_valid.next = False
+                if u_valid and m_ready:
+                    u_valid.next = False
                 if m_rvalid:
                     pend.next = False
                     if bm_two:
                         bm_low.next = m_rdata
-                        st.next = S.BB0
+                        st.next = S.S1B
                     else:
                         v_window[:] = m_rdata
                         v_window[:] = v_window >> bm_off
@@ -436,16 +458,16 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                             if i < bm_span:
                                 v_bits[i] = v_window[i]
                         b_vmread_bit.next = v_bits[1:]
-                        st.next = S.BP1
-        elif st == S.BB0:
+                        st.next = S.S2P
+        elif st == S.S1B:
             if not pend:
-                m_valid.next = True
-                m_we.next = False
-                m_addr.next = bm_last
+                u_valid.next = True
+                u_we.next = False
+                u_addr.next = bm_last
                 pend.next = True
             else:
-                if m_valid and m_ready:
-                    m_valid.next = False
+                if u_valid and m_ready:
+                    u_valid.next = False
                 if m_rvalid:
                     pend.next = False
                     v_window[:] = concat(m_rdata, bm_low)
@@ -455,8 +477,8 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                         if i < bm_span:
                             v_bits[i] = v_window[i]
                     b_vmread_bit.next = v_bits[1:]
-                    st.next = S.BP1
-        elif st == S.BP1:  # bitmap vmwrite_bit  # spec: specs/intel_vmx.vspec:340
+                    st.next = S.S2P
+        elif st == S.S2P:  # bitmap vmwrite_bit, spec: specs/intel_vmx.vspec:340
             b_vmwrite_bit.next = 0
             v_wide[:] = 1
             if v_wide > 1:
@@ -477,23 +499,23 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 bm_two.next = v_first[69:6] != v_last[69:6]
                 bm_off.next = v_first[6:]
                 bm_span.next = v_span
-                st.next = S.BA1
+                st.next = S.S2A
             else:
-                st.next = S.BP2
-        elif st == S.BA1:
+                st.next = S.S3P
+        elif st == S.S2A:
             if not pend:
-                m_valid.next = True
-                m_we.next = False
-                m_addr.next = bm_first
+                u_valid.next = True
+                u_we.next = False
+                u_addr.next = bm_first
                 pend.next = True
             else:
-                if m_valid and m_ready:
-                    m_valid.next = False
+                if u_valid and m_ready:
+                    u_valid.next = False
                 if m_rvalid:
                     pend.next = False
                     if bm_two:
                         bm_low.next = m_rdata
-                        st.next = S.BB1
+                        st.next = S.S2B
                     else:
                         v_window[:] = m_rdata
                         v_window[:] = v_window >> bm_off
@@ -502,16 +524,16 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                             if i < bm_span:
                                 v_bits[i] = v_window[i]
                         b_vmwrite_bit.next = v_bits[1:]
-                        st.next = S.BP2
-        elif st == S.BB1:
+                        st.next = S.S3P
+        elif st == S.S2B:
             if not pend:
-                m_valid.next = True
-                m_we.next = False
-                m_addr.next = bm_last
+                u_valid.next = True
+                u_we.next = False
+                u_addr.next = bm_last
                 pend.next = True
             else:
-                if m_valid and m_ready:
-                    m_valid.next = False
+                if u_valid and m_ready:
+                    u_valid.next = False
                 if m_rvalid:
                     pend.next = False
                     v_window[:] = concat(m_rdata, bm_low)
@@ -521,8 +543,8 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                         if i < bm_span:
                             v_bits[i] = v_window[i]
                     b_vmwrite_bit.next = v_bits[1:]
-                    st.next = S.BP2
-        elif st == S.BP2:  # bitmap io_a  # spec: specs/intel_vmx.vspec:354
+                    st.next = S.S3P
+        elif st == S.S3P:  # bitmap io_a, spec: specs/intel_vmx.vspec:354
             b_io_a.next = 0
             h4 = intbv(0)[16:]
             h5 = intbv(0)[16:]
@@ -555,23 +577,23 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 bm_two.next = v_first[69:6] != v_last[69:6]
                 bm_off.next = v_first[6:]
                 bm_span.next = v_span
-                st.next = S.BA2
+                st.next = S.S3A
             else:
-                st.next = S.BP3
-        elif st == S.BA2:
+                st.next = S.S4P
+        elif st == S.S3A:
             if not pend:
-                m_valid.next = True
-                m_we.next = False
-                m_addr.next = bm_first
+                u_valid.next = True
+                u_we.next = False
+                u_addr.next = bm_first
                 pend.next = True
             else:
-                if m_valid and m_ready:
-                    m_valid.next = False
+                if u_valid and m_ready:
+                    u_valid.next = False
                 if m_rvalid:
                     pend.next = False
                     if bm_two:
                         bm_low.next = m_rdata
-                        st.next = S.BB2
+                        st.next = S.S3B
                     else:
                         v_window[:] = m_rdata
                         v_window[:] = v_window >> bm_off
@@ -580,16 +602,16 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                             if i < bm_span:
                                 v_bits[i] = v_window[i]
                         b_io_a.next = v_bits[4:]
-                        st.next = S.BP3
-        elif st == S.BB2:
+                        st.next = S.S4P
+        elif st == S.S3B:
             if not pend:
-                m_valid.next = True
-                m_we.next = False
-                m_addr.next = bm_last
+                u_valid.next = True
+                u_we.next = False
+                u_addr.next = bm_last
                 pend.next = True
             else:
-                if m_valid and m_ready:
-                    m_valid.next = False
+                if u_valid and m_ready:
+                    u_valid.next = False
                 if m_rvalid:
                     pend.next = False
                     v_window[:] = concat(m_rdata, bm_low)
@@ -599,8 +621,8 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                         if i < bm_span:
                             v_bits[i] = v_window[i]
                     b_io_a.next = v_bits[4:]
-                    st.next = S.BP3
-        elif st == S.BP3:  # bitmap io_b  # spec: specs/intel_vmx.vspec:358
+                    st.next = S.S4P
+        elif st == S.S4P:  # bitmap io_b, spec: specs/intel_vmx.vspec:358
             b_io_b.next = 0
             h9 = intbv(0)[17:]
             h10 = intbv(0)[18:]
@@ -642,23 +664,23 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 bm_two.next = v_first[69:6] != v_last[69:6]
                 bm_off.next = v_first[6:]
                 bm_span.next = v_span
-                st.next = S.BA3
+                st.next = S.S4A
             else:
-                st.next = S.BP4
-        elif st == S.BA3:
+                st.next = S.S5P
+        elif st == S.S4A:
             if not pend:
-                m_valid.next = True
-                m_we.next = False
-                m_addr.next = bm_first
+                u_valid.next = True
+                u_we.next = False
+                u_addr.next = bm_first
                 pend.next = True
             else:
-                if m_valid and m_ready:
-                    m_valid.next = False
+                if u_valid and m_ready:
+                    u_valid.next = False
                 if m_rvalid:
                     pend.next = False
                     if bm_two:
                         bm_low.next = m_rdata
-                        st.next = S.BB3
+                        st.next = S.S4B
                     else:
                         v_window[:] = m_rdata
                         v_window[:] = v_window >> bm_off
@@ -667,16 +689,16 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                             if i < bm_span:
                                 v_bits[i] = v_window[i]
                         b_io_b.next = v_bits[4:]
-                        st.next = S.BP4
-        elif st == S.BB3:
+                        st.next = S.S5P
+        elif st == S.S4B:
             if not pend:
-                m_valid.next = True
-                m_we.next = False
-                m_addr.next = bm_last
+                u_valid.next = True
+                u_we.next = False
+                u_addr.next = bm_last
                 pend.next = True
             else:
-                if m_valid and m_ready:
-                    m_valid.next = False
+                if u_valid and m_ready:
+                    u_valid.next = False
                 if m_rvalid:
                     pend.next = False
                     v_window[:] = concat(m_rdata, bm_low)
@@ -686,8 +708,8 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                         if i < bm_span:
                             v_bits[i] = v_window[i]
                     b_io_b.next = v_bits[4:]
-                    st.next = S.BP4
-        elif st == S.BP4:  # bitmap msr_bit  # spec: specs/intel_vmx.vspec:370
+                    st.next = S.S5P
+        elif st == S.S5P:  # bitmap msr_bit, spec: specs/intel_vmx.vspec:370
             b_msr_bit.next = 0
             v_wide[:] = 1
             if v_wide > 1:
@@ -724,23 +746,23 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 bm_two.next = v_first[69:6] != v_last[69:6]
                 bm_off.next = v_first[6:]
                 bm_span.next = v_span
-                st.next = S.BA4
+                st.next = S.S5A
             else:
                 st.next = S.DECIDE
-        elif st == S.BA4:
+        elif st == S.S5A:
             if not pend:
-                m_valid.next = True
-                m_we.next = False
-                m_addr.next = bm_first
+                u_valid.next = True
+                u_we.next = False
+                u_addr.next = bm_first
                 pend.next = True
             else:
-                if m_valid and m_ready:
-                    m_valid.next = False
+                if u_valid and m_ready:
+                    u_valid.next = False
                 if m_rvalid:
                     pend.next = False
                     if bm_two:
                         bm_low.next = m_rdata
-                        st.next = S.BB4
+                        st.next = S.S5B
                     else:
                         v_window[:] = m_rdata
                         v_window[:] = v_window >> bm_off
@@ -750,15 +772,15 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                                 v_bits[i] = v_window[i]
                         b_msr_bit.next = v_bits[1:]
                         st.next = S.DECIDE
-        elif st == S.BB4:
+        elif st == S.S5B:
             if not pend:
-                m_valid.next = True
-                m_we.next = False
-                m_addr.next = bm_last
+                u_valid.next = True
+                u_we.next = False
+                u_addr.next = bm_last
                 pend.next = True
             else:
-                if m_valid and m_ready:
-                    m_valid.next = False
+                if u_valid and m_ready:
+                    u_valid.next = False
                 if m_rvalid:
                     pend.next = False
                     v_window[:] = concat(m_rdata, bm_low)
@@ -1529,62 +1551,78 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 st.next = S.FINISH
         elif st == S.ST0:  # reason
             if not pend:
-                v_addr[:] = base_vmcs + 0x70
-                m_valid.next = True
-                m_we.next = True
-                m_addr.next = v_addr[ADDR_WIDTH:]
-                m_wdata.next = rec_reason
-                pend.next = True
+                if True:
+                    v_wide[:] = (r_VMCS_PA[52:12] << 0xc)
+                    v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x70
+                    u_valid.next = True
+                    u_we.next = True
+                    u_addr.next = v_addr[ADDR_WIDTH:]
+                    u_wdata.next = rec_reason
+                    pend.next = True
+                else:
+                    st.next = S.ST1
             else:
-                if m_valid and m_ready:
-                    m_valid.next = False
+                if u_valid and m_ready:
+                    u_valid.next = False
                 if m_rvalid:
-                    m_we.next = False
+                    u_we.next = False
                     pend.next = False
                     st.next = S.ST1
         elif st == S.ST1:  # instr_len
             if not pend:
-                v_addr[:] = base_vmcs + 0x78
-                m_valid.next = True
-                m_we.next = True
-                m_addr.next = v_addr[ADDR_WIDTH:]
-                m_wdata.next = rec_instr_len
-                pend.next = True
+                if True:
+                    v_wide[:] = (r_VMCS_PA[52:12] << 0xc)
+                    v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x78
+                    u_valid.next = True
+                    u_we.next = True
+                    u_addr.next = v_addr[ADDR_WIDTH:]
+                    u_wdata.next = rec_instr_len
+                    pend.next = True
+                else:
+                    st.next = S.ST2
             else:
-                if m_valid and m_ready:
-                    m_valid.next = False
+                if u_valid and m_ready:
+                    u_valid.next = False
                 if m_rvalid:
-                    m_we.next = False
+                    u_we.next = False
                     pend.next = False
                     st.next = S.ST2
         elif st == S.ST2:  # qualification
             if not pend:
-                v_addr[:] = base_vmcs + 0xc0
-                m_valid.next = True
-                m_we.next = True
-                m_addr.next = v_addr[ADDR_WIDTH:]
-                m_wdata.next = rec_qualification
-                pend.next = True
+                if True:
+                    v_wide[:] = (r_VMCS_PA[52:12] << 0xc)
+                    v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0xc0
+                    u_valid.next = True
+                    u_we.next = True
+                    u_addr.next = v_addr[ADDR_WIDTH:]
+                    u_wdata.next = rec_qualification
+                    pend.next = True
+                else:
+                    st.next = S.ST3
             else:
-                if m_valid and m_ready:
-                    m_valid.next = False
+                if u_valid and m_ready:
+                    u_valid.next = False
                 if m_rvalid:
-                    m_we.next = False
+                    u_we.next = False
                     pend.next = False
                     st.next = S.ST3
         elif st == S.ST3:  # guest_linear
             if not pend:
-                v_addr[:] = base_vmcs + 0xc8
-                m_valid.next = True
-                m_we.next = True
-                m_addr.next = v_addr[ADDR_WIDTH:]
-                m_wdata.next = rec_guest_linear
-                pend.next = True
+                if True:
+                    v_wide[:] = (r_VMCS_PA[52:12] << 0xc)
+                    v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0xc8
+                    u_valid.next = True
+                    u_we.next = True
+                    u_addr.next = v_addr[ADDR_WIDTH:]
+                    u_wdata.next = rec_guest_linear
+                    pend.next = True
+                else:
+                    st.next = S.FINISH
             else:
-                if m_valid and m_ready:
-                    m_valid.next = False
+                if u_valid and m_ready:
+                    u_valid.next = False
                 if m_rvalid:
-                    m_we.next = False
+                    u_we.next = False
                     pend.next = False
                     st.next = S.FINISH
         else:  # S.FINISH (an `else`, so that the converted case statement is complete)

@@ -79,8 +79,11 @@ def lookup(mem, trace, base, index, span, width):
     return (window >> (first & 63)) & ((1 << span) - 1)
 
 
-def decide(mem, request, trace):
-    """The unit `vmx_exits`  # spec: specs/intel_vmx.vspec:250"""
+
+
+def decide(mem, request, trace, detail=None):
+    """The unit `vmx_exits`  # spec: specs/intel_vmx.vspec:250
+    `detail`, when a dict, receives what each walk did (for coverage; not compared)."""
     e_kind = request['kind']
     e_vector = request['vector']
     e_error_code = request['error_code']
