@@ -124,6 +124,7 @@ class Level:
     leaf: Ref | None = None
     leaf_when: Expr | None = None
     page: Expr | None = None
+    page_is_shift: bool = False  # `page shift EXPR`: the page is 2**EXPR bytes, EXPR read from the entry
     cite: str = ""
     doc: str = ""
     stmt_spans: dict = field(default_factory=dict, hash=False, compare=False)

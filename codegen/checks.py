@@ -203,7 +203,7 @@ def _regime(spec: ir.Spec, reg: ir.Regime, bag: DiagnosticBag) -> None:
     if not ordered[-1].leaf:
         bag.error("E0407", f"the last level '{ordered[-1].name}' of {where} needs a leaf format", ordered[-1].span)
     for lv in ordered:
-        if lv.leaf and lv.page_shift != lv.index_lo:
+        if lv.leaf and lv.page_shift != lv.index_lo and lv.page_shift_expr is None:
             bag.error("E0406", f"page size 2^{lv.page_shift} of level '{lv.name}' disagrees with its index "
                       f"[{lv.index_hi}:{lv.index_lo}], which maps 2^{lv.index_lo}-byte pages", lv.span)
         if lv.leaf and lv.table and lv.leaf_when is None:

@@ -526,7 +526,15 @@ class Elaborator:
                 when = self.resolve(lv.leaf_when, Scope(m, registers=registers, entry_formats=[leaf]))
                 if when is None:
                     continue
-            page = self.const(lv.page, cscope, "page size", 1, 1 << 64) if leaf is not None else None
+            shift_expr = None
+            if leaf is not None and lv.page_is_shift:
+                shift_expr = self.resolve(lv.page, Scope(m, registers=registers, entry_formats=[leaf]))
+                if shift_expr is None:
+                    continue
+                frame_field = leaf.field(simple["frame"][1])
+                page = 1 << (frame_field.lo if frame_field is not None else 12)
+            else:
+                page = self.const(lv.page, cscope, "page size", 1, 1 << 64) if leaf is not None else None
             shift = 0
             if page is not None:
                 if page & (page - 1):
@@ -535,7 +543,8 @@ class Elaborator:
                 shift = page.bit_length() - 1
             levels.append(ir.Level(number=number, name=lv.name, index_hi=idx.args[1].value, index_lo=idx.args[2].value,
                                    table=table.name if table else None, leaf=leaf.name if leaf else None,
-                                   leaf_when=when, page_shift=shift, cite=lv.cite, doc=lv.doc, span=lv.span))
+                                   leaf_when=when, page_shift=shift, page_shift_expr=shift_expr, cite=lv.cite,
+                                   doc=lv.doc, span=lv.span))
         levels.sort(key=lambda lv: -lv.number)
         level_width = max(3, max((lv.number for lv in levels), default=1).bit_length())
         entry_formats = _unique([self._lay(m, n) for lv in levels for n in (lv.table, lv.leaf) if n])

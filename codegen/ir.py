@@ -115,6 +115,9 @@ class Level(Node):
     leaf: str | None = None
     leaf_when: Expr | None = None
     page_shift: int = 0
+    # `page shift EXPR`: the page size comes from the leaf entry (2**EXPR bytes); then
+    # page_shift is the smallest (the frame field's low bit)
+    page_shift_expr: Expr | None = None
     cite: str = ""
     doc: str = ""
 

@@ -274,9 +274,14 @@ class _ToAst(Transformer):
     def level_table(self, meta, c):
         return ("table", self.sp(meta), c[0])
 
+    def page_shift(self, meta, c):
+        return ("shift", True)
+
     def level_leaf(self, meta, c):
+        dynamic = any(isinstance(x, tuple) and x == ("shift", True) for x in c)
+        c = [x for x in c if not (isinstance(x, tuple) and x == ("shift", True))]
         when = self._e(c[1]) if len(c) == 3 else None
-        return ("leaf", self.sp(meta), (c[0], when, self._e(c[-1])))
+        return ("leaf", self.sp(meta), (c[0], when, self._e(c[-1]), dynamic))
 
     def level_decl(self, meta, c):
         cite, doc = self._opts(c)
@@ -288,7 +293,7 @@ class _ToAst(Transformer):
                 continue
             spans[kind] = span
             if kind == "leaf":
-                kw["leaf"], kw["leaf_when"], kw["page"] = val
+                kw["leaf"], kw["leaf_when"], kw["page"], kw["page_is_shift"] = val
             else:
                 kw[kind] = val
         dups = kw.pop("_dups", [])

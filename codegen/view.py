@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from . import ir
 from .expr import Expr, mask
-from .lower import Env, LowerError, hdl, py, py_field, record_py, ref_slice
+from .lower import Env, Hoist, LowerError, hdl, py, py_field, record_py, ref_slice
 
 NESTED_BASE = 64  # fault status codes above this are host-stage faults of a nested walk
 
@@ -302,7 +302,39 @@ class WalkerView:
         return self.hdl_expr(self.regime.root)
 
     def hdl_pa(self, lv: LevelView) -> str:
+        if lv.level.page_shift_expr is not None:
+            return "v_pa"
         return f"(({self.entry} & {hex(lv.frame_mask)}) | (i_addr & {hex(lv.page_mask)}))"
+
+    def hdl_pa_lines(self, lv: LevelView) -> list[str]:
+        """For a page size read from the leaf entry (`page shift EXPR`): statements that
+        put the output address in v_pa, one constant-mask branch per possible size."""
+        e = lv.level.page_shift_expr
+        if e is None:
+            return []
+        h = Hoist(self.hdl_env(lv.leaf.layout, lv.level.number))
+        shift = h.value(e)
+        out = h.take() + ["v_pa = intbv(0)[ADDR_WIDTH:]"]
+        for k, s in enumerate(self.page_shifts(lv)):
+            out.append(f"{'if' if k == 0 else 'elif'} {shift} == {s}:")
+            out.append(f"    v_pa[:] = ({self.entry} & {hex(lv.frame_mask & ~mask(s))}) | (i_addr & {hex(mask(s))})")
+        out += ["else:", f"    v_pa[:] = {self.entry} & {hex(lv.frame_mask)}"]
+        return out
+
+    def page_shifts(self, lv: LevelView) -> list[int]:
+        """The page sizes (log2) a leaf with `page shift EXPR` can have: from the frame
+        field's low bit up to the top of the input; any other value gives the frame alone."""
+        return list(range(lv.level.page_shift, self.regime.input_width + 1))
+
+    def py_pa(self, lv: LevelView) -> str:
+        e = lv.level.page_shift_expr
+        if e is None:
+            return f"(e & {hex(lv.frame_mask)}) | (i_addr & {hex(lv.page_mask)})"
+        shift = py(e, self.py_env(lv.leaf.layout, lv.level.number))
+        top = self.regime.input_width
+        frame = hex(lv.frame_mask)
+        return (f"((e & {frame} & ~((1 << s) - 1)) | (i_addr & ((1 << s) - 1))) "
+                f"if {lv.level.page_shift} <= (s := {shift}) <= {top} else (e & {frame})")
 
     def hdl_update_bits(self, fv: FormatView, level: int, leaf: bool) -> list[tuple[int, str]]:
         """(bit, condition) for each accessed/dirty-style bit the entry may get set."""

@@ -145,3 +145,18 @@ def test_models_convert_and_compile(tmp_path, name):
     if shutil.which("ghdl"):
         ok, messages = hdl.analyse_vhdl(files)
         assert ok, messages
+
+
+# ---- a page size read from the leaf entry: tests/data/toy_page_shift.vspec ------------------
+def test_page_size_from_the_entry(tmp_path):
+    spec, out, (ref, model) = _generate(tmp_path, "toy_page_shift")
+    root, va = 0x10000, (1 << 30) | 0x0234_5678
+    for ones, shift in ((0b000, 13), (0b001, 14), (0b011, 15), (0b111, 16)):
+        # a level-3 leaf (next level 7) whose address field ends in `ones`: a 2**shift page
+        leaf = (0xAB << 28) | (ones << 12) | (7 << 9) | 1
+        trace: list = []
+        got = ref.translate({root + 8: leaf}, {"va": va, "write": 0, "ROOT": root}, trace)
+        frame = leaf & ((1 << 40) - 1) & ~0xFFF
+        assert got == {"ok": True, "pa": (frame & ~((1 << shift) - 1)) | (va & ((1 << shift) - 1)), "level": 3}
+    report = cosim.run(spec, out, 600, seed=3)
+    assert report.mismatches == 0 and report.missing == []
