@@ -79,7 +79,7 @@ def elaborate_unit(el: Elaborator, m: Module, d: ast.Unit) -> ir.Unit | None:
             continue
         scope = Scope(m, registers=registers, event=widths, structures=dict(struct_scope), bitmaps=dict(map_widths),
                       walks=dict(walk_members), **named)
-        if item.name in taken or item.name in widths:
+        if item.name in taken:
             el.bag.error("E0201", f"'{item.name}' is defined twice in unit '{d.name}'", item.span,
                          *([("first defined here", taken[item.name])] if item.name in taken else []))
             ok = False
@@ -89,6 +89,7 @@ def elaborate_unit(el: Elaborator, m: Module, d: ast.Unit) -> ir.Unit | None:
             built = _structure(el, m, item, scope)
             if built is None:
                 ok = False
+                m.failed.add(item.name)  # its uses are not reported again
                 continue
             structs.append(built[0])
             struct_scope[item.name] = built
@@ -97,6 +98,7 @@ def elaborate_unit(el: Elaborator, m: Module, d: ast.Unit) -> ir.Unit | None:
             bitmap = _bitmap(el, item, scope)
             if bitmap is None:
                 ok = False
+                m.failed.add(item.name)  # its uses are not reported again
                 continue
             maps.append(bitmap)
             map_widths[item.name] = bitmap.width
@@ -105,6 +107,7 @@ def elaborate_unit(el: Elaborator, m: Module, d: ast.Unit) -> ir.Unit | None:
             walk = _walk(el, m, item, scope)
             if walk is None:
                 ok = False
+                m.failed.add(item.name)  # its uses are not reported again
                 continue
             walks.append(walk[0])
             walk_members[item.name] = walk[1]

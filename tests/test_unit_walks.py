@@ -160,3 +160,15 @@ def test_page_size_from_the_entry(tmp_path):
         assert got == {"ok": True, "pa": (frame & ~((1 << shift) - 1)) | (va & ((1 << shift) - 1)), "level": 3}
     report = cosim.run(spec, out, 600, seed=3)
     assert report.mismatches == 0 and report.missing == []
+
+
+def test_a_unit_walk_that_skips_levels_cosimulates(tmp_path):
+    """The level-skipping regime walked from a unit: skips are coverage points, and a
+    device entry with a start level that is not a level of the regime breaks nothing."""
+    spec, out, (ref, _) = _generate(tmp_path, "toy_skip_unit")
+    report = cosim.run(spec, out, 1500, seed=1)
+    assert report.mismatches == 0 and report.missing == []
+    assert report.coverage["walk io skips from level 3 to 1"] > 0
+    trace: list = []
+    got = ref.decide({0x1000: 0x5000 | (6 << 1) | 1}, {"dev": 0, "addr": 0, "write": 0, "TABLE": 0x1000}, trace)
+    assert got["exit"] and trace[0] == (0, 0x1000, 8, 0x5000 | (6 << 1) | 1)

@@ -46,6 +46,8 @@ def walk_host(mem, trace, i_addr, k_read, k_write, k_fetch, k_user, r_EPTP):
     a_xu = 1
     table = (((r_EPTP >> 12) & 0xfffffffff) << 0xc)  # spec: specs/intel_ept.vspec:123
     lvl = (5 if ((((r_EPTP >> 3) & 0x7) == 4) and 1) else 4)  # spec: specs/intel_ept.vspec:124
+    if lvl not in [5, 4, 3, 2, 1]:
+        lvl = 1  # not a level: the lowest, as the cycle-level model does
     pend = []
     if lvl >= 5:  # spec: specs/intel_ept.vspec:128 level pml5
         addr = table + (((i_addr >> 48) & 0x1ff) << 3)
@@ -221,6 +223,8 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
     a_xd = 0
     table = (((r_CR3 >> 12) & 0xfffffffff) << 0xc)  # spec: specs/x86_64_paging.vspec:128
     lvl = (5 if ((r_CR4 >> 12) & 0x1) else 4)  # spec: specs/x86_64_paging.vspec:129
+    if lvl not in [5, 4, 3, 2, 1]:
+        lvl = 1  # not a level: the lowest, as the cycle-level model does
     pend = []
     if lvl >= 5:  # spec: specs/x86_64_paging.vspec:133 level pml5
         addr = table + (((i_addr >> 48) & 0x1ff) << 3)
