@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
 import time
 from pathlib import Path
 
-from . import emit
+from . import emit, ir
 from .diagnostics import DiagnosticBag, SpecError
 from .pipeline import compile_spec
-from .stimulus import StimulusError
+from .stimulus import Draw, StimulusError
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SPECS = ROOT / "specs"
@@ -117,8 +118,10 @@ def cmd_cosim(args) -> int:
         print(f"generated files for {spec.path} are missing or stale: run `virtspec generate {spec.path}`", file=sys.stderr)
         return 1
     timing = harness.Timing(args.min_latency, args.max_latency, args.stall)
-    progress = cosim.progress_bar(spec.name) if args.walks >= 500 and not args.quiet else None
-    report = cosim.run(spec, directory, args.walks, args.seed, timing, Path(args.vcd_dir), progress)
+    mix = _mix(args.mix, spec) if args.mix else None
+    total = sum(mix.values()) if mix else args.walks
+    progress = cosim.progress_bar(spec.name) if total >= 500 and not args.quiet else None
+    report = cosim.run(spec, directory, args.walks, args.seed, timing, Path(args.vcd_dir), progress, mix=mix)
     for f in report.failures:
         print(f"MISMATCH in {report.noun[:-1]} {f.index}:", file=sys.stderr)
         for line in f.what:
@@ -132,6 +135,26 @@ def cmd_cosim(args) -> int:
     else:
         _print_summary(spec, data)
     return 1 if report.mismatches else 0
+
+
+def _mix(text: str, spec) -> dict[str, int]:
+    """--mix KIND=N,...: checked against the unit's event kinds (usage errors otherwise)."""
+    from .unit_stimulus import MixError, UnitScenarioFactory
+    if not isinstance(spec.top, ir.Unit):
+        raise Usage("--mix applies to a unit; this spec's top is a translation")
+    out: dict[str, int] = {}
+    for part in text.split(","):
+        name, _, count = part.partition("=")
+        if not name.strip() or not count.strip().isdigit() or int(count) < 0:
+            raise Usage(f"--mix takes KIND=N,...; '{part}' is not of that form")
+        out[name.strip()] = int(count)
+    if sum(out.values()) < 1:
+        raise Usage("--mix needs at least one event")
+    try:
+        UnitScenarioFactory(spec).mix(out, Draw(random.Random(0)))
+    except MixError as exc:
+        raise Usage(f"--mix: {exc}") from None
+    return out
 
 
 def _print_summary(spec, d: dict) -> None:
@@ -201,6 +224,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("spec")
     s.add_argument("--walks", "--events", dest="walks", type=int, default=1000,
                    help="transactions to co-simulate: walks of a translation, events of a unit")
+    s.add_argument("--mix", default=None, metavar="KIND=N,...",
+                   help="a unit only: exactly N events of each event kind (items of the event's enum); "
+                        "replaces --events")
     s.add_argument("--seed", type=int, default=1)
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.add_argument("--min-latency", type=int, default=1)

@@ -105,12 +105,12 @@ def expected_coverage(spec: ir.Spec) -> tuple[list[str], list[str]]:
 
 
 def run(spec: ir.Spec, directory: Path, walks: int, seed: int, timing: harness.Timing | None = None,
-        vcd_dir: Path | None = None, progress=None, batch: int = 250) -> Report:
+        vcd_dir: Path | None = None, progress=None, batch: int = 250, mix: dict[str, int] | None = None) -> Report:
     """Co-simulate `walks` scenarios. The last tenth of the run is coverage-directed: it
     looks for scenarios that hit the coverage points still missing (drawing candidates
     and asking the reference which points each hits), then fills up at random."""
     if isinstance(spec.top, ir.Unit):
-        return run_unit(spec, directory, walks, seed, timing, vcd_dir, progress, batch)
+        return run_unit(spec, directory, walks, seed, timing, vcd_dir, progress, batch, mix)
     ref, model = harness.load_generated(directory)
     factory = ScenarioFactory(spec)
     draw = Draw(random.Random(seed))
@@ -154,7 +154,7 @@ def run(spec: ir.Spec, directory: Path, walks: int, seed: int, timing: harness.T
 
 
 def run_unit(spec: ir.Spec, directory: Path, events: int, seed: int, timing: harness.Timing | None = None,
-             vcd_dir: Path | None = None, progress=None, batch: int = 500) -> Report:
+             vcd_dir: Path | None = None, progress=None, batch: int = 500, mix: dict[str, int] | None = None) -> Report:
     """Co-simulate `events` scenarios of a decision unit, with the same coverage-directed
     last tenth as walks: candidates are drawn and the reference says which exit each
     takes, until the missing exits and record encodings are hit or the tries run out."""
@@ -164,8 +164,14 @@ def run_unit(spec: ir.Spec, directory: Path, events: int, seed: int, timing: har
     draw = Draw(random.Random(seed))
     expected = unit_expected_coverage(spec)
     report = Report(noun="events")
+    kinds = factory.mix(mix, draw) if mix else None  # the event kind of each event, in order
+    events = len(kinds) if kinds else events
     begin = time.perf_counter()
     done = 0
+
+    def make(i: int) -> Scenario:
+        return factory.make(draw, force=kinds[i] if kinds else None)
+
     directed_from = events - events // 10 if events >= 100 else events
     while done < events:
         size = min(batch, events - done, max(1, directed_from - done) if done < directed_from else batch)
@@ -175,13 +181,13 @@ def run_unit(spec: ir.Spec, directory: Path, events: int, seed: int, timing: har
             for _ in range(min(100_000, 5000 * len(wanted))):
                 if not wanted or len(scenarios) >= size:
                     break
-                sc = factory.make(draw)
+                sc = make(done + len(scenarios))
                 run = harness.run_reference(ref, sc)
                 hits = wanted.intersection(unit_coverage_keys(spec.top, enums, run.outcome, run.detail))
                 if hits:
                     scenarios.append(sc)
                     wanted -= hits
-        scenarios += [factory.make(draw) for _ in range(size - len(scenarios))]
+        scenarios += [make(done + i) for i in range(len(scenarios), size)]
         t0 = time.perf_counter()
         ref_runs = [harness.run_reference(ref, sc) for sc in scenarios]
         t1 = time.perf_counter()
@@ -193,6 +199,8 @@ def run_unit(spec: ir.Spec, directory: Path, events: int, seed: int, timing: har
             report.refs.append(len(a.trace))
             report.cycles.append(b.cycles)
             report.coverage.update(unit_coverage_keys(spec.top, enums, a.outcome, a.detail))
+            if sc.intent.get("event"):
+                report.coverage[f"event {sc.intent['event']}"] += 1
             if harness.compare(a, b):
                 report.mismatches += 1
                 if len(report.failures) < 3:

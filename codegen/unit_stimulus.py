@@ -26,6 +26,10 @@ def _contains(e: Expr, key: tuple[str, str]) -> bool:
     return any((r.kind, r.name) == key for r in e.refs())
 
 
+class MixError(Exception):
+    """An impossible --mix: no enum-typed event field, or an unknown item."""
+
+
 class UnitScenarioFactory:
     """Draws complete scenarios (event + context + memory image) for a spec's unit."""
 
@@ -106,12 +110,36 @@ class UnitScenarioFactory:
             return value
         return draw.bits(width)
 
-    def make(self, draw: Draw, latency_seed: int | None = None) -> Scenario:
+    @property
+    def kind_field(self) -> ir.EventField | None:
+        """The event's first enum-typed field: what `mix` counts by."""
+        return next((f for f in self.unit.event if f.enum is not None), None)
+
+    def mix(self, counts: dict[str, int], draw: Draw) -> list[dict[str, int]]:
+        """A shuffled list of forced event-kind values with the given count of each enum
+        item (`{"DMA_READ": 1000, ...}`); MixError names what is wrong."""
+        f = self.kind_field
+        if f is None:
+            raise MixError("the unit's event has no enum-typed field to mix by")
+        items = {i.name: i.value for i in self.enums[f.enum].items}
+        unknown = [k for k in counts if k not in items]
+        if unknown:
+            raise MixError(f"'{unknown[0]}' is not an item of enum {f.enum} ({', '.join(items)})")
+        out = [{f.name: items[k]} for k, n in counts.items() for _ in range(n)]
+        for i in range(len(out) - 1, 0, -1):
+            j = draw.int(0, i)
+            out[i], out[j] = out[j], out[i]
+        return out
+
+    def make(self, draw: Draw, latency_seed: int | None = None, force: dict[str, int] | None = None) -> Scenario:
+        """One scenario; `force` fixes event fields (e.g. the kind)."""
         u = self.unit
         pool: list[tuple[int, int]] = []
         request: dict[str, int] = {}
         for f in u.event:
-            if f.enum is not None and self.enums[f.enum].items:
+            if force and f.name in force:
+                value = force[f.name]
+            elif f.enum is not None and self.enums[f.enum].items:
                 value = draw.choice(self.enums[f.enum].items).value
             else:
                 value = self._value(draw, f.width, ("event", f.name), pool)

@@ -79,3 +79,17 @@ def test_flipped_bitmap_layout_bit_is_caught(specs, generated, tmp_path, name, o
     # the mutant agrees with itself: the catch comes from the mutation, not the harness
     runs = harness.run_model(bad_model, bad_ref, scs[:200])
     assert not any(harness.compare(harness.run_reference(bad_ref, sc), m) for sc, m in zip(scs, runs))
+
+
+def test_a_mix_gives_exact_counts_per_event_kind(specs):
+    report = cosim.run(specs["amd_svm"], ROOT / "generated" / "amd_svm", 0, seed=4, mix={"CPUID": 30, "IO": 50})
+    assert report.walks == 80 and report.mismatches == 0
+    assert report.coverage["event CPUID"] == 30 and report.coverage["event IO"] == 50
+
+
+@pytest.mark.parametrize("mix, why", [("CPUIDX=3", "is not an item of enum"), ("CPUID", "KIND=N"),
+                                      ("CPUID=0", "at least one event")])
+def test_a_bad_mix_is_a_usage_error(mix, why, capsys):
+    from codegen.cli import main
+    assert main(["cosim", "specs/amd_svm.vspec", "--mix", mix]) == 2
+    assert why in capsys.readouterr().err
