@@ -3,7 +3,8 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-WORDS = re.compile(r"\b(amd|intel|npt|ept|vmcb|vmcs|x86|x86_64|svm|vmx|iommu|vt-d|vtd|pml4|cr3|riscv|arm)\b", re.I)
+WORDS = re.compile(r"\b(amd|intel|npt|ept|vmcb|vmcs|x86|x86_64|svm|vmx|iommu|vt-d|vtd|pml4|cr3|riscv|arm|dte|irte|"
+                   r"msi|devfn|deviceid|device table|context table|root table|event log|interrupt remapping)\b", re.I)
 
 
 def test_codegen_names_no_architecture():
