@@ -172,14 +172,20 @@ def run_unit(spec: ir.Spec, directory: Path, events: int, seed: int, timing: har
     def make(i: int) -> Scenario:
         return factory.make(draw, force=kinds[i] if kinds else None)
 
+    random_part, deadline = None, 0.0
+
     directed_from = events - events // 10 if events >= 100 else events
     while done < events:
         size = min(batch, events - done, max(1, directed_from - done) if done < directed_from else batch)
         scenarios: list[Scenario] = []
         if done >= directed_from:
+            # the search gets, in all, a quarter of the time the random part took (at least 5 s)
+            if random_part is None:
+                random_part = time.perf_counter() - begin
+                deadline = time.perf_counter() + max(5.0, random_part / 4)
             wanted = {k for k in expected if k not in report.coverage}
-            for _ in range(min(100_000, 5000 * len(wanted))):
-                if not wanted or len(scenarios) >= size:
+            for _ in range(min(200_000, 50_000 * len(wanted))):
+                if not wanted or len(scenarios) >= size or time.perf_counter() > deadline:
                     break
                 sc = make(done + len(scenarios))
                 run = harness.run_reference(ref, sc)

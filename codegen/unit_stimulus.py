@@ -37,6 +37,7 @@ class UnitScenarioFactory:
         self.spec = spec
         self.unit: ir.Unit = spec.top
         self.enums = {e.name: e for e in spec.enums}
+        self._cache: dict = {}
         self.interesting: dict[tuple[str, str], set[int]] = {}
         self.constants: dict[tuple[str, str], set[int]] = {}
         # (field, expression): `field == expression` somewhere in a rule; drawing the
@@ -81,12 +82,22 @@ class UnitScenarioFactory:
                         self.constants.setdefault((r.kind, r.name), set()).add(other.value)
 
     # ---- values
+    def _candidates(self, key: tuple[str, str], width: int) -> tuple[list[int], list[int]]:
+        """Values near the constants a field is compared with, and those constants, that
+        fit `width` (cached: every draw asks)."""
+        found = self._cache.get((key, width))
+        if found is None:
+            found = self._cache[(key, width)] = (
+                sorted(v for v in self.interesting.get(key, ()) if v <= mask(width)),
+                sorted(v for v in self.constants.get(key, ()) if v <= mask(width)))
+        return found
+
     def _value(self, draw: Draw, width: int, key: tuple[str, str], pool: list[tuple[int, int]]) -> int:
-        near = sorted(v for v in self.interesting.get(key, ()) if v <= mask(width))
-        if near and draw.chance(40):
+        near, bounds = self._candidates(key, width)
+        small = width <= 8  # a small field is drawn evenly more often: every value matters
+        if near and draw.chance(25 if small else 40):
             return draw.choice(near)
-        bounds = sorted(v for v in self.constants.get(key, ()) if v <= mask(width))
-        if len(bounds) >= 2 and draw.chance(40):
+        if len(bounds) >= 2 and draw.chance(15 if small else 40):
             # inside a range the rules test (between two constants the field is compared with)
             i = draw.int(0, len(bounds) - 2)
             return draw.int(bounds[i], bounds[i + 1])
@@ -109,6 +120,23 @@ class UnitScenarioFactory:
                 value ^= 1 << draw.int(0, width - 1)
             return value
         return draw.bits(width)
+
+    def _guards(self) -> list[Expr]:
+        """The `when` of each structure, bitmap and walk, in step order."""
+        out = []
+        for kind, name in self.unit.steps:
+            node = {"structure": self.unit.structure, "bitmap": lambda n: next(b for b in self.unit.bitmaps if b.name == n),
+                    "walk": lambda n: next(w for w in self.unit.walks if w.name == n)}[kind](name)
+            if node.when is not None:
+                out.append(node.when)
+        return out
+
+    def field_of(self, ref_name: str) -> ir.StructField:
+        found = self._cache.get(ref_name)
+        if found is None:
+            sname, fname = ref_name.split(".")
+            found = self._cache[ref_name] = self.unit.structure(sname).field(fname)
+        return found
 
     @property
     def kind_field(self) -> ir.EventField | None:
@@ -150,7 +178,7 @@ class UnitScenarioFactory:
             value = self._value(draw, width, ("ctx", c), pool)
             request[c] = value
         memory: dict[int, int] = {}
-        words: dict[str, int] = {}  # structure field reference name -> its word's value
+        values: dict[str, int] = {}  # structure field reference name -> value
         lookups: dict[str, int] = {}
 
         def lookup(e: Expr) -> int:
@@ -159,12 +187,11 @@ class UnitScenarioFactory:
             if e.kind == "ctx":
                 return (request[e.name] >> e.lo) & mask(e.width)
             if e.kind == "struct":
-                return (words.get(e.name, 0) >> e.lo) & mask(e.width)
+                return (values.get(e.name, 0) >> (e.lo - self.field_of(e.name).lo)) & mask(e.width)
             if e.kind == "bitmap":
                 return lookups.get(e.name, 0)
             return 0  # a walk's result: not known while drawing
 
-        values: dict[str, int] = {}  # structure field reference name -> value
         for st in u.structures:
             for f in st.fields:
                 name = f"{st.name}.{f.name}"
@@ -172,18 +199,6 @@ class UnitScenarioFactory:
                     values[name] = self._value(draw, f.width, ("struct", name), pool)
                     pool.append((f.width, values[name]))
 
-        def compose() -> None:
-            for st in u.structures:
-                by_word: dict[int, int] = {}
-                for f in st.fields:
-                    name = f"{st.name}.{f.name}"
-                    if name in values:
-                        by_word[f.word] = by_word.get(f.word, 0) | ((values[name] & mask(f.width)) << f.lo)
-                for f in st.fields:
-                    if f"{st.name}.{f.name}" in values:
-                        words[f"{st.name}.{f.name}"] = by_word[f.word]
-
-        compose()
         for (kind, name), expr in self.equalities:
             if draw.chance(25):
                 value = evaluate(expr, lookup)
@@ -191,14 +206,52 @@ class UnitScenarioFactory:
                     width = next(f.width for f in u.event if f.name == name)
                     request[name] = value & mask(width)
                 else:
-                    values[name] = value
-                compose()
+                    values[name] = value & mask(self.field_of(name).width)
+        kind = self.kind_field
+
+        def steerable(r: Expr) -> bool:
+            return r.kind in ("struct", "ctx") or (r.kind == "event" and (kind is None or r.name != kind.name)
+                                                  and not (force and r.name in force))
+
+        def blocked(cond: Expr) -> bool:
+            """A part of the condition that reads nothing redrawable is false: no redraw helps."""
+            return any(not evaluate(c, lookup) and not any(steerable(r) for r in c.refs()) for c in _conjuncts(cond))
+
+        def steer(cond: Expr) -> None:
+            """Redraw what the condition reads (keeping the biases) until it holds, or give up."""
+            refs = [r for r in cond.refs() if steerable(r)]
+            for _ in range(25):
+                for r in refs:
+                    bits = self._value(draw, r.width, (r.kind, r.name), pool)
+                    if r.kind == "struct":
+                        sub = r.lo - self.field_of(r.name).lo
+                        values[r.name] = (values[r.name] & ~(mask(r.width) << sub)) | (bits << sub)
+                    else:
+                        request[r.name] = (request[r.name] & ~(mask(r.width) << r.lo)) | (bits << r.lo)
+                if evaluate(cond, lookup):
+                    return
+
+        # the guard of each step, most of the time, so that deep steps (a walk behind valid
+        # entries and enables) are reached; then, half of the time, one exit rule the event
+        # can still take, so that rare exits (an intercept bit chosen by a vector) happen
+        for guard in self._guards():
+            if not evaluate(guard, lookup) and draw.chance(75) and not blocked(guard):
+                steer(guard)
+        if draw.chance(50):
+            open_rules = [x.when for x in u.exits if not blocked(x.when)]
+            if open_rules:
+                rule = draw.choice(open_rules)
+                if not evaluate(rule, lookup):
+                    steer(rule)
         for st in u.structures:
             base = evaluate(st.base, lookup) & MASK64 & ~7
+            by_word: dict[int, int] = {}
             for f in st.fields:
                 name = f"{st.name}.{f.name}"
                 if name in values:
-                    memory[(base + f.word) & MASK64] = words[name]
+                    by_word[f.word] = by_word.get(f.word, 0) | ((values[name] & mask(f.width)) << f.lo)
+            for off, value in by_word.items():
+                memory[(base + off) & MASK64] = value
         for kind, name in u.steps:
             if kind == "bitmap":
                 self._fill_bitmap(draw, next(b for b in u.bitmaps if b.name == name), lookup, memory, lookups)
@@ -256,6 +309,13 @@ class UnitScenarioFactory:
     def _item_name(self, field_name: str, value: int) -> str:
         f = next(x for x in self.unit.event if x.name == field_name)
         return next((i.name for i in self.enums[f.enum].items if i.value == value), str(value))
+
+
+def _conjuncts(e: Expr) -> list[Expr]:
+    """The parts of an `a && b && ...` condition."""
+    if e.op == "&&":
+        return _conjuncts(e.args[0]) + _conjuncts(e.args[1])
+    return [e]
 
 
 def coverage_keys(unit: ir.Unit, enums: dict[str, ir.EnumDef], outcome: dict, detail: dict | None = None) -> list[str]:
