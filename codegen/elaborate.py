@@ -523,12 +523,12 @@ class Elaborator:
                 continue
             when = None
             if leaf is not None and lv.leaf_when is not None:
-                when = self.resolve(lv.leaf_when, Scope(m, registers=registers, entry_formats=[leaf]))
+                when = self.resolve(lv.leaf_when, Scope(m, registers=registers, entry_formats=[leaf], **named))
                 if when is None:
                     continue
             shift_expr = None
             if leaf is not None and lv.page_is_shift:
-                shift_expr = self.resolve(lv.page, Scope(m, registers=registers, entry_formats=[leaf]))
+                shift_expr = self.resolve(lv.page, Scope(m, registers=registers, entry_formats=[leaf], **named))
                 if shift_expr is None:
                     continue
                 frame_field = leaf.field(simple["frame"][1])

@@ -114,6 +114,11 @@ def hdl(e: Expr, env: Env, as_bool: bool = False) -> str:
         return f"{_base(base, env)}[{hdl(a[1], env)}]"
     if op == "slice":
         hi, lo = a[1].value, a[2].value
+        if a[0].op == "ref" and a[0].kind in env.signal:
+            # a slice of a field: one slice of the signal that holds the field
+            name, base = env.signal[a[0].kind](a[0])
+            hi, lo = base + min(hi, a[0].width - 1), base + lo
+            return f"{name}[{lo}]" if hi == lo else f"{name}[{hi + 1}:{lo}]"
         if hi == lo:
             return f"{_base(a[0], env)}[{lo}]"
         return f"{_base(a[0], env)}[{hi + 1}:{lo}]"

@@ -219,8 +219,9 @@ class UnitScenarioFactory:
 
         def steer(cond: Expr) -> None:
             """Redraw what the condition reads (keeping the biases) until it holds, or give up."""
-            refs = [r for r in cond.refs() if steerable(r)]
             for _ in range(25):
+                # only what the false parts read: the parts that hold stay as they are
+                refs = [r for c in _conjuncts(cond) if not evaluate(c, lookup) for r in c.refs() if steerable(r)]
                 for r in refs:
                     bits = self._value(draw, r.width, (r.kind, r.name), pool)
                     if r.kind == "struct":

@@ -223,13 +223,17 @@ class WalkerView:
                 return "(" + " or ".join(parts) + ")" if parts else "False"
             raise LowerError(f"'{e.name}' cannot be used here", e.span)
 
+        def field_signal(e: Expr) -> tuple[str, int]:
+            return entry, fmt.field(e.name).lo
+
         return Env({
             "field": field_ref, "leaf": field_ref, "builtin": builtin,
             "ctx": lambda e: ref_slice(f"r_{e.name}", e.lo, e.width, self.spec.layout(e.name).width),
             "acc": lambda e: f"a_{e.name}",
             "access": lambda e: f"k_{e.name}",
             "input": lambda e: "i_addr",
-        })
+        }, signal={"field": field_signal, "leaf": field_signal,
+                   "ctx": lambda e: (f"r_{e.name}", e.lo)})
 
     def hdl_rsvd(self, fv: FormatView, entry: str) -> str:
         env = self.hdl_env()
@@ -312,10 +316,10 @@ class WalkerView:
         e = lv.level.page_shift_expr
         if e is None:
             return []
-        h = Hoist(self.hdl_env(lv.leaf.layout, lv.level.number))
+        h = Hoist(self.hdl_env(lv.leaf.layout, lv.level.number), prefix=f"ps{lv.level.number}_")
         shift = h.value(e)
         out = h.take() + ["v_pa = intbv(0)[ADDR_WIDTH:]"]
-        for k, s in enumerate(self.page_shifts(lv)):
+        for k, s in enumerate(s for s in self.page_shifts(lv) if s < 1 << e.width):
             out.append(f"{'if' if k == 0 else 'elif'} {shift} == {s}:")
             out.append(f"    v_pa[:] = ({self.entry} & {hex(lv.frame_mask & ~mask(s))}) | (i_addr & {hex(mask(s))})")
         out += ["else:", f"    v_pa[:] = {self.entry} & {hex(lv.frame_mask)}"]

@@ -769,7 +769,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                     fault_k.next = 8
                                     flevel.next = 3
                                     st.next = S.FAULT
-                                elif (((r_CR4[22] and v_us) and (not k_fetch)) and (r_PKRU[(2 * x_rdata[63:59])] or ((r_PKRU[((2 * x_rdata[63:59]) + 1)] and k_write) and (k_user or r_CR0[16])))):  # spec: specs/x86_64_paging.vspec:167 check protection_key
+                                elif (((r_CR4[22] and v_us) and (not k_fetch)) and ((((r_PKRU >> (2 * x_rdata[63:59])) & 1) == 1) or (((((r_PKRU >> ((2 * x_rdata[63:59]) + 1)) & 1) == 1) and k_write) and (k_user or r_CR0[16])))):  # spec: specs/x86_64_paging.vspec:167 check protection_key
                                     fault_k.next = 9
                                     flevel.next = 3
                                     st.next = S.FAULT
@@ -872,7 +872,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                     fault_k.next = 8
                                     flevel.next = 2
                                     st.next = S.FAULT
-                                elif (((r_CR4[22] and v_us) and (not k_fetch)) and (r_PKRU[(2 * x_rdata[63:59])] or ((r_PKRU[((2 * x_rdata[63:59]) + 1)] and k_write) and (k_user or r_CR0[16])))):  # spec: specs/x86_64_paging.vspec:167 check protection_key
+                                elif (((r_CR4[22] and v_us) and (not k_fetch)) and ((((r_PKRU >> (2 * x_rdata[63:59])) & 1) == 1) or (((((r_PKRU >> ((2 * x_rdata[63:59]) + 1)) & 1) == 1) and k_write) and (k_user or r_CR0[16])))):  # spec: specs/x86_64_paging.vspec:167 check protection_key
                                     fault_k.next = 9
                                     flevel.next = 2
                                     st.next = S.FAULT
@@ -974,7 +974,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 fault_k.next = 8
                                 flevel.next = 1
                                 st.next = S.FAULT
-                            elif (((r_CR4[22] and v_us) and (not k_fetch)) and (r_PKRU[(2 * x_rdata[63:59])] or ((r_PKRU[((2 * x_rdata[63:59]) + 1)] and k_write) and (k_user or r_CR0[16])))):  # spec: specs/x86_64_paging.vspec:167 check protection_key
+                            elif (((r_CR4[22] and v_us) and (not k_fetch)) and ((((r_PKRU >> (2 * x_rdata[63:59])) & 1) == 1) or (((((r_PKRU >> ((2 * x_rdata[63:59]) + 1)) & 1) == 1) and k_write) and (k_user or r_CR0[16])))):  # spec: specs/x86_64_paging.vspec:167 check protection_key
                                 fault_k.next = 9
                                 flevel.next = 1
                                 st.next = S.FAULT
@@ -1037,7 +1037,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
             o_r_error_code.next[2] = k_user
             o_r_error_code.next[3] = (fault_k == 2)
             o_r_error_code.next[4] = (k_fetch and (r_CR4[20] or r_EFER[11]))
-            o_r_error_code.next[5] = ((fault_k > 2) and (((r_CR4[22] and a_us) and (not k_fetch)) and (r_PKRU[(2 * le[63:59])] or ((r_PKRU[((2 * le[63:59]) + 1)] and k_write) and (k_user or r_CR0[16])))))
+            o_r_error_code.next[5] = ((fault_k > 2) and (((r_CR4[22] and a_us) and (not k_fetch)) and ((((r_PKRU >> (2 * le[63:59])) & 1) == 1) or (((((r_PKRU >> ((2 * le[63:59]) + 1)) & 1) == 1) and k_write) and (k_user or r_CR0[16])))))
             o_r_cr2.next = i_addr
             done.next = True
             st.next = S.IDLE
