@@ -13,7 +13,8 @@ from codegen.stimulus import Draw
 from codegen.unit_stimulus import UnitScenarioFactory
 
 ROOT = Path(__file__).resolve().parent.parent
-MIX = {"amd_iommu": {"DMA_READ": 1000, "DMA_WRITE": 1000, "INTERRUPT": 500}}
+MIX = {"amd_iommu": {"DMA_READ": 1000, "DMA_WRITE": 1000, "INTERRUPT": 500},
+       "intel_vtd": {"DMA_READ": 1000, "DMA_WRITE": 1000, "INTERRUPT": 500}}
 
 
 def _required(missing: list[str]) -> list[str]:
@@ -33,22 +34,29 @@ def test_dma_and_interrupt_requests_no_mismatch(specs, name):
         assert report.coverage[f"event {kind}"] == count
 
 
-def test_moved_device_table_field_is_caught(specs, generated, tmp_path):
-    """The DTE's I/O read and write permissions (bits 61, 62) swapped in a copy of the
-    spec: the mutant's reference disagrees with the shipped model."""
+@pytest.mark.parametrize("name, old, new", [
+    # the DTE's I/O read and write permissions (bits 61, 62) swapped
+    ("amd_iommu", 'IR [5] "DTE bit 61: I/O read permission";\n    IW [6] "DTE bit 62: I/O write permission";',
+     'IR [6] "DTE bit 61: I/O read permission";\n    IW [5] "DTE bit 62: I/O write permission";'),
+    # the context entry's present and fault-processing-disable bits swapped
+    ("intel_vtd", '    P [0] "present";\n    FPD [1] "fault processing disable: qualified faults of requests',
+     '    P [1] "present";\n    FPD [0] "fault processing disable: qualified faults of requests'),
+])
+def test_moved_table_entry_field_is_caught(specs, generated, tmp_path, name, old, new):
+    """A field of the device-table or context entry moved in a copy of the spec: the
+    mutant's reference disagrees with the shipped model."""
     shutil.copytree(ROOT / "specs", tmp_path / "specs")
-    path = tmp_path / "specs" / "amd_iommu.vspec"
+    path = tmp_path / "specs" / f"{name}.vspec"
     text = path.read_text()
-    old = 'IR [5] "DTE bit 61: I/O read permission";\n    IW [6] "DTE bit 62: I/O write permission";'
     assert text.count(old) == 1
-    path.write_text(text.replace(old, 'IR [6] "DTE bit 61: I/O read permission";\n    IW [5] "DTE bit 62: I/O write permission";'))
+    path.write_text(text.replace(old, new))
     spec = compile_spec(path)
-    out = tmp_path / "gen" / "amd_iommu"
+    out = tmp_path / "gen" / name
     emit.write(emit.render(spec), out)
     bad_ref, _ = harness.load_generated(out)
-    good_ref, good_model = generated["amd_iommu"]
+    good_ref, good_model = generated[name]
     draw = Draw(random.Random(7))
-    factory = UnitScenarioFactory(specs["amd_iommu"])
+    factory = UnitScenarioFactory(specs[name])
     scs = [factory.make(draw) for _ in range(800)]
     runs = harness.run_model(good_model, good_ref, scs)
     caught = sum(bool(harness.compare(harness.run_reference(bad_ref, sc), m)) for sc, m in zip(scs, runs))
