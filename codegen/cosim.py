@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import harness, ir
-from .stimulus import Draw, Plan, Scenario, ScenarioFactory, StimulusError, injectable, reachable_checks
+from .stimulus import Draw, Plan, Scenario, ScenarioFactory, StimulusError, fault_levels, reachable_checks
 from .unit_stimulus import UnitScenarioFactory
 from .unit_stimulus import coverage_keys as unit_coverage_keys
 from .unit_stimulus import expected_coverage as unit_expected_coverage
@@ -64,17 +64,13 @@ def coverage_keys(outcome: dict) -> list[str]:
     return keys
 
 
-def _fault_sites(stage: str, regime: ir.Regime, kinds: list[str], spec: ir.Spec | None = None) -> list[str]:
-    """Each fault at each level it can happen at: walk faults at every level their role
-    allows (and, with `spec`, where table building can make them happen), final checks
+def _fault_sites(stage: str, regime: ir.Regime, kinds: list[str], spec: ir.Spec) -> list[str]:
+    """Each fault at each level it can happen at (stimulus.fault_levels), final checks
     at every leaf level."""
     out = []
     for rule in regime.faults:
         if f"{stage} fault {rule.name}" in kinds:
-            levels = [lv for lv in regime.levels if (lv.leaf if rule.where == "leaf" else lv.table if rule.where == "table" else True)]
-            if spec is not None and regime.next_level is not None:
-                levels = [lv for lv in levels if injectable(spec, regime, rule, lv.number)]
-            out += [f"{stage} fault {rule.name} at level {lv.number}" for lv in levels]
+            out += [f"{stage} fault {rule.name} at level {n}" for n in fault_levels(spec, regime, rule)]
     for rule in regime.checks:
         if f"{stage} fault {rule.name}" in kinds:
             out += [f"{stage} fault {rule.name} at level {lv.number}" for lv in regime.leaf_levels]
@@ -98,7 +94,7 @@ def expected_coverage(spec: ir.Spec) -> tuple[list[str], list[str]]:
         reach = reachable_checks(factory, "host")
         unreachable += [f"host fault {c.name}" for c in host.checks if c.name not in reach]
         kinds = [f"host fault {k}" for k in host.fault_kinds if f"host fault {k}" not in unreachable]
-        out += kinds + _fault_sites("host", host, kinds)
+        out += kinds + _fault_sites("host", host, kinds, spec)
         out += [f"host page level {lv.number}" for lv in host.leaf_levels]
         out += ["host fault on final address"] + [f"host fault on guest level {lv.number} table" for lv in main.levels]
     return out, unreachable
@@ -128,22 +124,7 @@ def run(spec: ir.Spec, directory: Path, walks: int, seed: int, timing: harness.T
         else:
             scenarios = []
         scenarios += [factory.draw_scenario(draw, oracle) for _ in range(size - len(scenarios))]
-        t0 = time.perf_counter()
-        ref_runs = [harness.run_reference(ref, sc) for sc in scenarios]
-        t1 = time.perf_counter()
-        model_runs = harness.run_model(model, ref, scenarios, timing)
-        t2 = time.perf_counter()
-        report.reference_seconds += t1 - t0
-        report.model_seconds += t2 - t1
-        for i, (sc, a, b) in enumerate(zip(scenarios, ref_runs, model_runs)):
-            report.refs.append(len(a.trace))
-            report.cycles.append(b.cycles)
-            report.coverage.update(coverage_keys(a.outcome))
-            diff = harness.compare(a, b)
-            if diff:
-                report.mismatches += 1
-                if len(report.failures) < 3:
-                    report.failures.append(shrink(ref, model, sc, done + i, timing, vcd_dir))
+        _check_batch(ref, model, scenarios, timing, report, done, vcd_dir, lambda sc, run: coverage_keys(run.outcome))
         done += len(scenarios)
         report.walks = done
         if progress:
@@ -172,6 +153,10 @@ def run_unit(spec: ir.Spec, directory: Path, events: int, seed: int, timing: har
     def make(i: int) -> Scenario:
         return factory.make(draw, force=kinds[i] if kinds else None)
 
+    def unit_keys(sc: Scenario, run: harness.Run) -> list[str]:
+        keys = unit_coverage_keys(spec.top, enums, run.outcome, run.detail)
+        return keys + ([f"event {sc.intent['event']}"] if sc.intent.get("event") else [])
+
     random_part, deadline = None, 0.0
 
     directed_from = events - events // 10 if events >= 100 else events
@@ -194,23 +179,7 @@ def run_unit(spec: ir.Spec, directory: Path, events: int, seed: int, timing: har
                     scenarios.append(sc)
                     wanted -= hits
         scenarios += [make(done + i) for i in range(len(scenarios), size)]
-        t0 = time.perf_counter()
-        ref_runs = [harness.run_reference(ref, sc) for sc in scenarios]
-        t1 = time.perf_counter()
-        model_runs = harness.run_model(model, ref, scenarios, timing)
-        t2 = time.perf_counter()
-        report.reference_seconds += t1 - t0
-        report.model_seconds += t2 - t1
-        for i, (sc, a, b) in enumerate(zip(scenarios, ref_runs, model_runs)):
-            report.refs.append(len(a.trace))
-            report.cycles.append(b.cycles)
-            report.coverage.update(unit_coverage_keys(spec.top, enums, a.outcome, a.detail))
-            if sc.intent.get("event"):
-                report.coverage[f"event {sc.intent['event']}"] += 1
-            if harness.compare(a, b):
-                report.mismatches += 1
-                if len(report.failures) < 3:
-                    report.failures.append(shrink(ref, model, sc, done + i, timing, vcd_dir))
+        _check_batch(ref, model, scenarios, timing, report, done, vcd_dir, unit_keys)
         done += len(scenarios)
         report.walks = done
         if progress:
@@ -218,6 +187,26 @@ def run_unit(spec: ir.Spec, directory: Path, events: int, seed: int, timing: har
     report.seconds = time.perf_counter() - begin
     report.missing = [k for k in expected if k not in report.coverage]
     return report
+
+
+def _check_batch(ref, model, scenarios: list[Scenario], timing, report: Report, first: int, vcd_dir, keys_of) -> None:
+    """Run a batch on both models, time each, count references, cycles and coverage
+    (`keys_of(scenario, reference run)`), and keep the first mismatches, shrunk."""
+    t0 = time.perf_counter()
+    ref_runs = [harness.run_reference(ref, sc) for sc in scenarios]
+    t1 = time.perf_counter()
+    model_runs = harness.run_model(model, ref, scenarios, timing)
+    t2 = time.perf_counter()
+    report.reference_seconds += t1 - t0
+    report.model_seconds += t2 - t1
+    for i, (sc, a, b) in enumerate(zip(scenarios, ref_runs, model_runs)):
+        report.refs.append(len(a.trace))
+        report.cycles.append(b.cycles)
+        report.coverage.update(keys_of(sc, a))
+        if harness.compare(a, b):
+            report.mismatches += 1
+            if len(report.failures) < 3:
+                report.failures.append(shrink(ref, model, sc, first + i, timing, vcd_dir))
 
 
 SITE = re.compile(r"^(top|guest|host) fault (\w+) at level (\d+)$")

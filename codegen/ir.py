@@ -373,6 +373,24 @@ class Unit(Node):
     def structure(self, name: str) -> Structure:
         return next(s for s in self.structures if s.name == name)
 
+    def step_node(self, kind: str, name: str) -> "Structure | Bitmap | Walk":
+        """The structure, bitmap or walk of one entry of `steps`."""
+        nodes = {"structure": self.structures, "bitmap": self.bitmaps, "walk": self.walks}[kind]
+        return next(x for x in nodes if x.name == name)
+
+    def expressions(self) -> list[Expr]:
+        """Every expression the unit evaluates (what the models read from memory follows
+        from the structure fields these use)."""
+        out = [x for b in self.bitmaps for x in (b.base, b.index, b.span_bits, b.when) if x is not None]
+        out += [x for st in self.structures for x in (st.base, st.when) if x is not None]
+        out += [x for w in self.walks for x in (w.input, w.when) if x is not None]
+        out += [b.value for w in self.walks for b in w.access + w.context]
+        out += [f.store_when for f in self.record.fields if f.store_when is not None]
+        out += [x.when for x in self.exits]
+        out += [a.value for x in self.exits for a in x.assigns if a.value is not None]
+        out += [b.value for x in self.exits for a in x.assigns for b in a.bits]
+        return out
+
 
 class Spec(Node):
     """A whole elaborated spec with its imports flattened in."""

@@ -345,6 +345,16 @@ def injectable(spec: ir.Spec, regime: ir.Regime, rule: ir.Rule, level: int, trie
     return False
 
 
+def fault_levels(spec: ir.Spec, regime: ir.Regime, rule: ir.Rule) -> list[int]:
+    """The levels walk fault `rule` can happen at: those its role (`at leaf|table`)
+    allows, and, where pointers name their next level, those table building can make it
+    happen at."""
+    levels = [lv for lv in regime.levels if (lv.leaf if rule.where == "leaf" else lv.table if rule.where == "table" else True)]
+    if regime.next_level is not None:
+        levels = [lv for lv in levels if injectable(spec, regime, rule, lv.number)]
+    return [lv.number for lv in levels]
+
+
 class ScenarioFactory:
     """Draws complete scenarios (request + memory image) for a spec's top translation."""
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from . import ir
 from .expr import COMPARE, Expr, evaluate, mask
-from .stimulus import Allocator, Draw, Scenario, ScenarioFactory, StimulusError, TableBuilder, eval_ctx, injectable
+from .stimulus import Allocator, Draw, Scenario, ScenarioFactory, StimulusError, TableBuilder, eval_ctx, fault_levels
 
 MASK64 = mask(64)
 
@@ -43,22 +43,10 @@ class UnitScenarioFactory:
         # (field, expression): `field == expression` somewhere in a rule; drawing the
         # field as the expression's value makes the equal case happen
         self.equalities: list[tuple[tuple[str, str], Expr]] = []
-        for e in self._expressions():
+        for e in self.unit.expressions():
             self._collect(e)
-        self.used_fields = {r.name for e in self._expressions() for r in e.refs() if r.kind == "struct"}
+        self.used_fields = {r.name for e in self.unit.expressions() for r in e.refs() if r.kind == "struct"}
         self.walk_factories = {w.name: ScenarioFactory(spec, spec.regime(w.regime)) for w in self.unit.walks}
-
-    def _expressions(self) -> list[Expr]:
-        u = self.unit
-        out = [x for b in u.bitmaps for x in (b.base, b.index, b.span_bits, b.when) if x is not None]
-        out += [x for st in u.structures for x in (st.base, st.when) if x is not None]
-        out += [x for w in u.walks for x in (w.input, w.when) if x is not None]
-        out += [b.value for w in u.walks for b in w.access + w.context]
-        out += [f.store_when for f in u.record.fields if f.store_when is not None]
-        out += [x.when for x in u.exits]
-        out += [a.value for x in u.exits for a in x.assigns if a.value is not None]
-        out += [b.value for x in u.exits for a in x.assigns for b in a.bits]
-        return out
 
     def _collect(self, e: Expr) -> None:
         """Constants that an event or structure field is compared against, and the values
@@ -123,13 +111,8 @@ class UnitScenarioFactory:
 
     def _guards(self) -> list[Expr]:
         """The `when` of each structure, bitmap and walk, in step order."""
-        out = []
-        for kind, name in self.unit.steps:
-            node = {"structure": self.unit.structure, "bitmap": lambda n: next(b for b in self.unit.bitmaps if b.name == n),
-                    "walk": lambda n: next(w for w in self.unit.walks if w.name == n)}[kind](name)
-            if node.when is not None:
-                out.append(node.when)
-        return out
+        nodes = [self.unit.step_node(kind, name) for kind, name in self.unit.steps]
+        return [n.when for n in nodes if n.when is not None]
 
     def field_of(self, ref_name: str) -> ir.StructField:
         found = self._cache.get(ref_name)
@@ -255,9 +238,9 @@ class UnitScenarioFactory:
                 memory[(base + off) & MASK64] = value
         for kind, name in u.steps:
             if kind == "bitmap":
-                self._fill_bitmap(draw, next(b for b in u.bitmaps if b.name == name), lookup, memory, lookups)
+                self._fill_bitmap(draw, u.step_node(kind, name), lookup, memory, lookups)
             elif kind == "walk":
-                self._build_walk(draw, next(w for w in u.walks if w.name == name), lookup, memory, request)
+                self._build_walk(draw, u.step_node(kind, name), lookup, memory, request)
         kind = next((f.name for f in u.event if f.enum is not None), None)
         intent = {"event": kind and self._item_name(kind, request[kind])}
         return Scenario(request, memory, latency_seed if latency_seed is not None else draw.int(0, 1 << 30), intent)
@@ -353,11 +336,7 @@ def expected_coverage(spec: ir.Spec) -> list[str]:
         out += [f"walk {w.name} page level {lv.number}" for lv in regime.leaf_levels]
         out += [f"walk {w.name} fault {k}" for k in regime.fault_kinds]
         for rule in regime.faults:
-            levels = [lv for lv in regime.levels
-                      if (lv.leaf if rule.where == "leaf" else lv.table if rule.where == "table" else True)]
-            if regime.next_level is not None:
-                levels = [lv for lv in levels if injectable(spec, regime, rule, lv.number)]
-            out += [f"walk {w.name} fault {rule.name} at level {lv.number}" for lv in levels]
+            out += [f"walk {w.name} fault {rule.name} at level {n}" for n in fault_levels(spec, regime, rule)]
         if regime.next_level is not None:
             numbers = sorted(lv.number for lv in regime.levels)
             out += [f"walk {w.name} skips from level {a} to {b}" for a in numbers for b in numbers

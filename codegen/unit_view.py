@@ -55,7 +55,7 @@ def line_of(node: ir.Node) -> str:
 class UnitView:
     def __init__(self, spec: ir.Spec, unit: ir.Unit):
         self.spec, self.unit = spec, unit
-        used = {r.name for e in self._expressions() for r in e.refs() if r.kind == "struct"}
+        used = {r.name for e in self.unit.expressions() for r in e.refs() if r.kind == "struct"}
         self.words: list[Word] = []
         self.steps: list[Step] = []
         for kind, name in unit.steps:
@@ -66,9 +66,9 @@ class UnitView:
                 self.words += words
                 self.steps.append(Step(kind, st, words))
             elif kind == "bitmap":
-                self.steps.append(Step(kind, next(b for b in unit.bitmaps if b.name == name), []))
+                self.steps.append(Step(kind, unit.step_node(kind, name), []))
             else:
-                walk = next(w for w in unit.walks if w.name == name)
+                walk = unit.step_node(kind, name)
                 self.steps.append(Step(kind, walk, [], WalkerView(spec, spec.regime(walk.regime), f"unit_{walk.name}")))
         self.stores: list[Store] = []
         for f in unit.record.fields:
@@ -76,18 +76,6 @@ class UnitView:
                 st = unit.structure(f.store[0])
                 self.stores.append(Store(f, st, st.field(f.store[1]).offset))
         self.stores.sort(key=lambda s: ([x.name for x in unit.structures].index(s.structure.name), s.offset))
-
-    def _expressions(self) -> list[Expr]:
-        u = self.unit
-        out = [x for b in u.bitmaps for x in (b.base, b.index, b.span_bits, b.when) if x is not None]
-        out += [x for st in u.structures for x in (st.base, st.when) if x is not None]
-        out += [x for w in u.walks for x in (w.input, w.when) if x is not None]
-        out += [b.value for w in u.walks for b in w.access + w.context]
-        out += [f.store_when for f in u.record.fields if f.store_when is not None]
-        out += [x.when for x in u.exits]
-        out += [a.value for x in u.exits for a in x.assigns if a.value is not None]
-        out += [b.value for x in u.exits for a in x.assigns for b in a.bits]
-        return out
 
     # ---- names
     @property
@@ -258,7 +246,7 @@ class UnitView:
     def wide_width(self) -> int:
         """Width of the scratch variable every expression is computed into before it is
         cut to its destination (MyHDL checks the range of each assignment)."""
-        return max([72] + [e.width for e in self._expressions()])
+        return max([72] + [e.width for e in self.unit.expressions()])
 
     @property
     def bit_address_width(self) -> int:
