@@ -148,7 +148,10 @@ def _layout(lay: ir.Layout, bag: DiagnosticBag) -> None:
     what = f"{lay.kind} '{lay.name}'"
     fields = [(f"field '{f.name}'", f.hi, f.lo, f.span) for f in lay.fields]
     static = [(f"{r.kind} range", r.hi, r.lo, r.span) for r in lay.ranges if r.when is None]
-    _overlaps(sorted(fields + static, key=source_order), lay.width, what, bag)
+    # fields against fields and ranges against ranges; a field inside a declared range
+    # is only a warning (W0102, codegen/lint.py)
+    _overlaps(sorted(fields, key=source_order), lay.width, what, bag)
+    _overlaps(sorted(static, key=source_order), lay.width, what, bag)
     # A conditional reserved range may cover ignored bits (ignored unless the condition
     # holds), but no field: a field that is sometimes reserved says `reserved if`.
     # Each is checked against the fields alone, so field errors are not reported again.

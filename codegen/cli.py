@@ -1,4 +1,4 @@
-"""The `virtspec` command line: check, generate, dump, cosim, convert, bench.
+"""The `virtspec` command line: check, generate, dump, cosim, convert, bench, explain.
 
 Exit status: 0 ok, 1 spec errors or mismatches, 2 usage errors.
 """
@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import emit, ir
+from . import catalogue, config, emit, ir
 from .diagnostics import DiagnosticBag, SpecError
 from .pipeline import compile_spec
 from .stimulus import Draw, StimulusError
@@ -35,14 +35,35 @@ def _specs(paths: list[str]) -> list[Path]:
     return sorted(DEFAULT_SPECS.glob("*.vspec"))
 
 
-def _compile_all(paths: list[Path]) -> tuple[list, list[DiagnosticBag]]:
+def _compile_all(paths: list[Path], werror: bool = False) -> tuple[list, list[DiagnosticBag]]:
+    """Compile each spec with the settings of its pyproject.toml. The warnings of a spec
+    that compiled are printed here; a spec with errors (or, under --Werror or `werror`
+    in the settings, with warnings) is returned in `failed` for _report."""
     specs, failed = [], []
+    warned = 0
     for p in paths:
         bag = DiagnosticBag()
         try:
-            specs.append(compile_spec(p, bag))
+            settings = config.load(p)
+        except config.ConfigError as exc:
+            raise Usage(str(exc)) from None
+        try:
+            spec = compile_spec(p, bag, settings)
         except SpecError:
             failed.append(bag)
+            continue
+        if bag.warnings and (werror or settings.werror):
+            for d in bag.warnings:
+                d.severity, d.message = "error", f"{d.message} [warning made an error by --Werror]"
+            failed.append(bag)
+            continue
+        if bag.items:
+            print(bag.render(), file=sys.stderr)
+            warned += len(bag.warnings)
+        specs.append(spec)
+    if warned and not failed:
+        print(f"{warned} warning{'s' if warned != 1 else ''} (`virtspec explain CODE` tells more; "
+              "waive a code under [tool.virtspec] in pyproject.toml)", file=sys.stderr)
     return specs, failed
 
 
@@ -50,12 +71,28 @@ def _report(failed: list[DiagnosticBag]) -> None:
     for bag in failed:
         print(bag.render(), file=sys.stderr)
     n = sum(len(b.errors) for b in failed)
+    w = sum(len(b.warnings) for b in failed)
     if n:
-        print(f"{n} error{'s' if n != 1 else ''} found", file=sys.stderr)
+        print(f"{n} error{'s' if n != 1 else ''}" + (f" and {w} warning{'s' if w != 1 else ''}" if w else "")
+              + " found", file=sys.stderr)
+
+
+def cmd_explain(args) -> int:
+    """`virtspec explain CODE...` prints each code's explanation; with no code, the list."""
+    if not args.code:
+        for e in catalogue.entries().values():
+            print(f"{e.code}  {e.severity:<7}  {e.summary}")
+        return 0
+    unknown = [c for c in args.code if catalogue.lookup(c) is None]
+    if unknown:
+        raise Usage(f"unknown diagnostic code '{unknown[0]}'; codes like it: {', '.join(catalogue.near(unknown[0]))} "
+                    "(`virtspec explain` lists them all)")
+    print("\n".join(catalogue.explain(c) for c in args.code), end="")
+    return 0
 
 
 def cmd_check(args) -> int:
-    specs, failed = _compile_all(_specs(args.spec))
+    specs, failed = _compile_all(_specs(args.spec), args.werror)
     _report(failed)
     for s in specs:
         print(f"{s.path}: ok ({len(s.layouts)} layouts, {len(s.regimes)} regimes, {len(s.nested)} nested"
@@ -65,7 +102,7 @@ def cmd_check(args) -> int:
 
 def cmd_generate(args) -> int:
     t0 = time.perf_counter()
-    specs, failed = _compile_all(_specs(args.spec))
+    specs, failed = _compile_all(_specs(args.spec), args.werror)
     _report(failed)
     if failed:
         return 1
@@ -211,10 +248,12 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     c = sub.add_parser("check", help="parse and check spec files")
     c.add_argument("spec", nargs="*", help="spec files (default: specs/*.vspec)")
+    c.add_argument("--Werror", dest="werror", action="store_true", help="treat warnings as errors")
     c.set_defaults(fn=cmd_check)
     g = sub.add_parser("generate", help="generate reference and MyHDL models")
     g.add_argument("spec", nargs="*", help="spec files (default: specs/*.vspec)")
     g.add_argument("--check", action="store_true", help="fail if generated files are stale; write nothing")
+    g.add_argument("--Werror", dest="werror", action="store_true", help="treat warnings as errors")
     g.add_argument("--out", default=str(DEFAULT_OUT), help="output root (default: generated/)")
     g.set_defaults(fn=cmd_generate)
     d = sub.add_parser("dump", help="print the elaborated IR as JSON")
@@ -243,6 +282,9 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--out", default=str(DEFAULT_OUT), help="generated root (default: generated/)")
     v.add_argument("--compile", action="store_true", help="compile with iverilog / analyse with ghdl")
     v.set_defaults(fn=cmd_convert)
+    x = sub.add_parser("explain", help="explain diagnostic codes (all codes when none is given)")
+    x.add_argument("code", nargs="*", help="codes such as E0402 or W0103")
+    x.set_defaults(fn=cmd_explain)
     b = sub.add_parser("bench", help="run the benchmark")
     b.add_argument("--quick", action="store_true")
     b.set_defaults(fn=cmd_bench)

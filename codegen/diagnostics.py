@@ -89,9 +89,23 @@ class DiagnosticBag:
     def error(self, code: str, message: str, span: Span, *notes: tuple[str, Span | None]) -> None:
         self.items.append(Diagnostic(code, message, span, "error", list(notes)))
 
+    def warning(self, code: str, message: str, span: Span, *notes: tuple[str, Span | None]) -> None:
+        self.items.append(Diagnostic(code, message, span, "warning", list(notes)))
+
     @property
     def errors(self) -> list[Diagnostic]:
         return [d for d in self.items if d.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.items if d.severity == "warning"]
+
+    def drop_waived(self, waived) -> int:
+        """Remove the warnings `waived(code, path)` accepts; return how many."""
+        keep = [d for d in self.items if d.severity == "error" or not waived(d.code, d.span.path)]
+        dropped = len(self.items) - len(keep)
+        self.items = keep
+        return dropped
 
     def stop_if_errors(self) -> None:
         if self.errors:

@@ -58,6 +58,9 @@ class Module:
     # names whose declaration (or import) failed with an error already reported: a use
     # of one is not reported again as undefined
     failed: set[str] = field(default_factory=set)
+    # what expressions elaborated in this module read, for the warnings (codegen/lint.py):
+    # ("param", file, name) and ("field", file of the layout, layout, field)
+    used: set[tuple[str, ...]] = field(default_factory=set)
 
     def has_failed(self, name: str) -> bool:
         parts = name.split(".")
@@ -117,6 +120,7 @@ class Scope:
                 finally:
                     self.expanding.discard(n)
             if n in m.params:
+                m.used.add(("param", m.path, n))
                 return num(m.params[n].value, span)
             if n in self.accumulators:
                 return Expr(op="ref", kind="acc", name=n, width=self.accumulators[n], span=span)
@@ -127,12 +131,14 @@ class Scope:
             if n in self.fault_kinds:
                 return num(self.fault_kinds.index(n) + 1, span)
             if n in self.registers:
+                self._use(self.registers[n])
                 return Expr(op="ref", kind="ctx", name=n, lo=0, width=self.registers[n].width, span=span)
             if n in self.bitmaps:
                 return Expr(op="ref", kind="bitmap", name=n, width=self.bitmaps[n], span=span)
             if self.entry_formats:
                 widths = {f.field(n).width for f in self.entry_formats if f.field(n)}
                 if len(widths) == 1:
+                    self._use(*self.entry_formats, name=n)
                     return Expr(op="ref", kind="field", name=n, width=widths.pop(), span=span)
             raise _Undefined(name, span, self._candidates())
         head, tail = parts[0], parts[1]
@@ -147,6 +153,7 @@ class Scope:
             return Expr(op="ref", kind="event", name=tail, width=self.event[tail], span=span)
         if len(parts) == 2:
             if head in m.imports and tail in m.imports[head].params:
+                m.used.add(("param", m.imports[head].path, tail))
                 return num(m.imports[head].params[tail].value, span)
             enum = m.find("enums", parts[:1])
             if enum is not None:
@@ -156,6 +163,7 @@ class Scope:
             if head in self.registers:
                 f = self.registers[head].field(tail)
                 if f is not None:
+                    self._use(self.registers[head], name=tail)
                     return Expr(op="ref", kind="ctx", name=head, lo=f.lo, width=f.width, span=span)
                 raise _Undefined(name, span, [f"{head}.{x.name}" for x in self.registers[head].fields])
             if head == "access" and tail in self.access:
@@ -163,6 +171,7 @@ class Scope:
             if head == "leaf" and self.leaf_formats:
                 widths = {f.field(tail).width for f in self.leaf_formats if f.field(tail)}
                 if len(widths) == 1:
+                    self._use(*self.leaf_formats, name=tail)
                     return Expr(op="ref", kind="leaf", name=tail, width=widths.pop(), span=span)
             if head == "host" and tail in self.host:
                 return Expr(op="ref", kind="host", name=tail, width=self.host[tail], span=span)
@@ -175,15 +184,26 @@ class Scope:
         f = struct.field(parts[1])
         if f is None:
             raise _Undefined(name, span, [f"{struct.name}.{x.name}" for x in struct.fields])
-        if len(parts) == 2:
-            return Expr(op="ref", kind="struct", name=f"{struct.name}.{f.name}", lo=f.lo, width=f.width, span=span)
         lay = formats.get(f.name)
+        if len(parts) == 2:
+            if lay is not None:
+                self._use(lay)
+            return Expr(op="ref", kind="struct", name=f"{struct.name}.{f.name}", lo=f.lo, width=f.width, span=span)
         sub = lay.field(parts[2]) if lay is not None else None
+        if sub is not None:
+            self._use(lay, name=sub.name)
         if sub is None:
             options = [f"{struct.name}.{f.name}.{x.name}" for x in lay.fields] if lay is not None else []
             raise _Undefined(name, span, options)
         return Expr(op="ref", kind="struct", name=f"{struct.name}.{f.name}", lo=f.lo + sub.lo, width=sub.width,
                     span=span)
+
+    def _use(self, *layouts: ir.Layout, name: str | None = None) -> None:
+        """Note that an expression reads field `name` (every field if None) of `layouts`."""
+        for lay in layouts:
+            for f in lay.fields:
+                if name is None or f.name == name:
+                    self.module.used.add(("field", lay.span.path, lay.name, f.name))
 
     def _candidates(self) -> list[str]:
         names = list(self.module.params) + list(self.accumulators) + list(self.builtins) + list(self.registers)

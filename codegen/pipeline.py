@@ -1,27 +1,33 @@
-"""The front end in one call: read, parse, elaborate, check -> validated IR."""
+"""The front end in one call: read, parse, elaborate, check, lint -> validated IR."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from . import ir
 from .checks import check
-from .diagnostics import DiagnosticBag
+from .config import Config
+from .diagnostics import DiagnosticBag, Span
 from .elaborate import Elaborator, flatten, spec_digest
+from .lint import lint
 
 
-def compile_spec(path: str | Path, bag: DiagnosticBag | None = None) -> ir.Spec:
+def compile_spec(path: str | Path, bag: DiagnosticBag | None = None, config: Config | None = None) -> ir.Spec:
     """Return the validated IR of the spec at `path`; raise SpecError with every
-    diagnostic of the first stage that failed."""
+    diagnostic of the first stage that failed. Warnings of a valid spec stay in `bag`,
+    less those `config` waives."""
     bag = bag if bag is not None else DiagnosticBag()
     elab = Elaborator(bag)
     module = elab.load(Path(path))
     bag.stop_if_errors()
     assert module is not None
     if not module.regimes and not module.nested and not module.units:
-        from .diagnostics import Span
-        bag.error("E0306", "the spec declares no regime, nested translation or unit to generate", Span(path=module.path))
+        bag.error("E0306", "the spec declares no regime, nested translation or unit to generate; add one",
+                  Span(path=module.path))
         bag.stop_if_errors()
     spec = flatten(module, spec_digest({m.path: bag.sources[m.path] for m in elab.modules.values()}))
     check(spec, bag)
     bag.stop_if_errors()
+    lint(spec, set().union(*(m.used for m in elab.modules.values())), bag)
+    if config is not None:
+        bag.drop_waived(config.waived)
     return spec

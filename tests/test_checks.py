@@ -3,8 +3,10 @@ in a valid spec and checks the code and line:col of the error (and of its note).
 import pytest
 
 from codegen.checks import identifier_problem
+from codegen.diagnostics import DiagnosticBag
+from codegen.pipeline import compile_spec
 
-from snippets import WALK, codes, compile_text, edit, loc, note_loc, only, where
+from snippets import WALK, codes, compile_text, edit, loc, note_loc, only, where, write
 
 
 # ---- E0202 identifiers that generated Python, Verilog or VHDL cannot use
@@ -96,10 +98,18 @@ def test_overlapping_fields_have_a_note_at_the_other_field(tmp_path):
     assert note_loc(d) == where(text, "RW [1]") and "field 'RW'" in d.notes[0][0]
 
 
-def test_field_overlapping_a_reserved_range(tmp_path):
+def test_field_overlapping_a_reserved_range_is_a_warning_not_an_error(tmp_path):
     text = edit(WALK, "    D [6];", "    reserved [7:6];\n    D [6];")
-    d = only(compile_text(tmp_path, text), "E0402")
+    bag = DiagnosticBag()
+    compile_spec(write(tmp_path, text), bag)
+    (d,) = [d for d in bag.warnings if d.code == "W0102"]
     assert loc(d) == where(text, "D [6]") and note_loc(d) == where(text, "reserved [7:6]")
+
+
+def test_two_declared_ranges_overlapping_is_still_an_error(tmp_path):
+    text = edit(WALK, "    D [6];", "    reserved [7:6];\n    ignored [6:5];")
+    d = only(compile_text(tmp_path, text), "E0402")
+    assert loc(d) == where(text, "ignored [6:5]") and note_loc(d) == where(text, "reserved [7:6]")
 
 
 def test_field_overlapping_a_conditional_reserved_range_is_reported_once(tmp_path):

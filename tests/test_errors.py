@@ -1,0 +1,125 @@
+"""tests/errors/: one bad spec per diagnostic code, with the exact output pinned.
+
+Each `tests/errors/CODE.vspec` starts with a directive line
+
+    // expect: CODE at LINE:COL [run: generate] [pad-to: BYTES] [werror]
+
+and `tests/errors/CODE.expected` holds the exact stderr of the command, run from the
+repository root. The test asserts that the catalogue and the folder agree (one file per
+code), that the first diagnostic has the expected code at the expected location, the exit
+status, and the whole pinned output. Set VIRTSPEC_UPDATE_EXPECTED=1 to rewrite the
+.expected files after a deliberate change of wording, then review the diff.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from codegen import catalogue
+from codegen.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+ERRORS = ROOT / "tests" / "errors"
+DIRECTIVE = re.compile(r"^// expect: (?P<code>[EW]\d{4}) at (?P<line>\d+):(?P<col>\d+)(?P<rest>.*)$")
+FIRST = re.compile(r"^(?P<path>[^\n]*?):(?P<line>\d+):(?P<col>\d+): (?P<sev>error|warning)\[(?P<code>[EW]\d{4})\]")
+CODES = sorted(catalogue.entries())
+
+
+def test_one_bad_spec_per_code_and_no_strays():
+    files = {p.stem for p in ERRORS.glob("*.vspec")}
+    assert sorted(files) == CODES
+
+
+def _directive(path: Path) -> dict:
+    first = path.read_bytes().split(b"\n", 1)[0].decode("utf-8", "replace")
+    m = DIRECTIVE.match(first)
+    assert m, f"{path.name}: first line must be '// expect: CODE at LINE:COL ...'"
+    rest = m["rest"]
+    pad = re.search(r"pad-to: (\d+)", rest)
+    return {"code": m["code"], "line": int(m["line"]), "col": int(m["col"]),
+            "generate": "run: generate" in rest, "werror": "werror" in rest,
+            "pad": int(pad[1]) if pad else None}
+
+
+def _run(path: Path, d: dict, tmp_path: Path) -> tuple[int, str, str]:
+    """Run the command from the repository root; return (status, stderr, shown path)."""
+    shown = path.relative_to(ROOT).as_posix()
+    if d["pad"]:  # a file too large to check in: pad a copy with comment lines
+        big = tmp_path / path.name
+        data = path.read_bytes()
+        line = b"// padding padding padding padding padding padding padding\n"
+        big.write_bytes(data + line * ((d["pad"] - len(data)) // len(line) + 1))
+        shown = str(big)
+    argv = ["generate", "--out", str(tmp_path / "out")] if d["generate"] else ["check"]
+    argv += ["--Werror"] if d["werror"] else []
+    err = io.StringIO()
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            status = main(argv + [shown])
+    finally:
+        os.chdir(cwd)
+    text = err.getvalue()
+    if d["pad"]:
+        text = text.replace(shown, f"<tmp>/{path.name}")
+    return status, text, shown
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_pinned_output(code, tmp_path):
+    path = ERRORS / f"{code}.vspec"
+    if not path.exists():
+        pytest.fail(f"tests/errors/{code}.vspec is missing")
+    d = _directive(path)
+    assert d["code"] == code
+    status, stderr, _ = _run(path, d, tmp_path)
+    assert "Traceback" not in stderr
+    first = next((FIRST.match(line) for line in stderr.splitlines() if FIRST.match(line)), None)
+    assert first is not None, stderr
+    assert (first["code"], int(first["line"]), int(first["col"])) == (code, d["line"], d["col"]), stderr
+    is_error = code.startswith("E") or d["werror"]
+    assert status == (1 if is_error else 0)
+    expected = ERRORS / f"{code}.expected"
+    if os.environ.get("VIRTSPEC_UPDATE_EXPECTED"):
+        expected.write_text(stderr)
+    assert expected.exists(), f"pin the output: VIRTSPEC_UPDATE_EXPECTED=1 pytest {__file__}"
+    assert stderr == expected.read_text()
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_explain(code, capsys):
+    assert main(["explain", code]) == 0
+    out = capsys.readouterr().out
+    entry = catalogue.lookup(code)
+    assert out.startswith(f"{code} ({entry.severity}): {entry.summary}\n\n")
+    assert len(entry.explanation) > 80  # a real explanation, not a restated summary
+
+
+def test_explain_lists_every_code_and_refuses_unknown_ones(capsys):
+    assert main(["explain"]) == 0
+    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert listed == CODES
+    assert main(["explain", "E9999"]) == 2
+    assert "unknown diagnostic code 'E9999'" in capsys.readouterr().err
+    assert main(["explain", "e0402"]) == 0  # case does not matter
+
+
+def test_catalogue_matches_the_codes_the_tool_reports():
+    """Every code written in codegen/ is catalogued, and every catalogued code is reported
+    somewhere (so neither list rots)."""
+    source = "".join(p.read_text() for p in (ROOT / "codegen").glob("*.py"))
+    used = set(re.findall(r'"([EW]\d{4})"', source))
+    assert used - set(CODES) == set(), "codes missing from codegen/catalogue.toml"
+    assert set(CODES) - used == set(), "catalogued codes nothing reports"
+
+
+def test_shipped_specs_have_no_warnings_beyond_the_waived_ones(capsys):
+    assert main(["check", "--Werror"]) == 0
+    assert "warning" not in capsys.readouterr().err
