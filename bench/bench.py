@@ -10,9 +10,12 @@ One run prints one table:
       references and model cycles per walk, next to the lower bound references x latency;
   (e) every decision unit (SVM intercepts, VMX exits, the IOMMUs' DMA and interrupt
       requests): reference and MyHDL model events/s, memory references and cycles per
-      event, latency 1, no stalls.
+      event, latency 1, no stalls;
+  (f) with --fuzz N: N inputs of bench/fuzz.py (random bytes, grammar tokens, mutated specs,
+      scaled-up shapes) through `virtspec check`: inputs/s, tracebacks, hangs, exit statuses.
 
-Run as `python3 cli.py bench [--quick]` or `python3 -m bench.bench [--quick]`.
+Run as `python3 cli.py bench [--quick] [--fuzz N]` or `python3 -m bench.bench [--quick] [--fuzz N]`;
+`python3 bench/fuzz.py` runs the fuzzing alone, with its own table.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ import platform
 import random
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -146,7 +150,7 @@ def _fmt(x: float) -> str:
     return f"{x:,.0f}" if x >= 100 else f"{x:,.2f}"
 
 
-def main(quick: bool = False) -> int:
+def main(quick: bool = False, fuzz_inputs: int = 0) -> int:
     begin = time.perf_counter()
     n_ref = 500 if quick else 2000
     n_model = 100 if quick else 300
@@ -216,6 +220,19 @@ def main(quick: bool = False) -> int:
         rows.append(("    MyHDL model", f"{len(runs)} events, latency {LATENCY}, no stalls", f"{_fmt(len(runs) / secs)} events/s"))
         rows.append(("", "", f"{nref / len(runs):.1f} refs, {cycles / len(runs):.1f} cycles/event"))
 
+    # (f)
+    if fuzz_inputs:
+        from bench import fuzz
+        tally = fuzz.fuzz(fuzz_inputs, seed=1)
+        statuses = sum(tally.statuses.values(), Counter())
+        per = ", ".join(f"{f} {tally.inputs[f]}" for f in fuzz.FAMILIES)
+        rows.append(("(f) front-end fuzzing", f"{tally.total} inputs, seed 1: {per}",
+                     f"{_fmt(tally.total / tally.seconds)} inputs/s"))
+        rows.append(("    exit status 0 / 1 / 2 / other", f"{sum(tally.rendered.values())} rendered after status 0",
+                     f"{statuses['0']} / {statuses['1']} / {statuses['2']} / {sum(tally.odd_status.values())}"))
+        rows.append(("    tracebacks, hangs, uncoded errors", "5 s per input",
+                     f"{sum(tally.tracebacks.values())}, {sum(tally.hangs.values())}, {sum(tally.uncoded.values())}"))
+
     # print
     print(f"virtspec benchmark{' (quick)' if quick else ''}")
     print(f"machine: {os.cpu_count()} CPUs, Python {platform.python_version()} ({platform.python_implementation()}), "
@@ -232,4 +249,5 @@ def main(quick: bool = False) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(quick="--quick" in sys.argv[1:]))
+    args = sys.argv[1:]
+    sys.exit(main(quick="--quick" in args, fuzz_inputs=int(args[args.index("--fuzz") + 1]) if "--fuzz" in args else 0))

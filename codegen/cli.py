@@ -1,4 +1,4 @@
-"""The `virtspec` command line: check, generate, dump, cosim, convert, bench, explain.
+"""The `virtspec` command line: check, generate, doc, fmt, dump, cosim, convert, bench, explain.
 
 Exit status: 0 ok, 1 spec errors or mismatches, 2 usage errors.
 """
@@ -19,6 +19,7 @@ from .stimulus import Draw, StimulusError
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SPECS = ROOT / "specs"
 DEFAULT_OUT = ROOT / "generated"
+DEFAULT_DOCS = ROOT / "docs"
 
 
 class Usage(Exception):
@@ -28,11 +29,27 @@ class Usage(Exception):
 def _specs(paths: list[str]) -> list[Path]:
     if paths:
         out = [Path(p) for p in paths]
-        missing = [str(p) for p in out if not p.is_file()]
-        if missing:
-            raise Usage(f"no such spec file: {', '.join(missing)}")
+        for p in out:
+            problem = _not_a_file(p)
+            if problem:
+                raise Usage(problem)
         return out
     return sorted(DEFAULT_SPECS.glob("*.vspec"))
+
+
+def _not_a_file(p: Path) -> str | None:
+    """Why `p` cannot be a spec file given on the command line, or None. Never raises:
+    a name too long or with a NUL byte is a usage error, not a traceback."""
+    try:
+        if p.is_file():
+            return None
+        if p.is_dir():
+            return f"'{p}' is a directory; name the spec files in it (e.g. {p / '*.vspec'})"
+        if p.exists():
+            return f"'{p}' is not a regular file (a device, a pipe or a socket), not a spec file"
+    except (OSError, ValueError) as exc:
+        return f"cannot use '{str(p)[:200]}' as a spec file: {getattr(exc, 'strerror', None) or exc}"
+    return f"no such spec file: {p}"
 
 
 def _compile_all(paths: list[Path], werror: bool = False) -> tuple[list, list[DiagnosticBag]]:
@@ -126,6 +143,47 @@ def cmd_generate(args) -> int:
         print(f"wrote {p}")
     print(f"generated {len(specs)} specs in {took:.2f} s ({len(written)} files changed)")
     return 0
+
+
+def cmd_doc(args) -> int:
+    """`virtspec doc [SPEC...] [-o DIR] [--check]`: the Markdown and HTML reference of each
+    spec, and an index of them."""
+    from . import doc
+    paths = _specs(args.spec)
+    stems = [p.stem for p in paths]
+    clash = sorted({s for s in stems if stems.count(s) > 1 or s == "index"})
+    if clash:
+        raise Usage(f"spec file names must differ and not be 'index' (their docs are DIR/<name>.md): {', '.join(clash)}")
+    specs, failed = _compile_all(paths)
+    _report(failed)
+    if failed:
+        return 1
+    files: dict[str, str] = {}
+    for spec in specs:
+        files.update(doc.render(spec))
+    files.update(doc.render_index(specs))
+    out = Path(args.out)
+    if args.check:
+        stale = emit.stale(files, out)
+        for p in stale:
+            print(f"stale: {p} (run `virtspec doc`)", file=sys.stderr)
+        if not stale:
+            print(f"docs are up to date ({len(specs)} specs)")
+        return 1 if stale else 0
+    try:
+        written = emit.write(files, out)
+    except OSError as exc:
+        raise Usage(f"cannot write docs to '{out}': {exc.strerror or exc}") from None
+    for p in written:
+        print(f"wrote {p}")
+    print(f"documented {len(specs)} specs in {out} ({len(written)} files changed)")
+    return 0
+
+
+def cmd_fmt(args) -> int:
+    """`virtspec fmt [--check] [SPEC...]`: rewrite spec files in the canonical layout."""
+    from . import fmt
+    return fmt.run(_specs(args.spec), args.check)
 
 
 def cmd_dump(args) -> int:
@@ -240,7 +298,7 @@ def cmd_convert(args) -> int:
 def cmd_bench(args) -> int:
     sys.path.insert(0, str(ROOT))
     from bench import bench
-    return bench.main(quick=args.quick)
+    return bench.main(quick=args.quick, fuzz_inputs=args.fuzz)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -256,6 +314,15 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--Werror", dest="werror", action="store_true", help="treat warnings as errors")
     g.add_argument("--out", default=str(DEFAULT_OUT), help="output root (default: generated/)")
     g.set_defaults(fn=cmd_generate)
+    o = sub.add_parser("doc", help="write the Markdown and HTML reference of each spec, and an index")
+    o.add_argument("spec", nargs="*", help="spec files (default: specs/*.vspec)")
+    o.add_argument("-o", "--out", metavar="DIR", default=str(DEFAULT_DOCS), help="output folder (default: docs/)")
+    o.add_argument("--check", action="store_true", help="fail if the docs are stale; write nothing")
+    o.set_defaults(fn=cmd_doc)
+    f = sub.add_parser("fmt", help="rewrite spec files in the canonical layout (white space only)")
+    f.add_argument("spec", nargs="*", help="spec files (default: specs/*.vspec)")
+    f.add_argument("--check", action="store_true", help="fail if a file would change; write nothing")
+    f.set_defaults(fn=cmd_fmt)
     d = sub.add_parser("dump", help="print the elaborated IR as JSON")
     d.add_argument("spec")
     d.set_defaults(fn=cmd_dump)
@@ -287,6 +354,8 @@ def parser() -> argparse.ArgumentParser:
     x.set_defaults(fn=cmd_explain)
     b = sub.add_parser("bench", help="run the benchmark")
     b.add_argument("--quick", action="store_true")
+    b.add_argument("--fuzz", type=int, default=0, metavar="N",
+                   help="also feed N fuzz inputs through `check` (bench/fuzz.py runs it alone)")
     b.set_defaults(fn=cmd_bench)
     return p
 

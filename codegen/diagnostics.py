@@ -6,6 +6,7 @@ if anything went wrong, so the user sees all errors of a stage at once.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
@@ -53,22 +54,30 @@ def _excerpt(span: Span, sources: dict[str, str]) -> list[str]:
     text = sources.get(span.path)
     if text is None:
         return []
-    # the parser counts lines by '\n' only; splitlines() would also split at '\f', '\x1c',
-    # '\u2028', ... and show the wrong line
-    lines = text.split("\n")
+    lines = _lines(text)
     if not 1 <= span.line <= len(lines):
         return []
-    # control characters (tabs too) become one space each, so the caret stays aligned
-    src = "".join(" " if ord(c) < 32 or c == "\x7f" else c for c in lines[span.line - 1].rstrip("\r"))
+    src = lines[span.line - 1].rstrip("\r")
     # a long line is shown as a window of EXCERPT_WIDTH characters around the column
     start = 0 if span.col <= EXCERPT_WIDTH - 40 else span.col - 41
-    window = src[start:start + EXCERPT_WIDTH]
+    # control characters (tabs too) become one space each, so the caret stays aligned; only
+    # the window is mapped, so that many diagnostics on one huge line stay cheap
+    window = "".join(" " if ord(c) < 32 or c == "\x7f" else c for c in src[start:start + EXCERPT_WIDTH])
     shown = ("..." if start else "") + window + ("..." if start + EXCERPT_WIDTH < len(src) else "")
     at = span.col - 1 - start  # 0-based column inside the window
     end = span.end_col if span.end_line == span.line else len(src) + 1
     width = max(1, min(end - span.col, len(window) - at))
     gutter = f"{span.line:>5} | "
     return [gutter + shown, " " * (len(gutter) + at + (3 if start else 0)) + "^" * width]
+
+
+@lru_cache(maxsize=4)
+def _lines(text: str) -> list[str]:
+    """The lines of a source, split once per text: rendering thousands of diagnostics of
+    one big file must not split it thousands of times."""
+    # the parser counts lines by '\n' only; splitlines() would also split at '\f', '\x1c',
+    # '\u2028', ... and show the wrong line
+    return text.split("\n")
 
 
 class SpecError(Exception):
@@ -115,28 +124,49 @@ class DiagnosticBag:
         return "\n".join(d.render(self.sources) for d in self.items)
 
 
-def read_source(path: Path, bag: DiagnosticBag, limit: int = 4 * 1024 * 1024, at: Span | None = None) -> str | None:
+def read_source(path: Path, bag: DiagnosticBag, limit: int = 4 * 1024 * 1024, at: Span | None = None,
+                shown: str | None = None) -> str | None:
     """Read a spec file as UTF-8 text, reporting unreadable, huge or binary files.
 
-    Problems are reported `at` the import that named the file, else at the file itself.
-    A UTF-8 byte-order mark is dropped: some editors write one."""
-    span = at or Span(path=str(path))
+    Problems are reported `at` the import that named the file, else at the file itself
+    (named `shown` in messages). A byte that is not UTF-8 is pointed at: the error is
+    there, or a note is when the error is at the import. A UTF-8 byte-order mark is
+    dropped: some editors write one."""
+    span = at or Span(path=shown or str(path))
     try:
         size = path.stat().st_size
         if size > limit:
-            bag.error("E0002", f"'{path.name}' is {size} bytes; spec files are limited to {limit} bytes", span)
+            bag.error("E0002", f"'{path.name}' is {size} bytes; spec files are limited to {limit} bytes: check that "
+                      "it is the spec you meant, and split a large spec into files joined with `import`", span)
             return None
         data = path.read_bytes()
     except OSError as exc:
         bag.error("E0001", f"cannot read spec file '{path.name}': {exc.strerror or exc}", span)
         return None
-    if b"\x00" in data:
-        bag.error("E0003", f"'{path.name}' is binary (contains NUL bytes), not a spec", span)
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # a UTF-16 byte-order mark: what some Windows editors save
+        bag.error("E0003", f"'{path.name}' is UTF-16 text (it starts with a UTF-16 byte-order mark); spec files are "
+                  "UTF-8: convert it, e.g. `iconv -f utf-16 -t utf-8 OLD > NEW`", span)
         return None
+    if b"\x00" in data:
+        bag.error("E0003", f"'{path.name}' is binary (a NUL byte at offset {data.index(0)}), not a spec: spec "
+                  "files are UTF-8 text; if it is UTF-16 text, convert it to UTF-8", span)
+        return None
+    bom = 3 if data.startswith(b"\xef\xbb\xbf") else 0
     try:
-        text = data.decode("utf-8-sig")
+        text = data[bom:].decode("utf-8")
     except UnicodeDecodeError as exc:
-        bag.error("E0003", f"'{path.name}' is not UTF-8 text (byte {exc.start})", span)
+        # show the line with the bad byte as U+FFFD, and point at it
+        bad = bom + exc.start
+        line_start = max(bom, data.rfind(b"\n", 0, bad) + 1)
+        line, col = data.count(b"\n", 0, bad) + 1, len(data[line_start:bad].decode("utf-8", "replace")) + 1
+        where = Span(path=shown or str(path), line=line, col=col, end_line=line, end_col=col + 1)
+        bag.sources.setdefault(where.path, data[bom:].decode("utf-8", "replace"))
+        message = (f"'{path.name}' is not UTF-8 text: byte {bad} (0x{data[bad]:02X}) is not valid UTF-8; "
+                   "spec files are UTF-8: convert it, e.g. `iconv -f latin1 -t utf-8 OLD > NEW`")
+        if at is None:
+            bag.error("E0003", message, where)
+        else:
+            bag.error("E0003", message, at, ("the first byte that is not UTF-8", where))
         return None
     bag.sources[str(path)] = text
     return text

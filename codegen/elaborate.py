@@ -9,26 +9,52 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import ast, ir
+from .config import find_pyproject
 from .diagnostics import DiagnosticBag, Span, read_source
-from .checks import identifier_problem
+from .checks import identifier_message, identifier_problem, size_text
 from .expr import BINARY, COMPARE, LOGICAL, EvalError, Expr, evaluate, num
-from .parse import MAX_CONST_BITS, parse_text
+from .parse import MAX_CONST_BITS, count_tokens, parse_text
 
 BUILTINS_WALK = {"rsvd": 1}  # width of walk-time builtins; `level` is added per regime
 MAX_WIDTH = 1024
+MAX_LOADED_TOKENS = 200_000  # tokens of all imported instances: bounds elaboration time (E0005)
 MAX_EXPANSIONS = 1000  # uses of `let` names in one expression: each doubling `let` doubles the tree
 
 
 class _Problem(EvalError):
     """An expression error with its own code (E0302, E0304, E0305) instead of E0303."""
 
-    def __init__(self, code: str, message: str, span: Span):
+    def __init__(self, code: str, message: str, span: Span, notes: tuple = ()):
         super().__init__(message, span)
-        self.code = code
+        self.code, self.notes = code, notes
+
+
+# what a run-time reference is, by Expr.kind, for "must be a constant" messages
+_RUNTIME = {"ctx": "a context register's value", "input": "the input address", "field": "a field of the entry",
+            "leaf": "a field of the leaf entry", "acc": "an accumulator", "builtin": "a value of the walk",
+            "access": "an access kind", "event": "a field of the event", "struct": "a structure field in memory",
+            "bitmap": "a bitmap lookup", "walk": "a result of a walk", "host": "a field of the host's record"}
+
+
+def _suggest(name: str, candidates: list[str]) -> str | None:
+    """The candidate `name` most likely meant: a close spelling, the same name in other
+    case, or its initials (`Present` for a field `P`, `ReadWrite` for `RW`)."""
+    close = difflib.get_close_matches(name, candidates, n=1)
+    if close:
+        return close[0]
+    same = [c for c in candidates if c.lower() == name.lower()]
+    if same:
+        return same[0]
+    words = re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z0-9]+", name)
+    initials = "".join(w[0] for w in words).upper()
+    short = list(dict.fromkeys(c for c in candidates if "." not in name and c.upper() == initials))
+    return short[0] if len(short) == 1 else None
 
 
 class _TooLarge(Exception):
@@ -121,7 +147,7 @@ class Scope:
                     self.expanding.discard(n)
             if n in m.params:
                 m.used.add(("param", m.path, n))
-                return num(m.params[n].value, span)
+                return num(m.params[n].value, span).model_copy(update={"name": n})  # the name, for the docs
             if n in self.accumulators:
                 return Expr(op="ref", kind="acc", name=n, width=self.accumulators[n], span=span)
             if self.input and n == self.input[0]:
@@ -129,7 +155,7 @@ class Scope:
             if n in self.builtins:
                 return Expr(op="ref", kind="builtin", name=n, width=self.builtins[n], span=span)
             if n in self.fault_kinds:
-                return num(self.fault_kinds.index(n) + 1, span)
+                return num(self.fault_kinds.index(n) + 1, span).model_copy(update={"name": n})
             if n in self.registers:
                 self._use(self.registers[n])
                 return Expr(op="ref", kind="ctx", name=n, lo=0, width=self.registers[n].width, span=span)
@@ -154,12 +180,12 @@ class Scope:
         if len(parts) == 2:
             if head in m.imports and tail in m.imports[head].params:
                 m.used.add(("param", m.imports[head].path, tail))
-                return num(m.imports[head].params[tail].value, span)
+                return num(m.imports[head].params[tail].value, span).model_copy(update={"name": name})
             enum = m.find("enums", parts[:1])
             if enum is not None:
                 item = next((i for i in enum.items if i.name == tail), None)
                 if item is not None:
-                    return num(item.value, span)
+                    return num(item.value, span).model_copy(update={"name": name})
             if head in self.registers:
                 f = self.registers[head].field(tail)
                 if f is not None:
@@ -228,7 +254,10 @@ class Elaborator:
         self.bag = bag
         self.modules: dict[Path, Module] = {}
         self.loading: list[Path] = []
+        self.imported_at: dict[Path, Span] = {}  # the import that is loading each file of `loading`
         self.root_dir = root_dir
+        self.parsed: dict[Path, tuple] = {}  # each file parsed once: its syntax tree (or None) and tokens
+        self.tokens = 0  # tokens of the imported instances loaded so far (MAX_LOADED_TOKENS)
 
     # ------------------------------------------------------------------ loading
     def load(self, path: Path, span: Span | None = None, overrides: dict | None = None) -> Module | None:
@@ -239,31 +268,41 @@ class Elaborator:
             why = getattr(exc, "strerror", None) or str(exc)
             self.bag.error("E0001", f"cannot read spec file '{path}': {why}", span or Span(path=str(path)))
             return None
+        if self.root_dir is None:  # the top-level spec: its imports stay inside its project
+            self.root_dir = import_root(path)
         overrides = overrides or {}
         key = (path, tuple(sorted((k, v) for k, (v, _) in overrides.items())))
         if key in self.modules:
             return self.modules[key]
         if path in self.loading:
-            chain = " -> ".join(p.name for p in self.loading[self.loading.index(path):] + [path])
-            self.bag.error("E0104", f"import cycle: {chain}", span or Span(path=str(path)))
+            cycle = self.loading[self.loading.index(path):]
+            chain = " -> ".join(p.name for p in cycle + [path])
+            # the note shows where the cycle starts: the import of the file after `path`
+            notes = [(f"'{path.name}' imports '{cycle[1].name}' here", self.imported_at[cycle[1]])] \
+                if len(cycle) > 1 and self.imported_at.get(cycle[1]) is not None else []
+            self.bag.error("E0104", f"import cycle: {chain}; imports must form a tree: move what these files share "
+                           "into a file that each of them imports", span or Span(path=str(path)), *notes)
             return None
         shown = _display(path)
-        text = read_source(path, self.bag, at=span or Span(path=shown)) if exists else None
+        text = read_source(path, self.bag, at=span, shown=shown) if exists else None
         if text is None:
             if not exists:
-                self.bag.error("E0001", f"cannot read spec file '{shown}': no such file", span or Span(path=shown))
+                why = ("it is a directory, not a file" if path.is_dir() else "it is not a regular file (a device, a "
+                       "pipe or a socket)" if path.exists() else f"no such file{_near_file(path, span)}")
+                self.bag.error("E0001", f"cannot read spec file '{shown}': {why}", span or Span(path=shown))
             return None
-        tree = parse_text(text, shown, self.bag)
+        tree = self._parse(path, text, shown, span)
         if tree is None:
             return None
         module = Module(shown, tree, overrides=dict(overrides))
         self.loading.append(path)
+        self.imported_at[path] = span
         first: dict[str, Span] = {}
         for imp in tree.imports:
             target = path.parent / imp.path
             if imp.alias in first:
-                self.bag.error("E0201", f"import alias '{imp.alias}' is used twice", imp.span,
-                               ("first used here", first[imp.alias]))
+                self.bag.error("E0201", f"import alias '{imp.alias}' is used twice; give each import its own "
+                               "alias", imp.span, ("first used here", first[imp.alias]))
                 continue
             first[imp.alias] = imp.span
             sets = {}
@@ -271,7 +310,7 @@ class Elaborator:
                 value = self.const(b.value, Scope(module), f"parameter '{b.name}'", 0, 1 << 64)
                 if value is not None:
                     sets[b.name] = (value, b.span)
-            sub = self.load(target, imp.span, sets)
+            sub = self.load(target, imp.span, sets) if self._inside_root(imp, target) else None
             if sub is not None:
                 module.imports[imp.alias] = sub
             else:
@@ -280,14 +319,62 @@ class Elaborator:
         self.elaborate(module)
         for name, (_, where) in module.overrides.items():
             if name not in module.params:
-                self.bag.error("E0311", f"the import sets parameter '{name}', which '{shown}' does not declare", where)
+                close = difflib.get_close_matches(name, list(module.params), n=1)
+                declared = ", ".join(module.params) or "none"
+                hint = f"did you mean '{close[0]}'?" if close else f"its parameters are: {declared}"
+                notes = [(f"'{close[0]}' is declared here", module.params[close[0]].span)] if close else []
+                self.bag.error("E0311", f"the import sets parameter '{name}', which '{shown}' does not declare "
+                               f"with `param`; {hint}", where, *notes)
         self.modules[key] = module
         return module
+
+    def _parse(self, path: Path, text: str, shown: str, span: Span | None) -> ast.SpecFile | None:
+        """Parse each file once, however many instances (one per set of parameters) its
+        imports make, and charge each imported instance its tokens: all of them together
+        may hold MAX_LOADED_TOKENS (E0005), so that a thousand imports of one file with
+        different parameters cannot take minutes to elaborate."""
+        if path not in self.parsed:
+            tree = parse_text(text, shown, self.bag)
+            self.parsed[path] = (tree, count_tokens(text) if tree is not None and span is not None else 0)
+        tree, tokens = self.parsed[path]
+        self.tokens += tokens
+        if tree is not None and self.tokens > MAX_LOADED_TOKENS:
+            if not any(d.code == "E0005" for d in self.bag.errors):  # once: every later import is over too
+                self.bag.error("E0005", f"the files this spec imports hold more than {MAX_LOADED_TOKENS} tokens, "
+                               "counting a file once for each set of parameters it is imported with: import fewer "
+                               "instances of it, or split the spec", span)
+            return None
+        return tree
+
+    def _inside_root(self, imp: ast.Import, target: Path) -> bool:
+        """Report (E0103) an import that names an absolute path or resolves, through `..`
+        or a symbolic link, outside the root folder (see import_root). Compiling a spec
+        reads only files of its own project: a spec from elsewhere cannot make the tool
+        read /etc or a device, and a project stays relocatable."""
+        root = self.root_dir.resolve()
+        inside = f"'{shown}/'" if (shown := _display(root)) != "." else "the project folder"
+        rule = (f"imports must stay inside {inside} (the folder of the nearest pyproject.toml above the spec being "
+                "compiled, or that spec's own folder if there is none)")
+        if Path(imp.path).is_absolute():
+            self.bag.error("E0103", f"import path '{imp.path}' is absolute: {rule}; write the path relative to this "
+                           "file, with the file inside the project", imp.span)
+            return False
+        try:
+            real = target.resolve()
+        except (OSError, RuntimeError):  # a symlink loop, a name too long: load() reports it
+            return True
+        if real == root or root in real.parents:
+            return True
+        via = " through a symbolic link" if Path(os.path.normpath(target)).is_relative_to(root) else ""
+        self.bag.error("E0103", f"import \"{imp.path}\" leads outside the project{via}: {rule}; move or copy the "
+                       "file into it", imp.span)
+        return False
 
     # ------------------------------------------------------------------ helpers
     def _declare(self, module: Module, name: str, span: Span) -> bool:
         if name in module.spans:
-            self.bag.error("E0201", f"'{name}' is defined twice", span, ("first defined here", module.spans[name]))
+            self.bag.error("E0201", f"'{name}' is defined twice; rename or delete one of them", span,
+                           ("first defined here", module.spans[name]))
             return False
         module.spans[name] = span
         return True
@@ -300,16 +387,20 @@ class Elaborator:
         except _Undefined as u:
             if scope.module.has_failed(u.name) and self.bag.errors:
                 return None
-            close = difflib.get_close_matches(u.name, u.candidates, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
+            close = _suggest(u.name, u.candidates)
+            hint = f"; did you mean '{close}'?" if close else "; declare it, or check the spelling"
             self.bag.error("E0301", f"undefined name '{u.name}'{hint}", u.span)
         except _Problem as err:
-            self.bag.error(err.code, str(err), err.span)
+            self.bag.error(err.code, str(err), err.span, *err.notes)
         except EvalError as err:
             self.bag.error("E0303", f"invalid constant expression: {err}", err.span)
-        except (RecursionError, _TooLarge):  # only through `let`s: the parser bounds one expression
-            self.bag.error("E0102", f"expression is too large once its `let` names are expanded (more than "
-                           f"{MAX_EXPANSIONS} expansions, or nested too deeply)", e.span)
+        except _TooLarge:
+            self.bag.error("E0102", f"expression is too large once its `let` names are expanded: more than "
+                           f"{MAX_EXPANSIONS} uses of `let` names; a `let` that uses another one twice doubles the "
+                           "expression, so rewrite the chain to use each name once", e.span)
+        except RecursionError:  # only through `let`s: the parser bounds one expression
+            self.bag.error("E0102", "expression is nested too deeply once its `let` names are expanded: each `let` "
+                           "nests the one it uses; shorten the chain of `let` names built on one another", e.span)
         return None
 
     def _resolve(self, e: Expr, scope: Scope) -> Expr:
@@ -318,11 +409,19 @@ class Elaborator:
         if e.op == "name":
             return scope.resolve(e.name, e.span)
         args = tuple(self._resolve(a, scope) for a in e.args)
+        far = next((a for a in args[1:] if e.op in ("slice", "bit") and a.op == "num" and a.value >= MAX_CONST_BITS),
+                   None)
+        if far is not None:  # a mask this wide would exhaust memory, in folding or in an emitter
+            shown = far.value if far.value.bit_length() <= 64 else f"a {far.value.bit_length()}-bit number"
+            raise _Problem("E0304", f"bit position {shown} is out of range: no value is wider than {MAX_CONST_BITS} "
+                           "bits", far.span)
         out = e.model_copy(update={"args": args, "width": _width(e.op, args)})
         if all(a.op == "num" for a in args):
             # fold exactly, so that a negative constant is an error: evaluate() wraps '-' to
             # the operands' width (`0 - 1` would be 1)
             exact = out.model_copy(update={"width": 0}) if e.op in ("-", "neg") else out
+            if e.op in ("/", "%") and args[1].value == 0:
+                self._divide_by_zero(e, scope)
             value = evaluate(exact, lambda _: 0)
             if value < 0:
                 raise EvalError(f"value {value} is negative", e.span)
@@ -330,9 +429,10 @@ class Elaborator:
                 raise _Problem("E0304", f"constant is larger than {MAX_CONST_BITS} bits", e.span)
             return num(value, e.span)
         if e.op == "slice" and not (args[1].op == "num" and args[2].op == "num"):
-            raise _Problem("E0302", "slice bounds must be constant", e.span)
+            raise _Problem("E0302", f"slice bounds must be constant: {self._runtime(args[1:])}", e.span)
         if e.op == "slice" and args[1].value < args[2].value:
-            raise _Problem("E0305", f"slice [{args[1].value}:{args[2].value}] is reversed: write [high:low]", e.span)
+            raise _Problem("E0305", f"slice [{args[1].value}:{args[2].value}] is reversed: slices are written "
+                           f"[high:low], here [{args[2].value}:{args[1].value}]", e.span)
         return out
 
     def const(self, e: Expr | None, scope: Scope, what: str, lo: int = 0, hi: int = 1 << 64) -> int | None:
@@ -342,7 +442,7 @@ class Elaborator:
         if r is None:
             return None
         if r.op != "num":
-            self.bag.error("E0302", f"{what} must be a constant expression", e.span)
+            self.bag.error("E0302", f"{what} must be a constant expression: {self._runtime([r])}", e.span)
             return None
         if not lo <= r.value <= hi:
             shown = r.value if r.value.bit_length() <= 64 else f"a {r.value.bit_length()}-bit number"
@@ -356,9 +456,38 @@ class Elaborator:
         if hi is None or lo is None:
             return None
         if hi < lo and not (allow_empty and hi == lo - 1):
-            self.bag.error("E0305", f"bit range [{hi}:{lo}] is reversed: write [high:low]", b.span)
+            self.bag.error("E0305", f"bit range [{hi}:{lo}] is reversed: bit ranges are written [high:low], "
+                           f"here [{lo}:{hi}]", b.span)
             return None
         return hi, lo
+
+    def _text(self, span: Span) -> str:
+        """The source text of a one-line span (for messages), or ''."""
+        lines = self.bag.sources.get(span.path, "").split("\n")
+        if span.line != span.end_line or not 1 <= span.line <= len(lines):
+            return ""
+        return lines[span.line - 1][span.col - 1:span.end_col - 1]
+
+    def _runtime(self, exprs) -> str:
+        """Why resolved `exprs` are not constant: the first run-time name they read."""
+        refs = sorted((r for x in exprs for r in x.refs()), key=lambda r: (r.span.line, r.span.col))
+        if not refs:
+            return "it is not a constant"
+        text = self._text(refs[0].span) or refs[0].name
+        return (f"'{text}' is {_RUNTIME.get(refs[0].kind, 'a run-time value')}, known only when the model runs; "
+                "use numbers and `param` names here")
+
+    def _divide_by_zero(self, e: Expr, scope: Scope) -> None:
+        """Raise E0303 for a constant division by zero, naming the divisor and noting the
+        parameters it reads."""
+        divisor = e.args[1]
+        text = self._text(divisor.span)
+        params = scope.module.params
+        notes = tuple((f"parameter '{n}' is declared here", params[n].span)
+                      for n in sorted(divisor.names()) if n in params)
+        what = f"the divisor '{text}' is 0" if text else "the divisor is 0"
+        raise _Problem("E0303", f"invalid constant expression: division by zero, as {what}; change the expression "
+                       "or the parameters it reads", e.span, notes)
 
     # ------------------------------------------------------------------ elaboration
     def elaborate(self, m: Module) -> None:
@@ -416,7 +545,8 @@ class Elaborator:
                 if inc is None and m.has_failed(item.ref.text):
                     continue
                 if inc is None:
-                    self.bag.error("E0301", f"undefined format '{item.ref.text}' in include", item.span)
+                    self.bag.error("E0301", undefined(m, "layouts", item.ref.text, "format") + " (in an include)",
+                                   item.span)
                     continue
                 fields += [f.model_copy(update={"span": f.span}) for f in inc.fields]
                 ranges += list(inc.ranges)
@@ -430,7 +560,7 @@ class Elaborator:
                 if item.enum is not None:
                     e = m.find("enums", item.enum.parts)
                     if e is None:
-                        self.bag.error("E0301", f"undefined enum '{item.enum.text}'", item.enum.span)
+                        self.bag.error("E0301", undefined(m, "enums", item.enum.text), item.enum.span)
                     else:
                         enum = e.name
                 fields.append(ir.Field(name=item.name, hi=b[0], lo=b[1], enum=enum, reserved_if=cond, doc=item.doc, span=item.span))
@@ -461,7 +591,7 @@ class Elaborator:
         if lay is None and m.has_failed(ref.text):
             return None
         if lay is None or lay.kind != kind:
-            what = f"'{ref.text}' is a {lay.kind}, not a {kind}" if lay else f"undefined {kind} '{ref.text}'"
+            what = f"'{ref.text}' is a {lay.kind}, not a {kind}" if lay else undefined(m, "layouts", ref.text, kind)
             self.bag.error("E0301", what, ref.span)
             return None
         return lay
@@ -485,10 +615,10 @@ class Elaborator:
                     self.bag.error("E0201", f"'{kind}' is given twice in regime '{d.name}'", span, ("first given here", simple[kind][0]))
                     continue
                 simple[kind] = (span, val)
-        required = ("input", "access", "entry", "root", "start", "pointer", "frame", "record")
-        missing = [k for k in required if k not in simple]
+        missing = [k for k in REGIME_ITEMS if k not in simple]
         if missing:
-            self.bag.error("E0306", f"regime '{d.name}' is missing {', '.join(repr(k) for k in missing)}", d.span)
+            self.bag.error("E0306", f"regime '{d.name}' is missing {_and(repr(k) for k in missing)}: add "
+                           f"{_and(REGIME_ITEMS[k] for k in missing)}", d.span)
             return
         in_name, in_w = simple["input"][1]
         access = simple["access"][1]
@@ -530,10 +660,13 @@ class Elaborator:
             for kind, span, first in lv.stmt_spans.get("_dups", []):
                 self.bag.error("E0201", f"'{kind}' is given twice in level '{lv.name}'", span, ("first given here", first))
             if lv.index is None:
-                self.bag.error("E0306", f"level '{lv.name}' needs an 'index' slice of '{in_name}'", lv.span)
+                self.bag.error("E0306", f"level '{lv.name}' needs an 'index' slice of '{in_name}', the input bits "
+                               f"that select its entry: add `index {in_name}[HIGH:LOW];`", lv.span)
                 continue
             if table is None and leaf is None:
-                self.bag.error("E0306", f"level '{lv.name}' needs a 'table' or a 'leaf' format", lv.span)
+                self.bag.error("E0306", f"level '{lv.name}' needs a 'table' or a 'leaf' format: add `table FORMAT;` "
+                               "for entries that point to a table of the next level, `leaf FORMAT page SIZE;` for "
+                               "entries that map a page, or both", lv.span)
                 continue
             idx = self.resolve(lv.index, ctx_scope)
             if idx is None:
@@ -558,7 +691,10 @@ class Elaborator:
             shift = 0
             if page is not None:
                 if page & (page - 1):
-                    self.bag.error("E0308", f"page size {page} is not a power of two", lv.page.span)
+                    low = idx.args[2].value
+                    self.bag.error("E0308", f"page size {page} is not a power of two: the page offset is the low "
+                                   f"bits of the input; the index of level '{lv.name}' starts at bit {low}, so its "
+                                   f"pages are `page {size_text(1 << low)}`", lv.page.span)
                     continue
                 shift = page.bit_length() - 1
             levels.append(ir.Level(number=number, name=lv.name, index_hi=idx.args[1].value, index_lo=idx.args[2].value,
@@ -581,7 +717,8 @@ class Elaborator:
         for r in accs_ast:
             first = next((a.span for a in accumulators if a.name == r.name), None)
             if first is not None:
-                self.bag.error("E0201", f"accumulator '{r.name}' is defined twice", r.span, ("first defined here", first))
+                self.bag.error("E0201", f"accumulator '{r.name}' is defined twice; rename or delete one of them",
+                               r.span, ("first defined here", first))
                 continue
             init = self.resolve(r.init, ctx_scope)
             then = self.resolve(r.value, walk_scope)
@@ -609,7 +746,9 @@ class Elaborator:
         for r in rules:
             if r.kind in ("fault", "check"):
                 if r.name in seen:
-                    self.bag.error("E0201", f"fault '{r.name}' is defined twice", r.span, ("first defined here", seen[r.name]))
+                    self.bag.error("E0201", f"{r.kind} '{r.name}' is defined twice (faults and checks share one set of "
+                                   "names, the fault kinds); rename or delete one of them", r.span,
+                                   ("first defined here", seen[r.name]))
                     continue
                 seen[r.name] = r.span
                 cond = self.resolve(r.when, fault_scope if r.kind == "fault" else check_scope)
@@ -633,7 +772,9 @@ class Elaborator:
             name=d.name, input_name=in_name, input_width=in_width, access=access, context=tuple(registers),
             entry_bytes=entry, root=root, start=start, pointer=pointer, frame=frame, levels=tuple(levels),
             faults=tuple(faults), checks=tuple(checks), accumulators=tuple(accumulators), updates=tuple(updates),
-            record=record, next_level=next_level, cite=d.cite, doc=d.doc, span=d.span)
+            record=record, next_level=next_level, cite=d.cite, doc=d.doc, span=d.span,
+            let_defs=tuple(ir.Let(name=r.name, value=r.value, cite=r.cite, doc=r.doc, span=r.span)
+                           for r in rules if r.kind == "let"))
 
     def _names_ok(self, names, what: str, span: Span, prefixed: bool = False) -> None:
         """Input and access names of a regime: unique, and usable in generated code.
@@ -646,7 +787,7 @@ class Elaborator:
             seen.add(name)
             why = identifier_problem(name, prefixed)
             if why:
-                self.bag.error("E0202", f"{what} name '{name}' {why}", span)
+                self.bag.error("E0202", identifier_message(what, name, why), span)
 
     @staticmethod
     def _lay(m: Module, name: str) -> ir.Layout:
@@ -662,7 +803,8 @@ class Elaborator:
         fields, seen, ok = [], {}, True
         for f in d.fields:
             if f.name in seen:
-                self.bag.error("E0201", f"record field '{f.name}' is defined twice", f.span, ("first defined here", seen[f.name]))
+                self.bag.error("E0201", f"record field '{f.name}' is defined twice; rename or delete one of them",
+                               f.span, ("first defined here", seen[f.name]))
                 ok = False
                 continue
             seen[f.name] = f.span
@@ -696,11 +838,13 @@ class Elaborator:
     def nested(self, m: Module, d: ast.Nested) -> None:
         def regime_of(ref: ast.Ref | None, what: str) -> ir.Regime | None:
             if ref is None:
-                self.bag.error("E0306", f"nested '{d.name}' needs a '{what}' regime", d.span)
+                role = "the first stage" if what == "guest" else "the stage that translates every address of the guest"
+                self.bag.error("E0306", f"nested '{d.name}' needs a '{what}' regime ({role}): add `{what} REGIME;`",
+                               d.span)
                 return None
             r = m.find("regimes", ref.parts)
             if r is None and not m.has_failed(ref.text):
-                self.bag.error("E0301", f"undefined regime '{ref.text}'", ref.span)
+                self.bag.error("E0301", undefined(m, "regimes", ref.text), ref.span)
             return r
 
         guest, host = regime_of(d.guest, "guest"), regime_of(d.host, "host")
@@ -713,7 +857,9 @@ class Elaborator:
         outer_scope = Scope(m, registers=all_regs)
         for b in d.host_bindings:
             if b.name not in host.context:
-                self.bag.error("E0309", f"'{b.name}' is not a context register of regime '{host.name}'", b.span)
+                self.bag.error("E0309", f"'{b.name}' is not a context register of host regime '{host.name}'; "
+                               f"{_its('context registers', host.context)}", b.span,
+                               (f"regime '{host.name}' is declared here", host.span))
                 continue
             v = self.resolve(b.value, outer_scope)
             if v is None:
@@ -739,10 +885,13 @@ class Elaborator:
             out = []
             for b in binds:
                 if b.name not in host.access:
-                    self.bag.error("E0309", f"'{b.name}' is not an access kind of regime '{host.name}' ({', '.join(host.access)})", b.span)
+                    self.bag.error("E0309", f"'{b.name}' is not an access kind of host regime '{host.name}'; "
+                                   f"{_its('access kinds', host.access)}", b.span,
+                                   (f"regime '{host.name}' is declared here", host.span))
                     continue
                 if b.name in seen:
-                    self.bag.error("E0201", f"access '{b.name}' is given twice", b.span, ("first given here", seen[b.name]))
+                    self.bag.error("E0201", f"access '{b.name}' is given twice; delete one", b.span,
+                                   ("first given here", seen[b.name]))
                     continue
                 seen[b.name] = b.span
                 v = self.resolve(b.value, final_scope if stage == "final" else gscope)
@@ -750,8 +899,9 @@ class Elaborator:
                     out.append(ir.Binding(name=b.name, value=v, span=b.span))
             missing = [a for a in host.access if a not in seen]
             if missing:
-                self.bag.error("E0306", f"{stage} access of nested '{d.name}' must give {', '.join(missing)}",
-                               d.item_spans.get(f"{stage}_access", d.span))
+                self.bag.error("E0306", f"the {stage} access of nested '{d.name}' must give every access kind of host "
+                               f"regime '{host.name}'; add {' '.join(f'`{a} = EXPR;`' for a in missing)} to "
+                               f"`{stage} access {{ ... }}`", d.item_spans.get(f"{stage}_access", d.span))
             maps[stage] = tuple(out)
         host_fields = {f.name: f.width for f in host.record.fields}
         host_fields[host.input_name] = host.input_width
@@ -761,7 +911,9 @@ class Elaborator:
                           builtins={"on_table": 1, "on_final": 1, "fault": max(1, len(host.fault_kinds).bit_length()),
                                     "level": level_width})
         if len(d.records) != 1:
-            self.bag.error("E0306", f"nested '{d.name}' needs exactly one record for faults of the host stage", d.span)
+            self.bag.error("E0306", f"nested '{d.name}' needs exactly one record for faults of the host stage, not "
+                           f"{len(d.records)}: {'add' if not d.records else 'keep one'} "
+                           "`record NAME { FIELD : WIDTH = EXPR; ... }`", d.span)
             return
         record = self.record(m, d.records[0], rec_scope)
         update_when = self.resolve(d.update_when, gscope) if d.update_when is not None else None
@@ -771,6 +923,48 @@ class Elaborator:
                                      table_access=maps["table"], final_access=maps["final"], record=record,
                                      update_access=maps.get("update", ()), update_when=update_when,
                                      context=tuple(context), cite=d.cite, doc=d.doc, span=d.span)
+
+
+_DECLARE = {"format": "format NAME : WIDTH { ... }", "register": "register NAME : WIDTH { ... }",
+            "enum": "enum NAME : WIDTH { ... }", "regime": "regime NAME { ... }"}
+
+
+def undefined(m: Module, table: str, name: str, kind: str | None = None) -> str:
+    """The E0301 message for a declaration `name` that `m` cannot see in `table`
+    ("layouts", "enums", "regimes"; a layout of `kind`), with a close name or the syntax."""
+    kind = kind or table[:-1]
+
+    def names(mod: Module) -> list[str]:
+        found = getattr(mod, table)
+        return [n for n, x in found.items() if table != "layouts" or x.kind == kind]
+
+    visible = names(m) + [f"{alias}.{n}" for alias, sub in m.imports.items() for n in names(sub)]
+    close = _suggest(name, visible)
+    hint = (f"did you mean '{close}'?" if close
+            else f"declare it with `{_DECLARE[kind]}`, or import the file that has it")
+    return f"undefined {kind} '{name}'; {hint}"
+
+
+# what each required item of a regime is, with its syntax, for E0306
+REGIME_ITEMS = {
+    "input": "`input NAME : WIDTH;` (the address it translates)",
+    "access": "`access KIND, ...;` (the kinds of access, e.g. `access write, execute;`)",
+    "entry": "`entry BYTES;` (the size of a table entry)",
+    "root": "`root EXPR;` (the address of the top table)",
+    "start": "`start level N;` (the level the walk starts at)",
+    "pointer": "`pointer FIELD;` (the field of a table entry that holds the next table's address)",
+    "frame": "`frame FIELD;` (the field of a leaf entry that holds the page frame)",
+    "record": "`record NAME { FIELD : WIDTH = EXPR; ... }` (what a fault reports)",
+}
+
+
+def _and(items) -> str:
+    items = list(items)
+    return ", ".join(items[:-1]) + (" and " if len(items) > 1 else "") + items[-1]
+
+
+def _its(what: str, names) -> str:
+    return f"its {what} are {', '.join(names)}" if names else f"it has no {what}"
 
 
 def _unique(items):
@@ -811,6 +1005,30 @@ def _width(op: str, args: tuple[Expr, ...]) -> int:
 
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def import_root(top: Path) -> Path:
+    """The folder a compilation may import from: that of the nearest pyproject.toml above
+    the top-level spec (its project, as for the settings in config.py), else the spec's
+    own folder."""
+    try:
+        project = find_pyproject(top)
+    except OSError:  # an unreadable folder above: no project
+        project = None
+    return (project.parent if project is not None else top.parent).resolve()
+
+
+def _near_file(path: Path, span: Span | None) -> str:
+    """A hint for a missing file: a spec file of a close name in the same folder, or
+    how an import's path is resolved."""
+    try:
+        names = [p.name for p in path.parent.glob("*.vspec")]
+    except OSError:
+        names = []
+    close = difflib.get_close_matches(path.name, names, n=1)
+    if close:
+        return f"; did you mean '{_display(path.parent / close[0])}'?"
+    return "; an import's path is relative to the folder of the file that imports it" if span is not None else ""
 
 
 def _display(path: Path) -> str:

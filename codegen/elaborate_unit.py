@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from . import ast, ir
 from .diagnostics import Span
-from .elaborate import MAX_WIDTH, Elaborator, Module, Scope
+from .elaborate import MAX_WIDTH, Elaborator, Module, Scope, undefined
 from .expr import Expr, num
 
 MAX_STRUCT_BYTES = 1 << 16
@@ -38,8 +38,12 @@ def elaborate_unit(el: Elaborator, m: Module, d: ast.Unit) -> ir.Unit | None:
             el.bag.error("E0201", f"unit '{d.name}' has more than one {what}", span, ("first here", first))
             ok = False
     if not events or not records or not exits:
-        missing = [w for w, f in (("an event", events), ("a record", records), ("an exit rule", exits)) if not f]
-        el.bag.error("E0306", f"unit '{d.name}' needs {', '.join(missing)}", d.span)
+        missing = [(w, syntax) for w, syntax, f in (
+            ("an event", "`event { FIELD : WIDTH; ... }`", events),
+            ("a record", "`record NAME { FIELD : WIDTH; ... }`", records),
+            ("an exit rule", "`exit NAME when COND { FIELD = EXPR; }`", exits)) if not f]
+        el.bag.error("E0306", f"unit '{d.name}' needs {', '.join(w for w, _ in missing)}: add "
+                     f"{', '.join(syntax for _, syntax in missing)}", d.span)
         return None
 
     event = _event(el, m, events[0][2])
@@ -133,7 +137,9 @@ def elaborate_unit(el: Elaborator, m: Module, d: ast.Unit) -> ir.Unit | None:
         return None
     return ir.Unit(name=d.name, event=tuple(event), context=tuple(registers), structures=tuple(structs),
                    bitmaps=tuple(maps), walks=tuple(walks), steps=tuple(steps), lets=tuple(let_bodies), record=record,
-                   exits=tuple(rules), cite=d.cite, doc=d.doc, span=d.span)
+                   exits=tuple(rules), cite=d.cite, doc=d.doc, span=d.span,
+                   let_defs=tuple(ir.Let(name=r.name, value=r.value, cite=r.cite, doc=r.doc, span=r.span)
+                                  for r in lets))
 
 
 def _bitmap(el: Elaborator, b: ast.Bitmap, scope: Scope) -> ir.Bitmap | None:
@@ -161,7 +167,7 @@ def _walk(el: Elaborator, m: Module, w: ast.Walk, scope: Scope):
     regime = m.find("regimes", w.regime.parts)
     if regime is None:
         if not m.has_failed(w.regime.text):
-            el.bag.error("E0301", f"undefined regime '{w.regime.text}'", w.regime.span)
+            el.bag.error("E0301", undefined(m, "regimes", w.regime.text), w.regime.span)
         return None
     members = walk_members(regime)
     clash = [k for k in regime.fault_kinds if k in {f.name for f in regime.record.fields} or k in
@@ -176,8 +182,10 @@ def _walk(el: Elaborator, m: Module, w: ast.Walk, scope: Scope):
         out = []
         for b in binds:
             if b.name not in names:
-                el.bag.error("E0309", f"'{b.name}' is not an {kind} {'kind' if kind == 'access' else 'register'} of "
-                             f"regime '{regime.name}' ({', '.join(names)})", b.span)
+                what = "access kind" if kind == "access" else "context register"
+                el.bag.error("E0309", f"'{b.name}' is not {'an' if kind == 'access' else 'a'} {what} of regime "
+                             f"'{regime.name}'; its {what}s are {', '.join(names) or 'none'}", b.span,
+                             (f"regime '{regime.name}' is declared here", regime.span))
                 ok = False
                 continue
             v = el.resolve(b.value, scope)
@@ -187,8 +195,10 @@ def _walk(el: Elaborator, m: Module, w: ast.Walk, scope: Scope):
             out.append(ir.Binding(name=b.name, value=v, span=b.span))
         missing = [n for n in names if n not in {b.name for b in out}]
         if missing and ok:
-            el.bag.error("E0306", f"walk '{w.name}' must give the {kind} {', '.join(missing)} of regime "
-                         f"'{regime.name}'", w.span)
+            block = "access { ... }" if kind == "access" else "with { ... }"
+            el.bag.error("E0306", f"walk '{w.name}' must give every {kind} {'kind' if kind == 'access' else 'register'}"
+                         f" of regime '{regime.name}'; add {' '.join(f'`{n} = EXPR;`' for n in missing)} to its "
+                         f"`{block}`", w.span)
             ok = False
         bound[kind] = tuple(out)
     value = el.resolve(w.input, scope)
@@ -220,7 +230,7 @@ def _enum(el: Elaborator, m: Module, ref: ast.Ref | None) -> str | None:
         return None
     e = m.find("enums", ref.parts)
     if e is None and not m.has_failed(ref.text):
-        el.bag.error("E0301", f"undefined enum '{ref.text}'", ref.span)
+        el.bag.error("E0301", undefined(m, "enums", ref.text), ref.span)
     return e.name if e is not None else None
 
 

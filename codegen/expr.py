@@ -23,7 +23,8 @@ BINARY = LOGICAL + COMPARE + BITWISE + ARITH
 class Expr(BaseModel):
     """An expression node.
 
-    op: "num" (value), "name" (name = dotted text, unresolved), "ref" (resolved: kind,
+    op: "num" (value; name: the parameter, enum item or fault kind it was written as,
+    if any), "name" (name = dotted text, unresolved), "ref" (resolved: kind,
     name, lo, width), a unary op in UNARY, a binary op in BINARY, "cond" (c ? a : b),
     "bit" (base[index]) or "slice" (base[hi:lo]).
     """

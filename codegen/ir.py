@@ -133,6 +133,17 @@ class Rule(Node):
     doc: str = ""
 
 
+class Let(Node):
+    """`let NAME = expr;`, kept for the docs. Every use of the name is expanded in place
+    in the IR's expressions, so nothing evaluates this: `value` is the body as written
+    (names unresolved, op "name"), and an expanded use keeps the body's span."""
+
+    name: str
+    value: Expr
+    cite: str = ""
+    doc: str = ""
+
+
 class Accumulator(Node):
     name: str
     width: int
@@ -196,6 +207,7 @@ class Regime(Node):
     # the level a pointer entry leads to (a field of the entry, for walks that skip
     # levels); None: the level below
     next_level: Expr | None = None
+    let_defs: tuple[Let, ...] = ()  # the `let`s, as written (for the docs)
     cite: str = ""
     doc: str = ""
 
@@ -365,6 +377,7 @@ class Unit(Node):
     # the order structures, bitmaps and walks are evaluated in: (kind, name), as written
     steps: tuple[tuple[str, str], ...] = ()
     lets: tuple[str, ...] = ()
+    let_defs: tuple[Let, ...] = ()  # the `let`s, as written (for the docs)
     record: UnitRecord
     exits: tuple[ExitRule, ...]
     cite: str = ""

@@ -7,6 +7,7 @@ gets its own warnings when it is checked itself.
 from __future__ import annotations
 
 from . import ir
+from .checks import bits_text
 from .diagnostics import DiagnosticBag, Span
 
 
@@ -35,9 +36,11 @@ def _fields_in_ranges(lay: ir.Layout, bag: DiagnosticBag) -> None:
     for f in lay.fields:
         for r in lay.ranges:
             if r.when is None and r.lo <= f.hi and f.lo <= r.hi and r.hi >= r.lo:
-                bag.warning("W0102", f"field '{f.name}' [{f.hi}:{f.lo}] lies in the {r.kind} range "
-                            f"[{r.hi}:{r.lo}] of {lay.kind} '{lay.name}'; shrink the range, or write "
-                            f"'{f.name} [{f.hi}:{f.lo}] reserved if COND;' for a field reserved in some modes",
+                bits = bits_text(f.hi, f.lo)
+                meaning = "must be zero" if r.kind == "reserved" else "carry no meaning"
+                bag.warning("W0102", f"field '{f.name}' {bits} lies in the {r.kind} range {bits_text(r.hi, r.lo)} "
+                            f"of {lay.kind} '{lay.name}', whose bits {meaning}; shrink the range, or write "
+                            f"'{f.name} {bits} reserved if COND;' for a field reserved in some modes",
                             f.span, (f"the {r.kind} range", r.span))
                 break
 

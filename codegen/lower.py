@@ -93,7 +93,8 @@ def hdl(e: Expr, env: Env, as_bool: bool = False) -> str:
     if op == "~":
         return f"(~{hdl(a[0], env)})"
     if op == "neg":
-        raise LowerError("unary minus is not supported in the cycle-level model", e.span)
+        raise LowerError("unary minus is not supported in the cycle-level model: write a subtraction from 0 "
+                         "instead ('0 - x' for '-x'), which wraps to the same width", e.span)
     if op == "<<" and a[0].width == 1 and a[1].op == "num":
         # a truth value moved up: a concatenation converts cleanly to Verilog and VHDL
         return f"concat({hdl(a[0], env, True)}, intbv(0)[{a[1].value}:])"
@@ -122,12 +123,21 @@ def hdl(e: Expr, env: Env, as_bool: bool = False) -> str:
         if hi == lo:
             return f"{_base(a[0], env)}[{lo}]"
         return f"{_base(a[0], env)}[{hi + 1}:{lo}]"
-    raise LowerError(f"operator '{op}' is not supported in the cycle-level model", e.span)
+    raise LowerError(_unsupported(op), e.span)
+
+
+def _unsupported(op: str) -> str:
+    why = f"operator '{op}' is not supported in the cycle-level model"
+    if op in ("/", "%"):
+        return (f"{why}, which has no divider: divide by a power of two with a shift ('x >> n' for 'x / 2^n') and "
+                "take a remainder with a mask ('x & (2^n - 1)')")
+    return why
 
 
 def _base(e: Expr, env: Env) -> str:
     if e.op != "ref":
-        raise LowerError("in the cycle-level model, bits and slices apply to a named value only", e.span)
+        raise LowerError("in the cycle-level model, bits and slices apply to a named value only: for a bit or "
+                         "slice of a computed value write '(EXPR >> LOW) & MASK'", e.span)
     return env.ref(e)
 
 
@@ -242,7 +252,7 @@ class Hoist:
             return f"({base} {op} {self._amount(a[1])})"
         if op in ("+", "*", "&", "|", "^", "<<", ">>"):
             return f"({self.value(a[0])} {op} {self.value(a[1])})"
-        raise LowerError(f"operator '{op}' is not supported in the cycle-level model", e.span)
+        raise LowerError(_unsupported(op), e.span)
 
     def _amount(self, e: Expr) -> str:
         """A shift amount: a plain variable (VHDL's shift functions take an integer, and

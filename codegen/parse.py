@@ -15,6 +15,8 @@ GRAMMAR = Path(__file__).resolve().parent.parent / "grammar" / "vspec.lark"
 _SUFFIX = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 MAX_NESTING = 200  # tree depth; later stages recurse on expressions
 MAX_CONST_BITS = 4096  # constants beyond this are mistakes, and would make folding slow
+MAX_LINE = 16_384  # characters in a line: a longer one is minified or binary data, not a spec
+MAX_TOKENS = 100_000  # tokens in a file (the largest shipped spec has 4,500): bounds parsing time
 
 
 @lru_cache(maxsize=1)
@@ -439,10 +441,12 @@ class _ToAst(Transformer):
 
 def parse_text(text: str, path: str, bag: DiagnosticBag) -> ast.SpecFile | None:
     """Parse one file; problems go to `bag` (E0100 syntax, E0101 empty, E0102 too deep,
-    E0304 literal too large) and give None."""
+    E0004 line too long, E0005 too many tokens, E0304 literal too large) and give None."""
     bag.sources.setdefault(path, text)
     if not text.strip():
-        bag.error("E0101", "spec file is empty: expected at least a `spec NAME;` declaration", Span(path=path))
+        bag.error("E0101", f"spec file is empty: {_START}", Span(path=path))
+        return None
+    if _too_big(text, path, bag):
         return None
     try:
         tree = parser().parse(text)
@@ -452,7 +456,8 @@ def parse_text(text: str, path: str, bag: DiagnosticBag) -> ast.SpecFile | None:
         return None
     deep = _too_deep(tree)
     if deep is not None:
-        bag.error("E0102", f"expression nesting is more than {MAX_NESTING} deep; split the expression up",
+        bag.error("E0102", f"expression nesting is more than {MAX_NESTING} deep; split the expression up with "
+                  "`let` names, each a meaningful part of it",
                   _span(path, deep.meta))
         return None
     before = len(bag.errors)
@@ -460,9 +465,43 @@ def parse_text(text: str, path: str, bag: DiagnosticBag) -> ast.SpecFile | None:
     if len(bag.errors) > before:
         return None
     if spec.header is None and not spec.imports and not spec.decls:
-        bag.error("E0101", "spec file has only comments: expected at least a `spec NAME;` declaration", Span(path=path))
+        bag.error("E0101", f"spec file has only comments: {_START}", Span(path=path))
         return None
     return spec
+
+
+def _too_big(text: str, path: str, bag: DiagnosticBag) -> bool:
+    """Report a line longer than MAX_LINE (E0004) or more than MAX_TOKENS tokens (E0005).
+
+    The byte limit of read_source alone lets through files that take minutes to parse (a
+    megabyte of `-`), and one huge line makes every message about it huge; both limits
+    are far beyond any spec a person writes. Checked before parsing, in linear time."""
+    lines = text.split("\n")
+    if max(map(len, lines)) > MAX_LINE:
+        n = next(i for i, line in enumerate(lines) if len(line) > MAX_LINE)
+        bag.error("E0004", f"this line is {len(lines[n])} characters long; spec lines are limited to {MAX_LINE} "
+                  "characters: break it up (or check that this is the spec you meant)",
+                  Span(path=path, line=n + 1, col=MAX_LINE + 1, end_line=n + 1, end_col=len(lines[n]) + 1))
+        return True
+    if len(text) <= MAX_TOKENS:  # every token is at least one character
+        return False
+    try:
+        for i, tok in enumerate(parser().lex(text)):
+            if i == MAX_TOKENS:
+                bag.error("E0005", f"the spec file has more than {MAX_TOKENS} tokens; split it into files joined "
+                          "with `import`", _tok_span(path, tok))
+                return True
+    except lark.exceptions.LexError:
+        pass  # a bad character before the limit: the parser reports it
+    return False
+
+
+def count_tokens(text: str) -> int:
+    """The tokens of a text that parses (comments and white space do not count)."""
+    return sum(1 for _ in parser().lex(text))
+
+
+_START = "a spec starts with `spec NAME;` and declares a regime, nested translation or unit to generate"
 
 
 def _too_deep(tree: lark.Tree) -> lark.Tree | None:

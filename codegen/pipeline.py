@@ -21,7 +21,9 @@ def compile_spec(path: str | Path, bag: DiagnosticBag | None = None, config: Con
     bag.stop_if_errors()
     assert module is not None
     if not module.regimes and not module.nested and not module.units:
-        bag.error("E0306", "the spec declares no regime, nested translation or unit to generate; add one",
+        bag.error("E0306", "the spec declares no regime, nested translation or unit to generate; add one: "
+                  "`regime NAME { ... }`, `nested NAME { guest REGIME; host REGIME; ... }` or `unit NAME { ... }` "
+                  "(a file of shared declarations is imported by a spec, not compiled on its own)",
                   Span(path=module.path))
         bag.stop_if_errors()
     spec = flatten(module, spec_digest({m.path: bag.sources[m.path] for m in elab.modules.values()}))

@@ -48,10 +48,6 @@ class Step:
     walker: WalkerView | None = None
 
 
-def line_of(node: ir.Node) -> str:
-    return f"{node.span.path}:{node.span.line}"
-
-
 class UnitView:
     def __init__(self, spec: ir.Spec, unit: ir.Unit):
         self.spec, self.unit = spec, unit

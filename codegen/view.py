@@ -16,8 +16,25 @@ from .lower import Env, Hoist, LowerError, hdl, py, py_field, record_py, ref_sli
 NESTED_BASE = 64  # fault status codes above this are host-stage faults of a nested walk
 
 
+# Characters that stand as they are in a generated comment or docstring: printable ASCII
+# less the backslash and the double quote (an escape, or the end of a docstring) and '%'
+# (the escape character of comment_text itself).
+_PLAIN = frozenset(map(chr, range(0x20, 0x7F))) - set('\\"%')
+
+
+def comment_text(text: str) -> str:
+    """`text` (a file path, or a spec name taken from one) made safe inside a generated
+    comment or docstring of Python, Verilog and VHDL: one line of printable ASCII, any
+    other character percent-encoded as UTF-8. A file name may hold a newline, a quote
+    or a NUL, which would otherwise end the comment and start code; ordinary paths come
+    out unchanged, so the shipped outputs do not move."""
+    return "".join(c if c in _PLAIN else "".join(f"%{b:02X}" for b in c.encode("utf-8", "backslashreplace"))
+                   for c in text)
+
+
 def line_of(node: ir.Node) -> str:
-    return f"{node.span.path}:{node.span.line}"
+    """`path:line` of a node, for the `# spec:` comments (the path escaped: see comment_text)."""
+    return f"{comment_text(node.span.path)}:{node.span.line}"
 
 
 @dataclass
@@ -307,22 +324,22 @@ class WalkerView:
 
     def hdl_pa(self, lv: LevelView) -> str:
         if lv.level.page_shift_expr is not None:
-            return "v_pa"
+            return "leaf_pa"  # not v_*: v_NAME is an accumulator's variable
         return f"(({self.entry} & {hex(lv.frame_mask)}) | (i_addr & {hex(lv.page_mask)}))"
 
     def hdl_pa_lines(self, lv: LevelView) -> list[str]:
         """For a page size read from the leaf entry (`page shift EXPR`): statements that
-        put the output address in v_pa, one constant-mask branch per possible size."""
+        put the output address in leaf_pa, one constant-mask branch per possible size."""
         e = lv.level.page_shift_expr
         if e is None:
             return []
         h = Hoist(self.hdl_env(lv.leaf.layout, lv.level.number), prefix=f"ps{lv.level.number}_")
         shift = h.value(e)
-        out = h.take() + ["v_pa = intbv(0)[ADDR_WIDTH:]"]
+        out = h.take() + ["leaf_pa = intbv(0)[ADDR_WIDTH:]"]
         for k, s in enumerate(s for s in self.page_shifts(lv) if s < 1 << e.width):
             out.append(f"{'if' if k == 0 else 'elif'} {shift} == {s}:")
-            out.append(f"    v_pa[:] = ({self.entry} & {hex(lv.frame_mask & ~mask(s))}) | (i_addr & {hex(mask(s))})")
-        out += ["else:", f"    v_pa[:] = {self.entry} & {hex(lv.frame_mask)}"]
+            out.append(f"    leaf_pa[:] = ({self.entry} & {hex(lv.frame_mask & ~mask(s))}) | (i_addr & {hex(mask(s))})")
+        out += ["else:", f"    leaf_pa[:] = {self.entry} & {hex(lv.frame_mask)}"]
         return out
 
     def page_shifts(self, lv: LevelView) -> list[int]:

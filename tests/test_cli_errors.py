@@ -104,6 +104,27 @@ def test_no_such_file_is_a_usage_error(tmp_path, capsys):
     assert "no such spec file" in capsys.readouterr().err
 
 
+def test_a_directory_is_a_usage_error_that_says_so(tmp_path, capsys):
+    assert main(["check", str(tmp_path)]) == 2
+    assert f"'{tmp_path}' is a directory; name the spec files in it" in capsys.readouterr().err
+
+
+def test_a_pipe_is_a_usage_error_and_is_not_opened(tmp_path, capsys):
+    """Opening a named pipe would block until a writer comes: it must not be read."""
+    import os
+    os.mkfifo(tmp_path / "pipe.vspec")
+    assert main(["check", str(tmp_path / "pipe.vspec")]) == 2
+    assert "is not a regular file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["x" * 5000, "a/" * 3000 + "b.vspec"])
+def test_a_file_name_too_long_is_a_usage_error_not_a_traceback(capsys, name):
+    """Was: OSError (File name too long) from Path.is_file escaped main."""
+    assert main(["check", name]) == 2
+    err = capsys.readouterr().err
+    assert "cannot use" in err and "File name too long" in err and len(err) < 1000
+
+
 @pytest.mark.parametrize("argv", [["check", "--no-such-option"], ["no-such-command"], []])
 def test_bad_arguments_exit_2(argv):
     with pytest.raises(SystemExit) as info:

@@ -102,7 +102,8 @@ def test_real_diagnostic_renders_with_excerpt_and_note(tmp_path):
     text = edit(WALK, "    A [5];\n    D [6];", "    A [5];\n    D [6:1];")
     out = compile_text(tmp_path, text).render().splitlines()
     line, col = where(text, "D [6:1]")
-    message = "field 'D' [6:1] overlaps field 'RW' [1:1] in format 'pte'"
+    message = ("field 'D' [6:1] overlaps field 'RW' [1] in format 'pte': each bit has one meaning; give each its "
+               "own bits")
     assert out[0].endswith(f"t.vspec:{line}:{col}: error[E0402]: {message}")
     assert out[1] == f"{line:>5} |     D [6:1];"
     assert out[2] == " " * 8 + "    " + "^" * len("D [6:1];")
@@ -127,7 +128,9 @@ def test_read_source_reports_each_problem_at_the_given_location(tmp_path):
         assert read_source(tmp_path / name, bag, limit=50, at=at) is None
     assert [d.code for d in bag.errors] == ["E0001", "E0003", "E0003", "E0002"]
     assert all(d.span == at for d in bag.errors)
-    assert "'latin1.vspec' is not UTF-8 text (byte 3)" in bag.errors[2].message
+    assert "'latin1.vspec' is not UTF-8 text: byte 3 (0xE9)" in bag.errors[2].message
+    # the byte itself is shown in a note, in the file that holds it
+    assert bag.errors[2].notes[0][1].line == 1 and bag.errors[2].notes[0][1].col == 4
 
 
 def test_read_source_keeps_the_text_and_drops_a_byte_order_mark(tmp_path):
@@ -143,3 +146,37 @@ def test_crlf_file_gives_the_same_locations_and_clean_excerpts(tmp_path):
     crlf = compile_text(tmp_path, text.replace("\n", "\r\n")).render()
     lf = compile_text(tmp_path, text).render()
     assert "\r" not in crlf and crlf == lf
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
+def test_a_utf16_file_is_named_as_such(tmp_path, encoding):
+    path = tmp_path / "t.vspec"
+    path.write_bytes("spec t; // caf\u00e9\n".encode(encoding))
+    bag = DiagnosticBag()
+    assert read_source(path, bag) is None
+    assert [d.code for d in bag.errors] == ["E0003"]
+    if encoding != "utf-16-be":  # no byte-order mark: the NUL bytes give it away
+        assert "UTF-16 text" in bag.errors[0].message and "iconv -f utf-16" in bag.errors[0].message
+    else:
+        assert "NUL byte" in bag.errors[0].message
+
+
+# ---- many diagnostics of one big file render in linear time
+def test_the_source_is_split_into_lines_once_for_all_diagnostics():
+    """Was: every diagnostic split the whole file again (thousands of duplicates in a
+    large file took minutes to print)."""
+    from codegen import diagnostics
+    text = "spec t;\n" + "param P = 1;\n" * 20_000
+    bag = bag_with(text, *[("E0201", "'P' is defined twice", span(n, 7, 8)) for n in range(3, 20_002)])
+    diagnostics._lines.cache_clear()
+    out = bag.render()
+    assert out.count("error[E0201]") == 19_999
+    info = diagnostics._lines.cache_info()
+    assert info.misses == 1 and info.hits == 19_998
+
+
+def test_many_diagnostics_on_a_long_line_each_show_a_window():
+    line = "x" * 16_000
+    bag = bag_with(line, *[("E0100", "m", span(1, col, col + 1)) for col in range(1, 16_000, 4)])
+    out = bag.render().split("\n")
+    assert max(map(len, out)) < EXCERPT_WIDTH + 100

@@ -64,14 +64,15 @@ def test_huge_file(tmp_path):
     assert loc(d) == (1, 1) and "limited to 4194304 bytes" in d.message
 
 
-@pytest.mark.parametrize("data, fragment", [
-    (b"spec t;\x00\x01\x02", "binary"),
-    (b"\x7fELF\x02\x01\x01\x00\x00", "binary"),
-    (b"spec t; // caf\xe9\n", "not UTF-8"),
+@pytest.mark.parametrize("data, fragment, at", [
+    (b"spec t;\x00\x01\x02", "binary", (1, 1)),
+    (b"\x7fELF\x02\x01\x01\x00\x00", "binary", (1, 1)),
+    (b"spec t; // caf\xe9\n", "not UTF-8", (1, 15)),  # at the byte that is not UTF-8
+    (b"\xef\xbb\xbfspec t;\n// caf\xc3\xa9 \xff\n", "not UTF-8", (2, 9)),  # columns count characters
 ])
-def test_binary_or_non_utf8_file(tmp_path, data, fragment):
+def test_binary_or_non_utf8_file(tmp_path, data, fragment, at):
     d = only(compile_text(tmp_path, data), "E0003")
-    assert loc(d) == (1, 1) and fragment in d.message
+    assert loc(d) == at and fragment in d.message
 
 
 def test_binary_import_is_reported_at_the_import(tmp_path):
@@ -98,6 +99,118 @@ def test_import_cycle_through_two_files(tmp_path):
     d = only(compile_text(tmp_path, text, extra={"u.vspec": other}), "E0104")
     assert d.span.path.endswith("u.vspec") and loc(d) == (3, 1)
     assert "t.vspec -> u.vspec -> t.vspec" in d.message
+
+
+def test_import_cycles_with_parameters_set_are_cycles_too(tmp_path):
+    """Setting parameters makes a new instance of a file, not a way around the cycle."""
+    text = edit(WALK, "spec t;\n", 'spec t;\nparam P = 1;\nimport "t.vspec" as me with { P = 2; };\n')
+    d = only(compile_text(tmp_path, text), "E0104")
+    assert loc(d) == (3, 1)
+    other = 'spec u;\nparam Q = 1;\nimport "t.vspec" as t with { P = 4; };\n'
+    text = edit(WALK, "spec t;\n", 'spec t;\nparam P = 1;\nimport "u.vspec" as u with { Q = 3; };\n')
+    d = only(compile_text(tmp_path, text, extra={"u.vspec": other}), "E0104")
+    assert d.span.path.endswith("u.vspec") and loc(d) == (3, 1)
+
+
+def test_import_of_a_directory_says_so(tmp_path):
+    (tmp_path / "lib.vspec").mkdir()
+    text = edit(WALK, "spec t;\n", 'spec t;\nimport "lib.vspec" as lib;\n')
+    d = only(compile_text(tmp_path, text), "E0001")
+    assert loc(d) == (2, 1) and "is a directory" in d.message
+
+
+def test_import_of_a_pipe_is_refused_without_opening_it(tmp_path):
+    os.mkfifo(tmp_path / "lib.vspec")  # opening it would block until a writer comes
+    text = edit(WALK, "spec t;\n", 'spec t;\nimport "lib.vspec" as lib;\n')
+    d = only(compile_text(tmp_path, text), "E0001")
+    assert loc(d) == (2, 1) and "not a regular file" in d.message
+
+
+def test_a_file_imported_with_many_parameter_sets_is_parsed_once_and_bounded(tmp_path):
+    """Was: each set of parameters parsed and elaborated the file again, so a thousand
+    imports of one file took a minute. Now the file is parsed once and the instances
+    share a token budget (E0005 at the import that goes over it)."""
+    from codegen.elaborate import MAX_LOADED_TOKENS
+    from codegen.parse import count_tokens
+    lib = "spec lib;\nparam W = 1;\n" + "".join(f"param P{i} = W + {i};\n" for i in range(200))
+    per = count_tokens(lib)
+    n = MAX_LOADED_TOKENS // per + 1  # the n-th instance goes over
+    imports = "".join(f'import "lib.vspec" as l{i} with {{ W = {i}; }};\n' for i in range(n + 5))
+    text = edit(WALK, "spec t;\n", "spec t;\n" + imports)
+    d = only(compile_text(tmp_path, text, extra={"lib.vspec": lib}), "E0005")
+    assert loc(d) == (1 + n, 1) and "each set of parameters" in d.message
+
+
+def test_a_broken_file_imported_with_two_parameter_sets_is_reported_once(tmp_path):
+    imports = 'import "broken.vspec" as a with { W = 1; };\nimport "broken.vspec" as b with { W = 2; };\n'
+    text = edit(WALK, "spec t;\n", "spec t;\n" + imports)
+    bag = compile_text(tmp_path, text, extra={"broken.vspec": "spec broken;\nparam W = ;\n"})
+    assert codes(bag) == ["E0100"]
+
+
+# ---- E0103 imports stay inside the root: the project of the top-level spec, else its folder
+def _outside_setup(tmp_path):
+    """tmp/proj/ holds the top-level spec; tmp/lib.vspec is outside it. The outside file
+    is binary, so that reading it would show as E0003."""
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "lib.vspec").write_bytes(b"\x00not a spec")
+    return tmp_path / "proj"
+
+
+@pytest.mark.parametrize("path, fragment", [
+    ("../lib.vspec", "leads outside the project"),
+    ("sub/../../lib.vspec", "leads outside the project"),
+    ("/etc/hosts", "is absolute"),
+    ("/nonexistent/x.vspec", "is absolute"),
+])
+def test_import_outside_the_root_is_refused_unread(tmp_path, path, fragment):
+    proj = _outside_setup(tmp_path)
+    text = edit(WALK, "spec t;\n", f'spec t;\nimport "{path}" as lib;\n')
+    d = only(compile_text(proj, text), "E0103")
+    assert loc(d) == (2, 1) and fragment in d.message
+    assert "must stay inside" in d.message and "pyproject.toml" in d.message
+
+
+def test_import_through_a_symbolic_link_that_leads_outside_is_refused(tmp_path):
+    proj = _outside_setup(tmp_path)
+    os.symlink(tmp_path / "lib.vspec", proj / "lib.vspec")
+    text = edit(WALK, "spec t;\n", 'spec t;\nimport "lib.vspec" as lib;\n')
+    d = only(compile_text(proj, text), "E0103")
+    assert loc(d) == (2, 1) and "through a symbolic link" in d.message
+
+
+def test_import_refused_deeper_down_is_reported_in_the_file_that_imports(tmp_path):
+    proj = _outside_setup(tmp_path)
+    (proj / "sub").mkdir()
+    (proj / "sub" / "u.vspec").write_text('spec u;\nimport "../../lib.vspec" as lib;\n')
+    text = edit(WALK, "spec t;\n", 'spec t;\nimport "sub/u.vspec" as u;\n')
+    d = only(compile_text(proj, text), "E0103")
+    assert d.span.path.endswith("u.vspec") and loc(d) == (2, 1)
+
+
+def test_a_refused_import_is_not_reported_again_where_it_is_used(tmp_path):
+    proj = _outside_setup(tmp_path)
+    text = edit(WALK, "spec t;", 'spec t;\nimport "../lib.vspec" as b;', "[47:12]; }", "[b.WIDTH-1:12]; }")
+    assert codes(compile_text(proj, text)) == ["E0103"]
+
+
+def test_dotdot_inside_the_root_and_links_inside_it_are_fine(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "lib.vspec").write_text("spec lib;\nparam WIDTH = 48;\n")
+    (tmp_path / "sub" / "u.vspec").write_text('spec u;\nimport "../lib.vspec" as lib;\n')
+    os.symlink(tmp_path / "lib.vspec", tmp_path / "sub" / "link.vspec")
+    text = edit(WALK, "spec t;\n", 'spec t;\nimport "sub/u.vspec" as u;\nimport "sub/link.vspec" as l;\n')
+    assert compile_spec(write(tmp_path, text), DiagnosticBag()).name == "t"
+
+
+def test_the_root_is_the_project_of_the_top_level_spec(tmp_path):
+    """With a pyproject.toml above, specs/ may import from a sibling folder of the project."""
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "common").mkdir()
+    (tmp_path / "common" / "lib.vspec").write_text("spec lib;\nparam WIDTH = 48;\n")
+    text = edit(WALK, "spec t;", 'spec t;\nimport "../common/lib.vspec" as lib;', "[47:12]; }", "[lib.WIDTH-1:12]; }")
+    assert compile_spec(write(tmp_path / "specs", text), DiagnosticBag()).name == "t"
 
 
 # ---- E0201 duplicate names, each with a note at the first definition
@@ -157,7 +270,9 @@ def test_unknown_imported_parameter_suggests_the_right_one(tmp_path):
 
 
 @pytest.mark.parametrize("old, new, needle, message", [
-    ("table pde;", "table nope;", "nope", "undefined format 'nope'"),
+    ("table pde;", "table nope;", "nope",
+     "undefined format 'nope'; declare it with `format NAME : WIDTH { ... }`, or import the file that has it"),
+    ("table pde;", "table pdf;", "pdf", "undefined format 'pdf'; did you mean 'pde'?"),
     ("table pde;", "table CR3;", "CR3; }", "'CR3' is a register, not a format"),
     ("context CR3;", "context pte;", "pte;", "'pte' is a format, not a register"),
 ])
@@ -182,6 +297,38 @@ def test_a_failed_import_is_not_reported_again_where_it_is_used(tmp_path):
 
 
 # ---- constants: E0302, E0303, E0304, E0305
+@pytest.mark.parametrize("old, new, needle", [
+    # a constant slice was folded with a 2^64-bit mask: MemoryError
+    ("record pf { code : 8 = fault; }", "record pf { code : 8 = 5[18446744073709551615:0]; }", "18446744073709551615:"),
+    # a level's index was used by the checks to size its table: 1 << 2^64, OverflowError
+    ("index va[20:12];", "index va[18446744073709551615:12];", "18446744073709551615:"),
+    # a run-time slice passed the checks and the emitter built the mask: MemoryError
+    ("fault not_present when !P;", "fault not_present when va[0x" + "f" * 40 + ":0] == 1;", "0xfff"),
+    ("fault not_present when !P;", "fault not_present when va[4096] == 1;", "4096]"),
+])
+def test_bit_positions_past_any_value_are_e0304_not_a_crash(tmp_path, old, new, needle):
+    text = edit(WALK, old, new)
+    d = only(compile_text(tmp_path, text), "E0304")
+    assert loc(d) == where(text, needle) and "no value is wider than 4096 bits" in d.message
+
+
+@pytest.mark.parametrize("old, new, needle, fragment", [
+    ("format pte : 64", "format pte : 1" + "0" * 400, "1000", "a 1329-bit number; it must be between 1 and 1024"),
+    ("format pte : 64", "format pte : 18446744073709551616", "1844", "a 65-bit number"),
+    ("    D [6];", "    D [1 << 4000];", "1 << 4000", "a 4001-bit number"),
+    ("code : 8 = fault", "code : 0x" + "f" * 1000 + " = fault", "0xfff", "a 4000-bit number"),
+])
+def test_huge_widths_and_bit_positions_are_e0304_with_their_size(tmp_path, old, new, needle, fragment):
+    text = edit(WALK, old, new)
+    d = only(compile_text(tmp_path, text), "E0304")
+    assert loc(d) == where(text, needle) and fragment in d.message
+
+
+def test_the_widest_bit_positions_are_accepted(tmp_path):
+    text = edit(WALK, "record pf { code : 8 = fault; }", "record pf { code : 8 = (1 << 4095)[4095:4088]; }")
+    assert compile_spec(write(tmp_path, text), DiagnosticBag()).name == "t"
+
+
 @pytest.mark.parametrize("old, new, needle, what", [
     ("entry 8;", "entry va;", "va;", "entry size in bytes"),
     ("entry 8;", "entry CR3.BASE;", "CR3.BASE;", "entry size in bytes"),

@@ -2,7 +2,7 @@
 
 Each `tests/errors/CODE.vspec` starts with a directive line
 
-    // expect: CODE at LINE:COL [run: generate] [pad-to: BYTES] [werror]
+    // expect: CODE at LINE:COL [run: generate] [pad-to: BYTES] [pad-tokens: N] [werror]
 
 and `tests/errors/CODE.expected` holds the exact stderr of the command, run from the
 repository root. The test asserts that the catalogue and the folder agree (one file per
@@ -42,19 +42,23 @@ def _directive(path: Path) -> dict:
     assert m, f"{path.name}: first line must be '// expect: CODE at LINE:COL ...'"
     rest = m["rest"]
     pad = re.search(r"pad-to: (\d+)", rest)
+    tokens = re.search(r"pad-tokens: (\d+)", rest)
     return {"code": m["code"], "line": int(m["line"]), "col": int(m["col"]),
             "generate": "run: generate" in rest, "werror": "werror" in rest,
-            "pad": int(pad[1]) if pad else None}
+            "pad": int(pad[1]) if pad else None, "pad_tokens": int(tokens[1]) if tokens else None}
 
 
 def _run(path: Path, d: dict, tmp_path: Path) -> tuple[int, str, str]:
     """Run the command from the repository root; return (status, stderr, shown path)."""
     shown = path.relative_to(ROOT).as_posix()
-    if d["pad"]:  # a file too large to check in: pad a copy with comment lines
+    if d["pad"] or d["pad_tokens"]:  # a file too large to check in: pad a copy
         big = tmp_path / path.name
         data = path.read_bytes()
-        line = b"// padding padding padding padding padding padding padding\n"
-        big.write_bytes(data + line * ((d["pad"] - len(data)) // len(line) + 1))
+        if d["pad"]:  # past a size in bytes, with comment lines
+            line = b"// padding padding padding padding padding padding padding\n"
+            big.write_bytes(data + line * ((d["pad"] - len(data)) // len(line) + 1))
+        else:  # past a number of tokens, with 5-token declarations
+            big.write_bytes(data + b"param PAD = 1;\n" * (d["pad_tokens"] // 5 + 1))
         shown = str(big)
     argv = ["generate", "--out", str(tmp_path / "out")] if d["generate"] else ["check"]
     argv += ["--Werror"] if d["werror"] else []
@@ -67,7 +71,7 @@ def _run(path: Path, d: dict, tmp_path: Path) -> tuple[int, str, str]:
     finally:
         os.chdir(cwd)
     text = err.getvalue()
-    if d["pad"]:
+    if d["pad"] or d["pad_tokens"]:
         text = text.replace(shown, f"<tmp>/{path.name}")
     return status, text, shown
 
@@ -123,3 +127,53 @@ def test_catalogue_matches_the_codes_the_tool_reports():
 def test_shipped_specs_have_no_warnings_beyond_the_waived_ones(capsys):
     assert main(["check", "--Werror"]) == 0
     assert "warning" not in capsys.readouterr().err
+
+
+THREE_CHECK_ERRORS = """\
+spec toy_paging;
+register PTBR : 64 { BASE [39:12]; }
+format pte : 64 {
+    V [0];
+    W [1];
+    A [5];
+    ADDR [71:12];
+}
+format big : 64 {
+    V [0];
+    W [1];
+    A [5];
+    G [5];
+    ADDR [39:21];
+}
+regime toy {
+    input va : 30;
+    access write;
+    context PTBR;
+    entry 8;
+    root PTBR.BASE << 12;
+    start level 2;
+    pointer ADDR;
+    frame ADDR;
+    level 2 top { index va[29:21]; table pte; leaf big when W page 2M; }
+    level 2 bottom { index va[20:12]; leaf pte page 4K; }
+    fault invalid when !V;
+    record fault_info { code : 8 = fault; }
+}
+"""
+
+
+def test_all_errors_of_the_check_stage_are_reported_together_in_source_order(tmp_path):
+    """A field past the width, an overlap and a duplicate level are independent: one run
+    reports the three, in the order of the file."""
+    path = tmp_path / "three.vspec"
+    path.write_text(THREE_CHECK_ERRORS)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        status = main(["check", str(path)])
+    found = [FIRST.match(line) for line in err.getvalue().splitlines() if FIRST.match(line)]
+    lines = THREE_CHECK_ERRORS.splitlines()
+    expected = [("E0401", "ADDR [71:12];"), ("E0402", "G [5];"), ("E0201", "level 2 bottom")]
+    assert status == 1 and err.getvalue().endswith("3 errors found\n"), err.getvalue()
+    assert [(m["code"], int(m["line"])) for m in found] == [
+        (code, next(i for i, text in enumerate(lines, 1) if needle in text)) for code, needle in expected]
+    assert [int(m["line"]) for m in found] == sorted(int(m["line"]) for m in found)

@@ -1,12 +1,13 @@
 """codegen/parse.py: syntax errors (E0100), empty files (E0101), deep nesting (E0102),
-bad number literals, and the spans the parser gives to syntax-tree nodes."""
+lines and files too large to parse (E0004, E0005), bad number literals, and the spans
+the parser gives to syntax-tree nodes."""
 from pathlib import Path
 
 import pytest
 
 from codegen import ast
 from codegen.diagnostics import DiagnosticBag
-from codegen.parse import MAX_CONST_BITS, MAX_NESTING, parse_text
+from codegen.parse import MAX_CONST_BITS, MAX_LINE, MAX_NESTING, MAX_TOKENS, parse_text
 
 from snippets import WALK, codes, edit, loc, only, where
 
@@ -163,3 +164,73 @@ def test_every_bad_literal_of_a_file_is_reported():
 def test_largest_literal_is_accepted():
     tree, bag = parse("spec t;\nparam X = 0x" + "f" * (MAX_CONST_BITS // 4) + ";\n")
     assert not bag.items and tree.decls[0].value.value == (1 << MAX_CONST_BITS) - 1
+
+
+# ---- E0004 a line too long, E0005 too many tokens: both refused before parsing
+def test_enormous_line_is_e0004_at_the_first_character_past_the_limit():
+    text = "spec t;\nparam P = 1; // " + "x" * MAX_LINE + "\nparam Q = 2;\n"
+    tree, bag = parse(text)
+    assert tree is None
+    d = only(bag, "E0004")
+    assert loc(d) == (2, MAX_LINE + 1) and f"limited to {MAX_LINE} characters" in d.message
+    assert len(bag.render()) < 2000  # the excerpt is a window, not the line
+
+
+def test_a_line_at_the_limit_is_accepted():
+    tree, bag = parse("spec t;\n// " + "x" * (MAX_LINE - 3) + "\nparam P = 1;\n")
+    assert tree is not None and not bag.items
+
+
+def test_too_many_tokens_is_e0005_at_the_first_token_past_the_limit():
+    # `spec t ;` is 3 tokens, each `param P = 1 ;` line 5: token MAX_TOKENS + 1 is the
+    # third of line 2 + (MAX_TOKENS - 3) // 5
+    text = "spec t;\n" + "param P = 1;\n" * (MAX_TOKENS // 5 + 1)
+    tree, bag = parse(text)
+    assert tree is None
+    d = only(bag, "E0005")
+    assert loc(d) == (2 + (MAX_TOKENS - 3) // 5, 9)
+
+
+def test_comments_do_not_count_as_tokens():
+    text = "spec t;\n" + "// a comment line\n" * (MAX_TOKENS + 10) + "param P = 1;\n"
+    tree, bag = parse(text)
+    assert tree is not None and not bag.items
+
+
+def test_a_bad_character_before_the_token_limit_is_a_syntax_error():
+    text = "spec t;\n#\n" + "param P = 1;\n" * (MAX_TOKENS // 5 + 1)
+    d = only(parse(text)[1], "E0100")
+    assert loc(d) == (2, 1)
+
+
+@pytest.mark.parametrize("text, at", [
+    ("spec t;\nparam P = 1; /* never closed\nparam Q = 2;\n", (2, 14)),
+    ('spec t;\nparam P = 1 "never closed;\n', (2, 13)),
+])
+def test_unterminated_comment_or_string_at_the_end(text, at):
+    d = only(parse(text)[1], "E0100")
+    assert loc(d) == at
+
+
+# ---- the issue's deep inputs, each answered with one diagnostic
+@pytest.mark.parametrize("expr", [
+    "1 ?\n" * 3000 + "1" + " : 0\n" * 3000,       # ?: nested in the middle
+    "0 ? 0 :\n" * 3000 + "1",                    # an else-if chain of ?:
+    "(\n" * 10_000 + "1" + "\n+ 1)" * 10_000,    # 10,000 nested brackets around additions
+    "- ~ !\n" * 3000 + "1",                      # mixed unary operators
+    " <<\n".join(["1"] * 5000),                  # a long chain of one operator
+])
+def test_deep_expressions_over_many_lines_give_e0102(expr):
+    text = f"spec t;\nparam X =\n{expr};\n"
+    tree, bag = parse(text)
+    assert tree is None and codes(bag) == ["E0102"]
+
+
+def test_ten_thousand_redundant_brackets_over_many_lines_are_accepted():
+    tree, bag = parse("spec t;\nparam X = " + "(\n" * 10_000 + "1" + ")\n" * 10_000 + ";\n")
+    assert not bag.items and tree.decls[0].value.value == 1
+
+
+def test_ten_thousand_brackets_on_one_line_are_a_line_too_long():
+    d = only(parse("spec t;\nparam X = " + "(" * 10_000 + "1" + ")" * 10_000 + ";\n")[1], "E0004")
+    assert loc(d) == (2, MAX_LINE + 1)

@@ -107,8 +107,8 @@ def test_toy_reference_constants(toy_gen):
 # a variant of the toy: a format-typed field in the upper half of word 0, and a halt rule
 # that reads the flags at a dynamic bit index
 SUB = edit(TOY,
-           "format flagbits : 32 { io [0]; halt [1]; }",
-           "format flagbits : 32 { io [0]; halt [1]; }\nformat modebits : 32 { en [0]; mode [5:3]; }",
+           "    halt [1];\n}\n",
+           "    halt [1];\n}\nformat modebits : 32 {\n    en [0];\n    mode [5:3];\n}\n",
            "        io_map at 0x8 : 64;", "        more at 0x4 : modebits;\n        io_map at 0x8 : 64;",
            "exit halt when event.kind == ev_kind.HALT && ctl.flags[1]",
            "exit halt when event.kind == ev_kind.HALT && ctl.flags[event.kind] && ctl.more.mode == 5")
@@ -149,21 +149,33 @@ def test_format_subfield_and_dynamic_bit_index_resolve(tmp_path):
 
 # ---------------------------------------------------------------- errors
 def _drop(text: str, line_start: str) -> str:
-    lines = [x for x in text.split("\n") if not x.strip().startswith(line_start)]
+    """Drop the declarations that start with `line_start`, with their blocks."""
+    lines, skip_to = [], None
+    for x in text.split("\n"):
+        if skip_to is not None:
+            skip_to = None if x == skip_to else skip_to
+        elif x.strip().startswith(line_start):
+            skip_to = x[:len(x) - len(x.lstrip())] + "}" if x.endswith("{") else None
+        else:
+            lines.append(x)
     assert len(lines) < len(text.split("\n")), line_start
     return "\n".join(lines)
 
 
-@pytest.mark.parametrize("what, missing", [("event {", "an event"), ("record ", "a record"), ("exit ", "an exit rule")])
-def test_unit_without_event_record_or_exit(tmp_path, what, missing):
+@pytest.mark.parametrize("what, missing, syntax", [
+    ("event {", "an event", "`event { FIELD : WIDTH; ... }`"),
+    ("record ", "a record", "`record NAME { FIELD : WIDTH; ... }`"),
+    ("exit ", "an exit rule", "`exit NAME when COND { FIELD = EXPR; }`"),
+])
+def test_unit_without_event_record_or_exit(tmp_path, what, missing, syntax):
     text = _drop(TOY, what)
     d = only(compile_text(tmp_path, text), "E0306")
     assert loc(d) == where(text, "unit toy_unit")
-    assert d.message == f"unit 'toy_unit' needs {missing}"
+    assert d.message == f"unit 'toy_unit' needs {missing}: add {syntax}"
 
 
 def test_exit_assigning_an_unknown_record_field(tmp_path):
-    text = edit(TOY, "{ code = 1; }", "{ cod = 1; }")
+    text = edit(TOY, "    code = 1;", "    cod = 1;")
     d = only(compile_text(tmp_path, text), "E0301")
     assert loc(d) == where(text, "cod = 1")
     assert "'cod', which is not a field of record 'info' (code)" in d.message
@@ -186,7 +198,7 @@ def test_store_needs_a_whole_aligned_word(tmp_path, extra, target, desc):
     assert loc(d) == where(text, "code : 8 store")
     assert desc in d.message and "whole aligned 64-bit word" in d.message
     field = target.split(".")[1]
-    assert note_loc(d) == where(text, f"{field} at 0x") and d.notes[0][0] == "the structure field"
+    assert note_loc(d) == where(text, f"{field} at 0x") and d.notes[0][0] == f"'{target}' is declared here"
 
 
 def test_store_to_an_unaligned_64_bit_field(tmp_path):
@@ -199,8 +211,8 @@ def test_store_to_an_unaligned_64_bit_field(tmp_path):
 
 
 def test_two_record_fields_stored_to_one_word(tmp_path):
-    text = edit(TOY, "record info { code : 8 store ctl.code; }",
-                "record info { code : 8 store ctl.code; more : 8 store ctl.code; }")
+    text = edit(TOY, "        code : 8 store ctl.code;\n",
+                "        code : 8 store ctl.code;\n        more : 8 store ctl.code;\n")
     d = only(compile_text(tmp_path, text), "E0414")
     assert loc(d) == where(text, "more : 8") and note_loc(d) == where(text, "code : 8 store")
     assert "two record fields are stored to 'ctl.code'" in d.message
@@ -248,13 +260,13 @@ def test_duplicate_exit_names(tmp_path):
 
 
 def test_event_field_named_like_a_context_register(tmp_path):
-    text = edit(TOY, "size : 3; }", "size : 3; blk : 4; }")
+    text = edit(TOY, "        size : 3;\n", "        size : 3;\n        blk : 4;\n")
     d = only(compile_text(tmp_path, text), "E0201")
     assert loc(d) == where(text, "blk : 4") and "context register" in d.message
 
 
 def test_record_field_with_a_value_is_not_a_unit_field(tmp_path):
-    text = edit(TOY, "record info { code : 8 store ctl.code; }", "record info { code : 8 store ctl.code; extra : 4 = 1; }")
+    text = edit(TOY, "        code : 8 store ctl.code;\n", "        code : 8 store ctl.code;\n        extra : 4 = 1;\n")
     d = only(compile_text(tmp_path, text), "E0306")
     assert loc(d) == where(text, "extra : 4") and "'extra : WIDTH;'" in d.message
 
