@@ -40,9 +40,28 @@ def check(spec: ir.Spec, bag: DiagnosticBag) -> None:
         _regime(spec, reg, bag)
     for nest in spec.nested:
         _record(nest.record, bag)
+        _nested_widths(spec, nest, bag)
     for unit in spec.units:
         _unit(unit, bag)
     _generated_names(spec, bag)
+
+
+def _nested_widths(spec: ir.Spec, nest: ir.Nested, bag: DiagnosticBag) -> None:
+    """Every address the guest walk produces (its pointer and frame fields) is an input of
+    the host walk, so it must fit the host's input: a wider one has no host translation."""
+    guest, host = spec.regime(nest.guest), spec.regime(nest.host)
+    formats = {name for lv in guest.levels for name in (lv.table, lv.leaf) if name}
+    fields = [(f, lay) for name in sorted(formats) for lay in [spec.layout(name)] for f in lay.fields
+              if f.name in (guest.pointer, guest.frame)]
+    if not fields:
+        return
+    widest, lay = max(fields, key=lambda item: item[0].hi)
+    if widest.hi + 1 > host.input_width:
+        bag.error("E0417", f"guest regime '{guest.name}' produces {widest.hi + 1}-bit addresses (field "
+                  f"'{widest.name}' of '{lay.name}' reaches bit {widest.hi}) but host regime '{host.name}' "
+                  f"translates {host.input_width}-bit inputs; widen the host's input or narrow the guest's "
+                  "address fields", nest.span, (f"field '{widest.name}' of '{lay.name}'", widest.span),
+                  (f"host regime '{host.name}'", host.span))
 
 
 def identifier_problem(name: str, prefixed: bool = False) -> str | None:

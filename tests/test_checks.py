@@ -221,3 +221,22 @@ def test_start_level_that_is_not_a_level(tmp_path, start, needle):
     text = edit(WALK, "start level 2;", f"start level {start};")
     d = only(compile_text(tmp_path, text), "E0304")
     assert loc(d) == where(text, needle) and "start level" in d.message
+
+
+# ---- E0417 a nested guest whose addresses the host cannot take
+def _nested_with_host_input(width: int) -> str:
+    host = WALK[WALK.index("regime walk"):].replace("regime walk", "regime host").replace(
+        "input va : 48", f"input gpa : {width}").replace("va[", "gpa[")
+    return WALK + host + "nested n {\n    guest walk;\n    host host;\n    table access { write = 1; }\n" \
+        "    final access { write = access.write; }\n    record r { code : 8 = fault; }\n}\n"
+
+
+def test_guest_addresses_wider_than_the_host_input(tmp_path):
+    text = _nested_with_host_input(40)
+    d = only(compile_text(tmp_path, text), "E0417")
+    assert loc(d) == where(text, "nested n") and "48-bit addresses" in d.message and "40-bit inputs" in d.message
+    assert note_loc(d)[0] in {i + 1 for i, line in enumerate(text.splitlines()) if "ADDR [47:12];" in line}
+
+
+def test_guest_addresses_that_fit_the_host_input(tmp_path):
+    compile_spec(write(tmp_path, _nested_with_host_input(48)), DiagnosticBag())
