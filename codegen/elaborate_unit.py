@@ -8,6 +8,7 @@ elaborator's bag; structural checks (offsets, overlaps, stores) come in checks.p
 from __future__ import annotations
 
 from . import ast, ir
+from .checks import WALK_RESULTS
 from .diagnostics import Span
 from .elaborate import MAX_WIDTH, Elaborator, Module, Scope, undefined
 from .expr import Expr, num
@@ -171,7 +172,7 @@ def _walk(el: Elaborator, m: Module, w: ast.Walk, scope: Scope):
         return None
     members = walk_members(regime)
     clash = [k for k in regime.fault_kinds if k in {f.name for f in regime.record.fields} or k in
-             ("walked", "ok", "pa", "level", "fault")]
+             WALK_RESULTS]
     if clash:
         el.bag.error("E0201", f"walk '{w.name}': fault kind '{clash[0]}' of regime '{regime.name}' has the name of "
                      "a record field or of a walk result", w.span)
