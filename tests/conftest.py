@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from codegen import harness
-from codegen.pipeline import compile_spec
+from codegen.frontend.pipeline import compile_spec
+from codegen.verify import harness
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = {p.stem: p for p in sorted((ROOT / "specs").glob("*.vspec"))}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from codegen.diagnostics import Diagnostic, DiagnosticBag, SpecError
-from codegen.pipeline import compile_spec
+from codegen.frontend.diagnostics import Diagnostic, DiagnosticBag, SpecError
+from codegen.frontend.pipeline import compile_spec
 
 # A two-level walk: small, valid, and every error test below breaks one thing in it.
 WALK = """\

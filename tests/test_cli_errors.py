@@ -10,12 +10,11 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from snippets import WALK, edit, where
 
 from codegen.cli import main
-from codegen.diagnostics import DiagnosticBag, SpecError
-from codegen.pipeline import compile_spec
-
-from snippets import WALK, edit, where
+from codegen.frontend.diagnostics import DiagnosticBag, SpecError
+from codegen.frontend.pipeline import compile_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = {p.name: p.read_text() for p in sorted((ROOT / "specs").glob("*.vspec"))}

@@ -1,6 +1,6 @@
 """Names and strings of a spec cannot put code into the generated Python, MyHDL, Verilog
 or VHDL, through the real pipeline (compile_spec -> emit.render -> import and run ->
-convert with codegen/hdl.py -> iverilog / verilator / ghdl).
+convert with codegen/generate/hdl.py -> iverilog / verilator / ghdl).
 
 - Names: the grammar admits only identifiers, so `x; import os` is a syntax error. Every
   hostile identifier (keywords and reserved words of Python, Verilog, SystemVerilog and
@@ -35,12 +35,15 @@ from pathlib import Path
 
 import pytest
 
-from codegen import checks, cosim, emit, hdl, ir
-from codegen.checks import WALK_RESULTS
+from codegen import ir
 from codegen.cli import main
-from codegen.diagnostics import DiagnosticBag, SpecError
-from codegen.harness import load_generated
-from codegen.pipeline import compile_spec
+from codegen.frontend import checks
+from codegen.frontend.checks import WALK_RESULTS
+from codegen.frontend.diagnostics import DiagnosticBag, SpecError
+from codegen.frontend.pipeline import compile_spec
+from codegen.generate import emit, hdl
+from codegen.verify import cosim
+from codegen.verify.harness import load_generated
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -729,6 +732,6 @@ def test_a_file_name_of_dots_stays_inside_the_output_folder(stem, tmp_path):
     out = tmp_path / "out" / "generated"
     out.mkdir(parents=True)
     with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
-        assert main(["generate", "--out", str(out), str(dots)]) == 0
+        assert main(["generate", "--output", str(out), str(dots)]) == 0
     made = sorted(p.relative_to(tmp_path / "out") for p in (tmp_path / "out").rglob("*.py"))
     assert made and all(p.parts[0] == "generated" and len(p.parts) == 3 for p in made), made

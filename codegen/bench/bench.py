@@ -1,0 +1,262 @@
+"""`virtspec bench`: how fast the generator, the generated reference and the MyHDL model are.
+
+One run prints one table:
+  (a) regeneration of all specs (compile + render, no writes), best of 3;
+  (b) generated reference walks/s against the hand-written walker (codegen/bench/handwalk.py) on the
+      same legal 4-level 1D walks, each on a fresh copy of memory, walk calls only, best of 5;
+  (c) MyHDL model walks/s and simulated cycles/s, 1D and 2D (NPT and EPT), memory latency 1,
+      no stalls;
+  (d) 2D walks (NPT and EPT) with 4 KiB pages and 4 levels in both dimensions: memory
+      references and model cycles per walk, next to the lower bound references x latency;
+  (e) every decision unit (SVM intercepts, VMX exits, the IOMMUs' DMA and interrupt
+      requests): reference and MyHDL model events/s, memory references and cycles per
+      event, latency 1, no stalls;
+  (f) with --fuzz N: N inputs of codegen/bench/fuzz.py (random bytes, grammar tokens, mutated specs,
+      scaled-up shapes) through `virtspec check`: inputs/s, tracebacks, hangs, exit statuses.
+
+Run as `python3 cli.py bench [--quick] [--fuzz N]` or `python3 -m codegen.bench.bench [--quick] [--fuzz N]`;
+`python3 -m codegen.bench.fuzz` runs the fuzzing alone, with its own table.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import random
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+from codegen import ir, shipped
+from codegen.bench import handwalk
+from codegen.frontend.pipeline import compile_spec
+from codegen.generate import emit
+from codegen.verify import harness
+from codegen.verify.stimulus.translation import Draw, Plan, ScenarioFactory
+from codegen.verify.stimulus.unit import UnitScenarioFactory
+
+SPECS = shipped.folder("specs")
+_OUT = tempfile.TemporaryDirectory(prefix="virtspec-bench-")  # the models, generated afresh
+
+
+def load_models(name: str):
+    """The generated reference and MyHDL model of shipped spec `name`, rendered into a
+    temporary folder: the benchmark measures the installed generator, and writes nothing
+    into the user's project."""
+    directory = Path(_OUT.name) / name
+    if not directory.exists():
+        emit.write(emit.render(compile_spec(SPECS / f"{name}.vspec")), directory)
+    return harness.load_generated(directory)
+LATENCY = 1
+
+
+def _best(fn, repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+# ---- (a) regeneration ---------------------------------------------------------------
+def bench_regenerate(repeat: int) -> tuple[float, int]:
+    paths = sorted(SPECS.glob("*.vspec"))
+
+    def regen():
+        for p in paths:
+            emit.render(compile_spec(p))
+
+    return _best(regen, repeat), len(paths)
+
+
+# ---- (b) generated reference vs hand-written walker ---------------------------------------
+ARGS = ("va", "write", "user", "fetch", "CR0", "CR3", "CR4", "EFER", "RFLAGS", "PKRU")
+
+
+def legal_4level_walks(ref, n: int, seed: int = 1) -> list:
+    factory = ScenarioFactory(compile_spec(SPECS / "x86_64_paging.vspec"))
+    draw = Draw(random.Random(seed))
+    out = []
+    while len(out) < n:
+        sc = factory.make(draw, fault_percent=0, legal=True)
+        if (sc.request["CR4"] >> 12) & 1:  # CR4.LA57: keep 4-level paging only
+            continue
+        if harness.run_reference(ref, sc).outcome["ok"]:
+            out.append(sc)
+    return out
+
+
+def time_walker(walk, scenarios, repeat: int) -> float:
+    """Best time of `repeat` passes over the scenarios; only the walk calls are timed."""
+    memories = [sc.memory for sc in scenarios]
+    args = [tuple(sc.request[k] for k in ARGS) for sc in scenarios]
+    best = float("inf")
+    for _ in range(repeat):
+        mems = [dict(m) for m in memories]
+        traces = [[] for _ in scenarios]
+        t0 = time.perf_counter()
+        for mem, trace, a in zip(mems, traces, args):
+            walk(mem, trace, *a)
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def check_same(ref, scenarios) -> int:
+    """Walks on which the two walkers disagree (outcome, trace or final memory)."""
+    bad = 0
+    for sc in scenarios:
+        a = tuple(sc.request[k] for k in ARGS)
+        m1, t1, m2, t2 = dict(sc.memory), [], dict(sc.memory), []
+        if ref.walk_top(m1, t1, *a) != handwalk.walk_top(m2, t2, *a) or t1 != t2 or m1 != m2:
+            bad += 1
+    return bad
+
+
+# ---- (c), (d) MyHDL model ------------------------------------------------------------------
+def successful_walks(name: str, ref, n: int, seed: int = 2) -> list:
+    """Successful walks of every page size and paging depth (LA57 on or off) the factory draws."""
+    factory = ScenarioFactory(compile_spec(SPECS / f"{name}.vspec"))
+    draw = Draw(random.Random(seed))
+    out = []
+    while len(out) < n:
+        sc = factory.make(draw, fault_percent=0, legal=True)
+        if harness.run_reference(ref, sc).outcome["ok"]:
+            out.append(sc)
+    return out
+
+
+# 4-level paging in both dimensions: guest CR4.LA57 = 0, and the host's own switch
+FOUR_LEVELS = {"amd_npt": {"CR4": 0, "HCR4": 0}, "intel_ept": {"CR4": 0, "EPTP": 3 << 3}}
+
+
+def walks_4k_4level(name: str, ref, n: int, seed: int = 3) -> list:
+    factory = ScenarioFactory(compile_spec(SPECS / f"{name}.vspec"))
+    draw = Draw(random.Random(seed))
+    out = []
+    while len(out) < n:
+        sc = factory.make(draw, guest_plan=Plan(1), host_leaf=1, preset_updates=True, fault_percent=0, legal=True,
+                          ctx_override=FOUR_LEVELS[name])
+        o = harness.run_reference(ref, sc).outcome
+        if o["ok"] and (o["level"], o["host_level"]) == (1, 1):
+            out.append(sc)
+    return out
+
+
+def time_model(model, ref, scenarios, repeat: int):
+    timing = harness.Timing(LATENCY, LATENCY, 0)
+    best, runs = float("inf"), None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        runs = harness.run_model(model, ref, scenarios, timing)
+        best = min(best, time.perf_counter() - t0)
+    return best, runs
+
+
+# ---- the table -------------------------------------------------------------------------------
+def _fmt(x: float) -> str:
+    return f"{x:,.0f}" if x >= 100 else f"{x:,.2f}"
+
+
+def main(quick: bool = False, fuzz_inputs: int = 0) -> int:
+    begin = time.perf_counter()
+    n_ref = 500 if quick else 2000
+    n_model = 100 if quick else 300
+    rows: list[tuple[str, str, str]] = []
+
+    ref1, model1 = load_models("x86_64_paging")
+    ref2, model2 = load_models("amd_npt")
+    ref3, model3 = load_models("intel_ept")
+
+    # (a)
+    regen, nspecs = bench_regenerate(3)
+    rows.append(("(a) regenerate all specs", f"{nspecs} specs, compile + render, best of 3", f"{regen * 1000:,.1f} ms"))
+
+    # (b)
+    walks = legal_4level_walks(ref1, n_ref)
+    bad = check_same(ref1, walks)
+    t_gen = time_walker(ref1.walk_top, walks, 5)
+    t_hand = time_walker(handwalk.walk_top, walks, 5)
+    gen_ps, hand_ps = len(walks) / t_gen, len(walks) / t_hand
+    what = f"{len(walks)} legal 4-level walks, best of 5"
+    rows.append(("(b) generated reference", what, f"{_fmt(gen_ps)} walks/s"))
+    rows.append(("    hand-written walker", "same walks, fresh memory each", f"{_fmt(hand_ps)} walks/s"))
+    rows.append(("    ratio generated / hand-written", "", f"{gen_ps / hand_ps:.2f}x"))
+    rows.append(("    walkers disagree on", "outcome, trace or final memory", f"{bad} of {len(walks)} walks"))
+
+    # (c)
+    for label, name, ref, model in (("1D x86_64_paging", "x86_64_paging", ref1, model1),
+                                    ("2D amd_npt", "amd_npt", ref2, model2),
+                                    ("2D intel_ept", "intel_ept", ref3, model3)):
+        scs = successful_walks(name, ref, n_model)
+        secs, runs = time_model(model, ref, scs, 3)
+        cycles = sum(r.cycles for r in runs)
+        nref = sum(len(r.trace) for r in runs)
+        what = f"{len(scs)} successful walks, mixed page sizes"
+        rows.append((f"(c) MyHDL model {label}", what, f"{_fmt(len(scs) / secs)} walks/s"))
+        rows.append(("", f"latency {LATENCY}, no stalls, best of 3", f"{_fmt(cycles / secs)} cycles/s"))
+        rows.append(("", "", f"{nref / len(scs):.1f} refs, {cycles / len(scs):.1f} cycles/walk"))
+
+    # (d)
+    for name, ref, model in (("amd_npt", ref2, model2), ("intel_ept", ref3, model3)):
+        scs = walks_4k_4level(name, ref, 50 if quick else 100)
+        refs = [len(harness.run_reference(ref, sc).trace) for sc in scs]
+        _, runs = time_model(model, ref, scs, 1)
+        cyc = [r.cycles for r in runs]
+        mean_refs, mean_cyc = sum(refs) / len(refs), sum(cyc) / len(cyc)
+        what = f"{len(scs)} walks, 4 KiB pages, 4+4 levels"
+        rows.append((f"(d) 2D references {name}", what, f"{mean_refs:.1f} refs/walk (min {min(refs)}, max {max(refs)})"))
+        rows.append(("    2D model cycles", f"memory latency {LATENCY}, no stalls", f"{mean_cyc:.1f} cycles/walk"))
+        rows.append(("    lower bound", f"refs x latency = {mean_refs:.0f} x {LATENCY}", f"{mean_refs * LATENCY:.0f} cycles/walk"))
+        rows.append(("    model / lower bound", "", f"{mean_cyc / (mean_refs * LATENCY):.2f}x"))
+
+    # (e)
+    for path in sorted(SPECS.glob("*.vspec")):
+        spec = compile_spec(path)
+        if not isinstance(spec.top, ir.Unit):
+            continue
+        name = path.stem
+        ref, model = load_models(name)
+        factory = UnitScenarioFactory(spec)
+        draw = Draw(random.Random(4))
+        scs = [factory.make(draw) for _ in range(n_ref)]
+        t_ref = _best(lambda: [harness.run_reference(ref, sc) for sc in scs], 3)
+        secs, runs = time_model(model, ref, scs[:n_model], 3)
+        cycles = sum(r.cycles for r in runs)
+        nref = sum(len(r.trace) for r in runs)
+        rows.append((f"(e) unit {name} reference", f"{len(scs)} random events, best of 3", f"{_fmt(len(scs) / t_ref)} events/s"))
+        rows.append(("    MyHDL model", f"{len(runs)} events, latency {LATENCY}, no stalls", f"{_fmt(len(runs) / secs)} events/s"))
+        rows.append(("", "", f"{nref / len(runs):.1f} refs, {cycles / len(runs):.1f} cycles/event"))
+
+    # (f)
+    if fuzz_inputs:
+        from codegen.bench import fuzz
+        tally = fuzz.fuzz(fuzz_inputs, seed=1)
+        statuses = sum(tally.statuses.values(), Counter())
+        per = ", ".join(f"{f} {tally.inputs[f]}" for f in fuzz.FAMILIES)
+        rows.append(("(f) front-end fuzzing", f"{tally.total} inputs, seed 1: {per}",
+                     f"{_fmt(tally.total / tally.seconds)} inputs/s"))
+        rows.append(("    exit status 0 / 1 / 2 / other", f"{sum(tally.rendered.values())} rendered after status 0",
+                     f"{statuses['0']} / {statuses['1']} / {statuses['2']} / {sum(tally.odd_status.values())}"))
+        rows.append(("    tracebacks, hangs, uncoded errors", "5 s per input",
+                     f"{sum(tally.tracebacks.values())}, {sum(tally.hangs.values())}, {sum(tally.uncoded.values())}"))
+
+    # print
+    print(f"virtspec benchmark{' (quick)' if quick else ''}")
+    print(f"machine: {os.cpu_count()} CPUs, Python {platform.python_version()} ({platform.python_implementation()}), "
+          f"{platform.system()} {platform.machine()}")
+    w0 = max(len(r[0]) for r in rows)
+    w1 = max(len(r[1]) for r in rows)
+    w2 = max(len(r[2]) for r in rows)
+    print(f"{'measure':<{w0}}  {'workload':<{w1}}  result")
+    print(f"{'-' * w0}  {'-' * w1}  {'-' * w2}")
+    for a, b, c in rows:
+        print(f"{a:<{w0}}  {b:<{w1}}  {c}")
+    print(f"(benchmark took {time.perf_counter() - begin:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    sys.exit(main(quick="--quick" in args, fuzz_inputs=int(args[args.index("--fuzz") + 1]) if "--fuzz" in args else 0))

@@ -1,0 +1,75 @@
+"""The `virtspec` command line: one module per subcommand, each adding its parser and
+calling one stage of the pipeline.
+
+Exit status: 0 ok, 1 the input is wrong or the models disagree (spec errors,
+mismatches, stale files), 2 usage or environment (bad option, unwritable folder,
+missing simulator), 130 interrupted.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib.metadata import PackageNotFoundError, version
+
+from codegen.cli import bench, check, convert, cosim, doc, fmt, generate
+from codegen.cli._common import HelpFormatter, Usage, project_of, report
+from codegen.frontend.diagnostics import SpecError
+from codegen.verify.stimulus.translation import StimulusError
+
+COMMANDS = (check, generate, doc, fmt, cosim, convert, bench)
+
+
+def _version() -> str:
+    try:
+        return version("virtspec")
+    except PackageNotFoundError:  # a checkout used without installing it
+        from codegen.ir import GENERATOR_VERSION
+        return GENERATOR_VERSION
+
+
+def parser() -> argparse.ArgumentParser:
+    root = project_of(argparse.Namespace())
+    p = argparse.ArgumentParser(
+        prog="virtspec", formatter_class=HelpFormatter,
+        description="Executable specs of virtualization hardware: check spec files, generate a reference "
+                    "emulator and a MyHDL model from each, and co-simulate the two.",
+        epilog=f"project root: {root.root} ({root.found}); specs/, generated/ and docs/ default to folders "
+               "under it, and every -o/--output is relative to the working directory.")
+    p.add_argument("--version", action="version", version=f"virtspec {_version()}")
+    p.add_argument("--show-root", action="store_true",
+                   help="print the project root found from the working directory, and how, then exit")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    for command in COMMANDS:
+        command.add_parsers(sub, HelpFormatter)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser()
+    args = p.parse_args(argv)
+    if args.show_root:
+        project = project_of(args)
+        print(f"{project.root}\n(found as {project.found})")
+        return 0
+    if args.command is None:
+        p.error("name a command (`virtspec --help` lists them)")
+    try:
+        return args.fn(args)
+    except Usage as exc:
+        args.parser.print_usage(sys.stderr)
+        print(f"virtspec {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except SpecError as exc:  # found after the checks, while generating
+        report([exc.bag])
+        return 1
+    except StimulusError as exc:
+        print(f"virtspec: cannot build stimulus for this spec: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

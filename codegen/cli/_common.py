@@ -1,0 +1,136 @@
+"""What every subcommand shares: usage errors, the user's project, the spec files of a
+run, compiling them with the project's settings, and reporting their diagnostics."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from codegen import ir
+from codegen.frontend import config
+from codegen.frontend.config import Project, find_project
+from codegen.frontend.diagnostics import DiagnosticBag
+from codegen.frontend.pipeline import compile_in_project
+
+
+class Usage(Exception):
+    """A usage or environment error: exit status 2, after the subcommand's usage line."""
+
+
+def plural(n: int, noun: str, nouns: str | None = None) -> str:
+    """'1 spec', '2 specs' (`nouns` for irregular plurals)."""
+    return f"{n} {noun if n == 1 else nouns or noun + 's'}"
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Every option's help ends with its default, when it has one worth saying."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "%(default)" not in text and "default:" not in text and action.option_strings \
+                and action.default not in (None, False, True, argparse.SUPPRESS, []):
+            text += " (default: %(default)s)"
+        return text
+
+
+def project_of(args: argparse.Namespace) -> Project:
+    """The project of this run: found from the first spec named, else from the working
+    directory (config.find_project)."""
+    named = [p for p in getattr(args, "spec", None) or [] if isinstance(p, str) and p != "-"]
+    if isinstance(getattr(args, "spec", None), str):
+        named = [args.spec]
+    start = None
+    if named:
+        try:
+            first = Path(named[0])
+            start = first.parent if not first.is_dir() else first
+        except (OSError, ValueError):
+            start = None
+    return find_project(start)
+
+
+def output_folder(value: str | None, default: Path) -> Path:
+    """An -o/--output folder: as given, relative to the working directory; else the
+    project's default."""
+    return Path(value) if value else default
+
+
+def spec_paths(paths: list[str], project: Project, command: str) -> list[Path]:
+    """The spec files of a run: those named, else every *.vspec of the project's specs/."""
+    if paths:
+        out = [Path(p) for p in paths]
+        for p in out:
+            problem = _not_a_file(p)
+            if problem:
+                raise Usage(problem)
+        return out
+    if not project.specs.is_dir():
+        raise Usage(f"no spec file named and no specs/ folder in the project root {project.root} ({project.found}); "
+                    f"name the spec files: `virtspec {command} my.vspec`")
+    found = sorted(project.specs.glob("*.vspec"))
+    if not found:
+        raise Usage(f"no spec file named and no *.vspec file in {project.specs}; name the spec files: "
+                    f"`virtspec {command} my.vspec`")
+    return found
+
+
+def one_spec(path: str) -> list[Path]:
+    problem = _not_a_file(Path(path))
+    if problem:
+        raise Usage(problem)
+    return [Path(path)]
+
+
+def _not_a_file(p: Path) -> str | None:
+    """Why `p` cannot be a spec file given on the command line, or None. Never raises:
+    a name too long or with a NUL byte is a usage error, not a traceback."""
+    try:
+        if p.is_file():
+            return None
+        if p.is_dir():
+            return f"'{p}' is a directory; name the spec files in it (e.g. {p / '*.vspec'})"
+        if p.exists():
+            return f"'{p}' is not a regular file (a device, a pipe or a socket), not a spec file"
+    except (OSError, ValueError) as exc:
+        return f"cannot use '{str(p)[:200]}' as a spec file: {getattr(exc, 'strerror', None) or exc}"
+    return f"no such spec file: {p}"
+
+
+def compile_all(paths: list[Path], werror: bool = False) -> tuple[list[ir.Spec], list[DiagnosticBag]]:
+    """Compile each spec with the settings of its pyproject.toml. The warnings of a spec
+    that compiled are printed here; a spec with errors (or, under --Werror or `werror`
+    in the settings, with warnings) is returned in `failed` for report()."""
+    specs, failed = [], []
+    warned = 0
+    for p in paths:
+        try:
+            spec, bag = compile_in_project(p, werror)
+        except config.ConfigError as exc:
+            raise Usage(str(exc)) from None
+        if spec is None:
+            failed.append(bag)
+            continue
+        if bag.items:
+            print(bag.render(), file=sys.stderr)
+            warned += len(bag.warnings)
+        specs.append(spec)
+    if warned and not failed:
+        print(f"{plural(warned, 'warning')} (`virtspec explain CODE` tells more; "
+              "waive a code under [tool.virtspec] in pyproject.toml)", file=sys.stderr)
+    return specs, failed
+
+
+def report(failed: list[DiagnosticBag]) -> None:
+    for bag in failed:
+        print(bag.render(), file=sys.stderr)
+    n = sum(len(b.errors) for b in failed)
+    w = sum(len(b.warnings) for b in failed)
+    if n:
+        print(plural(n, "error") + (f" and {plural(w, 'warning')}" if w else "") + " found", file=sys.stderr)
+
+
+def compile_one(path: str) -> ir.Spec | None:
+    """The one spec of cosim, convert and dump; None (after reporting) when it fails."""
+    specs, failed = compile_all(one_spec(path))
+    report(failed)
+    return None if failed else specs[0]

@@ -1,0 +1,19 @@
+"""`virtspec bench`: the benchmark (codegen/bench/), shipped with the package."""
+from __future__ import annotations
+
+import argparse
+
+
+def add_parsers(sub, formatter) -> None:
+    b = sub.add_parser("bench", help="run the benchmark", formatter_class=formatter,
+                       description="Time the generator, the generated references and the MyHDL models on the "
+                                   "shipped specs, in one run; writes nothing into the project.")
+    b.add_argument("--quick", action="store_true", help="fewer walks and events: a smoke run of every section")
+    b.add_argument("--fuzz", type=int, default=0, metavar="N",
+                   help="also feed N fuzz inputs through `check` (`python -m codegen.bench.fuzz` runs it alone)")
+    b.set_defaults(fn=cmd_bench, parser=b)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from codegen.bench import bench
+    return bench.main(quick=args.quick, fuzz_inputs=args.fuzz)

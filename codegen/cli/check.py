@@ -1,0 +1,56 @@
+"""`virtspec check`, `virtspec dump` and `virtspec explain`: the front end on its own."""
+from __future__ import annotations
+
+import argparse
+
+from codegen.cli._common import Usage, compile_all, compile_one, plural, project_of, report, spec_paths
+from codegen.frontend import catalogue
+
+
+def add_parsers(sub, formatter) -> None:
+    c = sub.add_parser("check", help="parse and check spec files", formatter_class=formatter,
+                       description="Parse, elaborate and check spec files; print every error of a stage at once.")
+    c.add_argument("spec", nargs="*", help="spec files (default: every *.vspec in the project's specs/)")
+    c.add_argument("--Werror", dest="werror", action="store_true", help="treat warnings as errors")
+    c.add_argument("-v", "--verbose", action="store_true", help="also say which project root was found")
+    c.set_defaults(fn=cmd_check, parser=c)
+    d = sub.add_parser("dump", help="print the elaborated IR as JSON", formatter_class=formatter)
+    d.add_argument("spec", help="the spec file")
+    d.set_defaults(fn=cmd_dump, parser=d)
+    x = sub.add_parser("explain", help="explain diagnostic codes (all codes when none is given)", formatter_class=formatter)
+    x.add_argument("code", nargs="*", help="codes such as E0402 or W0103")
+    x.set_defaults(fn=cmd_explain, parser=x)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    project = project_of(args)
+    if args.verbose:
+        print(f"project root: {project.root} ({project.found})")
+    specs, failed = compile_all(spec_paths(args.spec, project, "check"), args.werror)
+    report(failed)
+    for s in specs:
+        print(f"{s.path}: ok ({plural(len(s.layouts), 'layout')}, {plural(len(s.regimes), 'regime')}, "
+              f"{len(s.nested)} nested" + (f", {plural(len(s.units), 'unit')}" if s.units else "") + ")")
+    return 1 if failed else 0
+
+
+def cmd_dump(args: argparse.Namespace) -> int:
+    spec = compile_one(args.spec)
+    if spec is None:
+        return 1
+    print(spec.model_dump_json(indent=2))
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    """`virtspec explain CODE...` prints each code's explanation; with no code, the list."""
+    if not args.code:
+        for e in catalogue.entries().values():
+            print(f"{e.code}  {e.severity:<7}  {e.summary}")
+        return 0
+    unknown = [c for c in args.code if catalogue.lookup(c) is None]
+    if unknown:
+        raise Usage(f"unknown diagnostic code '{unknown[0]}'; codes like it: {', '.join(catalogue.near(unknown[0]))} "
+                    "(`virtspec explain` lists them all)")
+    print("\n".join(catalogue.explain(c) for c in args.code), end="")
+    return 0

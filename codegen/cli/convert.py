@@ -1,0 +1,65 @@
+"""`virtspec convert`: the generated MyHDL model of a spec as Verilog and/or VHDL."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from codegen.cli._common import Usage, compile_one, output_folder, project_of
+from codegen.generate import emit
+
+LANGUAGES = {"verilog": "Verilog", "vhdl": "VHDL"}
+
+
+def add_parsers(sub, formatter) -> None:
+    v = sub.add_parser("convert", help="convert a generated model to Verilog and/or VHDL", formatter_class=formatter,
+                       description="Convert the MyHDL model of a spec to HDL, and optionally compile it "
+                                   "(Icarus Verilog for Verilog, GHDL for VHDL).")
+    v.add_argument("spec", help="the spec file")
+    v.add_argument("--hdl", action="append", choices=sorted(LANGUAGES), default=None,
+                   help="the language; repeat for both (default: both)")
+    v.add_argument("-o", "--output", metavar="DIR", default=None,
+                   help="output folder (default: hdl-out/ in the project root)")
+    v.add_argument("--generated", metavar="DIR", default=None,
+                   help="the folder of generated models to read (default: generated/ in the project root)")
+    v.add_argument("--top", metavar="NAME", default=None,
+                   help="name of the top-level HDL module (default: <spec>_<translation or unit>)")
+    v.add_argument("--compile", action="store_true", help="compile with iverilog / analyse with ghdl")
+    v.set_defaults(fn=cmd_convert, parser=v)
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from codegen.generate import hdl
+    from codegen.verify import harness
+    project = project_of(args)
+    spec = compile_one(args.spec)
+    if spec is None:
+        return 1
+    directory = emit.out_dir(spec, output_folder(args.generated, project.generated))
+    if emit.stale(emit.render(spec), directory):
+        print(f"generated files for {spec.path} are missing or stale in {directory.parent}: run "
+              f"`virtspec generate {args.spec}`", file=sys.stderr)
+        return 1
+    top = args.top or hdl.top_name(spec)
+    problem = hdl.bad_top_name(top)
+    if problem:
+        raise Usage(f"--top {top!r}: {problem}")
+    _, model = harness.load_generated(directory)
+    out = output_folder(args.output, project.root / "hdl-out")
+    status = 0
+    for lang in dict.fromkeys(args.hdl or ["verilog", "vhdl"]):
+        try:
+            files = hdl.convert(model, LANGUAGES[lang], out, name=top)
+        except OSError as exc:
+            raise Usage(f"cannot write HDL to '{out}': {exc.strerror or exc}") from None
+        for f in files:
+            print(f"wrote {f}")
+        if args.compile:
+            try:
+                ok, msg = hdl.compile_verilog(files) if lang == "verilog" else hdl.analyse_vhdl(files)
+            except hdl.ToolMissing as exc:
+                print(f"{lang}: skipped: {exc}", file=sys.stderr)
+                status = max(status, 2)
+                continue
+            print(f"{lang}: {'compiles' if ok else 'does not compile'}{': ' + msg if msg.strip() else ''}")
+            status = max(status, 0 if ok else 1)
+    return status

@@ -1,0 +1,52 @@
+"""`virtspec doc`: the Markdown and HTML reference of each spec, and an index of them."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from codegen.cli._common import Usage, compile_all, output_folder, plural, project_of, report, spec_paths
+from codegen.generate import doc, emit
+
+
+def add_parsers(sub, formatter) -> None:
+    o = sub.add_parser("doc", help="write the Markdown and HTML reference of each spec, and an index",
+                       formatter_class=formatter)
+    o.add_argument("spec", nargs="*", help="spec files (default: every *.vspec in the project's specs/)")
+    o.add_argument("-o", "--output", metavar="DIR", default=None,
+                   help="output folder (default: docs/ in the project root)")
+    o.add_argument("--check", action="store_true", help="fail if the docs are stale; write nothing")
+    o.set_defaults(fn=cmd_doc, parser=o)
+
+
+def cmd_doc(args: argparse.Namespace) -> int:
+    """`virtspec doc [SPEC...] [-o DIR] [--check]`."""
+    project = project_of(args)
+    paths = spec_paths(args.spec, project, "doc")
+    stems = [p.stem for p in paths]
+    clash = sorted({s for s in stems if stems.count(s) > 1 or s == "index"})
+    if clash:
+        raise Usage(f"spec file names must differ and not be 'index' (their docs are DIR/<name>.md): {', '.join(clash)}")
+    specs, failed = compile_all(paths)
+    report(failed)
+    if failed:
+        return 1
+    out = output_folder(args.output, project.docs)
+    files: dict[str, str] = {}
+    for spec in specs:
+        files.update(doc.render(spec))
+    files.update(doc.render_index(specs, out))
+    if args.check:
+        stale = emit.stale(files, out)
+        for p in stale:
+            print(f"stale: {p} (run `virtspec doc`)", file=sys.stderr)
+        if not stale:
+            print(f"docs are up to date ({plural(len(specs), 'spec')})")
+        return 1 if stale else 0
+    try:
+        written = emit.write(files, out)
+    except OSError as exc:
+        raise Usage(f"cannot write docs to '{out}': {exc.strerror or exc}") from None
+    for p in written:
+        print(f"wrote {p}")
+    print(f"documented {plural(len(specs), 'spec')} in {out} ({plural(len(written), 'file')} changed)")
+    return 0

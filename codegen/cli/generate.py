@@ -1,0 +1,50 @@
+"""`virtspec generate`: the reference and MyHDL models of each spec, written or compared."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from codegen.cli._common import compile_all, output_folder, plural, project_of, report, spec_paths
+from codegen.generate import emit
+
+
+def add_parsers(sub, formatter) -> None:
+    g = sub.add_parser("generate", help="generate reference and MyHDL models", formatter_class=formatter,
+                       description="Write generated/<spec>/reference.py and model.py for each spec (atomically; "
+                                   "unchanged files are not touched).")
+    g.add_argument("spec", nargs="*", help="spec files (default: every *.vspec in the project's specs/)")
+    g.add_argument("--check", action="store_true", help="fail if generated files are stale; write nothing")
+    g.add_argument("--Werror", dest="werror", action="store_true", help="treat warnings as errors")
+    g.add_argument("-o", "--output", metavar="DIR", default=None,
+                   help="output folder, one subfolder per spec (default: generated/ in the project root)")
+    g.set_defaults(fn=cmd_generate, parser=g)
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    t0 = time.perf_counter()
+    project = project_of(args)
+    specs, failed = compile_all(spec_paths(args.spec, project, "generate"), args.werror)
+    report(failed)
+    if failed:
+        return 1
+    out_root = output_folder(args.output, project.generated)
+    stale, written = [], []
+    rendered = [(s, emit.render(s)) for s in specs]
+    for spec, files in rendered:
+        directory = emit.out_dir(spec, out_root)
+        if args.check:
+            stale += emit.stale(files, directory)
+        else:
+            written += emit.write(files, directory)
+    took = time.perf_counter() - t0
+    if args.check:
+        for p in stale:
+            print(f"stale: {p} (run `virtspec generate`)", file=sys.stderr)
+        if not stale:
+            print(f"generated files are up to date ({plural(len(specs), 'spec')}, {took:.2f} s)")
+        return 1 if stale else 0
+    for p in written:
+        print(f"wrote {p}")
+    print(f"generated {plural(len(specs), 'spec')} in {took:.2f} s ({plural(len(written), 'file')} changed)")
+    return 0

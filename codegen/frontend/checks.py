@@ -1,0 +1,529 @@
+"""Structural checks on the elaborated IR. Every error of the stage is reported."""
+from __future__ import annotations
+
+import keyword
+import re
+
+from codegen import ir
+from codegen.frontend.diagnostics import DiagnosticBag, Span
+from codegen.ir.expr import Expr
+
+VERILOG_KEYWORDS = set("""
+always and assign automatic begin buf bufif0 bufif1 case casex casez cell cmos config deassign default defparam
+design disable edge else end endcase endconfig endfunction endgenerate endmodule endprimitive endspecify endtable
+endtask event for force forever fork function generate genvar highz0 highz1 if ifnone incdir include initial inout
+input instance integer join large liblist library localparam macromodule medium module nand negedge nmos nor
+noshowcancelled not notif0 notif1 or output parameter pmos posedge primitive pull0 pull1 pulldown pullup
+pulsestyle_ondetect pulsestyle_onevent rcmos real realtime reg release repeat rnmos rpmos rtran rtranif0 rtranif1
+scalared showcancelled signed small specify specparam strong0 strong1 supply0 supply1 table task time tran tranif0
+tranif1 tri tri0 tri1 triand trior trireg unsigned use uwire vectored wait wand weak0 weak1 while wire wor xnor xor
+logic bit byte int shortint longint void enum struct union typedef string class
+""".split())
+VHDL_KEYWORDS = set("""
+abs access after alias all and architecture array assert attribute begin block body buffer bus case component
+configuration constant disconnect downto else elsif end entity exit file for function generate generic group guarded
+if impure in inertial inout is label library linkage literal loop map mod nand new next nor not null of on open or
+others out package port postponed procedure process pure range record register reject rem report return rol ror
+select severity signal shared sla sll sra srl subtype then to transport type unaffected units until use variable
+wait when while with xnor xor context force parameter release protected sequence property
+""".split())
+IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
+def check(spec: ir.Spec, bag: DiagnosticBag) -> None:
+    """Run every structural check on `spec`; errors go to `bag`."""
+    _names(spec, bag)
+    reported: set = set()  # included fields are checked in each format but reported once
+    for lay in spec.layouts:
+        _layout(lay, bag, reported)
+    for reg in spec.regimes:
+        _regime(spec, reg, bag)
+    for nest in spec.nested:
+        _record(nest.record, bag)
+        _nested_widths(spec, nest, bag)
+    for unit in spec.units:
+        _unit(unit, bag)
+    _generated_names(spec, bag)
+
+
+def _nested_widths(spec: ir.Spec, nest: ir.Nested, bag: DiagnosticBag) -> None:
+    """Every address the guest walk produces (its pointer and frame fields) is an input of
+    the host walk, so it must fit the host's input: a wider one has no host translation."""
+    guest, host = spec.regime(nest.guest), spec.regime(nest.host)
+    formats = {name for lv in guest.levels for name in (lv.table, lv.leaf) if name}
+    fields = [(f, lay) for name in sorted(formats) for lay in [spec.layout(name)] for f in lay.fields
+              if f.name in (guest.pointer, guest.frame)]
+    if not fields:
+        return
+    widest, lay = max(fields, key=lambda item: item[0].hi)
+    if widest.hi + 1 > host.input_width:
+        bag.error("E0417", f"guest regime '{guest.name}' produces {widest.hi + 1}-bit addresses (field "
+                  f"'{widest.name}' of '{lay.name}' reaches bit {widest.hi}) but host regime '{host.name}' "
+                  f"translates {host.input_width}-bit inputs; widen the host's input or narrow the guest's "
+                  "address fields", nest.span, (f"field '{widest.name}' of '{lay.name}'", widest.span),
+                  (f"host regime '{host.name}'", host.span))
+
+
+def identifier_problem(name: str, prefixed: bool = False) -> str | None:
+    """Why `name` cannot be used in generated Python, Verilog or VHDL, or None.
+    A `prefixed` name only ever appears after a prefix (`e_NAME`), so keywords are fine."""
+    if not IDENT.match(name):
+        return "must start with a letter and use only letters, digits and '_'"
+    if "__" in name or name.endswith("_"):
+        return "must not contain '__' or end in '_' (VHDL identifiers)"
+    if prefixed:
+        return None
+    low = name.lower()
+    for lang, words in (("Python", set(keyword.kwlist) | set(keyword.softkwlist)), ("Verilog", VERILOG_KEYWORDS),
+                        ("VHDL", VHDL_KEYWORDS)):
+        if name in words or (lang == "VHDL" and low in words):
+            return f"is a {lang} keyword"
+    return None
+
+
+def identifier_message(what: str, name: str, why: str) -> str:
+    """The E0202 message: the rule, the name, and a name that would do."""
+    fix = re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9_]", "_", name)).strip("_")
+    fix = fix if fix[:1].isalpha() else f"n{fix}"
+    if identifier_problem(fix):
+        fix = f"{fix}_{what.split()[-1]}"
+    return (f"{what} name '{name}' {why}; spec names become names in the generated Python, Verilog and VHDL: "
+            f"rename it, e.g. '{fix}'")
+
+
+def _names(spec: ir.Spec, bag: DiagnosticBag) -> None:
+    seen: dict[str, Span] = {}
+    # parameters are scoped to their file (an importer names them alias.NAME), so only
+    # the declarations that share one namespace after flattening may not clash
+    for kind, items in (("enum", spec.enums), ("layout", spec.layouts),
+                        ("regime", spec.regimes), ("nested", spec.nested), ("unit", spec.units)):
+        for item in items:
+            if item.name in seen and seen[item.name] != item.span:
+                bag.error("E0201", f"{kind} '{item.name}' clashes with another declaration of the same name (formats, "
+                          "registers, enums, regimes and units of all imported files share one namespace): rename one",
+                          item.span, ("the other declaration", seen[item.name]))
+            seen.setdefault(item.name, item.span)
+    checked: set[tuple[str, Span]] = set()
+
+    def ident(name: str, span: Span, what: str) -> None:
+        if (name, span) in checked:
+            return
+        checked.add((name, span))
+        why = identifier_problem(name)
+        if why:
+            bag.error("E0202", identifier_message(what, name, why), span)
+
+    for p in spec.params:
+        ident(p.name, p.span, "parameter")
+    for lay in spec.layouts:
+        ident(lay.name, lay.span, lay.kind)
+        for f in lay.fields:
+            ident(f.name, f.span, "field")
+    for reg in spec.regimes:
+        ident(reg.name, reg.span, "regime")
+        # input and access names are checked in elaboration, where their item's span is known
+        for lv in reg.levels:
+            ident(lv.name, lv.span, "level")
+        for r in reg.faults + reg.checks:
+            ident(r.name, r.span, "fault")
+        for a in reg.accumulators:
+            ident(a.name, a.span, "accumulator")
+        _record_names(reg.record, ident)
+    for nest in spec.nested:
+        ident(nest.name, nest.span, "nested")
+        _record_names(nest.record, ident)
+    for unit in spec.units:
+        # event, structure-field and record-field names are checked in elaboration
+        ident(unit.name, unit.span, "unit")
+        ident(unit.record.name, unit.record.span, "record")
+        for x in unit.structures + unit.bitmaps + unit.walks + unit.exits:
+            ident(x.name, x.span, {ir.Structure: "structure", ir.Bitmap: "bitmap", ir.Walk: "walk"}.get(type(x), "exit"))
+
+
+def _record_names(rec: ir.Record, ident) -> None:
+    ident(rec.name, rec.span, "record")
+    for f in rec.fields:
+        ident(f.name, f.span, "record field")
+        for b in f.bits:
+            ident(b.name, b.span, "record bits")
+
+
+# What a unit can read of a walk besides the regime's fault kinds and record fields
+# (elaborate_unit.walk_members): each becomes the variable and signal wk_WALK_NAME.
+WALK_RESULTS = ("walked", "ok", "pa", "level", "fault")
+
+
+def walk_identifiers(walk: ir.Walk, regime: ir.Regime) -> list[tuple[str, str]]:
+    """(identifier, what it holds) for every name the generated unit code makes by
+    joining a walk's name to something else, as unit_reference.py.j2 and
+    unit_model.py.j2 spell them (tests/test_injection.py checks the two agree): the
+    walk results wk_W_M, the walker's ports unit_W_*, its block walker_unit_W and the
+    signals MyHDL flattens out of that block as walker_unit_W0_*, the reference's
+    walk_unit_W and record_unit_W."""
+    w = walk.name
+    members = [*WALK_RESULTS, *regime.fault_kinds, *(f.name for f in regime.record.fields)]
+    ports = ["start", "done", "i_addr", "m_valid", "m_we", "m_addr", "m_wdata", "o_status", "o_level", "o_aux",
+             "o_pa", *(f"k_{a}" for a in regime.access), *(f"r_{c}" for c in regime.context),
+             *(f"o_r_{f.name}" for f in regime.record.fields)]
+    inner = ["st", "lvl", "ea", "le", "fault_k", "flevel", *(f"a_{a.name}" for a in regime.accumulators),
+             *(f"{p}_{lv.number}" for lv in regime.levels for p in ("pend", "sa", "se"))]
+    return ([(f"wk_{w}_{m}", f"'{w}.{m}'") for m in members]
+            + [(f"unit_{w}", "the walker instance")] + [(f"unit_{w}_{p}", f"walker port '{p}'") for p in ports]
+            + [(f"walker_unit_{w}", "the walker block"), (f"walk_unit_{w}", "the reference walker"),
+               (f"record_unit_{w}", "the reference record")]
+            + [(f"walker_unit_{w}0_{s}", f"walker signal '{s}'") for s in inner])
+
+
+def _generated_names(spec: ir.Spec, bag: DiagnosticBag) -> None:
+    """E0416: two names of the spec that become one identifier of the generated code.
+
+    Generated code spells each spec name behind a prefix that says its kind (k_ access
+    kinds, r_ context registers, a_ and v_ accumulators, o_r_ record fields, e_ event
+    fields...), so names of different kinds never meet and keywords of every target are
+    escaped. Two ways remain for distinct names to meet: VHDL ignores case (record
+    fields `code` and `CODE` are both port o_r_code), and a walk's name is joined to
+    its members with '_' (walk `a` with result `b_c` and walk `a_b` with result `c`
+    are both wk_a_b_c; a record field `pa` is the walk result `pa`)."""
+
+    def case_group(items, what: str, where: str) -> None:
+        """items: (name, span); names equal but for case (exact repeats are E0201)."""
+        first: dict[str, tuple[str, Span]] = {}
+        for name, span in items:
+            other = first.setdefault(name.lower(), (name, span))
+            if other[0] != name:
+                bag.error("E0416", f"{what} '{name}' and '{other[0]}' {where} differ only in case; VHDL ignores "
+                          "case, so they would be one identifier in the generated model: rename one", span,
+                          (f"'{other[0]}' is declared here", other[1]))
+
+    def registers(names) -> list[tuple[str, Span]]:
+        return [(n, spec.layout(n).span) for n in names]
+
+    for reg in spec.regimes:
+        where = f"of regime '{reg.name}'"
+        case_group([(a, reg.span) for a in reg.access], "access kinds", where)
+        case_group(registers(reg.context), "context registers", where)
+        case_group([(a.name, a.span) for a in reg.accumulators], "accumulators", where)
+        case_group([(f.name, f.span) for f in reg.record.fields], "record fields", where)
+    for nest in spec.nested:
+        where = f"of nested '{nest.name}'"
+        case_group(registers(nest.context), "context registers", where)
+        case_group([(f.name, f.span) for f in nest.record.fields], "record fields", where)
+    for unit in spec.units:
+        where = f"of unit '{unit.name}'"
+        case_group([(f.name, f.span) for f in unit.event], "event fields", where)
+        case_group(registers(unit.context), "context registers", where)
+        case_group([(f.name, f.span) for f in unit.record.fields], "record fields", where)
+        case_group([(x.name, x.span) for x in unit.structures + unit.bitmaps + unit.walks],
+                   "structures, bitmaps and walks", where)
+        made: dict[str, tuple[ir.Walk, str]] = {}
+        for walk in unit.walks:
+            regime = spec.regime(walk.regime)
+            members: dict[str, tuple[str, Span]] = {}
+            for name, what, span in ([(r, "a walk result", walk.span) for r in WALK_RESULTS]
+                                     + [(r.name, "a fault kind", r.span) for r in regime.faults + regime.checks]
+                                     + [(f.name, "a record field", f.span) for f in regime.record.fields]):
+                other = members.setdefault(name.lower(), (f"{what} '{name}'", span))
+                if other[1] != span:
+                    bag.error("E0416", f"walk '{walk.name}': {what} '{name}' of regime '{regime.name}' and "
+                              f"{other[0]} are both read as '{walk.name}.{name}' (VHDL ignores case): rename the "
+                              f"{what.split(' ', 1)[1]}", span, ("the walk", walk.span))
+            for ident, what in walk_identifiers(walk, regime):
+                other = made.setdefault(ident.lower(), (walk, what))
+                if other[0] is not walk:
+                    bag.error("E0416", f"walk '{walk.name}' ({what}) and walk '{other[0].name}' ({other[1]}) both "
+                              f"become '{ident}' in the generated model, as spec names are joined with '_': "
+                              "rename one of the walks", walk.span, (f"walk '{other[0].name}'", other[0].span))
+                    break
+
+
+def bits_text(hi: int, lo: int) -> str:
+    """A bit range as the spec writes it: [7] or [11:8]."""
+    return f"[{hi}]" if hi == lo else f"[{hi}:{lo}]"
+
+
+def size_text(n: int) -> str:
+    """A page size as the spec writes it: 4K, 2M, 1G."""
+    for suffix, shift in (("T", 40), ("G", 30), ("M", 20), ("K", 10)):
+        if n >= 1 << shift and n % (1 << shift) == 0:
+            return f"{n >> shift}{suffix}"
+    return str(n)
+
+
+def _overlaps(items, width: int, what: str, bag: DiagnosticBag, taken=(), reported: set | None = None) -> None:
+    """items: (name, hi, lo, span) in source order, each checked against the width and
+    against `taken` and the items before it: the later item is the error, the earlier the note.
+    `reported` (shared by the layouts) keeps a field that several formats include from
+    being reported once per format."""
+    taken: list[tuple[str, int, int, Span]] = list(taken)
+    reported = set() if reported is None else reported
+    for name, hi, lo, span in items:
+        if hi < lo:
+            continue
+        if hi >= width:
+            if ("E0401", span) not in reported:
+                bag.error("E0401", f"{name} {bits_text(hi, lo)} goes past the {width}-bit width of {what}, whose "
+                          f"bits are [{width - 1}:0]: fix the bit numbers, or the width", span)
+            reported.add(("E0401", span))
+            continue
+        for oname, ohi, olo, ospan in taken:
+            if lo <= ohi and olo <= hi:
+                if ("E0402", span, ospan) not in reported:
+                    bag.error("E0402", f"{name} {bits_text(hi, lo)} overlaps {oname} {bits_text(ohi, olo)} in {what}: "
+                              "each bit has one meaning; give each its own bits", span,
+                              (f"{oname} is declared here", ospan))
+                reported.add(("E0402", span, ospan))
+                break
+        taken.append((name, hi, lo, span))
+
+
+def _layout(lay: ir.Layout, bag: DiagnosticBag, reported: set | None = None) -> None:
+    reported = set() if reported is None else reported
+    seen: dict[str, Span] = {}
+    for f in lay.fields:
+        if f.name in seen and ("E0201", f.span, seen[f.name]) not in reported:
+            bag.error("E0201", f"field '{f.name}' is defined twice in {lay.kind} '{lay.name}'; rename or delete one "
+                      "of them", f.span, ("first defined here", seen[f.name]))
+            reported.add(("E0201", f.span, seen[f.name]))
+        seen.setdefault(f.name, f.span)
+
+    def source_order(item):  # included fields of another file first
+        return item[3].path == lay.span.path, item[3].line, item[3].col
+
+    what = f"{lay.kind} '{lay.name}'"
+    fields = [(f"field '{f.name}'", f.hi, f.lo, f.span) for f in lay.fields]
+    static = [(f"{r.kind} range", r.hi, r.lo, r.span) for r in lay.ranges if r.when is None]
+    # fields against fields and ranges against ranges; a field inside a declared range
+    # is only a warning (W0102, codegen/frontend/lint.py)
+    _overlaps(sorted(fields, key=source_order), lay.width, what, bag, reported=reported)
+    _overlaps(sorted(static, key=source_order), lay.width, what, bag, reported=reported)
+    # A conditional reserved range may cover ignored bits (ignored unless the condition
+    # holds), but no field: a field that is sometimes reserved says `reserved if`.
+    # Each is checked against the fields alone, so field errors are not reported again.
+    inside = [f for f in fields if f[1] < lay.width]
+    for r in lay.ranges:
+        if r.when is not None:
+            _overlaps([("conditional reserved range", r.hi, r.lo, r.span)], lay.width, what, bag, taken=inside)
+
+
+def _and(items: list[str]) -> str:
+    return ", ".join(items[:-1]) + (" and " if len(items) > 1 else "") + items[-1]
+
+
+def _constant_choices(e: Expr) -> list[Expr]:
+    """The constants an expression can take: itself, or the constant arms of `c ? a : b`."""
+    if e.op == "num":
+        return [e]
+    if e.op == "cond":
+        return _constant_choices(e.args[1]) + _constant_choices(e.args[2])
+    return []
+
+
+def _fields_in(e: Expr | None, kind: str) -> list[Expr]:
+    return [r for r in e.refs() if r.kind == kind] if e is not None else []
+
+
+def _regime(spec: ir.Spec, reg: ir.Regime, bag: DiagnosticBag) -> None:
+    where = f"regime '{reg.name}'"
+    if not reg.levels:
+        bag.error("E0306", f"{where} has no levels: add one `level N NAME {{ index {reg.input_name}[HIGH:LOW]; "
+                  "table FORMAT; }` per level of the walk, the last with `leaf FORMAT page SIZE;`", reg.span)
+        return
+    reported: set = set()  # a format used at several levels is reported once per problem
+
+    def once(*key) -> bool:
+        new = key not in reported
+        reported.add(key)
+        return new
+
+    numbers: dict[int, Span] = {}
+    for lv in reg.levels:
+        if lv.number in numbers:
+            bag.error("E0201", f"level {lv.number} is defined twice in {where}; number the levels down by one from "
+                      "the top", lv.span, ("first defined here", numbers[lv.number]))
+        numbers.setdefault(lv.number, lv.span)
+    ordered = list(reg.levels)
+    for lv in ordered:
+        if lv.index_hi >= reg.input_width:
+            bag.error("E0404", f"index [{lv.index_hi}:{lv.index_lo}] of level '{lv.name}' is past the "
+                      f"{reg.input_width}-bit input '{reg.input_name}', whose bits are [{reg.input_width - 1}:0]: "
+                      f"fix the slice, or widen the input (`input {reg.input_name} : {lv.index_hi + 1};`)", lv.span)
+    for upper, lower in zip(ordered, ordered[1:]):
+        if upper.number == lower.number:
+            continue  # reported above as defined twice
+        if upper.number != lower.number + 1:
+            bag.error("E0405", f"levels {upper.number} and {lower.number} are not consecutive: level numbers go "
+                      f"down by one, so the level below level {upper.number} is level {upper.number - 1}",
+                      lower.span, (f"level '{upper.name}' is declared here", upper.span))
+        elif upper.index_lo != lower.index_hi + 1:
+            gap = upper.index_lo > lower.index_hi
+            kind, hi, lo = (("leaves a gap after", upper.index_lo - 1, lower.index_hi + 1) if gap
+                            else ("overlaps", lower.index_hi, upper.index_lo))
+            bits = f"bit {hi} of '{reg.input_name}' is" if hi == lo else f"bits [{hi}:{lo}] of '{reg.input_name}' are"
+            bag.error("E0405", f"index [{lower.index_hi}:{lower.index_lo}] of level '{lower.name}' {kind} "
+                      f"index [{upper.index_hi}:{upper.index_lo}] of level '{upper.name}': {bits} in "
+                      f"{'neither' if gap else 'both'}; each index starts right above the one below it, e.g. "
+                      f"{reg.input_name}[{upper.index_lo - 1}:{lower.index_lo}] here", lower.span,
+                      (f"level '{upper.name}' is declared here", upper.span))
+    for start in _constant_choices(reg.start):
+        if start.value not in numbers:
+            bag.error("E0304", f"start level {start.value} is not a level of {where}; its levels are "
+                      f"{', '.join(str(n) for n in numbers)}: start at one of them, usually the top one",
+                      start.span)
+    if not ordered[-1].leaf:
+        last = ordered[-1]
+        bag.error("E0407", f"the last level '{last.name}' of {where} needs a leaf format, or no walk would end: "
+                  f"add `leaf FORMAT page {size_text(1 << last.index_lo)};`", last.span)
+    for lv in ordered:
+        page_ok = True
+        if lv.leaf and lv.page_shift != lv.index_lo and lv.page_shift_expr is None:
+            page_ok = False
+            bag.error("E0406", f"page {size_text(1 << lv.page_shift)} of level '{lv.name}' disagrees with its index "
+                      f"[{lv.index_hi}:{lv.index_lo}]: the index starts at bit {lv.index_lo}, so an entry at this "
+                      f"level maps 2^{lv.index_lo}-byte pages; write `page {size_text(1 << lv.index_lo)}`", lv.span)
+        if lv.leaf and lv.table and lv.leaf_when is None:
+            bag.error("E0306", f"level '{lv.name}' has a table format '{lv.table}' and a leaf format '{lv.leaf}' "
+                      f"but nothing that tells an entry's kind: write `leaf {lv.leaf} when COND page "
+                      f"{size_text(1 << lv.page_shift)};`, COND true for a leaf (e.g. a page-size bit)", lv.span)
+        for name, role in ((lv.table, "table"), (lv.leaf, "leaf")):
+            if not name:
+                continue
+            lay = spec.layout(name)
+            if lay.width != reg.entry_bytes * 8 and once("E0410", name):
+                bag.error("E0410", f"format '{name}' is {lay.width} bits but entries of {where} are "
+                          f"{reg.entry_bytes} bytes ({reg.entry_bytes * 8} bits): make the format "
+                          f"{reg.entry_bytes * 8} bits wide, or fix the regime's `entry BYTES;`", lv.span,
+                          (f"format '{name}' is declared here", lay.span))
+            need = reg.pointer if role == "table" else reg.frame
+            f = lay.field(need)
+            if f is None:
+                item = "pointer" if role == "table" else "frame"
+                bag.error("E0408", f"{role} format '{name}' of level '{lv.name}' has no field '{need}', which "
+                          f"{where} names as the {item} field (`{item} {need};`): add it to the format, or name the "
+                          "right field", lv.span, (f"format '{name}' is declared here", lay.span))
+            elif role == "leaf" and f.lo != lv.page_shift and page_ok:
+                page = size_text(1 << lv.page_shift)
+                bag.error("E0406", f"frame field '{need}' of '{name}' starts at bit {f.lo}, but the {page} pages of "
+                          f"level '{lv.name}' need it to start at bit {lv.page_shift}, right above the page offset",
+                          f.span, (f"level '{lv.name}' maps {page} pages here", lv.span))
+            elif role == "table":
+                table_shift = (reg.entry_bytes * (1 << (lv.index_hi - lv.index_lo + 1))).bit_length() - 1
+                nxt = next((x for x in ordered if x.number == lv.number - 1), None)
+                if nxt is not None:
+                    table_shift = (reg.entry_bytes * (1 << (nxt.index_hi - nxt.index_lo + 1))).bit_length() - 1
+                if f.lo > table_shift:
+                    below = f"level '{nxt.name}'" if nxt is not None else "the next level"
+                    bag.error("E0409", f"pointer field '{need}' of '{name}' starts at bit {f.lo}, but the tables of "
+                              f"{below} are {size_text(1 << table_shift)} and aligned to it: the field must start "
+                              f"at or below bit {table_shift}", f.span,
+                              (f"{below} is declared here", nxt.span if nxt is not None else lv.span))
+            for cond, _mask in lay.mbz_conditional():
+                for ref in _fields_in(cond, "ctx"):
+                    if ref.name not in reg.context and once("E0310", name, ref.name):
+                        bag.error("E0310", f"format '{name}' depends on register '{ref.name}', which {where} "
+                                  f"does not list under 'context': add it, `context "
+                                  f"{', '.join((*reg.context, ref.name))};`", ref.span,
+                                  (f"{where} is declared here", reg.span))
+            roles = [e for r in reg.faults_for(role == "leaf") for e in _fields_in(r.when, "field")]
+            roles += [e for a in reg.accumulators for e in _fields_in(a.then, "field")]
+            for ref in roles:
+                if lay.field(ref.name) is None and once("E0301", name, ref.span):
+                    bag.error("E0301", f"field '{ref.name}' is not in format '{name}' used at level '{lv.name}': a "
+                              "fault or accumulator reads its fields in every entry it applies to; add the field, "
+                              "or limit a fault with `at leaf` or `at table`", ref.span,
+                              (f"format '{name}' is declared here", lay.span))
+        if lv.leaf and lv.leaf_when is not None:
+            for ref in _fields_in(lv.leaf_when, "field"):
+                if lv.table and spec.layout(lv.table).field(ref.name) is not None:
+                    a, b = spec.layout(lv.table).field(ref.name), spec.layout(lv.leaf).field(ref.name)
+                    if (a.hi, a.lo) != (b.hi, b.lo):
+                        bag.error("E0402", f"'{ref.name}' decides table or leaf at level '{lv.name}' but is "
+                                  f"{bits_text(a.hi, a.lo)} in '{lv.table}' and {bits_text(b.hi, b.lo)} in "
+                                  f"'{lv.leaf}': it is read before the kind is known, so put it at the same bits "
+                                  "in both", ref.span, (f"'{ref.name}' of '{lv.table}'", a.span),
+                                  (f"'{ref.name}' of '{lv.leaf}'", b.span))
+    for r in reg.checks:
+        for ref in _fields_in(r.when, "leaf"):
+            for lv in reg.leaf_levels:
+                if spec.layout(lv.leaf).field(ref.name) is None and once("E0301", lv.leaf, ref.span):
+                    bag.error("E0301", f"field '{ref.name}' is not in leaf format '{lv.leaf}': a check reads "
+                              "`leaf.F` in every leaf format of the regime; add the field to it", ref.span,
+                              (f"format '{lv.leaf}' is declared here", spec.layout(lv.leaf).span))
+    for ref in [r for f in reg.record.fields for e in [f.value, *(b.value for b in f.bits)] if e is not None
+                for r in _fields_in(e, "leaf")]:
+        leaves = sorted((spec.layout(n) for n in dict.fromkeys(lv.leaf for lv in reg.leaf_levels)),
+                        key=lambda lay: (lay.span.path, lay.span.line, lay.span.col))
+        held = [(lay, lay.field(ref.name)) for lay in leaves]
+        if len({(f.hi, f.lo) for _, f in held if f}) > 1 or any(f is None for _, f in held):
+            where_is = _and([f"{bits_text(f.hi, f.lo)} in '{lay.name}'" if f else f"not in '{lay.name}'"
+                             for lay, f in held])
+            bag.error("E0412", f"the record reads 'leaf.{ref.name}', which must sit at the same bits in every "
+                      f"leaf format, as the record does not know which leaf was found; it is {where_is}: put it at "
+                      "the same bits in each", ref.span,
+                      *((f"'{ref.name}' of '{lay.name}'", f.span) if f else (f"format '{lay.name}'", lay.span)
+                        for lay, f in held))
+    for u in reg.updates:
+        names = [n for lv in reg.levels for n in ((lv.table, lv.leaf) if u.where == "each level" else (lv.leaf,)) if n]
+        rule = f"'set {u.field} at {u.where}'"
+        for name in dict.fromkeys(names):
+            f = spec.layout(name).field(u.field)
+            if f is None:
+                bag.error("E0411", f"{rule} sets a 1-bit field '{u.field}' of every entry it updates, but there "
+                          f"is no '{u.field}' in format '{name}'", u.span,
+                          (f"format '{name}' is declared here", spec.layout(name).span))
+            elif f.width != 1 and once("E0411", f.span):
+                bag.error("E0411", f"{rule} sets one bit, but '{u.field}' is {f.width} bits "
+                          f"{bits_text(f.hi, f.lo)} in format '{name}': make it a 1-bit field", u.span,
+                          (f"'{u.field}' is declared here", f.span))
+    _record(reg.record, bag)
+
+
+def _record(rec: ir.Record, bag: DiagnosticBag) -> None:
+    for f in rec.fields:
+        items = [(f"'{b.name}'", b.hi, b.lo, b.span) for b in f.bits]
+        _overlaps(items, f.width, f"record field '{f.name}'", bag)
+
+
+def _unit(unit: ir.Unit, bag: DiagnosticBag) -> None:
+    """Structure fields inside the structure and inside one 64-bit word, without
+    overlaps; stores to whole words; bitmap spans within their width; exit bits
+    within their record field."""
+    for st in unit.structures:
+        items = []
+        for f in st.fields:
+            if f.offset * 8 + f.width > st.size * 8:
+                bag.error("E0401", f"field '{f.name}' at byte {f.offset:#x} ({f.width} bits) goes past the "
+                          f"{st.size:#x}-byte size of structure '{st.name}': fix the offset, or make the structure "
+                          "larger", f.span, (f"structure '{st.name}' is declared here", st.span))
+                continue
+            if f.lo + f.width > 64:
+                last = f.offset + (f.width + 7) // 8 - 1
+                bag.error("E0413", f"field '{f.name}' at byte {f.offset:#x} ({f.width} bits) crosses an aligned "
+                          f"8-byte word: it spans bytes {f.offset:#x}..{last:#x}, but structures are read in aligned "
+                          "64-bit words; split it into fields of one word each, or align it", f.span)
+                continue
+            items.append((f"field '{f.name}'", f.offset * 8 + f.width - 1, f.offset * 8, f.span))
+        _overlaps(items, st.size * 8, f"structure '{st.name}' (bit positions from its base)", bag)
+    stored: dict[tuple[str, str], Span] = {}
+    for f in unit.record.fields:
+        if f.store is None:
+            continue
+        target = unit.structure(f.store[0]).field(f.store[1])
+        if target.width != 64 or target.offset % 8:
+            bag.error("E0414", f"record field '{f.name}' is stored to '{'.'.join(f.store)}', which is "
+                      f"{target.width} bits at byte {target.offset:#x}; a store needs a whole aligned 64-bit word: "
+                      "store it to a 64-bit field at an offset that is a multiple of 8",
+                      f.span, (f"'{'.'.join(f.store)}' is declared here", target.span))
+        elif f.store in stored:
+            bag.error("E0414", f"two record fields are stored to '{'.'.join(f.store)}', and each store writes the "
+                      "whole word: store one of them elsewhere", f.span, ("the other store", stored[f.store]))
+        stored.setdefault(f.store, f.span)
+    for b in unit.bitmaps:
+        if b.span_bits.op == "num" and b.span_bits.value > b.width:
+            bag.error("E0415", f"bitmap '{b.name}' spans {b.span_bits.value} bits but is {b.width} bits wide, "
+                      f"and a lookup gives at most its width: make it `bitmap {b.name} : {b.span_bits.value} ...`, "
+                      f"or span at most {b.width} bits", b.span_bits.span)
+    widths = {f.name: f.width for f in unit.record.fields}
+    for x in unit.exits:
+        for a in x.assigns:
+            _overlaps([(f"bits '{b.name}'", b.hi, b.lo, b.span) for b in a.bits], widths[a.field],
+                      f"record field '{a.field}'", bag)

@@ -1,0 +1,802 @@
+"""Elaboration: syntax tree -> IR.
+
+One pass over each file, imports first: parameters are evaluated, layouts built (with
+`include`), regimes and nested compositions get every name in their expressions
+resolved to a typed reference, and constant sub-expressions folded. Errors of the
+stage are collected in the DiagnosticBag; structural checks come after, in checks.py.
+"""
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+from pathlib import Path
+
+from codegen import ir
+from codegen.frontend import syntax_tree as ast
+from codegen.frontend.checks import identifier_message, identifier_problem, size_text
+from codegen.frontend.config import find_pyproject
+from codegen.frontend.diagnostics import DiagnosticBag, Span, read_source
+from codegen.frontend.elaborate.scope import (
+    MAX_EXPANSIONS,
+    MAX_LOADED_TOKENS,
+    MAX_WIDTH,
+    REGIME_ITEMS,
+    RUNTIME_KINDS,
+    Module,
+    Problem,
+    Scope,
+    TooLarge,
+    Undefined,
+    its_names,
+    join_and,
+    op_width,
+    suggest,
+    undefined,
+    unique,
+)
+from codegen.frontend.elaborate.unit import elaborate_unit
+from codegen.frontend.parse import MAX_CONST_BITS, count_tokens, parse_text
+from codegen.ir.expr import EvalError, Expr, evaluate, num
+
+
+class Elaborator:
+    def __init__(self, bag: DiagnosticBag, root_dir: Path | None = None):
+        self.bag = bag
+        self.modules: dict[Path, Module] = {}
+        self.loading: list[Path] = []
+        self.imported_at: dict[Path, Span] = {}  # the import that is loading each file of `loading`
+        self.root_dir = root_dir
+        self.display_root = root_dir  # paths in messages and headers are relative to it (display_path)
+        self.parsed: dict[Path, tuple] = {}  # each file parsed once: its syntax tree (or None) and tokens
+        self.tokens = 0  # tokens of the imported instances loaded so far (MAX_LOADED_TOKENS)
+
+    # ------------------------------------------------------------------ loading
+    def load(self, path: Path, span: Span | None = None, overrides: dict | None = None) -> Module | None:
+        try:
+            path = path.resolve()
+            exists = path.is_file()
+        except (OSError, RuntimeError) as exc:  # a name too long, a symlink loop
+            why = getattr(exc, "strerror", None) or str(exc)
+            self.bag.error("E0001", f"cannot read spec file '{path}': {why}", span or Span(path=str(path)))
+            return None
+        if self.root_dir is None:  # the top-level spec: its imports stay inside its project
+            self.root_dir = import_root(path)
+            self.display_root = project_folder(path)
+        overrides = overrides or {}
+        key = (path, tuple(sorted((k, v) for k, (v, _) in overrides.items())))
+        if key in self.modules:
+            return self.modules[key]
+        if path in self.loading:
+            cycle = self.loading[self.loading.index(path):]
+            chain = " -> ".join(p.name for p in cycle + [path])
+            # the note shows where the cycle starts: the import of the file after `path`
+            notes = [(f"'{path.name}' imports '{cycle[1].name}' here", self.imported_at[cycle[1]])] \
+                if len(cycle) > 1 and self.imported_at.get(cycle[1]) is not None else []
+            self.bag.error("E0104", f"import cycle: {chain}; imports must form a tree: move what these files share "
+                           "into a file that each of them imports", span or Span(path=str(path)), *notes)
+            return None
+        shown = display_path(path, self.display_root)
+        text = read_source(path, self.bag, at=span, shown=shown) if exists else None
+        if text is None:
+            if not exists:
+                why = ("it is a directory, not a file" if path.is_dir() else "it is not a regular file (a device, a "
+                       "pipe or a socket)" if path.exists() else f"no such file{_near_file(path, span, self.display_root)}")
+                self.bag.error("E0001", f"cannot read spec file '{shown}': {why}", span or Span(path=shown))
+            return None
+        tree = self._parse(path, text, shown, span)
+        if tree is None:
+            return None
+        module = Module(shown, tree, overrides=dict(overrides))
+        self.loading.append(path)
+        self.imported_at[path] = span
+        first: dict[str, Span] = {}
+        for imp in tree.imports:
+            target = path.parent / imp.path
+            if imp.alias in first:
+                self.bag.error("E0201", f"import alias '{imp.alias}' is used twice; give each import its own "
+                               "alias", imp.span, ("first used here", first[imp.alias]))
+                continue
+            first[imp.alias] = imp.span
+            sets = {}
+            for b in imp.overrides:
+                value = self.const(b.value, Scope(module), f"parameter '{b.name}'", 0, 1 << 64)
+                if value is not None:
+                    sets[b.name] = (value, b.span)
+            sub = self.load(target, imp.span, sets) if self._inside_root(imp, target) else None
+            if sub is not None:
+                module.imports[imp.alias] = sub
+            else:
+                module.failed.add(imp.alias)
+        self.loading.pop()
+        self.elaborate(module)
+        for name, (_, where) in module.overrides.items():
+            if name not in module.params:
+                close = difflib.get_close_matches(name, list(module.params), n=1)
+                declared = ", ".join(module.params) or "none"
+                hint = f"did you mean '{close[0]}'?" if close else f"its parameters are: {declared}"
+                notes = [(f"'{close[0]}' is declared here", module.params[close[0]].span)] if close else []
+                self.bag.error("E0311", f"the import sets parameter '{name}', which '{shown}' does not declare "
+                               f"with `param`; {hint}", where, *notes)
+        self.modules[key] = module
+        return module
+
+    def _parse(self, path: Path, text: str, shown: str, span: Span | None) -> ast.SpecFile | None:
+        """Parse each file once, however many instances (one per set of parameters) its
+        imports make, and charge each imported instance its tokens: all of them together
+        may hold MAX_LOADED_TOKENS (E0005), so that a thousand imports of one file with
+        different parameters cannot take minutes to elaborate."""
+        if path not in self.parsed:
+            tree = parse_text(text, shown, self.bag)
+            self.parsed[path] = (tree, count_tokens(text) if tree is not None and span is not None else 0)
+        tree, tokens = self.parsed[path]
+        self.tokens += tokens
+        if tree is not None and self.tokens > MAX_LOADED_TOKENS:
+            if not any(d.code == "E0005" for d in self.bag.errors):  # once: every later import is over too
+                self.bag.error("E0005", f"the files this spec imports hold more than {MAX_LOADED_TOKENS} tokens, "
+                               "counting a file once for each set of parameters it is imported with: import fewer "
+                               "instances of it, or split the spec", span)
+            return None
+        return tree
+
+    def _inside_root(self, imp: ast.Import, target: Path) -> bool:
+        """Report (E0103) an import that names an absolute path or resolves, through `..`
+        or a symbolic link, outside the root folder (see import_root). Compiling a spec
+        reads only files of its own project: a spec from elsewhere cannot make the tool
+        read /etc or a device, and a project stays relocatable."""
+        root = self.root_dir.resolve()
+        inside = f"'{shown}/'" if (shown := display_path(root, Path.cwd())) != "." else "the project folder"
+        rule = (f"imports must stay inside {inside} (the folder of the nearest pyproject.toml above the spec being "
+                "compiled, or that spec's own folder if there is none)")
+        if Path(imp.path).is_absolute():
+            self.bag.error("E0103", f"import path '{imp.path}' is absolute: {rule}; write the path relative to this "
+                           "file, with the file inside the project", imp.span)
+            return False
+        try:
+            real = target.resolve()
+        except (OSError, RuntimeError):  # a symlink loop, a name too long: load() reports it
+            return True
+        if real == root or root in real.parents:
+            return True
+        via = " through a symbolic link" if Path(os.path.normpath(target)).is_relative_to(root) else ""
+        self.bag.error("E0103", f"import \"{imp.path}\" leads outside the project{via}: {rule}; move or copy the "
+                       "file into it", imp.span)
+        return False
+
+    # ------------------------------------------------------------------ helpers
+    def _declare(self, module: Module, name: str, span: Span) -> bool:
+        if name in module.spans:
+            self.bag.error("E0201", f"'{name}' is defined twice; rename or delete one of them", span,
+                           ("first defined here", module.spans[name]))
+            return False
+        module.spans[name] = span
+        return True
+
+    def resolve(self, e: Expr, scope: Scope) -> Expr | None:
+        """Resolve names and type every node; None after reporting an error."""
+        scope.expansions = 0
+        try:
+            return self._resolve(e, scope)
+        except Undefined as u:
+            if scope.module.has_failed(u.name) and self.bag.errors:
+                return None
+            close = suggest(u.name, u.candidates)
+            hint = f"; did you mean '{close}'?" if close else "; declare it, or check the spelling"
+            self.bag.error("E0301", f"undefined name '{u.name}'{hint}", u.span)
+        except Problem as err:
+            self.bag.error(err.code, str(err), err.span, *err.notes)
+        except EvalError as err:
+            self.bag.error("E0303", f"invalid constant expression: {err}", err.span)
+        except TooLarge:
+            self.bag.error("E0102", f"expression is too large once its `let` names are expanded: more than "
+                           f"{MAX_EXPANSIONS} uses of `let` names; a `let` that uses another one twice doubles the "
+                           "expression, so rewrite the chain to use each name once", e.span)
+        except RecursionError:  # only through `let`s: the parser bounds one expression
+            self.bag.error("E0102", "expression is nested too deeply once its `let` names are expanded: each `let` "
+                           "nests the one it uses; shorten the chain of `let` names built on one another", e.span)
+        return None
+
+    def _resolve(self, e: Expr, scope: Scope) -> Expr:
+        if e.op == "num":
+            return e
+        if e.op == "name":
+            return scope.resolve(e.name, e.span)
+        args = tuple(self._resolve(a, scope) for a in e.args)
+        far = next((a for a in args[1:] if e.op in ("slice", "bit") and a.op == "num" and a.value >= MAX_CONST_BITS),
+                   None)
+        if far is not None:  # a mask this wide would exhaust memory, in folding or in an emitter
+            shown = far.value if far.value.bit_length() <= 64 else f"a {far.value.bit_length()}-bit number"
+            raise Problem("E0304", f"bit position {shown} is out of range: no value is wider than {MAX_CONST_BITS} "
+                           "bits", far.span)
+        out = e.model_copy(update={"args": args, "width": op_width(e.op, args)})
+        if all(a.op == "num" for a in args):
+            # fold exactly, so that a negative constant is an error: evaluate() wraps '-' to
+            # the operands' width (`0 - 1` would be 1)
+            exact = out.model_copy(update={"width": 0}) if e.op in ("-", "neg") else out
+            if e.op in ("/", "%") and args[1].value == 0:
+                self._divide_by_zero(e, scope)
+            value = evaluate(exact, lambda _: 0)
+            if value < 0:
+                raise EvalError(f"value {value} is negative", e.span)
+            if value.bit_length() > MAX_CONST_BITS:
+                raise Problem("E0304", f"constant is larger than {MAX_CONST_BITS} bits", e.span)
+            return num(value, e.span)
+        if e.op == "slice" and not (args[1].op == "num" and args[2].op == "num"):
+            raise Problem("E0302", f"slice bounds must be constant: {self._runtime(args[1:])}", e.span)
+        if e.op == "slice" and args[1].value < args[2].value:
+            raise Problem("E0305", f"slice [{args[1].value}:{args[2].value}] is reversed: slices are written "
+                           f"[high:low], here [{args[2].value}:{args[1].value}]", e.span)
+        return out
+
+    def const(self, e: Expr | None, scope: Scope, what: str, lo: int = 0, hi: int = 1 << 64) -> int | None:
+        if e is None:
+            return None
+        r = self.resolve(e, scope)
+        if r is None:
+            return None
+        if r.op != "num":
+            self.bag.error("E0302", f"{what} must be a constant expression: {self._runtime([r])}", e.span)
+            return None
+        if not lo <= r.value <= hi:
+            shown = r.value if r.value.bit_length() <= 64 else f"a {r.value.bit_length()}-bit number"
+            self.bag.error("E0304", f"{what} is {shown}; it must be between {lo} and {hi}", e.span)
+            return None
+        return r.value
+
+    def bits(self, b: ast.BitRange, scope: Scope, allow_empty: bool = False) -> tuple[int, int] | None:
+        hi = self.const(b.hi, scope, "bit position", 0, MAX_WIDTH)
+        lo = self.const(b.lo, scope, "bit position", 0, MAX_WIDTH) if b.lo is not None else hi
+        if hi is None or lo is None:
+            return None
+        if hi < lo and not (allow_empty and hi == lo - 1):
+            self.bag.error("E0305", f"bit range [{hi}:{lo}] is reversed: bit ranges are written [high:low], "
+                           f"here [{lo}:{hi}]", b.span)
+            return None
+        return hi, lo
+
+    def _text(self, span: Span) -> str:
+        """The source text of a one-line span (for messages), or ''."""
+        lines = self.bag.sources.get(span.path, "").split("\n")
+        if span.line != span.end_line or not 1 <= span.line <= len(lines):
+            return ""
+        return lines[span.line - 1][span.col - 1:span.end_col - 1]
+
+    def _runtime(self, exprs) -> str:
+        """Why resolved `exprs` are not constant: the first run-time name they read."""
+        refs = sorted((r for x in exprs for r in x.refs()), key=lambda r: (r.span.line, r.span.col))
+        if not refs:
+            return "it is not a constant"
+        text = self._text(refs[0].span) or refs[0].name
+        return (f"'{text}' is {RUNTIME_KINDS.get(refs[0].kind, 'a run-time value')}, known only when the model runs; "
+                "use numbers and `param` names here")
+
+    def _divide_by_zero(self, e: Expr, scope: Scope) -> None:
+        """Raise E0303 for a constant division by zero, naming the divisor and noting the
+        parameters it reads."""
+        divisor = e.args[1]
+        text = self._text(divisor.span)
+        params = scope.module.params
+        notes = tuple((f"parameter '{n}' is declared here", params[n].span)
+                      for n in sorted(divisor.names()) if n in params)
+        what = f"the divisor '{text}' is 0" if text else "the divisor is 0"
+        raise Problem("E0303", f"invalid constant expression: division by zero, as {what}; change the expression "
+                       "or the parameters it reads", e.span, notes)
+
+    # ------------------------------------------------------------------ elaboration
+    def elaborate(self, m: Module) -> None:
+        for decl in m.ast.decls:
+            # registers are visible so that using one where a constant is needed is E0302
+            const_scope = Scope(m, registers=self.all_registers(m))
+            if isinstance(decl, ast.Param):
+                if self._declare(m, decl.name, decl.span):
+                    v = self.const(decl.value, const_scope, f"parameter '{decl.name}'", 0, 1 << 64)
+                    if decl.name in m.overrides:
+                        v = m.overrides[decl.name][0]
+                    if v is not None:
+                        m.params[decl.name] = ir.Param(name=decl.name, value=v, cite=decl.cite, doc=decl.doc, span=decl.span)
+            elif isinstance(decl, ast.Enum):
+                if self._declare(m, decl.name, decl.span):
+                    self.enum(m, decl, const_scope)
+            elif isinstance(decl, ast.Layout):
+                if self._declare(m, decl.name, decl.span):
+                    self.layout(m, decl)
+            elif isinstance(decl, ast.Regime):
+                if self._declare(m, decl.name, decl.span):
+                    self.regime(m, decl)
+            elif isinstance(decl, ast.Nested):
+                if self._declare(m, decl.name, decl.span):
+                    self.nested(m, decl)
+            elif isinstance(decl, ast.Unit):
+                if self._declare(m, decl.name, decl.span):
+                    unit = elaborate_unit(self, m, decl)
+                    if unit is not None:
+                        m.units[decl.name] = unit
+            if not any(decl.name in table for table in (m.params, m.enums, m.layouts, m.regimes, m.nested, m.units)):
+                m.failed.add(decl.name)
+
+    def enum(self, m: Module, d: ast.Enum, scope: Scope) -> None:
+        width = self.const(d.width, scope, "enum width", 1, 64)
+        items, seen = [], {}
+        for it in d.items:
+            v = self.const(it.value, scope, f"value of '{it.name}'", 0, (1 << (width or 64)) - 1)
+            if it.name in seen:
+                self.bag.error("E0201", f"'{it.name}' is defined twice in enum '{d.name}'", it.span, ("first defined here", seen[it.name]))
+                continue
+            seen[it.name] = it.span
+            if v is not None:
+                items.append(ir.EnumItem(name=it.name, value=v, doc=it.doc, span=it.span))
+        if width is not None:
+            m.enums[d.name] = ir.EnumDef(name=d.name, width=width, items=tuple(items), cite=d.cite, doc=d.doc, span=d.span)
+
+    def layout(self, m: Module, d: ast.Layout) -> None:
+        cond_scope = Scope(m, registers=self.all_registers(m))
+        width = self.const(d.width, cond_scope, f"width of {d.kind} '{d.name}'", 1, MAX_WIDTH)
+        fields, ranges = [], []
+        for item in d.items:
+            if isinstance(item, ast.Include):
+                inc = m.find("layouts", item.ref.parts)
+                if inc is None and m.has_failed(item.ref.text):
+                    continue
+                if inc is None:
+                    self.bag.error("E0301", undefined(m, "layouts", item.ref.text, "format") + " (in an include)",
+                                   item.span)
+                    continue
+                fields += [f.model_copy(update={"span": f.span}) for f in inc.fields]
+                ranges += list(inc.ranges)
+            elif isinstance(item, ast.Field):
+                b = self.bits(item.bits, cond_scope)
+                if b is None:
+                    m.failed.update((item.name, f"{d.name}.{item.name}"))
+                    continue
+                cond = self.resolve(item.reserved_if, cond_scope) if item.reserved_if is not None else None
+                enum = None
+                if item.enum is not None:
+                    e = m.find("enums", item.enum.parts)
+                    if e is None:
+                        self.bag.error("E0301", undefined(m, "enums", item.enum.text), item.enum.span)
+                    else:
+                        enum = e.name
+                fields.append(ir.Field(name=item.name, hi=b[0], lo=b[1], enum=enum, reserved_if=cond, doc=item.doc, span=item.span))
+            else:
+                b = self.bits(item.bits, cond_scope, allow_empty=True)
+                if b is None:
+                    continue
+                kind = "reserved" if isinstance(item, ast.Reserved) else "ignored"
+                when = getattr(item, "when", None)
+                when = self.resolve(when, cond_scope) if when is not None else None
+                ranges.append(ir.BitRange(kind=kind, hi=b[0], lo=b[1], when=when, doc=item.doc, span=item.span))
+        if width is not None:
+            m.layouts[d.name] = ir.Layout(kind=d.kind, name=d.name, width=width, fields=tuple(fields),
+                                          ranges=tuple(ranges), cite=d.cite, doc=d.doc, span=d.span)
+
+    @staticmethod
+    def all_registers(m: Module) -> dict[str, ir.Layout]:
+        regs = {}
+        for sub in m.imports.values():
+            regs.update(Elaborator.all_registers(sub))
+        regs.update({n: lay for n, lay in m.layouts.items() if lay.kind == "register"})
+        return regs
+
+    def _format(self, m: Module, ref: ast.Ref | None, kind: str = "format") -> ir.Layout | None:
+        if ref is None:
+            return None
+        lay = m.find("layouts", ref.parts)
+        if lay is None and m.has_failed(ref.text):
+            return None
+        if lay is None or lay.kind != kind:
+            what = f"'{ref.text}' is a {lay.kind}, not a {kind}" if lay else undefined(m, "layouts", ref.text, kind)
+            self.bag.error("E0301", what, ref.span)
+            return None
+        return lay
+
+    def regime(self, m: Module, d: ast.Regime) -> None:
+        simple: dict[str, tuple[Span, object]] = {}
+        levels_ast, rules = [], []
+        for item in d.items:
+            if isinstance(item, ast.Level):
+                levels_ast.append(item)
+            elif isinstance(item, ast.Rule):
+                rules.append(item)
+            elif isinstance(item, ast.Record):
+                if "record" in simple:
+                    self.bag.error("E0201", "a regime has one fault record", item.span, ("first record here", simple["record"][0]))
+                    continue
+                simple["record"] = (item.span, item)
+            else:
+                kind, span, val = item
+                if kind in simple:
+                    self.bag.error("E0201", f"'{kind}' is given twice in regime '{d.name}'", span, ("first given here", simple[kind][0]))
+                    continue
+                simple[kind] = (span, val)
+        missing = [k for k in REGIME_ITEMS if k not in simple]
+        if missing:
+            self.bag.error("E0306", f"regime '{d.name}' is missing {join_and(repr(k) for k in missing)}: add "
+                           f"{join_and(REGIME_ITEMS[k] for k in missing)}", d.span)
+            return
+        in_name, in_w = simple["input"][1]
+        access = simple["access"][1]
+        self._names_ok([in_name], "input", simple["input"][0])
+        self._names_ok(access, "access kind", simple["access"][0])
+        registers: dict[str, ir.Layout] = {}
+        for ref in simple["context"][1] if "context" in simple else ():
+            lay = self._format(m, ref, "register")
+            if lay is not None:
+                registers[lay.name] = lay
+        # constants: the input and registers are visible so that using them is E0302, not E0301
+        cscope = Scope(m, registers=registers, access=access, input=(in_name, 64))
+        lets: dict[str, Expr] = {}
+        for r in rules:
+            if r.kind == "let":
+                if r.name in lets:
+                    first = next(x.span for x in rules if x.kind == "let" and x.name == r.name)
+                    self.bag.error("E0201", f"'{r.name}' is defined twice in regime '{d.name}'", r.span,
+                                   ("first defined here", first))
+                lets[r.name] = r.value
+        named = {"lets": lets, "expand": self._resolve}
+        in_width = self.const(in_w, cscope, "input width", 1, 64)
+        entry = self.const(simple["entry"][1], cscope, "entry size in bytes", 1, 32)
+        # a bad width or entry size is reported already: go on with a stand-in to find the
+        # regime's other errors too, but do not declare the regime
+        broken = in_width is None or entry is None
+        in_width, entry = in_width or 64, entry or 8
+        ctx_scope = Scope(m, registers=registers, access=access, input=(in_name, in_width), **named)
+        root = self.resolve(simple["root"][1], ctx_scope)
+        start = self.resolve(simple["start"][1], ctx_scope)
+        pointer, frame = simple["pointer"][1], simple["frame"][1]
+
+        levels = []
+        for lv in levels_ast:
+            number = self.const(lv.number, cscope, "level number", 1, 7)
+            table, leaf = self._format(m, lv.table), self._format(m, lv.leaf)
+            if number is None or (lv.table is not None and table is None) or (lv.leaf is not None and leaf is None):
+                continue
+            for kind, span, first in lv.stmt_spans.get("_dups", []):
+                self.bag.error("E0201", f"'{kind}' is given twice in level '{lv.name}'", span, ("first given here", first))
+            if lv.index is None:
+                self.bag.error("E0306", f"level '{lv.name}' needs an 'index' slice of '{in_name}', the input bits "
+                               f"that select its entry: add `index {in_name}[HIGH:LOW];`", lv.span)
+                continue
+            if table is None and leaf is None:
+                self.bag.error("E0306", f"level '{lv.name}' needs a 'table' or a 'leaf' format: add `table FORMAT;` "
+                               "for entries that point to a table of the next level, `leaf FORMAT page SIZE;` for "
+                               "entries that map a page, or both", lv.span)
+                continue
+            idx = self.resolve(lv.index, ctx_scope)
+            if idx is None:
+                continue
+            if not (idx.op == "slice" and idx.args[0].op == "ref" and idx.args[0].kind == "input"):
+                self.bag.error("E0307", f"the index of level '{lv.name}' must be a constant slice of '{in_name}', like {in_name}[20:12]", lv.index.span)
+                continue
+            when = None
+            if leaf is not None and lv.leaf_when is not None:
+                when = self.resolve(lv.leaf_when, Scope(m, registers=registers, entry_formats=[leaf], **named))
+                if when is None:
+                    continue
+            shift_expr = None
+            if leaf is not None and lv.page_is_shift:
+                shift_expr = self.resolve(lv.page, Scope(m, registers=registers, entry_formats=[leaf], **named))
+                if shift_expr is None:
+                    continue
+                frame_field = leaf.field(simple["frame"][1])
+                page = 1 << (frame_field.lo if frame_field is not None else 12)
+            else:
+                page = self.const(lv.page, cscope, "page size", 1, 1 << 64) if leaf is not None else None
+            shift = 0
+            if page is not None:
+                if page & (page - 1):
+                    low = idx.args[2].value
+                    self.bag.error("E0308", f"page size {page} is not a power of two: the page offset is the low "
+                                   f"bits of the input; the index of level '{lv.name}' starts at bit {low}, so its "
+                                   f"pages are `page {size_text(1 << low)}`", lv.page.span)
+                    continue
+                shift = page.bit_length() - 1
+            levels.append(ir.Level(number=number, name=lv.name, index_hi=idx.args[1].value, index_lo=idx.args[2].value,
+                                   table=table.name if table else None, leaf=leaf.name if leaf else None,
+                                   leaf_when=when, page_shift=shift, page_shift_expr=shift_expr, cite=lv.cite,
+                                   doc=lv.doc, span=lv.span))
+        levels.sort(key=lambda lv: -lv.number)
+        level_width = max(3, max((lv.number for lv in levels), default=1).bit_length())
+        entry_formats = unique([self._lay(m, n) for lv in levels for n in (lv.table, lv.leaf) if n])
+        leaf_formats = unique([self._lay(m, lv.leaf) for lv in levels if lv.leaf])
+
+        accs_ast = [r for r in rules if r.kind == "accumulate"]
+        acc_widths = {}
+        for r in accs_ast:
+            init = self.resolve(r.init, ctx_scope)
+            acc_widths[r.name] = max(1, init.width if init is not None else 1)
+        walk_scope = Scope(m, registers=registers, access=access, input=(in_name, in_width), accumulators=acc_widths,
+                           entry_formats=entry_formats, builtins={"rsvd": 1, "level": level_width}, **named)
+        accumulators = []
+        for r in accs_ast:
+            first = next((a.span for a in accumulators if a.name == r.name), None)
+            if first is not None:
+                self.bag.error("E0201", f"accumulator '{r.name}' is defined twice; rename or delete one of them",
+                               r.span, ("first defined here", first))
+                continue
+            init = self.resolve(r.init, ctx_scope)
+            then = self.resolve(r.value, walk_scope)
+            if init is None or then is None:
+                continue
+            width = max(init.width, then.width, 1)
+            accumulators.append(ir.Accumulator(name=r.name, width=width, init=init, then=then, cite=r.cite, doc=r.doc, span=r.span))
+        acc_widths = {a.name: a.width for a in accumulators}
+        next_level = None
+        if "next" in simple:
+            next_scope = Scope(m, registers=registers, access=access, input=(in_name, in_width),
+                               entry_formats=entry_formats, builtins={"level": level_width}, **named)
+            next_level = self.resolve(simple["next"][1], next_scope)
+            broken = broken or next_level is None
+        # with `next level`, a walk fault may read the level a pointer leads to (`next`) and
+        # whether an input bit that indexes a skipped level is set (`skipped`)
+        walk_builtins = {"rsvd": 1, "level": level_width}
+        if "next" in simple:
+            walk_builtins |= {"next": max(level_width, next_level.width if next_level is not None else 1), "skipped": 1}
+        fault_scope = Scope(m, registers=registers, access=access, input=(in_name, in_width),
+                            entry_formats=entry_formats, builtins=walk_builtins, **named)
+        check_scope = Scope(m, registers=registers, access=access, input=(in_name, in_width), accumulators=acc_widths,
+                            leaf_formats=leaf_formats, builtins={"level": level_width}, **named)
+        faults, checks, updates, seen = [], [], [], {}
+        for r in rules:
+            if r.kind in ("fault", "check"):
+                if r.name in seen:
+                    self.bag.error("E0201", f"{r.kind} '{r.name}' is defined twice (faults and checks share one set of "
+                                   "names, the fault kinds); rename or delete one of them", r.span,
+                                   ("first defined here", seen[r.name]))
+                    continue
+                seen[r.name] = r.span
+                cond = self.resolve(r.when, fault_scope if r.kind == "fault" else check_scope)
+                if cond is not None:
+                    (faults if r.kind == "fault" else checks).append(
+                        ir.Rule(name=r.name, when=cond, where=r.where, cite=r.cite, doc=r.doc, span=r.span))
+            elif r.kind == "set":
+                when = self.resolve(r.when, check_scope) if r.when is not None else None
+                if r.when is None or when is not None:
+                    updates.append(ir.Update(field=r.name, where=r.where, when=when, cite=r.cite, span=r.span))
+        kinds = tuple(x.name for x in faults) + tuple(x.name for x in checks)
+        # A record may read the accumulators and the leaf entry; `walked` says they are
+        # meaningful (the fault is a final check, after the whole walk).
+        rec_scope = Scope(m, registers=registers, access=access, input=(in_name, in_width), accumulators=acc_widths,
+                          leaf_formats=leaf_formats, fault_kinds=kinds, **named,
+                          builtins={"fault": max(1, len(kinds).bit_length()), "level": level_width, "walked": 1})
+        record = self.record(m, simple["record"][1], rec_scope)
+        if broken or root is None or start is None or record is None:
+            return
+        m.regimes[d.name] = ir.Regime(
+            name=d.name, input_name=in_name, input_width=in_width, access=access, context=tuple(registers),
+            entry_bytes=entry, root=root, start=start, pointer=pointer, frame=frame, levels=tuple(levels),
+            faults=tuple(faults), checks=tuple(checks), accumulators=tuple(accumulators), updates=tuple(updates),
+            record=record, next_level=next_level, cite=d.cite, doc=d.doc, span=d.span,
+            let_defs=tuple(ir.Let(name=r.name, value=r.value, cite=r.cite, doc=r.doc, span=r.span)
+                           for r in rules if r.kind == "let"))
+
+    def _names_ok(self, names, what: str, span: Span, prefixed: bool = False) -> None:
+        """Input and access names of a regime: unique, and usable in generated code.
+
+        Checked here because the IR keeps no span of their item."""
+        seen = set()
+        for name in names:
+            if name in seen:
+                self.bag.error("E0201", f"{what} '{name}' is given twice", span)
+            seen.add(name)
+            why = identifier_problem(name, prefixed)
+            if why:
+                self.bag.error("E0202", identifier_message(what, name, why), span)
+
+    @staticmethod
+    def _lay(m: Module, name: str) -> ir.Layout:
+        found = m.layouts.get(name)
+        if found is None:
+            for sub in m.imports.values():
+                found = Elaborator._lay(sub, name)
+                if found is not None:
+                    break
+        return found
+
+    def record(self, m: Module, d: ast.Record, scope: Scope) -> ir.Record | None:
+        fields, seen, ok = [], {}, True
+        for f in d.fields:
+            if f.name in seen:
+                self.bag.error("E0201", f"record field '{f.name}' is defined twice; rename or delete one of them",
+                               f.span, ("first defined here", seen[f.name]))
+                ok = False
+                continue
+            seen[f.name] = f.span
+            if f.output:
+                self.bag.error("E0306", f"record field '{f.name}' needs a value here: write '{f.name} : WIDTH = "
+                               "EXPR;' (fields without a value belong to a unit's record)", f.span)
+                ok = False
+                continue
+            width = self.const(f.width, scope, f"width of '{f.name}'", 1, 64)
+            if width is None:
+                ok = False
+                continue
+            if f.value is not None:
+                v = self.resolve(f.value, scope)
+                if v is None:
+                    ok = False
+                    continue
+                fields.append(ir.RecordField(name=f.name, width=width, value=v, doc=f.doc, span=f.span))
+                continue
+            bits = []
+            for b in f.bits:
+                rng = self.bits(b.bits, scope)
+                v = self.resolve(b.value, scope)
+                if rng is None or v is None:
+                    ok = False
+                    continue
+                bits.append(ir.RecordBits(name=b.name, hi=rng[0], lo=rng[1], value=v, doc=b.doc, span=b.span))
+            fields.append(ir.RecordField(name=f.name, width=width, bits=tuple(bits), doc=f.doc, span=f.span))
+        return ir.Record(name=d.name, fields=tuple(fields), cite=d.cite, doc=d.doc, span=d.span) if ok else None
+
+    def nested(self, m: Module, d: ast.Nested) -> None:
+        def regime_of(ref: ast.Ref | None, what: str) -> ir.Regime | None:
+            if ref is None:
+                role = "the first stage" if what == "guest" else "the stage that translates every address of the guest"
+                self.bag.error("E0306", f"nested '{d.name}' needs a '{what}' regime ({role}): add `{what} REGIME;`",
+                               d.span)
+                return None
+            r = m.find("regimes", ref.parts)
+            if r is None and not m.has_failed(ref.text):
+                self.bag.error("E0301", undefined(m, "regimes", ref.text), ref.span)
+            return r
+
+        guest, host = regime_of(d.guest, "guest"), regime_of(d.host, "host")
+        if guest is None or host is None:
+            return
+        all_regs = self.all_registers(m)
+        bound = {b.name for b in d.host_bindings}
+        context = list(guest.context)
+        bindings = []
+        outer_scope = Scope(m, registers=all_regs)
+        for b in d.host_bindings:
+            if b.name not in host.context:
+                self.bag.error("E0309", f"'{b.name}' is not a context register of host regime '{host.name}'; "
+                               f"{its_names('context registers', host.context)}", b.span,
+                               (f"regime '{host.name}' is declared here", host.span))
+                continue
+            v = self.resolve(b.value, outer_scope)
+            if v is None:
+                continue
+            for ref in v.refs():
+                if ref.kind == "ctx" and ref.name not in context:
+                    context.append(ref.name)
+            bindings.append(ir.Binding(name=b.name, value=v, span=b.span))
+        for reg in host.context:
+            if reg not in bound and reg not in context:
+                context.append(reg)
+        regs = {n: all_regs[n] for n in context}
+        gscope = Scope(m, registers=regs, access=guest.access)
+        # the final access may depend on what the guest walk found (e.g. a user page)
+        final_scope = Scope(m, registers=regs, access=guest.access,
+                            accumulators={a.name: a.width for a in guest.accumulators})
+        maps = {}
+        stages = [("table", d.table_access), ("final", d.final_access)]
+        if d.update_access or d.update_when is not None:
+            stages.append(("update", d.update_access))
+        for stage, binds in stages:
+            seen = {}
+            out = []
+            for b in binds:
+                if b.name not in host.access:
+                    self.bag.error("E0309", f"'{b.name}' is not an access kind of host regime '{host.name}'; "
+                                   f"{its_names('access kinds', host.access)}", b.span,
+                                   (f"regime '{host.name}' is declared here", host.span))
+                    continue
+                if b.name in seen:
+                    self.bag.error("E0201", f"access '{b.name}' is given twice; delete one", b.span,
+                                   ("first given here", seen[b.name]))
+                    continue
+                seen[b.name] = b.span
+                v = self.resolve(b.value, final_scope if stage == "final" else gscope)
+                if v is not None:
+                    out.append(ir.Binding(name=b.name, value=v, span=b.span))
+            missing = [a for a in host.access if a not in seen]
+            if missing:
+                self.bag.error("E0306", f"the {stage} access of nested '{d.name}' must give every access kind of host "
+                               f"regime '{host.name}'; add {' '.join(f'`{a} = EXPR;`' for a in missing)} to "
+                               f"`{stage} access {{ ... }}`", d.item_spans.get(f"{stage}_access", d.span))
+            maps[stage] = tuple(out)
+        host_fields = {f.name: f.width for f in host.record.fields}
+        host_fields[host.input_name] = host.input_width
+        level_width = max(3, max((lv.number for lv in host.levels), default=1).bit_length())
+        rec_scope = Scope(m, registers=regs, access=guest.access, host=host_fields, fault_kinds=host.fault_kinds,
+                          input=(guest.input_name, guest.input_width),
+                          builtins={"on_table": 1, "on_final": 1, "fault": max(1, len(host.fault_kinds).bit_length()),
+                                    "level": level_width})
+        if len(d.records) != 1:
+            self.bag.error("E0306", f"nested '{d.name}' needs exactly one record for faults of the host stage, not "
+                           f"{len(d.records)}: {'add' if not d.records else 'keep one'} "
+                           "`record NAME { FIELD : WIDTH = EXPR; ... }`", d.span)
+            return
+        record = self.record(m, d.records[0], rec_scope)
+        update_when = self.resolve(d.update_when, gscope) if d.update_when is not None else None
+        if record is None or (d.update_when is not None and update_when is None):
+            return
+        m.nested[d.name] = ir.Nested(name=d.name, guest=guest.name, host=host.name, host_bindings=tuple(bindings),
+                                     table_access=maps["table"], final_access=maps["final"], record=record,
+                                     update_access=maps.get("update", ()), update_when=update_when,
+                                     context=tuple(context), cite=d.cite, doc=d.doc, span=d.span)
+
+
+def project_folder(top: Path) -> Path | None:
+    """The folder of the nearest pyproject.toml above the top-level spec (its project, as
+    for the settings in config.py), or None."""
+    try:
+        project = find_pyproject(top)
+    except OSError:  # an unreadable folder above: no project
+        project = None
+    return project.parent.resolve() if project is not None else None
+
+
+def import_root(top: Path) -> Path:
+    """The folder a compilation may import from: the spec's project folder, else the
+    spec's own folder."""
+    return project_folder(top) or top.parent.resolve()
+
+
+def _near_file(path: Path, span: Span | None, root: Path | None) -> str:
+    """A hint for a missing file: a spec file of a close name in the same folder, or
+    how an import's path is resolved."""
+    try:
+        names = [p.name for p in path.parent.glob("*.vspec")]
+    except OSError:
+        names = []
+    close = difflib.get_close_matches(path.name, names, n=1)
+    if close:
+        return f"; did you mean '{display_path(path.parent / close[0], root)}'?"
+    return "; an import's path is relative to the folder of the file that imports it" if span is not None else ""
+
+
+def display_path(path: Path, root: Path | None) -> str:
+    """How a spec path appears in messages and generated headers: relative to the
+    project's folder (that of the nearest pyproject.toml) when the spec is in one, so that
+    outputs do not depend on the working directory; else relative to the working
+    directory, else absolute."""
+    for base in ([root] if root else []) + [Path.cwd()]:
+        try:
+            return str(path.relative_to(base))
+        except ValueError:
+            continue
+    return str(path)
+
+
+def flatten(main: Module, sha: str) -> ir.Spec:
+    """Collect the declarations of a module and everything it imports into one Spec."""
+    seen: list[Module] = []
+
+    def walk(mod: Module):
+        for sub in mod.imports.values():
+            walk(sub)
+        if all(mod is not s for s in seen):
+            seen.append(mod)
+
+    walk(main)
+    header = main.ast.header
+    spec = ir.Spec(
+        name=header.name if header else Path(main.path).stem, path=main.path, sha256=sha,
+        cite=header.cite if header else "", doc=header.doc if header else "",
+        params=tuple(p for mod in seen for p in mod.params.values()),
+        enums=tuple(e for mod in seen for e in mod.enums.values()),
+        layouts=tuple(x for mod in seen for x in mod.layouts.values()),
+        regimes=tuple(x for mod in seen for x in mod.regimes.values()),
+        nested=tuple(x for mod in seen for x in main.nested.values()) if main.nested else (),
+        units=tuple(main.units.values()),
+        span=header.span if header else Span(path=main.path))
+    if main.nested:
+        spec = spec.model_copy(update={"nested": tuple(main.nested.values())})
+    if not main.nested and main.regimes:
+        # the top translation is the last regime of the main file: keep it last
+        own = list(main.regimes.values())
+        others = [r for r in spec.regimes if all(r is not o for o in own)]
+        spec = spec.model_copy(update={"regimes": tuple(others + own)})
+    return spec
+
+
+def spec_digest(sources: dict[str, str]) -> str:
+    """sha256 over the text of the spec and every file it imports."""
+    h = hashlib.sha256()
+    for path in sorted(sources):
+        h.update(Path(path).name.encode() + b"\0" + sources[path].encode() + b"\0")
+    return h.hexdigest()
+
+

@@ -1,0 +1,320 @@
+"""What elaboration shares between translations and units: the per-file Module of
+declarations, the Scope an expression's names resolve in, and the limits and message
+helpers. Both elaborator.py (formats, regimes, nested) and unit.py build on it.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+
+from codegen import ir
+from codegen.frontend import syntax_tree as ast
+from codegen.frontend.diagnostics import Span
+from codegen.ir.expr import BINARY, COMPARE, LOGICAL, EvalError, Expr, num
+
+BUILTINS_WALK = {"rsvd": 1}  # width of walk-time builtins; `level` is added per regime
+MAX_WIDTH = 1024
+MAX_LOADED_TOKENS = 200_000  # tokens of all imported instances: bounds elaboration time (E0005)
+MAX_EXPANSIONS = 1000  # uses of `let` names in one expression: each doubling `let` doubles the tree
+
+
+class Problem(EvalError):
+    """An expression error with its own code (E0302, E0304, E0305) instead of E0303."""
+
+    def __init__(self, code: str, message: str, span: Span, notes: tuple = ()):
+        super().__init__(message, span)
+        self.code, self.notes = code, notes
+
+
+# what a run-time reference is, by Expr.kind, for "must be a constant" messages
+RUNTIME_KINDS = {"ctx": "a context register's value", "input": "the input address", "field": "a field of the entry",
+            "leaf": "a field of the leaf entry", "acc": "an accumulator", "builtin": "a value of the walk",
+            "access": "an access kind", "event": "a field of the event", "struct": "a structure field in memory",
+            "bitmap": "a bitmap lookup", "walk": "a result of a walk", "host": "a field of the host's record"}
+
+
+def suggest(name: str, candidates: list[str]) -> str | None:
+    """The candidate `name` most likely meant: a close spelling, the same name in other
+    case, or its initials (`Present` for a field `P`, `ReadWrite` for `RW`)."""
+    close = difflib.get_close_matches(name, candidates, n=1)
+    if close:
+        return close[0]
+    same = [c for c in candidates if c.lower() == name.lower()]
+    if same:
+        return same[0]
+    words = re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z0-9]+", name)
+    initials = "".join(w[0] for w in words).upper()
+    short = list(dict.fromkeys(c for c in candidates if "." not in name and c.upper() == initials))
+    return short[0] if len(short) == 1 else None
+
+
+class TooLarge(Exception):
+    """An expression grows too large (or deep) once its `let` names are expanded."""
+
+
+class Undefined(Exception):
+    def __init__(self, name: str, span: Span, candidates=()):
+        self.name, self.span, self.candidates = name, span, list(candidates)
+
+
+@dataclass
+class Module:
+    """The declarations of one spec file, by name, plus its imports by alias."""
+
+    path: str
+    ast: ast.SpecFile
+    imports: dict[str, "Module"] = field(default_factory=dict)
+    params: dict[str, ir.Param] = field(default_factory=dict)
+    enums: dict[str, ir.EnumDef] = field(default_factory=dict)
+    layouts: dict[str, ir.Layout] = field(default_factory=dict)
+    regimes: dict[str, ir.Regime] = field(default_factory=dict)
+    nested: dict[str, ir.Nested] = field(default_factory=dict)
+    units: dict[str, ir.Unit] = field(default_factory=dict)
+    spans: dict[str, Span] = field(default_factory=dict)
+    overrides: dict[str, tuple[int, Span]] = field(default_factory=dict)  # set by the importer
+    # names whose declaration (or import) failed with an error already reported: a use
+    # of one is not reported again as undefined
+    failed: set[str] = field(default_factory=set)
+    # what expressions elaborated in this module read, for the warnings (codegen/frontend/lint.py):
+    # ("param", file, name) and ("field", file of the layout, layout, field)
+    used: set[tuple[str, ...]] = field(default_factory=set)
+
+    def has_failed(self, name: str) -> bool:
+        parts = name.split(".")
+        if name in self.failed or parts[0] in self.failed:
+            return True
+        sub = self.imports.get(parts[0]) if len(parts) == 2 else None
+        return sub is not None and sub.has_failed(parts[1])
+
+    def find(self, table: str, parts: tuple[str, ...]):
+        """Look a (possibly alias-qualified) name up in one of the tables."""
+        if len(parts) == 2 and parts[0] in self.imports:
+            return getattr(self.imports[parts[0]], table).get(parts[1])
+        if len(parts) == 1:
+            return getattr(self, table).get(parts[0])
+        return None
+
+
+class Scope:
+    """What a name means inside one expression: a dict of resolvers and flags."""
+
+    def __init__(self, module: Module, **kw):
+        self.module = module
+        self.registers: dict[str, ir.Layout] = kw.get("registers", {})
+        self.access: tuple[str, ...] = kw.get("access", ())
+        self.input: tuple[str, int] | None = kw.get("input")
+        self.accumulators: dict[str, int] = kw.get("accumulators", {})
+        self.entry_formats: list[ir.Layout] = kw.get("entry_formats", [])
+        self.leaf_formats: list[ir.Layout] = kw.get("leaf_formats", [])
+        self.builtins: dict[str, int] = kw.get("builtins", {})
+        self.fault_kinds: tuple[str, ...] = kw.get("fault_kinds", ())
+        self.host: dict[str, int] = kw.get("host", {})
+        self.lets: dict[str, Expr] = kw.get("lets", {})
+        # decision units: event fields (name -> width), structures (name -> (Structure,
+        # {field: format Layout or None})) and bitmaps (name -> width)
+        self.event: dict[str, int] = kw.get("event", {})
+        self.structures: dict[str, tuple] = kw.get("structures", {})
+        self.bitmaps: dict[str, int] = kw.get("bitmaps", {})
+        self.walks: dict[str, dict[str, int]] = kw.get("walks", {})  # walk name -> member -> width
+        self.expand = kw.get("expand")  # resolves a `let` body in this scope
+        self.expanding: set[str] = set()
+        self.expansions = 0  # in the expression being resolved; Elaborator.resolve resets it
+
+    def resolve(self, name: str, span: Span) -> Expr:
+        parts = tuple(name.split("."))
+        m = self.module
+        if len(parts) == 1:
+            (n,) = parts
+            if n in self.lets and self.expand is not None:
+                if n in self.expanding:
+                    raise EvalError(f"'{n}' is defined in terms of itself", span)
+                self.expansions += 1
+                if self.expansions > MAX_EXPANSIONS:
+                    raise TooLarge()
+                self.expanding.add(n)
+                try:
+                    return self.expand(self.lets[n], self)
+                finally:
+                    self.expanding.discard(n)
+            if n in m.params:
+                m.used.add(("param", m.path, n))
+                return num(m.params[n].value, span).model_copy(update={"name": n})  # the name, for the docs
+            if n in self.accumulators:
+                return Expr(op="ref", kind="acc", name=n, width=self.accumulators[n], span=span)
+            if self.input and n == self.input[0]:
+                return Expr(op="ref", kind="input", name=n, width=self.input[1], span=span)
+            if n in self.builtins:
+                return Expr(op="ref", kind="builtin", name=n, width=self.builtins[n], span=span)
+            if n in self.fault_kinds:
+                return num(self.fault_kinds.index(n) + 1, span).model_copy(update={"name": n})
+            if n in self.registers:
+                self._use(self.registers[n])
+                return Expr(op="ref", kind="ctx", name=n, lo=0, width=self.registers[n].width, span=span)
+            if n in self.bitmaps:
+                return Expr(op="ref", kind="bitmap", name=n, width=self.bitmaps[n], span=span)
+            if self.entry_formats:
+                widths = {f.field(n).width for f in self.entry_formats if f.field(n)}
+                if len(widths) == 1:
+                    self._use(*self.entry_formats, name=n)
+                    return Expr(op="ref", kind="field", name=n, width=widths.pop(), span=span)
+            raise Undefined(name, span, self._candidates())
+        head, tail = parts[0], parts[1]
+        if head in self.structures and len(parts) <= 3:
+            return self._struct_ref(parts, name, span)
+        if head in self.walks and len(parts) == 2:
+            members = self.walks[head]
+            if tail not in members:
+                raise Undefined(name, span, [f"{head}.{x}" for x in members])
+            return Expr(op="ref", kind="walk", name=name, width=members[tail], span=span)
+        if head == "event" and len(parts) == 2 and tail in self.event:
+            return Expr(op="ref", kind="event", name=tail, width=self.event[tail], span=span)
+        if len(parts) == 2:
+            if head in m.imports and tail in m.imports[head].params:
+                m.used.add(("param", m.imports[head].path, tail))
+                return num(m.imports[head].params[tail].value, span).model_copy(update={"name": name})
+            enum = m.find("enums", parts[:1])
+            if enum is not None:
+                item = next((i for i in enum.items if i.name == tail), None)
+                if item is not None:
+                    return num(item.value, span).model_copy(update={"name": name})
+            if head in self.registers:
+                f = self.registers[head].field(tail)
+                if f is not None:
+                    self._use(self.registers[head], name=tail)
+                    return Expr(op="ref", kind="ctx", name=head, lo=f.lo, width=f.width, span=span)
+                raise Undefined(name, span, [f"{head}.{x.name}" for x in self.registers[head].fields])
+            if head == "access" and tail in self.access:
+                return Expr(op="ref", kind="access", name=tail, width=1, span=span)
+            if head == "leaf" and self.leaf_formats:
+                widths = {f.field(tail).width for f in self.leaf_formats if f.field(tail)}
+                if len(widths) == 1:
+                    self._use(*self.leaf_formats, name=tail)
+                    return Expr(op="ref", kind="leaf", name=tail, width=widths.pop(), span=span)
+            if head == "host" and tail in self.host:
+                return Expr(op="ref", kind="host", name=tail, width=self.host[tail], span=span)
+        raise Undefined(name, span, self._candidates())
+
+    def _struct_ref(self, parts: tuple[str, ...], name: str, span: Span) -> Expr:
+        """`S.F` (a structure field) or `S.F.SUB` (a field of the format F is typed with);
+        the reference is named `S.F` (its word) with the bit position in that word."""
+        struct, formats = self.structures[parts[0]]
+        f = struct.field(parts[1])
+        if f is None:
+            raise Undefined(name, span, [f"{struct.name}.{x.name}" for x in struct.fields])
+        lay = formats.get(f.name)
+        if len(parts) == 2:
+            if lay is not None:
+                self._use(lay)
+            return Expr(op="ref", kind="struct", name=f"{struct.name}.{f.name}", lo=f.lo, width=f.width, span=span)
+        sub = lay.field(parts[2]) if lay is not None else None
+        if sub is not None:
+            self._use(lay, name=sub.name)
+        if sub is None:
+            options = [f"{struct.name}.{f.name}.{x.name}" for x in lay.fields] if lay is not None else []
+            raise Undefined(name, span, options)
+        return Expr(op="ref", kind="struct", name=f"{struct.name}.{f.name}", lo=f.lo + sub.lo, width=sub.width,
+                    span=span)
+
+    def _use(self, *layouts: ir.Layout, name: str | None = None) -> None:
+        """Note that an expression reads field `name` (every field if None) of `layouts`."""
+        for lay in layouts:
+            for f in lay.fields:
+                if name is None or f.name == name:
+                    self.module.used.add(("field", lay.span.path, lay.name, f.name))
+
+    def _candidates(self) -> list[str]:
+        names = list(self.module.params) + list(self.accumulators) + list(self.builtins) + list(self.registers)
+        names += list(self.fault_kinds) + [f"access.{a}" for a in self.access] + [f"host.{h}" for h in self.host]
+        names += list(self.lets) + [f"event.{e}" for e in self.event] + list(self.bitmaps)
+        for struct, _ in self.structures.values():
+            names += [f"{struct.name}.{x.name}" for x in struct.fields]
+        names += [f"{alias}.{p}" for alias, sub in self.module.imports.items() for p in sub.params]
+        if self.input:
+            names.append(self.input[0])
+        for f in self.entry_formats:
+            names += [x.name for x in f.fields]
+        for f in self.leaf_formats:
+            names += [f"leaf.{x.name}" for x in f.fields]
+        for r, lay in self.registers.items():
+            names += [f"{r}.{x.name}" for x in lay.fields]
+        return names
+
+
+_DECLARE = {"format": "format NAME : WIDTH { ... }", "register": "register NAME : WIDTH { ... }",
+            "enum": "enum NAME : WIDTH { ... }", "regime": "regime NAME { ... }"}
+
+
+def undefined(m: Module, table: str, name: str, kind: str | None = None) -> str:
+    """The E0301 message for a declaration `name` that `m` cannot see in `table`
+    ("layouts", "enums", "regimes"; a layout of `kind`), with a close name or the syntax."""
+    kind = kind or table[:-1]
+
+    def names(mod: Module) -> list[str]:
+        found = getattr(mod, table)
+        return [n for n, x in found.items() if table != "layouts" or x.kind == kind]
+
+    visible = names(m) + [f"{alias}.{n}" for alias, sub in m.imports.items() for n in names(sub)]
+    close = suggest(name, visible)
+    hint = (f"did you mean '{close}'?" if close
+            else f"declare it with `{_DECLARE[kind]}`, or import the file that has it")
+    return f"undefined {kind} '{name}'; {hint}"
+
+
+# what each required item of a regime is, with its syntax, for E0306
+REGIME_ITEMS = {
+    "input": "`input NAME : WIDTH;` (the address it translates)",
+    "access": "`access KIND, ...;` (the kinds of access, e.g. `access write, execute;`)",
+    "entry": "`entry BYTES;` (the size of a table entry)",
+    "root": "`root EXPR;` (the address of the top table)",
+    "start": "`start level N;` (the level the walk starts at)",
+    "pointer": "`pointer FIELD;` (the field of a table entry that holds the next table's address)",
+    "frame": "`frame FIELD;` (the field of a leaf entry that holds the page frame)",
+    "record": "`record NAME { FIELD : WIDTH = EXPR; ... }` (what a fault reports)",
+}
+
+
+def join_and(items) -> str:
+    items = list(items)
+    return ", ".join(items[:-1]) + (" and " if len(items) > 1 else "") + items[-1]
+
+
+def its_names(what: str, names) -> str:
+    return f"its {what} are {', '.join(names)}" if names else f"it has no {what}"
+
+
+def unique(items):
+    out = []
+    for x in items:
+        if x is not None and all(x is not y for y in out):
+            out.append(x)
+    return out
+
+
+def op_width(op: str, args: tuple[Expr, ...]) -> int:
+    w = [a.width or 64 for a in args]
+    if op in LOGICAL or op in COMPARE or op in ("!", "bit"):
+        return 1
+    if op in ("~", "neg"):
+        return w[0]
+    if op in ("&",):
+        return min(w)
+    if op in ("|", "^", "-", "/"):
+        return max(w) if op != "/" else w[0]
+    if op == "+":
+        return min(MAX_WIDTH, max(w) + 1)
+    if op == "*":
+        return min(MAX_WIDTH, w[0] + w[1])
+    if op == "%":
+        return w[1]
+    if op == "<<":
+        amount = args[1].value if args[1].op == "num" else (1 << w[1]) - 1
+        return min(MAX_WIDTH, w[0] + amount)
+    if op == ">>":
+        return w[0]
+    if op == "cond":
+        return max(w[1], w[2])
+    if op == "slice":
+        return args[1].value - args[2].value + 1 if args[1].op == "num" and args[2].op == "num" else w[0]
+    assert op in BINARY, op
+    return max(w)

@@ -1,0 +1,349 @@
+"""Elaboration of a decision unit: syntax tree -> ir.Unit.
+
+One pass over the unit's items, in the order the language evaluates them: the event
+and context, the structures (their fields at byte offsets), the bitmaps (each may read
+the ones before it), the record, then the exit rules. Errors are collected in the
+elaborator's bag; structural checks (offsets, overlaps, stores) come in checks.py.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from codegen import ir
+from codegen.frontend import syntax_tree as ast
+from codegen.frontend.checks import WALK_RESULTS
+from codegen.frontend.diagnostics import Span
+from codegen.frontend.elaborate.scope import MAX_WIDTH, Module, Scope, undefined
+from codegen.ir.expr import Expr, num
+
+if TYPE_CHECKING:  # the elaborator calls in here; the name is for the annotations only
+    from codegen.frontend.elaborate.elaborator import Elaborator
+
+MAX_STRUCT_BYTES = 1 << 16
+
+
+def elaborate_unit(el: Elaborator, m: Module, d: ast.Unit) -> ir.Unit | None:
+    events, contexts, lets, records, exits = [], [], [], [], []
+    for item in d.items:
+        if isinstance(item, (ast.Structure, ast.Bitmap, ast.Walk)):
+            continue  # the steps, taken in order below
+        if isinstance(item, ast.Rule):
+            lets.append(item)
+        elif isinstance(item, ast.Record):
+            records.append(item)
+        elif isinstance(item, ast.Exit):
+            exits.append(item)
+        elif item[0] == "event":
+            events.append(item)
+        else:
+            contexts.append(item)
+    ok = True
+    for what, found in (("event", events), ("record", records), ("context", contexts)):
+        if len(found) > 1:
+            span = found[1][1] if isinstance(found[1], tuple) else found[1].span
+            first = found[0][1] if isinstance(found[0], tuple) else found[0].span
+            el.bag.error("E0201", f"unit '{d.name}' has more than one {what}", span, ("first here", first))
+            ok = False
+    if not events or not records or not exits:
+        missing = [(w, syntax) for w, syntax, f in (
+            ("an event", "`event { FIELD : WIDTH; ... }`", events),
+            ("a record", "`record NAME { FIELD : WIDTH; ... }`", records),
+            ("an exit rule", "`exit NAME when COND { FIELD = EXPR; }`", exits)) if not f]
+        el.bag.error("E0306", f"unit '{d.name}' needs {', '.join(w for w, _ in missing)}: add "
+                     f"{', '.join(syntax for _, syntax in missing)}", d.span)
+        return None
+
+    event = _event(el, m, events[0][2])
+    registers: dict[str, ir.Layout] = {}
+    for ref in contexts[0][2] if contexts else ():
+        lay = el._format(m, ref, "register")
+        if lay is not None:
+            registers[lay.name] = lay
+    seen: dict[str, object] = {}
+    for name in list(registers):
+        seen[name] = "context"
+    for f in event:
+        if f.name in seen:
+            el.bag.error("E0201", f"event field '{f.name}' has the name of a context register: both are keys "
+                         "of the request", f.span)
+            ok = False
+    let_bodies: dict[str, Expr] = {}
+    for r in lets:
+        if r.name in let_bodies:
+            first = next(x.span for x in lets if x.name == r.name)
+            el.bag.error("E0201", f"'{r.name}' is defined twice in unit '{d.name}'", r.span, ("first defined here", first))
+        let_bodies[r.name] = r.value
+    named = {"lets": let_bodies, "expand": el._resolve}
+    widths = {f.name: f.width for f in event}
+
+    # structures, bitmaps and walks, in the order written: each may read the ones before it
+    structs: list[ir.Structure] = []
+    struct_scope: dict[str, tuple] = {}
+    maps: list[ir.Bitmap] = []
+    map_widths: dict[str, int] = {}
+    walks: list[ir.Walk] = []
+    walk_members: dict[str, dict[str, int]] = {}
+    steps: list[tuple[str, str]] = []
+    taken: dict[str, Span] = {}
+    for item in d.items:
+        if not isinstance(item, (ast.Structure, ast.Bitmap, ast.Walk)):
+            continue
+        scope = Scope(m, registers=registers, event=widths, structures=dict(struct_scope), bitmaps=dict(map_widths),
+                      walks=dict(walk_members), **named)
+        if item.name in taken:
+            el.bag.error("E0201", f"'{item.name}' is defined twice in unit '{d.name}'", item.span,
+                         *([("first defined here", taken[item.name])] if item.name in taken else []))
+            ok = False
+            continue
+        taken[item.name] = item.span
+        if isinstance(item, ast.Structure):
+            built = _structure(el, m, item, scope)
+            if built is None:
+                ok = False
+                m.failed.add(item.name)  # its uses are not reported again
+                continue
+            structs.append(built[0])
+            struct_scope[item.name] = built
+            steps.append(("structure", item.name))
+        elif isinstance(item, ast.Bitmap):
+            bitmap = _bitmap(el, item, scope)
+            if bitmap is None:
+                ok = False
+                m.failed.add(item.name)  # its uses are not reported again
+                continue
+            maps.append(bitmap)
+            map_widths[item.name] = bitmap.width
+            steps.append(("bitmap", item.name))
+        else:
+            walk = _walk(el, m, item, scope)
+            if walk is None:
+                ok = False
+                m.failed.add(item.name)  # its uses are not reported again
+                continue
+            walks.append(walk[0])
+            walk_members[item.name] = walk[1]
+            steps.append(("walk", item.name))
+
+    scope = Scope(m, registers=registers, event=widths, structures=struct_scope, bitmaps=map_widths,
+                  walks=walk_members, **named)
+    record = _record(el, m, records[0], struct_scope, scope)
+    rules: list[ir.ExitRule] = []
+    names: dict[str, object] = {}
+    for x in exits:
+        if x.name in names:
+            el.bag.error("E0201", f"exit '{x.name}' is defined twice", x.span, ("first defined here", names[x.name]))
+            ok = False
+            continue
+        names[x.name] = x.span
+        rule = _exit(el, x, scope, record)
+        if rule is None:
+            ok = False
+        else:
+            rules.append(rule)
+    if not ok or record is None or len(event) != len(events[0][2]):
+        return None
+    return ir.Unit(name=d.name, event=tuple(event), context=tuple(registers), structures=tuple(structs),
+                   bitmaps=tuple(maps), walks=tuple(walks), steps=tuple(steps), lets=tuple(let_bodies), record=record,
+                   exits=tuple(rules), cite=d.cite, doc=d.doc, span=d.span,
+                   let_defs=tuple(ir.Let(name=r.name, value=r.value, cite=r.cite, doc=r.doc, span=r.span)
+                                  for r in lets))
+
+
+def _bitmap(el: Elaborator, b: ast.Bitmap, scope: Scope) -> ir.Bitmap | None:
+    width = el.const(b.width, scope, f"width of bitmap '{b.name}'", 1, 64)
+    base, index = el.resolve(b.base, scope), el.resolve(b.index, scope)
+    span_bits = el.resolve(b.span_bits, scope) if b.span_bits is not None else num(1, b.span)
+    when = el.resolve(b.when, scope) if b.when is not None else None
+    if None in (width, base, index, span_bits) or (b.when is not None and when is None):
+        return None
+    return ir.Bitmap(name=b.name, width=width, base=base, index=index, span_bits=span_bits, when=when,
+                     cite=b.cite, doc=b.doc, span=b.span)
+
+
+def walk_members(regime: ir.Regime) -> dict[str, int]:
+    """What a unit can read of a walk: whether it ran and succeeded, the output address,
+    the level, the fault number and one truth value per fault kind, the record fields."""
+    level_width = max(3, max((lv.number for lv in regime.levels), default=1).bit_length())
+    out = {"walked": 1, "ok": 1, "pa": 64, "level": level_width, "fault": 8}
+    out.update({k: 1 for k in regime.fault_kinds})
+    out.update({f.name: f.width for f in regime.record.fields})
+    return out
+
+
+def _walk(el: Elaborator, m: Module, w: ast.Walk, scope: Scope):
+    regime = m.find("regimes", w.regime.parts)
+    if regime is None:
+        if not m.has_failed(w.regime.text):
+            el.bag.error("E0301", undefined(m, "regimes", w.regime.text), w.regime.span)
+        return None
+    members = walk_members(regime)
+    clash = [k for k in regime.fault_kinds if k in {f.name for f in regime.record.fields} or k in
+             WALK_RESULTS]
+    if clash:
+        el.bag.error("E0201", f"walk '{w.name}': fault kind '{clash[0]}' of regime '{regime.name}' has the name of "
+                     "a record field or of a walk result", w.span)
+        return None
+    ok = True
+    bound = {}
+    for kind, names, binds in (("access", regime.access, w.access), ("context", regime.context, w.context)):
+        out = []
+        for b in binds:
+            if b.name not in names:
+                what = "access kind" if kind == "access" else "context register"
+                el.bag.error("E0309", f"'{b.name}' is not {'an' if kind == 'access' else 'a'} {what} of regime "
+                             f"'{regime.name}'; its {what}s are {', '.join(names) or 'none'}", b.span,
+                             (f"regime '{regime.name}' is declared here", regime.span))
+                ok = False
+                continue
+            v = el.resolve(b.value, scope)
+            if v is None:
+                ok = False
+                continue
+            out.append(ir.Binding(name=b.name, value=v, span=b.span))
+        missing = [n for n in names if n not in {b.name for b in out}]
+        if missing and ok:
+            block = "access { ... }" if kind == "access" else "with { ... }"
+            el.bag.error("E0306", f"walk '{w.name}' must give every {kind} {'kind' if kind == 'access' else 'register'}"
+                         f" of regime '{regime.name}'; add {' '.join(f'`{n} = EXPR;`' for n in missing)} to its "
+                         f"`{block}`", w.span)
+            ok = False
+        bound[kind] = tuple(out)
+    value = el.resolve(w.input, scope)
+    when = el.resolve(w.when, scope) if w.when is not None else None
+    if not ok or value is None or (w.when is not None and when is None):
+        return None
+    return ir.Walk(name=w.name, regime=regime.name, input=value, access=bound["access"], context=bound["context"],
+                   when=when, cite=w.cite, doc=w.doc, span=w.span), members
+
+
+def _event(el: Elaborator, m: Module, fields: tuple[ast.EventField, ...]) -> list[ir.EventField]:
+    out, seen = [], {}
+    for f in fields:
+        if f.name in seen:
+            el.bag.error("E0201", f"event field '{f.name}' is defined twice", f.span, ("first defined here", seen[f.name]))
+            continue
+        seen[f.name] = f.span
+        width = el.const(f.width, Scope(m), f"width of event field '{f.name}'", 1, 64)
+        enum = _enum(el, m, f.enum)
+        if width is None or (f.enum is not None and enum is None):
+            continue
+        el._names_ok([f.name], "event field", f.span, prefixed=True)
+        out.append(ir.EventField(name=f.name, width=width, enum=enum, doc=f.doc, span=f.span))
+    return out
+
+
+def _enum(el: Elaborator, m: Module, ref: ast.Ref | None) -> str | None:
+    if ref is None:
+        return None
+    e = m.find("enums", ref.parts)
+    if e is None and not m.has_failed(ref.text):
+        el.bag.error("E0301", undefined(m, "enums", ref.text), ref.span)
+    return e.name if e is not None else None
+
+
+def _structure(el: Elaborator, m: Module, s: ast.Structure, scope: Scope):
+    """The structure and, per field typed with a format, that format (for S.F.SUB names)."""
+    size = el.const(s.size, Scope(m), f"size of structure '{s.name}' in bytes", 8, MAX_STRUCT_BYTES)
+    base = el.resolve(s.base, scope)
+    fields, formats, seen, ok = [], {}, {}, True
+    for f in s.fields:
+        if f.name in seen:
+            el.bag.error("E0201", f"field '{f.name}' is defined twice in structure '{s.name}'", f.span,
+                         ("first defined here", seen[f.name]))
+            ok = False
+            continue
+        seen[f.name] = f.span
+        offset = el.const(f.offset, Scope(m), f"offset of '{f.name}'", 0, MAX_STRUCT_BYTES)
+        lay = None
+        if f.type.op == "name" and m.find("layouts", tuple(f.type.name.split("."))) is not None:
+            lay = m.find("layouts", tuple(f.type.name.split(".")))
+            width = lay.width
+        else:
+            width = el.const(f.type, Scope(m), f"width of '{f.name}' (a number of bits or a format)", 1, MAX_WIDTH)
+        if offset is None or width is None:
+            ok = False
+            continue
+        el._names_ok([f.name], "structure field", f.span, prefixed=True)
+        formats[f.name] = lay
+        fields.append(ir.StructField(name=f.name, offset=offset, width=width, format=lay.name if lay else None,
+                                     cite=f.cite, doc=f.doc, span=f.span))
+    when = el.resolve(s.when, scope) if s.when is not None else None
+    if size is None or base is None or not ok or (s.when is not None and when is None):
+        return None
+    return ir.Structure(name=s.name, size=size, base=base, fields=tuple(fields), when=when, cite=s.cite, doc=s.doc,
+                        span=s.span), formats
+
+
+def _record(el: Elaborator, m: Module, d: ast.Record, structs: dict[str, tuple], scope: Scope) -> ir.UnitRecord | None:
+    fields, seen, ok = [], {}, True
+    for f in d.fields:
+        if f.name in seen:
+            el.bag.error("E0201", f"record field '{f.name}' is defined twice", f.span, ("first defined here", seen[f.name]))
+            ok = False
+            continue
+        seen[f.name] = f.span
+        if not f.output:
+            el.bag.error("E0306", f"record field '{f.name}' of a unit takes no value here: each exit rule assigns "
+                         f"it; write '{f.name} : WIDTH;'", f.span)
+            ok = False
+            continue
+        width = el.const(f.width, Scope(m), f"width of '{f.name}'", 1, 64)
+        enum = _enum(el, m, f.enum)
+        store = None
+        if f.store is not None:
+            parts = f.store.parts
+            target = structs.get(parts[0]) if len(parts) == 2 else None
+            if target is None or target[0].field(parts[1]) is None:
+                options = [f"{s.name}.{x.name}" for s, _ in structs.values() for x in s.fields]
+                el.bag.error("E0301", f"'{f.store.text}' is not a structure field"
+                             + (f" (fields: {', '.join(options[:6])}{', ...' if len(options) > 6 else ''})" if options else ""),
+                             f.store.span)
+                ok = False
+                continue
+            store = (parts[0], parts[1])
+        store_when = el.resolve(f.store_when, scope) if f.store_when is not None else None
+        if width is None or (f.enum is not None and enum is None) or (f.store_when is not None and store_when is None):
+            ok = False
+            continue
+        el._names_ok([f.name], "record field", f.span, prefixed=True)
+        fields.append(ir.OutputField(name=f.name, width=width, enum=enum, store=store, store_when=store_when,
+                                     doc=f.doc, span=f.span))
+    if not ok:
+        return None
+    return ir.UnitRecord(name=d.name, fields=tuple(fields), cite=d.cite, doc=d.doc, span=d.span)
+
+
+def _exit(el: Elaborator, x: ast.Exit, scope: Scope, record: ir.UnitRecord | None) -> ir.ExitRule | None:
+    when = el.resolve(x.when, scope)
+    fields = {f.name: f for f in record.fields} if record is not None else {}
+    assigns, seen, ok = [], {}, when is not None
+    for a in x.assigns:
+        if record is not None and a.name not in fields:
+            el.bag.error("E0301", f"exit '{x.name}' assigns '{a.name}', which is not a field of record "
+                         f"'{record.name}' ({', '.join(fields)})", a.span)
+            ok = False
+            continue
+        if a.name in seen:
+            el.bag.error("E0201", f"exit '{x.name}' assigns '{a.name}' twice", a.span, ("first assigned here", seen[a.name]))
+            ok = False
+            continue
+        seen[a.name] = a.span
+        if a.value is not None:
+            v = el.resolve(a.value, scope)
+            if v is None:
+                ok = False
+                continue
+            assigns.append(ir.ExitAssign(field=a.name, value=v, span=a.span))
+            continue
+        bits = []
+        for b in a.bits:
+            rng = el.bits(b.bits, scope)
+            v = el.resolve(b.value, scope)
+            if rng is None or v is None:
+                ok = False
+                continue
+            bits.append(ir.RecordBits(name=b.name, hi=rng[0], lo=rng[1], value=v, doc=b.doc, span=b.span))
+        assigns.append(ir.ExitAssign(field=a.name, bits=tuple(bits), span=a.span))
+    if not ok:
+        return None
+    return ir.ExitRule(name=x.name, when=when, assigns=tuple(assigns), cite=x.cite, doc=x.doc, span=x.span)

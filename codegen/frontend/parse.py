@@ -1,0 +1,576 @@
+"""Parse spec text with the lark grammar into the syntax tree of ast.py."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import lark
+from lark import Lark, Token, Transformer, v_args
+
+from codegen import shipped
+from codegen.frontend import syntax_tree as ast
+from codegen.frontend.diagnostics import DiagnosticBag, Span
+from codegen.ir.expr import Expr
+
+GRAMMAR = shipped.grammar()
+_SUFFIX = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+MAX_NESTING = 200  # tree depth; later stages recurse on expressions
+MAX_CONST_BITS = 4096  # constants beyond this are mistakes, and would make folding slow
+MAX_LINE = 16_384  # characters in a line: a longer one is minified or binary data, not a spec
+MAX_TOKENS = 100_000  # tokens in a file (the largest shipped spec has 4,500): bounds parsing time
+
+
+@lru_cache(maxsize=1)
+def parser() -> Lark:
+    return Lark(GRAMMAR.read_text(), parser="lalr", propagate_positions=True, maybe_placeholders=False)
+
+
+def _span(path: str, meta) -> Span:
+    if getattr(meta, "empty", True):
+        return Span(path=path)
+    return Span(path=path, line=meta.line, col=meta.column, end_line=meta.end_line, end_col=meta.end_column)
+
+
+def _tok_span(path: str, tok: Token) -> Span:
+    return Span(path=path, line=tok.line or 1, col=tok.column or 1,
+                end_line=tok.end_line or tok.line or 1, end_col=tok.end_column or (tok.column or 1) + len(tok))
+
+
+def _unquote(tok: Token) -> str:
+    body = str(tok)[1:-1]
+    out, i = [], 0
+    while i < len(body):
+        c = body[i]
+        if c == "\\" and i + 1 < len(body):
+            nxt = body[i + 1]
+            out.append({"n": "\n", "t": "\t"}.get(nxt, nxt))
+            i += 2
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+@v_args(meta=True)
+class _ToAst(Transformer):
+    """One pass from the lark tree to ast.SpecFile; every node gets its span."""
+
+    def __init__(self, path: str, bag: DiagnosticBag):
+        super().__init__()
+        self.path, self.bag = path, bag
+
+    def sp(self, meta) -> Span:
+        return _span(self.path, meta)
+
+    # ---- small pieces
+    def cite(self, meta, c):
+        return ("cite", _unquote(c[0]))
+
+    def doc(self, meta, c):
+        return ("doc", _unquote(c[0]))
+
+    def _opts(self, children):
+        cite = next((v for k, v in (x for x in children if isinstance(x, tuple) and len(x) == 2 and x[0] in ("cite", "doc")) if k == "cite"), "")
+        doc = next((v for k, v in (x for x in children if isinstance(x, tuple) and len(x) == 2 and x[0] in ("cite", "doc")) if k == "doc"), "")
+        return cite, doc
+
+    @staticmethod
+    def _plain(children):
+        return [c for c in children if not (isinstance(c, tuple) and len(c) == 2 and c[0] in ("cite", "doc"))]
+
+    def ref(self, meta, c):
+        return ast.Ref(tuple(str(t) for t in c), self.sp(meta))
+
+    def bitrange(self, meta, c):
+        return ast.BitRange(self._e(c[0]), self._e(c[1]) if len(c) > 1 else None, self.sp(meta))
+
+    # ---- expressions
+    def number(self, meta, c):
+        """A literal; malformed or huge ones are reported here, with their own span."""
+        span = _tok_span(self.path, c[0])
+        text = str(c[0]).replace("_", "")
+        scale = 1
+        if text[-1] in _SUFFIX:
+            scale, text = _SUFFIX[text[-1]], text[:-1]
+        value = 0
+        if text in ("0x", "0b"):
+            self.bag.error("E0100", f"syntax error: number '{c[0]}' has no digits", span)
+        elif len(text) > 1 and text[0] == "0" and text[1].isdigit():
+            self.bag.error("E0100", f"syntax error: number '{c[0]}' has a leading zero (octal is not supported)", span)
+        elif len(text) > MAX_CONST_BITS + 2 or (int(text, 0) * scale).bit_length() > MAX_CONST_BITS:
+            self.bag.error("E0304", f"number is too large: constants are limited to {MAX_CONST_BITS} bits", span)
+        else:
+            value = int(text, 0) * scale
+        return Expr(op="num", value=value, width=max(1, value.bit_length()), span=span)
+
+    def _name_expr(self, r: ast.Ref) -> Expr:
+        return Expr(op="name", name=r.text, span=r.span)
+
+    def __default__(self, data, children, meta):
+        raise lark.exceptions.GrammarError(f"unhandled rule {data}")
+
+    def _bin(op):  # noqa: N805 - builds a method
+        def method(self, meta, c):
+            return Expr(op=op, args=(self._e(c[0]), self._e(c[1])), span=self.sp(meta))
+        return method
+
+    def _e(self, x):
+        return self._name_expr(x) if isinstance(x, ast.Ref) else x
+
+    lor, land, bor, bxor, band = _bin("||"), _bin("&&"), _bin("|"), _bin("^"), _bin("&")
+    eq, ne, lt, le, gt, ge = _bin("=="), _bin("!="), _bin("<"), _bin("<="), _bin(">"), _bin(">=")
+    shl, shr, add, sub, mul, div, mod = _bin("<<"), _bin(">>"), _bin("+"), _bin("-"), _bin("*"), _bin("/"), _bin("%")
+    bit = _bin("bit")
+
+    def lnot(self, meta, c):
+        return Expr(op="!", args=(self._e(c[0]),), span=self.sp(meta))
+
+    def bnot(self, meta, c):
+        return Expr(op="~", args=(self._e(c[0]),), span=self.sp(meta))
+
+    def neg(self, meta, c):
+        return Expr(op="neg", args=(self._e(c[0]),), span=self.sp(meta))
+
+    def cond(self, meta, c):
+        return Expr(op="cond", args=tuple(self._e(x) for x in c), span=self.sp(meta))
+
+    def slice(self, meta, c):
+        return Expr(op="slice", args=tuple(self._e(x) for x in c), span=self.sp(meta))
+
+    def expr(self, meta, c):
+        return self._e(c[0])
+
+    # ---- declarations
+    def start(self, meta, c):
+        header = next((x for x in c if isinstance(x, ast.SpecHeader)), None)
+        imports = tuple(x for x in c if isinstance(x, ast.Import))
+        decls = tuple(x for x in c if not isinstance(x, (ast.SpecHeader, ast.Import)))
+        return ast.SpecFile(self.path, header, imports, decls)
+
+    def spec_decl(self, meta, c):
+        cite, doc = self._opts(c)
+        return ast.SpecHeader(str(c[0]), self.sp(meta), cite, doc)
+
+    def import_decl(self, meta, c):
+        return ast.Import(_unquote(c[0]), str(c[1]), self.sp(meta), tuple(c[2:]))
+
+    def param_decl(self, meta, c):
+        cite, doc = self._opts(c)
+        return ast.Param(str(c[0]), self._e(c[1]), self.sp(meta), cite, doc)
+
+    def enum_item(self, meta, c):
+        cite, doc = self._opts(c)
+        return ast.EnumItem(str(c[0]), self._e(c[1]), self.sp(meta), doc)
+
+    def enum_decl(self, meta, c):
+        cite, doc = self._opts(c)
+        rest = self._plain(c)
+        return ast.Enum(str(rest[0]), self._e(rest[1]), tuple(rest[2:]), self.sp(meta), cite, doc)
+
+    def field_enum(self, meta, c):
+        return ("enum", c[0])
+
+    def field_rsvd_if(self, meta, c):
+        return ("rsvd_if", self._e(c[0]))
+
+    def field_item(self, meta, c):
+        _, doc = self._opts(c)
+        opts = dict(x for x in c if isinstance(x, tuple) and x[0] in ("enum", "rsvd_if"))
+        return ast.Field(str(c[0]), c[1], self.sp(meta), opts.get("enum"), opts.get("rsvd_if"), doc)
+
+    def reserved_item(self, meta, c):
+        _, doc = self._opts(c)
+        rest = self._plain(c)
+        return ast.Reserved(rest[0], self.sp(meta), self._e(rest[1]) if len(rest) > 1 else None, doc)
+
+    def ignored_item(self, meta, c):
+        _, doc = self._opts(c)
+        return ast.Ignored(c[0], self.sp(meta), doc)
+
+    def include_item(self, meta, c):
+        return ast.Include(c[0], self.sp(meta))
+
+    def _layout(self, kind, meta, c):
+        cite, doc = self._opts(c)
+        rest = self._plain(c)
+        return ast.Layout(kind, str(rest[0]), self._e(rest[1]), tuple(rest[2:]), self.sp(meta), cite, doc)
+
+    def register_decl(self, meta, c):
+        return self._layout("register", meta, c)
+
+    def format_decl(self, meta, c):
+        return self._layout("format", meta, c)
+
+    # ---- regimes
+    def regime_decl(self, meta, c):
+        cite, doc = self._opts(c)
+        rest = self._plain(c)
+        return ast.Regime(str(rest[0]), self.sp(meta), tuple(rest[1:]), cite, doc)
+
+    def _item(self, kind, meta, c, **kw):
+        return (kind, self.sp(meta), c, kw)
+
+    def input_item(self, meta, c):
+        return ("input", self.sp(meta), (str(c[0]), self._e(c[1])))
+
+    def access_item(self, meta, c):
+        return ("access", self.sp(meta), tuple(str(t) for t in c))
+
+    def context_item(self, meta, c):
+        return ("context", self.sp(meta), tuple(c))
+
+    def entry_item(self, meta, c):
+        return ("entry", self.sp(meta), self._e(c[0]))
+
+    def root_item(self, meta, c):
+        return ("root", self.sp(meta), self._e(self._plain(c)[0]))
+
+    def start_item(self, meta, c):
+        return ("start", self.sp(meta), self._e(self._plain(c)[0]))
+
+    def next_item(self, meta, c):
+        return ("next", self.sp(meta), self._e(self._plain(c)[0]))
+
+    def pointer_item(self, meta, c):
+        return ("pointer", self.sp(meta), str(c[0]))
+
+    def frame_item(self, meta, c):
+        return ("frame", self.sp(meta), str(c[0]))
+
+    def acc_item(self, meta, c):
+        cite, doc = self._opts(c)
+        rest = self._plain(c)
+        return ast.Rule("accumulate", str(rest[0]), self.sp(meta), init=self._e(rest[1]),
+                        value=self._e(rest[2]), cite=cite, doc=doc)
+
+    def let_item(self, meta, c):
+        cite, doc = self._opts(c)
+        rest = self._plain(c)
+        return ast.Rule("let", str(rest[0]), self.sp(meta), value=self._e(rest[1]), cite=cite, doc=doc)
+
+    def fault_where(self, meta, c):
+        return ("where", str(c[1]))
+
+    def fault_item(self, meta, c):
+        cite, doc = self._opts(c)
+        where = next((x[1] for x in c if isinstance(x, tuple) and x[0] == "where"), "")
+        rest = [x for x in self._plain(c) if not (isinstance(x, tuple) and x[0] == "where")]
+        return ast.Rule("fault", str(rest[0]), self.sp(meta), when=self._e(rest[1]), where=where, cite=cite, doc=doc)
+
+    def check_item(self, meta, c):
+        cite, doc = self._opts(c)
+        rest = self._plain(c)
+        return ast.Rule("check", str(rest[0]), self.sp(meta), when=self._e(rest[1]), cite=cite, doc=doc)
+
+    def update_where(self, meta, c):
+        return " ".join(str(t) for t in c)
+
+    def update_item(self, meta, c):
+        cite, _ = self._opts(c)
+        rest = self._plain(c)
+        when = self._e(rest[2]) if len(rest) > 2 else None
+        return ast.Rule("set", str(rest[0]), self.sp(meta), when=when, where=rest[1], cite=cite)
+
+    def level_index(self, meta, c):
+        return ("index", self.sp(meta), self._e(c[0]))
+
+    def level_table(self, meta, c):
+        return ("table", self.sp(meta), c[0])
+
+    def page_shift(self, meta, c):
+        return ("shift", True)
+
+    def level_leaf(self, meta, c):
+        dynamic = any(isinstance(x, tuple) and x == ("shift", True) for x in c)
+        c = [x for x in c if not (isinstance(x, tuple) and x == ("shift", True))]
+        when = self._e(c[1]) if len(c) == 3 else None
+        return ("leaf", self.sp(meta), (c[0], when, self._e(c[-1]), dynamic))
+
+    def level_decl(self, meta, c):
+        cite, doc = self._opts(c)
+        rest = self._plain(c)
+        kw, spans = {}, {}
+        for kind, span, val in rest[2:]:
+            if kind in spans:
+                kw.setdefault("_dups", []).append((kind, span, spans[kind]))
+                continue
+            spans[kind] = span
+            if kind == "leaf":
+                kw["leaf"], kw["leaf_when"], kw["page"], kw["page_is_shift"] = val
+            else:
+                kw[kind] = val
+        dups = kw.pop("_dups", [])
+        spans["_dups"] = dups
+        return ast.Level(self._e(rest[0]), str(rest[1]), self.sp(meta), cite=cite, doc=doc, stmt_spans=spans, **kw)
+
+    def record_bits(self, meta, c):
+        _, doc = self._opts(c)
+        return ast.RecordBits(str(c[0]), c[1], self._e(c[2]), self.sp(meta), doc)
+
+    def record_value(self, meta, c):
+        _, doc = self._opts(c)
+        return ast.RecordField(str(c[0]), self._e(c[1]), self.sp(meta), value=self._e(c[2]), doc=doc)
+
+    def record_bitfields(self, meta, c):
+        _, doc = self._opts(c)
+        rest = self._plain(c)
+        return ast.RecordField(str(rest[0]), self._e(rest[1]), self.sp(meta), bits=tuple(rest[2:]), doc=doc)
+
+    def record_store(self, meta, c):
+        return ("store", (c[0], self._e(c[1]) if len(c) > 1 else None))
+
+    def record_output(self, meta, c):
+        _, doc = self._opts(c)
+        opts = dict(x for x in c if isinstance(x, tuple) and x[0] in ("enum", "store"))
+        store, store_when = opts.get("store", (None, None))
+        return ast.RecordField(str(c[0]), self._e(c[1]), self.sp(meta), doc=doc, output=True,
+                               enum=opts.get("enum"), store=store, store_when=store_when)
+
+    def record_decl(self, meta, c):
+        cite, doc = self._opts(c)
+        rest = self._plain(c)
+        return ast.Record(str(rest[0]), tuple(rest[1:]), self.sp(meta), cite, doc)
+
+    # ---- nesting
+    def binding(self, meta, c):
+        return ast.Binding(str(c[0]), self._e(c[1]), self.sp(meta))
+
+    def guest_item(self, meta, c):
+        return ("guest", self.sp(meta), c[0])
+
+    def host_item(self, meta, c):
+        return ("host", self.sp(meta), (c[0], tuple(c[1:])))
+
+    def access_stage(self, meta, c):
+        return str(c[0])
+
+    def access_map(self, meta, c):
+        stage = c[0]
+        when = next((self._e(x) for x in c[1:] if isinstance(x, (Expr, ast.Ref))), None)
+        binds = tuple(b for b in c[1:] if isinstance(b, ast.Binding))
+        return (f"{stage}_access", self.sp(meta), (binds, when))
+
+    def nested_decl(self, meta, c):
+        cite, doc = self._opts(c)
+        rest = self._plain(c)
+        kw = {"guest": None, "host": None, "host_bindings": (), "table_access": (), "final_access": (),
+              "update_access": (), "update_when": None}
+        spans, records = {}, []
+        for item in rest[1:]:
+            if isinstance(item, ast.Record):
+                records.append(item)
+                continue
+            kind, span, val = item
+            spans[kind] = span
+            if kind == "host":
+                kw["host"], kw["host_bindings"] = val
+            elif kind.endswith("_access"):
+                kw[kind], when = val
+                if kind == "update_access":
+                    kw["update_when"] = when
+            else:
+                kw[kind] = val
+        return ast.Nested(str(rest[0]), self.sp(meta), records=tuple(records), cite=cite, doc=doc,
+                          item_spans=spans, **kw)
+
+
+    # ---- decision units
+    def unit_decl(self, meta, c):
+        cite, doc = self._opts(c)
+        rest = self._plain(c)
+        return ast.Unit(str(rest[0]), self.sp(meta), tuple(rest[1:]), cite, doc)
+
+    def event_field(self, meta, c):
+        _, doc = self._opts(c)
+        enum = next((x[1] for x in c if isinstance(x, tuple) and x[0] == "enum"), None)
+        return ast.EventField(str(c[0]), self._e(c[1]), self.sp(meta), enum, doc)
+
+    def event_decl(self, meta, c):
+        return ("event", self.sp(meta), tuple(c))
+
+    def struct_field(self, meta, c):
+        cite, doc = self._opts(c)
+        return ast.StructField(str(c[0]), self._e(c[1]), self._e(c[2]), self.sp(meta), cite, doc)
+
+    def step_when(self, meta, c):
+        return ("when", self._e(c[0]))
+
+    def structure_decl(self, meta, c):
+        cite, doc = self._opts(c)
+        when = next((x[1] for x in c if isinstance(x, tuple) and x[0] == "when"), None)
+        rest = [x for x in self._plain(c) if not (isinstance(x, tuple) and x[0] == "when")]
+        return ast.Structure(str(rest[0]), self._e(rest[1]), self._e(rest[2]), tuple(rest[3:]), self.sp(meta), cite,
+                             doc, when)
+
+    def walk_access(self, meta, c):
+        return ("access", tuple(c))
+
+    def walk_with(self, meta, c):
+        return ("with", tuple(c))
+
+    def walk_decl(self, meta, c):
+        cite, doc = self._opts(c)
+        opts = dict(x for x in c if isinstance(x, tuple) and x[0] in ("access", "with", "when"))
+        rest = [x for x in self._plain(c) if not (isinstance(x, tuple) and x[0] in ("access", "with", "when"))]
+        return ast.Walk(str(rest[0]), rest[1], self._e(rest[2]), opts.get("access", ()), opts.get("with", ()),
+                        self.sp(meta), opts.get("when"), cite, doc)
+
+    def bitmap_span(self, meta, c):
+        return ("span", self._e(c[0]))
+
+    def bitmap_when(self, meta, c):
+        return ("when", self._e(c[0]))
+
+    def bitmap_decl(self, meta, c):
+        cite, doc = self._opts(c)
+        opts = dict(x for x in c if isinstance(x, tuple) and x[0] in ("span", "when"))
+        rest = [x for x in self._plain(c) if not (isinstance(x, tuple) and x[0] in ("span", "when"))]
+        return ast.Bitmap(str(rest[0]), self._e(rest[1]), self._e(rest[2]), self._e(rest[3]), self.sp(meta),
+                          opts.get("span"), opts.get("when"), cite, doc)
+
+    def exit_value(self, meta, c):
+        return ast.ExitAssign(str(c[0]), self.sp(meta), value=self._e(c[1]))  # a doc string is for the reader
+
+    def exit_bits(self, meta, c):
+        return ast.ExitAssign(str(c[0]), self.sp(meta), bits=tuple(c[1:]))
+
+    def exit_decl(self, meta, c):
+        cite, doc = self._opts(c)
+        rest = self._plain(c)
+        return ast.Exit(str(rest[0]), self._e(rest[1]), tuple(rest[2:]), self.sp(meta), cite, doc)
+
+
+def parse_text(text: str, path: str, bag: DiagnosticBag) -> ast.SpecFile | None:
+    """Parse one file; problems go to `bag` (E0100 syntax, E0101 empty, E0102 too deep,
+    E0004 line too long, E0005 too many tokens, E0304 literal too large) and give None."""
+    bag.sources.setdefault(path, text)
+    if not text.strip():
+        bag.error("E0101", f"spec file is empty: {_START}", Span(path=path))
+        return None
+    if _too_big(text, path, bag):
+        return None
+    try:
+        tree = parser().parse(text)
+    except lark.exceptions.UnexpectedInput as exc:
+        message, span = _syntax_error(text, path, exc)
+        bag.error("E0100", f"syntax error: {message}", span)
+        return None
+    deep = _too_deep(tree)
+    if deep is not None:
+        bag.error("E0102", f"expression nesting is more than {MAX_NESTING} deep; split the expression up with "
+                  "`let` names, each a meaningful part of it",
+                  _span(path, deep.meta))
+        return None
+    before = len(bag.errors)
+    spec = _ToAst(path, bag).transform(tree)
+    if len(bag.errors) > before:
+        return None
+    if spec.header is None and not spec.imports and not spec.decls:
+        bag.error("E0101", f"spec file has only comments: {_START}", Span(path=path))
+        return None
+    return spec
+
+
+def _too_big(text: str, path: str, bag: DiagnosticBag) -> bool:
+    """Report a line longer than MAX_LINE (E0004) or more than MAX_TOKENS tokens (E0005).
+
+    The byte limit of read_source alone lets through files that take minutes to parse (a
+    megabyte of `-`), and one huge line makes every message about it huge; both limits
+    are far beyond any spec a person writes. Checked before parsing, in linear time."""
+    lines = text.split("\n")
+    if max(map(len, lines)) > MAX_LINE:
+        n = next(i for i, line in enumerate(lines) if len(line) > MAX_LINE)
+        bag.error("E0004", f"this line is {len(lines[n])} characters long; spec lines are limited to {MAX_LINE} "
+                  "characters: break it up (or check that this is the spec you meant)",
+                  Span(path=path, line=n + 1, col=MAX_LINE + 1, end_line=n + 1, end_col=len(lines[n]) + 1))
+        return True
+    if len(text) <= MAX_TOKENS:  # every token is at least one character
+        return False
+    try:
+        for i, tok in enumerate(parser().lex(text)):
+            if i == MAX_TOKENS:
+                bag.error("E0005", f"the spec file has more than {MAX_TOKENS} tokens; split it into files joined "
+                          "with `import`", _tok_span(path, tok))
+                return True
+    except lark.exceptions.LexError:
+        pass  # a bad character before the limit: the parser reports it
+    return False
+
+
+def count_tokens(text: str) -> int:
+    """The tokens of a text that parses (comments and white space do not count)."""
+    return sum(1 for _ in parser().lex(text))
+
+
+_START = "a spec starts with `spec NAME;` and declares a regime, nested translation or unit to generate"
+
+
+def _too_deep(tree: lark.Tree) -> lark.Tree | None:
+    """The first node (in source order) nested deeper than MAX_NESTING, or None.
+
+    Later stages walk expressions recursively, so a deep tree (`- - - ... x`, a long
+    `a + b + ...` chain, nested brackets) must be refused here, not by a RecursionError.
+    The walk itself is iterative."""
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_NESTING:
+            return node
+        stack.extend((c, depth + 1) for c in reversed(node.children) if isinstance(c, lark.Tree))
+    return None
+
+
+def _syntax_error(text: str, path: str, exc: lark.exceptions.UnexpectedInput) -> tuple[str, Span]:
+    """A message and a one-character span for a lark parse error."""
+    line, col = max(1, getattr(exc, "line", 1) or 1), max(1, getattr(exc, "column", 1) or 1)
+    tok = getattr(exc, "token", None)
+    if isinstance(exc, lark.exceptions.UnexpectedCharacters):
+        pos = exc.pos_in_stream
+        ch = text[pos] if pos < len(text) else ""
+        message = "unterminated string" if ch == '"' else f"unexpected character {ch!r}"
+    elif tok is None or tok.type == "$END":
+        # lark gives $END the position of the last token: point just after it
+        message = "unexpected end of file"
+        if tok is not None and tok.end_line:
+            line, col = tok.end_line, tok.end_column
+        message += _expected(exc)
+    else:
+        start = tok.start_pos or 0
+        # `/*` without `*/` is not a comment: the lexer sees '/' then '*', and one of them fails
+        opener = next((at for at in (start, start - 1) if at >= 0 and text.startswith("/*", at)), None)
+        if opener is not None:
+            message = "unterminated block comment: '/*' without '*/'"
+            line = text.count("\n", 0, opener) + 1
+            col = opener - (text.rfind("\n", 0, opener) + 1) + 1
+        else:
+            message = f"unexpected {str(tok)!r}" + _expected(exc)
+    return message, Span(path=path, line=line, col=col, end_line=line, end_col=col + 1)
+
+
+# closing punctuation first: it is what a user most often forgot
+_FIRST = ("SEMICOLON", "RBRACE", "RPAR", "RSQB", "COLON", "EQUAL", "LBRACE", "NAME", "NUMBER", "STRING")
+
+
+def _expected(exc: lark.exceptions.UnexpectedInput, limit: int = 8) -> str:
+    names = set(getattr(exc, "accepts", None) or getattr(exc, "expected", None) or ()) - {"$END"}
+    if not names:
+        return ""
+    ordered = sorted(names, key=lambda n: (_FIRST.index(n) if n in _FIRST else len(_FIRST), _pretty_terminal(n)))
+    shown = ", ".join(_pretty_terminal(n) for n in ordered[:limit])
+    return f"; expected {shown}{', ...' if len(ordered) > limit else ''}"
+
+
+_TERMINALS = {"SEMICOLON": "';'", "LBRACE": "'{'", "RBRACE": "'}'", "LSQB": "'['", "RSQB": "']'",
+              "LPAR": "'('", "RPAR": "')'", "COLON": "':'", "EQUAL": "'='", "COMMA": "','", "DOT": "'.'",
+              "NAME": "a name", "NUMBER": "a number", "STRING": "a string"}
+
+
+def _pretty_terminal(name: str) -> str:
+    if name in _TERMINALS:
+        return _TERMINALS[name]
+    try:
+        pattern = parser().get_terminal(name).pattern
+        if pattern.type == "str":
+            return repr(pattern.value)
+    except KeyError:
+        pass
+    return name.lower()

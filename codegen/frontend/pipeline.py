@@ -1,0 +1,54 @@
+"""The front end in one call: read, parse, elaborate, check, lint -> validated IR."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from codegen import ir
+from codegen.frontend import config as settings
+from codegen.frontend.checks import check
+from codegen.frontend.config import Config
+from codegen.frontend.diagnostics import DiagnosticBag, Span, SpecError
+from codegen.frontend.elaborate import Elaborator, flatten, spec_digest
+from codegen.frontend.lint import lint
+
+
+def compile_spec(path: str | Path, bag: DiagnosticBag | None = None, config: Config | None = None) -> ir.Spec:
+    """Return the validated IR of the spec at `path`; raise SpecError with every
+    diagnostic of the first stage that failed. Warnings of a valid spec stay in `bag`,
+    less those `config` waives."""
+    bag = bag if bag is not None else DiagnosticBag()
+    elab = Elaborator(bag)
+    module = elab.load(Path(path))
+    bag.stop_if_errors()
+    assert module is not None
+    if not module.regimes and not module.nested and not module.units:
+        bag.error("E0306", "the spec declares no regime, nested translation or unit to generate; add one: "
+                  "`regime NAME { ... }`, `nested NAME { guest REGIME; host REGIME; ... }` or `unit NAME { ... }` "
+                  "(a file of shared declarations is imported by a spec, not compiled on its own)",
+                  Span(path=module.path))
+        bag.stop_if_errors()
+    spec = flatten(module, spec_digest({m.path: bag.sources[m.path] for m in elab.modules.values()}))
+    check(spec, bag)
+    bag.stop_if_errors()
+    lint(spec, set().union(*(m.used for m in elab.modules.values())), bag)
+    if config is not None:
+        bag.drop_waived(config.waived)
+    return spec
+
+
+def compile_in_project(path: Path, werror: bool = False) -> tuple[ir.Spec | None, DiagnosticBag]:
+    """Compile one spec with the settings of its project (the nearest pyproject.toml):
+    the spec, or None when it has errors (or warnings, under --Werror or `werror` in the
+    settings), and the diagnostics left after waivers. A malformed [tool.virtspec]
+    raises config.ConfigError, a usage error."""
+    bag = DiagnosticBag()
+    project = settings.load(path)
+    try:
+        spec = compile_spec(path, bag, project)
+    except SpecError:
+        return None, bag
+    if bag.warnings and (werror or project.werror):
+        for d in bag.warnings:
+            d.severity, d.message = "error", f"{d.message} [warning made an error by --Werror]"
+        return None, bag
+    return spec, bag

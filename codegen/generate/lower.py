@@ -1,0 +1,293 @@
+"""Lowering of IR expressions to source text: one printer for Python, one for MyHDL.
+
+Both printers take a `Env` that says how each kind of reference is spelled in the
+target (the entry register, the context ports, accumulators...). The MyHDL printer
+keeps to the convertible subset: constant slices, `not/and/or` on truth values,
+no helper functions.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from codegen import ir
+from codegen.ir.expr import COMPARE, LOGICAL, Expr, mask
+
+
+class LowerError(Exception):
+    """An expression the target cannot express; carries the expression's span."""
+
+    def __init__(self, message: str, span):
+        super().__init__(message)
+        self.span = span
+
+
+PY_BIN = {"&": "&", "|": "|", "^": "^", "+": "+", "*": "*", "/": "//", "%": "%", "<<": "<<", ">>": ">>",
+          "==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+
+
+@dataclass
+class Env:
+    """How references are spelled: `ref(expr) -> text` for each ref kind."""
+
+    spell: dict[str, Callable[[Expr], str]] = field(default_factory=dict)
+    # MyHDL only: kind -> (signal name, bit position of the value in it) for references
+    # that are a slice of a wider signal, so that `x[i]` becomes one index of the signal
+    signal: dict[str, Callable[[Expr], tuple[str, int]]] = field(default_factory=dict)
+
+    def ref(self, e: Expr) -> str:
+        try:
+            return self.spell[e.kind](e)
+        except KeyError:
+            raise LowerError(f"'{e.name}' cannot be used here", e.span) from None
+
+
+def py(e: Expr, env: Env) -> str:
+    """Python source for `e`, evaluating to an int (0/1 or a bool for 1-bit values)."""
+    op = e.op
+    if op == "num":
+        return hex(e.value) if e.value > 9 else str(e.value)
+    if op == "ref":
+        return env.ref(e)
+    a = e.args
+    if op == "!":
+        return f"(not {py(a[0], env)})"
+    if op == "~":
+        return f"({py(a[0], env)} ^ {hex(mask(e.width))})"
+    if op == "neg":
+        return f"(-{py(a[0], env)} & {hex(mask(e.width))})"
+    if op in LOGICAL:
+        word = "and" if op == "&&" else "or"
+        parts = [py(x, env) if x.width == 1 else f"({py(x, env)} != 0)" for x in a]
+        return f"({parts[0]} {word} {parts[1]})"
+    if op == "-":
+        return f"(({py(a[0], env)} - {py(a[1], env)}) & {hex(mask(e.width))})"
+    if op in PY_BIN:
+        return f"({py(a[0], env)} {PY_BIN[op]} {py(a[1], env)})"
+    if op == "cond":
+        return f"({py(a[1], env)} if {py(a[0], env)} else {py(a[2], env)})"
+    if op == "bit":
+        return f"(({py(a[0], env)} >> {py(a[1], env)}) & 1)"
+    if op == "slice":
+        hi, lo = a[1].value, a[2].value
+        return f"(({py(a[0], env)} >> {lo}) & {hex(mask(hi - lo + 1))})"
+    raise LowerError(f"operator '{op}' has no Python form", e.span)
+
+
+def hdl(e: Expr, env: Env, as_bool: bool = False) -> str:
+    """MyHDL (convertible) source for `e`. With as_bool, the result is a truth value."""
+    op = e.op
+    if as_bool and e.width != 1 and op not in LOGICAL and op not in COMPARE and op != "!":
+        return f"({hdl(e, env)} != 0)"
+    if op == "num":
+        if as_bool:
+            return "True" if e.value else "False"
+        return hex(e.value) if e.value > 9 else str(e.value)
+    if op == "ref":
+        return env.ref(e)
+    a = e.args
+    if op == "!":
+        return f"(not {hdl(a[0], env, True)})"
+    if op in LOGICAL:
+        word = "and" if op == "&&" else "or"
+        return f"({hdl(a[0], env, True)} {word} {hdl(a[1], env, True)})"
+    if op == "~":
+        return f"(~{hdl(a[0], env)})"
+    if op == "neg":
+        raise LowerError("unary minus is not supported in the cycle-level model: write a subtraction from 0 "
+                         "instead ('0 - x' for '-x'), which wraps to the same width", e.span)
+    if op == "<<" and a[0].width == 1 and a[1].op == "num":
+        # a truth value moved up: a concatenation converts cleanly to Verilog and VHDL
+        return f"concat({hdl(a[0], env, True)}, intbv(0)[{a[1].value}:])"
+    if op in PY_BIN and op not in ("/", "%"):
+        return f"({hdl(a[0], env)} {PY_BIN[op]} {hdl(a[1], env)})"
+    if op in ("-",):
+        return f"({hdl(a[0], env)} - {hdl(a[1], env)})"
+    if op == "cond":
+        return f"({hdl(a[1], env)} if {hdl(a[0], env, True)} else {hdl(a[2], env)})"
+    if op == "bit":
+        base = a[0]
+        if base.op == "ref" and base.kind in env.signal:
+            name, lo = env.signal[base.kind](base)
+            if a[1].op == "num":
+                return f"{name}[{lo + a[1].value}]" if a[1].value < base.width else "False"
+            # a dynamic index: shift the field, so that an index past it gives 0 as in Python
+            return f"((({env.ref(base)} >> {hdl(a[1], env)}) & 1) == 1)"
+        return f"{_base(base, env)}[{hdl(a[1], env)}]"
+    if op == "slice":
+        hi, lo = a[1].value, a[2].value
+        if a[0].op == "ref" and a[0].kind in env.signal:
+            # a slice of a field: one slice of the signal that holds the field
+            name, base = env.signal[a[0].kind](a[0])
+            hi, lo = base + min(hi, a[0].width - 1), base + lo
+            return f"{name}[{lo}]" if hi == lo else f"{name}[{hi + 1}:{lo}]"
+        if hi == lo:
+            return f"{_base(a[0], env)}[{lo}]"
+        return f"{_base(a[0], env)}[{hi + 1}:{lo}]"
+    raise LowerError(_unsupported(op), e.span)
+
+
+def _unsupported(op: str) -> str:
+    why = f"operator '{op}' is not supported in the cycle-level model"
+    if op in ("/", "%"):
+        return (f"{why}, which has no divider: divide by a power of two with a shift ('x >> n' for 'x / 2^n') and "
+                "take a remainder with a mask ('x & (2^n - 1)')")
+    return why
+
+
+def _base(e: Expr, env: Env) -> str:
+    if e.op != "ref":
+        raise LowerError("in the cycle-level model, bits and slices apply to a named value only: for a bit or "
+                         "slice of a computed value write '(EXPR >> LOW) & MASK'", e.span)
+    return env.ref(e)
+
+
+def ref_slice(name: str, lo: int, width: int, total: int) -> str:
+    """Spell a field of a signal as a MyHDL slice (a bit when 1 wide, whole when it covers all)."""
+    if width == 1:
+        return f"{name}[{lo}]"
+    if lo == 0 and width == total:
+        return name
+    return f"{name}[{lo + width}:{lo}]"
+
+
+def py_field(name: str, lo: int, width: int) -> str:
+    if lo == 0:
+        return f"({name} & {hex(mask(width))})"
+    return f"(({name} >> {lo}) & {hex(mask(width))})"
+
+
+def record_py(rec: ir.Record, env: Env) -> list[tuple[str, str]]:
+    """(field name, Python expression) for each field of a fault record."""
+    out = []
+    for f in rec.fields:
+        if f.value is not None:
+            out.append((f.name, f"({py(f.value, env)} & {hex(mask(f.width))})"))
+        else:
+            parts = []
+            for b in f.bits:
+                w = b.hi - b.lo + 1
+                val = py(b.value, env)
+                term = f"(({val}) & {hex(mask(w))})"
+                parts.append(f"({term} << {b.lo})" if b.lo else term)
+            out.append((f.name, " | ".join(parts) if parts else "0"))
+    return out
+
+
+
+class Hoist:
+    """MyHDL lowering into statements: every conditional, every truth value used as a
+    number, and every subtraction becomes a scratch variable assigned before use.
+
+    The converters accept `a if c else b` and comparisons only at the top of an
+    assignment, and subtraction must not go below zero in an unsigned variable; text
+    made this way is plain `and/or/not`, comparisons, shifts and arithmetic on
+    variables and signals, which converts to both Verilog and VHDL. `lines` are the
+    statements (declarations included), relative indentation kept.
+    """
+
+    def __init__(self, env: Env, prefix: str = "h"):
+        self.env, self.prefix = env, prefix
+        self.variables: list[tuple[str, int]] = []
+        self.lines: list[str] = []
+
+    def _new(self, width: int) -> str:
+        """A fresh scratch variable, declared where it is first needed (so that a state
+        that does not use it does not build it: the simulation stays fast)."""
+        name = f"{self.prefix}{len(self.variables)}"
+        self.variables.append((name, max(1, width)))
+        self.lines.append(f"{name} = intbv(0)[{max(1, width)}:]")
+        return name
+
+    def take(self) -> list[str]:
+        """The statements made since the last take()."""
+        out, self.lines = self.lines, []
+        return out
+
+    def _is_bit(self, e: Expr) -> bool:
+        """A reference spelled as one bit of a signal (a truth value in MyHDL)."""
+        text = self.env.ref(e)
+        return e.width == 1 and text.endswith("]") and ":" not in text
+
+    def value(self, e: Expr) -> str:
+        op, a = e.op, e.args
+        if op == "num":
+            if e.value >= 1 << 31:
+                # VHDL integers are 32-bit: a wide constant goes through a variable,
+                # which the converter writes as a bit-string literal
+                out = self._new(e.value.bit_length())
+                self.lines.append(f"{out}[:] = {hex(e.value)}")
+                return out
+            return hex(e.value) if e.value > 9 else str(e.value)
+        if op == "ref":
+            return self._truth_as_number(e) if self._is_bit(e) else self.env.ref(e)
+        if op in LOGICAL or op in COMPARE or op in ("!", "bit"):
+            return self._truth_as_number(e)
+        if op == "cond":
+            out = self._new(e.width)
+            c = self.cond(a[0])
+            x, y = self.value(a[1]), self.value(a[2])
+            self.lines += [f"if {c}:", f"    {out}[:] = {x}", "else:", f"    {out}[:] = {y}"]
+            return out
+        if op == "~":
+            inner = self._new(e.width)
+            self.lines.append(f"{inner}[:] = {self.value(a[0])}")
+            return f"(~{inner})"
+        if op == "-":
+            # (a - b) mod 2**width, never negative on the way
+            out = self._new(e.width + 1)
+            self.lines.append(f"{out}[:] = ({self.value(a[0])} + {hex(1 << e.width)}) - {self.value(a[1])}")
+            return f"{out}[{e.width}:]"
+        if op == "slice":
+            base = self._new(a[0].width)
+            self.lines.append(f"{base}[:] = {self.value(a[0])}")
+            hi, lo = a[1].value, a[2].value
+            return f"{base}[{hi + 1}:{lo}]"
+        if op in ("<<", ">>") and a[1].op != "num":
+            base = self.value(a[0])
+            if a[0].op == "num":
+                # a plain number cannot be shifted by a variable in VHDL: give it a width
+                held = self._new(e.width if op == "<<" else a[0].width)
+                self.lines.append(f"{held}[:] = {base}")
+                base = held
+            return f"({base} {op} {self._amount(a[1])})"
+        if op in ("+", "*", "&", "|", "^", "<<", ">>"):
+            return f"({self.value(a[0])} {op} {self.value(a[1])})"
+        raise LowerError(_unsupported(op), e.span)
+
+    def _amount(self, e: Expr) -> str:
+        """A shift amount: a plain variable (VHDL's shift functions take an integer, and
+        the converter writes to_integer() only around a name)."""
+        if e.op == "num":
+            return str(e.value)
+        out = self._new(e.width)
+        self.lines.append(f"{out}[:] = {self.value(e)}")
+        return out
+
+    def _truth_as_number(self, e: Expr) -> str:
+        out = self._new(1)
+        self.lines += [f"{out}[:] = 0", f"if {self.cond(e)}:", f"    {out}[:] = 1"]
+        return out
+
+    def cond(self, e: Expr) -> str:
+        op, a = e.op, e.args
+        if op == "num":
+            return "True" if e.value else "False"
+        if op in LOGICAL:
+            word = "and" if op == "&&" else "or"
+            return f"({self.cond(a[0])} {word} {self.cond(a[1])})"
+        if op == "!":
+            return f"(not {self.cond(a[0])})"
+        if op in COMPARE:
+            return f"({self.value(a[0])} {op} {self.value(a[1])})"
+        if op == "ref" and self._is_bit(e):
+            return self.env.ref(e)
+        if op == "bit":
+            base, idx = a
+            if base.op == "ref" and base.kind in self.env.signal and idx.op == "num":
+                name, lo = self.env.signal[base.kind](base)
+                return f"{name}[{lo + idx.value}]" if idx.value < base.width else "False"
+            value = self._new(base.width)
+            self.lines.append(f"{value}[:] = {self.value(base)}")
+            return f"((({value} >> {self._amount(idx)}) & 1) == 1)"
+        return f"({self.value(e)} != 0)"

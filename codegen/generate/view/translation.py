@@ -1,0 +1,106 @@
+"""What the templates see of a translation (one regime, or a nested guest/host pair):
+the request inputs, context, outcome kinds and records, over its walkers."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from codegen import ir
+from codegen.generate.lower import Env, hdl, py, record_py
+from codegen.generate.view.walker import walkers
+from codegen.ir.expr import Expr
+
+
+@dataclass
+class TranslationView:
+    """The top translation: its request inputs, context, outcome kinds and records."""
+
+    spec: ir.Spec
+
+    def __post_init__(self):
+        self.walkers = walkers(self.spec)
+        self.main = self.walkers[-1]
+        self.host = self.walkers[0] if len(self.walkers) == 2 else None
+        top = self.spec.top
+        self.nested = top if isinstance(top, ir.Nested) else None
+
+    @property
+    def context(self) -> tuple[str, ...]:
+        return self.nested.context if self.nested else self.main.regime.context
+
+    @property
+    def access(self) -> tuple[str, ...]:
+        return self.main.regime.access
+
+    def register_width(self, name: str) -> int:
+        return self.spec.layout(name).width
+
+    def host_binding_py(self) -> list[tuple[str, str]]:
+        """(host context register, Python expression over the nested context)."""
+        env = self.main.py_env()
+        bound = {b.name: py(b.value, env) for b in self.nested.host_bindings}
+        return [(r, bound.get(r, f"r_{r}")) for r in self.host.regime.context]
+
+    def update_when_py(self) -> str:
+        when = self.nested.update_when
+        return py(when, self.main.py_env()) if when is not None else "True"
+
+    def update_when_hdl(self) -> str:
+        when = self.nested.update_when
+        return hdl(when, self.main.hdl_env(), True) if when is not None else "True"
+
+    def _access_binds(self, stage: str) -> tuple[ir.Binding, ...]:
+        return {"table": self.nested.table_access, "final": self.nested.final_access,
+                "update": self.nested.update_access}[stage]
+
+    def access_py(self, stage: str) -> list[tuple[str, str]]:
+        env = self.main.py_env()
+        binds = self._access_binds(stage)
+        by = {b.name: py(b.value, env) for b in binds}
+        return [(a, by[a]) for a in self.host.regime.access]
+
+    def nested_record_py(self) -> list[tuple[str, str]]:
+        base = self.main.py_env()
+        host_fields = [f.name for f in self.host.regime.record.fields]
+
+        def host(e: Expr) -> str:
+            if e.name in host_fields:
+                return f"hrec[{host_fields.index(e.name)}]"
+            return "h_addr"
+
+        def builtin(e: Expr) -> str:
+            return {"on_table": "on_table", "on_final": "on_final", "fault": "hkind", "level": "hlevel"}[e.name]
+
+        env = Env({**base.spell, "host": host, "builtin": builtin})
+        return record_py(self.nested.record, env)
+
+    def host_binding_hdl(self) -> list[tuple[str, str, int]]:
+        """(host context register, MyHDL expression over the nested context, width)."""
+        env = self.main.hdl_env()
+        bound = {b.name: b.value for b in self.nested.host_bindings}
+        out = []
+        for r in self.host.regime.context:
+            width = self.spec.layout(r).width
+            out.append((r, hdl(bound[r], env) if r in bound else f"r_{r}", width))
+        return out
+
+    def access_hdl(self, stage: str) -> list[tuple[str, str]]:
+        """The host access kind of a table or final translation; the guest sets it when
+        it asks, with its accumulators as just updated (v_*)."""
+        env = self.main.hdl_env()
+        env.spell["acc"] = lambda e: f"v_{e.name}"
+        binds = self._access_binds(stage)
+        by = {b.name: hdl(b.value, env, True) for b in binds}
+        return [(a, by[a]) for a in self.host.regime.access]
+
+    def nested_record_hdl(self):
+        base = self.main.hdl_env()
+        host_fields = [f.name for f in self.host.regime.record.fields]
+
+        def host(e: Expr) -> str:
+            return f"h_r_{e.name}" if e.name in host_fields else "x_addr"
+
+        def builtin(e: Expr) -> str:
+            return {"on_table": "x_on_table", "on_final": "(not x_on_table)", "fault": "x_status", "level": "x_level"}[e.name]
+
+        env = Env({**base.spell, "host": host, "builtin": builtin})
+        return self.main.hdl_record(self.nested.record, env)

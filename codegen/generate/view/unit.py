@@ -1,0 +1,254 @@
+"""What the templates see of a decision unit: the structure words to read, the bitmap
+lookups and the exit rules, with every expression already lowered to Python and to
+MyHDL text.
+
+The order of memory references is the cross-check contract (notes/unit-language.md):
+structure words in declaration order of the structures and ascending offset within
+each, then the bitmaps in declaration order, then the stores in ascending offset.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from codegen import ir
+from codegen.generate.lower import Env, Hoist, py, py_field, record_py, ref_slice
+from codegen.generate.view.walker import WalkerView
+from codegen.ir.expr import Expr, mask, num
+
+MASK64 = mask(64)
+
+
+@dataclass
+class Word:
+    """One aligned 64-bit word of a structure that the unit reads."""
+
+    structure: ir.Structure
+    offset: int
+
+    @property
+    def var(self) -> str:
+        return f"w_{self.structure.name}_{self.offset:x}"
+
+
+@dataclass
+class Store:
+    field: ir.OutputField
+    structure: ir.Structure
+    offset: int
+
+
+@dataclass
+class Step:
+    """One evaluation step, in the order the spec writes them: a structure (the words
+    of it the unit reads), a bitmap lookup or a walk."""
+
+    kind: str
+    node: ir.Structure | ir.Bitmap | ir.Walk
+    words: list[Word]
+    walker: WalkerView | None = None
+
+
+class UnitView:
+    def __init__(self, spec: ir.Spec, unit: ir.Unit):
+        self.spec, self.unit = spec, unit
+        used = {r.name for e in self.unit.expressions() for r in e.refs() if r.kind == "struct"}
+        self.words: list[Word] = []
+        self.steps: list[Step] = []
+        for kind, name in unit.steps:
+            if kind == "structure":
+                st = unit.structure(name)
+                offsets = sorted({f.word for f in st.fields if f"{st.name}.{f.name}" in used})
+                words = [Word(st, o) for o in offsets]
+                self.words += words
+                self.steps.append(Step(kind, st, words))
+            elif kind == "bitmap":
+                self.steps.append(Step(kind, unit.step_node(kind, name), []))
+            else:
+                walk = unit.step_node(kind, name)
+                self.steps.append(Step(kind, walk, [], WalkerView(spec, spec.regime(walk.regime), f"unit_{walk.name}")))
+        self.stores: list[Store] = []
+        for f in unit.record.fields:
+            if f.store is not None:
+                st = unit.structure(f.store[0])
+                self.stores.append(Store(f, st, st.field(f.store[1]).offset))
+        self.stores.sort(key=lambda s: ([x.name for x in unit.structures].index(s.structure.name), s.offset))
+
+    # ---- names
+    @property
+    def event(self) -> tuple[ir.EventField, ...]:
+        return self.unit.event
+
+    @property
+    def context(self) -> tuple[str, ...]:
+        return self.unit.context
+
+    def register_width(self, name: str) -> int:
+        return self.spec.layout(name).width
+
+    def word_of(self, ref_name: str) -> Word:
+        sname, fname = ref_name.split(".")
+        st = self.unit.structure(sname)
+        off = st.field(fname).word
+        return next(w for w in self.words if w.structure is st and w.offset == off)
+
+    @property
+    def status_width(self) -> int:
+        return max(1, len(self.unit.exits).bit_length())
+
+    # ---- Python
+    def py_env(self) -> Env:
+        return Env({
+            "event": lambda e: f"e_{e.name}",
+            "ctx": lambda e: f"r_{e.name}" if e.lo == 0 and e.width == self.register_width(e.name)
+            else py_field(f"r_{e.name}", e.lo, e.width),
+            "struct": lambda e: self.word_of(e.name).var if e.lo == 0 and e.width == 64
+            else py_field(self.word_of(e.name).var, e.lo, e.width),
+            "bitmap": lambda e: f"b_{e.name}",
+            "walk": lambda e: f"wk_{e.name.replace('.', '_')}",
+        })
+
+    def py(self, e: Expr) -> str:
+        return py(e, self.py_env())
+
+    def py_base(self, st: ir.Structure) -> str:
+        return f"({self.py(st.base)} & {hex(MASK64 & ~7)})"
+
+    def py_exit_record(self, rule: ir.ExitRule) -> list[tuple[str, str]]:
+        return record_py(self._as_record(rule), self.py_env())
+
+    def _as_record(self, rule: ir.ExitRule) -> ir.Record:
+        """The rule's assignments as a record with every field (unassigned ones are 0)."""
+        given = {a.field: a for a in rule.assigns}
+        fields = []
+        for f in self.unit.record.fields:
+            a = given.get(f.name)
+            if a is None:
+                fields.append(ir.RecordField(name=f.name, width=f.width, value=num(0)))
+            elif a.value is not None:
+                fields.append(ir.RecordField(name=f.name, width=f.width, value=a.value))
+            else:
+                fields.append(ir.RecordField(name=f.name, width=f.width, bits=a.bits))
+        return ir.Record(name=self.unit.record.name, fields=tuple(fields))
+
+    # ---- MyHDL
+    def hdl_env(self) -> Env:
+        return Env({
+            "event": lambda e: f"e_{e.name}",
+            "ctx": lambda e: ref_slice(f"r_{e.name}", e.lo, e.width, self.register_width(e.name)),
+            "struct": lambda e: ref_slice(self.word_of(e.name).var, e.lo, e.width, 64),
+            "bitmap": lambda e: f"b_{e.name}",
+            "walk": lambda e: f"wk_{e.name.replace('.', '_')}",
+        }, signal={
+            "event": lambda e: (f"e_{e.name}", 0),
+            "ctx": lambda e: (f"r_{e.name}", e.lo),
+            "struct": lambda e: (self.word_of(e.name).var, e.lo),
+            "bitmap": lambda e: (f"b_{e.name}", 0),
+            "walk": lambda e: (f"wk_{e.name.replace('.', '_')}", 0),
+        })
+
+    def hdl_plan(self) -> dict:
+        """Every expression of the model lowered to (statements, text) through one
+        Hoist: the statements declare and fill the scratch variables the text uses."""
+        h = Hoist(self.hdl_env())
+
+        def value(e: Expr):
+            text = h.value(e)
+            return h.take(), text
+
+        def cond(e: Expr | None):
+            if e is None:
+                return [], "True"
+            text = h.cond(e)
+            return h.take(), text
+
+        steps = []
+        for step in self.steps:
+            n = step.node
+            if step.kind == "structure":
+                steps.append({"base": value(n.base), "when": cond(n.when)})
+            elif step.kind == "bitmap":
+                steps.append({"span": value(n.span_bits), "when": cond(n.when), "base": value(n.base),
+                              "index": value(n.index)})
+            else:
+                steps.append({"input": value(n.input), "when": cond(n.when),
+                              "access": [(b.name, cond(b.value)) for b in n.access],
+                              "context": [(b.name, value(b.value)) for b in n.context]})
+        exits = []
+        for x in self.unit.exits:
+            record = []
+            for f in self._as_record(x).fields:
+                if f.value is not None:
+                    lines, text = value(f.value)
+                    record.append((f, lines, text))
+                else:
+                    bits = []
+                    for b in f.bits:
+                        lines, text = value(b.value)
+                        bits.append((b.hi, b.lo, lines, text))
+                    record.append((f, [], bits))
+            exits.append({"rule": x, "when": cond(x.when), "record": record})
+        stores = [{"base": value(s.structure.base), "when": cond(s.field.store_when)} for s in self.stores]
+        return {"steps": steps, "exits": exits, "stores": stores}
+
+    def step_states(self, i: int) -> list[str]:
+        step = self.steps[i]
+        if step.kind == "structure":
+            return [f"S{i}W{k}" for k in range(len(step.words))]
+        if step.kind == "bitmap":
+            return [f"S{i}P", f"S{i}A", f"S{i}B"]
+        return [f"S{i}G", f"S{i}R"]
+
+    def hdl_states(self) -> list[str]:
+        states = ["IDLE"] + [x for i in range(len(self.steps)) for x in self.step_states(i)]
+        return states + ["DECIDE"] + [f"ST{k}" for k in range(len(self.stores))] + ["FINISH"]
+
+    def after(self, i: int) -> str:
+        """The first state after step i (i = -1: the first state after IDLE)."""
+        for j in range(i + 1, len(self.steps)):
+            states = self.step_states(j)
+            if states:
+                return states[0]
+        return "DECIDE"
+
+    def after_store(self, k: int) -> str:
+        return f"ST{k + 1}" if k + 1 < len(self.stores) else "FINISH"
+
+    def walk_args(self, walk: ir.Walk) -> list[str]:
+        """Python arguments of a walk after its input: access kinds then context
+        registers, in the regime's order, each cut to its register's width."""
+        regime = self.spec.regime(walk.regime)
+        access = {b.name: b.value for b in walk.access}
+        ctx = {b.name: b.value for b in walk.context}
+        out = [f"bool({self.py(access[a])})" for a in regime.access]
+        out += [f"({self.py(ctx[c])} & {hex(mask(self.register_width(c)))})" for c in regime.context]
+        return out
+
+    def input_mask(self, walk: ir.Walk) -> int:
+        return mask(self.spec.regime(walk.regime).input_width)
+
+    def walk_members(self, walk: ir.Walk) -> list[tuple[str, int]]:
+        from codegen.frontend.elaborate.unit import walk_members
+        return list(walk_members(self.spec.regime(walk.regime)).items())
+
+    @property
+    def walkers(self) -> list[WalkerView]:
+        return [s.walker for s in self.steps if s.walker is not None]
+
+    @property
+    def level_width(self) -> int:
+        return max([3] + [w.level_width for w in self.walkers])
+
+    @property
+    def wide_width(self) -> int:
+        """Width of the scratch variable every expression is computed into before it is
+        cut to its destination (MyHDL checks the range of each assignment)."""
+        return max([72] + [e.width for e in self.unit.expressions()])
+
+    @property
+    def bit_address_width(self) -> int:
+        """Bits of a bitmap's bit address: (64-bit byte base << 3) + a 64-bit index."""
+        return 69
+
+    @property
+    def span_width(self) -> int:
+        return 7

@@ -1,0 +1,406 @@
+"""What the templates see: the IR of a translation, arranged per walker and per level,
+with every expression already lowered to Python and to MyHDL text.
+
+A *walker* is one regime in one role: "top" (a one-dimensional translation),
+"guest" (its table pointers and final address go through a host walker) or "host".
+Logic lives here; the templates only lay it out.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from codegen import ir
+from codegen.generate.lower import (
+    Env,
+    Hoist,
+    LowerError,
+    hdl,
+    py,
+    py_field,
+    record_py,
+    ref_slice,
+)
+from codegen.ir.expr import Expr, mask
+
+NESTED_BASE = 64  # fault status codes above this are host-stage faults of a nested walk
+
+
+@dataclass
+class FormatView:
+    layout: ir.Layout
+    mbz_static: int
+    mbz_cond: list[tuple[Expr, int]]
+
+    @property
+    def name(self) -> str:
+        return self.layout.name
+
+
+@dataclass
+class LevelView:
+    level: ir.Level
+    index_shift: int  # input bits [hi:lo] select the entry: ((input >> lo) & m) << log2(entry bytes)
+    index_mask: int
+    table: FormatView | None
+    leaf: FormatView | None
+    frame_mask: int = 0
+    pointer_mask: int = 0
+    page_mask: int = 0
+
+
+@dataclass
+class WalkerView:
+    """One regime as a walker in a role."""
+
+    spec: ir.Spec
+    regime: ir.Regime
+    role: str
+    nested: ir.Nested | None = None
+    formats: dict[str, FormatView] = field(default_factory=dict)
+    levels: list[LevelView] = field(default_factory=list)
+
+    def __post_init__(self):
+        reg = self.regime
+        for lv in reg.levels:
+            for name in (lv.table, lv.leaf):
+                if name and name not in self.formats:
+                    lay = self.spec.layout(name)
+                    self.formats[name] = FormatView(lay, lay.mbz_static, lay.mbz_conditional())
+        eb = reg.entry_bytes.bit_length() - 1
+        for lv in reg.levels:
+            v = LevelView(lv, lv.index_lo, mask(lv.index_hi - lv.index_lo + 1), self.formats.get(lv.table),
+                          self.formats.get(lv.leaf))
+            if lv.table:
+                v.pointer_mask = self.spec.layout(lv.table).field(reg.pointer).mask
+            if lv.leaf:
+                v.frame_mask = self.spec.layout(lv.leaf).field(reg.frame).mask
+                v.page_mask = mask(lv.page_shift)
+            self.levels.append(v)
+        self.entry_shift = eb
+
+    # ---- names
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return self.regime.fault_kinds
+
+    @property
+    def max_level(self) -> int:
+        return max(lv.number for lv in self.regime.levels)
+
+    @property
+    def level_width(self) -> int:
+        return max(3, self.max_level.bit_length())
+
+    @property
+    def context(self) -> tuple[str, ...]:
+        """Context registers the walker takes: a guest takes the whole nested context."""
+        return self.nested.context if self.role == "guest" else self.regime.context
+
+    # ---- Python spelling
+    def py_env(self, fmt: ir.Layout | None = None, level: int | None = None, entry: str = "e") -> Env:
+        def field_ref(e: Expr) -> str:
+            f = fmt.field(e.name)
+            return py_field(entry, f.lo, f.width)
+
+        def builtin(e: Expr) -> str:
+            if e.name == "rsvd":
+                return self.py_rsvd(self.formats[fmt.name], entry)
+            if e.name == "level":
+                return str(level) if level is not None else "flevel"
+            if e.name == "fault":
+                return "kind"
+            if e.name == "walked":
+                return f"(kind > {len(self.regime.faults)})"
+            if e.name == "next" and fmt is not None:
+                return py(self.regime.next_level, self.py_env(fmt, level, entry))
+            if e.name == "skipped" and fmt is not None and level is not None:
+                nxt = py(self.regime.next_level, self.py_env(fmt, level, entry))
+                parts = [f"({nxt} == {k} and (i_addr & {hex(m)}) != 0)" for k, m in self.skip_masks(level)]
+                return "(" + " or ".join(parts) + ")" if parts else "False"
+            raise LowerError(f"'{e.name}' cannot be used here", e.span)
+
+        return Env({
+            "field": field_ref, "leaf": field_ref, "builtin": builtin,
+            "ctx": lambda e: f"r_{e.name}" if e.lo == 0 and e.width == self.spec.layout(e.name).width
+            else py_field(f"r_{e.name}", e.lo, e.width),
+            "acc": lambda e: f"a_{e.name}",
+            "access": lambda e: f"k_{e.name}",
+            "input": lambda e: "i_addr",
+        })
+
+    def mbz_conditions(self) -> list[Expr]:
+        """The distinct conditions under which some bits must be zero (e.g. a feature
+        that is off); the walker evaluates each once per walk into q0, q1, ..."""
+        found: list[Expr] = []
+        for fv in self.formats.values():
+            for cond, _ in fv.mbz_cond:
+                if cond.op != "num" and all(cond != c for c in found):
+                    found.append(cond)
+        return found
+
+    def py_mbz_conditions(self) -> list[tuple[str, str]]:
+        env = self.py_env()
+        return [(f"q{i}", py(c, env)) for i, c in enumerate(self.mbz_conditions())]
+
+    def py_rsvd(self, fv: FormatView, entry: str) -> str:
+        """True when the entry has a must-be-zero bit set, for this walk's context."""
+        conds = self.mbz_conditions()
+        static = fv.mbz_static | sum(m for c, m in fv.mbz_cond if c.op == "num" and c.value)
+        parts = [f"({entry} & {hex(static)} != 0)"] if static else []
+        parts += [f"(q{conds.index(c)} and {entry} & {hex(m)} != 0)" for c, m in fv.mbz_cond if c.op != "num" and m]
+        return "(" + " or ".join(parts) + ")" if parts else "False"
+
+    def py_root(self) -> str:
+        return py(self.regime.root, self.py_env())
+
+    def py_start(self) -> str:
+        return py(self.regime.start, self.py_env())
+
+    def py_leaf_when(self, lv: LevelView) -> str:
+        return py(lv.level.leaf_when, self.py_env(lv.leaf.layout, lv.level.number))
+
+    def py_faults(self, fv: FormatView, level: int, leaf: bool) -> list[tuple[int, ir.Rule, str]]:
+        env = self.py_env(fv.layout, level)
+        return [(self.kinds.index(r.name) + 1, r, py(r.when, env)) for r in self.regime.faults_for(leaf)]
+
+    def py_accumulate(self, fv: FormatView, level: int) -> list[tuple[str, str]]:
+        env = self.py_env(fv.layout, level)
+        return [(a.name, py(a.then, env)) for a in self.regime.accumulators]
+
+    def py_acc_init(self) -> list[tuple[str, str]]:
+        env = self.py_env()
+        return [(a.name, py(a.init, env)) for a in self.regime.accumulators]
+
+    def py_checks(self, lv: LevelView) -> list[tuple[int, ir.Rule, str]]:
+        env = self.py_env(lv.leaf.layout, lv.level.number)
+        return [(self.kinds.index(r.name) + 1, r, py(r.when, env)) for r in self.regime.checks]
+
+    def updates(self, fv: FormatView, leaf: bool) -> list[tuple[int, ir.Update]]:
+        out = []
+        for u in self.regime.updates:
+            if u.where == "each level" or leaf:
+                out.append((fv.layout.field(u.field).mask, u))
+        return out
+
+    def py_updates(self, fv: FormatView, level: int, leaf: bool) -> list[tuple[int, str | None]]:
+        env = self.py_env(fv.layout, level)
+        return [(m, py(u.when, env) if u.when is not None else None) for m, u in self.updates(fv, leaf)]
+
+    @property
+    def record_layout(self) -> ir.Layout:
+        """The layout a record reads `leaf.` fields with (they sit alike in every leaf format)."""
+        return self.formats[self.regime.leaf_levels[-1].leaf].layout
+
+    def py_record(self) -> list[tuple[str, str]]:
+        return record_py(self.regime.record, self.py_env(self.record_layout, entry="e"))
+
+    # ---- MyHDL spelling
+    @property
+    def entry(self) -> str:
+        """The signal holding the entry just read: a guest gets it from the host walker."""
+        return "x_rdata" if self.role == "guest" else "m_rdata"
+
+    @property
+    def entry_addr(self) -> str:
+        """The signal holding the (physical) address of the entry just read."""
+        return "x_pa" if self.role == "guest" else "ea"
+
+    def hdl_env(self, fmt: ir.Layout | None = None, level: int | None = None, entry: str | None = None) -> Env:
+        entry = entry or self.entry
+        def field_ref(e: Expr) -> str:
+            f = fmt.field(e.name)
+            return ref_slice(entry, f.lo, f.width, fmt.width)
+
+        def builtin(e: Expr) -> str:
+            if e.name == "rsvd":
+                return self.hdl_rsvd(self.formats[fmt.name], entry)
+            if e.name == "level":
+                return str(level) if level is not None else "flevel"
+            if e.name == "fault":
+                return "fault_k"
+            if e.name == "walked":
+                return f"(fault_k > {len(self.regime.faults)})"
+            if e.name == "next" and fmt is not None:
+                return hdl(self.regime.next_level, self.hdl_env(fmt, level, entry))
+            if e.name == "skipped" and fmt is not None and level is not None:
+                nxt = hdl(self.regime.next_level, self.hdl_env(fmt, level, entry))
+                parts = [f"(({nxt} == {k}) and ({self._input_bits(m)} != 0))" for k, m in self.skip_masks(level)]
+                return "(" + " or ".join(parts) + ")" if parts else "False"
+            raise LowerError(f"'{e.name}' cannot be used here", e.span)
+
+        def field_signal(e: Expr) -> tuple[str, int]:
+            return entry, fmt.field(e.name).lo
+
+        return Env({
+            "field": field_ref, "leaf": field_ref, "builtin": builtin,
+            "ctx": lambda e: ref_slice(f"r_{e.name}", e.lo, e.width, self.spec.layout(e.name).width),
+            "acc": lambda e: f"a_{e.name}",
+            "access": lambda e: f"k_{e.name}",
+            "input": lambda e: "i_addr",
+        }, signal={"field": field_signal, "leaf": field_signal,
+                   "ctx": lambda e: (f"r_{e.name}", e.lo)})
+
+    def hdl_rsvd(self, fv: FormatView, entry: str) -> str:
+        env = self.hdl_env()
+        parts = []
+        if fv.mbz_static:
+            parts.append(f"(({entry} & {hex(fv.mbz_static)}) != 0)")
+        for cond, m in fv.mbz_cond:
+            parts.append(f"({hdl(cond, env, True)} and (({entry} & {hex(m)}) != 0))")
+        return "(" + " or ".join(parts) + ")" if parts else "False"
+
+    def hdl_expr(self, e: Expr, fv: FormatView | None = None, level: int | None = None, as_bool: bool = False,
+                 entry: str | None = None) -> str:
+        return hdl(e, self.hdl_env(fv.layout if fv else None, level, entry), as_bool)
+
+
+    # ---- MyHDL: the cycle-level model
+    def hdl_faults(self, fv: FormatView, level: int, leaf: bool) -> list[tuple[int, ir.Rule, str]]:
+        return [(self.kinds.index(r.name) + 1, r, self.hdl_expr(r.when, fv, level, True))
+                for r in self.regime.faults_for(leaf)]
+
+    def hdl_accumulate(self, fv: FormatView, level: int) -> list[tuple[ir.Accumulator, str]]:
+        return [(a, self.hdl_expr(a.then, fv, level, a.width == 1)) for a in self.regime.accumulators]
+
+    def hdl_checks(self, lv: LevelView) -> list[tuple[int, ir.Rule, str]]:
+        env = self.hdl_env(lv.leaf.layout, lv.level.number)
+        env.spell["acc"] = lambda e: f"v_{e.name}"
+        return [(self.kinds.index(r.name) + 1, r, hdl(r.when, env, True)) for r in self.regime.checks]
+
+    def hdl_record(self, rec: ir.Record | None = None, env: Env | None = None) -> list[tuple[ir.RecordField, list[tuple[int, int, str]] | str]]:
+        """Per record field: a single expression, or (hi, lo, expr) slices to assign."""
+        rec = rec or self.regime.record
+        env = env or self.hdl_env(self.record_layout, entry="le")
+        out = []
+        for f in rec.fields:
+            if f.value is not None:
+                out.append((f, hdl(f.value, env)))
+            else:
+                out.append((f, [(b.hi, b.lo, hdl(b.value, env, b.hi == b.lo)) for b in f.bits]))
+        return out
+
+    def hdl_acc_init(self) -> list[tuple[ir.Accumulator, str]]:
+        return [(a, self.hdl_expr(a.init, None, None, a.width == 1)) for a in self.regime.accumulators]
+
+    def hdl_start_branches(self) -> list[tuple[str, LevelView]]:
+        """(condition, level) pairs choosing the first level of a walk, as an if/elif/else
+        chain with no conditional expression (those do not convert to VHDL)."""
+        env = self.hdl_env()
+        e, chain = self.regime.start, []
+        while e.op == "cond" and e.args[1].op == "num":
+            chain.append((hdl(e.args[0], env, True), e.args[1].value))
+            e = e.args[2]
+        if e.op == "num":
+            chain.append((None, e.value))
+        else:
+            text = hdl(e, env)
+            chain += [(f"({text}) == {lv.level.number}", lv.level.number) for lv in self.levels]
+        by_number = {lv.level.number: lv for lv in self.levels}
+        branches = [(cond, by_number[n]) for cond, n in chain if n in by_number]
+        heads = [f"{'if' if i == 0 else 'elif'} {cond}:" for i, (cond, _) in enumerate(branches[:-1])]
+        heads.append("else:" if heads else "if True:")
+        return [(head, lv) for head, (_, lv) in zip(heads, branches)]
+
+    def hdl_states(self) -> list[str]:
+        """The FSM states this role uses (an unused state would be an incomplete case)."""
+        states = ["IDLE", "XWAIT", "NFAULT"] if self.role == "guest" else ["IDLE", "MWAIT"]
+        states += ["FAULT", "ADREQ", "ADWAIT"]
+        return states + (["PREAD", "PWRITE"] if self.role == "host" else [])
+
+    def hdl_root(self) -> str:
+        return self.hdl_expr(self.regime.root)
+
+    def hdl_pa(self, lv: LevelView) -> str:
+        if lv.level.page_shift_expr is not None:
+            return "leaf_pa"  # not v_*: v_NAME is an accumulator's variable
+        return f"(({self.entry} & {hex(lv.frame_mask)}) | (i_addr & {hex(lv.page_mask)}))"
+
+    def hdl_pa_lines(self, lv: LevelView) -> list[str]:
+        """For a page size read from the leaf entry (`page shift EXPR`): statements that
+        put the output address in leaf_pa, one constant-mask branch per possible size."""
+        e = lv.level.page_shift_expr
+        if e is None:
+            return []
+        h = Hoist(self.hdl_env(lv.leaf.layout, lv.level.number), prefix=f"ps{lv.level.number}_")
+        shift = h.value(e)
+        out = h.take() + ["leaf_pa = intbv(0)[ADDR_WIDTH:]"]
+        for k, s in enumerate(s for s in self.page_shifts(lv) if s < 1 << e.width):
+            out.append(f"{'if' if k == 0 else 'elif'} {shift} == {s}:")
+            out.append(f"    leaf_pa[:] = ({self.entry} & {hex(lv.frame_mask & ~mask(s))}) | (i_addr & {hex(mask(s))})")
+        out += ["else:", f"    leaf_pa[:] = {self.entry} & {hex(lv.frame_mask)}"]
+        return out
+
+    def page_shifts(self, lv: LevelView) -> list[int]:
+        """The page sizes (log2) a leaf with `page shift EXPR` can have: from the frame
+        field's low bit up to the top of the input; any other value gives the frame alone."""
+        return list(range(lv.level.page_shift, self.regime.input_width + 1))
+
+    def py_pa(self, lv: LevelView) -> str:
+        e = lv.level.page_shift_expr
+        if e is None:
+            return f"(e & {hex(lv.frame_mask)}) | (i_addr & {hex(lv.page_mask)})"
+        shift = py(e, self.py_env(lv.leaf.layout, lv.level.number))
+        top = self.regime.input_width
+        frame = hex(lv.frame_mask)
+        return (f"((e & {frame} & ~((1 << s) - 1)) | (i_addr & ((1 << s) - 1))) "
+                f"if {lv.level.page_shift} <= (s := {shift}) <= {top} else (e & {frame})")
+
+    def hdl_update_bits(self, fv: FormatView, level: int, leaf: bool) -> list[tuple[int, str]]:
+        """(bit, condition) for each accessed/dirty-style bit the entry may get set."""
+        env = self.hdl_env(fv.layout, level)
+        env.spell["acc"] = lambda e: f"v_{e.name}"
+        out = []
+        for m, u in self.updates(fv, leaf):
+            cond = hdl(u.when, env, True) if u.when is not None else "True"
+            out.append((m.bit_length() - 1, cond))
+        return out
+
+    def hdl_index(self, lv: LevelView) -> str:
+        """The byte offset of the entry in its table, as a MyHDL expression of the input."""
+        lo, hi = lv.level.index_lo, lv.level.index_hi
+        sl = f"i_addr[{hi + 1}:{lo}]" if hi > lo else f"i_addr[{lo}]"
+        return f"({sl} << {self.entry_shift})" if self.entry_shift else sl
+
+    def next_level(self, lv: LevelView) -> LevelView | None:
+        return next((x for x in self.levels if x.level.number == lv.level.number - 1), None)
+
+    # ---- walks whose pointers name their next level (`next level EXPR`)
+    def next_candidates(self, lv: LevelView) -> list[LevelView]:
+        """The levels a pointer at `lv` may lead to; any other value goes one level down."""
+        if self.regime.next_level is None:
+            return []
+        return [x for x in self.levels if x.level.number < lv.level.number]
+
+    def skip_masks(self, level: int) -> list[tuple[int, int]]:
+        """(next level k, input bits that index the levels between k and `level`) for
+        each k that skips at least one level."""
+        return [(k, self.regime.skip_mask(level, k))
+                for k in sorted(lv.number for lv in self.regime.levels if lv.number < level - 1)]
+
+    @staticmethod
+    def _input_bits(m: int) -> str:
+        """A contiguous mask of input bits as a MyHDL slice of i_addr."""
+        lo = (m & -m).bit_length() - 1
+        hi = m.bit_length() - 1
+        return f"i_addr[{hi + 1}:{lo}]" if hi > lo else f"i_addr[{lo}]"
+
+    def py_next(self, lv: LevelView) -> str | None:
+        """The statement that picks the level after a pointer at `lv`, or None (one down)."""
+        if self.regime.next_level is None:
+            return None
+        n = lv.level.number
+        nxt = py(self.regime.next_level, self.py_env(lv.table.layout, n))
+        valid = tuple(x.level.number for x in self.next_candidates(lv))
+        return f"lvl = nx if (nx := {nxt}) in {valid!r} else {n - 1}"
+
+    def hdl_next(self, lv: LevelView) -> str:
+        return hdl(self.regime.next_level, self.hdl_env(lv.table.layout, lv.level.number))
+
+
+
+def walkers(spec: ir.Spec) -> list[WalkerView]:
+    """The walkers that implement the spec's top translation, host first."""
+    top = spec.top
+    if isinstance(top, ir.Nested):
+        return [WalkerView(spec, spec.regime(top.host), "host", top), WalkerView(spec, spec.regime(top.guest), "guest", top)]
+    return [WalkerView(spec, top, "top")]

@@ -1,0 +1,437 @@
+"""The elaborated, validated model of a spec: pydantic v2, frozen, every node with its span.
+
+Names are resolved, constant expressions are folded to integers, and every expression
+left in the IR (`Expr` with op "ref" leaves) is typed with a bit width. Emitters read
+only this module's classes.
+"""
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from codegen.ir.expr import Expr
+from codegen.ir.span import NO_SPAN, Span
+
+GENERATOR_VERSION = "0.1.0"
+
+
+class Node(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    span: Span = NO_SPAN
+
+
+class Param(Node):
+    name: str
+    value: int
+    cite: str = ""
+    doc: str = ""
+
+
+class EnumItem(Node):
+    name: str
+    value: int
+    doc: str = ""
+
+
+class EnumDef(Node):
+    name: str
+    width: int
+    items: tuple[EnumItem, ...]
+    cite: str = ""
+    doc: str = ""
+
+
+class Field(Node):
+    """A named bit field [hi:lo]; `reserved_if` makes it must-be-zero when true."""
+
+    name: str
+    hi: int
+    lo: int
+    enum: str | None = None
+    reserved_if: Expr | None = None
+    doc: str = ""
+
+    @property
+    def width(self) -> int:
+        return self.hi - self.lo + 1
+
+    @property
+    def mask(self) -> int:
+        return ((1 << self.width) - 1) << self.lo
+
+
+class BitRange(Node):
+    """A reserved (must-be-zero, possibly conditional) or ignored range; may be empty."""
+
+    kind: str
+    hi: int
+    lo: int
+    when: Expr | None = None
+    doc: str = ""
+
+    @property
+    def mask(self) -> int:
+        return 0 if self.hi < self.lo else ((1 << (self.hi - self.lo + 1)) - 1) << self.lo
+
+
+class Layout(Node):
+    """A bit layout: `format` (an entry in memory) or `register` (a context input)."""
+
+    kind: str
+    name: str
+    width: int
+    fields: tuple[Field, ...]
+    ranges: tuple[BitRange, ...] = ()
+    cite: str = ""
+    doc: str = ""
+
+    def field(self, name: str) -> Field | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+    @property
+    def mbz_static(self) -> int:
+        """Bits that must always be zero."""
+        m = 0
+        for r in self.ranges:
+            if r.kind == "reserved" and r.when is None:
+                m |= r.mask
+        return m
+
+    def mbz_conditional(self) -> list[tuple[Expr, int]]:
+        """(condition, mask) pairs: bits that must be zero when the condition holds."""
+        out = [(r.when, r.mask) for r in self.ranges if r.kind == "reserved" and r.when is not None and r.mask]
+        out += [(f.reserved_if, f.mask) for f in self.fields if f.reserved_if is not None]
+        return out
+
+
+class Level(Node):
+    """One level of a walk: the slice of the input that indexes the table, and the
+    format of its entries as a pointer (`table`) and/or as a leaf."""
+
+    number: int
+    name: str
+    index_hi: int
+    index_lo: int
+    table: str | None = None
+    leaf: str | None = None
+    leaf_when: Expr | None = None
+    page_shift: int = 0
+    # `page shift EXPR`: the page size comes from the leaf entry (2**EXPR bytes); then
+    # page_shift is the smallest (the frame field's low bit)
+    page_shift_expr: Expr | None = None
+    cite: str = ""
+    doc: str = ""
+
+
+class Rule(Node):
+    """A walk fault (`fault`), a final check (`check`). A walk fault applies to entries
+    in the role `where` says: "" every entry, "leaf" leaves only, "table" pointers only."""
+
+    name: str
+    when: Expr
+    where: str = ""
+    cite: str = ""
+    doc: str = ""
+
+
+class Let(Node):
+    """`let NAME = expr;`, kept for the docs. Every use of the name is expanded in place
+    in the IR's expressions, so nothing evaluates this: `value` is the body as written
+    (names unresolved, op "name"), and an expanded use keeps the body's span."""
+
+    name: str
+    value: Expr
+    cite: str = ""
+    doc: str = ""
+
+
+class Accumulator(Node):
+    name: str
+    width: int
+    init: Expr
+    then: Expr
+    cite: str = ""
+    doc: str = ""
+
+
+class Update(Node):
+    """`set FIELD at each level|leaf [when C]`: set a 1-bit field after success."""
+
+    field: str
+    where: str
+    when: Expr | None = None
+    cite: str = ""
+
+
+class RecordBits(Node):
+    name: str
+    hi: int
+    lo: int
+    value: Expr
+    doc: str = ""
+
+
+class RecordField(Node):
+    name: str
+    width: int
+    value: Expr | None = None
+    bits: tuple[RecordBits, ...] = ()
+    doc: str = ""
+
+
+class Record(Node):
+    name: str
+    fields: tuple[RecordField, ...]
+    cite: str = ""
+    doc: str = ""
+
+
+class Regime(Node):
+    """A one-dimensional translation: input address -> output address or fault."""
+
+    name: str
+    input_name: str
+    input_width: int
+    access: tuple[str, ...]
+    context: tuple[str, ...]
+    entry_bytes: int
+    root: Expr
+    start: Expr
+    pointer: str
+    frame: str
+    levels: tuple[Level, ...]
+    faults: tuple[Rule, ...]
+    checks: tuple[Rule, ...]
+    accumulators: tuple[Accumulator, ...]
+    updates: tuple[Update, ...]
+    record: Record
+    # the level a pointer entry leads to (a field of the entry, for walks that skip
+    # levels); None: the level below
+    next_level: Expr | None = None
+    let_defs: tuple[Let, ...] = ()  # the `let`s, as written (for the docs)
+    cite: str = ""
+    doc: str = ""
+
+    def faults_for(self, leaf: bool) -> tuple[Rule, ...]:
+        """The walk faults checked on an entry that is a leaf (or a pointer)."""
+        return tuple(r for r in self.faults if r.where in ("", "leaf" if leaf else "table"))
+
+    def level(self, number: int) -> Level:
+        return next(lv for lv in self.levels if lv.number == number)
+
+    def skip_mask(self, level: int, k: int) -> int:
+        """The input bits that index the levels a pointer at `level` skips by leading to `k`."""
+        m = 0
+        for lv in self.levels:
+            if k < lv.number < level:
+                m |= ((1 << (lv.index_hi - lv.index_lo + 1)) - 1) << lv.index_lo
+        return m
+
+    @property
+    def fault_kinds(self) -> tuple[str, ...]:
+        return tuple(r.name for r in self.faults) + tuple(r.name for r in self.checks)
+
+    @property
+    def leaf_levels(self) -> tuple[Level, ...]:
+        return tuple(lv for lv in self.levels if lv.leaf)
+
+
+class Binding(Node):
+    name: str
+    value: Expr
+
+
+class Nested(Node):
+    """Two regimes composed: each address the guest produces is translated by the host."""
+
+    name: str
+    guest: str
+    host: str
+    host_bindings: tuple[Binding, ...]
+    table_access: tuple[Binding, ...]
+    final_access: tuple[Binding, ...]
+    record: Record
+    # When given (and `update_when` holds), each accessed/dirty write to a guest entry is
+    # itself translated by the host with this access, e.g. as a write that needs permission.
+    update_access: tuple[Binding, ...] = ()
+    update_when: Expr | None = None
+    context: tuple[str, ...]
+    cite: str = ""
+    doc: str = ""
+
+
+class EventField(Node):
+    """A field of a unit's event (the request). With `enum`, it holds one of its values."""
+
+    name: str
+    width: int
+    enum: str | None = None
+    doc: str = ""
+
+
+class StructField(Node):
+    """A field at a byte offset of a structure in memory, inside one aligned 64-bit word."""
+
+    name: str
+    offset: int
+    width: int
+    format: str | None = None
+    cite: str = ""
+    doc: str = ""
+
+    @property
+    def word(self) -> int:
+        """Byte offset of the aligned 64-bit word that holds the field."""
+        return self.offset & ~7
+
+    @property
+    def lo(self) -> int:
+        """Bit position of the field in its word (little-endian)."""
+        return (self.offset % 8) * 8
+
+
+class Structure(Node):
+    """A control block in memory: byte-offset fields at an 8-byte-aligned base address."""
+
+    name: str
+    size: int
+    base: Expr
+    fields: tuple[StructField, ...]
+    when: Expr | None = None  # read only when this holds (else every field reads as 0)
+    cite: str = ""
+    doc: str = ""
+
+    def field(self, name: str) -> StructField | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+
+class Bitmap(Node):
+    """A lookup of `span` bits (at most `width`) at bit `index` of a bitmap at byte `base`."""
+
+    name: str
+    width: int
+    base: Expr
+    index: Expr
+    span_bits: Expr
+    when: Expr | None = None
+    cite: str = ""
+    doc: str = ""
+
+
+class OutputField(Node):
+    """A field of a unit's exit record; `store` names the structure word it is written to."""
+
+    name: str
+    width: int
+    enum: str | None = None
+    store: tuple[str, str] | None = None
+    store_when: Expr | None = None  # written only when this holds too
+    doc: str = ""
+
+
+class Walk(Node):
+    """A walk of a regime inside a unit, with the regime's inputs bound to expressions."""
+
+    name: str
+    regime: str
+    input: Expr
+    access: tuple[Binding, ...]
+    context: tuple[Binding, ...]
+    when: Expr | None = None
+    cite: str = ""
+    doc: str = ""
+
+
+class UnitRecord(Node):
+    name: str
+    fields: tuple[OutputField, ...]
+    cite: str = ""
+    doc: str = ""
+
+
+class ExitAssign(Node):
+    """A record field's value in one exit rule: a whole value or bit ranges."""
+
+    field: str
+    value: Expr | None = None
+    bits: tuple[RecordBits, ...] = ()
+
+
+class ExitRule(Node):
+    name: str
+    when: Expr
+    assigns: tuple[ExitAssign, ...]
+    cite: str = ""
+    doc: str = ""
+
+
+class Unit(Node):
+    """A decision unit: an event against control state in memory gives no exit, or
+    the first exit rule that holds with its record."""
+
+    name: str
+    event: tuple[EventField, ...]
+    context: tuple[str, ...]
+    structures: tuple[Structure, ...]
+    bitmaps: tuple[Bitmap, ...]
+    walks: tuple[Walk, ...] = ()
+    # the order structures, bitmaps and walks are evaluated in: (kind, name), as written
+    steps: tuple[tuple[str, str], ...] = ()
+    lets: tuple[str, ...] = ()
+    let_defs: tuple[Let, ...] = ()  # the `let`s, as written (for the docs)
+    record: UnitRecord
+    exits: tuple[ExitRule, ...]
+    cite: str = ""
+    doc: str = ""
+
+    def structure(self, name: str) -> Structure:
+        return next(s for s in self.structures if s.name == name)
+
+    def step_node(self, kind: str, name: str) -> "Structure | Bitmap | Walk":
+        """The structure, bitmap or walk of one entry of `steps`."""
+        nodes = {"structure": self.structures, "bitmap": self.bitmaps, "walk": self.walks}[kind]
+        return next(x for x in nodes if x.name == name)
+
+    def expressions(self) -> list[Expr]:
+        """Every expression the unit evaluates (what the models read from memory follows
+        from the structure fields these use)."""
+        out = [x for b in self.bitmaps for x in (b.base, b.index, b.span_bits, b.when) if x is not None]
+        out += [x for st in self.structures for x in (st.base, st.when) if x is not None]
+        out += [x for w in self.walks for x in (w.input, w.when) if x is not None]
+        out += [b.value for w in self.walks for b in w.access + w.context]
+        out += [f.store_when for f in self.record.fields if f.store_when is not None]
+        out += [x.when for x in self.exits]
+        out += [a.value for x in self.exits for a in x.assigns if a.value is not None]
+        out += [b.value for x in self.exits for a in x.assigns for b in a.bits]
+        return out
+
+
+class Spec(Node):
+    """A whole elaborated spec with its imports flattened in."""
+
+    name: str
+    path: str
+    sha256: str
+    cite: str = ""
+    doc: str = ""
+    params: tuple[Param, ...] = ()
+    enums: tuple[EnumDef, ...] = ()
+    layouts: tuple[Layout, ...] = ()
+    regimes: tuple[Regime, ...] = ()
+    nested: tuple[Nested, ...] = ()
+    units: tuple[Unit, ...] = ()
+
+    def layout(self, name: str) -> Layout:
+        return next(x for x in self.layouts if x.name == name)
+
+    def regime(self, name: str) -> Regime:
+        return next(x for x in self.regimes if x.name == name)
+
+    @property
+    def top(self) -> Regime | Nested | Unit:
+        """What the generated models implement: the last unit, else the last nested
+        composition, else the last regime declared in the spec itself."""
+        if self.units:
+            return self.units[-1]
+        if self.nested:
+            return self.nested[-1]
+        return self.regimes[-1]

@@ -1,0 +1,215 @@
+"""Co-simulation harness: run the generated reference and the generated MyHDL model on
+the same scenarios and compare outcome, ordered memory trace and final memory image.
+
+The model runs in one MyHDL simulation per batch: a testbench owns the memory (with
+random per-request latency and random request stalls), pulses `start`, waits for
+`done`, and counts cycles.
+"""
+from __future__ import annotations
+
+import importlib.util
+import random
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from myhdl import StopSimulation, always, block, delay, instance
+
+from codegen.verify.stimulus.translation import Scenario
+
+
+def load_generated(directory: Path):
+    """Import generated/<spec>/reference.py and model.py as fresh modules."""
+    mods = []
+    for name in ("reference", "model"):
+        path = Path(directory) / f"{name}.py"
+        mod_name = f"virtspec_gen_{Path(directory).name}_{name}"
+        spec = importlib.util.spec_from_file_location(mod_name, path)
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[mod_name] = mod
+        spec.loader.exec_module(mod)
+        mods.append(mod)
+    return tuple(mods)
+
+
+@dataclass
+class Run:
+    outcome: dict
+    trace: list
+    memory: dict
+    cycles: int = 0
+    detail: dict | None = None  # a unit's reference: what each walk did (coverage only, not compared)
+
+
+@dataclass
+class Timing:
+    """Memory behaviour of the testbench: latency range and request-stall chance."""
+
+    min_latency: int = 1
+    max_latency: int = 4
+    stall_percent: int = 20
+
+
+def run_reference(ref, sc: Scenario) -> Run:
+    mem = dict(sc.memory)
+    trace: list = []
+    if is_unit(ref):
+        detail: dict = {}
+        return Run(ref.decide(mem, sc.request, trace, detail), trace, mem, detail=detail)
+    return Run(ref.translate(mem, sc.request, trace), trace, mem)
+
+
+def is_unit(ref) -> bool:
+    """Whether a generated reference is a decision unit (else a translation)."""
+    return hasattr(ref, "EXITS")
+
+
+def model_outcome(ref, p) -> dict:
+    status = int(p["o_status"])
+    if is_unit(ref):
+        if status == 0:
+            return {"exit": False}
+        return {"exit": True, "rule": _name(ref.EXITS, status),
+                "fields": {f: int(p[f"o_r_{f}"]) for f in ref.RECORD_FIELDS}}
+    if status == 0:
+        out = {"ok": True, "pa": int(p["o_pa"]), "level": int(p["o_level"])}
+        if hasattr(ref, "NESTED_BASE"):
+            out["host_level"] = int(p["o_aux"])
+        return out
+    if hasattr(ref, "NESTED_BASE") and status > ref.NESTED_BASE:
+        return {"ok": False, "fault": _name(ref.HOST_FAULTS, status - ref.NESTED_BASE), "stage": "host",
+                "level": int(p["o_level"]), "guest_level": int(p["o_aux"]), "record": ref.NESTED_RECORD,
+                "fields": {f: int(p[f"o_n_{f}"]) for f in ref.NESTED_RECORD_FIELDS}}
+    return {"ok": False, "fault": _name(ref.FAULTS, status), "stage": ref.STAGE, "level": int(p["o_level"]),
+            "record": ref.RECORD, "fields": {f: int(p[f"o_r_{f}"]) for f in ref.RECORD_FIELDS}}
+
+
+def _name(kinds, status: int) -> str:
+    return kinds[status - 1] if 1 <= status <= len(kinds) else f"<bad status {status}>"
+
+
+def port_of(ref, key: str) -> str:
+    """The model port that carries request value `key`."""
+    if is_unit(ref):
+        return ref.REQUEST_PORTS[key]
+    return "i_addr" if key == ref.INPUT else f"k_{key}" if key in ref.ACCESS else f"r_{key}"
+
+
+@block
+def testbench(model, ref, scenarios: list[Scenario], results: list, timing: Timing):
+    p = model.ports()
+    dut = model.model(*(p[name] for name in model.PORT_ORDER))
+    clk, rst = p["clk"], p["rst"]
+    st = {"cycle": 0, "mem": {}, "trace": [], "pending": [], "rng": random.Random(0)}
+
+    @always(delay(1))
+    def clock():
+        clk.next = not clk
+
+    m_valid, m_ready, m_we, m_addr, m_wdata = p["m_valid"], p["m_ready"], p["m_we"], p["m_addr"], p["m_wdata"]
+    m_rvalid, m_rdata = p["m_rvalid"], p["m_rdata"]
+    stalls = bool(timing.stall_percent)
+    fixed = timing.min_latency if timing.min_latency == timing.max_latency else None
+
+    @always(clk.posedge)
+    def memory():
+        """The memory: accepts a request when valid and ready, answers it after the
+        request's latency; signals are written only when they change (simulation speed)."""
+        st["cycle"] += 1
+        cycle = st["cycle"]
+        rng = st["rng"]
+        pend = st["pending"]
+        if m_valid and m_ready:
+            addr = int(m_addr)
+            lat = fixed or rng.randint(timing.min_latency, timing.max_latency)
+            if m_we:
+                value = int(m_wdata)
+                st["mem"][addr] = value
+                st["trace"].append((1, addr, 8, value))
+                pend.append((cycle + lat, 0))
+            else:
+                value = st["mem"].get(addr, 0)
+                st["trace"].append((0, addr, 8, value))
+                pend.append((cycle + lat, value))
+        if pend and pend[0][0] <= cycle + 1:
+            m_rvalid.next = True
+            m_rdata.next = pend.pop(0)[1]
+        elif m_rvalid:
+            m_rvalid.next = False
+        ready = not (stalls and rng.randint(0, 99) < timing.stall_percent)
+        if ready != bool(m_ready):
+            m_ready.next = ready
+
+    @instance
+    def driver():
+        rst.next = 1
+        yield clk.posedge
+        yield clk.posedge
+        rst.next = 0
+        for sc in scenarios:
+            st["mem"], st["trace"], st["pending"] = dict(sc.memory), [], []
+            st["rng"] = random.Random(sc.latency_seed)
+            for key, value in sc.request.items():
+                p[port_of(ref, key)].next = value
+            p["start"].next = True
+            yield clk.posedge
+            p["start"].next = False
+            begin = st["cycle"]
+            yield p["done"].posedge
+            results.append(Run(model_outcome(ref, p), st["trace"], st["mem"], st["cycle"] - begin))
+        raise StopSimulation
+
+    return dut, clock, memory, driver
+
+
+def run_model(model, ref, scenarios: list[Scenario], timing: Timing | None = None, vcd: Path | None = None) -> list[Run]:
+    results: list[Run] = []
+    tb = testbench(model, ref, scenarios, results, timing or Timing())
+    if vcd is not None:
+        vcd = Path(vcd)
+        vcd.parent.mkdir(parents=True, exist_ok=True)
+        tb.config_sim(trace=True, directory=str(vcd.parent), name=vcd.stem)
+    tb.run_sim(quiet=1)
+    tb.quit_sim()
+    return results
+
+
+@dataclass
+class Mismatch:
+    index: int
+    scenario: Scenario
+    what: list[str] = field(default_factory=list)
+    reference: Run | None = None
+    model: Run | None = None
+    vcd: Path | None = None
+
+
+def compare(ref_run: Run, model_run: Run) -> list[str]:
+    """What differs between the two runs, in words; empty when they agree."""
+    out = []
+    if ref_run.outcome != model_run.outcome:
+        out.append(f"outcome: reference {ref_run.outcome} != model {model_run.outcome}")
+    if ref_run.trace != model_run.trace:
+        for i, (a, b) in enumerate(zip(ref_run.trace, model_run.trace)):
+            if a != b:
+                out.append(f"memory reference #{i}: reference {_ref(a)} != model {_ref(b)}")
+                break
+        else:
+            out.append(f"trace length: reference {len(ref_run.trace)} != model {len(model_run.trace)}")
+    if ref_run.memory != model_run.memory:
+        diff = sorted(k for k in set(ref_run.memory) | set(model_run.memory) if ref_run.memory.get(k) != model_run.memory.get(k))
+        out.append(f"final memory differs at {', '.join(hex(k) for k in diff[:4])}")
+    return out
+
+
+def _ref(r) -> str:
+    return f"{'W' if r[0] else 'R'}[{r[1]:#x}]={r[3]:#x}"
+
+
+def describe(sc: Scenario) -> str:
+    lines = ["request:"] + [f"  {k} = {v:#x}" for k, v in sc.request.items()]
+    lines.append(f"intent: {sc.intent}")
+    lines.append(f"latency seed: {sc.latency_seed}")
+    lines.append("memory:")
+    lines += [f"  [{a:#014x}] = {v:#018x}" for a, v in sorted(sc.memory.items())]
+    return "\n".join(lines)

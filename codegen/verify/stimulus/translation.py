@@ -1,0 +1,727 @@
+"""Stimulus derived from the IR: memory images with page tables, requests and context.
+
+Nothing here knows an architecture. A `TableBuilder` writes a walk for one regime:
+it draws each entry's fields at random, steers the fields that a level's leaf
+condition and walk faults read until the entry is what the plan wants (a pointer, a
+leaf, or an entry that trips a chosen fault), and keeps must-be-zero bits clear
+unless the plan injects a reserved-bit fault. A nested translation maps every guest
+table page and the final guest page through a host builder.
+
+Draws go through a `Draw` object so the same code serves `random.Random` (the CLI)
+and hypothesis (the property tests).
+"""
+from __future__ import annotations
+
+import itertools
+import random
+from dataclasses import dataclass, field
+
+from codegen import ir
+from codegen.ir.expr import Expr, evaluate, mask
+
+
+class Draw:
+    """Random choices: backed by random.Random or by hypothesis' `data.draw`."""
+
+    def __init__(self, rng: random.Random | None = None, data=None):
+        self.rng, self.data = rng, data
+
+    def int(self, lo: int, hi: int) -> int:
+        if self.data is not None:
+            from hypothesis import strategies as st
+            return self.data.draw(st.integers(lo, hi))
+        return self.rng.randint(lo, hi)
+
+    def bits(self, width: int) -> int:
+        return self.int(0, mask(width)) if width > 0 else 0
+
+    def chance(self, percent: int) -> bool:
+        return self.int(0, 99) < percent
+
+    def choice(self, items):
+        items = list(items)
+        return items[self.int(0, len(items) - 1)]
+
+
+@dataclass
+class Plan:
+    """What one translation should look like: the leaf level, and an optional fault."""
+
+    leaf_level: int
+    fault: str | None = None  # a walk fault name, to inject
+    fault_level: int = 0
+
+
+class StimulusError(Exception):
+    """The spec gives no way to build the wanted table (e.g. a root we cannot invert)."""
+
+
+@dataclass
+class Scenario:
+    request: dict
+    memory: dict
+    latency_seed: int
+    intent: dict = field(default_factory=dict)
+
+
+class Allocator:
+    """Distinct, aligned physical frames below 2**width."""
+
+    def __init__(self, draw: Draw, width: int, used: set | None = None):
+        self.draw, self.width = draw, width
+        self.used = used if used is not None else set()
+
+    def frame(self, shift: int) -> int:
+        """A free frame of 2**shift bytes: a drawn one, or the next free one after it
+        (so that shrunk, repetitive draws still give distinct frames)."""
+        count = mask(self.width - shift)
+        first = self.draw.int(1, count)
+        for step in range(4096):
+            index = (first - 1 + step) % count + 1
+            addr = index << shift
+            pages = range(addr >> 12, (addr >> 12) + (1 << (shift - 12))) if 12 < shift <= 21 else (addr >> 12,)
+            if all(p not in self.used for p in pages):
+                self.used.update(pages)
+                return addr
+        raise StimulusError("out of physical frames")
+
+
+def eval_ctx(e: Expr, ctx: dict, access: dict | None = None, extra: dict | None = None) -> int:
+    def lookup(r: Expr) -> int:
+        if r.kind == "ctx":
+            return (ctx[r.name] >> r.lo) & mask(r.width)
+        if r.kind == "access":
+            return access[r.name]
+        if extra is not None and (r.kind, r.name) in extra:
+            return extra[(r.kind, r.name)]
+        raise StimulusError(f"cannot evaluate a {r.kind} reference '{r.name}' while building tables")
+    return evaluate(e, lookup)
+
+
+def mbz_mask(lay: ir.Layout, ctx: dict) -> int:
+    m = lay.mbz_static
+    for cond, bits in lay.mbz_conditional():
+        if eval_ctx(cond, ctx):
+            m |= bits
+    return m
+
+
+def invert(e: Expr, value: int, ctx: dict, bindings: dict[str, Expr] | None = None) -> None:
+    """Set context register bits so that `e` evaluates to `value` (root pointers)."""
+    if e.op == "ref" and e.kind == "ctx":
+        if bindings and e.name in bindings:
+            invert(bindings[e.name], (value & mask(e.width)) << e.lo, ctx, None)
+            return
+        if value >> e.width:
+            raise StimulusError(f"value {value:#x} does not fit {e.name}")
+        ctx[e.name] = (ctx.get(e.name, 0) & ~(mask(e.width) << e.lo)) | (value << e.lo)
+        return
+    if e.op == "<<" and e.args[1].op == "num":
+        invert(e.args[0], value >> e.args[1].value, ctx, bindings)
+        return
+    if e.op == "&" and e.args[1].op == "num":
+        invert(e.args[0], value, ctx, bindings)
+        return
+    raise StimulusError("the root expression is not a register field, shifted or masked: cannot build a table for it")
+
+
+_PREFERRED: dict = {}  # TableBuilder.prefer results, by regime, context values read and accesses
+
+
+class TableBuilder:
+    """Writes the entries of walks of one regime into memory."""
+
+    def __init__(self, spec: ir.Spec, regime: ir.Regime, draw: Draw, ctx: dict, write, alloc: Allocator):
+        self.spec, self.regime, self.draw, self.ctx, self.write, self.alloc = spec, regime, draw, ctx, write, alloc
+        self.addr = 0  # the input of the walk being built; skipping a level clears its index bits
+        self.entries: dict[int, tuple[str, int]] = {}  # entry address -> (kind, target), for sharing
+        self.final: int | None = None  # the output address of the last leaf written
+        self.preferred: dict[str, int] = {}
+        self.legal = False
+
+    def prefer(self, accesses: list[dict]) -> None:
+        """Learn, for each 1-bit field the access checks read, the value that makes the
+        checks pass for these accesses (greedy, on the IR evaluator); `legal` entries then
+        lean to those values so that walks of many levels still translate."""
+        names = set()
+        for a in self.regime.accumulators:
+            names |= {r.name for r in a.then.refs() if r.kind == "field"}
+        for c in self.regime.checks:
+            names |= {r.name for r in c.when.refs() if r.kind == "leaf"}
+        widths = {f.name: f.width for lv in self.regime.levels for n in (lv.table, lv.leaf) if n
+                  for f in self.spec.layout(n).fields}
+        names = sorted(n for n in names if widths.get(n) == 1)
+        exprs = [a.init for a in self.regime.accumulators] + [a.then for a in self.regime.accumulators]
+        exprs += [c.when for c in self.regime.checks]
+        key = (id(self.regime), tuple(names),
+               tuple(sorted({(r.name, r.lo, r.width, (self.ctx[r.name] >> r.lo) & mask(r.width))
+                             for e in exprs for r in e.refs() if r.kind == "ctx"})),
+               tuple(tuple(sorted(a.items())) for a in accesses))
+        if key in _PREFERRED:
+            self.preferred = _PREFERRED[key]
+            return
+        values = {n: 1 for n in names}
+
+        def fired(vals: dict) -> int:
+            total = 0
+            for access in accesses:
+                def look(r: Expr, accs=None) -> int:
+                    if r.kind in ("field", "leaf"):
+                        return vals.get(r.name, 0)
+                    if r.kind == "acc":
+                        return accs[r.name]
+                    if r.kind == "ctx":
+                        return (self.ctx[r.name] >> r.lo) & mask(r.width)
+                    if r.kind == "access":
+                        return access[r.name]
+                    return 0
+                accs = {a.name: evaluate(a.init, look) for a in self.regime.accumulators}
+                for _ in range(len(self.regime.levels)):
+                    accs = {a.name: evaluate(a.then, lambda r: look(r, accs)) for a in self.regime.accumulators}
+                total += sum(bool(evaluate(c.when, lambda r: look(r, accs))) for c in self.regime.checks)
+            return total
+
+        for n in names:
+            trial = dict(values, **{n: 0})
+            if fired(trial) < fired(values):
+                values = trial
+        self.preferred = _PREFERRED[key] = values
+
+    def random_entry(self, lay: ir.Layout) -> int:
+        value = 0
+        for f in lay.fields:
+            if f.width == 1 and f.name in self.preferred and self.legal:
+                bit = self.preferred[f.name] if self.draw.chance(97) else 1 - self.preferred[f.name]
+            elif f.width == 1:
+                bit = 1 if self.draw.chance(80) else 0
+            else:
+                bit = self.draw.bits(f.width)
+            value |= bit << f.lo
+        for r in lay.ranges:
+            if r.kind == "ignored" and r.mask:
+                value |= self.draw.bits(r.hi - r.lo + 1) << r.lo
+        return value & ~mbz_mask(lay, self.ctx)
+
+    def field_eval(self, e: Expr, lay: ir.Layout, value: int, level: int) -> int:
+        def lookup(r: Expr) -> int:
+            if r.kind in ("field", "leaf"):
+                f = lay.field(r.name)
+                return (value >> f.lo) & mask(f.width)
+            if r.kind == "ctx":
+                return (self.ctx[r.name] >> r.lo) & mask(r.width)
+            if r.kind == "builtin" and r.name == "rsvd":
+                return int(bool(value & mbz_mask(lay, self.ctx)))
+            if r.kind == "builtin" and r.name == "level":
+                return level
+            if r.kind == "builtin" and r.name == "next":
+                return self.field_eval(self.regime.next_level, lay, value, level)
+            if r.kind == "builtin" and r.name == "skipped":
+                k = self.field_eval(self.regime.next_level, lay, value, level)
+                return int(bool(self.addr & self.regime.skip_mask(level, k)))
+            if r.kind == "input":
+                return self.addr
+            raise StimulusError(f"a walk condition reads '{r.name}' ({r.kind}), which table building cannot set")
+        return evaluate(e, lookup)
+
+    def steer(self, lay: ir.Layout, value: int, level: int, keep: set[str], want, leaf: bool) -> int:
+        """Redraw fields outside `keep` until want(value) holds: first only the fields of
+        the conditions that need to change, then all fields the conditions read. Small
+        fields are tried exhaustively, nearest the preferred values first (legal entries
+        stay legal), else from a random starting point."""
+        if want(value):
+            return value
+        for names in (self._firing_fields(lay, level, leaf, value), self._condition_fields(level, leaf)):
+            fields = [lay.field(n) for n in sorted(names - keep) if lay.field(n) is not None]
+            found = self._search(lay, value, fields, want)
+            if found is not None:
+                return found
+        raise StimulusError(f"cannot draw an entry of format '{lay.name}' that fits the plan")
+
+    def _search(self, lay: ir.Layout, value: int, fields: list[ir.Field], want) -> int | None:
+        small = [f for f in fields if f.width <= 4]
+        if small and len(small) <= 8:
+            combos = list(itertools.product(*[range(1 << f.width) for f in small]))
+            if self.legal and self.preferred:
+                def distance(combo):
+                    return sum(x != self.preferred.get(f.name, x) for f, x in zip(small, combo))
+                start = self.draw.int(0, len(combos) - 1)
+                combos = sorted(combos[start:] + combos[:start], key=distance)
+            else:
+                start = self.draw.int(0, len(combos) - 1)
+                combos = combos[start:] + combos[:start]
+            for combo in combos:
+                v = value
+                for f, x in zip(small, combo):
+                    v = (v & ~f.mask) | (x << f.lo)
+                if want(v):
+                    return v
+        for _ in range(200 if fields else 0):
+            v = value
+            for f in fields:
+                v = (v & ~f.mask) | (self.draw.bits(f.width) << f.lo)
+            if want(v):
+                return v
+        return None
+
+    def _reads(self, cond: Expr) -> set[str]:
+        """Entry fields a condition reads, through `next` and `skipped` too."""
+        names = {r.name for r in cond.refs() if r.kind in ("field", "leaf")}
+        if self.regime.next_level is not None and any(r.kind == "builtin" and r.name in ("next", "skipped")
+                                                      for r in cond.refs()):
+            names |= {r.name for r in self.regime.next_level.refs() if r.kind == "field"}
+        return names
+
+    def _condition_fields(self, level: int, leaf: bool) -> set[str]:
+        lv = self.regime.level(level)
+        conds = [r.when for r in self.regime.faults_for(leaf)]
+        if lv.leaf_when is not None:
+            conds.append(lv.leaf_when)
+        return {n for c in conds for n in self._reads(c)}
+
+    def _firing_fields(self, lay: ir.Layout, level: int, leaf: bool, value: int) -> set[str]:
+        """Fields read by the walk faults that fire on `value` (what has to change)."""
+        names: set[str] = set()
+        for r in self.regime.faults_for(leaf):
+            if self.field_eval(r.when, lay, value, level):
+                names |= self._reads(r.when)
+        return names
+
+    def walk_faults_clear(self, lay: ir.Layout, level: int, value: int, leaf: bool, upto: str | None = None) -> bool:
+        for r in self.regime.faults_for(leaf):
+            if r.name == upto:
+                return True
+            if self.field_eval(r.when, lay, value, level):
+                return False
+        return True
+
+    def entry(self, level: int, as_leaf: bool, target: int, fault: str | None) -> int:
+        """An entry for `level`: a leaf mapping frame `target`, or a pointer to table `target`."""
+        lv = self.regime.level(level)
+        name = lv.leaf if as_leaf else lv.table
+        lay = self.spec.layout(name)
+        place = lay.field(self.regime.frame if as_leaf else self.regime.pointer)
+        keep = {place.name}
+        value = (self.random_entry(lay) & ~place.mask) | (target & place.mask)
+        decides = lambda v: True  # noqa: E731
+        if lv.leaf and lv.table:
+            leaf_lay = self.spec.layout(lv.leaf)
+            decides = lambda v: bool(self.field_eval(lv.leaf_when, leaf_lay, v, level)) == as_leaf  # noqa: E731
+            value = self.steer(lay, value, level, keep, decides, as_leaf)
+            if self.regime.next_level is None:
+                keep |= {r.name for r in lv.leaf_when.refs() if r.kind == "field"}
+        if fault is None:
+            return self.steer(lay, value, level, keep,
+                              lambda v: decides(v) and self.walk_faults_clear(lay, level, v, as_leaf), as_leaf)
+        rule = next(r for r in self.regime.faults if r.name == fault)
+        uses_rsvd = any(r.kind == "builtin" and r.name == "rsvd" for r in rule.when.refs())
+        if uses_rsvd:
+            free = mbz_mask(lay, self.ctx) & ~place.mask
+            if not free:
+                raise StimulusError(f"format '{lay.name}' has no must-be-zero bit to set")
+            bits = [b for b in range(lay.width) if free >> b & 1]
+            value |= 1 << self.draw.choice(bits)
+        want = lambda v: (decides(v) and self.walk_faults_clear(lay, level, v, as_leaf, upto=fault)  # noqa: E731
+                          and bool(self.field_eval(rule.when, lay, v, level)))
+        return self.steer(lay, value, level, keep, want, as_leaf)
+
+
+def injectable(spec: ir.Spec, regime: ir.Regime, rule: ir.Rule, level: int, tries: int = 40) -> bool:
+    """Whether table building can make walk fault `rule` happen at `level` (some faults
+    cannot happen at some levels, e.g. a skipped-level check where no level is below)."""
+    draw = Draw(random.Random(level))
+    lv = regime.level(level)
+    for as_leaf in ([True] if rule.where == "leaf" else [False] if rule.where == "table" else [False, True]):
+        if (as_leaf and not lv.leaf) or (not as_leaf and not lv.table):
+            continue
+        for _ in range(tries):
+            ctx = {name: draw.bits(spec.layout(name).width) for name in regime.context}
+            builder = TableBuilder(spec, regime, draw, ctx, lambda a, v: None, Allocator(draw, 40))
+            builder.addr = draw.bits(regime.input_width)
+            try:
+                builder.entry(level, as_leaf, 1 << 12 if not as_leaf else 1 << lv.page_shift, rule.name)
+                return True
+            except StimulusError:
+                continue
+    return False
+
+
+def fault_levels(spec: ir.Spec, regime: ir.Regime, rule: ir.Rule) -> list[int]:
+    """The levels walk fault `rule` can happen at: those its role (`at leaf|table`)
+    allows, and, where pointers name their next level, those table building can make it
+    happen at."""
+    levels = [lv for lv in regime.levels if (lv.leaf if rule.where == "leaf" else lv.table if rule.where == "table" else True)]
+    if regime.next_level is not None:
+        levels = [lv for lv in levels if injectable(spec, regime, rule, lv.number)]
+    return [lv.number for lv in levels]
+
+
+class ScenarioFactory:
+    """Draws complete scenarios (request + memory image) for a spec's top translation."""
+
+    def __init__(self, spec: ir.Spec, top: ir.Regime | ir.Nested | None = None):
+        """`top`: the translation to draw for (default: the spec's top; a unit's walk
+        passes its regime)."""
+        self.spec = spec
+        top = top or spec.top
+        self.nested = top if isinstance(top, ir.Nested) else None
+        self.main = spec.regime(top.guest) if self.nested else top
+        self.host = spec.regime(top.host) if self.nested else None
+        self.context = top.context
+        self._start_pairs: dict[tuple, list[tuple[int, int]]] = {}  # by context override
+
+    # ---- pieces
+    def _random_ctx(self, draw: Draw) -> dict:
+        ctx = {}
+        for name in self.context:
+            lay = self.spec.layout(name)
+            if not lay.fields:
+                ctx[name] = draw.bits(lay.width)
+                continue
+            v = 0
+            for f in lay.fields:
+                v |= (draw.bits(f.width) if f.width > 1 else int(draw.chance(50))) << f.lo
+            ctx[name] = v
+        return ctx
+
+    def _starts(self, ctx: dict) -> tuple[int, int] | None:
+        """The start levels (main, host) a context gives, or None if one is not a level."""
+        main = self._start(self.main, ctx)
+        host = self._start(self.host, self._host_ctx(ctx)) if self.host else 0
+        if main not in [lv.number for lv in self.main.levels]:
+            return None
+        if self.host and host not in [lv.number for lv in self.host.levels]:
+            return None
+        return main, host
+
+    def _draw_ctx(self, draw: Draw, override: dict) -> dict:
+        """A random context whose start levels are drawn evenly among those contexts
+        can give (e.g. 4- and 5-level walks alike, whatever bits select them)."""
+        key = tuple(sorted(override.items()))
+        if key not in self._start_pairs:
+            probe = Draw(random.Random(0))
+            pairs = {self._starts(self._random_ctx(probe) | override) for _ in range(256)}
+            self._start_pairs[key] = sorted(p for p in pairs if p is not None)
+            if not self._start_pairs[key]:
+                raise StimulusError("no context gives a valid start level")
+        target = draw.choice(self._start_pairs[key])
+        for _ in range(200):
+            ctx = self._random_ctx(draw) | override
+            if self._starts(ctx) == target:
+                return ctx
+        for _ in range(200):
+            ctx = self._random_ctx(draw) | override
+            if self._starts(ctx) is not None:
+                return ctx
+        raise StimulusError("no context gives a valid start level")
+
+    def _host_access(self, stage: str, ctx: dict, access: dict, guest_acc: int = 1) -> dict:
+        """The host access kind of a stage; a final access may read the guest's
+        accumulators, taken here as all `guest_acc` (tables are built before the walk)."""
+        binds = {"table": self.nested.table_access, "final": self.nested.final_access,
+                 "update": self.nested.update_access}[stage]
+        accs = {("acc", a.name): guest_acc for a in self.main.accumulators}
+        return {b.name: eval_ctx(b.value, ctx, access, accs) for b in binds}
+
+    def _host_ctx(self, ctx: dict) -> dict:
+        bound = {b.name: b.value for b in self.nested.host_bindings}
+        return {r: (eval_ctx(bound[r], ctx) if r in bound else ctx[r]) for r in self.host.context}
+
+    @staticmethod
+    def _addr_width(spec: ir.Spec, regime: ir.Regime) -> int:
+        widths = [spec.layout(lv.table).field(regime.pointer).hi + 1 for lv in regime.levels if lv.table]
+        return min(widths) if widths else 32
+
+    def _start(self, regime: ir.Regime, ctx: dict) -> int:
+        return eval_ctx(regime.start, ctx)
+
+    def _updates_preset(self, regime: ir.Regime, lay: ir.Layout) -> int:
+        m = 0
+        for u in regime.updates:
+            f = lay.field(u.field)
+            if f is not None:
+                m |= f.mask
+        return m
+
+    def _choose_plan(self, draw: Draw, regime: ir.Regime, start: int, fault_percent: int) -> Plan:
+        leafs = [lv.number for lv in regime.leaf_levels if lv.number <= start]
+        leaf = draw.choice(leafs)
+        if regime.faults and draw.chance(fault_percent):
+            return self._fault_plan(draw, leaf, start, draw.choice(regime.faults))
+        return Plan(leaf)
+
+    @staticmethod
+    def plan_at(draw: Draw, regime: ir.Regime, rule: ir.Rule, level: int) -> Plan:
+        """A plan injecting walk fault `rule` at `level`, with a leaf level that lets it happen."""
+        leafs = [lv.number for lv in regime.leaf_levels]
+        if rule.where == "leaf":
+            return Plan(level, rule.name, level)
+        below = [n for n in leafs if n < level] if rule.where == "table" else [n for n in leafs if n <= level]
+        return Plan(draw.choice(below or leafs), rule.name, level)
+
+    @staticmethod
+    def _fault_plan(draw: Draw, leaf: int, start: int, rule: ir.Rule) -> Plan:
+        """A walk ending in a leaf at `leaf` with `rule` injected where it can happen."""
+        if rule.where == "leaf":
+            return Plan(leaf, rule.name, leaf)
+        if rule.where == "table":
+            return Plan(leaf, rule.name, draw.int(leaf + 1, start)) if leaf < start else Plan(leaf)
+        return Plan(leaf, rule.name, draw.int(leaf, start))
+
+    def _build(self, builder: TableBuilder, regime: ir.Regime, root: int, addr: int, start: int, plan: Plan,
+               place, preset: bool) -> bool:
+        """Write the walk of `addr` from the table at `root`; `place(table_addr) -> physical or None`.
+        Where pointers name their next level (a field), some pointers skip levels; the
+        input bits of the skipped levels are then cleared in `builder.addr`, the input the
+        scenario must use."""
+        table = root
+        builder.addr = addr
+        expect = start
+        nl = regime.next_level
+        nl_field = nl.name if nl is not None and nl.op == "ref" and nl.kind == "field" else None
+        for lv in regime.levels:
+            if lv.number > expect:
+                continue
+            entry_addr = table + (((builder.addr >> lv.index_lo) & mask(lv.index_hi - lv.index_lo + 1)) * regime.entry_bytes)
+            as_leaf = lv.number <= plan.leaf_level or lv.table is None
+            target = builder.alloc.frame(lv.page_shift if as_leaf else 12)
+            fault = plan.fault if plan.fault and plan.fault_level == lv.number else None
+            expect = lv.number - 1
+            if nl_field and not as_leaf and fault is None:
+                below = [m.number for m in regime.levels if plan.leaf_level <= m.number < lv.number]
+                if below and builder.draw.chance(35):
+                    expect = builder.draw.choice(below)
+                    if builder.draw.chance(85):
+                        builder.addr &= ~regime.skip_mask(lv.number, expect)
+            try:
+                value = builder.entry(lv.number, as_leaf, target, fault)
+            except StimulusError:
+                if fault is None:
+                    raise
+                # the fault cannot happen here (e.g. no level below to skip): build on without it
+                fault = None
+                value = builder.entry(lv.number, as_leaf, target, None)
+            if nl_field and not as_leaf and fault is None:
+                f = self.spec.layout(lv.table).field(nl_field)
+                value = (value & ~f.mask) | ((expect & mask(f.width)) << f.lo)
+            if preset and fault is None:
+                lay = self.spec.layout(lv.leaf if as_leaf else lv.table)
+                value |= self._updates_preset(regime, lay)
+            phys = place(entry_addr)
+            if phys is None:
+                return False
+            builder.write(phys, value)
+            if as_leaf and fault is None:
+                builder.final = target | (builder.addr & mask(lv.page_shift))
+            if fault is not None or as_leaf:
+                return True
+            table = target
+        return True
+
+    # ---- a whole scenario
+    def draw_scenario(self, draw: Draw, oracle=None, **kw) -> Scenario:
+        """A scenario of one of five kinds: a legal walk (kept only if the
+        `oracle` says it translates), an injected walk fault, random permissions, random
+        permissions that pass the host stage (so the guest's checks are reached), and a
+        legal walk whose final address meets random host entries (the host's checks on
+        the final access). Without an oracle, or for a one-dimensional walk, the kinds
+        that need one fall back to random permissions."""
+        kind = (0, 1, 1, 2, 3, 4)[draw.int(0, 5)]  # injected faults twice as often: they have the most sites
+        if kind == 4 and self.nested is None:
+            kind = 2
+        if oracle is None or kind in (1, 2):
+            return self.make(draw, fault_percent=100 if kind == 1 else 0, legal=kind == 1, **kw)
+        wanted = {
+            0: lambda out: out.get("ok"),
+            3: lambda out: out.get("stage") != "host" and not out.get("ok"),
+            4: lambda out: out.get("stage") == "host" and out.get("guest_level") == 0,
+        }[kind]
+        for _ in range(30):
+            sc = self.make(draw, fault_percent=0, legal=kind in (0, 3, 4) or draw.chance(50), final_random=kind == 4,
+                           guest_legal=False if kind == 3 else None, **kw)
+            if wanted(oracle(sc)):
+                return sc
+        return sc
+
+    def make(self, draw: Draw, guest_plan: Plan | None = None, host_leaf: int | None = None,
+             fault_percent: int = 50, preset_updates: bool | None = None, ctx_override: dict | None = None,
+             legal: bool = False, final_random: bool = False, guest_legal: bool | None = None,
+             host_fault_at: tuple[str, int] | None = None) -> Scenario:
+        """One scenario. `legal` leans entries toward values that pass the access checks
+        (`guest_legal` overrides it for the guest stage of a nested walk); a plan fixes the
+        leaf level and an injected walk fault; `final_random` gives the final address of a
+        nested walk host entries drawn without that lean; `host_fault_at` (fault, level)
+        injects a host walk fault into one of the walk's host translations."""
+        ctx = self._draw_ctx(draw, ctx_override or {})
+        memory: dict[int, int] = {}
+        access = {a: int(draw.chance(50)) for a in self.main.access}
+        preset = draw.chance(50) if preset_updates is None else preset_updates
+        used: set = set()
+        main_width = self._addr_width(self.spec, self.main)
+        addr = draw.bits(self.main.input_width)
+        start = self._start(self.main, ctx)
+        guest_faults = fault_percent if self.nested is None or draw.chance(50) else 0
+        plan = guest_plan or self._choose_plan(draw, self.main, start, guest_faults)
+        intent = {"plan": plan.__dict__.copy()}
+
+        if self.nested is None:
+            alloc = Allocator(draw, main_width, used)
+            root = alloc.frame(12)
+            invert(self.main.root, root, ctx)
+            builder = TableBuilder(self.spec, self.main, draw, ctx, memory.__setitem__, alloc)
+            builder.legal = legal
+            if legal:
+                builder.prefer([access])
+            self._build(builder, self.main, root, addr, start, plan, lambda a: a, preset)
+            addr = builder.addr
+        else:
+            host_width = self._addr_width(self.spec, self.host)
+            halloc = Allocator(draw, host_width, used)
+            hroot = halloc.frame(12)
+            bindings = {b.name: b.value for b in self.nested.host_bindings}
+            invert(self.host.root, hroot, ctx, bindings)
+            hctx = self._host_ctx(ctx)
+            hstart = self._start(self.host, hctx)
+            hbuilder = TableBuilder(self.spec, self.host, draw, hctx, memory.__setitem__, halloc)
+            hbuilder.legal = legal
+            if legal:
+                stages = ["table", "final"] + (["update"] if self.nested.update_access else [])
+                hbuilder.prefer([self._host_access(stage, ctx, access, g) for stage in stages for g in (0, 1)])
+            galloc = Allocator(draw, main_width, set())
+            groot = galloc.frame(12)
+            invert(self.main.root, groot, ctx)
+            mapped: dict[int, int | None] = {}
+            host_fault = None
+            n_translations = start - plan.leaf_level + 2
+            if host_fault_at is not None:
+                rule = next(r for r in self.host.faults if r.name == host_fault_at[0])
+                host_fault = (draw.int(0, n_translations - 1), rule, host_fault_at[1])
+            elif plan.fault is None and draw.chance(fault_percent) and self.host.faults:
+                host_fault = (draw.int(0, n_translations - 1), draw.choice(self.host.faults), None)
+            counter = {"n": 0}
+            hleaf = host_leaf
+
+            def place(gpa: int):
+                page = gpa & ~0xFFF
+                if page not in mapped:
+                    j = counter["n"]
+                    counter["n"] += 1
+                    leaf = hleaf if hleaf is not None else draw.choice([lv.number for lv in self.host.leaf_levels if lv.number <= hstart])
+                    hplan = Plan(leaf)
+                    if host_fault and host_fault[0] == j:
+                        if host_fault[2] is None:
+                            hplan = self._fault_plan(draw, leaf, hstart, host_fault[1])
+                        else:
+                            hplan = self.plan_at(draw, self.host, host_fault[1], host_fault[2])
+                    mapped[page] = self._map(hbuilder, hroot, page, hstart, hplan, preset, memory)
+                base = mapped[page]
+                return None if base is None else base | (gpa & 0xFFF)
+
+            gbuilder = TableBuilder(self.spec, self.main, draw, ctx, memory.__setitem__, galloc)
+            gbuilder.legal = legal if guest_legal is None else guest_legal
+            if gbuilder.legal:
+                gbuilder.prefer([access])
+            done = self._build(gbuilder, self.main, groot, addr, start, plan, place, preset)
+            addr = gbuilder.addr
+            if done and plan.fault is None:
+                # map the final guest-physical page too (the reference decides what happens)
+                final = gbuilder.final
+                if final is not None:
+                    hbuilder.legal = hbuilder.legal and not final_random
+                    place(final)
+            intent["host_fault"] = host_fault and (host_fault[0], host_fault[1].name)
+        request = {self.main.input_name: addr, **access, **ctx}
+        return Scenario(request, memory, draw.int(0, 2**31), intent)
+
+    def _map(self, hbuilder: TableBuilder, hroot: int, gpa: int, hstart: int, plan: Plan, preset: bool,
+             memory: dict) -> int | None:
+        """Map guest page `gpa` through the host tables, sharing tables already built."""
+        table = hroot
+        for lv in self.host.levels:
+            if lv.number > hstart:
+                continue
+            entry_addr = table + (((gpa >> lv.index_lo) & mask(lv.index_hi - lv.index_lo + 1)) * self.host.entry_bytes)
+            existing = hbuilder.entries.get(entry_addr)
+            if existing is not None:
+                kind, target = existing
+                if kind == "fault":
+                    return None
+                if kind == "leaf":
+                    return target | (gpa & mask(lv.page_shift) & ~0xFFF)
+                table = target
+                continue
+            as_leaf = lv.number <= plan.leaf_level or lv.table is None
+            target = hbuilder.alloc.frame(lv.page_shift if as_leaf else 12)
+            fault = plan.fault if plan.fault and plan.fault_level == lv.number else None
+            value = hbuilder.entry(lv.number, as_leaf, target, fault)
+            if preset and fault is None:
+                value |= self._updates_preset(self.host, self.spec.layout(lv.leaf if as_leaf else lv.table))
+            memory[entry_addr] = value
+            hbuilder.entries[entry_addr] = ("fault" if fault else "leaf" if as_leaf else "table", target)
+            if fault:
+                return None
+            if as_leaf:
+                return target | (gpa & mask(lv.page_shift) & ~0xFFF)
+            table = target
+        return None
+
+
+def reachable_checks(factory: ScenarioFactory, stage: str, samples: int = 400, seed: int = 0) -> set[str]:
+    """The final checks of a stage that some context and access can trip, found by
+    evaluating each condition on random contexts, accesses, accumulators and leaf
+    fields. A host stage only sees the contexts and access kinds the nesting gives it
+    (e.g. every nested access a user access), so some of its checks cannot fire."""
+    draw = Draw(random.Random(seed))
+    regime = factory.host if stage == "host" else factory.main
+    leaf_fields = {f.name: f.width for lv in regime.leaf_levels for f in factory.spec.layout(lv.leaf).fields}
+    found: set[str] = set()
+    for _ in range(samples):
+        outer = factory._random_ctx(draw)
+        access = {a: int(draw.chance(50)) for a in factory.main.access}
+        ctx = outer
+        if stage == "host":
+            ctx = factory._host_ctx(outer)
+            access = factory._host_access(draw.choice(["table", "final"]), outer, access, draw.int(0, 1))
+        accs = {a.name: draw.bits(a.width) for a in regime.accumulators}
+        leaf = {n: draw.bits(w) for n, w in leaf_fields.items()}
+        level = draw.choice([lv.number for lv in regime.leaf_levels])
+
+        def look(r: Expr) -> int:
+            if r.kind == "ctx":
+                return (ctx[r.name] >> r.lo) & mask(r.width)
+            if r.kind == "access":
+                return access[r.name]
+            if r.kind == "acc":
+                return accs[r.name]
+            if r.kind == "leaf":
+                return leaf.get(r.name, 0)
+            if r.kind == "input":
+                return draw.bits(regime.input_width)
+            return level
+
+        for c in regime.checks:
+            if c.name not in found and evaluate(c.when, look):
+                found.add(c.name)
+    return found
+
+
+def scenarios(spec: ir.Spec, **kw):
+    """A hypothesis strategy of scenarios for `spec` (needs hypothesis installed).
+
+    Every choice the factory makes is a hypothesis draw, so a failing scenario shrinks
+    toward fewer levels, smaller addresses and cleared bits."""
+    from hypothesis import strategies as st
+
+    factory = ScenarioFactory(spec)
+
+    @st.composite
+    def build(draw_fn):
+        return factory.make(Draw(data=_DataAdapter(draw_fn)), **kw)
+
+    return build()
+
+
+class _DataAdapter:
+    """Lets `Draw` use the draw function of a hypothesis composite strategy."""
+
+    def __init__(self, draw_fn):
+        self.draw = draw_fn

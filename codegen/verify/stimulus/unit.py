@@ -1,0 +1,371 @@
+"""Stimulus for decision units, derived from the IR: events, context, control blocks
+and bitmaps in memory.
+
+Nothing here knows an architecture. Values are biased toward what the unit's rules
+look at:
+- an event field with an enum takes one of its values;
+- a field compared against a constant takes values at and around that constant (range
+  boundaries such as the last MSR of a range or the last port);
+- wide values are often zero, all ones, sparse, or a copy of another value of the same
+  width with a few bits flipped (so that "operand equals shadow" happens);
+- bitmap words are zero, all ones or random.
+
+The memory a lookup reads is filled by evaluating the bitmap's own expressions on the
+drawn event and control block, so every bitmap read finds drawn data.
+"""
+from __future__ import annotations
+
+from codegen import ir
+from codegen.ir.expr import COMPARE, Expr, evaluate, mask
+from codegen.verify.stimulus.translation import (
+    Allocator,
+    Draw,
+    Scenario,
+    ScenarioFactory,
+    StimulusError,
+    TableBuilder,
+    eval_ctx,
+    fault_levels,
+)
+
+MASK64 = mask(64)
+
+
+def _contains(e: Expr, key: tuple[str, str]) -> bool:
+    return any((r.kind, r.name) == key for r in e.refs())
+
+
+class MixError(Exception):
+    """An impossible --mix: no enum-typed event field, or an unknown item."""
+
+
+class UnitScenarioFactory:
+    """Draws complete scenarios (event + context + memory image) for a spec's unit."""
+
+    def __init__(self, spec: ir.Spec):
+        self.spec = spec
+        self.unit: ir.Unit = spec.top
+        self.enums = {e.name: e for e in spec.enums}
+        self._cache: dict = {}
+        self.interesting: dict[tuple[str, str], set[int]] = {}
+        self.constants: dict[tuple[str, str], set[int]] = {}
+        # (field, expression): `field == expression` somewhere in a rule; drawing the
+        # field as the expression's value makes the equal case happen
+        self.equalities: list[tuple[tuple[str, str], Expr]] = []
+        for e in self.unit.expressions():
+            self._collect(e)
+        self.used_fields = {r.name for e in self.unit.expressions() for r in e.refs() if r.kind == "struct"}
+        self.walk_factories = {w.name: ScenarioFactory(spec, spec.regime(w.regime)) for w in self.unit.walks}
+
+    def _collect(self, e: Expr) -> None:
+        """Constants that an event or structure field is compared against, and the values
+        around them (for `f + n > c` too, since the field side only has to contain f)."""
+        stack = [e]
+        while stack:
+            n = stack.pop()
+            stack.extend(n.args)
+            if n.op not in COMPARE:
+                continue
+            for side, other in ((n.args[0], n.args[1]), (n.args[1], n.args[0])):
+                if n.op in ("==", "!=") and side.op == "ref" and side.kind in ("event", "struct") and other.op != "num" \
+                        and (side.kind, side.name) not in {(r.kind, r.name) for r in other.refs()}:
+                    self.equalities.append(((side.kind, side.name), other))
+                if other.op != "num":
+                    continue
+                for r in side.refs():
+                    if r.kind in ("event", "struct"):
+                        near = range(max(0, other.value - 4), other.value + 5)
+                        self.interesting.setdefault((r.kind, r.name), set()).update(near)
+                        self.constants.setdefault((r.kind, r.name), set()).add(other.value)
+
+    # ---- values
+    def _candidates(self, key: tuple[str, str], width: int) -> tuple[list[int], list[int]]:
+        """Values near the constants a field is compared with, and those constants, that
+        fit `width` (cached: every draw asks)."""
+        found = self._cache.get((key, width))
+        if found is None:
+            found = self._cache[(key, width)] = (
+                sorted(v for v in self.interesting.get(key, ()) if v <= mask(width)),
+                sorted(v for v in self.constants.get(key, ()) if v <= mask(width)))
+        return found
+
+    def _value(self, draw: Draw, width: int, key: tuple[str, str], pool: list[tuple[int, int]]) -> int:
+        near, bounds = self._candidates(key, width)
+        small = width <= 8  # a small field is drawn evenly more often: every value matters
+        if near and draw.chance(25 if small else 40):
+            return draw.choice(near)
+        if len(bounds) >= 2 and draw.chance(15 if small else 40):
+            # inside a range the rules test (between two constants the field is compared with)
+            i = draw.int(0, len(bounds) - 2)
+            return draw.int(bounds[i], bounds[i + 1])
+        if width <= 8:
+            return draw.bits(width)
+        roll = draw.int(0, 99)
+        if roll < 15:
+            return 0
+        if roll < 25:
+            return mask(width)
+        if roll < 45:
+            value = 0
+            for _ in range(draw.int(1, 3)):
+                value |= 1 << draw.int(0, width - 1)
+            return value
+        same = [v for w, v in pool if w == width]
+        if roll < 70 and same:
+            value = draw.choice(same)
+            if draw.chance(50):
+                value ^= 1 << draw.int(0, width - 1)
+            return value
+        return draw.bits(width)
+
+    def _guards(self) -> list[Expr]:
+        """The `when` of each structure, bitmap and walk, in step order."""
+        nodes = [self.unit.step_node(kind, name) for kind, name in self.unit.steps]
+        return [n.when for n in nodes if n.when is not None]
+
+    def field_of(self, ref_name: str) -> ir.StructField:
+        found = self._cache.get(ref_name)
+        if found is None:
+            sname, fname = ref_name.split(".")
+            found = self._cache[ref_name] = self.unit.structure(sname).field(fname)
+        return found
+
+    @property
+    def kind_field(self) -> ir.EventField | None:
+        """The event's first enum-typed field: what `mix` counts by."""
+        return next((f for f in self.unit.event if f.enum is not None), None)
+
+    def mix(self, counts: dict[str, int], draw: Draw) -> list[dict[str, int]]:
+        """A shuffled list of forced event-kind values with the given count of each enum
+        item (`{"DMA_READ": 1000, ...}`); MixError names what is wrong."""
+        f = self.kind_field
+        if f is None:
+            raise MixError("the unit's event has no enum-typed field to mix by")
+        items = {i.name: i.value for i in self.enums[f.enum].items}
+        unknown = [k for k in counts if k not in items]
+        if unknown:
+            raise MixError(f"'{unknown[0]}' is not an item of enum {f.enum} ({', '.join(items)})")
+        out = [{f.name: items[k]} for k, n in counts.items() for _ in range(n)]
+        for i in range(len(out) - 1, 0, -1):
+            j = draw.int(0, i)
+            out[i], out[j] = out[j], out[i]
+        return out
+
+    def make(self, draw: Draw, latency_seed: int | None = None, force: dict[str, int] | None = None) -> Scenario:
+        """One scenario; `force` fixes event fields (e.g. the kind)."""
+        u = self.unit
+        pool: list[tuple[int, int]] = []
+        request: dict[str, int] = {}
+        for f in u.event:
+            if force and f.name in force:
+                value = force[f.name]
+            elif f.enum is not None and self.enums[f.enum].items:
+                value = draw.choice(self.enums[f.enum].items).value
+            else:
+                value = self._value(draw, f.width, ("event", f.name), pool)
+            request[f.name] = value
+            pool.append((f.width, value))
+        for c in u.context:
+            width = self.spec.layout(c).width
+            value = self._value(draw, width, ("ctx", c), pool)
+            request[c] = value
+        memory: dict[int, int] = {}
+        values: dict[str, int] = {}  # structure field reference name -> value
+        lookups: dict[str, int] = {}
+
+        def lookup(e: Expr) -> int:
+            if e.kind == "event":
+                return (request[e.name] >> e.lo) & mask(e.width)
+            if e.kind == "ctx":
+                return (request[e.name] >> e.lo) & mask(e.width)
+            if e.kind == "struct":
+                return (values.get(e.name, 0) >> (e.lo - self.field_of(e.name).lo)) & mask(e.width)
+            if e.kind == "bitmap":
+                return lookups.get(e.name, 0)
+            return 0  # a walk's result: not known while drawing
+
+        for st in u.structures:
+            for f in st.fields:
+                name = f"{st.name}.{f.name}"
+                if name in self.used_fields:
+                    values[name] = self._value(draw, f.width, ("struct", name), pool)
+                    pool.append((f.width, values[name]))
+
+        for (kind, name), expr in self.equalities:
+            if draw.chance(25):
+                value = evaluate(expr, lookup)
+                if kind == "event":
+                    width = next(f.width for f in u.event if f.name == name)
+                    request[name] = value & mask(width)
+                else:
+                    values[name] = value & mask(self.field_of(name).width)
+        kind = self.kind_field
+
+        def steerable(r: Expr) -> bool:
+            return r.kind in ("struct", "ctx") or (r.kind == "event" and (kind is None or r.name != kind.name)
+                                                  and not (force and r.name in force))
+
+        def blocked(cond: Expr) -> bool:
+            """A part of the condition that reads nothing redrawable is false: no redraw helps."""
+            return any(not evaluate(c, lookup) and not any(steerable(r) for r in c.refs()) for c in _conjuncts(cond))
+
+        def steer(cond: Expr) -> None:
+            """Redraw what the condition reads (keeping the biases) until it holds, or give up."""
+            for _ in range(25):
+                # only what the false parts read: the parts that hold stay as they are
+                refs = [r for c in _conjuncts(cond) if not evaluate(c, lookup) for r in c.refs() if steerable(r)]
+                for r in refs:
+                    bits = self._value(draw, r.width, (r.kind, r.name), pool)
+                    if r.kind == "struct":
+                        sub = r.lo - self.field_of(r.name).lo
+                        values[r.name] = (values[r.name] & ~(mask(r.width) << sub)) | (bits << sub)
+                    else:
+                        request[r.name] = (request[r.name] & ~(mask(r.width) << r.lo)) | (bits << r.lo)
+                if evaluate(cond, lookup):
+                    return
+
+        # the guard of each step, most of the time, so that deep steps (a walk behind valid
+        # entries and enables) are reached; then, half of the time, one exit rule the event
+        # can still take, so that rare exits (an intercept bit chosen by a vector) happen
+        for guard in self._guards():
+            if not evaluate(guard, lookup) and draw.chance(75) and not blocked(guard):
+                steer(guard)
+        if draw.chance(50):
+            open_rules = [x.when for x in u.exits if not blocked(x.when)]
+            if open_rules:
+                rule = draw.choice(open_rules)
+                if not evaluate(rule, lookup):
+                    steer(rule)
+        for st in u.structures:
+            base = evaluate(st.base, lookup) & MASK64 & ~7
+            by_word: dict[int, int] = {}
+            for f in st.fields:
+                name = f"{st.name}.{f.name}"
+                if name in values:
+                    by_word[f.word] = by_word.get(f.word, 0) | ((values[name] & mask(f.width)) << f.lo)
+            for off, value in by_word.items():
+                memory[(base + off) & MASK64] = value
+        for kind, name in u.steps:
+            if kind == "bitmap":
+                self._fill_bitmap(draw, u.step_node(kind, name), lookup, memory, lookups)
+            elif kind == "walk":
+                self._build_walk(draw, u.step_node(kind, name), lookup, memory, request)
+        kind = next((f.name for f in u.event if f.enum is not None), None)
+        intent = {"event": kind and self._item_name(kind, request[kind])}
+        return Scenario(request, memory, latency_seed if latency_seed is not None else draw.int(0, 1 << 30), intent)
+
+    @staticmethod
+    def _fill_bitmap(draw: Draw, b: ir.Bitmap, lookup, memory: dict, lookups: dict) -> None:
+        """Random words (zero, all ones or random) under the bits the lookup reads."""
+        if b.when is not None and not evaluate(b.when, lookup):
+            return
+        span = min(evaluate(b.span_bits, lookup), b.width)
+        if span == 0:
+            return
+        first = (evaluate(b.base, lookup) & MASK64) * 8 + evaluate(b.index, lookup)
+        for bit in (first, first + span - 1):
+            addr = ((bit >> 6) << 3) & MASK64
+            if addr not in memory:
+                roll = draw.int(0, 99)
+                memory[addr] = 0 if roll < 30 else MASK64 if roll < 45 else draw.bits(64)
+        window = memory[((first >> 6) << 3) & MASK64] | (memory[(((first + span - 1) >> 6) << 3) & MASK64] << 64)
+        lookups[b.name] = (window >> (first & 63)) & mask(span)
+
+    def _build_walk(self, draw: Draw, walk: ir.Walk, lookup, memory: dict, request: dict) -> None:
+        """The tables of the walk, at the root its bindings give, with the regime's own
+        table builder: a legal walk to a random leaf level, or one with a fault injected."""
+        if walk.when is not None and not evaluate(walk.when, lookup):
+            return
+        factory = self.walk_factories[walk.name]
+        regime = factory.main
+        ctx = {b.name: evaluate(b.value, lookup) & mask(self.spec.layout(b.name).width) for b in walk.context}
+        access = {b.name: int(bool(evaluate(b.value, lookup))) for b in walk.access}
+        start = eval_ctx(regime.start, ctx)
+        root = eval_ctx(regime.root, ctx) & MASK64
+        if start not in [lv.number for lv in regime.levels] or root & 0xFFF or (root >> 12) in {a >> 12 for a in memory}:
+            return
+        addr = evaluate(walk.input, lookup) & mask(regime.input_width)
+        used = {a >> 12 for a in memory} | {root >> 12}
+        alloc = Allocator(draw, factory._addr_width(self.spec, regime), used)
+        builder = TableBuilder(self.spec, regime, draw, ctx, memory.__setitem__, alloc)
+        builder.legal = draw.chance(70)
+        if builder.legal:
+            builder.prefer([access])
+        try:
+            plan = factory._choose_plan(draw, regime, start, 30)
+            factory._build(builder, regime, root, addr, start, plan, lambda a: a, draw.chance(50))
+        except StimulusError:
+            return
+        if builder.addr != addr and walk.input.op == "ref" and walk.input.kind == "event" and walk.input.lo == 0:
+            request[walk.input.name] = builder.addr  # a skipped level's index bits were cleared
+
+    def _item_name(self, field_name: str, value: int) -> str:
+        f = next(x for x in self.unit.event if x.name == field_name)
+        return next((i.name for i in self.enums[f.enum].items if i.value == value), str(value))
+
+
+def _conjuncts(e: Expr) -> list[Expr]:
+    """The parts of an `a && b && ...` condition."""
+    if e.op == "&&":
+        return _conjuncts(e.args[0]) + _conjuncts(e.args[1])
+    return [e]
+
+
+def coverage_keys(unit: ir.Unit, enums: dict[str, ir.EnumDef], outcome: dict, detail: dict | None = None) -> list[str]:
+    """The coverage points one outcome hits: the exit rule, the enum item of each
+    enum-typed record field (e.g. the exit code), and per walk the page level or the
+    fault kind at its level (from the reference's `detail`)."""
+    keys = []
+    for name, d in (detail or {}).items():
+        if d["ok"]:
+            keys.append(f"walk {name} page level {d['level']}")
+        elif d["fault"]:
+            keys += [f"walk {name} fault {d['fault']}", f"walk {name} fault {d['fault']} at level {d['level']}"]
+        path = d.get("path") or []
+        keys += [f"walk {name} skips from level {a} to {b}" for a, b in zip(path, path[1:]) if b < a - 1]
+    if not outcome["exit"]:
+        return keys + ["no exit"]
+    keys.append(f"exit {outcome['rule']}")
+    for f in unit.record.fields:
+        if f.enum is None:
+            continue
+        value = outcome["fields"][f.name]
+        item = next((i.name for i in enums[f.enum].items if i.value == value), None)
+        keys.append(f"{f.name} {item}" if item else f"{f.name} {value:#x} (not in enum {f.enum})")
+    return keys
+
+
+def expected_coverage(spec: ir.Spec) -> list[str]:
+    unit: ir.Unit = spec.top
+    enums = {e.name: e for e in spec.enums}
+    # "no exit" is counted but not required: in some units every event exits
+    out = [f"exit {x.name}" for x in unit.exits]
+    for w in unit.walks:
+        regime = spec.regime(w.regime)
+        out += [f"walk {w.name} page level {lv.number}" for lv in regime.leaf_levels]
+        out += [f"walk {w.name} fault {k}" for k in regime.fault_kinds]
+        for rule in regime.faults:
+            out += [f"walk {w.name} fault {rule.name} at level {n}" for n in fault_levels(spec, regime, rule)]
+        if regime.next_level is not None:
+            numbers = sorted(lv.number for lv in regime.levels)
+            out += [f"walk {w.name} skips from level {a} to {b}" for a in numbers for b in numbers
+                    if b < a - 1 and regime.level(a).table]
+    for f in unit.record.fields:
+        if f.enum is not None:
+            out += [f"{f.name} {i.name}" for i in enums[f.enum].items]
+    return out
+
+
+def scenarios(spec: ir.Spec):
+    """A hypothesis strategy of unit scenarios (needs hypothesis installed)."""
+    from hypothesis import strategies as st
+
+    from codegen.verify.stimulus.translation import _DataAdapter
+
+    factory = UnitScenarioFactory(spec)
+
+    @st.composite
+    def build(draw_fn):
+        return factory.make(Draw(data=_DataAdapter(draw_fn)))
+
+    return build()

@@ -1,0 +1,241 @@
+"""codegen/frontend/checks.py: structural checks on the elaborated IR. Each test breaks one thing
+in a valid spec and checks the code and line:col of the error (and of its note)."""
+import pytest
+from snippets import WALK, codes, compile_text, edit, loc, note_loc, only, where, write
+
+from codegen.frontend.checks import identifier_problem
+from codegen.frontend.diagnostics import DiagnosticBag
+from codegen.frontend.pipeline import compile_spec
+
+
+# ---- E0202 identifiers that generated Python, Verilog or VHDL cannot use
+@pytest.mark.parametrize("name, why", [
+    ("wire", "Verilog keyword"),
+    ("signal", "VHDL keyword"),
+    ("SIGNAL", "VHDL keyword"),      # VHDL is case-insensitive
+    ("class", "Python keyword"),
+    ("match", "Python keyword"),     # a soft keyword
+    ("a__b", "'__'"),
+    ("D_", "end in '_'"),
+    ("_x", "start with a letter"),
+])
+def test_identifier_problem(name, why):
+    assert why in identifier_problem(name)
+
+
+@pytest.mark.parametrize("name", ["P", "ADDR", "Wire", "pml4e", "not_present", "a_b"])
+def test_good_identifiers(name):
+    assert identifier_problem(name) is None
+
+
+@pytest.mark.parametrize("name", ["wire", "signal", "class", "a__b"])
+def test_bad_field_name(tmp_path, name):
+    text = edit(WALK, "    D [6];", f"    {name} [6];")
+    d = only(compile_text(tmp_path, text), "E0202")
+    assert loc(d) == where(text, f"{name} [6]") and f"field name '{name}'" in d.message
+
+
+@pytest.mark.parametrize("old, new, needle", [
+    ("format pde", "format wire", "format wire"),
+    ("level 2 pd", "level 2 process", "level 2 process"),
+    ("fault not_present", "fault not__present", "fault not__present"),
+    ("record pf", "record def", "record def"),
+    ("code : 8", "reg : 8", "reg : 8"),
+])
+def test_bad_names_of_other_declarations(tmp_path, old, new, needle):
+    text = edit(WALK, old, new)
+    if old == "format pde":
+        text = edit(text, "table pde;", "table wire;")
+    d = only(compile_text(tmp_path, text), "E0202")
+    assert loc(d) == where(text, needle)
+
+
+# ---- E0201 duplicates found on the IR
+def test_duplicate_field_in_a_format(tmp_path):
+    text = edit(WALK, "    D [6];", "    D [6];\n    RW [9];")
+    d = only(compile_text(tmp_path, text), "E0201")
+    assert loc(d) == where(text, "RW [9]") and note_loc(d) == where(text, "RW [1]")
+
+
+def test_duplicate_field_through_an_include(tmp_path):
+    text = edit(WALK, "format pte : 64 {\n    P [0];",
+                "format common : 64 { P [0]; }\nformat pte : 64 {\n    include common;\n    P [9];")
+    d = only(compile_text(tmp_path, text), "E0201")
+    assert loc(d) == where(text, "P [9]") and note_loc(d) == where(text, "P [0]")
+
+
+def test_names_clash_across_an_import(tmp_path):
+    """Formats and regimes share one namespace once imports are flattened in."""
+    lib = "spec lib;\nformat pte : 64 { V [0]; }\n"
+    text = edit(WALK, "spec t;", 'spec t;\nimport "lib.vspec" as lib;')
+    bag = compile_text(tmp_path, text, extra={"lib.vspec": lib})
+    (d,) = [x for x in bag.errors if x.code == "E0201"]
+    assert loc(d) == where(text, "format pte")
+    assert d.notes[0][1].path.endswith("lib.vspec") and note_loc(d) == (2, 1)
+
+
+def test_parameters_are_scoped_to_their_file(tmp_path):
+    """A parameter of an imported file (lib.pte) does not clash with a local name."""
+    from codegen.frontend.pipeline import compile_spec
+    (tmp_path / "lib.vspec").write_text("spec lib;\nparam pte = 1;\nparam MAXPHYADDR = 40;\n")
+    (tmp_path / "t.vspec").write_text(edit(WALK, "spec t;", 'spec t;\nimport "lib.vspec" as lib;'))
+    spec = compile_spec(tmp_path / "t.vspec")
+    assert [p.name for p in spec.params].count("pte") == 1
+
+
+# ---- bit layouts: E0401, E0402
+def test_field_past_the_format_width(tmp_path):
+    text = edit(WALK, "    ADDR [47:12];\n}\nformat pde", "    ADDR [70:12];\n}\nformat pde")
+    d = only(compile_text(tmp_path, text), "E0401")
+    assert loc(d) == where(text, "ADDR [70:12]") and "64-bit width of format 'pte'" in d.message
+
+
+def test_overlapping_fields_have_a_note_at_the_other_field(tmp_path):
+    text = edit(WALK, "    A [5];\n    D [6];", "    A [5];\n    D [6:1];")
+    d = only(compile_text(tmp_path, text), "E0402")
+    assert loc(d) == where(text, "D [6:1]")
+    assert note_loc(d) == where(text, "RW [1]") and "field 'RW'" in d.notes[0][0]
+
+
+def test_field_overlapping_a_reserved_range_is_a_warning_not_an_error(tmp_path):
+    text = edit(WALK, "    D [6];", "    reserved [7:6];\n    D [6];")
+    bag = DiagnosticBag()
+    compile_spec(write(tmp_path, text), bag)
+    (d,) = [d for d in bag.warnings if d.code == "W0102"]
+    assert loc(d) == where(text, "D [6]") and note_loc(d) == where(text, "reserved [7:6]")
+
+
+def test_two_declared_ranges_overlapping_is_still_an_error(tmp_path):
+    text = edit(WALK, "    D [6];", "    reserved [7:6];\n    ignored [6:5];")
+    d = only(compile_text(tmp_path, text), "E0402")
+    assert loc(d) == where(text, "ignored [6:5]") and note_loc(d) == where(text, "reserved [7:6]")
+
+
+def test_field_overlapping_a_conditional_reserved_range_is_reported_once(tmp_path):
+    # the conditional range is checked against the fields on its own: the field past the
+    # width must not be reported a second time
+    text = edit(WALK, "    D [6];", "    D [6];\n    reserved [6] if CR3.BASE[0];\n    G [64];")
+    bag = compile_text(tmp_path, text)
+    assert codes(bag) == ["E0401", "E0402"]
+    assert loc(bag.errors[0]) == where(text, "G [64]")
+    assert loc(bag.errors[1]) == where(text, "reserved [6] if") and note_loc(bag.errors[1]) == where(text, "D [6]")
+
+
+def test_overlapping_record_bits(tmp_path):
+    text = edit(WALK, "record pf { code : 8 = fault; }", "record pf { code : 8 { LO [3:0] = fault; HI [7:3] = 0; } }")
+    d = only(compile_text(tmp_path, text), "E0402")
+    assert loc(d) == where(text, "HI [7:3]") and note_loc(d) == where(text, "LO [3:0]")
+
+
+def test_record_bits_past_the_field_width(tmp_path):
+    text = edit(WALK, "record pf { code : 8 = fault; }", "record pf { code : 4 { X [7:0] = fault; } }")
+    d = only(compile_text(tmp_path, text), "E0401")
+    assert loc(d) == where(text, "X [7:0]")
+
+
+# ---- levels: E0405, E0406, E0407, E0408, E0410, E0411
+@pytest.mark.parametrize("index, kind", [("va[21:12]", "overlaps"), ("va[19:12]", "leaves a gap after")])
+def test_index_slices_that_overlap_or_leave_a_gap(tmp_path, index, kind):
+    text = edit(WALK, "index va[20:12];", f"index {index};")
+    bag = compile_text(tmp_path, text)
+    d = next(d for d in bag.errors if d.code == "E0405")
+    assert loc(d) == where(text, "level 1 pt") and note_loc(d) == where(text, "level 2 pd")
+    assert kind in d.message
+
+
+def test_levels_that_are_not_consecutive(tmp_path):
+    text = edit(WALK, "level 2 pd", "level 3 pd", "start level 2", "start level 3")
+    d = only(compile_text(tmp_path, text), "E0405")
+    assert loc(d) == where(text, "level 1 pt") and "not consecutive" in d.message
+
+
+def test_page_size_disagreeing_with_the_index(tmp_path):
+    text = edit(WALK, "page 4K;", "page 8K;")
+    d = only(compile_text(tmp_path, text), "E0406")
+    assert loc(d) == where(text, "level 1 pt")  # the level's index maps 4K pages
+    assert "write `page 4K`" in d.message
+    # the frame field (at bit 12) agrees with the index: it is not blamed for the wrong page size
+
+
+def test_frame_field_disagreeing_with_the_page(tmp_path):
+    text = edit(WALK, "    ADDR [47:12];\n}\nformat pde", "    ADDR [47:13];\n}\nformat pde")
+    d = only(compile_text(tmp_path, text), "E0406")
+    assert loc(d) == where(text, "ADDR [47:13]") and note_loc(d) == where(text, "level 1 pt")
+
+
+def test_last_level_without_a_leaf(tmp_path):
+    text = edit(WALK, "leaf pte page 4K;", "table pte;")
+    d = only(compile_text(tmp_path, text), "E0407")
+    assert loc(d) == where(text, "level 1 pt")
+
+
+@pytest.mark.parametrize("old, new, level, fmt, role", [
+    ("pointer ADDR;", "pointer BASE;", "level 2 pd", "format pde", "table"),
+    ("frame ADDR;", "frame BASE;", "level 1 pt", "format pte", "leaf"),
+])
+def test_missing_pointer_or_frame_field(tmp_path, old, new, level, fmt, role):
+    text = edit(WALK, old, new)
+    d = only(compile_text(tmp_path, text), "E0408")
+    assert loc(d) == where(text, level) and note_loc(d) == where(text, fmt)
+    assert d.message.startswith(f"{role} format")
+
+
+def test_format_width_disagreeing_with_the_entry_size(tmp_path):
+    text = edit(WALK, "entry 8;", "entry 4;")
+    wrong = [d for d in compile_text(tmp_path, text).errors if d.code == "E0410"]
+    assert [loc(d) for d in wrong] == [where(text, "level 2 pd"), where(text, "level 1 pt")]
+    assert "format 'pde' is 64 bits but entries of regime 'walk' are 4 bytes" in wrong[0].message
+
+
+@pytest.mark.parametrize("old, new, formats", [
+    ("set A at each level;", "set ADDR at each level;", ["pde", "pte"]),   # wide in both
+    ("set A at each level;", "set D at each level;", ["pde"]),             # no D in pde
+    ("set A at each level;", "set ADDR at leaf;", ["pte"]),
+])
+def test_set_needs_a_one_bit_field(tmp_path, old, new, formats):
+    text = edit(WALK, old, new)
+    bag = compile_text(tmp_path, text)
+    assert codes(bag) == ["E0411"] * len(formats)
+    assert all(loc(d) == where(text, new) for d in bag.errors)
+    assert [d.message.split("format '")[1].split("'")[0] for d in bag.errors] == formats
+
+
+# ---- all errors of the check stage together
+def test_every_check_error_is_reported_together(tmp_path):
+    text = edit(WALK, "    D [6];", "    wire [6];", "    PS [7];", "    PS [7:5];", "leaf pte page 4K;", "table pte;")
+    bag = compile_text(tmp_path, text)
+    assert sorted(codes(bag)) == ["E0202", "E0402", "E0407"]
+    assert {d.code: loc(d) for d in bag.errors} == {
+        "E0202": where(text, "wire [6]"), "E0402": where(text, "PS [7:5]"), "E0407": where(text, "level 1 pt")}
+
+
+def test_duplicate_level_number_is_one_error(tmp_path):
+    text = edit(WALK, "level 1 pt", "level 2 pt")
+    d = only(compile_text(tmp_path, text), "E0201")
+    assert loc(d) == where(text, "level 2 pt") and note_loc(d) == where(text, "level 2 pd")
+
+
+@pytest.mark.parametrize("start, needle", [("5", "5;"), ("CR3.BASE[0] ? 2 : 3", "3;\n    pointer")])
+def test_start_level_that_is_not_a_level(tmp_path, start, needle):
+    text = edit(WALK, "start level 2;", f"start level {start};")
+    d = only(compile_text(tmp_path, text), "E0304")
+    assert loc(d) == where(text, needle) and "start level" in d.message
+
+
+# ---- E0417 a nested guest whose addresses the host cannot take
+def _nested_with_host_input(width: int) -> str:
+    host = WALK[WALK.index("regime walk"):].replace("regime walk", "regime host").replace(
+        "input va : 48", f"input gpa : {width}").replace("va[", "gpa[")
+    return WALK + host + "nested n {\n    guest walk;\n    host host;\n    table access { write = 1; }\n" \
+        "    final access { write = access.write; }\n    record r { code : 8 = fault; }\n}\n"
+
+
+def test_guest_addresses_wider_than_the_host_input(tmp_path):
+    text = _nested_with_host_input(40)
+    d = only(compile_text(tmp_path, text), "E0417")
+    assert loc(d) == where(text, "nested n") and "48-bit addresses" in d.message and "40-bit inputs" in d.message
+    assert note_loc(d)[0] in {i + 1 for i, line in enumerate(text.splitlines()) if "ADDR [47:12];" in line}
+
+
+def test_guest_addresses_that_fit_the_host_input(tmp_path):
+    compile_spec(write(tmp_path, _nested_with_host_input(48)), DiagnosticBag())

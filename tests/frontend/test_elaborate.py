@@ -1,0 +1,474 @@
+"""codegen/frontend/elaborate/ (with diagnostics.read_source): loading files and imports, and the
+errors of name resolution and constant evaluation. Each test breaks one thing in a valid
+spec and checks the code and the line:col of the diagnostic."""
+import os
+
+import pytest
+from snippets import WALK, codes, compile_text, edit, loc, note_loc, only, where, write
+
+from codegen.frontend.diagnostics import DiagnosticBag
+from codegen.frontend.pipeline import compile_spec
+
+NESTED = """
+nested n {
+    guest walk;
+    host walk;
+    table access { write = 1; }
+    final access { write = access.write; }
+    record r { code : 8 = fault; }
+}
+"""
+
+
+def test_the_snippets_compile(tmp_path):
+    for text in (WALK, WALK + NESTED):
+        spec = compile_spec(write(tmp_path, text), DiagnosticBag())
+        assert [r.name for r in spec.regimes] == ["walk"]
+
+
+# ---- files and imports: E0001, E0002, E0003, E0104
+def test_missing_file(tmp_path):
+    bag = DiagnosticBag()
+    with pytest.raises(Exception) as info:
+        compile_spec(tmp_path / "absent.vspec", bag)
+    assert type(info.value).__name__ == "SpecError"
+    assert codes(bag) == ["E0001"] and "no such file" in bag.errors[0].message
+
+
+def test_missing_import_is_reported_at_the_import(tmp_path):
+    text = edit(WALK, "spec t;\n", 'spec t;\nimport "absent.vspec" as a;\n')
+    d = only(compile_text(tmp_path, text), "E0001")
+    assert loc(d) == where(text, "import")
+
+
+def test_import_name_too_long_or_a_symlink_loop_is_e0001(tmp_path):
+    os.symlink(tmp_path / "loop2", tmp_path / "loop1")
+    os.symlink(tmp_path / "loop1", tmp_path / "loop2")
+    text = edit(WALK, "spec t;\n", f'spec t;\nimport "{"x" * 5000}" as a;\nimport "loop1" as b;\n')
+    bag = compile_text(tmp_path, text)
+    assert codes(bag) == ["E0001", "E0001"]
+    assert [loc(d) for d in bag.errors] == [where(text, "import"), where(text, "import", 2)]
+
+
+def test_unreadable_import_is_reported_at_the_import(tmp_path):
+    (tmp_path / "dir.vspec").mkdir()
+    text = edit(WALK, "spec t;\n", 'spec t;\nimport "dir.vspec" as d;\n')
+    d = only(compile_text(tmp_path, text), "E0001")
+    assert loc(d) == (2, 1)
+
+
+def test_huge_file(tmp_path):
+    big = "spec t;\n" + "// padding\n" * (4 * 1024 * 1024 // 11 + 1)
+    d = only(compile_text(tmp_path, big), "E0002")
+    assert loc(d) == (1, 1) and "limited to 4194304 bytes" in d.message
+
+
+@pytest.mark.parametrize("data, fragment, at", [
+    (b"spec t;\x00\x01\x02", "binary", (1, 1)),
+    (b"\x7fELF\x02\x01\x01\x00\x00", "binary", (1, 1)),
+    (b"spec t; // caf\xe9\n", "not UTF-8", (1, 15)),  # at the byte that is not UTF-8
+    (b"\xef\xbb\xbfspec t;\n// caf\xc3\xa9 \xff\n", "not UTF-8", (2, 9)),  # columns count characters
+])
+def test_binary_or_non_utf8_file(tmp_path, data, fragment, at):
+    d = only(compile_text(tmp_path, data), "E0003")
+    assert loc(d) == at and fragment in d.message
+
+
+def test_binary_import_is_reported_at_the_import(tmp_path):
+    (tmp_path / "blob.vspec").write_bytes(b"\x00" * 16)
+    text = edit(WALK, "spec t;\n", 'spec t;\nimport "blob.vspec" as b;\n')
+    d = only(compile_text(tmp_path, text), "E0003")
+    assert loc(d) == (2, 1)
+
+
+def test_utf8_byte_order_mark_is_accepted(tmp_path):
+    path = write(tmp_path, b"\xef\xbb\xbf" + WALK.encode())
+    assert compile_spec(path, DiagnosticBag()).name == "t"
+
+
+def test_import_of_itself_is_a_cycle(tmp_path):
+    text = edit(WALK, "spec t;\n", 'spec t;\nimport "t.vspec" as me;\n')
+    d = only(compile_text(tmp_path, text), "E0104")
+    assert loc(d) == (2, 1) and "t.vspec -> t.vspec" in d.message
+
+
+def test_import_cycle_through_two_files(tmp_path):
+    other = 'spec u;\n\nimport "t.vspec" as t;\n'
+    text = edit(WALK, "spec t;\n", 'spec t;\nimport "u.vspec" as u;\n')
+    d = only(compile_text(tmp_path, text, extra={"u.vspec": other}), "E0104")
+    assert d.span.path.endswith("u.vspec") and loc(d) == (3, 1)
+    assert "t.vspec -> u.vspec -> t.vspec" in d.message
+
+
+def test_import_cycles_with_parameters_set_are_cycles_too(tmp_path):
+    """Setting parameters makes a new instance of a file, not a way around the cycle."""
+    text = edit(WALK, "spec t;\n", 'spec t;\nparam P = 1;\nimport "t.vspec" as me with { P = 2; };\n')
+    d = only(compile_text(tmp_path, text), "E0104")
+    assert loc(d) == (3, 1)
+    other = 'spec u;\nparam Q = 1;\nimport "t.vspec" as t with { P = 4; };\n'
+    text = edit(WALK, "spec t;\n", 'spec t;\nparam P = 1;\nimport "u.vspec" as u with { Q = 3; };\n')
+    d = only(compile_text(tmp_path, text, extra={"u.vspec": other}), "E0104")
+    assert d.span.path.endswith("u.vspec") and loc(d) == (3, 1)
+
+
+def test_import_of_a_directory_says_so(tmp_path):
+    (tmp_path / "lib.vspec").mkdir()
+    text = edit(WALK, "spec t;\n", 'spec t;\nimport "lib.vspec" as lib;\n')
+    d = only(compile_text(tmp_path, text), "E0001")
+    assert loc(d) == (2, 1) and "is a directory" in d.message
+
+
+def test_import_of_a_pipe_is_refused_without_opening_it(tmp_path):
+    os.mkfifo(tmp_path / "lib.vspec")  # opening it would block until a writer comes
+    text = edit(WALK, "spec t;\n", 'spec t;\nimport "lib.vspec" as lib;\n')
+    d = only(compile_text(tmp_path, text), "E0001")
+    assert loc(d) == (2, 1) and "not a regular file" in d.message
+
+
+def test_a_file_imported_with_many_parameter_sets_is_parsed_once_and_bounded(tmp_path):
+    """Was: each set of parameters parsed and elaborated the file again, so a thousand
+    imports of one file took a minute. Now the file is parsed once and the instances
+    share a token budget (E0005 at the import that goes over it)."""
+    from codegen.frontend.elaborate import MAX_LOADED_TOKENS
+    from codegen.frontend.parse import count_tokens
+    lib = "spec lib;\nparam W = 1;\n" + "".join(f"param P{i} = W + {i};\n" for i in range(200))
+    per = count_tokens(lib)
+    n = MAX_LOADED_TOKENS // per + 1  # the n-th instance goes over
+    imports = "".join(f'import "lib.vspec" as l{i} with {{ W = {i}; }};\n' for i in range(n + 5))
+    text = edit(WALK, "spec t;\n", "spec t;\n" + imports)
+    d = only(compile_text(tmp_path, text, extra={"lib.vspec": lib}), "E0005")
+    assert loc(d) == (1 + n, 1) and "each set of parameters" in d.message
+
+
+def test_a_broken_file_imported_with_two_parameter_sets_is_reported_once(tmp_path):
+    imports = 'import "broken.vspec" as a with { W = 1; };\nimport "broken.vspec" as b with { W = 2; };\n'
+    text = edit(WALK, "spec t;\n", "spec t;\n" + imports)
+    bag = compile_text(tmp_path, text, extra={"broken.vspec": "spec broken;\nparam W = ;\n"})
+    assert codes(bag) == ["E0100"]
+
+
+# ---- E0103 imports stay inside the root: the project of the top-level spec, else its folder
+def _outside_setup(tmp_path):
+    """tmp/proj/ holds the top-level spec; tmp/lib.vspec is outside it. The outside file
+    is binary, so that reading it would show as E0003."""
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "lib.vspec").write_bytes(b"\x00not a spec")
+    return tmp_path / "proj"
+
+
+@pytest.mark.parametrize("path, fragment", [
+    ("../lib.vspec", "leads outside the project"),
+    ("sub/../../lib.vspec", "leads outside the project"),
+    ("/etc/hosts", "is absolute"),
+    ("/nonexistent/x.vspec", "is absolute"),
+])
+def test_import_outside_the_root_is_refused_unread(tmp_path, path, fragment):
+    proj = _outside_setup(tmp_path)
+    text = edit(WALK, "spec t;\n", f'spec t;\nimport "{path}" as lib;\n')
+    d = only(compile_text(proj, text), "E0103")
+    assert loc(d) == (2, 1) and fragment in d.message
+    assert "must stay inside" in d.message and "pyproject.toml" in d.message
+
+
+def test_import_through_a_symbolic_link_that_leads_outside_is_refused(tmp_path):
+    proj = _outside_setup(tmp_path)
+    os.symlink(tmp_path / "lib.vspec", proj / "lib.vspec")
+    text = edit(WALK, "spec t;\n", 'spec t;\nimport "lib.vspec" as lib;\n')
+    d = only(compile_text(proj, text), "E0103")
+    assert loc(d) == (2, 1) and "through a symbolic link" in d.message
+
+
+def test_import_refused_deeper_down_is_reported_in_the_file_that_imports(tmp_path):
+    proj = _outside_setup(tmp_path)
+    (proj / "sub").mkdir()
+    (proj / "sub" / "u.vspec").write_text('spec u;\nimport "../../lib.vspec" as lib;\n')
+    text = edit(WALK, "spec t;\n", 'spec t;\nimport "sub/u.vspec" as u;\n')
+    d = only(compile_text(proj, text), "E0103")
+    assert d.span.path.endswith("u.vspec") and loc(d) == (2, 1)
+
+
+def test_a_refused_import_is_not_reported_again_where_it_is_used(tmp_path):
+    proj = _outside_setup(tmp_path)
+    text = edit(WALK, "spec t;", 'spec t;\nimport "../lib.vspec" as b;', "[47:12]; }", "[b.WIDTH-1:12]; }")
+    assert codes(compile_text(proj, text)) == ["E0103"]
+
+
+def test_dotdot_inside_the_root_and_links_inside_it_are_fine(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "lib.vspec").write_text("spec lib;\nparam WIDTH = 48;\n")
+    (tmp_path / "sub" / "u.vspec").write_text('spec u;\nimport "../lib.vspec" as lib;\n')
+    os.symlink(tmp_path / "lib.vspec", tmp_path / "sub" / "link.vspec")
+    text = edit(WALK, "spec t;\n", 'spec t;\nimport "sub/u.vspec" as u;\nimport "sub/link.vspec" as l;\n')
+    assert compile_spec(write(tmp_path, text), DiagnosticBag()).name == "t"
+
+
+def test_the_root_is_the_project_of_the_top_level_spec(tmp_path):
+    """With a pyproject.toml above, specs/ may import from a sibling folder of the project."""
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "common").mkdir()
+    (tmp_path / "common" / "lib.vspec").write_text("spec lib;\nparam WIDTH = 48;\n")
+    text = edit(WALK, "spec t;", 'spec t;\nimport "../common/lib.vspec" as lib;', "[47:12]; }", "[lib.WIDTH-1:12]; }")
+    assert compile_spec(write(tmp_path / "specs", text), DiagnosticBag()).name == "t"
+
+
+# ---- E0201 duplicate names, each with a note at the first definition
+@pytest.mark.parametrize("old, new, second, first", [
+    ("format pde", "format pte : 64 { P [0]; }\nformat pde", "format pte : 64 { P", "format pte : 64 {\n"),
+    ("fault not_present when !P;", "fault not_present when !P;\n    fault not_present when P;",
+     "fault not_present when P;", "fault not_present when !P;"),
+    ("record pf { code : 8 = fault; }", "record pf { code : 8 = fault; code : 8 = 1; }",
+     "code : 8 = 1", "code : 8 = fault"),
+    ("table pde; }", "table pde; table pde; }", "table pde; }", "table pde; table"),
+    ("input va : 48;", "input va : 48;\n    input vb : 48;", "input vb", "input va"),
+    ("spec t;", 'spec t;\nimport "u.vspec" as u;\nimport "u.vspec" as u;',
+     'import "u.vspec" as u;\nregister', 'import "u.vspec" as u;\nimport'),
+])
+def test_duplicate_names_have_a_note_at_the_first_definition(tmp_path, old, new, second, first):
+    text = edit(WALK, old, new)
+    d = only(compile_text(tmp_path, text, extra={"u.vspec": "spec u;\n"}), "E0201")
+    assert loc(d) == where(text, second)
+    assert note_loc(d) == where(text, first)
+
+
+def test_duplicate_access_kind(tmp_path):
+    text = edit(WALK, "access write;", "access write, write;")
+    d = only(compile_text(tmp_path, text), "E0201")
+    assert loc(d) == where(text, "access")
+
+
+# ---- E0202 for names that only elaboration sees with a span: input and access kinds
+def test_keyword_input_and_access_names_are_reported_at_their_item(tmp_path):
+    text = edit(WALK, "input va : 48;", "input wire : 48;", "access write;", "access write, signal;",
+                "va[29:21]", "wire[29:21]", "va[20:12]", "wire[20:12]")
+    bag = compile_text(tmp_path, text)
+    assert codes(bag) == ["E0202", "E0202"]
+    assert [loc(d) for d in bag.errors] == [where(text, "input wire"), where(text, "access write")]
+    assert "Verilog keyword" in bag.errors[0].message and "VHDL keyword" in bag.errors[1].message
+
+
+# ---- E0301 undefined names
+def test_unknown_field_in_a_fault_condition_suggests_the_right_one(tmp_path):
+    text = edit(WALK, "when !P;", "when !PP;")
+    d = only(compile_text(tmp_path, text), "E0301")
+    assert loc(d) == where(text, "PP;")
+    assert d.message == "undefined name 'PP'; did you mean 'P'?"
+
+
+def test_unknown_register_field_suggests_a_field_of_that_register(tmp_path):
+    text = edit(WALK, "root CR3.BASE << 12;", "root CR3.BAS << 12;")
+    d = only(compile_text(tmp_path, text), "E0301")
+    assert loc(d) == where(text, "CR3.BAS ") and "did you mean 'CR3.BASE'?" in d.message
+
+
+def test_unknown_imported_parameter_suggests_the_right_one(tmp_path):
+    lib = "spec lib;\nparam WIDTH = 48;\n"
+    text = edit(WALK, "spec t;", 'spec t;\nimport "lib.vspec" as lib;', "[47:12]; }", "[lib.WIDT-1:12]; }")
+    d = only(compile_text(tmp_path, text, extra={"lib.vspec": lib}), "E0301")
+    assert loc(d) == where(text, "lib.WIDT") and "did you mean 'lib.WIDTH'?" in d.message
+
+
+@pytest.mark.parametrize("old, new, needle, message", [
+    ("table pde;", "table nope;", "nope",
+     "undefined format 'nope'; declare it with `format NAME : WIDTH { ... }`, or import the file that has it"),
+    ("table pde;", "table pdf;", "pdf", "undefined format 'pdf'; did you mean 'pde'?"),
+    ("table pde;", "table CR3;", "CR3; }", "'CR3' is a register, not a format"),
+    ("context CR3;", "context pte;", "pte;", "'pte' is a format, not a register"),
+])
+def test_undefined_or_wrong_kind_of_layout(tmp_path, old, new, needle, message):
+    text = edit(WALK, old, new)
+    bag = compile_text(tmp_path, text)
+    assert bag.errors[0].code == "E0301" and loc(bag.errors[0]) == where(text, needle)
+    assert bag.errors[0].message == message
+
+
+def test_a_declaration_that_failed_is_not_reported_again_where_it_is_used(tmp_path):
+    # the width error of `pte` must not be followed by "undefined format 'pte'"
+    text = edit(WALK, "format pte : 64", "format pte : 0")
+    d = only(compile_text(tmp_path, text), "E0304")
+    assert loc(d) == where(text, "0 {")
+
+
+def test_a_failed_import_is_not_reported_again_where_it_is_used(tmp_path):
+    text = edit(WALK, "spec t;", 'spec t;\nimport "broken.vspec" as b;', "[47:12]; }", "[b.WIDTH-1:12]; }")
+    bag = compile_text(tmp_path, text, extra={"broken.vspec": "spec broken;\nparam WIDTH = ;\n"})
+    assert codes(bag) == ["E0100"] and bag.errors[0].span.path.endswith("broken.vspec")
+
+
+# ---- constants: E0302, E0303, E0304, E0305
+@pytest.mark.parametrize("old, new, needle", [
+    # a constant slice was folded with a 2^64-bit mask: MemoryError
+    ("record pf { code : 8 = fault; }", "record pf { code : 8 = 5[18446744073709551615:0]; }", "18446744073709551615:"),
+    # a level's index was used by the checks to size its table: 1 << 2^64, OverflowError
+    ("index va[20:12];", "index va[18446744073709551615:12];", "18446744073709551615:"),
+    # a run-time slice passed the checks and the emitter built the mask: MemoryError
+    ("fault not_present when !P;", "fault not_present when va[0x" + "f" * 40 + ":0] == 1;", "0xfff"),
+    ("fault not_present when !P;", "fault not_present when va[4096] == 1;", "4096]"),
+])
+def test_bit_positions_past_any_value_are_e0304_not_a_crash(tmp_path, old, new, needle):
+    text = edit(WALK, old, new)
+    d = only(compile_text(tmp_path, text), "E0304")
+    assert loc(d) == where(text, needle) and "no value is wider than 4096 bits" in d.message
+
+
+@pytest.mark.parametrize("old, new, needle, fragment", [
+    ("format pte : 64", "format pte : 1" + "0" * 400, "1000", "a 1329-bit number; it must be between 1 and 1024"),
+    ("format pte : 64", "format pte : 18446744073709551616", "1844", "a 65-bit number"),
+    ("    D [6];", "    D [1 << 4000];", "1 << 4000", "a 4001-bit number"),
+    ("code : 8 = fault", "code : 0x" + "f" * 1000 + " = fault", "0xfff", "a 4000-bit number"),
+])
+def test_huge_widths_and_bit_positions_are_e0304_with_their_size(tmp_path, old, new, needle, fragment):
+    text = edit(WALK, old, new)
+    d = only(compile_text(tmp_path, text), "E0304")
+    assert loc(d) == where(text, needle) and fragment in d.message
+
+
+def test_the_widest_bit_positions_are_accepted(tmp_path):
+    text = edit(WALK, "record pf { code : 8 = fault; }", "record pf { code : 8 = (1 << 4095)[4095:4088]; }")
+    assert compile_spec(write(tmp_path, text), DiagnosticBag()).name == "t"
+
+
+@pytest.mark.parametrize("old, new, needle, what", [
+    ("entry 8;", "entry va;", "va;", "entry size in bytes"),
+    ("entry 8;", "entry CR3.BASE;", "CR3.BASE;", "entry size in bytes"),
+    ("page 4K;", "page va;", "va;", "page size"),
+    ("level 1 pt", "level va pt", "va pt", "level number"),
+    ("    D [6];", "    D [CR3.BASE];", "CR3.BASE]", "bit position"),
+    ("format pte : 64", "format pte : CR3", "CR3 {", "width of format 'pte'"),
+    ("code : 8", "code : fault", "fault =", "width of 'code'"),
+    ("index va[20:12];", "index va[va:12];", "va[va", "slice bounds"),
+])
+def test_non_constant_where_a_constant_is_required(tmp_path, old, new, needle, what):
+    text = edit(WALK, old, new)
+    d = only(compile_text(tmp_path, text), "E0302")
+    assert loc(d) == where(text, needle) and what in d.message
+
+
+@pytest.mark.parametrize("expr, fragment", [
+    ("1 / 0", "division by zero"),
+    ("5 % 0", "division by zero"),
+    ("0 - 1", "value -1 is negative"),   # used to fold to 1: '-' wrapped to the operands' width
+    ("-1", "value -1 is negative"),
+    ("1 << 100000", "shift amount out of range"),
+])
+def test_invalid_constant_expressions(tmp_path, expr, fragment):
+    text = edit(WALK, "spec t;", f"spec t;\nparam X = {expr};")
+    d = only(compile_text(tmp_path, text), "E0303")
+    assert loc(d) == (2, 11) and fragment in d.message
+
+
+def test_constant_subtraction_is_exact(tmp_path):
+    text = edit(WALK, "spec t;", "spec t;\nparam X = 12 - 4;\nparam Y = 100 - 99;")
+    spec = compile_spec(write(tmp_path, text), DiagnosticBag())
+    assert [(p.name, p.value) for p in spec.params] == [("X", 8), ("Y", 1)]
+
+
+@pytest.mark.parametrize("old, new, needle, fragment", [
+    ("entry 8;", "entry 64;", "64;", "between 1 and 32"),
+    ("level 1 pt", "level 9 pt", "9 pt", "between 1 and 7"),
+    ("input va : 48;", "input va : 65;", "65;", "between 1 and 64"),
+    ("format pte : 64", "format pte : 2000", "2000", "between 1 and 1024"),
+    ("spec t;", "spec t;\nparam X = 1 << 100;", "1 << 100", "a 101-bit number"),
+    ("spec t;", "spec t;\nparam X = (1 << 4000) * (1 << 4000);", "(1 << 4000) *", "larger than 4096 bits"),
+])
+def test_out_of_range_constants(tmp_path, old, new, needle, fragment):
+    text = edit(WALK, old, new)
+    d = only(compile_text(tmp_path, text), "E0304")
+    assert loc(d) == where(text, needle) and fragment in d.message
+
+
+@pytest.mark.parametrize("old, new, needle", [
+    ("    D [6];", "    D [3:6];", "[3:6]"),
+    ("    D [6];", "    reserved [6:8];", "[6:8]"),
+    ("index va[20:12];", "index va[12:20];", "va[12:20]"),
+])
+def test_reversed_bit_ranges_and_slices(tmp_path, old, new, needle):
+    text = edit(WALK, old, new)
+    d = only(compile_text(tmp_path, text), "E0305")
+    assert loc(d) == where(text, needle) and "reversed" in d.message
+
+
+def test_empty_reserved_range_is_allowed(tmp_path):
+    text = edit(WALK, "    D [6];", "    D [6];\n    reserved [8:9];")
+    assert compile_spec(write(tmp_path, text), DiagnosticBag())
+
+
+# ---- regime structure: E0306, E0307, E0308
+def test_missing_regime_items_are_listed_in_one_diagnostic(tmp_path):
+    text = edit(WALK, "    entry 8;\n", "", "    frame ADDR;\n", "")
+    d = only(compile_text(tmp_path, text), "E0306")
+    assert loc(d) == where(text, "regime walk")
+    assert "'entry'" in d.message and "'frame'" in d.message and "'input'" not in d.message
+
+
+@pytest.mark.parametrize("old, new, fragment", [
+    ("level 2 pd { index va[29:21]; table pde; }", "level 2 pd { table pde; }", "needs an 'index'"),
+    ("level 2 pd { index va[29:21]; table pde; }", "level 2 pd { index va[29:21]; }", "'table' or a 'leaf'"),
+])
+def test_incomplete_level(tmp_path, old, new, fragment):
+    text = edit(WALK, old, new)
+    d = only(compile_text(tmp_path, text), "E0306")
+    assert loc(d) == where(text, "level 2 pd") and fragment in d.message
+
+
+def test_missing_nested_items(tmp_path):
+    text = WALK + "nested n { table access { write = 1; } }\n"
+    bag = compile_text(tmp_path, text)
+    assert codes(bag) == ["E0306", "E0306"]
+    assert all(loc(d) == where(text, "nested n") for d in bag.errors)
+
+
+@pytest.mark.parametrize("index, needle", [("5", "5;"), ("va[12]", "va[12]"), ("CR3.BASE[8:0]", "CR3.BASE[8:0]")])
+def test_index_must_be_a_constant_slice_of_the_input(tmp_path, index, needle):
+    text = edit(WALK, "index va[20:12];", f"index {index};")
+    d = only(compile_text(tmp_path, text), "E0307")
+    assert loc(d) == where(text, needle)
+
+
+@pytest.mark.parametrize("page", ["3000", "0x3000", "6K"])
+def test_page_size_not_a_power_of_two(tmp_path, page):
+    text = edit(WALK, "page 4K;", f"page {page};")
+    d = only(compile_text(tmp_path, text), "E0308")
+    assert loc(d) == where(text, page + ";")
+
+
+# ---- all errors of the stage at once, and no crash on odd but parseable input
+def test_every_elaboration_error_is_reported_together(tmp_path):
+    text = edit(WALK, "    D [6];", "    D [3:6];", "when !P;", "when !Q;", "entry 8;", "entry 99;")
+    bag = compile_text(tmp_path, text)
+    assert sorted(codes(bag)) == ["E0301", "E0304", "E0305"]
+    assert sorted(loc(d) for d in bag.errors) == sorted([where(text, "[3:6]"), where(text, "Q;"), where(text, "99;")])
+
+
+def test_nested_over_a_host_without_levels_gives_a_diagnostic_not_a_crash(tmp_path):
+    levelless = edit(WALK, "    level 2 pd { index va[29:21]; table pde; }\n", "",
+                     "    level 1 pt { index va[20:12]; leaf pte page 4K; }\n", "",
+                     "    fault not_present when !P;\n", "", "    set A at each level;\n", "")
+    d = only(compile_text(tmp_path, levelless + NESTED), "E0306")
+    assert loc(d) == where(levelless, "regime walk") and "no levels" in d.message
+
+
+def with_rules(rules: str) -> str:
+    """WALK with `rules` (lines of regime items) before its fault."""
+    return edit(WALK, "    fault not_present", rules + "    fault not_present")
+
+
+def test_let_defined_in_terms_of_itself(tmp_path):
+    text = with_rules("    let a = b;\n    let b = a;\n    fault f when a;\n")
+    d = only(compile_text(tmp_path, text), "E0303")
+    assert loc(d) == where(text, "a;\n    fault f") and "in terms of itself" in d.message
+
+
+def test_long_let_chain_is_e0102_not_a_recursion_error(tmp_path):
+    chain = "".join(f"    let l{i} = l{i - 1} + 1;\n" for i in range(1, 400))
+    text = with_rules("    let l0 = P;\n" + chain + "    fault f when l399;\n")
+    d = only(compile_text(tmp_path, text), "E0102")
+    assert loc(d) == where(text, "l399;")
+
+
+def test_doubling_lets_are_bounded(tmp_path):
+    # each `let` uses the previous one twice: 2**40 nodes if expanded blindly
+    lets = "".join(f"    let d{i} = d{i - 1} + d{i - 1};\n" for i in range(1, 41))
+    text = with_rules("    let d0 = P;\n" + lets + "    fault f when d40 != 0;\n")
+    d = only(compile_text(tmp_path, text), "E0102")
+    assert loc(d) == where(text, "d40 != 0") and "too large" in d.message

@@ -1,0 +1,367 @@
+"""`virtspec doc`: the Markdown and HTML reference of a spec.
+
+Spec strings are data: a hostile doc, cite or file name must come out literally, never as
+markup, a link, a table cell or a template. Every construct appears with its cite and
+source line; SVG is well-formed; the output is deterministic; `--check` finds staleness;
+bad input gives exit 1 (spec errors) or 2 (usage), never a traceback."""
+import re
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from codegen.cli import main
+from codegen.frontend.diagnostics import DiagnosticBag
+from codegen.frontend.parse import parse_text
+from codegen.frontend.pipeline import compile_spec
+from codegen.generate import doc
+
+ROOT = Path(__file__).resolve().parents[2]
+SHIPPED = sorted((ROOT / "specs").glob("*.vspec"))
+
+# Everything Markdown, HTML or jinja2 might act on, in one spec string.
+HOSTILE = (r"<script>alert(1)</script> & \"q\" 'a' | cell | `tick` *b* _i_ [l](javascript:alert(1)) "
+           r"<!-- --> {{ 7*7 }} {% if 1 %}IF{% endif %} ![img](x.png) <img src=x onerror=alert(1)>\n# H1\n- item")
+HOSTILE_TEXT = HOSTILE.replace('\\"', '"').replace("\\n", "\n")  # what the spec string holds
+
+SPEC = """
+spec hostile cite "H" "H";
+param P = 1 cite "H" "H";
+enum kinds : 2 cite "H" "H" { GO = 1 "H"; STOP = 2 "H"; }
+register PTBR : 64 cite "H" "H" { BASE [39:12] "H"; }
+format bits : 64 cite "H" "H" { V [0] "H"; W [1] "H"; L [2] "H"; A [5] "H"; K [4:3] enum kinds "H"; ignored [11:6] "H"; }
+format pte : 64 cite "H" "H" { include bits; ADDR [39:12] "H"; reserved [63:40] "H"; }
+format big : 64 cite "H" "H" { include bits; reserved [20:12] "H"; ADDR [39:21] "H"; reserved [63:40] if P "H"; }
+format wide : 128 cite "H" "H" { LO [63:0] "H"; reserved [95:64] "H"; ignored [126:96] "H"; TOP [127] "H"; }
+regime toy cite "H" "H" {
+    input va : 30 "H";
+    access write;
+    context PTBR;
+    entry 8;
+    root PTBR.BASE << 12 cite "H";
+    start level 2 cite "H";
+    pointer ADDR;
+    frame ADDR;
+    level 2 top cite "H" "H" { index va[29:21]; table pte; leaf big when L page 2M; }
+    level 1 bottom cite "H" "H" { index va[20:12]; leaf pte page 4K; }
+    fault invalid when !V cite "H" "H";
+    fault reserved when rsvd cite "H" "H";
+    accumulate w = 1 then w && W cite "H" "H";
+    let denied = access.write && !w cite "H" "H";
+    check write_protect when denied cite "H" "H";
+    set A at each level cite "H";
+    record fault_info cite "H" "H" { code : 8 = fault "H"; bits : 8 { WP [0] = denied "H"; } addr : 64 = va "H"; }
+}
+register TABLE : 64 cite "H" { BASE [39:12] "H"; }
+unit dev cite "H" "H" {
+    event { kind : 2 enum kinds "H"; addr : 30 "H"; }
+    context TABLE;
+    structure ent : 16 at TABLE.BASE << 12 cite "H" "H" { word at 0 : pte "H"; extra at 8 : 64 cite "H" "H"; }
+    bitmap allowed : 1 at ent.extra index event.addr[7:0] when event.kind == kinds.GO cite "H" "H";
+    walk io : toy input event.addr access { write = 1; } with { PTBR = ent.word.ADDR << 12; } when ent.word.V cite "H" "H";
+    let ok = io.ok && allowed != 0 cite "H" "H";
+    record result cite "H" "H" { pa : 64 "H"; code : 2 enum kinds store ent.extra when !ok "H"; }
+    exit go when ok cite "H" "H" { pa = io.pa "H"; code = kinds.GO; }
+    exit stop when event.kind == kinds.STOP cite "H" "H" { code { a [1:0] = 2 "H"; } }
+}
+""".replace('"H"', '"' + HOSTILE + '"')
+
+HTML_TAGS = {"html", "head", "meta", "title", "style", "body", "main", "header", "nav", "section", "div", "h1",
+             "h2", "h3", "h4", "p", "span", "b", "br", "code", "pre", "a", "table", "thead", "tbody", "tr", "th",
+             "td", "dl", "dt", "dd", "svg", "defs", "pattern", "rect", "line", "path", "circle", "g", "text"}
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    path = tmp_path_factory.mktemp("hostile") / "hostile.vspec"
+    path.write_text(SPEC)
+    bag = DiagnosticBag()
+    spec = compile_spec(path, bag)
+    return path, spec, doc.render(spec)
+
+
+class Tags(HTMLParser):
+    """Every tag and attribute of a page, and its text as a browser would show it."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, list]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, attrs))
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def parse_html(text: str) -> Tags:
+    t = Tags()
+    t.feed(text)
+    return t
+
+
+def md_unescape(text: str) -> str:
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", text)
+
+
+def table_rows(md: str) -> list[list[str]]:
+    """The Markdown tables, each as its lines (outside fenced code blocks)."""
+    tables, current, fenced = [], [], False
+    for line in md.split("\n"):
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        if not fenced and line.startswith("|"):
+            current.append(line)
+        elif current:
+            tables.append(current)
+            current = []
+    return tables + ([current] if current else [])
+
+
+def cells(line: str) -> int:
+    """Cells of a GFM table row: pipes not escaped by a backslash (inside code spans too)."""
+    return len(re.findall(r"(?<!\\)\|", line))
+
+
+# ---- injection
+
+def test_html_has_no_markup_from_spec_strings(hostile):
+    _, _, out = hostile
+    page = parse_html(out["hostile.html"])
+    assert {tag for tag, _ in page.tags} <= HTML_TAGS
+    for tag, attrs in page.tags:
+        for name, value in attrs:
+            assert not name.startswith("on"), (tag, name)
+            assert not (value or "").lower().startswith("javascript:"), (tag, name, value)
+    assert "<script" not in out["hostile.html"] and "<img" not in out["hostile.html"]
+    # the strings themselves are all there, literally (jinja2 did not evaluate `{{ 7*7 }}`)
+    shown = "".join(page.text)
+    assert HOSTILE_TEXT in shown
+    assert shown.count("{% if 1 %}IF{% endif %}") >= 60
+
+
+def test_markdown_has_no_markup_from_spec_strings(hostile):
+    _, _, out = hostile
+    md = out["hostile.md"]
+    body = md.split("-->", 1)[1]  # after the header comment
+    for raw in ("<script", "<img", "<!--", "[l](", "![img]", "`tick`", "*b*", "_i_", "{{", "{%"):
+        assert not re.search(r"(?<!\\)" + re.escape(raw), body), raw
+    assert "\n# H1" not in md and "\n- item" not in md
+    headings = [line for line in md.split("\n") if line.startswith("#")]
+    assert all(re.match(r"#{1,4} [A-Za-z]", h) for h in headings), headings
+    # the text itself survives, newlines as spaces
+    assert HOSTILE_TEXT.replace("\n", " ") in md_unescape(md)
+    # a `|` in a doc does not add a table cell
+    for table in table_rows(md):
+        assert len({cells(row) for row in table}) == 1, table
+
+
+def test_hostile_file_name(tmp_path):
+    """A spec named by its file (no `spec` line) with quotes, tags and ampersands."""
+    name = 'we"ird <b>&x'
+    path = tmp_path / f"{name}.vspec"
+    path.write_text(SPEC.replace("spec hostile cite", "param Q = 1 cite", 1))
+    out = tmp_path / "out"
+    assert main(["doc", str(path), "-o", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted([f"{name}.md", f"{name}.html", "index.md", "index.html"])
+    for page in (f"{name}.html", "index.html"):
+        html = (out / page).read_text()
+        tags = parse_html(html).tags
+        assert {tag for tag, _ in tags} <= HTML_TAGS
+        assert "<b>&x" not in html and "we\"ird" not in html
+        hrefs = [v for _, attrs in tags for k, v in attrs if k == "href" and not v.startswith("#")]
+        assert all(re.fullmatch(r"[A-Za-z0-9_.%~-]+", h) for h in hrefs), hrefs
+    index_md = (out / "index.md").read_text()
+    assert "(we%22ird%20%3Cb%3E%26x.md)" in index_md
+
+
+# ---- contents
+
+@pytest.fixture(scope="module")
+def shipped():
+    return [(compile_spec(p), p) for p in SHIPPED]
+
+
+@pytest.fixture(scope="module")
+def toys():
+    """The test specs: level skipping, page sizes from the entry, units that walk."""
+    return [(compile_spec(p), p) for p in sorted((ROOT / "tests" / "data").glob("*.vspec"))]
+
+
+def test_every_construct_appears_with_cite_and_source(shipped):
+    for spec, _ in shipped:
+        out = doc.render(spec)
+        stem = Path(spec.path).stem
+        html, md = out[f"{stem}.html"], md_unescape(out[f"{stem}.md"])
+        text = "".join(parse_html(html).text)
+        constructs = list(spec.layouts) + list(spec.enums) + list(spec.regimes) + list(spec.nested) + list(spec.units)
+        constructs += [r.record for r in spec.regimes] + [n.record for n in spec.nested] + [u.record for u in spec.units]
+        constructs += [x for u in spec.units for x in u.exits] + [lv for r in spec.regimes for lv in r.levels]
+        for node in constructs:
+            where = f"{node.span.path}:{node.span.line}"
+            for shown in (text, md):
+                assert node.name in shown, node.name
+                assert where in shown, (node.name, where)
+                if node.cite:
+                    assert node.cite in shown, (node.name, node.cite)
+        for lay in spec.layouts:
+            assert f'id="{lay.kind}-{lay.name}"' in html
+            for f in lay.fields:
+                assert f"{f.name}" in md
+
+
+def test_svg_is_well_formed(shipped, toys, hostile):
+    pages = [doc.render(spec)[f"{Path(spec.path).stem}.html"] for spec, _ in shipped + toys]
+    pages.append(hostile[2]["hostile.html"])
+    for html in pages:
+        svgs = re.findall(r"<svg\b.*?</svg>", html, re.DOTALL)
+        assert svgs
+        for svg in svgs:
+            root = ET.fromstring(svg)
+            assert root.tag == "{http://www.w3.org/2000/svg}svg"
+            assert int(root.get("width")) > 0 and int(root.get("height")) > 0
+
+
+def test_multiword_entries_are_drawn_word_by_word(hostile):
+    html = hostile[2]["hostile.html"]
+    wide = re.search(r'id="format-wide".*?(<svg\b.*?</svg>)', html, re.DOTALL)[1]
+    labels = re.findall(r">(\+0x[0-9A-F]{2})<", wide)
+    assert labels == ["+0x00", "+0x04", "+0x08", "+0x0C"]
+    assert "[127:96]" in wide and "reserved" in wide and "ignored" in wide
+
+
+def test_one_diagram_per_layout_and_address_split(shipped):
+    for spec, _ in shipped:
+        html = doc.render(spec)[f"{Path(spec.path).stem}.html"]
+        records_with_bits = sum(1 for r in [x.record for x in spec.regimes + spec.nested] + [u.record for u in spec.units]
+                                for f in r.fields if getattr(f, "bits", ()))
+        small = sum(1 for u in spec.units for s in u.structures if s.size <= doc.DIAGRAM_MAX_STRUCT_BYTES)
+        want = len(spec.layouts) + sum(1 for r in spec.regimes if r.leaf_levels) + records_with_bits + small
+        assert html.count("<svg") == want
+
+
+def test_expressions_print_back_in_spec_syntax(shipped):
+    """Every printed expression parses again; literals, names and lets come back as written."""
+    by_name = {Path(p).stem: doc.render(spec) for spec, p in shipped}
+    x86 = by_name["x86_64_paging"]["x86_64_paging.md"]
+    assert "`CR4.LA57 ? 5 : 4`" in x86 and "`CR3.BASE << 12`" in x86
+    assert "when `pk_denied`" in x86  # a let's name, not its body
+    assert "`access.fetch && (CR4.SMEP \\|\\| EFER.NXE)`" in x86  # parentheses kept where needed
+    assert "`fault != not_present`" in x86  # a fault kind's name, not its number
+    assert "`0x400`" in by_name["amd_npt"]["amd_npt.md"]  # the literal's base
+    assert "`vmx_exit.SIPI`" in by_name["intel_vmx"]["intel_vmx.md"]  # the enum of the record field
+    for spec, _ in shipped:
+        p = doc.ExprPrinter(spec)
+        exprs = [x for u in spec.units for x in u.expressions()]
+        for r in spec.regimes:
+            exprs += [r.root, r.start] + [x.when for x in r.faults + r.checks] + [a.then for a in r.accumulators]
+        for e in exprs:
+            text = p.text(e)
+            for form in (text.flat, " ".join(text.lines)):
+                bag = DiagnosticBag()
+                assert parse_text(f"spec t; param X = {form};", "<t>", bag) is not None, (form, bag.render())
+
+
+def test_long_expressions_are_broken_at_operators(shipped):
+    for spec, _ in shipped:
+        p = doc.ExprPrinter(spec)
+        exprs = [x for u in spec.units for x in u.expressions()] + [x.value for o in spec.regimes + spec.units
+                                                                     for x in o.let_defs]
+        exprs += [x.when for r in spec.regimes for x in r.faults + r.checks]
+        exprs += [lv.page_shift_expr for r in spec.regimes for lv in r.levels if lv.page_shift_expr is not None]
+        for e in exprs:
+            text = p.text(e)
+            assert max(len(line) for line in text.lines) <= doc.EXPR_WIDTH, text.block
+            assert " ".join(x.strip() for x in text.lines).replace("( ", "(") == text.flat
+
+
+# ---- determinism and the command line
+
+def test_docs_are_deterministic(tmp_path, hostile):
+    path, spec, out = hostile
+    assert doc.render(compile_spec(path)) == out
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert main(["doc", str(path), "-o", str(a)]) == 0
+    assert main(["doc", str(path), "-o", str(b)]) == 0
+    for f in a.iterdir():
+        text = f.read_text()
+        assert text == (b / f.name).read_text()
+        assert str(path.parent) not in text and str(tmp_path) not in text  # no absolute paths
+    assert spec.sha256 in (a / "hostile.md").read_text()
+
+
+def test_check_detects_stale_docs(tmp_path, capsys):
+    spec = tmp_path / "toy.vspec"
+    spec.write_text((ROOT / "tests" / "data" / "toy.vspec").read_text())
+    out = tmp_path / "docs"
+    assert main(["doc", str(spec), "-o", str(out), "--check"]) == 1  # nothing there yet
+    assert not out.exists()
+    assert main(["doc", str(spec), "-o", str(out)]) == 0
+    assert main(["doc", str(spec), "-o", str(out), "--check"]) == 0
+    capsys.readouterr()
+    spec.write_text(spec.read_text().replace('"a 2-MiB frame is 2-MiB aligned"', '"changed"'))
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert main(["doc", str(spec), "-o", str(out), "--check"]) == 1
+    err = capsys.readouterr().err
+    assert "stale:" in err and "toy.md" in err and "toy.html" in err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # --check writes nothing
+    assert main(["doc", str(spec), "-o", str(out)]) == 0
+    assert main(["doc", str(spec), "-o", str(out), "--check"]) == 0
+
+
+def test_bad_spec_exits_1_with_diagnostics(tmp_path, capsys):
+    spec = tmp_path / "bad.vspec"
+    spec.write_text((ROOT / "tests" / "data" / "toy.vspec").read_text().replace("when !V;", "when !VV;"))
+    out = tmp_path / "docs"
+    assert main(["doc", str(spec), "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "error[E0301]" in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_usage_errors_exit_2(tmp_path, capsys):
+    assert main(["doc", str(tmp_path / "missing.vspec"), "-o", str(tmp_path / "d")]) == 2
+    assert "no such spec file" in capsys.readouterr().err
+    index = tmp_path / "index.vspec"
+    index.write_text((ROOT / "tests" / "data" / "toy.vspec").read_text())
+    assert main(["doc", str(index), "-o", str(tmp_path / "d")]) == 2
+    assert "index" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["doc", "--bogus"])
+    assert exc.value.code == 2
+
+
+def test_shipped_docs_are_fresh():
+    """docs/ is checked in; CI runs `virtspec doc --check` as well."""
+    assert main(["doc", "--check"]) == 0
+
+
+def github_slugs(md: str) -> set[str]:
+    """The anchors GitHub gives the headings of a page (outside code blocks)."""
+    seen: dict[str, int] = {}
+    out, fenced = set(), False
+    for line in md.split("\n"):
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        if not fenced and re.match(r"#{1,6} ", line):
+            slug = re.sub(r"[^\w\- ]", "", md_unescape(line.lstrip("#").strip()).lower()).replace(" ", "-")
+            n = seen.get(slug, 0)
+            seen[slug] = n + 1
+            out.add(slug if n == 0 else f"{slug}-{n}")
+    return out
+
+
+def test_internal_links_resolve(shipped, toys, hostile):
+    outputs = [doc.render(spec) for spec, _ in shipped + toys] + [hostile[2]]
+    for out in outputs:
+        for name, text in out.items():
+            if name.endswith(".md"):
+                links = set(re.findall(r"\]\(#([^)]+)\)", text))
+                assert links and links <= github_slugs(text), (name, links - github_slugs(text))
+            else:
+                ids = re.findall(r'\bid="([^"]+)"', text)
+                assert len(ids) == len(set(ids)), name
+                hrefs = set(re.findall(r'href="#([^"]+)"', text))
+                assert hrefs and hrefs <= set(ids), (name, hrefs - set(ids))
