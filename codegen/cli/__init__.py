@@ -11,12 +11,12 @@ import argparse
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
-from codegen.cli import bench, check, convert, cosim, doc, fmt, generate
+from codegen.cli import bench, check, convert, cosim, doc, fmt, generate, schema
 from codegen.cli._common import HelpFormatter, Usage, project_of, report
 from codegen.frontend.diagnostics import SpecError
 from codegen.verify.stimulus.translation import StimulusError
 
-COMMANDS = (check, generate, doc, fmt, cosim, convert, bench)
+COMMANDS = (check, generate, doc, fmt, cosim, convert, bench, schema)
 
 
 def _version() -> str:
