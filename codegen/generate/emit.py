@@ -13,8 +13,8 @@ from pathlib import Path
 import jinja2
 
 from codegen import ir
-from codegen.frontend.diagnostics import DiagnosticBag, SpecError
 from codegen.frontend.config import find_project
+from codegen.frontend.diagnostics import DiagnosticBag, SpecError
 from codegen.generate import comments
 from codegen.generate.lower import LowerError
 from codegen.generate.view.translation import TranslationView
