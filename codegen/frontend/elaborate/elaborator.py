@@ -176,7 +176,7 @@ class Elaborator:
         """Resolve names and type every node; None after reporting an error."""
         scope.expansions = 0
         try:
-            return self._resolve(e, scope)
+            return self.resolve_tree(e, scope)
         except Undefined as u:
             if scope.module.has_failed(u.name) and self.bag.errors:
                 return None
@@ -196,12 +196,12 @@ class Elaborator:
                            "nests the one it uses; shorten the chain of `let` names built on one another", e.span)
         return None
 
-    def _resolve(self, e: Expr, scope: Scope) -> Expr:
+    def resolve_tree(self, e: Expr, scope: Scope) -> Expr:
         if e.op == "num":
             return e
         if e.op == "name":
             return scope.resolve(e.name, e.span)
-        args = tuple(self._resolve(a, scope) for a in e.args)
+        args = tuple(self.resolve_tree(a, scope) for a in e.args)
         far = next((a for a in args[1:] if e.op in ("slice", "bit") and a.op == "num" and a.value >= MAX_CONST_BITS),
                    None)
         if far is not None:  # a mask this wide would exhaust memory, in folding or in an emitter
@@ -377,7 +377,7 @@ class Elaborator:
         regs.update({n: lay for n, lay in m.layouts.items() if lay.kind == "register"})
         return regs
 
-    def _format(self, m: Module, ref: ast.Ref | None, kind: str = "format") -> ir.Layout | None:
+    def layout_ref(self, m: Module, ref: ast.Ref | None, kind: str = "format") -> ir.Layout | None:
         if ref is None:
             return None
         lay = m.find("layouts", ref.parts)
@@ -415,11 +415,11 @@ class Elaborator:
             return
         in_name, in_w = simple["input"][1]
         access = simple["access"][1]
-        self._names_ok([in_name], "input", simple["input"][0])
-        self._names_ok(access, "access kind", simple["access"][0])
+        self.names_ok([in_name], "input", simple["input"][0])
+        self.names_ok(access, "access kind", simple["access"][0])
         registers: dict[str, ir.Layout] = {}
         for ref in simple["context"][1] if "context" in simple else ():
-            lay = self._format(m, ref, "register")
+            lay = self.layout_ref(m, ref, "register")
             if lay is not None:
                 registers[lay.name] = lay
         # constants: the input and registers are visible so that using them is E0302, not E0301
@@ -432,7 +432,7 @@ class Elaborator:
                     self.bag.error("E0201", f"'{r.name}' is defined twice in regime '{d.name}'", r.span,
                                    ("first defined here", first))
                 lets[r.name] = r.value
-        named = {"lets": lets, "expand": self._resolve}
+        named = {"lets": lets, "expand": self.resolve_tree}
         in_width = self.const(in_w, cscope, "input width", 1, 64)
         entry = self.const(simple["entry"][1], cscope, "entry size in bytes", 1, 32)
         # a bad width or entry size is reported already: go on with a stand-in to find the
@@ -447,7 +447,7 @@ class Elaborator:
         levels = []
         for lv in levels_ast:
             number = self.const(lv.number, cscope, "level number", 1, 7)
-            table, leaf = self._format(m, lv.table), self._format(m, lv.leaf)
+            table, leaf = self.layout_ref(m, lv.table), self.layout_ref(m, lv.leaf)
             if number is None or (lv.table is not None and table is None) or (lv.leaf is not None and leaf is None):
                 continue
             for kind, span, first in lv.stmt_spans.get("_dups", []):
@@ -569,7 +569,7 @@ class Elaborator:
             let_defs=tuple(ir.Let(name=r.name, value=r.value, cite=r.cite, doc=r.doc, span=r.span)
                            for r in rules if r.kind == "let"))
 
-    def _names_ok(self, names, what: str, span: Span, prefixed: bool = False) -> None:
+    def names_ok(self, names, what: str, span: Span, prefixed: bool = False) -> None:
         """Input and access names of a regime: unique, and usable in generated code.
 
         Checked here because the IR keeps no span of their item."""

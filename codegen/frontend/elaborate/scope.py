@@ -7,10 +7,11 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from codegen import ir
 from codegen.frontend import syntax_tree as ast
-from codegen.frontend.diagnostics import Span
+from codegen.frontend.diagnostics import DiagnosticBag, Span
 from codegen.ir.expr import BINARY, COMPARE, LOGICAL, EvalError, Expr, num
 
 BUILTINS_WALK = {"rsvd": 1}  # width of walk-time builtins; `level` is added per regime
@@ -318,3 +319,23 @@ def op_width(op: str, args: tuple[Expr, ...]) -> int:
         return args[1].value - args[2].value + 1 if args[1].op == "num" and args[2].op == "num" else w[0]
     assert op in BINARY, op
     return max(w)
+
+
+class Resolver(Protocol):
+    """What unit elaboration needs of the elaborator (elaborator.Elaborator is one): the
+    bag errors go to, and name resolution and constant folding in a Scope. A protocol, so
+    that unit.py and elaborator.py do not import each other."""
+
+    bag: DiagnosticBag
+
+    def resolve(self, e: Expr, scope: Scope) -> Expr | None: ...
+
+    def resolve_tree(self, e: Expr, scope: Scope) -> Expr: ...
+
+    def const(self, e: Expr | None, scope: Scope, what: str, lo: int = 0, hi: int = 1 << 64) -> int | None: ...
+
+    def bits(self, b: ast.BitRange, scope: Scope, allow_empty: bool = False) -> tuple[int, int] | None: ...
+
+    def layout_ref(self, m: Module, ref: ast.Ref | None, kind: str = "format") -> ir.Layout | None: ...
+
+    def names_ok(self, names, what: str, span: Span, prefixed: bool = False) -> None: ...

@@ -7,22 +7,17 @@ elaborator's bag; structural checks (offsets, overlaps, stores) come in checks.p
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from codegen import ir
 from codegen.frontend import syntax_tree as ast
 from codegen.frontend.checks import WALK_RESULTS
 from codegen.frontend.diagnostics import Span
-from codegen.frontend.elaborate.scope import MAX_WIDTH, Module, Scope, undefined
+from codegen.frontend.elaborate.scope import MAX_WIDTH, Module, Resolver, Scope, undefined
 from codegen.ir.expr import Expr, num
-
-if TYPE_CHECKING:  # the elaborator calls in here; the name is for the annotations only
-    from codegen.frontend.elaborate.elaborator import Elaborator
 
 MAX_STRUCT_BYTES = 1 << 16
 
 
-def elaborate_unit(el: Elaborator, m: Module, d: ast.Unit) -> ir.Unit | None:
+def elaborate_unit(el: Resolver, m: Module, d: ast.Unit) -> ir.Unit | None:
     events, contexts, lets, records, exits = [], [], [], [], []
     for item in d.items:
         if isinstance(item, (ast.Structure, ast.Bitmap, ast.Walk)):
@@ -56,7 +51,7 @@ def elaborate_unit(el: Elaborator, m: Module, d: ast.Unit) -> ir.Unit | None:
     event = _event(el, m, events[0][2])
     registers: dict[str, ir.Layout] = {}
     for ref in contexts[0][2] if contexts else ():
-        lay = el._format(m, ref, "register")
+        lay = el.layout_ref(m, ref, "register")
         if lay is not None:
             registers[lay.name] = lay
     seen: dict[str, object] = {}
@@ -73,7 +68,7 @@ def elaborate_unit(el: Elaborator, m: Module, d: ast.Unit) -> ir.Unit | None:
             first = next(x.span for x in lets if x.name == r.name)
             el.bag.error("E0201", f"'{r.name}' is defined twice in unit '{d.name}'", r.span, ("first defined here", first))
         let_bodies[r.name] = r.value
-    named = {"lets": let_bodies, "expand": el._resolve}
+    named = {"lets": let_bodies, "expand": el.resolve_tree}
     widths = {f.name: f.width for f in event}
 
     # structures, bitmaps and walks, in the order written: each may read the ones before it
@@ -149,7 +144,7 @@ def elaborate_unit(el: Elaborator, m: Module, d: ast.Unit) -> ir.Unit | None:
                                   for r in lets))
 
 
-def _bitmap(el: Elaborator, b: ast.Bitmap, scope: Scope) -> ir.Bitmap | None:
+def _bitmap(el: Resolver, b: ast.Bitmap, scope: Scope) -> ir.Bitmap | None:
     width = el.const(b.width, scope, f"width of bitmap '{b.name}'", 1, 64)
     base, index = el.resolve(b.base, scope), el.resolve(b.index, scope)
     span_bits = el.resolve(b.span_bits, scope) if b.span_bits is not None else num(1, b.span)
@@ -170,7 +165,7 @@ def walk_members(regime: ir.Regime) -> dict[str, int]:
     return out
 
 
-def _walk(el: Elaborator, m: Module, w: ast.Walk, scope: Scope):
+def _walk(el: Resolver, m: Module, w: ast.Walk, scope: Scope):
     regime = m.find("regimes", w.regime.parts)
     if regime is None:
         if not m.has_failed(w.regime.text):
@@ -216,7 +211,7 @@ def _walk(el: Elaborator, m: Module, w: ast.Walk, scope: Scope):
                    when=when, cite=w.cite, doc=w.doc, span=w.span), members
 
 
-def _event(el: Elaborator, m: Module, fields: tuple[ast.EventField, ...]) -> list[ir.EventField]:
+def _event(el: Resolver, m: Module, fields: tuple[ast.EventField, ...]) -> list[ir.EventField]:
     out, seen = [], {}
     for f in fields:
         if f.name in seen:
@@ -227,12 +222,12 @@ def _event(el: Elaborator, m: Module, fields: tuple[ast.EventField, ...]) -> lis
         enum = _enum(el, m, f.enum)
         if width is None or (f.enum is not None and enum is None):
             continue
-        el._names_ok([f.name], "event field", f.span, prefixed=True)
+        el.names_ok([f.name], "event field", f.span, prefixed=True)
         out.append(ir.EventField(name=f.name, width=width, enum=enum, doc=f.doc, span=f.span))
     return out
 
 
-def _enum(el: Elaborator, m: Module, ref: ast.Ref | None) -> str | None:
+def _enum(el: Resolver, m: Module, ref: ast.Ref | None) -> str | None:
     if ref is None:
         return None
     e = m.find("enums", ref.parts)
@@ -241,7 +236,7 @@ def _enum(el: Elaborator, m: Module, ref: ast.Ref | None) -> str | None:
     return e.name if e is not None else None
 
 
-def _structure(el: Elaborator, m: Module, s: ast.Structure, scope: Scope):
+def _structure(el: Resolver, m: Module, s: ast.Structure, scope: Scope):
     """The structure and, per field typed with a format, that format (for S.F.SUB names)."""
     size = el.const(s.size, Scope(m), f"size of structure '{s.name}' in bytes", 8, MAX_STRUCT_BYTES)
     base = el.resolve(s.base, scope)
@@ -263,7 +258,7 @@ def _structure(el: Elaborator, m: Module, s: ast.Structure, scope: Scope):
         if offset is None or width is None:
             ok = False
             continue
-        el._names_ok([f.name], "structure field", f.span, prefixed=True)
+        el.names_ok([f.name], "structure field", f.span, prefixed=True)
         formats[f.name] = lay
         fields.append(ir.StructField(name=f.name, offset=offset, width=width, format=lay.name if lay else None,
                                      cite=f.cite, doc=f.doc, span=f.span))
@@ -274,7 +269,7 @@ def _structure(el: Elaborator, m: Module, s: ast.Structure, scope: Scope):
                         span=s.span), formats
 
 
-def _record(el: Elaborator, m: Module, d: ast.Record, structs: dict[str, tuple], scope: Scope) -> ir.UnitRecord | None:
+def _record(el: Resolver, m: Module, d: ast.Record, structs: dict[str, tuple], scope: Scope) -> ir.UnitRecord | None:
     fields, seen, ok = [], {}, True
     for f in d.fields:
         if f.name in seen:
@@ -305,7 +300,7 @@ def _record(el: Elaborator, m: Module, d: ast.Record, structs: dict[str, tuple],
         if width is None or (f.enum is not None and enum is None) or (f.store_when is not None and store_when is None):
             ok = False
             continue
-        el._names_ok([f.name], "record field", f.span, prefixed=True)
+        el.names_ok([f.name], "record field", f.span, prefixed=True)
         fields.append(ir.OutputField(name=f.name, width=width, enum=enum, store=store, store_when=store_when,
                                      doc=f.doc, span=f.span))
     if not ok:
@@ -313,7 +308,7 @@ def _record(el: Elaborator, m: Module, d: ast.Record, structs: dict[str, tuple],
     return ir.UnitRecord(name=d.name, fields=tuple(fields), cite=d.cite, doc=d.doc, span=d.span)
 
 
-def _exit(el: Elaborator, x: ast.Exit, scope: Scope, record: ir.UnitRecord | None) -> ir.ExitRule | None:
+def _exit(el: Resolver, x: ast.Exit, scope: Scope, record: ir.UnitRecord | None) -> ir.ExitRule | None:
     when = el.resolve(x.when, scope)
     fields = {f.name: f for f in record.fields} if record is not None else {}
     assigns, seen, ok = [], {}, when is not None
