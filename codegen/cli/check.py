@@ -2,9 +2,22 @@
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 
-from codegen.cli._common import Usage, compile_all, compile_one, plural, project_of, report, spec_paths
-from codegen.frontend import catalogue
+from codegen.cli._common import (
+    Usage,
+    compile_all,
+    compile_one,
+    plural,
+    project_of,
+    report,
+    spec_paths,
+)
+from codegen.frontend import catalogue, config
+from codegen.frontend import report as reports
+from codegen.frontend.config import Project
+from codegen.frontend.pipeline import compile_in_project
 
 
 def add_parsers(sub, formatter) -> None:
@@ -12,7 +25,12 @@ def add_parsers(sub, formatter) -> None:
                        description="Parse, elaborate and check spec files; print every error of a stage at once.")
     c.add_argument("spec", nargs="*", help="spec files (default: every *.vspec in the project's specs/)")
     c.add_argument("--Werror", dest="werror", action="store_true", help="treat warnings as errors")
-    c.add_argument("-v", "--verbose", action="store_true", help="also say which project root was found")
+    c.add_argument("--format", choices=("text", "json", "sarif"), default="text",
+                   help="text: diagnostics on stderr, an 'ok' line per valid spec on stdout; json: one JSON "
+                        "document on stdout (its schema: `virtspec schema check`); sarif: a SARIF 2.1.0 log on "
+                        "stdout, for GitHub code scanning")
+    c.add_argument("-v", "--verbose", action="store_true",
+                   help="also say which project root was found (on stderr with --format json or sarif)")
     c.set_defaults(fn=cmd_check, parser=c)
     d = sub.add_parser("dump", help="print the elaborated IR as JSON", formatter_class=formatter)
     d.add_argument("spec", help="the spec file")
@@ -24,6 +42,8 @@ def add_parsers(sub, formatter) -> None:
 
 def cmd_check(args: argparse.Namespace) -> int:
     project = project_of(args)
+    if args.format != "text":
+        return _check_machine(args, project)
     if args.verbose:
         print(f"project root: {project.root} ({project.found})")
     specs, failed = compile_all(spec_paths(args.spec, project, "check"), args.werror)
@@ -32,6 +52,27 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"{s.path}: ok ({plural(len(s.layouts), 'layout')}, {plural(len(s.regimes), 'regime')}, "
               f"{len(s.nested)} nested" + (f", {plural(len(s.units), 'unit')}" if s.units else "") + ")")
     return 1 if failed else 0
+
+
+def _check_machine(args: argparse.Namespace, project: Project) -> int:
+    """`check --format json|sarif`: the same diagnostics and exit status as the text, as
+    one document on stdout; nothing else is printed, but usage errors (on stderr)."""
+    paths = spec_paths(args.spec, project, "check")
+    if args.verbose:
+        print(f"project root: {project.root} ({project.found})", file=sys.stderr)
+    files = []
+    for p in paths:
+        try:
+            spec, bag = compile_in_project(p, args.werror)
+        except config.ConfigError as exc:
+            raise Usage(str(exc)) from None
+        files.append(reports.file_report(p, spec is not None, bag))
+    from codegen.cli import _version  # here: codegen.cli imports this module
+    doc = reports.check_report(files, project.root, _version())
+    out = doc.model_dump() if args.format == "json" else reports.sarif(doc, paths)
+    # ASCII-only JSON: any stdout encoding can print it, a path that is not UTF-8 too
+    print(json.dumps(out, indent=2))
+    return 1 if doc.totals.failed else 0
 
 
 def cmd_dump(args: argparse.Namespace) -> int:

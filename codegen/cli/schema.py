@@ -13,7 +13,10 @@ from codegen.cli._common import Usage
 def _schemas() -> dict[str, tuple[str, Callable[[], dict]]]:
     """name -> (what it describes, a function giving the schema). Imports are local: a
     schema costs its module only when asked for."""
-    return {}
+    from codegen.frontend import report
+    return {
+        "check": ("the document of `virtspec check --format json`", report.schema),
+    }
 
 
 def add_parsers(sub, formatter) -> None:
