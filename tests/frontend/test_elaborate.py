@@ -472,3 +472,14 @@ def test_doubling_lets_are_bounded(tmp_path):
     text = with_rules("    let d0 = P;\n" + lets + "    fault f when d40 != 0;\n")
     d = only(compile_text(tmp_path, text), "E0102")
     assert loc(d) == where(text, "d40 != 0") and "too large" in d.message
+
+
+def test_a_file_name_that_is_not_utf8_checks(tmp_path):
+    """A file name with a byte that is not UTF-8 (Linux allows any byte) compiles: the
+    digest of the sources hashes the name's bytes (it was a UnicodeEncodeError)."""
+    import os
+    from pathlib import Path
+    name = os.fsdecode(b"odd\xff.vspec")
+    path = tmp_path / name
+    path.write_text((Path(__file__).resolve().parents[1] / "data" / "toy.vspec").read_text())
+    assert compile_spec(path).name == "toy_paging"

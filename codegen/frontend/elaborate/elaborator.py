@@ -796,7 +796,7 @@ def spec_digest(sources: dict[str, str]) -> str:
     """sha256 over the text of the spec and every file it imports."""
     h = hashlib.sha256()
     for path in sorted(sources):
-        h.update(Path(path).name.encode() + b"\0" + sources[path].encode() + b"\0")
+        h.update(Path(path).name.encode("utf-8", "surrogateescape") + b"\0" + sources[path].encode() + b"\0")
     return h.hexdigest()
 
 
