@@ -14,7 +14,8 @@ One run prints one table:
   (f) with --fuzz N: N inputs of codegen/bench/fuzz.py (random bytes, grammar tokens, mutated specs,
       scaled-up shapes) through `virtspec check`: inputs/s, tracebacks, hangs, exit statuses.
 
-Run as `python3 cli.py bench [--quick] [--fuzz N]` or `python3 -m codegen.bench.bench [--quick] [--fuzz N]`;
+Run as `virtspec bench [--quick] [--fuzz N] [--quiet]` or `python3 -m codegen.bench.bench [--quick] [--fuzz N]
+[--quiet]`; a progress bar (one step per measure) is drawn on a terminal unless --quiet;
 `python3 -m codegen.bench.fuzz` runs the fuzzing alone, with its own table.
 """
 from __future__ import annotations
@@ -32,6 +33,7 @@ from codegen import ir, shipped
 from codegen.bench import handwalk
 from codegen.frontend.pipeline import compile_spec
 from codegen.generate import emit
+from codegen.progress import Progress
 from codegen.verify import harness
 from codegen.verify.stimulus.translation import Draw, Plan, ScenarioFactory
 from codegen.verify.stimulus.unit import UnitScenarioFactory
@@ -159,21 +161,37 @@ def _fmt(x: float) -> str:
     return f"{x:,.0f}" if x >= 100 else f"{x:,.2f}"
 
 
-def main(quick: bool = False, fuzz_inputs: int = 0) -> int:
+def main(quick: bool = False, fuzz_inputs: int = 0, quiet: bool = False) -> int:
+    """Run every section and print the table; a progress bar (one step per measure) on a
+    terminal unless `quiet`."""
+    spec_paths = sorted(SPECS.glob("*.vspec"))
+    steps = 2 + 3 + 2 + len(spec_paths) + (1 if fuzz_inputs else 0)
+    with Progress(steps, "bench", "steps", quiet=quiet) as progress:
+        rows, took = _measure(quick, fuzz_inputs, quiet, spec_paths, progress)
+    _print_table(rows, quick, took)
+    return 0
+
+
+def _measure(quick: bool, fuzz_inputs: int, quiet: bool, spec_paths: list[Path],
+             progress: Progress) -> tuple[list[tuple[str, str, str]], float]:
     begin = time.perf_counter()
     n_ref = 500 if quick else 2000
     n_model = 100 if quick else 300
     rows: list[tuple[str, str, str]] = []
 
+    progress.describe("bench: models")
     ref1, model1 = load_models("x86_64_paging")
     ref2, model2 = load_models("amd_npt")
     ref3, model3 = load_models("intel_ept")
 
     # (a)
+    progress.describe("bench (a) regenerate")
     regen, nspecs = bench_regenerate(3)
+    progress.advance()
     rows.append(("(a) regenerate all specs", f"{nspecs} specs, compile + render, best of 3", f"{regen * 1000:,.1f} ms"))
 
     # (b)
+    progress.describe("bench (b) reference")
     walks = legal_4level_walks(ref1, n_ref)
     bad = check_same(ref1, walks)
     t_gen = time_walker(ref1.walk_top, walks, 5)
@@ -184,11 +202,13 @@ def main(quick: bool = False, fuzz_inputs: int = 0) -> int:
     rows.append(("    hand-written walker", "same walks, fresh memory each", f"{_fmt(hand_ps)} walks/s"))
     rows.append(("    ratio generated / hand-written", "", f"{gen_ps / hand_ps:.2f}x"))
     rows.append(("    walkers disagree on", "outcome, trace or final memory", f"{bad} of {len(walks)} walks"))
+    progress.advance()
 
     # (c)
     for label, name, ref, model in (("1D x86_64_paging", "x86_64_paging", ref1, model1),
                                     ("2D amd_npt", "amd_npt", ref2, model2),
                                     ("2D intel_ept", "intel_ept", ref3, model3)):
+        progress.describe(f"bench (c) {name}")
         scs = successful_walks(name, ref, n_model)
         secs, runs = time_model(model, ref, scs, 3)
         cycles = sum(r.cycles for r in runs)
@@ -197,9 +217,11 @@ def main(quick: bool = False, fuzz_inputs: int = 0) -> int:
         rows.append((f"(c) MyHDL model {label}", what, f"{_fmt(len(scs) / secs)} walks/s"))
         rows.append(("", f"latency {LATENCY}, no stalls, best of 3", f"{_fmt(cycles / secs)} cycles/s"))
         rows.append(("", "", f"{nref / len(scs):.1f} refs, {cycles / len(scs):.1f} cycles/walk"))
+        progress.advance()
 
     # (d)
     for name, ref, model in (("amd_npt", ref2, model2), ("intel_ept", ref3, model3)):
+        progress.describe(f"bench (d) {name}")
         scs = walks_4k_4level(name, ref, 50 if quick else 100)
         refs = [len(harness.run_reference(ref, sc).trace) for sc in scs]
         _, runs = time_model(model, ref, scs, 1)
@@ -210,11 +232,14 @@ def main(quick: bool = False, fuzz_inputs: int = 0) -> int:
         rows.append(("    2D model cycles", f"memory latency {LATENCY}, no stalls", f"{mean_cyc:.1f} cycles/walk"))
         rows.append(("    lower bound", f"refs x latency = {mean_refs:.0f} x {LATENCY}", f"{mean_refs * LATENCY:.0f} cycles/walk"))
         rows.append(("    model / lower bound", "", f"{mean_cyc / (mean_refs * LATENCY):.2f}x"))
+        progress.advance()
 
     # (e)
-    for path in sorted(SPECS.glob("*.vspec")):
+    for path in spec_paths:
+        progress.describe(f"bench (e) {path.stem}")
         spec = compile_spec(path)
         if not isinstance(spec.top, ir.Unit):
+            progress.advance()
             continue
         name = path.stem
         ref, model = load_models(name)
@@ -228,11 +253,14 @@ def main(quick: bool = False, fuzz_inputs: int = 0) -> int:
         rows.append((f"(e) unit {name} reference", f"{len(scs)} random events, best of 3", f"{_fmt(len(scs) / t_ref)} events/s"))
         rows.append(("    MyHDL model", f"{len(runs)} events, latency {LATENCY}, no stalls", f"{_fmt(len(runs) / secs)} events/s"))
         rows.append(("", "", f"{nref / len(runs):.1f} refs, {cycles / len(runs):.1f} cycles/event"))
+        progress.advance()
 
     # (f)
     if fuzz_inputs:
         from codegen.bench import fuzz
-        tally = fuzz.fuzz(fuzz_inputs, seed=1)
+        progress.describe("bench (f) fuzz")
+        with Progress(fuzz_inputs, "fuzz", "inputs", quiet=quiet) as inputs_done:
+            tally = fuzz.fuzz(fuzz_inputs, seed=1, progress=inputs_done)
         statuses = sum(tally.statuses.values(), Counter())
         per = ", ".join(f"{f} {tally.inputs[f]}" for f in fuzz.FAMILIES)
         rows.append(("(f) front-end fuzzing", f"{tally.total} inputs, seed 1: {per}",
@@ -241,8 +269,11 @@ def main(quick: bool = False, fuzz_inputs: int = 0) -> int:
                      f"{statuses['0']} / {statuses['1']} / {statuses['2']} / {sum(tally.odd_status.values())}"))
         rows.append(("    tracebacks, hangs, uncoded errors", "5 s per input",
                      f"{sum(tally.tracebacks.values())}, {sum(tally.hangs.values())}, {sum(tally.uncoded.values())}"))
+        progress.advance()
+    return rows, time.perf_counter() - begin
 
-    # print
+
+def _print_table(rows: list[tuple[str, str, str]], quick: bool, took: float) -> None:
     print(f"virtspec benchmark{' (quick)' if quick else ''}")
     print(f"machine: {os.cpu_count()} CPUs, Python {platform.python_version()} ({platform.python_implementation()}), "
           f"{platform.system()} {platform.machine()}")
@@ -253,10 +284,10 @@ def main(quick: bool = False, fuzz_inputs: int = 0) -> int:
     print(f"{'-' * w0}  {'-' * w1}  {'-' * w2}")
     for a, b, c in rows:
         print(f"{a:<{w0}}  {b:<{w1}}  {c}")
-    print(f"(benchmark took {time.perf_counter() - begin:.1f} s)")
-    return 0
+    print(f"(benchmark took {took:.1f} s)")
 
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    sys.exit(main(quick="--quick" in args, fuzz_inputs=int(args[args.index("--fuzz") + 1]) if "--fuzz" in args else 0))
+    sys.exit(main(quick="--quick" in args, fuzz_inputs=int(args[args.index("--fuzz") + 1]) if "--fuzz" in args else 0,
+                  quiet="--quiet" in args))

@@ -51,6 +51,7 @@ from codegen.frontend.diagnostics import SpecError
 from codegen.frontend.parse import parser
 from codegen.frontend.pipeline import compile_in_project, compile_spec
 from codegen.generate import emit
+from codegen.progress import Progress
 
 # the seeds: the shipped specs, and the toy specs of the tests when run from a checkout
 TOY_SPECS = Path(__file__).resolve().parents[2] / "tests" / "data"
@@ -495,22 +496,22 @@ def summary(tally: Tally) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m codegen.bench.fuzz", description=__doc__.split("\n\n")[0])
-    p.add_argument("--inputs", type=int, default=10_000)
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--timeout", type=float, default=5.0, help="seconds per input before it counts as a hang")
+    p.add_argument("--inputs", type=int, default=10_000, help="how many inputs to run (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=1,
+                   help="seed of the inputs; a run is reproduced by it (default: %(default)s)")
+    p.add_argument("--timeout", type=float, default=5.0,
+                   help="CPU seconds per input before it counts as a hang (default: %(default)s)")
     p.add_argument("--family", action="append", choices=FAMILIES, help="only these families (repeatable)")
-    p.add_argument("--save", default="fuzz-failures", help="where failing inputs are written")
+    p.add_argument("--save", default="fuzz-failures", help="where failing inputs are written (default: %(default)s)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bar (there is none either when standard error is not a terminal)")
     args = p.parse_args(argv)
+    if args.inputs < 1:
+        p.error(f"--inputs: expected a count of at least 1, not {args.inputs}")
     families = tuple(args.family) if args.family else FAMILIES
-
-    def progress(done, total):
-        if sys.stderr.isatty() and done % 100 == 0:
-            print(f"\r{done}/{total}", end="", file=sys.stderr, flush=True)
-
-    tally = fuzz(args.inputs, args.seed, args.timeout, Path(args.save), families, progress)
-    if sys.stderr.isatty():
-        print(file=sys.stderr)
+    with Progress(args.inputs, "fuzz", "inputs", quiet=args.quiet) as progress:
+        tally = fuzz(args.inputs, args.seed, args.timeout, Path(args.save), families, progress)
     print(json.dumps(tally.as_json(), sort_keys=True) if args.json else summary(tally))
     return 1 if tally.failures else 0
 

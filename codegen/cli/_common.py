@@ -11,6 +11,8 @@ from codegen.frontend import config
 from codegen.frontend.config import Project, find_project
 from codegen.frontend.diagnostics import DiagnosticBag
 from codegen.frontend.pipeline import compile_in_project
+from codegen.progress import Progress
+from codegen.progress import write as progress_write
 
 
 class Usage(Exception):
@@ -28,9 +30,22 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
         if "%(default)" not in text and "default:" not in text and action.option_strings \
-                and action.default not in (None, False, True, argparse.SUPPRESS, []):
+                and worth_saying(action.default):
             text += " (default: %(default)s)"
         return text
+
+
+def worth_saying(default) -> bool:
+    """Whether an option's default is shown in --help: not for a flag (True/False), an
+    absent value (None, an empty list) or a suppressed one. Compared by type, not by
+    `in (False, True)`: 0 == False and 1 == True, and `--seed 1` has a default to say."""
+    return not (default is None or isinstance(default, bool) or default == [] or default == argparse.SUPPRESS)
+
+
+def bar(args: argparse.Namespace, total: int, desc: str, unit: str = "specs") -> Progress:
+    """The progress bar of a step over the specs of a run: drawn on a terminal when there
+    is more than one spec and no --quiet."""
+    return Progress(total, desc, unit, quiet=getattr(args, "quiet", False) or total < 2)
 
 
 def project_of(args: argparse.Namespace) -> Project:
@@ -96,10 +111,12 @@ def _not_a_file(p: Path) -> str | None:
     return f"no such spec file: {p}"
 
 
-def compile_all(paths: list[Path], werror: bool = False) -> tuple[list[ir.Spec], list[DiagnosticBag]]:
+def compile_all(paths: list[Path], werror: bool = False,
+                progress: Progress | None = None) -> tuple[list[ir.Spec], list[DiagnosticBag]]:
     """Compile each spec with the settings of its pyproject.toml. The warnings of a spec
     that compiled are printed here; a spec with errors (or, under --Werror or `werror`
-    in the settings, with warnings) is returned in `failed` for report()."""
+    in the settings, with warnings) is returned in `failed` for report(). `progress`
+    advances by one for each spec."""
     specs, failed = [], []
     warned = 0
     for p in paths:
@@ -107,11 +124,13 @@ def compile_all(paths: list[Path], werror: bool = False) -> tuple[list[ir.Spec],
             spec, bag = compile_in_project(p, werror)
         except config.ConfigError as exc:
             raise Usage(str(exc)) from None
+        if progress:
+            progress.advance()
         if spec is None:
             failed.append(bag)
             continue
         if bag.items:
-            print(bag.render(), file=sys.stderr)
+            progress_write(bag.render())  # above the bar, if one is drawn
             warned += len(bag.warnings)
         specs.append(spec)
     if warned and not failed:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from codegen.cli._common import Usage
+
 
 def add_parsers(sub, formatter) -> None:
     b = sub.add_parser("bench", help="run the benchmark", formatter_class=formatter,
@@ -11,9 +13,13 @@ def add_parsers(sub, formatter) -> None:
     b.add_argument("--quick", action="store_true", help="fewer walks and events: a smoke run of every section")
     b.add_argument("--fuzz", type=int, default=0, metavar="N",
                    help="also feed N fuzz inputs through `check` (`python -m codegen.bench.fuzz` runs it alone)")
+    b.add_argument("--quiet", action="store_true",
+                   help="no progress bar (there is none either when standard error is not a terminal)")
     b.set_defaults(fn=cmd_bench, parser=b)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from codegen.bench import bench
-    return bench.main(quick=args.quick, fuzz_inputs=args.fuzz)
+    if args.fuzz < 0:
+        raise Usage(f"--fuzz: expected a count of inputs, 0 or more, not {args.fuzz}")
+    return bench.main(quick=args.quick, fuzz_inputs=args.fuzz, quiet=args.quiet)

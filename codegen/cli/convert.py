@@ -18,7 +18,7 @@ def add_parsers(sub, formatter) -> None:
     v.add_argument("--hdl", action="append", choices=sorted(LANGUAGES), default=None,
                    help="the language; repeat for both (default: both)")
     v.add_argument("-o", "--output", metavar="DIR", default=None,
-                   help="output folder (default: hdl-out/ in the project root)")
+                   help="folder the HDL files are written to (default: hdl-out/ in the project root)")
     v.add_argument("--generated", metavar="DIR", default=None,
                    help="the folder of generated models to read (default: generated/ in the project root)")
     v.add_argument("--top", metavar="NAME", default=None,
@@ -30,6 +30,9 @@ def add_parsers(sub, formatter) -> None:
 def cmd_convert(args: argparse.Namespace) -> int:
     from codegen.generate import hdl
     from codegen.verify import harness
+    problem = hdl.bad_top_name(args.top) if args.top is not None else None
+    if problem:  # a usage error, found before the spec is compiled
+        raise Usage(f"--top: expected a Verilog and VHDL identifier, not {args.top!r}: it {problem}")
     project = project_of(args)
     spec = compile_one(args.spec)
     if spec is None:
@@ -40,9 +43,6 @@ def cmd_convert(args: argparse.Namespace) -> int:
               f"`virtspec generate {args.spec}`", file=sys.stderr)
         return 1
     top = args.top or hdl.top_name(spec)
-    problem = hdl.bad_top_name(top)
-    if problem:
-        raise Usage(f"--top {top!r}: {problem}")
     _, model = harness.load_generated(directory)
     out = output_folder(args.output, project.root / "hdl-out")
     status = 0

@@ -10,6 +10,7 @@ from pathlib import Path
 from codegen import ir
 from codegen.cli._common import Usage, compile_one, output_folder, project_of
 from codegen.generate import emit
+from codegen.progress import Progress
 from codegen.verify.stimulus.translation import Draw
 
 
@@ -32,18 +33,20 @@ def add_parsers(sub, formatter) -> None:
                    help="where VCDs of mismatches go (default: cosim-vcd/ in the project root)")
     s.add_argument("--generated", metavar="DIR", default=None,
                    help="the folder of generated models to read (default: generated/ in the project root)")
-    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--quiet", action="store_true",
+                   help="no progress bar (there is none either when standard error is not a terminal)")
     s.set_defaults(fn=cmd_cosim, parser=s)
 
 
 def cmd_cosim(args: argparse.Namespace) -> int:
     from codegen.verify import cosim, harness
     if args.walks < 1:
-        raise Usage("--walks (or --events) must be at least 1")
+        raise Usage(f"--walks (or --events): expected at least 1, not {args.walks}")
     if not 1 <= args.min_latency <= args.max_latency:
-        raise Usage("latencies need 1 <= --min-latency <= --max-latency")
+        raise Usage(f"latencies: expected 1 <= --min-latency <= --max-latency, not {args.min_latency} and "
+                    f"{args.max_latency}")
     if not 0 <= args.stall <= 90:
-        raise Usage("--stall is a percentage from 0 to 90")
+        raise Usage(f"--stall: expected a percentage from 0 to 90, not {args.stall}")
     project = project_of(args)
     spec = compile_one(args.spec)
     if spec is None:
@@ -56,9 +59,10 @@ def cmd_cosim(args: argparse.Namespace) -> int:
     timing = harness.Timing(args.min_latency, args.max_latency, args.stall)
     mix = _mix(args.mix, spec) if args.mix else None
     total = sum(mix.values()) if mix else args.walks
-    progress = cosim.progress_bar(spec.name) if total >= 500 and not args.quiet else None
     vcd_dir = output_folder(args.vcd_dir, project.root / "cosim-vcd")
-    report = cosim.run(spec, directory, args.walks, args.seed, timing, Path(vcd_dir), progress, mix=mix)
+    noun = "events" if isinstance(spec.top, ir.Unit) else "walks"
+    with Progress(total, spec.name, noun, quiet=args.quiet) as progress:
+        report = cosim.run(spec, directory, args.walks, args.seed, timing, Path(vcd_dir), progress, mix=mix)
     for f in report.failures:
         print(f"MISMATCH in {report.noun[:-1]} {f.index}:", file=sys.stderr)
         for line in f.what:

@@ -4,7 +4,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from codegen.cli._common import Usage, compile_all, output_folder, plural, project_of, report, spec_paths
+from codegen.cli._common import (
+    Usage,
+    bar,
+    compile_all,
+    output_folder,
+    plural,
+    project_of,
+    report,
+    spec_paths,
+)
 from codegen.generate import doc, emit
 
 
@@ -15,6 +24,8 @@ def add_parsers(sub, formatter) -> None:
     o.add_argument("-o", "--output", metavar="DIR", default=None,
                    help="output folder (default: docs/ in the project root)")
     o.add_argument("--check", action="store_true", help="fail if the docs are stale; write nothing")
+    o.add_argument("--quiet", action="store_true",
+                   help="no progress bar (there is none either for one spec, or when standard error is not a terminal)")
     o.set_defaults(fn=cmd_doc, parser=o)
 
 
@@ -26,14 +37,17 @@ def cmd_doc(args: argparse.Namespace) -> int:
     clash = sorted({s for s in stems if stems.count(s) > 1 or s == "index"})
     if clash:
         raise Usage(f"spec file names must differ and not be 'index' (their docs are DIR/<name>.md): {', '.join(clash)}")
-    specs, failed = compile_all(paths)
+    with bar(args, len(paths), "compile") as progress:
+        specs, failed = compile_all(paths, progress=progress)
     report(failed)
     if failed:
         return 1
     out = output_folder(args.output, project.docs)
     files: dict[str, str] = {}
-    for spec in specs:
-        files.update(doc.render(spec))
+    with bar(args, len(specs), "doc") as progress:
+        for spec in specs:
+            files.update(doc.render(spec))
+            progress.advance()
     files.update(doc.render_index(specs, out))
     if args.check:
         stale = emit.stale(files, out)

@@ -5,7 +5,15 @@ import argparse
 import sys
 import time
 
-from codegen.cli._common import compile_all, output_folder, plural, project_of, report, spec_paths
+from codegen.cli._common import (
+    bar,
+    compile_all,
+    output_folder,
+    plural,
+    project_of,
+    report,
+    spec_paths,
+)
 from codegen.generate import emit
 
 
@@ -18,19 +26,27 @@ def add_parsers(sub, formatter) -> None:
     g.add_argument("--Werror", dest="werror", action="store_true", help="treat warnings as errors")
     g.add_argument("-o", "--output", metavar="DIR", default=None,
                    help="output folder, one subfolder per spec (default: generated/ in the project root)")
+    g.add_argument("--quiet", action="store_true",
+                   help="no progress bar (there is none either for one spec, or when standard error is not a terminal)")
     g.set_defaults(fn=cmd_generate, parser=g)
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     project = project_of(args)
-    specs, failed = compile_all(spec_paths(args.spec, project, "generate"), args.werror)
+    paths = spec_paths(args.spec, project, "generate")
+    with bar(args, len(paths), "compile") as progress:
+        specs, failed = compile_all(paths, args.werror, progress)
     report(failed)
     if failed:
         return 1
     out_root = output_folder(args.output, project.generated)
     stale, written = [], []
-    rendered = [(s, emit.render(s)) for s in specs]
+    with bar(args, len(specs), "generate") as progress:
+        rendered = []
+        for s in specs:
+            rendered.append((s, emit.render(s)))
+            progress.advance()
     for spec, files in rendered:
         directory = emit.out_dir(spec, out_root)
         if args.check:

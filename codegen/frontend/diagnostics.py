@@ -127,6 +127,28 @@ def read_source(path: Path, bag: DiagnosticBag, limit: int = 4 * 1024 * 1024, at
     except OSError as exc:
         bag.error("E0001", f"cannot read spec file '{path.name}': {exc.strerror or exc}", span)
         return None
+    return decode_source(data, path, bag, at, shown)
+
+
+def read_stream(stream, name: str, bag: DiagnosticBag, limit: int = 4 * 1024 * 1024) -> str | None:
+    """Read a spec from a binary stream (standard input), with the checks of read_source;
+    `name` stands for the file in messages (e.g. '<stdin>')."""
+    try:
+        data = stream.read(limit + 1)
+    except OSError as exc:
+        bag.error("E0001", f"cannot read spec from {name}: {exc.strerror or exc}", Span(path=name))
+        return None
+    if len(data) > limit:
+        bag.error("E0002", f"{name} holds more than {limit} bytes; spec files are limited to {limit} bytes: check "
+                  "that it is the spec you meant", Span(path=name))
+        return None
+    return decode_source(data, Path(name), bag, shown=name)
+
+
+def decode_source(data: bytes, path: Path, bag: DiagnosticBag, at: Span | None = None,
+                  shown: str | None = None) -> str | None:
+    """The text of a spec file's bytes (read_source), or None with the problem in `bag`."""
+    span = at or Span(path=shown or str(path))
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # a UTF-16 byte-order mark: what some Windows editors save
         bag.error("E0003", f"'{path.name}' is UTF-16 text (it starts with a UTF-16 byte-order mark); spec files are "
                   "UTF-8: convert it, e.g. `iconv -f utf-16 -t utf-8 OLD > NEW`", span)

@@ -37,6 +37,7 @@ The layout:
 """
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import sys
@@ -49,7 +50,7 @@ import lark
 from lark import Lark, Token, Tree
 from pydantic import BaseModel
 
-from codegen.frontend.diagnostics import DiagnosticBag, Span, read_source
+from codegen.frontend.diagnostics import DiagnosticBag, Span, read_source, read_stream
 from codegen.frontend.parse import GRAMMAR, parse_text
 
 INDENT = 4
@@ -349,11 +350,13 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def run(paths: list[Path], check: bool, out=None, err=None) -> int:
-    """Format each file (or, with `check`, only say which would change). Exit status: 0,
-    or 1 if a file has syntax errors, cannot be written, or (with `check`) would change.
-    A file with errors is left as it is; the others are still formatted."""
+def run(paths: list[Path], check: bool, out=None, err=None, diff: bool = False) -> int:
+    """Format each file (or, with `check`, only say which would change; with `diff`,
+    print a unified diff of what would change instead, on `out`). Exit status: 0, or 1
+    if a file has syntax errors, cannot be written, or (with `check` or `diff`) would
+    change. A file with errors is left as it is; the others are still formatted."""
     out, err = out or sys.stdout, err or sys.stderr
+    dry = check or diff  # write nothing
     changed, failed = [], 0
     for path in paths:
         bag = DiagnosticBag()
@@ -373,7 +376,9 @@ def run(paths: list[Path], check: bool, out=None, err=None) -> int:
         if new == old:
             continue
         changed.append(path)
-        if check:
+        if diff:
+            out.write(unified_diff(old, new, str(path)))
+        if dry:
             print(f"would reformat: {path}", file=err)
             continue
         try:
@@ -386,11 +391,45 @@ def run(paths: list[Path], check: bool, out=None, err=None) -> int:
     n, s = len(paths), "s" if len(paths) != 1 else ""
     if failed:
         print(f"{failed} of {n} spec file{s} could not be formatted", file=err)
-    if check:
+    if dry:
         if changed:
             print(f"{len(changed)} of {n} spec file{s} would be reformatted (run `virtspec fmt`)", file=err)
         elif not failed:
-            print(f"{n} spec file{s} already formatted", file=out)
+            print(f"{n} spec file{s} already formatted", file=err if diff else out)
         return 1 if changed or failed else 0
     print(f"{len(changed)} of {n} spec file{s} reformatted", file=out)
     return 1 if failed else 0
+
+
+def unified_diff(old: str, new: str, name: str) -> str:
+    """The unified diff from `old` to `new` (both `name`: `patch -p0` applies it)."""
+    lines = difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True), name, name)
+    # a last line without a newline gets the marker `patch` expects
+    return "".join(ln if ln.endswith("\n") else ln + "\n\\ No newline at end of file\n" for ln in lines)
+
+
+STDIN = "<stdin>"
+
+
+def run_stdin(check: bool, diff: bool, stdin=None, out=None, err=None) -> int:
+    """`virtspec fmt -`: format the spec read from `stdin` (bytes) for an editor. Plain,
+    the formatted text goes to `out`; with `diff`, the unified diff; with `check`,
+    nothing, the exit status says. A spec with syntax errors writes nothing on `out`:
+    the diagnostics go to `err`, exit status 1."""
+    stdin = stdin or sys.stdin.buffer
+    out, err = out or sys.stdout, err or sys.stderr
+    bag = DiagnosticBag()
+    old = read_stream(stdin, STDIN, bag)
+    try:
+        new = format_text(old, STDIN, bag) if old is not None else None
+    except FormatError as exc:
+        print(f"virtspec fmt: internal error, {STDIN} not formatted: {exc}", file=err)
+        return 1
+    if new is None:
+        print(bag.render(), file=err)
+        return 1
+    if diff:
+        out.write(unified_diff(old, new, STDIN))
+    elif not check:
+        out.write(new)
+    return 1 if (check or diff) and new != old else 0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import re
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -289,22 +288,3 @@ def shrink(ref, model, sc: Scenario, index: int, timing, vcd_dir: Path | None) -
         found.vcd = path
     return found
 
-
-def progress_bar(label: str, stream=sys.stderr):
-    """A progress callback drawing a bar on a terminal, or a line per tenth elsewhere."""
-    state = {"last": -1}
-
-    def update(done: int, total: int) -> None:
-        if stream.isatty():
-            width = 30
-            fill = width * done // max(1, total)
-            stream.write(f"\r{label} [{'#' * fill}{'.' * (width - fill)}] {done}/{total}")
-            if done >= total:
-                stream.write("\n")
-            stream.flush()
-        else:
-            tenth = 10 * done // max(1, total)
-            if tenth != state["last"]:
-                state["last"] = tenth
-                stream.write(f"{label}: {done}/{total}\n")
-    return update

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -394,3 +397,88 @@ def test_internal_error_writes_nothing(tmp_path, capsys, monkeypatch):
     assert main(["fmt", str(path)]) == 1
     assert "internal error" in capsys.readouterr().err
     assert path.read_text() == MESSY
+
+
+# ---- --diff and standard input (editor integration) ----------------------------------------------
+
+def _unformatted(path: Path) -> str:
+    """A shipped spec with its layout spoiled: 2-space indentation, a space before `;`."""
+    text = re.sub(r"^(    )+", lambda m: "  " * (len(m.group(0)) // 4), path.read_text(), flags=re.M)
+    return re.sub(r";$", " ;", text, flags=re.M)
+
+
+def test_cli_diff_prints_what_would_change_and_writes_nothing(tmp_path, capsys):
+    shipped = ROOT / "specs" / "amd_npt.vspec"
+    path = tmp_path / "amd_npt.vspec"
+    path.write_text(_unformatted(shipped))
+    before = (path.read_bytes(), path.stat().st_mtime_ns)
+    assert main(["fmt", "--diff", str(path)]) == 1
+    captured = capsys.readouterr()
+    assert (path.read_bytes(), path.stat().st_mtime_ns) == before
+    assert captured.out.startswith(f"--- {path}\n+++ {path}\n@@ ")
+    assert "-spec amd_npt cite \"AMD64 APM Vol. 2 15.25\" ;\n+spec amd_npt cite \"AMD64 APM Vol. 2 15.25\";\n" \
+        in captured.out
+    assert f"would reformat: {path}" in captured.err
+    # the diff is a patch: applied to the file, it gives the shipped spec back
+    if shutil.which("patch"):
+        patched = tmp_path / "patched.vspec"
+        r = subprocess.run(["patch", "-s", "-o", str(patched), str(path)], input=captured.out, text=True,
+                           capture_output=True, timeout=60)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert patched.read_text() == shipped.read_text()
+
+
+def test_cli_diff_on_formatted_files_is_empty(capsys):
+    shipped = [str(p) for p in SPEC_FILES]
+    assert main(["fmt", "--diff", *shipped]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert f"{len(shipped)} spec files already formatted" in captured.err
+
+
+def test_cli_diff_last_line_without_newline(tmp_path, capsys):
+    path = tmp_path / "t.vspec"
+    path.write_text("spec t;\nparam A = 1 ;")
+    assert main(["fmt", "--diff", str(path)]) == 1
+    assert capsys.readouterr().out.endswith("-param A = 1 ;\n\\ No newline at end of file\n+param A = 1;\n")
+
+
+def _stdin(text, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "codegen", "fmt", *kw.pop("args", []), "-"], input=text,
+                          cwd=ROOT, capture_output=True, text=True, timeout=120, **kw)
+
+
+def test_stdin_to_stdout():
+    shipped = (ROOT / "specs" / "amd_npt.vspec").read_text()
+    r = _stdin(_unformatted(ROOT / "specs" / "amd_npt.vspec"))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == shipped and r.stderr == ""
+    r = _stdin(MESSY)
+    assert (r.returncode, r.stdout, r.stderr) == (0, MESSY_FORMATTED, "")
+
+
+def test_stdin_syntax_error_goes_to_stderr_only():
+    r = _stdin("spec   t;\nparam A = ;\n")
+    assert r.returncode == 1
+    assert r.stdout == ""
+    assert "<stdin>:2:11: error[E0100]: syntax error" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("content", [b"\x00\x01binary", b"", "caf\u00e9 ;".encode("latin1")])
+def test_stdin_unreadable_input_is_a_diagnostic(content):
+    r = subprocess.run([sys.executable, "-m", "codegen", "fmt", "-"], input=content, cwd=ROOT,
+                       capture_output=True, timeout=120)
+    assert r.returncode == 1 and r.stdout == b""
+    assert re.search(rb"error\[E0\d+\]", r.stderr) and b"Traceback" not in r.stderr
+
+
+def test_stdin_with_check_and_diff(capsys, monkeypatch):
+    import io
+    for text, status in ((MESSY, 1), (MESSY_FORMATTED, 0)):
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(text.encode())))
+        assert main(["fmt", "--check", "-"]) == status
+        assert capsys.readouterr().out == ""
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(text.encode())))
+        assert main(["fmt", "--diff", "-"]) == status
+        out = capsys.readouterr().out
+        assert out.startswith("--- <stdin>\n+++ <stdin>\n") if status else out == ""
