@@ -10,7 +10,7 @@ from codegen import ir
 from codegen.frontend import config
 from codegen.frontend.config import Project, find_project
 from codegen.frontend.diagnostics import DiagnosticBag
-from codegen.frontend.pipeline import compile_in_project
+from codegen.frontend.pipeline import Compiled, compile_full_in_project
 
 
 class Usage(Exception):
@@ -100,11 +100,17 @@ def compile_all(paths: list[Path], werror: bool = False) -> tuple[list[ir.Spec],
     """Compile each spec with the settings of its pyproject.toml. The warnings of a spec
     that compiled are printed here; a spec with errors (or, under --Werror or `werror`
     in the settings, with warnings) is returned in `failed` for report()."""
+    compiled, failed = compile_all_full(paths, werror)
+    return [c.spec for c in compiled], failed
+
+
+def compile_all_full(paths: list[Path], werror: bool = False) -> tuple[list[Compiled], list[DiagnosticBag]]:
+    """compile_all, keeping what the dump needs besides the IR."""
     specs, failed = [], []
     warned = 0
     for p in paths:
         try:
-            spec, bag = compile_in_project(p, werror)
+            spec, bag = compile_full_in_project(p, werror)
         except config.ConfigError as exc:
             raise Usage(str(exc)) from None
         if spec is None:
@@ -131,6 +137,12 @@ def report(failed: list[DiagnosticBag]) -> None:
 
 def compile_one(path: str) -> ir.Spec | None:
     """The one spec of cosim, convert and dump; None (after reporting) when it fails."""
-    specs, failed = compile_all(one_spec(path))
+    compiled = compile_one_full(path)
+    return compiled.spec if compiled is not None else None
+
+
+def compile_one_full(path: str) -> Compiled | None:
+    """compile_one, keeping what the dump needs besides the IR."""
+    specs, failed = compile_all_full(one_spec(path))
     report(failed)
     return None if failed else specs[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from importlib import import_module
 from typing import Callable
 
 from codegen.cli._common import Usage
@@ -13,7 +14,9 @@ from codegen.cli._common import Usage
 def _schemas() -> dict[str, tuple[str, Callable[[], dict]]]:
     """name -> (what it describes, a function giving the schema). Imports are local: a
     schema costs its module only when asked for."""
-    return {}
+    return {
+        "dump": ("the elaborated spec `virtspec dump` prints", lambda: import_module("codegen.ir.dump").json_schema()),
+    }
 
 
 def add_parsers(sub, formatter) -> None:
