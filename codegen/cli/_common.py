@@ -106,24 +106,24 @@ def compile_all(paths: list[Path], werror: bool = False) -> tuple[list[ir.Spec],
 
 def compile_all_full(paths: list[Path], werror: bool = False) -> tuple[list[Compiled], list[DiagnosticBag]]:
     """compile_all, keeping what the dump needs besides the IR."""
-    specs, failed = [], []
+    done, failed = [], []
     warned = 0
     for p in paths:
         try:
-            spec, bag = compile_full_in_project(p, werror)
+            compiled, bag = compile_full_in_project(p, werror)
         except config.ConfigError as exc:
             raise Usage(str(exc)) from None
-        if spec is None:
+        if compiled is None:
             failed.append(bag)
             continue
         if bag.items:
             print(bag.render(), file=sys.stderr)
             warned += len(bag.warnings)
-        specs.append(spec)
+        done.append(compiled)
     if warned and not failed:
         print(f"{plural(warned, 'warning')} (`virtspec explain CODE` tells more; "
               "waive a code under [tool.virtspec] in pyproject.toml)", file=sys.stderr)
-    return specs, failed
+    return done, failed
 
 
 def report(failed: list[DiagnosticBag]) -> None:
@@ -136,13 +136,13 @@ def report(failed: list[DiagnosticBag]) -> None:
 
 
 def compile_one(path: str) -> ir.Spec | None:
-    """The one spec of cosim, convert and dump; None (after reporting) when it fails."""
+    """The one spec of cosim and convert; None (after reporting) when it fails."""
     compiled = compile_one_full(path)
     return compiled.spec if compiled is not None else None
 
 
 def compile_one_full(path: str) -> Compiled | None:
-    """compile_one, keeping what the dump needs besides the IR."""
-    specs, failed = compile_all_full(one_spec(path))
+    """compile_one, keeping what the dump needs besides the IR (for `virtspec dump`)."""
+    compiled, failed = compile_all_full(one_spec(path))
     report(failed)
-    return None if failed else specs[0]
+    return None if failed else compiled[0]

@@ -23,9 +23,9 @@ def add_parsers(sub, formatter) -> None:
     c.add_argument("-v", "--verbose", action="store_true", help="also say which project root was found")
     c.set_defaults(fn=cmd_check, parser=c)
     d = sub.add_parser("dump", help="print the elaborated spec as JSON", formatter_class=formatter,
-                       description="Print the elaborated spec, with everything it imports, as JSON: a public "
-                                   "format, whose JSON Schema `virtspec schema dump` prints. Imported declarations "
-                                   "carry the namespace of their import, each `let` is listed once and named where "
+                       description="Print the elaborated spec, with everything it imports, as JSON: a public\n"
+                                   "format, whose JSON Schema `virtspec schema dump` prints. Imported declarations\n"
+                                   "carry the namespace of their import, each `let` is listed once and named where\n"
                                    "used, numbers keep the parameter or expression they come from.")
     d.add_argument("spec", help="the spec file")
     d.add_argument("--ir", action="store_true",

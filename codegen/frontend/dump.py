@@ -9,6 +9,7 @@ expanded, folded form.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from codegen import ir
@@ -26,8 +27,10 @@ def build(compiled: Compiled) -> d.Dump:
 
 
 def dump_json(compiled: Compiled) -> str:
-    """The text `virtspec dump` prints."""
-    return build(compiled).model_dump_json(indent=2)
+    """The text `virtspec dump` prints: the same bytes as model_dump_json(indent=2), but
+    through the standard library's encoder, which does not give up on an expression as
+    deep as the parser allows (pydantic's JSON serializer stops at about 150 levels)."""
+    return json.dumps(build(compiled).model_dump(mode="json"), indent=2, ensure_ascii=False)
 
 
 class _Builder:

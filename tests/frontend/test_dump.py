@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from snippets import WALK, edit, write
 
+from codegen import ir
 from codegen.cli import main
 from codegen.frontend.diagnostics import SpecError
 from codegen.frontend.dump import build, dump_json
@@ -365,6 +366,31 @@ def test_the_schema_knows_every_operator_and_reference_kind():
     assert set(get_args(d.RefExpr.model_fields["kind"].annotation)) == set(RUNTIME_KINDS)
 
 
+# every field of the IR is in the dump, or left out on purpose: a field added to the IR
+# fails here until the dump presents it (or says why not)
+IR_TO_DUMP = {
+    ir.Spec: (d.Dump, {}), ir.Param: (d.Param, {}), ir.EnumDef: (d.EnumDef, {}), ir.EnumItem: (d.EnumItem, {}),
+    ir.Layout: (d.Layout, {}), ir.Field: (d.FormatField, {}), ir.BitRange: (d.BitRange, {}),
+    ir.Regime: (d.Regime, {"let_defs": "lets"}), ir.Level: (d.Level, {}), ir.Rule: (d.Rule, {}),
+    ir.Let: (d.Let, {}), ir.Accumulator: (d.Accumulator, {}), ir.Update: (d.Update, {}),
+    ir.Record: (d.Record, {}), ir.RecordField: (d.RecordField, {}), ir.RecordBits: (d.RecordBits, {}),
+    ir.Binding: (d.Binding, {}), ir.Nested: (d.Nested, {}), ir.EventField: (d.EventField, {}),
+    ir.StructField: (d.StructField, {}), ir.Structure: (d.Structure, {}), ir.Bitmap: (d.Bitmap, {}),
+    ir.OutputField: (d.OutputField, {}), ir.Walk: (d.Walk, {}), ir.UnitRecord: (d.UnitRecord, {}),
+    ir.ExitAssign: (d.ExitAssign, {}), ir.ExitRule: (d.ExitRule, {}),
+    # Unit.lets (the names) and Unit.let_defs are both the dump's `lets`
+    ir.Unit: (d.Unit, {"let_defs": "lets"}),
+}
+
+
+def test_every_ir_field_is_in_the_dump():
+    ir_nodes = {c for c in vars(ir).values() if isinstance(c, type) and issubclass(c, ir.Node) and c is not ir.Node}
+    assert ir_nodes == set(IR_TO_DUMP)
+    for ir_class, (dump_class, renamed) in IR_TO_DUMP.items():
+        missing = {renamed.get(f, f) for f in ir_class.model_fields} - set(dump_class.model_fields)
+        assert missing == set(), (ir_class.__name__, missing)
+
+
 # ---- deterministic: the same bytes every run, from any working directory
 def test_dump_is_the_same_bytes_twice_and_from_any_working_directory(tmp_path, monkeypatch, capsys):
     spec = SPECS["amd_npt"]
@@ -399,6 +425,19 @@ def nodes_spans(x) -> list[dict]:
         elif isinstance(y, list):
             stack.extend(y)
     return out
+
+
+def test_an_expression_as_deep_as_the_parser_allows_dumps(tmp_path, capsys):
+    """The parser allows 200 levels; pydantic's JSON serializer would give up at about
+    150, the standard library's encoder does not. Such a dump is read back with
+    json.loads and model_validate (pydantic's JSON parser stops at 200 JSON levels, two
+    per expression level)."""
+    deep = "P" + " || P" * 190
+    path = write(tmp_path, edit(WALK, "fault not_present when !P;", f"fault not_present when !({deep});"))
+    assert main(["dump", str(path)]) == 0
+    text = capsys.readouterr().out
+    dump = d.Dump.model_validate(json.loads(text))
+    assert len(nodes(dump.regimes[0].faults[0].when, "||")) == 190
 
 
 def test_dump_ir_prints_the_internal_ir(capsys):
