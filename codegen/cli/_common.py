@@ -10,7 +10,7 @@ from codegen import ir
 from codegen.frontend import config
 from codegen.frontend.config import Project, find_project
 from codegen.frontend.diagnostics import DiagnosticBag
-from codegen.frontend.pipeline import compile_in_project
+from codegen.frontend.pipeline import Compiled, compile_full_in_project
 from codegen.progress import Progress
 from codegen.progress import write as progress_write
 
@@ -117,26 +117,33 @@ def compile_all(paths: list[Path], werror: bool = False,
     that compiled are printed here; a spec with errors (or, under --Werror or `werror`
     in the settings, with warnings) is returned in `failed` for report(). `progress`
     advances by one for each spec."""
-    specs, failed = [], []
+    compiled, failed = compile_all_full(paths, werror, progress)
+    return [c.spec for c in compiled], failed
+
+
+def compile_all_full(paths: list[Path], werror: bool = False,
+                     progress: Progress | None = None) -> tuple[list[Compiled], list[DiagnosticBag]]:
+    """compile_all, keeping what the dump needs besides the IR."""
+    done, failed = [], []
     warned = 0
     for p in paths:
         try:
-            spec, bag = compile_in_project(p, werror)
+            compiled, bag = compile_full_in_project(p, werror)
         except config.ConfigError as exc:
             raise Usage(str(exc)) from None
         if progress:
             progress.advance()
-        if spec is None:
+        if compiled is None:
             failed.append(bag)
             continue
         if bag.items:
             progress_write(bag.render())  # above the bar, if one is drawn
             warned += len(bag.warnings)
-        specs.append(spec)
+        done.append(compiled)
     if warned and not failed:
         print(f"{plural(warned, 'warning')} (`virtspec explain CODE` tells more; "
               "waive a code under [tool.virtspec] in pyproject.toml)", file=sys.stderr)
-    return specs, failed
+    return done, failed
 
 
 def report(failed: list[DiagnosticBag]) -> None:
@@ -149,7 +156,13 @@ def report(failed: list[DiagnosticBag]) -> None:
 
 
 def compile_one(path: str) -> ir.Spec | None:
-    """The one spec of cosim, convert and dump; None (after reporting) when it fails."""
-    specs, failed = compile_all(one_spec(path))
+    """The one spec of cosim and convert; None (after reporting) when it fails."""
+    compiled = compile_one_full(path)
+    return compiled.spec if compiled is not None else None
+
+
+def compile_one_full(path: str) -> Compiled | None:
+    """compile_one, keeping what the dump needs besides the IR (for `virtspec dump`)."""
+    compiled, failed = compile_all_full(one_spec(path))
     report(failed)
-    return None if failed else specs[0]
+    return None if failed else compiled[0]

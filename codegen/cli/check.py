@@ -8,7 +8,7 @@ import sys
 from codegen.cli._common import (
     Usage,
     compile_all,
-    compile_one,
+    compile_one_full,
     plural,
     project_of,
     report,
@@ -32,8 +32,15 @@ def add_parsers(sub, formatter) -> None:
     c.add_argument("-v", "--verbose", action="store_true",
                    help="also say which project root was found (on stderr with --format json or sarif)")
     c.set_defaults(fn=cmd_check, parser=c)
-    d = sub.add_parser("dump", help="print the elaborated IR as JSON", formatter_class=formatter)
+    d = sub.add_parser("dump", help="print the elaborated spec as JSON", formatter_class=formatter,
+                       description="Print the elaborated spec, with everything it imports, as JSON: a public\n"
+                                   "format, whose JSON Schema `virtspec schema dump` prints. Imported declarations\n"
+                                   "carry the namespace of their import, each `let` is listed once and named where\n"
+                                   "used, numbers keep the parameter or expression they come from.")
     d.add_argument("spec", help="the spec file")
+    d.add_argument("--ir", action="store_true",
+                   help="print the internal IR the generators read instead (lets expanded, constants folded, "
+                        "names unqualified): for debugging virtspec, its format changes without notice")
     d.set_defaults(fn=cmd_dump, parser=d)
     x = sub.add_parser("explain", help="explain diagnostic codes (all codes when none is given)", formatter_class=formatter)
     x.add_argument("code", nargs="*", help="codes such as E0402 or W0103")
@@ -76,10 +83,14 @@ def _check_machine(args: argparse.Namespace, project: Project) -> int:
 
 
 def cmd_dump(args: argparse.Namespace) -> int:
-    spec = compile_one(args.spec)
-    if spec is None:
+    compiled = compile_one_full(args.spec)
+    if compiled is None:
         return 1
-    print(spec.model_dump_json(indent=2))
+    if args.ir:
+        print(compiled.spec.model_dump_json(indent=2))
+        return 0
+    from codegen.frontend.dump import dump_json  # only this command needs it
+    print(dump_json(compiled))
     return 0
 
 

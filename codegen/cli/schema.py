@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from importlib import import_module
 from typing import Callable
 
 from codegen.cli._common import Usage
@@ -16,6 +17,7 @@ def _schemas() -> dict[str, tuple[str, Callable[[], dict]]]:
     from codegen.frontend import report
     return {
         "check": ("the document of `virtspec check --format json`", report.schema),
+        "dump": ("the elaborated spec `virtspec dump` prints", lambda: import_module("codegen.ir.dump").json_schema()),
     }
 
 

@@ -1,6 +1,7 @@
 """The front end in one call: read, parse, elaborate, check, lint -> validated IR."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from codegen import ir
@@ -9,13 +10,34 @@ from codegen.frontend.checks import check
 from codegen.frontend.config import Config
 from codegen.frontend.diagnostics import DiagnosticBag, Span, SpecError
 from codegen.frontend.elaborate import Elaborator, flatten, spec_digest
+from codegen.frontend.elaborate.scope import Module
 from codegen.frontend.lint import lint
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A compiled spec with what elaboration knew beyond the IR, for the dump
+    (codegen/frontend/dump.py): the top file's Module (its imports lead to every other
+    file's, and its `provenance` to where resolved expressions came from), the folder
+    imports are confined to, each file's resolved path by its shown path, and the
+    text of each file."""
+
+    spec: ir.Spec
+    module: Module
+    root: Path
+    files: dict[str, Path]
+    sources: dict[str, str]
 
 
 def compile_spec(path: str | Path, bag: DiagnosticBag | None = None, config: Config | None = None) -> ir.Spec:
     """Return the validated IR of the spec at `path`; raise SpecError with every
     diagnostic of the first stage that failed. Warnings of a valid spec stay in `bag`,
     less those `config` waives."""
+    return compile_full(path, bag, config).spec
+
+
+def compile_full(path: str | Path, bag: DiagnosticBag | None = None, config: Config | None = None) -> Compiled:
+    """compile_spec, keeping what the dump needs besides the IR."""
     bag = bag if bag is not None else DiagnosticBag()
     elab = Elaborator(bag)
     module = elab.load(Path(path))
@@ -33,7 +55,7 @@ def compile_spec(path: str | Path, bag: DiagnosticBag | None = None, config: Con
     lint(spec, set().union(*(m.used for m in elab.modules.values())), bag)
     if config is not None:
         bag.drop_waived(config.waived)
-    return spec
+    return Compiled(spec, module, elab.root_dir, {m.path: p for (p, _), m in elab.modules.items()}, dict(bag.sources))
 
 
 def compile_in_project(path: Path, werror: bool = False) -> tuple[ir.Spec | None, DiagnosticBag]:
@@ -41,14 +63,20 @@ def compile_in_project(path: Path, werror: bool = False) -> tuple[ir.Spec | None
     the spec, or None when it has errors (or warnings, under --Werror or `werror` in the
     settings), and the diagnostics left after waivers. A malformed [tool.virtspec]
     raises config.ConfigError, a usage error."""
+    compiled, bag = compile_full_in_project(path, werror)
+    return (compiled.spec if compiled is not None else None), bag
+
+
+def compile_full_in_project(path: Path, werror: bool = False) -> tuple[Compiled | None, DiagnosticBag]:
+    """compile_in_project, keeping what the dump needs besides the IR."""
     bag = DiagnosticBag()
     project = settings.load(path)
     try:
-        spec = compile_spec(path, bag, project)
+        compiled = compile_full(path, bag, project)
     except SpecError:
         return None, bag
     if bag.warnings and (werror or project.werror):
         for d in bag.warnings:
             d.severity, d.message = "error", f"{d.message} [warning made an error by --Werror]"
         return None, bag
-    return spec, bag
+    return compiled, bag

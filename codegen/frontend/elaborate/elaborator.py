@@ -17,6 +17,7 @@ from codegen.frontend import syntax_tree as ast
 from codegen.frontend.checks import identifier_message, identifier_problem, size_text
 from codegen.frontend.config import find_pyproject
 from codegen.frontend.diagnostics import DiagnosticBag, Span, read_source
+from codegen.frontend.elaborate.provenance import Provenance
 from codegen.frontend.elaborate.scope import (
     MAX_EXPANSIONS,
     MAX_LOADED_TOKENS,
@@ -50,6 +51,7 @@ class Elaborator:
         self.display_root = root_dir  # paths in messages and headers are relative to it (display_path)
         self.parsed: dict[Path, tuple] = {}  # each file parsed once: its syntax tree (or None) and tokens
         self.tokens = 0  # tokens of the imported instances loaded so far (MAX_LOADED_TOKENS)
+        self.provenance = Provenance()  # where resolved expressions came from (for the dump)
 
     # ------------------------------------------------------------------ loading
     def load(self, path: Path, span: Span | None = None, overrides: dict | None = None) -> Module | None:
@@ -87,7 +89,7 @@ class Elaborator:
         tree = self._parse(path, text, shown, span)
         if tree is None:
             return None
-        module = Module(shown, tree, overrides=dict(overrides))
+        module = Module(shown, tree, overrides=dict(overrides), provenance=self.provenance)
         self.loading.append(path)
         self.imported_at[path] = span
         first: dict[str, Span] = {}
@@ -220,7 +222,7 @@ class Elaborator:
                 raise EvalError(f"value {value} is negative", e.span)
             if value.bit_length() > MAX_CONST_BITS:
                 raise Problem("E0304", f"constant is larger than {MAX_CONST_BITS} bits", e.span)
-            return num(value, e.span)
+            return scope.module.provenance.note(num(value, e.span), folded=out)
         if e.op == "slice" and not (args[1].op == "num" and args[2].op == "num"):
             raise Problem("E0302", f"slice bounds must be constant: {self._runtime(args[1:])}", e.span)
         if e.op == "slice" and args[1].value < args[2].value:

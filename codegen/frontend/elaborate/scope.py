@@ -12,6 +12,7 @@ from typing import Protocol
 from codegen import ir
 from codegen.frontend import syntax_tree as ast
 from codegen.frontend.diagnostics import DiagnosticBag, Span
+from codegen.frontend.elaborate.provenance import Provenance
 from codegen.ir.expr import BINARY, COMPARE, LOGICAL, EvalError, Expr, num
 
 BUILTINS_WALK = {"rsvd": 1}  # width of walk-time builtins; `level` is added per regime
@@ -80,6 +81,9 @@ class Module:
     # what expressions elaborated in this module read, for the warnings (codegen/frontend/lint.py):
     # ("param", file, name) and ("field", file of the layout, layout, field)
     used: set[tuple[str, ...]] = field(default_factory=set)
+    # where the nodes of resolved expressions came from, for the dump; one table shared
+    # by every module of a compilation (the Elaborator's)
+    provenance: Provenance = field(default_factory=Provenance)
 
     def has_failed(self, name: str) -> bool:
         parts = name.split(".")
@@ -125,6 +129,7 @@ class Scope:
     def resolve(self, name: str, span: Span) -> Expr:
         parts = tuple(name.split("."))
         m = self.module
+        note = m.provenance.note
         if len(parts) == 1:
             (n,) = parts
             if n in self.lets and self.expand is not None:
@@ -135,12 +140,16 @@ class Scope:
                     raise TooLarge()
                 self.expanding.add(n)
                 try:
-                    return self.expand(self.lets[n], self)
+                    out = self.expand(self.lets[n], self)
                 finally:
                     self.expanding.discard(n)
+                if out is self.lets[n]:  # a number: each use gets its own node (and its own notes)
+                    out = out.model_copy()
+                return m.provenance.note_let(out, n, span, self.lets[n])
             if n in m.params:
                 m.used.add(("param", m.path, n))
-                return num(m.params[n].value, span).model_copy(update={"name": n})  # the name, for the docs
+                return note(num(m.params[n].value, span).model_copy(update={"name": n}),  # the name, for the docs
+                            param=(m, n))
             if n in self.accumulators:
                 return Expr(op="ref", kind="acc", name=n, width=self.accumulators[n], span=span)
             if self.input and n == self.input[0]:
@@ -148,17 +157,19 @@ class Scope:
             if n in self.builtins:
                 return Expr(op="ref", kind="builtin", name=n, width=self.builtins[n], span=span)
             if n in self.fault_kinds:
-                return num(self.fault_kinds.index(n) + 1, span).model_copy(update={"name": n})
+                return note(num(self.fault_kinds.index(n) + 1, span).model_copy(update={"name": n}), fault=n)
             if n in self.registers:
                 self._use(self.registers[n])
-                return Expr(op="ref", kind="ctx", name=n, lo=0, width=self.registers[n].width, span=span)
+                return note(Expr(op="ref", kind="ctx", name=n, lo=0, width=self.registers[n].width, span=span),
+                            layouts=(self.registers[n],), field=None)
             if n in self.bitmaps:
                 return Expr(op="ref", kind="bitmap", name=n, width=self.bitmaps[n], span=span)
             if self.entry_formats:
                 widths = {f.field(n).width for f in self.entry_formats if f.field(n)}
                 if len(widths) == 1:
                     self._use(*self.entry_formats, name=n)
-                    return Expr(op="ref", kind="field", name=n, width=widths.pop(), span=span)
+                    return note(Expr(op="ref", kind="field", name=n, width=widths.pop(), span=span),
+                                layouts=tuple(f for f in self.entry_formats if f.field(n)), field=n)
             raise Undefined(name, span, self._candidates())
         head, tail = parts[0], parts[1]
         if head in self.structures and len(parts) <= 3:
@@ -173,17 +184,19 @@ class Scope:
         if len(parts) == 2:
             if head in m.imports and tail in m.imports[head].params:
                 m.used.add(("param", m.imports[head].path, tail))
-                return num(m.imports[head].params[tail].value, span).model_copy(update={"name": name})
+                return note(num(m.imports[head].params[tail].value, span).model_copy(update={"name": name}),
+                            param=(m.imports[head], tail))
             enum = m.find("enums", parts[:1])
             if enum is not None:
                 item = next((i for i in enum.items if i.name == tail), None)
                 if item is not None:
-                    return num(item.value, span).model_copy(update={"name": name})
+                    return note(num(item.value, span).model_copy(update={"name": name}), enum=(enum, tail))
             if head in self.registers:
                 f = self.registers[head].field(tail)
                 if f is not None:
                     self._use(self.registers[head], name=tail)
-                    return Expr(op="ref", kind="ctx", name=head, lo=f.lo, width=f.width, span=span)
+                    return note(Expr(op="ref", kind="ctx", name=head, lo=f.lo, width=f.width, span=span),
+                                layouts=(self.registers[head],), field=tail)
                 raise Undefined(name, span, [f"{head}.{x.name}" for x in self.registers[head].fields])
             if head == "access" and tail in self.access:
                 return Expr(op="ref", kind="access", name=tail, width=1, span=span)
@@ -191,7 +204,8 @@ class Scope:
                 widths = {f.field(tail).width for f in self.leaf_formats if f.field(tail)}
                 if len(widths) == 1:
                     self._use(*self.leaf_formats, name=tail)
-                    return Expr(op="ref", kind="leaf", name=tail, width=widths.pop(), span=span)
+                    return note(Expr(op="ref", kind="leaf", name=tail, width=widths.pop(), span=span),
+                                layouts=tuple(f for f in self.leaf_formats if f.field(tail)), field=tail)
             if head == "host" and tail in self.host:
                 return Expr(op="ref", kind="host", name=tail, width=self.host[tail], span=span)
         raise Undefined(name, span, self._candidates())
@@ -204,18 +218,20 @@ class Scope:
         if f is None:
             raise Undefined(name, span, [f"{struct.name}.{x.name}" for x in struct.fields])
         lay = formats.get(f.name)
+        note = self.module.provenance.note
         if len(parts) == 2:
             if lay is not None:
                 self._use(lay)
-            return Expr(op="ref", kind="struct", name=f"{struct.name}.{f.name}", lo=f.lo, width=f.width, span=span)
+            return note(Expr(op="ref", kind="struct", name=f"{struct.name}.{f.name}", lo=f.lo, width=f.width,
+                             span=span), layouts=(lay,) if lay is not None else (), field=None)
         sub = lay.field(parts[2]) if lay is not None else None
         if sub is not None:
             self._use(lay, name=sub.name)
         if sub is None:
             options = [f"{struct.name}.{f.name}.{x.name}" for x in lay.fields] if lay is not None else []
             raise Undefined(name, span, options)
-        return Expr(op="ref", kind="struct", name=f"{struct.name}.{f.name}", lo=f.lo + sub.lo, width=sub.width,
-                    span=span)
+        return note(Expr(op="ref", kind="struct", name=f"{struct.name}.{f.name}", lo=f.lo + sub.lo, width=sub.width,
+                         span=span), layouts=(lay,), field=sub.name)
 
     def _use(self, *layouts: ir.Layout, name: str | None = None) -> None:
         """Note that an expression reads field `name` (every field if None) of `layouts`."""

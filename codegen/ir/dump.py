@@ -1,0 +1,484 @@
+"""The dump: the JSON that `virtspec dump SPEC` prints, a public interface.
+
+A presentation of the elaborated spec for scripts and people, kept apart from the IR
+(nodes.py) that the generators read, so that each can change without the other:
+
+- every declaration has one name: those of an imported file carry the namespace of
+  their import (`pg.walk` for the regime `walk` of `import "paging.vspec" as pg`;
+  `a.b.X` for an import of an import), those of the spec itself none;
+- a `let` is listed once with its definition, and every use of it is a reference to
+  its name (the IR expands it in place);
+- a number keeps what it was written as: a parameter, an enum item, a fault kind, or
+  the expression it was folded from (so `reserved if !BIG_PAGES` names BIG_PAGES);
+- a reference to a field names the field and the formats or register it belongs to;
+- a leaf whose page size is read from the entry (`page shift EXPR`) has that expression.
+
+`version` changes whenever a field is removed or changes meaning; fields may be added
+within one version. `virtspec schema dump` prints the JSON Schema of this module.
+Every field is always present (null or empty when it does not apply). Spans locate
+the source: `path` is relative to the project folder (that of the nearest
+pyproject.toml above the spec), else to the spec's own folder, so a dump does not
+depend on the working directory. Depends on nothing else in codegen.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+FORMAT = "virtspec-dump"
+VERSION = 1
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Span(_Model):
+    """Where in a spec file a node comes from: 1-based line and column, end exclusive."""
+
+    path: str = Field(description="the file, relative to the project folder (else to the top spec's folder)")
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+
+
+# ---- expressions: a tree of four kinds of node, told apart by `op`
+class NumExpr(_Model):
+    """A number, with what it was written as."""
+
+    op: Literal["num"]
+    value: int
+    width: int = Field(description="bits: the value's bit length (at least 1)")
+    kind: Literal["literal", "param", "enum", "fault", "folded"] = Field(
+        description="literal: written as a number; param: the value of the parameter `name`; enum: the value of "
+                    "the enum item `name` (ENUM.ITEM); fault: the number of the fault kind `name` (1 for the first "
+                    "fault or check of the regime); folded: the constant value of the expression `folded`")
+    name: str | None = Field(description="the parameter, enum item or fault kind; null for a literal or a folded value")
+    folded: "Expr | None" = Field(description="kind folded: the expression as written, before folding")
+    span: Span
+
+
+class RefExpr(_Model):
+    """A value known only when the model runs."""
+
+    op: Literal["ref"]
+    kind: Literal["input", "ctx", "field", "leaf", "acc", "builtin", "access", "event", "struct", "bitmap",
+                  "walk", "host"] = Field(
+        description="input: the input address; ctx: a context register; field: a field of the entry being read; "
+                    "leaf: a field of the leaf entry; acc: an accumulator; builtin: a value of the walk (level, "
+                    "rsvd, fault, ...); access: an access kind; event: a field of a unit's event; struct: a "
+                    "structure field in memory; bitmap: a bitmap lookup; walk: a result of a unit's walk (WALK.NAME); "
+                    "host: a field of the host stage's record")
+    name: str = Field(description="what is read: the register (by its declaration's name), entry field, "
+                                  "structure field S.F, accumulator, event field, ...")
+    field: str | None = Field(description="the field read of the register, the entry, or the format structure "
+                                          "field S.F is typed with (S.F.SUB); null when the whole value is read")
+    layouts: tuple[str, ...] = Field(
+        description="the formats or register `field` belongs to: the register, the format of S.F, or every "
+                    "entry format of the walk that has the field; for S.F read whole, its format if it has one")
+    lo: int = Field(description="ctx and struct: the bit position of what is read in the register or the "
+                                "structure's 64-bit word; 0 otherwise")
+    width: int
+    span: Span
+
+
+class LetExpr(_Model):
+    """A use of a `let` name; its definition is listed once with the regime's or unit's lets."""
+
+    op: Literal["let"]
+    name: str
+    width: int
+    span: Span = Field(description="the use")
+
+
+class OpExpr(_Model):
+    """An operator applied to its operands: `cond` is c ? a : b, `bit` is base[index],
+    `slice` is base[hi:lo] (hi and lo numbers), `neg` is unary minus."""
+
+    op: Literal["!", "~", "neg", "&&", "||", "==", "!=", "<", "<=", ">", ">=", "&", "|", "^", "+", "-", "*", "/",
+                "%", "<<", ">>", "cond", "bit", "slice"]
+    args: tuple["Expr", ...]
+    width: int = Field(description="bits of the result; 1 for a truth value")
+    span: Span
+
+
+Expr = Annotated[Union[NumExpr, RefExpr, LetExpr, OpExpr], Field(discriminator="op")]
+
+
+# ---- declarations
+class ParamValue(_Model):
+    name: str
+    value: int
+
+
+class Import(_Model):
+    """One instance of an imported file: a file imported twice with the same parameter
+    values is one instance, with other parameter values two."""
+
+    namespace: str = Field(description="the prefix of its declarations' names: the alias, `a.b` for b imported by a")
+    path: str = Field(description="the file, as a span's path")
+    aliases: tuple[str, ...] = Field(description="every name the instance is imported under (the first is namespace)")
+    params_set: tuple[ParamValue, ...] = Field(description="the parameters its import sets (`with { P = v; }`)")
+    span: Span = Field(description="the first import of the instance")
+
+
+class Param(_Model):
+    name: str
+    value: int = Field(description="the value in this compilation (an import may set it)")
+    cite: str
+    doc: str
+    span: Span
+
+
+class EnumItem(_Model):
+    name: str
+    value: int
+    doc: str
+    span: Span
+
+
+class EnumDef(_Model):
+    name: str
+    width: int
+    items: tuple[EnumItem, ...]
+    cite: str
+    doc: str
+    span: Span
+
+
+class FormatField(_Model):
+    """A named bit field [hi:lo] of a format or register."""
+
+    name: str
+    hi: int
+    lo: int
+    enum: str | None
+    reserved_if: Expr | None = Field(description="`reserved if COND`: the field must be zero when COND holds")
+    params: tuple[str, ...] = Field(description="the parameters reserved_if reads (which make the field reserved)")
+    doc: str
+    span: Span
+
+
+class BitRange(_Model):
+    """A reserved (must be zero) or ignored bit range; empty when hi < lo."""
+
+    kind: Literal["reserved", "ignored"]
+    hi: int
+    lo: int
+    when: Expr | None = Field(description="`reserved [..] if COND`: reserved only when COND holds")
+    params: tuple[str, ...] = Field(description="the parameters `when` reads (which make the range reserved)")
+    doc: str
+    span: Span
+
+
+class Layout(_Model):
+    """A bit layout: a `format` (an entry in memory) or a `register` (a context input)."""
+
+    kind: Literal["format", "register"]
+    name: str
+    width: int
+    fields: tuple[FormatField, ...] = Field(description="with those of included formats")
+    ranges: tuple[BitRange, ...]
+    cite: str
+    doc: str
+    span: Span
+
+
+class Level(_Model):
+    number: int
+    name: str
+    index_hi: int
+    index_lo: int
+    table: str | None = Field(description="the format of its entries that point to a table of the next level")
+    leaf: str | None = Field(description="the format of its entries that map a page")
+    leaf_when: Expr | None = Field(description="an entry is a leaf when this holds (read from the entry)")
+    page_shift: int | None = Field(description="log2 of the size of its pages, when fixed (`page 4K`: 12); null "
+                                               "without a leaf or when the size is read from the entry")
+    page_shift_expr: Expr | None = Field(description="`page shift EXPR`: the page is 2**EXPR bytes, EXPR read "
+                                                     "from the leaf entry")
+    cite: str
+    doc: str
+    span: Span
+
+
+class Rule(_Model):
+    """A walk fault or a final check; `where`: "" every entry, "leaf" or "table" (pointer) entries only."""
+
+    name: str
+    when: Expr
+    where: Literal["", "leaf", "table"]
+    cite: str
+    doc: str
+    span: Span
+
+
+class Let(_Model):
+    """`let NAME = EXPR;`: listed once; each use is a LetExpr of its name."""
+
+    name: str
+    value: Expr | None = Field(description="the definition, resolved as at its first use; null if never used")
+    source: str = Field(description="the definition as written")
+    cite: str
+    doc: str
+    span: Span
+
+
+class Accumulator(_Model):
+    name: str
+    width: int
+    init: Expr
+    then: Expr
+    cite: str
+    doc: str
+    span: Span
+
+
+class Update(_Model):
+    """`set FIELD at each level|leaf [when C]`: a 1-bit field set after success."""
+
+    field: str
+    where: str
+    when: Expr | None
+    cite: str
+    span: Span
+
+
+class RecordBits(_Model):
+    name: str
+    hi: int
+    lo: int
+    value: Expr
+    doc: str
+    span: Span
+
+
+class RecordField(_Model):
+    """A field of a fault record: a whole value, or bit ranges."""
+
+    name: str
+    width: int
+    value: Expr | None
+    bits: tuple[RecordBits, ...]
+    doc: str
+    span: Span
+
+
+class Record(_Model):
+    name: str
+    fields: tuple[RecordField, ...]
+    cite: str
+    doc: str
+    span: Span
+
+
+class Binding(_Model):
+    """A value given to a named input: an access kind, or a context register (by its declaration's name)."""
+
+    name: str
+    value: Expr
+    span: Span
+
+
+class Regime(_Model):
+    """A one-dimensional translation: input address -> output address or fault."""
+
+    name: str
+    input_name: str
+    input_width: int
+    access: tuple[str, ...]
+    context: tuple[str, ...] = Field(description="the context registers, by their declarations' names")
+    entry_bytes: int
+    root: Expr
+    start: Expr
+    pointer: str
+    frame: str
+    next_level: Expr | None = Field(description="`next level EXPR`: the level a pointer leads to (walks that skip "
+                                                "levels); null: the level below")
+    levels: tuple[Level, ...] = Field(description="from the highest level number down")
+    faults: tuple[Rule, ...]
+    checks: tuple[Rule, ...]
+    accumulators: tuple[Accumulator, ...]
+    updates: tuple[Update, ...]
+    lets: tuple[Let, ...]
+    record: Record
+    cite: str
+    doc: str
+    span: Span
+
+
+class Nested(_Model):
+    """Two regimes composed: each address the guest produces is translated by the host."""
+
+    name: str
+    guest: str
+    host: str
+    host_bindings: tuple[Binding, ...] = Field(description="values of the host regime's context registers")
+    table_access: tuple[Binding, ...]
+    final_access: tuple[Binding, ...]
+    update_access: tuple[Binding, ...]
+    update_when: Expr | None
+    context: tuple[str, ...] = Field(description="the registers it reads, by their declarations' names")
+    record: Record
+    cite: str
+    doc: str
+    span: Span
+
+
+class EventField(_Model):
+    name: str
+    width: int
+    enum: str | None
+    doc: str
+    span: Span
+
+
+class StructField(_Model):
+    """A field at a byte offset of a structure, inside one aligned 64-bit word."""
+
+    name: str
+    offset: int
+    width: int
+    format: str | None
+    cite: str
+    doc: str
+    span: Span
+
+
+class Structure(_Model):
+    name: str
+    size: int
+    base: Expr
+    fields: tuple[StructField, ...]
+    when: Expr | None = Field(description="read only when this holds (else every field reads as 0)")
+    cite: str
+    doc: str
+    span: Span
+
+
+class Bitmap(_Model):
+    name: str
+    width: int
+    base: Expr
+    index: Expr
+    span_bits: Expr
+    when: Expr | None
+    cite: str
+    doc: str
+    span: Span
+
+
+class Walk(_Model):
+    """A walk of a regime inside a unit, with the regime's inputs bound to expressions."""
+
+    name: str
+    regime: str
+    input: Expr
+    access: tuple[Binding, ...]
+    context: tuple[Binding, ...]
+    when: Expr | None
+    cite: str
+    doc: str
+    span: Span
+
+
+class Step(_Model):
+    kind: Literal["structure", "bitmap", "walk"]
+    name: str
+
+
+class StoreTarget(_Model):
+    structure: str
+    field: str
+
+
+class OutputField(_Model):
+    name: str
+    width: int
+    enum: str | None
+    store: StoreTarget | None = Field(description="the structure field it is written to")
+    store_when: Expr | None
+    doc: str
+    span: Span
+
+
+class UnitRecord(_Model):
+    name: str
+    fields: tuple[OutputField, ...]
+    cite: str
+    doc: str
+    span: Span
+
+
+class ExitAssign(_Model):
+    field: str
+    value: Expr | None
+    bits: tuple[RecordBits, ...]
+    span: Span
+
+
+class ExitRule(_Model):
+    name: str
+    when: Expr
+    assigns: tuple[ExitAssign, ...]
+    cite: str
+    doc: str
+    span: Span
+
+
+class Unit(_Model):
+    """A decision unit: an event against control state in memory gives no exit, or the
+    first exit rule that holds with its record."""
+
+    name: str
+    event: tuple[EventField, ...]
+    context: tuple[str, ...]
+    structures: tuple[Structure, ...]
+    bitmaps: tuple[Bitmap, ...]
+    walks: tuple[Walk, ...]
+    steps: tuple[Step, ...] = Field(description="the order structures, bitmaps and walks are evaluated in")
+    lets: tuple[Let, ...]
+    record: UnitRecord
+    exits: tuple[ExitRule, ...]
+    cite: str
+    doc: str
+    span: Span
+
+
+class Top(_Model):
+    kind: Literal["regime", "nested", "unit"]
+    name: str
+
+
+class Dump(_Model):
+    """An elaborated spec with everything it imports."""
+
+    format: Literal["virtspec-dump"]
+    version: Literal[1]
+    generator_version: str
+    name: str
+    path: str
+    sha256: str = Field(description="over the text of the spec and every file it imports")
+    cite: str
+    doc: str
+    span: Span
+    top: Top = Field(description="what the generated models implement")
+    imports: tuple[Import, ...]
+    params: tuple[Param, ...]
+    enums: tuple[EnumDef, ...]
+    layouts: tuple[Layout, ...]
+    regimes: tuple[Regime, ...]
+    nested: tuple[Nested, ...]
+    units: tuple[Unit, ...]
+
+
+for _m in (NumExpr, OpExpr):
+    _m.model_rebuild()
+
+
+def json_schema() -> dict:
+    """The JSON Schema (draft 2020-12) of the dump."""
+    schema = Dump.model_json_schema()
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "virtspec dump", **{
+        k: v for k, v in schema.items() if k != "title"}}
