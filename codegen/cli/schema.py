@@ -13,7 +13,18 @@ from codegen.cli._common import Usage
 def _schemas() -> dict[str, tuple[str, Callable[[], dict]]]:
     """name -> (what it describes, a function giving the schema). Imports are local: a
     schema costs its module only when asked for."""
-    return {}
+    def cosim() -> dict:
+        from codegen.verify.report import CosimReport
+        return CosimReport.model_json_schema()
+
+    def scenario() -> dict:
+        from codegen.verify.report import ScenarioFile
+        return ScenarioFile.model_json_schema()
+
+    return {
+        "cosim": ("the output of cosim --json", cosim),
+        "scenario": ("a scenario file of cosim (saved with each mismatch, read by --scenario)", scenario),
+    }
 
 
 def add_parsers(sub, formatter) -> None:
