@@ -6,9 +6,12 @@ scenario file and a replay command that works; --replay N re-runs scenario N of 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import shutil
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -281,6 +284,35 @@ def test_replay_draws_the_same_scenario_as_the_run(monkeypatch, gen, tmp_path, s
     assert report.scenario_of(saved.scenario) == seen[113] and saved.index == 113
 
 
+_DRAW_ONE = """
+import sys
+from codegen.frontend.pipeline import compile_spec
+from codegen.verify import cosim, harness
+from codegen.verify.report import scenario_data
+spec = compile_spec(sys.argv[1])
+ref, _ = harness.load_generated(sys.argv[2])
+print(scenario_data(cosim.Stimulus(spec, ref, int(sys.argv[3]), 9).scenario(int(sys.argv[4]))).model_dump_json())
+"""
+
+
+@pytest.mark.parametrize("spec_path, directory, count, index", [
+    (TOY, None, 120, 115),  # in the directed tenth
+    (ROOT / "specs" / "amd_iommu.vspec", ROOT / "generated" / "amd_iommu", 1000, 617),  # a unit with walks
+])
+def test_a_scenario_is_the_same_in_another_process(gen, spec_path, directory, count, index):
+    """--replay runs in a new process, with another string hash seed: nothing in the
+    stimulus may depend on it."""
+    spec = compile_spec(spec_path)
+    directory = directory or emit.out_dir(spec, gen)
+    ref, _ = harness.load_generated(directory)
+    here = report.scenario_data(cosim.Stimulus(spec, ref, count, 9).scenario(index)).model_dump_json()
+    other = "1" if os.environ.get("PYTHONHASHSEED") != "1" else "2"
+    env = {**os.environ, "PYTHONHASHSEED": other}
+    there = subprocess.run([sys.executable, "-c", _DRAW_ONE, str(spec_path), str(directory), str(count), str(index)],
+                           cwd=ROOT, env=env, capture_output=True, text=True, check=True).stdout.strip()
+    assert there == here
+
+
 def test_replay_reproduces_the_mismatches_of_a_run(capsys, bad, tmp_path, not_stale):
     """Each mismatching N of a run mismatches again under --replay N, and a scenario the
     run passed passes (the directed last tenth included)."""
@@ -431,3 +463,16 @@ def test_a_copied_scenario_folder_still_replays(capsys, bad, tmp_path, not_stale
     shutil.copy(f.scenario_file, moved)
     rc, _, err = _cosim(capsys, TOY, "--scenario", moved, "--generated", bad, "--vcd-dir", tmp_path / "b")
     assert rc == 1 and "scenario file " in err and (tmp_path / "b" / "one_replay.vcd").exists()
+
+
+def test_the_program_of_replay_commands_runs_from_anywhere(gen, tmp_path):
+    """Replay commands start virtspec as this run was started (here: this Python on the
+    checkout's cli.py), so they run this virtspec from any working directory."""
+    from codegen.cli.cosim import _program
+    program = _program()
+    assert program[0] == sys.executable and Path(program[-1]) == ROOT / "cli.py"
+    done = subprocess.run([*program, "cosim", str(TOY), "--walks", "20", "--replay", "19", "--generated", str(gen),
+                           "--vcd-dir", "here"], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "walk 19 of seed 1: reference and model agree" in done.stdout
+    assert (tmp_path / "here" / "replay_19.vcd").exists()
