@@ -122,23 +122,27 @@ def cmd_cosim(args: argparse.Namespace) -> int:
     vcd_dir = Path(output_folder(args.vcd_dir, project.root / "cosim-vcd"))
     extra = _extra_args(args)
 
-    if scenario_file is not None:
-        _check_file(spec, directory, scenario_file, args.scenario)
-        report = cosim.replay_file(spec, directory, scenario_file, Path(args.scenario), timing, vcd_dir,
-                                   spec_file=Path(args.spec))
-        return _print_one(report, args, extra, vcd_dir / f"{Path(args.scenario).stem}_replay.vcd")
-    if args.replay is not None:
-        if args.replay < 0:
-            raise Usage(f"expected a scenario number from 0 to {total - 1}, not {args.replay}")
-        if args.replay >= total:
-            raise Usage(f"expected a scenario number below {total}, not {args.replay}")
-        report = cosim.replay(spec, directory, args.walks, args.seed, args.replay, timing, vcd_dir, mix=mix,
-                              spec_file=Path(args.spec))
-        return _print_one(report, args, extra, vcd_dir / f"replay_{args.replay}.vcd")
-
-    progress = cosim.progress_bar(spec.name) if total >= 500 and not args.quiet else None
-    report = cosim.run(spec, directory, args.walks, args.seed, timing, vcd_dir, progress, mix=mix,
-                       max_failures=args.max_failures, spec_file=Path(args.spec))
+    try:
+        if scenario_file is not None:
+            _check_file(spec, directory, scenario_file, args.scenario)
+            report = cosim.replay_file(spec, directory, scenario_file, Path(args.scenario), timing, vcd_dir,
+                                       spec_file=Path(args.spec))
+            return _print_one(report, args, extra, vcd_dir / f"{Path(args.scenario).stem}_replay.vcd")
+        if args.replay is not None:
+            if args.replay < 0:
+                raise Usage(f"expected a scenario number from 0 to {total - 1}, not {args.replay}")
+            if args.replay >= total:
+                raise Usage(f"expected a scenario number below {total}, not {args.replay}")
+            report = cosim.replay(spec, directory, args.walks, args.seed, args.replay, timing, vcd_dir, mix=mix,
+                                  spec_file=Path(args.spec))
+            return _print_one(report, args, extra, vcd_dir / f"replay_{args.replay}.vcd")
+        progress = cosim.progress_bar(spec.name) if total >= 500 and not args.quiet else None
+        report = cosim.run(spec, directory, args.walks, args.seed, timing, vcd_dir, progress, mix=mix,
+                           max_failures=args.max_failures, spec_file=Path(args.spec))
+    except BrokenPipeError:
+        raise
+    except OSError as exc:  # the VCDs and scenario files: an environment problem, exit 2
+        raise Usage(f"cannot write VCDs and scenario files in '{vcd_dir}': {exc.strerror or exc}") from None
     data = report.to_model(_program(), extra)
     _print_failures(report, data)
     if args.json:

@@ -448,6 +448,12 @@ def test_malformed_scenario_files_are_usage_errors(capsys, gen, tmp_path, breaka
     assert not (tmp_path / "broken_replay.vcd").exists()
 
 
+def test_an_unwritable_vcd_folder_is_an_environment_error(capsys, gen, tmp_path):
+    (tmp_path / "file").write_text("")
+    err = _usage(capsys, TOY, "--walks", 5, "--replay", 1, "--generated", gen, "--vcd-dir", tmp_path / "file")
+    assert err.startswith(f"virtspec cosim: error: cannot write VCDs and scenario files in '{tmp_path / 'file'}'")
+
+
 def test_stale_generated_files_still_exit_1(capsys, bad, tmp_path):
     rc, _, err = _cosim(capsys, TOY, "--walks", 5, "--generated", bad, "--vcd-dir", tmp_path)
     assert rc == 1 and "missing or stale" in err
