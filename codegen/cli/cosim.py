@@ -1,36 +1,60 @@
-"""`virtspec cosim`: co-simulate the generated reference and MyHDL model of one spec."""
+"""`virtspec cosim`: co-simulate the generated reference and MyHDL model of one spec; or
+replay one scenario of a run (--replay N) or of a scenario file (--scenario FILE)."""
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import sys
 from pathlib import Path
 
+import codegen
 from codegen import ir
-from codegen.cli._common import Usage, compile_one, output_folder, project_of
+from codegen.cli._common import Usage, compile_one, output_folder, plural, project_of
 from codegen.generate import emit
 from codegen.progress import Progress
 from codegen.verify.stimulus.translation import Draw
+
+LATENCY_DEFAULTS = (1, 4, 20)  # --min-latency, --max-latency, --stall
 
 
 def add_parsers(sub, formatter) -> None:
     s = sub.add_parser("cosim", help="co-simulate the reference and the MyHDL model", formatter_class=formatter,
                        description="Drive the generated reference and MyHDL model of a spec with the same "
-                                   "stimulus and compare outcome, fault record, memory trace and final memory.")
+                                   "stimulus and compare outcome, fault record, memory trace and final memory. "
+                                   "Exit status: 0 they agree, 1 mismatches (or, with --require-coverage, a "
+                                   "reachable coverage point not hit), 2 usage errors.",
+                       epilog="`virtspec schema cosim` prints the JSON Schema of --json's output, "
+                              "`virtspec schema scenario` that of a scenario file.")
     s.add_argument("spec", help="the spec file")
     s.add_argument("--walks", "--events", dest="walks", type=int, default=1000,
                    help="transactions to co-simulate: walks of a translation, events of a unit")
     s.add_argument("--mix", default=None, metavar="KIND=N,...",
                    help="a unit only: exactly N events of each event kind (items of the event's enum); "
                         "replaces --events")
-    s.add_argument("--seed", type=int, default=1, help="seed of the random stimulus")
-    s.add_argument("--json", action="store_true", help="print one JSON object instead of the text summary")
-    s.add_argument("--min-latency", type=int, default=1, help="fewest cycles the memory takes to answer")
-    s.add_argument("--max-latency", type=int, default=4, help="most cycles the memory takes to answer")
-    s.add_argument("--stall", type=int, default=20, help="percent of cycles the memory refuses a request")
+    s.add_argument("--seed", type=int, default=1, help="seed of the random stimulus (default: 1)")
+    s.add_argument("--json", action="store_true",
+                   help="print one JSON object (`virtspec schema cosim`) instead of the text summary")
+    s.add_argument("--min-latency", type=int, default=None,
+                   help=f"fewest cycles the memory takes to answer (default: {LATENCY_DEFAULTS[0]}; "
+                        "with --scenario, the file's)")
+    s.add_argument("--max-latency", type=int, default=None,
+                   help=f"most cycles the memory takes to answer (default: {LATENCY_DEFAULTS[1]}; "
+                        "with --scenario, the file's)")
+    s.add_argument("--stall", type=int, default=None,
+                   help=f"percent of cycles the memory refuses a request (default: {LATENCY_DEFAULTS[2]}; "
+                        "with --scenario, the file's)")
+    s.add_argument("--max-failures", type=int, default=3, metavar="N",
+                   help="mismatches to shrink, save (VCD and scenario file) and print")
+    s.add_argument("--replay", type=int, default=None, metavar="N",
+                   help="run only scenario N (from 0) of this seed and these options, and write the model's VCD "
+                        "of it")
+    s.add_argument("--scenario", default=None, metavar="FILE",
+                   help="run only the scenario of FILE (saved by cosim next to each mismatch's VCD), and write "
+                        "the model's VCD of it")
+    s.add_argument("--require-coverage", action="store_true",
+                   help="exit 1 when a reachable coverage point was not hit")
     s.add_argument("--vcd-dir", metavar="DIR", default=None,
-                   help="where VCDs of mismatches go (default: cosim-vcd/ in the project root)")
+                   help="where VCDs and scenario files go (default: cosim-vcd/ in the project root)")
     s.add_argument("--generated", metavar="DIR", default=None,
                    help="the folder of generated models to read (default: generated/ in the project root)")
     s.add_argument("--quiet", action="store_true",
@@ -38,15 +62,54 @@ def add_parsers(sub, formatter) -> None:
     s.set_defaults(fn=cmd_cosim, parser=s)
 
 
-def cmd_cosim(args: argparse.Namespace) -> int:
-    from codegen.verify import cosim, harness
+def _program() -> tuple[str, ...]:
+    """How to start this very virtspec, for the replay command lines: the console script
+    if that is how it was started; else this Python on the checkout's cli.py (wherever
+    the command is run from, it imports this checkout), or on the installed package."""
+    if Path(sys.argv[0]).name == "virtspec":
+        return ("virtspec",)
+    checkout = Path(codegen.__file__).resolve().parent.parent / "cli.py"
+    if checkout.is_file():
+        return (sys.executable, str(checkout))
+    return (sys.executable, "-m", "codegen")
+
+
+def _check_options(args: argparse.Namespace) -> None:
     if args.walks < 1:
-        raise Usage(f"--walks (or --events): expected at least 1, not {args.walks}")
-    if not 1 <= args.min_latency <= args.max_latency:
-        raise Usage(f"latencies: expected 1 <= --min-latency <= --max-latency, not {args.min_latency} and "
-                    f"{args.max_latency}")
-    if not 0 <= args.stall <= 90:
-        raise Usage(f"--stall: expected a percentage from 0 to 90, not {args.stall}")
+        raise Usage(f"expected --walks (or --events) of at least 1, not {args.walks}")
+    if args.max_failures < 0:
+        raise Usage(f"expected --max-failures of at least 0, not {args.max_failures}")
+    if args.replay is not None and args.scenario is not None:
+        raise Usage("expected --replay N or --scenario FILE, not both")
+    if args.require_coverage and (args.replay is not None or args.scenario is not None):
+        raise Usage("--require-coverage applies to a whole run, not to --replay or --scenario")
+
+
+def _timing(args: argparse.Namespace, defaults: tuple[int, int, int]):
+    from codegen.verify import harness
+    given = (args.min_latency, args.max_latency, args.stall)
+    lo, hi, stall = (d if g is None else g for g, d in zip(given, defaults))
+    if not 1 <= lo <= hi:
+        raise Usage(f"expected latencies with 1 <= --min-latency <= --max-latency, not {lo} and {hi}")
+    if not 0 <= stall <= 90:
+        raise Usage(f"expected --stall as a percentage from 0 to 90, not {stall}")
+    return harness.Timing(lo, hi, stall)
+
+
+def cmd_cosim(args: argparse.Namespace) -> int:
+    from codegen.verify import cosim
+    from codegen.verify import report as report_mod
+    _check_options(args)
+    scenario_file = None
+    if args.scenario is not None:
+        try:
+            scenario_file = report_mod.read_scenario_file(Path(args.scenario))
+        except report_mod.ScenarioFileError as exc:
+            raise Usage(str(exc)) from None
+        o = scenario_file.options
+        timing = _timing(args, (o.min_latency, o.max_latency, o.stall_percent))
+    else:
+        timing = _timing(args, LATENCY_DEFAULTS)
     project = project_of(args)
     spec = compile_one(args.spec)
     if spec is None:
@@ -56,26 +119,67 @@ def cmd_cosim(args: argparse.Namespace) -> int:
         print(f"generated files for {spec.path} are missing or stale in {directory.parent}: run "
               f"`virtspec generate {args.spec}`", file=sys.stderr)
         return 1
-    timing = harness.Timing(args.min_latency, args.max_latency, args.stall)
     mix = _mix(args.mix, spec) if args.mix else None
     total = sum(mix.values()) if mix else args.walks
-    vcd_dir = output_folder(args.vcd_dir, project.root / "cosim-vcd")
-    noun = "events" if isinstance(spec.top, ir.Unit) else "walks"
-    with Progress(total, spec.name, noun, quiet=args.quiet) as progress:
-        report = cosim.run(spec, directory, args.walks, args.seed, timing, Path(vcd_dir), progress, mix=mix)
-    for f in report.failures:
-        print(f"MISMATCH in {report.noun[:-1]} {f.index}:", file=sys.stderr)
-        for line in f.what:
-            print(f"  {line}", file=sys.stderr)
-        print("shrunk scenario:\n" + harness.describe(f.scenario), file=sys.stderr)
-        if f.vcd is not None:
-            print(f"VCD of the model: {f.vcd}", file=sys.stderr)
-    data = report.as_json()
+    vcd_dir = Path(output_folder(args.vcd_dir, project.root / "cosim-vcd"))
+    extra = _extra_args(args)
+
+    try:
+        if scenario_file is not None:
+            _check_file(spec, directory, scenario_file, args.scenario)
+            report = cosim.replay_file(spec, directory, scenario_file, Path(args.scenario), timing, vcd_dir,
+                                       spec_file=Path(args.spec))
+            return _print_one(report, args, extra, vcd_dir / f"{Path(args.scenario).stem}_replay.vcd")
+        if args.replay is not None:
+            if args.replay < 0:
+                raise Usage(f"expected a scenario number from 0 to {total - 1}, not {args.replay}")
+            if args.replay >= total:
+                raise Usage(f"expected a scenario number below {total}, not {args.replay}")
+            report = cosim.replay(spec, directory, args.walks, args.seed, args.replay, timing, vcd_dir, mix=mix,
+                                  spec_file=Path(args.spec))
+            return _print_one(report, args, extra, vcd_dir / f"replay_{args.replay}.vcd")
+        noun = "events" if isinstance(spec.top, ir.Unit) else "walks"
+        with Progress(total, spec.name, noun, quiet=args.quiet) as progress:
+            report = cosim.run(spec, directory, args.walks, args.seed, timing, vcd_dir, progress, mix=mix,
+                               max_failures=args.max_failures, spec_file=Path(args.spec))
+    except BrokenPipeError:
+        raise
+    except OSError as exc:  # the VCDs and scenario files: an environment problem, exit 2
+        raise Usage(f"cannot write VCDs and scenario files in '{vcd_dir}': {exc.strerror or exc}") from None
+    data = report.to_model(_program(), extra)
+    _print_failures(report, data)
     if args.json:
-        print(json.dumps(data, indent=None, sort_keys=True))
+        print(data.model_dump_json())
     else:
-        _print_summary(spec, data)
-    return 1 if report.mismatches else 0
+        _print_summary(report, data)
+    uncovered = args.require_coverage and data.coverage.missing
+    if uncovered:
+        print(f"coverage required: {plural(len(uncovered), 'reachable point')} not hit: {', '.join(uncovered)}",
+              file=sys.stderr)
+    return 1 if report.mismatches or uncovered else 0
+
+
+def _extra_args(args: argparse.Namespace) -> tuple[str, ...]:
+    """The options of this run a replay command must repeat: the folders, made absolute."""
+    out: list[str] = []
+    for option, value in (("--generated", args.generated), ("--vcd-dir", args.vcd_dir)):
+        if value:
+            out += [option, str(Path(value).resolve())]
+    return tuple(out)
+
+
+def _check_file(spec: ir.Spec, directory: Path, data, path: str) -> None:
+    """A scenario file must be of this spec and fit its models (usage errors otherwise)."""
+    from codegen.verify import cosim
+    from codegen.verify import report as report_mod
+    kind = "unit" if isinstance(spec.top, ir.Unit) else "translation"
+    if data.spec.name != spec.name:
+        raise Usage(f"expected a scenario of spec '{spec.name}' in '{path}', not one of spec '{data.spec.name}'")
+    if data.kind != kind:
+        raise Usage(f"expected a scenario of a {kind} in '{path}', not of a {data.kind}")
+    problem = cosim.check_scenario(spec, directory, report_mod.scenario_of(data.scenario))
+    if problem:
+        raise Usage(f"scenario file '{path}': {problem}")
 
 
 def _mix(text: str, spec: ir.Spec) -> dict[str, int]:
@@ -98,21 +202,73 @@ def _mix(text: str, spec: ir.Spec) -> dict[str, int]:
     return out
 
 
-def _print_summary(spec: ir.Spec, d: dict) -> None:
-    noun = "events" if "events" in d else "walks"
-    one = noun[:-1]
-    print(f"{spec.name}: {d[noun]} {noun}, {d['mismatches']} mismatches")
-    print(f"  memory references per {one}: mean {d[f'refs_per_{one}_mean']}, max {d[f'refs_per_{one}_max']}")
-    print(f"  model cycles per {one}: mean {d[f'cycles_per_{one}_mean']}")
-    print(f"  speed: {d[f'{noun}_per_s']} {noun}/s overall; reference {d[f'reference_{noun}_per_s']}/s, "
-          f"MyHDL model {d[f'model_{noun}_per_s']}/s")
-    print("  coverage:")
-    for key, n in d["coverage"].items():
+def _print_failure(report, f, entry) -> None:
+    """One mismatch on stderr: what differs, the scenario, the files, the replay command."""
+    from codegen.verify import harness
+    print(f"MISMATCH in {report.noun} {f.index}:", file=sys.stderr)
+    for line in f.what:
+        print(f"  {line}", file=sys.stderr)
+    print(("shrunk scenario:\n" if f.shrunk else "scenario:\n") + harness.describe(f.scenario), file=sys.stderr)
+    if f.vcd is not None:
+        print(f"VCD of the model: {f.vcd}", file=sys.stderr)
+    if f.scenario_file is not None:
+        print(f"scenario file: {f.scenario_file}", file=sys.stderr)
+    if entry.replay:
+        print(f"replay: {entry.replay}", file=sys.stderr)
+
+
+def _print_failures(report, data) -> None:
+    if len(report.failures) < report.mismatches:
+        nouns = "mismatch" if report.mismatches == 1 else "mismatches"
+        more = ", ".join(str(i) for i in report.mismatched[:10]) + (", ..." if len(report.mismatched) > 10 else "")
+        print(f"showing {len(report.failures)} of {report.mismatches} {nouns} (in {report.noun}s {more}; "
+              f"--max-failures N shows more, --replay N re-runs one)", file=sys.stderr)
+    for f, entry in zip(report.failures, data.failures):
+        _print_failure(report, f, entry)
+
+
+def _print_one(report, args: argparse.Namespace, extra: tuple[str, ...], vcd: Path) -> int:
+    """The result of --replay or --scenario: the scenario, both outcomes, the VCD."""
+    from codegen.verify import harness
+    data = report.to_model(_program(), extra)
+    if args.json:
+        for f, entry in zip(report.failures, data.failures):
+            _print_failure(report, f, entry)
+        print(data.model_dump_json())
+        return 1 if report.mismatches else 0
+    where = f"scenario file {args.scenario}" if args.scenario else \
+        f"{report.noun} {args.replay} of seed {args.seed}"
+    if report.failures:
+        print(f"{report.spec_name}: {where}: the models disagree", file=sys.stderr)
+        _print_failure(report, report.failures[0], data.failures[0])
+        return 1
+    sc, ref_run, _ = report.single
+    print(f"{report.spec_name}: {where}: reference and model agree")
+    print(f"  outcome: {harness.outcome_text(ref_run.outcome)}")
+    print(f"  memory references: {report.refs[0]}; model cycles: {report.cycles[0]}")
+    print("scenario:\n" + harness.describe(sc))
+    print(f"VCD of the model: {vcd}")
+    if args.replay is not None:
+        print(f"scenario file: {vcd.with_suffix('.json')}")
+    return 0
+
+
+def _print_summary(report, d) -> None:
+    noun = report.noun
+    print(f"{d.spec.name}: {plural(d.transactions, noun)}, {plural(d.mismatches, 'mismatch', 'mismatches')}")
+    print(f"  memory references per {noun}: mean {d.memory_references.mean}, max {d.memory_references.max}")
+    print(f"  model cycles per {noun}: mean {d.cycles.mean}, max {d.cycles.max}")
+    t = d.throughput
+    print(f"  speed: {t.overall} {noun}s/s overall; reference {t.reference}/s, MyHDL model {t.model}/s")
+    c = d.coverage
+    reachable = len(report.expected)
+    print(f"  coverage: {c.percent}% of {plural(reachable, 'reachable point')}")
+    for key, n in c.hit.items():
         print(f"    {key}: {n}")
-    if d["unreachable"]:
-        print("  unreachable by construction: " + ", ".join(d["unreachable"]))
-    if d["coverage_missing"]:
-        print("  not covered: " + ", ".join(d["coverage_missing"]))
+    if c.unreachable:
+        print("  unreachable by construction: " + ", ".join(c.unreachable))
+    if c.missing:
+        print("  not covered: " + ", ".join(c.missing))
     else:
-        print("  every exit rule and record encoding was covered" if noun == "events"
+        print("  every exit rule and record encoding was covered" if d.kind == "unit"
               else "  every fault kind, fault site and page size was covered")

@@ -14,10 +14,20 @@ from codegen.cli._common import Usage
 def _schemas() -> dict[str, tuple[str, Callable[[], dict]]]:
     """name -> (what it describes, a function giving the schema). Imports are local: a
     schema costs its module only when asked for."""
+    def cosim() -> dict:
+        from codegen.verify.report import CosimReport
+        return CosimReport.model_json_schema()
+
+    def scenario() -> dict:
+        from codegen.verify.report import ScenarioFile
+        return ScenarioFile.model_json_schema()
+
     from codegen.frontend import report
     return {
         "check": ("the document of `virtspec check --format json`", report.schema),
         "dump": ("the elaborated spec `virtspec dump` prints", lambda: import_module("codegen.ir.dump").json_schema()),
+        "cosim": ("the output of cosim --json", cosim),
+        "scenario": ("a scenario file of cosim (saved with each mismatch, read by --scenario)", scenario),
     }
 
 

@@ -1,9 +1,11 @@
 """`virtspec cosim`: drive the generated reference and MyHDL model with the same
-scenarios, compare them, and report coverage, references, cycles and speed."""
+scenarios, compare them, and report coverage, references, cycles and speed; replay one
+scenario of a run, or one saved in a scenario file."""
 from __future__ import annotations
 
 import random
 import re
+import shlex
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -11,6 +13,7 @@ from pathlib import Path
 
 from codegen import ir
 from codegen.verify import harness
+from codegen.verify import report as report_mod
 from codegen.verify.stimulus.translation import (
     Draw,
     Plan,
@@ -24,36 +27,109 @@ from codegen.verify.stimulus.unit import UnitScenarioFactory
 from codegen.verify.stimulus.unit import coverage_keys as unit_coverage_keys
 from codegen.verify.stimulus.unit import expected_coverage as unit_expected_coverage
 
+TRANSLATION, UNIT = "translation", "unit"
+
 
 @dataclass
 class Report:
-    walks: int = 0
+    """What one co-simulation run found; `to_model` gives the `cosim --json` schema
+    (codegen/verify/report.py)."""
+
+    spec_name: str = ""
+    spec_path: str = ""  # the spec file: absolute when the caller names it (spec_file=), else as the IR shows it
+    kind: str = TRANSLATION
+    seed: int | None = None
+    requested: int = 0
+    mix: dict[str, int] | None = None
+    timing: harness.Timing = field(default_factory=harness.Timing)
+    replay: int | None = None  # --replay N: the run was scenario N alone
+    scenario_file: Path | None = None  # --scenario FILE: the run was that file's scenario alone
+    transactions: int = 0
     mismatches: int = 0
+    mismatched: list[int] = field(default_factory=list)
     refs: list[int] = field(default_factory=list)
     cycles: list[int] = field(default_factory=list)
     coverage: Counter = field(default_factory=Counter)
+    expected: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     unreachable: list[str] = field(default_factory=list)
     seconds: float = 0.0
     reference_seconds: float = 0.0
     model_seconds: float = 0.0
     failures: list[harness.Mismatch] = field(default_factory=list)
-    noun: str = "walks"  # what one transaction is called: walks, or events of a unit
+    max_failures: int = 3  # mismatches to shrink and keep
+    single: tuple | None = None  # --replay, --scenario: (scenario, reference run, model run)
 
-    def as_json(self) -> dict:
-        n = max(1, self.walks)
-        one = self.noun[:-1]
-        return {
-            self.noun: self.walks, "mismatches": self.mismatches,
-            f"refs_per_{one}_max": max(self.refs, default=0), f"refs_per_{one}_mean": round(sum(self.refs) / n, 3),
-            f"cycles_per_{one}_mean": round(sum(self.cycles) / n, 3),
-            f"{self.noun}_per_s": round(self.walks / self.seconds, 1) if self.seconds else 0.0,
-            f"reference_{self.noun}_per_s": round(self.walks / self.reference_seconds, 1) if self.reference_seconds else 0.0,
-            f"model_{self.noun}_per_s": round(self.walks / self.model_seconds, 1) if self.model_seconds else 0.0,
-            "coverage": {k: v for k, v in sorted(self.coverage.items())},
-            "coverage_missing": self.missing,
-            "unreachable": self.unreachable,
-        }
+    @property
+    def noun(self) -> str:
+        """What one transaction is called: a walk of a translation, an event of a unit."""
+        return "walk" if self.kind == TRANSLATION else "event"
+
+    @property
+    def coverage_percent(self) -> float:
+        if not self.expected:
+            return 100.0
+        return round(100 * (len(self.expected) - len(self.missing)) / len(self.expected), 2)
+
+    def replay_args(self, index: int) -> list[str]:
+        """The options of `virtspec cosim SPEC` that re-run transaction `index` of this run."""
+        count = ["--mix", ",".join(f"{k}={n}" for k, n in self.mix.items())] if self.mix else \
+            ["--walks" if self.kind == TRANSLATION else "--events", str(self.requested)]
+        t = self.timing
+        return [*count, "--seed", str(self.seed), "--min-latency", str(t.min_latency), "--max-latency",
+                str(t.max_latency), "--stall", str(t.stall_percent), "--replay", str(index)]
+
+    def to_model(self, program: tuple[str, ...] = ("virtspec",),
+                 extra_args: tuple[str, ...] = ()) -> report_mod.CosimReport:
+        """The report in the published schema. `program` and `extra_args` (e.g. the
+        --generated folder of the run) make the replay command lines of the failures."""
+        r = report_mod
+        n = max(1, self.transactions)
+
+        def per_second(seconds: float) -> float:
+            return round(self.transactions / seconds, 1) if seconds else 0.0
+
+        return r.CosimReport(
+            spec=r.SpecRef(name=self.spec_name, path=self.spec_path), kind=self.kind, seed=self.seed,
+            options=self.options(), transactions=self.transactions, mismatches=self.mismatches,
+            mismatched=self.mismatched, failures=[self._failure(f, program, extra_args) for f in self.failures],
+            coverage=r.Coverage(hit=dict(sorted(self.coverage.items())), missing=self.missing,
+                                unreachable=self.unreachable, percent=self.coverage_percent),
+            memory_references=r.Stat(mean=round(sum(self.refs) / n, 3), max=max(self.refs, default=0)),
+            cycles=r.Stat(mean=round(sum(self.cycles) / n, 3), max=max(self.cycles, default=0)),
+            throughput=r.Throughput(overall=per_second(self.seconds), reference=per_second(self.reference_seconds),
+                                    model=per_second(self.model_seconds), seconds=round(self.seconds, 3)))
+
+    def command(self, program: tuple[str, ...], args: list[str], extra_args: tuple[str, ...] = ()) -> str:
+        """A `virtspec cosim` command line on this run's spec (an absolute path); `program`
+        is how virtspec is started (the console script, or python -m codegen)."""
+        return shlex.join([*program, "cosim", self.spec_path, *args, *extra_args])
+
+    def _failure(self, f: harness.Mismatch, program: tuple[str, ...],
+                 extra_args: tuple[str, ...]) -> report_mod.Failure:
+        r = report_mod
+        again = self.command(program, self.replay_args(f.index), extra_args) if self.seed is not None else None
+        exact = None
+        if f.scenario_file is not None:
+            exact = self.command(program, ["--scenario", str(Path(f.scenario_file).resolve())], extra_args)
+        a, b = f.reference, f.model
+        return r.Failure(
+            index=f.index, shrunk=f.shrunk, scenario=r.scenario_data(f.scenario), differences=f.what,
+            outcome=r.Outcomes(reference=r.hex_values(a.outcome), model=None if b is None else r.hex_values(b.outcome)),
+            first_trace_difference=None if b is None else r.first_trace_difference(a.trace, b.trace),
+            memory_differences=[] if b is None else r.memory_differences(a.memory, b.memory),
+            vcd=None if f.vcd is None else str(f.vcd),
+            scenario_file=None if f.scenario_file is None else str(f.scenario_file),
+            replay=exact or again or "", replay_unshrunk=again or exact or "")
+
+    def options(self) -> report_mod.Options:
+        t = self.timing
+        return report_mod.Options(requested=self.requested, mix=self.mix, min_latency=t.min_latency,
+                                  max_latency=t.max_latency, stall_percent=t.stall_percent, replay=self.replay,
+                                  scenario_file=None if self.scenario_file is None else str(self.scenario_file))
+
+    def as_json(self, program: tuple[str, ...] = ("virtspec",), extra_args: tuple[str, ...] = ()) -> dict:
+        return self.to_model(program, extra_args).model_dump(mode="json")
 
 
 def coverage_keys(outcome: dict) -> list[str]:
@@ -108,113 +184,260 @@ def expected_coverage(spec: ir.Spec) -> tuple[list[str], list[str]]:
     return out, unreachable
 
 
-def run(spec: ir.Spec, directory: Path, walks: int, seed: int, timing: harness.Timing | None = None,
-        vcd_dir: Path | None = None, progress=None, batch: int = 250, mix: dict[str, int] | None = None) -> Report:
-    """Co-simulate `walks` scenarios. The last tenth of the run is coverage-directed: it
-    looks for scenarios that hit the coverage points still missing (drawing candidates
-    and asking the reference which points each hits), then fills up at random."""
-    if isinstance(spec.top, ir.Unit):
-        return run_unit(spec, directory, walks, seed, timing, vcd_dir, progress, batch, mix)
-    ref, model = harness.load_generated(directory)
-    factory = ScenarioFactory(spec)
-    draw = Draw(random.Random(seed))
-    oracle = lambda sc: harness.run_reference(ref, sc).outcome  # noqa: E731
-    expected, unreachable = expected_coverage(spec)
-    report = Report(unreachable=unreachable)
-    begin = time.perf_counter()
-    done = 0
-    directed_from = walks - walks // 10 if walks >= 100 else walks
-    while done < walks:
-        size = min(batch, walks - done, max(1, directed_from - done) if done < directed_from else batch)
-        if done >= directed_from:
-            missing = [k for k in expected if k not in report.coverage]
-            scenarios = _directed(factory, draw, oracle, missing, size)
+class Stimulus:
+    """The scenarios of a run, in order: a function of the spec, the count, the seed and
+    the mix alone, so that any one of them can be replayed.
+
+    Scenario i of the random part is drawn from a seed of its own (the run's seed and i),
+    without drawing the others. The last tenth of a run of 100 or more is
+    coverage-directed: it looks for scenarios that hit the coverage points still missing
+    (drawing candidates and asking the reference which points each hits), then fills up
+    at random. What it draws depends on what the scenarios before it covered, on the
+    reference alone; replaying one of them draws the earlier ones again and runs them on
+    the reference only (`scenario`)."""
+
+    def __init__(self, spec: ir.Spec, ref, count: int, seed: int, mix: dict[str, int] | None = None,
+                 batch: int | None = None):
+        self.spec, self.ref, self.seed = spec, ref, seed
+        self.unit = isinstance(spec.top, ir.Unit)
+        self.kinds = None  # a unit's forced event kind of each event, in order (--mix)
+        if self.unit:
+            self.factory = UnitScenarioFactory(spec)
+            self.enums = {e.name: e for e in spec.enums}
+            self.expected, self.unreachable = unit_expected_coverage(spec), []
+            if mix:
+                self.kinds = self.factory.mix(mix, Draw(random.Random(f"{seed}:mix")))
+                count = len(self.kinds)
         else:
-            scenarios = []
-        scenarios += [factory.draw_scenario(draw, oracle) for _ in range(size - len(scenarios))]
-        _check_batch(ref, model, scenarios, timing, report, done, vcd_dir, lambda sc, run: coverage_keys(run.outcome))
-        done += len(scenarios)
-        report.walks = done
-        if progress:
-            progress(done, walks)
-    report.seconds = time.perf_counter() - begin
-    report.missing = [k for k in expected if k not in report.coverage]
-    return report
+            self.factory = ScenarioFactory(spec)
+            self.expected, self.unreachable = expected_coverage(spec)
+        self.count = count
+        self.batch = batch or (500 if self.unit else 250)
+        self.directed_from = count - count // 10 if count >= 100 else count
 
+    def oracle(self, sc: Scenario) -> dict:
+        return harness.run_reference(self.ref, sc).outcome
 
-def run_unit(spec: ir.Spec, directory: Path, events: int, seed: int, timing: harness.Timing | None = None,
-             vcd_dir: Path | None = None, progress=None, batch: int = 500, mix: dict[str, int] | None = None) -> Report:
-    """Co-simulate `events` scenarios of a decision unit, with the same coverage-directed
-    last tenth as walks: candidates are drawn and the reference says which exit each
-    takes, until the missing exits and record encodings are hit or the tries run out."""
-    ref, model = harness.load_generated(directory)
-    factory = UnitScenarioFactory(spec)
-    enums = {e.name: e for e in spec.enums}
-    draw = Draw(random.Random(seed))
-    expected = unit_expected_coverage(spec)
-    report = Report(noun="events")
-    kinds = factory.mix(mix, draw) if mix else None  # the event kind of each event, in order
-    events = len(kinds) if kinds else events
-    begin = time.perf_counter()
-    done = 0
-
-    def make(i: int) -> Scenario:
-        return factory.make(draw, force=kinds[i] if kinds else None)
-
-    def unit_keys(sc: Scenario, run: harness.Run) -> list[str]:
-        keys = unit_coverage_keys(spec.top, enums, run.outcome, run.detail)
+    def keys(self, sc: Scenario, run: harness.Run) -> list[str]:
+        """The coverage points a scenario hits, from its reference run."""
+        if not self.unit:
+            return coverage_keys(run.outcome)
+        keys = unit_coverage_keys(self.spec.top, self.enums, run.outcome, run.detail)
         return keys + ([f"event {sc.intent['event']}"] if sc.intent.get("event") else [])
 
-    random_part, deadline = None, 0.0
+    def _draw(self, tag) -> Draw:
+        return Draw(random.Random(f"{self.seed}:{tag}"))
 
-    directed_from = events - events // 10 if events >= 100 else events
-    while done < events:
-        size = min(batch, events - done, max(1, directed_from - done) if done < directed_from else batch)
-        scenarios: list[Scenario] = []
-        if done >= directed_from:
-            # the search gets, in all, a quarter of the time the random part took (at least 5 s)
-            if random_part is None:
-                random_part = time.perf_counter() - begin
-                deadline = time.perf_counter() + max(5.0, random_part / 4)
-            wanted = {k for k in expected if k not in report.coverage}
-            for _ in range(min(200_000, 50_000 * len(wanted))):
-                if not wanted or len(scenarios) >= size or time.perf_counter() > deadline:
-                    break
-                sc = make(done + len(scenarios))
-                run = harness.run_reference(ref, sc)
-                hits = wanted.intersection(unit_coverage_keys(spec.top, enums, run.outcome, run.detail))
-                if hits:
-                    scenarios.append(sc)
-                    wanted -= hits
-        scenarios += [make(done + i) for i in range(len(scenarios), size)]
-        _check_batch(ref, model, scenarios, timing, report, done, vcd_dir, unit_keys)
-        done += len(scenarios)
-        report.walks = done
+    def _make(self, draw: Draw, index: int) -> Scenario:
+        if self.unit:
+            return self.factory.make(draw, force=self.kinds[index] if self.kinds else None)
+        return self.factory.draw_scenario(draw, self.oracle)
+
+    def one(self, index: int) -> Scenario:
+        """Scenario `index` as the random part draws it."""
+        return self._make(self._draw(index), index)
+
+    def batches(self, coverage: Counter):
+        """(first index, scenarios), in order. The caller adds the coverage of each batch
+        (`keys` of its reference runs) to `coverage` before asking for the next."""
+        done = 0
+        budget = max(5_000, 2 * self.directed_from)  # reference runs the directed search of a unit may take
+        while done < self.count:
+            size = min(self.batch, self.count - done,
+                       max(1, self.directed_from - done) if done < self.directed_from else self.batch)
+            found: list[Scenario] = []
+            if done >= self.directed_from:
+                missing = [k for k in self.expected if k not in coverage]
+                draw = self._draw(f"directed:{done}")
+                if self.unit:
+                    found, budget = self._directed_unit(draw, done, missing, size, budget)
+                else:
+                    found = _directed(self.factory, draw, self.oracle, missing, size)
+            yield done, found + [self.one(done + i) for i in range(len(found), size)]
+            done += size
+
+    def _directed_unit(self, draw: Draw, first: int, missing: list[str], size: int,
+                       budget: int) -> tuple[list[Scenario], int]:
+        """Candidates drawn until the missing exits and record encodings are hit, the
+        batch is full or the budget of reference runs is spent."""
+        wanted, found = set(missing), []
+        for _ in range(min(200_000, 50_000 * len(wanted))):
+            if not wanted or len(found) >= size or budget <= 0:
+                break
+            budget -= 1
+            sc = self._make(draw, first + len(found))
+            run = harness.run_reference(self.ref, sc)
+            hits = wanted.intersection(unit_coverage_keys(self.spec.top, self.enums, run.outcome, run.detail))
+            if hits:
+                found.append(sc)
+                wanted -= hits
+        return found, budget
+
+    def scenario(self, index: int) -> Scenario:
+        """Scenario `index` of the run, without simulating the model: drawn alone in the
+        random part; in the directed part, after the scenarios before it were drawn again
+        and run on the reference for their coverage."""
+        if index < self.directed_from:
+            return self.one(index)
+        coverage: Counter = Counter()
+        for first, scenarios in self.batches(coverage):
+            if index < first + len(scenarios):
+                return scenarios[index - first]
+            for sc in scenarios:
+                coverage.update(self.keys(sc, harness.run_reference(self.ref, sc)))
+        raise IndexError(index)
+
+
+def _start(spec: ir.Spec, stim: Stimulus, seed: int | None, timing: harness.Timing | None, mix,
+           max_failures: int, spec_file: Path | None) -> Report:
+    path = str(Path(spec_file).resolve()) if spec_file is not None else spec.path
+    return Report(spec_name=spec.name, spec_path=path, kind=UNIT if stim.unit else TRANSLATION, seed=seed,
+                  requested=stim.count, mix=dict(mix) if mix else None, timing=timing or harness.Timing(),
+                  expected=stim.expected, unreachable=stim.unreachable, max_failures=max_failures)
+
+
+def run(spec: ir.Spec, directory: Path, walks: int, seed: int, timing: harness.Timing | None = None,
+        vcd_dir: Path | None = None, progress=None, batch: int | None = None, mix: dict[str, int] | None = None,
+        max_failures: int = 3, spec_file: Path | None = None) -> Report:
+    """Co-simulate `walks` scenarios (events of a unit; with `mix`, exactly so many
+    events of each kind), drawn by `Stimulus`. The first `max_failures` mismatches are
+    shrunk; with `vcd_dir`, each gets a VCD of the model and a scenario file there."""
+    ref, model = harness.load_generated(directory)
+    stim = Stimulus(spec, ref, walks, seed, mix, batch)
+    report = _start(spec, stim, seed, timing, mix, max_failures, spec_file)
+    begin = time.perf_counter()
+    for first, scenarios in stim.batches(report.coverage):
+        _check_batch(ref, model, stim, scenarios, report, first, vcd_dir)
+        report.transactions = first + len(scenarios)
         if progress:
-            progress(done, events)
+            progress(report.transactions, stim.count)
     report.seconds = time.perf_counter() - begin
-    report.missing = [k for k in expected if k not in report.coverage]
+    report.missing = [k for k in stim.expected if k not in report.coverage]
     return report
 
 
-def _check_batch(ref, model, scenarios: list[Scenario], timing, report: Report, first: int, vcd_dir, keys_of) -> None:
-    """Run a batch on both models, time each, count references, cycles and coverage
-    (`keys_of(scenario, reference run)`), and keep the first mismatches, shrunk."""
+def replay(spec: ir.Spec, directory: Path, walks: int, seed: int, index: int, timing: harness.Timing | None = None,
+           vcd_dir: Path | None = None, mix: dict[str, int] | None = None, spec_file: Path | None = None) -> Report:
+    """Run scenario `index` of the run `run(spec, directory, walks, seed, mix=mix)` makes,
+    alone and unshrunk, with a VCD of the model (replay_INDEX.vcd in `vcd_dir`) and the
+    scenario saved next to it (replay_INDEX.json). IndexError when there is no such
+    scenario."""
+    ref, model = harness.load_generated(directory)
+    stim = Stimulus(spec, ref, walks, seed, mix)
+    if not 0 <= index < stim.count:
+        raise IndexError(f"expected a scenario number below {stim.count}, not {index}")
+    report = _start(spec, stim, seed, timing, mix, 1, spec_file)
+    report.replay = index
+    begin = time.perf_counter()
+    sc = stim.scenario(index)
+    vcd = None if vcd_dir is None else Path(vcd_dir) / f"replay_{index}.vcd"
+    _check_one(ref, model, stim, sc, index, report, vcd, begin)
+    if vcd is not None:
+        saved = _save(report, sc, index, vcd.with_suffix(".json"))
+        for f in report.failures:
+            f.scenario_file = saved
+    return report
+
+
+def replay_file(spec: ir.Spec, directory: Path, data: report_mod.ScenarioFile, path: Path,
+                timing: harness.Timing | None = None, vcd_dir: Path | None = None,
+                spec_file: Path | None = None) -> Report:
+    """Run the scenario of a scenario file alone, with a VCD of the model
+    (NAME_replay.vcd in `vcd_dir`, NAME the file's name without .json)."""
+    ref, model = harness.load_generated(directory)
+    stim = Stimulus(spec, ref, 1, data.seed or 0)
+    report = _start(spec, stim, data.seed, timing, data.options.mix, 1, spec_file)
+    report.requested, report.scenario_file = data.options.requested, Path(path)
+    index = data.index or 0
+    begin = time.perf_counter()
+    vcd = None if vcd_dir is None else Path(vcd_dir) / f"{Path(path).stem}_replay.vcd"
+    _check_one(ref, model, stim, report_mod.scenario_of(data.scenario), index, report, vcd, begin)
+    for f in report.failures:
+        f.scenario_file = Path(path)
+    return report
+
+
+def check_scenario(spec: ir.Spec, directory: Path, sc: Scenario) -> str | None:
+    """Why `sc` cannot run on the generated models of `spec` ('expected X, not Y'), or None."""
+    ref, model = harness.load_generated(directory)
+    if isinstance(spec.top, ir.Unit):
+        sample = UnitScenarioFactory(spec).make(Draw(random.Random(0)))
+    else:
+        sample = ScenarioFactory(spec).make(Draw(random.Random(0)))
+    want, got = list(sample.request), list(sc.request)
+    if sorted(want) != sorted(got):
+        extra = [k for k in got if k not in want]
+        lacking = [k for k in want if k not in got]
+        what = f"no field {extra[0]!r}" if extra else f"a value for {lacking[0]!r}"
+        return f"expected the request fields {', '.join(want)} ({what}), not {', '.join(got) or 'none'}"
+    ports = model.ports()
+    for key, value in sc.request.items():
+        width = len(ports[harness.port_of(ref, key)])
+        if value >> width:
+            return f"expected a value of at most {width} bits for request field {key!r}, not {value:#x}"
+    awidth, dwidth = len(ports["m_addr"]), len(ports["m_rdata"])
+    for addr, value in sc.memory.items():
+        if addr >> awidth:
+            return f"expected memory addresses of at most {awidth} bits, not {addr:#x}"
+        if value >> dwidth:
+            return f"expected memory words of at most {dwidth} bits, not {value:#x} at {addr:#x}"
+    return None
+
+
+def _check_one(ref, model, stim: Stimulus, sc: Scenario, index: int, report: Report, vcd: Path | None,
+               begin: float) -> None:
+    """Run one scenario on both models (the model with a VCD), unshrunk."""
+    t0 = time.perf_counter()
+    a = harness.run_reference(ref, sc)
+    t1 = time.perf_counter()
+    b = harness.run_model(model, ref, [sc], report.timing, vcd=vcd)[0]
+    t2 = time.perf_counter()
+    report.reference_seconds, report.model_seconds = t1 - t0, t2 - t1
+    report.transactions = 1
+    report.refs.append(len(a.trace))
+    report.cycles.append(b.cycles)
+    report.coverage.update(stim.keys(sc, a))
+    report.missing = [k for k in stim.expected if k not in report.coverage]
+    report.single = (sc, a, b)
+    what = harness.compare(a, b)
+    if what:
+        report.mismatches = 1
+        report.mismatched.append(index)
+        report.failures.append(harness.Mismatch(index, sc, what, a, b, vcd, shrunk=False))
+    report.seconds = time.perf_counter() - begin
+
+
+def _save(report: Report, sc: Scenario, index: int, path: Path) -> Path:
+    """Save a scenario of this run as a scenario file (`cosim --scenario` reads it)."""
+    return report_mod.write_scenario_file(path, report_mod.ScenarioFile(
+        spec=report_mod.SpecRef(name=report.spec_name, path=report.spec_path), kind=report.kind, index=index,
+        seed=report.seed, options=report.options(), scenario=report_mod.scenario_data(sc)))
+
+
+def _check_batch(ref, model, stim: Stimulus, scenarios: list[Scenario], report: Report, first: int,
+                 vcd_dir) -> None:
+    """Run a batch on both models, time each, count references, cycles and coverage,
+    and keep the first mismatches, shrunk (with a VCD and a scenario file in `vcd_dir`)."""
     t0 = time.perf_counter()
     ref_runs = [harness.run_reference(ref, sc) for sc in scenarios]
     t1 = time.perf_counter()
-    model_runs = harness.run_model(model, ref, scenarios, timing)
+    model_runs = harness.run_model(model, ref, scenarios, report.timing)
     t2 = time.perf_counter()
     report.reference_seconds += t1 - t0
     report.model_seconds += t2 - t1
     for i, (sc, a, b) in enumerate(zip(scenarios, ref_runs, model_runs)):
         report.refs.append(len(a.trace))
         report.cycles.append(b.cycles)
-        report.coverage.update(keys_of(sc, a))
+        report.coverage.update(stim.keys(sc, a))
         if harness.compare(a, b):
             report.mismatches += 1
-            if len(report.failures) < 3:
-                report.failures.append(shrink(ref, model, sc, first + i, timing, vcd_dir))
+            report.mismatched.append(first + i)
+            if len(report.failures) < report.max_failures:
+                found = shrink(ref, model, sc, first + i, report.timing, vcd_dir)
+                if vcd_dir is not None:
+                    found.scenario_file = _save(report, found.scenario, first + i,
+                                                Path(vcd_dir) / f"mismatch_{first + i}.json")
+                report.failures.append(found)
 
 
 SITE = re.compile(r"^(top|guest|host) fault (\w+) at level (\d+)$")
@@ -266,7 +489,8 @@ def _mismatch(ref, model, sc: Scenario, timing) -> list[str]:
 
 def shrink(ref, model, sc: Scenario, index: int, timing, vcd_dir: Path | None) -> harness.Mismatch:
     """Make a failing scenario small: drop memory the walk never reads, clear request
-    values that do not matter; then record a VCD of the model on what is left."""
+    values that do not matter; then run the model on what is left (recording a VCD,
+    mismatch_INDEX.vcd in `vcd_dir`)."""
     read = {r[1] for r in harness.run_reference(ref, sc).trace}
     cur = Scenario(sc.request, {a: v for a, v in sc.memory.items() if a in read}, sc.latency_seed, sc.intent)
     if not _mismatch(ref, model, cur, timing):
@@ -280,11 +504,8 @@ def shrink(ref, model, sc: Scenario, index: int, timing, vcd_dir: Path | None) -
                 cur = trial
         except Exception:  # noqa: BLE001 - a trial that breaks the models is simply not smaller
             continue
-    found = harness.Mismatch(index, cur, _mismatch(ref, model, cur, timing))
-    found.reference = harness.run_reference(ref, cur)
-    if vcd_dir is not None:
-        path = Path(vcd_dir) / f"mismatch_{index}.vcd"
-        found.model = harness.run_model(model, ref, [cur], timing, vcd=path)[0]
-        found.vcd = path
-    return found
+    vcd = None if vcd_dir is None else Path(vcd_dir) / f"mismatch_{index}.vcd"
+    a = harness.run_reference(ref, cur)
+    b = harness.run_model(model, ref, [cur], timing, vcd=vcd)[0]
+    return harness.Mismatch(index, cur, harness.compare(a, b), a, b, vcd, shrunk=cur != sc)
 

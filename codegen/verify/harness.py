@@ -168,6 +168,7 @@ def run_model(model, ref, scenarios: list[Scenario], timing: Timing | None = Non
     if vcd is not None:
         vcd = Path(vcd)
         vcd.parent.mkdir(parents=True, exist_ok=True)
+        vcd.unlink(missing_ok=True)  # replaced: MyHDL would keep the old one under a timestamped name
         tb.config_sim(trace=True, directory=str(vcd.parent), name=vcd.stem)
     tb.run_sim(quiet=1)
     tb.quit_sim()
@@ -176,19 +177,24 @@ def run_model(model, ref, scenarios: list[Scenario], timing: Timing | None = Non
 
 @dataclass
 class Mismatch:
+    """A transaction where the two runs differ: its number, the scenario (shrunk, or as
+    drawn), what differs in words, both runs, and the files written for it."""
+
     index: int
     scenario: Scenario
     what: list[str] = field(default_factory=list)
     reference: Run | None = None
     model: Run | None = None
     vcd: Path | None = None
+    shrunk: bool = False
+    scenario_file: Path | None = None  # the scenario as a file `cosim --scenario` reads
 
 
 def compare(ref_run: Run, model_run: Run) -> list[str]:
     """What differs between the two runs, in words; empty when they agree."""
     out = []
     if ref_run.outcome != model_run.outcome:
-        out.append(f"outcome: reference {ref_run.outcome} != model {model_run.outcome}")
+        out.append(f"outcome: reference {outcome_text(ref_run.outcome)} != model {outcome_text(model_run.outcome)}")
     if ref_run.trace != model_run.trace:
         for i, (a, b) in enumerate(zip(ref_run.trace, model_run.trace)):
             if a != b:
@@ -200,6 +206,17 @@ def compare(ref_run: Run, model_run: Run) -> list[str]:
         diff = sorted(k for k in set(ref_run.memory) | set(model_run.memory) if ref_run.memory.get(k) != model_run.memory.get(k))
         out.append(f"final memory differs at {', '.join(hex(k) for k in diff[:4])}")
     return out
+
+
+def outcome_text(outcome: dict) -> str:
+    """An outcome for people, addresses and values in hex: {ok: True, pa: 0x1000, level: 1}."""
+    def show(key: str, v) -> str:
+        if isinstance(v, dict):
+            return "{" + ", ".join(f"{k}: {show(k, x)}" for k, x in v.items()) + "}"
+        if isinstance(v, int) and not isinstance(v, bool) and not key.endswith("level"):
+            return hex(v)
+        return str(v)
+    return show("", outcome)
 
 
 def _ref(r) -> str:

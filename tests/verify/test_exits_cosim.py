@@ -22,7 +22,7 @@ def test_twenty_thousand_events_no_mismatch_full_coverage(specs, name):
     """Every exit rule, every exit code or reason of the record's enum and `no exit`
     are hit; reference and model agree on outcome, trace and memory for every event."""
     report = cosim.run(specs[name], ROOT / "generated" / name, EVENTS, seed=1)
-    assert report.walks == EVENTS
+    assert report.transactions == EVENTS
     assert report.mismatches == 0, [f.what for f in report.failures]
     assert report.missing == []
     assert not [k for k in report.coverage if "not in enum" in k]
@@ -84,7 +84,7 @@ def test_flipped_bitmap_layout_bit_is_caught(specs, generated, tmp_path, name, o
 
 def test_a_mix_gives_exact_counts_per_event_kind(specs):
     report = cosim.run(specs["amd_svm"], ROOT / "generated" / "amd_svm", 0, seed=4, mix={"CPUID": 30, "IO": 50})
-    assert report.walks == 80 and report.mismatches == 0
+    assert report.transactions == 80 and report.mismatches == 0
     assert report.coverage["event CPUID"] == 30 and report.coverage["event IO"] == 50
 
 

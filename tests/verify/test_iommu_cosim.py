@@ -28,7 +28,7 @@ def _required(missing: list[str]) -> list[str]:
 @pytest.mark.parametrize("name", sorted(MIX))
 def test_dma_and_interrupt_requests_no_mismatch(specs, name):
     report = cosim.run(specs[name], ROOT / "generated" / name, 0, seed=1, mix=MIX[name])
-    assert report.walks == sum(MIX[name].values())
+    assert report.transactions == sum(MIX[name].values())
     assert report.mismatches == 0, [f.what for f in report.failures]
     assert _required(report.missing) == []
     for kind, count in MIX[name].items():

@@ -416,13 +416,14 @@ def test_model_agrees_on_random_scenarios(toy, toy_gen):
 
 def test_cosim_run_on_the_toy_unit(toy, toy_dir):
     report = cosim.run(toy, toy_dir, 300, seed=1)
-    assert report.walks == 300 and report.noun == "events"
+    assert report.transactions == 300 and report.noun == "event" and report.kind == "unit"
     assert report.mismatches == 0, [f.what for f in report.failures]
     assert report.missing == []
     assert set(report.coverage) >= {"no exit", "exit io", "exit halt"}
     data = report.as_json()
-    assert data["events"] == 300 and data["mismatches"] == 0 and "walks" not in data
-    assert data["cycles_per_event_mean"] > 0 and data["refs_per_event_max"] >= 3
+    assert data["transactions"] == 300 and data["mismatches"] == 0 and data["kind"] == "unit"
+    assert data["cycles"]["mean"] > 0 and data["memory_references"]["max"] >= 3
+    assert data["coverage"]["percent"] == 100.0
 
 
 def test_hypothesis_scenarios_agree(toy, toy_gen):
