@@ -212,8 +212,18 @@ def mutated_spec(draw):
     return name, text
 
 
+@pytest.mark.slow
 @FUZZ
 @given(mutated_spec())
 def test_fuzz_mutated_shipped_specs(case):
+    name, text = case
+    assert_front_end_copes(text, name)
+
+
+@settings(FUZZ, max_examples=40)
+@given(mutated_spec())
+def test_fuzz_a_few_mutated_shipped_specs(case):
+    """The fast sibling of the test above (`-m "not slow"` keeps it): 40 mutants, not 200;
+    each compiles a whole shipped spec."""
     name, text = case
     assert_front_end_copes(text, name)

@@ -312,6 +312,13 @@ def rules_out(name: str) -> str | None:
     return None
 
 
+# The sweeps are cached per process (a minute of compiling in all): under pytest-xdist
+# the tests that read them run on one worker (`--dist loadgroup`, pyproject.toml) instead
+# of each worker compiling them again.
+SWEEP_GROUP = pytest.mark.xdist_group("injection_sweep")
+
+
+@SWEEP_GROUP
 @pytest.mark.parametrize("kind,slot", SLOT_KINDS, ids=[f"{k}-{s}" for k, s in SLOT_KINDS])
 def test_hostile_name_is_refused_cleanly_or_accepted(kind, slot):
     """Each hostile name in each place: refused with E0202 (a keyword of a named target,
@@ -392,6 +399,7 @@ ROUNDS = {"translation": 4, "nested": 2, "unit": 2}
 RUNS = [(kind, r) for kind, rounds in ROUNDS.items() for r in range(rounds)]
 
 
+@SWEEP_GROUP
 @pytest.mark.parametrize("kind,round_", RUNS, ids=[f"{k}-{r}" for k, r in RUNS])
 def test_accepted_hostile_names_generate_run_and_compile(kind, round_, tmp_path):
     """Specs made of accepted hostile names, several per declaration kind: the generated

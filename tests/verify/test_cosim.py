@@ -24,14 +24,26 @@ def _agree(generated, name, sc, tmp_path=None):
     return a
 
 
-@pytest.mark.parametrize("name", ["x86_64_paging", "amd_npt", "intel_ept"])
-def test_hypothesis_scenarios_agree(specs, generated, name, tmp_path_factory):
-    @SETTINGS
+def _hypothesis_scenarios_agree(specs, generated, name, tmp_path_factory, config):
+    @config
     @given(scenarios(specs[name]))
     def check(sc):
         _agree(generated, name, sc, tmp_path_factory.mktemp("vcd"))
 
     check()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["x86_64_paging", "amd_npt", "intel_ept"])
+def test_hypothesis_scenarios_agree(specs, generated, name, tmp_path_factory):
+    _hypothesis_scenarios_agree(specs, generated, name, tmp_path_factory, SETTINGS)
+
+
+@pytest.mark.parametrize("name", ["x86_64_paging", "amd_npt", "intel_ept"])
+def test_a_few_hypothesis_scenarios_agree(specs, generated, name, tmp_path_factory):
+    """The fast sibling of the test above (`-m "not slow"` keeps it): 8 examples, not 30
+    (each one simulates the MyHDL model)."""
+    _hypothesis_scenarios_agree(specs, generated, name, tmp_path_factory, settings(SETTINGS, max_examples=8))
 
 
 def _legal_ok(factory, ref, seed, **kw):
@@ -92,6 +104,7 @@ def test_injected_walk_fault_at_every_level(specs, generated, name):
     assert seen == {(r.name, lv.number) for r in regime.faults for lv in regime.levels}
 
 
+@pytest.mark.slow
 def test_cosim_run_covers_everything_with_no_mismatch(specs):
     """The issue's acceptance run, at CI size: 0 mismatches, full coverage."""
     report = cosim.run(specs["amd_npt"], ROOT / "generated" / "amd_npt", walks=2000, seed=1)
@@ -101,6 +114,7 @@ def test_cosim_run_covers_everything_with_no_mismatch(specs):
     assert max(report.refs) >= 24 and report.cycles and min(report.cycles) > 0
 
 
+@pytest.mark.slow
 def test_ept_cosim_run_covers_everything_with_no_mismatch(specs):
     """Issue 3's acceptance run, at CI size: every misconfiguration and violation kind at
     every level of both dimensions, 0 mismatches."""
@@ -110,6 +124,16 @@ def test_ept_cosim_run_covers_everything_with_no_mismatch(specs):
     for kind in ("misconfig_write", "misconfig_exec_only", "misconfig_reserved", "misconfig_memtype",
                  "not_present", "read_violation", "write_violation", "fetch_violation"):
         assert f"host fault {kind}" in report.coverage
+
+
+@pytest.mark.parametrize("name", ["amd_npt", "intel_ept"])
+def test_nested_cosim_run_no_mismatch(specs, name):
+    """The fast sibling of the two runs above (`-m "not slow"` keeps it): 200 nested
+    walks through the same cosim.run, no mismatch; the full coverage is the slow runs'
+    (test_injected_walk_fault_at_every_level covers every fault at every level here)."""
+    report = cosim.run(specs[name], ROOT / "generated" / name, walks=200, seed=1)
+    assert report.walks == 200 and report.mismatches == 0
+    assert report.cycles and min(report.cycles) > 0
 
 
 def test_one_dimensional_cosim_run(specs):
