@@ -28,8 +28,9 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = "x86_64_paging"  # imports no other spec
-# what the checkout listing leaves out: files the test run itself (any test, any worker) may write
-CHECKOUT_SKIP = {".git", "__pycache__", ".pytest_cache", ".hypothesis"}
+# what the checkout listing leaves out: files the test run itself (any test, any worker) may write,
+# and the virtual environment the README's commands make in the checkout (the tests run in it)
+CHECKOUT_SKIP = {".git", "__pycache__", ".pytest_cache", ".hypothesis", ".venv", "venv"}
 # not copied to the build folder: version control, caches, and a previous in-tree build's output
 COPY_SKIP = shutil.ignore_patterns(".git", "__pycache__", ".pytest_cache", ".hypothesis", "build", "dist",
                                    "*.egg-info", ".venv", "venv", "hdl-out", "cosim-vcd")
