@@ -166,3 +166,20 @@ def compile_one_full(path: str) -> Compiled | None:
     compiled, failed = compile_all_full(one_spec(path))
     report(failed)
     return None if failed else compiled[0]
+
+
+def compile_with_models(path: str, generated: str | None, project: Project) -> tuple[ir.Spec | None, Path]:
+    """The one spec of cosim and convert, and the folder of its generated models (under
+    `--generated`, else the project's generated/). The spec is None, after reporting,
+    when it fails to compile or its models are missing or stale: both commands run the
+    models of the spec as it is now, never older ones."""
+    from codegen.generate import emit
+    spec = compile_one(path)
+    if spec is None:
+        return None, Path()
+    directory = emit.out_dir(spec, output_folder(generated, project.generated))
+    if emit.stale(emit.render(spec), directory):
+        print(f"generated files for {spec.path} are missing or stale in {directory.parent}: run "
+              f"`virtspec generate {path}`", file=sys.stderr)
+        return None, directory
+    return spec, directory

@@ -4,8 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from codegen.cli._common import Usage, compile_one, output_folder, project_of
-from codegen.generate import emit
+from codegen.cli._common import Usage, compile_with_models, output_folder, project_of
 
 LANGUAGES = {"verilog": "Verilog", "vhdl": "VHDL"}
 
@@ -34,13 +33,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
     if problem:  # a usage error, found before the spec is compiled
         raise Usage(f"--top: expected a Verilog and VHDL identifier, not {args.top!r}: it {problem}")
     project = project_of(args)
-    spec = compile_one(args.spec)
+    spec, directory = compile_with_models(args.spec, args.generated, project)
     if spec is None:
-        return 1
-    directory = emit.out_dir(spec, output_folder(args.generated, project.generated))
-    if emit.stale(emit.render(spec), directory):
-        print(f"generated files for {spec.path} are missing or stale in {directory.parent}: run "
-              f"`virtspec generate {args.spec}`", file=sys.stderr)
         return 1
     top = args.top or hdl.top_name(spec)
     _, model = harness.load_generated(directory)

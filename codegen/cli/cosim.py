@@ -9,8 +9,7 @@ from pathlib import Path
 
 import codegen
 from codegen import ir
-from codegen.cli._common import Usage, compile_one, output_folder, plural, project_of
-from codegen.generate import emit
+from codegen.cli._common import Usage, compile_with_models, output_folder, plural, project_of
 from codegen.progress import Progress
 from codegen.verify.stimulus.translation import Draw
 
@@ -111,13 +110,8 @@ def cmd_cosim(args: argparse.Namespace) -> int:
     else:
         timing = _timing(args, LATENCY_DEFAULTS)
     project = project_of(args)
-    spec = compile_one(args.spec)
+    spec, directory = compile_with_models(args.spec, args.generated, project)
     if spec is None:
-        return 1
-    directory = emit.out_dir(spec, output_folder(args.generated, project.generated))
-    if emit.stale(emit.render(spec), directory):
-        print(f"generated files for {spec.path} are missing or stale in {directory.parent}: run "
-              f"`virtspec generate {args.spec}`", file=sys.stderr)
         return 1
     mix = _mix(args.mix, spec) if args.mix else None
     total = sum(mix.values()) if mix else args.walks

@@ -132,7 +132,7 @@ def test_nested_cosim_run_no_mismatch(specs, name):
     walks through the same cosim.run, no mismatch; the full coverage is the slow runs'
     (test_injected_walk_fault_at_every_level covers every fault at every level here)."""
     report = cosim.run(specs[name], ROOT / "generated" / name, walks=200, seed=1)
-    assert report.walks == 200 and report.mismatches == 0
+    assert report.transactions == 200 and report.mismatches == 0
     assert report.cycles and min(report.cycles) > 0
 
 

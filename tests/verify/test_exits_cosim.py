@@ -37,7 +37,7 @@ def test_five_hundred_events_no_mismatch(specs, name):
     model agree on 500 events. VMX reaches full coverage at this size; SVM's rarer exit
     codes (single CR reads and writes, exceptions) need the long run."""
     report = cosim.run(specs[name], ROOT / "generated" / name, 500, seed=1)
-    assert report.walks == 500
+    assert report.transactions == 500
     assert report.mismatches == 0, [f.what for f in report.failures]
     assert not [k for k in report.coverage if "not in enum" in k]
     assert report.coverage["no exit"] > 0

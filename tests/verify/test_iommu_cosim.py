@@ -42,7 +42,7 @@ def test_a_few_hundred_requests_no_mismatch(specs, name):
     requests, no mismatch, exact counts per kind; the coverage is the slow run's."""
     mix = {kind: count // 10 for kind, count in MIX[name].items()}
     report = cosim.run(specs[name], ROOT / "generated" / name, 0, seed=1, mix=mix)
-    assert report.walks == sum(mix.values())
+    assert report.transactions == sum(mix.values())
     assert report.mismatches == 0, [f.what for f in report.failures]
     for kind, count in mix.items():
         assert report.coverage[f"event {kind}"] == count
