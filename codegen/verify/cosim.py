@@ -58,6 +58,7 @@ class Report:
     model_seconds: float = 0.0
     failures: list[harness.Mismatch] = field(default_factory=list)
     max_failures: int = 3  # mismatches to shrink and keep
+    cycle_limit: int = harness.DEFAULT_CYCLE_LIMIT  # the watchdog: cycles a transaction may take (harness.cycle_limit)
     single: tuple | None = None  # --replay, --scenario: (scenario, reference run, model run)
 
     @property
@@ -115,7 +116,8 @@ class Report:
         a, b = f.reference, f.model
         return r.Failure(
             index=f.index, shrunk=f.shrunk, scenario=r.scenario_data(f.scenario), differences=f.what,
-            outcome=r.Outcomes(reference=r.hex_values(a.outcome), model=None if b is None else r.hex_values(b.outcome)),
+            outcome=r.Outcomes(reference=r.hex_values(a.outcome),
+                               model=None if b is None or b.timeout else r.hex_values(b.outcome)),
             first_trace_difference=None if b is None else r.first_trace_difference(a.trace, b.trace),
             memory_differences=[] if b is None else r.memory_differences(a.memory, b.memory),
             vcd=None if f.vcd is None else str(f.vcd),
@@ -291,9 +293,11 @@ class Stimulus:
 def _start(spec: ir.Spec, stim: Stimulus, seed: int | None, timing: harness.Timing | None, mix,
            max_failures: int, spec_file: Path | None) -> Report:
     path = str(Path(spec_file).resolve()) if spec_file is not None else spec.path
+    timing = timing or harness.Timing()
     return Report(spec_name=spec.name, spec_path=path, kind=UNIT if stim.unit else TRANSLATION, seed=seed,
-                  requested=stim.count, mix=dict(mix) if mix else None, timing=timing or harness.Timing(),
-                  expected=stim.expected, unreachable=stim.unreachable, max_failures=max_failures)
+                  requested=stim.count, mix=dict(mix) if mix else None, timing=timing,
+                  expected=stim.expected, unreachable=stim.unreachable, max_failures=max_failures,
+                  cycle_limit=harness.cycle_limit(spec, timing))
 
 
 def run(spec: ir.Spec, directory: Path, walks: int, seed: int, timing: harness.Timing | None = None,
@@ -390,7 +394,7 @@ def _check_one(ref, model, stim: Stimulus, sc: Scenario, index: int, report: Rep
     t0 = time.perf_counter()
     a = harness.run_reference(ref, sc)
     t1 = time.perf_counter()
-    b = harness.run_model(model, ref, [sc], report.timing, vcd=vcd)[0]
+    b = harness.run_model(model, ref, [sc], report.timing, vcd=vcd, limit=report.cycle_limit)[0]
     t2 = time.perf_counter()
     report.reference_seconds, report.model_seconds = t1 - t0, t2 - t1
     report.transactions = 1
@@ -421,7 +425,7 @@ def _check_batch(ref, model, stim: Stimulus, scenarios: list[Scenario], report: 
     t0 = time.perf_counter()
     ref_runs = [harness.run_reference(ref, sc) for sc in scenarios]
     t1 = time.perf_counter()
-    model_runs = harness.run_model(model, ref, scenarios, report.timing)
+    model_runs = harness.run_model(model, ref, scenarios, report.timing, limit=report.cycle_limit)
     t2 = time.perf_counter()
     report.reference_seconds += t1 - t0
     report.model_seconds += t2 - t1
@@ -433,7 +437,7 @@ def _check_batch(ref, model, stim: Stimulus, scenarios: list[Scenario], report: 
             report.mismatches += 1
             report.mismatched.append(first + i)
             if len(report.failures) < report.max_failures:
-                found = shrink(ref, model, sc, first + i, report.timing, vcd_dir)
+                found = shrink(ref, model, sc, first + i, report.timing, vcd_dir, report.cycle_limit)
                 if vcd_dir is not None:
                     found.scenario_file = _save(report, found.scenario, first + i,
                                                 Path(vcd_dir) / f"mismatch_{first + i}.json")
@@ -483,29 +487,30 @@ def _aimed(factory: ScenarioFactory, draw: Draw, key: str) -> Scenario | None:
                         fault_percent=0)
 
 
-def _mismatch(ref, model, sc: Scenario, timing) -> list[str]:
-    return harness.compare(harness.run_reference(ref, sc), harness.run_model(model, ref, [sc], timing)[0])
+def _mismatch(ref, model, sc: Scenario, timing, limit: int | None = None) -> list[str]:
+    return harness.compare(harness.run_reference(ref, sc), harness.run_model(model, ref, [sc], timing, limit=limit)[0])
 
 
-def shrink(ref, model, sc: Scenario, index: int, timing, vcd_dir: Path | None) -> harness.Mismatch:
+def shrink(ref, model, sc: Scenario, index: int, timing, vcd_dir: Path | None,
+           limit: int | None = None) -> harness.Mismatch:
     """Make a failing scenario small: drop memory the walk never reads, clear request
     values that do not matter; then run the model on what is left (recording a VCD,
-    mismatch_INDEX.vcd in `vcd_dir`)."""
+    mismatch_INDEX.vcd in `vcd_dir`). `limit` is the cycle watchdog of each model run."""
     read = {r[1] for r in harness.run_reference(ref, sc).trace}
     cur = Scenario(sc.request, {a: v for a, v in sc.memory.items() if a in read}, sc.latency_seed, sc.intent)
-    if not _mismatch(ref, model, cur, timing):
+    if not _mismatch(ref, model, cur, timing, limit):
         cur = sc
     for key in list(cur.request):
         if cur.request[key] == 0:
             continue
         trial = Scenario({**cur.request, key: 0}, cur.memory, cur.latency_seed, cur.intent)
         try:
-            if _mismatch(ref, model, trial, timing):
+            if _mismatch(ref, model, trial, timing, limit):
                 cur = trial
         except Exception:  # noqa: BLE001 - a trial that breaks the models is simply not smaller
             continue
     vcd = None if vcd_dir is None else Path(vcd_dir) / f"mismatch_{index}.vcd"
     a = harness.run_reference(ref, cur)
-    b = harness.run_model(model, ref, [cur], timing, vcd=vcd)[0]
+    b = harness.run_model(model, ref, [cur], timing, vcd=vcd, limit=limit)[0]
     return harness.Mismatch(index, cur, harness.compare(a, b), a, b, vcd, shrunk=cur != sc)
 

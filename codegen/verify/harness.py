@@ -3,7 +3,9 @@ the same scenarios and compare outcome, ordered memory trace and final memory im
 
 The model runs in one MyHDL simulation per batch: a testbench owns the memory (with
 random per-request latency and random request stalls), pulses `start`, waits for
-`done`, and counts cycles.
+`done`, and counts cycles. A per-transaction cycle watchdog (`cycle_limit`, derived
+from the spec) turns a model that never finishes into a mismatch ("model did not
+finish within N cycles"); the testbench then resets the model and goes on.
 """
 from __future__ import annotations
 
@@ -15,7 +17,11 @@ from pathlib import Path
 
 from myhdl import StopSimulation, always, block, delay, instance
 
+from codegen import ir
 from codegen.verify.stimulus.translation import Scenario
+
+# the watchdog of callers that give no limit (no spec at hand): generous for any shipped spec
+DEFAULT_CYCLE_LIMIT = 100_000
 
 
 def load_generated(directory: Path):
@@ -39,6 +45,7 @@ class Run:
     memory: dict
     cycles: int = 0
     detail: dict | None = None  # a unit's reference: what each walk did (coverage only, not compared)
+    timeout: int = 0  # a model run the watchdog stopped: the cycle limit it passed (outcome then empty)
 
 
 @dataclass
@@ -48,6 +55,43 @@ class Timing:
     min_latency: int = 1
     max_latency: int = 4
     stall_percent: int = 20
+
+
+def regime_references(spec: ir.Spec, regime: ir.Regime) -> int:
+    """Most memory references one walk of `regime` makes: an entry read at each level,
+    and an update write of it when the regime sets bits."""
+    return len(regime.levels) * (2 if regime.updates else 1)
+
+
+def max_references(spec: ir.Spec) -> int:
+    """A bound on the memory references of one transaction of `spec`, from the IR: the
+    levels of a one-dimensional walk; (n+1)(m+1)-1 entry reads of a nested walk of n
+    guest and m host levels (a host walk for each guest table and for the final
+    address), each perhaps written back, plus a host walk for each guest update when
+    updates have an access of their own; a unit's structure words, two words per bitmap
+    lookup, its walks, and a store (read and write, to be safe) per stored record field."""
+    top = spec.top
+    if isinstance(top, ir.Regime):
+        return regime_references(spec, top)
+    if isinstance(top, ir.Nested):
+        guest, host = spec.regime(top.guest), spec.regime(top.host)
+        n, m = len(guest.levels), len(host.levels)
+        reads = (n + 1) * (m + 1) - 1 + (n * m if top.update_access else 0)
+        return reads * (2 if guest.updates or host.updates else 1)
+    words = sum(len({w for f in s.fields for w in range(f.offset // 8, (f.offset + (f.width + 7) // 8 - 1) // 8 + 1)})
+                for s in top.structures)
+    walks = sum(regime_references(spec, spec.regime(w.regime)) for w in top.walks)
+    stores = sum(1 for f in top.record.fields if f.store)
+    return words + 2 * len(top.bitmaps) + walks + 2 * stores
+
+
+def cycle_limit(spec: ir.Spec, timing: Timing, overhead: int = 4) -> int:
+    """The watchdog: cycles a transaction may take before the model counts as never
+    finishing. Each memory reference costs at most the longest latency, the expected
+    wait for the memory to take the request (1/(1-s) cycles at stall percent s) and
+    `overhead` cycles of the model's own; the bound is 4x that, plus 100 cycles."""
+    wait = -(-100 // (100 - timing.stall_percent))  # ceil(1 / (1 - s))
+    return 4 * max(1, max_references(spec)) * (timing.max_latency + wait + overhead) + 100
 
 
 def run_reference(ref, sc: Scenario) -> Run:
@@ -96,7 +140,7 @@ def port_of(ref, key: str) -> str:
 
 
 @block
-def testbench(model, ref, scenarios: list[Scenario], results: list, timing: Timing):
+def testbench(model, ref, scenarios: list[Scenario], results: list, timing: Timing, limit: int):
     p = model.ports()
     dut = model.model(*(p[name] for name in model.PORT_ORDER))
     clk, rst = p["clk"], p["rst"]
@@ -155,16 +199,29 @@ def testbench(model, ref, scenarios: list[Scenario], results: list, timing: Timi
             yield clk.posedge
             p["start"].next = False
             begin = st["cycle"]
-            yield p["done"].posedge
-            results.append(Run(model_outcome(ref, p), st["trace"], st["mem"], st["cycle"] - begin))
+            yield p["done"].posedge, delay(2 * limit)  # the clock's period is 2
+            if p["done"]:
+                results.append(Run(model_outcome(ref, p), st["trace"], st["mem"], st["cycle"] - begin))
+                continue
+            # the watchdog: no `done` within `limit` cycles; reset the model for the next one
+            results.append(Run({}, list(st["trace"]), dict(st["mem"]), st["cycle"] - begin, timeout=limit))
+            st["pending"] = []
+            rst.next = 1
+            yield clk.posedge
+            yield clk.posedge
+            rst.next = 0
         raise StopSimulation
 
     return dut, clock, memory, driver
 
 
-def run_model(model, ref, scenarios: list[Scenario], timing: Timing | None = None, vcd: Path | None = None) -> list[Run]:
+def run_model(model, ref, scenarios: list[Scenario], timing: Timing | None = None, vcd: Path | None = None,
+              limit: int | None = None) -> list[Run]:
+    """The model's run of each scenario; one that does not finish within `limit` cycles
+    (default DEFAULT_CYCLE_LIMIT; `cycle_limit` derives one from the spec) is stopped and
+    has `timeout` set."""
     results: list[Run] = []
-    tb = testbench(model, ref, scenarios, results, timing or Timing())
+    tb = testbench(model, ref, scenarios, results, timing or Timing(), limit or DEFAULT_CYCLE_LIMIT)
     if vcd is not None:
         vcd = Path(vcd)
         vcd.parent.mkdir(parents=True, exist_ok=True)
@@ -191,8 +248,17 @@ class Mismatch:
 
 
 def compare(ref_run: Run, model_run: Run) -> list[str]:
-    """What differs between the two runs, in words; empty when they agree."""
+    """What differs between the two runs, in words; empty when they agree. A model run
+    the watchdog stopped differs by that alone (and where its trace stops)."""
     out = []
+    if model_run.timeout:
+        out.append(f"model did not finish within {model_run.timeout} cycles")
+        if ref_run.trace[:len(model_run.trace)] != model_run.trace:
+            out += [d for d in compare(ref_run, Run(ref_run.outcome, model_run.trace, ref_run.memory))]
+        else:
+            out.append(f"the model stopped after {len(model_run.trace)} of the reference's "
+                       f"{len(ref_run.trace)} memory references")
+        return out
     if ref_run.outcome != model_run.outcome:
         out.append(f"outcome: reference {outcome_text(ref_run.outcome)} != model {outcome_text(model_run.outcome)}")
     if ref_run.trace != model_run.trace:

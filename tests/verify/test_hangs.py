@@ -1,0 +1,72 @@
+"""Nothing hangs (issue 12): a model that never finishes is a mismatch, not a hang."""
+import contextlib
+import signal
+import time
+from pathlib import Path
+
+from codegen.frontend.pipeline import compile_spec
+from codegen.generate import emit
+from codegen.verify import cosim, harness
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+TOY = DATA / "toy.vspec"
+
+# the fault state never pulses `done` and never leaves: only a reset gets the model out
+NEVER_DONE = ("            done.next = True\n            st.next = S.IDLE\n        elif st == S.ADREQ:",
+              "            st.next = S.FAULT\n        elif st == S.ADREQ:")
+
+
+@contextlib.contextmanager
+def deadline(seconds: int):
+    """Fail (not hang) when the body takes longer than `seconds`."""
+    def expired(signum, frame):
+        raise AssertionError(f"still running after {seconds} s")
+    old = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def test_model_that_never_finishes_is_a_mismatch_and_the_run_goes_on(tmp_path):
+    spec = compile_spec(TOY)
+    out = emit.out_dir(spec, tmp_path / "gen")
+    emit.write(emit.render(spec), out)
+    text = (out / "model.py").read_text()
+    assert text.count(NEVER_DONE[0]) == 1
+    (out / "model.py").write_text(text.replace(*NEVER_DONE))
+    begin = time.perf_counter()
+    with deadline(120):
+        report = cosim.run(spec, out, walks=60, seed=4, vcd_dir=tmp_path / "vcd")
+    assert time.perf_counter() - begin < 60
+    assert report.transactions == 60
+    ref, _ = harness.load_generated(out)
+    stim = cosim.Stimulus(spec, ref, 60, 4)
+    faults = [i for i in range(60) if not harness.run_reference(ref, stim.one(i)).outcome["ok"]]
+    assert 0 < len(faults) < 60
+    # exactly the faulting walks time out: the walks after each one (reset) agree
+    assert report.mismatched == faults
+    limit = harness.cycle_limit(spec, report.timing)
+    assert report.cycle_limit == limit and max(report.cycles) <= limit + 2
+    failure = report.failures[0]
+    assert failure.what[0] == f"model did not finish within {limit} cycles"
+    assert failure.vcd.exists() and failure.vcd.stat().st_size > 0
+    entry = report.to_model().failures[0]
+    assert entry.outcome.model is None and entry.differences[0] == failure.what[0]
+
+
+def test_cycle_limit_bounds_every_shipped_transaction(specs, generated):
+    """The reference bound derived from the IR covers what the references do, and the
+    limit what the models take at the slowest memory (64 cycles, 90% stalls)."""
+    slow = harness.Timing(64, 64, 90)
+    for name, spec in specs.items():
+        ref, model = generated[name]
+        stim = cosim.Stimulus(spec, ref, 20, 9)
+        scs = [stim.one(i) for i in range(20)]
+        refs = max(len(harness.run_reference(ref, sc).trace) for sc in scs)
+        assert refs <= harness.max_references(spec), name
+        runs = harness.run_model(model, ref, scs, slow, limit=harness.cycle_limit(spec, slow))
+        assert not any(r.timeout for r in runs), name
+        assert max(r.cycles for r in runs) * 2 < harness.cycle_limit(spec, slow), name
