@@ -14,6 +14,7 @@ from codegen.progress import Progress
 from codegen.verify.stimulus.translation import Draw
 
 LATENCY_DEFAULTS = (1, 4, 20)  # --min-latency, --max-latency, --stall
+MAX_LATENCY = 64  # cycles: longer latencies only slow the simulation down (and stretch the watchdog)
 
 
 def add_parsers(sub, formatter) -> None:
@@ -34,13 +35,13 @@ def add_parsers(sub, formatter) -> None:
     s.add_argument("--json", action="store_true",
                    help="print one JSON object (`virtspec schema cosim`) instead of the text summary")
     s.add_argument("--min-latency", type=int, default=None,
-                   help=f"fewest cycles the memory takes to answer (default: {LATENCY_DEFAULTS[0]}; "
+                   help=f"fewest cycles the memory takes to answer, 1 to {MAX_LATENCY} (default: {LATENCY_DEFAULTS[0]}; "
                         "with --scenario, the file's)")
     s.add_argument("--max-latency", type=int, default=None,
-                   help=f"most cycles the memory takes to answer (default: {LATENCY_DEFAULTS[1]}; "
+                   help=f"most cycles the memory takes to answer, 1 to {MAX_LATENCY} (default: {LATENCY_DEFAULTS[1]}; "
                         "with --scenario, the file's)")
     s.add_argument("--stall", type=int, default=None,
-                   help=f"percent of cycles the memory refuses a request (default: {LATENCY_DEFAULTS[2]}; "
+                   help=f"percent of cycles the memory refuses a request, 0 to 90 (default: {LATENCY_DEFAULTS[2]}; "
                         "with --scenario, the file's)")
     s.add_argument("--max-failures", type=int, default=3, metavar="N",
                    help="mismatches to shrink, save (VCD and scenario file) and print")
@@ -88,6 +89,9 @@ def _timing(args: argparse.Namespace, defaults: tuple[int, int, int]):
     from codegen.verify import harness
     given = (args.min_latency, args.max_latency, args.stall)
     lo, hi, stall = (d if g is None else g for g, d in zip(given, defaults))
+    for option, value in (("--min-latency", lo), ("--max-latency", hi)):
+        if not 1 <= value <= MAX_LATENCY:
+            raise Usage(f"expected {option} from 1 to {MAX_LATENCY}, not {value}")
     if not 1 <= lo <= hi:
         raise Usage(f"expected latencies with 1 <= --min-latency <= --max-latency, not {lo} and {hi}")
     if not 0 <= stall <= 90:

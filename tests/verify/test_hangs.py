@@ -4,6 +4,9 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
+from codegen.cli import main
 from codegen.frontend.pipeline import compile_spec
 from codegen.generate import emit
 from codegen.verify import cosim, harness
@@ -30,10 +33,16 @@ def deadline(seconds: int):
         signal.signal(signal.SIGALRM, old)
 
 
+def _generated(root: Path, spec_path: Path = TOY) -> Path:
+    """generated/ of one spec under `root` (what --generated names): the model folder."""
+    spec = compile_spec(spec_path)
+    emit.write(emit.render(spec), emit.out_dir(spec, root))
+    return root
+
+
 def test_model_that_never_finishes_is_a_mismatch_and_the_run_goes_on(tmp_path):
     spec = compile_spec(TOY)
-    out = emit.out_dir(spec, tmp_path / "gen")
-    emit.write(emit.render(spec), out)
+    out = emit.out_dir(spec, _generated(tmp_path / "gen"))
     text = (out / "model.py").read_text()
     assert text.count(NEVER_DONE[0]) == 1
     (out / "model.py").write_text(text.replace(*NEVER_DONE))
@@ -70,3 +79,24 @@ def test_cycle_limit_bounds_every_shipped_transaction(specs, generated):
         runs = harness.run_model(model, ref, scs, slow, limit=harness.cycle_limit(spec, slow))
         assert not any(r.timeout for r in runs), name
         assert max(r.cycles for r in runs) * 2 < harness.cycle_limit(spec, slow), name
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--max-latency", "1000000"], "expected --max-latency from 1 to 64, not 1000000"),
+    (["--min-latency", "1000000"], "expected --min-latency from 1 to 64, not 1000000"),
+    (["--min-latency", "1000000", "--max-latency", "1000000"], "expected --min-latency from 1 to 64, not 1000000"),
+    (["--min-latency", "0"], "expected --min-latency from 1 to 64, not 0"),
+    (["--max-latency", "65"], "expected --max-latency from 1 to 64, not 65"),
+    (["--stall", "91"], "expected --stall as a percentage from 0 to 90, not 91"),
+    (["--stall", "-1"], "expected --stall as a percentage from 0 to 90, not -1"),
+])
+def test_latency_and_stall_options_are_bounded(capsys, args, expected):
+    """--min-latency 1000000 made one walk take 40 s: latencies are 1 to 64 cycles."""
+    assert main(["cosim", str(TOY), "--walks", "1", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: virtspec cosim ") and f"virtspec cosim: error: {expected}" in err
+
+
+def test_longest_latency_still_runs(capsys, tmp_path):
+    assert main(["cosim", str(TOY), "--walks", "3", "--min-latency", "64", "--max-latency", "64", "--stall", "90",
+                 "--generated", str(_generated(tmp_path)), "--vcd-dir", str(tmp_path / "vcd"), "--quiet"]) == 0
