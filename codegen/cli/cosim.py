@@ -267,6 +267,8 @@ def _print_summary(report, d) -> None:
         print("  unreachable by construction: " + ", ".join(c.unreachable))
     if c.missing:
         print("  not covered: " + ", ".join(c.missing))
+    if c.note:
+        print(f"  note: {c.note}")
     else:
         print("  every exit rule and record encoding was covered" if d.kind == "unit"
               else "  every fault kind, fault site and page size was covered")

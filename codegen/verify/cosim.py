@@ -53,6 +53,7 @@ class Report:
     expected: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     unreachable: list[str] = field(default_factory=list)
+    coverage_note: str | None = None  # what the coverage-directed search gave up on (Stimulus.gave_up)
     seconds: float = 0.0
     reference_seconds: float = 0.0
     model_seconds: float = 0.0
@@ -95,7 +96,8 @@ class Report:
             options=self.options(), transactions=self.transactions, mismatches=self.mismatches,
             mismatched=self.mismatched, failures=[self._failure(f, program, extra_args) for f in self.failures],
             coverage=r.Coverage(hit=dict(sorted(self.coverage.items())), missing=self.missing,
-                                unreachable=self.unreachable, percent=self.coverage_percent),
+                                unreachable=self.unreachable, percent=self.coverage_percent,
+                                note=self.coverage_note),
             memory_references=r.Stat(mean=round(sum(self.refs) / n, 3), max=max(self.refs, default=0)),
             cycles=r.Stat(mean=round(sum(self.cycles) / n, 3), max=max(self.cycles, default=0)),
             throughput=r.Throughput(overall=per_second(self.seconds), reference=per_second(self.reference_seconds),
@@ -196,7 +198,9 @@ class Stimulus:
     (drawing candidates and asking the reference which points each hits), then fills up
     at random. What it draws depends on what the scenarios before it covered, on the
     reference alone; replaying one of them draws the earlier ones again and runs them on
-    the reference only (`scenario`)."""
+    the reference only (`scenario`). The search has a budget of reference runs (a count,
+    not a time, so that the scenarios stay a function of the seed): `search_budget`;
+    `gave_up` tells which points it tried without a hit and which it never tried."""
 
     def __init__(self, spec: ir.Spec, ref, count: int, seed: int, mix: dict[str, int] | None = None,
                  batch: int | None = None):
@@ -216,6 +220,10 @@ class Stimulus:
         self.count = count
         self.batch = batch or (500 if self.unit else 250)
         self.directed_from = count - count // 10 if count >= 100 else count
+        # reference runs the coverage-directed search may take, over the whole run
+        self.search_budget = max(5_000 if self.unit else 1_000, 2 * self.directed_from)
+        self.not_reached: set[str] = set()  # points the search tried (its tries per point) without a hit
+        self.not_attempted: set[str] = set()  # points the search had no budget left for
 
     def oracle(self, sc: Scenario) -> dict:
         return harness.run_reference(self.ref, sc).outcome
@@ -243,7 +251,8 @@ class Stimulus:
         """(first index, scenarios), in order. The caller adds the coverage of each batch
         (`keys` of its reference runs) to `coverage` before asking for the next."""
         done = 0
-        budget = max(5_000, 2 * self.directed_from)  # reference runs the directed search of a unit may take
+        budget = self.search_budget
+        self.not_reached, self.not_attempted = set(), set()
         while done < self.count:
             size = min(self.batch, self.count - done,
                        max(1, self.directed_from - done) if done < self.directed_from else self.batch)
@@ -254,7 +263,7 @@ class Stimulus:
                 if self.unit:
                     found, budget = self._directed_unit(draw, done, missing, size, budget)
                 else:
-                    found = _directed(self.factory, draw, self.oracle, missing, size)
+                    found, budget = _directed(self.factory, draw, self.oracle, missing, size, budget, self)
             yield done, found + [self.one(done + i) for i in range(len(found), size)]
             done += size
 
@@ -264,7 +273,10 @@ class Stimulus:
         batch is full or the budget of reference runs is spent."""
         wanted, found = set(missing), []
         for _ in range(min(200_000, 50_000 * len(wanted))):
-            if not wanted or len(found) >= size or budget <= 0:
+            if not wanted or len(found) >= size:
+                break
+            if budget <= 0:
+                self.not_attempted |= wanted
                 break
             budget -= 1
             sc = self._make(draw, first + len(found))
@@ -274,6 +286,20 @@ class Stimulus:
                 found.append(sc)
                 wanted -= hits
         return found, budget
+
+    def gave_up(self, missing: list[str]) -> str | None:
+        """A note on the points of `missing` the search gave up on, or None."""
+        attempted = [k for k in missing if k in self.not_attempted]
+        reached = [k for k in missing if k in self.not_reached and k not in self.not_attempted]
+        if not attempted and not reached:
+            return None
+        parts = []
+        if reached:
+            parts.append(f"{len(reached)} tried without a hit")
+        if attempted:
+            parts.append(f"{len(attempted)} not attempted, its budget of {self.search_budget} reference runs "
+                         f"spent ({', '.join(attempted[:5])}{', ...' if len(attempted) > 5 else ''})")
+        return "the coverage-directed search gave up on missing points: " + "; ".join(parts)
 
     def scenario(self, index: int) -> Scenario:
         """Scenario `index` of the run, without simulating the model: drawn alone in the
@@ -317,6 +343,7 @@ def run(spec: ir.Spec, directory: Path, walks: int, seed: int, timing: harness.T
             progress(report.transactions, stim.count)
     report.seconds = time.perf_counter() - begin
     report.missing = [k for k in stim.expected if k not in report.coverage]
+    report.coverage_note = stim.gave_up(report.missing)
     return report
 
 
@@ -447,26 +474,48 @@ def _check_batch(ref, model, stim: Stimulus, scenarios: list[Scenario], report: 
 SITE = re.compile(r"^(top|guest|host) fault (\w+) at level (\d+)$")
 
 
-def _directed(factory: ScenarioFactory, draw: Draw, oracle, missing: list[str], room: int,
-              tries: int = 200) -> list[Scenario]:
+def _directed(factory: ScenarioFactory, draw: Draw, oracle, missing: list[str], room: int, budget: int,
+              stim: Stimulus | None = None, tries: int = 200) -> tuple[list[Scenario], int]:
     """Up to `room` scenarios, each hitting a coverage point of `missing`: a fault site
     gets scenarios aimed at it (the fault injected there, or the leaf at that level
-    with the other stage kept legal); other points get random scenarios."""
+    with the other stage kept legal); other points get random scenarios. At most
+    `tries` tries a point and `budget` reference runs in all (a try that cannot be
+    built counts as one); returns the scenarios and the budget left. `stim` (if given)
+    learns the points tried without a hit (not_reached) and those the budget left
+    untried (not_attempted)."""
+    left = [budget]
+
+    def counted(sc: Scenario) -> dict:
+        left[0] -= 1
+        return oracle(sc)
+
     wanted, found = set(missing), []
     for key in missing:
         if key not in wanted or len(found) >= room:
             continue
+        if left[0] <= 0:
+            if stim is not None:
+                stim.not_attempted.add(key)
+            continue
         for _ in range(tries):
+            if left[0] <= 0:
+                break
             try:
-                sc = _aimed(factory, draw, key) or factory.draw_scenario(draw, oracle)
+                sc = _aimed(factory, draw, key) or factory.draw_scenario(draw, counted)
             except StimulusError:
+                left[0] -= 1
                 continue
-            hits = wanted.intersection(coverage_keys(oracle(sc)))
+            hits = wanted.intersection(coverage_keys(counted(sc)))
             if hits:
                 found.append(sc)
                 wanted -= hits
                 break
-    return found
+        else:
+            if stim is not None:
+                stim.not_reached.add(key)
+        if key in wanted and left[0] <= 0 and stim is not None:
+            stim.not_attempted.add(key)
+    return found, left[0]
 
 
 def _aimed(factory: ScenarioFactory, draw: Draw, key: str) -> Scenario | None:

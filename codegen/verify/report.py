@@ -128,6 +128,9 @@ class Coverage(_Model):
     missing: list[str] = Field(description="reachable points no transaction hit")
     unreachable: list[str] = Field(description="points no request can reach by construction (not counted)")
     percent: float = Field(description="percent of the reachable points hit")
+    note: str | None = Field(None, description="what the coverage-directed search gave up on (points it tried "
+                                               "without a hit, points its budget of reference runs left untried); "
+                                               "null when it gave up on none")
 
 
 class Stat(_Model):

@@ -1,7 +1,9 @@
 """Nothing hangs (issue 12): a model that never finishes is a mismatch, not a hang."""
 import contextlib
+import json
 import signal
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -100,3 +102,54 @@ def test_latency_and_stall_options_are_bounded(capsys, args, expected):
 def test_longest_latency_still_runs(capsys, tmp_path):
     assert main(["cosim", str(TOY), "--walks", "3", "--min-latency", "64", "--max-latency", "64", "--stall", "90",
                  "--generated", str(_generated(tmp_path)), "--vcd-dir", str(tmp_path / "vcd"), "--quiet"]) == 0
+
+
+def _many_faults(path: Path, count: int) -> Path:
+    """The toy spec with `count` more walk faults, all of one condition but the last
+    bit: only the first two can ever fire, the search finds none of the others."""
+    text = TOY.read_text()
+    faults = "".join(f"    fault f{k} when V && A && W == {k % 2};\n" for k in range(count))
+    text = text.replace("spec toy_paging;", "spec toy_faults;")
+    text = text.replace("    fault reserved when rsvd;\n", "    fault reserved when rsvd;\n" + faults)
+    path.write_text(text)
+    return path
+
+
+def test_coverage_search_of_many_faults_is_bounded_and_says_what_it_gave_up(capsys, tmp_path):
+    """100 faults at --walks 100 ran 900 s without output: the search now has a budget
+    of reference runs, and the report names what it did not reach."""
+    spec_path = _many_faults(tmp_path / "faults.vspec", 100)
+    gen = _generated(tmp_path / "gen", spec_path)
+    capsys.readouterr()
+    begin = time.perf_counter()
+    with deadline(240):
+        rc = main(["cosim", str(spec_path), "--walks", "100", "--generated", str(gen), "--vcd-dir",
+                   str(tmp_path / "vcd"), "--json", "--quiet"])
+    seconds = time.perf_counter() - begin
+    assert rc == 0, capsys.readouterr().err
+    data = json.loads(capsys.readouterr().out)
+    assert data["transactions"] == 100 and data["mismatches"] == 0
+    coverage = data["coverage"]
+    assert "top fault f99" in coverage["missing"] and "top fault f99 at level 1" in coverage["missing"]
+    assert "not attempted" in coverage["note"] and "reference runs" in coverage["note"]
+    assert seconds < 180
+
+
+def test_coverage_search_budget_keeps_the_run_reproducible(tmp_path):
+    """The budget is a count: a replayed scenario of the directed part is the run's."""
+    spec_path = _many_faults(tmp_path / "faults.vspec", 12)
+    spec = compile_spec(spec_path)
+    ref, _ = harness.load_generated(emit.out_dir(spec, _generated(tmp_path / "gen", spec_path)))
+    stim = cosim.Stimulus(spec, ref, 100, 3)
+    stim.search_budget = 300
+    run = []
+    coverage = Counter()
+    for _, scenarios in stim.batches(coverage):
+        run += scenarios
+        for sc in scenarios:
+            coverage.update(stim.keys(sc, harness.run_reference(ref, sc)))
+    assert stim.not_attempted  # the budget ran out
+    again = cosim.Stimulus(spec, ref, 100, 3)
+    again.search_budget = 300
+    assert [again.scenario(i) for i in (90, 95, 99)] == [run[90], run[95], run[99]]
+    assert "not attempted" in stim.gave_up([k for k in stim.expected if k not in coverage])
