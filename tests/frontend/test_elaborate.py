@@ -255,6 +255,22 @@ def test_unknown_field_in_a_fault_condition_suggests_the_right_one(tmp_path):
     assert d.message == "undefined name 'PP'; did you mean 'P'?"
 
 
+def test_a_field_with_two_widths_is_not_suggested_as_itself(tmp_path):
+    # issue 12: `ADDR` of two entry formats with different widths said "did you mean 'ADDR'?"
+    text = edit(WALK, "    ADDR [47:12];\n}\nregime", "    ADDR [47:21];\n}\nregime", "when !P;", "when ADDR == 1;")
+    d = only(compile_text(tmp_path, text), "E0301")
+    assert loc(d) == where(text, "ADDR == 1")
+    assert "did you mean" not in d.message
+    assert "'ADDR' is a field of the entry formats with different widths (27 bits in pde, 36 bits in pte)" in d.message
+
+
+def test_a_field_out_of_reach_says_where_it_is_declared(tmp_path):
+    text = edit(WALK, "root CR3.BASE << 12;", "root PS << 12;")
+    d = only(compile_text(tmp_path, text), "E0301")
+    assert loc(d) == where(text, "PS << 12")
+    assert d.message.startswith("undefined name 'PS'; 'PS' is a field of format pde, which this expression cannot read")
+
+
 def test_unknown_register_field_suggests_a_field_of_that_register(tmp_path):
     text = edit(WALK, "root CR3.BASE << 12;", "root CR3.BAS << 12;")
     d = only(compile_text(tmp_path, text), "E0301")

@@ -174,6 +174,22 @@ class Elaborator:
         module.spans[name] = span
         return True
 
+    @staticmethod
+    def _declared_elsewhere(m: Module, name: str) -> str | None:
+        """Where `name`, not visible in an expression, is declared as a layout field in
+        `m` (or a file it imports), for an E0301 message instead of a suggestion."""
+        parts = name.split(".")
+        if len(parts) != 1:
+            return None
+        owners = [f"{lay.kind} {lay.name}" for lay in m.layouts.values() if lay.field(name)]
+        owners += [f"{lay.kind} {alias}.{lay.name}" for alias, sub in m.imports.items()
+                   for lay in sub.layouts.values() if lay.field(name)]
+        if not owners:
+            return None
+        listed = join_and(owners[:3] + ([f"{len(owners) - 3} more"] if len(owners) > 3 else []))
+        return (f"'{name}' is a field of {listed}, which this expression cannot read; "
+                "read a name this expression can see (e.g. a field of an entry format of the regime)")
+
     def resolve(self, e: Expr, scope: Scope) -> Expr | None:
         """Resolve names and type every node; None after reporting an error."""
         scope.expansions = 0
@@ -182,8 +198,10 @@ class Elaborator:
         except Undefined as u:
             if scope.module.has_failed(u.name) and self.bag.errors:
                 return None
-            close = suggest(u.name, u.candidates)
-            hint = f"; did you mean '{close}'?" if close else "; declare it, or check the spelling"
+            close = None if u.where else suggest(u.name, u.candidates)
+            where = u.where or self._declared_elsewhere(scope.module, u.name)
+            hint = (f"; {where}" if where else f"; did you mean '{close}'?" if close
+                    else "; declare it, or check the spelling")
             self.bag.error("E0301", f"undefined name '{u.name}'{hint}", u.span)
         except Problem as err:
             self.bag.error(err.code, str(err), err.span, *err.notes)

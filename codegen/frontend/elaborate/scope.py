@@ -56,8 +56,12 @@ class TooLarge(Exception):
 
 
 class Undefined(Exception):
-    def __init__(self, name: str, span: Span, candidates=()):
-        self.name, self.span, self.candidates = name, span, list(candidates)
+    """A name an expression cannot resolve; `where` says where a name it cannot reach
+    here is declared (then no spelling is suggested)."""
+
+    def __init__(self, name: str, span: Span, candidates=(), where: str | None = None):
+        self.name, self.span, self.where = name, span, where
+        self.candidates = [c for c in candidates if c != name]  # never suggest the name itself
 
 
 @dataclass
@@ -170,6 +174,11 @@ class Scope:
                     self._use(*self.entry_formats, name=n)
                     return note(Expr(op="ref", kind="field", name=n, width=widths.pop(), span=span),
                                 layouts=tuple(f for f in self.entry_formats if f.field(n)), field=n)
+                if widths:
+                    each = ", ".join(f"{f.field(n).width} bits in {f.name}" for f in self.entry_formats if f.field(n))
+                    raise Undefined(name, span, where=f"'{n}' is a field of the entry formats with different "
+                                    f"widths ({each}), so it has no one width here; give it the same width in "
+                                    "every format, or rename it in the ones where it differs")
             raise Undefined(name, span, self._candidates())
         head, tail = parts[0], parts[1]
         if head in self.structures and len(parts) <= 3:
