@@ -18,6 +18,7 @@ from codegen.ir.expr import BINARY, COMPARE, LOGICAL, EvalError, Expr, num
 BUILTINS_WALK = {"rsvd": 1}  # width of walk-time builtins; `level` is added per regime
 MAX_WIDTH = 1024
 MAX_LOADED_TOKENS = 200_000  # tokens of all imported instances: bounds elaboration time (E0005)
+MAX_IMPORT_DEPTH = 64  # files in one chain of imports, the top spec included (E0105)
 MAX_EXPANSIONS = 1000  # uses of `let` names in one expression: each doubling `let` doubles the tree
 
 
