@@ -283,3 +283,37 @@ def test_bench_bar(capsys, monkeypatch):
     assert (str(total), "steps") in bars(capsys.readouterr().err)
     assert main(["bench", "--quick", "--quiet"]) == 0
     assert capsys.readouterr().err == ""
+
+
+# ---- exit status 3: an internal error ----------------------------------------------------------
+
+def test_an_internal_error_is_exit_3_with_the_traceback_in_a_file(capsys, monkeypatch, tmp_path):
+    """Issue 12: an unexpected exception printed a bare traceback (exit 1). Now one
+    paragraph says it is a bug in virtspec, names the command and the file with the
+    traceback (in the system's temporary folder), and the exit status is 3."""
+    import tempfile
+
+    from codegen.cli import check
+
+    def broken(args):
+        raise ZeroDivisionError("the bug under test")
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(check, "cmd_check", broken)
+    assert main(["check", PAGING]) == 3
+    captured = capsys.readouterr()
+    err = captured.err
+    assert "Traceback" not in err and captured.out == ""
+    assert err.startswith("virtspec check: internal error: ZeroDivisionError: the bug under test. This is a bug in "
+                          "virtspec") and err.count("\n") == 1
+    (crash,) = tmp_path.glob("virtspec-crash-*.txt")
+    assert str(crash) in err
+    text = crash.read_text()
+    assert "Traceback" in text and "the bug under test" in text and "in broken" in text
+
+
+def test_help_lists_the_exit_statuses(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "exit status: 0 success; 1 the input is wrong" in text and "3 an internal error, a bug in virtspec" in text
