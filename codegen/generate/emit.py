@@ -120,7 +120,7 @@ def write(files: dict[str, str], directory: Path) -> list[Path]:
     changed = []
     for name, text in sorted(files.items()):
         target = directory / name
-        if target.exists() and target.read_text() == text:
+        if _current(target, text):
             continue
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
         try:
@@ -139,7 +139,16 @@ def write(files: dict[str, str], directory: Path) -> list[Path]:
     return changed
 
 
+def _current(target: Path, text: str) -> bool:
+    """Whether `target` is a regular file that holds `text` (False when it is missing, a
+    folder or anything else, or unreadable: it is stale, and writing it says why not)."""
+    try:
+        return target.is_file() and target.read_text(encoding="utf-8") == text
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 def stale(files: dict[str, str], directory: Path) -> list[Path]:
-    """Generated files that are missing or differ from what the spec gives now."""
-    return [directory / n for n, text in sorted(files.items())
-            if not (directory / n).exists() or (directory / n).read_text() != text]
+    """Generated files that are missing, differ from what the spec gives now, or are
+    not regular readable files (a folder named `model.py`)."""
+    return [directory / n for n, text in sorted(files.items()) if not _current(directory / n, text)]

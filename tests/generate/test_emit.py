@@ -59,3 +59,37 @@ def test_sha_changes_with_the_imported_spec(tmp_path):
     x86 = tmp_path / "x86_64_paging.vspec"
     x86.write_text(x86.read_text() + "\n// a comment\n")
     assert compile_spec(tmp_path / "amd_npt.vspec").sha256 != before
+
+
+PAGING = str(ROOT / "specs" / "x86_64_paging.vspec")
+
+
+def test_an_unwritable_output_folder_is_a_usage_error_not_a_traceback(tmp_path, capsys, monkeypatch):
+    """Issue 12. The tests run as root, where a folder chmod 0o555 stops no write: the
+    folder is made unusable by putting it under a regular file (Not a directory), and
+    Permission denied is raised by a monkeypatched mkstemp."""
+    (tmp_path / "afile").write_text("")
+    assert main(["generate", PAGING, "--output", str(tmp_path / "afile" / "sub")]) == 2
+    err = capsys.readouterr().err
+    assert f"error: cannot write generated files to '{tmp_path / 'afile' / 'sub' / 'x86_64_paging'}': " \
+           "Not a directory" in err and "Traceback" not in err
+
+    def denied(dir, prefix, suffix):
+        raise PermissionError(13, "Permission denied", str(dir))
+
+    monkeypatch.setattr(emit.tempfile, "mkstemp", denied)
+    assert main(["generate", PAGING, "--output", str(tmp_path / "out")]) == 2
+    assert f"cannot write generated files to '{tmp_path / 'out' / 'x86_64_paging'}': Permission denied" \
+        in capsys.readouterr().err
+
+
+def test_a_folder_where_a_generated_file_should_be(tmp_path, capsys):
+    """Issue 12: a folder named model.py was a traceback (IsADirectoryError) under --check."""
+    out = tmp_path / "gen"
+    (out / "x86_64_paging" / "model.py").mkdir(parents=True)
+    assert main(["generate", "--check", PAGING, "--output", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert f"stale: {out / 'x86_64_paging' / 'model.py'} is not a regular file (a folder?): remove it" in err
+    assert main(["generate", PAGING, "--output", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write generated files to" in err and "Is a directory" in err and "model.py')" in err
