@@ -93,3 +93,25 @@ def test_a_folder_where_a_generated_file_should_be(tmp_path, capsys):
     assert main(["generate", PAGING, "--output", str(out)]) == 2
     err = capsys.readouterr().err
     assert "cannot write generated files to" in err and "Is a directory" in err and "model.py')" in err
+
+
+def test_a_killed_runs_temporaries_are_removed_and_files_are_synced(tmp_path, monkeypatch):
+    """Issue 12: a run killed between writing `.model.py.XXXX.tmp` and renaming it left the
+    temporary for good. Now write() removes old temporaries of the files it writes (a
+    recent one may belong to a concurrent run), and syncs each file before the rename."""
+    import os
+    import time
+    folder = tmp_path / "out"
+    folder.mkdir()
+    old, recent, other = folder / ".model.py.abc123.tmp", folder / ".model.py.def456.tmp", folder / ".notes.x.tmp"
+    for p in (old, recent, other):
+        p.write_text("half")
+    long_ago = time.time() - 2 * emit.STALE_TEMPORARY_AGE
+    os.utime(old, (long_ago, long_ago))
+    os.utime(other, (long_ago, long_ago))
+    synced = []
+    real = os.fsync
+    monkeypatch.setattr(emit.os, "fsync", lambda fd: synced.append(fd) or real(fd))
+    assert emit.write({"model.py": "x = 1\n"}, folder) == [folder / "model.py"]
+    assert not old.exists() and recent.exists() and other.exists()  # not a file it writes: not its own
+    assert len(synced) == 1 and (folder / "model.py").read_text() == "x = 1\n"
