@@ -152,6 +152,23 @@ def test_convert_top_names_the_module(tmp_path, capsys):
     assert re.search(r"^module walker\b", (tmp_path / "walker.v").read_text(), re.M)
 
 
+def test_convert_to_an_unwritable_folder_is_a_usage_error(tmp_path, capsys, monkeypatch):
+    """Issue 12 (guard: convert already reported this): exit 2, never a traceback. As root
+    a chmod 0o555 folder stops no write, so the folder is put under a regular file, and
+    Permission denied comes from a monkeypatched write."""
+    (tmp_path / "afile").write_text("")
+    assert main(["convert", "--hdl", "verilog", PAGING, "-o", str(tmp_path / "afile" / "sub")]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot write HDL to '{tmp_path / 'afile' / 'sub'}': Not a directory" in err and "Traceback" not in err
+
+    def denied(self, *a, **k):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "write_text", denied)
+    assert main(["convert", "--hdl", "verilog", PAGING, "-o", str(tmp_path / "out")]) == 2
+    assert f"cannot write HDL to '{tmp_path / 'out'}': Permission denied" in capsys.readouterr().err
+
+
 def test_convert_compile_without_iverilog(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(hdl.shutil, "which", lambda name, *a, **k: None)
     assert main(["convert", "--hdl", "verilog", "--compile", PAGING, "-o", str(tmp_path)]) == 2

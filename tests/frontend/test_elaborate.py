@@ -144,8 +144,7 @@ def test_many_large_distinct_imports_past_the_token_budget_are_refused_unparsed(
     """Was: the budget was checked after each import was parsed, so every file of the tree
     was parsed before E0005. Now tokens are counted as files are read: the file that would
     go over is refused before the parser sees it, and no later file is parsed either."""
-    from codegen.frontend.elaborate import MAX_LOADED_TOKENS
-    from codegen.frontend.elaborate import elaborator
+    from codegen.frontend.elaborate import MAX_LOADED_TOKENS, elaborator
     from codegen.frontend.parse import count_tokens
     lib = "spec lib;\n" + "".join(f"param P{i} = {i};\n" for i in range(2000))
     per = count_tokens(lib)
