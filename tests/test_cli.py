@@ -152,6 +152,23 @@ def test_convert_top_names_the_module(tmp_path, capsys):
     assert re.search(r"^module walker\b", (tmp_path / "walker.v").read_text(), re.M)
 
 
+def test_convert_to_an_unwritable_folder_is_a_usage_error(tmp_path, capsys, monkeypatch):
+    """Issue 12 (guard: convert already reported this): exit 2, never a traceback. As root
+    a chmod 0o555 folder stops no write, so the folder is put under a regular file, and
+    Permission denied comes from a monkeypatched write."""
+    (tmp_path / "afile").write_text("")
+    assert main(["convert", "--hdl", "verilog", PAGING, "-o", str(tmp_path / "afile" / "sub")]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot write HDL to '{tmp_path / 'afile' / 'sub'}': Not a directory" in err and "Traceback" not in err
+
+    def denied(self, *a, **k):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "write_text", denied)
+    assert main(["convert", "--hdl", "verilog", PAGING, "-o", str(tmp_path / "out")]) == 2
+    assert f"cannot write HDL to '{tmp_path / 'out'}': Permission denied" in capsys.readouterr().err
+
+
 def test_convert_compile_without_iverilog(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(hdl.shutil, "which", lambda name, *a, **k: None)
     assert main(["convert", "--hdl", "verilog", "--compile", PAGING, "-o", str(tmp_path)]) == 2
@@ -283,3 +300,37 @@ def test_bench_bar(capsys, monkeypatch):
     assert (str(total), "steps") in bars(capsys.readouterr().err)
     assert main(["bench", "--quick", "--quiet"]) == 0
     assert capsys.readouterr().err == ""
+
+
+# ---- exit status 3: an internal error ----------------------------------------------------------
+
+def test_an_internal_error_is_exit_3_with_the_traceback_in_a_file(capsys, monkeypatch, tmp_path):
+    """Issue 12: an unexpected exception printed a bare traceback (exit 1). Now one
+    paragraph says it is a bug in virtspec, names the command and the file with the
+    traceback (in the system's temporary folder), and the exit status is 3."""
+    import tempfile
+
+    from codegen.cli import check
+
+    def broken(args):
+        raise ZeroDivisionError("the bug under test")
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(check, "cmd_check", broken)
+    assert main(["check", PAGING]) == 3
+    captured = capsys.readouterr()
+    err = captured.err
+    assert "Traceback" not in err and captured.out == ""
+    assert err.startswith("virtspec check: internal error: ZeroDivisionError: the bug under test. This is a bug in "
+                          "virtspec") and err.count("\n") == 1
+    (crash,) = tmp_path.glob("virtspec-crash-*.txt")
+    assert str(crash) in err
+    text = crash.read_text()
+    assert "Traceback" in text and "the bug under test" in text and "in broken" in text
+
+
+def test_help_lists_the_exit_statuses(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "exit status: 0 success; 1 the input is wrong" in text and "3 an internal error, a bug in virtspec" in text

@@ -3,12 +3,16 @@ calling one stage of the pipeline.
 
 Exit status: 0 ok, 1 the input is wrong or the models disagree (spec errors,
 mismatches, stale files), 2 usage or environment (bad option, unwritable folder,
-missing simulator), 130 interrupted.
+missing simulator), 3 an internal error (a bug in virtspec: a short message, the
+traceback in a file of the system's temporary folder), 130 interrupted.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
+import traceback
 from importlib.metadata import PackageNotFoundError, version
 
 from codegen.cli import bench, check, convert, cosim, doc, fmt, generate, schema
@@ -34,7 +38,11 @@ def parser() -> argparse.ArgumentParser:
         description="Executable specs of virtualization hardware: check spec files, generate a reference "
                     "emulator and a MyHDL model from each, and co-simulate the two.",
         epilog=f"project root: {root.root} ({root.found}); specs/, generated/ and docs/ default to folders "
-               "under it, and every -o/--output is relative to the working directory.")
+               "under it, and every -o/--output is relative to the working directory.\n\n"
+               "exit status: 0 success; 1 the input is wrong or the models disagree (spec errors, mismatches, "
+               "stale files); 2 usage or environment (a bad option, an unwritable folder, a missing simulator); "
+               "3 an internal error, a bug in virtspec (the traceback is written to a file in the system's "
+               "temporary folder, named in the message); 130 interrupted.")
     p.add_argument("--version", action="version", version=f"virtspec {_version()}")
     p.add_argument("--show-root", action="store_true",
                    help="print the project root found from the working directory, and how, then exit")
@@ -69,6 +77,25 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as exc:  # noqa: BLE001 - anything else is a bug: one paragraph, never a bare traceback
+        return _crash(args.command, exc)
+
+
+def _crash(command: str, exc: BaseException) -> int:
+    """Exit status 3: say that `command` hit a bug in virtspec, and where its traceback is."""
+    details = "".join(traceback.format_exception(exc))
+    try:
+        fd, where = tempfile.mkstemp(prefix="virtspec-crash-", suffix=".txt")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(f"virtspec {_version()}, command: {' '.join(sys.argv)}\n{details}")
+        told = f"the details (the traceback) are in {where}"
+    except OSError as err:
+        told = f"the details could not be written to the temporary folder ({err.strerror or err}); they were: " + \
+            details
+    print(f"virtspec {command}: internal error: {type(exc).__name__}: {exc}. This is a bug in virtspec, not a "
+          f"problem with your input; {told}. Please report it with that file and the command line.",
+          file=sys.stderr)
+    return 3
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@ replay one scenario of a run (--replay N) or of a scenario file (--scenario FILE
 from __future__ import annotations
 
 import argparse
-import random
 import sys
 from pathlib import Path
 
@@ -11,7 +10,6 @@ import codegen
 from codegen import ir
 from codegen.cli._common import Usage, compile_with_models, output_folder, plural, project_of
 from codegen.progress import Progress
-from codegen.verify.stimulus.translation import Draw
 
 LATENCY_DEFAULTS = (1, 4, 20)  # --min-latency, --max-latency, --stall
 MAX_LATENCY = 64  # cycles: longer latencies only slow the simulation down (and stretch the watchdog)
@@ -182,19 +180,23 @@ def _check_file(spec: ir.Spec, directory: Path, data, path: str) -> None:
 
 def _mix(text: str, spec: ir.Spec) -> dict[str, int]:
     """--mix KIND=N,...: checked against the unit's event kinds (usage errors otherwise)."""
-    from codegen.verify.stimulus.unit import MixError, UnitScenarioFactory
+    from codegen.verify.stimulus.unit import MAX_MIX_EVENTS, MixError, UnitScenarioFactory
     if not isinstance(spec.top, ir.Unit):
         raise Usage("--mix applies to a unit; this spec's top is a translation")
     out: dict[str, int] = {}
     for part in text.split(","):
         name, _, count = part.partition("=")
-        if not name.strip() or not count.strip().isdigit() or int(count) < 0:
-            raise Usage(f"--mix takes KIND=N,...; '{part}' is not of that form")
+        count = count.strip()
+        # ASCII digits only: str.isdigit() also accepts '²', which int() refuses
+        if not name.strip() or not count or not count.isascii() or not count.isdigit():
+            raise Usage(f"--mix takes KIND=N,... with N a decimal count; '{part}' is not of that form")
+        if len(count) > 12:  # int() of a huge string is slow, and far past MAX_MIX_EVENTS anyway
+            raise Usage(f"--mix: expected at most {MAX_MIX_EVENTS:,} events in all, not {count}")
         out[name.strip()] = int(count)
     if sum(out.values()) < 1:
         raise Usage("--mix needs at least one event")
     try:
-        UnitScenarioFactory(spec).mix(out, Draw(random.Random(0)))
+        UnitScenarioFactory(spec).check_mix(out)  # checked only: the run draws the order
     except MixError as exc:
         raise Usage(f"--mix: {exc}") from None
     return out

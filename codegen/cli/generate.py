@@ -6,6 +6,7 @@ import sys
 import time
 
 from codegen.cli._common import (
+    Usage,
     bar,
     compile_all,
     output_folder,
@@ -52,11 +53,20 @@ def cmd_generate(args: argparse.Namespace) -> int:
         if args.check:
             stale += emit.stale(files, directory)
         else:
-            written += emit.write(files, directory)
+            try:
+                written += emit.write(files, directory)
+            except OSError as exc:
+                which = exc.filename2 or exc.filename  # os.replace names the target second
+                raise Usage(f"cannot write generated files to '{directory}': {exc.strerror or exc}"
+                            + (f" ('{which}')" if which and str(which) != str(directory) else "")) from None
     took = time.perf_counter() - t0
     if args.check:
         for p in stale:
-            print(f"stale: {p} (run `virtspec generate`)", file=sys.stderr)
+            if p.exists() and not p.is_file():
+                print(f"stale: {p} is not a regular file (a folder?): remove it and run `virtspec generate`",
+                      file=sys.stderr)
+            else:
+                print(f"stale: {p} (run `virtspec generate`)", file=sys.stderr)
         if not stale:
             print(f"generated files are up to date ({plural(len(specs), 'spec')}, {took:.2f} s)")
         return 1 if stale else 0

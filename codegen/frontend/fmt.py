@@ -375,10 +375,10 @@ def run(paths: list[Path], check: bool, out=None, err=None, diff: bool = False) 
             continue
         if new == old:
             continue
-        changed.append(path)
         if diff:
             out.write(unified_diff(old, new, str(path)))
         if dry:
+            changed.append(path)
             print(f"would reformat: {path}", file=err)
             continue
         try:
@@ -387,8 +387,13 @@ def run(paths: list[Path], check: bool, out=None, err=None, diff: bool = False) 
             print(f"virtspec fmt: cannot write {path}: {exc.strerror or exc}", file=err)
             failed += 1
             continue
+        changed.append(path)  # only once written: a file that could not be is not also "reformatted"
         print(f"reformatted {path}", file=out)
     n, s = len(paths), "s" if len(paths) != 1 else ""
+    if failed and not dry:  # one summary line: what was reformatted, and what could not be
+        done = f"{len(changed)} of {n} spec file{s} reformatted, " if changed else ""
+        print(f"{done}{failed} of {n} spec file{s} could not be formatted", file=err)
+        return 1
     if failed:
         print(f"{failed} of {n} spec file{s} could not be formatted", file=err)
     if dry:

@@ -496,9 +496,15 @@ def _too_big(text: str, path: str, bag: DiagnosticBag) -> bool:
     return False
 
 
+def lex_tokens(text: str):
+    """The tokens of a text, lazily (comments and white space are not tokens); raises a
+    lark error at the first character that starts no token."""
+    return parser().lex(text)
+
+
 def count_tokens(text: str) -> int:
     """The tokens of a text that parses (comments and white space do not count)."""
-    return sum(1 for _ in parser().lex(text))
+    return sum(1 for _ in lex_tokens(text))
 
 
 _START = "a spec starts with `spec NAME;` and declares a regime, nested translation or unit to generate"

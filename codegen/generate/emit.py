@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import jinja2
@@ -114,18 +115,37 @@ def out_dir(spec: ir.Spec, root: Path) -> Path:
     return root / (stem if stem.strip(".") else stem.replace(".", "_"))
 
 
+STALE_TEMPORARY_AGE = 600  # seconds: an older `.NAME.*.tmp` was left by a run that was killed
+
+
+def _remove_stale_temporaries(directory: Path, name: str) -> None:
+    """Remove the temporaries of `name` (`.NAME.XXXX.tmp`) that a run killed between
+    writing and renaming left behind; a recent one may be a concurrent run's, and stays."""
+    now = time.time()
+    for tmp in directory.glob(f".{name}.*.tmp"):
+        try:
+            if tmp.is_file() and not tmp.is_symlink() and now - tmp.stat().st_mtime > STALE_TEMPORARY_AGE:
+                tmp.unlink()
+        except OSError:
+            continue  # gone already, or not ours to remove: the write below still works
+
+
 def write(files: dict[str, str], directory: Path) -> list[Path]:
-    """Write rendered files atomically; return the paths that changed."""
+    """Write rendered files atomically (written, flushed to disk, then renamed); return
+    the paths that changed. Temporaries a killed run left behind are removed."""
     directory.mkdir(parents=True, exist_ok=True)
     changed = []
     for name, text in sorted(files.items()):
         target = directory / name
-        if target.exists() and target.read_text() == text:
+        _remove_stale_temporaries(directory, name)
+        if _current(target, text):
             continue
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
         try:
-            with os.fdopen(fd, "w") as fh:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())  # the rename must not reach the disk before the text
             # mkstemp makes the file private (0600); outputs are ordinary files, readable
             # as the umask allows (docs served by a web server, generated code shared)
             umask = os.umask(0)
@@ -139,7 +159,16 @@ def write(files: dict[str, str], directory: Path) -> list[Path]:
     return changed
 
 
+def _current(target: Path, text: str) -> bool:
+    """Whether `target` is a regular file that holds `text` (False when it is missing, a
+    folder or anything else, or unreadable: it is stale, and writing it says why not)."""
+    try:
+        return target.is_file() and target.read_text(encoding="utf-8") == text
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 def stale(files: dict[str, str], directory: Path) -> list[Path]:
-    """Generated files that are missing or differ from what the spec gives now."""
-    return [directory / n for n, text in sorted(files.items())
-            if not (directory / n).exists() or (directory / n).read_text() != text]
+    """Generated files that are missing, differ from what the spec gives now, or are
+    not regular readable files (a folder named `model.py`)."""
+    return [directory / n for n, text in sorted(files.items()) if not _current(directory / n, text)]

@@ -240,7 +240,8 @@ class Stimulus:
 
     def _make(self, draw: Draw, index: int) -> Scenario:
         if self.unit:
-            return self.factory.make(draw, force=self.kinds[index] if self.kinds else None)
+            force = {self.factory.kind_field.name: self.kinds[index]} if self.kinds else None
+            return self.factory.make(draw, force=force)
         return self.factory.draw_scenario(draw, self.oracle)
 
     def one(self, index: int) -> Scenario:

@@ -140,6 +140,35 @@ def test_a_file_imported_with_many_parameter_sets_is_parsed_once_and_bounded(tmp
     assert loc(d) == (1 + n, 1) and "each set of parameters" in d.message
 
 
+def test_many_large_distinct_imports_past_the_token_budget_are_refused_unparsed(tmp_path, monkeypatch):
+    """Was: the budget was checked after each import was parsed, so every file of the tree
+    was parsed before E0005. Now tokens are counted as files are read: the file that would
+    go over is refused before the parser sees it, and no later file is parsed either."""
+    from codegen.frontend.elaborate import MAX_LOADED_TOKENS, elaborator
+    from codegen.frontend.parse import count_tokens
+    lib = "spec lib;\n" + "".join(f"param P{i} = {i};\n" for i in range(2000))
+    per = count_tokens(lib)
+    n = MAX_LOADED_TOKENS // per + 1  # the n-th file goes over
+    extra = {f"lib{i}.vspec": lib for i in range(n + 5)}
+    imports = "".join(f'import "lib{i}.vspec" as l{i};\n' for i in range(n + 5))
+    parsed = []
+    real = elaborator.parse_text
+    monkeypatch.setattr(elaborator, "parse_text", lambda text, shown, bag: parsed.append(shown) or real(text, shown, bag))
+    text = edit(WALK, "spec t;\n", "spec t;\n" + imports)
+    d = only(compile_text(tmp_path, text, extra=extra), "E0005")
+    assert loc(d) == (1 + n, 1)
+    assert len(parsed) == n  # the top spec and the n - 1 files within the budget; none past it
+
+
+def test_an_import_chain_a_thousand_deep_is_e0105_not_a_recursion_error(tmp_path):
+    from codegen.frontend.elaborate.scope import MAX_IMPORT_DEPTH
+    extra = {f"d{i}.vspec": f'import "d{i + 1}.vspec" as next;\nparam P = {i};\n' for i in range(1000)}
+    text = edit(WALK, "spec t;\n", 'spec t;\nimport "d0.vspec" as chain;\n')
+    d = only(compile_text(tmp_path, text, extra=extra), "E0105")
+    assert d.span.path.endswith(f"d{MAX_IMPORT_DEPTH - 2}.vspec") and loc(d) == (1, 1)
+    assert "more than 64 files in one chain of imports (t.vspec -> d0.vspec -> ..." in d.message
+
+
 def test_a_broken_file_imported_with_two_parameter_sets_is_reported_once(tmp_path):
     imports = 'import "broken.vspec" as a with { W = 1; };\nimport "broken.vspec" as b with { W = 2; };\n'
     text = edit(WALK, "spec t;\n", "spec t;\n" + imports)
@@ -253,6 +282,22 @@ def test_unknown_field_in_a_fault_condition_suggests_the_right_one(tmp_path):
     d = only(compile_text(tmp_path, text), "E0301")
     assert loc(d) == where(text, "PP;")
     assert d.message == "undefined name 'PP'; did you mean 'P'?"
+
+
+def test_a_field_with_two_widths_is_not_suggested_as_itself(tmp_path):
+    # issue 12: `ADDR` of two entry formats with different widths said "did you mean 'ADDR'?"
+    text = edit(WALK, "    ADDR [47:12];\n}\nregime", "    ADDR [47:21];\n}\nregime", "when !P;", "when ADDR == 1;")
+    d = only(compile_text(tmp_path, text), "E0301")
+    assert loc(d) == where(text, "ADDR == 1")
+    assert "did you mean" not in d.message
+    assert "'ADDR' is a field of the entry formats with different widths (27 bits in pde, 36 bits in pte)" in d.message
+
+
+def test_a_field_out_of_reach_says_where_it_is_declared(tmp_path):
+    text = edit(WALK, "root CR3.BASE << 12;", "root PS << 12;")
+    d = only(compile_text(tmp_path, text), "E0301")
+    assert loc(d) == where(text, "PS << 12")
+    assert d.message.startswith("undefined name 'PS'; 'PS' is a field of format pde, which this expression cannot read")
 
 
 def test_unknown_register_field_suggests_a_field_of_that_register(tmp_path):

@@ -389,6 +389,32 @@ def test_cli_usage_errors(tmp_path, capsys):
     assert main(["fmt", str(tmp_path)]) == 2
 
 
+def test_a_file_that_cannot_be_written_is_not_also_reformatted(tmp_path, capsys, monkeypatch):
+    """Issue 12: a read-only file said both "could not be formatted" and "reformatted".
+    The tests run as root, where chmod 0o444 stops no write: the write is refused by a
+    monkeypatched write_atomic instead."""
+    bad, good = tmp_path / "a.vspec", tmp_path / "b.vspec"
+    bad.write_text(MESSY)
+    good.write_text(MESSY)
+    real = fmt.write_atomic
+
+    def refuse(path, text):
+        if path == bad:
+            raise PermissionError(13, "Permission denied", str(path))
+        real(path, text)
+
+    monkeypatch.setattr(fmt, "write_atomic", refuse)
+    assert main(["fmt", str(bad)]) == 1
+    captured = capsys.readouterr()
+    assert "reformatted" not in captured.out + captured.err
+    assert captured.err == f"virtspec fmt: cannot write {bad}: Permission denied\n1 of 1 spec file could not be formatted\n"
+    assert main(["fmt", str(bad), str(good)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == f"reformatted {good}\n"
+    assert captured.err.endswith("\n1 of 2 spec files reformatted, 1 of 2 spec files could not be formatted\n")
+    assert bad.read_text() == MESSY and good.read_text() == MESSY_FORMATTED
+
+
 def test_internal_error_writes_nothing(tmp_path, capsys, monkeypatch):
     """If the printer ever changed a token, the file is left alone (exit 1, no traceback)."""
     path = tmp_path / "m.vspec"

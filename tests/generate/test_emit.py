@@ -59,3 +59,59 @@ def test_sha_changes_with_the_imported_spec(tmp_path):
     x86 = tmp_path / "x86_64_paging.vspec"
     x86.write_text(x86.read_text() + "\n// a comment\n")
     assert compile_spec(tmp_path / "amd_npt.vspec").sha256 != before
+
+
+PAGING = str(ROOT / "specs" / "x86_64_paging.vspec")
+
+
+def test_an_unwritable_output_folder_is_a_usage_error_not_a_traceback(tmp_path, capsys, monkeypatch):
+    """Issue 12. The tests run as root, where a folder chmod 0o555 stops no write: the
+    folder is made unusable by putting it under a regular file (Not a directory), and
+    Permission denied is raised by a monkeypatched mkstemp."""
+    (tmp_path / "afile").write_text("")
+    assert main(["generate", PAGING, "--output", str(tmp_path / "afile" / "sub")]) == 2
+    err = capsys.readouterr().err
+    assert f"error: cannot write generated files to '{tmp_path / 'afile' / 'sub' / 'x86_64_paging'}': " \
+           "Not a directory" in err and "Traceback" not in err
+
+    def denied(dir, prefix, suffix):
+        raise PermissionError(13, "Permission denied", str(dir))
+
+    monkeypatch.setattr(emit.tempfile, "mkstemp", denied)
+    assert main(["generate", PAGING, "--output", str(tmp_path / "out")]) == 2
+    assert f"cannot write generated files to '{tmp_path / 'out' / 'x86_64_paging'}': Permission denied" \
+        in capsys.readouterr().err
+
+
+def test_a_folder_where_a_generated_file_should_be(tmp_path, capsys):
+    """Issue 12: a folder named model.py was a traceback (IsADirectoryError) under --check."""
+    out = tmp_path / "gen"
+    (out / "x86_64_paging" / "model.py").mkdir(parents=True)
+    assert main(["generate", "--check", PAGING, "--output", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert f"stale: {out / 'x86_64_paging' / 'model.py'} is not a regular file (a folder?): remove it" in err
+    assert main(["generate", PAGING, "--output", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write generated files to" in err and "Is a directory" in err and "model.py')" in err
+
+
+def test_a_killed_runs_temporaries_are_removed_and_files_are_synced(tmp_path, monkeypatch):
+    """Issue 12: a run killed between writing `.model.py.XXXX.tmp` and renaming it left the
+    temporary for good. Now write() removes old temporaries of the files it writes (a
+    recent one may belong to a concurrent run), and syncs each file before the rename."""
+    import os
+    import time
+    folder = tmp_path / "out"
+    folder.mkdir()
+    old, recent, other = folder / ".model.py.abc123.tmp", folder / ".model.py.def456.tmp", folder / ".notes.x.tmp"
+    for p in (old, recent, other):
+        p.write_text("half")
+    long_ago = time.time() - 2 * emit.STALE_TEMPORARY_AGE
+    os.utime(old, (long_ago, long_ago))
+    os.utime(other, (long_ago, long_ago))
+    synced = []
+    real = os.fsync
+    monkeypatch.setattr(emit.os, "fsync", lambda fd: synced.append(fd) or real(fd))
+    assert emit.write({"model.py": "x = 1\n"}, folder) == [folder / "model.py"]
+    assert not old.exists() and recent.exists() and other.exists()  # not a file it writes: not its own
+    assert len(synced) == 1 and (folder / "model.py").read_text() == "x = 1\n"

@@ -120,8 +120,27 @@ def test_a_mix_gives_exact_counts_per_event_kind(specs):
 
 
 @pytest.mark.parametrize("mix, why", [("CPUIDX=3", "is not an item of enum"), ("CPUID", "KIND=N"),
-                                      ("CPUID=0", "at least one event")])
+                                      ("CPUID=0", "at least one event"),
+                                      # issue 12: str.isdigit accepts '²' (int() then raised a traceback)
+                                      ("CPUID=\u00b2", "N a decimal count"), ("CPUID=\u0663", "N a decimal count"),
+                                      ("CPUID=-1", "N a decimal count"),
+                                      # issue 12: a huge count built every event twice (MemoryError)
+                                      ("CPUID=100000000", "at most 10,000,000 events in all, not 100,000,000"),
+                                      ("CPUID=6000000,IO=6000000", "at most 10,000,000 events in all, not 12,000,000"),
+                                      ("CPUID=" + "9" * 5000, "at most 10,000,000 events in all")])
 def test_a_bad_mix_is_a_usage_error(mix, why, capsys):
     from codegen.cli import main
     assert main(["cosim", "specs/amd_svm.vspec", "--mix", mix]) == 2
     assert why in capsys.readouterr().err
+
+
+def test_a_mix_is_one_small_int_per_event_not_a_dict(specs):
+    # issue 12: the shuffled kinds were one dict per event, built twice (the CLI's check
+    # built them too); now the check draws nothing and the run keeps one int per event
+    from codegen.verify.stimulus.translation import Draw
+    from codegen.verify.stimulus.unit import UnitScenarioFactory
+    factory = UnitScenarioFactory(specs["amd_svm"])
+    assert factory.check_mix({"CPUID": 3, "IO": 2}) == {"CPUID": factory.check_mix({"CPUID": 1})["CPUID"],
+                                                        "IO": factory.check_mix({"IO": 1})["IO"]}
+    kinds = factory.mix({"CPUID": 3, "IO": 2}, Draw(__import__("random").Random(0)))
+    assert len(kinds) == 5 and all(isinstance(k, int) for k in kinds)

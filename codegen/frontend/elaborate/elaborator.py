@@ -12,6 +12,8 @@ import hashlib
 import os
 from pathlib import Path
 
+from lark.exceptions import LarkError
+
 from codegen import ir
 from codegen.frontend import syntax_tree as ast
 from codegen.frontend.checks import identifier_message, identifier_problem, size_text
@@ -20,6 +22,7 @@ from codegen.frontend.diagnostics import DiagnosticBag, Span, read_source
 from codegen.frontend.elaborate.provenance import Provenance
 from codegen.frontend.elaborate.scope import (
     MAX_EXPANSIONS,
+    MAX_IMPORT_DEPTH,
     MAX_LOADED_TOKENS,
     MAX_WIDTH,
     REGIME_ITEMS,
@@ -37,7 +40,7 @@ from codegen.frontend.elaborate.scope import (
     unique,
 )
 from codegen.frontend.elaborate.unit import elaborate_unit
-from codegen.frontend.parse import MAX_CONST_BITS, count_tokens, parse_text
+from codegen.frontend.parse import MAX_CONST_BITS, lex_tokens, parse_text
 from codegen.ir.expr import EvalError, Expr, evaluate, num
 
 
@@ -77,6 +80,14 @@ class Elaborator:
                 if len(cycle) > 1 and self.imported_at.get(cycle[1]) is not None else []
             self.bag.error("E0104", f"import cycle: {chain}; imports must form a tree: move what these files share "
                            "into a file that each of them imports", span or Span(path=str(path)), *notes)
+            return None
+        if span is not None and len(self.loading) >= MAX_IMPORT_DEPTH:
+            if not any(d.code == "E0105" for d in self.bag.errors):  # once: every import down there is too deep
+                names = [p.name for p in self.loading]
+                chain = " -> ".join(names[:2] + ["..."] + names[-2:] + [path.name])
+                self.bag.error("E0105", f"imports nested too deep: more than {MAX_IMPORT_DEPTH} files in one chain "
+                               f"of imports ({chain}); import the files this one needs from a file nearer the top, "
+                               "so that the chain is shorter", span)
             return None
         shown = display_path(path, self.display_root)
         text = read_source(path, self.bag, at=span, shown=shown) if exists else None
@@ -128,17 +139,22 @@ class Elaborator:
         imports make, and charge each imported instance its tokens: all of them together
         may hold MAX_LOADED_TOKENS (E0005), so that a thousand imports of one file with
         different parameters cannot take minutes to elaborate."""
-        if path not in self.parsed:
-            tree = parse_text(text, shown, self.bag)
-            self.parsed[path] = (tree, count_tokens(text) if tree is not None and span is not None else 0)
-        tree, tokens = self.parsed[path]
-        self.tokens += tokens
-        if tree is not None and self.tokens > MAX_LOADED_TOKENS:
+        if path in self.parsed:
+            tree, tokens = self.parsed[path]
+        else:  # counted before parsing: a file past the budget is refused unparsed, and not kept
+            tree, tokens = None, _lexed_tokens(text) if span is not None else 0
+        if self.tokens + tokens > MAX_LOADED_TOKENS:
+            self.tokens += tokens
             if not any(d.code == "E0005" for d in self.bag.errors):  # once: every later import is over too
                 self.bag.error("E0005", f"the files this spec imports hold more than {MAX_LOADED_TOKENS} tokens, "
                                "counting a file once for each set of parameters it is imported with: import fewer "
                                "instances of it, or split the spec", span)
             return None
+        if path not in self.parsed:
+            tree = parse_text(text, shown, self.bag)
+            self.parsed[path] = (tree, tokens if tree is not None else 0)
+            tokens = self.parsed[path][1]
+        self.tokens += tokens
         return tree
 
     def _inside_root(self, imp: ast.Import, target: Path) -> bool:
@@ -174,6 +190,22 @@ class Elaborator:
         module.spans[name] = span
         return True
 
+    @staticmethod
+    def _declared_elsewhere(m: Module, name: str) -> str | None:
+        """Where `name`, not visible in an expression, is declared as a layout field in
+        `m` (or a file it imports), for an E0301 message instead of a suggestion."""
+        parts = name.split(".")
+        if len(parts) != 1:
+            return None
+        owners = [f"{lay.kind} {lay.name}" for lay in m.layouts.values() if lay.field(name)]
+        owners += [f"{lay.kind} {alias}.{lay.name}" for alias, sub in m.imports.items()
+                   for lay in sub.layouts.values() if lay.field(name)]
+        if not owners:
+            return None
+        listed = join_and(owners[:3] + ([f"{len(owners) - 3} more"] if len(owners) > 3 else []))
+        return (f"'{name}' is a field of {listed}, which this expression cannot read; "
+                "read a name this expression can see (e.g. a field of an entry format of the regime)")
+
     def resolve(self, e: Expr, scope: Scope) -> Expr | None:
         """Resolve names and type every node; None after reporting an error."""
         scope.expansions = 0
@@ -182,8 +214,10 @@ class Elaborator:
         except Undefined as u:
             if scope.module.has_failed(u.name) and self.bag.errors:
                 return None
-            close = suggest(u.name, u.candidates)
-            hint = f"; did you mean '{close}'?" if close else "; declare it, or check the spelling"
+            close = None if u.where else suggest(u.name, u.candidates)
+            where = u.where or self._declared_elsewhere(scope.module, u.name)
+            hint = (f"; {where}" if where else f"; did you mean '{close}'?" if close
+                    else "; declare it, or check the spelling")
             self.bag.error("E0301", f"undefined name '{u.name}'{hint}", u.span)
         except Problem as err:
             self.bag.error(err.code, str(err), err.span, *err.notes)
@@ -728,6 +762,17 @@ def project_folder(top: Path) -> Path | None:
     except OSError:  # an unreadable folder above: no project
         project = None
     return project.parent.resolve() if project is not None else None
+
+
+def _lexed_tokens(text: str) -> int:
+    """The tokens of `text` up to its first lexical error (the parser reports that)."""
+    n = 0
+    try:
+        for _ in lex_tokens(text):
+            n += 1
+    except LarkError:
+        pass
+    return n
 
 
 def import_root(top: Path) -> Path:

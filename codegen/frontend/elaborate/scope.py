@@ -18,6 +18,7 @@ from codegen.ir.expr import BINARY, COMPARE, LOGICAL, EvalError, Expr, num
 BUILTINS_WALK = {"rsvd": 1}  # width of walk-time builtins; `level` is added per regime
 MAX_WIDTH = 1024
 MAX_LOADED_TOKENS = 200_000  # tokens of all imported instances: bounds elaboration time (E0005)
+MAX_IMPORT_DEPTH = 64  # files in one chain of imports, the top spec included (E0105)
 MAX_EXPANSIONS = 1000  # uses of `let` names in one expression: each doubling `let` doubles the tree
 
 
@@ -56,8 +57,12 @@ class TooLarge(Exception):
 
 
 class Undefined(Exception):
-    def __init__(self, name: str, span: Span, candidates=()):
-        self.name, self.span, self.candidates = name, span, list(candidates)
+    """A name an expression cannot resolve; `where` says where a name it cannot reach
+    here is declared (then no spelling is suggested)."""
+
+    def __init__(self, name: str, span: Span, candidates=(), where: str | None = None):
+        self.name, self.span, self.where = name, span, where
+        self.candidates = [c for c in candidates if c != name]  # never suggest the name itself
 
 
 @dataclass
@@ -170,6 +175,11 @@ class Scope:
                     self._use(*self.entry_formats, name=n)
                     return note(Expr(op="ref", kind="field", name=n, width=widths.pop(), span=span),
                                 layouts=tuple(f for f in self.entry_formats if f.field(n)), field=n)
+                if widths:
+                    each = ", ".join(f"{f.field(n).width} bits in {f.name}" for f in self.entry_formats if f.field(n))
+                    raise Undefined(name, span, where=f"'{n}' is a field of the entry formats with different "
+                                    f"widths ({each}), so it has no one width here; give it the same width in "
+                                    "every format, or rename it in the ones where it differs")
             raise Undefined(name, span, self._candidates())
         head, tail = parts[0], parts[1]
         if head in self.structures and len(parts) <= 3:

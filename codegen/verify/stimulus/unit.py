@@ -35,6 +35,9 @@ def _contains(e: Expr, key: tuple[str, str]) -> bool:
     return any((r.kind, r.name) == key for r in e.refs())
 
 
+MAX_MIX_EVENTS = 10_000_000  # --mix events in all: the shuffled kinds are one list
+
+
 class MixError(Exception):
     """An impossible --mix: no enum-typed event field, or an unknown item."""
 
@@ -135,9 +138,9 @@ class UnitScenarioFactory:
         """The event's first enum-typed field: what `mix` counts by."""
         return next((f for f in self.unit.event if f.enum is not None), None)
 
-    def mix(self, counts: dict[str, int], draw: Draw) -> list[dict[str, int]]:
-        """A shuffled list of forced event-kind values with the given count of each enum
-        item (`{"DMA_READ": 1000, ...}`); MixError names what is wrong."""
+    def check_mix(self, counts: dict[str, int]) -> dict[str, int]:
+        """The enum value of each item of a mix (`{"DMA_READ": 1000, ...}`), without
+        drawing anything; MixError names what is wrong."""
         f = self.kind_field
         if f is None:
             raise MixError("the unit's event has no enum-typed field to mix by")
@@ -145,7 +148,17 @@ class UnitScenarioFactory:
         unknown = [k for k in counts if k not in items]
         if unknown:
             raise MixError(f"'{unknown[0]}' is not an item of enum {f.enum} ({', '.join(items)})")
-        out = [{f.name: items[k]} for k, n in counts.items() for _ in range(n)]
+        total = sum(counts.values())
+        if total > MAX_MIX_EVENTS:
+            raise MixError(f"expected at most {MAX_MIX_EVENTS:,} events in all, not {total:,}")
+        return {k: items[k] for k in counts}
+
+    def mix(self, counts: dict[str, int], draw: Draw) -> list[int]:
+        """The forced event-kind values of a mix in a shuffled order, with the given count
+        of each enum item: one small int per event (the caller makes the `force` dict of
+        the event it draws, not a dict of every event); MixError names what is wrong."""
+        values = self.check_mix(counts)
+        out = [values[k] for k, n in counts.items() for _ in range(n)]
         for i in range(len(out) - 1, 0, -1):
             j = draw.int(0, i)
             out[i], out[j] = out[j], out[i]
