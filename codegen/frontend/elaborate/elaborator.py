@@ -37,7 +37,7 @@ from codegen.frontend.elaborate.scope import (
     unique,
 )
 from codegen.frontend.elaborate.unit import elaborate_unit
-from codegen.frontend.parse import MAX_CONST_BITS, count_tokens, parse_text
+from codegen.frontend.parse import MAX_CONST_BITS, parse_counted
 from codegen.ir.expr import EvalError, Expr, evaluate, num
 
 
@@ -129,8 +129,8 @@ class Elaborator:
         may hold MAX_LOADED_TOKENS (E0005), so that a thousand imports of one file with
         different parameters cannot take minutes to elaborate."""
         if path not in self.parsed:
-            tree = parse_text(text, shown, self.bag)
-            self.parsed[path] = (tree, count_tokens(text) if tree is not None and span is not None else 0)
+            tree, tokens = parse_counted(text, shown, self.bag)  # counted while parsing: one lexing
+            self.parsed[path] = (tree, tokens if tree is not None and span is not None else 0)
         tree, tokens = self.parsed[path]
         self.tokens += tokens
         if tree is not None and self.tokens > MAX_LOADED_TOKENS:
@@ -373,10 +373,25 @@ class Elaborator:
 
     @staticmethod
     def all_registers(m: Module) -> dict[str, ir.Layout]:
-        regs = {}
-        for sub in m.imports.values():
-            regs.update(Elaborator.all_registers(sub))
-        regs.update({n: lay for n, lay in m.layouts.items() if lay.kind == "register"})
+        """The registers `m` and its imports declare, by name (`m`'s own win). Asked for at
+        every declaration, so kept on the module and only extended by the layouts declared
+        since the last call: rebuilding it each time made elaboration quadratic in the
+        number of declarations. The dict returned is never changed afterwards (a Scope may
+        hold it); a new register gives a new dict."""
+        seen = m.registers_seen
+        if seen is not None and seen[0] == len(m.layouts):
+            return seen[1]
+        if seen is None:  # imports are elaborated before the module that imports them
+            regs: dict[str, ir.Layout] = {}
+            for sub in m.imports.values():
+                regs.update(Elaborator.all_registers(sub))
+            start = 0
+        else:
+            start, regs = seen
+        new = _registers_among(list(m.layouts.values())[start:])
+        if new:
+            regs = {**regs, **new}
+        m.registers_seen = (len(m.layouts), regs)
         return regs
 
     def layout_ref(self, m: Module, ref: ast.Ref | None, kind: str = "format") -> ir.Layout | None:
@@ -802,3 +817,7 @@ def spec_digest(sources: dict[str, str]) -> str:
     return h.hexdigest()
 
 
+def _registers_among(layouts: list[ir.Layout]) -> dict[str, ir.Layout]:
+    """The registers among `layouts`, by name (apart for the test that counts the layouts
+    Elaborator.all_registers looks at)."""
+    return {lay.name: lay for lay in layouts if lay.kind == "register"}
