@@ -59,3 +59,20 @@ def test_sha_changes_with_the_imported_spec(tmp_path):
     x86 = tmp_path / "x86_64_paging.vspec"
     x86.write_text(x86.read_text() + "\n// a comment\n")
     assert compile_spec(tmp_path / "amd_npt.vspec").sha256 != before
+
+
+def test_templates_are_compiled_once_per_process(specs, monkeypatch):
+    """Was: a new jinja2 Environment for each spec, so its templates were compiled again
+    for each (most of the time of regenerating the shipped specs). Now one Environment."""
+    import jinja2
+    compiled = []
+    real = jinja2.Environment.compile
+    monkeypatch.setattr(jinja2.Environment, "compile", lambda self, *a, **k: compiled.append(a) or real(self, *a, **k))
+    emit._env.cache_clear()
+    passes = []
+    for _ in range(2):
+        for spec in specs.values():
+            emit.render(spec)
+        passes.append(len(compiled))
+    templates = len(list(emit.TEMPLATES.rglob("*.j2")))
+    assert 4 <= passes[0] <= templates and passes[1] == passes[0], (passes, templates)
