@@ -8,6 +8,7 @@ import lark
 from lark import Lark, Token, Transformer, v_args
 
 from codegen import shipped
+from codegen.frontend import lark_cache
 from codegen.frontend import syntax_tree as ast
 from codegen.frontend.diagnostics import DiagnosticBag, Span
 from codegen.ir.expr import Expr
@@ -51,8 +52,8 @@ class _TokenCounter:
 
 @lru_cache(maxsize=1)
 def parser() -> Lark:
-    return Lark(GRAMMAR.read_text(), parser="lalr", propagate_positions=True, maybe_placeholders=False,
-                postlex=_TokenCounter())
+    return lark_cache.build(GRAMMAR.read_text(), propagate_positions=True, maybe_placeholders=False,
+                            postlex=_TokenCounter())
 
 
 def _span(path: str, meta) -> Span:

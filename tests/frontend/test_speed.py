@@ -67,3 +67,61 @@ def test_tokens_counted_while_parsing_are_the_tokens_of_the_text():
         text = (ROOT / "specs" / name).read_text()
         tree, tokens = parse_counted(text, name, DiagnosticBag())
         assert tree is not None and tokens == count_tokens(text) > 1000
+
+
+def _tables(tmp_path, monkeypatch):
+    """Point the system's temporary folder at `tmp_path`; count the LALR tables lark builds."""
+    import tempfile
+
+    import lark
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    built = []
+    real = lark.Lark._build_parser
+    monkeypatch.setattr(lark.Lark, "_build_parser", lambda self: built.append(1) or real(self))
+    return built
+
+
+def test_grammar_tables_are_kept_in_a_per_user_cache(tmp_path, monkeypatch):
+    """Was: every process built the grammar's LALR tables (most of a second of a CLI run).
+    Now they are saved once in <tmp>/virtspec-<uid>/ (mode 0700) and loaded after that;
+    the loaded parser parses as the built one does."""
+    import os
+
+    from codegen.frontend import lark_cache, parse
+    built = _tables(tmp_path, monkeypatch)
+    grammar = parse.GRAMMAR.read_text()
+    first = lark_cache.build(grammar, propagate_positions=True, maybe_placeholders=False)
+    second = lark_cache.build(grammar, propagate_positions=True, maybe_placeholders=False)
+    assert built == [1]
+    folder = tmp_path / f"virtspec-{os.getuid()}"
+    assert [p.name.startswith("lark-") for p in folder.iterdir()] == [True]  # no partial file left
+    assert folder.stat().st_mode & 0o777 == 0o700
+    text = (ROOT / "specs" / "x86_64_paging.vspec").read_text()
+    assert first.parse(text) == second.parse(text)
+    lark_cache.build(grammar, propagate_positions=True, maybe_placeholders=False, keep_all_tokens=True)
+    assert built == [1, 1] and len(list(folder.iterdir())) == 2  # other options, other tables
+    lark_cache.build(grammar, propagate_positions=True, maybe_placeholders=False, postlex=parse._TokenCounter())
+    assert built == [1, 1, 1] and len(list(folder.iterdir())) == 3  # a post-lexer is part of what is kept
+
+
+def test_no_grammar_cache_when_the_folder_cannot_be_used(tmp_path, monkeypatch):
+    """An unwritable temporary folder, or a cache folder open to others: built every time,
+    nothing written, no error."""
+    import os
+
+    from codegen.frontend import lark_cache, parse
+    grammar = parse.GRAMMAR.read_text()
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    built = _tables(blocker, monkeypatch)  # a file where the folder should be made: mkdir fails
+    assert lark_cache.cache_folder() is None
+    lark_cache.build(grammar, maybe_placeholders=False)
+    lark_cache.build(grammar, maybe_placeholders=False)
+    open_folder = tmp_path / "shared"
+    (open_folder / f"virtspec-{os.getuid()}").mkdir(parents=True, mode=0o777)
+    os.chmod(open_folder / f"virtspec-{os.getuid()}", 0o777)
+    assert built == [1, 1]
+    again = _tables(open_folder, monkeypatch)
+    assert lark_cache.cache_folder() is None
+    lark_cache.build(grammar, maybe_placeholders=False)
+    assert again == [1] and list((open_folder / f"virtspec-{os.getuid()}").iterdir()) == []
