@@ -50,6 +50,7 @@ import lark
 from lark import Lark, Token, Tree
 from pydantic import BaseModel
 
+from codegen.frontend import lark_cache
 from codegen.frontend.diagnostics import DiagnosticBag, Span, read_source, read_stream
 from codegen.frontend.parse import GRAMMAR, parse_text
 
@@ -87,8 +88,8 @@ class _Item:
 
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
-    return Lark(GRAMMAR.read_text(), parser="lalr", propagate_positions=True, maybe_placeholders=False,
-                keep_all_tokens=True)
+    return lark_cache.build(GRAMMAR.read_text(), propagate_positions=True, maybe_placeholders=False,
+                            keep_all_tokens=True)
 
 
 @lru_cache(maxsize=1)

@@ -1,12 +1,14 @@
 """Parse spec text with the lark grammar into the syntax tree of ast.py."""
 from __future__ import annotations
 
+from contextvars import ContextVar
 from functools import lru_cache
 
 import lark
 from lark import Lark, Token, Transformer, v_args
 
 from codegen import shipped
+from codegen.frontend import lark_cache
 from codegen.frontend import syntax_tree as ast
 from codegen.frontend.diagnostics import DiagnosticBag, Span
 from codegen.ir.expr import Expr
@@ -19,9 +21,44 @@ MAX_LINE = 16_384  # characters in a line: a longer one is minified or binary da
 MAX_TOKENS = 100_000  # tokens in a file (the largest shipped spec has 4,500): bounds parsing time
 
 
+class _TooManyTokens(Exception):
+    def __init__(self, token: Token):
+        super().__init__(token)
+        self.token = token
+
+
+class OverBudget(Exception):
+    """parse_counted stopped at the budget its caller gave: the file was not parsed to
+    the end and gives no tree (the caller reports its own limit)."""
+
+
+_COUNTING: ContextVar[list[int] | None] = ContextVar("virtspec_token_count", default=None)
+
+
+class _TokenCounter:
+    """Lark post-lexer that counts the tokens of the one lexing a parse does: parse_counted
+    hands the count to the elaborator (MAX_LOADED_TOKENS) and stops at MAX_TOKENS (E0005),
+    so no second pass over the text is needed for either. Outside parse_counted (Lark.lex)
+    it only passes tokens on."""
+
+    always_accept = ()
+
+    def process(self, stream):
+        box = _COUNTING.get()
+        n = 0
+        for tok in stream:
+            n += 1
+            if box is not None and n > box[1]:
+                raise _TooManyTokens(tok)
+            yield tok
+        if box is not None:
+            box[0] = n
+
+
 @lru_cache(maxsize=1)
 def parser() -> Lark:
-    return Lark(GRAMMAR.read_text(), parser="lalr", propagate_positions=True, maybe_placeholders=False)
+    return lark_cache.build(GRAMMAR.read_text(), propagate_positions=True, maybe_placeholders=False,
+                            postlex=_TokenCounter())
 
 
 def _span(path: str, meta) -> Span:
@@ -55,8 +92,28 @@ class _ToAst(Transformer):
     """One pass from the lark tree to ast.SpecFile; every node gets its span."""
 
     def __init__(self, path: str, bag: DiagnosticBag):
-        super().__init__()
+        super().__init__(visit_tokens=False)  # no callbacks on tokens: they are passed on as they are
         self.path, self.bag = path, bag
+        self._callbacks: dict[str, object] = {}
+
+    def _call_userfunc(self, tree, new_children=None):
+        """lark's Transformer._call_userfunc, but each rule's callback is looked up once per
+        file: lark's lookup builds a new v_args wrapper (functools.update_wrapper) for every
+        node, a tenth of the time of parsing."""
+        children = new_children if new_children is not None else tree.children
+        try:
+            f = self._callbacks[tree.data]
+        except KeyError:
+            f = self._callbacks[tree.data] = getattr(self, tree.data, None)
+        if f is None:
+            return self.__default__(tree.data, children, tree.meta)
+        try:
+            wrapper = getattr(f, "visit_wrapper", None)
+            return wrapper(f, tree.data, children, tree.meta) if wrapper is not None else f(children)
+        except lark.exceptions.GrammarError:
+            raise
+        except Exception as exc:
+            raise lark.exceptions.VisitError(tree.data, tree, exc) from exc
 
     def sp(self, meta) -> Span:
         return _span(self.path, meta)
@@ -442,18 +499,42 @@ class _ToAst(Transformer):
 def parse_text(text: str, path: str, bag: DiagnosticBag) -> ast.SpecFile | None:
     """Parse one file; problems go to `bag` (E0100 syntax, E0101 empty, E0102 too deep,
     E0004 line too long, E0005 too many tokens, E0304 literal too large) and give None."""
+    return parse_counted(text, path, bag)[0]
+
+
+def parse_counted(text: str, path: str, bag: DiagnosticBag,
+                  budget: int | None = None) -> tuple[ast.SpecFile | None, int]:
+    """parse_text, and the number of tokens of the text (comments and white space do not
+    count; 0 when it does not parse), counted while parsing: the text is lexed once.
+    With a `budget` below MAX_TOKENS, the parse stops as soon as the text has more tokens
+    than that, raising OverBudget (the elaborator's budget of all imported files)."""
     bag.sources.setdefault(path, text)
     if not text.strip():
         bag.error("E0101", f"spec file is empty: {_START}", Span(path=path))
-        return None
-    if _too_big(text, path, bag):
-        return None
+        return None, 0
+    if _too_long(text, path, bag):
+        return None, 0
+    limit = MAX_TOKENS if budget is None else min(MAX_TOKENS, max(budget, 0))
+    box = [0, limit]
+    reset = _COUNTING.set(box)
     try:
         tree = parser().parse(text)
     except lark.exceptions.UnexpectedInput as exc:
         message, span = _syntax_error(text, path, exc)
         bag.error("E0100", f"syntax error: {message}", span)
-        return None
+        return None, 0
+    except _TooManyTokens as exc:
+        if limit < MAX_TOKENS:
+            raise OverBudget() from None
+        bag.error("E0005", f"the spec file has more than {MAX_TOKENS} tokens; split it into files joined "
+                  "with `import`", _tok_span(path, exc.token))
+        return None, 0
+    finally:
+        _COUNTING.reset(reset)
+    return _to_ast(tree, path, bag), box[0]
+
+
+def _to_ast(tree: lark.Tree, path: str, bag: DiagnosticBag) -> ast.SpecFile | None:
     deep = _too_deep(tree)
     if deep is not None:
         bag.error("E0102", f"expression nesting is more than {MAX_NESTING} deep; split the expression up with "
@@ -470,12 +551,13 @@ def parse_text(text: str, path: str, bag: DiagnosticBag) -> ast.SpecFile | None:
     return spec
 
 
-def _too_big(text: str, path: str, bag: DiagnosticBag) -> bool:
-    """Report a line longer than MAX_LINE (E0004) or more than MAX_TOKENS tokens (E0005).
+def _too_long(text: str, path: str, bag: DiagnosticBag) -> bool:
+    """Report a line longer than MAX_LINE (E0004), before parsing, in linear time.
 
     The byte limit of read_source alone lets through files that take minutes to parse (a
-    megabyte of `-`), and one huge line makes every message about it huge; both limits
-    are far beyond any spec a person writes. Checked before parsing, in linear time."""
+    megabyte of `-`), and one huge line makes every message about it huge; both this limit
+    and MAX_TOKENS (E0005, counted by _TokenCounter during the parse itself) are far beyond
+    any spec a person writes."""
     lines = text.split("\n")
     if max(map(len, lines)) > MAX_LINE:
         n = next(i for i, line in enumerate(lines) if len(line) > MAX_LINE)
@@ -483,16 +565,6 @@ def _too_big(text: str, path: str, bag: DiagnosticBag) -> bool:
                   "characters: break it up (or check that this is the spec you meant)",
                   Span(path=path, line=n + 1, col=MAX_LINE + 1, end_line=n + 1, end_col=len(lines[n]) + 1))
         return True
-    if len(text) <= MAX_TOKENS:  # every token is at least one character
-        return False
-    try:
-        for i, tok in enumerate(parser().lex(text)):
-            if i == MAX_TOKENS:
-                bag.error("E0005", f"the spec file has more than {MAX_TOKENS} tokens; split it into files joined "
-                          "with `import`", _tok_span(path, tok))
-                return True
-    except lark.exceptions.LexError:
-        pass  # a bad character before the limit: the parser reports it
     return False
 
 

@@ -16,6 +16,7 @@ import dataclasses
 import os
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path, PurePath
 from urllib.parse import quote, unquote
 
@@ -1304,7 +1305,9 @@ def header_lines(spec: ir.Spec, shown_path: str) -> list[str]:
 # Rendering
 # =====================================================================================
 
+@lru_cache(maxsize=1)
 def _html_env() -> jinja2.Environment:
+    """One environment per process (templates compiled once); likewise _md_env."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
                              autoescape=True)
@@ -1314,6 +1317,7 @@ def _html_env() -> jinja2.Environment:
     return env
 
 
+@lru_cache(maxsize=1)
 def _md_env() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, autoescape=False,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from functools import lru_cache
 from pathlib import Path
 
 import jinja2
@@ -28,7 +29,9 @@ OUTPUTS = {"reference.py": "reference.py.j2", "model.py": "model.py.j2"}
 UNIT_OUTPUTS = {"reference.py": "unit_reference.py.j2", "model.py": "unit_model.py.j2"}
 
 
+@lru_cache(maxsize=1)
 def _env() -> jinja2.Environment:
+    """One environment per process: its templates are compiled once, not once per spec."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, autoescape=False)
     env.filters["pyrepr"] = _pyrepr

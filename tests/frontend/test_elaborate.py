@@ -142,22 +142,34 @@ def test_a_file_imported_with_many_parameter_sets_is_parsed_once_and_bounded(tmp
 
 def test_many_large_distinct_imports_past_the_token_budget_are_refused_unparsed(tmp_path, monkeypatch):
     """Was: the budget was checked after each import was parsed, so every file of the tree
-    was parsed before E0005. Now tokens are counted as files are read: the file that would
-    go over is refused before the parser sees it, and no later file is parsed either."""
+    was parsed before E0005. Now tokens are counted as files are read (during the one
+    lexing of the parse): the parse of the file that would go over stops at the budget, it
+    gives no tree, and no later file is parsed at all."""
     from codegen.frontend.elaborate import MAX_LOADED_TOKENS, elaborator
-    from codegen.frontend.parse import count_tokens
+    from codegen.frontend.parse import OverBudget, count_tokens
     lib = "spec lib;\n" + "".join(f"param P{i} = {i};\n" for i in range(2000))
     per = count_tokens(lib)
     n = MAX_LOADED_TOKENS // per + 1  # the n-th file goes over
     extra = {f"lib{i}.vspec": lib for i in range(n + 5)}
     imports = "".join(f'import "lib{i}.vspec" as l{i};\n' for i in range(n + 5))
-    parsed = []
-    real = elaborator.parse_text
-    monkeypatch.setattr(elaborator, "parse_text", lambda text, shown, bag: parsed.append(shown) or real(text, shown, bag))
+    parsed, stopped = [], []
+    real = elaborator.parse_counted
+
+    def counted(text, shown, bag, budget=None):
+        try:
+            out = real(text, shown, bag, budget)
+        except OverBudget:
+            stopped.append(shown)
+            raise
+        parsed.append(shown)
+        return out
+
+    monkeypatch.setattr(elaborator, "parse_counted", counted)
     text = edit(WALK, "spec t;\n", "spec t;\n" + imports)
     d = only(compile_text(tmp_path, text, extra=extra), "E0005")
     assert loc(d) == (1 + n, 1)
-    assert len(parsed) == n  # the top spec and the n - 1 files within the budget; none past it
+    assert len(parsed) == n  # the top spec and the n - 1 files within the budget
+    assert len(stopped) == 1  # the n-th stopped at the budget; none after it is read
 
 
 def test_an_import_chain_a_thousand_deep_is_e0105_not_a_recursion_error(tmp_path):

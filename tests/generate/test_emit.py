@@ -115,3 +115,20 @@ def test_a_killed_runs_temporaries_are_removed_and_files_are_synced(tmp_path, mo
     assert emit.write({"model.py": "x = 1\n"}, folder) == [folder / "model.py"]
     assert not old.exists() and recent.exists() and other.exists()  # not a file it writes: not its own
     assert len(synced) == 1 and (folder / "model.py").read_text() == "x = 1\n"
+
+
+def test_templates_are_compiled_once_per_process(specs, monkeypatch):
+    """Was: a new jinja2 Environment for each spec, so its templates were compiled again
+    for each (most of the time of regenerating the shipped specs). Now one Environment."""
+    import jinja2
+    compiled = []
+    real = jinja2.Environment.compile
+    monkeypatch.setattr(jinja2.Environment, "compile", lambda self, *a, **k: compiled.append(a) or real(self, *a, **k))
+    emit._env.cache_clear()
+    passes = []
+    for _ in range(2):
+        for spec in specs.values():
+            emit.render(spec)
+        passes.append(len(compiled))
+    templates = len(list(emit.TEMPLATES.rglob("*.j2")))
+    assert 4 <= passes[0] <= templates and passes[1] == passes[0], (passes, templates)

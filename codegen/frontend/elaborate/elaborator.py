@@ -12,8 +12,6 @@ import hashlib
 import os
 from pathlib import Path
 
-from lark.exceptions import LarkError
-
 from codegen import ir
 from codegen.frontend import syntax_tree as ast
 from codegen.frontend.checks import identifier_message, identifier_problem, size_text
@@ -40,7 +38,7 @@ from codegen.frontend.elaborate.scope import (
     unique,
 )
 from codegen.frontend.elaborate.unit import elaborate_unit
-from codegen.frontend.parse import MAX_CONST_BITS, lex_tokens, parse_text
+from codegen.frontend.parse import MAX_CONST_BITS, OverBudget, parse_counted
 from codegen.ir.expr import EvalError, Expr, evaluate, num
 
 
@@ -141,8 +139,19 @@ class Elaborator:
         different parameters cannot take minutes to elaborate."""
         if path in self.parsed:
             tree, tokens = self.parsed[path]
-        else:  # counted before parsing: a file past the budget is refused unparsed, and not kept
-            tree, tokens = None, _lexed_tokens(text) if span is not None else 0
+        else:
+            # counted while parsing (one lexing); an import's parse stops at what is left of
+            # the budget, so a file past it is refused unparsed and nothing of it is kept
+            budget = MAX_LOADED_TOKENS - self.tokens if span is not None else None
+            try:
+                if budget is not None and budget <= 0:  # spent: later files are not read at all
+                    raise OverBudget()
+                tree, tokens = parse_counted(text, shown, self.bag, budget)
+            except OverBudget:
+                tree, tokens = None, MAX_LOADED_TOKENS + 1
+            else:
+                self.parsed[path] = (tree, tokens if tree is not None and span is not None else 0)
+                tokens = self.parsed[path][1]
         if self.tokens + tokens > MAX_LOADED_TOKENS:
             self.tokens += tokens
             if not any(d.code == "E0005" for d in self.bag.errors):  # once: every later import is over too
@@ -150,10 +159,6 @@ class Elaborator:
                                "counting a file once for each set of parameters it is imported with: import fewer "
                                "instances of it, or split the spec", span)
             return None
-        if path not in self.parsed:
-            tree = parse_text(text, shown, self.bag)
-            self.parsed[path] = (tree, tokens if tree is not None else 0)
-            tokens = self.parsed[path][1]
         self.tokens += tokens
         return tree
 
@@ -407,10 +412,25 @@ class Elaborator:
 
     @staticmethod
     def all_registers(m: Module) -> dict[str, ir.Layout]:
-        regs = {}
-        for sub in m.imports.values():
-            regs.update(Elaborator.all_registers(sub))
-        regs.update({n: lay for n, lay in m.layouts.items() if lay.kind == "register"})
+        """The registers `m` and its imports declare, by name (`m`'s own win). Asked for at
+        every declaration, so kept on the module and only extended by the layouts declared
+        since the last call: rebuilding it each time made elaboration quadratic in the
+        number of declarations. The dict returned is never changed afterwards (a Scope may
+        hold it); a new register gives a new dict."""
+        seen = m.registers_seen
+        if seen is not None and seen[0] == len(m.layouts):
+            return seen[1]
+        if seen is None:  # imports are elaborated before the module that imports them
+            regs: dict[str, ir.Layout] = {}
+            for sub in m.imports.values():
+                regs.update(Elaborator.all_registers(sub))
+            start = 0
+        else:
+            start, regs = seen
+        new = _registers_among(list(m.layouts.values())[start:])
+        if new:
+            regs = {**regs, **new}
+        m.registers_seen = (len(m.layouts), regs)
         return regs
 
     def layout_ref(self, m: Module, ref: ast.Ref | None, kind: str = "format") -> ir.Layout | None:
@@ -764,17 +784,6 @@ def project_folder(top: Path) -> Path | None:
     return project.parent.resolve() if project is not None else None
 
 
-def _lexed_tokens(text: str) -> int:
-    """The tokens of `text` up to its first lexical error (the parser reports that)."""
-    n = 0
-    try:
-        for _ in lex_tokens(text):
-            n += 1
-    except LarkError:
-        pass
-    return n
-
-
 def import_root(top: Path) -> Path:
     """The folder a compilation may import from: the spec's project folder, else the
     spec's own folder."""
@@ -847,3 +856,7 @@ def spec_digest(sources: dict[str, str]) -> str:
     return h.hexdigest()
 
 
+def _registers_among(layouts: list[ir.Layout]) -> dict[str, ir.Layout]:
+    """The registers among `layouts`, by name (apart for the test that counts the layouts
+    Elaborator.all_registers looks at)."""
+    return {lay.name: lay for lay in layouts if lay.kind == "register"}

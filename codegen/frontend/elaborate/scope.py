@@ -89,6 +89,8 @@ class Module:
     # where the nodes of resolved expressions came from, for the dump; one table shared
     # by every module of a compilation (the Elaborator's)
     provenance: Provenance = field(default_factory=Provenance)
+    # Elaborator.all_registers' result: (layouts of this module seen, registers by name)
+    registers_seen: tuple[int, dict[str, ir.Layout]] | None = field(default=None, repr=False, compare=False)
 
     def has_failed(self, name: str) -> bool:
         parts = name.split(".")
