@@ -92,7 +92,7 @@ class TranslationView:
         by = {b.name: hdl(b.value, env, True) for b in binds}
         return [(a, by[a]) for a in self.host.regime.access]
 
-    def nested_record_hdl(self):
+    def nested_record_hdl(self, prefix: str):
         base = self.main.hdl_env()
         host_fields = [f.name for f in self.host.regime.record.fields]
 
@@ -103,4 +103,4 @@ class TranslationView:
             return {"on_table": "x_on_table", "on_final": "(not x_on_table)", "fault": "x_status", "level": "x_level"}[e.name]
 
         env = Env({**base.spell, "host": host, "builtin": builtin})
-        return self.main.hdl_record(self.nested.record, env)
+        return self.main.hdl_record(prefix, self.nested.record, env)
