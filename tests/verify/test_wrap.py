@@ -80,3 +80,11 @@ def test_unit_record_and_store_value_outside_its_field_wraps(tmp_path, value):
     path = tmp_path / "toy_unit.vspec"
     path.write_text(text.replace("        code = 1;", f"        code = {value};"))
     generate_cosim_convert(path, tmp_path / "out", walks=60)
+
+
+@pytest.mark.parametrize("fields", ["x : 64 = (va[0] ? 3 : 5) | (va[1] ? 0x100 : 0);",
+                                    "x : 8 = fault | (va[2] ? 0x10 : 0x20);"])
+def test_record_conditional_inside_an_operator_converts(tmp_path, fields):
+    """`?:` inside `|`: the model hoists the conditional into a scratch variable (it
+    crashed the converter: 'IfExp' object has no attribute 'signed')."""
+    generate_cosim_convert(toy_with(tmp_path, fields), tmp_path / "out")
