@@ -88,3 +88,16 @@ def test_record_conditional_inside_an_operator_converts(tmp_path, fields):
     """`?:` inside `|`: the model hoists the conditional into a scratch variable (it
     crashed the converter: 'IfExp' object has no attribute 'signed')."""
     generate_cosim_convert(toy_with(tmp_path, fields), tmp_path / "out")
+
+
+def test_four_hundred_faults_cosimulate_and_convert(tmp_path):
+    """400 faults in a regime: the model's fault chain is flat (`if not found and COND:`),
+    not 400 nested elifs (RecursionError in MyHDL's converter), and the status code is
+    wide enough for 400 kinds."""
+    text = TOY.read_text()
+    anchor = "    fault reserved when rsvd;\n"
+    assert anchor in text
+    faults = "".join(f"    fault f{i} when A && va[20:12] == {i + 7};\n" for i in range(400))
+    path = tmp_path / "toy.vspec"
+    path.write_text(text.replace(anchor, anchor + faults))
+    generate_cosim_convert(path, tmp_path / "out")
