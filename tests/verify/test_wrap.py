@@ -101,3 +101,20 @@ def test_four_hundred_faults_cosimulate_and_convert(tmp_path):
     path = tmp_path / "toy.vspec"
     path.write_text(text.replace(anchor, anchor + faults))
     generate_cosim_convert(path, tmp_path / "out")
+
+
+def test_a_spec_whose_every_walk_faults_cosimulates(tmp_path):
+    """`fault invalid when 1;`: no entry lets a walk go on, so the stimulus ends each walk
+    with a fault it can draw (it stopped with 'cannot build stimulus'), and coverage
+    counts the faults."""
+    text = TOY.read_text()
+    assert "    fault invalid when !V;" in text
+    path = tmp_path / "toy.vspec"
+    path.write_text(text.replace("    fault invalid when !V;", "    fault invalid when 1;"))
+    spec = compile_spec(path)
+    out = tmp_path / "out"
+    emit.write(emit.render(spec), out)
+    report = cosim.run(spec, out, 50, seed=5)
+    assert report.mismatches == 0, report.as_json()
+    assert report.transactions == 50
+    assert report.coverage["top fault invalid"] == 50, report.coverage
