@@ -21,12 +21,16 @@ from codegen.generate import comments
 from codegen.generate.lower import LowerError
 from codegen.generate.view.translation import TranslationView
 from codegen.generate.view.unit import UnitView
-from codegen.generate.view.walker import NESTED_BASE
 from codegen.ir import GENERATOR_VERSION
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 OUTPUTS = {"reference.py": "reference.py.j2", "model.py": "model.py.j2"}
 UNIT_OUTPUTS = {"reference.py": "unit_reference.py.j2", "model.py": "unit_model.py.j2"}
+
+
+# Fault and check chains longer than this are a flat run of `if not found and COND:` in
+# the MyHDL model, not an if/elif chain (MyHDL's converter recurses once per elif).
+FLAT_CHAIN = 64
 
 
 @lru_cache(maxsize=1)
@@ -40,6 +44,7 @@ def _env() -> jinja2.Environment:
     env.filters["line"] = comments.line_of
     env.filters["text"] = comments.comment_text  # free text (a spec name from a file name) in a comment
     env.filters["width_of"] = lambda name, spec: spec.layout(name).width
+    env.globals["FLAT_CHAIN"] = FLAT_CHAIN
     return env
 
 
@@ -72,7 +77,8 @@ def render(spec: ir.Spec) -> dict[str, str]:
         ctx = {"u": UnitView(spec, spec.top), "header": header(spec)}
         outputs = UNIT_OUTPUTS
     else:
-        ctx = {"t": TranslationView(spec), "header": header(spec), "nested_base": NESTED_BASE}
+        view = TranslationView(spec)
+        ctx = {"t": view, "header": header(spec), "nested_base": view.nested_base}
         outputs = OUTPUTS
     try:
         return {name: _tidy(env.get_template(tpl).render(**ctx)) for name, tpl in outputs.items()}

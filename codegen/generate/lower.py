@@ -62,6 +62,10 @@ def py(e: Expr, env: Env) -> str:
         return f"({parts[0]} {word} {parts[1]})"
     if op == "-":
         return f"(({py(a[0], env)} - {py(a[1], env)}) & {hex(mask(e.width))})"
+    if op == "<<" and shift_overflows(e):
+        # the result keeps its width's low bits: an amount of the width or more gives 0
+        # (min() keeps Python from building a huge number for a huge amount)
+        return f"(({py(a[0], env)} << min({py(a[1], env)}, {e.width})) & {hex(mask(e.width))})"
     if op in PY_BIN:
         return f"({py(a[0], env)} {PY_BIN[op]} {py(a[1], env)})"
     if op == "cond":
@@ -72,6 +76,35 @@ def py(e: Expr, env: Env) -> str:
         hi, lo = a[1].value, a[2].value
         return f"(({py(a[0], env)} >> {lo}) & {hex(mask(hi - lo + 1))})"
     raise LowerError(f"operator '{op}' has no Python form", e.span)
+
+
+def shift_overflows(e: Expr) -> bool:
+    """Whether `a << b` can move bits past its width (its width is capped): the most
+    the amount can be is a constant's value, or all ones in the amount's width."""
+    a, b = e.args
+    most = b.value if b.op == "num" else (1 << b.width) - 1
+    return a.width + most > e.width
+
+
+def fits_plain(e: Expr, width: int) -> bool:
+    """Whether `hdl(e)` gives a value that stays in `width` bits and never below 0 (no
+    subtraction, conditional, inversion, wide constant or overflowing shift in it), so
+    that it can be assigned without a scratch variable."""
+    if e.width > width:
+        return False
+    for x in _nodes(e):
+        if x.op in ("-", "neg", "~", "cond") or (x.op == "num" and x.value >= 1 << 31):
+            return False
+        if x.op == "<<" and shift_overflows(x):
+            return False
+    return True
+
+
+def _nodes(e: Expr):
+    yield e
+    for x in e.args or ():
+        if isinstance(x, Expr):
+            yield from _nodes(x)
 
 
 def hdl(e: Expr, env: Env, as_bool: bool = False) -> str:
@@ -243,7 +276,9 @@ class Hoist:
             self.lines.append(f"{base}[:] = {self.value(a[0])}")
             hi, lo = a[1].value, a[2].value
             return f"{base}[{hi + 1}:{lo}]"
-        if op in ("<<", ">>") and a[1].op != "num":
+        if op == "<<":
+            return self._shift_left(e)
+        if op == ">>" and a[1].op != "num":
             base = self.value(a[0])
             if a[0].op == "num":
                 # a plain number cannot be shifted by a variable in VHDL: give it a width
@@ -254,6 +289,42 @@ class Hoist:
         if op in ("+", "*", "&", "|", "^", "<<", ">>"):
             return f"({self.value(a[0])} {op} {self.value(a[1])})"
         raise LowerError(_unsupported(op), e.span)
+
+    def _shift_left(self, e: Expr) -> str:
+        """`a << b` kept to its width W (the model's variables hold no more): the bits moved
+        past W are lost, so an amount of W or more gives 0, as in the reference. A
+        constant amount is one constant slice and shift; any other amount is a barrel
+        shifter over the amount's bits, each stage a constant slice of a W-bit variable."""
+        a, b = e.args
+        width = e.width
+        if not shift_overflows(e):
+            base = self.value(a)
+            if b.op == "num":
+                return f"({base} << {self.value(b)})"
+            if a.op == "num":
+                # a plain number cannot be shifted by a variable in VHDL: give it a width
+                held = self._new(width)
+                self.lines.append(f"{held}[:] = {base}")
+                base = held
+            return f"({base} << {self._amount(b)})"
+        if b.op == "num":
+            keep = width - b.value  # the low bits of `a` that stay inside the width
+            if keep <= 0:
+                return "0"
+            held = self._new(a.width)
+            self.lines.append(f"{held}[:] = {self.value(a)}")
+            return f"({held}[{keep}:] << {b.value})"
+        out = self._new(width)
+        amount = self._amount(b)
+        self.lines.append(f"{out}[:] = {self.value(a)}")
+        for i in range(b.width):
+            step = 1 << i
+            bit = f"{amount}[{i}]" if b.width > 1 else f"{amount}[0]"
+            if step >= width:
+                self.lines += [f"if {bit}:", f"    {out}[:] = 0"]
+            else:
+                self.lines += [f"if {bit}:", f"    {out}[:] = {out}[{width - step}:] << {step}"]
+        return out
 
     def _amount(self, e: Expr) -> str:
         """A shift amount: a plain variable (VHDL's shift functions take an integer, and

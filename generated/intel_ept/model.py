@@ -481,7 +481,12 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
             o_status.next = fault_k
             o_level.next = flevel
             o_aux.next = 0
-            o_r_exit_reason.next = (0x31 if ((((fault_k == 2) or (fault_k == 3)) or (fault_k == 4)) or (fault_k == 5)) else 0x30)
+            rs0 = intbv(0)[6:]
+            if ((((fault_k == 2) or (fault_k == 3)) or (fault_k == 4)) or (fault_k == 5)):
+                rs0[:] = 0x31
+            else:
+                rs0[:] = 0x30
+            o_r_exit_reason.next = rs0
             o_r_qualification.next = 0
             o_r_qualification.next[0] = ((not ((((fault_k == 2) or (fault_k == 3)) or (fault_k == 4)) or (fault_k == 5))) and k_read)
             o_r_qualification.next[1] = ((not ((((fault_k == 2) or (fault_k == 3)) or (fault_k == 4)) or (fault_k == 5))) and k_write)
@@ -1019,11 +1024,18 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                 o_aux.next = 0
             o_n_exit_reason.next = h_r_exit_reason
             o_n_qualification.next = 0
-            o_n_qualification.next[7:0] = h_r_qualification
+            ns0 = intbv(0)[64:]
+            ns0[:] = h_r_qualification
+            o_n_qualification.next[7:0] = ns0[7:]
             o_n_qualification.next[7] = (h_r_exit_reason == 0x30)
             o_n_qualification.next[8] = ((h_r_exit_reason == 0x30) and (not x_on_table))
             o_n_guest_physical_address.next = h_r_gpa
-            o_n_guest_linear_address.next = (i_addr if (h_r_exit_reason == 0x30) else 0)
+            ns1 = intbv(0)[64:]
+            if (h_r_exit_reason == 0x30):
+                ns1[:] = i_addr
+            else:
+                ns1[:] = 0
+            o_n_guest_linear_address.next = ns1
             done.next = True
             st.next = S.IDLE
         elif st == S.FAULT:

@@ -250,7 +250,22 @@ def walker_unit_sl(clk, rst, start, done, i_addr, k_read, k_write, r_SL_WALK,
             o_status.next = fault_k
             o_level.next = flevel
             o_aux.next = 0
-            o_r_reason.next = (0xc if (fault_k == 3) else (0 if (fault_k == 0) else (5 if r_SL_WALK[3] else 6)))
+            rs0 = intbv(0)[4:]
+            rs1 = intbv(0)[3:]
+            rs2 = intbv(0)[3:]
+            if r_SL_WALK[3]:
+                rs2[:] = 5
+            else:
+                rs2[:] = 6
+            if (fault_k == 0):
+                rs1[:] = 0
+            else:
+                rs1[:] = rs2
+            if (fault_k == 3):
+                rs0[:] = 0xc
+            else:
+                rs0[:] = rs1
+            o_r_reason.next = rs0
             done.next = True
             st.next = S.IDLE
         elif st == S.ADREQ:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from codegen import ir
 from codegen.generate.lower import Env, hdl, py, record_py
-from codegen.generate.view.walker import walkers
+from codegen.generate.view.walker import NESTED_BASE, walkers
 from codegen.ir.expr import Expr
 
 
@@ -22,6 +22,19 @@ class TranslationView:
         self.host = self.walkers[0] if len(self.walkers) == 2 else None
         top = self.spec.top
         self.nested = top if isinstance(top, ir.Nested) else None
+
+    @property
+    def nested_base(self) -> int:
+        """Status codes above this are host-stage faults: 64, or the next power of two
+        that leaves room for every fault kind of the guest."""
+        kinds = len(self.main.kinds)
+        return max(NESTED_BASE, 1 << kinds.bit_length()) if self.nested else NESTED_BASE
+
+    @property
+    def status_width(self) -> int:
+        """Bits of a status code (8, or more for a regime with hundreds of fault kinds)."""
+        top = self.nested_base + len(self.host.kinds) if self.nested else len(self.main.kinds)
+        return max(8, top.bit_length())
 
     @property
     def context(self) -> tuple[str, ...]:
@@ -92,7 +105,7 @@ class TranslationView:
         by = {b.name: hdl(b.value, env, True) for b in binds}
         return [(a, by[a]) for a in self.host.regime.access]
 
-    def nested_record_hdl(self):
+    def nested_record_hdl(self, prefix: str):
         base = self.main.hdl_env()
         host_fields = [f.name for f in self.host.regime.record.fields]
 
@@ -103,4 +116,4 @@ class TranslationView:
             return {"on_table": "x_on_table", "on_final": "(not x_on_table)", "fault": "x_status", "level": "x_level"}[e.name]
 
         env = Env({**base.spell, "host": host, "builtin": builtin})
-        return self.main.hdl_record(self.nested.record, env)
+        return self.main.hdl_record(prefix, self.nested.record, env)

@@ -14,6 +14,7 @@ from codegen.generate.lower import (
     Env,
     Hoist,
     LowerError,
+    fits_plain,
     hdl,
     py,
     py_field,
@@ -267,16 +268,41 @@ class WalkerView:
         env.spell["acc"] = lambda e: f"v_{e.name}"
         return [(self.kinds.index(r.name) + 1, r, hdl(r.when, env, True)) for r in self.regime.checks]
 
-    def hdl_record(self, rec: ir.Record | None = None, env: Env | None = None) -> list[tuple[ir.RecordField, list[tuple[int, int, str]] | str]]:
-        """Per record field: a single expression, or (hi, lo, expr) slices to assign."""
+    def hdl_record(self, prefix: str, rec: ir.Record | None = None, env: Env | None = None) -> list[str]:
+        """Statements that set each record field's output signal (`prefix` + field name).
+
+        Each value is wrapped to its field as in the reference: computed in a scratch
+        variable as wide as the value, and the field takes the scratch's low bits (a
+        constant slice). Scratch variables are rs0, rs1... (ns0... for the nested record,
+        prefix o_n_): every name from the spec carries a prefix with '_'."""
         rec = rec or self.regime.record
         env = env or self.hdl_env(self.record_layout, entry="le")
+        h = Hoist(env, prefix="ns" if prefix == "o_n_" else "rs")
+
+        def fitted(e: Expr, width: int) -> str:
+            if fits_plain(e, width):
+                return hdl(e, env, width == 1)
+            if width == 1 and e.width == 1:
+                return h.cond(e)
+            text = h.value(e)
+            if e.width <= width:
+                return text
+            wide = h._new(e.width)
+            h.lines.append(f"{wide}[:] = {text}")
+            return f"{wide}[0]" if width == 1 else f"{wide}[{width}:]"
+
         out = []
         for f in rec.fields:
+            name = f"{prefix}{f.name}"
             if f.value is not None:
-                out.append((f, hdl(f.value, env)))
-            else:
-                out.append((f, [(b.hi, b.lo, hdl(b.value, env, b.hi == b.lo)) for b in f.bits]))
+                text = fitted(f.value, f.width)
+                out += h.take() + [f"{name}.next = {text}"]
+                continue
+            out.append(f"{name}.next = 0")
+            for b in f.bits:
+                text = fitted(b.value, b.hi - b.lo + 1)
+                target = f"{name}.next[{b.lo}]" if b.hi == b.lo else f"{name}.next[{b.hi + 1}:{b.lo}]"
+                out += h.take() + [f"{target} = {text}"]
         return out
 
     def hdl_acc_init(self) -> list[tuple[ir.Accumulator, str]]:

@@ -495,11 +495,18 @@ class ScenarioFactory:
             try:
                 value = builder.entry(lv.number, as_leaf, target, fault)
             except StimulusError:
-                if fault is None:
-                    raise
-                # the fault cannot happen here (e.g. no level below to skip): build on without it
-                fault = None
-                value = builder.entry(lv.number, as_leaf, target, None)
+                value = None
+                if fault is not None:
+                    # the fault cannot happen here (e.g. no level below to skip): build on without it
+                    fault = None
+                    try:
+                        value = builder.entry(lv.number, as_leaf, target, None)
+                    except StimulusError:
+                        pass
+                if value is None:
+                    # no entry here lets the walk go on (a fault always fires): end it with
+                    # the first fault that can be drawn, so that such a spec is still driven
+                    value, fault = self._faulting_entry(builder, regime, lv.number, as_leaf, target)
             if nl_field and not as_leaf and fault is None:
                 f = self.spec.layout(lv.table).field(nl_field)
                 value = (value & ~f.mask) | ((expect & mask(f.width)) << f.lo)
@@ -516,6 +523,17 @@ class ScenarioFactory:
                 return True
             table = target
         return True
+
+    @staticmethod
+    def _faulting_entry(builder: TableBuilder, regime: ir.Regime, level: int, as_leaf: bool,
+                        target: int) -> tuple[int, str]:
+        """An entry at `level` on which one of the regime's walk faults fires, and its name."""
+        for rule in regime.faults:
+            try:
+                return builder.entry(level, as_leaf, target, rule.name), rule.name
+            except StimulusError:
+                continue
+        raise StimulusError(f"no entry at level {level} either lets the walk go on or draws one of its faults")
 
     # ---- a whole scenario
     def draw_scenario(self, draw: Draw, oracle=None, **kw) -> Scenario:
