@@ -127,8 +127,7 @@ def hdl(e: Expr, env: Env, as_bool: bool = False) -> str:
     if op == "~":
         return f"(~{hdl(a[0], env)})"
     if op == "neg":
-        raise LowerError("unary minus is not supported in the cycle-level model: write a subtraction from 0 "
-                         "instead ('0 - x' for '-x'), which wraps to the same width", e.span)
+        raise LowerError(_unsupported(op), e.span)
     if op == "<<" and a[0].width == 1 and a[1].op == "num":
         # a truth value moved up: a concatenation converts cleanly to Verilog and VHDL
         return f"concat({hdl(a[0], env, True)}, intbv(0)[{a[1].value}:])"
@@ -161,6 +160,10 @@ def hdl(e: Expr, env: Env, as_bool: bool = False) -> str:
 
 
 def _unsupported(op: str) -> str:
+    """The E0501 message for an operator the MyHDL model cannot express, with the fix."""
+    if op == "neg":
+        return ("unary minus is not supported in the cycle-level model: write a subtraction from 0 instead "
+                "('0 - x' for '-x'), which wraps to the same width")
     why = f"operator '{op}' is not supported in the cycle-level model"
     if op in ("/", "%"):
         return (f"{why}, which has no divider: divide by a power of two with a shift ('x >> n' for 'x / 2^n') and "
