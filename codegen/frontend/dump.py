@@ -190,7 +190,7 @@ class _Builder:
         return d.Dump(
             format=d.FORMAT, version=d.VERSION, generator_version=ir.GENERATOR_VERSION, name=s.name,
             path=self.path(s.path), sha256=s.sha256, cite=s.cite, doc=s.doc, span=self.span(s.span),
-            top=d.Top(kind=kind, name=self.named(top)),
+            top=d.Top(kind=kind, name=self.named(top)), models=s.models,
             imports=tuple(self.import_(m) for m in self.modules[1:]),
             params=tuple(self.in_module(p, self.param) for p in s.params),
             enums=tuple(self.in_module(e, self.enum) for e in s.enums),

@@ -464,6 +464,7 @@ class Dump(_Model):
     doc: str
     span: Span
     top: Top = Field(description="what the generated models implement")
+    models: tuple[str, ...] = Field(description="every model the spec generates, the default (`top`) first")
     imports: tuple[Import, ...]
     params: tuple[Param, ...]
     enums: tuple[EnumDef, ...]

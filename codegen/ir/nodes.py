@@ -419,6 +419,8 @@ class Spec(Node):
     regimes: tuple[Regime, ...] = ()
     nested: tuple[Nested, ...] = ()
     units: tuple[Unit, ...] = ()
+    # the model this Spec stands for when it is not the default one (see `models`)
+    top_name: str = ""
 
     def layout(self, name: str) -> Layout:
         return next(x for x in self.layouts if x.name == name)
@@ -430,8 +432,26 @@ class Spec(Node):
     def top(self) -> Regime | Nested | Unit:
         """What the generated models implement: the last unit, else the last nested
         composition, else the last regime declared in the spec itself."""
+        if self.top_name:
+            return next(m for m in (*self.units, *self.nested, *self.regimes) if m.name == self.top_name)
         if self.units:
             return self.units[-1]
         if self.nested:
             return self.nested[-1]
         return self.regimes[-1]
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """The names of the models the spec generates, the default (`top`) first: every
+        regime, composition and unit declared in the spec itself (not imported) that no
+        other declaration of it uses (a regime a unit walks, the stages of a composition)."""
+        own = [m for m in (*self.regimes, *self.nested, *self.units) if m.span.path == self.span.path]
+        used = {n.guest for n in self.nested} | {n.host for n in self.nested}
+        used |= {w.regime for u in self.units for w in u.walks}
+        default = Spec.top.fget(self.model_copy(update={"top_name": ""})).name
+        rest = sorted(m.name for m in own if m.name not in used and m.name != default)
+        return (default, *rest)
+
+    def for_model(self, name: str) -> Spec:
+        """This spec with `name` (one of `models`) as the model it stands for."""
+        return self if name == self.models[0] else self.model_copy(update={"top_name": name})
