@@ -116,6 +116,7 @@ class Ports:
     outputs: tuple[tuple[str, int], ...]
     data_width: int
     sized: bool  # whether the model has an `m_size` port
+    bits: frozenset[str] = frozenset()  # ports that are one bit (std_logic in VHDL), not vectors
 
     @classmethod
     def of(cls, model) -> Ports:
@@ -128,7 +129,8 @@ class Ports:
         skip = set(CONTROL) | set(MEMORY_IN) | set(MEMORY_OUT)
         inputs = tuple((n, width(n)) for n in order if n not in skip and not n.startswith("o_"))
         outputs = tuple((n, width(n)) for n in order if n.startswith("o_"))
-        return cls(inputs, outputs, len(p["m_rdata"]), "m_size" in order)
+        bits = frozenset(n for n in order if n not in ("clk", "rst") and isinstance(p[n].val, bool))
+        return cls(inputs, outputs, len(p["m_rdata"]), "m_size" in order, bits)
 
 
 def _digits(width: int) -> int:
