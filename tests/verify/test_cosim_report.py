@@ -166,7 +166,7 @@ def test_mismatch_entry_is_complete_and_its_replay_command_works(capsys, bad, tm
     sc = report.scenario_of(f.scenario)
     assert all(re.fullmatch(r"0x[0-9a-f]+", v) for v in [*f.scenario.request.values(), *f.scenario.memory,
                                                          *f.scenario.memory.values()])
-    ref, model = harness.load_generated(bad / "toy")
+    ref, model = harness.load_generated(bad / "toy_paging")
     a = harness.run_reference(ref, sc)
     assert report.hex_values(a.outcome) == f.outcome.reference and f.outcome.model is not None
     assert f.differences and f.outcome.reference.get("pa", "0x").startswith("0x")

@@ -65,7 +65,11 @@ class Elaborator:
             return None
         if self.root_dir is None:  # the top-level spec: its imports stay inside its project
             self.root_dir = import_root(path)
-            self.display_root = project_folder(path)
+            # paths in messages, spans and generated headers are relative to the same folder
+            # (the project's, else the spec's own), never to the working directory: the
+            # outputs of a run from another folder, or of a spec linked in from elsewhere, are
+            # the same bytes
+            self.display_root = self.root_dir
         overrides = overrides or {}
         key = (path, tuple(sorted((k, v) for k, (v, _) in overrides.items())))
         if key in self.modules:
@@ -804,10 +808,11 @@ def _near_file(path: Path, span: Span | None, root: Path | None) -> str:
 
 
 def display_path(path: Path, root: Path | None) -> str:
-    """How a spec path appears in messages and generated headers: relative to the
-    project's folder (that of the nearest pyproject.toml) when the spec is in one, so that
-    outputs do not depend on the working directory; else relative to the working
-    directory, else absolute."""
+    """How a spec path appears in messages and generated headers: relative to `root`,
+    the import root (the project's folder, that of the nearest pyproject.toml, when the
+    spec is in one, else the spec's own folder), so that outputs do not depend on the
+    working directory; a path outside it (a missing top-level file) relative to the
+    working directory, else absolute."""
     for base in ([root] if root else []) + [Path.cwd()]:
         try:
             return str(path.relative_to(base))
