@@ -155,31 +155,43 @@ def report(failed: list[DiagnosticBag]) -> None:
         print(plural(n, "error") + (f" and {plural(w, 'warning')}" if w else "") + " found", file=sys.stderr)
 
 
-def name_clashes(specs: list[ir.Spec], paths: list[Path], reserved: tuple[str, ...] = ()) -> list[str]:
-    """Why the outputs of `specs` (compiled from `paths`, in order) would overwrite each
-    other: each pair of different files whose declared names key the same outputs
-    (emit.output_name, compared without case, as a case-insensitive file system does),
-    and each name in `reserved` (the docs' index). Empty when they are all apart."""
+def name_clashes(specs: list[ir.Spec], paths: list[Path], reserved: tuple[str, ...] = ()) -> DiagnosticBag:
+    """E0203 for each spec whose outputs would overwrite another's: a second file whose
+    declared name keys the same outputs as an earlier one (emit.output_name, compared
+    without case, as a case-insensitive file system does), and a name in `reserved`
+    (the docs' index). `specs` are compiled from `paths`, in order."""
     from codegen.generate import emit
+    bag = DiagnosticBag()
     seen: dict[str, tuple[ir.Spec, Path]] = {}
-    out = []
     for spec, path in zip(specs, paths):
         key = emit.output_name(spec)
-        if key.casefold() in reserved:
-            out.append(f"{path}: the spec name '{spec.name}' is reserved here (its outputs would replace "
-                       f"the '{key}' page of the folder); rename it with `spec NEW_NAME;`")
-            continue
         first = seen.get(key.casefold())
-        if first is None:
+        if first is not None and _same_file(first[1], path):
+            continue  # one file named twice: the same outputs, written once
+        if key.casefold() not in reserved and first is None:
             seen[key.casefold()] = (spec, path)
             continue
-        if _same_file(first[1], path):
-            continue  # one file named twice: the same outputs, written once
-        same = "the same spec name" if first[0].name == spec.name else "spec names that differ only in case"
-        out.append(f"{first[1]} and {path} declare {same} ('{first[0].name}', '{spec.name}'); outputs are "
-                   f"keyed by the declared name (generated/{key}/, docs/{key}.md), so one would overwrite the "
-                   "other: give each spec its own name with `spec NAME;`")
-    return out
+        _keep_source(bag, spec, path)
+        if first is None:
+            bag.error("E0203", f"the spec name '{spec.name}' is reserved here: its reference pages would replace "
+                      f"the {key}.md and {key}.html of the folder; rename the spec with `spec NEW_NAME;`", spec.span)
+            continue
+        _keep_source(bag, first[0], first[1])
+        same = "the same spec name" if first[0].name == spec.name else \
+            f"a spec name that differs from '{first[0].name}' only in case"
+        bag.error("E0203", f"'{path}' declares {same} as '{first[1]}' ('{spec.name}'); outputs are keyed by the "
+                  f"declared name (generated/{key}/, docs/{key}.md), so one would overwrite the other: give each "
+                  "spec its own name with `spec NAME;`", spec.span,
+                  (f"'{first[0].name}' is declared here, by '{first[1]}'", first[0].span))
+    return bag
+
+
+def _keep_source(bag: DiagnosticBag, spec: ir.Spec, path: Path) -> None:
+    """The text of a spec named on the command line, for the excerpt under E0203."""
+    try:
+        bag.sources.setdefault(spec.span.path, path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        pass
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -190,13 +202,13 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def refuse_clashes(specs: list[ir.Spec], paths: list[Path], reserved: tuple[str, ...] = ()) -> bool:
-    """Print each clash of name_clashes (an input error: exit status 1); True if any."""
-    clashes = name_clashes(specs, paths, reserved)
-    for text in clashes:
-        print(f"error: {text}", file=sys.stderr)
-    if clashes:
-        print(f"{plural(len(clashes), 'name clash', 'name clashes')}: nothing was written", file=sys.stderr)
-    return bool(clashes)
+    """Report name_clashes (an input error: exit status 1), before anything is written;
+    True if there is any."""
+    bag = name_clashes(specs, paths, reserved)
+    if bag.errors:
+        report([bag])
+        print("nothing was written", file=sys.stderr)
+    return bool(bag.errors)
 
 
 def compile_one(path: str) -> ir.Spec | None:
