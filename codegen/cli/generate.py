@@ -16,6 +16,7 @@ from codegen.cli._common import (
     report,
     spec_paths,
 )
+from codegen.frontend.diagnostics import SpecError
 from codegen.generate import emit
 
 
@@ -50,8 +51,16 @@ def cmd_generate(args: argparse.Namespace) -> int:
     stale, written = [], []
     with bar(args, len(specs), "generate") as progress:
         rendered = []
-        for s in specs:
-            rendered += [(directory, files) for _, directory, files in emit.render_models(s, out_root)]
+        for s, path in zip(specs, paths):
+            try:
+                rendered += [(directory, files) for _, directory, files in emit.render_models(s, out_root)]
+            except SpecError as exc:  # E0501: the excerpt needs the text of the file as named here
+                if s.path not in exc.bag.sources:
+                    try:
+                        exc.bag.sources[s.path] = path.read_text(encoding="utf-8")
+                    except (OSError, UnicodeDecodeError):
+                        pass
+                raise
             progress.advance()
     for directory, files in rendered:
         if args.check:
