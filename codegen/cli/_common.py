@@ -168,9 +168,10 @@ def name_clashes(specs: list[ir.Spec], paths: list[Path], reserved: tuple[str, .
         first = seen.get(key.casefold())
         if first is not None and _same_file(first[1], path):
             continue  # one file named twice: the same outputs, written once
-        if key.casefold() not in reserved and first is None:
+        if first is None:
             seen[key.casefold()] = (spec, path)
-            continue
+            if key.casefold() not in reserved:
+                continue
         _keep_source(bag, spec, path)
         if first is None:
             bag.error("E0203", f"the spec name '{spec.name}' is reserved here: its reference pages would replace "
@@ -264,6 +265,7 @@ def other_models_note(models: tuple[str, ...], ran: str) -> str | None:
 
 
 def add_model_option(parser: argparse.ArgumentParser) -> None:
+    """--model NAME of cosim and convert: which of the spec's models runs."""
     parser.add_argument("--model", metavar="NAME", default=None,
                         help="which model of the spec (its own regimes, compositions and units that nothing else in "
                              "it uses; `virtspec check -v` lists them) (default: the spec's default model)")
