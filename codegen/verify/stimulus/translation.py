@@ -299,9 +299,13 @@ class TableBuilder:
         lv = self.regime.level(level)
         name = lv.leaf if as_leaf else lv.table
         lay = self.spec.layout(name)
-        place = lay.field(self.regime.frame if as_leaf else self.regime.pointer)
-        keep = {place.name}
-        value = (self.random_entry(lay) & ~place.mask) | (target & place.mask)
+        # the map's inverse: each address bit goes into the field term that carries it
+        terms = self.regime.frame_of(lv) if as_leaf else self.regime.pointer
+        bits, place_mask = ir.entry_bits(terms, lay, target)
+        if ir.addr_of(terms, lay, bits) != target:
+            raise StimulusError(f"format '{lay.name}' cannot hold address {target:#x}")
+        keep = {t.field for t in terms}
+        value = (self.random_entry(lay) & ~place_mask) | bits
         decides = lambda v: True  # noqa: E731
         if lv.leaf and lv.table:
             leaf_lay = self.spec.layout(lv.leaf)
@@ -315,7 +319,7 @@ class TableBuilder:
         rule = next(r for r in self.regime.faults if r.name == fault)
         uses_rsvd = any(r.kind == "builtin" and r.name == "rsvd" for r in rule.when.refs())
         if uses_rsvd:
-            free = mbz_mask(lay, self.ctx) & ~place.mask
+            free = mbz_mask(lay, self.ctx) & ~place_mask
             if not free:
                 raise StimulusError(f"format '{lay.name}' has no must-be-zero bit to set")
             bits = [b for b in range(lay.width) if free >> b & 1]
@@ -428,7 +432,10 @@ class ScenarioFactory:
 
     @staticmethod
     def _addr_width(spec: ir.Spec, regime: ir.Regime) -> int:
-        widths = [spec.layout(lv.table).field(regime.pointer).hi + 1 for lv in regime.levels if lv.table]
+        """The address bits every pointer and frame map can hold (tables and frames lie below)."""
+        maps = [(regime.pointer, lv.table) for lv in regime.levels if lv.table]
+        maps += [(regime.frame_of(lv), lv.leaf) for lv in regime.levels if lv.leaf]
+        widths = [ir.addr_mask(terms, spec.layout(name)).bit_length() for terms, name in maps]
         return min(widths) if widths else 32
 
     def _start(self, regime: ir.Regime, ctx: dict) -> int:
