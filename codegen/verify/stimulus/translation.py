@@ -122,6 +122,16 @@ def invert(e: Expr, value: int, ctx: dict, bindings: dict[str, Expr] | None = No
     if e.op == "&" and e.args[1].op == "num":
         invert(e.args[0], value, ctx, bindings)
         return
+    if e.op == "slice" and e.args[1].op == "num" and e.args[2].op == "num":
+        # FIELD[hi:lo] = value: those bits of the field, the others left as they are
+        hi, lo = e.args[1].value, e.args[2].value
+        if value >> (hi - lo + 1):
+            raise StimulusError(f"value {value:#x} does not fit bits [{hi}:{lo}]")
+        base = e.args[0]
+        if base.op == "ref" and base.kind == "ctx" and not (bindings and base.name in bindings):
+            at = base.lo + lo
+            ctx[base.name] = (ctx.get(base.name, 0) & ~(mask(hi - lo + 1) << at)) | (value << at)
+            return
     raise StimulusError("the root expression is not a register field, shifted or masked: cannot build a table for it")
 
 
@@ -449,12 +459,38 @@ class ScenarioFactory:
                 m |= f.mask
         return m
 
-    def _choose_plan(self, draw: Draw, regime: ir.Regime, start: int, fault_percent: int) -> Plan:
+    def _choose_plan(self, draw: Draw, regime: ir.Regime, start: int, fault_percent: int,
+                     ctx: dict | None = None) -> Plan:
         leafs = [lv.number for lv in regime.leaf_levels if lv.number <= start]
+        if ctx is not None:  # a leaf whose condition the context rules out cannot end the walk
+            leafs = [n for n in leafs if self._leaf_possible(regime.level(n), ctx)] or leafs
         leaf = draw.choice(leafs)
         if regime.faults and draw.chance(fault_percent):
             return self._fault_plan(draw, leaf, start, draw.choice(regime.faults))
         return Plan(leaf)
+
+    def _leaf_possible(self, lv: ir.Level, ctx: dict) -> bool:
+        """Whether some entry makes `leaf F when COND` hold under `ctx` (COND may read a
+        context register, e.g. a page-size enable): tried over every value of the few
+        entry bits COND reads; True when they are many or COND reads something else."""
+        if lv.leaf_when is None or not lv.table:
+            return True
+        lay = self.spec.layout(lv.leaf)
+        fields = sorted({r.name for r in lv.leaf_when.refs() if r.kind == "field"})
+        widths = [lay.field(n).width if lay.field(n) is not None else 64 for n in fields]
+        if sum(widths) > 8:
+            return True
+        for combo in range(1 << sum(widths)):
+            extra, at = {}, 0
+            for n, w in zip(fields, widths):
+                extra[("field", n)] = (combo >> at) & mask(w)
+                at += w
+            try:
+                if eval_ctx(lv.leaf_when, ctx, None, extra):
+                    return True
+            except StimulusError:
+                return True
+        return False
 
     @staticmethod
     def plan_at(draw: Draw, regime: ir.Regime, rule: ir.Rule, level: int) -> Plan:
@@ -585,7 +621,7 @@ class ScenarioFactory:
         addr = draw.bits(self.main.input_width)
         start = self._start(self.main, ctx)
         guest_faults = fault_percent if self.nested is None or draw.chance(50) else 0
-        plan = guest_plan or self._choose_plan(draw, self.main, start, guest_faults)
+        plan = guest_plan or self._choose_plan(draw, self.main, start, guest_faults, ctx)
         intent = {"plan": plan.__dict__.copy()}
 
         if self.nested is None:
