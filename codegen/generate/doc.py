@@ -747,6 +747,16 @@ class RecordDoc:
     fields: list[RecordFieldDoc]
 
 
+def _map_entry(what: str, terms: tuple[ir.AddrTerm, ...], note: str, where: str = "") -> Entry:
+    """A pointer or frame map: a bare field is named as before; a map of terms says how
+    each field lands in the address."""
+    if len(terms) == 1 and terms[0].shift is None:
+        return Entry(f"{what} field{where}", terms[0].field, note=note)
+    text = " | ".join(t.field if t.shift is None else f"{t.field} << {t.shift}" for t in terms)
+    return Entry(f"{what} map{where}", text, note=note + ": the OR of its terms; a bare FIELD is its bits at the address "
+                 "bits they occupy, FIELD << N puts the field's value at address bit N")
+
+
 @dataclass
 class LevelDoc:
     number: int
@@ -1052,9 +1062,13 @@ class SpecDoc:
             Entry("entry size", f"{r.entry_bytes} bytes"),
             Entry("top table address", expr=p.text(r.root)),
             Entry("start level", expr=p.text(r.start)),
-            Entry("pointer field", r.pointer, note="the next table's address in a pointer entry"),
-            Entry("frame field", r.frame, note="the page frame in a leaf entry"),
+            _map_entry("pointer", r.pointer, "the next table's address in a pointer entry"),
+            _map_entry("frame", r.frame, "the page frame in a leaf entry"),
         ]
+        overview += [_map_entry("frame", lv.frame,
+                                f"the page frame in a leaf entry of level {lv.number} (its own map)",
+                                f" of level {lv.number} {lv.name}")
+                     for lv in r.levels if lv.frame]
         if r.next_level is not None:
             overview.append(Entry("next level", expr=p.text(r.next_level),
                                   note="a pointer names the level of the table it points to"))

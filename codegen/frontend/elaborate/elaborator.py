@@ -502,7 +502,9 @@ class Elaborator:
         ctx_scope = Scope(m, registers=registers, access=access, input=(in_name, in_width), **named)
         root = self.resolve(simple["root"][1], ctx_scope)
         start = self.resolve(simple["start"][1], ctx_scope)
-        pointer, frame = simple["pointer"][1], simple["frame"][1]
+        pointer = self.addr_map(simple["pointer"][1], cscope)
+        frame = self.addr_map(simple["frame"][1], cscope)
+        broken = broken or pointer is None or frame is None
 
         levels = []
         for lv in levels_ast:
@@ -532,13 +534,17 @@ class Elaborator:
                 when = self.resolve(lv.leaf_when, Scope(m, registers=registers, entry_formats=[leaf], **named))
                 if when is None:
                     continue
+            own_frame = self.addr_map(lv.frame, cscope) if lv.frame else ()
+            if own_frame is None:
+                continue
             shift_expr = None
             if leaf is not None and lv.page_is_shift:
                 shift_expr = self.resolve(lv.page, Scope(m, registers=registers, entry_formats=[leaf], **named))
                 if shift_expr is None:
                     continue
-                frame_field = leaf.field(simple["frame"][1])
-                page = 1 << (frame_field.lo if frame_field is not None else 12)
+                # the smallest page: the frame map's lowest address bit
+                frame_mask = ir.addr_mask(own_frame or frame or (), leaf)
+                page = 1 << ((frame_mask & -frame_mask).bit_length() - 1 if frame_mask else 12)
             else:
                 page = self.const(lv.page, cscope, "page size", 1, 1 << 64) if leaf is not None else None
             shift = 0
@@ -552,7 +558,8 @@ class Elaborator:
                 shift = page.bit_length() - 1
             levels.append(ir.Level(number=number, name=lv.name, index_hi=idx.args[1].value, index_lo=idx.args[2].value,
                                    table=table.name if table else None, leaf=leaf.name if leaf else None,
-                                   leaf_when=when, page_shift=shift, page_shift_expr=shift_expr, cite=lv.cite,
+                                   leaf_when=when, page_shift=shift, page_shift_expr=shift_expr, frame=own_frame,
+                                   cite=lv.cite,
                                    doc=lv.doc, span=lv.span))
         levels.sort(key=lambda lv: -lv.number)
         level_width = max(3, max((lv.number for lv in levels), default=1).bit_length())
@@ -628,6 +635,18 @@ class Elaborator:
             record=record, next_level=next_level, cite=d.cite, doc=d.doc, span=d.span,
             let_defs=tuple(ir.Let(name=r.name, value=r.value, cite=r.cite, doc=r.doc, span=r.span)
                            for r in rules if r.kind == "let"))
+
+    def addr_map(self, terms, scope: Scope) -> tuple[ir.AddrTerm, ...] | None:
+        """A `pointer`/`frame` map: each term's shift is a constant address bit."""
+        out = []
+        for t in terms:
+            shift = None
+            if t.shift is not None:
+                shift = self.const(t.shift, scope, "address bit of a map term", 0, MAX_WIDTH)
+                if shift is None:
+                    return None
+            out.append(ir.AddrTerm(field=t.field, shift=shift, span=t.span))
+        return tuple(out)
 
     def names_ok(self, names, what: str, span: Span, prefixed: bool = False) -> None:
         """Input and access names of a regime: unique, and usable in generated code.

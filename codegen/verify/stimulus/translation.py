@@ -122,6 +122,16 @@ def invert(e: Expr, value: int, ctx: dict, bindings: dict[str, Expr] | None = No
     if e.op == "&" and e.args[1].op == "num":
         invert(e.args[0], value, ctx, bindings)
         return
+    if e.op == "slice" and e.args[1].op == "num" and e.args[2].op == "num":
+        # FIELD[hi:lo] = value: those bits of the field, the others left as they are
+        hi, lo = e.args[1].value, e.args[2].value
+        if value >> (hi - lo + 1):
+            raise StimulusError(f"value {value:#x} does not fit bits [{hi}:{lo}]")
+        base = e.args[0]
+        if base.op == "ref" and base.kind == "ctx" and not (bindings and base.name in bindings):
+            at = base.lo + lo
+            ctx[base.name] = (ctx.get(base.name, 0) & ~(mask(hi - lo + 1) << at)) | (value << at)
+            return
     raise StimulusError("the root expression is not a register field, shifted or masked: cannot build a table for it")
 
 
@@ -299,9 +309,13 @@ class TableBuilder:
         lv = self.regime.level(level)
         name = lv.leaf if as_leaf else lv.table
         lay = self.spec.layout(name)
-        place = lay.field(self.regime.frame if as_leaf else self.regime.pointer)
-        keep = {place.name}
-        value = (self.random_entry(lay) & ~place.mask) | (target & place.mask)
+        # the map's inverse: each address bit goes into the field term that carries it
+        terms = self.regime.frame_of(lv) if as_leaf else self.regime.pointer
+        bits, place_mask = ir.entry_bits(terms, lay, target)
+        if ir.addr_of(terms, lay, bits) != target:
+            raise StimulusError(f"format '{lay.name}' cannot hold address {target:#x}")
+        keep = {t.field for t in terms}
+        value = (self.random_entry(lay) & ~place_mask) | bits
         decides = lambda v: True  # noqa: E731
         if lv.leaf and lv.table:
             leaf_lay = self.spec.layout(lv.leaf)
@@ -315,7 +329,7 @@ class TableBuilder:
         rule = next(r for r in self.regime.faults if r.name == fault)
         uses_rsvd = any(r.kind == "builtin" and r.name == "rsvd" for r in rule.when.refs())
         if uses_rsvd:
-            free = mbz_mask(lay, self.ctx) & ~place.mask
+            free = mbz_mask(lay, self.ctx) & ~place_mask
             if not free:
                 raise StimulusError(f"format '{lay.name}' has no must-be-zero bit to set")
             bits = [b for b in range(lay.width) if free >> b & 1]
@@ -428,7 +442,10 @@ class ScenarioFactory:
 
     @staticmethod
     def _addr_width(spec: ir.Spec, regime: ir.Regime) -> int:
-        widths = [spec.layout(lv.table).field(regime.pointer).hi + 1 for lv in regime.levels if lv.table]
+        """The address bits every pointer and frame map can hold (tables and frames lie below)."""
+        maps = [(regime.pointer, lv.table) for lv in regime.levels if lv.table]
+        maps += [(regime.frame_of(lv), lv.leaf) for lv in regime.levels if lv.leaf]
+        widths = [ir.addr_mask(terms, spec.layout(name)).bit_length() for terms, name in maps]
         return min(widths) if widths else 32
 
     def _start(self, regime: ir.Regime, ctx: dict) -> int:
@@ -442,12 +459,38 @@ class ScenarioFactory:
                 m |= f.mask
         return m
 
-    def _choose_plan(self, draw: Draw, regime: ir.Regime, start: int, fault_percent: int) -> Plan:
+    def _choose_plan(self, draw: Draw, regime: ir.Regime, start: int, fault_percent: int,
+                     ctx: dict | None = None) -> Plan:
         leafs = [lv.number for lv in regime.leaf_levels if lv.number <= start]
+        if ctx is not None:  # a leaf whose condition the context rules out cannot end the walk
+            leafs = [n for n in leafs if self._leaf_possible(regime.level(n), ctx)] or leafs
         leaf = draw.choice(leafs)
         if regime.faults and draw.chance(fault_percent):
             return self._fault_plan(draw, leaf, start, draw.choice(regime.faults))
         return Plan(leaf)
+
+    def _leaf_possible(self, lv: ir.Level, ctx: dict) -> bool:
+        """Whether some entry makes `leaf F when COND` hold under `ctx` (COND may read a
+        context register, e.g. a page-size enable): tried over every value of the few
+        entry bits COND reads; True when they are many or COND reads something else."""
+        if lv.leaf_when is None or not lv.table:
+            return True
+        lay = self.spec.layout(lv.leaf)
+        fields = sorted({r.name for r in lv.leaf_when.refs() if r.kind == "field"})
+        widths = [lay.field(n).width if lay.field(n) is not None else 64 for n in fields]
+        if sum(widths) > 8:
+            return True
+        for combo in range(1 << sum(widths)):
+            extra, at = {}, 0
+            for n, w in zip(fields, widths):
+                extra[("field", n)] = (combo >> at) & mask(w)
+                at += w
+            try:
+                if eval_ctx(lv.leaf_when, ctx, None, extra):
+                    return True
+            except StimulusError:
+                return True
+        return False
 
     @staticmethod
     def plan_at(draw: Draw, regime: ir.Regime, rule: ir.Rule, level: int) -> Plan:
@@ -578,7 +621,7 @@ class ScenarioFactory:
         addr = draw.bits(self.main.input_width)
         start = self._start(self.main, ctx)
         guest_faults = fault_percent if self.nested is None or draw.chance(50) else 0
-        plan = guest_plan or self._choose_plan(draw, self.main, start, guest_faults)
+        plan = guest_plan or self._choose_plan(draw, self.main, start, guest_faults, ctx)
         intent = {"plan": plan.__dict__.copy()}
 
         if self.nested is None:
