@@ -84,7 +84,7 @@ def walk_unit_io(mem, trace, i_addr, k_write, r_HPT, path=None):
         if path is not None:
             path.append(6)
         addr = table + (((i_addr >> 57) & 0x7f) << 3)
-        e = mem.get(addr, 0)
+        e = mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
         trace.append((0, addr, 8, e))
         if (not (e & 0x1)):  # spec: specs/amd_iommu.vspec:307 fault not_present
             return (1, 6, 0, record_unit_io(1, 6, e, a_r, a_w, i_addr, k_write, r_HPT))
@@ -101,7 +101,7 @@ def walk_unit_io(mem, trace, i_addr, k_write, r_HPT, path=None):
         if path is not None:
             path.append(5)
         addr = table + (((i_addr >> 48) & 0x1ff) << 3)
-        e = mem.get(addr, 0)
+        e = mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
         trace.append((0, addr, 8, e))
         if ((((e >> 9) & 0x7) == 0) or (((e >> 9) & 0x7) == 7)):  # leaf pte, spec: specs/amd_iommu.vspec:203
             if (not (e & 0x1)):  # spec: specs/amd_iommu.vspec:307 fault not_present
@@ -135,7 +135,7 @@ def walk_unit_io(mem, trace, i_addr, k_write, r_HPT, path=None):
         if path is not None:
             path.append(4)
         addr = table + (((i_addr >> 39) & 0x1ff) << 3)
-        e = mem.get(addr, 0)
+        e = mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
         trace.append((0, addr, 8, e))
         if ((((e >> 9) & 0x7) == 0) or (((e >> 9) & 0x7) == 7)):  # leaf pte, spec: specs/amd_iommu.vspec:203
             if (not (e & 0x1)):  # spec: specs/amd_iommu.vspec:307 fault not_present
@@ -169,7 +169,7 @@ def walk_unit_io(mem, trace, i_addr, k_write, r_HPT, path=None):
         if path is not None:
             path.append(3)
         addr = table + (((i_addr >> 30) & 0x1ff) << 3)
-        e = mem.get(addr, 0)
+        e = mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
         trace.append((0, addr, 8, e))
         if ((((e >> 9) & 0x7) == 0) or (((e >> 9) & 0x7) == 7)):  # leaf pte, spec: specs/amd_iommu.vspec:203
             if (not (e & 0x1)):  # spec: specs/amd_iommu.vspec:307 fault not_present
@@ -203,7 +203,7 @@ def walk_unit_io(mem, trace, i_addr, k_write, r_HPT, path=None):
         if path is not None:
             path.append(2)
         addr = table + (((i_addr >> 21) & 0x1ff) << 3)
-        e = mem.get(addr, 0)
+        e = mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
         trace.append((0, addr, 8, e))
         if ((((e >> 9) & 0x7) == 0) or (((e >> 9) & 0x7) == 7)):  # leaf pte, spec: specs/amd_iommu.vspec:203
             if (not (e & 0x1)):  # spec: specs/amd_iommu.vspec:307 fault not_present
@@ -237,7 +237,7 @@ def walk_unit_io(mem, trace, i_addr, k_write, r_HPT, path=None):
         if path is not None:
             path.append(1)
         addr = table + (((i_addr >> 12) & 0x1ff) << 3)
-        e = mem.get(addr, 0)
+        e = mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
         trace.append((0, addr, 8, e))
         if (not (e & 0x1)):  # spec: specs/amd_iommu.vspec:307 fault not_present
             return (1, 1, 0, record_unit_io(1, 1, e, a_r, a_w, i_addr, k_write, r_HPT))
