@@ -11,7 +11,7 @@ from codegen.generate import emit, hdl
 from codegen.verify import harness
 
 DATA = Path(__file__).resolve().parents[1] / "data"
-WIDTHS = {"toy_entry4": 32, "toy_entry16": 128, "toy_entry32": 256, "toy_nested_entry": 64,
+WIDTHS = {"toy_entry4": 32, "toy_entry16": 128, "toy_entry32": 256, "toy_nested_entry": 64, "toy_nested_entry16": 128,
           "toy_walk_unit16": 128}
 
 

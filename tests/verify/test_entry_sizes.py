@@ -24,7 +24,7 @@ def _generated(tmp_path: Path, name: str):
     return spec, out
 
 
-@pytest.mark.parametrize("name", [*TOYS, "toy_nested_entry", "toy_walk_unit16"])
+@pytest.mark.parametrize("name", [*TOYS, "toy_nested_entry", "toy_nested_entry16", "toy_walk_unit16"])
 def test_cosim_of_every_entry_size_has_no_mismatch(tmp_path, name):
     spec, out = _generated(tmp_path, name)
     report = cosim.run(spec, out, walks=300, seed=1)
@@ -52,10 +52,12 @@ def test_every_reference_has_the_regime_entry_size(tmp_path, name, size):
     assert writes, "some walk set an accessed bit: the write path is covered"
 
 
-def test_nested_guest_and_host_references_have_their_own_sizes(tmp_path):
-    """A guest of 4-byte entries over a host of 8-byte entries: guest entry reads and
-    accessed/dirty writes are 4 bytes, host entry references 8, in both models."""
-    spec, out = _generated(tmp_path, "toy_nested_entry")
+@pytest.mark.parametrize("name,guest", [("toy_nested_entry", 4), ("toy_nested_entry16", 16)])
+def test_nested_guest_and_host_references_have_their_own_sizes(tmp_path, name, guest):
+    """A guest of 4- (or 16-) byte entries over a host of 8-byte entries: guest entry
+    reads and accessed/dirty writes have the guest's size, host entry references 8, in
+    both models."""
+    spec, out = _generated(tmp_path, name)
     ref, model = harness.load_generated(out)
     factory = ScenarioFactory(spec)
     draw = Draw(random.Random(5))
@@ -65,7 +67,7 @@ def test_nested_guest_and_host_references_have_their_own_sizes(tmp_path):
         a = harness.run_reference(ref, sc)
         assert a.trace == b.trace, harness.compare(a, b)
         sizes |= {(r[0], r[2]) for r in a.trace}
-    assert sizes == {(0, 4), (0, 8), (1, 4), (1, 8)}
+    assert sizes == {(0, guest), (0, 8), (1, guest), (1, 8)}
 
 
 def test_tables_of_large_entries_get_frames_of_their_size():
