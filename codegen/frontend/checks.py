@@ -278,7 +278,7 @@ def walk_identifiers(walk: ir.Walk, regime: ir.Regime) -> list[tuple[str, str]]:
     walk_unit_W and record_unit_W."""
     w = walk.name
     members = [*WALK_RESULTS, *regime.fault_kinds, *(f.name for f in regime.record.fields)]
-    ports = ["start", "done", "i_addr", "m_valid", "m_we", "m_addr", "m_wdata", "o_status", "o_level", "o_aux",
+    ports = ["start", "done", "i_addr", "m_valid", "m_we", "m_size", "m_addr", "m_wdata", "o_status", "o_level", "o_aux",
              "o_pa", *(f"k_{a}" for a in regime.access), *(f"r_{c}" for c in regime.context),
              *(f"o_r_{f.name}" for f in regime.record.fields)]
     inner = ["st", "lvl", "ea", "le", "fault_k", "flevel", *(f"a_{a.name}" for a in regime.accumulators),

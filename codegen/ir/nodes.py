@@ -233,6 +233,10 @@ class Record(Node):
     doc: str = ""
 
 
+# The sizes of a table entry (`entry BYTES;`): the memory port moves 2**m_size bytes
+ENTRY_SIZES = (4, 8, 16, 32)
+
+
 class Regime(Node):
     """A one-dimensional translation: input address -> output address or fault."""
 

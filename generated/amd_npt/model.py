@@ -7,13 +7,15 @@
 One clock, synchronous reset. A transaction starts with a one-cycle `start` pulse
 while the request inputs (i_addr, k_*, r_*) are held; `done` pulses for one cycle
 when the outputs (o_*) are valid. Memory is reached through a request port
-(m_valid/m_ready, m_we, m_addr, m_wdata) and a response port (m_rvalid, m_rdata);
-every request, read or write, gets exactly one response, after any latency.
+(m_valid/m_ready, m_we, m_size, m_addr, m_wdata) and a response port (m_rvalid,
+m_rdata); every request, read or write, gets exactly one response, after any latency.
+A request moves 2**m_size bytes (a table entry), in the low bits of m_wdata and m_rdata.
 """
 from myhdl import Signal, always_comb, always_seq, block, concat, enum, intbv
 
 ADDR_WIDTH = 64
 DATA_WIDTH = 64
+SIZE_WIDTH = 3  # m_size: log2 of the bytes a request moves
 STATUS_WIDTH = 8
 LEVEL_WIDTH = 3
 NESTED_BASE = 64
@@ -21,7 +23,7 @@ NESTED_BASE = 64
 
 @block
 def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU,
-                m_valid, m_ready, m_we, m_addr, m_wdata, m_rvalid, m_rdata,
+                m_valid, m_ready, m_we, m_size, m_addr, m_wdata, m_rvalid, m_rdata,
                 o_status, o_level, o_aux, o_pa, o_r_vector, o_r_error_code, o_r_cr2,
                 x_table, x_pwrite, x_waddr, x_wdata, o_data):
     """Walker for regime long_mode as the host stage  # spec: specs/x86_64_paging.vspec:225"""
@@ -29,7 +31,7 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
     st = Signal(S.IDLE)
     lvl = Signal(intbv(0)[LEVEL_WIDTH:])
     ea = Signal(intbv(0)[ADDR_WIDTH:])
-    le = Signal(intbv(0)[DATA_WIDTH:])  # the last entry read, for the fault record
+    le = Signal(intbv(0)[64:])  # the last entry read, for the fault record
     fault_k = Signal(intbv(0)[STATUS_WIDTH:])
     flevel = Signal(intbv(0)[LEVEL_WIDTH:])
     a_rw = Signal(bool(0))
@@ -37,19 +39,19 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
     a_xd = Signal(bool(0))
     pend_5 = Signal(bool(0))
     sa_5 = Signal(intbv(0)[ADDR_WIDTH:])
-    se_5 = Signal(intbv(0)[DATA_WIDTH:])
+    se_5 = Signal(intbv(0)[64:])
     pend_4 = Signal(bool(0))
     sa_4 = Signal(intbv(0)[ADDR_WIDTH:])
-    se_4 = Signal(intbv(0)[DATA_WIDTH:])
+    se_4 = Signal(intbv(0)[64:])
     pend_3 = Signal(bool(0))
     sa_3 = Signal(intbv(0)[ADDR_WIDTH:])
-    se_3 = Signal(intbv(0)[DATA_WIDTH:])
+    se_3 = Signal(intbv(0)[64:])
     pend_2 = Signal(bool(0))
     sa_2 = Signal(intbv(0)[ADDR_WIDTH:])
-    se_2 = Signal(intbv(0)[DATA_WIDTH:])
+    se_2 = Signal(intbv(0)[64:])
     pend_1 = Signal(bool(0))
     sa_1 = Signal(intbv(0)[ADDR_WIDTH:])
-    se_1 = Signal(intbv(0)[DATA_WIDTH:])
+    se_1 = Signal(intbv(0)[64:])
     @always_seq(clk.posedge, reset=rst)
     def fsm():
         pending = False
@@ -63,6 +65,7 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                 if x_pwrite:
                     m_valid.next = True
                     m_we.next = True
+                    m_size.next = 3
                     m_addr.next = x_waddr
                     m_wdata.next = x_wdata
                     st.next = S.PWRITE
@@ -78,6 +81,7 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                     if r_CR4[12]:  # spec: specs/x86_64_paging.vspec:231
                         m_valid.next = True
                         m_we.next = False
+                        m_size.next = 3
                         m_addr.next = (r_CR3[48:12] << 0xc) + (i_addr[57:48] << 3)
                         ea.next = (r_CR3[48:12] << 0xc) + (i_addr[57:48] << 3)
                         st.next = S.MWAIT
@@ -85,6 +89,7 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                     else:  # spec: specs/x86_64_paging.vspec:231
                         m_valid.next = True
                         m_we.next = False
+                        m_size.next = 3
                         m_addr.next = (r_CR3[48:12] << 0xc) + (i_addr[48:39] << 3)
                         ea.next = (r_CR3[48:12] << 0xc) + (i_addr[48:39] << 3)
                         st.next = S.MWAIT
@@ -119,6 +124,7 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                         # pointer ADDR of pml5e, spec: specs/x86_64_paging.vspec:60
                         m_valid.next = True
                         m_we.next = False
+                        m_size.next = 3
                         m_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[48:39] << 3)
                         ea.next = (m_rdata & 0xfffffffff000) + (i_addr[48:39] << 3)
                         st.next = S.MWAIT
@@ -148,6 +154,7 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                         # pointer ADDR of pml4e, spec: specs/x86_64_paging.vspec:69
                         m_valid.next = True
                         m_we.next = False
+                        m_size.next = 3
                         m_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[39:30] << 3)
                         ea.next = (m_rdata & 0xfffffffff000) + (i_addr[39:30] << 3)
                         st.next = S.MWAIT
@@ -217,6 +224,7 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                                     if x_table:
                                         m_valid.next = True
                                         m_we.next = False
+                                        m_size.next = 3
                                         m_addr.next = ((m_rdata & 0xffffc0000000) | (i_addr & 0x3fffffff))
                                         st.next = S.PREAD
                                     else:
@@ -248,6 +256,7 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                             # pointer ADDR of pdpte, spec: specs/x86_64_paging.vspec:79
                             m_valid.next = True
                             m_we.next = False
+                            m_size.next = 3
                             m_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[30:21] << 3)
                             ea.next = (m_rdata & 0xfffffffff000) + (i_addr[30:21] << 3)
                             st.next = S.MWAIT
@@ -317,6 +326,7 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                                     if x_table:
                                         m_valid.next = True
                                         m_we.next = False
+                                        m_size.next = 3
                                         m_addr.next = ((m_rdata & 0xffffffe00000) | (i_addr & 0x1fffff))
                                         st.next = S.PREAD
                                     else:
@@ -348,6 +358,7 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                             # pointer ADDR of pde, spec: specs/x86_64_paging.vspec:99
                             m_valid.next = True
                             m_we.next = False
+                            m_size.next = 3
                             m_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[21:12] << 3)
                             ea.next = (m_rdata & 0xfffffffff000) + (i_addr[21:12] << 3)
                             st.next = S.MWAIT
@@ -416,6 +427,7 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                                 if x_table:
                                     m_valid.next = True
                                     m_we.next = False
+                                    m_size.next = 3
                                     m_addr.next = ((m_rdata & 0xfffffffff000) | (i_addr & 0xfff))
                                     st.next = S.PREAD
                                 else:
@@ -442,6 +454,7 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                 pend_5.next = False
                 m_valid.next = True
                 m_we.next = True
+                m_size.next = 3
                 m_addr.next = sa_5
                 m_wdata.next = se_5
                 st.next = S.ADWAIT
@@ -449,6 +462,7 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                 pend_4.next = False
                 m_valid.next = True
                 m_we.next = True
+                m_size.next = 3
                 m_addr.next = sa_4
                 m_wdata.next = se_4
                 st.next = S.ADWAIT
@@ -456,6 +470,7 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                 pend_3.next = False
                 m_valid.next = True
                 m_we.next = True
+                m_size.next = 3
                 m_addr.next = sa_3
                 m_wdata.next = se_3
                 st.next = S.ADWAIT
@@ -463,6 +478,7 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                 pend_2.next = False
                 m_valid.next = True
                 m_we.next = True
+                m_size.next = 3
                 m_addr.next = sa_2
                 m_wdata.next = se_2
                 st.next = S.ADWAIT
@@ -470,6 +486,7 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                 pend_1.next = False
                 m_valid.next = True
                 m_we.next = True
+                m_size.next = 3
                 m_addr.next = sa_1
                 m_wdata.next = se_1
                 st.next = S.ADWAIT
@@ -477,6 +494,7 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                 if x_table:
                     m_valid.next = True
                     m_we.next = False
+                    m_size.next = 3
                     m_addr.next = o_pa
                     st.next = S.PREAD
                 else:
@@ -520,7 +538,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
     st = Signal(S.IDLE)
     lvl = Signal(intbv(0)[LEVEL_WIDTH:])
     ea = Signal(intbv(0)[ADDR_WIDTH:])
-    le = Signal(intbv(0)[DATA_WIDTH:])  # the last entry read, for the fault record
+    le = Signal(intbv(0)[64:])  # the last entry read, for the fault record
     fault_k = Signal(intbv(0)[STATUS_WIDTH:])
     flevel = Signal(intbv(0)[LEVEL_WIDTH:])
     a_rw = Signal(bool(0))
@@ -529,23 +547,23 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
     pend_5 = Signal(bool(0))
     sg_5 = Signal(intbv(0)[64:])  # its guest-physical address
     sa_5 = Signal(intbv(0)[ADDR_WIDTH:])
-    se_5 = Signal(intbv(0)[DATA_WIDTH:])
+    se_5 = Signal(intbv(0)[64:])
     pend_4 = Signal(bool(0))
     sg_4 = Signal(intbv(0)[64:])  # its guest-physical address
     sa_4 = Signal(intbv(0)[ADDR_WIDTH:])
-    se_4 = Signal(intbv(0)[DATA_WIDTH:])
+    se_4 = Signal(intbv(0)[64:])
     pend_3 = Signal(bool(0))
     sg_3 = Signal(intbv(0)[64:])  # its guest-physical address
     sa_3 = Signal(intbv(0)[ADDR_WIDTH:])
-    se_3 = Signal(intbv(0)[DATA_WIDTH:])
+    se_3 = Signal(intbv(0)[64:])
     pend_2 = Signal(bool(0))
     sg_2 = Signal(intbv(0)[64:])  # its guest-physical address
     sa_2 = Signal(intbv(0)[ADDR_WIDTH:])
-    se_2 = Signal(intbv(0)[DATA_WIDTH:])
+    se_2 = Signal(intbv(0)[64:])
     pend_1 = Signal(bool(0))
     sg_1 = Signal(intbv(0)[64:])  # its guest-physical address
     sa_1 = Signal(intbv(0)[ADDR_WIDTH:])
-    se_1 = Signal(intbv(0)[DATA_WIDTH:])
+    se_1 = Signal(intbv(0)[64:])
     @always_seq(clk.posedge, reset=rst)
     def fsm():
         pending = False
@@ -1015,7 +1033,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
 
 @block
 def model(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER,
-          m_valid, m_ready, m_we, m_addr, m_wdata, m_rvalid, m_rdata,
+          m_valid, m_ready, m_we, m_size, m_addr, m_wdata, m_rvalid, m_rdata,
           o_status, o_level, o_aux, o_pa, o_r_vector, o_r_error_code, o_r_cr2, o_n_exitcode, o_n_exitinfo1, o_n_exitinfo2):
     """The translation `npt`  # spec: specs/amd_npt.vspec:23"""
     x_valid = Signal(bool(0))
@@ -1055,7 +1073,7 @@ def model(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3,
         hb_RFLAGS.next = 0
         hb_PKRU.next = 0
     host = walker_host(clk, rst, x_valid, x_done, x_addr, hk_write, hk_user, hk_fetch, hb_CR0, hb_CR3, hb_CR4, hb_EFER, hb_RFLAGS, hb_PKRU,
-                       m_valid, m_ready, m_we, m_addr, m_wdata, m_rvalid, m_rdata,
+                       m_valid, m_ready, m_we, m_size, m_addr, m_wdata, m_rvalid, m_rdata,
                        x_status, x_level, x_aux, x_pa, h_r_vector, h_r_error_code, h_r_cr2,
                        x_table, x_pwrite, x_waddr, x_wdata, x_rdata)
     guest = walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER,
@@ -1083,6 +1101,7 @@ def ports():
         "r_HCR4": Signal(intbv(0)[64:]),
         "r_HEFER": Signal(intbv(0)[64:]),
         "m_valid": Signal(bool(0)), "m_ready": Signal(bool(0)), "m_we": Signal(bool(0)),
+        "m_size": Signal(intbv(0)[SIZE_WIDTH:]),
         "m_addr": Signal(intbv(0)[ADDR_WIDTH:]), "m_wdata": Signal(intbv(0)[DATA_WIDTH:]),
         "m_rvalid": Signal(bool(0)), "m_rdata": Signal(intbv(0)[DATA_WIDTH:]),
         "o_status": Signal(intbv(0)[STATUS_WIDTH:]), "o_level": Signal(intbv(0)[LEVEL_WIDTH:]),
@@ -1099,7 +1118,7 @@ def ports():
     return p
 
 
-PORT_ORDER = ("clk", "rst", "start", "done", "i_addr", "k_write", "k_user", "k_fetch", "r_CR0", "r_CR3", "r_CR4", "r_EFER", "r_RFLAGS", "r_PKRU", "r_nCR3", "r_HCR4", "r_HEFER",               "m_valid", "m_ready", "m_we", "m_addr", "m_wdata", "m_rvalid", "m_rdata",
+PORT_ORDER = ("clk", "rst", "start", "done", "i_addr", "k_write", "k_user", "k_fetch", "r_CR0", "r_CR3", "r_CR4", "r_EFER", "r_RFLAGS", "r_PKRU", "r_nCR3", "r_HCR4", "r_HEFER",               "m_valid", "m_ready", "m_we", "m_size", "m_addr", "m_wdata", "m_rvalid", "m_rdata",
               "o_status", "o_level", "o_aux", "o_pa", "o_r_vector", "o_r_error_code", "o_r_cr2", "o_n_exitcode", "o_n_exitinfo1", "o_n_exitinfo2")
 
 

@@ -5,9 +5,10 @@
 """Reference emulator for `amd_npt` (the golden model).
 
 A transaction is a request (input address, access kind, context registers) against a
-memory image (a dict from 8-byte-aligned address to 64-bit word). It returns the
-outcome and appends every memory reference, in order, to `trace` as
-(op, address, size, value) with op 0 = read, 1 = write.
+memory image (a dict from entry address to entry value; an entry of N bytes is read as
+the low N bytes of the value there). It returns the outcome and appends every memory
+reference, in order, to `trace` as (op, address, size in bytes, value) with op 0 =
+read, 1 = write.
 """
 
 SPEC = 'amd_npt'
@@ -51,7 +52,7 @@ def walk_host(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4,
     pend = []
     if lvl >= 5:  # spec: specs/x86_64_paging.vspec:235 level pml5
         addr = table + (((i_addr >> 48) & 0x1ff) << 3)
-        e = mem.get(addr, 0)
+        e = mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
         trace.append((0, addr, 8, e))
         if (not (e & 0x1)):  # spec: specs/x86_64_paging.vspec:259 fault not_present
             return (1, 5, 0, record_host(1, 5, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU))
@@ -64,7 +65,7 @@ def walk_host(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4,
         table = e & 0xfffffffff000  # pointer ADDR of pml5e, spec: specs/x86_64_paging.vspec:60
     if lvl >= 4:  # spec: specs/x86_64_paging.vspec:239 level pml4
         addr = table + (((i_addr >> 39) & 0x1ff) << 3)
-        e = mem.get(addr, 0)
+        e = mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
         trace.append((0, addr, 8, e))
         if (not (e & 0x1)):  # spec: specs/x86_64_paging.vspec:259 fault not_present
             return (1, 4, 0, record_host(1, 4, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU))
@@ -77,7 +78,7 @@ def walk_host(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4,
         table = e & 0xfffffffff000  # pointer ADDR of pml4e, spec: specs/x86_64_paging.vspec:69
     if lvl >= 3:  # spec: specs/x86_64_paging.vspec:243 level pdpt
         addr = table + (((i_addr >> 30) & 0x1ff) << 3)
-        e = mem.get(addr, 0)
+        e = mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
         trace.append((0, addr, 8, e))
         if (((e >> 7) & 0x1) and 1):  # leaf pdpte_1g, spec: specs/x86_64_paging.vspec:88
             if (not (e & 0x1)):  # spec: specs/x86_64_paging.vspec:259 fault not_present
@@ -118,7 +119,7 @@ def walk_host(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4,
         table = e & 0xfffffffff000  # pointer ADDR of pdpte, spec: specs/x86_64_paging.vspec:79
     if lvl >= 2:  # spec: specs/x86_64_paging.vspec:248 level pd
         addr = table + (((i_addr >> 21) & 0x1ff) << 3)
-        e = mem.get(addr, 0)
+        e = mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
         trace.append((0, addr, 8, e))
         if ((e >> 7) & 0x1):  # leaf pde_2m, spec: specs/x86_64_paging.vspec:108
             if (not (e & 0x1)):  # spec: specs/x86_64_paging.vspec:259 fault not_present
@@ -159,7 +160,7 @@ def walk_host(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4,
         table = e & 0xfffffffff000  # pointer ADDR of pde, spec: specs/x86_64_paging.vspec:99
     if lvl >= 1:  # spec: specs/x86_64_paging.vspec:253 level pt
         addr = table + (((i_addr >> 12) & 0x1ff) << 3)
-        e = mem.get(addr, 0)
+        e = mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
         trace.append((0, addr, 8, e))
         if (not (e & 0x1)):  # spec: specs/x86_64_paging.vspec:259 fault not_present
             return (1, 1, 0, record_host(1, 1, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU))
@@ -226,7 +227,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
         if h[0]:
             return (NESTED_BASE + h[0], h[1], 5, record_nested(h[0], h[1], h[3], addr, 1, 0, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER))
         gpa, addr = addr, h[1]
-        e = mem.get(addr, 0)
+        e = mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
         trace.append((0, addr, 8, e))
         if (not (e & 0x1)):  # spec: specs/x86_64_paging.vspec:259 fault not_present
             return (1, 5, 0, record_guest(1, 5, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER))
@@ -243,7 +244,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
         if h[0]:
             return (NESTED_BASE + h[0], h[1], 4, record_nested(h[0], h[1], h[3], addr, 1, 0, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER))
         gpa, addr = addr, h[1]
-        e = mem.get(addr, 0)
+        e = mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
         trace.append((0, addr, 8, e))
         if (not (e & 0x1)):  # spec: specs/x86_64_paging.vspec:259 fault not_present
             return (1, 4, 0, record_guest(1, 4, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER))
@@ -260,7 +261,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
         if h[0]:
             return (NESTED_BASE + h[0], h[1], 3, record_nested(h[0], h[1], h[3], addr, 1, 0, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER))
         gpa, addr = addr, h[1]
-        e = mem.get(addr, 0)
+        e = mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
         trace.append((0, addr, 8, e))
         if (((e >> 7) & 0x1) and 1):  # leaf pdpte_1g, spec: specs/x86_64_paging.vspec:88
             if (not (e & 0x1)):  # spec: specs/x86_64_paging.vspec:259 fault not_present
@@ -309,7 +310,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
         if h[0]:
             return (NESTED_BASE + h[0], h[1], 2, record_nested(h[0], h[1], h[3], addr, 1, 0, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER))
         gpa, addr = addr, h[1]
-        e = mem.get(addr, 0)
+        e = mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
         trace.append((0, addr, 8, e))
         if ((e >> 7) & 0x1):  # leaf pde_2m, spec: specs/x86_64_paging.vspec:108
             if (not (e & 0x1)):  # spec: specs/x86_64_paging.vspec:259 fault not_present
@@ -358,7 +359,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
         if h[0]:
             return (NESTED_BASE + h[0], h[1], 1, record_nested(h[0], h[1], h[3], addr, 1, 0, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER))
         gpa, addr = addr, h[1]
-        e = mem.get(addr, 0)
+        e = mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
         trace.append((0, addr, 8, e))
         if (not (e & 0x1)):  # spec: specs/x86_64_paging.vspec:259 fault not_present
             return (1, 1, 0, record_guest(1, 1, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER))

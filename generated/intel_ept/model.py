@@ -7,13 +7,15 @@
 One clock, synchronous reset. A transaction starts with a one-cycle `start` pulse
 while the request inputs (i_addr, k_*, r_*) are held; `done` pulses for one cycle
 when the outputs (o_*) are valid. Memory is reached through a request port
-(m_valid/m_ready, m_we, m_addr, m_wdata) and a response port (m_rvalid, m_rdata);
-every request, read or write, gets exactly one response, after any latency.
+(m_valid/m_ready, m_we, m_size, m_addr, m_wdata) and a response port (m_rvalid,
+m_rdata); every request, read or write, gets exactly one response, after any latency.
+A request moves 2**m_size bytes (a table entry), in the low bits of m_wdata and m_rdata.
 """
 from myhdl import Signal, always_comb, always_seq, block, concat, enum, intbv
 
 ADDR_WIDTH = 64
 DATA_WIDTH = 64
+SIZE_WIDTH = 3  # m_size: log2 of the bytes a request moves
 STATUS_WIDTH = 8
 LEVEL_WIDTH = 3
 NESTED_BASE = 64
@@ -21,7 +23,7 @@ NESTED_BASE = 64
 
 @block
 def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user, r_EPTP,
-                m_valid, m_ready, m_we, m_addr, m_wdata, m_rvalid, m_rdata,
+                m_valid, m_ready, m_we, m_size, m_addr, m_wdata, m_rvalid, m_rdata,
                 o_status, o_level, o_aux, o_pa, o_r_exit_reason, o_r_qualification, o_r_gpa,
                 x_table, x_pwrite, x_waddr, x_wdata, o_data, x_update):
     """Walker for regime ept as the host stage  # spec: specs/intel_ept.vspec:117"""
@@ -29,7 +31,7 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
     st = Signal(S.IDLE)
     lvl = Signal(intbv(0)[LEVEL_WIDTH:])
     ea = Signal(intbv(0)[ADDR_WIDTH:])
-    le = Signal(intbv(0)[DATA_WIDTH:])  # the last entry read, for the fault record
+    le = Signal(intbv(0)[64:])  # the last entry read, for the fault record
     fault_k = Signal(intbv(0)[STATUS_WIDTH:])
     flevel = Signal(intbv(0)[LEVEL_WIDTH:])
     a_r = Signal(bool(0))
@@ -38,19 +40,19 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
     a_xu = Signal(bool(0))
     pend_5 = Signal(bool(0))
     sa_5 = Signal(intbv(0)[ADDR_WIDTH:])
-    se_5 = Signal(intbv(0)[DATA_WIDTH:])
+    se_5 = Signal(intbv(0)[64:])
     pend_4 = Signal(bool(0))
     sa_4 = Signal(intbv(0)[ADDR_WIDTH:])
-    se_4 = Signal(intbv(0)[DATA_WIDTH:])
+    se_4 = Signal(intbv(0)[64:])
     pend_3 = Signal(bool(0))
     sa_3 = Signal(intbv(0)[ADDR_WIDTH:])
-    se_3 = Signal(intbv(0)[DATA_WIDTH:])
+    se_3 = Signal(intbv(0)[64:])
     pend_2 = Signal(bool(0))
     sa_2 = Signal(intbv(0)[ADDR_WIDTH:])
-    se_2 = Signal(intbv(0)[DATA_WIDTH:])
+    se_2 = Signal(intbv(0)[64:])
     pend_1 = Signal(bool(0))
     sa_1 = Signal(intbv(0)[ADDR_WIDTH:])
-    se_1 = Signal(intbv(0)[DATA_WIDTH:])
+    se_1 = Signal(intbv(0)[64:])
     @always_seq(clk.posedge, reset=rst)
     def fsm():
         pending = False
@@ -65,6 +67,7 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                 if x_pwrite:
                     m_valid.next = True
                     m_we.next = True
+                    m_size.next = 3
                     m_addr.next = x_waddr
                     m_wdata.next = x_wdata
                     st.next = S.PWRITE
@@ -81,6 +84,7 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                     if ((r_EPTP[6:3] == 4) and True):  # spec: specs/intel_ept.vspec:124
                         m_valid.next = True
                         m_we.next = False
+                        m_size.next = 3
                         m_addr.next = (r_EPTP[48:12] << 0xc) + (i_addr[57:48] << 3)
                         ea.next = (r_EPTP[48:12] << 0xc) + (i_addr[57:48] << 3)
                         st.next = S.MWAIT
@@ -88,6 +92,7 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                     else:  # spec: specs/intel_ept.vspec:124
                         m_valid.next = True
                         m_we.next = False
+                        m_size.next = 3
                         m_addr.next = (r_EPTP[48:12] << 0xc) + (i_addr[48:39] << 3)
                         ea.next = (r_EPTP[48:12] << 0xc) + (i_addr[48:39] << 3)
                         st.next = S.MWAIT
@@ -132,6 +137,7 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                         # pointer ADDR of ept_pml5e, spec: specs/intel_ept.vspec:49
                         m_valid.next = True
                         m_we.next = False
+                        m_size.next = 3
                         m_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[48:39] << 3)
                         ea.next = (m_rdata & 0xfffffffff000) + (i_addr[48:39] << 3)
                         st.next = S.MWAIT
@@ -171,6 +177,7 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                         # pointer ADDR of ept_pml4e, spec: specs/intel_ept.vspec:57
                         m_valid.next = True
                         m_we.next = False
+                        m_size.next = 3
                         m_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[39:30] << 3)
                         ea.next = (m_rdata & 0xfffffffff000) + (i_addr[39:30] << 3)
                         st.next = S.MWAIT
@@ -238,11 +245,13 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                                     if x_table:
                                         m_valid.next = True
                                         m_we.next = False
+                                        m_size.next = 3
                                         m_addr.next = ((m_rdata & 0xffffc0000000) | (i_addr & 0x3fffffff))
                                         st.next = S.PREAD
                                     elif x_update:
                                         m_valid.next = True
                                         m_we.next = True
+                                        m_size.next = 3
                                         m_addr.next = ((m_rdata & 0xffffc0000000) | (i_addr & 0x3fffffff))
                                         m_wdata.next = x_wdata
                                         st.next = S.PWRITE
@@ -285,6 +294,7 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                             # pointer ADDR of ept_pdpte, spec: specs/intel_ept.vspec:65
                             m_valid.next = True
                             m_we.next = False
+                            m_size.next = 3
                             m_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[30:21] << 3)
                             ea.next = (m_rdata & 0xfffffffff000) + (i_addr[30:21] << 3)
                             st.next = S.MWAIT
@@ -352,11 +362,13 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                                     if x_table:
                                         m_valid.next = True
                                         m_we.next = False
+                                        m_size.next = 3
                                         m_addr.next = ((m_rdata & 0xffffffe00000) | (i_addr & 0x1fffff))
                                         st.next = S.PREAD
                                     elif x_update:
                                         m_valid.next = True
                                         m_we.next = True
+                                        m_size.next = 3
                                         m_addr.next = ((m_rdata & 0xffffffe00000) | (i_addr & 0x1fffff))
                                         m_wdata.next = x_wdata
                                         st.next = S.PWRITE
@@ -399,6 +411,7 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                             # pointer ADDR of ept_pde, spec: specs/intel_ept.vspec:85
                             m_valid.next = True
                             m_we.next = False
+                            m_size.next = 3
                             m_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[21:12] << 3)
                             ea.next = (m_rdata & 0xfffffffff000) + (i_addr[21:12] << 3)
                             st.next = S.MWAIT
@@ -465,11 +478,13 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                                 if x_table:
                                     m_valid.next = True
                                     m_we.next = False
+                                    m_size.next = 3
                                     m_addr.next = ((m_rdata & 0xfffffffff000) | (i_addr & 0xfff))
                                     st.next = S.PREAD
                                 elif x_update:
                                     m_valid.next = True
                                     m_we.next = True
+                                    m_size.next = 3
                                     m_addr.next = ((m_rdata & 0xfffffffff000) | (i_addr & 0xfff))
                                     m_wdata.next = x_wdata
                                     st.next = S.PWRITE
@@ -503,6 +518,7 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                 pend_5.next = False
                 m_valid.next = True
                 m_we.next = True
+                m_size.next = 3
                 m_addr.next = sa_5
                 m_wdata.next = se_5
                 st.next = S.ADWAIT
@@ -510,6 +526,7 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                 pend_4.next = False
                 m_valid.next = True
                 m_we.next = True
+                m_size.next = 3
                 m_addr.next = sa_4
                 m_wdata.next = se_4
                 st.next = S.ADWAIT
@@ -517,6 +534,7 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                 pend_3.next = False
                 m_valid.next = True
                 m_we.next = True
+                m_size.next = 3
                 m_addr.next = sa_3
                 m_wdata.next = se_3
                 st.next = S.ADWAIT
@@ -524,6 +542,7 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                 pend_2.next = False
                 m_valid.next = True
                 m_we.next = True
+                m_size.next = 3
                 m_addr.next = sa_2
                 m_wdata.next = se_2
                 st.next = S.ADWAIT
@@ -531,6 +550,7 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                 pend_1.next = False
                 m_valid.next = True
                 m_we.next = True
+                m_size.next = 3
                 m_addr.next = sa_1
                 m_wdata.next = se_1
                 st.next = S.ADWAIT
@@ -538,11 +558,13 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                 if x_table:
                     m_valid.next = True
                     m_we.next = False
+                    m_size.next = 3
                     m_addr.next = o_pa
                     st.next = S.PREAD
                 elif x_update:
                     m_valid.next = True
                     m_we.next = True
+                    m_size.next = 3
                     m_addr.next = o_pa
                     m_wdata.next = x_wdata
                     st.next = S.PWRITE
@@ -587,7 +609,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
     st = Signal(S.IDLE)
     lvl = Signal(intbv(0)[LEVEL_WIDTH:])
     ea = Signal(intbv(0)[ADDR_WIDTH:])
-    le = Signal(intbv(0)[DATA_WIDTH:])  # the last entry read, for the fault record
+    le = Signal(intbv(0)[64:])  # the last entry read, for the fault record
     fault_k = Signal(intbv(0)[STATUS_WIDTH:])
     flevel = Signal(intbv(0)[LEVEL_WIDTH:])
     a_rw = Signal(bool(0))
@@ -596,23 +618,23 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
     pend_5 = Signal(bool(0))
     sg_5 = Signal(intbv(0)[64:])  # its guest-physical address
     sa_5 = Signal(intbv(0)[ADDR_WIDTH:])
-    se_5 = Signal(intbv(0)[DATA_WIDTH:])
+    se_5 = Signal(intbv(0)[64:])
     pend_4 = Signal(bool(0))
     sg_4 = Signal(intbv(0)[64:])  # its guest-physical address
     sa_4 = Signal(intbv(0)[ADDR_WIDTH:])
-    se_4 = Signal(intbv(0)[DATA_WIDTH:])
+    se_4 = Signal(intbv(0)[64:])
     pend_3 = Signal(bool(0))
     sg_3 = Signal(intbv(0)[64:])  # its guest-physical address
     sa_3 = Signal(intbv(0)[ADDR_WIDTH:])
-    se_3 = Signal(intbv(0)[DATA_WIDTH:])
+    se_3 = Signal(intbv(0)[64:])
     pend_2 = Signal(bool(0))
     sg_2 = Signal(intbv(0)[64:])  # its guest-physical address
     sa_2 = Signal(intbv(0)[ADDR_WIDTH:])
-    se_2 = Signal(intbv(0)[DATA_WIDTH:])
+    se_2 = Signal(intbv(0)[64:])
     pend_1 = Signal(bool(0))
     sg_1 = Signal(intbv(0)[64:])  # its guest-physical address
     sa_1 = Signal(intbv(0)[ADDR_WIDTH:])
-    se_1 = Signal(intbv(0)[DATA_WIDTH:])
+    se_1 = Signal(intbv(0)[64:])
     @always_seq(clk.posedge, reset=rst)
     def fsm():
         pending = False
@@ -1163,7 +1185,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
 
 @block
 def model(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_EPTP,
-          m_valid, m_ready, m_we, m_addr, m_wdata, m_rvalid, m_rdata,
+          m_valid, m_ready, m_we, m_size, m_addr, m_wdata, m_rvalid, m_rdata,
           o_status, o_level, o_aux, o_pa, o_r_vector, o_r_error_code, o_r_cr2, o_n_exit_reason, o_n_qualification, o_n_guest_physical_address, o_n_guest_linear_address):
     """The translation `ept_2d`  # spec: specs/intel_ept.vspec:194"""
     x_valid = Signal(bool(0))
@@ -1194,7 +1216,7 @@ def model(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3,
         x_table.next = x_on_table and not x_pwrite and not x_update
         hb_EPTP.next = r_EPTP
     host = walker_host(clk, rst, x_valid, x_done, x_addr, hk_read, hk_write, hk_fetch, hk_user, hb_EPTP,
-                       m_valid, m_ready, m_we, m_addr, m_wdata, m_rvalid, m_rdata,
+                       m_valid, m_ready, m_we, m_size, m_addr, m_wdata, m_rvalid, m_rdata,
                        x_status, x_level, x_aux, x_pa, h_r_exit_reason, h_r_qualification, h_r_gpa,
                        x_table, x_pwrite, x_waddr, x_wdata, x_rdata, x_update)
     guest = walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_EPTP,
@@ -1220,6 +1242,7 @@ def ports():
         "r_PKRU": Signal(intbv(0)[32:]),
         "r_EPTP": Signal(intbv(0)[64:]),
         "m_valid": Signal(bool(0)), "m_ready": Signal(bool(0)), "m_we": Signal(bool(0)),
+        "m_size": Signal(intbv(0)[SIZE_WIDTH:]),
         "m_addr": Signal(intbv(0)[ADDR_WIDTH:]), "m_wdata": Signal(intbv(0)[DATA_WIDTH:]),
         "m_rvalid": Signal(bool(0)), "m_rdata": Signal(intbv(0)[DATA_WIDTH:]),
         "o_status": Signal(intbv(0)[STATUS_WIDTH:]), "o_level": Signal(intbv(0)[LEVEL_WIDTH:]),
@@ -1237,7 +1260,7 @@ def ports():
     return p
 
 
-PORT_ORDER = ("clk", "rst", "start", "done", "i_addr", "k_write", "k_user", "k_fetch", "r_CR0", "r_CR3", "r_CR4", "r_EFER", "r_RFLAGS", "r_PKRU", "r_EPTP",               "m_valid", "m_ready", "m_we", "m_addr", "m_wdata", "m_rvalid", "m_rdata",
+PORT_ORDER = ("clk", "rst", "start", "done", "i_addr", "k_write", "k_user", "k_fetch", "r_CR0", "r_CR3", "r_CR4", "r_EFER", "r_RFLAGS", "r_PKRU", "r_EPTP",               "m_valid", "m_ready", "m_we", "m_size", "m_addr", "m_wdata", "m_rvalid", "m_rdata",
               "o_status", "o_level", "o_aux", "o_pa", "o_r_vector", "o_r_error_code", "o_r_cr2", "o_n_exit_reason", "o_n_qualification", "o_n_guest_physical_address", "o_n_guest_linear_address")
 
 

@@ -5,9 +5,10 @@
 """Reference emulator for `intel_ept` (the golden model).
 
 A transaction is a request (input address, access kind, context registers) against a
-memory image (a dict from 8-byte-aligned address to 64-bit word). It returns the
-outcome and appends every memory reference, in order, to `trace` as
-(op, address, size, value) with op 0 = read, 1 = write.
+memory image (a dict from entry address to entry value; an entry of N bytes is read as
+the low N bytes of the value there). It returns the outcome and appends every memory
+reference, in order, to `trace` as (op, address, size in bytes, value) with op 0 =
+read, 1 = write.
 """
 
 SPEC = 'intel_ept'
@@ -51,7 +52,7 @@ def walk_host(mem, trace, i_addr, k_read, k_write, k_fetch, k_user, r_EPTP):
     pend = []
     if lvl >= 5:  # spec: specs/intel_ept.vspec:128 level pml5
         addr = table + (((i_addr >> 48) & 0x1ff) << 3)
-        e = mem.get(addr, 0)
+        e = mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
         trace.append((0, addr, 8, e))
         if ((((not (e & 0x1)) and (not ((e >> 1) & 0x1))) and (not ((e >> 2) & 0x1))) and (not (1 and ((e >> 10) & 0x1)))):  # spec: specs/intel_ept.vspec:153 fault not_present
             return (1, 5, 0, record_host(1, 5, e, a_r, a_w, a_x, a_xu, i_addr, k_read, k_write, k_fetch, k_user, r_EPTP))
@@ -68,7 +69,7 @@ def walk_host(mem, trace, i_addr, k_read, k_write, k_fetch, k_user, r_EPTP):
         table = e & 0xfffffffff000  # pointer ADDR of ept_pml5e, spec: specs/intel_ept.vspec:49
     if lvl >= 4:  # spec: specs/intel_ept.vspec:132 level pml4
         addr = table + (((i_addr >> 39) & 0x1ff) << 3)
-        e = mem.get(addr, 0)
+        e = mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
         trace.append((0, addr, 8, e))
         if ((((not (e & 0x1)) and (not ((e >> 1) & 0x1))) and (not ((e >> 2) & 0x1))) and (not (1 and ((e >> 10) & 0x1)))):  # spec: specs/intel_ept.vspec:153 fault not_present
             return (1, 4, 0, record_host(1, 4, e, a_r, a_w, a_x, a_xu, i_addr, k_read, k_write, k_fetch, k_user, r_EPTP))
@@ -85,7 +86,7 @@ def walk_host(mem, trace, i_addr, k_read, k_write, k_fetch, k_user, r_EPTP):
         table = e & 0xfffffffff000  # pointer ADDR of ept_pml4e, spec: specs/intel_ept.vspec:57
     if lvl >= 3:  # spec: specs/intel_ept.vspec:136 level pdpt
         addr = table + (((i_addr >> 30) & 0x1ff) << 3)
-        e = mem.get(addr, 0)
+        e = mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
         trace.append((0, addr, 8, e))
         if (((e >> 7) & 0x1) and 1):  # leaf ept_pdpte_1g, spec: specs/intel_ept.vspec:74
             if ((((not (e & 0x1)) and (not ((e >> 1) & 0x1))) and (not ((e >> 2) & 0x1))) and (not (1 and ((e >> 10) & 0x1)))):  # spec: specs/intel_ept.vspec:153 fault not_present
@@ -128,7 +129,7 @@ def walk_host(mem, trace, i_addr, k_read, k_write, k_fetch, k_user, r_EPTP):
         table = e & 0xfffffffff000  # pointer ADDR of ept_pdpte, spec: specs/intel_ept.vspec:65
     if lvl >= 2:  # spec: specs/intel_ept.vspec:141 level pd
         addr = table + (((i_addr >> 21) & 0x1ff) << 3)
-        e = mem.get(addr, 0)
+        e = mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
         trace.append((0, addr, 8, e))
         if ((e >> 7) & 0x1):  # leaf ept_pde_2m, spec: specs/intel_ept.vspec:94
             if ((((not (e & 0x1)) and (not ((e >> 1) & 0x1))) and (not ((e >> 2) & 0x1))) and (not (1 and ((e >> 10) & 0x1)))):  # spec: specs/intel_ept.vspec:153 fault not_present
@@ -171,7 +172,7 @@ def walk_host(mem, trace, i_addr, k_read, k_write, k_fetch, k_user, r_EPTP):
         table = e & 0xfffffffff000  # pointer ADDR of ept_pde, spec: specs/intel_ept.vspec:85
     if lvl >= 1:  # spec: specs/intel_ept.vspec:146 level pt
         addr = table + (((i_addr >> 12) & 0x1ff) << 3)
-        e = mem.get(addr, 0)
+        e = mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
         trace.append((0, addr, 8, e))
         if ((((not (e & 0x1)) and (not ((e >> 1) & 0x1))) and (not ((e >> 2) & 0x1))) and (not (1 and ((e >> 10) & 0x1)))):  # spec: specs/intel_ept.vspec:153 fault not_present
             return (1, 1, 0, record_host(1, 1, e, a_r, a_w, a_x, a_xu, i_addr, k_read, k_write, k_fetch, k_user, r_EPTP))
@@ -232,7 +233,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
         if h[0]:
             return (NESTED_BASE + h[0], h[1], 5, record_nested(h[0], h[1], h[3], addr, 1, 0, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_EPTP))
         gpa, addr = addr, h[1]
-        e = mem.get(addr, 0)
+        e = mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
         trace.append((0, addr, 8, e))
         if (not (e & 0x1)):  # spec: specs/x86_64_paging.vspec:259 fault not_present
             return (1, 5, 0, record_guest(1, 5, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_EPTP))
@@ -249,7 +250,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
         if h[0]:
             return (NESTED_BASE + h[0], h[1], 4, record_nested(h[0], h[1], h[3], addr, 1, 0, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_EPTP))
         gpa, addr = addr, h[1]
-        e = mem.get(addr, 0)
+        e = mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
         trace.append((0, addr, 8, e))
         if (not (e & 0x1)):  # spec: specs/x86_64_paging.vspec:259 fault not_present
             return (1, 4, 0, record_guest(1, 4, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_EPTP))
@@ -266,7 +267,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
         if h[0]:
             return (NESTED_BASE + h[0], h[1], 3, record_nested(h[0], h[1], h[3], addr, 1, 0, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_EPTP))
         gpa, addr = addr, h[1]
-        e = mem.get(addr, 0)
+        e = mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
         trace.append((0, addr, 8, e))
         if (((e >> 7) & 0x1) and 1):  # leaf pdpte_1g, spec: specs/x86_64_paging.vspec:88
             if (not (e & 0x1)):  # spec: specs/x86_64_paging.vspec:259 fault not_present
@@ -320,7 +321,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
         if h[0]:
             return (NESTED_BASE + h[0], h[1], 2, record_nested(h[0], h[1], h[3], addr, 1, 0, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_EPTP))
         gpa, addr = addr, h[1]
-        e = mem.get(addr, 0)
+        e = mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
         trace.append((0, addr, 8, e))
         if ((e >> 7) & 0x1):  # leaf pde_2m, spec: specs/x86_64_paging.vspec:108
             if (not (e & 0x1)):  # spec: specs/x86_64_paging.vspec:259 fault not_present
@@ -374,7 +375,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
         if h[0]:
             return (NESTED_BASE + h[0], h[1], 1, record_nested(h[0], h[1], h[3], addr, 1, 0, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_EPTP))
         gpa, addr = addr, h[1]
-        e = mem.get(addr, 0)
+        e = mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
         trace.append((0, addr, 8, e))
         if (not (e & 0x1)):  # spec: specs/x86_64_paging.vspec:259 fault not_present
             return (1, 1, 0, record_guest(1, 1, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_EPTP))

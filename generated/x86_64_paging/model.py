@@ -7,13 +7,15 @@
 One clock, synchronous reset. A transaction starts with a one-cycle `start` pulse
 while the request inputs (i_addr, k_*, r_*) are held; `done` pulses for one cycle
 when the outputs (o_*) are valid. Memory is reached through a request port
-(m_valid/m_ready, m_we, m_addr, m_wdata) and a response port (m_rvalid, m_rdata);
-every request, read or write, gets exactly one response, after any latency.
+(m_valid/m_ready, m_we, m_size, m_addr, m_wdata) and a response port (m_rvalid,
+m_rdata); every request, read or write, gets exactly one response, after any latency.
+A request moves 2**m_size bytes (a table entry), in the low bits of m_wdata and m_rdata.
 """
 from myhdl import Signal, always_comb, always_seq, block, concat, enum, intbv
 
 ADDR_WIDTH = 64
 DATA_WIDTH = 64
+SIZE_WIDTH = 3  # m_size: log2 of the bytes a request moves
 STATUS_WIDTH = 8
 LEVEL_WIDTH = 3
 NESTED_BASE = 64
@@ -21,14 +23,14 @@ NESTED_BASE = 64
 
 @block
 def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU,
-                m_valid, m_ready, m_we, m_addr, m_wdata, m_rvalid, m_rdata,
+                m_valid, m_ready, m_we, m_size, m_addr, m_wdata, m_rvalid, m_rdata,
                 o_status, o_level, o_aux, o_pa, o_r_vector, o_r_error_code, o_r_cr2):
     """Walker for regime long_mode as the top stage  # spec: specs/x86_64_paging.vspec:225"""
     S = enum('IDLE', 'MWAIT', 'FAULT', 'ADREQ', 'ADWAIT')
     st = Signal(S.IDLE)
     lvl = Signal(intbv(0)[LEVEL_WIDTH:])
     ea = Signal(intbv(0)[ADDR_WIDTH:])
-    le = Signal(intbv(0)[DATA_WIDTH:])  # the last entry read, for the fault record
+    le = Signal(intbv(0)[64:])  # the last entry read, for the fault record
     fault_k = Signal(intbv(0)[STATUS_WIDTH:])
     flevel = Signal(intbv(0)[LEVEL_WIDTH:])
     a_rw = Signal(bool(0))
@@ -36,19 +38,19 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
     a_xd = Signal(bool(0))
     pend_5 = Signal(bool(0))
     sa_5 = Signal(intbv(0)[ADDR_WIDTH:])
-    se_5 = Signal(intbv(0)[DATA_WIDTH:])
+    se_5 = Signal(intbv(0)[64:])
     pend_4 = Signal(bool(0))
     sa_4 = Signal(intbv(0)[ADDR_WIDTH:])
-    se_4 = Signal(intbv(0)[DATA_WIDTH:])
+    se_4 = Signal(intbv(0)[64:])
     pend_3 = Signal(bool(0))
     sa_3 = Signal(intbv(0)[ADDR_WIDTH:])
-    se_3 = Signal(intbv(0)[DATA_WIDTH:])
+    se_3 = Signal(intbv(0)[64:])
     pend_2 = Signal(bool(0))
     sa_2 = Signal(intbv(0)[ADDR_WIDTH:])
-    se_2 = Signal(intbv(0)[DATA_WIDTH:])
+    se_2 = Signal(intbv(0)[64:])
     pend_1 = Signal(bool(0))
     sa_1 = Signal(intbv(0)[ADDR_WIDTH:])
-    se_1 = Signal(intbv(0)[DATA_WIDTH:])
+    se_1 = Signal(intbv(0)[64:])
     @always_seq(clk.posedge, reset=rst)
     def fsm():
         pending = False
@@ -70,6 +72,7 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                 if r_CR4[12]:  # spec: specs/x86_64_paging.vspec:231
                     m_valid.next = True
                     m_we.next = False
+                    m_size.next = 3
                     m_addr.next = (r_CR3[48:12] << 0xc) + (i_addr[57:48] << 3)
                     ea.next = (r_CR3[48:12] << 0xc) + (i_addr[57:48] << 3)
                     st.next = S.MWAIT
@@ -77,6 +80,7 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                 else:  # spec: specs/x86_64_paging.vspec:231
                     m_valid.next = True
                     m_we.next = False
+                    m_size.next = 3
                     m_addr.next = (r_CR3[48:12] << 0xc) + (i_addr[48:39] << 3)
                     ea.next = (r_CR3[48:12] << 0xc) + (i_addr[48:39] << 3)
                     st.next = S.MWAIT
@@ -111,6 +115,7 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                         # pointer ADDR of pml5e, spec: specs/x86_64_paging.vspec:60
                         m_valid.next = True
                         m_we.next = False
+                        m_size.next = 3
                         m_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[48:39] << 3)
                         ea.next = (m_rdata & 0xfffffffff000) + (i_addr[48:39] << 3)
                         st.next = S.MWAIT
@@ -140,6 +145,7 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                         # pointer ADDR of pml4e, spec: specs/x86_64_paging.vspec:69
                         m_valid.next = True
                         m_we.next = False
+                        m_size.next = 3
                         m_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[39:30] << 3)
                         ea.next = (m_rdata & 0xfffffffff000) + (i_addr[39:30] << 3)
                         st.next = S.MWAIT
@@ -234,6 +240,7 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                             # pointer ADDR of pdpte, spec: specs/x86_64_paging.vspec:79
                             m_valid.next = True
                             m_we.next = False
+                            m_size.next = 3
                             m_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[30:21] << 3)
                             ea.next = (m_rdata & 0xfffffffff000) + (i_addr[30:21] << 3)
                             st.next = S.MWAIT
@@ -328,6 +335,7 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                             # pointer ADDR of pde, spec: specs/x86_64_paging.vspec:99
                             m_valid.next = True
                             m_we.next = False
+                            m_size.next = 3
                             m_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[21:12] << 3)
                             ea.next = (m_rdata & 0xfffffffff000) + (i_addr[21:12] << 3)
                             st.next = S.MWAIT
@@ -416,6 +424,7 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                 pend_5.next = False
                 m_valid.next = True
                 m_we.next = True
+                m_size.next = 3
                 m_addr.next = sa_5
                 m_wdata.next = se_5
                 st.next = S.ADWAIT
@@ -423,6 +432,7 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                 pend_4.next = False
                 m_valid.next = True
                 m_we.next = True
+                m_size.next = 3
                 m_addr.next = sa_4
                 m_wdata.next = se_4
                 st.next = S.ADWAIT
@@ -430,6 +440,7 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                 pend_3.next = False
                 m_valid.next = True
                 m_we.next = True
+                m_size.next = 3
                 m_addr.next = sa_3
                 m_wdata.next = se_3
                 st.next = S.ADWAIT
@@ -437,6 +448,7 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                 pend_2.next = False
                 m_valid.next = True
                 m_we.next = True
+                m_size.next = 3
                 m_addr.next = sa_2
                 m_wdata.next = se_2
                 st.next = S.ADWAIT
@@ -444,6 +456,7 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                 pend_1.next = False
                 m_valid.next = True
                 m_we.next = True
+                m_size.next = 3
                 m_addr.next = sa_1
                 m_wdata.next = se_1
                 st.next = S.ADWAIT
@@ -464,11 +477,11 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
 
 @block
 def model(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU,
-          m_valid, m_ready, m_we, m_addr, m_wdata, m_rvalid, m_rdata,
+          m_valid, m_ready, m_we, m_size, m_addr, m_wdata, m_rvalid, m_rdata,
           o_status, o_level, o_aux, o_pa, o_r_vector, o_r_error_code, o_r_cr2):
     """The translation `long_mode`  # spec: specs/x86_64_paging.vspec:225"""
     w = walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU,
-                   m_valid, m_ready, m_we, m_addr, m_wdata, m_rvalid, m_rdata,
+                   m_valid, m_ready, m_we, m_size, m_addr, m_wdata, m_rvalid, m_rdata,
                    o_status, o_level, o_aux, o_pa, o_r_vector, o_r_error_code, o_r_cr2)
     return w
 
@@ -488,6 +501,7 @@ def ports():
         "r_RFLAGS": Signal(intbv(0)[64:]),
         "r_PKRU": Signal(intbv(0)[32:]),
         "m_valid": Signal(bool(0)), "m_ready": Signal(bool(0)), "m_we": Signal(bool(0)),
+        "m_size": Signal(intbv(0)[SIZE_WIDTH:]),
         "m_addr": Signal(intbv(0)[ADDR_WIDTH:]), "m_wdata": Signal(intbv(0)[DATA_WIDTH:]),
         "m_rvalid": Signal(bool(0)), "m_rdata": Signal(intbv(0)[DATA_WIDTH:]),
         "o_status": Signal(intbv(0)[STATUS_WIDTH:]), "o_level": Signal(intbv(0)[LEVEL_WIDTH:]),
@@ -501,7 +515,7 @@ def ports():
     return p
 
 
-PORT_ORDER = ("clk", "rst", "start", "done", "i_addr", "k_write", "k_user", "k_fetch", "r_CR0", "r_CR3", "r_CR4", "r_EFER", "r_RFLAGS", "r_PKRU",               "m_valid", "m_ready", "m_we", "m_addr", "m_wdata", "m_rvalid", "m_rdata",
+PORT_ORDER = ("clk", "rst", "start", "done", "i_addr", "k_write", "k_user", "k_fetch", "r_CR0", "r_CR3", "r_CR4", "r_EFER", "r_RFLAGS", "r_PKRU",               "m_valid", "m_ready", "m_we", "m_size", "m_addr", "m_wdata", "m_rvalid", "m_rdata",
               "o_status", "o_level", "o_aux", "o_pa", "o_r_vector", "o_r_error_code", "o_r_cr2")
 
 

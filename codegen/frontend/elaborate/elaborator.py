@@ -40,6 +40,7 @@ from codegen.frontend.elaborate.scope import (
 from codegen.frontend.elaborate.unit import elaborate_unit
 from codegen.frontend.parse import MAX_CONST_BITS, OverBudget, parse_counted
 from codegen.ir.expr import EvalError, Expr, evaluate, num
+from codegen.ir.nodes import ENTRY_SIZES
 
 
 class Elaborator:
@@ -495,6 +496,12 @@ class Elaborator:
         named = {"lets": lets, "expand": self.resolve_tree}
         in_width = self.const(in_w, cscope, "input width", 1, 64)
         entry = self.const(simple["entry"][1], cscope, "entry size in bytes", 1, 32)
+        if entry is not None and entry not in ENTRY_SIZES:
+            # both models and the memory port move 4, 8, 16 or 32 bytes at a time (m_size)
+            sizes = ", ".join(str(n) for n in ENTRY_SIZES[:-1]) + f" or {ENTRY_SIZES[-1]}"
+            self.bag.error("E0420", f"entry size {entry} bytes is not supported: a table entry is {sizes} bytes "
+                           f"(`entry 8;` is a 64-bit entry)", simple["entry"][1].span)
+            entry = None
         # a bad width or entry size is reported already: go on with a stand-in to find the
         # regime's other errors too, but do not declare the regime
         broken = in_width is None or entry is None

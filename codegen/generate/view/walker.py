@@ -143,6 +143,33 @@ class WalkerView:
                 v.page_mask = mask(lv.page_shift)
             self.levels.append(v)
         self.entry_shift = eb
+        self.entry_bits = reg.entry_bytes * 8
+        self.data_bits = self.entry_bits  # the memory port's data width; walkers() widens it to the model's
+
+    @property
+    def size_code(self) -> int:
+        """The memory port's m_size for this regime's entries: log2 of the bytes."""
+        return self.entry_shift
+
+    @property
+    def entry_mask(self) -> int:
+        return mask(self.entry_bits)
+
+    @property
+    def guest_size_code(self) -> int:
+        """A host's m_size for the guest entries it reads and writes for the guest walker."""
+        return self.spec.regime(self.nested.guest).entry_bytes.bit_length() - 1
+
+    @property
+    def entry_in(self) -> str:
+        """The entry just read, as wide as the regime's entry (the data port may be wider)."""
+        if self.data_bits == self.entry_bits:
+            return self.entry
+        return f"{self.entry}[{self.entry_bits}:]"
+
+    def signal_bits(self, name: str) -> int:
+        """The width of a signal that holds an entry: the last entry `le`, or the data port."""
+        return self.entry_bits if name == "le" else self.data_bits
 
     # ---- names
     @property
@@ -275,7 +302,7 @@ class WalkerView:
         entry = entry or self.entry
         def field_ref(e: Expr) -> str:
             f = fmt.field(e.name)
-            return ref_slice(entry, f.lo, f.width, fmt.width)
+            return ref_slice(entry, f.lo, f.width, self.signal_bits(entry))
 
         def builtin(e: Expr) -> str:
             if e.name == "rsvd":
@@ -515,5 +542,16 @@ def walkers(spec: ir.Spec) -> list[WalkerView]:
     """The walkers that implement the spec's top translation, host first."""
     top = spec.top
     if isinstance(top, ir.Nested):
-        return [WalkerView(spec, spec.regime(top.host), "host", top), WalkerView(spec, spec.regime(top.guest), "guest", top)]
-    return [WalkerView(spec, top, "top")]
+        out = [WalkerView(spec, spec.regime(top.host), "host", top), WalkerView(spec, spec.regime(top.guest), "guest", top)]
+    else:
+        out = [WalkerView(spec, top, "top")]
+    return widen(out)
+
+
+def widen(ws: list[WalkerView], least: int = 0) -> list[WalkerView]:
+    """Give walkers that share a memory port its data width: the widest entry of any of
+    them, and at least `least` bits (a unit's structure words)."""
+    bits = max([least] + [w.entry_bits for w in ws])
+    for w in ws:
+        w.data_bits = bits
+    return ws

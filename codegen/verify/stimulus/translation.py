@@ -86,6 +86,14 @@ class Allocator:
         raise StimulusError("out of physical frames")
 
 
+def table_shift(regime: ir.Regime) -> int:
+    """log2 of the frame a table of `regime` gets: 4 KiB, or its largest table (entries of
+    16 or 32 bytes make a 9-bit index a 8 or 16 KiB table), so that no table reaches into
+    a frame given to something else and entries never lie on top of each other."""
+    return max([12] + [(regime.entry_bytes << (lv.index_hi - lv.index_lo + 1)).bit_length() - 1
+                       for lv in regime.levels])
+
+
 def eval_ctx(e: Expr, ctx: dict, access: dict | None = None, extra: dict | None = None) -> int:
     def lookup(r: Expr) -> int:
         if r.kind == "ctx":
@@ -526,7 +534,7 @@ class ScenarioFactory:
                 continue
             entry_addr = table + (((builder.addr >> lv.index_lo) & mask(lv.index_hi - lv.index_lo + 1)) * regime.entry_bytes)
             as_leaf = lv.number <= plan.leaf_level or lv.table is None
-            target = builder.alloc.frame(lv.page_shift if as_leaf else 12)
+            target = builder.alloc.frame(lv.page_shift if as_leaf else table_shift(regime))
             fault = plan.fault if plan.fault and plan.fault_level == lv.number else None
             expect = lv.number - 1
             if nl_field and not as_leaf and fault is None:
@@ -626,7 +634,7 @@ class ScenarioFactory:
 
         if self.nested is None:
             alloc = Allocator(draw, main_width, used)
-            root = alloc.frame(12)
+            root = alloc.frame(table_shift(self.main))
             invert(self.main.root, root, ctx)
             builder = TableBuilder(self.spec, self.main, draw, ctx, memory.__setitem__, alloc)
             builder.legal = legal
@@ -637,7 +645,7 @@ class ScenarioFactory:
         else:
             host_width = self._addr_width(self.spec, self.host)
             halloc = Allocator(draw, host_width, used)
-            hroot = halloc.frame(12)
+            hroot = halloc.frame(table_shift(self.host))
             bindings = {b.name: b.value for b in self.nested.host_bindings}
             invert(self.host.root, hroot, ctx, bindings)
             hctx = self._host_ctx(ctx)
@@ -648,7 +656,7 @@ class ScenarioFactory:
                 stages = ["table", "final"] + (["update"] if self.nested.update_access else [])
                 hbuilder.prefer([self._host_access(stage, ctx, access, g) for stage in stages for g in (0, 1)])
             galloc = Allocator(draw, main_width, set())
-            groot = galloc.frame(12)
+            groot = galloc.frame(table_shift(self.main))
             invert(self.main.root, groot, ctx)
             mapped: dict[int, int | None] = {}
             host_fault = None
@@ -711,7 +719,7 @@ class ScenarioFactory:
                 table = target
                 continue
             as_leaf = lv.number <= plan.leaf_level or lv.table is None
-            target = hbuilder.alloc.frame(lv.page_shift if as_leaf else 12)
+            target = hbuilder.alloc.frame(lv.page_shift if as_leaf else table_shift(self.host))
             fault = plan.fault if plan.fault and plan.fault_level == lv.number else None
             value = hbuilder.entry(lv.number, as_leaf, target, fault)
             if preset and fault is None:
