@@ -289,7 +289,7 @@ def _print_summary(report, d) -> None:
         print("  not covered: " + ", ".join(c.missing))
     if c.note:
         print(f"  note: {c.note}")
-    else:
+    elif not c.missing:
         print("  every exit rule and record encoding was covered" if d.kind == "unit"
               else "  every fault kind, fault site and page size was covered")
     if len(report.models) > 1:
