@@ -13,7 +13,11 @@ _CHECKOUT = Path(__file__).resolve().parent.parent
 
 
 def folder(name: str) -> Path:
-    """The folder of shipped files `name` ("grammar" or "specs")."""
+    """The folder of shipped files `name` ("grammar" or "specs"). A checkout's own folder
+    comes first: an editable install of another checkout (a git worktree beside it) must
+    not hand this one that checkout's grammar."""
+    if (_CHECKOUT / name).is_dir() and (_CHECKOUT / "pyproject.toml").is_file():
+        return _CHECKOUT / name
     try:
         found = importlib.util.find_spec(f"codegen.{name}")
     except ImportError:

@@ -141,7 +141,7 @@ def test_wheel_installs_and_runs_the_pipeline_in_a_project_outside_the_checkout(
     run([virtspec, "generate"], project, env)
     run([virtspec, "doc"], project, env)
     out = run([virtspec, "cosim", spec, "--walks", "50"], project, env).stdout
-    assert f"{SPEC}: 50 walks, 0 mismatches" in out, out
+    assert f"{SPEC} (model long_mode): 50 walks, 0 mismatches" in out, out
     compile_hdl = ["--compile"] if shutil.which("iverilog") else []  # without iverilog: convert only
     out = run([virtspec, "convert", spec, "--hdl", "verilog", *compile_hdl], project, env).stdout
     if compile_hdl:
@@ -155,6 +155,7 @@ def test_wheel_installs_and_runs_the_pipeline_in_a_project_outside_the_checkout(
     written = sorted(project_after.keys() - project_before.keys())
     print(f"\nwritten in the project folder ({len(written)} paths):\n" + "\n".join(f"  {p}" for p in written))
     expected = {f"generated/{SPEC}/reference.py", f"generated/{SPEC}/model.py",
+                f"generated/{SPEC}/legacy32/reference.py", f"generated/{SPEC}/legacy32/model.py",
                 f"docs/{SPEC}.md", f"docs/{SPEC}.html", "docs/index.md", "docs/index.html",
                 f"hdl-out/{SPEC}_long_mode.v"}
     files = {p for p in written if not p.endswith("/")}

@@ -155,6 +155,63 @@ def report(failed: list[DiagnosticBag]) -> None:
         print(plural(n, "error") + (f" and {plural(w, 'warning')}" if w else "") + " found", file=sys.stderr)
 
 
+def name_clashes(specs: list[ir.Spec], paths: list[Path], reserved: tuple[str, ...] = ()) -> DiagnosticBag:
+    """E0203 for each spec whose outputs would overwrite another's: a second file whose
+    declared name keys the same outputs as an earlier one (emit.output_name, compared
+    without case, as a case-insensitive file system does), and a name in `reserved`
+    (the docs' index). `specs` are compiled from `paths`, in order."""
+    from codegen.generate import emit
+    bag = DiagnosticBag()
+    seen: dict[str, tuple[ir.Spec, Path]] = {}
+    for spec, path in zip(specs, paths):
+        key = emit.output_name(spec)
+        first = seen.get(key.casefold())
+        if first is not None and _same_file(first[1], path):
+            continue  # one file named twice: the same outputs, written once
+        if first is None:
+            seen[key.casefold()] = (spec, path)
+            if key.casefold() not in reserved:
+                continue
+        _keep_source(bag, spec, path)
+        if first is None:
+            bag.error("E0203", f"the spec name '{spec.name}' is reserved here: its reference pages would replace "
+                      f"the {key}.md and {key}.html of the folder; rename the spec with `spec NEW_NAME;`", spec.span)
+            continue
+        _keep_source(bag, first[0], first[1])
+        same = "the same spec name" if first[0].name == spec.name else \
+            f"a spec name that differs from '{first[0].name}' only in case"
+        bag.error("E0203", f"'{path}' declares {same} as '{first[1]}' ('{spec.name}'); outputs are keyed by the "
+                  f"declared name (generated/{key}/, docs/{key}.md), so one would overwrite the other: give each "
+                  "spec its own name with `spec NAME;`", spec.span,
+                  (f"'{first[0].name}' is declared here, by '{first[1]}'", first[0].span))
+    return bag
+
+
+def _keep_source(bag: DiagnosticBag, spec: ir.Spec, path: Path) -> None:
+    """The text of a spec named on the command line, for the excerpt under E0203."""
+    try:
+        bag.sources.setdefault(spec.span.path, path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        pass
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except (OSError, RuntimeError):
+        return False
+
+
+def refuse_clashes(specs: list[ir.Spec], paths: list[Path], reserved: tuple[str, ...] = ()) -> bool:
+    """Report name_clashes (an input error: exit status 1), before anything is written;
+    True if there is any."""
+    bag = name_clashes(specs, paths, reserved)
+    if bag.errors:
+        report([bag])
+        print("nothing was written", file=sys.stderr)
+    return bool(bag.errors)
+
+
 def compile_one(path: str) -> ir.Spec | None:
     """The one spec of cosim and convert; None (after reporting) when it fails."""
     compiled = compile_one_full(path)
@@ -168,18 +225,47 @@ def compile_one_full(path: str) -> Compiled | None:
     return None if failed else compiled[0]
 
 
-def compile_with_models(path: str, generated: str | None, project: Project) -> tuple[ir.Spec | None, Path]:
-    """The one spec of cosim and convert, and the folder of its generated models (under
-    `--generated`, else the project's generated/). The spec is None, after reporting,
-    when it fails to compile or its models are missing or stale: both commands run the
-    models of the spec as it is now, never older ones."""
+def compile_with_models(path: str, generated: str | None, project: Project,
+                        model: str | None = None) -> tuple[ir.Spec | None, Path]:
+    """The one spec of cosim and convert, as the model `model` (default: the spec's
+    default model; see Spec.models), and the folder of that model's generated files
+    (under `--generated`, else the project's generated/). The spec is None, after
+    reporting, when it fails to compile or its models are missing or stale: both
+    commands run the models of the spec as it is now, never older ones. A name that is
+    not one of the spec's models is a usage error that lists them."""
     from codegen.generate import emit
     spec = compile_one(path)
     if spec is None:
         return None, Path()
-    directory = emit.out_dir(spec, output_folder(generated, project.generated))
+    if model is not None and model not in spec.models:
+        raise Usage(f"--model: spec '{spec.name}' has no model '{model}'; its models are: "
+                    f"{', '.join(spec.models)} (the first is the default)")
+    model = model or spec.models[0]
+    spec = spec.for_model(model)
+    directory = emit.out_dir(spec, output_folder(generated, project.generated), model)
     if emit.stale(emit.render(spec), directory):
-        print(f"generated files for {spec.path} are missing or stale in {directory.parent}: run "
+        print(f"generated files for {spec.path}{model_note(spec)} are missing or stale in {directory}: run "
               f"`virtspec generate {path}`", file=sys.stderr)
         return None, directory
     return spec, directory
+
+
+def model_note(spec: ir.Spec) -> str:
+    """' (model NAME)' for a model other than the default, else ''."""
+    return f" (model {spec.top_name})" if spec.top_name else ""
+
+
+def other_models_note(models: tuple[str, ...], ran: str) -> str | None:
+    """The closing note of a text summary when the spec has models besides the one run."""
+    others = [m for m in models if m != ran]
+    if not others:
+        return None
+    return (f"note: this spec has {plural(len(models), 'model')}: this run was of '{ran}'; "
+            f"{', '.join(others)} {'runs' if len(others) == 1 else 'run'} with --model NAME")
+
+
+def add_model_option(parser: argparse.ArgumentParser) -> None:
+    """--model NAME of cosim and convert: which of the spec's models runs."""
+    parser.add_argument("--model", metavar="NAME", default=None,
+                        help="which model of the spec (its own regimes, compositions and units that nothing else in "
+                             "it uses; `virtspec check -v` lists them) (default: the spec's default model)")

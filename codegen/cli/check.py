@@ -58,6 +58,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     for s in specs:
         print(f"{s.path}: ok ({plural(len(s.layouts), 'layout')}, {plural(len(s.regimes), 'regime')}, "
               f"{len(s.nested)} nested" + (f", {plural(len(s.units), 'unit')}" if s.units else "") + ")")
+        if args.verbose:  # what `generate` writes, and what --model of cosim and convert takes
+            print(f"  models: {s.models[0]} (the default)" + "".join(f", {m}" for m in s.models[1:]))
     return 1 if failed else 0
 
 

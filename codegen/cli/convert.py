@@ -4,7 +4,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from codegen.cli._common import Usage, compile_with_models, output_folder, project_of
+from codegen.cli._common import (
+    Usage,
+    add_model_option,
+    compile_with_models,
+    other_models_note,
+    output_folder,
+    project_of,
+)
 
 LANGUAGES = {"verilog": "Verilog", "vhdl": "VHDL"}
 
@@ -23,6 +30,7 @@ def add_parsers(sub, formatter) -> None:
     v.add_argument("--top", metavar="NAME", default=None,
                    help="name of the top-level HDL module (default: <spec>_<translation or unit>)")
     v.add_argument("--compile", action="store_true", help="compile with iverilog / analyse with ghdl")
+    add_model_option(v)
     v.set_defaults(fn=cmd_convert, parser=v)
 
 
@@ -33,7 +41,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     if problem:  # a usage error, found before the spec is compiled
         raise Usage(f"--top: expected a Verilog and VHDL identifier, not {args.top!r}: it {problem}")
     project = project_of(args)
-    spec, directory = compile_with_models(args.spec, args.generated, project)
+    spec, directory = compile_with_models(args.spec, args.generated, project, args.model)
     if spec is None:
         return 1
     top = args.top or hdl.top_name(spec)
@@ -56,4 +64,6 @@ def cmd_convert(args: argparse.Namespace) -> int:
                 continue
             print(f"{lang}: {'compiles' if ok else 'does not compile'}{': ' + msg if msg.strip() else ''}")
             status = max(status, 0 if ok else 1)
+    if len(spec.models) > 1:
+        print(other_models_note(spec.models, spec.top.name))
     return status

@@ -8,7 +8,15 @@ from pathlib import Path
 
 import codegen
 from codegen import ir
-from codegen.cli._common import Usage, compile_with_models, output_folder, plural, project_of
+from codegen.cli._common import (
+    Usage,
+    add_model_option,
+    compile_with_models,
+    other_models_note,
+    output_folder,
+    plural,
+    project_of,
+)
 from codegen.progress import Progress
 
 LATENCY_DEFAULTS = (1, 4, 20)  # --min-latency, --max-latency, --stall
@@ -55,6 +63,7 @@ def add_parsers(sub, formatter) -> None:
                    help="where VCDs and scenario files go (default: cosim-vcd/ in the project root)")
     s.add_argument("--generated", metavar="DIR", default=None,
                    help="the folder of generated models to read (default: generated/ in the project root)")
+    add_model_option(s)
     s.add_argument("--quiet", action="store_true",
                    help="no progress bar (there is none either when standard error is not a terminal)")
     s.set_defaults(fn=cmd_cosim, parser=s)
@@ -111,8 +120,14 @@ def cmd_cosim(args: argparse.Namespace) -> int:
         timing = _timing(args, (o.min_latency, o.max_latency, o.stall_percent))
     else:
         timing = _timing(args, LATENCY_DEFAULTS)
+    model = args.model
+    if scenario_file is not None and scenario_file.spec.model is not None:
+        if model is not None and model != scenario_file.spec.model:
+            raise Usage(f"--model {model}: the scenario file '{args.scenario}' is of model "
+                        f"'{scenario_file.spec.model}'")
+        model = scenario_file.spec.model
     project = project_of(args)
-    spec, directory = compile_with_models(args.spec, args.generated, project)
+    spec, directory = compile_with_models(args.spec, args.generated, project, model)
     if spec is None:
         return 1
     mix = _mix(args.mix, spec) if args.mix else None
@@ -250,12 +265,15 @@ def _print_one(report, args: argparse.Namespace, extra: tuple[str, ...], vcd: Pa
     print(f"VCD of the model: {vcd}")
     if args.replay is not None:
         print(f"scenario file: {vcd.with_suffix('.json')}")
+    if len(report.models) > 1:
+        print(other_models_note(report.models, report.model))
     return 0
 
 
 def _print_summary(report, d) -> None:
     noun = report.noun
-    print(f"{d.spec.name}: {plural(d.transactions, noun)}, {plural(d.mismatches, 'mismatch', 'mismatches')}")
+    named = f"{d.spec.name} (model {d.spec.model})" if len(report.models) > 1 else d.spec.name
+    print(f"{named}: {plural(d.transactions, noun)}, {plural(d.mismatches, 'mismatch', 'mismatches')}")
     print(f"  memory references per {noun}: mean {d.memory_references.mean}, max {d.memory_references.max}")
     print(f"  model cycles per {noun}: mean {d.cycles.mean}, max {d.cycles.max}")
     t = d.throughput
@@ -271,6 +289,8 @@ def _print_summary(report, d) -> None:
         print("  not covered: " + ", ".join(c.missing))
     if c.note:
         print(f"  note: {c.note}")
-    else:
+    elif not c.missing:
         print("  every exit rule and record encoding was covered" if d.kind == "unit"
               else "  every fault kind, fault site and page size was covered")
+    if len(report.models) > 1:
+        print(other_models_note(report.models, report.model))

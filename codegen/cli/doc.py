@@ -11,6 +11,7 @@ from codegen.cli._common import (
     output_folder,
     plural,
     project_of,
+    refuse_clashes,
     report,
     spec_paths,
 )
@@ -33,14 +34,12 @@ def cmd_doc(args: argparse.Namespace) -> int:
     """`virtspec doc [SPEC...] [-o DIR] [--check]`."""
     project = project_of(args)
     paths = spec_paths(args.spec, project, "doc")
-    stems = [p.stem for p in paths]
-    clash = sorted({s for s in stems if stems.count(s) > 1 or s == "index"})
-    if clash:
-        raise Usage(f"spec file names must differ and not be 'index' (their docs are DIR/<name>.md): {', '.join(clash)}")
     with bar(args, len(paths), "compile") as progress:
         specs, failed = compile_all(paths, progress=progress)
     report(failed)
     if failed:
+        return 1
+    if refuse_clashes(specs, paths, reserved=("index",)):  # DIR/<name>.md, keyed by the declared name
         return 1
     out = output_folder(args.output, project.docs)
     files: dict[str, str] = {}

@@ -12,16 +12,20 @@ from codegen.cli._common import (
     output_folder,
     plural,
     project_of,
+    refuse_clashes,
     report,
     spec_paths,
 )
+from codegen.frontend.diagnostics import SpecError
 from codegen.generate import emit
 
 
 def add_parsers(sub, formatter) -> None:
     g = sub.add_parser("generate", help="generate reference and MyHDL models", formatter_class=formatter,
-                       description="Write generated/<spec>/reference.py and model.py for each spec (atomically; "
-                                   "unchanged files are not touched).")
+                       description="Write generated/<name>/reference.py and model.py for each spec, keyed by the "
+                                   "name it declares (`spec NAME;`), and generated/<name>/<model>/ for each other "
+                                   "model of a spec that has several (atomically; unchanged files are not "
+                                   "touched). Two specs that declare one name are refused.")
     g.add_argument("spec", nargs="*", help="spec files (default: every *.vspec in the project's specs/)")
     g.add_argument("--check", action="store_true", help="fail if generated files are stale; write nothing")
     g.add_argument("--Werror", dest="werror", action="store_true", help="treat warnings as errors")
@@ -41,15 +45,24 @@ def cmd_generate(args: argparse.Namespace) -> int:
     report(failed)
     if failed:
         return 1
+    if refuse_clashes(specs, paths):
+        return 1
     out_root = output_folder(args.output, project.generated)
     stale, written = [], []
     with bar(args, len(specs), "generate") as progress:
         rendered = []
-        for s in specs:
-            rendered.append((s, emit.render(s)))
+        for s, path in zip(specs, paths):
+            try:
+                rendered += [(directory, files) for _, directory, files in emit.render_models(s, out_root)]
+            except SpecError as exc:  # E0501: the excerpt needs the text of the file as named here
+                if s.path not in exc.bag.sources:
+                    try:
+                        exc.bag.sources[s.path] = path.read_text(encoding="utf-8")
+                    except (OSError, UnicodeDecodeError):
+                        pass
+                raise
             progress.advance()
-    for spec, files in rendered:
-        directory = emit.out_dir(spec, out_root)
+    for directory, files in rendered:
         if args.check:
             stale += emit.stale(files, directory)
         else:

@@ -46,19 +46,135 @@ def check(spec: ir.Spec, bag: DiagnosticBag) -> None:
     _generated_names(spec, bag)
 
 
+ADDR_BITS = 64  # the output address of the models
+
+
+def _map_text(terms) -> str:
+    return " | ".join(t.field if t.shift is None else f"{t.field} << {t.shift}" for t in terms)
+
+
+def _bits_text(bits: list[int]) -> str:
+    """`bit 5` or `bits 12..20` (address bits, a sorted list of runs are shown by their ends)."""
+    runs, run = [], [bits[0], bits[0]]
+    for b in bits[1:]:
+        if b == run[1] + 1:
+            run[1] = b
+        else:
+            runs.append(run)
+            run = [b, b]
+    runs.append(run)
+    text = ", ".join(f"{lo}" if lo == hi else f"{hi}:{lo}" for lo, hi in runs)
+    return f"address bit{'s' if len(bits) > 1 else ''} {text}"
+
+
+def _addr_map(spec, reg, lv, lay, role, terms, ordered, page_ok, where, bag, once) -> None:
+    """A pointer or frame map read from format `lay` at level `lv`: every field is in the
+    format, terms do not share an address bit, stay inside the output address, and leave
+    no address bit unset from the page (or table) alignment up to their top bit."""
+    item = "pointer" if role == "table" else "frame"
+    name = lay.name
+    text = _map_text(terms)
+    span = terms[0].span
+    missing = [t for t in terms if lay.field(t.field) is None]
+    for t in missing:
+        if once("E0408", name, item, t.field):
+            reads = (f"names as the {item} field" if len(terms) == 1 and terms[0].shift is None
+                     else f"reads in its {item} map")
+            bag.error("E0408", f"{role} format '{name}' of level '{lv.name}' has no field '{t.field}', which "
+                      f"{where} {reads} (`{item} {text};`): add it to the format, or name the "
+                      "right field", lv.span, (f"format '{name}' is declared here", lay.span))
+    if missing:
+        return
+    pieces = [(t, lay.field(t.field), t.piece(lay)) for t in terms]
+    bad = False
+    for i, (t, f, (_, w, a)) in enumerate(pieces):
+        if a + w > ADDR_BITS and f.hi < lay.width:  # a field past its format is E0401 already
+            bad = True
+            if once("E0419", name, item, text):
+                bag.error("E0419", f"{item} term `{t.field}{'' if t.shift is None else f' << {t.shift}'}` puts the "
+                          f"{w}-bit field '{t.field}' of '{name}' at address bits {a + w - 1}:{a}, past the "
+                          f"{ADDR_BITS}-bit output address: lower the shift or narrow the field", t.span,
+                          (f"field '{t.field}' of '{name}'", f.span))
+        for u, g, (_, w2, a2) in pieces[:i]:
+            common = sorted(set(range(a, a + w)) & set(range(a2, a2 + w2)))
+            if common:
+                bad = True
+                if once("E0418", name, item, text):
+                    bag.error("E0418", f"{item} terms '{u.field}' and '{t.field}' of '{name}' both set "
+                              f"{_bits_text(common)}: each address bit comes from one field; "
+                              f"shift one term (`{t.field} << N`) or narrow a field", t.span,
+                              (f"the other term, '{u.field}'", u.span))
+    if bad:
+        return
+    covered = set()
+    for _, _, (_, w, a) in pieces:
+        covered |= set(range(a, a + w))
+    low, top = min(covered), max(covered)
+    one = len(terms) == 1 and terms[0].shift is None
+    if role == "leaf":
+        if not page_ok:
+            return
+        page = size_text(1 << lv.page_shift)
+        if low != lv.page_shift:
+            f = pieces[0][1]
+            if one:
+                bag.error("E0406", f"frame field '{f.name}' of '{name}' starts at bit {f.lo}, but the {page} pages "
+                          f"of level '{lv.name}' need it to start at bit {lv.page_shift}, right above the page "
+                          "offset", f.span, (f"level '{lv.name}' maps {page} pages here", lv.span))
+            else:
+                bag.error("E0406", f"frame map `{text}` of '{name}' starts at address bit {low}, but the {page} "
+                          f"pages of level '{lv.name}' need it to start at bit {lv.page_shift}, right above the "
+                          "page offset", span, (f"level '{lv.name}' maps {page} pages here", lv.span))
+            return
+        holes = [b for b in range(lv.page_shift, top) if b not in covered]
+        if holes:
+            bag.error("E0406", f"frame map `{text}` of '{name}' leaves {_bits_text(holes)} unset between the "
+                      f"page offset of level '{lv.name}' (bit {lv.page_shift} up) and its top bit {top}: no frame "
+                      "could be mapped there; make the terms meet", span,
+                      (f"level '{lv.name}' maps {page} pages here", lv.span))
+        return
+    table_shift = (reg.entry_bytes * (1 << (lv.index_hi - lv.index_lo + 1))).bit_length() - 1
+    nxt = next((x for x in ordered if x.number == lv.number - 1), None)
+    if nxt is not None:
+        table_shift = (reg.entry_bytes * (1 << (nxt.index_hi - nxt.index_lo + 1))).bit_length() - 1
+    below = f"level '{nxt.name}'" if nxt is not None else "the next level"
+    note = (f"{below} is declared here", nxt.span if nxt is not None else lv.span)
+    if low > table_shift:
+        f = pieces[0][1]
+        if one:
+            bag.error("E0409", f"pointer field '{f.name}' of '{name}' starts at bit {f.lo}, but the tables of "
+                      f"{below} are {size_text(1 << table_shift)} and aligned to it: the field must start "
+                      f"at or below bit {table_shift}", f.span, note)
+        else:
+            bag.error("E0409", f"pointer map `{text}` of '{name}' starts at address bit {low}, but the tables of "
+                      f"{below} are {size_text(1 << table_shift)} and aligned to it: the map must start at or "
+                      f"below bit {table_shift}", span, note)
+        return
+    holes = [b for b in range(table_shift, top) if b not in covered]
+    if holes:
+        bag.error("E0409", f"pointer map `{text}` of '{name}' leaves {_bits_text(holes)} unset below its top bit "
+                  f"{top}: no table could be placed there; make the terms meet", span, note)
+
+
 def _nested_widths(spec: ir.Spec, nest: ir.Nested, bag: DiagnosticBag) -> None:
     """Every address the guest walk produces (its pointer and frame fields) is an input of
     the host walk, so it must fit the host's input: a wider one has no host translation."""
     guest, host = spec.regime(nest.guest), spec.regime(nest.host)
-    formats = {name for lv in guest.levels for name in (lv.table, lv.leaf) if name}
-    fields = [(f, lay) for name in sorted(formats) for lay in [spec.layout(name)] for f in lay.fields
-              if f.name in (guest.pointer, guest.frame)]
+    maps = [(guest.pointer, lv.table) for lv in guest.levels if lv.table]
+    maps += [(guest.frame_of(lv), lv.leaf) for lv in guest.levels if lv.leaf]
+    fields = []  # (top address bit, field, format)
+    for terms, name in maps:
+        lay = spec.layout(name)
+        for t in terms:
+            piece = t.piece(lay)
+            if piece is not None:
+                fields.append((piece[2] + piece[1] - 1, lay.field(t.field), lay))
     if not fields:
         return
-    widest, lay = max(fields, key=lambda item: item[0].hi)
-    if widest.hi + 1 > host.input_width:
-        bag.error("E0417", f"guest regime '{guest.name}' produces {widest.hi + 1}-bit addresses (field "
-                  f"'{widest.name}' of '{lay.name}' reaches bit {widest.hi}) but host regime '{host.name}' "
+    top, widest, lay = max(fields, key=lambda item: item[0])
+    if top + 1 > host.input_width:
+        bag.error("E0417", f"guest regime '{guest.name}' produces {top + 1}-bit addresses (field "
+                  f"'{widest.name}' of '{lay.name}' reaches bit {top}) but host regime '{host.name}' "
                   f"translates {host.input_width}-bit inputs; widen the host's input or narrow the guest's "
                   "address fields", nest.span, (f"field '{widest.name}' of '{lay.name}'", widest.span),
                   (f"host regime '{host.name}'", host.span))
@@ -162,7 +278,7 @@ def walk_identifiers(walk: ir.Walk, regime: ir.Regime) -> list[tuple[str, str]]:
     walk_unit_W and record_unit_W."""
     w = walk.name
     members = [*WALK_RESULTS, *regime.fault_kinds, *(f.name for f in regime.record.fields)]
-    ports = ["start", "done", "i_addr", "m_valid", "m_we", "m_addr", "m_wdata", "o_status", "o_level", "o_aux",
+    ports = ["start", "done", "i_addr", "m_valid", "m_we", "m_size", "m_addr", "m_wdata", "o_status", "o_level", "o_aux",
              "o_pa", *(f"k_{a}" for a in regime.access), *(f"r_{c}" for c in regime.context),
              *(f"o_r_{f.name}" for f in regime.record.fields)]
     inner = ["st", "lvl", "ea", "le", "fault_k", "flevel", *(f"a_{a.name}" for a in regime.accumulators),
@@ -393,29 +509,8 @@ def _regime(spec: ir.Spec, reg: ir.Regime, bag: DiagnosticBag) -> None:
                           f"{reg.entry_bytes} bytes ({reg.entry_bytes * 8} bits): make the format "
                           f"{reg.entry_bytes * 8} bits wide, or fix the regime's `entry BYTES;`", lv.span,
                           (f"format '{name}' is declared here", lay.span))
-            need = reg.pointer if role == "table" else reg.frame
-            f = lay.field(need)
-            if f is None:
-                item = "pointer" if role == "table" else "frame"
-                bag.error("E0408", f"{role} format '{name}' of level '{lv.name}' has no field '{need}', which "
-                          f"{where} names as the {item} field (`{item} {need};`): add it to the format, or name the "
-                          "right field", lv.span, (f"format '{name}' is declared here", lay.span))
-            elif role == "leaf" and f.lo != lv.page_shift and page_ok:
-                page = size_text(1 << lv.page_shift)
-                bag.error("E0406", f"frame field '{need}' of '{name}' starts at bit {f.lo}, but the {page} pages of "
-                          f"level '{lv.name}' need it to start at bit {lv.page_shift}, right above the page offset",
-                          f.span, (f"level '{lv.name}' maps {page} pages here", lv.span))
-            elif role == "table":
-                table_shift = (reg.entry_bytes * (1 << (lv.index_hi - lv.index_lo + 1))).bit_length() - 1
-                nxt = next((x for x in ordered if x.number == lv.number - 1), None)
-                if nxt is not None:
-                    table_shift = (reg.entry_bytes * (1 << (nxt.index_hi - nxt.index_lo + 1))).bit_length() - 1
-                if f.lo > table_shift:
-                    below = f"level '{nxt.name}'" if nxt is not None else "the next level"
-                    bag.error("E0409", f"pointer field '{need}' of '{name}' starts at bit {f.lo}, but the tables of "
-                              f"{below} are {size_text(1 << table_shift)} and aligned to it: the field must start "
-                              f"at or below bit {table_shift}", f.span,
-                              (f"{below} is declared here", nxt.span if nxt is not None else lv.span))
+            terms = reg.pointer if role == "table" else reg.frame_of(lv)
+            _addr_map(spec, reg, lv, lay, role, terms, ordered, page_ok, where, bag, once)
             for cond, _mask in lay.mbz_conditional():
                 for ref in _fields_in(cond, "ctx"):
                     if ref.name not in reg.context and once("E0310", name, ref.name):

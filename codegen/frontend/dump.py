@@ -252,14 +252,19 @@ class _Builder:
         return d.Level(number=lv.number, name=lv.name, index_hi=lv.index_hi, index_lo=lv.index_lo,
                        table=self.visible("layouts", lv.table), leaf=self.visible("layouts", lv.leaf),
                        leaf_when=self.expr(lv.leaf_when), page_shift=lv.page_shift if fixed else None,
-                       page_shift_expr=self.expr(lv.page_shift_expr), cite=lv.cite, doc=lv.doc,
+                       page_shift_expr=self.expr(lv.page_shift_expr), frame=self.terms(lv.frame),
+                       cite=lv.cite, doc=lv.doc,
                        span=self.span(lv.span))
+
+    def terms(self, terms: tuple[ir.AddrTerm, ...]) -> tuple[d.AddrTerm, ...]:
+        return tuple(d.AddrTerm(field=t.field, shift=t.shift, span=self.span(t.span)) for t in terms)
 
     def regime(self, r: ir.Regime) -> d.Regime:
         return d.Regime(
             name=self.named(r), input_name=r.input_name, input_width=r.input_width, access=r.access,
             context=tuple(self.visible("layouts", n) for n in r.context), entry_bytes=r.entry_bytes,
-            root=self.expr(r.root), start=self.expr(r.start), pointer=r.pointer, frame=r.frame,
+            root=self.expr(r.root), start=self.expr(r.start), pointer=self.terms(r.pointer),
+            frame=self.terms(r.frame),
             next_level=self.expr(r.next_level), levels=tuple(self.level(lv) for lv in r.levels),
             faults=tuple(self.rule(x) for x in r.faults), checks=tuple(self.rule(x) for x in r.checks),
             accumulators=tuple(d.Accumulator(name=a.name, width=a.width, init=self.expr(a.init),

@@ -55,7 +55,7 @@ def _implicitly_used(spec: ir.Spec) -> set[tuple[str, str]]:
             deciders = {r.name for r in lv.leaf_when.refs() if r.kind == "field"} if lv.leaf_when else set()
             for name in (lv.table, lv.leaf):
                 if name:
-                    out |= {(name, reg.pointer), (name, reg.frame)} | {(name, u.field) for u in reg.updates}
+                    out |= {(name, f) for f in reg.address_fields()} | {(name, u.field) for u in reg.updates}
                     out |= {(name, d) for d in deciders}
     for lay in spec.layouts:
         out |= {(lay.name, f.name) for f in lay.fields if f.reserved_if is not None}

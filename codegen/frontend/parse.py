@@ -287,11 +287,20 @@ class _ToAst(Transformer):
     def next_item(self, meta, c):
         return ("next", self.sp(meta), self._e(self._plain(c)[0]))
 
+    def addr_term(self, meta, c):
+        return ast.AddrTerm(str(c[0]), self.sp(meta), self._e(c[1]) if len(c) > 1 else None)
+
+    def addr_map(self, meta, c):
+        return tuple(c)
+
     def pointer_item(self, meta, c):
-        return ("pointer", self.sp(meta), str(c[0]))
+        return ("pointer", self.sp(meta), c[0])
 
     def frame_item(self, meta, c):
-        return ("frame", self.sp(meta), str(c[0]))
+        return ("frame", self.sp(meta), c[0])
+
+    def leaf_frame(self, meta, c):
+        return ("frame", c[0])
 
     def acc_item(self, meta, c):
         cite, doc = self._opts(c)
@@ -338,9 +347,10 @@ class _ToAst(Transformer):
 
     def level_leaf(self, meta, c):
         dynamic = any(isinstance(x, tuple) and x == ("shift", True) for x in c)
-        c = [x for x in c if not (isinstance(x, tuple) and x == ("shift", True))]
+        frame = next((x[1] for x in c if isinstance(x, tuple) and len(x) == 2 and x[0] == "frame"), ())
+        c = [x for x in c if not (isinstance(x, tuple) and (x == ("shift", True) or x[:1] == ("frame",)))]
         when = self._e(c[1]) if len(c) == 3 else None
-        return ("leaf", self.sp(meta), (c[0], when, self._e(c[-1]), dynamic))
+        return ("leaf", self.sp(meta), (c[0], when, self._e(c[-1]), dynamic, frame))
 
     def level_decl(self, meta, c):
         cite, doc = self._opts(c)
@@ -352,7 +362,7 @@ class _ToAst(Transformer):
                 continue
             spans[kind] = span
             if kind == "leaf":
-                kw["leaf"], kw["leaf_when"], kw["page"], kw["page_is_shift"] = val
+                kw["leaf"], kw["leaf_when"], kw["page"], kw["page_is_shift"], kw["frame"] = val
             else:
                 kw[kind] = val
         dups = kw.pop("_dups", [])

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 
 from codegen.frontend import catalogue
 from codegen.frontend.diagnostics import Diagnostic, DiagnosticBag
-from codegen.frontend.elaborate.elaborator import display_path, project_folder
+from codegen.frontend.elaborate.elaborator import display_path, import_root
 from codegen.ir.span import Span
 
 FORMAT_VERSION = 1
@@ -102,7 +102,7 @@ def shown_path(path: Path) -> str:
     """A spec named on the command line as the diagnostics show it (display_path)."""
     try:
         resolved = path.resolve()
-        return display_path(resolved, project_folder(resolved))
+        return display_path(resolved, import_root(resolved))
     except (OSError, RuntimeError, ValueError):
         return str(path)
 
@@ -132,13 +132,13 @@ def schema() -> dict:
 def sarif(report: CheckReport, checked: list[Path] = ()) -> dict:
     """The report as a SARIF 2.1.0 log (what GitHub code scanning reads). `checked` are
     the spec files of the run as named: a relative path in the report is found again
-    under their project folders (where display_path made it relative), the project
+    under their import roots (project folders, else their own folders, where display_path made it relative), the project
     root or the working directory."""
     root = Path(report.project_root)
     bases = [root]
     for p in checked:
         try:
-            folder = project_folder(p.resolve())
+            folder = import_root(p.resolve())
         except (OSError, RuntimeError, ValueError):
             folder = None
         if folder is not None and folder not in bases:

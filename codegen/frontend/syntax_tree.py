@@ -53,6 +53,15 @@ class Ignored:
 
 
 @dataclass(frozen=True)
+class AddrTerm:
+    """One term of a `pointer`/`frame` map: FIELD, or FIELD << SHIFT."""
+
+    field: str
+    span: Span
+    shift: Expr | None = None
+
+
+@dataclass(frozen=True)
 class Include:
     ref: Ref
     span: Span
@@ -125,6 +134,7 @@ class Level:
     leaf_when: Expr | None = None
     page: Expr | None = None
     page_is_shift: bool = False  # `page shift EXPR`: the page is 2**EXPR bytes, EXPR read from the entry
+    frame: tuple[AddrTerm, ...] = ()  # `... frame MAP` on the leaf clause: this leaf's own frame map
     cite: str = ""
     doc: str = ""
     stmt_spans: dict = field(default_factory=dict, hash=False, compare=False)

@@ -1,6 +1,6 @@
 """Reference documentation of a spec, in Markdown and in self-contained HTML, from the IR.
 
-`render(spec)` gives `{"<stem>.md": ..., "<stem>.html": ...}` and `render_index(specs)`
+`render(spec)` gives `{"<name>.md": ..., "<name>.html": ...}` (the spec's declared name) and `render_index(specs)`
 the index that links them. Everything here is generic: a layout is drawn from its bit
 ranges, a regime from its levels' index slices, a unit from its steps and rules,
 whatever the spec describes.
@@ -26,6 +26,7 @@ from markupsafe import Markup, escape
 from codegen import ir
 from codegen.frontend.diagnostics import Span
 from codegen.generate.comments import comment_text
+from codegen.generate.emit import output_name
 from codegen.ir import GENERATOR_VERSION
 from codegen.ir.expr import BINARY, Expr
 
@@ -746,6 +747,16 @@ class RecordDoc:
     fields: list[RecordFieldDoc]
 
 
+def _map_entry(what: str, terms: tuple[ir.AddrTerm, ...], note: str, where: str = "") -> Entry:
+    """A pointer or frame map: a bare field is named as before; a map of terms says how
+    each field lands in the address."""
+    if len(terms) == 1 and terms[0].shift is None:
+        return Entry(f"{what} field{where}", terms[0].field, note=note)
+    text = " | ".join(t.field if t.shift is None else f"{t.field} << {t.shift}" for t in terms)
+    return Entry(f"{what} map{where}", text, note=note + ": the OR of its terms; a bare FIELD is its bits at the address "
+                 "bits they occupy, FIELD << N puts the field's value at address bit N")
+
+
 @dataclass
 class LevelDoc:
     number: int
@@ -898,12 +909,13 @@ class SpecDoc:
 
     def __init__(self, spec: ir.Spec):
         self.spec = spec
-        self.stem = Path(spec.path).stem
+        self.stem = output_name(spec)  # keyed by the declared name, as generated/<name>/ is
         self.p = ExprPrinter(spec)
         self.anchors = Anchors()
         self._uid = 0
         self.path = self.display(spec.path)
         self.header = header_lines(spec, self.path)
+        self.models = spec.models if len(spec.models) > 1 else ()  # listed when the spec has several
         self.version = GENERATOR_VERSION
         self._declare()
         self.uses = self._find_uses()
@@ -1050,9 +1062,13 @@ class SpecDoc:
             Entry("entry size", f"{r.entry_bytes} bytes"),
             Entry("top table address", expr=p.text(r.root)),
             Entry("start level", expr=p.text(r.start)),
-            Entry("pointer field", r.pointer, note="the next table's address in a pointer entry"),
-            Entry("frame field", r.frame, note="the page frame in a leaf entry"),
+            _map_entry("pointer", r.pointer, "the next table's address in a pointer entry"),
+            _map_entry("frame", r.frame, "the page frame in a leaf entry"),
         ]
+        overview += [_map_entry("frame", lv.frame,
+                                f"the page frame in a leaf entry of level {lv.number} (its own map)",
+                                f" of level {lv.number} {lv.name}")
+                     for lv in r.levels if lv.frame]
         if r.next_level is not None:
             overview.append(Entry("next level", expr=p.text(r.next_level),
                                   note="a pointer names the level of the table it points to"))
@@ -1362,7 +1378,7 @@ def index_entry(s: ir.Spec) -> IndexEntry:
               (len([x for x in s.layouts if x.kind != "register"]), "format"), (len(s.enums), "enum"),
               (len(s.regimes), "regime"), (len(s.nested), "nested translation"), (len(s.units), "unit")]
     text = ", ".join(f"{n} {w}{'s' if n != 1 else ''}" for n, w in counts if n)
-    return IndexEntry(s.name, Path(s.path).stem, display_path(s.path, s.path), s.sha256, s.cite, s.doc, text)
+    return IndexEntry(s.name, output_name(s), display_path(s.path, s.path), s.sha256, s.cite, s.doc, text)
 
 
 INDEX_LINE = "index: "  # the header line of a spec's Markdown that carries its index entry

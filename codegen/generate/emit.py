@@ -7,6 +7,7 @@ error never leaves a half-written output.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import time
 from functools import lru_cache
@@ -66,6 +67,8 @@ def header(spec: ir.Spec, comment: str = "#") -> str:
         f"spec: {comments.comment_text(spec.path)}",  # a file name may hold a newline
         f"spec sha256: {spec.sha256}",
         f"generator: virtspec {GENERATOR_VERSION}",
+        # a model other than the default (Spec.models) says which; the default's header is unchanged
+        *([f"model: {spec.top_name} (of {', '.join(spec.models)})"] if spec.top_name else []),
     ))
 
 
@@ -117,11 +120,35 @@ def _read(path: str) -> str | None:
     return None
 
 
-def out_dir(spec: ir.Spec, root: Path) -> Path:
-    """generated/<spec file name>. A name of dots only ('...vspec' has the stem '..')
-    would put the files outside `root`: its dots become '_'."""
-    stem = Path(spec.path).stem
-    return root / (stem if stem.strip(".") else stem.replace(".", "_"))
+def output_name(spec: ir.Spec) -> str:
+    """The name a spec's outputs are keyed by (generated/<name>/, docs/<name>.md): its
+    declared name (`spec NAME;`), never its file name, so that two files `s.vspec` in
+    different folders, or two links to different files, do not share outputs. A
+    declared name is a NAME token ([A-Za-z_][A-Za-z0-9_]*), a safe folder name. A spec
+    without the declaration is named after its file: a name of dots only ('...vspec'
+    has the stem '..') would leave the output folder, so its dots become '_', as would a
+    path separator or a NUL (a file name holds neither)."""
+    name = re.sub(r"[/\\\x00]", "_", spec.name)
+    return name if name.strip(".") else name.replace(".", "_") or "_"
+
+
+def out_dir(spec: ir.Spec, root: Path, model: str | None = None) -> Path:
+    """generated/<declared name>/ for the default model, generated/<name>/<model>/ for
+    each other model of the spec (`Spec.models`). A model name is a regime, composition
+    or unit name (an identifier: no '.'), so it never names a file of the folder
+    (reference.py, model.py)."""
+    base = root / output_name(spec)
+    if model is None or model == spec.models[0]:
+        return base
+    if not re.fullmatch(r"[A-Za-z0-9_]+", model) or model in OUTPUTS:
+        raise ValueError(f"model name {model!r} cannot name a folder beside {', '.join(OUTPUTS)}")
+    return base / model
+
+
+def render_models(spec: ir.Spec, root: Path) -> list[tuple[str, Path, dict[str, str]]]:
+    """Every model of `spec` rendered: (model name, its folder under `root`, its files),
+    the default model first."""
+    return [(m, out_dir(spec, root, m), render(spec.for_model(m))) for m in spec.models]
 
 
 STALE_TEMPORARY_AGE = 600  # seconds: an older `.NAME.*.tmp` was left by a run that was killed

@@ -186,6 +186,15 @@ class Layout(_Model):
     span: Span
 
 
+class AddrTerm(_Model):
+    """One term of a `pointer`/`frame` map."""
+
+    field: str = Field(description="the entry field that carries address bits")
+    shift: int | None = Field(description="`FIELD << N`: the address bit the field's low bit goes to; null: a bare "
+                                          "FIELD, its bits at the address bits they occupy")
+    span: Span
+
+
 class Level(_Model):
     number: int
     name: str
@@ -198,6 +207,8 @@ class Level(_Model):
                                                "without a leaf or when the size is read from the entry")
     page_shift_expr: Expr | None = Field(description="`page shift EXPR`: the page is 2**EXPR bytes, EXPR read "
                                                      "from the leaf entry")
+    frame: tuple[AddrTerm, ...] = Field(description="`leaf F ... frame MAP`: this leaf's own frame map; empty: the "
+                                                    "regime's")
     cite: str
     doc: str
     span: Span
@@ -292,8 +303,8 @@ class Regime(_Model):
     entry_bytes: int
     root: Expr
     start: Expr
-    pointer: str
-    frame: str
+    pointer: tuple[AddrTerm, ...] = Field(description="the next table's address in a pointer entry: an OR of terms")
+    frame: tuple[AddrTerm, ...] = Field(description="the page frame in a leaf entry: an OR of terms")
     next_level: Expr | None = Field(description="`next level EXPR`: the level a pointer leads to (walks that skip "
                                                 "levels); null: the level below")
     levels: tuple[Level, ...] = Field(description="from the highest level number down")

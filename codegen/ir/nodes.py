@@ -103,6 +103,52 @@ class Layout(Node):
         return out
 
 
+class AddrTerm(Node):
+    """One term of a `pointer`/`frame` map: entry field `field` carries the address bits
+    from `shift` up (`FIELD << N`, its value right-aligned); shift None is a bare FIELD,
+    the field's bits at the address bits they occupy."""
+
+    field: str
+    shift: int | None = None
+
+    def piece(self, layout: Layout) -> tuple[int, int, int] | None:
+        """(entry low bit, width, address low bit) in `layout`; None if it lacks the field."""
+        f = layout.field(self.field)
+        if f is None:
+            return None
+        return f.lo, f.width, f.lo if self.shift is None else self.shift
+
+
+def addr_pieces(terms: tuple[AddrTerm, ...], layout: Layout) -> tuple[tuple[int, int, int], ...]:
+    """The (entry low bit, width, address low bit) of each term `layout` has, by address bit."""
+    return tuple(sorted((p for t in terms if (p := t.piece(layout)) is not None), key=lambda p: p[2]))
+
+
+def addr_mask(terms: tuple[AddrTerm, ...], layout: Layout) -> int:
+    """The address bits a map sets from an entry of `layout`."""
+    m = 0
+    for _, w, a in addr_pieces(terms, layout):
+        m |= ((1 << w) - 1) << a
+    return m
+
+
+def addr_of(terms: tuple[AddrTerm, ...], layout: Layout, entry: int) -> int:
+    """The address an entry value of `layout` gives through a map."""
+    out = 0
+    for e, w, a in addr_pieces(terms, layout):
+        out |= ((entry >> e) & ((1 << w) - 1)) << a
+    return out
+
+
+def entry_bits(terms: tuple[AddrTerm, ...], layout: Layout, addr: int) -> tuple[int, int]:
+    """The inverse: (entry bits that give `addr`, the entry mask they occupy)."""
+    value = m = 0
+    for e, w, a in addr_pieces(terms, layout):
+        value |= ((addr >> a) & ((1 << w) - 1)) << e
+        m |= ((1 << w) - 1) << e
+    return value, m
+
+
 class Level(Node):
     """One level of a walk: the slice of the input that indexes the table, and the
     format of its entries as a pointer (`table`) and/or as a leaf."""
@@ -118,6 +164,8 @@ class Level(Node):
     # `page shift EXPR`: the page size comes from the leaf entry (2**EXPR bytes); then
     # page_shift is the smallest (the frame field's low bit)
     page_shift_expr: Expr | None = None
+    # `leaf F ... frame MAP`: this leaf's own frame map; () uses the regime's
+    frame: tuple[AddrTerm, ...] = ()
     cite: str = ""
     doc: str = ""
 
@@ -185,6 +233,10 @@ class Record(Node):
     doc: str = ""
 
 
+# The sizes of a table entry (`entry BYTES;`): the memory port moves 2**m_size bytes
+ENTRY_SIZES = (4, 8, 16, 32)
+
+
 class Regime(Node):
     """A one-dimensional translation: input address -> output address or fault."""
 
@@ -196,8 +248,8 @@ class Regime(Node):
     entry_bytes: int
     root: Expr
     start: Expr
-    pointer: str
-    frame: str
+    pointer: tuple[AddrTerm, ...]
+    frame: tuple[AddrTerm, ...]
     levels: tuple[Level, ...]
     faults: tuple[Rule, ...]
     checks: tuple[Rule, ...]
@@ -214,6 +266,14 @@ class Regime(Node):
     def faults_for(self, leaf: bool) -> tuple[Rule, ...]:
         """The walk faults checked on an entry that is a leaf (or a pointer)."""
         return tuple(r for r in self.faults if r.where in ("", "leaf" if leaf else "table"))
+
+    def frame_of(self, level: Level) -> tuple[AddrTerm, ...]:
+        """The frame map of `level`'s leaf: its own, or the regime's."""
+        return level.frame or self.frame
+
+    def address_fields(self) -> set[str]:
+        """Every field a pointer or frame map of the regime reads."""
+        return {t.field for terms in (self.pointer, self.frame, *(lv.frame for lv in self.levels)) for t in terms}
 
     def level(self, number: int) -> Level:
         return next(lv for lv in self.levels if lv.number == number)

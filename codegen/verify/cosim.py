@@ -36,6 +36,8 @@ class Report:
     (codegen/verify/report.py)."""
 
     spec_name: str = ""
+    model: str = ""  # the model that ran (Spec.models): its name, in the report and every replay command
+    models: tuple[str, ...] = ()  # every model of the spec, the default first
     spec_path: str = ""  # the spec file: absolute when the caller names it (spec_file=), else as the IR shows it
     kind: str = TRANSLATION
     seed: int | None = None
@@ -92,7 +94,7 @@ class Report:
             return round(self.transactions / seconds, 1) if seconds else 0.0
 
         return r.CosimReport(
-            spec=r.SpecRef(name=self.spec_name, path=self.spec_path), kind=self.kind, seed=self.seed,
+            spec=r.SpecRef(name=self.spec_name, path=self.spec_path, model=self.model or None), kind=self.kind, seed=self.seed,
             options=self.options(), transactions=self.transactions, mismatches=self.mismatches,
             mismatched=self.mismatched, failures=[self._failure(f, program, extra_args) for f in self.failures],
             coverage=r.Coverage(hit=dict(sorted(self.coverage.items())), missing=self.missing,
@@ -105,8 +107,13 @@ class Report:
 
     def command(self, program: tuple[str, ...], args: list[str], extra_args: tuple[str, ...] = ()) -> str:
         """A `virtspec cosim` command line on this run's spec (an absolute path); `program`
-        is how virtspec is started (the console script, or python -m codegen)."""
-        return shlex.join([*program, "cosim", self.spec_path, *args, *extra_args])
+        is how virtspec is started (the console script, or python -m codegen). A model
+        other than the default is named (--model), so the command re-runs the same one."""
+        return shlex.join([*program, "cosim", self.spec_path, *self.model_args(), *args, *extra_args])
+
+    def model_args(self) -> list[str]:
+        """--model NAME when the spec has several models (each replay re-runs this one)."""
+        return ["--model", self.model] if self.model and len(self.models) > 1 else []
 
     def _failure(self, f: harness.Mismatch, program: tuple[str, ...],
                  extra_args: tuple[str, ...]) -> report_mod.Failure:
@@ -321,7 +328,7 @@ def _start(spec: ir.Spec, stim: Stimulus, seed: int | None, timing: harness.Timi
            max_failures: int, spec_file: Path | None) -> Report:
     path = str(Path(spec_file).resolve()) if spec_file is not None else spec.path
     timing = timing or harness.Timing()
-    return Report(spec_name=spec.name, spec_path=path, kind=UNIT if stim.unit else TRANSLATION, seed=seed,
+    return Report(spec_name=spec.name, model=spec.top.name, models=spec.models, spec_path=path, kind=UNIT if stim.unit else TRANSLATION, seed=seed,
                   requested=stim.count, mix=dict(mix) if mix else None, timing=timing,
                   expected=stim.expected, unreachable=stim.unreachable, max_failures=max_failures,
                   cycle_limit=harness.cycle_limit(spec, timing))
@@ -442,7 +449,8 @@ def _check_one(ref, model, stim: Stimulus, sc: Scenario, index: int, report: Rep
 def _save(report: Report, sc: Scenario, index: int, path: Path) -> Path:
     """Save a scenario of this run as a scenario file (`cosim --scenario` reads it)."""
     return report_mod.write_scenario_file(path, report_mod.ScenarioFile(
-        spec=report_mod.SpecRef(name=report.spec_name, path=report.spec_path), kind=report.kind, index=index,
+        spec=report_mod.SpecRef(name=report.spec_name, path=report.spec_path,
+                                     model=report.model or None), kind=report.kind, index=index,
         seed=report.seed, options=report.options(), scenario=report_mod.scenario_data(sc)))
 
 

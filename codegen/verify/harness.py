@@ -151,6 +151,7 @@ def testbench(model, ref, scenarios: list[Scenario], results: list, timing: Timi
         clk.next = not clk
 
     m_valid, m_ready, m_we, m_addr, m_wdata = p["m_valid"], p["m_ready"], p["m_we"], p["m_addr"], p["m_wdata"]
+    m_size = p["m_size"]
     m_rvalid, m_rdata = p["m_rvalid"], p["m_rdata"]
     stalls = bool(timing.stall_percent)
     fixed = timing.min_latency if timing.min_latency == timing.max_latency else None
@@ -158,22 +159,26 @@ def testbench(model, ref, scenarios: list[Scenario], results: list, timing: Timi
     @always(clk.posedge)
     def memory():
         """The memory: accepts a request when valid and ready, answers it after the
-        request's latency; signals are written only when they change (simulation speed)."""
+        request's latency; signals are written only when they change (simulation speed).
+        A request moves 2**m_size bytes: a read returns the low bytes of the value
+        stored at its address, and both kinds are traced with that size."""
         st["cycle"] += 1
         cycle = st["cycle"]
         rng = st["rng"]
         pend = st["pending"]
         if m_valid and m_ready:
             addr = int(m_addr)
+            size = 1 << int(m_size)
+            keep = (1 << 8 * size) - 1
             lat = fixed or rng.randint(timing.min_latency, timing.max_latency)
             if m_we:
-                value = int(m_wdata)
+                value = int(m_wdata) & keep
                 st["mem"][addr] = value
-                st["trace"].append((1, addr, 8, value))
+                st["trace"].append((1, addr, size, value))
                 pend.append((cycle + lat, 0))
             else:
-                value = st["mem"].get(addr, 0)
-                st["trace"].append((0, addr, 8, value))
+                value = st["mem"].get(addr, 0) & keep
+                st["trace"].append((0, addr, size, value))
                 pend.append((cycle + lat, value))
         if pend and pend[0][0] <= cycle + 1:
             m_rvalid.next = True
@@ -286,7 +291,8 @@ def outcome_text(outcome: dict) -> str:
 
 
 def _ref(r) -> str:
-    return f"{'W' if r[0] else 'R'}[{r[1]:#x}]={r[3]:#x}"
+    """A memory reference for people: R8[0x1000]=0x3 reads 8 bytes at 0x1000."""
+    return f"{'W' if r[0] else 'R'}{r[2]}[{r[1]:#x}]={r[3]:#x}"
 
 
 def describe(sc: Scenario) -> str:

@@ -43,6 +43,9 @@ class SpecRef(_Model):
 
     name: str = Field(description="the spec's declared name (`spec NAME;`)")
     path: str = Field(description="the spec file")
+    model: str | None = Field(None, description="the model of the spec that ran (`cosim --model`; the spec's "
+                              "regime, composition or unit of that name); null in a scenario file saved before "
+                              "specs had several models: the default one")
 
 
 class Options(_Model):

@@ -9,8 +9,10 @@ One clock, synchronous reset. A transaction starts with a one-cycle `start` puls
 while the event (e_*) and context (r_*) inputs are held; `done` pulses for one cycle
 when the outputs are valid: o_status is 0 for no exit, else the number of the exit
 rule that decided (1 = first), and o_r_* hold its record. Memory is reached through a
-request port (m_valid/m_ready, m_we, m_addr, m_wdata) and a response port (m_rvalid,
-m_rdata); every request, read or write, gets exactly one response, after any latency.
+request port (m_valid/m_ready, m_we, m_size, m_addr, m_wdata) and a response port
+(m_rvalid, m_rdata); every request, read or write, gets exactly one response, after any
+latency. A request moves 2**m_size bytes in the low bits of m_wdata and m_rdata: an
+8-byte structure word, or a table entry of a walk.
 Each walk is a walker block of its own; the unit starts it and waits for it, and
 while it runs its memory requests go out on the port.
 """
@@ -18,6 +20,9 @@ from myhdl import ResetSignal, Signal, always_comb, always_seq, block, concat, e
 
 ADDR_WIDTH = 64
 DATA_WIDTH = 64
+WORD_WIDTH = 64  # a structure word
+SIZE_WIDTH = 3  # m_size: log2 of the bytes a request moves
+WORD_SIZE = 3
 STATUS_WIDTH = 8
 LEVEL_WIDTH = 3
 NESTED_BASE = 64
@@ -25,36 +30,36 @@ NESTED_BASE = 64
 
 @block
 def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
-                m_valid, m_ready, m_we, m_addr, m_wdata, m_rvalid, m_rdata,
+                m_valid, m_ready, m_we, m_size, m_addr, m_wdata, m_rvalid, m_rdata,
                 o_status, o_level, o_aux, o_pa, o_r_PR, o_r_RZ, o_r_PE):
     """Walker for regime io_pt as the unit_io stage  # spec: specs/amd_iommu.vspec:213"""
     S = enum('IDLE', 'MWAIT', 'FAULT', 'ADREQ', 'ADWAIT')
     st = Signal(S.IDLE)
     lvl = Signal(intbv(0)[LEVEL_WIDTH:])
     ea = Signal(intbv(0)[ADDR_WIDTH:])
-    le = Signal(intbv(0)[DATA_WIDTH:])  # the last entry read, for the fault record
+    le = Signal(intbv(0)[64:])  # the last entry read, for the fault record
     fault_k = Signal(intbv(0)[STATUS_WIDTH:])
     flevel = Signal(intbv(0)[LEVEL_WIDTH:])
     a_r = Signal(bool(0))
     a_w = Signal(bool(0))
     pend_6 = Signal(bool(0))
     sa_6 = Signal(intbv(0)[ADDR_WIDTH:])
-    se_6 = Signal(intbv(0)[DATA_WIDTH:])
+    se_6 = Signal(intbv(0)[64:])
     pend_5 = Signal(bool(0))
     sa_5 = Signal(intbv(0)[ADDR_WIDTH:])
-    se_5 = Signal(intbv(0)[DATA_WIDTH:])
+    se_5 = Signal(intbv(0)[64:])
     pend_4 = Signal(bool(0))
     sa_4 = Signal(intbv(0)[ADDR_WIDTH:])
-    se_4 = Signal(intbv(0)[DATA_WIDTH:])
+    se_4 = Signal(intbv(0)[64:])
     pend_3 = Signal(bool(0))
     sa_3 = Signal(intbv(0)[ADDR_WIDTH:])
-    se_3 = Signal(intbv(0)[DATA_WIDTH:])
+    se_3 = Signal(intbv(0)[64:])
     pend_2 = Signal(bool(0))
     sa_2 = Signal(intbv(0)[ADDR_WIDTH:])
-    se_2 = Signal(intbv(0)[DATA_WIDTH:])
+    se_2 = Signal(intbv(0)[64:])
     pend_1 = Signal(bool(0))
     sa_1 = Signal(intbv(0)[ADDR_WIDTH:])
-    se_1 = Signal(intbv(0)[DATA_WIDTH:])
+    se_1 = Signal(intbv(0)[64:])
     @always_seq(clk.posedge, reset=rst)
     def fsm():
         pending = False
@@ -75,6 +80,7 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                 if (r_HPT[12:9]) == 6:  # spec: specs/amd_iommu.vspec:219
                     m_valid.next = True
                     m_we.next = False
+                    m_size.next = 3
                     m_addr.next = (r_HPT[52:12] << 0xc) + (i_addr[64:57] << 3)
                     ea.next = (r_HPT[52:12] << 0xc) + (i_addr[64:57] << 3)
                     st.next = S.MWAIT
@@ -82,6 +88,7 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                 elif (r_HPT[12:9]) == 5:  # spec: specs/amd_iommu.vspec:219
                     m_valid.next = True
                     m_we.next = False
+                    m_size.next = 3
                     m_addr.next = (r_HPT[52:12] << 0xc) + (i_addr[57:48] << 3)
                     ea.next = (r_HPT[52:12] << 0xc) + (i_addr[57:48] << 3)
                     st.next = S.MWAIT
@@ -89,6 +96,7 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                 elif (r_HPT[12:9]) == 4:  # spec: specs/amd_iommu.vspec:219
                     m_valid.next = True
                     m_we.next = False
+                    m_size.next = 3
                     m_addr.next = (r_HPT[52:12] << 0xc) + (i_addr[48:39] << 3)
                     ea.next = (r_HPT[52:12] << 0xc) + (i_addr[48:39] << 3)
                     st.next = S.MWAIT
@@ -96,6 +104,7 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                 elif (r_HPT[12:9]) == 3:  # spec: specs/amd_iommu.vspec:219
                     m_valid.next = True
                     m_we.next = False
+                    m_size.next = 3
                     m_addr.next = (r_HPT[52:12] << 0xc) + (i_addr[39:30] << 3)
                     ea.next = (r_HPT[52:12] << 0xc) + (i_addr[39:30] << 3)
                     st.next = S.MWAIT
@@ -103,6 +112,7 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                 elif (r_HPT[12:9]) == 2:  # spec: specs/amd_iommu.vspec:219
                     m_valid.next = True
                     m_we.next = False
+                    m_size.next = 3
                     m_addr.next = (r_HPT[52:12] << 0xc) + (i_addr[30:21] << 3)
                     ea.next = (r_HPT[52:12] << 0xc) + (i_addr[30:21] << 3)
                     st.next = S.MWAIT
@@ -110,6 +120,7 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                 else:  # spec: specs/amd_iommu.vspec:219
                     m_valid.next = True
                     m_we.next = False
+                    m_size.next = 3
                     m_addr.next = (r_HPT[52:12] << 0xc) + (i_addr[21:12] << 3)
                     ea.next = (r_HPT[52:12] << 0xc) + (i_addr[21:12] << 3)
                     st.next = S.MWAIT
@@ -145,6 +156,7 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                         if m_rdata[12:9] == 5:  # next level, spec: specs/amd_iommu.vspec:222
                             m_valid.next = True
                             m_we.next = False
+                            m_size.next = 3
                             m_addr.next = (m_rdata & 0xffffffffff000) + (i_addr[57:48] << 3)
                             ea.next = (m_rdata & 0xffffffffff000) + (i_addr[57:48] << 3)
                             st.next = S.MWAIT
@@ -152,6 +164,7 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                         elif m_rdata[12:9] == 4:  # next level, spec: specs/amd_iommu.vspec:222
                             m_valid.next = True
                             m_we.next = False
+                            m_size.next = 3
                             m_addr.next = (m_rdata & 0xffffffffff000) + (i_addr[48:39] << 3)
                             ea.next = (m_rdata & 0xffffffffff000) + (i_addr[48:39] << 3)
                             st.next = S.MWAIT
@@ -159,6 +172,7 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                         elif m_rdata[12:9] == 3:  # next level, spec: specs/amd_iommu.vspec:222
                             m_valid.next = True
                             m_we.next = False
+                            m_size.next = 3
                             m_addr.next = (m_rdata & 0xffffffffff000) + (i_addr[39:30] << 3)
                             ea.next = (m_rdata & 0xffffffffff000) + (i_addr[39:30] << 3)
                             st.next = S.MWAIT
@@ -166,6 +180,7 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                         elif m_rdata[12:9] == 2:  # next level, spec: specs/amd_iommu.vspec:222
                             m_valid.next = True
                             m_we.next = False
+                            m_size.next = 3
                             m_addr.next = (m_rdata & 0xffffffffff000) + (i_addr[30:21] << 3)
                             ea.next = (m_rdata & 0xffffffffff000) + (i_addr[30:21] << 3)
                             st.next = S.MWAIT
@@ -173,6 +188,7 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                         elif m_rdata[12:9] == 1:  # next level, spec: specs/amd_iommu.vspec:222
                             m_valid.next = True
                             m_we.next = False
+                            m_size.next = 3
                             m_addr.next = (m_rdata & 0xffffffffff000) + (i_addr[21:12] << 3)
                             ea.next = (m_rdata & 0xffffffffff000) + (i_addr[21:12] << 3)
                             st.next = S.MWAIT
@@ -180,6 +196,7 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                         else:
                             m_valid.next = True
                             m_we.next = False
+                            m_size.next = 3
                             m_addr.next = (m_rdata & 0xffffffffff000) + (i_addr[57:48] << 3)
                             ea.next = (m_rdata & 0xffffffffff000) + (i_addr[57:48] << 3)
                             st.next = S.MWAIT
@@ -561,6 +578,7 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                             if m_rdata[12:9] == 4:  # next level, spec: specs/amd_iommu.vspec:222
                                 m_valid.next = True
                                 m_we.next = False
+                                m_size.next = 3
                                 m_addr.next = (m_rdata & 0xffffffffff000) + (i_addr[48:39] << 3)
                                 ea.next = (m_rdata & 0xffffffffff000) + (i_addr[48:39] << 3)
                                 st.next = S.MWAIT
@@ -568,6 +586,7 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                             elif m_rdata[12:9] == 3:  # next level, spec: specs/amd_iommu.vspec:222
                                 m_valid.next = True
                                 m_we.next = False
+                                m_size.next = 3
                                 m_addr.next = (m_rdata & 0xffffffffff000) + (i_addr[39:30] << 3)
                                 ea.next = (m_rdata & 0xffffffffff000) + (i_addr[39:30] << 3)
                                 st.next = S.MWAIT
@@ -575,6 +594,7 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                             elif m_rdata[12:9] == 2:  # next level, spec: specs/amd_iommu.vspec:222
                                 m_valid.next = True
                                 m_we.next = False
+                                m_size.next = 3
                                 m_addr.next = (m_rdata & 0xffffffffff000) + (i_addr[30:21] << 3)
                                 ea.next = (m_rdata & 0xffffffffff000) + (i_addr[30:21] << 3)
                                 st.next = S.MWAIT
@@ -582,6 +602,7 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                             elif m_rdata[12:9] == 1:  # next level, spec: specs/amd_iommu.vspec:222
                                 m_valid.next = True
                                 m_we.next = False
+                                m_size.next = 3
                                 m_addr.next = (m_rdata & 0xffffffffff000) + (i_addr[21:12] << 3)
                                 ea.next = (m_rdata & 0xffffffffff000) + (i_addr[21:12] << 3)
                                 st.next = S.MWAIT
@@ -589,6 +610,7 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                             else:
                                 m_valid.next = True
                                 m_we.next = False
+                                m_size.next = 3
                                 m_addr.next = (m_rdata & 0xffffffffff000) + (i_addr[48:39] << 3)
                                 ea.next = (m_rdata & 0xffffffffff000) + (i_addr[48:39] << 3)
                                 st.next = S.MWAIT
@@ -970,6 +992,7 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                             if m_rdata[12:9] == 3:  # next level, spec: specs/amd_iommu.vspec:222
                                 m_valid.next = True
                                 m_we.next = False
+                                m_size.next = 3
                                 m_addr.next = (m_rdata & 0xffffffffff000) + (i_addr[39:30] << 3)
                                 ea.next = (m_rdata & 0xffffffffff000) + (i_addr[39:30] << 3)
                                 st.next = S.MWAIT
@@ -977,6 +1000,7 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                             elif m_rdata[12:9] == 2:  # next level, spec: specs/amd_iommu.vspec:222
                                 m_valid.next = True
                                 m_we.next = False
+                                m_size.next = 3
                                 m_addr.next = (m_rdata & 0xffffffffff000) + (i_addr[30:21] << 3)
                                 ea.next = (m_rdata & 0xffffffffff000) + (i_addr[30:21] << 3)
                                 st.next = S.MWAIT
@@ -984,6 +1008,7 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                             elif m_rdata[12:9] == 1:  # next level, spec: specs/amd_iommu.vspec:222
                                 m_valid.next = True
                                 m_we.next = False
+                                m_size.next = 3
                                 m_addr.next = (m_rdata & 0xffffffffff000) + (i_addr[21:12] << 3)
                                 ea.next = (m_rdata & 0xffffffffff000) + (i_addr[21:12] << 3)
                                 st.next = S.MWAIT
@@ -991,6 +1016,7 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                             else:
                                 m_valid.next = True
                                 m_we.next = False
+                                m_size.next = 3
                                 m_addr.next = (m_rdata & 0xffffffffff000) + (i_addr[39:30] << 3)
                                 ea.next = (m_rdata & 0xffffffffff000) + (i_addr[39:30] << 3)
                                 st.next = S.MWAIT
@@ -1372,6 +1398,7 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                             if m_rdata[12:9] == 2:  # next level, spec: specs/amd_iommu.vspec:222
                                 m_valid.next = True
                                 m_we.next = False
+                                m_size.next = 3
                                 m_addr.next = (m_rdata & 0xffffffffff000) + (i_addr[30:21] << 3)
                                 ea.next = (m_rdata & 0xffffffffff000) + (i_addr[30:21] << 3)
                                 st.next = S.MWAIT
@@ -1379,6 +1406,7 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                             elif m_rdata[12:9] == 1:  # next level, spec: specs/amd_iommu.vspec:222
                                 m_valid.next = True
                                 m_we.next = False
+                                m_size.next = 3
                                 m_addr.next = (m_rdata & 0xffffffffff000) + (i_addr[21:12] << 3)
                                 ea.next = (m_rdata & 0xffffffffff000) + (i_addr[21:12] << 3)
                                 st.next = S.MWAIT
@@ -1386,6 +1414,7 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                             else:
                                 m_valid.next = True
                                 m_we.next = False
+                                m_size.next = 3
                                 m_addr.next = (m_rdata & 0xffffffffff000) + (i_addr[30:21] << 3)
                                 ea.next = (m_rdata & 0xffffffffff000) + (i_addr[30:21] << 3)
                                 st.next = S.MWAIT
@@ -1767,6 +1796,7 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                             if m_rdata[12:9] == 1:  # next level, spec: specs/amd_iommu.vspec:222
                                 m_valid.next = True
                                 m_we.next = False
+                                m_size.next = 3
                                 m_addr.next = (m_rdata & 0xffffffffff000) + (i_addr[21:12] << 3)
                                 ea.next = (m_rdata & 0xffffffffff000) + (i_addr[21:12] << 3)
                                 st.next = S.MWAIT
@@ -1774,6 +1804,7 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                             else:
                                 m_valid.next = True
                                 m_we.next = False
+                                m_size.next = 3
                                 m_addr.next = (m_rdata & 0xffffffffff000) + (i_addr[21:12] << 3)
                                 ea.next = (m_rdata & 0xffffffffff000) + (i_addr[21:12] << 3)
                                 st.next = S.MWAIT
@@ -2142,6 +2173,7 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                 pend_6.next = False
                 m_valid.next = True
                 m_we.next = True
+                m_size.next = 3
                 m_addr.next = sa_6
                 m_wdata.next = se_6
                 st.next = S.ADWAIT
@@ -2149,6 +2181,7 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                 pend_5.next = False
                 m_valid.next = True
                 m_we.next = True
+                m_size.next = 3
                 m_addr.next = sa_5
                 m_wdata.next = se_5
                 st.next = S.ADWAIT
@@ -2156,6 +2189,7 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                 pend_4.next = False
                 m_valid.next = True
                 m_we.next = True
+                m_size.next = 3
                 m_addr.next = sa_4
                 m_wdata.next = se_4
                 st.next = S.ADWAIT
@@ -2163,6 +2197,7 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                 pend_3.next = False
                 m_valid.next = True
                 m_we.next = True
+                m_size.next = 3
                 m_addr.next = sa_3
                 m_wdata.next = se_3
                 st.next = S.ADWAIT
@@ -2170,6 +2205,7 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                 pend_2.next = False
                 m_valid.next = True
                 m_we.next = True
+                m_size.next = 3
                 m_addr.next = sa_2
                 m_wdata.next = se_2
                 st.next = S.ADWAIT
@@ -2177,6 +2213,7 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                 pend_1.next = False
                 m_valid.next = True
                 m_we.next = True
+                m_size.next = 3
                 m_addr.next = sa_1
                 m_wdata.next = se_1
                 st.next = S.ADWAIT
@@ -2197,7 +2234,7 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
 
 @block
 def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_TAB_BAR, r_CONTROL, r_EVT_LOG_BAR, r_EVT_LOG_TAIL,
-          m_valid, m_ready, m_we, m_addr, m_wdata, m_rvalid, m_rdata,
+          m_valid, m_ready, m_we, m_size, m_addr, m_wdata, m_rvalid, m_rdata,
           o_status, o_r_outcome, o_r_address, o_r_data, o_r_vector, o_r_destination, o_r_dest_mode, o_r_int_type, o_r_rq_eoi, o_r_code, o_r_logged, o_r_entry_lo, o_r_entry_hi, o_r_tail):
     """The unit `iommu`  # spec: specs/amd_iommu.vspec:374"""
     S = enum('IDLE', 'S0W0', 'S0W1', 'S0W2', 'S0W3', 'S1G', 'S1R', 'S2W0', 'DECIDE', 'ST0', 'ST1', 'FINISH')
@@ -2209,11 +2246,12 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
     u_we = Signal(bool(0))
     u_addr = Signal(intbv(0)[ADDR_WIDTH:])
     u_wdata = Signal(intbv(0)[DATA_WIDTH:])
-    w_dte_0 = Signal(intbv(0)[DATA_WIDTH:])
-    w_dte_8 = Signal(intbv(0)[DATA_WIDTH:])
-    w_dte_10 = Signal(intbv(0)[DATA_WIDTH:])
-    w_dte_18 = Signal(intbv(0)[DATA_WIDTH:])
-    w_irt_0 = Signal(intbv(0)[DATA_WIDTH:])
+    u_size = Signal(intbv(0)[SIZE_WIDTH:])
+    w_dte_0 = Signal(intbv(0)[WORD_WIDTH:])
+    w_dte_8 = Signal(intbv(0)[WORD_WIDTH:])
+    w_dte_10 = Signal(intbv(0)[WORD_WIDTH:])
+    w_dte_18 = Signal(intbv(0)[WORD_WIDTH:])
+    w_irt_0 = Signal(intbv(0)[WORD_WIDTH:])
     # walk io of regime io_pt: its ports, and what the unit keeps of it
     unit_io_start = Signal(bool(0))
     unit_io_done = Signal(bool(0))
@@ -2222,6 +2260,7 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
     unit_io_r_HPT = Signal(intbv(0)[64:])
     unit_io_m_valid = Signal(bool(0))
     unit_io_m_we = Signal(bool(0))
+    unit_io_m_size = Signal(intbv(0)[SIZE_WIDTH:])
     unit_io_m_addr = Signal(intbv(0)[ADDR_WIDTH:])
     unit_io_m_wdata = Signal(intbv(0)[DATA_WIDTH:])
     unit_io_o_status = Signal(intbv(0)[STATUS_WIDTH:])
@@ -2246,7 +2285,7 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
     wk_io_RZ = Signal(intbv(0)[1:])
     wk_io_PE = Signal(intbv(0)[1:])
     unit_io = walker_unit_io(clk, rst, unit_io_start, unit_io_done, unit_io_i_addr, unit_io_k_write, unit_io_r_HPT, 
-        unit_io_m_valid, m_ready, unit_io_m_we, unit_io_m_addr, unit_io_m_wdata, m_rvalid, m_rdata,
+        unit_io_m_valid, m_ready, unit_io_m_we, unit_io_m_size, unit_io_m_addr, unit_io_m_wdata, m_rvalid, m_rdata,
         unit_io_o_status, unit_io_o_level, unit_io_o_aux, unit_io_o_pa, unit_io_o_r_PR, unit_io_o_r_RZ, unit_io_o_r_PE)
     rec_outcome = Signal(intbv(0)[2:])
     rec_address = Signal(intbv(0)[64:])
@@ -2276,6 +2315,7 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x0
                 u_valid.next = True
                 u_we.next = False
+                u_size.next = WORD_SIZE
                 u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
@@ -2291,6 +2331,7 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x8
                 u_valid.next = True
                 u_we.next = False
+                u_size.next = WORD_SIZE
                 u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
@@ -2306,6 +2347,7 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x10
                 u_valid.next = True
                 u_we.next = False
+                u_size.next = WORD_SIZE
                 u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
@@ -2321,6 +2363,7 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x18
                 u_valid.next = True
                 u_we.next = False
+                u_size.next = WORD_SIZE
                 u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
@@ -2404,6 +2447,7 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                     v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x0
                     u_valid.next = True
                     u_we.next = False
+                    u_size.next = WORD_SIZE
                     u_addr.next = v_addr[ADDR_WIDTH:]
                     pend.next = True
             else:
@@ -3728,6 +3772,7 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                     v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x0
                     u_valid.next = True
                     u_we.next = True
+                    u_size.next = WORD_SIZE
                     u_addr.next = v_addr[ADDR_WIDTH:]
                     u_wdata.next = rec_entry_lo
                     pend.next = True
@@ -3834,6 +3879,7 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                     v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x8
                     u_valid.next = True
                     u_we.next = True
+                    u_size.next = WORD_SIZE
                     u_addr.next = v_addr[ADDR_WIDTH:]
                     u_wdata.next = rec_entry_hi
                     pend.next = True
@@ -3869,11 +3915,13 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
         if unit_io_m_valid:
             m_valid.next = True
             m_we.next = unit_io_m_we
+            m_size.next = unit_io_m_size
             m_addr.next = unit_io_m_addr
             m_wdata.next = unit_io_m_wdata
         else:
             m_valid.next = u_valid
             m_we.next = u_we
+            m_size.next = u_size
             m_addr.next = u_addr
             m_wdata.next = u_wdata
     return fsm, port_mux, unit_io
@@ -3893,6 +3941,7 @@ def ports():
         "r_EVT_LOG_BAR": Signal(intbv(0)[64:]),
         "r_EVT_LOG_TAIL": Signal(intbv(0)[64:]),
         "m_valid": Signal(bool(0)), "m_ready": Signal(bool(0)), "m_we": Signal(bool(0)),
+        "m_size": Signal(intbv(0)[SIZE_WIDTH:]),
         "m_addr": Signal(intbv(0)[ADDR_WIDTH:]), "m_wdata": Signal(intbv(0)[DATA_WIDTH:]),
         "m_rvalid": Signal(bool(0)), "m_rdata": Signal(intbv(0)[DATA_WIDTH:]),
         "o_status": Signal(intbv(0)[STATUS_WIDTH:]),
@@ -3913,7 +3962,7 @@ def ports():
     return p
 
 
-PORT_ORDER = ("clk", "rst", "start", "done", "e_kind", "e_device_id", "e_address", "e_data", "r_DEV_TAB_BAR", "r_CONTROL", "r_EVT_LOG_BAR", "r_EVT_LOG_TAIL",               "m_valid", "m_ready", "m_we", "m_addr", "m_wdata", "m_rvalid", "m_rdata",
+PORT_ORDER = ("clk", "rst", "start", "done", "e_kind", "e_device_id", "e_address", "e_data", "r_DEV_TAB_BAR", "r_CONTROL", "r_EVT_LOG_BAR", "r_EVT_LOG_TAIL",               "m_valid", "m_ready", "m_we", "m_size", "m_addr", "m_wdata", "m_rvalid", "m_rdata",
               "o_status", "o_r_outcome", "o_r_address", "o_r_data", "o_r_vector", "o_r_destination", "o_r_dest_mode", "o_r_int_type", "o_r_rq_eoi", "o_r_code", "o_r_logged", "o_r_entry_lo", "o_r_entry_hi", "o_r_tail")
 
 

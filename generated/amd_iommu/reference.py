@@ -5,7 +5,8 @@
 """Reference emulator for `amd_iommu` (the golden model of decision unit `iommu`).
 
 A transaction is an event (one key per event field) plus the context registers,
-against a memory image (a dict from 8-byte-aligned address to 64-bit word). It returns
+against a memory image (a dict from address to value: an 8-byte structure word, or a
+walk's table entry of N bytes, read as the low N bytes of the value there). It returns
 {"exit": False}, or {"exit": True, "rule": name, "fields": {record field: value}}, and
 appends every memory reference, in order, to `trace` as (op, address, size, value)
 with op 0 = read, 1 = write.
@@ -84,7 +85,7 @@ def walk_unit_io(mem, trace, i_addr, k_write, r_HPT, path=None):
         if path is not None:
             path.append(6)
         addr = table + (((i_addr >> 57) & 0x7f) << 3)
-        e = mem.get(addr, 0)
+        e = mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
         trace.append((0, addr, 8, e))
         if (not (e & 0x1)):  # spec: specs/amd_iommu.vspec:307 fault not_present
             return (1, 6, 0, record_unit_io(1, 6, e, a_r, a_w, i_addr, k_write, r_HPT))
@@ -101,7 +102,7 @@ def walk_unit_io(mem, trace, i_addr, k_write, r_HPT, path=None):
         if path is not None:
             path.append(5)
         addr = table + (((i_addr >> 48) & 0x1ff) << 3)
-        e = mem.get(addr, 0)
+        e = mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
         trace.append((0, addr, 8, e))
         if ((((e >> 9) & 0x7) == 0) or (((e >> 9) & 0x7) == 7)):  # leaf pte, spec: specs/amd_iommu.vspec:203
             if (not (e & 0x1)):  # spec: specs/amd_iommu.vspec:307 fault not_present
@@ -135,7 +136,7 @@ def walk_unit_io(mem, trace, i_addr, k_write, r_HPT, path=None):
         if path is not None:
             path.append(4)
         addr = table + (((i_addr >> 39) & 0x1ff) << 3)
-        e = mem.get(addr, 0)
+        e = mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
         trace.append((0, addr, 8, e))
         if ((((e >> 9) & 0x7) == 0) or (((e >> 9) & 0x7) == 7)):  # leaf pte, spec: specs/amd_iommu.vspec:203
             if (not (e & 0x1)):  # spec: specs/amd_iommu.vspec:307 fault not_present
@@ -169,7 +170,7 @@ def walk_unit_io(mem, trace, i_addr, k_write, r_HPT, path=None):
         if path is not None:
             path.append(3)
         addr = table + (((i_addr >> 30) & 0x1ff) << 3)
-        e = mem.get(addr, 0)
+        e = mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
         trace.append((0, addr, 8, e))
         if ((((e >> 9) & 0x7) == 0) or (((e >> 9) & 0x7) == 7)):  # leaf pte, spec: specs/amd_iommu.vspec:203
             if (not (e & 0x1)):  # spec: specs/amd_iommu.vspec:307 fault not_present
@@ -203,7 +204,7 @@ def walk_unit_io(mem, trace, i_addr, k_write, r_HPT, path=None):
         if path is not None:
             path.append(2)
         addr = table + (((i_addr >> 21) & 0x1ff) << 3)
-        e = mem.get(addr, 0)
+        e = mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
         trace.append((0, addr, 8, e))
         if ((((e >> 9) & 0x7) == 0) or (((e >> 9) & 0x7) == 7)):  # leaf pte, spec: specs/amd_iommu.vspec:203
             if (not (e & 0x1)):  # spec: specs/amd_iommu.vspec:307 fault not_present
@@ -237,7 +238,7 @@ def walk_unit_io(mem, trace, i_addr, k_write, r_HPT, path=None):
         if path is not None:
             path.append(1)
         addr = table + (((i_addr >> 12) & 0x1ff) << 3)
-        e = mem.get(addr, 0)
+        e = mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
         trace.append((0, addr, 8, e))
         if (not (e & 0x1)):  # spec: specs/amd_iommu.vspec:307 fault not_present
             return (1, 1, 0, record_unit_io(1, 1, e, a_r, a_w, i_addr, k_write, r_HPT))

@@ -9,13 +9,18 @@ One clock, synchronous reset. A transaction starts with a one-cycle `start` puls
 while the event (e_*) and context (r_*) inputs are held; `done` pulses for one cycle
 when the outputs are valid: o_status is 0 for no exit, else the number of the exit
 rule that decided (1 = first), and o_r_* hold its record. Memory is reached through a
-request port (m_valid/m_ready, m_we, m_addr, m_wdata) and a response port (m_rvalid,
-m_rdata); every request, read or write, gets exactly one response, after any latency.
+request port (m_valid/m_ready, m_we, m_size, m_addr, m_wdata) and a response port
+(m_rvalid, m_rdata); every request, read or write, gets exactly one response, after any
+latency. A request moves 2**m_size bytes in the low bits of m_wdata and m_rdata: an
+8-byte structure word, or a table entry of a walk.
 """
 from myhdl import ResetSignal, Signal, always_comb, always_seq, block, concat, enum, intbv
 
 ADDR_WIDTH = 64
 DATA_WIDTH = 64
+WORD_WIDTH = 64  # a structure word
+SIZE_WIDTH = 3  # m_size: log2 of the bytes a request moves
+WORD_SIZE = 3
 STATUS_WIDTH = 8
 LEVEL_WIDTH = 3
 NESTED_BASE = 64
@@ -23,19 +28,19 @@ NESTED_BASE = 64
 
 @block
 def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0_old, e_cr0_new, e_vector, e_error_code, e_has_error_code, e_fault_address, e_intn, e_linear_address, e_new_value, e_port, e_size, e_io_in, e_io_str, e_io_rep, e_addr_size, e_seg, e_msr, e_next_rip, r_VMCB_PA,
-          m_valid, m_ready, m_we, m_addr, m_wdata, m_rvalid, m_rdata,
+          m_valid, m_ready, m_we, m_size, m_addr, m_wdata, m_rvalid, m_rdata,
           o_status, o_r_exitcode, o_r_exitinfo1, o_r_exitinfo2, o_r_nrip):
     """The unit `svm_intercepts`  # spec: specs/amd_svm.vspec:400"""
     S = enum('IDLE', 'S0W0', 'S0W1', 'S0W2', 'S0W3', 'S0W4', 'S1P', 'S1A', 'S1B', 'S2P', 'S2A', 'S2B', 'DECIDE', 'ST0', 'ST1', 'ST2', 'ST3', 'FINISH')
     st = Signal(S.IDLE)
     pend = Signal(bool(0))
     status = Signal(intbv(0)[STATUS_WIDTH:])
-    u_valid, u_we, u_addr, u_wdata = m_valid, m_we, m_addr, m_wdata
-    w_vmcb_0 = Signal(intbv(0)[DATA_WIDTH:])
-    w_vmcb_8 = Signal(intbv(0)[DATA_WIDTH:])
-    w_vmcb_10 = Signal(intbv(0)[DATA_WIDTH:])
-    w_vmcb_40 = Signal(intbv(0)[DATA_WIDTH:])
-    w_vmcb_48 = Signal(intbv(0)[DATA_WIDTH:])
+    u_valid, u_we, u_addr, u_wdata, u_size = m_valid, m_we, m_addr, m_wdata, m_size
+    w_vmcb_0 = Signal(intbv(0)[WORD_WIDTH:])
+    w_vmcb_8 = Signal(intbv(0)[WORD_WIDTH:])
+    w_vmcb_10 = Signal(intbv(0)[WORD_WIDTH:])
+    w_vmcb_40 = Signal(intbv(0)[WORD_WIDTH:])
+    w_vmcb_48 = Signal(intbv(0)[WORD_WIDTH:])
     b_iopm = Signal(intbv(0)[4:])
     b_msrpm = Signal(intbv(0)[1:])
     bm_first = Signal(intbv(0)[ADDR_WIDTH:])  # the word holding the lookup's first bit
@@ -43,7 +48,7 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
     bm_two = Signal(bool(0))
     bm_off = Signal(intbv(0)[6:])
     bm_span = Signal(intbv(0)[7:])
-    bm_low = Signal(intbv(0)[DATA_WIDTH:])
+    bm_low = Signal(intbv(0)[WORD_WIDTH:])
     rec_exitcode = Signal(intbv(0)[64:])
     rec_exitinfo1 = Signal(intbv(0)[64:])
     rec_exitinfo2 = Signal(intbv(0)[64:])
@@ -55,7 +60,7 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
         v_first = intbv(0)[69:]
         v_last = intbv(0)[69:]
         v_span = intbv(0)[7:]
-        v_window = intbv(0)[2 * DATA_WIDTH:]
+        v_window = intbv(0)[2 * WORD_WIDTH:]
         v_bits = intbv(0)[64:]
         if done:
             done.next = False
@@ -68,6 +73,7 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x0
                 u_valid.next = True
                 u_we.next = False
+                u_size.next = WORD_SIZE
                 u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
@@ -83,6 +89,7 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x8
                 u_valid.next = True
                 u_we.next = False
+                u_size.next = WORD_SIZE
                 u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
@@ -98,6 +105,7 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x10
                 u_valid.next = True
                 u_we.next = False
+                u_size.next = WORD_SIZE
                 u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
@@ -113,6 +121,7 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x40
                 u_valid.next = True
                 u_we.next = False
+                u_size.next = WORD_SIZE
                 u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
@@ -128,6 +137,7 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x48
                 u_valid.next = True
                 u_we.next = False
+                u_size.next = WORD_SIZE
                 u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
@@ -161,6 +171,7 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
             if not pend:
                 u_valid.next = True
                 u_we.next = False
+                u_size.next = WORD_SIZE
                 u_addr.next = bm_first
                 pend.next = True
             else:
@@ -184,6 +195,7 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
             if not pend:
                 u_valid.next = True
                 u_we.next = False
+                u_size.next = WORD_SIZE
                 u_addr.next = bm_last
                 pend.next = True
             else:
@@ -255,6 +267,7 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
             if not pend:
                 u_valid.next = True
                 u_we.next = False
+                u_size.next = WORD_SIZE
                 u_addr.next = bm_first
                 pend.next = True
             else:
@@ -278,6 +291,7 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
             if not pend:
                 u_valid.next = True
                 u_we.next = False
+                u_size.next = WORD_SIZE
                 u_addr.next = bm_last
                 pend.next = True
             else:
@@ -1255,6 +1269,7 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
                     v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x70
                     u_valid.next = True
                     u_we.next = True
+                    u_size.next = WORD_SIZE
                     u_addr.next = v_addr[ADDR_WIDTH:]
                     u_wdata.next = rec_exitcode
                     pend.next = True
@@ -1274,6 +1289,7 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
                     v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x78
                     u_valid.next = True
                     u_we.next = True
+                    u_size.next = WORD_SIZE
                     u_addr.next = v_addr[ADDR_WIDTH:]
                     u_wdata.next = rec_exitinfo1
                     pend.next = True
@@ -1293,6 +1309,7 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
                     v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x80
                     u_valid.next = True
                     u_we.next = True
+                    u_size.next = WORD_SIZE
                     u_addr.next = v_addr[ADDR_WIDTH:]
                     u_wdata.next = rec_exitinfo2
                     pend.next = True
@@ -1312,6 +1329,7 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
                     v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0xc8
                     u_valid.next = True
                     u_we.next = True
+                    u_size.next = WORD_SIZE
                     u_addr.next = v_addr[ADDR_WIDTH:]
                     u_wdata.next = rec_nrip
                     pend.next = True
@@ -1366,6 +1384,7 @@ def ports():
         "e_next_rip": Signal(intbv(0)[64:]),
         "r_VMCB_PA": Signal(intbv(0)[64:]),
         "m_valid": Signal(bool(0)), "m_ready": Signal(bool(0)), "m_we": Signal(bool(0)),
+        "m_size": Signal(intbv(0)[SIZE_WIDTH:]),
         "m_addr": Signal(intbv(0)[ADDR_WIDTH:]), "m_wdata": Signal(intbv(0)[DATA_WIDTH:]),
         "m_rvalid": Signal(bool(0)), "m_rdata": Signal(intbv(0)[DATA_WIDTH:]),
         "o_status": Signal(intbv(0)[STATUS_WIDTH:]),
@@ -1377,7 +1396,7 @@ def ports():
     return p
 
 
-PORT_ORDER = ("clk", "rst", "start", "done", "e_kind", "e_cr", "e_dr", "e_gpr", "e_mov", "e_lmsw", "e_cr0_old", "e_cr0_new", "e_vector", "e_error_code", "e_has_error_code", "e_fault_address", "e_intn", "e_linear_address", "e_new_value", "e_port", "e_size", "e_io_in", "e_io_str", "e_io_rep", "e_addr_size", "e_seg", "e_msr", "e_next_rip", "r_VMCB_PA",               "m_valid", "m_ready", "m_we", "m_addr", "m_wdata", "m_rvalid", "m_rdata",
+PORT_ORDER = ("clk", "rst", "start", "done", "e_kind", "e_cr", "e_dr", "e_gpr", "e_mov", "e_lmsw", "e_cr0_old", "e_cr0_new", "e_vector", "e_error_code", "e_has_error_code", "e_fault_address", "e_intn", "e_linear_address", "e_new_value", "e_port", "e_size", "e_io_in", "e_io_str", "e_io_rep", "e_addr_size", "e_seg", "e_msr", "e_next_rip", "r_VMCB_PA",               "m_valid", "m_ready", "m_we", "m_size", "m_addr", "m_wdata", "m_rvalid", "m_rdata",
               "o_status", "o_r_exitcode", "o_r_exitinfo1", "o_r_exitinfo2", "o_r_nrip")
 
 

@@ -9,13 +9,18 @@ One clock, synchronous reset. A transaction starts with a one-cycle `start` puls
 while the event (e_*) and context (r_*) inputs are held; `done` pulses for one cycle
 when the outputs are valid: o_status is 0 for no exit, else the number of the exit
 rule that decided (1 = first), and o_r_* hold its record. Memory is reached through a
-request port (m_valid/m_ready, m_we, m_addr, m_wdata) and a response port (m_rvalid,
-m_rdata); every request, read or write, gets exactly one response, after any latency.
+request port (m_valid/m_ready, m_we, m_size, m_addr, m_wdata) and a response port
+(m_rvalid, m_rdata); every request, read or write, gets exactly one response, after any
+latency. A request moves 2**m_size bytes in the low bits of m_wdata and m_rdata: an
+8-byte structure word, or a table entry of a walk.
 """
 from myhdl import ResetSignal, Signal, always_comb, always_seq, block, concat, enum, intbv
 
 ADDR_WIDTH = 64
 DATA_WIDTH = 64
+WORD_WIDTH = 64  # a structure word
+SIZE_WIDTH = 3  # m_size: log2 of the bytes a request moves
+WORD_SIZE = 3
 STATUS_WIDTH = 8
 LEVEL_WIDTH = 3
 NESTED_BASE = 64
@@ -23,36 +28,36 @@ NESTED_BASE = 64
 
 @block
 def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_displacement, e_ilen, e_cr, e_gpr, e_value, e_lmsw_mem, e_dr, e_dr_from, e_port, e_size, e_io_in, e_io_str, e_io_rep, e_io_imm, e_msr, e_ts_selector, e_ts_from, e_sipi_vector, e_monitor_armed, e_field, e_edx_eax, e_xss, e_func, r_VMCS_PA,
-          m_valid, m_ready, m_we, m_addr, m_wdata, m_rvalid, m_rdata,
+          m_valid, m_ready, m_we, m_size, m_addr, m_wdata, m_rvalid, m_rdata,
           o_status, o_r_reason, o_r_instr_len, o_r_qualification, o_r_guest_linear):
     """The unit `vmx_exits`  # spec: specs/intel_vmx.vspec:250"""
     S = enum('IDLE', 'S0W0', 'S0W1', 'S0W2', 'S0W3', 'S0W4', 'S0W5', 'S0W6', 'S0W7', 'S0W8', 'S0W9', 'S0W10', 'S0W11', 'S0W12', 'S0W13', 'S0W14', 'S0W15', 'S0W16', 'S0W17', 'S0W18', 'S0W19', 'S0W20', 'S0W21', 'S1P', 'S1A', 'S1B', 'S2P', 'S2A', 'S2B', 'S3P', 'S3A', 'S3B', 'S4P', 'S4A', 'S4B', 'S5P', 'S5A', 'S5B', 'DECIDE', 'ST0', 'ST1', 'ST2', 'ST3', 'FINISH')
     st = Signal(S.IDLE)
     pend = Signal(bool(0))
     status = Signal(intbv(0)[STATUS_WIDTH:])
-    u_valid, u_we, u_addr, u_wdata = m_valid, m_we, m_addr, m_wdata
-    w_vmcs_0 = Signal(intbv(0)[DATA_WIDTH:])
-    w_vmcs_8 = Signal(intbv(0)[DATA_WIDTH:])
-    w_vmcs_10 = Signal(intbv(0)[DATA_WIDTH:])
-    w_vmcs_18 = Signal(intbv(0)[DATA_WIDTH:])
-    w_vmcs_20 = Signal(intbv(0)[DATA_WIDTH:])
-    w_vmcs_28 = Signal(intbv(0)[DATA_WIDTH:])
-    w_vmcs_30 = Signal(intbv(0)[DATA_WIDTH:])
-    w_vmcs_38 = Signal(intbv(0)[DATA_WIDTH:])
-    w_vmcs_40 = Signal(intbv(0)[DATA_WIDTH:])
-    w_vmcs_48 = Signal(intbv(0)[DATA_WIDTH:])
-    w_vmcs_50 = Signal(intbv(0)[DATA_WIDTH:])
-    w_vmcs_58 = Signal(intbv(0)[DATA_WIDTH:])
-    w_vmcs_60 = Signal(intbv(0)[DATA_WIDTH:])
-    w_vmcs_68 = Signal(intbv(0)[DATA_WIDTH:])
-    w_vmcs_80 = Signal(intbv(0)[DATA_WIDTH:])
-    w_vmcs_88 = Signal(intbv(0)[DATA_WIDTH:])
-    w_vmcs_90 = Signal(intbv(0)[DATA_WIDTH:])
-    w_vmcs_98 = Signal(intbv(0)[DATA_WIDTH:])
-    w_vmcs_a0 = Signal(intbv(0)[DATA_WIDTH:])
-    w_vmcs_a8 = Signal(intbv(0)[DATA_WIDTH:])
-    w_vmcs_b0 = Signal(intbv(0)[DATA_WIDTH:])
-    w_vmcs_b8 = Signal(intbv(0)[DATA_WIDTH:])
+    u_valid, u_we, u_addr, u_wdata, u_size = m_valid, m_we, m_addr, m_wdata, m_size
+    w_vmcs_0 = Signal(intbv(0)[WORD_WIDTH:])
+    w_vmcs_8 = Signal(intbv(0)[WORD_WIDTH:])
+    w_vmcs_10 = Signal(intbv(0)[WORD_WIDTH:])
+    w_vmcs_18 = Signal(intbv(0)[WORD_WIDTH:])
+    w_vmcs_20 = Signal(intbv(0)[WORD_WIDTH:])
+    w_vmcs_28 = Signal(intbv(0)[WORD_WIDTH:])
+    w_vmcs_30 = Signal(intbv(0)[WORD_WIDTH:])
+    w_vmcs_38 = Signal(intbv(0)[WORD_WIDTH:])
+    w_vmcs_40 = Signal(intbv(0)[WORD_WIDTH:])
+    w_vmcs_48 = Signal(intbv(0)[WORD_WIDTH:])
+    w_vmcs_50 = Signal(intbv(0)[WORD_WIDTH:])
+    w_vmcs_58 = Signal(intbv(0)[WORD_WIDTH:])
+    w_vmcs_60 = Signal(intbv(0)[WORD_WIDTH:])
+    w_vmcs_68 = Signal(intbv(0)[WORD_WIDTH:])
+    w_vmcs_80 = Signal(intbv(0)[WORD_WIDTH:])
+    w_vmcs_88 = Signal(intbv(0)[WORD_WIDTH:])
+    w_vmcs_90 = Signal(intbv(0)[WORD_WIDTH:])
+    w_vmcs_98 = Signal(intbv(0)[WORD_WIDTH:])
+    w_vmcs_a0 = Signal(intbv(0)[WORD_WIDTH:])
+    w_vmcs_a8 = Signal(intbv(0)[WORD_WIDTH:])
+    w_vmcs_b0 = Signal(intbv(0)[WORD_WIDTH:])
+    w_vmcs_b8 = Signal(intbv(0)[WORD_WIDTH:])
     b_vmread_bit = Signal(intbv(0)[1:])
     b_vmwrite_bit = Signal(intbv(0)[1:])
     b_io_a = Signal(intbv(0)[4:])
@@ -63,7 +68,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
     bm_two = Signal(bool(0))
     bm_off = Signal(intbv(0)[6:])
     bm_span = Signal(intbv(0)[7:])
-    bm_low = Signal(intbv(0)[DATA_WIDTH:])
+    bm_low = Signal(intbv(0)[WORD_WIDTH:])
     rec_reason = Signal(intbv(0)[16:])
     rec_instr_len = Signal(intbv(0)[4:])
     rec_qualification = Signal(intbv(0)[64:])
@@ -75,7 +80,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
         v_first = intbv(0)[69:]
         v_last = intbv(0)[69:]
         v_span = intbv(0)[7:]
-        v_window = intbv(0)[2 * DATA_WIDTH:]
+        v_window = intbv(0)[2 * WORD_WIDTH:]
         v_bits = intbv(0)[64:]
         if done:
             done.next = False
@@ -88,6 +93,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x0
                 u_valid.next = True
                 u_we.next = False
+                u_size.next = WORD_SIZE
                 u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
@@ -103,6 +109,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x8
                 u_valid.next = True
                 u_we.next = False
+                u_size.next = WORD_SIZE
                 u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
@@ -118,6 +125,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x10
                 u_valid.next = True
                 u_we.next = False
+                u_size.next = WORD_SIZE
                 u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
@@ -133,6 +141,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x18
                 u_valid.next = True
                 u_we.next = False
+                u_size.next = WORD_SIZE
                 u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
@@ -148,6 +157,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x20
                 u_valid.next = True
                 u_we.next = False
+                u_size.next = WORD_SIZE
                 u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
@@ -163,6 +173,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x28
                 u_valid.next = True
                 u_we.next = False
+                u_size.next = WORD_SIZE
                 u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
@@ -178,6 +189,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x30
                 u_valid.next = True
                 u_we.next = False
+                u_size.next = WORD_SIZE
                 u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
@@ -193,6 +205,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x38
                 u_valid.next = True
                 u_we.next = False
+                u_size.next = WORD_SIZE
                 u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
@@ -208,6 +221,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x40
                 u_valid.next = True
                 u_we.next = False
+                u_size.next = WORD_SIZE
                 u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
@@ -223,6 +237,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x48
                 u_valid.next = True
                 u_we.next = False
+                u_size.next = WORD_SIZE
                 u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
@@ -238,6 +253,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x50
                 u_valid.next = True
                 u_we.next = False
+                u_size.next = WORD_SIZE
                 u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
@@ -253,6 +269,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x58
                 u_valid.next = True
                 u_we.next = False
+                u_size.next = WORD_SIZE
                 u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
@@ -268,6 +285,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x60
                 u_valid.next = True
                 u_we.next = False
+                u_size.next = WORD_SIZE
                 u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
@@ -283,6 +301,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x68
                 u_valid.next = True
                 u_we.next = False
+                u_size.next = WORD_SIZE
                 u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
@@ -298,6 +317,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x80
                 u_valid.next = True
                 u_we.next = False
+                u_size.next = WORD_SIZE
                 u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
@@ -313,6 +333,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x88
                 u_valid.next = True
                 u_we.next = False
+                u_size.next = WORD_SIZE
                 u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
@@ -328,6 +349,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x90
                 u_valid.next = True
                 u_we.next = False
+                u_size.next = WORD_SIZE
                 u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
@@ -343,6 +365,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x98
                 u_valid.next = True
                 u_we.next = False
+                u_size.next = WORD_SIZE
                 u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
@@ -358,6 +381,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0xa0
                 u_valid.next = True
                 u_we.next = False
+                u_size.next = WORD_SIZE
                 u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
@@ -373,6 +397,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0xa8
                 u_valid.next = True
                 u_we.next = False
+                u_size.next = WORD_SIZE
                 u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
@@ -388,6 +413,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0xb0
                 u_valid.next = True
                 u_we.next = False
+                u_size.next = WORD_SIZE
                 u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
@@ -403,6 +429,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0xb8
                 u_valid.next = True
                 u_we.next = False
+                u_size.next = WORD_SIZE
                 u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
@@ -440,6 +467,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
             if not pend:
                 u_valid.next = True
                 u_we.next = False
+                u_size.next = WORD_SIZE
                 u_addr.next = bm_first
                 pend.next = True
             else:
@@ -463,6 +491,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
             if not pend:
                 u_valid.next = True
                 u_we.next = False
+                u_size.next = WORD_SIZE
                 u_addr.next = bm_last
                 pend.next = True
             else:
@@ -506,6 +535,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
             if not pend:
                 u_valid.next = True
                 u_we.next = False
+                u_size.next = WORD_SIZE
                 u_addr.next = bm_first
                 pend.next = True
             else:
@@ -529,6 +559,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
             if not pend:
                 u_valid.next = True
                 u_we.next = False
+                u_size.next = WORD_SIZE
                 u_addr.next = bm_last
                 pend.next = True
             else:
@@ -584,6 +615,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
             if not pend:
                 u_valid.next = True
                 u_we.next = False
+                u_size.next = WORD_SIZE
                 u_addr.next = bm_first
                 pend.next = True
             else:
@@ -607,6 +639,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
             if not pend:
                 u_valid.next = True
                 u_we.next = False
+                u_size.next = WORD_SIZE
                 u_addr.next = bm_last
                 pend.next = True
             else:
@@ -671,6 +704,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
             if not pend:
                 u_valid.next = True
                 u_we.next = False
+                u_size.next = WORD_SIZE
                 u_addr.next = bm_first
                 pend.next = True
             else:
@@ -694,6 +728,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
             if not pend:
                 u_valid.next = True
                 u_we.next = False
+                u_size.next = WORD_SIZE
                 u_addr.next = bm_last
                 pend.next = True
             else:
@@ -753,6 +788,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
             if not pend:
                 u_valid.next = True
                 u_we.next = False
+                u_size.next = WORD_SIZE
                 u_addr.next = bm_first
                 pend.next = True
             else:
@@ -776,6 +812,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
             if not pend:
                 u_valid.next = True
                 u_we.next = False
+                u_size.next = WORD_SIZE
                 u_addr.next = bm_last
                 pend.next = True
             else:
@@ -1556,6 +1593,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x70
                     u_valid.next = True
                     u_we.next = True
+                    u_size.next = WORD_SIZE
                     u_addr.next = v_addr[ADDR_WIDTH:]
                     u_wdata.next = rec_reason
                     pend.next = True
@@ -1575,6 +1613,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x78
                     u_valid.next = True
                     u_we.next = True
+                    u_size.next = WORD_SIZE
                     u_addr.next = v_addr[ADDR_WIDTH:]
                     u_wdata.next = rec_instr_len
                     pend.next = True
@@ -1594,6 +1633,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0xc0
                     u_valid.next = True
                     u_we.next = True
+                    u_size.next = WORD_SIZE
                     u_addr.next = v_addr[ADDR_WIDTH:]
                     u_wdata.next = rec_qualification
                     pend.next = True
@@ -1613,6 +1653,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0xc8
                     u_valid.next = True
                     u_we.next = True
+                    u_size.next = WORD_SIZE
                     u_addr.next = v_addr[ADDR_WIDTH:]
                     u_wdata.next = rec_guest_linear
                     pend.next = True
@@ -1670,6 +1711,7 @@ def ports():
         "e_func": Signal(intbv(0)[32:]),
         "r_VMCS_PA": Signal(intbv(0)[64:]),
         "m_valid": Signal(bool(0)), "m_ready": Signal(bool(0)), "m_we": Signal(bool(0)),
+        "m_size": Signal(intbv(0)[SIZE_WIDTH:]),
         "m_addr": Signal(intbv(0)[ADDR_WIDTH:]), "m_wdata": Signal(intbv(0)[DATA_WIDTH:]),
         "m_rvalid": Signal(bool(0)), "m_rdata": Signal(intbv(0)[DATA_WIDTH:]),
         "o_status": Signal(intbv(0)[STATUS_WIDTH:]),
@@ -1681,7 +1723,7 @@ def ports():
     return p
 
 
-PORT_ORDER = ("clk", "rst", "start", "done", "e_kind", "e_vector", "e_error_code", "e_address", "e_displacement", "e_ilen", "e_cr", "e_gpr", "e_value", "e_lmsw_mem", "e_dr", "e_dr_from", "e_port", "e_size", "e_io_in", "e_io_str", "e_io_rep", "e_io_imm", "e_msr", "e_ts_selector", "e_ts_from", "e_sipi_vector", "e_monitor_armed", "e_field", "e_edx_eax", "e_xss", "e_func", "r_VMCS_PA",               "m_valid", "m_ready", "m_we", "m_addr", "m_wdata", "m_rvalid", "m_rdata",
+PORT_ORDER = ("clk", "rst", "start", "done", "e_kind", "e_vector", "e_error_code", "e_address", "e_displacement", "e_ilen", "e_cr", "e_gpr", "e_value", "e_lmsw_mem", "e_dr", "e_dr_from", "e_port", "e_size", "e_io_in", "e_io_str", "e_io_rep", "e_io_imm", "e_msr", "e_ts_selector", "e_ts_from", "e_sipi_vector", "e_monitor_armed", "e_field", "e_edx_eax", "e_xss", "e_func", "r_VMCS_PA",               "m_valid", "m_ready", "m_we", "m_size", "m_addr", "m_wdata", "m_rvalid", "m_rdata",
               "o_status", "o_r_reason", "o_r_instr_len", "o_r_qualification", "o_r_guest_linear")
 
 

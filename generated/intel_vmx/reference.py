@@ -5,7 +5,8 @@
 """Reference emulator for `intel_vmx` (the golden model of decision unit `vmx_exits`).
 
 A transaction is an event (one key per event field) plus the context registers,
-against a memory image (a dict from 8-byte-aligned address to 64-bit word). It returns
+against a memory image (a dict from address to value: an 8-byte structure word, or a
+walk's table entry of N bytes, read as the low N bytes of the value there). It returns
 {"exit": False}, or {"exit": True, "rule": name, "fields": {record field: value}}, and
 appends every memory reference, in order, to `trace` as (op, address, size, value)
 with op 0 = read, 1 = write.

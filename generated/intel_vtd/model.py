@@ -9,8 +9,10 @@ One clock, synchronous reset. A transaction starts with a one-cycle `start` puls
 while the event (e_*) and context (r_*) inputs are held; `done` pulses for one cycle
 when the outputs are valid: o_status is 0 for no exit, else the number of the exit
 rule that decided (1 = first), and o_r_* hold its record. Memory is reached through a
-request port (m_valid/m_ready, m_we, m_addr, m_wdata) and a response port (m_rvalid,
-m_rdata); every request, read or write, gets exactly one response, after any latency.
+request port (m_valid/m_ready, m_we, m_size, m_addr, m_wdata) and a response port
+(m_rvalid, m_rdata); every request, read or write, gets exactly one response, after any
+latency. A request moves 2**m_size bytes in the low bits of m_wdata and m_rdata: an
+8-byte structure word, or a table entry of a walk.
 Each walk is a walker block of its own; the unit starts it and waits for it, and
 while it runs its memory requests go out on the port.
 """
@@ -18,6 +20,9 @@ from myhdl import ResetSignal, Signal, always_comb, always_seq, block, concat, e
 
 ADDR_WIDTH = 64
 DATA_WIDTH = 64
+WORD_WIDTH = 64  # a structure word
+SIZE_WIDTH = 3  # m_size: log2 of the bytes a request moves
+WORD_SIZE = 3
 STATUS_WIDTH = 8
 LEVEL_WIDTH = 3
 NESTED_BASE = 64
@@ -25,31 +30,31 @@ NESTED_BASE = 64
 
 @block
 def walker_unit_sl(clk, rst, start, done, i_addr, k_read, k_write, r_SL_WALK,
-                m_valid, m_ready, m_we, m_addr, m_wdata, m_rvalid, m_rdata,
+                m_valid, m_ready, m_we, m_size, m_addr, m_wdata, m_rvalid, m_rdata,
                 o_status, o_level, o_aux, o_pa, o_r_reason):
     """Walker for regime second_level as the unit_sl stage  # spec: specs/intel_vtd.vspec:256"""
     S = enum('IDLE', 'MWAIT', 'FAULT', 'ADREQ', 'ADWAIT')
     st = Signal(S.IDLE)
     lvl = Signal(intbv(0)[LEVEL_WIDTH:])
     ea = Signal(intbv(0)[ADDR_WIDTH:])
-    le = Signal(intbv(0)[DATA_WIDTH:])  # the last entry read, for the fault record
+    le = Signal(intbv(0)[64:])  # the last entry read, for the fault record
     fault_k = Signal(intbv(0)[STATUS_WIDTH:])
     flevel = Signal(intbv(0)[LEVEL_WIDTH:])
     pend_5 = Signal(bool(0))
     sa_5 = Signal(intbv(0)[ADDR_WIDTH:])
-    se_5 = Signal(intbv(0)[DATA_WIDTH:])
+    se_5 = Signal(intbv(0)[64:])
     pend_4 = Signal(bool(0))
     sa_4 = Signal(intbv(0)[ADDR_WIDTH:])
-    se_4 = Signal(intbv(0)[DATA_WIDTH:])
+    se_4 = Signal(intbv(0)[64:])
     pend_3 = Signal(bool(0))
     sa_3 = Signal(intbv(0)[ADDR_WIDTH:])
-    se_3 = Signal(intbv(0)[DATA_WIDTH:])
+    se_3 = Signal(intbv(0)[64:])
     pend_2 = Signal(bool(0))
     sa_2 = Signal(intbv(0)[ADDR_WIDTH:])
-    se_2 = Signal(intbv(0)[DATA_WIDTH:])
+    se_2 = Signal(intbv(0)[64:])
     pend_1 = Signal(bool(0))
     sa_1 = Signal(intbv(0)[ADDR_WIDTH:])
-    se_1 = Signal(intbv(0)[DATA_WIDTH:])
+    se_1 = Signal(intbv(0)[64:])
     @always_seq(clk.posedge, reset=rst)
     def fsm():
         pending = False
@@ -65,6 +70,7 @@ def walker_unit_sl(clk, rst, start, done, i_addr, k_read, k_write, r_SL_WALK,
                 if (r_SL_WALK[3:0] == 3):  # spec: specs/intel_vtd.vspec:262
                     m_valid.next = True
                     m_we.next = False
+                    m_size.next = 3
                     m_addr.next = (r_SL_WALK[64:12] << 0xc) + (i_addr[57:48] << 3)
                     ea.next = (r_SL_WALK[64:12] << 0xc) + (i_addr[57:48] << 3)
                     st.next = S.MWAIT
@@ -72,6 +78,7 @@ def walker_unit_sl(clk, rst, start, done, i_addr, k_read, k_write, r_SL_WALK,
                 elif (r_SL_WALK[3:0] == 2):  # spec: specs/intel_vtd.vspec:262
                     m_valid.next = True
                     m_we.next = False
+                    m_size.next = 3
                     m_addr.next = (r_SL_WALK[64:12] << 0xc) + (i_addr[48:39] << 3)
                     ea.next = (r_SL_WALK[64:12] << 0xc) + (i_addr[48:39] << 3)
                     st.next = S.MWAIT
@@ -79,6 +86,7 @@ def walker_unit_sl(clk, rst, start, done, i_addr, k_read, k_write, r_SL_WALK,
                 else:  # spec: specs/intel_vtd.vspec:262
                     m_valid.next = True
                     m_we.next = False
+                    m_size.next = 3
                     m_addr.next = (r_SL_WALK[64:12] << 0xc) + (i_addr[39:30] << 3)
                     ea.next = (r_SL_WALK[64:12] << 0xc) + (i_addr[39:30] << 3)
                     st.next = S.MWAIT
@@ -105,6 +113,7 @@ def walker_unit_sl(clk, rst, start, done, i_addr, k_read, k_write, r_SL_WALK,
                         # pointer ADDR of sl_pml5e, spec: specs/intel_vtd.vspec:190
                         m_valid.next = True
                         m_we.next = False
+                        m_size.next = 3
                         m_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[48:39] << 3)
                         ea.next = (m_rdata & 0xfffffffff000) + (i_addr[48:39] << 3)
                         st.next = S.MWAIT
@@ -126,6 +135,7 @@ def walker_unit_sl(clk, rst, start, done, i_addr, k_read, k_write, r_SL_WALK,
                         # pointer ADDR of sl_pml4e, spec: specs/intel_vtd.vspec:194
                         m_valid.next = True
                         m_we.next = False
+                        m_size.next = 3
                         m_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[39:30] << 3)
                         ea.next = (m_rdata & 0xfffffffff000) + (i_addr[39:30] << 3)
                         st.next = S.MWAIT
@@ -172,6 +182,7 @@ def walker_unit_sl(clk, rst, start, done, i_addr, k_read, k_write, r_SL_WALK,
                             # pointer ADDR of sl_pdpe, spec: specs/intel_vtd.vspec:198
                             m_valid.next = True
                             m_we.next = False
+                            m_size.next = 3
                             m_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[30:21] << 3)
                             ea.next = (m_rdata & 0xfffffffff000) + (i_addr[30:21] << 3)
                             st.next = S.MWAIT
@@ -218,6 +229,7 @@ def walker_unit_sl(clk, rst, start, done, i_addr, k_read, k_write, r_SL_WALK,
                             # pointer ADDR of sl_pde, spec: specs/intel_vtd.vspec:202
                             m_valid.next = True
                             m_we.next = False
+                            m_size.next = 3
                             m_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[21:12] << 3)
                             ea.next = (m_rdata & 0xfffffffff000) + (i_addr[21:12] << 3)
                             st.next = S.MWAIT
@@ -273,6 +285,7 @@ def walker_unit_sl(clk, rst, start, done, i_addr, k_read, k_write, r_SL_WALK,
                 pend_5.next = False
                 m_valid.next = True
                 m_we.next = True
+                m_size.next = 3
                 m_addr.next = sa_5
                 m_wdata.next = se_5
                 st.next = S.ADWAIT
@@ -280,6 +293,7 @@ def walker_unit_sl(clk, rst, start, done, i_addr, k_read, k_write, r_SL_WALK,
                 pend_4.next = False
                 m_valid.next = True
                 m_we.next = True
+                m_size.next = 3
                 m_addr.next = sa_4
                 m_wdata.next = se_4
                 st.next = S.ADWAIT
@@ -287,6 +301,7 @@ def walker_unit_sl(clk, rst, start, done, i_addr, k_read, k_write, r_SL_WALK,
                 pend_3.next = False
                 m_valid.next = True
                 m_we.next = True
+                m_size.next = 3
                 m_addr.next = sa_3
                 m_wdata.next = se_3
                 st.next = S.ADWAIT
@@ -294,6 +309,7 @@ def walker_unit_sl(clk, rst, start, done, i_addr, k_read, k_write, r_SL_WALK,
                 pend_2.next = False
                 m_valid.next = True
                 m_we.next = True
+                m_size.next = 3
                 m_addr.next = sa_2
                 m_wdata.next = se_2
                 st.next = S.ADWAIT
@@ -301,6 +317,7 @@ def walker_unit_sl(clk, rst, start, done, i_addr, k_read, k_write, r_SL_WALK,
                 pend_1.next = False
                 m_valid.next = True
                 m_we.next = True
+                m_size.next = 3
                 m_addr.next = sa_1
                 m_wdata.next = se_1
                 st.next = S.ADWAIT
@@ -321,7 +338,7 @@ def walker_unit_sl(clk, rst, start, done, i_addr, k_read, k_write, r_SL_WALK,
 
 @block
 def model(clk, rst, start, done, e_kind, e_sid, e_at, e_addr, e_msi_addr, e_msi_data, r_GSTS_REG, r_RTADDR_REG, r_IRTA_REG,
-          m_valid, m_ready, m_we, m_addr, m_wdata, m_rvalid, m_rdata,
+          m_valid, m_ready, m_we, m_size, m_addr, m_wdata, m_rvalid, m_rdata,
           o_status, o_r_outcome, o_r_address, o_r_domain, o_r_fault_reason, o_r_recorded, o_r_frcd_lo, o_r_frcd_hi, o_r_int_index, o_r_vector, o_r_destination, o_r_dest_mode, o_r_redir_hint, o_r_trigger_mode, o_r_delivery_mode):
     """The unit `vtd_remap`  # spec: specs/intel_vtd.vspec:330"""
     S = enum('IDLE', 'S0W0', 'S0W1', 'S1W0', 'S1W1', 'S2G', 'S2R', 'S3W0', 'S3W1', 'DECIDE', 'FINISH')
@@ -333,12 +350,13 @@ def model(clk, rst, start, done, e_kind, e_sid, e_at, e_addr, e_msi_addr, e_msi_
     u_we = Signal(bool(0))
     u_addr = Signal(intbv(0)[ADDR_WIDTH:])
     u_wdata = Signal(intbv(0)[DATA_WIDTH:])
-    w_root_0 = Signal(intbv(0)[DATA_WIDTH:])
-    w_root_8 = Signal(intbv(0)[DATA_WIDTH:])
-    w_ctx_0 = Signal(intbv(0)[DATA_WIDTH:])
-    w_ctx_8 = Signal(intbv(0)[DATA_WIDTH:])
-    w_irte_0 = Signal(intbv(0)[DATA_WIDTH:])
-    w_irte_8 = Signal(intbv(0)[DATA_WIDTH:])
+    u_size = Signal(intbv(0)[SIZE_WIDTH:])
+    w_root_0 = Signal(intbv(0)[WORD_WIDTH:])
+    w_root_8 = Signal(intbv(0)[WORD_WIDTH:])
+    w_ctx_0 = Signal(intbv(0)[WORD_WIDTH:])
+    w_ctx_8 = Signal(intbv(0)[WORD_WIDTH:])
+    w_irte_0 = Signal(intbv(0)[WORD_WIDTH:])
+    w_irte_8 = Signal(intbv(0)[WORD_WIDTH:])
     # walk sl of regime second_level: its ports, and what the unit keeps of it
     unit_sl_start = Signal(bool(0))
     unit_sl_done = Signal(bool(0))
@@ -348,6 +366,7 @@ def model(clk, rst, start, done, e_kind, e_sid, e_at, e_addr, e_msi_addr, e_msi_
     unit_sl_r_SL_WALK = Signal(intbv(0)[64:])
     unit_sl_m_valid = Signal(bool(0))
     unit_sl_m_we = Signal(bool(0))
+    unit_sl_m_size = Signal(intbv(0)[SIZE_WIDTH:])
     unit_sl_m_addr = Signal(intbv(0)[ADDR_WIDTH:])
     unit_sl_m_wdata = Signal(intbv(0)[DATA_WIDTH:])
     unit_sl_o_status = Signal(intbv(0)[STATUS_WIDTH:])
@@ -365,7 +384,7 @@ def model(clk, rst, start, done, e_kind, e_sid, e_at, e_addr, e_msi_addr, e_msi_
     wk_sl_reserved = Signal(intbv(0)[1:])
     wk_sl_reason = Signal(intbv(0)[8:])
     unit_sl = walker_unit_sl(clk, rst, unit_sl_start, unit_sl_done, unit_sl_i_addr, unit_sl_k_read, unit_sl_k_write, unit_sl_r_SL_WALK, 
-        unit_sl_m_valid, m_ready, unit_sl_m_we, unit_sl_m_addr, unit_sl_m_wdata, m_rvalid, m_rdata,
+        unit_sl_m_valid, m_ready, unit_sl_m_we, unit_sl_m_size, unit_sl_m_addr, unit_sl_m_wdata, m_rvalid, m_rdata,
         unit_sl_o_status, unit_sl_o_level, unit_sl_o_aux, unit_sl_o_pa, unit_sl_o_r_reason)
     rec_outcome = Signal(intbv(0)[3:])
     rec_address = Signal(intbv(0)[64:])
@@ -403,6 +422,7 @@ def model(clk, rst, start, done, e_kind, e_sid, e_at, e_addr, e_msi_addr, e_msi_
                     v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x0
                     u_valid.next = True
                     u_we.next = False
+                    u_size.next = WORD_SIZE
                     u_addr.next = v_addr[ADDR_WIDTH:]
                     pend.next = True
             else:
@@ -420,6 +440,7 @@ def model(clk, rst, start, done, e_kind, e_sid, e_at, e_addr, e_msi_addr, e_msi_
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x8
                 u_valid.next = True
                 u_we.next = False
+                u_size.next = WORD_SIZE
                 u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
@@ -442,6 +463,7 @@ def model(clk, rst, start, done, e_kind, e_sid, e_at, e_addr, e_msi_addr, e_msi_
                     v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x0
                     u_valid.next = True
                     u_we.next = False
+                    u_size.next = WORD_SIZE
                     u_addr.next = v_addr[ADDR_WIDTH:]
                     pend.next = True
             else:
@@ -459,6 +481,7 @@ def model(clk, rst, start, done, e_kind, e_sid, e_at, e_addr, e_msi_addr, e_msi_
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x8
                 u_valid.next = True
                 u_we.next = False
+                u_size.next = WORD_SIZE
                 u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
@@ -628,6 +651,7 @@ def model(clk, rst, start, done, e_kind, e_sid, e_at, e_addr, e_msi_addr, e_msi_
                     v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x0
                     u_valid.next = True
                     u_we.next = False
+                    u_size.next = WORD_SIZE
                     u_addr.next = v_addr[ADDR_WIDTH:]
                     pend.next = True
             else:
@@ -662,6 +686,7 @@ def model(clk, rst, start, done, e_kind, e_sid, e_at, e_addr, e_msi_addr, e_msi_
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x8
                 u_valid.next = True
                 u_we.next = False
+                u_size.next = WORD_SIZE
                 u_addr.next = v_addr[ADDR_WIDTH:]
                 pend.next = True
             else:
@@ -1909,11 +1934,13 @@ def model(clk, rst, start, done, e_kind, e_sid, e_at, e_addr, e_msi_addr, e_msi_
         if unit_sl_m_valid:
             m_valid.next = True
             m_we.next = unit_sl_m_we
+            m_size.next = unit_sl_m_size
             m_addr.next = unit_sl_m_addr
             m_wdata.next = unit_sl_m_wdata
         else:
             m_valid.next = u_valid
             m_we.next = u_we
+            m_size.next = u_size
             m_addr.next = u_addr
             m_wdata.next = u_wdata
     return fsm, port_mux, unit_sl
@@ -1934,6 +1961,7 @@ def ports():
         "r_RTADDR_REG": Signal(intbv(0)[64:]),
         "r_IRTA_REG": Signal(intbv(0)[64:]),
         "m_valid": Signal(bool(0)), "m_ready": Signal(bool(0)), "m_we": Signal(bool(0)),
+        "m_size": Signal(intbv(0)[SIZE_WIDTH:]),
         "m_addr": Signal(intbv(0)[ADDR_WIDTH:]), "m_wdata": Signal(intbv(0)[DATA_WIDTH:]),
         "m_rvalid": Signal(bool(0)), "m_rdata": Signal(intbv(0)[DATA_WIDTH:]),
         "o_status": Signal(intbv(0)[STATUS_WIDTH:]),
@@ -1955,7 +1983,7 @@ def ports():
     return p
 
 
-PORT_ORDER = ("clk", "rst", "start", "done", "e_kind", "e_sid", "e_at", "e_addr", "e_msi_addr", "e_msi_data", "r_GSTS_REG", "r_RTADDR_REG", "r_IRTA_REG",               "m_valid", "m_ready", "m_we", "m_addr", "m_wdata", "m_rvalid", "m_rdata",
+PORT_ORDER = ("clk", "rst", "start", "done", "e_kind", "e_sid", "e_at", "e_addr", "e_msi_addr", "e_msi_data", "r_GSTS_REG", "r_RTADDR_REG", "r_IRTA_REG",               "m_valid", "m_ready", "m_we", "m_size", "m_addr", "m_wdata", "m_rvalid", "m_rdata",
               "o_status", "o_r_outcome", "o_r_address", "o_r_domain", "o_r_fault_reason", "o_r_recorded", "o_r_frcd_lo", "o_r_frcd_hi", "o_r_int_index", "o_r_vector", "o_r_destination", "o_r_dest_mode", "o_r_redir_hint", "o_r_trigger_mode", "o_r_delivery_mode")
 
 

@@ -5,7 +5,8 @@
 """Reference emulator for `intel_vtd` (the golden model of decision unit `vtd_remap`).
 
 A transaction is an event (one key per event field) plus the context registers,
-against a memory image (a dict from 8-byte-aligned address to 64-bit word). It returns
+against a memory image (a dict from address to value: an 8-byte structure word, or a
+walk's table entry of N bytes, read as the low N bytes of the value there). It returns
 {"exit": False}, or {"exit": True, "rule": name, "fields": {record field: value}}, and
 appends every memory reference, in order, to `trace` as (op, address, size, value)
 with op 0 = read, 1 = write.
@@ -78,7 +79,7 @@ def walk_unit_sl(mem, trace, i_addr, k_read, k_write, r_SL_WALK):
     pend = []
     if lvl >= 5:  # spec: specs/intel_vtd.vspec:267 level sl_pml5
         addr = table + (((i_addr >> 48) & 0x1ff) << 3)
-        e = mem.get(addr, 0)
+        e = mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
         trace.append((0, addr, 8, e))
         if ((not (e & 0x1)) and (not ((e >> 1) & 0x1))):  # spec: specs/intel_vtd.vspec:290 fault not_present
             return (1, 5, 0, record_unit_sl(1, 5, e, i_addr, k_read, k_write, r_SL_WALK))
@@ -89,7 +90,7 @@ def walk_unit_sl(mem, trace, i_addr, k_read, k_write, r_SL_WALK):
         table = e & 0xfffffffff000  # pointer ADDR of sl_pml5e, spec: specs/intel_vtd.vspec:190
     if lvl >= 4:  # spec: specs/intel_vtd.vspec:271 level sl_pml4
         addr = table + (((i_addr >> 39) & 0x1ff) << 3)
-        e = mem.get(addr, 0)
+        e = mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
         trace.append((0, addr, 8, e))
         if ((not (e & 0x1)) and (not ((e >> 1) & 0x1))):  # spec: specs/intel_vtd.vspec:290 fault not_present
             return (1, 4, 0, record_unit_sl(1, 4, e, i_addr, k_read, k_write, r_SL_WALK))
@@ -100,7 +101,7 @@ def walk_unit_sl(mem, trace, i_addr, k_read, k_write, r_SL_WALK):
         table = e & 0xfffffffff000  # pointer ADDR of sl_pml4e, spec: specs/intel_vtd.vspec:194
     if lvl >= 3:  # spec: specs/intel_vtd.vspec:275 level sl_pdpt
         addr = table + (((i_addr >> 30) & 0x1ff) << 3)
-        e = mem.get(addr, 0)
+        e = mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
         trace.append((0, addr, 8, e))
         if (((e >> 7) & 0x1) and 1):  # leaf sl_pdpe_1g, spec: specs/intel_vtd.vspec:216
             if ((not (e & 0x1)) and (not ((e >> 1) & 0x1))):  # spec: specs/intel_vtd.vspec:290 fault not_present
@@ -123,7 +124,7 @@ def walk_unit_sl(mem, trace, i_addr, k_read, k_write, r_SL_WALK):
         table = e & 0xfffffffff000  # pointer ADDR of sl_pdpe, spec: specs/intel_vtd.vspec:198
     if lvl >= 2:  # spec: specs/intel_vtd.vspec:280 level sl_pd
         addr = table + (((i_addr >> 21) & 0x1ff) << 3)
-        e = mem.get(addr, 0)
+        e = mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
         trace.append((0, addr, 8, e))
         if (((e >> 7) & 0x1) and 1):  # leaf sl_pde_2m, spec: specs/intel_vtd.vspec:222
             if ((not (e & 0x1)) and (not ((e >> 1) & 0x1))):  # spec: specs/intel_vtd.vspec:290 fault not_present
@@ -146,7 +147,7 @@ def walk_unit_sl(mem, trace, i_addr, k_read, k_write, r_SL_WALK):
         table = e & 0xfffffffff000  # pointer ADDR of sl_pde, spec: specs/intel_vtd.vspec:202
     if lvl >= 1:  # spec: specs/intel_vtd.vspec:285 level sl_pt
         addr = table + (((i_addr >> 12) & 0x1ff) << 3)
-        e = mem.get(addr, 0)
+        e = mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
         trace.append((0, addr, 8, e))
         if ((not (e & 0x1)) and (not ((e >> 1) & 0x1))):  # spec: specs/intel_vtd.vspec:290 fault not_present
             return (1, 1, 0, record_unit_sl(1, 1, e, i_addr, k_read, k_write, r_SL_WALK))

@@ -180,6 +180,81 @@ def test_missing_pointer_or_frame_field(tmp_path, old, new, level, fmt, role):
     assert d.message.startswith(f"{role} format")
 
 
+# ---- pointer and frame maps of terms (`FIELD << N`, `A | B << N`)
+# pte.ADDR [47:12] and pde.ADDR [47:12] of WALK hold the address at their own bits; the
+# maps below put a shifted field (HI) or the same field shifted elsewhere
+def _split(text: str, hi: str) -> str:
+    """WALK with pte's address split: ADDR [31:12] at its bits and HI somewhere."""
+    return edit(text, "    D [6];\n    ADDR [47:12];", f"    D [6];\n    ADDR [31:12];\n    HI {hi};")
+
+
+def test_a_shifted_pointer_and_a_split_frame_are_accepted(tmp_path):
+    text = edit(_split(WALK, "[47:32]"), "frame ADDR;", "frame ADDR | HI << 32;")
+    (reg,) = compile_spec(write(tmp_path, text)).regimes
+    assert [(t.field, t.shift) for t in reg.frame] == [("ADDR", None), ("HI", 32)]
+    text = edit(WALK, "    PS [7];\n    ADDR [47:12];", "    PS [7];\n    PPN [43:8];", "pointer ADDR;",
+                "pointer PPN << 12;")
+    (reg,) = compile_spec(write(tmp_path, text)).regimes
+    assert [(t.field, t.shift) for t in reg.pointer] == [("PPN", 12)]
+
+
+def test_terms_that_share_address_bits(tmp_path):
+    text = edit(_split(WALK, "[47:32]"), "frame ADDR;", "frame ADDR | HI << 30;")
+    d = only(compile_text(tmp_path, text), "E0418")
+    assert loc(d) == where(text, "HI << 30") and note_loc(d) == where(text, "ADDR | HI")
+    assert "address bits 31:30" in d.message
+
+
+def test_a_term_past_the_output_address(tmp_path):
+    text = edit(WALK, "pointer ADDR;", "pointer ADDR << 30;")
+    d = only(compile_text(tmp_path, text), "E0419")
+    assert loc(d) == where(text, "ADDR << 30") and "address bits 65:30" in d.message
+
+
+def test_a_frame_map_that_leaves_a_gap(tmp_path):
+    """ADDR ends at address bit 31, HI starts at 33: bit 32 of a frame cannot be set."""
+    text = edit(_split(WALK, "[46:32]"), "frame ADDR;", "frame ADDR | HI << 33;")
+    d = only(compile_text(tmp_path, text), "E0406")
+    assert loc(d) == where(text, "ADDR | HI << 33") and note_loc(d) == where(text, "level 1 pt")
+    assert "leaves address bit 32 unset" in d.message
+
+
+def test_a_frame_map_that_starts_above_the_page_offset(tmp_path):
+    text = edit(WALK, "frame ADDR;", "frame ADDR << 13;", "    D [6];\n    ADDR [47:12];", "    D [6];\n    ADDR [46:12];")
+    d = only(compile_text(tmp_path, text), "E0406")
+    assert loc(d) == where(text, "ADDR << 13") and "starts at address bit 13" in d.message
+
+
+@pytest.mark.parametrize("new, message", [
+    ("pointer ADDR << 13;", "starts at address bit 13"),
+    ("pointer ADDR | PS << 49;", "leaves address bit 48 unset"),
+])
+def test_a_pointer_map_that_cannot_address_every_table(tmp_path, new, message):
+    text = edit(WALK, "pointer ADDR;", new)
+    if "<< 13" in new:
+        text = edit(text, "    PS [7];\n    ADDR [47:12];", "    PS [7];\n    ADDR [46:12];")
+    d = only(compile_text(tmp_path, text), "E0409")
+    assert loc(d) == where(text, new[len("pointer "):-1]) and note_loc(d) == where(text, "level 1 pt")
+    assert message in d.message
+
+
+def test_a_term_whose_field_a_format_lacks(tmp_path):
+    """pde has HI, pte does not: the leaf format is blamed, once."""
+    text = edit(WALK, "    PS [7];\n    ADDR [47:12];", "    PS [7];\n    ADDR [31:12];\n    HI [47:32];",
+                "pointer ADDR;", "pointer ADDR | HI << 32;", "frame ADDR;", "frame ADDR | HI << 32;")
+    d = only(compile_text(tmp_path, text), "E0408")
+    assert loc(d) == where(text, "level 1 pt") and note_loc(d) == where(text, "format pte")
+    assert "has no field 'HI'" in d.message and "frame map (`frame ADDR | HI << 32;`)" in d.message
+
+
+def test_a_leaf_clause_frame_map_overrides_the_regime_s(tmp_path):
+    text = edit(_split(WALK, "[47:32]"), "leaf pte page 4K;", "leaf pte page 4K frame ADDR | HI << 32;")
+    spec = compile_spec(write(tmp_path, text))
+    (reg,) = spec.regimes
+    assert [t.field for t in reg.frame] == ["ADDR"] and [(t.field, t.shift) for t in reg.level(1).frame] == [
+        ("ADDR", None), ("HI", 32)]
+
+
 def test_format_width_disagreeing_with_the_entry_size(tmp_path):
     text = edit(WALK, "entry 8;", "entry 4;")
     wrong = [d for d in compile_text(tmp_path, text).errors if d.code == "E0410"]

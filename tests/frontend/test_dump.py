@@ -168,7 +168,8 @@ def test_amd_npt_and_intel_ept_name_what_they_import_from_x86_64_paging(shipped)
         imported = [x.name for x in dump.layouts if not x.span.path.endswith(f"{name}.vspec")]
         assert imported and all(n.startswith("x86.") for n in imported), imported
         assert own <= {x.name for x in dump.layouts}
-        assert [x.name for x in dump.regimes if x.span.path.endswith("x86_64_paging.vspec")] == ["x86.long_mode"]
+        assert [x.name for x in dump.regimes if x.span.path.endswith("x86_64_paging.vspec")] == [
+            "x86.legacy32", "x86.long_mode"]
         assert (dump.nested[0].guest, dump.imports[0].namespace) == ("x86.long_mode", "x86")
     ept = d.Dump.model_validate_json(shipped["intel_ept"])
     params = [p.name for p in ept.params]
@@ -178,6 +179,15 @@ def test_amd_npt_and_intel_ept_name_what_they_import_from_x86_64_paging(shipped)
     npt = d.Dump.model_validate_json(shipped["amd_npt"])
     assert npt.imports[0].params_set == (d.ParamValue(name="PML4E_BIT8_MBZ", value=1),)
     assert npt.nested[0].host == "x86.long_mode"
+
+
+# ---- pointer and frame maps: every term, and a leaf's own frame map
+def test_pointer_and_frame_maps_are_in_the_dump():
+    (walk,) = dump_of(DATA / "toy_frame_terms.vspec").regimes
+    assert [(t.field, t.shift) for t in walk.pointer] == [("PPN", 12)]
+    assert [(t.field, t.shift) for t in walk.frame] == [("PPN", 12)]
+    own = {lv.name: [(t.field, t.shift) for t in lv.frame] for lv in walk.levels}
+    assert own == {"top": [], "mid": [("ADDR", None), ("ADDR_HI", 32)], "low": []}
 
 
 # ---- `reserved if PARAM` keeps its parameter
@@ -377,7 +387,7 @@ IR_TO_DUMP = {
     ir.Binding: (d.Binding, {}), ir.Nested: (d.Nested, {}), ir.EventField: (d.EventField, {}),
     ir.StructField: (d.StructField, {}), ir.Structure: (d.Structure, {}), ir.Bitmap: (d.Bitmap, {}),
     ir.OutputField: (d.OutputField, {}), ir.Walk: (d.Walk, {}), ir.UnitRecord: (d.UnitRecord, {}),
-    ir.ExitAssign: (d.ExitAssign, {}), ir.ExitRule: (d.ExitRule, {}),
+    ir.ExitAssign: (d.ExitAssign, {}), ir.ExitRule: (d.ExitRule, {}), ir.AddrTerm: (d.AddrTerm, {}),
     # Unit.lets (the names) and Unit.let_defs are both the dump's `lets`
     ir.Unit: (d.Unit, {"let_defs": "lets"}),
 }

@@ -2,9 +2,10 @@
 
 Each `tests/errors/CODE.vspec` starts with a directive line
 
-    // expect: CODE at LINE:COL [run: generate] [pad-to: BYTES] [pad-tokens: N] [werror]
+    // expect: CODE at LINE:COL [run: generate] [pad-to: BYTES] [pad-tokens: N] [werror] [after: PATH]
 
-and `tests/errors/CODE.expected` holds the exact stderr of the command, run from the
+(`after: PATH` names a spec of tests/errors/ given before it on the same command line,
+for an error between two specs of one run), and `tests/errors/CODE.expected` holds the exact stderr of the command, run from the
 repository root. The test asserts that the catalogue and the folder agree (one file per
 code), that the first diagnostic has the expected code at the expected location, the exit
 status, and the whole pinned output. Set VIRTSPEC_UPDATE_EXPECTED=1 to rewrite the
@@ -42,7 +43,9 @@ def _directive(path: Path) -> dict:
     rest = m["rest"]
     pad = re.search(r"pad-to: (\d+)", rest)
     tokens = re.search(r"pad-tokens: (\d+)", rest)
-    return {"code": m["code"], "line": int(m["line"]), "col": int(m["col"]),
+    after = re.search(r"after: (\S+)", rest)
+    return {"after": (ERRORS / after[1]).relative_to(ROOT).as_posix() if after else None,
+            "code": m["code"], "line": int(m["line"]), "col": int(m["col"]),
             "generate": "run: generate" in rest, "werror": "werror" in rest,
             "pad": int(pad[1]) if pad else None, "pad_tokens": int(tokens[1]) if tokens else None}
 
@@ -61,6 +64,7 @@ def _run(path: Path, d: dict, tmp_path: Path) -> tuple[int, str, str]:
         shown = str(big)
     argv = ["generate", "--output", str(tmp_path / "out")] if d["generate"] else ["check"]
     argv += ["--Werror"] if d["werror"] else []
+    argv += [d["after"]] if d["after"] else []
     err = io.StringIO()
     cwd = os.getcwd()
     os.chdir(ROOT)

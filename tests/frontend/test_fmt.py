@@ -202,6 +202,21 @@ def test_one_item_per_line_and_spacing():
         "}\n")
 
 
+def test_pointer_and_frame_maps_are_spaced_like_operators():
+    src = ("spec t; regime w{pointer PPN<<12;frame ADDR|HI<<(32);"
+           "level 2 pd{index va[29:21];leaf big when PS page 2M frame ADDR|HI<<32;}}\n")
+    assert check_properties(src) == (
+        "spec t;\n"
+        "regime w {\n"
+        "    pointer PPN << 12;\n"
+        "    frame ADDR | HI << (32);\n"
+        "    level 2 pd {\n"
+        "        index va[29:21];\n"
+        "        leaf big when PS page 2M frame ADDR | HI << 32;\n"
+        "    }\n"
+        "}\n")
+
+
 def test_parentheses_and_numbers_are_kept():
     out = fmt_text("spec t; param A = ((0x400)) ; param B = (1+(2*3)) - -1 - (-(1));\n")
     assert out == "spec t;\nparam A = ((0x400));\nparam B = (1 + (2 * 3)) - -1 - (-(1));\n"

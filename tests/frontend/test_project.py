@@ -52,9 +52,9 @@ def test_defaults_hang_off_the_project_root(project, capsys):
     out = capsys.readouterr().out
     assert f"project root: {project.resolve()}" in out and "specs/toy.vspec: ok" in out
     assert main(["generate"]) == 0
-    assert (project / "generated" / "toy" / "reference.py").is_file()
+    assert (project / "generated" / "toy_paging" / "reference.py").is_file()
     assert main(["doc"]) == 0
-    assert {"index.md", "index.html", "toy.md", "toy.html"} <= set(listing(project / "docs"))
+    assert {"index.md", "index.html", "toy_paging.md", "toy_paging.html"} <= set(listing(project / "docs"))
     assert main(["fmt", "--check"]) == 0
     assert listing(project / "work") == set()  # nothing in the working directory
     assert listing(ROOT / "generated") == before_checkout  # nor in the install
@@ -62,9 +62,9 @@ def test_defaults_hang_off_the_project_root(project, capsys):
 
 def test_output_options_are_relative_to_the_working_directory(project):
     assert main(["generate", "-o", "out"]) == 0
-    assert (project / "work" / "out" / "toy" / "model.py").is_file()
+    assert (project / "work" / "out" / "toy_paging" / "model.py").is_file()
     assert main(["doc", "--output", "ref"]) == 0
-    assert (project / "work" / "ref" / "toy.md").is_file()
+    assert (project / "work" / "ref" / "toy_paging.md").is_file()
     assert not (project / "generated").exists() and not (project / "docs").exists()
 
 
@@ -73,7 +73,7 @@ def test_the_spec_named_finds_its_own_project(project, tmp_path_factory, monkeyp
     elsewhere = tmp_path_factory.mktemp("elsewhere")
     monkeypatch.chdir(elsewhere)
     assert main(["generate", str(project / "specs" / "toy.vspec")]) == 0
-    assert (project / "generated" / "toy" / "reference.py").is_file()
+    assert (project / "generated" / "toy_paging" / "reference.py").is_file()
     assert listing(elsewhere) == set()
 
 
@@ -102,8 +102,8 @@ def test_generated_bytes_do_not_depend_on_the_working_directory(project, monkeyp
     assert main(["generate", "-o", str(project / "a")]) == 0
     monkeypatch.chdir(project / "specs")
     assert main(["generate", "toy.vspec", "-o", str(project / "b")]) == 0
-    a = (project / "a" / "toy" / "reference.py").read_text()
-    assert a == (project / "b" / "toy" / "reference.py").read_text()
+    a = (project / "a" / "toy_paging" / "reference.py").read_text()
+    assert a == (project / "b" / "toy_paging" / "reference.py").read_text()
     assert "# spec: specs/toy.vspec" in a
 
 
@@ -112,7 +112,7 @@ def test_doc_of_one_spec_keeps_the_others_in_the_index(project):
     shutil.copy(ROOT / "tests" / "data" / "toy_skip.vspec", second)
     assert main(["doc"]) == 0
     index = (project / "docs" / "index.md").read_text()
-    assert "toy.md" in index and "toy_skip.md" in index
+    assert "toy_paging.md" in index and "toy_skip.md" in index
     assert main(["doc", str(second)]) == 0  # one spec documented again
     assert (project / "docs" / "index.md").read_text() == index
     assert main(["doc", "--check"]) == 0
@@ -125,3 +125,94 @@ def test_the_shipped_files_come_with_the_package():
     names = {p.name for p in shipped.specs()}
     assert names == {p.name for p in (ROOT / "specs").glob("*.vspec")} and names
     from codegen.bench import bench, fuzz  # noqa: F401 - importable from the package
+
+
+# ---- outputs keyed by the declared name, whatever the file name and the working directory
+
+def _toy(path: Path, name: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(TOY.read_text().replace("spec toy_paging;", f"spec {name};"))
+    return path
+
+
+def test_outputs_are_keyed_by_the_declared_name(project, capsys):
+    """Two files s.vspec in different folders that declare different names: each has its
+    own outputs (they used to share generated/s/ and docs/s.md, the last one winning,
+    and `generate --check` called one of them stale forever)."""
+    a = _toy(project / "specs" / "a" / "s.vspec", "first")
+    b = _toy(project / "specs" / "b" / "s.vspec", "second")
+    assert main(["generate", str(a), str(b)]) == 0
+    assert main(["doc", str(a), str(b)]) == 0
+    for name, path in (("first", "specs/a/s.vspec"), ("second", "specs/b/s.vspec")):
+        assert f"# spec: {path}\n" in (project / "generated" / name / "reference.py").read_text()
+        assert (project / "docs" / f"{name}.md").is_file()
+    assert not (project / "generated" / "s").exists() and not (project / "docs" / "s.md").exists()
+    assert main(["generate", "--check", str(a), str(b)]) == 0
+    assert main(["doc", "--check", str(a), str(b)]) == 0
+
+
+def test_links_to_different_files_of_one_file_name(project):
+    """Two symbolic links to different x.vspec files: two sets of outputs, by name."""
+    for sub, name in (("p", "one"), ("q", "two")):
+        _toy(project / sub / "x.vspec", name)
+        (project / "specs" / f"{sub}.vspec").symlink_to(project / sub / "x.vspec")
+    links = [str(project / "specs" / f"{s}.vspec") for s in "pq"]
+    assert main(["doc", *links]) == 0
+    assert (project / "docs" / "one.md").is_file() and (project / "docs" / "two.md").is_file()
+
+
+@pytest.mark.parametrize("command", ["generate", "doc"])
+def test_two_specs_of_one_name_are_refused_before_writing(project, capsys, command):
+    a = _toy(project / "specs" / "a" / "s.vspec", "same")
+    b = _toy(project / "specs" / "b" / "t.vspec", "same")
+    capsys.readouterr()
+    assert main([command, str(a), str(b)]) == 1
+    err = capsys.readouterr().err
+    assert "specs/b/t.vspec:1:1: error[E0203]: " in err and "specs/a/s.vspec:1:1: note: 'same' is declared here" in err
+    assert f"'{b}' declares the same spec name as '{a}' ('same')" in err and "nothing was written" in err
+    assert not (project / "generated").exists() and not (project / "docs").exists()
+    # names that differ only in case would share a folder on a case-insensitive file system
+    b.write_text(b.read_text().replace("spec same;", "spec Same;"))
+    assert main([command, str(a), str(b)]) == 1
+    assert "only in case" in capsys.readouterr().err
+    # one file named twice is not a clash
+    assert main([command, str(a), str(a)]) == 0
+
+
+def test_a_file_name_of_dots_stays_inside_the_output_folder(project):
+    """A spec without `spec NAME;` is named after its file: '...vspec' (the name '..')
+    writes inside generated/, not beside it."""
+    dots = project / "specs" / "...vspec"
+    dots.write_text(TOY.read_text().replace("spec toy_paging;\n", ""))
+    assert main(["generate", str(dots), "-o", str(project / "out" / "gen")]) == 0
+    assert (project / "out" / "gen" / "__" / "reference.py").is_file()
+    assert listing(project / "out") == {"gen", "gen/__", "gen/__/reference.py", "gen/__/model.py"}
+
+
+@pytest.mark.parametrize("linked", [False, True], ids=["file", "linked-from-outside"])
+def test_outputs_and_check_do_not_depend_on_the_working_directory(project, tmp_path_factory, monkeypatch,
+                                                                  capsys, linked):
+    """generate, generate --check and doc from the project root, a subfolder, the parent
+    folder and /tmp (absolute paths): the same bytes, and fresh. A spec linked into the
+    project from a folder outside it is shown relative to its own folder: it used to be
+    shown relative to the working directory, so --check from the parent called fresh
+    files stale."""
+    spec = project / "specs" / "toy.vspec"
+    if linked:
+        outside = tmp_path_factory.mktemp("outside") / "toy.vspec"
+        outside.write_text(spec.read_text())
+        spec.unlink()
+        spec.symlink_to(outside)
+    monkeypatch.chdir(project)
+    assert main(["generate"]) == 0 and main(["doc"]) == 0
+    made = {p: p.read_bytes() for p in [*(project / "generated").rglob("*.py"), *(project / "docs").iterdir()]}
+    for cwd, named in ((project, "specs/toy.vspec"), (project / "specs", "toy.vspec"),
+                       (project.parent, f"{project.name}/specs/toy.vspec"), (Path("/tmp"), str(spec))):
+        monkeypatch.chdir(cwd)
+        capsys.readouterr()
+        assert main(["generate", "--check", named]) == 0, (cwd, capsys.readouterr().err)
+        assert main(["doc", "--check", named]) == 0, (cwd, capsys.readouterr().err)
+        assert main(["generate", named]) == 0 and main(["doc", named]) == 0
+        assert {p: p.read_bytes() for p in made} == made
+    header = (project / "generated" / "toy_paging" / "reference.py").read_text()
+    assert ("# spec: toy.vspec\n" if linked else "# spec: specs/toy.vspec\n") in header

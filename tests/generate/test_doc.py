@@ -16,6 +16,7 @@ from codegen.frontend.diagnostics import DiagnosticBag
 from codegen.frontend.parse import parse_text
 from codegen.frontend.pipeline import compile_spec
 from codegen.generate import doc
+from codegen.generate.emit import output_name
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = sorted((ROOT / "specs").glob("*.vspec"))
@@ -193,7 +194,7 @@ def toys():
 def test_every_construct_appears_with_cite_and_source(shipped):
     for spec, _ in shipped:
         out = doc.render(spec)
-        stem = Path(spec.path).stem
+        stem = output_name(spec)
         html, md = out[f"{stem}.html"], md_unescape(out[f"{stem}.md"])
         text = "".join(parse_html(html).text)
         constructs = list(spec.layouts) + list(spec.enums) + list(spec.regimes) + list(spec.nested) + list(spec.units)
@@ -213,7 +214,7 @@ def test_every_construct_appears_with_cite_and_source(shipped):
 
 
 def test_svg_is_well_formed(shipped, toys, hostile):
-    pages = [doc.render(spec)[f"{Path(spec.path).stem}.html"] for spec, _ in shipped + toys]
+    pages = [doc.render(spec)[f"{output_name(spec)}.html"] for spec, _ in shipped + toys]
     pages.append(hostile[2]["hostile.html"])
     for html in pages:
         svgs = re.findall(r"<svg\b.*?</svg>", html, re.DOTALL)
@@ -234,7 +235,7 @@ def test_multiword_entries_are_drawn_word_by_word(hostile):
 
 def test_one_diagram_per_layout_and_address_split(shipped):
     for spec, _ in shipped:
-        html = doc.render(spec)[f"{Path(spec.path).stem}.html"]
+        html = doc.render(spec)[f"{output_name(spec)}.html"]
         records_with_bits = sum(1 for r in [x.record for x in spec.regimes + spec.nested] + [u.record for u in spec.units]
                                 for f in r.fields if getattr(f, "bits", ()))
         small = sum(1 for u in spec.units for s in u.structures if s.size <= doc.DIAGRAM_MAX_STRUCT_BYTES)
@@ -305,7 +306,7 @@ def test_check_detects_stale_docs(tmp_path, capsys):
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     assert main(["doc", str(spec), "-o", str(out), "--check"]) == 1
     err = capsys.readouterr().err
-    assert "stale:" in err and "toy.md" in err and "toy.html" in err
+    assert "stale:" in err and "toy_paging.md" in err and "toy_paging.html" in err  # the declared name
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # --check writes nothing
     assert main(["doc", str(spec), "-o", str(out)]) == 0
     assert main(["doc", str(spec), "-o", str(out), "--check"]) == 0
@@ -324,13 +325,24 @@ def test_bad_spec_exits_1_with_diagnostics(tmp_path, capsys):
 def test_usage_errors_exit_2(tmp_path, capsys):
     assert main(["doc", str(tmp_path / "missing.vspec"), "-o", str(tmp_path / "d")]) == 2
     assert "no such spec file" in capsys.readouterr().err
-    index = tmp_path / "index.vspec"
-    index.write_text((ROOT / "tests" / "data" / "toy.vspec").read_text())
-    assert main(["doc", str(index), "-o", str(tmp_path / "d")]) == 2
-    assert "index" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exc:
         main(["doc", "--bogus"])
     assert exc.value.code == 2
+
+
+def test_a_spec_named_index_is_refused(tmp_path, capsys):
+    """The docs are keyed by the declared name: `spec index;` would replace the index
+    (an input error, exit 1, before anything is written); a file index.vspec that
+    declares another name is documented under that name."""
+    index = tmp_path / "index.vspec"
+    index.write_text((ROOT / "tests" / "data" / "toy.vspec").read_text())
+    assert main(["doc", str(index), "-o", str(tmp_path / "d")]) == 0
+    assert (tmp_path / "d" / "toy_paging.md").is_file()
+    index.write_text(index.read_text().replace("spec toy_paging;", "spec Index;"))
+    assert main(["doc", str(index), "-o", str(tmp_path / "e")]) == 1
+    err = capsys.readouterr().err
+    assert "index.vspec:1:1: error[E0203]: the spec name 'Index' is reserved here" in err
+    assert not (tmp_path / "e").exists()
 
 
 def test_shipped_docs_are_fresh():
@@ -365,3 +377,14 @@ def test_internal_links_resolve(shipped, toys, hostile):
                 assert len(ids) == len(set(ids)), name
                 hrefs = set(re.findall(r'href="#([^"]+)"', text))
                 assert hrefs and hrefs <= set(ids), (name, hrefs - set(ids))
+
+
+def test_pointer_and_frame_maps_are_documented(shipped):
+    """A bare field stays `frame field ADDR`; a map of terms and a leaf's own map are
+    printed as written (legacy32's 4-MByte PDE: PSE-36 address bits 39:32 in ADDR_HI)."""
+    spec = next(s for s, p in shipped if Path(p).stem == "x86_64_paging")
+    md = doc.render(spec)["x86_64_paging.md"]
+    assert "| frame map of level 2 pd | ADDR \\| ADDR\\_HI \\<\\< 32 (" in md
+    assert md.count("| pointer field | ADDR (") == 2  # legacy32 and long_mode
+    toy = doc.render(compile_spec(Path(__file__).resolve().parents[1] / "data" / "toy_frame_terms.vspec"))
+    assert "| pointer map | PPN \\<\\< 12 (" in toy["toy_frame_terms.md"]

@@ -166,7 +166,7 @@ def test_mismatch_entry_is_complete_and_its_replay_command_works(capsys, bad, tm
     sc = report.scenario_of(f.scenario)
     assert all(re.fullmatch(r"0x[0-9a-f]+", v) for v in [*f.scenario.request.values(), *f.scenario.memory,
                                                          *f.scenario.memory.values()])
-    ref, model = harness.load_generated(bad / "toy")
+    ref, model = harness.load_generated(bad / "toy_paging")
     a = harness.run_reference(ref, sc)
     assert report.hex_values(a.outcome) == f.outcome.reference and f.outcome.model is not None
     assert f.differences and f.outcome.reference.get("pa", "0x").startswith("0x")
@@ -229,7 +229,7 @@ def test_text_output_is_in_hex(capsys, bad, tmp_path, not_stale):
         numbers = re.findall(r"(?<![\w.])(\d{3,})(?![\w.])", described.replace("latency seed: ", "seed "))
         seeds = re.findall(r"seed (\d+)", described.replace("latency seed: ", "seed "))
         assert set(numbers) <= set(seeds), block
-        assert re.search(r"pa: 0x[0-9a-f]+|memory reference #\d+: reference [RW]\[0x", block), block
+        assert re.search(r"pa: 0x[0-9a-f]+|memory reference #\d+: reference [RW]\d+\[0x", block), block
         assert "replay: " in block and "scenario file: " in block
     assert re.search(r"^toy_paging: 40 walks, \d+ mismatches$", out, re.M)
 
@@ -241,7 +241,7 @@ def test_compare_and_describe_speak_hex():
     what = harness.compare(a, b)
     assert what[0] == ("outcome: reference {ok: True, pa: 0x100f, level: 2} != model "
                        "{ok: False, fault: invalid, level: 1, fields: {addr: 0x12c}}")
-    assert what[1] == "memory reference #0: reference R[0x2000]=0x1003 != model R[0x3000]=0x0"
+    assert what[1] == "memory reference #0: reference R8[0x2000]=0x1003 != model R8[0x3000]=0x0"
     assert what[2] == "final memory differs at 0x3000"
     text = harness.describe(Scenario({"va": 300}, {0x2000: 4099}, 7))
     assert "va = 0x12c" in text and "[0x000000002000] = 0x0000000000001003" in text

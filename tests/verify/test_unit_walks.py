@@ -163,6 +163,30 @@ def test_page_size_from_the_entry(tmp_path):
     assert report.mismatches == 0 and report.missing == []
 
 
+def test_page_size_from_the_entry_with_a_shifted_frame(tmp_path):
+    """The same walk with page numbers stored shifted (`frame ADDR << 12`, ADDR [37:10]):
+    each page size keeps the frame bits above it, in both models."""
+    text = (DATA / "toy_page_shift.vspec").read_text()
+    for old, new in (("    ADDR [39:12];\n    reserved [63:40];", "    ADDR [37:10];\n    reserved [63:38];"),
+                     ("pointer ADDR;", "pointer ADDR << 12;"), ("frame ADDR;", "frame ADDR << 12;"),
+                     ("NL [11:9]", "NL [9:7]")):
+        assert text.count(old) == 1
+        text = text.replace(old, new)
+    (tmp_path / "shifted.vspec").write_text(text)
+    spec = compile_spec(tmp_path / "shifted.vspec")
+    out = tmp_path / "shifted"
+    emit.write(emit.render(spec), out)
+    ref, _ = harness.load_generated(out)
+    root, va = 0x10000, (1 << 30) | 0x0234_5678
+    for ones, shift in ((0b000, 13), (0b011, 15)):
+        frame = (0xAB << 28) | (ones << 12)
+        leaf = ((frame >> 12) << 10) | (7 << 7) | 1
+        got = ref.translate({root + 8: leaf}, {"va": va, "write": 0, "ROOT": root}, [])
+        assert got == {"ok": True, "pa": (frame & ~((1 << shift) - 1)) | (va & ((1 << shift) - 1)), "level": 3}
+    report = cosim.run(spec, out, 600, seed=3)
+    assert report.mismatches == 0 and report.missing == []
+
+
 def test_a_unit_walk_that_skips_levels_cosimulates(tmp_path):
     """The level-skipping regime walked from a unit: skips are coverage points, and a
     device entry with a start level that is not a level of the regime breaks nothing."""

@@ -40,6 +40,7 @@ from codegen.frontend.elaborate.scope import (
 from codegen.frontend.elaborate.unit import elaborate_unit
 from codegen.frontend.parse import MAX_CONST_BITS, OverBudget, parse_counted
 from codegen.ir.expr import EvalError, Expr, evaluate, num
+from codegen.ir.nodes import ENTRY_SIZES
 
 
 class Elaborator:
@@ -65,7 +66,11 @@ class Elaborator:
             return None
         if self.root_dir is None:  # the top-level spec: its imports stay inside its project
             self.root_dir = import_root(path)
-            self.display_root = project_folder(path)
+            # paths in messages, spans and generated headers are relative to the same folder
+            # (the project's, else the spec's own), never to the working directory: the
+            # outputs of a run from another folder, or of a spec linked in from elsewhere, are
+            # the same bytes
+            self.display_root = self.root_dir
         overrides = overrides or {}
         key = (path, tuple(sorted((k, v) for k, (v, _) in overrides.items())))
         if key in self.modules:
@@ -491,6 +496,12 @@ class Elaborator:
         named = {"lets": lets, "expand": self.resolve_tree}
         in_width = self.const(in_w, cscope, "input width", 1, 64)
         entry = self.const(simple["entry"][1], cscope, "entry size in bytes", 1, 32)
+        if entry is not None and entry not in ENTRY_SIZES:
+            # both models and the memory port move 4, 8, 16 or 32 bytes at a time (m_size)
+            sizes = ", ".join(str(n) for n in ENTRY_SIZES[:-1]) + f" or {ENTRY_SIZES[-1]}"
+            self.bag.error("E0420", f"entry size {entry} bytes is not supported: a table entry is {sizes} bytes "
+                           f"(`entry 8;` is a 64-bit entry)", simple["entry"][1].span)
+            entry = None
         # a bad width or entry size is reported already: go on with a stand-in to find the
         # regime's other errors too, but do not declare the regime
         broken = in_width is None or entry is None
@@ -498,7 +509,9 @@ class Elaborator:
         ctx_scope = Scope(m, registers=registers, access=access, input=(in_name, in_width), **named)
         root = self.resolve(simple["root"][1], ctx_scope)
         start = self.resolve(simple["start"][1], ctx_scope)
-        pointer, frame = simple["pointer"][1], simple["frame"][1]
+        pointer = self.addr_map(simple["pointer"][1], cscope)
+        frame = self.addr_map(simple["frame"][1], cscope)
+        broken = broken or pointer is None or frame is None
 
         levels = []
         for lv in levels_ast:
@@ -528,13 +541,17 @@ class Elaborator:
                 when = self.resolve(lv.leaf_when, Scope(m, registers=registers, entry_formats=[leaf], **named))
                 if when is None:
                     continue
+            own_frame = self.addr_map(lv.frame, cscope) if lv.frame else ()
+            if own_frame is None:
+                continue
             shift_expr = None
             if leaf is not None and lv.page_is_shift:
                 shift_expr = self.resolve(lv.page, Scope(m, registers=registers, entry_formats=[leaf], **named))
                 if shift_expr is None:
                     continue
-                frame_field = leaf.field(simple["frame"][1])
-                page = 1 << (frame_field.lo if frame_field is not None else 12)
+                # the smallest page: the frame map's lowest address bit
+                frame_mask = ir.addr_mask(own_frame or frame or (), leaf)
+                page = 1 << ((frame_mask & -frame_mask).bit_length() - 1 if frame_mask else 12)
             else:
                 page = self.const(lv.page, cscope, "page size", 1, 1 << 64) if leaf is not None else None
             shift = 0
@@ -548,7 +565,8 @@ class Elaborator:
                 shift = page.bit_length() - 1
             levels.append(ir.Level(number=number, name=lv.name, index_hi=idx.args[1].value, index_lo=idx.args[2].value,
                                    table=table.name if table else None, leaf=leaf.name if leaf else None,
-                                   leaf_when=when, page_shift=shift, page_shift_expr=shift_expr, cite=lv.cite,
+                                   leaf_when=when, page_shift=shift, page_shift_expr=shift_expr, frame=own_frame,
+                                   cite=lv.cite,
                                    doc=lv.doc, span=lv.span))
         levels.sort(key=lambda lv: -lv.number)
         level_width = max(3, max((lv.number for lv in levels), default=1).bit_length())
@@ -624,6 +642,18 @@ class Elaborator:
             record=record, next_level=next_level, cite=d.cite, doc=d.doc, span=d.span,
             let_defs=tuple(ir.Let(name=r.name, value=r.value, cite=r.cite, doc=r.doc, span=r.span)
                            for r in rules if r.kind == "let"))
+
+    def addr_map(self, terms, scope: Scope) -> tuple[ir.AddrTerm, ...] | None:
+        """A `pointer`/`frame` map: each term's shift is a constant address bit."""
+        out = []
+        for t in terms:
+            shift = None
+            if t.shift is not None:
+                shift = self.const(t.shift, scope, "address bit of a map term", 0, MAX_WIDTH)
+                if shift is None:
+                    return None
+            out.append(ir.AddrTerm(field=t.field, shift=shift, span=t.span))
+        return tuple(out)
 
     def names_ok(self, names, what: str, span: Span, prefixed: bool = False) -> None:
         """Input and access names of a regime: unique, and usable in generated code.
@@ -804,10 +834,11 @@ def _near_file(path: Path, span: Span | None, root: Path | None) -> str:
 
 
 def display_path(path: Path, root: Path | None) -> str:
-    """How a spec path appears in messages and generated headers: relative to the
-    project's folder (that of the nearest pyproject.toml) when the spec is in one, so that
-    outputs do not depend on the working directory; else relative to the working
-    directory, else absolute."""
+    """How a spec path appears in messages and generated headers: relative to `root`,
+    the import root (the project's folder, that of the nearest pyproject.toml, when the
+    spec is in one, else the spec's own folder), so that outputs do not depend on the
+    working directory; a path outside it (a missing top-level file) relative to the
+    working directory, else absolute."""
     for base in ([root] if root else []) + [Path.cwd()]:
         try:
             return str(path.relative_to(base))

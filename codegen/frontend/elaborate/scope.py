@@ -297,8 +297,10 @@ REGIME_ITEMS = {
     "entry": "`entry BYTES;` (the size of a table entry)",
     "root": "`root EXPR;` (the address of the top table)",
     "start": "`start level N;` (the level the walk starts at)",
-    "pointer": "`pointer FIELD;` (the field of a table entry that holds the next table's address)",
-    "frame": "`frame FIELD;` (the field of a leaf entry that holds the page frame)",
+    "pointer": "`pointer FIELD;` (the field of a table entry that holds the next table's address; "
+               "`pointer LO | HI << 32;` for an address split across fields)",
+    "frame": "`frame FIELD;` (the field of a leaf entry that holds the page frame; `frame PPN << 12;` for "
+             "a page number stored shifted)",
     "record": "`record NAME { FIELD : WIDTH = EXPR; ... }` (what a fault reports)",
 }
 

@@ -31,6 +31,11 @@ class TranslationView:
         return max(NESTED_BASE, 1 << kinds.bit_length()) if self.nested else NESTED_BASE
 
     @property
+    def data_width(self) -> int:
+        """The memory port's data width: the widest entry any walker reads or writes."""
+        return self.main.data_bits
+
+    @property
     def status_width(self) -> int:
         """Bits of a status code (8, or more for a regime with hundreds of fault kinds)."""
         top = self.nested_base + len(self.host.kinds) if self.nested else len(self.main.kinds)

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 
 from codegen import ir
 from codegen.generate.lower import Env, Hoist, py, py_field, record_py, ref_slice
-from codegen.generate.view.walker import WalkerView
+from codegen.generate.view.walker import WalkerView, widen
 from codegen.ir.expr import Expr, mask, num
+
+WORD_BITS = 64  # a structure word: the unit reads and writes 8 bytes at a time
 
 MASK64 = mask(64)
 
@@ -66,6 +68,7 @@ class UnitView:
             else:
                 walk = unit.step_node(kind, name)
                 self.steps.append(Step(kind, walk, [], WalkerView(spec, spec.regime(walk.regime), f"unit_{walk.name}")))
+        widen(self.walkers, WORD_BITS)
         self.stores: list[Store] = []
         for f in unit.record.fields:
             if f.store is not None:
@@ -233,6 +236,11 @@ class UnitView:
     @property
     def walkers(self) -> list[WalkerView]:
         return [s.walker for s in self.steps if s.walker is not None]
+
+    @property
+    def data_width(self) -> int:
+        """The memory port's data width: a structure word (8 bytes), or the widest entry a walk reads."""
+        return max([WORD_BITS] + [w.entry_bits for w in self.walkers])
 
     @property
     def level_width(self) -> int:

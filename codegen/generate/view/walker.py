@@ -24,6 +24,7 @@ from codegen.generate.lower import (
 from codegen.ir.expr import Expr, mask
 
 NESTED_BASE = 64  # fault status codes above this are host-stage faults of a nested walk
+ADDR_BITS = 64  # the models' address width (ADDR_WIDTH in the templates)
 
 
 @dataclass
@@ -44,9 +45,69 @@ class LevelView:
     index_mask: int
     table: FormatView | None
     leaf: FormatView | None
-    frame_mask: int = 0
-    pointer_mask: int = 0
+    frame_mask: int = 0  # the address bits the frame map sets
+    pointer_mask: int = 0  # the address bits the pointer map sets
     page_mask: int = 0
+    # the maps as (entry low bit, width, address low bit) pieces, by address bit
+    frame_pieces: tuple[tuple[int, int, int], ...] = ()
+    pointer_pieces: tuple[tuple[int, int, int], ...] = ()
+    pointer_text: str = ""  # the pointer map as the spec writes it
+    frame_text: str = ""
+
+
+def map_text(terms: tuple[ir.AddrTerm, ...]) -> str:
+    return " | ".join(t.field if t.shift is None else f"{t.field} << {t.shift}" for t in terms)
+
+
+def _identity(pieces) -> bool:
+    """Every field sits at the address bits it encodes: the map is a mask of the entry."""
+    return all(e == a for e, _, a in pieces)
+
+
+def _clip(pieces, low: int):
+    """The pieces cut to address bits `low` and up."""
+    out = []
+    for e, w, a in pieces:
+        cut = max(0, low - a)
+        if cut < w:
+            out.append((e + cut, w - cut, a + cut))
+    return out
+
+
+def _pieces_mask(pieces) -> int:
+    m = 0
+    for _, w, a in pieces:
+        m |= mask(w) << a
+    return m
+
+
+def py_map(pieces, entry: str) -> str:
+    """A Python expression of the address a map gives from `entry` (a mask when the
+    fields sit at their address bits)."""
+    if _identity(pieces):
+        return f"{entry} & {hex(_pieces_mask(pieces))}"
+    parts = []
+    for e, w, a in pieces:
+        part = py_field(entry, e, w)
+        parts.append(f"({part} << {a})" if a else part)
+    return " | ".join(parts) if parts else "0"
+
+
+def hdl_map(pieces, entry: str, low: int, below: str | None, width: int) -> str:
+    """A MyHDL concat of the `width`-bit address a map gives from `entry`, from address
+    bit `low` up; the bits below `low` are `below` (a slice of the input) or zeros."""
+    parts, at = [], 0
+    if low:
+        parts.append(below if below is not None else f"intbv(0)[{low}:]")
+        at = low
+    for e, w, a in _clip(pieces, low):
+        if a > at:
+            parts.append(f"intbv(0)[{a - at}:]")
+        parts.append(f"{entry}[{e + w}:{e}]" if w > 1 else f"{entry}[{e}]")
+        at = a + w
+    if at < width:
+        parts.append(f"intbv(0)[{width - at}:]")
+    return "concat(" + ", ".join(reversed(parts)) + ")"
 
 
 @dataclass
@@ -72,12 +133,43 @@ class WalkerView:
             v = LevelView(lv, lv.index_lo, mask(lv.index_hi - lv.index_lo + 1), self.formats.get(lv.table),
                           self.formats.get(lv.leaf))
             if lv.table:
-                v.pointer_mask = self.spec.layout(lv.table).field(reg.pointer).mask
+                v.pointer_pieces = ir.addr_pieces(reg.pointer, self.spec.layout(lv.table))
+                v.pointer_mask = _pieces_mask(v.pointer_pieces)
+                v.pointer_text = map_text(reg.pointer)
             if lv.leaf:
-                v.frame_mask = self.spec.layout(lv.leaf).field(reg.frame).mask
+                v.frame_pieces = ir.addr_pieces(reg.frame_of(lv), self.spec.layout(lv.leaf))
+                v.frame_mask = _pieces_mask(v.frame_pieces)
+                v.frame_text = map_text(reg.frame_of(lv))
                 v.page_mask = mask(lv.page_shift)
             self.levels.append(v)
         self.entry_shift = eb
+        self.entry_bits = reg.entry_bytes * 8
+        self.data_bits = self.entry_bits  # the memory port's data width; walkers() widens it to the model's
+
+    @property
+    def size_code(self) -> int:
+        """The memory port's m_size for this regime's entries: log2 of the bytes."""
+        return self.entry_shift
+
+    @property
+    def entry_mask(self) -> int:
+        return mask(self.entry_bits)
+
+    @property
+    def guest_size_code(self) -> int:
+        """A host's m_size for the guest entries it reads and writes for the guest walker."""
+        return self.spec.regime(self.nested.guest).entry_bytes.bit_length() - 1
+
+    @property
+    def entry_in(self) -> str:
+        """The entry just read, as wide as the regime's entry (the data port may be wider)."""
+        if self.data_bits == self.entry_bits:
+            return self.entry
+        return f"{self.entry}[{self.entry_bits}:]"
+
+    def signal_bits(self, name: str) -> int:
+        """The width of a signal that holds an entry: the last entry `le`, or the data port."""
+        return self.entry_bits if name == "le" else self.data_bits
 
     # ---- names
     @property
@@ -210,7 +302,7 @@ class WalkerView:
         entry = entry or self.entry
         def field_ref(e: Expr) -> str:
             f = fmt.field(e.name)
-            return ref_slice(entry, f.lo, f.width, fmt.width)
+            return ref_slice(entry, f.lo, f.width, self.signal_bits(entry))
 
         def builtin(e: Expr) -> str:
             if e.name == "rsvd":
@@ -339,7 +431,16 @@ class WalkerView:
     def hdl_pa(self, lv: LevelView) -> str:
         if lv.level.page_shift_expr is not None:
             return "leaf_pa"  # not v_*: v_NAME is an accumulator's variable
+        if not _identity(lv.frame_pieces):
+            s = lv.level.page_shift
+            return hdl_map(lv.frame_pieces, self.entry, s, f"i_addr[{s}:0]", ADDR_BITS)
         return f"(({self.entry} & {hex(lv.frame_mask)}) | (i_addr & {hex(lv.page_mask)}))"
+
+    def hdl_pointer(self, lv: LevelView) -> str:
+        """The next table's address from a pointer entry at `lv`, as MyHDL."""
+        if not _identity(lv.pointer_pieces):
+            return hdl_map(lv.pointer_pieces, self.entry, 0, None, ADDR_BITS)
+        return f"({self.entry} & {hex(lv.pointer_mask)})"
 
     def hdl_pa_lines(self, lv: LevelView) -> list[str]:
         """For a page size read from the leaf entry (`page shift EXPR`): statements that
@@ -352,8 +453,15 @@ class WalkerView:
         out = h.take() + ["leaf_pa = intbv(0)[ADDR_WIDTH:]"]
         for k, s in enumerate(s for s in self.page_shifts(lv) if s < 1 << e.width):
             out.append(f"{'if' if k == 0 else 'elif'} {shift} == {s}:")
-            out.append(f"    leaf_pa[:] = ({self.entry} & {hex(lv.frame_mask & ~mask(s))}) | (i_addr & {hex(mask(s))})")
-        out += ["else:", f"    leaf_pa[:] = {self.entry} & {hex(lv.frame_mask)}"]
+            if _identity(lv.frame_pieces):
+                out.append(f"    leaf_pa[:] = ({self.entry} & {hex(lv.frame_mask & ~mask(s))}) | "
+                           f"(i_addr & {hex(mask(s))})")
+            else:
+                out.append(f"    leaf_pa[:] = {hdl_map(lv.frame_pieces, self.entry, s, f'i_addr[{s}:0]', ADDR_BITS)}")
+        if _identity(lv.frame_pieces):
+            out += ["else:", f"    leaf_pa[:] = {self.entry} & {hex(lv.frame_mask)}"]
+        else:
+            out += ["else:", f"    leaf_pa[:] = {hdl_map(lv.frame_pieces, self.entry, 0, None, ADDR_BITS)}"]
         return out
 
     def page_shifts(self, lv: LevelView) -> list[int]:
@@ -364,12 +472,18 @@ class WalkerView:
     def py_pa(self, lv: LevelView) -> str:
         e = lv.level.page_shift_expr
         if e is None:
-            return f"(e & {hex(lv.frame_mask)}) | (i_addr & {hex(lv.page_mask)})"
+            return f"({py_map(lv.frame_pieces, 'e')}) | (i_addr & {hex(lv.page_mask)})"
         shift = py(e, self.py_env(lv.leaf.layout, lv.level.number))
         top = self.regime.input_width
-        frame = hex(lv.frame_mask)
-        return (f"((e & {frame} & ~((1 << s) - 1)) | (i_addr & ((1 << s) - 1))) "
-                f"if {lv.level.page_shift} <= (s := {shift}) <= {top} else (e & {frame})")
+        frame = py_map(lv.frame_pieces, "e")
+        if not _identity(lv.frame_pieces):
+            frame = f"({frame})"
+        return (f"(({frame} & ~((1 << s) - 1)) | (i_addr & ((1 << s) - 1))) "
+                f"if {lv.level.page_shift} <= (s := {shift}) <= {top} else ({frame})")
+
+    def py_pointer(self, lv: LevelView) -> str:
+        """The next table's address from a pointer entry `e` at `lv`, in Python."""
+        return py_map(lv.pointer_pieces, "e")
 
     def hdl_update_bits(self, fv: FormatView, level: int, leaf: bool) -> list[tuple[int, str]]:
         """(bit, condition) for each accessed/dirty-style bit the entry may get set."""
@@ -428,5 +542,16 @@ def walkers(spec: ir.Spec) -> list[WalkerView]:
     """The walkers that implement the spec's top translation, host first."""
     top = spec.top
     if isinstance(top, ir.Nested):
-        return [WalkerView(spec, spec.regime(top.host), "host", top), WalkerView(spec, spec.regime(top.guest), "guest", top)]
-    return [WalkerView(spec, top, "top")]
+        out = [WalkerView(spec, spec.regime(top.host), "host", top), WalkerView(spec, spec.regime(top.guest), "guest", top)]
+    else:
+        out = [WalkerView(spec, top, "top")]
+    return widen(out)
+
+
+def widen(ws: list[WalkerView], least: int = 0) -> list[WalkerView]:
+    """Give walkers that share a memory port its data width: the widest entry of any of
+    them, and at least `least` bits (a unit's structure words)."""
+    bits = max([least] + [w.entry_bits for w in ws])
+    for w in ws:
+        w.data_bits = bits
+    return ws

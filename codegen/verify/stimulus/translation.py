@@ -86,6 +86,14 @@ class Allocator:
         raise StimulusError("out of physical frames")
 
 
+def table_shift(regime: ir.Regime) -> int:
+    """log2 of the frame a table of `regime` gets: 4 KiB, or its largest table (entries of
+    16 or 32 bytes make a 9-bit index a 8 or 16 KiB table), so that no table reaches into
+    a frame given to something else and entries never lie on top of each other."""
+    return max([12] + [(regime.entry_bytes << (lv.index_hi - lv.index_lo + 1)).bit_length() - 1
+                       for lv in regime.levels])
+
+
 def eval_ctx(e: Expr, ctx: dict, access: dict | None = None, extra: dict | None = None) -> int:
     def lookup(r: Expr) -> int:
         if r.kind == "ctx":
@@ -122,6 +130,16 @@ def invert(e: Expr, value: int, ctx: dict, bindings: dict[str, Expr] | None = No
     if e.op == "&" and e.args[1].op == "num":
         invert(e.args[0], value, ctx, bindings)
         return
+    if e.op == "slice" and e.args[1].op == "num" and e.args[2].op == "num":
+        # FIELD[hi:lo] = value: those bits of the field, the others left as they are
+        hi, lo = e.args[1].value, e.args[2].value
+        if value >> (hi - lo + 1):
+            raise StimulusError(f"value {value:#x} does not fit bits [{hi}:{lo}]")
+        base = e.args[0]
+        if base.op == "ref" and base.kind == "ctx" and not (bindings and base.name in bindings):
+            at = base.lo + lo
+            ctx[base.name] = (ctx.get(base.name, 0) & ~(mask(hi - lo + 1) << at)) | (value << at)
+            return
     raise StimulusError("the root expression is not a register field, shifted or masked: cannot build a table for it")
 
 
@@ -299,9 +317,13 @@ class TableBuilder:
         lv = self.regime.level(level)
         name = lv.leaf if as_leaf else lv.table
         lay = self.spec.layout(name)
-        place = lay.field(self.regime.frame if as_leaf else self.regime.pointer)
-        keep = {place.name}
-        value = (self.random_entry(lay) & ~place.mask) | (target & place.mask)
+        # the map's inverse: each address bit goes into the field term that carries it
+        terms = self.regime.frame_of(lv) if as_leaf else self.regime.pointer
+        bits, place_mask = ir.entry_bits(terms, lay, target)
+        if ir.addr_of(terms, lay, bits) != target:
+            raise StimulusError(f"format '{lay.name}' cannot hold address {target:#x}")
+        keep = {t.field for t in terms}
+        value = (self.random_entry(lay) & ~place_mask) | bits
         decides = lambda v: True  # noqa: E731
         if lv.leaf and lv.table:
             leaf_lay = self.spec.layout(lv.leaf)
@@ -315,7 +337,7 @@ class TableBuilder:
         rule = next(r for r in self.regime.faults if r.name == fault)
         uses_rsvd = any(r.kind == "builtin" and r.name == "rsvd" for r in rule.when.refs())
         if uses_rsvd:
-            free = mbz_mask(lay, self.ctx) & ~place.mask
+            free = mbz_mask(lay, self.ctx) & ~place_mask
             if not free:
                 raise StimulusError(f"format '{lay.name}' has no must-be-zero bit to set")
             bits = [b for b in range(lay.width) if free >> b & 1]
@@ -428,7 +450,10 @@ class ScenarioFactory:
 
     @staticmethod
     def _addr_width(spec: ir.Spec, regime: ir.Regime) -> int:
-        widths = [spec.layout(lv.table).field(regime.pointer).hi + 1 for lv in regime.levels if lv.table]
+        """The address bits every pointer and frame map can hold (tables and frames lie below)."""
+        maps = [(regime.pointer, lv.table) for lv in regime.levels if lv.table]
+        maps += [(regime.frame_of(lv), lv.leaf) for lv in regime.levels if lv.leaf]
+        widths = [ir.addr_mask(terms, spec.layout(name)).bit_length() for terms, name in maps]
         return min(widths) if widths else 32
 
     def _start(self, regime: ir.Regime, ctx: dict) -> int:
@@ -442,12 +467,38 @@ class ScenarioFactory:
                 m |= f.mask
         return m
 
-    def _choose_plan(self, draw: Draw, regime: ir.Regime, start: int, fault_percent: int) -> Plan:
+    def _choose_plan(self, draw: Draw, regime: ir.Regime, start: int, fault_percent: int,
+                     ctx: dict | None = None) -> Plan:
         leafs = [lv.number for lv in regime.leaf_levels if lv.number <= start]
+        if ctx is not None:  # a leaf whose condition the context rules out cannot end the walk
+            leafs = [n for n in leafs if self._leaf_possible(regime.level(n), ctx)] or leafs
         leaf = draw.choice(leafs)
         if regime.faults and draw.chance(fault_percent):
             return self._fault_plan(draw, leaf, start, draw.choice(regime.faults))
         return Plan(leaf)
+
+    def _leaf_possible(self, lv: ir.Level, ctx: dict) -> bool:
+        """Whether some entry makes `leaf F when COND` hold under `ctx` (COND may read a
+        context register, e.g. a page-size enable): tried over every value of the few
+        entry bits COND reads; True when they are many or COND reads something else."""
+        if lv.leaf_when is None or not lv.table:
+            return True
+        lay = self.spec.layout(lv.leaf)
+        fields = sorted({r.name for r in lv.leaf_when.refs() if r.kind == "field"})
+        widths = [lay.field(n).width if lay.field(n) is not None else 64 for n in fields]
+        if sum(widths) > 8:
+            return True
+        for combo in range(1 << sum(widths)):
+            extra, at = {}, 0
+            for n, w in zip(fields, widths):
+                extra[("field", n)] = (combo >> at) & mask(w)
+                at += w
+            try:
+                if eval_ctx(lv.leaf_when, ctx, None, extra):
+                    return True
+            except StimulusError:
+                return True
+        return False
 
     @staticmethod
     def plan_at(draw: Draw, regime: ir.Regime, rule: ir.Rule, level: int) -> Plan:
@@ -483,7 +534,7 @@ class ScenarioFactory:
                 continue
             entry_addr = table + (((builder.addr >> lv.index_lo) & mask(lv.index_hi - lv.index_lo + 1)) * regime.entry_bytes)
             as_leaf = lv.number <= plan.leaf_level or lv.table is None
-            target = builder.alloc.frame(lv.page_shift if as_leaf else 12)
+            target = builder.alloc.frame(lv.page_shift if as_leaf else table_shift(regime))
             fault = plan.fault if plan.fault and plan.fault_level == lv.number else None
             expect = lv.number - 1
             if nl_field and not as_leaf and fault is None:
@@ -578,12 +629,12 @@ class ScenarioFactory:
         addr = draw.bits(self.main.input_width)
         start = self._start(self.main, ctx)
         guest_faults = fault_percent if self.nested is None or draw.chance(50) else 0
-        plan = guest_plan or self._choose_plan(draw, self.main, start, guest_faults)
+        plan = guest_plan or self._choose_plan(draw, self.main, start, guest_faults, ctx)
         intent = {"plan": plan.__dict__.copy()}
 
         if self.nested is None:
             alloc = Allocator(draw, main_width, used)
-            root = alloc.frame(12)
+            root = alloc.frame(table_shift(self.main))
             invert(self.main.root, root, ctx)
             builder = TableBuilder(self.spec, self.main, draw, ctx, memory.__setitem__, alloc)
             builder.legal = legal
@@ -594,7 +645,7 @@ class ScenarioFactory:
         else:
             host_width = self._addr_width(self.spec, self.host)
             halloc = Allocator(draw, host_width, used)
-            hroot = halloc.frame(12)
+            hroot = halloc.frame(table_shift(self.host))
             bindings = {b.name: b.value for b in self.nested.host_bindings}
             invert(self.host.root, hroot, ctx, bindings)
             hctx = self._host_ctx(ctx)
@@ -605,7 +656,7 @@ class ScenarioFactory:
                 stages = ["table", "final"] + (["update"] if self.nested.update_access else [])
                 hbuilder.prefer([self._host_access(stage, ctx, access, g) for stage in stages for g in (0, 1)])
             galloc = Allocator(draw, main_width, set())
-            groot = galloc.frame(12)
+            groot = galloc.frame(table_shift(self.main))
             invert(self.main.root, groot, ctx)
             mapped: dict[int, int | None] = {}
             host_fault = None
@@ -668,7 +719,7 @@ class ScenarioFactory:
                 table = target
                 continue
             as_leaf = lv.number <= plan.leaf_level or lv.table is None
-            target = hbuilder.alloc.frame(lv.page_shift if as_leaf else 12)
+            target = hbuilder.alloc.frame(lv.page_shift if as_leaf else table_shift(self.host))
             fault = plan.fault if plan.fault and plan.fault_level == lv.number else None
             value = hbuilder.entry(lv.number, as_leaf, target, fault)
             if preset and fault is None:

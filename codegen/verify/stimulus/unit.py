@@ -26,6 +26,7 @@ from codegen.verify.stimulus.translation import (
     TableBuilder,
     eval_ctx,
     fault_levels,
+    table_shift,
 )
 
 MASK64 = mask(64)
@@ -295,10 +296,12 @@ class UnitScenarioFactory:
         access = {b.name: int(bool(evaluate(b.value, lookup))) for b in walk.access}
         start = eval_ctx(regime.start, ctx)
         root = eval_ctx(regime.root, ctx) & MASK64
-        if start not in [lv.number for lv in regime.levels] or root & 0xFFF or (root >> 12) in {a >> 12 for a in memory}:
+        shift = table_shift(regime)
+        pages = set(range(root >> 12, (root >> 12) + (1 << (shift - 12))))
+        if start not in [lv.number for lv in regime.levels] or root & mask(shift) or pages & {a >> 12 for a in memory}:
             return
         addr = evaluate(walk.input, lookup) & mask(regime.input_width)
-        used = {a >> 12 for a in memory} | {root >> 12}
+        used = {a >> 12 for a in memory} | pages
         alloc = Allocator(draw, factory._addr_width(self.spec, regime), used)
         builder = TableBuilder(self.spec, regime, draw, ctx, memory.__setitem__, alloc)
         builder.legal = draw.chance(70)
