@@ -138,6 +138,10 @@ def evaluate(e: Expr, lookup: Callable[[Expr], int]) -> int:
             raise EvalError(f"slice [{hi}:{lo}] is empty or negative", e.span)
         return (base >> lo) & ((1 << (hi - lo + 1)) - 1)
     a, b = evaluate(e.args[0], lookup), evaluate(e.args[1], lookup)
+    if op == "<<" and e.width and b >= 0:
+        # a shift keeps its width (README, expression widths): bits moved past it are
+        # lost, so a huge amount gives 0 instead of a huge number, as in both models
+        return (a << min(b, e.width)) & ((1 << e.width) - 1)
     try:
         v = _BIN[op](a, b)
     except ZeroDivisionError:

@@ -118,3 +118,72 @@ def test_a_spec_whose_every_walk_faults_cosimulates(tmp_path):
     assert report.mismatches == 0, report.as_json()
     assert report.transactions == 50
     assert report.coverage["top fault invalid"] == 50, report.coverage
+
+
+@pytest.mark.parametrize("value", ["2", "access.user + 2"])
+def test_an_access_binding_takes_the_low_bit_of_its_value(tmp_path, value):
+    """An access kind is one bit: `user = 2;` in a nested `final access` is 0 in both
+    models (the reference passed 2 on, the model took it as true: exitinfo1 differed).
+    Found by the fuzzer's back-end stage."""
+    specs = Path(__file__).resolve().parents[2] / "specs"
+    for f in specs.glob("*.vspec"):
+        shutil.copy(f, tmp_path / f.name)
+    text = (specs / "amd_npt.vspec").read_text()
+    old = "        write = access.write;\n        user = 1;"
+    assert old in text
+    path = tmp_path / "amd_npt.vspec"
+    path.write_text(text.replace(old, f"        write = access.write;\n        user = {value};"))
+    generate_cosim_convert(path, tmp_path / "out", walks=30)
+
+
+def toy_edited(tmp_path: Path, old: str, new: str) -> Path:
+    text = TOY.read_text()
+    assert old in text
+    path = tmp_path / "toy.vspec"
+    path.write_text(text.replace(old, new))
+    return path
+
+
+@pytest.mark.parametrize("fault", [
+    "fault wide when va[13:12] == 0x10000000000000001;",  # past the width of va[13:12]: never
+    "fault wide when va[29:12] != 0x80000001 && (va << 20) == 0x100000000;",
+])
+def test_a_condition_compares_with_a_constant_of_2_pow_31_or_more(tmp_path, fault):
+    """VHDL integers are 32-bit: `x == 0x10000000000000001` in a fault condition was
+    written as an integer literal, which GHDL refuses ('literal beyond integer bounds')."""
+    path = toy_edited(tmp_path, "    fault invalid when !V;", "    fault invalid when !V;\n    " + fault)
+    generate_cosim_convert(path, tmp_path / "out")
+
+
+def test_an_ordering_against_a_wide_constant_is_refused(tmp_path):
+    from codegen.frontend.diagnostics import SpecError
+    path = toy_edited(tmp_path, "    fault invalid when !V;",
+                      "    fault invalid when !V;\n    fault wide when (va << 20) > 0x100000000;")
+    with pytest.raises(SpecError) as info:
+        emit.render(compile_spec(path))
+    assert "error[E0501]" in info.value.bag.render()
+
+
+@pytest.mark.parametrize("old, new", [
+    ("root PTBR.BASE << 12;", "root (PTBR.BASE << 12) - 4096;"),  # 'cannot build a table for it'
+    ("root PTBR.BASE << 12;", "root (PTBR.BASE << 12) + 8192;"),
+    ("BASE [MAXPHYADDR-1:12];", "BASE [30:12];"),  # a root field narrower than the pointers
+])
+def test_a_root_expression_cosimulates(tmp_path, old, new):
+    """The stimulus places the first table where the root expression can point: through
+    an added or subtracted constant, and below the root field's reach (the fuzzer's back
+    end found `value 0x8f8e918 does not fit ROOT`)."""
+    generate_cosim_convert(toy_edited(tmp_path, old, new), tmp_path / "out")
+
+
+def test_a_unit_walk_binding_shifted_past_its_width_cosimulates(tmp_path):
+    """`ROOT = (x << 0xffffffffffffffff) | y` in a unit's walk binding: the shift keeps
+    its width, so the bits are gone (0); the stimulus' IR evaluator raised 'shift amount
+    out of range' instead. Found by the fuzzer's back-end stage."""
+    data = TOY.parent
+    shutil.copy(data / "toy_skip.vspec", tmp_path / "toy_skip.vspec")
+    text = (data / "toy_skip_unit.vspec").read_text()
+    old = "ROOT = (dev.e.ROOT << 12)"
+    path = tmp_path / "toy_skip_unit.vspec"
+    path.write_text(text.replace(old, "ROOT = (dev.e.ROOT << 0xffffffffffffffff)"))
+    generate_cosim_convert(path, tmp_path / "out", walks=20)

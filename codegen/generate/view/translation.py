@@ -68,7 +68,7 @@ class TranslationView:
     def access_py(self, stage: str) -> list[tuple[str, str]]:
         env = self.main.py_env()
         binds = self._access_binds(stage)
-        by = {b.name: py(b.value, env) for b in binds}
+        by = {b.name: _low_bit_py(b.value, env) for b in binds}
         return [(a, by[a]) for a in self.host.regime.access]
 
     def nested_record_py(self) -> list[tuple[str, str]]:
@@ -102,7 +102,7 @@ class TranslationView:
         env = self.main.hdl_env()
         env.spell["acc"] = lambda e: f"v_{e.name}"
         binds = self._access_binds(stage)
-        by = {b.name: hdl(b.value, env, True) for b in binds}
+        by = {b.name: _low_bit_hdl(b.value, env) for b in binds}
         return [(a, by[a]) for a in self.host.regime.access]
 
     def nested_record_hdl(self, prefix: str):
@@ -117,3 +117,21 @@ class TranslationView:
 
         env = Env({**base.spell, "host": host, "builtin": builtin})
         return self.main.hdl_record(prefix, self.nested.record, env)
+
+
+# An access kind is one bit: a binding takes the low bit of its value, as a record field
+# takes the low bits of its value (`user = 2;` is 0), in both models alike.
+def _low_bit_py(e: Expr, env: Env) -> str:
+    if e.width == 1:
+        return py(e, env)
+    if e.op == "num":
+        return str(e.value & 1)
+    return f"({py(e, env)} & 1)"
+
+
+def _low_bit_hdl(e: Expr, env: Env) -> str:
+    if e.width == 1:
+        return hdl(e, env, True)
+    if e.op == "num":
+        return "True" if e.value & 1 else "False"
+    return f"(({hdl(e, env)} & 1) == 1)"
