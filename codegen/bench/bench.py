@@ -262,7 +262,7 @@ def _measure(quick: bool, fuzz_inputs: int, quiet: bool, spec_paths: list[Path],
         from codegen.bench import fuzz
         progress.describe("bench (f) fuzz")
         with Progress(fuzz_inputs, "fuzz", "inputs", quiet=quiet) as inputs_done:
-            tally = fuzz.fuzz(fuzz_inputs, seed=1, progress=inputs_done)
+            tally = fuzz.fuzz(fuzz_inputs, seed=1, progress=inputs_done, backend=False)  # the front end alone
         statuses = sum(tally.statuses.values(), Counter())
         per = ", ".join(f"{f} {tally.inputs[f]}" for f in fuzz.FAMILIES)
         rows.append(("(f) front-end fuzzing", f"{tally.total} inputs, seed 1: {per}",

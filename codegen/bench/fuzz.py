@@ -6,7 +6,9 @@ rendered in memory (`emit.render`), the generate path without the writes. With t
 end on (the default; `--no-backend` turns it off), every input that checks ok then goes
 through the back end too, stage by stage: `generate` (written to a temporary folder),
 `cosim` (5 walks or events, the path of `virtspec cosim --walks 5`), `verilog` and `vhdl`
-(the path of `virtspec convert`). Families:
+(the path of `virtspec convert`). That takes seconds per input where the front end takes
+milliseconds: `--backend-every N` back-end-tests a deterministic sample instead, the 1st,
+(N+1)th, (2N+1)th... input that checks ok, and the output says so. Families:
 
   bytes      random bytes: invalid UTF-8, NULs, UTF-16, huge lines, control characters
   tokens     random sequences of the grammar's terminals (read from the lark grammar),
@@ -29,6 +31,7 @@ run, tracebacks, hangs and (cosim) mismatches. Failing inputs are saved for
 reproduction.
 
     python -m codegen.bench.fuzz --inputs 10000 --seed 1 [--json] [--timeout 5] [--save DIR]
+        [--no-backend | --backend-every N] [--backend-timeout 60]
 
 The generator is plain seeded `random` (not hypothesis): a run is reproduced exactly by
 its seed, and the input's number names it in the saved files.

@@ -17,7 +17,13 @@ import random
 from dataclasses import dataclass, field
 
 from codegen import ir
-from codegen.ir.expr import Expr, evaluate, mask
+from codegen.ir.expr import Expr, mask
+from codegen.ir.expr import evaluate as _evaluate
+
+
+def evaluate(e: Expr, lookup) -> int:
+    """An expression's value as both models compute it (shifts keep their width)."""
+    return _evaluate(e, lookup, keep_width=True)
 
 
 class Draw:
