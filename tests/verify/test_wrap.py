@@ -219,3 +219,13 @@ def test_a_value_an_inline_expression_cannot_wrap_is_refused(tmp_path, old, new)
     with pytest.raises(SpecError) as info:
         emit.render(compile_spec(toy_edited(tmp_path, old, new)))
     assert "error[E0501]" in info.value.bag.render() and "cannot be wrapped" in info.value.bag.render()
+
+
+def test_a_unit_exit_record_bit_range_takes_the_low_bits_of_a_wide_constant(tmp_path):
+    """`a [1:0] = 65;` in a unit's exit record: the bits take 65's low bits (1) in both
+    models; the model raised 'intbv[i:j] = v abs(v) too large'. Found by the fuzzer's
+    back-end stage."""
+    text = (TOY.parent / "toy_unit.vspec").read_text()
+    path = tmp_path / "toy_unit.vspec"
+    path.write_text(text.replace("a [1:0] = 2;", "a [1:0] = 65;"))
+    generate_cosim_convert(path, tmp_path / "out", walks=60)
