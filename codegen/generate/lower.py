@@ -315,8 +315,15 @@ class Hoist:
             return f"(~{inner})"
         if op == "-":
             # (a - b) mod 2**width, never negative on the way
+            bias = 1 << e.width
+            if bias >= WIDE:  # no VHDL integer literal: through a variable, as wide constants go
+                wide = self._new(e.width + 1)
+                self.lines.append(f"{wide}[:] = {hex(bias)}")
+                bias_text = wide
+            else:
+                bias_text = hex(bias)
             out = self._new(e.width + 1)
-            self.lines.append(f"{out}[:] = ({self.value(a[0])} + {hex(1 << e.width)}) - {self.value(a[1])}")
+            self.lines.append(f"{out}[:] = ({self.value(a[0])} + {bias_text}) - {self.value(a[1])}")
             return f"{out}[{e.width}:]"
         if op == "slice":
             base = self._new(a[0].width)

@@ -103,6 +103,22 @@ def test_four_hundred_faults_cosimulate_and_convert(tmp_path):
     generate_cosim_convert(path, tmp_path / "out")
 
 
+def test_four_hundred_faults_on_the_context_cosimulate(tmp_path):
+    """400 faults that read the context, not the address: looking for the fault sites no
+    walk can reach (cosim.expected_coverage, stimulus.injectable) has a budget; it built
+    entries for minutes before."""
+    text = TOY.read_text()
+    anchor = "    fault reserved when rsvd;\n"
+    faults = "".join(f"    fault f{i} when A && PTBR[11:3] == {i + 7};\n" for i in range(400))
+    path = tmp_path / "toy.vspec"
+    path.write_text(text.replace(anchor, anchor + faults))
+    spec = compile_spec(path)
+    out = tmp_path / "out"
+    emit.write(emit.render(spec), out)
+    report = cosim.run(spec, out, 20, seed=5)
+    assert report.mismatches == 0, report.as_json()
+
+
 def test_a_spec_whose_every_walk_faults_cosimulates(tmp_path):
     """`fault invalid when 1;`: no entry lets a walk go on, so the stimulus ends each walk
     with a fault it can draw (it stopped with 'cannot build stimulus'), and coverage
@@ -199,6 +215,11 @@ def test_a_unit_walk_binding_shifted_past_its_width_cosimulates(tmp_path):
     # an accumulator's first value below zero, wrapped to the accumulator
     ("accumulate w = 1 then w && W;", "accumulate w = 1 then w && W;\n    accumulate s = va[1:0] - 3 then s;\n"
                                       "    check sneg when s == 3;"),
+    # an accumulator whose `then` names itself and is wider than its init: the `then` reads
+    # it at its final width (it read it at the init's, and cosim hit an intbv bounds error),
+    # and the subtraction's 2**72 bias is no VHDL integer literal
+    ("accumulate w = 1 then w && W;", "accumulate w = 1 then w && W;\n    accumulate s = 3 then (s - W) << 70;\n"
+                                      "    check odd when s == 5;"),
 ])
 def test_expressions_wrap_at_every_site(tmp_path, old, new):
     """Fault and check conditions, the start level and accumulators wrap a subtraction

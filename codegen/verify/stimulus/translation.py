@@ -369,15 +369,22 @@ class TableBuilder:
         return self.steer(lay, value, level, keep, want, as_leaf)
 
 
-def injectable(spec: ir.Spec, regime: ir.Regime, rule: ir.Rule, level: int, tries: int = 40) -> bool:
+def injectable(spec: ir.Spec, regime: ir.Regime, rule: ir.Rule, level: int, tries: int = 40,
+               budget: list[int] | None = None) -> bool:
     """Whether table building can make walk fault `rule` happen at `level` (some faults
-    cannot happen at some levels, e.g. a skipped-level check where no level is below)."""
+    cannot happen at some levels, e.g. a skipped-level check where no level is below).
+    `budget`, when given, is a shared count of entries left to try; once it is spent the
+    answer is True (not shown unreachable)."""
     draw = Draw(random.Random(level))
     lv = regime.level(level)
     for as_leaf in ([True] if rule.where == "leaf" else [False] if rule.where == "table" else [False, True]):
         if (as_leaf and not lv.leaf) or (not as_leaf and not lv.table):
             continue
         for _ in range(tries):
+            if budget is not None:
+                if budget[0] <= 0:
+                    return True
+                budget[0] -= 1
             ctx = {name: draw.bits(spec.layout(name).width) for name in regime.context}
             builder = TableBuilder(spec, regime, draw, ctx, lambda a, v: None, Allocator(draw, 40))
             builder.addr = draw.bits(regime.input_width)
