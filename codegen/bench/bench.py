@@ -151,12 +151,14 @@ def walks_4k_4level(name: str, ref, n: int, seed: int = 3) -> list:
     return out
 
 
-def time_model(model, ref, scenarios, repeat: int):
+def time_model(spec: ir.Spec, model, ref, scenarios, repeat: int):
+    """The best of `repeat` model runs, under the spec's own cycle watchdog (as cosim)."""
     timing = harness.Timing(LATENCY, LATENCY, 0)
+    limit = harness.cycle_limit(spec, timing)
     best, runs = float("inf"), None
     for _ in range(repeat):
         t0 = time.perf_counter()
-        runs = harness.run_model(model, ref, scenarios, timing)
+        runs = harness.run_model(model, ref, scenarios, timing, limit=limit)
         best = min(best, time.perf_counter() - t0)
     return best, runs
 
@@ -217,7 +219,7 @@ def _measure(quick: bool, fuzz_inputs: int, quiet: bool, spec_paths: list[Path],
                                     ("2D intel_ept", "intel_ept", ref3, model3)):
         progress.describe(f"bench (c) {name}")
         scs = successful_walks(name, ref, n_model)
-        secs, runs = time_model(model, ref, scs, 3)
+        secs, runs = time_model(compile_spec(SPECS / f"{name}.vspec"), model, ref, scs, 3)
         cycles = sum(r.cycles for r in runs)
         nref = sum(len(r.trace) for r in runs)
         what = f"{len(scs)} successful walks, mixed page sizes"
@@ -231,7 +233,7 @@ def _measure(quick: bool, fuzz_inputs: int, quiet: bool, spec_paths: list[Path],
         progress.describe(f"bench (d) {name}")
         scs = walks_4k_4level(name, ref, 50 if quick else 100)
         refs = [len(harness.run_reference(ref, sc).trace) for sc in scs]
-        _, runs = time_model(model, ref, scs, 1)
+        _, runs = time_model(compile_spec(SPECS / f"{name}.vspec"), model, ref, scs, 1)
         cyc = [r.cycles for r in runs]
         mean_refs, mean_cyc = sum(refs) / len(refs), sum(cyc) / len(cyc)
         what = f"{len(scs)} walks, 4 KiB pages, 4+4 levels"
@@ -257,7 +259,7 @@ def _measure(quick: bool, fuzz_inputs: int, quiet: bool, spec_paths: list[Path],
         draw = Draw(random.Random(4))
         scs = [factory.make(draw) for _ in range(n_ref)]
         t_ref = _best(lambda: [harness.run_reference(ref, sc) for sc in scs], 3)
-        secs, runs = time_model(model, ref, scs[:n_model], 3)
+        secs, runs = time_model(spec, model, ref, scs[:n_model], 3)
         cycles = sum(r.cycles for r in runs)
         nref = sum(len(r.trace) for r in runs)
         rows.append((f"(e) unit {name} reference", f"{len(scs)} random events, best of 3", f"{_fmt(len(scs) / t_ref)} events/s"))
@@ -270,7 +272,7 @@ def _measure(quick: bool, fuzz_inputs: int, quiet: bool, spec_paths: list[Path],
         from codegen.bench import fuzz
         progress.describe("bench (f) fuzz")
         with Progress(fuzz_inputs, "fuzz", "inputs", quiet=quiet) as inputs_done:
-            tally = fuzz.fuzz(fuzz_inputs, seed=1, progress=inputs_done)
+            tally = fuzz.fuzz(fuzz_inputs, seed=1, progress=inputs_done, backend=False)  # the front end alone
         statuses = sum(tally.statuses.values(), Counter())
         per = ", ".join(f"{f} {tally.inputs[f]}" for f in fuzz.FAMILIES)
         rows.append(("(f) front-end fuzzing", f"{tally.total} inputs, seed 1: {per}",

@@ -2,7 +2,13 @@
 
 Every input is written to a spec file and run through `codegen.cli.main(["check", path])`
 in-process (stdout and stderr captured); an input that checks ok is also compiled and
-rendered in memory (`emit.render`), the generate path without the writes. Families:
+rendered in memory (`emit.render`), the generate path without the writes. With the back
+end on (the default; `--no-backend` turns it off), every input that checks ok then goes
+through the back end too, stage by stage: `generate` (written to a temporary folder),
+`cosim` (5 walks or events, the path of `virtspec cosim --walks 5`), `verilog` and `vhdl`
+(the path of `virtspec convert`). That takes seconds per input where the front end takes
+milliseconds: `--backend-every N` back-end-tests a deterministic sample instead, the 1st,
+(N+1)th, (2N+1)th... input that checks ok, and the output says so. Families:
 
   bytes      random bytes: invalid UTF-8, NULs, UTF-16, huge lines, control characters
   tokens     random sequences of the grammar's terminals (read from the lark grammar),
@@ -16,12 +22,16 @@ rendered in memory (`emit.render`), the generate path without the writes. Famili
 
 Each input runs under a CPU-time alarm (CPU time, so that a busy shared machine does not
 turn slow inputs into hangs) and a wall-clock one 12 times longer for what blocks
-without computing; either is a hang. Counted: inputs per family, exit statuses,
-tracebacks (an exception escaping main or a traceback in the output), hangs, statuses
-other than 0/1/2, and error lines without a code. Failing inputs are saved for
+without computing; either is a hang. Each back-end stage runs under alarms of its own,
+`--backend-timeout` seconds of CPU time (the models of a big spec take longer to
+simulate and convert than a spec takes to check). Counted: inputs per family, exit
+statuses, tracebacks (an exception escaping main or a traceback in the output), hangs,
+statuses other than 0/1/2, and error lines without a code; per back-end stage, inputs
+run, tracebacks, hangs and (cosim) mismatches. Failing inputs are saved for
 reproduction.
 
     python -m codegen.bench.fuzz --inputs 10000 --seed 1 [--json] [--timeout 5] [--save DIR]
+        [--no-backend | --backend-every N] [--backend-timeout 60]
 
 The generator is plain seeded `random` (not hypothesis): a run is reproduced exactly by
 its seed, and the input's number names it in the saved files.
@@ -51,6 +61,7 @@ from codegen.frontend.diagnostics import SpecError
 from codegen.frontend.parse import parser
 from codegen.frontend.pipeline import compile_in_project, compile_spec
 from codegen.generate import emit
+from codegen.ir import Spec
 from codegen.progress import Progress
 
 # the seeds: the shipped specs, and the toy specs of the tests when run from a checkout
@@ -322,11 +333,31 @@ def uncoded_lines(stderr: str) -> list[str]:
             if (m := HEADER.match(ln)) and m[4] in ("error", "warning") and m[5] is None]
 
 
+BACKEND_STAGES = ("generate", "cosim", "verilog", "vhdl")
+BACKEND_WALKS = 5  # walks or events per co-simulation: `virtspec cosim --walks 5`
+
+
 @dataclass
 class Outcome:
     status: object  # an int, "hang" or "traceback"
     problem: str = ""  # what went wrong, for the saved report
     rendered: bool = False
+    backend: dict = field(default_factory=dict)  # stage -> "ok", "refused", "mismatch", "traceback" or "hang"
+
+
+@contextlib.contextmanager
+def alarms(timeout: float):
+    """Raise Hang after `timeout` seconds of CPU time or 12 times as long on the wall clock."""
+    old = signal.signal(signal.SIGPROF, _alarm), signal.signal(signal.SIGALRM, _alarm)
+    signal.setitimer(signal.ITIMER_PROF, timeout)
+    signal.setitimer(signal.ITIMER_REAL, timeout * 12)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGPROF, old[0])
+        signal.signal(signal.SIGALRM, old[1])
 
 
 def check_status(path: Path) -> int:
@@ -342,21 +373,88 @@ def check_status(path: Path) -> int:
     return 0 if spec is not None else 1
 
 
-def run_one(path: Path, timeout: float) -> Outcome:
-    """Check one spec file with the real command line, then render it when it is ok."""
+def backend_stage(stage: str, spec: Spec, files: dict, work: Path) -> str:
+    """One back-end stage of a spec that checked and rendered: "ok", or "mismatch" (cosim),
+    or "refused" (an E05xx from the stage, reported as `generate` reports it)."""
+    from codegen.generate import hdl
+    from codegen.verify import cosim, harness
+    out = work / "out"
+    if stage == "generate":
+        shutil.rmtree(out, ignore_errors=True)
+        emit.write(files, out)
+        return "ok"
+    if stage == "cosim":
+        report = cosim.run(spec, out, BACKEND_WALKS, seed=1, vcd_dir=work / "vcd", max_failures=1)
+        if report.mismatches:
+            raise Mismatch(f"{report.mismatches} of {report.transactions} transactions mismatch:\n"
+                           + "\n".join(str(f) for f in report.failures[:1])[:3000])
+        return "ok"
+    _, model = harness.load_generated(out)
+    lang = "Verilog" if stage == "verilog" else "VHDL"
+    shutil.rmtree(work / stage, ignore_errors=True)
+    hdl.convert(model, lang, work / stage, name=hdl.top_name(spec))
+    return "ok"
+
+
+class Mismatch(Exception):
+    """The two models of a spec that checked ok disagree."""
+
+
+def run_backend(path: Path, spec: Spec, files: dict, timeout: float, work: Path) -> tuple[dict, str]:
+    """Every back-end stage in turn, each under its own alarms, until one fails; returns
+    (stage -> status, the problem of the failing stage or "")."""
+    results: dict[str, str] = {}
+    for stage in BACKEND_STAGES:
+        out, err = io.StringIO(), io.StringIO()
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), alarms(timeout):
+                results[stage] = backend_stage(stage, spec, files, work)
+        except Hang as exc:
+            _reset_simulator()
+            results[stage] = "hang"
+            return results, f"{stage}: no answer within {timeout} s of {exc}"
+        except SpecError as exc:
+            results[stage] = "refused"
+            return results, "" if re.search(r"error\[E\d{4}\]", exc.bag.render()) else f"{stage}: uncoded refusal"
+        except Mismatch as exc:
+            results[stage] = "mismatch"
+            return results, f"{stage}: {exc}"
+        except BaseException:  # noqa: B036 - anything escaping a stage is the finding
+            _reset_simulator()
+            results[stage] = "traceback"
+            return results, f"{stage}: exception:\n{traceback.format_exc()}"
+        text = out.getvalue() + err.getvalue()
+        if "Traceback (most recent call last)" in text:
+            results[stage] = "traceback"
+            return results, f"{stage}: 'Traceback' in the output:\n{text[-4000:]}"
+    return results, ""
+
+
+def _reset_simulator() -> None:
+    """A simulation stopped by an alarm leaves MyHDL's module-level state behind; clear it
+    so that the next input's simulation starts clean."""
+    from myhdl import _simulator
+    for name in ("_signals", "_siglist", "_futureEvents"):
+        lst = getattr(_simulator, name, None)
+        if isinstance(lst, list):
+            del lst[:]
+
+
+def run_one(path: Path, timeout: float, backend: Path | None = None, backend_timeout: float = 60.0) -> Outcome:
+    """Check one spec file with the real command line, then render it when it is ok; with
+    `backend` (a scratch folder), then generate, co-simulate and convert it."""
     out, err = io.StringIO(), io.StringIO()
-    old = signal.signal(signal.SIGPROF, _alarm), signal.signal(signal.SIGALRM, _alarm)
-    signal.setitimer(signal.ITIMER_PROF, timeout)
-    signal.setitimer(signal.ITIMER_REAL, timeout * 12)
     stage = "check"
+    spec = files = None
     try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), alarms(timeout):
             status = check_status(path)
             rendered = False
             if status == 0:
                 stage = "render"
                 try:
-                    emit.render(compile_spec(path))
+                    spec = compile_spec(path)
+                    files = emit.render(spec)
                     rendered = True
                 except SpecError as exc:  # an emitter refused the spec (E05xx): `generate` reports it, status 1
                     status = 1
@@ -367,11 +465,6 @@ def run_one(path: Path, timeout: float) -> Outcome:
         return Outcome(exc.code if isinstance(exc.code, int) else "traceback", f"SystemExit({exc.code!r})")
     except BaseException:  # noqa: B036 - anything escaping main is the finding
         return Outcome("traceback", f"exception during {stage}:\n{traceback.format_exc()}")
-    finally:
-        signal.setitimer(signal.ITIMER_PROF, 0)
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGPROF, old[0])
-        signal.signal(signal.SIGALRM, old[1])
     text = out.getvalue() + err.getvalue()
     if "Traceback (most recent call last)" in text:
         return Outcome("traceback", f"'Traceback' in the output:\n{text[-4000:]}")
@@ -380,6 +473,9 @@ def run_one(path: Path, timeout: float) -> Outcome:
     bad = uncoded_lines(err.getvalue())
     if bad or (status == 1 and not re.search(r"^\S.*: error\[E\d{4}\]: ", err.getvalue(), re.M)):
         return Outcome(status, "uncoded:" + ("\n".join(bad[:5]) or " status 1 without a coded error"), rendered)
+    if rendered and backend is not None:
+        results, problem = run_backend(path, spec, files, backend_timeout, backend)
+        return Outcome(status, problem and f"back end: {problem}", rendered, results)
     return Outcome(status, "", rendered)
 
 
@@ -392,6 +488,9 @@ class Tally:
     odd_status: Counter = field(default_factory=Counter)
     uncoded: Counter = field(default_factory=Counter)
     rendered: Counter = field(default_factory=Counter)
+    backend: dict = field(default_factory=lambda: {st: Counter() for st in BACKEND_STAGES})  # stage -> statuses
+    backend_seconds: float = 0.0
+    backend_every: int = 1  # the sample of inputs that checked ok run through the back end (0: none)
     seconds: float = 0.0
     failures: list = field(default_factory=list)  # (family, index, problem, saved path)
 
@@ -405,6 +504,11 @@ class Tally:
                 "tracebacks": sum(self.tracebacks.values()), "hangs": sum(self.hangs.values()),
                 "odd_statuses": sum(self.odd_status.values()), "uncoded": sum(self.uncoded.values()),
                 "rendered": sum(self.rendered.values()), "seconds": round(self.seconds, 2),
+                "backend": {st: dict(c) for st, c in self.backend.items()},
+                "backend_tracebacks": sum(c["traceback"] for c in self.backend.values()),
+                "backend_hangs": sum(c["hang"] for c in self.backend.values()),
+                "backend_mismatches": sum(c["mismatch"] for c in self.backend.values()),
+                "backend_seconds": round(self.backend_seconds, 2), "backend_every": self.backend_every,
                 "inputs_per_s": round(self.total / self.seconds, 1) if self.seconds else None,
                 "failures": [{"family": f, "index": i, "problem": p.splitlines()[0] if p else "", "saved": s}
                              for f, i, p, s in self.failures]}
@@ -429,9 +533,13 @@ def inputs(count: int, seed: int, families=FAMILIES):
 
 
 def fuzz(count: int, seed: int, timeout: float = 5.0, save: Path | None = None, families=FAMILIES,
-         progress=None) -> Tally:
-    """Run `count` inputs; failing ones are saved under `save` (input and report)."""
-    tally = Tally()
+         progress=None, backend: bool = True, backend_timeout: float = 60.0, backend_every: int = 1) -> Tally:
+    """Run `count` inputs; failing ones are saved under `save` (input and report). With
+    `backend`, the inputs that check ok also go through generate, cosim and convert: all
+    of them, or with `backend_every` N, the 1st, (N+1)th, (2N+1)th... of them (a
+    deterministic sample: the same seed picks the same inputs)."""
+    tally = Tally(backend_every=backend_every if backend else 0)
+    checked_ok = 0
     work = Path(tempfile.mkdtemp(prefix="virtspec-fuzz-"))
     try:
         for name, data in SHIPPED.items():
@@ -440,7 +548,14 @@ def fuzz(count: int, seed: int, timeout: float = 5.0, save: Path | None = None, 
         for i, family, name, data in inputs(count, seed, families):
             path = work / name
             path.write_bytes(data)
-            outcome = run_one(path, timeout)
+            t0 = time.perf_counter()
+            pick = backend and _sampled(checked_ok, backend_every)
+            outcome = run_one(path, timeout, work / "backend" if pick else None, backend_timeout)
+            checked_ok += outcome.rendered
+            if outcome.backend:
+                tally.backend_seconds += time.perf_counter() - t0
+            for stage, status in outcome.backend.items():
+                tally.backend[stage][status] += 1
             path.write_bytes(SHIPPED.get(name, b""))  # other inputs import the shipped files
             tally.inputs[family] += 1
             tally.statuses.setdefault(family, Counter())[str(outcome.status)] += 1
@@ -462,6 +577,11 @@ def fuzz(count: int, seed: int, timeout: float = 5.0, save: Path | None = None, 
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return tally
+
+
+def _sampled(checked_ok: int, every: int) -> bool:
+    """Whether the next input that checks ok goes through the back end: every `every`th."""
+    return checked_ok % max(1, every) == 0
 
 
 def _save(directory: Path, seed: int, index: int, family: str, name: str, data: bytes, problem: str) -> str:
@@ -486,6 +606,17 @@ def summary(tally: Tally) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.rjust(w) if j else c.ljust(w) for j, (c, w) in enumerate(zip(r, widths))) for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    if any(tally.backend.values()):
+        cols = ("ok", "refused", "mismatch", "traceback", "hang")
+        back = [("back end",) + cols] + [(st,) + tuple(str(tally.backend[st][c]) for c in cols)
+                                         for st in BACKEND_STAGES]
+        bw = [max(len(r[i]) for r in back) for i in range(len(back[0]))]
+        lines.append("")
+        lines += ["  ".join(c.rjust(w) if j else c.ljust(w) for j, (c, w) in enumerate(zip(r, bw))) for r in back]
+        sample = "all of them" if tally.backend_every <= 1 else \
+            f"a deterministic sample: every {tally.backend_every}th input that checked ok"
+        lines.append(f"back end: {sum(tally.backend['generate'].values())} inputs ({sample}), "
+                     f"{tally.backend_seconds:.1f} s")
     rate = tally.total / tally.seconds if tally.seconds else 0.0
     lines.append(f"{tally.total} inputs in {tally.seconds:.1f} s ({rate:,.0f} inputs/s)")
     for family, i, problem, saved in tally.failures[:20]:
@@ -501,17 +632,28 @@ def main(argv: list[str] | None = None) -> int:
                    help="seed of the inputs; a run is reproduced by it (default: %(default)s)")
     p.add_argument("--timeout", type=float, default=5.0,
                    help="CPU seconds per input before it counts as a hang (default: %(default)s)")
+    p.add_argument("--no-backend", dest="backend", action="store_false",
+                   help="the front end only: no generate, cosim or convert of the inputs that check ok")
+    p.add_argument("--backend-timeout", type=float, default=60.0,
+                   help="CPU seconds per back-end stage of an input before it counts as a hang "
+                        "(default: %(default)s)")
+    p.add_argument("--backend-every", type=int, default=1, metavar="N",
+                   help="run only every Nth input that checks ok through the back end, a deterministic "
+                        "sample (default: %(default)s, all of them)")
     p.add_argument("--family", action="append", choices=FAMILIES, help="only these families (repeatable)")
     p.add_argument("--save", default="fuzz-failures", help="where failing inputs are written (default: %(default)s)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     p.add_argument("--quiet", action="store_true",
                    help="no progress bar (there is none either when standard error is not a terminal)")
     args = p.parse_args(argv)
+    if args.backend_every < 1:
+        p.error(f"--backend-every: expected a count of at least 1, not {args.backend_every}")
     if args.inputs < 1:
         p.error(f"--inputs: expected a count of at least 1, not {args.inputs}")
     families = tuple(args.family) if args.family else FAMILIES
     with Progress(args.inputs, "fuzz", "inputs", quiet=args.quiet) as progress:
-        tally = fuzz(args.inputs, args.seed, args.timeout, Path(args.save), families, progress)
+        tally = fuzz(args.inputs, args.seed, args.timeout, Path(args.save), families, progress, args.backend,
+                     args.backend_timeout, args.backend_every)
     print(json.dumps(tally.as_json(), sort_keys=True) if args.json else summary(tally))
     return 1 if tally.failures else 0
 

@@ -131,10 +131,21 @@ def hdl(e: Expr, env: Env, as_bool: bool = False) -> str:
     if op == "<<" and a[0].width == 1 and a[1].op == "num":
         # a truth value moved up: a concatenation converts cleanly to Verilog and VHDL
         return f"concat({hdl(a[0], env, True)}, intbv(0)[{a[1].value}:])"
+    if op in COMPARE and any(x.op == "num" and x.value >= WIDE for x in a):
+        return _wide_compare(e, env)
+    if op == "<<" and shift_overflows(e):
+        # the result keeps its width, as in the reference: masked in the expression
+        if a[1].op != "num" or e.width > MASKABLE:
+            raise LowerError(_unwrappable("a shift past its width" + ("" if a[1].op == "num" else
+                                                                       " by an amount that is not a constant")), e.span)
+        return f"(({hdl(a[0], env)} << {a[1].value}) & {hex(mask(e.width))})"
     if op in PY_BIN and op not in ("/", "%"):
         return f"({hdl(a[0], env)} {PY_BIN[op]} {hdl(a[1], env)})"
     if op in ("-",):
-        return f"({hdl(a[0], env)} - {hdl(a[1], env)})"
+        # wraps to its width, as in the reference (MyHDL's own `-` goes below zero)
+        if e.width > MASKABLE:
+            raise LowerError(_unwrappable(f"a {e.width}-bit subtraction"), e.span)
+        return f"(({hdl(a[0], env)} - {hdl(a[1], env)}) & {hex(mask(e.width))})"
     if op == "cond":
         return f"({hdl(a[1], env)} if {hdl(a[0], env, True)} else {hdl(a[2], env)})"
     if op == "bit":
@@ -157,6 +168,39 @@ def hdl(e: Expr, env: Env, as_bool: bool = False) -> str:
             return f"{_base(a[0], env)}[{lo}]"
         return f"{_base(a[0], env)}[{hi + 1}:{lo}]"
     raise LowerError(_unsupported(op), e.span)
+
+
+WIDE = 1 << 31  # VHDL integers are 32-bit: a constant this big is no integer literal there
+MASKABLE = 30  # widest value an expression can wrap with a mask constant that VHDL can write
+
+
+def _unwrappable(what: str) -> str:
+    """The E0501 message for a value an in-line expression cannot wrap to its width."""
+    return (f"in the cycle-level model, {what} cannot be wrapped to its width in this expression (a fault or check "
+            f"condition, an accumulator, the root, start or next level: only values up to {MASKABLE} bits wrap "
+            "there, with a constant shift amount): narrow the operands with a slice or a mask first, or compute "
+            "the value in a record field")
+
+_MIRROR = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+
+
+def _wide_compare(e: Expr, env: Env) -> str:
+    """A comparison with a constant of 2**31 or more (VHDL would write it as an integer
+    literal, beyond VHDL's integers). A constant past the other side's width decides the
+    comparison (as in the reference); `==` and `!=` otherwise compare `x ^ C` with 0 (a
+    constant beside a bitwise operator becomes a bit string); an ordering against such a
+    constant is refused (E0501)."""
+    a, b = e.args
+    op = e.op
+    if a.op == "num" and a.value >= WIDE:
+        a, b, op = b, a, _MIRROR[op]
+    if b.value >> a.width:  # x < C for every value of x
+        return "True" if op in ("!=", "<", "<=") else "False"
+    if op in ("==", "!="):
+        return f"(({hdl(a, env)} ^ {hex(b.value)}) {op} 0)"
+    raise LowerError(f"in the cycle-level model, a comparison '{op}' against a constant of 2^31 or more cannot be "
+                     "converted to VHDL (its integers are 32-bit): compare a shifted or masked value against a smaller "
+                     "constant instead", e.span)
 
 
 def _unsupported(op: str) -> str:
@@ -271,8 +315,15 @@ class Hoist:
             return f"(~{inner})"
         if op == "-":
             # (a - b) mod 2**width, never negative on the way
+            bias = 1 << e.width
+            if bias >= WIDE:  # no VHDL integer literal: through a variable, as wide constants go
+                wide = self._new(e.width + 1)
+                self.lines.append(f"{wide}[:] = {hex(bias)}")
+                bias_text = wide
+            else:
+                bias_text = hex(bias)
             out = self._new(e.width + 1)
-            self.lines.append(f"{out}[:] = ({self.value(a[0])} + {hex(1 << e.width)}) - {self.value(a[1])}")
+            self.lines.append(f"{out}[:] = ({self.value(a[0])} + {bias_text}) - {self.value(a[1])}")
             return f"{out}[{e.width}:]"
         if op == "slice":
             base = self._new(a[0].width)

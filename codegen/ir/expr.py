@@ -102,11 +102,13 @@ class EvalError(Exception):
         self.span = span
 
 
-def evaluate(e: Expr, lookup: Callable[[Expr], int]) -> int:
+def evaluate(e: Expr, lookup: Callable[[Expr], int], keep_width: bool = False) -> int:
     """Evaluate to a Python int; `lookup` gives the value of each name/ref leaf.
 
     Results are masked to the node's width when the width is known (resolved IR), so
-    `~x` of a 4-bit value stays a 4-bit value.
+    `~x` of a 4-bit value stays a 4-bit value. With `keep_width` (the models' semantics,
+    for the stimulus), a shift keeps its width too; the front end's constant folding
+    leaves it off, so that `1 << 4000` stays a number it can refuse for its size.
     """
     op = e.op
     if op == "num":
@@ -114,9 +116,9 @@ def evaluate(e: Expr, lookup: Callable[[Expr], int]) -> int:
     if op in ("name", "ref"):
         return lookup(e)
     if op == "cond":
-        return evaluate(e.args[1] if evaluate(e.args[0], lookup) else e.args[2], lookup)
+        return evaluate(e.args[1] if evaluate(e.args[0], lookup, keep_width) else e.args[2], lookup, keep_width)
     if op in UNARY:
-        a = evaluate(e.args[0], lookup)
+        a = evaluate(e.args[0], lookup, keep_width)
         if op == "!":
             return int(not a)
         if op == "neg":
@@ -127,17 +129,21 @@ def evaluate(e: Expr, lookup: Callable[[Expr], int]) -> int:
             v = ~a
         return v & ((1 << e.width) - 1) if e.width else v
     if op == "bit":
-        base, idx = evaluate(e.args[0], lookup), evaluate(e.args[1], lookup)
+        base, idx = evaluate(e.args[0], lookup, keep_width), evaluate(e.args[1], lookup, keep_width)
         if idx < 0:
             raise EvalError(f"bit index {idx} is negative", e.span)
         return (base >> idx) & 1
     if op == "slice":
-        base = evaluate(e.args[0], lookup)
-        hi, lo = evaluate(e.args[1], lookup), evaluate(e.args[2], lookup)
+        base = evaluate(e.args[0], lookup, keep_width)
+        hi, lo = evaluate(e.args[1], lookup, keep_width), evaluate(e.args[2], lookup, keep_width)
         if lo < 0 or hi < lo:
             raise EvalError(f"slice [{hi}:{lo}] is empty or negative", e.span)
         return (base >> lo) & ((1 << (hi - lo + 1)) - 1)
-    a, b = evaluate(e.args[0], lookup), evaluate(e.args[1], lookup)
+    a, b = evaluate(e.args[0], lookup, keep_width), evaluate(e.args[1], lookup, keep_width)
+    if keep_width and op == "<<" and e.width and b >= 0:
+        # a shift keeps its width (README, expression widths): bits moved past it are
+        # lost, so a huge amount gives 0 instead of a huge number, as in both models
+        return (a << min(b, e.width)) & ((1 << e.width) - 1)
     try:
         v = _BIN[op](a, b)
     except ZeroDivisionError:

@@ -21,7 +21,9 @@ from codegen.verify.stimulus.translation import (
     ScenarioFactory,
     StimulusError,
     fault_levels,
+    injectable,
     reachable_checks,
+    reachable_levels,
 )
 from codegen.verify.stimulus.unit import UnitScenarioFactory
 from codegen.verify.stimulus.unit import coverage_keys as unit_coverage_keys
@@ -159,39 +161,69 @@ def coverage_keys(outcome: dict) -> list[str]:
     return keys
 
 
-def _fault_sites(stage: str, regime: ir.Regime, kinds: list[str], spec: ir.Spec) -> list[str]:
-    """Each fault at each level it can happen at (stimulus.fault_levels), final checks
-    at every leaf level."""
-    out = []
+# entries `injectable` may try to build while looking for unreachable fault sites, per
+# stage: past it, the sites left count as reachable (a regime of hundreds of faults
+# spent minutes here)
+INJECT_BUDGET = 400
+
+
+def _stage_points(stage: str, regime: ir.Regime, spec: ir.Spec, checks: set[str],
+                  starts: set[int]) -> tuple[list[str], list[str], set[int], set[int]]:
+    """(points, unreachable points, levels reached, leaf levels translated at) of one
+    stage: each fault kind, each fault at each level it can happen at
+    (stimulus.fault_levels) and each final check at each leaf level, each page level.
+    A point is unreachable when no walk gets there: its level is below one whose every
+    entry faults (stimulus.reachable_levels), the faults before it always fire first
+    (stimulus.injectable), or, for a check, no context and access trips it
+    (stimulus.reachable_checks)."""
+    reached, leaves = reachable_levels(spec, regime, starts)
+    points, unreachable = [], []
+    sites: list[tuple[str, str, bool]] = []  # (kind, point, reachable)
+    budget = [INJECT_BUDGET]
     for rule in regime.faults:
-        if f"{stage} fault {rule.name}" in kinds:
-            out += [f"{stage} fault {rule.name} at level {n}" for n in fault_levels(spec, regime, rule)]
+        # a fault that reads the input address is reached by the addresses walks draw,
+        # which table building does not steer: not for `injectable` to judge
+        reads_input = any(r.kind == "input" for r in rule.when.refs())
+        for n in fault_levels(spec, regime, rule):
+            ok = n in reached and (regime.next_level is not None or reads_input
+                                   or injectable(spec, regime, rule, n, budget=budget))
+            sites.append((rule.name, f"{stage} fault {rule.name} at level {n}", ok))
     for rule in regime.checks:
-        if f"{stage} fault {rule.name}" in kinds:
-            out += [f"{stage} fault {rule.name} at level {lv.number}" for lv in regime.leaf_levels]
-    return out
+        for lv in regime.leaf_levels:
+            sites.append((rule.name, f"{stage} fault {rule.name} at level {lv.number}",
+                          rule.name in checks and lv.number in leaves))
+    for k in regime.fault_kinds:
+        mine = [ok for kind, _, ok in sites if kind == k]
+        (points if any(mine) or (not mine and k not in [c.name for c in regime.checks]) else unreachable).append(
+            f"{stage} fault {k}")
+    for _, name, ok in sites:
+        (points if ok else unreachable).append(name)
+    prefix = "host page level" if stage == "host" else "page level"
+    for lv in regime.leaf_levels:
+        (points if lv.number in leaves else unreachable).append(f"{prefix} {lv.number}")
+    return points, unreachable, reached, leaves
 
 
 def expected_coverage(spec: ir.Spec) -> tuple[list[str], list[str]]:
     """Coverage points a full run should hit (every fault kind of each stage at every
     level it can happen at, every page size, every fault site of the host stage), and
-    the checks no request can reach in their stage."""
+    the points no request can reach (`_stage_points`)."""
     top = spec.top
     factory = ScenarioFactory(spec)
-    main = factory.main
+    pairs = factory.start_pairs()
     stage = "guest" if isinstance(top, ir.Nested) else "top"
-    reach = reachable_checks(factory, "guest")
-    unreachable = [f"{stage} fault {c.name}" for c in main.checks if c.name not in reach]
-    kinds = [f"{stage} fault {k}" for k in main.fault_kinds if f"{stage} fault {k}" not in unreachable]
-    out = kinds + _fault_sites(stage, main, kinds, spec) + [f"page level {lv.number}" for lv in main.leaf_levels]
+    out, unreachable, reached, leaves = _stage_points(stage, factory.main, spec, reachable_checks(factory, "guest"),
+                                                      {m for m, _ in pairs})
     if isinstance(top, ir.Nested):
-        host = factory.host
-        reach = reachable_checks(factory, "host")
-        unreachable += [f"host fault {c.name}" for c in host.checks if c.name not in reach]
-        kinds = [f"host fault {k}" for k in host.fault_kinds if f"host fault {k}" not in unreachable]
-        out += kinds + _fault_sites("host", host, kinds, spec)
-        out += [f"host page level {lv.number}" for lv in host.leaf_levels]
-        out += ["host fault on final address"] + [f"host fault on guest level {lv.number} table" for lv in main.levels]
+        points, gone, _, _ = _stage_points("host", factory.host, spec, reachable_checks(factory, "host"),
+                                           {h for _, h in pairs})
+        out += points
+        unreachable += gone
+        sites = [("host fault on final address", bool(leaves))]
+        sites += [(f"host fault on guest level {lv.number} table", lv.number in reached)
+                  for lv in factory.main.levels]
+        for name, ok in sites:
+            (out if ok else unreachable).append(name)
     return out, unreachable
 
 

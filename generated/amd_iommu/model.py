@@ -2458,167 +2458,167 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                     pend.next = False
                     st.next = S.DECIDE
         elif st == S.DECIDE:
-            h72 = intbv(0)[32:]
-            h72[:] = e_data
             h73 = intbv(0)[32:]
             h73[:] = e_data
-            h74 = intbv(0)[1:]
+            h74 = intbv(0)[32:]
+            h74[:] = e_data
             h75 = intbv(0)[1:]
-            h75[:] = 0
-            if w_dte_0[62]:
-                h75[:] = 1
             h76 = intbv(0)[1:]
             h76[:] = 0
-            if w_dte_0[61]:
-                h76[:] = 1
-            if (e_kind == 1):
-                h74[:] = h75
-            else:
-                h74[:] = h76
-            h141 = intbv(0)[1:]
-            h142 = intbv(0)[1:]
-            h142[:] = 0
             if w_dte_0[62]:
-                h142[:] = 1
+                h76[:] = 1
+            h77 = intbv(0)[1:]
+            h77[:] = 0
+            if w_dte_0[61]:
+                h77[:] = 1
+            if (e_kind == 1):
+                h75[:] = h76
+            else:
+                h75[:] = h77
+            h142 = intbv(0)[1:]
             h143 = intbv(0)[1:]
             h143[:] = 0
-            if w_dte_0[61]:
+            if w_dte_0[62]:
                 h143[:] = 1
+            h144 = intbv(0)[1:]
+            h144[:] = 0
+            if w_dte_0[61]:
+                h144[:] = 1
             if (e_kind == 1):
-                h141[:] = h142
+                h142[:] = h143
             else:
-                h141[:] = h143
-            h152 = intbv(0)[1:]
-            h153 = intbv(0)[32:]
-            h153[:] = e_data
+                h142[:] = h144
+            h153 = intbv(0)[1:]
             h154 = intbv(0)[32:]
             h154[:] = e_data
-            h155 = intbv(0)[1:]
-            h155[:] = 0
-            if (w_dte_10[62:60] == 1):
-                h155[:] = 1
+            h155 = intbv(0)[32:]
+            h155[:] = e_data
             h156 = intbv(0)[1:]
-            h157 = intbv(0)[32:]
-            h157[:] = e_data
+            h156[:] = 0
+            if (w_dte_10[62:60] == 1):
+                h156[:] = 1
+            h157 = intbv(0)[1:]
             h158 = intbv(0)[32:]
             h158[:] = e_data
             h159 = intbv(0)[32:]
             h159[:] = e_data
             h160 = intbv(0)[32:]
             h160[:] = e_data
-            h156[:] = 0
-            if (((((h157[11:8] == 2) or ((h158[11:8] == 4) and w_dte_10[58])) or ((h159[11:8] == 5) and w_dte_10[56])) or ((h160[11:8] == 7) and w_dte_10[57])) and (not e_address[2])):
-                h156[:] = 1
-            if ((h153[11:8] == 0) or (h154[11:8] == 1)):
-                h152[:] = h155
+            h161 = intbv(0)[32:]
+            h161[:] = e_data
+            h157[:] = 0
+            if (((((h158[11:8] == 2) or ((h159[11:8] == 4) and w_dte_10[58])) or ((h160[11:8] == 5) and w_dte_10[56])) or ((h161[11:8] == 7) and w_dte_10[57])) and (not e_address[2])):
+                h157[:] = 1
+            if ((h154[11:8] == 0) or (h155[11:8] == 1)):
+                h153[:] = h156
             else:
-                h152[:] = h156
-            h180 = intbv(0)[32:]
-            h180[:] = e_data
+                h153[:] = h157
             h181 = intbv(0)[32:]
             h181[:] = e_data
             h182 = intbv(0)[32:]
             h182[:] = e_data
-            h183 = intbv(0)[16:]
-            h183[:] = 1
-            h184 = intbv(0)[4:]
-            h184[:] = w_dte_10[5:1]
-            h185 = intbv(0)[1:]
-            h186 = intbv(0)[11:]
-            h187 = intbv(0)[32:]
-            h187[:] = e_data
-            h186[:] = h187[11:0]
-            h188 = intbv(0)[1:]
-            h188[:] = 0
-            if w_irt_0[32]:
-                h188[:] = 1
+            h183 = intbv(0)[32:]
+            h183[:] = e_data
+            h184 = intbv(0)[16:]
+            h184[:] = 1
+            h185 = intbv(0)[4:]
+            h185[:] = w_dte_10[5:1]
+            h186 = intbv(0)[1:]
+            h187 = intbv(0)[11:]
+            h188 = intbv(0)[32:]
+            h188[:] = e_data
+            h187[:] = h188[11:0]
             h189 = intbv(0)[1:]
             h189[:] = 0
-            if w_irt_0[0]:
+            if w_irt_0[32]:
                 h189[:] = 1
-            if (((h186 >> 0) & 1) == 1):
-                h185[:] = h188
-            else:
-                h185[:] = h189
             h190 = intbv(0)[1:]
-            h191 = intbv(0)[11:]
-            h192 = intbv(0)[32:]
-            h192[:] = e_data
-            h191[:] = h192[11:0]
-            h193 = intbv(0)[1:]
-            h193[:] = 0
-            if w_irt_0[39]:
-                h193[:] = 1
+            h190[:] = 0
+            if w_irt_0[0]:
+                h190[:] = 1
+            if (((h187 >> 0) & 1) == 1):
+                h186[:] = h189
+            else:
+                h186[:] = h190
+            h191 = intbv(0)[1:]
+            h192 = intbv(0)[11:]
+            h193 = intbv(0)[32:]
+            h193[:] = e_data
+            h192[:] = h193[11:0]
             h194 = intbv(0)[1:]
             h194[:] = 0
-            if w_irt_0[7]:
+            if w_irt_0[39]:
                 h194[:] = 1
-            if (((h191 >> 0) & 1) == 1):
-                h190[:] = h193
+            h195 = intbv(0)[1:]
+            h195[:] = 0
+            if w_irt_0[7]:
+                h195[:] = 1
+            if (((h192 >> 0) & 1) == 1):
+                h191[:] = h194
             else:
-                h190[:] = h194
-            h195 = intbv(0)[3:]
-            h196 = intbv(0)[11:]
-            h197 = intbv(0)[32:]
-            h197[:] = e_data
-            h196[:] = h197[11:0]
-            if (((h196 >> 0) & 1) == 1):
-                h195[:] = w_irt_0[37:34]
+                h191[:] = h195
+            h196 = intbv(0)[3:]
+            h197 = intbv(0)[11:]
+            h198 = intbv(0)[32:]
+            h198[:] = e_data
+            h197[:] = h198[11:0]
+            if (((h197 >> 0) & 1) == 1):
+                h196[:] = w_irt_0[37:34]
             else:
-                h195[:] = w_irt_0[5:2]
-            h277 = intbv(0)[32:]
-            h277[:] = e_data
+                h196[:] = w_irt_0[5:2]
             h278 = intbv(0)[32:]
             h278[:] = e_data
             h279 = intbv(0)[32:]
             h279[:] = e_data
-            h280 = intbv(0)[16:]
-            h280[:] = 1
-            h281 = intbv(0)[4:]
-            h281[:] = w_dte_10[5:1]
-            h282 = intbv(0)[1:]
-            h283 = intbv(0)[11:]
-            h284 = intbv(0)[32:]
-            h284[:] = e_data
-            h283[:] = h284[11:0]
-            h285 = intbv(0)[1:]
-            h285[:] = 0
-            if w_irt_0[32]:
-                h285[:] = 1
+            h280 = intbv(0)[32:]
+            h280[:] = e_data
+            h281 = intbv(0)[16:]
+            h281[:] = 1
+            h282 = intbv(0)[4:]
+            h282[:] = w_dte_10[5:1]
+            h283 = intbv(0)[1:]
+            h284 = intbv(0)[11:]
+            h285 = intbv(0)[32:]
+            h285[:] = e_data
+            h284[:] = h285[11:0]
             h286 = intbv(0)[1:]
             h286[:] = 0
-            if w_irt_0[0]:
+            if w_irt_0[32]:
                 h286[:] = 1
-            if (((h283 >> 0) & 1) == 1):
-                h282[:] = h285
-            else:
-                h282[:] = h286
             h287 = intbv(0)[1:]
-            h288 = intbv(0)[11:]
-            h289 = intbv(0)[32:]
-            h289[:] = e_data
-            h288[:] = h289[11:0]
-            h290 = intbv(0)[1:]
-            h290[:] = 0
-            if w_irt_0[39]:
-                h290[:] = 1
+            h287[:] = 0
+            if w_irt_0[0]:
+                h287[:] = 1
+            if (((h284 >> 0) & 1) == 1):
+                h283[:] = h286
+            else:
+                h283[:] = h287
+            h288 = intbv(0)[1:]
+            h289 = intbv(0)[11:]
+            h290 = intbv(0)[32:]
+            h290[:] = e_data
+            h289[:] = h290[11:0]
             h291 = intbv(0)[1:]
             h291[:] = 0
-            if w_irt_0[7]:
+            if w_irt_0[39]:
                 h291[:] = 1
-            if (((h288 >> 0) & 1) == 1):
-                h287[:] = h290
+            h292 = intbv(0)[1:]
+            h292[:] = 0
+            if w_irt_0[7]:
+                h292[:] = 1
+            if (((h289 >> 0) & 1) == 1):
+                h288[:] = h291
             else:
-                h287[:] = h291
-            h292 = intbv(0)[3:]
-            h293 = intbv(0)[11:]
-            h294 = intbv(0)[32:]
-            h294[:] = e_data
-            h293[:] = h294[11:0]
-            if (((h293 >> 0) & 1) == 1):
-                h292[:] = w_irt_0[37:34]
+                h288[:] = h292
+            h293 = intbv(0)[3:]
+            h294 = intbv(0)[11:]
+            h295 = intbv(0)[32:]
+            h295[:] = e_data
+            h294[:] = h295[11:0]
+            if (((h294 >> 0) & 1) == 1):
+                h293[:] = w_irt_0[37:34]
             else:
-                h292[:] = w_irt_0[5:2]
+                h293[:] = w_irt_0[5:2]
             if ((e_kind != 2) and (not w_dte_0[0])):  # spec: specs/amd_iommu.vspec:496
                 status.next = 1
                 v_wide[:] = 0
@@ -2648,7 +2648,7 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                 v_wide[:] = (r_EVT_LOG_TAIL[19:4] << 4)
                 rec_tail.next = v_wide[64:]
                 st.next = S.ST0
-            elif ((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h72[11:8] == 0) or (h73[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))):  # spec: specs/amd_iommu.vspec:501
+            elif ((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h73[11:8] == 0) or (h74[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))):  # spec: specs/amd_iommu.vspec:501
                 status.next = 2
                 v_wide[:] = 3
                 rec_outcome.next = v_wide[2:]
@@ -2789,110 +2789,112 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                 v_wide[56:55] = h37
                 v_wide[64:60] = 1
                 rec_entry_lo.next = v_wide[64:]
-                v_wide[:] = ((e_address >> 2) << 2)
+                h40 = intbv(0)[66:]
+                h40[:] = ((e_address >> 2) << 2)
+                v_wide[:] = h40[64:]
                 rec_entry_hi.next = v_wide[64:]
-                h40 = intbv(0)[16:]
-                h41 = intbv(0)[32:]
-                h41[:] = e_data
+                h41 = intbv(0)[16:]
                 h42 = intbv(0)[32:]
                 h42[:] = e_data
-                h43 = intbv(0)[1:]
+                h43 = intbv(0)[32:]
+                h43[:] = e_data
                 h44 = intbv(0)[1:]
-                h44[:] = 0
-                if w_dte_0[62]:
-                    h44[:] = 1
                 h45 = intbv(0)[1:]
                 h45[:] = 0
-                if w_dte_0[61]:
+                if w_dte_0[62]:
                     h45[:] = 1
+                h46 = intbv(0)[1:]
+                h46[:] = 0
+                if w_dte_0[61]:
+                    h46[:] = 1
                 if (e_kind == 1):
-                    h43[:] = h44
+                    h44[:] = h45
                 else:
-                    h43[:] = h45
-                h46 = intbv(0)[32:]
-                h46[:] = e_data
+                    h44[:] = h46
                 h47 = intbv(0)[32:]
                 h47[:] = e_data
                 h48 = intbv(0)[32:]
                 h48[:] = e_data
-                h49 = intbv(0)[16:]
-                h49[:] = 1
-                h50 = intbv(0)[4:]
-                h50[:] = w_dte_10[5:1]
-                h51 = intbv(0)[1:]
-                h52 = intbv(0)[11:]
-                h53 = intbv(0)[32:]
-                h53[:] = e_data
-                h52[:] = h53[11:0]
-                h54 = intbv(0)[1:]
-                h54[:] = 0
-                if w_irt_0[32]:
-                    h54[:] = 1
+                h49 = intbv(0)[32:]
+                h49[:] = e_data
+                h50 = intbv(0)[16:]
+                h50[:] = 1
+                h51 = intbv(0)[4:]
+                h51[:] = w_dte_10[5:1]
+                h52 = intbv(0)[1:]
+                h53 = intbv(0)[11:]
+                h54 = intbv(0)[32:]
+                h54[:] = e_data
+                h53[:] = h54[11:0]
                 h55 = intbv(0)[1:]
                 h55[:] = 0
-                if w_irt_0[0]:
+                if w_irt_0[32]:
                     h55[:] = 1
-                if (((h52 >> 0) & 1) == 1):
-                    h51[:] = h54
-                else:
-                    h51[:] = h55
                 h56 = intbv(0)[1:]
-                h57 = intbv(0)[11:]
-                h58 = intbv(0)[32:]
-                h58[:] = e_data
-                h57[:] = h58[11:0]
-                h59 = intbv(0)[1:]
-                h59[:] = 0
-                if w_irt_0[39]:
-                    h59[:] = 1
+                h56[:] = 0
+                if w_irt_0[0]:
+                    h56[:] = 1
+                if (((h53 >> 0) & 1) == 1):
+                    h52[:] = h55
+                else:
+                    h52[:] = h56
+                h57 = intbv(0)[1:]
+                h58 = intbv(0)[11:]
+                h59 = intbv(0)[32:]
+                h59[:] = e_data
+                h58[:] = h59[11:0]
                 h60 = intbv(0)[1:]
                 h60[:] = 0
-                if w_irt_0[7]:
+                if w_irt_0[39]:
                     h60[:] = 1
-                if (((h57 >> 0) & 1) == 1):
-                    h56[:] = h59
+                h61 = intbv(0)[1:]
+                h61[:] = 0
+                if w_irt_0[7]:
+                    h61[:] = 1
+                if (((h58 >> 0) & 1) == 1):
+                    h57[:] = h60
                 else:
-                    h56[:] = h60
-                h61 = intbv(0)[3:]
-                h62 = intbv(0)[11:]
-                h63 = intbv(0)[32:]
-                h63[:] = e_data
-                h62[:] = h63[11:0]
-                if (((h62 >> 0) & 1) == 1):
-                    h61[:] = w_irt_0[37:34]
+                    h57[:] = h61
+                h62 = intbv(0)[3:]
+                h63 = intbv(0)[11:]
+                h64 = intbv(0)[32:]
+                h64[:] = e_data
+                h63[:] = h64[11:0]
+                if (((h63 >> 0) & 1) == 1):
+                    h62[:] = w_irt_0[37:34]
                 else:
-                    h61[:] = w_irt_0[5:2]
-                h64 = intbv(0)[1:]
-                h65 = intbv(0)[11:]
-                h66 = intbv(0)[32:]
-                h66[:] = e_data
-                h65[:] = h66[11:0]
-                h67 = intbv(0)[1:]
-                h67[:] = 0
-                if w_irt_0[33]:
-                    h67[:] = 1
+                    h62[:] = w_irt_0[5:2]
+                h65 = intbv(0)[1:]
+                h66 = intbv(0)[11:]
+                h67 = intbv(0)[32:]
+                h67[:] = e_data
+                h66[:] = h67[11:0]
                 h68 = intbv(0)[1:]
                 h68[:] = 0
-                if w_irt_0[1]:
+                if w_irt_0[33]:
                     h68[:] = 1
-                if (((h65 >> 0) & 1) == 1):
-                    h64[:] = h67
+                h69 = intbv(0)[1:]
+                h69[:] = 0
+                if w_irt_0[1]:
+                    h69[:] = 1
+                if (((h66 >> 0) & 1) == 1):
+                    h65[:] = h68
                 else:
-                    h64[:] = h68
-                h69 = intbv(0)[17:]
-                h70 = intbv(0)[16:]
-                h70[:] = 1
-                h71 = intbv(0)[4:]
-                h71[:] = r_EVT_LOG_BAR[60:56]
-                h69[:] = ((h70 << h71) + 0x10000) - 1
-                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h41[11:8] == 0) or (h42[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h43 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h46[11:8] == 0) or (h47[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (h48[11:0] < (h49 << h50))) or (not (((h51 != 0) and (not (h56 != 0))) and (h61 <= 1))))) and (not w_dte_10[5])) and (not (h64 != 0))))):
-                    h40[:] = ((r_EVT_LOG_TAIL[19:4] + 1) & h69[16:])
+                    h65[:] = h69
+                h70 = intbv(0)[17:]
+                h71 = intbv(0)[16:]
+                h71[:] = 1
+                h72 = intbv(0)[4:]
+                h72[:] = r_EVT_LOG_BAR[60:56]
+                h70[:] = ((h71 << h72) + 0x10000) - 1
+                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h42[11:8] == 0) or (h43[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h44 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h47[11:8] == 0) or (h48[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (h49[11:0] < (h50 << h51))) or (not (((h52 != 0) and (not (h57 != 0))) and (h62 <= 1))))) and (not w_dte_10[5])) and (not (h65 != 0))))):
+                    h41[:] = ((r_EVT_LOG_TAIL[19:4] + 1) & h70[16:])
                 else:
-                    h40[:] = r_EVT_LOG_TAIL[19:4]
-                v_wide[:] = (h40 << 4)
+                    h41[:] = r_EVT_LOG_TAIL[19:4]
+                v_wide[:] = (h41 << 4)
                 rec_tail.next = v_wide[64:]
                 st.next = S.ST0
-            elif ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (h74 != 0)):  # spec: specs/amd_iommu.vspec:516
+            elif ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (h75 != 0)):  # spec: specs/amd_iommu.vspec:516
                 status.next = 3
                 v_wide[:] = 0
                 rec_outcome.next = v_wide[2:]
@@ -2950,7 +2952,7 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                 v_wide[:] = (r_EVT_LOG_TAIL[19:4] << 4)
                 rec_tail.next = v_wide[64:]
                 st.next = S.ST0
-            elif ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h141 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))):  # spec: specs/amd_iommu.vspec:526
+            elif ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h142 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))):  # spec: specs/amd_iommu.vspec:526
                 status.next = 5
                 v_wide[:] = 3
                 rec_outcome.next = v_wide[2:]
@@ -2970,221 +2972,221 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                 rec_rq_eoi.next = v_wide[1:]
                 v_wide[:] = 2
                 rec_code.next = v_wide[4:]
-                h77 = intbv(0)[1:]
-                h78 = intbv(0)[32:]
-                h78[:] = e_data
+                h78 = intbv(0)[1:]
                 h79 = intbv(0)[32:]
                 h79[:] = e_data
-                h80 = intbv(0)[1:]
+                h80 = intbv(0)[32:]
+                h80[:] = e_data
                 h81 = intbv(0)[1:]
-                h81[:] = 0
-                if w_dte_0[62]:
-                    h81[:] = 1
                 h82 = intbv(0)[1:]
                 h82[:] = 0
-                if w_dte_0[61]:
+                if w_dte_0[62]:
                     h82[:] = 1
+                h83 = intbv(0)[1:]
+                h83[:] = 0
+                if w_dte_0[61]:
+                    h83[:] = 1
                 if (e_kind == 1):
-                    h80[:] = h81
+                    h81[:] = h82
                 else:
-                    h80[:] = h82
-                h83 = intbv(0)[32:]
-                h83[:] = e_data
+                    h81[:] = h83
                 h84 = intbv(0)[32:]
                 h84[:] = e_data
                 h85 = intbv(0)[32:]
                 h85[:] = e_data
-                h86 = intbv(0)[16:]
-                h86[:] = 1
-                h87 = intbv(0)[4:]
-                h87[:] = w_dte_10[5:1]
-                h88 = intbv(0)[1:]
-                h89 = intbv(0)[11:]
-                h90 = intbv(0)[32:]
-                h90[:] = e_data
-                h89[:] = h90[11:0]
-                h91 = intbv(0)[1:]
-                h91[:] = 0
-                if w_irt_0[32]:
-                    h91[:] = 1
+                h86 = intbv(0)[32:]
+                h86[:] = e_data
+                h87 = intbv(0)[16:]
+                h87[:] = 1
+                h88 = intbv(0)[4:]
+                h88[:] = w_dte_10[5:1]
+                h89 = intbv(0)[1:]
+                h90 = intbv(0)[11:]
+                h91 = intbv(0)[32:]
+                h91[:] = e_data
+                h90[:] = h91[11:0]
                 h92 = intbv(0)[1:]
                 h92[:] = 0
-                if w_irt_0[0]:
+                if w_irt_0[32]:
                     h92[:] = 1
-                if (((h89 >> 0) & 1) == 1):
-                    h88[:] = h91
-                else:
-                    h88[:] = h92
                 h93 = intbv(0)[1:]
-                h94 = intbv(0)[11:]
-                h95 = intbv(0)[32:]
-                h95[:] = e_data
-                h94[:] = h95[11:0]
-                h96 = intbv(0)[1:]
-                h96[:] = 0
-                if w_irt_0[39]:
-                    h96[:] = 1
+                h93[:] = 0
+                if w_irt_0[0]:
+                    h93[:] = 1
+                if (((h90 >> 0) & 1) == 1):
+                    h89[:] = h92
+                else:
+                    h89[:] = h93
+                h94 = intbv(0)[1:]
+                h95 = intbv(0)[11:]
+                h96 = intbv(0)[32:]
+                h96[:] = e_data
+                h95[:] = h96[11:0]
                 h97 = intbv(0)[1:]
                 h97[:] = 0
-                if w_irt_0[7]:
+                if w_irt_0[39]:
                     h97[:] = 1
-                if (((h94 >> 0) & 1) == 1):
-                    h93[:] = h96
+                h98 = intbv(0)[1:]
+                h98[:] = 0
+                if w_irt_0[7]:
+                    h98[:] = 1
+                if (((h95 >> 0) & 1) == 1):
+                    h94[:] = h97
                 else:
-                    h93[:] = h97
-                h98 = intbv(0)[3:]
-                h99 = intbv(0)[11:]
-                h100 = intbv(0)[32:]
-                h100[:] = e_data
-                h99[:] = h100[11:0]
-                if (((h99 >> 0) & 1) == 1):
-                    h98[:] = w_irt_0[37:34]
+                    h94[:] = h98
+                h99 = intbv(0)[3:]
+                h100 = intbv(0)[11:]
+                h101 = intbv(0)[32:]
+                h101[:] = e_data
+                h100[:] = h101[11:0]
+                if (((h100 >> 0) & 1) == 1):
+                    h99[:] = w_irt_0[37:34]
                 else:
-                    h98[:] = w_irt_0[5:2]
-                h101 = intbv(0)[1:]
-                h102 = intbv(0)[11:]
-                h103 = intbv(0)[32:]
-                h103[:] = e_data
-                h102[:] = h103[11:0]
-                h104 = intbv(0)[1:]
-                h104[:] = 0
-                if w_irt_0[33]:
-                    h104[:] = 1
+                    h99[:] = w_irt_0[5:2]
+                h102 = intbv(0)[1:]
+                h103 = intbv(0)[11:]
+                h104 = intbv(0)[32:]
+                h104[:] = e_data
+                h103[:] = h104[11:0]
                 h105 = intbv(0)[1:]
                 h105[:] = 0
-                if w_irt_0[1]:
+                if w_irt_0[33]:
                     h105[:] = 1
-                if (((h102 >> 0) & 1) == 1):
-                    h101[:] = h104
+                h106 = intbv(0)[1:]
+                h106[:] = 0
+                if w_irt_0[1]:
+                    h106[:] = 1
+                if (((h103 >> 0) & 1) == 1):
+                    h102[:] = h105
                 else:
-                    h101[:] = h105
-                h77[:] = 0
-                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h78[11:8] == 0) or (h79[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h80 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h83[11:8] == 0) or (h84[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (h85[11:0] < (h86 << h87))) or (not (((h88 != 0) and (not (h93 != 0))) and (h98 <= 1))))) and (not w_dte_10[5])) and (not (h101 != 0))))):
-                    h77[:] = 1
-                v_wide[:] = h77
+                    h102[:] = h106
+                h78[:] = 0
+                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h79[11:8] == 0) or (h80[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h81 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h84[11:8] == 0) or (h85[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (h86[11:0] < (h87 << h88))) or (not (((h89 != 0) and (not (h94 != 0))) and (h99 <= 1))))) and (not w_dte_10[5])) and (not (h102 != 0))))):
+                    h78[:] = 1
+                v_wide[:] = h78
                 rec_logged.next = v_wide[1:]
                 v_wide[:] = 0
                 v_wide[16:0] = e_device_id
                 v_wide[48:32] = w_dte_8[16:0]
-                h106 = intbv(0)[1:]
-                h106[:] = 0
-                if ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) or (wk_io_PR != 0)):
-                    h106[:] = 1
-                v_wide[53:52] = h106
                 h107 = intbv(0)[1:]
                 h107[:] = 0
-                if (e_kind == 1):
+                if ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) or (wk_io_PR != 0)):
                     h107[:] = 1
-                v_wide[54:53] = h107
+                v_wide[53:52] = h107
                 h108 = intbv(0)[1:]
                 h108[:] = 0
-                if ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) or (wk_io_PE != 0)):
+                if (e_kind == 1):
                     h108[:] = 1
-                v_wide[55:54] = h108
+                v_wide[54:53] = h108
+                h109 = intbv(0)[1:]
+                h109[:] = 0
+                if ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) or (wk_io_PE != 0)):
+                    h109[:] = 1
+                v_wide[55:54] = h109
                 v_wide[56:55] = wk_io_RZ
                 v_wide[64:60] = 2
                 rec_entry_lo.next = v_wide[64:]
                 v_wide[:] = e_address
                 rec_entry_hi.next = v_wide[64:]
-                h109 = intbv(0)[16:]
-                h110 = intbv(0)[32:]
-                h110[:] = e_data
+                h110 = intbv(0)[16:]
                 h111 = intbv(0)[32:]
                 h111[:] = e_data
-                h112 = intbv(0)[1:]
+                h112 = intbv(0)[32:]
+                h112[:] = e_data
                 h113 = intbv(0)[1:]
-                h113[:] = 0
-                if w_dte_0[62]:
-                    h113[:] = 1
                 h114 = intbv(0)[1:]
                 h114[:] = 0
-                if w_dte_0[61]:
+                if w_dte_0[62]:
                     h114[:] = 1
+                h115 = intbv(0)[1:]
+                h115[:] = 0
+                if w_dte_0[61]:
+                    h115[:] = 1
                 if (e_kind == 1):
-                    h112[:] = h113
+                    h113[:] = h114
                 else:
-                    h112[:] = h114
-                h115 = intbv(0)[32:]
-                h115[:] = e_data
+                    h113[:] = h115
                 h116 = intbv(0)[32:]
                 h116[:] = e_data
                 h117 = intbv(0)[32:]
                 h117[:] = e_data
-                h118 = intbv(0)[16:]
-                h118[:] = 1
-                h119 = intbv(0)[4:]
-                h119[:] = w_dte_10[5:1]
-                h120 = intbv(0)[1:]
-                h121 = intbv(0)[11:]
-                h122 = intbv(0)[32:]
-                h122[:] = e_data
-                h121[:] = h122[11:0]
-                h123 = intbv(0)[1:]
-                h123[:] = 0
-                if w_irt_0[32]:
-                    h123[:] = 1
+                h118 = intbv(0)[32:]
+                h118[:] = e_data
+                h119 = intbv(0)[16:]
+                h119[:] = 1
+                h120 = intbv(0)[4:]
+                h120[:] = w_dte_10[5:1]
+                h121 = intbv(0)[1:]
+                h122 = intbv(0)[11:]
+                h123 = intbv(0)[32:]
+                h123[:] = e_data
+                h122[:] = h123[11:0]
                 h124 = intbv(0)[1:]
                 h124[:] = 0
-                if w_irt_0[0]:
+                if w_irt_0[32]:
                     h124[:] = 1
-                if (((h121 >> 0) & 1) == 1):
-                    h120[:] = h123
-                else:
-                    h120[:] = h124
                 h125 = intbv(0)[1:]
-                h126 = intbv(0)[11:]
-                h127 = intbv(0)[32:]
-                h127[:] = e_data
-                h126[:] = h127[11:0]
-                h128 = intbv(0)[1:]
-                h128[:] = 0
-                if w_irt_0[39]:
-                    h128[:] = 1
+                h125[:] = 0
+                if w_irt_0[0]:
+                    h125[:] = 1
+                if (((h122 >> 0) & 1) == 1):
+                    h121[:] = h124
+                else:
+                    h121[:] = h125
+                h126 = intbv(0)[1:]
+                h127 = intbv(0)[11:]
+                h128 = intbv(0)[32:]
+                h128[:] = e_data
+                h127[:] = h128[11:0]
                 h129 = intbv(0)[1:]
                 h129[:] = 0
-                if w_irt_0[7]:
+                if w_irt_0[39]:
                     h129[:] = 1
-                if (((h126 >> 0) & 1) == 1):
-                    h125[:] = h128
+                h130 = intbv(0)[1:]
+                h130[:] = 0
+                if w_irt_0[7]:
+                    h130[:] = 1
+                if (((h127 >> 0) & 1) == 1):
+                    h126[:] = h129
                 else:
-                    h125[:] = h129
-                h130 = intbv(0)[3:]
-                h131 = intbv(0)[11:]
-                h132 = intbv(0)[32:]
-                h132[:] = e_data
-                h131[:] = h132[11:0]
-                if (((h131 >> 0) & 1) == 1):
-                    h130[:] = w_irt_0[37:34]
+                    h126[:] = h130
+                h131 = intbv(0)[3:]
+                h132 = intbv(0)[11:]
+                h133 = intbv(0)[32:]
+                h133[:] = e_data
+                h132[:] = h133[11:0]
+                if (((h132 >> 0) & 1) == 1):
+                    h131[:] = w_irt_0[37:34]
                 else:
-                    h130[:] = w_irt_0[5:2]
-                h133 = intbv(0)[1:]
-                h134 = intbv(0)[11:]
-                h135 = intbv(0)[32:]
-                h135[:] = e_data
-                h134[:] = h135[11:0]
-                h136 = intbv(0)[1:]
-                h136[:] = 0
-                if w_irt_0[33]:
-                    h136[:] = 1
+                    h131[:] = w_irt_0[5:2]
+                h134 = intbv(0)[1:]
+                h135 = intbv(0)[11:]
+                h136 = intbv(0)[32:]
+                h136[:] = e_data
+                h135[:] = h136[11:0]
                 h137 = intbv(0)[1:]
                 h137[:] = 0
-                if w_irt_0[1]:
+                if w_irt_0[33]:
                     h137[:] = 1
-                if (((h134 >> 0) & 1) == 1):
-                    h133[:] = h136
+                h138 = intbv(0)[1:]
+                h138[:] = 0
+                if w_irt_0[1]:
+                    h138[:] = 1
+                if (((h135 >> 0) & 1) == 1):
+                    h134[:] = h137
                 else:
-                    h133[:] = h137
-                h138 = intbv(0)[17:]
-                h139 = intbv(0)[16:]
-                h139[:] = 1
-                h140 = intbv(0)[4:]
-                h140[:] = r_EVT_LOG_BAR[60:56]
-                h138[:] = ((h139 << h140) + 0x10000) - 1
-                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h110[11:8] == 0) or (h111[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h112 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h115[11:8] == 0) or (h116[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (h117[11:0] < (h118 << h119))) or (not (((h120 != 0) and (not (h125 != 0))) and (h130 <= 1))))) and (not w_dte_10[5])) and (not (h133 != 0))))):
-                    h109[:] = ((r_EVT_LOG_TAIL[19:4] + 1) & h138[16:])
+                    h134[:] = h138
+                h139 = intbv(0)[17:]
+                h140 = intbv(0)[16:]
+                h140[:] = 1
+                h141 = intbv(0)[4:]
+                h141[:] = r_EVT_LOG_BAR[60:56]
+                h139[:] = ((h140 << h141) + 0x10000) - 1
+                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h111[11:8] == 0) or (h112[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h113 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h116[11:8] == 0) or (h117[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (h118[11:0] < (h119 << h120))) or (not (((h121 != 0) and (not (h126 != 0))) and (h131 <= 1))))) and (not w_dte_10[5])) and (not (h134 != 0))))):
+                    h110[:] = ((r_EVT_LOG_TAIL[19:4] + 1) & h139[16:])
                 else:
-                    h109[:] = r_EVT_LOG_TAIL[19:4]
-                v_wide[:] = (h109 << 4)
+                    h110[:] = r_EVT_LOG_TAIL[19:4]
+                v_wide[:] = (h110 << 4)
                 rec_tail.next = v_wide[64:]
                 st.next = S.ST0
             elif ((e_kind == 2) and (not w_dte_10[0])):  # spec: specs/amd_iommu.vspec:543
@@ -3195,23 +3197,23 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                 rec_address.next = v_wide[64:]
                 v_wide[:] = e_data
                 rec_data.next = v_wide[32:]
-                h144 = intbv(0)[32:]
-                h144[:] = e_data
-                v_wide[:] = h144[8:0]
+                h145 = intbv(0)[32:]
+                h145[:] = e_data
+                v_wide[:] = h145[8:0]
                 rec_vector.next = v_wide[8:]
-                h145 = intbv(0)[64:]
-                h145[:] = e_address
-                v_wide[:] = h145[20:12]
+                h146 = intbv(0)[64:]
+                h146[:] = e_address
+                v_wide[:] = h146[20:12]
                 rec_destination.next = v_wide[8:]
-                h146 = intbv(0)[1:]
-                h146[:] = 0
+                h147 = intbv(0)[1:]
+                h147[:] = 0
                 if e_address[2]:
-                    h146[:] = 1
-                v_wide[:] = h146
+                    h147[:] = 1
+                v_wide[:] = h147
                 rec_dest_mode.next = v_wide[1:]
-                h147 = intbv(0)[32:]
-                h147[:] = e_data
-                v_wide[:] = h147[11:8]
+                h148 = intbv(0)[32:]
+                h148[:] = e_data
+                v_wide[:] = h148[11:8]
                 rec_int_type.next = v_wide[3:]
                 v_wide[:] = 0
                 rec_rq_eoi.next = v_wide[1:]
@@ -3226,7 +3228,7 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                 v_wide[:] = (r_EVT_LOG_TAIL[19:4] << 4)
                 rec_tail.next = v_wide[64:]
                 st.next = S.ST0
-            elif ((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and (h152 != 0)):  # spec: specs/amd_iommu.vspec:553
+            elif ((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and (h153 != 0)):  # spec: specs/amd_iommu.vspec:553
                 status.next = 7
                 v_wide[:] = 0
                 rec_outcome.next = v_wide[2:]
@@ -3234,23 +3236,23 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                 rec_address.next = v_wide[64:]
                 v_wide[:] = e_data
                 rec_data.next = v_wide[32:]
-                h148 = intbv(0)[32:]
-                h148[:] = e_data
-                v_wide[:] = h148[8:0]
+                h149 = intbv(0)[32:]
+                h149[:] = e_data
+                v_wide[:] = h149[8:0]
                 rec_vector.next = v_wide[8:]
-                h149 = intbv(0)[64:]
-                h149[:] = e_address
-                v_wide[:] = h149[20:12]
+                h150 = intbv(0)[64:]
+                h150[:] = e_address
+                v_wide[:] = h150[20:12]
                 rec_destination.next = v_wide[8:]
-                h150 = intbv(0)[1:]
-                h150[:] = 0
+                h151 = intbv(0)[1:]
+                h151[:] = 0
                 if e_address[2]:
-                    h150[:] = 1
-                v_wide[:] = h150
+                    h151[:] = 1
+                v_wide[:] = h151
                 rec_dest_mode.next = v_wide[1:]
-                h151 = intbv(0)[32:]
-                h151[:] = e_data
-                v_wide[:] = h151[11:8]
+                h152 = intbv(0)[32:]
+                h152[:] = e_data
+                v_wide[:] = h152[11:8]
                 rec_int_type.next = v_wide[3:]
                 v_wide[:] = 0
                 rec_rq_eoi.next = v_wide[1:]
@@ -3265,7 +3267,7 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                 v_wide[:] = (r_EVT_LOG_TAIL[19:4] << 4)
                 rec_tail.next = v_wide[64:]
                 st.next = S.ST0
-            elif ((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h180[11:8] == 0) or (h181[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and (h182[11:0] < (h183 << h184))) and (((h185 != 0) and (not (h190 != 0))) and (h195 <= 1))):  # spec: specs/amd_iommu.vspec:563
+            elif ((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h181[11:8] == 0) or (h182[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and (h183[11:0] < (h184 << h185))) and (((h186 != 0) and (not (h191 != 0))) and (h196 <= 1))):  # spec: specs/amd_iommu.vspec:563
                 status.next = 8
                 v_wide[:] = 2
                 rec_outcome.next = v_wide[2:]
@@ -3273,76 +3275,76 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                 rec_address.next = v_wide[64:]
                 v_wide[:] = 0
                 rec_data.next = v_wide[32:]
-                h161 = intbv(0)[8:]
-                h162 = intbv(0)[11:]
-                h163 = intbv(0)[32:]
-                h163[:] = e_data
-                h162[:] = h163[11:0]
-                if (((h162 >> 0) & 1) == 1):
-                    h161[:] = w_irt_0[56:48]
+                h162 = intbv(0)[8:]
+                h163 = intbv(0)[11:]
+                h164 = intbv(0)[32:]
+                h164[:] = e_data
+                h163[:] = h164[11:0]
+                if (((h163 >> 0) & 1) == 1):
+                    h162[:] = w_irt_0[56:48]
                 else:
-                    h161[:] = w_irt_0[24:16]
-                v_wide[:] = h161
+                    h162[:] = w_irt_0[24:16]
+                v_wide[:] = h162
                 rec_vector.next = v_wide[8:]
-                h164 = intbv(0)[8:]
-                h165 = intbv(0)[11:]
-                h166 = intbv(0)[32:]
-                h166[:] = e_data
-                h165[:] = h166[11:0]
-                if (((h165 >> 0) & 1) == 1):
-                    h164[:] = w_irt_0[48:40]
+                h165 = intbv(0)[8:]
+                h166 = intbv(0)[11:]
+                h167 = intbv(0)[32:]
+                h167[:] = e_data
+                h166[:] = h167[11:0]
+                if (((h166 >> 0) & 1) == 1):
+                    h165[:] = w_irt_0[48:40]
                 else:
-                    h164[:] = w_irt_0[16:8]
-                v_wide[:] = h164
+                    h165[:] = w_irt_0[16:8]
+                v_wide[:] = h165
                 rec_destination.next = v_wide[8:]
-                h167 = intbv(0)[1:]
-                h168 = intbv(0)[11:]
-                h169 = intbv(0)[32:]
-                h169[:] = e_data
-                h168[:] = h169[11:0]
-                h170 = intbv(0)[1:]
-                h170[:] = 0
-                if w_irt_0[38]:
-                    h170[:] = 1
+                h168 = intbv(0)[1:]
+                h169 = intbv(0)[11:]
+                h170 = intbv(0)[32:]
+                h170[:] = e_data
+                h169[:] = h170[11:0]
                 h171 = intbv(0)[1:]
                 h171[:] = 0
-                if w_irt_0[6]:
+                if w_irt_0[38]:
                     h171[:] = 1
-                if (((h168 >> 0) & 1) == 1):
-                    h167[:] = h170
+                h172 = intbv(0)[1:]
+                h172[:] = 0
+                if w_irt_0[6]:
+                    h172[:] = 1
+                if (((h169 >> 0) & 1) == 1):
+                    h168[:] = h171
                 else:
-                    h167[:] = h171
-                v_wide[:] = h167
+                    h168[:] = h172
+                v_wide[:] = h168
                 rec_dest_mode.next = v_wide[1:]
-                h172 = intbv(0)[3:]
-                h173 = intbv(0)[11:]
-                h174 = intbv(0)[32:]
-                h174[:] = e_data
-                h173[:] = h174[11:0]
-                if (((h173 >> 0) & 1) == 1):
-                    h172[:] = w_irt_0[37:34]
+                h173 = intbv(0)[3:]
+                h174 = intbv(0)[11:]
+                h175 = intbv(0)[32:]
+                h175[:] = e_data
+                h174[:] = h175[11:0]
+                if (((h174 >> 0) & 1) == 1):
+                    h173[:] = w_irt_0[37:34]
                 else:
-                    h172[:] = w_irt_0[5:2]
-                v_wide[:] = h172
+                    h173[:] = w_irt_0[5:2]
+                v_wide[:] = h173
                 rec_int_type.next = v_wide[3:]
-                h175 = intbv(0)[1:]
-                h176 = intbv(0)[11:]
-                h177 = intbv(0)[32:]
-                h177[:] = e_data
-                h176[:] = h177[11:0]
-                h178 = intbv(0)[1:]
-                h178[:] = 0
-                if w_irt_0[37]:
-                    h178[:] = 1
+                h176 = intbv(0)[1:]
+                h177 = intbv(0)[11:]
+                h178 = intbv(0)[32:]
+                h178[:] = e_data
+                h177[:] = h178[11:0]
                 h179 = intbv(0)[1:]
                 h179[:] = 0
-                if w_irt_0[5]:
+                if w_irt_0[37]:
                     h179[:] = 1
-                if (((h176 >> 0) & 1) == 1):
-                    h175[:] = h178
+                h180 = intbv(0)[1:]
+                h180[:] = 0
+                if w_irt_0[5]:
+                    h180[:] = 1
+                if (((h177 >> 0) & 1) == 1):
+                    h176[:] = h179
                 else:
-                    h175[:] = h179
-                v_wide[:] = h175
+                    h176[:] = h180
+                v_wide[:] = h176
                 rec_rq_eoi.next = v_wide[1:]
                 v_wide[:] = 0
                 rec_code.next = v_wide[4:]
@@ -3355,7 +3357,7 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                 v_wide[:] = (r_EVT_LOG_TAIL[19:4] << 4)
                 rec_tail.next = v_wide[64:]
                 st.next = S.ST0
-            elif (((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h277[11:8] == 0) or (h278[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (h279[11:0] < (h280 << h281))) or (not (((h282 != 0) and (not (h287 != 0))) and (h292 <= 1))))):  # spec: specs/amd_iommu.vspec:572
+            elif (((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h278[11:8] == 0) or (h279[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (h280[11:0] < (h281 << h282))) or (not (((h283 != 0) and (not (h288 != 0))) and (h293 <= 1))))):  # spec: specs/amd_iommu.vspec:572
                 status.next = 9
                 v_wide[:] = 3
                 rec_outcome.next = v_wide[2:]
@@ -3375,262 +3377,262 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                 rec_rq_eoi.next = v_wide[1:]
                 v_wide[:] = 2
                 rec_code.next = v_wide[4:]
-                h198 = intbv(0)[1:]
-                h199 = intbv(0)[32:]
-                h199[:] = e_data
+                h199 = intbv(0)[1:]
                 h200 = intbv(0)[32:]
                 h200[:] = e_data
-                h201 = intbv(0)[1:]
+                h201 = intbv(0)[32:]
+                h201[:] = e_data
                 h202 = intbv(0)[1:]
-                h202[:] = 0
-                if w_dte_0[62]:
-                    h202[:] = 1
                 h203 = intbv(0)[1:]
                 h203[:] = 0
-                if w_dte_0[61]:
+                if w_dte_0[62]:
                     h203[:] = 1
+                h204 = intbv(0)[1:]
+                h204[:] = 0
+                if w_dte_0[61]:
+                    h204[:] = 1
                 if (e_kind == 1):
-                    h201[:] = h202
+                    h202[:] = h203
                 else:
-                    h201[:] = h203
-                h204 = intbv(0)[32:]
-                h204[:] = e_data
+                    h202[:] = h204
                 h205 = intbv(0)[32:]
                 h205[:] = e_data
                 h206 = intbv(0)[32:]
                 h206[:] = e_data
-                h207 = intbv(0)[16:]
-                h207[:] = 1
-                h208 = intbv(0)[4:]
-                h208[:] = w_dte_10[5:1]
-                h209 = intbv(0)[1:]
-                h210 = intbv(0)[11:]
-                h211 = intbv(0)[32:]
-                h211[:] = e_data
-                h210[:] = h211[11:0]
-                h212 = intbv(0)[1:]
-                h212[:] = 0
-                if w_irt_0[32]:
-                    h212[:] = 1
+                h207 = intbv(0)[32:]
+                h207[:] = e_data
+                h208 = intbv(0)[16:]
+                h208[:] = 1
+                h209 = intbv(0)[4:]
+                h209[:] = w_dte_10[5:1]
+                h210 = intbv(0)[1:]
+                h211 = intbv(0)[11:]
+                h212 = intbv(0)[32:]
+                h212[:] = e_data
+                h211[:] = h212[11:0]
                 h213 = intbv(0)[1:]
                 h213[:] = 0
-                if w_irt_0[0]:
+                if w_irt_0[32]:
                     h213[:] = 1
-                if (((h210 >> 0) & 1) == 1):
-                    h209[:] = h212
-                else:
-                    h209[:] = h213
                 h214 = intbv(0)[1:]
-                h215 = intbv(0)[11:]
-                h216 = intbv(0)[32:]
-                h216[:] = e_data
-                h215[:] = h216[11:0]
-                h217 = intbv(0)[1:]
-                h217[:] = 0
-                if w_irt_0[39]:
-                    h217[:] = 1
+                h214[:] = 0
+                if w_irt_0[0]:
+                    h214[:] = 1
+                if (((h211 >> 0) & 1) == 1):
+                    h210[:] = h213
+                else:
+                    h210[:] = h214
+                h215 = intbv(0)[1:]
+                h216 = intbv(0)[11:]
+                h217 = intbv(0)[32:]
+                h217[:] = e_data
+                h216[:] = h217[11:0]
                 h218 = intbv(0)[1:]
                 h218[:] = 0
-                if w_irt_0[7]:
+                if w_irt_0[39]:
                     h218[:] = 1
-                if (((h215 >> 0) & 1) == 1):
-                    h214[:] = h217
+                h219 = intbv(0)[1:]
+                h219[:] = 0
+                if w_irt_0[7]:
+                    h219[:] = 1
+                if (((h216 >> 0) & 1) == 1):
+                    h215[:] = h218
                 else:
-                    h214[:] = h218
-                h219 = intbv(0)[3:]
-                h220 = intbv(0)[11:]
-                h221 = intbv(0)[32:]
-                h221[:] = e_data
-                h220[:] = h221[11:0]
-                if (((h220 >> 0) & 1) == 1):
-                    h219[:] = w_irt_0[37:34]
+                    h215[:] = h219
+                h220 = intbv(0)[3:]
+                h221 = intbv(0)[11:]
+                h222 = intbv(0)[32:]
+                h222[:] = e_data
+                h221[:] = h222[11:0]
+                if (((h221 >> 0) & 1) == 1):
+                    h220[:] = w_irt_0[37:34]
                 else:
-                    h219[:] = w_irt_0[5:2]
-                h222 = intbv(0)[1:]
-                h223 = intbv(0)[11:]
-                h224 = intbv(0)[32:]
-                h224[:] = e_data
-                h223[:] = h224[11:0]
-                h225 = intbv(0)[1:]
-                h225[:] = 0
-                if w_irt_0[33]:
-                    h225[:] = 1
+                    h220[:] = w_irt_0[5:2]
+                h223 = intbv(0)[1:]
+                h224 = intbv(0)[11:]
+                h225 = intbv(0)[32:]
+                h225[:] = e_data
+                h224[:] = h225[11:0]
                 h226 = intbv(0)[1:]
                 h226[:] = 0
-                if w_irt_0[1]:
+                if w_irt_0[33]:
                     h226[:] = 1
-                if (((h223 >> 0) & 1) == 1):
-                    h222[:] = h225
+                h227 = intbv(0)[1:]
+                h227[:] = 0
+                if w_irt_0[1]:
+                    h227[:] = 1
+                if (((h224 >> 0) & 1) == 1):
+                    h223[:] = h226
                 else:
-                    h222[:] = h226
-                h198[:] = 0
-                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h199[11:8] == 0) or (h200[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h201 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h204[11:8] == 0) or (h205[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (h206[11:0] < (h207 << h208))) or (not (((h209 != 0) and (not (h214 != 0))) and (h219 <= 1))))) and (not w_dte_10[5])) and (not (h222 != 0))))):
-                    h198[:] = 1
-                v_wide[:] = h198
+                    h223[:] = h227
+                h199[:] = 0
+                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h200[11:8] == 0) or (h201[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h202 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h205[11:8] == 0) or (h206[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (h207[11:0] < (h208 << h209))) or (not (((h210 != 0) and (not (h215 != 0))) and (h220 <= 1))))) and (not w_dte_10[5])) and (not (h223 != 0))))):
+                    h199[:] = 1
+                v_wide[:] = h199
                 rec_logged.next = v_wide[1:]
                 v_wide[:] = 0
                 v_wide[16:0] = e_device_id
                 v_wide[48:32] = w_dte_8[16:0]
                 v_wide[52:51] = 1
-                h227 = intbv(0)[1:]
-                h228 = intbv(0)[32:]
-                h228[:] = e_data
-                h229 = intbv(0)[16:]
-                h229[:] = 1
-                h230 = intbv(0)[4:]
-                h230[:] = w_dte_10[5:1]
-                h231 = intbv(0)[1:]
-                h232 = intbv(0)[11:]
-                h233 = intbv(0)[32:]
-                h233[:] = e_data
-                h232[:] = h233[11:0]
-                h234 = intbv(0)[1:]
-                h234[:] = 0
-                if w_irt_0[32]:
-                    h234[:] = 1
+                h228 = intbv(0)[1:]
+                h229 = intbv(0)[32:]
+                h229[:] = e_data
+                h230 = intbv(0)[16:]
+                h230[:] = 1
+                h231 = intbv(0)[4:]
+                h231[:] = w_dte_10[5:1]
+                h232 = intbv(0)[1:]
+                h233 = intbv(0)[11:]
+                h234 = intbv(0)[32:]
+                h234[:] = e_data
+                h233[:] = h234[11:0]
                 h235 = intbv(0)[1:]
                 h235[:] = 0
-                if w_irt_0[0]:
-                    h235[:] = 1
-                if (((h232 >> 0) & 1) == 1):
-                    h231[:] = h234
-                else:
-                    h231[:] = h235
-                h227[:] = 0
-                if ((h228[11:0] < (h229 << h230)) and (h231 != 0)):
-                    h227[:] = 1
-                v_wide[53:52] = h227
-                h236 = intbv(0)[1:]
-                h237 = intbv(0)[32:]
-                h237[:] = e_data
-                h238 = intbv(0)[16:]
-                h238[:] = 1
-                h239 = intbv(0)[4:]
-                h239[:] = w_dte_10[5:1]
-                h240 = intbv(0)[1:]
-                h241 = intbv(0)[11:]
-                h242 = intbv(0)[32:]
-                h242[:] = e_data
-                h241[:] = h242[11:0]
-                h243 = intbv(0)[1:]
-                h243[:] = 0
                 if w_irt_0[32]:
-                    h243[:] = 1
+                    h235[:] = 1
+                h236 = intbv(0)[1:]
+                h236[:] = 0
+                if w_irt_0[0]:
+                    h236[:] = 1
+                if (((h233 >> 0) & 1) == 1):
+                    h232[:] = h235
+                else:
+                    h232[:] = h236
+                h228[:] = 0
+                if ((h229[11:0] < (h230 << h231)) and (h232 != 0)):
+                    h228[:] = 1
+                v_wide[53:52] = h228
+                h237 = intbv(0)[1:]
+                h238 = intbv(0)[32:]
+                h238[:] = e_data
+                h239 = intbv(0)[16:]
+                h239[:] = 1
+                h240 = intbv(0)[4:]
+                h240[:] = w_dte_10[5:1]
+                h241 = intbv(0)[1:]
+                h242 = intbv(0)[11:]
+                h243 = intbv(0)[32:]
+                h243[:] = e_data
+                h242[:] = h243[11:0]
                 h244 = intbv(0)[1:]
                 h244[:] = 0
-                if w_irt_0[0]:
+                if w_irt_0[32]:
                     h244[:] = 1
-                if (((h241 >> 0) & 1) == 1):
-                    h240[:] = h243
+                h245 = intbv(0)[1:]
+                h245[:] = 0
+                if w_irt_0[0]:
+                    h245[:] = 1
+                if (((h242 >> 0) & 1) == 1):
+                    h241[:] = h244
                 else:
-                    h240[:] = h244
-                h236[:] = 0
-                if ((h237[11:0] < (h238 << h239)) and (h240 != 0)):
-                    h236[:] = 1
-                v_wide[56:55] = h236
+                    h241[:] = h245
+                h237[:] = 0
+                if ((h238[11:0] < (h239 << h240)) and (h241 != 0)):
+                    h237[:] = 1
+                v_wide[56:55] = h237
                 v_wide[64:60] = 2
                 rec_entry_lo.next = v_wide[64:]
                 v_wide[:] = e_address
                 rec_entry_hi.next = v_wide[64:]
-                h245 = intbv(0)[16:]
-                h246 = intbv(0)[32:]
-                h246[:] = e_data
+                h246 = intbv(0)[16:]
                 h247 = intbv(0)[32:]
                 h247[:] = e_data
-                h248 = intbv(0)[1:]
+                h248 = intbv(0)[32:]
+                h248[:] = e_data
                 h249 = intbv(0)[1:]
-                h249[:] = 0
-                if w_dte_0[62]:
-                    h249[:] = 1
                 h250 = intbv(0)[1:]
                 h250[:] = 0
-                if w_dte_0[61]:
+                if w_dte_0[62]:
                     h250[:] = 1
+                h251 = intbv(0)[1:]
+                h251[:] = 0
+                if w_dte_0[61]:
+                    h251[:] = 1
                 if (e_kind == 1):
-                    h248[:] = h249
+                    h249[:] = h250
                 else:
-                    h248[:] = h250
-                h251 = intbv(0)[32:]
-                h251[:] = e_data
+                    h249[:] = h251
                 h252 = intbv(0)[32:]
                 h252[:] = e_data
                 h253 = intbv(0)[32:]
                 h253[:] = e_data
-                h254 = intbv(0)[16:]
-                h254[:] = 1
-                h255 = intbv(0)[4:]
-                h255[:] = w_dte_10[5:1]
-                h256 = intbv(0)[1:]
-                h257 = intbv(0)[11:]
-                h258 = intbv(0)[32:]
-                h258[:] = e_data
-                h257[:] = h258[11:0]
-                h259 = intbv(0)[1:]
-                h259[:] = 0
-                if w_irt_0[32]:
-                    h259[:] = 1
+                h254 = intbv(0)[32:]
+                h254[:] = e_data
+                h255 = intbv(0)[16:]
+                h255[:] = 1
+                h256 = intbv(0)[4:]
+                h256[:] = w_dte_10[5:1]
+                h257 = intbv(0)[1:]
+                h258 = intbv(0)[11:]
+                h259 = intbv(0)[32:]
+                h259[:] = e_data
+                h258[:] = h259[11:0]
                 h260 = intbv(0)[1:]
                 h260[:] = 0
-                if w_irt_0[0]:
+                if w_irt_0[32]:
                     h260[:] = 1
-                if (((h257 >> 0) & 1) == 1):
-                    h256[:] = h259
-                else:
-                    h256[:] = h260
                 h261 = intbv(0)[1:]
-                h262 = intbv(0)[11:]
-                h263 = intbv(0)[32:]
-                h263[:] = e_data
-                h262[:] = h263[11:0]
-                h264 = intbv(0)[1:]
-                h264[:] = 0
-                if w_irt_0[39]:
-                    h264[:] = 1
+                h261[:] = 0
+                if w_irt_0[0]:
+                    h261[:] = 1
+                if (((h258 >> 0) & 1) == 1):
+                    h257[:] = h260
+                else:
+                    h257[:] = h261
+                h262 = intbv(0)[1:]
+                h263 = intbv(0)[11:]
+                h264 = intbv(0)[32:]
+                h264[:] = e_data
+                h263[:] = h264[11:0]
                 h265 = intbv(0)[1:]
                 h265[:] = 0
-                if w_irt_0[7]:
+                if w_irt_0[39]:
                     h265[:] = 1
-                if (((h262 >> 0) & 1) == 1):
-                    h261[:] = h264
+                h266 = intbv(0)[1:]
+                h266[:] = 0
+                if w_irt_0[7]:
+                    h266[:] = 1
+                if (((h263 >> 0) & 1) == 1):
+                    h262[:] = h265
                 else:
-                    h261[:] = h265
-                h266 = intbv(0)[3:]
-                h267 = intbv(0)[11:]
-                h268 = intbv(0)[32:]
-                h268[:] = e_data
-                h267[:] = h268[11:0]
-                if (((h267 >> 0) & 1) == 1):
-                    h266[:] = w_irt_0[37:34]
+                    h262[:] = h266
+                h267 = intbv(0)[3:]
+                h268 = intbv(0)[11:]
+                h269 = intbv(0)[32:]
+                h269[:] = e_data
+                h268[:] = h269[11:0]
+                if (((h268 >> 0) & 1) == 1):
+                    h267[:] = w_irt_0[37:34]
                 else:
-                    h266[:] = w_irt_0[5:2]
-                h269 = intbv(0)[1:]
-                h270 = intbv(0)[11:]
-                h271 = intbv(0)[32:]
-                h271[:] = e_data
-                h270[:] = h271[11:0]
-                h272 = intbv(0)[1:]
-                h272[:] = 0
-                if w_irt_0[33]:
-                    h272[:] = 1
+                    h267[:] = w_irt_0[5:2]
+                h270 = intbv(0)[1:]
+                h271 = intbv(0)[11:]
+                h272 = intbv(0)[32:]
+                h272[:] = e_data
+                h271[:] = h272[11:0]
                 h273 = intbv(0)[1:]
                 h273[:] = 0
-                if w_irt_0[1]:
+                if w_irt_0[33]:
                     h273[:] = 1
-                if (((h270 >> 0) & 1) == 1):
-                    h269[:] = h272
+                h274 = intbv(0)[1:]
+                h274[:] = 0
+                if w_irt_0[1]:
+                    h274[:] = 1
+                if (((h271 >> 0) & 1) == 1):
+                    h270[:] = h273
                 else:
-                    h269[:] = h273
-                h274 = intbv(0)[17:]
-                h275 = intbv(0)[16:]
-                h275[:] = 1
-                h276 = intbv(0)[4:]
-                h276[:] = r_EVT_LOG_BAR[60:56]
-                h274[:] = ((h275 << h276) + 0x10000) - 1
-                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h246[11:8] == 0) or (h247[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h248 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h251[11:8] == 0) or (h252[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (h253[11:0] < (h254 << h255))) or (not (((h256 != 0) and (not (h261 != 0))) and (h266 <= 1))))) and (not w_dte_10[5])) and (not (h269 != 0))))):
-                    h245[:] = ((r_EVT_LOG_TAIL[19:4] + 1) & h274[16:])
+                    h270[:] = h274
+                h275 = intbv(0)[17:]
+                h276 = intbv(0)[16:]
+                h276[:] = 1
+                h277 = intbv(0)[4:]
+                h277[:] = r_EVT_LOG_BAR[60:56]
+                h275[:] = ((h276 << h277) + 0x10000) - 1
+                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h247[11:8] == 0) or (h248[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h249 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h252[11:8] == 0) or (h253[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (h254[11:0] < (h255 << h256))) or (not (((h257 != 0) and (not (h262 != 0))) and (h267 <= 1))))) and (not w_dte_10[5])) and (not (h270 != 0))))):
+                    h246[:] = ((r_EVT_LOG_TAIL[19:4] + 1) & h275[16:])
                 else:
-                    h245[:] = r_EVT_LOG_TAIL[19:4]
-                v_wide[:] = (h245 << 4)
+                    h246[:] = r_EVT_LOG_TAIL[19:4]
+                v_wide[:] = (h246 << 4)
                 rec_tail.next = v_wide[64:]
                 st.next = S.ST0
             elif (((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))):  # spec: specs/amd_iommu.vspec:587
@@ -3680,94 +3682,94 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                 st.next = S.FINISH
         elif st == S.ST0:  # entry_lo
             if not pend:
-                h295 = intbv(0)[32:]
-                h295[:] = e_data
                 h296 = intbv(0)[32:]
                 h296[:] = e_data
-                h297 = intbv(0)[1:]
+                h297 = intbv(0)[32:]
+                h297[:] = e_data
                 h298 = intbv(0)[1:]
-                h298[:] = 0
-                if w_dte_0[62]:
-                    h298[:] = 1
                 h299 = intbv(0)[1:]
                 h299[:] = 0
-                if w_dte_0[61]:
+                if w_dte_0[62]:
                     h299[:] = 1
+                h300 = intbv(0)[1:]
+                h300[:] = 0
+                if w_dte_0[61]:
+                    h300[:] = 1
                 if (e_kind == 1):
-                    h297[:] = h298
+                    h298[:] = h299
                 else:
-                    h297[:] = h299
-                h300 = intbv(0)[32:]
-                h300[:] = e_data
+                    h298[:] = h300
                 h301 = intbv(0)[32:]
                 h301[:] = e_data
                 h302 = intbv(0)[32:]
                 h302[:] = e_data
-                h303 = intbv(0)[16:]
-                h303[:] = 1
-                h304 = intbv(0)[4:]
-                h304[:] = w_dte_10[5:1]
-                h305 = intbv(0)[1:]
-                h306 = intbv(0)[11:]
-                h307 = intbv(0)[32:]
-                h307[:] = e_data
-                h306[:] = h307[11:0]
-                h308 = intbv(0)[1:]
-                h308[:] = 0
-                if w_irt_0[32]:
-                    h308[:] = 1
+                h303 = intbv(0)[32:]
+                h303[:] = e_data
+                h304 = intbv(0)[16:]
+                h304[:] = 1
+                h305 = intbv(0)[4:]
+                h305[:] = w_dte_10[5:1]
+                h306 = intbv(0)[1:]
+                h307 = intbv(0)[11:]
+                h308 = intbv(0)[32:]
+                h308[:] = e_data
+                h307[:] = h308[11:0]
                 h309 = intbv(0)[1:]
                 h309[:] = 0
-                if w_irt_0[0]:
+                if w_irt_0[32]:
                     h309[:] = 1
-                if (((h306 >> 0) & 1) == 1):
-                    h305[:] = h308
-                else:
-                    h305[:] = h309
                 h310 = intbv(0)[1:]
-                h311 = intbv(0)[11:]
-                h312 = intbv(0)[32:]
-                h312[:] = e_data
-                h311[:] = h312[11:0]
-                h313 = intbv(0)[1:]
-                h313[:] = 0
-                if w_irt_0[39]:
-                    h313[:] = 1
+                h310[:] = 0
+                if w_irt_0[0]:
+                    h310[:] = 1
+                if (((h307 >> 0) & 1) == 1):
+                    h306[:] = h309
+                else:
+                    h306[:] = h310
+                h311 = intbv(0)[1:]
+                h312 = intbv(0)[11:]
+                h313 = intbv(0)[32:]
+                h313[:] = e_data
+                h312[:] = h313[11:0]
                 h314 = intbv(0)[1:]
                 h314[:] = 0
-                if w_irt_0[7]:
+                if w_irt_0[39]:
                     h314[:] = 1
-                if (((h311 >> 0) & 1) == 1):
-                    h310[:] = h313
+                h315 = intbv(0)[1:]
+                h315[:] = 0
+                if w_irt_0[7]:
+                    h315[:] = 1
+                if (((h312 >> 0) & 1) == 1):
+                    h311[:] = h314
                 else:
-                    h310[:] = h314
-                h315 = intbv(0)[3:]
-                h316 = intbv(0)[11:]
-                h317 = intbv(0)[32:]
-                h317[:] = e_data
-                h316[:] = h317[11:0]
-                if (((h316 >> 0) & 1) == 1):
-                    h315[:] = w_irt_0[37:34]
+                    h311[:] = h315
+                h316 = intbv(0)[3:]
+                h317 = intbv(0)[11:]
+                h318 = intbv(0)[32:]
+                h318[:] = e_data
+                h317[:] = h318[11:0]
+                if (((h317 >> 0) & 1) == 1):
+                    h316[:] = w_irt_0[37:34]
                 else:
-                    h315[:] = w_irt_0[5:2]
-                h318 = intbv(0)[1:]
-                h319 = intbv(0)[11:]
-                h320 = intbv(0)[32:]
-                h320[:] = e_data
-                h319[:] = h320[11:0]
-                h321 = intbv(0)[1:]
-                h321[:] = 0
-                if w_irt_0[33]:
-                    h321[:] = 1
+                    h316[:] = w_irt_0[5:2]
+                h319 = intbv(0)[1:]
+                h320 = intbv(0)[11:]
+                h321 = intbv(0)[32:]
+                h321[:] = e_data
+                h320[:] = h321[11:0]
                 h322 = intbv(0)[1:]
                 h322[:] = 0
-                if w_irt_0[1]:
+                if w_irt_0[33]:
                     h322[:] = 1
-                if (((h319 >> 0) & 1) == 1):
-                    h318[:] = h321
+                h323 = intbv(0)[1:]
+                h323[:] = 0
+                if w_irt_0[1]:
+                    h323[:] = 1
+                if (((h320 >> 0) & 1) == 1):
+                    h319[:] = h322
                 else:
-                    h318[:] = h322
-                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h295[11:8] == 0) or (h296[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h297 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h300[11:8] == 0) or (h301[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (h302[11:0] < (h303 << h304))) or (not (((h305 != 0) and (not (h310 != 0))) and (h315 <= 1))))) and (not w_dte_10[5])) and (not (h318 != 0))))):
+                    h319[:] = h323
+                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h296[11:8] == 0) or (h297[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h298 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h301[11:8] == 0) or (h302[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (h303[11:0] < (h304 << h305))) or (not (((h306 != 0) and (not (h311 != 0))) and (h316 <= 1))))) and (not w_dte_10[5])) and (not (h319 != 0))))):
                     v_wide[:] = ((r_EVT_LOG_BAR[52:12] << 0xc) + (r_EVT_LOG_TAIL[19:4] * 0x10))
                     v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x0
                     u_valid.next = True
@@ -3787,94 +3789,94 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                     st.next = S.ST1
         elif st == S.ST1:  # entry_hi
             if not pend:
-                h323 = intbv(0)[32:]
-                h323[:] = e_data
                 h324 = intbv(0)[32:]
                 h324[:] = e_data
-                h325 = intbv(0)[1:]
+                h325 = intbv(0)[32:]
+                h325[:] = e_data
                 h326 = intbv(0)[1:]
-                h326[:] = 0
-                if w_dte_0[62]:
-                    h326[:] = 1
                 h327 = intbv(0)[1:]
                 h327[:] = 0
-                if w_dte_0[61]:
+                if w_dte_0[62]:
                     h327[:] = 1
+                h328 = intbv(0)[1:]
+                h328[:] = 0
+                if w_dte_0[61]:
+                    h328[:] = 1
                 if (e_kind == 1):
-                    h325[:] = h326
+                    h326[:] = h327
                 else:
-                    h325[:] = h327
-                h328 = intbv(0)[32:]
-                h328[:] = e_data
+                    h326[:] = h328
                 h329 = intbv(0)[32:]
                 h329[:] = e_data
                 h330 = intbv(0)[32:]
                 h330[:] = e_data
-                h331 = intbv(0)[16:]
-                h331[:] = 1
-                h332 = intbv(0)[4:]
-                h332[:] = w_dte_10[5:1]
-                h333 = intbv(0)[1:]
-                h334 = intbv(0)[11:]
-                h335 = intbv(0)[32:]
-                h335[:] = e_data
-                h334[:] = h335[11:0]
-                h336 = intbv(0)[1:]
-                h336[:] = 0
-                if w_irt_0[32]:
-                    h336[:] = 1
+                h331 = intbv(0)[32:]
+                h331[:] = e_data
+                h332 = intbv(0)[16:]
+                h332[:] = 1
+                h333 = intbv(0)[4:]
+                h333[:] = w_dte_10[5:1]
+                h334 = intbv(0)[1:]
+                h335 = intbv(0)[11:]
+                h336 = intbv(0)[32:]
+                h336[:] = e_data
+                h335[:] = h336[11:0]
                 h337 = intbv(0)[1:]
                 h337[:] = 0
-                if w_irt_0[0]:
+                if w_irt_0[32]:
                     h337[:] = 1
-                if (((h334 >> 0) & 1) == 1):
-                    h333[:] = h336
-                else:
-                    h333[:] = h337
                 h338 = intbv(0)[1:]
-                h339 = intbv(0)[11:]
-                h340 = intbv(0)[32:]
-                h340[:] = e_data
-                h339[:] = h340[11:0]
-                h341 = intbv(0)[1:]
-                h341[:] = 0
-                if w_irt_0[39]:
-                    h341[:] = 1
+                h338[:] = 0
+                if w_irt_0[0]:
+                    h338[:] = 1
+                if (((h335 >> 0) & 1) == 1):
+                    h334[:] = h337
+                else:
+                    h334[:] = h338
+                h339 = intbv(0)[1:]
+                h340 = intbv(0)[11:]
+                h341 = intbv(0)[32:]
+                h341[:] = e_data
+                h340[:] = h341[11:0]
                 h342 = intbv(0)[1:]
                 h342[:] = 0
-                if w_irt_0[7]:
+                if w_irt_0[39]:
                     h342[:] = 1
-                if (((h339 >> 0) & 1) == 1):
-                    h338[:] = h341
+                h343 = intbv(0)[1:]
+                h343[:] = 0
+                if w_irt_0[7]:
+                    h343[:] = 1
+                if (((h340 >> 0) & 1) == 1):
+                    h339[:] = h342
                 else:
-                    h338[:] = h342
-                h343 = intbv(0)[3:]
-                h344 = intbv(0)[11:]
-                h345 = intbv(0)[32:]
-                h345[:] = e_data
-                h344[:] = h345[11:0]
-                if (((h344 >> 0) & 1) == 1):
-                    h343[:] = w_irt_0[37:34]
+                    h339[:] = h343
+                h344 = intbv(0)[3:]
+                h345 = intbv(0)[11:]
+                h346 = intbv(0)[32:]
+                h346[:] = e_data
+                h345[:] = h346[11:0]
+                if (((h345 >> 0) & 1) == 1):
+                    h344[:] = w_irt_0[37:34]
                 else:
-                    h343[:] = w_irt_0[5:2]
-                h346 = intbv(0)[1:]
-                h347 = intbv(0)[11:]
-                h348 = intbv(0)[32:]
-                h348[:] = e_data
-                h347[:] = h348[11:0]
-                h349 = intbv(0)[1:]
-                h349[:] = 0
-                if w_irt_0[33]:
-                    h349[:] = 1
+                    h344[:] = w_irt_0[5:2]
+                h347 = intbv(0)[1:]
+                h348 = intbv(0)[11:]
+                h349 = intbv(0)[32:]
+                h349[:] = e_data
+                h348[:] = h349[11:0]
                 h350 = intbv(0)[1:]
                 h350[:] = 0
-                if w_irt_0[1]:
+                if w_irt_0[33]:
                     h350[:] = 1
-                if (((h347 >> 0) & 1) == 1):
-                    h346[:] = h349
+                h351 = intbv(0)[1:]
+                h351[:] = 0
+                if w_irt_0[1]:
+                    h351[:] = 1
+                if (((h348 >> 0) & 1) == 1):
+                    h347[:] = h350
                 else:
-                    h346[:] = h350
-                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h323[11:8] == 0) or (h324[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h325 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h328[11:8] == 0) or (h329[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (h330[11:0] < (h331 << h332))) or (not (((h333 != 0) and (not (h338 != 0))) and (h343 <= 1))))) and (not w_dte_10[5])) and (not (h346 != 0))))):
+                    h347[:] = h351
+                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h324[11:8] == 0) or (h325[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h326 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h329[11:8] == 0) or (h330[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (h331[11:0] < (h332 << h333))) or (not (((h334 != 0) and (not (h339 != 0))) and (h344 <= 1))))) and (not w_dte_10[5])) and (not (h347 != 0))))):
                     v_wide[:] = ((r_EVT_LOG_BAR[52:12] << 0xc) + (r_EVT_LOG_TAIL[19:4] * 0x10))
                     v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x8
                     u_valid.next = True

@@ -16,7 +16,7 @@ TIMEOUT = 10.0  # seconds per input; the benchmark uses 5, CI machines are slowe
 
 @pytest.mark.parametrize("family", fuzz.FAMILIES)
 def test_fuzz_family_never_breaks_the_front_end(family, tmp_path):
-    tally = fuzz.fuzz(COUNTS[family], seed=7, timeout=TIMEOUT, save=tmp_path, families=(family,))
+    tally = fuzz.fuzz(COUNTS[family], seed=7, timeout=TIMEOUT, save=tmp_path, families=(family,), backend=False)
     assert tally.inputs[family] == COUNTS[family]
     details = "\n\n".join(f"#{i}: {problem[:3000]}" for _, i, problem, _ in tally.failures[:3])
     assert not tally.failures, f"{len(tally.failures)} failing inputs (saved in {tmp_path}):\n{details}"
@@ -87,3 +87,44 @@ def test_a_traceback_is_caught_and_counted(tmp_path, monkeypatch):
     path.write_text("spec t;")
     outcome = fuzz.run_one(path, timeout=5)
     assert outcome.status == "traceback" and "KeyError" in outcome.problem
+
+
+def test_fuzz_back_end_stage_generates_cosimulates_and_converts(tmp_path):
+    """A small run with the back end on: inputs that check ok are generated, co-simulated
+    (5 walks) and converted to Verilog and VHDL, each stage counted; none may fail."""
+    tally = fuzz.fuzz(12, seed=3, timeout=TIMEOUT, save=tmp_path, families=("mutations",), backend_timeout=120)
+    details = "\n\n".join(f"#{i}: {problem[:3000]}" for _, i, problem, _ in tally.failures[:3])
+    assert not tally.failures, f"{len(tally.failures)} failing inputs (saved in {tmp_path}):\n{details}"
+    ran = {stage: sum(c.values()) for stage, c in tally.backend.items()}
+    assert ran["generate"] >= 1 and ran["generate"] == sum(tally.rendered.values()), (ran, tally.rendered)
+    assert all(tally.backend[stage]["ok"] >= 1 for stage in fuzz.BACKEND_STAGES), tally.backend
+    assert "back end" in fuzz.summary(tally)
+
+
+@pytest.mark.parametrize("stage", fuzz.BACKEND_STAGES)
+@pytest.mark.parametrize("kind", ["traceback", "hang"])
+def test_a_back_end_failure_is_caught_and_counted_per_stage(tmp_path, monkeypatch, stage, kind):
+    """A traceback or a hang in any back-end stage is counted for that stage, and the
+    stages after it do not run."""
+    real = fuzz.backend_stage
+
+    def broken(name, spec, files, work):
+        if name == stage:
+            if kind == "hang":
+                while True:
+                    pass
+            raise KeyError("boom")
+        return real(name, spec, files, work)
+
+    monkeypatch.setattr(fuzz, "backend_stage", broken)
+    path = tmp_path / "toy.vspec"
+    path.write_bytes(fuzz.SHIPPED["toy.vspec"])
+    outcome = fuzz.run_one(path, timeout=TIMEOUT, backend=tmp_path / "work", backend_timeout=2.0)
+    assert outcome.status == 0 and outcome.backend[stage] == kind, outcome
+    assert list(outcome.backend) == list(fuzz.BACKEND_STAGES[:fuzz.BACKEND_STAGES.index(stage) + 1])
+    assert outcome.problem.startswith(f"back end: {stage}:")
+
+
+def test_the_back_end_sample_is_deterministic():
+    picked = [i for i in range(12) if fuzz._sampled(i, 4)]
+    assert picked == [0, 4, 8] and all(fuzz._sampled(i, 1) for i in range(5))

@@ -139,3 +139,48 @@ def test_nested_cosim_run_no_mismatch(specs, name):
 def test_one_dimensional_cosim_run(specs):
     report = cosim.run(specs["x86_64_paging"], ROOT / "generated" / "x86_64_paging", walks=1000, seed=2)
     assert report.mismatches == 0 and report.missing == []
+
+
+TOY = Path(__file__).resolve().parents[1] / "data" / "toy.vspec"
+
+
+@pytest.mark.parametrize("fault, gone", [
+    # no walk passes level 2: nothing below it, no page, no later fault is reachable
+    ("fault ever when 1;", ["page level 2", "page level 1", "top fault reserved", "top fault write_protect",
+                            "top fault invalid at level 1", "top fault ever at level 1"]),
+    # a level-2 leaf always faults (L is the bit that makes it a leaf): no 2-MiB page
+    ("fault big_page when L && level == 2;", ["page level 2", "top fault write_protect at level 2",
+                                              "top fault big_page at level 1"]),
+])
+def test_points_past_a_fault_that_always_fires_are_unreachable(tmp_path, fault, gone):
+    """--require-coverage on a spec whose walks always fault somewhere: the levels, pages
+    and faults no walk can get to are unreachable, not missing (they failed the run)."""
+    from codegen.frontend.pipeline import compile_spec
+    from codegen.generate import emit
+    text = TOY.read_text()
+    path = tmp_path / "toy.vspec"
+    path.write_text(text.replace("    fault invalid when !V;", "    fault invalid when !V;\n    " + fault))
+    spec = compile_spec(path)
+    expected, unreachable = cosim.expected_coverage(spec)
+    assert set(gone) <= set(unreachable) and not set(gone) & set(expected)
+    emit.write(emit.render(spec), tmp_path / "out")
+    report = cosim.run(spec, tmp_path / "out", 200, seed=1)
+    assert report.mismatches == 0 and report.missing == [], report.as_json()["coverage"]
+
+
+def test_a_leaf_level_no_entry_can_be_a_leaf_at_is_not_planned(tmp_path):
+    """`leaf page_2m when NL == 65` with a 3-bit NL: no level-2 entry is a leaf, so walks
+    must not be planned to end there (the stimulus stopped with 'no entry at level 2
+    either lets the walk go on or draws one of its faults'). Found by the fuzzer."""
+    from codegen.frontend.pipeline import compile_spec
+    from codegen.generate import emit
+    text = (TOY.parent / "toy_skip.vspec").read_text()
+    old = "leaf page_2m when NL == 0 page 2M;"
+    assert old in text
+    path = tmp_path / "toy_skip.vspec"
+    path.write_text(text.replace(old, "leaf page_2m when NL == 65 page 2M;"))
+    spec = compile_spec(path)
+    emit.write(emit.render(spec), tmp_path / "out")
+    report = cosim.run(spec, tmp_path / "out", 40, seed=1)
+    assert report.mismatches == 0 and report.transactions == 40
+    assert "page level 2" in report.unreachable

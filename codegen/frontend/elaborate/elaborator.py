@@ -7,6 +7,7 @@ stage are collected in the DiagnosticBag; structural checks come after, in check
 """
 from __future__ import annotations
 
+import copy
 import difflib
 import hashlib
 import os
@@ -450,6 +451,29 @@ class Elaborator:
             return None
         return lay
 
+
+    def _widen_accumulators(self, accumulators: list, accs_ast: list, first: dict[str, int],
+                            walk_scope: Scope) -> list:
+        """An accumulator is as wide as its init and its `then`; where `then` came out wider
+        than the init it was read at, read `then` again with every accumulator at its final
+        width, so that a `then` naming the accumulator (`s - W`) sees the value it really
+        holds. The result then takes the low bits of that width in both models; the
+        second reading's diagnostics were given by the first."""
+        widths = {a.name: a.width for a in accumulators}
+        if all(widths[n] == first.get(n) for n in widths):
+            return accumulators
+        scope = copy.copy(walk_scope)
+        scope.accumulators = widths
+        saved, self.bag = self.bag, DiagnosticBag()
+        try:
+            out = []
+            for a in accumulators:
+                r = next(x for x in accs_ast if x.name == a.name and x.span == a.span)
+                then = self.resolve(r.value, scope)
+                out.append(a if then is None else a.model_copy(update={"then": then}))
+            return out
+        finally:
+            self.bag = saved
     def regime(self, m: Module, d: ast.Regime) -> None:
         simple: dict[str, tuple[Span, object]] = {}
         levels_ast, rules = [], []
@@ -593,6 +617,7 @@ class Elaborator:
                 continue
             width = max(init.width, then.width, 1)
             accumulators.append(ir.Accumulator(name=r.name, width=width, init=init, then=then, cite=r.cite, doc=r.doc, span=r.span))
+        accumulators = self._widen_accumulators(accumulators, accs_ast, acc_widths, walk_scope)
         acc_widths = {a.name: a.width for a in accumulators}
         next_level = None
         if "next" in simple:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from codegen import ir
-from codegen.generate.lower import Env, hdl, py, record_py
+from codegen.generate.lower import Env, LowerError, hdl, py, record_py
 from codegen.generate.view.walker import NESTED_BASE, walkers
 from codegen.ir.expr import Expr
 
@@ -55,7 +55,13 @@ class TranslationView:
     def host_binding_py(self) -> list[tuple[str, str]]:
         """(host context register, Python expression over the nested context)."""
         env = self.main.py_env()
-        bound = {b.name: py(b.value, env) for b in self.nested.host_bindings}
+        out = []
+        for b in self.nested.host_bindings:
+            width = self.spec.layout(b.name).width
+            text = py(b.value, env)
+            # a host register takes the low bits of its value, as a record field does
+            out.append((b.name, f"({text} & {hex((1 << width) - 1)})" if b.value.width > width else text))
+        bound = dict(out)
         return [(r, bound.get(r, f"r_{r}")) for r in self.host.regime.context]
 
     def update_when_py(self) -> str:
@@ -73,7 +79,7 @@ class TranslationView:
     def access_py(self, stage: str) -> list[tuple[str, str]]:
         env = self.main.py_env()
         binds = self._access_binds(stage)
-        by = {b.name: py(b.value, env) for b in binds}
+        by = {b.name: _low_bit_py(b.value, env) for b in binds}
         return [(a, by[a]) for a in self.host.regime.access]
 
     def nested_record_py(self) -> list[tuple[str, str]]:
@@ -98,7 +104,7 @@ class TranslationView:
         out = []
         for r in self.host.regime.context:
             width = self.spec.layout(r).width
-            out.append((r, hdl(bound[r], env) if r in bound else f"r_{r}", width))
+            out.append((r, _bound_hdl(bound[r], env, width) if r in bound else f"r_{r}", width))
         return out
 
     def access_hdl(self, stage: str) -> list[tuple[str, str]]:
@@ -107,7 +113,7 @@ class TranslationView:
         env = self.main.hdl_env()
         env.spell["acc"] = lambda e: f"v_{e.name}"
         binds = self._access_binds(stage)
-        by = {b.name: hdl(b.value, env, True) for b in binds}
+        by = {b.name: _low_bit_hdl(b.value, env) for b in binds}
         return [(a, by[a]) for a in self.host.regime.access]
 
     def nested_record_hdl(self, prefix: str):
@@ -122,3 +128,33 @@ class TranslationView:
 
         env = Env({**base.spell, "host": host, "builtin": builtin})
         return self.main.hdl_record(prefix, self.nested.record, env)
+
+
+# An access kind is one bit: a binding takes the low bit of its value, as a record field
+# takes the low bits of its value (`user = 2;` is 0), in both models alike.
+def _low_bit_py(e: Expr, env: Env) -> str:
+    if e.width == 1:
+        return py(e, env)
+    if e.op == "num":
+        return str(e.value & 1)
+    return f"({py(e, env)} & 1)"
+
+
+def _low_bit_hdl(e: Expr, env: Env) -> str:
+    if e.width == 1:
+        return hdl(e, env, True)
+    if e.op == "num":
+        return "True" if e.value & 1 else "False"
+    return f"(({hdl(e, env)} & 1) == 1)"
+
+
+def _bound_hdl(e: Expr, env: Env, width: int) -> str:
+    """A host register's value in the model: its low `width` bits, as in the reference.
+    A shift by a constant of the width or more leaves none (0); another value wider than
+    the register cannot be cut in line (E0501)."""
+    if e.width <= width:
+        return hdl(e, env)
+    if e.op == "<<" and e.args[1].op == "num" and e.args[1].value >= width:
+        return "0"
+    raise LowerError(f"in the cycle-level model, a {e.width}-bit value cannot be bound to a {width}-bit host register "
+                     "in line: take its low bits with a slice or a mask first", e.span)

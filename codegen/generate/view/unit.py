@@ -158,6 +158,15 @@ class UnitView:
             text = h.value(e)
             return h.take(), text
 
+        def fitted(e: Expr, width: int):
+            """A record value taken to its field's low bits, as the reference does."""
+            text = h.value(e)
+            if e.width > width:
+                wide = h._new(e.width)
+                h.lines.append(f"{wide}[:] = {text}")
+                text = f"{wide}[{width}:]"
+            return h.take(), text
+
         def cond(e: Expr | None):
             if e is None:
                 return [], "True"
@@ -181,12 +190,12 @@ class UnitView:
             record = []
             for f in self._as_record(x).fields:
                 if f.value is not None:
-                    lines, text = value(f.value)
+                    lines, text = fitted(f.value, f.width)
                     record.append((f, lines, text))
                 else:
                     bits = []
                     for b in f.bits:
-                        lines, text = value(b.value)
+                        lines, text = fitted(b.value, b.hi - b.lo + 1)
                         bits.append((b.hi, b.lo, lines, text))
                     record.append((f, [], bits))
             exits.append({"rule": x, "when": cond(x.when), "record": record})

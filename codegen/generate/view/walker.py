@@ -352,8 +352,19 @@ class WalkerView:
         return [(self.kinds.index(r.name) + 1, r, self.hdl_expr(r.when, fv, level, True))
                 for r in self.regime.faults_for(leaf)]
 
-    def hdl_accumulate(self, fv: FormatView, level: int) -> list[tuple[ir.Accumulator, str]]:
-        return [(a, self.hdl_expr(a.then, fv, level, a.width == 1)) for a in self.regime.accumulators]
+    def hdl_accumulate(self, fv: FormatView, level: int) -> list[tuple[ir.Accumulator, list[str], str]]:
+        """(accumulator, statements before, value) of each `then`, wrapped to the
+        accumulator's width as in the reference (scratch variables acN_0...)."""
+        return self._hdl_fitted([(a, a.then) for a in self.regime.accumulators], self.hdl_env(fv.layout, level))
+
+    def _hdl_fitted(self, items, env: Env) -> list[tuple[ir.Accumulator, list[str], str]]:
+        self._hoists = getattr(self, "_hoists", 0) + 1
+        h = Hoist(env, prefix=f"ac{self._hoists}_")
+        out = []
+        for a, e in items:
+            text = _fitted(h, env, e, a.width)
+            out.append((a, h.take(), text))
+        return out
 
     def hdl_checks(self, lv: LevelView) -> list[tuple[int, ir.Rule, str]]:
         env = self.hdl_env(lv.leaf.layout, lv.level.number)
@@ -372,16 +383,7 @@ class WalkerView:
         h = Hoist(env, prefix="ns" if prefix == "o_n_" else "rs")
 
         def fitted(e: Expr, width: int) -> str:
-            if fits_plain(e, width):
-                return hdl(e, env, width == 1)
-            if width == 1 and e.width == 1:
-                return h.cond(e)
-            text = h.value(e)
-            if e.width <= width:
-                return text
-            wide = h._new(e.width)
-            h.lines.append(f"{wide}[:] = {text}")
-            return f"{wide}[0]" if width == 1 else f"{wide}[{width}:]"
+            return _fitted(h, env, e, width)
 
         out = []
         for f in rec.fields:
@@ -397,8 +399,8 @@ class WalkerView:
                 out += h.take() + [f"{target} = {text}"]
         return out
 
-    def hdl_acc_init(self) -> list[tuple[ir.Accumulator, str]]:
-        return [(a, self.hdl_expr(a.init, None, None, a.width == 1)) for a in self.regime.accumulators]
+    def hdl_acc_init(self) -> list[tuple[ir.Accumulator, list[str], str]]:
+        return self._hdl_fitted([(a, a.init) for a in self.regime.accumulators], self.hdl_env())
 
     def hdl_start_branches(self) -> list[tuple[str, LevelView]]:
         """(condition, level) pairs choosing the first level of a walk, as an if/elif/else
@@ -555,3 +557,19 @@ def widen(ws: list[WalkerView], least: int = 0) -> list[WalkerView]:
     for w in ws:
         w.data_bits = bits
     return ws
+
+
+def _fitted(h: Hoist, env: Env, e: Expr, width: int) -> str:
+    """MyHDL text for `e` taken to its low `width` bits as the reference does (a truth
+    value when `width` is 1): plain when it fits, else through `h`'s scratch variables
+    (statements in h.lines), the wide value's low bits a constant slice."""
+    if fits_plain(e, width):
+        return hdl(e, env, width == 1)
+    if width == 1 and e.width == 1:
+        return h.cond(e)
+    text = h.value(e)
+    if e.width <= width:
+        return text
+    wide = h._new(e.width)
+    h.lines.append(f"{wide}[:] = {text}")
+    return f"{wide}[0]" if width == 1 else f"{wide}[{width}:]"

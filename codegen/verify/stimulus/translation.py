@@ -17,7 +17,13 @@ import random
 from dataclasses import dataclass, field
 
 from codegen import ir
-from codegen.ir.expr import Expr, evaluate, mask
+from codegen.ir.expr import Expr, mask
+from codegen.ir.expr import evaluate as _evaluate
+
+
+def evaluate(e: Expr, lookup) -> int:
+    """An expression's value as both models compute it (shifts keep their width)."""
+    return _evaluate(e, lookup, keep_width=True)
 
 
 class Draw:
@@ -114,6 +120,16 @@ def mbz_mask(lay: ir.Layout, ctx: dict) -> int:
     return m
 
 
+def _root_frame(alloc: Allocator, regime: ir.Regime) -> int:
+    """A frame for the first table of `regime` (table_shift) that its root expression can
+    name: below 2**width of the expression too (a root register field narrower than the
+    table pointers)."""
+    shift = table_shift(regime)
+    if regime.root.width >= alloc.width:
+        return alloc.frame(shift)
+    return Allocator(alloc.draw, max(shift + 1, regime.root.width), alloc.used).frame(shift)
+
+
 def invert(e: Expr, value: int, ctx: dict, bindings: dict[str, Expr] | None = None) -> None:
     """Set context register bits so that `e` evaluates to `value` (root pointers)."""
     if e.op == "ref" and e.kind == "ctx":
@@ -140,6 +156,12 @@ def invert(e: Expr, value: int, ctx: dict, bindings: dict[str, Expr] | None = No
             at = base.lo + lo
             ctx[base.name] = (ctx.get(base.name, 0) & ~(mask(hi - lo + 1) << at)) | (value << at)
             return
+    if e.op == "-" and e.args[1].op == "num":  # wraps to its width, as both models do
+        invert(e.args[0], (value + e.args[1].value) & mask(e.width), ctx, bindings)
+        return
+    if e.op == "+" and e.args[1].op == "num" and value >= e.args[1].value:
+        invert(e.args[0], value - e.args[1].value, ctx, bindings)
+        return
     raise StimulusError("the root expression is not a register field, shifted or masked: cannot build a table for it")
 
 
@@ -347,15 +369,22 @@ class TableBuilder:
         return self.steer(lay, value, level, keep, want, as_leaf)
 
 
-def injectable(spec: ir.Spec, regime: ir.Regime, rule: ir.Rule, level: int, tries: int = 40) -> bool:
+def injectable(spec: ir.Spec, regime: ir.Regime, rule: ir.Rule, level: int, tries: int = 40,
+               budget: list[int] | None = None) -> bool:
     """Whether table building can make walk fault `rule` happen at `level` (some faults
-    cannot happen at some levels, e.g. a skipped-level check where no level is below)."""
+    cannot happen at some levels, e.g. a skipped-level check where no level is below).
+    `budget`, when given, is a shared count of entries left to try; once it is spent the
+    answer is True (not shown unreachable)."""
     draw = Draw(random.Random(level))
     lv = regime.level(level)
     for as_leaf in ([True] if rule.where == "leaf" else [False] if rule.where == "table" else [False, True]):
         if (as_leaf and not lv.leaf) or (not as_leaf and not lv.table):
             continue
         for _ in range(tries):
+            if budget is not None:
+                if budget[0] <= 0:
+                    return True
+                budget[0] -= 1
             ctx = {name: draw.bits(spec.layout(name).width) for name in regime.context}
             builder = TableBuilder(spec, regime, draw, ctx, lambda a, v: None, Allocator(draw, 40))
             builder.addr = draw.bits(regime.input_width)
@@ -377,6 +406,43 @@ def fault_levels(spec: ir.Spec, regime: ir.Regime, rule: ir.Rule) -> list[int]:
     return [lv.number for lv in levels]
 
 
+def passable(spec: ir.Spec, regime: ir.Regime, level: int, as_leaf: bool, tries: int = 20) -> bool:
+    """Whether table building can draw an entry at `level` (a leaf, or a pointer) on
+    which no walk fault fires: a level whose every entry faults (`fault f when 1;`, or a
+    fault on a bit that decides a pointer) ends every walk there."""
+    lv = regime.level(level)
+    if (as_leaf and not lv.leaf) or (not as_leaf and not lv.table):
+        return False
+    draw = Draw(random.Random(f"pass:{level}:{as_leaf}"))
+    for _ in range(tries):
+        ctx = {name: draw.bits(spec.layout(name).width) for name in regime.context}
+        builder = TableBuilder(spec, regime, draw, ctx, lambda a, v: None, Allocator(draw, 40))
+        builder.addr = draw.bits(regime.input_width)
+        try:
+            builder.entry(level, as_leaf, 1 << lv.page_shift if as_leaf else 1 << 12, None)
+            return True
+        except StimulusError:
+            continue
+    return False
+
+
+def reachable_levels(spec: ir.Spec, regime: ir.Regime, starts: set[int]) -> tuple[set[int], set[int]]:
+    """(levels some walk reaches, leaf levels some walk translates at), from the start
+    levels `starts`: a level is reached from a start level through levels whose pointers
+    can be drawn without a fault (the next lower level, or any lower one where pointers
+    name their next level)."""
+    reached: set[int] = set()
+    for lv in sorted(regime.levels, key=lambda x: -x.number):
+        if lv.number in starts:
+            reached.add(lv.number)
+        if lv.number in reached and passable(spec, regime, lv.number, False):
+            lower = sorted((m.number for m in regime.levels if m.number < lv.number), reverse=True)
+            reached.update(lower if regime.next_level is not None else lower[:1])
+    leaves = {lv.number for lv in regime.leaf_levels
+              if lv.number in reached and passable(spec, regime, lv.number, True)}
+    return reached, leaves
+
+
 class ScenarioFactory:
     """Draws complete scenarios (request + memory image) for a spec's top translation."""
 
@@ -390,6 +456,7 @@ class ScenarioFactory:
         self.host = spec.regime(top.host) if self.nested else None
         self.context = top.context
         self._start_pairs: dict[tuple, list[tuple[int, int]]] = {}  # by context override
+        self._leafable: dict[str, set[int]] = {}  # by regime: leaf levels a walk can end at (leaf_ok)
 
     # ---- pieces
     def _random_ctx(self, draw: Draw) -> dict:
@@ -415,17 +482,22 @@ class ScenarioFactory:
             return None
         return main, host
 
+    def start_pairs(self, override: dict | None = None) -> list[tuple[int, int]]:
+        """The (main, host) start levels contexts can give (probed on 256 random ones)."""
+        key = tuple(sorted((override or {}).items()))
+        if key not in self._start_pairs:
+            probe = Draw(random.Random(0))
+            pairs = {self._starts(self._random_ctx(probe) | dict(key)) for _ in range(256)}
+            self._start_pairs[key] = sorted(p for p in pairs if p is not None)
+        return self._start_pairs[key]
+
     def _draw_ctx(self, draw: Draw, override: dict) -> dict:
         """A random context whose start levels are drawn evenly among those contexts
         can give (e.g. 4- and 5-level walks alike, whatever bits select them)."""
-        key = tuple(sorted(override.items()))
-        if key not in self._start_pairs:
-            probe = Draw(random.Random(0))
-            pairs = {self._starts(self._random_ctx(probe) | override) for _ in range(256)}
-            self._start_pairs[key] = sorted(p for p in pairs if p is not None)
-            if not self._start_pairs[key]:
-                raise StimulusError("no context gives a valid start level")
-        target = draw.choice(self._start_pairs[key])
+        pairs = self.start_pairs(override)
+        if not pairs:
+            raise StimulusError("no context gives a valid start level")
+        target = draw.choice(pairs)
         for _ in range(200):
             ctx = self._random_ctx(draw) | override
             if self._starts(ctx) == target:
@@ -467,9 +539,18 @@ class ScenarioFactory:
                 m |= f.mask
         return m
 
+    def leaf_ok(self, regime: ir.Regime, numbers: list[int]) -> list[int]:
+        """The levels of `numbers` a walk can end at with a leaf no fault fires on
+        (`passable`; e.g. not a level whose leaf condition no entry meets), or all of
+        them when none can."""
+        key = regime.name
+        if key not in self._leafable:
+            self._leafable[key] = {lv.number for lv in regime.leaf_levels if passable(self.spec, regime, lv.number, True)}
+        return [n for n in numbers if n in self._leafable[key]] or numbers
+
     def _choose_plan(self, draw: Draw, regime: ir.Regime, start: int, fault_percent: int,
                      ctx: dict | None = None) -> Plan:
-        leafs = [lv.number for lv in regime.leaf_levels if lv.number <= start]
+        leafs = self.leaf_ok(regime, [lv.number for lv in regime.leaf_levels if lv.number <= start])
         if ctx is not None:  # a leaf whose condition the context rules out cannot end the walk
             leafs = [n for n in leafs if self._leaf_possible(regime.level(n), ctx)] or leafs
         leaf = draw.choice(leafs)
@@ -634,7 +715,7 @@ class ScenarioFactory:
 
         if self.nested is None:
             alloc = Allocator(draw, main_width, used)
-            root = alloc.frame(table_shift(self.main))
+            root = _root_frame(alloc, self.main)
             invert(self.main.root, root, ctx)
             builder = TableBuilder(self.spec, self.main, draw, ctx, memory.__setitem__, alloc)
             builder.legal = legal
@@ -645,7 +726,7 @@ class ScenarioFactory:
         else:
             host_width = self._addr_width(self.spec, self.host)
             halloc = Allocator(draw, host_width, used)
-            hroot = halloc.frame(table_shift(self.host))
+            hroot = _root_frame(halloc, self.host)
             bindings = {b.name: b.value for b in self.nested.host_bindings}
             invert(self.host.root, hroot, ctx, bindings)
             hctx = self._host_ctx(ctx)
@@ -656,7 +737,7 @@ class ScenarioFactory:
                 stages = ["table", "final"] + (["update"] if self.nested.update_access else [])
                 hbuilder.prefer([self._host_access(stage, ctx, access, g) for stage in stages for g in (0, 1)])
             galloc = Allocator(draw, main_width, set())
-            groot = galloc.frame(table_shift(self.main))
+            groot = _root_frame(galloc, self.main)
             invert(self.main.root, groot, ctx)
             mapped: dict[int, int | None] = {}
             host_fault = None
@@ -674,7 +755,7 @@ class ScenarioFactory:
                 if page not in mapped:
                     j = counter["n"]
                     counter["n"] += 1
-                    leaf = hleaf if hleaf is not None else draw.choice([lv.number for lv in self.host.leaf_levels if lv.number <= hstart])
+                    leaf = hleaf if hleaf is not None else draw.choice(self.leaf_ok(self.host, [lv.number for lv in self.host.leaf_levels if lv.number <= hstart]))
                     hplan = Plan(leaf)
                     if host_fault and host_fault[0] == j:
                         if host_fault[2] is None:

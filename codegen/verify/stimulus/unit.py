@@ -16,7 +16,7 @@ drawn event and control block, so every bitmap read finds drawn data.
 from __future__ import annotations
 
 from codegen import ir
-from codegen.ir.expr import COMPARE, Expr, evaluate, mask
+from codegen.ir.expr import COMPARE, Expr, mask
 from codegen.verify.stimulus.translation import (
     Allocator,
     Draw,
@@ -25,6 +25,7 @@ from codegen.verify.stimulus.translation import (
     StimulusError,
     TableBuilder,
     eval_ctx,
+    evaluate,
     fault_levels,
     table_shift,
 )
