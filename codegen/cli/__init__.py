@@ -15,12 +15,12 @@ import tempfile
 import traceback
 from importlib.metadata import PackageNotFoundError, version
 
-from codegen.cli import bench, check, convert, cosim, doc, fmt, generate, schema
+from codegen.cli import bench, check, cocotb, convert, cosim, doc, fmt, generate, schema
 from codegen.cli._common import HelpFormatter, Usage, project_of, report
 from codegen.frontend.diagnostics import SpecError
 from codegen.verify.stimulus.translation import StimulusError
 
-COMMANDS = (check, generate, doc, fmt, cosim, convert, bench, schema)
+COMMANDS = (check, generate, doc, fmt, cosim, convert, cocotb, bench, schema)
 
 
 def _version() -> str:

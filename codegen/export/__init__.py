@@ -1,0 +1,1 @@
+"""Exports: packages virtspec writes for use without virtspec (a cocotb testbench)."""
