@@ -47,7 +47,7 @@ def test_python_m_codegen_is_the_command():
     assert as_module.returncode == 0 and as_module.stderr == ""
     assert as_module.stdout.startswith("usage: virtspec ")
     assert as_module.stdout == as_script.stdout
-    for name in ("check", "generate", "doc", "fmt", "cosim", "convert", "bench"):
+    for name in ("check", "generate", "doc", "fmt", "cosim", "convert", "cocotb", "bench"):
         assert re.search(rf"^    {name} ", as_module.stdout, re.M), name
     version = run("-m", "codegen", "--version")
     assert version.returncode == 0 and version.stdout.startswith("virtspec ")
