@@ -2,8 +2,8 @@
 
 The package runs without virtspec installed: the converted Verilog, a copy of the
 generated reference, the scenarios as data (scenarios.json), a cocotb test (driver,
-memory responder and scoreboard) and a runner (cocotb_tools.runner, Icarus or
-Verilator). The memory responder follows codegen/verify/batch.py, so a run agrees
+memory responder and scoreboard) and a runner (cocotb_tools.runner: Icarus or
+Verilator on the Verilog, GHDL on the VHDL). The memory responder follows codegen/verify/batch.py, so a run agrees
 cycle for cycle with the batch backends; it also writes its results in the batch
 results format (results.txt), which batch.read_results reads."""
 from __future__ import annotations
@@ -58,11 +58,14 @@ class CocotbPackage:
         directory.mkdir(parents=True, exist_ok=True)
         ref, model = harness.load_generated(self.generated)
         out = hdl.convert(model, "Verilog", directory, name=self.top)
+        out += hdl.convert(model, "VHDL", directory, name=self.top)
         shutil.copyfile(self.generated / "reference.py", directory / "reference.py")
         out.append(directory / "reference.py")
         (directory / "scenarios.json").write_text(json.dumps(self.data(ref, model), indent=1) + "\n")
         out.append(directory / "scenarios.json")
-        context = {"top": self.top, "verilog": [f.name for f in out if f.suffix == ".v"], "spec": self.spec.name, "model": self.spec.top.name,
+        context = {"top": self.top, "verilog": [f.name for f in out if f.suffix == ".v"],
+                   # VHDL packages first: GHDL analyses in order
+                   "vhdl": sorted((f.name for f in out if f.suffix == ".vhd"), key=lambda n: (not n.startswith("pck_"), n)), "spec": self.spec.name, "model": self.spec.top.name,
                    "count": len(self.scenarios), "waivers": list(hdl.VERILATOR_WAIVERS)}
         for name in FILES:
             (directory / name).write_text(_env().get_template(name + ".j2").render(**context))

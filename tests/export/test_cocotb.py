@@ -19,8 +19,8 @@ pytest.importorskip("cocotb_tools.runner")
 
 
 def _has(sim: str) -> bool:
-    if sim == "icarus":
-        return shutil.which("iverilog") is not None
+    if sim in ("icarus", "ghdl"):
+        return shutil.which("iverilog" if sim == "icarus" else "ghdl") is not None
     if shutil.which("verilator"):
         return True
     try:
@@ -55,9 +55,10 @@ def batch_results(spec: str, out: Path, tmp: Path):
     return ports, batch.read_results(tmp / "r.txt", ports)
 
 
-# one spec per family: a walk, a nested walk, a decision unit
-@pytest.mark.parametrize("sim", ["icarus", "verilator"])
-@pytest.mark.parametrize("spec", ["x86_64_paging", "amd_npt", "amd_svm"])
+# one spec per family (a walk, a nested walk, a decision unit) on the Verilog; the VHDL
+# under GHDL on a spec whose VHDL converts right (intel_vmx)
+@pytest.mark.parametrize("spec, sim", [(spec, sim) for spec in ("x86_64_paging", "amd_npt", "amd_svm")
+                                       for sim in ("icarus", "verilator")] + [("intel_vmx", "ghdl")])
 def test_the_package_agrees_with_the_reference_and_the_batch_backend(tmp_path, spec, sim):
     out = tmp_path / "pkg"
     export(spec, out, 12)
@@ -94,8 +95,8 @@ def test_a_wrong_model_fails_the_test(tmp_path):
 def test_the_package_names_its_files(tmp_path, capsys):
     export("x86_64_paging", tmp_path, 3)
     names = {p.name for p in tmp_path.iterdir()}
-    assert {"x86_64_paging_long_mode.v", "reference.py", "scenarios.json", "test_virtspec.py", "run.py",
-            "README.md"} <= names
+    assert {"x86_64_paging_long_mode.v", "x86_64_paging_long_mode.vhd", "reference.py", "scenarios.json",
+            "test_virtspec.py", "run.py", "README.md"} <= names
     assert len(json.loads((tmp_path / "scenarios.json").read_text())["scenarios"]) == 3
     assert "3 scenarios" in capsys.readouterr().out
 
