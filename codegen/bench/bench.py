@@ -164,6 +164,33 @@ def time_model(spec: ir.Spec, model, ref, scenarios, repeat: int):
 
 
 # ---- the table -------------------------------------------------------------------------------
+def bench_stimulus(spec_paths: list[Path], n: int, progress) -> list[tuple[str, str, str]]:
+    """Per spec, what a cosim run spends per scenario besides the model: drawing the
+    scenario (random part, seed 1), its reference run, comparison and coverage keys."""
+    from codegen.verify import cosim
+    rows = []
+    for path in spec_paths:
+        progress.describe(f"bench (g) {path.stem}")
+        spec = compile_spec(path)
+        ref, _ = load_models(path.stem)
+        stim = cosim.Stimulus(spec, ref, n, 1)
+        t0 = time.perf_counter()
+        scs = [stim.one(i) for i in range(n)]
+        t1 = time.perf_counter()
+        runs = [harness.run_reference(ref, sc) for sc in scs]
+        t2 = time.perf_counter()
+        for sc, run in zip(scs, runs):
+            harness.compare(run, run)
+            stim.keys(sc, run)
+        t3 = time.perf_counter()
+        label = "(g) cosim stimulus" if not rows else ""
+        rows.append((label, f"{path.stem}: {n} scenarios, seed 1", f"{_fmt(n / (t1 - t0))} scenarios/s"))
+        rows.append(("", "reference runs; compare + coverage keys",
+                     f"{_fmt(n / (t2 - t1))} runs/s; {_fmt(n / (t3 - t2))} /s"))
+        progress.advance()
+    return rows
+
+
 def _fmt(x: float) -> str:
     return f"{x:,.0f}" if x >= 100 else f"{x:,.2f}"
 
@@ -172,7 +199,7 @@ def main(quick: bool = False, fuzz_inputs: int = 0, quiet: bool = False) -> int:
     """Run every section and print the table; a progress bar (one step per measure) on a
     terminal unless `quiet`."""
     spec_paths = sorted(SPECS.glob("*.vspec"))
-    steps = 2 + 3 + 2 + len(spec_paths) + (1 if fuzz_inputs else 0)
+    steps = 2 + 3 + 2 + 2 * len(spec_paths) + (1 if fuzz_inputs else 0)
     with Progress(steps, "bench", "steps", quiet=quiet) as progress:
         rows, took = _measure(quick, fuzz_inputs, quiet, spec_paths, progress)
     _print_table(rows, quick, took)
@@ -282,6 +309,8 @@ def _measure(quick: bool, fuzz_inputs: int, quiet: bool, spec_paths: list[Path],
         rows.append(("    tracebacks, hangs, uncoded errors", "5 s per input",
                      f"{sum(tally.tracebacks.values())}, {sum(tally.hangs.values())}, {sum(tally.uncoded.values())}"))
         progress.advance()
+    # (g)
+    rows += bench_stimulus(spec_paths, 100 if quick else 500, progress)
     if more:
         rows.append(("note: default models only", "not timed: " + "; ".join(more), "cosim --model NAME runs one"))
     return rows, time.perf_counter() - begin

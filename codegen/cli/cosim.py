@@ -63,6 +63,12 @@ def add_parsers(sub, formatter) -> None:
                    help="where VCDs and scenario files go (default: cosim-vcd/ in the project root)")
     s.add_argument("--generated", metavar="DIR", default=None,
                    help="the folder of generated models to read (default: generated/ in the project root)")
+    s.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="run the walks as N shards in N processes (default 1; with --cluster, one shard per "
+                        "worker); the same seed and N give the same scenarios and report")
+    s.add_argument("--cluster", default=None, metavar="ADDRESS",
+                   help="run the shards as tasks on the Dask distributed scheduler at ADDRESS "
+                        "(needs the extra virtspec[cluster])")
     add_model_option(s)
     s.add_argument("--quiet", action="store_true",
                    help="no progress bar (there is none either when standard error is not a terminal)")
@@ -90,6 +96,23 @@ def _check_options(args: argparse.Namespace) -> None:
         raise Usage("expected --replay N or --scenario FILE, not both")
     if args.require_coverage and (args.replay is not None or args.scenario is not None):
         raise Usage("--require-coverage applies to a whole run, not to --replay or --scenario")
+    if args.jobs is not None and args.jobs < 1:
+        raise Usage(f"expected --jobs of at least 1, not {args.jobs}")
+    if args.cluster is not None and (args.replay is not None or args.scenario is not None):
+        raise Usage("--cluster applies to a whole run, not to --replay or --scenario")
+
+
+def _cluster(address: str):
+    """A dask.distributed Client of the scheduler at `address`; a usage error without dask."""
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise Usage("--cluster needs Dask distributed: install the extra virtspec[cluster] "
+                    "(pip install 'virtspec[cluster]')") from None
+    try:
+        return Client(address, timeout=10)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise Usage(f"--cluster {address}: cannot reach the scheduler: {exc}") from None
 
 
 def _timing(args: argparse.Namespace, defaults: tuple[int, int, int]):
@@ -147,12 +170,21 @@ def cmd_cosim(args: argparse.Namespace) -> int:
             if args.replay >= total:
                 raise Usage(f"expected a scenario number below {total}, not {args.replay}")
             report = cosim.replay(spec, directory, args.walks, args.seed, args.replay, timing, vcd_dir, mix=mix,
-                                  spec_file=Path(args.spec))
+                                  spec_file=Path(args.spec), jobs=args.jobs or 1)
             return _print_one(report, args, extra, vcd_dir / f"replay_{args.replay}.vcd")
         noun = "events" if isinstance(spec.top, ir.Unit) else "walks"
-        with Progress(total, spec.name, noun, quiet=args.quiet) as progress:
-            report = cosim.run(spec, directory, args.walks, args.seed, timing, vcd_dir, progress, mix=mix,
-                               max_failures=args.max_failures, spec_file=Path(args.spec))
+        client = _cluster(args.cluster) if args.cluster is not None else None
+        jobs = args.jobs or 1
+        if client is not None and args.jobs is None:
+            jobs = max(1, len(client.scheduler_info().get("workers", {})))
+        try:
+            with Progress(total, spec.name, noun, quiet=args.quiet) as progress:
+                report = cosim.run(spec, directory, args.walks, args.seed, timing, vcd_dir, progress, mix=mix,
+                                   max_failures=args.max_failures, spec_file=Path(args.spec), jobs=jobs,
+                                   cluster=client)
+        finally:
+            if client is not None:
+                client.close()
     except BrokenPipeError:
         raise
     except OSError as exc:  # the VCDs and scenario files: an environment problem, exit 2

@@ -3,6 +3,7 @@ scenarios, compare them, and report coverage, references, cycles and speed; repl
 scenario of a run, or one saved in a scenario file."""
 from __future__ import annotations
 
+import dataclasses
 import random
 import re
 import shlex
@@ -65,6 +66,7 @@ class Report:
     max_failures: int = 3  # mismatches to shrink and keep
     cycle_limit: int = harness.DEFAULT_CYCLE_LIMIT  # the watchdog: cycles a transaction may take (harness.cycle_limit)
     single: tuple | None = None  # --replay, --scenario: (scenario, reference run, model run)
+    jobs: int = 1  # shards the run was made of (--jobs): scenarios past the random part depend on it
 
     @property
     def noun(self) -> str:
@@ -82,7 +84,8 @@ class Report:
         count = ["--mix", ",".join(f"{k}={n}" for k, n in self.mix.items())] if self.mix else \
             ["--walks" if self.kind == TRANSLATION else "--events", str(self.requested)]
         t = self.timing
-        return [*count, "--seed", str(self.seed), "--min-latency", str(t.min_latency), "--max-latency",
+        jobs = ["--jobs", str(self.jobs)] if self.jobs > 1 else []
+        return [*count, "--seed", str(self.seed), *jobs, "--min-latency", str(t.min_latency), "--max-latency",
                 str(t.max_latency), "--stall", str(t.stall_percent), "--replay", str(index)]
 
     def to_model(self, program: tuple[str, ...] = ("virtspec",),
@@ -239,10 +242,14 @@ class Stimulus:
     reference alone; replaying one of them draws the earlier ones again and runs them on
     the reference only (`scenario`). The search has a budget of reference runs (a count,
     not a time, so that the scenarios stay a function of the seed): `search_budget`;
-    `gave_up` tells which points it tried without a hit and which it never tried."""
+    `gave_up` tells which points it tried without a hit and which it never tried.
+
+    With `jobs` N, the run is N shards of consecutive scenarios (`shards`), each with a
+    coverage-directed last tenth of its own, so that they run independently (--jobs,
+    --cluster); scenario i of the random part is the same whatever N."""
 
     def __init__(self, spec: ir.Spec, ref, count: int, seed: int, mix: dict[str, int] | None = None,
-                 batch: int | None = None):
+                 batch: int | None = None, jobs: int = 1):
         self.spec, self.ref, self.seed = spec, ref, seed
         self.unit = isinstance(spec.top, ir.Unit)
         self.kinds = None  # a unit's forced event kind of each event, in order (--mix)
@@ -257,8 +264,9 @@ class Stimulus:
             self.factory = ScenarioFactory(spec)
             self.expected, self.unreachable = expected_coverage(spec)
         self.count = count
+        self.jobs = max(1, min(jobs, count))
         self.batch = batch or (500 if self.unit else 250)
-        self.directed_from = count - count // 10 if count >= 100 else count
+        self.directed_from = self._directed_from(0, count)
         # reference runs the coverage-directed search may take, over the whole run
         self.search_budget = max(5_000 if self.unit else 1_000, 2 * self.directed_from)
         self.not_reached: set[str] = set()  # points the search tried (its tries per point) without a hit
@@ -287,17 +295,35 @@ class Stimulus:
         """Scenario `index` as the random part draws it."""
         return self._make(self._draw(index), index)
 
-    def batches(self, coverage: Counter):
-        """(first index, scenarios), in order. The caller adds the coverage of each batch
-        (`keys` of its reference runs) to `coverage` before asking for the next."""
-        done = 0
-        budget = self.search_budget
+    @staticmethod
+    def _directed_from(lo: int, hi: int) -> int:
+        """Where the coverage-directed part of scenarios lo..hi-1 starts: their last
+        tenth, when there are 100 or more."""
+        n = hi - lo
+        return hi - n // 10 if n >= 100 else hi
+
+    def shards(self) -> list[tuple[int, int]]:
+        """(first, end) of each shard: `jobs` runs of consecutive scenarios, as even as can be."""
+        n, k = self.count, self.jobs
+        return [(n * i // k, n * (i + 1) // k) for i in range(k)]
+
+    def shard_of(self, index: int) -> int:
+        return next(i for i, (lo, hi) in enumerate(self.shards()) if lo <= index < hi)
+
+    def batches(self, coverage: Counter, shard: int = 0):
+        """(first index, scenarios) of shard `shard`, in order. The caller adds the
+        coverage of each batch (`keys` of its reference runs) to `coverage` before asking
+        for the next."""
+        lo, hi = self.shards()[shard]
+        directed_from = self._directed_from(lo, hi)
+        done = lo
+        budget = max(5_000 if self.unit else 1_000, 2 * (directed_from - lo))
         self.not_reached, self.not_attempted = set(), set()
-        while done < self.count:
-            size = min(self.batch, self.count - done,
-                       max(1, self.directed_from - done) if done < self.directed_from else self.batch)
+        while done < hi:
+            size = min(self.batch, hi - done,
+                       max(1, directed_from - done) if done < directed_from else self.batch)
             found: list[Scenario] = []
-            if done >= self.directed_from:
+            if done >= directed_from:
                 missing = [k for k in self.expected if k not in coverage]
                 draw = self._draw(f"directed:{done}")
                 if self.unit:
@@ -337,7 +363,8 @@ class Stimulus:
         if reached:
             parts.append(f"{len(reached)} tried without a hit")
         if attempted:
-            parts.append(f"{len(attempted)} not attempted, its budget of {self.search_budget} reference runs "
+            budget = "its budget" if self.search_budget is None else f"its budget of {self.search_budget}"
+            parts.append(f"{len(attempted)} not attempted, {budget} reference runs "
                          f"spent ({', '.join(attempted[:5])}{', ...' if len(attempted) > 5 else ''})")
         return "the coverage-directed search gave up on missing points: " + "; ".join(parts)
 
@@ -345,10 +372,11 @@ class Stimulus:
         """Scenario `index` of the run, without simulating the model: drawn alone in the
         random part; in the directed part, after the scenarios before it were drawn again
         and run on the reference for their coverage."""
-        if index < self.directed_from:
+        shard = self.shard_of(index)
+        if index < self._directed_from(*self.shards()[shard]):
             return self.one(index)
         coverage: Counter = Counter()
-        for first, scenarios in self.batches(coverage):
+        for first, scenarios in self.batches(coverage, shard):
             if index < first + len(scenarios):
                 return scenarios[index - first]
             for sc in scenarios:
@@ -368,37 +396,130 @@ def _start(spec: ir.Spec, stim: Stimulus, seed: int | None, timing: harness.Timi
 
 def run(spec: ir.Spec, directory: Path, walks: int, seed: int, timing: harness.Timing | None = None,
         vcd_dir: Path | None = None, progress=None, batch: int | None = None, mix: dict[str, int] | None = None,
-        max_failures: int = 3, spec_file: Path | None = None) -> Report:
+        max_failures: int = 3, spec_file: Path | None = None, jobs: int = 1, cluster=None) -> Report:
     """Co-simulate `walks` scenarios (events of a unit; with `mix`, exactly so many
     events of each kind), drawn by `Stimulus`. The first `max_failures` mismatches are
-    shrunk; with `vcd_dir`, each gets a VCD of the model and a scenario file there."""
-    ref, model = harness.load_generated(directory)
-    stim = Stimulus(spec, ref, walks, seed, mix, batch)
-    report = _start(spec, stim, seed, timing, mix, max_failures, spec_file)
+    shrunk; with `vcd_dir`, each gets a VCD of the model and a scenario file there.
+
+    With `jobs` N > 1 the N shards of the run (Stimulus.shards) run in N processes, or,
+    with `cluster` (a dask.distributed Client), as N tasks on its workers; their
+    reports are merged (`merge`), the same either way for the same seed and N."""
+    jobs = max(1, min(jobs, sum(mix.values()) if mix else walks))
+    if jobs <= 1 and cluster is None:
+        shard = Shard(spec, Path(directory), walks, seed, timing, vcd_dir, batch, mix, max_failures, spec_file, 1, 0)
+        return shard.run(progress)
+    shards = [Shard(spec, Path(directory), walks, seed, timing, vcd_dir, batch, mix, max_failures, spec_file,
+                    jobs, k) for k in range(jobs)]
     begin = time.perf_counter()
-    for first, scenarios in stim.batches(report.coverage):
-        _check_batch(ref, model, stim, scenarios, report, first, vcd_dir)
-        report.transactions = first + len(scenarios)
-        if progress:
-            progress(report.transactions, stim.count)
+    if cluster is not None:
+        futures = cluster.map(run_shard, shards, pure=False)
+        parts = cluster.gather(futures)
+    else:
+        import concurrent.futures
+        import multiprocessing
+        parts: list = [None] * jobs
+        with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            pending = {pool.submit(run_shard, sh): k for k, sh in enumerate(shards)}
+            done = 0
+            for fut in concurrent.futures.as_completed(pending):
+                parts[pending[fut]] = fut.result()
+                done += parts[pending[fut]][0].transactions
+                if progress:
+                    progress(done, walks)
+    report = merge([p for p, _, _ in parts], [(r, a) for _, r, a in parts], spec, timing, mix, walks, seed)
     report.seconds = time.perf_counter() - begin
-    report.missing = [k for k in stim.expected if k not in report.coverage]
-    report.coverage_note = stim.gave_up(report.missing)
     return report
 
 
+@dataclass
+class Shard:
+    """Shard `index` of `jobs` of a run: what a process or a cluster task needs to run it."""
+
+    spec: ir.Spec
+    directory: Path
+    walks: int
+    seed: int
+    timing: harness.Timing | None
+    vcd_dir: Path | None
+    batch: int | None
+    mix: dict[str, int] | None
+    max_failures: int
+    spec_file: Path | None
+    jobs: int
+    index: int
+
+    def run(self, progress=None) -> Report:
+        return self.run_with_stimulus(progress)[0]
+
+    def run_with_stimulus(self, progress=None) -> tuple[Report, Stimulus]:
+        ref, model = harness.load_generated(self.directory)
+        stim = Stimulus(self.spec, ref, self.walks, self.seed, self.mix, self.batch, self.jobs)
+        report = _start(self.spec, stim, self.seed, self.timing, self.mix, self.max_failures, self.spec_file)
+        report.jobs = stim.jobs
+        begin = time.perf_counter()
+        lo, _ = stim.shards()[self.index]
+        for first, scenarios in stim.batches(report.coverage, self.index):
+            _check_batch(ref, model, stim, scenarios, report, first, self.vcd_dir)
+            report.transactions = first + len(scenarios) - lo
+            if progress:
+                progress(report.transactions, stim.count)
+        report.seconds = time.perf_counter() - begin
+        report.missing = [k for k in stim.expected if k not in report.coverage]
+        report.coverage_note = stim.gave_up(report.missing)
+        return report, stim
+
+
+def run_shard(shard: Shard) -> tuple[Report, set[str], set[str]]:
+    """Run one shard (in a worker process or a cluster task): its report, and the
+    points its coverage-directed search tried without a hit and did not attempt."""
+    report, stim = shard.run_with_stimulus()
+    return report, stim.not_reached, stim.not_attempted
+
+
+def merge(parts: list[Report], gave_up: list[tuple[set[str], set[str]]], spec: ir.Spec,
+          timing: harness.Timing | None, mix, walks: int, seed: int) -> Report:
+    """One report of the shards of a run, in shard order (so in scenario order):
+    transactions, mismatches, references, cycles and coverage add up; the first
+    `max_failures` failures are kept; reference and model seconds are summed over the
+    shards (the time they took, not the wall time)."""
+    first = parts[0]
+    out = dataclasses.replace(first, coverage=Counter(), mismatched=[], refs=[], cycles=[], failures=[],
+                              transactions=0, mismatches=0, reference_seconds=0.0, model_seconds=0.0)
+    for p in parts:
+        out.transactions += p.transactions
+        out.mismatches += p.mismatches
+        out.mismatched += p.mismatched
+        out.refs += p.refs
+        out.cycles += p.cycles
+        out.coverage.update(p.coverage)
+        out.reference_seconds += p.reference_seconds
+        out.model_seconds += p.model_seconds
+        out.failures += p.failures
+    out.failures = out.failures[:out.max_failures]
+    out.missing = [k for k in out.expected if k not in out.coverage]
+    # what the searches gave up on, told as one Stimulus would
+    note = Stimulus.__new__(Stimulus)
+    note.search_budget = None
+    note.not_reached = set().union(*(r for r, _ in gave_up))
+    note.not_attempted = set().union(*(a for _, a in gave_up))
+    out.coverage_note = note.gave_up(out.missing)
+    return out
+
+
 def replay(spec: ir.Spec, directory: Path, walks: int, seed: int, index: int, timing: harness.Timing | None = None,
-           vcd_dir: Path | None = None, mix: dict[str, int] | None = None, spec_file: Path | None = None) -> Report:
+           vcd_dir: Path | None = None, mix: dict[str, int] | None = None, spec_file: Path | None = None,
+           jobs: int = 1) -> Report:
     """Run scenario `index` of the run `run(spec, directory, walks, seed, mix=mix)` makes,
     alone and unshrunk, with a VCD of the model (replay_INDEX.vcd in `vcd_dir`) and the
     scenario saved next to it (replay_INDEX.json). IndexError when there is no such
     scenario."""
     ref, model = harness.load_generated(directory)
-    stim = Stimulus(spec, ref, walks, seed, mix)
+    stim = Stimulus(spec, ref, walks, seed, mix, jobs=jobs)
     if not 0 <= index < stim.count:
         raise IndexError(f"expected a scenario number below {stim.count}, not {index}")
     report = _start(spec, stim, seed, timing, mix, 1, spec_file)
     report.replay = index
+    report.jobs = stim.jobs
     begin = time.perf_counter()
     sc = stim.scenario(index)
     vcd = None if vcd_dir is None else Path(vcd_dir) / f"replay_{index}.vcd"

@@ -12,6 +12,7 @@ and hypothesis (the property tests).
 """
 from __future__ import annotations
 
+import bisect
 import itertools
 import random
 from dataclasses import dataclass, field
@@ -19,29 +20,44 @@ from dataclasses import dataclass, field
 from codegen import ir
 from codegen.ir.expr import Expr, mask
 from codegen.ir.expr import evaluate as _evaluate
+from codegen.verify.stimulus import compiled
 
 
 def evaluate(e: Expr, lookup) -> int:
-    """An expression's value as both models compute it (shifts keep their width)."""
-    return _evaluate(e, lookup, keep_width=True)
+    """An expression's value as both models compute it (shifts keep their width),
+    through a function compiled once per expression (stimulus.compiled)."""
+    return compiled.evaluator(e)(lookup)
 
 
 class Draw:
-    """Random choices: backed by random.Random or by hypothesis' `data.draw`."""
+    """Random choices: backed by random.Random or by hypothesis' `data.draw`. On
+    random.Random each choice is drawn straight from getrandbits (randint's checks cost
+    more than the draw, and a scenario makes hundreds of draws)."""
 
     def __init__(self, rng: random.Random | None = None, data=None):
         self.rng, self.data = rng, data
+        self.getrandbits = rng.getrandbits if rng is not None else None
 
     def int(self, lo: int, hi: int) -> int:
         if self.data is not None:
             from hypothesis import strategies as st
             return self.data.draw(st.integers(lo, hi))
-        return self.rng.randint(lo, hi)
+        n = hi - lo + 1
+        k = n.bit_length()
+        get = self.getrandbits
+        r = get(k)
+        while r >= n:
+            r = get(k)
+        return lo + r
 
     def bits(self, width: int) -> int:
+        if self.data is None:
+            return self.getrandbits(width) if width > 0 else 0
         return self.int(0, mask(width)) if width > 0 else 0
 
     def chance(self, percent: int) -> bool:
+        if self.data is None:
+            return self.rng.random() * 100 < percent
         return self.int(0, 99) < percent
 
     def choice(self, items):
@@ -86,7 +102,7 @@ class Allocator:
             index = (first - 1 + step) % count + 1
             addr = index << shift
             pages = range(addr >> 12, (addr >> 12) + (1 << (shift - 12))) if 12 < shift <= 21 else (addr >> 12,)
-            if all(p not in self.used for p in pages):
+            if self.used.isdisjoint(pages):
                 self.used.update(pages)
                 return addr
         raise StimulusError("out of physical frames")
@@ -168,6 +184,115 @@ def invert(e: Expr, value: int, ctx: dict, bindings: dict[str, Expr] | None = No
 _PREFERRED: dict = {}  # TableBuilder.prefer results, by regime, context values read and accesses
 
 
+_LAYOUTS: dict = {}  # id(spec) -> (spec, {name: layout})
+
+
+def _layout(spec: ir.Spec, name: str) -> ir.Layout:
+    """spec.layout(name) through a dict (a scenario asks thousands of times)."""
+    hit = _LAYOUTS.get(id(spec))
+    if hit is None or hit[0] is not spec:
+        hit = _LAYOUTS[id(spec)] = (spec, {x.name: x for x in spec.layouts})
+    return hit[1][name]
+
+
+_ENTRY_FNS: dict = {}  # (regime, expression, layout) -> (keep-alive objects, function)
+
+
+def _entry_fn(regime: ir.Regime, e: Expr, lay: ir.Layout):
+    """`f(value, ctx, level, addr, builder)`: TableBuilder.field_eval of `e` compiled to
+    Python once (entry fields become shifts and masks of `value`)."""
+    key = (id(regime), id(e), id(lay))
+    hit = _ENTRY_FNS.get(key)
+    if hit is not None:
+        return hit[1]
+    names: dict = {"LAY": lay}
+    params = "v, ctx, level, addr, b"
+
+    def ref(r: Expr) -> str:
+        if r.kind in ("field", "leaf"):
+            f = lay.field(r.name)
+            if f is None:
+                raise compiled.Unsupported(r.name)
+            return f"((v >> {f.lo}) & {mask(f.width)})"
+        if r.kind == "ctx":
+            return f"((ctx[{r.name!r}] >> {r.lo}) & {mask(r.width)})"
+        if r.kind == "builtin" and r.name == "rsvd":
+            return "(1 if v & b.mbz(LAY) else 0)"
+        if r.kind == "builtin" and r.name == "level":
+            return "level"
+        if r.kind == "builtin" and r.name in ("next", "skipped"):
+            names["NEXT"] = _entry_fn(regime, regime.next_level, lay)
+            if r.name == "next":
+                return f"NEXT({params})"
+            return f"(1 if addr & b.regime.skip_mask(level, NEXT({params})) else 0)"
+        if r.kind == "input":
+            return "addr"
+        return f"b.cannot({r.kind!r}, {r.name!r})"
+
+    try:
+        fast = compiled.build(params, compiled.to_python(e, ref), names)
+    except compiled.Unsupported:
+        fast = None
+
+    if fast is None:
+        def fn(v, ctx, level, addr, b):
+            return b.field_eval_slow(e, lay, v, level)
+    else:
+        def fn(v, ctx, level, addr, b):
+            try:
+                return fast(v, ctx, level, addr, b)
+            except (ValueError, ZeroDivisionError):  # the evaluator's EvalError, with its message
+                return b.field_eval_slow(e, lay, v, level)
+    _ENTRY_FNS[key] = ((regime, e, lay), fn)
+    return fn
+
+
+_COMBOS: dict = {}
+_READS: dict = {}  # TableBuilder._reads and _condition_fields, with what keeps their ids alive
+_PREFER_INPUTS: dict = {}
+
+
+def _prefer_inputs(spec: ir.Spec, regime: ir.Regime) -> tuple[tuple[str, ...], tuple[tuple[str, int, int], ...]]:
+    """(the 1-bit entry fields the access checks read, the context bits they read) of
+    `regime`: what TableBuilder.prefer learns values for, and what its answer depends on."""
+    hit = _PREFER_INPUTS.get(id(regime))
+    if hit is not None and hit[0] is regime:
+        return hit[1]
+    names = set()
+    for a in regime.accumulators:
+        names |= {r.name for r in a.then.refs() if r.kind == "field"}
+    for c in regime.checks:
+        names |= {r.name for r in c.when.refs() if r.kind == "leaf"}
+    widths = {f.name: f.width for lv in regime.levels for n in (lv.table, lv.leaf) if n
+              for f in _layout(spec, n).fields}
+    exprs = [a.init for a in regime.accumulators] + [a.then for a in regime.accumulators]
+    exprs += [c.when for c in regime.checks]
+    out = (tuple(sorted(n for n in names if widths.get(n) == 1)),
+           tuple(sorted({(r.name, r.lo, r.width) for e in exprs for r in e.refs() if r.kind == "ctx"})))
+    _PREFER_INPUTS[id(regime)] = (regime, out)
+    return out
+
+
+def _combos(fields: tuple[tuple[int, int], ...], pref: tuple | None) -> tuple[list[int], list[list[int]]]:
+    """Every value of the small fields `fields` ((lo, width) each), as bits in place, and
+    their indices grouped by how many fields differ from `pref` (the preferred values,
+    None where a field has none), nearest first; one group without `pref`."""
+    key = (fields, pref)
+    hit = _COMBOS.get(key)
+    if hit is None:
+        raw = list(itertools.product(*[range(1 << w) for _, w in fields]))
+        combos = [sum(x << lo for (lo, _), x in zip(fields, c)) for c in raw]
+        if pref is None:
+            groups = [list(range(len(raw)))]
+        else:
+            by: dict[int, list[int]] = {}
+            for i, c in enumerate(raw):
+                by.setdefault(sum(p is not None and x != p for x, p in zip(c, pref)), []).append(i)
+            groups = [by[d] for d in sorted(by)]
+        hit = _COMBOS[key] = (combos, groups)
+    return hit
+
+
 class TableBuilder:
     """Writes the entries of walks of one regime into memory."""
 
@@ -178,24 +303,23 @@ class TableBuilder:
         self.final: int | None = None  # the output address of the last leaf written
         self.preferred: dict[str, int] = {}
         self.legal = False
+        self._mbz: dict[str, int] = {}
+        self._masks: dict = {}
+        self._fns: dict = {}  # (id(expr), id(layout)) -> _entry_fn (the spec keeps both alive)  # mbz_mask of each layout (the context is fixed once building starts)
+
+    def mbz(self, lay: ir.Layout) -> int:
+        m = self._mbz.get(lay.name)
+        if m is None:
+            m = self._mbz[lay.name] = mbz_mask(lay, self.ctx)
+        return m
 
     def prefer(self, accesses: list[dict]) -> None:
         """Learn, for each 1-bit field the access checks read, the value that makes the
         checks pass for these accesses (greedy, on the IR evaluator); `legal` entries then
         lean to those values so that walks of many levels still translate."""
-        names = set()
-        for a in self.regime.accumulators:
-            names |= {r.name for r in a.then.refs() if r.kind == "field"}
-        for c in self.regime.checks:
-            names |= {r.name for r in c.when.refs() if r.kind == "leaf"}
-        widths = {f.name: f.width for lv in self.regime.levels for n in (lv.table, lv.leaf) if n
-                  for f in self.spec.layout(n).fields}
-        names = sorted(n for n in names if widths.get(n) == 1)
-        exprs = [a.init for a in self.regime.accumulators] + [a.then for a in self.regime.accumulators]
-        exprs += [c.when for c in self.regime.checks]
-        key = (id(self.regime), tuple(names),
-               tuple(sorted({(r.name, r.lo, r.width, (self.ctx[r.name] >> r.lo) & mask(r.width))
-                             for e in exprs for r in e.refs() if r.kind == "ctx"})),
+        names, ctx_refs = _prefer_inputs(self.spec, self.regime)
+        key = (id(self.regime), names,
+               tuple(sorted({(n, lo, w, (self.ctx[n] >> lo) & mask(w)) for n, lo, w in ctx_refs})),
                tuple(tuple(sorted(a.items())) for a in accesses))
         if key in _PREFERRED:
             self.preferred = _PREFERRED[key]
@@ -228,6 +352,20 @@ class TableBuilder:
         self.preferred = _PREFERRED[key] = values
 
     def random_entry(self, lay: ir.Layout) -> int:
+        """Random fields: a 1-bit field set 13 times in 16 (or, in a legal entry, its
+        preferred value 31 times in 32), other fields and ignored bits uniform,
+        must-be-zero bits clear. On random.Random, all fields at once (`_entry_masks`)."""
+        if self.draw.data is None:
+            wide, ones, pref_mask, pref_value = self._entry_masks(lay)
+            get = self.draw.getrandbits
+            w = lay.width
+            value = get(w) & wide
+            if ones:
+                value |= (get(w) | get(w) | (get(w) & get(w))) & ones
+            if pref_mask:
+                flip = get(w) & get(w) & get(w) & get(w) & get(w)
+                value |= (pref_value ^ flip) & pref_mask
+            return value & ~self.mbz(lay)
         value = 0
         for f in lay.fields:
             if f.width == 1 and f.name in self.preferred and self.legal:
@@ -240,9 +378,43 @@ class TableBuilder:
         for r in lay.ranges:
             if r.kind == "ignored" and r.mask:
                 value |= self.draw.bits(r.hi - r.lo + 1) << r.lo
-        return value & ~mbz_mask(lay, self.ctx)
+        return value & ~self.mbz(lay)
+
+    def _entry_masks(self, lay: ir.Layout) -> tuple[int, int, int, int]:
+        """(uniform bits, 1-bit fields drawn mostly set, preferred 1-bit fields, their
+        preferred values) of `lay` for this builder's lean."""
+        key = (lay.name, self.legal, tuple(sorted(self.preferred.items())) if self.legal else ())
+        hit = self._masks.get(key)
+        if hit is None:
+            wide = ones = pref_mask = pref_value = 0
+            for f in lay.fields:
+                if f.width == 1 and f.name in self.preferred and self.legal:
+                    pref_mask |= 1 << f.lo
+                    pref_value |= self.preferred[f.name] << f.lo
+                elif f.width == 1:
+                    ones |= 1 << f.lo
+                else:
+                    wide |= f.mask
+            for r in lay.ranges:
+                if r.kind == "ignored" and r.mask:
+                    wide |= mask(r.hi - r.lo + 1) << r.lo
+            hit = self._masks[key] = (wide, ones, pref_mask, pref_value)
+        return hit
 
     def field_eval(self, e: Expr, lay: ir.Layout, value: int, level: int) -> int:
+        """A walk condition on entry `value` of format `lay` at `level`, by a function
+        compiled once per regime, condition and format (`_entry_fn`)."""
+        fn = self._fns.get((id(e), id(lay)))
+        if fn is None:
+            fn = self._fns[(id(e), id(lay))] = _entry_fn(self.regime, e, lay)
+        return fn(value, self.ctx, level, self.addr, self)
+
+    def cannot(self, kind: str, name: str) -> int:
+        raise StimulusError(f"a walk condition reads '{name}' ({kind}), which table building cannot set")
+
+    def field_eval_slow(self, e: Expr, lay: ir.Layout, value: int, level: int) -> int:
+        """field_eval on the evaluator (for an expression `compiled` does not write, and
+        to raise the evaluator's errors)."""
         def lookup(r: Expr) -> int:
             if r.kind in ("field", "leaf"):
                 f = lay.field(r.name)
@@ -254,14 +426,14 @@ class TableBuilder:
             if r.kind == "builtin" and r.name == "level":
                 return level
             if r.kind == "builtin" and r.name == "next":
-                return self.field_eval(self.regime.next_level, lay, value, level)
+                return self.field_eval_slow(self.regime.next_level, lay, value, level)
             if r.kind == "builtin" and r.name == "skipped":
-                k = self.field_eval(self.regime.next_level, lay, value, level)
+                k = self.field_eval_slow(self.regime.next_level, lay, value, level)
                 return int(bool(self.addr & self.regime.skip_mask(level, k)))
             if r.kind == "input":
                 return self.addr
             raise StimulusError(f"a walk condition reads '{r.name}' ({r.kind}), which table building cannot set")
-        return evaluate(e, lookup)
+        return _evaluate(e, lookup, keep_width=True)
 
     def steer(self, lay: ir.Layout, value: int, level: int, keep: set[str], want, leaf: bool) -> int:
         """Redraw fields outside `keep` until want(value) holds: first only the fields of
@@ -278,33 +450,36 @@ class TableBuilder:
         raise StimulusError(f"cannot draw an entry of format '{lay.name}' that fits the plan")
 
     def _search(self, lay: ir.Layout, value: int, fields: list[ir.Field], want) -> int | None:
-        small = [f for f in fields if f.width <= 4]
+        small = [f for f in fields if f.hi - f.lo < 4]
         if small and len(small) <= 8:
-            combos = list(itertools.product(*[range(1 << f.width) for f in small]))
-            if self.legal and self.preferred:
-                def distance(combo):
-                    return sum(x != self.preferred.get(f.name, x) for f, x in zip(small, combo))
-                start = self.draw.int(0, len(combos) - 1)
-                combos = sorted(combos[start:] + combos[:start], key=distance)
-            else:
-                start = self.draw.int(0, len(combos) - 1)
-                combos = combos[start:] + combos[:start]
-            for combo in combos:
-                v = value
-                for f, x in zip(small, combo):
-                    v = (v & ~f.mask) | (x << f.lo)
-                if want(v):
-                    return v
+            pref = tuple(self.preferred.get(f.name) for f in small) if self.legal and self.preferred else None
+            combos, groups = _combos(tuple((f.lo, f.hi - f.lo + 1) for f in small), pref)
+            start = self.draw.int(0, len(combos) - 1)
+            base = value & ~sum(f.mask for f in small)
+            for group in groups:
+                # each group in order from `start` round (the drawn starting point)
+                at = bisect.bisect_left(group, start)
+                for i in itertools.chain(group[at:], group[:at]):
+                    v = base | combos[i]
+                    if want(v):
+                        return v
         for _ in range(200 if fields else 0):
             v = value
             for f in fields:
-                v = (v & ~f.mask) | (self.draw.bits(f.width) << f.lo)
+                v = (v & ~f.mask) | (self.draw.bits(f.hi - f.lo + 1) << f.lo)
             if want(v):
                 return v
         return None
 
     def _reads(self, cond: Expr) -> set[str]:
-        """Entry fields a condition reads, through `next` and `skipped` too."""
+        """Entry fields a condition reads, through `next` and `skipped` too (cached)."""
+        key = (id(self.regime), id(cond))
+        hit = _READS.get(key)
+        if hit is None:
+            hit = _READS[key] = (cond, frozenset(self._reads_uncached(cond)))
+        return hit[1]
+
+    def _reads_uncached(self, cond: Expr) -> set[str]:
         names = {r.name for r in cond.refs() if r.kind in ("field", "leaf")}
         if self.regime.next_level is not None and any(r.kind == "builtin" and r.name in ("next", "skipped")
                                                       for r in cond.refs()):
@@ -312,6 +487,13 @@ class TableBuilder:
         return names
 
     def _condition_fields(self, level: int, leaf: bool) -> set[str]:
+        key = (id(self.regime), level, leaf, "conditions")
+        hit = _READS.get(key)
+        if hit is None:
+            hit = _READS[key] = (self.regime, frozenset(self._condition_fields_uncached(level, leaf)))
+        return hit[1]
+
+    def _condition_fields_uncached(self, level: int, leaf: bool) -> set[str]:
         lv = self.regime.level(level)
         conds = [r.when for r in self.regime.faults_for(leaf)]
         if lv.leaf_when is not None:
@@ -338,7 +520,7 @@ class TableBuilder:
         """An entry for `level`: a leaf mapping frame `target`, or a pointer to table `target`."""
         lv = self.regime.level(level)
         name = lv.leaf if as_leaf else lv.table
-        lay = self.spec.layout(name)
+        lay = _layout(self.spec, name)
         # the map's inverse: each address bit goes into the field term that carries it
         terms = self.regime.frame_of(lv) if as_leaf else self.regime.pointer
         bits, place_mask = ir.entry_bits(terms, lay, target)
@@ -348,7 +530,7 @@ class TableBuilder:
         value = (self.random_entry(lay) & ~place_mask) | bits
         decides = lambda v: True  # noqa: E731
         if lv.leaf and lv.table:
-            leaf_lay = self.spec.layout(lv.leaf)
+            leaf_lay = _layout(self.spec, lv.leaf)
             decides = lambda v: bool(self.field_eval(lv.leaf_when, leaf_lay, v, level)) == as_leaf  # noqa: E731
             value = self.steer(lay, value, level, keep, decides, as_leaf)
             if self.regime.next_level is None:
@@ -359,7 +541,7 @@ class TableBuilder:
         rule = next(r for r in self.regime.faults if r.name == fault)
         uses_rsvd = any(r.kind == "builtin" and r.name == "rsvd" for r in rule.when.refs())
         if uses_rsvd:
-            free = mbz_mask(lay, self.ctx) & ~place_mask
+            free = self.mbz(lay) & ~place_mask
             if not free:
                 raise StimulusError(f"format '{lay.name}' has no must-be-zero bit to set")
             bits = [b for b in range(lay.width) if free >> b & 1]
@@ -462,7 +644,7 @@ class ScenarioFactory:
     def _random_ctx(self, draw: Draw) -> dict:
         ctx = {}
         for name in self.context:
-            lay = self.spec.layout(name)
+            lay = _layout(self.spec, name)
             if not lay.fields:
                 ctx[name] = draw.bits(lay.width)
                 continue
@@ -564,7 +746,7 @@ class ScenarioFactory:
         entry bits COND reads; True when they are many or COND reads something else."""
         if lv.leaf_when is None or not lv.table:
             return True
-        lay = self.spec.layout(lv.leaf)
+        lay = _layout(self.spec, lv.leaf)
         fields = sorted({r.name for r in lv.leaf_when.refs() if r.kind == "field"})
         widths = [lay.field(n).width if lay.field(n) is not None else 64 for n in fields]
         if sum(widths) > 8:
@@ -640,10 +822,10 @@ class ScenarioFactory:
                     # the first fault that can be drawn, so that such a spec is still driven
                     value, fault = self._faulting_entry(builder, regime, lv.number, as_leaf, target)
             if nl_field and not as_leaf and fault is None:
-                f = self.spec.layout(lv.table).field(nl_field)
+                f = _layout(self.spec, lv.table).field(nl_field)
                 value = (value & ~f.mask) | ((expect & mask(f.width)) << f.lo)
             if preset and fault is None:
-                lay = self.spec.layout(lv.leaf if as_leaf else lv.table)
+                lay = _layout(self.spec, lv.leaf if as_leaf else lv.table)
                 value |= self._updates_preset(regime, lay)
             phys = place(entry_addr)
             if phys is None:
@@ -804,7 +986,7 @@ class ScenarioFactory:
             fault = plan.fault if plan.fault and plan.fault_level == lv.number else None
             value = hbuilder.entry(lv.number, as_leaf, target, fault)
             if preset and fault is None:
-                value |= self._updates_preset(self.host, self.spec.layout(lv.leaf if as_leaf else lv.table))
+                value |= self._updates_preset(self.host, _layout(self.spec, lv.leaf if as_leaf else lv.table))
             memory[entry_addr] = value
             hbuilder.entries[entry_addr] = ("fault" if fault else "leaf" if as_leaf else "table", target)
             if fault:
@@ -822,7 +1004,7 @@ def reachable_checks(factory: ScenarioFactory, stage: str, samples: int = 400, s
     (e.g. every nested access a user access), so some of its checks cannot fire."""
     draw = Draw(random.Random(seed))
     regime = factory.host if stage == "host" else factory.main
-    leaf_fields = {f.name: f.width for lv in regime.leaf_levels for f in factory.spec.layout(lv.leaf).fields}
+    leaf_fields = {f.name: f.width for lv in regime.leaf_levels for f in _layout(factory.spec, lv.leaf).fields}
     found: set[str] = set()
     for _ in range(samples):
         outer = factory._random_ctx(draw)
