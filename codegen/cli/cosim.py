@@ -113,8 +113,8 @@ def _timing(args: argparse.Namespace, defaults: tuple[int, int, int]):
 def cmd_cosim(args: argparse.Namespace) -> int:
     from codegen.generate.hdl import ToolMissing
     from codegen.verify import cosim
-    from codegen.verify.backends.cache import BuildFailed
     from codegen.verify import report as report_mod
+    from codegen.verify.backends.cache import BuildFailed
     _check_options(args)
     scenario_file = None
     if args.scenario is not None:

@@ -2,8 +2,8 @@
 the same scenarios and compare outcome, ordered memory trace and final memory image.
 
 The model runs in one MyHDL simulation per batch: a testbench owns the memory (with
-random per-request latency and random request stalls), pulses `start`, waits for
-`done`, and counts cycles. A per-transaction cycle watchdog (`cycle_limit`, derived
+per-request latency and request stalls drawn as codegen/verify/batch.py says, like the
+HDL backends' testbenches), pulses `start`, waits for `done`, and counts cycles. A per-transaction cycle watchdog (`cycle_limit`, derived
 from the spec) turns a model that never finishes into a mismatch ("model did not
 finish within N cycles"); the testbench then resets the model and goes on.
 """
@@ -154,7 +154,7 @@ def testbench(model, ref, scenarios: list[Scenario], results: list, timing: Timi
         clk.next = not clk
 
     m_valid, m_ready, m_we, m_addr, m_wdata = p["m_valid"], p["m_ready"], p["m_we"], p["m_addr"], p["m_wdata"]
-    m_size = p["m_size"] if "m_size" in p else None
+    m_size = p.get("m_size")  # None: the model moves 8 bytes a request
     m_rvalid, m_rdata = p["m_rvalid"], p["m_rdata"]
 
     @instance

@@ -93,7 +93,7 @@ def _mutant(tmp_path: Path, name: str, filename: str, old: str, new: str, langua
     out.mkdir(parents=True)
     for f in ("model.py", "reference.py"):
         shutil.copy(directory / f, out / f)
-    ref, model = harness.load_generated(directory)
+    _, model = harness.load_generated(directory)
     hdl.convert(model, language, out, name=hdl.top_name(spec))
     target = out / filename.format(top=hdl.top_name(spec))
     text = target.read_text()
