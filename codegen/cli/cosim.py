@@ -24,7 +24,7 @@ MAX_LATENCY = 64  # cycles: longer latencies only slow the simulation down (and 
 
 
 def add_parsers(sub, formatter) -> None:
-    s = sub.add_parser("cosim", help="co-simulate the reference and the MyHDL model", formatter_class=formatter,
+    s = sub.add_parser("cosim", help="co-simulate the reference and the MyHDL model (or its HDL: --backend)", formatter_class=formatter,
                        description="Drive the generated reference and MyHDL model of a spec with the same "
                                    "stimulus and compare outcome, fault record, memory trace and final memory. "
                                    "Exit status: 0 they agree, 1 mismatches (or, with --require-coverage, a "
