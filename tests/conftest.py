@@ -27,3 +27,21 @@ def pytest_collection_modifyitems(config, items):
     early while the many short tests fill in around them, instead of one starting last
     and leaving the other cores idle."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def virtspec_cache(tmp_path_factory):
+    """The HDL backends' build cache (backends/cache.py) in one temporary folder for the
+    whole session, shared by the pytest-xdist workers (their base folders share a
+    parent), so that CI never writes in HOME and each model is built once."""
+    import os
+    base = tmp_path_factory.getbasetemp()
+    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "virtspec-cache"
+    root.mkdir(parents=True, exist_ok=True)
+    old = os.environ.get("VIRTSPEC_CACHE")
+    os.environ["VIRTSPEC_CACHE"] = str(root)
+    yield root
+    if old is None:
+        os.environ.pop("VIRTSPEC_CACHE", None)
+    else:
+        os.environ["VIRTSPEC_CACHE"] = old

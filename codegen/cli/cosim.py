@@ -24,7 +24,7 @@ MAX_LATENCY = 64  # cycles: longer latencies only slow the simulation down (and 
 
 
 def add_parsers(sub, formatter) -> None:
-    s = sub.add_parser("cosim", help="co-simulate the reference and the MyHDL model", formatter_class=formatter,
+    s = sub.add_parser("cosim", help="co-simulate the reference and the MyHDL model (or its HDL: --backend)", formatter_class=formatter,
                        description="Drive the generated reference and MyHDL model of a spec with the same "
                                    "stimulus and compare outcome, fault record, memory trace and final memory. "
                                    "Exit status: 0 they agree, 1 mismatches (or, with --require-coverage, a "
@@ -70,6 +70,10 @@ def add_parsers(sub, formatter) -> None:
                    help="run the shards as tasks on the Dask distributed scheduler at ADDRESS "
                         "(needs the extra virtspec[cluster])")
     add_model_option(s)
+    s.add_argument("--backend", choices=("myhdl", "verilator", "icarus", "ghdl"), default="myhdl",
+                   help="what simulates the model: the MyHDL model in Python (default), or the Verilog or VHDL "
+                        "converted from it in Verilator, Icarus Verilog or GHDL (each run through a batch "
+                        "testbench, built once and cached in $VIRTSPEC_CACHE, else ~/.cache/virtspec)")
     s.add_argument("--quiet", action="store_true",
                    help="no progress bar (there is none either when standard error is not a terminal)")
     s.set_defaults(fn=cmd_cosim, parser=s)
@@ -130,8 +134,10 @@ def _timing(args: argparse.Namespace, defaults: tuple[int, int, int]):
 
 
 def cmd_cosim(args: argparse.Namespace) -> int:
+    from codegen.generate.hdl import ToolMissing
     from codegen.verify import cosim
     from codegen.verify import report as report_mod
+    from codegen.verify.backends.cache import BuildFailed
     _check_options(args)
     scenario_file = None
     if args.scenario is not None:
@@ -162,7 +168,7 @@ def cmd_cosim(args: argparse.Namespace) -> int:
         if scenario_file is not None:
             _check_file(spec, directory, scenario_file, args.scenario)
             report = cosim.replay_file(spec, directory, scenario_file, Path(args.scenario), timing, vcd_dir,
-                                       spec_file=Path(args.spec))
+                                       spec_file=Path(args.spec), backend=args.backend)
             return _print_one(report, args, extra, vcd_dir / f"{Path(args.scenario).stem}_replay.vcd")
         if args.replay is not None:
             if args.replay < 0:
@@ -170,7 +176,8 @@ def cmd_cosim(args: argparse.Namespace) -> int:
             if args.replay >= total:
                 raise Usage(f"expected a scenario number below {total}, not {args.replay}")
             report = cosim.replay(spec, directory, args.walks, args.seed, args.replay, timing, vcd_dir, mix=mix,
-                                  spec_file=Path(args.spec), jobs=args.jobs or 1)
+                                  spec_file=Path(args.spec), jobs=args.jobs or 1,
+                                  backend=args.backend)
             return _print_one(report, args, extra, vcd_dir / f"replay_{args.replay}.vcd")
         noun = "events" if isinstance(spec.top, ir.Unit) else "walks"
         client = _cluster(args.cluster) if args.cluster is not None else None
@@ -181,12 +188,17 @@ def cmd_cosim(args: argparse.Namespace) -> int:
             with Progress(total, spec.name, noun, quiet=args.quiet) as progress:
                 report = cosim.run(spec, directory, args.walks, args.seed, timing, vcd_dir, progress, mix=mix,
                                    max_failures=args.max_failures, spec_file=Path(args.spec), jobs=jobs,
-                                   cluster=client)
+                                   cluster=client, backend=args.backend)
         finally:
             if client is not None:
                 client.close()
     except BrokenPipeError:
         raise
+    except ToolMissing as exc:  # the simulator of --backend: an environment problem, exit 2
+        raise Usage(str(exc)) from None
+    except BuildFailed as exc:  # the HDL the simulator refused: the model is wrong, like a mismatch
+        print(f"{spec.name}: --backend {args.backend}: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:  # the VCDs and scenario files: an environment problem, exit 2
         raise Usage(f"cannot write VCDs and scenario files in '{vcd_dir}': {exc.strerror or exc}") from None
     data = report.to_model(_program(), extra)
@@ -309,7 +321,8 @@ def _print_summary(report, d) -> None:
     print(f"  memory references per {noun}: mean {d.memory_references.mean}, max {d.memory_references.max}")
     print(f"  model cycles per {noun}: mean {d.cycles.mean}, max {d.cycles.max}")
     t = d.throughput
-    print(f"  speed: {t.overall} {noun}s/s overall; reference {t.reference}/s, MyHDL model {t.model}/s")
+    print(f"  speed: {t.overall} {noun}s/s overall; reference {t.reference}/s, "
+          f"{'MyHDL model' if d.backend == 'myhdl' else d.backend + ' model'} {t.model}/s")
     c = d.coverage
     reachable = len(report.expected)
     print(f"  coverage: {c.percent}% of {plural(reachable, 'reachable point')}")

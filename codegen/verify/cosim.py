@@ -15,6 +15,7 @@ from pathlib import Path
 from codegen import ir
 from codegen.verify import harness
 from codegen.verify import report as report_mod
+from codegen.verify.backends import runner
 from codegen.verify.stimulus.translation import (
     Draw,
     Plan,
@@ -33,12 +34,21 @@ from codegen.verify.stimulus.unit import expected_coverage as unit_expected_cove
 TRANSLATION, UNIT = "translation", "unit"
 
 
+def _run_model(runner, ref, scenarios, timing, vcd=None, limit=None) -> list[harness.Run]:
+    """The model's runs of `scenarios` on `runner` (a backend's runner, backends/runner.py),
+    or on a generated MyHDL model module given as such."""
+    if hasattr(runner, "run") and hasattr(runner, "name"):
+        return runner.run(scenarios, timing, vcd=vcd, limit=limit)
+    return harness.run_model(runner, ref, scenarios, timing, vcd=vcd, limit=limit)
+
+
 @dataclass
 class Report:
     """What one co-simulation run found; `to_model` gives the `cosim --json` schema
     (codegen/verify/report.py)."""
 
     spec_name: str = ""
+    backend: str = "myhdl"  # what simulated the model: the MyHDL model, or its HDL in a simulator (backends/runner.py)
     model: str = ""  # the model that ran (Spec.models): its name, in the report and every replay command
     models: tuple[str, ...] = ()  # every model of the spec, the default first
     spec_path: str = ""  # the spec file: absolute when the caller names it (spec_file=), else as the IR shows it
@@ -100,6 +110,7 @@ class Report:
 
         return r.CosimReport(
             spec=r.SpecRef(name=self.spec_name, path=self.spec_path, model=self.model or None), kind=self.kind, seed=self.seed,
+            backend=self.backend,
             options=self.options(), transactions=self.transactions, mismatches=self.mismatches,
             mismatched=self.mismatched, failures=[self._failure(f, program, extra_args) for f in self.failures],
             coverage=r.Coverage(hit=dict(sorted(self.coverage.items())), missing=self.missing,
@@ -114,7 +125,8 @@ class Report:
         """A `virtspec cosim` command line on this run's spec (an absolute path); `program`
         is how virtspec is started (the console script, or python -m codegen). A model
         other than the default is named (--model), so the command re-runs the same one."""
-        return shlex.join([*program, "cosim", self.spec_path, *self.model_args(), *args, *extra_args])
+        backend = ["--backend", self.backend] if self.backend != "myhdl" else []
+        return shlex.join([*program, "cosim", self.spec_path, *self.model_args(), *backend, *args, *extra_args])
 
     def model_args(self) -> list[str]:
         """--model NAME when the spec has several models (each replay re-runs this one)."""
@@ -396,20 +408,22 @@ def _start(spec: ir.Spec, stim: Stimulus, seed: int | None, timing: harness.Timi
 
 def run(spec: ir.Spec, directory: Path, walks: int, seed: int, timing: harness.Timing | None = None,
         vcd_dir: Path | None = None, progress=None, batch: int | None = None, mix: dict[str, int] | None = None,
-        max_failures: int = 3, spec_file: Path | None = None, jobs: int = 1, cluster=None) -> Report:
+        max_failures: int = 3, spec_file: Path | None = None, jobs: int = 1, cluster=None,
+        backend: str = "myhdl") -> Report:
     """Co-simulate `walks` scenarios (events of a unit; with `mix`, exactly so many
     events of each kind), drawn by `Stimulus`. The first `max_failures` mismatches are
     shrunk; with `vcd_dir`, each gets a VCD of the model and a scenario file there.
 
     With `jobs` N > 1 the N shards of the run (Stimulus.shards) run in N processes, or,
     with `cluster` (a dask.distributed Client), as N tasks on its workers; their
-    reports are merged (`merge`), the same either way for the same seed and N."""
+    reports are merged (`merge`), the same either way for the same seed and N. `backend`
+    names what simulates the model (codegen/verify/backends/runner.py)."""
     jobs = max(1, min(jobs, sum(mix.values()) if mix else walks))
     if jobs <= 1 and cluster is None:
-        shard = Shard(spec, Path(directory), walks, seed, timing, vcd_dir, batch, mix, max_failures, spec_file, 1, 0)
+        shard = Shard(spec, Path(directory), walks, seed, timing, vcd_dir, batch, mix, max_failures, spec_file, 1, 0, backend)
         return shard.run(progress)
     shards = [Shard(spec, Path(directory), walks, seed, timing, vcd_dir, batch, mix, max_failures, spec_file,
-                    jobs, k) for k in range(jobs)]
+                    jobs, k, backend) for k in range(jobs)]
     begin = time.perf_counter()
     if cluster is not None:
         futures = cluster.map(run_shard, shards, pure=False)
@@ -447,15 +461,17 @@ class Shard:
     spec_file: Path | None
     jobs: int
     index: int
+    backend: str = "myhdl"
 
     def run(self, progress=None) -> Report:
         return self.run_with_stimulus(progress)[0]
 
     def run_with_stimulus(self, progress=None) -> tuple[Report, Stimulus]:
         ref, model = harness.load_generated(self.directory)
+        model = runner.make(self.backend, self.spec, self.directory, ref, model)
         stim = Stimulus(self.spec, ref, self.walks, self.seed, self.mix, self.batch, self.jobs)
         report = _start(self.spec, stim, self.seed, self.timing, self.mix, self.max_failures, self.spec_file)
-        report.jobs = stim.jobs
+        report.jobs, report.backend = stim.jobs, self.backend
         begin = time.perf_counter()
         lo, _ = stim.shards()[self.index]
         for first, scenarios in stim.batches(report.coverage, self.index):
@@ -508,18 +524,20 @@ def merge(parts: list[Report], gave_up: list[tuple[set[str], set[str]]], spec: i
 
 def replay(spec: ir.Spec, directory: Path, walks: int, seed: int, index: int, timing: harness.Timing | None = None,
            vcd_dir: Path | None = None, mix: dict[str, int] | None = None, spec_file: Path | None = None,
-           jobs: int = 1) -> Report:
+           jobs: int = 1, backend: str = "myhdl") -> Report:
     """Run scenario `index` of the run `run(spec, directory, walks, seed, mix=mix)` makes,
     alone and unshrunk, with a VCD of the model (replay_INDEX.vcd in `vcd_dir`) and the
     scenario saved next to it (replay_INDEX.json). IndexError when there is no such
     scenario."""
     ref, model = harness.load_generated(directory)
+    model = runner.make(backend, spec, directory, ref, model)
     stim = Stimulus(spec, ref, walks, seed, mix, jobs=jobs)
     if not 0 <= index < stim.count:
         raise IndexError(f"expected a scenario number below {stim.count}, not {index}")
     report = _start(spec, stim, seed, timing, mix, 1, spec_file)
     report.replay = index
     report.jobs = stim.jobs
+    report.backend = backend
     begin = time.perf_counter()
     sc = stim.scenario(index)
     vcd = None if vcd_dir is None else Path(vcd_dir) / f"replay_{index}.vcd"
@@ -533,13 +551,15 @@ def replay(spec: ir.Spec, directory: Path, walks: int, seed: int, index: int, ti
 
 def replay_file(spec: ir.Spec, directory: Path, data: report_mod.ScenarioFile, path: Path,
                 timing: harness.Timing | None = None, vcd_dir: Path | None = None,
-                spec_file: Path | None = None) -> Report:
+                spec_file: Path | None = None, backend: str = "myhdl") -> Report:
     """Run the scenario of a scenario file alone, with a VCD of the model
     (NAME_replay.vcd in `vcd_dir`, NAME the file's name without .json)."""
     ref, model = harness.load_generated(directory)
+    model = runner.make(backend, spec, directory, ref, model)
     stim = Stimulus(spec, ref, 1, data.seed or 0)
     report = _start(spec, stim, data.seed, timing, data.options.mix, 1, spec_file)
     report.requested, report.scenario_file = data.options.requested, Path(path)
+    report.backend = backend
     index = data.index or 0
     begin = time.perf_counter()
     vcd = None if vcd_dir is None else Path(vcd_dir) / f"{Path(path).stem}_replay.vcd"
@@ -582,7 +602,7 @@ def _check_one(ref, model, stim: Stimulus, sc: Scenario, index: int, report: Rep
     t0 = time.perf_counter()
     a = harness.run_reference(ref, sc)
     t1 = time.perf_counter()
-    b = harness.run_model(model, ref, [sc], report.timing, vcd=vcd, limit=report.cycle_limit)[0]
+    b = _run_model(model, ref, [sc], report.timing, vcd=vcd, limit=report.cycle_limit)[0]
     t2 = time.perf_counter()
     report.reference_seconds, report.model_seconds = t1 - t0, t2 - t1
     report.transactions = 1
@@ -614,7 +634,7 @@ def _check_batch(ref, model, stim: Stimulus, scenarios: list[Scenario], report: 
     t0 = time.perf_counter()
     ref_runs = [harness.run_reference(ref, sc) for sc in scenarios]
     t1 = time.perf_counter()
-    model_runs = harness.run_model(model, ref, scenarios, report.timing, limit=report.cycle_limit)
+    model_runs = _run_model(model, ref, scenarios, report.timing, limit=report.cycle_limit)
     t2 = time.perf_counter()
     report.reference_seconds += t1 - t0
     report.model_seconds += t2 - t1
@@ -699,7 +719,7 @@ def _aimed(factory: ScenarioFactory, draw: Draw, key: str) -> Scenario | None:
 
 
 def _mismatch(ref, model, sc: Scenario, timing, limit: int | None = None) -> list[str]:
-    return harness.compare(harness.run_reference(ref, sc), harness.run_model(model, ref, [sc], timing, limit=limit)[0])
+    return harness.compare(harness.run_reference(ref, sc), _run_model(model, ref, [sc], timing, limit=limit)[0])
 
 
 def shrink(ref, model, sc: Scenario, index: int, timing, vcd_dir: Path | None,
@@ -722,6 +742,6 @@ def shrink(ref, model, sc: Scenario, index: int, timing, vcd_dir: Path | None,
             continue
     vcd = None if vcd_dir is None else Path(vcd_dir) / f"mismatch_{index}.vcd"
     a = harness.run_reference(ref, cur)
-    b = harness.run_model(model, ref, [cur], timing, vcd=vcd, limit=limit)[0]
+    b = _run_model(model, ref, [cur], timing, vcd=vcd, limit=limit)[0]
     return harness.Mismatch(index, cur, harness.compare(a, b), a, b, vcd, shrunk=cur != sc)
 

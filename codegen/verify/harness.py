@@ -2,22 +2,23 @@
 the same scenarios and compare outcome, ordered memory trace and final memory image.
 
 The model runs in one MyHDL simulation per batch: a testbench owns the memory (with
-random per-request latency and random request stalls), pulses `start`, waits for
-`done`, and counts cycles. A per-transaction cycle watchdog (`cycle_limit`, derived
+per-request latency and request stalls drawn as codegen/verify/batch.py says, like the
+HDL backends' testbenches), pulses `start`, waits for `done`, and counts cycles. A per-transaction cycle watchdog (`cycle_limit`, derived
 from the spec) turns a model that never finishes into a mismatch ("model did not
 finish within N cycles"); the testbench then resets the model and goes on.
 """
 from __future__ import annotations
 
 import importlib.util
-import random
 import sys
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from myhdl import StopSimulation, always, block, delay, instance
 
 from codegen import ir
+from codegen.verify import batch
 from codegen.verify.stimulus.translation import Scenario
 
 # the watchdog of callers that give no limit (no spec at hand): generous for any shipped spec
@@ -141,83 +142,80 @@ def port_of(ref, key: str) -> str:
 
 @block
 def testbench(model, ref, scenarios: list[Scenario], results: list, timing: Timing, limit: int):
+    """The batch protocol of codegen/verify/batch.py, exactly as the HDL testbenches
+    implement it (the xorshift32 memory schedule, the setup before each scenario, the
+    cycle count), so that every backend reports the same trace and cycles."""
     p = model.ports()
     dut = model.model(*(p[name] for name in model.PORT_ORDER))
-    clk, rst = p["clk"], p["rst"]
-    st = {"cycle": 0, "mem": {}, "trace": [], "pending": [], "rng": random.Random(0)}
+    clk, rst, start, done = p["clk"], p["rst"], p["start"], p["done"]
 
     @always(delay(1))
     def clock():
         clk.next = not clk
 
     m_valid, m_ready, m_we, m_addr, m_wdata = p["m_valid"], p["m_ready"], p["m_we"], p["m_addr"], p["m_wdata"]
-    m_size = p["m_size"]
+    m_size = p.get("m_size")  # None: the model moves 8 bytes a request
     m_rvalid, m_rdata = p["m_rvalid"], p["m_rdata"]
-    stalls = bool(timing.stall_percent)
-    fixed = timing.min_latency if timing.min_latency == timing.max_latency else None
-
-    @always(clk.posedge)
-    def memory():
-        """The memory: accepts a request when valid and ready, answers it after the
-        request's latency; signals are written only when they change (simulation speed).
-        A request moves 2**m_size bytes: a read returns the low bytes of the value
-        stored at its address, and both kinds are traced with that size."""
-        st["cycle"] += 1
-        cycle = st["cycle"]
-        rng = st["rng"]
-        pend = st["pending"]
-        if m_valid and m_ready:
-            addr = int(m_addr)
-            size = 1 << int(m_size)
-            keep = (1 << 8 * size) - 1
-            lat = fixed or rng.randint(timing.min_latency, timing.max_latency)
-            if m_we:
-                value = int(m_wdata) & keep
-                st["mem"][addr] = value
-                st["trace"].append((1, addr, size, value))
-                pend.append((cycle + lat, 0))
-            else:
-                value = st["mem"].get(addr, 0) & keep
-                st["trace"].append((0, addr, size, value))
-                pend.append((cycle + lat, value))
-        if pend and pend[0][0] <= cycle + 1:
-            m_rvalid.next = True
-            m_rdata.next = pend.pop(0)[1]
-        elif m_rvalid:
-            m_rvalid.next = False
-        ready = not (stalls and rng.randint(0, 99) < timing.stall_percent)
-        if ready != bool(m_ready):
-            m_ready.next = ready
 
     @instance
     def driver():
+        """The memory and the scenarios in one process: at each rising edge it sees the
+        model's outputs of before the edge; it reads `done` at the falling edge after."""
+        yield clk.negedge
         rst.next = 1
         yield clk.posedge
         yield clk.posedge
+        yield clk.negedge
         rst.next = 0
         for sc in scenarios:
-            st["mem"], st["trace"], st["pending"] = dict(sc.memory), [], []
-            st["rng"] = random.Random(sc.latency_seed)
+            mem, trace, queue = dict(sc.memory), [], deque()
+            sched = batch.Schedule(sc.latency_seed, timing.min_latency, timing.max_latency, timing.stall_percent)
+            m_rvalid.next = False
+            m_ready.next = sched.ready()
             for key, value in sc.request.items():
                 p[port_of(ref, key)].next = value
-            p["start"].next = True
-            yield clk.posedge
-            p["start"].next = False
-            begin = st["cycle"]
-            yield p["done"].posedge, delay(2 * limit)  # the clock's period is 2
-            if p["done"]:
-                results.append(Run(model_outcome(ref, p), st["trace"], st["mem"], st["cycle"] - begin))
+            start.next = True
+            e, finished = 0, False
+            while not finished and e < limit:
+                yield clk.posedge
+                e += 1
+                if m_valid and m_ready:
+                    addr = int(m_addr)
+                    size = 8 if m_size is None else 1 << int(m_size)
+                    keep = (1 << 8 * size) - 1
+                    if m_we:
+                        value = int(m_wdata) & keep
+                        mem[addr] = value
+                        trace.append((1, addr, size, value))
+                    else:
+                        value = mem.get(addr, 0) & keep
+                        trace.append((0, addr, size, value))
+                    queue.append((e + sched.latency(), 0 if m_we else value))
+                if queue and queue[0][0] <= e + 1:
+                    m_rvalid.next = True
+                    m_rdata.next = queue.popleft()[1]
+                elif m_rvalid:
+                    m_rvalid.next = False
+                ready = sched.ready()
+                if ready != bool(m_ready):  # signals written only when they change (simulation speed)
+                    m_ready.next = ready
+                if e == 1:
+                    start.next = False
+                yield clk.negedge
+                finished = bool(done)
+            if finished:
+                results.append(Run(model_outcome(ref, p), trace, mem, e))
                 continue
             # the watchdog: no `done` within `limit` cycles; reset the model for the next one
-            results.append(Run({}, list(st["trace"]), dict(st["mem"]), st["cycle"] - begin, timeout=limit))
-            st["pending"] = []
+            results.append(Run({}, trace, mem, e, timeout=limit))
             rst.next = 1
             yield clk.posedge
             yield clk.posedge
+            yield clk.negedge
             rst.next = 0
         raise StopSimulation
 
-    return dut, clock, memory, driver
+    return dut, clock, driver
 
 
 def run_model(model, ref, scenarios: list[Scenario], timing: Timing | None = None, vcd: Path | None = None,

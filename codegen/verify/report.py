@@ -157,6 +157,8 @@ class CosimReport(_Model):
     spec: SpecRef
     kind: Literal["translation", "unit"] = Field(description="a translation's transactions are walks; a unit's, events")
     seed: int | None = Field(description="seed of the stimulus (null: a --scenario file that names none)")
+    backend: Literal["myhdl", "verilator", "icarus", "ghdl"] = Field(
+        "myhdl", description="what simulated the model: the MyHDL model, or its converted HDL in that simulator")
     options: Options
     transactions: int = Field(description="transactions co-simulated")
     mismatches: int = Field(description="transactions where reference and model disagree")

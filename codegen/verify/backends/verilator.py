@@ -12,6 +12,7 @@ import jinja2
 
 from codegen.generate import hdl
 from codegen.verify import batch
+from codegen.verify.backends import cache
 
 HERE = Path(__file__).resolve().parent
 
@@ -101,7 +102,7 @@ def build(model, top: str, verilog: str | None = None) -> Path:
            "-MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include"]
     r = subprocess.run(cmd, cwd=work, capture_output=True, text=True, env=_env(binary))
     if r.returncode != 0:
-        raise RuntimeError(f"verilator build failed:\n{r.stdout[-4000:]}{r.stderr[-4000:]}")
+        raise cache.BuildFailed(f"verilator build failed:\n{r.stdout[-4000:]}{r.stderr[-4000:]}")
     try:
         os.replace(work, where)
     except OSError:
@@ -113,4 +114,4 @@ def simulate(exe: Path, scenarios: Path, results: Path, vcd: Path | None = None)
     cmd = [str(exe), str(scenarios), str(results)] + ([str(vcd)] if vcd else [])
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
-        raise RuntimeError(f"the Verilator testbench failed ({r.returncode}): {r.stderr[-2000:]}")
+        raise cache.BuildFailed(f"the Verilator testbench failed ({r.returncode}): {r.stderr[-2000:]}")

