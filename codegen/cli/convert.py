@@ -30,6 +30,9 @@ def add_parsers(sub, formatter) -> None:
     v.add_argument("--top", metavar="NAME", default=None,
                    help="name of the top-level HDL module (default: <spec>_<translation or unit>)")
     v.add_argument("--compile", action="store_true", help="compile with iverilog / analyse with ghdl")
+    v.add_argument("--synth", action="store_true",
+                   help="synthesize the Verilog with Yosys (no latches, no combinational loops) and print "
+                        "its cells and flip-flops")
     add_model_option(v)
     v.set_defaults(fn=cmd_convert, parser=v)
 
@@ -64,6 +67,24 @@ def cmd_convert(args: argparse.Namespace) -> int:
                 continue
             print(f"{lang}: {'compiles' if ok else 'does not compile'}{': ' + msg if msg.strip() else ''}")
             status = max(status, 0 if ok else 1)
+    if args.synth:
+        status = max(status, _synth(hdl, model, top, out))
     if len(spec.models) > 1:
         print(other_models_note(spec.models, spec.top.name))
     return status
+
+
+def _synth(hdl, model, top: str, out) -> int:
+    """Synthesize the Verilog (converted again if only VHDL was asked for); 0 when it
+    synthesizes with no latch and no loop, 1 when not, 2 when Yosys is missing."""
+    files = [f for f in hdl.convert(model, "Verilog", out, name=top) if f.suffix == ".v"]
+    try:
+        ok, msg, cells, flops = hdl.synthesize(files, top)
+    except hdl.ToolMissing as exc:
+        print(f"synth: skipped: {exc}", file=sys.stderr)
+        return 2
+    if ok:
+        print(f"synth: {top}: {cells} cells, {flops} flip-flops; no latches, no combinational loops")
+        return 0
+    print(f"synth: {top}: failed:\n{msg}")
+    return 1

@@ -148,7 +148,69 @@ def out_dir(spec: ir.Spec, root: Path, model: str | None = None) -> Path:
 def render_models(spec: ir.Spec, root: Path) -> list[tuple[str, Path, dict[str, str]]]:
     """Every model of `spec` rendered: (model name, its folder under `root`, its files),
     the default model first."""
-    return [(m, out_dir(spec, root, m), render(spec.for_model(m))) for m in spec.models]
+    out = []
+    for m in spec.models:
+        one = spec.for_model(m)
+        files = render(one)
+        files.update(hdl_outputs(one, files["model.py"]))
+        out.append((m, out_dir(spec, root, m), files))
+    return out
+
+
+HDL_LANGUAGES = ("Verilog", "VHDL")
+
+
+def hdl_outputs(spec: ir.Spec, model_text: str) -> dict[str, str]:
+    """The model converted to Verilog and VHDL (top module/entity hdl.top_name(spec)),
+    by file name, for generated/ beside model.py: HDL a hardware team can take as is.
+    MyHDL converts a module it can inspect, so the rendered model is written to a
+    private temporary file and imported from there. Conversion takes seconds per spec,
+    so its result is cached by the model text, the MyHDL version and the converter's
+    source ($VIRTSPEC_CACHE/hdl/KEY): an unchanged model is not converted again."""
+    import hashlib
+    import importlib.util
+    import json
+
+    import myhdl
+
+    from codegen.generate import hdl
+
+    top = hdl.top_name(spec)
+    key = hashlib.sha256("\0".join((model_text, top, myhdl.__version__, GENERATOR_VERSION,
+                                     Path(hdl.__file__).read_text())).encode()).hexdigest()[:24]
+    entry = _hdl_cache_root() / "hdl" / f"{key}.json"
+    try:
+        return json.loads(entry.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        pass
+    files: dict[str, str] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / "model.py"
+        source.write_text(model_text, encoding="utf-8")
+        loader = importlib.util.spec_from_file_location(f"_virtspec_hdl_{key}", source)
+        module = importlib.util.module_from_spec(loader)
+        loader.loader.exec_module(module)
+        for lang in HDL_LANGUAGES:
+            for f in hdl.convert(module, lang, Path(tmp) / lang, name=top):
+                files[f.name] = f.read_text(encoding="utf-8")
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        fd, part = tempfile.mkstemp(dir=entry.parent, suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(files, fh)
+        os.replace(part, entry)
+    except OSError:
+        pass  # no cache: the next run converts again
+    return files
+
+
+def _hdl_cache_root() -> Path:
+    """$VIRTSPEC_CACHE, else $XDG_CACHE_HOME/virtspec, else ~/.cache/virtspec (as the
+    simulation backends' build cache)."""
+    if os.environ.get("VIRTSPEC_CACHE"):
+        return Path(os.environ["VIRTSPEC_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "virtspec"
 
 
 STALE_TEMPORARY_AGE = 600  # seconds: an older `.NAME.*.tmp` was left by a run that was killed

@@ -7,6 +7,8 @@ no helper functions.
 """
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -139,6 +141,9 @@ def hdl(e: Expr, env: Env, as_bool: bool = False) -> str:
             raise LowerError(_unwrappable("a shift past its width" + ("" if a[1].op == "num" else
                                                                        " by an amount that is not a constant")), e.span)
         return f"(({hdl(a[0], env)} << {a[1].value}) & {hex(mask(e.width))})"
+    if op == "<<" and a[1].op == "num" and a[1].value and _PLAIN.match(hdl(a[0], env)):
+        # width-exact: VHDL's shift_left keeps its operand's width and would drop the top bits
+        return f"concat({hdl(a[0], env)}, {_zeros(a[1].value)})"
     if op in PY_BIN and op not in ("/", "%"):
         return f"({hdl(a[0], env)} {PY_BIN[op]} {hdl(a[1], env)})"
     if op in ("-",):
@@ -168,6 +173,14 @@ def hdl(e: Expr, env: Env, as_bool: bool = False) -> str:
             return f"{_base(a[0], env)}[{lo}]"
         return f"{_base(a[0], env)}[{hi + 1}:{lo}]"
     raise LowerError(_unsupported(op), e.span)
+
+
+_PLAIN = re.compile(r"^[A-Za-z_]\w*(\[\d+(:\d+)?\])?$")  # a name or a constant slice: its width is known
+
+
+def _zeros(n: int) -> str:
+    """n zero bits as a MyHDL concat operand (a bit string: converts to both HDLs)."""
+    return '"' + "0" * n + '"'
 
 
 WIDE = 1 << 31  # VHDL integers are 32-bit: a constant this big is no integer literal there
@@ -322,8 +335,9 @@ class Hoist:
                 bias_text = wide
             else:
                 bias_text = hex(bias)
+            x, y = self._fit(a[0], e.width + 1), self._fit(a[1], e.width + 1)
             out = self._new(e.width + 1)
-            self.lines.append(f"{out}[:] = ({self.value(a[0])} + {bias_text}) - {self.value(a[1])}")
+            self.lines.append(f"{out}[:] = ({x} + {bias_text}) - {y}")
             return f"{out}[{e.width}:]"
         if op == "slice":
             base = self._new(a[0].width)
@@ -340,9 +354,45 @@ class Hoist:
                 self.lines.append(f"{held}[:] = {base}")
                 base = held
             return f"({base} {op} {self._amount(a[1])})"
-        if op in ("+", "*", "&", "|", "^", "<<", ">>"):
-            return f"({self.value(a[0])} {op} {self.value(a[1])})"
+        if op in ("+", "*", "&", "|", "^"):
+            # width-exact: both operands at the result's width, so that VHDL (whose result
+            # is as wide as its operands) and Verilog compute the same bits as the reference
+            w = e.width
+            x, y = self._fit(a[0], w), self._fit(a[1], w)
+            out = self._new(w)
+            self.lines.append(f"{out}[:] = {x} {op} {y}")
+            return out
+        if op == ">>":
+            return f"({self.value(a[0])} >> {self.value(a[1])})"
         raise LowerError(_unsupported(op), e.span)
+
+    def _fit(self, e: Expr, w: int) -> str:
+        """`e` as exactly `w` bits: a constant masked, a wider value sliced, a narrower
+        one zero-extended, each through a variable unless already a plain name/slice."""
+        if e.op == "num":
+            v = e.value & mask(w)
+            if v >= WIDE:
+                out = self._new(w)
+                self.lines.append(f"{out}[:] = {hex(v)}")
+                return out
+            return hex(v) if v > 9 else str(v)
+        text = self.value(e)
+        ew = e.width
+        if ew > w:
+            if not re.match(r"^[A-Za-z_]\w*$", text):
+                held = self._new(ew)
+                self.lines.append(f"{held}[:] = {text}")
+                text = held
+            return f"{text}[{w}:]" if w > 1 else f"{text}[{w}:]"
+        if not _PLAIN.match(text):
+            held = self._new(ew)
+            self.lines.append(f"{held}[:] = {text}")
+            text = held
+        if ew < w:
+            out = self._new(w)
+            self.lines.append(f"{out}[:] = concat({_zeros(w - ew)}, {text})")
+            return out
+        return text
 
     def _shift_left(self, e: Expr) -> str:
         """`a << b` kept to its width W (the model's variables hold no more): the bits moved
@@ -352,9 +402,17 @@ class Hoist:
         a, b = e.args
         width = e.width
         if not shift_overflows(e):
-            base = self.value(a)
             if b.op == "num":
-                return f"({base} << {self.value(b)})"
+                # a concat, not a shift: VHDL's shift_left keeps its operand's width
+                if not b.value:
+                    return self.value(a)
+                base = self._fit(a, a.width)
+                if a.op == "num":
+                    held = self._new(a.width)
+                    self.lines.append(f"{held}[:] = {base}")
+                    base = held
+                return f"concat({base}, {_zeros(b.value)})"
+            base = self._fit(a, width)
             if a.op == "num":
                 # a plain number cannot be shifted by a variable in VHDL: give it a width
                 held = self._new(width)
@@ -367,7 +425,7 @@ class Hoist:
                 return "0"
             held = self._new(a.width)
             self.lines.append(f"{held}[:] = {self.value(a)}")
-            return f"({held}[{keep}:] << {b.value})"
+            return f"concat({held}[{keep}:], {_zeros(b.value)})"
         out = self._new(width)
         amount = self._amount(b)
         self.lines.append(f"{out}[:] = {self.value(a)}")
@@ -377,7 +435,7 @@ class Hoist:
             if step >= width:
                 self.lines += [f"if {bit}:", f"    {out}[:] = 0"]
             else:
-                self.lines += [f"if {bit}:", f"    {out}[:] = {out}[{width - step}:] << {step}"]
+                self.lines += [f"if {bit}:", f"    {out}[:] = concat({out}[{width - step}:], {_zeros(step)})"]
         return out
 
     def _amount(self, e: Expr) -> str:

@@ -81,48 +81,48 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                     m_valid.next = True
                     m_we.next = False
                     m_size.next = 3
-                    m_addr.next = (r_HPT[52:12] << 0xc) + (i_addr[64:57] << 3)
-                    ea.next = (r_HPT[52:12] << 0xc) + (i_addr[64:57] << 3)
+                    m_addr.next = concat(r_HPT[52:12], "000000000000") + concat(i_addr[64:57], "000")
+                    ea.next = concat(r_HPT[52:12], "000000000000") + concat(i_addr[64:57], "000")
                     st.next = S.MWAIT
                     lvl.next = 6
                 elif (r_HPT[12:9]) == 5:  # spec: specs/amd_iommu.vspec:219
                     m_valid.next = True
                     m_we.next = False
                     m_size.next = 3
-                    m_addr.next = (r_HPT[52:12] << 0xc) + (i_addr[57:48] << 3)
-                    ea.next = (r_HPT[52:12] << 0xc) + (i_addr[57:48] << 3)
+                    m_addr.next = concat(r_HPT[52:12], "000000000000") + concat(i_addr[57:48], "000")
+                    ea.next = concat(r_HPT[52:12], "000000000000") + concat(i_addr[57:48], "000")
                     st.next = S.MWAIT
                     lvl.next = 5
                 elif (r_HPT[12:9]) == 4:  # spec: specs/amd_iommu.vspec:219
                     m_valid.next = True
                     m_we.next = False
                     m_size.next = 3
-                    m_addr.next = (r_HPT[52:12] << 0xc) + (i_addr[48:39] << 3)
-                    ea.next = (r_HPT[52:12] << 0xc) + (i_addr[48:39] << 3)
+                    m_addr.next = concat(r_HPT[52:12], "000000000000") + concat(i_addr[48:39], "000")
+                    ea.next = concat(r_HPT[52:12], "000000000000") + concat(i_addr[48:39], "000")
                     st.next = S.MWAIT
                     lvl.next = 4
                 elif (r_HPT[12:9]) == 3:  # spec: specs/amd_iommu.vspec:219
                     m_valid.next = True
                     m_we.next = False
                     m_size.next = 3
-                    m_addr.next = (r_HPT[52:12] << 0xc) + (i_addr[39:30] << 3)
-                    ea.next = (r_HPT[52:12] << 0xc) + (i_addr[39:30] << 3)
+                    m_addr.next = concat(r_HPT[52:12], "000000000000") + concat(i_addr[39:30], "000")
+                    ea.next = concat(r_HPT[52:12], "000000000000") + concat(i_addr[39:30], "000")
                     st.next = S.MWAIT
                     lvl.next = 3
                 elif (r_HPT[12:9]) == 2:  # spec: specs/amd_iommu.vspec:219
                     m_valid.next = True
                     m_we.next = False
                     m_size.next = 3
-                    m_addr.next = (r_HPT[52:12] << 0xc) + (i_addr[30:21] << 3)
-                    ea.next = (r_HPT[52:12] << 0xc) + (i_addr[30:21] << 3)
+                    m_addr.next = concat(r_HPT[52:12], "000000000000") + concat(i_addr[30:21], "000")
+                    ea.next = concat(r_HPT[52:12], "000000000000") + concat(i_addr[30:21], "000")
                     st.next = S.MWAIT
                     lvl.next = 2
                 else:  # spec: specs/amd_iommu.vspec:219
                     m_valid.next = True
                     m_we.next = False
                     m_size.next = 3
-                    m_addr.next = (r_HPT[52:12] << 0xc) + (i_addr[21:12] << 3)
-                    ea.next = (r_HPT[52:12] << 0xc) + (i_addr[21:12] << 3)
+                    m_addr.next = concat(r_HPT[52:12], "000000000000") + concat(i_addr[21:12], "000")
+                    ea.next = concat(r_HPT[52:12], "000000000000") + concat(i_addr[21:12], "000")
                     st.next = S.MWAIT
                     lvl.next = 1
         elif st == S.MWAIT:
@@ -157,48 +157,48 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
-                            m_addr.next = (m_rdata & 0xffffffffff000) + (i_addr[57:48] << 3)
-                            ea.next = (m_rdata & 0xffffffffff000) + (i_addr[57:48] << 3)
+                            m_addr.next = (m_rdata & 0xffffffffff000) + concat(i_addr[57:48], "000")
+                            ea.next = (m_rdata & 0xffffffffff000) + concat(i_addr[57:48], "000")
                             st.next = S.MWAIT
                             lvl.next = 5
                         elif m_rdata[12:9] == 4:  # next level, spec: specs/amd_iommu.vspec:222
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
-                            m_addr.next = (m_rdata & 0xffffffffff000) + (i_addr[48:39] << 3)
-                            ea.next = (m_rdata & 0xffffffffff000) + (i_addr[48:39] << 3)
+                            m_addr.next = (m_rdata & 0xffffffffff000) + concat(i_addr[48:39], "000")
+                            ea.next = (m_rdata & 0xffffffffff000) + concat(i_addr[48:39], "000")
                             st.next = S.MWAIT
                             lvl.next = 4
                         elif m_rdata[12:9] == 3:  # next level, spec: specs/amd_iommu.vspec:222
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
-                            m_addr.next = (m_rdata & 0xffffffffff000) + (i_addr[39:30] << 3)
-                            ea.next = (m_rdata & 0xffffffffff000) + (i_addr[39:30] << 3)
+                            m_addr.next = (m_rdata & 0xffffffffff000) + concat(i_addr[39:30], "000")
+                            ea.next = (m_rdata & 0xffffffffff000) + concat(i_addr[39:30], "000")
                             st.next = S.MWAIT
                             lvl.next = 3
                         elif m_rdata[12:9] == 2:  # next level, spec: specs/amd_iommu.vspec:222
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
-                            m_addr.next = (m_rdata & 0xffffffffff000) + (i_addr[30:21] << 3)
-                            ea.next = (m_rdata & 0xffffffffff000) + (i_addr[30:21] << 3)
+                            m_addr.next = (m_rdata & 0xffffffffff000) + concat(i_addr[30:21], "000")
+                            ea.next = (m_rdata & 0xffffffffff000) + concat(i_addr[30:21], "000")
                             st.next = S.MWAIT
                             lvl.next = 2
                         elif m_rdata[12:9] == 1:  # next level, spec: specs/amd_iommu.vspec:222
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
-                            m_addr.next = (m_rdata & 0xffffffffff000) + (i_addr[21:12] << 3)
-                            ea.next = (m_rdata & 0xffffffffff000) + (i_addr[21:12] << 3)
+                            m_addr.next = (m_rdata & 0xffffffffff000) + concat(i_addr[21:12], "000")
+                            ea.next = (m_rdata & 0xffffffffff000) + concat(i_addr[21:12], "000")
                             st.next = S.MWAIT
                             lvl.next = 1
                         else:
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
-                            m_addr.next = (m_rdata & 0xffffffffff000) + (i_addr[57:48] << 3)
-                            ea.next = (m_rdata & 0xffffffffff000) + (i_addr[57:48] << 3)
+                            m_addr.next = (m_rdata & 0xffffffffff000) + concat(i_addr[57:48], "000")
+                            ea.next = (m_rdata & 0xffffffffff000) + concat(i_addr[57:48], "000")
                             st.next = S.MWAIT
                             lvl.next = 5
                 elif lvl == 5:  # spec: specs/amd_iommu.vspec:233 level l5
@@ -431,8 +431,12 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                                     ps5_1[:] = 0
                                 else:
                                     ps5_1[:] = ps5_2
+                                ps5_41 = intbv(0)[7:]
+                                ps5_41[:] = concat("0", ps5_1)
+                                ps5_42 = intbv(0)[7:]
+                                ps5_42[:] = 0xd + ps5_41
                                 if (m_rdata[12:9] == 7):
-                                    ps5_0[:] = (0xd + ps5_1)
+                                    ps5_0[:] = ps5_42
                                 else:
                                     ps5_0[:] = 0x30
                                 leaf_pa = intbv(0)[ADDR_WIDTH:]
@@ -579,40 +583,40 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = (m_rdata & 0xffffffffff000) + (i_addr[48:39] << 3)
-                                ea.next = (m_rdata & 0xffffffffff000) + (i_addr[48:39] << 3)
+                                m_addr.next = (m_rdata & 0xffffffffff000) + concat(i_addr[48:39], "000")
+                                ea.next = (m_rdata & 0xffffffffff000) + concat(i_addr[48:39], "000")
                                 st.next = S.MWAIT
                                 lvl.next = 4
                             elif m_rdata[12:9] == 3:  # next level, spec: specs/amd_iommu.vspec:222
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = (m_rdata & 0xffffffffff000) + (i_addr[39:30] << 3)
-                                ea.next = (m_rdata & 0xffffffffff000) + (i_addr[39:30] << 3)
+                                m_addr.next = (m_rdata & 0xffffffffff000) + concat(i_addr[39:30], "000")
+                                ea.next = (m_rdata & 0xffffffffff000) + concat(i_addr[39:30], "000")
                                 st.next = S.MWAIT
                                 lvl.next = 3
                             elif m_rdata[12:9] == 2:  # next level, spec: specs/amd_iommu.vspec:222
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = (m_rdata & 0xffffffffff000) + (i_addr[30:21] << 3)
-                                ea.next = (m_rdata & 0xffffffffff000) + (i_addr[30:21] << 3)
+                                m_addr.next = (m_rdata & 0xffffffffff000) + concat(i_addr[30:21], "000")
+                                ea.next = (m_rdata & 0xffffffffff000) + concat(i_addr[30:21], "000")
                                 st.next = S.MWAIT
                                 lvl.next = 2
                             elif m_rdata[12:9] == 1:  # next level, spec: specs/amd_iommu.vspec:222
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = (m_rdata & 0xffffffffff000) + (i_addr[21:12] << 3)
-                                ea.next = (m_rdata & 0xffffffffff000) + (i_addr[21:12] << 3)
+                                m_addr.next = (m_rdata & 0xffffffffff000) + concat(i_addr[21:12], "000")
+                                ea.next = (m_rdata & 0xffffffffff000) + concat(i_addr[21:12], "000")
                                 st.next = S.MWAIT
                                 lvl.next = 1
                             else:
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = (m_rdata & 0xffffffffff000) + (i_addr[48:39] << 3)
-                                ea.next = (m_rdata & 0xffffffffff000) + (i_addr[48:39] << 3)
+                                m_addr.next = (m_rdata & 0xffffffffff000) + concat(i_addr[48:39], "000")
+                                ea.next = (m_rdata & 0xffffffffff000) + concat(i_addr[48:39], "000")
                                 st.next = S.MWAIT
                                 lvl.next = 4
                 elif lvl == 4:  # spec: specs/amd_iommu.vspec:247 level l4
@@ -845,8 +849,12 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                                     ps4_1[:] = 0
                                 else:
                                     ps4_1[:] = ps4_2
+                                ps4_41 = intbv(0)[7:]
+                                ps4_41[:] = concat("0", ps4_1)
+                                ps4_42 = intbv(0)[7:]
+                                ps4_42[:] = 0xd + ps4_41
                                 if (m_rdata[12:9] == 7):
-                                    ps4_0[:] = (0xd + ps4_1)
+                                    ps4_0[:] = ps4_42
                                 else:
                                     ps4_0[:] = 0x27
                                 leaf_pa = intbv(0)[ADDR_WIDTH:]
@@ -993,32 +1001,32 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = (m_rdata & 0xffffffffff000) + (i_addr[39:30] << 3)
-                                ea.next = (m_rdata & 0xffffffffff000) + (i_addr[39:30] << 3)
+                                m_addr.next = (m_rdata & 0xffffffffff000) + concat(i_addr[39:30], "000")
+                                ea.next = (m_rdata & 0xffffffffff000) + concat(i_addr[39:30], "000")
                                 st.next = S.MWAIT
                                 lvl.next = 3
                             elif m_rdata[12:9] == 2:  # next level, spec: specs/amd_iommu.vspec:222
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = (m_rdata & 0xffffffffff000) + (i_addr[30:21] << 3)
-                                ea.next = (m_rdata & 0xffffffffff000) + (i_addr[30:21] << 3)
+                                m_addr.next = (m_rdata & 0xffffffffff000) + concat(i_addr[30:21], "000")
+                                ea.next = (m_rdata & 0xffffffffff000) + concat(i_addr[30:21], "000")
                                 st.next = S.MWAIT
                                 lvl.next = 2
                             elif m_rdata[12:9] == 1:  # next level, spec: specs/amd_iommu.vspec:222
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = (m_rdata & 0xffffffffff000) + (i_addr[21:12] << 3)
-                                ea.next = (m_rdata & 0xffffffffff000) + (i_addr[21:12] << 3)
+                                m_addr.next = (m_rdata & 0xffffffffff000) + concat(i_addr[21:12], "000")
+                                ea.next = (m_rdata & 0xffffffffff000) + concat(i_addr[21:12], "000")
                                 st.next = S.MWAIT
                                 lvl.next = 1
                             else:
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = (m_rdata & 0xffffffffff000) + (i_addr[39:30] << 3)
-                                ea.next = (m_rdata & 0xffffffffff000) + (i_addr[39:30] << 3)
+                                m_addr.next = (m_rdata & 0xffffffffff000) + concat(i_addr[39:30], "000")
+                                ea.next = (m_rdata & 0xffffffffff000) + concat(i_addr[39:30], "000")
                                 st.next = S.MWAIT
                                 lvl.next = 3
                 elif lvl == 3:  # spec: specs/amd_iommu.vspec:261 level l3
@@ -1251,8 +1259,12 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                                     ps3_1[:] = 0
                                 else:
                                     ps3_1[:] = ps3_2
+                                ps3_41 = intbv(0)[7:]
+                                ps3_41[:] = concat("0", ps3_1)
+                                ps3_42 = intbv(0)[7:]
+                                ps3_42[:] = 0xd + ps3_41
                                 if (m_rdata[12:9] == 7):
-                                    ps3_0[:] = (0xd + ps3_1)
+                                    ps3_0[:] = ps3_42
                                 else:
                                     ps3_0[:] = 0x1e
                                 leaf_pa = intbv(0)[ADDR_WIDTH:]
@@ -1399,24 +1411,24 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = (m_rdata & 0xffffffffff000) + (i_addr[30:21] << 3)
-                                ea.next = (m_rdata & 0xffffffffff000) + (i_addr[30:21] << 3)
+                                m_addr.next = (m_rdata & 0xffffffffff000) + concat(i_addr[30:21], "000")
+                                ea.next = (m_rdata & 0xffffffffff000) + concat(i_addr[30:21], "000")
                                 st.next = S.MWAIT
                                 lvl.next = 2
                             elif m_rdata[12:9] == 1:  # next level, spec: specs/amd_iommu.vspec:222
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = (m_rdata & 0xffffffffff000) + (i_addr[21:12] << 3)
-                                ea.next = (m_rdata & 0xffffffffff000) + (i_addr[21:12] << 3)
+                                m_addr.next = (m_rdata & 0xffffffffff000) + concat(i_addr[21:12], "000")
+                                ea.next = (m_rdata & 0xffffffffff000) + concat(i_addr[21:12], "000")
                                 st.next = S.MWAIT
                                 lvl.next = 1
                             else:
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = (m_rdata & 0xffffffffff000) + (i_addr[30:21] << 3)
-                                ea.next = (m_rdata & 0xffffffffff000) + (i_addr[30:21] << 3)
+                                m_addr.next = (m_rdata & 0xffffffffff000) + concat(i_addr[30:21], "000")
+                                ea.next = (m_rdata & 0xffffffffff000) + concat(i_addr[30:21], "000")
                                 st.next = S.MWAIT
                                 lvl.next = 2
                 elif lvl == 2:  # spec: specs/amd_iommu.vspec:275 level l2
@@ -1649,8 +1661,12 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                                     ps2_1[:] = 0
                                 else:
                                     ps2_1[:] = ps2_2
+                                ps2_41 = intbv(0)[7:]
+                                ps2_41[:] = concat("0", ps2_1)
+                                ps2_42 = intbv(0)[7:]
+                                ps2_42[:] = 0xd + ps2_41
                                 if (m_rdata[12:9] == 7):
-                                    ps2_0[:] = (0xd + ps2_1)
+                                    ps2_0[:] = ps2_42
                                 else:
                                     ps2_0[:] = 0x15
                                 leaf_pa = intbv(0)[ADDR_WIDTH:]
@@ -1797,16 +1813,16 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = (m_rdata & 0xffffffffff000) + (i_addr[21:12] << 3)
-                                ea.next = (m_rdata & 0xffffffffff000) + (i_addr[21:12] << 3)
+                                m_addr.next = (m_rdata & 0xffffffffff000) + concat(i_addr[21:12], "000")
+                                ea.next = (m_rdata & 0xffffffffff000) + concat(i_addr[21:12], "000")
                                 st.next = S.MWAIT
                                 lvl.next = 1
                             else:
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = (m_rdata & 0xffffffffff000) + (i_addr[21:12] << 3)
-                                ea.next = (m_rdata & 0xffffffffff000) + (i_addr[21:12] << 3)
+                                m_addr.next = (m_rdata & 0xffffffffff000) + concat(i_addr[21:12], "000")
+                                ea.next = (m_rdata & 0xffffffffff000) + concat(i_addr[21:12], "000")
                                 st.next = S.MWAIT
                                 lvl.next = 1
                 elif lvl == 1:  # spec: specs/amd_iommu.vspec:289 level l1
@@ -2038,8 +2054,12 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                                 ps1_1[:] = 0
                             else:
                                 ps1_1[:] = ps1_2
+                            ps1_41 = intbv(0)[7:]
+                            ps1_41[:] = concat("0", ps1_1)
+                            ps1_42 = intbv(0)[7:]
+                            ps1_42[:] = 0xd + ps1_41
                             if (m_rdata[12:9] == 7):
-                                ps1_0[:] = (0xd + ps1_1)
+                                ps1_0[:] = ps1_42
                             else:
                                 ps1_0[:] = 0xc
                             leaf_pa = intbv(0)[ADDR_WIDTH:]
@@ -2311,7 +2331,19 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                 st.next = S.S0W0
         elif st == S.S0W0:  # structure dte, spec: specs/amd_iommu.vspec:388
             if not pend:
-                v_wide[:] = ((r_DEV_TAB_BAR[52:12] << 0xc) + (e_device_id * 0x20))
+                h0 = intbv(0)[52:]
+                h0[:] = concat(r_DEV_TAB_BAR[52:12], "000000000000")
+                h1 = intbv(0)[53:]
+                h1[:] = concat("0", h0)
+                h2 = intbv(0)[22:]
+                h2[:] = concat("000000", e_device_id)
+                h3 = intbv(0)[22:]
+                h3[:] = h2 * 0x20
+                h4 = intbv(0)[53:]
+                h4[:] = concat("0000000000000000000000000000000", h3)
+                h5 = intbv(0)[53:]
+                h5[:] = h1 + h4
+                v_wide[:] = h5
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x0
                 u_valid.next = True
                 u_we.next = False
@@ -2327,7 +2359,19 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                     st.next = S.S0W1
         elif st == S.S0W1:  # structure dte, spec: specs/amd_iommu.vspec:388
             if not pend:
-                v_wide[:] = ((r_DEV_TAB_BAR[52:12] << 0xc) + (e_device_id * 0x20))
+                h0 = intbv(0)[52:]
+                h0[:] = concat(r_DEV_TAB_BAR[52:12], "000000000000")
+                h1 = intbv(0)[53:]
+                h1[:] = concat("0", h0)
+                h2 = intbv(0)[22:]
+                h2[:] = concat("000000", e_device_id)
+                h3 = intbv(0)[22:]
+                h3[:] = h2 * 0x20
+                h4 = intbv(0)[53:]
+                h4[:] = concat("0000000000000000000000000000000", h3)
+                h5 = intbv(0)[53:]
+                h5[:] = h1 + h4
+                v_wide[:] = h5
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x8
                 u_valid.next = True
                 u_we.next = False
@@ -2343,7 +2387,19 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                     st.next = S.S0W2
         elif st == S.S0W2:  # structure dte, spec: specs/amd_iommu.vspec:388
             if not pend:
-                v_wide[:] = ((r_DEV_TAB_BAR[52:12] << 0xc) + (e_device_id * 0x20))
+                h0 = intbv(0)[52:]
+                h0[:] = concat(r_DEV_TAB_BAR[52:12], "000000000000")
+                h1 = intbv(0)[53:]
+                h1[:] = concat("0", h0)
+                h2 = intbv(0)[22:]
+                h2[:] = concat("000000", e_device_id)
+                h3 = intbv(0)[22:]
+                h3[:] = h2 * 0x20
+                h4 = intbv(0)[53:]
+                h4[:] = concat("0000000000000000000000000000000", h3)
+                h5 = intbv(0)[53:]
+                h5[:] = h1 + h4
+                v_wide[:] = h5
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x10
                 u_valid.next = True
                 u_we.next = False
@@ -2359,7 +2415,19 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                     st.next = S.S0W3
         elif st == S.S0W3:  # structure dte, spec: specs/amd_iommu.vspec:388
             if not pend:
-                v_wide[:] = ((r_DEV_TAB_BAR[52:12] << 0xc) + (e_device_id * 0x20))
+                h0 = intbv(0)[52:]
+                h0[:] = concat(r_DEV_TAB_BAR[52:12], "000000000000")
+                h1 = intbv(0)[53:]
+                h1[:] = concat("0", h0)
+                h2 = intbv(0)[22:]
+                h2[:] = concat("000000", e_device_id)
+                h3 = intbv(0)[22:]
+                h3[:] = h2 * 0x20
+                h4 = intbv(0)[53:]
+                h4[:] = concat("0000000000000000000000000000000", h3)
+                h5 = intbv(0)[53:]
+                h5[:] = h1 + h4
+                v_wide[:] = h5
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x18
                 u_valid.next = True
                 u_we.next = False
@@ -2392,7 +2460,25 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                 v_wide[:] = e_address
                 unit_io_i_addr.next = v_wide[64:]
                 unit_io_k_write.next = (e_kind == 1)
-                v_wide[:] = (((w_dte_0[8:0] | (w_dte_0[16:8] << 8)) | (w_dte_0[56:16] << 0x10)) | (w_dte_0[64:56] << 0x38))
+                h6 = intbv(0)[16:]
+                h6[:] = concat("00000000", w_dte_0[8:0])
+                h7 = intbv(0)[16:]
+                h7[:] = concat(w_dte_0[16:8], "00000000")
+                h8 = intbv(0)[16:]
+                h8[:] = h6 | h7
+                h9 = intbv(0)[56:]
+                h9[:] = concat("0000000000000000000000000000000000000000", h8)
+                h10 = intbv(0)[56:]
+                h10[:] = concat(w_dte_0[56:16], "0000000000000000")
+                h11 = intbv(0)[56:]
+                h11[:] = h9 | h10
+                h12 = intbv(0)[64:]
+                h12[:] = concat("00000000", h11)
+                h13 = intbv(0)[64:]
+                h13[:] = concat(w_dte_0[64:56], "00000000000000000000000000000000000000000000000000000000")
+                h14 = intbv(0)[64:]
+                h14[:] = h12 | h13
+                v_wide[:] = h14
                 unit_io_r_HPT.next = v_wide[64:]
                 unit_io_start.next = True
                 st.next = S.S1R
@@ -2427,23 +2513,47 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                 st.next = S.S2W0
         elif st == S.S2W0:  # structure irt, spec: specs/amd_iommu.vspec:447
             if not pend:
-                h1 = intbv(0)[32:]
-                h1[:] = e_data
-                h2 = intbv(0)[32:]
-                h2[:] = e_data
-                h3 = intbv(0)[32:]
-                h3[:] = e_data
-                h4 = intbv(0)[16:]
-                h4[:] = 1
-                h5 = intbv(0)[4:]
-                h5[:] = w_dte_10[5:1]
-                if not (((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h1[11:8] == 0) or (h2[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and (h3[11:0] < (h4 << h5))):
+                h28 = intbv(0)[32:]
+                h28[:] = e_data
+                h29 = intbv(0)[32:]
+                h29[:] = e_data
+                h30 = intbv(0)[32:]
+                h30[:] = e_data
+                h31 = intbv(0)[16:]
+                h31[:] = 1
+                h32 = intbv(0)[4:]
+                h32[:] = w_dte_10[5:1]
+                if not (((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h28[11:8] == 0) or (h29[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and (h30[11:0] < (h31 << h32))):
                     w_irt_0.next = 0
                     st.next = S.DECIDE
                 else:
-                    h0 = intbv(0)[32:]
-                    h0[:] = e_data
-                    v_wide[:] = ((((w_dte_10[8:6] | (w_dte_10[48:8] << 2)) | (w_dte_10[52:48] << 0x2a)) << 6) + (h0[11:0] * 4))
+                    h15 = intbv(0)[42:]
+                    h15[:] = concat("0000000000000000000000000000000000000000", w_dte_10[8:6])
+                    h16 = intbv(0)[42:]
+                    h16[:] = concat(w_dte_10[48:8], "00")
+                    h17 = intbv(0)[42:]
+                    h17[:] = h15 | h16
+                    h18 = intbv(0)[46:]
+                    h18[:] = concat("0000", h17)
+                    h19 = intbv(0)[46:]
+                    h19[:] = concat(w_dte_10[52:48], "000000000000000000000000000000000000000000")
+                    h20 = intbv(0)[46:]
+                    h20[:] = h18 | h19
+                    h21 = intbv(0)[52:]
+                    h21[:] = concat(h20, "000000")
+                    h22 = intbv(0)[53:]
+                    h22[:] = concat("0", h21)
+                    h23 = intbv(0)[32:]
+                    h23[:] = e_data
+                    h24 = intbv(0)[14:]
+                    h24[:] = concat("000", h23[11:0])
+                    h25 = intbv(0)[14:]
+                    h25[:] = h24 * 4
+                    h26 = intbv(0)[53:]
+                    h26[:] = concat("000000000000000000000000000000000000000", h25)
+                    h27 = intbv(0)[53:]
+                    h27[:] = h22 + h26
+                    v_wide[:] = h27
                     v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x0
                     u_valid.next = True
                     u_we.next = False
@@ -2458,167 +2568,167 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                     pend.next = False
                     st.next = S.DECIDE
         elif st == S.DECIDE:
-            h73 = intbv(0)[32:]
-            h73[:] = e_data
-            h74 = intbv(0)[32:]
-            h74[:] = e_data
-            h75 = intbv(0)[1:]
-            h76 = intbv(0)[1:]
-            h76[:] = 0
+            h113 = intbv(0)[32:]
+            h113[:] = e_data
+            h114 = intbv(0)[32:]
+            h114[:] = e_data
+            h115 = intbv(0)[1:]
+            h116 = intbv(0)[1:]
+            h116[:] = 0
             if w_dte_0[62]:
-                h76[:] = 1
-            h77 = intbv(0)[1:]
-            h77[:] = 0
+                h116[:] = 1
+            h117 = intbv(0)[1:]
+            h117[:] = 0
             if w_dte_0[61]:
-                h77[:] = 1
+                h117[:] = 1
             if (e_kind == 1):
-                h75[:] = h76
+                h115[:] = h116
             else:
-                h75[:] = h77
-            h142 = intbv(0)[1:]
-            h143 = intbv(0)[1:]
-            h143[:] = 0
-            if w_dte_0[62]:
-                h143[:] = 1
-            h144 = intbv(0)[1:]
-            h144[:] = 0
-            if w_dte_0[61]:
-                h144[:] = 1
-            if (e_kind == 1):
-                h142[:] = h143
-            else:
-                h142[:] = h144
-            h153 = intbv(0)[1:]
-            h154 = intbv(0)[32:]
-            h154[:] = e_data
-            h155 = intbv(0)[32:]
-            h155[:] = e_data
-            h156 = intbv(0)[1:]
-            h156[:] = 0
-            if (w_dte_10[62:60] == 1):
-                h156[:] = 1
-            h157 = intbv(0)[1:]
-            h158 = intbv(0)[32:]
-            h158[:] = e_data
-            h159 = intbv(0)[32:]
-            h159[:] = e_data
-            h160 = intbv(0)[32:]
-            h160[:] = e_data
-            h161 = intbv(0)[32:]
-            h161[:] = e_data
-            h157[:] = 0
-            if (((((h158[11:8] == 2) or ((h159[11:8] == 4) and w_dte_10[58])) or ((h160[11:8] == 5) and w_dte_10[56])) or ((h161[11:8] == 7) and w_dte_10[57])) and (not e_address[2])):
-                h157[:] = 1
-            if ((h154[11:8] == 0) or (h155[11:8] == 1)):
-                h153[:] = h156
-            else:
-                h153[:] = h157
-            h181 = intbv(0)[32:]
-            h181[:] = e_data
-            h182 = intbv(0)[32:]
-            h182[:] = e_data
-            h183 = intbv(0)[32:]
-            h183[:] = e_data
-            h184 = intbv(0)[16:]
-            h184[:] = 1
-            h185 = intbv(0)[4:]
-            h185[:] = w_dte_10[5:1]
-            h186 = intbv(0)[1:]
-            h187 = intbv(0)[11:]
-            h188 = intbv(0)[32:]
-            h188[:] = e_data
-            h187[:] = h188[11:0]
+                h115[:] = h117
+            h188 = intbv(0)[1:]
             h189 = intbv(0)[1:]
             h189[:] = 0
-            if w_irt_0[32]:
+            if w_dte_0[62]:
                 h189[:] = 1
             h190 = intbv(0)[1:]
             h190[:] = 0
-            if w_irt_0[0]:
+            if w_dte_0[61]:
                 h190[:] = 1
-            if (((h187 >> 0) & 1) == 1):
-                h186[:] = h189
+            if (e_kind == 1):
+                h188[:] = h189
             else:
-                h186[:] = h190
-            h191 = intbv(0)[1:]
-            h192 = intbv(0)[11:]
-            h193 = intbv(0)[32:]
-            h193[:] = e_data
-            h192[:] = h193[11:0]
-            h194 = intbv(0)[1:]
-            h194[:] = 0
-            if w_irt_0[39]:
-                h194[:] = 1
-            h195 = intbv(0)[1:]
-            h195[:] = 0
-            if w_irt_0[7]:
-                h195[:] = 1
-            if (((h192 >> 0) & 1) == 1):
-                h191[:] = h194
+                h188[:] = h190
+            h199 = intbv(0)[1:]
+            h200 = intbv(0)[32:]
+            h200[:] = e_data
+            h201 = intbv(0)[32:]
+            h201[:] = e_data
+            h202 = intbv(0)[1:]
+            h202[:] = 0
+            if (w_dte_10[62:60] == 1):
+                h202[:] = 1
+            h203 = intbv(0)[1:]
+            h204 = intbv(0)[32:]
+            h204[:] = e_data
+            h205 = intbv(0)[32:]
+            h205[:] = e_data
+            h206 = intbv(0)[32:]
+            h206[:] = e_data
+            h207 = intbv(0)[32:]
+            h207[:] = e_data
+            h203[:] = 0
+            if (((((h204[11:8] == 2) or ((h205[11:8] == 4) and w_dte_10[58])) or ((h206[11:8] == 5) and w_dte_10[56])) or ((h207[11:8] == 7) and w_dte_10[57])) and (not e_address[2])):
+                h203[:] = 1
+            if ((h200[11:8] == 0) or (h201[11:8] == 1)):
+                h199[:] = h202
             else:
-                h191[:] = h195
-            h196 = intbv(0)[3:]
-            h197 = intbv(0)[11:]
-            h198 = intbv(0)[32:]
-            h198[:] = e_data
-            h197[:] = h198[11:0]
-            if (((h197 >> 0) & 1) == 1):
-                h196[:] = w_irt_0[37:34]
-            else:
-                h196[:] = w_irt_0[5:2]
-            h278 = intbv(0)[32:]
-            h278[:] = e_data
-            h279 = intbv(0)[32:]
-            h279[:] = e_data
-            h280 = intbv(0)[32:]
-            h280[:] = e_data
-            h281 = intbv(0)[16:]
-            h281[:] = 1
-            h282 = intbv(0)[4:]
-            h282[:] = w_dte_10[5:1]
-            h283 = intbv(0)[1:]
-            h284 = intbv(0)[11:]
-            h285 = intbv(0)[32:]
-            h285[:] = e_data
-            h284[:] = h285[11:0]
-            h286 = intbv(0)[1:]
-            h286[:] = 0
+                h199[:] = h203
+            h227 = intbv(0)[32:]
+            h227[:] = e_data
+            h228 = intbv(0)[32:]
+            h228[:] = e_data
+            h229 = intbv(0)[32:]
+            h229[:] = e_data
+            h230 = intbv(0)[16:]
+            h230[:] = 1
+            h231 = intbv(0)[4:]
+            h231[:] = w_dte_10[5:1]
+            h232 = intbv(0)[1:]
+            h233 = intbv(0)[11:]
+            h234 = intbv(0)[32:]
+            h234[:] = e_data
+            h233[:] = h234[11:0]
+            h235 = intbv(0)[1:]
+            h235[:] = 0
             if w_irt_0[32]:
-                h286[:] = 1
-            h287 = intbv(0)[1:]
-            h287[:] = 0
+                h235[:] = 1
+            h236 = intbv(0)[1:]
+            h236[:] = 0
             if w_irt_0[0]:
-                h287[:] = 1
-            if (((h284 >> 0) & 1) == 1):
-                h283[:] = h286
+                h236[:] = 1
+            if (((h233 >> 0) & 1) == 1):
+                h232[:] = h235
             else:
-                h283[:] = h287
-            h288 = intbv(0)[1:]
-            h289 = intbv(0)[11:]
-            h290 = intbv(0)[32:]
-            h290[:] = e_data
-            h289[:] = h290[11:0]
-            h291 = intbv(0)[1:]
-            h291[:] = 0
+                h232[:] = h236
+            h237 = intbv(0)[1:]
+            h238 = intbv(0)[11:]
+            h239 = intbv(0)[32:]
+            h239[:] = e_data
+            h238[:] = h239[11:0]
+            h240 = intbv(0)[1:]
+            h240[:] = 0
             if w_irt_0[39]:
-                h291[:] = 1
-            h292 = intbv(0)[1:]
-            h292[:] = 0
+                h240[:] = 1
+            h241 = intbv(0)[1:]
+            h241[:] = 0
             if w_irt_0[7]:
-                h292[:] = 1
-            if (((h289 >> 0) & 1) == 1):
-                h288[:] = h291
+                h241[:] = 1
+            if (((h238 >> 0) & 1) == 1):
+                h237[:] = h240
             else:
-                h288[:] = h292
-            h293 = intbv(0)[3:]
-            h294 = intbv(0)[11:]
-            h295 = intbv(0)[32:]
-            h295[:] = e_data
-            h294[:] = h295[11:0]
-            if (((h294 >> 0) & 1) == 1):
-                h293[:] = w_irt_0[37:34]
+                h237[:] = h241
+            h242 = intbv(0)[3:]
+            h243 = intbv(0)[11:]
+            h244 = intbv(0)[32:]
+            h244[:] = e_data
+            h243[:] = h244[11:0]
+            if (((h243 >> 0) & 1) == 1):
+                h242[:] = w_irt_0[37:34]
             else:
-                h293[:] = w_irt_0[5:2]
+                h242[:] = w_irt_0[5:2]
+            h330 = intbv(0)[32:]
+            h330[:] = e_data
+            h331 = intbv(0)[32:]
+            h331[:] = e_data
+            h332 = intbv(0)[32:]
+            h332[:] = e_data
+            h333 = intbv(0)[16:]
+            h333[:] = 1
+            h334 = intbv(0)[4:]
+            h334[:] = w_dte_10[5:1]
+            h335 = intbv(0)[1:]
+            h336 = intbv(0)[11:]
+            h337 = intbv(0)[32:]
+            h337[:] = e_data
+            h336[:] = h337[11:0]
+            h338 = intbv(0)[1:]
+            h338[:] = 0
+            if w_irt_0[32]:
+                h338[:] = 1
+            h339 = intbv(0)[1:]
+            h339[:] = 0
+            if w_irt_0[0]:
+                h339[:] = 1
+            if (((h336 >> 0) & 1) == 1):
+                h335[:] = h338
+            else:
+                h335[:] = h339
+            h340 = intbv(0)[1:]
+            h341 = intbv(0)[11:]
+            h342 = intbv(0)[32:]
+            h342[:] = e_data
+            h341[:] = h342[11:0]
+            h343 = intbv(0)[1:]
+            h343[:] = 0
+            if w_irt_0[39]:
+                h343[:] = 1
+            h344 = intbv(0)[1:]
+            h344[:] = 0
+            if w_irt_0[7]:
+                h344[:] = 1
+            if (((h341 >> 0) & 1) == 1):
+                h340[:] = h343
+            else:
+                h340[:] = h344
+            h345 = intbv(0)[3:]
+            h346 = intbv(0)[11:]
+            h347 = intbv(0)[32:]
+            h347[:] = e_data
+            h346[:] = h347[11:0]
+            if (((h346 >> 0) & 1) == 1):
+                h345[:] = w_irt_0[37:34]
+            else:
+                h345[:] = w_irt_0[5:2]
             if ((e_kind != 2) and (not w_dte_0[0])):  # spec: specs/amd_iommu.vspec:496
                 status.next = 1
                 v_wide[:] = 0
@@ -2645,10 +2755,10 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                 rec_entry_lo.next = v_wide[64:]
                 v_wide[:] = 0
                 rec_entry_hi.next = v_wide[64:]
-                v_wide[:] = (r_EVT_LOG_TAIL[19:4] << 4)
+                v_wide[:] = concat(r_EVT_LOG_TAIL[19:4], "0000")
                 rec_tail.next = v_wide[64:]
                 st.next = S.ST0
-            elif ((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h73[11:8] == 0) or (h74[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))):  # spec: specs/amd_iommu.vspec:501
+            elif ((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h113[11:8] == 0) or (h114[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))):  # spec: specs/amd_iommu.vspec:501
                 status.next = 2
                 v_wide[:] = 3
                 rec_outcome.next = v_wide[2:]
@@ -2668,233 +2778,247 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                 rec_rq_eoi.next = v_wide[1:]
                 v_wide[:] = 1
                 rec_code.next = v_wide[4:]
-                h6 = intbv(0)[1:]
-                h7 = intbv(0)[32:]
-                h7[:] = e_data
-                h8 = intbv(0)[32:]
-                h8[:] = e_data
-                h9 = intbv(0)[1:]
-                h10 = intbv(0)[1:]
-                h10[:] = 0
+                h39 = intbv(0)[1:]
+                h40 = intbv(0)[32:]
+                h40[:] = e_data
+                h41 = intbv(0)[32:]
+                h41[:] = e_data
+                h42 = intbv(0)[1:]
+                h43 = intbv(0)[1:]
+                h43[:] = 0
                 if w_dte_0[62]:
-                    h10[:] = 1
-                h11 = intbv(0)[1:]
-                h11[:] = 0
+                    h43[:] = 1
+                h44 = intbv(0)[1:]
+                h44[:] = 0
                 if w_dte_0[61]:
-                    h11[:] = 1
+                    h44[:] = 1
                 if (e_kind == 1):
-                    h9[:] = h10
+                    h42[:] = h43
                 else:
-                    h9[:] = h11
-                h12 = intbv(0)[32:]
-                h12[:] = e_data
-                h13 = intbv(0)[32:]
-                h13[:] = e_data
-                h14 = intbv(0)[32:]
-                h14[:] = e_data
-                h15 = intbv(0)[16:]
-                h15[:] = 1
-                h16 = intbv(0)[4:]
-                h16[:] = w_dte_10[5:1]
-                h17 = intbv(0)[1:]
-                h18 = intbv(0)[11:]
-                h19 = intbv(0)[32:]
-                h19[:] = e_data
-                h18[:] = h19[11:0]
-                h20 = intbv(0)[1:]
-                h20[:] = 0
+                    h42[:] = h44
+                h45 = intbv(0)[32:]
+                h45[:] = e_data
+                h46 = intbv(0)[32:]
+                h46[:] = e_data
+                h47 = intbv(0)[32:]
+                h47[:] = e_data
+                h48 = intbv(0)[16:]
+                h48[:] = 1
+                h49 = intbv(0)[4:]
+                h49[:] = w_dte_10[5:1]
+                h50 = intbv(0)[1:]
+                h51 = intbv(0)[11:]
+                h52 = intbv(0)[32:]
+                h52[:] = e_data
+                h51[:] = h52[11:0]
+                h53 = intbv(0)[1:]
+                h53[:] = 0
                 if w_irt_0[32]:
-                    h20[:] = 1
-                h21 = intbv(0)[1:]
-                h21[:] = 0
+                    h53[:] = 1
+                h54 = intbv(0)[1:]
+                h54[:] = 0
                 if w_irt_0[0]:
-                    h21[:] = 1
-                if (((h18 >> 0) & 1) == 1):
-                    h17[:] = h20
+                    h54[:] = 1
+                if (((h51 >> 0) & 1) == 1):
+                    h50[:] = h53
                 else:
-                    h17[:] = h21
-                h22 = intbv(0)[1:]
-                h23 = intbv(0)[11:]
-                h24 = intbv(0)[32:]
-                h24[:] = e_data
-                h23[:] = h24[11:0]
-                h25 = intbv(0)[1:]
-                h25[:] = 0
+                    h50[:] = h54
+                h55 = intbv(0)[1:]
+                h56 = intbv(0)[11:]
+                h57 = intbv(0)[32:]
+                h57[:] = e_data
+                h56[:] = h57[11:0]
+                h58 = intbv(0)[1:]
+                h58[:] = 0
                 if w_irt_0[39]:
-                    h25[:] = 1
-                h26 = intbv(0)[1:]
-                h26[:] = 0
+                    h58[:] = 1
+                h59 = intbv(0)[1:]
+                h59[:] = 0
                 if w_irt_0[7]:
-                    h26[:] = 1
-                if (((h23 >> 0) & 1) == 1):
-                    h22[:] = h25
+                    h59[:] = 1
+                if (((h56 >> 0) & 1) == 1):
+                    h55[:] = h58
                 else:
-                    h22[:] = h26
-                h27 = intbv(0)[3:]
-                h28 = intbv(0)[11:]
-                h29 = intbv(0)[32:]
-                h29[:] = e_data
-                h28[:] = h29[11:0]
-                if (((h28 >> 0) & 1) == 1):
-                    h27[:] = w_irt_0[37:34]
+                    h55[:] = h59
+                h60 = intbv(0)[3:]
+                h61 = intbv(0)[11:]
+                h62 = intbv(0)[32:]
+                h62[:] = e_data
+                h61[:] = h62[11:0]
+                if (((h61 >> 0) & 1) == 1):
+                    h60[:] = w_irt_0[37:34]
                 else:
-                    h27[:] = w_irt_0[5:2]
-                h30 = intbv(0)[1:]
-                h31 = intbv(0)[11:]
-                h32 = intbv(0)[32:]
-                h32[:] = e_data
-                h31[:] = h32[11:0]
-                h33 = intbv(0)[1:]
-                h33[:] = 0
+                    h60[:] = w_irt_0[5:2]
+                h63 = intbv(0)[1:]
+                h64 = intbv(0)[11:]
+                h65 = intbv(0)[32:]
+                h65[:] = e_data
+                h64[:] = h65[11:0]
+                h66 = intbv(0)[1:]
+                h66[:] = 0
                 if w_irt_0[33]:
-                    h33[:] = 1
-                h34 = intbv(0)[1:]
-                h34[:] = 0
+                    h66[:] = 1
+                h67 = intbv(0)[1:]
+                h67[:] = 0
                 if w_irt_0[1]:
-                    h34[:] = 1
-                if (((h31 >> 0) & 1) == 1):
-                    h30[:] = h33
+                    h67[:] = 1
+                if (((h64 >> 0) & 1) == 1):
+                    h63[:] = h66
                 else:
-                    h30[:] = h34
-                h6[:] = 0
-                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h7[11:8] == 0) or (h8[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h9 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h12[11:8] == 0) or (h13[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (h14[11:0] < (h15 << h16))) or (not (((h17 != 0) and (not (h22 != 0))) and (h27 <= 1))))) and (not w_dte_10[5])) and (not (h30 != 0))))):
-                    h6[:] = 1
-                v_wide[:] = h6
+                    h63[:] = h67
+                h39[:] = 0
+                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h40[11:8] == 0) or (h41[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h42 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h45[11:8] == 0) or (h46[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (h47[11:0] < (h48 << h49))) or (not (((h50 != 0) and (not (h55 != 0))) and (h60 <= 1))))) and (not w_dte_10[5])) and (not (h63 != 0))))):
+                    h39[:] = 1
+                v_wide[:] = h39
                 rec_logged.next = v_wide[1:]
                 v_wide[:] = 0
                 v_wide[16:0] = e_device_id
-                h35 = intbv(0)[1:]
-                h35[:] = 0
-                if (e_kind == 2):
-                    h35[:] = 1
-                v_wide[52:51] = h35
-                h36 = intbv(0)[1:]
-                h36[:] = 0
-                if (e_kind == 1):
-                    h36[:] = 1
-                v_wide[54:53] = h36
-                h37 = intbv(0)[1:]
-                h38 = intbv(0)[1:]
-                h38[:] = 0
-                if ((w_dte_0[7:2] != 0) or w_dte_0[63]):
-                    h38[:] = 1
-                h39 = intbv(0)[1:]
-                h39[:] = 0
-                if ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (w_dte_10[62:60] == 3)):
-                    h39[:] = 1
-                if (e_kind != 2):
-                    h37[:] = h38
-                else:
-                    h37[:] = h39
-                v_wide[56:55] = h37
-                v_wide[64:60] = 1
-                rec_entry_lo.next = v_wide[64:]
-                h40 = intbv(0)[66:]
-                h40[:] = ((e_address >> 2) << 2)
-                v_wide[:] = h40[64:]
-                rec_entry_hi.next = v_wide[64:]
-                h41 = intbv(0)[16:]
-                h42 = intbv(0)[32:]
-                h42[:] = e_data
-                h43 = intbv(0)[32:]
-                h43[:] = e_data
-                h44 = intbv(0)[1:]
-                h45 = intbv(0)[1:]
-                h45[:] = 0
-                if w_dte_0[62]:
-                    h45[:] = 1
-                h46 = intbv(0)[1:]
-                h46[:] = 0
-                if w_dte_0[61]:
-                    h46[:] = 1
-                if (e_kind == 1):
-                    h44[:] = h45
-                else:
-                    h44[:] = h46
-                h47 = intbv(0)[32:]
-                h47[:] = e_data
-                h48 = intbv(0)[32:]
-                h48[:] = e_data
-                h49 = intbv(0)[32:]
-                h49[:] = e_data
-                h50 = intbv(0)[16:]
-                h50[:] = 1
-                h51 = intbv(0)[4:]
-                h51[:] = w_dte_10[5:1]
-                h52 = intbv(0)[1:]
-                h53 = intbv(0)[11:]
-                h54 = intbv(0)[32:]
-                h54[:] = e_data
-                h53[:] = h54[11:0]
-                h55 = intbv(0)[1:]
-                h55[:] = 0
-                if w_irt_0[32]:
-                    h55[:] = 1
-                h56 = intbv(0)[1:]
-                h56[:] = 0
-                if w_irt_0[0]:
-                    h56[:] = 1
-                if (((h53 >> 0) & 1) == 1):
-                    h52[:] = h55
-                else:
-                    h52[:] = h56
-                h57 = intbv(0)[1:]
-                h58 = intbv(0)[11:]
-                h59 = intbv(0)[32:]
-                h59[:] = e_data
-                h58[:] = h59[11:0]
-                h60 = intbv(0)[1:]
-                h60[:] = 0
-                if w_irt_0[39]:
-                    h60[:] = 1
-                h61 = intbv(0)[1:]
-                h61[:] = 0
-                if w_irt_0[7]:
-                    h61[:] = 1
-                if (((h58 >> 0) & 1) == 1):
-                    h57[:] = h60
-                else:
-                    h57[:] = h61
-                h62 = intbv(0)[3:]
-                h63 = intbv(0)[11:]
-                h64 = intbv(0)[32:]
-                h64[:] = e_data
-                h63[:] = h64[11:0]
-                if (((h63 >> 0) & 1) == 1):
-                    h62[:] = w_irt_0[37:34]
-                else:
-                    h62[:] = w_irt_0[5:2]
-                h65 = intbv(0)[1:]
-                h66 = intbv(0)[11:]
-                h67 = intbv(0)[32:]
-                h67[:] = e_data
-                h66[:] = h67[11:0]
                 h68 = intbv(0)[1:]
                 h68[:] = 0
-                if w_irt_0[33]:
+                if (e_kind == 2):
                     h68[:] = 1
+                v_wide[52:51] = h68
                 h69 = intbv(0)[1:]
                 h69[:] = 0
-                if w_irt_0[1]:
+                if (e_kind == 1):
                     h69[:] = 1
-                if (((h66 >> 0) & 1) == 1):
-                    h65[:] = h68
+                v_wide[54:53] = h69
+                h70 = intbv(0)[1:]
+                h71 = intbv(0)[1:]
+                h71[:] = 0
+                if ((w_dte_0[7:2] != 0) or w_dte_0[63]):
+                    h71[:] = 1
+                h72 = intbv(0)[1:]
+                h72[:] = 0
+                if ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (w_dte_10[62:60] == 3)):
+                    h72[:] = 1
+                if (e_kind != 2):
+                    h70[:] = h71
                 else:
-                    h65[:] = h69
-                h70 = intbv(0)[17:]
-                h71 = intbv(0)[16:]
-                h71[:] = 1
-                h72 = intbv(0)[4:]
-                h72[:] = r_EVT_LOG_BAR[60:56]
-                h70[:] = ((h71 << h72) + 0x10000) - 1
-                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h42[11:8] == 0) or (h43[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h44 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h47[11:8] == 0) or (h48[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (h49[11:0] < (h50 << h51))) or (not (((h52 != 0) and (not (h57 != 0))) and (h62 <= 1))))) and (not w_dte_10[5])) and (not (h65 != 0))))):
-                    h41[:] = ((r_EVT_LOG_TAIL[19:4] + 1) & h70[16:])
+                    h70[:] = h72
+                v_wide[56:55] = h70
+                v_wide[64:60] = 1
+                rec_entry_lo.next = v_wide[64:]
+                h73 = intbv(0)[64:]
+                h73[:] = (e_address >> 2)
+                h74 = intbv(0)[66:]
+                h74[:] = concat(h73, "00")
+                v_wide[:] = h74[64:]
+                rec_entry_hi.next = v_wide[64:]
+                h75 = intbv(0)[16:]
+                h76 = intbv(0)[32:]
+                h76[:] = e_data
+                h77 = intbv(0)[32:]
+                h77[:] = e_data
+                h78 = intbv(0)[1:]
+                h79 = intbv(0)[1:]
+                h79[:] = 0
+                if w_dte_0[62]:
+                    h79[:] = 1
+                h80 = intbv(0)[1:]
+                h80[:] = 0
+                if w_dte_0[61]:
+                    h80[:] = 1
+                if (e_kind == 1):
+                    h78[:] = h79
                 else:
-                    h41[:] = r_EVT_LOG_TAIL[19:4]
-                v_wide[:] = (h41 << 4)
+                    h78[:] = h80
+                h81 = intbv(0)[32:]
+                h81[:] = e_data
+                h82 = intbv(0)[32:]
+                h82[:] = e_data
+                h83 = intbv(0)[32:]
+                h83[:] = e_data
+                h84 = intbv(0)[16:]
+                h84[:] = 1
+                h85 = intbv(0)[4:]
+                h85[:] = w_dte_10[5:1]
+                h86 = intbv(0)[1:]
+                h87 = intbv(0)[11:]
+                h88 = intbv(0)[32:]
+                h88[:] = e_data
+                h87[:] = h88[11:0]
+                h89 = intbv(0)[1:]
+                h89[:] = 0
+                if w_irt_0[32]:
+                    h89[:] = 1
+                h90 = intbv(0)[1:]
+                h90[:] = 0
+                if w_irt_0[0]:
+                    h90[:] = 1
+                if (((h87 >> 0) & 1) == 1):
+                    h86[:] = h89
+                else:
+                    h86[:] = h90
+                h91 = intbv(0)[1:]
+                h92 = intbv(0)[11:]
+                h93 = intbv(0)[32:]
+                h93[:] = e_data
+                h92[:] = h93[11:0]
+                h94 = intbv(0)[1:]
+                h94[:] = 0
+                if w_irt_0[39]:
+                    h94[:] = 1
+                h95 = intbv(0)[1:]
+                h95[:] = 0
+                if w_irt_0[7]:
+                    h95[:] = 1
+                if (((h92 >> 0) & 1) == 1):
+                    h91[:] = h94
+                else:
+                    h91[:] = h95
+                h96 = intbv(0)[3:]
+                h97 = intbv(0)[11:]
+                h98 = intbv(0)[32:]
+                h98[:] = e_data
+                h97[:] = h98[11:0]
+                if (((h97 >> 0) & 1) == 1):
+                    h96[:] = w_irt_0[37:34]
+                else:
+                    h96[:] = w_irt_0[5:2]
+                h99 = intbv(0)[1:]
+                h100 = intbv(0)[11:]
+                h101 = intbv(0)[32:]
+                h101[:] = e_data
+                h100[:] = h101[11:0]
+                h102 = intbv(0)[1:]
+                h102[:] = 0
+                if w_irt_0[33]:
+                    h102[:] = 1
+                h103 = intbv(0)[1:]
+                h103[:] = 0
+                if w_irt_0[1]:
+                    h103[:] = 1
+                if (((h100 >> 0) & 1) == 1):
+                    h99[:] = h102
+                else:
+                    h99[:] = h103
+                h104 = intbv(0)[16:]
+                h104[:] = concat("0", r_EVT_LOG_TAIL[19:4])
+                h105 = intbv(0)[16:]
+                h105[:] = h104 + 1
+                h106 = intbv(0)[16:]
+                h106[:] = 1
+                h107 = intbv(0)[4:]
+                h107[:] = r_EVT_LOG_BAR[60:56]
+                h108 = intbv(0)[16:]
+                h108[:] = (h106 << h107)
+                h109 = intbv(0)[17:]
+                h109[:] = concat("0", h108)
+                h110 = intbv(0)[17:]
+                h110[:] = (h109 + 0x10000) - 1
+                h111 = intbv(0)[16:]
+                h111[:] = h110[16:]
+                h112 = intbv(0)[16:]
+                h112[:] = h105 & h111
+                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h76[11:8] == 0) or (h77[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h78 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h81[11:8] == 0) or (h82[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (h83[11:0] < (h84 << h85))) or (not (((h86 != 0) and (not (h91 != 0))) and (h96 <= 1))))) and (not w_dte_10[5])) and (not (h99 != 0))))):
+                    h75[:] = h112
+                else:
+                    h75[:] = r_EVT_LOG_TAIL[19:4]
+                v_wide[:] = concat(h75, "0000")
                 rec_tail.next = v_wide[64:]
                 st.next = S.ST0
-            elif ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (h75 != 0)):  # spec: specs/amd_iommu.vspec:516
+            elif ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (h115 != 0)):  # spec: specs/amd_iommu.vspec:516
                 status.next = 3
                 v_wide[:] = 0
                 rec_outcome.next = v_wide[2:]
@@ -2920,7 +3044,7 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                 rec_entry_lo.next = v_wide[64:]
                 v_wide[:] = 0
                 rec_entry_hi.next = v_wide[64:]
-                v_wide[:] = (r_EVT_LOG_TAIL[19:4] << 4)
+                v_wide[:] = concat(r_EVT_LOG_TAIL[19:4], "0000")
                 rec_tail.next = v_wide[64:]
                 st.next = S.ST0
             elif (wk_io_ok != 0):  # spec: specs/amd_iommu.vspec:521
@@ -2949,10 +3073,10 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                 rec_entry_lo.next = v_wide[64:]
                 v_wide[:] = 0
                 rec_entry_hi.next = v_wide[64:]
-                v_wide[:] = (r_EVT_LOG_TAIL[19:4] << 4)
+                v_wide[:] = concat(r_EVT_LOG_TAIL[19:4], "0000")
                 rec_tail.next = v_wide[64:]
                 st.next = S.ST0
-            elif ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h142 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))):  # spec: specs/amd_iommu.vspec:526
+            elif ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h188 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))):  # spec: specs/amd_iommu.vspec:526
                 status.next = 5
                 v_wide[:] = 3
                 rec_outcome.next = v_wide[2:]
@@ -2972,193 +3096,51 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                 rec_rq_eoi.next = v_wide[1:]
                 v_wide[:] = 2
                 rec_code.next = v_wide[4:]
-                h78 = intbv(0)[1:]
-                h79 = intbv(0)[32:]
-                h79[:] = e_data
-                h80 = intbv(0)[32:]
-                h80[:] = e_data
-                h81 = intbv(0)[1:]
-                h82 = intbv(0)[1:]
-                h82[:] = 0
-                if w_dte_0[62]:
-                    h82[:] = 1
-                h83 = intbv(0)[1:]
-                h83[:] = 0
-                if w_dte_0[61]:
-                    h83[:] = 1
-                if (e_kind == 1):
-                    h81[:] = h82
-                else:
-                    h81[:] = h83
-                h84 = intbv(0)[32:]
-                h84[:] = e_data
-                h85 = intbv(0)[32:]
-                h85[:] = e_data
-                h86 = intbv(0)[32:]
-                h86[:] = e_data
-                h87 = intbv(0)[16:]
-                h87[:] = 1
-                h88 = intbv(0)[4:]
-                h88[:] = w_dte_10[5:1]
-                h89 = intbv(0)[1:]
-                h90 = intbv(0)[11:]
-                h91 = intbv(0)[32:]
-                h91[:] = e_data
-                h90[:] = h91[11:0]
-                h92 = intbv(0)[1:]
-                h92[:] = 0
-                if w_irt_0[32]:
-                    h92[:] = 1
-                h93 = intbv(0)[1:]
-                h93[:] = 0
-                if w_irt_0[0]:
-                    h93[:] = 1
-                if (((h90 >> 0) & 1) == 1):
-                    h89[:] = h92
-                else:
-                    h89[:] = h93
-                h94 = intbv(0)[1:]
-                h95 = intbv(0)[11:]
-                h96 = intbv(0)[32:]
-                h96[:] = e_data
-                h95[:] = h96[11:0]
-                h97 = intbv(0)[1:]
-                h97[:] = 0
-                if w_irt_0[39]:
-                    h97[:] = 1
-                h98 = intbv(0)[1:]
-                h98[:] = 0
-                if w_irt_0[7]:
-                    h98[:] = 1
-                if (((h95 >> 0) & 1) == 1):
-                    h94[:] = h97
-                else:
-                    h94[:] = h98
-                h99 = intbv(0)[3:]
-                h100 = intbv(0)[11:]
-                h101 = intbv(0)[32:]
-                h101[:] = e_data
-                h100[:] = h101[11:0]
-                if (((h100 >> 0) & 1) == 1):
-                    h99[:] = w_irt_0[37:34]
-                else:
-                    h99[:] = w_irt_0[5:2]
-                h102 = intbv(0)[1:]
-                h103 = intbv(0)[11:]
-                h104 = intbv(0)[32:]
-                h104[:] = e_data
-                h103[:] = h104[11:0]
-                h105 = intbv(0)[1:]
-                h105[:] = 0
-                if w_irt_0[33]:
-                    h105[:] = 1
-                h106 = intbv(0)[1:]
-                h106[:] = 0
-                if w_irt_0[1]:
-                    h106[:] = 1
-                if (((h103 >> 0) & 1) == 1):
-                    h102[:] = h105
-                else:
-                    h102[:] = h106
-                h78[:] = 0
-                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h79[11:8] == 0) or (h80[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h81 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h84[11:8] == 0) or (h85[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (h86[11:0] < (h87 << h88))) or (not (((h89 != 0) and (not (h94 != 0))) and (h99 <= 1))))) and (not w_dte_10[5])) and (not (h102 != 0))))):
-                    h78[:] = 1
-                v_wide[:] = h78
-                rec_logged.next = v_wide[1:]
-                v_wide[:] = 0
-                v_wide[16:0] = e_device_id
-                v_wide[48:32] = w_dte_8[16:0]
-                h107 = intbv(0)[1:]
-                h107[:] = 0
-                if ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) or (wk_io_PR != 0)):
-                    h107[:] = 1
-                v_wide[53:52] = h107
-                h108 = intbv(0)[1:]
-                h108[:] = 0
-                if (e_kind == 1):
-                    h108[:] = 1
-                v_wide[54:53] = h108
-                h109 = intbv(0)[1:]
-                h109[:] = 0
-                if ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) or (wk_io_PE != 0)):
-                    h109[:] = 1
-                v_wide[55:54] = h109
-                v_wide[56:55] = wk_io_RZ
-                v_wide[64:60] = 2
-                rec_entry_lo.next = v_wide[64:]
-                v_wide[:] = e_address
-                rec_entry_hi.next = v_wide[64:]
-                h110 = intbv(0)[16:]
-                h111 = intbv(0)[32:]
-                h111[:] = e_data
-                h112 = intbv(0)[32:]
-                h112[:] = e_data
-                h113 = intbv(0)[1:]
-                h114 = intbv(0)[1:]
-                h114[:] = 0
-                if w_dte_0[62]:
-                    h114[:] = 1
-                h115 = intbv(0)[1:]
-                h115[:] = 0
-                if w_dte_0[61]:
-                    h115[:] = 1
-                if (e_kind == 1):
-                    h113[:] = h114
-                else:
-                    h113[:] = h115
-                h116 = intbv(0)[32:]
-                h116[:] = e_data
-                h117 = intbv(0)[32:]
-                h117[:] = e_data
-                h118 = intbv(0)[32:]
-                h118[:] = e_data
-                h119 = intbv(0)[16:]
-                h119[:] = 1
-                h120 = intbv(0)[4:]
-                h120[:] = w_dte_10[5:1]
+                h118 = intbv(0)[1:]
+                h119 = intbv(0)[32:]
+                h119[:] = e_data
+                h120 = intbv(0)[32:]
+                h120[:] = e_data
                 h121 = intbv(0)[1:]
-                h122 = intbv(0)[11:]
-                h123 = intbv(0)[32:]
-                h123[:] = e_data
-                h122[:] = h123[11:0]
-                h124 = intbv(0)[1:]
-                h124[:] = 0
-                if w_irt_0[32]:
-                    h124[:] = 1
-                h125 = intbv(0)[1:]
-                h125[:] = 0
-                if w_irt_0[0]:
-                    h125[:] = 1
-                if (((h122 >> 0) & 1) == 1):
-                    h121[:] = h124
+                h122 = intbv(0)[1:]
+                h122[:] = 0
+                if w_dte_0[62]:
+                    h122[:] = 1
+                h123 = intbv(0)[1:]
+                h123[:] = 0
+                if w_dte_0[61]:
+                    h123[:] = 1
+                if (e_kind == 1):
+                    h121[:] = h122
                 else:
-                    h121[:] = h125
-                h126 = intbv(0)[1:]
-                h127 = intbv(0)[11:]
-                h128 = intbv(0)[32:]
-                h128[:] = e_data
-                h127[:] = h128[11:0]
+                    h121[:] = h123
+                h124 = intbv(0)[32:]
+                h124[:] = e_data
+                h125 = intbv(0)[32:]
+                h125[:] = e_data
+                h126 = intbv(0)[32:]
+                h126[:] = e_data
+                h127 = intbv(0)[16:]
+                h127[:] = 1
+                h128 = intbv(0)[4:]
+                h128[:] = w_dte_10[5:1]
                 h129 = intbv(0)[1:]
-                h129[:] = 0
-                if w_irt_0[39]:
-                    h129[:] = 1
-                h130 = intbv(0)[1:]
-                h130[:] = 0
-                if w_irt_0[7]:
-                    h130[:] = 1
-                if (((h127 >> 0) & 1) == 1):
-                    h126[:] = h129
+                h130 = intbv(0)[11:]
+                h131 = intbv(0)[32:]
+                h131[:] = e_data
+                h130[:] = h131[11:0]
+                h132 = intbv(0)[1:]
+                h132[:] = 0
+                if w_irt_0[32]:
+                    h132[:] = 1
+                h133 = intbv(0)[1:]
+                h133[:] = 0
+                if w_irt_0[0]:
+                    h133[:] = 1
+                if (((h130 >> 0) & 1) == 1):
+                    h129[:] = h132
                 else:
-                    h126[:] = h130
-                h131 = intbv(0)[3:]
-                h132 = intbv(0)[11:]
-                h133 = intbv(0)[32:]
-                h133[:] = e_data
-                h132[:] = h133[11:0]
-                if (((h132 >> 0) & 1) == 1):
-                    h131[:] = w_irt_0[37:34]
-                else:
-                    h131[:] = w_irt_0[5:2]
+                    h129[:] = h133
                 h134 = intbv(0)[1:]
                 h135 = intbv(0)[11:]
                 h136 = intbv(0)[32:]
@@ -3166,27 +3148,181 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                 h135[:] = h136[11:0]
                 h137 = intbv(0)[1:]
                 h137[:] = 0
-                if w_irt_0[33]:
+                if w_irt_0[39]:
                     h137[:] = 1
                 h138 = intbv(0)[1:]
                 h138[:] = 0
-                if w_irt_0[1]:
+                if w_irt_0[7]:
                     h138[:] = 1
                 if (((h135 >> 0) & 1) == 1):
                     h134[:] = h137
                 else:
                     h134[:] = h138
-                h139 = intbv(0)[17:]
-                h140 = intbv(0)[16:]
-                h140[:] = 1
-                h141 = intbv(0)[4:]
-                h141[:] = r_EVT_LOG_BAR[60:56]
-                h139[:] = ((h140 << h141) + 0x10000) - 1
-                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h111[11:8] == 0) or (h112[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h113 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h116[11:8] == 0) or (h117[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (h118[11:0] < (h119 << h120))) or (not (((h121 != 0) and (not (h126 != 0))) and (h131 <= 1))))) and (not w_dte_10[5])) and (not (h134 != 0))))):
-                    h110[:] = ((r_EVT_LOG_TAIL[19:4] + 1) & h139[16:])
+                h139 = intbv(0)[3:]
+                h140 = intbv(0)[11:]
+                h141 = intbv(0)[32:]
+                h141[:] = e_data
+                h140[:] = h141[11:0]
+                if (((h140 >> 0) & 1) == 1):
+                    h139[:] = w_irt_0[37:34]
                 else:
-                    h110[:] = r_EVT_LOG_TAIL[19:4]
-                v_wide[:] = (h110 << 4)
+                    h139[:] = w_irt_0[5:2]
+                h142 = intbv(0)[1:]
+                h143 = intbv(0)[11:]
+                h144 = intbv(0)[32:]
+                h144[:] = e_data
+                h143[:] = h144[11:0]
+                h145 = intbv(0)[1:]
+                h145[:] = 0
+                if w_irt_0[33]:
+                    h145[:] = 1
+                h146 = intbv(0)[1:]
+                h146[:] = 0
+                if w_irt_0[1]:
+                    h146[:] = 1
+                if (((h143 >> 0) & 1) == 1):
+                    h142[:] = h145
+                else:
+                    h142[:] = h146
+                h118[:] = 0
+                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h119[11:8] == 0) or (h120[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h121 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h124[11:8] == 0) or (h125[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (h126[11:0] < (h127 << h128))) or (not (((h129 != 0) and (not (h134 != 0))) and (h139 <= 1))))) and (not w_dte_10[5])) and (not (h142 != 0))))):
+                    h118[:] = 1
+                v_wide[:] = h118
+                rec_logged.next = v_wide[1:]
+                v_wide[:] = 0
+                v_wide[16:0] = e_device_id
+                v_wide[48:32] = w_dte_8[16:0]
+                h147 = intbv(0)[1:]
+                h147[:] = 0
+                if ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) or (wk_io_PR != 0)):
+                    h147[:] = 1
+                v_wide[53:52] = h147
+                h148 = intbv(0)[1:]
+                h148[:] = 0
+                if (e_kind == 1):
+                    h148[:] = 1
+                v_wide[54:53] = h148
+                h149 = intbv(0)[1:]
+                h149[:] = 0
+                if ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) or (wk_io_PE != 0)):
+                    h149[:] = 1
+                v_wide[55:54] = h149
+                v_wide[56:55] = wk_io_RZ
+                v_wide[64:60] = 2
+                rec_entry_lo.next = v_wide[64:]
+                v_wide[:] = e_address
+                rec_entry_hi.next = v_wide[64:]
+                h150 = intbv(0)[16:]
+                h151 = intbv(0)[32:]
+                h151[:] = e_data
+                h152 = intbv(0)[32:]
+                h152[:] = e_data
+                h153 = intbv(0)[1:]
+                h154 = intbv(0)[1:]
+                h154[:] = 0
+                if w_dte_0[62]:
+                    h154[:] = 1
+                h155 = intbv(0)[1:]
+                h155[:] = 0
+                if w_dte_0[61]:
+                    h155[:] = 1
+                if (e_kind == 1):
+                    h153[:] = h154
+                else:
+                    h153[:] = h155
+                h156 = intbv(0)[32:]
+                h156[:] = e_data
+                h157 = intbv(0)[32:]
+                h157[:] = e_data
+                h158 = intbv(0)[32:]
+                h158[:] = e_data
+                h159 = intbv(0)[16:]
+                h159[:] = 1
+                h160 = intbv(0)[4:]
+                h160[:] = w_dte_10[5:1]
+                h161 = intbv(0)[1:]
+                h162 = intbv(0)[11:]
+                h163 = intbv(0)[32:]
+                h163[:] = e_data
+                h162[:] = h163[11:0]
+                h164 = intbv(0)[1:]
+                h164[:] = 0
+                if w_irt_0[32]:
+                    h164[:] = 1
+                h165 = intbv(0)[1:]
+                h165[:] = 0
+                if w_irt_0[0]:
+                    h165[:] = 1
+                if (((h162 >> 0) & 1) == 1):
+                    h161[:] = h164
+                else:
+                    h161[:] = h165
+                h166 = intbv(0)[1:]
+                h167 = intbv(0)[11:]
+                h168 = intbv(0)[32:]
+                h168[:] = e_data
+                h167[:] = h168[11:0]
+                h169 = intbv(0)[1:]
+                h169[:] = 0
+                if w_irt_0[39]:
+                    h169[:] = 1
+                h170 = intbv(0)[1:]
+                h170[:] = 0
+                if w_irt_0[7]:
+                    h170[:] = 1
+                if (((h167 >> 0) & 1) == 1):
+                    h166[:] = h169
+                else:
+                    h166[:] = h170
+                h171 = intbv(0)[3:]
+                h172 = intbv(0)[11:]
+                h173 = intbv(0)[32:]
+                h173[:] = e_data
+                h172[:] = h173[11:0]
+                if (((h172 >> 0) & 1) == 1):
+                    h171[:] = w_irt_0[37:34]
+                else:
+                    h171[:] = w_irt_0[5:2]
+                h174 = intbv(0)[1:]
+                h175 = intbv(0)[11:]
+                h176 = intbv(0)[32:]
+                h176[:] = e_data
+                h175[:] = h176[11:0]
+                h177 = intbv(0)[1:]
+                h177[:] = 0
+                if w_irt_0[33]:
+                    h177[:] = 1
+                h178 = intbv(0)[1:]
+                h178[:] = 0
+                if w_irt_0[1]:
+                    h178[:] = 1
+                if (((h175 >> 0) & 1) == 1):
+                    h174[:] = h177
+                else:
+                    h174[:] = h178
+                h179 = intbv(0)[16:]
+                h179[:] = concat("0", r_EVT_LOG_TAIL[19:4])
+                h180 = intbv(0)[16:]
+                h180[:] = h179 + 1
+                h181 = intbv(0)[16:]
+                h181[:] = 1
+                h182 = intbv(0)[4:]
+                h182[:] = r_EVT_LOG_BAR[60:56]
+                h183 = intbv(0)[16:]
+                h183[:] = (h181 << h182)
+                h184 = intbv(0)[17:]
+                h184[:] = concat("0", h183)
+                h185 = intbv(0)[17:]
+                h185[:] = (h184 + 0x10000) - 1
+                h186 = intbv(0)[16:]
+                h186[:] = h185[16:]
+                h187 = intbv(0)[16:]
+                h187[:] = h180 & h186
+                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h151[11:8] == 0) or (h152[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h153 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h156[11:8] == 0) or (h157[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (h158[11:0] < (h159 << h160))) or (not (((h161 != 0) and (not (h166 != 0))) and (h171 <= 1))))) and (not w_dte_10[5])) and (not (h174 != 0))))):
+                    h150[:] = h187
+                else:
+                    h150[:] = r_EVT_LOG_TAIL[19:4]
+                v_wide[:] = concat(h150, "0000")
                 rec_tail.next = v_wide[64:]
                 st.next = S.ST0
             elif ((e_kind == 2) and (not w_dte_10[0])):  # spec: specs/amd_iommu.vspec:543
@@ -3197,23 +3333,23 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                 rec_address.next = v_wide[64:]
                 v_wide[:] = e_data
                 rec_data.next = v_wide[32:]
-                h145 = intbv(0)[32:]
-                h145[:] = e_data
-                v_wide[:] = h145[8:0]
+                h191 = intbv(0)[32:]
+                h191[:] = e_data
+                v_wide[:] = h191[8:0]
                 rec_vector.next = v_wide[8:]
-                h146 = intbv(0)[64:]
-                h146[:] = e_address
-                v_wide[:] = h146[20:12]
+                h192 = intbv(0)[64:]
+                h192[:] = e_address
+                v_wide[:] = h192[20:12]
                 rec_destination.next = v_wide[8:]
-                h147 = intbv(0)[1:]
-                h147[:] = 0
+                h193 = intbv(0)[1:]
+                h193[:] = 0
                 if e_address[2]:
-                    h147[:] = 1
-                v_wide[:] = h147
+                    h193[:] = 1
+                v_wide[:] = h193
                 rec_dest_mode.next = v_wide[1:]
-                h148 = intbv(0)[32:]
-                h148[:] = e_data
-                v_wide[:] = h148[11:8]
+                h194 = intbv(0)[32:]
+                h194[:] = e_data
+                v_wide[:] = h194[11:8]
                 rec_int_type.next = v_wide[3:]
                 v_wide[:] = 0
                 rec_rq_eoi.next = v_wide[1:]
@@ -3225,10 +3361,10 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                 rec_entry_lo.next = v_wide[64:]
                 v_wide[:] = 0
                 rec_entry_hi.next = v_wide[64:]
-                v_wide[:] = (r_EVT_LOG_TAIL[19:4] << 4)
+                v_wide[:] = concat(r_EVT_LOG_TAIL[19:4], "0000")
                 rec_tail.next = v_wide[64:]
                 st.next = S.ST0
-            elif ((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and (h153 != 0)):  # spec: specs/amd_iommu.vspec:553
+            elif ((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and (h199 != 0)):  # spec: specs/amd_iommu.vspec:553
                 status.next = 7
                 v_wide[:] = 0
                 rec_outcome.next = v_wide[2:]
@@ -3236,23 +3372,23 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                 rec_address.next = v_wide[64:]
                 v_wide[:] = e_data
                 rec_data.next = v_wide[32:]
-                h149 = intbv(0)[32:]
-                h149[:] = e_data
-                v_wide[:] = h149[8:0]
+                h195 = intbv(0)[32:]
+                h195[:] = e_data
+                v_wide[:] = h195[8:0]
                 rec_vector.next = v_wide[8:]
-                h150 = intbv(0)[64:]
-                h150[:] = e_address
-                v_wide[:] = h150[20:12]
+                h196 = intbv(0)[64:]
+                h196[:] = e_address
+                v_wide[:] = h196[20:12]
                 rec_destination.next = v_wide[8:]
-                h151 = intbv(0)[1:]
-                h151[:] = 0
+                h197 = intbv(0)[1:]
+                h197[:] = 0
                 if e_address[2]:
-                    h151[:] = 1
-                v_wide[:] = h151
+                    h197[:] = 1
+                v_wide[:] = h197
                 rec_dest_mode.next = v_wide[1:]
-                h152 = intbv(0)[32:]
-                h152[:] = e_data
-                v_wide[:] = h152[11:8]
+                h198 = intbv(0)[32:]
+                h198[:] = e_data
+                v_wide[:] = h198[11:8]
                 rec_int_type.next = v_wide[3:]
                 v_wide[:] = 0
                 rec_rq_eoi.next = v_wide[1:]
@@ -3264,10 +3400,10 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                 rec_entry_lo.next = v_wide[64:]
                 v_wide[:] = 0
                 rec_entry_hi.next = v_wide[64:]
-                v_wide[:] = (r_EVT_LOG_TAIL[19:4] << 4)
+                v_wide[:] = concat(r_EVT_LOG_TAIL[19:4], "0000")
                 rec_tail.next = v_wide[64:]
                 st.next = S.ST0
-            elif ((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h181[11:8] == 0) or (h182[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and (h183[11:0] < (h184 << h185))) and (((h186 != 0) and (not (h191 != 0))) and (h196 <= 1))):  # spec: specs/amd_iommu.vspec:563
+            elif ((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h227[11:8] == 0) or (h228[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and (h229[11:0] < (h230 << h231))) and (((h232 != 0) and (not (h237 != 0))) and (h242 <= 1))):  # spec: specs/amd_iommu.vspec:563
                 status.next = 8
                 v_wide[:] = 2
                 rec_outcome.next = v_wide[2:]
@@ -3275,76 +3411,76 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                 rec_address.next = v_wide[64:]
                 v_wide[:] = 0
                 rec_data.next = v_wide[32:]
-                h162 = intbv(0)[8:]
-                h163 = intbv(0)[11:]
-                h164 = intbv(0)[32:]
-                h164[:] = e_data
-                h163[:] = h164[11:0]
-                if (((h163 >> 0) & 1) == 1):
-                    h162[:] = w_irt_0[56:48]
+                h208 = intbv(0)[8:]
+                h209 = intbv(0)[11:]
+                h210 = intbv(0)[32:]
+                h210[:] = e_data
+                h209[:] = h210[11:0]
+                if (((h209 >> 0) & 1) == 1):
+                    h208[:] = w_irt_0[56:48]
                 else:
-                    h162[:] = w_irt_0[24:16]
-                v_wide[:] = h162
+                    h208[:] = w_irt_0[24:16]
+                v_wide[:] = h208
                 rec_vector.next = v_wide[8:]
-                h165 = intbv(0)[8:]
-                h166 = intbv(0)[11:]
-                h167 = intbv(0)[32:]
-                h167[:] = e_data
-                h166[:] = h167[11:0]
-                if (((h166 >> 0) & 1) == 1):
-                    h165[:] = w_irt_0[48:40]
+                h211 = intbv(0)[8:]
+                h212 = intbv(0)[11:]
+                h213 = intbv(0)[32:]
+                h213[:] = e_data
+                h212[:] = h213[11:0]
+                if (((h212 >> 0) & 1) == 1):
+                    h211[:] = w_irt_0[48:40]
                 else:
-                    h165[:] = w_irt_0[16:8]
-                v_wide[:] = h165
+                    h211[:] = w_irt_0[16:8]
+                v_wide[:] = h211
                 rec_destination.next = v_wide[8:]
-                h168 = intbv(0)[1:]
-                h169 = intbv(0)[11:]
-                h170 = intbv(0)[32:]
-                h170[:] = e_data
-                h169[:] = h170[11:0]
-                h171 = intbv(0)[1:]
-                h171[:] = 0
+                h214 = intbv(0)[1:]
+                h215 = intbv(0)[11:]
+                h216 = intbv(0)[32:]
+                h216[:] = e_data
+                h215[:] = h216[11:0]
+                h217 = intbv(0)[1:]
+                h217[:] = 0
                 if w_irt_0[38]:
-                    h171[:] = 1
-                h172 = intbv(0)[1:]
-                h172[:] = 0
+                    h217[:] = 1
+                h218 = intbv(0)[1:]
+                h218[:] = 0
                 if w_irt_0[6]:
-                    h172[:] = 1
-                if (((h169 >> 0) & 1) == 1):
-                    h168[:] = h171
+                    h218[:] = 1
+                if (((h215 >> 0) & 1) == 1):
+                    h214[:] = h217
                 else:
-                    h168[:] = h172
-                v_wide[:] = h168
+                    h214[:] = h218
+                v_wide[:] = h214
                 rec_dest_mode.next = v_wide[1:]
-                h173 = intbv(0)[3:]
-                h174 = intbv(0)[11:]
-                h175 = intbv(0)[32:]
-                h175[:] = e_data
-                h174[:] = h175[11:0]
-                if (((h174 >> 0) & 1) == 1):
-                    h173[:] = w_irt_0[37:34]
+                h219 = intbv(0)[3:]
+                h220 = intbv(0)[11:]
+                h221 = intbv(0)[32:]
+                h221[:] = e_data
+                h220[:] = h221[11:0]
+                if (((h220 >> 0) & 1) == 1):
+                    h219[:] = w_irt_0[37:34]
                 else:
-                    h173[:] = w_irt_0[5:2]
-                v_wide[:] = h173
+                    h219[:] = w_irt_0[5:2]
+                v_wide[:] = h219
                 rec_int_type.next = v_wide[3:]
-                h176 = intbv(0)[1:]
-                h177 = intbv(0)[11:]
-                h178 = intbv(0)[32:]
-                h178[:] = e_data
-                h177[:] = h178[11:0]
-                h179 = intbv(0)[1:]
-                h179[:] = 0
+                h222 = intbv(0)[1:]
+                h223 = intbv(0)[11:]
+                h224 = intbv(0)[32:]
+                h224[:] = e_data
+                h223[:] = h224[11:0]
+                h225 = intbv(0)[1:]
+                h225[:] = 0
                 if w_irt_0[37]:
-                    h179[:] = 1
-                h180 = intbv(0)[1:]
-                h180[:] = 0
+                    h225[:] = 1
+                h226 = intbv(0)[1:]
+                h226[:] = 0
                 if w_irt_0[5]:
-                    h180[:] = 1
-                if (((h177 >> 0) & 1) == 1):
-                    h176[:] = h179
+                    h226[:] = 1
+                if (((h223 >> 0) & 1) == 1):
+                    h222[:] = h225
                 else:
-                    h176[:] = h180
-                v_wide[:] = h176
+                    h222[:] = h226
+                v_wide[:] = h222
                 rec_rq_eoi.next = v_wide[1:]
                 v_wide[:] = 0
                 rec_code.next = v_wide[4:]
@@ -3354,10 +3490,10 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                 rec_entry_lo.next = v_wide[64:]
                 v_wide[:] = 0
                 rec_entry_hi.next = v_wide[64:]
-                v_wide[:] = (r_EVT_LOG_TAIL[19:4] << 4)
+                v_wide[:] = concat(r_EVT_LOG_TAIL[19:4], "0000")
                 rec_tail.next = v_wide[64:]
                 st.next = S.ST0
-            elif (((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h278[11:8] == 0) or (h279[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (h280[11:0] < (h281 << h282))) or (not (((h283 != 0) and (not (h288 != 0))) and (h293 <= 1))))):  # spec: specs/amd_iommu.vspec:572
+            elif (((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h330[11:8] == 0) or (h331[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (h332[11:0] < (h333 << h334))) or (not (((h335 != 0) and (not (h340 != 0))) and (h345 <= 1))))):  # spec: specs/amd_iommu.vspec:572
                 status.next = 9
                 v_wide[:] = 3
                 rec_outcome.next = v_wide[2:]
@@ -3377,262 +3513,274 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                 rec_rq_eoi.next = v_wide[1:]
                 v_wide[:] = 2
                 rec_code.next = v_wide[4:]
-                h199 = intbv(0)[1:]
-                h200 = intbv(0)[32:]
-                h200[:] = e_data
-                h201 = intbv(0)[32:]
-                h201[:] = e_data
-                h202 = intbv(0)[1:]
-                h203 = intbv(0)[1:]
-                h203[:] = 0
+                h245 = intbv(0)[1:]
+                h246 = intbv(0)[32:]
+                h246[:] = e_data
+                h247 = intbv(0)[32:]
+                h247[:] = e_data
+                h248 = intbv(0)[1:]
+                h249 = intbv(0)[1:]
+                h249[:] = 0
                 if w_dte_0[62]:
-                    h203[:] = 1
-                h204 = intbv(0)[1:]
-                h204[:] = 0
+                    h249[:] = 1
+                h250 = intbv(0)[1:]
+                h250[:] = 0
                 if w_dte_0[61]:
-                    h204[:] = 1
+                    h250[:] = 1
                 if (e_kind == 1):
-                    h202[:] = h203
+                    h248[:] = h249
                 else:
-                    h202[:] = h204
-                h205 = intbv(0)[32:]
-                h205[:] = e_data
-                h206 = intbv(0)[32:]
-                h206[:] = e_data
-                h207 = intbv(0)[32:]
-                h207[:] = e_data
-                h208 = intbv(0)[16:]
-                h208[:] = 1
-                h209 = intbv(0)[4:]
-                h209[:] = w_dte_10[5:1]
-                h210 = intbv(0)[1:]
-                h211 = intbv(0)[11:]
-                h212 = intbv(0)[32:]
-                h212[:] = e_data
-                h211[:] = h212[11:0]
-                h213 = intbv(0)[1:]
-                h213[:] = 0
+                    h248[:] = h250
+                h251 = intbv(0)[32:]
+                h251[:] = e_data
+                h252 = intbv(0)[32:]
+                h252[:] = e_data
+                h253 = intbv(0)[32:]
+                h253[:] = e_data
+                h254 = intbv(0)[16:]
+                h254[:] = 1
+                h255 = intbv(0)[4:]
+                h255[:] = w_dte_10[5:1]
+                h256 = intbv(0)[1:]
+                h257 = intbv(0)[11:]
+                h258 = intbv(0)[32:]
+                h258[:] = e_data
+                h257[:] = h258[11:0]
+                h259 = intbv(0)[1:]
+                h259[:] = 0
                 if w_irt_0[32]:
-                    h213[:] = 1
-                h214 = intbv(0)[1:]
-                h214[:] = 0
+                    h259[:] = 1
+                h260 = intbv(0)[1:]
+                h260[:] = 0
                 if w_irt_0[0]:
-                    h214[:] = 1
-                if (((h211 >> 0) & 1) == 1):
-                    h210[:] = h213
+                    h260[:] = 1
+                if (((h257 >> 0) & 1) == 1):
+                    h256[:] = h259
                 else:
-                    h210[:] = h214
-                h215 = intbv(0)[1:]
-                h216 = intbv(0)[11:]
-                h217 = intbv(0)[32:]
-                h217[:] = e_data
-                h216[:] = h217[11:0]
-                h218 = intbv(0)[1:]
-                h218[:] = 0
+                    h256[:] = h260
+                h261 = intbv(0)[1:]
+                h262 = intbv(0)[11:]
+                h263 = intbv(0)[32:]
+                h263[:] = e_data
+                h262[:] = h263[11:0]
+                h264 = intbv(0)[1:]
+                h264[:] = 0
                 if w_irt_0[39]:
-                    h218[:] = 1
-                h219 = intbv(0)[1:]
-                h219[:] = 0
+                    h264[:] = 1
+                h265 = intbv(0)[1:]
+                h265[:] = 0
                 if w_irt_0[7]:
-                    h219[:] = 1
-                if (((h216 >> 0) & 1) == 1):
-                    h215[:] = h218
+                    h265[:] = 1
+                if (((h262 >> 0) & 1) == 1):
+                    h261[:] = h264
                 else:
-                    h215[:] = h219
-                h220 = intbv(0)[3:]
-                h221 = intbv(0)[11:]
-                h222 = intbv(0)[32:]
-                h222[:] = e_data
-                h221[:] = h222[11:0]
-                if (((h221 >> 0) & 1) == 1):
-                    h220[:] = w_irt_0[37:34]
+                    h261[:] = h265
+                h266 = intbv(0)[3:]
+                h267 = intbv(0)[11:]
+                h268 = intbv(0)[32:]
+                h268[:] = e_data
+                h267[:] = h268[11:0]
+                if (((h267 >> 0) & 1) == 1):
+                    h266[:] = w_irt_0[37:34]
                 else:
-                    h220[:] = w_irt_0[5:2]
-                h223 = intbv(0)[1:]
-                h224 = intbv(0)[11:]
-                h225 = intbv(0)[32:]
-                h225[:] = e_data
-                h224[:] = h225[11:0]
-                h226 = intbv(0)[1:]
-                h226[:] = 0
+                    h266[:] = w_irt_0[5:2]
+                h269 = intbv(0)[1:]
+                h270 = intbv(0)[11:]
+                h271 = intbv(0)[32:]
+                h271[:] = e_data
+                h270[:] = h271[11:0]
+                h272 = intbv(0)[1:]
+                h272[:] = 0
                 if w_irt_0[33]:
-                    h226[:] = 1
-                h227 = intbv(0)[1:]
-                h227[:] = 0
+                    h272[:] = 1
+                h273 = intbv(0)[1:]
+                h273[:] = 0
                 if w_irt_0[1]:
-                    h227[:] = 1
-                if (((h224 >> 0) & 1) == 1):
-                    h223[:] = h226
+                    h273[:] = 1
+                if (((h270 >> 0) & 1) == 1):
+                    h269[:] = h272
                 else:
-                    h223[:] = h227
-                h199[:] = 0
-                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h200[11:8] == 0) or (h201[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h202 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h205[11:8] == 0) or (h206[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (h207[11:0] < (h208 << h209))) or (not (((h210 != 0) and (not (h215 != 0))) and (h220 <= 1))))) and (not w_dte_10[5])) and (not (h223 != 0))))):
-                    h199[:] = 1
-                v_wide[:] = h199
+                    h269[:] = h273
+                h245[:] = 0
+                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h246[11:8] == 0) or (h247[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h248 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h251[11:8] == 0) or (h252[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (h253[11:0] < (h254 << h255))) or (not (((h256 != 0) and (not (h261 != 0))) and (h266 <= 1))))) and (not w_dte_10[5])) and (not (h269 != 0))))):
+                    h245[:] = 1
+                v_wide[:] = h245
                 rec_logged.next = v_wide[1:]
                 v_wide[:] = 0
                 v_wide[16:0] = e_device_id
                 v_wide[48:32] = w_dte_8[16:0]
                 v_wide[52:51] = 1
-                h228 = intbv(0)[1:]
-                h229 = intbv(0)[32:]
-                h229[:] = e_data
-                h230 = intbv(0)[16:]
-                h230[:] = 1
-                h231 = intbv(0)[4:]
-                h231[:] = w_dte_10[5:1]
-                h232 = intbv(0)[1:]
-                h233 = intbv(0)[11:]
-                h234 = intbv(0)[32:]
-                h234[:] = e_data
-                h233[:] = h234[11:0]
-                h235 = intbv(0)[1:]
-                h235[:] = 0
+                h274 = intbv(0)[1:]
+                h275 = intbv(0)[32:]
+                h275[:] = e_data
+                h276 = intbv(0)[16:]
+                h276[:] = 1
+                h277 = intbv(0)[4:]
+                h277[:] = w_dte_10[5:1]
+                h278 = intbv(0)[1:]
+                h279 = intbv(0)[11:]
+                h280 = intbv(0)[32:]
+                h280[:] = e_data
+                h279[:] = h280[11:0]
+                h281 = intbv(0)[1:]
+                h281[:] = 0
                 if w_irt_0[32]:
-                    h235[:] = 1
-                h236 = intbv(0)[1:]
-                h236[:] = 0
+                    h281[:] = 1
+                h282 = intbv(0)[1:]
+                h282[:] = 0
                 if w_irt_0[0]:
-                    h236[:] = 1
-                if (((h233 >> 0) & 1) == 1):
-                    h232[:] = h235
+                    h282[:] = 1
+                if (((h279 >> 0) & 1) == 1):
+                    h278[:] = h281
                 else:
-                    h232[:] = h236
-                h228[:] = 0
-                if ((h229[11:0] < (h230 << h231)) and (h232 != 0)):
-                    h228[:] = 1
-                v_wide[53:52] = h228
-                h237 = intbv(0)[1:]
-                h238 = intbv(0)[32:]
-                h238[:] = e_data
-                h239 = intbv(0)[16:]
-                h239[:] = 1
-                h240 = intbv(0)[4:]
-                h240[:] = w_dte_10[5:1]
-                h241 = intbv(0)[1:]
-                h242 = intbv(0)[11:]
-                h243 = intbv(0)[32:]
-                h243[:] = e_data
-                h242[:] = h243[11:0]
-                h244 = intbv(0)[1:]
-                h244[:] = 0
+                    h278[:] = h282
+                h274[:] = 0
+                if ((h275[11:0] < (h276 << h277)) and (h278 != 0)):
+                    h274[:] = 1
+                v_wide[53:52] = h274
+                h283 = intbv(0)[1:]
+                h284 = intbv(0)[32:]
+                h284[:] = e_data
+                h285 = intbv(0)[16:]
+                h285[:] = 1
+                h286 = intbv(0)[4:]
+                h286[:] = w_dte_10[5:1]
+                h287 = intbv(0)[1:]
+                h288 = intbv(0)[11:]
+                h289 = intbv(0)[32:]
+                h289[:] = e_data
+                h288[:] = h289[11:0]
+                h290 = intbv(0)[1:]
+                h290[:] = 0
                 if w_irt_0[32]:
-                    h244[:] = 1
-                h245 = intbv(0)[1:]
-                h245[:] = 0
+                    h290[:] = 1
+                h291 = intbv(0)[1:]
+                h291[:] = 0
                 if w_irt_0[0]:
-                    h245[:] = 1
-                if (((h242 >> 0) & 1) == 1):
-                    h241[:] = h244
+                    h291[:] = 1
+                if (((h288 >> 0) & 1) == 1):
+                    h287[:] = h290
                 else:
-                    h241[:] = h245
-                h237[:] = 0
-                if ((h238[11:0] < (h239 << h240)) and (h241 != 0)):
-                    h237[:] = 1
-                v_wide[56:55] = h237
+                    h287[:] = h291
+                h283[:] = 0
+                if ((h284[11:0] < (h285 << h286)) and (h287 != 0)):
+                    h283[:] = 1
+                v_wide[56:55] = h283
                 v_wide[64:60] = 2
                 rec_entry_lo.next = v_wide[64:]
                 v_wide[:] = e_address
                 rec_entry_hi.next = v_wide[64:]
-                h246 = intbv(0)[16:]
-                h247 = intbv(0)[32:]
-                h247[:] = e_data
-                h248 = intbv(0)[32:]
-                h248[:] = e_data
-                h249 = intbv(0)[1:]
-                h250 = intbv(0)[1:]
-                h250[:] = 0
+                h292 = intbv(0)[16:]
+                h293 = intbv(0)[32:]
+                h293[:] = e_data
+                h294 = intbv(0)[32:]
+                h294[:] = e_data
+                h295 = intbv(0)[1:]
+                h296 = intbv(0)[1:]
+                h296[:] = 0
                 if w_dte_0[62]:
-                    h250[:] = 1
-                h251 = intbv(0)[1:]
-                h251[:] = 0
+                    h296[:] = 1
+                h297 = intbv(0)[1:]
+                h297[:] = 0
                 if w_dte_0[61]:
-                    h251[:] = 1
+                    h297[:] = 1
                 if (e_kind == 1):
-                    h249[:] = h250
+                    h295[:] = h296
                 else:
-                    h249[:] = h251
-                h252 = intbv(0)[32:]
-                h252[:] = e_data
-                h253 = intbv(0)[32:]
-                h253[:] = e_data
-                h254 = intbv(0)[32:]
-                h254[:] = e_data
-                h255 = intbv(0)[16:]
-                h255[:] = 1
-                h256 = intbv(0)[4:]
-                h256[:] = w_dte_10[5:1]
-                h257 = intbv(0)[1:]
-                h258 = intbv(0)[11:]
-                h259 = intbv(0)[32:]
-                h259[:] = e_data
-                h258[:] = h259[11:0]
-                h260 = intbv(0)[1:]
-                h260[:] = 0
+                    h295[:] = h297
+                h298 = intbv(0)[32:]
+                h298[:] = e_data
+                h299 = intbv(0)[32:]
+                h299[:] = e_data
+                h300 = intbv(0)[32:]
+                h300[:] = e_data
+                h301 = intbv(0)[16:]
+                h301[:] = 1
+                h302 = intbv(0)[4:]
+                h302[:] = w_dte_10[5:1]
+                h303 = intbv(0)[1:]
+                h304 = intbv(0)[11:]
+                h305 = intbv(0)[32:]
+                h305[:] = e_data
+                h304[:] = h305[11:0]
+                h306 = intbv(0)[1:]
+                h306[:] = 0
                 if w_irt_0[32]:
-                    h260[:] = 1
-                h261 = intbv(0)[1:]
-                h261[:] = 0
+                    h306[:] = 1
+                h307 = intbv(0)[1:]
+                h307[:] = 0
                 if w_irt_0[0]:
-                    h261[:] = 1
-                if (((h258 >> 0) & 1) == 1):
-                    h257[:] = h260
+                    h307[:] = 1
+                if (((h304 >> 0) & 1) == 1):
+                    h303[:] = h306
                 else:
-                    h257[:] = h261
-                h262 = intbv(0)[1:]
-                h263 = intbv(0)[11:]
-                h264 = intbv(0)[32:]
-                h264[:] = e_data
-                h263[:] = h264[11:0]
-                h265 = intbv(0)[1:]
-                h265[:] = 0
+                    h303[:] = h307
+                h308 = intbv(0)[1:]
+                h309 = intbv(0)[11:]
+                h310 = intbv(0)[32:]
+                h310[:] = e_data
+                h309[:] = h310[11:0]
+                h311 = intbv(0)[1:]
+                h311[:] = 0
                 if w_irt_0[39]:
-                    h265[:] = 1
-                h266 = intbv(0)[1:]
-                h266[:] = 0
+                    h311[:] = 1
+                h312 = intbv(0)[1:]
+                h312[:] = 0
                 if w_irt_0[7]:
-                    h266[:] = 1
-                if (((h263 >> 0) & 1) == 1):
-                    h262[:] = h265
+                    h312[:] = 1
+                if (((h309 >> 0) & 1) == 1):
+                    h308[:] = h311
                 else:
-                    h262[:] = h266
-                h267 = intbv(0)[3:]
-                h268 = intbv(0)[11:]
-                h269 = intbv(0)[32:]
-                h269[:] = e_data
-                h268[:] = h269[11:0]
-                if (((h268 >> 0) & 1) == 1):
-                    h267[:] = w_irt_0[37:34]
+                    h308[:] = h312
+                h313 = intbv(0)[3:]
+                h314 = intbv(0)[11:]
+                h315 = intbv(0)[32:]
+                h315[:] = e_data
+                h314[:] = h315[11:0]
+                if (((h314 >> 0) & 1) == 1):
+                    h313[:] = w_irt_0[37:34]
                 else:
-                    h267[:] = w_irt_0[5:2]
-                h270 = intbv(0)[1:]
-                h271 = intbv(0)[11:]
-                h272 = intbv(0)[32:]
-                h272[:] = e_data
-                h271[:] = h272[11:0]
-                h273 = intbv(0)[1:]
-                h273[:] = 0
+                    h313[:] = w_irt_0[5:2]
+                h316 = intbv(0)[1:]
+                h317 = intbv(0)[11:]
+                h318 = intbv(0)[32:]
+                h318[:] = e_data
+                h317[:] = h318[11:0]
+                h319 = intbv(0)[1:]
+                h319[:] = 0
                 if w_irt_0[33]:
-                    h273[:] = 1
-                h274 = intbv(0)[1:]
-                h274[:] = 0
+                    h319[:] = 1
+                h320 = intbv(0)[1:]
+                h320[:] = 0
                 if w_irt_0[1]:
-                    h274[:] = 1
-                if (((h271 >> 0) & 1) == 1):
-                    h270[:] = h273
+                    h320[:] = 1
+                if (((h317 >> 0) & 1) == 1):
+                    h316[:] = h319
                 else:
-                    h270[:] = h274
-                h275 = intbv(0)[17:]
-                h276 = intbv(0)[16:]
-                h276[:] = 1
-                h277 = intbv(0)[4:]
-                h277[:] = r_EVT_LOG_BAR[60:56]
-                h275[:] = ((h276 << h277) + 0x10000) - 1
-                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h247[11:8] == 0) or (h248[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h249 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h252[11:8] == 0) or (h253[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (h254[11:0] < (h255 << h256))) or (not (((h257 != 0) and (not (h262 != 0))) and (h267 <= 1))))) and (not w_dte_10[5])) and (not (h270 != 0))))):
-                    h246[:] = ((r_EVT_LOG_TAIL[19:4] + 1) & h275[16:])
+                    h316[:] = h320
+                h321 = intbv(0)[16:]
+                h321[:] = concat("0", r_EVT_LOG_TAIL[19:4])
+                h322 = intbv(0)[16:]
+                h322[:] = h321 + 1
+                h323 = intbv(0)[16:]
+                h323[:] = 1
+                h324 = intbv(0)[4:]
+                h324[:] = r_EVT_LOG_BAR[60:56]
+                h325 = intbv(0)[16:]
+                h325[:] = (h323 << h324)
+                h326 = intbv(0)[17:]
+                h326[:] = concat("0", h325)
+                h327 = intbv(0)[17:]
+                h327[:] = (h326 + 0x10000) - 1
+                h328 = intbv(0)[16:]
+                h328[:] = h327[16:]
+                h329 = intbv(0)[16:]
+                h329[:] = h322 & h328
+                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h293[11:8] == 0) or (h294[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h295 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h298[11:8] == 0) or (h299[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (h300[11:0] < (h301 << h302))) or (not (((h303 != 0) and (not (h308 != 0))) and (h313 <= 1))))) and (not w_dte_10[5])) and (not (h316 != 0))))):
+                    h292[:] = h329
                 else:
-                    h246[:] = r_EVT_LOG_TAIL[19:4]
-                v_wide[:] = (h246 << 4)
+                    h292[:] = r_EVT_LOG_TAIL[19:4]
+                v_wide[:] = concat(h292, "0000")
                 rec_tail.next = v_wide[64:]
                 st.next = S.ST0
             elif (((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))):  # spec: specs/amd_iommu.vspec:587
@@ -3661,7 +3809,7 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                 rec_entry_lo.next = v_wide[64:]
                 v_wide[:] = 0
                 rec_entry_hi.next = v_wide[64:]
-                v_wide[:] = (r_EVT_LOG_TAIL[19:4] << 4)
+                v_wide[:] = concat(r_EVT_LOG_TAIL[19:4], "0000")
                 rec_tail.next = v_wide[64:]
                 st.next = S.ST0
             else:
@@ -3682,95 +3830,107 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                 st.next = S.FINISH
         elif st == S.ST0:  # entry_lo
             if not pend:
-                h296 = intbv(0)[32:]
-                h296[:] = e_data
-                h297 = intbv(0)[32:]
-                h297[:] = e_data
-                h298 = intbv(0)[1:]
-                h299 = intbv(0)[1:]
-                h299[:] = 0
+                h354 = intbv(0)[32:]
+                h354[:] = e_data
+                h355 = intbv(0)[32:]
+                h355[:] = e_data
+                h356 = intbv(0)[1:]
+                h357 = intbv(0)[1:]
+                h357[:] = 0
                 if w_dte_0[62]:
-                    h299[:] = 1
-                h300 = intbv(0)[1:]
-                h300[:] = 0
+                    h357[:] = 1
+                h358 = intbv(0)[1:]
+                h358[:] = 0
                 if w_dte_0[61]:
-                    h300[:] = 1
+                    h358[:] = 1
                 if (e_kind == 1):
-                    h298[:] = h299
+                    h356[:] = h357
                 else:
-                    h298[:] = h300
-                h301 = intbv(0)[32:]
-                h301[:] = e_data
-                h302 = intbv(0)[32:]
-                h302[:] = e_data
-                h303 = intbv(0)[32:]
-                h303[:] = e_data
-                h304 = intbv(0)[16:]
-                h304[:] = 1
-                h305 = intbv(0)[4:]
-                h305[:] = w_dte_10[5:1]
-                h306 = intbv(0)[1:]
-                h307 = intbv(0)[11:]
-                h308 = intbv(0)[32:]
-                h308[:] = e_data
-                h307[:] = h308[11:0]
-                h309 = intbv(0)[1:]
-                h309[:] = 0
+                    h356[:] = h358
+                h359 = intbv(0)[32:]
+                h359[:] = e_data
+                h360 = intbv(0)[32:]
+                h360[:] = e_data
+                h361 = intbv(0)[32:]
+                h361[:] = e_data
+                h362 = intbv(0)[16:]
+                h362[:] = 1
+                h363 = intbv(0)[4:]
+                h363[:] = w_dte_10[5:1]
+                h364 = intbv(0)[1:]
+                h365 = intbv(0)[11:]
+                h366 = intbv(0)[32:]
+                h366[:] = e_data
+                h365[:] = h366[11:0]
+                h367 = intbv(0)[1:]
+                h367[:] = 0
                 if w_irt_0[32]:
-                    h309[:] = 1
-                h310 = intbv(0)[1:]
-                h310[:] = 0
+                    h367[:] = 1
+                h368 = intbv(0)[1:]
+                h368[:] = 0
                 if w_irt_0[0]:
-                    h310[:] = 1
-                if (((h307 >> 0) & 1) == 1):
-                    h306[:] = h309
+                    h368[:] = 1
+                if (((h365 >> 0) & 1) == 1):
+                    h364[:] = h367
                 else:
-                    h306[:] = h310
-                h311 = intbv(0)[1:]
-                h312 = intbv(0)[11:]
-                h313 = intbv(0)[32:]
-                h313[:] = e_data
-                h312[:] = h313[11:0]
-                h314 = intbv(0)[1:]
-                h314[:] = 0
+                    h364[:] = h368
+                h369 = intbv(0)[1:]
+                h370 = intbv(0)[11:]
+                h371 = intbv(0)[32:]
+                h371[:] = e_data
+                h370[:] = h371[11:0]
+                h372 = intbv(0)[1:]
+                h372[:] = 0
                 if w_irt_0[39]:
-                    h314[:] = 1
-                h315 = intbv(0)[1:]
-                h315[:] = 0
+                    h372[:] = 1
+                h373 = intbv(0)[1:]
+                h373[:] = 0
                 if w_irt_0[7]:
-                    h315[:] = 1
-                if (((h312 >> 0) & 1) == 1):
-                    h311[:] = h314
+                    h373[:] = 1
+                if (((h370 >> 0) & 1) == 1):
+                    h369[:] = h372
                 else:
-                    h311[:] = h315
-                h316 = intbv(0)[3:]
-                h317 = intbv(0)[11:]
-                h318 = intbv(0)[32:]
-                h318[:] = e_data
-                h317[:] = h318[11:0]
-                if (((h317 >> 0) & 1) == 1):
-                    h316[:] = w_irt_0[37:34]
+                    h369[:] = h373
+                h374 = intbv(0)[3:]
+                h375 = intbv(0)[11:]
+                h376 = intbv(0)[32:]
+                h376[:] = e_data
+                h375[:] = h376[11:0]
+                if (((h375 >> 0) & 1) == 1):
+                    h374[:] = w_irt_0[37:34]
                 else:
-                    h316[:] = w_irt_0[5:2]
-                h319 = intbv(0)[1:]
-                h320 = intbv(0)[11:]
-                h321 = intbv(0)[32:]
-                h321[:] = e_data
-                h320[:] = h321[11:0]
-                h322 = intbv(0)[1:]
-                h322[:] = 0
+                    h374[:] = w_irt_0[5:2]
+                h377 = intbv(0)[1:]
+                h378 = intbv(0)[11:]
+                h379 = intbv(0)[32:]
+                h379[:] = e_data
+                h378[:] = h379[11:0]
+                h380 = intbv(0)[1:]
+                h380[:] = 0
                 if w_irt_0[33]:
-                    h322[:] = 1
-                h323 = intbv(0)[1:]
-                h323[:] = 0
+                    h380[:] = 1
+                h381 = intbv(0)[1:]
+                h381[:] = 0
                 if w_irt_0[1]:
-                    h323[:] = 1
-                if (((h320 >> 0) & 1) == 1):
-                    h319[:] = h322
+                    h381[:] = 1
+                if (((h378 >> 0) & 1) == 1):
+                    h377[:] = h380
                 else:
-                    h319[:] = h323
-                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h296[11:8] == 0) or (h297[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h298 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h301[11:8] == 0) or (h302[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (h303[11:0] < (h304 << h305))) or (not (((h306 != 0) and (not (h311 != 0))) and (h316 <= 1))))) and (not w_dte_10[5])) and (not (h319 != 0))))):
-                    v_wide[:] = ((r_EVT_LOG_BAR[52:12] << 0xc) + (r_EVT_LOG_TAIL[19:4] * 0x10))
+                    h377[:] = h381
+                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h354[11:8] == 0) or (h355[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h356 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h359[11:8] == 0) or (h360[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (h361[11:0] < (h362 << h363))) or (not (((h364 != 0) and (not (h369 != 0))) and (h374 <= 1))))) and (not w_dte_10[5])) and (not (h377 != 0))))):
+                    h348 = intbv(0)[52:]
+                    h348[:] = concat(r_EVT_LOG_BAR[52:12], "000000000000")
+                    h349 = intbv(0)[53:]
+                    h349[:] = concat("0", h348)
+                    h350 = intbv(0)[20:]
+                    h350[:] = concat("00000", r_EVT_LOG_TAIL[19:4])
+                    h351 = intbv(0)[20:]
+                    h351[:] = h350 * 0x10
+                    h352 = intbv(0)[53:]
+                    h352[:] = concat("000000000000000000000000000000000", h351)
+                    h353 = intbv(0)[53:]
+                    h353[:] = h349 + h352
+                    v_wide[:] = h353
                     v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x0
                     u_valid.next = True
                     u_we.next = True
@@ -3789,95 +3949,107 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                     st.next = S.ST1
         elif st == S.ST1:  # entry_hi
             if not pend:
-                h324 = intbv(0)[32:]
-                h324[:] = e_data
-                h325 = intbv(0)[32:]
-                h325[:] = e_data
-                h326 = intbv(0)[1:]
-                h327 = intbv(0)[1:]
-                h327[:] = 0
+                h388 = intbv(0)[32:]
+                h388[:] = e_data
+                h389 = intbv(0)[32:]
+                h389[:] = e_data
+                h390 = intbv(0)[1:]
+                h391 = intbv(0)[1:]
+                h391[:] = 0
                 if w_dte_0[62]:
-                    h327[:] = 1
-                h328 = intbv(0)[1:]
-                h328[:] = 0
+                    h391[:] = 1
+                h392 = intbv(0)[1:]
+                h392[:] = 0
                 if w_dte_0[61]:
-                    h328[:] = 1
+                    h392[:] = 1
                 if (e_kind == 1):
-                    h326[:] = h327
+                    h390[:] = h391
                 else:
-                    h326[:] = h328
-                h329 = intbv(0)[32:]
-                h329[:] = e_data
-                h330 = intbv(0)[32:]
-                h330[:] = e_data
-                h331 = intbv(0)[32:]
-                h331[:] = e_data
-                h332 = intbv(0)[16:]
-                h332[:] = 1
-                h333 = intbv(0)[4:]
-                h333[:] = w_dte_10[5:1]
-                h334 = intbv(0)[1:]
-                h335 = intbv(0)[11:]
-                h336 = intbv(0)[32:]
-                h336[:] = e_data
-                h335[:] = h336[11:0]
-                h337 = intbv(0)[1:]
-                h337[:] = 0
+                    h390[:] = h392
+                h393 = intbv(0)[32:]
+                h393[:] = e_data
+                h394 = intbv(0)[32:]
+                h394[:] = e_data
+                h395 = intbv(0)[32:]
+                h395[:] = e_data
+                h396 = intbv(0)[16:]
+                h396[:] = 1
+                h397 = intbv(0)[4:]
+                h397[:] = w_dte_10[5:1]
+                h398 = intbv(0)[1:]
+                h399 = intbv(0)[11:]
+                h400 = intbv(0)[32:]
+                h400[:] = e_data
+                h399[:] = h400[11:0]
+                h401 = intbv(0)[1:]
+                h401[:] = 0
                 if w_irt_0[32]:
-                    h337[:] = 1
-                h338 = intbv(0)[1:]
-                h338[:] = 0
+                    h401[:] = 1
+                h402 = intbv(0)[1:]
+                h402[:] = 0
                 if w_irt_0[0]:
-                    h338[:] = 1
-                if (((h335 >> 0) & 1) == 1):
-                    h334[:] = h337
+                    h402[:] = 1
+                if (((h399 >> 0) & 1) == 1):
+                    h398[:] = h401
                 else:
-                    h334[:] = h338
-                h339 = intbv(0)[1:]
-                h340 = intbv(0)[11:]
-                h341 = intbv(0)[32:]
-                h341[:] = e_data
-                h340[:] = h341[11:0]
-                h342 = intbv(0)[1:]
-                h342[:] = 0
+                    h398[:] = h402
+                h403 = intbv(0)[1:]
+                h404 = intbv(0)[11:]
+                h405 = intbv(0)[32:]
+                h405[:] = e_data
+                h404[:] = h405[11:0]
+                h406 = intbv(0)[1:]
+                h406[:] = 0
                 if w_irt_0[39]:
-                    h342[:] = 1
-                h343 = intbv(0)[1:]
-                h343[:] = 0
+                    h406[:] = 1
+                h407 = intbv(0)[1:]
+                h407[:] = 0
                 if w_irt_0[7]:
-                    h343[:] = 1
-                if (((h340 >> 0) & 1) == 1):
-                    h339[:] = h342
+                    h407[:] = 1
+                if (((h404 >> 0) & 1) == 1):
+                    h403[:] = h406
                 else:
-                    h339[:] = h343
-                h344 = intbv(0)[3:]
-                h345 = intbv(0)[11:]
-                h346 = intbv(0)[32:]
-                h346[:] = e_data
-                h345[:] = h346[11:0]
-                if (((h345 >> 0) & 1) == 1):
-                    h344[:] = w_irt_0[37:34]
+                    h403[:] = h407
+                h408 = intbv(0)[3:]
+                h409 = intbv(0)[11:]
+                h410 = intbv(0)[32:]
+                h410[:] = e_data
+                h409[:] = h410[11:0]
+                if (((h409 >> 0) & 1) == 1):
+                    h408[:] = w_irt_0[37:34]
                 else:
-                    h344[:] = w_irt_0[5:2]
-                h347 = intbv(0)[1:]
-                h348 = intbv(0)[11:]
-                h349 = intbv(0)[32:]
-                h349[:] = e_data
-                h348[:] = h349[11:0]
-                h350 = intbv(0)[1:]
-                h350[:] = 0
+                    h408[:] = w_irt_0[5:2]
+                h411 = intbv(0)[1:]
+                h412 = intbv(0)[11:]
+                h413 = intbv(0)[32:]
+                h413[:] = e_data
+                h412[:] = h413[11:0]
+                h414 = intbv(0)[1:]
+                h414[:] = 0
                 if w_irt_0[33]:
-                    h350[:] = 1
-                h351 = intbv(0)[1:]
-                h351[:] = 0
+                    h414[:] = 1
+                h415 = intbv(0)[1:]
+                h415[:] = 0
                 if w_irt_0[1]:
-                    h351[:] = 1
-                if (((h348 >> 0) & 1) == 1):
-                    h347[:] = h350
+                    h415[:] = 1
+                if (((h412 >> 0) & 1) == 1):
+                    h411[:] = h414
                 else:
-                    h347[:] = h351
-                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h324[11:8] == 0) or (h325[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h326 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h329[11:8] == 0) or (h330[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (h331[11:0] < (h332 << h333))) or (not (((h334 != 0) and (not (h339 != 0))) and (h344 <= 1))))) and (not w_dte_10[5])) and (not (h347 != 0))))):
-                    v_wide[:] = ((r_EVT_LOG_BAR[52:12] << 0xc) + (r_EVT_LOG_TAIL[19:4] * 0x10))
+                    h411[:] = h415
+                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h388[11:8] == 0) or (h389[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h390 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h393[11:8] == 0) or (h394[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (h395[11:0] < (h396 << h397))) or (not (((h398 != 0) and (not (h403 != 0))) and (h408 <= 1))))) and (not w_dte_10[5])) and (not (h411 != 0))))):
+                    h382 = intbv(0)[52:]
+                    h382[:] = concat(r_EVT_LOG_BAR[52:12], "000000000000")
+                    h383 = intbv(0)[53:]
+                    h383[:] = concat("0", h382)
+                    h384 = intbv(0)[20:]
+                    h384[:] = concat("00000", r_EVT_LOG_TAIL[19:4])
+                    h385 = intbv(0)[20:]
+                    h385[:] = h384 * 0x10
+                    h386 = intbv(0)[53:]
+                    h386[:] = concat("000000000000000000000000000000000", h385)
+                    h387 = intbv(0)[53:]
+                    h387[:] = h383 + h386
+                    v_wide[:] = h387
                     v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x8
                     u_valid.next = True
                     u_we.next = True

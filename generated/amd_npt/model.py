@@ -82,16 +82,16 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                         m_valid.next = True
                         m_we.next = False
                         m_size.next = 3
-                        m_addr.next = (r_CR3[48:12] << 0xc) + (i_addr[57:48] << 3)
-                        ea.next = (r_CR3[48:12] << 0xc) + (i_addr[57:48] << 3)
+                        m_addr.next = concat(r_CR3[48:12], "000000000000") + concat(i_addr[57:48], "000")
+                        ea.next = concat(r_CR3[48:12], "000000000000") + concat(i_addr[57:48], "000")
                         st.next = S.MWAIT
                         lvl.next = 5
                     else:  # spec: specs/x86_64_paging.vspec:231
                         m_valid.next = True
                         m_we.next = False
                         m_size.next = 3
-                        m_addr.next = (r_CR3[48:12] << 0xc) + (i_addr[48:39] << 3)
-                        ea.next = (r_CR3[48:12] << 0xc) + (i_addr[48:39] << 3)
+                        m_addr.next = concat(r_CR3[48:12], "000000000000") + concat(i_addr[48:39], "000")
+                        ea.next = concat(r_CR3[48:12], "000000000000") + concat(i_addr[48:39], "000")
                         st.next = S.MWAIT
                         lvl.next = 4
         elif st == S.MWAIT:
@@ -125,8 +125,8 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                         m_valid.next = True
                         m_we.next = False
                         m_size.next = 3
-                        m_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[48:39] << 3)
-                        ea.next = (m_rdata & 0xfffffffff000) + (i_addr[48:39] << 3)
+                        m_addr.next = (m_rdata & 0xfffffffff000) + concat(i_addr[48:39], "000")
+                        ea.next = (m_rdata & 0xfffffffff000) + concat(i_addr[48:39], "000")
                         st.next = S.MWAIT
                         lvl.next = 4
                 elif lvl == 4:  # spec: specs/x86_64_paging.vspec:239 level pml4
@@ -155,8 +155,8 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                         m_valid.next = True
                         m_we.next = False
                         m_size.next = 3
-                        m_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[39:30] << 3)
-                        ea.next = (m_rdata & 0xfffffffff000) + (i_addr[39:30] << 3)
+                        m_addr.next = (m_rdata & 0xfffffffff000) + concat(i_addr[39:30], "000")
+                        ea.next = (m_rdata & 0xfffffffff000) + concat(i_addr[39:30], "000")
                         st.next = S.MWAIT
                         lvl.next = 3
                 elif lvl == 3:  # spec: specs/x86_64_paging.vspec:243 level pdpt
@@ -257,8 +257,8 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
-                            m_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[30:21] << 3)
-                            ea.next = (m_rdata & 0xfffffffff000) + (i_addr[30:21] << 3)
+                            m_addr.next = (m_rdata & 0xfffffffff000) + concat(i_addr[30:21], "000")
+                            ea.next = (m_rdata & 0xfffffffff000) + concat(i_addr[30:21], "000")
                             st.next = S.MWAIT
                             lvl.next = 2
                 elif lvl == 2:  # spec: specs/x86_64_paging.vspec:248 level pd
@@ -359,8 +359,8 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
-                            m_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[21:12] << 3)
-                            ea.next = (m_rdata & 0xfffffffff000) + (i_addr[21:12] << 3)
+                            m_addr.next = (m_rdata & 0xfffffffff000) + concat(i_addr[21:12], "000")
+                            ea.next = (m_rdata & 0xfffffffff000) + concat(i_addr[21:12], "000")
                             st.next = S.MWAIT
                             lvl.next = 1
                 elif lvl == 1:  # spec: specs/x86_64_paging.vspec:253 level pt
@@ -585,7 +585,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                 if r_CR4[12]:  # spec: specs/x86_64_paging.vspec:231
                     x_valid.next = True
                     x_pwrite.next = False
-                    x_addr.next = (r_CR3[48:12] << 0xc) + (i_addr[57:48] << 3)
+                    x_addr.next = concat(r_CR3[48:12], "000000000000") + concat(i_addr[57:48], "000")
                     x_on_table.next = True
                     hk_write.next = True
                     hk_user.next = True
@@ -595,7 +595,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                 else:  # spec: specs/x86_64_paging.vspec:231
                     x_valid.next = True
                     x_pwrite.next = False
-                    x_addr.next = (r_CR3[48:12] << 0xc) + (i_addr[48:39] << 3)
+                    x_addr.next = concat(r_CR3[48:12], "000000000000") + concat(i_addr[48:39], "000")
                     x_on_table.next = True
                     hk_write.next = True
                     hk_user.next = True
@@ -636,7 +636,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                             # pointer ADDR of pml5e, spec: specs/x86_64_paging.vspec:60
                             x_valid.next = True
                             x_pwrite.next = False
-                            x_addr.next = (x_rdata & 0xfffffffff000) + (i_addr[48:39] << 3)
+                            x_addr.next = (x_rdata & 0xfffffffff000) + concat(i_addr[48:39], "000")
                             x_on_table.next = True
                             hk_write.next = True
                             hk_user.next = True
@@ -669,7 +669,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                             # pointer ADDR of pml4e, spec: specs/x86_64_paging.vspec:69
                             x_valid.next = True
                             x_pwrite.next = False
-                            x_addr.next = (x_rdata & 0xfffffffff000) + (i_addr[39:30] << 3)
+                            x_addr.next = (x_rdata & 0xfffffffff000) + concat(i_addr[39:30], "000")
                             x_on_table.next = True
                             hk_write.next = True
                             hk_user.next = True
@@ -768,7 +768,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 # pointer ADDR of pdpte, spec: specs/x86_64_paging.vspec:79
                                 x_valid.next = True
                                 x_pwrite.next = False
-                                x_addr.next = (x_rdata & 0xfffffffff000) + (i_addr[30:21] << 3)
+                                x_addr.next = (x_rdata & 0xfffffffff000) + concat(i_addr[30:21], "000")
                                 x_on_table.next = True
                                 hk_write.next = True
                                 hk_user.next = True
@@ -867,7 +867,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 # pointer ADDR of pde, spec: specs/x86_64_paging.vspec:99
                                 x_valid.next = True
                                 x_pwrite.next = False
-                                x_addr.next = (x_rdata & 0xfffffffff000) + (i_addr[21:12] << 3)
+                                x_addr.next = (x_rdata & 0xfffffffff000) + concat(i_addr[21:12], "000")
                                 x_on_table.next = True
                                 hk_write.next = True
                                 hk_user.next = True

@@ -69,7 +69,7 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
                 st.next = S.S0W0
         elif st == S.S0W0:  # structure vmcb, spec: specs/amd_svm.vspec:431
             if not pend:
-                v_wide[:] = (r_VMCB_PA[52:12] << 0xc)
+                v_wide[:] = concat(r_VMCB_PA[52:12], "000000000000")
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x0
                 u_valid.next = True
                 u_we.next = False
@@ -85,7 +85,7 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
                     st.next = S.S0W1
         elif st == S.S0W1:  # structure vmcb, spec: specs/amd_svm.vspec:431
             if not pend:
-                v_wide[:] = (r_VMCB_PA[52:12] << 0xc)
+                v_wide[:] = concat(r_VMCB_PA[52:12], "000000000000")
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x8
                 u_valid.next = True
                 u_we.next = False
@@ -101,7 +101,7 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
                     st.next = S.S0W2
         elif st == S.S0W2:  # structure vmcb, spec: specs/amd_svm.vspec:431
             if not pend:
-                v_wide[:] = (r_VMCB_PA[52:12] << 0xc)
+                v_wide[:] = concat(r_VMCB_PA[52:12], "000000000000")
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x10
                 u_valid.next = True
                 u_we.next = False
@@ -117,7 +117,7 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
                     st.next = S.S0W3
         elif st == S.S0W3:  # structure vmcb, spec: specs/amd_svm.vspec:431
             if not pend:
-                v_wide[:] = (r_VMCB_PA[52:12] << 0xc)
+                v_wide[:] = concat(r_VMCB_PA[52:12], "000000000000")
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x40
                 u_valid.next = True
                 u_we.next = False
@@ -133,7 +133,7 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
                     st.next = S.S0W4
         elif st == S.S0W4:  # structure vmcb, spec: specs/amd_svm.vspec:431
             if not pend:
-                v_wide[:] = (r_VMCB_PA[52:12] << 0xc)
+                v_wide[:] = concat(r_VMCB_PA[52:12], "000000000000")
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x48
                 u_valid.next = True
                 u_we.next = False
@@ -154,7 +154,7 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
                 v_wide[:] = 4
             v_span[:] = v_wide[7:]
             if ((e_kind == 0x7b) and w_vmcb_8[59]) and v_span != 0:
-                v_wide[:] = (w_vmcb_40[52:12] << 0xc)
+                v_wide[:] = concat(w_vmcb_40[52:12], "000000000000")
                 v_first[:] = concat(v_wide[ADDR_WIDTH:], intbv(0)[3:])
                 v_wide[:] = e_port
                 v_first[:] = v_first + v_wide[68:]
@@ -226,7 +226,7 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
             h3 = intbv(0)[32:]
             h3[:] = 0xc0011fff
             if ((((e_kind == 0x7c) or (e_kind == 0xfc)) and w_vmcb_8[60]) and (((e_msr <= 0x1fff) or ((e_msr >= h0) and (e_msr <= h1))) or ((e_msr >= h2) and (e_msr <= h3)))) and v_span != 0:
-                v_wide[:] = (w_vmcb_48[52:12] << 0xc)
+                v_wide[:] = concat(w_vmcb_48[52:12], "000000000000")
                 v_first[:] = concat(v_wide[ADDR_WIDTH:], intbv(0)[3:])
                 h4 = intbv(0)[16:]
                 h5 = intbv(0)[32:]
@@ -246,13 +246,29 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
                     h4[:] = 0x8000
                 else:
                     h4[:] = h7
-                h10 = intbv(0)[32:]
-                h10[:] = e_msr
-                h11 = intbv(0)[1:]
-                h11[:] = 0
+                h10 = intbv(0)[17:]
+                h10[:] = concat("0", h4)
+                h11 = intbv(0)[32:]
+                h11[:] = e_msr
+                h12 = intbv(0)[15:]
+                h12[:] = concat("00", h11[13:0])
+                h13 = intbv(0)[15:]
+                h13[:] = 2 * h12
+                h14 = intbv(0)[17:]
+                h14[:] = concat("00", h13)
+                h15 = intbv(0)[17:]
+                h15[:] = h10 + h14
+                h16 = intbv(0)[18:]
+                h16[:] = concat("0", h15)
+                h17 = intbv(0)[1:]
+                h17[:] = 0
                 if (e_kind == 0xfc):
-                    h11[:] = 1
-                v_wide[:] = ((h4 + (2 * h10[13:0])) + h11)
+                    h17[:] = 1
+                h18 = intbv(0)[18:]
+                h18[:] = concat("00000000000000000", h17)
+                h19 = intbv(0)[18:]
+                h19[:] = h16 + h18
+                v_wide[:] = h19
                 v_first[:] = v_first + v_wide[68:]
                 v_last[:] = v_first + v_span - 1
                 bm_first.next = concat(v_first[ADDR_WIDTH + 3:6], intbv(0)[3:])
@@ -308,721 +324,923 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
                     b_msrpm.next = v_bits[1:]
                     st.next = S.DECIDE
         elif st == S.DECIDE:
-            h16 = intbv(0)[1:]
-            h17 = intbv(0)[1:]
-            h18 = intbv(0)[32:]
-            h18[:] = w_vmcb_0[32:0]
-            h19 = intbv(0)[5:]
-            h20 = intbv(0)[5:]
-            h21 = intbv(0)[5:]
-            h22 = intbv(0)[5:]
-            if (e_kind == 0x40):
-                h22[:] = e_vector
-            else:
-                h22[:] = 0
-            if ((e_kind == 0x20) or (e_kind == 0x30)):
-                h21[:] = e_dr
-            else:
-                h21[:] = h22
-            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                h20[:] = e_cr
-            else:
-                h20[:] = h21
-            h19[:] = ((e_kind + h20) & 0x1f)
-            h17[:] = 0
-            if (((h18 >> h19) & 1) == 1):
-                h17[:] = 1
-            h23 = intbv(0)[1:]
-            h24 = intbv(0)[1:]
-            h25 = intbv(0)[32:]
-            h25[:] = w_vmcb_0[64:32]
-            h26 = intbv(0)[5:]
-            h27 = intbv(0)[5:]
-            h28 = intbv(0)[5:]
-            h29 = intbv(0)[5:]
-            if (e_kind == 0x40):
-                h29[:] = e_vector
-            else:
-                h29[:] = 0
-            if ((e_kind == 0x20) or (e_kind == 0x30)):
-                h28[:] = e_dr
-            else:
-                h28[:] = h29
-            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                h27[:] = e_cr
-            else:
-                h27[:] = h28
-            h26[:] = ((e_kind + h27) & 0x1f)
-            h24[:] = 0
-            if (((h25 >> h26) & 1) == 1):
-                h24[:] = 1
-            h30 = intbv(0)[1:]
-            h31 = intbv(0)[1:]
-            h32 = intbv(0)[32:]
-            h32[:] = w_vmcb_8[32:0]
+            h27 = intbv(0)[1:]
+            h28 = intbv(0)[1:]
+            h29 = intbv(0)[32:]
+            h29[:] = w_vmcb_0[32:0]
+            h30 = intbv(0)[5:]
+            h31 = intbv(0)[9:]
+            h31[:] = concat("0", e_kind)
+            h32 = intbv(0)[5:]
             h33 = intbv(0)[5:]
             h34 = intbv(0)[5:]
-            h35 = intbv(0)[5:]
-            h36 = intbv(0)[5:]
             if (e_kind == 0x40):
-                h36[:] = e_vector
+                h34[:] = e_vector
             else:
-                h36[:] = 0
+                h34[:] = 0
             if ((e_kind == 0x20) or (e_kind == 0x30)):
-                h35[:] = e_dr
+                h33[:] = e_dr
             else:
-                h35[:] = h36
+                h33[:] = h34
             if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                h34[:] = e_cr
+                h32[:] = e_cr
             else:
-                h34[:] = h35
-            h33[:] = ((e_kind + h34) & 0x1f)
-            h31[:] = 0
-            if (((h32 >> h33) & 1) == 1):
-                h31[:] = 1
-            h37 = intbv(0)[1:]
+                h32[:] = h33
+            h35 = intbv(0)[9:]
+            h35[:] = concat("0000", h32)
+            h36 = intbv(0)[9:]
+            h36[:] = h31 + h35
+            h37 = intbv(0)[5:]
+            h37[:] = h36[5:] & 0x1f
+            h30[:] = h37
+            h28[:] = 0
+            if (((h29 >> h30) & 1) == 1):
+                h28[:] = 1
             h38 = intbv(0)[1:]
-            h39 = intbv(0)[32:]
-            h39[:] = w_vmcb_8[64:32]
-            h40 = intbv(0)[5:]
+            h39 = intbv(0)[1:]
+            h40 = intbv(0)[32:]
+            h40[:] = w_vmcb_0[64:32]
             h41 = intbv(0)[5:]
-            h42 = intbv(0)[5:]
+            h42 = intbv(0)[9:]
+            h42[:] = concat("0", e_kind)
             h43 = intbv(0)[5:]
+            h44 = intbv(0)[5:]
+            h45 = intbv(0)[5:]
             if (e_kind == 0x40):
-                h43[:] = e_vector
+                h45[:] = e_vector
             else:
-                h43[:] = 0
+                h45[:] = 0
             if ((e_kind == 0x20) or (e_kind == 0x30)):
-                h42[:] = e_dr
+                h44[:] = e_dr
             else:
-                h42[:] = h43
+                h44[:] = h45
             if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                h41[:] = e_cr
+                h43[:] = e_cr
             else:
-                h41[:] = h42
-            h40[:] = ((e_kind + h41) & 0x1f)
-            h38[:] = 0
-            if (((h39 >> h40) & 1) == 1):
-                h38[:] = 1
-            h44 = intbv(0)[1:]
-            h45 = intbv(0)[1:]
-            h46 = intbv(0)[32:]
-            h46[:] = w_vmcb_10[32:0]
-            h47 = intbv(0)[5:]
+                h43[:] = h44
+            h46 = intbv(0)[9:]
+            h46[:] = concat("0000", h43)
+            h47 = intbv(0)[9:]
+            h47[:] = h42 + h46
             h48 = intbv(0)[5:]
-            h49 = intbv(0)[5:]
-            h50 = intbv(0)[5:]
-            if (e_kind == 0x40):
-                h50[:] = e_vector
-            else:
-                h50[:] = 0
-            if ((e_kind == 0x20) or (e_kind == 0x30)):
-                h49[:] = e_dr
-            else:
-                h49[:] = h50
-            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                h48[:] = e_cr
-            else:
-                h48[:] = h49
-            h47[:] = ((e_kind + h48) & 0x1f)
-            h45[:] = 0
-            if (((h46 >> h47) & 1) == 1):
-                h45[:] = 1
-            h51 = intbv(0)[1:]
-            h52 = intbv(0)[1:]
-            h53 = intbv(0)[32:]
-            h53[:] = w_vmcb_10[64:32]
+            h48[:] = h47[5:] & 0x1f
+            h41[:] = h48
+            h39[:] = 0
+            if (((h40 >> h41) & 1) == 1):
+                h39[:] = 1
+            h49 = intbv(0)[1:]
+            h50 = intbv(0)[1:]
+            h51 = intbv(0)[32:]
+            h51[:] = w_vmcb_8[32:0]
+            h52 = intbv(0)[5:]
+            h53 = intbv(0)[9:]
+            h53[:] = concat("0", e_kind)
             h54 = intbv(0)[5:]
             h55 = intbv(0)[5:]
             h56 = intbv(0)[5:]
-            h57 = intbv(0)[5:]
             if (e_kind == 0x40):
-                h57[:] = e_vector
+                h56[:] = e_vector
             else:
-                h57[:] = 0
+                h56[:] = 0
             if ((e_kind == 0x20) or (e_kind == 0x30)):
-                h56[:] = e_dr
-            else:
-                h56[:] = h57
-            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                h55[:] = e_cr
+                h55[:] = e_dr
             else:
                 h55[:] = h56
-            h54[:] = ((e_kind + h55) & 0x1f)
-            h52[:] = 0
-            if (((h53 >> h54) & 1) == 1):
-                h52[:] = 1
-            if (e_kind < 0xc0):
-                h51[:] = h52
-            else:
-                h51[:] = 0
-            if (e_kind < 0xa0):
-                h44[:] = h45
-            else:
-                h44[:] = h51
-            if (e_kind < 0x80):
-                h37[:] = h38
-            else:
-                h37[:] = h44
-            if (e_kind < 0x60):
-                h30[:] = h31
-            else:
-                h30[:] = h37
-            if (e_kind < 0x40):
-                h23[:] = h24
-            else:
-                h23[:] = h30
-            if (e_kind < 0x20):
-                h16[:] = h17
-            else:
-                h16[:] = h23
-            h59 = intbv(0)[1:]
-            h60 = intbv(0)[1:]
-            h60[:] = 0
-            if (((e_cr0_old ^ e_cr0_new) | 0xa) != 0xa):
-                h60[:] = 1
-            if (e_mov != 0):
-                h59[:] = h60
-            else:
-                h59[:] = e_lmsw
-            h64 = intbv(0)[1:]
-            h65 = intbv(0)[1:]
-            h66 = intbv(0)[32:]
-            h66[:] = w_vmcb_0[32:0]
-            h67 = intbv(0)[5:]
-            h68 = intbv(0)[5:]
-            h69 = intbv(0)[5:]
-            h70 = intbv(0)[5:]
-            if (e_kind == 0x40):
-                h70[:] = e_vector
-            else:
-                h70[:] = 0
-            if ((e_kind == 0x20) or (e_kind == 0x30)):
-                h69[:] = e_dr
-            else:
-                h69[:] = h70
             if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                h68[:] = e_cr
+                h54[:] = e_cr
             else:
-                h68[:] = h69
-            h67[:] = ((e_kind + h68) & 0x1f)
-            h65[:] = 0
-            if (((h66 >> h67) & 1) == 1):
-                h65[:] = 1
+                h54[:] = h55
+            h57 = intbv(0)[9:]
+            h57[:] = concat("0000", h54)
+            h58 = intbv(0)[9:]
+            h58[:] = h53 + h57
+            h59 = intbv(0)[5:]
+            h59[:] = h58[5:] & 0x1f
+            h52[:] = h59
+            h50[:] = 0
+            if (((h51 >> h52) & 1) == 1):
+                h50[:] = 1
+            h60 = intbv(0)[1:]
+            h61 = intbv(0)[1:]
+            h62 = intbv(0)[32:]
+            h62[:] = w_vmcb_8[64:32]
+            h63 = intbv(0)[5:]
+            h64 = intbv(0)[9:]
+            h64[:] = concat("0", e_kind)
+            h65 = intbv(0)[5:]
+            h66 = intbv(0)[5:]
+            h67 = intbv(0)[5:]
+            if (e_kind == 0x40):
+                h67[:] = e_vector
+            else:
+                h67[:] = 0
+            if ((e_kind == 0x20) or (e_kind == 0x30)):
+                h66[:] = e_dr
+            else:
+                h66[:] = h67
+            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
+                h65[:] = e_cr
+            else:
+                h65[:] = h66
+            h68 = intbv(0)[9:]
+            h68[:] = concat("0000", h65)
+            h69 = intbv(0)[9:]
+            h69[:] = h64 + h68
+            h70 = intbv(0)[5:]
+            h70[:] = h69[5:] & 0x1f
+            h63[:] = h70
+            h61[:] = 0
+            if (((h62 >> h63) & 1) == 1):
+                h61[:] = 1
             h71 = intbv(0)[1:]
             h72 = intbv(0)[1:]
             h73 = intbv(0)[32:]
-            h73[:] = w_vmcb_0[64:32]
+            h73[:] = w_vmcb_10[32:0]
             h74 = intbv(0)[5:]
-            h75 = intbv(0)[5:]
+            h75 = intbv(0)[9:]
+            h75[:] = concat("0", e_kind)
             h76 = intbv(0)[5:]
             h77 = intbv(0)[5:]
+            h78 = intbv(0)[5:]
             if (e_kind == 0x40):
-                h77[:] = e_vector
+                h78[:] = e_vector
             else:
-                h77[:] = 0
+                h78[:] = 0
             if ((e_kind == 0x20) or (e_kind == 0x30)):
-                h76[:] = e_dr
+                h77[:] = e_dr
+            else:
+                h77[:] = h78
+            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
+                h76[:] = e_cr
             else:
                 h76[:] = h77
-            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                h75[:] = e_cr
-            else:
-                h75[:] = h76
-            h74[:] = ((e_kind + h75) & 0x1f)
+            h79 = intbv(0)[9:]
+            h79[:] = concat("0000", h76)
+            h80 = intbv(0)[9:]
+            h80[:] = h75 + h79
+            h81 = intbv(0)[5:]
+            h81[:] = h80[5:] & 0x1f
+            h74[:] = h81
             h72[:] = 0
             if (((h73 >> h74) & 1) == 1):
                 h72[:] = 1
-            h78 = intbv(0)[1:]
-            h79 = intbv(0)[1:]
-            h80 = intbv(0)[32:]
-            h80[:] = w_vmcb_8[32:0]
-            h81 = intbv(0)[5:]
-            h82 = intbv(0)[5:]
-            h83 = intbv(0)[5:]
-            h84 = intbv(0)[5:]
-            if (e_kind == 0x40):
-                h84[:] = e_vector
-            else:
-                h84[:] = 0
-            if ((e_kind == 0x20) or (e_kind == 0x30)):
-                h83[:] = e_dr
-            else:
-                h83[:] = h84
-            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                h82[:] = e_cr
-            else:
-                h82[:] = h83
-            h81[:] = ((e_kind + h82) & 0x1f)
-            h79[:] = 0
-            if (((h80 >> h81) & 1) == 1):
-                h79[:] = 1
-            h85 = intbv(0)[1:]
-            h86 = intbv(0)[1:]
-            h87 = intbv(0)[32:]
-            h87[:] = w_vmcb_8[64:32]
+            h82 = intbv(0)[1:]
+            h83 = intbv(0)[1:]
+            h84 = intbv(0)[32:]
+            h84[:] = w_vmcb_10[64:32]
+            h85 = intbv(0)[5:]
+            h86 = intbv(0)[9:]
+            h86[:] = concat("0", e_kind)
+            h87 = intbv(0)[5:]
             h88 = intbv(0)[5:]
             h89 = intbv(0)[5:]
-            h90 = intbv(0)[5:]
-            h91 = intbv(0)[5:]
             if (e_kind == 0x40):
-                h91[:] = e_vector
+                h89[:] = e_vector
             else:
-                h91[:] = 0
+                h89[:] = 0
             if ((e_kind == 0x20) or (e_kind == 0x30)):
-                h90[:] = e_dr
+                h88[:] = e_dr
             else:
-                h90[:] = h91
+                h88[:] = h89
             if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                h89[:] = e_cr
+                h87[:] = e_cr
             else:
-                h89[:] = h90
-            h88[:] = ((e_kind + h89) & 0x1f)
-            h86[:] = 0
-            if (((h87 >> h88) & 1) == 1):
-                h86[:] = 1
-            h92 = intbv(0)[1:]
-            h93 = intbv(0)[1:]
-            h94 = intbv(0)[32:]
-            h94[:] = w_vmcb_10[32:0]
-            h95 = intbv(0)[5:]
-            h96 = intbv(0)[5:]
-            h97 = intbv(0)[5:]
-            h98 = intbv(0)[5:]
-            if (e_kind == 0x40):
-                h98[:] = e_vector
-            else:
-                h98[:] = 0
-            if ((e_kind == 0x20) or (e_kind == 0x30)):
-                h97[:] = e_dr
-            else:
-                h97[:] = h98
-            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                h96[:] = e_cr
-            else:
-                h96[:] = h97
-            h95[:] = ((e_kind + h96) & 0x1f)
-            h93[:] = 0
-            if (((h94 >> h95) & 1) == 1):
-                h93[:] = 1
-            h99 = intbv(0)[1:]
-            h100 = intbv(0)[1:]
-            h101 = intbv(0)[32:]
-            h101[:] = w_vmcb_10[64:32]
-            h102 = intbv(0)[5:]
-            h103 = intbv(0)[5:]
-            h104 = intbv(0)[5:]
-            h105 = intbv(0)[5:]
-            if (e_kind == 0x40):
-                h105[:] = e_vector
-            else:
-                h105[:] = 0
-            if ((e_kind == 0x20) or (e_kind == 0x30)):
-                h104[:] = e_dr
-            else:
-                h104[:] = h105
-            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                h103[:] = e_cr
-            else:
-                h103[:] = h104
-            h102[:] = ((e_kind + h103) & 0x1f)
-            h100[:] = 0
-            if (((h101 >> h102) & 1) == 1):
-                h100[:] = 1
+                h87[:] = h88
+            h90 = intbv(0)[9:]
+            h90[:] = concat("0000", h87)
+            h91 = intbv(0)[9:]
+            h91[:] = h86 + h90
+            h92 = intbv(0)[5:]
+            h92[:] = h91[5:] & 0x1f
+            h85[:] = h92
+            h83[:] = 0
+            if (((h84 >> h85) & 1) == 1):
+                h83[:] = 1
             if (e_kind < 0xc0):
-                h99[:] = h100
+                h82[:] = h83
             else:
-                h99[:] = 0
+                h82[:] = 0
             if (e_kind < 0xa0):
-                h92[:] = h93
-            else:
-                h92[:] = h99
-            if (e_kind < 0x80):
-                h85[:] = h86
-            else:
-                h85[:] = h92
-            if (e_kind < 0x60):
-                h78[:] = h79
-            else:
-                h78[:] = h85
-            if (e_kind < 0x40):
                 h71[:] = h72
             else:
-                h71[:] = h78
+                h71[:] = h82
+            if (e_kind < 0x80):
+                h60[:] = h61
+            else:
+                h60[:] = h71
+            if (e_kind < 0x60):
+                h49[:] = h50
+            else:
+                h49[:] = h60
+            if (e_kind < 0x40):
+                h38[:] = h39
+            else:
+                h38[:] = h49
             if (e_kind < 0x20):
-                h64[:] = h65
+                h27[:] = h28
             else:
-                h64[:] = h71
-            h112 = intbv(0)[1:]
-            h113 = intbv(0)[1:]
-            h114 = intbv(0)[32:]
-            h114[:] = w_vmcb_0[32:0]
-            h115 = intbv(0)[5:]
-            h116 = intbv(0)[5:]
-            h117 = intbv(0)[5:]
+                h27[:] = h38
+            h94 = intbv(0)[1:]
+            h95 = intbv(0)[1:]
+            h96 = intbv(0)[64:]
+            h96[:] = e_cr0_old ^ e_cr0_new
+            h97 = intbv(0)[64:]
+            h97[:] = h96 | 0xa
+            h95[:] = 0
+            if (h97 != 0xa):
+                h95[:] = 1
+            if (e_mov != 0):
+                h94[:] = h95
+            else:
+                h94[:] = e_lmsw
+            h104 = intbv(0)[1:]
+            h105 = intbv(0)[1:]
+            h106 = intbv(0)[32:]
+            h106[:] = w_vmcb_0[32:0]
+            h107 = intbv(0)[5:]
+            h108 = intbv(0)[9:]
+            h108[:] = concat("0", e_kind)
+            h109 = intbv(0)[5:]
+            h110 = intbv(0)[5:]
+            h111 = intbv(0)[5:]
+            if (e_kind == 0x40):
+                h111[:] = e_vector
+            else:
+                h111[:] = 0
+            if ((e_kind == 0x20) or (e_kind == 0x30)):
+                h110[:] = e_dr
+            else:
+                h110[:] = h111
+            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
+                h109[:] = e_cr
+            else:
+                h109[:] = h110
+            h112 = intbv(0)[9:]
+            h112[:] = concat("0000", h109)
+            h113 = intbv(0)[9:]
+            h113[:] = h108 + h112
+            h114 = intbv(0)[5:]
+            h114[:] = h113[5:] & 0x1f
+            h107[:] = h114
+            h105[:] = 0
+            if (((h106 >> h107) & 1) == 1):
+                h105[:] = 1
+            h115 = intbv(0)[1:]
+            h116 = intbv(0)[1:]
+            h117 = intbv(0)[32:]
+            h117[:] = w_vmcb_0[64:32]
             h118 = intbv(0)[5:]
-            if (e_kind == 0x40):
-                h118[:] = e_vector
-            else:
-                h118[:] = 0
-            if ((e_kind == 0x20) or (e_kind == 0x30)):
-                h117[:] = e_dr
-            else:
-                h117[:] = h118
-            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                h116[:] = e_cr
-            else:
-                h116[:] = h117
-            h115[:] = ((e_kind + h116) & 0x1f)
-            h113[:] = 0
-            if (((h114 >> h115) & 1) == 1):
-                h113[:] = 1
-            h119 = intbv(0)[1:]
-            h120 = intbv(0)[1:]
-            h121 = intbv(0)[32:]
-            h121[:] = w_vmcb_0[64:32]
+            h119 = intbv(0)[9:]
+            h119[:] = concat("0", e_kind)
+            h120 = intbv(0)[5:]
+            h121 = intbv(0)[5:]
             h122 = intbv(0)[5:]
-            h123 = intbv(0)[5:]
-            h124 = intbv(0)[5:]
-            h125 = intbv(0)[5:]
             if (e_kind == 0x40):
-                h125[:] = e_vector
+                h122[:] = e_vector
             else:
-                h125[:] = 0
+                h122[:] = 0
             if ((e_kind == 0x20) or (e_kind == 0x30)):
-                h124[:] = e_dr
+                h121[:] = e_dr
             else:
-                h124[:] = h125
+                h121[:] = h122
             if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                h123[:] = e_cr
+                h120[:] = e_cr
             else:
-                h123[:] = h124
-            h122[:] = ((e_kind + h123) & 0x1f)
-            h120[:] = 0
-            if (((h121 >> h122) & 1) == 1):
-                h120[:] = 1
+                h120[:] = h121
+            h123 = intbv(0)[9:]
+            h123[:] = concat("0000", h120)
+            h124 = intbv(0)[9:]
+            h124[:] = h119 + h123
+            h125 = intbv(0)[5:]
+            h125[:] = h124[5:] & 0x1f
+            h118[:] = h125
+            h116[:] = 0
+            if (((h117 >> h118) & 1) == 1):
+                h116[:] = 1
             h126 = intbv(0)[1:]
             h127 = intbv(0)[1:]
             h128 = intbv(0)[32:]
             h128[:] = w_vmcb_8[32:0]
             h129 = intbv(0)[5:]
-            h130 = intbv(0)[5:]
+            h130 = intbv(0)[9:]
+            h130[:] = concat("0", e_kind)
             h131 = intbv(0)[5:]
             h132 = intbv(0)[5:]
+            h133 = intbv(0)[5:]
             if (e_kind == 0x40):
-                h132[:] = e_vector
+                h133[:] = e_vector
             else:
-                h132[:] = 0
+                h133[:] = 0
             if ((e_kind == 0x20) or (e_kind == 0x30)):
-                h131[:] = e_dr
+                h132[:] = e_dr
+            else:
+                h132[:] = h133
+            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
+                h131[:] = e_cr
             else:
                 h131[:] = h132
-            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                h130[:] = e_cr
-            else:
-                h130[:] = h131
-            h129[:] = ((e_kind + h130) & 0x1f)
+            h134 = intbv(0)[9:]
+            h134[:] = concat("0000", h131)
+            h135 = intbv(0)[9:]
+            h135[:] = h130 + h134
+            h136 = intbv(0)[5:]
+            h136[:] = h135[5:] & 0x1f
+            h129[:] = h136
             h127[:] = 0
             if (((h128 >> h129) & 1) == 1):
                 h127[:] = 1
-            h133 = intbv(0)[1:]
-            h134 = intbv(0)[1:]
-            h135 = intbv(0)[32:]
-            h135[:] = w_vmcb_8[64:32]
-            h136 = intbv(0)[5:]
-            h137 = intbv(0)[5:]
-            h138 = intbv(0)[5:]
-            h139 = intbv(0)[5:]
-            if (e_kind == 0x40):
-                h139[:] = e_vector
-            else:
-                h139[:] = 0
-            if ((e_kind == 0x20) or (e_kind == 0x30)):
-                h138[:] = e_dr
-            else:
-                h138[:] = h139
-            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                h137[:] = e_cr
-            else:
-                h137[:] = h138
-            h136[:] = ((e_kind + h137) & 0x1f)
-            h134[:] = 0
-            if (((h135 >> h136) & 1) == 1):
-                h134[:] = 1
-            h140 = intbv(0)[1:]
-            h141 = intbv(0)[1:]
-            h142 = intbv(0)[32:]
-            h142[:] = w_vmcb_10[32:0]
+            h137 = intbv(0)[1:]
+            h138 = intbv(0)[1:]
+            h139 = intbv(0)[32:]
+            h139[:] = w_vmcb_8[64:32]
+            h140 = intbv(0)[5:]
+            h141 = intbv(0)[9:]
+            h141[:] = concat("0", e_kind)
+            h142 = intbv(0)[5:]
             h143 = intbv(0)[5:]
             h144 = intbv(0)[5:]
-            h145 = intbv(0)[5:]
-            h146 = intbv(0)[5:]
             if (e_kind == 0x40):
-                h146[:] = e_vector
+                h144[:] = e_vector
             else:
-                h146[:] = 0
+                h144[:] = 0
             if ((e_kind == 0x20) or (e_kind == 0x30)):
-                h145[:] = e_dr
+                h143[:] = e_dr
             else:
-                h145[:] = h146
+                h143[:] = h144
             if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                h144[:] = e_cr
+                h142[:] = e_cr
             else:
-                h144[:] = h145
-            h143[:] = ((e_kind + h144) & 0x1f)
-            h141[:] = 0
-            if (((h142 >> h143) & 1) == 1):
-                h141[:] = 1
-            h147 = intbv(0)[1:]
+                h142[:] = h143
+            h145 = intbv(0)[9:]
+            h145[:] = concat("0000", h142)
+            h146 = intbv(0)[9:]
+            h146[:] = h141 + h145
+            h147 = intbv(0)[5:]
+            h147[:] = h146[5:] & 0x1f
+            h140[:] = h147
+            h138[:] = 0
+            if (((h139 >> h140) & 1) == 1):
+                h138[:] = 1
             h148 = intbv(0)[1:]
-            h149 = intbv(0)[32:]
-            h149[:] = w_vmcb_10[64:32]
-            h150 = intbv(0)[5:]
+            h149 = intbv(0)[1:]
+            h150 = intbv(0)[32:]
+            h150[:] = w_vmcb_10[32:0]
             h151 = intbv(0)[5:]
-            h152 = intbv(0)[5:]
+            h152 = intbv(0)[9:]
+            h152[:] = concat("0", e_kind)
             h153 = intbv(0)[5:]
+            h154 = intbv(0)[5:]
+            h155 = intbv(0)[5:]
             if (e_kind == 0x40):
-                h153[:] = e_vector
+                h155[:] = e_vector
             else:
-                h153[:] = 0
+                h155[:] = 0
             if ((e_kind == 0x20) or (e_kind == 0x30)):
-                h152[:] = e_dr
+                h154[:] = e_dr
             else:
-                h152[:] = h153
+                h154[:] = h155
             if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                h151[:] = e_cr
+                h153[:] = e_cr
             else:
-                h151[:] = h152
-            h150[:] = ((e_kind + h151) & 0x1f)
-            h148[:] = 0
-            if (((h149 >> h150) & 1) == 1):
-                h148[:] = 1
+                h153[:] = h154
+            h156 = intbv(0)[9:]
+            h156[:] = concat("0000", h153)
+            h157 = intbv(0)[9:]
+            h157[:] = h152 + h156
+            h158 = intbv(0)[5:]
+            h158[:] = h157[5:] & 0x1f
+            h151[:] = h158
+            h149[:] = 0
+            if (((h150 >> h151) & 1) == 1):
+                h149[:] = 1
+            h159 = intbv(0)[1:]
+            h160 = intbv(0)[1:]
+            h161 = intbv(0)[32:]
+            h161[:] = w_vmcb_10[64:32]
+            h162 = intbv(0)[5:]
+            h163 = intbv(0)[9:]
+            h163[:] = concat("0", e_kind)
+            h164 = intbv(0)[5:]
+            h165 = intbv(0)[5:]
+            h166 = intbv(0)[5:]
+            if (e_kind == 0x40):
+                h166[:] = e_vector
+            else:
+                h166[:] = 0
+            if ((e_kind == 0x20) or (e_kind == 0x30)):
+                h165[:] = e_dr
+            else:
+                h165[:] = h166
+            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
+                h164[:] = e_cr
+            else:
+                h164[:] = h165
+            h167 = intbv(0)[9:]
+            h167[:] = concat("0000", h164)
+            h168 = intbv(0)[9:]
+            h168[:] = h163 + h167
+            h169 = intbv(0)[5:]
+            h169[:] = h168[5:] & 0x1f
+            h162[:] = h169
+            h160[:] = 0
+            if (((h161 >> h162) & 1) == 1):
+                h160[:] = 1
             if (e_kind < 0xc0):
-                h147[:] = h148
+                h159[:] = h160
             else:
-                h147[:] = 0
+                h159[:] = 0
             if (e_kind < 0xa0):
-                h140[:] = h141
+                h148[:] = h149
             else:
-                h140[:] = h147
+                h148[:] = h159
             if (e_kind < 0x80):
-                h133[:] = h134
+                h137[:] = h138
             else:
-                h133[:] = h140
+                h137[:] = h148
             if (e_kind < 0x60):
                 h126[:] = h127
             else:
-                h126[:] = h133
+                h126[:] = h137
             if (e_kind < 0x40):
-                h119[:] = h120
+                h115[:] = h116
             else:
-                h119[:] = h126
+                h115[:] = h126
             if (e_kind < 0x20):
-                h112[:] = h113
+                h104[:] = h105
             else:
-                h112[:] = h119
-            h162 = intbv(0)[1:]
-            h163 = intbv(0)[1:]
-            h164 = intbv(0)[32:]
-            h164[:] = w_vmcb_0[32:0]
-            h165 = intbv(0)[5:]
-            h166 = intbv(0)[5:]
-            h167 = intbv(0)[5:]
-            h168 = intbv(0)[5:]
-            if (e_kind == 0x40):
-                h168[:] = e_vector
-            else:
-                h168[:] = 0
-            if ((e_kind == 0x20) or (e_kind == 0x30)):
-                h167[:] = e_dr
-            else:
-                h167[:] = h168
-            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                h166[:] = e_cr
-            else:
-                h166[:] = h167
-            h165[:] = ((e_kind + h166) & 0x1f)
-            h163[:] = 0
-            if (((h164 >> h165) & 1) == 1):
-                h163[:] = 1
-            h169 = intbv(0)[1:]
-            h170 = intbv(0)[1:]
-            h171 = intbv(0)[32:]
-            h171[:] = w_vmcb_0[64:32]
-            h172 = intbv(0)[5:]
-            h173 = intbv(0)[5:]
-            h174 = intbv(0)[5:]
-            h175 = intbv(0)[5:]
-            if (e_kind == 0x40):
-                h175[:] = e_vector
-            else:
-                h175[:] = 0
-            if ((e_kind == 0x20) or (e_kind == 0x30)):
-                h174[:] = e_dr
-            else:
-                h174[:] = h175
-            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                h173[:] = e_cr
-            else:
-                h173[:] = h174
-            h172[:] = ((e_kind + h173) & 0x1f)
-            h170[:] = 0
-            if (((h171 >> h172) & 1) == 1):
-                h170[:] = 1
-            h176 = intbv(0)[1:]
-            h177 = intbv(0)[1:]
-            h178 = intbv(0)[32:]
-            h178[:] = w_vmcb_8[32:0]
-            h179 = intbv(0)[5:]
-            h180 = intbv(0)[5:]
-            h181 = intbv(0)[5:]
+                h104[:] = h115
+            h179 = intbv(0)[1:]
+            h180 = intbv(0)[1:]
+            h181 = intbv(0)[32:]
+            h181[:] = w_vmcb_0[32:0]
             h182 = intbv(0)[5:]
-            if (e_kind == 0x40):
-                h182[:] = e_vector
-            else:
-                h182[:] = 0
-            if ((e_kind == 0x20) or (e_kind == 0x30)):
-                h181[:] = e_dr
-            else:
-                h181[:] = h182
-            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                h180[:] = e_cr
-            else:
-                h180[:] = h181
-            h179[:] = ((e_kind + h180) & 0x1f)
-            h177[:] = 0
-            if (((h178 >> h179) & 1) == 1):
-                h177[:] = 1
-            h183 = intbv(0)[1:]
-            h184 = intbv(0)[1:]
-            h185 = intbv(0)[32:]
-            h185[:] = w_vmcb_8[64:32]
+            h183 = intbv(0)[9:]
+            h183[:] = concat("0", e_kind)
+            h184 = intbv(0)[5:]
+            h185 = intbv(0)[5:]
             h186 = intbv(0)[5:]
-            h187 = intbv(0)[5:]
-            h188 = intbv(0)[5:]
-            h189 = intbv(0)[5:]
             if (e_kind == 0x40):
-                h189[:] = e_vector
+                h186[:] = e_vector
             else:
-                h189[:] = 0
+                h186[:] = 0
             if ((e_kind == 0x20) or (e_kind == 0x30)):
-                h188[:] = e_dr
+                h185[:] = e_dr
             else:
-                h188[:] = h189
+                h185[:] = h186
             if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                h187[:] = e_cr
+                h184[:] = e_cr
             else:
-                h187[:] = h188
-            h186[:] = ((e_kind + h187) & 0x1f)
-            h184[:] = 0
-            if (((h185 >> h186) & 1) == 1):
-                h184[:] = 1
+                h184[:] = h185
+            h187 = intbv(0)[9:]
+            h187[:] = concat("0000", h184)
+            h188 = intbv(0)[9:]
+            h188[:] = h183 + h187
+            h189 = intbv(0)[5:]
+            h189[:] = h188[5:] & 0x1f
+            h182[:] = h189
+            h180[:] = 0
+            if (((h181 >> h182) & 1) == 1):
+                h180[:] = 1
             h190 = intbv(0)[1:]
             h191 = intbv(0)[1:]
             h192 = intbv(0)[32:]
-            h192[:] = w_vmcb_10[32:0]
+            h192[:] = w_vmcb_0[64:32]
             h193 = intbv(0)[5:]
-            h194 = intbv(0)[5:]
+            h194 = intbv(0)[9:]
+            h194[:] = concat("0", e_kind)
             h195 = intbv(0)[5:]
             h196 = intbv(0)[5:]
+            h197 = intbv(0)[5:]
             if (e_kind == 0x40):
-                h196[:] = e_vector
+                h197[:] = e_vector
             else:
-                h196[:] = 0
+                h197[:] = 0
             if ((e_kind == 0x20) or (e_kind == 0x30)):
-                h195[:] = e_dr
+                h196[:] = e_dr
+            else:
+                h196[:] = h197
+            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
+                h195[:] = e_cr
             else:
                 h195[:] = h196
-            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                h194[:] = e_cr
-            else:
-                h194[:] = h195
-            h193[:] = ((e_kind + h194) & 0x1f)
+            h198 = intbv(0)[9:]
+            h198[:] = concat("0000", h195)
+            h199 = intbv(0)[9:]
+            h199[:] = h194 + h198
+            h200 = intbv(0)[5:]
+            h200[:] = h199[5:] & 0x1f
+            h193[:] = h200
             h191[:] = 0
             if (((h192 >> h193) & 1) == 1):
                 h191[:] = 1
-            h197 = intbv(0)[1:]
-            h198 = intbv(0)[1:]
-            h199 = intbv(0)[32:]
-            h199[:] = w_vmcb_10[64:32]
-            h200 = intbv(0)[5:]
-            h201 = intbv(0)[5:]
-            h202 = intbv(0)[5:]
-            h203 = intbv(0)[5:]
+            h201 = intbv(0)[1:]
+            h202 = intbv(0)[1:]
+            h203 = intbv(0)[32:]
+            h203[:] = w_vmcb_8[32:0]
+            h204 = intbv(0)[5:]
+            h205 = intbv(0)[9:]
+            h205[:] = concat("0", e_kind)
+            h206 = intbv(0)[5:]
+            h207 = intbv(0)[5:]
+            h208 = intbv(0)[5:]
             if (e_kind == 0x40):
-                h203[:] = e_vector
+                h208[:] = e_vector
             else:
-                h203[:] = 0
+                h208[:] = 0
             if ((e_kind == 0x20) or (e_kind == 0x30)):
-                h202[:] = e_dr
+                h207[:] = e_dr
             else:
-                h202[:] = h203
+                h207[:] = h208
             if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                h201[:] = e_cr
+                h206[:] = e_cr
             else:
-                h201[:] = h202
-            h200[:] = ((e_kind + h201) & 0x1f)
-            h198[:] = 0
-            if (((h199 >> h200) & 1) == 1):
-                h198[:] = 1
+                h206[:] = h207
+            h209 = intbv(0)[9:]
+            h209[:] = concat("0000", h206)
+            h210 = intbv(0)[9:]
+            h210[:] = h205 + h209
+            h211 = intbv(0)[5:]
+            h211[:] = h210[5:] & 0x1f
+            h204[:] = h211
+            h202[:] = 0
+            if (((h203 >> h204) & 1) == 1):
+                h202[:] = 1
+            h212 = intbv(0)[1:]
+            h213 = intbv(0)[1:]
+            h214 = intbv(0)[32:]
+            h214[:] = w_vmcb_8[64:32]
+            h215 = intbv(0)[5:]
+            h216 = intbv(0)[9:]
+            h216[:] = concat("0", e_kind)
+            h217 = intbv(0)[5:]
+            h218 = intbv(0)[5:]
+            h219 = intbv(0)[5:]
+            if (e_kind == 0x40):
+                h219[:] = e_vector
+            else:
+                h219[:] = 0
+            if ((e_kind == 0x20) or (e_kind == 0x30)):
+                h218[:] = e_dr
+            else:
+                h218[:] = h219
+            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
+                h217[:] = e_cr
+            else:
+                h217[:] = h218
+            h220 = intbv(0)[9:]
+            h220[:] = concat("0000", h217)
+            h221 = intbv(0)[9:]
+            h221[:] = h216 + h220
+            h222 = intbv(0)[5:]
+            h222[:] = h221[5:] & 0x1f
+            h215[:] = h222
+            h213[:] = 0
+            if (((h214 >> h215) & 1) == 1):
+                h213[:] = 1
+            h223 = intbv(0)[1:]
+            h224 = intbv(0)[1:]
+            h225 = intbv(0)[32:]
+            h225[:] = w_vmcb_10[32:0]
+            h226 = intbv(0)[5:]
+            h227 = intbv(0)[9:]
+            h227[:] = concat("0", e_kind)
+            h228 = intbv(0)[5:]
+            h229 = intbv(0)[5:]
+            h230 = intbv(0)[5:]
+            if (e_kind == 0x40):
+                h230[:] = e_vector
+            else:
+                h230[:] = 0
+            if ((e_kind == 0x20) or (e_kind == 0x30)):
+                h229[:] = e_dr
+            else:
+                h229[:] = h230
+            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
+                h228[:] = e_cr
+            else:
+                h228[:] = h229
+            h231 = intbv(0)[9:]
+            h231[:] = concat("0000", h228)
+            h232 = intbv(0)[9:]
+            h232[:] = h227 + h231
+            h233 = intbv(0)[5:]
+            h233[:] = h232[5:] & 0x1f
+            h226[:] = h233
+            h224[:] = 0
+            if (((h225 >> h226) & 1) == 1):
+                h224[:] = 1
+            h234 = intbv(0)[1:]
+            h235 = intbv(0)[1:]
+            h236 = intbv(0)[32:]
+            h236[:] = w_vmcb_10[64:32]
+            h237 = intbv(0)[5:]
+            h238 = intbv(0)[9:]
+            h238[:] = concat("0", e_kind)
+            h239 = intbv(0)[5:]
+            h240 = intbv(0)[5:]
+            h241 = intbv(0)[5:]
+            if (e_kind == 0x40):
+                h241[:] = e_vector
+            else:
+                h241[:] = 0
+            if ((e_kind == 0x20) or (e_kind == 0x30)):
+                h240[:] = e_dr
+            else:
+                h240[:] = h241
+            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
+                h239[:] = e_cr
+            else:
+                h239[:] = h240
+            h242 = intbv(0)[9:]
+            h242[:] = concat("0000", h239)
+            h243 = intbv(0)[9:]
+            h243[:] = h238 + h242
+            h244 = intbv(0)[5:]
+            h244[:] = h243[5:] & 0x1f
+            h237[:] = h244
+            h235[:] = 0
+            if (((h236 >> h237) & 1) == 1):
+                h235[:] = 1
             if (e_kind < 0xc0):
-                h197[:] = h198
+                h234[:] = h235
             else:
-                h197[:] = 0
+                h234[:] = 0
             if (e_kind < 0xa0):
+                h223[:] = h224
+            else:
+                h223[:] = h234
+            if (e_kind < 0x80):
+                h212[:] = h213
+            else:
+                h212[:] = h223
+            if (e_kind < 0x60):
+                h201[:] = h202
+            else:
+                h201[:] = h212
+            if (e_kind < 0x40):
                 h190[:] = h191
             else:
-                h190[:] = h197
-            if (e_kind < 0x80):
-                h183[:] = h184
-            else:
-                h183[:] = h190
-            if (e_kind < 0x60):
-                h176[:] = h177
-            else:
-                h176[:] = h183
-            if (e_kind < 0x40):
-                h169[:] = h170
-            else:
-                h169[:] = h176
+                h190[:] = h201
             if (e_kind < 0x20):
-                h162[:] = h163
+                h179[:] = h180
             else:
-                h162[:] = h169
-            h212 = intbv(0)[32:]
-            h212[:] = 0xc0000000
-            h213 = intbv(0)[32:]
-            h213[:] = 0xc0001fff
-            h214 = intbv(0)[32:]
-            h214[:] = 0xc0010000
-            h215 = intbv(0)[32:]
-            h215[:] = 0xc0011fff
-            if (((e_kind == 0) or (e_kind == 0x10)) and (h16 != 0)):  # spec: specs/amd_svm.vspec:516
+                h179[:] = h190
+            h256 = intbv(0)[1:]
+            h257 = intbv(0)[1:]
+            h258 = intbv(0)[32:]
+            h258[:] = w_vmcb_0[32:0]
+            h259 = intbv(0)[5:]
+            h260 = intbv(0)[9:]
+            h260[:] = concat("0", e_kind)
+            h261 = intbv(0)[5:]
+            h262 = intbv(0)[5:]
+            h263 = intbv(0)[5:]
+            if (e_kind == 0x40):
+                h263[:] = e_vector
+            else:
+                h263[:] = 0
+            if ((e_kind == 0x20) or (e_kind == 0x30)):
+                h262[:] = e_dr
+            else:
+                h262[:] = h263
+            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
+                h261[:] = e_cr
+            else:
+                h261[:] = h262
+            h264 = intbv(0)[9:]
+            h264[:] = concat("0000", h261)
+            h265 = intbv(0)[9:]
+            h265[:] = h260 + h264
+            h266 = intbv(0)[5:]
+            h266[:] = h265[5:] & 0x1f
+            h259[:] = h266
+            h257[:] = 0
+            if (((h258 >> h259) & 1) == 1):
+                h257[:] = 1
+            h267 = intbv(0)[1:]
+            h268 = intbv(0)[1:]
+            h269 = intbv(0)[32:]
+            h269[:] = w_vmcb_0[64:32]
+            h270 = intbv(0)[5:]
+            h271 = intbv(0)[9:]
+            h271[:] = concat("0", e_kind)
+            h272 = intbv(0)[5:]
+            h273 = intbv(0)[5:]
+            h274 = intbv(0)[5:]
+            if (e_kind == 0x40):
+                h274[:] = e_vector
+            else:
+                h274[:] = 0
+            if ((e_kind == 0x20) or (e_kind == 0x30)):
+                h273[:] = e_dr
+            else:
+                h273[:] = h274
+            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
+                h272[:] = e_cr
+            else:
+                h272[:] = h273
+            h275 = intbv(0)[9:]
+            h275[:] = concat("0000", h272)
+            h276 = intbv(0)[9:]
+            h276[:] = h271 + h275
+            h277 = intbv(0)[5:]
+            h277[:] = h276[5:] & 0x1f
+            h270[:] = h277
+            h268[:] = 0
+            if (((h269 >> h270) & 1) == 1):
+                h268[:] = 1
+            h278 = intbv(0)[1:]
+            h279 = intbv(0)[1:]
+            h280 = intbv(0)[32:]
+            h280[:] = w_vmcb_8[32:0]
+            h281 = intbv(0)[5:]
+            h282 = intbv(0)[9:]
+            h282[:] = concat("0", e_kind)
+            h283 = intbv(0)[5:]
+            h284 = intbv(0)[5:]
+            h285 = intbv(0)[5:]
+            if (e_kind == 0x40):
+                h285[:] = e_vector
+            else:
+                h285[:] = 0
+            if ((e_kind == 0x20) or (e_kind == 0x30)):
+                h284[:] = e_dr
+            else:
+                h284[:] = h285
+            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
+                h283[:] = e_cr
+            else:
+                h283[:] = h284
+            h286 = intbv(0)[9:]
+            h286[:] = concat("0000", h283)
+            h287 = intbv(0)[9:]
+            h287[:] = h282 + h286
+            h288 = intbv(0)[5:]
+            h288[:] = h287[5:] & 0x1f
+            h281[:] = h288
+            h279[:] = 0
+            if (((h280 >> h281) & 1) == 1):
+                h279[:] = 1
+            h289 = intbv(0)[1:]
+            h290 = intbv(0)[1:]
+            h291 = intbv(0)[32:]
+            h291[:] = w_vmcb_8[64:32]
+            h292 = intbv(0)[5:]
+            h293 = intbv(0)[9:]
+            h293[:] = concat("0", e_kind)
+            h294 = intbv(0)[5:]
+            h295 = intbv(0)[5:]
+            h296 = intbv(0)[5:]
+            if (e_kind == 0x40):
+                h296[:] = e_vector
+            else:
+                h296[:] = 0
+            if ((e_kind == 0x20) or (e_kind == 0x30)):
+                h295[:] = e_dr
+            else:
+                h295[:] = h296
+            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
+                h294[:] = e_cr
+            else:
+                h294[:] = h295
+            h297 = intbv(0)[9:]
+            h297[:] = concat("0000", h294)
+            h298 = intbv(0)[9:]
+            h298[:] = h293 + h297
+            h299 = intbv(0)[5:]
+            h299[:] = h298[5:] & 0x1f
+            h292[:] = h299
+            h290[:] = 0
+            if (((h291 >> h292) & 1) == 1):
+                h290[:] = 1
+            h300 = intbv(0)[1:]
+            h301 = intbv(0)[1:]
+            h302 = intbv(0)[32:]
+            h302[:] = w_vmcb_10[32:0]
+            h303 = intbv(0)[5:]
+            h304 = intbv(0)[9:]
+            h304[:] = concat("0", e_kind)
+            h305 = intbv(0)[5:]
+            h306 = intbv(0)[5:]
+            h307 = intbv(0)[5:]
+            if (e_kind == 0x40):
+                h307[:] = e_vector
+            else:
+                h307[:] = 0
+            if ((e_kind == 0x20) or (e_kind == 0x30)):
+                h306[:] = e_dr
+            else:
+                h306[:] = h307
+            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
+                h305[:] = e_cr
+            else:
+                h305[:] = h306
+            h308 = intbv(0)[9:]
+            h308[:] = concat("0000", h305)
+            h309 = intbv(0)[9:]
+            h309[:] = h304 + h308
+            h310 = intbv(0)[5:]
+            h310[:] = h309[5:] & 0x1f
+            h303[:] = h310
+            h301[:] = 0
+            if (((h302 >> h303) & 1) == 1):
+                h301[:] = 1
+            h311 = intbv(0)[1:]
+            h312 = intbv(0)[1:]
+            h313 = intbv(0)[32:]
+            h313[:] = w_vmcb_10[64:32]
+            h314 = intbv(0)[5:]
+            h315 = intbv(0)[9:]
+            h315[:] = concat("0", e_kind)
+            h316 = intbv(0)[5:]
+            h317 = intbv(0)[5:]
+            h318 = intbv(0)[5:]
+            if (e_kind == 0x40):
+                h318[:] = e_vector
+            else:
+                h318[:] = 0
+            if ((e_kind == 0x20) or (e_kind == 0x30)):
+                h317[:] = e_dr
+            else:
+                h317[:] = h318
+            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
+                h316[:] = e_cr
+            else:
+                h316[:] = h317
+            h319 = intbv(0)[9:]
+            h319[:] = concat("0000", h316)
+            h320 = intbv(0)[9:]
+            h320[:] = h315 + h319
+            h321 = intbv(0)[5:]
+            h321[:] = h320[5:] & 0x1f
+            h314[:] = h321
+            h312[:] = 0
+            if (((h313 >> h314) & 1) == 1):
+                h312[:] = 1
+            if (e_kind < 0xc0):
+                h311[:] = h312
+            else:
+                h311[:] = 0
+            if (e_kind < 0xa0):
+                h300[:] = h301
+            else:
+                h300[:] = h311
+            if (e_kind < 0x80):
+                h289[:] = h290
+            else:
+                h289[:] = h300
+            if (e_kind < 0x60):
+                h278[:] = h279
+            else:
+                h278[:] = h289
+            if (e_kind < 0x40):
+                h267[:] = h268
+            else:
+                h267[:] = h278
+            if (e_kind < 0x20):
+                h256[:] = h257
+            else:
+                h256[:] = h267
+            h330 = intbv(0)[32:]
+            h330[:] = 0xc0000000
+            h331 = intbv(0)[32:]
+            h331[:] = 0xc0001fff
+            h332 = intbv(0)[32:]
+            h332[:] = 0xc0010000
+            h333 = intbv(0)[32:]
+            h333[:] = 0xc0011fff
+            if (((e_kind == 0) or (e_kind == 0x10)) and (h27 != 0)):  # spec: specs/amd_svm.vspec:516
                 status.next = 1
-                h12 = intbv(0)[5:]
-                h13 = intbv(0)[5:]
-                h14 = intbv(0)[5:]
+                h20 = intbv(0)[9:]
+                h20[:] = concat("0", e_kind)
+                h21 = intbv(0)[5:]
+                h22 = intbv(0)[5:]
+                h23 = intbv(0)[5:]
                 if (e_kind == 0x40):
-                    h14[:] = e_vector
+                    h23[:] = e_vector
                 else:
-                    h14[:] = 0
+                    h23[:] = 0
                 if ((e_kind == 0x20) or (e_kind == 0x30)):
-                    h13[:] = e_dr
+                    h22[:] = e_dr
                 else:
-                    h13[:] = h14
+                    h22[:] = h23
                 if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                    h12[:] = e_cr
+                    h21[:] = e_cr
                 else:
-                    h12[:] = h13
-                v_wide[:] = (e_kind + h12)
+                    h21[:] = h22
+                h24 = intbv(0)[9:]
+                h24[:] = concat("0000", h21)
+                h25 = intbv(0)[9:]
+                h25[:] = h20 + h24
+                v_wide[:] = h25
                 rec_exitcode.next = v_wide[64:]
                 v_wide[:] = 0
-                h15 = intbv(0)[4:]
+                h26 = intbv(0)[4:]
                 if (e_mov != 0):
-                    h15[:] = e_gpr
+                    h26[:] = e_gpr
                 else:
-                    h15[:] = 0
-                v_wide[4:0] = h15
+                    h26[:] = 0
+                v_wide[4:0] = h26
                 v_wide[64:63] = e_mov
                 rec_exitinfo1.next = v_wide[64:]
                 v_wide[:] = 0
@@ -1030,17 +1248,17 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
                 v_wide[:] = e_next_rip
                 rec_nrip.next = v_wide[64:]
                 st.next = S.ST0
-            elif ((((e_kind == 0x10) and (e_cr == 0)) and w_vmcb_8[37]) and (h59 != 0)):  # spec: specs/amd_svm.vspec:532
+            elif ((((e_kind == 0x10) and (e_cr == 0)) and w_vmcb_8[37]) and (h94 != 0)):  # spec: specs/amd_svm.vspec:532
                 status.next = 2
                 v_wide[:] = 0x65
                 rec_exitcode.next = v_wide[64:]
                 v_wide[:] = 0
-                h58 = intbv(0)[4:]
+                h93 = intbv(0)[4:]
                 if (e_mov != 0):
-                    h58[:] = e_gpr
+                    h93[:] = e_gpr
                 else:
-                    h58[:] = 0
-                v_wide[4:0] = h58
+                    h93[:] = 0
+                v_wide[4:0] = h93
                 v_wide[64:63] = e_mov
                 rec_exitinfo1.next = v_wide[64:]
                 v_wide[:] = 0
@@ -1048,24 +1266,30 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
                 v_wide[:] = e_next_rip
                 rec_nrip.next = v_wide[64:]
                 st.next = S.ST0
-            elif (((e_kind == 0x20) or (e_kind == 0x30)) and (h64 != 0)):  # spec: specs/amd_svm.vspec:545
+            elif (((e_kind == 0x20) or (e_kind == 0x30)) and (h104 != 0)):  # spec: specs/amd_svm.vspec:545
                 status.next = 3
-                h61 = intbv(0)[5:]
-                h62 = intbv(0)[5:]
-                h63 = intbv(0)[5:]
+                h98 = intbv(0)[9:]
+                h98[:] = concat("0", e_kind)
+                h99 = intbv(0)[5:]
+                h100 = intbv(0)[5:]
+                h101 = intbv(0)[5:]
                 if (e_kind == 0x40):
-                    h63[:] = e_vector
+                    h101[:] = e_vector
                 else:
-                    h63[:] = 0
+                    h101[:] = 0
                 if ((e_kind == 0x20) or (e_kind == 0x30)):
-                    h62[:] = e_dr
+                    h100[:] = e_dr
                 else:
-                    h62[:] = h63
+                    h100[:] = h101
                 if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                    h61[:] = e_cr
+                    h99[:] = e_cr
                 else:
-                    h61[:] = h62
-                v_wide[:] = (e_kind + h61)
+                    h99[:] = h100
+                h102 = intbv(0)[9:]
+                h102[:] = concat("0000", h99)
+                h103 = intbv(0)[9:]
+                h103[:] = h98 + h102
+                v_wide[:] = h103
                 rec_exitcode.next = v_wide[64:]
                 v_wide[:] = 0
                 v_wide[4:0] = e_gpr
@@ -1075,55 +1299,61 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
                 v_wide[:] = e_next_rip
                 rec_nrip.next = v_wide[64:]
                 st.next = S.ST0
-            elif ((e_kind == 0x40) and (h112 != 0)):  # spec: specs/amd_svm.vspec:557
+            elif ((e_kind == 0x40) and (h179 != 0)):  # spec: specs/amd_svm.vspec:557
                 status.next = 4
-                h106 = intbv(0)[5:]
-                h107 = intbv(0)[5:]
-                h108 = intbv(0)[5:]
+                h170 = intbv(0)[9:]
+                h170[:] = concat("0", e_kind)
+                h171 = intbv(0)[5:]
+                h172 = intbv(0)[5:]
+                h173 = intbv(0)[5:]
                 if (e_kind == 0x40):
-                    h108[:] = e_vector
+                    h173[:] = e_vector
                 else:
-                    h108[:] = 0
+                    h173[:] = 0
                 if ((e_kind == 0x20) or (e_kind == 0x30)):
-                    h107[:] = e_dr
+                    h172[:] = e_dr
                 else:
-                    h107[:] = h108
+                    h172[:] = h173
                 if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                    h106[:] = e_cr
+                    h171[:] = e_cr
                 else:
-                    h106[:] = h107
-                v_wide[:] = (e_kind + h106)
+                    h171[:] = h172
+                h174 = intbv(0)[9:]
+                h174[:] = concat("0000", h171)
+                h175 = intbv(0)[9:]
+                h175[:] = h170 + h174
+                v_wide[:] = h175
                 rec_exitcode.next = v_wide[64:]
-                h109 = intbv(0)[32:]
+                h176 = intbv(0)[32:]
                 if (e_has_error_code != 0):
-                    h109[:] = e_error_code
+                    h176[:] = e_error_code
                 else:
-                    h109[:] = 0
-                v_wide[:] = h109
+                    h176[:] = 0
+                v_wide[:] = h176
                 rec_exitinfo1.next = v_wide[64:]
-                h110 = intbv(0)[64:]
+                h177 = intbv(0)[64:]
                 if (e_vector == 0xe):
-                    h110[:] = e_fault_address
+                    h177[:] = e_fault_address
                 else:
-                    h110[:] = 0
-                v_wide[:] = h110
+                    h177[:] = 0
+                v_wide[:] = h177
                 rec_exitinfo2.next = v_wide[64:]
-                h111 = intbv(0)[64:]
+                h178 = intbv(0)[64:]
                 if ((e_vector >= 3) and (e_vector <= 5)):
-                    h111[:] = e_next_rip
+                    h178[:] = e_next_rip
                 else:
-                    h111[:] = 0
-                v_wide[:] = h111
+                    h178[:] = 0
+                v_wide[:] = h178
                 rec_nrip.next = v_wide[64:]
                 st.next = S.ST0
             elif (((e_kind == 0xa6) and w_vmcb_8[56]) or ((e_kind == 0xa1) and w_vmcb_10[32])):  # spec: specs/amd_svm.vspec:568
                 status.next = 5
-                h154 = intbv(0)[8:]
+                h245 = intbv(0)[8:]
                 if (e_kind == 0xa6):
-                    h154[:] = 0x78
+                    h245[:] = 0x78
                 else:
-                    h154[:] = 0xa0
-                v_wide[:] = h154
+                    h245[:] = 0xa0
+                v_wide[:] = h245
                 rec_exitcode.next = v_wide[64:]
                 v_wide[:] = 0
                 rec_exitinfo1.next = v_wide[64:]
@@ -1132,50 +1362,56 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
                 v_wide[:] = e_next_rip
                 rec_nrip.next = v_wide[64:]
                 st.next = S.ST0
-            elif ((((e_kind >= 0x60) and (e_kind != 0x7b)) and (e_kind != 0x7c)) and (h162 != 0)):  # spec: specs/amd_svm.vspec:579
+            elif ((((e_kind >= 0x60) and (e_kind != 0x7b)) and (e_kind != 0x7c)) and (h256 != 0)):  # spec: specs/amd_svm.vspec:579
                 status.next = 6
-                h155 = intbv(0)[5:]
-                h156 = intbv(0)[5:]
-                h157 = intbv(0)[5:]
+                h246 = intbv(0)[9:]
+                h246[:] = concat("0", e_kind)
+                h247 = intbv(0)[5:]
+                h248 = intbv(0)[5:]
+                h249 = intbv(0)[5:]
                 if (e_kind == 0x40):
-                    h157[:] = e_vector
+                    h249[:] = e_vector
                 else:
-                    h157[:] = 0
+                    h249[:] = 0
                 if ((e_kind == 0x20) or (e_kind == 0x30)):
-                    h156[:] = e_dr
+                    h248[:] = e_dr
                 else:
-                    h156[:] = h157
+                    h248[:] = h249
                 if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                    h155[:] = e_cr
+                    h247[:] = e_cr
                 else:
-                    h155[:] = h156
-                v_wide[:] = (e_kind + h155)
+                    h247[:] = h248
+                h250 = intbv(0)[9:]
+                h250[:] = concat("0000", h247)
+                h251 = intbv(0)[9:]
+                h251[:] = h246 + h250
+                v_wide[:] = h251
                 rec_exitcode.next = v_wide[64:]
-                h158 = intbv(0)[64:]
-                h159 = intbv(0)[64:]
-                h160 = intbv(0)[64:]
+                h252 = intbv(0)[64:]
+                h253 = intbv(0)[64:]
+                h254 = intbv(0)[64:]
                 if ((e_kind == 0x8f) or (e_kind == 0x90)):
-                    h160[:] = e_new_value
+                    h254[:] = e_new_value
                 else:
-                    h160[:] = 0
+                    h254[:] = 0
                 if (e_kind == 0x79):
-                    h159[:] = e_linear_address
+                    h253[:] = e_linear_address
                 else:
-                    h159[:] = h160
+                    h253[:] = h254
                 if (e_kind == 0x75):
-                    h158[:] = e_intn
+                    h252[:] = e_intn
                 else:
-                    h158[:] = h159
-                v_wide[:] = h158
+                    h252[:] = h253
+                v_wide[:] = h252
                 rec_exitinfo1.next = v_wide[64:]
                 v_wide[:] = 0
                 rec_exitinfo2.next = v_wide[64:]
-                h161 = intbv(0)[64:]
+                h255 = intbv(0)[64:]
                 if ((((((e_kind >= 0x60) and (e_kind <= 0x64)) or ((e_kind >= 0x7d) and (e_kind <= 0x7f))) or (e_kind == 0x8f)) or (e_kind == 0x90)) or (e_kind == 0xa5)):
-                    h161[:] = 0
+                    h255[:] = 0
                 else:
-                    h161[:] = e_next_rip
-                v_wide[:] = h161
+                    h255[:] = e_next_rip
+                v_wide[:] = h255
                 rec_nrip.next = v_wide[64:]
                 st.next = S.ST0
             elif ((e_kind == 0x8c) and w_vmcb_10[11]):  # spec: specs/amd_svm.vspec:592
@@ -1197,42 +1433,42 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
                 v_wide[1:0] = e_io_in
                 v_wide[3:2] = e_io_str
                 v_wide[4:3] = e_io_rep
-                h204 = intbv(0)[1:]
-                h204[:] = 0
+                h322 = intbv(0)[1:]
+                h322[:] = 0
                 if (e_size == 1):
-                    h204[:] = 1
-                v_wide[5:4] = h204
-                h205 = intbv(0)[1:]
-                h205[:] = 0
+                    h322[:] = 1
+                v_wide[5:4] = h322
+                h323 = intbv(0)[1:]
+                h323[:] = 0
                 if (e_size == 2):
-                    h205[:] = 1
-                v_wide[6:5] = h205
-                h206 = intbv(0)[1:]
-                h206[:] = 0
+                    h323[:] = 1
+                v_wide[6:5] = h323
+                h324 = intbv(0)[1:]
+                h324[:] = 0
                 if (e_size == 4):
-                    h206[:] = 1
-                v_wide[7:6] = h206
-                h207 = intbv(0)[1:]
-                h207[:] = 0
+                    h324[:] = 1
+                v_wide[7:6] = h324
+                h325 = intbv(0)[1:]
+                h325[:] = 0
                 if (e_addr_size == 0):
-                    h207[:] = 1
-                v_wide[8:7] = h207
-                h208 = intbv(0)[1:]
-                h208[:] = 0
+                    h325[:] = 1
+                v_wide[8:7] = h325
+                h326 = intbv(0)[1:]
+                h326[:] = 0
                 if (e_addr_size == 1):
-                    h208[:] = 1
-                v_wide[9:8] = h208
-                h209 = intbv(0)[1:]
-                h209[:] = 0
+                    h326[:] = 1
+                v_wide[9:8] = h326
+                h327 = intbv(0)[1:]
+                h327[:] = 0
                 if (e_addr_size == 2):
-                    h209[:] = 1
-                v_wide[10:9] = h209
-                h210 = intbv(0)[3:]
+                    h327[:] = 1
+                v_wide[10:9] = h327
+                h328 = intbv(0)[3:]
                 if (e_io_str != 0):
-                    h210[:] = e_seg
+                    h328[:] = e_seg
                 else:
-                    h210[:] = 0
-                v_wide[13:10] = h210
+                    h328[:] = 0
+                v_wide[13:10] = h328
                 v_wide[32:16] = e_port
                 rec_exitinfo1.next = v_wide[64:]
                 v_wide[:] = e_next_rip
@@ -1240,15 +1476,15 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
                 v_wide[:] = e_next_rip
                 rec_nrip.next = v_wide[64:]
                 st.next = S.ST0
-            elif ((((e_kind == 0x7c) or (e_kind == 0xfc)) and w_vmcb_8[60]) and ((not (((e_msr <= 0x1fff) or ((e_msr >= h212) and (e_msr <= h213))) or ((e_msr >= h214) and (e_msr <= h215)))) or (b_msrpm != 0))):  # spec: specs/amd_svm.vspec:620
+            elif ((((e_kind == 0x7c) or (e_kind == 0xfc)) and w_vmcb_8[60]) and ((not (((e_msr <= 0x1fff) or ((e_msr >= h330) and (e_msr <= h331))) or ((e_msr >= h332) and (e_msr <= h333)))) or (b_msrpm != 0))):  # spec: specs/amd_svm.vspec:620
                 status.next = 9
                 v_wide[:] = 0x7c
                 rec_exitcode.next = v_wide[64:]
-                h211 = intbv(0)[1:]
-                h211[:] = 0
+                h329 = intbv(0)[1:]
+                h329[:] = 0
                 if (e_kind == 0xfc):
-                    h211[:] = 1
-                v_wide[:] = h211
+                    h329[:] = 1
+                v_wide[:] = h329
                 rec_exitinfo1.next = v_wide[64:]
                 v_wide[:] = 0
                 rec_exitinfo2.next = v_wide[64:]
@@ -1265,7 +1501,7 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
         elif st == S.ST0:  # exitcode
             if not pend:
                 if True:
-                    v_wide[:] = (r_VMCB_PA[52:12] << 0xc)
+                    v_wide[:] = concat(r_VMCB_PA[52:12], "000000000000")
                     v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x70
                     u_valid.next = True
                     u_we.next = True
@@ -1285,7 +1521,7 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
         elif st == S.ST1:  # exitinfo1
             if not pend:
                 if True:
-                    v_wide[:] = (r_VMCB_PA[52:12] << 0xc)
+                    v_wide[:] = concat(r_VMCB_PA[52:12], "000000000000")
                     v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x78
                     u_valid.next = True
                     u_we.next = True
@@ -1305,7 +1541,7 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
         elif st == S.ST2:  # exitinfo2
             if not pend:
                 if True:
-                    v_wide[:] = (r_VMCB_PA[52:12] << 0xc)
+                    v_wide[:] = concat(r_VMCB_PA[52:12], "000000000000")
                     v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x80
                     u_valid.next = True
                     u_we.next = True
@@ -1325,7 +1561,7 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
         elif st == S.ST3:  # nrip
             if not pend:
                 if True:
-                    v_wide[:] = (r_VMCB_PA[52:12] << 0xc)
+                    v_wide[:] = concat(r_VMCB_PA[52:12], "000000000000")
                     v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0xc8
                     u_valid.next = True
                     u_we.next = True

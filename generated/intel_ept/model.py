@@ -85,16 +85,16 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                         m_valid.next = True
                         m_we.next = False
                         m_size.next = 3
-                        m_addr.next = (r_EPTP[48:12] << 0xc) + (i_addr[57:48] << 3)
-                        ea.next = (r_EPTP[48:12] << 0xc) + (i_addr[57:48] << 3)
+                        m_addr.next = concat(r_EPTP[48:12], "000000000000") + concat(i_addr[57:48], "000")
+                        ea.next = concat(r_EPTP[48:12], "000000000000") + concat(i_addr[57:48], "000")
                         st.next = S.MWAIT
                         lvl.next = 5
                     else:  # spec: specs/intel_ept.vspec:124
                         m_valid.next = True
                         m_we.next = False
                         m_size.next = 3
-                        m_addr.next = (r_EPTP[48:12] << 0xc) + (i_addr[48:39] << 3)
-                        ea.next = (r_EPTP[48:12] << 0xc) + (i_addr[48:39] << 3)
+                        m_addr.next = concat(r_EPTP[48:12], "000000000000") + concat(i_addr[48:39], "000")
+                        ea.next = concat(r_EPTP[48:12], "000000000000") + concat(i_addr[48:39], "000")
                         st.next = S.MWAIT
                         lvl.next = 4
         elif st == S.MWAIT:
@@ -138,8 +138,8 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                         m_valid.next = True
                         m_we.next = False
                         m_size.next = 3
-                        m_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[48:39] << 3)
-                        ea.next = (m_rdata & 0xfffffffff000) + (i_addr[48:39] << 3)
+                        m_addr.next = (m_rdata & 0xfffffffff000) + concat(i_addr[48:39], "000")
+                        ea.next = (m_rdata & 0xfffffffff000) + concat(i_addr[48:39], "000")
                         st.next = S.MWAIT
                         lvl.next = 4
                 elif lvl == 4:  # spec: specs/intel_ept.vspec:132 level pml4
@@ -178,8 +178,8 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                         m_valid.next = True
                         m_we.next = False
                         m_size.next = 3
-                        m_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[39:30] << 3)
-                        ea.next = (m_rdata & 0xfffffffff000) + (i_addr[39:30] << 3)
+                        m_addr.next = (m_rdata & 0xfffffffff000) + concat(i_addr[39:30], "000")
+                        ea.next = (m_rdata & 0xfffffffff000) + concat(i_addr[39:30], "000")
                         st.next = S.MWAIT
                         lvl.next = 3
                 elif lvl == 3:  # spec: specs/intel_ept.vspec:136 level pdpt
@@ -295,8 +295,8 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
-                            m_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[30:21] << 3)
-                            ea.next = (m_rdata & 0xfffffffff000) + (i_addr[30:21] << 3)
+                            m_addr.next = (m_rdata & 0xfffffffff000) + concat(i_addr[30:21], "000")
+                            ea.next = (m_rdata & 0xfffffffff000) + concat(i_addr[30:21], "000")
                             st.next = S.MWAIT
                             lvl.next = 2
                 elif lvl == 2:  # spec: specs/intel_ept.vspec:141 level pd
@@ -412,8 +412,8 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
-                            m_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[21:12] << 3)
-                            ea.next = (m_rdata & 0xfffffffff000) + (i_addr[21:12] << 3)
+                            m_addr.next = (m_rdata & 0xfffffffff000) + concat(i_addr[21:12], "000")
+                            ea.next = (m_rdata & 0xfffffffff000) + concat(i_addr[21:12], "000")
                             st.next = S.MWAIT
                             lvl.next = 1
                 elif lvl == 1:  # spec: specs/intel_ept.vspec:146 level pt
@@ -656,7 +656,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                 if r_CR4[12]:  # spec: specs/x86_64_paging.vspec:231
                     x_valid.next = True
                     x_pwrite.next = False
-                    x_addr.next = (r_CR3[48:12] << 0xc) + (i_addr[57:48] << 3)
+                    x_addr.next = concat(r_CR3[48:12], "000000000000") + concat(i_addr[57:48], "000")
                     x_on_table.next = True
                     x_update.next = False
                     hk_read.next = True
@@ -668,7 +668,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                 else:  # spec: specs/x86_64_paging.vspec:231
                     x_valid.next = True
                     x_pwrite.next = False
-                    x_addr.next = (r_CR3[48:12] << 0xc) + (i_addr[48:39] << 3)
+                    x_addr.next = concat(r_CR3[48:12], "000000000000") + concat(i_addr[48:39], "000")
                     x_on_table.next = True
                     x_update.next = False
                     hk_read.next = True
@@ -711,7 +711,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                             # pointer ADDR of pml5e, spec: specs/x86_64_paging.vspec:60
                             x_valid.next = True
                             x_pwrite.next = False
-                            x_addr.next = (x_rdata & 0xfffffffff000) + (i_addr[48:39] << 3)
+                            x_addr.next = (x_rdata & 0xfffffffff000) + concat(i_addr[48:39], "000")
                             x_on_table.next = True
                             x_update.next = False
                             hk_read.next = True
@@ -746,7 +746,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                             # pointer ADDR of pml4e, spec: specs/x86_64_paging.vspec:69
                             x_valid.next = True
                             x_pwrite.next = False
-                            x_addr.next = (x_rdata & 0xfffffffff000) + (i_addr[39:30] << 3)
+                            x_addr.next = (x_rdata & 0xfffffffff000) + concat(i_addr[39:30], "000")
                             x_on_table.next = True
                             x_update.next = False
                             hk_read.next = True
@@ -849,7 +849,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 # pointer ADDR of pdpte, spec: specs/x86_64_paging.vspec:79
                                 x_valid.next = True
                                 x_pwrite.next = False
-                                x_addr.next = (x_rdata & 0xfffffffff000) + (i_addr[30:21] << 3)
+                                x_addr.next = (x_rdata & 0xfffffffff000) + concat(i_addr[30:21], "000")
                                 x_on_table.next = True
                                 x_update.next = False
                                 hk_read.next = True
@@ -952,7 +952,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 # pointer ADDR of pde, spec: specs/x86_64_paging.vspec:99
                                 x_valid.next = True
                                 x_pwrite.next = False
-                                x_addr.next = (x_rdata & 0xfffffffff000) + (i_addr[21:12] << 3)
+                                x_addr.next = (x_rdata & 0xfffffffff000) + concat(i_addr[21:12], "000")
                                 x_on_table.next = True
                                 x_update.next = False
                                 hk_read.next = True

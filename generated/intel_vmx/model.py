@@ -89,7 +89,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 st.next = S.S0W0
         elif st == S.S0W0:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_wide[:] = (r_VMCS_PA[52:12] << 0xc)
+                v_wide[:] = concat(r_VMCS_PA[52:12], "000000000000")
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x0
                 u_valid.next = True
                 u_we.next = False
@@ -105,7 +105,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     st.next = S.S0W1
         elif st == S.S0W1:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_wide[:] = (r_VMCS_PA[52:12] << 0xc)
+                v_wide[:] = concat(r_VMCS_PA[52:12], "000000000000")
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x8
                 u_valid.next = True
                 u_we.next = False
@@ -121,7 +121,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     st.next = S.S0W2
         elif st == S.S0W2:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_wide[:] = (r_VMCS_PA[52:12] << 0xc)
+                v_wide[:] = concat(r_VMCS_PA[52:12], "000000000000")
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x10
                 u_valid.next = True
                 u_we.next = False
@@ -137,7 +137,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     st.next = S.S0W3
         elif st == S.S0W3:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_wide[:] = (r_VMCS_PA[52:12] << 0xc)
+                v_wide[:] = concat(r_VMCS_PA[52:12], "000000000000")
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x18
                 u_valid.next = True
                 u_we.next = False
@@ -153,7 +153,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     st.next = S.S0W4
         elif st == S.S0W4:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_wide[:] = (r_VMCS_PA[52:12] << 0xc)
+                v_wide[:] = concat(r_VMCS_PA[52:12], "000000000000")
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x20
                 u_valid.next = True
                 u_we.next = False
@@ -169,7 +169,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     st.next = S.S0W5
         elif st == S.S0W5:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_wide[:] = (r_VMCS_PA[52:12] << 0xc)
+                v_wide[:] = concat(r_VMCS_PA[52:12], "000000000000")
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x28
                 u_valid.next = True
                 u_we.next = False
@@ -185,7 +185,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     st.next = S.S0W6
         elif st == S.S0W6:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_wide[:] = (r_VMCS_PA[52:12] << 0xc)
+                v_wide[:] = concat(r_VMCS_PA[52:12], "000000000000")
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x30
                 u_valid.next = True
                 u_we.next = False
@@ -201,7 +201,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     st.next = S.S0W7
         elif st == S.S0W7:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_wide[:] = (r_VMCS_PA[52:12] << 0xc)
+                v_wide[:] = concat(r_VMCS_PA[52:12], "000000000000")
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x38
                 u_valid.next = True
                 u_we.next = False
@@ -217,7 +217,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     st.next = S.S0W8
         elif st == S.S0W8:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_wide[:] = (r_VMCS_PA[52:12] << 0xc)
+                v_wide[:] = concat(r_VMCS_PA[52:12], "000000000000")
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x40
                 u_valid.next = True
                 u_we.next = False
@@ -233,7 +233,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     st.next = S.S0W9
         elif st == S.S0W9:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_wide[:] = (r_VMCS_PA[52:12] << 0xc)
+                v_wide[:] = concat(r_VMCS_PA[52:12], "000000000000")
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x48
                 u_valid.next = True
                 u_we.next = False
@@ -249,7 +249,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     st.next = S.S0W10
         elif st == S.S0W10:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_wide[:] = (r_VMCS_PA[52:12] << 0xc)
+                v_wide[:] = concat(r_VMCS_PA[52:12], "000000000000")
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x50
                 u_valid.next = True
                 u_we.next = False
@@ -265,7 +265,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     st.next = S.S0W11
         elif st == S.S0W11:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_wide[:] = (r_VMCS_PA[52:12] << 0xc)
+                v_wide[:] = concat(r_VMCS_PA[52:12], "000000000000")
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x58
                 u_valid.next = True
                 u_we.next = False
@@ -281,7 +281,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     st.next = S.S0W12
         elif st == S.S0W12:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_wide[:] = (r_VMCS_PA[52:12] << 0xc)
+                v_wide[:] = concat(r_VMCS_PA[52:12], "000000000000")
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x60
                 u_valid.next = True
                 u_we.next = False
@@ -297,7 +297,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     st.next = S.S0W13
         elif st == S.S0W13:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_wide[:] = (r_VMCS_PA[52:12] << 0xc)
+                v_wide[:] = concat(r_VMCS_PA[52:12], "000000000000")
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x68
                 u_valid.next = True
                 u_we.next = False
@@ -313,7 +313,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     st.next = S.S0W14
         elif st == S.S0W14:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_wide[:] = (r_VMCS_PA[52:12] << 0xc)
+                v_wide[:] = concat(r_VMCS_PA[52:12], "000000000000")
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x80
                 u_valid.next = True
                 u_we.next = False
@@ -329,7 +329,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     st.next = S.S0W15
         elif st == S.S0W15:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_wide[:] = (r_VMCS_PA[52:12] << 0xc)
+                v_wide[:] = concat(r_VMCS_PA[52:12], "000000000000")
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x88
                 u_valid.next = True
                 u_we.next = False
@@ -345,7 +345,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     st.next = S.S0W16
         elif st == S.S0W16:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_wide[:] = (r_VMCS_PA[52:12] << 0xc)
+                v_wide[:] = concat(r_VMCS_PA[52:12], "000000000000")
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x90
                 u_valid.next = True
                 u_we.next = False
@@ -361,7 +361,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     st.next = S.S0W17
         elif st == S.S0W17:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_wide[:] = (r_VMCS_PA[52:12] << 0xc)
+                v_wide[:] = concat(r_VMCS_PA[52:12], "000000000000")
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x98
                 u_valid.next = True
                 u_we.next = False
@@ -377,7 +377,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     st.next = S.S0W18
         elif st == S.S0W18:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_wide[:] = (r_VMCS_PA[52:12] << 0xc)
+                v_wide[:] = concat(r_VMCS_PA[52:12], "000000000000")
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0xa0
                 u_valid.next = True
                 u_we.next = False
@@ -393,7 +393,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     st.next = S.S0W19
         elif st == S.S0W19:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_wide[:] = (r_VMCS_PA[52:12] << 0xc)
+                v_wide[:] = concat(r_VMCS_PA[52:12], "000000000000")
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0xa8
                 u_valid.next = True
                 u_we.next = False
@@ -409,7 +409,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     st.next = S.S0W20
         elif st == S.S0W20:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_wide[:] = (r_VMCS_PA[52:12] << 0xc)
+                v_wide[:] = concat(r_VMCS_PA[52:12], "000000000000")
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0xb0
                 u_valid.next = True
                 u_we.next = False
@@ -425,7 +425,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     st.next = S.S0W21
         elif st == S.S0W21:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_wide[:] = (r_VMCS_PA[52:12] << 0xc)
+                v_wide[:] = concat(r_VMCS_PA[52:12], "000000000000")
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0xb8
                 u_valid.next = True
                 u_we.next = False
@@ -448,7 +448,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
             h0 = intbv(0)[64:]
             h0[:] = e_field
             if (((e_kind == 0x15) and (w_vmcs_40[31] and w_vmcs_68[14])) and (not (h0[64:15] != 0))) and v_span != 0:
-                v_wide[:] = (w_vmcs_20[52:12] << 0xc)
+                v_wide[:] = concat(w_vmcs_20[52:12], "000000000000")
                 v_first[:] = concat(v_wide[ADDR_WIDTH:], intbv(0)[3:])
                 h1 = intbv(0)[64:]
                 h1[:] = e_field
@@ -516,7 +516,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
             h2 = intbv(0)[64:]
             h2[:] = e_field
             if (((e_kind == 0x17) and (w_vmcs_40[31] and w_vmcs_68[14])) and (not (h2[64:15] != 0))) and v_span != 0:
-                v_wide[:] = (w_vmcs_28[52:12] << 0xc)
+                v_wide[:] = concat(w_vmcs_28[52:12], "000000000000")
                 v_first[:] = concat(v_wide[ADDR_WIDTH:], intbv(0)[3:])
                 h3 = intbv(0)[64:]
                 h3[:] = e_field
@@ -579,12 +579,22 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
             b_io_a.next = 0
             h4 = intbv(0)[16:]
             h5 = intbv(0)[16:]
-            h6 = intbv(0)[18:]
-            h6[:] = ((e_port + e_size) + 0x20000) - 1
+            h6 = intbv(0)[17:]
+            h6[:] = concat("0", e_port)
             h7 = intbv(0)[17:]
-            h7[:] = (0x8000 + 0x10000) - e_port
-            if (h6[17:] > 0x7fff):
-                h5[:] = h7[16:]
+            h7[:] = concat("00000000000000", e_size)
+            h8 = intbv(0)[17:]
+            h8[:] = h6 + h7
+            h9 = intbv(0)[18:]
+            h9[:] = concat("0", h8)
+            h10 = intbv(0)[18:]
+            h10[:] = (h9 + 0x20000) - 1
+            h11 = intbv(0)[17:]
+            h11[:] = concat("0", e_port)
+            h12 = intbv(0)[17:]
+            h12[:] = (0x8000 + 0x10000) - h11
+            if (h10[17:] > 0x7fff):
+                h5[:] = h12[16:]
             else:
                 h5[:] = e_size
             if (e_port > 0x7fff):
@@ -595,10 +605,18 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
             if v_wide > 4:
                 v_wide[:] = 4
             v_span[:] = v_wide[7:]
-            h8 = intbv(0)[18:]
-            h8[:] = ((e_port + e_size) + 0x20000) - 1
-            if (((e_kind == 0x21) and w_vmcs_40[25]) and (not (h8[17:] > 0xffff))) and v_span != 0:
-                v_wide[:] = (w_vmcs_0[52:12] << 0xc)
+            h13 = intbv(0)[17:]
+            h13[:] = concat("0", e_port)
+            h14 = intbv(0)[17:]
+            h14[:] = concat("00000000000000", e_size)
+            h15 = intbv(0)[17:]
+            h15[:] = h13 + h14
+            h16 = intbv(0)[18:]
+            h16[:] = concat("0", h15)
+            h17 = intbv(0)[18:]
+            h17[:] = (h16 + 0x20000) - 1
+            if (((e_kind == 0x21) and w_vmcs_40[25]) and (not (h17[17:] > 0xffff))) and v_span != 0:
+                v_wide[:] = concat(w_vmcs_0[52:12], "000000000000")
                 v_first[:] = concat(v_wide[ADDR_WIDTH:], intbv(0)[3:])
                 v_wide[:] = e_port
                 v_first[:] = v_first + v_wide[68:]
@@ -657,39 +675,69 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     st.next = S.S4P
         elif st == S.S4P:  # bitmap io_b, spec: specs/intel_vmx.vspec:358
             b_io_b.next = 0
-            h9 = intbv(0)[17:]
-            h10 = intbv(0)[18:]
-            h10[:] = ((e_port + e_size) + 0x20000) - 1
-            h11 = intbv(0)[17:]
-            h12 = intbv(0)[18:]
-            h13 = intbv(0)[18:]
-            h13[:] = ((e_port + e_size) + 0x20000) - 1
-            h12[:] = (h13[17:] + 0x20000) - 0x7fff
+            h18 = intbv(0)[17:]
+            h19 = intbv(0)[17:]
+            h19[:] = concat("0", e_port)
+            h20 = intbv(0)[17:]
+            h20[:] = concat("00000000000000", e_size)
+            h21 = intbv(0)[17:]
+            h21[:] = h19 + h20
+            h22 = intbv(0)[18:]
+            h22[:] = concat("0", h21)
+            h23 = intbv(0)[18:]
+            h23[:] = (h22 + 0x20000) - 1
+            h24 = intbv(0)[17:]
+            h25 = intbv(0)[17:]
+            h25[:] = concat("0", e_port)
+            h26 = intbv(0)[17:]
+            h26[:] = concat("00000000000000", e_size)
+            h27 = intbv(0)[17:]
+            h27[:] = h25 + h26
+            h28 = intbv(0)[18:]
+            h28[:] = concat("0", h27)
+            h29 = intbv(0)[18:]
+            h29[:] = (h28 + 0x20000) - 1
+            h30 = intbv(0)[17:]
+            h30[:] = h29[17:]
+            h31 = intbv(0)[18:]
+            h31[:] = concat("0", h30)
+            h32 = intbv(0)[18:]
+            h32[:] = (h31 + 0x20000) - 0x7fff
             if (e_port > 0x7fff):
-                h11[:] = e_size
+                h24[:] = e_size
             else:
-                h11[:] = h12[17:]
-            if (h10[17:] < 0x8000):
-                h9[:] = 0
+                h24[:] = h32[17:]
+            if (h23[17:] < 0x8000):
+                h18[:] = 0
             else:
-                h9[:] = h11
-            v_wide[:] = h9
+                h18[:] = h24
+            v_wide[:] = h18
             if v_wide > 4:
                 v_wide[:] = 4
             v_span[:] = v_wide[7:]
-            h14 = intbv(0)[18:]
-            h14[:] = ((e_port + e_size) + 0x20000) - 1
-            if (((e_kind == 0x21) and w_vmcs_40[25]) and (not (h14[17:] > 0xffff))) and v_span != 0:
-                v_wide[:] = (w_vmcs_8[52:12] << 0xc)
+            h33 = intbv(0)[17:]
+            h33[:] = concat("0", e_port)
+            h34 = intbv(0)[17:]
+            h34[:] = concat("00000000000000", e_size)
+            h35 = intbv(0)[17:]
+            h35[:] = h33 + h34
+            h36 = intbv(0)[18:]
+            h36[:] = concat("0", h35)
+            h37 = intbv(0)[18:]
+            h37[:] = (h36 + 0x20000) - 1
+            if (((e_kind == 0x21) and w_vmcs_40[25]) and (not (h37[17:] > 0xffff))) and v_span != 0:
+                v_wide[:] = concat(w_vmcs_8[52:12], "000000000000")
                 v_first[:] = concat(v_wide[ADDR_WIDTH:], intbv(0)[3:])
-                h15 = intbv(0)[16:]
-                h16 = intbv(0)[17:]
-                h16[:] = (e_port + 0x10000) - 0x8000
+                h38 = intbv(0)[16:]
+                h39 = intbv(0)[17:]
+                h39[:] = concat("0", e_port)
+                h40 = intbv(0)[17:]
+                h40[:] = (h39 + 0x10000) - 0x8000
                 if (e_port > 0x7fff):
-                    h15[:] = h16[16:]
+                    h38[:] = h40[16:]
                 else:
-                    h15[:] = 0
-                v_wide[:] = h15
+                    h38[:] = 0
+                v_wide[:] = h38
                 v_first[:] = v_first + v_wide[68:]
                 v_last[:] = v_first + v_span - 1
                 bm_first.next = concat(v_first[ADDR_WIDTH + 3:6], intbv(0)[3:])
@@ -750,30 +798,44 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
             if v_wide > 1:
                 v_wide[:] = 1
             v_span[:] = v_wide[7:]
-            h17 = intbv(0)[32:]
-            h17[:] = 0xc0000000
-            h18 = intbv(0)[32:]
-            h18[:] = 0xc0001fff
-            if ((((e_kind == 0x22) or (e_kind == 0x23)) and w_vmcs_40[28]) and ((e_msr <= 0x1fff) or ((e_msr >= h17) and (e_msr <= h18)))) and v_span != 0:
-                h19 = intbv(0)[12:]
+            h41 = intbv(0)[32:]
+            h41[:] = 0xc0000000
+            h42 = intbv(0)[32:]
+            h42[:] = 0xc0001fff
+            if ((((e_kind == 0x22) or (e_kind == 0x23)) and w_vmcs_40[28]) and ((e_msr <= 0x1fff) or ((e_msr >= h41) and (e_msr <= h42)))) and v_span != 0:
+                h43 = intbv(0)[52:]
+                h43[:] = concat(w_vmcs_10[52:12], "000000000000")
+                h44 = intbv(0)[53:]
+                h44[:] = concat("0", h43)
+                h45 = intbv(0)[12:]
                 if (e_kind == 0x23):
-                    h19[:] = 0x800
+                    h45[:] = 0x800
                 else:
-                    h19[:] = 0
-                h20 = intbv(0)[11:]
-                h21 = intbv(0)[32:]
-                h21[:] = 0xc0000000
-                h22 = intbv(0)[32:]
-                h22[:] = 0xc0001fff
-                if ((e_msr >= h21) and (e_msr <= h22)):
-                    h20[:] = 0x400
+                    h45[:] = 0
+                h46 = intbv(0)[53:]
+                h46[:] = concat("00000000000000000000000000000000000000000", h45)
+                h47 = intbv(0)[53:]
+                h47[:] = h44 + h46
+                h48 = intbv(0)[54:]
+                h48[:] = concat("0", h47)
+                h49 = intbv(0)[11:]
+                h50 = intbv(0)[32:]
+                h50[:] = 0xc0000000
+                h51 = intbv(0)[32:]
+                h51[:] = 0xc0001fff
+                if ((e_msr >= h50) and (e_msr <= h51)):
+                    h49[:] = 0x400
                 else:
-                    h20[:] = 0
-                v_wide[:] = (((w_vmcs_10[52:12] << 0xc) + h19) + h20)
+                    h49[:] = 0
+                h52 = intbv(0)[54:]
+                h52[:] = concat("0000000000000000000000000000000000000000000", h49)
+                h53 = intbv(0)[54:]
+                h53[:] = h48 + h52
+                v_wide[:] = h53
                 v_first[:] = concat(v_wide[ADDR_WIDTH:], intbv(0)[3:])
-                h23 = intbv(0)[32:]
-                h23[:] = e_msr
-                v_wide[:] = h23[13:0]
+                h54 = intbv(0)[32:]
+                h54[:] = e_msr
+                v_wide[:] = h54[13:0]
                 v_first[:] = v_first + v_wide[68:]
                 v_last[:] = v_first + v_span - 1
                 bm_first.next = concat(v_first[ADDR_WIDTH + 3:6], intbv(0)[3:])
@@ -829,32 +891,64 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     b_msr_bit.next = v_bits[1:]
                     st.next = S.DECIDE
         elif st == S.DECIDE:
-            h25 = intbv(0)[64:]
-            h25[:] = e_field
-            h26 = intbv(0)[64:]
-            h26[:] = e_field
-            h27 = intbv(0)[32:]
-            h27[:] = w_vmcs_48[32:0]
-            h28 = intbv(0)[5:]
-            h28[:] = e_vector
-            h29 = intbv(0)[64:]
-            h29[:] = w_vmcs_18
-            h30 = intbv(0)[6:]
-            h31 = intbv(0)[32:]
-            h31[:] = e_func
-            h30[:] = h31[6:0]
-            h34 = intbv(0)[64:]
-            h34[:] = w_vmcs_80
-            h35 = intbv(0)[64:]
-            h35[:] = e_value
-            h36 = intbv(0)[64:]
-            h36[:] = w_vmcs_90
-            h41 = intbv(0)[18:]
-            h41[:] = ((e_port + e_size) + 0x20000) - 1
-            h46 = intbv(0)[32:]
-            h46[:] = 0xc0000000
-            h47 = intbv(0)[32:]
-            h47[:] = 0xc0001fff
+            h56 = intbv(0)[64:]
+            h56[:] = e_field
+            h57 = intbv(0)[64:]
+            h57[:] = e_field
+            h58 = intbv(0)[32:]
+            h58[:] = e_error_code & w_vmcs_50[32:0]
+            h59 = intbv(0)[32:]
+            h59[:] = e_error_code & w_vmcs_50[32:0]
+            h60 = intbv(0)[32:]
+            h60[:] = w_vmcs_48[32:0]
+            h61 = intbv(0)[5:]
+            h61[:] = e_vector
+            h62 = intbv(0)[64:]
+            h62[:] = e_edx_eax & e_xss
+            h63 = intbv(0)[64:]
+            h63[:] = h62 & w_vmcs_30
+            h64 = intbv(0)[64:]
+            h64[:] = e_edx_eax & e_xss
+            h65 = intbv(0)[64:]
+            h65[:] = h64 & w_vmcs_30
+            h66 = intbv(0)[64:]
+            h66[:] = w_vmcs_18
+            h67 = intbv(0)[6:]
+            h68 = intbv(0)[32:]
+            h68[:] = e_func
+            h67[:] = h68[6:0]
+            h69 = intbv(0)[64:]
+            h69[:] = e_value ^ w_vmcs_90
+            h70 = intbv(0)[64:]
+            h70[:] = h69 & w_vmcs_80
+            h71 = intbv(0)[64:]
+            h71[:] = e_value ^ w_vmcs_98
+            h72 = intbv(0)[64:]
+            h72[:] = h71 & w_vmcs_88
+            h75 = intbv(0)[64:]
+            h75[:] = w_vmcs_80
+            h76 = intbv(0)[64:]
+            h76[:] = e_value
+            h77 = intbv(0)[64:]
+            h77[:] = w_vmcs_90
+            h78 = intbv(0)[3:]
+            h78[:] = h76[4:1] ^ h77[4:1]
+            h79 = intbv(0)[3:]
+            h79[:] = h75[4:1] & h78
+            h86 = intbv(0)[17:]
+            h86[:] = concat("0", e_port)
+            h87 = intbv(0)[17:]
+            h87[:] = concat("00000000000000", e_size)
+            h88 = intbv(0)[17:]
+            h88[:] = h86 + h87
+            h89 = intbv(0)[18:]
+            h89[:] = concat("0", h88)
+            h90 = intbv(0)[18:]
+            h90[:] = (h89 + 0x20000) - 1
+            h96 = intbv(0)[32:]
+            h96[:] = 0xc0000000
+            h97 = intbv(0)[32:]
+            h97[:] = 0xc0001fff
             if (e_kind == 4):  # spec: specs/intel_vmx.vspec:399
                 status.next = 1
                 v_wide[:] = 2
@@ -893,12 +987,12 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 status.next = 4
                 v_wide[:] = 9
                 rec_reason.next = v_wide[16:]
-                h24 = intbv(0)[4:]
+                h55 = intbv(0)[4:]
                 if (e_ts_from != 3):
-                    h24[:] = e_ilen
+                    h55[:] = e_ilen
                 else:
-                    h24[:] = 0
-                v_wide[:] = h24
+                    h55[:] = 0
+                v_wide[:] = h55
                 rec_instr_len.next = v_wide[4:]
                 v_wide[:] = 0
                 v_wide[16:0] = e_ts_selector
@@ -1061,7 +1155,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 v_wide[:] = 0
                 rec_guest_linear.next = v_wide[64:]
                 st.next = S.ST0
-            elif ((e_kind == 0x15) and (((not (w_vmcs_40[31] and w_vmcs_68[14])) or (h25[64:15] != 0)) or (b_vmread_bit != 0))):  # spec: specs/intel_vmx.vspec:489
+            elif ((e_kind == 0x15) and (((not (w_vmcs_40[31] and w_vmcs_68[14])) or (h56[64:15] != 0)) or (b_vmread_bit != 0))):  # spec: specs/intel_vmx.vspec:489
                 status.next = 19
                 v_wide[:] = 0x17
                 rec_reason.next = v_wide[16:]
@@ -1072,7 +1166,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 v_wide[:] = 0
                 rec_guest_linear.next = v_wide[64:]
                 st.next = S.ST0
-            elif ((e_kind == 0x17) and (((not (w_vmcs_40[31] and w_vmcs_68[14])) or (h26[64:15] != 0)) or (b_vmwrite_bit != 0))):  # spec: specs/intel_vmx.vspec:495
+            elif ((e_kind == 0x17) and (((not (w_vmcs_40[31] and w_vmcs_68[14])) or (h57[64:15] != 0)) or (b_vmwrite_bit != 0))):  # spec: specs/intel_vmx.vspec:495
                 status.next = 20
                 v_wide[:] = 0x19
                 rec_reason.next = v_wide[16:]
@@ -1083,7 +1177,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 v_wide[:] = 0
                 rec_guest_linear.next = v_wide[64:]
                 st.next = S.ST0
-            elif ((((e_kind == 3) and (e_vector == 0xe)) and ((e_error_code & w_vmcs_50[32:0]) == w_vmcs_58[32:0])) and w_vmcs_48[14]):  # spec: specs/intel_vmx.vspec:507
+            elif ((((e_kind == 3) and (e_vector == 0xe)) and (h58 == w_vmcs_58[32:0])) and w_vmcs_48[14]):  # spec: specs/intel_vmx.vspec:507
                 status.next = 21
                 v_wide[:] = 0
                 rec_reason.next = v_wide[16:]
@@ -1094,7 +1188,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 v_wide[:] = 0
                 rec_guest_linear.next = v_wide[64:]
                 st.next = S.ST0
-            elif ((((e_kind == 3) and (e_vector == 0xe)) and ((e_error_code & w_vmcs_50[32:0]) != w_vmcs_58[32:0])) and (not w_vmcs_48[14])):  # spec: specs/intel_vmx.vspec:513
+            elif ((((e_kind == 3) and (e_vector == 0xe)) and (h59 != w_vmcs_58[32:0])) and (not w_vmcs_48[14])):  # spec: specs/intel_vmx.vspec:513
                 status.next = 22
                 v_wide[:] = 0
                 rec_reason.next = v_wide[16:]
@@ -1105,7 +1199,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 v_wide[:] = 0
                 rec_guest_linear.next = v_wide[64:]
                 st.next = S.ST0
-            elif ((((e_kind == 3) and (e_vector != 0xe)) and (e_vector != 2)) and (((h27 >> h28) & 1) == 1)):  # spec: specs/intel_vmx.vspec:520
+            elif ((((e_kind == 3) and (e_vector != 0xe)) and (e_vector != 2)) and (((h60 >> h61) & 1) == 1)):  # spec: specs/intel_vmx.vspec:520
                 status.next = 23
                 v_wide[:] = 0
                 rec_reason.next = v_wide[16:]
@@ -1293,7 +1387,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 v_wide[:] = 0
                 rec_guest_linear.next = v_wide[64:]
                 st.next = S.ST0
-            elif (((e_kind == 0x34) and (w_vmcs_40[31] and w_vmcs_68[20])) and (((e_edx_eax & e_xss) & w_vmcs_30) != 0)):  # spec: specs/intel_vmx.vspec:606
+            elif (((e_kind == 0x34) and (w_vmcs_40[31] and w_vmcs_68[20])) and (h63 != 0)):  # spec: specs/intel_vmx.vspec:606
                 status.next = 40
                 v_wide[:] = 0x3f
                 rec_reason.next = v_wide[16:]
@@ -1304,7 +1398,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 v_wide[:] = 0
                 rec_guest_linear.next = v_wide[64:]
                 st.next = S.ST0
-            elif (((e_kind == 0x35) and (w_vmcs_40[31] and w_vmcs_68[20])) and (((e_edx_eax & e_xss) & w_vmcs_30) != 0)):  # spec: specs/intel_vmx.vspec:612
+            elif (((e_kind == 0x35) and (w_vmcs_40[31] and w_vmcs_68[20])) and (h65 != 0)):  # spec: specs/intel_vmx.vspec:612
                 status.next = 41
                 v_wide[:] = 0x40
                 rec_reason.next = v_wide[16:]
@@ -1315,7 +1409,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 v_wide[:] = 0
                 rec_guest_linear.next = v_wide[64:]
                 st.next = S.ST0
-            elif ((((e_kind == 0x36) and (w_vmcs_40[31] and w_vmcs_68[13])) and (e_func < 0x40)) and (not (((h29 >> h30) & 1) == 1))):  # spec: specs/intel_vmx.vspec:623
+            elif ((((e_kind == 0x36) and (w_vmcs_40[31] and w_vmcs_68[13])) and (e_func < 0x40)) and (not (((h66 >> h67) & 1) == 1))):  # spec: specs/intel_vmx.vspec:623
                 status.next = 42
                 v_wide[:] = 0x3b
                 rec_reason.next = v_wide[16:]
@@ -1326,7 +1420,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 v_wide[:] = 0
                 rec_guest_linear.next = v_wide[64:]
                 st.next = S.ST0
-            elif (((e_kind == 0x1c) and (e_cr == 0)) and (((e_value ^ w_vmcs_90) & w_vmcs_80) != 0)):  # spec: specs/intel_vmx.vspec:632
+            elif (((e_kind == 0x1c) and (e_cr == 0)) and (h70 != 0)):  # spec: specs/intel_vmx.vspec:632
                 status.next = 43
                 v_wide[:] = 0x1c
                 rec_reason.next = v_wide[16:]
@@ -1354,7 +1448,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 v_wide[:] = 0
                 rec_guest_linear.next = v_wide[64:]
                 st.next = S.ST0
-            elif (((e_kind == 0x1c) and (e_cr == 4)) and (((e_value ^ w_vmcs_98) & w_vmcs_88) != 0)):  # spec: specs/intel_vmx.vspec:654
+            elif (((e_kind == 0x1c) and (e_cr == 4)) and (h72 != 0)):  # spec: specs/intel_vmx.vspec:654
                 status.next = 45
                 v_wide[:] = 0x1c
                 rec_reason.next = v_wide[16:]
@@ -1423,7 +1517,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 v_wide[:] = 0
                 rec_guest_linear.next = v_wide[64:]
                 st.next = S.ST0
-            elif ((e_kind == 0x1f) and (((w_vmcs_80[0] and e_value[0]) and (not w_vmcs_90[0])) or ((h34[4:1] & (h35[4:1] ^ h36[4:1])) != 0))):  # spec: specs/intel_vmx.vspec:708
+            elif ((e_kind == 0x1f) and (((w_vmcs_80[0] and e_value[0]) and (not w_vmcs_90[0])) or (h79 != 0))):  # spec: specs/intel_vmx.vspec:708
                 status.next = 50
                 v_wide[:] = 0x1c
                 rec_reason.next = v_wide[16:]
@@ -1433,16 +1527,16 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 v_wide[4:0] = 0
                 v_wide[6:4] = 3
                 v_wide[7:6] = e_lmsw_mem
-                h32 = intbv(0)[64:]
-                h32[:] = e_value
-                v_wide[32:16] = h32[16:0]
+                h73 = intbv(0)[64:]
+                h73[:] = e_value
+                v_wide[32:16] = h73[16:0]
                 rec_qualification.next = v_wide[64:]
-                h33 = intbv(0)[64:]
+                h74 = intbv(0)[64:]
                 if (e_lmsw_mem != 0):
-                    h33[:] = e_address
+                    h74[:] = e_address
                 else:
-                    h33[:] = 0
-                v_wide[:] = h33
+                    h74[:] = 0
+                v_wide[:] = h74
                 rec_guest_linear.next = v_wide[64:]
                 st.next = S.ST0
             elif ((e_kind == 0x20) and w_vmcs_40[23]):  # spec: specs/intel_vmx.vspec:724
@@ -1466,45 +1560,49 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 v_wide[:] = e_ilen
                 rec_instr_len.next = v_wide[4:]
                 v_wide[:] = 0
-                h37 = intbv(0)[4:]
-                h37[:] = (e_size + 0x8) - 1
-                v_wide[3:0] = h37[3:]
+                h80 = intbv(0)[4:]
+                h80[:] = concat("0", e_size)
+                h81 = intbv(0)[4:]
+                h81[:] = (h80 + 0x8) - 1
+                v_wide[3:0] = h81[3:]
                 v_wide[4:3] = e_io_in
                 v_wide[5:4] = e_io_str
                 v_wide[6:5] = e_io_rep
                 v_wide[7:6] = e_io_imm
                 v_wide[32:16] = e_port
                 rec_qualification.next = v_wide[64:]
-                h38 = intbv(0)[64:]
+                h82 = intbv(0)[64:]
                 if (e_io_str != 0):
-                    h38[:] = e_address
+                    h82[:] = e_address
                 else:
-                    h38[:] = 0
-                v_wide[:] = h38
+                    h82[:] = 0
+                v_wide[:] = h82
                 rec_guest_linear.next = v_wide[64:]
                 st.next = S.ST0
-            elif (((e_kind == 0x21) and w_vmcs_40[25]) and (h41[17:] > 0xffff)):  # spec: specs/intel_vmx.vspec:753
+            elif (((e_kind == 0x21) and w_vmcs_40[25]) and (h90[17:] > 0xffff)):  # spec: specs/intel_vmx.vspec:753
                 status.next = 53
                 v_wide[:] = 0x1e
                 rec_reason.next = v_wide[16:]
                 v_wide[:] = e_ilen
                 rec_instr_len.next = v_wide[4:]
                 v_wide[:] = 0
-                h39 = intbv(0)[4:]
-                h39[:] = (e_size + 0x8) - 1
-                v_wide[3:0] = h39[3:]
+                h83 = intbv(0)[4:]
+                h83[:] = concat("0", e_size)
+                h84 = intbv(0)[4:]
+                h84[:] = (h83 + 0x8) - 1
+                v_wide[3:0] = h84[3:]
                 v_wide[4:3] = e_io_in
                 v_wide[5:4] = e_io_str
                 v_wide[6:5] = e_io_rep
                 v_wide[7:6] = e_io_imm
                 v_wide[32:16] = e_port
                 rec_qualification.next = v_wide[64:]
-                h40 = intbv(0)[64:]
+                h85 = intbv(0)[64:]
                 if (e_io_str != 0):
-                    h40[:] = e_address
+                    h85[:] = e_address
                 else:
-                    h40[:] = 0
-                v_wide[:] = h40
+                    h85[:] = 0
+                v_wide[:] = h85
                 rec_guest_linear.next = v_wide[64:]
                 st.next = S.ST0
             elif (((e_kind == 0x21) and w_vmcs_40[25]) and ((b_io_a != 0) or (b_io_b != 0))):  # spec: specs/intel_vmx.vspec:767
@@ -1514,31 +1612,33 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 v_wide[:] = e_ilen
                 rec_instr_len.next = v_wide[4:]
                 v_wide[:] = 0
-                h42 = intbv(0)[4:]
-                h42[:] = (e_size + 0x8) - 1
-                v_wide[3:0] = h42[3:]
+                h91 = intbv(0)[4:]
+                h91[:] = concat("0", e_size)
+                h92 = intbv(0)[4:]
+                h92[:] = (h91 + 0x8) - 1
+                v_wide[3:0] = h92[3:]
                 v_wide[4:3] = e_io_in
                 v_wide[5:4] = e_io_str
                 v_wide[6:5] = e_io_rep
                 v_wide[7:6] = e_io_imm
                 v_wide[32:16] = e_port
                 rec_qualification.next = v_wide[64:]
-                h43 = intbv(0)[64:]
+                h93 = intbv(0)[64:]
                 if (e_io_str != 0):
-                    h43[:] = e_address
+                    h93[:] = e_address
                 else:
-                    h43[:] = 0
-                v_wide[:] = h43
+                    h93[:] = 0
+                v_wide[:] = h93
                 rec_guest_linear.next = v_wide[64:]
                 st.next = S.ST0
             elif (((e_kind == 0x22) or (e_kind == 0x23)) and (not w_vmcs_40[28])):  # spec: specs/intel_vmx.vspec:783
                 status.next = 55
-                h44 = intbv(0)[6:]
+                h94 = intbv(0)[6:]
                 if (e_kind == 0x22):
-                    h44[:] = 0x1f
+                    h94[:] = 0x1f
                 else:
-                    h44[:] = 0x20
-                v_wide[:] = h44
+                    h94[:] = 0x20
+                v_wide[:] = h94
                 rec_reason.next = v_wide[16:]
                 v_wide[:] = e_ilen
                 rec_instr_len.next = v_wide[4:]
@@ -1547,14 +1647,14 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 v_wide[:] = 0
                 rec_guest_linear.next = v_wide[64:]
                 st.next = S.ST0
-            elif (((((e_kind == 0x22) or (e_kind == 0x23)) and w_vmcs_40[28]) and (not (e_msr <= 0x1fff))) and (not ((e_msr >= h46) and (e_msr <= h47)))):  # spec: specs/intel_vmx.vspec:788
+            elif (((((e_kind == 0x22) or (e_kind == 0x23)) and w_vmcs_40[28]) and (not (e_msr <= 0x1fff))) and (not ((e_msr >= h96) and (e_msr <= h97)))):  # spec: specs/intel_vmx.vspec:788
                 status.next = 56
-                h45 = intbv(0)[6:]
+                h95 = intbv(0)[6:]
                 if (e_kind == 0x22):
-                    h45[:] = 0x1f
+                    h95[:] = 0x1f
                 else:
-                    h45[:] = 0x20
-                v_wide[:] = h45
+                    h95[:] = 0x20
+                v_wide[:] = h95
                 rec_reason.next = v_wide[16:]
                 v_wide[:] = e_ilen
                 rec_instr_len.next = v_wide[4:]
@@ -1565,12 +1665,12 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 st.next = S.ST0
             elif ((((e_kind == 0x22) or (e_kind == 0x23)) and w_vmcs_40[28]) and (b_msr_bit != 0)):  # spec: specs/intel_vmx.vspec:793
                 status.next = 57
-                h48 = intbv(0)[6:]
+                h98 = intbv(0)[6:]
                 if (e_kind == 0x22):
-                    h48[:] = 0x1f
+                    h98[:] = 0x1f
                 else:
-                    h48[:] = 0x20
-                v_wide[:] = h48
+                    h98[:] = 0x20
+                v_wide[:] = h98
                 rec_reason.next = v_wide[16:]
                 v_wide[:] = e_ilen
                 rec_instr_len.next = v_wide[4:]
@@ -1589,7 +1689,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
         elif st == S.ST0:  # reason
             if not pend:
                 if True:
-                    v_wide[:] = (r_VMCS_PA[52:12] << 0xc)
+                    v_wide[:] = concat(r_VMCS_PA[52:12], "000000000000")
                     v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x70
                     u_valid.next = True
                     u_we.next = True
@@ -1609,7 +1709,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
         elif st == S.ST1:  # instr_len
             if not pend:
                 if True:
-                    v_wide[:] = (r_VMCS_PA[52:12] << 0xc)
+                    v_wide[:] = concat(r_VMCS_PA[52:12], "000000000000")
                     v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x78
                     u_valid.next = True
                     u_we.next = True
@@ -1629,7 +1729,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
         elif st == S.ST2:  # qualification
             if not pend:
                 if True:
-                    v_wide[:] = (r_VMCS_PA[52:12] << 0xc)
+                    v_wide[:] = concat(r_VMCS_PA[52:12], "000000000000")
                     v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0xc0
                     u_valid.next = True
                     u_we.next = True
@@ -1649,7 +1749,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
         elif st == S.ST3:  # guest_linear
             if not pend:
                 if True:
-                    v_wide[:] = (r_VMCS_PA[52:12] << 0xc)
+                    v_wide[:] = concat(r_VMCS_PA[52:12], "000000000000")
                     v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0xc8
                     u_valid.next = True
                     u_we.next = True

@@ -71,24 +71,24 @@ def walker_unit_sl(clk, rst, start, done, i_addr, k_read, k_write, r_SL_WALK,
                     m_valid.next = True
                     m_we.next = False
                     m_size.next = 3
-                    m_addr.next = (r_SL_WALK[64:12] << 0xc) + (i_addr[57:48] << 3)
-                    ea.next = (r_SL_WALK[64:12] << 0xc) + (i_addr[57:48] << 3)
+                    m_addr.next = concat(r_SL_WALK[64:12], "000000000000") + concat(i_addr[57:48], "000")
+                    ea.next = concat(r_SL_WALK[64:12], "000000000000") + concat(i_addr[57:48], "000")
                     st.next = S.MWAIT
                     lvl.next = 5
                 elif (r_SL_WALK[3:0] == 2):  # spec: specs/intel_vtd.vspec:262
                     m_valid.next = True
                     m_we.next = False
                     m_size.next = 3
-                    m_addr.next = (r_SL_WALK[64:12] << 0xc) + (i_addr[48:39] << 3)
-                    ea.next = (r_SL_WALK[64:12] << 0xc) + (i_addr[48:39] << 3)
+                    m_addr.next = concat(r_SL_WALK[64:12], "000000000000") + concat(i_addr[48:39], "000")
+                    ea.next = concat(r_SL_WALK[64:12], "000000000000") + concat(i_addr[48:39], "000")
                     st.next = S.MWAIT
                     lvl.next = 4
                 else:  # spec: specs/intel_vtd.vspec:262
                     m_valid.next = True
                     m_we.next = False
                     m_size.next = 3
-                    m_addr.next = (r_SL_WALK[64:12] << 0xc) + (i_addr[39:30] << 3)
-                    ea.next = (r_SL_WALK[64:12] << 0xc) + (i_addr[39:30] << 3)
+                    m_addr.next = concat(r_SL_WALK[64:12], "000000000000") + concat(i_addr[39:30], "000")
+                    ea.next = concat(r_SL_WALK[64:12], "000000000000") + concat(i_addr[39:30], "000")
                     st.next = S.MWAIT
                     lvl.next = 3
         elif st == S.MWAIT:
@@ -114,8 +114,8 @@ def walker_unit_sl(clk, rst, start, done, i_addr, k_read, k_write, r_SL_WALK,
                         m_valid.next = True
                         m_we.next = False
                         m_size.next = 3
-                        m_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[48:39] << 3)
-                        ea.next = (m_rdata & 0xfffffffff000) + (i_addr[48:39] << 3)
+                        m_addr.next = (m_rdata & 0xfffffffff000) + concat(i_addr[48:39], "000")
+                        ea.next = (m_rdata & 0xfffffffff000) + concat(i_addr[48:39], "000")
                         st.next = S.MWAIT
                         lvl.next = 4
                 elif lvl == 4:  # spec: specs/intel_vtd.vspec:271 level sl_pml4
@@ -136,8 +136,8 @@ def walker_unit_sl(clk, rst, start, done, i_addr, k_read, k_write, r_SL_WALK,
                         m_valid.next = True
                         m_we.next = False
                         m_size.next = 3
-                        m_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[39:30] << 3)
-                        ea.next = (m_rdata & 0xfffffffff000) + (i_addr[39:30] << 3)
+                        m_addr.next = (m_rdata & 0xfffffffff000) + concat(i_addr[39:30], "000")
+                        ea.next = (m_rdata & 0xfffffffff000) + concat(i_addr[39:30], "000")
                         st.next = S.MWAIT
                         lvl.next = 3
                 elif lvl == 3:  # spec: specs/intel_vtd.vspec:275 level sl_pdpt
@@ -183,8 +183,8 @@ def walker_unit_sl(clk, rst, start, done, i_addr, k_read, k_write, r_SL_WALK,
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
-                            m_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[30:21] << 3)
-                            ea.next = (m_rdata & 0xfffffffff000) + (i_addr[30:21] << 3)
+                            m_addr.next = (m_rdata & 0xfffffffff000) + concat(i_addr[30:21], "000")
+                            ea.next = (m_rdata & 0xfffffffff000) + concat(i_addr[30:21], "000")
                             st.next = S.MWAIT
                             lvl.next = 2
                 elif lvl == 2:  # spec: specs/intel_vtd.vspec:280 level sl_pd
@@ -230,8 +230,8 @@ def walker_unit_sl(clk, rst, start, done, i_addr, k_read, k_write, r_SL_WALK,
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
-                            m_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[21:12] << 3)
-                            ea.next = (m_rdata & 0xfffffffff000) + (i_addr[21:12] << 3)
+                            m_addr.next = (m_rdata & 0xfffffffff000) + concat(i_addr[21:12], "000")
+                            ea.next = (m_rdata & 0xfffffffff000) + concat(i_addr[21:12], "000")
                             st.next = S.MWAIT
                             lvl.next = 1
                 elif lvl == 1:  # spec: specs/intel_vtd.vspec:285 level sl_pt
@@ -416,9 +416,21 @@ def model(clk, rst, start, done, e_kind, e_sid, e_at, e_addr, e_msi_addr, e_msi_
                     w_root_8.next = 0
                     st.next = S.S1W0
                 else:
-                    h0 = intbv(0)[16:]
-                    h0[:] = e_sid
-                    v_wide[:] = ((r_RTADDR_REG[64:12] << 0xc) + (h0[16:8] * 0x10))
+                    h0 = intbv(0)[64:]
+                    h0[:] = concat(r_RTADDR_REG[64:12], "000000000000")
+                    h1 = intbv(0)[65:]
+                    h1[:] = concat("0", h0)
+                    h2 = intbv(0)[16:]
+                    h2[:] = e_sid
+                    h3 = intbv(0)[13:]
+                    h3[:] = concat("00000", h2[16:8])
+                    h4 = intbv(0)[13:]
+                    h4[:] = h3 * 0x10
+                    h5 = intbv(0)[65:]
+                    h5[:] = concat("0000000000000000000000000000000000000000000000000000", h4)
+                    h6 = intbv(0)[65:]
+                    h6[:] = h1 + h5
+                    v_wide[:] = h6
                     v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x0
                     u_valid.next = True
                     u_we.next = False
@@ -434,9 +446,21 @@ def model(clk, rst, start, done, e_kind, e_sid, e_at, e_addr, e_msi_addr, e_msi_
                     st.next = S.S0W1
         elif st == S.S0W1:  # structure root, spec: specs/intel_vtd.vspec:352
             if not pend:
-                h0 = intbv(0)[16:]
-                h0[:] = e_sid
-                v_wide[:] = ((r_RTADDR_REG[64:12] << 0xc) + (h0[16:8] * 0x10))
+                h0 = intbv(0)[64:]
+                h0[:] = concat(r_RTADDR_REG[64:12], "000000000000")
+                h1 = intbv(0)[65:]
+                h1[:] = concat("0", h0)
+                h2 = intbv(0)[16:]
+                h2[:] = e_sid
+                h3 = intbv(0)[13:]
+                h3[:] = concat("00000", h2[16:8])
+                h4 = intbv(0)[13:]
+                h4[:] = h3 * 0x10
+                h5 = intbv(0)[65:]
+                h5[:] = concat("0000000000000000000000000000000000000000000000000000", h4)
+                h6 = intbv(0)[65:]
+                h6[:] = h1 + h5
+                v_wide[:] = h6
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x8
                 u_valid.next = True
                 u_we.next = False
@@ -457,9 +481,21 @@ def model(clk, rst, start, done, e_kind, e_sid, e_at, e_addr, e_msi_addr, e_msi_
                     w_ctx_8.next = 0
                     st.next = S.S2G
                 else:
-                    h1 = intbv(0)[16:]
-                    h1[:] = e_sid
-                    v_wide[:] = ((w_root_0[48:12] << 0xc) + (h1[8:0] * 0x10))
+                    h7 = intbv(0)[48:]
+                    h7[:] = concat(w_root_0[48:12], "000000000000")
+                    h8 = intbv(0)[49:]
+                    h8[:] = concat("0", h7)
+                    h9 = intbv(0)[16:]
+                    h9[:] = e_sid
+                    h10 = intbv(0)[13:]
+                    h10[:] = concat("00000", h9[8:0])
+                    h11 = intbv(0)[13:]
+                    h11[:] = h10 * 0x10
+                    h12 = intbv(0)[49:]
+                    h12[:] = concat("000000000000000000000000000000000000", h11)
+                    h13 = intbv(0)[49:]
+                    h13[:] = h8 + h12
+                    v_wide[:] = h13
                     v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x0
                     u_valid.next = True
                     u_we.next = False
@@ -475,9 +511,21 @@ def model(clk, rst, start, done, e_kind, e_sid, e_at, e_addr, e_msi_addr, e_msi_
                     st.next = S.S1W1
         elif st == S.S1W1:  # structure ctx, spec: specs/intel_vtd.vspec:360
             if not pend:
-                h1 = intbv(0)[16:]
-                h1[:] = e_sid
-                v_wide[:] = ((w_root_0[48:12] << 0xc) + (h1[8:0] * 0x10))
+                h7 = intbv(0)[48:]
+                h7[:] = concat(w_root_0[48:12], "000000000000")
+                h8 = intbv(0)[49:]
+                h8[:] = concat("0", h7)
+                h9 = intbv(0)[16:]
+                h9[:] = e_sid
+                h10 = intbv(0)[13:]
+                h10[:] = concat("00000", h9[8:0])
+                h11 = intbv(0)[13:]
+                h11[:] = h10 * 0x10
+                h12 = intbv(0)[49:]
+                h12[:] = concat("000000000000000000000000000000000000", h11)
+                h13 = intbv(0)[49:]
+                h13[:] = h8 + h12
+                v_wide[:] = h13
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x8
                 u_valid.next = True
                 u_we.next = False
@@ -501,77 +549,89 @@ def model(clk, rst, start, done, e_kind, e_sid, e_at, e_addr, e_msi_addr, e_msi_
             wk_sl_denied.next = 0
             wk_sl_reserved.next = 0
             wk_sl_reason.next = 0
-            h2 = intbv(0)[1:]
-            h3 = intbv(0)[1:]
-            h4 = intbv(0)[1:]
-            h5 = intbv(0)[64:]
-            h5[:] = e_addr
-            h4[:] = 0
-            if (h5[64:57] != 0):
-                h4[:] = 1
-            h6 = intbv(0)[1:]
-            h7 = intbv(0)[64:]
-            h7[:] = e_addr
-            h6[:] = 0
-            if (h7[64:39] != 0):
-                h6[:] = 1
-            if False:
-                h3[:] = h4
-            else:
-                h3[:] = h6
-            h8 = intbv(0)[1:]
-            h9 = intbv(0)[1:]
-            h10 = intbv(0)[1:]
-            h11 = intbv(0)[64:]
-            h11[:] = e_addr
-            h10[:] = 0
-            if (h11[64:57] != 0):
-                h10[:] = 1
-            h12 = intbv(0)[1:]
-            h13 = intbv(0)[64:]
-            h13[:] = e_addr
-            h12[:] = 0
-            if (h13[64:48] != 0):
-                h12[:] = 1
-            if False:
-                h9[:] = h10
-            else:
-                h9[:] = h12
             h14 = intbv(0)[1:]
             h15 = intbv(0)[1:]
-            h16 = intbv(0)[64:]
-            h16[:] = e_addr
-            h15[:] = 0
-            if (h16[64:57] != 0):
-                h15[:] = 1
-            h17 = intbv(0)[1:]
-            h18 = intbv(0)[64:]
-            h18[:] = e_addr
-            h17[:] = 0
-            if (h18[64:57] != 0):
-                h17[:] = 1
+            h16 = intbv(0)[1:]
+            h17 = intbv(0)[64:]
+            h17[:] = e_addr
+            h16[:] = 0
+            if (h17[64:57] != 0):
+                h16[:] = 1
+            h18 = intbv(0)[1:]
+            h19 = intbv(0)[64:]
+            h19[:] = e_addr
+            h18[:] = 0
+            if (h19[64:39] != 0):
+                h18[:] = 1
             if False:
+                h15[:] = h16
+            else:
+                h15[:] = h18
+            h20 = intbv(0)[1:]
+            h21 = intbv(0)[1:]
+            h22 = intbv(0)[1:]
+            h23 = intbv(0)[64:]
+            h23[:] = e_addr
+            h22[:] = 0
+            if (h23[64:57] != 0):
+                h22[:] = 1
+            h24 = intbv(0)[1:]
+            h25 = intbv(0)[64:]
+            h25[:] = e_addr
+            h24[:] = 0
+            if (h25[64:48] != 0):
+                h24[:] = 1
+            if False:
+                h21[:] = h22
+            else:
+                h21[:] = h24
+            h26 = intbv(0)[1:]
+            h27 = intbv(0)[1:]
+            h28 = intbv(0)[64:]
+            h28[:] = e_addr
+            h27[:] = 0
+            if (h28[64:57] != 0):
+                h27[:] = 1
+            h29 = intbv(0)[1:]
+            h30 = intbv(0)[64:]
+            h30[:] = e_addr
+            h29[:] = 0
+            if (h30[64:57] != 0):
+                h29[:] = 1
+            if False:
+                h26[:] = h27
+            else:
+                h26[:] = h29
+            if (w_ctx_8[3:0] == 2):
+                h20[:] = h21
+            else:
+                h20[:] = h26
+            if (w_ctx_8[3:0] == 1):
                 h14[:] = h15
             else:
-                h14[:] = h17
-            if (w_ctx_8[3:0] == 2):
-                h8[:] = h9
-            else:
-                h8[:] = h14
-            if (w_ctx_8[3:0] == 1):
-                h2[:] = h3
-            else:
-                h2[:] = h8
-            if ((((((((((((e_kind == 1) or (e_kind == 2)) and r_GSTS_REG[31]) and w_root_0[0]) and (not (((w_root_0[12:1] != 0) or (w_root_0[64:48] != 0)) or (w_root_8 != 0)))) and w_ctx_0[0]) and (not ((((w_ctx_0[12:4] != 0) or (w_ctx_0[64:48] != 0)) or w_ctx_8[7]) or (w_ctx_8[64:24] != 0)))) and (not (((w_ctx_0[4:2] == 3) or ((w_ctx_0[4:2] == 1) and False)) or ((w_ctx_0[4:2] == 2) and False)))) and ((w_ctx_0[4:2] == 0) or (w_ctx_0[4:2] == 1))) and (not (e_at == 2))) and ((((w_ctx_8[3:0] == 1) and True) or ((w_ctx_8[3:0] == 2) and True)) or ((w_ctx_8[3:0] == 3) and True))) and (not (h2 != 0))):
+                h14[:] = h20
+            if ((((((((((((e_kind == 1) or (e_kind == 2)) and r_GSTS_REG[31]) and w_root_0[0]) and (not (((w_root_0[12:1] != 0) or (w_root_0[64:48] != 0)) or (w_root_8 != 0)))) and w_ctx_0[0]) and (not ((((w_ctx_0[12:4] != 0) or (w_ctx_0[64:48] != 0)) or w_ctx_8[7]) or (w_ctx_8[64:24] != 0)))) and (not (((w_ctx_0[4:2] == 3) or ((w_ctx_0[4:2] == 1) and False)) or ((w_ctx_0[4:2] == 2) and False)))) and ((w_ctx_0[4:2] == 0) or (w_ctx_0[4:2] == 1))) and (not (e_at == 2))) and ((((w_ctx_8[3:0] == 1) and True) or ((w_ctx_8[3:0] == 2) and True)) or ((w_ctx_8[3:0] == 3) and True))) and (not (h14 != 0))):
                 v_wide[:] = e_addr
                 unit_sl_i_addr.next = v_wide[64:]
                 unit_sl_k_read.next = (not (e_kind == 2))
                 unit_sl_k_write.next = (e_kind == 2)
-                h19 = intbv(0)[1:]
-                h19[:] = 0
+                h31 = intbv(0)[48:]
+                h31[:] = concat(w_ctx_0[48:12], "000000000000")
+                h32 = intbv(0)[1:]
+                h32[:] = 0
                 if (e_kind == 2):
-                    h19[:] = 1
-                v_wide[:] = (((w_ctx_0[48:12] << 0xc) | (h19 << 3)) | w_ctx_8[3:0])
+                    h32[:] = 1
+                h33 = intbv(0)[4:]
+                h33[:] = concat(h32, "000")
+                h34 = intbv(0)[48:]
+                h34[:] = concat("00000000000000000000000000000000000000000000", h33)
+                h35 = intbv(0)[48:]
+                h35[:] = h31 | h34
+                h36 = intbv(0)[48:]
+                h36[:] = concat("000000000000000000000000000000000000000000000", w_ctx_8[3:0])
+                h37 = intbv(0)[48:]
+                h37[:] = h35 | h36
+                v_wide[:] = h37
                 unit_sl_r_SL_WALK.next = v_wide[64:]
                 unit_sl_start.next = True
                 st.next = S.S2R
@@ -598,56 +658,108 @@ def model(clk, rst, start, done, e_kind, e_sid, e_at, e_addr, e_msi_addr, e_msi_
                 st.next = S.S3W0
         elif st == S.S3W0:  # structure irte, spec: specs/intel_vtd.vspec:399
             if not pend:
-                h26 = intbv(0)[32:]
-                h26[:] = e_msi_data
-                h27 = intbv(0)[17:]
-                h28 = intbv(0)[1:]
-                h28[:] = 0
+                h60 = intbv(0)[32:]
+                h60[:] = e_msi_data
+                h61 = intbv(0)[17:]
+                h62 = intbv(0)[1:]
+                h62[:] = 0
                 if e_msi_addr[2]:
-                    h28[:] = 1
-                h29 = intbv(0)[32:]
-                h29[:] = e_msi_addr
-                h30 = intbv(0)[32:]
-                h30[:] = e_msi_data
-                h31 = intbv(0)[1:]
-                h31[:] = 0
+                    h62[:] = 1
+                h63 = intbv(0)[16:]
+                h63[:] = concat(h62, "000000000000000")
+                h64 = intbv(0)[32:]
+                h64[:] = e_msi_addr
+                h65 = intbv(0)[16:]
+                h65[:] = concat("0", h64[20:5])
+                h66 = intbv(0)[16:]
+                h66[:] = h63 | h65
+                h67 = intbv(0)[17:]
+                h67[:] = concat("0", h66)
+                h68 = intbv(0)[32:]
+                h68[:] = e_msi_data
+                h69 = intbv(0)[17:]
+                h69[:] = concat("0", h68[16:0])
+                h70 = intbv(0)[17:]
+                h70[:] = h67 + h69
+                h71 = intbv(0)[1:]
+                h71[:] = 0
                 if e_msi_addr[2]:
-                    h31[:] = 1
-                h32 = intbv(0)[32:]
-                h32[:] = e_msi_addr
+                    h71[:] = 1
+                h72 = intbv(0)[16:]
+                h72[:] = concat(h71, "000000000000000")
+                h73 = intbv(0)[32:]
+                h73[:] = e_msi_addr
+                h74 = intbv(0)[16:]
+                h74[:] = concat("0", h73[20:5])
+                h75 = intbv(0)[16:]
+                h75[:] = h72 | h74
                 if e_msi_addr[3]:
-                    h27[:] = (((h28 << 0xf) | h29[20:5]) + h30[16:0])
+                    h61[:] = h70
                 else:
-                    h27[:] = ((h31 << 0xf) | h32[20:5])
-                h33 = intbv(0)[17:]
-                h33[:] = 2
-                h34 = intbv(0)[4:]
-                h34[:] = r_IRTA_REG[4:0]
-                if not (((((e_kind == 3) and r_GSTS_REG[25]) and e_msi_addr[4]) and (not (h26[32:16] != 0))) and ((h27 & 0xffff) < (h33 << h34))):
+                    h61[:] = h75
+                h76 = intbv(0)[16:]
+                h76[:] = h61[16:] & 0xffff
+                h77 = intbv(0)[17:]
+                h77[:] = 2
+                h78 = intbv(0)[4:]
+                h78[:] = r_IRTA_REG[4:0]
+                if not (((((e_kind == 3) and r_GSTS_REG[25]) and e_msi_addr[4]) and (not (h60[32:16] != 0))) and (h76 < (h77 << h78))):
                     w_irte_0.next = 0
                     w_irte_8.next = 0
                     st.next = S.DECIDE
                 else:
-                    h20 = intbv(0)[17:]
-                    h21 = intbv(0)[1:]
-                    h21[:] = 0
+                    h38 = intbv(0)[64:]
+                    h38[:] = concat(r_IRTA_REG[64:12], "000000000000")
+                    h39 = intbv(0)[65:]
+                    h39[:] = concat("0", h38)
+                    h40 = intbv(0)[17:]
+                    h41 = intbv(0)[1:]
+                    h41[:] = 0
                     if e_msi_addr[2]:
-                        h21[:] = 1
-                    h22 = intbv(0)[32:]
-                    h22[:] = e_msi_addr
-                    h23 = intbv(0)[32:]
-                    h23[:] = e_msi_data
-                    h24 = intbv(0)[1:]
-                    h24[:] = 0
+                        h41[:] = 1
+                    h42 = intbv(0)[16:]
+                    h42[:] = concat(h41, "000000000000000")
+                    h43 = intbv(0)[32:]
+                    h43[:] = e_msi_addr
+                    h44 = intbv(0)[16:]
+                    h44[:] = concat("0", h43[20:5])
+                    h45 = intbv(0)[16:]
+                    h45[:] = h42 | h44
+                    h46 = intbv(0)[17:]
+                    h46[:] = concat("0", h45)
+                    h47 = intbv(0)[32:]
+                    h47[:] = e_msi_data
+                    h48 = intbv(0)[17:]
+                    h48[:] = concat("0", h47[16:0])
+                    h49 = intbv(0)[17:]
+                    h49[:] = h46 + h48
+                    h50 = intbv(0)[1:]
+                    h50[:] = 0
                     if e_msi_addr[2]:
-                        h24[:] = 1
-                    h25 = intbv(0)[32:]
-                    h25[:] = e_msi_addr
+                        h50[:] = 1
+                    h51 = intbv(0)[16:]
+                    h51[:] = concat(h50, "000000000000000")
+                    h52 = intbv(0)[32:]
+                    h52[:] = e_msi_addr
+                    h53 = intbv(0)[16:]
+                    h53[:] = concat("0", h52[20:5])
+                    h54 = intbv(0)[16:]
+                    h54[:] = h51 | h53
                     if e_msi_addr[3]:
-                        h20[:] = (((h21 << 0xf) | h22[20:5]) + h23[16:0])
+                        h40[:] = h49
                     else:
-                        h20[:] = ((h24 << 0xf) | h25[20:5])
-                    v_wide[:] = ((r_IRTA_REG[64:12] << 0xc) + ((h20 & 0xffff) * 0x10))
+                        h40[:] = h54
+                    h55 = intbv(0)[16:]
+                    h55[:] = h40[16:] & 0xffff
+                    h56 = intbv(0)[21:]
+                    h56[:] = concat("00000", h55)
+                    h57 = intbv(0)[21:]
+                    h57[:] = h56 * 0x10
+                    h58 = intbv(0)[65:]
+                    h58[:] = concat("00000000000000000000000000000000000000000000", h57)
+                    h59 = intbv(0)[65:]
+                    h59[:] = h39 + h58
+                    v_wide[:] = h59
                     v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x0
                     u_valid.next = True
                     u_we.next = False
@@ -663,26 +775,58 @@ def model(clk, rst, start, done, e_kind, e_sid, e_at, e_addr, e_msi_addr, e_msi_
                     st.next = S.S3W1
         elif st == S.S3W1:  # structure irte, spec: specs/intel_vtd.vspec:399
             if not pend:
-                h20 = intbv(0)[17:]
-                h21 = intbv(0)[1:]
-                h21[:] = 0
+                h38 = intbv(0)[64:]
+                h38[:] = concat(r_IRTA_REG[64:12], "000000000000")
+                h39 = intbv(0)[65:]
+                h39[:] = concat("0", h38)
+                h40 = intbv(0)[17:]
+                h41 = intbv(0)[1:]
+                h41[:] = 0
                 if e_msi_addr[2]:
-                    h21[:] = 1
-                h22 = intbv(0)[32:]
-                h22[:] = e_msi_addr
-                h23 = intbv(0)[32:]
-                h23[:] = e_msi_data
-                h24 = intbv(0)[1:]
-                h24[:] = 0
+                    h41[:] = 1
+                h42 = intbv(0)[16:]
+                h42[:] = concat(h41, "000000000000000")
+                h43 = intbv(0)[32:]
+                h43[:] = e_msi_addr
+                h44 = intbv(0)[16:]
+                h44[:] = concat("0", h43[20:5])
+                h45 = intbv(0)[16:]
+                h45[:] = h42 | h44
+                h46 = intbv(0)[17:]
+                h46[:] = concat("0", h45)
+                h47 = intbv(0)[32:]
+                h47[:] = e_msi_data
+                h48 = intbv(0)[17:]
+                h48[:] = concat("0", h47[16:0])
+                h49 = intbv(0)[17:]
+                h49[:] = h46 + h48
+                h50 = intbv(0)[1:]
+                h50[:] = 0
                 if e_msi_addr[2]:
-                    h24[:] = 1
-                h25 = intbv(0)[32:]
-                h25[:] = e_msi_addr
+                    h50[:] = 1
+                h51 = intbv(0)[16:]
+                h51[:] = concat(h50, "000000000000000")
+                h52 = intbv(0)[32:]
+                h52[:] = e_msi_addr
+                h53 = intbv(0)[16:]
+                h53[:] = concat("0", h52[20:5])
+                h54 = intbv(0)[16:]
+                h54[:] = h51 | h53
                 if e_msi_addr[3]:
-                    h20[:] = (((h21 << 0xf) | h22[20:5]) + h23[16:0])
+                    h40[:] = h49
                 else:
-                    h20[:] = ((h24 << 0xf) | h25[20:5])
-                v_wide[:] = ((r_IRTA_REG[64:12] << 0xc) + ((h20 & 0xffff) * 0x10))
+                    h40[:] = h54
+                h55 = intbv(0)[16:]
+                h55[:] = h40[16:] & 0xffff
+                h56 = intbv(0)[21:]
+                h56[:] = concat("00000", h55)
+                h57 = intbv(0)[21:]
+                h57[:] = h56 * 0x10
+                h58 = intbv(0)[65:]
+                h58[:] = concat("00000000000000000000000000000000000000000000", h57)
+                h59 = intbv(0)[65:]
+                h59[:] = h39 + h58
+                v_wide[:] = h59
                 v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x8
                 u_valid.next = True
                 u_we.next = False
@@ -697,134 +841,158 @@ def model(clk, rst, start, done, e_kind, e_sid, e_at, e_addr, e_msi_addr, e_msi_
                     pend.next = False
                     st.next = S.DECIDE
         elif st == S.DECIDE:
-            h56 = intbv(0)[1:]
-            h57 = intbv(0)[1:]
-            h58 = intbv(0)[1:]
-            h59 = intbv(0)[64:]
-            h59[:] = e_addr
-            h58[:] = 0
-            if (h59[64:57] != 0):
-                h58[:] = 1
-            h60 = intbv(0)[1:]
-            h61 = intbv(0)[64:]
-            h61[:] = e_addr
-            h60[:] = 0
-            if (h61[64:39] != 0):
-                h60[:] = 1
+            h100 = intbv(0)[1:]
+            h101 = intbv(0)[1:]
+            h102 = intbv(0)[1:]
+            h103 = intbv(0)[64:]
+            h103[:] = e_addr
+            h102[:] = 0
+            if (h103[64:57] != 0):
+                h102[:] = 1
+            h104 = intbv(0)[1:]
+            h105 = intbv(0)[64:]
+            h105[:] = e_addr
+            h104[:] = 0
+            if (h105[64:39] != 0):
+                h104[:] = 1
             if False:
-                h57[:] = h58
+                h101[:] = h102
             else:
-                h57[:] = h60
-            h62 = intbv(0)[1:]
-            h63 = intbv(0)[1:]
-            h64 = intbv(0)[1:]
-            h65 = intbv(0)[64:]
-            h65[:] = e_addr
-            h64[:] = 0
-            if (h65[64:57] != 0):
-                h64[:] = 1
-            h66 = intbv(0)[1:]
-            h67 = intbv(0)[64:]
-            h67[:] = e_addr
-            h66[:] = 0
-            if (h67[64:48] != 0):
-                h66[:] = 1
+                h101[:] = h104
+            h106 = intbv(0)[1:]
+            h107 = intbv(0)[1:]
+            h108 = intbv(0)[1:]
+            h109 = intbv(0)[64:]
+            h109[:] = e_addr
+            h108[:] = 0
+            if (h109[64:57] != 0):
+                h108[:] = 1
+            h110 = intbv(0)[1:]
+            h111 = intbv(0)[64:]
+            h111[:] = e_addr
+            h110[:] = 0
+            if (h111[64:48] != 0):
+                h110[:] = 1
             if False:
-                h63[:] = h64
+                h107[:] = h108
             else:
-                h63[:] = h66
-            h68 = intbv(0)[1:]
-            h69 = intbv(0)[1:]
-            h70 = intbv(0)[64:]
-            h70[:] = e_addr
-            h69[:] = 0
-            if (h70[64:57] != 0):
-                h69[:] = 1
-            h71 = intbv(0)[1:]
-            h72 = intbv(0)[64:]
-            h72[:] = e_addr
-            h71[:] = 0
-            if (h72[64:57] != 0):
-                h71[:] = 1
+                h107[:] = h110
+            h112 = intbv(0)[1:]
+            h113 = intbv(0)[1:]
+            h114 = intbv(0)[64:]
+            h114[:] = e_addr
+            h113[:] = 0
+            if (h114[64:57] != 0):
+                h113[:] = 1
+            h115 = intbv(0)[1:]
+            h116 = intbv(0)[64:]
+            h116[:] = e_addr
+            h115[:] = 0
+            if (h116[64:57] != 0):
+                h115[:] = 1
             if False:
-                h68[:] = h69
+                h112[:] = h113
             else:
-                h68[:] = h71
+                h112[:] = h115
             if (w_ctx_8[3:0] == 2):
-                h62[:] = h63
+                h106[:] = h107
             else:
-                h62[:] = h68
+                h106[:] = h112
             if (w_ctx_8[3:0] == 1):
-                h56[:] = h57
+                h100[:] = h101
             else:
-                h56[:] = h62
-            h86 = intbv(0)[32:]
-            h86[:] = e_msi_data
-            h93 = intbv(0)[17:]
-            h94 = intbv(0)[1:]
-            h94[:] = 0
+                h100[:] = h106
+            h140 = intbv(0)[32:]
+            h140[:] = e_msi_data
+            h157 = intbv(0)[17:]
+            h158 = intbv(0)[1:]
+            h158[:] = 0
             if e_msi_addr[2]:
-                h94[:] = 1
-            h95 = intbv(0)[32:]
-            h95[:] = e_msi_addr
-            h96 = intbv(0)[32:]
-            h96[:] = e_msi_data
-            h97 = intbv(0)[1:]
-            h97[:] = 0
+                h158[:] = 1
+            h159 = intbv(0)[16:]
+            h159[:] = concat(h158, "000000000000000")
+            h160 = intbv(0)[32:]
+            h160[:] = e_msi_addr
+            h161 = intbv(0)[16:]
+            h161[:] = concat("0", h160[20:5])
+            h162 = intbv(0)[16:]
+            h162[:] = h159 | h161
+            h163 = intbv(0)[17:]
+            h163[:] = concat("0", h162)
+            h164 = intbv(0)[32:]
+            h164[:] = e_msi_data
+            h165 = intbv(0)[17:]
+            h165[:] = concat("0", h164[16:0])
+            h166 = intbv(0)[17:]
+            h166[:] = h163 + h165
+            h167 = intbv(0)[1:]
+            h167[:] = 0
             if e_msi_addr[2]:
-                h97[:] = 1
-            h98 = intbv(0)[32:]
-            h98[:] = e_msi_addr
+                h167[:] = 1
+            h168 = intbv(0)[16:]
+            h168[:] = concat(h167, "000000000000000")
+            h169 = intbv(0)[32:]
+            h169[:] = e_msi_addr
+            h170 = intbv(0)[16:]
+            h170[:] = concat("0", h169[20:5])
+            h171 = intbv(0)[16:]
+            h171[:] = h168 | h170
             if e_msi_addr[3]:
-                h93[:] = (((h94 << 0xf) | h95[20:5]) + h96[16:0])
+                h157[:] = h166
             else:
-                h93[:] = ((h97 << 0xf) | h98[20:5])
-            h99 = intbv(0)[17:]
-            h99[:] = 2
-            h100 = intbv(0)[4:]
-            h100[:] = r_IRTA_REG[4:0]
-            h115 = intbv(0)[32:]
-            h115[:] = w_irte_0[64:32]
-            h116 = intbv(0)[32:]
-            h116[:] = w_irte_0[64:32]
-            h124 = intbv(0)[16:]
-            h125 = intbv(0)[16:]
-            h126 = intbv(0)[16:]
+                h157[:] = h171
+            h172 = intbv(0)[16:]
+            h172[:] = h157[16:] & 0xffff
+            h173 = intbv(0)[17:]
+            h173[:] = 2
+            h174 = intbv(0)[4:]
+            h174[:] = r_IRTA_REG[4:0]
+            h209 = intbv(0)[32:]
+            h209[:] = w_irte_0[64:32]
+            h210 = intbv(0)[32:]
+            h210[:] = w_irte_0[64:32]
+            h228 = intbv(0)[16:]
+            h229 = intbv(0)[16:]
+            h230 = intbv(0)[16:]
             if (w_irte_8[18:16] == 2):
-                h126[:] = 0xfff9
+                h230[:] = 0xfff9
             else:
-                h126[:] = 0xfff8
+                h230[:] = 0xfff8
             if (w_irte_8[18:16] == 1):
-                h125[:] = 0xfffb
+                h229[:] = 0xfffb
             else:
-                h125[:] = h126
+                h229[:] = h230
             if (w_irte_8[18:16] == 0):
-                h124[:] = 0xffff
+                h228[:] = 0xffff
             else:
-                h124[:] = h125
-            h127 = intbv(0)[16:]
-            h128 = intbv(0)[16:]
-            h129 = intbv(0)[16:]
+                h228[:] = h229
+            h231 = intbv(0)[16:]
+            h231[:] = e_sid & h228
+            h232 = intbv(0)[16:]
+            h233 = intbv(0)[16:]
+            h234 = intbv(0)[16:]
             if (w_irte_8[18:16] == 2):
-                h129[:] = 0xfff9
+                h234[:] = 0xfff9
             else:
-                h129[:] = 0xfff8
+                h234[:] = 0xfff8
             if (w_irte_8[18:16] == 1):
-                h128[:] = 0xfffb
+                h233[:] = 0xfffb
             else:
-                h128[:] = h129
+                h233[:] = h234
             if (w_irte_8[18:16] == 0):
-                h127[:] = 0xffff
+                h232[:] = 0xffff
             else:
-                h127[:] = h128
-            h130 = intbv(0)[16:]
-            h130[:] = e_sid
-            h131 = intbv(0)[16:]
-            h131[:] = w_irte_8[16:0]
-            h132 = intbv(0)[16:]
-            h132[:] = e_sid
-            h133 = intbv(0)[16:]
-            h133[:] = w_irte_8[16:0]
+                h232[:] = h233
+            h235 = intbv(0)[16:]
+            h235[:] = w_irte_8[16:0] & h232
+            h236 = intbv(0)[16:]
+            h236[:] = e_sid
+            h237 = intbv(0)[16:]
+            h237[:] = w_irte_8[16:0]
+            h238 = intbv(0)[16:]
+            h238[:] = e_sid
+            h239 = intbv(0)[16:]
+            h239[:] = w_irte_8[16:0]
             if (((e_kind == 1) or (e_kind == 2)) and (not r_GSTS_REG[31])):  # spec: specs/intel_vtd.vspec:448
                 status.next = 1
                 v_wide[:] = 3
@@ -869,19 +1037,19 @@ def model(clk, rst, start, done, e_kind, e_sid, e_at, e_addr, e_msi_addr, e_msi_
                 v_wide[:] = 1
                 rec_recorded.next = v_wide[1:]
                 v_wide[:] = 0
-                h35 = intbv(0)[64:]
-                h35[:] = e_addr
-                v_wide[64:12] = h35[64:12]
+                h79 = intbv(0)[64:]
+                h79[:] = e_addr
+                v_wide[64:12] = h79[64:12]
                 rec_frcd_lo.next = v_wide[64:]
                 v_wide[:] = 0
                 v_wide[16:0] = e_sid
                 v_wide[40:32] = 1
                 v_wide[62:60] = e_at
-                h36 = intbv(0)[1:]
-                h36[:] = 0
+                h80 = intbv(0)[1:]
+                h80[:] = 0
                 if (not (e_kind == 2)):
-                    h36[:] = 1
-                v_wide[63:62] = h36
+                    h80[:] = 1
+                v_wide[63:62] = h80
                 v_wide[64:63] = 1
                 rec_frcd_hi.next = v_wide[64:]
                 v_wide[:] = 0
@@ -912,19 +1080,19 @@ def model(clk, rst, start, done, e_kind, e_sid, e_at, e_addr, e_msi_addr, e_msi_
                 v_wide[:] = 1
                 rec_recorded.next = v_wide[1:]
                 v_wide[:] = 0
-                h37 = intbv(0)[64:]
-                h37[:] = e_addr
-                v_wide[64:12] = h37[64:12]
+                h81 = intbv(0)[64:]
+                h81[:] = e_addr
+                v_wide[64:12] = h81[64:12]
                 rec_frcd_lo.next = v_wide[64:]
                 v_wide[:] = 0
                 v_wide[16:0] = e_sid
                 v_wide[40:32] = 0xa
                 v_wide[62:60] = e_at
-                h38 = intbv(0)[1:]
-                h38[:] = 0
+                h82 = intbv(0)[1:]
+                h82[:] = 0
                 if (not (e_kind == 2)):
-                    h38[:] = 1
-                v_wide[63:62] = h38
+                    h82[:] = 1
+                v_wide[63:62] = h82
                 v_wide[64:63] = 1
                 rec_frcd_hi.next = v_wide[64:]
                 v_wide[:] = 0
@@ -952,26 +1120,26 @@ def model(clk, rst, start, done, e_kind, e_sid, e_at, e_addr, e_msi_addr, e_msi_
                 rec_domain.next = v_wide[16:]
                 v_wide[:] = 2
                 rec_fault_reason.next = v_wide[8:]
-                h39 = intbv(0)[1:]
-                h39[:] = 0
+                h83 = intbv(0)[1:]
+                h83[:] = 0
                 if (not w_ctx_0[1]):
-                    h39[:] = 1
-                v_wide[:] = h39
+                    h83[:] = 1
+                v_wide[:] = h83
                 rec_recorded.next = v_wide[1:]
                 v_wide[:] = 0
-                h40 = intbv(0)[64:]
-                h40[:] = e_addr
-                v_wide[64:12] = h40[64:12]
+                h84 = intbv(0)[64:]
+                h84[:] = e_addr
+                v_wide[64:12] = h84[64:12]
                 rec_frcd_lo.next = v_wide[64:]
                 v_wide[:] = 0
                 v_wide[16:0] = e_sid
                 v_wide[40:32] = 2
                 v_wide[62:60] = e_at
-                h41 = intbv(0)[1:]
-                h41[:] = 0
+                h85 = intbv(0)[1:]
+                h85[:] = 0
                 if (not (e_kind == 2)):
-                    h41[:] = 1
-                v_wide[63:62] = h41
+                    h85[:] = 1
+                v_wide[63:62] = h85
                 v_wide[64:63] = 1
                 rec_frcd_hi.next = v_wide[64:]
                 v_wide[:] = 0
@@ -1002,19 +1170,19 @@ def model(clk, rst, start, done, e_kind, e_sid, e_at, e_addr, e_msi_addr, e_msi_
                 v_wide[:] = 1
                 rec_recorded.next = v_wide[1:]
                 v_wide[:] = 0
-                h42 = intbv(0)[64:]
-                h42[:] = e_addr
-                v_wide[64:12] = h42[64:12]
+                h86 = intbv(0)[64:]
+                h86[:] = e_addr
+                v_wide[64:12] = h86[64:12]
                 rec_frcd_lo.next = v_wide[64:]
                 v_wide[:] = 0
                 v_wide[16:0] = e_sid
                 v_wide[40:32] = 0xb
                 v_wide[62:60] = e_at
-                h43 = intbv(0)[1:]
-                h43[:] = 0
+                h87 = intbv(0)[1:]
+                h87[:] = 0
                 if (not (e_kind == 2)):
-                    h43[:] = 1
-                v_wide[63:62] = h43
+                    h87[:] = 1
+                v_wide[63:62] = h87
                 v_wide[64:63] = 1
                 rec_frcd_hi.next = v_wide[64:]
                 v_wide[:] = 0
@@ -1042,26 +1210,26 @@ def model(clk, rst, start, done, e_kind, e_sid, e_at, e_addr, e_msi_addr, e_msi_
                 rec_domain.next = v_wide[16:]
                 v_wide[:] = 3
                 rec_fault_reason.next = v_wide[8:]
-                h44 = intbv(0)[1:]
-                h44[:] = 0
+                h88 = intbv(0)[1:]
+                h88[:] = 0
                 if (not w_ctx_0[1]):
-                    h44[:] = 1
-                v_wide[:] = h44
+                    h88[:] = 1
+                v_wide[:] = h88
                 rec_recorded.next = v_wide[1:]
                 v_wide[:] = 0
-                h45 = intbv(0)[64:]
-                h45[:] = e_addr
-                v_wide[64:12] = h45[64:12]
+                h89 = intbv(0)[64:]
+                h89[:] = e_addr
+                v_wide[64:12] = h89[64:12]
                 rec_frcd_lo.next = v_wide[64:]
                 v_wide[:] = 0
                 v_wide[16:0] = e_sid
                 v_wide[40:32] = 3
                 v_wide[62:60] = e_at
-                h46 = intbv(0)[1:]
-                h46[:] = 0
+                h90 = intbv(0)[1:]
+                h90[:] = 0
                 if (not (e_kind == 2)):
-                    h46[:] = 1
-                v_wide[63:62] = h46
+                    h90[:] = 1
+                v_wide[63:62] = h90
                 v_wide[64:63] = 1
                 rec_frcd_hi.next = v_wide[64:]
                 v_wide[:] = 0
@@ -1089,26 +1257,26 @@ def model(clk, rst, start, done, e_kind, e_sid, e_at, e_addr, e_msi_addr, e_msi_
                 rec_domain.next = v_wide[16:]
                 v_wide[:] = 0xd
                 rec_fault_reason.next = v_wide[8:]
-                h47 = intbv(0)[1:]
-                h47[:] = 0
+                h91 = intbv(0)[1:]
+                h91[:] = 0
                 if (not w_ctx_0[1]):
-                    h47[:] = 1
-                v_wide[:] = h47
+                    h91[:] = 1
+                v_wide[:] = h91
                 rec_recorded.next = v_wide[1:]
                 v_wide[:] = 0
-                h48 = intbv(0)[64:]
-                h48[:] = e_addr
-                v_wide[64:12] = h48[64:12]
+                h92 = intbv(0)[64:]
+                h92[:] = e_addr
+                v_wide[64:12] = h92[64:12]
                 rec_frcd_lo.next = v_wide[64:]
                 v_wide[:] = 0
                 v_wide[16:0] = e_sid
                 v_wide[40:32] = 0xd
                 v_wide[62:60] = e_at
-                h49 = intbv(0)[1:]
-                h49[:] = 0
+                h93 = intbv(0)[1:]
+                h93[:] = 0
                 if (not (e_kind == 2)):
-                    h49[:] = 1
-                v_wide[63:62] = h49
+                    h93[:] = 1
+                v_wide[63:62] = h93
                 v_wide[64:63] = 1
                 rec_frcd_hi.next = v_wide[64:]
                 v_wide[:] = 0
@@ -1136,26 +1304,26 @@ def model(clk, rst, start, done, e_kind, e_sid, e_at, e_addr, e_msi_addr, e_msi_
                 rec_domain.next = v_wide[16:]
                 v_wide[:] = 3
                 rec_fault_reason.next = v_wide[8:]
-                h50 = intbv(0)[1:]
-                h50[:] = 0
+                h94 = intbv(0)[1:]
+                h94[:] = 0
                 if (not w_ctx_0[1]):
-                    h50[:] = 1
-                v_wide[:] = h50
+                    h94[:] = 1
+                v_wide[:] = h94
                 rec_recorded.next = v_wide[1:]
                 v_wide[:] = 0
-                h51 = intbv(0)[64:]
-                h51[:] = e_addr
-                v_wide[64:12] = h51[64:12]
+                h95 = intbv(0)[64:]
+                h95[:] = e_addr
+                v_wide[64:12] = h95[64:12]
                 rec_frcd_lo.next = v_wide[64:]
                 v_wide[:] = 0
                 v_wide[16:0] = e_sid
                 v_wide[40:32] = 3
                 v_wide[62:60] = e_at
-                h52 = intbv(0)[1:]
-                h52[:] = 0
+                h96 = intbv(0)[1:]
+                h96[:] = 0
                 if (not (e_kind == 2)):
-                    h52[:] = 1
-                v_wide[63:62] = h52
+                    h96[:] = 1
+                v_wide[63:62] = h96
                 v_wide[64:63] = 1
                 rec_frcd_hi.next = v_wide[64:]
                 v_wide[:] = 0
@@ -1235,7 +1403,7 @@ def model(clk, rst, start, done, e_kind, e_sid, e_at, e_addr, e_msi_addr, e_msi_
                 v_wide[:] = 0
                 rec_delivery_mode.next = v_wide[3:]
                 st.next = S.FINISH
-            elif ((((((((e_kind == 1) or (e_kind == 2)) and r_GSTS_REG[31]) and w_root_0[0]) and (not (((w_root_0[12:1] != 0) or (w_root_0[64:48] != 0)) or (w_root_8 != 0)))) and w_ctx_0[0]) and (not ((((w_ctx_0[12:4] != 0) or (w_ctx_0[64:48] != 0)) or w_ctx_8[7]) or (w_ctx_8[64:24] != 0)))) and (h56 != 0)):  # spec: specs/intel_vtd.vspec:577
+            elif ((((((((e_kind == 1) or (e_kind == 2)) and r_GSTS_REG[31]) and w_root_0[0]) and (not (((w_root_0[12:1] != 0) or (w_root_0[64:48] != 0)) or (w_root_8 != 0)))) and w_ctx_0[0]) and (not ((((w_ctx_0[12:4] != 0) or (w_ctx_0[64:48] != 0)) or w_ctx_8[7]) or (w_ctx_8[64:24] != 0)))) and (h100 != 0)):  # spec: specs/intel_vtd.vspec:577
                 status.next = 11
                 v_wide[:] = 4
                 rec_outcome.next = v_wide[3:]
@@ -1245,26 +1413,26 @@ def model(clk, rst, start, done, e_kind, e_sid, e_at, e_addr, e_msi_addr, e_msi_
                 rec_domain.next = v_wide[16:]
                 v_wide[:] = 4
                 rec_fault_reason.next = v_wide[8:]
-                h53 = intbv(0)[1:]
-                h53[:] = 0
+                h97 = intbv(0)[1:]
+                h97[:] = 0
                 if (not w_ctx_0[1]):
-                    h53[:] = 1
-                v_wide[:] = h53
+                    h97[:] = 1
+                v_wide[:] = h97
                 rec_recorded.next = v_wide[1:]
                 v_wide[:] = 0
-                h54 = intbv(0)[64:]
-                h54[:] = e_addr
-                v_wide[64:12] = h54[64:12]
+                h98 = intbv(0)[64:]
+                h98[:] = e_addr
+                v_wide[64:12] = h98[64:12]
                 rec_frcd_lo.next = v_wide[64:]
                 v_wide[:] = 0
                 v_wide[16:0] = e_sid
                 v_wide[40:32] = 4
                 v_wide[62:60] = e_at
-                h55 = intbv(0)[1:]
-                h55[:] = 0
+                h99 = intbv(0)[1:]
+                h99[:] = 0
                 if (not (e_kind == 2)):
-                    h55[:] = 1
-                v_wide[63:62] = h55
+                    h99[:] = 1
+                v_wide[63:62] = h99
                 v_wide[64:63] = 1
                 rec_frcd_hi.next = v_wide[64:]
                 v_wide[:] = 0
@@ -1323,16 +1491,16 @@ def model(clk, rst, start, done, e_kind, e_sid, e_at, e_addr, e_msi_addr, e_msi_
                 rec_domain.next = v_wide[16:]
                 v_wide[:] = 5
                 rec_fault_reason.next = v_wide[8:]
-                h73 = intbv(0)[1:]
-                h73[:] = 0
+                h117 = intbv(0)[1:]
+                h117[:] = 0
                 if (not w_ctx_0[1]):
-                    h73[:] = 1
-                v_wide[:] = h73
+                    h117[:] = 1
+                v_wide[:] = h117
                 rec_recorded.next = v_wide[1:]
                 v_wide[:] = 0
-                h74 = intbv(0)[64:]
-                h74[:] = e_addr
-                v_wide[64:12] = h74[64:12]
+                h118 = intbv(0)[64:]
+                h118[:] = e_addr
+                v_wide[64:12] = h118[64:12]
                 rec_frcd_lo.next = v_wide[64:]
                 v_wide[:] = 0
                 v_wide[16:0] = e_sid
@@ -1366,16 +1534,16 @@ def model(clk, rst, start, done, e_kind, e_sid, e_at, e_addr, e_msi_addr, e_msi_
                 rec_domain.next = v_wide[16:]
                 v_wide[:] = 6
                 rec_fault_reason.next = v_wide[8:]
-                h75 = intbv(0)[1:]
-                h75[:] = 0
+                h119 = intbv(0)[1:]
+                h119[:] = 0
                 if (not w_ctx_0[1]):
-                    h75[:] = 1
-                v_wide[:] = h75
+                    h119[:] = 1
+                v_wide[:] = h119
                 rec_recorded.next = v_wide[1:]
                 v_wide[:] = 0
-                h76 = intbv(0)[64:]
-                h76[:] = e_addr
-                v_wide[64:12] = h76[64:12]
+                h120 = intbv(0)[64:]
+                h120[:] = e_addr
+                v_wide[64:12] = h120[64:12]
                 rec_frcd_lo.next = v_wide[64:]
                 v_wide[:] = 0
                 v_wide[16:0] = e_sid
@@ -1409,26 +1577,26 @@ def model(clk, rst, start, done, e_kind, e_sid, e_at, e_addr, e_msi_addr, e_msi_
                 rec_domain.next = v_wide[16:]
                 v_wide[:] = 0xc
                 rec_fault_reason.next = v_wide[8:]
-                h77 = intbv(0)[1:]
-                h77[:] = 0
+                h121 = intbv(0)[1:]
+                h121[:] = 0
                 if (not w_ctx_0[1]):
-                    h77[:] = 1
-                v_wide[:] = h77
+                    h121[:] = 1
+                v_wide[:] = h121
                 rec_recorded.next = v_wide[1:]
                 v_wide[:] = 0
-                h78 = intbv(0)[64:]
-                h78[:] = e_addr
-                v_wide[64:12] = h78[64:12]
+                h122 = intbv(0)[64:]
+                h122[:] = e_addr
+                v_wide[64:12] = h122[64:12]
                 rec_frcd_lo.next = v_wide[64:]
                 v_wide[:] = 0
                 v_wide[16:0] = e_sid
                 v_wide[40:32] = 0xc
                 v_wide[62:60] = e_at
-                h79 = intbv(0)[1:]
-                h79[:] = 0
+                h123 = intbv(0)[1:]
+                h123[:] = 0
                 if (not (e_kind == 2)):
-                    h79[:] = 1
-                v_wide[63:62] = h79
+                    h123[:] = 1
+                v_wide[63:62] = h123
                 v_wide[64:63] = 1
                 rec_frcd_hi.next = v_wide[64:]
                 v_wide[:] = 0
@@ -1542,7 +1710,7 @@ def model(clk, rst, start, done, e_kind, e_sid, e_at, e_addr, e_msi_addr, e_msi_
                 v_wide[:] = 0
                 rec_delivery_mode.next = v_wide[3:]
                 st.next = S.FINISH
-            elif (((e_kind == 3) and r_GSTS_REG[25]) and (h86[32:16] != 0)):  # spec: specs/intel_vtd.vspec:667
+            elif (((e_kind == 3) and r_GSTS_REG[25]) and (h140[32:16] != 0)):  # spec: specs/intel_vtd.vspec:667
                 status.next = 19
                 v_wide[:] = 4
                 rec_outcome.next = v_wide[3:]
@@ -1555,26 +1723,46 @@ def model(clk, rst, start, done, e_kind, e_sid, e_at, e_addr, e_msi_addr, e_msi_
                 v_wide[:] = 1
                 rec_recorded.next = v_wide[1:]
                 v_wide[:] = 0
-                h80 = intbv(0)[17:]
-                h81 = intbv(0)[1:]
-                h81[:] = 0
+                h124 = intbv(0)[17:]
+                h125 = intbv(0)[1:]
+                h125[:] = 0
                 if e_msi_addr[2]:
-                    h81[:] = 1
-                h82 = intbv(0)[32:]
-                h82[:] = e_msi_addr
-                h83 = intbv(0)[32:]
-                h83[:] = e_msi_data
-                h84 = intbv(0)[1:]
-                h84[:] = 0
+                    h125[:] = 1
+                h126 = intbv(0)[16:]
+                h126[:] = concat(h125, "000000000000000")
+                h127 = intbv(0)[32:]
+                h127[:] = e_msi_addr
+                h128 = intbv(0)[16:]
+                h128[:] = concat("0", h127[20:5])
+                h129 = intbv(0)[16:]
+                h129[:] = h126 | h128
+                h130 = intbv(0)[17:]
+                h130[:] = concat("0", h129)
+                h131 = intbv(0)[32:]
+                h131[:] = e_msi_data
+                h132 = intbv(0)[17:]
+                h132[:] = concat("0", h131[16:0])
+                h133 = intbv(0)[17:]
+                h133[:] = h130 + h132
+                h134 = intbv(0)[1:]
+                h134[:] = 0
                 if e_msi_addr[2]:
-                    h84[:] = 1
-                h85 = intbv(0)[32:]
-                h85[:] = e_msi_addr
+                    h134[:] = 1
+                h135 = intbv(0)[16:]
+                h135[:] = concat(h134, "000000000000000")
+                h136 = intbv(0)[32:]
+                h136[:] = e_msi_addr
+                h137 = intbv(0)[16:]
+                h137[:] = concat("0", h136[20:5])
+                h138 = intbv(0)[16:]
+                h138[:] = h135 | h137
                 if e_msi_addr[3]:
-                    h80[:] = (((h81 << 0xf) | h82[20:5]) + h83[16:0])
+                    h124[:] = h133
                 else:
-                    h80[:] = ((h84 << 0xf) | h85[20:5])
-                v_wide[64:48] = (h80 & 0xffff)
+                    h124[:] = h138
+                h139 = intbv(0)[16:]
+                h139[:] = h124[16:] & 0xffff
+                v_wide[64:48] = h139
                 rec_frcd_lo.next = v_wide[64:]
                 v_wide[:] = 0
                 v_wide[16:0] = e_sid
@@ -1596,7 +1784,7 @@ def model(clk, rst, start, done, e_kind, e_sid, e_at, e_addr, e_msi_addr, e_msi_
                 v_wide[:] = 0
                 rec_delivery_mode.next = v_wide[3:]
                 st.next = S.FINISH
-            elif (((e_kind == 3) and r_GSTS_REG[25]) and (not ((h93 & 0xffff) < (h99 << h100)))):  # spec: specs/intel_vtd.vspec:680
+            elif (((e_kind == 3) and r_GSTS_REG[25]) and (not (h172 < (h173 << h174)))):  # spec: specs/intel_vtd.vspec:680
                 status.next = 20
                 v_wide[:] = 4
                 rec_outcome.next = v_wide[3:]
@@ -1609,26 +1797,46 @@ def model(clk, rst, start, done, e_kind, e_sid, e_at, e_addr, e_msi_addr, e_msi_
                 v_wide[:] = 1
                 rec_recorded.next = v_wide[1:]
                 v_wide[:] = 0
-                h87 = intbv(0)[17:]
-                h88 = intbv(0)[1:]
-                h88[:] = 0
+                h141 = intbv(0)[17:]
+                h142 = intbv(0)[1:]
+                h142[:] = 0
                 if e_msi_addr[2]:
-                    h88[:] = 1
-                h89 = intbv(0)[32:]
-                h89[:] = e_msi_addr
-                h90 = intbv(0)[32:]
-                h90[:] = e_msi_data
-                h91 = intbv(0)[1:]
-                h91[:] = 0
+                    h142[:] = 1
+                h143 = intbv(0)[16:]
+                h143[:] = concat(h142, "000000000000000")
+                h144 = intbv(0)[32:]
+                h144[:] = e_msi_addr
+                h145 = intbv(0)[16:]
+                h145[:] = concat("0", h144[20:5])
+                h146 = intbv(0)[16:]
+                h146[:] = h143 | h145
+                h147 = intbv(0)[17:]
+                h147[:] = concat("0", h146)
+                h148 = intbv(0)[32:]
+                h148[:] = e_msi_data
+                h149 = intbv(0)[17:]
+                h149[:] = concat("0", h148[16:0])
+                h150 = intbv(0)[17:]
+                h150[:] = h147 + h149
+                h151 = intbv(0)[1:]
+                h151[:] = 0
                 if e_msi_addr[2]:
-                    h91[:] = 1
-                h92 = intbv(0)[32:]
-                h92[:] = e_msi_addr
+                    h151[:] = 1
+                h152 = intbv(0)[16:]
+                h152[:] = concat(h151, "000000000000000")
+                h153 = intbv(0)[32:]
+                h153[:] = e_msi_addr
+                h154 = intbv(0)[16:]
+                h154[:] = concat("0", h153[20:5])
+                h155 = intbv(0)[16:]
+                h155[:] = h152 | h154
                 if e_msi_addr[3]:
-                    h87[:] = (((h88 << 0xf) | h89[20:5]) + h90[16:0])
+                    h141[:] = h150
                 else:
-                    h87[:] = ((h91 << 0xf) | h92[20:5])
-                v_wide[64:48] = (h87 & 0xffff)
+                    h141[:] = h155
+                h156 = intbv(0)[16:]
+                h156[:] = h141[16:] & 0xffff
+                v_wide[64:48] = h156
                 rec_frcd_lo.next = v_wide[64:]
                 v_wide[:] = 0
                 v_wide[16:0] = e_sid
@@ -1660,33 +1868,53 @@ def model(clk, rst, start, done, e_kind, e_sid, e_at, e_addr, e_msi_addr, e_msi_
                 rec_domain.next = v_wide[16:]
                 v_wide[:] = 0x22
                 rec_fault_reason.next = v_wide[8:]
-                h101 = intbv(0)[1:]
-                h101[:] = 0
+                h175 = intbv(0)[1:]
+                h175[:] = 0
                 if (not w_irte_0[1]):
-                    h101[:] = 1
-                v_wide[:] = h101
+                    h175[:] = 1
+                v_wide[:] = h175
                 rec_recorded.next = v_wide[1:]
                 v_wide[:] = 0
-                h102 = intbv(0)[17:]
-                h103 = intbv(0)[1:]
-                h103[:] = 0
+                h176 = intbv(0)[17:]
+                h177 = intbv(0)[1:]
+                h177[:] = 0
                 if e_msi_addr[2]:
-                    h103[:] = 1
-                h104 = intbv(0)[32:]
-                h104[:] = e_msi_addr
-                h105 = intbv(0)[32:]
-                h105[:] = e_msi_data
-                h106 = intbv(0)[1:]
-                h106[:] = 0
+                    h177[:] = 1
+                h178 = intbv(0)[16:]
+                h178[:] = concat(h177, "000000000000000")
+                h179 = intbv(0)[32:]
+                h179[:] = e_msi_addr
+                h180 = intbv(0)[16:]
+                h180[:] = concat("0", h179[20:5])
+                h181 = intbv(0)[16:]
+                h181[:] = h178 | h180
+                h182 = intbv(0)[17:]
+                h182[:] = concat("0", h181)
+                h183 = intbv(0)[32:]
+                h183[:] = e_msi_data
+                h184 = intbv(0)[17:]
+                h184[:] = concat("0", h183[16:0])
+                h185 = intbv(0)[17:]
+                h185[:] = h182 + h184
+                h186 = intbv(0)[1:]
+                h186[:] = 0
                 if e_msi_addr[2]:
-                    h106[:] = 1
-                h107 = intbv(0)[32:]
-                h107[:] = e_msi_addr
+                    h186[:] = 1
+                h187 = intbv(0)[16:]
+                h187[:] = concat(h186, "000000000000000")
+                h188 = intbv(0)[32:]
+                h188[:] = e_msi_addr
+                h189 = intbv(0)[16:]
+                h189[:] = concat("0", h188[20:5])
+                h190 = intbv(0)[16:]
+                h190[:] = h187 | h189
                 if e_msi_addr[3]:
-                    h102[:] = (((h103 << 0xf) | h104[20:5]) + h105[16:0])
+                    h176[:] = h185
                 else:
-                    h102[:] = ((h106 << 0xf) | h107[20:5])
-                v_wide[64:48] = (h102 & 0xffff)
+                    h176[:] = h190
+                h191 = intbv(0)[16:]
+                h191[:] = h176[16:] & 0xffff
+                v_wide[64:48] = h191
                 rec_frcd_lo.next = v_wide[64:]
                 v_wide[:] = 0
                 v_wide[16:0] = e_sid
@@ -1708,7 +1936,7 @@ def model(clk, rst, start, done, e_kind, e_sid, e_at, e_addr, e_msi_addr, e_msi_
                 v_wide[:] = 0
                 rec_delivery_mode.next = v_wide[3:]
                 st.next = S.FINISH
-            elif (((e_kind == 3) and r_GSTS_REG[25]) and (((((w_irte_0[15:12] != 0) or (w_irte_0[32:24] != 0)) or (True and w_irte_0[15])) or ((not r_IRTA_REG[11]) and ((h115[8:0] != 0) or (h116[32:16] != 0)))) or (w_irte_8[64:20] != 0))):  # spec: specs/intel_vtd.vspec:706
+            elif (((e_kind == 3) and r_GSTS_REG[25]) and (((((w_irte_0[15:12] != 0) or (w_irte_0[32:24] != 0)) or (True and w_irte_0[15])) or ((not r_IRTA_REG[11]) and ((h209[8:0] != 0) or (h210[32:16] != 0)))) or (w_irte_8[64:20] != 0))):  # spec: specs/intel_vtd.vspec:706
                 status.next = 22
                 v_wide[:] = 4
                 rec_outcome.next = v_wide[3:]
@@ -1718,33 +1946,53 @@ def model(clk, rst, start, done, e_kind, e_sid, e_at, e_addr, e_msi_addr, e_msi_
                 rec_domain.next = v_wide[16:]
                 v_wide[:] = 0x24
                 rec_fault_reason.next = v_wide[8:]
-                h108 = intbv(0)[1:]
-                h108[:] = 0
+                h192 = intbv(0)[1:]
+                h192[:] = 0
                 if (not w_irte_0[1]):
-                    h108[:] = 1
-                v_wide[:] = h108
+                    h192[:] = 1
+                v_wide[:] = h192
                 rec_recorded.next = v_wide[1:]
                 v_wide[:] = 0
-                h109 = intbv(0)[17:]
-                h110 = intbv(0)[1:]
-                h110[:] = 0
+                h193 = intbv(0)[17:]
+                h194 = intbv(0)[1:]
+                h194[:] = 0
                 if e_msi_addr[2]:
-                    h110[:] = 1
-                h111 = intbv(0)[32:]
-                h111[:] = e_msi_addr
-                h112 = intbv(0)[32:]
-                h112[:] = e_msi_data
-                h113 = intbv(0)[1:]
-                h113[:] = 0
+                    h194[:] = 1
+                h195 = intbv(0)[16:]
+                h195[:] = concat(h194, "000000000000000")
+                h196 = intbv(0)[32:]
+                h196[:] = e_msi_addr
+                h197 = intbv(0)[16:]
+                h197[:] = concat("0", h196[20:5])
+                h198 = intbv(0)[16:]
+                h198[:] = h195 | h197
+                h199 = intbv(0)[17:]
+                h199[:] = concat("0", h198)
+                h200 = intbv(0)[32:]
+                h200[:] = e_msi_data
+                h201 = intbv(0)[17:]
+                h201[:] = concat("0", h200[16:0])
+                h202 = intbv(0)[17:]
+                h202[:] = h199 + h201
+                h203 = intbv(0)[1:]
+                h203[:] = 0
                 if e_msi_addr[2]:
-                    h113[:] = 1
-                h114 = intbv(0)[32:]
-                h114[:] = e_msi_addr
+                    h203[:] = 1
+                h204 = intbv(0)[16:]
+                h204[:] = concat(h203, "000000000000000")
+                h205 = intbv(0)[32:]
+                h205[:] = e_msi_addr
+                h206 = intbv(0)[16:]
+                h206[:] = concat("0", h205[20:5])
+                h207 = intbv(0)[16:]
+                h207[:] = h204 | h206
                 if e_msi_addr[3]:
-                    h109[:] = (((h110 << 0xf) | h111[20:5]) + h112[16:0])
+                    h193[:] = h202
                 else:
-                    h109[:] = ((h113 << 0xf) | h114[20:5])
-                v_wide[64:48] = (h109 & 0xffff)
+                    h193[:] = h207
+                h208 = intbv(0)[16:]
+                h208[:] = h193[16:] & 0xffff
+                v_wide[64:48] = h208
                 rec_frcd_lo.next = v_wide[64:]
                 v_wide[:] = 0
                 v_wide[16:0] = e_sid
@@ -1766,7 +2014,7 @@ def model(clk, rst, start, done, e_kind, e_sid, e_at, e_addr, e_msi_addr, e_msi_
                 v_wide[:] = 0
                 rec_delivery_mode.next = v_wide[3:]
                 st.next = S.FINISH
-            elif (((e_kind == 3) and r_GSTS_REG[25]) and (not (((w_irte_8[20:18] == 0) or ((w_irte_8[20:18] == 1) and ((e_sid & h124) == (w_irte_8[16:0] & h127)))) or (((w_irte_8[20:18] == 2) and (h130[16:8] >= h131[16:8])) and (h132[16:8] <= h133[8:0]))))):  # spec: specs/intel_vtd.vspec:719
+            elif (((e_kind == 3) and r_GSTS_REG[25]) and (not (((w_irte_8[20:18] == 0) or ((w_irte_8[20:18] == 1) and (h231 == h235))) or (((w_irte_8[20:18] == 2) and (h236[16:8] >= h237[16:8])) and (h238[16:8] <= h239[8:0]))))):  # spec: specs/intel_vtd.vspec:719
                 status.next = 23
                 v_wide[:] = 4
                 rec_outcome.next = v_wide[3:]
@@ -1776,33 +2024,53 @@ def model(clk, rst, start, done, e_kind, e_sid, e_at, e_addr, e_msi_addr, e_msi_
                 rec_domain.next = v_wide[16:]
                 v_wide[:] = 0x26
                 rec_fault_reason.next = v_wide[8:]
-                h117 = intbv(0)[1:]
-                h117[:] = 0
+                h211 = intbv(0)[1:]
+                h211[:] = 0
                 if (not w_irte_0[1]):
-                    h117[:] = 1
-                v_wide[:] = h117
+                    h211[:] = 1
+                v_wide[:] = h211
                 rec_recorded.next = v_wide[1:]
                 v_wide[:] = 0
-                h118 = intbv(0)[17:]
-                h119 = intbv(0)[1:]
-                h119[:] = 0
+                h212 = intbv(0)[17:]
+                h213 = intbv(0)[1:]
+                h213[:] = 0
                 if e_msi_addr[2]:
-                    h119[:] = 1
-                h120 = intbv(0)[32:]
-                h120[:] = e_msi_addr
-                h121 = intbv(0)[32:]
-                h121[:] = e_msi_data
-                h122 = intbv(0)[1:]
-                h122[:] = 0
+                    h213[:] = 1
+                h214 = intbv(0)[16:]
+                h214[:] = concat(h213, "000000000000000")
+                h215 = intbv(0)[32:]
+                h215[:] = e_msi_addr
+                h216 = intbv(0)[16:]
+                h216[:] = concat("0", h215[20:5])
+                h217 = intbv(0)[16:]
+                h217[:] = h214 | h216
+                h218 = intbv(0)[17:]
+                h218[:] = concat("0", h217)
+                h219 = intbv(0)[32:]
+                h219[:] = e_msi_data
+                h220 = intbv(0)[17:]
+                h220[:] = concat("0", h219[16:0])
+                h221 = intbv(0)[17:]
+                h221[:] = h218 + h220
+                h222 = intbv(0)[1:]
+                h222[:] = 0
                 if e_msi_addr[2]:
-                    h122[:] = 1
-                h123 = intbv(0)[32:]
-                h123[:] = e_msi_addr
+                    h222[:] = 1
+                h223 = intbv(0)[16:]
+                h223[:] = concat(h222, "000000000000000")
+                h224 = intbv(0)[32:]
+                h224[:] = e_msi_addr
+                h225 = intbv(0)[16:]
+                h225[:] = concat("0", h224[20:5])
+                h226 = intbv(0)[16:]
+                h226[:] = h223 | h225
                 if e_msi_addr[3]:
-                    h118[:] = (((h119 << 0xf) | h120[20:5]) + h121[16:0])
+                    h212[:] = h221
                 else:
-                    h118[:] = ((h122 << 0xf) | h123[20:5])
-                v_wide[64:48] = (h118 & 0xffff)
+                    h212[:] = h226
+                h227 = intbv(0)[16:]
+                h227[:] = h212[16:] & 0xffff
+                v_wide[64:48] = h227
                 rec_frcd_lo.next = v_wide[64:]
                 v_wide[:] = 0
                 v_wide[16:0] = e_sid
@@ -1840,55 +2108,75 @@ def model(clk, rst, start, done, e_kind, e_sid, e_at, e_addr, e_msi_addr, e_msi_
                 rec_frcd_lo.next = v_wide[64:]
                 v_wide[:] = 0
                 rec_frcd_hi.next = v_wide[64:]
-                h134 = intbv(0)[17:]
-                h135 = intbv(0)[1:]
-                h135[:] = 0
+                h240 = intbv(0)[17:]
+                h241 = intbv(0)[1:]
+                h241[:] = 0
                 if e_msi_addr[2]:
-                    h135[:] = 1
-                h136 = intbv(0)[32:]
-                h136[:] = e_msi_addr
-                h137 = intbv(0)[32:]
-                h137[:] = e_msi_data
-                h138 = intbv(0)[1:]
-                h138[:] = 0
+                    h241[:] = 1
+                h242 = intbv(0)[16:]
+                h242[:] = concat(h241, "000000000000000")
+                h243 = intbv(0)[32:]
+                h243[:] = e_msi_addr
+                h244 = intbv(0)[16:]
+                h244[:] = concat("0", h243[20:5])
+                h245 = intbv(0)[16:]
+                h245[:] = h242 | h244
+                h246 = intbv(0)[17:]
+                h246[:] = concat("0", h245)
+                h247 = intbv(0)[32:]
+                h247[:] = e_msi_data
+                h248 = intbv(0)[17:]
+                h248[:] = concat("0", h247[16:0])
+                h249 = intbv(0)[17:]
+                h249[:] = h246 + h248
+                h250 = intbv(0)[1:]
+                h250[:] = 0
                 if e_msi_addr[2]:
-                    h138[:] = 1
-                h139 = intbv(0)[32:]
-                h139[:] = e_msi_addr
+                    h250[:] = 1
+                h251 = intbv(0)[16:]
+                h251[:] = concat(h250, "000000000000000")
+                h252 = intbv(0)[32:]
+                h252[:] = e_msi_addr
+                h253 = intbv(0)[16:]
+                h253[:] = concat("0", h252[20:5])
+                h254 = intbv(0)[16:]
+                h254[:] = h251 | h253
                 if e_msi_addr[3]:
-                    h134[:] = (((h135 << 0xf) | h136[20:5]) + h137[16:0])
+                    h240[:] = h249
                 else:
-                    h134[:] = ((h138 << 0xf) | h139[20:5])
-                v_wide[:] = (h134 & 0xffff)
+                    h240[:] = h254
+                h255 = intbv(0)[16:]
+                h255[:] = h240[16:] & 0xffff
+                v_wide[:] = h255
                 rec_int_index.next = v_wide[16:]
                 v_wide[:] = w_irte_0[24:16]
                 rec_vector.next = v_wide[8:]
-                h140 = intbv(0)[32:]
-                h141 = intbv(0)[32:]
-                h141[:] = w_irte_0[64:32]
+                h256 = intbv(0)[32:]
+                h257 = intbv(0)[32:]
+                h257[:] = w_irte_0[64:32]
                 if r_IRTA_REG[11]:
-                    h140[:] = w_irte_0[64:32]
+                    h256[:] = w_irte_0[64:32]
                 else:
-                    h140[:] = h141[16:8]
-                v_wide[:] = h140
+                    h256[:] = h257[16:8]
+                v_wide[:] = h256
                 rec_destination.next = v_wide[32:]
-                h142 = intbv(0)[1:]
-                h142[:] = 0
+                h258 = intbv(0)[1:]
+                h258[:] = 0
                 if w_irte_0[2]:
-                    h142[:] = 1
-                v_wide[:] = h142
+                    h258[:] = 1
+                v_wide[:] = h258
                 rec_dest_mode.next = v_wide[1:]
-                h143 = intbv(0)[1:]
-                h143[:] = 0
+                h259 = intbv(0)[1:]
+                h259[:] = 0
                 if w_irte_0[3]:
-                    h143[:] = 1
-                v_wide[:] = h143
+                    h259[:] = 1
+                v_wide[:] = h259
                 rec_redir_hint.next = v_wide[1:]
-                h144 = intbv(0)[1:]
-                h144[:] = 0
+                h260 = intbv(0)[1:]
+                h260[:] = 0
                 if w_irte_0[4]:
-                    h144[:] = 1
-                v_wide[:] = h144
+                    h260[:] = 1
+                v_wide[:] = h260
                 rec_trigger_mode.next = v_wide[1:]
                 v_wide[:] = w_irte_0[8:5]
                 rec_delivery_mode.next = v_wide[3:]

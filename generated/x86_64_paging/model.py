@@ -73,16 +73,16 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                     m_valid.next = True
                     m_we.next = False
                     m_size.next = 3
-                    m_addr.next = (r_CR3[48:12] << 0xc) + (i_addr[57:48] << 3)
-                    ea.next = (r_CR3[48:12] << 0xc) + (i_addr[57:48] << 3)
+                    m_addr.next = concat(r_CR3[48:12], "000000000000") + concat(i_addr[57:48], "000")
+                    ea.next = concat(r_CR3[48:12], "000000000000") + concat(i_addr[57:48], "000")
                     st.next = S.MWAIT
                     lvl.next = 5
                 else:  # spec: specs/x86_64_paging.vspec:231
                     m_valid.next = True
                     m_we.next = False
                     m_size.next = 3
-                    m_addr.next = (r_CR3[48:12] << 0xc) + (i_addr[48:39] << 3)
-                    ea.next = (r_CR3[48:12] << 0xc) + (i_addr[48:39] << 3)
+                    m_addr.next = concat(r_CR3[48:12], "000000000000") + concat(i_addr[48:39], "000")
+                    ea.next = concat(r_CR3[48:12], "000000000000") + concat(i_addr[48:39], "000")
                     st.next = S.MWAIT
                     lvl.next = 4
         elif st == S.MWAIT:
@@ -116,8 +116,8 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                         m_valid.next = True
                         m_we.next = False
                         m_size.next = 3
-                        m_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[48:39] << 3)
-                        ea.next = (m_rdata & 0xfffffffff000) + (i_addr[48:39] << 3)
+                        m_addr.next = (m_rdata & 0xfffffffff000) + concat(i_addr[48:39], "000")
+                        ea.next = (m_rdata & 0xfffffffff000) + concat(i_addr[48:39], "000")
                         st.next = S.MWAIT
                         lvl.next = 4
                 elif lvl == 4:  # spec: specs/x86_64_paging.vspec:239 level pml4
@@ -146,8 +146,8 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                         m_valid.next = True
                         m_we.next = False
                         m_size.next = 3
-                        m_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[39:30] << 3)
-                        ea.next = (m_rdata & 0xfffffffff000) + (i_addr[39:30] << 3)
+                        m_addr.next = (m_rdata & 0xfffffffff000) + concat(i_addr[39:30], "000")
+                        ea.next = (m_rdata & 0xfffffffff000) + concat(i_addr[39:30], "000")
                         st.next = S.MWAIT
                         lvl.next = 3
                 elif lvl == 3:  # spec: specs/x86_64_paging.vspec:243 level pdpt
@@ -241,8 +241,8 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
-                            m_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[30:21] << 3)
-                            ea.next = (m_rdata & 0xfffffffff000) + (i_addr[30:21] << 3)
+                            m_addr.next = (m_rdata & 0xfffffffff000) + concat(i_addr[30:21], "000")
+                            ea.next = (m_rdata & 0xfffffffff000) + concat(i_addr[30:21], "000")
                             st.next = S.MWAIT
                             lvl.next = 2
                 elif lvl == 2:  # spec: specs/x86_64_paging.vspec:248 level pd
@@ -336,8 +336,8 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
-                            m_addr.next = (m_rdata & 0xfffffffff000) + (i_addr[21:12] << 3)
-                            ea.next = (m_rdata & 0xfffffffff000) + (i_addr[21:12] << 3)
+                            m_addr.next = (m_rdata & 0xfffffffff000) + concat(i_addr[21:12], "000")
+                            ea.next = (m_rdata & 0xfffffffff000) + concat(i_addr[21:12], "000")
                             st.next = S.MWAIT
                             lvl.next = 1
                 elif lvl == 1:  # spec: specs/x86_64_paging.vspec:253 level pt

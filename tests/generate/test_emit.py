@@ -14,8 +14,10 @@ def test_rendering_is_deterministic(specs):
 
 
 def test_checked_in_files_are_fresh(specs):
+    """Every model's files, its converted Verilog and VHDL included."""
     for spec in specs.values():
-        assert emit.stale(emit.render(spec), ROOT / "generated" / Path(spec.path).stem) == []
+        for _, directory, files in emit.render_models(spec, ROOT / "generated"):
+            assert emit.stale(files, directory) == []
 
 
 def test_generate_check_passes_and_detects_staleness(tmp_path, capsys):
@@ -132,3 +134,19 @@ def test_templates_are_compiled_once_per_process(specs, monkeypatch):
         passes.append(len(compiled))
     templates = len(list(emit.TEMPLATES.rglob("*.j2")))
     assert 4 <= passes[0] <= templates and passes[1] == passes[0], (passes, templates)
+
+
+def test_generate_writes_the_converted_hdl_and_check_finds_it_stale(specs, tmp_path):
+    """The Verilog and VHDL of each model are outputs beside model.py, named after
+    hdl.top_name, and a changed HDL file is stale like any other output."""
+    from codegen.generate import hdl
+
+    spec = specs["amd_npt"]
+    [(_, directory, files)] = emit.render_models(spec, tmp_path)
+    top = hdl.top_name(spec)
+    assert {f"{top}.v", f"{top}.vhd", "model.py", "reference.py"} <= set(files)
+    assert f"module {top}" in files[f"{top}.v"]
+    emit.write(files, directory)
+    assert emit.stale(files, directory) == []
+    (directory / f"{top}.v").write_text(files[f"{top}.v"] + "// edited\n")
+    assert emit.stale(files, directory) == [directory / f"{top}.v"]

@@ -33,15 +33,7 @@ def _models() -> list[tuple[str, str | None]]:
 MODELS = _models()
 # the VHDL conversion faults GHDL finds today (another change fixes the templates): each
 # test flips to XPASS, and fails as strict, once the VHDL is right
-GHDL_FAULTS = {
-    ("amd_iommu", None): "VHDL 'or' of operands of different lengths (assertion failure in ghdl -r)",
-    ("amd_npt", None): "VHDL table addresses of the wrong width: most walks mismatch",
-    ("amd_svm", None): "an 8-bit sum assigned to a 5-bit variable (bound check failure)",
-    ("intel_ept", None): "VHDL table addresses of the wrong width: most walks mismatch",
-    ("intel_vtd", None): "a bound check failure in the converted VHDL",
-    ("x86_64_paging", None): "shift_left of a 9-bit index stays 9 bits: table addresses are wrong",
-    ("x86_64_paging", "legacy32"): "VHDL 'and' of operands of different lengths (assertion failure in ghdl -r)",
-}
+GHDL_FAULTS: dict = {}  # none since the width-exact VHDL (hdlq): every model agrees under GHDL
 
 
 def _spec_and_dir(name: str, model: str | None):

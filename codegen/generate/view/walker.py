@@ -501,7 +501,8 @@ class WalkerView:
         """The byte offset of the entry in its table, as a MyHDL expression of the input."""
         lo, hi = lv.level.index_lo, lv.level.index_hi
         sl = f"i_addr[{hi + 1}:{lo}]" if hi > lo else f"i_addr[{lo}]"
-        return f"({sl} << {self.entry_shift})" if self.entry_shift else sl
+        # a concat, not a shift: VHDL's shift_left keeps the slice's width (top bits lost)
+        return f"concat({sl}, \"{'0' * self.entry_shift}\")" if self.entry_shift else sl
 
     def next_level(self, lv: LevelView) -> LevelView | None:
         return next((x for x in self.levels if x.level.number == lv.level.number - 1), None)

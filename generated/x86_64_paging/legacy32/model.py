@@ -59,8 +59,8 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                     m_valid.next = True
                     m_we.next = False
                     m_size.next = 2
-                    m_addr.next = (r_CR3[32:12] << 0xc) + (i_addr[32:22] << 2)
-                    ea.next = (r_CR3[32:12] << 0xc) + (i_addr[32:22] << 2)
+                    m_addr.next = concat(r_CR3[32:12], "000000000000") + concat(i_addr[32:22], "00")
+                    ea.next = concat(r_CR3[32:12], "000000000000") + concat(i_addr[32:22], "00")
                     st.next = S.MWAIT
                     lvl.next = 2
         elif st == S.MWAIT:
@@ -147,8 +147,8 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 2
-                            m_addr.next = (m_rdata & 0xfffff000) + (i_addr[22:12] << 2)
-                            ea.next = (m_rdata & 0xfffff000) + (i_addr[22:12] << 2)
+                            m_addr.next = (m_rdata & 0xfffff000) + concat(i_addr[22:12], "00")
+                            ea.next = (m_rdata & 0xfffff000) + concat(i_addr[22:12], "00")
                             st.next = S.MWAIT
                             lvl.next = 1
                 elif lvl == 1:  # spec: specs/x86_64_paging.vspec:185 level pt
