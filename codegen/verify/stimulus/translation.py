@@ -280,6 +280,48 @@ class TableBuilder:
     def _search(self, lay: ir.Layout, value: int, fields: list[ir.Field], want) -> int | None:
         small = [f for f in fields if f.width <= 4]
         if small and len(small) <= 8:
+            found = self._search_small(value, small, want)
+            if found is not None:
+                return found
+        # a wide field is tried at the constants the regime compares it with (and their
+        # neighbours): `NL == 7` on an 11-bit field is one value in 2048, which random
+        # draws alone rarely find
+        for f in fields:
+            if f.width > 4:
+                for c in self._constants_of(f.name):
+                    base = (value & ~f.mask) | ((c & mask(f.width)) << f.lo)
+                    found = self._search_small(base, small, want) if small and len(small) <= 8 else None
+                    if found is not None or want(base):
+                        return found if found is not None else base
+        for _ in range(200 if fields else 0):
+            v = value
+            for f in fields:
+                v = (v & ~f.mask) | (self.draw.bits(f.width) << f.lo)
+            if want(v):
+                return v
+        return None
+
+    def _constants_of(self, name: str) -> list[int]:
+        """The constants the regime's walk conditions compare entry field `name` with, each
+        with its neighbours, in a fixed order."""
+        found: set[int] = set()
+        conds = [r.when for r in self.regime.faults] + [lv.leaf_when for lv in self.regime.levels
+                                                           if lv.leaf_when is not None]
+        stack = list(conds)
+        while stack:
+            e = stack.pop()
+            stack.extend(e.args)
+            if e.op in ("==", "!=", "<", "<=", ">", ">=") and len(e.args) == 2:
+                a, b = e.args
+                for x, y in ((a, b), (b, a)):
+                    if x.op == "ref" and x.kind in ("field", "leaf") and x.name == name and y.op == "num":
+                        found |= {y.value, y.value + 1, max(0, y.value - 1)}
+        return sorted(found)
+
+    def _search_small(self, value: int, small: list[ir.Field], want) -> int | None:
+        """Every combination of the small fields, from a random start (nearest the
+        preferred values first when the entry is to stay legal)."""
+        if small:
             combos = list(itertools.product(*[range(1 << f.width) for f in small]))
             if self.legal and self.preferred:
                 def distance(combo):
@@ -295,12 +337,6 @@ class TableBuilder:
                     v = (v & ~f.mask) | (x << f.lo)
                 if want(v):
                     return v
-        for _ in range(200 if fields else 0):
-            v = value
-            for f in fields:
-                v = (v & ~f.mask) | (self.draw.bits(f.width) << f.lo)
-            if want(v):
-                return v
         return None
 
     def _reads(self, cond: Expr) -> set[str]:
