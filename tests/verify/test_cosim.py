@@ -5,6 +5,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from codegen.frontend.pipeline import compile_spec
+from codegen.generate import emit
 from codegen.verify import cosim, harness
 from codegen.verify.stimulus.translation import Draw, Plan, ScenarioFactory, scenarios
 
@@ -184,3 +186,20 @@ def test_a_leaf_level_no_entry_can_be_a_leaf_at_is_not_planned(tmp_path):
     report = cosim.run(spec, tmp_path / "out", 40, seed=1)
     assert report.mismatches == 0 and report.transactions == 40
     assert "page level 2" in report.unreachable
+
+
+def test_a_leaf_condition_on_a_wide_field_is_drawn(tmp_path):
+    """`leaf e when NL == 7` with NL 11 bits wide (a fuzzer's mutation of toy_page_shift):
+    table building tries the constants a condition compares a wide field with, so a leaf
+    is drawn; random draws alone found one value in 2048 and cosim stopped with 'cannot
+    build stimulus'."""
+    text = (Path(__file__).resolve().parents[1] / "data" / "toy_page_shift.vspec").read_text()
+    assert "NL [11:9];" in text
+    path = tmp_path / "wide.vspec"
+    path.write_text(text.replace("NL [11:9];", "NL [11:1];"))
+    spec = compile_spec(path)
+    out = tmp_path / "out"
+    emit.write(emit.render(spec), out)
+    report = cosim.run(spec, out, 200, seed=1)
+    assert report.mismatches == 0, report.as_json()
+    assert report.transactions == 200

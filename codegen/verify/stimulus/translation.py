@@ -451,18 +451,21 @@ class TableBuilder:
 
     def _search(self, lay: ir.Layout, value: int, fields: list[ir.Field], want) -> int | None:
         small = [f for f in fields if f.hi - f.lo < 4]
-        if small and len(small) <= 8:
-            pref = tuple(self.preferred.get(f.name) for f in small) if self.legal and self.preferred else None
-            combos, groups = _combos(tuple((f.lo, f.hi - f.lo + 1) for f in small), pref)
-            start = self.draw.int(0, len(combos) - 1)
-            base = value & ~sum(f.mask for f in small)
-            for group in groups:
-                # each group in order from `start` round (the drawn starting point)
-                at = bisect.bisect_left(group, start)
-                for i in itertools.chain(group[at:], group[:at]):
-                    v = base | combos[i]
-                    if want(v):
-                        return v
+        found = self._search_small(value, small, want)
+        if found is not None:
+            return found
+        # a wide field is tried at the constants the regime compares it with (and their
+        # neighbours): `NL == 7` on an 11-bit field is one value in 2048, which random
+        # draws alone rarely find
+        for f in fields:
+            if f.hi - f.lo >= 4:
+                for c in self._constants_of(f.name):
+                    base = (value & ~f.mask) | ((c & mask(f.hi - f.lo + 1)) << f.lo)
+                    if want(base):
+                        return base
+                    found = self._search_small(base, small, want)
+                    if found is not None:
+                        return found
         for _ in range(200 if fields else 0):
             v = value
             for f in fields:
@@ -470,6 +473,41 @@ class TableBuilder:
             if want(v):
                 return v
         return None
+
+    def _search_small(self, value: int, small: list[ir.Field], want) -> int | None:
+        """Every combination of the small fields, from a random start (nearest the
+        preferred values first when the entry is to stay legal)."""
+        if not small or len(small) > 8:
+            return None
+        pref = tuple(self.preferred.get(f.name) for f in small) if self.legal and self.preferred else None
+        combos, groups = _combos(tuple((f.lo, f.hi - f.lo + 1) for f in small), pref)
+        start = self.draw.int(0, len(combos) - 1)
+        base = value & ~sum(f.mask for f in small)
+        for group in groups:
+            # each group in order from `start` round (the drawn starting point)
+            at = bisect.bisect_left(group, start)
+            for i in itertools.chain(group[at:], group[:at]):
+                v = base | combos[i]
+                if want(v):
+                    return v
+        return None
+
+    def _constants_of(self, name: str) -> list[int]:
+        """The constants the regime's walk conditions compare entry field `name` with, each
+        with its neighbours, in a fixed order."""
+        found: set[int] = set()
+        conds = [r.when for r in self.regime.faults] + [lv.leaf_when for lv in self.regime.levels
+                                                           if lv.leaf_when is not None]
+        stack = list(conds)
+        while stack:
+            e = stack.pop()
+            stack.extend(e.args)
+            if e.op in ("==", "!=", "<", "<=", ">", ">=") and len(e.args) == 2:
+                x0, y0 = e.args
+                for x, y in ((x0, y0), (y0, x0)):
+                    if x.op == "ref" and x.kind in ("field", "leaf") and x.name == name and y.op == "num":
+                        found |= {y.value, y.value + 1, max(0, y.value - 1)}
+        return sorted(found)
 
     def _reads(self, cond: Expr) -> set[str]:
         """Entry fields a condition reads, through `next` and `skipped` too (cached)."""
