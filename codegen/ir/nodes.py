@@ -494,6 +494,9 @@ class Spec(Node):
         composition, else the last regime declared in the spec itself."""
         if self.top_name:
             return next(m for m in (*self.units, *self.nested, *self.regimes) if m.name == self.top_name)
+        return self._default_model()
+
+    def _default_model(self) -> Regime | Nested | Unit:
         if self.units:
             return self.units[-1]
         if self.nested:
@@ -508,7 +511,7 @@ class Spec(Node):
         own = [m for m in (*self.regimes, *self.nested, *self.units) if m.span.path == self.span.path]
         used = {n.guest for n in self.nested} | {n.host for n in self.nested}
         used |= {w.regime for u in self.units for w in u.walks}
-        default = Spec.top.fget(self.model_copy(update={"top_name": ""})).name
+        default = self._default_model().name
         rest = sorted(m.name for m in own if m.name not in used and m.name != default)
         return (default, *rest)
 
