@@ -68,7 +68,7 @@ def add_parsers(sub, formatter) -> None:
                         "worker); the same seed and N give the same scenarios and report")
     s.add_argument("--cluster", default=None, metavar="ADDRESS",
                    help="run the shards as tasks on the Dask distributed scheduler at ADDRESS "
-                        "(needs the extra virtspec[cluster])")
+                        "(needs the extra virtspec[cluster]; default: local processes, see --jobs)")
     add_model_option(s)
     s.add_argument("--backend", choices=("myhdl", "verilator", "icarus", "ghdl"), default="myhdl",
                    help="what simulates the model: the MyHDL model in Python (default), or the Verilog or VHDL "

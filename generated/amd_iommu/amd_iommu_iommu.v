@@ -3099,8 +3099,8 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                     unit_io_m_valid <= 1'b1;
                                     unit_io_m_we <= 1'b0;
                                     unit_io_m_size <= 3;
-                                    unit_io_m_addr <= ((m_rdata & 53'hffffffffff000) + {unit_io_i_addr[57-1:48], 3'b000});
-                                    walker_unit_io0_ea <= ((m_rdata & 53'hffffffffff000) + {unit_io_i_addr[57-1:48], 3'b000});
+                                    unit_io_m_addr <= ({12'h0, m_rdata[52-1:12], 12'h0} + {unit_io_i_addr[57-1:48], 3'b000});
+                                    walker_unit_io0_ea <= ({12'h0, m_rdata[52-1:12], 12'h0} + {unit_io_i_addr[57-1:48], 3'b000});
                                     walker_unit_io0_st <= 3'b001;
                                     walker_unit_io0_lvl <= 5;
                                 end
@@ -3108,8 +3108,8 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                     unit_io_m_valid <= 1'b1;
                                     unit_io_m_we <= 1'b0;
                                     unit_io_m_size <= 3;
-                                    unit_io_m_addr <= ((m_rdata & 53'hffffffffff000) + {unit_io_i_addr[48-1:39], 3'b000});
-                                    walker_unit_io0_ea <= ((m_rdata & 53'hffffffffff000) + {unit_io_i_addr[48-1:39], 3'b000});
+                                    unit_io_m_addr <= ({12'h0, m_rdata[52-1:12], 12'h0} + {unit_io_i_addr[48-1:39], 3'b000});
+                                    walker_unit_io0_ea <= ({12'h0, m_rdata[52-1:12], 12'h0} + {unit_io_i_addr[48-1:39], 3'b000});
                                     walker_unit_io0_st <= 3'b001;
                                     walker_unit_io0_lvl <= 4;
                                 end
@@ -3117,8 +3117,8 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                     unit_io_m_valid <= 1'b1;
                                     unit_io_m_we <= 1'b0;
                                     unit_io_m_size <= 3;
-                                    unit_io_m_addr <= ((m_rdata & 53'hffffffffff000) + {unit_io_i_addr[39-1:30], 3'b000});
-                                    walker_unit_io0_ea <= ((m_rdata & 53'hffffffffff000) + {unit_io_i_addr[39-1:30], 3'b000});
+                                    unit_io_m_addr <= ({12'h0, m_rdata[52-1:12], 12'h0} + {unit_io_i_addr[39-1:30], 3'b000});
+                                    walker_unit_io0_ea <= ({12'h0, m_rdata[52-1:12], 12'h0} + {unit_io_i_addr[39-1:30], 3'b000});
                                     walker_unit_io0_st <= 3'b001;
                                     walker_unit_io0_lvl <= 3;
                                 end
@@ -3126,8 +3126,8 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                     unit_io_m_valid <= 1'b1;
                                     unit_io_m_we <= 1'b0;
                                     unit_io_m_size <= 3;
-                                    unit_io_m_addr <= ((m_rdata & 53'hffffffffff000) + {unit_io_i_addr[30-1:21], 3'b000});
-                                    walker_unit_io0_ea <= ((m_rdata & 53'hffffffffff000) + {unit_io_i_addr[30-1:21], 3'b000});
+                                    unit_io_m_addr <= ({12'h0, m_rdata[52-1:12], 12'h0} + {unit_io_i_addr[30-1:21], 3'b000});
+                                    walker_unit_io0_ea <= ({12'h0, m_rdata[52-1:12], 12'h0} + {unit_io_i_addr[30-1:21], 3'b000});
                                     walker_unit_io0_st <= 3'b001;
                                     walker_unit_io0_lvl <= 2;
                                 end
@@ -3135,8 +3135,8 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                     unit_io_m_valid <= 1'b1;
                                     unit_io_m_we <= 1'b0;
                                     unit_io_m_size <= 3;
-                                    unit_io_m_addr <= ((m_rdata & 53'hffffffffff000) + {unit_io_i_addr[21-1:12], 3'b000});
-                                    walker_unit_io0_ea <= ((m_rdata & 53'hffffffffff000) + {unit_io_i_addr[21-1:12], 3'b000});
+                                    unit_io_m_addr <= ({12'h0, m_rdata[52-1:12], 12'h0} + {unit_io_i_addr[21-1:12], 3'b000});
+                                    walker_unit_io0_ea <= ({12'h0, m_rdata[52-1:12], 12'h0} + {unit_io_i_addr[21-1:12], 3'b000});
                                     walker_unit_io0_st <= 3'b001;
                                     walker_unit_io0_lvl <= 1;
                                 end
@@ -3144,8 +3144,8 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                     unit_io_m_valid <= 1'b1;
                                     unit_io_m_we <= 1'b0;
                                     unit_io_m_size <= 3;
-                                    unit_io_m_addr <= ((m_rdata & 53'hffffffffff000) + {unit_io_i_addr[57-1:48], 3'b000});
-                                    walker_unit_io0_ea <= ((m_rdata & 53'hffffffffff000) + {unit_io_i_addr[57-1:48], 3'b000});
+                                    unit_io_m_addr <= ({12'h0, m_rdata[52-1:12], 12'h0} + {unit_io_i_addr[57-1:48], 3'b000});
+                                    walker_unit_io0_ea <= ({12'h0, m_rdata[52-1:12], 12'h0} + {unit_io_i_addr[57-1:48], 3'b000});
                                     walker_unit_io0_st <= 3'b001;
                                     walker_unit_io0_lvl <= 5;
                                 end
@@ -3479,166 +3479,166 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                         leaf_pa = 64'h0;
                                         case (ps5_0)
                                             'hc: begin
-                                                leaf_pa = ((m_rdata & 53'hffffffffff000) | (unit_io_i_addr & 4095));
+                                                leaf_pa = {12'h0, m_rdata[52-1:12], unit_io_i_addr[12-1:0]};
                                             end
                                             'hd: begin
-                                                leaf_pa = ((m_rdata & 53'hfffffffffe000) | (unit_io_i_addr & 8191));
+                                                leaf_pa = {12'h0, m_rdata[52-1:13], unit_io_i_addr[13-1:0]};
                                             end
                                             'he: begin
-                                                leaf_pa = ((m_rdata & 53'hfffffffffc000) | (unit_io_i_addr & 16383));
+                                                leaf_pa = {12'h0, m_rdata[52-1:14], unit_io_i_addr[14-1:0]};
                                             end
                                             'hf: begin
-                                                leaf_pa = ((m_rdata & 53'hfffffffff8000) | (unit_io_i_addr & 32767));
+                                                leaf_pa = {12'h0, m_rdata[52-1:15], unit_io_i_addr[15-1:0]};
                                             end
                                             'h10: begin
-                                                leaf_pa = ((m_rdata & 53'hfffffffff0000) | (unit_io_i_addr & 65535));
+                                                leaf_pa = {12'h0, m_rdata[52-1:16], unit_io_i_addr[16-1:0]};
                                             end
                                             'h11: begin
-                                                leaf_pa = ((m_rdata & 53'hffffffffe0000) | (unit_io_i_addr & 131071));
+                                                leaf_pa = {12'h0, m_rdata[52-1:17], unit_io_i_addr[17-1:0]};
                                             end
                                             'h12: begin
-                                                leaf_pa = ((m_rdata & 53'hffffffffc0000) | (unit_io_i_addr & 262143));
+                                                leaf_pa = {12'h0, m_rdata[52-1:18], unit_io_i_addr[18-1:0]};
                                             end
                                             'h13: begin
-                                                leaf_pa = ((m_rdata & 53'hffffffff80000) | (unit_io_i_addr & 524287));
+                                                leaf_pa = {12'h0, m_rdata[52-1:19], unit_io_i_addr[19-1:0]};
                                             end
                                             'h14: begin
-                                                leaf_pa = ((m_rdata & 53'hffffffff00000) | (unit_io_i_addr & 1048575));
+                                                leaf_pa = {12'h0, m_rdata[52-1:20], unit_io_i_addr[20-1:0]};
                                             end
                                             'h15: begin
-                                                leaf_pa = ((m_rdata & 53'hfffffffe00000) | (unit_io_i_addr & 2097151));
+                                                leaf_pa = {12'h0, m_rdata[52-1:21], unit_io_i_addr[21-1:0]};
                                             end
                                             'h16: begin
-                                                leaf_pa = ((m_rdata & 53'hfffffffc00000) | (unit_io_i_addr & 4194303));
+                                                leaf_pa = {12'h0, m_rdata[52-1:22], unit_io_i_addr[22-1:0]};
                                             end
                                             'h17: begin
-                                                leaf_pa = ((m_rdata & 53'hfffffff800000) | (unit_io_i_addr & 8388607));
+                                                leaf_pa = {12'h0, m_rdata[52-1:23], unit_io_i_addr[23-1:0]};
                                             end
                                             'h18: begin
-                                                leaf_pa = ((m_rdata & 53'hfffffff000000) | (unit_io_i_addr & 16777215));
+                                                leaf_pa = {12'h0, m_rdata[52-1:24], unit_io_i_addr[24-1:0]};
                                             end
                                             'h19: begin
-                                                leaf_pa = ((m_rdata & 53'hffffffe000000) | (unit_io_i_addr & 33554431));
+                                                leaf_pa = {12'h0, m_rdata[52-1:25], unit_io_i_addr[25-1:0]};
                                             end
                                             'h1a: begin
-                                                leaf_pa = ((m_rdata & 53'hffffffc000000) | (unit_io_i_addr & 67108863));
+                                                leaf_pa = {12'h0, m_rdata[52-1:26], unit_io_i_addr[26-1:0]};
                                             end
                                             'h1b: begin
-                                                leaf_pa = ((m_rdata & 53'hffffff8000000) | (unit_io_i_addr & 134217727));
+                                                leaf_pa = {12'h0, m_rdata[52-1:27], unit_io_i_addr[27-1:0]};
                                             end
                                             'h1c: begin
-                                                leaf_pa = ((m_rdata & 53'hffffff0000000) | (unit_io_i_addr & 268435455));
+                                                leaf_pa = {12'h0, m_rdata[52-1:28], unit_io_i_addr[28-1:0]};
                                             end
                                             'h1d: begin
-                                                leaf_pa = ((m_rdata & 53'hfffffe0000000) | (unit_io_i_addr & 536870911));
+                                                leaf_pa = {12'h0, m_rdata[52-1:29], unit_io_i_addr[29-1:0]};
                                             end
                                             'h1e: begin
-                                                leaf_pa = ((m_rdata & 53'hfffffc0000000) | (unit_io_i_addr & 1073741823));
+                                                leaf_pa = {12'h0, m_rdata[52-1:30], unit_io_i_addr[30-1:0]};
                                             end
                                             'h1f: begin
-                                                leaf_pa = ((m_rdata & 53'hfffff80000000) | (unit_io_i_addr & 33'h7fffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:31], unit_io_i_addr[31-1:0]};
                                             end
                                             'h20: begin
-                                                leaf_pa = ((m_rdata & 53'hfffff00000000) | (unit_io_i_addr & 33'hffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:32], unit_io_i_addr[32-1:0]};
                                             end
                                             'h21: begin
-                                                leaf_pa = ((m_rdata & 53'hffffe00000000) | (unit_io_i_addr & 34'h1ffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:33], unit_io_i_addr[33-1:0]};
                                             end
                                             'h22: begin
-                                                leaf_pa = ((m_rdata & 53'hffffc00000000) | (unit_io_i_addr & 35'h3ffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:34], unit_io_i_addr[34-1:0]};
                                             end
                                             'h23: begin
-                                                leaf_pa = ((m_rdata & 53'hffff800000000) | (unit_io_i_addr & 36'h7ffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:35], unit_io_i_addr[35-1:0]};
                                             end
                                             'h24: begin
-                                                leaf_pa = ((m_rdata & 53'hffff000000000) | (unit_io_i_addr & 37'hfffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:36], unit_io_i_addr[36-1:0]};
                                             end
                                             'h25: begin
-                                                leaf_pa = ((m_rdata & 53'hfffe000000000) | (unit_io_i_addr & 38'h1fffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:37], unit_io_i_addr[37-1:0]};
                                             end
                                             'h26: begin
-                                                leaf_pa = ((m_rdata & 53'hfffc000000000) | (unit_io_i_addr & 39'h3fffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:38], unit_io_i_addr[38-1:0]};
                                             end
                                             'h27: begin
-                                                leaf_pa = ((m_rdata & 53'hfff8000000000) | (unit_io_i_addr & 41'h7fffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:39], unit_io_i_addr[39-1:0]};
                                             end
                                             'h28: begin
-                                                leaf_pa = ((m_rdata & 53'hfff0000000000) | (unit_io_i_addr & 41'hffffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:40], unit_io_i_addr[40-1:0]};
                                             end
                                             'h29: begin
-                                                leaf_pa = ((m_rdata & 53'hffe0000000000) | (unit_io_i_addr & 42'h1ffffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:41], unit_io_i_addr[41-1:0]};
                                             end
                                             'h2a: begin
-                                                leaf_pa = ((m_rdata & 53'hffc0000000000) | (unit_io_i_addr & 43'h3ffffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:42], unit_io_i_addr[42-1:0]};
                                             end
                                             'h2b: begin
-                                                leaf_pa = ((m_rdata & 53'hff80000000000) | (unit_io_i_addr & 44'h7ffffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:43], unit_io_i_addr[43-1:0]};
                                             end
                                             'h2c: begin
-                                                leaf_pa = ((m_rdata & 53'hff00000000000) | (unit_io_i_addr & 45'hfffffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:44], unit_io_i_addr[44-1:0]};
                                             end
                                             'h2d: begin
-                                                leaf_pa = ((m_rdata & 53'hfe00000000000) | (unit_io_i_addr & 46'h1fffffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:45], unit_io_i_addr[45-1:0]};
                                             end
                                             'h2e: begin
-                                                leaf_pa = ((m_rdata & 53'hfc00000000000) | (unit_io_i_addr & 47'h3fffffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:46], unit_io_i_addr[46-1:0]};
                                             end
                                             'h2f: begin
-                                                leaf_pa = ((m_rdata & 53'hf800000000000) | (unit_io_i_addr & 49'h7fffffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:47], unit_io_i_addr[47-1:0]};
                                             end
                                             'h30: begin
-                                                leaf_pa = ((m_rdata & 53'hf000000000000) | (unit_io_i_addr & 49'hffffffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:48], unit_io_i_addr[48-1:0]};
                                             end
                                             'h31: begin
-                                                leaf_pa = ((m_rdata & 53'he000000000000) | (unit_io_i_addr & 50'h1ffffffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:49], unit_io_i_addr[49-1:0]};
                                             end
                                             'h32: begin
-                                                leaf_pa = ((m_rdata & 53'hc000000000000) | (unit_io_i_addr & 51'h3ffffffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:50], unit_io_i_addr[50-1:0]};
                                             end
                                             'h33: begin
-                                                leaf_pa = ((m_rdata & 53'h8000000000000) | (unit_io_i_addr & 53'h7ffffffffffff));
+                                                leaf_pa = {12'h0, m_rdata[51], unit_io_i_addr[51-1:0]};
                                             end
                                             'h34: begin
-                                                leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 53'hfffffffffffff));
+                                                leaf_pa = {12'h0, unit_io_i_addr[52-1:0]};
                                             end
                                             'h35: begin
-                                                leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 54'h1fffffffffffff));
+                                                leaf_pa = {11'h0, unit_io_i_addr[53-1:0]};
                                             end
                                             'h36: begin
-                                                leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 55'h3fffffffffffff));
+                                                leaf_pa = {10'h0, unit_io_i_addr[54-1:0]};
                                             end
                                             'h37: begin
-                                                leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 57'h7fffffffffffff));
+                                                leaf_pa = {9'h0, unit_io_i_addr[55-1:0]};
                                             end
                                             'h38: begin
-                                                leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 57'hffffffffffffff));
+                                                leaf_pa = {8'h0, unit_io_i_addr[56-1:0]};
                                             end
                                             'h39: begin
-                                                leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 58'h1ffffffffffffff));
+                                                leaf_pa = {7'h0, unit_io_i_addr[57-1:0]};
                                             end
                                             'h3a: begin
-                                                leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 60'h3ffffffffffffff));
+                                                leaf_pa = {6'h0, unit_io_i_addr[58-1:0]};
                                             end
                                             'h3b: begin
-                                                leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 61'h7ffffffffffffff));
+                                                leaf_pa = {5'h0, unit_io_i_addr[59-1:0]};
                                             end
                                             'h3c: begin
-                                                leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 61'hfffffffffffffff));
+                                                leaf_pa = {4'h0, unit_io_i_addr[60-1:0]};
                                             end
                                             'h3d: begin
-                                                leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 62'h1fffffffffffffff));
+                                                leaf_pa = {3'h0, unit_io_i_addr[61-1:0]};
                                             end
                                             'h3e: begin
-                                                leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 64'h3fffffffffffffff));
+                                                leaf_pa = {2'h0, unit_io_i_addr[62-1:0]};
                                             end
                                             'h3f: begin
-                                                leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 64'h7fffffffffffffff));
+                                                leaf_pa = {1'h0, unit_io_i_addr[63-1:0]};
                                             end
                                             'h40: begin
-                                                leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 65'hffffffffffffffff));
+                                                leaf_pa = {unit_io_i_addr[64-1:0]};
                                             end
                                             default: begin
-                                                leaf_pa = (m_rdata & 53'hffffffffff000);
+                                                leaf_pa = {12'h0, m_rdata[52-1:12], 12'h0};
                                             end
                                         endcase
                                         unit_io_o_pa <= leaf_pa;
@@ -3684,8 +3684,8 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                         unit_io_m_valid <= 1'b1;
                                         unit_io_m_we <= 1'b0;
                                         unit_io_m_size <= 3;
-                                        unit_io_m_addr <= ((m_rdata & 53'hffffffffff000) + {unit_io_i_addr[48-1:39], 3'b000});
-                                        walker_unit_io0_ea <= ((m_rdata & 53'hffffffffff000) + {unit_io_i_addr[48-1:39], 3'b000});
+                                        unit_io_m_addr <= ({12'h0, m_rdata[52-1:12], 12'h0} + {unit_io_i_addr[48-1:39], 3'b000});
+                                        walker_unit_io0_ea <= ({12'h0, m_rdata[52-1:12], 12'h0} + {unit_io_i_addr[48-1:39], 3'b000});
                                         walker_unit_io0_st <= 3'b001;
                                         walker_unit_io0_lvl <= 4;
                                     end
@@ -3693,8 +3693,8 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                         unit_io_m_valid <= 1'b1;
                                         unit_io_m_we <= 1'b0;
                                         unit_io_m_size <= 3;
-                                        unit_io_m_addr <= ((m_rdata & 53'hffffffffff000) + {unit_io_i_addr[39-1:30], 3'b000});
-                                        walker_unit_io0_ea <= ((m_rdata & 53'hffffffffff000) + {unit_io_i_addr[39-1:30], 3'b000});
+                                        unit_io_m_addr <= ({12'h0, m_rdata[52-1:12], 12'h0} + {unit_io_i_addr[39-1:30], 3'b000});
+                                        walker_unit_io0_ea <= ({12'h0, m_rdata[52-1:12], 12'h0} + {unit_io_i_addr[39-1:30], 3'b000});
                                         walker_unit_io0_st <= 3'b001;
                                         walker_unit_io0_lvl <= 3;
                                     end
@@ -3702,8 +3702,8 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                         unit_io_m_valid <= 1'b1;
                                         unit_io_m_we <= 1'b0;
                                         unit_io_m_size <= 3;
-                                        unit_io_m_addr <= ((m_rdata & 53'hffffffffff000) + {unit_io_i_addr[30-1:21], 3'b000});
-                                        walker_unit_io0_ea <= ((m_rdata & 53'hffffffffff000) + {unit_io_i_addr[30-1:21], 3'b000});
+                                        unit_io_m_addr <= ({12'h0, m_rdata[52-1:12], 12'h0} + {unit_io_i_addr[30-1:21], 3'b000});
+                                        walker_unit_io0_ea <= ({12'h0, m_rdata[52-1:12], 12'h0} + {unit_io_i_addr[30-1:21], 3'b000});
                                         walker_unit_io0_st <= 3'b001;
                                         walker_unit_io0_lvl <= 2;
                                     end
@@ -3711,8 +3711,8 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                         unit_io_m_valid <= 1'b1;
                                         unit_io_m_we <= 1'b0;
                                         unit_io_m_size <= 3;
-                                        unit_io_m_addr <= ((m_rdata & 53'hffffffffff000) + {unit_io_i_addr[21-1:12], 3'b000});
-                                        walker_unit_io0_ea <= ((m_rdata & 53'hffffffffff000) + {unit_io_i_addr[21-1:12], 3'b000});
+                                        unit_io_m_addr <= ({12'h0, m_rdata[52-1:12], 12'h0} + {unit_io_i_addr[21-1:12], 3'b000});
+                                        walker_unit_io0_ea <= ({12'h0, m_rdata[52-1:12], 12'h0} + {unit_io_i_addr[21-1:12], 3'b000});
                                         walker_unit_io0_st <= 3'b001;
                                         walker_unit_io0_lvl <= 1;
                                     end
@@ -3720,8 +3720,8 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                         unit_io_m_valid <= 1'b1;
                                         unit_io_m_we <= 1'b0;
                                         unit_io_m_size <= 3;
-                                        unit_io_m_addr <= ((m_rdata & 53'hffffffffff000) + {unit_io_i_addr[48-1:39], 3'b000});
-                                        walker_unit_io0_ea <= ((m_rdata & 53'hffffffffff000) + {unit_io_i_addr[48-1:39], 3'b000});
+                                        unit_io_m_addr <= ({12'h0, m_rdata[52-1:12], 12'h0} + {unit_io_i_addr[48-1:39], 3'b000});
+                                        walker_unit_io0_ea <= ({12'h0, m_rdata[52-1:12], 12'h0} + {unit_io_i_addr[48-1:39], 3'b000});
                                         walker_unit_io0_st <= 3'b001;
                                         walker_unit_io0_lvl <= 4;
                                     end
@@ -4056,166 +4056,166 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                         leaf_pa = 64'h0;
                                         case (ps4_0)
                                             'hc: begin
-                                                leaf_pa = ((m_rdata & 53'hffffffffff000) | (unit_io_i_addr & 4095));
+                                                leaf_pa = {12'h0, m_rdata[52-1:12], unit_io_i_addr[12-1:0]};
                                             end
                                             'hd: begin
-                                                leaf_pa = ((m_rdata & 53'hfffffffffe000) | (unit_io_i_addr & 8191));
+                                                leaf_pa = {12'h0, m_rdata[52-1:13], unit_io_i_addr[13-1:0]};
                                             end
                                             'he: begin
-                                                leaf_pa = ((m_rdata & 53'hfffffffffc000) | (unit_io_i_addr & 16383));
+                                                leaf_pa = {12'h0, m_rdata[52-1:14], unit_io_i_addr[14-1:0]};
                                             end
                                             'hf: begin
-                                                leaf_pa = ((m_rdata & 53'hfffffffff8000) | (unit_io_i_addr & 32767));
+                                                leaf_pa = {12'h0, m_rdata[52-1:15], unit_io_i_addr[15-1:0]};
                                             end
                                             'h10: begin
-                                                leaf_pa = ((m_rdata & 53'hfffffffff0000) | (unit_io_i_addr & 65535));
+                                                leaf_pa = {12'h0, m_rdata[52-1:16], unit_io_i_addr[16-1:0]};
                                             end
                                             'h11: begin
-                                                leaf_pa = ((m_rdata & 53'hffffffffe0000) | (unit_io_i_addr & 131071));
+                                                leaf_pa = {12'h0, m_rdata[52-1:17], unit_io_i_addr[17-1:0]};
                                             end
                                             'h12: begin
-                                                leaf_pa = ((m_rdata & 53'hffffffffc0000) | (unit_io_i_addr & 262143));
+                                                leaf_pa = {12'h0, m_rdata[52-1:18], unit_io_i_addr[18-1:0]};
                                             end
                                             'h13: begin
-                                                leaf_pa = ((m_rdata & 53'hffffffff80000) | (unit_io_i_addr & 524287));
+                                                leaf_pa = {12'h0, m_rdata[52-1:19], unit_io_i_addr[19-1:0]};
                                             end
                                             'h14: begin
-                                                leaf_pa = ((m_rdata & 53'hffffffff00000) | (unit_io_i_addr & 1048575));
+                                                leaf_pa = {12'h0, m_rdata[52-1:20], unit_io_i_addr[20-1:0]};
                                             end
                                             'h15: begin
-                                                leaf_pa = ((m_rdata & 53'hfffffffe00000) | (unit_io_i_addr & 2097151));
+                                                leaf_pa = {12'h0, m_rdata[52-1:21], unit_io_i_addr[21-1:0]};
                                             end
                                             'h16: begin
-                                                leaf_pa = ((m_rdata & 53'hfffffffc00000) | (unit_io_i_addr & 4194303));
+                                                leaf_pa = {12'h0, m_rdata[52-1:22], unit_io_i_addr[22-1:0]};
                                             end
                                             'h17: begin
-                                                leaf_pa = ((m_rdata & 53'hfffffff800000) | (unit_io_i_addr & 8388607));
+                                                leaf_pa = {12'h0, m_rdata[52-1:23], unit_io_i_addr[23-1:0]};
                                             end
                                             'h18: begin
-                                                leaf_pa = ((m_rdata & 53'hfffffff000000) | (unit_io_i_addr & 16777215));
+                                                leaf_pa = {12'h0, m_rdata[52-1:24], unit_io_i_addr[24-1:0]};
                                             end
                                             'h19: begin
-                                                leaf_pa = ((m_rdata & 53'hffffffe000000) | (unit_io_i_addr & 33554431));
+                                                leaf_pa = {12'h0, m_rdata[52-1:25], unit_io_i_addr[25-1:0]};
                                             end
                                             'h1a: begin
-                                                leaf_pa = ((m_rdata & 53'hffffffc000000) | (unit_io_i_addr & 67108863));
+                                                leaf_pa = {12'h0, m_rdata[52-1:26], unit_io_i_addr[26-1:0]};
                                             end
                                             'h1b: begin
-                                                leaf_pa = ((m_rdata & 53'hffffff8000000) | (unit_io_i_addr & 134217727));
+                                                leaf_pa = {12'h0, m_rdata[52-1:27], unit_io_i_addr[27-1:0]};
                                             end
                                             'h1c: begin
-                                                leaf_pa = ((m_rdata & 53'hffffff0000000) | (unit_io_i_addr & 268435455));
+                                                leaf_pa = {12'h0, m_rdata[52-1:28], unit_io_i_addr[28-1:0]};
                                             end
                                             'h1d: begin
-                                                leaf_pa = ((m_rdata & 53'hfffffe0000000) | (unit_io_i_addr & 536870911));
+                                                leaf_pa = {12'h0, m_rdata[52-1:29], unit_io_i_addr[29-1:0]};
                                             end
                                             'h1e: begin
-                                                leaf_pa = ((m_rdata & 53'hfffffc0000000) | (unit_io_i_addr & 1073741823));
+                                                leaf_pa = {12'h0, m_rdata[52-1:30], unit_io_i_addr[30-1:0]};
                                             end
                                             'h1f: begin
-                                                leaf_pa = ((m_rdata & 53'hfffff80000000) | (unit_io_i_addr & 33'h7fffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:31], unit_io_i_addr[31-1:0]};
                                             end
                                             'h20: begin
-                                                leaf_pa = ((m_rdata & 53'hfffff00000000) | (unit_io_i_addr & 33'hffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:32], unit_io_i_addr[32-1:0]};
                                             end
                                             'h21: begin
-                                                leaf_pa = ((m_rdata & 53'hffffe00000000) | (unit_io_i_addr & 34'h1ffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:33], unit_io_i_addr[33-1:0]};
                                             end
                                             'h22: begin
-                                                leaf_pa = ((m_rdata & 53'hffffc00000000) | (unit_io_i_addr & 35'h3ffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:34], unit_io_i_addr[34-1:0]};
                                             end
                                             'h23: begin
-                                                leaf_pa = ((m_rdata & 53'hffff800000000) | (unit_io_i_addr & 36'h7ffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:35], unit_io_i_addr[35-1:0]};
                                             end
                                             'h24: begin
-                                                leaf_pa = ((m_rdata & 53'hffff000000000) | (unit_io_i_addr & 37'hfffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:36], unit_io_i_addr[36-1:0]};
                                             end
                                             'h25: begin
-                                                leaf_pa = ((m_rdata & 53'hfffe000000000) | (unit_io_i_addr & 38'h1fffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:37], unit_io_i_addr[37-1:0]};
                                             end
                                             'h26: begin
-                                                leaf_pa = ((m_rdata & 53'hfffc000000000) | (unit_io_i_addr & 39'h3fffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:38], unit_io_i_addr[38-1:0]};
                                             end
                                             'h27: begin
-                                                leaf_pa = ((m_rdata & 53'hfff8000000000) | (unit_io_i_addr & 41'h7fffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:39], unit_io_i_addr[39-1:0]};
                                             end
                                             'h28: begin
-                                                leaf_pa = ((m_rdata & 53'hfff0000000000) | (unit_io_i_addr & 41'hffffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:40], unit_io_i_addr[40-1:0]};
                                             end
                                             'h29: begin
-                                                leaf_pa = ((m_rdata & 53'hffe0000000000) | (unit_io_i_addr & 42'h1ffffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:41], unit_io_i_addr[41-1:0]};
                                             end
                                             'h2a: begin
-                                                leaf_pa = ((m_rdata & 53'hffc0000000000) | (unit_io_i_addr & 43'h3ffffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:42], unit_io_i_addr[42-1:0]};
                                             end
                                             'h2b: begin
-                                                leaf_pa = ((m_rdata & 53'hff80000000000) | (unit_io_i_addr & 44'h7ffffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:43], unit_io_i_addr[43-1:0]};
                                             end
                                             'h2c: begin
-                                                leaf_pa = ((m_rdata & 53'hff00000000000) | (unit_io_i_addr & 45'hfffffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:44], unit_io_i_addr[44-1:0]};
                                             end
                                             'h2d: begin
-                                                leaf_pa = ((m_rdata & 53'hfe00000000000) | (unit_io_i_addr & 46'h1fffffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:45], unit_io_i_addr[45-1:0]};
                                             end
                                             'h2e: begin
-                                                leaf_pa = ((m_rdata & 53'hfc00000000000) | (unit_io_i_addr & 47'h3fffffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:46], unit_io_i_addr[46-1:0]};
                                             end
                                             'h2f: begin
-                                                leaf_pa = ((m_rdata & 53'hf800000000000) | (unit_io_i_addr & 49'h7fffffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:47], unit_io_i_addr[47-1:0]};
                                             end
                                             'h30: begin
-                                                leaf_pa = ((m_rdata & 53'hf000000000000) | (unit_io_i_addr & 49'hffffffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:48], unit_io_i_addr[48-1:0]};
                                             end
                                             'h31: begin
-                                                leaf_pa = ((m_rdata & 53'he000000000000) | (unit_io_i_addr & 50'h1ffffffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:49], unit_io_i_addr[49-1:0]};
                                             end
                                             'h32: begin
-                                                leaf_pa = ((m_rdata & 53'hc000000000000) | (unit_io_i_addr & 51'h3ffffffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:50], unit_io_i_addr[50-1:0]};
                                             end
                                             'h33: begin
-                                                leaf_pa = ((m_rdata & 53'h8000000000000) | (unit_io_i_addr & 53'h7ffffffffffff));
+                                                leaf_pa = {12'h0, m_rdata[51], unit_io_i_addr[51-1:0]};
                                             end
                                             'h34: begin
-                                                leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 53'hfffffffffffff));
+                                                leaf_pa = {12'h0, unit_io_i_addr[52-1:0]};
                                             end
                                             'h35: begin
-                                                leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 54'h1fffffffffffff));
+                                                leaf_pa = {11'h0, unit_io_i_addr[53-1:0]};
                                             end
                                             'h36: begin
-                                                leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 55'h3fffffffffffff));
+                                                leaf_pa = {10'h0, unit_io_i_addr[54-1:0]};
                                             end
                                             'h37: begin
-                                                leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 57'h7fffffffffffff));
+                                                leaf_pa = {9'h0, unit_io_i_addr[55-1:0]};
                                             end
                                             'h38: begin
-                                                leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 57'hffffffffffffff));
+                                                leaf_pa = {8'h0, unit_io_i_addr[56-1:0]};
                                             end
                                             'h39: begin
-                                                leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 58'h1ffffffffffffff));
+                                                leaf_pa = {7'h0, unit_io_i_addr[57-1:0]};
                                             end
                                             'h3a: begin
-                                                leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 60'h3ffffffffffffff));
+                                                leaf_pa = {6'h0, unit_io_i_addr[58-1:0]};
                                             end
                                             'h3b: begin
-                                                leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 61'h7ffffffffffffff));
+                                                leaf_pa = {5'h0, unit_io_i_addr[59-1:0]};
                                             end
                                             'h3c: begin
-                                                leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 61'hfffffffffffffff));
+                                                leaf_pa = {4'h0, unit_io_i_addr[60-1:0]};
                                             end
                                             'h3d: begin
-                                                leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 62'h1fffffffffffffff));
+                                                leaf_pa = {3'h0, unit_io_i_addr[61-1:0]};
                                             end
                                             'h3e: begin
-                                                leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 64'h3fffffffffffffff));
+                                                leaf_pa = {2'h0, unit_io_i_addr[62-1:0]};
                                             end
                                             'h3f: begin
-                                                leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 64'h7fffffffffffffff));
+                                                leaf_pa = {1'h0, unit_io_i_addr[63-1:0]};
                                             end
                                             'h40: begin
-                                                leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 65'hffffffffffffffff));
+                                                leaf_pa = {unit_io_i_addr[64-1:0]};
                                             end
                                             default: begin
-                                                leaf_pa = (m_rdata & 53'hffffffffff000);
+                                                leaf_pa = {12'h0, m_rdata[52-1:12], 12'h0};
                                             end
                                         endcase
                                         unit_io_o_pa <= leaf_pa;
@@ -4261,8 +4261,8 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                         unit_io_m_valid <= 1'b1;
                                         unit_io_m_we <= 1'b0;
                                         unit_io_m_size <= 3;
-                                        unit_io_m_addr <= ((m_rdata & 53'hffffffffff000) + {unit_io_i_addr[39-1:30], 3'b000});
-                                        walker_unit_io0_ea <= ((m_rdata & 53'hffffffffff000) + {unit_io_i_addr[39-1:30], 3'b000});
+                                        unit_io_m_addr <= ({12'h0, m_rdata[52-1:12], 12'h0} + {unit_io_i_addr[39-1:30], 3'b000});
+                                        walker_unit_io0_ea <= ({12'h0, m_rdata[52-1:12], 12'h0} + {unit_io_i_addr[39-1:30], 3'b000});
                                         walker_unit_io0_st <= 3'b001;
                                         walker_unit_io0_lvl <= 3;
                                     end
@@ -4270,8 +4270,8 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                         unit_io_m_valid <= 1'b1;
                                         unit_io_m_we <= 1'b0;
                                         unit_io_m_size <= 3;
-                                        unit_io_m_addr <= ((m_rdata & 53'hffffffffff000) + {unit_io_i_addr[30-1:21], 3'b000});
-                                        walker_unit_io0_ea <= ((m_rdata & 53'hffffffffff000) + {unit_io_i_addr[30-1:21], 3'b000});
+                                        unit_io_m_addr <= ({12'h0, m_rdata[52-1:12], 12'h0} + {unit_io_i_addr[30-1:21], 3'b000});
+                                        walker_unit_io0_ea <= ({12'h0, m_rdata[52-1:12], 12'h0} + {unit_io_i_addr[30-1:21], 3'b000});
                                         walker_unit_io0_st <= 3'b001;
                                         walker_unit_io0_lvl <= 2;
                                     end
@@ -4279,8 +4279,8 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                         unit_io_m_valid <= 1'b1;
                                         unit_io_m_we <= 1'b0;
                                         unit_io_m_size <= 3;
-                                        unit_io_m_addr <= ((m_rdata & 53'hffffffffff000) + {unit_io_i_addr[21-1:12], 3'b000});
-                                        walker_unit_io0_ea <= ((m_rdata & 53'hffffffffff000) + {unit_io_i_addr[21-1:12], 3'b000});
+                                        unit_io_m_addr <= ({12'h0, m_rdata[52-1:12], 12'h0} + {unit_io_i_addr[21-1:12], 3'b000});
+                                        walker_unit_io0_ea <= ({12'h0, m_rdata[52-1:12], 12'h0} + {unit_io_i_addr[21-1:12], 3'b000});
                                         walker_unit_io0_st <= 3'b001;
                                         walker_unit_io0_lvl <= 1;
                                     end
@@ -4288,8 +4288,8 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                         unit_io_m_valid <= 1'b1;
                                         unit_io_m_we <= 1'b0;
                                         unit_io_m_size <= 3;
-                                        unit_io_m_addr <= ((m_rdata & 53'hffffffffff000) + {unit_io_i_addr[39-1:30], 3'b000});
-                                        walker_unit_io0_ea <= ((m_rdata & 53'hffffffffff000) + {unit_io_i_addr[39-1:30], 3'b000});
+                                        unit_io_m_addr <= ({12'h0, m_rdata[52-1:12], 12'h0} + {unit_io_i_addr[39-1:30], 3'b000});
+                                        walker_unit_io0_ea <= ({12'h0, m_rdata[52-1:12], 12'h0} + {unit_io_i_addr[39-1:30], 3'b000});
                                         walker_unit_io0_st <= 3'b001;
                                         walker_unit_io0_lvl <= 3;
                                     end
@@ -4624,166 +4624,166 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                         leaf_pa = 64'h0;
                                         case (ps3_0)
                                             'hc: begin
-                                                leaf_pa = ((m_rdata & 53'hffffffffff000) | (unit_io_i_addr & 4095));
+                                                leaf_pa = {12'h0, m_rdata[52-1:12], unit_io_i_addr[12-1:0]};
                                             end
                                             'hd: begin
-                                                leaf_pa = ((m_rdata & 53'hfffffffffe000) | (unit_io_i_addr & 8191));
+                                                leaf_pa = {12'h0, m_rdata[52-1:13], unit_io_i_addr[13-1:0]};
                                             end
                                             'he: begin
-                                                leaf_pa = ((m_rdata & 53'hfffffffffc000) | (unit_io_i_addr & 16383));
+                                                leaf_pa = {12'h0, m_rdata[52-1:14], unit_io_i_addr[14-1:0]};
                                             end
                                             'hf: begin
-                                                leaf_pa = ((m_rdata & 53'hfffffffff8000) | (unit_io_i_addr & 32767));
+                                                leaf_pa = {12'h0, m_rdata[52-1:15], unit_io_i_addr[15-1:0]};
                                             end
                                             'h10: begin
-                                                leaf_pa = ((m_rdata & 53'hfffffffff0000) | (unit_io_i_addr & 65535));
+                                                leaf_pa = {12'h0, m_rdata[52-1:16], unit_io_i_addr[16-1:0]};
                                             end
                                             'h11: begin
-                                                leaf_pa = ((m_rdata & 53'hffffffffe0000) | (unit_io_i_addr & 131071));
+                                                leaf_pa = {12'h0, m_rdata[52-1:17], unit_io_i_addr[17-1:0]};
                                             end
                                             'h12: begin
-                                                leaf_pa = ((m_rdata & 53'hffffffffc0000) | (unit_io_i_addr & 262143));
+                                                leaf_pa = {12'h0, m_rdata[52-1:18], unit_io_i_addr[18-1:0]};
                                             end
                                             'h13: begin
-                                                leaf_pa = ((m_rdata & 53'hffffffff80000) | (unit_io_i_addr & 524287));
+                                                leaf_pa = {12'h0, m_rdata[52-1:19], unit_io_i_addr[19-1:0]};
                                             end
                                             'h14: begin
-                                                leaf_pa = ((m_rdata & 53'hffffffff00000) | (unit_io_i_addr & 1048575));
+                                                leaf_pa = {12'h0, m_rdata[52-1:20], unit_io_i_addr[20-1:0]};
                                             end
                                             'h15: begin
-                                                leaf_pa = ((m_rdata & 53'hfffffffe00000) | (unit_io_i_addr & 2097151));
+                                                leaf_pa = {12'h0, m_rdata[52-1:21], unit_io_i_addr[21-1:0]};
                                             end
                                             'h16: begin
-                                                leaf_pa = ((m_rdata & 53'hfffffffc00000) | (unit_io_i_addr & 4194303));
+                                                leaf_pa = {12'h0, m_rdata[52-1:22], unit_io_i_addr[22-1:0]};
                                             end
                                             'h17: begin
-                                                leaf_pa = ((m_rdata & 53'hfffffff800000) | (unit_io_i_addr & 8388607));
+                                                leaf_pa = {12'h0, m_rdata[52-1:23], unit_io_i_addr[23-1:0]};
                                             end
                                             'h18: begin
-                                                leaf_pa = ((m_rdata & 53'hfffffff000000) | (unit_io_i_addr & 16777215));
+                                                leaf_pa = {12'h0, m_rdata[52-1:24], unit_io_i_addr[24-1:0]};
                                             end
                                             'h19: begin
-                                                leaf_pa = ((m_rdata & 53'hffffffe000000) | (unit_io_i_addr & 33554431));
+                                                leaf_pa = {12'h0, m_rdata[52-1:25], unit_io_i_addr[25-1:0]};
                                             end
                                             'h1a: begin
-                                                leaf_pa = ((m_rdata & 53'hffffffc000000) | (unit_io_i_addr & 67108863));
+                                                leaf_pa = {12'h0, m_rdata[52-1:26], unit_io_i_addr[26-1:0]};
                                             end
                                             'h1b: begin
-                                                leaf_pa = ((m_rdata & 53'hffffff8000000) | (unit_io_i_addr & 134217727));
+                                                leaf_pa = {12'h0, m_rdata[52-1:27], unit_io_i_addr[27-1:0]};
                                             end
                                             'h1c: begin
-                                                leaf_pa = ((m_rdata & 53'hffffff0000000) | (unit_io_i_addr & 268435455));
+                                                leaf_pa = {12'h0, m_rdata[52-1:28], unit_io_i_addr[28-1:0]};
                                             end
                                             'h1d: begin
-                                                leaf_pa = ((m_rdata & 53'hfffffe0000000) | (unit_io_i_addr & 536870911));
+                                                leaf_pa = {12'h0, m_rdata[52-1:29], unit_io_i_addr[29-1:0]};
                                             end
                                             'h1e: begin
-                                                leaf_pa = ((m_rdata & 53'hfffffc0000000) | (unit_io_i_addr & 1073741823));
+                                                leaf_pa = {12'h0, m_rdata[52-1:30], unit_io_i_addr[30-1:0]};
                                             end
                                             'h1f: begin
-                                                leaf_pa = ((m_rdata & 53'hfffff80000000) | (unit_io_i_addr & 33'h7fffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:31], unit_io_i_addr[31-1:0]};
                                             end
                                             'h20: begin
-                                                leaf_pa = ((m_rdata & 53'hfffff00000000) | (unit_io_i_addr & 33'hffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:32], unit_io_i_addr[32-1:0]};
                                             end
                                             'h21: begin
-                                                leaf_pa = ((m_rdata & 53'hffffe00000000) | (unit_io_i_addr & 34'h1ffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:33], unit_io_i_addr[33-1:0]};
                                             end
                                             'h22: begin
-                                                leaf_pa = ((m_rdata & 53'hffffc00000000) | (unit_io_i_addr & 35'h3ffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:34], unit_io_i_addr[34-1:0]};
                                             end
                                             'h23: begin
-                                                leaf_pa = ((m_rdata & 53'hffff800000000) | (unit_io_i_addr & 36'h7ffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:35], unit_io_i_addr[35-1:0]};
                                             end
                                             'h24: begin
-                                                leaf_pa = ((m_rdata & 53'hffff000000000) | (unit_io_i_addr & 37'hfffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:36], unit_io_i_addr[36-1:0]};
                                             end
                                             'h25: begin
-                                                leaf_pa = ((m_rdata & 53'hfffe000000000) | (unit_io_i_addr & 38'h1fffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:37], unit_io_i_addr[37-1:0]};
                                             end
                                             'h26: begin
-                                                leaf_pa = ((m_rdata & 53'hfffc000000000) | (unit_io_i_addr & 39'h3fffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:38], unit_io_i_addr[38-1:0]};
                                             end
                                             'h27: begin
-                                                leaf_pa = ((m_rdata & 53'hfff8000000000) | (unit_io_i_addr & 41'h7fffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:39], unit_io_i_addr[39-1:0]};
                                             end
                                             'h28: begin
-                                                leaf_pa = ((m_rdata & 53'hfff0000000000) | (unit_io_i_addr & 41'hffffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:40], unit_io_i_addr[40-1:0]};
                                             end
                                             'h29: begin
-                                                leaf_pa = ((m_rdata & 53'hffe0000000000) | (unit_io_i_addr & 42'h1ffffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:41], unit_io_i_addr[41-1:0]};
                                             end
                                             'h2a: begin
-                                                leaf_pa = ((m_rdata & 53'hffc0000000000) | (unit_io_i_addr & 43'h3ffffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:42], unit_io_i_addr[42-1:0]};
                                             end
                                             'h2b: begin
-                                                leaf_pa = ((m_rdata & 53'hff80000000000) | (unit_io_i_addr & 44'h7ffffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:43], unit_io_i_addr[43-1:0]};
                                             end
                                             'h2c: begin
-                                                leaf_pa = ((m_rdata & 53'hff00000000000) | (unit_io_i_addr & 45'hfffffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:44], unit_io_i_addr[44-1:0]};
                                             end
                                             'h2d: begin
-                                                leaf_pa = ((m_rdata & 53'hfe00000000000) | (unit_io_i_addr & 46'h1fffffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:45], unit_io_i_addr[45-1:0]};
                                             end
                                             'h2e: begin
-                                                leaf_pa = ((m_rdata & 53'hfc00000000000) | (unit_io_i_addr & 47'h3fffffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:46], unit_io_i_addr[46-1:0]};
                                             end
                                             'h2f: begin
-                                                leaf_pa = ((m_rdata & 53'hf800000000000) | (unit_io_i_addr & 49'h7fffffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:47], unit_io_i_addr[47-1:0]};
                                             end
                                             'h30: begin
-                                                leaf_pa = ((m_rdata & 53'hf000000000000) | (unit_io_i_addr & 49'hffffffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:48], unit_io_i_addr[48-1:0]};
                                             end
                                             'h31: begin
-                                                leaf_pa = ((m_rdata & 53'he000000000000) | (unit_io_i_addr & 50'h1ffffffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:49], unit_io_i_addr[49-1:0]};
                                             end
                                             'h32: begin
-                                                leaf_pa = ((m_rdata & 53'hc000000000000) | (unit_io_i_addr & 51'h3ffffffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:50], unit_io_i_addr[50-1:0]};
                                             end
                                             'h33: begin
-                                                leaf_pa = ((m_rdata & 53'h8000000000000) | (unit_io_i_addr & 53'h7ffffffffffff));
+                                                leaf_pa = {12'h0, m_rdata[51], unit_io_i_addr[51-1:0]};
                                             end
                                             'h34: begin
-                                                leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 53'hfffffffffffff));
+                                                leaf_pa = {12'h0, unit_io_i_addr[52-1:0]};
                                             end
                                             'h35: begin
-                                                leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 54'h1fffffffffffff));
+                                                leaf_pa = {11'h0, unit_io_i_addr[53-1:0]};
                                             end
                                             'h36: begin
-                                                leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 55'h3fffffffffffff));
+                                                leaf_pa = {10'h0, unit_io_i_addr[54-1:0]};
                                             end
                                             'h37: begin
-                                                leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 57'h7fffffffffffff));
+                                                leaf_pa = {9'h0, unit_io_i_addr[55-1:0]};
                                             end
                                             'h38: begin
-                                                leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 57'hffffffffffffff));
+                                                leaf_pa = {8'h0, unit_io_i_addr[56-1:0]};
                                             end
                                             'h39: begin
-                                                leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 58'h1ffffffffffffff));
+                                                leaf_pa = {7'h0, unit_io_i_addr[57-1:0]};
                                             end
                                             'h3a: begin
-                                                leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 60'h3ffffffffffffff));
+                                                leaf_pa = {6'h0, unit_io_i_addr[58-1:0]};
                                             end
                                             'h3b: begin
-                                                leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 61'h7ffffffffffffff));
+                                                leaf_pa = {5'h0, unit_io_i_addr[59-1:0]};
                                             end
                                             'h3c: begin
-                                                leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 61'hfffffffffffffff));
+                                                leaf_pa = {4'h0, unit_io_i_addr[60-1:0]};
                                             end
                                             'h3d: begin
-                                                leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 62'h1fffffffffffffff));
+                                                leaf_pa = {3'h0, unit_io_i_addr[61-1:0]};
                                             end
                                             'h3e: begin
-                                                leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 64'h3fffffffffffffff));
+                                                leaf_pa = {2'h0, unit_io_i_addr[62-1:0]};
                                             end
                                             'h3f: begin
-                                                leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 64'h7fffffffffffffff));
+                                                leaf_pa = {1'h0, unit_io_i_addr[63-1:0]};
                                             end
                                             'h40: begin
-                                                leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 65'hffffffffffffffff));
+                                                leaf_pa = {unit_io_i_addr[64-1:0]};
                                             end
                                             default: begin
-                                                leaf_pa = (m_rdata & 53'hffffffffff000);
+                                                leaf_pa = {12'h0, m_rdata[52-1:12], 12'h0};
                                             end
                                         endcase
                                         unit_io_o_pa <= leaf_pa;
@@ -4829,8 +4829,8 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                         unit_io_m_valid <= 1'b1;
                                         unit_io_m_we <= 1'b0;
                                         unit_io_m_size <= 3;
-                                        unit_io_m_addr <= ((m_rdata & 53'hffffffffff000) + {unit_io_i_addr[30-1:21], 3'b000});
-                                        walker_unit_io0_ea <= ((m_rdata & 53'hffffffffff000) + {unit_io_i_addr[30-1:21], 3'b000});
+                                        unit_io_m_addr <= ({12'h0, m_rdata[52-1:12], 12'h0} + {unit_io_i_addr[30-1:21], 3'b000});
+                                        walker_unit_io0_ea <= ({12'h0, m_rdata[52-1:12], 12'h0} + {unit_io_i_addr[30-1:21], 3'b000});
                                         walker_unit_io0_st <= 3'b001;
                                         walker_unit_io0_lvl <= 2;
                                     end
@@ -4838,8 +4838,8 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                         unit_io_m_valid <= 1'b1;
                                         unit_io_m_we <= 1'b0;
                                         unit_io_m_size <= 3;
-                                        unit_io_m_addr <= ((m_rdata & 53'hffffffffff000) + {unit_io_i_addr[21-1:12], 3'b000});
-                                        walker_unit_io0_ea <= ((m_rdata & 53'hffffffffff000) + {unit_io_i_addr[21-1:12], 3'b000});
+                                        unit_io_m_addr <= ({12'h0, m_rdata[52-1:12], 12'h0} + {unit_io_i_addr[21-1:12], 3'b000});
+                                        walker_unit_io0_ea <= ({12'h0, m_rdata[52-1:12], 12'h0} + {unit_io_i_addr[21-1:12], 3'b000});
                                         walker_unit_io0_st <= 3'b001;
                                         walker_unit_io0_lvl <= 1;
                                     end
@@ -4847,8 +4847,8 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                         unit_io_m_valid <= 1'b1;
                                         unit_io_m_we <= 1'b0;
                                         unit_io_m_size <= 3;
-                                        unit_io_m_addr <= ((m_rdata & 53'hffffffffff000) + {unit_io_i_addr[30-1:21], 3'b000});
-                                        walker_unit_io0_ea <= ((m_rdata & 53'hffffffffff000) + {unit_io_i_addr[30-1:21], 3'b000});
+                                        unit_io_m_addr <= ({12'h0, m_rdata[52-1:12], 12'h0} + {unit_io_i_addr[30-1:21], 3'b000});
+                                        walker_unit_io0_ea <= ({12'h0, m_rdata[52-1:12], 12'h0} + {unit_io_i_addr[30-1:21], 3'b000});
                                         walker_unit_io0_st <= 3'b001;
                                         walker_unit_io0_lvl <= 2;
                                     end
@@ -5183,166 +5183,166 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                         leaf_pa = 64'h0;
                                         case (ps2_0)
                                             'hc: begin
-                                                leaf_pa = ((m_rdata & 53'hffffffffff000) | (unit_io_i_addr & 4095));
+                                                leaf_pa = {12'h0, m_rdata[52-1:12], unit_io_i_addr[12-1:0]};
                                             end
                                             'hd: begin
-                                                leaf_pa = ((m_rdata & 53'hfffffffffe000) | (unit_io_i_addr & 8191));
+                                                leaf_pa = {12'h0, m_rdata[52-1:13], unit_io_i_addr[13-1:0]};
                                             end
                                             'he: begin
-                                                leaf_pa = ((m_rdata & 53'hfffffffffc000) | (unit_io_i_addr & 16383));
+                                                leaf_pa = {12'h0, m_rdata[52-1:14], unit_io_i_addr[14-1:0]};
                                             end
                                             'hf: begin
-                                                leaf_pa = ((m_rdata & 53'hfffffffff8000) | (unit_io_i_addr & 32767));
+                                                leaf_pa = {12'h0, m_rdata[52-1:15], unit_io_i_addr[15-1:0]};
                                             end
                                             'h10: begin
-                                                leaf_pa = ((m_rdata & 53'hfffffffff0000) | (unit_io_i_addr & 65535));
+                                                leaf_pa = {12'h0, m_rdata[52-1:16], unit_io_i_addr[16-1:0]};
                                             end
                                             'h11: begin
-                                                leaf_pa = ((m_rdata & 53'hffffffffe0000) | (unit_io_i_addr & 131071));
+                                                leaf_pa = {12'h0, m_rdata[52-1:17], unit_io_i_addr[17-1:0]};
                                             end
                                             'h12: begin
-                                                leaf_pa = ((m_rdata & 53'hffffffffc0000) | (unit_io_i_addr & 262143));
+                                                leaf_pa = {12'h0, m_rdata[52-1:18], unit_io_i_addr[18-1:0]};
                                             end
                                             'h13: begin
-                                                leaf_pa = ((m_rdata & 53'hffffffff80000) | (unit_io_i_addr & 524287));
+                                                leaf_pa = {12'h0, m_rdata[52-1:19], unit_io_i_addr[19-1:0]};
                                             end
                                             'h14: begin
-                                                leaf_pa = ((m_rdata & 53'hffffffff00000) | (unit_io_i_addr & 1048575));
+                                                leaf_pa = {12'h0, m_rdata[52-1:20], unit_io_i_addr[20-1:0]};
                                             end
                                             'h15: begin
-                                                leaf_pa = ((m_rdata & 53'hfffffffe00000) | (unit_io_i_addr & 2097151));
+                                                leaf_pa = {12'h0, m_rdata[52-1:21], unit_io_i_addr[21-1:0]};
                                             end
                                             'h16: begin
-                                                leaf_pa = ((m_rdata & 53'hfffffffc00000) | (unit_io_i_addr & 4194303));
+                                                leaf_pa = {12'h0, m_rdata[52-1:22], unit_io_i_addr[22-1:0]};
                                             end
                                             'h17: begin
-                                                leaf_pa = ((m_rdata & 53'hfffffff800000) | (unit_io_i_addr & 8388607));
+                                                leaf_pa = {12'h0, m_rdata[52-1:23], unit_io_i_addr[23-1:0]};
                                             end
                                             'h18: begin
-                                                leaf_pa = ((m_rdata & 53'hfffffff000000) | (unit_io_i_addr & 16777215));
+                                                leaf_pa = {12'h0, m_rdata[52-1:24], unit_io_i_addr[24-1:0]};
                                             end
                                             'h19: begin
-                                                leaf_pa = ((m_rdata & 53'hffffffe000000) | (unit_io_i_addr & 33554431));
+                                                leaf_pa = {12'h0, m_rdata[52-1:25], unit_io_i_addr[25-1:0]};
                                             end
                                             'h1a: begin
-                                                leaf_pa = ((m_rdata & 53'hffffffc000000) | (unit_io_i_addr & 67108863));
+                                                leaf_pa = {12'h0, m_rdata[52-1:26], unit_io_i_addr[26-1:0]};
                                             end
                                             'h1b: begin
-                                                leaf_pa = ((m_rdata & 53'hffffff8000000) | (unit_io_i_addr & 134217727));
+                                                leaf_pa = {12'h0, m_rdata[52-1:27], unit_io_i_addr[27-1:0]};
                                             end
                                             'h1c: begin
-                                                leaf_pa = ((m_rdata & 53'hffffff0000000) | (unit_io_i_addr & 268435455));
+                                                leaf_pa = {12'h0, m_rdata[52-1:28], unit_io_i_addr[28-1:0]};
                                             end
                                             'h1d: begin
-                                                leaf_pa = ((m_rdata & 53'hfffffe0000000) | (unit_io_i_addr & 536870911));
+                                                leaf_pa = {12'h0, m_rdata[52-1:29], unit_io_i_addr[29-1:0]};
                                             end
                                             'h1e: begin
-                                                leaf_pa = ((m_rdata & 53'hfffffc0000000) | (unit_io_i_addr & 1073741823));
+                                                leaf_pa = {12'h0, m_rdata[52-1:30], unit_io_i_addr[30-1:0]};
                                             end
                                             'h1f: begin
-                                                leaf_pa = ((m_rdata & 53'hfffff80000000) | (unit_io_i_addr & 33'h7fffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:31], unit_io_i_addr[31-1:0]};
                                             end
                                             'h20: begin
-                                                leaf_pa = ((m_rdata & 53'hfffff00000000) | (unit_io_i_addr & 33'hffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:32], unit_io_i_addr[32-1:0]};
                                             end
                                             'h21: begin
-                                                leaf_pa = ((m_rdata & 53'hffffe00000000) | (unit_io_i_addr & 34'h1ffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:33], unit_io_i_addr[33-1:0]};
                                             end
                                             'h22: begin
-                                                leaf_pa = ((m_rdata & 53'hffffc00000000) | (unit_io_i_addr & 35'h3ffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:34], unit_io_i_addr[34-1:0]};
                                             end
                                             'h23: begin
-                                                leaf_pa = ((m_rdata & 53'hffff800000000) | (unit_io_i_addr & 36'h7ffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:35], unit_io_i_addr[35-1:0]};
                                             end
                                             'h24: begin
-                                                leaf_pa = ((m_rdata & 53'hffff000000000) | (unit_io_i_addr & 37'hfffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:36], unit_io_i_addr[36-1:0]};
                                             end
                                             'h25: begin
-                                                leaf_pa = ((m_rdata & 53'hfffe000000000) | (unit_io_i_addr & 38'h1fffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:37], unit_io_i_addr[37-1:0]};
                                             end
                                             'h26: begin
-                                                leaf_pa = ((m_rdata & 53'hfffc000000000) | (unit_io_i_addr & 39'h3fffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:38], unit_io_i_addr[38-1:0]};
                                             end
                                             'h27: begin
-                                                leaf_pa = ((m_rdata & 53'hfff8000000000) | (unit_io_i_addr & 41'h7fffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:39], unit_io_i_addr[39-1:0]};
                                             end
                                             'h28: begin
-                                                leaf_pa = ((m_rdata & 53'hfff0000000000) | (unit_io_i_addr & 41'hffffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:40], unit_io_i_addr[40-1:0]};
                                             end
                                             'h29: begin
-                                                leaf_pa = ((m_rdata & 53'hffe0000000000) | (unit_io_i_addr & 42'h1ffffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:41], unit_io_i_addr[41-1:0]};
                                             end
                                             'h2a: begin
-                                                leaf_pa = ((m_rdata & 53'hffc0000000000) | (unit_io_i_addr & 43'h3ffffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:42], unit_io_i_addr[42-1:0]};
                                             end
                                             'h2b: begin
-                                                leaf_pa = ((m_rdata & 53'hff80000000000) | (unit_io_i_addr & 44'h7ffffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:43], unit_io_i_addr[43-1:0]};
                                             end
                                             'h2c: begin
-                                                leaf_pa = ((m_rdata & 53'hff00000000000) | (unit_io_i_addr & 45'hfffffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:44], unit_io_i_addr[44-1:0]};
                                             end
                                             'h2d: begin
-                                                leaf_pa = ((m_rdata & 53'hfe00000000000) | (unit_io_i_addr & 46'h1fffffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:45], unit_io_i_addr[45-1:0]};
                                             end
                                             'h2e: begin
-                                                leaf_pa = ((m_rdata & 53'hfc00000000000) | (unit_io_i_addr & 47'h3fffffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:46], unit_io_i_addr[46-1:0]};
                                             end
                                             'h2f: begin
-                                                leaf_pa = ((m_rdata & 53'hf800000000000) | (unit_io_i_addr & 49'h7fffffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:47], unit_io_i_addr[47-1:0]};
                                             end
                                             'h30: begin
-                                                leaf_pa = ((m_rdata & 53'hf000000000000) | (unit_io_i_addr & 49'hffffffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:48], unit_io_i_addr[48-1:0]};
                                             end
                                             'h31: begin
-                                                leaf_pa = ((m_rdata & 53'he000000000000) | (unit_io_i_addr & 50'h1ffffffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:49], unit_io_i_addr[49-1:0]};
                                             end
                                             'h32: begin
-                                                leaf_pa = ((m_rdata & 53'hc000000000000) | (unit_io_i_addr & 51'h3ffffffffffff));
+                                                leaf_pa = {12'h0, m_rdata[52-1:50], unit_io_i_addr[50-1:0]};
                                             end
                                             'h33: begin
-                                                leaf_pa = ((m_rdata & 53'h8000000000000) | (unit_io_i_addr & 53'h7ffffffffffff));
+                                                leaf_pa = {12'h0, m_rdata[51], unit_io_i_addr[51-1:0]};
                                             end
                                             'h34: begin
-                                                leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 53'hfffffffffffff));
+                                                leaf_pa = {12'h0, unit_io_i_addr[52-1:0]};
                                             end
                                             'h35: begin
-                                                leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 54'h1fffffffffffff));
+                                                leaf_pa = {11'h0, unit_io_i_addr[53-1:0]};
                                             end
                                             'h36: begin
-                                                leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 55'h3fffffffffffff));
+                                                leaf_pa = {10'h0, unit_io_i_addr[54-1:0]};
                                             end
                                             'h37: begin
-                                                leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 57'h7fffffffffffff));
+                                                leaf_pa = {9'h0, unit_io_i_addr[55-1:0]};
                                             end
                                             'h38: begin
-                                                leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 57'hffffffffffffff));
+                                                leaf_pa = {8'h0, unit_io_i_addr[56-1:0]};
                                             end
                                             'h39: begin
-                                                leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 58'h1ffffffffffffff));
+                                                leaf_pa = {7'h0, unit_io_i_addr[57-1:0]};
                                             end
                                             'h3a: begin
-                                                leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 60'h3ffffffffffffff));
+                                                leaf_pa = {6'h0, unit_io_i_addr[58-1:0]};
                                             end
                                             'h3b: begin
-                                                leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 61'h7ffffffffffffff));
+                                                leaf_pa = {5'h0, unit_io_i_addr[59-1:0]};
                                             end
                                             'h3c: begin
-                                                leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 61'hfffffffffffffff));
+                                                leaf_pa = {4'h0, unit_io_i_addr[60-1:0]};
                                             end
                                             'h3d: begin
-                                                leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 62'h1fffffffffffffff));
+                                                leaf_pa = {3'h0, unit_io_i_addr[61-1:0]};
                                             end
                                             'h3e: begin
-                                                leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 64'h3fffffffffffffff));
+                                                leaf_pa = {2'h0, unit_io_i_addr[62-1:0]};
                                             end
                                             'h3f: begin
-                                                leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 64'h7fffffffffffffff));
+                                                leaf_pa = {1'h0, unit_io_i_addr[63-1:0]};
                                             end
                                             'h40: begin
-                                                leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 65'hffffffffffffffff));
+                                                leaf_pa = {unit_io_i_addr[64-1:0]};
                                             end
                                             default: begin
-                                                leaf_pa = (m_rdata & 53'hffffffffff000);
+                                                leaf_pa = {12'h0, m_rdata[52-1:12], 12'h0};
                                             end
                                         endcase
                                         unit_io_o_pa <= leaf_pa;
@@ -5388,8 +5388,8 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                         unit_io_m_valid <= 1'b1;
                                         unit_io_m_we <= 1'b0;
                                         unit_io_m_size <= 3;
-                                        unit_io_m_addr <= ((m_rdata & 53'hffffffffff000) + {unit_io_i_addr[21-1:12], 3'b000});
-                                        walker_unit_io0_ea <= ((m_rdata & 53'hffffffffff000) + {unit_io_i_addr[21-1:12], 3'b000});
+                                        unit_io_m_addr <= ({12'h0, m_rdata[52-1:12], 12'h0} + {unit_io_i_addr[21-1:12], 3'b000});
+                                        walker_unit_io0_ea <= ({12'h0, m_rdata[52-1:12], 12'h0} + {unit_io_i_addr[21-1:12], 3'b000});
                                         walker_unit_io0_st <= 3'b001;
                                         walker_unit_io0_lvl <= 1;
                                     end
@@ -5397,8 +5397,8 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                         unit_io_m_valid <= 1'b1;
                                         unit_io_m_we <= 1'b0;
                                         unit_io_m_size <= 3;
-                                        unit_io_m_addr <= ((m_rdata & 53'hffffffffff000) + {unit_io_i_addr[21-1:12], 3'b000});
-                                        walker_unit_io0_ea <= ((m_rdata & 53'hffffffffff000) + {unit_io_i_addr[21-1:12], 3'b000});
+                                        unit_io_m_addr <= ({12'h0, m_rdata[52-1:12], 12'h0} + {unit_io_i_addr[21-1:12], 3'b000});
+                                        walker_unit_io0_ea <= ({12'h0, m_rdata[52-1:12], 12'h0} + {unit_io_i_addr[21-1:12], 3'b000});
                                         walker_unit_io0_st <= 3'b001;
                                         walker_unit_io0_lvl <= 1;
                                     end
@@ -5732,166 +5732,166 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                     leaf_pa = 64'h0;
                                     case (ps1_0)
                                         'hc: begin
-                                            leaf_pa = ((m_rdata & 53'hffffffffff000) | (unit_io_i_addr & 4095));
+                                            leaf_pa = {12'h0, m_rdata[52-1:12], unit_io_i_addr[12-1:0]};
                                         end
                                         'hd: begin
-                                            leaf_pa = ((m_rdata & 53'hfffffffffe000) | (unit_io_i_addr & 8191));
+                                            leaf_pa = {12'h0, m_rdata[52-1:13], unit_io_i_addr[13-1:0]};
                                         end
                                         'he: begin
-                                            leaf_pa = ((m_rdata & 53'hfffffffffc000) | (unit_io_i_addr & 16383));
+                                            leaf_pa = {12'h0, m_rdata[52-1:14], unit_io_i_addr[14-1:0]};
                                         end
                                         'hf: begin
-                                            leaf_pa = ((m_rdata & 53'hfffffffff8000) | (unit_io_i_addr & 32767));
+                                            leaf_pa = {12'h0, m_rdata[52-1:15], unit_io_i_addr[15-1:0]};
                                         end
                                         'h10: begin
-                                            leaf_pa = ((m_rdata & 53'hfffffffff0000) | (unit_io_i_addr & 65535));
+                                            leaf_pa = {12'h0, m_rdata[52-1:16], unit_io_i_addr[16-1:0]};
                                         end
                                         'h11: begin
-                                            leaf_pa = ((m_rdata & 53'hffffffffe0000) | (unit_io_i_addr & 131071));
+                                            leaf_pa = {12'h0, m_rdata[52-1:17], unit_io_i_addr[17-1:0]};
                                         end
                                         'h12: begin
-                                            leaf_pa = ((m_rdata & 53'hffffffffc0000) | (unit_io_i_addr & 262143));
+                                            leaf_pa = {12'h0, m_rdata[52-1:18], unit_io_i_addr[18-1:0]};
                                         end
                                         'h13: begin
-                                            leaf_pa = ((m_rdata & 53'hffffffff80000) | (unit_io_i_addr & 524287));
+                                            leaf_pa = {12'h0, m_rdata[52-1:19], unit_io_i_addr[19-1:0]};
                                         end
                                         'h14: begin
-                                            leaf_pa = ((m_rdata & 53'hffffffff00000) | (unit_io_i_addr & 1048575));
+                                            leaf_pa = {12'h0, m_rdata[52-1:20], unit_io_i_addr[20-1:0]};
                                         end
                                         'h15: begin
-                                            leaf_pa = ((m_rdata & 53'hfffffffe00000) | (unit_io_i_addr & 2097151));
+                                            leaf_pa = {12'h0, m_rdata[52-1:21], unit_io_i_addr[21-1:0]};
                                         end
                                         'h16: begin
-                                            leaf_pa = ((m_rdata & 53'hfffffffc00000) | (unit_io_i_addr & 4194303));
+                                            leaf_pa = {12'h0, m_rdata[52-1:22], unit_io_i_addr[22-1:0]};
                                         end
                                         'h17: begin
-                                            leaf_pa = ((m_rdata & 53'hfffffff800000) | (unit_io_i_addr & 8388607));
+                                            leaf_pa = {12'h0, m_rdata[52-1:23], unit_io_i_addr[23-1:0]};
                                         end
                                         'h18: begin
-                                            leaf_pa = ((m_rdata & 53'hfffffff000000) | (unit_io_i_addr & 16777215));
+                                            leaf_pa = {12'h0, m_rdata[52-1:24], unit_io_i_addr[24-1:0]};
                                         end
                                         'h19: begin
-                                            leaf_pa = ((m_rdata & 53'hffffffe000000) | (unit_io_i_addr & 33554431));
+                                            leaf_pa = {12'h0, m_rdata[52-1:25], unit_io_i_addr[25-1:0]};
                                         end
                                         'h1a: begin
-                                            leaf_pa = ((m_rdata & 53'hffffffc000000) | (unit_io_i_addr & 67108863));
+                                            leaf_pa = {12'h0, m_rdata[52-1:26], unit_io_i_addr[26-1:0]};
                                         end
                                         'h1b: begin
-                                            leaf_pa = ((m_rdata & 53'hffffff8000000) | (unit_io_i_addr & 134217727));
+                                            leaf_pa = {12'h0, m_rdata[52-1:27], unit_io_i_addr[27-1:0]};
                                         end
                                         'h1c: begin
-                                            leaf_pa = ((m_rdata & 53'hffffff0000000) | (unit_io_i_addr & 268435455));
+                                            leaf_pa = {12'h0, m_rdata[52-1:28], unit_io_i_addr[28-1:0]};
                                         end
                                         'h1d: begin
-                                            leaf_pa = ((m_rdata & 53'hfffffe0000000) | (unit_io_i_addr & 536870911));
+                                            leaf_pa = {12'h0, m_rdata[52-1:29], unit_io_i_addr[29-1:0]};
                                         end
                                         'h1e: begin
-                                            leaf_pa = ((m_rdata & 53'hfffffc0000000) | (unit_io_i_addr & 1073741823));
+                                            leaf_pa = {12'h0, m_rdata[52-1:30], unit_io_i_addr[30-1:0]};
                                         end
                                         'h1f: begin
-                                            leaf_pa = ((m_rdata & 53'hfffff80000000) | (unit_io_i_addr & 33'h7fffffff));
+                                            leaf_pa = {12'h0, m_rdata[52-1:31], unit_io_i_addr[31-1:0]};
                                         end
                                         'h20: begin
-                                            leaf_pa = ((m_rdata & 53'hfffff00000000) | (unit_io_i_addr & 33'hffffffff));
+                                            leaf_pa = {12'h0, m_rdata[52-1:32], unit_io_i_addr[32-1:0]};
                                         end
                                         'h21: begin
-                                            leaf_pa = ((m_rdata & 53'hffffe00000000) | (unit_io_i_addr & 34'h1ffffffff));
+                                            leaf_pa = {12'h0, m_rdata[52-1:33], unit_io_i_addr[33-1:0]};
                                         end
                                         'h22: begin
-                                            leaf_pa = ((m_rdata & 53'hffffc00000000) | (unit_io_i_addr & 35'h3ffffffff));
+                                            leaf_pa = {12'h0, m_rdata[52-1:34], unit_io_i_addr[34-1:0]};
                                         end
                                         'h23: begin
-                                            leaf_pa = ((m_rdata & 53'hffff800000000) | (unit_io_i_addr & 36'h7ffffffff));
+                                            leaf_pa = {12'h0, m_rdata[52-1:35], unit_io_i_addr[35-1:0]};
                                         end
                                         'h24: begin
-                                            leaf_pa = ((m_rdata & 53'hffff000000000) | (unit_io_i_addr & 37'hfffffffff));
+                                            leaf_pa = {12'h0, m_rdata[52-1:36], unit_io_i_addr[36-1:0]};
                                         end
                                         'h25: begin
-                                            leaf_pa = ((m_rdata & 53'hfffe000000000) | (unit_io_i_addr & 38'h1fffffffff));
+                                            leaf_pa = {12'h0, m_rdata[52-1:37], unit_io_i_addr[37-1:0]};
                                         end
                                         'h26: begin
-                                            leaf_pa = ((m_rdata & 53'hfffc000000000) | (unit_io_i_addr & 39'h3fffffffff));
+                                            leaf_pa = {12'h0, m_rdata[52-1:38], unit_io_i_addr[38-1:0]};
                                         end
                                         'h27: begin
-                                            leaf_pa = ((m_rdata & 53'hfff8000000000) | (unit_io_i_addr & 41'h7fffffffff));
+                                            leaf_pa = {12'h0, m_rdata[52-1:39], unit_io_i_addr[39-1:0]};
                                         end
                                         'h28: begin
-                                            leaf_pa = ((m_rdata & 53'hfff0000000000) | (unit_io_i_addr & 41'hffffffffff));
+                                            leaf_pa = {12'h0, m_rdata[52-1:40], unit_io_i_addr[40-1:0]};
                                         end
                                         'h29: begin
-                                            leaf_pa = ((m_rdata & 53'hffe0000000000) | (unit_io_i_addr & 42'h1ffffffffff));
+                                            leaf_pa = {12'h0, m_rdata[52-1:41], unit_io_i_addr[41-1:0]};
                                         end
                                         'h2a: begin
-                                            leaf_pa = ((m_rdata & 53'hffc0000000000) | (unit_io_i_addr & 43'h3ffffffffff));
+                                            leaf_pa = {12'h0, m_rdata[52-1:42], unit_io_i_addr[42-1:0]};
                                         end
                                         'h2b: begin
-                                            leaf_pa = ((m_rdata & 53'hff80000000000) | (unit_io_i_addr & 44'h7ffffffffff));
+                                            leaf_pa = {12'h0, m_rdata[52-1:43], unit_io_i_addr[43-1:0]};
                                         end
                                         'h2c: begin
-                                            leaf_pa = ((m_rdata & 53'hff00000000000) | (unit_io_i_addr & 45'hfffffffffff));
+                                            leaf_pa = {12'h0, m_rdata[52-1:44], unit_io_i_addr[44-1:0]};
                                         end
                                         'h2d: begin
-                                            leaf_pa = ((m_rdata & 53'hfe00000000000) | (unit_io_i_addr & 46'h1fffffffffff));
+                                            leaf_pa = {12'h0, m_rdata[52-1:45], unit_io_i_addr[45-1:0]};
                                         end
                                         'h2e: begin
-                                            leaf_pa = ((m_rdata & 53'hfc00000000000) | (unit_io_i_addr & 47'h3fffffffffff));
+                                            leaf_pa = {12'h0, m_rdata[52-1:46], unit_io_i_addr[46-1:0]};
                                         end
                                         'h2f: begin
-                                            leaf_pa = ((m_rdata & 53'hf800000000000) | (unit_io_i_addr & 49'h7fffffffffff));
+                                            leaf_pa = {12'h0, m_rdata[52-1:47], unit_io_i_addr[47-1:0]};
                                         end
                                         'h30: begin
-                                            leaf_pa = ((m_rdata & 53'hf000000000000) | (unit_io_i_addr & 49'hffffffffffff));
+                                            leaf_pa = {12'h0, m_rdata[52-1:48], unit_io_i_addr[48-1:0]};
                                         end
                                         'h31: begin
-                                            leaf_pa = ((m_rdata & 53'he000000000000) | (unit_io_i_addr & 50'h1ffffffffffff));
+                                            leaf_pa = {12'h0, m_rdata[52-1:49], unit_io_i_addr[49-1:0]};
                                         end
                                         'h32: begin
-                                            leaf_pa = ((m_rdata & 53'hc000000000000) | (unit_io_i_addr & 51'h3ffffffffffff));
+                                            leaf_pa = {12'h0, m_rdata[52-1:50], unit_io_i_addr[50-1:0]};
                                         end
                                         'h33: begin
-                                            leaf_pa = ((m_rdata & 53'h8000000000000) | (unit_io_i_addr & 53'h7ffffffffffff));
+                                            leaf_pa = {12'h0, m_rdata[51], unit_io_i_addr[51-1:0]};
                                         end
                                         'h34: begin
-                                            leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 53'hfffffffffffff));
+                                            leaf_pa = {12'h0, unit_io_i_addr[52-1:0]};
                                         end
                                         'h35: begin
-                                            leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 54'h1fffffffffffff));
+                                            leaf_pa = {11'h0, unit_io_i_addr[53-1:0]};
                                         end
                                         'h36: begin
-                                            leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 55'h3fffffffffffff));
+                                            leaf_pa = {10'h0, unit_io_i_addr[54-1:0]};
                                         end
                                         'h37: begin
-                                            leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 57'h7fffffffffffff));
+                                            leaf_pa = {9'h0, unit_io_i_addr[55-1:0]};
                                         end
                                         'h38: begin
-                                            leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 57'hffffffffffffff));
+                                            leaf_pa = {8'h0, unit_io_i_addr[56-1:0]};
                                         end
                                         'h39: begin
-                                            leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 58'h1ffffffffffffff));
+                                            leaf_pa = {7'h0, unit_io_i_addr[57-1:0]};
                                         end
                                         'h3a: begin
-                                            leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 60'h3ffffffffffffff));
+                                            leaf_pa = {6'h0, unit_io_i_addr[58-1:0]};
                                         end
                                         'h3b: begin
-                                            leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 61'h7ffffffffffffff));
+                                            leaf_pa = {5'h0, unit_io_i_addr[59-1:0]};
                                         end
                                         'h3c: begin
-                                            leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 61'hfffffffffffffff));
+                                            leaf_pa = {4'h0, unit_io_i_addr[60-1:0]};
                                         end
                                         'h3d: begin
-                                            leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 62'h1fffffffffffffff));
+                                            leaf_pa = {3'h0, unit_io_i_addr[61-1:0]};
                                         end
                                         'h3e: begin
-                                            leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 64'h3fffffffffffffff));
+                                            leaf_pa = {2'h0, unit_io_i_addr[62-1:0]};
                                         end
                                         'h3f: begin
-                                            leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 64'h7fffffffffffffff));
+                                            leaf_pa = {1'h0, unit_io_i_addr[63-1:0]};
                                         end
                                         'h40: begin
-                                            leaf_pa = ((m_rdata & 0) | (unit_io_i_addr & 65'hffffffffffffffff));
+                                            leaf_pa = {unit_io_i_addr[64-1:0]};
                                         end
                                         default: begin
-                                            leaf_pa = (m_rdata & 53'hffffffffff000);
+                                            leaf_pa = {12'h0, m_rdata[52-1:12], 12'h0};
                                         end
                                     endcase
                                     unit_io_o_pa <= leaf_pa;

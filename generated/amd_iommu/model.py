@@ -157,48 +157,48 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
-                            m_addr.next = (m_rdata & 0xffffffffff000) + concat(i_addr[57:48], "000")
-                            ea.next = (m_rdata & 0xffffffffff000) + concat(i_addr[57:48], "000")
+                            m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[57:48], "000")
+                            ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[57:48], "000")
                             st.next = S.MWAIT
                             lvl.next = 5
                         elif m_rdata[12:9] == 4:  # next level, spec: specs/amd_iommu.vspec:222
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
-                            m_addr.next = (m_rdata & 0xffffffffff000) + concat(i_addr[48:39], "000")
-                            ea.next = (m_rdata & 0xffffffffff000) + concat(i_addr[48:39], "000")
+                            m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[48:39], "000")
+                            ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[48:39], "000")
                             st.next = S.MWAIT
                             lvl.next = 4
                         elif m_rdata[12:9] == 3:  # next level, spec: specs/amd_iommu.vspec:222
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
-                            m_addr.next = (m_rdata & 0xffffffffff000) + concat(i_addr[39:30], "000")
-                            ea.next = (m_rdata & 0xffffffffff000) + concat(i_addr[39:30], "000")
+                            m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[39:30], "000")
+                            ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[39:30], "000")
                             st.next = S.MWAIT
                             lvl.next = 3
                         elif m_rdata[12:9] == 2:  # next level, spec: specs/amd_iommu.vspec:222
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
-                            m_addr.next = (m_rdata & 0xffffffffff000) + concat(i_addr[30:21], "000")
-                            ea.next = (m_rdata & 0xffffffffff000) + concat(i_addr[30:21], "000")
+                            m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[30:21], "000")
+                            ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[30:21], "000")
                             st.next = S.MWAIT
                             lvl.next = 2
                         elif m_rdata[12:9] == 1:  # next level, spec: specs/amd_iommu.vspec:222
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
-                            m_addr.next = (m_rdata & 0xffffffffff000) + concat(i_addr[21:12], "000")
-                            ea.next = (m_rdata & 0xffffffffff000) + concat(i_addr[21:12], "000")
+                            m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
+                            ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
                             st.next = S.MWAIT
                             lvl.next = 1
                         else:
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
-                            m_addr.next = (m_rdata & 0xffffffffff000) + concat(i_addr[57:48], "000")
-                            ea.next = (m_rdata & 0xffffffffff000) + concat(i_addr[57:48], "000")
+                            m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[57:48], "000")
+                            ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[57:48], "000")
                             st.next = S.MWAIT
                             lvl.next = 5
                 elif lvl == 5:  # spec: specs/amd_iommu.vspec:233 level l5
@@ -441,113 +441,113 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                                     ps5_0[:] = 0x30
                                 leaf_pa = intbv(0)[ADDR_WIDTH:]
                                 if ps5_0 == 12:
-                                    leaf_pa[:] = (m_rdata & 0xffffffffff000) | (i_addr & 0xfff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:12], i_addr[12:0])
                                 elif ps5_0 == 13:
-                                    leaf_pa[:] = (m_rdata & 0xfffffffffe000) | (i_addr & 0x1fff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:13], i_addr[13:0])
                                 elif ps5_0 == 14:
-                                    leaf_pa[:] = (m_rdata & 0xfffffffffc000) | (i_addr & 0x3fff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:14], i_addr[14:0])
                                 elif ps5_0 == 15:
-                                    leaf_pa[:] = (m_rdata & 0xfffffffff8000) | (i_addr & 0x7fff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:15], i_addr[15:0])
                                 elif ps5_0 == 16:
-                                    leaf_pa[:] = (m_rdata & 0xfffffffff0000) | (i_addr & 0xffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:16], i_addr[16:0])
                                 elif ps5_0 == 17:
-                                    leaf_pa[:] = (m_rdata & 0xffffffffe0000) | (i_addr & 0x1ffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:17], i_addr[17:0])
                                 elif ps5_0 == 18:
-                                    leaf_pa[:] = (m_rdata & 0xffffffffc0000) | (i_addr & 0x3ffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:18], i_addr[18:0])
                                 elif ps5_0 == 19:
-                                    leaf_pa[:] = (m_rdata & 0xffffffff80000) | (i_addr & 0x7ffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:19], i_addr[19:0])
                                 elif ps5_0 == 20:
-                                    leaf_pa[:] = (m_rdata & 0xffffffff00000) | (i_addr & 0xfffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:20], i_addr[20:0])
                                 elif ps5_0 == 21:
-                                    leaf_pa[:] = (m_rdata & 0xfffffffe00000) | (i_addr & 0x1fffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:21], i_addr[21:0])
                                 elif ps5_0 == 22:
-                                    leaf_pa[:] = (m_rdata & 0xfffffffc00000) | (i_addr & 0x3fffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:22], i_addr[22:0])
                                 elif ps5_0 == 23:
-                                    leaf_pa[:] = (m_rdata & 0xfffffff800000) | (i_addr & 0x7fffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:23], i_addr[23:0])
                                 elif ps5_0 == 24:
-                                    leaf_pa[:] = (m_rdata & 0xfffffff000000) | (i_addr & 0xffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:24], i_addr[24:0])
                                 elif ps5_0 == 25:
-                                    leaf_pa[:] = (m_rdata & 0xffffffe000000) | (i_addr & 0x1ffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:25], i_addr[25:0])
                                 elif ps5_0 == 26:
-                                    leaf_pa[:] = (m_rdata & 0xffffffc000000) | (i_addr & 0x3ffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:26], i_addr[26:0])
                                 elif ps5_0 == 27:
-                                    leaf_pa[:] = (m_rdata & 0xffffff8000000) | (i_addr & 0x7ffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:27], i_addr[27:0])
                                 elif ps5_0 == 28:
-                                    leaf_pa[:] = (m_rdata & 0xffffff0000000) | (i_addr & 0xfffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:28], i_addr[28:0])
                                 elif ps5_0 == 29:
-                                    leaf_pa[:] = (m_rdata & 0xfffffe0000000) | (i_addr & 0x1fffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:29], i_addr[29:0])
                                 elif ps5_0 == 30:
-                                    leaf_pa[:] = (m_rdata & 0xfffffc0000000) | (i_addr & 0x3fffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:30], i_addr[30:0])
                                 elif ps5_0 == 31:
-                                    leaf_pa[:] = (m_rdata & 0xfffff80000000) | (i_addr & 0x7fffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:31], i_addr[31:0])
                                 elif ps5_0 == 32:
-                                    leaf_pa[:] = (m_rdata & 0xfffff00000000) | (i_addr & 0xffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:32], i_addr[32:0])
                                 elif ps5_0 == 33:
-                                    leaf_pa[:] = (m_rdata & 0xffffe00000000) | (i_addr & 0x1ffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:33], i_addr[33:0])
                                 elif ps5_0 == 34:
-                                    leaf_pa[:] = (m_rdata & 0xffffc00000000) | (i_addr & 0x3ffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:34], i_addr[34:0])
                                 elif ps5_0 == 35:
-                                    leaf_pa[:] = (m_rdata & 0xffff800000000) | (i_addr & 0x7ffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:35], i_addr[35:0])
                                 elif ps5_0 == 36:
-                                    leaf_pa[:] = (m_rdata & 0xffff000000000) | (i_addr & 0xfffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:36], i_addr[36:0])
                                 elif ps5_0 == 37:
-                                    leaf_pa[:] = (m_rdata & 0xfffe000000000) | (i_addr & 0x1fffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:37], i_addr[37:0])
                                 elif ps5_0 == 38:
-                                    leaf_pa[:] = (m_rdata & 0xfffc000000000) | (i_addr & 0x3fffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:38], i_addr[38:0])
                                 elif ps5_0 == 39:
-                                    leaf_pa[:] = (m_rdata & 0xfff8000000000) | (i_addr & 0x7fffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:39], i_addr[39:0])
                                 elif ps5_0 == 40:
-                                    leaf_pa[:] = (m_rdata & 0xfff0000000000) | (i_addr & 0xffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:40], i_addr[40:0])
                                 elif ps5_0 == 41:
-                                    leaf_pa[:] = (m_rdata & 0xffe0000000000) | (i_addr & 0x1ffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:41], i_addr[41:0])
                                 elif ps5_0 == 42:
-                                    leaf_pa[:] = (m_rdata & 0xffc0000000000) | (i_addr & 0x3ffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:42], i_addr[42:0])
                                 elif ps5_0 == 43:
-                                    leaf_pa[:] = (m_rdata & 0xff80000000000) | (i_addr & 0x7ffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:43], i_addr[43:0])
                                 elif ps5_0 == 44:
-                                    leaf_pa[:] = (m_rdata & 0xff00000000000) | (i_addr & 0xfffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:44], i_addr[44:0])
                                 elif ps5_0 == 45:
-                                    leaf_pa[:] = (m_rdata & 0xfe00000000000) | (i_addr & 0x1fffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:45], i_addr[45:0])
                                 elif ps5_0 == 46:
-                                    leaf_pa[:] = (m_rdata & 0xfc00000000000) | (i_addr & 0x3fffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:46], i_addr[46:0])
                                 elif ps5_0 == 47:
-                                    leaf_pa[:] = (m_rdata & 0xf800000000000) | (i_addr & 0x7fffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:47], i_addr[47:0])
                                 elif ps5_0 == 48:
-                                    leaf_pa[:] = (m_rdata & 0xf000000000000) | (i_addr & 0xffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:48], i_addr[48:0])
                                 elif ps5_0 == 49:
-                                    leaf_pa[:] = (m_rdata & 0xe000000000000) | (i_addr & 0x1ffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:49], i_addr[49:0])
                                 elif ps5_0 == 50:
-                                    leaf_pa[:] = (m_rdata & 0xc000000000000) | (i_addr & 0x3ffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:50], i_addr[50:0])
                                 elif ps5_0 == 51:
-                                    leaf_pa[:] = (m_rdata & 0x8000000000000) | (i_addr & 0x7ffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[51], i_addr[51:0])
                                 elif ps5_0 == 52:
-                                    leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0xfffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], i_addr[52:0])
                                 elif ps5_0 == 53:
-                                    leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0x1fffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[11:], i_addr[53:0])
                                 elif ps5_0 == 54:
-                                    leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0x3fffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[10:], i_addr[54:0])
                                 elif ps5_0 == 55:
-                                    leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0x7fffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[9:], i_addr[55:0])
                                 elif ps5_0 == 56:
-                                    leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0xffffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[8:], i_addr[56:0])
                                 elif ps5_0 == 57:
-                                    leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0x1ffffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[7:], i_addr[57:0])
                                 elif ps5_0 == 58:
-                                    leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0x3ffffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[6:], i_addr[58:0])
                                 elif ps5_0 == 59:
-                                    leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0x7ffffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[5:], i_addr[59:0])
                                 elif ps5_0 == 60:
-                                    leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0xfffffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[4:], i_addr[60:0])
                                 elif ps5_0 == 61:
-                                    leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0x1fffffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[3:], i_addr[61:0])
                                 elif ps5_0 == 62:
-                                    leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0x3fffffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[2:], i_addr[62:0])
                                 elif ps5_0 == 63:
-                                    leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0x7fffffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[1:], i_addr[63:0])
                                 elif ps5_0 == 64:
-                                    leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0xffffffffffffffff)
+                                    leaf_pa[:] = concat(i_addr[64:0])
                                 else:
-                                    leaf_pa[:] = m_rdata & 0xffffffffff000
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:])
                                 o_pa.next = leaf_pa
                                 o_aux.next = 0
                                 if pending or pend_6 or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
@@ -583,40 +583,40 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = (m_rdata & 0xffffffffff000) + concat(i_addr[48:39], "000")
-                                ea.next = (m_rdata & 0xffffffffff000) + concat(i_addr[48:39], "000")
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[48:39], "000")
+                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[48:39], "000")
                                 st.next = S.MWAIT
                                 lvl.next = 4
                             elif m_rdata[12:9] == 3:  # next level, spec: specs/amd_iommu.vspec:222
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = (m_rdata & 0xffffffffff000) + concat(i_addr[39:30], "000")
-                                ea.next = (m_rdata & 0xffffffffff000) + concat(i_addr[39:30], "000")
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[39:30], "000")
+                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[39:30], "000")
                                 st.next = S.MWAIT
                                 lvl.next = 3
                             elif m_rdata[12:9] == 2:  # next level, spec: specs/amd_iommu.vspec:222
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = (m_rdata & 0xffffffffff000) + concat(i_addr[30:21], "000")
-                                ea.next = (m_rdata & 0xffffffffff000) + concat(i_addr[30:21], "000")
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[30:21], "000")
+                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[30:21], "000")
                                 st.next = S.MWAIT
                                 lvl.next = 2
                             elif m_rdata[12:9] == 1:  # next level, spec: specs/amd_iommu.vspec:222
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = (m_rdata & 0xffffffffff000) + concat(i_addr[21:12], "000")
-                                ea.next = (m_rdata & 0xffffffffff000) + concat(i_addr[21:12], "000")
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
+                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
                                 st.next = S.MWAIT
                                 lvl.next = 1
                             else:
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = (m_rdata & 0xffffffffff000) + concat(i_addr[48:39], "000")
-                                ea.next = (m_rdata & 0xffffffffff000) + concat(i_addr[48:39], "000")
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[48:39], "000")
+                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[48:39], "000")
                                 st.next = S.MWAIT
                                 lvl.next = 4
                 elif lvl == 4:  # spec: specs/amd_iommu.vspec:247 level l4
@@ -859,113 +859,113 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                                     ps4_0[:] = 0x27
                                 leaf_pa = intbv(0)[ADDR_WIDTH:]
                                 if ps4_0 == 12:
-                                    leaf_pa[:] = (m_rdata & 0xffffffffff000) | (i_addr & 0xfff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:12], i_addr[12:0])
                                 elif ps4_0 == 13:
-                                    leaf_pa[:] = (m_rdata & 0xfffffffffe000) | (i_addr & 0x1fff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:13], i_addr[13:0])
                                 elif ps4_0 == 14:
-                                    leaf_pa[:] = (m_rdata & 0xfffffffffc000) | (i_addr & 0x3fff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:14], i_addr[14:0])
                                 elif ps4_0 == 15:
-                                    leaf_pa[:] = (m_rdata & 0xfffffffff8000) | (i_addr & 0x7fff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:15], i_addr[15:0])
                                 elif ps4_0 == 16:
-                                    leaf_pa[:] = (m_rdata & 0xfffffffff0000) | (i_addr & 0xffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:16], i_addr[16:0])
                                 elif ps4_0 == 17:
-                                    leaf_pa[:] = (m_rdata & 0xffffffffe0000) | (i_addr & 0x1ffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:17], i_addr[17:0])
                                 elif ps4_0 == 18:
-                                    leaf_pa[:] = (m_rdata & 0xffffffffc0000) | (i_addr & 0x3ffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:18], i_addr[18:0])
                                 elif ps4_0 == 19:
-                                    leaf_pa[:] = (m_rdata & 0xffffffff80000) | (i_addr & 0x7ffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:19], i_addr[19:0])
                                 elif ps4_0 == 20:
-                                    leaf_pa[:] = (m_rdata & 0xffffffff00000) | (i_addr & 0xfffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:20], i_addr[20:0])
                                 elif ps4_0 == 21:
-                                    leaf_pa[:] = (m_rdata & 0xfffffffe00000) | (i_addr & 0x1fffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:21], i_addr[21:0])
                                 elif ps4_0 == 22:
-                                    leaf_pa[:] = (m_rdata & 0xfffffffc00000) | (i_addr & 0x3fffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:22], i_addr[22:0])
                                 elif ps4_0 == 23:
-                                    leaf_pa[:] = (m_rdata & 0xfffffff800000) | (i_addr & 0x7fffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:23], i_addr[23:0])
                                 elif ps4_0 == 24:
-                                    leaf_pa[:] = (m_rdata & 0xfffffff000000) | (i_addr & 0xffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:24], i_addr[24:0])
                                 elif ps4_0 == 25:
-                                    leaf_pa[:] = (m_rdata & 0xffffffe000000) | (i_addr & 0x1ffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:25], i_addr[25:0])
                                 elif ps4_0 == 26:
-                                    leaf_pa[:] = (m_rdata & 0xffffffc000000) | (i_addr & 0x3ffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:26], i_addr[26:0])
                                 elif ps4_0 == 27:
-                                    leaf_pa[:] = (m_rdata & 0xffffff8000000) | (i_addr & 0x7ffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:27], i_addr[27:0])
                                 elif ps4_0 == 28:
-                                    leaf_pa[:] = (m_rdata & 0xffffff0000000) | (i_addr & 0xfffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:28], i_addr[28:0])
                                 elif ps4_0 == 29:
-                                    leaf_pa[:] = (m_rdata & 0xfffffe0000000) | (i_addr & 0x1fffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:29], i_addr[29:0])
                                 elif ps4_0 == 30:
-                                    leaf_pa[:] = (m_rdata & 0xfffffc0000000) | (i_addr & 0x3fffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:30], i_addr[30:0])
                                 elif ps4_0 == 31:
-                                    leaf_pa[:] = (m_rdata & 0xfffff80000000) | (i_addr & 0x7fffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:31], i_addr[31:0])
                                 elif ps4_0 == 32:
-                                    leaf_pa[:] = (m_rdata & 0xfffff00000000) | (i_addr & 0xffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:32], i_addr[32:0])
                                 elif ps4_0 == 33:
-                                    leaf_pa[:] = (m_rdata & 0xffffe00000000) | (i_addr & 0x1ffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:33], i_addr[33:0])
                                 elif ps4_0 == 34:
-                                    leaf_pa[:] = (m_rdata & 0xffffc00000000) | (i_addr & 0x3ffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:34], i_addr[34:0])
                                 elif ps4_0 == 35:
-                                    leaf_pa[:] = (m_rdata & 0xffff800000000) | (i_addr & 0x7ffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:35], i_addr[35:0])
                                 elif ps4_0 == 36:
-                                    leaf_pa[:] = (m_rdata & 0xffff000000000) | (i_addr & 0xfffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:36], i_addr[36:0])
                                 elif ps4_0 == 37:
-                                    leaf_pa[:] = (m_rdata & 0xfffe000000000) | (i_addr & 0x1fffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:37], i_addr[37:0])
                                 elif ps4_0 == 38:
-                                    leaf_pa[:] = (m_rdata & 0xfffc000000000) | (i_addr & 0x3fffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:38], i_addr[38:0])
                                 elif ps4_0 == 39:
-                                    leaf_pa[:] = (m_rdata & 0xfff8000000000) | (i_addr & 0x7fffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:39], i_addr[39:0])
                                 elif ps4_0 == 40:
-                                    leaf_pa[:] = (m_rdata & 0xfff0000000000) | (i_addr & 0xffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:40], i_addr[40:0])
                                 elif ps4_0 == 41:
-                                    leaf_pa[:] = (m_rdata & 0xffe0000000000) | (i_addr & 0x1ffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:41], i_addr[41:0])
                                 elif ps4_0 == 42:
-                                    leaf_pa[:] = (m_rdata & 0xffc0000000000) | (i_addr & 0x3ffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:42], i_addr[42:0])
                                 elif ps4_0 == 43:
-                                    leaf_pa[:] = (m_rdata & 0xff80000000000) | (i_addr & 0x7ffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:43], i_addr[43:0])
                                 elif ps4_0 == 44:
-                                    leaf_pa[:] = (m_rdata & 0xff00000000000) | (i_addr & 0xfffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:44], i_addr[44:0])
                                 elif ps4_0 == 45:
-                                    leaf_pa[:] = (m_rdata & 0xfe00000000000) | (i_addr & 0x1fffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:45], i_addr[45:0])
                                 elif ps4_0 == 46:
-                                    leaf_pa[:] = (m_rdata & 0xfc00000000000) | (i_addr & 0x3fffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:46], i_addr[46:0])
                                 elif ps4_0 == 47:
-                                    leaf_pa[:] = (m_rdata & 0xf800000000000) | (i_addr & 0x7fffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:47], i_addr[47:0])
                                 elif ps4_0 == 48:
-                                    leaf_pa[:] = (m_rdata & 0xf000000000000) | (i_addr & 0xffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:48], i_addr[48:0])
                                 elif ps4_0 == 49:
-                                    leaf_pa[:] = (m_rdata & 0xe000000000000) | (i_addr & 0x1ffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:49], i_addr[49:0])
                                 elif ps4_0 == 50:
-                                    leaf_pa[:] = (m_rdata & 0xc000000000000) | (i_addr & 0x3ffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:50], i_addr[50:0])
                                 elif ps4_0 == 51:
-                                    leaf_pa[:] = (m_rdata & 0x8000000000000) | (i_addr & 0x7ffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[51], i_addr[51:0])
                                 elif ps4_0 == 52:
-                                    leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0xfffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], i_addr[52:0])
                                 elif ps4_0 == 53:
-                                    leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0x1fffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[11:], i_addr[53:0])
                                 elif ps4_0 == 54:
-                                    leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0x3fffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[10:], i_addr[54:0])
                                 elif ps4_0 == 55:
-                                    leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0x7fffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[9:], i_addr[55:0])
                                 elif ps4_0 == 56:
-                                    leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0xffffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[8:], i_addr[56:0])
                                 elif ps4_0 == 57:
-                                    leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0x1ffffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[7:], i_addr[57:0])
                                 elif ps4_0 == 58:
-                                    leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0x3ffffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[6:], i_addr[58:0])
                                 elif ps4_0 == 59:
-                                    leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0x7ffffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[5:], i_addr[59:0])
                                 elif ps4_0 == 60:
-                                    leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0xfffffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[4:], i_addr[60:0])
                                 elif ps4_0 == 61:
-                                    leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0x1fffffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[3:], i_addr[61:0])
                                 elif ps4_0 == 62:
-                                    leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0x3fffffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[2:], i_addr[62:0])
                                 elif ps4_0 == 63:
-                                    leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0x7fffffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[1:], i_addr[63:0])
                                 elif ps4_0 == 64:
-                                    leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0xffffffffffffffff)
+                                    leaf_pa[:] = concat(i_addr[64:0])
                                 else:
-                                    leaf_pa[:] = m_rdata & 0xffffffffff000
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:])
                                 o_pa.next = leaf_pa
                                 o_aux.next = 0
                                 if pending or pend_6 or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
@@ -1001,32 +1001,32 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = (m_rdata & 0xffffffffff000) + concat(i_addr[39:30], "000")
-                                ea.next = (m_rdata & 0xffffffffff000) + concat(i_addr[39:30], "000")
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[39:30], "000")
+                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[39:30], "000")
                                 st.next = S.MWAIT
                                 lvl.next = 3
                             elif m_rdata[12:9] == 2:  # next level, spec: specs/amd_iommu.vspec:222
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = (m_rdata & 0xffffffffff000) + concat(i_addr[30:21], "000")
-                                ea.next = (m_rdata & 0xffffffffff000) + concat(i_addr[30:21], "000")
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[30:21], "000")
+                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[30:21], "000")
                                 st.next = S.MWAIT
                                 lvl.next = 2
                             elif m_rdata[12:9] == 1:  # next level, spec: specs/amd_iommu.vspec:222
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = (m_rdata & 0xffffffffff000) + concat(i_addr[21:12], "000")
-                                ea.next = (m_rdata & 0xffffffffff000) + concat(i_addr[21:12], "000")
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
+                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
                                 st.next = S.MWAIT
                                 lvl.next = 1
                             else:
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = (m_rdata & 0xffffffffff000) + concat(i_addr[39:30], "000")
-                                ea.next = (m_rdata & 0xffffffffff000) + concat(i_addr[39:30], "000")
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[39:30], "000")
+                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[39:30], "000")
                                 st.next = S.MWAIT
                                 lvl.next = 3
                 elif lvl == 3:  # spec: specs/amd_iommu.vspec:261 level l3
@@ -1269,113 +1269,113 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                                     ps3_0[:] = 0x1e
                                 leaf_pa = intbv(0)[ADDR_WIDTH:]
                                 if ps3_0 == 12:
-                                    leaf_pa[:] = (m_rdata & 0xffffffffff000) | (i_addr & 0xfff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:12], i_addr[12:0])
                                 elif ps3_0 == 13:
-                                    leaf_pa[:] = (m_rdata & 0xfffffffffe000) | (i_addr & 0x1fff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:13], i_addr[13:0])
                                 elif ps3_0 == 14:
-                                    leaf_pa[:] = (m_rdata & 0xfffffffffc000) | (i_addr & 0x3fff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:14], i_addr[14:0])
                                 elif ps3_0 == 15:
-                                    leaf_pa[:] = (m_rdata & 0xfffffffff8000) | (i_addr & 0x7fff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:15], i_addr[15:0])
                                 elif ps3_0 == 16:
-                                    leaf_pa[:] = (m_rdata & 0xfffffffff0000) | (i_addr & 0xffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:16], i_addr[16:0])
                                 elif ps3_0 == 17:
-                                    leaf_pa[:] = (m_rdata & 0xffffffffe0000) | (i_addr & 0x1ffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:17], i_addr[17:0])
                                 elif ps3_0 == 18:
-                                    leaf_pa[:] = (m_rdata & 0xffffffffc0000) | (i_addr & 0x3ffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:18], i_addr[18:0])
                                 elif ps3_0 == 19:
-                                    leaf_pa[:] = (m_rdata & 0xffffffff80000) | (i_addr & 0x7ffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:19], i_addr[19:0])
                                 elif ps3_0 == 20:
-                                    leaf_pa[:] = (m_rdata & 0xffffffff00000) | (i_addr & 0xfffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:20], i_addr[20:0])
                                 elif ps3_0 == 21:
-                                    leaf_pa[:] = (m_rdata & 0xfffffffe00000) | (i_addr & 0x1fffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:21], i_addr[21:0])
                                 elif ps3_0 == 22:
-                                    leaf_pa[:] = (m_rdata & 0xfffffffc00000) | (i_addr & 0x3fffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:22], i_addr[22:0])
                                 elif ps3_0 == 23:
-                                    leaf_pa[:] = (m_rdata & 0xfffffff800000) | (i_addr & 0x7fffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:23], i_addr[23:0])
                                 elif ps3_0 == 24:
-                                    leaf_pa[:] = (m_rdata & 0xfffffff000000) | (i_addr & 0xffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:24], i_addr[24:0])
                                 elif ps3_0 == 25:
-                                    leaf_pa[:] = (m_rdata & 0xffffffe000000) | (i_addr & 0x1ffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:25], i_addr[25:0])
                                 elif ps3_0 == 26:
-                                    leaf_pa[:] = (m_rdata & 0xffffffc000000) | (i_addr & 0x3ffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:26], i_addr[26:0])
                                 elif ps3_0 == 27:
-                                    leaf_pa[:] = (m_rdata & 0xffffff8000000) | (i_addr & 0x7ffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:27], i_addr[27:0])
                                 elif ps3_0 == 28:
-                                    leaf_pa[:] = (m_rdata & 0xffffff0000000) | (i_addr & 0xfffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:28], i_addr[28:0])
                                 elif ps3_0 == 29:
-                                    leaf_pa[:] = (m_rdata & 0xfffffe0000000) | (i_addr & 0x1fffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:29], i_addr[29:0])
                                 elif ps3_0 == 30:
-                                    leaf_pa[:] = (m_rdata & 0xfffffc0000000) | (i_addr & 0x3fffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:30], i_addr[30:0])
                                 elif ps3_0 == 31:
-                                    leaf_pa[:] = (m_rdata & 0xfffff80000000) | (i_addr & 0x7fffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:31], i_addr[31:0])
                                 elif ps3_0 == 32:
-                                    leaf_pa[:] = (m_rdata & 0xfffff00000000) | (i_addr & 0xffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:32], i_addr[32:0])
                                 elif ps3_0 == 33:
-                                    leaf_pa[:] = (m_rdata & 0xffffe00000000) | (i_addr & 0x1ffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:33], i_addr[33:0])
                                 elif ps3_0 == 34:
-                                    leaf_pa[:] = (m_rdata & 0xffffc00000000) | (i_addr & 0x3ffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:34], i_addr[34:0])
                                 elif ps3_0 == 35:
-                                    leaf_pa[:] = (m_rdata & 0xffff800000000) | (i_addr & 0x7ffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:35], i_addr[35:0])
                                 elif ps3_0 == 36:
-                                    leaf_pa[:] = (m_rdata & 0xffff000000000) | (i_addr & 0xfffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:36], i_addr[36:0])
                                 elif ps3_0 == 37:
-                                    leaf_pa[:] = (m_rdata & 0xfffe000000000) | (i_addr & 0x1fffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:37], i_addr[37:0])
                                 elif ps3_0 == 38:
-                                    leaf_pa[:] = (m_rdata & 0xfffc000000000) | (i_addr & 0x3fffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:38], i_addr[38:0])
                                 elif ps3_0 == 39:
-                                    leaf_pa[:] = (m_rdata & 0xfff8000000000) | (i_addr & 0x7fffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:39], i_addr[39:0])
                                 elif ps3_0 == 40:
-                                    leaf_pa[:] = (m_rdata & 0xfff0000000000) | (i_addr & 0xffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:40], i_addr[40:0])
                                 elif ps3_0 == 41:
-                                    leaf_pa[:] = (m_rdata & 0xffe0000000000) | (i_addr & 0x1ffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:41], i_addr[41:0])
                                 elif ps3_0 == 42:
-                                    leaf_pa[:] = (m_rdata & 0xffc0000000000) | (i_addr & 0x3ffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:42], i_addr[42:0])
                                 elif ps3_0 == 43:
-                                    leaf_pa[:] = (m_rdata & 0xff80000000000) | (i_addr & 0x7ffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:43], i_addr[43:0])
                                 elif ps3_0 == 44:
-                                    leaf_pa[:] = (m_rdata & 0xff00000000000) | (i_addr & 0xfffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:44], i_addr[44:0])
                                 elif ps3_0 == 45:
-                                    leaf_pa[:] = (m_rdata & 0xfe00000000000) | (i_addr & 0x1fffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:45], i_addr[45:0])
                                 elif ps3_0 == 46:
-                                    leaf_pa[:] = (m_rdata & 0xfc00000000000) | (i_addr & 0x3fffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:46], i_addr[46:0])
                                 elif ps3_0 == 47:
-                                    leaf_pa[:] = (m_rdata & 0xf800000000000) | (i_addr & 0x7fffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:47], i_addr[47:0])
                                 elif ps3_0 == 48:
-                                    leaf_pa[:] = (m_rdata & 0xf000000000000) | (i_addr & 0xffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:48], i_addr[48:0])
                                 elif ps3_0 == 49:
-                                    leaf_pa[:] = (m_rdata & 0xe000000000000) | (i_addr & 0x1ffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:49], i_addr[49:0])
                                 elif ps3_0 == 50:
-                                    leaf_pa[:] = (m_rdata & 0xc000000000000) | (i_addr & 0x3ffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:50], i_addr[50:0])
                                 elif ps3_0 == 51:
-                                    leaf_pa[:] = (m_rdata & 0x8000000000000) | (i_addr & 0x7ffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[51], i_addr[51:0])
                                 elif ps3_0 == 52:
-                                    leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0xfffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], i_addr[52:0])
                                 elif ps3_0 == 53:
-                                    leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0x1fffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[11:], i_addr[53:0])
                                 elif ps3_0 == 54:
-                                    leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0x3fffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[10:], i_addr[54:0])
                                 elif ps3_0 == 55:
-                                    leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0x7fffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[9:], i_addr[55:0])
                                 elif ps3_0 == 56:
-                                    leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0xffffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[8:], i_addr[56:0])
                                 elif ps3_0 == 57:
-                                    leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0x1ffffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[7:], i_addr[57:0])
                                 elif ps3_0 == 58:
-                                    leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0x3ffffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[6:], i_addr[58:0])
                                 elif ps3_0 == 59:
-                                    leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0x7ffffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[5:], i_addr[59:0])
                                 elif ps3_0 == 60:
-                                    leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0xfffffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[4:], i_addr[60:0])
                                 elif ps3_0 == 61:
-                                    leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0x1fffffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[3:], i_addr[61:0])
                                 elif ps3_0 == 62:
-                                    leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0x3fffffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[2:], i_addr[62:0])
                                 elif ps3_0 == 63:
-                                    leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0x7fffffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[1:], i_addr[63:0])
                                 elif ps3_0 == 64:
-                                    leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0xffffffffffffffff)
+                                    leaf_pa[:] = concat(i_addr[64:0])
                                 else:
-                                    leaf_pa[:] = m_rdata & 0xffffffffff000
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:])
                                 o_pa.next = leaf_pa
                                 o_aux.next = 0
                                 if pending or pend_6 or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
@@ -1411,24 +1411,24 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = (m_rdata & 0xffffffffff000) + concat(i_addr[30:21], "000")
-                                ea.next = (m_rdata & 0xffffffffff000) + concat(i_addr[30:21], "000")
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[30:21], "000")
+                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[30:21], "000")
                                 st.next = S.MWAIT
                                 lvl.next = 2
                             elif m_rdata[12:9] == 1:  # next level, spec: specs/amd_iommu.vspec:222
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = (m_rdata & 0xffffffffff000) + concat(i_addr[21:12], "000")
-                                ea.next = (m_rdata & 0xffffffffff000) + concat(i_addr[21:12], "000")
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
+                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
                                 st.next = S.MWAIT
                                 lvl.next = 1
                             else:
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = (m_rdata & 0xffffffffff000) + concat(i_addr[30:21], "000")
-                                ea.next = (m_rdata & 0xffffffffff000) + concat(i_addr[30:21], "000")
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[30:21], "000")
+                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[30:21], "000")
                                 st.next = S.MWAIT
                                 lvl.next = 2
                 elif lvl == 2:  # spec: specs/amd_iommu.vspec:275 level l2
@@ -1671,113 +1671,113 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                                     ps2_0[:] = 0x15
                                 leaf_pa = intbv(0)[ADDR_WIDTH:]
                                 if ps2_0 == 12:
-                                    leaf_pa[:] = (m_rdata & 0xffffffffff000) | (i_addr & 0xfff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:12], i_addr[12:0])
                                 elif ps2_0 == 13:
-                                    leaf_pa[:] = (m_rdata & 0xfffffffffe000) | (i_addr & 0x1fff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:13], i_addr[13:0])
                                 elif ps2_0 == 14:
-                                    leaf_pa[:] = (m_rdata & 0xfffffffffc000) | (i_addr & 0x3fff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:14], i_addr[14:0])
                                 elif ps2_0 == 15:
-                                    leaf_pa[:] = (m_rdata & 0xfffffffff8000) | (i_addr & 0x7fff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:15], i_addr[15:0])
                                 elif ps2_0 == 16:
-                                    leaf_pa[:] = (m_rdata & 0xfffffffff0000) | (i_addr & 0xffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:16], i_addr[16:0])
                                 elif ps2_0 == 17:
-                                    leaf_pa[:] = (m_rdata & 0xffffffffe0000) | (i_addr & 0x1ffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:17], i_addr[17:0])
                                 elif ps2_0 == 18:
-                                    leaf_pa[:] = (m_rdata & 0xffffffffc0000) | (i_addr & 0x3ffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:18], i_addr[18:0])
                                 elif ps2_0 == 19:
-                                    leaf_pa[:] = (m_rdata & 0xffffffff80000) | (i_addr & 0x7ffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:19], i_addr[19:0])
                                 elif ps2_0 == 20:
-                                    leaf_pa[:] = (m_rdata & 0xffffffff00000) | (i_addr & 0xfffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:20], i_addr[20:0])
                                 elif ps2_0 == 21:
-                                    leaf_pa[:] = (m_rdata & 0xfffffffe00000) | (i_addr & 0x1fffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:21], i_addr[21:0])
                                 elif ps2_0 == 22:
-                                    leaf_pa[:] = (m_rdata & 0xfffffffc00000) | (i_addr & 0x3fffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:22], i_addr[22:0])
                                 elif ps2_0 == 23:
-                                    leaf_pa[:] = (m_rdata & 0xfffffff800000) | (i_addr & 0x7fffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:23], i_addr[23:0])
                                 elif ps2_0 == 24:
-                                    leaf_pa[:] = (m_rdata & 0xfffffff000000) | (i_addr & 0xffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:24], i_addr[24:0])
                                 elif ps2_0 == 25:
-                                    leaf_pa[:] = (m_rdata & 0xffffffe000000) | (i_addr & 0x1ffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:25], i_addr[25:0])
                                 elif ps2_0 == 26:
-                                    leaf_pa[:] = (m_rdata & 0xffffffc000000) | (i_addr & 0x3ffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:26], i_addr[26:0])
                                 elif ps2_0 == 27:
-                                    leaf_pa[:] = (m_rdata & 0xffffff8000000) | (i_addr & 0x7ffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:27], i_addr[27:0])
                                 elif ps2_0 == 28:
-                                    leaf_pa[:] = (m_rdata & 0xffffff0000000) | (i_addr & 0xfffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:28], i_addr[28:0])
                                 elif ps2_0 == 29:
-                                    leaf_pa[:] = (m_rdata & 0xfffffe0000000) | (i_addr & 0x1fffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:29], i_addr[29:0])
                                 elif ps2_0 == 30:
-                                    leaf_pa[:] = (m_rdata & 0xfffffc0000000) | (i_addr & 0x3fffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:30], i_addr[30:0])
                                 elif ps2_0 == 31:
-                                    leaf_pa[:] = (m_rdata & 0xfffff80000000) | (i_addr & 0x7fffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:31], i_addr[31:0])
                                 elif ps2_0 == 32:
-                                    leaf_pa[:] = (m_rdata & 0xfffff00000000) | (i_addr & 0xffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:32], i_addr[32:0])
                                 elif ps2_0 == 33:
-                                    leaf_pa[:] = (m_rdata & 0xffffe00000000) | (i_addr & 0x1ffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:33], i_addr[33:0])
                                 elif ps2_0 == 34:
-                                    leaf_pa[:] = (m_rdata & 0xffffc00000000) | (i_addr & 0x3ffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:34], i_addr[34:0])
                                 elif ps2_0 == 35:
-                                    leaf_pa[:] = (m_rdata & 0xffff800000000) | (i_addr & 0x7ffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:35], i_addr[35:0])
                                 elif ps2_0 == 36:
-                                    leaf_pa[:] = (m_rdata & 0xffff000000000) | (i_addr & 0xfffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:36], i_addr[36:0])
                                 elif ps2_0 == 37:
-                                    leaf_pa[:] = (m_rdata & 0xfffe000000000) | (i_addr & 0x1fffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:37], i_addr[37:0])
                                 elif ps2_0 == 38:
-                                    leaf_pa[:] = (m_rdata & 0xfffc000000000) | (i_addr & 0x3fffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:38], i_addr[38:0])
                                 elif ps2_0 == 39:
-                                    leaf_pa[:] = (m_rdata & 0xfff8000000000) | (i_addr & 0x7fffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:39], i_addr[39:0])
                                 elif ps2_0 == 40:
-                                    leaf_pa[:] = (m_rdata & 0xfff0000000000) | (i_addr & 0xffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:40], i_addr[40:0])
                                 elif ps2_0 == 41:
-                                    leaf_pa[:] = (m_rdata & 0xffe0000000000) | (i_addr & 0x1ffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:41], i_addr[41:0])
                                 elif ps2_0 == 42:
-                                    leaf_pa[:] = (m_rdata & 0xffc0000000000) | (i_addr & 0x3ffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:42], i_addr[42:0])
                                 elif ps2_0 == 43:
-                                    leaf_pa[:] = (m_rdata & 0xff80000000000) | (i_addr & 0x7ffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:43], i_addr[43:0])
                                 elif ps2_0 == 44:
-                                    leaf_pa[:] = (m_rdata & 0xff00000000000) | (i_addr & 0xfffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:44], i_addr[44:0])
                                 elif ps2_0 == 45:
-                                    leaf_pa[:] = (m_rdata & 0xfe00000000000) | (i_addr & 0x1fffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:45], i_addr[45:0])
                                 elif ps2_0 == 46:
-                                    leaf_pa[:] = (m_rdata & 0xfc00000000000) | (i_addr & 0x3fffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:46], i_addr[46:0])
                                 elif ps2_0 == 47:
-                                    leaf_pa[:] = (m_rdata & 0xf800000000000) | (i_addr & 0x7fffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:47], i_addr[47:0])
                                 elif ps2_0 == 48:
-                                    leaf_pa[:] = (m_rdata & 0xf000000000000) | (i_addr & 0xffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:48], i_addr[48:0])
                                 elif ps2_0 == 49:
-                                    leaf_pa[:] = (m_rdata & 0xe000000000000) | (i_addr & 0x1ffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:49], i_addr[49:0])
                                 elif ps2_0 == 50:
-                                    leaf_pa[:] = (m_rdata & 0xc000000000000) | (i_addr & 0x3ffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:50], i_addr[50:0])
                                 elif ps2_0 == 51:
-                                    leaf_pa[:] = (m_rdata & 0x8000000000000) | (i_addr & 0x7ffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[51], i_addr[51:0])
                                 elif ps2_0 == 52:
-                                    leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0xfffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[12:], i_addr[52:0])
                                 elif ps2_0 == 53:
-                                    leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0x1fffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[11:], i_addr[53:0])
                                 elif ps2_0 == 54:
-                                    leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0x3fffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[10:], i_addr[54:0])
                                 elif ps2_0 == 55:
-                                    leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0x7fffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[9:], i_addr[55:0])
                                 elif ps2_0 == 56:
-                                    leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0xffffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[8:], i_addr[56:0])
                                 elif ps2_0 == 57:
-                                    leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0x1ffffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[7:], i_addr[57:0])
                                 elif ps2_0 == 58:
-                                    leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0x3ffffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[6:], i_addr[58:0])
                                 elif ps2_0 == 59:
-                                    leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0x7ffffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[5:], i_addr[59:0])
                                 elif ps2_0 == 60:
-                                    leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0xfffffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[4:], i_addr[60:0])
                                 elif ps2_0 == 61:
-                                    leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0x1fffffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[3:], i_addr[61:0])
                                 elif ps2_0 == 62:
-                                    leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0x3fffffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[2:], i_addr[62:0])
                                 elif ps2_0 == 63:
-                                    leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0x7fffffffffffffff)
+                                    leaf_pa[:] = concat(intbv(0)[1:], i_addr[63:0])
                                 elif ps2_0 == 64:
-                                    leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0xffffffffffffffff)
+                                    leaf_pa[:] = concat(i_addr[64:0])
                                 else:
-                                    leaf_pa[:] = m_rdata & 0xffffffffff000
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:])
                                 o_pa.next = leaf_pa
                                 o_aux.next = 0
                                 if pending or pend_6 or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
@@ -1813,16 +1813,16 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = (m_rdata & 0xffffffffff000) + concat(i_addr[21:12], "000")
-                                ea.next = (m_rdata & 0xffffffffff000) + concat(i_addr[21:12], "000")
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
+                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
                                 st.next = S.MWAIT
                                 lvl.next = 1
                             else:
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = (m_rdata & 0xffffffffff000) + concat(i_addr[21:12], "000")
-                                ea.next = (m_rdata & 0xffffffffff000) + concat(i_addr[21:12], "000")
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
+                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
                                 st.next = S.MWAIT
                                 lvl.next = 1
                 elif lvl == 1:  # spec: specs/amd_iommu.vspec:289 level l1
@@ -2064,113 +2064,113 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                                 ps1_0[:] = 0xc
                             leaf_pa = intbv(0)[ADDR_WIDTH:]
                             if ps1_0 == 12:
-                                leaf_pa[:] = (m_rdata & 0xffffffffff000) | (i_addr & 0xfff)
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:12], i_addr[12:0])
                             elif ps1_0 == 13:
-                                leaf_pa[:] = (m_rdata & 0xfffffffffe000) | (i_addr & 0x1fff)
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:13], i_addr[13:0])
                             elif ps1_0 == 14:
-                                leaf_pa[:] = (m_rdata & 0xfffffffffc000) | (i_addr & 0x3fff)
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:14], i_addr[14:0])
                             elif ps1_0 == 15:
-                                leaf_pa[:] = (m_rdata & 0xfffffffff8000) | (i_addr & 0x7fff)
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:15], i_addr[15:0])
                             elif ps1_0 == 16:
-                                leaf_pa[:] = (m_rdata & 0xfffffffff0000) | (i_addr & 0xffff)
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:16], i_addr[16:0])
                             elif ps1_0 == 17:
-                                leaf_pa[:] = (m_rdata & 0xffffffffe0000) | (i_addr & 0x1ffff)
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:17], i_addr[17:0])
                             elif ps1_0 == 18:
-                                leaf_pa[:] = (m_rdata & 0xffffffffc0000) | (i_addr & 0x3ffff)
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:18], i_addr[18:0])
                             elif ps1_0 == 19:
-                                leaf_pa[:] = (m_rdata & 0xffffffff80000) | (i_addr & 0x7ffff)
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:19], i_addr[19:0])
                             elif ps1_0 == 20:
-                                leaf_pa[:] = (m_rdata & 0xffffffff00000) | (i_addr & 0xfffff)
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:20], i_addr[20:0])
                             elif ps1_0 == 21:
-                                leaf_pa[:] = (m_rdata & 0xfffffffe00000) | (i_addr & 0x1fffff)
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:21], i_addr[21:0])
                             elif ps1_0 == 22:
-                                leaf_pa[:] = (m_rdata & 0xfffffffc00000) | (i_addr & 0x3fffff)
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:22], i_addr[22:0])
                             elif ps1_0 == 23:
-                                leaf_pa[:] = (m_rdata & 0xfffffff800000) | (i_addr & 0x7fffff)
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:23], i_addr[23:0])
                             elif ps1_0 == 24:
-                                leaf_pa[:] = (m_rdata & 0xfffffff000000) | (i_addr & 0xffffff)
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:24], i_addr[24:0])
                             elif ps1_0 == 25:
-                                leaf_pa[:] = (m_rdata & 0xffffffe000000) | (i_addr & 0x1ffffff)
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:25], i_addr[25:0])
                             elif ps1_0 == 26:
-                                leaf_pa[:] = (m_rdata & 0xffffffc000000) | (i_addr & 0x3ffffff)
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:26], i_addr[26:0])
                             elif ps1_0 == 27:
-                                leaf_pa[:] = (m_rdata & 0xffffff8000000) | (i_addr & 0x7ffffff)
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:27], i_addr[27:0])
                             elif ps1_0 == 28:
-                                leaf_pa[:] = (m_rdata & 0xffffff0000000) | (i_addr & 0xfffffff)
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:28], i_addr[28:0])
                             elif ps1_0 == 29:
-                                leaf_pa[:] = (m_rdata & 0xfffffe0000000) | (i_addr & 0x1fffffff)
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:29], i_addr[29:0])
                             elif ps1_0 == 30:
-                                leaf_pa[:] = (m_rdata & 0xfffffc0000000) | (i_addr & 0x3fffffff)
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:30], i_addr[30:0])
                             elif ps1_0 == 31:
-                                leaf_pa[:] = (m_rdata & 0xfffff80000000) | (i_addr & 0x7fffffff)
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:31], i_addr[31:0])
                             elif ps1_0 == 32:
-                                leaf_pa[:] = (m_rdata & 0xfffff00000000) | (i_addr & 0xffffffff)
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:32], i_addr[32:0])
                             elif ps1_0 == 33:
-                                leaf_pa[:] = (m_rdata & 0xffffe00000000) | (i_addr & 0x1ffffffff)
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:33], i_addr[33:0])
                             elif ps1_0 == 34:
-                                leaf_pa[:] = (m_rdata & 0xffffc00000000) | (i_addr & 0x3ffffffff)
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:34], i_addr[34:0])
                             elif ps1_0 == 35:
-                                leaf_pa[:] = (m_rdata & 0xffff800000000) | (i_addr & 0x7ffffffff)
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:35], i_addr[35:0])
                             elif ps1_0 == 36:
-                                leaf_pa[:] = (m_rdata & 0xffff000000000) | (i_addr & 0xfffffffff)
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:36], i_addr[36:0])
                             elif ps1_0 == 37:
-                                leaf_pa[:] = (m_rdata & 0xfffe000000000) | (i_addr & 0x1fffffffff)
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:37], i_addr[37:0])
                             elif ps1_0 == 38:
-                                leaf_pa[:] = (m_rdata & 0xfffc000000000) | (i_addr & 0x3fffffffff)
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:38], i_addr[38:0])
                             elif ps1_0 == 39:
-                                leaf_pa[:] = (m_rdata & 0xfff8000000000) | (i_addr & 0x7fffffffff)
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:39], i_addr[39:0])
                             elif ps1_0 == 40:
-                                leaf_pa[:] = (m_rdata & 0xfff0000000000) | (i_addr & 0xffffffffff)
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:40], i_addr[40:0])
                             elif ps1_0 == 41:
-                                leaf_pa[:] = (m_rdata & 0xffe0000000000) | (i_addr & 0x1ffffffffff)
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:41], i_addr[41:0])
                             elif ps1_0 == 42:
-                                leaf_pa[:] = (m_rdata & 0xffc0000000000) | (i_addr & 0x3ffffffffff)
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:42], i_addr[42:0])
                             elif ps1_0 == 43:
-                                leaf_pa[:] = (m_rdata & 0xff80000000000) | (i_addr & 0x7ffffffffff)
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:43], i_addr[43:0])
                             elif ps1_0 == 44:
-                                leaf_pa[:] = (m_rdata & 0xff00000000000) | (i_addr & 0xfffffffffff)
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:44], i_addr[44:0])
                             elif ps1_0 == 45:
-                                leaf_pa[:] = (m_rdata & 0xfe00000000000) | (i_addr & 0x1fffffffffff)
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:45], i_addr[45:0])
                             elif ps1_0 == 46:
-                                leaf_pa[:] = (m_rdata & 0xfc00000000000) | (i_addr & 0x3fffffffffff)
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:46], i_addr[46:0])
                             elif ps1_0 == 47:
-                                leaf_pa[:] = (m_rdata & 0xf800000000000) | (i_addr & 0x7fffffffffff)
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:47], i_addr[47:0])
                             elif ps1_0 == 48:
-                                leaf_pa[:] = (m_rdata & 0xf000000000000) | (i_addr & 0xffffffffffff)
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:48], i_addr[48:0])
                             elif ps1_0 == 49:
-                                leaf_pa[:] = (m_rdata & 0xe000000000000) | (i_addr & 0x1ffffffffffff)
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:49], i_addr[49:0])
                             elif ps1_0 == 50:
-                                leaf_pa[:] = (m_rdata & 0xc000000000000) | (i_addr & 0x3ffffffffffff)
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:50], i_addr[50:0])
                             elif ps1_0 == 51:
-                                leaf_pa[:] = (m_rdata & 0x8000000000000) | (i_addr & 0x7ffffffffffff)
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[51], i_addr[51:0])
                             elif ps1_0 == 52:
-                                leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0xfffffffffffff)
+                                leaf_pa[:] = concat(intbv(0)[12:], i_addr[52:0])
                             elif ps1_0 == 53:
-                                leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0x1fffffffffffff)
+                                leaf_pa[:] = concat(intbv(0)[11:], i_addr[53:0])
                             elif ps1_0 == 54:
-                                leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0x3fffffffffffff)
+                                leaf_pa[:] = concat(intbv(0)[10:], i_addr[54:0])
                             elif ps1_0 == 55:
-                                leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0x7fffffffffffff)
+                                leaf_pa[:] = concat(intbv(0)[9:], i_addr[55:0])
                             elif ps1_0 == 56:
-                                leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0xffffffffffffff)
+                                leaf_pa[:] = concat(intbv(0)[8:], i_addr[56:0])
                             elif ps1_0 == 57:
-                                leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0x1ffffffffffffff)
+                                leaf_pa[:] = concat(intbv(0)[7:], i_addr[57:0])
                             elif ps1_0 == 58:
-                                leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0x3ffffffffffffff)
+                                leaf_pa[:] = concat(intbv(0)[6:], i_addr[58:0])
                             elif ps1_0 == 59:
-                                leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0x7ffffffffffffff)
+                                leaf_pa[:] = concat(intbv(0)[5:], i_addr[59:0])
                             elif ps1_0 == 60:
-                                leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0xfffffffffffffff)
+                                leaf_pa[:] = concat(intbv(0)[4:], i_addr[60:0])
                             elif ps1_0 == 61:
-                                leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0x1fffffffffffffff)
+                                leaf_pa[:] = concat(intbv(0)[3:], i_addr[61:0])
                             elif ps1_0 == 62:
-                                leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0x3fffffffffffffff)
+                                leaf_pa[:] = concat(intbv(0)[2:], i_addr[62:0])
                             elif ps1_0 == 63:
-                                leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0x7fffffffffffffff)
+                                leaf_pa[:] = concat(intbv(0)[1:], i_addr[63:0])
                             elif ps1_0 == 64:
-                                leaf_pa[:] = (m_rdata & 0x0) | (i_addr & 0xffffffffffffffff)
+                                leaf_pa[:] = concat(i_addr[64:0])
                             else:
-                                leaf_pa[:] = m_rdata & 0xffffffffff000
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:])
                             o_pa.next = leaf_pa
                             o_aux.next = 0
                             if pending or pend_6 or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:

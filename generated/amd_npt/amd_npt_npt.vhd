@@ -271,8 +271,8 @@ begin
                                 m_valid <= '1';
                                 m_we <= '0';
                                 m_size <= to_unsigned(3, 3);
-                                m_addr <= ((m_rdata and unsigned'("0000000000000000111111111111111111111111111111111111000000000000")) + unsigned'(x_addr(48-1 downto 39) & unsigned'("000")));
-                                walker_host0_ea <= ((m_rdata and unsigned'("0000000000000000111111111111111111111111111111111111000000000000")) + unsigned'(x_addr(48-1 downto 39) & unsigned'("000")));
+                                m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(x_addr(48-1 downto 39) & unsigned'("000")));
+                                walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(x_addr(48-1 downto 39) & unsigned'("000")));
                                 walker_host0_st <= MWAIT;
                                 walker_host0_lvl <= to_unsigned(4, 3);
                             end if;
@@ -302,8 +302,8 @@ begin
                                 m_valid <= '1';
                                 m_we <= '0';
                                 m_size <= to_unsigned(3, 3);
-                                m_addr <= ((m_rdata and unsigned'("0000000000000000111111111111111111111111111111111111000000000000")) + unsigned'(x_addr(39-1 downto 30) & unsigned'("000")));
-                                walker_host0_ea <= ((m_rdata and unsigned'("0000000000000000111111111111111111111111111111111111000000000000")) + unsigned'(x_addr(39-1 downto 30) & unsigned'("000")));
+                                m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(x_addr(39-1 downto 30) & unsigned'("000")));
+                                walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(x_addr(39-1 downto 30) & unsigned'("000")));
                                 walker_host0_st <= MWAIT;
                                 walker_host0_lvl <= to_unsigned(3, 3);
                             end if;
@@ -366,7 +366,7 @@ begin
                                             pending := '1';
                                         end if;
                                         x_level <= to_unsigned(3, 3);
-                                        x_pa <= ((m_rdata and unsigned'("0000000000000000111111111111111111000000000000000000000000000000")) or (x_addr and to_unsigned(1073741823, 64)));
+                                        x_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & x_addr(30-1 downto 0));
                                         x_aux <= to_unsigned(0, 3);
                                         if (bool(pending) or bool(walker_host0_pend_5) or bool(walker_host0_pend_4) or bool(walker_host0_pend_3) or bool(walker_host0_pend_2) or bool(walker_host0_pend_1)) then
                                             walker_host0_st <= ADREQ;
@@ -375,7 +375,7 @@ begin
                                                 m_valid <= '1';
                                                 m_we <= '0';
                                                 m_size <= to_unsigned(3, 3);
-                                                m_addr <= ((m_rdata and unsigned'("0000000000000000111111111111111111000000000000000000000000000000")) or (x_addr and to_unsigned(1073741823, 64)));
+                                                m_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & x_addr(30-1 downto 0));
                                                 walker_host0_st <= PREAD;
                                             else
                                                 x_status <= to_unsigned(0, 8);
@@ -411,8 +411,8 @@ begin
                                     m_valid <= '1';
                                     m_we <= '0';
                                     m_size <= to_unsigned(3, 3);
-                                    m_addr <= ((m_rdata and unsigned'("0000000000000000111111111111111111111111111111111111000000000000")) + unsigned'(x_addr(30-1 downto 21) & unsigned'("000")));
-                                    walker_host0_ea <= ((m_rdata and unsigned'("0000000000000000111111111111111111111111111111111111000000000000")) + unsigned'(x_addr(30-1 downto 21) & unsigned'("000")));
+                                    m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(x_addr(30-1 downto 21) & unsigned'("000")));
+                                    walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(x_addr(30-1 downto 21) & unsigned'("000")));
                                     walker_host0_st <= MWAIT;
                                     walker_host0_lvl <= to_unsigned(2, 3);
                                 end if;
@@ -476,7 +476,7 @@ begin
                                             pending := '1';
                                         end if;
                                         x_level <= to_unsigned(2, 3);
-                                        x_pa <= ((m_rdata and unsigned'("0000000000000000111111111111111111111111111000000000000000000000")) or (x_addr and to_unsigned(2097151, 64)));
+                                        x_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & x_addr(21-1 downto 0));
                                         x_aux <= to_unsigned(0, 3);
                                         if (bool(pending) or bool(walker_host0_pend_5) or bool(walker_host0_pend_4) or bool(walker_host0_pend_3) or bool(walker_host0_pend_2) or bool(walker_host0_pend_1)) then
                                             walker_host0_st <= ADREQ;
@@ -485,7 +485,7 @@ begin
                                                 m_valid <= '1';
                                                 m_we <= '0';
                                                 m_size <= to_unsigned(3, 3);
-                                                m_addr <= ((m_rdata and unsigned'("0000000000000000111111111111111111111111111000000000000000000000")) or (x_addr and to_unsigned(2097151, 64)));
+                                                m_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & x_addr(21-1 downto 0));
                                                 walker_host0_st <= PREAD;
                                             else
                                                 x_status <= to_unsigned(0, 8);
@@ -521,8 +521,8 @@ begin
                                     m_valid <= '1';
                                     m_we <= '0';
                                     m_size <= to_unsigned(3, 3);
-                                    m_addr <= ((m_rdata and unsigned'("0000000000000000111111111111111111111111111111111111000000000000")) + unsigned'(x_addr(21-1 downto 12) & unsigned'("000")));
-                                    walker_host0_ea <= ((m_rdata and unsigned'("0000000000000000111111111111111111111111111111111111000000000000")) + unsigned'(x_addr(21-1 downto 12) & unsigned'("000")));
+                                    m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(x_addr(21-1 downto 12) & unsigned'("000")));
+                                    walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(x_addr(21-1 downto 12) & unsigned'("000")));
                                     walker_host0_st <= MWAIT;
                                     walker_host0_lvl <= to_unsigned(1, 3);
                                 end if;
@@ -585,7 +585,7 @@ begin
                                         pending := '1';
                                     end if;
                                     x_level <= to_unsigned(1, 3);
-                                    x_pa <= ((m_rdata and unsigned'("0000000000000000111111111111111111111111111111111111000000000000")) or (x_addr and to_unsigned(4095, 64)));
+                                    x_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & x_addr(12-1 downto 0));
                                     x_aux <= to_unsigned(0, 3);
                                     if (bool(pending) or bool(walker_host0_pend_5) or bool(walker_host0_pend_4) or bool(walker_host0_pend_3) or bool(walker_host0_pend_2) or bool(walker_host0_pend_1)) then
                                         walker_host0_st <= ADREQ;
@@ -594,7 +594,7 @@ begin
                                             m_valid <= '1';
                                             m_we <= '0';
                                             m_size <= to_unsigned(3, 3);
-                                            m_addr <= ((m_rdata and unsigned'("0000000000000000111111111111111111111111111111111111000000000000")) or (x_addr and to_unsigned(4095, 64)));
+                                            m_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & x_addr(12-1 downto 0));
                                             walker_host0_st <= PREAD;
                                         else
                                             x_status <= to_unsigned(0, 8);
@@ -842,7 +842,7 @@ begin
                                     end if;
                                     x_valid <= '1';
                                     x_pwrite <= '0';
-                                    x_addr <= ((x_rdata and unsigned'("0000000000000000111111111111111111111111111111111111000000000000")) + unsigned'(i_addr(48-1 downto 39) & unsigned'("000")));
+                                    x_addr <= (unsigned'(to_unsigned(0, 16) & x_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(i_addr(48-1 downto 39) & unsigned'("000")));
                                     x_on_table <= '1';
                                     hk_write <= '1';
                                     hk_user <= '1';
@@ -876,7 +876,7 @@ begin
                                     end if;
                                     x_valid <= '1';
                                     x_pwrite <= '0';
-                                    x_addr <= ((x_rdata and unsigned'("0000000000000000111111111111111111111111111111111111000000000000")) + unsigned'(i_addr(39-1 downto 30) & unsigned'("000")));
+                                    x_addr <= (unsigned'(to_unsigned(0, 16) & x_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(i_addr(39-1 downto 30) & unsigned'("000")));
                                     x_on_table <= '1';
                                     hk_write <= '1';
                                     hk_user <= '1';
@@ -946,7 +946,7 @@ begin
                                             o_level <= to_unsigned(3, 3);
                                             x_valid <= '1';
                                             x_pwrite <= '0';
-                                            x_addr <= ((x_rdata and unsigned'("0000000000000000111111111111111111000000000000000000000000000000")) or (i_addr and to_unsigned(1073741823, 64)));
+                                            x_addr <= unsigned'(to_unsigned(0, 16) & x_rdata(48-1 downto 30) & i_addr(30-1 downto 0));
                                             x_on_table <= '0';
                                             hk_write <= k_write;
                                             hk_user <= '1';
@@ -980,7 +980,7 @@ begin
                                         end if;
                                         x_valid <= '1';
                                         x_pwrite <= '0';
-                                        x_addr <= ((x_rdata and unsigned'("0000000000000000111111111111111111111111111111111111000000000000")) + unsigned'(i_addr(30-1 downto 21) & unsigned'("000")));
+                                        x_addr <= (unsigned'(to_unsigned(0, 16) & x_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(i_addr(30-1 downto 21) & unsigned'("000")));
                                         x_on_table <= '1';
                                         hk_write <= '1';
                                         hk_user <= '1';
@@ -1051,7 +1051,7 @@ begin
                                             o_level <= to_unsigned(2, 3);
                                             x_valid <= '1';
                                             x_pwrite <= '0';
-                                            x_addr <= ((x_rdata and unsigned'("0000000000000000111111111111111111111111111000000000000000000000")) or (i_addr and to_unsigned(2097151, 64)));
+                                            x_addr <= unsigned'(to_unsigned(0, 16) & x_rdata(48-1 downto 21) & i_addr(21-1 downto 0));
                                             x_on_table <= '0';
                                             hk_write <= k_write;
                                             hk_user <= '1';
@@ -1085,7 +1085,7 @@ begin
                                         end if;
                                         x_valid <= '1';
                                         x_pwrite <= '0';
-                                        x_addr <= ((x_rdata and unsigned'("0000000000000000111111111111111111111111111111111111000000000000")) + unsigned'(i_addr(21-1 downto 12) & unsigned'("000")));
+                                        x_addr <= (unsigned'(to_unsigned(0, 16) & x_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(i_addr(21-1 downto 12) & unsigned'("000")));
                                         x_on_table <= '1';
                                         hk_write <= '1';
                                         hk_user <= '1';
@@ -1155,7 +1155,7 @@ begin
                                         o_level <= to_unsigned(1, 3);
                                         x_valid <= '1';
                                         x_pwrite <= '0';
-                                        x_addr <= ((x_rdata and unsigned'("0000000000000000111111111111111111111111111111111111000000000000")) or (i_addr and to_unsigned(4095, 64)));
+                                        x_addr <= unsigned'(to_unsigned(0, 16) & x_rdata(48-1 downto 12) & i_addr(12-1 downto 0));
                                         x_on_table <= '0';
                                         hk_write <= k_write;
                                         hk_user <= '1';

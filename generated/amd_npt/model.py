@@ -125,8 +125,8 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                         m_valid.next = True
                         m_we.next = False
                         m_size.next = 3
-                        m_addr.next = (m_rdata & 0xfffffffff000) + concat(i_addr[48:39], "000")
-                        ea.next = (m_rdata & 0xfffffffff000) + concat(i_addr[48:39], "000")
+                        m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[48:39], "000")
+                        ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[48:39], "000")
                         st.next = S.MWAIT
                         lvl.next = 4
                 elif lvl == 4:  # spec: specs/x86_64_paging.vspec:239 level pml4
@@ -155,8 +155,8 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                         m_valid.next = True
                         m_we.next = False
                         m_size.next = 3
-                        m_addr.next = (m_rdata & 0xfffffffff000) + concat(i_addr[39:30], "000")
-                        ea.next = (m_rdata & 0xfffffffff000) + concat(i_addr[39:30], "000")
+                        m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[39:30], "000")
+                        ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[39:30], "000")
                         st.next = S.MWAIT
                         lvl.next = 3
                 elif lvl == 3:  # spec: specs/x86_64_paging.vspec:243 level pdpt
@@ -216,7 +216,7 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                                     pend_3.next = True
                                     pending = True
                                 o_level.next = 3
-                                o_pa.next = ((m_rdata & 0xffffc0000000) | (i_addr & 0x3fffffff))
+                                o_pa.next = concat(intbv(0)[16:], m_rdata[48:30], i_addr[30:0])
                                 o_aux.next = 0
                                 if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
                                     st.next = S.ADREQ
@@ -225,7 +225,7 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                                         m_valid.next = True
                                         m_we.next = False
                                         m_size.next = 3
-                                        m_addr.next = ((m_rdata & 0xffffc0000000) | (i_addr & 0x3fffffff))
+                                        m_addr.next = concat(intbv(0)[16:], m_rdata[48:30], i_addr[30:0])
                                         st.next = S.PREAD
                                     else:
                                         o_status.next = 0
@@ -257,8 +257,8 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
-                            m_addr.next = (m_rdata & 0xfffffffff000) + concat(i_addr[30:21], "000")
-                            ea.next = (m_rdata & 0xfffffffff000) + concat(i_addr[30:21], "000")
+                            m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[30:21], "000")
+                            ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[30:21], "000")
                             st.next = S.MWAIT
                             lvl.next = 2
                 elif lvl == 2:  # spec: specs/x86_64_paging.vspec:248 level pd
@@ -318,7 +318,7 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                                     pend_2.next = True
                                     pending = True
                                 o_level.next = 2
-                                o_pa.next = ((m_rdata & 0xffffffe00000) | (i_addr & 0x1fffff))
+                                o_pa.next = concat(intbv(0)[16:], m_rdata[48:21], i_addr[21:0])
                                 o_aux.next = 0
                                 if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
                                     st.next = S.ADREQ
@@ -327,7 +327,7 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                                         m_valid.next = True
                                         m_we.next = False
                                         m_size.next = 3
-                                        m_addr.next = ((m_rdata & 0xffffffe00000) | (i_addr & 0x1fffff))
+                                        m_addr.next = concat(intbv(0)[16:], m_rdata[48:21], i_addr[21:0])
                                         st.next = S.PREAD
                                     else:
                                         o_status.next = 0
@@ -359,8 +359,8 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
-                            m_addr.next = (m_rdata & 0xfffffffff000) + concat(i_addr[21:12], "000")
-                            ea.next = (m_rdata & 0xfffffffff000) + concat(i_addr[21:12], "000")
+                            m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
+                            ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
                             st.next = S.MWAIT
                             lvl.next = 1
                 elif lvl == 1:  # spec: specs/x86_64_paging.vspec:253 level pt
@@ -419,7 +419,7 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                                 pend_1.next = True
                                 pending = True
                             o_level.next = 1
-                            o_pa.next = ((m_rdata & 0xfffffffff000) | (i_addr & 0xfff))
+                            o_pa.next = concat(intbv(0)[16:], m_rdata[48:12], i_addr[12:0])
                             o_aux.next = 0
                             if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
                                 st.next = S.ADREQ
@@ -428,7 +428,7 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                                     m_valid.next = True
                                     m_we.next = False
                                     m_size.next = 3
-                                    m_addr.next = ((m_rdata & 0xfffffffff000) | (i_addr & 0xfff))
+                                    m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], i_addr[12:0])
                                     st.next = S.PREAD
                                 else:
                                     o_status.next = 0
@@ -636,7 +636,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                             # pointer ADDR of pml5e, spec: specs/x86_64_paging.vspec:60
                             x_valid.next = True
                             x_pwrite.next = False
-                            x_addr.next = (x_rdata & 0xfffffffff000) + concat(i_addr[48:39], "000")
+                            x_addr.next = concat(intbv(0)[16:], x_rdata[48:12], intbv(0)[12:]) + concat(i_addr[48:39], "000")
                             x_on_table.next = True
                             hk_write.next = True
                             hk_user.next = True
@@ -669,7 +669,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                             # pointer ADDR of pml4e, spec: specs/x86_64_paging.vspec:69
                             x_valid.next = True
                             x_pwrite.next = False
-                            x_addr.next = (x_rdata & 0xfffffffff000) + concat(i_addr[39:30], "000")
+                            x_addr.next = concat(intbv(0)[16:], x_rdata[48:12], intbv(0)[12:]) + concat(i_addr[39:30], "000")
                             x_on_table.next = True
                             hk_write.next = True
                             hk_user.next = True
@@ -736,7 +736,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                     o_level.next = 3
                                     x_valid.next = True
                                     x_pwrite.next = False
-                                    x_addr.next = ((x_rdata & 0xffffc0000000) | (i_addr & 0x3fffffff))
+                                    x_addr.next = concat(intbv(0)[16:], x_rdata[48:30], i_addr[30:0])
                                     x_on_table.next = False
                                     hk_write.next = k_write
                                     hk_user.next = True
@@ -768,7 +768,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 # pointer ADDR of pdpte, spec: specs/x86_64_paging.vspec:79
                                 x_valid.next = True
                                 x_pwrite.next = False
-                                x_addr.next = (x_rdata & 0xfffffffff000) + concat(i_addr[30:21], "000")
+                                x_addr.next = concat(intbv(0)[16:], x_rdata[48:12], intbv(0)[12:]) + concat(i_addr[30:21], "000")
                                 x_on_table.next = True
                                 hk_write.next = True
                                 hk_user.next = True
@@ -835,7 +835,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                     o_level.next = 2
                                     x_valid.next = True
                                     x_pwrite.next = False
-                                    x_addr.next = ((x_rdata & 0xffffffe00000) | (i_addr & 0x1fffff))
+                                    x_addr.next = concat(intbv(0)[16:], x_rdata[48:21], i_addr[21:0])
                                     x_on_table.next = False
                                     hk_write.next = k_write
                                     hk_user.next = True
@@ -867,7 +867,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 # pointer ADDR of pde, spec: specs/x86_64_paging.vspec:99
                                 x_valid.next = True
                                 x_pwrite.next = False
-                                x_addr.next = (x_rdata & 0xfffffffff000) + concat(i_addr[21:12], "000")
+                                x_addr.next = concat(intbv(0)[16:], x_rdata[48:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
                                 x_on_table.next = True
                                 hk_write.next = True
                                 hk_user.next = True
@@ -933,7 +933,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 o_level.next = 1
                                 x_valid.next = True
                                 x_pwrite.next = False
-                                x_addr.next = ((x_rdata & 0xfffffffff000) | (i_addr & 0xfff))
+                                x_addr.next = concat(intbv(0)[16:], x_rdata[48:12], i_addr[12:0])
                                 x_on_table.next = False
                                 hk_write.next = k_write
                                 hk_user.next = True

@@ -313,8 +313,8 @@ always @(posedge clk) begin: walker_host0_fsm
                                 m_valid <= 1'b1;
                                 m_we <= 1'b0;
                                 m_size <= 3;
-                                m_addr <= ((m_rdata & 49'hfffffffff000) + {x_addr[48-1:39], 3'b000});
-                                walker_host0_ea <= ((m_rdata & 49'hfffffffff000) + {x_addr[48-1:39], 3'b000});
+                                m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {x_addr[48-1:39], 3'b000});
+                                walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {x_addr[48-1:39], 3'b000});
                                 walker_host0_st <= 3'b001;
                                 walker_host0_lvl <= 4;
                             end
@@ -359,8 +359,8 @@ always @(posedge clk) begin: walker_host0_fsm
                                 m_valid <= 1'b1;
                                 m_we <= 1'b0;
                                 m_size <= 3;
-                                m_addr <= ((m_rdata & 49'hfffffffff000) + {x_addr[39-1:30], 3'b000});
-                                walker_host0_ea <= ((m_rdata & 49'hfffffffff000) + {x_addr[39-1:30], 3'b000});
+                                m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {x_addr[39-1:30], 3'b000});
+                                walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {x_addr[39-1:30], 3'b000});
                                 walker_host0_st <= 3'b001;
                                 walker_host0_lvl <= 3;
                             end
@@ -430,7 +430,7 @@ always @(posedge clk) begin: walker_host0_fsm
                                             pending = 1'b1;
                                         end
                                         x_level <= 3;
-                                        x_pa <= ((m_rdata & 49'hffffc0000000) | (x_addr & 1073741823));
+                                        x_pa <= {16'h0, m_rdata[48-1:30], x_addr[30-1:0]};
                                         x_aux <= 0;
                                         if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
                                             walker_host0_st <= 3'b011;
@@ -440,14 +440,14 @@ always @(posedge clk) begin: walker_host0_fsm
                                                 m_valid <= 1'b1;
                                                 m_we <= 1'b0;
                                                 m_size <= 3;
-                                                m_addr <= ((m_rdata & 49'hffffc0000000) | (x_addr & 1073741823));
+                                                m_addr <= {16'h0, m_rdata[48-1:30], x_addr[30-1:0]};
                                                 walker_host0_st <= 3'b101;
                                             end
                                             else if (x_update) begin
                                                 m_valid <= 1'b1;
                                                 m_we <= 1'b1;
                                                 m_size <= 3;
-                                                m_addr <= ((m_rdata & 49'hffffc0000000) | (x_addr & 1073741823));
+                                                m_addr <= {16'h0, m_rdata[48-1:30], x_addr[30-1:0]};
                                                 m_wdata <= x_wdata;
                                                 walker_host0_st <= 3'b110;
                                             end
@@ -500,8 +500,8 @@ always @(posedge clk) begin: walker_host0_fsm
                                     m_valid <= 1'b1;
                                     m_we <= 1'b0;
                                     m_size <= 3;
-                                    m_addr <= ((m_rdata & 49'hfffffffff000) + {x_addr[30-1:21], 3'b000});
-                                    walker_host0_ea <= ((m_rdata & 49'hfffffffff000) + {x_addr[30-1:21], 3'b000});
+                                    m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {x_addr[30-1:21], 3'b000});
+                                    walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {x_addr[30-1:21], 3'b000});
                                     walker_host0_st <= 3'b001;
                                     walker_host0_lvl <= 2;
                                 end
@@ -572,7 +572,7 @@ always @(posedge clk) begin: walker_host0_fsm
                                             pending = 1'b1;
                                         end
                                         x_level <= 2;
-                                        x_pa <= ((m_rdata & 49'hffffffe00000) | (x_addr & 2097151));
+                                        x_pa <= {16'h0, m_rdata[48-1:21], x_addr[21-1:0]};
                                         x_aux <= 0;
                                         if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
                                             walker_host0_st <= 3'b011;
@@ -582,14 +582,14 @@ always @(posedge clk) begin: walker_host0_fsm
                                                 m_valid <= 1'b1;
                                                 m_we <= 1'b0;
                                                 m_size <= 3;
-                                                m_addr <= ((m_rdata & 49'hffffffe00000) | (x_addr & 2097151));
+                                                m_addr <= {16'h0, m_rdata[48-1:21], x_addr[21-1:0]};
                                                 walker_host0_st <= 3'b101;
                                             end
                                             else if (x_update) begin
                                                 m_valid <= 1'b1;
                                                 m_we <= 1'b1;
                                                 m_size <= 3;
-                                                m_addr <= ((m_rdata & 49'hffffffe00000) | (x_addr & 2097151));
+                                                m_addr <= {16'h0, m_rdata[48-1:21], x_addr[21-1:0]};
                                                 m_wdata <= x_wdata;
                                                 walker_host0_st <= 3'b110;
                                             end
@@ -642,8 +642,8 @@ always @(posedge clk) begin: walker_host0_fsm
                                     m_valid <= 1'b1;
                                     m_we <= 1'b0;
                                     m_size <= 3;
-                                    m_addr <= ((m_rdata & 49'hfffffffff000) + {x_addr[21-1:12], 3'b000});
-                                    walker_host0_ea <= ((m_rdata & 49'hfffffffff000) + {x_addr[21-1:12], 3'b000});
+                                    m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {x_addr[21-1:12], 3'b000});
+                                    walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {x_addr[21-1:12], 3'b000});
                                     walker_host0_st <= 3'b001;
                                     walker_host0_lvl <= 1;
                                 end
@@ -713,7 +713,7 @@ always @(posedge clk) begin: walker_host0_fsm
                                         pending = 1'b1;
                                     end
                                     x_level <= 1;
-                                    x_pa <= ((m_rdata & 49'hfffffffff000) | (x_addr & 4095));
+                                    x_pa <= {16'h0, m_rdata[48-1:12], x_addr[12-1:0]};
                                     x_aux <= 0;
                                     if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
                                         walker_host0_st <= 3'b011;
@@ -723,14 +723,14 @@ always @(posedge clk) begin: walker_host0_fsm
                                             m_valid <= 1'b1;
                                             m_we <= 1'b0;
                                             m_size <= 3;
-                                            m_addr <= ((m_rdata & 49'hfffffffff000) | (x_addr & 4095));
+                                            m_addr <= {16'h0, m_rdata[48-1:12], x_addr[12-1:0]};
                                             walker_host0_st <= 3'b101;
                                         end
                                         else if (x_update) begin
                                             m_valid <= 1'b1;
                                             m_we <= 1'b1;
                                             m_size <= 3;
-                                            m_addr <= ((m_rdata & 49'hfffffffff000) | (x_addr & 4095));
+                                            m_addr <= {16'h0, m_rdata[48-1:12], x_addr[12-1:0]};
                                             m_wdata <= x_wdata;
                                             walker_host0_st <= 3'b110;
                                         end
@@ -1023,7 +1023,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                                     end
                                     x_valid <= 1'b1;
                                     x_pwrite <= 1'b0;
-                                    x_addr <= ((x_rdata & 49'hfffffffff000) + {i_addr[48-1:39], 3'b000});
+                                    x_addr <= ({16'h0, x_rdata[48-1:12], 12'h0} + {i_addr[48-1:39], 3'b000});
                                     x_on_table <= 1'b1;
                                     x_update <= 1'b0;
                                     hk_read <= 1'b1;
@@ -1062,7 +1062,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                                     end
                                     x_valid <= 1'b1;
                                     x_pwrite <= 1'b0;
-                                    x_addr <= ((x_rdata & 49'hfffffffff000) + {i_addr[39-1:30], 3'b000});
+                                    x_addr <= ({16'h0, x_rdata[48-1:12], 12'h0} + {i_addr[39-1:30], 3'b000});
                                     x_on_table <= 1'b1;
                                     x_update <= 1'b0;
                                     hk_read <= 1'b1;
@@ -1144,7 +1144,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                                             o_level <= 3;
                                             x_valid <= 1'b1;
                                             x_pwrite <= 1'b0;
-                                            x_addr <= ((x_rdata & 49'hffffc0000000) | (i_addr & 1073741823));
+                                            x_addr <= {16'h0, x_rdata[48-1:30], i_addr[30-1:0]};
                                             x_on_table <= 1'b0;
                                             x_update <= 1'b0;
                                             hk_read <= ((!k_write) && (!k_fetch));
@@ -1183,7 +1183,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                                         end
                                         x_valid <= 1'b1;
                                         x_pwrite <= 1'b0;
-                                        x_addr <= ((x_rdata & 49'hfffffffff000) + {i_addr[30-1:21], 3'b000});
+                                        x_addr <= ({16'h0, x_rdata[48-1:12], 12'h0} + {i_addr[30-1:21], 3'b000});
                                         x_on_table <= 1'b1;
                                         x_update <= 1'b0;
                                         hk_read <= 1'b1;
@@ -1266,7 +1266,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                                             o_level <= 2;
                                             x_valid <= 1'b1;
                                             x_pwrite <= 1'b0;
-                                            x_addr <= ((x_rdata & 49'hffffffe00000) | (i_addr & 2097151));
+                                            x_addr <= {16'h0, x_rdata[48-1:21], i_addr[21-1:0]};
                                             x_on_table <= 1'b0;
                                             x_update <= 1'b0;
                                             hk_read <= ((!k_write) && (!k_fetch));
@@ -1305,7 +1305,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                                         end
                                         x_valid <= 1'b1;
                                         x_pwrite <= 1'b0;
-                                        x_addr <= ((x_rdata & 49'hfffffffff000) + {i_addr[21-1:12], 3'b000});
+                                        x_addr <= ({16'h0, x_rdata[48-1:12], 12'h0} + {i_addr[21-1:12], 3'b000});
                                         x_on_table <= 1'b1;
                                         x_update <= 1'b0;
                                         hk_read <= 1'b1;
@@ -1387,7 +1387,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                                         o_level <= 1;
                                         x_valid <= 1'b1;
                                         x_pwrite <= 1'b0;
-                                        x_addr <= ((x_rdata & 49'hfffffffff000) | (i_addr & 4095));
+                                        x_addr <= {16'h0, x_rdata[48-1:12], i_addr[12-1:0]};
                                         x_on_table <= 1'b0;
                                         x_update <= 1'b0;
                                         hk_read <= ((!k_write) && (!k_fetch));

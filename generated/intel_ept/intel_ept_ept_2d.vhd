@@ -283,8 +283,8 @@ begin
                                 m_valid <= '1';
                                 m_we <= '0';
                                 m_size <= to_unsigned(3, 3);
-                                m_addr <= ((m_rdata and unsigned'("0000000000000000111111111111111111111111111111111111000000000000")) + unsigned'(x_addr(48-1 downto 39) & unsigned'("000")));
-                                walker_host0_ea <= ((m_rdata and unsigned'("0000000000000000111111111111111111111111111111111111000000000000")) + unsigned'(x_addr(48-1 downto 39) & unsigned'("000")));
+                                m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(x_addr(48-1 downto 39) & unsigned'("000")));
+                                walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(x_addr(48-1 downto 39) & unsigned'("000")));
                                 walker_host0_st <= MWAIT;
                                 walker_host0_lvl <= to_unsigned(4, 3);
                             end if;
@@ -324,8 +324,8 @@ begin
                                 m_valid <= '1';
                                 m_we <= '0';
                                 m_size <= to_unsigned(3, 3);
-                                m_addr <= ((m_rdata and unsigned'("0000000000000000111111111111111111111111111111111111000000000000")) + unsigned'(x_addr(39-1 downto 30) & unsigned'("000")));
-                                walker_host0_ea <= ((m_rdata and unsigned'("0000000000000000111111111111111111111111111111111111000000000000")) + unsigned'(x_addr(39-1 downto 30) & unsigned'("000")));
+                                m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(x_addr(39-1 downto 30) & unsigned'("000")));
+                                walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(x_addr(39-1 downto 30) & unsigned'("000")));
                                 walker_host0_st <= MWAIT;
                                 walker_host0_lvl <= to_unsigned(3, 3);
                             end if;
@@ -386,7 +386,7 @@ begin
                                             pending := '1';
                                         end if;
                                         x_level <= to_unsigned(3, 3);
-                                        x_pa <= ((m_rdata and unsigned'("0000000000000000111111111111111111000000000000000000000000000000")) or (x_addr and to_unsigned(1073741823, 64)));
+                                        x_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & x_addr(30-1 downto 0));
                                         x_aux <= to_unsigned(0, 3);
                                         if (bool(pending) or bool(walker_host0_pend_5) or bool(walker_host0_pend_4) or bool(walker_host0_pend_3) or bool(walker_host0_pend_2) or bool(walker_host0_pend_1)) then
                                             walker_host0_st <= ADREQ;
@@ -395,13 +395,13 @@ begin
                                                 m_valid <= '1';
                                                 m_we <= '0';
                                                 m_size <= to_unsigned(3, 3);
-                                                m_addr <= ((m_rdata and unsigned'("0000000000000000111111111111111111000000000000000000000000000000")) or (x_addr and to_unsigned(1073741823, 64)));
+                                                m_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & x_addr(30-1 downto 0));
                                                 walker_host0_st <= PREAD;
                                             elsif bool(x_update) then
                                                 m_valid <= '1';
                                                 m_we <= '1';
                                                 m_size <= to_unsigned(3, 3);
-                                                m_addr <= ((m_rdata and unsigned'("0000000000000000111111111111111111000000000000000000000000000000")) or (x_addr and to_unsigned(1073741823, 64)));
+                                                m_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & x_addr(30-1 downto 0));
                                                 m_wdata <= x_wdata;
                                                 walker_host0_st <= PWRITE;
                                             else
@@ -448,8 +448,8 @@ begin
                                     m_valid <= '1';
                                     m_we <= '0';
                                     m_size <= to_unsigned(3, 3);
-                                    m_addr <= ((m_rdata and unsigned'("0000000000000000111111111111111111111111111111111111000000000000")) + unsigned'(x_addr(30-1 downto 21) & unsigned'("000")));
-                                    walker_host0_ea <= ((m_rdata and unsigned'("0000000000000000111111111111111111111111111111111111000000000000")) + unsigned'(x_addr(30-1 downto 21) & unsigned'("000")));
+                                    m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(x_addr(30-1 downto 21) & unsigned'("000")));
+                                    walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(x_addr(30-1 downto 21) & unsigned'("000")));
                                     walker_host0_st <= MWAIT;
                                     walker_host0_lvl <= to_unsigned(2, 3);
                                 end if;
@@ -511,7 +511,7 @@ begin
                                             pending := '1';
                                         end if;
                                         x_level <= to_unsigned(2, 3);
-                                        x_pa <= ((m_rdata and unsigned'("0000000000000000111111111111111111111111111000000000000000000000")) or (x_addr and to_unsigned(2097151, 64)));
+                                        x_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & x_addr(21-1 downto 0));
                                         x_aux <= to_unsigned(0, 3);
                                         if (bool(pending) or bool(walker_host0_pend_5) or bool(walker_host0_pend_4) or bool(walker_host0_pend_3) or bool(walker_host0_pend_2) or bool(walker_host0_pend_1)) then
                                             walker_host0_st <= ADREQ;
@@ -520,13 +520,13 @@ begin
                                                 m_valid <= '1';
                                                 m_we <= '0';
                                                 m_size <= to_unsigned(3, 3);
-                                                m_addr <= ((m_rdata and unsigned'("0000000000000000111111111111111111111111111000000000000000000000")) or (x_addr and to_unsigned(2097151, 64)));
+                                                m_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & x_addr(21-1 downto 0));
                                                 walker_host0_st <= PREAD;
                                             elsif bool(x_update) then
                                                 m_valid <= '1';
                                                 m_we <= '1';
                                                 m_size <= to_unsigned(3, 3);
-                                                m_addr <= ((m_rdata and unsigned'("0000000000000000111111111111111111111111111000000000000000000000")) or (x_addr and to_unsigned(2097151, 64)));
+                                                m_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & x_addr(21-1 downto 0));
                                                 m_wdata <= x_wdata;
                                                 walker_host0_st <= PWRITE;
                                             else
@@ -573,8 +573,8 @@ begin
                                     m_valid <= '1';
                                     m_we <= '0';
                                     m_size <= to_unsigned(3, 3);
-                                    m_addr <= ((m_rdata and unsigned'("0000000000000000111111111111111111111111111111111111000000000000")) + unsigned'(x_addr(21-1 downto 12) & unsigned'("000")));
-                                    walker_host0_ea <= ((m_rdata and unsigned'("0000000000000000111111111111111111111111111111111111000000000000")) + unsigned'(x_addr(21-1 downto 12) & unsigned'("000")));
+                                    m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(x_addr(21-1 downto 12) & unsigned'("000")));
+                                    walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(x_addr(21-1 downto 12) & unsigned'("000")));
                                     walker_host0_st <= MWAIT;
                                     walker_host0_lvl <= to_unsigned(1, 3);
                                 end if;
@@ -635,7 +635,7 @@ begin
                                         pending := '1';
                                     end if;
                                     x_level <= to_unsigned(1, 3);
-                                    x_pa <= ((m_rdata and unsigned'("0000000000000000111111111111111111111111111111111111000000000000")) or (x_addr and to_unsigned(4095, 64)));
+                                    x_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & x_addr(12-1 downto 0));
                                     x_aux <= to_unsigned(0, 3);
                                     if (bool(pending) or bool(walker_host0_pend_5) or bool(walker_host0_pend_4) or bool(walker_host0_pend_3) or bool(walker_host0_pend_2) or bool(walker_host0_pend_1)) then
                                         walker_host0_st <= ADREQ;
@@ -644,13 +644,13 @@ begin
                                             m_valid <= '1';
                                             m_we <= '0';
                                             m_size <= to_unsigned(3, 3);
-                                            m_addr <= ((m_rdata and unsigned'("0000000000000000111111111111111111111111111111111111000000000000")) or (x_addr and to_unsigned(4095, 64)));
+                                            m_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & x_addr(12-1 downto 0));
                                             walker_host0_st <= PREAD;
                                         elsif bool(x_update) then
                                             m_valid <= '1';
                                             m_we <= '1';
                                             m_size <= to_unsigned(3, 3);
-                                            m_addr <= ((m_rdata and unsigned'("0000000000000000111111111111111111111111111111111111000000000000")) or (x_addr and to_unsigned(4095, 64)));
+                                            m_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & x_addr(12-1 downto 0));
                                             m_wdata <= x_wdata;
                                             walker_host0_st <= PWRITE;
                                         else
@@ -922,7 +922,7 @@ begin
                                     end if;
                                     x_valid <= '1';
                                     x_pwrite <= '0';
-                                    x_addr <= ((x_rdata and unsigned'("0000000000000000111111111111111111111111111111111111000000000000")) + unsigned'(i_addr(48-1 downto 39) & unsigned'("000")));
+                                    x_addr <= (unsigned'(to_unsigned(0, 16) & x_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(i_addr(48-1 downto 39) & unsigned'("000")));
                                     x_on_table <= '1';
                                     x_update <= '0';
                                     hk_read <= '1';
@@ -958,7 +958,7 @@ begin
                                     end if;
                                     x_valid <= '1';
                                     x_pwrite <= '0';
-                                    x_addr <= ((x_rdata and unsigned'("0000000000000000111111111111111111111111111111111111000000000000")) + unsigned'(i_addr(39-1 downto 30) & unsigned'("000")));
+                                    x_addr <= (unsigned'(to_unsigned(0, 16) & x_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(i_addr(39-1 downto 30) & unsigned'("000")));
                                     x_on_table <= '1';
                                     x_update <= '0';
                                     hk_read <= '1';
@@ -1030,7 +1030,7 @@ begin
                                             o_level <= to_unsigned(3, 3);
                                             x_valid <= '1';
                                             x_pwrite <= '0';
-                                            x_addr <= ((x_rdata and unsigned'("0000000000000000111111111111111111000000000000000000000000000000")) or (i_addr and to_unsigned(1073741823, 64)));
+                                            x_addr <= unsigned'(to_unsigned(0, 16) & x_rdata(48-1 downto 30) & i_addr(30-1 downto 0));
                                             x_on_table <= '0';
                                             x_update <= '0';
                                             hk_read <= stdl((not bool(k_write)) and (not bool(k_fetch)));
@@ -1066,7 +1066,7 @@ begin
                                         end if;
                                         x_valid <= '1';
                                         x_pwrite <= '0';
-                                        x_addr <= ((x_rdata and unsigned'("0000000000000000111111111111111111111111111111111111000000000000")) + unsigned'(i_addr(30-1 downto 21) & unsigned'("000")));
+                                        x_addr <= (unsigned'(to_unsigned(0, 16) & x_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(i_addr(30-1 downto 21) & unsigned'("000")));
                                         x_on_table <= '1';
                                         x_update <= '0';
                                         hk_read <= '1';
@@ -1139,7 +1139,7 @@ begin
                                             o_level <= to_unsigned(2, 3);
                                             x_valid <= '1';
                                             x_pwrite <= '0';
-                                            x_addr <= ((x_rdata and unsigned'("0000000000000000111111111111111111111111111000000000000000000000")) or (i_addr and to_unsigned(2097151, 64)));
+                                            x_addr <= unsigned'(to_unsigned(0, 16) & x_rdata(48-1 downto 21) & i_addr(21-1 downto 0));
                                             x_on_table <= '0';
                                             x_update <= '0';
                                             hk_read <= stdl((not bool(k_write)) and (not bool(k_fetch)));
@@ -1175,7 +1175,7 @@ begin
                                         end if;
                                         x_valid <= '1';
                                         x_pwrite <= '0';
-                                        x_addr <= ((x_rdata and unsigned'("0000000000000000111111111111111111111111111111111111000000000000")) + unsigned'(i_addr(21-1 downto 12) & unsigned'("000")));
+                                        x_addr <= (unsigned'(to_unsigned(0, 16) & x_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(i_addr(21-1 downto 12) & unsigned'("000")));
                                         x_on_table <= '1';
                                         x_update <= '0';
                                         hk_read <= '1';
@@ -1247,7 +1247,7 @@ begin
                                         o_level <= to_unsigned(1, 3);
                                         x_valid <= '1';
                                         x_pwrite <= '0';
-                                        x_addr <= ((x_rdata and unsigned'("0000000000000000111111111111111111111111111111111111000000000000")) or (i_addr and to_unsigned(4095, 64)));
+                                        x_addr <= unsigned'(to_unsigned(0, 16) & x_rdata(48-1 downto 12) & i_addr(12-1 downto 0));
                                         x_on_table <= '0';
                                         x_update <= '0';
                                         hk_read <= stdl((not bool(k_write)) and (not bool(k_fetch)));

@@ -138,8 +138,8 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                         m_valid.next = True
                         m_we.next = False
                         m_size.next = 3
-                        m_addr.next = (m_rdata & 0xfffffffff000) + concat(i_addr[48:39], "000")
-                        ea.next = (m_rdata & 0xfffffffff000) + concat(i_addr[48:39], "000")
+                        m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[48:39], "000")
+                        ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[48:39], "000")
                         st.next = S.MWAIT
                         lvl.next = 4
                 elif lvl == 4:  # spec: specs/intel_ept.vspec:132 level pml4
@@ -178,8 +178,8 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                         m_valid.next = True
                         m_we.next = False
                         m_size.next = 3
-                        m_addr.next = (m_rdata & 0xfffffffff000) + concat(i_addr[39:30], "000")
-                        ea.next = (m_rdata & 0xfffffffff000) + concat(i_addr[39:30], "000")
+                        m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[39:30], "000")
+                        ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[39:30], "000")
                         st.next = S.MWAIT
                         lvl.next = 3
                 elif lvl == 3:  # spec: specs/intel_ept.vspec:136 level pdpt
@@ -237,7 +237,7 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                                     pend_3.next = True
                                     pending = True
                                 o_level.next = 3
-                                o_pa.next = ((m_rdata & 0xffffc0000000) | (i_addr & 0x3fffffff))
+                                o_pa.next = concat(intbv(0)[16:], m_rdata[48:30], i_addr[30:0])
                                 o_aux.next = 0
                                 if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
                                     st.next = S.ADREQ
@@ -246,13 +246,13 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                                         m_valid.next = True
                                         m_we.next = False
                                         m_size.next = 3
-                                        m_addr.next = ((m_rdata & 0xffffc0000000) | (i_addr & 0x3fffffff))
+                                        m_addr.next = concat(intbv(0)[16:], m_rdata[48:30], i_addr[30:0])
                                         st.next = S.PREAD
                                     elif x_update:
                                         m_valid.next = True
                                         m_we.next = True
                                         m_size.next = 3
-                                        m_addr.next = ((m_rdata & 0xffffc0000000) | (i_addr & 0x3fffffff))
+                                        m_addr.next = concat(intbv(0)[16:], m_rdata[48:30], i_addr[30:0])
                                         m_wdata.next = x_wdata
                                         st.next = S.PWRITE
                                     else:
@@ -295,8 +295,8 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
-                            m_addr.next = (m_rdata & 0xfffffffff000) + concat(i_addr[30:21], "000")
-                            ea.next = (m_rdata & 0xfffffffff000) + concat(i_addr[30:21], "000")
+                            m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[30:21], "000")
+                            ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[30:21], "000")
                             st.next = S.MWAIT
                             lvl.next = 2
                 elif lvl == 2:  # spec: specs/intel_ept.vspec:141 level pd
@@ -354,7 +354,7 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                                     pend_2.next = True
                                     pending = True
                                 o_level.next = 2
-                                o_pa.next = ((m_rdata & 0xffffffe00000) | (i_addr & 0x1fffff))
+                                o_pa.next = concat(intbv(0)[16:], m_rdata[48:21], i_addr[21:0])
                                 o_aux.next = 0
                                 if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
                                     st.next = S.ADREQ
@@ -363,13 +363,13 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                                         m_valid.next = True
                                         m_we.next = False
                                         m_size.next = 3
-                                        m_addr.next = ((m_rdata & 0xffffffe00000) | (i_addr & 0x1fffff))
+                                        m_addr.next = concat(intbv(0)[16:], m_rdata[48:21], i_addr[21:0])
                                         st.next = S.PREAD
                                     elif x_update:
                                         m_valid.next = True
                                         m_we.next = True
                                         m_size.next = 3
-                                        m_addr.next = ((m_rdata & 0xffffffe00000) | (i_addr & 0x1fffff))
+                                        m_addr.next = concat(intbv(0)[16:], m_rdata[48:21], i_addr[21:0])
                                         m_wdata.next = x_wdata
                                         st.next = S.PWRITE
                                     else:
@@ -412,8 +412,8 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
-                            m_addr.next = (m_rdata & 0xfffffffff000) + concat(i_addr[21:12], "000")
-                            ea.next = (m_rdata & 0xfffffffff000) + concat(i_addr[21:12], "000")
+                            m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
+                            ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
                             st.next = S.MWAIT
                             lvl.next = 1
                 elif lvl == 1:  # spec: specs/intel_ept.vspec:146 level pt
@@ -470,7 +470,7 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                                 pend_1.next = True
                                 pending = True
                             o_level.next = 1
-                            o_pa.next = ((m_rdata & 0xfffffffff000) | (i_addr & 0xfff))
+                            o_pa.next = concat(intbv(0)[16:], m_rdata[48:12], i_addr[12:0])
                             o_aux.next = 0
                             if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
                                 st.next = S.ADREQ
@@ -479,13 +479,13 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                                     m_valid.next = True
                                     m_we.next = False
                                     m_size.next = 3
-                                    m_addr.next = ((m_rdata & 0xfffffffff000) | (i_addr & 0xfff))
+                                    m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], i_addr[12:0])
                                     st.next = S.PREAD
                                 elif x_update:
                                     m_valid.next = True
                                     m_we.next = True
                                     m_size.next = 3
-                                    m_addr.next = ((m_rdata & 0xfffffffff000) | (i_addr & 0xfff))
+                                    m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], i_addr[12:0])
                                     m_wdata.next = x_wdata
                                     st.next = S.PWRITE
                                 else:
@@ -711,7 +711,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                             # pointer ADDR of pml5e, spec: specs/x86_64_paging.vspec:60
                             x_valid.next = True
                             x_pwrite.next = False
-                            x_addr.next = (x_rdata & 0xfffffffff000) + concat(i_addr[48:39], "000")
+                            x_addr.next = concat(intbv(0)[16:], x_rdata[48:12], intbv(0)[12:]) + concat(i_addr[48:39], "000")
                             x_on_table.next = True
                             x_update.next = False
                             hk_read.next = True
@@ -746,7 +746,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                             # pointer ADDR of pml4e, spec: specs/x86_64_paging.vspec:69
                             x_valid.next = True
                             x_pwrite.next = False
-                            x_addr.next = (x_rdata & 0xfffffffff000) + concat(i_addr[39:30], "000")
+                            x_addr.next = concat(intbv(0)[16:], x_rdata[48:12], intbv(0)[12:]) + concat(i_addr[39:30], "000")
                             x_on_table.next = True
                             x_update.next = False
                             hk_read.next = True
@@ -815,7 +815,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                     o_level.next = 3
                                     x_valid.next = True
                                     x_pwrite.next = False
-                                    x_addr.next = ((x_rdata & 0xffffc0000000) | (i_addr & 0x3fffffff))
+                                    x_addr.next = concat(intbv(0)[16:], x_rdata[48:30], i_addr[30:0])
                                     x_on_table.next = False
                                     x_update.next = False
                                     hk_read.next = ((not k_write) and (not k_fetch))
@@ -849,7 +849,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 # pointer ADDR of pdpte, spec: specs/x86_64_paging.vspec:79
                                 x_valid.next = True
                                 x_pwrite.next = False
-                                x_addr.next = (x_rdata & 0xfffffffff000) + concat(i_addr[30:21], "000")
+                                x_addr.next = concat(intbv(0)[16:], x_rdata[48:12], intbv(0)[12:]) + concat(i_addr[30:21], "000")
                                 x_on_table.next = True
                                 x_update.next = False
                                 hk_read.next = True
@@ -918,7 +918,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                     o_level.next = 2
                                     x_valid.next = True
                                     x_pwrite.next = False
-                                    x_addr.next = ((x_rdata & 0xffffffe00000) | (i_addr & 0x1fffff))
+                                    x_addr.next = concat(intbv(0)[16:], x_rdata[48:21], i_addr[21:0])
                                     x_on_table.next = False
                                     x_update.next = False
                                     hk_read.next = ((not k_write) and (not k_fetch))
@@ -952,7 +952,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 # pointer ADDR of pde, spec: specs/x86_64_paging.vspec:99
                                 x_valid.next = True
                                 x_pwrite.next = False
-                                x_addr.next = (x_rdata & 0xfffffffff000) + concat(i_addr[21:12], "000")
+                                x_addr.next = concat(intbv(0)[16:], x_rdata[48:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
                                 x_on_table.next = True
                                 x_update.next = False
                                 hk_read.next = True
@@ -1020,7 +1020,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 o_level.next = 1
                                 x_valid.next = True
                                 x_pwrite.next = False
-                                x_addr.next = ((x_rdata & 0xfffffffff000) | (i_addr & 0xfff))
+                                x_addr.next = concat(intbv(0)[16:], x_rdata[48:12], i_addr[12:0])
                                 x_on_table.next = False
                                 x_update.next = False
                                 hk_read.next = ((not k_write) and (not k_fetch))

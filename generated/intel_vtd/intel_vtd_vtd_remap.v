@@ -2630,8 +2630,8 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
                                 unit_sl_m_valid <= 1'b1;
                                 unit_sl_m_we <= 1'b0;
                                 unit_sl_m_size <= 3;
-                                unit_sl_m_addr <= ((m_rdata & 49'hfffffffff000) + {unit_sl_i_addr[48-1:39], 3'b000});
-                                walker_unit_sl0_ea <= ((m_rdata & 49'hfffffffff000) + {unit_sl_i_addr[48-1:39], 3'b000});
+                                unit_sl_m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {unit_sl_i_addr[48-1:39], 3'b000});
+                                walker_unit_sl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {unit_sl_i_addr[48-1:39], 3'b000});
                                 walker_unit_sl0_st <= 3'b001;
                                 walker_unit_sl0_lvl <= 4;
                             end
@@ -2656,8 +2656,8 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
                                 unit_sl_m_valid <= 1'b1;
                                 unit_sl_m_we <= 1'b0;
                                 unit_sl_m_size <= 3;
-                                unit_sl_m_addr <= ((m_rdata & 49'hfffffffff000) + {unit_sl_i_addr[39-1:30], 3'b000});
-                                walker_unit_sl0_ea <= ((m_rdata & 49'hfffffffff000) + {unit_sl_i_addr[39-1:30], 3'b000});
+                                unit_sl_m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {unit_sl_i_addr[39-1:30], 3'b000});
+                                walker_unit_sl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {unit_sl_i_addr[39-1:30], 3'b000});
                                 walker_unit_sl0_st <= 3'b001;
                                 walker_unit_sl0_lvl <= 3;
                             end
@@ -2682,7 +2682,7 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
                                 else begin
                                     if (1'b1) begin
                                         unit_sl_o_level <= 3;
-                                        unit_sl_o_pa <= ((m_rdata & 49'hffffc0000000) | (unit_sl_i_addr & 1073741823));
+                                        unit_sl_o_pa <= {16'h0, m_rdata[48-1:30], unit_sl_i_addr[30-1:0]};
                                         unit_sl_o_aux <= 0;
                                         if ((pending || walker_unit_sl0_pend_5 || walker_unit_sl0_pend_4 || walker_unit_sl0_pend_3 || walker_unit_sl0_pend_2 || walker_unit_sl0_pend_1)) begin
                                             walker_unit_sl0_st <= 3'b011;
@@ -2715,8 +2715,8 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
                                     unit_sl_m_valid <= 1'b1;
                                     unit_sl_m_we <= 1'b0;
                                     unit_sl_m_size <= 3;
-                                    unit_sl_m_addr <= ((m_rdata & 49'hfffffffff000) + {unit_sl_i_addr[30-1:21], 3'b000});
-                                    walker_unit_sl0_ea <= ((m_rdata & 49'hfffffffff000) + {unit_sl_i_addr[30-1:21], 3'b000});
+                                    unit_sl_m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {unit_sl_i_addr[30-1:21], 3'b000});
+                                    walker_unit_sl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {unit_sl_i_addr[30-1:21], 3'b000});
                                     walker_unit_sl0_st <= 3'b001;
                                     walker_unit_sl0_lvl <= 2;
                                 end
@@ -2742,7 +2742,7 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
                                 else begin
                                     if (1'b1) begin
                                         unit_sl_o_level <= 2;
-                                        unit_sl_o_pa <= ((m_rdata & 49'hffffffe00000) | (unit_sl_i_addr & 2097151));
+                                        unit_sl_o_pa <= {16'h0, m_rdata[48-1:21], unit_sl_i_addr[21-1:0]};
                                         unit_sl_o_aux <= 0;
                                         if ((pending || walker_unit_sl0_pend_5 || walker_unit_sl0_pend_4 || walker_unit_sl0_pend_3 || walker_unit_sl0_pend_2 || walker_unit_sl0_pend_1)) begin
                                             walker_unit_sl0_st <= 3'b011;
@@ -2775,8 +2775,8 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
                                     unit_sl_m_valid <= 1'b1;
                                     unit_sl_m_we <= 1'b0;
                                     unit_sl_m_size <= 3;
-                                    unit_sl_m_addr <= ((m_rdata & 49'hfffffffff000) + {unit_sl_i_addr[21-1:12], 3'b000});
-                                    walker_unit_sl0_ea <= ((m_rdata & 49'hfffffffff000) + {unit_sl_i_addr[21-1:12], 3'b000});
+                                    unit_sl_m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {unit_sl_i_addr[21-1:12], 3'b000});
+                                    walker_unit_sl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {unit_sl_i_addr[21-1:12], 3'b000});
                                     walker_unit_sl0_st <= 3'b001;
                                     walker_unit_sl0_lvl <= 1;
                                 end
@@ -2801,7 +2801,7 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
                             else begin
                                 if (1'b1) begin
                                     unit_sl_o_level <= 1;
-                                    unit_sl_o_pa <= ((m_rdata & 49'hfffffffff000) | (unit_sl_i_addr & 4095));
+                                    unit_sl_o_pa <= {16'h0, m_rdata[48-1:12], unit_sl_i_addr[12-1:0]};
                                     unit_sl_o_aux <= 0;
                                     if ((pending || walker_unit_sl0_pend_5 || walker_unit_sl0_pend_4 || walker_unit_sl0_pend_3 || walker_unit_sl0_pend_2 || walker_unit_sl0_pend_1)) begin
                                         walker_unit_sl0_st <= 3'b011;

@@ -2527,8 +2527,8 @@ begin
                                 unit_sl_m_valid <= '1';
                                 unit_sl_m_we <= '0';
                                 unit_sl_m_size <= to_unsigned(3, 3);
-                                unit_sl_m_addr <= ((m_rdata and unsigned'("0000000000000000111111111111111111111111111111111111000000000000")) + unsigned'(unit_sl_i_addr(48-1 downto 39) & unsigned'("000")));
-                                walker_unit_sl0_ea <= ((m_rdata and unsigned'("0000000000000000111111111111111111111111111111111111000000000000")) + unsigned'(unit_sl_i_addr(48-1 downto 39) & unsigned'("000")));
+                                unit_sl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_sl_i_addr(48-1 downto 39) & unsigned'("000")));
+                                walker_unit_sl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_sl_i_addr(48-1 downto 39) & unsigned'("000")));
                                 walker_unit_sl0_st <= MWAIT;
                                 walker_unit_sl0_lvl <= to_unsigned(4, 3);
                             end if;
@@ -2549,8 +2549,8 @@ begin
                                 unit_sl_m_valid <= '1';
                                 unit_sl_m_we <= '0';
                                 unit_sl_m_size <= to_unsigned(3, 3);
-                                unit_sl_m_addr <= ((m_rdata and unsigned'("0000000000000000111111111111111111111111111111111111000000000000")) + unsigned'(unit_sl_i_addr(39-1 downto 30) & unsigned'("000")));
-                                walker_unit_sl0_ea <= ((m_rdata and unsigned'("0000000000000000111111111111111111111111111111111111000000000000")) + unsigned'(unit_sl_i_addr(39-1 downto 30) & unsigned'("000")));
+                                unit_sl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_sl_i_addr(39-1 downto 30) & unsigned'("000")));
+                                walker_unit_sl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_sl_i_addr(39-1 downto 30) & unsigned'("000")));
                                 walker_unit_sl0_st <= MWAIT;
                                 walker_unit_sl0_lvl <= to_unsigned(3, 3);
                             end if;
@@ -2571,7 +2571,7 @@ begin
                                 else
                                     if True then
                                         unit_sl_o_level <= to_unsigned(3, 3);
-                                        unit_sl_o_pa <= ((m_rdata and unsigned'("0000000000000000111111111111111111000000000000000000000000000000")) or (unit_sl_i_addr and to_unsigned(1073741823, 64)));
+                                        unit_sl_o_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & unit_sl_i_addr(30-1 downto 0));
                                         unit_sl_o_aux <= to_unsigned(0, 3);
                                         if (bool(pending) or bool(walker_unit_sl0_pend_5) or bool(walker_unit_sl0_pend_4) or bool(walker_unit_sl0_pend_3) or bool(walker_unit_sl0_pend_2) or bool(walker_unit_sl0_pend_1)) then
                                             walker_unit_sl0_st <= ADREQ;
@@ -2599,8 +2599,8 @@ begin
                                     unit_sl_m_valid <= '1';
                                     unit_sl_m_we <= '0';
                                     unit_sl_m_size <= to_unsigned(3, 3);
-                                    unit_sl_m_addr <= ((m_rdata and unsigned'("0000000000000000111111111111111111111111111111111111000000000000")) + unsigned'(unit_sl_i_addr(30-1 downto 21) & unsigned'("000")));
-                                    walker_unit_sl0_ea <= ((m_rdata and unsigned'("0000000000000000111111111111111111111111111111111111000000000000")) + unsigned'(unit_sl_i_addr(30-1 downto 21) & unsigned'("000")));
+                                    unit_sl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_sl_i_addr(30-1 downto 21) & unsigned'("000")));
+                                    walker_unit_sl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_sl_i_addr(30-1 downto 21) & unsigned'("000")));
                                     walker_unit_sl0_st <= MWAIT;
                                     walker_unit_sl0_lvl <= to_unsigned(2, 3);
                                 end if;
@@ -2622,7 +2622,7 @@ begin
                                 else
                                     if True then
                                         unit_sl_o_level <= to_unsigned(2, 3);
-                                        unit_sl_o_pa <= ((m_rdata and unsigned'("0000000000000000111111111111111111111111111000000000000000000000")) or (unit_sl_i_addr and to_unsigned(2097151, 64)));
+                                        unit_sl_o_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & unit_sl_i_addr(21-1 downto 0));
                                         unit_sl_o_aux <= to_unsigned(0, 3);
                                         if (bool(pending) or bool(walker_unit_sl0_pend_5) or bool(walker_unit_sl0_pend_4) or bool(walker_unit_sl0_pend_3) or bool(walker_unit_sl0_pend_2) or bool(walker_unit_sl0_pend_1)) then
                                             walker_unit_sl0_st <= ADREQ;
@@ -2650,8 +2650,8 @@ begin
                                     unit_sl_m_valid <= '1';
                                     unit_sl_m_we <= '0';
                                     unit_sl_m_size <= to_unsigned(3, 3);
-                                    unit_sl_m_addr <= ((m_rdata and unsigned'("0000000000000000111111111111111111111111111111111111000000000000")) + unsigned'(unit_sl_i_addr(21-1 downto 12) & unsigned'("000")));
-                                    walker_unit_sl0_ea <= ((m_rdata and unsigned'("0000000000000000111111111111111111111111111111111111000000000000")) + unsigned'(unit_sl_i_addr(21-1 downto 12) & unsigned'("000")));
+                                    unit_sl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_sl_i_addr(21-1 downto 12) & unsigned'("000")));
+                                    walker_unit_sl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_sl_i_addr(21-1 downto 12) & unsigned'("000")));
                                     walker_unit_sl0_st <= MWAIT;
                                     walker_unit_sl0_lvl <= to_unsigned(1, 3);
                                 end if;
@@ -2672,7 +2672,7 @@ begin
                             else
                                 if True then
                                     unit_sl_o_level <= to_unsigned(1, 3);
-                                    unit_sl_o_pa <= ((m_rdata and unsigned'("0000000000000000111111111111111111111111111111111111000000000000")) or (unit_sl_i_addr and to_unsigned(4095, 64)));
+                                    unit_sl_o_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_sl_i_addr(12-1 downto 0));
                                     unit_sl_o_aux <= to_unsigned(0, 3);
                                     if (bool(pending) or bool(walker_unit_sl0_pend_5) or bool(walker_unit_sl0_pend_4) or bool(walker_unit_sl0_pend_3) or bool(walker_unit_sl0_pend_2) or bool(walker_unit_sl0_pend_1)) then
                                         walker_unit_sl0_st <= ADREQ;

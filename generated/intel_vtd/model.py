@@ -114,8 +114,8 @@ def walker_unit_sl(clk, rst, start, done, i_addr, k_read, k_write, r_SL_WALK,
                         m_valid.next = True
                         m_we.next = False
                         m_size.next = 3
-                        m_addr.next = (m_rdata & 0xfffffffff000) + concat(i_addr[48:39], "000")
-                        ea.next = (m_rdata & 0xfffffffff000) + concat(i_addr[48:39], "000")
+                        m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[48:39], "000")
+                        ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[48:39], "000")
                         st.next = S.MWAIT
                         lvl.next = 4
                 elif lvl == 4:  # spec: specs/intel_vtd.vspec:271 level sl_pml4
@@ -136,8 +136,8 @@ def walker_unit_sl(clk, rst, start, done, i_addr, k_read, k_write, r_SL_WALK,
                         m_valid.next = True
                         m_we.next = False
                         m_size.next = 3
-                        m_addr.next = (m_rdata & 0xfffffffff000) + concat(i_addr[39:30], "000")
-                        ea.next = (m_rdata & 0xfffffffff000) + concat(i_addr[39:30], "000")
+                        m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[39:30], "000")
+                        ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[39:30], "000")
                         st.next = S.MWAIT
                         lvl.next = 3
                 elif lvl == 3:  # spec: specs/intel_vtd.vspec:275 level sl_pdpt
@@ -157,7 +157,7 @@ def walker_unit_sl(clk, rst, start, done, i_addr, k_read, k_write, r_SL_WALK,
                         else:
                             if True:
                                 o_level.next = 3
-                                o_pa.next = ((m_rdata & 0xffffc0000000) | (i_addr & 0x3fffffff))
+                                o_pa.next = concat(intbv(0)[16:], m_rdata[48:30], i_addr[30:0])
                                 o_aux.next = 0
                                 if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
                                     st.next = S.ADREQ
@@ -183,8 +183,8 @@ def walker_unit_sl(clk, rst, start, done, i_addr, k_read, k_write, r_SL_WALK,
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
-                            m_addr.next = (m_rdata & 0xfffffffff000) + concat(i_addr[30:21], "000")
-                            ea.next = (m_rdata & 0xfffffffff000) + concat(i_addr[30:21], "000")
+                            m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[30:21], "000")
+                            ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[30:21], "000")
                             st.next = S.MWAIT
                             lvl.next = 2
                 elif lvl == 2:  # spec: specs/intel_vtd.vspec:280 level sl_pd
@@ -204,7 +204,7 @@ def walker_unit_sl(clk, rst, start, done, i_addr, k_read, k_write, r_SL_WALK,
                         else:
                             if True:
                                 o_level.next = 2
-                                o_pa.next = ((m_rdata & 0xffffffe00000) | (i_addr & 0x1fffff))
+                                o_pa.next = concat(intbv(0)[16:], m_rdata[48:21], i_addr[21:0])
                                 o_aux.next = 0
                                 if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
                                     st.next = S.ADREQ
@@ -230,8 +230,8 @@ def walker_unit_sl(clk, rst, start, done, i_addr, k_read, k_write, r_SL_WALK,
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
-                            m_addr.next = (m_rdata & 0xfffffffff000) + concat(i_addr[21:12], "000")
-                            ea.next = (m_rdata & 0xfffffffff000) + concat(i_addr[21:12], "000")
+                            m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
+                            ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
                             st.next = S.MWAIT
                             lvl.next = 1
                 elif lvl == 1:  # spec: specs/intel_vtd.vspec:285 level sl_pt
@@ -250,7 +250,7 @@ def walker_unit_sl(clk, rst, start, done, i_addr, k_read, k_write, r_SL_WALK,
                     else:
                         if True:
                             o_level.next = 1
-                            o_pa.next = ((m_rdata & 0xfffffffff000) | (i_addr & 0xfff))
+                            o_pa.next = concat(intbv(0)[16:], m_rdata[48:12], i_addr[12:0])
                             o_aux.next = 0
                             if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
                                 st.next = S.ADREQ

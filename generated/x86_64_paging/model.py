@@ -116,8 +116,8 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                         m_valid.next = True
                         m_we.next = False
                         m_size.next = 3
-                        m_addr.next = (m_rdata & 0xfffffffff000) + concat(i_addr[48:39], "000")
-                        ea.next = (m_rdata & 0xfffffffff000) + concat(i_addr[48:39], "000")
+                        m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[48:39], "000")
+                        ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[48:39], "000")
                         st.next = S.MWAIT
                         lvl.next = 4
                 elif lvl == 4:  # spec: specs/x86_64_paging.vspec:239 level pml4
@@ -146,8 +146,8 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                         m_valid.next = True
                         m_we.next = False
                         m_size.next = 3
-                        m_addr.next = (m_rdata & 0xfffffffff000) + concat(i_addr[39:30], "000")
-                        ea.next = (m_rdata & 0xfffffffff000) + concat(i_addr[39:30], "000")
+                        m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[39:30], "000")
+                        ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[39:30], "000")
                         st.next = S.MWAIT
                         lvl.next = 3
                 elif lvl == 3:  # spec: specs/x86_64_paging.vspec:243 level pdpt
@@ -207,7 +207,7 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                                     pend_3.next = True
                                     pending = True
                                 o_level.next = 3
-                                o_pa.next = ((m_rdata & 0xffffc0000000) | (i_addr & 0x3fffffff))
+                                o_pa.next = concat(intbv(0)[16:], m_rdata[48:30], i_addr[30:0])
                                 o_aux.next = 0
                                 if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
                                     st.next = S.ADREQ
@@ -241,8 +241,8 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
-                            m_addr.next = (m_rdata & 0xfffffffff000) + concat(i_addr[30:21], "000")
-                            ea.next = (m_rdata & 0xfffffffff000) + concat(i_addr[30:21], "000")
+                            m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[30:21], "000")
+                            ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[30:21], "000")
                             st.next = S.MWAIT
                             lvl.next = 2
                 elif lvl == 2:  # spec: specs/x86_64_paging.vspec:248 level pd
@@ -302,7 +302,7 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                                     pend_2.next = True
                                     pending = True
                                 o_level.next = 2
-                                o_pa.next = ((m_rdata & 0xffffffe00000) | (i_addr & 0x1fffff))
+                                o_pa.next = concat(intbv(0)[16:], m_rdata[48:21], i_addr[21:0])
                                 o_aux.next = 0
                                 if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
                                     st.next = S.ADREQ
@@ -336,8 +336,8 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
-                            m_addr.next = (m_rdata & 0xfffffffff000) + concat(i_addr[21:12], "000")
-                            ea.next = (m_rdata & 0xfffffffff000) + concat(i_addr[21:12], "000")
+                            m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
+                            ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
                             st.next = S.MWAIT
                             lvl.next = 1
                 elif lvl == 1:  # spec: specs/x86_64_paging.vspec:253 level pt
@@ -396,7 +396,7 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                                 pend_1.next = True
                                 pending = True
                             o_level.next = 1
-                            o_pa.next = ((m_rdata & 0xfffffffff000) | (i_addr & 0xfff))
+                            o_pa.next = concat(intbv(0)[16:], m_rdata[48:12], i_addr[12:0])
                             o_aux.next = 0
                             if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
                                 st.next = S.ADREQ

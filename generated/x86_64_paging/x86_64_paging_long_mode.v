@@ -220,8 +220,8 @@ always @(posedge clk) begin: walker_top0_fsm
                                 m_valid <= 1'b1;
                                 m_we <= 1'b0;
                                 m_size <= 3;
-                                m_addr <= ((m_rdata & 49'hfffffffff000) + {i_addr[48-1:39], 3'b000});
-                                walker_top0_ea <= ((m_rdata & 49'hfffffffff000) + {i_addr[48-1:39], 3'b000});
+                                m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {i_addr[48-1:39], 3'b000});
+                                walker_top0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {i_addr[48-1:39], 3'b000});
                                 walker_top0_st <= 3'b001;
                                 walker_top0_lvl <= 4;
                             end
@@ -254,8 +254,8 @@ always @(posedge clk) begin: walker_top0_fsm
                                 m_valid <= 1'b1;
                                 m_we <= 1'b0;
                                 m_size <= 3;
-                                m_addr <= ((m_rdata & 49'hfffffffff000) + {i_addr[39-1:30], 3'b000});
-                                walker_top0_ea <= ((m_rdata & 49'hfffffffff000) + {i_addr[39-1:30], 3'b000});
+                                m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {i_addr[39-1:30], 3'b000});
+                                walker_top0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {i_addr[39-1:30], 3'b000});
                                 walker_top0_st <= 3'b001;
                                 walker_top0_lvl <= 3;
                             end
@@ -328,7 +328,7 @@ always @(posedge clk) begin: walker_top0_fsm
                                             pending = 1'b1;
                                         end
                                         o_level <= 3;
-                                        o_pa <= ((m_rdata & 49'hffffc0000000) | (i_addr & 1073741823));
+                                        o_pa <= {16'h0, m_rdata[48-1:30], i_addr[30-1:0]};
                                         o_aux <= 0;
                                         if ((pending || walker_top0_pend_5 || walker_top0_pend_4 || walker_top0_pend_3 || walker_top0_pend_2 || walker_top0_pend_1)) begin
                                             walker_top0_st <= 3'b011;
@@ -369,8 +369,8 @@ always @(posedge clk) begin: walker_top0_fsm
                                     m_valid <= 1'b1;
                                     m_we <= 1'b0;
                                     m_size <= 3;
-                                    m_addr <= ((m_rdata & 49'hfffffffff000) + {i_addr[30-1:21], 3'b000});
-                                    walker_top0_ea <= ((m_rdata & 49'hfffffffff000) + {i_addr[30-1:21], 3'b000});
+                                    m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {i_addr[30-1:21], 3'b000});
+                                    walker_top0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {i_addr[30-1:21], 3'b000});
                                     walker_top0_st <= 3'b001;
                                     walker_top0_lvl <= 2;
                                 end
@@ -444,7 +444,7 @@ always @(posedge clk) begin: walker_top0_fsm
                                             pending = 1'b1;
                                         end
                                         o_level <= 2;
-                                        o_pa <= ((m_rdata & 49'hffffffe00000) | (i_addr & 2097151));
+                                        o_pa <= {16'h0, m_rdata[48-1:21], i_addr[21-1:0]};
                                         o_aux <= 0;
                                         if ((pending || walker_top0_pend_5 || walker_top0_pend_4 || walker_top0_pend_3 || walker_top0_pend_2 || walker_top0_pend_1)) begin
                                             walker_top0_st <= 3'b011;
@@ -485,8 +485,8 @@ always @(posedge clk) begin: walker_top0_fsm
                                     m_valid <= 1'b1;
                                     m_we <= 1'b0;
                                     m_size <= 3;
-                                    m_addr <= ((m_rdata & 49'hfffffffff000) + {i_addr[21-1:12], 3'b000});
-                                    walker_top0_ea <= ((m_rdata & 49'hfffffffff000) + {i_addr[21-1:12], 3'b000});
+                                    m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {i_addr[21-1:12], 3'b000});
+                                    walker_top0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {i_addr[21-1:12], 3'b000});
                                     walker_top0_st <= 3'b001;
                                     walker_top0_lvl <= 1;
                                 end
@@ -559,7 +559,7 @@ always @(posedge clk) begin: walker_top0_fsm
                                         pending = 1'b1;
                                     end
                                     o_level <= 1;
-                                    o_pa <= ((m_rdata & 49'hfffffffff000) | (i_addr & 4095));
+                                    o_pa <= {16'h0, m_rdata[48-1:12], i_addr[12-1:0]};
                                     o_aux <= 0;
                                     if ((pending || walker_top0_pend_5 || walker_top0_pend_4 || walker_top0_pend_3 || walker_top0_pend_2 || walker_top0_pend_1)) begin
                                         walker_top0_st <= 3'b011;

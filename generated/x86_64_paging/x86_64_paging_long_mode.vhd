@@ -192,8 +192,8 @@ begin
                                 m_valid <= '1';
                                 m_we <= '0';
                                 m_size <= to_unsigned(3, 3);
-                                m_addr <= ((m_rdata and unsigned'("0000000000000000111111111111111111111111111111111111000000000000")) + unsigned'(i_addr(48-1 downto 39) & unsigned'("000")));
-                                walker_top0_ea <= ((m_rdata and unsigned'("0000000000000000111111111111111111111111111111111111000000000000")) + unsigned'(i_addr(48-1 downto 39) & unsigned'("000")));
+                                m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(i_addr(48-1 downto 39) & unsigned'("000")));
+                                walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(i_addr(48-1 downto 39) & unsigned'("000")));
                                 walker_top0_st <= MWAIT;
                                 walker_top0_lvl <= to_unsigned(4, 3);
                             end if;
@@ -223,8 +223,8 @@ begin
                                 m_valid <= '1';
                                 m_we <= '0';
                                 m_size <= to_unsigned(3, 3);
-                                m_addr <= ((m_rdata and unsigned'("0000000000000000111111111111111111111111111111111111000000000000")) + unsigned'(i_addr(39-1 downto 30) & unsigned'("000")));
-                                walker_top0_ea <= ((m_rdata and unsigned'("0000000000000000111111111111111111111111111111111111000000000000")) + unsigned'(i_addr(39-1 downto 30) & unsigned'("000")));
+                                m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(i_addr(39-1 downto 30) & unsigned'("000")));
+                                walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(i_addr(39-1 downto 30) & unsigned'("000")));
                                 walker_top0_st <= MWAIT;
                                 walker_top0_lvl <= to_unsigned(3, 3);
                             end if;
@@ -287,7 +287,7 @@ begin
                                             pending := '1';
                                         end if;
                                         o_level <= to_unsigned(3, 3);
-                                        o_pa <= ((m_rdata and unsigned'("0000000000000000111111111111111111000000000000000000000000000000")) or (i_addr and to_unsigned(1073741823, 64)));
+                                        o_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & i_addr(30-1 downto 0));
                                         o_aux <= to_unsigned(0, 3);
                                         if (bool(pending) or bool(walker_top0_pend_5) or bool(walker_top0_pend_4) or bool(walker_top0_pend_3) or bool(walker_top0_pend_2) or bool(walker_top0_pend_1)) then
                                             walker_top0_st <= ADREQ;
@@ -324,8 +324,8 @@ begin
                                     m_valid <= '1';
                                     m_we <= '0';
                                     m_size <= to_unsigned(3, 3);
-                                    m_addr <= ((m_rdata and unsigned'("0000000000000000111111111111111111111111111111111111000000000000")) + unsigned'(i_addr(30-1 downto 21) & unsigned'("000")));
-                                    walker_top0_ea <= ((m_rdata and unsigned'("0000000000000000111111111111111111111111111111111111000000000000")) + unsigned'(i_addr(30-1 downto 21) & unsigned'("000")));
+                                    m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(i_addr(30-1 downto 21) & unsigned'("000")));
+                                    walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(i_addr(30-1 downto 21) & unsigned'("000")));
                                     walker_top0_st <= MWAIT;
                                     walker_top0_lvl <= to_unsigned(2, 3);
                                 end if;
@@ -389,7 +389,7 @@ begin
                                             pending := '1';
                                         end if;
                                         o_level <= to_unsigned(2, 3);
-                                        o_pa <= ((m_rdata and unsigned'("0000000000000000111111111111111111111111111000000000000000000000")) or (i_addr and to_unsigned(2097151, 64)));
+                                        o_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & i_addr(21-1 downto 0));
                                         o_aux <= to_unsigned(0, 3);
                                         if (bool(pending) or bool(walker_top0_pend_5) or bool(walker_top0_pend_4) or bool(walker_top0_pend_3) or bool(walker_top0_pend_2) or bool(walker_top0_pend_1)) then
                                             walker_top0_st <= ADREQ;
@@ -426,8 +426,8 @@ begin
                                     m_valid <= '1';
                                     m_we <= '0';
                                     m_size <= to_unsigned(3, 3);
-                                    m_addr <= ((m_rdata and unsigned'("0000000000000000111111111111111111111111111111111111000000000000")) + unsigned'(i_addr(21-1 downto 12) & unsigned'("000")));
-                                    walker_top0_ea <= ((m_rdata and unsigned'("0000000000000000111111111111111111111111111111111111000000000000")) + unsigned'(i_addr(21-1 downto 12) & unsigned'("000")));
+                                    m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(i_addr(21-1 downto 12) & unsigned'("000")));
+                                    walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(i_addr(21-1 downto 12) & unsigned'("000")));
                                     walker_top0_st <= MWAIT;
                                     walker_top0_lvl <= to_unsigned(1, 3);
                                 end if;
@@ -490,7 +490,7 @@ begin
                                         pending := '1';
                                     end if;
                                     o_level <= to_unsigned(1, 3);
-                                    o_pa <= ((m_rdata and unsigned'("0000000000000000111111111111111111111111111111111111000000000000")) or (i_addr and to_unsigned(4095, 64)));
+                                    o_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & i_addr(12-1 downto 0));
                                     o_aux <= to_unsigned(0, 3);
                                     if (bool(pending) or bool(walker_top0_pend_5) or bool(walker_top0_pend_4) or bool(walker_top0_pend_3) or bool(walker_top0_pend_2) or bool(walker_top0_pend_1)) then
                                         walker_top0_st <= ADREQ;

@@ -186,7 +186,8 @@ def test_a_file_name_of_dots_stays_inside_the_output_folder(project):
     dots.write_text(TOY.read_text().replace("spec toy_paging;\n", ""))
     assert main(["generate", str(dots), "-o", str(project / "out" / "gen")]) == 0
     assert (project / "out" / "gen" / "__" / "reference.py").is_file()
-    assert listing(project / "out") == {"gen", "gen/__", "gen/__/reference.py", "gen/__/model.py"}
+    assert listing(project / "out") == {"gen", "gen/__", "gen/__/reference.py", "gen/__/model.py",
+                                        "gen/__/toy.v", "gen/__/toy.vhd", "gen/__/pck_myhdl_011.vhd"}
 
 
 @pytest.mark.parametrize("linked", [False, True], ids=["file", "linked-from-outside"])

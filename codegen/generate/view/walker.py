@@ -433,16 +433,14 @@ class WalkerView:
     def hdl_pa(self, lv: LevelView) -> str:
         if lv.level.page_shift_expr is not None:
             return "leaf_pa"  # not v_*: v_NAME is an accumulator's variable
-        if not _identity(lv.frame_pieces):
-            s = lv.level.page_shift
-            return hdl_map(lv.frame_pieces, self.entry, s, f"i_addr[{s}:0]", ADDR_BITS)
-        return f"(({self.entry} & {hex(lv.frame_mask)}) | (i_addr & {hex(lv.page_mask)}))"
+        # a concat of exact slices, never `entry & MASK`: VHDL sizes a masked constant by
+        # its value, not by the address (a 32-bit entry's frame in a 64-bit address)
+        s = lv.level.page_shift
+        return hdl_map(lv.frame_pieces, self.entry, s, f"i_addr[{s}:0]", ADDR_BITS)
 
     def hdl_pointer(self, lv: LevelView) -> str:
         """The next table's address from a pointer entry at `lv`, as MyHDL."""
-        if not _identity(lv.pointer_pieces):
-            return hdl_map(lv.pointer_pieces, self.entry, 0, None, ADDR_BITS)
-        return f"({self.entry} & {hex(lv.pointer_mask)})"
+        return hdl_map(lv.pointer_pieces, self.entry, 0, None, ADDR_BITS)
 
     def hdl_pa_lines(self, lv: LevelView) -> list[str]:
         """For a page size read from the leaf entry (`page shift EXPR`): statements that
@@ -455,15 +453,8 @@ class WalkerView:
         out = h.take() + ["leaf_pa = intbv(0)[ADDR_WIDTH:]"]
         for k, s in enumerate(s for s in self.page_shifts(lv) if s < 1 << e.width):
             out.append(f"{'if' if k == 0 else 'elif'} {shift} == {s}:")
-            if _identity(lv.frame_pieces):
-                out.append(f"    leaf_pa[:] = ({self.entry} & {hex(lv.frame_mask & ~mask(s))}) | "
-                           f"(i_addr & {hex(mask(s))})")
-            else:
-                out.append(f"    leaf_pa[:] = {hdl_map(lv.frame_pieces, self.entry, s, f'i_addr[{s}:0]', ADDR_BITS)}")
-        if _identity(lv.frame_pieces):
-            out += ["else:", f"    leaf_pa[:] = {self.entry} & {hex(lv.frame_mask)}"]
-        else:
-            out += ["else:", f"    leaf_pa[:] = {hdl_map(lv.frame_pieces, self.entry, 0, None, ADDR_BITS)}"]
+            out.append(f"    leaf_pa[:] = {hdl_map(lv.frame_pieces, self.entry, s, f'i_addr[{s}:0]', ADDR_BITS)}")
+        out += ["else:", f"    leaf_pa[:] = {hdl_map(lv.frame_pieces, self.entry, 0, None, ADDR_BITS)}"]
         return out
 
     def page_shifts(self, lv: LevelView) -> list[int]:

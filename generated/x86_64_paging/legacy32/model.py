@@ -147,8 +147,8 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 2
-                            m_addr.next = (m_rdata & 0xfffff000) + concat(i_addr[22:12], "00")
-                            ea.next = (m_rdata & 0xfffff000) + concat(i_addr[22:12], "00")
+                            m_addr.next = concat(intbv(0)[32:], m_rdata[32:12], intbv(0)[12:]) + concat(i_addr[22:12], "00")
+                            ea.next = concat(intbv(0)[32:], m_rdata[32:12], intbv(0)[12:]) + concat(i_addr[22:12], "00")
                             st.next = S.MWAIT
                             lvl.next = 1
                 elif lvl == 1:  # spec: specs/x86_64_paging.vspec:185 level pt
@@ -197,7 +197,7 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                                 pend_1.next = True
                                 pending = True
                             o_level.next = 1
-                            o_pa.next = ((m_rdata & 0xfffff000) | (i_addr & 0xfff))
+                            o_pa.next = concat(intbv(0)[32:], m_rdata[32:12], i_addr[12:0])
                             o_aux.next = 0
                             if pending or pend_2 or pend_1:
                                 st.next = S.ADREQ

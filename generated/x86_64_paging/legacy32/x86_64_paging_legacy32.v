@@ -248,8 +248,8 @@ always @(posedge clk) begin: walker_top0_fsm
                                     m_valid <= 1'b1;
                                     m_we <= 1'b0;
                                     m_size <= 2;
-                                    m_addr <= ((m_rdata & 33'hfffff000) + {i_addr[22-1:12], 2'b00});
-                                    walker_top0_ea <= ((m_rdata & 33'hfffff000) + {i_addr[22-1:12], 2'b00});
+                                    m_addr <= ({32'h0, m_rdata[32-1:12], 12'h0} + {i_addr[22-1:12], 2'b00});
+                                    walker_top0_ea <= ({32'h0, m_rdata[32-1:12], 12'h0} + {i_addr[22-1:12], 2'b00});
                                     walker_top0_st <= 3'b001;
                                     walker_top0_lvl <= 1;
                                 end
@@ -310,7 +310,7 @@ always @(posedge clk) begin: walker_top0_fsm
                                         pending = 1'b1;
                                     end
                                     o_level <= 1;
-                                    o_pa <= ((m_rdata & 33'hfffff000) | (i_addr & 4095));
+                                    o_pa <= {32'h0, m_rdata[32-1:12], i_addr[12-1:0]};
                                     o_aux <= 0;
                                     if ((pending || walker_top0_pend_2 || walker_top0_pend_1)) begin
                                         walker_top0_st <= 3'b011;

@@ -214,8 +214,8 @@ begin
                                     m_valid <= '1';
                                     m_we <= '0';
                                     m_size <= to_unsigned(2, 3);
-                                    m_addr <= ((resize(m_rdata, 64) and unsigned'("0000000000000000000000000000000011111111111111111111000000000000")) + resize(unsigned'(i_addr(22-1 downto 12) & unsigned'("00")), 64));
-                                    walker_top0_ea <= ((resize(m_rdata, 64) and unsigned'("0000000000000000000000000000000011111111111111111111000000000000")) + resize(unsigned'(i_addr(22-1 downto 12) & unsigned'("00")), 64));
+                                    m_addr <= (unsigned'(unsigned'("00000000000000000000000000000000") & m_rdata(32-1 downto 12) & to_unsigned(0, 12)) + unsigned'(i_addr(22-1 downto 12) & unsigned'("00")));
+                                    walker_top0_ea <= (unsigned'(unsigned'("00000000000000000000000000000000") & m_rdata(32-1 downto 12) & to_unsigned(0, 12)) + unsigned'(i_addr(22-1 downto 12) & unsigned'("00")));
                                     walker_top0_st <= MWAIT;
                                     walker_top0_lvl <= to_unsigned(1, 3);
                                 end if;
@@ -268,7 +268,7 @@ begin
                                         pending := '1';
                                     end if;
                                     o_level <= to_unsigned(1, 3);
-                                    o_pa <= ((resize(m_rdata, 64) and unsigned'("11111111111111111111000000000000")) or (resize(i_addr, 64) and to_unsigned(4095, 32)));
+                                    o_pa <= unsigned'(unsigned'("00000000000000000000000000000000") & m_rdata(32-1 downto 12) & i_addr(12-1 downto 0));
                                     o_aux <= to_unsigned(0, 3);
                                     if (bool(pending) or bool(walker_top0_pend_2) or bool(walker_top0_pend_1)) then
                                         walker_top0_st <= ADREQ;
