@@ -157,6 +157,9 @@ def test_wheel_installs_and_runs_the_pipeline_in_a_project_outside_the_checkout(
     expected = {f"generated/{SPEC}/reference.py", f"generated/{SPEC}/model.py",
                 f"generated/{SPEC}/legacy32/reference.py", f"generated/{SPEC}/legacy32/model.py",
                 f"docs/{SPEC}.md", f"docs/{SPEC}.html", "docs/index.md", "docs/index.html",
+                f"generated/{SPEC}/{SPEC}_long_mode.v", f"generated/{SPEC}/{SPEC}_long_mode.vhd",
+                f"generated/{SPEC}/pck_myhdl_011.vhd", f"generated/{SPEC}/legacy32/{SPEC}_legacy32.v",
+                f"generated/{SPEC}/legacy32/{SPEC}_legacy32.vhd", f"generated/{SPEC}/legacy32/pck_myhdl_011.vhd",
                 f"hdl-out/{SPEC}_long_mode.v"}
     files = {p for p in written if not p.endswith("/")}
     assert expected <= files, f"missing: {sorted(expected - files)}"
