@@ -5,6 +5,7 @@ into a list of harness.Run, so that cosim compares the same things on each."""
 from __future__ import annotations
 
 import tempfile
+import time
 from pathlib import Path
 
 from codegen import ir
@@ -53,6 +54,7 @@ class HdlRunner:
         self.ports = batch.Ports.of(model)
         self._built: Path | None = None
         self.runs = 0  # simulator runs so far (a test counts them)
+        self.simulator_seconds = 0.0  # inside the simulator, without writing and reading the batch files
 
     def build(self) -> Path:
         """Build the testbench and the HDL (hdl.ToolMissing without the simulator,
@@ -91,7 +93,9 @@ class HdlRunner:
                 vcd = Path(vcd).resolve()
                 vcd.parent.mkdir(parents=True, exist_ok=True)
                 vcd.unlink(missing_ok=True)
+            t0 = time.perf_counter()
             simulate(built, scen, res, vcd)
+            self.simulator_seconds += time.perf_counter() - t0
             self.runs += 1
             results = batch.read_results(res, self.ports)
         if len(results) != len(scenarios):
