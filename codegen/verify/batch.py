@@ -163,9 +163,10 @@ def write_scenarios(path: Path, ports: Ports, scenarios, timing, limit: int, por
     if rows and any(max(col) > m or min(col) < 0 for col, m in zip(zip(*rows), masks)):
         rows = [tuple(v & m for v, m in zip(row, masks)) for row in rows]
     images = list(map(tuple, map(chain.from_iterable, map(sorted, map(dict.items, memories)))))
-    values = list(filter(None, map(dict.values, memories)))
-    if values and (max(map(max, values)) > data_mask or min(map(min, values)) < 0):
+    entries = list(chain.from_iterable(images))  # address, value, address, value...
+    if entries and (max(entries[1::2]) > data_mask or min(entries[1::2]) < 0):
         images = [tuple(chain.from_iterable((a, v & data_mask) for a, v in sorted(m.items()))) for m in memories]
+        entries = list(chain.from_iterable(images))
     head = "%x %x %x %x %x %x %x\n" % (MAGIC, VERSION, len(scenarios), t.min_latency, t.max_latency,
                                           t.stall_percent, limit)
     if not scenarios:
@@ -174,7 +175,7 @@ def write_scenarios(path: Path, ports: Ports, scenarios, timing, limit: int, por
     try:
         lines = map("%08x %x\n".__mod__, zip(seeds, sizes))
         requests = _table(rows, [_digits(w) for _, w in ports.inputs], len(scenarios))
-        entries = _table(list(chain.from_iterable(images)), [16, _digits(ports.data_width)], sum(sizes))
+        entries = _table(entries, [16, _digits(ports.data_width)], sum(sizes))
     except (struct.error, ValueError):  # a number over 64 bits: one `%` of per-line templates instead
         templates = {n: "%08x %x\n" + request_fmt + entry_fmt * n for n in set(sizes)}
         numbers = tuple(chain.from_iterable(chain.from_iterable(zip(zip(seeds, sizes), rows, images))))
@@ -280,20 +281,30 @@ def read_results(path: Path, ports: Ports) -> list[Result]:
     return list(map(Result, outputs, traces, _numbers(tokens[0::width]), map("1".__eq__, tokens[1::width])))
 
 
+_END = re.compile(r"^2 ([^\n]*)\n?", re.M)  # an end record, its fields after the tag
+
 # hex numbers below 256 as a batch testbench writes them (1 to 4 digits): a dictionary look-up
-# is cheaper than int(..., 16) for the columns that hold only such (kinds, sizes, status, levels)
+# is cheaper than int(..., 16) for a column of them of mixed lengths (cycles)
 _SMALL = {f"{i:0{d}x}": i for i in range(256) for d in range(1, 5)}
 
 
 def _numbers(tokens: list[str]) -> list[int]:
-    """A column of hex numbers."""
+    """A column of hex numbers. When all have the same number of digits, at most 16 (what a
+    testbench writes for a port or an address), one bytes.fromhex of them all, each padded
+    to 16 digits, and one struct.unpack read them: no Python call per number."""
+    lengths = set(map(len, tokens))
+    if len(lengths) == 1:
+        digits = lengths.pop()
+        if digits <= 16:
+            pad = "0" * (16 - digits)
+            try:
+                return list(struct.unpack(f">{len(tokens)}Q", bytes.fromhex(pad + pad.join(tokens))))
+            except ValueError:
+                pass  # not all hex digits: int says which
     try:
         return list(map(_SMALL.__getitem__, tokens))
     except KeyError:
         return list(map(int, tokens, repeat(16)))
-
-
-_END = re.compile(r"^2 ([^\n]*)\n?", re.M)  # an end record, its fields after the tag
 
 
 def _read_slowly(path: Path, text: str, names: list[str]) -> list[Result]:
