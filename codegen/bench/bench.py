@@ -12,7 +12,13 @@ One run prints one table:
       requests): reference and MyHDL model events/s, memory references and cycles per
       event, latency 1, no stalls;
   (f) with --fuzz N: N inputs of codegen/bench/fuzz.py (random bytes, grammar tokens, mutated specs,
-      scaled-up shapes) through `virtspec check`: inputs/s, tracebacks, hangs, exit statuses.
+      scaled-up shapes) through `virtspec check`: inputs/s, tracebacks, hangs, exit statuses;
+  (g) co-simulation speed: the converted x86_64_paging design on 2,000 successful 4-level walks,
+      latency 1, no stalls, in a cocotb + Verilator per-cycle testbench (codegen/bench/cocotb_walks.py)
+      and in the Verilator batch backend (the simulation alone, and the backend with its Python),
+      and their ratios; `cosim specs/amd_npt.vspec --walks 20000 --backend verilator` end to end
+      (2,000 with --quick) with its share of time in stimulus, simulator and the rest
+      (codegen/bench/hdl_speed.py); then per spec, what a cosim scenario costs besides the model.
 
 Run as `virtspec bench [--quick] [--fuzz N] [--quiet]` or `python3 -m codegen.bench.bench [--quick] [--fuzz N]
 [--quiet]`; a progress bar (one step per measure) is drawn on a terminal unless --quiet;
@@ -42,15 +48,22 @@ SPECS = shipped.folder("specs")
 _OUT = tempfile.TemporaryDirectory(prefix="virtspec-bench-")  # the models, generated afresh
 
 
-def load_models(name: str):
-    """The generated reference and MyHDL model of shipped spec `name`, rendered into a
-    temporary folder: the benchmark measures the installed generator, and writes nothing
-    into the user's project."""
+def model_dir(name: str) -> Path:
+    """The folder of the generated models of shipped spec `name`, rendered into a temporary
+    folder: the benchmark measures the installed generator, and writes nothing into the
+    user's project."""
     spec = compile_spec(SPECS / f"{name}.vspec")
     directory = emit.out_dir(spec, Path(_OUT.name))  # the default model, keyed as `generate` keys it
     if not directory.exists():
         emit.write(emit.render(spec), directory)
-    return harness.load_generated(directory)
+    return directory
+
+
+def load_models(name: str):
+    """The generated reference and MyHDL model of shipped spec `name` (see model_dir)."""
+    return harness.load_generated(model_dir(name))
+
+
 LATENCY = 1
 
 
@@ -163,6 +176,44 @@ def time_model(spec: ir.Spec, model, ref, scenarios, repeat: int):
     return best, runs
 
 
+# ---- (g) the HDL backends against cocotb -------------------------------------------------------
+def bench_hdl(walks: int, e2e_walks: int, progress) -> list[tuple[str, str, str]]:
+    """Section (g) of the HDL backends (codegen/bench/hdl_speed.py): `walks` successful
+    4-level x86_64_paging walks on cocotb + Verilator and on the Verilator batch backend,
+    then `cosim --backend verilator` of `e2e_walks` NPT walks; hdl_speed.STEPS steps."""
+    from codegen.bench import hdl_speed
+    from codegen.generate import hdl
+
+    class Counted:  # the steps taken, so that a missing tool still leaves the bar right
+        taken = 0
+
+        def describe(self, text):
+            progress.describe(text)
+
+        def advance(self):
+            self.taken += 1
+            progress.advance()
+
+    counted = Counted()
+    directory = model_dir("x86_64_paging")
+    ref, _ = harness.load_generated(directory)
+    scenarios = legal_4level_walks(ref, walks)
+    try:
+        return hdl_speed.measure(SPECS / "x86_64_paging.vspec", directory, scenarios, SPECS / "amd_npt.vspec",
+                                 model_dir("amd_npt"), e2e_walks, counted)
+    except (hdl.ToolMissing, ImportError) as e:
+        for _ in range(hdl_speed.STEPS - counted.taken):
+            progress.advance()
+        return [("(g) HDL backends", "not measured", str(e).splitlines()[0])]
+
+
+def steps(n_specs: int, fuzz_inputs: int) -> int:
+    """The progress bar's length: (a), (b), three of (c), two of (d), one per spec for (e) and
+    for the stimulus rows, the HDL steps of (g), and (f) when fuzzing."""
+    from codegen.bench import hdl_speed
+    return 2 + 3 + 2 + 2 * n_specs + hdl_speed.STEPS + (1 if fuzz_inputs else 0)
+
+
 # ---- the table -------------------------------------------------------------------------------
 def bench_stimulus(spec_paths: list[Path], n: int, progress) -> list[tuple[str, str, str]]:
     """Per spec, what a cosim run spends per scenario besides the model: drawing the
@@ -199,8 +250,7 @@ def main(quick: bool = False, fuzz_inputs: int = 0, quiet: bool = False) -> int:
     """Run every section and print the table; a progress bar (one step per measure) on a
     terminal unless `quiet`."""
     spec_paths = sorted(SPECS.glob("*.vspec"))
-    steps = 2 + 3 + 2 + 2 * len(spec_paths) + (1 if fuzz_inputs else 0)
-    with Progress(steps, "bench", "steps", quiet=quiet) as progress:
+    with Progress(steps(len(spec_paths), fuzz_inputs), "bench", "steps", quiet=quiet) as progress:
         rows, took = _measure(quick, fuzz_inputs, quiet, spec_paths, progress)
     _print_table(rows, quick, took)
     return 0
@@ -310,6 +360,7 @@ def _measure(quick: bool, fuzz_inputs: int, quiet: bool, spec_paths: list[Path],
                      f"{sum(tally.tracebacks.values())}, {sum(tally.hangs.values())}, {sum(tally.uncoded.values())}"))
         progress.advance()
     # (g)
+    rows += bench_hdl(2000, 2000 if quick else 20000, progress)
     rows += bench_stimulus(spec_paths, 100 if quick else 500, progress)
     if more:
         rows.append(("note: default models only", "not timed: " + "; ".join(more), "cosim --model NAME runs one"))

@@ -63,7 +63,11 @@ Per scenario, one line per memory reference in order, then one end line:
 """
 from __future__ import annotations
 
+import re
+import struct
 from dataclasses import dataclass
+from itertools import accumulate, chain, repeat
+from operator import attrgetter, itemgetter
 from pathlib import Path
 
 MAGIC = 0x5649525453504543  # "VIRTSPEC"
@@ -139,23 +143,101 @@ def _digits(width: int) -> int:
 
 def write_scenarios(path: Path, ports: Ports, scenarios, timing, limit: int, port_of) -> None:
     """Write `scenarios` (each with .request, .memory, .latency_seed) for a batch
-    testbench; `port_of(key)` names the model port of request value `key`."""
+    testbench; `port_of(key)` names the model port of request value `key`.
+
+    Speed matters here (bench (g): the Python around the simulator is what a batch costs), so
+    there is no Python loop per scenario or per field when the requests share their keys: the
+    request lines and the memory lines are each one table of fixed-width hex columns
+    (`_table`), cut per scenario and joined with the seed lines; `port_of` is asked once
+    per key. Numbers over 64 bits take one `%` of per-line templates instead."""
     t = timing
-    lines = [" ".join(f"{v:x}" for v in (MAGIC, VERSION, len(scenarios), t.min_latency, t.max_latency,
-                                          t.stall_percent, limit))]
-    order = {name: i for i, (name, _) in enumerate(ports.inputs)}
-    fmt_in = [f"{{:0{_digits(w)}x}}" for _, w in ports.inputs]
+    scenarios = list(scenarios)
     masks = [(1 << w) - 1 for _, w in ports.inputs]
-    value_fmt = f"{{:016x}} {{:0{_digits(ports.data_width)}x}}"
     data_mask = (1 << ports.data_width) - 1
-    for sc in scenarios:
-        values = [0] * len(ports.inputs)
-        for key, v in sc.request.items():
-            values[order[port_of(key)]] = v
-        lines.append(f"{seed32(sc.latency_seed):08x} {len(sc.memory):x}")
-        lines.append(" ".join(f.format(v & m) for f, v, m in zip(fmt_in, values, masks)))
-        lines.extend(value_fmt.format(a, v & data_mask) for a, v in sorted(sc.memory.items()))
-    Path(path).write_text("\n".join(lines) + "\n")
+    request_fmt = " ".join(f"%0{_digits(w)}x" for _, w in ports.inputs) + "\n"
+    entry_fmt = f"%016x %0{_digits(ports.data_width)}x\n"
+    memories = list(map(attrgetter("memory"), scenarios))
+    sizes = list(map(len, memories))
+    seeds = [x & MASK32 or 0x9E3779B9 for x in map(attrgetter("latency_seed"), scenarios)]  # seed32
+    rows = _request_rows(ports, list(map(attrgetter("request"), scenarios)), port_of)
+    if rows and any(max(col) > m or min(col) < 0 for col, m in zip(zip(*rows), masks)):
+        rows = [tuple(v & m for v, m in zip(row, masks)) for row in rows]
+    images = list(map(tuple, map(chain.from_iterable, map(sorted, map(dict.items, memories)))))
+    entries = list(chain.from_iterable(images))  # address, value, address, value...
+    if entries and (max(entries[1::2]) > data_mask or min(entries[1::2]) < 0):
+        images = [tuple(chain.from_iterable((a, v & data_mask) for a, v in sorted(m.items()))) for m in memories]
+        entries = list(chain.from_iterable(images))
+    head = "%x %x %x %x %x %x %x\n" % (MAGIC, VERSION, len(scenarios), t.min_latency, t.max_latency,
+                                          t.stall_percent, limit)
+    if not scenarios:
+        Path(path).write_text(head)
+        return
+    try:
+        lines = map("%08x %x\n".__mod__, zip(seeds, sizes))
+        requests = _table(rows, [_digits(w) for _, w in ports.inputs], len(scenarios))
+        entries = _table(entries, [16, _digits(ports.data_width)], sum(sizes))
+    except (struct.error, ValueError):  # a number over 64 bits: one `%` of per-line templates instead
+        templates = {n: "%08x %x\n" + request_fmt + entry_fmt * n for n in set(sizes)}
+        numbers = tuple(chain.from_iterable(chain.from_iterable(zip(zip(seeds, sizes), rows, images))))
+        Path(path).write_text(head + "".join(map(templates.__getitem__, sizes)) % numbers)
+        return
+    per = len(requests) // len(scenarios)
+    ends = list(accumulate(sizes, initial=0))
+    line = len(entries) // max(1, ends[-1])
+    blocks = map(entries.__getitem__, map(slice, (line * e for e in ends), (line * e for e in ends[1:])))
+    requests = map(requests.__getitem__, map(slice, range(0, len(requests), per), range(per, len(requests) + 1, per)))
+    Path(path).write_text(head + "".join(chain.from_iterable(zip(lines, requests, blocks))))
+
+
+def _table(flat: list, digits: list[int], rows: int) -> str:
+    """`rows` lines of the numbers of `flat` (row after row), each number zero-padded to its
+    column's digits (at most 16), a space between, a newline at the end: one hex dump of all
+    the numbers (struct, 16 digits each) and one strided bytearray copy per digit column, so
+    no Python call per number (struct.error when a number needs more than 64 bits)."""
+    if not digits or any(d > 16 for d in digits):
+        raise ValueError("a column wider than 64 bits")
+    if rows == 0:
+        return ""
+    k = len(digits)
+    numbers = flat if isinstance(flat[0], int) else list(chain.from_iterable(flat))
+    hexed = struct.pack(f">{len(numbers)}Q", *numbers).hex().encode()
+    width = sum(digits) + k
+    out = bytearray(b" ") * (width * rows)
+    at = 0
+    for c, d in enumerate(digits):
+        for j in range(d):  # digit j of column c of every row
+            out[at + j::width] = hexed[16 * c + 16 - d + j::16 * k]
+        at += d + 1
+    out[width - 1::width] = b"\n" * rows
+    return out.decode()
+
+
+def _request_rows(ports: Ports, requests: list[dict], port_of) -> list[tuple]:
+    """Each request's values in the order of the input ports (0 for a port it does not set)."""
+    order = {name: i for i, (name, _) in enumerate(ports.inputs)}
+    position: dict[str, int] = {}  # request key -> input index, asked of port_of once
+
+    def where(key: str) -> int:
+        if key not in position:
+            position[key] = order[port_of(key)]
+        return position[key]
+
+    shapes = set(map(tuple, requests))
+    if len(shapes) == 1:
+        keys = next(iter(shapes))
+        at = [where(k) for k in keys]
+        if sorted(at) == list(range(len(order))):  # every port set once: pick them in port order
+            by_port = [k for _, k in sorted(zip(at, keys))]
+            if len(by_port) == 1:
+                return [(r[by_port[0]],) for r in requests]
+            return list(map(itemgetter(*by_port), requests))
+    rows = []
+    for request in requests:
+        row = [0] * len(order)
+        for key, v in request.items():
+            row[where(key)] = v
+        rows.append(tuple(row))
+    return rows
 
 
 @dataclass
@@ -169,11 +251,66 @@ class Result:
 
 
 def read_results(path: Path, ports: Ports) -> list[Result]:
-    """The results file a batch testbench wrote, scenario by scenario."""
+    """The results file a batch testbench wrote, scenario by scenario.
+
+    Fast path (bench (g)): one regular-expression split cuts the file at its end records;
+    the fields of all memory references, then of all end records, are converted column by
+    column (`_numbers`), grouped with zip and handed out by count. A file that does not add
+    up is read again line by line (`_read_slowly`), for a message naming the line."""
+    text = Path(path).read_text()
+    names = [n for n, _ in ports.outputs]
+    parts = _END.split(text)
+    chunks, ends = parts[0:-1:2], parts[1::2]  # the references before each end record; the end records
+    counts = list(map(str.count, chunks, repeat("\n")))
+    refs = "".join(chunks)
+    lines = refs.splitlines()
+    fields = refs.split()
+    kinds = fields[0::4]
+    # every reference line has 3 spaces, so at most 4 fields; 4 fields a line on the whole: 4 each
+    if (len(lines) != sum(counts) or len(fields) != 4 * len(lines) or parts[-1].strip()
+            or set(map(str.count, lines, repeat(" "))) - {3} or not set(kinds) <= {"0", "1"}):
+        return _read_slowly(path, text, names)
+    trace = list(zip(_numbers(kinds), _numbers(fields[1::4]), _numbers(fields[2::4]), _numbers(fields[3::4])))
+    width = 2 + len(names)  # cycles, timed out, the o_* ports
+    if set(map(len, map(str.split, ends))) - {width}:
+        return _read_slowly(path, text, names)
+    tokens = " ".join(ends).split()
+    outputs = map(dict, map(zip, repeat(names), zip(*(_numbers(tokens[2 + i::width]) for i in range(len(names))))))
+    starts = list(accumulate(counts, initial=0))
+    traces = map(trace.__getitem__, map(slice, starts, starts[1:]))
+    return list(map(Result, outputs, traces, _numbers(tokens[0::width]), map("1".__eq__, tokens[1::width])))
+
+
+_END = re.compile(r"^2 ([^\n]*)\n?", re.M)  # an end record, its fields after the tag
+
+# hex numbers below 256 as a batch testbench writes them (1 to 4 digits): a dictionary look-up
+# is cheaper than int(..., 16) for a column of them of mixed lengths (cycles)
+_SMALL = {f"{i:0{d}x}": i for i in range(256) for d in range(1, 5)}
+
+
+def _numbers(tokens: list[str]) -> list[int]:
+    """A column of hex numbers. When all have the same number of digits, at most 16 (what a
+    testbench writes for a port or an address), one bytes.fromhex of them all, each padded
+    to 16 digits, and one struct.unpack read them: no Python call per number."""
+    lengths = set(map(len, tokens))
+    if len(lengths) == 1:
+        digits = lengths.pop()
+        if digits <= 16:
+            pad = "0" * (16 - digits)
+            try:
+                return list(struct.unpack(f">{len(tokens)}Q", bytes.fromhex(pad + pad.join(tokens))))
+            except ValueError:
+                pass  # not all hex digits: int says which
+    try:
+        return list(map(_SMALL.__getitem__, tokens))
+    except KeyError:
+        return list(map(int, tokens, repeat(16)))
+
+
+def _read_slowly(path: Path, text: str, names: list[str]) -> list[Result]:
     out: list[Result] = []
     trace: list[tuple[int, int, int, int]] = []
-    names = [n for n, _ in ports.outputs]
-    for number, line in enumerate(Path(path).read_text().splitlines(), 1):
+    for number, line in enumerate(text.splitlines(), 1):
         tok = line.split()
         if not tok:
             continue
@@ -195,7 +332,5 @@ def read_results(path: Path, ports: Ports) -> list[Result]:
 def final_memory(image: dict[int, int], trace) -> dict[int, int]:
     """The memory after a run: the image with the run's writes applied in order."""
     mem = dict(image)
-    for kind, addr, _, value in trace:
-        if kind:
-            mem[addr] = value
+    mem.update([(addr, value) for kind, addr, _, value in trace if kind])
     return mem

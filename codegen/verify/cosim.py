@@ -72,6 +72,8 @@ class Report:
     seconds: float = 0.0
     reference_seconds: float = 0.0
     model_seconds: float = 0.0
+    stimulus_seconds: float = 0.0  # drawing the scenarios (bench (g) shows the share of each part)
+    simulator_seconds: float = 0.0  # of model_seconds, inside an HDL simulator (0 on myhdl)
     failures: list[harness.Mismatch] = field(default_factory=list)
     max_failures: int = 3  # mismatches to shrink and keep
     cycle_limit: int = harness.DEFAULT_CYCLE_LIMIT  # the watchdog: cycles a transaction may take (harness.cycle_limit)
@@ -474,12 +476,20 @@ class Shard:
         report.jobs, report.backend = stim.jobs, self.backend
         begin = time.perf_counter()
         lo, _ = stim.shards()[self.index]
-        for first, scenarios in stim.batches(report.coverage, self.index):
+        batches = stim.batches(report.coverage, self.index)
+        while True:
+            t0 = time.perf_counter()
+            item = next(batches, None)
+            report.stimulus_seconds += time.perf_counter() - t0
+            if item is None:
+                break
+            first, scenarios = item
             _check_batch(ref, model, stim, scenarios, report, first, self.vcd_dir)
             report.transactions = first + len(scenarios) - lo
             if progress:
                 progress(report.transactions, stim.count)
         report.seconds = time.perf_counter() - begin
+        report.simulator_seconds = getattr(model, "simulator_seconds", 0.0)
         report.missing = [k for k in stim.expected if k not in report.coverage]
         report.coverage_note = stim.gave_up(report.missing)
         return report, stim
@@ -496,11 +506,12 @@ def merge(parts: list[Report], gave_up: list[tuple[set[str], set[str]]], spec: i
           timing: harness.Timing | None, mix, walks: int, seed: int) -> Report:
     """One report of the shards of a run, in shard order (so in scenario order):
     transactions, mismatches, references, cycles and coverage add up; the first
-    `max_failures` failures are kept; reference and model seconds are summed over the
-    shards (the time they took, not the wall time)."""
+    `max_failures` failures are kept; reference, model, stimulus and simulator seconds are
+    summed over the shards (the time they took, not the wall time)."""
     first = parts[0]
     out = dataclasses.replace(first, coverage=Counter(), mismatched=[], refs=[], cycles=[], failures=[],
-                              transactions=0, mismatches=0, reference_seconds=0.0, model_seconds=0.0)
+                              transactions=0, mismatches=0, reference_seconds=0.0, model_seconds=0.0,
+                              stimulus_seconds=0.0, simulator_seconds=0.0)
     for p in parts:
         out.transactions += p.transactions
         out.mismatches += p.mismatches
@@ -510,6 +521,8 @@ def merge(parts: list[Report], gave_up: list[tuple[set[str], set[str]]], spec: i
         out.coverage.update(p.coverage)
         out.reference_seconds += p.reference_seconds
         out.model_seconds += p.model_seconds
+        out.stimulus_seconds += p.stimulus_seconds
+        out.simulator_seconds += p.simulator_seconds
         out.failures += p.failures
     out.failures = out.failures[:out.max_failures]
     out.missing = [k for k in out.expected if k not in out.coverage]

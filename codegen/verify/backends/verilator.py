@@ -110,8 +110,12 @@ def build(model, top: str, verilog: str | None = None) -> Path:
     return exe if exe.exists() else work / "sim"
 
 
-def simulate(exe: Path, scenarios: Path, results: Path, vcd: Path | None = None) -> None:
+def simulate(exe: Path, scenarios: Path, results: Path, vcd: Path | None = None,
+             seconds: Path | None = None) -> None:
+    """Run the batch testbench; with `seconds`, it writes there how long it took from reading
+    the scenario file to writing the results (the process start left out: bench (g))."""
     cmd = [str(exe), str(scenarios), str(results)] + ([str(vcd)] if vcd else [])
-    r = subprocess.run(cmd, capture_output=True, text=True)
+    env = {**os.environ, "VIRTSPEC_SIM_SECONDS": str(seconds)} if seconds else None
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if r.returncode != 0:
         raise cache.BuildFailed(f"the Verilator testbench failed ({r.returncode}): {r.stderr[-2000:]}")

@@ -1,0 +1,127 @@
+"""The batch files (codegen/verify/batch.py): the fast scenario writer and results reader
+give exactly what the plain line-by-line versions gave (the testbenches read the same
+bytes), on every path: shared request keys, mixed keys, values past their width, ports
+wider than 64 bits; and a results file that is not well formed still names its line."""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from codegen.verify import batch, harness
+
+
+def plain_write(path: Path, ports: batch.Ports, scenarios, timing, limit: int, port_of) -> None:
+    """The writer as it was before bench (g): one format call per number."""
+    t = timing
+    lines = [" ".join(f"{v:x}" for v in (batch.MAGIC, batch.VERSION, len(scenarios), t.min_latency, t.max_latency,
+                                          t.stall_percent, limit))]
+    order = {name: i for i, (name, _) in enumerate(ports.inputs)}
+    fmt_in = [f"{{:0{batch._digits(w)}x}}" for _, w in ports.inputs]
+    masks = [(1 << w) - 1 for _, w in ports.inputs]
+    value_fmt = f"{{:016x}} {{:0{batch._digits(ports.data_width)}x}}"
+    data_mask = (1 << ports.data_width) - 1
+    for sc in scenarios:
+        values = [0] * len(ports.inputs)
+        for key, v in sc.request.items():
+            values[order[port_of(key)]] = v
+        lines.append(f"{batch.seed32(sc.latency_seed):08x} {len(sc.memory):x}")
+        lines.append(" ".join(f.format(v & m) for f, v, m in zip(fmt_in, values, masks)))
+        lines.extend(value_fmt.format(a, v & data_mask) for a, v in sorted(sc.memory.items()))
+    Path(path).write_text("\n".join(lines) + "\n")
+
+
+PORTS = batch.Ports(inputs=(("i_addr", 48), ("k_write", 1), ("r_CR3", 64), ("r_CR4", 22)),
+                    outputs=(("o_status", 5), ("o_pa", 52), ("o_level", 3)), data_width=64, sized=True)
+WIDE = batch.Ports(inputs=(("i_addr", 48), ("r_entry", 128)), outputs=(("o_status", 5),), data_width=128,
+                   sized=False)
+KEYS = {"va": "i_addr", "write": "k_write", "CR3": "r_CR3", "CR4": "r_CR4", "entry": "r_entry"}
+
+
+def scenarios(rng: random.Random, ports: batch.Ports, n: int, keys: list[str], over: bool = False):
+    def value(width: int) -> int:
+        return rng.getrandbits(width + (8 if over and rng.random() < 0.2 else 0))
+
+    widths = dict(ports.inputs)
+    out = []
+    for _ in range(n):
+        chosen = keys if not over else rng.sample(keys, rng.randint(1, len(keys)))
+        request = {k: value(widths[KEYS[k]]) for k in chosen}
+        memory = {rng.getrandbits(52) & ~7: value(ports.data_width) for _ in range(rng.randint(0, 6))}
+        out.append(SimpleNamespace(request=request, memory=memory, latency_seed=rng.getrandbits(40)))
+    return out
+
+
+@pytest.mark.parametrize("ports, keys, over", [
+    (PORTS, ["va", "write", "CR3", "CR4"], False),  # every port set, in one key order: the fast path
+    (PORTS, ["CR4", "va", "CR3", "write"], False),  # another order of the keys
+    (PORTS, ["va", "write", "CR3", "CR4"], True),  # some keys missing, values past their width
+    (WIDE, ["va", "entry"], False),  # a port and memory words over 64 bits: the % path
+])
+def test_the_writer_writes_the_bytes_of_the_plain_writer(tmp_path, ports, keys, over):
+    rng = random.Random(7)
+    scs = scenarios(rng, ports, 60, keys, over)
+    timing = harness.Timing(1, 4, 20)
+    batch.write_scenarios(tmp_path / "fast.txt", ports, scs, timing, 340, KEYS.__getitem__)
+    plain_write(tmp_path / "plain.txt", ports, scs, timing, 340, KEYS.__getitem__)
+    assert (tmp_path / "fast.txt").read_text() == (tmp_path / "plain.txt").read_text()
+
+
+def test_the_writer_asks_port_of_once_per_key(tmp_path):
+    asked = []
+    scs = scenarios(random.Random(1), PORTS, 30, ["va", "write", "CR3", "CR4"])
+    batch.write_scenarios(tmp_path / "s.txt", PORTS, scs, harness.Timing(), 100,
+                          lambda k: asked.append(k) or KEYS[k])
+    assert sorted(asked) == ["CR3", "CR4", "va", "write"]
+
+
+def test_no_scenarios_is_a_header_alone(tmp_path):
+    batch.write_scenarios(tmp_path / "s.txt", PORTS, [], harness.Timing(1, 1, 0), 9, KEYS.__getitem__)
+    assert (tmp_path / "s.txt").read_text() == f"{batch.MAGIC:x} 1 0 1 1 0 9\n"
+
+
+RESULTS = """0 0000000000001000 8 00000000deadbeef
+1 0000000000001000 8 00000000deadbeff
+2 9 0 00 000000000abcd 1
+2 3 0 01 0000000000000 3
+0 0000000000002000 4 12345678
+2 154 1 00 0000000000000 0
+"""
+
+
+def test_the_reader_agrees_with_the_line_by_line_reader(tmp_path):
+    names = [n for n, _ in PORTS.outputs]
+    for text in (RESULTS, RESULTS.replace(" 0000000000001000", " 1000"),  # unpadded, as the cocotb export writes
+                 RESULTS.replace("\n", "\r\n"), RESULTS + "0 10 8 5\n",  # references after the last end record
+                 RESULTS.replace("2 3 0", "\n2 3 0"), ""):  # a blank line; no scenario
+        (tmp_path / "r.txt").write_text(text, newline="")
+        got = batch.read_results(tmp_path / "r.txt", PORTS)
+        assert got == batch._read_slowly(tmp_path / "r.txt", text, names)
+    (tmp_path / "r.txt").write_text(RESULTS)
+    got = batch.read_results(tmp_path / "r.txt", PORTS)
+    assert [r.cycles for r in got] == [9, 3, 0x154] and [r.timed_out for r in got] == [False, False, True]
+    assert got[0].trace == [(0, 0x1000, 8, 0xDEADBEEF), (1, 0x1000, 8, 0xDEADBEFF)] and got[1].trace == []
+    assert got[0].outputs == {"o_status": 0, "o_pa": 0xABCD, "o_level": 1}
+
+
+@pytest.mark.parametrize("bad, message", [
+    (RESULTS.replace("1 0000000000001000 8 00000000deadbeff", "1 0000000000001000 8"),
+     "r.txt:2: expected a memory reference of 4 fields, not 3"),
+    (RESULTS.replace("2 3 0 01 0000000000000 3", "2 3 0 01 3"), "r.txt:4: expected an end record of 6 fields, not 5"),
+    (RESULTS.replace("0 0000000000002000", "7 0000000000002000"), "r.txt:5: expected a record tagged 0, 1 or 2, not '7'"),
+    # a short line and a long one that add up to the right count of fields
+    (RESULTS.replace("1 0000000000001000 8 00000000deadbeff", "1 0000000000001000 8")
+     .replace("0 0000000000002000 4 12345678", "0 0000000000002000 4 12345678 9"),
+     "r.txt:2: expected a memory reference of 4 fields, not 3"),
+])
+def test_a_malformed_results_file_names_its_line(tmp_path, bad, message):
+    (tmp_path / "r.txt").write_text(bad)
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+        batch.read_results(tmp_path / "r.txt", PORTS)
+
+
+def test_final_memory_applies_the_writes_in_order():
+    trace = [(0, 8, 8, 1), (1, 8, 8, 2), (1, 16, 8, 3), (1, 8, 8, 4)]
+    assert batch.final_memory({8: 0, 24: 5}, trace) == {8: 4, 16: 3, 24: 5}
