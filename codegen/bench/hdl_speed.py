@@ -89,7 +89,11 @@ def run_cocotb(build_dir: Path, top: str, reference: Path, ports: batch.Ports, s
         tmp = Path(tmp)
         shutil.copyfile(HERE / f"{TEST_MODULE}.py", tmp / f"{TEST_MODULE}.py")
         (tmp / "data.pickle").write_bytes(pickle.dumps(data))
-        env = {"VIRTSPEC_BENCH_DATA": str(tmp / "data.pickle"), "VIRTSPEC_BENCH_OUT": str(tmp / "out.json")}
+        # no pytest assertion rewriting: by default cocotb rewrites every module it imports
+        # (virtspec's own included) and writes the rewritten bytecode beside them, into an
+        # installed virtspec's site-packages
+        env = {"VIRTSPEC_BENCH_DATA": str(tmp / "data.pickle"), "VIRTSPEC_BENCH_OUT": str(tmp / "out.json"),
+               "COCOTB_REWRITE_ASSERTION_FILES": ""}
         get_runner("verilator").test(test_module=TEST_MODULE, hdl_toplevel=top, hdl_toplevel_lang="verilog",
                                      build_dir=build_dir, test_dir=tmp,
                                      extra_env=env, timescale=("1ns", "1ps"), results_xml=str(tmp / "results.xml"),
