@@ -108,10 +108,20 @@ class Allocator:
         raise StimulusError("out of physical frames")
 
 
+_TABLE_SHIFT: dict = {}
+
+
 def table_shift(regime: ir.Regime) -> int:
     """log2 of the frame a table of `regime` gets: 4 KiB, or its largest table (entries of
     16 or 32 bytes make a 9-bit index a 8 or 16 KiB table), so that no table reaches into
     a frame given to something else and entries never lie on top of each other."""
+    hit = _TABLE_SHIFT.get(id(regime))
+    if hit is None or hit[0] is not regime:
+        hit = _TABLE_SHIFT[id(regime)] = (regime, _table_shift(regime))
+    return hit[1]
+
+
+def _table_shift(regime: ir.Regime) -> int:
     return max([12] + [(regime.entry_bytes << (lv.index_hi - lv.index_lo + 1)).bit_length() - 1
                        for lv in regime.levels])
 
@@ -128,11 +138,23 @@ def eval_ctx(e: Expr, ctx: dict, access: dict | None = None, extra: dict | None 
     return evaluate(e, lookup)
 
 
+_MBZ: dict = {}  # id(layout) -> (layout, static mask, ((condition function, bits), ...))
+
+
 def mbz_mask(lay: ir.Layout, ctx: dict) -> int:
-    m = lay.mbz_static
-    for cond, bits in lay.mbz_conditional():
-        if eval_ctx(cond, ctx):
-            m |= bits
+    """The must-be-zero bits of `lay` under `ctx` (its parts worked out once per layout)."""
+    hit = _MBZ.get(id(lay))
+    if hit is None or hit[0] is not lay:
+        hit = _MBZ[id(lay)] = (lay, lay.mbz_static, tuple((compiled.evaluator(c), bits) for c, bits in lay.mbz_conditional()))
+    m = hit[1]
+    if hit[2]:
+        def lookup(r: Expr) -> int:
+            if r.kind == "ctx":
+                return (ctx[r.name] >> r.lo) & mask(r.width)
+            raise StimulusError(f"cannot evaluate a {r.kind} reference '{r.name}' while building tables")
+        for fn, bits in hit[2]:
+            if fn(lookup):
+                m |= bits
     return m
 
 
@@ -293,6 +315,49 @@ def _combos(fields: tuple[tuple[int, int], ...], pref: tuple | None) -> tuple[li
     return hit
 
 
+_FIRED: dict = {}
+_MASKS: dict = {}  # TableBuilder._entry_masks by layout, lean and preferred values
+
+
+def _fired_fn(regime: ir.Regime):
+    """`f(fields, ctx, access)`: how many of `regime`'s final checks fire after a walk
+    whose every entry has the 1-bit `fields` (others 0), compiled once per regime (what
+    TableBuilder.prefer asks for each field it learns); None if `compiled` cannot write it."""
+    hit = _FIRED.get(id(regime))
+    if hit is not None and hit[0] is regime:
+        return hit[1]
+    accs = {a.name: f"a{i}" for i, a in enumerate(regime.accumulators)}
+
+    def ref(r: Expr) -> str:
+        if r.kind in ("field", "leaf"):
+            return f"F.get({r.name!r}, 0)"
+        if r.kind == "acc":
+            return accs[r.name]
+        if r.kind == "ctx":
+            return f"((C[{r.name!r}] >> {r.lo}) & {mask(r.width)})"
+        if r.kind == "access":
+            return f"X[{r.name!r}]"
+        return "0"
+
+    try:
+        names = list(accs.values())
+        lines = ["def fired(F, C, X):"]
+        lines += [f"    {accs[a.name]} = {compiled.to_python(a.init, ref)}" for a in regime.accumulators]
+        if names:
+            lines.append(f"    for _ in range({len(regime.levels)}):")
+            lines.append(f"        {', '.join(names)}, = "
+                         + ", ".join(compiled.to_python(a.then, ref) for a in regime.accumulators) + ",")
+        checks = " + ".join(f"(1 if {compiled.to_python(c.when, ref)} else 0)" for c in regime.checks) or "0"
+        lines.append(f"    return {checks}")
+        scope = dict(compiled.HELPERS)
+        exec("\n".join(lines), scope)  # noqa: S102 - source written by compiled.to_python
+        fn = scope["fired"]
+    except compiled.Unsupported:
+        fn = None
+    _FIRED[id(regime)] = (regime, fn)
+    return fn
+
+
 class TableBuilder:
     """Writes the entries of walks of one regime into memory."""
 
@@ -302,9 +367,12 @@ class TableBuilder:
         self.entries: dict[int, tuple[str, int]] = {}  # entry address -> (kind, target), for sharing
         self.final: int | None = None  # the output address of the last leaf written
         self.preferred: dict[str, int] = {}
+        self._pref_key: tuple = ()
         self.legal = False
         self._mbz: dict[str, int] = {}
         self._masks: dict = {}
+        self._kinds: dict = {}  # (level, leaf, fault) -> _EntryKind
+        self._solver_keys: dict = {}  # (_Solver, legal) -> the part of its key this builder fixes
         self._fns: dict = {}  # (id(expr), id(layout)) -> _entry_fn (the spec keeps both alive)  # mbz_mask of each layout (the context is fixed once building starts)
 
     def mbz(self, lay: ir.Layout) -> int:
@@ -322,9 +390,23 @@ class TableBuilder:
                tuple(sorted({(n, lo, w, (self.ctx[n] >> lo) & mask(w)) for n, lo, w in ctx_refs})),
                tuple(tuple(sorted(a.items())) for a in accesses))
         if key in _PREFERRED:
-            self.preferred = _PREFERRED[key]
+            self._set_preferred(key, _PREFERRED[key])
             return
         values = {n: 1 for n in names}
+        fast = _fired_fn(self.regime)
+        if fast is not None:
+            try:
+                ctx = self.ctx
+                now = sum(fast(values, ctx, a) for a in accesses)
+                for n in names:
+                    trial = dict(values, **{n: 0})
+                    count = sum(fast(trial, ctx, a) for a in accesses)
+                    if count < now:
+                        values, now = trial, count
+                self._set_preferred(key, values)
+                return
+            except (ValueError, ZeroDivisionError, KeyError):  # the evaluator below says what is wrong
+                values = {n: 1 for n in names}
 
         def fired(vals: dict) -> int:
             total = 0
@@ -349,7 +431,13 @@ class TableBuilder:
             trial = dict(values, **{n: 0})
             if fired(trial) < fired(values):
                 values = trial
-        self.preferred = _PREFERRED[key] = values
+        self._set_preferred(key, values)
+
+    def _set_preferred(self, key, values: dict) -> None:
+        _PREFERRED[key] = values
+        self.preferred = values
+        self._pref_key = tuple(sorted(values.items()))
+        self._masks = {}
 
     def random_entry(self, lay: ir.Layout) -> int:
         """Random fields: a 1-bit field set 13 times in 16 (or, in a legal entry, its
@@ -383,9 +471,14 @@ class TableBuilder:
     def _entry_masks(self, lay: ir.Layout) -> tuple[int, int, int, int]:
         """(uniform bits, 1-bit fields drawn mostly set, preferred 1-bit fields, their
         preferred values) of `lay` for this builder's lean."""
-        key = (lay.name, self.legal, tuple(sorted(self.preferred.items())) if self.legal else ())
+        key = (lay.name, self.legal)  # prefer() clears the cache when the preferred values change
         hit = self._masks.get(key)
         if hit is None:
+            gkey = (id(lay), self.legal, self._pref_key if self.legal else ())
+            got = _MASKS.get(gkey)
+            if got is not None and got[0] is lay:
+                hit = self._masks[key] = got[1]
+                return hit
             wide = ones = pref_mask = pref_value = 0
             for f in lay.fields:
                 if f.width == 1 and f.name in self.preferred and self.legal:
@@ -399,6 +492,7 @@ class TableBuilder:
                 if r.kind == "ignored" and r.mask:
                     wide |= mask(r.hi - r.lo + 1) << r.lo
             hit = self._masks[key] = (wide, ones, pref_mask, pref_value)
+            _MASKS[gkey] = (lay, hit)
         return hit
 
     def field_eval(self, e: Expr, lay: ir.Layout, value: int, level: int) -> int:
@@ -556,16 +650,27 @@ class TableBuilder:
 
     def entry(self, level: int, as_leaf: bool, target: int, fault: str | None) -> int:
         """An entry for `level`: a leaf mapping frame `target`, or a pointer to table `target`."""
-        lv = self.regime.level(level)
-        name = lv.leaf if as_leaf else lv.table
-        lay = _layout(self.spec, name)
+        kind = self._kinds.get((level, as_leaf, fault))
+        if kind is None:
+            kind = self._kinds[(level, as_leaf, fault)] = _entry_kind(self.spec, self.regime, level, as_leaf, fault)
+        lay = kind.lay
         # the map's inverse: each address bit goes into the field term that carries it
-        terms = self.regime.frame_of(lv) if as_leaf else self.regime.pointer
-        bits, place_mask = ir.entry_bits(terms, lay, target)
-        if ir.addr_of(terms, lay, bits) != target:
+        bits = 0
+        for e, m, a in kind.pieces:
+            bits |= ((target >> a) & m) << e
+        back = 0
+        for e, m, a in kind.pieces:
+            back |= ((bits >> e) & m) << a
+        if back != target:
             raise StimulusError(f"format '{lay.name}' cannot hold address {target:#x}")
-        keep = {t.field for t in terms}
+        place_mask = kind.place_mask
         value = (self.random_entry(lay) & ~place_mask) | bits
+        if kind.solver is not None:
+            if kind.uses_rsvd:
+                value = self._set_reserved_bit(lay, value, place_mask)
+            return kind.solver.solve(self, value)
+        lv = kind.lv
+        keep = set(kind.keep)
         decides = lambda v: True  # noqa: E731
         if lv.leaf and lv.table:
             leaf_lay = _layout(self.spec, lv.leaf)
@@ -576,17 +681,173 @@ class TableBuilder:
         if fault is None:
             return self.steer(lay, value, level, keep,
                               lambda v: decides(v) and self.walk_faults_clear(lay, level, v, as_leaf), as_leaf)
-        rule = next(r for r in self.regime.faults if r.name == fault)
-        uses_rsvd = any(r.kind == "builtin" and r.name == "rsvd" for r in rule.when.refs())
-        if uses_rsvd:
-            free = self.mbz(lay) & ~place_mask
-            if not free:
-                raise StimulusError(f"format '{lay.name}' has no must-be-zero bit to set")
-            bits = [b for b in range(lay.width) if free >> b & 1]
-            value |= 1 << self.draw.choice(bits)
+        rule = kind.rule
+        if kind.uses_rsvd:
+            value = self._set_reserved_bit(lay, value, place_mask)
         want = lambda v: (decides(v) and self.walk_faults_clear(lay, level, v, as_leaf, upto=fault)  # noqa: E731
                           and bool(self.field_eval(rule.when, lay, v, level)))
         return self.steer(lay, value, level, keep, want, as_leaf)
+
+    def _set_reserved_bit(self, lay: ir.Layout, value: int, place_mask: int) -> int:
+        """`value` with one must-be-zero bit outside the address set (a reserved-bit fault)."""
+        free = self.mbz(lay) & ~place_mask
+        if not free:
+            raise StimulusError(f"format '{lay.name}' has no must-be-zero bit to set")
+        bits = [b for b in range(lay.width) if free >> b & 1]
+        return value | 1 << self.draw.choice(bits)
+
+    def want_fn(self, kind: "_EntryKind"):
+        """What entry() asks of an entry of `kind`: the leaf condition decides as planned,
+        no walk fault fires before the planned one (or none fires), the planned one does."""
+        level, as_leaf, lay = kind.lv.number, kind.as_leaf, kind.lay
+        lv = kind.lv
+        decides = None
+        if lv.leaf and lv.table:
+            leaf_lay = _layout(self.spec, lv.leaf)
+
+            def decides(v):
+                return bool(self.field_eval(lv.leaf_when, leaf_lay, v, level)) == as_leaf
+        if kind.rule is None:
+            def want(v):
+                return (decides is None or decides(v)) and self.walk_faults_clear(lay, level, v, as_leaf)
+        else:
+            rule, upto = kind.rule, kind.rule.name
+
+            def want(v):
+                return ((decides is None or decides(v)) and self.walk_faults_clear(lay, level, v, as_leaf, upto=upto)
+                        and bool(self.field_eval(rule.when, lay, v, level)))
+        return want
+
+
+_KINDS: dict = {}  # (regime, level, leaf, fault) -> (keep-alive, _EntryKind)
+
+
+def _entry_kind(spec: ir.Spec, regime: ir.Regime, level: int, as_leaf: bool, fault: str | None) -> "_EntryKind":
+    key = (id(spec), id(regime), level, as_leaf, fault)
+    hit = _KINDS.get(key)
+    if hit is None or hit[0][0] is not spec or hit[0][1] is not regime:
+        hit = _KINDS[key] = ((spec, regime), _EntryKind(spec, regime, level, as_leaf, fault))
+    return hit[1]
+
+
+class _EntryKind:
+    """What an entry of one regime, level, role and planned fault needs that does not
+    depend on the scenario, worked out once: its format, where the address goes, and
+    (`solver`) the entries its conditions accept, when they can be solved directly."""
+
+    def __init__(self, spec: ir.Spec, regime: ir.Regime, level: int, as_leaf: bool, fault: str | None):
+        self.lv = lv = regime.level(level)
+        self.as_leaf = as_leaf
+        self.lay = lay = _layout(spec, lv.leaf if as_leaf else lv.table)
+        terms = regime.frame_of(lv) if as_leaf else regime.pointer
+        self.pieces = tuple((e, mask(w), a) for e, w, a in ir.addr_pieces(terms, lay))
+        self.place_mask = 0
+        for e, m, _ in self.pieces:
+            self.place_mask |= m << e
+        self.keep = frozenset(t.field for t in terms)
+        self.rule = None if fault is None else next(r for r in regime.faults if r.name == fault)
+        self.uses_rsvd = self.rule is not None and any(r.kind == "builtin" and r.name == "rsvd"
+                                                       for r in self.rule.when.refs())
+        self.solver = _Solver.of(spec, regime, self)
+
+
+class _Solver:
+    """The entries an `_EntryKind` accepts, solved over every combination of the few small
+    fields its conditions read (the 'condition fields', less the address fields), once per
+    value of everything else the conditions read: the context bits, the must-be-zero
+    masks, whether a must-be-zero bit outside those fields is set, the other entry bits
+    read, and the preferred values of a legal entry. An entry is then a dict lookup and
+    one draw instead of a search."""
+
+    MAX_BITS = 10  # 1024 combinations at most, each solved once per key
+    MAX_OTHER = 8  # entry bits read outside the condition fields (a key each)
+
+    @classmethod
+    def of(cls, spec: ir.Spec, regime: ir.Regime, kind: _EntryKind) -> "_Solver | None":
+        lv, lay = kind.lv, kind.lay
+        conds = [(r.when, lay) for r in regime.faults_for(kind.as_leaf)]
+        if lv.leaf and lv.table:
+            conds.append((lv.leaf_when, _layout(spec, lv.leaf)))
+        read = 0
+        ctx_refs: set = set()
+        rsvd_lays: dict = {}
+        names: set = set()
+        stack = [(e, L) for e, L in conds]
+        while stack:
+            e, L = stack.pop()
+            for r in e.refs():
+                if r.kind in ("field", "leaf"):
+                    f = L.field(r.name)
+                    if f is None:
+                        return None
+                    read |= f.mask
+                    names.add(r.name)
+                elif r.kind == "ctx":
+                    ctx_refs.add((r.name, r.lo, mask(r.width)))
+                elif r.kind == "builtin" and r.name == "rsvd":
+                    rsvd_lays[L.name] = L
+                elif r.kind == "builtin" and r.name == "level":
+                    pass
+                elif r.kind == "builtin" and r.name == "next" and regime.next_level is not None:
+                    stack.append((regime.next_level, L))
+                else:
+                    return None  # the input address, `skipped`, or what table building cannot set
+        fields = [lay.field(n) for n in sorted(names - kind.keep) if lay.field(n) is not None]
+        if any(f.width > 4 for f in fields) or sum(f.width for f in fields) > cls.MAX_BITS:
+            return None
+        cmask = sum(f.mask for f in fields)
+        other = read & ~cmask
+        if bin(other).count("1") > cls.MAX_OTHER:
+            return None
+        return cls(kind, fields, cmask, other, tuple(sorted(ctx_refs)), tuple(rsvd_lays.values()))
+
+    def __init__(self, kind, fields, cmask, other, ctx_refs, rsvd_lays):
+        self.kind, self.fields, self.cmask, self.other = kind, fields, cmask, other
+        self.names = tuple(f.name for f in fields)
+        self.spans = tuple((f.lo, f.width) for f in fields)
+        self.ctx_refs, self.rsvd_lays = ctx_refs, rsvd_lays
+        self.cache: dict = {}
+
+    def solve(self, b: TableBuilder, value: int) -> int:
+        """`value` if the conditions accept it, else `value` with the condition fields
+        set to an accepted combination drawn at random (one nearest the preferred values,
+        for a legal entry)."""
+        fixed = b._solver_keys.get((self, b.legal))
+        if fixed is None:
+            ctx = b.ctx
+            pref = None
+            if b.legal and b.preferred:
+                pref = tuple(b.preferred.get(n) for n in self.names)
+                if all(p is None for p in pref):
+                    pref = None
+            fixed = (tuple((ctx[n] >> lo) & m for n, lo, m in self.ctx_refs),
+                     tuple(b.mbz(L) for L in self.rsvd_lays), pref)
+            b._solver_keys[(self, b.legal)] = fixed
+        outside = value & ~self.cmask
+        key = (fixed, outside & self.other, tuple(bool(outside & m) for m in fixed[1]))
+        hit = self.cache.get(key)
+        if hit is None:
+            hit = self.cache[key] = self._solutions(b, outside, fixed[2])
+        accepted, nearest = hit
+        if value & self.cmask in accepted:
+            return value
+        if not nearest:
+            raise StimulusError(f"cannot draw an entry of format '{self.kind.lay.name}' that fits the plan")
+        pick = nearest[b.draw.int(0, len(nearest) - 1)] if len(nearest) > 1 else nearest[0]
+        return outside | pick
+
+    def _solutions(self, b: TableBuilder, outside: int, pref) -> tuple[frozenset, list[int]]:
+        """(every accepted combination, those nearest the preferred values)."""
+        want = b.want_fn(self.kind)
+        combos, groups = _combos(self.spans, pref)
+        accepted = [c for c in combos if want(outside | c)]
+        ok = set(accepted)
+        nearest: list[int] = []
+        for group in groups:
+            nearest = [combos[i] for i in group if combos[i] in ok]
+            if nearest:
+                break
+        return frozenset(ok), nearest
 
 
 def injectable(spec: ir.Spec, regime: ir.Regime, rule: ir.Rule, level: int, tries: int = 40,
@@ -677,18 +938,39 @@ class ScenarioFactory:
         self.context = top.context
         self._start_pairs: dict[tuple, list[tuple[int, int]]] = {}  # by context override
         self._leafable: dict[str, set[int]] = {}  # by regime: leaf levels a walk can end at (leaf_ok)
+        self._ctx_parts: list | None = None  # _random_ctx's plan of each context register
+        self._widths: dict[str, int] = {}  # _addr_width by regime
+        self._leaf_ctx: dict = {}  # _leaf_possible by level and the context bits it reads
 
     # ---- pieces
     def _random_ctx(self, draw: Draw) -> dict:
+        """Every context register at random: each field uniform (on random.Random, all the
+        1-bit fields of a register from one getrandbits)."""
+        if self._ctx_parts is None:
+            parts = []
+            for name in self.context:
+                lay = _layout(self.spec, name)
+                if not lay.fields:
+                    parts.append((name, lay.width, (), 0))
+                    continue
+                ones = sum(f.mask for f in lay.fields if f.width == 1)
+                parts.append((name, 0, tuple((f.lo, f.width) for f in lay.fields), ones))
+            self._ctx_parts = parts
         ctx = {}
-        for name in self.context:
-            lay = _layout(self.spec, name)
-            if not lay.fields:
-                ctx[name] = draw.bits(lay.width)
+        fast = draw.data is None
+        for name, width, fields, ones in self._ctx_parts:
+            if not fields:
+                ctx[name] = draw.bits(width)
                 continue
             v = 0
-            for f in lay.fields:
-                v |= (draw.bits(f.width) if f.width > 1 else int(draw.chance(50))) << f.lo
+            if fast:
+                v = draw.getrandbits(ones.bit_length()) & ones if ones else 0
+                for lo, w in fields:
+                    if w > 1:
+                        v |= draw.getrandbits(w) << lo
+            else:
+                for lo, w in fields:
+                    v |= (draw.bits(w) if w > 1 else int(draw.chance(50))) << lo
             ctx[name] = v
         return ctx
 
@@ -740,9 +1022,15 @@ class ScenarioFactory:
         bound = {b.name: b.value for b in self.nested.host_bindings}
         return {r: (eval_ctx(bound[r], ctx) if r in bound else ctx[r]) for r in self.host.context}
 
-    @staticmethod
-    def _addr_width(spec: ir.Spec, regime: ir.Regime) -> int:
+    def _addr_width(self, spec: ir.Spec, regime: ir.Regime) -> int:
         """The address bits every pointer and frame map can hold (tables and frames lie below)."""
+        hit = self._widths.get(regime.name)
+        if hit is None:
+            hit = self._widths[regime.name] = self._addr_width_of(spec, regime)
+        return hit
+
+    @staticmethod
+    def _addr_width_of(spec: ir.Spec, regime: ir.Regime) -> int:
         maps = [(regime.pointer, lv.table) for lv in regime.levels if lv.table]
         maps += [(regime.frame_of(lv), lv.leaf) for lv in regime.levels if lv.leaf]
         widths = [ir.addr_mask(terms, spec.layout(name)).bit_length() for terms, name in maps]
@@ -784,6 +1072,16 @@ class ScenarioFactory:
         entry bits COND reads; True when they are many or COND reads something else."""
         if lv.leaf_when is None or not lv.table:
             return True
+        refs = self._leaf_ctx.get(id(lv))
+        if refs is None:
+            refs = self._leaf_ctx[id(lv)] = tuple((r.name, r.lo, mask(r.width)) for r in lv.leaf_when.refs() if r.kind == "ctx")
+        key = (id(lv), tuple((ctx.get(n, 0) >> lo) & m for n, lo, m in refs))
+        hit = self._leaf_ctx.get(key)
+        if hit is None:
+            hit = self._leaf_ctx[key] = self._leaf_possible_uncached(lv, ctx)
+        return hit
+
+    def _leaf_possible_uncached(self, lv: ir.Level, ctx: dict) -> bool:
         lay = _layout(self.spec, lv.leaf)
         fields = sorted({r.name for r in lv.leaf_when.refs() if r.kind == "field"})
         widths = [lay.field(n).width if lay.field(n) is not None else 64 for n in fields]
