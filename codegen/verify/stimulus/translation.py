@@ -141,6 +141,42 @@ def eval_ctx(e: Expr, ctx: dict, access: dict | None = None, extra: dict | None 
 _MBZ: dict = {}  # id(layout) -> (layout, static mask, ((condition function, bits), ...))
 
 
+_CTX_FNS: dict = {}
+
+
+def ctx_fn(e: Expr):
+    """`f(ctx, access, accs)` equal to eval_ctx(e, ctx, access, {("acc", name): value}),
+    compiled once per expression (the context, start level and host bindings of every
+    scenario)."""
+    hit = _CTX_FNS.get(id(e))
+    if hit is not None and hit[0] is e:
+        return hit[1]
+
+    def ref(r: Expr) -> str:
+        if r.kind == "ctx":
+            return f"((C[{r.name!r}] >> {r.lo}) & {mask(r.width)})"
+        if r.kind == "access":
+            return f"X[{r.name!r}]"
+        if r.kind == "acc":
+            return f"A[{r.name!r}]"
+        raise compiled.Unsupported(r.kind)
+
+    try:
+        fast = compiled.build("C, X, A", compiled.to_python(e, ref), {})
+    except compiled.Unsupported:
+        fast = None
+
+    def fn(ctx, access=None, accs=None):
+        if fast is not None:
+            try:
+                return fast(ctx, access, accs)
+            except (ValueError, ZeroDivisionError, TypeError, KeyError):
+                pass
+        return eval_ctx(e, ctx, access, {("acc", k): v for k, v in (accs or {}).items()})
+    _CTX_FNS[id(e)] = (e, fn)
+    return fn
+
+
 def mbz_mask(lay: ir.Layout, ctx: dict) -> int:
     """The must-be-zero bits of `lay` under `ctx` (its parts worked out once per layout)."""
     hit = _MBZ.get(id(lay))
@@ -369,6 +405,7 @@ class TableBuilder:
         self.preferred: dict[str, int] = {}
         self._pref_key: tuple = ()
         self.legal = False
+        self.exact = False  # a legal entry takes every preferred value (no occasional flip)
         self._mbz: dict[str, int] = {}
         self._masks: dict = {}
         self._kinds: dict = {}  # (level, leaf, fault) -> _EntryKind
@@ -441,8 +478,9 @@ class TableBuilder:
 
     def random_entry(self, lay: ir.Layout) -> int:
         """Random fields: a 1-bit field set 13 times in 16 (or, in a legal entry, its
-        preferred value 31 times in 32), other fields and ignored bits uniform,
-        must-be-zero bits clear. On random.Random, all fields at once (`_entry_masks`)."""
+        preferred value 31 times in 32, always when `exact`), other fields and ignored
+        bits uniform, must-be-zero bits clear. On random.Random, all fields at once
+        (`_entry_masks`)."""
         if self.draw.data is None:
             wide, ones, pref_mask, pref_value = self._entry_masks(lay)
             get = self.draw.getrandbits
@@ -451,13 +489,13 @@ class TableBuilder:
             if ones:
                 value |= (get(w) | get(w) | (get(w) & get(w))) & ones
             if pref_mask:
-                flip = get(w) & get(w) & get(w) & get(w) & get(w)
+                flip = 0 if self.exact else get(w) & get(w) & get(w) & get(w) & get(w)
                 value |= (pref_value ^ flip) & pref_mask
             return value & ~self.mbz(lay)
         value = 0
         for f in lay.fields:
             if f.width == 1 and f.name in self.preferred and self.legal:
-                bit = self.preferred[f.name] if self.draw.chance(97) else 1 - self.preferred[f.name]
+                bit = self.preferred[f.name] if self.exact or self.draw.chance(97) else 1 - self.preferred[f.name]
             elif f.width == 1:
                 bit = 1 if self.draw.chance(80) else 0
             else:
@@ -938,6 +976,8 @@ class ScenarioFactory:
         self.context = top.context
         self._start_pairs: dict[tuple, list[tuple[int, int]]] = {}  # by context override
         self._leafable: dict[str, set[int]] = {}  # by regime: leaf levels a walk can end at (leaf_ok)
+        self._host_binds: list | None = None  # (host context register, its binding's function or None)
+        self._levels = {r.name: {lv.number for lv in r.levels} for r in (self.main, self.host) if r is not None}
         self._ctx_parts: list | None = None  # _random_ctx's plan of each context register
         self._widths: dict[str, int] = {}  # _addr_width by regime
         self._leaf_ctx: dict = {}  # _leaf_possible by level and the context bits it reads
@@ -978,9 +1018,9 @@ class ScenarioFactory:
         """The start levels (main, host) a context gives, or None if one is not a level."""
         main = self._start(self.main, ctx)
         host = self._start(self.host, self._host_ctx(ctx)) if self.host else 0
-        if main not in [lv.number for lv in self.main.levels]:
+        if main not in self._levels[self.main.name]:
             return None
-        if self.host and host not in [lv.number for lv in self.host.levels]:
+        if self.host and host not in self._levels[self.host.name]:
             return None
         return main, host
 
@@ -1015,12 +1055,14 @@ class ScenarioFactory:
         accumulators, taken here as all `guest_acc` (tables are built before the walk)."""
         binds = {"table": self.nested.table_access, "final": self.nested.final_access,
                  "update": self.nested.update_access}[stage]
-        accs = {("acc", a.name): guest_acc for a in self.main.accumulators}
-        return {b.name: eval_ctx(b.value, ctx, access, accs) for b in binds}
+        accs = {a.name: guest_acc for a in self.main.accumulators}
+        return {b.name: ctx_fn(b.value)(ctx, access, accs) for b in binds}
 
     def _host_ctx(self, ctx: dict) -> dict:
-        bound = {b.name: b.value for b in self.nested.host_bindings}
-        return {r: (eval_ctx(bound[r], ctx) if r in bound else ctx[r]) for r in self.host.context}
+        if self._host_binds is None:
+            bound = {b.name: ctx_fn(b.value) for b in self.nested.host_bindings}
+            self._host_binds = [(r, bound.get(r)) for r in self.host.context]
+        return {r: (fn(ctx) if fn is not None else ctx[r]) for r, fn in self._host_binds}
 
     def _addr_width(self, spec: ir.Spec, regime: ir.Regime) -> int:
         """The address bits every pointer and frame map can hold (tables and frames lie below)."""
@@ -1037,7 +1079,7 @@ class ScenarioFactory:
         return min(widths) if widths else 32
 
     def _start(self, regime: ir.Regime, ctx: dict) -> int:
-        return eval_ctx(regime.start, ctx)
+        return ctx_fn(regime.start)(ctx)
 
     def _updates_preset(self, regime: ir.Regime, lay: ir.Layout) -> int:
         m = 0
@@ -1192,7 +1234,10 @@ class ScenarioFactory:
         permissions that pass the host stage (so the guest's checks are reached), and a
         legal walk whose final address meets random host entries (the host's checks on
         the final access). Without an oracle, or for a one-dimensional walk, the kinds
-        that need one fall back to random permissions."""
+        that need one fall back to random permissions. The kinds the oracle judges are
+        built with `exact` legal entries, so that most are what they should be at the
+        first draw (a flipped permission bit in any of a nested walk's ~17 entries sent
+        most of them round the loop again)."""
         kind = (0, 1, 1, 2, 3, 4)[draw.int(0, 5)]  # injected faults twice as often: they have the most sites
         if kind == 4 and self.nested is None:
             kind = 2
@@ -1204,8 +1249,8 @@ class ScenarioFactory:
             4: lambda out: out.get("stage") == "host" and out.get("guest_level") == 0,
         }[kind]
         for _ in range(30):
-            sc = self.make(draw, fault_percent=0, legal=kind in (0, 3, 4) or draw.chance(50), final_random=kind == 4,
-                           guest_legal=False if kind == 3 else None, **kw)
+            sc = self.make(draw, fault_percent=0, legal=True, final_random=kind == 4,
+                           guest_legal=False if kind == 3 else None, exact=True, **kw)
             if wanted(oracle(sc)):
                 return sc
         return sc
@@ -1213,9 +1258,10 @@ class ScenarioFactory:
     def make(self, draw: Draw, guest_plan: Plan | None = None, host_leaf: int | None = None,
              fault_percent: int = 50, preset_updates: bool | None = None, ctx_override: dict | None = None,
              legal: bool = False, final_random: bool = False, guest_legal: bool | None = None,
-             host_fault_at: tuple[str, int] | None = None) -> Scenario:
+             host_fault_at: tuple[str, int] | None = None, exact: bool = False) -> Scenario:
         """One scenario. `legal` leans entries toward values that pass the access checks
-        (`guest_legal` overrides it for the guest stage of a nested walk); a plan fixes the
+        (`guest_legal` overrides it for the guest stage, the only stage of a one-dimensional
+        walk), and `exact` makes them take those values every time; a plan fixes the
         leaf level and an injected walk fault; `final_random` gives the final address of a
         nested walk host entries drawn without that lean; `host_fault_at` (fault, level)
         injects a host walk fault into one of the walk's host translations."""
@@ -1236,8 +1282,9 @@ class ScenarioFactory:
             root = _root_frame(alloc, self.main)
             invert(self.main.root, root, ctx)
             builder = TableBuilder(self.spec, self.main, draw, ctx, memory.__setitem__, alloc)
-            builder.legal = legal
-            if legal:
+            builder.legal = legal if guest_legal is None else guest_legal
+            builder.exact = exact
+            if builder.legal:
                 builder.prefer([access])
             self._build(builder, self.main, root, addr, start, plan, lambda a: a, preset)
             addr = builder.addr
@@ -1251,6 +1298,7 @@ class ScenarioFactory:
             hstart = self._start(self.host, hctx)
             hbuilder = TableBuilder(self.spec, self.host, draw, hctx, memory.__setitem__, halloc)
             hbuilder.legal = legal
+            hbuilder.exact = exact
             if legal:
                 stages = ["table", "final"] + (["update"] if self.nested.update_access else [])
                 hbuilder.prefer([self._host_access(stage, ctx, access, g) for stage in stages for g in (0, 1)])
@@ -1286,6 +1334,7 @@ class ScenarioFactory:
 
             gbuilder = TableBuilder(self.spec, self.main, draw, ctx, memory.__setitem__, galloc)
             gbuilder.legal = legal if guest_legal is None else guest_legal
+            gbuilder.exact = exact
             if gbuilder.legal:
                 gbuilder.prefer([access])
             done = self._build(gbuilder, self.main, groot, addr, start, plan, place, preset)
