@@ -98,6 +98,11 @@ class Allocator:
         (so that shrunk, repetitive draws still give distinct frames)."""
         count = mask(self.width - shift)
         first = self.draw.int(1, count)
+        if shift == 12 or shift > 21:  # one page to mark (the common case, without a range)
+            page = first << (shift - 12)
+            if page not in self.used:
+                self.used.add(page)
+                return first << shift
         for step in range(4096):
             index = (first - 1 + step) % count + 1
             addr = index << shift
@@ -380,9 +385,12 @@ def _fired_fn(regime: ir.Regime):
         lines = ["def fired(F, C, X):"]
         lines += [f"    {accs[a.name]} = {compiled.to_python(a.init, ref)}" for a in regime.accumulators]
         if names:
+            # every level has the same fields: once a step changes nothing, no later one does
             lines.append(f"    for _ in range({len(regime.levels)}):")
-            lines.append(f"        {', '.join(names)}, = "
-                         + ", ".join(compiled.to_python(a.then, ref) for a in regime.accumulators) + ",")
+            lines.append(f"        new = (" + ", ".join(compiled.to_python(a.then, ref) for a in regime.accumulators) + ",)")
+            lines.append(f"        if new == ({', '.join(names)},):")
+            lines.append("            break")
+            lines.append(f"        {', '.join(names)}, = new")
         checks = " + ".join(f"(1 if {compiled.to_python(c.when, ref)} else 0)" for c in regime.checks) or "0"
         lines.append(f"    return {checks}")
         scope = dict(compiled.HELPERS)
@@ -482,7 +490,7 @@ class TableBuilder:
         bits uniform, must-be-zero bits clear. On random.Random, all fields at once
         (`_entry_masks`)."""
         if self.draw.data is None:
-            wide, ones, pref_mask, pref_value = self._entry_masks(lay)
+            wide, ones, pref_mask, pref_value = self._entry_masks(lay)  # must-be-zero bits left out
             get = self.draw.getrandbits
             w = lay.width
             value = get(w) & wide
@@ -491,7 +499,7 @@ class TableBuilder:
             if pref_mask:
                 flip = 0 if self.exact else get(w) & get(w) & get(w) & get(w) & get(w)
                 value |= (pref_value ^ flip) & pref_mask
-            return value & ~self.mbz(lay)
+            return value
         value = 0
         for f in lay.fields:
             if f.width == 1 and f.name in self.preferred and self.legal:
@@ -515,7 +523,8 @@ class TableBuilder:
             gkey = (id(lay), self.legal, self._pref_key if self.legal else ())
             got = _MASKS.get(gkey)
             if got is not None and got[0] is lay:
-                hit = self._masks[key] = got[1]
+                keep = ~self.mbz(lay)
+                hit = self._masks[key] = tuple(m & keep for m in got[1])
                 return hit
             wide = ones = pref_mask = pref_value = 0
             for f in lay.fields:
@@ -529,8 +538,9 @@ class TableBuilder:
             for r in lay.ranges:
                 if r.kind == "ignored" and r.mask:
                     wide |= mask(r.hi - r.lo + 1) << r.lo
-            hit = self._masks[key] = (wide, ones, pref_mask, pref_value)
-            _MASKS[gkey] = (lay, hit)
+            _MASKS[gkey] = (lay, (wide, ones, pref_mask, pref_value))
+            keep = ~self.mbz(lay)
+            hit = self._masks[key] = (wide & keep, ones & keep, pref_mask & keep, pref_value & keep)
         return hit
 
     def field_eval(self, e: Expr, lay: ir.Layout, value: int, level: int) -> int:
@@ -862,7 +872,13 @@ class _Solver:
                      tuple(b.mbz(L) for L in self.rsvd_lays), pref)
             b._solver_keys[(self, b.legal)] = fixed
         outside = value & ~self.cmask
-        key = (fixed, outside & self.other, tuple(bool(outside & m) for m in fixed[1]))
+        mbzs = fixed[1]
+        if not mbzs:
+            key = (fixed, outside & self.other)
+        elif len(mbzs) == 1:
+            key = (fixed, outside & self.other, not outside & mbzs[0])
+        else:
+            key = (fixed, outside & self.other, tuple(bool(outside & m) for m in mbzs))
         hit = self.cache.get(key)
         if hit is None:
             hit = self.cache[key] = self._solutions(b, outside, fixed[2])
@@ -976,10 +992,12 @@ class ScenarioFactory:
         self.context = top.context
         self._start_pairs: dict[tuple, list[tuple[int, int]]] = {}  # by context override
         self._leafable: dict[str, set[int]] = {}  # by regime: leaf levels a walk can end at (leaf_ok)
-        self._host_binds: list | None = None  # (host context register, its binding's function or None)
+        self._host_binds: list | None = None
+        self._start_bits: tuple | None = None  # (_start_refs,)  # (host context register, its binding's function or None)
         self._levels = {r.name: {lv.number for lv in r.levels} for r in (self.main, self.host) if r is not None}
         self._ctx_parts: list | None = None  # _random_ctx's plan of each context register
-        self._widths: dict[str, int] = {}  # _addr_width by regime
+        self._widths: dict[str, int] = {}
+        self._presets: dict = {}  # _updates_preset by regime and layout  # _addr_width by regime
         self._leaf_ctx: dict = {}  # _leaf_possible by level and the context bits it reads
 
     # ---- pieces
@@ -1040,6 +1058,17 @@ class ScenarioFactory:
         if not pairs:
             raise StimulusError("no context gives a valid start level")
         target = draw.choice(pairs)
+        refs = self._start_refs()
+        if refs is not None:
+            # the same as drawing whole contexts until one gives `target`: only the bits
+            # the start levels read are drawn again
+            ctx = self._random_ctx(draw) | override
+            refs = [r for r in refs if r[0] not in override]
+            for _ in range(200):
+                if self._starts(ctx) == target:
+                    return ctx
+                for name, lo, width in refs:
+                    ctx[name] = (ctx[name] & ~(mask(width) << lo)) | (draw.bits(width) << lo)
         for _ in range(200):
             ctx = self._random_ctx(draw) | override
             if self._starts(ctx) == target:
@@ -1049,6 +1078,20 @@ class ScenarioFactory:
             if self._starts(ctx) is not None:
                 return ctx
         raise StimulusError("no context gives a valid start level")
+
+    def _start_refs(self) -> list[tuple[str, int, int]] | None:
+        """The context bits (register, low bit, width) the start levels read, through the
+        host bindings too; None if they read anything else."""
+        if self._start_bits is None:
+            exprs = [self.main.start]
+            if self.host is not None:
+                bound = {b.name: b.value for b in self.nested.host_bindings}
+                for r in self.host.start.refs():
+                    exprs.append(bound[r.name] if r.kind == "ctx" and r.name in bound else r)
+            refs = [r for e in exprs for r in e.refs()]
+            ok = all(r.kind == "ctx" and r.name in self.context for r in refs)
+            self._start_bits = (sorted({(r.name, r.lo, r.width) for r in refs}),) if ok else (None,)
+        return self._start_bits[0]
 
     def _host_access(self, stage: str, ctx: dict, access: dict, guest_acc: int = 1) -> dict:
         """The host access kind of a stage; a final access may read the guest's
@@ -1082,6 +1125,14 @@ class ScenarioFactory:
         return ctx_fn(regime.start)(ctx)
 
     def _updates_preset(self, regime: ir.Regime, lay: ir.Layout) -> int:
+        """The bits of `lay` the regime's updates set (preset: already set in memory)."""
+        hit = self._presets.get((regime.name, lay.name))
+        if hit is None:
+            hit = self._presets[(regime.name, lay.name)] = self._updates_preset_of(regime, lay)
+        return hit
+
+    @staticmethod
+    def _updates_preset_of(regime: ir.Regime, lay: ir.Layout) -> int:
         m = 0
         for u in regime.updates:
             f = lay.field(u.field)
