@@ -357,6 +357,25 @@ def _combos(fields: tuple[tuple[int, int], ...], pref: tuple | None) -> tuple[li
 
 
 _FIRED: dict = {}
+_PREPS: dict = {}  # builder signature -> (regime, {(level, leaf, fault): TableBuilder._new_prep})
+_CTX_REFS: dict = {}
+
+
+def _regime_ctx_refs(spec: ir.Spec, regime: ir.Regime) -> tuple[tuple[str, int, int], ...]:
+    """The context bits (register, low bit, mask) that an entry of `regime` can depend on:
+    those its walk conditions and its formats' must-be-zero conditions read."""
+    hit = _CTX_REFS.get(id(regime))
+    if hit is not None and hit[0] is regime:
+        return hit[1]
+    exprs = [r.when for r in regime.faults] + [lv.leaf_when for lv in regime.levels if lv.leaf_when is not None]
+    if regime.next_level is not None:
+        exprs.append(regime.next_level)
+    names = {n for lv in regime.levels for n in (lv.leaf, lv.table) if n}
+    for n in sorted(names):
+        exprs += [c for c, _ in _layout(spec, n).mbz_conditional()]
+    out = tuple(sorted({(r.name, r.lo, mask(r.width)) for e in exprs for r in e.refs() if r.kind == "ctx"}))
+    _CTX_REFS[id(regime)] = (regime, out)
+    return out
 _MASKS: dict = {}  # TableBuilder._entry_masks by layout, lean and preferred values
 
 
@@ -416,9 +435,33 @@ class TableBuilder:
         self.exact = False  # a legal entry takes every preferred value (no occasional flip)
         self._mbz: dict[str, int] = {}
         self._masks: dict = {}
-        self._kinds: dict = {}  # (level, leaf, fault) -> _EntryKind
-        self._solver_keys: dict = {}  # (_Solver, legal) -> the part of its key this builder fixes
+        self._prep: dict = {}  # (level, leaf, fault) -> _new_prep
+        self._prep_legal: bool | None = None  # the lean _prep is for (None: not prepared)
         self._fns: dict = {}  # (id(expr), id(layout)) -> _entry_fn (the spec keeps both alive)  # mbz_mask of each layout (the context is fixed once building starts)
+
+    def _prepare(self) -> None:
+        """Find the entries' preparations (`_new_prep`) for this builder's lean, context
+        and preferred values: shared by every builder that has the same."""
+        refs = _regime_ctx_refs(self.spec, self.regime)
+        ctx = self.ctx
+        sig = (id(self.regime), self.legal, self._pref_key if self.legal else (),
+               tuple((ctx[n] >> lo) & m for n, lo, m in refs))
+        hit = _PREPS.get(sig)
+        if hit is None or hit[0] is not self.regime:
+            hit = _PREPS[sig] = (self.regime, {})
+        self._prep, self._prep_legal = hit[1], self.legal
+
+    def _new_prep(self, level: int, as_leaf: bool, fault: str | None) -> tuple:
+        """(kind, the four random_entry masks, the solver's cache for this builder's key and
+        that key) of an entry: what entry() needs that only depends on the builder's
+        signature (`_prepare`)."""
+        kind = _entry_kind(self.spec, self.regime, level, as_leaf, fault)
+        wide, ones, pref_mask, pref_value = self._entry_masks(kind.lay)
+        sub = fixed = None
+        if kind.solver is not None:
+            fixed = kind.solver.fixed_key(self)
+            sub = kind.solver.cache.setdefault(fixed, {})
+        return kind, wide, ones, pref_mask, pref_value, sub, fixed
 
     def mbz(self, lay: ir.Layout) -> int:
         m = self._mbz.get(lay.name)
@@ -483,6 +526,7 @@ class TableBuilder:
         self.preferred = values
         self._pref_key = tuple(sorted(values.items()))
         self._masks = {}
+        self._prep_legal = None
 
     def random_entry(self, lay: ir.Layout) -> int:
         """Random fields: a 1-bit field set 13 times in 16 (or, in a legal entry, its
@@ -698,9 +742,12 @@ class TableBuilder:
 
     def entry(self, level: int, as_leaf: bool, target: int, fault: str | None) -> int:
         """An entry for `level`: a leaf mapping frame `target`, or a pointer to table `target`."""
-        kind = self._kinds.get((level, as_leaf, fault))
-        if kind is None:
-            kind = self._kinds[(level, as_leaf, fault)] = _entry_kind(self.spec, self.regime, level, as_leaf, fault)
+        if self._prep_legal is not self.legal:
+            self._prepare()
+        prep = self._prep.get((level, as_leaf, fault))
+        if prep is None:
+            prep = self._prep[(level, as_leaf, fault)] = self._new_prep(level, as_leaf, fault)
+        kind, wide, ones, pref_mask, pref_value, sub, fixed = prep
         lay = kind.lay
         # the map's inverse: each address bit goes into the field term that carries it
         bits = 0
@@ -712,11 +759,22 @@ class TableBuilder:
         if back != target:
             raise StimulusError(f"format '{lay.name}' cannot hold address {target:#x}")
         place_mask = kind.place_mask
-        value = (self.random_entry(lay) & ~place_mask) | bits
-        if kind.solver is not None:
+        if self.draw.data is None:  # random_entry, inline
+            get = self.draw.getrandbits
+            w = lay.width
+            value = get(w) & wide
+            if ones:
+                value |= (get(w) | get(w) | (get(w) & get(w))) & ones
+            if pref_mask:
+                flip = 0 if self.exact else get(w) & get(w) & get(w) & get(w) & get(w)
+                value |= (pref_value ^ flip) & pref_mask
+            value = (value & ~place_mask) | bits
+        else:
+            value = (self.random_entry(lay) & ~place_mask) | bits
+        if sub is not None:
             if kind.uses_rsvd:
                 value = self._set_reserved_bit(lay, value, place_mask)
-            return kind.solver.solve(self, value)
+            return kind.solver.solve(self, value, sub, fixed)
         lv = kind.lv
         keep = set(kind.keep)
         decides = lambda v: True  # noqa: E731
@@ -856,32 +914,33 @@ class _Solver:
         self.ctx_refs, self.rsvd_lays = ctx_refs, rsvd_lays
         self.cache: dict = {}
 
-    def solve(self, b: TableBuilder, value: int) -> int:
+    def fixed_key(self, b: TableBuilder) -> tuple:
+        """The part of the key a builder fixes: (context bits read, must-be-zero masks of
+        the formats whose `rsvd` is read, preferred values or None)."""
+        ctx = b.ctx
+        pref = None
+        if b.legal and b.preferred:
+            pref = tuple(b.preferred.get(n) for n in self.names)
+            if all(p is None for p in pref):
+                pref = None
+        return (tuple((ctx[n] >> lo) & m for n, lo, m in self.ctx_refs),
+                tuple(b.mbz(L) for L in self.rsvd_lays), pref)
+
+    def solve(self, b: TableBuilder, value: int, sub: dict, fixed: tuple) -> int:
         """`value` if the conditions accept it, else `value` with the condition fields
         set to an accepted combination drawn at random (one nearest the preferred values,
-        for a legal entry)."""
-        fixed = b._solver_keys.get((self, b.legal))
-        if fixed is None:
-            ctx = b.ctx
-            pref = None
-            if b.legal and b.preferred:
-                pref = tuple(b.preferred.get(n) for n in self.names)
-                if all(p is None for p in pref):
-                    pref = None
-            fixed = (tuple((ctx[n] >> lo) & m for n, lo, m in self.ctx_refs),
-                     tuple(b.mbz(L) for L in self.rsvd_lays), pref)
-            b._solver_keys[(self, b.legal)] = fixed
+        for a legal entry). `sub`: the solutions for the builder's `fixed_key`."""
         outside = value & ~self.cmask
         mbzs = fixed[1]
         if not mbzs:
-            key = (fixed, outside & self.other)
+            key = outside & self.other
         elif len(mbzs) == 1:
-            key = (fixed, outside & self.other, not outside & mbzs[0])
+            key = (outside & self.other, not outside & mbzs[0])
         else:
-            key = (fixed, outside & self.other, tuple(bool(outside & m) for m in mbzs))
-        hit = self.cache.get(key)
+            key = (outside & self.other, tuple(bool(outside & m) for m in mbzs))
+        hit = sub.get(key)
         if hit is None:
-            hit = self.cache[key] = self._solutions(b, outside, fixed[2])
+            hit = sub[key] = self._solutions(b, outside, fixed[2])
         accepted, nearest = hit
         if value & self.cmask in accepted:
             return value
