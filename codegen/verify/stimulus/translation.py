@@ -87,28 +87,40 @@ class Scenario:
 
 
 class Allocator:
-    """Distinct, aligned physical frames below 2**width."""
+    """Distinct, aligned physical frames below 2**width.
+
+    `used` holds the 4 KiB page numbers taken, and markers that spare marking the 512
+    pages of a 2 MiB frame: ("2M", n) for 2 MiB chunk n taken whole, ("in", n) for a
+    chunk with some page taken. A 1 GiB (or larger) frame takes its first page only."""
 
     def __init__(self, draw: Draw, width: int, used: set | None = None):
         self.draw, self.width = draw, width
         self.used = used if used is not None else set()
+        pages = [p for p in self.used if type(p) is int]
+        self.used.update(("in", p >> 9) for p in pages)
 
     def frame(self, shift: int) -> int:
         """A free frame of 2**shift bytes: a drawn one, or the next free one after it
         (so that shrunk, repetitive draws still give distinct frames)."""
         count = mask(self.width - shift)
         first = self.draw.int(1, count)
-        if shift == 12 or shift > 21:  # one page to mark (the common case, without a range)
-            page = first << (shift - 12)
-            if page not in self.used:
-                self.used.add(page)
-                return first << shift
+        used = self.used
         for step in range(4096):
-            index = (first - 1 + step) % count + 1
+            index = first if step == 0 else (first - 1 + step) % count + 1
             addr = index << shift
-            pages = range(addr >> 12, (addr >> 12) + (1 << (shift - 12))) if 12 < shift <= 21 else (addr >> 12,)
-            if self.used.isdisjoint(pages):
-                self.used.update(pages)
+            page = addr >> 12
+            if shift == 21:
+                chunk = addr >> 21
+                if ("2M", chunk) in used or ("in", chunk) in used:
+                    continue
+                used.add(("2M", chunk))
+                return addr
+            pages = range(page, page + (1 << (shift - 12))) if 12 < shift < 21 else (page,)
+            if used.isdisjoint(pages) and ("2M", page >> 9) not in used:
+                used.update(pages)
+                used.add(("in", page >> 9))
+                if pages[-1] >> 9 != page >> 9:
+                    used.add(("in", pages[-1] >> 9))
                 return addr
         raise StimulusError("out of physical frames")
 
@@ -330,10 +342,47 @@ def _prefer_inputs(spec: ir.Spec, regime: ir.Regime) -> tuple[tuple[str, ...], t
               for f in _layout(spec, n).fields}
     exprs = [a.init for a in regime.accumulators] + [a.then for a in regime.accumulators]
     exprs += [c.when for c in regime.checks]
-    out = (tuple(sorted(n for n in names if widths.get(n) == 1)),
-           tuple(sorted({(r.name, r.lo, r.width) for e in exprs for r in e.refs() if r.kind == "ctx"})))
+    learned = tuple(sorted(n for n in names if widths.get(n) == 1))
+    reads: set = set()
+    for e in exprs:
+        _ctx_reads(e, set(learned), reads)
+    out = (learned, tuple(sorted(reads)))
     _PREFER_INPUTS[id(regime)] = (regime, out)
     return out
+
+
+class _NotConstant(Exception):
+    pass
+
+
+def _ctx_reads(e: Expr, learned: set, out: set) -> None:
+    """Add to `out` the context bits (register, low bit, width) `e` reads when the entry
+    fields outside `learned` are 0, as in TableBuilder.prefer: a bit or slice of a
+    register at an index that is then constant (`PKRU[2 * leaf.PK]`) reads only those
+    bits, not the whole register (which made every context a new key)."""
+    if e.op in ("bit", "slice") and e.args[0].op == "ref" and e.args[0].kind == "ctx":
+        def const(r: Expr) -> int:
+            if r.kind in ("field", "leaf") and r.name not in learned:
+                return 0
+            raise _NotConstant
+        try:
+            idx = [_evaluate(a, const, keep_width=True) for a in e.args[1:]]
+        except Exception:  # noqa: BLE001 - not a constant index (or one the models reject): the whole register
+            idx = None
+        if idx is not None:
+            base = e.args[0]
+            hi, lo = (idx[0], idx[0]) if e.op == "bit" else (idx[0], idx[1])
+            if 0 <= lo <= hi:
+                top = min(hi, base.width - 1)
+                if top >= lo:
+                    out.add((base.name, base.lo + lo, top - lo + 1))
+                return
+    if e.op == "ref":
+        if e.kind == "ctx":
+            out.add((e.name, e.lo, e.width))
+        return
+    for a in e.args:
+        _ctx_reads(a, learned, out)
 
 
 def _combos(fields: tuple[tuple[int, int], ...], pref: tuple | None) -> tuple[list[int], list[list[int]]]:
@@ -1056,7 +1105,9 @@ class ScenarioFactory:
         self._levels = {r.name: {lv.number for lv in r.levels} for r in (self.main, self.host) if r is not None}
         self._ctx_parts: list | None = None  # _random_ctx's plan of each context register
         self._widths: dict[str, int] = {}
-        self._presets: dict = {}  # _updates_preset by regime and layout  # _addr_width by regime
+        self._presets: dict = {}
+        self._levels_of: dict = {}  # _walk_levels by regime
+        self._plan_leafs: dict = {}  # by regime and start level: (leaf_ok levels, levels by number)  # _updates_preset by regime and layout  # _addr_width by regime
         self._leaf_ctx: dict = {}  # _leaf_possible by level and the context bits it reads
 
     # ---- pieces
@@ -1210,10 +1261,15 @@ class ScenarioFactory:
 
     def _choose_plan(self, draw: Draw, regime: ir.Regime, start: int, fault_percent: int,
                      ctx: dict | None = None) -> Plan:
-        leafs = self.leaf_ok(regime, [lv.number for lv in regime.leaf_levels if lv.number <= start])
+        key = (regime.name, start)
+        leafs = self._plan_leafs.get(key)
+        if leafs is None:
+            leafs = self._plan_leafs[key] = (self.leaf_ok(regime, [lv.number for lv in regime.leaf_levels if lv.number <= start]),
+                                             {lv.number: lv for lv in regime.levels})
+        leafs, by_number = leafs
         if ctx is not None:  # a leaf whose condition the context rules out cannot end the walk
-            leafs = [n for n in leafs if self._leaf_possible(regime.level(n), ctx)] or leafs
-        leaf = draw.choice(leafs)
+            leafs = [n for n in leafs if self._leaf_possible(by_number[n], ctx)] or leafs
+        leaf = leafs[draw.int(0, len(leafs) - 1)] if len(leafs) > 1 or draw.data is not None else leafs[0]
         if regime.faults and draw.chance(fault_percent):
             return self._fault_plan(draw, leaf, start, draw.choice(regime.faults))
         return Plan(leaf)
@@ -1280,12 +1336,14 @@ class ScenarioFactory:
         expect = start
         nl = regime.next_level
         nl_field = nl.name if nl is not None and nl.op == "ref" and nl.kind == "field" else None
-        for lv in regime.levels:
+        tshift, ebytes = table_shift(regime), regime.entry_bytes
+        frame = builder.alloc.frame
+        for lv, index_lo, index_mask in self._walk_levels(regime):
             if lv.number > expect:
                 continue
-            entry_addr = table + (((builder.addr >> lv.index_lo) & mask(lv.index_hi - lv.index_lo + 1)) * regime.entry_bytes)
+            entry_addr = table + (((builder.addr >> index_lo) & index_mask) * ebytes)
             as_leaf = lv.number <= plan.leaf_level or lv.table is None
-            target = builder.alloc.frame(lv.page_shift if as_leaf else table_shift(regime))
+            target = frame(lv.page_shift if as_leaf else tshift)
             fault = plan.fault if plan.fault and plan.fault_level == lv.number else None
             expect = lv.number - 1
             if nl_field and not as_leaf and fault is None:
@@ -1325,6 +1383,14 @@ class ScenarioFactory:
                 return True
             table = target
         return True
+
+    def _walk_levels(self, regime: ir.Regime) -> list[tuple[ir.Level, int, int]]:
+        """(level, low bit and mask of its index) of each level of `regime`, in walk order."""
+        hit = self._levels_of.get(regime.name)
+        if hit is None:
+            hit = self._levels_of[regime.name] = [(lv, lv.index_lo, mask(lv.index_hi - lv.index_lo + 1))
+                                                  for lv in regime.levels]
+        return hit
 
     @staticmethod
     def _faulting_entry(builder: TableBuilder, regime: ir.Regime, level: int, as_leaf: bool,
@@ -1463,11 +1529,12 @@ class ScenarioFactory:
              memory: dict) -> int | None:
         """Map guest page `gpa` through the host tables, sharing tables already built."""
         table = hroot
-        for lv in self.host.levels:
+        entries, ebytes = hbuilder.entries, self.host.entry_bytes
+        for lv, index_lo, index_mask in self._walk_levels(self.host):
             if lv.number > hstart:
                 continue
-            entry_addr = table + (((gpa >> lv.index_lo) & mask(lv.index_hi - lv.index_lo + 1)) * self.host.entry_bytes)
-            existing = hbuilder.entries.get(entry_addr)
+            entry_addr = table + (((gpa >> index_lo) & index_mask) * ebytes)
+            existing = entries.get(entry_addr)
             if existing is not None:
                 kind, target = existing
                 if kind == "fault":
