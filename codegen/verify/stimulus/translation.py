@@ -89,21 +89,30 @@ class Scenario:
 class Allocator:
     """Distinct, aligned physical frames below 2**width.
 
-    `used` holds the 4 KiB page numbers taken, and markers that spare marking the 512
-    pages of a 2 MiB frame: ("2M", n) for 2 MiB chunk n taken whole, ("in", n) for a
-    chunk with some page taken. A 1 GiB (or larger) frame takes its first page only."""
+    `used` holds the 4 KiB page numbers taken, and negative markers that spare marking
+    the 512 pages of a 2 MiB frame: -2n-3 for 2 MiB chunk n taken whole, -2n-2 for a chunk
+    with some page taken (-1: the markers are there). A 1 GiB (or larger) frame takes its
+    first page only."""
 
     def __init__(self, draw: Draw, width: int, used: set | None = None):
         self.draw, self.width = draw, width
         self.used = used if used is not None else set()
-        pages = [p for p in self.used if type(p) is int]
-        self.used.update(("in", p >> 9) for p in pages)
+        if -1 not in self.used:  # pages taken by someone who left no markers
+            self.used.update([-2 * (p >> 9) - 2 for p in self.used if p >= 0] + [-1])
 
     def frame(self, shift: int) -> int:
         """A free frame of 2**shift bytes: a drawn one, or the next free one after it
         (so that shrunk, repetitive draws still give distinct frames)."""
         count = mask(self.width - shift)
-        first = self.draw.int(1, count)
+        if self.draw.data is None:  # Draw.int(1, count), inline
+            k = count.bit_length()
+            get = self.draw.getrandbits
+            r = get(k)
+            while r >= count:
+                r = get(k)
+            first = 1 + r
+        else:
+            first = self.draw.int(1, count)
         used = self.used
         for step in range(4096):
             index = first if step == 0 else (first - 1 + step) % count + 1
@@ -111,17 +120,22 @@ class Allocator:
             page = addr >> 12
             if shift == 21:
                 chunk = addr >> 21
-                if ("2M", chunk) in used or ("in", chunk) in used:
+                if -2 * chunk - 3 in used or -2 * chunk - 2 in used:
                     continue
-                used.add(("2M", chunk))
+                used.add(-2 * chunk - 3)
                 return addr
-            pages = range(page, page + (1 << (shift - 12))) if 12 < shift < 21 else (page,)
-            if used.isdisjoint(pages) and ("2M", page >> 9) not in used:
+            chunk = page >> 9  # a frame below 2 MiB lies inside one chunk
+            if shift == 12 or shift > 21:
+                if page in used or -2 * chunk - 3 in used:
+                    continue
+                used.add(page)
+            else:
+                pages = range(page, page + (1 << (shift - 12)))
+                if not used.isdisjoint(pages) or -2 * chunk - 3 in used:
+                    continue
                 used.update(pages)
-                used.add(("in", page >> 9))
-                if pages[-1] >> 9 != page >> 9:
-                    used.add(("in", pages[-1] >> 9))
-                return addr
+            used.add(-2 * chunk - 2)
+            return addr
         raise StimulusError("out of physical frames")
 
 
@@ -523,11 +537,14 @@ class TableBuilder:
         checks pass for these accesses (greedy, on the IR evaluator); `legal` entries then
         lean to those values so that walks of many levels still translate."""
         names, ctx_refs = _prefer_inputs(self.spec, self.regime)
-        key = (id(self.regime), names,
-               tuple(sorted({(n, lo, w, (self.ctx[n] >> lo) & mask(w)) for n, lo, w in ctx_refs})),
+        ctx = self.ctx
+        key = (id(self.regime), tuple((ctx[n] >> lo) & mask(w) for n, lo, w in ctx_refs),
                tuple(tuple(sorted(a.items())) for a in accesses))
-        if key in _PREFERRED:
-            self._set_preferred(key, _PREFERRED[key])
+        hit = _PREFERRED.get(key)
+        if hit is not None and hit[0] is self.regime:
+            self.preferred, self._pref_key = hit[1], hit[2]
+            self._masks = {}
+            self._prep_legal = None
             return
         values = {n: 1 for n in names}
         fast = _fired_fn(self.regime)
@@ -571,9 +588,9 @@ class TableBuilder:
         self._set_preferred(key, values)
 
     def _set_preferred(self, key, values: dict) -> None:
-        _PREFERRED[key] = values
         self.preferred = values
         self._pref_key = tuple(sorted(values.items()))
+        _PREFERRED[key] = (self.regime, values, self._pref_key)
         self._masks = {}
         self._prep_legal = None
 
@@ -802,10 +819,8 @@ class TableBuilder:
         bits = 0
         for e, m, a in kind.pieces:
             bits |= ((target >> a) & m) << e
-        back = 0
-        for e, m, a in kind.pieces:
-            back |= ((bits >> e) & m) << a
-        if back != target:
+        fits = not target & kind.addr_outside if kind.addr_disjoint else self._addr_back(kind, bits) == target
+        if not fits:
             raise StimulusError(f"format '{lay.name}' cannot hold address {target:#x}")
         place_mask = kind.place_mask
         if self.draw.data is None:  # random_entry, inline
@@ -842,6 +857,14 @@ class TableBuilder:
         want = lambda v: (decides(v) and self.walk_faults_clear(lay, level, v, as_leaf, upto=fault)  # noqa: E731
                           and bool(self.field_eval(rule.when, lay, v, level)))
         return self.steer(lay, value, level, keep, want, as_leaf)
+
+    @staticmethod
+    def _addr_back(kind: "_EntryKind", bits: int) -> int:
+        """The address entry bits `bits` give (ir.addr_of)."""
+        back = 0
+        for e, m, a in kind.pieces:
+            back |= ((bits >> e) & m) << a
+        return back
 
     def _set_reserved_bit(self, lay: ir.Layout, value: int, place_mask: int) -> int:
         """`value` with one must-be-zero bit outside the address set (a reserved-bit fault)."""
@@ -896,9 +919,15 @@ class _EntryKind:
         self.lay = lay = _layout(spec, lv.leaf if as_leaf else lv.table)
         terms = regime.frame_of(lv) if as_leaf else regime.pointer
         self.pieces = tuple((e, mask(w), a) for e, w, a in ir.addr_pieces(terms, lay))
-        self.place_mask = 0
-        for e, m, _ in self.pieces:
+        self.place_mask = addr = 0
+        disjoint = True
+        for e, m, a in self.pieces:
             self.place_mask |= m << e
+            disjoint = disjoint and not addr & (m << a)
+            addr |= m << a
+        # with address pieces that do not overlap, an address round-trips through the
+        # entry exactly when it has no bit outside them
+        self.addr_disjoint, self.addr_outside = disjoint, ~addr
         self.keep = frozenset(t.field for t in terms)
         self.rule = None if fault is None else next(r for r in regime.faults if r.name == fault)
         self.uses_rsvd = self.rule is not None and any(r.kind == "builtin" and r.name == "rsvd"
@@ -1112,33 +1141,31 @@ class ScenarioFactory:
 
     # ---- pieces
     def _random_ctx(self, draw: Draw) -> dict:
-        """Every context register at random: each field uniform (on random.Random, all the
-        1-bit fields of a register from one getrandbits)."""
+        """Every context register at random: each field uniform (on random.Random, a whole
+        register from one getrandbits, its bits outside the fields cleared)."""
         if self._ctx_parts is None:
             parts = []
             for name in self.context:
                 lay = _layout(self.spec, name)
                 if not lay.fields:
-                    parts.append((name, lay.width, (), 0))
+                    parts.append((name, lay.width, (), mask(lay.width)))
                     continue
-                ones = sum(f.mask for f in lay.fields if f.width == 1)
-                parts.append((name, 0, tuple((f.lo, f.width) for f in lay.fields), ones))
+                m = sum(f.mask for f in lay.fields)
+                parts.append((name, m.bit_length(), tuple((f.lo, f.width) for f in lay.fields), m))
             self._ctx_parts = parts
         ctx = {}
-        fast = draw.data is None
+        if draw.data is None:
+            get = draw.getrandbits
+            for name, width, _, m in self._ctx_parts:
+                ctx[name] = get(width) & m if width else 0
+            return ctx
         for name, width, fields, ones in self._ctx_parts:
             if not fields:
                 ctx[name] = draw.bits(width)
                 continue
             v = 0
-            if fast:
-                v = draw.getrandbits(ones.bit_length()) & ones if ones else 0
-                for lo, w in fields:
-                    if w > 1:
-                        v |= draw.getrandbits(w) << lo
-            else:
-                for lo, w in fields:
-                    v |= (draw.bits(w) if w > 1 else int(draw.chance(50))) << lo
+            for lo, w in fields:
+                v |= (draw.bits(w) if w > 1 else int(draw.chance(50))) << lo
             ctx[name] = v
         return ctx
 
@@ -1264,11 +1291,17 @@ class ScenarioFactory:
         key = (regime.name, start)
         leafs = self._plan_leafs.get(key)
         if leafs is None:
+            refs = tuple(sorted({(r.name, r.lo, mask(r.width)) for lv in regime.levels if lv.leaf_when is not None
+                                 for r in lv.leaf_when.refs() if r.kind == "ctx"}))
             leafs = self._plan_leafs[key] = (self.leaf_ok(regime, [lv.number for lv in regime.leaf_levels if lv.number <= start]),
-                                             {lv.number: lv for lv in regime.levels})
-        leafs, by_number = leafs
+                                             {lv.number: lv for lv in regime.levels}, refs)
+        leafs, by_number, refs = leafs
         if ctx is not None:  # a leaf whose condition the context rules out cannot end the walk
-            leafs = [n for n in leafs if self._leaf_possible(by_number[n], ctx)] or leafs
+            key2 = (key, tuple((ctx.get(n, 0) >> lo) & m for n, lo, m in refs))
+            possible = self._plan_leafs.get(key2)
+            if possible is None:
+                possible = self._plan_leafs[key2] = [n for n in leafs if self._leaf_possible(by_number[n], ctx)] or leafs
+            leafs = possible
         leaf = leafs[draw.int(0, len(leafs) - 1)] if len(leafs) > 1 or draw.data is not None else leafs[0]
         if regime.faults and draw.chance(fault_percent):
             return self._fault_plan(draw, leaf, start, draw.choice(regime.faults))
