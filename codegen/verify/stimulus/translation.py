@@ -114,6 +114,12 @@ class Allocator:
         else:
             first = self.draw.int(1, count)
         used = self.used
+        if shift == 12:  # the common case, first try
+            chunk = first >> 9
+            if first not in used and -2 * chunk - 3 not in used:
+                used.add(first)
+                used.add(-2 * chunk - 2)
+                return first << 12
         for step in range(4096):
             index = first if step == 0 else (first - 1 + step) % count + 1
             addr = index << shift
@@ -1130,7 +1136,11 @@ class ScenarioFactory:
         self._start_pairs: dict[tuple, list[tuple[int, int]]] = {}  # by context override
         self._leafable: dict[str, set[int]] = {}  # by regime: leaf levels a walk can end at (leaf_ok)
         self._host_binds: list | None = None
-        self._start_bits: tuple | None = None  # (_start_refs,)  # (host context register, its binding's function or None)
+        self._host_start: list | None = None  # _host_start_regs
+        self._access_refs: tuple | None = None  # (bindings read only context, access, acc; their context bits)
+        self._access_cache: dict = {}  # _host_accesses
+        self._start_bits: tuple | None = None  # (_start_refs,)
+        self._start_tables: dict = {}  # _start_table by context override  # (host context register, its binding's function or None)
         self._levels = {r.name: {lv.number for lv in r.levels} for r in (self.main, self.host) if r is not None}
         self._ctx_parts: list | None = None  # _random_ctx's plan of each context register
         self._widths: dict[str, int] = {}
@@ -1172,7 +1182,7 @@ class ScenarioFactory:
     def _starts(self, ctx: dict) -> tuple[int, int] | None:
         """The start levels (main, host) a context gives, or None if one is not a level."""
         main = self._start(self.main, ctx)
-        host = self._start(self.host, self._host_ctx(ctx)) if self.host else 0
+        host = self._start(self.host, self._host_ctx(ctx, self._host_start_regs())) if self.host else 0
         if main not in self._levels[self.main.name]:
             return None
         if self.host and host not in self._levels[self.host.name]:
@@ -1198,9 +1208,18 @@ class ScenarioFactory:
         refs = self._start_refs()
         if refs is not None:
             # the same as drawing whole contexts until one gives `target`: only the bits
-            # the start levels read are drawn again
+            # the start levels read are drawn again, or, when they are few, drawn among
+            # the values that give `target` (found once)
             ctx = self._random_ctx(draw) | override
             refs = [r for r in refs if r[0] not in override]
+            if sum(w for _, _, w in refs) <= 12:
+                table = self._start_table(tuple(sorted(override.items())), refs, ctx)
+                values = table.get(target)
+                if values:
+                    chosen = values[draw.int(0, len(values) - 1)] if len(values) > 1 else values[0]
+                    for (name, lo, width), v in zip(refs, chosen):
+                        ctx[name] = (ctx[name] & ~(mask(width) << lo)) | (v << lo)
+                    return ctx
             for _ in range(200):
                 if self._starts(ctx) == target:
                     return ctx
@@ -1215,6 +1234,20 @@ class ScenarioFactory:
             if self._starts(ctx) is not None:
                 return ctx
         raise StimulusError("no context gives a valid start level")
+
+    def _start_table(self, key: tuple, refs: list, ctx: dict) -> dict:
+        """{start pair: [the values of `refs` that give it]}, every value tried once (the
+        start levels read only `refs` and the overridden registers, fixed by `key`)."""
+        hit = self._start_tables.get(key)
+        if hit is None:
+            trial = dict(ctx)
+            hit = {}
+            for combo in itertools.product(*[range(1 << w) for _, _, w in refs]):
+                for (name, lo, width), v in zip(refs, combo):
+                    trial[name] = (trial[name] & ~(mask(width) << lo)) | (v << lo)
+                hit.setdefault(self._starts(trial), []).append(combo)
+            self._start_tables[key] = hit
+        return hit
 
     def _start_refs(self) -> list[tuple[str, int, int]] | None:
         """The context bits (register, low bit, width) the start levels read, through the
@@ -1238,11 +1271,44 @@ class ScenarioFactory:
         accs = {a.name: guest_acc for a in self.main.accumulators}
         return {b.name: ctx_fn(b.value)(ctx, access, accs) for b in binds}
 
-    def _host_ctx(self, ctx: dict) -> dict:
+    def _host_ctx(self, ctx: dict, only: list | None = None) -> dict:
+        """The host stage's context registers from the guest's context (`only`: just those
+        of _host_start_regs)."""
+        return {r: (fn(ctx) if fn is not None else ctx[r]) for r, fn in (only or self._host_bind_fns())}
+
+    def _host_bind_fns(self) -> list:
+        """(host context register, its binding's function or None: the guest's register)."""
         if self._host_binds is None:
             bound = {b.name: ctx_fn(b.value) for b in self.nested.host_bindings}
             self._host_binds = [(r, bound.get(r)) for r in self.host.context]
-        return {r: (fn(ctx) if fn is not None else ctx[r]) for r, fn in self._host_binds}
+        return self._host_binds
+
+    def _host_start_regs(self) -> list:
+        """The (register, binding function or None) pairs of _host_ctx that the host's
+        start level reads."""
+        if self._host_start is None:
+            read = {r.name for r in self.host.start.refs() if r.kind == "ctx"}
+            self._host_start = [(r, fn) for r, fn in self._host_bind_fns() if r in read] or self._host_bind_fns()
+        return self._host_start
+
+    def _host_accesses(self, stages: list[str], ctx: dict, access: dict) -> list[dict]:
+        """_host_access of each stage, for guest accumulators 0 and 1, cached by the
+        context bits and access kinds the bindings read."""
+        if self._access_refs is None:
+            binds = [b for st in ("table", "final", "update")
+                     for b in {"table": self.nested.table_access, "final": self.nested.final_access,
+                               "update": self.nested.update_access}[st]]
+            refs = [r for b in binds for r in b.value.refs()]
+            ok = all(r.kind in ("ctx", "access", "acc") for r in refs)
+            self._access_refs = (ok, tuple(sorted({(r.name, r.lo, mask(r.width)) for r in refs if r.kind == "ctx"})))
+        ok, refs = self._access_refs
+        if not ok:
+            return [self._host_access(stage, ctx, access, g) for stage in stages for g in (0, 1)]
+        key = (tuple(stages), tuple((ctx[n] >> lo) & m for n, lo, m in refs), tuple(access.values()))
+        hit = self._access_cache.get(key)
+        if hit is None:
+            hit = self._access_cache[key] = [self._host_access(stage, ctx, access, g) for stage in stages for g in (0, 1)]
+        return hit
 
     def _addr_width(self, spec: ir.Spec, regime: ir.Regime) -> int:
         """The address bits every pointer and frame map can hold (tables and frames lie below)."""
@@ -1360,7 +1426,8 @@ class ScenarioFactory:
 
     def _build(self, builder: TableBuilder, regime: ir.Regime, root: int, addr: int, start: int, plan: Plan,
                place, preset: bool) -> bool:
-        """Write the walk of `addr` from the table at `root`; `place(table_addr) -> physical or None`.
+        """Write the walk of `addr` from the table at `root`; `place(table_addr) -> physical or None`
+        (None: the table addresses are physical).
         Where pointers name their next level (a field), some pointers skip levels; the
         input bits of the skipped levels are then cleared in `builder.addr`, the input the
         scenario must use."""
@@ -1406,7 +1473,7 @@ class ScenarioFactory:
             if preset and fault is None:
                 lay = _layout(self.spec, lv.leaf if as_leaf else lv.table)
                 value |= self._updates_preset(regime, lay)
-            phys = place(entry_addr)
+            phys = entry_addr if place is None else place(entry_addr)
             if phys is None:
                 return False
             builder.write(phys, value)
@@ -1495,7 +1562,7 @@ class ScenarioFactory:
             builder.exact = exact
             if builder.legal:
                 builder.prefer([access])
-            self._build(builder, self.main, root, addr, start, plan, lambda a: a, preset)
+            self._build(builder, self.main, root, addr, start, plan, None, preset)
             addr = builder.addr
         else:
             host_width = self._addr_width(self.spec, self.host)
@@ -1510,7 +1577,7 @@ class ScenarioFactory:
             hbuilder.exact = exact
             if legal:
                 stages = ["table", "final"] + (["update"] if self.nested.update_access else [])
-                hbuilder.prefer([self._host_access(stage, ctx, access, g) for stage in stages for g in (0, 1)])
+                hbuilder.prefer(self._host_accesses(stages, ctx, access))
             galloc = Allocator(draw, main_width, set())
             groot = _root_frame(galloc, self.main)
             invert(self.main.root, groot, ctx)
