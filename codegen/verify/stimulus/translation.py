@@ -7,6 +7,16 @@ leaf, or an entry that trips a chosen fault), and keeps must-be-zero bits clear
 unless the plan injects a reserved-bit fault. A nested translation maps every guest
 table page and the final guest page through a host builder.
 
+Cost: a cosim run draws tens of thousands of entries, so what does not depend on the
+scenario is worked out once and kept in module caches keyed by what it depends on:
+`_EntryKind` (per regime, level, role and planned fault: format, address pieces) and
+its `_Solver` (the accepted values of the few small fields the conditions read, per
+value of the context bits, must-be-zero masks and preferred values they depend on;
+conditions that read the input address or wide fields keep the search), the entry
+masks of a builder's signature (`TableBuilder._prepare`), `prefer`'s answers, start
+levels. The caches hold data, never draws: scenario i is the same whatever was drawn
+before it.
+
 Draws go through a `Draw` object so the same code serves `random.Random` (the CLI)
 and hypothesis (the property tests).
 """
@@ -426,7 +436,7 @@ def _combos(fields: tuple[tuple[int, int], ...], pref: tuple | None) -> tuple[li
 
 
 _FIRED: dict = {}
-_PREPS: dict = {}  # builder signature -> (regime, {(level, leaf, fault): TableBuilder._new_prep})
+_PREPS: dict = {}  # builder signature -> (regime, spec, {(level, leaf, fault): TableBuilder._new_prep})
 _CTX_REFS: dict = {}
 
 
@@ -475,7 +485,7 @@ def _fired_fn(regime: ir.Regime):
         if names:
             # every level has the same fields: once a step changes nothing, no later one does
             lines.append(f"    for _ in range({len(regime.levels)}):")
-            lines.append(f"        new = (" + ", ".join(compiled.to_python(a.then, ref) for a in regime.accumulators) + ",)")
+            lines.append("        new = (" + ", ".join(compiled.to_python(a.then, ref) for a in regime.accumulators) + ",)")
             lines.append(f"        if new == ({', '.join(names)},):")
             lines.append("            break")
             lines.append(f"        {', '.join(names)}, = new")
@@ -513,12 +523,12 @@ class TableBuilder:
         and preferred values: shared by every builder that has the same."""
         refs = _regime_ctx_refs(self.spec, self.regime)
         ctx = self.ctx
-        sig = (id(self.regime), self.legal, self._pref_key if self.legal else (),
+        sig = (id(self.spec), id(self.regime), self.legal, self._pref_key if self.legal else (),
                tuple((ctx[n] >> lo) & m for n, lo, m in refs))
         hit = _PREPS.get(sig)
-        if hit is None or hit[0] is not self.regime:
-            hit = _PREPS[sig] = (self.regime, {})
-        self._prep, self._prep_legal = hit[1], self.legal
+        if hit is None or hit[0] is not self.regime or hit[1] is not self.spec:
+            hit = _PREPS[sig] = (self.regime, self.spec, {})
+        self._prep, self._prep_legal = hit[2], self.legal
 
     def _new_prep(self, level: int, as_leaf: bool, fault: str | None) -> tuple:
         """(kind, the four random_entry masks, the solver's cache for this builder's key and
@@ -865,7 +875,7 @@ class TableBuilder:
         return self.steer(lay, value, level, keep, want, as_leaf)
 
     @staticmethod
-    def _addr_back(kind: "_EntryKind", bits: int) -> int:
+    def _addr_back(kind: _EntryKind, bits: int) -> int:
         """The address entry bits `bits` give (ir.addr_of)."""
         back = 0
         for e, m, a in kind.pieces:
@@ -880,7 +890,7 @@ class TableBuilder:
         bits = [b for b in range(lay.width) if free >> b & 1]
         return value | 1 << self.draw.choice(bits)
 
-    def want_fn(self, kind: "_EntryKind"):
+    def want_fn(self, kind: _EntryKind):
         """What entry() asks of an entry of `kind`: the leaf condition decides as planned,
         no walk fault fires before the planned one (or none fires), the planned one does."""
         level, as_leaf, lay = kind.lv.number, kind.as_leaf, kind.lay
@@ -906,7 +916,7 @@ class TableBuilder:
 _KINDS: dict = {}  # (regime, level, leaf, fault) -> (keep-alive, _EntryKind)
 
 
-def _entry_kind(spec: ir.Spec, regime: ir.Regime, level: int, as_leaf: bool, fault: str | None) -> "_EntryKind":
+def _entry_kind(spec: ir.Spec, regime: ir.Regime, level: int, as_leaf: bool, fault: str | None) -> _EntryKind:
     key = (id(spec), id(regime), level, as_leaf, fault)
     hit = _KINDS.get(key)
     if hit is None or hit[0][0] is not spec or hit[0][1] is not regime:
@@ -953,7 +963,7 @@ class _Solver:
     MAX_OTHER = 8  # entry bits read outside the condition fields (a key each)
 
     @classmethod
-    def of(cls, spec: ir.Spec, regime: ir.Regime, kind: _EntryKind) -> "_Solver | None":
+    def of(cls, spec: ir.Spec, regime: ir.Regime, kind: _EntryKind) -> _Solver | None:
         lv, lay = kind.lv, kind.lay
         conds = [(r.when, lay) for r in regime.faults_for(kind.as_leaf)]
         if lv.leaf and lv.table:
@@ -987,7 +997,7 @@ class _Solver:
             return None
         cmask = sum(f.mask for f in fields)
         other = read & ~cmask
-        if bin(other).count("1") > cls.MAX_OTHER:
+        if other.bit_count() > cls.MAX_OTHER:
             return None
         return cls(kind, fields, cmask, other, tuple(sorted(ctx_refs)), tuple(rsvd_lays.values()))
 
