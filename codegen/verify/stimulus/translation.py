@@ -1150,7 +1150,8 @@ class ScenarioFactory:
         self._access_refs: tuple | None = None  # (bindings read only context, access, acc; their context bits)
         self._access_cache: dict = {}  # _host_accesses
         self._start_bits: tuple | None = None  # (_start_refs,)
-        self._start_tables: dict = {}  # _start_table by context override  # (host context register, its binding's function or None)
+        self._start_tables: dict = {}  # _start_table by context override
+        self._free_start_refs: dict = {}  # by context override: _start_refs outside it  # (host context register, its binding's function or None)
         self._levels = {r.name: {lv.number for lv in r.levels} for r in (self.main, self.host) if r is not None}
         self._ctx_parts: list | None = None  # _random_ctx's plan of each context register
         self._widths: dict[str, int] = {}
@@ -1201,7 +1202,7 @@ class ScenarioFactory:
 
     def start_pairs(self, override: dict | None = None) -> list[tuple[int, int]]:
         """The (main, host) start levels contexts can give (probed on 256 random ones)."""
-        key = tuple(sorted((override or {}).items()))
+        key = tuple(sorted(override.items())) if override else ()
         if key not in self._start_pairs:
             probe = Draw(random.Random(0))
             pairs = {self._starts(self._random_ctx(probe) | dict(key)) for _ in range(256)}
@@ -1211,19 +1212,24 @@ class ScenarioFactory:
     def _draw_ctx(self, draw: Draw, override: dict) -> dict:
         """A random context whose start levels are drawn evenly among those contexts
         can give (e.g. 4- and 5-level walks alike, whatever bits select them)."""
+        okey = tuple(sorted(override.items())) if override else ()
         pairs = self.start_pairs(override)
         if not pairs:
             raise StimulusError("no context gives a valid start level")
-        target = draw.choice(pairs)
+        target = pairs[draw.int(0, len(pairs) - 1)]
         refs = self._start_refs()
         if refs is not None:
             # the same as drawing whole contexts until one gives `target`: only the bits
             # the start levels read are drawn again, or, when they are few, drawn among
             # the values that give `target` (found once)
-            ctx = self._random_ctx(draw) | override
-            refs = [r for r in refs if r[0] not in override]
+            ctx = self._random_ctx(draw)
+            if override:
+                ctx.update(override)
+            refs = self._free_start_refs.get(okey)
+            if refs is None:
+                refs = self._free_start_refs[okey] = [r for r in self._start_refs() if r[0] not in override]
             if sum(w for _, _, w in refs) <= 12:
-                table = self._start_table(tuple(sorted(override.items())), refs, ctx)
+                table = self._start_table(okey, refs, ctx)
                 values = table.get(target)
                 if values:
                     chosen = values[draw.int(0, len(values) - 1)] if len(values) > 1 else values[0]
