@@ -185,9 +185,6 @@ def eval_ctx(e: Expr, ctx: dict, access: dict | None = None, extra: dict | None 
     return evaluate(e, lookup)
 
 
-_MBZ: dict = {}  # id(layout) -> (layout, static mask, ((condition function, bits), ...))
-
-
 _CTX_FNS: dict = {}
 
 
@@ -222,6 +219,9 @@ def ctx_fn(e: Expr):
         return eval_ctx(e, ctx, access, {("acc", k): v for k, v in (accs or {}).items()})
     _CTX_FNS[id(e)] = (e, fn)
     return fn
+
+
+_MBZ: dict = {}  # id(layout) -> (layout, static mask, ((condition function, bits), ...))
 
 
 def mbz_mask(lay: ir.Layout, ctx: dict) -> int:
@@ -436,6 +436,7 @@ def _combos(fields: tuple[tuple[int, int], ...], pref: tuple | None) -> tuple[li
 
 
 _FIRED: dict = {}
+_MASKS: dict = {}  # TableBuilder._entry_masks by layout, lean and preferred values
 _PREPS: dict = {}  # builder signature -> (regime, spec, {(level, leaf, fault): TableBuilder._new_prep})
 _CTX_REFS: dict = {}
 
@@ -455,7 +456,6 @@ def _regime_ctx_refs(spec: ir.Spec, regime: ir.Regime) -> tuple[tuple[str, int, 
     out = tuple(sorted({(r.name, r.lo, mask(r.width)) for e in exprs for r in e.refs() if r.kind == "ctx"}))
     _CTX_REFS[id(regime)] = (regime, out)
     return out
-_MASKS: dict = {}  # TableBuilder._entry_masks by layout, lean and preferred values
 
 
 def _fired_fn(regime: ir.Regime):

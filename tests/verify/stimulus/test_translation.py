@@ -1,6 +1,7 @@
 """Table building solved once per entry kind (stimulus/translation.py): entries still meet
 their plan, frames still never overlap, and scenario i does not depend on what was drawn
 before it (the caches hold data, not draws)."""
+import itertools
 import random
 
 import pytest
@@ -59,7 +60,7 @@ def test_frames_never_overlap_whatever_their_size():
         taken.append((addr, addr + (1 << shift)))
     taken.sort()
     assert len(taken) > 100
-    for (a0, a1), (b0, _) in zip(taken, taken[1:]):
+    for (a0, a1), (b0, _) in itertools.pairwise(taken):
         assert a1 <= b0, (hex(a0), hex(a1), hex(b0))
 
 
