@@ -7,6 +7,16 @@ leaf, or an entry that trips a chosen fault), and keeps must-be-zero bits clear
 unless the plan injects a reserved-bit fault. A nested translation maps every guest
 table page and the final guest page through a host builder.
 
+Cost: a cosim run draws tens of thousands of entries, so what does not depend on the
+scenario is worked out once and kept in module caches keyed by what it depends on:
+`_EntryKind` (per regime, level, role and planned fault: format, address pieces) and
+its `_Solver` (the accepted values of the few small fields the conditions read, per
+value of the context bits, must-be-zero masks and preferred values they depend on;
+conditions that read the input address or wide fields keep the search), the entry
+masks of a builder's signature (`TableBuilder._prepare`), `prefer`'s answers, start
+levels. The caches hold data, never draws: scenario i is the same whatever was drawn
+before it.
+
 Draws go through a `Draw` object so the same code serves `random.Random` (the CLI)
 and hypothesis (the property tests).
 """
@@ -87,31 +97,78 @@ class Scenario:
 
 
 class Allocator:
-    """Distinct, aligned physical frames below 2**width."""
+    """Distinct, aligned physical frames below 2**width.
+
+    `used` holds the 4 KiB page numbers taken, and negative markers that spare marking
+    the 512 pages of a 2 MiB frame: -2n-3 for 2 MiB chunk n taken whole, -2n-2 for a chunk
+    with some page taken (-1: the markers are there). A 1 GiB (or larger) frame takes its
+    first page only."""
 
     def __init__(self, draw: Draw, width: int, used: set | None = None):
         self.draw, self.width = draw, width
         self.used = used if used is not None else set()
+        if -1 not in self.used:  # pages taken by someone who left no markers
+            self.used.update([-2 * (p >> 9) - 2 for p in self.used if p >= 0] + [-1])
 
     def frame(self, shift: int) -> int:
         """A free frame of 2**shift bytes: a drawn one, or the next free one after it
         (so that shrunk, repetitive draws still give distinct frames)."""
         count = mask(self.width - shift)
-        first = self.draw.int(1, count)
+        if self.draw.data is None:  # Draw.int(1, count), inline
+            k = count.bit_length()
+            get = self.draw.getrandbits
+            r = get(k)
+            while r >= count:
+                r = get(k)
+            first = 1 + r
+        else:
+            first = self.draw.int(1, count)
+        used = self.used
+        if shift == 12:  # the common case, first try
+            chunk = first >> 9
+            if first not in used and -2 * chunk - 3 not in used:
+                used.add(first)
+                used.add(-2 * chunk - 2)
+                return first << 12
         for step in range(4096):
-            index = (first - 1 + step) % count + 1
+            index = first if step == 0 else (first - 1 + step) % count + 1
             addr = index << shift
-            pages = range(addr >> 12, (addr >> 12) + (1 << (shift - 12))) if 12 < shift <= 21 else (addr >> 12,)
-            if self.used.isdisjoint(pages):
-                self.used.update(pages)
+            page = addr >> 12
+            if shift == 21:
+                chunk = addr >> 21
+                if -2 * chunk - 3 in used or -2 * chunk - 2 in used:
+                    continue
+                used.add(-2 * chunk - 3)
                 return addr
+            chunk = page >> 9  # a frame below 2 MiB lies inside one chunk
+            if shift == 12 or shift > 21:
+                if page in used or -2 * chunk - 3 in used:
+                    continue
+                used.add(page)
+            else:
+                pages = range(page, page + (1 << (shift - 12)))
+                if not used.isdisjoint(pages) or -2 * chunk - 3 in used:
+                    continue
+                used.update(pages)
+            used.add(-2 * chunk - 2)
+            return addr
         raise StimulusError("out of physical frames")
+
+
+_TABLE_SHIFT: dict = {}
 
 
 def table_shift(regime: ir.Regime) -> int:
     """log2 of the frame a table of `regime` gets: 4 KiB, or its largest table (entries of
     16 or 32 bytes make a 9-bit index a 8 or 16 KiB table), so that no table reaches into
     a frame given to something else and entries never lie on top of each other."""
+    hit = _TABLE_SHIFT.get(id(regime))
+    if hit is None or hit[0] is not regime:
+        hit = _TABLE_SHIFT[id(regime)] = (regime, _table_shift(regime))
+    return hit[1]
+
+
+def _table_shift(regime: ir.Regime) -> int:
     return max([12] + [(regime.entry_bytes << (lv.index_hi - lv.index_lo + 1)).bit_length() - 1
                        for lv in regime.levels])
 
@@ -128,11 +185,59 @@ def eval_ctx(e: Expr, ctx: dict, access: dict | None = None, extra: dict | None 
     return evaluate(e, lookup)
 
 
+_CTX_FNS: dict = {}
+
+
+def ctx_fn(e: Expr):
+    """`f(ctx, access, accs)` equal to eval_ctx(e, ctx, access, {("acc", name): value}),
+    compiled once per expression (the context, start level and host bindings of every
+    scenario)."""
+    hit = _CTX_FNS.get(id(e))
+    if hit is not None and hit[0] is e:
+        return hit[1]
+
+    def ref(r: Expr) -> str:
+        if r.kind == "ctx":
+            return f"((C[{r.name!r}] >> {r.lo}) & {mask(r.width)})"
+        if r.kind == "access":
+            return f"X[{r.name!r}]"
+        if r.kind == "acc":
+            return f"A[{r.name!r}]"
+        raise compiled.Unsupported(r.kind)
+
+    try:
+        fast = compiled.build("C, X, A", compiled.to_python(e, ref), {})
+    except compiled.Unsupported:
+        fast = None
+
+    def fn(ctx, access=None, accs=None):
+        if fast is not None:
+            try:
+                return fast(ctx, access, accs)
+            except (ValueError, ZeroDivisionError, TypeError, KeyError):
+                pass
+        return eval_ctx(e, ctx, access, {("acc", k): v for k, v in (accs or {}).items()})
+    _CTX_FNS[id(e)] = (e, fn)
+    return fn
+
+
+_MBZ: dict = {}  # id(layout) -> (layout, static mask, ((condition function, bits), ...))
+
+
 def mbz_mask(lay: ir.Layout, ctx: dict) -> int:
-    m = lay.mbz_static
-    for cond, bits in lay.mbz_conditional():
-        if eval_ctx(cond, ctx):
-            m |= bits
+    """The must-be-zero bits of `lay` under `ctx` (its parts worked out once per layout)."""
+    hit = _MBZ.get(id(lay))
+    if hit is None or hit[0] is not lay:
+        hit = _MBZ[id(lay)] = (lay, lay.mbz_static, tuple((compiled.evaluator(c), bits) for c, bits in lay.mbz_conditional()))
+    m = hit[1]
+    if hit[2]:
+        def lookup(r: Expr) -> int:
+            if r.kind == "ctx":
+                return (ctx[r.name] >> r.lo) & mask(r.width)
+            raise StimulusError(f"cannot evaluate a {r.kind} reference '{r.name}' while building tables")
+        for fn, bits in hit[2]:
+            if fn(lookup):
+                m |= bits
     return m
 
 
@@ -267,10 +372,47 @@ def _prefer_inputs(spec: ir.Spec, regime: ir.Regime) -> tuple[tuple[str, ...], t
               for f in _layout(spec, n).fields}
     exprs = [a.init for a in regime.accumulators] + [a.then for a in regime.accumulators]
     exprs += [c.when for c in regime.checks]
-    out = (tuple(sorted(n for n in names if widths.get(n) == 1)),
-           tuple(sorted({(r.name, r.lo, r.width) for e in exprs for r in e.refs() if r.kind == "ctx"})))
+    learned = tuple(sorted(n for n in names if widths.get(n) == 1))
+    reads: set = set()
+    for e in exprs:
+        _ctx_reads(e, set(learned), reads)
+    out = (learned, tuple(sorted(reads)))
     _PREFER_INPUTS[id(regime)] = (regime, out)
     return out
+
+
+class _NotConstant(Exception):
+    pass
+
+
+def _ctx_reads(e: Expr, learned: set, out: set) -> None:
+    """Add to `out` the context bits (register, low bit, width) `e` reads when the entry
+    fields outside `learned` are 0, as in TableBuilder.prefer: a bit or slice of a
+    register at an index that is then constant (`PKRU[2 * leaf.PK]`) reads only those
+    bits, not the whole register (which made every context a new key)."""
+    if e.op in ("bit", "slice") and e.args[0].op == "ref" and e.args[0].kind == "ctx":
+        def const(r: Expr) -> int:
+            if r.kind in ("field", "leaf") and r.name not in learned:
+                return 0
+            raise _NotConstant
+        try:
+            idx = [_evaluate(a, const, keep_width=True) for a in e.args[1:]]
+        except Exception:  # noqa: BLE001 - not a constant index (or one the models reject): the whole register
+            idx = None
+        if idx is not None:
+            base = e.args[0]
+            hi, lo = (idx[0], idx[0]) if e.op == "bit" else (idx[0], idx[1])
+            if 0 <= lo <= hi:
+                top = min(hi, base.width - 1)
+                if top >= lo:
+                    out.add((base.name, base.lo + lo, top - lo + 1))
+                return
+    if e.op == "ref":
+        if e.kind == "ctx":
+            out.add((e.name, e.lo, e.width))
+        return
+    for a in e.args:
+        _ctx_reads(a, learned, out)
 
 
 def _combos(fields: tuple[tuple[int, int], ...], pref: tuple | None) -> tuple[list[int], list[list[int]]]:
@@ -293,6 +435,71 @@ def _combos(fields: tuple[tuple[int, int], ...], pref: tuple | None) -> tuple[li
     return hit
 
 
+_FIRED: dict = {}
+_MASKS: dict = {}  # TableBuilder._entry_masks by layout, lean and preferred values
+_PREPS: dict = {}  # builder signature -> (regime, spec, {(level, leaf, fault): TableBuilder._new_prep})
+_CTX_REFS: dict = {}
+
+
+def _regime_ctx_refs(spec: ir.Spec, regime: ir.Regime) -> tuple[tuple[str, int, int], ...]:
+    """The context bits (register, low bit, mask) that an entry of `regime` can depend on:
+    those its walk conditions and its formats' must-be-zero conditions read."""
+    hit = _CTX_REFS.get(id(regime))
+    if hit is not None and hit[0] is regime:
+        return hit[1]
+    exprs = [r.when for r in regime.faults] + [lv.leaf_when for lv in regime.levels if lv.leaf_when is not None]
+    if regime.next_level is not None:
+        exprs.append(regime.next_level)
+    names = {n for lv in regime.levels for n in (lv.leaf, lv.table) if n}
+    for n in sorted(names):
+        exprs += [c for c, _ in _layout(spec, n).mbz_conditional()]
+    out = tuple(sorted({(r.name, r.lo, mask(r.width)) for e in exprs for r in e.refs() if r.kind == "ctx"}))
+    _CTX_REFS[id(regime)] = (regime, out)
+    return out
+
+
+def _fired_fn(regime: ir.Regime):
+    """`f(fields, ctx, access)`: how many of `regime`'s final checks fire after a walk
+    whose every entry has the 1-bit `fields` (others 0), compiled once per regime (what
+    TableBuilder.prefer asks for each field it learns); None if `compiled` cannot write it."""
+    hit = _FIRED.get(id(regime))
+    if hit is not None and hit[0] is regime:
+        return hit[1]
+    accs = {a.name: f"a{i}" for i, a in enumerate(regime.accumulators)}
+
+    def ref(r: Expr) -> str:
+        if r.kind in ("field", "leaf"):
+            return f"F.get({r.name!r}, 0)"
+        if r.kind == "acc":
+            return accs[r.name]
+        if r.kind == "ctx":
+            return f"((C[{r.name!r}] >> {r.lo}) & {mask(r.width)})"
+        if r.kind == "access":
+            return f"X[{r.name!r}]"
+        return "0"
+
+    try:
+        names = list(accs.values())
+        lines = ["def fired(F, C, X):"]
+        lines += [f"    {accs[a.name]} = {compiled.to_python(a.init, ref)}" for a in regime.accumulators]
+        if names:
+            # every level has the same fields: once a step changes nothing, no later one does
+            lines.append(f"    for _ in range({len(regime.levels)}):")
+            lines.append("        new = (" + ", ".join(compiled.to_python(a.then, ref) for a in regime.accumulators) + ",)")
+            lines.append(f"        if new == ({', '.join(names)},):")
+            lines.append("            break")
+            lines.append(f"        {', '.join(names)}, = new")
+        checks = " + ".join(f"(1 if {compiled.to_python(c.when, ref)} else 0)" for c in regime.checks) or "0"
+        lines.append(f"    return {checks}")
+        scope = dict(compiled.HELPERS)
+        exec("\n".join(lines), scope)  # noqa: S102 - source written by compiled.to_python
+        fn = scope["fired"]
+    except compiled.Unsupported:
+        fn = None
+    _FIRED[id(regime)] = (regime, fn)
+    return fn
+
+
 class TableBuilder:
     """Writes the entries of walks of one regime into memory."""
 
@@ -302,10 +509,38 @@ class TableBuilder:
         self.entries: dict[int, tuple[str, int]] = {}  # entry address -> (kind, target), for sharing
         self.final: int | None = None  # the output address of the last leaf written
         self.preferred: dict[str, int] = {}
+        self._pref_key: tuple = ()
         self.legal = False
+        self.exact = False  # a legal entry takes every preferred value (no occasional flip)
         self._mbz: dict[str, int] = {}
         self._masks: dict = {}
+        self._prep: dict = {}  # (level, leaf, fault) -> _new_prep
+        self._prep_legal: bool | None = None  # the lean _prep is for (None: not prepared)
         self._fns: dict = {}  # (id(expr), id(layout)) -> _entry_fn (the spec keeps both alive)  # mbz_mask of each layout (the context is fixed once building starts)
+
+    def _prepare(self) -> None:
+        """Find the entries' preparations (`_new_prep`) for this builder's lean, context
+        and preferred values: shared by every builder that has the same."""
+        refs = _regime_ctx_refs(self.spec, self.regime)
+        ctx = self.ctx
+        sig = (id(self.spec), id(self.regime), self.legal, self._pref_key if self.legal else (),
+               tuple((ctx[n] >> lo) & m for n, lo, m in refs))
+        hit = _PREPS.get(sig)
+        if hit is None or hit[0] is not self.regime or hit[1] is not self.spec:
+            hit = _PREPS[sig] = (self.regime, self.spec, {})
+        self._prep, self._prep_legal = hit[2], self.legal
+
+    def _new_prep(self, level: int, as_leaf: bool, fault: str | None) -> tuple:
+        """(kind, the four random_entry masks, the solver's cache for this builder's key and
+        that key) of an entry: what entry() needs that only depends on the builder's
+        signature (`_prepare`)."""
+        kind = _entry_kind(self.spec, self.regime, level, as_leaf, fault)
+        wide, ones, pref_mask, pref_value = self._entry_masks(kind.lay)
+        sub = fixed = None
+        if kind.solver is not None:
+            fixed = kind.solver.fixed_key(self)
+            sub = kind.solver.cache.setdefault(fixed, {})
+        return kind, wide, ones, pref_mask, pref_value, sub, fixed
 
     def mbz(self, lay: ir.Layout) -> int:
         m = self._mbz.get(lay.name)
@@ -318,13 +553,30 @@ class TableBuilder:
         checks pass for these accesses (greedy, on the IR evaluator); `legal` entries then
         lean to those values so that walks of many levels still translate."""
         names, ctx_refs = _prefer_inputs(self.spec, self.regime)
-        key = (id(self.regime), names,
-               tuple(sorted({(n, lo, w, (self.ctx[n] >> lo) & mask(w)) for n, lo, w in ctx_refs})),
+        ctx = self.ctx
+        key = (id(self.regime), tuple((ctx[n] >> lo) & mask(w) for n, lo, w in ctx_refs),
                tuple(tuple(sorted(a.items())) for a in accesses))
-        if key in _PREFERRED:
-            self.preferred = _PREFERRED[key]
+        hit = _PREFERRED.get(key)
+        if hit is not None and hit[0] is self.regime:
+            self.preferred, self._pref_key = hit[1], hit[2]
+            self._masks = {}
+            self._prep_legal = None
             return
         values = {n: 1 for n in names}
+        fast = _fired_fn(self.regime)
+        if fast is not None:
+            try:
+                ctx = self.ctx
+                now = sum(fast(values, ctx, a) for a in accesses)
+                for n in names:
+                    trial = dict(values, **{n: 0})
+                    count = sum(fast(trial, ctx, a) for a in accesses)
+                    if count < now:
+                        values, now = trial, count
+                self._set_preferred(key, values)
+                return
+            except (ValueError, ZeroDivisionError, KeyError):  # the evaluator below says what is wrong
+                values = {n: 1 for n in names}
 
         def fired(vals: dict) -> int:
             total = 0
@@ -349,27 +601,35 @@ class TableBuilder:
             trial = dict(values, **{n: 0})
             if fired(trial) < fired(values):
                 values = trial
-        self.preferred = _PREFERRED[key] = values
+        self._set_preferred(key, values)
+
+    def _set_preferred(self, key, values: dict) -> None:
+        self.preferred = values
+        self._pref_key = tuple(sorted(values.items()))
+        _PREFERRED[key] = (self.regime, values, self._pref_key)
+        self._masks = {}
+        self._prep_legal = None
 
     def random_entry(self, lay: ir.Layout) -> int:
         """Random fields: a 1-bit field set 13 times in 16 (or, in a legal entry, its
-        preferred value 31 times in 32), other fields and ignored bits uniform,
-        must-be-zero bits clear. On random.Random, all fields at once (`_entry_masks`)."""
+        preferred value 31 times in 32, always when `exact`), other fields and ignored
+        bits uniform, must-be-zero bits clear. On random.Random, all fields at once
+        (`_entry_masks`)."""
         if self.draw.data is None:
-            wide, ones, pref_mask, pref_value = self._entry_masks(lay)
+            wide, ones, pref_mask, pref_value = self._entry_masks(lay)  # must-be-zero bits left out
             get = self.draw.getrandbits
             w = lay.width
             value = get(w) & wide
             if ones:
                 value |= (get(w) | get(w) | (get(w) & get(w))) & ones
             if pref_mask:
-                flip = get(w) & get(w) & get(w) & get(w) & get(w)
+                flip = 0 if self.exact else get(w) & get(w) & get(w) & get(w) & get(w)
                 value |= (pref_value ^ flip) & pref_mask
-            return value & ~self.mbz(lay)
+            return value
         value = 0
         for f in lay.fields:
             if f.width == 1 and f.name in self.preferred and self.legal:
-                bit = self.preferred[f.name] if self.draw.chance(97) else 1 - self.preferred[f.name]
+                bit = self.preferred[f.name] if self.exact or self.draw.chance(97) else 1 - self.preferred[f.name]
             elif f.width == 1:
                 bit = 1 if self.draw.chance(80) else 0
             else:
@@ -383,9 +643,15 @@ class TableBuilder:
     def _entry_masks(self, lay: ir.Layout) -> tuple[int, int, int, int]:
         """(uniform bits, 1-bit fields drawn mostly set, preferred 1-bit fields, their
         preferred values) of `lay` for this builder's lean."""
-        key = (lay.name, self.legal, tuple(sorted(self.preferred.items())) if self.legal else ())
+        key = (lay.name, self.legal)  # prefer() clears the cache when the preferred values change
         hit = self._masks.get(key)
         if hit is None:
+            gkey = (id(lay), self.legal, self._pref_key if self.legal else ())
+            got = _MASKS.get(gkey)
+            if got is not None and got[0] is lay:
+                keep = ~self.mbz(lay)
+                hit = self._masks[key] = tuple(m & keep for m in got[1])
+                return hit
             wide = ones = pref_mask = pref_value = 0
             for f in lay.fields:
                 if f.width == 1 and f.name in self.preferred and self.legal:
@@ -398,7 +664,9 @@ class TableBuilder:
             for r in lay.ranges:
                 if r.kind == "ignored" and r.mask:
                     wide |= mask(r.hi - r.lo + 1) << r.lo
-            hit = self._masks[key] = (wide, ones, pref_mask, pref_value)
+            _MASKS[gkey] = (lay, (wide, ones, pref_mask, pref_value))
+            keep = ~self.mbz(lay)
+            hit = self._masks[key] = (wide & keep, ones & keep, pref_mask & keep, pref_value & keep)
         return hit
 
     def field_eval(self, e: Expr, lay: ir.Layout, value: int, level: int) -> int:
@@ -556,16 +824,39 @@ class TableBuilder:
 
     def entry(self, level: int, as_leaf: bool, target: int, fault: str | None) -> int:
         """An entry for `level`: a leaf mapping frame `target`, or a pointer to table `target`."""
-        lv = self.regime.level(level)
-        name = lv.leaf if as_leaf else lv.table
-        lay = _layout(self.spec, name)
+        if self._prep_legal is not self.legal:
+            self._prepare()
+        prep = self._prep.get((level, as_leaf, fault))
+        if prep is None:
+            prep = self._prep[(level, as_leaf, fault)] = self._new_prep(level, as_leaf, fault)
+        kind, wide, ones, pref_mask, pref_value, sub, fixed = prep
+        lay = kind.lay
         # the map's inverse: each address bit goes into the field term that carries it
-        terms = self.regime.frame_of(lv) if as_leaf else self.regime.pointer
-        bits, place_mask = ir.entry_bits(terms, lay, target)
-        if ir.addr_of(terms, lay, bits) != target:
+        bits = 0
+        for e, m, a in kind.pieces:
+            bits |= ((target >> a) & m) << e
+        fits = not target & kind.addr_outside if kind.addr_disjoint else self._addr_back(kind, bits) == target
+        if not fits:
             raise StimulusError(f"format '{lay.name}' cannot hold address {target:#x}")
-        keep = {t.field for t in terms}
-        value = (self.random_entry(lay) & ~place_mask) | bits
+        place_mask = kind.place_mask
+        if self.draw.data is None:  # random_entry, inline
+            get = self.draw.getrandbits
+            w = lay.width
+            value = get(w) & wide
+            if ones:
+                value |= (get(w) | get(w) | (get(w) & get(w))) & ones
+            if pref_mask:
+                flip = 0 if self.exact else get(w) & get(w) & get(w) & get(w) & get(w)
+                value |= (pref_value ^ flip) & pref_mask
+            value = (value & ~place_mask) | bits
+        else:
+            value = (self.random_entry(lay) & ~place_mask) | bits
+        if sub is not None:
+            if kind.uses_rsvd:
+                value = self._set_reserved_bit(lay, value, place_mask)
+            return kind.solver.solve(self, value, sub, fixed)
+        lv = kind.lv
+        keep = set(kind.keep)
         decides = lambda v: True  # noqa: E731
         if lv.leaf and lv.table:
             leaf_lay = _layout(self.spec, lv.leaf)
@@ -576,17 +867,194 @@ class TableBuilder:
         if fault is None:
             return self.steer(lay, value, level, keep,
                               lambda v: decides(v) and self.walk_faults_clear(lay, level, v, as_leaf), as_leaf)
-        rule = next(r for r in self.regime.faults if r.name == fault)
-        uses_rsvd = any(r.kind == "builtin" and r.name == "rsvd" for r in rule.when.refs())
-        if uses_rsvd:
-            free = self.mbz(lay) & ~place_mask
-            if not free:
-                raise StimulusError(f"format '{lay.name}' has no must-be-zero bit to set")
-            bits = [b for b in range(lay.width) if free >> b & 1]
-            value |= 1 << self.draw.choice(bits)
+        rule = kind.rule
+        if kind.uses_rsvd:
+            value = self._set_reserved_bit(lay, value, place_mask)
         want = lambda v: (decides(v) and self.walk_faults_clear(lay, level, v, as_leaf, upto=fault)  # noqa: E731
                           and bool(self.field_eval(rule.when, lay, v, level)))
         return self.steer(lay, value, level, keep, want, as_leaf)
+
+    @staticmethod
+    def _addr_back(kind: _EntryKind, bits: int) -> int:
+        """The address entry bits `bits` give (ir.addr_of)."""
+        back = 0
+        for e, m, a in kind.pieces:
+            back |= ((bits >> e) & m) << a
+        return back
+
+    def _set_reserved_bit(self, lay: ir.Layout, value: int, place_mask: int) -> int:
+        """`value` with one must-be-zero bit outside the address set (a reserved-bit fault)."""
+        free = self.mbz(lay) & ~place_mask
+        if not free:
+            raise StimulusError(f"format '{lay.name}' has no must-be-zero bit to set")
+        bits = [b for b in range(lay.width) if free >> b & 1]
+        return value | 1 << self.draw.choice(bits)
+
+    def want_fn(self, kind: _EntryKind):
+        """What entry() asks of an entry of `kind`: the leaf condition decides as planned,
+        no walk fault fires before the planned one (or none fires), the planned one does."""
+        level, as_leaf, lay = kind.lv.number, kind.as_leaf, kind.lay
+        lv = kind.lv
+        decides = None
+        if lv.leaf and lv.table:
+            leaf_lay = _layout(self.spec, lv.leaf)
+
+            def decides(v):
+                return bool(self.field_eval(lv.leaf_when, leaf_lay, v, level)) == as_leaf
+        if kind.rule is None:
+            def want(v):
+                return (decides is None or decides(v)) and self.walk_faults_clear(lay, level, v, as_leaf)
+        else:
+            rule, upto = kind.rule, kind.rule.name
+
+            def want(v):
+                return ((decides is None or decides(v)) and self.walk_faults_clear(lay, level, v, as_leaf, upto=upto)
+                        and bool(self.field_eval(rule.when, lay, v, level)))
+        return want
+
+
+_KINDS: dict = {}  # (regime, level, leaf, fault) -> (keep-alive, _EntryKind)
+
+
+def _entry_kind(spec: ir.Spec, regime: ir.Regime, level: int, as_leaf: bool, fault: str | None) -> _EntryKind:
+    key = (id(spec), id(regime), level, as_leaf, fault)
+    hit = _KINDS.get(key)
+    if hit is None or hit[0][0] is not spec or hit[0][1] is not regime:
+        hit = _KINDS[key] = ((spec, regime), _EntryKind(spec, regime, level, as_leaf, fault))
+    return hit[1]
+
+
+class _EntryKind:
+    """What an entry of one regime, level, role and planned fault needs that does not
+    depend on the scenario, worked out once: its format, where the address goes, and
+    (`solver`) the entries its conditions accept, when they can be solved directly."""
+
+    def __init__(self, spec: ir.Spec, regime: ir.Regime, level: int, as_leaf: bool, fault: str | None):
+        self.lv = lv = regime.level(level)
+        self.as_leaf = as_leaf
+        self.lay = lay = _layout(spec, lv.leaf if as_leaf else lv.table)
+        terms = regime.frame_of(lv) if as_leaf else regime.pointer
+        self.pieces = tuple((e, mask(w), a) for e, w, a in ir.addr_pieces(terms, lay))
+        self.place_mask = addr = 0
+        disjoint = True
+        for e, m, a in self.pieces:
+            self.place_mask |= m << e
+            disjoint = disjoint and not addr & (m << a)
+            addr |= m << a
+        # with address pieces that do not overlap, an address round-trips through the
+        # entry exactly when it has no bit outside them
+        self.addr_disjoint, self.addr_outside = disjoint, ~addr
+        self.keep = frozenset(t.field for t in terms)
+        self.rule = None if fault is None else next(r for r in regime.faults if r.name == fault)
+        self.uses_rsvd = self.rule is not None and any(r.kind == "builtin" and r.name == "rsvd"
+                                                       for r in self.rule.when.refs())
+        self.solver = _Solver.of(spec, regime, self)
+
+
+class _Solver:
+    """The entries an `_EntryKind` accepts, solved over every combination of the few small
+    fields its conditions read (the 'condition fields', less the address fields), once per
+    value of everything else the conditions read: the context bits, the must-be-zero
+    masks, whether a must-be-zero bit outside those fields is set, the other entry bits
+    read, and the preferred values of a legal entry. An entry is then a dict lookup and
+    one draw instead of a search."""
+
+    MAX_BITS = 10  # 1024 combinations at most, each solved once per key
+    MAX_OTHER = 8  # entry bits read outside the condition fields (a key each)
+
+    @classmethod
+    def of(cls, spec: ir.Spec, regime: ir.Regime, kind: _EntryKind) -> _Solver | None:
+        lv, lay = kind.lv, kind.lay
+        conds = [(r.when, lay) for r in regime.faults_for(kind.as_leaf)]
+        if lv.leaf and lv.table:
+            conds.append((lv.leaf_when, _layout(spec, lv.leaf)))
+        read = 0
+        ctx_refs: set = set()
+        rsvd_lays: dict = {}
+        names: set = set()
+        stack = [(e, L) for e, L in conds]
+        while stack:
+            e, L = stack.pop()
+            for r in e.refs():
+                if r.kind in ("field", "leaf"):
+                    f = L.field(r.name)
+                    if f is None:
+                        return None
+                    read |= f.mask
+                    names.add(r.name)
+                elif r.kind == "ctx":
+                    ctx_refs.add((r.name, r.lo, mask(r.width)))
+                elif r.kind == "builtin" and r.name == "rsvd":
+                    rsvd_lays[L.name] = L
+                elif r.kind == "builtin" and r.name == "level":
+                    pass
+                elif r.kind == "builtin" and r.name == "next" and regime.next_level is not None:
+                    stack.append((regime.next_level, L))
+                else:
+                    return None  # the input address, `skipped`, or what table building cannot set
+        fields = [lay.field(n) for n in sorted(names - kind.keep) if lay.field(n) is not None]
+        if any(f.width > 4 for f in fields) or sum(f.width for f in fields) > cls.MAX_BITS:
+            return None
+        cmask = sum(f.mask for f in fields)
+        other = read & ~cmask
+        if other.bit_count() > cls.MAX_OTHER:
+            return None
+        return cls(kind, fields, cmask, other, tuple(sorted(ctx_refs)), tuple(rsvd_lays.values()))
+
+    def __init__(self, kind, fields, cmask, other, ctx_refs, rsvd_lays):
+        self.kind, self.fields, self.cmask, self.other = kind, fields, cmask, other
+        self.names = tuple(f.name for f in fields)
+        self.spans = tuple((f.lo, f.width) for f in fields)
+        self.ctx_refs, self.rsvd_lays = ctx_refs, rsvd_lays
+        self.cache: dict = {}
+
+    def fixed_key(self, b: TableBuilder) -> tuple:
+        """The part of the key a builder fixes: (context bits read, must-be-zero masks of
+        the formats whose `rsvd` is read, preferred values or None)."""
+        ctx = b.ctx
+        pref = None
+        if b.legal and b.preferred:
+            pref = tuple(b.preferred.get(n) for n in self.names)
+            if all(p is None for p in pref):
+                pref = None
+        return (tuple((ctx[n] >> lo) & m for n, lo, m in self.ctx_refs),
+                tuple(b.mbz(L) for L in self.rsvd_lays), pref)
+
+    def solve(self, b: TableBuilder, value: int, sub: dict, fixed: tuple) -> int:
+        """`value` if the conditions accept it, else `value` with the condition fields
+        set to an accepted combination drawn at random (one nearest the preferred values,
+        for a legal entry). `sub`: the solutions for the builder's `fixed_key`."""
+        outside = value & ~self.cmask
+        mbzs = fixed[1]
+        if not mbzs:
+            key = outside & self.other
+        elif len(mbzs) == 1:
+            key = (outside & self.other, not outside & mbzs[0])
+        else:
+            key = (outside & self.other, tuple(bool(outside & m) for m in mbzs))
+        hit = sub.get(key)
+        if hit is None:
+            hit = sub[key] = self._solutions(b, outside, fixed[2])
+        accepted, nearest = hit
+        if value & self.cmask in accepted:
+            return value
+        if not nearest:
+            raise StimulusError(f"cannot draw an entry of format '{self.kind.lay.name}' that fits the plan")
+        pick = nearest[b.draw.int(0, len(nearest) - 1)] if len(nearest) > 1 else nearest[0]
+        return outside | pick
+
+    def _solutions(self, b: TableBuilder, outside: int, pref) -> tuple[frozenset, list[int]]:
+        """(every accepted combination, those nearest the preferred values)."""
+        want = b.want_fn(self.kind)
+        combos, groups = _combos(self.spans, pref)
+        accepted = [c for c in combos if want(outside | c)]
+        ok = set(accepted)
+        nearest: list[int] = []
+        for group in groups:
+            nearest = [combos[i] for i in group if combos[i] in ok]
+            if nearest:
+                break
+        return frozenset(ok), nearest
 
 
 def injectable(spec: ir.Spec, regime: ir.Regime, rule: ir.Rule, level: int, tries: int = 40,
@@ -677,34 +1145,64 @@ class ScenarioFactory:
         self.context = top.context
         self._start_pairs: dict[tuple, list[tuple[int, int]]] = {}  # by context override
         self._leafable: dict[str, set[int]] = {}  # by regime: leaf levels a walk can end at (leaf_ok)
+        self._host_binds: list | None = None
+        self._host_start: list | None = None  # _host_start_regs
+        self._access_refs: tuple | None = None  # (bindings read only context, access, acc; their context bits)
+        self._access_cache: dict = {}  # _host_accesses
+        self._start_bits: tuple | None = None  # (_start_refs,)
+        self._start_tables: dict = {}  # _start_table by context override
+        self._free_start_refs: dict = {}  # by context override: _start_refs outside it  # (host context register, its binding's function or None)
+        self._levels = {r.name: {lv.number for lv in r.levels} for r in (self.main, self.host) if r is not None}
+        self._ctx_parts: list | None = None  # _random_ctx's plan of each context register
+        self._widths: dict[str, int] = {}
+        self._presets: dict = {}
+        self._levels_of: dict = {}  # _walk_levels by regime
+        self._plan_leafs: dict = {}  # by regime and start level: (leaf_ok levels, levels by number)  # _updates_preset by regime and layout  # _addr_width by regime
+        self._leaf_ctx: dict = {}  # _leaf_possible by level and the context bits it reads
 
     # ---- pieces
     def _random_ctx(self, draw: Draw) -> dict:
+        """Every context register at random: each field uniform (on random.Random, a whole
+        register from one getrandbits, its bits outside the fields cleared)."""
+        if self._ctx_parts is None:
+            parts = []
+            for name in self.context:
+                lay = _layout(self.spec, name)
+                if not lay.fields:
+                    parts.append((name, lay.width, (), mask(lay.width)))
+                    continue
+                m = sum(f.mask for f in lay.fields)
+                parts.append((name, m.bit_length(), tuple((f.lo, f.width) for f in lay.fields), m))
+            self._ctx_parts = parts
         ctx = {}
-        for name in self.context:
-            lay = _layout(self.spec, name)
-            if not lay.fields:
-                ctx[name] = draw.bits(lay.width)
+        if draw.data is None:
+            get = draw.getrandbits
+            for name, width, _, m in self._ctx_parts:
+                ctx[name] = get(width) & m if width else 0
+            return ctx
+        for name, width, fields, ones in self._ctx_parts:
+            if not fields:
+                ctx[name] = draw.bits(width)
                 continue
             v = 0
-            for f in lay.fields:
-                v |= (draw.bits(f.width) if f.width > 1 else int(draw.chance(50))) << f.lo
+            for lo, w in fields:
+                v |= (draw.bits(w) if w > 1 else int(draw.chance(50))) << lo
             ctx[name] = v
         return ctx
 
     def _starts(self, ctx: dict) -> tuple[int, int] | None:
         """The start levels (main, host) a context gives, or None if one is not a level."""
         main = self._start(self.main, ctx)
-        host = self._start(self.host, self._host_ctx(ctx)) if self.host else 0
-        if main not in [lv.number for lv in self.main.levels]:
+        host = self._start(self.host, self._host_ctx(ctx, self._host_start_regs())) if self.host else 0
+        if main not in self._levels[self.main.name]:
             return None
-        if self.host and host not in [lv.number for lv in self.host.levels]:
+        if self.host and host not in self._levels[self.host.name]:
             return None
         return main, host
 
     def start_pairs(self, override: dict | None = None) -> list[tuple[int, int]]:
         """The (main, host) start levels contexts can give (probed on 256 random ones)."""
-        key = tuple(sorted((override or {}).items()))
+        key = tuple(sorted(override.items())) if override else ()
         if key not in self._start_pairs:
             probe = Draw(random.Random(0))
             pairs = {self._starts(self._random_ctx(probe) | dict(key)) for _ in range(256)}
@@ -714,10 +1212,35 @@ class ScenarioFactory:
     def _draw_ctx(self, draw: Draw, override: dict) -> dict:
         """A random context whose start levels are drawn evenly among those contexts
         can give (e.g. 4- and 5-level walks alike, whatever bits select them)."""
+        okey = tuple(sorted(override.items())) if override else ()
         pairs = self.start_pairs(override)
         if not pairs:
             raise StimulusError("no context gives a valid start level")
-        target = draw.choice(pairs)
+        target = pairs[draw.int(0, len(pairs) - 1)]
+        refs = self._start_refs()
+        if refs is not None:
+            # the same as drawing whole contexts until one gives `target`: only the bits
+            # the start levels read are drawn again, or, when they are few, drawn among
+            # the values that give `target` (found once)
+            ctx = self._random_ctx(draw)
+            if override:
+                ctx.update(override)
+            refs = self._free_start_refs.get(okey)
+            if refs is None:
+                refs = self._free_start_refs[okey] = [r for r in self._start_refs() if r[0] not in override]
+            if sum(w for _, _, w in refs) <= 12:
+                table = self._start_table(okey, refs, ctx)
+                values = table.get(target)
+                if values:
+                    chosen = values[draw.int(0, len(values) - 1)] if len(values) > 1 else values[0]
+                    for (name, lo, width), v in zip(refs, chosen):
+                        ctx[name] = (ctx[name] & ~(mask(width) << lo)) | (v << lo)
+                    return ctx
+            for _ in range(200):
+                if self._starts(ctx) == target:
+                    return ctx
+                for name, lo, width in refs:
+                    ctx[name] = (ctx[name] & ~(mask(width) << lo)) | (draw.bits(width) << lo)
         for _ in range(200):
             ctx = self._random_ctx(draw) | override
             if self._starts(ctx) == target:
@@ -728,30 +1251,107 @@ class ScenarioFactory:
                 return ctx
         raise StimulusError("no context gives a valid start level")
 
+    def _start_table(self, key: tuple, refs: list, ctx: dict) -> dict:
+        """{start pair: [the values of `refs` that give it]}, every value tried once (the
+        start levels read only `refs` and the overridden registers, fixed by `key`)."""
+        hit = self._start_tables.get(key)
+        if hit is None:
+            trial = dict(ctx)
+            hit = {}
+            for combo in itertools.product(*[range(1 << w) for _, _, w in refs]):
+                for (name, lo, width), v in zip(refs, combo):
+                    trial[name] = (trial[name] & ~(mask(width) << lo)) | (v << lo)
+                hit.setdefault(self._starts(trial), []).append(combo)
+            self._start_tables[key] = hit
+        return hit
+
+    def _start_refs(self) -> list[tuple[str, int, int]] | None:
+        """The context bits (register, low bit, width) the start levels read, through the
+        host bindings too; None if they read anything else."""
+        if self._start_bits is None:
+            exprs = [self.main.start]
+            if self.host is not None:
+                bound = {b.name: b.value for b in self.nested.host_bindings}
+                for r in self.host.start.refs():
+                    exprs.append(bound[r.name] if r.kind == "ctx" and r.name in bound else r)
+            refs = [r for e in exprs for r in e.refs()]
+            ok = all(r.kind == "ctx" and r.name in self.context for r in refs)
+            self._start_bits = (sorted({(r.name, r.lo, r.width) for r in refs}),) if ok else (None,)
+        return self._start_bits[0]
+
     def _host_access(self, stage: str, ctx: dict, access: dict, guest_acc: int = 1) -> dict:
         """The host access kind of a stage; a final access may read the guest's
         accumulators, taken here as all `guest_acc` (tables are built before the walk)."""
         binds = {"table": self.nested.table_access, "final": self.nested.final_access,
                  "update": self.nested.update_access}[stage]
-        accs = {("acc", a.name): guest_acc for a in self.main.accumulators}
-        return {b.name: eval_ctx(b.value, ctx, access, accs) for b in binds}
+        accs = {a.name: guest_acc for a in self.main.accumulators}
+        return {b.name: ctx_fn(b.value)(ctx, access, accs) for b in binds}
 
-    def _host_ctx(self, ctx: dict) -> dict:
-        bound = {b.name: b.value for b in self.nested.host_bindings}
-        return {r: (eval_ctx(bound[r], ctx) if r in bound else ctx[r]) for r in self.host.context}
+    def _host_ctx(self, ctx: dict, only: list | None = None) -> dict:
+        """The host stage's context registers from the guest's context (`only`: just those
+        of _host_start_regs)."""
+        return {r: (fn(ctx) if fn is not None else ctx[r]) for r, fn in (only or self._host_bind_fns())}
+
+    def _host_bind_fns(self) -> list:
+        """(host context register, its binding's function or None: the guest's register)."""
+        if self._host_binds is None:
+            bound = {b.name: ctx_fn(b.value) for b in self.nested.host_bindings}
+            self._host_binds = [(r, bound.get(r)) for r in self.host.context]
+        return self._host_binds
+
+    def _host_start_regs(self) -> list:
+        """The (register, binding function or None) pairs of _host_ctx that the host's
+        start level reads."""
+        if self._host_start is None:
+            read = {r.name for r in self.host.start.refs() if r.kind == "ctx"}
+            self._host_start = [(r, fn) for r, fn in self._host_bind_fns() if r in read] or self._host_bind_fns()
+        return self._host_start
+
+    def _host_accesses(self, stages: list[str], ctx: dict, access: dict) -> list[dict]:
+        """_host_access of each stage, for guest accumulators 0 and 1, cached by the
+        context bits and access kinds the bindings read."""
+        if self._access_refs is None:
+            binds = [b for st in ("table", "final", "update")
+                     for b in {"table": self.nested.table_access, "final": self.nested.final_access,
+                               "update": self.nested.update_access}[st]]
+            refs = [r for b in binds for r in b.value.refs()]
+            ok = all(r.kind in ("ctx", "access", "acc") for r in refs)
+            self._access_refs = (ok, tuple(sorted({(r.name, r.lo, mask(r.width)) for r in refs if r.kind == "ctx"})))
+        ok, refs = self._access_refs
+        if not ok:
+            return [self._host_access(stage, ctx, access, g) for stage in stages for g in (0, 1)]
+        key = (tuple(stages), tuple((ctx[n] >> lo) & m for n, lo, m in refs), tuple(access.values()))
+        hit = self._access_cache.get(key)
+        if hit is None:
+            hit = self._access_cache[key] = [self._host_access(stage, ctx, access, g) for stage in stages for g in (0, 1)]
+        return hit
+
+    def _addr_width(self, spec: ir.Spec, regime: ir.Regime) -> int:
+        """The address bits every pointer and frame map can hold (tables and frames lie below)."""
+        hit = self._widths.get(regime.name)
+        if hit is None:
+            hit = self._widths[regime.name] = self._addr_width_of(spec, regime)
+        return hit
 
     @staticmethod
-    def _addr_width(spec: ir.Spec, regime: ir.Regime) -> int:
-        """The address bits every pointer and frame map can hold (tables and frames lie below)."""
+    def _addr_width_of(spec: ir.Spec, regime: ir.Regime) -> int:
         maps = [(regime.pointer, lv.table) for lv in regime.levels if lv.table]
         maps += [(regime.frame_of(lv), lv.leaf) for lv in regime.levels if lv.leaf]
         widths = [ir.addr_mask(terms, spec.layout(name)).bit_length() for terms, name in maps]
         return min(widths) if widths else 32
 
     def _start(self, regime: ir.Regime, ctx: dict) -> int:
-        return eval_ctx(regime.start, ctx)
+        return ctx_fn(regime.start)(ctx)
 
     def _updates_preset(self, regime: ir.Regime, lay: ir.Layout) -> int:
+        """The bits of `lay` the regime's updates set (preset: already set in memory)."""
+        hit = self._presets.get((regime.name, lay.name))
+        if hit is None:
+            hit = self._presets[(regime.name, lay.name)] = self._updates_preset_of(regime, lay)
+        return hit
+
+    @staticmethod
+    def _updates_preset_of(regime: ir.Regime, lay: ir.Layout) -> int:
         m = 0
         for u in regime.updates:
             f = lay.field(u.field)
@@ -770,10 +1370,21 @@ class ScenarioFactory:
 
     def _choose_plan(self, draw: Draw, regime: ir.Regime, start: int, fault_percent: int,
                      ctx: dict | None = None) -> Plan:
-        leafs = self.leaf_ok(regime, [lv.number for lv in regime.leaf_levels if lv.number <= start])
+        key = (regime.name, start)
+        leafs = self._plan_leafs.get(key)
+        if leafs is None:
+            refs = tuple(sorted({(r.name, r.lo, mask(r.width)) for lv in regime.levels if lv.leaf_when is not None
+                                 for r in lv.leaf_when.refs() if r.kind == "ctx"}))
+            leafs = self._plan_leafs[key] = (self.leaf_ok(regime, [lv.number for lv in regime.leaf_levels if lv.number <= start]),
+                                             {lv.number: lv for lv in regime.levels}, refs)
+        leafs, by_number, refs = leafs
         if ctx is not None:  # a leaf whose condition the context rules out cannot end the walk
-            leafs = [n for n in leafs if self._leaf_possible(regime.level(n), ctx)] or leafs
-        leaf = draw.choice(leafs)
+            key2 = (key, tuple((ctx.get(n, 0) >> lo) & m for n, lo, m in refs))
+            possible = self._plan_leafs.get(key2)
+            if possible is None:
+                possible = self._plan_leafs[key2] = [n for n in leafs if self._leaf_possible(by_number[n], ctx)] or leafs
+            leafs = possible
+        leaf = leafs[draw.int(0, len(leafs) - 1)] if len(leafs) > 1 or draw.data is not None else leafs[0]
         if regime.faults and draw.chance(fault_percent):
             return self._fault_plan(draw, leaf, start, draw.choice(regime.faults))
         return Plan(leaf)
@@ -784,6 +1395,16 @@ class ScenarioFactory:
         entry bits COND reads; True when they are many or COND reads something else."""
         if lv.leaf_when is None or not lv.table:
             return True
+        refs = self._leaf_ctx.get(id(lv))
+        if refs is None:
+            refs = self._leaf_ctx[id(lv)] = tuple((r.name, r.lo, mask(r.width)) for r in lv.leaf_when.refs() if r.kind == "ctx")
+        key = (id(lv), tuple((ctx.get(n, 0) >> lo) & m for n, lo, m in refs))
+        hit = self._leaf_ctx.get(key)
+        if hit is None:
+            hit = self._leaf_ctx[key] = self._leaf_possible_uncached(lv, ctx)
+        return hit
+
+    def _leaf_possible_uncached(self, lv: ir.Level, ctx: dict) -> bool:
         lay = _layout(self.spec, lv.leaf)
         fields = sorted({r.name for r in lv.leaf_when.refs() if r.kind == "field"})
         widths = [lay.field(n).width if lay.field(n) is not None else 64 for n in fields]
@@ -821,7 +1442,8 @@ class ScenarioFactory:
 
     def _build(self, builder: TableBuilder, regime: ir.Regime, root: int, addr: int, start: int, plan: Plan,
                place, preset: bool) -> bool:
-        """Write the walk of `addr` from the table at `root`; `place(table_addr) -> physical or None`.
+        """Write the walk of `addr` from the table at `root`; `place(table_addr) -> physical or None`
+        (None: the table addresses are physical).
         Where pointers name their next level (a field), some pointers skip levels; the
         input bits of the skipped levels are then cleared in `builder.addr`, the input the
         scenario must use."""
@@ -830,12 +1452,14 @@ class ScenarioFactory:
         expect = start
         nl = regime.next_level
         nl_field = nl.name if nl is not None and nl.op == "ref" and nl.kind == "field" else None
-        for lv in regime.levels:
+        tshift, ebytes = table_shift(regime), regime.entry_bytes
+        frame = builder.alloc.frame
+        for lv, index_lo, index_mask in self._walk_levels(regime):
             if lv.number > expect:
                 continue
-            entry_addr = table + (((builder.addr >> lv.index_lo) & mask(lv.index_hi - lv.index_lo + 1)) * regime.entry_bytes)
+            entry_addr = table + (((builder.addr >> index_lo) & index_mask) * ebytes)
             as_leaf = lv.number <= plan.leaf_level or lv.table is None
-            target = builder.alloc.frame(lv.page_shift if as_leaf else table_shift(regime))
+            target = frame(lv.page_shift if as_leaf else tshift)
             fault = plan.fault if plan.fault and plan.fault_level == lv.number else None
             expect = lv.number - 1
             if nl_field and not as_leaf and fault is None:
@@ -865,7 +1489,7 @@ class ScenarioFactory:
             if preset and fault is None:
                 lay = _layout(self.spec, lv.leaf if as_leaf else lv.table)
                 value |= self._updates_preset(regime, lay)
-            phys = place(entry_addr)
+            phys = entry_addr if place is None else place(entry_addr)
             if phys is None:
                 return False
             builder.write(phys, value)
@@ -875,6 +1499,14 @@ class ScenarioFactory:
                 return True
             table = target
         return True
+
+    def _walk_levels(self, regime: ir.Regime) -> list[tuple[ir.Level, int, int]]:
+        """(level, low bit and mask of its index) of each level of `regime`, in walk order."""
+        hit = self._levels_of.get(regime.name)
+        if hit is None:
+            hit = self._levels_of[regime.name] = [(lv, lv.index_lo, mask(lv.index_hi - lv.index_lo + 1))
+                                                  for lv in regime.levels]
+        return hit
 
     @staticmethod
     def _faulting_entry(builder: TableBuilder, regime: ir.Regime, level: int, as_leaf: bool,
@@ -894,7 +1526,10 @@ class ScenarioFactory:
         permissions that pass the host stage (so the guest's checks are reached), and a
         legal walk whose final address meets random host entries (the host's checks on
         the final access). Without an oracle, or for a one-dimensional walk, the kinds
-        that need one fall back to random permissions."""
+        that need one fall back to random permissions. The kinds the oracle judges are
+        built with `exact` legal entries, so that most are what they should be at the
+        first draw (a flipped permission bit in any of a nested walk's ~17 entries sent
+        most of them round the loop again)."""
         kind = (0, 1, 1, 2, 3, 4)[draw.int(0, 5)]  # injected faults twice as often: they have the most sites
         if kind == 4 and self.nested is None:
             kind = 2
@@ -906,8 +1541,8 @@ class ScenarioFactory:
             4: lambda out: out.get("stage") == "host" and out.get("guest_level") == 0,
         }[kind]
         for _ in range(30):
-            sc = self.make(draw, fault_percent=0, legal=kind in (0, 3, 4) or draw.chance(50), final_random=kind == 4,
-                           guest_legal=False if kind == 3 else None, **kw)
+            sc = self.make(draw, fault_percent=0, legal=True, final_random=kind == 4,
+                           guest_legal=False if kind == 3 else None, exact=True, **kw)
             if wanted(oracle(sc)):
                 return sc
         return sc
@@ -915,9 +1550,10 @@ class ScenarioFactory:
     def make(self, draw: Draw, guest_plan: Plan | None = None, host_leaf: int | None = None,
              fault_percent: int = 50, preset_updates: bool | None = None, ctx_override: dict | None = None,
              legal: bool = False, final_random: bool = False, guest_legal: bool | None = None,
-             host_fault_at: tuple[str, int] | None = None) -> Scenario:
+             host_fault_at: tuple[str, int] | None = None, exact: bool = False) -> Scenario:
         """One scenario. `legal` leans entries toward values that pass the access checks
-        (`guest_legal` overrides it for the guest stage of a nested walk); a plan fixes the
+        (`guest_legal` overrides it for the guest stage, the only stage of a one-dimensional
+        walk), and `exact` makes them take those values every time; a plan fixes the
         leaf level and an injected walk fault; `final_random` gives the final address of a
         nested walk host entries drawn without that lean; `host_fault_at` (fault, level)
         injects a host walk fault into one of the walk's host translations."""
@@ -938,10 +1574,11 @@ class ScenarioFactory:
             root = _root_frame(alloc, self.main)
             invert(self.main.root, root, ctx)
             builder = TableBuilder(self.spec, self.main, draw, ctx, memory.__setitem__, alloc)
-            builder.legal = legal
-            if legal:
+            builder.legal = legal if guest_legal is None else guest_legal
+            builder.exact = exact
+            if builder.legal:
                 builder.prefer([access])
-            self._build(builder, self.main, root, addr, start, plan, lambda a: a, preset)
+            self._build(builder, self.main, root, addr, start, plan, None, preset)
             addr = builder.addr
         else:
             host_width = self._addr_width(self.spec, self.host)
@@ -953,9 +1590,10 @@ class ScenarioFactory:
             hstart = self._start(self.host, hctx)
             hbuilder = TableBuilder(self.spec, self.host, draw, hctx, memory.__setitem__, halloc)
             hbuilder.legal = legal
+            hbuilder.exact = exact
             if legal:
                 stages = ["table", "final"] + (["update"] if self.nested.update_access else [])
-                hbuilder.prefer([self._host_access(stage, ctx, access, g) for stage in stages for g in (0, 1)])
+                hbuilder.prefer(self._host_accesses(stages, ctx, access))
             galloc = Allocator(draw, main_width, set())
             groot = _root_frame(galloc, self.main)
             invert(self.main.root, groot, ctx)
@@ -988,6 +1626,7 @@ class ScenarioFactory:
 
             gbuilder = TableBuilder(self.spec, self.main, draw, ctx, memory.__setitem__, galloc)
             gbuilder.legal = legal if guest_legal is None else guest_legal
+            gbuilder.exact = exact
             if gbuilder.legal:
                 gbuilder.prefer([access])
             done = self._build(gbuilder, self.main, groot, addr, start, plan, place, preset)
@@ -1006,11 +1645,12 @@ class ScenarioFactory:
              memory: dict) -> int | None:
         """Map guest page `gpa` through the host tables, sharing tables already built."""
         table = hroot
-        for lv in self.host.levels:
+        entries, ebytes = hbuilder.entries, self.host.entry_bytes
+        for lv, index_lo, index_mask in self._walk_levels(self.host):
             if lv.number > hstart:
                 continue
-            entry_addr = table + (((gpa >> lv.index_lo) & mask(lv.index_hi - lv.index_lo + 1)) * self.host.entry_bytes)
-            existing = hbuilder.entries.get(entry_addr)
+            entry_addr = table + (((gpa >> index_lo) & index_mask) * ebytes)
+            existing = entries.get(entry_addr)
             if existing is not None:
                 kind, target = existing
                 if kind == "fault":
