@@ -172,416 +172,397 @@ walker_unit_io0_se_6 <= unsigned'("000000000000000000000000000000000000000000000
 fsm: process (clk) is
     variable v_addr: unsigned(64 downto 0);
     variable v_wide: unsigned(71 downto 0);
-    variable h0: unsigned(51 downto 0);
+    variable h0: unsigned(21 downto 0);
     variable h1: unsigned(52 downto 0);
-    variable h2: unsigned(21 downto 0);
-    variable h3: unsigned(21 downto 0);
-    variable h4: unsigned(52 downto 0);
-    variable h5: unsigned(52 downto 0);
-    variable h6: unsigned(15 downto 0);
-    variable h7: unsigned(15 downto 0);
-    variable h8: unsigned(15 downto 0);
-    variable h9: unsigned(55 downto 0);
-    variable h10: unsigned(55 downto 0);
-    variable h11: unsigned(55 downto 0);
-    variable h12: unsigned(63 downto 0);
-    variable h13: unsigned(63 downto 0);
-    variable h14: unsigned(63 downto 0);
-    variable h28: unsigned(31 downto 0);
-    variable h29: unsigned(31 downto 0);
-    variable h30: unsigned(31 downto 0);
-    variable h31: unsigned(15 downto 0);
-    variable h32: unsigned(3 downto 0);
-    variable h15: unsigned(41 downto 0);
-    variable h16: unsigned(41 downto 0);
-    variable h17: unsigned(41 downto 0);
-    variable h18: unsigned(45 downto 0);
-    variable h19: unsigned(45 downto 0);
-    variable h20: unsigned(45 downto 0);
-    variable h21: unsigned(51 downto 0);
-    variable h22: unsigned(52 downto 0);
-    variable h23: unsigned(31 downto 0);
-    variable h24: unsigned(13 downto 0);
-    variable h25: unsigned(13 downto 0);
-    variable h26: unsigned(52 downto 0);
-    variable h27: unsigned(52 downto 0);
-    variable h113: unsigned(31 downto 0);
-    variable h114: unsigned(31 downto 0);
-    variable h115: unsigned(0 downto 0);
-    variable h116: unsigned(0 downto 0);
-    variable h117: unsigned(0 downto 0);
-    variable h188: unsigned(0 downto 0);
-    variable h189: unsigned(0 downto 0);
-    variable h190: unsigned(0 downto 0);
-    variable h199: unsigned(0 downto 0);
-    variable h200: unsigned(31 downto 0);
-    variable h201: unsigned(31 downto 0);
-    variable h202: unsigned(0 downto 0);
-    variable h203: unsigned(0 downto 0);
-    variable h204: unsigned(31 downto 0);
-    variable h205: unsigned(31 downto 0);
-    variable h206: unsigned(31 downto 0);
-    variable h207: unsigned(31 downto 0);
-    variable h227: unsigned(31 downto 0);
-    variable h228: unsigned(31 downto 0);
-    variable h229: unsigned(31 downto 0);
-    variable h230: unsigned(15 downto 0);
-    variable h231: unsigned(3 downto 0);
-    variable h232: unsigned(0 downto 0);
-    variable h233: unsigned(10 downto 0);
-    variable h234: unsigned(31 downto 0);
-    variable h235: unsigned(0 downto 0);
-    variable h236: unsigned(0 downto 0);
-    variable h237: unsigned(0 downto 0);
-    variable h238: unsigned(10 downto 0);
-    variable h239: unsigned(31 downto 0);
-    variable h240: unsigned(0 downto 0);
-    variable h241: unsigned(0 downto 0);
-    variable h242: unsigned(2 downto 0);
-    variable h243: unsigned(10 downto 0);
-    variable h244: unsigned(31 downto 0);
-    variable h330: unsigned(31 downto 0);
-    variable h331: unsigned(31 downto 0);
-    variable h332: unsigned(31 downto 0);
-    variable h333: unsigned(15 downto 0);
-    variable h334: unsigned(3 downto 0);
-    variable h335: unsigned(0 downto 0);
-    variable h336: unsigned(10 downto 0);
-    variable h337: unsigned(31 downto 0);
-    variable h338: unsigned(0 downto 0);
-    variable h339: unsigned(0 downto 0);
-    variable h340: unsigned(0 downto 0);
-    variable h341: unsigned(10 downto 0);
-    variable h342: unsigned(31 downto 0);
-    variable h343: unsigned(0 downto 0);
-    variable h344: unsigned(0 downto 0);
-    variable h345: unsigned(2 downto 0);
-    variable h346: unsigned(10 downto 0);
-    variable h347: unsigned(31 downto 0);
-    variable h39: unsigned(0 downto 0);
-    variable h40: unsigned(31 downto 0);
-    variable h41: unsigned(31 downto 0);
-    variable h42: unsigned(0 downto 0);
-    variable h43: unsigned(0 downto 0);
-    variable h44: unsigned(0 downto 0);
-    variable h45: unsigned(31 downto 0);
-    variable h46: unsigned(31 downto 0);
-    variable h47: unsigned(31 downto 0);
-    variable h48: unsigned(15 downto 0);
-    variable h49: unsigned(3 downto 0);
-    variable h50: unsigned(0 downto 0);
-    variable h51: unsigned(10 downto 0);
-    variable h52: unsigned(31 downto 0);
-    variable h53: unsigned(0 downto 0);
-    variable h54: unsigned(0 downto 0);
-    variable h55: unsigned(0 downto 0);
-    variable h56: unsigned(10 downto 0);
-    variable h57: unsigned(31 downto 0);
-    variable h58: unsigned(0 downto 0);
-    variable h59: unsigned(0 downto 0);
-    variable h60: unsigned(2 downto 0);
-    variable h61: unsigned(10 downto 0);
-    variable h62: unsigned(31 downto 0);
-    variable h63: unsigned(0 downto 0);
-    variable h64: unsigned(10 downto 0);
-    variable h65: unsigned(31 downto 0);
-    variable h66: unsigned(0 downto 0);
-    variable h67: unsigned(0 downto 0);
-    variable h68: unsigned(0 downto 0);
-    variable h69: unsigned(0 downto 0);
-    variable h70: unsigned(0 downto 0);
-    variable h71: unsigned(0 downto 0);
-    variable h72: unsigned(0 downto 0);
-    variable h73: unsigned(63 downto 0);
-    variable h74: unsigned(65 downto 0);
-    variable h75: unsigned(15 downto 0);
-    variable h76: unsigned(31 downto 0);
-    variable h77: unsigned(31 downto 0);
-    variable h78: unsigned(0 downto 0);
-    variable h79: unsigned(0 downto 0);
-    variable h80: unsigned(0 downto 0);
-    variable h81: unsigned(31 downto 0);
-    variable h82: unsigned(31 downto 0);
-    variable h83: unsigned(31 downto 0);
-    variable h84: unsigned(15 downto 0);
-    variable h85: unsigned(3 downto 0);
-    variable h86: unsigned(0 downto 0);
-    variable h87: unsigned(10 downto 0);
-    variable h88: unsigned(31 downto 0);
-    variable h89: unsigned(0 downto 0);
-    variable h90: unsigned(0 downto 0);
-    variable h91: unsigned(0 downto 0);
-    variable h92: unsigned(10 downto 0);
+    variable h2: unsigned(15 downto 0);
+    variable h3: unsigned(55 downto 0);
+    variable h4: unsigned(63 downto 0);
+    variable h10: unsigned(31 downto 0);
+    variable h11: unsigned(31 downto 0);
+    variable h12: unsigned(31 downto 0);
+    variable h13: unsigned(15 downto 0);
+    variable h14: unsigned(3 downto 0);
+    variable h15: unsigned(15 downto 0);
+    variable h5: unsigned(41 downto 0);
+    variable h6: unsigned(45 downto 0);
+    variable h7: unsigned(31 downto 0);
+    variable h8: unsigned(13 downto 0);
+    variable h9: unsigned(52 downto 0);
+    variable h92: unsigned(31 downto 0);
     variable h93: unsigned(31 downto 0);
     variable h94: unsigned(0 downto 0);
     variable h95: unsigned(0 downto 0);
-    variable h96: unsigned(2 downto 0);
-    variable h97: unsigned(10 downto 0);
+    variable h96: unsigned(0 downto 0);
+    variable h167: unsigned(0 downto 0);
+    variable h168: unsigned(0 downto 0);
+    variable h169: unsigned(0 downto 0);
+    variable h178: unsigned(0 downto 0);
+    variable h179: unsigned(31 downto 0);
+    variable h180: unsigned(31 downto 0);
+    variable h181: unsigned(0 downto 0);
+    variable h182: unsigned(0 downto 0);
+    variable h183: unsigned(31 downto 0);
+    variable h184: unsigned(31 downto 0);
+    variable h185: unsigned(31 downto 0);
+    variable h186: unsigned(31 downto 0);
+    variable h206: unsigned(31 downto 0);
+    variable h207: unsigned(31 downto 0);
+    variable h208: unsigned(31 downto 0);
+    variable h209: unsigned(15 downto 0);
+    variable h210: unsigned(3 downto 0);
+    variable h211: unsigned(15 downto 0);
+    variable h212: unsigned(0 downto 0);
+    variable h213: unsigned(10 downto 0);
+    variable h214: unsigned(31 downto 0);
+    variable h215: unsigned(0 downto 0);
+    variable h216: unsigned(0 downto 0);
+    variable h217: unsigned(0 downto 0);
+    variable h218: unsigned(10 downto 0);
+    variable h219: unsigned(31 downto 0);
+    variable h220: unsigned(0 downto 0);
+    variable h221: unsigned(0 downto 0);
+    variable h222: unsigned(2 downto 0);
+    variable h223: unsigned(10 downto 0);
+    variable h224: unsigned(31 downto 0);
+    variable h312: unsigned(31 downto 0);
+    variable h313: unsigned(31 downto 0);
+    variable h314: unsigned(31 downto 0);
+    variable h315: unsigned(15 downto 0);
+    variable h316: unsigned(3 downto 0);
+    variable h317: unsigned(15 downto 0);
+    variable h318: unsigned(0 downto 0);
+    variable h319: unsigned(10 downto 0);
+    variable h320: unsigned(31 downto 0);
+    variable h321: unsigned(0 downto 0);
+    variable h322: unsigned(0 downto 0);
+    variable h323: unsigned(0 downto 0);
+    variable h324: unsigned(10 downto 0);
+    variable h325: unsigned(31 downto 0);
+    variable h326: unsigned(0 downto 0);
+    variable h327: unsigned(0 downto 0);
+    variable h328: unsigned(2 downto 0);
+    variable h329: unsigned(10 downto 0);
+    variable h330: unsigned(31 downto 0);
+    variable h18: unsigned(0 downto 0);
+    variable h19: unsigned(31 downto 0);
+    variable h20: unsigned(31 downto 0);
+    variable h21: unsigned(0 downto 0);
+    variable h22: unsigned(0 downto 0);
+    variable h23: unsigned(0 downto 0);
+    variable h24: unsigned(31 downto 0);
+    variable h25: unsigned(31 downto 0);
+    variable h26: unsigned(31 downto 0);
+    variable h27: unsigned(15 downto 0);
+    variable h28: unsigned(3 downto 0);
+    variable h29: unsigned(15 downto 0);
+    variable h30: unsigned(0 downto 0);
+    variable h31: unsigned(10 downto 0);
+    variable h32: unsigned(31 downto 0);
+    variable h33: unsigned(0 downto 0);
+    variable h34: unsigned(0 downto 0);
+    variable h35: unsigned(0 downto 0);
+    variable h36: unsigned(10 downto 0);
+    variable h37: unsigned(31 downto 0);
+    variable h38: unsigned(0 downto 0);
+    variable h39: unsigned(0 downto 0);
+    variable h40: unsigned(2 downto 0);
+    variable h41: unsigned(10 downto 0);
+    variable h42: unsigned(31 downto 0);
+    variable h43: unsigned(0 downto 0);
+    variable h44: unsigned(10 downto 0);
+    variable h45: unsigned(31 downto 0);
+    variable h46: unsigned(0 downto 0);
+    variable h47: unsigned(0 downto 0);
+    variable h48: unsigned(0 downto 0);
+    variable h49: unsigned(0 downto 0);
+    variable h50: unsigned(0 downto 0);
+    variable h51: unsigned(0 downto 0);
+    variable h52: unsigned(0 downto 0);
+    variable h53: unsigned(63 downto 0);
+    variable h54: unsigned(65 downto 0);
+    variable h55: unsigned(15 downto 0);
+    variable h56: unsigned(31 downto 0);
+    variable h57: unsigned(31 downto 0);
+    variable h58: unsigned(0 downto 0);
+    variable h59: unsigned(0 downto 0);
+    variable h60: unsigned(0 downto 0);
+    variable h61: unsigned(31 downto 0);
+    variable h62: unsigned(31 downto 0);
+    variable h63: unsigned(31 downto 0);
+    variable h64: unsigned(15 downto 0);
+    variable h65: unsigned(3 downto 0);
+    variable h66: unsigned(15 downto 0);
+    variable h67: unsigned(0 downto 0);
+    variable h68: unsigned(10 downto 0);
+    variable h69: unsigned(31 downto 0);
+    variable h70: unsigned(0 downto 0);
+    variable h71: unsigned(0 downto 0);
+    variable h72: unsigned(0 downto 0);
+    variable h73: unsigned(10 downto 0);
+    variable h74: unsigned(31 downto 0);
+    variable h75: unsigned(0 downto 0);
+    variable h76: unsigned(0 downto 0);
+    variable h77: unsigned(2 downto 0);
+    variable h78: unsigned(10 downto 0);
+    variable h79: unsigned(31 downto 0);
+    variable h80: unsigned(0 downto 0);
+    variable h81: unsigned(10 downto 0);
+    variable h82: unsigned(31 downto 0);
+    variable h83: unsigned(0 downto 0);
+    variable h84: unsigned(0 downto 0);
+    variable h85: unsigned(15 downto 0);
+    variable h86: unsigned(15 downto 0);
+    variable h87: unsigned(3 downto 0);
+    variable h88: unsigned(15 downto 0);
+    variable h89: unsigned(16 downto 0);
+    variable h90: unsigned(15 downto 0);
+    variable h91: unsigned(15 downto 0);
+    variable h97: unsigned(0 downto 0);
     variable h98: unsigned(31 downto 0);
-    variable h99: unsigned(0 downto 0);
-    variable h100: unsigned(10 downto 0);
-    variable h101: unsigned(31 downto 0);
+    variable h99: unsigned(31 downto 0);
+    variable h100: unsigned(0 downto 0);
+    variable h101: unsigned(0 downto 0);
     variable h102: unsigned(0 downto 0);
-    variable h103: unsigned(0 downto 0);
-    variable h104: unsigned(15 downto 0);
-    variable h105: unsigned(15 downto 0);
+    variable h103: unsigned(31 downto 0);
+    variable h104: unsigned(31 downto 0);
+    variable h105: unsigned(31 downto 0);
     variable h106: unsigned(15 downto 0);
     variable h107: unsigned(3 downto 0);
     variable h108: unsigned(15 downto 0);
-    variable h109: unsigned(16 downto 0);
-    variable h110: unsigned(16 downto 0);
-    variable h111: unsigned(15 downto 0);
-    variable h112: unsigned(15 downto 0);
+    variable h109: unsigned(0 downto 0);
+    variable h110: unsigned(10 downto 0);
+    variable h111: unsigned(31 downto 0);
+    variable h112: unsigned(0 downto 0);
+    variable h113: unsigned(0 downto 0);
+    variable h114: unsigned(0 downto 0);
+    variable h115: unsigned(10 downto 0);
+    variable h116: unsigned(31 downto 0);
+    variable h117: unsigned(0 downto 0);
     variable h118: unsigned(0 downto 0);
-    variable h119: unsigned(31 downto 0);
-    variable h120: unsigned(31 downto 0);
-    variable h121: unsigned(0 downto 0);
+    variable h119: unsigned(2 downto 0);
+    variable h120: unsigned(10 downto 0);
+    variable h121: unsigned(31 downto 0);
     variable h122: unsigned(0 downto 0);
-    variable h123: unsigned(0 downto 0);
+    variable h123: unsigned(10 downto 0);
     variable h124: unsigned(31 downto 0);
-    variable h125: unsigned(31 downto 0);
-    variable h126: unsigned(31 downto 0);
-    variable h127: unsigned(15 downto 0);
-    variable h128: unsigned(3 downto 0);
+    variable h125: unsigned(0 downto 0);
+    variable h126: unsigned(0 downto 0);
+    variable h127: unsigned(0 downto 0);
+    variable h128: unsigned(0 downto 0);
     variable h129: unsigned(0 downto 0);
-    variable h130: unsigned(10 downto 0);
+    variable h130: unsigned(15 downto 0);
     variable h131: unsigned(31 downto 0);
-    variable h132: unsigned(0 downto 0);
+    variable h132: unsigned(31 downto 0);
     variable h133: unsigned(0 downto 0);
     variable h134: unsigned(0 downto 0);
-    variable h135: unsigned(10 downto 0);
+    variable h135: unsigned(0 downto 0);
     variable h136: unsigned(31 downto 0);
-    variable h137: unsigned(0 downto 0);
-    variable h138: unsigned(0 downto 0);
-    variable h139: unsigned(2 downto 0);
-    variable h140: unsigned(10 downto 0);
-    variable h141: unsigned(31 downto 0);
+    variable h137: unsigned(31 downto 0);
+    variable h138: unsigned(31 downto 0);
+    variable h139: unsigned(15 downto 0);
+    variable h140: unsigned(3 downto 0);
+    variable h141: unsigned(15 downto 0);
     variable h142: unsigned(0 downto 0);
     variable h143: unsigned(10 downto 0);
     variable h144: unsigned(31 downto 0);
     variable h145: unsigned(0 downto 0);
     variable h146: unsigned(0 downto 0);
     variable h147: unsigned(0 downto 0);
-    variable h148: unsigned(0 downto 0);
-    variable h149: unsigned(0 downto 0);
-    variable h150: unsigned(15 downto 0);
-    variable h151: unsigned(31 downto 0);
-    variable h152: unsigned(31 downto 0);
-    variable h153: unsigned(0 downto 0);
-    variable h154: unsigned(0 downto 0);
+    variable h148: unsigned(10 downto 0);
+    variable h149: unsigned(31 downto 0);
+    variable h150: unsigned(0 downto 0);
+    variable h151: unsigned(0 downto 0);
+    variable h152: unsigned(2 downto 0);
+    variable h153: unsigned(10 downto 0);
+    variable h154: unsigned(31 downto 0);
     variable h155: unsigned(0 downto 0);
-    variable h156: unsigned(31 downto 0);
+    variable h156: unsigned(10 downto 0);
     variable h157: unsigned(31 downto 0);
-    variable h158: unsigned(31 downto 0);
-    variable h159: unsigned(15 downto 0);
-    variable h160: unsigned(3 downto 0);
-    variable h161: unsigned(0 downto 0);
-    variable h162: unsigned(10 downto 0);
-    variable h163: unsigned(31 downto 0);
-    variable h164: unsigned(0 downto 0);
-    variable h165: unsigned(0 downto 0);
-    variable h166: unsigned(0 downto 0);
-    variable h167: unsigned(10 downto 0);
-    variable h168: unsigned(31 downto 0);
-    variable h169: unsigned(0 downto 0);
-    variable h170: unsigned(0 downto 0);
-    variable h171: unsigned(2 downto 0);
-    variable h172: unsigned(10 downto 0);
+    variable h158: unsigned(0 downto 0);
+    variable h159: unsigned(0 downto 0);
+    variable h160: unsigned(15 downto 0);
+    variable h161: unsigned(15 downto 0);
+    variable h162: unsigned(3 downto 0);
+    variable h163: unsigned(15 downto 0);
+    variable h164: unsigned(16 downto 0);
+    variable h165: unsigned(15 downto 0);
+    variable h166: unsigned(15 downto 0);
+    variable h170: unsigned(31 downto 0);
+    variable h171: unsigned(63 downto 0);
+    variable h172: unsigned(0 downto 0);
     variable h173: unsigned(31 downto 0);
-    variable h174: unsigned(0 downto 0);
-    variable h175: unsigned(10 downto 0);
-    variable h176: unsigned(31 downto 0);
-    variable h177: unsigned(0 downto 0);
-    variable h178: unsigned(0 downto 0);
-    variable h179: unsigned(15 downto 0);
-    variable h180: unsigned(15 downto 0);
-    variable h181: unsigned(15 downto 0);
-    variable h182: unsigned(3 downto 0);
-    variable h183: unsigned(15 downto 0);
-    variable h184: unsigned(16 downto 0);
-    variable h185: unsigned(16 downto 0);
-    variable h186: unsigned(15 downto 0);
-    variable h187: unsigned(15 downto 0);
-    variable h191: unsigned(31 downto 0);
-    variable h192: unsigned(63 downto 0);
+    variable h174: unsigned(31 downto 0);
+    variable h175: unsigned(63 downto 0);
+    variable h176: unsigned(0 downto 0);
+    variable h177: unsigned(31 downto 0);
+    variable h187: unsigned(7 downto 0);
+    variable h188: unsigned(10 downto 0);
+    variable h189: unsigned(31 downto 0);
+    variable h190: unsigned(7 downto 0);
+    variable h191: unsigned(10 downto 0);
+    variable h192: unsigned(31 downto 0);
     variable h193: unsigned(0 downto 0);
-    variable h194: unsigned(31 downto 0);
+    variable h194: unsigned(10 downto 0);
     variable h195: unsigned(31 downto 0);
-    variable h196: unsigned(63 downto 0);
+    variable h196: unsigned(0 downto 0);
     variable h197: unsigned(0 downto 0);
-    variable h198: unsigned(31 downto 0);
-    variable h208: unsigned(7 downto 0);
-    variable h209: unsigned(10 downto 0);
-    variable h210: unsigned(31 downto 0);
-    variable h211: unsigned(7 downto 0);
-    variable h212: unsigned(10 downto 0);
-    variable h213: unsigned(31 downto 0);
-    variable h214: unsigned(0 downto 0);
-    variable h215: unsigned(10 downto 0);
-    variable h216: unsigned(31 downto 0);
-    variable h217: unsigned(0 downto 0);
-    variable h218: unsigned(0 downto 0);
-    variable h219: unsigned(2 downto 0);
-    variable h220: unsigned(10 downto 0);
-    variable h221: unsigned(31 downto 0);
-    variable h222: unsigned(0 downto 0);
-    variable h223: unsigned(10 downto 0);
-    variable h224: unsigned(31 downto 0);
+    variable h198: unsigned(2 downto 0);
+    variable h199: unsigned(10 downto 0);
+    variable h200: unsigned(31 downto 0);
+    variable h201: unsigned(0 downto 0);
+    variable h202: unsigned(10 downto 0);
+    variable h203: unsigned(31 downto 0);
+    variable h204: unsigned(0 downto 0);
+    variable h205: unsigned(0 downto 0);
     variable h225: unsigned(0 downto 0);
-    variable h226: unsigned(0 downto 0);
+    variable h226: unsigned(31 downto 0);
+    variable h227: unsigned(31 downto 0);
+    variable h228: unsigned(0 downto 0);
+    variable h229: unsigned(0 downto 0);
+    variable h230: unsigned(0 downto 0);
+    variable h231: unsigned(31 downto 0);
+    variable h232: unsigned(31 downto 0);
+    variable h233: unsigned(31 downto 0);
+    variable h234: unsigned(15 downto 0);
+    variable h235: unsigned(3 downto 0);
+    variable h236: unsigned(15 downto 0);
+    variable h237: unsigned(0 downto 0);
+    variable h238: unsigned(10 downto 0);
+    variable h239: unsigned(31 downto 0);
+    variable h240: unsigned(0 downto 0);
+    variable h241: unsigned(0 downto 0);
+    variable h242: unsigned(0 downto 0);
+    variable h243: unsigned(10 downto 0);
+    variable h244: unsigned(31 downto 0);
     variable h245: unsigned(0 downto 0);
-    variable h246: unsigned(31 downto 0);
-    variable h247: unsigned(31 downto 0);
-    variable h248: unsigned(0 downto 0);
-    variable h249: unsigned(0 downto 0);
+    variable h246: unsigned(0 downto 0);
+    variable h247: unsigned(2 downto 0);
+    variable h248: unsigned(10 downto 0);
+    variable h249: unsigned(31 downto 0);
     variable h250: unsigned(0 downto 0);
-    variable h251: unsigned(31 downto 0);
+    variable h251: unsigned(10 downto 0);
     variable h252: unsigned(31 downto 0);
-    variable h253: unsigned(31 downto 0);
-    variable h254: unsigned(15 downto 0);
-    variable h255: unsigned(3 downto 0);
-    variable h256: unsigned(0 downto 0);
-    variable h257: unsigned(10 downto 0);
-    variable h258: unsigned(31 downto 0);
-    variable h259: unsigned(0 downto 0);
+    variable h253: unsigned(0 downto 0);
+    variable h254: unsigned(0 downto 0);
+    variable h255: unsigned(0 downto 0);
+    variable h256: unsigned(31 downto 0);
+    variable h257: unsigned(15 downto 0);
+    variable h258: unsigned(3 downto 0);
+    variable h259: unsigned(15 downto 0);
     variable h260: unsigned(0 downto 0);
-    variable h261: unsigned(0 downto 0);
-    variable h262: unsigned(10 downto 0);
-    variable h263: unsigned(31 downto 0);
+    variable h261: unsigned(10 downto 0);
+    variable h262: unsigned(31 downto 0);
+    variable h263: unsigned(0 downto 0);
     variable h264: unsigned(0 downto 0);
     variable h265: unsigned(0 downto 0);
-    variable h266: unsigned(2 downto 0);
-    variable h267: unsigned(10 downto 0);
-    variable h268: unsigned(31 downto 0);
-    variable h269: unsigned(0 downto 0);
-    variable h270: unsigned(10 downto 0);
-    variable h271: unsigned(31 downto 0);
-    variable h272: unsigned(0 downto 0);
+    variable h266: unsigned(31 downto 0);
+    variable h267: unsigned(15 downto 0);
+    variable h268: unsigned(3 downto 0);
+    variable h269: unsigned(15 downto 0);
+    variable h270: unsigned(0 downto 0);
+    variable h271: unsigned(10 downto 0);
+    variable h272: unsigned(31 downto 0);
     variable h273: unsigned(0 downto 0);
     variable h274: unsigned(0 downto 0);
-    variable h275: unsigned(31 downto 0);
-    variable h276: unsigned(15 downto 0);
-    variable h277: unsigned(3 downto 0);
+    variable h275: unsigned(15 downto 0);
+    variable h276: unsigned(31 downto 0);
+    variable h277: unsigned(31 downto 0);
     variable h278: unsigned(0 downto 0);
-    variable h279: unsigned(10 downto 0);
-    variable h280: unsigned(31 downto 0);
-    variable h281: unsigned(0 downto 0);
-    variable h282: unsigned(0 downto 0);
-    variable h283: unsigned(0 downto 0);
-    variable h284: unsigned(31 downto 0);
-    variable h285: unsigned(15 downto 0);
-    variable h286: unsigned(3 downto 0);
+    variable h279: unsigned(0 downto 0);
+    variable h280: unsigned(0 downto 0);
+    variable h281: unsigned(31 downto 0);
+    variable h282: unsigned(31 downto 0);
+    variable h283: unsigned(31 downto 0);
+    variable h284: unsigned(15 downto 0);
+    variable h285: unsigned(3 downto 0);
+    variable h286: unsigned(15 downto 0);
     variable h287: unsigned(0 downto 0);
     variable h288: unsigned(10 downto 0);
     variable h289: unsigned(31 downto 0);
     variable h290: unsigned(0 downto 0);
     variable h291: unsigned(0 downto 0);
-    variable h292: unsigned(15 downto 0);
-    variable h293: unsigned(31 downto 0);
+    variable h292: unsigned(0 downto 0);
+    variable h293: unsigned(10 downto 0);
     variable h294: unsigned(31 downto 0);
     variable h295: unsigned(0 downto 0);
     variable h296: unsigned(0 downto 0);
-    variable h297: unsigned(0 downto 0);
-    variable h298: unsigned(31 downto 0);
+    variable h297: unsigned(2 downto 0);
+    variable h298: unsigned(10 downto 0);
     variable h299: unsigned(31 downto 0);
-    variable h300: unsigned(31 downto 0);
-    variable h301: unsigned(15 downto 0);
-    variable h302: unsigned(3 downto 0);
+    variable h300: unsigned(0 downto 0);
+    variable h301: unsigned(10 downto 0);
+    variable h302: unsigned(31 downto 0);
     variable h303: unsigned(0 downto 0);
-    variable h304: unsigned(10 downto 0);
-    variable h305: unsigned(31 downto 0);
-    variable h306: unsigned(0 downto 0);
-    variable h307: unsigned(0 downto 0);
-    variable h308: unsigned(0 downto 0);
-    variable h309: unsigned(10 downto 0);
-    variable h310: unsigned(31 downto 0);
-    variable h311: unsigned(0 downto 0);
-    variable h312: unsigned(0 downto 0);
-    variable h313: unsigned(2 downto 0);
-    variable h314: unsigned(10 downto 0);
-    variable h315: unsigned(31 downto 0);
-    variable h316: unsigned(0 downto 0);
-    variable h317: unsigned(10 downto 0);
-    variable h318: unsigned(31 downto 0);
-    variable h319: unsigned(0 downto 0);
-    variable h320: unsigned(0 downto 0);
-    variable h321: unsigned(15 downto 0);
-    variable h322: unsigned(15 downto 0);
-    variable h323: unsigned(15 downto 0);
-    variable h324: unsigned(3 downto 0);
-    variable h325: unsigned(15 downto 0);
-    variable h326: unsigned(16 downto 0);
-    variable h327: unsigned(16 downto 0);
-    variable h328: unsigned(15 downto 0);
-    variable h329: unsigned(15 downto 0);
-    variable h354: unsigned(31 downto 0);
-    variable h355: unsigned(31 downto 0);
-    variable h356: unsigned(0 downto 0);
+    variable h304: unsigned(0 downto 0);
+    variable h305: unsigned(15 downto 0);
+    variable h306: unsigned(15 downto 0);
+    variable h307: unsigned(3 downto 0);
+    variable h308: unsigned(15 downto 0);
+    variable h309: unsigned(16 downto 0);
+    variable h310: unsigned(15 downto 0);
+    variable h311: unsigned(15 downto 0);
+    variable h333: unsigned(31 downto 0);
+    variable h334: unsigned(31 downto 0);
+    variable h335: unsigned(0 downto 0);
+    variable h336: unsigned(0 downto 0);
+    variable h337: unsigned(0 downto 0);
+    variable h338: unsigned(31 downto 0);
+    variable h339: unsigned(31 downto 0);
+    variable h340: unsigned(31 downto 0);
+    variable h341: unsigned(15 downto 0);
+    variable h342: unsigned(3 downto 0);
+    variable h343: unsigned(15 downto 0);
+    variable h344: unsigned(0 downto 0);
+    variable h345: unsigned(10 downto 0);
+    variable h346: unsigned(31 downto 0);
+    variable h347: unsigned(0 downto 0);
+    variable h348: unsigned(0 downto 0);
+    variable h349: unsigned(0 downto 0);
+    variable h350: unsigned(10 downto 0);
+    variable h351: unsigned(31 downto 0);
+    variable h352: unsigned(0 downto 0);
+    variable h353: unsigned(0 downto 0);
+    variable h354: unsigned(2 downto 0);
+    variable h355: unsigned(10 downto 0);
+    variable h356: unsigned(31 downto 0);
     variable h357: unsigned(0 downto 0);
-    variable h358: unsigned(0 downto 0);
+    variable h358: unsigned(10 downto 0);
     variable h359: unsigned(31 downto 0);
-    variable h360: unsigned(31 downto 0);
-    variable h361: unsigned(31 downto 0);
-    variable h362: unsigned(15 downto 0);
-    variable h363: unsigned(3 downto 0);
-    variable h364: unsigned(0 downto 0);
-    variable h365: unsigned(10 downto 0);
-    variable h366: unsigned(31 downto 0);
+    variable h360: unsigned(0 downto 0);
+    variable h361: unsigned(0 downto 0);
+    variable h331: unsigned(19 downto 0);
+    variable h332: unsigned(52 downto 0);
+    variable h364: unsigned(31 downto 0);
+    variable h365: unsigned(31 downto 0);
+    variable h366: unsigned(0 downto 0);
     variable h367: unsigned(0 downto 0);
     variable h368: unsigned(0 downto 0);
-    variable h369: unsigned(0 downto 0);
-    variable h370: unsigned(10 downto 0);
+    variable h369: unsigned(31 downto 0);
+    variable h370: unsigned(31 downto 0);
     variable h371: unsigned(31 downto 0);
-    variable h372: unsigned(0 downto 0);
-    variable h373: unsigned(0 downto 0);
-    variable h374: unsigned(2 downto 0);
-    variable h375: unsigned(10 downto 0);
-    variable h376: unsigned(31 downto 0);
-    variable h377: unsigned(0 downto 0);
-    variable h378: unsigned(10 downto 0);
-    variable h379: unsigned(31 downto 0);
+    variable h372: unsigned(15 downto 0);
+    variable h373: unsigned(3 downto 0);
+    variable h374: unsigned(15 downto 0);
+    variable h375: unsigned(0 downto 0);
+    variable h376: unsigned(10 downto 0);
+    variable h377: unsigned(31 downto 0);
+    variable h378: unsigned(0 downto 0);
+    variable h379: unsigned(0 downto 0);
     variable h380: unsigned(0 downto 0);
-    variable h381: unsigned(0 downto 0);
-    variable h348: unsigned(51 downto 0);
-    variable h349: unsigned(52 downto 0);
-    variable h350: unsigned(19 downto 0);
-    variable h351: unsigned(19 downto 0);
-    variable h352: unsigned(52 downto 0);
-    variable h353: unsigned(52 downto 0);
-    variable h388: unsigned(31 downto 0);
-    variable h389: unsigned(31 downto 0);
-    variable h390: unsigned(0 downto 0);
+    variable h381: unsigned(10 downto 0);
+    variable h382: unsigned(31 downto 0);
+    variable h383: unsigned(0 downto 0);
+    variable h384: unsigned(0 downto 0);
+    variable h385: unsigned(2 downto 0);
+    variable h386: unsigned(10 downto 0);
+    variable h387: unsigned(31 downto 0);
+    variable h388: unsigned(0 downto 0);
+    variable h389: unsigned(10 downto 0);
+    variable h390: unsigned(31 downto 0);
     variable h391: unsigned(0 downto 0);
     variable h392: unsigned(0 downto 0);
-    variable h393: unsigned(31 downto 0);
-    variable h394: unsigned(31 downto 0);
-    variable h395: unsigned(31 downto 0);
-    variable h396: unsigned(15 downto 0);
-    variable h397: unsigned(3 downto 0);
-    variable h398: unsigned(0 downto 0);
-    variable h399: unsigned(10 downto 0);
-    variable h400: unsigned(31 downto 0);
-    variable h401: unsigned(0 downto 0);
-    variable h402: unsigned(0 downto 0);
-    variable h403: unsigned(0 downto 0);
-    variable h404: unsigned(10 downto 0);
-    variable h405: unsigned(31 downto 0);
-    variable h406: unsigned(0 downto 0);
-    variable h407: unsigned(0 downto 0);
-    variable h408: unsigned(2 downto 0);
-    variable h409: unsigned(10 downto 0);
-    variable h410: unsigned(31 downto 0);
-    variable h411: unsigned(0 downto 0);
-    variable h412: unsigned(10 downto 0);
-    variable h413: unsigned(31 downto 0);
-    variable h414: unsigned(0 downto 0);
-    variable h415: unsigned(0 downto 0);
-    variable h382: unsigned(51 downto 0);
-    variable h383: unsigned(52 downto 0);
-    variable h384: unsigned(19 downto 0);
-    variable h385: unsigned(19 downto 0);
-    variable h386: unsigned(52 downto 0);
-    variable h387: unsigned(52 downto 0);
+    variable h362: unsigned(19 downto 0);
+    variable h363: unsigned(52 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
@@ -657,20 +638,12 @@ begin
                     end if;
                 when S0W0 =>
                     if (not bool(pend)) then
-                        h0 := unsigned'("0000000000000000000000000000000000000000000000000000");
-                        h0 := resize(unsigned'(r_DEV_TAB_BAR(52-1 downto 12) & unsigned'("000000000000")), 52);
+                        h0 := to_unsigned(0, 22);
+                        h0 := resize(unsigned'(to_unsigned(0, 6) & e_device_id) * 32, 22);
                         h1 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                        h1 := resize(unsigned'(unsigned'("0") & h0), 53);
-                        h2 := to_unsigned(0, 22);
-                        h2 := resize(unsigned'(unsigned'("000000") & e_device_id), 22);
-                        h3 := to_unsigned(0, 22);
-                        h3 := resize(h2 * 32, 22);
-                        h4 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                        h4 := resize(unsigned'(unsigned'("0000000000000000000000000000000") & h3), 53);
-                        h5 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                        h5 := (h1 + h4);
-                        v_wide := resize(h5, 72);
-                        v_addr := (resize(unsigned'(v_wide(64-1 downto 3) & to_unsigned(0, 3)), 65) + 0);
+                        h1 := (unsigned'(to_unsigned(0, 1) & r_DEV_TAB_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000") & h0));
+                        v_wide := unsigned'(to_unsigned(0, 19) & h1);
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                         u_valid <= '1';
                         u_we <= '0';
                         u_size <= to_unsigned(3, 3);
@@ -688,20 +661,12 @@ begin
                     end if;
                 when S0W1 =>
                     if (not bool(pend)) then
-                        h0 := unsigned'("0000000000000000000000000000000000000000000000000000");
-                        h0 := resize(unsigned'(r_DEV_TAB_BAR(52-1 downto 12) & unsigned'("000000000000")), 52);
+                        h0 := to_unsigned(0, 22);
+                        h0 := resize(unsigned'(to_unsigned(0, 6) & e_device_id) * 32, 22);
                         h1 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                        h1 := resize(unsigned'(unsigned'("0") & h0), 53);
-                        h2 := to_unsigned(0, 22);
-                        h2 := resize(unsigned'(unsigned'("000000") & e_device_id), 22);
-                        h3 := to_unsigned(0, 22);
-                        h3 := resize(h2 * 32, 22);
-                        h4 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                        h4 := resize(unsigned'(unsigned'("0000000000000000000000000000000") & h3), 53);
-                        h5 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                        h5 := (h1 + h4);
-                        v_wide := resize(h5, 72);
-                        v_addr := (resize(unsigned'(v_wide(64-1 downto 3) & to_unsigned(0, 3)), 65) + 8);
+                        h1 := (unsigned'(to_unsigned(0, 1) & r_DEV_TAB_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000") & h0));
+                        v_wide := unsigned'(to_unsigned(0, 19) & h1);
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
                         u_valid <= '1';
                         u_we <= '0';
                         u_size <= to_unsigned(3, 3);
@@ -719,20 +684,12 @@ begin
                     end if;
                 when S0W2 =>
                     if (not bool(pend)) then
-                        h0 := unsigned'("0000000000000000000000000000000000000000000000000000");
-                        h0 := resize(unsigned'(r_DEV_TAB_BAR(52-1 downto 12) & unsigned'("000000000000")), 52);
+                        h0 := to_unsigned(0, 22);
+                        h0 := resize(unsigned'(to_unsigned(0, 6) & e_device_id) * 32, 22);
                         h1 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                        h1 := resize(unsigned'(unsigned'("0") & h0), 53);
-                        h2 := to_unsigned(0, 22);
-                        h2 := resize(unsigned'(unsigned'("000000") & e_device_id), 22);
-                        h3 := to_unsigned(0, 22);
-                        h3 := resize(h2 * 32, 22);
-                        h4 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                        h4 := resize(unsigned'(unsigned'("0000000000000000000000000000000") & h3), 53);
-                        h5 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                        h5 := (h1 + h4);
-                        v_wide := resize(h5, 72);
-                        v_addr := (resize(unsigned'(v_wide(64-1 downto 3) & to_unsigned(0, 3)), 65) + 16);
+                        h1 := (unsigned'(to_unsigned(0, 1) & r_DEV_TAB_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000") & h0));
+                        v_wide := unsigned'(to_unsigned(0, 19) & h1);
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 16);
                         u_valid <= '1';
                         u_we <= '0';
                         u_size <= to_unsigned(3, 3);
@@ -750,20 +707,12 @@ begin
                     end if;
                 when S0W3 =>
                     if (not bool(pend)) then
-                        h0 := unsigned'("0000000000000000000000000000000000000000000000000000");
-                        h0 := resize(unsigned'(r_DEV_TAB_BAR(52-1 downto 12) & unsigned'("000000000000")), 52);
+                        h0 := to_unsigned(0, 22);
+                        h0 := resize(unsigned'(to_unsigned(0, 6) & e_device_id) * 32, 22);
                         h1 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                        h1 := resize(unsigned'(unsigned'("0") & h0), 53);
-                        h2 := to_unsigned(0, 22);
-                        h2 := resize(unsigned'(unsigned'("000000") & e_device_id), 22);
-                        h3 := to_unsigned(0, 22);
-                        h3 := resize(h2 * 32, 22);
-                        h4 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                        h4 := resize(unsigned'(unsigned'("0000000000000000000000000000000") & h3), 53);
-                        h5 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                        h5 := (h1 + h4);
-                        v_wide := resize(h5, 72);
-                        v_addr := (resize(unsigned'(v_wide(64-1 downto 3) & to_unsigned(0, 3)), 65) + 24);
+                        h1 := (unsigned'(to_unsigned(0, 1) & r_DEV_TAB_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000") & h0));
+                        v_wide := unsigned'(to_unsigned(0, 19) & h1);
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 24);
                         u_valid <= '1';
                         u_we <= '0';
                         u_size <= to_unsigned(3, 3);
@@ -795,28 +744,16 @@ begin
                     wk_io_RZ <= to_unsigned(0, 1);
                     wk_io_PE <= to_unsigned(0, 1);
                     if ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 0)) and (w_dte_0(12-1 downto 9) /= 7)) then
-                        v_wide := resize(e_address, 72);
+                        v_wide := unsigned'(to_unsigned(0, 8) & e_address);
                         unit_io_i_addr <= v_wide(64-1 downto 0);
                         unit_io_k_write <= stdl(e_kind = 1);
-                        h6 := to_unsigned(0, 16);
-                        h6 := resize(unsigned'(unsigned'("00000000") & w_dte_0(8-1 downto 0)), 16);
-                        h7 := to_unsigned(0, 16);
-                        h7 := resize(unsigned'(w_dte_0(16-1 downto 8) & unsigned'("00000000")), 16);
-                        h8 := to_unsigned(0, 16);
-                        h8 := (h6 or h7);
-                        h9 := unsigned'("00000000000000000000000000000000000000000000000000000000");
-                        h9 := resize(unsigned'(unsigned'("0000000000000000000000000000000000000000") & h8), 56);
-                        h10 := unsigned'("00000000000000000000000000000000000000000000000000000000");
-                        h10 := resize(unsigned'(w_dte_0(56-1 downto 16) & unsigned'("0000000000000000")), 56);
-                        h11 := unsigned'("00000000000000000000000000000000000000000000000000000000");
-                        h11 := (h9 or h10);
-                        h12 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h12 := resize(unsigned'(unsigned'("00000000") & h11), 64);
-                        h13 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h13 := resize(unsigned'(w_dte_0(64-1 downto 56) & unsigned'("00000000000000000000000000000000000000000000000000000000")), 64);
-                        h14 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h14 := (h12 or h13);
-                        v_wide := resize(h14, 72);
+                        h2 := to_unsigned(0, 16);
+                        h2 := (unsigned'(to_unsigned(0, 8) & w_dte_0(8-1 downto 0)) or unsigned'(w_dte_0(16-1 downto 8) & to_unsigned(0, 8)));
+                        h3 := unsigned'("00000000000000000000000000000000000000000000000000000000");
+                        h3 := (unsigned'(unsigned'("0000000000000000000000000000000000000000") & h2) or unsigned'(w_dte_0(56-1 downto 16) & to_unsigned(0, 16)));
+                        h4 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h4 := (unsigned'(to_unsigned(0, 8) & h3) or unsigned'(w_dte_0(64-1 downto 56) & unsigned'("00000000000000000000000000000000000000000000000000000000")));
+                        v_wide := unsigned'(to_unsigned(0, 8) & h4);
                         unit_io_r_HPT <= v_wide(64-1 downto 0);
                         unit_io_start <= '1';
                         st <= S1R;
@@ -860,48 +797,34 @@ begin
                     end if;
                 when S2W0 =>
                     if (not bool(pend)) then
-                        h28 := unsigned'("00000000000000000000000000000000");
-                        h28 := e_data;
-                        h29 := unsigned'("00000000000000000000000000000000");
-                        h29 := e_data;
-                        h30 := unsigned'("00000000000000000000000000000000");
-                        h30 := e_data;
-                        h31 := to_unsigned(0, 16);
-                        h31 := to_unsigned(1, 16);
-                        h32 := to_unsigned(0, 4);
-                        h32 := w_dte_10(5-1 downto 1);
-                        if (not (((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h28(11-1 downto 8) = 0) or (h29(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (h30(11-1 downto 0) < shift_left(h31, to_integer(h32))))) then
+                        h10 := unsigned'("00000000000000000000000000000000");
+                        h10 := e_data;
+                        h11 := unsigned'("00000000000000000000000000000000");
+                        h11 := e_data;
+                        h12 := unsigned'("00000000000000000000000000000000");
+                        h12 := e_data;
+                        h13 := to_unsigned(0, 16);
+                        h13 := to_unsigned(1, 16);
+                        h14 := to_unsigned(0, 4);
+                        h14 := w_dte_10(5-1 downto 1);
+                        h15 := to_unsigned(0, 16);
+                        h15 := shift_left(h13, to_integer(h14));
+                        if (not (((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h10(11-1 downto 8) = 0) or (h11(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h12(11-1 downto 0)) < h15))) then
                             w_irt_0 <= to_unsigned(0, 64);
                             st <= DECIDE;
                         else
-                            h15 := unsigned'("000000000000000000000000000000000000000000");
-                            h15 := resize(unsigned'(unsigned'("0000000000000000000000000000000000000000") & w_dte_10(8-1 downto 6)), 42);
-                            h16 := unsigned'("000000000000000000000000000000000000000000");
-                            h16 := resize(unsigned'(w_dte_10(48-1 downto 8) & unsigned'("00")), 42);
-                            h17 := unsigned'("000000000000000000000000000000000000000000");
-                            h17 := (h15 or h16);
-                            h18 := unsigned'("0000000000000000000000000000000000000000000000");
-                            h18 := resize(unsigned'(unsigned'("0000") & h17), 46);
-                            h19 := unsigned'("0000000000000000000000000000000000000000000000");
-                            h19 := resize(unsigned'(w_dte_10(52-1 downto 48) & unsigned'("000000000000000000000000000000000000000000")), 46);
-                            h20 := unsigned'("0000000000000000000000000000000000000000000000");
-                            h20 := (h18 or h19);
-                            h21 := unsigned'("0000000000000000000000000000000000000000000000000000");
-                            h21 := resize(unsigned'(h20 & unsigned'("000000")), 52);
-                            h22 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                            h22 := resize(unsigned'(unsigned'("0") & h21), 53);
-                            h23 := unsigned'("00000000000000000000000000000000");
-                            h23 := e_data;
-                            h24 := to_unsigned(0, 14);
-                            h24 := resize(unsigned'(unsigned'("000") & h23(11-1 downto 0)), 14);
-                            h25 := to_unsigned(0, 14);
-                            h25 := resize(h24 * 4, 14);
-                            h26 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                            h26 := resize(unsigned'(unsigned'("000000000000000000000000000000000000000") & h25), 53);
-                            h27 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                            h27 := (h22 + h26);
-                            v_wide := resize(h27, 72);
-                            v_addr := (resize(unsigned'(v_wide(64-1 downto 3) & to_unsigned(0, 3)), 65) + 0);
+                            h5 := unsigned'("000000000000000000000000000000000000000000");
+                            h5 := (unsigned'(unsigned'("0000000000000000000000000000000000000000") & w_dte_10(8-1 downto 6)) or unsigned'(w_dte_10(48-1 downto 8) & to_unsigned(0, 2)));
+                            h6 := unsigned'("0000000000000000000000000000000000000000000000");
+                            h6 := (unsigned'(to_unsigned(0, 4) & h5) or unsigned'(w_dte_10(52-1 downto 48) & unsigned'("000000000000000000000000000000000000000000")));
+                            h7 := unsigned'("00000000000000000000000000000000");
+                            h7 := e_data;
+                            h8 := to_unsigned(0, 14);
+                            h8 := resize(unsigned'(to_unsigned(0, 3) & h7(11-1 downto 0)) * 4, 14);
+                            h9 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                            h9 := (unsigned'(to_unsigned(0, 1) & h6 & to_unsigned(0, 6)) + unsigned'(unsigned'("000000000000000000000000000000000000000") & h8));
+                            v_wide := unsigned'(to_unsigned(0, 19) & h9);
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '0';
                             u_size <= to_unsigned(3, 3);
@@ -919,671 +842,700 @@ begin
                         end if;
                     end if;
                 when DECIDE =>
-                    h113 := unsigned'("00000000000000000000000000000000");
-                    h113 := e_data;
-                    h114 := unsigned'("00000000000000000000000000000000");
-                    h114 := e_data;
-                    h115 := to_unsigned(0, 1);
-                    h116 := to_unsigned(0, 1);
-                    h116 := to_unsigned(0, 1);
+                    h92 := unsigned'("00000000000000000000000000000000");
+                    h92 := e_data;
+                    h93 := unsigned'("00000000000000000000000000000000");
+                    h93 := e_data;
+                    h94 := to_unsigned(0, 1);
+                    h95 := to_unsigned(0, 1);
+                    h95 := to_unsigned(0, 1);
                     if bool(w_dte_0(62)) then
-                        h116 := to_unsigned(1, 1);
+                        h95 := to_unsigned(1, 1);
                     end if;
-                    h117 := to_unsigned(0, 1);
-                    h117 := to_unsigned(0, 1);
+                    h96 := to_unsigned(0, 1);
+                    h96 := to_unsigned(0, 1);
                     if bool(w_dte_0(61)) then
-                        h117 := to_unsigned(1, 1);
+                        h96 := to_unsigned(1, 1);
                     end if;
                     if (e_kind = 1) then
-                        h115 := h116;
+                        h94 := h95;
                     else
-                        h115 := h117;
+                        h94 := h96;
                     end if;
-                    h188 := to_unsigned(0, 1);
-                    h189 := to_unsigned(0, 1);
-                    h189 := to_unsigned(0, 1);
+                    h167 := to_unsigned(0, 1);
+                    h168 := to_unsigned(0, 1);
+                    h168 := to_unsigned(0, 1);
                     if bool(w_dte_0(62)) then
-                        h189 := to_unsigned(1, 1);
+                        h168 := to_unsigned(1, 1);
                     end if;
-                    h190 := to_unsigned(0, 1);
-                    h190 := to_unsigned(0, 1);
+                    h169 := to_unsigned(0, 1);
+                    h169 := to_unsigned(0, 1);
                     if bool(w_dte_0(61)) then
-                        h190 := to_unsigned(1, 1);
+                        h169 := to_unsigned(1, 1);
                     end if;
                     if (e_kind = 1) then
-                        h188 := h189;
+                        h167 := h168;
                     else
-                        h188 := h190;
+                        h167 := h169;
                     end if;
-                    h199 := to_unsigned(0, 1);
-                    h200 := unsigned'("00000000000000000000000000000000");
-                    h200 := e_data;
-                    h201 := unsigned'("00000000000000000000000000000000");
-                    h201 := e_data;
-                    h202 := to_unsigned(0, 1);
-                    h202 := to_unsigned(0, 1);
+                    h178 := to_unsigned(0, 1);
+                    h179 := unsigned'("00000000000000000000000000000000");
+                    h179 := e_data;
+                    h180 := unsigned'("00000000000000000000000000000000");
+                    h180 := e_data;
+                    h181 := to_unsigned(0, 1);
+                    h181 := to_unsigned(0, 1);
                     if (w_dte_10(62-1 downto 60) = 1) then
-                        h202 := to_unsigned(1, 1);
+                        h181 := to_unsigned(1, 1);
                     end if;
-                    h203 := to_unsigned(0, 1);
-                    h204 := unsigned'("00000000000000000000000000000000");
-                    h204 := e_data;
-                    h205 := unsigned'("00000000000000000000000000000000");
-                    h205 := e_data;
+                    h182 := to_unsigned(0, 1);
+                    h183 := unsigned'("00000000000000000000000000000000");
+                    h183 := e_data;
+                    h184 := unsigned'("00000000000000000000000000000000");
+                    h184 := e_data;
+                    h185 := unsigned'("00000000000000000000000000000000");
+                    h185 := e_data;
+                    h186 := unsigned'("00000000000000000000000000000000");
+                    h186 := e_data;
+                    h182 := to_unsigned(0, 1);
+                    if (((((h183(11-1 downto 8) = 2) or ((h184(11-1 downto 8) = 4) and bool(w_dte_10(58)))) or ((h185(11-1 downto 8) = 5) and bool(w_dte_10(56)))) or ((h186(11-1 downto 8) = 7) and bool(w_dte_10(57)))) and (not bool(e_address(2)))) then
+                        h182 := to_unsigned(1, 1);
+                    end if;
+                    if ((h179(11-1 downto 8) = 0) or (h180(11-1 downto 8) = 1)) then
+                        h178 := h181;
+                    else
+                        h178 := h182;
+                    end if;
                     h206 := unsigned'("00000000000000000000000000000000");
                     h206 := e_data;
                     h207 := unsigned'("00000000000000000000000000000000");
                     h207 := e_data;
-                    h203 := to_unsigned(0, 1);
-                    if (((((h204(11-1 downto 8) = 2) or ((h205(11-1 downto 8) = 4) and bool(w_dte_10(58)))) or ((h206(11-1 downto 8) = 5) and bool(w_dte_10(56)))) or ((h207(11-1 downto 8) = 7) and bool(w_dte_10(57)))) and (not bool(e_address(2)))) then
-                        h203 := to_unsigned(1, 1);
-                    end if;
-                    if ((h200(11-1 downto 8) = 0) or (h201(11-1 downto 8) = 1)) then
-                        h199 := h202;
-                    else
-                        h199 := h203;
-                    end if;
-                    h227 := unsigned'("00000000000000000000000000000000");
-                    h227 := e_data;
-                    h228 := unsigned'("00000000000000000000000000000000");
-                    h228 := e_data;
-                    h229 := unsigned'("00000000000000000000000000000000");
-                    h229 := e_data;
-                    h230 := to_unsigned(0, 16);
-                    h230 := to_unsigned(1, 16);
-                    h231 := to_unsigned(0, 4);
-                    h231 := w_dte_10(5-1 downto 1);
-                    h232 := to_unsigned(0, 1);
-                    h233 := to_unsigned(0, 11);
-                    h234 := unsigned'("00000000000000000000000000000000");
-                    h234 := e_data;
-                    h233 := h234(11-1 downto 0);
-                    h235 := to_unsigned(0, 1);
-                    h235 := to_unsigned(0, 1);
+                    h208 := unsigned'("00000000000000000000000000000000");
+                    h208 := e_data;
+                    h209 := to_unsigned(0, 16);
+                    h209 := to_unsigned(1, 16);
+                    h210 := to_unsigned(0, 4);
+                    h210 := w_dte_10(5-1 downto 1);
+                    h211 := to_unsigned(0, 16);
+                    h211 := shift_left(h209, to_integer(h210));
+                    h212 := to_unsigned(0, 1);
+                    h213 := to_unsigned(0, 11);
+                    h214 := unsigned'("00000000000000000000000000000000");
+                    h214 := e_data;
+                    h213 := h214(11-1 downto 0);
+                    h215 := to_unsigned(0, 1);
+                    h215 := to_unsigned(0, 1);
                     if bool(w_irt_0(32)) then
-                        h235 := to_unsigned(1, 1);
+                        h215 := to_unsigned(1, 1);
                     end if;
-                    h236 := to_unsigned(0, 1);
-                    h236 := to_unsigned(0, 1);
+                    h216 := to_unsigned(0, 1);
+                    h216 := to_unsigned(0, 1);
                     if bool(w_irt_0(0)) then
-                        h236 := to_unsigned(1, 1);
+                        h216 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h233, 0) and to_unsigned(1, 11)) = 1) then
-                        h232 := h235;
+                    if ((shift_right(h213, 0) and to_unsigned(1, 11)) = 1) then
+                        h212 := h215;
                     else
-                        h232 := h236;
+                        h212 := h216;
                     end if;
-                    h237 := to_unsigned(0, 1);
-                    h238 := to_unsigned(0, 11);
-                    h239 := unsigned'("00000000000000000000000000000000");
-                    h239 := e_data;
-                    h238 := h239(11-1 downto 0);
-                    h240 := to_unsigned(0, 1);
-                    h240 := to_unsigned(0, 1);
+                    h217 := to_unsigned(0, 1);
+                    h218 := to_unsigned(0, 11);
+                    h219 := unsigned'("00000000000000000000000000000000");
+                    h219 := e_data;
+                    h218 := h219(11-1 downto 0);
+                    h220 := to_unsigned(0, 1);
+                    h220 := to_unsigned(0, 1);
                     if bool(w_irt_0(39)) then
-                        h240 := to_unsigned(1, 1);
+                        h220 := to_unsigned(1, 1);
                     end if;
-                    h241 := to_unsigned(0, 1);
-                    h241 := to_unsigned(0, 1);
+                    h221 := to_unsigned(0, 1);
+                    h221 := to_unsigned(0, 1);
                     if bool(w_irt_0(7)) then
-                        h241 := to_unsigned(1, 1);
+                        h221 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h238, 0) and to_unsigned(1, 11)) = 1) then
-                        h237 := h240;
+                    if ((shift_right(h218, 0) and to_unsigned(1, 11)) = 1) then
+                        h217 := h220;
                     else
-                        h237 := h241;
+                        h217 := h221;
                     end if;
-                    h242 := to_unsigned(0, 3);
-                    h243 := to_unsigned(0, 11);
-                    h244 := unsigned'("00000000000000000000000000000000");
-                    h244 := e_data;
-                    h243 := h244(11-1 downto 0);
-                    if ((shift_right(h243, 0) and to_unsigned(1, 11)) = 1) then
-                        h242 := w_irt_0(37-1 downto 34);
+                    h222 := to_unsigned(0, 3);
+                    h223 := to_unsigned(0, 11);
+                    h224 := unsigned'("00000000000000000000000000000000");
+                    h224 := e_data;
+                    h223 := h224(11-1 downto 0);
+                    if ((shift_right(h223, 0) and to_unsigned(1, 11)) = 1) then
+                        h222 := w_irt_0(37-1 downto 34);
                     else
-                        h242 := w_irt_0(5-1 downto 2);
+                        h222 := w_irt_0(5-1 downto 2);
                     end if;
+                    h312 := unsigned'("00000000000000000000000000000000");
+                    h312 := e_data;
+                    h313 := unsigned'("00000000000000000000000000000000");
+                    h313 := e_data;
+                    h314 := unsigned'("00000000000000000000000000000000");
+                    h314 := e_data;
+                    h315 := to_unsigned(0, 16);
+                    h315 := to_unsigned(1, 16);
+                    h316 := to_unsigned(0, 4);
+                    h316 := w_dte_10(5-1 downto 1);
+                    h317 := to_unsigned(0, 16);
+                    h317 := shift_left(h315, to_integer(h316));
+                    h318 := to_unsigned(0, 1);
+                    h319 := to_unsigned(0, 11);
+                    h320 := unsigned'("00000000000000000000000000000000");
+                    h320 := e_data;
+                    h319 := h320(11-1 downto 0);
+                    h321 := to_unsigned(0, 1);
+                    h321 := to_unsigned(0, 1);
+                    if bool(w_irt_0(32)) then
+                        h321 := to_unsigned(1, 1);
+                    end if;
+                    h322 := to_unsigned(0, 1);
+                    h322 := to_unsigned(0, 1);
+                    if bool(w_irt_0(0)) then
+                        h322 := to_unsigned(1, 1);
+                    end if;
+                    if ((shift_right(h319, 0) and to_unsigned(1, 11)) = 1) then
+                        h318 := h321;
+                    else
+                        h318 := h322;
+                    end if;
+                    h323 := to_unsigned(0, 1);
+                    h324 := to_unsigned(0, 11);
+                    h325 := unsigned'("00000000000000000000000000000000");
+                    h325 := e_data;
+                    h324 := h325(11-1 downto 0);
+                    h326 := to_unsigned(0, 1);
+                    h326 := to_unsigned(0, 1);
+                    if bool(w_irt_0(39)) then
+                        h326 := to_unsigned(1, 1);
+                    end if;
+                    h327 := to_unsigned(0, 1);
+                    h327 := to_unsigned(0, 1);
+                    if bool(w_irt_0(7)) then
+                        h327 := to_unsigned(1, 1);
+                    end if;
+                    if ((shift_right(h324, 0) and to_unsigned(1, 11)) = 1) then
+                        h323 := h326;
+                    else
+                        h323 := h327;
+                    end if;
+                    h328 := to_unsigned(0, 3);
+                    h329 := to_unsigned(0, 11);
                     h330 := unsigned'("00000000000000000000000000000000");
                     h330 := e_data;
-                    h331 := unsigned'("00000000000000000000000000000000");
-                    h331 := e_data;
-                    h332 := unsigned'("00000000000000000000000000000000");
-                    h332 := e_data;
-                    h333 := to_unsigned(0, 16);
-                    h333 := to_unsigned(1, 16);
-                    h334 := to_unsigned(0, 4);
-                    h334 := w_dte_10(5-1 downto 1);
-                    h335 := to_unsigned(0, 1);
-                    h336 := to_unsigned(0, 11);
-                    h337 := unsigned'("00000000000000000000000000000000");
-                    h337 := e_data;
-                    h336 := h337(11-1 downto 0);
-                    h338 := to_unsigned(0, 1);
-                    h338 := to_unsigned(0, 1);
-                    if bool(w_irt_0(32)) then
-                        h338 := to_unsigned(1, 1);
-                    end if;
-                    h339 := to_unsigned(0, 1);
-                    h339 := to_unsigned(0, 1);
-                    if bool(w_irt_0(0)) then
-                        h339 := to_unsigned(1, 1);
-                    end if;
-                    if ((shift_right(h336, 0) and to_unsigned(1, 11)) = 1) then
-                        h335 := h338;
+                    h329 := h330(11-1 downto 0);
+                    if ((shift_right(h329, 0) and to_unsigned(1, 11)) = 1) then
+                        h328 := w_irt_0(37-1 downto 34);
                     else
-                        h335 := h339;
-                    end if;
-                    h340 := to_unsigned(0, 1);
-                    h341 := to_unsigned(0, 11);
-                    h342 := unsigned'("00000000000000000000000000000000");
-                    h342 := e_data;
-                    h341 := h342(11-1 downto 0);
-                    h343 := to_unsigned(0, 1);
-                    h343 := to_unsigned(0, 1);
-                    if bool(w_irt_0(39)) then
-                        h343 := to_unsigned(1, 1);
-                    end if;
-                    h344 := to_unsigned(0, 1);
-                    h344 := to_unsigned(0, 1);
-                    if bool(w_irt_0(7)) then
-                        h344 := to_unsigned(1, 1);
-                    end if;
-                    if ((shift_right(h341, 0) and to_unsigned(1, 11)) = 1) then
-                        h340 := h343;
-                    else
-                        h340 := h344;
-                    end if;
-                    h345 := to_unsigned(0, 3);
-                    h346 := to_unsigned(0, 11);
-                    h347 := unsigned'("00000000000000000000000000000000");
-                    h347 := e_data;
-                    h346 := h347(11-1 downto 0);
-                    if ((shift_right(h346, 0) and to_unsigned(1, 11)) = 1) then
-                        h345 := w_irt_0(37-1 downto 34);
-                    else
-                        h345 := w_irt_0(5-1 downto 2);
+                        h328 := w_irt_0(5-1 downto 2);
                     end if;
                     if ((e_kind /= 2) and (not bool(w_dte_0(0)))) then
                         status <= to_unsigned(1, 8);
-                        v_wide := to_unsigned(0, 72);
-                        rec_outcome <= v_wide(2-1 downto 0);
-                        v_wide := resize(e_address, 72);
-                        rec_address <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_data <= v_wide(32-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_vector <= v_wide(8-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_destination <= v_wide(8-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_dest_mode <= v_wide(1-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_int_type <= v_wide(3-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_rq_eoi <= v_wide(1-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_code <= v_wide(4-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_logged <= v_wide(1-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_entry_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_entry_hi <= v_wide(64-1 downto 0);
-                        v_wide := resize(unsigned'(r_EVT_LOG_TAIL(19-1 downto 4) & unsigned'("0000")), 72);
-                        rec_tail <= v_wide(64-1 downto 0);
+                        rec_outcome <= to_unsigned(0, 2);
+                        rec_address <= e_address;
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 8);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(0, 4);
+                        rec_logged <= to_unsigned(0, 1);
+                        rec_entry_lo <= to_unsigned(0, 64);
+                        rec_entry_hi <= to_unsigned(0, 64);
+                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
                         st <= ST0;
-                    elsif ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h113(11-1 downto 8) = 0) or (h114(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) then
+                    elsif ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h92(11-1 downto 8) = 0) or (h93(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) then
                         status <= to_unsigned(2, 8);
-                        v_wide := to_unsigned(3, 72);
-                        rec_outcome <= v_wide(2-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_address <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_data <= v_wide(32-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_vector <= v_wide(8-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_destination <= v_wide(8-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_dest_mode <= v_wide(1-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_int_type <= v_wide(3-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_rq_eoi <= v_wide(1-1 downto 0);
-                        v_wide := to_unsigned(1, 72);
-                        rec_code <= v_wide(4-1 downto 0);
-                        h39 := to_unsigned(0, 1);
-                        h40 := unsigned'("00000000000000000000000000000000");
-                        h40 := e_data;
-                        h41 := unsigned'("00000000000000000000000000000000");
-                        h41 := e_data;
-                        h42 := to_unsigned(0, 1);
-                        h43 := to_unsigned(0, 1);
-                        h43 := to_unsigned(0, 1);
+                        rec_outcome <= to_unsigned(3, 2);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 8);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(1, 4);
+                        h18 := to_unsigned(0, 1);
+                        h19 := unsigned'("00000000000000000000000000000000");
+                        h19 := e_data;
+                        h20 := unsigned'("00000000000000000000000000000000");
+                        h20 := e_data;
+                        h21 := to_unsigned(0, 1);
+                        h22 := to_unsigned(0, 1);
+                        h22 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h43 := to_unsigned(1, 1);
+                            h22 := to_unsigned(1, 1);
                         end if;
-                        h44 := to_unsigned(0, 1);
-                        h44 := to_unsigned(0, 1);
+                        h23 := to_unsigned(0, 1);
+                        h23 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h44 := to_unsigned(1, 1);
+                            h23 := to_unsigned(1, 1);
                         end if;
                         if (e_kind = 1) then
-                            h42 := h43;
+                            h21 := h22;
                         else
-                            h42 := h44;
+                            h21 := h23;
                         end if;
-                        h45 := unsigned'("00000000000000000000000000000000");
-                        h45 := e_data;
-                        h46 := unsigned'("00000000000000000000000000000000");
-                        h46 := e_data;
-                        h47 := unsigned'("00000000000000000000000000000000");
-                        h47 := e_data;
-                        h48 := to_unsigned(0, 16);
-                        h48 := to_unsigned(1, 16);
-                        h49 := to_unsigned(0, 4);
-                        h49 := w_dte_10(5-1 downto 1);
-                        h50 := to_unsigned(0, 1);
-                        h51 := to_unsigned(0, 11);
-                        h52 := unsigned'("00000000000000000000000000000000");
-                        h52 := e_data;
-                        h51 := h52(11-1 downto 0);
-                        h53 := to_unsigned(0, 1);
-                        h53 := to_unsigned(0, 1);
+                        h24 := unsigned'("00000000000000000000000000000000");
+                        h24 := e_data;
+                        h25 := unsigned'("00000000000000000000000000000000");
+                        h25 := e_data;
+                        h26 := unsigned'("00000000000000000000000000000000");
+                        h26 := e_data;
+                        h27 := to_unsigned(0, 16);
+                        h27 := to_unsigned(1, 16);
+                        h28 := to_unsigned(0, 4);
+                        h28 := w_dte_10(5-1 downto 1);
+                        h29 := to_unsigned(0, 16);
+                        h29 := shift_left(h27, to_integer(h28));
+                        h30 := to_unsigned(0, 1);
+                        h31 := to_unsigned(0, 11);
+                        h32 := unsigned'("00000000000000000000000000000000");
+                        h32 := e_data;
+                        h31 := h32(11-1 downto 0);
+                        h33 := to_unsigned(0, 1);
+                        h33 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h53 := to_unsigned(1, 1);
+                            h33 := to_unsigned(1, 1);
                         end if;
-                        h54 := to_unsigned(0, 1);
-                        h54 := to_unsigned(0, 1);
+                        h34 := to_unsigned(0, 1);
+                        h34 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h54 := to_unsigned(1, 1);
+                            h34 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h51, 0) and to_unsigned(1, 11)) = 1) then
-                            h50 := h53;
+                        if ((shift_right(h31, 0) and to_unsigned(1, 11)) = 1) then
+                            h30 := h33;
                         else
-                            h50 := h54;
+                            h30 := h34;
                         end if;
-                        h55 := to_unsigned(0, 1);
-                        h56 := to_unsigned(0, 11);
-                        h57 := unsigned'("00000000000000000000000000000000");
-                        h57 := e_data;
-                        h56 := h57(11-1 downto 0);
-                        h58 := to_unsigned(0, 1);
-                        h58 := to_unsigned(0, 1);
+                        h35 := to_unsigned(0, 1);
+                        h36 := to_unsigned(0, 11);
+                        h37 := unsigned'("00000000000000000000000000000000");
+                        h37 := e_data;
+                        h36 := h37(11-1 downto 0);
+                        h38 := to_unsigned(0, 1);
+                        h38 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h58 := to_unsigned(1, 1);
-                        end if;
-                        h59 := to_unsigned(0, 1);
-                        h59 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h59 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h56, 0) and to_unsigned(1, 11)) = 1) then
-                            h55 := h58;
-                        else
-                            h55 := h59;
-                        end if;
-                        h60 := to_unsigned(0, 3);
-                        h61 := to_unsigned(0, 11);
-                        h62 := unsigned'("00000000000000000000000000000000");
-                        h62 := e_data;
-                        h61 := h62(11-1 downto 0);
-                        if ((shift_right(h61, 0) and to_unsigned(1, 11)) = 1) then
-                            h60 := w_irt_0(37-1 downto 34);
-                        else
-                            h60 := w_irt_0(5-1 downto 2);
-                        end if;
-                        h63 := to_unsigned(0, 1);
-                        h64 := to_unsigned(0, 11);
-                        h65 := unsigned'("00000000000000000000000000000000");
-                        h65 := e_data;
-                        h64 := h65(11-1 downto 0);
-                        h66 := to_unsigned(0, 1);
-                        h66 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h66 := to_unsigned(1, 1);
-                        end if;
-                        h67 := to_unsigned(0, 1);
-                        h67 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
-                            h67 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h64, 0) and to_unsigned(1, 11)) = 1) then
-                            h63 := h66;
-                        else
-                            h63 := h67;
+                            h38 := to_unsigned(1, 1);
                         end if;
                         h39 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h40(11-1 downto 8) = 0) or (h41(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h42 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h45(11-1 downto 8) = 0) or (h46(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (h47(11-1 downto 0) < shift_left(h48, to_integer(h49)))) or (not (((h50 /= 0) and (not (h55 /= 0))) and (h60 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h63 /= 0))))) then
+                        h39 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
                             h39 := to_unsigned(1, 1);
                         end if;
-                        v_wide := resize(h39, 72);
-                        rec_logged <= v_wide(1-1 downto 0);
+                        if ((shift_right(h36, 0) and to_unsigned(1, 11)) = 1) then
+                            h35 := h38;
+                        else
+                            h35 := h39;
+                        end if;
+                        h40 := to_unsigned(0, 3);
+                        h41 := to_unsigned(0, 11);
+                        h42 := unsigned'("00000000000000000000000000000000");
+                        h42 := e_data;
+                        h41 := h42(11-1 downto 0);
+                        if ((shift_right(h41, 0) and to_unsigned(1, 11)) = 1) then
+                            h40 := w_irt_0(37-1 downto 34);
+                        else
+                            h40 := w_irt_0(5-1 downto 2);
+                        end if;
+                        h43 := to_unsigned(0, 1);
+                        h44 := to_unsigned(0, 11);
+                        h45 := unsigned'("00000000000000000000000000000000");
+                        h45 := e_data;
+                        h44 := h45(11-1 downto 0);
+                        h46 := to_unsigned(0, 1);
+                        h46 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h46 := to_unsigned(1, 1);
+                        end if;
+                        h47 := to_unsigned(0, 1);
+                        h47 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h47 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h44, 0) and to_unsigned(1, 11)) = 1) then
+                            h43 := h46;
+                        else
+                            h43 := h47;
+                        end if;
+                        h18 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h19(11-1 downto 8) = 0) or (h20(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h21 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h24(11-1 downto 8) = 0) or (h25(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h26(11-1 downto 0)) < h29)) or (not (((h30 /= 0) and (not (h35 /= 0))) and (h40 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h43 /= 0))))) then
+                            h18 := to_unsigned(1, 1);
+                        end if;
+                        rec_logged <= h18;
                         v_wide := to_unsigned(0, 72);
                         v_wide(16-1 downto 0) := e_device_id;
-                        h68 := to_unsigned(0, 1);
-                        h68 := to_unsigned(0, 1);
+                        h48 := to_unsigned(0, 1);
+                        h48 := to_unsigned(0, 1);
                         if (e_kind = 2) then
-                            h68 := to_unsigned(1, 1);
+                            h48 := to_unsigned(1, 1);
                         end if;
-                        v_wide(52-1 downto 51) := h68;
-                        h69 := to_unsigned(0, 1);
-                        h69 := to_unsigned(0, 1);
+                        v_wide(52-1 downto 51) := h48;
+                        h49 := to_unsigned(0, 1);
+                        h49 := to_unsigned(0, 1);
                         if (e_kind = 1) then
-                            h69 := to_unsigned(1, 1);
+                            h49 := to_unsigned(1, 1);
                         end if;
-                        v_wide(54-1 downto 53) := h69;
-                        h70 := to_unsigned(0, 1);
-                        h71 := to_unsigned(0, 1);
-                        h71 := to_unsigned(0, 1);
+                        v_wide(54-1 downto 53) := h49;
+                        h50 := to_unsigned(0, 1);
+                        h51 := to_unsigned(0, 1);
+                        h51 := to_unsigned(0, 1);
                         if ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) then
-                            h71 := to_unsigned(1, 1);
+                            h51 := to_unsigned(1, 1);
                         end if;
-                        h72 := to_unsigned(0, 1);
-                        h72 := to_unsigned(0, 1);
+                        h52 := to_unsigned(0, 1);
+                        h52 := to_unsigned(0, 1);
                         if ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (w_dte_10(62-1 downto 60) = 3)) then
-                            h72 := to_unsigned(1, 1);
+                            h52 := to_unsigned(1, 1);
                         end if;
                         if (e_kind /= 2) then
-                            h70 := h71;
+                            h50 := h51;
                         else
-                            h70 := h72;
+                            h50 := h52;
                         end if;
-                        v_wide(56-1 downto 55) := h70;
+                        v_wide(56-1 downto 55) := h50;
                         v_wide(64-1 downto 60) := to_unsigned(1, 4);
                         rec_entry_lo <= v_wide(64-1 downto 0);
-                        h73 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h73 := shift_right(e_address, 2);
-                        h74 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000");
-                        h74 := resize(unsigned'(h73 & unsigned'("00")), 66);
-                        v_wide := resize(h74(64-1 downto 0), 72);
-                        rec_entry_hi <= v_wide(64-1 downto 0);
-                        h75 := to_unsigned(0, 16);
-                        h76 := unsigned'("00000000000000000000000000000000");
-                        h76 := e_data;
-                        h77 := unsigned'("00000000000000000000000000000000");
-                        h77 := e_data;
-                        h78 := to_unsigned(0, 1);
-                        h79 := to_unsigned(0, 1);
-                        h79 := to_unsigned(0, 1);
+                        h53 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h53 := shift_right(e_address, 2);
+                        h54 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000");
+                        h54 := unsigned'(h53 & to_unsigned(0, 2));
+                        rec_entry_hi <= h54(64-1 downto 0);
+                        h55 := to_unsigned(0, 16);
+                        h56 := unsigned'("00000000000000000000000000000000");
+                        h56 := e_data;
+                        h57 := unsigned'("00000000000000000000000000000000");
+                        h57 := e_data;
+                        h58 := to_unsigned(0, 1);
+                        h59 := to_unsigned(0, 1);
+                        h59 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h79 := to_unsigned(1, 1);
+                            h59 := to_unsigned(1, 1);
                         end if;
-                        h80 := to_unsigned(0, 1);
-                        h80 := to_unsigned(0, 1);
+                        h60 := to_unsigned(0, 1);
+                        h60 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h80 := to_unsigned(1, 1);
+                            h60 := to_unsigned(1, 1);
                         end if;
                         if (e_kind = 1) then
-                            h78 := h79;
+                            h58 := h59;
                         else
-                            h78 := h80;
+                            h58 := h60;
                         end if;
-                        h81 := unsigned'("00000000000000000000000000000000");
-                        h81 := e_data;
+                        h61 := unsigned'("00000000000000000000000000000000");
+                        h61 := e_data;
+                        h62 := unsigned'("00000000000000000000000000000000");
+                        h62 := e_data;
+                        h63 := unsigned'("00000000000000000000000000000000");
+                        h63 := e_data;
+                        h64 := to_unsigned(0, 16);
+                        h64 := to_unsigned(1, 16);
+                        h65 := to_unsigned(0, 4);
+                        h65 := w_dte_10(5-1 downto 1);
+                        h66 := to_unsigned(0, 16);
+                        h66 := shift_left(h64, to_integer(h65));
+                        h67 := to_unsigned(0, 1);
+                        h68 := to_unsigned(0, 11);
+                        h69 := unsigned'("00000000000000000000000000000000");
+                        h69 := e_data;
+                        h68 := h69(11-1 downto 0);
+                        h70 := to_unsigned(0, 1);
+                        h70 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h70 := to_unsigned(1, 1);
+                        end if;
+                        h71 := to_unsigned(0, 1);
+                        h71 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h71 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h68, 0) and to_unsigned(1, 11)) = 1) then
+                            h67 := h70;
+                        else
+                            h67 := h71;
+                        end if;
+                        h72 := to_unsigned(0, 1);
+                        h73 := to_unsigned(0, 11);
+                        h74 := unsigned'("00000000000000000000000000000000");
+                        h74 := e_data;
+                        h73 := h74(11-1 downto 0);
+                        h75 := to_unsigned(0, 1);
+                        h75 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h75 := to_unsigned(1, 1);
+                        end if;
+                        h76 := to_unsigned(0, 1);
+                        h76 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h76 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h73, 0) and to_unsigned(1, 11)) = 1) then
+                            h72 := h75;
+                        else
+                            h72 := h76;
+                        end if;
+                        h77 := to_unsigned(0, 3);
+                        h78 := to_unsigned(0, 11);
+                        h79 := unsigned'("00000000000000000000000000000000");
+                        h79 := e_data;
+                        h78 := h79(11-1 downto 0);
+                        if ((shift_right(h78, 0) and to_unsigned(1, 11)) = 1) then
+                            h77 := w_irt_0(37-1 downto 34);
+                        else
+                            h77 := w_irt_0(5-1 downto 2);
+                        end if;
+                        h80 := to_unsigned(0, 1);
+                        h81 := to_unsigned(0, 11);
                         h82 := unsigned'("00000000000000000000000000000000");
                         h82 := e_data;
-                        h83 := unsigned'("00000000000000000000000000000000");
-                        h83 := e_data;
-                        h84 := to_unsigned(0, 16);
-                        h84 := to_unsigned(1, 16);
-                        h85 := to_unsigned(0, 4);
-                        h85 := w_dte_10(5-1 downto 1);
-                        h86 := to_unsigned(0, 1);
-                        h87 := to_unsigned(0, 11);
-                        h88 := unsigned'("00000000000000000000000000000000");
-                        h88 := e_data;
-                        h87 := h88(11-1 downto 0);
-                        h89 := to_unsigned(0, 1);
-                        h89 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h89 := to_unsigned(1, 1);
-                        end if;
-                        h90 := to_unsigned(0, 1);
-                        h90 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h90 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h87, 0) and to_unsigned(1, 11)) = 1) then
-                            h86 := h89;
-                        else
-                            h86 := h90;
-                        end if;
-                        h91 := to_unsigned(0, 1);
-                        h92 := to_unsigned(0, 11);
-                        h93 := unsigned'("00000000000000000000000000000000");
-                        h93 := e_data;
-                        h92 := h93(11-1 downto 0);
-                        h94 := to_unsigned(0, 1);
-                        h94 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h94 := to_unsigned(1, 1);
-                        end if;
-                        h95 := to_unsigned(0, 1);
-                        h95 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h95 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h92, 0) and to_unsigned(1, 11)) = 1) then
-                            h91 := h94;
-                        else
-                            h91 := h95;
-                        end if;
-                        h96 := to_unsigned(0, 3);
-                        h97 := to_unsigned(0, 11);
-                        h98 := unsigned'("00000000000000000000000000000000");
-                        h98 := e_data;
-                        h97 := h98(11-1 downto 0);
-                        if ((shift_right(h97, 0) and to_unsigned(1, 11)) = 1) then
-                            h96 := w_irt_0(37-1 downto 34);
-                        else
-                            h96 := w_irt_0(5-1 downto 2);
-                        end if;
-                        h99 := to_unsigned(0, 1);
-                        h100 := to_unsigned(0, 11);
-                        h101 := unsigned'("00000000000000000000000000000000");
-                        h101 := e_data;
-                        h100 := h101(11-1 downto 0);
-                        h102 := to_unsigned(0, 1);
-                        h102 := to_unsigned(0, 1);
+                        h81 := h82(11-1 downto 0);
+                        h83 := to_unsigned(0, 1);
+                        h83 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h102 := to_unsigned(1, 1);
+                            h83 := to_unsigned(1, 1);
                         end if;
-                        h103 := to_unsigned(0, 1);
-                        h103 := to_unsigned(0, 1);
+                        h84 := to_unsigned(0, 1);
+                        h84 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h103 := to_unsigned(1, 1);
+                            h84 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h100, 0) and to_unsigned(1, 11)) = 1) then
-                            h99 := h102;
+                        if ((shift_right(h81, 0) and to_unsigned(1, 11)) = 1) then
+                            h80 := h83;
                         else
-                            h99 := h103;
+                            h80 := h84;
                         end if;
-                        h104 := to_unsigned(0, 16);
-                        h104 := resize(unsigned'(unsigned'("0") & r_EVT_LOG_TAIL(19-1 downto 4)), 16);
-                        h105 := to_unsigned(0, 16);
-                        h105 := (h104 + 1);
-                        h106 := to_unsigned(0, 16);
-                        h106 := to_unsigned(1, 16);
-                        h107 := to_unsigned(0, 4);
-                        h107 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h108 := to_unsigned(0, 16);
-                        h108 := shift_left(h106, to_integer(h107));
-                        h109 := to_unsigned(0, 17);
-                        h109 := resize(unsigned'(unsigned'("0") & h108), 17);
-                        h110 := to_unsigned(0, 17);
-                        h110 := ((h109 + 65536) - 1);
-                        h111 := to_unsigned(0, 16);
-                        h111 := h110(16-1 downto 0);
-                        h112 := to_unsigned(0, 16);
-                        h112 := (h105 and h111);
-                        if (bool(r_CONTROL(2)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h76(11-1 downto 8) = 0) or (h77(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h78 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h81(11-1 downto 8) = 0) or (h82(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (h83(11-1 downto 0) < shift_left(h84, to_integer(h85)))) or (not (((h86 /= 0) and (not (h91 /= 0))) and (h96 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h99 /= 0))))) then
-                            h75 := h112;
+                        h85 := to_unsigned(0, 16);
+                        h85 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h86 := to_unsigned(0, 16);
+                        h86 := to_unsigned(1, 16);
+                        h87 := to_unsigned(0, 4);
+                        h87 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h88 := to_unsigned(0, 16);
+                        h88 := shift_left(h86, to_integer(h87));
+                        h89 := to_unsigned(0, 17);
+                        h89 := ((unsigned'(to_unsigned(0, 1) & h88) + 65536) - 1);
+                        h90 := to_unsigned(0, 16);
+                        h90 := h89(16-1 downto 0);
+                        h91 := to_unsigned(0, 16);
+                        h91 := (h85 and h90);
+                        if (bool(r_CONTROL(2)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h56(11-1 downto 8) = 0) or (h57(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h58 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h61(11-1 downto 8) = 0) or (h62(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h63(11-1 downto 0)) < h66)) or (not (((h67 /= 0) and (not (h72 /= 0))) and (h77 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h80 /= 0))))) then
+                            h55 := h91;
                         else
-                            h75 := resize(r_EVT_LOG_TAIL(19-1 downto 4), 16);
+                            h55 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
                         end if;
-                        v_wide := resize(unsigned'(h75 & unsigned'("0000")), 72);
-                        rec_tail <= v_wide(64-1 downto 0);
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h55 & to_unsigned(0, 4));
                         st <= ST0;
-                    elsif ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (h115 /= 0)) then
+                    elsif ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (h94 /= 0)) then
                         status <= to_unsigned(3, 8);
-                        v_wide := to_unsigned(0, 72);
-                        rec_outcome <= v_wide(2-1 downto 0);
-                        v_wide := resize(e_address, 72);
-                        rec_address <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_data <= v_wide(32-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_vector <= v_wide(8-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_destination <= v_wide(8-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_dest_mode <= v_wide(1-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_int_type <= v_wide(3-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_rq_eoi <= v_wide(1-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_code <= v_wide(4-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_logged <= v_wide(1-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_entry_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_entry_hi <= v_wide(64-1 downto 0);
-                        v_wide := resize(unsigned'(r_EVT_LOG_TAIL(19-1 downto 4) & unsigned'("0000")), 72);
-                        rec_tail <= v_wide(64-1 downto 0);
+                        rec_outcome <= to_unsigned(0, 2);
+                        rec_address <= e_address;
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 8);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(0, 4);
+                        rec_logged <= to_unsigned(0, 1);
+                        rec_entry_lo <= to_unsigned(0, 64);
+                        rec_entry_hi <= to_unsigned(0, 64);
+                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
                         st <= ST0;
                     elsif (wk_io_ok /= 0) then
                         status <= to_unsigned(4, 8);
-                        v_wide := to_unsigned(1, 72);
-                        rec_outcome <= v_wide(2-1 downto 0);
-                        v_wide := resize(wk_io_pa, 72);
-                        rec_address <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_data <= v_wide(32-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_vector <= v_wide(8-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_destination <= v_wide(8-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_dest_mode <= v_wide(1-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_int_type <= v_wide(3-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_rq_eoi <= v_wide(1-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_code <= v_wide(4-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_logged <= v_wide(1-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_entry_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_entry_hi <= v_wide(64-1 downto 0);
-                        v_wide := resize(unsigned'(r_EVT_LOG_TAIL(19-1 downto 4) & unsigned'("0000")), 72);
-                        rec_tail <= v_wide(64-1 downto 0);
+                        rec_outcome <= to_unsigned(1, 2);
+                        rec_address <= wk_io_pa;
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 8);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(0, 4);
+                        rec_logged <= to_unsigned(0, 1);
+                        rec_entry_lo <= to_unsigned(0, 64);
+                        rec_entry_hi <= to_unsigned(0, 64);
+                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
                         st <= ST0;
-                    elsif ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h188 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) then
+                    elsif ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h167 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) then
                         status <= to_unsigned(5, 8);
-                        v_wide := to_unsigned(3, 72);
-                        rec_outcome <= v_wide(2-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_address <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_data <= v_wide(32-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_vector <= v_wide(8-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_destination <= v_wide(8-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_dest_mode <= v_wide(1-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_int_type <= v_wide(3-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_rq_eoi <= v_wide(1-1 downto 0);
-                        v_wide := to_unsigned(2, 72);
-                        rec_code <= v_wide(4-1 downto 0);
-                        h118 := to_unsigned(0, 1);
-                        h119 := unsigned'("00000000000000000000000000000000");
-                        h119 := e_data;
-                        h120 := unsigned'("00000000000000000000000000000000");
-                        h120 := e_data;
-                        h121 := to_unsigned(0, 1);
-                        h122 := to_unsigned(0, 1);
-                        h122 := to_unsigned(0, 1);
+                        rec_outcome <= to_unsigned(3, 2);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 8);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(2, 4);
+                        h97 := to_unsigned(0, 1);
+                        h98 := unsigned'("00000000000000000000000000000000");
+                        h98 := e_data;
+                        h99 := unsigned'("00000000000000000000000000000000");
+                        h99 := e_data;
+                        h100 := to_unsigned(0, 1);
+                        h101 := to_unsigned(0, 1);
+                        h101 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h122 := to_unsigned(1, 1);
+                            h101 := to_unsigned(1, 1);
                         end if;
-                        h123 := to_unsigned(0, 1);
-                        h123 := to_unsigned(0, 1);
+                        h102 := to_unsigned(0, 1);
+                        h102 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h123 := to_unsigned(1, 1);
+                            h102 := to_unsigned(1, 1);
                         end if;
                         if (e_kind = 1) then
-                            h121 := h122;
+                            h100 := h101;
                         else
-                            h121 := h123;
+                            h100 := h102;
                         end if;
+                        h103 := unsigned'("00000000000000000000000000000000");
+                        h103 := e_data;
+                        h104 := unsigned'("00000000000000000000000000000000");
+                        h104 := e_data;
+                        h105 := unsigned'("00000000000000000000000000000000");
+                        h105 := e_data;
+                        h106 := to_unsigned(0, 16);
+                        h106 := to_unsigned(1, 16);
+                        h107 := to_unsigned(0, 4);
+                        h107 := w_dte_10(5-1 downto 1);
+                        h108 := to_unsigned(0, 16);
+                        h108 := shift_left(h106, to_integer(h107));
+                        h109 := to_unsigned(0, 1);
+                        h110 := to_unsigned(0, 11);
+                        h111 := unsigned'("00000000000000000000000000000000");
+                        h111 := e_data;
+                        h110 := h111(11-1 downto 0);
+                        h112 := to_unsigned(0, 1);
+                        h112 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h112 := to_unsigned(1, 1);
+                        end if;
+                        h113 := to_unsigned(0, 1);
+                        h113 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h113 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h110, 0) and to_unsigned(1, 11)) = 1) then
+                            h109 := h112;
+                        else
+                            h109 := h113;
+                        end if;
+                        h114 := to_unsigned(0, 1);
+                        h115 := to_unsigned(0, 11);
+                        h116 := unsigned'("00000000000000000000000000000000");
+                        h116 := e_data;
+                        h115 := h116(11-1 downto 0);
+                        h117 := to_unsigned(0, 1);
+                        h117 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h117 := to_unsigned(1, 1);
+                        end if;
+                        h118 := to_unsigned(0, 1);
+                        h118 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h118 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h115, 0) and to_unsigned(1, 11)) = 1) then
+                            h114 := h117;
+                        else
+                            h114 := h118;
+                        end if;
+                        h119 := to_unsigned(0, 3);
+                        h120 := to_unsigned(0, 11);
+                        h121 := unsigned'("00000000000000000000000000000000");
+                        h121 := e_data;
+                        h120 := h121(11-1 downto 0);
+                        if ((shift_right(h120, 0) and to_unsigned(1, 11)) = 1) then
+                            h119 := w_irt_0(37-1 downto 34);
+                        else
+                            h119 := w_irt_0(5-1 downto 2);
+                        end if;
+                        h122 := to_unsigned(0, 1);
+                        h123 := to_unsigned(0, 11);
                         h124 := unsigned'("00000000000000000000000000000000");
                         h124 := e_data;
-                        h125 := unsigned'("00000000000000000000000000000000");
-                        h125 := e_data;
-                        h126 := unsigned'("00000000000000000000000000000000");
-                        h126 := e_data;
-                        h127 := to_unsigned(0, 16);
-                        h127 := to_unsigned(1, 16);
-                        h128 := to_unsigned(0, 4);
-                        h128 := w_dte_10(5-1 downto 1);
+                        h123 := h124(11-1 downto 0);
+                        h125 := to_unsigned(0, 1);
+                        h125 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h125 := to_unsigned(1, 1);
+                        end if;
+                        h126 := to_unsigned(0, 1);
+                        h126 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h126 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h123, 0) and to_unsigned(1, 11)) = 1) then
+                            h122 := h125;
+                        else
+                            h122 := h126;
+                        end if;
+                        h97 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h98(11-1 downto 8) = 0) or (h99(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h100 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h103(11-1 downto 8) = 0) or (h104(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h105(11-1 downto 0)) < h108)) or (not (((h109 /= 0) and (not (h114 /= 0))) and (h119 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h122 /= 0))))) then
+                            h97 := to_unsigned(1, 1);
+                        end if;
+                        rec_logged <= h97;
+                        v_wide := to_unsigned(0, 72);
+                        v_wide(16-1 downto 0) := e_device_id;
+                        v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
+                        h127 := to_unsigned(0, 1);
+                        h127 := to_unsigned(0, 1);
+                        if ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) or (wk_io_PR /= 0)) then
+                            h127 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(53-1 downto 52) := h127;
+                        h128 := to_unsigned(0, 1);
+                        h128 := to_unsigned(0, 1);
+                        if (e_kind = 1) then
+                            h128 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(54-1 downto 53) := h128;
                         h129 := to_unsigned(0, 1);
-                        h130 := to_unsigned(0, 11);
+                        h129 := to_unsigned(0, 1);
+                        if ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) or (wk_io_PE /= 0)) then
+                            h129 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(55-1 downto 54) := h129;
+                        v_wide(56-1 downto 55) := wk_io_RZ;
+                        v_wide(64-1 downto 60) := to_unsigned(2, 4);
+                        rec_entry_lo <= v_wide(64-1 downto 0);
+                        rec_entry_hi <= e_address;
+                        h130 := to_unsigned(0, 16);
                         h131 := unsigned'("00000000000000000000000000000000");
                         h131 := e_data;
-                        h130 := h131(11-1 downto 0);
-                        h132 := to_unsigned(0, 1);
-                        h132 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h132 := to_unsigned(1, 1);
-                        end if;
+                        h132 := unsigned'("00000000000000000000000000000000");
+                        h132 := e_data;
                         h133 := to_unsigned(0, 1);
-                        h133 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h133 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h130, 0) and to_unsigned(1, 11)) = 1) then
-                            h129 := h132;
-                        else
-                            h129 := h133;
-                        end if;
                         h134 := to_unsigned(0, 1);
-                        h135 := to_unsigned(0, 11);
+                        h134 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h134 := to_unsigned(1, 1);
+                        end if;
+                        h135 := to_unsigned(0, 1);
+                        h135 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h135 := to_unsigned(1, 1);
+                        end if;
+                        if (e_kind = 1) then
+                            h133 := h134;
+                        else
+                            h133 := h135;
+                        end if;
                         h136 := unsigned'("00000000000000000000000000000000");
                         h136 := e_data;
-                        h135 := h136(11-1 downto 0);
-                        h137 := to_unsigned(0, 1);
-                        h137 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h137 := to_unsigned(1, 1);
-                        end if;
-                        h138 := to_unsigned(0, 1);
-                        h138 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h138 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h135, 0) and to_unsigned(1, 11)) = 1) then
-                            h134 := h137;
-                        else
-                            h134 := h138;
-                        end if;
-                        h139 := to_unsigned(0, 3);
-                        h140 := to_unsigned(0, 11);
-                        h141 := unsigned'("00000000000000000000000000000000");
-                        h141 := e_data;
-                        h140 := h141(11-1 downto 0);
-                        if ((shift_right(h140, 0) and to_unsigned(1, 11)) = 1) then
-                            h139 := w_irt_0(37-1 downto 34);
-                        else
-                            h139 := w_irt_0(5-1 downto 2);
-                        end if;
+                        h137 := unsigned'("00000000000000000000000000000000");
+                        h137 := e_data;
+                        h138 := unsigned'("00000000000000000000000000000000");
+                        h138 := e_data;
+                        h139 := to_unsigned(0, 16);
+                        h139 := to_unsigned(1, 16);
+                        h140 := to_unsigned(0, 4);
+                        h140 := w_dte_10(5-1 downto 1);
+                        h141 := to_unsigned(0, 16);
+                        h141 := shift_left(h139, to_integer(h140));
                         h142 := to_unsigned(0, 1);
                         h143 := to_unsigned(0, 11);
                         h144 := unsigned'("00000000000000000000000000000000");
@@ -1591,12 +1543,12 @@ begin
                         h143 := h144(11-1 downto 0);
                         h145 := to_unsigned(0, 1);
                         h145 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
+                        if bool(w_irt_0(32)) then
                             h145 := to_unsigned(1, 1);
                         end if;
                         h146 := to_unsigned(0, 1);
                         h146 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
+                        if bool(w_irt_0(0)) then
                             h146 := to_unsigned(1, 1);
                         end if;
                         if ((shift_right(h143, 0) and to_unsigned(1, 11)) = 1) then
@@ -1604,514 +1556,444 @@ begin
                         else
                             h142 := h146;
                         end if;
-                        h118 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h119(11-1 downto 8) = 0) or (h120(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h121 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h124(11-1 downto 8) = 0) or (h125(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (h126(11-1 downto 0) < shift_left(h127, to_integer(h128)))) or (not (((h129 /= 0) and (not (h134 /= 0))) and (h139 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h142 /= 0))))) then
-                            h118 := to_unsigned(1, 1);
-                        end if;
-                        v_wide := resize(h118, 72);
-                        rec_logged <= v_wide(1-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        v_wide(16-1 downto 0) := e_device_id;
-                        v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
                         h147 := to_unsigned(0, 1);
-                        h147 := to_unsigned(0, 1);
-                        if ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) or (wk_io_PR /= 0)) then
-                            h147 := to_unsigned(1, 1);
+                        h148 := to_unsigned(0, 11);
+                        h149 := unsigned'("00000000000000000000000000000000");
+                        h149 := e_data;
+                        h148 := h149(11-1 downto 0);
+                        h150 := to_unsigned(0, 1);
+                        h150 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h150 := to_unsigned(1, 1);
                         end if;
-                        v_wide(53-1 downto 52) := h147;
-                        h148 := to_unsigned(0, 1);
-                        h148 := to_unsigned(0, 1);
-                        if (e_kind = 1) then
-                            h148 := to_unsigned(1, 1);
+                        h151 := to_unsigned(0, 1);
+                        h151 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h151 := to_unsigned(1, 1);
                         end if;
-                        v_wide(54-1 downto 53) := h148;
-                        h149 := to_unsigned(0, 1);
-                        h149 := to_unsigned(0, 1);
-                        if ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) or (wk_io_PE /= 0)) then
-                            h149 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(55-1 downto 54) := h149;
-                        v_wide(56-1 downto 55) := wk_io_RZ;
-                        v_wide(64-1 downto 60) := to_unsigned(2, 4);
-                        rec_entry_lo <= v_wide(64-1 downto 0);
-                        v_wide := resize(e_address, 72);
-                        rec_entry_hi <= v_wide(64-1 downto 0);
-                        h150 := to_unsigned(0, 16);
-                        h151 := unsigned'("00000000000000000000000000000000");
-                        h151 := e_data;
-                        h152 := unsigned'("00000000000000000000000000000000");
-                        h152 := e_data;
-                        h153 := to_unsigned(0, 1);
-                        h154 := to_unsigned(0, 1);
-                        h154 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h154 := to_unsigned(1, 1);
-                        end if;
-                        h155 := to_unsigned(0, 1);
-                        h155 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h155 := to_unsigned(1, 1);
-                        end if;
-                        if (e_kind = 1) then
-                            h153 := h154;
+                        if ((shift_right(h148, 0) and to_unsigned(1, 11)) = 1) then
+                            h147 := h150;
                         else
-                            h153 := h155;
+                            h147 := h151;
                         end if;
-                        h156 := unsigned'("00000000000000000000000000000000");
-                        h156 := e_data;
+                        h152 := to_unsigned(0, 3);
+                        h153 := to_unsigned(0, 11);
+                        h154 := unsigned'("00000000000000000000000000000000");
+                        h154 := e_data;
+                        h153 := h154(11-1 downto 0);
+                        if ((shift_right(h153, 0) and to_unsigned(1, 11)) = 1) then
+                            h152 := w_irt_0(37-1 downto 34);
+                        else
+                            h152 := w_irt_0(5-1 downto 2);
+                        end if;
+                        h155 := to_unsigned(0, 1);
+                        h156 := to_unsigned(0, 11);
                         h157 := unsigned'("00000000000000000000000000000000");
                         h157 := e_data;
-                        h158 := unsigned'("00000000000000000000000000000000");
-                        h158 := e_data;
-                        h159 := to_unsigned(0, 16);
-                        h159 := to_unsigned(1, 16);
-                        h160 := to_unsigned(0, 4);
-                        h160 := w_dte_10(5-1 downto 1);
-                        h161 := to_unsigned(0, 1);
-                        h162 := to_unsigned(0, 11);
-                        h163 := unsigned'("00000000000000000000000000000000");
-                        h163 := e_data;
-                        h162 := h163(11-1 downto 0);
-                        h164 := to_unsigned(0, 1);
-                        h164 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h164 := to_unsigned(1, 1);
-                        end if;
-                        h165 := to_unsigned(0, 1);
-                        h165 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h165 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h162, 0) and to_unsigned(1, 11)) = 1) then
-                            h161 := h164;
-                        else
-                            h161 := h165;
-                        end if;
-                        h166 := to_unsigned(0, 1);
-                        h167 := to_unsigned(0, 11);
-                        h168 := unsigned'("00000000000000000000000000000000");
-                        h168 := e_data;
-                        h167 := h168(11-1 downto 0);
-                        h169 := to_unsigned(0, 1);
-                        h169 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h169 := to_unsigned(1, 1);
-                        end if;
-                        h170 := to_unsigned(0, 1);
-                        h170 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h170 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h167, 0) and to_unsigned(1, 11)) = 1) then
-                            h166 := h169;
-                        else
-                            h166 := h170;
-                        end if;
-                        h171 := to_unsigned(0, 3);
-                        h172 := to_unsigned(0, 11);
-                        h173 := unsigned'("00000000000000000000000000000000");
-                        h173 := e_data;
-                        h172 := h173(11-1 downto 0);
-                        if ((shift_right(h172, 0) and to_unsigned(1, 11)) = 1) then
-                            h171 := w_irt_0(37-1 downto 34);
-                        else
-                            h171 := w_irt_0(5-1 downto 2);
-                        end if;
-                        h174 := to_unsigned(0, 1);
-                        h175 := to_unsigned(0, 11);
-                        h176 := unsigned'("00000000000000000000000000000000");
-                        h176 := e_data;
-                        h175 := h176(11-1 downto 0);
-                        h177 := to_unsigned(0, 1);
-                        h177 := to_unsigned(0, 1);
+                        h156 := h157(11-1 downto 0);
+                        h158 := to_unsigned(0, 1);
+                        h158 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h177 := to_unsigned(1, 1);
+                            h158 := to_unsigned(1, 1);
                         end if;
-                        h178 := to_unsigned(0, 1);
-                        h178 := to_unsigned(0, 1);
+                        h159 := to_unsigned(0, 1);
+                        h159 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h178 := to_unsigned(1, 1);
+                            h159 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h175, 0) and to_unsigned(1, 11)) = 1) then
-                            h174 := h177;
+                        if ((shift_right(h156, 0) and to_unsigned(1, 11)) = 1) then
+                            h155 := h158;
                         else
-                            h174 := h178;
+                            h155 := h159;
                         end if;
-                        h179 := to_unsigned(0, 16);
-                        h179 := resize(unsigned'(unsigned'("0") & r_EVT_LOG_TAIL(19-1 downto 4)), 16);
-                        h180 := to_unsigned(0, 16);
-                        h180 := (h179 + 1);
-                        h181 := to_unsigned(0, 16);
-                        h181 := to_unsigned(1, 16);
-                        h182 := to_unsigned(0, 4);
-                        h182 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h183 := to_unsigned(0, 16);
-                        h183 := shift_left(h181, to_integer(h182));
-                        h184 := to_unsigned(0, 17);
-                        h184 := resize(unsigned'(unsigned'("0") & h183), 17);
-                        h185 := to_unsigned(0, 17);
-                        h185 := ((h184 + 65536) - 1);
-                        h186 := to_unsigned(0, 16);
-                        h186 := h185(16-1 downto 0);
-                        h187 := to_unsigned(0, 16);
-                        h187 := (h180 and h186);
-                        if (bool(r_CONTROL(2)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h151(11-1 downto 8) = 0) or (h152(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h153 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h156(11-1 downto 8) = 0) or (h157(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (h158(11-1 downto 0) < shift_left(h159, to_integer(h160)))) or (not (((h161 /= 0) and (not (h166 /= 0))) and (h171 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h174 /= 0))))) then
-                            h150 := h187;
+                        h160 := to_unsigned(0, 16);
+                        h160 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h161 := to_unsigned(0, 16);
+                        h161 := to_unsigned(1, 16);
+                        h162 := to_unsigned(0, 4);
+                        h162 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h163 := to_unsigned(0, 16);
+                        h163 := shift_left(h161, to_integer(h162));
+                        h164 := to_unsigned(0, 17);
+                        h164 := ((unsigned'(to_unsigned(0, 1) & h163) + 65536) - 1);
+                        h165 := to_unsigned(0, 16);
+                        h165 := h164(16-1 downto 0);
+                        h166 := to_unsigned(0, 16);
+                        h166 := (h160 and h165);
+                        if (bool(r_CONTROL(2)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h131(11-1 downto 8) = 0) or (h132(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h133 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h136(11-1 downto 8) = 0) or (h137(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h138(11-1 downto 0)) < h141)) or (not (((h142 /= 0) and (not (h147 /= 0))) and (h152 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h155 /= 0))))) then
+                            h130 := h166;
                         else
-                            h150 := resize(r_EVT_LOG_TAIL(19-1 downto 4), 16);
+                            h130 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
                         end if;
-                        v_wide := resize(unsigned'(h150 & unsigned'("0000")), 72);
-                        rec_tail <= v_wide(64-1 downto 0);
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h130 & to_unsigned(0, 4));
                         st <= ST0;
                     elsif ((e_kind = 2) and (not bool(w_dte_10(0)))) then
                         status <= to_unsigned(6, 8);
-                        v_wide := to_unsigned(0, 72);
-                        rec_outcome <= v_wide(2-1 downto 0);
-                        v_wide := resize(e_address, 72);
-                        rec_address <= v_wide(64-1 downto 0);
-                        v_wide := resize(e_data, 72);
-                        rec_data <= v_wide(32-1 downto 0);
-                        h191 := unsigned'("00000000000000000000000000000000");
-                        h191 := e_data;
-                        v_wide := resize(h191(8-1 downto 0), 72);
-                        rec_vector <= v_wide(8-1 downto 0);
-                        h192 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h192 := e_address;
-                        v_wide := resize(h192(20-1 downto 12), 72);
-                        rec_destination <= v_wide(8-1 downto 0);
-                        h193 := to_unsigned(0, 1);
-                        h193 := to_unsigned(0, 1);
+                        rec_outcome <= to_unsigned(0, 2);
+                        rec_address <= e_address;
+                        rec_data <= e_data;
+                        h170 := unsigned'("00000000000000000000000000000000");
+                        h170 := e_data;
+                        rec_vector <= h170(8-1 downto 0);
+                        h171 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h171 := e_address;
+                        rec_destination <= h171(20-1 downto 12);
+                        h172 := to_unsigned(0, 1);
+                        h172 := to_unsigned(0, 1);
                         if bool(e_address(2)) then
-                            h193 := to_unsigned(1, 1);
+                            h172 := to_unsigned(1, 1);
                         end if;
-                        v_wide := resize(h193, 72);
-                        rec_dest_mode <= v_wide(1-1 downto 0);
-                        h194 := unsigned'("00000000000000000000000000000000");
-                        h194 := e_data;
-                        v_wide := resize(h194(11-1 downto 8), 72);
-                        rec_int_type <= v_wide(3-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_rq_eoi <= v_wide(1-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_code <= v_wide(4-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_logged <= v_wide(1-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_entry_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_entry_hi <= v_wide(64-1 downto 0);
-                        v_wide := resize(unsigned'(r_EVT_LOG_TAIL(19-1 downto 4) & unsigned'("0000")), 72);
-                        rec_tail <= v_wide(64-1 downto 0);
+                        rec_dest_mode <= h172;
+                        h173 := unsigned'("00000000000000000000000000000000");
+                        h173 := e_data;
+                        rec_int_type <= h173(11-1 downto 8);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(0, 4);
+                        rec_logged <= to_unsigned(0, 1);
+                        rec_entry_lo <= to_unsigned(0, 64);
+                        rec_entry_hi <= to_unsigned(0, 64);
+                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
                         st <= ST0;
-                    elsif ((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and (h199 /= 0)) then
+                    elsif ((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and (h178 /= 0)) then
                         status <= to_unsigned(7, 8);
-                        v_wide := to_unsigned(0, 72);
-                        rec_outcome <= v_wide(2-1 downto 0);
-                        v_wide := resize(e_address, 72);
-                        rec_address <= v_wide(64-1 downto 0);
-                        v_wide := resize(e_data, 72);
-                        rec_data <= v_wide(32-1 downto 0);
+                        rec_outcome <= to_unsigned(0, 2);
+                        rec_address <= e_address;
+                        rec_data <= e_data;
+                        h174 := unsigned'("00000000000000000000000000000000");
+                        h174 := e_data;
+                        rec_vector <= h174(8-1 downto 0);
+                        h175 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h175 := e_address;
+                        rec_destination <= h175(20-1 downto 12);
+                        h176 := to_unsigned(0, 1);
+                        h176 := to_unsigned(0, 1);
+                        if bool(e_address(2)) then
+                            h176 := to_unsigned(1, 1);
+                        end if;
+                        rec_dest_mode <= h176;
+                        h177 := unsigned'("00000000000000000000000000000000");
+                        h177 := e_data;
+                        rec_int_type <= h177(11-1 downto 8);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(0, 4);
+                        rec_logged <= to_unsigned(0, 1);
+                        rec_entry_lo <= to_unsigned(0, 64);
+                        rec_entry_hi <= to_unsigned(0, 64);
+                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
+                        st <= ST0;
+                    elsif ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h206(11-1 downto 8) = 0) or (h207(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h208(11-1 downto 0)) < h211)) and (((h212 /= 0) and (not (h217 /= 0))) and (h222 <= 1))) then
+                        status <= to_unsigned(8, 8);
+                        rec_outcome <= to_unsigned(2, 2);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_data <= to_unsigned(0, 32);
+                        h187 := to_unsigned(0, 8);
+                        h188 := to_unsigned(0, 11);
+                        h189 := unsigned'("00000000000000000000000000000000");
+                        h189 := e_data;
+                        h188 := h189(11-1 downto 0);
+                        if ((shift_right(h188, 0) and to_unsigned(1, 11)) = 1) then
+                            h187 := w_irt_0(56-1 downto 48);
+                        else
+                            h187 := w_irt_0(24-1 downto 16);
+                        end if;
+                        rec_vector <= h187;
+                        h190 := to_unsigned(0, 8);
+                        h191 := to_unsigned(0, 11);
+                        h192 := unsigned'("00000000000000000000000000000000");
+                        h192 := e_data;
+                        h191 := h192(11-1 downto 0);
+                        if ((shift_right(h191, 0) and to_unsigned(1, 11)) = 1) then
+                            h190 := w_irt_0(48-1 downto 40);
+                        else
+                            h190 := w_irt_0(16-1 downto 8);
+                        end if;
+                        rec_destination <= h190;
+                        h193 := to_unsigned(0, 1);
+                        h194 := to_unsigned(0, 11);
                         h195 := unsigned'("00000000000000000000000000000000");
                         h195 := e_data;
-                        v_wide := resize(h195(8-1 downto 0), 72);
-                        rec_vector <= v_wide(8-1 downto 0);
-                        h196 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h196 := e_address;
-                        v_wide := resize(h196(20-1 downto 12), 72);
-                        rec_destination <= v_wide(8-1 downto 0);
+                        h194 := h195(11-1 downto 0);
+                        h196 := to_unsigned(0, 1);
+                        h196 := to_unsigned(0, 1);
+                        if bool(w_irt_0(38)) then
+                            h196 := to_unsigned(1, 1);
+                        end if;
                         h197 := to_unsigned(0, 1);
                         h197 := to_unsigned(0, 1);
-                        if bool(e_address(2)) then
+                        if bool(w_irt_0(6)) then
                             h197 := to_unsigned(1, 1);
                         end if;
-                        v_wide := resize(h197, 72);
-                        rec_dest_mode <= v_wide(1-1 downto 0);
-                        h198 := unsigned'("00000000000000000000000000000000");
-                        h198 := e_data;
-                        v_wide := resize(h198(11-1 downto 8), 72);
-                        rec_int_type <= v_wide(3-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_rq_eoi <= v_wide(1-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_code <= v_wide(4-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_logged <= v_wide(1-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_entry_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_entry_hi <= v_wide(64-1 downto 0);
-                        v_wide := resize(unsigned'(r_EVT_LOG_TAIL(19-1 downto 4) & unsigned'("0000")), 72);
-                        rec_tail <= v_wide(64-1 downto 0);
-                        st <= ST0;
-                    elsif ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h227(11-1 downto 8) = 0) or (h228(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (h229(11-1 downto 0) < shift_left(h230, to_integer(h231)))) and (((h232 /= 0) and (not (h237 /= 0))) and (h242 <= 1))) then
-                        status <= to_unsigned(8, 8);
-                        v_wide := to_unsigned(2, 72);
-                        rec_outcome <= v_wide(2-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_address <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_data <= v_wide(32-1 downto 0);
-                        h208 := to_unsigned(0, 8);
-                        h209 := to_unsigned(0, 11);
-                        h210 := unsigned'("00000000000000000000000000000000");
-                        h210 := e_data;
-                        h209 := h210(11-1 downto 0);
-                        if ((shift_right(h209, 0) and to_unsigned(1, 11)) = 1) then
-                            h208 := w_irt_0(56-1 downto 48);
+                        if ((shift_right(h194, 0) and to_unsigned(1, 11)) = 1) then
+                            h193 := h196;
                         else
-                            h208 := w_irt_0(24-1 downto 16);
+                            h193 := h197;
                         end if;
-                        v_wide := resize(h208, 72);
-                        rec_vector <= v_wide(8-1 downto 0);
-                        h211 := to_unsigned(0, 8);
-                        h212 := to_unsigned(0, 11);
-                        h213 := unsigned'("00000000000000000000000000000000");
-                        h213 := e_data;
-                        h212 := h213(11-1 downto 0);
-                        if ((shift_right(h212, 0) and to_unsigned(1, 11)) = 1) then
-                            h211 := w_irt_0(48-1 downto 40);
+                        rec_dest_mode <= h193;
+                        h198 := to_unsigned(0, 3);
+                        h199 := to_unsigned(0, 11);
+                        h200 := unsigned'("00000000000000000000000000000000");
+                        h200 := e_data;
+                        h199 := h200(11-1 downto 0);
+                        if ((shift_right(h199, 0) and to_unsigned(1, 11)) = 1) then
+                            h198 := w_irt_0(37-1 downto 34);
                         else
-                            h211 := w_irt_0(16-1 downto 8);
+                            h198 := w_irt_0(5-1 downto 2);
                         end if;
-                        v_wide := resize(h211, 72);
-                        rec_destination <= v_wide(8-1 downto 0);
-                        h214 := to_unsigned(0, 1);
-                        h215 := to_unsigned(0, 11);
-                        h216 := unsigned'("00000000000000000000000000000000");
-                        h216 := e_data;
-                        h215 := h216(11-1 downto 0);
-                        h217 := to_unsigned(0, 1);
-                        h217 := to_unsigned(0, 1);
-                        if bool(w_irt_0(38)) then
-                            h217 := to_unsigned(1, 1);
-                        end if;
-                        h218 := to_unsigned(0, 1);
-                        h218 := to_unsigned(0, 1);
-                        if bool(w_irt_0(6)) then
-                            h218 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h215, 0) and to_unsigned(1, 11)) = 1) then
-                            h214 := h217;
-                        else
-                            h214 := h218;
-                        end if;
-                        v_wide := resize(h214, 72);
-                        rec_dest_mode <= v_wide(1-1 downto 0);
-                        h219 := to_unsigned(0, 3);
-                        h220 := to_unsigned(0, 11);
-                        h221 := unsigned'("00000000000000000000000000000000");
-                        h221 := e_data;
-                        h220 := h221(11-1 downto 0);
-                        if ((shift_right(h220, 0) and to_unsigned(1, 11)) = 1) then
-                            h219 := w_irt_0(37-1 downto 34);
-                        else
-                            h219 := w_irt_0(5-1 downto 2);
-                        end if;
-                        v_wide := resize(h219, 72);
-                        rec_int_type <= v_wide(3-1 downto 0);
-                        h222 := to_unsigned(0, 1);
-                        h223 := to_unsigned(0, 11);
-                        h224 := unsigned'("00000000000000000000000000000000");
-                        h224 := e_data;
-                        h223 := h224(11-1 downto 0);
-                        h225 := to_unsigned(0, 1);
-                        h225 := to_unsigned(0, 1);
+                        rec_int_type <= h198;
+                        h201 := to_unsigned(0, 1);
+                        h202 := to_unsigned(0, 11);
+                        h203 := unsigned'("00000000000000000000000000000000");
+                        h203 := e_data;
+                        h202 := h203(11-1 downto 0);
+                        h204 := to_unsigned(0, 1);
+                        h204 := to_unsigned(0, 1);
                         if bool(w_irt_0(37)) then
-                            h225 := to_unsigned(1, 1);
+                            h204 := to_unsigned(1, 1);
                         end if;
-                        h226 := to_unsigned(0, 1);
-                        h226 := to_unsigned(0, 1);
+                        h205 := to_unsigned(0, 1);
+                        h205 := to_unsigned(0, 1);
                         if bool(w_irt_0(5)) then
-                            h226 := to_unsigned(1, 1);
+                            h205 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h223, 0) and to_unsigned(1, 11)) = 1) then
-                            h222 := h225;
+                        if ((shift_right(h202, 0) and to_unsigned(1, 11)) = 1) then
+                            h201 := h204;
                         else
-                            h222 := h226;
+                            h201 := h205;
                         end if;
-                        v_wide := resize(h222, 72);
-                        rec_rq_eoi <= v_wide(1-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_code <= v_wide(4-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_logged <= v_wide(1-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_entry_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_entry_hi <= v_wide(64-1 downto 0);
-                        v_wide := resize(unsigned'(r_EVT_LOG_TAIL(19-1 downto 4) & unsigned'("0000")), 72);
-                        rec_tail <= v_wide(64-1 downto 0);
+                        rec_rq_eoi <= h201;
+                        rec_code <= to_unsigned(0, 4);
+                        rec_logged <= to_unsigned(0, 1);
+                        rec_entry_lo <= to_unsigned(0, 64);
+                        rec_entry_hi <= to_unsigned(0, 64);
+                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
                         st <= ST0;
-                    elsif (((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h330(11-1 downto 8) = 0) or (h331(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (h332(11-1 downto 0) < shift_left(h333, to_integer(h334)))) or (not (((h335 /= 0) and (not (h340 /= 0))) and (h345 <= 1))))) then
+                    elsif (((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h312(11-1 downto 8) = 0) or (h313(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h314(11-1 downto 0)) < h317)) or (not (((h318 /= 0) and (not (h323 /= 0))) and (h328 <= 1))))) then
                         status <= to_unsigned(9, 8);
-                        v_wide := to_unsigned(3, 72);
-                        rec_outcome <= v_wide(2-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_address <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_data <= v_wide(32-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_vector <= v_wide(8-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_destination <= v_wide(8-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_dest_mode <= v_wide(1-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_int_type <= v_wide(3-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_rq_eoi <= v_wide(1-1 downto 0);
-                        v_wide := to_unsigned(2, 72);
-                        rec_code <= v_wide(4-1 downto 0);
-                        h245 := to_unsigned(0, 1);
-                        h246 := unsigned'("00000000000000000000000000000000");
-                        h246 := e_data;
-                        h247 := unsigned'("00000000000000000000000000000000");
-                        h247 := e_data;
-                        h248 := to_unsigned(0, 1);
-                        h249 := to_unsigned(0, 1);
-                        h249 := to_unsigned(0, 1);
+                        rec_outcome <= to_unsigned(3, 2);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 8);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(2, 4);
+                        h225 := to_unsigned(0, 1);
+                        h226 := unsigned'("00000000000000000000000000000000");
+                        h226 := e_data;
+                        h227 := unsigned'("00000000000000000000000000000000");
+                        h227 := e_data;
+                        h228 := to_unsigned(0, 1);
+                        h229 := to_unsigned(0, 1);
+                        h229 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h249 := to_unsigned(1, 1);
+                            h229 := to_unsigned(1, 1);
                         end if;
-                        h250 := to_unsigned(0, 1);
-                        h250 := to_unsigned(0, 1);
+                        h230 := to_unsigned(0, 1);
+                        h230 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h250 := to_unsigned(1, 1);
+                            h230 := to_unsigned(1, 1);
                         end if;
                         if (e_kind = 1) then
-                            h248 := h249;
+                            h228 := h229;
                         else
-                            h248 := h250;
+                            h228 := h230;
                         end if;
-                        h251 := unsigned'("00000000000000000000000000000000");
-                        h251 := e_data;
-                        h252 := unsigned'("00000000000000000000000000000000");
-                        h252 := e_data;
-                        h253 := unsigned'("00000000000000000000000000000000");
-                        h253 := e_data;
-                        h254 := to_unsigned(0, 16);
-                        h254 := to_unsigned(1, 16);
-                        h255 := to_unsigned(0, 4);
-                        h255 := w_dte_10(5-1 downto 1);
-                        h256 := to_unsigned(0, 1);
-                        h257 := to_unsigned(0, 11);
-                        h258 := unsigned'("00000000000000000000000000000000");
-                        h258 := e_data;
-                        h257 := h258(11-1 downto 0);
-                        h259 := to_unsigned(0, 1);
-                        h259 := to_unsigned(0, 1);
+                        h231 := unsigned'("00000000000000000000000000000000");
+                        h231 := e_data;
+                        h232 := unsigned'("00000000000000000000000000000000");
+                        h232 := e_data;
+                        h233 := unsigned'("00000000000000000000000000000000");
+                        h233 := e_data;
+                        h234 := to_unsigned(0, 16);
+                        h234 := to_unsigned(1, 16);
+                        h235 := to_unsigned(0, 4);
+                        h235 := w_dte_10(5-1 downto 1);
+                        h236 := to_unsigned(0, 16);
+                        h236 := shift_left(h234, to_integer(h235));
+                        h237 := to_unsigned(0, 1);
+                        h238 := to_unsigned(0, 11);
+                        h239 := unsigned'("00000000000000000000000000000000");
+                        h239 := e_data;
+                        h238 := h239(11-1 downto 0);
+                        h240 := to_unsigned(0, 1);
+                        h240 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h259 := to_unsigned(1, 1);
+                            h240 := to_unsigned(1, 1);
                         end if;
-                        h260 := to_unsigned(0, 1);
-                        h260 := to_unsigned(0, 1);
+                        h241 := to_unsigned(0, 1);
+                        h241 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h260 := to_unsigned(1, 1);
+                            h241 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h257, 0) and to_unsigned(1, 11)) = 1) then
-                            h256 := h259;
+                        if ((shift_right(h238, 0) and to_unsigned(1, 11)) = 1) then
+                            h237 := h240;
                         else
-                            h256 := h260;
+                            h237 := h241;
                         end if;
-                        h261 := to_unsigned(0, 1);
-                        h262 := to_unsigned(0, 11);
-                        h263 := unsigned'("00000000000000000000000000000000");
-                        h263 := e_data;
-                        h262 := h263(11-1 downto 0);
-                        h264 := to_unsigned(0, 1);
-                        h264 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h264 := to_unsigned(1, 1);
-                        end if;
-                        h265 := to_unsigned(0, 1);
-                        h265 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h265 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h262, 0) and to_unsigned(1, 11)) = 1) then
-                            h261 := h264;
-                        else
-                            h261 := h265;
-                        end if;
-                        h266 := to_unsigned(0, 3);
-                        h267 := to_unsigned(0, 11);
-                        h268 := unsigned'("00000000000000000000000000000000");
-                        h268 := e_data;
-                        h267 := h268(11-1 downto 0);
-                        if ((shift_right(h267, 0) and to_unsigned(1, 11)) = 1) then
-                            h266 := w_irt_0(37-1 downto 34);
-                        else
-                            h266 := w_irt_0(5-1 downto 2);
-                        end if;
-                        h269 := to_unsigned(0, 1);
-                        h270 := to_unsigned(0, 11);
-                        h271 := unsigned'("00000000000000000000000000000000");
-                        h271 := e_data;
-                        h270 := h271(11-1 downto 0);
-                        h272 := to_unsigned(0, 1);
-                        h272 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h272 := to_unsigned(1, 1);
-                        end if;
-                        h273 := to_unsigned(0, 1);
-                        h273 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
-                            h273 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h270, 0) and to_unsigned(1, 11)) = 1) then
-                            h269 := h272;
-                        else
-                            h269 := h273;
-                        end if;
+                        h242 := to_unsigned(0, 1);
+                        h243 := to_unsigned(0, 11);
+                        h244 := unsigned'("00000000000000000000000000000000");
+                        h244 := e_data;
+                        h243 := h244(11-1 downto 0);
                         h245 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h246(11-1 downto 8) = 0) or (h247(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h248 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h251(11-1 downto 8) = 0) or (h252(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (h253(11-1 downto 0) < shift_left(h254, to_integer(h255)))) or (not (((h256 /= 0) and (not (h261 /= 0))) and (h266 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h269 /= 0))))) then
+                        h245 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
                             h245 := to_unsigned(1, 1);
                         end if;
-                        v_wide := resize(h245, 72);
-                        rec_logged <= v_wide(1-1 downto 0);
+                        h246 := to_unsigned(0, 1);
+                        h246 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h246 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h243, 0) and to_unsigned(1, 11)) = 1) then
+                            h242 := h245;
+                        else
+                            h242 := h246;
+                        end if;
+                        h247 := to_unsigned(0, 3);
+                        h248 := to_unsigned(0, 11);
+                        h249 := unsigned'("00000000000000000000000000000000");
+                        h249 := e_data;
+                        h248 := h249(11-1 downto 0);
+                        if ((shift_right(h248, 0) and to_unsigned(1, 11)) = 1) then
+                            h247 := w_irt_0(37-1 downto 34);
+                        else
+                            h247 := w_irt_0(5-1 downto 2);
+                        end if;
+                        h250 := to_unsigned(0, 1);
+                        h251 := to_unsigned(0, 11);
+                        h252 := unsigned'("00000000000000000000000000000000");
+                        h252 := e_data;
+                        h251 := h252(11-1 downto 0);
+                        h253 := to_unsigned(0, 1);
+                        h253 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h253 := to_unsigned(1, 1);
+                        end if;
+                        h254 := to_unsigned(0, 1);
+                        h254 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h254 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h251, 0) and to_unsigned(1, 11)) = 1) then
+                            h250 := h253;
+                        else
+                            h250 := h254;
+                        end if;
+                        h225 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h226(11-1 downto 8) = 0) or (h227(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h228 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h231(11-1 downto 8) = 0) or (h232(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h233(11-1 downto 0)) < h236)) or (not (((h237 /= 0) and (not (h242 /= 0))) and (h247 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h250 /= 0))))) then
+                            h225 := to_unsigned(1, 1);
+                        end if;
+                        rec_logged <= h225;
                         v_wide := to_unsigned(0, 72);
                         v_wide(16-1 downto 0) := e_device_id;
                         v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
                         v_wide(52-1 downto 51) := to_unsigned(1, 1);
-                        h274 := to_unsigned(0, 1);
-                        h275 := unsigned'("00000000000000000000000000000000");
-                        h275 := e_data;
-                        h276 := to_unsigned(0, 16);
-                        h276 := to_unsigned(1, 16);
-                        h277 := to_unsigned(0, 4);
-                        h277 := w_dte_10(5-1 downto 1);
-                        h278 := to_unsigned(0, 1);
-                        h279 := to_unsigned(0, 11);
-                        h280 := unsigned'("00000000000000000000000000000000");
-                        h280 := e_data;
-                        h279 := h280(11-1 downto 0);
-                        h281 := to_unsigned(0, 1);
-                        h281 := to_unsigned(0, 1);
+                        h255 := to_unsigned(0, 1);
+                        h256 := unsigned'("00000000000000000000000000000000");
+                        h256 := e_data;
+                        h257 := to_unsigned(0, 16);
+                        h257 := to_unsigned(1, 16);
+                        h258 := to_unsigned(0, 4);
+                        h258 := w_dte_10(5-1 downto 1);
+                        h259 := to_unsigned(0, 16);
+                        h259 := shift_left(h257, to_integer(h258));
+                        h260 := to_unsigned(0, 1);
+                        h261 := to_unsigned(0, 11);
+                        h262 := unsigned'("00000000000000000000000000000000");
+                        h262 := e_data;
+                        h261 := h262(11-1 downto 0);
+                        h263 := to_unsigned(0, 1);
+                        h263 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h281 := to_unsigned(1, 1);
+                            h263 := to_unsigned(1, 1);
                         end if;
-                        h282 := to_unsigned(0, 1);
-                        h282 := to_unsigned(0, 1);
+                        h264 := to_unsigned(0, 1);
+                        h264 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h282 := to_unsigned(1, 1);
+                            h264 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h279, 0) and to_unsigned(1, 11)) = 1) then
-                            h278 := h281;
+                        if ((shift_right(h261, 0) and to_unsigned(1, 11)) = 1) then
+                            h260 := h263;
                         else
-                            h278 := h282;
+                            h260 := h264;
+                        end if;
+                        h255 := to_unsigned(0, 1);
+                        if ((unsigned'(to_unsigned(0, 5) & h256(11-1 downto 0)) < h259) and (h260 /= 0)) then
+                            h255 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(53-1 downto 52) := h255;
+                        h265 := to_unsigned(0, 1);
+                        h266 := unsigned'("00000000000000000000000000000000");
+                        h266 := e_data;
+                        h267 := to_unsigned(0, 16);
+                        h267 := to_unsigned(1, 16);
+                        h268 := to_unsigned(0, 4);
+                        h268 := w_dte_10(5-1 downto 1);
+                        h269 := to_unsigned(0, 16);
+                        h269 := shift_left(h267, to_integer(h268));
+                        h270 := to_unsigned(0, 1);
+                        h271 := to_unsigned(0, 11);
+                        h272 := unsigned'("00000000000000000000000000000000");
+                        h272 := e_data;
+                        h271 := h272(11-1 downto 0);
+                        h273 := to_unsigned(0, 1);
+                        h273 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h273 := to_unsigned(1, 1);
                         end if;
                         h274 := to_unsigned(0, 1);
-                        if ((h275(11-1 downto 0) < shift_left(h276, to_integer(h277))) and (h278 /= 0)) then
+                        h274 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
                             h274 := to_unsigned(1, 1);
                         end if;
-                        v_wide(53-1 downto 52) := h274;
-                        h283 := to_unsigned(0, 1);
-                        h284 := unsigned'("00000000000000000000000000000000");
-                        h284 := e_data;
-                        h285 := to_unsigned(0, 16);
-                        h285 := to_unsigned(1, 16);
-                        h286 := to_unsigned(0, 4);
-                        h286 := w_dte_10(5-1 downto 1);
+                        if ((shift_right(h271, 0) and to_unsigned(1, 11)) = 1) then
+                            h270 := h273;
+                        else
+                            h270 := h274;
+                        end if;
+                        h265 := to_unsigned(0, 1);
+                        if ((unsigned'(to_unsigned(0, 5) & h266(11-1 downto 0)) < h269) and (h270 /= 0)) then
+                            h265 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(56-1 downto 55) := h265;
+                        v_wide(64-1 downto 60) := to_unsigned(2, 4);
+                        rec_entry_lo <= v_wide(64-1 downto 0);
+                        rec_entry_hi <= e_address;
+                        h275 := to_unsigned(0, 16);
+                        h276 := unsigned'("00000000000000000000000000000000");
+                        h276 := e_data;
+                        h277 := unsigned'("00000000000000000000000000000000");
+                        h277 := e_data;
+                        h278 := to_unsigned(0, 1);
+                        h279 := to_unsigned(0, 1);
+                        h279 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h279 := to_unsigned(1, 1);
+                        end if;
+                        h280 := to_unsigned(0, 1);
+                        h280 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h280 := to_unsigned(1, 1);
+                        end if;
+                        if (e_kind = 1) then
+                            h278 := h279;
+                        else
+                            h278 := h280;
+                        end if;
+                        h281 := unsigned'("00000000000000000000000000000000");
+                        h281 := e_data;
+                        h282 := unsigned'("00000000000000000000000000000000");
+                        h282 := e_data;
+                        h283 := unsigned'("00000000000000000000000000000000");
+                        h283 := e_data;
+                        h284 := to_unsigned(0, 16);
+                        h284 := to_unsigned(1, 16);
+                        h285 := to_unsigned(0, 4);
+                        h285 := w_dte_10(5-1 downto 1);
+                        h286 := to_unsigned(0, 16);
+                        h286 := shift_left(h284, to_integer(h285));
                         h287 := to_unsigned(0, 1);
                         h288 := to_unsigned(0, 11);
                         h289 := unsigned'("00000000000000000000000000000000");
@@ -2132,170 +2014,92 @@ begin
                         else
                             h287 := h291;
                         end if;
-                        h283 := to_unsigned(0, 1);
-                        if ((h284(11-1 downto 0) < shift_left(h285, to_integer(h286))) and (h287 /= 0)) then
-                            h283 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(56-1 downto 55) := h283;
-                        v_wide(64-1 downto 60) := to_unsigned(2, 4);
-                        rec_entry_lo <= v_wide(64-1 downto 0);
-                        v_wide := resize(e_address, 72);
-                        rec_entry_hi <= v_wide(64-1 downto 0);
-                        h292 := to_unsigned(0, 16);
-                        h293 := unsigned'("00000000000000000000000000000000");
-                        h293 := e_data;
+                        h292 := to_unsigned(0, 1);
+                        h293 := to_unsigned(0, 11);
                         h294 := unsigned'("00000000000000000000000000000000");
                         h294 := e_data;
+                        h293 := h294(11-1 downto 0);
                         h295 := to_unsigned(0, 1);
+                        h295 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h295 := to_unsigned(1, 1);
+                        end if;
                         h296 := to_unsigned(0, 1);
                         h296 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
+                        if bool(w_irt_0(7)) then
                             h296 := to_unsigned(1, 1);
                         end if;
-                        h297 := to_unsigned(0, 1);
-                        h297 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h297 := to_unsigned(1, 1);
-                        end if;
-                        if (e_kind = 1) then
-                            h295 := h296;
+                        if ((shift_right(h293, 0) and to_unsigned(1, 11)) = 1) then
+                            h292 := h295;
                         else
-                            h295 := h297;
+                            h292 := h296;
                         end if;
-                        h298 := unsigned'("00000000000000000000000000000000");
-                        h298 := e_data;
+                        h297 := to_unsigned(0, 3);
+                        h298 := to_unsigned(0, 11);
                         h299 := unsigned'("00000000000000000000000000000000");
                         h299 := e_data;
-                        h300 := unsigned'("00000000000000000000000000000000");
-                        h300 := e_data;
-                        h301 := to_unsigned(0, 16);
-                        h301 := to_unsigned(1, 16);
-                        h302 := to_unsigned(0, 4);
-                        h302 := w_dte_10(5-1 downto 1);
+                        h298 := h299(11-1 downto 0);
+                        if ((shift_right(h298, 0) and to_unsigned(1, 11)) = 1) then
+                            h297 := w_irt_0(37-1 downto 34);
+                        else
+                            h297 := w_irt_0(5-1 downto 2);
+                        end if;
+                        h300 := to_unsigned(0, 1);
+                        h301 := to_unsigned(0, 11);
+                        h302 := unsigned'("00000000000000000000000000000000");
+                        h302 := e_data;
+                        h301 := h302(11-1 downto 0);
                         h303 := to_unsigned(0, 1);
-                        h304 := to_unsigned(0, 11);
-                        h305 := unsigned'("00000000000000000000000000000000");
-                        h305 := e_data;
-                        h304 := h305(11-1 downto 0);
-                        h306 := to_unsigned(0, 1);
-                        h306 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h306 := to_unsigned(1, 1);
-                        end if;
-                        h307 := to_unsigned(0, 1);
-                        h307 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h307 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h304, 0) and to_unsigned(1, 11)) = 1) then
-                            h303 := h306;
-                        else
-                            h303 := h307;
-                        end if;
-                        h308 := to_unsigned(0, 1);
-                        h309 := to_unsigned(0, 11);
-                        h310 := unsigned'("00000000000000000000000000000000");
-                        h310 := e_data;
-                        h309 := h310(11-1 downto 0);
-                        h311 := to_unsigned(0, 1);
-                        h311 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h311 := to_unsigned(1, 1);
-                        end if;
-                        h312 := to_unsigned(0, 1);
-                        h312 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h312 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h309, 0) and to_unsigned(1, 11)) = 1) then
-                            h308 := h311;
-                        else
-                            h308 := h312;
-                        end if;
-                        h313 := to_unsigned(0, 3);
-                        h314 := to_unsigned(0, 11);
-                        h315 := unsigned'("00000000000000000000000000000000");
-                        h315 := e_data;
-                        h314 := h315(11-1 downto 0);
-                        if ((shift_right(h314, 0) and to_unsigned(1, 11)) = 1) then
-                            h313 := w_irt_0(37-1 downto 34);
-                        else
-                            h313 := w_irt_0(5-1 downto 2);
-                        end if;
-                        h316 := to_unsigned(0, 1);
-                        h317 := to_unsigned(0, 11);
-                        h318 := unsigned'("00000000000000000000000000000000");
-                        h318 := e_data;
-                        h317 := h318(11-1 downto 0);
-                        h319 := to_unsigned(0, 1);
-                        h319 := to_unsigned(0, 1);
+                        h303 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h319 := to_unsigned(1, 1);
+                            h303 := to_unsigned(1, 1);
                         end if;
-                        h320 := to_unsigned(0, 1);
-                        h320 := to_unsigned(0, 1);
+                        h304 := to_unsigned(0, 1);
+                        h304 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h320 := to_unsigned(1, 1);
+                            h304 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h317, 0) and to_unsigned(1, 11)) = 1) then
-                            h316 := h319;
+                        if ((shift_right(h301, 0) and to_unsigned(1, 11)) = 1) then
+                            h300 := h303;
                         else
-                            h316 := h320;
+                            h300 := h304;
                         end if;
-                        h321 := to_unsigned(0, 16);
-                        h321 := resize(unsigned'(unsigned'("0") & r_EVT_LOG_TAIL(19-1 downto 4)), 16);
-                        h322 := to_unsigned(0, 16);
-                        h322 := (h321 + 1);
-                        h323 := to_unsigned(0, 16);
-                        h323 := to_unsigned(1, 16);
-                        h324 := to_unsigned(0, 4);
-                        h324 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h325 := to_unsigned(0, 16);
-                        h325 := shift_left(h323, to_integer(h324));
-                        h326 := to_unsigned(0, 17);
-                        h326 := resize(unsigned'(unsigned'("0") & h325), 17);
-                        h327 := to_unsigned(0, 17);
-                        h327 := ((h326 + 65536) - 1);
-                        h328 := to_unsigned(0, 16);
-                        h328 := h327(16-1 downto 0);
-                        h329 := to_unsigned(0, 16);
-                        h329 := (h322 and h328);
-                        if (bool(r_CONTROL(2)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h293(11-1 downto 8) = 0) or (h294(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h295 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h298(11-1 downto 8) = 0) or (h299(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (h300(11-1 downto 0) < shift_left(h301, to_integer(h302)))) or (not (((h303 /= 0) and (not (h308 /= 0))) and (h313 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h316 /= 0))))) then
-                            h292 := h329;
+                        h305 := to_unsigned(0, 16);
+                        h305 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h306 := to_unsigned(0, 16);
+                        h306 := to_unsigned(1, 16);
+                        h307 := to_unsigned(0, 4);
+                        h307 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h308 := to_unsigned(0, 16);
+                        h308 := shift_left(h306, to_integer(h307));
+                        h309 := to_unsigned(0, 17);
+                        h309 := ((unsigned'(to_unsigned(0, 1) & h308) + 65536) - 1);
+                        h310 := to_unsigned(0, 16);
+                        h310 := h309(16-1 downto 0);
+                        h311 := to_unsigned(0, 16);
+                        h311 := (h305 and h310);
+                        if (bool(r_CONTROL(2)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h276(11-1 downto 8) = 0) or (h277(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h278 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h281(11-1 downto 8) = 0) or (h282(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h283(11-1 downto 0)) < h286)) or (not (((h287 /= 0) and (not (h292 /= 0))) and (h297 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h300 /= 0))))) then
+                            h275 := h311;
                         else
-                            h292 := resize(r_EVT_LOG_TAIL(19-1 downto 4), 16);
+                            h275 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
                         end if;
-                        v_wide := resize(unsigned'(h292 & unsigned'("0000")), 72);
-                        rec_tail <= v_wide(64-1 downto 0);
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h275 & to_unsigned(0, 4));
                         st <= ST0;
                     elsif (((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) then
                         status <= to_unsigned(10, 8);
-                        v_wide := to_unsigned(3, 72);
-                        rec_outcome <= v_wide(2-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_address <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_data <= v_wide(32-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_vector <= v_wide(8-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_destination <= v_wide(8-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_dest_mode <= v_wide(1-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_int_type <= v_wide(3-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_rq_eoi <= v_wide(1-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_code <= v_wide(4-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_logged <= v_wide(1-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_entry_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_entry_hi <= v_wide(64-1 downto 0);
-                        v_wide := resize(unsigned'(r_EVT_LOG_TAIL(19-1 downto 4) & unsigned'("0000")), 72);
-                        rec_tail <= v_wide(64-1 downto 0);
+                        rec_outcome <= to_unsigned(3, 2);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 8);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(0, 4);
+                        rec_logged <= to_unsigned(0, 1);
+                        rec_entry_lo <= to_unsigned(0, 64);
+                        rec_entry_hi <= to_unsigned(0, 64);
+                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
                         st <= ST0;
                     else
                         status <= to_unsigned(0, 8);
@@ -2316,121 +2120,115 @@ begin
                     end if;
                 when ST0 =>
                     if (not bool(pend)) then
-                        h354 := unsigned'("00000000000000000000000000000000");
-                        h354 := e_data;
-                        h355 := unsigned'("00000000000000000000000000000000");
-                        h355 := e_data;
-                        h356 := to_unsigned(0, 1);
-                        h357 := to_unsigned(0, 1);
-                        h357 := to_unsigned(0, 1);
+                        h333 := unsigned'("00000000000000000000000000000000");
+                        h333 := e_data;
+                        h334 := unsigned'("00000000000000000000000000000000");
+                        h334 := e_data;
+                        h335 := to_unsigned(0, 1);
+                        h336 := to_unsigned(0, 1);
+                        h336 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h357 := to_unsigned(1, 1);
+                            h336 := to_unsigned(1, 1);
                         end if;
-                        h358 := to_unsigned(0, 1);
-                        h358 := to_unsigned(0, 1);
+                        h337 := to_unsigned(0, 1);
+                        h337 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h358 := to_unsigned(1, 1);
+                            h337 := to_unsigned(1, 1);
                         end if;
                         if (e_kind = 1) then
-                            h356 := h357;
+                            h335 := h336;
                         else
-                            h356 := h358;
+                            h335 := h337;
                         end if;
+                        h338 := unsigned'("00000000000000000000000000000000");
+                        h338 := e_data;
+                        h339 := unsigned'("00000000000000000000000000000000");
+                        h339 := e_data;
+                        h340 := unsigned'("00000000000000000000000000000000");
+                        h340 := e_data;
+                        h341 := to_unsigned(0, 16);
+                        h341 := to_unsigned(1, 16);
+                        h342 := to_unsigned(0, 4);
+                        h342 := w_dte_10(5-1 downto 1);
+                        h343 := to_unsigned(0, 16);
+                        h343 := shift_left(h341, to_integer(h342));
+                        h344 := to_unsigned(0, 1);
+                        h345 := to_unsigned(0, 11);
+                        h346 := unsigned'("00000000000000000000000000000000");
+                        h346 := e_data;
+                        h345 := h346(11-1 downto 0);
+                        h347 := to_unsigned(0, 1);
+                        h347 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h347 := to_unsigned(1, 1);
+                        end if;
+                        h348 := to_unsigned(0, 1);
+                        h348 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h348 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h345, 0) and to_unsigned(1, 11)) = 1) then
+                            h344 := h347;
+                        else
+                            h344 := h348;
+                        end if;
+                        h349 := to_unsigned(0, 1);
+                        h350 := to_unsigned(0, 11);
+                        h351 := unsigned'("00000000000000000000000000000000");
+                        h351 := e_data;
+                        h350 := h351(11-1 downto 0);
+                        h352 := to_unsigned(0, 1);
+                        h352 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h352 := to_unsigned(1, 1);
+                        end if;
+                        h353 := to_unsigned(0, 1);
+                        h353 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h353 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h350, 0) and to_unsigned(1, 11)) = 1) then
+                            h349 := h352;
+                        else
+                            h349 := h353;
+                        end if;
+                        h354 := to_unsigned(0, 3);
+                        h355 := to_unsigned(0, 11);
+                        h356 := unsigned'("00000000000000000000000000000000");
+                        h356 := e_data;
+                        h355 := h356(11-1 downto 0);
+                        if ((shift_right(h355, 0) and to_unsigned(1, 11)) = 1) then
+                            h354 := w_irt_0(37-1 downto 34);
+                        else
+                            h354 := w_irt_0(5-1 downto 2);
+                        end if;
+                        h357 := to_unsigned(0, 1);
+                        h358 := to_unsigned(0, 11);
                         h359 := unsigned'("00000000000000000000000000000000");
                         h359 := e_data;
-                        h360 := unsigned'("00000000000000000000000000000000");
-                        h360 := e_data;
-                        h361 := unsigned'("00000000000000000000000000000000");
-                        h361 := e_data;
-                        h362 := to_unsigned(0, 16);
-                        h362 := to_unsigned(1, 16);
-                        h363 := to_unsigned(0, 4);
-                        h363 := w_dte_10(5-1 downto 1);
-                        h364 := to_unsigned(0, 1);
-                        h365 := to_unsigned(0, 11);
-                        h366 := unsigned'("00000000000000000000000000000000");
-                        h366 := e_data;
-                        h365 := h366(11-1 downto 0);
-                        h367 := to_unsigned(0, 1);
-                        h367 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h367 := to_unsigned(1, 1);
-                        end if;
-                        h368 := to_unsigned(0, 1);
-                        h368 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h368 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h365, 0) and to_unsigned(1, 11)) = 1) then
-                            h364 := h367;
-                        else
-                            h364 := h368;
-                        end if;
-                        h369 := to_unsigned(0, 1);
-                        h370 := to_unsigned(0, 11);
-                        h371 := unsigned'("00000000000000000000000000000000");
-                        h371 := e_data;
-                        h370 := h371(11-1 downto 0);
-                        h372 := to_unsigned(0, 1);
-                        h372 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h372 := to_unsigned(1, 1);
-                        end if;
-                        h373 := to_unsigned(0, 1);
-                        h373 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h373 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h370, 0) and to_unsigned(1, 11)) = 1) then
-                            h369 := h372;
-                        else
-                            h369 := h373;
-                        end if;
-                        h374 := to_unsigned(0, 3);
-                        h375 := to_unsigned(0, 11);
-                        h376 := unsigned'("00000000000000000000000000000000");
-                        h376 := e_data;
-                        h375 := h376(11-1 downto 0);
-                        if ((shift_right(h375, 0) and to_unsigned(1, 11)) = 1) then
-                            h374 := w_irt_0(37-1 downto 34);
-                        else
-                            h374 := w_irt_0(5-1 downto 2);
-                        end if;
-                        h377 := to_unsigned(0, 1);
-                        h378 := to_unsigned(0, 11);
-                        h379 := unsigned'("00000000000000000000000000000000");
-                        h379 := e_data;
-                        h378 := h379(11-1 downto 0);
-                        h380 := to_unsigned(0, 1);
-                        h380 := to_unsigned(0, 1);
+                        h358 := h359(11-1 downto 0);
+                        h360 := to_unsigned(0, 1);
+                        h360 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h380 := to_unsigned(1, 1);
+                            h360 := to_unsigned(1, 1);
                         end if;
-                        h381 := to_unsigned(0, 1);
-                        h381 := to_unsigned(0, 1);
+                        h361 := to_unsigned(0, 1);
+                        h361 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h381 := to_unsigned(1, 1);
+                            h361 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h378, 0) and to_unsigned(1, 11)) = 1) then
-                            h377 := h380;
+                        if ((shift_right(h358, 0) and to_unsigned(1, 11)) = 1) then
+                            h357 := h360;
                         else
-                            h377 := h381;
+                            h357 := h361;
                         end if;
-                        if (bool(r_CONTROL(2)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h354(11-1 downto 8) = 0) or (h355(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h356 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h359(11-1 downto 8) = 0) or (h360(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (h361(11-1 downto 0) < shift_left(h362, to_integer(h363)))) or (not (((h364 /= 0) and (not (h369 /= 0))) and (h374 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h377 /= 0))))) then
-                            h348 := unsigned'("0000000000000000000000000000000000000000000000000000");
-                            h348 := resize(unsigned'(r_EVT_LOG_BAR(52-1 downto 12) & unsigned'("000000000000")), 52);
-                            h349 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                            h349 := resize(unsigned'(unsigned'("0") & h348), 53);
-                            h350 := to_unsigned(0, 20);
-                            h350 := resize(unsigned'(unsigned'("00000") & r_EVT_LOG_TAIL(19-1 downto 4)), 20);
-                            h351 := to_unsigned(0, 20);
-                            h351 := resize(h350 * 16, 20);
-                            h352 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                            h352 := resize(unsigned'(unsigned'("000000000000000000000000000000000") & h351), 53);
-                            h353 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                            h353 := (h349 + h352);
-                            v_wide := resize(h353, 72);
-                            v_addr := (resize(unsigned'(v_wide(64-1 downto 3) & to_unsigned(0, 3)), 65) + 0);
+                        if (bool(r_CONTROL(2)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h333(11-1 downto 8) = 0) or (h334(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h335 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h338(11-1 downto 8) = 0) or (h339(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h340(11-1 downto 0)) < h343)) or (not (((h344 /= 0) and (not (h349 /= 0))) and (h354 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h357 /= 0))))) then
+                            h331 := to_unsigned(0, 20);
+                            h331 := resize(unsigned'(to_unsigned(0, 5) & r_EVT_LOG_TAIL(19-1 downto 4)) * 16, 20);
+                            h332 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                            h332 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000") & h331));
+                            v_wide := unsigned'(to_unsigned(0, 19) & h332);
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '1';
                             u_size <= to_unsigned(3, 3);
@@ -2452,121 +2250,115 @@ begin
                     end if;
                 when ST1 =>
                     if (not bool(pend)) then
-                        h388 := unsigned'("00000000000000000000000000000000");
-                        h388 := e_data;
-                        h389 := unsigned'("00000000000000000000000000000000");
-                        h389 := e_data;
-                        h390 := to_unsigned(0, 1);
-                        h391 := to_unsigned(0, 1);
-                        h391 := to_unsigned(0, 1);
+                        h364 := unsigned'("00000000000000000000000000000000");
+                        h364 := e_data;
+                        h365 := unsigned'("00000000000000000000000000000000");
+                        h365 := e_data;
+                        h366 := to_unsigned(0, 1);
+                        h367 := to_unsigned(0, 1);
+                        h367 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
+                            h367 := to_unsigned(1, 1);
+                        end if;
+                        h368 := to_unsigned(0, 1);
+                        h368 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h368 := to_unsigned(1, 1);
+                        end if;
+                        if (e_kind = 1) then
+                            h366 := h367;
+                        else
+                            h366 := h368;
+                        end if;
+                        h369 := unsigned'("00000000000000000000000000000000");
+                        h369 := e_data;
+                        h370 := unsigned'("00000000000000000000000000000000");
+                        h370 := e_data;
+                        h371 := unsigned'("00000000000000000000000000000000");
+                        h371 := e_data;
+                        h372 := to_unsigned(0, 16);
+                        h372 := to_unsigned(1, 16);
+                        h373 := to_unsigned(0, 4);
+                        h373 := w_dte_10(5-1 downto 1);
+                        h374 := to_unsigned(0, 16);
+                        h374 := shift_left(h372, to_integer(h373));
+                        h375 := to_unsigned(0, 1);
+                        h376 := to_unsigned(0, 11);
+                        h377 := unsigned'("00000000000000000000000000000000");
+                        h377 := e_data;
+                        h376 := h377(11-1 downto 0);
+                        h378 := to_unsigned(0, 1);
+                        h378 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h378 := to_unsigned(1, 1);
+                        end if;
+                        h379 := to_unsigned(0, 1);
+                        h379 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h379 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h376, 0) and to_unsigned(1, 11)) = 1) then
+                            h375 := h378;
+                        else
+                            h375 := h379;
+                        end if;
+                        h380 := to_unsigned(0, 1);
+                        h381 := to_unsigned(0, 11);
+                        h382 := unsigned'("00000000000000000000000000000000");
+                        h382 := e_data;
+                        h381 := h382(11-1 downto 0);
+                        h383 := to_unsigned(0, 1);
+                        h383 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h383 := to_unsigned(1, 1);
+                        end if;
+                        h384 := to_unsigned(0, 1);
+                        h384 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h384 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h381, 0) and to_unsigned(1, 11)) = 1) then
+                            h380 := h383;
+                        else
+                            h380 := h384;
+                        end if;
+                        h385 := to_unsigned(0, 3);
+                        h386 := to_unsigned(0, 11);
+                        h387 := unsigned'("00000000000000000000000000000000");
+                        h387 := e_data;
+                        h386 := h387(11-1 downto 0);
+                        if ((shift_right(h386, 0) and to_unsigned(1, 11)) = 1) then
+                            h385 := w_irt_0(37-1 downto 34);
+                        else
+                            h385 := w_irt_0(5-1 downto 2);
+                        end if;
+                        h388 := to_unsigned(0, 1);
+                        h389 := to_unsigned(0, 11);
+                        h390 := unsigned'("00000000000000000000000000000000");
+                        h390 := e_data;
+                        h389 := h390(11-1 downto 0);
+                        h391 := to_unsigned(0, 1);
+                        h391 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
                             h391 := to_unsigned(1, 1);
                         end if;
                         h392 := to_unsigned(0, 1);
                         h392 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
+                        if bool(w_irt_0(1)) then
                             h392 := to_unsigned(1, 1);
                         end if;
-                        if (e_kind = 1) then
-                            h390 := h391;
+                        if ((shift_right(h389, 0) and to_unsigned(1, 11)) = 1) then
+                            h388 := h391;
                         else
-                            h390 := h392;
+                            h388 := h392;
                         end if;
-                        h393 := unsigned'("00000000000000000000000000000000");
-                        h393 := e_data;
-                        h394 := unsigned'("00000000000000000000000000000000");
-                        h394 := e_data;
-                        h395 := unsigned'("00000000000000000000000000000000");
-                        h395 := e_data;
-                        h396 := to_unsigned(0, 16);
-                        h396 := to_unsigned(1, 16);
-                        h397 := to_unsigned(0, 4);
-                        h397 := w_dte_10(5-1 downto 1);
-                        h398 := to_unsigned(0, 1);
-                        h399 := to_unsigned(0, 11);
-                        h400 := unsigned'("00000000000000000000000000000000");
-                        h400 := e_data;
-                        h399 := h400(11-1 downto 0);
-                        h401 := to_unsigned(0, 1);
-                        h401 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h401 := to_unsigned(1, 1);
-                        end if;
-                        h402 := to_unsigned(0, 1);
-                        h402 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h402 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h399, 0) and to_unsigned(1, 11)) = 1) then
-                            h398 := h401;
-                        else
-                            h398 := h402;
-                        end if;
-                        h403 := to_unsigned(0, 1);
-                        h404 := to_unsigned(0, 11);
-                        h405 := unsigned'("00000000000000000000000000000000");
-                        h405 := e_data;
-                        h404 := h405(11-1 downto 0);
-                        h406 := to_unsigned(0, 1);
-                        h406 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h406 := to_unsigned(1, 1);
-                        end if;
-                        h407 := to_unsigned(0, 1);
-                        h407 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h407 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h404, 0) and to_unsigned(1, 11)) = 1) then
-                            h403 := h406;
-                        else
-                            h403 := h407;
-                        end if;
-                        h408 := to_unsigned(0, 3);
-                        h409 := to_unsigned(0, 11);
-                        h410 := unsigned'("00000000000000000000000000000000");
-                        h410 := e_data;
-                        h409 := h410(11-1 downto 0);
-                        if ((shift_right(h409, 0) and to_unsigned(1, 11)) = 1) then
-                            h408 := w_irt_0(37-1 downto 34);
-                        else
-                            h408 := w_irt_0(5-1 downto 2);
-                        end if;
-                        h411 := to_unsigned(0, 1);
-                        h412 := to_unsigned(0, 11);
-                        h413 := unsigned'("00000000000000000000000000000000");
-                        h413 := e_data;
-                        h412 := h413(11-1 downto 0);
-                        h414 := to_unsigned(0, 1);
-                        h414 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h414 := to_unsigned(1, 1);
-                        end if;
-                        h415 := to_unsigned(0, 1);
-                        h415 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
-                            h415 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h412, 0) and to_unsigned(1, 11)) = 1) then
-                            h411 := h414;
-                        else
-                            h411 := h415;
-                        end if;
-                        if (bool(r_CONTROL(2)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h388(11-1 downto 8) = 0) or (h389(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h390 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h393(11-1 downto 8) = 0) or (h394(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (h395(11-1 downto 0) < shift_left(h396, to_integer(h397)))) or (not (((h398 /= 0) and (not (h403 /= 0))) and (h408 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h411 /= 0))))) then
-                            h382 := unsigned'("0000000000000000000000000000000000000000000000000000");
-                            h382 := resize(unsigned'(r_EVT_LOG_BAR(52-1 downto 12) & unsigned'("000000000000")), 52);
-                            h383 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                            h383 := resize(unsigned'(unsigned'("0") & h382), 53);
-                            h384 := to_unsigned(0, 20);
-                            h384 := resize(unsigned'(unsigned'("00000") & r_EVT_LOG_TAIL(19-1 downto 4)), 20);
-                            h385 := to_unsigned(0, 20);
-                            h385 := resize(h384 * 16, 20);
-                            h386 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                            h386 := resize(unsigned'(unsigned'("000000000000000000000000000000000") & h385), 53);
-                            h387 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                            h387 := (h383 + h386);
-                            v_wide := resize(h387, 72);
-                            v_addr := (resize(unsigned'(v_wide(64-1 downto 3) & to_unsigned(0, 3)), 65) + 8);
+                        if (bool(r_CONTROL(2)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h364(11-1 downto 8) = 0) or (h365(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h366 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h369(11-1 downto 8) = 0) or (h370(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h371(11-1 downto 0)) < h374)) or (not (((h375 /= 0) and (not (h380 /= 0))) and (h385 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h388 /= 0))))) then
+                            h362 := to_unsigned(0, 20);
+                            h362 := resize(unsigned'(to_unsigned(0, 5) & r_EVT_LOG_TAIL(19-1 downto 4)) * 16, 20);
+                            h363 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                            h363 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000") & h362));
+                            v_wide := unsigned'(to_unsigned(0, 19) & h363);
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
                             u_valid <= '1';
                             u_we <= '1';
                             u_size <= to_unsigned(3, 3);
@@ -2671,7 +2463,6 @@ walker_unit_io0_fsm: process (clk) is
     variable ps5_39: unsigned(5 downto 0);
     variable ps5_40: unsigned(5 downto 0);
     variable ps5_41: unsigned(6 downto 0);
-    variable ps5_42: unsigned(6 downto 0);
     variable leaf_pa: unsigned(63 downto 0);
     variable ps4_0: unsigned(6 downto 0);
     variable ps4_1: unsigned(5 downto 0);
@@ -2715,7 +2506,6 @@ walker_unit_io0_fsm: process (clk) is
     variable ps4_39: unsigned(5 downto 0);
     variable ps4_40: unsigned(5 downto 0);
     variable ps4_41: unsigned(6 downto 0);
-    variable ps4_42: unsigned(6 downto 0);
     variable ps3_0: unsigned(6 downto 0);
     variable ps3_1: unsigned(5 downto 0);
     variable ps3_2: unsigned(5 downto 0);
@@ -2758,7 +2548,6 @@ walker_unit_io0_fsm: process (clk) is
     variable ps3_39: unsigned(5 downto 0);
     variable ps3_40: unsigned(5 downto 0);
     variable ps3_41: unsigned(6 downto 0);
-    variable ps3_42: unsigned(6 downto 0);
     variable ps2_0: unsigned(6 downto 0);
     variable ps2_1: unsigned(5 downto 0);
     variable ps2_2: unsigned(5 downto 0);
@@ -2801,7 +2590,6 @@ walker_unit_io0_fsm: process (clk) is
     variable ps2_39: unsigned(5 downto 0);
     variable ps2_40: unsigned(5 downto 0);
     variable ps2_41: unsigned(6 downto 0);
-    variable ps2_42: unsigned(6 downto 0);
     variable ps1_0: unsigned(6 downto 0);
     variable ps1_1: unsigned(5 downto 0);
     variable ps1_2: unsigned(5 downto 0);
@@ -2844,7 +2632,6 @@ walker_unit_io0_fsm: process (clk) is
     variable ps1_39: unsigned(5 downto 0);
     variable ps1_40: unsigned(5 downto 0);
     variable ps1_41: unsigned(6 downto 0);
-    variable ps1_42: unsigned(6 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
@@ -2897,48 +2684,48 @@ begin
                             unit_io_m_valid <= '1';
                             unit_io_m_we <= '0';
                             unit_io_m_size <= to_unsigned(3, 3);
-                            unit_io_m_addr <= (resize(unsigned'(unit_io_r_HPT(52-1 downto 12) & unsigned'("000000000000")), 64) + resize(unsigned'(unit_io_i_addr(64-1 downto 57) & unsigned'("000")), 64));
-                            walker_unit_io0_ea <= (resize(unsigned'(unit_io_r_HPT(52-1 downto 12) & unsigned'("000000000000")), 64) + resize(unsigned'(unit_io_i_addr(64-1 downto 57) & unsigned'("000")), 64));
+                            unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & unit_io_r_HPT(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000") & unit_io_i_addr(64-1 downto 57) & to_unsigned(0, 3)));
+                            walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & unit_io_r_HPT(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000") & unit_io_i_addr(64-1 downto 57) & to_unsigned(0, 3)));
                             walker_unit_io0_st <= MWAIT;
                             walker_unit_io0_lvl <= to_unsigned(6, 3);
                         elsif (unit_io_r_HPT(12-1 downto 9) = 5) then
                             unit_io_m_valid <= '1';
                             unit_io_m_we <= '0';
                             unit_io_m_size <= to_unsigned(3, 3);
-                            unit_io_m_addr <= (resize(unsigned'(unit_io_r_HPT(52-1 downto 12) & unsigned'("000000000000")), 64) + resize(unsigned'(unit_io_i_addr(57-1 downto 48) & unsigned'("000")), 64));
-                            walker_unit_io0_ea <= (resize(unsigned'(unit_io_r_HPT(52-1 downto 12) & unsigned'("000000000000")), 64) + resize(unsigned'(unit_io_i_addr(57-1 downto 48) & unsigned'("000")), 64));
+                            unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & unit_io_r_HPT(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                            walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & unit_io_r_HPT(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(57-1 downto 48) & to_unsigned(0, 3)));
                             walker_unit_io0_st <= MWAIT;
                             walker_unit_io0_lvl <= to_unsigned(5, 3);
                         elsif (unit_io_r_HPT(12-1 downto 9) = 4) then
                             unit_io_m_valid <= '1';
                             unit_io_m_we <= '0';
                             unit_io_m_size <= to_unsigned(3, 3);
-                            unit_io_m_addr <= (resize(unsigned'(unit_io_r_HPT(52-1 downto 12) & unsigned'("000000000000")), 64) + resize(unsigned'(unit_io_i_addr(48-1 downto 39) & unsigned'("000")), 64));
-                            walker_unit_io0_ea <= (resize(unsigned'(unit_io_r_HPT(52-1 downto 12) & unsigned'("000000000000")), 64) + resize(unsigned'(unit_io_i_addr(48-1 downto 39) & unsigned'("000")), 64));
+                            unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & unit_io_r_HPT(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                            walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & unit_io_r_HPT(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
                             walker_unit_io0_st <= MWAIT;
                             walker_unit_io0_lvl <= to_unsigned(4, 3);
                         elsif (unit_io_r_HPT(12-1 downto 9) = 3) then
                             unit_io_m_valid <= '1';
                             unit_io_m_we <= '0';
                             unit_io_m_size <= to_unsigned(3, 3);
-                            unit_io_m_addr <= (resize(unsigned'(unit_io_r_HPT(52-1 downto 12) & unsigned'("000000000000")), 64) + resize(unsigned'(unit_io_i_addr(39-1 downto 30) & unsigned'("000")), 64));
-                            walker_unit_io0_ea <= (resize(unsigned'(unit_io_r_HPT(52-1 downto 12) & unsigned'("000000000000")), 64) + resize(unsigned'(unit_io_i_addr(39-1 downto 30) & unsigned'("000")), 64));
+                            unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & unit_io_r_HPT(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                            walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & unit_io_r_HPT(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
                             walker_unit_io0_st <= MWAIT;
                             walker_unit_io0_lvl <= to_unsigned(3, 3);
                         elsif (unit_io_r_HPT(12-1 downto 9) = 2) then
                             unit_io_m_valid <= '1';
                             unit_io_m_we <= '0';
                             unit_io_m_size <= to_unsigned(3, 3);
-                            unit_io_m_addr <= (resize(unsigned'(unit_io_r_HPT(52-1 downto 12) & unsigned'("000000000000")), 64) + resize(unsigned'(unit_io_i_addr(30-1 downto 21) & unsigned'("000")), 64));
-                            walker_unit_io0_ea <= (resize(unsigned'(unit_io_r_HPT(52-1 downto 12) & unsigned'("000000000000")), 64) + resize(unsigned'(unit_io_i_addr(30-1 downto 21) & unsigned'("000")), 64));
+                            unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & unit_io_r_HPT(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                            walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & unit_io_r_HPT(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
                             walker_unit_io0_st <= MWAIT;
                             walker_unit_io0_lvl <= to_unsigned(2, 3);
                         else
                             unit_io_m_valid <= '1';
                             unit_io_m_we <= '0';
                             unit_io_m_size <= to_unsigned(3, 3);
-                            unit_io_m_addr <= (resize(unsigned'(unit_io_r_HPT(52-1 downto 12) & unsigned'("000000000000")), 64) + resize(unsigned'(unit_io_i_addr(21-1 downto 12) & unsigned'("000")), 64));
-                            walker_unit_io0_ea <= (resize(unsigned'(unit_io_r_HPT(52-1 downto 12) & unsigned'("000000000000")), 64) + resize(unsigned'(unit_io_i_addr(21-1 downto 12) & unsigned'("000")), 64));
+                            unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & unit_io_r_HPT(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                            walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & unit_io_r_HPT(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                             walker_unit_io0_st <= MWAIT;
                             walker_unit_io0_lvl <= to_unsigned(1, 3);
                         end if;
@@ -2975,48 +2762,48 @@ begin
                                     unit_io_m_valid <= '1';
                                     unit_io_m_we <= '0';
                                     unit_io_m_size <= to_unsigned(3, 3);
-                                    unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(57-1 downto 48) & unsigned'("000")));
-                                    walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(57-1 downto 48) & unsigned'("000")));
+                                    unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                                    walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(57-1 downto 48) & to_unsigned(0, 3)));
                                     walker_unit_io0_st <= MWAIT;
                                     walker_unit_io0_lvl <= to_unsigned(5, 3);
                                 elsif (m_rdata(12-1 downto 9) = 4) then
                                     unit_io_m_valid <= '1';
                                     unit_io_m_we <= '0';
                                     unit_io_m_size <= to_unsigned(3, 3);
-                                    unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(48-1 downto 39) & unsigned'("000")));
-                                    walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(48-1 downto 39) & unsigned'("000")));
+                                    unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                                    walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
                                     walker_unit_io0_st <= MWAIT;
                                     walker_unit_io0_lvl <= to_unsigned(4, 3);
                                 elsif (m_rdata(12-1 downto 9) = 3) then
                                     unit_io_m_valid <= '1';
                                     unit_io_m_we <= '0';
                                     unit_io_m_size <= to_unsigned(3, 3);
-                                    unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(39-1 downto 30) & unsigned'("000")));
-                                    walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(39-1 downto 30) & unsigned'("000")));
+                                    unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                                    walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
                                     walker_unit_io0_st <= MWAIT;
                                     walker_unit_io0_lvl <= to_unsigned(3, 3);
                                 elsif (m_rdata(12-1 downto 9) = 2) then
                                     unit_io_m_valid <= '1';
                                     unit_io_m_we <= '0';
                                     unit_io_m_size <= to_unsigned(3, 3);
-                                    unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(30-1 downto 21) & unsigned'("000")));
-                                    walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(30-1 downto 21) & unsigned'("000")));
+                                    unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                    walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
                                     walker_unit_io0_st <= MWAIT;
                                     walker_unit_io0_lvl <= to_unsigned(2, 3);
                                 elsif (m_rdata(12-1 downto 9) = 1) then
                                     unit_io_m_valid <= '1';
                                     unit_io_m_we <= '0';
                                     unit_io_m_size <= to_unsigned(3, 3);
-                                    unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(21-1 downto 12) & unsigned'("000")));
-                                    walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(21-1 downto 12) & unsigned'("000")));
+                                    unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                                    walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                                     walker_unit_io0_st <= MWAIT;
                                     walker_unit_io0_lvl <= to_unsigned(1, 3);
                                 else
                                     unit_io_m_valid <= '1';
                                     unit_io_m_we <= '0';
                                     unit_io_m_size <= to_unsigned(3, 3);
-                                    unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(57-1 downto 48) & unsigned'("000")));
-                                    walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(57-1 downto 48) & unsigned'("000")));
+                                    unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                                    walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(57-1 downto 48) & to_unsigned(0, 3)));
                                     walker_unit_io0_st <= MWAIT;
                                     walker_unit_io0_lvl <= to_unsigned(5, 3);
                                 end if;
@@ -3031,7 +2818,7 @@ begin
                                     walker_unit_io0_fault_k <= to_unsigned(2, 8);
                                     walker_unit_io0_flevel <= to_unsigned(5, 3);
                                     walker_unit_io0_st <= FAULT;
-                                elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((5 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((5 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((5 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((5 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and unsigned'("0000011111111111111111111111111111111111")) /= 0))) or ((5 = 5) and (((m_rdata(52-1 downto 12) + 1) and unsigned'("0000111111111111111111111111111111111111")) = 0))))) then
+                                elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((5 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((5 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((5 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((5 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((5 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
                                     walker_unit_io0_fault_k <= to_unsigned(3, 8);
                                     walker_unit_io0_flevel <= to_unsigned(5, 3);
                                     walker_unit_io0_st <= FAULT;
@@ -3292,11 +3079,9 @@ begin
                                             ps5_1 := ps5_2;
                                         end if;
                                         ps5_41 := to_unsigned(0, 7);
-                                        ps5_41 := resize(unsigned'(unsigned'("0") & ps5_1), 7);
-                                        ps5_42 := to_unsigned(0, 7);
-                                        ps5_42 := (13 + ps5_41);
+                                        ps5_41 := (13 + unsigned'(to_unsigned(0, 1) & ps5_1));
                                         if (m_rdata(12-1 downto 9) = 7) then
-                                            ps5_0 := ps5_42;
+                                            ps5_0 := ps5_41;
                                         else
                                             ps5_0 := to_unsigned(48, 7);
                                         end if;
@@ -3448,40 +3233,40 @@ begin
                                         unit_io_m_valid <= '1';
                                         unit_io_m_we <= '0';
                                         unit_io_m_size <= to_unsigned(3, 3);
-                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(48-1 downto 39) & unsigned'("000")));
-                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(48-1 downto 39) & unsigned'("000")));
+                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
                                         walker_unit_io0_lvl <= to_unsigned(4, 3);
                                     elsif (m_rdata(12-1 downto 9) = 3) then
                                         unit_io_m_valid <= '1';
                                         unit_io_m_we <= '0';
                                         unit_io_m_size <= to_unsigned(3, 3);
-                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(39-1 downto 30) & unsigned'("000")));
-                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(39-1 downto 30) & unsigned'("000")));
+                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
                                         walker_unit_io0_lvl <= to_unsigned(3, 3);
                                     elsif (m_rdata(12-1 downto 9) = 2) then
                                         unit_io_m_valid <= '1';
                                         unit_io_m_we <= '0';
                                         unit_io_m_size <= to_unsigned(3, 3);
-                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(30-1 downto 21) & unsigned'("000")));
-                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(30-1 downto 21) & unsigned'("000")));
+                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
                                         walker_unit_io0_lvl <= to_unsigned(2, 3);
                                     elsif (m_rdata(12-1 downto 9) = 1) then
                                         unit_io_m_valid <= '1';
                                         unit_io_m_we <= '0';
                                         unit_io_m_size <= to_unsigned(3, 3);
-                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(21-1 downto 12) & unsigned'("000")));
-                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(21-1 downto 12) & unsigned'("000")));
+                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
                                         walker_unit_io0_lvl <= to_unsigned(1, 3);
                                     else
                                         unit_io_m_valid <= '1';
                                         unit_io_m_we <= '0';
                                         unit_io_m_size <= to_unsigned(3, 3);
-                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(48-1 downto 39) & unsigned'("000")));
-                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(48-1 downto 39) & unsigned'("000")));
+                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
                                         walker_unit_io0_lvl <= to_unsigned(4, 3);
                                     end if;
@@ -3497,7 +3282,7 @@ begin
                                     walker_unit_io0_fault_k <= to_unsigned(2, 8);
                                     walker_unit_io0_flevel <= to_unsigned(4, 3);
                                     walker_unit_io0_st <= FAULT;
-                                elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((4 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((4 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((4 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((4 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and unsigned'("0000011111111111111111111111111111111111")) /= 0))) or ((4 = 5) and (((m_rdata(52-1 downto 12) + 1) and unsigned'("0000111111111111111111111111111111111111")) = 0))))) then
+                                elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((4 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((4 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((4 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((4 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((4 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
                                     walker_unit_io0_fault_k <= to_unsigned(3, 8);
                                     walker_unit_io0_flevel <= to_unsigned(4, 3);
                                     walker_unit_io0_st <= FAULT;
@@ -3758,11 +3543,9 @@ begin
                                             ps4_1 := ps4_2;
                                         end if;
                                         ps4_41 := to_unsigned(0, 7);
-                                        ps4_41 := resize(unsigned'(unsigned'("0") & ps4_1), 7);
-                                        ps4_42 := to_unsigned(0, 7);
-                                        ps4_42 := (13 + ps4_41);
+                                        ps4_41 := (13 + unsigned'(to_unsigned(0, 1) & ps4_1));
                                         if (m_rdata(12-1 downto 9) = 7) then
-                                            ps4_0 := ps4_42;
+                                            ps4_0 := ps4_41;
                                         else
                                             ps4_0 := to_unsigned(39, 7);
                                         end if;
@@ -3914,32 +3697,32 @@ begin
                                         unit_io_m_valid <= '1';
                                         unit_io_m_we <= '0';
                                         unit_io_m_size <= to_unsigned(3, 3);
-                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(39-1 downto 30) & unsigned'("000")));
-                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(39-1 downto 30) & unsigned'("000")));
+                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
                                         walker_unit_io0_lvl <= to_unsigned(3, 3);
                                     elsif (m_rdata(12-1 downto 9) = 2) then
                                         unit_io_m_valid <= '1';
                                         unit_io_m_we <= '0';
                                         unit_io_m_size <= to_unsigned(3, 3);
-                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(30-1 downto 21) & unsigned'("000")));
-                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(30-1 downto 21) & unsigned'("000")));
+                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
                                         walker_unit_io0_lvl <= to_unsigned(2, 3);
                                     elsif (m_rdata(12-1 downto 9) = 1) then
                                         unit_io_m_valid <= '1';
                                         unit_io_m_we <= '0';
                                         unit_io_m_size <= to_unsigned(3, 3);
-                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(21-1 downto 12) & unsigned'("000")));
-                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(21-1 downto 12) & unsigned'("000")));
+                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
                                         walker_unit_io0_lvl <= to_unsigned(1, 3);
                                     else
                                         unit_io_m_valid <= '1';
                                         unit_io_m_we <= '0';
                                         unit_io_m_size <= to_unsigned(3, 3);
-                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(39-1 downto 30) & unsigned'("000")));
-                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(39-1 downto 30) & unsigned'("000")));
+                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
                                         walker_unit_io0_lvl <= to_unsigned(3, 3);
                                     end if;
@@ -3955,7 +3738,7 @@ begin
                                     walker_unit_io0_fault_k <= to_unsigned(2, 8);
                                     walker_unit_io0_flevel <= to_unsigned(3, 3);
                                     walker_unit_io0_st <= FAULT;
-                                elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((3 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((3 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((3 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((3 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and unsigned'("0000011111111111111111111111111111111111")) /= 0))) or ((3 = 5) and (((m_rdata(52-1 downto 12) + 1) and unsigned'("0000111111111111111111111111111111111111")) = 0))))) then
+                                elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((3 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((3 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((3 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((3 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((3 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
                                     walker_unit_io0_fault_k <= to_unsigned(3, 8);
                                     walker_unit_io0_flevel <= to_unsigned(3, 3);
                                     walker_unit_io0_st <= FAULT;
@@ -4216,11 +3999,9 @@ begin
                                             ps3_1 := ps3_2;
                                         end if;
                                         ps3_41 := to_unsigned(0, 7);
-                                        ps3_41 := resize(unsigned'(unsigned'("0") & ps3_1), 7);
-                                        ps3_42 := to_unsigned(0, 7);
-                                        ps3_42 := (13 + ps3_41);
+                                        ps3_41 := (13 + unsigned'(to_unsigned(0, 1) & ps3_1));
                                         if (m_rdata(12-1 downto 9) = 7) then
-                                            ps3_0 := ps3_42;
+                                            ps3_0 := ps3_41;
                                         else
                                             ps3_0 := to_unsigned(30, 7);
                                         end if;
@@ -4372,24 +4153,24 @@ begin
                                         unit_io_m_valid <= '1';
                                         unit_io_m_we <= '0';
                                         unit_io_m_size <= to_unsigned(3, 3);
-                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(30-1 downto 21) & unsigned'("000")));
-                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(30-1 downto 21) & unsigned'("000")));
+                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
                                         walker_unit_io0_lvl <= to_unsigned(2, 3);
                                     elsif (m_rdata(12-1 downto 9) = 1) then
                                         unit_io_m_valid <= '1';
                                         unit_io_m_we <= '0';
                                         unit_io_m_size <= to_unsigned(3, 3);
-                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(21-1 downto 12) & unsigned'("000")));
-                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(21-1 downto 12) & unsigned'("000")));
+                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
                                         walker_unit_io0_lvl <= to_unsigned(1, 3);
                                     else
                                         unit_io_m_valid <= '1';
                                         unit_io_m_we <= '0';
                                         unit_io_m_size <= to_unsigned(3, 3);
-                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(30-1 downto 21) & unsigned'("000")));
-                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(30-1 downto 21) & unsigned'("000")));
+                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
                                         walker_unit_io0_lvl <= to_unsigned(2, 3);
                                     end if;
@@ -4405,7 +4186,7 @@ begin
                                     walker_unit_io0_fault_k <= to_unsigned(2, 8);
                                     walker_unit_io0_flevel <= to_unsigned(2, 3);
                                     walker_unit_io0_st <= FAULT;
-                                elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((2 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((2 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((2 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((2 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and unsigned'("0000011111111111111111111111111111111111")) /= 0))) or ((2 = 5) and (((m_rdata(52-1 downto 12) + 1) and unsigned'("0000111111111111111111111111111111111111")) = 0))))) then
+                                elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((2 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((2 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((2 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((2 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((2 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
                                     walker_unit_io0_fault_k <= to_unsigned(3, 8);
                                     walker_unit_io0_flevel <= to_unsigned(2, 3);
                                     walker_unit_io0_st <= FAULT;
@@ -4666,11 +4447,9 @@ begin
                                             ps2_1 := ps2_2;
                                         end if;
                                         ps2_41 := to_unsigned(0, 7);
-                                        ps2_41 := resize(unsigned'(unsigned'("0") & ps2_1), 7);
-                                        ps2_42 := to_unsigned(0, 7);
-                                        ps2_42 := (13 + ps2_41);
+                                        ps2_41 := (13 + unsigned'(to_unsigned(0, 1) & ps2_1));
                                         if (m_rdata(12-1 downto 9) = 7) then
-                                            ps2_0 := ps2_42;
+                                            ps2_0 := ps2_41;
                                         else
                                             ps2_0 := to_unsigned(21, 7);
                                         end if;
@@ -4822,16 +4601,16 @@ begin
                                         unit_io_m_valid <= '1';
                                         unit_io_m_we <= '0';
                                         unit_io_m_size <= to_unsigned(3, 3);
-                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(21-1 downto 12) & unsigned'("000")));
-                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(21-1 downto 12) & unsigned'("000")));
+                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
                                         walker_unit_io0_lvl <= to_unsigned(1, 3);
                                     else
                                         unit_io_m_valid <= '1';
                                         unit_io_m_we <= '0';
                                         unit_io_m_size <= to_unsigned(3, 3);
-                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(21-1 downto 12) & unsigned'("000")));
-                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(21-1 downto 12) & unsigned'("000")));
+                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
                                         walker_unit_io0_lvl <= to_unsigned(1, 3);
                                     end if;
@@ -4846,7 +4625,7 @@ begin
                                 walker_unit_io0_fault_k <= to_unsigned(2, 8);
                                 walker_unit_io0_flevel <= to_unsigned(1, 3);
                                 walker_unit_io0_st <= FAULT;
-                            elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((1 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((1 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((1 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((1 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and unsigned'("0000011111111111111111111111111111111111")) /= 0))) or ((1 = 5) and (((m_rdata(52-1 downto 12) + 1) and unsigned'("0000111111111111111111111111111111111111")) = 0))))) then
+                            elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((1 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((1 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((1 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((1 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((1 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
                                 walker_unit_io0_fault_k <= to_unsigned(3, 8);
                                 walker_unit_io0_flevel <= to_unsigned(1, 3);
                                 walker_unit_io0_st <= FAULT;
@@ -5107,11 +4886,9 @@ begin
                                         ps1_1 := ps1_2;
                                     end if;
                                     ps1_41 := to_unsigned(0, 7);
-                                    ps1_41 := resize(unsigned'(unsigned'("0") & ps1_1), 7);
-                                    ps1_42 := to_unsigned(0, 7);
-                                    ps1_42 := (13 + ps1_41);
+                                    ps1_41 := (13 + unsigned'(to_unsigned(0, 1) & ps1_1));
                                     if (m_rdata(12-1 downto 9) = 7) then
-                                        ps1_0 := ps1_42;
+                                        ps1_0 := ps1_41;
                                     else
                                         ps1_0 := to_unsigned(12, 7);
                                     end if;

@@ -81,48 +81,48 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                     m_valid.next = True
                     m_we.next = False
                     m_size.next = 3
-                    m_addr.next = concat(r_HPT[52:12], "000000000000") + concat(i_addr[64:57], "000")
-                    ea.next = concat(r_HPT[52:12], "000000000000") + concat(i_addr[64:57], "000")
+                    m_addr.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[54:], i_addr[64:57], intbv(0)[3:])
+                    ea.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[54:], i_addr[64:57], intbv(0)[3:])
                     st.next = S.MWAIT
                     lvl.next = 6
                 elif (r_HPT[12:9]) == 5:  # spec: specs/amd_iommu.vspec:219
                     m_valid.next = True
                     m_we.next = False
                     m_size.next = 3
-                    m_addr.next = concat(r_HPT[52:12], "000000000000") + concat(i_addr[57:48], "000")
-                    ea.next = concat(r_HPT[52:12], "000000000000") + concat(i_addr[57:48], "000")
+                    m_addr.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
+                    ea.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
                     st.next = S.MWAIT
                     lvl.next = 5
                 elif (r_HPT[12:9]) == 4:  # spec: specs/amd_iommu.vspec:219
                     m_valid.next = True
                     m_we.next = False
                     m_size.next = 3
-                    m_addr.next = concat(r_HPT[52:12], "000000000000") + concat(i_addr[48:39], "000")
-                    ea.next = concat(r_HPT[52:12], "000000000000") + concat(i_addr[48:39], "000")
+                    m_addr.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                    ea.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
                     st.next = S.MWAIT
                     lvl.next = 4
                 elif (r_HPT[12:9]) == 3:  # spec: specs/amd_iommu.vspec:219
                     m_valid.next = True
                     m_we.next = False
                     m_size.next = 3
-                    m_addr.next = concat(r_HPT[52:12], "000000000000") + concat(i_addr[39:30], "000")
-                    ea.next = concat(r_HPT[52:12], "000000000000") + concat(i_addr[39:30], "000")
+                    m_addr.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                    ea.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
                     st.next = S.MWAIT
                     lvl.next = 3
                 elif (r_HPT[12:9]) == 2:  # spec: specs/amd_iommu.vspec:219
                     m_valid.next = True
                     m_we.next = False
                     m_size.next = 3
-                    m_addr.next = concat(r_HPT[52:12], "000000000000") + concat(i_addr[30:21], "000")
-                    ea.next = concat(r_HPT[52:12], "000000000000") + concat(i_addr[30:21], "000")
+                    m_addr.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                    ea.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
                     st.next = S.MWAIT
                     lvl.next = 2
                 else:  # spec: specs/amd_iommu.vspec:219
                     m_valid.next = True
                     m_we.next = False
                     m_size.next = 3
-                    m_addr.next = concat(r_HPT[52:12], "000000000000") + concat(i_addr[21:12], "000")
-                    ea.next = concat(r_HPT[52:12], "000000000000") + concat(i_addr[21:12], "000")
+                    m_addr.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                    ea.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
                     st.next = S.MWAIT
                     lvl.next = 1
         elif st == S.MWAIT:
@@ -135,7 +135,7 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                         fault_k.next = 1
                         flevel.next = 6
                         st.next = S.FAULT
-                    elif (((m_rdata & 0x1ff0000000000000) != 0)):  # spec: specs/amd_iommu.vspec:308 fault reserved
+                    elif (((m_rdata & intbv(0x1ff0000000000000)[64:]) != 0)):  # spec: specs/amd_iommu.vspec:308 fault reserved
                         fault_k.next = 2
                         flevel.next = 6
                         st.next = S.FAULT
@@ -157,48 +157,48 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
-                            m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[57:48], "000")
-                            ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[57:48], "000")
+                            m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
+                            ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
                             st.next = S.MWAIT
                             lvl.next = 5
                         elif m_rdata[12:9] == 4:  # next level, spec: specs/amd_iommu.vspec:222
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
-                            m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[48:39], "000")
-                            ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[48:39], "000")
+                            m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                            ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
                             st.next = S.MWAIT
                             lvl.next = 4
                         elif m_rdata[12:9] == 3:  # next level, spec: specs/amd_iommu.vspec:222
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
-                            m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[39:30], "000")
-                            ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[39:30], "000")
+                            m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                            ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
                             st.next = S.MWAIT
                             lvl.next = 3
                         elif m_rdata[12:9] == 2:  # next level, spec: specs/amd_iommu.vspec:222
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
-                            m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[30:21], "000")
-                            ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[30:21], "000")
+                            m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                            ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
                             st.next = S.MWAIT
                             lvl.next = 2
                         elif m_rdata[12:9] == 1:  # next level, spec: specs/amd_iommu.vspec:222
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
-                            m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
-                            ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
+                            m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                            ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
                             st.next = S.MWAIT
                             lvl.next = 1
                         else:
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
-                            m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[57:48], "000")
-                            ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[57:48], "000")
+                            m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
+                            ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
                             st.next = S.MWAIT
                             lvl.next = 5
                 elif lvl == 5:  # spec: specs/amd_iommu.vspec:233 level l5
@@ -207,11 +207,11 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                             fault_k.next = 1
                             flevel.next = 5
                             st.next = S.FAULT
-                        elif (((m_rdata & 0x7f0000000000000) != 0)):  # spec: specs/amd_iommu.vspec:308 fault reserved
+                        elif (((m_rdata & intbv(0x7f0000000000000)[64:]) != 0)):  # spec: specs/amd_iommu.vspec:308 fault reserved
                             fault_k.next = 2
                             flevel.next = 5
                             st.next = S.FAULT
-                        elif ((m_rdata[12:9] == 7) and (not ((((((5 == 1) and (((m_rdata[52:12] + 1) & 0xff) != 0)) or (((5 == 2) and (((m_rdata[52:12] + 1) & 0x1ff) == 0)) and (((m_rdata[52:12] + 1) & 0x1ffff) != 0))) or (((5 == 3) and (((m_rdata[52:12] + 1) & 0x3ffff) == 0)) and (((m_rdata[52:12] + 1) & 0x3ffffff) != 0))) or (((5 == 4) and (((m_rdata[52:12] + 1) & 0x7ffffff) == 0)) and (((m_rdata[52:12] + 1) & 0x7ffffffff) != 0))) or ((5 == 5) and (((m_rdata[52:12] + 1) & 0xfffffffff) == 0))))):  # spec: specs/amd_iommu.vspec:313 fault page_size
+                        elif ((m_rdata[12:9] == 7) and (not ((((((5 == 1) and (((m_rdata[52:12] + 1) & 0xff) != 0)) or (((5 == 2) and (((m_rdata[52:12] + 1) & 0x1ff) == 0)) and (((m_rdata[52:12] + 1) & 0x1ffff) != 0))) or (((5 == 3) and (((m_rdata[52:12] + 1) & 0x3ffff) == 0)) and (((m_rdata[52:12] + 1) & 0x3ffffff) != 0))) or (((5 == 4) and (((m_rdata[52:12] + 1) & 0x7ffffff) == 0)) and (((m_rdata[52:12] + 1) & intbv(0x7ffffffff)[41:]) != 0))) or ((5 == 5) and (((m_rdata[52:12] + 1) & intbv(0xfffffffff)[41:]) == 0))))):  # spec: specs/amd_iommu.vspec:313 fault page_size
                             fault_k.next = 3
                             flevel.next = 5
                             st.next = S.FAULT
@@ -432,14 +432,12 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                                 else:
                                     ps5_1[:] = ps5_2
                                 ps5_41 = intbv(0)[7:]
-                                ps5_41[:] = concat("0", ps5_1)
-                                ps5_42 = intbv(0)[7:]
-                                ps5_42[:] = 0xd + ps5_41
+                                ps5_41[:] = 0xd + concat(intbv(0)[1:], ps5_1)
                                 if (m_rdata[12:9] == 7):
-                                    ps5_0[:] = ps5_42
+                                    ps5_0[:] = ps5_41
                                 else:
                                     ps5_0[:] = 0x30
-                                leaf_pa = intbv(0)[ADDR_WIDTH:]
+                                leaf_pa = intbv(0)[64:]
                                 if ps5_0 == 12:
                                     leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:12], i_addr[12:0])
                                 elif ps5_0 == 13:
@@ -561,7 +559,7 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                             fault_k.next = 1
                             flevel.next = 5
                             st.next = S.FAULT
-                        elif (((m_rdata & 0x1ff0000000000000) != 0)):  # spec: specs/amd_iommu.vspec:308 fault reserved
+                        elif (((m_rdata & intbv(0x1ff0000000000000)[64:]) != 0)):  # spec: specs/amd_iommu.vspec:308 fault reserved
                             fault_k.next = 2
                             flevel.next = 5
                             st.next = S.FAULT
@@ -583,40 +581,40 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[48:39], "000")
-                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[48:39], "000")
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 4
                             elif m_rdata[12:9] == 3:  # next level, spec: specs/amd_iommu.vspec:222
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[39:30], "000")
-                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[39:30], "000")
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 3
                             elif m_rdata[12:9] == 2:  # next level, spec: specs/amd_iommu.vspec:222
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[30:21], "000")
-                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[30:21], "000")
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 2
                             elif m_rdata[12:9] == 1:  # next level, spec: specs/amd_iommu.vspec:222
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
-                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 1
                             else:
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[48:39], "000")
-                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[48:39], "000")
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 4
                 elif lvl == 4:  # spec: specs/amd_iommu.vspec:247 level l4
@@ -625,11 +623,11 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                             fault_k.next = 1
                             flevel.next = 4
                             st.next = S.FAULT
-                        elif (((m_rdata & 0x7f0000000000000) != 0)):  # spec: specs/amd_iommu.vspec:308 fault reserved
+                        elif (((m_rdata & intbv(0x7f0000000000000)[64:]) != 0)):  # spec: specs/amd_iommu.vspec:308 fault reserved
                             fault_k.next = 2
                             flevel.next = 4
                             st.next = S.FAULT
-                        elif ((m_rdata[12:9] == 7) and (not ((((((4 == 1) and (((m_rdata[52:12] + 1) & 0xff) != 0)) or (((4 == 2) and (((m_rdata[52:12] + 1) & 0x1ff) == 0)) and (((m_rdata[52:12] + 1) & 0x1ffff) != 0))) or (((4 == 3) and (((m_rdata[52:12] + 1) & 0x3ffff) == 0)) and (((m_rdata[52:12] + 1) & 0x3ffffff) != 0))) or (((4 == 4) and (((m_rdata[52:12] + 1) & 0x7ffffff) == 0)) and (((m_rdata[52:12] + 1) & 0x7ffffffff) != 0))) or ((4 == 5) and (((m_rdata[52:12] + 1) & 0xfffffffff) == 0))))):  # spec: specs/amd_iommu.vspec:313 fault page_size
+                        elif ((m_rdata[12:9] == 7) and (not ((((((4 == 1) and (((m_rdata[52:12] + 1) & 0xff) != 0)) or (((4 == 2) and (((m_rdata[52:12] + 1) & 0x1ff) == 0)) and (((m_rdata[52:12] + 1) & 0x1ffff) != 0))) or (((4 == 3) and (((m_rdata[52:12] + 1) & 0x3ffff) == 0)) and (((m_rdata[52:12] + 1) & 0x3ffffff) != 0))) or (((4 == 4) and (((m_rdata[52:12] + 1) & 0x7ffffff) == 0)) and (((m_rdata[52:12] + 1) & intbv(0x7ffffffff)[41:]) != 0))) or ((4 == 5) and (((m_rdata[52:12] + 1) & intbv(0xfffffffff)[41:]) == 0))))):  # spec: specs/amd_iommu.vspec:313 fault page_size
                             fault_k.next = 3
                             flevel.next = 4
                             st.next = S.FAULT
@@ -850,14 +848,12 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                                 else:
                                     ps4_1[:] = ps4_2
                                 ps4_41 = intbv(0)[7:]
-                                ps4_41[:] = concat("0", ps4_1)
-                                ps4_42 = intbv(0)[7:]
-                                ps4_42[:] = 0xd + ps4_41
+                                ps4_41[:] = 0xd + concat(intbv(0)[1:], ps4_1)
                                 if (m_rdata[12:9] == 7):
-                                    ps4_0[:] = ps4_42
+                                    ps4_0[:] = ps4_41
                                 else:
                                     ps4_0[:] = 0x27
-                                leaf_pa = intbv(0)[ADDR_WIDTH:]
+                                leaf_pa = intbv(0)[64:]
                                 if ps4_0 == 12:
                                     leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:12], i_addr[12:0])
                                 elif ps4_0 == 13:
@@ -979,7 +975,7 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                             fault_k.next = 1
                             flevel.next = 4
                             st.next = S.FAULT
-                        elif (((m_rdata & 0x1ff0000000000000) != 0)):  # spec: specs/amd_iommu.vspec:308 fault reserved
+                        elif (((m_rdata & intbv(0x1ff0000000000000)[64:]) != 0)):  # spec: specs/amd_iommu.vspec:308 fault reserved
                             fault_k.next = 2
                             flevel.next = 4
                             st.next = S.FAULT
@@ -1001,32 +997,32 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[39:30], "000")
-                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[39:30], "000")
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 3
                             elif m_rdata[12:9] == 2:  # next level, spec: specs/amd_iommu.vspec:222
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[30:21], "000")
-                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[30:21], "000")
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 2
                             elif m_rdata[12:9] == 1:  # next level, spec: specs/amd_iommu.vspec:222
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
-                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 1
                             else:
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[39:30], "000")
-                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[39:30], "000")
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 3
                 elif lvl == 3:  # spec: specs/amd_iommu.vspec:261 level l3
@@ -1035,11 +1031,11 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                             fault_k.next = 1
                             flevel.next = 3
                             st.next = S.FAULT
-                        elif (((m_rdata & 0x7f0000000000000) != 0)):  # spec: specs/amd_iommu.vspec:308 fault reserved
+                        elif (((m_rdata & intbv(0x7f0000000000000)[64:]) != 0)):  # spec: specs/amd_iommu.vspec:308 fault reserved
                             fault_k.next = 2
                             flevel.next = 3
                             st.next = S.FAULT
-                        elif ((m_rdata[12:9] == 7) and (not ((((((3 == 1) and (((m_rdata[52:12] + 1) & 0xff) != 0)) or (((3 == 2) and (((m_rdata[52:12] + 1) & 0x1ff) == 0)) and (((m_rdata[52:12] + 1) & 0x1ffff) != 0))) or (((3 == 3) and (((m_rdata[52:12] + 1) & 0x3ffff) == 0)) and (((m_rdata[52:12] + 1) & 0x3ffffff) != 0))) or (((3 == 4) and (((m_rdata[52:12] + 1) & 0x7ffffff) == 0)) and (((m_rdata[52:12] + 1) & 0x7ffffffff) != 0))) or ((3 == 5) and (((m_rdata[52:12] + 1) & 0xfffffffff) == 0))))):  # spec: specs/amd_iommu.vspec:313 fault page_size
+                        elif ((m_rdata[12:9] == 7) and (not ((((((3 == 1) and (((m_rdata[52:12] + 1) & 0xff) != 0)) or (((3 == 2) and (((m_rdata[52:12] + 1) & 0x1ff) == 0)) and (((m_rdata[52:12] + 1) & 0x1ffff) != 0))) or (((3 == 3) and (((m_rdata[52:12] + 1) & 0x3ffff) == 0)) and (((m_rdata[52:12] + 1) & 0x3ffffff) != 0))) or (((3 == 4) and (((m_rdata[52:12] + 1) & 0x7ffffff) == 0)) and (((m_rdata[52:12] + 1) & intbv(0x7ffffffff)[41:]) != 0))) or ((3 == 5) and (((m_rdata[52:12] + 1) & intbv(0xfffffffff)[41:]) == 0))))):  # spec: specs/amd_iommu.vspec:313 fault page_size
                             fault_k.next = 3
                             flevel.next = 3
                             st.next = S.FAULT
@@ -1260,14 +1256,12 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                                 else:
                                     ps3_1[:] = ps3_2
                                 ps3_41 = intbv(0)[7:]
-                                ps3_41[:] = concat("0", ps3_1)
-                                ps3_42 = intbv(0)[7:]
-                                ps3_42[:] = 0xd + ps3_41
+                                ps3_41[:] = 0xd + concat(intbv(0)[1:], ps3_1)
                                 if (m_rdata[12:9] == 7):
-                                    ps3_0[:] = ps3_42
+                                    ps3_0[:] = ps3_41
                                 else:
                                     ps3_0[:] = 0x1e
-                                leaf_pa = intbv(0)[ADDR_WIDTH:]
+                                leaf_pa = intbv(0)[64:]
                                 if ps3_0 == 12:
                                     leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:12], i_addr[12:0])
                                 elif ps3_0 == 13:
@@ -1389,7 +1383,7 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                             fault_k.next = 1
                             flevel.next = 3
                             st.next = S.FAULT
-                        elif (((m_rdata & 0x1ff0000000000000) != 0)):  # spec: specs/amd_iommu.vspec:308 fault reserved
+                        elif (((m_rdata & intbv(0x1ff0000000000000)[64:]) != 0)):  # spec: specs/amd_iommu.vspec:308 fault reserved
                             fault_k.next = 2
                             flevel.next = 3
                             st.next = S.FAULT
@@ -1411,24 +1405,24 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[30:21], "000")
-                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[30:21], "000")
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 2
                             elif m_rdata[12:9] == 1:  # next level, spec: specs/amd_iommu.vspec:222
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
-                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 1
                             else:
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[30:21], "000")
-                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[30:21], "000")
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 2
                 elif lvl == 2:  # spec: specs/amd_iommu.vspec:275 level l2
@@ -1437,11 +1431,11 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                             fault_k.next = 1
                             flevel.next = 2
                             st.next = S.FAULT
-                        elif (((m_rdata & 0x7f0000000000000) != 0)):  # spec: specs/amd_iommu.vspec:308 fault reserved
+                        elif (((m_rdata & intbv(0x7f0000000000000)[64:]) != 0)):  # spec: specs/amd_iommu.vspec:308 fault reserved
                             fault_k.next = 2
                             flevel.next = 2
                             st.next = S.FAULT
-                        elif ((m_rdata[12:9] == 7) and (not ((((((2 == 1) and (((m_rdata[52:12] + 1) & 0xff) != 0)) or (((2 == 2) and (((m_rdata[52:12] + 1) & 0x1ff) == 0)) and (((m_rdata[52:12] + 1) & 0x1ffff) != 0))) or (((2 == 3) and (((m_rdata[52:12] + 1) & 0x3ffff) == 0)) and (((m_rdata[52:12] + 1) & 0x3ffffff) != 0))) or (((2 == 4) and (((m_rdata[52:12] + 1) & 0x7ffffff) == 0)) and (((m_rdata[52:12] + 1) & 0x7ffffffff) != 0))) or ((2 == 5) and (((m_rdata[52:12] + 1) & 0xfffffffff) == 0))))):  # spec: specs/amd_iommu.vspec:313 fault page_size
+                        elif ((m_rdata[12:9] == 7) and (not ((((((2 == 1) and (((m_rdata[52:12] + 1) & 0xff) != 0)) or (((2 == 2) and (((m_rdata[52:12] + 1) & 0x1ff) == 0)) and (((m_rdata[52:12] + 1) & 0x1ffff) != 0))) or (((2 == 3) and (((m_rdata[52:12] + 1) & 0x3ffff) == 0)) and (((m_rdata[52:12] + 1) & 0x3ffffff) != 0))) or (((2 == 4) and (((m_rdata[52:12] + 1) & 0x7ffffff) == 0)) and (((m_rdata[52:12] + 1) & intbv(0x7ffffffff)[41:]) != 0))) or ((2 == 5) and (((m_rdata[52:12] + 1) & intbv(0xfffffffff)[41:]) == 0))))):  # spec: specs/amd_iommu.vspec:313 fault page_size
                             fault_k.next = 3
                             flevel.next = 2
                             st.next = S.FAULT
@@ -1662,14 +1656,12 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                                 else:
                                     ps2_1[:] = ps2_2
                                 ps2_41 = intbv(0)[7:]
-                                ps2_41[:] = concat("0", ps2_1)
-                                ps2_42 = intbv(0)[7:]
-                                ps2_42[:] = 0xd + ps2_41
+                                ps2_41[:] = 0xd + concat(intbv(0)[1:], ps2_1)
                                 if (m_rdata[12:9] == 7):
-                                    ps2_0[:] = ps2_42
+                                    ps2_0[:] = ps2_41
                                 else:
                                     ps2_0[:] = 0x15
-                                leaf_pa = intbv(0)[ADDR_WIDTH:]
+                                leaf_pa = intbv(0)[64:]
                                 if ps2_0 == 12:
                                     leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:12], i_addr[12:0])
                                 elif ps2_0 == 13:
@@ -1791,7 +1783,7 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                             fault_k.next = 1
                             flevel.next = 2
                             st.next = S.FAULT
-                        elif (((m_rdata & 0x1ff0000000000000) != 0)):  # spec: specs/amd_iommu.vspec:308 fault reserved
+                        elif (((m_rdata & intbv(0x1ff0000000000000)[64:]) != 0)):  # spec: specs/amd_iommu.vspec:308 fault reserved
                             fault_k.next = 2
                             flevel.next = 2
                             st.next = S.FAULT
@@ -1813,16 +1805,16 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
-                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 1
                             else:
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
-                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 1
                 elif lvl == 1:  # spec: specs/amd_iommu.vspec:289 level l1
@@ -1830,11 +1822,11 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                         fault_k.next = 1
                         flevel.next = 1
                         st.next = S.FAULT
-                    elif (((m_rdata & 0x7f0000000000000) != 0)):  # spec: specs/amd_iommu.vspec:308 fault reserved
+                    elif (((m_rdata & intbv(0x7f0000000000000)[64:]) != 0)):  # spec: specs/amd_iommu.vspec:308 fault reserved
                         fault_k.next = 2
                         flevel.next = 1
                         st.next = S.FAULT
-                    elif ((m_rdata[12:9] == 7) and (not ((((((1 == 1) and (((m_rdata[52:12] + 1) & 0xff) != 0)) or (((1 == 2) and (((m_rdata[52:12] + 1) & 0x1ff) == 0)) and (((m_rdata[52:12] + 1) & 0x1ffff) != 0))) or (((1 == 3) and (((m_rdata[52:12] + 1) & 0x3ffff) == 0)) and (((m_rdata[52:12] + 1) & 0x3ffffff) != 0))) or (((1 == 4) and (((m_rdata[52:12] + 1) & 0x7ffffff) == 0)) and (((m_rdata[52:12] + 1) & 0x7ffffffff) != 0))) or ((1 == 5) and (((m_rdata[52:12] + 1) & 0xfffffffff) == 0))))):  # spec: specs/amd_iommu.vspec:313 fault page_size
+                    elif ((m_rdata[12:9] == 7) and (not ((((((1 == 1) and (((m_rdata[52:12] + 1) & 0xff) != 0)) or (((1 == 2) and (((m_rdata[52:12] + 1) & 0x1ff) == 0)) and (((m_rdata[52:12] + 1) & 0x1ffff) != 0))) or (((1 == 3) and (((m_rdata[52:12] + 1) & 0x3ffff) == 0)) and (((m_rdata[52:12] + 1) & 0x3ffffff) != 0))) or (((1 == 4) and (((m_rdata[52:12] + 1) & 0x7ffffff) == 0)) and (((m_rdata[52:12] + 1) & intbv(0x7ffffffff)[41:]) != 0))) or ((1 == 5) and (((m_rdata[52:12] + 1) & intbv(0xfffffffff)[41:]) == 0))))):  # spec: specs/amd_iommu.vspec:313 fault page_size
                         fault_k.next = 3
                         flevel.next = 1
                         st.next = S.FAULT
@@ -2055,14 +2047,12 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                             else:
                                 ps1_1[:] = ps1_2
                             ps1_41 = intbv(0)[7:]
-                            ps1_41[:] = concat("0", ps1_1)
-                            ps1_42 = intbv(0)[7:]
-                            ps1_42[:] = 0xd + ps1_41
+                            ps1_41[:] = 0xd + concat(intbv(0)[1:], ps1_1)
                             if (m_rdata[12:9] == 7):
-                                ps1_0[:] = ps1_42
+                                ps1_0[:] = ps1_41
                             else:
                                 ps1_0[:] = 0xc
-                            leaf_pa = intbv(0)[ADDR_WIDTH:]
+                            leaf_pa = intbv(0)[64:]
                             if ps1_0 == 12:
                                 leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:12], i_addr[12:0])
                             elif ps1_0 == 13:
@@ -2331,20 +2321,12 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                 st.next = S.S0W0
         elif st == S.S0W0:  # structure dte, spec: specs/amd_iommu.vspec:388
             if not pend:
-                h0 = intbv(0)[52:]
-                h0[:] = concat(r_DEV_TAB_BAR[52:12], "000000000000")
+                h0 = intbv(0)[22:]
+                h0[:] = concat(intbv(0)[6:], e_device_id) * 0x20
                 h1 = intbv(0)[53:]
-                h1[:] = concat("0", h0)
-                h2 = intbv(0)[22:]
-                h2[:] = concat("000000", e_device_id)
-                h3 = intbv(0)[22:]
-                h3[:] = h2 * 0x20
-                h4 = intbv(0)[53:]
-                h4[:] = concat("0000000000000000000000000000000", h3)
-                h5 = intbv(0)[53:]
-                h5[:] = h1 + h4
-                v_wide[:] = h5
-                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x0
+                h1[:] = concat(intbv(0)[1:], r_DEV_TAB_BAR[52:12], intbv(0)[12:]) + concat(intbv(0)[31:], h0)
+                v_wide[:] = concat(intbv(0)[19:], h1)
+                v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x0
                 u_valid.next = True
                 u_we.next = False
                 u_size.next = WORD_SIZE
@@ -2359,20 +2341,12 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                     st.next = S.S0W1
         elif st == S.S0W1:  # structure dte, spec: specs/amd_iommu.vspec:388
             if not pend:
-                h0 = intbv(0)[52:]
-                h0[:] = concat(r_DEV_TAB_BAR[52:12], "000000000000")
+                h0 = intbv(0)[22:]
+                h0[:] = concat(intbv(0)[6:], e_device_id) * 0x20
                 h1 = intbv(0)[53:]
-                h1[:] = concat("0", h0)
-                h2 = intbv(0)[22:]
-                h2[:] = concat("000000", e_device_id)
-                h3 = intbv(0)[22:]
-                h3[:] = h2 * 0x20
-                h4 = intbv(0)[53:]
-                h4[:] = concat("0000000000000000000000000000000", h3)
-                h5 = intbv(0)[53:]
-                h5[:] = h1 + h4
-                v_wide[:] = h5
-                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x8
+                h1[:] = concat(intbv(0)[1:], r_DEV_TAB_BAR[52:12], intbv(0)[12:]) + concat(intbv(0)[31:], h0)
+                v_wide[:] = concat(intbv(0)[19:], h1)
+                v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x8
                 u_valid.next = True
                 u_we.next = False
                 u_size.next = WORD_SIZE
@@ -2387,20 +2361,12 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                     st.next = S.S0W2
         elif st == S.S0W2:  # structure dte, spec: specs/amd_iommu.vspec:388
             if not pend:
-                h0 = intbv(0)[52:]
-                h0[:] = concat(r_DEV_TAB_BAR[52:12], "000000000000")
+                h0 = intbv(0)[22:]
+                h0[:] = concat(intbv(0)[6:], e_device_id) * 0x20
                 h1 = intbv(0)[53:]
-                h1[:] = concat("0", h0)
-                h2 = intbv(0)[22:]
-                h2[:] = concat("000000", e_device_id)
-                h3 = intbv(0)[22:]
-                h3[:] = h2 * 0x20
-                h4 = intbv(0)[53:]
-                h4[:] = concat("0000000000000000000000000000000", h3)
-                h5 = intbv(0)[53:]
-                h5[:] = h1 + h4
-                v_wide[:] = h5
-                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x10
+                h1[:] = concat(intbv(0)[1:], r_DEV_TAB_BAR[52:12], intbv(0)[12:]) + concat(intbv(0)[31:], h0)
+                v_wide[:] = concat(intbv(0)[19:], h1)
+                v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x10
                 u_valid.next = True
                 u_we.next = False
                 u_size.next = WORD_SIZE
@@ -2415,20 +2381,12 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                     st.next = S.S0W3
         elif st == S.S0W3:  # structure dte, spec: specs/amd_iommu.vspec:388
             if not pend:
-                h0 = intbv(0)[52:]
-                h0[:] = concat(r_DEV_TAB_BAR[52:12], "000000000000")
+                h0 = intbv(0)[22:]
+                h0[:] = concat(intbv(0)[6:], e_device_id) * 0x20
                 h1 = intbv(0)[53:]
-                h1[:] = concat("0", h0)
-                h2 = intbv(0)[22:]
-                h2[:] = concat("000000", e_device_id)
-                h3 = intbv(0)[22:]
-                h3[:] = h2 * 0x20
-                h4 = intbv(0)[53:]
-                h4[:] = concat("0000000000000000000000000000000", h3)
-                h5 = intbv(0)[53:]
-                h5[:] = h1 + h4
-                v_wide[:] = h5
-                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x18
+                h1[:] = concat(intbv(0)[1:], r_DEV_TAB_BAR[52:12], intbv(0)[12:]) + concat(intbv(0)[31:], h0)
+                v_wide[:] = concat(intbv(0)[19:], h1)
+                v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x18
                 u_valid.next = True
                 u_we.next = False
                 u_size.next = WORD_SIZE
@@ -2457,28 +2415,16 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
             wk_io_RZ.next = 0
             wk_io_PE.next = 0
             if ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] != 0)) and (w_dte_0[12:9] != 7)):
-                v_wide[:] = e_address
+                v_wide[:] = concat(intbv(0)[8:], e_address)
                 unit_io_i_addr.next = v_wide[64:]
                 unit_io_k_write.next = (e_kind == 1)
-                h6 = intbv(0)[16:]
-                h6[:] = concat("00000000", w_dte_0[8:0])
-                h7 = intbv(0)[16:]
-                h7[:] = concat(w_dte_0[16:8], "00000000")
-                h8 = intbv(0)[16:]
-                h8[:] = h6 | h7
-                h9 = intbv(0)[56:]
-                h9[:] = concat("0000000000000000000000000000000000000000", h8)
-                h10 = intbv(0)[56:]
-                h10[:] = concat(w_dte_0[56:16], "0000000000000000")
-                h11 = intbv(0)[56:]
-                h11[:] = h9 | h10
-                h12 = intbv(0)[64:]
-                h12[:] = concat("00000000", h11)
-                h13 = intbv(0)[64:]
-                h13[:] = concat(w_dte_0[64:56], "00000000000000000000000000000000000000000000000000000000")
-                h14 = intbv(0)[64:]
-                h14[:] = h12 | h13
-                v_wide[:] = h14
+                h2 = intbv(0)[16:]
+                h2[:] = concat(intbv(0)[8:], w_dte_0[8:0]) | concat(w_dte_0[16:8], intbv(0)[8:])
+                h3 = intbv(0)[56:]
+                h3[:] = concat(intbv(0)[40:], h2) | concat(w_dte_0[56:16], intbv(0)[16:])
+                h4 = intbv(0)[64:]
+                h4[:] = concat(intbv(0)[8:], h3) | concat(w_dte_0[64:56], intbv(0)[56:])
+                v_wide[:] = concat(intbv(0)[8:], h4)
                 unit_io_r_HPT.next = v_wide[64:]
                 unit_io_start.next = True
                 st.next = S.S1R
@@ -2513,48 +2459,34 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                 st.next = S.S2W0
         elif st == S.S2W0:  # structure irt, spec: specs/amd_iommu.vspec:447
             if not pend:
-                h28 = intbv(0)[32:]
-                h28[:] = e_data
-                h29 = intbv(0)[32:]
-                h29[:] = e_data
-                h30 = intbv(0)[32:]
-                h30[:] = e_data
-                h31 = intbv(0)[16:]
-                h31[:] = 1
-                h32 = intbv(0)[4:]
-                h32[:] = w_dte_10[5:1]
-                if not (((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h28[11:8] == 0) or (h29[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and (h30[11:0] < (h31 << h32))):
+                h10 = intbv(0)[32:]
+                h10[:] = e_data
+                h11 = intbv(0)[32:]
+                h11[:] = e_data
+                h12 = intbv(0)[32:]
+                h12[:] = e_data
+                h13 = intbv(0)[16:]
+                h13[:] = 1
+                h14 = intbv(0)[4:]
+                h14[:] = w_dte_10[5:1]
+                h15 = intbv(0)[16:]
+                h15[:] = (h13 << h14)
+                if not (((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h10[11:8] == 0) or (h11[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and (concat(intbv(0)[5:], h12[11:0]) < h15)):
                     w_irt_0.next = 0
                     st.next = S.DECIDE
                 else:
-                    h15 = intbv(0)[42:]
-                    h15[:] = concat("0000000000000000000000000000000000000000", w_dte_10[8:6])
-                    h16 = intbv(0)[42:]
-                    h16[:] = concat(w_dte_10[48:8], "00")
-                    h17 = intbv(0)[42:]
-                    h17[:] = h15 | h16
-                    h18 = intbv(0)[46:]
-                    h18[:] = concat("0000", h17)
-                    h19 = intbv(0)[46:]
-                    h19[:] = concat(w_dte_10[52:48], "000000000000000000000000000000000000000000")
-                    h20 = intbv(0)[46:]
-                    h20[:] = h18 | h19
-                    h21 = intbv(0)[52:]
-                    h21[:] = concat(h20, "000000")
-                    h22 = intbv(0)[53:]
-                    h22[:] = concat("0", h21)
-                    h23 = intbv(0)[32:]
-                    h23[:] = e_data
-                    h24 = intbv(0)[14:]
-                    h24[:] = concat("000", h23[11:0])
-                    h25 = intbv(0)[14:]
-                    h25[:] = h24 * 4
-                    h26 = intbv(0)[53:]
-                    h26[:] = concat("000000000000000000000000000000000000000", h25)
-                    h27 = intbv(0)[53:]
-                    h27[:] = h22 + h26
-                    v_wide[:] = h27
-                    v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x0
+                    h5 = intbv(0)[42:]
+                    h5[:] = concat(intbv(0)[40:], w_dte_10[8:6]) | concat(w_dte_10[48:8], intbv(0)[2:])
+                    h6 = intbv(0)[46:]
+                    h6[:] = concat(intbv(0)[4:], h5) | concat(w_dte_10[52:48], intbv(0)[42:])
+                    h7 = intbv(0)[32:]
+                    h7[:] = e_data
+                    h8 = intbv(0)[14:]
+                    h8[:] = concat(intbv(0)[3:], h7[11:0]) * 4
+                    h9 = intbv(0)[53:]
+                    h9[:] = concat(intbv(0)[1:], h6, intbv(0)[6:]) + concat(intbv(0)[39:], h8)
+                    v_wide[:] = concat(intbv(0)[19:], h9)
+                    v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x0
                     u_valid.next = True
                     u_we.next = False
                     u_size.next = WORD_SIZE
@@ -2568,605 +2500,624 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                     pend.next = False
                     st.next = S.DECIDE
         elif st == S.DECIDE:
-            h113 = intbv(0)[32:]
-            h113[:] = e_data
-            h114 = intbv(0)[32:]
-            h114[:] = e_data
-            h115 = intbv(0)[1:]
-            h116 = intbv(0)[1:]
-            h116[:] = 0
+            h92 = intbv(0)[32:]
+            h92[:] = e_data
+            h93 = intbv(0)[32:]
+            h93[:] = e_data
+            h94 = intbv(0)[1:]
+            h95 = intbv(0)[1:]
+            h95[:] = 0
             if w_dte_0[62]:
-                h116[:] = 1
-            h117 = intbv(0)[1:]
-            h117[:] = 0
+                h95[:] = 1
+            h96 = intbv(0)[1:]
+            h96[:] = 0
             if w_dte_0[61]:
-                h117[:] = 1
+                h96[:] = 1
             if (e_kind == 1):
-                h115[:] = h116
+                h94[:] = h95
             else:
-                h115[:] = h117
-            h188 = intbv(0)[1:]
-            h189 = intbv(0)[1:]
-            h189[:] = 0
+                h94[:] = h96
+            h167 = intbv(0)[1:]
+            h168 = intbv(0)[1:]
+            h168[:] = 0
             if w_dte_0[62]:
-                h189[:] = 1
-            h190 = intbv(0)[1:]
-            h190[:] = 0
+                h168[:] = 1
+            h169 = intbv(0)[1:]
+            h169[:] = 0
             if w_dte_0[61]:
-                h190[:] = 1
+                h169[:] = 1
             if (e_kind == 1):
-                h188[:] = h189
+                h167[:] = h168
             else:
-                h188[:] = h190
-            h199 = intbv(0)[1:]
-            h200 = intbv(0)[32:]
-            h200[:] = e_data
-            h201 = intbv(0)[32:]
-            h201[:] = e_data
-            h202 = intbv(0)[1:]
-            h202[:] = 0
+                h167[:] = h169
+            h178 = intbv(0)[1:]
+            h179 = intbv(0)[32:]
+            h179[:] = e_data
+            h180 = intbv(0)[32:]
+            h180[:] = e_data
+            h181 = intbv(0)[1:]
+            h181[:] = 0
             if (w_dte_10[62:60] == 1):
-                h202[:] = 1
-            h203 = intbv(0)[1:]
-            h204 = intbv(0)[32:]
-            h204[:] = e_data
-            h205 = intbv(0)[32:]
-            h205[:] = e_data
+                h181[:] = 1
+            h182 = intbv(0)[1:]
+            h183 = intbv(0)[32:]
+            h183[:] = e_data
+            h184 = intbv(0)[32:]
+            h184[:] = e_data
+            h185 = intbv(0)[32:]
+            h185[:] = e_data
+            h186 = intbv(0)[32:]
+            h186[:] = e_data
+            h182[:] = 0
+            if (((((h183[11:8] == 2) or ((h184[11:8] == 4) and w_dte_10[58])) or ((h185[11:8] == 5) and w_dte_10[56])) or ((h186[11:8] == 7) and w_dte_10[57])) and (not e_address[2])):
+                h182[:] = 1
+            if ((h179[11:8] == 0) or (h180[11:8] == 1)):
+                h178[:] = h181
+            else:
+                h178[:] = h182
             h206 = intbv(0)[32:]
             h206[:] = e_data
             h207 = intbv(0)[32:]
             h207[:] = e_data
-            h203[:] = 0
-            if (((((h204[11:8] == 2) or ((h205[11:8] == 4) and w_dte_10[58])) or ((h206[11:8] == 5) and w_dte_10[56])) or ((h207[11:8] == 7) and w_dte_10[57])) and (not e_address[2])):
-                h203[:] = 1
-            if ((h200[11:8] == 0) or (h201[11:8] == 1)):
-                h199[:] = h202
-            else:
-                h199[:] = h203
-            h227 = intbv(0)[32:]
-            h227[:] = e_data
-            h228 = intbv(0)[32:]
-            h228[:] = e_data
-            h229 = intbv(0)[32:]
-            h229[:] = e_data
-            h230 = intbv(0)[16:]
-            h230[:] = 1
-            h231 = intbv(0)[4:]
-            h231[:] = w_dte_10[5:1]
-            h232 = intbv(0)[1:]
-            h233 = intbv(0)[11:]
-            h234 = intbv(0)[32:]
-            h234[:] = e_data
-            h233[:] = h234[11:0]
-            h235 = intbv(0)[1:]
-            h235[:] = 0
+            h208 = intbv(0)[32:]
+            h208[:] = e_data
+            h209 = intbv(0)[16:]
+            h209[:] = 1
+            h210 = intbv(0)[4:]
+            h210[:] = w_dte_10[5:1]
+            h211 = intbv(0)[16:]
+            h211[:] = (h209 << h210)
+            h212 = intbv(0)[1:]
+            h213 = intbv(0)[11:]
+            h214 = intbv(0)[32:]
+            h214[:] = e_data
+            h213[:] = h214[11:0]
+            h215 = intbv(0)[1:]
+            h215[:] = 0
             if w_irt_0[32]:
-                h235[:] = 1
-            h236 = intbv(0)[1:]
-            h236[:] = 0
+                h215[:] = 1
+            h216 = intbv(0)[1:]
+            h216[:] = 0
             if w_irt_0[0]:
-                h236[:] = 1
-            if (((h233 >> 0) & 1) == 1):
-                h232[:] = h235
+                h216[:] = 1
+            if (((h213 >> 0) & 1) == 1):
+                h212[:] = h215
             else:
-                h232[:] = h236
-            h237 = intbv(0)[1:]
-            h238 = intbv(0)[11:]
-            h239 = intbv(0)[32:]
-            h239[:] = e_data
-            h238[:] = h239[11:0]
-            h240 = intbv(0)[1:]
-            h240[:] = 0
+                h212[:] = h216
+            h217 = intbv(0)[1:]
+            h218 = intbv(0)[11:]
+            h219 = intbv(0)[32:]
+            h219[:] = e_data
+            h218[:] = h219[11:0]
+            h220 = intbv(0)[1:]
+            h220[:] = 0
             if w_irt_0[39]:
-                h240[:] = 1
-            h241 = intbv(0)[1:]
-            h241[:] = 0
+                h220[:] = 1
+            h221 = intbv(0)[1:]
+            h221[:] = 0
             if w_irt_0[7]:
-                h241[:] = 1
-            if (((h238 >> 0) & 1) == 1):
-                h237[:] = h240
+                h221[:] = 1
+            if (((h218 >> 0) & 1) == 1):
+                h217[:] = h220
             else:
-                h237[:] = h241
-            h242 = intbv(0)[3:]
-            h243 = intbv(0)[11:]
-            h244 = intbv(0)[32:]
-            h244[:] = e_data
-            h243[:] = h244[11:0]
-            if (((h243 >> 0) & 1) == 1):
-                h242[:] = w_irt_0[37:34]
+                h217[:] = h221
+            h222 = intbv(0)[3:]
+            h223 = intbv(0)[11:]
+            h224 = intbv(0)[32:]
+            h224[:] = e_data
+            h223[:] = h224[11:0]
+            if (((h223 >> 0) & 1) == 1):
+                h222[:] = w_irt_0[37:34]
             else:
-                h242[:] = w_irt_0[5:2]
+                h222[:] = w_irt_0[5:2]
+            h312 = intbv(0)[32:]
+            h312[:] = e_data
+            h313 = intbv(0)[32:]
+            h313[:] = e_data
+            h314 = intbv(0)[32:]
+            h314[:] = e_data
+            h315 = intbv(0)[16:]
+            h315[:] = 1
+            h316 = intbv(0)[4:]
+            h316[:] = w_dte_10[5:1]
+            h317 = intbv(0)[16:]
+            h317[:] = (h315 << h316)
+            h318 = intbv(0)[1:]
+            h319 = intbv(0)[11:]
+            h320 = intbv(0)[32:]
+            h320[:] = e_data
+            h319[:] = h320[11:0]
+            h321 = intbv(0)[1:]
+            h321[:] = 0
+            if w_irt_0[32]:
+                h321[:] = 1
+            h322 = intbv(0)[1:]
+            h322[:] = 0
+            if w_irt_0[0]:
+                h322[:] = 1
+            if (((h319 >> 0) & 1) == 1):
+                h318[:] = h321
+            else:
+                h318[:] = h322
+            h323 = intbv(0)[1:]
+            h324 = intbv(0)[11:]
+            h325 = intbv(0)[32:]
+            h325[:] = e_data
+            h324[:] = h325[11:0]
+            h326 = intbv(0)[1:]
+            h326[:] = 0
+            if w_irt_0[39]:
+                h326[:] = 1
+            h327 = intbv(0)[1:]
+            h327[:] = 0
+            if w_irt_0[7]:
+                h327[:] = 1
+            if (((h324 >> 0) & 1) == 1):
+                h323[:] = h326
+            else:
+                h323[:] = h327
+            h328 = intbv(0)[3:]
+            h329 = intbv(0)[11:]
             h330 = intbv(0)[32:]
             h330[:] = e_data
-            h331 = intbv(0)[32:]
-            h331[:] = e_data
-            h332 = intbv(0)[32:]
-            h332[:] = e_data
-            h333 = intbv(0)[16:]
-            h333[:] = 1
-            h334 = intbv(0)[4:]
-            h334[:] = w_dte_10[5:1]
-            h335 = intbv(0)[1:]
-            h336 = intbv(0)[11:]
-            h337 = intbv(0)[32:]
-            h337[:] = e_data
-            h336[:] = h337[11:0]
-            h338 = intbv(0)[1:]
-            h338[:] = 0
-            if w_irt_0[32]:
-                h338[:] = 1
-            h339 = intbv(0)[1:]
-            h339[:] = 0
-            if w_irt_0[0]:
-                h339[:] = 1
-            if (((h336 >> 0) & 1) == 1):
-                h335[:] = h338
+            h329[:] = h330[11:0]
+            if (((h329 >> 0) & 1) == 1):
+                h328[:] = w_irt_0[37:34]
             else:
-                h335[:] = h339
-            h340 = intbv(0)[1:]
-            h341 = intbv(0)[11:]
-            h342 = intbv(0)[32:]
-            h342[:] = e_data
-            h341[:] = h342[11:0]
-            h343 = intbv(0)[1:]
-            h343[:] = 0
-            if w_irt_0[39]:
-                h343[:] = 1
-            h344 = intbv(0)[1:]
-            h344[:] = 0
-            if w_irt_0[7]:
-                h344[:] = 1
-            if (((h341 >> 0) & 1) == 1):
-                h340[:] = h343
-            else:
-                h340[:] = h344
-            h345 = intbv(0)[3:]
-            h346 = intbv(0)[11:]
-            h347 = intbv(0)[32:]
-            h347[:] = e_data
-            h346[:] = h347[11:0]
-            if (((h346 >> 0) & 1) == 1):
-                h345[:] = w_irt_0[37:34]
-            else:
-                h345[:] = w_irt_0[5:2]
+                h328[:] = w_irt_0[5:2]
             if ((e_kind != 2) and (not w_dte_0[0])):  # spec: specs/amd_iommu.vspec:496
                 status.next = 1
-                v_wide[:] = 0
-                rec_outcome.next = v_wide[2:]
-                v_wide[:] = e_address
-                rec_address.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_data.next = v_wide[32:]
-                v_wide[:] = 0
-                rec_vector.next = v_wide[8:]
-                v_wide[:] = 0
-                rec_destination.next = v_wide[8:]
-                v_wide[:] = 0
-                rec_dest_mode.next = v_wide[1:]
-                v_wide[:] = 0
-                rec_int_type.next = v_wide[3:]
-                v_wide[:] = 0
-                rec_rq_eoi.next = v_wide[1:]
-                v_wide[:] = 0
-                rec_code.next = v_wide[4:]
-                v_wide[:] = 0
-                rec_logged.next = v_wide[1:]
-                v_wide[:] = 0
-                rec_entry_lo.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_entry_hi.next = v_wide[64:]
-                v_wide[:] = concat(r_EVT_LOG_TAIL[19:4], "0000")
-                rec_tail.next = v_wide[64:]
+                rec_outcome.next = 0
+                rec_address.next = e_address
+                rec_data.next = 0
+                rec_vector.next = 0
+                rec_destination.next = 0
+                rec_dest_mode.next = 0
+                rec_int_type.next = 0
+                rec_rq_eoi.next = 0
+                rec_code.next = 0
+                rec_logged.next = 0
+                rec_entry_lo.next = 0
+                rec_entry_hi.next = 0
+                rec_tail.next = concat(intbv(0)[45:], r_EVT_LOG_TAIL[19:4], intbv(0)[4:])
                 st.next = S.ST0
-            elif ((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h113[11:8] == 0) or (h114[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))):  # spec: specs/amd_iommu.vspec:501
+            elif ((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h92[11:8] == 0) or (h93[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))):  # spec: specs/amd_iommu.vspec:501
                 status.next = 2
-                v_wide[:] = 3
-                rec_outcome.next = v_wide[2:]
-                v_wide[:] = 0
-                rec_address.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_data.next = v_wide[32:]
-                v_wide[:] = 0
-                rec_vector.next = v_wide[8:]
-                v_wide[:] = 0
-                rec_destination.next = v_wide[8:]
-                v_wide[:] = 0
-                rec_dest_mode.next = v_wide[1:]
-                v_wide[:] = 0
-                rec_int_type.next = v_wide[3:]
-                v_wide[:] = 0
-                rec_rq_eoi.next = v_wide[1:]
-                v_wide[:] = 1
-                rec_code.next = v_wide[4:]
-                h39 = intbv(0)[1:]
-                h40 = intbv(0)[32:]
-                h40[:] = e_data
-                h41 = intbv(0)[32:]
-                h41[:] = e_data
-                h42 = intbv(0)[1:]
-                h43 = intbv(0)[1:]
-                h43[:] = 0
+                rec_outcome.next = 3
+                rec_address.next = 0
+                rec_data.next = 0
+                rec_vector.next = 0
+                rec_destination.next = 0
+                rec_dest_mode.next = 0
+                rec_int_type.next = 0
+                rec_rq_eoi.next = 0
+                rec_code.next = 1
+                h18 = intbv(0)[1:]
+                h19 = intbv(0)[32:]
+                h19[:] = e_data
+                h20 = intbv(0)[32:]
+                h20[:] = e_data
+                h21 = intbv(0)[1:]
+                h22 = intbv(0)[1:]
+                h22[:] = 0
                 if w_dte_0[62]:
-                    h43[:] = 1
-                h44 = intbv(0)[1:]
-                h44[:] = 0
+                    h22[:] = 1
+                h23 = intbv(0)[1:]
+                h23[:] = 0
                 if w_dte_0[61]:
-                    h44[:] = 1
+                    h23[:] = 1
                 if (e_kind == 1):
-                    h42[:] = h43
+                    h21[:] = h22
                 else:
-                    h42[:] = h44
+                    h21[:] = h23
+                h24 = intbv(0)[32:]
+                h24[:] = e_data
+                h25 = intbv(0)[32:]
+                h25[:] = e_data
+                h26 = intbv(0)[32:]
+                h26[:] = e_data
+                h27 = intbv(0)[16:]
+                h27[:] = 1
+                h28 = intbv(0)[4:]
+                h28[:] = w_dte_10[5:1]
+                h29 = intbv(0)[16:]
+                h29[:] = (h27 << h28)
+                h30 = intbv(0)[1:]
+                h31 = intbv(0)[11:]
+                h32 = intbv(0)[32:]
+                h32[:] = e_data
+                h31[:] = h32[11:0]
+                h33 = intbv(0)[1:]
+                h33[:] = 0
+                if w_irt_0[32]:
+                    h33[:] = 1
+                h34 = intbv(0)[1:]
+                h34[:] = 0
+                if w_irt_0[0]:
+                    h34[:] = 1
+                if (((h31 >> 0) & 1) == 1):
+                    h30[:] = h33
+                else:
+                    h30[:] = h34
+                h35 = intbv(0)[1:]
+                h36 = intbv(0)[11:]
+                h37 = intbv(0)[32:]
+                h37[:] = e_data
+                h36[:] = h37[11:0]
+                h38 = intbv(0)[1:]
+                h38[:] = 0
+                if w_irt_0[39]:
+                    h38[:] = 1
+                h39 = intbv(0)[1:]
+                h39[:] = 0
+                if w_irt_0[7]:
+                    h39[:] = 1
+                if (((h36 >> 0) & 1) == 1):
+                    h35[:] = h38
+                else:
+                    h35[:] = h39
+                h40 = intbv(0)[3:]
+                h41 = intbv(0)[11:]
+                h42 = intbv(0)[32:]
+                h42[:] = e_data
+                h41[:] = h42[11:0]
+                if (((h41 >> 0) & 1) == 1):
+                    h40[:] = w_irt_0[37:34]
+                else:
+                    h40[:] = w_irt_0[5:2]
+                h43 = intbv(0)[1:]
+                h44 = intbv(0)[11:]
                 h45 = intbv(0)[32:]
                 h45[:] = e_data
-                h46 = intbv(0)[32:]
-                h46[:] = e_data
-                h47 = intbv(0)[32:]
-                h47[:] = e_data
-                h48 = intbv(0)[16:]
-                h48[:] = 1
-                h49 = intbv(0)[4:]
-                h49[:] = w_dte_10[5:1]
-                h50 = intbv(0)[1:]
-                h51 = intbv(0)[11:]
-                h52 = intbv(0)[32:]
-                h52[:] = e_data
-                h51[:] = h52[11:0]
-                h53 = intbv(0)[1:]
-                h53[:] = 0
-                if w_irt_0[32]:
-                    h53[:] = 1
-                h54 = intbv(0)[1:]
-                h54[:] = 0
-                if w_irt_0[0]:
-                    h54[:] = 1
-                if (((h51 >> 0) & 1) == 1):
-                    h50[:] = h53
-                else:
-                    h50[:] = h54
-                h55 = intbv(0)[1:]
-                h56 = intbv(0)[11:]
-                h57 = intbv(0)[32:]
-                h57[:] = e_data
-                h56[:] = h57[11:0]
-                h58 = intbv(0)[1:]
-                h58[:] = 0
-                if w_irt_0[39]:
-                    h58[:] = 1
-                h59 = intbv(0)[1:]
-                h59[:] = 0
-                if w_irt_0[7]:
-                    h59[:] = 1
-                if (((h56 >> 0) & 1) == 1):
-                    h55[:] = h58
-                else:
-                    h55[:] = h59
-                h60 = intbv(0)[3:]
-                h61 = intbv(0)[11:]
-                h62 = intbv(0)[32:]
-                h62[:] = e_data
-                h61[:] = h62[11:0]
-                if (((h61 >> 0) & 1) == 1):
-                    h60[:] = w_irt_0[37:34]
-                else:
-                    h60[:] = w_irt_0[5:2]
-                h63 = intbv(0)[1:]
-                h64 = intbv(0)[11:]
-                h65 = intbv(0)[32:]
-                h65[:] = e_data
-                h64[:] = h65[11:0]
-                h66 = intbv(0)[1:]
-                h66[:] = 0
+                h44[:] = h45[11:0]
+                h46 = intbv(0)[1:]
+                h46[:] = 0
                 if w_irt_0[33]:
-                    h66[:] = 1
-                h67 = intbv(0)[1:]
-                h67[:] = 0
+                    h46[:] = 1
+                h47 = intbv(0)[1:]
+                h47[:] = 0
                 if w_irt_0[1]:
-                    h67[:] = 1
-                if (((h64 >> 0) & 1) == 1):
-                    h63[:] = h66
+                    h47[:] = 1
+                if (((h44 >> 0) & 1) == 1):
+                    h43[:] = h46
                 else:
-                    h63[:] = h67
-                h39[:] = 0
-                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h40[11:8] == 0) or (h41[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h42 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h45[11:8] == 0) or (h46[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (h47[11:0] < (h48 << h49))) or (not (((h50 != 0) and (not (h55 != 0))) and (h60 <= 1))))) and (not w_dte_10[5])) and (not (h63 != 0))))):
-                    h39[:] = 1
-                v_wide[:] = h39
-                rec_logged.next = v_wide[1:]
+                    h43[:] = h47
+                h18[:] = 0
+                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h19[11:8] == 0) or (h20[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h21 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h24[11:8] == 0) or (h25[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (concat(intbv(0)[5:], h26[11:0]) < h29)) or (not (((h30 != 0) and (not (h35 != 0))) and (h40 <= 1))))) and (not w_dte_10[5])) and (not (h43 != 0))))):
+                    h18[:] = 1
+                rec_logged.next = h18
                 v_wide[:] = 0
                 v_wide[16:0] = e_device_id
-                h68 = intbv(0)[1:]
-                h68[:] = 0
+                h48 = intbv(0)[1:]
+                h48[:] = 0
                 if (e_kind == 2):
-                    h68[:] = 1
-                v_wide[52:51] = h68
-                h69 = intbv(0)[1:]
-                h69[:] = 0
+                    h48[:] = 1
+                v_wide[52:51] = h48
+                h49 = intbv(0)[1:]
+                h49[:] = 0
                 if (e_kind == 1):
-                    h69[:] = 1
-                v_wide[54:53] = h69
-                h70 = intbv(0)[1:]
-                h71 = intbv(0)[1:]
-                h71[:] = 0
+                    h49[:] = 1
+                v_wide[54:53] = h49
+                h50 = intbv(0)[1:]
+                h51 = intbv(0)[1:]
+                h51[:] = 0
                 if ((w_dte_0[7:2] != 0) or w_dte_0[63]):
-                    h71[:] = 1
-                h72 = intbv(0)[1:]
-                h72[:] = 0
+                    h51[:] = 1
+                h52 = intbv(0)[1:]
+                h52[:] = 0
                 if ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (w_dte_10[62:60] == 3)):
-                    h72[:] = 1
+                    h52[:] = 1
                 if (e_kind != 2):
-                    h70[:] = h71
+                    h50[:] = h51
                 else:
-                    h70[:] = h72
-                v_wide[56:55] = h70
+                    h50[:] = h52
+                v_wide[56:55] = h50
                 v_wide[64:60] = 1
                 rec_entry_lo.next = v_wide[64:]
-                h73 = intbv(0)[64:]
-                h73[:] = (e_address >> 2)
-                h74 = intbv(0)[66:]
-                h74[:] = concat(h73, "00")
-                v_wide[:] = h74[64:]
-                rec_entry_hi.next = v_wide[64:]
-                h75 = intbv(0)[16:]
-                h76 = intbv(0)[32:]
-                h76[:] = e_data
-                h77 = intbv(0)[32:]
-                h77[:] = e_data
-                h78 = intbv(0)[1:]
-                h79 = intbv(0)[1:]
-                h79[:] = 0
+                h53 = intbv(0)[64:]
+                h53[:] = (e_address >> 2)
+                h54 = intbv(0)[66:]
+                h54[:] = concat(h53, intbv(0)[2:])
+                rec_entry_hi.next = h54[64:]
+                h55 = intbv(0)[16:]
+                h56 = intbv(0)[32:]
+                h56[:] = e_data
+                h57 = intbv(0)[32:]
+                h57[:] = e_data
+                h58 = intbv(0)[1:]
+                h59 = intbv(0)[1:]
+                h59[:] = 0
                 if w_dte_0[62]:
-                    h79[:] = 1
-                h80 = intbv(0)[1:]
-                h80[:] = 0
+                    h59[:] = 1
+                h60 = intbv(0)[1:]
+                h60[:] = 0
                 if w_dte_0[61]:
-                    h80[:] = 1
+                    h60[:] = 1
                 if (e_kind == 1):
-                    h78[:] = h79
+                    h58[:] = h59
                 else:
-                    h78[:] = h80
-                h81 = intbv(0)[32:]
-                h81[:] = e_data
+                    h58[:] = h60
+                h61 = intbv(0)[32:]
+                h61[:] = e_data
+                h62 = intbv(0)[32:]
+                h62[:] = e_data
+                h63 = intbv(0)[32:]
+                h63[:] = e_data
+                h64 = intbv(0)[16:]
+                h64[:] = 1
+                h65 = intbv(0)[4:]
+                h65[:] = w_dte_10[5:1]
+                h66 = intbv(0)[16:]
+                h66[:] = (h64 << h65)
+                h67 = intbv(0)[1:]
+                h68 = intbv(0)[11:]
+                h69 = intbv(0)[32:]
+                h69[:] = e_data
+                h68[:] = h69[11:0]
+                h70 = intbv(0)[1:]
+                h70[:] = 0
+                if w_irt_0[32]:
+                    h70[:] = 1
+                h71 = intbv(0)[1:]
+                h71[:] = 0
+                if w_irt_0[0]:
+                    h71[:] = 1
+                if (((h68 >> 0) & 1) == 1):
+                    h67[:] = h70
+                else:
+                    h67[:] = h71
+                h72 = intbv(0)[1:]
+                h73 = intbv(0)[11:]
+                h74 = intbv(0)[32:]
+                h74[:] = e_data
+                h73[:] = h74[11:0]
+                h75 = intbv(0)[1:]
+                h75[:] = 0
+                if w_irt_0[39]:
+                    h75[:] = 1
+                h76 = intbv(0)[1:]
+                h76[:] = 0
+                if w_irt_0[7]:
+                    h76[:] = 1
+                if (((h73 >> 0) & 1) == 1):
+                    h72[:] = h75
+                else:
+                    h72[:] = h76
+                h77 = intbv(0)[3:]
+                h78 = intbv(0)[11:]
+                h79 = intbv(0)[32:]
+                h79[:] = e_data
+                h78[:] = h79[11:0]
+                if (((h78 >> 0) & 1) == 1):
+                    h77[:] = w_irt_0[37:34]
+                else:
+                    h77[:] = w_irt_0[5:2]
+                h80 = intbv(0)[1:]
+                h81 = intbv(0)[11:]
                 h82 = intbv(0)[32:]
                 h82[:] = e_data
-                h83 = intbv(0)[32:]
-                h83[:] = e_data
-                h84 = intbv(0)[16:]
-                h84[:] = 1
-                h85 = intbv(0)[4:]
-                h85[:] = w_dte_10[5:1]
-                h86 = intbv(0)[1:]
-                h87 = intbv(0)[11:]
-                h88 = intbv(0)[32:]
-                h88[:] = e_data
-                h87[:] = h88[11:0]
-                h89 = intbv(0)[1:]
-                h89[:] = 0
-                if w_irt_0[32]:
-                    h89[:] = 1
-                h90 = intbv(0)[1:]
-                h90[:] = 0
-                if w_irt_0[0]:
-                    h90[:] = 1
-                if (((h87 >> 0) & 1) == 1):
-                    h86[:] = h89
-                else:
-                    h86[:] = h90
-                h91 = intbv(0)[1:]
-                h92 = intbv(0)[11:]
-                h93 = intbv(0)[32:]
-                h93[:] = e_data
-                h92[:] = h93[11:0]
-                h94 = intbv(0)[1:]
-                h94[:] = 0
-                if w_irt_0[39]:
-                    h94[:] = 1
-                h95 = intbv(0)[1:]
-                h95[:] = 0
-                if w_irt_0[7]:
-                    h95[:] = 1
-                if (((h92 >> 0) & 1) == 1):
-                    h91[:] = h94
-                else:
-                    h91[:] = h95
-                h96 = intbv(0)[3:]
-                h97 = intbv(0)[11:]
-                h98 = intbv(0)[32:]
-                h98[:] = e_data
-                h97[:] = h98[11:0]
-                if (((h97 >> 0) & 1) == 1):
-                    h96[:] = w_irt_0[37:34]
-                else:
-                    h96[:] = w_irt_0[5:2]
-                h99 = intbv(0)[1:]
-                h100 = intbv(0)[11:]
-                h101 = intbv(0)[32:]
-                h101[:] = e_data
-                h100[:] = h101[11:0]
-                h102 = intbv(0)[1:]
-                h102[:] = 0
+                h81[:] = h82[11:0]
+                h83 = intbv(0)[1:]
+                h83[:] = 0
                 if w_irt_0[33]:
-                    h102[:] = 1
-                h103 = intbv(0)[1:]
-                h103[:] = 0
+                    h83[:] = 1
+                h84 = intbv(0)[1:]
+                h84[:] = 0
                 if w_irt_0[1]:
-                    h103[:] = 1
-                if (((h100 >> 0) & 1) == 1):
-                    h99[:] = h102
+                    h84[:] = 1
+                if (((h81 >> 0) & 1) == 1):
+                    h80[:] = h83
                 else:
-                    h99[:] = h103
-                h104 = intbv(0)[16:]
-                h104[:] = concat("0", r_EVT_LOG_TAIL[19:4])
-                h105 = intbv(0)[16:]
-                h105[:] = h104 + 1
-                h106 = intbv(0)[16:]
-                h106[:] = 1
-                h107 = intbv(0)[4:]
-                h107[:] = r_EVT_LOG_BAR[60:56]
-                h108 = intbv(0)[16:]
-                h108[:] = (h106 << h107)
-                h109 = intbv(0)[17:]
-                h109[:] = concat("0", h108)
-                h110 = intbv(0)[17:]
-                h110[:] = (h109 + 0x10000) - 1
-                h111 = intbv(0)[16:]
-                h111[:] = h110[16:]
-                h112 = intbv(0)[16:]
-                h112[:] = h105 & h111
-                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h76[11:8] == 0) or (h77[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h78 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h81[11:8] == 0) or (h82[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (h83[11:0] < (h84 << h85))) or (not (((h86 != 0) and (not (h91 != 0))) and (h96 <= 1))))) and (not w_dte_10[5])) and (not (h99 != 0))))):
-                    h75[:] = h112
+                    h80[:] = h84
+                h85 = intbv(0)[16:]
+                h85[:] = concat(intbv(0)[1:], r_EVT_LOG_TAIL[19:4]) + 1
+                h86 = intbv(0)[16:]
+                h86[:] = 1
+                h87 = intbv(0)[4:]
+                h87[:] = r_EVT_LOG_BAR[60:56]
+                h88 = intbv(0)[16:]
+                h88[:] = (h86 << h87)
+                h89 = intbv(0)[17:]
+                h89[:] = (concat(intbv(0)[1:], h88) + 0x10000) - 1
+                h90 = intbv(0)[16:]
+                h90[:] = h89[16:]
+                h91 = intbv(0)[16:]
+                h91[:] = h85 & h90
+                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h56[11:8] == 0) or (h57[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h58 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h61[11:8] == 0) or (h62[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (concat(intbv(0)[5:], h63[11:0]) < h66)) or (not (((h67 != 0) and (not (h72 != 0))) and (h77 <= 1))))) and (not w_dte_10[5])) and (not (h80 != 0))))):
+                    h55[:] = h91
                 else:
-                    h75[:] = r_EVT_LOG_TAIL[19:4]
-                v_wide[:] = concat(h75, "0000")
-                rec_tail.next = v_wide[64:]
+                    h55[:] = concat(intbv(0)[1:], r_EVT_LOG_TAIL[19:4])
+                rec_tail.next = concat(intbv(0)[44:], h55, intbv(0)[4:])
                 st.next = S.ST0
-            elif ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (h115 != 0)):  # spec: specs/amd_iommu.vspec:516
+            elif ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (h94 != 0)):  # spec: specs/amd_iommu.vspec:516
                 status.next = 3
-                v_wide[:] = 0
-                rec_outcome.next = v_wide[2:]
-                v_wide[:] = e_address
-                rec_address.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_data.next = v_wide[32:]
-                v_wide[:] = 0
-                rec_vector.next = v_wide[8:]
-                v_wide[:] = 0
-                rec_destination.next = v_wide[8:]
-                v_wide[:] = 0
-                rec_dest_mode.next = v_wide[1:]
-                v_wide[:] = 0
-                rec_int_type.next = v_wide[3:]
-                v_wide[:] = 0
-                rec_rq_eoi.next = v_wide[1:]
-                v_wide[:] = 0
-                rec_code.next = v_wide[4:]
-                v_wide[:] = 0
-                rec_logged.next = v_wide[1:]
-                v_wide[:] = 0
-                rec_entry_lo.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_entry_hi.next = v_wide[64:]
-                v_wide[:] = concat(r_EVT_LOG_TAIL[19:4], "0000")
-                rec_tail.next = v_wide[64:]
+                rec_outcome.next = 0
+                rec_address.next = e_address
+                rec_data.next = 0
+                rec_vector.next = 0
+                rec_destination.next = 0
+                rec_dest_mode.next = 0
+                rec_int_type.next = 0
+                rec_rq_eoi.next = 0
+                rec_code.next = 0
+                rec_logged.next = 0
+                rec_entry_lo.next = 0
+                rec_entry_hi.next = 0
+                rec_tail.next = concat(intbv(0)[45:], r_EVT_LOG_TAIL[19:4], intbv(0)[4:])
                 st.next = S.ST0
             elif (wk_io_ok != 0):  # spec: specs/amd_iommu.vspec:521
                 status.next = 4
-                v_wide[:] = 1
-                rec_outcome.next = v_wide[2:]
-                v_wide[:] = wk_io_pa
-                rec_address.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_data.next = v_wide[32:]
-                v_wide[:] = 0
-                rec_vector.next = v_wide[8:]
-                v_wide[:] = 0
-                rec_destination.next = v_wide[8:]
-                v_wide[:] = 0
-                rec_dest_mode.next = v_wide[1:]
-                v_wide[:] = 0
-                rec_int_type.next = v_wide[3:]
-                v_wide[:] = 0
-                rec_rq_eoi.next = v_wide[1:]
-                v_wide[:] = 0
-                rec_code.next = v_wide[4:]
-                v_wide[:] = 0
-                rec_logged.next = v_wide[1:]
-                v_wide[:] = 0
-                rec_entry_lo.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_entry_hi.next = v_wide[64:]
-                v_wide[:] = concat(r_EVT_LOG_TAIL[19:4], "0000")
-                rec_tail.next = v_wide[64:]
+                rec_outcome.next = 1
+                rec_address.next = wk_io_pa
+                rec_data.next = 0
+                rec_vector.next = 0
+                rec_destination.next = 0
+                rec_dest_mode.next = 0
+                rec_int_type.next = 0
+                rec_rq_eoi.next = 0
+                rec_code.next = 0
+                rec_logged.next = 0
+                rec_entry_lo.next = 0
+                rec_entry_hi.next = 0
+                rec_tail.next = concat(intbv(0)[45:], r_EVT_LOG_TAIL[19:4], intbv(0)[4:])
                 st.next = S.ST0
-            elif ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h188 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))):  # spec: specs/amd_iommu.vspec:526
+            elif ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h167 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))):  # spec: specs/amd_iommu.vspec:526
                 status.next = 5
-                v_wide[:] = 3
-                rec_outcome.next = v_wide[2:]
-                v_wide[:] = 0
-                rec_address.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_data.next = v_wide[32:]
-                v_wide[:] = 0
-                rec_vector.next = v_wide[8:]
-                v_wide[:] = 0
-                rec_destination.next = v_wide[8:]
-                v_wide[:] = 0
-                rec_dest_mode.next = v_wide[1:]
-                v_wide[:] = 0
-                rec_int_type.next = v_wide[3:]
-                v_wide[:] = 0
-                rec_rq_eoi.next = v_wide[1:]
-                v_wide[:] = 2
-                rec_code.next = v_wide[4:]
-                h118 = intbv(0)[1:]
-                h119 = intbv(0)[32:]
-                h119[:] = e_data
-                h120 = intbv(0)[32:]
-                h120[:] = e_data
-                h121 = intbv(0)[1:]
-                h122 = intbv(0)[1:]
-                h122[:] = 0
+                rec_outcome.next = 3
+                rec_address.next = 0
+                rec_data.next = 0
+                rec_vector.next = 0
+                rec_destination.next = 0
+                rec_dest_mode.next = 0
+                rec_int_type.next = 0
+                rec_rq_eoi.next = 0
+                rec_code.next = 2
+                h97 = intbv(0)[1:]
+                h98 = intbv(0)[32:]
+                h98[:] = e_data
+                h99 = intbv(0)[32:]
+                h99[:] = e_data
+                h100 = intbv(0)[1:]
+                h101 = intbv(0)[1:]
+                h101[:] = 0
                 if w_dte_0[62]:
-                    h122[:] = 1
-                h123 = intbv(0)[1:]
-                h123[:] = 0
+                    h101[:] = 1
+                h102 = intbv(0)[1:]
+                h102[:] = 0
                 if w_dte_0[61]:
-                    h123[:] = 1
+                    h102[:] = 1
                 if (e_kind == 1):
-                    h121[:] = h122
+                    h100[:] = h101
                 else:
-                    h121[:] = h123
+                    h100[:] = h102
+                h103 = intbv(0)[32:]
+                h103[:] = e_data
+                h104 = intbv(0)[32:]
+                h104[:] = e_data
+                h105 = intbv(0)[32:]
+                h105[:] = e_data
+                h106 = intbv(0)[16:]
+                h106[:] = 1
+                h107 = intbv(0)[4:]
+                h107[:] = w_dte_10[5:1]
+                h108 = intbv(0)[16:]
+                h108[:] = (h106 << h107)
+                h109 = intbv(0)[1:]
+                h110 = intbv(0)[11:]
+                h111 = intbv(0)[32:]
+                h111[:] = e_data
+                h110[:] = h111[11:0]
+                h112 = intbv(0)[1:]
+                h112[:] = 0
+                if w_irt_0[32]:
+                    h112[:] = 1
+                h113 = intbv(0)[1:]
+                h113[:] = 0
+                if w_irt_0[0]:
+                    h113[:] = 1
+                if (((h110 >> 0) & 1) == 1):
+                    h109[:] = h112
+                else:
+                    h109[:] = h113
+                h114 = intbv(0)[1:]
+                h115 = intbv(0)[11:]
+                h116 = intbv(0)[32:]
+                h116[:] = e_data
+                h115[:] = h116[11:0]
+                h117 = intbv(0)[1:]
+                h117[:] = 0
+                if w_irt_0[39]:
+                    h117[:] = 1
+                h118 = intbv(0)[1:]
+                h118[:] = 0
+                if w_irt_0[7]:
+                    h118[:] = 1
+                if (((h115 >> 0) & 1) == 1):
+                    h114[:] = h117
+                else:
+                    h114[:] = h118
+                h119 = intbv(0)[3:]
+                h120 = intbv(0)[11:]
+                h121 = intbv(0)[32:]
+                h121[:] = e_data
+                h120[:] = h121[11:0]
+                if (((h120 >> 0) & 1) == 1):
+                    h119[:] = w_irt_0[37:34]
+                else:
+                    h119[:] = w_irt_0[5:2]
+                h122 = intbv(0)[1:]
+                h123 = intbv(0)[11:]
                 h124 = intbv(0)[32:]
                 h124[:] = e_data
-                h125 = intbv(0)[32:]
-                h125[:] = e_data
-                h126 = intbv(0)[32:]
-                h126[:] = e_data
-                h127 = intbv(0)[16:]
-                h127[:] = 1
-                h128 = intbv(0)[4:]
-                h128[:] = w_dte_10[5:1]
+                h123[:] = h124[11:0]
+                h125 = intbv(0)[1:]
+                h125[:] = 0
+                if w_irt_0[33]:
+                    h125[:] = 1
+                h126 = intbv(0)[1:]
+                h126[:] = 0
+                if w_irt_0[1]:
+                    h126[:] = 1
+                if (((h123 >> 0) & 1) == 1):
+                    h122[:] = h125
+                else:
+                    h122[:] = h126
+                h97[:] = 0
+                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h98[11:8] == 0) or (h99[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h100 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h103[11:8] == 0) or (h104[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (concat(intbv(0)[5:], h105[11:0]) < h108)) or (not (((h109 != 0) and (not (h114 != 0))) and (h119 <= 1))))) and (not w_dte_10[5])) and (not (h122 != 0))))):
+                    h97[:] = 1
+                rec_logged.next = h97
+                v_wide[:] = 0
+                v_wide[16:0] = e_device_id
+                v_wide[48:32] = w_dte_8[16:0]
+                h127 = intbv(0)[1:]
+                h127[:] = 0
+                if ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) or (wk_io_PR != 0)):
+                    h127[:] = 1
+                v_wide[53:52] = h127
+                h128 = intbv(0)[1:]
+                h128[:] = 0
+                if (e_kind == 1):
+                    h128[:] = 1
+                v_wide[54:53] = h128
                 h129 = intbv(0)[1:]
-                h130 = intbv(0)[11:]
+                h129[:] = 0
+                if ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) or (wk_io_PE != 0)):
+                    h129[:] = 1
+                v_wide[55:54] = h129
+                v_wide[56:55] = wk_io_RZ
+                v_wide[64:60] = 2
+                rec_entry_lo.next = v_wide[64:]
+                rec_entry_hi.next = e_address
+                h130 = intbv(0)[16:]
                 h131 = intbv(0)[32:]
                 h131[:] = e_data
-                h130[:] = h131[11:0]
-                h132 = intbv(0)[1:]
-                h132[:] = 0
-                if w_irt_0[32]:
-                    h132[:] = 1
+                h132 = intbv(0)[32:]
+                h132[:] = e_data
                 h133 = intbv(0)[1:]
-                h133[:] = 0
-                if w_irt_0[0]:
-                    h133[:] = 1
-                if (((h130 >> 0) & 1) == 1):
-                    h129[:] = h132
-                else:
-                    h129[:] = h133
                 h134 = intbv(0)[1:]
-                h135 = intbv(0)[11:]
+                h134[:] = 0
+                if w_dte_0[62]:
+                    h134[:] = 1
+                h135 = intbv(0)[1:]
+                h135[:] = 0
+                if w_dte_0[61]:
+                    h135[:] = 1
+                if (e_kind == 1):
+                    h133[:] = h134
+                else:
+                    h133[:] = h135
                 h136 = intbv(0)[32:]
                 h136[:] = e_data
-                h135[:] = h136[11:0]
-                h137 = intbv(0)[1:]
-                h137[:] = 0
-                if w_irt_0[39]:
-                    h137[:] = 1
-                h138 = intbv(0)[1:]
-                h138[:] = 0
-                if w_irt_0[7]:
-                    h138[:] = 1
-                if (((h135 >> 0) & 1) == 1):
-                    h134[:] = h137
-                else:
-                    h134[:] = h138
-                h139 = intbv(0)[3:]
-                h140 = intbv(0)[11:]
-                h141 = intbv(0)[32:]
-                h141[:] = e_data
-                h140[:] = h141[11:0]
-                if (((h140 >> 0) & 1) == 1):
-                    h139[:] = w_irt_0[37:34]
-                else:
-                    h139[:] = w_irt_0[5:2]
+                h137 = intbv(0)[32:]
+                h137[:] = e_data
+                h138 = intbv(0)[32:]
+                h138[:] = e_data
+                h139 = intbv(0)[16:]
+                h139[:] = 1
+                h140 = intbv(0)[4:]
+                h140[:] = w_dte_10[5:1]
+                h141 = intbv(0)[16:]
+                h141[:] = (h139 << h140)
                 h142 = intbv(0)[1:]
                 h143 = intbv(0)[11:]
                 h144 = intbv(0)[32:]
@@ -3174,477 +3125,410 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                 h143[:] = h144[11:0]
                 h145 = intbv(0)[1:]
                 h145[:] = 0
-                if w_irt_0[33]:
+                if w_irt_0[32]:
                     h145[:] = 1
                 h146 = intbv(0)[1:]
                 h146[:] = 0
-                if w_irt_0[1]:
+                if w_irt_0[0]:
                     h146[:] = 1
                 if (((h143 >> 0) & 1) == 1):
                     h142[:] = h145
                 else:
                     h142[:] = h146
-                h118[:] = 0
-                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h119[11:8] == 0) or (h120[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h121 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h124[11:8] == 0) or (h125[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (h126[11:0] < (h127 << h128))) or (not (((h129 != 0) and (not (h134 != 0))) and (h139 <= 1))))) and (not w_dte_10[5])) and (not (h142 != 0))))):
-                    h118[:] = 1
-                v_wide[:] = h118
-                rec_logged.next = v_wide[1:]
-                v_wide[:] = 0
-                v_wide[16:0] = e_device_id
-                v_wide[48:32] = w_dte_8[16:0]
                 h147 = intbv(0)[1:]
-                h147[:] = 0
-                if ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) or (wk_io_PR != 0)):
-                    h147[:] = 1
-                v_wide[53:52] = h147
-                h148 = intbv(0)[1:]
-                h148[:] = 0
-                if (e_kind == 1):
-                    h148[:] = 1
-                v_wide[54:53] = h148
-                h149 = intbv(0)[1:]
-                h149[:] = 0
-                if ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) or (wk_io_PE != 0)):
-                    h149[:] = 1
-                v_wide[55:54] = h149
-                v_wide[56:55] = wk_io_RZ
-                v_wide[64:60] = 2
-                rec_entry_lo.next = v_wide[64:]
-                v_wide[:] = e_address
-                rec_entry_hi.next = v_wide[64:]
-                h150 = intbv(0)[16:]
-                h151 = intbv(0)[32:]
-                h151[:] = e_data
-                h152 = intbv(0)[32:]
-                h152[:] = e_data
-                h153 = intbv(0)[1:]
-                h154 = intbv(0)[1:]
-                h154[:] = 0
-                if w_dte_0[62]:
-                    h154[:] = 1
-                h155 = intbv(0)[1:]
-                h155[:] = 0
-                if w_dte_0[61]:
-                    h155[:] = 1
-                if (e_kind == 1):
-                    h153[:] = h154
+                h148 = intbv(0)[11:]
+                h149 = intbv(0)[32:]
+                h149[:] = e_data
+                h148[:] = h149[11:0]
+                h150 = intbv(0)[1:]
+                h150[:] = 0
+                if w_irt_0[39]:
+                    h150[:] = 1
+                h151 = intbv(0)[1:]
+                h151[:] = 0
+                if w_irt_0[7]:
+                    h151[:] = 1
+                if (((h148 >> 0) & 1) == 1):
+                    h147[:] = h150
                 else:
-                    h153[:] = h155
-                h156 = intbv(0)[32:]
-                h156[:] = e_data
+                    h147[:] = h151
+                h152 = intbv(0)[3:]
+                h153 = intbv(0)[11:]
+                h154 = intbv(0)[32:]
+                h154[:] = e_data
+                h153[:] = h154[11:0]
+                if (((h153 >> 0) & 1) == 1):
+                    h152[:] = w_irt_0[37:34]
+                else:
+                    h152[:] = w_irt_0[5:2]
+                h155 = intbv(0)[1:]
+                h156 = intbv(0)[11:]
                 h157 = intbv(0)[32:]
                 h157[:] = e_data
-                h158 = intbv(0)[32:]
-                h158[:] = e_data
-                h159 = intbv(0)[16:]
-                h159[:] = 1
-                h160 = intbv(0)[4:]
-                h160[:] = w_dte_10[5:1]
-                h161 = intbv(0)[1:]
-                h162 = intbv(0)[11:]
-                h163 = intbv(0)[32:]
-                h163[:] = e_data
-                h162[:] = h163[11:0]
-                h164 = intbv(0)[1:]
-                h164[:] = 0
-                if w_irt_0[32]:
-                    h164[:] = 1
-                h165 = intbv(0)[1:]
-                h165[:] = 0
-                if w_irt_0[0]:
-                    h165[:] = 1
-                if (((h162 >> 0) & 1) == 1):
-                    h161[:] = h164
-                else:
-                    h161[:] = h165
-                h166 = intbv(0)[1:]
-                h167 = intbv(0)[11:]
-                h168 = intbv(0)[32:]
-                h168[:] = e_data
-                h167[:] = h168[11:0]
-                h169 = intbv(0)[1:]
-                h169[:] = 0
-                if w_irt_0[39]:
-                    h169[:] = 1
-                h170 = intbv(0)[1:]
-                h170[:] = 0
-                if w_irt_0[7]:
-                    h170[:] = 1
-                if (((h167 >> 0) & 1) == 1):
-                    h166[:] = h169
-                else:
-                    h166[:] = h170
-                h171 = intbv(0)[3:]
-                h172 = intbv(0)[11:]
-                h173 = intbv(0)[32:]
-                h173[:] = e_data
-                h172[:] = h173[11:0]
-                if (((h172 >> 0) & 1) == 1):
-                    h171[:] = w_irt_0[37:34]
-                else:
-                    h171[:] = w_irt_0[5:2]
-                h174 = intbv(0)[1:]
-                h175 = intbv(0)[11:]
-                h176 = intbv(0)[32:]
-                h176[:] = e_data
-                h175[:] = h176[11:0]
-                h177 = intbv(0)[1:]
-                h177[:] = 0
+                h156[:] = h157[11:0]
+                h158 = intbv(0)[1:]
+                h158[:] = 0
                 if w_irt_0[33]:
-                    h177[:] = 1
-                h178 = intbv(0)[1:]
-                h178[:] = 0
+                    h158[:] = 1
+                h159 = intbv(0)[1:]
+                h159[:] = 0
                 if w_irt_0[1]:
-                    h178[:] = 1
-                if (((h175 >> 0) & 1) == 1):
-                    h174[:] = h177
+                    h159[:] = 1
+                if (((h156 >> 0) & 1) == 1):
+                    h155[:] = h158
                 else:
-                    h174[:] = h178
-                h179 = intbv(0)[16:]
-                h179[:] = concat("0", r_EVT_LOG_TAIL[19:4])
-                h180 = intbv(0)[16:]
-                h180[:] = h179 + 1
-                h181 = intbv(0)[16:]
-                h181[:] = 1
-                h182 = intbv(0)[4:]
-                h182[:] = r_EVT_LOG_BAR[60:56]
-                h183 = intbv(0)[16:]
-                h183[:] = (h181 << h182)
-                h184 = intbv(0)[17:]
-                h184[:] = concat("0", h183)
-                h185 = intbv(0)[17:]
-                h185[:] = (h184 + 0x10000) - 1
-                h186 = intbv(0)[16:]
-                h186[:] = h185[16:]
-                h187 = intbv(0)[16:]
-                h187[:] = h180 & h186
-                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h151[11:8] == 0) or (h152[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h153 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h156[11:8] == 0) or (h157[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (h158[11:0] < (h159 << h160))) or (not (((h161 != 0) and (not (h166 != 0))) and (h171 <= 1))))) and (not w_dte_10[5])) and (not (h174 != 0))))):
-                    h150[:] = h187
+                    h155[:] = h159
+                h160 = intbv(0)[16:]
+                h160[:] = concat(intbv(0)[1:], r_EVT_LOG_TAIL[19:4]) + 1
+                h161 = intbv(0)[16:]
+                h161[:] = 1
+                h162 = intbv(0)[4:]
+                h162[:] = r_EVT_LOG_BAR[60:56]
+                h163 = intbv(0)[16:]
+                h163[:] = (h161 << h162)
+                h164 = intbv(0)[17:]
+                h164[:] = (concat(intbv(0)[1:], h163) + 0x10000) - 1
+                h165 = intbv(0)[16:]
+                h165[:] = h164[16:]
+                h166 = intbv(0)[16:]
+                h166[:] = h160 & h165
+                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h131[11:8] == 0) or (h132[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h133 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h136[11:8] == 0) or (h137[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (concat(intbv(0)[5:], h138[11:0]) < h141)) or (not (((h142 != 0) and (not (h147 != 0))) and (h152 <= 1))))) and (not w_dte_10[5])) and (not (h155 != 0))))):
+                    h130[:] = h166
                 else:
-                    h150[:] = r_EVT_LOG_TAIL[19:4]
-                v_wide[:] = concat(h150, "0000")
-                rec_tail.next = v_wide[64:]
+                    h130[:] = concat(intbv(0)[1:], r_EVT_LOG_TAIL[19:4])
+                rec_tail.next = concat(intbv(0)[44:], h130, intbv(0)[4:])
                 st.next = S.ST0
             elif ((e_kind == 2) and (not w_dte_10[0])):  # spec: specs/amd_iommu.vspec:543
                 status.next = 6
-                v_wide[:] = 0
-                rec_outcome.next = v_wide[2:]
-                v_wide[:] = e_address
-                rec_address.next = v_wide[64:]
-                v_wide[:] = e_data
-                rec_data.next = v_wide[32:]
-                h191 = intbv(0)[32:]
-                h191[:] = e_data
-                v_wide[:] = h191[8:0]
-                rec_vector.next = v_wide[8:]
-                h192 = intbv(0)[64:]
-                h192[:] = e_address
-                v_wide[:] = h192[20:12]
-                rec_destination.next = v_wide[8:]
-                h193 = intbv(0)[1:]
-                h193[:] = 0
+                rec_outcome.next = 0
+                rec_address.next = e_address
+                rec_data.next = e_data
+                h170 = intbv(0)[32:]
+                h170[:] = e_data
+                rec_vector.next = h170[8:0]
+                h171 = intbv(0)[64:]
+                h171[:] = e_address
+                rec_destination.next = h171[20:12]
+                h172 = intbv(0)[1:]
+                h172[:] = 0
                 if e_address[2]:
-                    h193[:] = 1
-                v_wide[:] = h193
-                rec_dest_mode.next = v_wide[1:]
-                h194 = intbv(0)[32:]
-                h194[:] = e_data
-                v_wide[:] = h194[11:8]
-                rec_int_type.next = v_wide[3:]
-                v_wide[:] = 0
-                rec_rq_eoi.next = v_wide[1:]
-                v_wide[:] = 0
-                rec_code.next = v_wide[4:]
-                v_wide[:] = 0
-                rec_logged.next = v_wide[1:]
-                v_wide[:] = 0
-                rec_entry_lo.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_entry_hi.next = v_wide[64:]
-                v_wide[:] = concat(r_EVT_LOG_TAIL[19:4], "0000")
-                rec_tail.next = v_wide[64:]
+                    h172[:] = 1
+                rec_dest_mode.next = h172
+                h173 = intbv(0)[32:]
+                h173[:] = e_data
+                rec_int_type.next = h173[11:8]
+                rec_rq_eoi.next = 0
+                rec_code.next = 0
+                rec_logged.next = 0
+                rec_entry_lo.next = 0
+                rec_entry_hi.next = 0
+                rec_tail.next = concat(intbv(0)[45:], r_EVT_LOG_TAIL[19:4], intbv(0)[4:])
                 st.next = S.ST0
-            elif ((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and (h199 != 0)):  # spec: specs/amd_iommu.vspec:553
+            elif ((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and (h178 != 0)):  # spec: specs/amd_iommu.vspec:553
                 status.next = 7
-                v_wide[:] = 0
-                rec_outcome.next = v_wide[2:]
-                v_wide[:] = e_address
-                rec_address.next = v_wide[64:]
-                v_wide[:] = e_data
-                rec_data.next = v_wide[32:]
+                rec_outcome.next = 0
+                rec_address.next = e_address
+                rec_data.next = e_data
+                h174 = intbv(0)[32:]
+                h174[:] = e_data
+                rec_vector.next = h174[8:0]
+                h175 = intbv(0)[64:]
+                h175[:] = e_address
+                rec_destination.next = h175[20:12]
+                h176 = intbv(0)[1:]
+                h176[:] = 0
+                if e_address[2]:
+                    h176[:] = 1
+                rec_dest_mode.next = h176
+                h177 = intbv(0)[32:]
+                h177[:] = e_data
+                rec_int_type.next = h177[11:8]
+                rec_rq_eoi.next = 0
+                rec_code.next = 0
+                rec_logged.next = 0
+                rec_entry_lo.next = 0
+                rec_entry_hi.next = 0
+                rec_tail.next = concat(intbv(0)[45:], r_EVT_LOG_TAIL[19:4], intbv(0)[4:])
+                st.next = S.ST0
+            elif ((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h206[11:8] == 0) or (h207[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and (concat(intbv(0)[5:], h208[11:0]) < h211)) and (((h212 != 0) and (not (h217 != 0))) and (h222 <= 1))):  # spec: specs/amd_iommu.vspec:563
+                status.next = 8
+                rec_outcome.next = 2
+                rec_address.next = 0
+                rec_data.next = 0
+                h187 = intbv(0)[8:]
+                h188 = intbv(0)[11:]
+                h189 = intbv(0)[32:]
+                h189[:] = e_data
+                h188[:] = h189[11:0]
+                if (((h188 >> 0) & 1) == 1):
+                    h187[:] = w_irt_0[56:48]
+                else:
+                    h187[:] = w_irt_0[24:16]
+                rec_vector.next = h187
+                h190 = intbv(0)[8:]
+                h191 = intbv(0)[11:]
+                h192 = intbv(0)[32:]
+                h192[:] = e_data
+                h191[:] = h192[11:0]
+                if (((h191 >> 0) & 1) == 1):
+                    h190[:] = w_irt_0[48:40]
+                else:
+                    h190[:] = w_irt_0[16:8]
+                rec_destination.next = h190
+                h193 = intbv(0)[1:]
+                h194 = intbv(0)[11:]
                 h195 = intbv(0)[32:]
                 h195[:] = e_data
-                v_wide[:] = h195[8:0]
-                rec_vector.next = v_wide[8:]
-                h196 = intbv(0)[64:]
-                h196[:] = e_address
-                v_wide[:] = h196[20:12]
-                rec_destination.next = v_wide[8:]
+                h194[:] = h195[11:0]
+                h196 = intbv(0)[1:]
+                h196[:] = 0
+                if w_irt_0[38]:
+                    h196[:] = 1
                 h197 = intbv(0)[1:]
                 h197[:] = 0
-                if e_address[2]:
-                    h197[:] = 1
-                v_wide[:] = h197
-                rec_dest_mode.next = v_wide[1:]
-                h198 = intbv(0)[32:]
-                h198[:] = e_data
-                v_wide[:] = h198[11:8]
-                rec_int_type.next = v_wide[3:]
-                v_wide[:] = 0
-                rec_rq_eoi.next = v_wide[1:]
-                v_wide[:] = 0
-                rec_code.next = v_wide[4:]
-                v_wide[:] = 0
-                rec_logged.next = v_wide[1:]
-                v_wide[:] = 0
-                rec_entry_lo.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_entry_hi.next = v_wide[64:]
-                v_wide[:] = concat(r_EVT_LOG_TAIL[19:4], "0000")
-                rec_tail.next = v_wide[64:]
-                st.next = S.ST0
-            elif ((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h227[11:8] == 0) or (h228[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and (h229[11:0] < (h230 << h231))) and (((h232 != 0) and (not (h237 != 0))) and (h242 <= 1))):  # spec: specs/amd_iommu.vspec:563
-                status.next = 8
-                v_wide[:] = 2
-                rec_outcome.next = v_wide[2:]
-                v_wide[:] = 0
-                rec_address.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_data.next = v_wide[32:]
-                h208 = intbv(0)[8:]
-                h209 = intbv(0)[11:]
-                h210 = intbv(0)[32:]
-                h210[:] = e_data
-                h209[:] = h210[11:0]
-                if (((h209 >> 0) & 1) == 1):
-                    h208[:] = w_irt_0[56:48]
-                else:
-                    h208[:] = w_irt_0[24:16]
-                v_wide[:] = h208
-                rec_vector.next = v_wide[8:]
-                h211 = intbv(0)[8:]
-                h212 = intbv(0)[11:]
-                h213 = intbv(0)[32:]
-                h213[:] = e_data
-                h212[:] = h213[11:0]
-                if (((h212 >> 0) & 1) == 1):
-                    h211[:] = w_irt_0[48:40]
-                else:
-                    h211[:] = w_irt_0[16:8]
-                v_wide[:] = h211
-                rec_destination.next = v_wide[8:]
-                h214 = intbv(0)[1:]
-                h215 = intbv(0)[11:]
-                h216 = intbv(0)[32:]
-                h216[:] = e_data
-                h215[:] = h216[11:0]
-                h217 = intbv(0)[1:]
-                h217[:] = 0
-                if w_irt_0[38]:
-                    h217[:] = 1
-                h218 = intbv(0)[1:]
-                h218[:] = 0
                 if w_irt_0[6]:
-                    h218[:] = 1
-                if (((h215 >> 0) & 1) == 1):
-                    h214[:] = h217
+                    h197[:] = 1
+                if (((h194 >> 0) & 1) == 1):
+                    h193[:] = h196
                 else:
-                    h214[:] = h218
-                v_wide[:] = h214
-                rec_dest_mode.next = v_wide[1:]
-                h219 = intbv(0)[3:]
-                h220 = intbv(0)[11:]
-                h221 = intbv(0)[32:]
-                h221[:] = e_data
-                h220[:] = h221[11:0]
-                if (((h220 >> 0) & 1) == 1):
-                    h219[:] = w_irt_0[37:34]
+                    h193[:] = h197
+                rec_dest_mode.next = h193
+                h198 = intbv(0)[3:]
+                h199 = intbv(0)[11:]
+                h200 = intbv(0)[32:]
+                h200[:] = e_data
+                h199[:] = h200[11:0]
+                if (((h199 >> 0) & 1) == 1):
+                    h198[:] = w_irt_0[37:34]
                 else:
-                    h219[:] = w_irt_0[5:2]
-                v_wide[:] = h219
-                rec_int_type.next = v_wide[3:]
-                h222 = intbv(0)[1:]
-                h223 = intbv(0)[11:]
-                h224 = intbv(0)[32:]
-                h224[:] = e_data
-                h223[:] = h224[11:0]
-                h225 = intbv(0)[1:]
-                h225[:] = 0
+                    h198[:] = w_irt_0[5:2]
+                rec_int_type.next = h198
+                h201 = intbv(0)[1:]
+                h202 = intbv(0)[11:]
+                h203 = intbv(0)[32:]
+                h203[:] = e_data
+                h202[:] = h203[11:0]
+                h204 = intbv(0)[1:]
+                h204[:] = 0
                 if w_irt_0[37]:
-                    h225[:] = 1
-                h226 = intbv(0)[1:]
-                h226[:] = 0
+                    h204[:] = 1
+                h205 = intbv(0)[1:]
+                h205[:] = 0
                 if w_irt_0[5]:
-                    h226[:] = 1
-                if (((h223 >> 0) & 1) == 1):
-                    h222[:] = h225
+                    h205[:] = 1
+                if (((h202 >> 0) & 1) == 1):
+                    h201[:] = h204
                 else:
-                    h222[:] = h226
-                v_wide[:] = h222
-                rec_rq_eoi.next = v_wide[1:]
-                v_wide[:] = 0
-                rec_code.next = v_wide[4:]
-                v_wide[:] = 0
-                rec_logged.next = v_wide[1:]
-                v_wide[:] = 0
-                rec_entry_lo.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_entry_hi.next = v_wide[64:]
-                v_wide[:] = concat(r_EVT_LOG_TAIL[19:4], "0000")
-                rec_tail.next = v_wide[64:]
+                    h201[:] = h205
+                rec_rq_eoi.next = h201
+                rec_code.next = 0
+                rec_logged.next = 0
+                rec_entry_lo.next = 0
+                rec_entry_hi.next = 0
+                rec_tail.next = concat(intbv(0)[45:], r_EVT_LOG_TAIL[19:4], intbv(0)[4:])
                 st.next = S.ST0
-            elif (((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h330[11:8] == 0) or (h331[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (h332[11:0] < (h333 << h334))) or (not (((h335 != 0) and (not (h340 != 0))) and (h345 <= 1))))):  # spec: specs/amd_iommu.vspec:572
+            elif (((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h312[11:8] == 0) or (h313[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (concat(intbv(0)[5:], h314[11:0]) < h317)) or (not (((h318 != 0) and (not (h323 != 0))) and (h328 <= 1))))):  # spec: specs/amd_iommu.vspec:572
                 status.next = 9
-                v_wide[:] = 3
-                rec_outcome.next = v_wide[2:]
-                v_wide[:] = 0
-                rec_address.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_data.next = v_wide[32:]
-                v_wide[:] = 0
-                rec_vector.next = v_wide[8:]
-                v_wide[:] = 0
-                rec_destination.next = v_wide[8:]
-                v_wide[:] = 0
-                rec_dest_mode.next = v_wide[1:]
-                v_wide[:] = 0
-                rec_int_type.next = v_wide[3:]
-                v_wide[:] = 0
-                rec_rq_eoi.next = v_wide[1:]
-                v_wide[:] = 2
-                rec_code.next = v_wide[4:]
-                h245 = intbv(0)[1:]
-                h246 = intbv(0)[32:]
-                h246[:] = e_data
-                h247 = intbv(0)[32:]
-                h247[:] = e_data
-                h248 = intbv(0)[1:]
-                h249 = intbv(0)[1:]
-                h249[:] = 0
+                rec_outcome.next = 3
+                rec_address.next = 0
+                rec_data.next = 0
+                rec_vector.next = 0
+                rec_destination.next = 0
+                rec_dest_mode.next = 0
+                rec_int_type.next = 0
+                rec_rq_eoi.next = 0
+                rec_code.next = 2
+                h225 = intbv(0)[1:]
+                h226 = intbv(0)[32:]
+                h226[:] = e_data
+                h227 = intbv(0)[32:]
+                h227[:] = e_data
+                h228 = intbv(0)[1:]
+                h229 = intbv(0)[1:]
+                h229[:] = 0
                 if w_dte_0[62]:
-                    h249[:] = 1
-                h250 = intbv(0)[1:]
-                h250[:] = 0
+                    h229[:] = 1
+                h230 = intbv(0)[1:]
+                h230[:] = 0
                 if w_dte_0[61]:
-                    h250[:] = 1
+                    h230[:] = 1
                 if (e_kind == 1):
-                    h248[:] = h249
+                    h228[:] = h229
                 else:
-                    h248[:] = h250
-                h251 = intbv(0)[32:]
-                h251[:] = e_data
+                    h228[:] = h230
+                h231 = intbv(0)[32:]
+                h231[:] = e_data
+                h232 = intbv(0)[32:]
+                h232[:] = e_data
+                h233 = intbv(0)[32:]
+                h233[:] = e_data
+                h234 = intbv(0)[16:]
+                h234[:] = 1
+                h235 = intbv(0)[4:]
+                h235[:] = w_dte_10[5:1]
+                h236 = intbv(0)[16:]
+                h236[:] = (h234 << h235)
+                h237 = intbv(0)[1:]
+                h238 = intbv(0)[11:]
+                h239 = intbv(0)[32:]
+                h239[:] = e_data
+                h238[:] = h239[11:0]
+                h240 = intbv(0)[1:]
+                h240[:] = 0
+                if w_irt_0[32]:
+                    h240[:] = 1
+                h241 = intbv(0)[1:]
+                h241[:] = 0
+                if w_irt_0[0]:
+                    h241[:] = 1
+                if (((h238 >> 0) & 1) == 1):
+                    h237[:] = h240
+                else:
+                    h237[:] = h241
+                h242 = intbv(0)[1:]
+                h243 = intbv(0)[11:]
+                h244 = intbv(0)[32:]
+                h244[:] = e_data
+                h243[:] = h244[11:0]
+                h245 = intbv(0)[1:]
+                h245[:] = 0
+                if w_irt_0[39]:
+                    h245[:] = 1
+                h246 = intbv(0)[1:]
+                h246[:] = 0
+                if w_irt_0[7]:
+                    h246[:] = 1
+                if (((h243 >> 0) & 1) == 1):
+                    h242[:] = h245
+                else:
+                    h242[:] = h246
+                h247 = intbv(0)[3:]
+                h248 = intbv(0)[11:]
+                h249 = intbv(0)[32:]
+                h249[:] = e_data
+                h248[:] = h249[11:0]
+                if (((h248 >> 0) & 1) == 1):
+                    h247[:] = w_irt_0[37:34]
+                else:
+                    h247[:] = w_irt_0[5:2]
+                h250 = intbv(0)[1:]
+                h251 = intbv(0)[11:]
                 h252 = intbv(0)[32:]
                 h252[:] = e_data
-                h253 = intbv(0)[32:]
-                h253[:] = e_data
-                h254 = intbv(0)[16:]
-                h254[:] = 1
-                h255 = intbv(0)[4:]
-                h255[:] = w_dte_10[5:1]
-                h256 = intbv(0)[1:]
-                h257 = intbv(0)[11:]
-                h258 = intbv(0)[32:]
-                h258[:] = e_data
-                h257[:] = h258[11:0]
-                h259 = intbv(0)[1:]
-                h259[:] = 0
-                if w_irt_0[32]:
-                    h259[:] = 1
-                h260 = intbv(0)[1:]
-                h260[:] = 0
-                if w_irt_0[0]:
-                    h260[:] = 1
-                if (((h257 >> 0) & 1) == 1):
-                    h256[:] = h259
-                else:
-                    h256[:] = h260
-                h261 = intbv(0)[1:]
-                h262 = intbv(0)[11:]
-                h263 = intbv(0)[32:]
-                h263[:] = e_data
-                h262[:] = h263[11:0]
-                h264 = intbv(0)[1:]
-                h264[:] = 0
-                if w_irt_0[39]:
-                    h264[:] = 1
-                h265 = intbv(0)[1:]
-                h265[:] = 0
-                if w_irt_0[7]:
-                    h265[:] = 1
-                if (((h262 >> 0) & 1) == 1):
-                    h261[:] = h264
-                else:
-                    h261[:] = h265
-                h266 = intbv(0)[3:]
-                h267 = intbv(0)[11:]
-                h268 = intbv(0)[32:]
-                h268[:] = e_data
-                h267[:] = h268[11:0]
-                if (((h267 >> 0) & 1) == 1):
-                    h266[:] = w_irt_0[37:34]
-                else:
-                    h266[:] = w_irt_0[5:2]
-                h269 = intbv(0)[1:]
-                h270 = intbv(0)[11:]
-                h271 = intbv(0)[32:]
-                h271[:] = e_data
-                h270[:] = h271[11:0]
-                h272 = intbv(0)[1:]
-                h272[:] = 0
+                h251[:] = h252[11:0]
+                h253 = intbv(0)[1:]
+                h253[:] = 0
                 if w_irt_0[33]:
-                    h272[:] = 1
-                h273 = intbv(0)[1:]
-                h273[:] = 0
+                    h253[:] = 1
+                h254 = intbv(0)[1:]
+                h254[:] = 0
                 if w_irt_0[1]:
-                    h273[:] = 1
-                if (((h270 >> 0) & 1) == 1):
-                    h269[:] = h272
+                    h254[:] = 1
+                if (((h251 >> 0) & 1) == 1):
+                    h250[:] = h253
                 else:
-                    h269[:] = h273
-                h245[:] = 0
-                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h246[11:8] == 0) or (h247[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h248 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h251[11:8] == 0) or (h252[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (h253[11:0] < (h254 << h255))) or (not (((h256 != 0) and (not (h261 != 0))) and (h266 <= 1))))) and (not w_dte_10[5])) and (not (h269 != 0))))):
-                    h245[:] = 1
-                v_wide[:] = h245
-                rec_logged.next = v_wide[1:]
+                    h250[:] = h254
+                h225[:] = 0
+                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h226[11:8] == 0) or (h227[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h228 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h231[11:8] == 0) or (h232[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (concat(intbv(0)[5:], h233[11:0]) < h236)) or (not (((h237 != 0) and (not (h242 != 0))) and (h247 <= 1))))) and (not w_dte_10[5])) and (not (h250 != 0))))):
+                    h225[:] = 1
+                rec_logged.next = h225
                 v_wide[:] = 0
                 v_wide[16:0] = e_device_id
                 v_wide[48:32] = w_dte_8[16:0]
                 v_wide[52:51] = 1
-                h274 = intbv(0)[1:]
-                h275 = intbv(0)[32:]
-                h275[:] = e_data
-                h276 = intbv(0)[16:]
-                h276[:] = 1
-                h277 = intbv(0)[4:]
-                h277[:] = w_dte_10[5:1]
-                h278 = intbv(0)[1:]
-                h279 = intbv(0)[11:]
-                h280 = intbv(0)[32:]
-                h280[:] = e_data
-                h279[:] = h280[11:0]
-                h281 = intbv(0)[1:]
-                h281[:] = 0
+                h255 = intbv(0)[1:]
+                h256 = intbv(0)[32:]
+                h256[:] = e_data
+                h257 = intbv(0)[16:]
+                h257[:] = 1
+                h258 = intbv(0)[4:]
+                h258[:] = w_dte_10[5:1]
+                h259 = intbv(0)[16:]
+                h259[:] = (h257 << h258)
+                h260 = intbv(0)[1:]
+                h261 = intbv(0)[11:]
+                h262 = intbv(0)[32:]
+                h262[:] = e_data
+                h261[:] = h262[11:0]
+                h263 = intbv(0)[1:]
+                h263[:] = 0
                 if w_irt_0[32]:
-                    h281[:] = 1
-                h282 = intbv(0)[1:]
-                h282[:] = 0
+                    h263[:] = 1
+                h264 = intbv(0)[1:]
+                h264[:] = 0
                 if w_irt_0[0]:
-                    h282[:] = 1
-                if (((h279 >> 0) & 1) == 1):
-                    h278[:] = h281
+                    h264[:] = 1
+                if (((h261 >> 0) & 1) == 1):
+                    h260[:] = h263
                 else:
-                    h278[:] = h282
+                    h260[:] = h264
+                h255[:] = 0
+                if ((concat(intbv(0)[5:], h256[11:0]) < h259) and (h260 != 0)):
+                    h255[:] = 1
+                v_wide[53:52] = h255
+                h265 = intbv(0)[1:]
+                h266 = intbv(0)[32:]
+                h266[:] = e_data
+                h267 = intbv(0)[16:]
+                h267[:] = 1
+                h268 = intbv(0)[4:]
+                h268[:] = w_dte_10[5:1]
+                h269 = intbv(0)[16:]
+                h269[:] = (h267 << h268)
+                h270 = intbv(0)[1:]
+                h271 = intbv(0)[11:]
+                h272 = intbv(0)[32:]
+                h272[:] = e_data
+                h271[:] = h272[11:0]
+                h273 = intbv(0)[1:]
+                h273[:] = 0
+                if w_irt_0[32]:
+                    h273[:] = 1
+                h274 = intbv(0)[1:]
                 h274[:] = 0
-                if ((h275[11:0] < (h276 << h277)) and (h278 != 0)):
+                if w_irt_0[0]:
                     h274[:] = 1
-                v_wide[53:52] = h274
-                h283 = intbv(0)[1:]
-                h284 = intbv(0)[32:]
-                h284[:] = e_data
-                h285 = intbv(0)[16:]
-                h285[:] = 1
-                h286 = intbv(0)[4:]
-                h286[:] = w_dte_10[5:1]
+                if (((h271 >> 0) & 1) == 1):
+                    h270[:] = h273
+                else:
+                    h270[:] = h274
+                h265[:] = 0
+                if ((concat(intbv(0)[5:], h266[11:0]) < h269) and (h270 != 0)):
+                    h265[:] = 1
+                v_wide[56:55] = h265
+                v_wide[64:60] = 2
+                rec_entry_lo.next = v_wide[64:]
+                rec_entry_hi.next = e_address
+                h275 = intbv(0)[16:]
+                h276 = intbv(0)[32:]
+                h276[:] = e_data
+                h277 = intbv(0)[32:]
+                h277[:] = e_data
+                h278 = intbv(0)[1:]
+                h279 = intbv(0)[1:]
+                h279[:] = 0
+                if w_dte_0[62]:
+                    h279[:] = 1
+                h280 = intbv(0)[1:]
+                h280[:] = 0
+                if w_dte_0[61]:
+                    h280[:] = 1
+                if (e_kind == 1):
+                    h278[:] = h279
+                else:
+                    h278[:] = h280
+                h281 = intbv(0)[32:]
+                h281[:] = e_data
+                h282 = intbv(0)[32:]
+                h282[:] = e_data
+                h283 = intbv(0)[32:]
+                h283[:] = e_data
+                h284 = intbv(0)[16:]
+                h284[:] = 1
+                h285 = intbv(0)[4:]
+                h285[:] = w_dte_10[5:1]
+                h286 = intbv(0)[16:]
+                h286[:] = (h284 << h285)
                 h287 = intbv(0)[1:]
                 h288 = intbv(0)[11:]
                 h289 = intbv(0)[32:]
@@ -3662,155 +3546,84 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                     h287[:] = h290
                 else:
                     h287[:] = h291
-                h283[:] = 0
-                if ((h284[11:0] < (h285 << h286)) and (h287 != 0)):
-                    h283[:] = 1
-                v_wide[56:55] = h283
-                v_wide[64:60] = 2
-                rec_entry_lo.next = v_wide[64:]
-                v_wide[:] = e_address
-                rec_entry_hi.next = v_wide[64:]
-                h292 = intbv(0)[16:]
-                h293 = intbv(0)[32:]
-                h293[:] = e_data
+                h292 = intbv(0)[1:]
+                h293 = intbv(0)[11:]
                 h294 = intbv(0)[32:]
                 h294[:] = e_data
+                h293[:] = h294[11:0]
                 h295 = intbv(0)[1:]
+                h295[:] = 0
+                if w_irt_0[39]:
+                    h295[:] = 1
                 h296 = intbv(0)[1:]
                 h296[:] = 0
-                if w_dte_0[62]:
+                if w_irt_0[7]:
                     h296[:] = 1
-                h297 = intbv(0)[1:]
-                h297[:] = 0
-                if w_dte_0[61]:
-                    h297[:] = 1
-                if (e_kind == 1):
-                    h295[:] = h296
+                if (((h293 >> 0) & 1) == 1):
+                    h292[:] = h295
                 else:
-                    h295[:] = h297
-                h298 = intbv(0)[32:]
-                h298[:] = e_data
+                    h292[:] = h296
+                h297 = intbv(0)[3:]
+                h298 = intbv(0)[11:]
                 h299 = intbv(0)[32:]
                 h299[:] = e_data
-                h300 = intbv(0)[32:]
-                h300[:] = e_data
-                h301 = intbv(0)[16:]
-                h301[:] = 1
-                h302 = intbv(0)[4:]
-                h302[:] = w_dte_10[5:1]
+                h298[:] = h299[11:0]
+                if (((h298 >> 0) & 1) == 1):
+                    h297[:] = w_irt_0[37:34]
+                else:
+                    h297[:] = w_irt_0[5:2]
+                h300 = intbv(0)[1:]
+                h301 = intbv(0)[11:]
+                h302 = intbv(0)[32:]
+                h302[:] = e_data
+                h301[:] = h302[11:0]
                 h303 = intbv(0)[1:]
-                h304 = intbv(0)[11:]
-                h305 = intbv(0)[32:]
-                h305[:] = e_data
-                h304[:] = h305[11:0]
-                h306 = intbv(0)[1:]
-                h306[:] = 0
-                if w_irt_0[32]:
-                    h306[:] = 1
-                h307 = intbv(0)[1:]
-                h307[:] = 0
-                if w_irt_0[0]:
-                    h307[:] = 1
-                if (((h304 >> 0) & 1) == 1):
-                    h303[:] = h306
-                else:
-                    h303[:] = h307
-                h308 = intbv(0)[1:]
-                h309 = intbv(0)[11:]
-                h310 = intbv(0)[32:]
-                h310[:] = e_data
-                h309[:] = h310[11:0]
-                h311 = intbv(0)[1:]
-                h311[:] = 0
-                if w_irt_0[39]:
-                    h311[:] = 1
-                h312 = intbv(0)[1:]
-                h312[:] = 0
-                if w_irt_0[7]:
-                    h312[:] = 1
-                if (((h309 >> 0) & 1) == 1):
-                    h308[:] = h311
-                else:
-                    h308[:] = h312
-                h313 = intbv(0)[3:]
-                h314 = intbv(0)[11:]
-                h315 = intbv(0)[32:]
-                h315[:] = e_data
-                h314[:] = h315[11:0]
-                if (((h314 >> 0) & 1) == 1):
-                    h313[:] = w_irt_0[37:34]
-                else:
-                    h313[:] = w_irt_0[5:2]
-                h316 = intbv(0)[1:]
-                h317 = intbv(0)[11:]
-                h318 = intbv(0)[32:]
-                h318[:] = e_data
-                h317[:] = h318[11:0]
-                h319 = intbv(0)[1:]
-                h319[:] = 0
+                h303[:] = 0
                 if w_irt_0[33]:
-                    h319[:] = 1
-                h320 = intbv(0)[1:]
-                h320[:] = 0
+                    h303[:] = 1
+                h304 = intbv(0)[1:]
+                h304[:] = 0
                 if w_irt_0[1]:
-                    h320[:] = 1
-                if (((h317 >> 0) & 1) == 1):
-                    h316[:] = h319
+                    h304[:] = 1
+                if (((h301 >> 0) & 1) == 1):
+                    h300[:] = h303
                 else:
-                    h316[:] = h320
-                h321 = intbv(0)[16:]
-                h321[:] = concat("0", r_EVT_LOG_TAIL[19:4])
-                h322 = intbv(0)[16:]
-                h322[:] = h321 + 1
-                h323 = intbv(0)[16:]
-                h323[:] = 1
-                h324 = intbv(0)[4:]
-                h324[:] = r_EVT_LOG_BAR[60:56]
-                h325 = intbv(0)[16:]
-                h325[:] = (h323 << h324)
-                h326 = intbv(0)[17:]
-                h326[:] = concat("0", h325)
-                h327 = intbv(0)[17:]
-                h327[:] = (h326 + 0x10000) - 1
-                h328 = intbv(0)[16:]
-                h328[:] = h327[16:]
-                h329 = intbv(0)[16:]
-                h329[:] = h322 & h328
-                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h293[11:8] == 0) or (h294[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h295 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h298[11:8] == 0) or (h299[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (h300[11:0] < (h301 << h302))) or (not (((h303 != 0) and (not (h308 != 0))) and (h313 <= 1))))) and (not w_dte_10[5])) and (not (h316 != 0))))):
-                    h292[:] = h329
+                    h300[:] = h304
+                h305 = intbv(0)[16:]
+                h305[:] = concat(intbv(0)[1:], r_EVT_LOG_TAIL[19:4]) + 1
+                h306 = intbv(0)[16:]
+                h306[:] = 1
+                h307 = intbv(0)[4:]
+                h307[:] = r_EVT_LOG_BAR[60:56]
+                h308 = intbv(0)[16:]
+                h308[:] = (h306 << h307)
+                h309 = intbv(0)[17:]
+                h309[:] = (concat(intbv(0)[1:], h308) + 0x10000) - 1
+                h310 = intbv(0)[16:]
+                h310[:] = h309[16:]
+                h311 = intbv(0)[16:]
+                h311[:] = h305 & h310
+                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h276[11:8] == 0) or (h277[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h278 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h281[11:8] == 0) or (h282[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (concat(intbv(0)[5:], h283[11:0]) < h286)) or (not (((h287 != 0) and (not (h292 != 0))) and (h297 <= 1))))) and (not w_dte_10[5])) and (not (h300 != 0))))):
+                    h275[:] = h311
                 else:
-                    h292[:] = r_EVT_LOG_TAIL[19:4]
-                v_wide[:] = concat(h292, "0000")
-                rec_tail.next = v_wide[64:]
+                    h275[:] = concat(intbv(0)[1:], r_EVT_LOG_TAIL[19:4])
+                rec_tail.next = concat(intbv(0)[44:], h275, intbv(0)[4:])
                 st.next = S.ST0
             elif (((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))):  # spec: specs/amd_iommu.vspec:587
                 status.next = 10
-                v_wide[:] = 3
-                rec_outcome.next = v_wide[2:]
-                v_wide[:] = 0
-                rec_address.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_data.next = v_wide[32:]
-                v_wide[:] = 0
-                rec_vector.next = v_wide[8:]
-                v_wide[:] = 0
-                rec_destination.next = v_wide[8:]
-                v_wide[:] = 0
-                rec_dest_mode.next = v_wide[1:]
-                v_wide[:] = 0
-                rec_int_type.next = v_wide[3:]
-                v_wide[:] = 0
-                rec_rq_eoi.next = v_wide[1:]
-                v_wide[:] = 0
-                rec_code.next = v_wide[4:]
-                v_wide[:] = 0
-                rec_logged.next = v_wide[1:]
-                v_wide[:] = 0
-                rec_entry_lo.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_entry_hi.next = v_wide[64:]
-                v_wide[:] = concat(r_EVT_LOG_TAIL[19:4], "0000")
-                rec_tail.next = v_wide[64:]
+                rec_outcome.next = 3
+                rec_address.next = 0
+                rec_data.next = 0
+                rec_vector.next = 0
+                rec_destination.next = 0
+                rec_dest_mode.next = 0
+                rec_int_type.next = 0
+                rec_rq_eoi.next = 0
+                rec_code.next = 0
+                rec_logged.next = 0
+                rec_entry_lo.next = 0
+                rec_entry_hi.next = 0
+                rec_tail.next = concat(intbv(0)[45:], r_EVT_LOG_TAIL[19:4], intbv(0)[4:])
                 st.next = S.ST0
             else:
                 status.next = 0
@@ -3830,108 +3643,102 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                 st.next = S.FINISH
         elif st == S.ST0:  # entry_lo
             if not pend:
-                h354 = intbv(0)[32:]
-                h354[:] = e_data
-                h355 = intbv(0)[32:]
-                h355[:] = e_data
-                h356 = intbv(0)[1:]
-                h357 = intbv(0)[1:]
-                h357[:] = 0
+                h333 = intbv(0)[32:]
+                h333[:] = e_data
+                h334 = intbv(0)[32:]
+                h334[:] = e_data
+                h335 = intbv(0)[1:]
+                h336 = intbv(0)[1:]
+                h336[:] = 0
                 if w_dte_0[62]:
-                    h357[:] = 1
-                h358 = intbv(0)[1:]
-                h358[:] = 0
+                    h336[:] = 1
+                h337 = intbv(0)[1:]
+                h337[:] = 0
                 if w_dte_0[61]:
-                    h358[:] = 1
+                    h337[:] = 1
                 if (e_kind == 1):
-                    h356[:] = h357
+                    h335[:] = h336
                 else:
-                    h356[:] = h358
+                    h335[:] = h337
+                h338 = intbv(0)[32:]
+                h338[:] = e_data
+                h339 = intbv(0)[32:]
+                h339[:] = e_data
+                h340 = intbv(0)[32:]
+                h340[:] = e_data
+                h341 = intbv(0)[16:]
+                h341[:] = 1
+                h342 = intbv(0)[4:]
+                h342[:] = w_dte_10[5:1]
+                h343 = intbv(0)[16:]
+                h343[:] = (h341 << h342)
+                h344 = intbv(0)[1:]
+                h345 = intbv(0)[11:]
+                h346 = intbv(0)[32:]
+                h346[:] = e_data
+                h345[:] = h346[11:0]
+                h347 = intbv(0)[1:]
+                h347[:] = 0
+                if w_irt_0[32]:
+                    h347[:] = 1
+                h348 = intbv(0)[1:]
+                h348[:] = 0
+                if w_irt_0[0]:
+                    h348[:] = 1
+                if (((h345 >> 0) & 1) == 1):
+                    h344[:] = h347
+                else:
+                    h344[:] = h348
+                h349 = intbv(0)[1:]
+                h350 = intbv(0)[11:]
+                h351 = intbv(0)[32:]
+                h351[:] = e_data
+                h350[:] = h351[11:0]
+                h352 = intbv(0)[1:]
+                h352[:] = 0
+                if w_irt_0[39]:
+                    h352[:] = 1
+                h353 = intbv(0)[1:]
+                h353[:] = 0
+                if w_irt_0[7]:
+                    h353[:] = 1
+                if (((h350 >> 0) & 1) == 1):
+                    h349[:] = h352
+                else:
+                    h349[:] = h353
+                h354 = intbv(0)[3:]
+                h355 = intbv(0)[11:]
+                h356 = intbv(0)[32:]
+                h356[:] = e_data
+                h355[:] = h356[11:0]
+                if (((h355 >> 0) & 1) == 1):
+                    h354[:] = w_irt_0[37:34]
+                else:
+                    h354[:] = w_irt_0[5:2]
+                h357 = intbv(0)[1:]
+                h358 = intbv(0)[11:]
                 h359 = intbv(0)[32:]
                 h359[:] = e_data
-                h360 = intbv(0)[32:]
-                h360[:] = e_data
-                h361 = intbv(0)[32:]
-                h361[:] = e_data
-                h362 = intbv(0)[16:]
-                h362[:] = 1
-                h363 = intbv(0)[4:]
-                h363[:] = w_dte_10[5:1]
-                h364 = intbv(0)[1:]
-                h365 = intbv(0)[11:]
-                h366 = intbv(0)[32:]
-                h366[:] = e_data
-                h365[:] = h366[11:0]
-                h367 = intbv(0)[1:]
-                h367[:] = 0
-                if w_irt_0[32]:
-                    h367[:] = 1
-                h368 = intbv(0)[1:]
-                h368[:] = 0
-                if w_irt_0[0]:
-                    h368[:] = 1
-                if (((h365 >> 0) & 1) == 1):
-                    h364[:] = h367
-                else:
-                    h364[:] = h368
-                h369 = intbv(0)[1:]
-                h370 = intbv(0)[11:]
-                h371 = intbv(0)[32:]
-                h371[:] = e_data
-                h370[:] = h371[11:0]
-                h372 = intbv(0)[1:]
-                h372[:] = 0
-                if w_irt_0[39]:
-                    h372[:] = 1
-                h373 = intbv(0)[1:]
-                h373[:] = 0
-                if w_irt_0[7]:
-                    h373[:] = 1
-                if (((h370 >> 0) & 1) == 1):
-                    h369[:] = h372
-                else:
-                    h369[:] = h373
-                h374 = intbv(0)[3:]
-                h375 = intbv(0)[11:]
-                h376 = intbv(0)[32:]
-                h376[:] = e_data
-                h375[:] = h376[11:0]
-                if (((h375 >> 0) & 1) == 1):
-                    h374[:] = w_irt_0[37:34]
-                else:
-                    h374[:] = w_irt_0[5:2]
-                h377 = intbv(0)[1:]
-                h378 = intbv(0)[11:]
-                h379 = intbv(0)[32:]
-                h379[:] = e_data
-                h378[:] = h379[11:0]
-                h380 = intbv(0)[1:]
-                h380[:] = 0
+                h358[:] = h359[11:0]
+                h360 = intbv(0)[1:]
+                h360[:] = 0
                 if w_irt_0[33]:
-                    h380[:] = 1
-                h381 = intbv(0)[1:]
-                h381[:] = 0
+                    h360[:] = 1
+                h361 = intbv(0)[1:]
+                h361[:] = 0
                 if w_irt_0[1]:
-                    h381[:] = 1
-                if (((h378 >> 0) & 1) == 1):
-                    h377[:] = h380
+                    h361[:] = 1
+                if (((h358 >> 0) & 1) == 1):
+                    h357[:] = h360
                 else:
-                    h377[:] = h381
-                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h354[11:8] == 0) or (h355[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h356 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h359[11:8] == 0) or (h360[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (h361[11:0] < (h362 << h363))) or (not (((h364 != 0) and (not (h369 != 0))) and (h374 <= 1))))) and (not w_dte_10[5])) and (not (h377 != 0))))):
-                    h348 = intbv(0)[52:]
-                    h348[:] = concat(r_EVT_LOG_BAR[52:12], "000000000000")
-                    h349 = intbv(0)[53:]
-                    h349[:] = concat("0", h348)
-                    h350 = intbv(0)[20:]
-                    h350[:] = concat("00000", r_EVT_LOG_TAIL[19:4])
-                    h351 = intbv(0)[20:]
-                    h351[:] = h350 * 0x10
-                    h352 = intbv(0)[53:]
-                    h352[:] = concat("000000000000000000000000000000000", h351)
-                    h353 = intbv(0)[53:]
-                    h353[:] = h349 + h352
-                    v_wide[:] = h353
-                    v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x0
+                    h357[:] = h361
+                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h333[11:8] == 0) or (h334[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h335 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h338[11:8] == 0) or (h339[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (concat(intbv(0)[5:], h340[11:0]) < h343)) or (not (((h344 != 0) and (not (h349 != 0))) and (h354 <= 1))))) and (not w_dte_10[5])) and (not (h357 != 0))))):
+                    h331 = intbv(0)[20:]
+                    h331[:] = concat(intbv(0)[5:], r_EVT_LOG_TAIL[19:4]) * 0x10
+                    h332 = intbv(0)[53:]
+                    h332[:] = concat(intbv(0)[1:], r_EVT_LOG_BAR[52:12], intbv(0)[12:]) + concat(intbv(0)[33:], h331)
+                    v_wide[:] = concat(intbv(0)[19:], h332)
+                    v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x0
                     u_valid.next = True
                     u_we.next = True
                     u_size.next = WORD_SIZE
@@ -3949,108 +3756,102 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                     st.next = S.ST1
         elif st == S.ST1:  # entry_hi
             if not pend:
-                h388 = intbv(0)[32:]
-                h388[:] = e_data
-                h389 = intbv(0)[32:]
-                h389[:] = e_data
-                h390 = intbv(0)[1:]
+                h364 = intbv(0)[32:]
+                h364[:] = e_data
+                h365 = intbv(0)[32:]
+                h365[:] = e_data
+                h366 = intbv(0)[1:]
+                h367 = intbv(0)[1:]
+                h367[:] = 0
+                if w_dte_0[62]:
+                    h367[:] = 1
+                h368 = intbv(0)[1:]
+                h368[:] = 0
+                if w_dte_0[61]:
+                    h368[:] = 1
+                if (e_kind == 1):
+                    h366[:] = h367
+                else:
+                    h366[:] = h368
+                h369 = intbv(0)[32:]
+                h369[:] = e_data
+                h370 = intbv(0)[32:]
+                h370[:] = e_data
+                h371 = intbv(0)[32:]
+                h371[:] = e_data
+                h372 = intbv(0)[16:]
+                h372[:] = 1
+                h373 = intbv(0)[4:]
+                h373[:] = w_dte_10[5:1]
+                h374 = intbv(0)[16:]
+                h374[:] = (h372 << h373)
+                h375 = intbv(0)[1:]
+                h376 = intbv(0)[11:]
+                h377 = intbv(0)[32:]
+                h377[:] = e_data
+                h376[:] = h377[11:0]
+                h378 = intbv(0)[1:]
+                h378[:] = 0
+                if w_irt_0[32]:
+                    h378[:] = 1
+                h379 = intbv(0)[1:]
+                h379[:] = 0
+                if w_irt_0[0]:
+                    h379[:] = 1
+                if (((h376 >> 0) & 1) == 1):
+                    h375[:] = h378
+                else:
+                    h375[:] = h379
+                h380 = intbv(0)[1:]
+                h381 = intbv(0)[11:]
+                h382 = intbv(0)[32:]
+                h382[:] = e_data
+                h381[:] = h382[11:0]
+                h383 = intbv(0)[1:]
+                h383[:] = 0
+                if w_irt_0[39]:
+                    h383[:] = 1
+                h384 = intbv(0)[1:]
+                h384[:] = 0
+                if w_irt_0[7]:
+                    h384[:] = 1
+                if (((h381 >> 0) & 1) == 1):
+                    h380[:] = h383
+                else:
+                    h380[:] = h384
+                h385 = intbv(0)[3:]
+                h386 = intbv(0)[11:]
+                h387 = intbv(0)[32:]
+                h387[:] = e_data
+                h386[:] = h387[11:0]
+                if (((h386 >> 0) & 1) == 1):
+                    h385[:] = w_irt_0[37:34]
+                else:
+                    h385[:] = w_irt_0[5:2]
+                h388 = intbv(0)[1:]
+                h389 = intbv(0)[11:]
+                h390 = intbv(0)[32:]
+                h390[:] = e_data
+                h389[:] = h390[11:0]
                 h391 = intbv(0)[1:]
                 h391[:] = 0
-                if w_dte_0[62]:
+                if w_irt_0[33]:
                     h391[:] = 1
                 h392 = intbv(0)[1:]
                 h392[:] = 0
-                if w_dte_0[61]:
-                    h392[:] = 1
-                if (e_kind == 1):
-                    h390[:] = h391
-                else:
-                    h390[:] = h392
-                h393 = intbv(0)[32:]
-                h393[:] = e_data
-                h394 = intbv(0)[32:]
-                h394[:] = e_data
-                h395 = intbv(0)[32:]
-                h395[:] = e_data
-                h396 = intbv(0)[16:]
-                h396[:] = 1
-                h397 = intbv(0)[4:]
-                h397[:] = w_dte_10[5:1]
-                h398 = intbv(0)[1:]
-                h399 = intbv(0)[11:]
-                h400 = intbv(0)[32:]
-                h400[:] = e_data
-                h399[:] = h400[11:0]
-                h401 = intbv(0)[1:]
-                h401[:] = 0
-                if w_irt_0[32]:
-                    h401[:] = 1
-                h402 = intbv(0)[1:]
-                h402[:] = 0
-                if w_irt_0[0]:
-                    h402[:] = 1
-                if (((h399 >> 0) & 1) == 1):
-                    h398[:] = h401
-                else:
-                    h398[:] = h402
-                h403 = intbv(0)[1:]
-                h404 = intbv(0)[11:]
-                h405 = intbv(0)[32:]
-                h405[:] = e_data
-                h404[:] = h405[11:0]
-                h406 = intbv(0)[1:]
-                h406[:] = 0
-                if w_irt_0[39]:
-                    h406[:] = 1
-                h407 = intbv(0)[1:]
-                h407[:] = 0
-                if w_irt_0[7]:
-                    h407[:] = 1
-                if (((h404 >> 0) & 1) == 1):
-                    h403[:] = h406
-                else:
-                    h403[:] = h407
-                h408 = intbv(0)[3:]
-                h409 = intbv(0)[11:]
-                h410 = intbv(0)[32:]
-                h410[:] = e_data
-                h409[:] = h410[11:0]
-                if (((h409 >> 0) & 1) == 1):
-                    h408[:] = w_irt_0[37:34]
-                else:
-                    h408[:] = w_irt_0[5:2]
-                h411 = intbv(0)[1:]
-                h412 = intbv(0)[11:]
-                h413 = intbv(0)[32:]
-                h413[:] = e_data
-                h412[:] = h413[11:0]
-                h414 = intbv(0)[1:]
-                h414[:] = 0
-                if w_irt_0[33]:
-                    h414[:] = 1
-                h415 = intbv(0)[1:]
-                h415[:] = 0
                 if w_irt_0[1]:
-                    h415[:] = 1
-                if (((h412 >> 0) & 1) == 1):
-                    h411[:] = h414
+                    h392[:] = 1
+                if (((h389 >> 0) & 1) == 1):
+                    h388[:] = h391
                 else:
-                    h411[:] = h415
-                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h388[11:8] == 0) or (h389[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h390 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h393[11:8] == 0) or (h394[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (h395[11:0] < (h396 << h397))) or (not (((h398 != 0) and (not (h403 != 0))) and (h408 <= 1))))) and (not w_dte_10[5])) and (not (h411 != 0))))):
-                    h382 = intbv(0)[52:]
-                    h382[:] = concat(r_EVT_LOG_BAR[52:12], "000000000000")
-                    h383 = intbv(0)[53:]
-                    h383[:] = concat("0", h382)
-                    h384 = intbv(0)[20:]
-                    h384[:] = concat("00000", r_EVT_LOG_TAIL[19:4])
-                    h385 = intbv(0)[20:]
-                    h385[:] = h384 * 0x10
-                    h386 = intbv(0)[53:]
-                    h386[:] = concat("000000000000000000000000000000000", h385)
-                    h387 = intbv(0)[53:]
-                    h387[:] = h383 + h386
-                    v_wide[:] = h387
-                    v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x8
+                    h388[:] = h392
+                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h364[11:8] == 0) or (h365[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h366 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h369[11:8] == 0) or (h370[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (concat(intbv(0)[5:], h371[11:0]) < h374)) or (not (((h375 != 0) and (not (h380 != 0))) and (h385 <= 1))))) and (not w_dte_10[5])) and (not (h388 != 0))))):
+                    h362 = intbv(0)[20:]
+                    h362[:] = concat(intbv(0)[5:], r_EVT_LOG_TAIL[19:4]) * 0x10
+                    h363 = intbv(0)[53:]
+                    h363[:] = concat(intbv(0)[1:], r_EVT_LOG_BAR[52:12], intbv(0)[12:]) + concat(intbv(0)[33:], h362)
+                    v_wide[:] = concat(intbv(0)[19:], h363)
+                    v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x8
                     u_valid.next = True
                     u_we.next = True
                     u_size.next = WORD_SIZE

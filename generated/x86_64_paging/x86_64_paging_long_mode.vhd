@@ -146,16 +146,16 @@ begin
                             m_valid <= '1';
                             m_we <= '0';
                             m_size <= to_unsigned(3, 3);
-                            m_addr <= (resize(unsigned'(r_CR3(48-1 downto 12) & unsigned'("000000000000")), 64) + resize(unsigned'(i_addr(57-1 downto 48) & unsigned'("000")), 64));
-                            walker_top0_ea <= (resize(unsigned'(r_CR3(48-1 downto 12) & unsigned'("000000000000")), 64) + resize(unsigned'(i_addr(57-1 downto 48) & unsigned'("000")), 64));
+                            m_addr <= (unsigned'(to_unsigned(0, 16) & r_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                            walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & r_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(57-1 downto 48) & to_unsigned(0, 3)));
                             walker_top0_st <= MWAIT;
                             walker_top0_lvl <= to_unsigned(5, 3);
                         else
                             m_valid <= '1';
                             m_we <= '0';
                             m_size <= to_unsigned(3, 3);
-                            m_addr <= (resize(unsigned'(r_CR3(48-1 downto 12) & unsigned'("000000000000")), 64) + resize(unsigned'(i_addr(48-1 downto 39) & unsigned'("000")), 64));
-                            walker_top0_ea <= (resize(unsigned'(r_CR3(48-1 downto 12) & unsigned'("000000000000")), 64) + resize(unsigned'(i_addr(48-1 downto 39) & unsigned'("000")), 64));
+                            m_addr <= (unsigned'(to_unsigned(0, 16) & r_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                            walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & r_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
                             walker_top0_st <= MWAIT;
                             walker_top0_lvl <= to_unsigned(4, 3);
                         end if;
@@ -192,8 +192,8 @@ begin
                                 m_valid <= '1';
                                 m_we <= '0';
                                 m_size <= to_unsigned(3, 3);
-                                m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(i_addr(48-1 downto 39) & unsigned'("000")));
-                                walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(i_addr(48-1 downto 39) & unsigned'("000")));
+                                m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                                walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
                                 walker_top0_st <= MWAIT;
                                 walker_top0_lvl <= to_unsigned(4, 3);
                             end if;
@@ -223,8 +223,8 @@ begin
                                 m_valid <= '1';
                                 m_we <= '0';
                                 m_size <= to_unsigned(3, 3);
-                                m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(i_addr(39-1 downto 30) & unsigned'("000")));
-                                walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(i_addr(39-1 downto 30) & unsigned'("000")));
+                                m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                                walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
                                 walker_top0_st <= MWAIT;
                                 walker_top0_lvl <= to_unsigned(3, 3);
                             end if;
@@ -324,8 +324,8 @@ begin
                                     m_valid <= '1';
                                     m_we <= '0';
                                     m_size <= to_unsigned(3, 3);
-                                    m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(i_addr(30-1 downto 21) & unsigned'("000")));
-                                    walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(i_addr(30-1 downto 21) & unsigned'("000")));
+                                    m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                    walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
                                     walker_top0_st <= MWAIT;
                                     walker_top0_lvl <= to_unsigned(2, 3);
                                 end if;
@@ -426,8 +426,8 @@ begin
                                     m_valid <= '1';
                                     m_we <= '0';
                                     m_size <= to_unsigned(3, 3);
-                                    m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(i_addr(21-1 downto 12) & unsigned'("000")));
-                                    walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(i_addr(21-1 downto 12) & unsigned'("000")));
+                                    m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                                    walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                                     walker_top0_st <= MWAIT;
                                     walker_top0_lvl <= to_unsigned(1, 3);
                                 end if;

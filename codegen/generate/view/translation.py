@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from codegen import ir
-from codegen.generate.lower import Env, LowerError, hdl, py, record_py
+from codegen.generate.lower import Env, LowerError, _sized, const, hdl, py, record_py, zero_extend
 from codegen.generate.view.walker import NESTED_BASE, walkers
 from codegen.ir.expr import Expr
 
@@ -153,7 +153,12 @@ def _bound_hdl(e: Expr, env: Env, width: int) -> str:
     A shift by a constant of the width or more leaves none (0); another value wider than
     the register cannot be cut in line (E0501)."""
     if e.width <= width:
-        return hdl(e, env)
+        text = hdl(e, env)
+        if e.op == "num":
+            return const(e.value, width)
+        if e.width < width and _sized(text):  # zero-extended in line: Verilog extends nothing
+            return zero_extend(text, width - e.width)
+        return text
     if e.op == "<<" and e.args[1].op == "num" and e.args[1].value >= width:
         return "0"
     raise LowerError(f"in the cycle-level model, a {e.width}-bit value cannot be bound to a {width}-bit host register "
