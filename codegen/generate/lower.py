@@ -175,7 +175,7 @@ def hdl(e: Expr, env: Env, as_bool: bool = False) -> str:
     raise LowerError(_unsupported(op), e.span)
 
 
-_PLAIN = re.compile(r"^[A-Za-z_]\w*(\[\d+(:\d+)?\])?$")  # a name or a constant slice: its width is known
+_PLAIN = re.compile(r"^[A-Za-z_]\w*(\[\d+(:\d*)?\])?$")  # a name or a constant slice: its width is known
 
 
 def _sized(text: str) -> bool:
@@ -198,6 +198,15 @@ def zero_extend(text: str, n: int) -> str:
     if text.startswith("concat("):
         return f"concat({_zeros(n)}, {text[len('concat('):]}"
     return f"concat({_zeros(n)}, {text})"
+
+
+def resize(name: str, have: int, want: int) -> str:
+    """A signal or variable of `have` bits as MyHDL text of exactly `want` bits: its low
+    bits, or zero-extended (a value whose IR width differs from the signal that holds it,
+    such as a fault kind in the status register)."""
+    if want < have:
+        return f"{name}[{want}:]"
+    return zero_extend(name, want - have) if want > have else name
 
 
 SIZED = 1 << 30  # MyHDL writes a constant this big in Verilog with a width of its own (its bit length + 1)
@@ -235,7 +244,7 @@ MASKABLE = 30  # widest value an expression can wrap with a mask constant that V
 def _unwrappable(what: str) -> str:
     """The E0501 message for a value an in-line expression cannot wrap to its width."""
     return (f"in the cycle-level model, {what} cannot be wrapped to its width in this expression (a fault or check "
-            f"condition, an accumulator, the root, start or next level: only values up to {MASKABLE} bits wrap "
+            f"condition, the start or next level: only values up to {MASKABLE} bits wrap "
             "there, with a constant shift amount): narrow the operands with a slice or a mask first, or compute "
             "the value in a record field")
 

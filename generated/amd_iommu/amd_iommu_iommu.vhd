@@ -188,61 +188,61 @@ fsm: process (clk) is
     variable h7: unsigned(31 downto 0);
     variable h8: unsigned(13 downto 0);
     variable h9: unsigned(52 downto 0);
+    variable h91: unsigned(31 downto 0);
     variable h92: unsigned(31 downto 0);
-    variable h93: unsigned(31 downto 0);
+    variable h93: unsigned(0 downto 0);
     variable h94: unsigned(0 downto 0);
     variable h95: unsigned(0 downto 0);
-    variable h96: unsigned(0 downto 0);
+    variable h165: unsigned(0 downto 0);
+    variable h166: unsigned(0 downto 0);
     variable h167: unsigned(0 downto 0);
-    variable h168: unsigned(0 downto 0);
-    variable h169: unsigned(0 downto 0);
-    variable h178: unsigned(0 downto 0);
-    variable h179: unsigned(31 downto 0);
-    variable h180: unsigned(31 downto 0);
-    variable h181: unsigned(0 downto 0);
-    variable h182: unsigned(0 downto 0);
+    variable h176: unsigned(0 downto 0);
+    variable h177: unsigned(31 downto 0);
+    variable h178: unsigned(31 downto 0);
+    variable h179: unsigned(0 downto 0);
+    variable h180: unsigned(0 downto 0);
+    variable h181: unsigned(31 downto 0);
+    variable h182: unsigned(31 downto 0);
     variable h183: unsigned(31 downto 0);
     variable h184: unsigned(31 downto 0);
-    variable h185: unsigned(31 downto 0);
-    variable h186: unsigned(31 downto 0);
+    variable h204: unsigned(31 downto 0);
+    variable h205: unsigned(31 downto 0);
     variable h206: unsigned(31 downto 0);
-    variable h207: unsigned(31 downto 0);
-    variable h208: unsigned(31 downto 0);
+    variable h207: unsigned(15 downto 0);
+    variable h208: unsigned(3 downto 0);
     variable h209: unsigned(15 downto 0);
-    variable h210: unsigned(3 downto 0);
-    variable h211: unsigned(15 downto 0);
-    variable h212: unsigned(0 downto 0);
-    variable h213: unsigned(10 downto 0);
-    variable h214: unsigned(31 downto 0);
+    variable h210: unsigned(0 downto 0);
+    variable h211: unsigned(10 downto 0);
+    variable h212: unsigned(31 downto 0);
+    variable h213: unsigned(0 downto 0);
+    variable h214: unsigned(0 downto 0);
     variable h215: unsigned(0 downto 0);
-    variable h216: unsigned(0 downto 0);
-    variable h217: unsigned(0 downto 0);
-    variable h218: unsigned(10 downto 0);
-    variable h219: unsigned(31 downto 0);
-    variable h220: unsigned(0 downto 0);
-    variable h221: unsigned(0 downto 0);
-    variable h222: unsigned(2 downto 0);
-    variable h223: unsigned(10 downto 0);
-    variable h224: unsigned(31 downto 0);
-    variable h312: unsigned(31 downto 0);
-    variable h313: unsigned(31 downto 0);
-    variable h314: unsigned(31 downto 0);
-    variable h315: unsigned(15 downto 0);
-    variable h316: unsigned(3 downto 0);
-    variable h317: unsigned(15 downto 0);
+    variable h216: unsigned(10 downto 0);
+    variable h217: unsigned(31 downto 0);
+    variable h218: unsigned(0 downto 0);
+    variable h219: unsigned(0 downto 0);
+    variable h220: unsigned(2 downto 0);
+    variable h221: unsigned(10 downto 0);
+    variable h222: unsigned(31 downto 0);
+    variable h309: unsigned(31 downto 0);
+    variable h310: unsigned(31 downto 0);
+    variable h311: unsigned(31 downto 0);
+    variable h312: unsigned(15 downto 0);
+    variable h313: unsigned(3 downto 0);
+    variable h314: unsigned(15 downto 0);
+    variable h315: unsigned(0 downto 0);
+    variable h316: unsigned(10 downto 0);
+    variable h317: unsigned(31 downto 0);
     variable h318: unsigned(0 downto 0);
-    variable h319: unsigned(10 downto 0);
-    variable h320: unsigned(31 downto 0);
-    variable h321: unsigned(0 downto 0);
-    variable h322: unsigned(0 downto 0);
+    variable h319: unsigned(0 downto 0);
+    variable h320: unsigned(0 downto 0);
+    variable h321: unsigned(10 downto 0);
+    variable h322: unsigned(31 downto 0);
     variable h323: unsigned(0 downto 0);
-    variable h324: unsigned(10 downto 0);
-    variable h325: unsigned(31 downto 0);
-    variable h326: unsigned(0 downto 0);
-    variable h327: unsigned(0 downto 0);
-    variable h328: unsigned(2 downto 0);
-    variable h329: unsigned(10 downto 0);
-    variable h330: unsigned(31 downto 0);
+    variable h324: unsigned(0 downto 0);
+    variable h325: unsigned(2 downto 0);
+    variable h326: unsigned(10 downto 0);
+    variable h327: unsigned(31 downto 0);
     variable h18: unsigned(0 downto 0);
     variable h19: unsigned(31 downto 0);
     variable h20: unsigned(31 downto 0);
@@ -316,253 +316,250 @@ fsm: process (clk) is
     variable h88: unsigned(15 downto 0);
     variable h89: unsigned(16 downto 0);
     variable h90: unsigned(15 downto 0);
-    variable h91: unsigned(15 downto 0);
-    variable h97: unsigned(0 downto 0);
+    variable h96: unsigned(0 downto 0);
+    variable h97: unsigned(31 downto 0);
     variable h98: unsigned(31 downto 0);
-    variable h99: unsigned(31 downto 0);
+    variable h99: unsigned(0 downto 0);
     variable h100: unsigned(0 downto 0);
     variable h101: unsigned(0 downto 0);
-    variable h102: unsigned(0 downto 0);
+    variable h102: unsigned(31 downto 0);
     variable h103: unsigned(31 downto 0);
     variable h104: unsigned(31 downto 0);
-    variable h105: unsigned(31 downto 0);
-    variable h106: unsigned(15 downto 0);
-    variable h107: unsigned(3 downto 0);
-    variable h108: unsigned(15 downto 0);
-    variable h109: unsigned(0 downto 0);
-    variable h110: unsigned(10 downto 0);
-    variable h111: unsigned(31 downto 0);
+    variable h105: unsigned(15 downto 0);
+    variable h106: unsigned(3 downto 0);
+    variable h107: unsigned(15 downto 0);
+    variable h108: unsigned(0 downto 0);
+    variable h109: unsigned(10 downto 0);
+    variable h110: unsigned(31 downto 0);
+    variable h111: unsigned(0 downto 0);
     variable h112: unsigned(0 downto 0);
     variable h113: unsigned(0 downto 0);
-    variable h114: unsigned(0 downto 0);
-    variable h115: unsigned(10 downto 0);
-    variable h116: unsigned(31 downto 0);
+    variable h114: unsigned(10 downto 0);
+    variable h115: unsigned(31 downto 0);
+    variable h116: unsigned(0 downto 0);
     variable h117: unsigned(0 downto 0);
-    variable h118: unsigned(0 downto 0);
-    variable h119: unsigned(2 downto 0);
-    variable h120: unsigned(10 downto 0);
-    variable h121: unsigned(31 downto 0);
-    variable h122: unsigned(0 downto 0);
-    variable h123: unsigned(10 downto 0);
-    variable h124: unsigned(31 downto 0);
+    variable h118: unsigned(2 downto 0);
+    variable h119: unsigned(10 downto 0);
+    variable h120: unsigned(31 downto 0);
+    variable h121: unsigned(0 downto 0);
+    variable h122: unsigned(10 downto 0);
+    variable h123: unsigned(31 downto 0);
+    variable h124: unsigned(0 downto 0);
     variable h125: unsigned(0 downto 0);
     variable h126: unsigned(0 downto 0);
     variable h127: unsigned(0 downto 0);
     variable h128: unsigned(0 downto 0);
-    variable h129: unsigned(0 downto 0);
-    variable h130: unsigned(15 downto 0);
+    variable h129: unsigned(15 downto 0);
+    variable h130: unsigned(31 downto 0);
     variable h131: unsigned(31 downto 0);
-    variable h132: unsigned(31 downto 0);
+    variable h132: unsigned(0 downto 0);
     variable h133: unsigned(0 downto 0);
     variable h134: unsigned(0 downto 0);
-    variable h135: unsigned(0 downto 0);
+    variable h135: unsigned(31 downto 0);
     variable h136: unsigned(31 downto 0);
     variable h137: unsigned(31 downto 0);
-    variable h138: unsigned(31 downto 0);
-    variable h139: unsigned(15 downto 0);
-    variable h140: unsigned(3 downto 0);
-    variable h141: unsigned(15 downto 0);
-    variable h142: unsigned(0 downto 0);
-    variable h143: unsigned(10 downto 0);
-    variable h144: unsigned(31 downto 0);
+    variable h138: unsigned(15 downto 0);
+    variable h139: unsigned(3 downto 0);
+    variable h140: unsigned(15 downto 0);
+    variable h141: unsigned(0 downto 0);
+    variable h142: unsigned(10 downto 0);
+    variable h143: unsigned(31 downto 0);
+    variable h144: unsigned(0 downto 0);
     variable h145: unsigned(0 downto 0);
     variable h146: unsigned(0 downto 0);
-    variable h147: unsigned(0 downto 0);
-    variable h148: unsigned(10 downto 0);
-    variable h149: unsigned(31 downto 0);
+    variable h147: unsigned(10 downto 0);
+    variable h148: unsigned(31 downto 0);
+    variable h149: unsigned(0 downto 0);
     variable h150: unsigned(0 downto 0);
-    variable h151: unsigned(0 downto 0);
-    variable h152: unsigned(2 downto 0);
-    variable h153: unsigned(10 downto 0);
-    variable h154: unsigned(31 downto 0);
-    variable h155: unsigned(0 downto 0);
-    variable h156: unsigned(10 downto 0);
-    variable h157: unsigned(31 downto 0);
+    variable h151: unsigned(2 downto 0);
+    variable h152: unsigned(10 downto 0);
+    variable h153: unsigned(31 downto 0);
+    variable h154: unsigned(0 downto 0);
+    variable h155: unsigned(10 downto 0);
+    variable h156: unsigned(31 downto 0);
+    variable h157: unsigned(0 downto 0);
     variable h158: unsigned(0 downto 0);
-    variable h159: unsigned(0 downto 0);
+    variable h159: unsigned(15 downto 0);
     variable h160: unsigned(15 downto 0);
-    variable h161: unsigned(15 downto 0);
-    variable h162: unsigned(3 downto 0);
-    variable h163: unsigned(15 downto 0);
-    variable h164: unsigned(16 downto 0);
-    variable h165: unsigned(15 downto 0);
-    variable h166: unsigned(15 downto 0);
-    variable h170: unsigned(31 downto 0);
-    variable h171: unsigned(63 downto 0);
-    variable h172: unsigned(0 downto 0);
-    variable h173: unsigned(31 downto 0);
-    variable h174: unsigned(31 downto 0);
-    variable h175: unsigned(63 downto 0);
-    variable h176: unsigned(0 downto 0);
-    variable h177: unsigned(31 downto 0);
-    variable h187: unsigned(7 downto 0);
-    variable h188: unsigned(10 downto 0);
-    variable h189: unsigned(31 downto 0);
-    variable h190: unsigned(7 downto 0);
-    variable h191: unsigned(10 downto 0);
-    variable h192: unsigned(31 downto 0);
-    variable h193: unsigned(0 downto 0);
-    variable h194: unsigned(10 downto 0);
-    variable h195: unsigned(31 downto 0);
-    variable h196: unsigned(0 downto 0);
-    variable h197: unsigned(0 downto 0);
-    variable h198: unsigned(2 downto 0);
-    variable h199: unsigned(10 downto 0);
-    variable h200: unsigned(31 downto 0);
-    variable h201: unsigned(0 downto 0);
-    variable h202: unsigned(10 downto 0);
-    variable h203: unsigned(31 downto 0);
-    variable h204: unsigned(0 downto 0);
-    variable h205: unsigned(0 downto 0);
-    variable h225: unsigned(0 downto 0);
-    variable h226: unsigned(31 downto 0);
-    variable h227: unsigned(31 downto 0);
+    variable h161: unsigned(3 downto 0);
+    variable h162: unsigned(15 downto 0);
+    variable h163: unsigned(16 downto 0);
+    variable h164: unsigned(15 downto 0);
+    variable h168: unsigned(31 downto 0);
+    variable h169: unsigned(63 downto 0);
+    variable h170: unsigned(0 downto 0);
+    variable h171: unsigned(31 downto 0);
+    variable h172: unsigned(31 downto 0);
+    variable h173: unsigned(63 downto 0);
+    variable h174: unsigned(0 downto 0);
+    variable h175: unsigned(31 downto 0);
+    variable h185: unsigned(7 downto 0);
+    variable h186: unsigned(10 downto 0);
+    variable h187: unsigned(31 downto 0);
+    variable h188: unsigned(7 downto 0);
+    variable h189: unsigned(10 downto 0);
+    variable h190: unsigned(31 downto 0);
+    variable h191: unsigned(0 downto 0);
+    variable h192: unsigned(10 downto 0);
+    variable h193: unsigned(31 downto 0);
+    variable h194: unsigned(0 downto 0);
+    variable h195: unsigned(0 downto 0);
+    variable h196: unsigned(2 downto 0);
+    variable h197: unsigned(10 downto 0);
+    variable h198: unsigned(31 downto 0);
+    variable h199: unsigned(0 downto 0);
+    variable h200: unsigned(10 downto 0);
+    variable h201: unsigned(31 downto 0);
+    variable h202: unsigned(0 downto 0);
+    variable h203: unsigned(0 downto 0);
+    variable h223: unsigned(0 downto 0);
+    variable h224: unsigned(31 downto 0);
+    variable h225: unsigned(31 downto 0);
+    variable h226: unsigned(0 downto 0);
+    variable h227: unsigned(0 downto 0);
     variable h228: unsigned(0 downto 0);
-    variable h229: unsigned(0 downto 0);
-    variable h230: unsigned(0 downto 0);
+    variable h229: unsigned(31 downto 0);
+    variable h230: unsigned(31 downto 0);
     variable h231: unsigned(31 downto 0);
-    variable h232: unsigned(31 downto 0);
-    variable h233: unsigned(31 downto 0);
+    variable h232: unsigned(15 downto 0);
+    variable h233: unsigned(3 downto 0);
     variable h234: unsigned(15 downto 0);
-    variable h235: unsigned(3 downto 0);
-    variable h236: unsigned(15 downto 0);
-    variable h237: unsigned(0 downto 0);
-    variable h238: unsigned(10 downto 0);
-    variable h239: unsigned(31 downto 0);
+    variable h235: unsigned(0 downto 0);
+    variable h236: unsigned(10 downto 0);
+    variable h237: unsigned(31 downto 0);
+    variable h238: unsigned(0 downto 0);
+    variable h239: unsigned(0 downto 0);
     variable h240: unsigned(0 downto 0);
-    variable h241: unsigned(0 downto 0);
-    variable h242: unsigned(0 downto 0);
-    variable h243: unsigned(10 downto 0);
-    variable h244: unsigned(31 downto 0);
-    variable h245: unsigned(0 downto 0);
-    variable h246: unsigned(0 downto 0);
-    variable h247: unsigned(2 downto 0);
-    variable h248: unsigned(10 downto 0);
-    variable h249: unsigned(31 downto 0);
-    variable h250: unsigned(0 downto 0);
-    variable h251: unsigned(10 downto 0);
-    variable h252: unsigned(31 downto 0);
+    variable h241: unsigned(10 downto 0);
+    variable h242: unsigned(31 downto 0);
+    variable h243: unsigned(0 downto 0);
+    variable h244: unsigned(0 downto 0);
+    variable h245: unsigned(2 downto 0);
+    variable h246: unsigned(10 downto 0);
+    variable h247: unsigned(31 downto 0);
+    variable h248: unsigned(0 downto 0);
+    variable h249: unsigned(10 downto 0);
+    variable h250: unsigned(31 downto 0);
+    variable h251: unsigned(0 downto 0);
+    variable h252: unsigned(0 downto 0);
     variable h253: unsigned(0 downto 0);
-    variable h254: unsigned(0 downto 0);
-    variable h255: unsigned(0 downto 0);
-    variable h256: unsigned(31 downto 0);
+    variable h254: unsigned(31 downto 0);
+    variable h255: unsigned(15 downto 0);
+    variable h256: unsigned(3 downto 0);
     variable h257: unsigned(15 downto 0);
-    variable h258: unsigned(3 downto 0);
-    variable h259: unsigned(15 downto 0);
-    variable h260: unsigned(0 downto 0);
-    variable h261: unsigned(10 downto 0);
-    variable h262: unsigned(31 downto 0);
+    variable h258: unsigned(0 downto 0);
+    variable h259: unsigned(10 downto 0);
+    variable h260: unsigned(31 downto 0);
+    variable h261: unsigned(0 downto 0);
+    variable h262: unsigned(0 downto 0);
     variable h263: unsigned(0 downto 0);
-    variable h264: unsigned(0 downto 0);
-    variable h265: unsigned(0 downto 0);
-    variable h266: unsigned(31 downto 0);
+    variable h264: unsigned(31 downto 0);
+    variable h265: unsigned(15 downto 0);
+    variable h266: unsigned(3 downto 0);
     variable h267: unsigned(15 downto 0);
-    variable h268: unsigned(3 downto 0);
-    variable h269: unsigned(15 downto 0);
-    variable h270: unsigned(0 downto 0);
-    variable h271: unsigned(10 downto 0);
-    variable h272: unsigned(31 downto 0);
-    variable h273: unsigned(0 downto 0);
-    variable h274: unsigned(0 downto 0);
-    variable h275: unsigned(15 downto 0);
-    variable h276: unsigned(31 downto 0);
-    variable h277: unsigned(31 downto 0);
+    variable h268: unsigned(0 downto 0);
+    variable h269: unsigned(10 downto 0);
+    variable h270: unsigned(31 downto 0);
+    variable h271: unsigned(0 downto 0);
+    variable h272: unsigned(0 downto 0);
+    variable h273: unsigned(15 downto 0);
+    variable h274: unsigned(31 downto 0);
+    variable h275: unsigned(31 downto 0);
+    variable h276: unsigned(0 downto 0);
+    variable h277: unsigned(0 downto 0);
     variable h278: unsigned(0 downto 0);
-    variable h279: unsigned(0 downto 0);
-    variable h280: unsigned(0 downto 0);
+    variable h279: unsigned(31 downto 0);
+    variable h280: unsigned(31 downto 0);
     variable h281: unsigned(31 downto 0);
-    variable h282: unsigned(31 downto 0);
-    variable h283: unsigned(31 downto 0);
+    variable h282: unsigned(15 downto 0);
+    variable h283: unsigned(3 downto 0);
     variable h284: unsigned(15 downto 0);
-    variable h285: unsigned(3 downto 0);
-    variable h286: unsigned(15 downto 0);
-    variable h287: unsigned(0 downto 0);
-    variable h288: unsigned(10 downto 0);
-    variable h289: unsigned(31 downto 0);
+    variable h285: unsigned(0 downto 0);
+    variable h286: unsigned(10 downto 0);
+    variable h287: unsigned(31 downto 0);
+    variable h288: unsigned(0 downto 0);
+    variable h289: unsigned(0 downto 0);
     variable h290: unsigned(0 downto 0);
-    variable h291: unsigned(0 downto 0);
-    variable h292: unsigned(0 downto 0);
-    variable h293: unsigned(10 downto 0);
-    variable h294: unsigned(31 downto 0);
-    variable h295: unsigned(0 downto 0);
-    variable h296: unsigned(0 downto 0);
-    variable h297: unsigned(2 downto 0);
-    variable h298: unsigned(10 downto 0);
-    variable h299: unsigned(31 downto 0);
-    variable h300: unsigned(0 downto 0);
-    variable h301: unsigned(10 downto 0);
-    variable h302: unsigned(31 downto 0);
-    variable h303: unsigned(0 downto 0);
-    variable h304: unsigned(0 downto 0);
-    variable h305: unsigned(15 downto 0);
+    variable h291: unsigned(10 downto 0);
+    variable h292: unsigned(31 downto 0);
+    variable h293: unsigned(0 downto 0);
+    variable h294: unsigned(0 downto 0);
+    variable h295: unsigned(2 downto 0);
+    variable h296: unsigned(10 downto 0);
+    variable h297: unsigned(31 downto 0);
+    variable h298: unsigned(0 downto 0);
+    variable h299: unsigned(10 downto 0);
+    variable h300: unsigned(31 downto 0);
+    variable h301: unsigned(0 downto 0);
+    variable h302: unsigned(0 downto 0);
+    variable h303: unsigned(15 downto 0);
+    variable h304: unsigned(15 downto 0);
+    variable h305: unsigned(3 downto 0);
     variable h306: unsigned(15 downto 0);
-    variable h307: unsigned(3 downto 0);
+    variable h307: unsigned(16 downto 0);
     variable h308: unsigned(15 downto 0);
-    variable h309: unsigned(16 downto 0);
-    variable h310: unsigned(15 downto 0);
-    variable h311: unsigned(15 downto 0);
-    variable h333: unsigned(31 downto 0);
-    variable h334: unsigned(31 downto 0);
-    variable h335: unsigned(0 downto 0);
-    variable h336: unsigned(0 downto 0);
-    variable h337: unsigned(0 downto 0);
-    variable h338: unsigned(31 downto 0);
-    variable h339: unsigned(31 downto 0);
-    variable h340: unsigned(31 downto 0);
-    variable h341: unsigned(15 downto 0);
-    variable h342: unsigned(3 downto 0);
-    variable h343: unsigned(15 downto 0);
+    variable h330: unsigned(31 downto 0);
+    variable h331: unsigned(31 downto 0);
+    variable h332: unsigned(0 downto 0);
+    variable h333: unsigned(0 downto 0);
+    variable h334: unsigned(0 downto 0);
+    variable h335: unsigned(31 downto 0);
+    variable h336: unsigned(31 downto 0);
+    variable h337: unsigned(31 downto 0);
+    variable h338: unsigned(15 downto 0);
+    variable h339: unsigned(3 downto 0);
+    variable h340: unsigned(15 downto 0);
+    variable h341: unsigned(0 downto 0);
+    variable h342: unsigned(10 downto 0);
+    variable h343: unsigned(31 downto 0);
     variable h344: unsigned(0 downto 0);
-    variable h345: unsigned(10 downto 0);
-    variable h346: unsigned(31 downto 0);
-    variable h347: unsigned(0 downto 0);
-    variable h348: unsigned(0 downto 0);
+    variable h345: unsigned(0 downto 0);
+    variable h346: unsigned(0 downto 0);
+    variable h347: unsigned(10 downto 0);
+    variable h348: unsigned(31 downto 0);
     variable h349: unsigned(0 downto 0);
-    variable h350: unsigned(10 downto 0);
-    variable h351: unsigned(31 downto 0);
-    variable h352: unsigned(0 downto 0);
-    variable h353: unsigned(0 downto 0);
-    variable h354: unsigned(2 downto 0);
+    variable h350: unsigned(0 downto 0);
+    variable h351: unsigned(2 downto 0);
+    variable h352: unsigned(10 downto 0);
+    variable h353: unsigned(31 downto 0);
+    variable h354: unsigned(0 downto 0);
     variable h355: unsigned(10 downto 0);
     variable h356: unsigned(31 downto 0);
     variable h357: unsigned(0 downto 0);
-    variable h358: unsigned(10 downto 0);
-    variable h359: unsigned(31 downto 0);
-    variable h360: unsigned(0 downto 0);
-    variable h361: unsigned(0 downto 0);
-    variable h331: unsigned(19 downto 0);
-    variable h332: unsigned(52 downto 0);
-    variable h364: unsigned(31 downto 0);
-    variable h365: unsigned(31 downto 0);
-    variable h366: unsigned(0 downto 0);
-    variable h367: unsigned(0 downto 0);
-    variable h368: unsigned(0 downto 0);
-    variable h369: unsigned(31 downto 0);
-    variable h370: unsigned(31 downto 0);
-    variable h371: unsigned(31 downto 0);
-    variable h372: unsigned(15 downto 0);
-    variable h373: unsigned(3 downto 0);
-    variable h374: unsigned(15 downto 0);
+    variable h358: unsigned(0 downto 0);
+    variable h328: unsigned(19 downto 0);
+    variable h329: unsigned(52 downto 0);
+    variable h361: unsigned(31 downto 0);
+    variable h362: unsigned(31 downto 0);
+    variable h363: unsigned(0 downto 0);
+    variable h364: unsigned(0 downto 0);
+    variable h365: unsigned(0 downto 0);
+    variable h366: unsigned(31 downto 0);
+    variable h367: unsigned(31 downto 0);
+    variable h368: unsigned(31 downto 0);
+    variable h369: unsigned(15 downto 0);
+    variable h370: unsigned(3 downto 0);
+    variable h371: unsigned(15 downto 0);
+    variable h372: unsigned(0 downto 0);
+    variable h373: unsigned(10 downto 0);
+    variable h374: unsigned(31 downto 0);
     variable h375: unsigned(0 downto 0);
-    variable h376: unsigned(10 downto 0);
-    variable h377: unsigned(31 downto 0);
-    variable h378: unsigned(0 downto 0);
-    variable h379: unsigned(0 downto 0);
+    variable h376: unsigned(0 downto 0);
+    variable h377: unsigned(0 downto 0);
+    variable h378: unsigned(10 downto 0);
+    variable h379: unsigned(31 downto 0);
     variable h380: unsigned(0 downto 0);
-    variable h381: unsigned(10 downto 0);
-    variable h382: unsigned(31 downto 0);
-    variable h383: unsigned(0 downto 0);
-    variable h384: unsigned(0 downto 0);
-    variable h385: unsigned(2 downto 0);
+    variable h381: unsigned(0 downto 0);
+    variable h382: unsigned(2 downto 0);
+    variable h383: unsigned(10 downto 0);
+    variable h384: unsigned(31 downto 0);
+    variable h385: unsigned(0 downto 0);
     variable h386: unsigned(10 downto 0);
     variable h387: unsigned(31 downto 0);
     variable h388: unsigned(0 downto 0);
-    variable h389: unsigned(10 downto 0);
-    variable h390: unsigned(31 downto 0);
-    variable h391: unsigned(0 downto 0);
-    variable h392: unsigned(0 downto 0);
-    variable h362: unsigned(19 downto 0);
-    variable h363: unsigned(52 downto 0);
+    variable h389: unsigned(0 downto 0);
+    variable h359: unsigned(19 downto 0);
+    variable h360: unsigned(52 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
@@ -842,193 +839,193 @@ begin
                         end if;
                     end if;
                 when DECIDE =>
+                    h91 := unsigned'("00000000000000000000000000000000");
+                    h91 := e_data;
                     h92 := unsigned'("00000000000000000000000000000000");
                     h92 := e_data;
-                    h93 := unsigned'("00000000000000000000000000000000");
-                    h93 := e_data;
+                    h93 := to_unsigned(0, 1);
                     h94 := to_unsigned(0, 1);
-                    h95 := to_unsigned(0, 1);
-                    h95 := to_unsigned(0, 1);
+                    h94 := to_unsigned(0, 1);
                     if bool(w_dte_0(62)) then
+                        h94 := to_unsigned(1, 1);
+                    end if;
+                    h95 := to_unsigned(0, 1);
+                    h95 := to_unsigned(0, 1);
+                    if bool(w_dte_0(61)) then
                         h95 := to_unsigned(1, 1);
                     end if;
-                    h96 := to_unsigned(0, 1);
-                    h96 := to_unsigned(0, 1);
-                    if bool(w_dte_0(61)) then
-                        h96 := to_unsigned(1, 1);
-                    end if;
                     if (e_kind = 1) then
-                        h94 := h95;
+                        h93 := h94;
                     else
-                        h94 := h96;
+                        h93 := h95;
+                    end if;
+                    h165 := to_unsigned(0, 1);
+                    h166 := to_unsigned(0, 1);
+                    h166 := to_unsigned(0, 1);
+                    if bool(w_dte_0(62)) then
+                        h166 := to_unsigned(1, 1);
                     end if;
                     h167 := to_unsigned(0, 1);
-                    h168 := to_unsigned(0, 1);
-                    h168 := to_unsigned(0, 1);
-                    if bool(w_dte_0(62)) then
-                        h168 := to_unsigned(1, 1);
-                    end if;
-                    h169 := to_unsigned(0, 1);
-                    h169 := to_unsigned(0, 1);
+                    h167 := to_unsigned(0, 1);
                     if bool(w_dte_0(61)) then
-                        h169 := to_unsigned(1, 1);
+                        h167 := to_unsigned(1, 1);
                     end if;
                     if (e_kind = 1) then
-                        h167 := h168;
+                        h165 := h166;
                     else
-                        h167 := h169;
+                        h165 := h167;
                     end if;
-                    h178 := to_unsigned(0, 1);
-                    h179 := unsigned'("00000000000000000000000000000000");
-                    h179 := e_data;
-                    h180 := unsigned'("00000000000000000000000000000000");
-                    h180 := e_data;
-                    h181 := to_unsigned(0, 1);
-                    h181 := to_unsigned(0, 1);
+                    h176 := to_unsigned(0, 1);
+                    h177 := unsigned'("00000000000000000000000000000000");
+                    h177 := e_data;
+                    h178 := unsigned'("00000000000000000000000000000000");
+                    h178 := e_data;
+                    h179 := to_unsigned(0, 1);
+                    h179 := to_unsigned(0, 1);
                     if (w_dte_10(62-1 downto 60) = 1) then
-                        h181 := to_unsigned(1, 1);
+                        h179 := to_unsigned(1, 1);
                     end if;
-                    h182 := to_unsigned(0, 1);
+                    h180 := to_unsigned(0, 1);
+                    h181 := unsigned'("00000000000000000000000000000000");
+                    h181 := e_data;
+                    h182 := unsigned'("00000000000000000000000000000000");
+                    h182 := e_data;
                     h183 := unsigned'("00000000000000000000000000000000");
                     h183 := e_data;
                     h184 := unsigned'("00000000000000000000000000000000");
                     h184 := e_data;
-                    h185 := unsigned'("00000000000000000000000000000000");
-                    h185 := e_data;
-                    h186 := unsigned'("00000000000000000000000000000000");
-                    h186 := e_data;
-                    h182 := to_unsigned(0, 1);
-                    if (((((h183(11-1 downto 8) = 2) or ((h184(11-1 downto 8) = 4) and bool(w_dte_10(58)))) or ((h185(11-1 downto 8) = 5) and bool(w_dte_10(56)))) or ((h186(11-1 downto 8) = 7) and bool(w_dte_10(57)))) and (not bool(e_address(2)))) then
-                        h182 := to_unsigned(1, 1);
+                    h180 := to_unsigned(0, 1);
+                    if (((((h181(11-1 downto 8) = 2) or ((h182(11-1 downto 8) = 4) and bool(w_dte_10(58)))) or ((h183(11-1 downto 8) = 5) and bool(w_dte_10(56)))) or ((h184(11-1 downto 8) = 7) and bool(w_dte_10(57)))) and (not bool(e_address(2)))) then
+                        h180 := to_unsigned(1, 1);
                     end if;
-                    if ((h179(11-1 downto 8) = 0) or (h180(11-1 downto 8) = 1)) then
-                        h178 := h181;
+                    if ((h177(11-1 downto 8) = 0) or (h178(11-1 downto 8) = 1)) then
+                        h176 := h179;
                     else
-                        h178 := h182;
+                        h176 := h180;
                     end if;
+                    h204 := unsigned'("00000000000000000000000000000000");
+                    h204 := e_data;
+                    h205 := unsigned'("00000000000000000000000000000000");
+                    h205 := e_data;
                     h206 := unsigned'("00000000000000000000000000000000");
                     h206 := e_data;
-                    h207 := unsigned'("00000000000000000000000000000000");
-                    h207 := e_data;
-                    h208 := unsigned'("00000000000000000000000000000000");
-                    h208 := e_data;
+                    h207 := to_unsigned(0, 16);
+                    h207 := to_unsigned(1, 16);
+                    h208 := to_unsigned(0, 4);
+                    h208 := w_dte_10(5-1 downto 1);
                     h209 := to_unsigned(0, 16);
-                    h209 := to_unsigned(1, 16);
-                    h210 := to_unsigned(0, 4);
-                    h210 := w_dte_10(5-1 downto 1);
-                    h211 := to_unsigned(0, 16);
-                    h211 := shift_left(h209, to_integer(h210));
-                    h212 := to_unsigned(0, 1);
-                    h213 := to_unsigned(0, 11);
-                    h214 := unsigned'("00000000000000000000000000000000");
-                    h214 := e_data;
-                    h213 := h214(11-1 downto 0);
-                    h215 := to_unsigned(0, 1);
-                    h215 := to_unsigned(0, 1);
+                    h209 := shift_left(h207, to_integer(h208));
+                    h210 := to_unsigned(0, 1);
+                    h211 := to_unsigned(0, 11);
+                    h212 := unsigned'("00000000000000000000000000000000");
+                    h212 := e_data;
+                    h211 := h212(11-1 downto 0);
+                    h213 := to_unsigned(0, 1);
+                    h213 := to_unsigned(0, 1);
                     if bool(w_irt_0(32)) then
-                        h215 := to_unsigned(1, 1);
+                        h213 := to_unsigned(1, 1);
                     end if;
-                    h216 := to_unsigned(0, 1);
-                    h216 := to_unsigned(0, 1);
+                    h214 := to_unsigned(0, 1);
+                    h214 := to_unsigned(0, 1);
                     if bool(w_irt_0(0)) then
-                        h216 := to_unsigned(1, 1);
+                        h214 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h213, 0) and to_unsigned(1, 11)) = 1) then
-                        h212 := h215;
+                    if ((shift_right(h211, 0) and to_unsigned(1, 11)) = 1) then
+                        h210 := h213;
                     else
-                        h212 := h216;
+                        h210 := h214;
                     end if;
-                    h217 := to_unsigned(0, 1);
-                    h218 := to_unsigned(0, 11);
-                    h219 := unsigned'("00000000000000000000000000000000");
-                    h219 := e_data;
-                    h218 := h219(11-1 downto 0);
-                    h220 := to_unsigned(0, 1);
-                    h220 := to_unsigned(0, 1);
+                    h215 := to_unsigned(0, 1);
+                    h216 := to_unsigned(0, 11);
+                    h217 := unsigned'("00000000000000000000000000000000");
+                    h217 := e_data;
+                    h216 := h217(11-1 downto 0);
+                    h218 := to_unsigned(0, 1);
+                    h218 := to_unsigned(0, 1);
                     if bool(w_irt_0(39)) then
-                        h220 := to_unsigned(1, 1);
+                        h218 := to_unsigned(1, 1);
                     end if;
-                    h221 := to_unsigned(0, 1);
-                    h221 := to_unsigned(0, 1);
+                    h219 := to_unsigned(0, 1);
+                    h219 := to_unsigned(0, 1);
                     if bool(w_irt_0(7)) then
-                        h221 := to_unsigned(1, 1);
+                        h219 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h218, 0) and to_unsigned(1, 11)) = 1) then
-                        h217 := h220;
+                    if ((shift_right(h216, 0) and to_unsigned(1, 11)) = 1) then
+                        h215 := h218;
                     else
-                        h217 := h221;
+                        h215 := h219;
                     end if;
-                    h222 := to_unsigned(0, 3);
-                    h223 := to_unsigned(0, 11);
-                    h224 := unsigned'("00000000000000000000000000000000");
-                    h224 := e_data;
-                    h223 := h224(11-1 downto 0);
-                    if ((shift_right(h223, 0) and to_unsigned(1, 11)) = 1) then
-                        h222 := w_irt_0(37-1 downto 34);
+                    h220 := to_unsigned(0, 3);
+                    h221 := to_unsigned(0, 11);
+                    h222 := unsigned'("00000000000000000000000000000000");
+                    h222 := e_data;
+                    h221 := h222(11-1 downto 0);
+                    if ((shift_right(h221, 0) and to_unsigned(1, 11)) = 1) then
+                        h220 := w_irt_0(37-1 downto 34);
                     else
-                        h222 := w_irt_0(5-1 downto 2);
+                        h220 := w_irt_0(5-1 downto 2);
                     end if;
-                    h312 := unsigned'("00000000000000000000000000000000");
-                    h312 := e_data;
-                    h313 := unsigned'("00000000000000000000000000000000");
-                    h313 := e_data;
-                    h314 := unsigned'("00000000000000000000000000000000");
-                    h314 := e_data;
-                    h315 := to_unsigned(0, 16);
-                    h315 := to_unsigned(1, 16);
-                    h316 := to_unsigned(0, 4);
-                    h316 := w_dte_10(5-1 downto 1);
-                    h317 := to_unsigned(0, 16);
-                    h317 := shift_left(h315, to_integer(h316));
+                    h309 := unsigned'("00000000000000000000000000000000");
+                    h309 := e_data;
+                    h310 := unsigned'("00000000000000000000000000000000");
+                    h310 := e_data;
+                    h311 := unsigned'("00000000000000000000000000000000");
+                    h311 := e_data;
+                    h312 := to_unsigned(0, 16);
+                    h312 := to_unsigned(1, 16);
+                    h313 := to_unsigned(0, 4);
+                    h313 := w_dte_10(5-1 downto 1);
+                    h314 := to_unsigned(0, 16);
+                    h314 := shift_left(h312, to_integer(h313));
+                    h315 := to_unsigned(0, 1);
+                    h316 := to_unsigned(0, 11);
+                    h317 := unsigned'("00000000000000000000000000000000");
+                    h317 := e_data;
+                    h316 := h317(11-1 downto 0);
                     h318 := to_unsigned(0, 1);
-                    h319 := to_unsigned(0, 11);
-                    h320 := unsigned'("00000000000000000000000000000000");
-                    h320 := e_data;
-                    h319 := h320(11-1 downto 0);
-                    h321 := to_unsigned(0, 1);
-                    h321 := to_unsigned(0, 1);
+                    h318 := to_unsigned(0, 1);
                     if bool(w_irt_0(32)) then
-                        h321 := to_unsigned(1, 1);
+                        h318 := to_unsigned(1, 1);
                     end if;
-                    h322 := to_unsigned(0, 1);
-                    h322 := to_unsigned(0, 1);
+                    h319 := to_unsigned(0, 1);
+                    h319 := to_unsigned(0, 1);
                     if bool(w_irt_0(0)) then
-                        h322 := to_unsigned(1, 1);
+                        h319 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h319, 0) and to_unsigned(1, 11)) = 1) then
-                        h318 := h321;
+                    if ((shift_right(h316, 0) and to_unsigned(1, 11)) = 1) then
+                        h315 := h318;
                     else
-                        h318 := h322;
+                        h315 := h319;
                     end if;
+                    h320 := to_unsigned(0, 1);
+                    h321 := to_unsigned(0, 11);
+                    h322 := unsigned'("00000000000000000000000000000000");
+                    h322 := e_data;
+                    h321 := h322(11-1 downto 0);
                     h323 := to_unsigned(0, 1);
-                    h324 := to_unsigned(0, 11);
-                    h325 := unsigned'("00000000000000000000000000000000");
-                    h325 := e_data;
-                    h324 := h325(11-1 downto 0);
-                    h326 := to_unsigned(0, 1);
-                    h326 := to_unsigned(0, 1);
+                    h323 := to_unsigned(0, 1);
                     if bool(w_irt_0(39)) then
-                        h326 := to_unsigned(1, 1);
+                        h323 := to_unsigned(1, 1);
                     end if;
-                    h327 := to_unsigned(0, 1);
-                    h327 := to_unsigned(0, 1);
+                    h324 := to_unsigned(0, 1);
+                    h324 := to_unsigned(0, 1);
                     if bool(w_irt_0(7)) then
-                        h327 := to_unsigned(1, 1);
+                        h324 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h324, 0) and to_unsigned(1, 11)) = 1) then
-                        h323 := h326;
+                    if ((shift_right(h321, 0) and to_unsigned(1, 11)) = 1) then
+                        h320 := h323;
                     else
-                        h323 := h327;
+                        h320 := h324;
                     end if;
-                    h328 := to_unsigned(0, 3);
-                    h329 := to_unsigned(0, 11);
-                    h330 := unsigned'("00000000000000000000000000000000");
-                    h330 := e_data;
-                    h329 := h330(11-1 downto 0);
-                    if ((shift_right(h329, 0) and to_unsigned(1, 11)) = 1) then
-                        h328 := w_irt_0(37-1 downto 34);
+                    h325 := to_unsigned(0, 3);
+                    h326 := to_unsigned(0, 11);
+                    h327 := unsigned'("00000000000000000000000000000000");
+                    h327 := e_data;
+                    h326 := h327(11-1 downto 0);
+                    if ((shift_right(h326, 0) and to_unsigned(1, 11)) = 1) then
+                        h325 := w_irt_0(37-1 downto 34);
                     else
-                        h328 := w_irt_0(5-1 downto 2);
+                        h325 := w_irt_0(5-1 downto 2);
                     end if;
                     if ((e_kind /= 2) and (not bool(w_dte_0(0)))) then
                         status <= to_unsigned(1, 8);
@@ -1046,7 +1043,7 @@ begin
                         rec_entry_hi <= to_unsigned(0, 64);
                         rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
                         st <= ST0;
-                    elsif ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h92(11-1 downto 8) = 0) or (h93(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) then
+                    elsif ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h91(11-1 downto 8) = 0) or (h92(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) then
                         status <= to_unsigned(2, 8);
                         rec_outcome <= to_unsigned(3, 2);
                         rec_address <= to_unsigned(0, 64);
@@ -1317,17 +1314,15 @@ begin
                         h89 := to_unsigned(0, 17);
                         h89 := ((unsigned'(to_unsigned(0, 1) & h88) + 65536) - 1);
                         h90 := to_unsigned(0, 16);
-                        h90 := h89(16-1 downto 0);
-                        h91 := to_unsigned(0, 16);
-                        h91 := (h85 and h90);
+                        h90 := (h85 and h89(16-1 downto 0));
                         if (bool(r_CONTROL(2)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h56(11-1 downto 8) = 0) or (h57(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h58 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h61(11-1 downto 8) = 0) or (h62(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h63(11-1 downto 0)) < h66)) or (not (((h67 /= 0) and (not (h72 /= 0))) and (h77 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h80 /= 0))))) then
-                            h55 := h91;
+                            h55 := h90;
                         else
                             h55 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
                         end if;
                         rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h55 & to_unsigned(0, 4));
                         st <= ST0;
-                    elsif ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (h94 /= 0)) then
+                    elsif ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (h93 /= 0)) then
                         status <= to_unsigned(3, 8);
                         rec_outcome <= to_unsigned(0, 2);
                         rec_address <= e_address;
@@ -1359,7 +1354,7 @@ begin
                         rec_entry_hi <= to_unsigned(0, 64);
                         rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
                         st <= ST0;
-                    elsif ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h167 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) then
+                    elsif ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h165 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) then
                         status <= to_unsigned(5, 8);
                         rec_outcome <= to_unsigned(3, 2);
                         rec_address <= to_unsigned(0, 64);
@@ -1370,283 +1365,281 @@ begin
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(2, 4);
-                        h97 := to_unsigned(0, 1);
+                        h96 := to_unsigned(0, 1);
+                        h97 := unsigned'("00000000000000000000000000000000");
+                        h97 := e_data;
                         h98 := unsigned'("00000000000000000000000000000000");
                         h98 := e_data;
-                        h99 := unsigned'("00000000000000000000000000000000");
-                        h99 := e_data;
+                        h99 := to_unsigned(0, 1);
                         h100 := to_unsigned(0, 1);
-                        h101 := to_unsigned(0, 1);
-                        h101 := to_unsigned(0, 1);
+                        h100 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
+                            h100 := to_unsigned(1, 1);
+                        end if;
+                        h101 := to_unsigned(0, 1);
+                        h101 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
                             h101 := to_unsigned(1, 1);
                         end if;
-                        h102 := to_unsigned(0, 1);
-                        h102 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h102 := to_unsigned(1, 1);
-                        end if;
                         if (e_kind = 1) then
-                            h100 := h101;
+                            h99 := h100;
                         else
-                            h100 := h102;
+                            h99 := h101;
                         end if;
+                        h102 := unsigned'("00000000000000000000000000000000");
+                        h102 := e_data;
                         h103 := unsigned'("00000000000000000000000000000000");
                         h103 := e_data;
                         h104 := unsigned'("00000000000000000000000000000000");
                         h104 := e_data;
-                        h105 := unsigned'("00000000000000000000000000000000");
-                        h105 := e_data;
-                        h106 := to_unsigned(0, 16);
-                        h106 := to_unsigned(1, 16);
-                        h107 := to_unsigned(0, 4);
-                        h107 := w_dte_10(5-1 downto 1);
-                        h108 := to_unsigned(0, 16);
-                        h108 := shift_left(h106, to_integer(h107));
-                        h109 := to_unsigned(0, 1);
-                        h110 := to_unsigned(0, 11);
-                        h111 := unsigned'("00000000000000000000000000000000");
-                        h111 := e_data;
-                        h110 := h111(11-1 downto 0);
-                        h112 := to_unsigned(0, 1);
-                        h112 := to_unsigned(0, 1);
+                        h105 := to_unsigned(0, 16);
+                        h105 := to_unsigned(1, 16);
+                        h106 := to_unsigned(0, 4);
+                        h106 := w_dte_10(5-1 downto 1);
+                        h107 := to_unsigned(0, 16);
+                        h107 := shift_left(h105, to_integer(h106));
+                        h108 := to_unsigned(0, 1);
+                        h109 := to_unsigned(0, 11);
+                        h110 := unsigned'("00000000000000000000000000000000");
+                        h110 := e_data;
+                        h109 := h110(11-1 downto 0);
+                        h111 := to_unsigned(0, 1);
+                        h111 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
+                            h111 := to_unsigned(1, 1);
+                        end if;
+                        h112 := to_unsigned(0, 1);
+                        h112 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
                             h112 := to_unsigned(1, 1);
                         end if;
-                        h113 := to_unsigned(0, 1);
-                        h113 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h113 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h110, 0) and to_unsigned(1, 11)) = 1) then
-                            h109 := h112;
+                        if ((shift_right(h109, 0) and to_unsigned(1, 11)) = 1) then
+                            h108 := h111;
                         else
-                            h109 := h113;
+                            h108 := h112;
                         end if;
-                        h114 := to_unsigned(0, 1);
-                        h115 := to_unsigned(0, 11);
-                        h116 := unsigned'("00000000000000000000000000000000");
-                        h116 := e_data;
-                        h115 := h116(11-1 downto 0);
-                        h117 := to_unsigned(0, 1);
-                        h117 := to_unsigned(0, 1);
+                        h113 := to_unsigned(0, 1);
+                        h114 := to_unsigned(0, 11);
+                        h115 := unsigned'("00000000000000000000000000000000");
+                        h115 := e_data;
+                        h114 := h115(11-1 downto 0);
+                        h116 := to_unsigned(0, 1);
+                        h116 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
+                            h116 := to_unsigned(1, 1);
+                        end if;
+                        h117 := to_unsigned(0, 1);
+                        h117 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
                             h117 := to_unsigned(1, 1);
                         end if;
-                        h118 := to_unsigned(0, 1);
-                        h118 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h118 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h115, 0) and to_unsigned(1, 11)) = 1) then
-                            h114 := h117;
+                        if ((shift_right(h114, 0) and to_unsigned(1, 11)) = 1) then
+                            h113 := h116;
                         else
-                            h114 := h118;
+                            h113 := h117;
                         end if;
-                        h119 := to_unsigned(0, 3);
-                        h120 := to_unsigned(0, 11);
-                        h121 := unsigned'("00000000000000000000000000000000");
-                        h121 := e_data;
-                        h120 := h121(11-1 downto 0);
-                        if ((shift_right(h120, 0) and to_unsigned(1, 11)) = 1) then
-                            h119 := w_irt_0(37-1 downto 34);
+                        h118 := to_unsigned(0, 3);
+                        h119 := to_unsigned(0, 11);
+                        h120 := unsigned'("00000000000000000000000000000000");
+                        h120 := e_data;
+                        h119 := h120(11-1 downto 0);
+                        if ((shift_right(h119, 0) and to_unsigned(1, 11)) = 1) then
+                            h118 := w_irt_0(37-1 downto 34);
                         else
-                            h119 := w_irt_0(5-1 downto 2);
+                            h118 := w_irt_0(5-1 downto 2);
                         end if;
-                        h122 := to_unsigned(0, 1);
-                        h123 := to_unsigned(0, 11);
-                        h124 := unsigned'("00000000000000000000000000000000");
-                        h124 := e_data;
-                        h123 := h124(11-1 downto 0);
-                        h125 := to_unsigned(0, 1);
-                        h125 := to_unsigned(0, 1);
+                        h121 := to_unsigned(0, 1);
+                        h122 := to_unsigned(0, 11);
+                        h123 := unsigned'("00000000000000000000000000000000");
+                        h123 := e_data;
+                        h122 := h123(11-1 downto 0);
+                        h124 := to_unsigned(0, 1);
+                        h124 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
+                            h124 := to_unsigned(1, 1);
+                        end if;
+                        h125 := to_unsigned(0, 1);
+                        h125 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
                             h125 := to_unsigned(1, 1);
                         end if;
-                        h126 := to_unsigned(0, 1);
-                        h126 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
-                            h126 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h123, 0) and to_unsigned(1, 11)) = 1) then
-                            h122 := h125;
+                        if ((shift_right(h122, 0) and to_unsigned(1, 11)) = 1) then
+                            h121 := h124;
                         else
-                            h122 := h126;
+                            h121 := h125;
                         end if;
-                        h97 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h98(11-1 downto 8) = 0) or (h99(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h100 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h103(11-1 downto 8) = 0) or (h104(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h105(11-1 downto 0)) < h108)) or (not (((h109 /= 0) and (not (h114 /= 0))) and (h119 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h122 /= 0))))) then
-                            h97 := to_unsigned(1, 1);
+                        h96 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h97(11-1 downto 8) = 0) or (h98(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h99 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h102(11-1 downto 8) = 0) or (h103(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h104(11-1 downto 0)) < h107)) or (not (((h108 /= 0) and (not (h113 /= 0))) and (h118 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h121 /= 0))))) then
+                            h96 := to_unsigned(1, 1);
                         end if;
-                        rec_logged <= h97;
+                        rec_logged <= h96;
                         v_wide := to_unsigned(0, 72);
                         v_wide(16-1 downto 0) := e_device_id;
                         v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
-                        h127 := to_unsigned(0, 1);
-                        h127 := to_unsigned(0, 1);
+                        h126 := to_unsigned(0, 1);
+                        h126 := to_unsigned(0, 1);
                         if ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) or (wk_io_PR /= 0)) then
+                            h126 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(53-1 downto 52) := h126;
+                        h127 := to_unsigned(0, 1);
+                        h127 := to_unsigned(0, 1);
+                        if (e_kind = 1) then
                             h127 := to_unsigned(1, 1);
                         end if;
-                        v_wide(53-1 downto 52) := h127;
+                        v_wide(54-1 downto 53) := h127;
                         h128 := to_unsigned(0, 1);
                         h128 := to_unsigned(0, 1);
-                        if (e_kind = 1) then
+                        if ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) or (wk_io_PE /= 0)) then
                             h128 := to_unsigned(1, 1);
                         end if;
-                        v_wide(54-1 downto 53) := h128;
-                        h129 := to_unsigned(0, 1);
-                        h129 := to_unsigned(0, 1);
-                        if ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) or (wk_io_PE /= 0)) then
-                            h129 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(55-1 downto 54) := h129;
+                        v_wide(55-1 downto 54) := h128;
                         v_wide(56-1 downto 55) := wk_io_RZ;
                         v_wide(64-1 downto 60) := to_unsigned(2, 4);
                         rec_entry_lo <= v_wide(64-1 downto 0);
                         rec_entry_hi <= e_address;
-                        h130 := to_unsigned(0, 16);
+                        h129 := to_unsigned(0, 16);
+                        h130 := unsigned'("00000000000000000000000000000000");
+                        h130 := e_data;
                         h131 := unsigned'("00000000000000000000000000000000");
                         h131 := e_data;
-                        h132 := unsigned'("00000000000000000000000000000000");
-                        h132 := e_data;
+                        h132 := to_unsigned(0, 1);
                         h133 := to_unsigned(0, 1);
-                        h134 := to_unsigned(0, 1);
-                        h134 := to_unsigned(0, 1);
+                        h133 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
+                            h133 := to_unsigned(1, 1);
+                        end if;
+                        h134 := to_unsigned(0, 1);
+                        h134 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
                             h134 := to_unsigned(1, 1);
                         end if;
-                        h135 := to_unsigned(0, 1);
-                        h135 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h135 := to_unsigned(1, 1);
-                        end if;
                         if (e_kind = 1) then
-                            h133 := h134;
+                            h132 := h133;
                         else
-                            h133 := h135;
+                            h132 := h134;
                         end if;
+                        h135 := unsigned'("00000000000000000000000000000000");
+                        h135 := e_data;
                         h136 := unsigned'("00000000000000000000000000000000");
                         h136 := e_data;
                         h137 := unsigned'("00000000000000000000000000000000");
                         h137 := e_data;
-                        h138 := unsigned'("00000000000000000000000000000000");
-                        h138 := e_data;
-                        h139 := to_unsigned(0, 16);
-                        h139 := to_unsigned(1, 16);
-                        h140 := to_unsigned(0, 4);
-                        h140 := w_dte_10(5-1 downto 1);
-                        h141 := to_unsigned(0, 16);
-                        h141 := shift_left(h139, to_integer(h140));
-                        h142 := to_unsigned(0, 1);
-                        h143 := to_unsigned(0, 11);
-                        h144 := unsigned'("00000000000000000000000000000000");
-                        h144 := e_data;
-                        h143 := h144(11-1 downto 0);
-                        h145 := to_unsigned(0, 1);
-                        h145 := to_unsigned(0, 1);
+                        h138 := to_unsigned(0, 16);
+                        h138 := to_unsigned(1, 16);
+                        h139 := to_unsigned(0, 4);
+                        h139 := w_dte_10(5-1 downto 1);
+                        h140 := to_unsigned(0, 16);
+                        h140 := shift_left(h138, to_integer(h139));
+                        h141 := to_unsigned(0, 1);
+                        h142 := to_unsigned(0, 11);
+                        h143 := unsigned'("00000000000000000000000000000000");
+                        h143 := e_data;
+                        h142 := h143(11-1 downto 0);
+                        h144 := to_unsigned(0, 1);
+                        h144 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
+                            h144 := to_unsigned(1, 1);
+                        end if;
+                        h145 := to_unsigned(0, 1);
+                        h145 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
                             h145 := to_unsigned(1, 1);
                         end if;
-                        h146 := to_unsigned(0, 1);
-                        h146 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h146 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h143, 0) and to_unsigned(1, 11)) = 1) then
-                            h142 := h145;
+                        if ((shift_right(h142, 0) and to_unsigned(1, 11)) = 1) then
+                            h141 := h144;
                         else
-                            h142 := h146;
+                            h141 := h145;
                         end if;
-                        h147 := to_unsigned(0, 1);
-                        h148 := to_unsigned(0, 11);
-                        h149 := unsigned'("00000000000000000000000000000000");
-                        h149 := e_data;
-                        h148 := h149(11-1 downto 0);
-                        h150 := to_unsigned(0, 1);
-                        h150 := to_unsigned(0, 1);
+                        h146 := to_unsigned(0, 1);
+                        h147 := to_unsigned(0, 11);
+                        h148 := unsigned'("00000000000000000000000000000000");
+                        h148 := e_data;
+                        h147 := h148(11-1 downto 0);
+                        h149 := to_unsigned(0, 1);
+                        h149 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
+                            h149 := to_unsigned(1, 1);
+                        end if;
+                        h150 := to_unsigned(0, 1);
+                        h150 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
                             h150 := to_unsigned(1, 1);
                         end if;
-                        h151 := to_unsigned(0, 1);
-                        h151 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h151 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h148, 0) and to_unsigned(1, 11)) = 1) then
-                            h147 := h150;
+                        if ((shift_right(h147, 0) and to_unsigned(1, 11)) = 1) then
+                            h146 := h149;
                         else
-                            h147 := h151;
+                            h146 := h150;
                         end if;
-                        h152 := to_unsigned(0, 3);
-                        h153 := to_unsigned(0, 11);
-                        h154 := unsigned'("00000000000000000000000000000000");
-                        h154 := e_data;
-                        h153 := h154(11-1 downto 0);
-                        if ((shift_right(h153, 0) and to_unsigned(1, 11)) = 1) then
-                            h152 := w_irt_0(37-1 downto 34);
+                        h151 := to_unsigned(0, 3);
+                        h152 := to_unsigned(0, 11);
+                        h153 := unsigned'("00000000000000000000000000000000");
+                        h153 := e_data;
+                        h152 := h153(11-1 downto 0);
+                        if ((shift_right(h152, 0) and to_unsigned(1, 11)) = 1) then
+                            h151 := w_irt_0(37-1 downto 34);
                         else
-                            h152 := w_irt_0(5-1 downto 2);
+                            h151 := w_irt_0(5-1 downto 2);
                         end if;
-                        h155 := to_unsigned(0, 1);
-                        h156 := to_unsigned(0, 11);
-                        h157 := unsigned'("00000000000000000000000000000000");
-                        h157 := e_data;
-                        h156 := h157(11-1 downto 0);
-                        h158 := to_unsigned(0, 1);
-                        h158 := to_unsigned(0, 1);
+                        h154 := to_unsigned(0, 1);
+                        h155 := to_unsigned(0, 11);
+                        h156 := unsigned'("00000000000000000000000000000000");
+                        h156 := e_data;
+                        h155 := h156(11-1 downto 0);
+                        h157 := to_unsigned(0, 1);
+                        h157 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
+                            h157 := to_unsigned(1, 1);
+                        end if;
+                        h158 := to_unsigned(0, 1);
+                        h158 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
                             h158 := to_unsigned(1, 1);
                         end if;
-                        h159 := to_unsigned(0, 1);
-                        h159 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
-                            h159 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h156, 0) and to_unsigned(1, 11)) = 1) then
-                            h155 := h158;
+                        if ((shift_right(h155, 0) and to_unsigned(1, 11)) = 1) then
+                            h154 := h157;
                         else
-                            h155 := h159;
+                            h154 := h158;
                         end if;
+                        h159 := to_unsigned(0, 16);
+                        h159 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
                         h160 := to_unsigned(0, 16);
-                        h160 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h161 := to_unsigned(0, 16);
-                        h161 := to_unsigned(1, 16);
-                        h162 := to_unsigned(0, 4);
-                        h162 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h163 := to_unsigned(0, 16);
-                        h163 := shift_left(h161, to_integer(h162));
-                        h164 := to_unsigned(0, 17);
-                        h164 := ((unsigned'(to_unsigned(0, 1) & h163) + 65536) - 1);
-                        h165 := to_unsigned(0, 16);
-                        h165 := h164(16-1 downto 0);
-                        h166 := to_unsigned(0, 16);
-                        h166 := (h160 and h165);
-                        if (bool(r_CONTROL(2)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h131(11-1 downto 8) = 0) or (h132(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h133 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h136(11-1 downto 8) = 0) or (h137(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h138(11-1 downto 0)) < h141)) or (not (((h142 /= 0) and (not (h147 /= 0))) and (h152 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h155 /= 0))))) then
-                            h130 := h166;
+                        h160 := to_unsigned(1, 16);
+                        h161 := to_unsigned(0, 4);
+                        h161 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h162 := to_unsigned(0, 16);
+                        h162 := shift_left(h160, to_integer(h161));
+                        h163 := to_unsigned(0, 17);
+                        h163 := ((unsigned'(to_unsigned(0, 1) & h162) + 65536) - 1);
+                        h164 := to_unsigned(0, 16);
+                        h164 := (h159 and h163(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h130(11-1 downto 8) = 0) or (h131(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h132 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h135(11-1 downto 8) = 0) or (h136(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h137(11-1 downto 0)) < h140)) or (not (((h141 /= 0) and (not (h146 /= 0))) and (h151 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h154 /= 0))))) then
+                            h129 := h164;
                         else
-                            h130 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                            h129 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
                         end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h130 & to_unsigned(0, 4));
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h129 & to_unsigned(0, 4));
                         st <= ST0;
                     elsif ((e_kind = 2) and (not bool(w_dte_10(0)))) then
                         status <= to_unsigned(6, 8);
                         rec_outcome <= to_unsigned(0, 2);
                         rec_address <= e_address;
                         rec_data <= e_data;
-                        h170 := unsigned'("00000000000000000000000000000000");
-                        h170 := e_data;
-                        rec_vector <= h170(8-1 downto 0);
-                        h171 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h171 := e_address;
-                        rec_destination <= h171(20-1 downto 12);
-                        h172 := to_unsigned(0, 1);
-                        h172 := to_unsigned(0, 1);
+                        h168 := unsigned'("00000000000000000000000000000000");
+                        h168 := e_data;
+                        rec_vector <= h168(8-1 downto 0);
+                        h169 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h169 := e_address;
+                        rec_destination <= h169(20-1 downto 12);
+                        h170 := to_unsigned(0, 1);
+                        h170 := to_unsigned(0, 1);
                         if bool(e_address(2)) then
-                            h172 := to_unsigned(1, 1);
+                            h170 := to_unsigned(1, 1);
                         end if;
-                        rec_dest_mode <= h172;
-                        h173 := unsigned'("00000000000000000000000000000000");
-                        h173 := e_data;
-                        rec_int_type <= h173(11-1 downto 8);
+                        rec_dest_mode <= h170;
+                        h171 := unsigned'("00000000000000000000000000000000");
+                        h171 := e_data;
+                        rec_int_type <= h171(11-1 downto 8);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(0, 4);
                         rec_logged <= to_unsigned(0, 1);
@@ -1654,26 +1647,26 @@ begin
                         rec_entry_hi <= to_unsigned(0, 64);
                         rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
                         st <= ST0;
-                    elsif ((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and (h178 /= 0)) then
+                    elsif ((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and (h176 /= 0)) then
                         status <= to_unsigned(7, 8);
                         rec_outcome <= to_unsigned(0, 2);
                         rec_address <= e_address;
                         rec_data <= e_data;
-                        h174 := unsigned'("00000000000000000000000000000000");
-                        h174 := e_data;
-                        rec_vector <= h174(8-1 downto 0);
-                        h175 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h175 := e_address;
-                        rec_destination <= h175(20-1 downto 12);
-                        h176 := to_unsigned(0, 1);
-                        h176 := to_unsigned(0, 1);
+                        h172 := unsigned'("00000000000000000000000000000000");
+                        h172 := e_data;
+                        rec_vector <= h172(8-1 downto 0);
+                        h173 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h173 := e_address;
+                        rec_destination <= h173(20-1 downto 12);
+                        h174 := to_unsigned(0, 1);
+                        h174 := to_unsigned(0, 1);
                         if bool(e_address(2)) then
-                            h176 := to_unsigned(1, 1);
+                            h174 := to_unsigned(1, 1);
                         end if;
-                        rec_dest_mode <= h176;
-                        h177 := unsigned'("00000000000000000000000000000000");
-                        h177 := e_data;
-                        rec_int_type <= h177(11-1 downto 8);
+                        rec_dest_mode <= h174;
+                        h175 := unsigned'("00000000000000000000000000000000");
+                        h175 := e_data;
+                        rec_int_type <= h175(11-1 downto 8);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(0, 4);
                         rec_logged <= to_unsigned(0, 1);
@@ -1681,93 +1674,93 @@ begin
                         rec_entry_hi <= to_unsigned(0, 64);
                         rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
                         st <= ST0;
-                    elsif ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h206(11-1 downto 8) = 0) or (h207(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h208(11-1 downto 0)) < h211)) and (((h212 /= 0) and (not (h217 /= 0))) and (h222 <= 1))) then
+                    elsif ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h204(11-1 downto 8) = 0) or (h205(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h206(11-1 downto 0)) < h209)) and (((h210 /= 0) and (not (h215 /= 0))) and (h220 <= 1))) then
                         status <= to_unsigned(8, 8);
                         rec_outcome <= to_unsigned(2, 2);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
-                        h187 := to_unsigned(0, 8);
-                        h188 := to_unsigned(0, 11);
-                        h189 := unsigned'("00000000000000000000000000000000");
-                        h189 := e_data;
-                        h188 := h189(11-1 downto 0);
-                        if ((shift_right(h188, 0) and to_unsigned(1, 11)) = 1) then
-                            h187 := w_irt_0(56-1 downto 48);
+                        h185 := to_unsigned(0, 8);
+                        h186 := to_unsigned(0, 11);
+                        h187 := unsigned'("00000000000000000000000000000000");
+                        h187 := e_data;
+                        h186 := h187(11-1 downto 0);
+                        if ((shift_right(h186, 0) and to_unsigned(1, 11)) = 1) then
+                            h185 := w_irt_0(56-1 downto 48);
                         else
-                            h187 := w_irt_0(24-1 downto 16);
+                            h185 := w_irt_0(24-1 downto 16);
                         end if;
-                        rec_vector <= h187;
-                        h190 := to_unsigned(0, 8);
-                        h191 := to_unsigned(0, 11);
-                        h192 := unsigned'("00000000000000000000000000000000");
-                        h192 := e_data;
-                        h191 := h192(11-1 downto 0);
-                        if ((shift_right(h191, 0) and to_unsigned(1, 11)) = 1) then
-                            h190 := w_irt_0(48-1 downto 40);
+                        rec_vector <= h185;
+                        h188 := to_unsigned(0, 8);
+                        h189 := to_unsigned(0, 11);
+                        h190 := unsigned'("00000000000000000000000000000000");
+                        h190 := e_data;
+                        h189 := h190(11-1 downto 0);
+                        if ((shift_right(h189, 0) and to_unsigned(1, 11)) = 1) then
+                            h188 := w_irt_0(48-1 downto 40);
                         else
-                            h190 := w_irt_0(16-1 downto 8);
+                            h188 := w_irt_0(16-1 downto 8);
                         end if;
-                        rec_destination <= h190;
-                        h193 := to_unsigned(0, 1);
-                        h194 := to_unsigned(0, 11);
-                        h195 := unsigned'("00000000000000000000000000000000");
-                        h195 := e_data;
-                        h194 := h195(11-1 downto 0);
-                        h196 := to_unsigned(0, 1);
-                        h196 := to_unsigned(0, 1);
+                        rec_destination <= h188;
+                        h191 := to_unsigned(0, 1);
+                        h192 := to_unsigned(0, 11);
+                        h193 := unsigned'("00000000000000000000000000000000");
+                        h193 := e_data;
+                        h192 := h193(11-1 downto 0);
+                        h194 := to_unsigned(0, 1);
+                        h194 := to_unsigned(0, 1);
                         if bool(w_irt_0(38)) then
-                            h196 := to_unsigned(1, 1);
+                            h194 := to_unsigned(1, 1);
                         end if;
-                        h197 := to_unsigned(0, 1);
-                        h197 := to_unsigned(0, 1);
+                        h195 := to_unsigned(0, 1);
+                        h195 := to_unsigned(0, 1);
                         if bool(w_irt_0(6)) then
-                            h197 := to_unsigned(1, 1);
+                            h195 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h194, 0) and to_unsigned(1, 11)) = 1) then
-                            h193 := h196;
+                        if ((shift_right(h192, 0) and to_unsigned(1, 11)) = 1) then
+                            h191 := h194;
                         else
-                            h193 := h197;
+                            h191 := h195;
                         end if;
-                        rec_dest_mode <= h193;
-                        h198 := to_unsigned(0, 3);
-                        h199 := to_unsigned(0, 11);
-                        h200 := unsigned'("00000000000000000000000000000000");
-                        h200 := e_data;
-                        h199 := h200(11-1 downto 0);
-                        if ((shift_right(h199, 0) and to_unsigned(1, 11)) = 1) then
-                            h198 := w_irt_0(37-1 downto 34);
+                        rec_dest_mode <= h191;
+                        h196 := to_unsigned(0, 3);
+                        h197 := to_unsigned(0, 11);
+                        h198 := unsigned'("00000000000000000000000000000000");
+                        h198 := e_data;
+                        h197 := h198(11-1 downto 0);
+                        if ((shift_right(h197, 0) and to_unsigned(1, 11)) = 1) then
+                            h196 := w_irt_0(37-1 downto 34);
                         else
-                            h198 := w_irt_0(5-1 downto 2);
+                            h196 := w_irt_0(5-1 downto 2);
                         end if;
-                        rec_int_type <= h198;
-                        h201 := to_unsigned(0, 1);
-                        h202 := to_unsigned(0, 11);
-                        h203 := unsigned'("00000000000000000000000000000000");
-                        h203 := e_data;
-                        h202 := h203(11-1 downto 0);
-                        h204 := to_unsigned(0, 1);
-                        h204 := to_unsigned(0, 1);
+                        rec_int_type <= h196;
+                        h199 := to_unsigned(0, 1);
+                        h200 := to_unsigned(0, 11);
+                        h201 := unsigned'("00000000000000000000000000000000");
+                        h201 := e_data;
+                        h200 := h201(11-1 downto 0);
+                        h202 := to_unsigned(0, 1);
+                        h202 := to_unsigned(0, 1);
                         if bool(w_irt_0(37)) then
-                            h204 := to_unsigned(1, 1);
+                            h202 := to_unsigned(1, 1);
                         end if;
-                        h205 := to_unsigned(0, 1);
-                        h205 := to_unsigned(0, 1);
+                        h203 := to_unsigned(0, 1);
+                        h203 := to_unsigned(0, 1);
                         if bool(w_irt_0(5)) then
-                            h205 := to_unsigned(1, 1);
+                            h203 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h202, 0) and to_unsigned(1, 11)) = 1) then
-                            h201 := h204;
+                        if ((shift_right(h200, 0) and to_unsigned(1, 11)) = 1) then
+                            h199 := h202;
                         else
-                            h201 := h205;
+                            h199 := h203;
                         end if;
-                        rec_rq_eoi <= h201;
+                        rec_rq_eoi <= h199;
                         rec_code <= to_unsigned(0, 4);
                         rec_logged <= to_unsigned(0, 1);
                         rec_entry_lo <= to_unsigned(0, 64);
                         rec_entry_hi <= to_unsigned(0, 64);
                         rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
                         st <= ST0;
-                    elsif (((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h312(11-1 downto 8) = 0) or (h313(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h314(11-1 downto 0)) < h317)) or (not (((h318 /= 0) and (not (h323 /= 0))) and (h328 <= 1))))) then
+                    elsif (((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h309(11-1 downto 8) = 0) or (h310(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h311(11-1 downto 0)) < h314)) or (not (((h315 /= 0) and (not (h320 /= 0))) and (h325 <= 1))))) then
                         status <= to_unsigned(9, 8);
                         rec_outcome <= to_unsigned(3, 2);
                         rec_address <= to_unsigned(0, 64);
@@ -1778,312 +1771,310 @@ begin
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(2, 4);
-                        h225 := to_unsigned(0, 1);
-                        h226 := unsigned'("00000000000000000000000000000000");
-                        h226 := e_data;
-                        h227 := unsigned'("00000000000000000000000000000000");
-                        h227 := e_data;
-                        h228 := to_unsigned(0, 1);
-                        h229 := to_unsigned(0, 1);
-                        h229 := to_unsigned(0, 1);
+                        h223 := to_unsigned(0, 1);
+                        h224 := unsigned'("00000000000000000000000000000000");
+                        h224 := e_data;
+                        h225 := unsigned'("00000000000000000000000000000000");
+                        h225 := e_data;
+                        h226 := to_unsigned(0, 1);
+                        h227 := to_unsigned(0, 1);
+                        h227 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h229 := to_unsigned(1, 1);
+                            h227 := to_unsigned(1, 1);
                         end if;
-                        h230 := to_unsigned(0, 1);
-                        h230 := to_unsigned(0, 1);
+                        h228 := to_unsigned(0, 1);
+                        h228 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h230 := to_unsigned(1, 1);
+                            h228 := to_unsigned(1, 1);
                         end if;
                         if (e_kind = 1) then
-                            h228 := h229;
+                            h226 := h227;
                         else
-                            h228 := h230;
+                            h226 := h228;
                         end if;
+                        h229 := unsigned'("00000000000000000000000000000000");
+                        h229 := e_data;
+                        h230 := unsigned'("00000000000000000000000000000000");
+                        h230 := e_data;
                         h231 := unsigned'("00000000000000000000000000000000");
                         h231 := e_data;
-                        h232 := unsigned'("00000000000000000000000000000000");
-                        h232 := e_data;
-                        h233 := unsigned'("00000000000000000000000000000000");
-                        h233 := e_data;
+                        h232 := to_unsigned(0, 16);
+                        h232 := to_unsigned(1, 16);
+                        h233 := to_unsigned(0, 4);
+                        h233 := w_dte_10(5-1 downto 1);
                         h234 := to_unsigned(0, 16);
-                        h234 := to_unsigned(1, 16);
-                        h235 := to_unsigned(0, 4);
-                        h235 := w_dte_10(5-1 downto 1);
-                        h236 := to_unsigned(0, 16);
-                        h236 := shift_left(h234, to_integer(h235));
-                        h237 := to_unsigned(0, 1);
-                        h238 := to_unsigned(0, 11);
-                        h239 := unsigned'("00000000000000000000000000000000");
-                        h239 := e_data;
-                        h238 := h239(11-1 downto 0);
-                        h240 := to_unsigned(0, 1);
-                        h240 := to_unsigned(0, 1);
+                        h234 := shift_left(h232, to_integer(h233));
+                        h235 := to_unsigned(0, 1);
+                        h236 := to_unsigned(0, 11);
+                        h237 := unsigned'("00000000000000000000000000000000");
+                        h237 := e_data;
+                        h236 := h237(11-1 downto 0);
+                        h238 := to_unsigned(0, 1);
+                        h238 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h240 := to_unsigned(1, 1);
+                            h238 := to_unsigned(1, 1);
                         end if;
-                        h241 := to_unsigned(0, 1);
-                        h241 := to_unsigned(0, 1);
+                        h239 := to_unsigned(0, 1);
+                        h239 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h241 := to_unsigned(1, 1);
+                            h239 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h238, 0) and to_unsigned(1, 11)) = 1) then
-                            h237 := h240;
+                        if ((shift_right(h236, 0) and to_unsigned(1, 11)) = 1) then
+                            h235 := h238;
                         else
-                            h237 := h241;
+                            h235 := h239;
                         end if;
-                        h242 := to_unsigned(0, 1);
-                        h243 := to_unsigned(0, 11);
-                        h244 := unsigned'("00000000000000000000000000000000");
-                        h244 := e_data;
-                        h243 := h244(11-1 downto 0);
-                        h245 := to_unsigned(0, 1);
-                        h245 := to_unsigned(0, 1);
+                        h240 := to_unsigned(0, 1);
+                        h241 := to_unsigned(0, 11);
+                        h242 := unsigned'("00000000000000000000000000000000");
+                        h242 := e_data;
+                        h241 := h242(11-1 downto 0);
+                        h243 := to_unsigned(0, 1);
+                        h243 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h245 := to_unsigned(1, 1);
+                            h243 := to_unsigned(1, 1);
                         end if;
-                        h246 := to_unsigned(0, 1);
-                        h246 := to_unsigned(0, 1);
+                        h244 := to_unsigned(0, 1);
+                        h244 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h246 := to_unsigned(1, 1);
+                            h244 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h243, 0) and to_unsigned(1, 11)) = 1) then
-                            h242 := h245;
+                        if ((shift_right(h241, 0) and to_unsigned(1, 11)) = 1) then
+                            h240 := h243;
                         else
-                            h242 := h246;
+                            h240 := h244;
                         end if;
-                        h247 := to_unsigned(0, 3);
-                        h248 := to_unsigned(0, 11);
-                        h249 := unsigned'("00000000000000000000000000000000");
-                        h249 := e_data;
-                        h248 := h249(11-1 downto 0);
-                        if ((shift_right(h248, 0) and to_unsigned(1, 11)) = 1) then
-                            h247 := w_irt_0(37-1 downto 34);
+                        h245 := to_unsigned(0, 3);
+                        h246 := to_unsigned(0, 11);
+                        h247 := unsigned'("00000000000000000000000000000000");
+                        h247 := e_data;
+                        h246 := h247(11-1 downto 0);
+                        if ((shift_right(h246, 0) and to_unsigned(1, 11)) = 1) then
+                            h245 := w_irt_0(37-1 downto 34);
                         else
-                            h247 := w_irt_0(5-1 downto 2);
+                            h245 := w_irt_0(5-1 downto 2);
                         end if;
-                        h250 := to_unsigned(0, 1);
-                        h251 := to_unsigned(0, 11);
-                        h252 := unsigned'("00000000000000000000000000000000");
-                        h252 := e_data;
-                        h251 := h252(11-1 downto 0);
-                        h253 := to_unsigned(0, 1);
-                        h253 := to_unsigned(0, 1);
+                        h248 := to_unsigned(0, 1);
+                        h249 := to_unsigned(0, 11);
+                        h250 := unsigned'("00000000000000000000000000000000");
+                        h250 := e_data;
+                        h249 := h250(11-1 downto 0);
+                        h251 := to_unsigned(0, 1);
+                        h251 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h253 := to_unsigned(1, 1);
+                            h251 := to_unsigned(1, 1);
                         end if;
-                        h254 := to_unsigned(0, 1);
-                        h254 := to_unsigned(0, 1);
+                        h252 := to_unsigned(0, 1);
+                        h252 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h254 := to_unsigned(1, 1);
+                            h252 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h251, 0) and to_unsigned(1, 11)) = 1) then
-                            h250 := h253;
+                        if ((shift_right(h249, 0) and to_unsigned(1, 11)) = 1) then
+                            h248 := h251;
                         else
-                            h250 := h254;
+                            h248 := h252;
                         end if;
-                        h225 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h226(11-1 downto 8) = 0) or (h227(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h228 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h231(11-1 downto 8) = 0) or (h232(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h233(11-1 downto 0)) < h236)) or (not (((h237 /= 0) and (not (h242 /= 0))) and (h247 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h250 /= 0))))) then
-                            h225 := to_unsigned(1, 1);
+                        h223 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h224(11-1 downto 8) = 0) or (h225(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h226 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h229(11-1 downto 8) = 0) or (h230(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h231(11-1 downto 0)) < h234)) or (not (((h235 /= 0) and (not (h240 /= 0))) and (h245 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h248 /= 0))))) then
+                            h223 := to_unsigned(1, 1);
                         end if;
-                        rec_logged <= h225;
+                        rec_logged <= h223;
                         v_wide := to_unsigned(0, 72);
                         v_wide(16-1 downto 0) := e_device_id;
                         v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
                         v_wide(52-1 downto 51) := to_unsigned(1, 1);
-                        h255 := to_unsigned(0, 1);
-                        h256 := unsigned'("00000000000000000000000000000000");
-                        h256 := e_data;
+                        h253 := to_unsigned(0, 1);
+                        h254 := unsigned'("00000000000000000000000000000000");
+                        h254 := e_data;
+                        h255 := to_unsigned(0, 16);
+                        h255 := to_unsigned(1, 16);
+                        h256 := to_unsigned(0, 4);
+                        h256 := w_dte_10(5-1 downto 1);
                         h257 := to_unsigned(0, 16);
-                        h257 := to_unsigned(1, 16);
-                        h258 := to_unsigned(0, 4);
-                        h258 := w_dte_10(5-1 downto 1);
-                        h259 := to_unsigned(0, 16);
-                        h259 := shift_left(h257, to_integer(h258));
-                        h260 := to_unsigned(0, 1);
-                        h261 := to_unsigned(0, 11);
-                        h262 := unsigned'("00000000000000000000000000000000");
-                        h262 := e_data;
-                        h261 := h262(11-1 downto 0);
-                        h263 := to_unsigned(0, 1);
-                        h263 := to_unsigned(0, 1);
+                        h257 := shift_left(h255, to_integer(h256));
+                        h258 := to_unsigned(0, 1);
+                        h259 := to_unsigned(0, 11);
+                        h260 := unsigned'("00000000000000000000000000000000");
+                        h260 := e_data;
+                        h259 := h260(11-1 downto 0);
+                        h261 := to_unsigned(0, 1);
+                        h261 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
+                            h261 := to_unsigned(1, 1);
+                        end if;
+                        h262 := to_unsigned(0, 1);
+                        h262 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h262 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h259, 0) and to_unsigned(1, 11)) = 1) then
+                            h258 := h261;
+                        else
+                            h258 := h262;
+                        end if;
+                        h253 := to_unsigned(0, 1);
+                        if ((unsigned'(to_unsigned(0, 5) & h254(11-1 downto 0)) < h257) and (h258 /= 0)) then
+                            h253 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(53-1 downto 52) := h253;
+                        h263 := to_unsigned(0, 1);
+                        h264 := unsigned'("00000000000000000000000000000000");
+                        h264 := e_data;
+                        h265 := to_unsigned(0, 16);
+                        h265 := to_unsigned(1, 16);
+                        h266 := to_unsigned(0, 4);
+                        h266 := w_dte_10(5-1 downto 1);
+                        h267 := to_unsigned(0, 16);
+                        h267 := shift_left(h265, to_integer(h266));
+                        h268 := to_unsigned(0, 1);
+                        h269 := to_unsigned(0, 11);
+                        h270 := unsigned'("00000000000000000000000000000000");
+                        h270 := e_data;
+                        h269 := h270(11-1 downto 0);
+                        h271 := to_unsigned(0, 1);
+                        h271 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h271 := to_unsigned(1, 1);
+                        end if;
+                        h272 := to_unsigned(0, 1);
+                        h272 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h272 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h269, 0) and to_unsigned(1, 11)) = 1) then
+                            h268 := h271;
+                        else
+                            h268 := h272;
+                        end if;
+                        h263 := to_unsigned(0, 1);
+                        if ((unsigned'(to_unsigned(0, 5) & h264(11-1 downto 0)) < h267) and (h268 /= 0)) then
                             h263 := to_unsigned(1, 1);
                         end if;
-                        h264 := to_unsigned(0, 1);
-                        h264 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h264 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h261, 0) and to_unsigned(1, 11)) = 1) then
-                            h260 := h263;
-                        else
-                            h260 := h264;
-                        end if;
-                        h255 := to_unsigned(0, 1);
-                        if ((unsigned'(to_unsigned(0, 5) & h256(11-1 downto 0)) < h259) and (h260 /= 0)) then
-                            h255 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(53-1 downto 52) := h255;
-                        h265 := to_unsigned(0, 1);
-                        h266 := unsigned'("00000000000000000000000000000000");
-                        h266 := e_data;
-                        h267 := to_unsigned(0, 16);
-                        h267 := to_unsigned(1, 16);
-                        h268 := to_unsigned(0, 4);
-                        h268 := w_dte_10(5-1 downto 1);
-                        h269 := to_unsigned(0, 16);
-                        h269 := shift_left(h267, to_integer(h268));
-                        h270 := to_unsigned(0, 1);
-                        h271 := to_unsigned(0, 11);
-                        h272 := unsigned'("00000000000000000000000000000000");
-                        h272 := e_data;
-                        h271 := h272(11-1 downto 0);
-                        h273 := to_unsigned(0, 1);
-                        h273 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h273 := to_unsigned(1, 1);
-                        end if;
-                        h274 := to_unsigned(0, 1);
-                        h274 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h274 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h271, 0) and to_unsigned(1, 11)) = 1) then
-                            h270 := h273;
-                        else
-                            h270 := h274;
-                        end if;
-                        h265 := to_unsigned(0, 1);
-                        if ((unsigned'(to_unsigned(0, 5) & h266(11-1 downto 0)) < h269) and (h270 /= 0)) then
-                            h265 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(56-1 downto 55) := h265;
+                        v_wide(56-1 downto 55) := h263;
                         v_wide(64-1 downto 60) := to_unsigned(2, 4);
                         rec_entry_lo <= v_wide(64-1 downto 0);
                         rec_entry_hi <= e_address;
-                        h275 := to_unsigned(0, 16);
-                        h276 := unsigned'("00000000000000000000000000000000");
-                        h276 := e_data;
-                        h277 := unsigned'("00000000000000000000000000000000");
-                        h277 := e_data;
-                        h278 := to_unsigned(0, 1);
-                        h279 := to_unsigned(0, 1);
-                        h279 := to_unsigned(0, 1);
+                        h273 := to_unsigned(0, 16);
+                        h274 := unsigned'("00000000000000000000000000000000");
+                        h274 := e_data;
+                        h275 := unsigned'("00000000000000000000000000000000");
+                        h275 := e_data;
+                        h276 := to_unsigned(0, 1);
+                        h277 := to_unsigned(0, 1);
+                        h277 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h279 := to_unsigned(1, 1);
+                            h277 := to_unsigned(1, 1);
                         end if;
-                        h280 := to_unsigned(0, 1);
-                        h280 := to_unsigned(0, 1);
+                        h278 := to_unsigned(0, 1);
+                        h278 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h280 := to_unsigned(1, 1);
+                            h278 := to_unsigned(1, 1);
                         end if;
                         if (e_kind = 1) then
-                            h278 := h279;
+                            h276 := h277;
                         else
-                            h278 := h280;
+                            h276 := h278;
                         end if;
+                        h279 := unsigned'("00000000000000000000000000000000");
+                        h279 := e_data;
+                        h280 := unsigned'("00000000000000000000000000000000");
+                        h280 := e_data;
                         h281 := unsigned'("00000000000000000000000000000000");
                         h281 := e_data;
-                        h282 := unsigned'("00000000000000000000000000000000");
-                        h282 := e_data;
-                        h283 := unsigned'("00000000000000000000000000000000");
-                        h283 := e_data;
+                        h282 := to_unsigned(0, 16);
+                        h282 := to_unsigned(1, 16);
+                        h283 := to_unsigned(0, 4);
+                        h283 := w_dte_10(5-1 downto 1);
                         h284 := to_unsigned(0, 16);
-                        h284 := to_unsigned(1, 16);
-                        h285 := to_unsigned(0, 4);
-                        h285 := w_dte_10(5-1 downto 1);
-                        h286 := to_unsigned(0, 16);
-                        h286 := shift_left(h284, to_integer(h285));
-                        h287 := to_unsigned(0, 1);
-                        h288 := to_unsigned(0, 11);
-                        h289 := unsigned'("00000000000000000000000000000000");
-                        h289 := e_data;
-                        h288 := h289(11-1 downto 0);
-                        h290 := to_unsigned(0, 1);
-                        h290 := to_unsigned(0, 1);
+                        h284 := shift_left(h282, to_integer(h283));
+                        h285 := to_unsigned(0, 1);
+                        h286 := to_unsigned(0, 11);
+                        h287 := unsigned'("00000000000000000000000000000000");
+                        h287 := e_data;
+                        h286 := h287(11-1 downto 0);
+                        h288 := to_unsigned(0, 1);
+                        h288 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h290 := to_unsigned(1, 1);
+                            h288 := to_unsigned(1, 1);
                         end if;
-                        h291 := to_unsigned(0, 1);
-                        h291 := to_unsigned(0, 1);
+                        h289 := to_unsigned(0, 1);
+                        h289 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h291 := to_unsigned(1, 1);
+                            h289 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h288, 0) and to_unsigned(1, 11)) = 1) then
-                            h287 := h290;
+                        if ((shift_right(h286, 0) and to_unsigned(1, 11)) = 1) then
+                            h285 := h288;
                         else
-                            h287 := h291;
+                            h285 := h289;
                         end if;
-                        h292 := to_unsigned(0, 1);
-                        h293 := to_unsigned(0, 11);
-                        h294 := unsigned'("00000000000000000000000000000000");
-                        h294 := e_data;
-                        h293 := h294(11-1 downto 0);
-                        h295 := to_unsigned(0, 1);
-                        h295 := to_unsigned(0, 1);
+                        h290 := to_unsigned(0, 1);
+                        h291 := to_unsigned(0, 11);
+                        h292 := unsigned'("00000000000000000000000000000000");
+                        h292 := e_data;
+                        h291 := h292(11-1 downto 0);
+                        h293 := to_unsigned(0, 1);
+                        h293 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h295 := to_unsigned(1, 1);
+                            h293 := to_unsigned(1, 1);
                         end if;
-                        h296 := to_unsigned(0, 1);
-                        h296 := to_unsigned(0, 1);
+                        h294 := to_unsigned(0, 1);
+                        h294 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h296 := to_unsigned(1, 1);
+                            h294 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h293, 0) and to_unsigned(1, 11)) = 1) then
-                            h292 := h295;
+                        if ((shift_right(h291, 0) and to_unsigned(1, 11)) = 1) then
+                            h290 := h293;
                         else
-                            h292 := h296;
+                            h290 := h294;
                         end if;
-                        h297 := to_unsigned(0, 3);
-                        h298 := to_unsigned(0, 11);
-                        h299 := unsigned'("00000000000000000000000000000000");
-                        h299 := e_data;
-                        h298 := h299(11-1 downto 0);
-                        if ((shift_right(h298, 0) and to_unsigned(1, 11)) = 1) then
-                            h297 := w_irt_0(37-1 downto 34);
+                        h295 := to_unsigned(0, 3);
+                        h296 := to_unsigned(0, 11);
+                        h297 := unsigned'("00000000000000000000000000000000");
+                        h297 := e_data;
+                        h296 := h297(11-1 downto 0);
+                        if ((shift_right(h296, 0) and to_unsigned(1, 11)) = 1) then
+                            h295 := w_irt_0(37-1 downto 34);
                         else
-                            h297 := w_irt_0(5-1 downto 2);
+                            h295 := w_irt_0(5-1 downto 2);
                         end if;
-                        h300 := to_unsigned(0, 1);
-                        h301 := to_unsigned(0, 11);
-                        h302 := unsigned'("00000000000000000000000000000000");
-                        h302 := e_data;
-                        h301 := h302(11-1 downto 0);
-                        h303 := to_unsigned(0, 1);
-                        h303 := to_unsigned(0, 1);
+                        h298 := to_unsigned(0, 1);
+                        h299 := to_unsigned(0, 11);
+                        h300 := unsigned'("00000000000000000000000000000000");
+                        h300 := e_data;
+                        h299 := h300(11-1 downto 0);
+                        h301 := to_unsigned(0, 1);
+                        h301 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h303 := to_unsigned(1, 1);
+                            h301 := to_unsigned(1, 1);
                         end if;
-                        h304 := to_unsigned(0, 1);
-                        h304 := to_unsigned(0, 1);
+                        h302 := to_unsigned(0, 1);
+                        h302 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h304 := to_unsigned(1, 1);
+                            h302 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h301, 0) and to_unsigned(1, 11)) = 1) then
-                            h300 := h303;
+                        if ((shift_right(h299, 0) and to_unsigned(1, 11)) = 1) then
+                            h298 := h301;
                         else
-                            h300 := h304;
+                            h298 := h302;
                         end if;
-                        h305 := to_unsigned(0, 16);
-                        h305 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h303 := to_unsigned(0, 16);
+                        h303 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h304 := to_unsigned(0, 16);
+                        h304 := to_unsigned(1, 16);
+                        h305 := to_unsigned(0, 4);
+                        h305 := r_EVT_LOG_BAR(60-1 downto 56);
                         h306 := to_unsigned(0, 16);
-                        h306 := to_unsigned(1, 16);
-                        h307 := to_unsigned(0, 4);
-                        h307 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h306 := shift_left(h304, to_integer(h305));
+                        h307 := to_unsigned(0, 17);
+                        h307 := ((unsigned'(to_unsigned(0, 1) & h306) + 65536) - 1);
                         h308 := to_unsigned(0, 16);
-                        h308 := shift_left(h306, to_integer(h307));
-                        h309 := to_unsigned(0, 17);
-                        h309 := ((unsigned'(to_unsigned(0, 1) & h308) + 65536) - 1);
-                        h310 := to_unsigned(0, 16);
-                        h310 := h309(16-1 downto 0);
-                        h311 := to_unsigned(0, 16);
-                        h311 := (h305 and h310);
-                        if (bool(r_CONTROL(2)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h276(11-1 downto 8) = 0) or (h277(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h278 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h281(11-1 downto 8) = 0) or (h282(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h283(11-1 downto 0)) < h286)) or (not (((h287 /= 0) and (not (h292 /= 0))) and (h297 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h300 /= 0))))) then
-                            h275 := h311;
+                        h308 := (h303 and h307(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h274(11-1 downto 8) = 0) or (h275(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h276 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h279(11-1 downto 8) = 0) or (h280(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h281(11-1 downto 0)) < h284)) or (not (((h285 /= 0) and (not (h290 /= 0))) and (h295 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h298 /= 0))))) then
+                            h273 := h308;
                         else
-                            h275 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                            h273 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
                         end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h275 & to_unsigned(0, 4));
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h273 & to_unsigned(0, 4));
                         st <= ST0;
                     elsif (((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) then
                         status <= to_unsigned(10, 8);
@@ -2120,114 +2111,114 @@ begin
                     end if;
                 when ST0 =>
                     if (not bool(pend)) then
-                        h333 := unsigned'("00000000000000000000000000000000");
-                        h333 := e_data;
-                        h334 := unsigned'("00000000000000000000000000000000");
-                        h334 := e_data;
-                        h335 := to_unsigned(0, 1);
-                        h336 := to_unsigned(0, 1);
-                        h336 := to_unsigned(0, 1);
+                        h330 := unsigned'("00000000000000000000000000000000");
+                        h330 := e_data;
+                        h331 := unsigned'("00000000000000000000000000000000");
+                        h331 := e_data;
+                        h332 := to_unsigned(0, 1);
+                        h333 := to_unsigned(0, 1);
+                        h333 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h336 := to_unsigned(1, 1);
+                            h333 := to_unsigned(1, 1);
                         end if;
-                        h337 := to_unsigned(0, 1);
-                        h337 := to_unsigned(0, 1);
+                        h334 := to_unsigned(0, 1);
+                        h334 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h337 := to_unsigned(1, 1);
+                            h334 := to_unsigned(1, 1);
                         end if;
                         if (e_kind = 1) then
-                            h335 := h336;
+                            h332 := h333;
                         else
-                            h335 := h337;
+                            h332 := h334;
                         end if;
-                        h338 := unsigned'("00000000000000000000000000000000");
-                        h338 := e_data;
-                        h339 := unsigned'("00000000000000000000000000000000");
-                        h339 := e_data;
-                        h340 := unsigned'("00000000000000000000000000000000");
-                        h340 := e_data;
-                        h341 := to_unsigned(0, 16);
-                        h341 := to_unsigned(1, 16);
-                        h342 := to_unsigned(0, 4);
-                        h342 := w_dte_10(5-1 downto 1);
-                        h343 := to_unsigned(0, 16);
-                        h343 := shift_left(h341, to_integer(h342));
+                        h335 := unsigned'("00000000000000000000000000000000");
+                        h335 := e_data;
+                        h336 := unsigned'("00000000000000000000000000000000");
+                        h336 := e_data;
+                        h337 := unsigned'("00000000000000000000000000000000");
+                        h337 := e_data;
+                        h338 := to_unsigned(0, 16);
+                        h338 := to_unsigned(1, 16);
+                        h339 := to_unsigned(0, 4);
+                        h339 := w_dte_10(5-1 downto 1);
+                        h340 := to_unsigned(0, 16);
+                        h340 := shift_left(h338, to_integer(h339));
+                        h341 := to_unsigned(0, 1);
+                        h342 := to_unsigned(0, 11);
+                        h343 := unsigned'("00000000000000000000000000000000");
+                        h343 := e_data;
+                        h342 := h343(11-1 downto 0);
                         h344 := to_unsigned(0, 1);
-                        h345 := to_unsigned(0, 11);
-                        h346 := unsigned'("00000000000000000000000000000000");
-                        h346 := e_data;
-                        h345 := h346(11-1 downto 0);
-                        h347 := to_unsigned(0, 1);
-                        h347 := to_unsigned(0, 1);
+                        h344 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h347 := to_unsigned(1, 1);
+                            h344 := to_unsigned(1, 1);
                         end if;
-                        h348 := to_unsigned(0, 1);
-                        h348 := to_unsigned(0, 1);
+                        h345 := to_unsigned(0, 1);
+                        h345 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h348 := to_unsigned(1, 1);
+                            h345 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h345, 0) and to_unsigned(1, 11)) = 1) then
-                            h344 := h347;
+                        if ((shift_right(h342, 0) and to_unsigned(1, 11)) = 1) then
+                            h341 := h344;
                         else
-                            h344 := h348;
+                            h341 := h345;
                         end if;
+                        h346 := to_unsigned(0, 1);
+                        h347 := to_unsigned(0, 11);
+                        h348 := unsigned'("00000000000000000000000000000000");
+                        h348 := e_data;
+                        h347 := h348(11-1 downto 0);
                         h349 := to_unsigned(0, 1);
-                        h350 := to_unsigned(0, 11);
-                        h351 := unsigned'("00000000000000000000000000000000");
-                        h351 := e_data;
-                        h350 := h351(11-1 downto 0);
-                        h352 := to_unsigned(0, 1);
-                        h352 := to_unsigned(0, 1);
+                        h349 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h352 := to_unsigned(1, 1);
+                            h349 := to_unsigned(1, 1);
                         end if;
-                        h353 := to_unsigned(0, 1);
-                        h353 := to_unsigned(0, 1);
+                        h350 := to_unsigned(0, 1);
+                        h350 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h353 := to_unsigned(1, 1);
+                            h350 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h350, 0) and to_unsigned(1, 11)) = 1) then
-                            h349 := h352;
+                        if ((shift_right(h347, 0) and to_unsigned(1, 11)) = 1) then
+                            h346 := h349;
                         else
-                            h349 := h353;
+                            h346 := h350;
                         end if;
-                        h354 := to_unsigned(0, 3);
+                        h351 := to_unsigned(0, 3);
+                        h352 := to_unsigned(0, 11);
+                        h353 := unsigned'("00000000000000000000000000000000");
+                        h353 := e_data;
+                        h352 := h353(11-1 downto 0);
+                        if ((shift_right(h352, 0) and to_unsigned(1, 11)) = 1) then
+                            h351 := w_irt_0(37-1 downto 34);
+                        else
+                            h351 := w_irt_0(5-1 downto 2);
+                        end if;
+                        h354 := to_unsigned(0, 1);
                         h355 := to_unsigned(0, 11);
                         h356 := unsigned'("00000000000000000000000000000000");
                         h356 := e_data;
                         h355 := h356(11-1 downto 0);
-                        if ((shift_right(h355, 0) and to_unsigned(1, 11)) = 1) then
-                            h354 := w_irt_0(37-1 downto 34);
-                        else
-                            h354 := w_irt_0(5-1 downto 2);
-                        end if;
                         h357 := to_unsigned(0, 1);
-                        h358 := to_unsigned(0, 11);
-                        h359 := unsigned'("00000000000000000000000000000000");
-                        h359 := e_data;
-                        h358 := h359(11-1 downto 0);
-                        h360 := to_unsigned(0, 1);
-                        h360 := to_unsigned(0, 1);
+                        h357 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h360 := to_unsigned(1, 1);
+                            h357 := to_unsigned(1, 1);
                         end if;
-                        h361 := to_unsigned(0, 1);
-                        h361 := to_unsigned(0, 1);
+                        h358 := to_unsigned(0, 1);
+                        h358 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h361 := to_unsigned(1, 1);
+                            h358 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h358, 0) and to_unsigned(1, 11)) = 1) then
-                            h357 := h360;
+                        if ((shift_right(h355, 0) and to_unsigned(1, 11)) = 1) then
+                            h354 := h357;
                         else
-                            h357 := h361;
+                            h354 := h358;
                         end if;
-                        if (bool(r_CONTROL(2)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h333(11-1 downto 8) = 0) or (h334(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h335 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h338(11-1 downto 8) = 0) or (h339(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h340(11-1 downto 0)) < h343)) or (not (((h344 /= 0) and (not (h349 /= 0))) and (h354 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h357 /= 0))))) then
-                            h331 := to_unsigned(0, 20);
-                            h331 := resize(unsigned'(to_unsigned(0, 5) & r_EVT_LOG_TAIL(19-1 downto 4)) * 16, 20);
-                            h332 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                            h332 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000") & h331));
-                            v_wide := unsigned'(to_unsigned(0, 19) & h332);
+                        if (bool(r_CONTROL(2)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h330(11-1 downto 8) = 0) or (h331(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h332 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h335(11-1 downto 8) = 0) or (h336(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h337(11-1 downto 0)) < h340)) or (not (((h341 /= 0) and (not (h346 /= 0))) and (h351 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h354 /= 0))))) then
+                            h328 := to_unsigned(0, 20);
+                            h328 := resize(unsigned'(to_unsigned(0, 5) & r_EVT_LOG_TAIL(19-1 downto 4)) * 16, 20);
+                            h329 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                            h329 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000") & h328));
+                            v_wide := unsigned'(to_unsigned(0, 19) & h329);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '1';
@@ -2250,114 +2241,114 @@ begin
                     end if;
                 when ST1 =>
                     if (not bool(pend)) then
-                        h364 := unsigned'("00000000000000000000000000000000");
-                        h364 := e_data;
-                        h365 := unsigned'("00000000000000000000000000000000");
-                        h365 := e_data;
-                        h366 := to_unsigned(0, 1);
-                        h367 := to_unsigned(0, 1);
-                        h367 := to_unsigned(0, 1);
+                        h361 := unsigned'("00000000000000000000000000000000");
+                        h361 := e_data;
+                        h362 := unsigned'("00000000000000000000000000000000");
+                        h362 := e_data;
+                        h363 := to_unsigned(0, 1);
+                        h364 := to_unsigned(0, 1);
+                        h364 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h367 := to_unsigned(1, 1);
+                            h364 := to_unsigned(1, 1);
                         end if;
-                        h368 := to_unsigned(0, 1);
-                        h368 := to_unsigned(0, 1);
+                        h365 := to_unsigned(0, 1);
+                        h365 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h368 := to_unsigned(1, 1);
+                            h365 := to_unsigned(1, 1);
                         end if;
                         if (e_kind = 1) then
-                            h366 := h367;
+                            h363 := h364;
                         else
-                            h366 := h368;
+                            h363 := h365;
                         end if;
-                        h369 := unsigned'("00000000000000000000000000000000");
-                        h369 := e_data;
-                        h370 := unsigned'("00000000000000000000000000000000");
-                        h370 := e_data;
-                        h371 := unsigned'("00000000000000000000000000000000");
-                        h371 := e_data;
-                        h372 := to_unsigned(0, 16);
-                        h372 := to_unsigned(1, 16);
-                        h373 := to_unsigned(0, 4);
-                        h373 := w_dte_10(5-1 downto 1);
-                        h374 := to_unsigned(0, 16);
-                        h374 := shift_left(h372, to_integer(h373));
+                        h366 := unsigned'("00000000000000000000000000000000");
+                        h366 := e_data;
+                        h367 := unsigned'("00000000000000000000000000000000");
+                        h367 := e_data;
+                        h368 := unsigned'("00000000000000000000000000000000");
+                        h368 := e_data;
+                        h369 := to_unsigned(0, 16);
+                        h369 := to_unsigned(1, 16);
+                        h370 := to_unsigned(0, 4);
+                        h370 := w_dte_10(5-1 downto 1);
+                        h371 := to_unsigned(0, 16);
+                        h371 := shift_left(h369, to_integer(h370));
+                        h372 := to_unsigned(0, 1);
+                        h373 := to_unsigned(0, 11);
+                        h374 := unsigned'("00000000000000000000000000000000");
+                        h374 := e_data;
+                        h373 := h374(11-1 downto 0);
                         h375 := to_unsigned(0, 1);
-                        h376 := to_unsigned(0, 11);
-                        h377 := unsigned'("00000000000000000000000000000000");
-                        h377 := e_data;
-                        h376 := h377(11-1 downto 0);
-                        h378 := to_unsigned(0, 1);
-                        h378 := to_unsigned(0, 1);
+                        h375 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h378 := to_unsigned(1, 1);
+                            h375 := to_unsigned(1, 1);
                         end if;
-                        h379 := to_unsigned(0, 1);
-                        h379 := to_unsigned(0, 1);
+                        h376 := to_unsigned(0, 1);
+                        h376 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h379 := to_unsigned(1, 1);
+                            h376 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h376, 0) and to_unsigned(1, 11)) = 1) then
-                            h375 := h378;
+                        if ((shift_right(h373, 0) and to_unsigned(1, 11)) = 1) then
+                            h372 := h375;
                         else
-                            h375 := h379;
+                            h372 := h376;
                         end if;
+                        h377 := to_unsigned(0, 1);
+                        h378 := to_unsigned(0, 11);
+                        h379 := unsigned'("00000000000000000000000000000000");
+                        h379 := e_data;
+                        h378 := h379(11-1 downto 0);
                         h380 := to_unsigned(0, 1);
-                        h381 := to_unsigned(0, 11);
-                        h382 := unsigned'("00000000000000000000000000000000");
-                        h382 := e_data;
-                        h381 := h382(11-1 downto 0);
-                        h383 := to_unsigned(0, 1);
-                        h383 := to_unsigned(0, 1);
+                        h380 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h383 := to_unsigned(1, 1);
+                            h380 := to_unsigned(1, 1);
                         end if;
-                        h384 := to_unsigned(0, 1);
-                        h384 := to_unsigned(0, 1);
+                        h381 := to_unsigned(0, 1);
+                        h381 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h384 := to_unsigned(1, 1);
+                            h381 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h381, 0) and to_unsigned(1, 11)) = 1) then
-                            h380 := h383;
+                        if ((shift_right(h378, 0) and to_unsigned(1, 11)) = 1) then
+                            h377 := h380;
                         else
-                            h380 := h384;
+                            h377 := h381;
                         end if;
-                        h385 := to_unsigned(0, 3);
+                        h382 := to_unsigned(0, 3);
+                        h383 := to_unsigned(0, 11);
+                        h384 := unsigned'("00000000000000000000000000000000");
+                        h384 := e_data;
+                        h383 := h384(11-1 downto 0);
+                        if ((shift_right(h383, 0) and to_unsigned(1, 11)) = 1) then
+                            h382 := w_irt_0(37-1 downto 34);
+                        else
+                            h382 := w_irt_0(5-1 downto 2);
+                        end if;
+                        h385 := to_unsigned(0, 1);
                         h386 := to_unsigned(0, 11);
                         h387 := unsigned'("00000000000000000000000000000000");
                         h387 := e_data;
                         h386 := h387(11-1 downto 0);
-                        if ((shift_right(h386, 0) and to_unsigned(1, 11)) = 1) then
-                            h385 := w_irt_0(37-1 downto 34);
-                        else
-                            h385 := w_irt_0(5-1 downto 2);
-                        end if;
                         h388 := to_unsigned(0, 1);
-                        h389 := to_unsigned(0, 11);
-                        h390 := unsigned'("00000000000000000000000000000000");
-                        h390 := e_data;
-                        h389 := h390(11-1 downto 0);
-                        h391 := to_unsigned(0, 1);
-                        h391 := to_unsigned(0, 1);
+                        h388 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h391 := to_unsigned(1, 1);
+                            h388 := to_unsigned(1, 1);
                         end if;
-                        h392 := to_unsigned(0, 1);
-                        h392 := to_unsigned(0, 1);
+                        h389 := to_unsigned(0, 1);
+                        h389 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h392 := to_unsigned(1, 1);
+                            h389 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h389, 0) and to_unsigned(1, 11)) = 1) then
-                            h388 := h391;
+                        if ((shift_right(h386, 0) and to_unsigned(1, 11)) = 1) then
+                            h385 := h388;
                         else
-                            h388 := h392;
+                            h385 := h389;
                         end if;
-                        if (bool(r_CONTROL(2)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h364(11-1 downto 8) = 0) or (h365(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h366 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h369(11-1 downto 8) = 0) or (h370(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h371(11-1 downto 0)) < h374)) or (not (((h375 /= 0) and (not (h380 /= 0))) and (h385 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h388 /= 0))))) then
-                            h362 := to_unsigned(0, 20);
-                            h362 := resize(unsigned'(to_unsigned(0, 5) & r_EVT_LOG_TAIL(19-1 downto 4)) * 16, 20);
-                            h363 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                            h363 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000") & h362));
-                            v_wide := unsigned'(to_unsigned(0, 19) & h363);
+                        if (bool(r_CONTROL(2)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h361(11-1 downto 8) = 0) or (h362(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h363 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h366(11-1 downto 8) = 0) or (h367(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h368(11-1 downto 0)) < h371)) or (not (((h372 /= 0) and (not (h377 /= 0))) and (h382 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h385 /= 0))))) then
+                            h359 := to_unsigned(0, 20);
+                            h359 := resize(unsigned'(to_unsigned(0, 5) & r_EVT_LOG_TAIL(19-1 downto 4)) * 16, 20);
+                            h360 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                            h360 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000") & h359));
+                            v_wide := unsigned'(to_unsigned(0, 19) & h360);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
                             u_valid <= '1';
                             u_we <= '1';
@@ -5020,9 +5011,9 @@ begin
                     unit_io_o_status <= walker_unit_io0_fault_k;
                     unit_io_o_level <= walker_unit_io0_flevel;
                     unit_io_o_aux <= to_unsigned(0, 3);
-                    unit_io_o_r_PR <= to_unsigned(walker_unit_io0_fault_k /= 1, 1);
-                    unit_io_o_r_RZ <= to_unsigned(walker_unit_io0_fault_k = 2, 1);
-                    unit_io_o_r_PE <= to_unsigned(walker_unit_io0_fault_k = 6, 1);
+                    unit_io_o_r_PR <= to_unsigned(walker_unit_io0_fault_k(3-1 downto 0) /= 1, 1);
+                    unit_io_o_r_RZ <= to_unsigned(walker_unit_io0_fault_k(3-1 downto 0) = 2, 1);
+                    unit_io_o_r_PE <= to_unsigned(walker_unit_io0_fault_k(3-1 downto 0) = 6, 1);
                     unit_io_done <= '1';
                     walker_unit_io0_st <= IDLE;
                 when ADREQ =>

@@ -2173,9 +2173,9 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
             o_status.next = fault_k
             o_level.next = flevel
             o_aux.next = 0
-            o_r_PR.next = (fault_k != 1)
-            o_r_RZ.next = (fault_k == 2)
-            o_r_PE.next = (fault_k == 6)
+            o_r_PR.next = (fault_k[3:] != 1)
+            o_r_RZ.next = (fault_k[3:] == 2)
+            o_r_PE.next = (fault_k[3:] == 6)
             done.next = True
             st.next = S.IDLE
         elif st == S.ADREQ:
@@ -2500,171 +2500,171 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                     pend.next = False
                     st.next = S.DECIDE
         elif st == S.DECIDE:
+            h91 = intbv(0)[32:]
+            h91[:] = e_data
             h92 = intbv(0)[32:]
             h92[:] = e_data
-            h93 = intbv(0)[32:]
-            h93[:] = e_data
+            h93 = intbv(0)[1:]
             h94 = intbv(0)[1:]
+            h94[:] = 0
+            if w_dte_0[62]:
+                h94[:] = 1
             h95 = intbv(0)[1:]
             h95[:] = 0
-            if w_dte_0[62]:
+            if w_dte_0[61]:
                 h95[:] = 1
-            h96 = intbv(0)[1:]
-            h96[:] = 0
-            if w_dte_0[61]:
-                h96[:] = 1
             if (e_kind == 1):
-                h94[:] = h95
+                h93[:] = h94
             else:
-                h94[:] = h96
-            h167 = intbv(0)[1:]
-            h168 = intbv(0)[1:]
-            h168[:] = 0
+                h93[:] = h95
+            h165 = intbv(0)[1:]
+            h166 = intbv(0)[1:]
+            h166[:] = 0
             if w_dte_0[62]:
-                h168[:] = 1
-            h169 = intbv(0)[1:]
-            h169[:] = 0
+                h166[:] = 1
+            h167 = intbv(0)[1:]
+            h167[:] = 0
             if w_dte_0[61]:
-                h169[:] = 1
+                h167[:] = 1
             if (e_kind == 1):
-                h167[:] = h168
+                h165[:] = h166
             else:
-                h167[:] = h169
-            h178 = intbv(0)[1:]
-            h179 = intbv(0)[32:]
-            h179[:] = e_data
-            h180 = intbv(0)[32:]
-            h180[:] = e_data
-            h181 = intbv(0)[1:]
-            h181[:] = 0
+                h165[:] = h167
+            h176 = intbv(0)[1:]
+            h177 = intbv(0)[32:]
+            h177[:] = e_data
+            h178 = intbv(0)[32:]
+            h178[:] = e_data
+            h179 = intbv(0)[1:]
+            h179[:] = 0
             if (w_dte_10[62:60] == 1):
-                h181[:] = 1
-            h182 = intbv(0)[1:]
+                h179[:] = 1
+            h180 = intbv(0)[1:]
+            h181 = intbv(0)[32:]
+            h181[:] = e_data
+            h182 = intbv(0)[32:]
+            h182[:] = e_data
             h183 = intbv(0)[32:]
             h183[:] = e_data
             h184 = intbv(0)[32:]
             h184[:] = e_data
-            h185 = intbv(0)[32:]
-            h185[:] = e_data
-            h186 = intbv(0)[32:]
-            h186[:] = e_data
-            h182[:] = 0
-            if (((((h183[11:8] == 2) or ((h184[11:8] == 4) and w_dte_10[58])) or ((h185[11:8] == 5) and w_dte_10[56])) or ((h186[11:8] == 7) and w_dte_10[57])) and (not e_address[2])):
-                h182[:] = 1
-            if ((h179[11:8] == 0) or (h180[11:8] == 1)):
-                h178[:] = h181
+            h180[:] = 0
+            if (((((h181[11:8] == 2) or ((h182[11:8] == 4) and w_dte_10[58])) or ((h183[11:8] == 5) and w_dte_10[56])) or ((h184[11:8] == 7) and w_dte_10[57])) and (not e_address[2])):
+                h180[:] = 1
+            if ((h177[11:8] == 0) or (h178[11:8] == 1)):
+                h176[:] = h179
             else:
-                h178[:] = h182
+                h176[:] = h180
+            h204 = intbv(0)[32:]
+            h204[:] = e_data
+            h205 = intbv(0)[32:]
+            h205[:] = e_data
             h206 = intbv(0)[32:]
             h206[:] = e_data
-            h207 = intbv(0)[32:]
-            h207[:] = e_data
-            h208 = intbv(0)[32:]
-            h208[:] = e_data
+            h207 = intbv(0)[16:]
+            h207[:] = 1
+            h208 = intbv(0)[4:]
+            h208[:] = w_dte_10[5:1]
             h209 = intbv(0)[16:]
-            h209[:] = 1
-            h210 = intbv(0)[4:]
-            h210[:] = w_dte_10[5:1]
-            h211 = intbv(0)[16:]
-            h211[:] = (h209 << h210)
-            h212 = intbv(0)[1:]
-            h213 = intbv(0)[11:]
-            h214 = intbv(0)[32:]
-            h214[:] = e_data
-            h213[:] = h214[11:0]
+            h209[:] = (h207 << h208)
+            h210 = intbv(0)[1:]
+            h211 = intbv(0)[11:]
+            h212 = intbv(0)[32:]
+            h212[:] = e_data
+            h211[:] = h212[11:0]
+            h213 = intbv(0)[1:]
+            h213[:] = 0
+            if w_irt_0[32]:
+                h213[:] = 1
+            h214 = intbv(0)[1:]
+            h214[:] = 0
+            if w_irt_0[0]:
+                h214[:] = 1
+            if (((h211 >> 0) & 1) == 1):
+                h210[:] = h213
+            else:
+                h210[:] = h214
             h215 = intbv(0)[1:]
-            h215[:] = 0
-            if w_irt_0[32]:
-                h215[:] = 1
-            h216 = intbv(0)[1:]
-            h216[:] = 0
-            if w_irt_0[0]:
-                h216[:] = 1
-            if (((h213 >> 0) & 1) == 1):
-                h212[:] = h215
-            else:
-                h212[:] = h216
-            h217 = intbv(0)[1:]
-            h218 = intbv(0)[11:]
-            h219 = intbv(0)[32:]
-            h219[:] = e_data
-            h218[:] = h219[11:0]
-            h220 = intbv(0)[1:]
-            h220[:] = 0
+            h216 = intbv(0)[11:]
+            h217 = intbv(0)[32:]
+            h217[:] = e_data
+            h216[:] = h217[11:0]
+            h218 = intbv(0)[1:]
+            h218[:] = 0
             if w_irt_0[39]:
-                h220[:] = 1
-            h221 = intbv(0)[1:]
-            h221[:] = 0
+                h218[:] = 1
+            h219 = intbv(0)[1:]
+            h219[:] = 0
             if w_irt_0[7]:
-                h221[:] = 1
-            if (((h218 >> 0) & 1) == 1):
-                h217[:] = h220
+                h219[:] = 1
+            if (((h216 >> 0) & 1) == 1):
+                h215[:] = h218
             else:
-                h217[:] = h221
-            h222 = intbv(0)[3:]
-            h223 = intbv(0)[11:]
-            h224 = intbv(0)[32:]
-            h224[:] = e_data
-            h223[:] = h224[11:0]
-            if (((h223 >> 0) & 1) == 1):
-                h222[:] = w_irt_0[37:34]
+                h215[:] = h219
+            h220 = intbv(0)[3:]
+            h221 = intbv(0)[11:]
+            h222 = intbv(0)[32:]
+            h222[:] = e_data
+            h221[:] = h222[11:0]
+            if (((h221 >> 0) & 1) == 1):
+                h220[:] = w_irt_0[37:34]
             else:
-                h222[:] = w_irt_0[5:2]
-            h312 = intbv(0)[32:]
-            h312[:] = e_data
-            h313 = intbv(0)[32:]
-            h313[:] = e_data
-            h314 = intbv(0)[32:]
-            h314[:] = e_data
-            h315 = intbv(0)[16:]
-            h315[:] = 1
-            h316 = intbv(0)[4:]
-            h316[:] = w_dte_10[5:1]
-            h317 = intbv(0)[16:]
-            h317[:] = (h315 << h316)
+                h220[:] = w_irt_0[5:2]
+            h309 = intbv(0)[32:]
+            h309[:] = e_data
+            h310 = intbv(0)[32:]
+            h310[:] = e_data
+            h311 = intbv(0)[32:]
+            h311[:] = e_data
+            h312 = intbv(0)[16:]
+            h312[:] = 1
+            h313 = intbv(0)[4:]
+            h313[:] = w_dte_10[5:1]
+            h314 = intbv(0)[16:]
+            h314[:] = (h312 << h313)
+            h315 = intbv(0)[1:]
+            h316 = intbv(0)[11:]
+            h317 = intbv(0)[32:]
+            h317[:] = e_data
+            h316[:] = h317[11:0]
             h318 = intbv(0)[1:]
-            h319 = intbv(0)[11:]
-            h320 = intbv(0)[32:]
-            h320[:] = e_data
-            h319[:] = h320[11:0]
-            h321 = intbv(0)[1:]
-            h321[:] = 0
+            h318[:] = 0
             if w_irt_0[32]:
-                h321[:] = 1
-            h322 = intbv(0)[1:]
-            h322[:] = 0
+                h318[:] = 1
+            h319 = intbv(0)[1:]
+            h319[:] = 0
             if w_irt_0[0]:
-                h322[:] = 1
-            if (((h319 >> 0) & 1) == 1):
-                h318[:] = h321
+                h319[:] = 1
+            if (((h316 >> 0) & 1) == 1):
+                h315[:] = h318
             else:
-                h318[:] = h322
+                h315[:] = h319
+            h320 = intbv(0)[1:]
+            h321 = intbv(0)[11:]
+            h322 = intbv(0)[32:]
+            h322[:] = e_data
+            h321[:] = h322[11:0]
             h323 = intbv(0)[1:]
-            h324 = intbv(0)[11:]
-            h325 = intbv(0)[32:]
-            h325[:] = e_data
-            h324[:] = h325[11:0]
-            h326 = intbv(0)[1:]
-            h326[:] = 0
+            h323[:] = 0
             if w_irt_0[39]:
-                h326[:] = 1
-            h327 = intbv(0)[1:]
-            h327[:] = 0
+                h323[:] = 1
+            h324 = intbv(0)[1:]
+            h324[:] = 0
             if w_irt_0[7]:
-                h327[:] = 1
-            if (((h324 >> 0) & 1) == 1):
-                h323[:] = h326
+                h324[:] = 1
+            if (((h321 >> 0) & 1) == 1):
+                h320[:] = h323
             else:
-                h323[:] = h327
-            h328 = intbv(0)[3:]
-            h329 = intbv(0)[11:]
-            h330 = intbv(0)[32:]
-            h330[:] = e_data
-            h329[:] = h330[11:0]
-            if (((h329 >> 0) & 1) == 1):
-                h328[:] = w_irt_0[37:34]
+                h320[:] = h324
+            h325 = intbv(0)[3:]
+            h326 = intbv(0)[11:]
+            h327 = intbv(0)[32:]
+            h327[:] = e_data
+            h326[:] = h327[11:0]
+            if (((h326 >> 0) & 1) == 1):
+                h325[:] = w_irt_0[37:34]
             else:
-                h328[:] = w_irt_0[5:2]
+                h325[:] = w_irt_0[5:2]
             if ((e_kind != 2) and (not w_dte_0[0])):  # spec: specs/amd_iommu.vspec:496
                 status.next = 1
                 rec_outcome.next = 0
@@ -2681,7 +2681,7 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                 rec_entry_hi.next = 0
                 rec_tail.next = concat(intbv(0)[45:], r_EVT_LOG_TAIL[19:4], intbv(0)[4:])
                 st.next = S.ST0
-            elif ((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h92[11:8] == 0) or (h93[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))):  # spec: specs/amd_iommu.vspec:501
+            elif ((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h91[11:8] == 0) or (h92[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))):  # spec: specs/amd_iommu.vspec:501
                 status.next = 2
                 rec_outcome.next = 3
                 rec_address.next = 0
@@ -2920,16 +2920,14 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                 h89 = intbv(0)[17:]
                 h89[:] = (concat(intbv(0)[1:], h88) + 0x10000) - 1
                 h90 = intbv(0)[16:]
-                h90[:] = h89[16:]
-                h91 = intbv(0)[16:]
-                h91[:] = h85 & h90
+                h90[:] = h85 & h89[16:]
                 if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h56[11:8] == 0) or (h57[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h58 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h61[11:8] == 0) or (h62[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (concat(intbv(0)[5:], h63[11:0]) < h66)) or (not (((h67 != 0) and (not (h72 != 0))) and (h77 <= 1))))) and (not w_dte_10[5])) and (not (h80 != 0))))):
-                    h55[:] = h91
+                    h55[:] = h90
                 else:
                     h55[:] = concat(intbv(0)[1:], r_EVT_LOG_TAIL[19:4])
                 rec_tail.next = concat(intbv(0)[44:], h55, intbv(0)[4:])
                 st.next = S.ST0
-            elif ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (h94 != 0)):  # spec: specs/amd_iommu.vspec:516
+            elif ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (h93 != 0)):  # spec: specs/amd_iommu.vspec:516
                 status.next = 3
                 rec_outcome.next = 0
                 rec_address.next = e_address
@@ -2961,7 +2959,7 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                 rec_entry_hi.next = 0
                 rec_tail.next = concat(intbv(0)[45:], r_EVT_LOG_TAIL[19:4], intbv(0)[4:])
                 st.next = S.ST0
-            elif ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h167 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))):  # spec: specs/amd_iommu.vspec:526
+            elif ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h165 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))):  # spec: specs/amd_iommu.vspec:526
                 status.next = 5
                 rec_outcome.next = 3
                 rec_address.next = 0
@@ -2972,251 +2970,249 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                 rec_int_type.next = 0
                 rec_rq_eoi.next = 0
                 rec_code.next = 2
-                h97 = intbv(0)[1:]
+                h96 = intbv(0)[1:]
+                h97 = intbv(0)[32:]
+                h97[:] = e_data
                 h98 = intbv(0)[32:]
                 h98[:] = e_data
-                h99 = intbv(0)[32:]
-                h99[:] = e_data
+                h99 = intbv(0)[1:]
                 h100 = intbv(0)[1:]
+                h100[:] = 0
+                if w_dte_0[62]:
+                    h100[:] = 1
                 h101 = intbv(0)[1:]
                 h101[:] = 0
-                if w_dte_0[62]:
-                    h101[:] = 1
-                h102 = intbv(0)[1:]
-                h102[:] = 0
                 if w_dte_0[61]:
-                    h102[:] = 1
+                    h101[:] = 1
                 if (e_kind == 1):
-                    h100[:] = h101
+                    h99[:] = h100
                 else:
-                    h100[:] = h102
+                    h99[:] = h101
+                h102 = intbv(0)[32:]
+                h102[:] = e_data
                 h103 = intbv(0)[32:]
                 h103[:] = e_data
                 h104 = intbv(0)[32:]
                 h104[:] = e_data
-                h105 = intbv(0)[32:]
-                h105[:] = e_data
-                h106 = intbv(0)[16:]
-                h106[:] = 1
-                h107 = intbv(0)[4:]
-                h107[:] = w_dte_10[5:1]
-                h108 = intbv(0)[16:]
-                h108[:] = (h106 << h107)
-                h109 = intbv(0)[1:]
-                h110 = intbv(0)[11:]
-                h111 = intbv(0)[32:]
-                h111[:] = e_data
-                h110[:] = h111[11:0]
+                h105 = intbv(0)[16:]
+                h105[:] = 1
+                h106 = intbv(0)[4:]
+                h106[:] = w_dte_10[5:1]
+                h107 = intbv(0)[16:]
+                h107[:] = (h105 << h106)
+                h108 = intbv(0)[1:]
+                h109 = intbv(0)[11:]
+                h110 = intbv(0)[32:]
+                h110[:] = e_data
+                h109[:] = h110[11:0]
+                h111 = intbv(0)[1:]
+                h111[:] = 0
+                if w_irt_0[32]:
+                    h111[:] = 1
                 h112 = intbv(0)[1:]
                 h112[:] = 0
-                if w_irt_0[32]:
-                    h112[:] = 1
-                h113 = intbv(0)[1:]
-                h113[:] = 0
                 if w_irt_0[0]:
-                    h113[:] = 1
-                if (((h110 >> 0) & 1) == 1):
-                    h109[:] = h112
+                    h112[:] = 1
+                if (((h109 >> 0) & 1) == 1):
+                    h108[:] = h111
                 else:
-                    h109[:] = h113
-                h114 = intbv(0)[1:]
-                h115 = intbv(0)[11:]
-                h116 = intbv(0)[32:]
-                h116[:] = e_data
-                h115[:] = h116[11:0]
+                    h108[:] = h112
+                h113 = intbv(0)[1:]
+                h114 = intbv(0)[11:]
+                h115 = intbv(0)[32:]
+                h115[:] = e_data
+                h114[:] = h115[11:0]
+                h116 = intbv(0)[1:]
+                h116[:] = 0
+                if w_irt_0[39]:
+                    h116[:] = 1
                 h117 = intbv(0)[1:]
                 h117[:] = 0
-                if w_irt_0[39]:
-                    h117[:] = 1
-                h118 = intbv(0)[1:]
-                h118[:] = 0
                 if w_irt_0[7]:
-                    h118[:] = 1
-                if (((h115 >> 0) & 1) == 1):
-                    h114[:] = h117
+                    h117[:] = 1
+                if (((h114 >> 0) & 1) == 1):
+                    h113[:] = h116
                 else:
-                    h114[:] = h118
-                h119 = intbv(0)[3:]
-                h120 = intbv(0)[11:]
-                h121 = intbv(0)[32:]
-                h121[:] = e_data
-                h120[:] = h121[11:0]
-                if (((h120 >> 0) & 1) == 1):
-                    h119[:] = w_irt_0[37:34]
+                    h113[:] = h117
+                h118 = intbv(0)[3:]
+                h119 = intbv(0)[11:]
+                h120 = intbv(0)[32:]
+                h120[:] = e_data
+                h119[:] = h120[11:0]
+                if (((h119 >> 0) & 1) == 1):
+                    h118[:] = w_irt_0[37:34]
                 else:
-                    h119[:] = w_irt_0[5:2]
-                h122 = intbv(0)[1:]
-                h123 = intbv(0)[11:]
-                h124 = intbv(0)[32:]
-                h124[:] = e_data
-                h123[:] = h124[11:0]
+                    h118[:] = w_irt_0[5:2]
+                h121 = intbv(0)[1:]
+                h122 = intbv(0)[11:]
+                h123 = intbv(0)[32:]
+                h123[:] = e_data
+                h122[:] = h123[11:0]
+                h124 = intbv(0)[1:]
+                h124[:] = 0
+                if w_irt_0[33]:
+                    h124[:] = 1
                 h125 = intbv(0)[1:]
                 h125[:] = 0
-                if w_irt_0[33]:
-                    h125[:] = 1
-                h126 = intbv(0)[1:]
-                h126[:] = 0
                 if w_irt_0[1]:
-                    h126[:] = 1
-                if (((h123 >> 0) & 1) == 1):
-                    h122[:] = h125
+                    h125[:] = 1
+                if (((h122 >> 0) & 1) == 1):
+                    h121[:] = h124
                 else:
-                    h122[:] = h126
-                h97[:] = 0
-                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h98[11:8] == 0) or (h99[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h100 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h103[11:8] == 0) or (h104[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (concat(intbv(0)[5:], h105[11:0]) < h108)) or (not (((h109 != 0) and (not (h114 != 0))) and (h119 <= 1))))) and (not w_dte_10[5])) and (not (h122 != 0))))):
-                    h97[:] = 1
-                rec_logged.next = h97
+                    h121[:] = h125
+                h96[:] = 0
+                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h97[11:8] == 0) or (h98[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h99 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h102[11:8] == 0) or (h103[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (concat(intbv(0)[5:], h104[11:0]) < h107)) or (not (((h108 != 0) and (not (h113 != 0))) and (h118 <= 1))))) and (not w_dte_10[5])) and (not (h121 != 0))))):
+                    h96[:] = 1
+                rec_logged.next = h96
                 v_wide[:] = 0
                 v_wide[16:0] = e_device_id
                 v_wide[48:32] = w_dte_8[16:0]
+                h126 = intbv(0)[1:]
+                h126[:] = 0
+                if ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) or (wk_io_PR != 0)):
+                    h126[:] = 1
+                v_wide[53:52] = h126
                 h127 = intbv(0)[1:]
                 h127[:] = 0
-                if ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) or (wk_io_PR != 0)):
+                if (e_kind == 1):
                     h127[:] = 1
-                v_wide[53:52] = h127
+                v_wide[54:53] = h127
                 h128 = intbv(0)[1:]
                 h128[:] = 0
-                if (e_kind == 1):
-                    h128[:] = 1
-                v_wide[54:53] = h128
-                h129 = intbv(0)[1:]
-                h129[:] = 0
                 if ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) or (wk_io_PE != 0)):
-                    h129[:] = 1
-                v_wide[55:54] = h129
+                    h128[:] = 1
+                v_wide[55:54] = h128
                 v_wide[56:55] = wk_io_RZ
                 v_wide[64:60] = 2
                 rec_entry_lo.next = v_wide[64:]
                 rec_entry_hi.next = e_address
-                h130 = intbv(0)[16:]
+                h129 = intbv(0)[16:]
+                h130 = intbv(0)[32:]
+                h130[:] = e_data
                 h131 = intbv(0)[32:]
                 h131[:] = e_data
-                h132 = intbv(0)[32:]
-                h132[:] = e_data
+                h132 = intbv(0)[1:]
                 h133 = intbv(0)[1:]
+                h133[:] = 0
+                if w_dte_0[62]:
+                    h133[:] = 1
                 h134 = intbv(0)[1:]
                 h134[:] = 0
-                if w_dte_0[62]:
-                    h134[:] = 1
-                h135 = intbv(0)[1:]
-                h135[:] = 0
                 if w_dte_0[61]:
-                    h135[:] = 1
+                    h134[:] = 1
                 if (e_kind == 1):
-                    h133[:] = h134
+                    h132[:] = h133
                 else:
-                    h133[:] = h135
+                    h132[:] = h134
+                h135 = intbv(0)[32:]
+                h135[:] = e_data
                 h136 = intbv(0)[32:]
                 h136[:] = e_data
                 h137 = intbv(0)[32:]
                 h137[:] = e_data
-                h138 = intbv(0)[32:]
-                h138[:] = e_data
-                h139 = intbv(0)[16:]
-                h139[:] = 1
-                h140 = intbv(0)[4:]
-                h140[:] = w_dte_10[5:1]
-                h141 = intbv(0)[16:]
-                h141[:] = (h139 << h140)
-                h142 = intbv(0)[1:]
-                h143 = intbv(0)[11:]
-                h144 = intbv(0)[32:]
-                h144[:] = e_data
-                h143[:] = h144[11:0]
+                h138 = intbv(0)[16:]
+                h138[:] = 1
+                h139 = intbv(0)[4:]
+                h139[:] = w_dte_10[5:1]
+                h140 = intbv(0)[16:]
+                h140[:] = (h138 << h139)
+                h141 = intbv(0)[1:]
+                h142 = intbv(0)[11:]
+                h143 = intbv(0)[32:]
+                h143[:] = e_data
+                h142[:] = h143[11:0]
+                h144 = intbv(0)[1:]
+                h144[:] = 0
+                if w_irt_0[32]:
+                    h144[:] = 1
                 h145 = intbv(0)[1:]
                 h145[:] = 0
-                if w_irt_0[32]:
-                    h145[:] = 1
-                h146 = intbv(0)[1:]
-                h146[:] = 0
                 if w_irt_0[0]:
-                    h146[:] = 1
-                if (((h143 >> 0) & 1) == 1):
-                    h142[:] = h145
+                    h145[:] = 1
+                if (((h142 >> 0) & 1) == 1):
+                    h141[:] = h144
                 else:
-                    h142[:] = h146
-                h147 = intbv(0)[1:]
-                h148 = intbv(0)[11:]
-                h149 = intbv(0)[32:]
-                h149[:] = e_data
-                h148[:] = h149[11:0]
+                    h141[:] = h145
+                h146 = intbv(0)[1:]
+                h147 = intbv(0)[11:]
+                h148 = intbv(0)[32:]
+                h148[:] = e_data
+                h147[:] = h148[11:0]
+                h149 = intbv(0)[1:]
+                h149[:] = 0
+                if w_irt_0[39]:
+                    h149[:] = 1
                 h150 = intbv(0)[1:]
                 h150[:] = 0
-                if w_irt_0[39]:
-                    h150[:] = 1
-                h151 = intbv(0)[1:]
-                h151[:] = 0
                 if w_irt_0[7]:
-                    h151[:] = 1
-                if (((h148 >> 0) & 1) == 1):
-                    h147[:] = h150
+                    h150[:] = 1
+                if (((h147 >> 0) & 1) == 1):
+                    h146[:] = h149
                 else:
-                    h147[:] = h151
-                h152 = intbv(0)[3:]
-                h153 = intbv(0)[11:]
-                h154 = intbv(0)[32:]
-                h154[:] = e_data
-                h153[:] = h154[11:0]
-                if (((h153 >> 0) & 1) == 1):
-                    h152[:] = w_irt_0[37:34]
+                    h146[:] = h150
+                h151 = intbv(0)[3:]
+                h152 = intbv(0)[11:]
+                h153 = intbv(0)[32:]
+                h153[:] = e_data
+                h152[:] = h153[11:0]
+                if (((h152 >> 0) & 1) == 1):
+                    h151[:] = w_irt_0[37:34]
                 else:
-                    h152[:] = w_irt_0[5:2]
-                h155 = intbv(0)[1:]
-                h156 = intbv(0)[11:]
-                h157 = intbv(0)[32:]
-                h157[:] = e_data
-                h156[:] = h157[11:0]
+                    h151[:] = w_irt_0[5:2]
+                h154 = intbv(0)[1:]
+                h155 = intbv(0)[11:]
+                h156 = intbv(0)[32:]
+                h156[:] = e_data
+                h155[:] = h156[11:0]
+                h157 = intbv(0)[1:]
+                h157[:] = 0
+                if w_irt_0[33]:
+                    h157[:] = 1
                 h158 = intbv(0)[1:]
                 h158[:] = 0
-                if w_irt_0[33]:
-                    h158[:] = 1
-                h159 = intbv(0)[1:]
-                h159[:] = 0
                 if w_irt_0[1]:
-                    h159[:] = 1
-                if (((h156 >> 0) & 1) == 1):
-                    h155[:] = h158
+                    h158[:] = 1
+                if (((h155 >> 0) & 1) == 1):
+                    h154[:] = h157
                 else:
-                    h155[:] = h159
+                    h154[:] = h158
+                h159 = intbv(0)[16:]
+                h159[:] = concat(intbv(0)[1:], r_EVT_LOG_TAIL[19:4]) + 1
                 h160 = intbv(0)[16:]
-                h160[:] = concat(intbv(0)[1:], r_EVT_LOG_TAIL[19:4]) + 1
-                h161 = intbv(0)[16:]
-                h161[:] = 1
-                h162 = intbv(0)[4:]
-                h162[:] = r_EVT_LOG_BAR[60:56]
-                h163 = intbv(0)[16:]
-                h163[:] = (h161 << h162)
-                h164 = intbv(0)[17:]
-                h164[:] = (concat(intbv(0)[1:], h163) + 0x10000) - 1
-                h165 = intbv(0)[16:]
-                h165[:] = h164[16:]
-                h166 = intbv(0)[16:]
-                h166[:] = h160 & h165
-                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h131[11:8] == 0) or (h132[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h133 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h136[11:8] == 0) or (h137[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (concat(intbv(0)[5:], h138[11:0]) < h141)) or (not (((h142 != 0) and (not (h147 != 0))) and (h152 <= 1))))) and (not w_dte_10[5])) and (not (h155 != 0))))):
-                    h130[:] = h166
+                h160[:] = 1
+                h161 = intbv(0)[4:]
+                h161[:] = r_EVT_LOG_BAR[60:56]
+                h162 = intbv(0)[16:]
+                h162[:] = (h160 << h161)
+                h163 = intbv(0)[17:]
+                h163[:] = (concat(intbv(0)[1:], h162) + 0x10000) - 1
+                h164 = intbv(0)[16:]
+                h164[:] = h159 & h163[16:]
+                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h130[11:8] == 0) or (h131[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h132 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h135[11:8] == 0) or (h136[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (concat(intbv(0)[5:], h137[11:0]) < h140)) or (not (((h141 != 0) and (not (h146 != 0))) and (h151 <= 1))))) and (not w_dte_10[5])) and (not (h154 != 0))))):
+                    h129[:] = h164
                 else:
-                    h130[:] = concat(intbv(0)[1:], r_EVT_LOG_TAIL[19:4])
-                rec_tail.next = concat(intbv(0)[44:], h130, intbv(0)[4:])
+                    h129[:] = concat(intbv(0)[1:], r_EVT_LOG_TAIL[19:4])
+                rec_tail.next = concat(intbv(0)[44:], h129, intbv(0)[4:])
                 st.next = S.ST0
             elif ((e_kind == 2) and (not w_dte_10[0])):  # spec: specs/amd_iommu.vspec:543
                 status.next = 6
                 rec_outcome.next = 0
                 rec_address.next = e_address
                 rec_data.next = e_data
-                h170 = intbv(0)[32:]
-                h170[:] = e_data
-                rec_vector.next = h170[8:0]
-                h171 = intbv(0)[64:]
-                h171[:] = e_address
-                rec_destination.next = h171[20:12]
-                h172 = intbv(0)[1:]
-                h172[:] = 0
+                h168 = intbv(0)[32:]
+                h168[:] = e_data
+                rec_vector.next = h168[8:0]
+                h169 = intbv(0)[64:]
+                h169[:] = e_address
+                rec_destination.next = h169[20:12]
+                h170 = intbv(0)[1:]
+                h170[:] = 0
                 if e_address[2]:
-                    h172[:] = 1
-                rec_dest_mode.next = h172
-                h173 = intbv(0)[32:]
-                h173[:] = e_data
-                rec_int_type.next = h173[11:8]
+                    h170[:] = 1
+                rec_dest_mode.next = h170
+                h171 = intbv(0)[32:]
+                h171[:] = e_data
+                rec_int_type.next = h171[11:8]
                 rec_rq_eoi.next = 0
                 rec_code.next = 0
                 rec_logged.next = 0
@@ -3224,25 +3220,25 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                 rec_entry_hi.next = 0
                 rec_tail.next = concat(intbv(0)[45:], r_EVT_LOG_TAIL[19:4], intbv(0)[4:])
                 st.next = S.ST0
-            elif ((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and (h178 != 0)):  # spec: specs/amd_iommu.vspec:553
+            elif ((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and (h176 != 0)):  # spec: specs/amd_iommu.vspec:553
                 status.next = 7
                 rec_outcome.next = 0
                 rec_address.next = e_address
                 rec_data.next = e_data
-                h174 = intbv(0)[32:]
-                h174[:] = e_data
-                rec_vector.next = h174[8:0]
-                h175 = intbv(0)[64:]
-                h175[:] = e_address
-                rec_destination.next = h175[20:12]
-                h176 = intbv(0)[1:]
-                h176[:] = 0
+                h172 = intbv(0)[32:]
+                h172[:] = e_data
+                rec_vector.next = h172[8:0]
+                h173 = intbv(0)[64:]
+                h173[:] = e_address
+                rec_destination.next = h173[20:12]
+                h174 = intbv(0)[1:]
+                h174[:] = 0
                 if e_address[2]:
-                    h176[:] = 1
-                rec_dest_mode.next = h176
-                h177 = intbv(0)[32:]
-                h177[:] = e_data
-                rec_int_type.next = h177[11:8]
+                    h174[:] = 1
+                rec_dest_mode.next = h174
+                h175 = intbv(0)[32:]
+                h175[:] = e_data
+                rec_int_type.next = h175[11:8]
                 rec_rq_eoi.next = 0
                 rec_code.next = 0
                 rec_logged.next = 0
@@ -3250,84 +3246,84 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                 rec_entry_hi.next = 0
                 rec_tail.next = concat(intbv(0)[45:], r_EVT_LOG_TAIL[19:4], intbv(0)[4:])
                 st.next = S.ST0
-            elif ((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h206[11:8] == 0) or (h207[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and (concat(intbv(0)[5:], h208[11:0]) < h211)) and (((h212 != 0) and (not (h217 != 0))) and (h222 <= 1))):  # spec: specs/amd_iommu.vspec:563
+            elif ((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h204[11:8] == 0) or (h205[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and (concat(intbv(0)[5:], h206[11:0]) < h209)) and (((h210 != 0) and (not (h215 != 0))) and (h220 <= 1))):  # spec: specs/amd_iommu.vspec:563
                 status.next = 8
                 rec_outcome.next = 2
                 rec_address.next = 0
                 rec_data.next = 0
-                h187 = intbv(0)[8:]
-                h188 = intbv(0)[11:]
-                h189 = intbv(0)[32:]
-                h189[:] = e_data
-                h188[:] = h189[11:0]
-                if (((h188 >> 0) & 1) == 1):
-                    h187[:] = w_irt_0[56:48]
+                h185 = intbv(0)[8:]
+                h186 = intbv(0)[11:]
+                h187 = intbv(0)[32:]
+                h187[:] = e_data
+                h186[:] = h187[11:0]
+                if (((h186 >> 0) & 1) == 1):
+                    h185[:] = w_irt_0[56:48]
                 else:
-                    h187[:] = w_irt_0[24:16]
-                rec_vector.next = h187
-                h190 = intbv(0)[8:]
-                h191 = intbv(0)[11:]
-                h192 = intbv(0)[32:]
-                h192[:] = e_data
-                h191[:] = h192[11:0]
-                if (((h191 >> 0) & 1) == 1):
-                    h190[:] = w_irt_0[48:40]
+                    h185[:] = w_irt_0[24:16]
+                rec_vector.next = h185
+                h188 = intbv(0)[8:]
+                h189 = intbv(0)[11:]
+                h190 = intbv(0)[32:]
+                h190[:] = e_data
+                h189[:] = h190[11:0]
+                if (((h189 >> 0) & 1) == 1):
+                    h188[:] = w_irt_0[48:40]
                 else:
-                    h190[:] = w_irt_0[16:8]
-                rec_destination.next = h190
-                h193 = intbv(0)[1:]
-                h194 = intbv(0)[11:]
-                h195 = intbv(0)[32:]
-                h195[:] = e_data
-                h194[:] = h195[11:0]
-                h196 = intbv(0)[1:]
-                h196[:] = 0
+                    h188[:] = w_irt_0[16:8]
+                rec_destination.next = h188
+                h191 = intbv(0)[1:]
+                h192 = intbv(0)[11:]
+                h193 = intbv(0)[32:]
+                h193[:] = e_data
+                h192[:] = h193[11:0]
+                h194 = intbv(0)[1:]
+                h194[:] = 0
                 if w_irt_0[38]:
-                    h196[:] = 1
-                h197 = intbv(0)[1:]
-                h197[:] = 0
+                    h194[:] = 1
+                h195 = intbv(0)[1:]
+                h195[:] = 0
                 if w_irt_0[6]:
-                    h197[:] = 1
-                if (((h194 >> 0) & 1) == 1):
-                    h193[:] = h196
+                    h195[:] = 1
+                if (((h192 >> 0) & 1) == 1):
+                    h191[:] = h194
                 else:
-                    h193[:] = h197
-                rec_dest_mode.next = h193
-                h198 = intbv(0)[3:]
-                h199 = intbv(0)[11:]
-                h200 = intbv(0)[32:]
-                h200[:] = e_data
-                h199[:] = h200[11:0]
-                if (((h199 >> 0) & 1) == 1):
-                    h198[:] = w_irt_0[37:34]
+                    h191[:] = h195
+                rec_dest_mode.next = h191
+                h196 = intbv(0)[3:]
+                h197 = intbv(0)[11:]
+                h198 = intbv(0)[32:]
+                h198[:] = e_data
+                h197[:] = h198[11:0]
+                if (((h197 >> 0) & 1) == 1):
+                    h196[:] = w_irt_0[37:34]
                 else:
-                    h198[:] = w_irt_0[5:2]
-                rec_int_type.next = h198
-                h201 = intbv(0)[1:]
-                h202 = intbv(0)[11:]
-                h203 = intbv(0)[32:]
-                h203[:] = e_data
-                h202[:] = h203[11:0]
-                h204 = intbv(0)[1:]
-                h204[:] = 0
+                    h196[:] = w_irt_0[5:2]
+                rec_int_type.next = h196
+                h199 = intbv(0)[1:]
+                h200 = intbv(0)[11:]
+                h201 = intbv(0)[32:]
+                h201[:] = e_data
+                h200[:] = h201[11:0]
+                h202 = intbv(0)[1:]
+                h202[:] = 0
                 if w_irt_0[37]:
-                    h204[:] = 1
-                h205 = intbv(0)[1:]
-                h205[:] = 0
+                    h202[:] = 1
+                h203 = intbv(0)[1:]
+                h203[:] = 0
                 if w_irt_0[5]:
-                    h205[:] = 1
-                if (((h202 >> 0) & 1) == 1):
-                    h201[:] = h204
+                    h203[:] = 1
+                if (((h200 >> 0) & 1) == 1):
+                    h199[:] = h202
                 else:
-                    h201[:] = h205
-                rec_rq_eoi.next = h201
+                    h199[:] = h203
+                rec_rq_eoi.next = h199
                 rec_code.next = 0
                 rec_logged.next = 0
                 rec_entry_lo.next = 0
                 rec_entry_hi.next = 0
                 rec_tail.next = concat(intbv(0)[45:], r_EVT_LOG_TAIL[19:4], intbv(0)[4:])
                 st.next = S.ST0
-            elif (((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h312[11:8] == 0) or (h313[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (concat(intbv(0)[5:], h314[11:0]) < h317)) or (not (((h318 != 0) and (not (h323 != 0))) and (h328 <= 1))))):  # spec: specs/amd_iommu.vspec:572
+            elif (((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h309[11:8] == 0) or (h310[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (concat(intbv(0)[5:], h311[11:0]) < h314)) or (not (((h315 != 0) and (not (h320 != 0))) and (h325 <= 1))))):  # spec: specs/amd_iommu.vspec:572
                 status.next = 9
                 rec_outcome.next = 3
                 rec_address.next = 0
@@ -3338,276 +3334,274 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                 rec_int_type.next = 0
                 rec_rq_eoi.next = 0
                 rec_code.next = 2
-                h225 = intbv(0)[1:]
-                h226 = intbv(0)[32:]
-                h226[:] = e_data
-                h227 = intbv(0)[32:]
-                h227[:] = e_data
-                h228 = intbv(0)[1:]
-                h229 = intbv(0)[1:]
-                h229[:] = 0
+                h223 = intbv(0)[1:]
+                h224 = intbv(0)[32:]
+                h224[:] = e_data
+                h225 = intbv(0)[32:]
+                h225[:] = e_data
+                h226 = intbv(0)[1:]
+                h227 = intbv(0)[1:]
+                h227[:] = 0
                 if w_dte_0[62]:
-                    h229[:] = 1
-                h230 = intbv(0)[1:]
-                h230[:] = 0
+                    h227[:] = 1
+                h228 = intbv(0)[1:]
+                h228[:] = 0
                 if w_dte_0[61]:
-                    h230[:] = 1
+                    h228[:] = 1
                 if (e_kind == 1):
-                    h228[:] = h229
+                    h226[:] = h227
                 else:
-                    h228[:] = h230
+                    h226[:] = h228
+                h229 = intbv(0)[32:]
+                h229[:] = e_data
+                h230 = intbv(0)[32:]
+                h230[:] = e_data
                 h231 = intbv(0)[32:]
                 h231[:] = e_data
-                h232 = intbv(0)[32:]
-                h232[:] = e_data
-                h233 = intbv(0)[32:]
-                h233[:] = e_data
+                h232 = intbv(0)[16:]
+                h232[:] = 1
+                h233 = intbv(0)[4:]
+                h233[:] = w_dte_10[5:1]
                 h234 = intbv(0)[16:]
-                h234[:] = 1
-                h235 = intbv(0)[4:]
-                h235[:] = w_dte_10[5:1]
-                h236 = intbv(0)[16:]
-                h236[:] = (h234 << h235)
-                h237 = intbv(0)[1:]
-                h238 = intbv(0)[11:]
-                h239 = intbv(0)[32:]
-                h239[:] = e_data
-                h238[:] = h239[11:0]
-                h240 = intbv(0)[1:]
-                h240[:] = 0
+                h234[:] = (h232 << h233)
+                h235 = intbv(0)[1:]
+                h236 = intbv(0)[11:]
+                h237 = intbv(0)[32:]
+                h237[:] = e_data
+                h236[:] = h237[11:0]
+                h238 = intbv(0)[1:]
+                h238[:] = 0
                 if w_irt_0[32]:
-                    h240[:] = 1
-                h241 = intbv(0)[1:]
-                h241[:] = 0
+                    h238[:] = 1
+                h239 = intbv(0)[1:]
+                h239[:] = 0
                 if w_irt_0[0]:
-                    h241[:] = 1
-                if (((h238 >> 0) & 1) == 1):
-                    h237[:] = h240
+                    h239[:] = 1
+                if (((h236 >> 0) & 1) == 1):
+                    h235[:] = h238
                 else:
-                    h237[:] = h241
-                h242 = intbv(0)[1:]
-                h243 = intbv(0)[11:]
-                h244 = intbv(0)[32:]
-                h244[:] = e_data
-                h243[:] = h244[11:0]
-                h245 = intbv(0)[1:]
-                h245[:] = 0
+                    h235[:] = h239
+                h240 = intbv(0)[1:]
+                h241 = intbv(0)[11:]
+                h242 = intbv(0)[32:]
+                h242[:] = e_data
+                h241[:] = h242[11:0]
+                h243 = intbv(0)[1:]
+                h243[:] = 0
                 if w_irt_0[39]:
-                    h245[:] = 1
-                h246 = intbv(0)[1:]
-                h246[:] = 0
+                    h243[:] = 1
+                h244 = intbv(0)[1:]
+                h244[:] = 0
                 if w_irt_0[7]:
-                    h246[:] = 1
-                if (((h243 >> 0) & 1) == 1):
-                    h242[:] = h245
+                    h244[:] = 1
+                if (((h241 >> 0) & 1) == 1):
+                    h240[:] = h243
                 else:
-                    h242[:] = h246
-                h247 = intbv(0)[3:]
-                h248 = intbv(0)[11:]
-                h249 = intbv(0)[32:]
-                h249[:] = e_data
-                h248[:] = h249[11:0]
-                if (((h248 >> 0) & 1) == 1):
-                    h247[:] = w_irt_0[37:34]
+                    h240[:] = h244
+                h245 = intbv(0)[3:]
+                h246 = intbv(0)[11:]
+                h247 = intbv(0)[32:]
+                h247[:] = e_data
+                h246[:] = h247[11:0]
+                if (((h246 >> 0) & 1) == 1):
+                    h245[:] = w_irt_0[37:34]
                 else:
-                    h247[:] = w_irt_0[5:2]
-                h250 = intbv(0)[1:]
-                h251 = intbv(0)[11:]
-                h252 = intbv(0)[32:]
-                h252[:] = e_data
-                h251[:] = h252[11:0]
-                h253 = intbv(0)[1:]
-                h253[:] = 0
+                    h245[:] = w_irt_0[5:2]
+                h248 = intbv(0)[1:]
+                h249 = intbv(0)[11:]
+                h250 = intbv(0)[32:]
+                h250[:] = e_data
+                h249[:] = h250[11:0]
+                h251 = intbv(0)[1:]
+                h251[:] = 0
                 if w_irt_0[33]:
-                    h253[:] = 1
-                h254 = intbv(0)[1:]
-                h254[:] = 0
+                    h251[:] = 1
+                h252 = intbv(0)[1:]
+                h252[:] = 0
                 if w_irt_0[1]:
-                    h254[:] = 1
-                if (((h251 >> 0) & 1) == 1):
-                    h250[:] = h253
+                    h252[:] = 1
+                if (((h249 >> 0) & 1) == 1):
+                    h248[:] = h251
                 else:
-                    h250[:] = h254
-                h225[:] = 0
-                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h226[11:8] == 0) or (h227[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h228 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h231[11:8] == 0) or (h232[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (concat(intbv(0)[5:], h233[11:0]) < h236)) or (not (((h237 != 0) and (not (h242 != 0))) and (h247 <= 1))))) and (not w_dte_10[5])) and (not (h250 != 0))))):
-                    h225[:] = 1
-                rec_logged.next = h225
+                    h248[:] = h252
+                h223[:] = 0
+                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h224[11:8] == 0) or (h225[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h226 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h229[11:8] == 0) or (h230[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (concat(intbv(0)[5:], h231[11:0]) < h234)) or (not (((h235 != 0) and (not (h240 != 0))) and (h245 <= 1))))) and (not w_dte_10[5])) and (not (h248 != 0))))):
+                    h223[:] = 1
+                rec_logged.next = h223
                 v_wide[:] = 0
                 v_wide[16:0] = e_device_id
                 v_wide[48:32] = w_dte_8[16:0]
                 v_wide[52:51] = 1
-                h255 = intbv(0)[1:]
-                h256 = intbv(0)[32:]
-                h256[:] = e_data
+                h253 = intbv(0)[1:]
+                h254 = intbv(0)[32:]
+                h254[:] = e_data
+                h255 = intbv(0)[16:]
+                h255[:] = 1
+                h256 = intbv(0)[4:]
+                h256[:] = w_dte_10[5:1]
                 h257 = intbv(0)[16:]
-                h257[:] = 1
-                h258 = intbv(0)[4:]
-                h258[:] = w_dte_10[5:1]
-                h259 = intbv(0)[16:]
-                h259[:] = (h257 << h258)
-                h260 = intbv(0)[1:]
-                h261 = intbv(0)[11:]
-                h262 = intbv(0)[32:]
-                h262[:] = e_data
-                h261[:] = h262[11:0]
+                h257[:] = (h255 << h256)
+                h258 = intbv(0)[1:]
+                h259 = intbv(0)[11:]
+                h260 = intbv(0)[32:]
+                h260[:] = e_data
+                h259[:] = h260[11:0]
+                h261 = intbv(0)[1:]
+                h261[:] = 0
+                if w_irt_0[32]:
+                    h261[:] = 1
+                h262 = intbv(0)[1:]
+                h262[:] = 0
+                if w_irt_0[0]:
+                    h262[:] = 1
+                if (((h259 >> 0) & 1) == 1):
+                    h258[:] = h261
+                else:
+                    h258[:] = h262
+                h253[:] = 0
+                if ((concat(intbv(0)[5:], h254[11:0]) < h257) and (h258 != 0)):
+                    h253[:] = 1
+                v_wide[53:52] = h253
                 h263 = intbv(0)[1:]
-                h263[:] = 0
-                if w_irt_0[32]:
-                    h263[:] = 1
-                h264 = intbv(0)[1:]
-                h264[:] = 0
-                if w_irt_0[0]:
-                    h264[:] = 1
-                if (((h261 >> 0) & 1) == 1):
-                    h260[:] = h263
-                else:
-                    h260[:] = h264
-                h255[:] = 0
-                if ((concat(intbv(0)[5:], h256[11:0]) < h259) and (h260 != 0)):
-                    h255[:] = 1
-                v_wide[53:52] = h255
-                h265 = intbv(0)[1:]
-                h266 = intbv(0)[32:]
-                h266[:] = e_data
+                h264 = intbv(0)[32:]
+                h264[:] = e_data
+                h265 = intbv(0)[16:]
+                h265[:] = 1
+                h266 = intbv(0)[4:]
+                h266[:] = w_dte_10[5:1]
                 h267 = intbv(0)[16:]
-                h267[:] = 1
-                h268 = intbv(0)[4:]
-                h268[:] = w_dte_10[5:1]
-                h269 = intbv(0)[16:]
-                h269[:] = (h267 << h268)
-                h270 = intbv(0)[1:]
-                h271 = intbv(0)[11:]
-                h272 = intbv(0)[32:]
-                h272[:] = e_data
-                h271[:] = h272[11:0]
-                h273 = intbv(0)[1:]
-                h273[:] = 0
+                h267[:] = (h265 << h266)
+                h268 = intbv(0)[1:]
+                h269 = intbv(0)[11:]
+                h270 = intbv(0)[32:]
+                h270[:] = e_data
+                h269[:] = h270[11:0]
+                h271 = intbv(0)[1:]
+                h271[:] = 0
                 if w_irt_0[32]:
-                    h273[:] = 1
-                h274 = intbv(0)[1:]
-                h274[:] = 0
+                    h271[:] = 1
+                h272 = intbv(0)[1:]
+                h272[:] = 0
                 if w_irt_0[0]:
-                    h274[:] = 1
-                if (((h271 >> 0) & 1) == 1):
-                    h270[:] = h273
+                    h272[:] = 1
+                if (((h269 >> 0) & 1) == 1):
+                    h268[:] = h271
                 else:
-                    h270[:] = h274
-                h265[:] = 0
-                if ((concat(intbv(0)[5:], h266[11:0]) < h269) and (h270 != 0)):
-                    h265[:] = 1
-                v_wide[56:55] = h265
+                    h268[:] = h272
+                h263[:] = 0
+                if ((concat(intbv(0)[5:], h264[11:0]) < h267) and (h268 != 0)):
+                    h263[:] = 1
+                v_wide[56:55] = h263
                 v_wide[64:60] = 2
                 rec_entry_lo.next = v_wide[64:]
                 rec_entry_hi.next = e_address
-                h275 = intbv(0)[16:]
-                h276 = intbv(0)[32:]
-                h276[:] = e_data
-                h277 = intbv(0)[32:]
-                h277[:] = e_data
-                h278 = intbv(0)[1:]
-                h279 = intbv(0)[1:]
-                h279[:] = 0
+                h273 = intbv(0)[16:]
+                h274 = intbv(0)[32:]
+                h274[:] = e_data
+                h275 = intbv(0)[32:]
+                h275[:] = e_data
+                h276 = intbv(0)[1:]
+                h277 = intbv(0)[1:]
+                h277[:] = 0
                 if w_dte_0[62]:
-                    h279[:] = 1
-                h280 = intbv(0)[1:]
-                h280[:] = 0
+                    h277[:] = 1
+                h278 = intbv(0)[1:]
+                h278[:] = 0
                 if w_dte_0[61]:
-                    h280[:] = 1
+                    h278[:] = 1
                 if (e_kind == 1):
-                    h278[:] = h279
+                    h276[:] = h277
                 else:
-                    h278[:] = h280
+                    h276[:] = h278
+                h279 = intbv(0)[32:]
+                h279[:] = e_data
+                h280 = intbv(0)[32:]
+                h280[:] = e_data
                 h281 = intbv(0)[32:]
                 h281[:] = e_data
-                h282 = intbv(0)[32:]
-                h282[:] = e_data
-                h283 = intbv(0)[32:]
-                h283[:] = e_data
+                h282 = intbv(0)[16:]
+                h282[:] = 1
+                h283 = intbv(0)[4:]
+                h283[:] = w_dte_10[5:1]
                 h284 = intbv(0)[16:]
-                h284[:] = 1
-                h285 = intbv(0)[4:]
-                h285[:] = w_dte_10[5:1]
-                h286 = intbv(0)[16:]
-                h286[:] = (h284 << h285)
-                h287 = intbv(0)[1:]
-                h288 = intbv(0)[11:]
-                h289 = intbv(0)[32:]
-                h289[:] = e_data
-                h288[:] = h289[11:0]
-                h290 = intbv(0)[1:]
-                h290[:] = 0
+                h284[:] = (h282 << h283)
+                h285 = intbv(0)[1:]
+                h286 = intbv(0)[11:]
+                h287 = intbv(0)[32:]
+                h287[:] = e_data
+                h286[:] = h287[11:0]
+                h288 = intbv(0)[1:]
+                h288[:] = 0
                 if w_irt_0[32]:
-                    h290[:] = 1
-                h291 = intbv(0)[1:]
-                h291[:] = 0
+                    h288[:] = 1
+                h289 = intbv(0)[1:]
+                h289[:] = 0
                 if w_irt_0[0]:
-                    h291[:] = 1
-                if (((h288 >> 0) & 1) == 1):
-                    h287[:] = h290
+                    h289[:] = 1
+                if (((h286 >> 0) & 1) == 1):
+                    h285[:] = h288
                 else:
-                    h287[:] = h291
-                h292 = intbv(0)[1:]
-                h293 = intbv(0)[11:]
-                h294 = intbv(0)[32:]
-                h294[:] = e_data
-                h293[:] = h294[11:0]
-                h295 = intbv(0)[1:]
-                h295[:] = 0
+                    h285[:] = h289
+                h290 = intbv(0)[1:]
+                h291 = intbv(0)[11:]
+                h292 = intbv(0)[32:]
+                h292[:] = e_data
+                h291[:] = h292[11:0]
+                h293 = intbv(0)[1:]
+                h293[:] = 0
                 if w_irt_0[39]:
-                    h295[:] = 1
-                h296 = intbv(0)[1:]
-                h296[:] = 0
+                    h293[:] = 1
+                h294 = intbv(0)[1:]
+                h294[:] = 0
                 if w_irt_0[7]:
-                    h296[:] = 1
-                if (((h293 >> 0) & 1) == 1):
-                    h292[:] = h295
+                    h294[:] = 1
+                if (((h291 >> 0) & 1) == 1):
+                    h290[:] = h293
                 else:
-                    h292[:] = h296
-                h297 = intbv(0)[3:]
-                h298 = intbv(0)[11:]
-                h299 = intbv(0)[32:]
-                h299[:] = e_data
-                h298[:] = h299[11:0]
-                if (((h298 >> 0) & 1) == 1):
-                    h297[:] = w_irt_0[37:34]
+                    h290[:] = h294
+                h295 = intbv(0)[3:]
+                h296 = intbv(0)[11:]
+                h297 = intbv(0)[32:]
+                h297[:] = e_data
+                h296[:] = h297[11:0]
+                if (((h296 >> 0) & 1) == 1):
+                    h295[:] = w_irt_0[37:34]
                 else:
-                    h297[:] = w_irt_0[5:2]
-                h300 = intbv(0)[1:]
-                h301 = intbv(0)[11:]
-                h302 = intbv(0)[32:]
-                h302[:] = e_data
-                h301[:] = h302[11:0]
-                h303 = intbv(0)[1:]
-                h303[:] = 0
+                    h295[:] = w_irt_0[5:2]
+                h298 = intbv(0)[1:]
+                h299 = intbv(0)[11:]
+                h300 = intbv(0)[32:]
+                h300[:] = e_data
+                h299[:] = h300[11:0]
+                h301 = intbv(0)[1:]
+                h301[:] = 0
                 if w_irt_0[33]:
-                    h303[:] = 1
-                h304 = intbv(0)[1:]
-                h304[:] = 0
+                    h301[:] = 1
+                h302 = intbv(0)[1:]
+                h302[:] = 0
                 if w_irt_0[1]:
-                    h304[:] = 1
-                if (((h301 >> 0) & 1) == 1):
-                    h300[:] = h303
+                    h302[:] = 1
+                if (((h299 >> 0) & 1) == 1):
+                    h298[:] = h301
                 else:
-                    h300[:] = h304
-                h305 = intbv(0)[16:]
-                h305[:] = concat(intbv(0)[1:], r_EVT_LOG_TAIL[19:4]) + 1
+                    h298[:] = h302
+                h303 = intbv(0)[16:]
+                h303[:] = concat(intbv(0)[1:], r_EVT_LOG_TAIL[19:4]) + 1
+                h304 = intbv(0)[16:]
+                h304[:] = 1
+                h305 = intbv(0)[4:]
+                h305[:] = r_EVT_LOG_BAR[60:56]
                 h306 = intbv(0)[16:]
-                h306[:] = 1
-                h307 = intbv(0)[4:]
-                h307[:] = r_EVT_LOG_BAR[60:56]
+                h306[:] = (h304 << h305)
+                h307 = intbv(0)[17:]
+                h307[:] = (concat(intbv(0)[1:], h306) + 0x10000) - 1
                 h308 = intbv(0)[16:]
-                h308[:] = (h306 << h307)
-                h309 = intbv(0)[17:]
-                h309[:] = (concat(intbv(0)[1:], h308) + 0x10000) - 1
-                h310 = intbv(0)[16:]
-                h310[:] = h309[16:]
-                h311 = intbv(0)[16:]
-                h311[:] = h305 & h310
-                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h276[11:8] == 0) or (h277[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h278 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h281[11:8] == 0) or (h282[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (concat(intbv(0)[5:], h283[11:0]) < h286)) or (not (((h287 != 0) and (not (h292 != 0))) and (h297 <= 1))))) and (not w_dte_10[5])) and (not (h300 != 0))))):
-                    h275[:] = h311
+                h308[:] = h303 & h307[16:]
+                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h274[11:8] == 0) or (h275[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h276 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h279[11:8] == 0) or (h280[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (concat(intbv(0)[5:], h281[11:0]) < h284)) or (not (((h285 != 0) and (not (h290 != 0))) and (h295 <= 1))))) and (not w_dte_10[5])) and (not (h298 != 0))))):
+                    h273[:] = h308
                 else:
-                    h275[:] = concat(intbv(0)[1:], r_EVT_LOG_TAIL[19:4])
-                rec_tail.next = concat(intbv(0)[44:], h275, intbv(0)[4:])
+                    h273[:] = concat(intbv(0)[1:], r_EVT_LOG_TAIL[19:4])
+                rec_tail.next = concat(intbv(0)[44:], h273, intbv(0)[4:])
                 st.next = S.ST0
             elif (((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))):  # spec: specs/amd_iommu.vspec:587
                 status.next = 10
@@ -3643,101 +3637,101 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                 st.next = S.FINISH
         elif st == S.ST0:  # entry_lo
             if not pend:
-                h333 = intbv(0)[32:]
-                h333[:] = e_data
-                h334 = intbv(0)[32:]
-                h334[:] = e_data
-                h335 = intbv(0)[1:]
-                h336 = intbv(0)[1:]
-                h336[:] = 0
+                h330 = intbv(0)[32:]
+                h330[:] = e_data
+                h331 = intbv(0)[32:]
+                h331[:] = e_data
+                h332 = intbv(0)[1:]
+                h333 = intbv(0)[1:]
+                h333[:] = 0
                 if w_dte_0[62]:
-                    h336[:] = 1
-                h337 = intbv(0)[1:]
-                h337[:] = 0
+                    h333[:] = 1
+                h334 = intbv(0)[1:]
+                h334[:] = 0
                 if w_dte_0[61]:
-                    h337[:] = 1
+                    h334[:] = 1
                 if (e_kind == 1):
-                    h335[:] = h336
+                    h332[:] = h333
                 else:
-                    h335[:] = h337
-                h338 = intbv(0)[32:]
-                h338[:] = e_data
-                h339 = intbv(0)[32:]
-                h339[:] = e_data
-                h340 = intbv(0)[32:]
-                h340[:] = e_data
-                h341 = intbv(0)[16:]
-                h341[:] = 1
-                h342 = intbv(0)[4:]
-                h342[:] = w_dte_10[5:1]
-                h343 = intbv(0)[16:]
-                h343[:] = (h341 << h342)
+                    h332[:] = h334
+                h335 = intbv(0)[32:]
+                h335[:] = e_data
+                h336 = intbv(0)[32:]
+                h336[:] = e_data
+                h337 = intbv(0)[32:]
+                h337[:] = e_data
+                h338 = intbv(0)[16:]
+                h338[:] = 1
+                h339 = intbv(0)[4:]
+                h339[:] = w_dte_10[5:1]
+                h340 = intbv(0)[16:]
+                h340[:] = (h338 << h339)
+                h341 = intbv(0)[1:]
+                h342 = intbv(0)[11:]
+                h343 = intbv(0)[32:]
+                h343[:] = e_data
+                h342[:] = h343[11:0]
                 h344 = intbv(0)[1:]
-                h345 = intbv(0)[11:]
-                h346 = intbv(0)[32:]
-                h346[:] = e_data
-                h345[:] = h346[11:0]
-                h347 = intbv(0)[1:]
-                h347[:] = 0
+                h344[:] = 0
                 if w_irt_0[32]:
-                    h347[:] = 1
-                h348 = intbv(0)[1:]
-                h348[:] = 0
+                    h344[:] = 1
+                h345 = intbv(0)[1:]
+                h345[:] = 0
                 if w_irt_0[0]:
-                    h348[:] = 1
-                if (((h345 >> 0) & 1) == 1):
-                    h344[:] = h347
+                    h345[:] = 1
+                if (((h342 >> 0) & 1) == 1):
+                    h341[:] = h344
                 else:
-                    h344[:] = h348
+                    h341[:] = h345
+                h346 = intbv(0)[1:]
+                h347 = intbv(0)[11:]
+                h348 = intbv(0)[32:]
+                h348[:] = e_data
+                h347[:] = h348[11:0]
                 h349 = intbv(0)[1:]
-                h350 = intbv(0)[11:]
-                h351 = intbv(0)[32:]
-                h351[:] = e_data
-                h350[:] = h351[11:0]
-                h352 = intbv(0)[1:]
-                h352[:] = 0
+                h349[:] = 0
                 if w_irt_0[39]:
-                    h352[:] = 1
-                h353 = intbv(0)[1:]
-                h353[:] = 0
+                    h349[:] = 1
+                h350 = intbv(0)[1:]
+                h350[:] = 0
                 if w_irt_0[7]:
-                    h353[:] = 1
-                if (((h350 >> 0) & 1) == 1):
-                    h349[:] = h352
+                    h350[:] = 1
+                if (((h347 >> 0) & 1) == 1):
+                    h346[:] = h349
                 else:
-                    h349[:] = h353
-                h354 = intbv(0)[3:]
+                    h346[:] = h350
+                h351 = intbv(0)[3:]
+                h352 = intbv(0)[11:]
+                h353 = intbv(0)[32:]
+                h353[:] = e_data
+                h352[:] = h353[11:0]
+                if (((h352 >> 0) & 1) == 1):
+                    h351[:] = w_irt_0[37:34]
+                else:
+                    h351[:] = w_irt_0[5:2]
+                h354 = intbv(0)[1:]
                 h355 = intbv(0)[11:]
                 h356 = intbv(0)[32:]
                 h356[:] = e_data
                 h355[:] = h356[11:0]
-                if (((h355 >> 0) & 1) == 1):
-                    h354[:] = w_irt_0[37:34]
-                else:
-                    h354[:] = w_irt_0[5:2]
                 h357 = intbv(0)[1:]
-                h358 = intbv(0)[11:]
-                h359 = intbv(0)[32:]
-                h359[:] = e_data
-                h358[:] = h359[11:0]
-                h360 = intbv(0)[1:]
-                h360[:] = 0
+                h357[:] = 0
                 if w_irt_0[33]:
-                    h360[:] = 1
-                h361 = intbv(0)[1:]
-                h361[:] = 0
+                    h357[:] = 1
+                h358 = intbv(0)[1:]
+                h358[:] = 0
                 if w_irt_0[1]:
-                    h361[:] = 1
-                if (((h358 >> 0) & 1) == 1):
-                    h357[:] = h360
+                    h358[:] = 1
+                if (((h355 >> 0) & 1) == 1):
+                    h354[:] = h357
                 else:
-                    h357[:] = h361
-                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h333[11:8] == 0) or (h334[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h335 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h338[11:8] == 0) or (h339[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (concat(intbv(0)[5:], h340[11:0]) < h343)) or (not (((h344 != 0) and (not (h349 != 0))) and (h354 <= 1))))) and (not w_dte_10[5])) and (not (h357 != 0))))):
-                    h331 = intbv(0)[20:]
-                    h331[:] = concat(intbv(0)[5:], r_EVT_LOG_TAIL[19:4]) * 0x10
-                    h332 = intbv(0)[53:]
-                    h332[:] = concat(intbv(0)[1:], r_EVT_LOG_BAR[52:12], intbv(0)[12:]) + concat(intbv(0)[33:], h331)
-                    v_wide[:] = concat(intbv(0)[19:], h332)
+                    h354[:] = h358
+                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h330[11:8] == 0) or (h331[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h332 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h335[11:8] == 0) or (h336[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (concat(intbv(0)[5:], h337[11:0]) < h340)) or (not (((h341 != 0) and (not (h346 != 0))) and (h351 <= 1))))) and (not w_dte_10[5])) and (not (h354 != 0))))):
+                    h328 = intbv(0)[20:]
+                    h328[:] = concat(intbv(0)[5:], r_EVT_LOG_TAIL[19:4]) * 0x10
+                    h329 = intbv(0)[53:]
+                    h329[:] = concat(intbv(0)[1:], r_EVT_LOG_BAR[52:12], intbv(0)[12:]) + concat(intbv(0)[33:], h328)
+                    v_wide[:] = concat(intbv(0)[19:], h329)
                     v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x0
                     u_valid.next = True
                     u_we.next = True
@@ -3756,101 +3750,101 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                     st.next = S.ST1
         elif st == S.ST1:  # entry_hi
             if not pend:
-                h364 = intbv(0)[32:]
-                h364[:] = e_data
-                h365 = intbv(0)[32:]
-                h365[:] = e_data
-                h366 = intbv(0)[1:]
-                h367 = intbv(0)[1:]
-                h367[:] = 0
+                h361 = intbv(0)[32:]
+                h361[:] = e_data
+                h362 = intbv(0)[32:]
+                h362[:] = e_data
+                h363 = intbv(0)[1:]
+                h364 = intbv(0)[1:]
+                h364[:] = 0
                 if w_dte_0[62]:
-                    h367[:] = 1
-                h368 = intbv(0)[1:]
-                h368[:] = 0
+                    h364[:] = 1
+                h365 = intbv(0)[1:]
+                h365[:] = 0
                 if w_dte_0[61]:
-                    h368[:] = 1
+                    h365[:] = 1
                 if (e_kind == 1):
-                    h366[:] = h367
+                    h363[:] = h364
                 else:
-                    h366[:] = h368
-                h369 = intbv(0)[32:]
-                h369[:] = e_data
-                h370 = intbv(0)[32:]
-                h370[:] = e_data
-                h371 = intbv(0)[32:]
-                h371[:] = e_data
-                h372 = intbv(0)[16:]
-                h372[:] = 1
-                h373 = intbv(0)[4:]
-                h373[:] = w_dte_10[5:1]
-                h374 = intbv(0)[16:]
-                h374[:] = (h372 << h373)
+                    h363[:] = h365
+                h366 = intbv(0)[32:]
+                h366[:] = e_data
+                h367 = intbv(0)[32:]
+                h367[:] = e_data
+                h368 = intbv(0)[32:]
+                h368[:] = e_data
+                h369 = intbv(0)[16:]
+                h369[:] = 1
+                h370 = intbv(0)[4:]
+                h370[:] = w_dte_10[5:1]
+                h371 = intbv(0)[16:]
+                h371[:] = (h369 << h370)
+                h372 = intbv(0)[1:]
+                h373 = intbv(0)[11:]
+                h374 = intbv(0)[32:]
+                h374[:] = e_data
+                h373[:] = h374[11:0]
                 h375 = intbv(0)[1:]
-                h376 = intbv(0)[11:]
-                h377 = intbv(0)[32:]
-                h377[:] = e_data
-                h376[:] = h377[11:0]
-                h378 = intbv(0)[1:]
-                h378[:] = 0
+                h375[:] = 0
                 if w_irt_0[32]:
-                    h378[:] = 1
-                h379 = intbv(0)[1:]
-                h379[:] = 0
+                    h375[:] = 1
+                h376 = intbv(0)[1:]
+                h376[:] = 0
                 if w_irt_0[0]:
-                    h379[:] = 1
-                if (((h376 >> 0) & 1) == 1):
-                    h375[:] = h378
+                    h376[:] = 1
+                if (((h373 >> 0) & 1) == 1):
+                    h372[:] = h375
                 else:
-                    h375[:] = h379
+                    h372[:] = h376
+                h377 = intbv(0)[1:]
+                h378 = intbv(0)[11:]
+                h379 = intbv(0)[32:]
+                h379[:] = e_data
+                h378[:] = h379[11:0]
                 h380 = intbv(0)[1:]
-                h381 = intbv(0)[11:]
-                h382 = intbv(0)[32:]
-                h382[:] = e_data
-                h381[:] = h382[11:0]
-                h383 = intbv(0)[1:]
-                h383[:] = 0
+                h380[:] = 0
                 if w_irt_0[39]:
-                    h383[:] = 1
-                h384 = intbv(0)[1:]
-                h384[:] = 0
+                    h380[:] = 1
+                h381 = intbv(0)[1:]
+                h381[:] = 0
                 if w_irt_0[7]:
-                    h384[:] = 1
-                if (((h381 >> 0) & 1) == 1):
-                    h380[:] = h383
+                    h381[:] = 1
+                if (((h378 >> 0) & 1) == 1):
+                    h377[:] = h380
                 else:
-                    h380[:] = h384
-                h385 = intbv(0)[3:]
+                    h377[:] = h381
+                h382 = intbv(0)[3:]
+                h383 = intbv(0)[11:]
+                h384 = intbv(0)[32:]
+                h384[:] = e_data
+                h383[:] = h384[11:0]
+                if (((h383 >> 0) & 1) == 1):
+                    h382[:] = w_irt_0[37:34]
+                else:
+                    h382[:] = w_irt_0[5:2]
+                h385 = intbv(0)[1:]
                 h386 = intbv(0)[11:]
                 h387 = intbv(0)[32:]
                 h387[:] = e_data
                 h386[:] = h387[11:0]
-                if (((h386 >> 0) & 1) == 1):
-                    h385[:] = w_irt_0[37:34]
-                else:
-                    h385[:] = w_irt_0[5:2]
                 h388 = intbv(0)[1:]
-                h389 = intbv(0)[11:]
-                h390 = intbv(0)[32:]
-                h390[:] = e_data
-                h389[:] = h390[11:0]
-                h391 = intbv(0)[1:]
-                h391[:] = 0
+                h388[:] = 0
                 if w_irt_0[33]:
-                    h391[:] = 1
-                h392 = intbv(0)[1:]
-                h392[:] = 0
+                    h388[:] = 1
+                h389 = intbv(0)[1:]
+                h389[:] = 0
                 if w_irt_0[1]:
-                    h392[:] = 1
-                if (((h389 >> 0) & 1) == 1):
-                    h388[:] = h391
+                    h389[:] = 1
+                if (((h386 >> 0) & 1) == 1):
+                    h385[:] = h388
                 else:
-                    h388[:] = h392
-                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h364[11:8] == 0) or (h365[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h366 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h369[11:8] == 0) or (h370[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (concat(intbv(0)[5:], h371[11:0]) < h374)) or (not (((h375 != 0) and (not (h380 != 0))) and (h385 <= 1))))) and (not w_dte_10[5])) and (not (h388 != 0))))):
-                    h362 = intbv(0)[20:]
-                    h362[:] = concat(intbv(0)[5:], r_EVT_LOG_TAIL[19:4]) * 0x10
-                    h363 = intbv(0)[53:]
-                    h363[:] = concat(intbv(0)[1:], r_EVT_LOG_BAR[52:12], intbv(0)[12:]) + concat(intbv(0)[33:], h362)
-                    v_wide[:] = concat(intbv(0)[19:], h363)
+                    h385[:] = h389
+                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h361[11:8] == 0) or (h362[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h363 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h366[11:8] == 0) or (h367[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (concat(intbv(0)[5:], h368[11:0]) < h371)) or (not (((h372 != 0) and (not (h377 != 0))) and (h382 <= 1))))) and (not w_dte_10[5])) and (not (h385 != 0))))):
+                    h359 = intbv(0)[20:]
+                    h359[:] = concat(intbv(0)[5:], r_EVT_LOG_TAIL[19:4]) * 0x10
+                    h360 = intbv(0)[53:]
+                    h360[:] = concat(intbv(0)[1:], r_EVT_LOG_BAR[52:12], intbv(0)[12:]) + concat(intbv(0)[33:], h359)
+                    v_wide[:] = concat(intbv(0)[19:], h360)
                     v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x8
                     u_valid.next = True
                     u_we.next = True

@@ -687,10 +687,10 @@ always @(posedge clk) begin: walker_host0_fsm
                 x_aux <= 0;
                 h_r_vector <= 14;
                 h_r_error_code <= 0;
-                h_r_error_code[0] <= (walker_host0_fault_k != 1);
+                h_r_error_code[0] <= (walker_host0_fault_k[4-1:0] != 1);
                 h_r_error_code[1] <= hk_write;
                 h_r_error_code[2] <= hk_user;
-                h_r_error_code[3] <= (walker_host0_fault_k == 2);
+                h_r_error_code[3] <= (walker_host0_fault_k[4-1:0] == 2);
                 h_r_error_code[4] <= (hk_fetch && (hb_CR4[20] || hb_EFER[11]));
                 h_r_error_code[5] <= ((walker_host0_fault_k > 2) && (((hb_CR4[22] && walker_host0_a_us) && (!hk_fetch)) && ((((hb_PKRU >>> (2 * walker_host0_le[63-1:59])) & 1) == 1) || (((((hb_PKRU >>> ((2 * walker_host0_le[63-1:59]) + 1)) & 1) == 1) && hk_write) && (hk_user || hb_CR0[16])))));
                 h_r_cr2 <= x_addr;
@@ -1334,10 +1334,10 @@ always @(posedge clk) begin: walker_guest0_fsm
                 o_aux <= 0;
                 o_r_vector <= 14;
                 o_r_error_code <= 0;
-                o_r_error_code[0] <= (walker_guest0_fault_k != 1);
+                o_r_error_code[0] <= (walker_guest0_fault_k[4-1:0] != 1);
                 o_r_error_code[1] <= k_write;
                 o_r_error_code[2] <= k_user;
-                o_r_error_code[3] <= (walker_guest0_fault_k == 2);
+                o_r_error_code[3] <= (walker_guest0_fault_k[4-1:0] == 2);
                 o_r_error_code[4] <= (k_fetch && (r_CR4[20] || r_EFER[11]));
                 o_r_error_code[5] <= ((walker_guest0_fault_k > 2) && (((r_CR4[22] && walker_guest0_a_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * walker_guest0_le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * walker_guest0_le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16])))));
                 o_r_cr2 <= i_addr;

@@ -612,10 +612,10 @@ begin
                     x_aux <= to_unsigned(0, 3);
                     h_r_vector <= to_unsigned(14, 8);
                     h_r_error_code <= to_unsigned(0, 32);
-                    h_r_error_code(0) <= stdl(walker_host0_fault_k /= 1);
+                    h_r_error_code(0) <= stdl(walker_host0_fault_k(4-1 downto 0) /= 1);
                     h_r_error_code(1) <= hk_write;
                     h_r_error_code(2) <= hk_user;
-                    h_r_error_code(3) <= stdl(walker_host0_fault_k = 2);
+                    h_r_error_code(3) <= stdl(walker_host0_fault_k(4-1 downto 0) = 2);
                     h_r_error_code(4) <= stdl(bool(hk_fetch) and (bool(hb_CR4(20)) or bool(hb_EFER(11))));
                     h_r_error_code(5) <= stdl((walker_host0_fault_k > 2) and (((bool(hb_CR4(22)) and bool(walker_host0_a_us)) and (not bool(hk_fetch))) and (((shift_right(hb_PKRU, to_integer(2 * walker_host0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(hb_PKRU, to_integer((2 * walker_host0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(hk_write)) and (bool(hk_user) or bool(hb_CR0(16)))))));
                     h_r_cr2 <= x_addr;
@@ -1198,10 +1198,10 @@ begin
                     o_aux <= to_unsigned(0, 3);
                     o_r_vector <= to_unsigned(14, 8);
                     o_r_error_code <= to_unsigned(0, 32);
-                    o_r_error_code(0) <= stdl(walker_guest0_fault_k /= 1);
+                    o_r_error_code(0) <= stdl(walker_guest0_fault_k(4-1 downto 0) /= 1);
                     o_r_error_code(1) <= k_write;
                     o_r_error_code(2) <= k_user;
-                    o_r_error_code(3) <= stdl(walker_guest0_fault_k = 2);
+                    o_r_error_code(3) <= stdl(walker_guest0_fault_k(4-1 downto 0) = 2);
                     o_r_error_code(4) <= stdl(bool(k_fetch) and (bool(r_CR4(20)) or bool(r_EFER(11))));
                     o_r_error_code(5) <= stdl((walker_guest0_fault_k > 2) and (((bool(r_CR4(22)) and bool(walker_guest0_a_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * walker_guest0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * walker_guest0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))));
                     o_r_cr2 <= i_addr;

@@ -751,7 +751,7 @@ always @(posedge clk) begin: walker_host0_fsm
                 x_level <= walker_host0_flevel;
                 x_aux <= 0;
                 rs0 = 6'h0;
-                if (((((walker_host0_fault_k == 2) || (walker_host0_fault_k == 3)) || (walker_host0_fault_k == 4)) || (walker_host0_fault_k == 5))) begin
+                if (((((walker_host0_fault_k[4-1:0] == 2) || (walker_host0_fault_k[4-1:0] == 3)) || (walker_host0_fault_k[4-1:0] == 4)) || (walker_host0_fault_k[4-1:0] == 5))) begin
                     rs0 = 49;
                 end
                 else begin
@@ -759,9 +759,9 @@ always @(posedge clk) begin: walker_host0_fsm
                 end
                 h_r_exit_reason <= {10'h0, rs0};
                 h_r_qualification <= 0;
-                h_r_qualification[0] <= ((!((((walker_host0_fault_k == 2) || (walker_host0_fault_k == 3)) || (walker_host0_fault_k == 4)) || (walker_host0_fault_k == 5))) && hk_read);
-                h_r_qualification[1] <= ((!((((walker_host0_fault_k == 2) || (walker_host0_fault_k == 3)) || (walker_host0_fault_k == 4)) || (walker_host0_fault_k == 5))) && hk_write);
-                h_r_qualification[2] <= ((!((((walker_host0_fault_k == 2) || (walker_host0_fault_k == 3)) || (walker_host0_fault_k == 4)) || (walker_host0_fault_k == 5))) && hk_fetch);
+                h_r_qualification[0] <= ((!((((walker_host0_fault_k[4-1:0] == 2) || (walker_host0_fault_k[4-1:0] == 3)) || (walker_host0_fault_k[4-1:0] == 4)) || (walker_host0_fault_k[4-1:0] == 5))) && hk_read);
+                h_r_qualification[1] <= ((!((((walker_host0_fault_k[4-1:0] == 2) || (walker_host0_fault_k[4-1:0] == 3)) || (walker_host0_fault_k[4-1:0] == 4)) || (walker_host0_fault_k[4-1:0] == 5))) && hk_write);
+                h_r_qualification[2] <= ((!((((walker_host0_fault_k[4-1:0] == 2) || (walker_host0_fault_k[4-1:0] == 3)) || (walker_host0_fault_k[4-1:0] == 4)) || (walker_host0_fault_k[4-1:0] == 5))) && hk_fetch);
                 h_r_qualification[3] <= ((walker_host0_fault_k > 5) && walker_host0_a_r);
                 h_r_qualification[4] <= ((walker_host0_fault_k > 5) && walker_host0_a_w);
                 h_r_qualification[5] <= ((walker_host0_fault_k > 5) && walker_host0_a_x);
@@ -1445,10 +1445,10 @@ always @(posedge clk) begin: walker_guest0_fsm
                 o_aux <= 0;
                 o_r_vector <= 14;
                 o_r_error_code <= 0;
-                o_r_error_code[0] <= (walker_guest0_fault_k != 1);
+                o_r_error_code[0] <= (walker_guest0_fault_k[4-1:0] != 1);
                 o_r_error_code[1] <= k_write;
                 o_r_error_code[2] <= k_user;
-                o_r_error_code[3] <= (walker_guest0_fault_k == 2);
+                o_r_error_code[3] <= (walker_guest0_fault_k[4-1:0] == 2);
                 o_r_error_code[4] <= (k_fetch && (r_CR4[20] || r_EFER[11]));
                 o_r_error_code[5] <= ((walker_guest0_fault_k > 2) && (((r_CR4[22] && walker_guest0_a_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * walker_guest0_le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * walker_guest0_le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16])))));
                 o_r_cr2 <= i_addr;

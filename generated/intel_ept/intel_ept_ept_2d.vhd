@@ -668,16 +668,16 @@ begin
                     x_level <= walker_host0_flevel;
                     x_aux <= to_unsigned(0, 3);
                     rs0 := to_unsigned(0, 6);
-                    if ((((walker_host0_fault_k = 2) or (walker_host0_fault_k = 3)) or (walker_host0_fault_k = 4)) or (walker_host0_fault_k = 5)) then
+                    if ((((walker_host0_fault_k(4-1 downto 0) = 2) or (walker_host0_fault_k(4-1 downto 0) = 3)) or (walker_host0_fault_k(4-1 downto 0) = 4)) or (walker_host0_fault_k(4-1 downto 0) = 5)) then
                         rs0 := to_unsigned(49, 6);
                     else
                         rs0 := to_unsigned(48, 6);
                     end if;
                     h_r_exit_reason <= unsigned'(to_unsigned(0, 10) & rs0);
                     h_r_qualification <= to_unsigned(0, 64);
-                    h_r_qualification(0) <= stdl((not ((((walker_host0_fault_k = 2) or (walker_host0_fault_k = 3)) or (walker_host0_fault_k = 4)) or (walker_host0_fault_k = 5))) and bool(hk_read));
-                    h_r_qualification(1) <= stdl((not ((((walker_host0_fault_k = 2) or (walker_host0_fault_k = 3)) or (walker_host0_fault_k = 4)) or (walker_host0_fault_k = 5))) and bool(hk_write));
-                    h_r_qualification(2) <= stdl((not ((((walker_host0_fault_k = 2) or (walker_host0_fault_k = 3)) or (walker_host0_fault_k = 4)) or (walker_host0_fault_k = 5))) and bool(hk_fetch));
+                    h_r_qualification(0) <= stdl((not ((((walker_host0_fault_k(4-1 downto 0) = 2) or (walker_host0_fault_k(4-1 downto 0) = 3)) or (walker_host0_fault_k(4-1 downto 0) = 4)) or (walker_host0_fault_k(4-1 downto 0) = 5))) and bool(hk_read));
+                    h_r_qualification(1) <= stdl((not ((((walker_host0_fault_k(4-1 downto 0) = 2) or (walker_host0_fault_k(4-1 downto 0) = 3)) or (walker_host0_fault_k(4-1 downto 0) = 4)) or (walker_host0_fault_k(4-1 downto 0) = 5))) and bool(hk_write));
+                    h_r_qualification(2) <= stdl((not ((((walker_host0_fault_k(4-1 downto 0) = 2) or (walker_host0_fault_k(4-1 downto 0) = 3)) or (walker_host0_fault_k(4-1 downto 0) = 4)) or (walker_host0_fault_k(4-1 downto 0) = 5))) and bool(hk_fetch));
                     h_r_qualification(3) <= stdl((walker_host0_fault_k > 5) and bool(walker_host0_a_r));
                     h_r_qualification(4) <= stdl((walker_host0_fault_k > 5) and bool(walker_host0_a_w));
                     h_r_qualification(5) <= stdl((walker_host0_fault_k > 5) and bool(walker_host0_a_x));
@@ -1298,10 +1298,10 @@ begin
                     o_aux <= to_unsigned(0, 3);
                     o_r_vector <= to_unsigned(14, 8);
                     o_r_error_code <= to_unsigned(0, 32);
-                    o_r_error_code(0) <= stdl(walker_guest0_fault_k /= 1);
+                    o_r_error_code(0) <= stdl(walker_guest0_fault_k(4-1 downto 0) /= 1);
                     o_r_error_code(1) <= k_write;
                     o_r_error_code(2) <= k_user;
-                    o_r_error_code(3) <= stdl(walker_guest0_fault_k = 2);
+                    o_r_error_code(3) <= stdl(walker_guest0_fault_k(4-1 downto 0) = 2);
                     o_r_error_code(4) <= stdl(bool(k_fetch) and (bool(r_CR4(20)) or bool(r_EFER(11))));
                     o_r_error_code(5) <= stdl((walker_guest0_fault_k > 2) and (((bool(r_CR4(22)) and bool(walker_guest0_a_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * walker_guest0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * walker_guest0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))));
                     o_r_cr2 <= i_addr;

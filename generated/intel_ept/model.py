@@ -497,15 +497,15 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
             o_level.next = flevel
             o_aux.next = 0
             rs0 = intbv(0)[6:]
-            if ((((fault_k == 2) or (fault_k == 3)) or (fault_k == 4)) or (fault_k == 5)):
+            if ((((fault_k[4:] == 2) or (fault_k[4:] == 3)) or (fault_k[4:] == 4)) or (fault_k[4:] == 5)):
                 rs0[:] = 0x31
             else:
                 rs0[:] = 0x30
             o_r_exit_reason.next = concat(intbv(0)[10:], rs0)
             o_r_qualification.next = 0
-            o_r_qualification.next[0] = ((not ((((fault_k == 2) or (fault_k == 3)) or (fault_k == 4)) or (fault_k == 5))) and k_read)
-            o_r_qualification.next[1] = ((not ((((fault_k == 2) or (fault_k == 3)) or (fault_k == 4)) or (fault_k == 5))) and k_write)
-            o_r_qualification.next[2] = ((not ((((fault_k == 2) or (fault_k == 3)) or (fault_k == 4)) or (fault_k == 5))) and k_fetch)
+            o_r_qualification.next[0] = ((not ((((fault_k[4:] == 2) or (fault_k[4:] == 3)) or (fault_k[4:] == 4)) or (fault_k[4:] == 5))) and k_read)
+            o_r_qualification.next[1] = ((not ((((fault_k[4:] == 2) or (fault_k[4:] == 3)) or (fault_k[4:] == 4)) or (fault_k[4:] == 5))) and k_write)
+            o_r_qualification.next[2] = ((not ((((fault_k[4:] == 2) or (fault_k[4:] == 3)) or (fault_k[4:] == 4)) or (fault_k[4:] == 5))) and k_fetch)
             o_r_qualification.next[3] = ((fault_k > 5) and a_r)
             o_r_qualification.next[4] = ((fault_k > 5) and a_w)
             o_r_qualification.next[5] = ((fault_k > 5) and a_x)
@@ -1064,10 +1064,10 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
             o_aux.next = 0
             o_r_vector.next = 0xe
             o_r_error_code.next = 0
-            o_r_error_code.next[0] = (fault_k != 1)
+            o_r_error_code.next[0] = (fault_k[4:] != 1)
             o_r_error_code.next[1] = k_write
             o_r_error_code.next[2] = k_user
-            o_r_error_code.next[3] = (fault_k == 2)
+            o_r_error_code.next[3] = (fault_k[4:] == 2)
             o_r_error_code.next[4] = (k_fetch and (r_CR4[20] or r_EFER[11]))
             o_r_error_code.next[5] = ((fault_k > 2) and (((r_CR4[22] and a_us) and (not k_fetch)) and ((((r_PKRU >> (2 * le[63:59])) & 1) == 1) or (((((r_PKRU >> ((2 * le[63:59]) + 1)) & 1) == 1) and k_write) and (k_user or r_CR0[16])))))
             o_r_cr2.next = i_addr

@@ -166,71 +166,59 @@ always @(posedge clk) begin: fsm
     reg [18-1:0] h7;
     reg [17-1:0] h8;
     reg [17-1:0] h9;
-    reg [16-1:0] h10;
+    reg [18-1:0] h10;
     reg [17-1:0] h11;
-    reg [18-1:0] h12;
-    reg [17-1:0] h13;
+    reg [17-1:0] h12;
+    reg [18-1:0] h13;
     reg [17-1:0] h14;
     reg [17-1:0] h15;
     reg [18-1:0] h16;
-    reg [17-1:0] h17;
+    reg [18-1:0] h17;
     reg [17-1:0] h18;
-    reg [17-1:0] h19;
-    reg [18-1:0] h20;
+    reg [18-1:0] h19;
+    reg [16-1:0] h20;
     reg [17-1:0] h21;
-    reg [18-1:0] h22;
-    reg [17-1:0] h23;
-    reg [17-1:0] h24;
-    reg [18-1:0] h25;
-    reg [17-1:0] h26;
-    reg [16-1:0] h27;
-    reg [17-1:0] h28;
-    reg [16-1:0] h29;
-    reg [12-1:0] h30;
-    reg [53-1:0] h31;
-    reg [11-1:0] h32;
-    reg [54-1:0] h33;
-    reg [32-1:0] h34;
+    reg [12-1:0] h22;
+    reg [53-1:0] h23;
+    reg [11-1:0] h24;
+    reg [54-1:0] h25;
+    reg [32-1:0] h26;
+    reg [64-1:0] h28;
+    reg [64-1:0] h29;
+    reg [32-1:0] h30;
+    reg [32-1:0] h31;
+    reg [32-1:0] h32;
+    reg [5-1:0] h33;
+    reg [64-1:0] h34;
+    reg [64-1:0] h35;
     reg [64-1:0] h36;
     reg [64-1:0] h37;
-    reg [32-1:0] h38;
-    reg [32-1:0] h39;
+    reg [64-1:0] h38;
+    reg [6-1:0] h39;
     reg [32-1:0] h40;
-    reg [5-1:0] h41;
+    reg [64-1:0] h41;
     reg [64-1:0] h42;
     reg [64-1:0] h43;
     reg [64-1:0] h44;
+    reg [64-1:0] h47;
+    reg [64-1:0] h48;
+    reg [64-1:0] h49;
+    reg [3-1:0] h50;
+    reg [3-1:0] h51;
+    reg [17-1:0] h56;
+    reg [18-1:0] h57;
+    reg [4-1:0] h27;
     reg [64-1:0] h45;
     reg [64-1:0] h46;
-    reg [6-1:0] h47;
-    reg [32-1:0] h48;
-    reg [64-1:0] h49;
-    reg [64-1:0] h50;
-    reg [64-1:0] h51;
-    reg [64-1:0] h52;
-    reg [64-1:0] h55;
-    reg [64-1:0] h56;
-    reg [64-1:0] h57;
-    reg [3-1:0] h58;
-    reg [3-1:0] h59;
-    reg [17-1:0] h66;
-    reg [18-1:0] h67;
-    reg [17-1:0] h68;
-    reg [4-1:0] h35;
+    reg [4-1:0] h52;
     reg [64-1:0] h53;
-    reg [64-1:0] h54;
-    reg [4-1:0] h60;
-    reg [3-1:0] h61;
-    reg [64-1:0] h62;
-    reg [4-1:0] h63;
-    reg [3-1:0] h64;
-    reg [64-1:0] h65;
-    reg [4-1:0] h69;
-    reg [3-1:0] h70;
-    reg [64-1:0] h71;
-    reg [6-1:0] h72;
-    reg [6-1:0] h73;
-    reg [6-1:0] h74;
+    reg [4-1:0] h54;
+    reg [64-1:0] h55;
+    reg [4-1:0] h58;
+    reg [64-1:0] h59;
+    reg [6-1:0] h60;
+    reg [6-1:0] h61;
+    reg [6-1:0] h62;
     if (rst == 1) begin
         b_io_a <= 0;
         b_io_b <= 0;
@@ -936,13 +924,9 @@ always @(posedge clk) begin: fsm
                 h7 = 18'h0;
                 h7 = (({1'h0, h6} + 131072) - 1);
                 h8 = 17'h0;
-                h8 = h7[17-1:0];
-                h9 = 17'h0;
-                h9 = ((32768 + 65536) - {1'h0, e_port});
-                h10 = 16'h0;
-                h10 = h9[16-1:0];
-                if ((h8 > 32767)) begin
-                    h5 = h10;
+                h8 = ((32768 + 65536) - {1'h0, e_port});
+                if ((h7[17-1:0] > 32767)) begin
+                    h5 = h8[16-1:0];
                 end
                 else begin
                     h5 = {13'h0, e_size};
@@ -958,13 +942,11 @@ always @(posedge clk) begin: fsm
                     v_wide = 4;
                 end
                 v_span = v_wide[7-1:0];
-                h11 = 17'h0;
-                h11 = ({1'h0, e_port} + {14'h0, e_size});
-                h12 = 18'h0;
-                h12 = (({1'h0, h11} + 131072) - 1);
-                h13 = 17'h0;
-                h13 = h12[17-1:0];
-                if (((((e_kind == 33) && w_vmcs_40[25]) && (!(h13 > 65535))) && (v_span != 0))) begin
+                h9 = 17'h0;
+                h9 = ({1'h0, e_port} + {14'h0, e_size});
+                h10 = 18'h0;
+                h10 = (({1'h0, h9} + 131072) - 1);
+                if (((((e_kind == 33) && w_vmcs_40[25]) && (!(h10[17-1:0] > 65535))) && (v_span != 0))) begin
                     v_wide = {20'h0, w_vmcs_0[52-1:12], 12'h0};
                     v_first = {2'h0, v_wide[64-1:0], 3'h0};
                     v_wide = {56'h0, e_port};
@@ -1037,62 +1019,52 @@ always @(posedge clk) begin: fsm
             end
             6'b100000: begin
                 b_io_b <= 0;
+                h11 = 17'h0;
+                h12 = 17'h0;
+                h12 = ({1'h0, e_port} + {14'h0, e_size});
+                h13 = 18'h0;
+                h13 = (({1'h0, h12} + 131072) - 1);
                 h14 = 17'h0;
                 h15 = 17'h0;
                 h15 = ({1'h0, e_port} + {14'h0, e_size});
                 h16 = 18'h0;
                 h16 = (({1'h0, h15} + 131072) - 1);
-                h17 = 17'h0;
-                h17 = h16[17-1:0];
-                h18 = 17'h0;
-                h19 = 17'h0;
-                h19 = ({1'h0, e_port} + {14'h0, e_size});
-                h20 = 18'h0;
-                h20 = (({1'h0, h19} + 131072) - 1);
-                h21 = 17'h0;
-                h21 = h20[17-1:0];
-                h22 = 18'h0;
-                h22 = (({1'h0, h21} + 131072) - 32767);
-                h23 = 17'h0;
-                h23 = h22[17-1:0];
+                h17 = 18'h0;
+                h17 = (({1'h0, h16[17-1:0]} + 131072) - 32767);
                 if ((e_port > 32767)) begin
-                    h18 = {14'h0, e_size};
+                    h14 = {14'h0, e_size};
                 end
                 else begin
-                    h18 = h23;
+                    h14 = h17[17-1:0];
                 end
-                if ((h17 < 32768)) begin
-                    h14 = 0;
+                if ((h13[17-1:0] < 32768)) begin
+                    h11 = 0;
                 end
                 else begin
-                    h14 = h18;
+                    h11 = h14;
                 end
-                v_wide = {55'h0, h14};
+                v_wide = {55'h0, h11};
                 if ((v_wide > 4)) begin
                     v_wide = 4;
                 end
                 v_span = v_wide[7-1:0];
-                h24 = 17'h0;
-                h24 = ({1'h0, e_port} + {14'h0, e_size});
-                h25 = 18'h0;
-                h25 = (({1'h0, h24} + 131072) - 1);
-                h26 = 17'h0;
-                h26 = h25[17-1:0];
-                if (((((e_kind == 33) && w_vmcs_40[25]) && (!(h26 > 65535))) && (v_span != 0))) begin
+                h18 = 17'h0;
+                h18 = ({1'h0, e_port} + {14'h0, e_size});
+                h19 = 18'h0;
+                h19 = (({1'h0, h18} + 131072) - 1);
+                if (((((e_kind == 33) && w_vmcs_40[25]) && (!(h19[17-1:0] > 65535))) && (v_span != 0))) begin
                     v_wide = {20'h0, w_vmcs_8[52-1:12], 12'h0};
                     v_first = {2'h0, v_wide[64-1:0], 3'h0};
-                    h27 = 16'h0;
-                    h28 = 17'h0;
-                    h28 = (({1'h0, e_port} + 65536) - 32768);
-                    h29 = 16'h0;
-                    h29 = h28[16-1:0];
+                    h20 = 16'h0;
+                    h21 = 17'h0;
+                    h21 = (({1'h0, e_port} + 65536) - 32768);
                     if ((e_port > 32767)) begin
-                        h27 = h29;
+                        h20 = h21[16-1:0];
                     end
                     else begin
-                        h27 = 0;
+                        h20 = 0;
                     end
-                    v_wide = {56'h0, h27};
+                    v_wide = {56'h0, h20};
                     v_first = (v_first + {1'h0, v_wide[68-1:0]});
                     v_last = ((v_first + {62'h0, v_span}) - 1);
                     bm_first <= {v_first[(64 + 3)-1:6], 3'h0};
@@ -1168,29 +1140,29 @@ always @(posedge clk) begin: fsm
                 end
                 v_span = v_wide[7-1:0];
                 if ((((((e_kind == 34) || (e_kind == 35)) && w_vmcs_40[28]) && ((e_msr <= 8191) || ((e_msr >= 32'hc0000000) && (e_msr <= 32'hc0001fff)))) && (v_span != 0))) begin
-                    h30 = 12'h0;
+                    h22 = 12'h0;
                     if ((e_kind == 35)) begin
-                        h30 = 2048;
+                        h22 = 2048;
                     end
                     else begin
-                        h30 = 0;
+                        h22 = 0;
                     end
-                    h31 = 53'h0;
-                    h31 = ({1'h0, w_vmcs_10[52-1:12], 12'h0} + {41'h0, h30});
-                    h32 = 11'h0;
+                    h23 = 53'h0;
+                    h23 = ({1'h0, w_vmcs_10[52-1:12], 12'h0} + {41'h0, h22});
+                    h24 = 11'h0;
                     if (((e_msr >= 32'hc0000000) && (e_msr <= 32'hc0001fff))) begin
-                        h32 = 1024;
+                        h24 = 1024;
                     end
                     else begin
-                        h32 = 0;
+                        h24 = 0;
                     end
-                    h33 = 54'h0;
-                    h33 = ({1'h0, h31} + {43'h0, h32});
-                    v_wide = {18'h0, h33};
+                    h25 = 54'h0;
+                    h25 = ({1'h0, h23} + {43'h0, h24});
+                    v_wide = {18'h0, h25};
                     v_first = {2'h0, v_wide[64-1:0], 3'h0};
-                    h34 = 32'h0;
-                    h34 = e_msr;
-                    v_wide = {59'h0, h34[13-1:0]};
+                    h26 = 32'h0;
+                    h26 = e_msr;
+                    v_wide = {59'h0, h26[13-1:0]};
                     v_first = (v_first + {1'h0, v_wide[68-1:0]});
                     v_last = ((v_first + {62'h0, v_span}) - 1);
                     bm_first <= {v_first[(64 + 3)-1:6], 3'h0};
@@ -1259,56 +1231,54 @@ always @(posedge clk) begin: fsm
                 end
             end
             6'b100110: begin
+                h28 = 64'h0;
+                h28 = e_field;
+                h29 = 64'h0;
+                h29 = e_field;
+                h30 = 32'h0;
+                h30 = (e_error_code & w_vmcs_50[32-1:0]);
+                h31 = 32'h0;
+                h31 = (e_error_code & w_vmcs_50[32-1:0]);
+                h32 = 32'h0;
+                h32 = w_vmcs_48[32-1:0];
+                h33 = 5'h0;
+                h33 = e_vector;
+                h34 = 64'h0;
+                h34 = (e_edx_eax & e_xss);
+                h35 = 64'h0;
+                h35 = (h34 & w_vmcs_30);
                 h36 = 64'h0;
-                h36 = e_field;
+                h36 = (e_edx_eax & e_xss);
                 h37 = 64'h0;
-                h37 = e_field;
-                h38 = 32'h0;
-                h38 = (e_error_code & w_vmcs_50[32-1:0]);
-                h39 = 32'h0;
-                h39 = (e_error_code & w_vmcs_50[32-1:0]);
+                h37 = (h36 & w_vmcs_30);
+                h38 = 64'h0;
+                h38 = w_vmcs_18;
+                h39 = 6'h0;
                 h40 = 32'h0;
-                h40 = w_vmcs_48[32-1:0];
-                h41 = 5'h0;
-                h41 = e_vector;
+                h40 = e_func;
+                h39 = h40[6-1:0];
+                h41 = 64'h0;
+                h41 = (e_value ^ w_vmcs_90);
                 h42 = 64'h0;
-                h42 = (e_edx_eax & e_xss);
+                h42 = (h41 & w_vmcs_80);
                 h43 = 64'h0;
-                h43 = (h42 & w_vmcs_30);
+                h43 = (e_value ^ w_vmcs_98);
                 h44 = 64'h0;
-                h44 = (e_edx_eax & e_xss);
-                h45 = 64'h0;
-                h45 = (h44 & w_vmcs_30);
-                h46 = 64'h0;
-                h46 = w_vmcs_18;
-                h47 = 6'h0;
-                h48 = 32'h0;
-                h48 = e_func;
-                h47 = h48[6-1:0];
+                h44 = (h43 & w_vmcs_88);
+                h47 = 64'h0;
+                h47 = w_vmcs_80;
+                h48 = 64'h0;
+                h48 = e_value;
                 h49 = 64'h0;
-                h49 = (e_value ^ w_vmcs_90);
-                h50 = 64'h0;
-                h50 = (h49 & w_vmcs_80);
-                h51 = 64'h0;
-                h51 = (e_value ^ w_vmcs_98);
-                h52 = 64'h0;
-                h52 = (h51 & w_vmcs_88);
-                h55 = 64'h0;
-                h55 = w_vmcs_80;
-                h56 = 64'h0;
-                h56 = e_value;
-                h57 = 64'h0;
-                h57 = w_vmcs_90;
-                h58 = 3'h0;
-                h58 = (h56[4-1:1] ^ h57[4-1:1]);
-                h59 = 3'h0;
-                h59 = (h55[4-1:1] & h58);
-                h66 = 17'h0;
-                h66 = ({1'h0, e_port} + {14'h0, e_size});
-                h67 = 18'h0;
-                h67 = (({1'h0, h66} + 131072) - 1);
-                h68 = 17'h0;
-                h68 = h67[17-1:0];
+                h49 = w_vmcs_90;
+                h50 = 3'h0;
+                h50 = (h48[4-1:1] ^ h49[4-1:1]);
+                h51 = 3'h0;
+                h51 = (h47[4-1:1] & h50);
+                h56 = 17'h0;
+                h56 = ({1'h0, e_port} + {14'h0, e_size});
+                h57 = 18'h0;
+                h57 = (({1'h0, h56} + 131072) - 1);
                 if ((e_kind == 4)) begin
                     status <= 1;
                     rec_reason <= 2;
@@ -1338,14 +1308,14 @@ always @(posedge clk) begin: fsm
                 else if ((e_kind == 7)) begin
                     status <= 4;
                     rec_reason <= 9;
-                    h35 = 4'h0;
+                    h27 = 4'h0;
                     if ((e_ts_from != 3)) begin
-                        h35 = e_ilen;
+                        h27 = e_ilen;
                     end
                     else begin
-                        h35 = 0;
+                        h27 = 0;
                     end
-                    rec_instr_len <= h35;
+                    rec_instr_len <= h27;
                     v_wide = 0;
                     v_wide[16-1:0] = e_ts_selector;
                     v_wide[32-1:30] = e_ts_from;
@@ -1465,7 +1435,7 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
-                else if (((e_kind == 21) && (((!(w_vmcs_40[31] && w_vmcs_68[14])) || (h36[64-1:15] != 0)) || (b_vmread_bit != 0)))) begin
+                else if (((e_kind == 21) && (((!(w_vmcs_40[31] && w_vmcs_68[14])) || (h28[64-1:15] != 0)) || (b_vmread_bit != 0)))) begin
                     status <= 19;
                     rec_reason <= 23;
                     rec_instr_len <= e_ilen;
@@ -1473,7 +1443,7 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
-                else if (((e_kind == 23) && (((!(w_vmcs_40[31] && w_vmcs_68[14])) || (h37[64-1:15] != 0)) || (b_vmwrite_bit != 0)))) begin
+                else if (((e_kind == 23) && (((!(w_vmcs_40[31] && w_vmcs_68[14])) || (h29[64-1:15] != 0)) || (b_vmwrite_bit != 0)))) begin
                     status <= 20;
                     rec_reason <= 25;
                     rec_instr_len <= e_ilen;
@@ -1481,7 +1451,7 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
-                else if (((((e_kind == 3) && (e_vector == 14)) && (h38 == w_vmcs_58[32-1:0])) && w_vmcs_48[14])) begin
+                else if (((((e_kind == 3) && (e_vector == 14)) && (h30 == w_vmcs_58[32-1:0])) && w_vmcs_48[14])) begin
                     status <= 21;
                     rec_reason <= 0;
                     rec_instr_len <= 0;
@@ -1489,7 +1459,7 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
-                else if (((((e_kind == 3) && (e_vector == 14)) && (h39 != w_vmcs_58[32-1:0])) && (!w_vmcs_48[14]))) begin
+                else if (((((e_kind == 3) && (e_vector == 14)) && (h31 != w_vmcs_58[32-1:0])) && (!w_vmcs_48[14]))) begin
                     status <= 22;
                     rec_reason <= 0;
                     rec_instr_len <= 0;
@@ -1497,7 +1467,7 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
-                else if (((((e_kind == 3) && (e_vector != 14)) && (e_vector != 2)) && (((h40 >>> h41) & 1) == 1))) begin
+                else if (((((e_kind == 3) && (e_vector != 14)) && (e_vector != 2)) && (((h32 >>> h33) & 1) == 1))) begin
                     status <= 23;
                     rec_reason <= 0;
                     rec_instr_len <= 0;
@@ -1635,7 +1605,7 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
-                else if ((((e_kind == 52) && (w_vmcs_40[31] && w_vmcs_68[20])) && (h43 != 0))) begin
+                else if ((((e_kind == 52) && (w_vmcs_40[31] && w_vmcs_68[20])) && (h35 != 0))) begin
                     status <= 40;
                     rec_reason <= 63;
                     rec_instr_len <= e_ilen;
@@ -1643,7 +1613,7 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
-                else if ((((e_kind == 53) && (w_vmcs_40[31] && w_vmcs_68[20])) && (h45 != 0))) begin
+                else if ((((e_kind == 53) && (w_vmcs_40[31] && w_vmcs_68[20])) && (h37 != 0))) begin
                     status <= 41;
                     rec_reason <= 64;
                     rec_instr_len <= e_ilen;
@@ -1651,7 +1621,7 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
-                else if (((((e_kind == 54) && (w_vmcs_40[31] && w_vmcs_68[13])) && (e_func < 64)) && (!(((h46 >>> h47) & 1) == 1)))) begin
+                else if (((((e_kind == 54) && (w_vmcs_40[31] && w_vmcs_68[13])) && (e_func < 64)) && (!(((h38 >>> h39) & 1) == 1)))) begin
                     status <= 42;
                     rec_reason <= 59;
                     rec_instr_len <= e_ilen;
@@ -1659,7 +1629,7 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
-                else if ((((e_kind == 28) && (e_cr == 0)) && (h50 != 0))) begin
+                else if ((((e_kind == 28) && (e_cr == 0)) && (h42 != 0))) begin
                     status <= 43;
                     rec_reason <= 28;
                     rec_instr_len <= e_ilen;
@@ -1683,7 +1653,7 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
-                else if ((((e_kind == 28) && (e_cr == 4)) && (h52 != 0))) begin
+                else if ((((e_kind == 28) && (e_cr == 4)) && (h44 != 0))) begin
                     status <= 45;
                     rec_reason <= 28;
                     rec_instr_len <= e_ilen;
@@ -1742,7 +1712,7 @@ always @(posedge clk) begin: fsm
                     rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
-                else if (((e_kind == 31) && (((w_vmcs_80[0] && e_value[0]) && (!w_vmcs_90[0])) || (h59 != 0)))) begin
+                else if (((e_kind == 31) && (((w_vmcs_80[0] && e_value[0]) && (!w_vmcs_90[0])) || (h51 != 0)))) begin
                     status <= 50;
                     rec_reason <= 28;
                     rec_instr_len <= e_ilen;
@@ -1750,18 +1720,18 @@ always @(posedge clk) begin: fsm
                     v_wide[4-1:0] = 0;
                     v_wide[6-1:4] = 3;
                     v_wide[7-1:6] = e_lmsw_mem;
-                    h53 = 64'h0;
-                    h53 = e_value;
-                    v_wide[32-1:16] = h53[16-1:0];
+                    h45 = 64'h0;
+                    h45 = e_value;
+                    v_wide[32-1:16] = h45[16-1:0];
                     rec_qualification <= v_wide[64-1:0];
-                    h54 = 64'h0;
+                    h46 = 64'h0;
                     if ((e_lmsw_mem != 0)) begin
-                        h54 = e_address;
+                        h46 = e_address;
                     end
                     else begin
-                        h54 = 0;
+                        h46 = 0;
                     end
-                    rec_guest_linear <= h54;
+                    rec_guest_linear <= h46;
                     st <= 6'b100111;
                 end
                 else if (((e_kind == 32) && w_vmcs_40[23])) begin
@@ -1781,51 +1751,47 @@ always @(posedge clk) begin: fsm
                     rec_reason <= 30;
                     rec_instr_len <= e_ilen;
                     v_wide = 0;
-                    h60 = 4'h0;
-                    h60 = (({1'h0, e_size} + 8) - 1);
-                    h61 = 3'h0;
-                    h61 = h60[3-1:0];
-                    v_wide[3-1:0] = h61;
+                    h52 = 4'h0;
+                    h52 = (({1'h0, e_size} + 8) - 1);
+                    v_wide[3-1:0] = h52[3-1:0];
                     v_wide[4-1:3] = e_io_in;
                     v_wide[5-1:4] = e_io_str;
                     v_wide[6-1:5] = e_io_rep;
                     v_wide[7-1:6] = e_io_imm;
                     v_wide[32-1:16] = e_port;
                     rec_qualification <= v_wide[64-1:0];
-                    h62 = 64'h0;
+                    h53 = 64'h0;
                     if ((e_io_str != 0)) begin
-                        h62 = e_address;
+                        h53 = e_address;
                     end
                     else begin
-                        h62 = 0;
+                        h53 = 0;
                     end
-                    rec_guest_linear <= h62;
+                    rec_guest_linear <= h53;
                     st <= 6'b100111;
                 end
-                else if ((((e_kind == 33) && w_vmcs_40[25]) && (h68 > 65535))) begin
+                else if ((((e_kind == 33) && w_vmcs_40[25]) && (h57[17-1:0] > 65535))) begin
                     status <= 53;
                     rec_reason <= 30;
                     rec_instr_len <= e_ilen;
                     v_wide = 0;
-                    h63 = 4'h0;
-                    h63 = (({1'h0, e_size} + 8) - 1);
-                    h64 = 3'h0;
-                    h64 = h63[3-1:0];
-                    v_wide[3-1:0] = h64;
+                    h54 = 4'h0;
+                    h54 = (({1'h0, e_size} + 8) - 1);
+                    v_wide[3-1:0] = h54[3-1:0];
                     v_wide[4-1:3] = e_io_in;
                     v_wide[5-1:4] = e_io_str;
                     v_wide[6-1:5] = e_io_rep;
                     v_wide[7-1:6] = e_io_imm;
                     v_wide[32-1:16] = e_port;
                     rec_qualification <= v_wide[64-1:0];
-                    h65 = 64'h0;
+                    h55 = 64'h0;
                     if ((e_io_str != 0)) begin
-                        h65 = e_address;
+                        h55 = e_address;
                     end
                     else begin
-                        h65 = 0;
+                        h55 = 0;
                     end
-                    rec_guest_linear <= h65;
+                    rec_guest_linear <= h55;
                     st <= 6'b100111;
                 end
                 else if ((((e_kind == 33) && w_vmcs_40[25]) && ((b_io_a != 0) || (b_io_b != 0)))) begin
@@ -1833,37 +1799,35 @@ always @(posedge clk) begin: fsm
                     rec_reason <= 30;
                     rec_instr_len <= e_ilen;
                     v_wide = 0;
-                    h69 = 4'h0;
-                    h69 = (({1'h0, e_size} + 8) - 1);
-                    h70 = 3'h0;
-                    h70 = h69[3-1:0];
-                    v_wide[3-1:0] = h70;
+                    h58 = 4'h0;
+                    h58 = (({1'h0, e_size} + 8) - 1);
+                    v_wide[3-1:0] = h58[3-1:0];
                     v_wide[4-1:3] = e_io_in;
                     v_wide[5-1:4] = e_io_str;
                     v_wide[6-1:5] = e_io_rep;
                     v_wide[7-1:6] = e_io_imm;
                     v_wide[32-1:16] = e_port;
                     rec_qualification <= v_wide[64-1:0];
-                    h71 = 64'h0;
+                    h59 = 64'h0;
                     if ((e_io_str != 0)) begin
-                        h71 = e_address;
+                        h59 = e_address;
                     end
                     else begin
-                        h71 = 0;
+                        h59 = 0;
                     end
-                    rec_guest_linear <= h71;
+                    rec_guest_linear <= h59;
                     st <= 6'b100111;
                 end
                 else if ((((e_kind == 34) || (e_kind == 35)) && (!w_vmcs_40[28]))) begin
                     status <= 55;
-                    h72 = 6'h0;
+                    h60 = 6'h0;
                     if ((e_kind == 34)) begin
-                        h72 = 31;
+                        h60 = 31;
                     end
                     else begin
-                        h72 = 32;
+                        h60 = 32;
                     end
-                    rec_reason <= {10'h0, h72};
+                    rec_reason <= {10'h0, h60};
                     rec_instr_len <= e_ilen;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
@@ -1871,14 +1835,14 @@ always @(posedge clk) begin: fsm
                 end
                 else if ((((((e_kind == 34) || (e_kind == 35)) && w_vmcs_40[28]) && (!(e_msr <= 8191))) && (!((e_msr >= 32'hc0000000) && (e_msr <= 32'hc0001fff))))) begin
                     status <= 56;
-                    h73 = 6'h0;
+                    h61 = 6'h0;
                     if ((e_kind == 34)) begin
-                        h73 = 31;
+                        h61 = 31;
                     end
                     else begin
-                        h73 = 32;
+                        h61 = 32;
                     end
-                    rec_reason <= {10'h0, h73};
+                    rec_reason <= {10'h0, h61};
                     rec_instr_len <= e_ilen;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
@@ -1886,14 +1850,14 @@ always @(posedge clk) begin: fsm
                 end
                 else if (((((e_kind == 34) || (e_kind == 35)) && w_vmcs_40[28]) && (b_msr_bit != 0))) begin
                     status <= 57;
-                    h74 = 6'h0;
+                    h62 = 6'h0;
                     if ((e_kind == 34)) begin
-                        h74 = 31;
+                        h62 = 31;
                     end
                     else begin
-                        h74 = 32;
+                        h62 = 32;
                     end
-                    rec_reason <= {10'h0, h74};
+                    rec_reason <= {10'h0, h62};
                     rec_instr_len <= e_ilen;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;

@@ -167,71 +167,59 @@ fsm: process (clk) is
     variable h7: unsigned(17 downto 0);
     variable h8: unsigned(16 downto 0);
     variable h9: unsigned(16 downto 0);
-    variable h10: unsigned(15 downto 0);
+    variable h10: unsigned(17 downto 0);
     variable h11: unsigned(16 downto 0);
-    variable h12: unsigned(17 downto 0);
-    variable h13: unsigned(16 downto 0);
+    variable h12: unsigned(16 downto 0);
+    variable h13: unsigned(17 downto 0);
     variable h14: unsigned(16 downto 0);
     variable h15: unsigned(16 downto 0);
     variable h16: unsigned(17 downto 0);
-    variable h17: unsigned(16 downto 0);
+    variable h17: unsigned(17 downto 0);
     variable h18: unsigned(16 downto 0);
-    variable h19: unsigned(16 downto 0);
-    variable h20: unsigned(17 downto 0);
+    variable h19: unsigned(17 downto 0);
+    variable h20: unsigned(15 downto 0);
     variable h21: unsigned(16 downto 0);
-    variable h22: unsigned(17 downto 0);
-    variable h23: unsigned(16 downto 0);
-    variable h24: unsigned(16 downto 0);
-    variable h25: unsigned(17 downto 0);
-    variable h26: unsigned(16 downto 0);
-    variable h27: unsigned(15 downto 0);
-    variable h28: unsigned(16 downto 0);
-    variable h29: unsigned(15 downto 0);
-    variable h30: unsigned(11 downto 0);
-    variable h31: unsigned(52 downto 0);
-    variable h32: unsigned(10 downto 0);
-    variable h33: unsigned(53 downto 0);
-    variable h34: unsigned(31 downto 0);
+    variable h22: unsigned(11 downto 0);
+    variable h23: unsigned(52 downto 0);
+    variable h24: unsigned(10 downto 0);
+    variable h25: unsigned(53 downto 0);
+    variable h26: unsigned(31 downto 0);
+    variable h28: unsigned(63 downto 0);
+    variable h29: unsigned(63 downto 0);
+    variable h30: unsigned(31 downto 0);
+    variable h31: unsigned(31 downto 0);
+    variable h32: unsigned(31 downto 0);
+    variable h33: unsigned(4 downto 0);
+    variable h34: unsigned(63 downto 0);
+    variable h35: unsigned(63 downto 0);
     variable h36: unsigned(63 downto 0);
     variable h37: unsigned(63 downto 0);
-    variable h38: unsigned(31 downto 0);
-    variable h39: unsigned(31 downto 0);
+    variable h38: unsigned(63 downto 0);
+    variable h39: unsigned(5 downto 0);
     variable h40: unsigned(31 downto 0);
-    variable h41: unsigned(4 downto 0);
+    variable h41: unsigned(63 downto 0);
     variable h42: unsigned(63 downto 0);
     variable h43: unsigned(63 downto 0);
     variable h44: unsigned(63 downto 0);
+    variable h47: unsigned(63 downto 0);
+    variable h48: unsigned(63 downto 0);
+    variable h49: unsigned(63 downto 0);
+    variable h50: unsigned(2 downto 0);
+    variable h51: unsigned(2 downto 0);
+    variable h56: unsigned(16 downto 0);
+    variable h57: unsigned(17 downto 0);
+    variable h27: unsigned(3 downto 0);
     variable h45: unsigned(63 downto 0);
     variable h46: unsigned(63 downto 0);
-    variable h47: unsigned(5 downto 0);
-    variable h48: unsigned(31 downto 0);
-    variable h49: unsigned(63 downto 0);
-    variable h50: unsigned(63 downto 0);
-    variable h51: unsigned(63 downto 0);
-    variable h52: unsigned(63 downto 0);
-    variable h55: unsigned(63 downto 0);
-    variable h56: unsigned(63 downto 0);
-    variable h57: unsigned(63 downto 0);
-    variable h58: unsigned(2 downto 0);
-    variable h59: unsigned(2 downto 0);
-    variable h66: unsigned(16 downto 0);
-    variable h67: unsigned(17 downto 0);
-    variable h68: unsigned(16 downto 0);
-    variable h35: unsigned(3 downto 0);
+    variable h52: unsigned(3 downto 0);
     variable h53: unsigned(63 downto 0);
-    variable h54: unsigned(63 downto 0);
-    variable h60: unsigned(3 downto 0);
-    variable h61: unsigned(2 downto 0);
-    variable h62: unsigned(63 downto 0);
-    variable h63: unsigned(3 downto 0);
-    variable h64: unsigned(2 downto 0);
-    variable h65: unsigned(63 downto 0);
-    variable h69: unsigned(3 downto 0);
-    variable h70: unsigned(2 downto 0);
-    variable h71: unsigned(63 downto 0);
-    variable h72: unsigned(5 downto 0);
-    variable h73: unsigned(5 downto 0);
-    variable h74: unsigned(5 downto 0);
+    variable h54: unsigned(3 downto 0);
+    variable h55: unsigned(63 downto 0);
+    variable h58: unsigned(3 downto 0);
+    variable h59: unsigned(63 downto 0);
+    variable h60: unsigned(5 downto 0);
+    variable h61: unsigned(5 downto 0);
+    variable h62: unsigned(5 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
@@ -879,13 +867,9 @@ begin
                     h7 := to_unsigned(0, 18);
                     h7 := ((unsigned'(to_unsigned(0, 1) & h6) + 131072) - 1);
                     h8 := to_unsigned(0, 17);
-                    h8 := h7(17-1 downto 0);
-                    h9 := to_unsigned(0, 17);
-                    h9 := resize(unsigned((32768 + 65536) - signed(resize(unsigned'(to_unsigned(0, 1) & e_port), 18))), 17);
-                    h10 := to_unsigned(0, 16);
-                    h10 := h9(16-1 downto 0);
-                    if (h8 > 32767) then
-                        h5 := h10;
+                    h8 := resize(unsigned((32768 + 65536) - signed(resize(unsigned'(to_unsigned(0, 1) & e_port), 18))), 17);
+                    if (h7(17-1 downto 0) > 32767) then
+                        h5 := h8(16-1 downto 0);
                     else
                         h5 := unsigned'(to_unsigned(0, 13) & e_size);
                     end if;
@@ -899,13 +883,11 @@ begin
                         v_wide := to_unsigned(4, 72);
                     end if;
                     v_span := v_wide(7-1 downto 0);
-                    h11 := to_unsigned(0, 17);
-                    h11 := (unsigned'(to_unsigned(0, 1) & e_port) + unsigned'(to_unsigned(0, 14) & e_size));
-                    h12 := to_unsigned(0, 18);
-                    h12 := ((unsigned'(to_unsigned(0, 1) & h11) + 131072) - 1);
-                    h13 := to_unsigned(0, 17);
-                    h13 := h12(17-1 downto 0);
-                    if ((((e_kind = 33) and bool(w_vmcs_40(25))) and (not (h13 > 65535))) and (v_span /= 0)) then
+                    h9 := to_unsigned(0, 17);
+                    h9 := (unsigned'(to_unsigned(0, 1) & e_port) + unsigned'(to_unsigned(0, 14) & e_size));
+                    h10 := to_unsigned(0, 18);
+                    h10 := ((unsigned'(to_unsigned(0, 1) & h9) + 131072) - 1);
+                    if ((((e_kind = 33) and bool(w_vmcs_40(25))) and (not (h10(17-1 downto 0) > 65535))) and (v_span /= 0)) then
                         v_wide := unsigned'(to_unsigned(0, 20) & w_vmcs_0(52-1 downto 12) & to_unsigned(0, 12));
                         v_first := unsigned'(to_unsigned(0, 2) & v_wide(64-1 downto 0) & to_unsigned(0, 3));
                         v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000") & e_port);
@@ -971,59 +953,49 @@ begin
                     end if;
                 when S4P =>
                     b_io_b <= to_unsigned(0, 4);
+                    h11 := to_unsigned(0, 17);
+                    h12 := to_unsigned(0, 17);
+                    h12 := (unsigned'(to_unsigned(0, 1) & e_port) + unsigned'(to_unsigned(0, 14) & e_size));
+                    h13 := to_unsigned(0, 18);
+                    h13 := ((unsigned'(to_unsigned(0, 1) & h12) + 131072) - 1);
                     h14 := to_unsigned(0, 17);
                     h15 := to_unsigned(0, 17);
                     h15 := (unsigned'(to_unsigned(0, 1) & e_port) + unsigned'(to_unsigned(0, 14) & e_size));
                     h16 := to_unsigned(0, 18);
                     h16 := ((unsigned'(to_unsigned(0, 1) & h15) + 131072) - 1);
-                    h17 := to_unsigned(0, 17);
-                    h17 := h16(17-1 downto 0);
-                    h18 := to_unsigned(0, 17);
-                    h19 := to_unsigned(0, 17);
-                    h19 := (unsigned'(to_unsigned(0, 1) & e_port) + unsigned'(to_unsigned(0, 14) & e_size));
-                    h20 := to_unsigned(0, 18);
-                    h20 := ((unsigned'(to_unsigned(0, 1) & h19) + 131072) - 1);
-                    h21 := to_unsigned(0, 17);
-                    h21 := h20(17-1 downto 0);
-                    h22 := to_unsigned(0, 18);
-                    h22 := ((unsigned'(to_unsigned(0, 1) & h21) + 131072) - 32767);
-                    h23 := to_unsigned(0, 17);
-                    h23 := h22(17-1 downto 0);
+                    h17 := to_unsigned(0, 18);
+                    h17 := ((unsigned'(to_unsigned(0, 1) & h16(17-1 downto 0)) + 131072) - 32767);
                     if (e_port > 32767) then
-                        h18 := unsigned'(to_unsigned(0, 14) & e_size);
+                        h14 := unsigned'(to_unsigned(0, 14) & e_size);
                     else
-                        h18 := h23;
+                        h14 := h17(17-1 downto 0);
                     end if;
-                    if (h17 < 32768) then
-                        h14 := to_unsigned(0, 17);
+                    if (h13(17-1 downto 0) < 32768) then
+                        h11 := to_unsigned(0, 17);
                     else
-                        h14 := h18;
+                        h11 := h14;
                     end if;
-                    v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000") & h14);
+                    v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000") & h11);
                     if (v_wide > 4) then
                         v_wide := to_unsigned(4, 72);
                     end if;
                     v_span := v_wide(7-1 downto 0);
-                    h24 := to_unsigned(0, 17);
-                    h24 := (unsigned'(to_unsigned(0, 1) & e_port) + unsigned'(to_unsigned(0, 14) & e_size));
-                    h25 := to_unsigned(0, 18);
-                    h25 := ((unsigned'(to_unsigned(0, 1) & h24) + 131072) - 1);
-                    h26 := to_unsigned(0, 17);
-                    h26 := h25(17-1 downto 0);
-                    if ((((e_kind = 33) and bool(w_vmcs_40(25))) and (not (h26 > 65535))) and (v_span /= 0)) then
+                    h18 := to_unsigned(0, 17);
+                    h18 := (unsigned'(to_unsigned(0, 1) & e_port) + unsigned'(to_unsigned(0, 14) & e_size));
+                    h19 := to_unsigned(0, 18);
+                    h19 := ((unsigned'(to_unsigned(0, 1) & h18) + 131072) - 1);
+                    if ((((e_kind = 33) and bool(w_vmcs_40(25))) and (not (h19(17-1 downto 0) > 65535))) and (v_span /= 0)) then
                         v_wide := unsigned'(to_unsigned(0, 20) & w_vmcs_8(52-1 downto 12) & to_unsigned(0, 12));
                         v_first := unsigned'(to_unsigned(0, 2) & v_wide(64-1 downto 0) & to_unsigned(0, 3));
-                        h27 := to_unsigned(0, 16);
-                        h28 := to_unsigned(0, 17);
-                        h28 := ((unsigned'(to_unsigned(0, 1) & e_port) + 65536) - 32768);
-                        h29 := to_unsigned(0, 16);
-                        h29 := h28(16-1 downto 0);
+                        h20 := to_unsigned(0, 16);
+                        h21 := to_unsigned(0, 17);
+                        h21 := ((unsigned'(to_unsigned(0, 1) & e_port) + 65536) - 32768);
                         if (e_port > 32767) then
-                            h27 := h29;
+                            h20 := h21(16-1 downto 0);
                         else
-                            h27 := to_unsigned(0, 16);
+                            h20 := to_unsigned(0, 16);
                         end if;
-                        v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000") & h27);
+                        v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000") & h20);
                         v_first := (v_first + unsigned'(to_unsigned(0, 1) & v_wide(68-1 downto 0)));
                         v_last := ((v_first + unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & v_span)) - 1);
                         bm_first <= unsigned'(v_first((64 + 3)-1 downto 6) & to_unsigned(0, 3));
@@ -1092,27 +1064,27 @@ begin
                     end if;
                     v_span := v_wide(7-1 downto 0);
                     if (((((e_kind = 34) or (e_kind = 35)) and bool(w_vmcs_40(28))) and ((e_msr <= 8191) or ((e_msr >= unsigned'("11000000000000000000000000000000")) and (e_msr <= unsigned'("11000000000000000001111111111111"))))) and (v_span /= 0)) then
-                        h30 := to_unsigned(0, 12);
+                        h22 := to_unsigned(0, 12);
                         if (e_kind = 35) then
-                            h30 := to_unsigned(2048, 12);
+                            h22 := to_unsigned(2048, 12);
                         else
-                            h30 := to_unsigned(0, 12);
+                            h22 := to_unsigned(0, 12);
                         end if;
-                        h31 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                        h31 := (unsigned'(to_unsigned(0, 1) & w_vmcs_10(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("00000000000000000000000000000000000000000") & h30));
-                        h32 := to_unsigned(0, 11);
+                        h23 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                        h23 := (unsigned'(to_unsigned(0, 1) & w_vmcs_10(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("00000000000000000000000000000000000000000") & h22));
+                        h24 := to_unsigned(0, 11);
                         if ((e_msr >= unsigned'("11000000000000000000000000000000")) and (e_msr <= unsigned'("11000000000000000001111111111111"))) then
-                            h32 := to_unsigned(1024, 11);
+                            h24 := to_unsigned(1024, 11);
                         else
-                            h32 := to_unsigned(0, 11);
+                            h24 := to_unsigned(0, 11);
                         end if;
-                        h33 := unsigned'("000000000000000000000000000000000000000000000000000000");
-                        h33 := (unsigned'(to_unsigned(0, 1) & h31) + unsigned'(unsigned'("0000000000000000000000000000000000000000000") & h32));
-                        v_wide := unsigned'(to_unsigned(0, 18) & h33);
+                        h25 := unsigned'("000000000000000000000000000000000000000000000000000000");
+                        h25 := (unsigned'(to_unsigned(0, 1) & h23) + unsigned'(unsigned'("0000000000000000000000000000000000000000000") & h24));
+                        v_wide := unsigned'(to_unsigned(0, 18) & h25);
                         v_first := unsigned'(to_unsigned(0, 2) & v_wide(64-1 downto 0) & to_unsigned(0, 3));
-                        h34 := unsigned'("00000000000000000000000000000000");
-                        h34 := e_msr;
-                        v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000") & h34(13-1 downto 0));
+                        h26 := unsigned'("00000000000000000000000000000000");
+                        h26 := e_msr;
+                        v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000") & h26(13-1 downto 0));
                         v_first := (v_first + unsigned'(to_unsigned(0, 1) & v_wide(68-1 downto 0)));
                         v_last := ((v_first + unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & v_span)) - 1);
                         bm_first <= unsigned'(v_first((64 + 3)-1 downto 6) & to_unsigned(0, 3));
@@ -1174,56 +1146,54 @@ begin
                         end if;
                     end if;
                 when DECIDE =>
+                    h28 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h28 := e_field;
+                    h29 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h29 := e_field;
+                    h30 := unsigned'("00000000000000000000000000000000");
+                    h30 := (e_error_code and w_vmcs_50(32-1 downto 0));
+                    h31 := unsigned'("00000000000000000000000000000000");
+                    h31 := (e_error_code and w_vmcs_50(32-1 downto 0));
+                    h32 := unsigned'("00000000000000000000000000000000");
+                    h32 := w_vmcs_48(32-1 downto 0);
+                    h33 := to_unsigned(0, 5);
+                    h33 := e_vector;
+                    h34 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h34 := (e_edx_eax and e_xss);
+                    h35 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h35 := (h34 and w_vmcs_30);
                     h36 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h36 := e_field;
+                    h36 := (e_edx_eax and e_xss);
                     h37 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h37 := e_field;
-                    h38 := unsigned'("00000000000000000000000000000000");
-                    h38 := (e_error_code and w_vmcs_50(32-1 downto 0));
-                    h39 := unsigned'("00000000000000000000000000000000");
-                    h39 := (e_error_code and w_vmcs_50(32-1 downto 0));
+                    h37 := (h36 and w_vmcs_30);
+                    h38 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h38 := w_vmcs_18;
+                    h39 := to_unsigned(0, 6);
                     h40 := unsigned'("00000000000000000000000000000000");
-                    h40 := w_vmcs_48(32-1 downto 0);
-                    h41 := to_unsigned(0, 5);
-                    h41 := e_vector;
+                    h40 := e_func;
+                    h39 := h40(6-1 downto 0);
+                    h41 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h41 := (e_value xor w_vmcs_90);
                     h42 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h42 := (e_edx_eax and e_xss);
+                    h42 := (h41 and w_vmcs_80);
                     h43 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h43 := (h42 and w_vmcs_30);
+                    h43 := (e_value xor w_vmcs_98);
                     h44 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h44 := (e_edx_eax and e_xss);
-                    h45 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h45 := (h44 and w_vmcs_30);
-                    h46 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h46 := w_vmcs_18;
-                    h47 := to_unsigned(0, 6);
-                    h48 := unsigned'("00000000000000000000000000000000");
-                    h48 := e_func;
-                    h47 := h48(6-1 downto 0);
+                    h44 := (h43 and w_vmcs_88);
+                    h47 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h47 := w_vmcs_80;
+                    h48 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h48 := e_value;
                     h49 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h49 := (e_value xor w_vmcs_90);
-                    h50 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h50 := (h49 and w_vmcs_80);
-                    h51 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h51 := (e_value xor w_vmcs_98);
-                    h52 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h52 := (h51 and w_vmcs_88);
-                    h55 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h55 := w_vmcs_80;
-                    h56 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h56 := e_value;
-                    h57 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h57 := w_vmcs_90;
-                    h58 := to_unsigned(0, 3);
-                    h58 := (h56(4-1 downto 1) xor h57(4-1 downto 1));
-                    h59 := to_unsigned(0, 3);
-                    h59 := (h55(4-1 downto 1) and h58);
-                    h66 := to_unsigned(0, 17);
-                    h66 := (unsigned'(to_unsigned(0, 1) & e_port) + unsigned'(to_unsigned(0, 14) & e_size));
-                    h67 := to_unsigned(0, 18);
-                    h67 := ((unsigned'(to_unsigned(0, 1) & h66) + 131072) - 1);
-                    h68 := to_unsigned(0, 17);
-                    h68 := h67(17-1 downto 0);
+                    h49 := w_vmcs_90;
+                    h50 := to_unsigned(0, 3);
+                    h50 := (h48(4-1 downto 1) xor h49(4-1 downto 1));
+                    h51 := to_unsigned(0, 3);
+                    h51 := (h47(4-1 downto 1) and h50);
+                    h56 := to_unsigned(0, 17);
+                    h56 := (unsigned'(to_unsigned(0, 1) & e_port) + unsigned'(to_unsigned(0, 14) & e_size));
+                    h57 := to_unsigned(0, 18);
+                    h57 := ((unsigned'(to_unsigned(0, 1) & h56) + 131072) - 1);
                     if (e_kind = 4) then
                         status <= to_unsigned(1, 8);
                         rec_reason <= to_unsigned(2, 16);
@@ -1250,13 +1220,13 @@ begin
                     elsif (e_kind = 7) then
                         status <= to_unsigned(4, 8);
                         rec_reason <= to_unsigned(9, 16);
-                        h35 := to_unsigned(0, 4);
+                        h27 := to_unsigned(0, 4);
                         if (e_ts_from /= 3) then
-                            h35 := e_ilen;
+                            h27 := e_ilen;
                         else
-                            h35 := to_unsigned(0, 4);
+                            h27 := to_unsigned(0, 4);
                         end if;
-                        rec_instr_len <= h35;
+                        rec_instr_len <= h27;
                         v_wide := to_unsigned(0, 72);
                         v_wide(16-1 downto 0) := e_ts_selector;
                         v_wide(32-1 downto 30) := e_ts_from;
@@ -1361,35 +1331,35 @@ begin
                         rec_qualification <= e_displacement;
                         rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif ((e_kind = 21) and (((not (bool(w_vmcs_40(31)) and bool(w_vmcs_68(14)))) or (h36(64-1 downto 15) /= 0)) or (b_vmread_bit /= 0))) then
+                    elsif ((e_kind = 21) and (((not (bool(w_vmcs_40(31)) and bool(w_vmcs_68(14)))) or (h28(64-1 downto 15) /= 0)) or (b_vmread_bit /= 0))) then
                         status <= to_unsigned(19, 8);
                         rec_reason <= to_unsigned(23, 16);
                         rec_instr_len <= e_ilen;
                         rec_qualification <= e_displacement;
                         rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif ((e_kind = 23) and (((not (bool(w_vmcs_40(31)) and bool(w_vmcs_68(14)))) or (h37(64-1 downto 15) /= 0)) or (b_vmwrite_bit /= 0))) then
+                    elsif ((e_kind = 23) and (((not (bool(w_vmcs_40(31)) and bool(w_vmcs_68(14)))) or (h29(64-1 downto 15) /= 0)) or (b_vmwrite_bit /= 0))) then
                         status <= to_unsigned(20, 8);
                         rec_reason <= to_unsigned(25, 16);
                         rec_instr_len <= e_ilen;
                         rec_qualification <= e_displacement;
                         rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif ((((e_kind = 3) and (e_vector = 14)) and (h38 = w_vmcs_58(32-1 downto 0))) and bool(w_vmcs_48(14))) then
+                    elsif ((((e_kind = 3) and (e_vector = 14)) and (h30 = w_vmcs_58(32-1 downto 0))) and bool(w_vmcs_48(14))) then
                         status <= to_unsigned(21, 8);
                         rec_reason <= to_unsigned(0, 16);
                         rec_instr_len <= to_unsigned(0, 4);
                         rec_qualification <= e_address;
                         rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif ((((e_kind = 3) and (e_vector = 14)) and (h39 /= w_vmcs_58(32-1 downto 0))) and (not bool(w_vmcs_48(14)))) then
+                    elsif ((((e_kind = 3) and (e_vector = 14)) and (h31 /= w_vmcs_58(32-1 downto 0))) and (not bool(w_vmcs_48(14)))) then
                         status <= to_unsigned(22, 8);
                         rec_reason <= to_unsigned(0, 16);
                         rec_instr_len <= to_unsigned(0, 4);
                         rec_qualification <= e_address;
                         rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif ((((e_kind = 3) and (e_vector /= 14)) and (e_vector /= 2)) and ((shift_right(h40, to_integer(h41)) and to_unsigned(1, 32)) = 1)) then
+                    elsif ((((e_kind = 3) and (e_vector /= 14)) and (e_vector /= 2)) and ((shift_right(h32, to_integer(h33)) and to_unsigned(1, 32)) = 1)) then
                         status <= to_unsigned(23, 8);
                         rec_reason <= to_unsigned(0, 16);
                         rec_instr_len <= to_unsigned(0, 4);
@@ -1510,28 +1480,28 @@ begin
                         rec_qualification <= e_displacement;
                         rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif (((e_kind = 52) and (bool(w_vmcs_40(31)) and bool(w_vmcs_68(20)))) and (h43 /= 0)) then
+                    elsif (((e_kind = 52) and (bool(w_vmcs_40(31)) and bool(w_vmcs_68(20)))) and (h35 /= 0)) then
                         status <= to_unsigned(40, 8);
                         rec_reason <= to_unsigned(63, 16);
                         rec_instr_len <= e_ilen;
                         rec_qualification <= e_displacement;
                         rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif (((e_kind = 53) and (bool(w_vmcs_40(31)) and bool(w_vmcs_68(20)))) and (h45 /= 0)) then
+                    elsif (((e_kind = 53) and (bool(w_vmcs_40(31)) and bool(w_vmcs_68(20)))) and (h37 /= 0)) then
                         status <= to_unsigned(41, 8);
                         rec_reason <= to_unsigned(64, 16);
                         rec_instr_len <= e_ilen;
                         rec_qualification <= e_displacement;
                         rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif ((((e_kind = 54) and (bool(w_vmcs_40(31)) and bool(w_vmcs_68(13)))) and (e_func < 64)) and (not ((shift_right(h46, to_integer(h47)) and to_unsigned(1, 64)) = 1))) then
+                    elsif ((((e_kind = 54) and (bool(w_vmcs_40(31)) and bool(w_vmcs_68(13)))) and (e_func < 64)) and (not ((shift_right(h38, to_integer(h39)) and to_unsigned(1, 64)) = 1))) then
                         status <= to_unsigned(42, 8);
                         rec_reason <= to_unsigned(59, 16);
                         rec_instr_len <= e_ilen;
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif (((e_kind = 28) and (e_cr = 0)) and (h50 /= 0)) then
+                    elsif (((e_kind = 28) and (e_cr = 0)) and (h42 /= 0)) then
                         status <= to_unsigned(43, 8);
                         rec_reason <= to_unsigned(28, 16);
                         rec_instr_len <= e_ilen;
@@ -1553,7 +1523,7 @@ begin
                         rec_qualification <= v_wide(64-1 downto 0);
                         rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif (((e_kind = 28) and (e_cr = 4)) and (h52 /= 0)) then
+                    elsif (((e_kind = 28) and (e_cr = 4)) and (h44 /= 0)) then
                         status <= to_unsigned(45, 8);
                         rec_reason <= to_unsigned(28, 16);
                         rec_instr_len <= e_ilen;
@@ -1607,7 +1577,7 @@ begin
                         rec_qualification <= v_wide(64-1 downto 0);
                         rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif ((e_kind = 31) and (((bool(w_vmcs_80(0)) and bool(e_value(0))) and (not bool(w_vmcs_90(0)))) or (h59 /= 0))) then
+                    elsif ((e_kind = 31) and (((bool(w_vmcs_80(0)) and bool(e_value(0))) and (not bool(w_vmcs_90(0)))) or (h51 /= 0))) then
                         status <= to_unsigned(50, 8);
                         rec_reason <= to_unsigned(28, 16);
                         rec_instr_len <= e_ilen;
@@ -1615,17 +1585,17 @@ begin
                         v_wide(4-1 downto 0) := to_unsigned(0, 4);
                         v_wide(6-1 downto 4) := to_unsigned(3, 2);
                         v_wide(7-1 downto 6) := e_lmsw_mem;
-                        h53 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h53 := e_value;
-                        v_wide(32-1 downto 16) := h53(16-1 downto 0);
+                        h45 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h45 := e_value;
+                        v_wide(32-1 downto 16) := h45(16-1 downto 0);
                         rec_qualification <= v_wide(64-1 downto 0);
-                        h54 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h46 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         if (e_lmsw_mem /= 0) then
-                            h54 := e_address;
+                            h46 := e_address;
                         else
-                            h54 := to_unsigned(0, 64);
+                            h46 := to_unsigned(0, 64);
                         end if;
-                        rec_guest_linear <= h54;
+                        rec_guest_linear <= h46;
                         st <= ST0;
                     elsif ((e_kind = 32) and bool(w_vmcs_40(23))) then
                         status <= to_unsigned(51, 8);
@@ -1643,108 +1613,102 @@ begin
                         rec_reason <= to_unsigned(30, 16);
                         rec_instr_len <= e_ilen;
                         v_wide := to_unsigned(0, 72);
-                        h60 := to_unsigned(0, 4);
-                        h60 := ((unsigned'(to_unsigned(0, 1) & e_size) + 8) - 1);
-                        h61 := to_unsigned(0, 3);
-                        h61 := h60(3-1 downto 0);
-                        v_wide(3-1 downto 0) := h61;
+                        h52 := to_unsigned(0, 4);
+                        h52 := ((unsigned'(to_unsigned(0, 1) & e_size) + 8) - 1);
+                        v_wide(3-1 downto 0) := h52(3-1 downto 0);
                         v_wide(4-1 downto 3) := e_io_in;
                         v_wide(5-1 downto 4) := e_io_str;
                         v_wide(6-1 downto 5) := e_io_rep;
                         v_wide(7-1 downto 6) := e_io_imm;
                         v_wide(32-1 downto 16) := e_port;
                         rec_qualification <= v_wide(64-1 downto 0);
-                        h62 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h53 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         if (e_io_str /= 0) then
-                            h62 := e_address;
+                            h53 := e_address;
                         else
-                            h62 := to_unsigned(0, 64);
+                            h53 := to_unsigned(0, 64);
                         end if;
-                        rec_guest_linear <= h62;
+                        rec_guest_linear <= h53;
                         st <= ST0;
-                    elsif (((e_kind = 33) and bool(w_vmcs_40(25))) and (h68 > 65535)) then
+                    elsif (((e_kind = 33) and bool(w_vmcs_40(25))) and (h57(17-1 downto 0) > 65535)) then
                         status <= to_unsigned(53, 8);
                         rec_reason <= to_unsigned(30, 16);
                         rec_instr_len <= e_ilen;
                         v_wide := to_unsigned(0, 72);
-                        h63 := to_unsigned(0, 4);
-                        h63 := ((unsigned'(to_unsigned(0, 1) & e_size) + 8) - 1);
-                        h64 := to_unsigned(0, 3);
-                        h64 := h63(3-1 downto 0);
-                        v_wide(3-1 downto 0) := h64;
+                        h54 := to_unsigned(0, 4);
+                        h54 := ((unsigned'(to_unsigned(0, 1) & e_size) + 8) - 1);
+                        v_wide(3-1 downto 0) := h54(3-1 downto 0);
                         v_wide(4-1 downto 3) := e_io_in;
                         v_wide(5-1 downto 4) := e_io_str;
                         v_wide(6-1 downto 5) := e_io_rep;
                         v_wide(7-1 downto 6) := e_io_imm;
                         v_wide(32-1 downto 16) := e_port;
                         rec_qualification <= v_wide(64-1 downto 0);
-                        h65 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h55 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         if (e_io_str /= 0) then
-                            h65 := e_address;
+                            h55 := e_address;
                         else
-                            h65 := to_unsigned(0, 64);
+                            h55 := to_unsigned(0, 64);
                         end if;
-                        rec_guest_linear <= h65;
+                        rec_guest_linear <= h55;
                         st <= ST0;
                     elsif (((e_kind = 33) and bool(w_vmcs_40(25))) and ((b_io_a /= 0) or (b_io_b /= 0))) then
                         status <= to_unsigned(54, 8);
                         rec_reason <= to_unsigned(30, 16);
                         rec_instr_len <= e_ilen;
                         v_wide := to_unsigned(0, 72);
-                        h69 := to_unsigned(0, 4);
-                        h69 := ((unsigned'(to_unsigned(0, 1) & e_size) + 8) - 1);
-                        h70 := to_unsigned(0, 3);
-                        h70 := h69(3-1 downto 0);
-                        v_wide(3-1 downto 0) := h70;
+                        h58 := to_unsigned(0, 4);
+                        h58 := ((unsigned'(to_unsigned(0, 1) & e_size) + 8) - 1);
+                        v_wide(3-1 downto 0) := h58(3-1 downto 0);
                         v_wide(4-1 downto 3) := e_io_in;
                         v_wide(5-1 downto 4) := e_io_str;
                         v_wide(6-1 downto 5) := e_io_rep;
                         v_wide(7-1 downto 6) := e_io_imm;
                         v_wide(32-1 downto 16) := e_port;
                         rec_qualification <= v_wide(64-1 downto 0);
-                        h71 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h59 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         if (e_io_str /= 0) then
-                            h71 := e_address;
+                            h59 := e_address;
                         else
-                            h71 := to_unsigned(0, 64);
+                            h59 := to_unsigned(0, 64);
                         end if;
-                        rec_guest_linear <= h71;
+                        rec_guest_linear <= h59;
                         st <= ST0;
                     elsif (((e_kind = 34) or (e_kind = 35)) and (not bool(w_vmcs_40(28)))) then
                         status <= to_unsigned(55, 8);
-                        h72 := to_unsigned(0, 6);
+                        h60 := to_unsigned(0, 6);
                         if (e_kind = 34) then
-                            h72 := to_unsigned(31, 6);
+                            h60 := to_unsigned(31, 6);
                         else
-                            h72 := to_unsigned(32, 6);
+                            h60 := to_unsigned(32, 6);
                         end if;
-                        rec_reason <= unsigned'(to_unsigned(0, 10) & h72);
+                        rec_reason <= unsigned'(to_unsigned(0, 10) & h60);
                         rec_instr_len <= e_ilen;
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (((((e_kind = 34) or (e_kind = 35)) and bool(w_vmcs_40(28))) and (not (e_msr <= 8191))) and (not ((e_msr >= unsigned'("11000000000000000000000000000000")) and (e_msr <= unsigned'("11000000000000000001111111111111"))))) then
                         status <= to_unsigned(56, 8);
-                        h73 := to_unsigned(0, 6);
+                        h61 := to_unsigned(0, 6);
                         if (e_kind = 34) then
-                            h73 := to_unsigned(31, 6);
+                            h61 := to_unsigned(31, 6);
                         else
-                            h73 := to_unsigned(32, 6);
+                            h61 := to_unsigned(32, 6);
                         end if;
-                        rec_reason <= unsigned'(to_unsigned(0, 10) & h73);
+                        rec_reason <= unsigned'(to_unsigned(0, 10) & h61);
                         rec_instr_len <= e_ilen;
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif ((((e_kind = 34) or (e_kind = 35)) and bool(w_vmcs_40(28))) and (b_msr_bit /= 0)) then
                         status <= to_unsigned(57, 8);
-                        h74 := to_unsigned(0, 6);
+                        h62 := to_unsigned(0, 6);
                         if (e_kind = 34) then
-                            h74 := to_unsigned(31, 6);
+                            h62 := to_unsigned(31, 6);
                         else
-                            h74 := to_unsigned(32, 6);
+                            h62 := to_unsigned(32, 6);
                         end if;
-                        rec_reason <= unsigned'(to_unsigned(0, 10) & h74);
+                        rec_reason <= unsigned'(to_unsigned(0, 10) & h62);
                         rec_instr_len <= e_ilen;
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);

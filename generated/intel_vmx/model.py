@@ -580,13 +580,9 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
             h7 = intbv(0)[18:]
             h7[:] = (concat(intbv(0)[1:], h6) + 0x20000) - 1
             h8 = intbv(0)[17:]
-            h8[:] = h7[17:]
-            h9 = intbv(0)[17:]
-            h9[:] = (0x8000 + 0x10000) - concat(intbv(0)[1:], e_port)
-            h10 = intbv(0)[16:]
-            h10[:] = h9[16:]
-            if (h8 > 0x7fff):
-                h5[:] = h10
+            h8[:] = (0x8000 + 0x10000) - concat(intbv(0)[1:], e_port)
+            if (h7[17:] > 0x7fff):
+                h5[:] = h8[16:]
             else:
                 h5[:] = concat(intbv(0)[13:], e_size)
             if (e_port > 0x7fff):
@@ -597,13 +593,11 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
             if v_wide > 4:
                 v_wide[:] = 4
             v_span[:] = v_wide[7:]
-            h11 = intbv(0)[17:]
-            h11[:] = concat(intbv(0)[1:], e_port) + concat(intbv(0)[14:], e_size)
-            h12 = intbv(0)[18:]
-            h12[:] = (concat(intbv(0)[1:], h11) + 0x20000) - 1
-            h13 = intbv(0)[17:]
-            h13[:] = h12[17:]
-            if (((e_kind == 0x21) and w_vmcs_40[25]) and (not (h13 > 0xffff))) and v_span != 0:
+            h9 = intbv(0)[17:]
+            h9[:] = concat(intbv(0)[1:], e_port) + concat(intbv(0)[14:], e_size)
+            h10 = intbv(0)[18:]
+            h10[:] = (concat(intbv(0)[1:], h9) + 0x20000) - 1
+            if (((e_kind == 0x21) and w_vmcs_40[25]) and (not (h10[17:] > 0xffff))) and v_span != 0:
                 v_wide[:] = concat(intbv(0)[20:], w_vmcs_0[52:12], intbv(0)[12:])
                 v_first[:] = concat(intbv(0)[2:], v_wide[ADDR_WIDTH:], intbv(0)[3:])
                 v_wide[:] = concat(intbv(0)[56:], e_port)
@@ -661,55 +655,45 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     st.next = S.S4P
         elif st == S.S4P:  # bitmap io_b, spec: specs/intel_vmx.vspec:358
             b_io_b.next = 0
+            h11 = intbv(0)[17:]
+            h12 = intbv(0)[17:]
+            h12[:] = concat(intbv(0)[1:], e_port) + concat(intbv(0)[14:], e_size)
+            h13 = intbv(0)[18:]
+            h13[:] = (concat(intbv(0)[1:], h12) + 0x20000) - 1
             h14 = intbv(0)[17:]
             h15 = intbv(0)[17:]
             h15[:] = concat(intbv(0)[1:], e_port) + concat(intbv(0)[14:], e_size)
             h16 = intbv(0)[18:]
             h16[:] = (concat(intbv(0)[1:], h15) + 0x20000) - 1
-            h17 = intbv(0)[17:]
-            h17[:] = h16[17:]
-            h18 = intbv(0)[17:]
-            h19 = intbv(0)[17:]
-            h19[:] = concat(intbv(0)[1:], e_port) + concat(intbv(0)[14:], e_size)
-            h20 = intbv(0)[18:]
-            h20[:] = (concat(intbv(0)[1:], h19) + 0x20000) - 1
-            h21 = intbv(0)[17:]
-            h21[:] = h20[17:]
-            h22 = intbv(0)[18:]
-            h22[:] = (concat(intbv(0)[1:], h21) + 0x20000) - 0x7fff
-            h23 = intbv(0)[17:]
-            h23[:] = h22[17:]
+            h17 = intbv(0)[18:]
+            h17[:] = (concat(intbv(0)[1:], h16[17:]) + 0x20000) - 0x7fff
             if (e_port > 0x7fff):
-                h18[:] = concat(intbv(0)[14:], e_size)
+                h14[:] = concat(intbv(0)[14:], e_size)
             else:
-                h18[:] = h23
-            if (h17 < 0x8000):
-                h14[:] = 0
+                h14[:] = h17[17:]
+            if (h13[17:] < 0x8000):
+                h11[:] = 0
             else:
-                h14[:] = h18
-            v_wide[:] = concat(intbv(0)[55:], h14)
+                h11[:] = h14
+            v_wide[:] = concat(intbv(0)[55:], h11)
             if v_wide > 4:
                 v_wide[:] = 4
             v_span[:] = v_wide[7:]
-            h24 = intbv(0)[17:]
-            h24[:] = concat(intbv(0)[1:], e_port) + concat(intbv(0)[14:], e_size)
-            h25 = intbv(0)[18:]
-            h25[:] = (concat(intbv(0)[1:], h24) + 0x20000) - 1
-            h26 = intbv(0)[17:]
-            h26[:] = h25[17:]
-            if (((e_kind == 0x21) and w_vmcs_40[25]) and (not (h26 > 0xffff))) and v_span != 0:
+            h18 = intbv(0)[17:]
+            h18[:] = concat(intbv(0)[1:], e_port) + concat(intbv(0)[14:], e_size)
+            h19 = intbv(0)[18:]
+            h19[:] = (concat(intbv(0)[1:], h18) + 0x20000) - 1
+            if (((e_kind == 0x21) and w_vmcs_40[25]) and (not (h19[17:] > 0xffff))) and v_span != 0:
                 v_wide[:] = concat(intbv(0)[20:], w_vmcs_8[52:12], intbv(0)[12:])
                 v_first[:] = concat(intbv(0)[2:], v_wide[ADDR_WIDTH:], intbv(0)[3:])
-                h27 = intbv(0)[16:]
-                h28 = intbv(0)[17:]
-                h28[:] = (concat(intbv(0)[1:], e_port) + 0x10000) - 0x8000
-                h29 = intbv(0)[16:]
-                h29[:] = h28[16:]
+                h20 = intbv(0)[16:]
+                h21 = intbv(0)[17:]
+                h21[:] = (concat(intbv(0)[1:], e_port) + 0x10000) - 0x8000
                 if (e_port > 0x7fff):
-                    h27[:] = h29
+                    h20[:] = h21[16:]
                 else:
-                    h27[:] = 0
-                v_wide[:] = concat(intbv(0)[56:], h27)
+                    h20[:] = 0
+                v_wide[:] = concat(intbv(0)[56:], h20)
                 v_first[:] = v_first + concat(intbv(0)[1:], v_wide[68:])
                 v_last[:] = v_first + concat(intbv(0)[62:], v_span) - 1
                 bm_first.next = concat(v_first[ADDR_WIDTH + 3:6], intbv(0)[3:])
@@ -769,25 +753,25 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 v_wide[:] = 1
             v_span[:] = v_wide[7:]
             if ((((e_kind == 0x22) or (e_kind == 0x23)) and w_vmcs_40[28]) and ((e_msr <= 0x1fff) or ((e_msr >= intbv(0xc0000000)[32:]) and (e_msr <= intbv(0xc0001fff)[32:])))) and v_span != 0:
-                h30 = intbv(0)[12:]
+                h22 = intbv(0)[12:]
                 if (e_kind == 0x23):
-                    h30[:] = 0x800
+                    h22[:] = 0x800
                 else:
-                    h30[:] = 0
-                h31 = intbv(0)[53:]
-                h31[:] = concat(intbv(0)[1:], w_vmcs_10[52:12], intbv(0)[12:]) + concat(intbv(0)[41:], h30)
-                h32 = intbv(0)[11:]
+                    h22[:] = 0
+                h23 = intbv(0)[53:]
+                h23[:] = concat(intbv(0)[1:], w_vmcs_10[52:12], intbv(0)[12:]) + concat(intbv(0)[41:], h22)
+                h24 = intbv(0)[11:]
                 if ((e_msr >= intbv(0xc0000000)[32:]) and (e_msr <= intbv(0xc0001fff)[32:])):
-                    h32[:] = 0x400
+                    h24[:] = 0x400
                 else:
-                    h32[:] = 0
-                h33 = intbv(0)[54:]
-                h33[:] = concat(intbv(0)[1:], h31) + concat(intbv(0)[43:], h32)
-                v_wide[:] = concat(intbv(0)[18:], h33)
+                    h24[:] = 0
+                h25 = intbv(0)[54:]
+                h25[:] = concat(intbv(0)[1:], h23) + concat(intbv(0)[43:], h24)
+                v_wide[:] = concat(intbv(0)[18:], h25)
                 v_first[:] = concat(intbv(0)[2:], v_wide[ADDR_WIDTH:], intbv(0)[3:])
-                h34 = intbv(0)[32:]
-                h34[:] = e_msr
-                v_wide[:] = concat(intbv(0)[59:], h34[13:0])
+                h26 = intbv(0)[32:]
+                h26[:] = e_msr
+                v_wide[:] = concat(intbv(0)[59:], h26[13:0])
                 v_first[:] = v_first + concat(intbv(0)[1:], v_wide[68:])
                 v_last[:] = v_first + concat(intbv(0)[62:], v_span) - 1
                 bm_first.next = concat(v_first[ADDR_WIDTH + 3:6], intbv(0)[3:])
@@ -841,56 +825,54 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     b_msr_bit.next = v_window[1:] & v_keep[1:]
                     st.next = S.DECIDE
         elif st == S.DECIDE:
+            h28 = intbv(0)[64:]
+            h28[:] = e_field
+            h29 = intbv(0)[64:]
+            h29[:] = e_field
+            h30 = intbv(0)[32:]
+            h30[:] = e_error_code & w_vmcs_50[32:0]
+            h31 = intbv(0)[32:]
+            h31[:] = e_error_code & w_vmcs_50[32:0]
+            h32 = intbv(0)[32:]
+            h32[:] = w_vmcs_48[32:0]
+            h33 = intbv(0)[5:]
+            h33[:] = e_vector
+            h34 = intbv(0)[64:]
+            h34[:] = e_edx_eax & e_xss
+            h35 = intbv(0)[64:]
+            h35[:] = h34 & w_vmcs_30
             h36 = intbv(0)[64:]
-            h36[:] = e_field
+            h36[:] = e_edx_eax & e_xss
             h37 = intbv(0)[64:]
-            h37[:] = e_field
-            h38 = intbv(0)[32:]
-            h38[:] = e_error_code & w_vmcs_50[32:0]
-            h39 = intbv(0)[32:]
-            h39[:] = e_error_code & w_vmcs_50[32:0]
+            h37[:] = h36 & w_vmcs_30
+            h38 = intbv(0)[64:]
+            h38[:] = w_vmcs_18
+            h39 = intbv(0)[6:]
             h40 = intbv(0)[32:]
-            h40[:] = w_vmcs_48[32:0]
-            h41 = intbv(0)[5:]
-            h41[:] = e_vector
+            h40[:] = e_func
+            h39[:] = h40[6:0]
+            h41 = intbv(0)[64:]
+            h41[:] = e_value ^ w_vmcs_90
             h42 = intbv(0)[64:]
-            h42[:] = e_edx_eax & e_xss
+            h42[:] = h41 & w_vmcs_80
             h43 = intbv(0)[64:]
-            h43[:] = h42 & w_vmcs_30
+            h43[:] = e_value ^ w_vmcs_98
             h44 = intbv(0)[64:]
-            h44[:] = e_edx_eax & e_xss
-            h45 = intbv(0)[64:]
-            h45[:] = h44 & w_vmcs_30
-            h46 = intbv(0)[64:]
-            h46[:] = w_vmcs_18
-            h47 = intbv(0)[6:]
-            h48 = intbv(0)[32:]
-            h48[:] = e_func
-            h47[:] = h48[6:0]
+            h44[:] = h43 & w_vmcs_88
+            h47 = intbv(0)[64:]
+            h47[:] = w_vmcs_80
+            h48 = intbv(0)[64:]
+            h48[:] = e_value
             h49 = intbv(0)[64:]
-            h49[:] = e_value ^ w_vmcs_90
-            h50 = intbv(0)[64:]
-            h50[:] = h49 & w_vmcs_80
-            h51 = intbv(0)[64:]
-            h51[:] = e_value ^ w_vmcs_98
-            h52 = intbv(0)[64:]
-            h52[:] = h51 & w_vmcs_88
-            h55 = intbv(0)[64:]
-            h55[:] = w_vmcs_80
-            h56 = intbv(0)[64:]
-            h56[:] = e_value
-            h57 = intbv(0)[64:]
-            h57[:] = w_vmcs_90
-            h58 = intbv(0)[3:]
-            h58[:] = h56[4:1] ^ h57[4:1]
-            h59 = intbv(0)[3:]
-            h59[:] = h55[4:1] & h58
-            h66 = intbv(0)[17:]
-            h66[:] = concat(intbv(0)[1:], e_port) + concat(intbv(0)[14:], e_size)
-            h67 = intbv(0)[18:]
-            h67[:] = (concat(intbv(0)[1:], h66) + 0x20000) - 1
-            h68 = intbv(0)[17:]
-            h68[:] = h67[17:]
+            h49[:] = w_vmcs_90
+            h50 = intbv(0)[3:]
+            h50[:] = h48[4:1] ^ h49[4:1]
+            h51 = intbv(0)[3:]
+            h51[:] = h47[4:1] & h50
+            h56 = intbv(0)[17:]
+            h56[:] = concat(intbv(0)[1:], e_port) + concat(intbv(0)[14:], e_size)
+            h57 = intbv(0)[18:]
+            h57[:] = (concat(intbv(0)[1:], h56) + 0x20000) - 1
             if (e_kind == 4):  # spec: specs/intel_vmx.vspec:399
                 status.next = 1
                 rec_reason.next = 2
@@ -917,12 +899,12 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
             elif (e_kind == 7):  # spec: specs/intel_vmx.vspec:411
                 status.next = 4
                 rec_reason.next = 9
-                h35 = intbv(0)[4:]
+                h27 = intbv(0)[4:]
                 if (e_ts_from != 3):
-                    h35[:] = e_ilen
+                    h27[:] = e_ilen
                 else:
-                    h35[:] = 0
-                rec_instr_len.next = h35
+                    h27[:] = 0
+                rec_instr_len.next = h27
                 v_wide[:] = 0
                 v_wide[16:0] = e_ts_selector
                 v_wide[32:30] = e_ts_from
@@ -1027,35 +1009,35 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 rec_qualification.next = e_displacement
                 rec_guest_linear.next = 0
                 st.next = S.ST0
-            elif ((e_kind == 0x15) and (((not (w_vmcs_40[31] and w_vmcs_68[14])) or (h36[64:15] != 0)) or (b_vmread_bit != 0))):  # spec: specs/intel_vmx.vspec:489
+            elif ((e_kind == 0x15) and (((not (w_vmcs_40[31] and w_vmcs_68[14])) or (h28[64:15] != 0)) or (b_vmread_bit != 0))):  # spec: specs/intel_vmx.vspec:489
                 status.next = 19
                 rec_reason.next = 0x17
                 rec_instr_len.next = e_ilen
                 rec_qualification.next = e_displacement
                 rec_guest_linear.next = 0
                 st.next = S.ST0
-            elif ((e_kind == 0x17) and (((not (w_vmcs_40[31] and w_vmcs_68[14])) or (h37[64:15] != 0)) or (b_vmwrite_bit != 0))):  # spec: specs/intel_vmx.vspec:495
+            elif ((e_kind == 0x17) and (((not (w_vmcs_40[31] and w_vmcs_68[14])) or (h29[64:15] != 0)) or (b_vmwrite_bit != 0))):  # spec: specs/intel_vmx.vspec:495
                 status.next = 20
                 rec_reason.next = 0x19
                 rec_instr_len.next = e_ilen
                 rec_qualification.next = e_displacement
                 rec_guest_linear.next = 0
                 st.next = S.ST0
-            elif ((((e_kind == 3) and (e_vector == 0xe)) and (h38 == w_vmcs_58[32:0])) and w_vmcs_48[14]):  # spec: specs/intel_vmx.vspec:507
+            elif ((((e_kind == 3) and (e_vector == 0xe)) and (h30 == w_vmcs_58[32:0])) and w_vmcs_48[14]):  # spec: specs/intel_vmx.vspec:507
                 status.next = 21
                 rec_reason.next = 0
                 rec_instr_len.next = 0
                 rec_qualification.next = e_address
                 rec_guest_linear.next = 0
                 st.next = S.ST0
-            elif ((((e_kind == 3) and (e_vector == 0xe)) and (h39 != w_vmcs_58[32:0])) and (not w_vmcs_48[14])):  # spec: specs/intel_vmx.vspec:513
+            elif ((((e_kind == 3) and (e_vector == 0xe)) and (h31 != w_vmcs_58[32:0])) and (not w_vmcs_48[14])):  # spec: specs/intel_vmx.vspec:513
                 status.next = 22
                 rec_reason.next = 0
                 rec_instr_len.next = 0
                 rec_qualification.next = e_address
                 rec_guest_linear.next = 0
                 st.next = S.ST0
-            elif ((((e_kind == 3) and (e_vector != 0xe)) and (e_vector != 2)) and (((h40 >> h41) & 1) == 1)):  # spec: specs/intel_vmx.vspec:520
+            elif ((((e_kind == 3) and (e_vector != 0xe)) and (e_vector != 2)) and (((h32 >> h33) & 1) == 1)):  # spec: specs/intel_vmx.vspec:520
                 status.next = 23
                 rec_reason.next = 0
                 rec_instr_len.next = 0
@@ -1176,28 +1158,28 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 rec_qualification.next = e_displacement
                 rec_guest_linear.next = 0
                 st.next = S.ST0
-            elif (((e_kind == 0x34) and (w_vmcs_40[31] and w_vmcs_68[20])) and (h43 != 0)):  # spec: specs/intel_vmx.vspec:606
+            elif (((e_kind == 0x34) and (w_vmcs_40[31] and w_vmcs_68[20])) and (h35 != 0)):  # spec: specs/intel_vmx.vspec:606
                 status.next = 40
                 rec_reason.next = 0x3f
                 rec_instr_len.next = e_ilen
                 rec_qualification.next = e_displacement
                 rec_guest_linear.next = 0
                 st.next = S.ST0
-            elif (((e_kind == 0x35) and (w_vmcs_40[31] and w_vmcs_68[20])) and (h45 != 0)):  # spec: specs/intel_vmx.vspec:612
+            elif (((e_kind == 0x35) and (w_vmcs_40[31] and w_vmcs_68[20])) and (h37 != 0)):  # spec: specs/intel_vmx.vspec:612
                 status.next = 41
                 rec_reason.next = 0x40
                 rec_instr_len.next = e_ilen
                 rec_qualification.next = e_displacement
                 rec_guest_linear.next = 0
                 st.next = S.ST0
-            elif ((((e_kind == 0x36) and (w_vmcs_40[31] and w_vmcs_68[13])) and (e_func < 0x40)) and (not (((h46 >> h47) & 1) == 1))):  # spec: specs/intel_vmx.vspec:623
+            elif ((((e_kind == 0x36) and (w_vmcs_40[31] and w_vmcs_68[13])) and (e_func < 0x40)) and (not (((h38 >> h39) & 1) == 1))):  # spec: specs/intel_vmx.vspec:623
                 status.next = 42
                 rec_reason.next = 0x3b
                 rec_instr_len.next = e_ilen
                 rec_qualification.next = 0
                 rec_guest_linear.next = 0
                 st.next = S.ST0
-            elif (((e_kind == 0x1c) and (e_cr == 0)) and (h50 != 0)):  # spec: specs/intel_vmx.vspec:632
+            elif (((e_kind == 0x1c) and (e_cr == 0)) and (h42 != 0)):  # spec: specs/intel_vmx.vspec:632
                 status.next = 43
                 rec_reason.next = 0x1c
                 rec_instr_len.next = e_ilen
@@ -1219,7 +1201,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 rec_qualification.next = v_wide[64:]
                 rec_guest_linear.next = 0
                 st.next = S.ST0
-            elif (((e_kind == 0x1c) and (e_cr == 4)) and (h52 != 0)):  # spec: specs/intel_vmx.vspec:654
+            elif (((e_kind == 0x1c) and (e_cr == 4)) and (h44 != 0)):  # spec: specs/intel_vmx.vspec:654
                 status.next = 45
                 rec_reason.next = 0x1c
                 rec_instr_len.next = e_ilen
@@ -1273,7 +1255,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 rec_qualification.next = v_wide[64:]
                 rec_guest_linear.next = 0
                 st.next = S.ST0
-            elif ((e_kind == 0x1f) and (((w_vmcs_80[0] and e_value[0]) and (not w_vmcs_90[0])) or (h59 != 0))):  # spec: specs/intel_vmx.vspec:708
+            elif ((e_kind == 0x1f) and (((w_vmcs_80[0] and e_value[0]) and (not w_vmcs_90[0])) or (h51 != 0))):  # spec: specs/intel_vmx.vspec:708
                 status.next = 50
                 rec_reason.next = 0x1c
                 rec_instr_len.next = e_ilen
@@ -1281,16 +1263,16 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 v_wide[4:0] = 0
                 v_wide[6:4] = 3
                 v_wide[7:6] = e_lmsw_mem
-                h53 = intbv(0)[64:]
-                h53[:] = e_value
-                v_wide[32:16] = h53[16:0]
+                h45 = intbv(0)[64:]
+                h45[:] = e_value
+                v_wide[32:16] = h45[16:0]
                 rec_qualification.next = v_wide[64:]
-                h54 = intbv(0)[64:]
+                h46 = intbv(0)[64:]
                 if (e_lmsw_mem != 0):
-                    h54[:] = e_address
+                    h46[:] = e_address
                 else:
-                    h54[:] = 0
-                rec_guest_linear.next = h54
+                    h46[:] = 0
+                rec_guest_linear.next = h46
                 st.next = S.ST0
             elif ((e_kind == 0x20) and w_vmcs_40[23]):  # spec: specs/intel_vmx.vspec:724
                 status.next = 51
@@ -1308,102 +1290,96 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 rec_reason.next = 0x1e
                 rec_instr_len.next = e_ilen
                 v_wide[:] = 0
-                h60 = intbv(0)[4:]
-                h60[:] = (concat(intbv(0)[1:], e_size) + 8) - 1
-                h61 = intbv(0)[3:]
-                h61[:] = h60[3:]
-                v_wide[3:0] = h61
+                h52 = intbv(0)[4:]
+                h52[:] = (concat(intbv(0)[1:], e_size) + 8) - 1
+                v_wide[3:0] = h52[3:]
                 v_wide[4:3] = e_io_in
                 v_wide[5:4] = e_io_str
                 v_wide[6:5] = e_io_rep
                 v_wide[7:6] = e_io_imm
                 v_wide[32:16] = e_port
                 rec_qualification.next = v_wide[64:]
-                h62 = intbv(0)[64:]
+                h53 = intbv(0)[64:]
                 if (e_io_str != 0):
-                    h62[:] = e_address
+                    h53[:] = e_address
                 else:
-                    h62[:] = 0
-                rec_guest_linear.next = h62
+                    h53[:] = 0
+                rec_guest_linear.next = h53
                 st.next = S.ST0
-            elif (((e_kind == 0x21) and w_vmcs_40[25]) and (h68 > 0xffff)):  # spec: specs/intel_vmx.vspec:753
+            elif (((e_kind == 0x21) and w_vmcs_40[25]) and (h57[17:] > 0xffff)):  # spec: specs/intel_vmx.vspec:753
                 status.next = 53
                 rec_reason.next = 0x1e
                 rec_instr_len.next = e_ilen
                 v_wide[:] = 0
-                h63 = intbv(0)[4:]
-                h63[:] = (concat(intbv(0)[1:], e_size) + 8) - 1
-                h64 = intbv(0)[3:]
-                h64[:] = h63[3:]
-                v_wide[3:0] = h64
+                h54 = intbv(0)[4:]
+                h54[:] = (concat(intbv(0)[1:], e_size) + 8) - 1
+                v_wide[3:0] = h54[3:]
                 v_wide[4:3] = e_io_in
                 v_wide[5:4] = e_io_str
                 v_wide[6:5] = e_io_rep
                 v_wide[7:6] = e_io_imm
                 v_wide[32:16] = e_port
                 rec_qualification.next = v_wide[64:]
-                h65 = intbv(0)[64:]
+                h55 = intbv(0)[64:]
                 if (e_io_str != 0):
-                    h65[:] = e_address
+                    h55[:] = e_address
                 else:
-                    h65[:] = 0
-                rec_guest_linear.next = h65
+                    h55[:] = 0
+                rec_guest_linear.next = h55
                 st.next = S.ST0
             elif (((e_kind == 0x21) and w_vmcs_40[25]) and ((b_io_a != 0) or (b_io_b != 0))):  # spec: specs/intel_vmx.vspec:767
                 status.next = 54
                 rec_reason.next = 0x1e
                 rec_instr_len.next = e_ilen
                 v_wide[:] = 0
-                h69 = intbv(0)[4:]
-                h69[:] = (concat(intbv(0)[1:], e_size) + 8) - 1
-                h70 = intbv(0)[3:]
-                h70[:] = h69[3:]
-                v_wide[3:0] = h70
+                h58 = intbv(0)[4:]
+                h58[:] = (concat(intbv(0)[1:], e_size) + 8) - 1
+                v_wide[3:0] = h58[3:]
                 v_wide[4:3] = e_io_in
                 v_wide[5:4] = e_io_str
                 v_wide[6:5] = e_io_rep
                 v_wide[7:6] = e_io_imm
                 v_wide[32:16] = e_port
                 rec_qualification.next = v_wide[64:]
-                h71 = intbv(0)[64:]
+                h59 = intbv(0)[64:]
                 if (e_io_str != 0):
-                    h71[:] = e_address
+                    h59[:] = e_address
                 else:
-                    h71[:] = 0
-                rec_guest_linear.next = h71
+                    h59[:] = 0
+                rec_guest_linear.next = h59
                 st.next = S.ST0
             elif (((e_kind == 0x22) or (e_kind == 0x23)) and (not w_vmcs_40[28])):  # spec: specs/intel_vmx.vspec:783
                 status.next = 55
-                h72 = intbv(0)[6:]
+                h60 = intbv(0)[6:]
                 if (e_kind == 0x22):
-                    h72[:] = 0x1f
+                    h60[:] = 0x1f
                 else:
-                    h72[:] = 0x20
-                rec_reason.next = concat(intbv(0)[10:], h72)
+                    h60[:] = 0x20
+                rec_reason.next = concat(intbv(0)[10:], h60)
                 rec_instr_len.next = e_ilen
                 rec_qualification.next = 0
                 rec_guest_linear.next = 0
                 st.next = S.ST0
             elif (((((e_kind == 0x22) or (e_kind == 0x23)) and w_vmcs_40[28]) and (not (e_msr <= 0x1fff))) and (not ((e_msr >= intbv(0xc0000000)[32:]) and (e_msr <= intbv(0xc0001fff)[32:])))):  # spec: specs/intel_vmx.vspec:788
                 status.next = 56
-                h73 = intbv(0)[6:]
+                h61 = intbv(0)[6:]
                 if (e_kind == 0x22):
-                    h73[:] = 0x1f
+                    h61[:] = 0x1f
                 else:
-                    h73[:] = 0x20
-                rec_reason.next = concat(intbv(0)[10:], h73)
+                    h61[:] = 0x20
+                rec_reason.next = concat(intbv(0)[10:], h61)
                 rec_instr_len.next = e_ilen
                 rec_qualification.next = 0
                 rec_guest_linear.next = 0
                 st.next = S.ST0
             elif ((((e_kind == 0x22) or (e_kind == 0x23)) and w_vmcs_40[28]) and (b_msr_bit != 0)):  # spec: specs/intel_vmx.vspec:793
                 status.next = 57
-                h74 = intbv(0)[6:]
+                h62 = intbv(0)[6:]
                 if (e_kind == 0x22):
-                    h74[:] = 0x1f
+                    h62[:] = 0x1f
                 else:
-                    h74[:] = 0x20
-                rec_reason.next = concat(intbv(0)[10:], h74)
+                    h62[:] = 0x20
+                rec_reason.next = concat(intbv(0)[10:], h62)
                 rec_instr_len.next = e_ilen
                 rec_qualification.next = 0
                 rec_guest_linear.next = 0

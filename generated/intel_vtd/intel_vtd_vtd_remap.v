@@ -2287,13 +2287,13 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
                 else begin
                     rs2 = 6;
                 end
-                if ((walker_unit_sl0_fault_k == 0)) begin
+                if ((walker_unit_sl0_fault_k[2-1:0] == 0)) begin
                     rs1 = 0;
                 end
                 else begin
                     rs1 = rs2;
                 end
-                if ((walker_unit_sl0_fault_k == 3)) begin
+                if ((walker_unit_sl0_fault_k[2-1:0] == 3)) begin
                     rs0 = 12;
                 end
                 else begin

@@ -2154,12 +2154,12 @@ begin
                     else
                         rs2 := to_unsigned(6, 3);
                     end if;
-                    if (walker_unit_sl0_fault_k = 0) then
+                    if (walker_unit_sl0_fault_k(2-1 downto 0) = 0) then
                         rs1 := to_unsigned(0, 3);
                     else
                         rs1 := rs2;
                     end if;
-                    if (walker_unit_sl0_fault_k = 3) then
+                    if (walker_unit_sl0_fault_k(2-1 downto 0) = 3) then
                         rs0 := to_unsigned(12, 4);
                     else
                         rs0 := unsigned'(to_unsigned(0, 1) & rs1);

@@ -269,11 +269,11 @@ def walker_unit_sl(clk, rst, start, done, i_addr, k_read, k_write, r_SL_WALK,
                 rs2[:] = 5
             else:
                 rs2[:] = 6
-            if (fault_k == 0):
+            if (fault_k[2:] == 0):
                 rs1[:] = 0
             else:
                 rs1[:] = rs2
-            if (fault_k == 3):
+            if (fault_k[2:] == 3):
                 rs0[:] = 0xc
             else:
                 rs0[:] = concat(intbv(0)[1:], rs1)

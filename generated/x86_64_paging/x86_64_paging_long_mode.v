@@ -581,10 +581,10 @@ always @(posedge clk) begin: walker_top0_fsm
                 o_aux <= 0;
                 o_r_vector <= 14;
                 o_r_error_code <= 0;
-                o_r_error_code[0] <= (walker_top0_fault_k != 1);
+                o_r_error_code[0] <= (walker_top0_fault_k[4-1:0] != 1);
                 o_r_error_code[1] <= k_write;
                 o_r_error_code[2] <= k_user;
-                o_r_error_code[3] <= (walker_top0_fault_k == 2);
+                o_r_error_code[3] <= (walker_top0_fault_k[4-1:0] == 2);
                 o_r_error_code[4] <= (k_fetch && (r_CR4[20] || r_EFER[11]));
                 o_r_error_code[5] <= ((walker_top0_fault_k > 2) && (((r_CR4[22] && walker_top0_a_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * walker_top0_le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * walker_top0_le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16])))));
                 o_r_cr2 <= i_addr;

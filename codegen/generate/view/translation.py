@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from codegen import ir
-from codegen.generate.lower import Env, LowerError, _sized, const, hdl, py, record_py, zero_extend
+from codegen.generate.lower import Env, LowerError, _sized, const, hdl, py, record_py, resize, zero_extend
 from codegen.generate.view.walker import NESTED_BASE, walkers
 from codegen.ir.expr import Expr
 
@@ -22,6 +22,8 @@ class TranslationView:
         self.host = self.walkers[0] if len(self.walkers) == 2 else None
         top = self.spec.top
         self.nested = top if isinstance(top, ir.Nested) else None
+        for w in self.walkers:
+            w.status_bits, w.level_bits = self.status_width, self.main.level_width
 
     @property
     def nested_base(self) -> int:
@@ -124,7 +126,9 @@ class TranslationView:
             return f"h_r_{e.name}" if e.name in host_fields else "x_addr"
 
         def builtin(e: Expr) -> str:
-            return {"on_table": "x_on_table", "on_final": "(not x_on_table)", "fault": "x_status", "level": "x_level"}[e.name]
+            return {"on_table": "x_on_table", "on_final": "(not x_on_table)",
+                    "fault": resize("x_status", self.status_width, e.width),
+                    "level": resize("x_level", self.main.level_width, e.width)}[e.name]
 
         env = Env({**base.spell, "host": host, "builtin": builtin})
         return self.main.hdl_record(prefix, self.nested.record, env)

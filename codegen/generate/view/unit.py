@@ -69,6 +69,8 @@ class UnitView:
                 walk = unit.step_node(kind, name)
                 self.steps.append(Step(kind, walk, [], WalkerView(spec, spec.regime(walk.regime), f"unit_{walk.name}")))
         widen(self.walkers, WORD_BITS)
+        for w in self.walkers:
+            w.level_bits = self.level_width
         self.stores: list[Store] = []
         for f in unit.record.fields:
             if f.store is not None:

@@ -23,6 +23,7 @@ from codegen.generate.lower import (
     py_field,
     record_py,
     ref_slice,
+    resize,
     zero_extend,
 )
 from codegen.ir.expr import Expr, mask
@@ -149,6 +150,10 @@ class WalkerView:
             self.levels.append(v)
         self.entry_shift = eb
         self.entry_bits = reg.entry_bytes * 8
+        # the widths of the model's status and level signals (STATUS_WIDTH, LEVEL_WIDTH),
+        # set by the view that owns the walker: `fault` and `level` are read at their own
+        self.status_bits = 8
+        self.level_bits = self.level_width
         self.data_bits = self.entry_bits  # the memory port's data width; walkers() widens it to the model's
 
     @property
@@ -171,6 +176,11 @@ class WalkerView:
         if self.data_bits == self.entry_bits:
             return self.entry
         return f"{self.entry}[{self.entry_bits}:]"
+
+    def entry_data(self, name: str) -> str:
+        """An entry register (`entry_bits` wide) as write data on the memory port (its
+        data width may be wider): zero-extended, so that the Verilog extends nothing."""
+        return resize(name, self.entry_bits, self.data_bits)
 
     def signal_bits(self, name: str) -> int:
         """The width of a signal that holds an entry: the last entry `le`, or the data port."""
@@ -313,9 +323,9 @@ class WalkerView:
             if e.name == "rsvd":
                 return self.hdl_rsvd(self.formats[fmt.name], entry)
             if e.name == "level":
-                return str(level) if level is not None else "flevel"
+                return str(level) if level is not None else resize("flevel", self.level_bits, e.width)
             if e.name == "fault":
-                return "fault_k"
+                return resize("fault_k", self.status_bits, e.width)
             if e.name == "walked":
                 return f"(fault_k > {len(self.regime.faults)})"
             if e.name == "next" and fmt is not None:

@@ -211,10 +211,10 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
             o_aux.next = 0
             o_r_vector.next = 0xe
             o_r_error_code.next = 0
-            o_r_error_code.next[0] = (fault_k != 1)
+            o_r_error_code.next[0] = (fault_k[3:] != 1)
             o_r_error_code.next[1] = k_write
             o_r_error_code.next[2] = k_user
-            o_r_error_code.next[3] = (fault_k == 2)
+            o_r_error_code.next[3] = (fault_k[3:] == 2)
             o_r_error_code.next[4] = (k_fetch and r_CR4[20])
             o_r_cr2.next = i_addr
             done.next = True

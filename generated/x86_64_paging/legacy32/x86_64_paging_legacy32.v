@@ -332,10 +332,10 @@ always @(posedge clk) begin: walker_top0_fsm
                 o_aux <= 0;
                 o_r_vector <= 14;
                 o_r_error_code <= 0;
-                o_r_error_code[0] <= (walker_top0_fault_k != 1);
+                o_r_error_code[0] <= (walker_top0_fault_k[3-1:0] != 1);
                 o_r_error_code[1] <= k_write;
                 o_r_error_code[2] <= k_user;
-                o_r_error_code[3] <= (walker_top0_fault_k == 2);
+                o_r_error_code[3] <= (walker_top0_fault_k[3-1:0] == 2);
                 o_r_error_code[4] <= (k_fetch && r_CR4[20]);
                 o_r_cr2 <= i_addr;
                 done <= 1'b1;

@@ -287,10 +287,10 @@ begin
                     o_aux <= to_unsigned(0, 3);
                     o_r_vector <= to_unsigned(14, 8);
                     o_r_error_code <= to_unsigned(0, 32);
-                    o_r_error_code(0) <= stdl(walker_top0_fault_k /= 1);
+                    o_r_error_code(0) <= stdl(walker_top0_fault_k(3-1 downto 0) /= 1);
                     o_r_error_code(1) <= k_write;
                     o_r_error_code(2) <= k_user;
-                    o_r_error_code(3) <= stdl(walker_top0_fault_k = 2);
+                    o_r_error_code(3) <= stdl(walker_top0_fault_k(3-1 downto 0) = 2);
                     o_r_error_code(4) <= stdl(bool(k_fetch) and bool(r_CR4(20)));
                     o_r_cr2 <= i_addr;
                     done <= '1';
