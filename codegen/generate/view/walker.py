@@ -452,7 +452,7 @@ class WalkerView:
         return ADDR_BITS
 
     def hdl_root(self) -> tuple[list[str], str]:
-        """(statements, MyHDL text) of the root table's address, as wide as addr_width,
+        """(statements, MyHDL text) of the first table's address, as wide as addr_width,
         so that the sum with the entry's offset extends nothing in the HDL."""
         h = Hoist(self.hdl_env(), prefix="rt")
         text = fit(h, self.hdl_env(), self.regime.root, self.addr_width)
