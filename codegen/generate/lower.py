@@ -145,7 +145,7 @@ def hdl(e: Expr, env: Env, as_bool: bool = False) -> str:
         # width-exact: VHDL's shift_left keeps its operand's width and would drop the top bits
         return f"concat({hdl(a[0], env)}, {_zeros(a[1].value)})"
     if op in PY_BIN and op not in ("/", "%"):
-        return f"({hdl(a[0], env)} {PY_BIN[op]} {hdl(a[1], env)})"
+        return f"({_operand(a[0], a[1], env)} {PY_BIN[op]} {_operand(a[1], a[0], env)})"
     if op in ("-",):
         # wraps to its width, as in the reference (MyHDL's own `-` goes below zero)
         if e.width > MASKABLE:
@@ -175,12 +175,66 @@ def hdl(e: Expr, env: Env, as_bool: bool = False) -> str:
     raise LowerError(_unsupported(op), e.span)
 
 
-_PLAIN = re.compile(r"^[A-Za-z_]\w*(\[\d+(:\d+)?\])?$")  # a name or a constant slice: its width is known
+_PLAIN = re.compile(r"^[A-Za-z_]\w*(\[\d+(:\d*)?\])?$")  # a name or a constant slice: its width is known
+
+
+def _sized(text: str) -> bool:
+    """Whether MyHDL text has a width of its own in a concatenation: a name, a constant
+    slice, or a whole `concat(...)` (of such parts)."""
+    if _PLAIN.match(text):
+        return True
+    if not text.startswith("concat(") or not text.endswith(")"):
+        return False
+    depth = 0
+    for i in range(len("concat"), len(text)):
+        depth += (text[i] == "(") - (text[i] == ")")
+        if depth == 0:
+            return i == len(text) - 1  # the first parenthesis closes at the end
+    return False
+
+
+def zero_extend(text: str, n: int) -> str:
+    """Sized MyHDL text (see _sized) with n zero bits above it: one flat concat."""
+    if text.startswith("concat("):
+        return f"concat({_zeros(n)}, {text[len('concat('):]}"
+    return f"concat({_zeros(n)}, {text})"
+
+
+def resize(name: str, have: int, want: int) -> str:
+    """A signal or variable of `have` bits as MyHDL text of exactly `want` bits: its low
+    bits, or zero-extended (a value whose IR width differs from the signal that holds it,
+    such as a fault kind in the status register)."""
+    if want < have:
+        return f"{name}[{want}:]"
+    return zero_extend(name, want - have) if want > have else name
+
+
+SIZED = 1 << 30  # MyHDL writes a constant this big in Verilog with a width of its own (its bit length + 1)
+
+
+def const(value: int, width: int) -> str:
+    """A constant as MyHDL text that is `width` bits wide in the HDL: a plain literal when
+    small (an unsized Verilog literal takes its context's width, without a WIDTH warning;
+    VHDL writes an integer), else `intbv(C)[W:]`, which MyHDL writes as a literal of
+    exactly W bits in both languages (`W'h...`, a VHDL bit string)."""
+    if value < SIZED:
+        return hex(value) if value > 9 else str(value)
+    return f"intbv({hex(value)})[{max(width, value.bit_length())}:]"
+
+
+def _operand(x: Expr, other: Expr, env: Env) -> str:
+    """An operand of a binary operator: a big constant as wide as the other operand, so
+    that Verilog extends nothing (MyHDL would size it by its own bit length)."""
+    if x.op == "num" and x.value >= SIZED:
+        return const(x.value, other.width)
+    return hdl(x, env)
 
 
 def _zeros(n: int) -> str:
-    """n zero bits as a MyHDL concat operand (a bit string: converts to both HDLs)."""
-    return '"' + "0" * n + '"'
+    """n zero bits as a MyHDL concat operand: `intbv(0)[n:]`, not a bit string, which
+    MyHDL's VHDL converter counts as 0 bits wide when it sizes the concatenation (so
+    that a bitwise operator beside it resized its operands to the wrong width)."""
+    return f"intbv(0)[{n}:]"
 
 
 WIDE = 1 << 31  # VHDL integers are 32-bit: a constant this big is no integer literal there
@@ -190,7 +244,7 @@ MASKABLE = 30  # widest value an expression can wrap with a mask constant that V
 def _unwrappable(what: str) -> str:
     """The E0501 message for a value an in-line expression cannot wrap to its width."""
     return (f"in the cycle-level model, {what} cannot be wrapped to its width in this expression (a fault or check "
-            f"condition, an accumulator, the root, start or next level: only values up to {MASKABLE} bits wrap "
+            f"condition, the start or next level: only values up to {MASKABLE} bits wrap "
             "there, with a constant shift amount): narrow the operands with a slice or a mask first, or compute "
             "the value in a record field")
 
@@ -210,7 +264,7 @@ def _wide_compare(e: Expr, env: Env) -> str:
     if b.value >> a.width:  # x < C for every value of x
         return "True" if op in ("!=", "<", "<=") else "False"
     if op in ("==", "!="):
-        return f"(({hdl(a, env)} ^ {hex(b.value)}) {op} 0)"
+        return f"(({hdl(a, env)} ^ {const(b.value, a.width)}) {op} 0)"
     raise LowerError(f"in the cycle-level model, a comparison '{op}' against a constant of 2^31 or more cannot be "
                      "converted to VHDL (its integers are 32-bit): compare a shifted or masked value against a smaller "
                      "constant instead", e.span)
@@ -305,13 +359,9 @@ class Hoist:
     def value(self, e: Expr) -> str:
         op, a = e.op, e.args
         if op == "num":
-            if e.value >= 1 << 31:
-                # VHDL integers are 32-bit: a wide constant goes through a variable,
-                # which the converter writes as a bit-string literal
-                out = self._new(e.value.bit_length())
-                self.lines.append(f"{out}[:] = {hex(e.value)}")
-                return out
-            return hex(e.value) if e.value > 9 else str(e.value)
+            # a wide constant as `intbv(C)[W:]`: a bit string in VHDL (whose integers are
+            # 32-bit), and exactly W bits in Verilog
+            return const(e.value, e.width)
         if op == "ref":
             return self._truth_as_number(e) if self._is_bit(e) else self.env.ref(e)
         if op in LOGICAL or op in COMPARE or op in ("!", "bit"):
@@ -319,29 +369,23 @@ class Hoist:
         if op == "cond":
             out = self._new(e.width)
             c = self.cond(a[0])
-            x, y = self.value(a[1]), self.value(a[2])
+            x, y = self._fit(a[1], e.width), self._fit(a[2], e.width)
             self.lines += [f"if {c}:", f"    {out}[:] = {x}", "else:", f"    {out}[:] = {y}"]
             return out
         if op == "~":
             inner = self._new(e.width)
-            self.lines.append(f"{inner}[:] = {self.value(a[0])}")
+            self.lines.append(f"{inner}[:] = {self._fit(a[0], e.width)}")
             return f"(~{inner})"
         if op == "-":
             # (a - b) mod 2**width, never negative on the way
-            bias = 1 << e.width
-            if bias >= WIDE:  # no VHDL integer literal: through a variable, as wide constants go
-                wide = self._new(e.width + 1)
-                self.lines.append(f"{wide}[:] = {hex(bias)}")
-                bias_text = wide
-            else:
-                bias_text = hex(bias)
+            bias_text = const(1 << e.width, e.width + 1)
             x, y = self._fit(a[0], e.width + 1), self._fit(a[1], e.width + 1)
             out = self._new(e.width + 1)
             self.lines.append(f"{out}[:] = ({x} + {bias_text}) - {y}")
             return f"{out}[{e.width}:]"
         if op == "slice":
             base = self._new(a[0].width)
-            self.lines.append(f"{base}[:] = {self.value(a[0])}")
+            self.lines.append(f"{base}[:] = {self._fit(a[0], a[0].width)}")
             hi, lo = a[1].value, a[2].value
             return f"{base}[{hi + 1}:{lo}]"
         if op == "<<":
@@ -370,12 +414,7 @@ class Hoist:
         """`e` as exactly `w` bits: a constant masked, a wider value sliced, a narrower
         one zero-extended, each through a variable unless already a plain name/slice."""
         if e.op == "num":
-            v = e.value & mask(w)
-            if v >= WIDE:
-                out = self._new(w)
-                self.lines.append(f"{out}[:] = {hex(v)}")
-                return out
-            return hex(v) if v > 9 else str(v)
+            return const(e.value & mask(w), w)
         text = self.value(e)
         ew = e.width
         if ew > w:
@@ -384,14 +423,22 @@ class Hoist:
                 self.lines.append(f"{held}[:] = {text}")
                 text = held
             return f"{text}[{w}:]" if w > 1 else f"{text}[{w}:]"
-        if not _PLAIN.match(text):
+        if not _sized(text):
             held = self._new(ew)
             self.lines.append(f"{held}[:] = {text}")
             text = held
         if ew < w:
-            out = self._new(w)
-            self.lines.append(f"{out}[:] = concat({_zeros(w - ew)}, {text})")
-            return out
+            return zero_extend(text, w - ew)
+        return text
+
+    def _named(self, e: Expr, w: int) -> str:
+        """`e` as exactly `w` bits, a name or a constant slice (what VHDL's shift functions
+        and the converters' slicing take)."""
+        text = self._fit(e, w)
+        if e.op != "num" and not _PLAIN.match(text):
+            held = self._new(w)
+            self.lines.append(f"{held}[:] = {text}")
+            text = held
         return text
 
     def _shift_left(self, e: Expr) -> str:
@@ -406,13 +453,13 @@ class Hoist:
                 # a concat, not a shift: VHDL's shift_left keeps its operand's width
                 if not b.value:
                     return self.value(a)
-                base = self._fit(a, a.width)
+                base = self._named(a, a.width)
                 if a.op == "num":
                     held = self._new(a.width)
                     self.lines.append(f"{held}[:] = {base}")
                     base = held
                 return f"concat({base}, {_zeros(b.value)})"
-            base = self._fit(a, width)
+            base = self._named(a, width)
             if a.op == "num":
                 # a plain number cannot be shifted by a variable in VHDL: give it a width
                 held = self._new(width)
@@ -428,7 +475,7 @@ class Hoist:
             return f"concat({held}[{keep}:], {_zeros(b.value)})"
         out = self._new(width)
         amount = self._amount(b)
-        self.lines.append(f"{out}[:] = {self.value(a)}")
+        self.lines.append(f"{out}[:] = {self._fit(a, width)}")
         for i in range(b.width):
             step = 1 << i
             bit = f"{amount}[{i}]" if b.width > 1 else f"{amount}[0]"
@@ -444,7 +491,7 @@ class Hoist:
         if e.op == "num":
             return str(e.value)
         out = self._new(e.width)
-        self.lines.append(f"{out}[:] = {self.value(e)}")
+        self.lines.append(f"{out}[:] = {self._fit(e, e.width)}")
         return out
 
     def _truth_as_number(self, e: Expr) -> str:
@@ -462,7 +509,9 @@ class Hoist:
         if op == "!":
             return f"(not {self.cond(a[0])})"
         if op in COMPARE:
-            return f"({self.value(a[0])} {op} {self.value(a[1])})"
+            w = max(a[0].width, a[1].width)
+            x, y = (const(v.value, w) if v.op == "num" else self._fit(v, w) for v in a)
+            return f"({x} {op} {y})"
         if op == "ref" and self._is_bit(e):
             return self.env.ref(e)
         if op == "bit":

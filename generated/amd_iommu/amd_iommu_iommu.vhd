@@ -172,416 +172,394 @@ walker_unit_io0_se_6 <= unsigned'("000000000000000000000000000000000000000000000
 fsm: process (clk) is
     variable v_addr: unsigned(64 downto 0);
     variable v_wide: unsigned(71 downto 0);
-    variable h0: unsigned(51 downto 0);
+    variable h0: unsigned(21 downto 0);
     variable h1: unsigned(52 downto 0);
-    variable h2: unsigned(21 downto 0);
-    variable h3: unsigned(21 downto 0);
-    variable h4: unsigned(52 downto 0);
-    variable h5: unsigned(52 downto 0);
-    variable h6: unsigned(15 downto 0);
-    variable h7: unsigned(15 downto 0);
-    variable h8: unsigned(15 downto 0);
-    variable h9: unsigned(55 downto 0);
-    variable h10: unsigned(55 downto 0);
-    variable h11: unsigned(55 downto 0);
-    variable h12: unsigned(63 downto 0);
-    variable h13: unsigned(63 downto 0);
-    variable h14: unsigned(63 downto 0);
-    variable h28: unsigned(31 downto 0);
-    variable h29: unsigned(31 downto 0);
-    variable h30: unsigned(31 downto 0);
-    variable h31: unsigned(15 downto 0);
-    variable h32: unsigned(3 downto 0);
-    variable h15: unsigned(41 downto 0);
-    variable h16: unsigned(41 downto 0);
-    variable h17: unsigned(41 downto 0);
-    variable h18: unsigned(45 downto 0);
-    variable h19: unsigned(45 downto 0);
-    variable h20: unsigned(45 downto 0);
-    variable h21: unsigned(51 downto 0);
-    variable h22: unsigned(52 downto 0);
-    variable h23: unsigned(31 downto 0);
-    variable h24: unsigned(13 downto 0);
-    variable h25: unsigned(13 downto 0);
-    variable h26: unsigned(52 downto 0);
-    variable h27: unsigned(52 downto 0);
-    variable h113: unsigned(31 downto 0);
-    variable h114: unsigned(31 downto 0);
-    variable h115: unsigned(0 downto 0);
-    variable h116: unsigned(0 downto 0);
-    variable h117: unsigned(0 downto 0);
-    variable h188: unsigned(0 downto 0);
-    variable h189: unsigned(0 downto 0);
-    variable h190: unsigned(0 downto 0);
-    variable h199: unsigned(0 downto 0);
-    variable h200: unsigned(31 downto 0);
-    variable h201: unsigned(31 downto 0);
-    variable h202: unsigned(0 downto 0);
-    variable h203: unsigned(0 downto 0);
+    variable h2: unsigned(15 downto 0);
+    variable h3: unsigned(55 downto 0);
+    variable h4: unsigned(63 downto 0);
+    variable h10: unsigned(31 downto 0);
+    variable h11: unsigned(31 downto 0);
+    variable h12: unsigned(31 downto 0);
+    variable h13: unsigned(15 downto 0);
+    variable h14: unsigned(3 downto 0);
+    variable h15: unsigned(15 downto 0);
+    variable h5: unsigned(41 downto 0);
+    variable h6: unsigned(45 downto 0);
+    variable h7: unsigned(31 downto 0);
+    variable h8: unsigned(13 downto 0);
+    variable h9: unsigned(52 downto 0);
+    variable h91: unsigned(31 downto 0);
+    variable h92: unsigned(31 downto 0);
+    variable h93: unsigned(0 downto 0);
+    variable h94: unsigned(0 downto 0);
+    variable h95: unsigned(0 downto 0);
+    variable h165: unsigned(0 downto 0);
+    variable h166: unsigned(0 downto 0);
+    variable h167: unsigned(0 downto 0);
+    variable h176: unsigned(0 downto 0);
+    variable h177: unsigned(31 downto 0);
+    variable h178: unsigned(31 downto 0);
+    variable h179: unsigned(0 downto 0);
+    variable h180: unsigned(0 downto 0);
+    variable h181: unsigned(31 downto 0);
+    variable h182: unsigned(31 downto 0);
+    variable h183: unsigned(31 downto 0);
+    variable h184: unsigned(31 downto 0);
     variable h204: unsigned(31 downto 0);
     variable h205: unsigned(31 downto 0);
     variable h206: unsigned(31 downto 0);
-    variable h207: unsigned(31 downto 0);
-    variable h227: unsigned(31 downto 0);
-    variable h228: unsigned(31 downto 0);
-    variable h229: unsigned(31 downto 0);
-    variable h230: unsigned(15 downto 0);
-    variable h231: unsigned(3 downto 0);
-    variable h232: unsigned(0 downto 0);
-    variable h233: unsigned(10 downto 0);
-    variable h234: unsigned(31 downto 0);
-    variable h235: unsigned(0 downto 0);
-    variable h236: unsigned(0 downto 0);
-    variable h237: unsigned(0 downto 0);
-    variable h238: unsigned(10 downto 0);
-    variable h239: unsigned(31 downto 0);
-    variable h240: unsigned(0 downto 0);
-    variable h241: unsigned(0 downto 0);
-    variable h242: unsigned(2 downto 0);
-    variable h243: unsigned(10 downto 0);
-    variable h244: unsigned(31 downto 0);
-    variable h330: unsigned(31 downto 0);
-    variable h331: unsigned(31 downto 0);
-    variable h332: unsigned(31 downto 0);
-    variable h333: unsigned(15 downto 0);
-    variable h334: unsigned(3 downto 0);
-    variable h335: unsigned(0 downto 0);
-    variable h336: unsigned(10 downto 0);
-    variable h337: unsigned(31 downto 0);
-    variable h338: unsigned(0 downto 0);
-    variable h339: unsigned(0 downto 0);
-    variable h340: unsigned(0 downto 0);
-    variable h341: unsigned(10 downto 0);
-    variable h342: unsigned(31 downto 0);
-    variable h343: unsigned(0 downto 0);
-    variable h344: unsigned(0 downto 0);
-    variable h345: unsigned(2 downto 0);
-    variable h346: unsigned(10 downto 0);
-    variable h347: unsigned(31 downto 0);
+    variable h207: unsigned(15 downto 0);
+    variable h208: unsigned(3 downto 0);
+    variable h209: unsigned(15 downto 0);
+    variable h210: unsigned(0 downto 0);
+    variable h211: unsigned(10 downto 0);
+    variable h212: unsigned(31 downto 0);
+    variable h213: unsigned(0 downto 0);
+    variable h214: unsigned(0 downto 0);
+    variable h215: unsigned(0 downto 0);
+    variable h216: unsigned(10 downto 0);
+    variable h217: unsigned(31 downto 0);
+    variable h218: unsigned(0 downto 0);
+    variable h219: unsigned(0 downto 0);
+    variable h220: unsigned(2 downto 0);
+    variable h221: unsigned(10 downto 0);
+    variable h222: unsigned(31 downto 0);
+    variable h309: unsigned(31 downto 0);
+    variable h310: unsigned(31 downto 0);
+    variable h311: unsigned(31 downto 0);
+    variable h312: unsigned(15 downto 0);
+    variable h313: unsigned(3 downto 0);
+    variable h314: unsigned(15 downto 0);
+    variable h315: unsigned(0 downto 0);
+    variable h316: unsigned(10 downto 0);
+    variable h317: unsigned(31 downto 0);
+    variable h318: unsigned(0 downto 0);
+    variable h319: unsigned(0 downto 0);
+    variable h320: unsigned(0 downto 0);
+    variable h321: unsigned(10 downto 0);
+    variable h322: unsigned(31 downto 0);
+    variable h323: unsigned(0 downto 0);
+    variable h324: unsigned(0 downto 0);
+    variable h325: unsigned(2 downto 0);
+    variable h326: unsigned(10 downto 0);
+    variable h327: unsigned(31 downto 0);
+    variable h18: unsigned(0 downto 0);
+    variable h19: unsigned(31 downto 0);
+    variable h20: unsigned(31 downto 0);
+    variable h21: unsigned(0 downto 0);
+    variable h22: unsigned(0 downto 0);
+    variable h23: unsigned(0 downto 0);
+    variable h24: unsigned(31 downto 0);
+    variable h25: unsigned(31 downto 0);
+    variable h26: unsigned(31 downto 0);
+    variable h27: unsigned(15 downto 0);
+    variable h28: unsigned(3 downto 0);
+    variable h29: unsigned(15 downto 0);
+    variable h30: unsigned(0 downto 0);
+    variable h31: unsigned(10 downto 0);
+    variable h32: unsigned(31 downto 0);
+    variable h33: unsigned(0 downto 0);
+    variable h34: unsigned(0 downto 0);
+    variable h35: unsigned(0 downto 0);
+    variable h36: unsigned(10 downto 0);
+    variable h37: unsigned(31 downto 0);
+    variable h38: unsigned(0 downto 0);
     variable h39: unsigned(0 downto 0);
-    variable h40: unsigned(31 downto 0);
-    variable h41: unsigned(31 downto 0);
-    variable h42: unsigned(0 downto 0);
+    variable h40: unsigned(2 downto 0);
+    variable h41: unsigned(10 downto 0);
+    variable h42: unsigned(31 downto 0);
     variable h43: unsigned(0 downto 0);
-    variable h44: unsigned(0 downto 0);
+    variable h44: unsigned(10 downto 0);
     variable h45: unsigned(31 downto 0);
-    variable h46: unsigned(31 downto 0);
-    variable h47: unsigned(31 downto 0);
-    variable h48: unsigned(15 downto 0);
-    variable h49: unsigned(3 downto 0);
+    variable h46: unsigned(0 downto 0);
+    variable h47: unsigned(0 downto 0);
+    variable h48: unsigned(0 downto 0);
+    variable h49: unsigned(0 downto 0);
     variable h50: unsigned(0 downto 0);
-    variable h51: unsigned(10 downto 0);
-    variable h52: unsigned(31 downto 0);
-    variable h53: unsigned(0 downto 0);
-    variable h54: unsigned(0 downto 0);
-    variable h55: unsigned(0 downto 0);
-    variable h56: unsigned(10 downto 0);
+    variable h51: unsigned(0 downto 0);
+    variable h52: unsigned(0 downto 0);
+    variable h53: unsigned(63 downto 0);
+    variable h54: unsigned(65 downto 0);
+    variable h55: unsigned(15 downto 0);
+    variable h56: unsigned(31 downto 0);
     variable h57: unsigned(31 downto 0);
     variable h58: unsigned(0 downto 0);
     variable h59: unsigned(0 downto 0);
-    variable h60: unsigned(2 downto 0);
-    variable h61: unsigned(10 downto 0);
+    variable h60: unsigned(0 downto 0);
+    variable h61: unsigned(31 downto 0);
     variable h62: unsigned(31 downto 0);
-    variable h63: unsigned(0 downto 0);
-    variable h64: unsigned(10 downto 0);
-    variable h65: unsigned(31 downto 0);
-    variable h66: unsigned(0 downto 0);
+    variable h63: unsigned(31 downto 0);
+    variable h64: unsigned(15 downto 0);
+    variable h65: unsigned(3 downto 0);
+    variable h66: unsigned(15 downto 0);
     variable h67: unsigned(0 downto 0);
-    variable h68: unsigned(0 downto 0);
-    variable h69: unsigned(0 downto 0);
+    variable h68: unsigned(10 downto 0);
+    variable h69: unsigned(31 downto 0);
     variable h70: unsigned(0 downto 0);
     variable h71: unsigned(0 downto 0);
     variable h72: unsigned(0 downto 0);
-    variable h73: unsigned(63 downto 0);
-    variable h74: unsigned(65 downto 0);
-    variable h75: unsigned(15 downto 0);
-    variable h76: unsigned(31 downto 0);
-    variable h77: unsigned(31 downto 0);
-    variable h78: unsigned(0 downto 0);
-    variable h79: unsigned(0 downto 0);
+    variable h73: unsigned(10 downto 0);
+    variable h74: unsigned(31 downto 0);
+    variable h75: unsigned(0 downto 0);
+    variable h76: unsigned(0 downto 0);
+    variable h77: unsigned(2 downto 0);
+    variable h78: unsigned(10 downto 0);
+    variable h79: unsigned(31 downto 0);
     variable h80: unsigned(0 downto 0);
-    variable h81: unsigned(31 downto 0);
+    variable h81: unsigned(10 downto 0);
     variable h82: unsigned(31 downto 0);
-    variable h83: unsigned(31 downto 0);
-    variable h84: unsigned(15 downto 0);
-    variable h85: unsigned(3 downto 0);
-    variable h86: unsigned(0 downto 0);
-    variable h87: unsigned(10 downto 0);
-    variable h88: unsigned(31 downto 0);
-    variable h89: unsigned(0 downto 0);
-    variable h90: unsigned(0 downto 0);
-    variable h91: unsigned(0 downto 0);
-    variable h92: unsigned(10 downto 0);
-    variable h93: unsigned(31 downto 0);
-    variable h94: unsigned(0 downto 0);
-    variable h95: unsigned(0 downto 0);
-    variable h96: unsigned(2 downto 0);
-    variable h97: unsigned(10 downto 0);
+    variable h83: unsigned(0 downto 0);
+    variable h84: unsigned(0 downto 0);
+    variable h85: unsigned(15 downto 0);
+    variable h86: unsigned(15 downto 0);
+    variable h87: unsigned(3 downto 0);
+    variable h88: unsigned(15 downto 0);
+    variable h89: unsigned(16 downto 0);
+    variable h90: unsigned(15 downto 0);
+    variable h96: unsigned(0 downto 0);
+    variable h97: unsigned(31 downto 0);
     variable h98: unsigned(31 downto 0);
     variable h99: unsigned(0 downto 0);
-    variable h100: unsigned(10 downto 0);
-    variable h101: unsigned(31 downto 0);
-    variable h102: unsigned(0 downto 0);
-    variable h103: unsigned(0 downto 0);
-    variable h104: unsigned(15 downto 0);
+    variable h100: unsigned(0 downto 0);
+    variable h101: unsigned(0 downto 0);
+    variable h102: unsigned(31 downto 0);
+    variable h103: unsigned(31 downto 0);
+    variable h104: unsigned(31 downto 0);
     variable h105: unsigned(15 downto 0);
-    variable h106: unsigned(15 downto 0);
-    variable h107: unsigned(3 downto 0);
-    variable h108: unsigned(15 downto 0);
-    variable h109: unsigned(16 downto 0);
-    variable h110: unsigned(16 downto 0);
-    variable h111: unsigned(15 downto 0);
-    variable h112: unsigned(15 downto 0);
-    variable h118: unsigned(0 downto 0);
-    variable h119: unsigned(31 downto 0);
+    variable h106: unsigned(3 downto 0);
+    variable h107: unsigned(15 downto 0);
+    variable h108: unsigned(0 downto 0);
+    variable h109: unsigned(10 downto 0);
+    variable h110: unsigned(31 downto 0);
+    variable h111: unsigned(0 downto 0);
+    variable h112: unsigned(0 downto 0);
+    variable h113: unsigned(0 downto 0);
+    variable h114: unsigned(10 downto 0);
+    variable h115: unsigned(31 downto 0);
+    variable h116: unsigned(0 downto 0);
+    variable h117: unsigned(0 downto 0);
+    variable h118: unsigned(2 downto 0);
+    variable h119: unsigned(10 downto 0);
     variable h120: unsigned(31 downto 0);
     variable h121: unsigned(0 downto 0);
-    variable h122: unsigned(0 downto 0);
-    variable h123: unsigned(0 downto 0);
-    variable h124: unsigned(31 downto 0);
-    variable h125: unsigned(31 downto 0);
-    variable h126: unsigned(31 downto 0);
-    variable h127: unsigned(15 downto 0);
-    variable h128: unsigned(3 downto 0);
-    variable h129: unsigned(0 downto 0);
-    variable h130: unsigned(10 downto 0);
+    variable h122: unsigned(10 downto 0);
+    variable h123: unsigned(31 downto 0);
+    variable h124: unsigned(0 downto 0);
+    variable h125: unsigned(0 downto 0);
+    variable h126: unsigned(0 downto 0);
+    variable h127: unsigned(0 downto 0);
+    variable h128: unsigned(0 downto 0);
+    variable h129: unsigned(15 downto 0);
+    variable h130: unsigned(31 downto 0);
     variable h131: unsigned(31 downto 0);
     variable h132: unsigned(0 downto 0);
     variable h133: unsigned(0 downto 0);
     variable h134: unsigned(0 downto 0);
-    variable h135: unsigned(10 downto 0);
+    variable h135: unsigned(31 downto 0);
     variable h136: unsigned(31 downto 0);
-    variable h137: unsigned(0 downto 0);
-    variable h138: unsigned(0 downto 0);
-    variable h139: unsigned(2 downto 0);
-    variable h140: unsigned(10 downto 0);
-    variable h141: unsigned(31 downto 0);
-    variable h142: unsigned(0 downto 0);
-    variable h143: unsigned(10 downto 0);
-    variable h144: unsigned(31 downto 0);
+    variable h137: unsigned(31 downto 0);
+    variable h138: unsigned(15 downto 0);
+    variable h139: unsigned(3 downto 0);
+    variable h140: unsigned(15 downto 0);
+    variable h141: unsigned(0 downto 0);
+    variable h142: unsigned(10 downto 0);
+    variable h143: unsigned(31 downto 0);
+    variable h144: unsigned(0 downto 0);
     variable h145: unsigned(0 downto 0);
     variable h146: unsigned(0 downto 0);
-    variable h147: unsigned(0 downto 0);
-    variable h148: unsigned(0 downto 0);
+    variable h147: unsigned(10 downto 0);
+    variable h148: unsigned(31 downto 0);
     variable h149: unsigned(0 downto 0);
-    variable h150: unsigned(15 downto 0);
-    variable h151: unsigned(31 downto 0);
-    variable h152: unsigned(31 downto 0);
-    variable h153: unsigned(0 downto 0);
+    variable h150: unsigned(0 downto 0);
+    variable h151: unsigned(2 downto 0);
+    variable h152: unsigned(10 downto 0);
+    variable h153: unsigned(31 downto 0);
     variable h154: unsigned(0 downto 0);
-    variable h155: unsigned(0 downto 0);
+    variable h155: unsigned(10 downto 0);
     variable h156: unsigned(31 downto 0);
-    variable h157: unsigned(31 downto 0);
-    variable h158: unsigned(31 downto 0);
+    variable h157: unsigned(0 downto 0);
+    variable h158: unsigned(0 downto 0);
     variable h159: unsigned(15 downto 0);
-    variable h160: unsigned(3 downto 0);
-    variable h161: unsigned(0 downto 0);
-    variable h162: unsigned(10 downto 0);
-    variable h163: unsigned(31 downto 0);
-    variable h164: unsigned(0 downto 0);
-    variable h165: unsigned(0 downto 0);
-    variable h166: unsigned(0 downto 0);
-    variable h167: unsigned(10 downto 0);
+    variable h160: unsigned(15 downto 0);
+    variable h161: unsigned(3 downto 0);
+    variable h162: unsigned(15 downto 0);
+    variable h163: unsigned(16 downto 0);
+    variable h164: unsigned(15 downto 0);
     variable h168: unsigned(31 downto 0);
-    variable h169: unsigned(0 downto 0);
+    variable h169: unsigned(63 downto 0);
     variable h170: unsigned(0 downto 0);
-    variable h171: unsigned(2 downto 0);
-    variable h172: unsigned(10 downto 0);
-    variable h173: unsigned(31 downto 0);
+    variable h171: unsigned(31 downto 0);
+    variable h172: unsigned(31 downto 0);
+    variable h173: unsigned(63 downto 0);
     variable h174: unsigned(0 downto 0);
-    variable h175: unsigned(10 downto 0);
-    variable h176: unsigned(31 downto 0);
-    variable h177: unsigned(0 downto 0);
-    variable h178: unsigned(0 downto 0);
-    variable h179: unsigned(15 downto 0);
-    variable h180: unsigned(15 downto 0);
-    variable h181: unsigned(15 downto 0);
-    variable h182: unsigned(3 downto 0);
-    variable h183: unsigned(15 downto 0);
-    variable h184: unsigned(16 downto 0);
-    variable h185: unsigned(16 downto 0);
-    variable h186: unsigned(15 downto 0);
-    variable h187: unsigned(15 downto 0);
-    variable h191: unsigned(31 downto 0);
-    variable h192: unsigned(63 downto 0);
-    variable h193: unsigned(0 downto 0);
-    variable h194: unsigned(31 downto 0);
-    variable h195: unsigned(31 downto 0);
-    variable h196: unsigned(63 downto 0);
-    variable h197: unsigned(0 downto 0);
+    variable h175: unsigned(31 downto 0);
+    variable h185: unsigned(7 downto 0);
+    variable h186: unsigned(10 downto 0);
+    variable h187: unsigned(31 downto 0);
+    variable h188: unsigned(7 downto 0);
+    variable h189: unsigned(10 downto 0);
+    variable h190: unsigned(31 downto 0);
+    variable h191: unsigned(0 downto 0);
+    variable h192: unsigned(10 downto 0);
+    variable h193: unsigned(31 downto 0);
+    variable h194: unsigned(0 downto 0);
+    variable h195: unsigned(0 downto 0);
+    variable h196: unsigned(2 downto 0);
+    variable h197: unsigned(10 downto 0);
     variable h198: unsigned(31 downto 0);
-    variable h208: unsigned(7 downto 0);
-    variable h209: unsigned(10 downto 0);
-    variable h210: unsigned(31 downto 0);
-    variable h211: unsigned(7 downto 0);
-    variable h212: unsigned(10 downto 0);
-    variable h213: unsigned(31 downto 0);
-    variable h214: unsigned(0 downto 0);
-    variable h215: unsigned(10 downto 0);
-    variable h216: unsigned(31 downto 0);
-    variable h217: unsigned(0 downto 0);
-    variable h218: unsigned(0 downto 0);
-    variable h219: unsigned(2 downto 0);
-    variable h220: unsigned(10 downto 0);
-    variable h221: unsigned(31 downto 0);
-    variable h222: unsigned(0 downto 0);
-    variable h223: unsigned(10 downto 0);
+    variable h199: unsigned(0 downto 0);
+    variable h200: unsigned(10 downto 0);
+    variable h201: unsigned(31 downto 0);
+    variable h202: unsigned(0 downto 0);
+    variable h203: unsigned(0 downto 0);
+    variable h223: unsigned(0 downto 0);
     variable h224: unsigned(31 downto 0);
-    variable h225: unsigned(0 downto 0);
+    variable h225: unsigned(31 downto 0);
     variable h226: unsigned(0 downto 0);
-    variable h245: unsigned(0 downto 0);
-    variable h246: unsigned(31 downto 0);
+    variable h227: unsigned(0 downto 0);
+    variable h228: unsigned(0 downto 0);
+    variable h229: unsigned(31 downto 0);
+    variable h230: unsigned(31 downto 0);
+    variable h231: unsigned(31 downto 0);
+    variable h232: unsigned(15 downto 0);
+    variable h233: unsigned(3 downto 0);
+    variable h234: unsigned(15 downto 0);
+    variable h235: unsigned(0 downto 0);
+    variable h236: unsigned(10 downto 0);
+    variable h237: unsigned(31 downto 0);
+    variable h238: unsigned(0 downto 0);
+    variable h239: unsigned(0 downto 0);
+    variable h240: unsigned(0 downto 0);
+    variable h241: unsigned(10 downto 0);
+    variable h242: unsigned(31 downto 0);
+    variable h243: unsigned(0 downto 0);
+    variable h244: unsigned(0 downto 0);
+    variable h245: unsigned(2 downto 0);
+    variable h246: unsigned(10 downto 0);
     variable h247: unsigned(31 downto 0);
     variable h248: unsigned(0 downto 0);
-    variable h249: unsigned(0 downto 0);
-    variable h250: unsigned(0 downto 0);
-    variable h251: unsigned(31 downto 0);
-    variable h252: unsigned(31 downto 0);
-    variable h253: unsigned(31 downto 0);
-    variable h254: unsigned(15 downto 0);
-    variable h255: unsigned(3 downto 0);
-    variable h256: unsigned(0 downto 0);
-    variable h257: unsigned(10 downto 0);
-    variable h258: unsigned(31 downto 0);
-    variable h259: unsigned(0 downto 0);
-    variable h260: unsigned(0 downto 0);
+    variable h249: unsigned(10 downto 0);
+    variable h250: unsigned(31 downto 0);
+    variable h251: unsigned(0 downto 0);
+    variable h252: unsigned(0 downto 0);
+    variable h253: unsigned(0 downto 0);
+    variable h254: unsigned(31 downto 0);
+    variable h255: unsigned(15 downto 0);
+    variable h256: unsigned(3 downto 0);
+    variable h257: unsigned(15 downto 0);
+    variable h258: unsigned(0 downto 0);
+    variable h259: unsigned(10 downto 0);
+    variable h260: unsigned(31 downto 0);
     variable h261: unsigned(0 downto 0);
-    variable h262: unsigned(10 downto 0);
-    variable h263: unsigned(31 downto 0);
-    variable h264: unsigned(0 downto 0);
-    variable h265: unsigned(0 downto 0);
-    variable h266: unsigned(2 downto 0);
-    variable h267: unsigned(10 downto 0);
-    variable h268: unsigned(31 downto 0);
-    variable h269: unsigned(0 downto 0);
-    variable h270: unsigned(10 downto 0);
-    variable h271: unsigned(31 downto 0);
+    variable h262: unsigned(0 downto 0);
+    variable h263: unsigned(0 downto 0);
+    variable h264: unsigned(31 downto 0);
+    variable h265: unsigned(15 downto 0);
+    variable h266: unsigned(3 downto 0);
+    variable h267: unsigned(15 downto 0);
+    variable h268: unsigned(0 downto 0);
+    variable h269: unsigned(10 downto 0);
+    variable h270: unsigned(31 downto 0);
+    variable h271: unsigned(0 downto 0);
     variable h272: unsigned(0 downto 0);
-    variable h273: unsigned(0 downto 0);
-    variable h274: unsigned(0 downto 0);
+    variable h273: unsigned(15 downto 0);
+    variable h274: unsigned(31 downto 0);
     variable h275: unsigned(31 downto 0);
-    variable h276: unsigned(15 downto 0);
-    variable h277: unsigned(3 downto 0);
+    variable h276: unsigned(0 downto 0);
+    variable h277: unsigned(0 downto 0);
     variable h278: unsigned(0 downto 0);
-    variable h279: unsigned(10 downto 0);
+    variable h279: unsigned(31 downto 0);
     variable h280: unsigned(31 downto 0);
-    variable h281: unsigned(0 downto 0);
-    variable h282: unsigned(0 downto 0);
-    variable h283: unsigned(0 downto 0);
-    variable h284: unsigned(31 downto 0);
-    variable h285: unsigned(15 downto 0);
-    variable h286: unsigned(3 downto 0);
-    variable h287: unsigned(0 downto 0);
-    variable h288: unsigned(10 downto 0);
-    variable h289: unsigned(31 downto 0);
+    variable h281: unsigned(31 downto 0);
+    variable h282: unsigned(15 downto 0);
+    variable h283: unsigned(3 downto 0);
+    variable h284: unsigned(15 downto 0);
+    variable h285: unsigned(0 downto 0);
+    variable h286: unsigned(10 downto 0);
+    variable h287: unsigned(31 downto 0);
+    variable h288: unsigned(0 downto 0);
+    variable h289: unsigned(0 downto 0);
     variable h290: unsigned(0 downto 0);
-    variable h291: unsigned(0 downto 0);
-    variable h292: unsigned(15 downto 0);
-    variable h293: unsigned(31 downto 0);
-    variable h294: unsigned(31 downto 0);
-    variable h295: unsigned(0 downto 0);
-    variable h296: unsigned(0 downto 0);
-    variable h297: unsigned(0 downto 0);
-    variable h298: unsigned(31 downto 0);
-    variable h299: unsigned(31 downto 0);
+    variable h291: unsigned(10 downto 0);
+    variable h292: unsigned(31 downto 0);
+    variable h293: unsigned(0 downto 0);
+    variable h294: unsigned(0 downto 0);
+    variable h295: unsigned(2 downto 0);
+    variable h296: unsigned(10 downto 0);
+    variable h297: unsigned(31 downto 0);
+    variable h298: unsigned(0 downto 0);
+    variable h299: unsigned(10 downto 0);
     variable h300: unsigned(31 downto 0);
-    variable h301: unsigned(15 downto 0);
-    variable h302: unsigned(3 downto 0);
-    variable h303: unsigned(0 downto 0);
-    variable h304: unsigned(10 downto 0);
-    variable h305: unsigned(31 downto 0);
-    variable h306: unsigned(0 downto 0);
-    variable h307: unsigned(0 downto 0);
-    variable h308: unsigned(0 downto 0);
-    variable h309: unsigned(10 downto 0);
-    variable h310: unsigned(31 downto 0);
-    variable h311: unsigned(0 downto 0);
-    variable h312: unsigned(0 downto 0);
-    variable h313: unsigned(2 downto 0);
-    variable h314: unsigned(10 downto 0);
-    variable h315: unsigned(31 downto 0);
-    variable h316: unsigned(0 downto 0);
-    variable h317: unsigned(10 downto 0);
-    variable h318: unsigned(31 downto 0);
-    variable h319: unsigned(0 downto 0);
-    variable h320: unsigned(0 downto 0);
-    variable h321: unsigned(15 downto 0);
-    variable h322: unsigned(15 downto 0);
-    variable h323: unsigned(15 downto 0);
-    variable h324: unsigned(3 downto 0);
-    variable h325: unsigned(15 downto 0);
-    variable h326: unsigned(16 downto 0);
-    variable h327: unsigned(16 downto 0);
-    variable h328: unsigned(15 downto 0);
-    variable h329: unsigned(15 downto 0);
-    variable h354: unsigned(31 downto 0);
-    variable h355: unsigned(31 downto 0);
-    variable h356: unsigned(0 downto 0);
+    variable h301: unsigned(0 downto 0);
+    variable h302: unsigned(0 downto 0);
+    variable h303: unsigned(15 downto 0);
+    variable h304: unsigned(15 downto 0);
+    variable h305: unsigned(3 downto 0);
+    variable h306: unsigned(15 downto 0);
+    variable h307: unsigned(16 downto 0);
+    variable h308: unsigned(15 downto 0);
+    variable h330: unsigned(31 downto 0);
+    variable h331: unsigned(31 downto 0);
+    variable h332: unsigned(0 downto 0);
+    variable h333: unsigned(0 downto 0);
+    variable h334: unsigned(0 downto 0);
+    variable h335: unsigned(31 downto 0);
+    variable h336: unsigned(31 downto 0);
+    variable h337: unsigned(31 downto 0);
+    variable h338: unsigned(15 downto 0);
+    variable h339: unsigned(3 downto 0);
+    variable h340: unsigned(15 downto 0);
+    variable h341: unsigned(0 downto 0);
+    variable h342: unsigned(10 downto 0);
+    variable h343: unsigned(31 downto 0);
+    variable h344: unsigned(0 downto 0);
+    variable h345: unsigned(0 downto 0);
+    variable h346: unsigned(0 downto 0);
+    variable h347: unsigned(10 downto 0);
+    variable h348: unsigned(31 downto 0);
+    variable h349: unsigned(0 downto 0);
+    variable h350: unsigned(0 downto 0);
+    variable h351: unsigned(2 downto 0);
+    variable h352: unsigned(10 downto 0);
+    variable h353: unsigned(31 downto 0);
+    variable h354: unsigned(0 downto 0);
+    variable h355: unsigned(10 downto 0);
+    variable h356: unsigned(31 downto 0);
     variable h357: unsigned(0 downto 0);
     variable h358: unsigned(0 downto 0);
-    variable h359: unsigned(31 downto 0);
-    variable h360: unsigned(31 downto 0);
+    variable h328: unsigned(19 downto 0);
+    variable h329: unsigned(52 downto 0);
     variable h361: unsigned(31 downto 0);
-    variable h362: unsigned(15 downto 0);
-    variable h363: unsigned(3 downto 0);
+    variable h362: unsigned(31 downto 0);
+    variable h363: unsigned(0 downto 0);
     variable h364: unsigned(0 downto 0);
-    variable h365: unsigned(10 downto 0);
+    variable h365: unsigned(0 downto 0);
     variable h366: unsigned(31 downto 0);
-    variable h367: unsigned(0 downto 0);
-    variable h368: unsigned(0 downto 0);
-    variable h369: unsigned(0 downto 0);
-    variable h370: unsigned(10 downto 0);
-    variable h371: unsigned(31 downto 0);
+    variable h367: unsigned(31 downto 0);
+    variable h368: unsigned(31 downto 0);
+    variable h369: unsigned(15 downto 0);
+    variable h370: unsigned(3 downto 0);
+    variable h371: unsigned(15 downto 0);
     variable h372: unsigned(0 downto 0);
-    variable h373: unsigned(0 downto 0);
-    variable h374: unsigned(2 downto 0);
-    variable h375: unsigned(10 downto 0);
-    variable h376: unsigned(31 downto 0);
+    variable h373: unsigned(10 downto 0);
+    variable h374: unsigned(31 downto 0);
+    variable h375: unsigned(0 downto 0);
+    variable h376: unsigned(0 downto 0);
     variable h377: unsigned(0 downto 0);
     variable h378: unsigned(10 downto 0);
     variable h379: unsigned(31 downto 0);
     variable h380: unsigned(0 downto 0);
     variable h381: unsigned(0 downto 0);
-    variable h348: unsigned(51 downto 0);
-    variable h349: unsigned(52 downto 0);
-    variable h350: unsigned(19 downto 0);
-    variable h351: unsigned(19 downto 0);
-    variable h352: unsigned(52 downto 0);
-    variable h353: unsigned(52 downto 0);
-    variable h388: unsigned(31 downto 0);
-    variable h389: unsigned(31 downto 0);
-    variable h390: unsigned(0 downto 0);
-    variable h391: unsigned(0 downto 0);
-    variable h392: unsigned(0 downto 0);
-    variable h393: unsigned(31 downto 0);
-    variable h394: unsigned(31 downto 0);
-    variable h395: unsigned(31 downto 0);
-    variable h396: unsigned(15 downto 0);
-    variable h397: unsigned(3 downto 0);
-    variable h398: unsigned(0 downto 0);
-    variable h399: unsigned(10 downto 0);
-    variable h400: unsigned(31 downto 0);
-    variable h401: unsigned(0 downto 0);
-    variable h402: unsigned(0 downto 0);
-    variable h403: unsigned(0 downto 0);
-    variable h404: unsigned(10 downto 0);
-    variable h405: unsigned(31 downto 0);
-    variable h406: unsigned(0 downto 0);
-    variable h407: unsigned(0 downto 0);
-    variable h408: unsigned(2 downto 0);
-    variable h409: unsigned(10 downto 0);
-    variable h410: unsigned(31 downto 0);
-    variable h411: unsigned(0 downto 0);
-    variable h412: unsigned(10 downto 0);
-    variable h413: unsigned(31 downto 0);
-    variable h414: unsigned(0 downto 0);
-    variable h415: unsigned(0 downto 0);
-    variable h382: unsigned(51 downto 0);
-    variable h383: unsigned(52 downto 0);
-    variable h384: unsigned(19 downto 0);
-    variable h385: unsigned(19 downto 0);
-    variable h386: unsigned(52 downto 0);
-    variable h387: unsigned(52 downto 0);
+    variable h382: unsigned(2 downto 0);
+    variable h383: unsigned(10 downto 0);
+    variable h384: unsigned(31 downto 0);
+    variable h385: unsigned(0 downto 0);
+    variable h386: unsigned(10 downto 0);
+    variable h387: unsigned(31 downto 0);
+    variable h388: unsigned(0 downto 0);
+    variable h389: unsigned(0 downto 0);
+    variable h359: unsigned(19 downto 0);
+    variable h360: unsigned(52 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
@@ -657,20 +635,12 @@ begin
                     end if;
                 when S0W0 =>
                     if (not bool(pend)) then
-                        h0 := unsigned'("0000000000000000000000000000000000000000000000000000");
-                        h0 := resize(unsigned'(r_DEV_TAB_BAR(52-1 downto 12) & unsigned'("000000000000")), 52);
+                        h0 := to_unsigned(0, 22);
+                        h0 := resize(unsigned'(to_unsigned(0, 6) & e_device_id) * 32, 22);
                         h1 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                        h1 := resize(unsigned'(unsigned'("0") & h0), 53);
-                        h2 := to_unsigned(0, 22);
-                        h2 := resize(unsigned'(unsigned'("000000") & e_device_id), 22);
-                        h3 := to_unsigned(0, 22);
-                        h3 := resize(h2 * 32, 22);
-                        h4 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                        h4 := resize(unsigned'(unsigned'("0000000000000000000000000000000") & h3), 53);
-                        h5 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                        h5 := (h1 + h4);
-                        v_wide := resize(h5, 72);
-                        v_addr := (resize(unsigned'(v_wide(64-1 downto 3) & to_unsigned(0, 3)), 65) + 0);
+                        h1 := (unsigned'(to_unsigned(0, 1) & r_DEV_TAB_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000") & h0));
+                        v_wide := unsigned'(to_unsigned(0, 19) & h1);
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                         u_valid <= '1';
                         u_we <= '0';
                         u_size <= to_unsigned(3, 3);
@@ -688,20 +658,12 @@ begin
                     end if;
                 when S0W1 =>
                     if (not bool(pend)) then
-                        h0 := unsigned'("0000000000000000000000000000000000000000000000000000");
-                        h0 := resize(unsigned'(r_DEV_TAB_BAR(52-1 downto 12) & unsigned'("000000000000")), 52);
+                        h0 := to_unsigned(0, 22);
+                        h0 := resize(unsigned'(to_unsigned(0, 6) & e_device_id) * 32, 22);
                         h1 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                        h1 := resize(unsigned'(unsigned'("0") & h0), 53);
-                        h2 := to_unsigned(0, 22);
-                        h2 := resize(unsigned'(unsigned'("000000") & e_device_id), 22);
-                        h3 := to_unsigned(0, 22);
-                        h3 := resize(h2 * 32, 22);
-                        h4 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                        h4 := resize(unsigned'(unsigned'("0000000000000000000000000000000") & h3), 53);
-                        h5 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                        h5 := (h1 + h4);
-                        v_wide := resize(h5, 72);
-                        v_addr := (resize(unsigned'(v_wide(64-1 downto 3) & to_unsigned(0, 3)), 65) + 8);
+                        h1 := (unsigned'(to_unsigned(0, 1) & r_DEV_TAB_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000") & h0));
+                        v_wide := unsigned'(to_unsigned(0, 19) & h1);
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
                         u_valid <= '1';
                         u_we <= '0';
                         u_size <= to_unsigned(3, 3);
@@ -719,20 +681,12 @@ begin
                     end if;
                 when S0W2 =>
                     if (not bool(pend)) then
-                        h0 := unsigned'("0000000000000000000000000000000000000000000000000000");
-                        h0 := resize(unsigned'(r_DEV_TAB_BAR(52-1 downto 12) & unsigned'("000000000000")), 52);
+                        h0 := to_unsigned(0, 22);
+                        h0 := resize(unsigned'(to_unsigned(0, 6) & e_device_id) * 32, 22);
                         h1 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                        h1 := resize(unsigned'(unsigned'("0") & h0), 53);
-                        h2 := to_unsigned(0, 22);
-                        h2 := resize(unsigned'(unsigned'("000000") & e_device_id), 22);
-                        h3 := to_unsigned(0, 22);
-                        h3 := resize(h2 * 32, 22);
-                        h4 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                        h4 := resize(unsigned'(unsigned'("0000000000000000000000000000000") & h3), 53);
-                        h5 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                        h5 := (h1 + h4);
-                        v_wide := resize(h5, 72);
-                        v_addr := (resize(unsigned'(v_wide(64-1 downto 3) & to_unsigned(0, 3)), 65) + 16);
+                        h1 := (unsigned'(to_unsigned(0, 1) & r_DEV_TAB_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000") & h0));
+                        v_wide := unsigned'(to_unsigned(0, 19) & h1);
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 16);
                         u_valid <= '1';
                         u_we <= '0';
                         u_size <= to_unsigned(3, 3);
@@ -750,20 +704,12 @@ begin
                     end if;
                 when S0W3 =>
                     if (not bool(pend)) then
-                        h0 := unsigned'("0000000000000000000000000000000000000000000000000000");
-                        h0 := resize(unsigned'(r_DEV_TAB_BAR(52-1 downto 12) & unsigned'("000000000000")), 52);
+                        h0 := to_unsigned(0, 22);
+                        h0 := resize(unsigned'(to_unsigned(0, 6) & e_device_id) * 32, 22);
                         h1 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                        h1 := resize(unsigned'(unsigned'("0") & h0), 53);
-                        h2 := to_unsigned(0, 22);
-                        h2 := resize(unsigned'(unsigned'("000000") & e_device_id), 22);
-                        h3 := to_unsigned(0, 22);
-                        h3 := resize(h2 * 32, 22);
-                        h4 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                        h4 := resize(unsigned'(unsigned'("0000000000000000000000000000000") & h3), 53);
-                        h5 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                        h5 := (h1 + h4);
-                        v_wide := resize(h5, 72);
-                        v_addr := (resize(unsigned'(v_wide(64-1 downto 3) & to_unsigned(0, 3)), 65) + 24);
+                        h1 := (unsigned'(to_unsigned(0, 1) & r_DEV_TAB_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000") & h0));
+                        v_wide := unsigned'(to_unsigned(0, 19) & h1);
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 24);
                         u_valid <= '1';
                         u_we <= '0';
                         u_size <= to_unsigned(3, 3);
@@ -795,28 +741,16 @@ begin
                     wk_io_RZ <= to_unsigned(0, 1);
                     wk_io_PE <= to_unsigned(0, 1);
                     if ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 0)) and (w_dte_0(12-1 downto 9) /= 7)) then
-                        v_wide := resize(e_address, 72);
+                        v_wide := unsigned'(to_unsigned(0, 8) & e_address);
                         unit_io_i_addr <= v_wide(64-1 downto 0);
                         unit_io_k_write <= stdl(e_kind = 1);
-                        h6 := to_unsigned(0, 16);
-                        h6 := resize(unsigned'(unsigned'("00000000") & w_dte_0(8-1 downto 0)), 16);
-                        h7 := to_unsigned(0, 16);
-                        h7 := resize(unsigned'(w_dte_0(16-1 downto 8) & unsigned'("00000000")), 16);
-                        h8 := to_unsigned(0, 16);
-                        h8 := (h6 or h7);
-                        h9 := unsigned'("00000000000000000000000000000000000000000000000000000000");
-                        h9 := resize(unsigned'(unsigned'("0000000000000000000000000000000000000000") & h8), 56);
-                        h10 := unsigned'("00000000000000000000000000000000000000000000000000000000");
-                        h10 := resize(unsigned'(w_dte_0(56-1 downto 16) & unsigned'("0000000000000000")), 56);
-                        h11 := unsigned'("00000000000000000000000000000000000000000000000000000000");
-                        h11 := (h9 or h10);
-                        h12 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h12 := resize(unsigned'(unsigned'("00000000") & h11), 64);
-                        h13 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h13 := resize(unsigned'(w_dte_0(64-1 downto 56) & unsigned'("00000000000000000000000000000000000000000000000000000000")), 64);
-                        h14 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h14 := (h12 or h13);
-                        v_wide := resize(h14, 72);
+                        h2 := to_unsigned(0, 16);
+                        h2 := (unsigned'(to_unsigned(0, 8) & w_dte_0(8-1 downto 0)) or unsigned'(w_dte_0(16-1 downto 8) & to_unsigned(0, 8)));
+                        h3 := unsigned'("00000000000000000000000000000000000000000000000000000000");
+                        h3 := (unsigned'(unsigned'("0000000000000000000000000000000000000000") & h2) or unsigned'(w_dte_0(56-1 downto 16) & to_unsigned(0, 16)));
+                        h4 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h4 := (unsigned'(to_unsigned(0, 8) & h3) or unsigned'(w_dte_0(64-1 downto 56) & unsigned'("00000000000000000000000000000000000000000000000000000000")));
+                        v_wide := unsigned'(to_unsigned(0, 8) & h4);
                         unit_io_r_HPT <= v_wide(64-1 downto 0);
                         unit_io_start <= '1';
                         st <= S1R;
@@ -860,48 +794,34 @@ begin
                     end if;
                 when S2W0 =>
                     if (not bool(pend)) then
-                        h28 := unsigned'("00000000000000000000000000000000");
-                        h28 := e_data;
-                        h29 := unsigned'("00000000000000000000000000000000");
-                        h29 := e_data;
-                        h30 := unsigned'("00000000000000000000000000000000");
-                        h30 := e_data;
-                        h31 := to_unsigned(0, 16);
-                        h31 := to_unsigned(1, 16);
-                        h32 := to_unsigned(0, 4);
-                        h32 := w_dte_10(5-1 downto 1);
-                        if (not (((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h28(11-1 downto 8) = 0) or (h29(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (h30(11-1 downto 0) < shift_left(h31, to_integer(h32))))) then
+                        h10 := unsigned'("00000000000000000000000000000000");
+                        h10 := e_data;
+                        h11 := unsigned'("00000000000000000000000000000000");
+                        h11 := e_data;
+                        h12 := unsigned'("00000000000000000000000000000000");
+                        h12 := e_data;
+                        h13 := to_unsigned(0, 16);
+                        h13 := to_unsigned(1, 16);
+                        h14 := to_unsigned(0, 4);
+                        h14 := w_dte_10(5-1 downto 1);
+                        h15 := to_unsigned(0, 16);
+                        h15 := shift_left(h13, to_integer(h14));
+                        if (not (((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h10(11-1 downto 8) = 0) or (h11(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h12(11-1 downto 0)) < h15))) then
                             w_irt_0 <= to_unsigned(0, 64);
                             st <= DECIDE;
                         else
-                            h15 := unsigned'("000000000000000000000000000000000000000000");
-                            h15 := resize(unsigned'(unsigned'("0000000000000000000000000000000000000000") & w_dte_10(8-1 downto 6)), 42);
-                            h16 := unsigned'("000000000000000000000000000000000000000000");
-                            h16 := resize(unsigned'(w_dte_10(48-1 downto 8) & unsigned'("00")), 42);
-                            h17 := unsigned'("000000000000000000000000000000000000000000");
-                            h17 := (h15 or h16);
-                            h18 := unsigned'("0000000000000000000000000000000000000000000000");
-                            h18 := resize(unsigned'(unsigned'("0000") & h17), 46);
-                            h19 := unsigned'("0000000000000000000000000000000000000000000000");
-                            h19 := resize(unsigned'(w_dte_10(52-1 downto 48) & unsigned'("000000000000000000000000000000000000000000")), 46);
-                            h20 := unsigned'("0000000000000000000000000000000000000000000000");
-                            h20 := (h18 or h19);
-                            h21 := unsigned'("0000000000000000000000000000000000000000000000000000");
-                            h21 := resize(unsigned'(h20 & unsigned'("000000")), 52);
-                            h22 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                            h22 := resize(unsigned'(unsigned'("0") & h21), 53);
-                            h23 := unsigned'("00000000000000000000000000000000");
-                            h23 := e_data;
-                            h24 := to_unsigned(0, 14);
-                            h24 := resize(unsigned'(unsigned'("000") & h23(11-1 downto 0)), 14);
-                            h25 := to_unsigned(0, 14);
-                            h25 := resize(h24 * 4, 14);
-                            h26 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                            h26 := resize(unsigned'(unsigned'("000000000000000000000000000000000000000") & h25), 53);
-                            h27 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                            h27 := (h22 + h26);
-                            v_wide := resize(h27, 72);
-                            v_addr := (resize(unsigned'(v_wide(64-1 downto 3) & to_unsigned(0, 3)), 65) + 0);
+                            h5 := unsigned'("000000000000000000000000000000000000000000");
+                            h5 := (unsigned'(unsigned'("0000000000000000000000000000000000000000") & w_dte_10(8-1 downto 6)) or unsigned'(w_dte_10(48-1 downto 8) & to_unsigned(0, 2)));
+                            h6 := unsigned'("0000000000000000000000000000000000000000000000");
+                            h6 := (unsigned'(to_unsigned(0, 4) & h5) or unsigned'(w_dte_10(52-1 downto 48) & unsigned'("000000000000000000000000000000000000000000")));
+                            h7 := unsigned'("00000000000000000000000000000000");
+                            h7 := e_data;
+                            h8 := to_unsigned(0, 14);
+                            h8 := resize(unsigned'(to_unsigned(0, 3) & h7(11-1 downto 0)) * 4, 14);
+                            h9 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                            h9 := (unsigned'(to_unsigned(0, 1) & h6 & to_unsigned(0, 6)) + unsigned'(unsigned'("000000000000000000000000000000000000000") & h8));
+                            v_wide := unsigned'(to_unsigned(0, 19) & h9);
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '0';
                             u_size <= to_unsigned(3, 3);
@@ -919,1383 +839,1258 @@ begin
                         end if;
                     end if;
                 when DECIDE =>
-                    h113 := unsigned'("00000000000000000000000000000000");
-                    h113 := e_data;
-                    h114 := unsigned'("00000000000000000000000000000000");
-                    h114 := e_data;
-                    h115 := to_unsigned(0, 1);
-                    h116 := to_unsigned(0, 1);
-                    h116 := to_unsigned(0, 1);
+                    h91 := unsigned'("00000000000000000000000000000000");
+                    h91 := e_data;
+                    h92 := unsigned'("00000000000000000000000000000000");
+                    h92 := e_data;
+                    h93 := to_unsigned(0, 1);
+                    h94 := to_unsigned(0, 1);
+                    h94 := to_unsigned(0, 1);
                     if bool(w_dte_0(62)) then
-                        h116 := to_unsigned(1, 1);
+                        h94 := to_unsigned(1, 1);
                     end if;
-                    h117 := to_unsigned(0, 1);
-                    h117 := to_unsigned(0, 1);
+                    h95 := to_unsigned(0, 1);
+                    h95 := to_unsigned(0, 1);
                     if bool(w_dte_0(61)) then
-                        h117 := to_unsigned(1, 1);
+                        h95 := to_unsigned(1, 1);
                     end if;
                     if (e_kind = 1) then
-                        h115 := h116;
+                        h93 := h94;
                     else
-                        h115 := h117;
+                        h93 := h95;
                     end if;
-                    h188 := to_unsigned(0, 1);
-                    h189 := to_unsigned(0, 1);
-                    h189 := to_unsigned(0, 1);
+                    h165 := to_unsigned(0, 1);
+                    h166 := to_unsigned(0, 1);
+                    h166 := to_unsigned(0, 1);
                     if bool(w_dte_0(62)) then
-                        h189 := to_unsigned(1, 1);
+                        h166 := to_unsigned(1, 1);
                     end if;
-                    h190 := to_unsigned(0, 1);
-                    h190 := to_unsigned(0, 1);
+                    h167 := to_unsigned(0, 1);
+                    h167 := to_unsigned(0, 1);
                     if bool(w_dte_0(61)) then
-                        h190 := to_unsigned(1, 1);
+                        h167 := to_unsigned(1, 1);
                     end if;
                     if (e_kind = 1) then
-                        h188 := h189;
+                        h165 := h166;
                     else
-                        h188 := h190;
+                        h165 := h167;
                     end if;
-                    h199 := to_unsigned(0, 1);
-                    h200 := unsigned'("00000000000000000000000000000000");
-                    h200 := e_data;
-                    h201 := unsigned'("00000000000000000000000000000000");
-                    h201 := e_data;
-                    h202 := to_unsigned(0, 1);
-                    h202 := to_unsigned(0, 1);
+                    h176 := to_unsigned(0, 1);
+                    h177 := unsigned'("00000000000000000000000000000000");
+                    h177 := e_data;
+                    h178 := unsigned'("00000000000000000000000000000000");
+                    h178 := e_data;
+                    h179 := to_unsigned(0, 1);
+                    h179 := to_unsigned(0, 1);
                     if (w_dte_10(62-1 downto 60) = 1) then
-                        h202 := to_unsigned(1, 1);
+                        h179 := to_unsigned(1, 1);
                     end if;
-                    h203 := to_unsigned(0, 1);
+                    h180 := to_unsigned(0, 1);
+                    h181 := unsigned'("00000000000000000000000000000000");
+                    h181 := e_data;
+                    h182 := unsigned'("00000000000000000000000000000000");
+                    h182 := e_data;
+                    h183 := unsigned'("00000000000000000000000000000000");
+                    h183 := e_data;
+                    h184 := unsigned'("00000000000000000000000000000000");
+                    h184 := e_data;
+                    h180 := to_unsigned(0, 1);
+                    if (((((h181(11-1 downto 8) = 2) or ((h182(11-1 downto 8) = 4) and bool(w_dte_10(58)))) or ((h183(11-1 downto 8) = 5) and bool(w_dte_10(56)))) or ((h184(11-1 downto 8) = 7) and bool(w_dte_10(57)))) and (not bool(e_address(2)))) then
+                        h180 := to_unsigned(1, 1);
+                    end if;
+                    if ((h177(11-1 downto 8) = 0) or (h178(11-1 downto 8) = 1)) then
+                        h176 := h179;
+                    else
+                        h176 := h180;
+                    end if;
                     h204 := unsigned'("00000000000000000000000000000000");
                     h204 := e_data;
                     h205 := unsigned'("00000000000000000000000000000000");
                     h205 := e_data;
                     h206 := unsigned'("00000000000000000000000000000000");
                     h206 := e_data;
-                    h207 := unsigned'("00000000000000000000000000000000");
-                    h207 := e_data;
-                    h203 := to_unsigned(0, 1);
-                    if (((((h204(11-1 downto 8) = 2) or ((h205(11-1 downto 8) = 4) and bool(w_dte_10(58)))) or ((h206(11-1 downto 8) = 5) and bool(w_dte_10(56)))) or ((h207(11-1 downto 8) = 7) and bool(w_dte_10(57)))) and (not bool(e_address(2)))) then
-                        h203 := to_unsigned(1, 1);
-                    end if;
-                    if ((h200(11-1 downto 8) = 0) or (h201(11-1 downto 8) = 1)) then
-                        h199 := h202;
-                    else
-                        h199 := h203;
-                    end if;
-                    h227 := unsigned'("00000000000000000000000000000000");
-                    h227 := e_data;
-                    h228 := unsigned'("00000000000000000000000000000000");
-                    h228 := e_data;
-                    h229 := unsigned'("00000000000000000000000000000000");
-                    h229 := e_data;
-                    h230 := to_unsigned(0, 16);
-                    h230 := to_unsigned(1, 16);
-                    h231 := to_unsigned(0, 4);
-                    h231 := w_dte_10(5-1 downto 1);
-                    h232 := to_unsigned(0, 1);
-                    h233 := to_unsigned(0, 11);
-                    h234 := unsigned'("00000000000000000000000000000000");
-                    h234 := e_data;
-                    h233 := h234(11-1 downto 0);
-                    h235 := to_unsigned(0, 1);
-                    h235 := to_unsigned(0, 1);
+                    h207 := to_unsigned(0, 16);
+                    h207 := to_unsigned(1, 16);
+                    h208 := to_unsigned(0, 4);
+                    h208 := w_dte_10(5-1 downto 1);
+                    h209 := to_unsigned(0, 16);
+                    h209 := shift_left(h207, to_integer(h208));
+                    h210 := to_unsigned(0, 1);
+                    h211 := to_unsigned(0, 11);
+                    h212 := unsigned'("00000000000000000000000000000000");
+                    h212 := e_data;
+                    h211 := h212(11-1 downto 0);
+                    h213 := to_unsigned(0, 1);
+                    h213 := to_unsigned(0, 1);
                     if bool(w_irt_0(32)) then
-                        h235 := to_unsigned(1, 1);
+                        h213 := to_unsigned(1, 1);
                     end if;
-                    h236 := to_unsigned(0, 1);
-                    h236 := to_unsigned(0, 1);
+                    h214 := to_unsigned(0, 1);
+                    h214 := to_unsigned(0, 1);
                     if bool(w_irt_0(0)) then
-                        h236 := to_unsigned(1, 1);
+                        h214 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h233, 0) and to_unsigned(1, 11)) = 1) then
-                        h232 := h235;
+                    if ((shift_right(h211, 0) and to_unsigned(1, 11)) = 1) then
+                        h210 := h213;
                     else
-                        h232 := h236;
+                        h210 := h214;
                     end if;
-                    h237 := to_unsigned(0, 1);
-                    h238 := to_unsigned(0, 11);
-                    h239 := unsigned'("00000000000000000000000000000000");
-                    h239 := e_data;
-                    h238 := h239(11-1 downto 0);
-                    h240 := to_unsigned(0, 1);
-                    h240 := to_unsigned(0, 1);
+                    h215 := to_unsigned(0, 1);
+                    h216 := to_unsigned(0, 11);
+                    h217 := unsigned'("00000000000000000000000000000000");
+                    h217 := e_data;
+                    h216 := h217(11-1 downto 0);
+                    h218 := to_unsigned(0, 1);
+                    h218 := to_unsigned(0, 1);
                     if bool(w_irt_0(39)) then
-                        h240 := to_unsigned(1, 1);
+                        h218 := to_unsigned(1, 1);
                     end if;
-                    h241 := to_unsigned(0, 1);
-                    h241 := to_unsigned(0, 1);
+                    h219 := to_unsigned(0, 1);
+                    h219 := to_unsigned(0, 1);
                     if bool(w_irt_0(7)) then
-                        h241 := to_unsigned(1, 1);
+                        h219 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h238, 0) and to_unsigned(1, 11)) = 1) then
-                        h237 := h240;
+                    if ((shift_right(h216, 0) and to_unsigned(1, 11)) = 1) then
+                        h215 := h218;
                     else
-                        h237 := h241;
+                        h215 := h219;
                     end if;
-                    h242 := to_unsigned(0, 3);
-                    h243 := to_unsigned(0, 11);
-                    h244 := unsigned'("00000000000000000000000000000000");
-                    h244 := e_data;
-                    h243 := h244(11-1 downto 0);
-                    if ((shift_right(h243, 0) and to_unsigned(1, 11)) = 1) then
-                        h242 := w_irt_0(37-1 downto 34);
+                    h220 := to_unsigned(0, 3);
+                    h221 := to_unsigned(0, 11);
+                    h222 := unsigned'("00000000000000000000000000000000");
+                    h222 := e_data;
+                    h221 := h222(11-1 downto 0);
+                    if ((shift_right(h221, 0) and to_unsigned(1, 11)) = 1) then
+                        h220 := w_irt_0(37-1 downto 34);
                     else
-                        h242 := w_irt_0(5-1 downto 2);
+                        h220 := w_irt_0(5-1 downto 2);
                     end if;
-                    h330 := unsigned'("00000000000000000000000000000000");
-                    h330 := e_data;
-                    h331 := unsigned'("00000000000000000000000000000000");
-                    h331 := e_data;
-                    h332 := unsigned'("00000000000000000000000000000000");
-                    h332 := e_data;
-                    h333 := to_unsigned(0, 16);
-                    h333 := to_unsigned(1, 16);
-                    h334 := to_unsigned(0, 4);
-                    h334 := w_dte_10(5-1 downto 1);
-                    h335 := to_unsigned(0, 1);
-                    h336 := to_unsigned(0, 11);
-                    h337 := unsigned'("00000000000000000000000000000000");
-                    h337 := e_data;
-                    h336 := h337(11-1 downto 0);
-                    h338 := to_unsigned(0, 1);
-                    h338 := to_unsigned(0, 1);
+                    h309 := unsigned'("00000000000000000000000000000000");
+                    h309 := e_data;
+                    h310 := unsigned'("00000000000000000000000000000000");
+                    h310 := e_data;
+                    h311 := unsigned'("00000000000000000000000000000000");
+                    h311 := e_data;
+                    h312 := to_unsigned(0, 16);
+                    h312 := to_unsigned(1, 16);
+                    h313 := to_unsigned(0, 4);
+                    h313 := w_dte_10(5-1 downto 1);
+                    h314 := to_unsigned(0, 16);
+                    h314 := shift_left(h312, to_integer(h313));
+                    h315 := to_unsigned(0, 1);
+                    h316 := to_unsigned(0, 11);
+                    h317 := unsigned'("00000000000000000000000000000000");
+                    h317 := e_data;
+                    h316 := h317(11-1 downto 0);
+                    h318 := to_unsigned(0, 1);
+                    h318 := to_unsigned(0, 1);
                     if bool(w_irt_0(32)) then
-                        h338 := to_unsigned(1, 1);
+                        h318 := to_unsigned(1, 1);
                     end if;
-                    h339 := to_unsigned(0, 1);
-                    h339 := to_unsigned(0, 1);
+                    h319 := to_unsigned(0, 1);
+                    h319 := to_unsigned(0, 1);
                     if bool(w_irt_0(0)) then
-                        h339 := to_unsigned(1, 1);
+                        h319 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h336, 0) and to_unsigned(1, 11)) = 1) then
-                        h335 := h338;
+                    if ((shift_right(h316, 0) and to_unsigned(1, 11)) = 1) then
+                        h315 := h318;
                     else
-                        h335 := h339;
+                        h315 := h319;
                     end if;
-                    h340 := to_unsigned(0, 1);
-                    h341 := to_unsigned(0, 11);
-                    h342 := unsigned'("00000000000000000000000000000000");
-                    h342 := e_data;
-                    h341 := h342(11-1 downto 0);
-                    h343 := to_unsigned(0, 1);
-                    h343 := to_unsigned(0, 1);
+                    h320 := to_unsigned(0, 1);
+                    h321 := to_unsigned(0, 11);
+                    h322 := unsigned'("00000000000000000000000000000000");
+                    h322 := e_data;
+                    h321 := h322(11-1 downto 0);
+                    h323 := to_unsigned(0, 1);
+                    h323 := to_unsigned(0, 1);
                     if bool(w_irt_0(39)) then
-                        h343 := to_unsigned(1, 1);
+                        h323 := to_unsigned(1, 1);
                     end if;
-                    h344 := to_unsigned(0, 1);
-                    h344 := to_unsigned(0, 1);
+                    h324 := to_unsigned(0, 1);
+                    h324 := to_unsigned(0, 1);
                     if bool(w_irt_0(7)) then
-                        h344 := to_unsigned(1, 1);
+                        h324 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h341, 0) and to_unsigned(1, 11)) = 1) then
-                        h340 := h343;
+                    if ((shift_right(h321, 0) and to_unsigned(1, 11)) = 1) then
+                        h320 := h323;
                     else
-                        h340 := h344;
+                        h320 := h324;
                     end if;
-                    h345 := to_unsigned(0, 3);
-                    h346 := to_unsigned(0, 11);
-                    h347 := unsigned'("00000000000000000000000000000000");
-                    h347 := e_data;
-                    h346 := h347(11-1 downto 0);
-                    if ((shift_right(h346, 0) and to_unsigned(1, 11)) = 1) then
-                        h345 := w_irt_0(37-1 downto 34);
+                    h325 := to_unsigned(0, 3);
+                    h326 := to_unsigned(0, 11);
+                    h327 := unsigned'("00000000000000000000000000000000");
+                    h327 := e_data;
+                    h326 := h327(11-1 downto 0);
+                    if ((shift_right(h326, 0) and to_unsigned(1, 11)) = 1) then
+                        h325 := w_irt_0(37-1 downto 34);
                     else
-                        h345 := w_irt_0(5-1 downto 2);
+                        h325 := w_irt_0(5-1 downto 2);
                     end if;
                     if ((e_kind /= 2) and (not bool(w_dte_0(0)))) then
                         status <= to_unsigned(1, 8);
-                        v_wide := to_unsigned(0, 72);
-                        rec_outcome <= v_wide(2-1 downto 0);
-                        v_wide := resize(e_address, 72);
-                        rec_address <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_data <= v_wide(32-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_vector <= v_wide(8-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_destination <= v_wide(8-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_dest_mode <= v_wide(1-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_int_type <= v_wide(3-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_rq_eoi <= v_wide(1-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_code <= v_wide(4-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_logged <= v_wide(1-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_entry_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_entry_hi <= v_wide(64-1 downto 0);
-                        v_wide := resize(unsigned'(r_EVT_LOG_TAIL(19-1 downto 4) & unsigned'("0000")), 72);
-                        rec_tail <= v_wide(64-1 downto 0);
+                        rec_outcome <= to_unsigned(0, 2);
+                        rec_address <= e_address;
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 8);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(0, 4);
+                        rec_logged <= to_unsigned(0, 1);
+                        rec_entry_lo <= to_unsigned(0, 64);
+                        rec_entry_hi <= to_unsigned(0, 64);
+                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
                         st <= ST0;
-                    elsif ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h113(11-1 downto 8) = 0) or (h114(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) then
+                    elsif ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h91(11-1 downto 8) = 0) or (h92(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) then
                         status <= to_unsigned(2, 8);
-                        v_wide := to_unsigned(3, 72);
-                        rec_outcome <= v_wide(2-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_address <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_data <= v_wide(32-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_vector <= v_wide(8-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_destination <= v_wide(8-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_dest_mode <= v_wide(1-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_int_type <= v_wide(3-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_rq_eoi <= v_wide(1-1 downto 0);
-                        v_wide := to_unsigned(1, 72);
-                        rec_code <= v_wide(4-1 downto 0);
-                        h39 := to_unsigned(0, 1);
-                        h40 := unsigned'("00000000000000000000000000000000");
-                        h40 := e_data;
-                        h41 := unsigned'("00000000000000000000000000000000");
-                        h41 := e_data;
-                        h42 := to_unsigned(0, 1);
-                        h43 := to_unsigned(0, 1);
-                        h43 := to_unsigned(0, 1);
+                        rec_outcome <= to_unsigned(3, 2);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 8);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(1, 4);
+                        h18 := to_unsigned(0, 1);
+                        h19 := unsigned'("00000000000000000000000000000000");
+                        h19 := e_data;
+                        h20 := unsigned'("00000000000000000000000000000000");
+                        h20 := e_data;
+                        h21 := to_unsigned(0, 1);
+                        h22 := to_unsigned(0, 1);
+                        h22 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h43 := to_unsigned(1, 1);
+                            h22 := to_unsigned(1, 1);
                         end if;
-                        h44 := to_unsigned(0, 1);
-                        h44 := to_unsigned(0, 1);
+                        h23 := to_unsigned(0, 1);
+                        h23 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h44 := to_unsigned(1, 1);
+                            h23 := to_unsigned(1, 1);
                         end if;
                         if (e_kind = 1) then
-                            h42 := h43;
+                            h21 := h22;
                         else
-                            h42 := h44;
+                            h21 := h23;
                         end if;
-                        h45 := unsigned'("00000000000000000000000000000000");
-                        h45 := e_data;
-                        h46 := unsigned'("00000000000000000000000000000000");
-                        h46 := e_data;
-                        h47 := unsigned'("00000000000000000000000000000000");
-                        h47 := e_data;
-                        h48 := to_unsigned(0, 16);
-                        h48 := to_unsigned(1, 16);
-                        h49 := to_unsigned(0, 4);
-                        h49 := w_dte_10(5-1 downto 1);
-                        h50 := to_unsigned(0, 1);
-                        h51 := to_unsigned(0, 11);
-                        h52 := unsigned'("00000000000000000000000000000000");
-                        h52 := e_data;
-                        h51 := h52(11-1 downto 0);
-                        h53 := to_unsigned(0, 1);
-                        h53 := to_unsigned(0, 1);
+                        h24 := unsigned'("00000000000000000000000000000000");
+                        h24 := e_data;
+                        h25 := unsigned'("00000000000000000000000000000000");
+                        h25 := e_data;
+                        h26 := unsigned'("00000000000000000000000000000000");
+                        h26 := e_data;
+                        h27 := to_unsigned(0, 16);
+                        h27 := to_unsigned(1, 16);
+                        h28 := to_unsigned(0, 4);
+                        h28 := w_dte_10(5-1 downto 1);
+                        h29 := to_unsigned(0, 16);
+                        h29 := shift_left(h27, to_integer(h28));
+                        h30 := to_unsigned(0, 1);
+                        h31 := to_unsigned(0, 11);
+                        h32 := unsigned'("00000000000000000000000000000000");
+                        h32 := e_data;
+                        h31 := h32(11-1 downto 0);
+                        h33 := to_unsigned(0, 1);
+                        h33 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h53 := to_unsigned(1, 1);
+                            h33 := to_unsigned(1, 1);
                         end if;
-                        h54 := to_unsigned(0, 1);
-                        h54 := to_unsigned(0, 1);
+                        h34 := to_unsigned(0, 1);
+                        h34 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h54 := to_unsigned(1, 1);
+                            h34 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h51, 0) and to_unsigned(1, 11)) = 1) then
-                            h50 := h53;
+                        if ((shift_right(h31, 0) and to_unsigned(1, 11)) = 1) then
+                            h30 := h33;
                         else
-                            h50 := h54;
+                            h30 := h34;
                         end if;
-                        h55 := to_unsigned(0, 1);
-                        h56 := to_unsigned(0, 11);
-                        h57 := unsigned'("00000000000000000000000000000000");
-                        h57 := e_data;
-                        h56 := h57(11-1 downto 0);
-                        h58 := to_unsigned(0, 1);
-                        h58 := to_unsigned(0, 1);
+                        h35 := to_unsigned(0, 1);
+                        h36 := to_unsigned(0, 11);
+                        h37 := unsigned'("00000000000000000000000000000000");
+                        h37 := e_data;
+                        h36 := h37(11-1 downto 0);
+                        h38 := to_unsigned(0, 1);
+                        h38 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h58 := to_unsigned(1, 1);
-                        end if;
-                        h59 := to_unsigned(0, 1);
-                        h59 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h59 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h56, 0) and to_unsigned(1, 11)) = 1) then
-                            h55 := h58;
-                        else
-                            h55 := h59;
-                        end if;
-                        h60 := to_unsigned(0, 3);
-                        h61 := to_unsigned(0, 11);
-                        h62 := unsigned'("00000000000000000000000000000000");
-                        h62 := e_data;
-                        h61 := h62(11-1 downto 0);
-                        if ((shift_right(h61, 0) and to_unsigned(1, 11)) = 1) then
-                            h60 := w_irt_0(37-1 downto 34);
-                        else
-                            h60 := w_irt_0(5-1 downto 2);
-                        end if;
-                        h63 := to_unsigned(0, 1);
-                        h64 := to_unsigned(0, 11);
-                        h65 := unsigned'("00000000000000000000000000000000");
-                        h65 := e_data;
-                        h64 := h65(11-1 downto 0);
-                        h66 := to_unsigned(0, 1);
-                        h66 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h66 := to_unsigned(1, 1);
-                        end if;
-                        h67 := to_unsigned(0, 1);
-                        h67 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
-                            h67 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h64, 0) and to_unsigned(1, 11)) = 1) then
-                            h63 := h66;
-                        else
-                            h63 := h67;
+                            h38 := to_unsigned(1, 1);
                         end if;
                         h39 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h40(11-1 downto 8) = 0) or (h41(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h42 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h45(11-1 downto 8) = 0) or (h46(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (h47(11-1 downto 0) < shift_left(h48, to_integer(h49)))) or (not (((h50 /= 0) and (not (h55 /= 0))) and (h60 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h63 /= 0))))) then
+                        h39 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
                             h39 := to_unsigned(1, 1);
                         end if;
-                        v_wide := resize(h39, 72);
-                        rec_logged <= v_wide(1-1 downto 0);
+                        if ((shift_right(h36, 0) and to_unsigned(1, 11)) = 1) then
+                            h35 := h38;
+                        else
+                            h35 := h39;
+                        end if;
+                        h40 := to_unsigned(0, 3);
+                        h41 := to_unsigned(0, 11);
+                        h42 := unsigned'("00000000000000000000000000000000");
+                        h42 := e_data;
+                        h41 := h42(11-1 downto 0);
+                        if ((shift_right(h41, 0) and to_unsigned(1, 11)) = 1) then
+                            h40 := w_irt_0(37-1 downto 34);
+                        else
+                            h40 := w_irt_0(5-1 downto 2);
+                        end if;
+                        h43 := to_unsigned(0, 1);
+                        h44 := to_unsigned(0, 11);
+                        h45 := unsigned'("00000000000000000000000000000000");
+                        h45 := e_data;
+                        h44 := h45(11-1 downto 0);
+                        h46 := to_unsigned(0, 1);
+                        h46 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h46 := to_unsigned(1, 1);
+                        end if;
+                        h47 := to_unsigned(0, 1);
+                        h47 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h47 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h44, 0) and to_unsigned(1, 11)) = 1) then
+                            h43 := h46;
+                        else
+                            h43 := h47;
+                        end if;
+                        h18 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h19(11-1 downto 8) = 0) or (h20(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h21 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h24(11-1 downto 8) = 0) or (h25(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h26(11-1 downto 0)) < h29)) or (not (((h30 /= 0) and (not (h35 /= 0))) and (h40 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h43 /= 0))))) then
+                            h18 := to_unsigned(1, 1);
+                        end if;
+                        rec_logged <= h18;
                         v_wide := to_unsigned(0, 72);
                         v_wide(16-1 downto 0) := e_device_id;
-                        h68 := to_unsigned(0, 1);
-                        h68 := to_unsigned(0, 1);
+                        h48 := to_unsigned(0, 1);
+                        h48 := to_unsigned(0, 1);
                         if (e_kind = 2) then
-                            h68 := to_unsigned(1, 1);
+                            h48 := to_unsigned(1, 1);
                         end if;
-                        v_wide(52-1 downto 51) := h68;
-                        h69 := to_unsigned(0, 1);
-                        h69 := to_unsigned(0, 1);
+                        v_wide(52-1 downto 51) := h48;
+                        h49 := to_unsigned(0, 1);
+                        h49 := to_unsigned(0, 1);
                         if (e_kind = 1) then
-                            h69 := to_unsigned(1, 1);
+                            h49 := to_unsigned(1, 1);
                         end if;
-                        v_wide(54-1 downto 53) := h69;
-                        h70 := to_unsigned(0, 1);
-                        h71 := to_unsigned(0, 1);
-                        h71 := to_unsigned(0, 1);
+                        v_wide(54-1 downto 53) := h49;
+                        h50 := to_unsigned(0, 1);
+                        h51 := to_unsigned(0, 1);
+                        h51 := to_unsigned(0, 1);
                         if ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) then
-                            h71 := to_unsigned(1, 1);
+                            h51 := to_unsigned(1, 1);
                         end if;
-                        h72 := to_unsigned(0, 1);
-                        h72 := to_unsigned(0, 1);
+                        h52 := to_unsigned(0, 1);
+                        h52 := to_unsigned(0, 1);
                         if ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (w_dte_10(62-1 downto 60) = 3)) then
-                            h72 := to_unsigned(1, 1);
+                            h52 := to_unsigned(1, 1);
                         end if;
                         if (e_kind /= 2) then
-                            h70 := h71;
+                            h50 := h51;
                         else
-                            h70 := h72;
+                            h50 := h52;
                         end if;
-                        v_wide(56-1 downto 55) := h70;
+                        v_wide(56-1 downto 55) := h50;
                         v_wide(64-1 downto 60) := to_unsigned(1, 4);
                         rec_entry_lo <= v_wide(64-1 downto 0);
-                        h73 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h73 := shift_right(e_address, 2);
-                        h74 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000");
-                        h74 := resize(unsigned'(h73 & unsigned'("00")), 66);
-                        v_wide := resize(h74(64-1 downto 0), 72);
-                        rec_entry_hi <= v_wide(64-1 downto 0);
-                        h75 := to_unsigned(0, 16);
-                        h76 := unsigned'("00000000000000000000000000000000");
-                        h76 := e_data;
-                        h77 := unsigned'("00000000000000000000000000000000");
-                        h77 := e_data;
-                        h78 := to_unsigned(0, 1);
-                        h79 := to_unsigned(0, 1);
-                        h79 := to_unsigned(0, 1);
+                        h53 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h53 := shift_right(e_address, 2);
+                        h54 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000");
+                        h54 := unsigned'(h53 & to_unsigned(0, 2));
+                        rec_entry_hi <= h54(64-1 downto 0);
+                        h55 := to_unsigned(0, 16);
+                        h56 := unsigned'("00000000000000000000000000000000");
+                        h56 := e_data;
+                        h57 := unsigned'("00000000000000000000000000000000");
+                        h57 := e_data;
+                        h58 := to_unsigned(0, 1);
+                        h59 := to_unsigned(0, 1);
+                        h59 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h79 := to_unsigned(1, 1);
+                            h59 := to_unsigned(1, 1);
                         end if;
-                        h80 := to_unsigned(0, 1);
-                        h80 := to_unsigned(0, 1);
+                        h60 := to_unsigned(0, 1);
+                        h60 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h80 := to_unsigned(1, 1);
+                            h60 := to_unsigned(1, 1);
                         end if;
                         if (e_kind = 1) then
-                            h78 := h79;
+                            h58 := h59;
                         else
-                            h78 := h80;
+                            h58 := h60;
                         end if;
-                        h81 := unsigned'("00000000000000000000000000000000");
-                        h81 := e_data;
+                        h61 := unsigned'("00000000000000000000000000000000");
+                        h61 := e_data;
+                        h62 := unsigned'("00000000000000000000000000000000");
+                        h62 := e_data;
+                        h63 := unsigned'("00000000000000000000000000000000");
+                        h63 := e_data;
+                        h64 := to_unsigned(0, 16);
+                        h64 := to_unsigned(1, 16);
+                        h65 := to_unsigned(0, 4);
+                        h65 := w_dte_10(5-1 downto 1);
+                        h66 := to_unsigned(0, 16);
+                        h66 := shift_left(h64, to_integer(h65));
+                        h67 := to_unsigned(0, 1);
+                        h68 := to_unsigned(0, 11);
+                        h69 := unsigned'("00000000000000000000000000000000");
+                        h69 := e_data;
+                        h68 := h69(11-1 downto 0);
+                        h70 := to_unsigned(0, 1);
+                        h70 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h70 := to_unsigned(1, 1);
+                        end if;
+                        h71 := to_unsigned(0, 1);
+                        h71 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h71 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h68, 0) and to_unsigned(1, 11)) = 1) then
+                            h67 := h70;
+                        else
+                            h67 := h71;
+                        end if;
+                        h72 := to_unsigned(0, 1);
+                        h73 := to_unsigned(0, 11);
+                        h74 := unsigned'("00000000000000000000000000000000");
+                        h74 := e_data;
+                        h73 := h74(11-1 downto 0);
+                        h75 := to_unsigned(0, 1);
+                        h75 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h75 := to_unsigned(1, 1);
+                        end if;
+                        h76 := to_unsigned(0, 1);
+                        h76 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h76 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h73, 0) and to_unsigned(1, 11)) = 1) then
+                            h72 := h75;
+                        else
+                            h72 := h76;
+                        end if;
+                        h77 := to_unsigned(0, 3);
+                        h78 := to_unsigned(0, 11);
+                        h79 := unsigned'("00000000000000000000000000000000");
+                        h79 := e_data;
+                        h78 := h79(11-1 downto 0);
+                        if ((shift_right(h78, 0) and to_unsigned(1, 11)) = 1) then
+                            h77 := w_irt_0(37-1 downto 34);
+                        else
+                            h77 := w_irt_0(5-1 downto 2);
+                        end if;
+                        h80 := to_unsigned(0, 1);
+                        h81 := to_unsigned(0, 11);
                         h82 := unsigned'("00000000000000000000000000000000");
                         h82 := e_data;
-                        h83 := unsigned'("00000000000000000000000000000000");
-                        h83 := e_data;
-                        h84 := to_unsigned(0, 16);
-                        h84 := to_unsigned(1, 16);
-                        h85 := to_unsigned(0, 4);
-                        h85 := w_dte_10(5-1 downto 1);
-                        h86 := to_unsigned(0, 1);
-                        h87 := to_unsigned(0, 11);
-                        h88 := unsigned'("00000000000000000000000000000000");
-                        h88 := e_data;
-                        h87 := h88(11-1 downto 0);
-                        h89 := to_unsigned(0, 1);
-                        h89 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h89 := to_unsigned(1, 1);
-                        end if;
-                        h90 := to_unsigned(0, 1);
-                        h90 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h90 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h87, 0) and to_unsigned(1, 11)) = 1) then
-                            h86 := h89;
-                        else
-                            h86 := h90;
-                        end if;
-                        h91 := to_unsigned(0, 1);
-                        h92 := to_unsigned(0, 11);
-                        h93 := unsigned'("00000000000000000000000000000000");
-                        h93 := e_data;
-                        h92 := h93(11-1 downto 0);
-                        h94 := to_unsigned(0, 1);
-                        h94 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h94 := to_unsigned(1, 1);
-                        end if;
-                        h95 := to_unsigned(0, 1);
-                        h95 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h95 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h92, 0) and to_unsigned(1, 11)) = 1) then
-                            h91 := h94;
-                        else
-                            h91 := h95;
-                        end if;
-                        h96 := to_unsigned(0, 3);
-                        h97 := to_unsigned(0, 11);
-                        h98 := unsigned'("00000000000000000000000000000000");
-                        h98 := e_data;
-                        h97 := h98(11-1 downto 0);
-                        if ((shift_right(h97, 0) and to_unsigned(1, 11)) = 1) then
-                            h96 := w_irt_0(37-1 downto 34);
-                        else
-                            h96 := w_irt_0(5-1 downto 2);
-                        end if;
-                        h99 := to_unsigned(0, 1);
-                        h100 := to_unsigned(0, 11);
-                        h101 := unsigned'("00000000000000000000000000000000");
-                        h101 := e_data;
-                        h100 := h101(11-1 downto 0);
-                        h102 := to_unsigned(0, 1);
-                        h102 := to_unsigned(0, 1);
+                        h81 := h82(11-1 downto 0);
+                        h83 := to_unsigned(0, 1);
+                        h83 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h102 := to_unsigned(1, 1);
+                            h83 := to_unsigned(1, 1);
                         end if;
-                        h103 := to_unsigned(0, 1);
-                        h103 := to_unsigned(0, 1);
+                        h84 := to_unsigned(0, 1);
+                        h84 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h103 := to_unsigned(1, 1);
+                            h84 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h100, 0) and to_unsigned(1, 11)) = 1) then
-                            h99 := h102;
+                        if ((shift_right(h81, 0) and to_unsigned(1, 11)) = 1) then
+                            h80 := h83;
                         else
-                            h99 := h103;
+                            h80 := h84;
                         end if;
-                        h104 := to_unsigned(0, 16);
-                        h104 := resize(unsigned'(unsigned'("0") & r_EVT_LOG_TAIL(19-1 downto 4)), 16);
-                        h105 := to_unsigned(0, 16);
-                        h105 := (h104 + 1);
-                        h106 := to_unsigned(0, 16);
-                        h106 := to_unsigned(1, 16);
-                        h107 := to_unsigned(0, 4);
-                        h107 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h108 := to_unsigned(0, 16);
-                        h108 := shift_left(h106, to_integer(h107));
-                        h109 := to_unsigned(0, 17);
-                        h109 := resize(unsigned'(unsigned'("0") & h108), 17);
-                        h110 := to_unsigned(0, 17);
-                        h110 := ((h109 + 65536) - 1);
-                        h111 := to_unsigned(0, 16);
-                        h111 := h110(16-1 downto 0);
-                        h112 := to_unsigned(0, 16);
-                        h112 := (h105 and h111);
-                        if (bool(r_CONTROL(2)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h76(11-1 downto 8) = 0) or (h77(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h78 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h81(11-1 downto 8) = 0) or (h82(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (h83(11-1 downto 0) < shift_left(h84, to_integer(h85)))) or (not (((h86 /= 0) and (not (h91 /= 0))) and (h96 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h99 /= 0))))) then
-                            h75 := h112;
+                        h85 := to_unsigned(0, 16);
+                        h85 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h86 := to_unsigned(0, 16);
+                        h86 := to_unsigned(1, 16);
+                        h87 := to_unsigned(0, 4);
+                        h87 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h88 := to_unsigned(0, 16);
+                        h88 := shift_left(h86, to_integer(h87));
+                        h89 := to_unsigned(0, 17);
+                        h89 := ((unsigned'(to_unsigned(0, 1) & h88) + 65536) - 1);
+                        h90 := to_unsigned(0, 16);
+                        h90 := (h85 and h89(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h56(11-1 downto 8) = 0) or (h57(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h58 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h61(11-1 downto 8) = 0) or (h62(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h63(11-1 downto 0)) < h66)) or (not (((h67 /= 0) and (not (h72 /= 0))) and (h77 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h80 /= 0))))) then
+                            h55 := h90;
                         else
-                            h75 := resize(r_EVT_LOG_TAIL(19-1 downto 4), 16);
+                            h55 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
                         end if;
-                        v_wide := resize(unsigned'(h75 & unsigned'("0000")), 72);
-                        rec_tail <= v_wide(64-1 downto 0);
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h55 & to_unsigned(0, 4));
                         st <= ST0;
-                    elsif ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (h115 /= 0)) then
+                    elsif ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (h93 /= 0)) then
                         status <= to_unsigned(3, 8);
-                        v_wide := to_unsigned(0, 72);
-                        rec_outcome <= v_wide(2-1 downto 0);
-                        v_wide := resize(e_address, 72);
-                        rec_address <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_data <= v_wide(32-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_vector <= v_wide(8-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_destination <= v_wide(8-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_dest_mode <= v_wide(1-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_int_type <= v_wide(3-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_rq_eoi <= v_wide(1-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_code <= v_wide(4-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_logged <= v_wide(1-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_entry_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_entry_hi <= v_wide(64-1 downto 0);
-                        v_wide := resize(unsigned'(r_EVT_LOG_TAIL(19-1 downto 4) & unsigned'("0000")), 72);
-                        rec_tail <= v_wide(64-1 downto 0);
+                        rec_outcome <= to_unsigned(0, 2);
+                        rec_address <= e_address;
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 8);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(0, 4);
+                        rec_logged <= to_unsigned(0, 1);
+                        rec_entry_lo <= to_unsigned(0, 64);
+                        rec_entry_hi <= to_unsigned(0, 64);
+                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
                         st <= ST0;
                     elsif (wk_io_ok /= 0) then
                         status <= to_unsigned(4, 8);
-                        v_wide := to_unsigned(1, 72);
-                        rec_outcome <= v_wide(2-1 downto 0);
-                        v_wide := resize(wk_io_pa, 72);
-                        rec_address <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_data <= v_wide(32-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_vector <= v_wide(8-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_destination <= v_wide(8-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_dest_mode <= v_wide(1-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_int_type <= v_wide(3-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_rq_eoi <= v_wide(1-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_code <= v_wide(4-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_logged <= v_wide(1-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_entry_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_entry_hi <= v_wide(64-1 downto 0);
-                        v_wide := resize(unsigned'(r_EVT_LOG_TAIL(19-1 downto 4) & unsigned'("0000")), 72);
-                        rec_tail <= v_wide(64-1 downto 0);
+                        rec_outcome <= to_unsigned(1, 2);
+                        rec_address <= wk_io_pa;
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 8);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(0, 4);
+                        rec_logged <= to_unsigned(0, 1);
+                        rec_entry_lo <= to_unsigned(0, 64);
+                        rec_entry_hi <= to_unsigned(0, 64);
+                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
                         st <= ST0;
-                    elsif ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h188 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) then
+                    elsif ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h165 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) then
                         status <= to_unsigned(5, 8);
-                        v_wide := to_unsigned(3, 72);
-                        rec_outcome <= v_wide(2-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_address <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_data <= v_wide(32-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_vector <= v_wide(8-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_destination <= v_wide(8-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_dest_mode <= v_wide(1-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_int_type <= v_wide(3-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_rq_eoi <= v_wide(1-1 downto 0);
-                        v_wide := to_unsigned(2, 72);
-                        rec_code <= v_wide(4-1 downto 0);
-                        h118 := to_unsigned(0, 1);
-                        h119 := unsigned'("00000000000000000000000000000000");
-                        h119 := e_data;
-                        h120 := unsigned'("00000000000000000000000000000000");
-                        h120 := e_data;
-                        h121 := to_unsigned(0, 1);
-                        h122 := to_unsigned(0, 1);
-                        h122 := to_unsigned(0, 1);
+                        rec_outcome <= to_unsigned(3, 2);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 8);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(2, 4);
+                        h96 := to_unsigned(0, 1);
+                        h97 := unsigned'("00000000000000000000000000000000");
+                        h97 := e_data;
+                        h98 := unsigned'("00000000000000000000000000000000");
+                        h98 := e_data;
+                        h99 := to_unsigned(0, 1);
+                        h100 := to_unsigned(0, 1);
+                        h100 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h122 := to_unsigned(1, 1);
+                            h100 := to_unsigned(1, 1);
                         end if;
-                        h123 := to_unsigned(0, 1);
-                        h123 := to_unsigned(0, 1);
+                        h101 := to_unsigned(0, 1);
+                        h101 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h123 := to_unsigned(1, 1);
+                            h101 := to_unsigned(1, 1);
                         end if;
                         if (e_kind = 1) then
-                            h121 := h122;
+                            h99 := h100;
                         else
-                            h121 := h123;
+                            h99 := h101;
                         end if;
-                        h124 := unsigned'("00000000000000000000000000000000");
-                        h124 := e_data;
-                        h125 := unsigned'("00000000000000000000000000000000");
-                        h125 := e_data;
-                        h126 := unsigned'("00000000000000000000000000000000");
-                        h126 := e_data;
-                        h127 := to_unsigned(0, 16);
-                        h127 := to_unsigned(1, 16);
-                        h128 := to_unsigned(0, 4);
-                        h128 := w_dte_10(5-1 downto 1);
-                        h129 := to_unsigned(0, 1);
-                        h130 := to_unsigned(0, 11);
-                        h131 := unsigned'("00000000000000000000000000000000");
-                        h131 := e_data;
-                        h130 := h131(11-1 downto 0);
-                        h132 := to_unsigned(0, 1);
-                        h132 := to_unsigned(0, 1);
+                        h102 := unsigned'("00000000000000000000000000000000");
+                        h102 := e_data;
+                        h103 := unsigned'("00000000000000000000000000000000");
+                        h103 := e_data;
+                        h104 := unsigned'("00000000000000000000000000000000");
+                        h104 := e_data;
+                        h105 := to_unsigned(0, 16);
+                        h105 := to_unsigned(1, 16);
+                        h106 := to_unsigned(0, 4);
+                        h106 := w_dte_10(5-1 downto 1);
+                        h107 := to_unsigned(0, 16);
+                        h107 := shift_left(h105, to_integer(h106));
+                        h108 := to_unsigned(0, 1);
+                        h109 := to_unsigned(0, 11);
+                        h110 := unsigned'("00000000000000000000000000000000");
+                        h110 := e_data;
+                        h109 := h110(11-1 downto 0);
+                        h111 := to_unsigned(0, 1);
+                        h111 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h132 := to_unsigned(1, 1);
+                            h111 := to_unsigned(1, 1);
                         end if;
-                        h133 := to_unsigned(0, 1);
-                        h133 := to_unsigned(0, 1);
+                        h112 := to_unsigned(0, 1);
+                        h112 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h133 := to_unsigned(1, 1);
+                            h112 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h130, 0) and to_unsigned(1, 11)) = 1) then
-                            h129 := h132;
+                        if ((shift_right(h109, 0) and to_unsigned(1, 11)) = 1) then
+                            h108 := h111;
                         else
-                            h129 := h133;
+                            h108 := h112;
                         end if;
-                        h134 := to_unsigned(0, 1);
-                        h135 := to_unsigned(0, 11);
-                        h136 := unsigned'("00000000000000000000000000000000");
-                        h136 := e_data;
-                        h135 := h136(11-1 downto 0);
-                        h137 := to_unsigned(0, 1);
-                        h137 := to_unsigned(0, 1);
+                        h113 := to_unsigned(0, 1);
+                        h114 := to_unsigned(0, 11);
+                        h115 := unsigned'("00000000000000000000000000000000");
+                        h115 := e_data;
+                        h114 := h115(11-1 downto 0);
+                        h116 := to_unsigned(0, 1);
+                        h116 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h137 := to_unsigned(1, 1);
+                            h116 := to_unsigned(1, 1);
                         end if;
-                        h138 := to_unsigned(0, 1);
-                        h138 := to_unsigned(0, 1);
+                        h117 := to_unsigned(0, 1);
+                        h117 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h138 := to_unsigned(1, 1);
+                            h117 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h135, 0) and to_unsigned(1, 11)) = 1) then
-                            h134 := h137;
+                        if ((shift_right(h114, 0) and to_unsigned(1, 11)) = 1) then
+                            h113 := h116;
                         else
-                            h134 := h138;
+                            h113 := h117;
                         end if;
-                        h139 := to_unsigned(0, 3);
-                        h140 := to_unsigned(0, 11);
-                        h141 := unsigned'("00000000000000000000000000000000");
-                        h141 := e_data;
-                        h140 := h141(11-1 downto 0);
-                        if ((shift_right(h140, 0) and to_unsigned(1, 11)) = 1) then
-                            h139 := w_irt_0(37-1 downto 34);
+                        h118 := to_unsigned(0, 3);
+                        h119 := to_unsigned(0, 11);
+                        h120 := unsigned'("00000000000000000000000000000000");
+                        h120 := e_data;
+                        h119 := h120(11-1 downto 0);
+                        if ((shift_right(h119, 0) and to_unsigned(1, 11)) = 1) then
+                            h118 := w_irt_0(37-1 downto 34);
                         else
-                            h139 := w_irt_0(5-1 downto 2);
+                            h118 := w_irt_0(5-1 downto 2);
                         end if;
-                        h142 := to_unsigned(0, 1);
-                        h143 := to_unsigned(0, 11);
-                        h144 := unsigned'("00000000000000000000000000000000");
-                        h144 := e_data;
-                        h143 := h144(11-1 downto 0);
-                        h145 := to_unsigned(0, 1);
-                        h145 := to_unsigned(0, 1);
+                        h121 := to_unsigned(0, 1);
+                        h122 := to_unsigned(0, 11);
+                        h123 := unsigned'("00000000000000000000000000000000");
+                        h123 := e_data;
+                        h122 := h123(11-1 downto 0);
+                        h124 := to_unsigned(0, 1);
+                        h124 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h145 := to_unsigned(1, 1);
+                            h124 := to_unsigned(1, 1);
                         end if;
-                        h146 := to_unsigned(0, 1);
-                        h146 := to_unsigned(0, 1);
+                        h125 := to_unsigned(0, 1);
+                        h125 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h146 := to_unsigned(1, 1);
+                            h125 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h143, 0) and to_unsigned(1, 11)) = 1) then
-                            h142 := h145;
+                        if ((shift_right(h122, 0) and to_unsigned(1, 11)) = 1) then
+                            h121 := h124;
                         else
-                            h142 := h146;
+                            h121 := h125;
                         end if;
-                        h118 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h119(11-1 downto 8) = 0) or (h120(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h121 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h124(11-1 downto 8) = 0) or (h125(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (h126(11-1 downto 0) < shift_left(h127, to_integer(h128)))) or (not (((h129 /= 0) and (not (h134 /= 0))) and (h139 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h142 /= 0))))) then
-                            h118 := to_unsigned(1, 1);
+                        h96 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h97(11-1 downto 8) = 0) or (h98(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h99 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h102(11-1 downto 8) = 0) or (h103(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h104(11-1 downto 0)) < h107)) or (not (((h108 /= 0) and (not (h113 /= 0))) and (h118 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h121 /= 0))))) then
+                            h96 := to_unsigned(1, 1);
                         end if;
-                        v_wide := resize(h118, 72);
-                        rec_logged <= v_wide(1-1 downto 0);
+                        rec_logged <= h96;
                         v_wide := to_unsigned(0, 72);
                         v_wide(16-1 downto 0) := e_device_id;
                         v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
-                        h147 := to_unsigned(0, 1);
-                        h147 := to_unsigned(0, 1);
+                        h126 := to_unsigned(0, 1);
+                        h126 := to_unsigned(0, 1);
                         if ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) or (wk_io_PR /= 0)) then
-                            h147 := to_unsigned(1, 1);
+                            h126 := to_unsigned(1, 1);
                         end if;
-                        v_wide(53-1 downto 52) := h147;
-                        h148 := to_unsigned(0, 1);
-                        h148 := to_unsigned(0, 1);
+                        v_wide(53-1 downto 52) := h126;
+                        h127 := to_unsigned(0, 1);
+                        h127 := to_unsigned(0, 1);
                         if (e_kind = 1) then
-                            h148 := to_unsigned(1, 1);
+                            h127 := to_unsigned(1, 1);
                         end if;
-                        v_wide(54-1 downto 53) := h148;
-                        h149 := to_unsigned(0, 1);
-                        h149 := to_unsigned(0, 1);
+                        v_wide(54-1 downto 53) := h127;
+                        h128 := to_unsigned(0, 1);
+                        h128 := to_unsigned(0, 1);
                         if ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) or (wk_io_PE /= 0)) then
-                            h149 := to_unsigned(1, 1);
+                            h128 := to_unsigned(1, 1);
                         end if;
-                        v_wide(55-1 downto 54) := h149;
+                        v_wide(55-1 downto 54) := h128;
                         v_wide(56-1 downto 55) := wk_io_RZ;
                         v_wide(64-1 downto 60) := to_unsigned(2, 4);
                         rec_entry_lo <= v_wide(64-1 downto 0);
-                        v_wide := resize(e_address, 72);
-                        rec_entry_hi <= v_wide(64-1 downto 0);
-                        h150 := to_unsigned(0, 16);
-                        h151 := unsigned'("00000000000000000000000000000000");
-                        h151 := e_data;
-                        h152 := unsigned'("00000000000000000000000000000000");
-                        h152 := e_data;
-                        h153 := to_unsigned(0, 1);
-                        h154 := to_unsigned(0, 1);
-                        h154 := to_unsigned(0, 1);
+                        rec_entry_hi <= e_address;
+                        h129 := to_unsigned(0, 16);
+                        h130 := unsigned'("00000000000000000000000000000000");
+                        h130 := e_data;
+                        h131 := unsigned'("00000000000000000000000000000000");
+                        h131 := e_data;
+                        h132 := to_unsigned(0, 1);
+                        h133 := to_unsigned(0, 1);
+                        h133 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h154 := to_unsigned(1, 1);
+                            h133 := to_unsigned(1, 1);
                         end if;
-                        h155 := to_unsigned(0, 1);
-                        h155 := to_unsigned(0, 1);
+                        h134 := to_unsigned(0, 1);
+                        h134 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h155 := to_unsigned(1, 1);
+                            h134 := to_unsigned(1, 1);
                         end if;
                         if (e_kind = 1) then
-                            h153 := h154;
+                            h132 := h133;
                         else
-                            h153 := h155;
+                            h132 := h134;
                         end if;
+                        h135 := unsigned'("00000000000000000000000000000000");
+                        h135 := e_data;
+                        h136 := unsigned'("00000000000000000000000000000000");
+                        h136 := e_data;
+                        h137 := unsigned'("00000000000000000000000000000000");
+                        h137 := e_data;
+                        h138 := to_unsigned(0, 16);
+                        h138 := to_unsigned(1, 16);
+                        h139 := to_unsigned(0, 4);
+                        h139 := w_dte_10(5-1 downto 1);
+                        h140 := to_unsigned(0, 16);
+                        h140 := shift_left(h138, to_integer(h139));
+                        h141 := to_unsigned(0, 1);
+                        h142 := to_unsigned(0, 11);
+                        h143 := unsigned'("00000000000000000000000000000000");
+                        h143 := e_data;
+                        h142 := h143(11-1 downto 0);
+                        h144 := to_unsigned(0, 1);
+                        h144 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h144 := to_unsigned(1, 1);
+                        end if;
+                        h145 := to_unsigned(0, 1);
+                        h145 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h145 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h142, 0) and to_unsigned(1, 11)) = 1) then
+                            h141 := h144;
+                        else
+                            h141 := h145;
+                        end if;
+                        h146 := to_unsigned(0, 1);
+                        h147 := to_unsigned(0, 11);
+                        h148 := unsigned'("00000000000000000000000000000000");
+                        h148 := e_data;
+                        h147 := h148(11-1 downto 0);
+                        h149 := to_unsigned(0, 1);
+                        h149 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h149 := to_unsigned(1, 1);
+                        end if;
+                        h150 := to_unsigned(0, 1);
+                        h150 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h150 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h147, 0) and to_unsigned(1, 11)) = 1) then
+                            h146 := h149;
+                        else
+                            h146 := h150;
+                        end if;
+                        h151 := to_unsigned(0, 3);
+                        h152 := to_unsigned(0, 11);
+                        h153 := unsigned'("00000000000000000000000000000000");
+                        h153 := e_data;
+                        h152 := h153(11-1 downto 0);
+                        if ((shift_right(h152, 0) and to_unsigned(1, 11)) = 1) then
+                            h151 := w_irt_0(37-1 downto 34);
+                        else
+                            h151 := w_irt_0(5-1 downto 2);
+                        end if;
+                        h154 := to_unsigned(0, 1);
+                        h155 := to_unsigned(0, 11);
                         h156 := unsigned'("00000000000000000000000000000000");
                         h156 := e_data;
-                        h157 := unsigned'("00000000000000000000000000000000");
-                        h157 := e_data;
-                        h158 := unsigned'("00000000000000000000000000000000");
-                        h158 := e_data;
-                        h159 := to_unsigned(0, 16);
-                        h159 := to_unsigned(1, 16);
-                        h160 := to_unsigned(0, 4);
-                        h160 := w_dte_10(5-1 downto 1);
-                        h161 := to_unsigned(0, 1);
-                        h162 := to_unsigned(0, 11);
-                        h163 := unsigned'("00000000000000000000000000000000");
-                        h163 := e_data;
-                        h162 := h163(11-1 downto 0);
-                        h164 := to_unsigned(0, 1);
-                        h164 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h164 := to_unsigned(1, 1);
-                        end if;
-                        h165 := to_unsigned(0, 1);
-                        h165 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h165 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h162, 0) and to_unsigned(1, 11)) = 1) then
-                            h161 := h164;
-                        else
-                            h161 := h165;
-                        end if;
-                        h166 := to_unsigned(0, 1);
-                        h167 := to_unsigned(0, 11);
-                        h168 := unsigned'("00000000000000000000000000000000");
-                        h168 := e_data;
-                        h167 := h168(11-1 downto 0);
-                        h169 := to_unsigned(0, 1);
-                        h169 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h169 := to_unsigned(1, 1);
-                        end if;
-                        h170 := to_unsigned(0, 1);
-                        h170 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h170 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h167, 0) and to_unsigned(1, 11)) = 1) then
-                            h166 := h169;
-                        else
-                            h166 := h170;
-                        end if;
-                        h171 := to_unsigned(0, 3);
-                        h172 := to_unsigned(0, 11);
-                        h173 := unsigned'("00000000000000000000000000000000");
-                        h173 := e_data;
-                        h172 := h173(11-1 downto 0);
-                        if ((shift_right(h172, 0) and to_unsigned(1, 11)) = 1) then
-                            h171 := w_irt_0(37-1 downto 34);
-                        else
-                            h171 := w_irt_0(5-1 downto 2);
-                        end if;
-                        h174 := to_unsigned(0, 1);
-                        h175 := to_unsigned(0, 11);
-                        h176 := unsigned'("00000000000000000000000000000000");
-                        h176 := e_data;
-                        h175 := h176(11-1 downto 0);
-                        h177 := to_unsigned(0, 1);
-                        h177 := to_unsigned(0, 1);
+                        h155 := h156(11-1 downto 0);
+                        h157 := to_unsigned(0, 1);
+                        h157 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h177 := to_unsigned(1, 1);
+                            h157 := to_unsigned(1, 1);
                         end if;
-                        h178 := to_unsigned(0, 1);
-                        h178 := to_unsigned(0, 1);
+                        h158 := to_unsigned(0, 1);
+                        h158 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h178 := to_unsigned(1, 1);
+                            h158 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h175, 0) and to_unsigned(1, 11)) = 1) then
-                            h174 := h177;
+                        if ((shift_right(h155, 0) and to_unsigned(1, 11)) = 1) then
+                            h154 := h157;
                         else
-                            h174 := h178;
+                            h154 := h158;
                         end if;
-                        h179 := to_unsigned(0, 16);
-                        h179 := resize(unsigned'(unsigned'("0") & r_EVT_LOG_TAIL(19-1 downto 4)), 16);
-                        h180 := to_unsigned(0, 16);
-                        h180 := (h179 + 1);
-                        h181 := to_unsigned(0, 16);
-                        h181 := to_unsigned(1, 16);
-                        h182 := to_unsigned(0, 4);
-                        h182 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h183 := to_unsigned(0, 16);
-                        h183 := shift_left(h181, to_integer(h182));
-                        h184 := to_unsigned(0, 17);
-                        h184 := resize(unsigned'(unsigned'("0") & h183), 17);
-                        h185 := to_unsigned(0, 17);
-                        h185 := ((h184 + 65536) - 1);
-                        h186 := to_unsigned(0, 16);
-                        h186 := h185(16-1 downto 0);
-                        h187 := to_unsigned(0, 16);
-                        h187 := (h180 and h186);
-                        if (bool(r_CONTROL(2)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h151(11-1 downto 8) = 0) or (h152(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h153 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h156(11-1 downto 8) = 0) or (h157(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (h158(11-1 downto 0) < shift_left(h159, to_integer(h160)))) or (not (((h161 /= 0) and (not (h166 /= 0))) and (h171 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h174 /= 0))))) then
-                            h150 := h187;
+                        h159 := to_unsigned(0, 16);
+                        h159 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h160 := to_unsigned(0, 16);
+                        h160 := to_unsigned(1, 16);
+                        h161 := to_unsigned(0, 4);
+                        h161 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h162 := to_unsigned(0, 16);
+                        h162 := shift_left(h160, to_integer(h161));
+                        h163 := to_unsigned(0, 17);
+                        h163 := ((unsigned'(to_unsigned(0, 1) & h162) + 65536) - 1);
+                        h164 := to_unsigned(0, 16);
+                        h164 := (h159 and h163(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h130(11-1 downto 8) = 0) or (h131(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h132 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h135(11-1 downto 8) = 0) or (h136(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h137(11-1 downto 0)) < h140)) or (not (((h141 /= 0) and (not (h146 /= 0))) and (h151 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h154 /= 0))))) then
+                            h129 := h164;
                         else
-                            h150 := resize(r_EVT_LOG_TAIL(19-1 downto 4), 16);
+                            h129 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
                         end if;
-                        v_wide := resize(unsigned'(h150 & unsigned'("0000")), 72);
-                        rec_tail <= v_wide(64-1 downto 0);
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h129 & to_unsigned(0, 4));
                         st <= ST0;
                     elsif ((e_kind = 2) and (not bool(w_dte_10(0)))) then
                         status <= to_unsigned(6, 8);
-                        v_wide := to_unsigned(0, 72);
-                        rec_outcome <= v_wide(2-1 downto 0);
-                        v_wide := resize(e_address, 72);
-                        rec_address <= v_wide(64-1 downto 0);
-                        v_wide := resize(e_data, 72);
-                        rec_data <= v_wide(32-1 downto 0);
-                        h191 := unsigned'("00000000000000000000000000000000");
-                        h191 := e_data;
-                        v_wide := resize(h191(8-1 downto 0), 72);
-                        rec_vector <= v_wide(8-1 downto 0);
-                        h192 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h192 := e_address;
-                        v_wide := resize(h192(20-1 downto 12), 72);
-                        rec_destination <= v_wide(8-1 downto 0);
-                        h193 := to_unsigned(0, 1);
-                        h193 := to_unsigned(0, 1);
+                        rec_outcome <= to_unsigned(0, 2);
+                        rec_address <= e_address;
+                        rec_data <= e_data;
+                        h168 := unsigned'("00000000000000000000000000000000");
+                        h168 := e_data;
+                        rec_vector <= h168(8-1 downto 0);
+                        h169 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h169 := e_address;
+                        rec_destination <= h169(20-1 downto 12);
+                        h170 := to_unsigned(0, 1);
+                        h170 := to_unsigned(0, 1);
                         if bool(e_address(2)) then
-                            h193 := to_unsigned(1, 1);
+                            h170 := to_unsigned(1, 1);
                         end if;
-                        v_wide := resize(h193, 72);
-                        rec_dest_mode <= v_wide(1-1 downto 0);
-                        h194 := unsigned'("00000000000000000000000000000000");
-                        h194 := e_data;
-                        v_wide := resize(h194(11-1 downto 8), 72);
-                        rec_int_type <= v_wide(3-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_rq_eoi <= v_wide(1-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_code <= v_wide(4-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_logged <= v_wide(1-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_entry_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_entry_hi <= v_wide(64-1 downto 0);
-                        v_wide := resize(unsigned'(r_EVT_LOG_TAIL(19-1 downto 4) & unsigned'("0000")), 72);
-                        rec_tail <= v_wide(64-1 downto 0);
+                        rec_dest_mode <= h170;
+                        h171 := unsigned'("00000000000000000000000000000000");
+                        h171 := e_data;
+                        rec_int_type <= h171(11-1 downto 8);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(0, 4);
+                        rec_logged <= to_unsigned(0, 1);
+                        rec_entry_lo <= to_unsigned(0, 64);
+                        rec_entry_hi <= to_unsigned(0, 64);
+                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
                         st <= ST0;
-                    elsif ((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and (h199 /= 0)) then
+                    elsif ((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and (h176 /= 0)) then
                         status <= to_unsigned(7, 8);
-                        v_wide := to_unsigned(0, 72);
-                        rec_outcome <= v_wide(2-1 downto 0);
-                        v_wide := resize(e_address, 72);
-                        rec_address <= v_wide(64-1 downto 0);
-                        v_wide := resize(e_data, 72);
-                        rec_data <= v_wide(32-1 downto 0);
-                        h195 := unsigned'("00000000000000000000000000000000");
-                        h195 := e_data;
-                        v_wide := resize(h195(8-1 downto 0), 72);
-                        rec_vector <= v_wide(8-1 downto 0);
-                        h196 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h196 := e_address;
-                        v_wide := resize(h196(20-1 downto 12), 72);
-                        rec_destination <= v_wide(8-1 downto 0);
-                        h197 := to_unsigned(0, 1);
-                        h197 := to_unsigned(0, 1);
+                        rec_outcome <= to_unsigned(0, 2);
+                        rec_address <= e_address;
+                        rec_data <= e_data;
+                        h172 := unsigned'("00000000000000000000000000000000");
+                        h172 := e_data;
+                        rec_vector <= h172(8-1 downto 0);
+                        h173 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h173 := e_address;
+                        rec_destination <= h173(20-1 downto 12);
+                        h174 := to_unsigned(0, 1);
+                        h174 := to_unsigned(0, 1);
                         if bool(e_address(2)) then
-                            h197 := to_unsigned(1, 1);
+                            h174 := to_unsigned(1, 1);
                         end if;
-                        v_wide := resize(h197, 72);
-                        rec_dest_mode <= v_wide(1-1 downto 0);
+                        rec_dest_mode <= h174;
+                        h175 := unsigned'("00000000000000000000000000000000");
+                        h175 := e_data;
+                        rec_int_type <= h175(11-1 downto 8);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(0, 4);
+                        rec_logged <= to_unsigned(0, 1);
+                        rec_entry_lo <= to_unsigned(0, 64);
+                        rec_entry_hi <= to_unsigned(0, 64);
+                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
+                        st <= ST0;
+                    elsif ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h204(11-1 downto 8) = 0) or (h205(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h206(11-1 downto 0)) < h209)) and (((h210 /= 0) and (not (h215 /= 0))) and (h220 <= 1))) then
+                        status <= to_unsigned(8, 8);
+                        rec_outcome <= to_unsigned(2, 2);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_data <= to_unsigned(0, 32);
+                        h185 := to_unsigned(0, 8);
+                        h186 := to_unsigned(0, 11);
+                        h187 := unsigned'("00000000000000000000000000000000");
+                        h187 := e_data;
+                        h186 := h187(11-1 downto 0);
+                        if ((shift_right(h186, 0) and to_unsigned(1, 11)) = 1) then
+                            h185 := w_irt_0(56-1 downto 48);
+                        else
+                            h185 := w_irt_0(24-1 downto 16);
+                        end if;
+                        rec_vector <= h185;
+                        h188 := to_unsigned(0, 8);
+                        h189 := to_unsigned(0, 11);
+                        h190 := unsigned'("00000000000000000000000000000000");
+                        h190 := e_data;
+                        h189 := h190(11-1 downto 0);
+                        if ((shift_right(h189, 0) and to_unsigned(1, 11)) = 1) then
+                            h188 := w_irt_0(48-1 downto 40);
+                        else
+                            h188 := w_irt_0(16-1 downto 8);
+                        end if;
+                        rec_destination <= h188;
+                        h191 := to_unsigned(0, 1);
+                        h192 := to_unsigned(0, 11);
+                        h193 := unsigned'("00000000000000000000000000000000");
+                        h193 := e_data;
+                        h192 := h193(11-1 downto 0);
+                        h194 := to_unsigned(0, 1);
+                        h194 := to_unsigned(0, 1);
+                        if bool(w_irt_0(38)) then
+                            h194 := to_unsigned(1, 1);
+                        end if;
+                        h195 := to_unsigned(0, 1);
+                        h195 := to_unsigned(0, 1);
+                        if bool(w_irt_0(6)) then
+                            h195 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h192, 0) and to_unsigned(1, 11)) = 1) then
+                            h191 := h194;
+                        else
+                            h191 := h195;
+                        end if;
+                        rec_dest_mode <= h191;
+                        h196 := to_unsigned(0, 3);
+                        h197 := to_unsigned(0, 11);
                         h198 := unsigned'("00000000000000000000000000000000");
                         h198 := e_data;
-                        v_wide := resize(h198(11-1 downto 8), 72);
-                        rec_int_type <= v_wide(3-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_rq_eoi <= v_wide(1-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_code <= v_wide(4-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_logged <= v_wide(1-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_entry_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_entry_hi <= v_wide(64-1 downto 0);
-                        v_wide := resize(unsigned'(r_EVT_LOG_TAIL(19-1 downto 4) & unsigned'("0000")), 72);
-                        rec_tail <= v_wide(64-1 downto 0);
+                        h197 := h198(11-1 downto 0);
+                        if ((shift_right(h197, 0) and to_unsigned(1, 11)) = 1) then
+                            h196 := w_irt_0(37-1 downto 34);
+                        else
+                            h196 := w_irt_0(5-1 downto 2);
+                        end if;
+                        rec_int_type <= h196;
+                        h199 := to_unsigned(0, 1);
+                        h200 := to_unsigned(0, 11);
+                        h201 := unsigned'("00000000000000000000000000000000");
+                        h201 := e_data;
+                        h200 := h201(11-1 downto 0);
+                        h202 := to_unsigned(0, 1);
+                        h202 := to_unsigned(0, 1);
+                        if bool(w_irt_0(37)) then
+                            h202 := to_unsigned(1, 1);
+                        end if;
+                        h203 := to_unsigned(0, 1);
+                        h203 := to_unsigned(0, 1);
+                        if bool(w_irt_0(5)) then
+                            h203 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h200, 0) and to_unsigned(1, 11)) = 1) then
+                            h199 := h202;
+                        else
+                            h199 := h203;
+                        end if;
+                        rec_rq_eoi <= h199;
+                        rec_code <= to_unsigned(0, 4);
+                        rec_logged <= to_unsigned(0, 1);
+                        rec_entry_lo <= to_unsigned(0, 64);
+                        rec_entry_hi <= to_unsigned(0, 64);
+                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
                         st <= ST0;
-                    elsif ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h227(11-1 downto 8) = 0) or (h228(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (h229(11-1 downto 0) < shift_left(h230, to_integer(h231)))) and (((h232 /= 0) and (not (h237 /= 0))) and (h242 <= 1))) then
-                        status <= to_unsigned(8, 8);
-                        v_wide := to_unsigned(2, 72);
-                        rec_outcome <= v_wide(2-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_address <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_data <= v_wide(32-1 downto 0);
-                        h208 := to_unsigned(0, 8);
-                        h209 := to_unsigned(0, 11);
-                        h210 := unsigned'("00000000000000000000000000000000");
-                        h210 := e_data;
-                        h209 := h210(11-1 downto 0);
-                        if ((shift_right(h209, 0) and to_unsigned(1, 11)) = 1) then
-                            h208 := w_irt_0(56-1 downto 48);
-                        else
-                            h208 := w_irt_0(24-1 downto 16);
-                        end if;
-                        v_wide := resize(h208, 72);
-                        rec_vector <= v_wide(8-1 downto 0);
-                        h211 := to_unsigned(0, 8);
-                        h212 := to_unsigned(0, 11);
-                        h213 := unsigned'("00000000000000000000000000000000");
-                        h213 := e_data;
-                        h212 := h213(11-1 downto 0);
-                        if ((shift_right(h212, 0) and to_unsigned(1, 11)) = 1) then
-                            h211 := w_irt_0(48-1 downto 40);
-                        else
-                            h211 := w_irt_0(16-1 downto 8);
-                        end if;
-                        v_wide := resize(h211, 72);
-                        rec_destination <= v_wide(8-1 downto 0);
-                        h214 := to_unsigned(0, 1);
-                        h215 := to_unsigned(0, 11);
-                        h216 := unsigned'("00000000000000000000000000000000");
-                        h216 := e_data;
-                        h215 := h216(11-1 downto 0);
-                        h217 := to_unsigned(0, 1);
-                        h217 := to_unsigned(0, 1);
-                        if bool(w_irt_0(38)) then
-                            h217 := to_unsigned(1, 1);
-                        end if;
-                        h218 := to_unsigned(0, 1);
-                        h218 := to_unsigned(0, 1);
-                        if bool(w_irt_0(6)) then
-                            h218 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h215, 0) and to_unsigned(1, 11)) = 1) then
-                            h214 := h217;
-                        else
-                            h214 := h218;
-                        end if;
-                        v_wide := resize(h214, 72);
-                        rec_dest_mode <= v_wide(1-1 downto 0);
-                        h219 := to_unsigned(0, 3);
-                        h220 := to_unsigned(0, 11);
-                        h221 := unsigned'("00000000000000000000000000000000");
-                        h221 := e_data;
-                        h220 := h221(11-1 downto 0);
-                        if ((shift_right(h220, 0) and to_unsigned(1, 11)) = 1) then
-                            h219 := w_irt_0(37-1 downto 34);
-                        else
-                            h219 := w_irt_0(5-1 downto 2);
-                        end if;
-                        v_wide := resize(h219, 72);
-                        rec_int_type <= v_wide(3-1 downto 0);
-                        h222 := to_unsigned(0, 1);
-                        h223 := to_unsigned(0, 11);
+                    elsif (((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h309(11-1 downto 8) = 0) or (h310(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h311(11-1 downto 0)) < h314)) or (not (((h315 /= 0) and (not (h320 /= 0))) and (h325 <= 1))))) then
+                        status <= to_unsigned(9, 8);
+                        rec_outcome <= to_unsigned(3, 2);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 8);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(2, 4);
+                        h223 := to_unsigned(0, 1);
                         h224 := unsigned'("00000000000000000000000000000000");
                         h224 := e_data;
-                        h223 := h224(11-1 downto 0);
-                        h225 := to_unsigned(0, 1);
-                        h225 := to_unsigned(0, 1);
-                        if bool(w_irt_0(37)) then
-                            h225 := to_unsigned(1, 1);
-                        end if;
+                        h225 := unsigned'("00000000000000000000000000000000");
+                        h225 := e_data;
                         h226 := to_unsigned(0, 1);
-                        h226 := to_unsigned(0, 1);
-                        if bool(w_irt_0(5)) then
-                            h226 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h223, 0) and to_unsigned(1, 11)) = 1) then
-                            h222 := h225;
-                        else
-                            h222 := h226;
-                        end if;
-                        v_wide := resize(h222, 72);
-                        rec_rq_eoi <= v_wide(1-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_code <= v_wide(4-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_logged <= v_wide(1-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_entry_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_entry_hi <= v_wide(64-1 downto 0);
-                        v_wide := resize(unsigned'(r_EVT_LOG_TAIL(19-1 downto 4) & unsigned'("0000")), 72);
-                        rec_tail <= v_wide(64-1 downto 0);
-                        st <= ST0;
-                    elsif (((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h330(11-1 downto 8) = 0) or (h331(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (h332(11-1 downto 0) < shift_left(h333, to_integer(h334)))) or (not (((h335 /= 0) and (not (h340 /= 0))) and (h345 <= 1))))) then
-                        status <= to_unsigned(9, 8);
-                        v_wide := to_unsigned(3, 72);
-                        rec_outcome <= v_wide(2-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_address <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_data <= v_wide(32-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_vector <= v_wide(8-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_destination <= v_wide(8-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_dest_mode <= v_wide(1-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_int_type <= v_wide(3-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_rq_eoi <= v_wide(1-1 downto 0);
-                        v_wide := to_unsigned(2, 72);
-                        rec_code <= v_wide(4-1 downto 0);
-                        h245 := to_unsigned(0, 1);
-                        h246 := unsigned'("00000000000000000000000000000000");
-                        h246 := e_data;
-                        h247 := unsigned'("00000000000000000000000000000000");
-                        h247 := e_data;
-                        h248 := to_unsigned(0, 1);
-                        h249 := to_unsigned(0, 1);
-                        h249 := to_unsigned(0, 1);
+                        h227 := to_unsigned(0, 1);
+                        h227 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h249 := to_unsigned(1, 1);
+                            h227 := to_unsigned(1, 1);
                         end if;
-                        h250 := to_unsigned(0, 1);
-                        h250 := to_unsigned(0, 1);
+                        h228 := to_unsigned(0, 1);
+                        h228 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h250 := to_unsigned(1, 1);
+                            h228 := to_unsigned(1, 1);
                         end if;
                         if (e_kind = 1) then
-                            h248 := h249;
+                            h226 := h227;
                         else
-                            h248 := h250;
+                            h226 := h228;
                         end if;
-                        h251 := unsigned'("00000000000000000000000000000000");
-                        h251 := e_data;
-                        h252 := unsigned'("00000000000000000000000000000000");
-                        h252 := e_data;
-                        h253 := unsigned'("00000000000000000000000000000000");
-                        h253 := e_data;
-                        h254 := to_unsigned(0, 16);
-                        h254 := to_unsigned(1, 16);
-                        h255 := to_unsigned(0, 4);
-                        h255 := w_dte_10(5-1 downto 1);
-                        h256 := to_unsigned(0, 1);
-                        h257 := to_unsigned(0, 11);
-                        h258 := unsigned'("00000000000000000000000000000000");
-                        h258 := e_data;
-                        h257 := h258(11-1 downto 0);
-                        h259 := to_unsigned(0, 1);
-                        h259 := to_unsigned(0, 1);
+                        h229 := unsigned'("00000000000000000000000000000000");
+                        h229 := e_data;
+                        h230 := unsigned'("00000000000000000000000000000000");
+                        h230 := e_data;
+                        h231 := unsigned'("00000000000000000000000000000000");
+                        h231 := e_data;
+                        h232 := to_unsigned(0, 16);
+                        h232 := to_unsigned(1, 16);
+                        h233 := to_unsigned(0, 4);
+                        h233 := w_dte_10(5-1 downto 1);
+                        h234 := to_unsigned(0, 16);
+                        h234 := shift_left(h232, to_integer(h233));
+                        h235 := to_unsigned(0, 1);
+                        h236 := to_unsigned(0, 11);
+                        h237 := unsigned'("00000000000000000000000000000000");
+                        h237 := e_data;
+                        h236 := h237(11-1 downto 0);
+                        h238 := to_unsigned(0, 1);
+                        h238 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h259 := to_unsigned(1, 1);
+                            h238 := to_unsigned(1, 1);
                         end if;
-                        h260 := to_unsigned(0, 1);
-                        h260 := to_unsigned(0, 1);
+                        h239 := to_unsigned(0, 1);
+                        h239 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h260 := to_unsigned(1, 1);
+                            h239 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h257, 0) and to_unsigned(1, 11)) = 1) then
-                            h256 := h259;
+                        if ((shift_right(h236, 0) and to_unsigned(1, 11)) = 1) then
+                            h235 := h238;
                         else
-                            h256 := h260;
+                            h235 := h239;
                         end if;
-                        h261 := to_unsigned(0, 1);
-                        h262 := to_unsigned(0, 11);
-                        h263 := unsigned'("00000000000000000000000000000000");
-                        h263 := e_data;
-                        h262 := h263(11-1 downto 0);
-                        h264 := to_unsigned(0, 1);
-                        h264 := to_unsigned(0, 1);
+                        h240 := to_unsigned(0, 1);
+                        h241 := to_unsigned(0, 11);
+                        h242 := unsigned'("00000000000000000000000000000000");
+                        h242 := e_data;
+                        h241 := h242(11-1 downto 0);
+                        h243 := to_unsigned(0, 1);
+                        h243 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h264 := to_unsigned(1, 1);
+                            h243 := to_unsigned(1, 1);
                         end if;
-                        h265 := to_unsigned(0, 1);
-                        h265 := to_unsigned(0, 1);
+                        h244 := to_unsigned(0, 1);
+                        h244 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h265 := to_unsigned(1, 1);
+                            h244 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h262, 0) and to_unsigned(1, 11)) = 1) then
-                            h261 := h264;
+                        if ((shift_right(h241, 0) and to_unsigned(1, 11)) = 1) then
+                            h240 := h243;
                         else
-                            h261 := h265;
+                            h240 := h244;
                         end if;
-                        h266 := to_unsigned(0, 3);
-                        h267 := to_unsigned(0, 11);
-                        h268 := unsigned'("00000000000000000000000000000000");
-                        h268 := e_data;
-                        h267 := h268(11-1 downto 0);
-                        if ((shift_right(h267, 0) and to_unsigned(1, 11)) = 1) then
-                            h266 := w_irt_0(37-1 downto 34);
+                        h245 := to_unsigned(0, 3);
+                        h246 := to_unsigned(0, 11);
+                        h247 := unsigned'("00000000000000000000000000000000");
+                        h247 := e_data;
+                        h246 := h247(11-1 downto 0);
+                        if ((shift_right(h246, 0) and to_unsigned(1, 11)) = 1) then
+                            h245 := w_irt_0(37-1 downto 34);
                         else
-                            h266 := w_irt_0(5-1 downto 2);
+                            h245 := w_irt_0(5-1 downto 2);
                         end if;
-                        h269 := to_unsigned(0, 1);
-                        h270 := to_unsigned(0, 11);
-                        h271 := unsigned'("00000000000000000000000000000000");
-                        h271 := e_data;
-                        h270 := h271(11-1 downto 0);
-                        h272 := to_unsigned(0, 1);
-                        h272 := to_unsigned(0, 1);
+                        h248 := to_unsigned(0, 1);
+                        h249 := to_unsigned(0, 11);
+                        h250 := unsigned'("00000000000000000000000000000000");
+                        h250 := e_data;
+                        h249 := h250(11-1 downto 0);
+                        h251 := to_unsigned(0, 1);
+                        h251 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h272 := to_unsigned(1, 1);
+                            h251 := to_unsigned(1, 1);
                         end if;
-                        h273 := to_unsigned(0, 1);
-                        h273 := to_unsigned(0, 1);
+                        h252 := to_unsigned(0, 1);
+                        h252 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h273 := to_unsigned(1, 1);
+                            h252 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h270, 0) and to_unsigned(1, 11)) = 1) then
-                            h269 := h272;
+                        if ((shift_right(h249, 0) and to_unsigned(1, 11)) = 1) then
+                            h248 := h251;
                         else
-                            h269 := h273;
+                            h248 := h252;
                         end if;
-                        h245 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h246(11-1 downto 8) = 0) or (h247(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h248 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h251(11-1 downto 8) = 0) or (h252(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (h253(11-1 downto 0) < shift_left(h254, to_integer(h255)))) or (not (((h256 /= 0) and (not (h261 /= 0))) and (h266 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h269 /= 0))))) then
-                            h245 := to_unsigned(1, 1);
+                        h223 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h224(11-1 downto 8) = 0) or (h225(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h226 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h229(11-1 downto 8) = 0) or (h230(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h231(11-1 downto 0)) < h234)) or (not (((h235 /= 0) and (not (h240 /= 0))) and (h245 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h248 /= 0))))) then
+                            h223 := to_unsigned(1, 1);
                         end if;
-                        v_wide := resize(h245, 72);
-                        rec_logged <= v_wide(1-1 downto 0);
+                        rec_logged <= h223;
                         v_wide := to_unsigned(0, 72);
                         v_wide(16-1 downto 0) := e_device_id;
                         v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
                         v_wide(52-1 downto 51) := to_unsigned(1, 1);
-                        h274 := to_unsigned(0, 1);
-                        h275 := unsigned'("00000000000000000000000000000000");
-                        h275 := e_data;
-                        h276 := to_unsigned(0, 16);
-                        h276 := to_unsigned(1, 16);
-                        h277 := to_unsigned(0, 4);
-                        h277 := w_dte_10(5-1 downto 1);
-                        h278 := to_unsigned(0, 1);
-                        h279 := to_unsigned(0, 11);
-                        h280 := unsigned'("00000000000000000000000000000000");
-                        h280 := e_data;
-                        h279 := h280(11-1 downto 0);
-                        h281 := to_unsigned(0, 1);
-                        h281 := to_unsigned(0, 1);
+                        h253 := to_unsigned(0, 1);
+                        h254 := unsigned'("00000000000000000000000000000000");
+                        h254 := e_data;
+                        h255 := to_unsigned(0, 16);
+                        h255 := to_unsigned(1, 16);
+                        h256 := to_unsigned(0, 4);
+                        h256 := w_dte_10(5-1 downto 1);
+                        h257 := to_unsigned(0, 16);
+                        h257 := shift_left(h255, to_integer(h256));
+                        h258 := to_unsigned(0, 1);
+                        h259 := to_unsigned(0, 11);
+                        h260 := unsigned'("00000000000000000000000000000000");
+                        h260 := e_data;
+                        h259 := h260(11-1 downto 0);
+                        h261 := to_unsigned(0, 1);
+                        h261 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h281 := to_unsigned(1, 1);
+                            h261 := to_unsigned(1, 1);
                         end if;
-                        h282 := to_unsigned(0, 1);
-                        h282 := to_unsigned(0, 1);
+                        h262 := to_unsigned(0, 1);
+                        h262 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h282 := to_unsigned(1, 1);
+                            h262 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h279, 0) and to_unsigned(1, 11)) = 1) then
-                            h278 := h281;
+                        if ((shift_right(h259, 0) and to_unsigned(1, 11)) = 1) then
+                            h258 := h261;
                         else
-                            h278 := h282;
+                            h258 := h262;
                         end if;
-                        h274 := to_unsigned(0, 1);
-                        if ((h275(11-1 downto 0) < shift_left(h276, to_integer(h277))) and (h278 /= 0)) then
-                            h274 := to_unsigned(1, 1);
+                        h253 := to_unsigned(0, 1);
+                        if ((unsigned'(to_unsigned(0, 5) & h254(11-1 downto 0)) < h257) and (h258 /= 0)) then
+                            h253 := to_unsigned(1, 1);
                         end if;
-                        v_wide(53-1 downto 52) := h274;
-                        h283 := to_unsigned(0, 1);
-                        h284 := unsigned'("00000000000000000000000000000000");
-                        h284 := e_data;
-                        h285 := to_unsigned(0, 16);
-                        h285 := to_unsigned(1, 16);
-                        h286 := to_unsigned(0, 4);
-                        h286 := w_dte_10(5-1 downto 1);
-                        h287 := to_unsigned(0, 1);
-                        h288 := to_unsigned(0, 11);
-                        h289 := unsigned'("00000000000000000000000000000000");
-                        h289 := e_data;
-                        h288 := h289(11-1 downto 0);
-                        h290 := to_unsigned(0, 1);
-                        h290 := to_unsigned(0, 1);
+                        v_wide(53-1 downto 52) := h253;
+                        h263 := to_unsigned(0, 1);
+                        h264 := unsigned'("00000000000000000000000000000000");
+                        h264 := e_data;
+                        h265 := to_unsigned(0, 16);
+                        h265 := to_unsigned(1, 16);
+                        h266 := to_unsigned(0, 4);
+                        h266 := w_dte_10(5-1 downto 1);
+                        h267 := to_unsigned(0, 16);
+                        h267 := shift_left(h265, to_integer(h266));
+                        h268 := to_unsigned(0, 1);
+                        h269 := to_unsigned(0, 11);
+                        h270 := unsigned'("00000000000000000000000000000000");
+                        h270 := e_data;
+                        h269 := h270(11-1 downto 0);
+                        h271 := to_unsigned(0, 1);
+                        h271 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h290 := to_unsigned(1, 1);
+                            h271 := to_unsigned(1, 1);
                         end if;
-                        h291 := to_unsigned(0, 1);
-                        h291 := to_unsigned(0, 1);
+                        h272 := to_unsigned(0, 1);
+                        h272 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h291 := to_unsigned(1, 1);
+                            h272 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h288, 0) and to_unsigned(1, 11)) = 1) then
-                            h287 := h290;
+                        if ((shift_right(h269, 0) and to_unsigned(1, 11)) = 1) then
+                            h268 := h271;
                         else
-                            h287 := h291;
+                            h268 := h272;
                         end if;
-                        h283 := to_unsigned(0, 1);
-                        if ((h284(11-1 downto 0) < shift_left(h285, to_integer(h286))) and (h287 /= 0)) then
-                            h283 := to_unsigned(1, 1);
+                        h263 := to_unsigned(0, 1);
+                        if ((unsigned'(to_unsigned(0, 5) & h264(11-1 downto 0)) < h267) and (h268 /= 0)) then
+                            h263 := to_unsigned(1, 1);
                         end if;
-                        v_wide(56-1 downto 55) := h283;
+                        v_wide(56-1 downto 55) := h263;
                         v_wide(64-1 downto 60) := to_unsigned(2, 4);
                         rec_entry_lo <= v_wide(64-1 downto 0);
-                        v_wide := resize(e_address, 72);
-                        rec_entry_hi <= v_wide(64-1 downto 0);
-                        h292 := to_unsigned(0, 16);
-                        h293 := unsigned'("00000000000000000000000000000000");
-                        h293 := e_data;
-                        h294 := unsigned'("00000000000000000000000000000000");
-                        h294 := e_data;
-                        h295 := to_unsigned(0, 1);
-                        h296 := to_unsigned(0, 1);
-                        h296 := to_unsigned(0, 1);
+                        rec_entry_hi <= e_address;
+                        h273 := to_unsigned(0, 16);
+                        h274 := unsigned'("00000000000000000000000000000000");
+                        h274 := e_data;
+                        h275 := unsigned'("00000000000000000000000000000000");
+                        h275 := e_data;
+                        h276 := to_unsigned(0, 1);
+                        h277 := to_unsigned(0, 1);
+                        h277 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h296 := to_unsigned(1, 1);
+                            h277 := to_unsigned(1, 1);
                         end if;
-                        h297 := to_unsigned(0, 1);
-                        h297 := to_unsigned(0, 1);
+                        h278 := to_unsigned(0, 1);
+                        h278 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h297 := to_unsigned(1, 1);
+                            h278 := to_unsigned(1, 1);
                         end if;
                         if (e_kind = 1) then
-                            h295 := h296;
+                            h276 := h277;
                         else
-                            h295 := h297;
+                            h276 := h278;
                         end if;
-                        h298 := unsigned'("00000000000000000000000000000000");
-                        h298 := e_data;
-                        h299 := unsigned'("00000000000000000000000000000000");
-                        h299 := e_data;
+                        h279 := unsigned'("00000000000000000000000000000000");
+                        h279 := e_data;
+                        h280 := unsigned'("00000000000000000000000000000000");
+                        h280 := e_data;
+                        h281 := unsigned'("00000000000000000000000000000000");
+                        h281 := e_data;
+                        h282 := to_unsigned(0, 16);
+                        h282 := to_unsigned(1, 16);
+                        h283 := to_unsigned(0, 4);
+                        h283 := w_dte_10(5-1 downto 1);
+                        h284 := to_unsigned(0, 16);
+                        h284 := shift_left(h282, to_integer(h283));
+                        h285 := to_unsigned(0, 1);
+                        h286 := to_unsigned(0, 11);
+                        h287 := unsigned'("00000000000000000000000000000000");
+                        h287 := e_data;
+                        h286 := h287(11-1 downto 0);
+                        h288 := to_unsigned(0, 1);
+                        h288 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h288 := to_unsigned(1, 1);
+                        end if;
+                        h289 := to_unsigned(0, 1);
+                        h289 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h289 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h286, 0) and to_unsigned(1, 11)) = 1) then
+                            h285 := h288;
+                        else
+                            h285 := h289;
+                        end if;
+                        h290 := to_unsigned(0, 1);
+                        h291 := to_unsigned(0, 11);
+                        h292 := unsigned'("00000000000000000000000000000000");
+                        h292 := e_data;
+                        h291 := h292(11-1 downto 0);
+                        h293 := to_unsigned(0, 1);
+                        h293 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h293 := to_unsigned(1, 1);
+                        end if;
+                        h294 := to_unsigned(0, 1);
+                        h294 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h294 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h291, 0) and to_unsigned(1, 11)) = 1) then
+                            h290 := h293;
+                        else
+                            h290 := h294;
+                        end if;
+                        h295 := to_unsigned(0, 3);
+                        h296 := to_unsigned(0, 11);
+                        h297 := unsigned'("00000000000000000000000000000000");
+                        h297 := e_data;
+                        h296 := h297(11-1 downto 0);
+                        if ((shift_right(h296, 0) and to_unsigned(1, 11)) = 1) then
+                            h295 := w_irt_0(37-1 downto 34);
+                        else
+                            h295 := w_irt_0(5-1 downto 2);
+                        end if;
+                        h298 := to_unsigned(0, 1);
+                        h299 := to_unsigned(0, 11);
                         h300 := unsigned'("00000000000000000000000000000000");
                         h300 := e_data;
-                        h301 := to_unsigned(0, 16);
-                        h301 := to_unsigned(1, 16);
-                        h302 := to_unsigned(0, 4);
-                        h302 := w_dte_10(5-1 downto 1);
-                        h303 := to_unsigned(0, 1);
-                        h304 := to_unsigned(0, 11);
-                        h305 := unsigned'("00000000000000000000000000000000");
-                        h305 := e_data;
-                        h304 := h305(11-1 downto 0);
-                        h306 := to_unsigned(0, 1);
-                        h306 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h306 := to_unsigned(1, 1);
-                        end if;
-                        h307 := to_unsigned(0, 1);
-                        h307 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h307 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h304, 0) and to_unsigned(1, 11)) = 1) then
-                            h303 := h306;
-                        else
-                            h303 := h307;
-                        end if;
-                        h308 := to_unsigned(0, 1);
-                        h309 := to_unsigned(0, 11);
-                        h310 := unsigned'("00000000000000000000000000000000");
-                        h310 := e_data;
-                        h309 := h310(11-1 downto 0);
-                        h311 := to_unsigned(0, 1);
-                        h311 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h311 := to_unsigned(1, 1);
-                        end if;
-                        h312 := to_unsigned(0, 1);
-                        h312 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h312 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h309, 0) and to_unsigned(1, 11)) = 1) then
-                            h308 := h311;
-                        else
-                            h308 := h312;
-                        end if;
-                        h313 := to_unsigned(0, 3);
-                        h314 := to_unsigned(0, 11);
-                        h315 := unsigned'("00000000000000000000000000000000");
-                        h315 := e_data;
-                        h314 := h315(11-1 downto 0);
-                        if ((shift_right(h314, 0) and to_unsigned(1, 11)) = 1) then
-                            h313 := w_irt_0(37-1 downto 34);
-                        else
-                            h313 := w_irt_0(5-1 downto 2);
-                        end if;
-                        h316 := to_unsigned(0, 1);
-                        h317 := to_unsigned(0, 11);
-                        h318 := unsigned'("00000000000000000000000000000000");
-                        h318 := e_data;
-                        h317 := h318(11-1 downto 0);
-                        h319 := to_unsigned(0, 1);
-                        h319 := to_unsigned(0, 1);
+                        h299 := h300(11-1 downto 0);
+                        h301 := to_unsigned(0, 1);
+                        h301 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h319 := to_unsigned(1, 1);
+                            h301 := to_unsigned(1, 1);
                         end if;
-                        h320 := to_unsigned(0, 1);
-                        h320 := to_unsigned(0, 1);
+                        h302 := to_unsigned(0, 1);
+                        h302 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h320 := to_unsigned(1, 1);
+                            h302 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h317, 0) and to_unsigned(1, 11)) = 1) then
-                            h316 := h319;
+                        if ((shift_right(h299, 0) and to_unsigned(1, 11)) = 1) then
+                            h298 := h301;
                         else
-                            h316 := h320;
+                            h298 := h302;
                         end if;
-                        h321 := to_unsigned(0, 16);
-                        h321 := resize(unsigned'(unsigned'("0") & r_EVT_LOG_TAIL(19-1 downto 4)), 16);
-                        h322 := to_unsigned(0, 16);
-                        h322 := (h321 + 1);
-                        h323 := to_unsigned(0, 16);
-                        h323 := to_unsigned(1, 16);
-                        h324 := to_unsigned(0, 4);
-                        h324 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h325 := to_unsigned(0, 16);
-                        h325 := shift_left(h323, to_integer(h324));
-                        h326 := to_unsigned(0, 17);
-                        h326 := resize(unsigned'(unsigned'("0") & h325), 17);
-                        h327 := to_unsigned(0, 17);
-                        h327 := ((h326 + 65536) - 1);
-                        h328 := to_unsigned(0, 16);
-                        h328 := h327(16-1 downto 0);
-                        h329 := to_unsigned(0, 16);
-                        h329 := (h322 and h328);
-                        if (bool(r_CONTROL(2)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h293(11-1 downto 8) = 0) or (h294(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h295 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h298(11-1 downto 8) = 0) or (h299(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (h300(11-1 downto 0) < shift_left(h301, to_integer(h302)))) or (not (((h303 /= 0) and (not (h308 /= 0))) and (h313 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h316 /= 0))))) then
-                            h292 := h329;
+                        h303 := to_unsigned(0, 16);
+                        h303 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h304 := to_unsigned(0, 16);
+                        h304 := to_unsigned(1, 16);
+                        h305 := to_unsigned(0, 4);
+                        h305 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h306 := to_unsigned(0, 16);
+                        h306 := shift_left(h304, to_integer(h305));
+                        h307 := to_unsigned(0, 17);
+                        h307 := ((unsigned'(to_unsigned(0, 1) & h306) + 65536) - 1);
+                        h308 := to_unsigned(0, 16);
+                        h308 := (h303 and h307(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h274(11-1 downto 8) = 0) or (h275(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h276 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h279(11-1 downto 8) = 0) or (h280(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h281(11-1 downto 0)) < h284)) or (not (((h285 /= 0) and (not (h290 /= 0))) and (h295 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h298 /= 0))))) then
+                            h273 := h308;
                         else
-                            h292 := resize(r_EVT_LOG_TAIL(19-1 downto 4), 16);
+                            h273 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
                         end if;
-                        v_wide := resize(unsigned'(h292 & unsigned'("0000")), 72);
-                        rec_tail <= v_wide(64-1 downto 0);
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h273 & to_unsigned(0, 4));
                         st <= ST0;
                     elsif (((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) then
                         status <= to_unsigned(10, 8);
-                        v_wide := to_unsigned(3, 72);
-                        rec_outcome <= v_wide(2-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_address <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_data <= v_wide(32-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_vector <= v_wide(8-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_destination <= v_wide(8-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_dest_mode <= v_wide(1-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_int_type <= v_wide(3-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_rq_eoi <= v_wide(1-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_code <= v_wide(4-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_logged <= v_wide(1-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_entry_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_entry_hi <= v_wide(64-1 downto 0);
-                        v_wide := resize(unsigned'(r_EVT_LOG_TAIL(19-1 downto 4) & unsigned'("0000")), 72);
-                        rec_tail <= v_wide(64-1 downto 0);
+                        rec_outcome <= to_unsigned(3, 2);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 8);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(0, 4);
+                        rec_logged <= to_unsigned(0, 1);
+                        rec_entry_lo <= to_unsigned(0, 64);
+                        rec_entry_hi <= to_unsigned(0, 64);
+                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
                         st <= ST0;
                     else
                         status <= to_unsigned(0, 8);
@@ -2316,121 +2111,115 @@ begin
                     end if;
                 when ST0 =>
                     if (not bool(pend)) then
-                        h354 := unsigned'("00000000000000000000000000000000");
-                        h354 := e_data;
-                        h355 := unsigned'("00000000000000000000000000000000");
-                        h355 := e_data;
-                        h356 := to_unsigned(0, 1);
-                        h357 := to_unsigned(0, 1);
-                        h357 := to_unsigned(0, 1);
+                        h330 := unsigned'("00000000000000000000000000000000");
+                        h330 := e_data;
+                        h331 := unsigned'("00000000000000000000000000000000");
+                        h331 := e_data;
+                        h332 := to_unsigned(0, 1);
+                        h333 := to_unsigned(0, 1);
+                        h333 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
+                            h333 := to_unsigned(1, 1);
+                        end if;
+                        h334 := to_unsigned(0, 1);
+                        h334 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h334 := to_unsigned(1, 1);
+                        end if;
+                        if (e_kind = 1) then
+                            h332 := h333;
+                        else
+                            h332 := h334;
+                        end if;
+                        h335 := unsigned'("00000000000000000000000000000000");
+                        h335 := e_data;
+                        h336 := unsigned'("00000000000000000000000000000000");
+                        h336 := e_data;
+                        h337 := unsigned'("00000000000000000000000000000000");
+                        h337 := e_data;
+                        h338 := to_unsigned(0, 16);
+                        h338 := to_unsigned(1, 16);
+                        h339 := to_unsigned(0, 4);
+                        h339 := w_dte_10(5-1 downto 1);
+                        h340 := to_unsigned(0, 16);
+                        h340 := shift_left(h338, to_integer(h339));
+                        h341 := to_unsigned(0, 1);
+                        h342 := to_unsigned(0, 11);
+                        h343 := unsigned'("00000000000000000000000000000000");
+                        h343 := e_data;
+                        h342 := h343(11-1 downto 0);
+                        h344 := to_unsigned(0, 1);
+                        h344 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h344 := to_unsigned(1, 1);
+                        end if;
+                        h345 := to_unsigned(0, 1);
+                        h345 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h345 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h342, 0) and to_unsigned(1, 11)) = 1) then
+                            h341 := h344;
+                        else
+                            h341 := h345;
+                        end if;
+                        h346 := to_unsigned(0, 1);
+                        h347 := to_unsigned(0, 11);
+                        h348 := unsigned'("00000000000000000000000000000000");
+                        h348 := e_data;
+                        h347 := h348(11-1 downto 0);
+                        h349 := to_unsigned(0, 1);
+                        h349 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h349 := to_unsigned(1, 1);
+                        end if;
+                        h350 := to_unsigned(0, 1);
+                        h350 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h350 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h347, 0) and to_unsigned(1, 11)) = 1) then
+                            h346 := h349;
+                        else
+                            h346 := h350;
+                        end if;
+                        h351 := to_unsigned(0, 3);
+                        h352 := to_unsigned(0, 11);
+                        h353 := unsigned'("00000000000000000000000000000000");
+                        h353 := e_data;
+                        h352 := h353(11-1 downto 0);
+                        if ((shift_right(h352, 0) and to_unsigned(1, 11)) = 1) then
+                            h351 := w_irt_0(37-1 downto 34);
+                        else
+                            h351 := w_irt_0(5-1 downto 2);
+                        end if;
+                        h354 := to_unsigned(0, 1);
+                        h355 := to_unsigned(0, 11);
+                        h356 := unsigned'("00000000000000000000000000000000");
+                        h356 := e_data;
+                        h355 := h356(11-1 downto 0);
+                        h357 := to_unsigned(0, 1);
+                        h357 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
                             h357 := to_unsigned(1, 1);
                         end if;
                         h358 := to_unsigned(0, 1);
                         h358 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
+                        if bool(w_irt_0(1)) then
                             h358 := to_unsigned(1, 1);
                         end if;
-                        if (e_kind = 1) then
-                            h356 := h357;
+                        if ((shift_right(h355, 0) and to_unsigned(1, 11)) = 1) then
+                            h354 := h357;
                         else
-                            h356 := h358;
+                            h354 := h358;
                         end if;
-                        h359 := unsigned'("00000000000000000000000000000000");
-                        h359 := e_data;
-                        h360 := unsigned'("00000000000000000000000000000000");
-                        h360 := e_data;
-                        h361 := unsigned'("00000000000000000000000000000000");
-                        h361 := e_data;
-                        h362 := to_unsigned(0, 16);
-                        h362 := to_unsigned(1, 16);
-                        h363 := to_unsigned(0, 4);
-                        h363 := w_dte_10(5-1 downto 1);
-                        h364 := to_unsigned(0, 1);
-                        h365 := to_unsigned(0, 11);
-                        h366 := unsigned'("00000000000000000000000000000000");
-                        h366 := e_data;
-                        h365 := h366(11-1 downto 0);
-                        h367 := to_unsigned(0, 1);
-                        h367 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h367 := to_unsigned(1, 1);
-                        end if;
-                        h368 := to_unsigned(0, 1);
-                        h368 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h368 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h365, 0) and to_unsigned(1, 11)) = 1) then
-                            h364 := h367;
-                        else
-                            h364 := h368;
-                        end if;
-                        h369 := to_unsigned(0, 1);
-                        h370 := to_unsigned(0, 11);
-                        h371 := unsigned'("00000000000000000000000000000000");
-                        h371 := e_data;
-                        h370 := h371(11-1 downto 0);
-                        h372 := to_unsigned(0, 1);
-                        h372 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h372 := to_unsigned(1, 1);
-                        end if;
-                        h373 := to_unsigned(0, 1);
-                        h373 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h373 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h370, 0) and to_unsigned(1, 11)) = 1) then
-                            h369 := h372;
-                        else
-                            h369 := h373;
-                        end if;
-                        h374 := to_unsigned(0, 3);
-                        h375 := to_unsigned(0, 11);
-                        h376 := unsigned'("00000000000000000000000000000000");
-                        h376 := e_data;
-                        h375 := h376(11-1 downto 0);
-                        if ((shift_right(h375, 0) and to_unsigned(1, 11)) = 1) then
-                            h374 := w_irt_0(37-1 downto 34);
-                        else
-                            h374 := w_irt_0(5-1 downto 2);
-                        end if;
-                        h377 := to_unsigned(0, 1);
-                        h378 := to_unsigned(0, 11);
-                        h379 := unsigned'("00000000000000000000000000000000");
-                        h379 := e_data;
-                        h378 := h379(11-1 downto 0);
-                        h380 := to_unsigned(0, 1);
-                        h380 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h380 := to_unsigned(1, 1);
-                        end if;
-                        h381 := to_unsigned(0, 1);
-                        h381 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
-                            h381 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h378, 0) and to_unsigned(1, 11)) = 1) then
-                            h377 := h380;
-                        else
-                            h377 := h381;
-                        end if;
-                        if (bool(r_CONTROL(2)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h354(11-1 downto 8) = 0) or (h355(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h356 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h359(11-1 downto 8) = 0) or (h360(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (h361(11-1 downto 0) < shift_left(h362, to_integer(h363)))) or (not (((h364 /= 0) and (not (h369 /= 0))) and (h374 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h377 /= 0))))) then
-                            h348 := unsigned'("0000000000000000000000000000000000000000000000000000");
-                            h348 := resize(unsigned'(r_EVT_LOG_BAR(52-1 downto 12) & unsigned'("000000000000")), 52);
-                            h349 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                            h349 := resize(unsigned'(unsigned'("0") & h348), 53);
-                            h350 := to_unsigned(0, 20);
-                            h350 := resize(unsigned'(unsigned'("00000") & r_EVT_LOG_TAIL(19-1 downto 4)), 20);
-                            h351 := to_unsigned(0, 20);
-                            h351 := resize(h350 * 16, 20);
-                            h352 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                            h352 := resize(unsigned'(unsigned'("000000000000000000000000000000000") & h351), 53);
-                            h353 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                            h353 := (h349 + h352);
-                            v_wide := resize(h353, 72);
-                            v_addr := (resize(unsigned'(v_wide(64-1 downto 3) & to_unsigned(0, 3)), 65) + 0);
+                        if (bool(r_CONTROL(2)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h330(11-1 downto 8) = 0) or (h331(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h332 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h335(11-1 downto 8) = 0) or (h336(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h337(11-1 downto 0)) < h340)) or (not (((h341 /= 0) and (not (h346 /= 0))) and (h351 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h354 /= 0))))) then
+                            h328 := to_unsigned(0, 20);
+                            h328 := resize(unsigned'(to_unsigned(0, 5) & r_EVT_LOG_TAIL(19-1 downto 4)) * 16, 20);
+                            h329 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                            h329 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000") & h328));
+                            v_wide := unsigned'(to_unsigned(0, 19) & h329);
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '1';
                             u_size <= to_unsigned(3, 3);
@@ -2452,121 +2241,115 @@ begin
                     end if;
                 when ST1 =>
                     if (not bool(pend)) then
-                        h388 := unsigned'("00000000000000000000000000000000");
-                        h388 := e_data;
-                        h389 := unsigned'("00000000000000000000000000000000");
-                        h389 := e_data;
-                        h390 := to_unsigned(0, 1);
-                        h391 := to_unsigned(0, 1);
-                        h391 := to_unsigned(0, 1);
+                        h361 := unsigned'("00000000000000000000000000000000");
+                        h361 := e_data;
+                        h362 := unsigned'("00000000000000000000000000000000");
+                        h362 := e_data;
+                        h363 := to_unsigned(0, 1);
+                        h364 := to_unsigned(0, 1);
+                        h364 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h391 := to_unsigned(1, 1);
+                            h364 := to_unsigned(1, 1);
                         end if;
-                        h392 := to_unsigned(0, 1);
-                        h392 := to_unsigned(0, 1);
+                        h365 := to_unsigned(0, 1);
+                        h365 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h392 := to_unsigned(1, 1);
+                            h365 := to_unsigned(1, 1);
                         end if;
                         if (e_kind = 1) then
-                            h390 := h391;
+                            h363 := h364;
                         else
-                            h390 := h392;
+                            h363 := h365;
                         end if;
-                        h393 := unsigned'("00000000000000000000000000000000");
-                        h393 := e_data;
-                        h394 := unsigned'("00000000000000000000000000000000");
-                        h394 := e_data;
-                        h395 := unsigned'("00000000000000000000000000000000");
-                        h395 := e_data;
-                        h396 := to_unsigned(0, 16);
-                        h396 := to_unsigned(1, 16);
-                        h397 := to_unsigned(0, 4);
-                        h397 := w_dte_10(5-1 downto 1);
-                        h398 := to_unsigned(0, 1);
-                        h399 := to_unsigned(0, 11);
-                        h400 := unsigned'("00000000000000000000000000000000");
-                        h400 := e_data;
-                        h399 := h400(11-1 downto 0);
-                        h401 := to_unsigned(0, 1);
-                        h401 := to_unsigned(0, 1);
+                        h366 := unsigned'("00000000000000000000000000000000");
+                        h366 := e_data;
+                        h367 := unsigned'("00000000000000000000000000000000");
+                        h367 := e_data;
+                        h368 := unsigned'("00000000000000000000000000000000");
+                        h368 := e_data;
+                        h369 := to_unsigned(0, 16);
+                        h369 := to_unsigned(1, 16);
+                        h370 := to_unsigned(0, 4);
+                        h370 := w_dte_10(5-1 downto 1);
+                        h371 := to_unsigned(0, 16);
+                        h371 := shift_left(h369, to_integer(h370));
+                        h372 := to_unsigned(0, 1);
+                        h373 := to_unsigned(0, 11);
+                        h374 := unsigned'("00000000000000000000000000000000");
+                        h374 := e_data;
+                        h373 := h374(11-1 downto 0);
+                        h375 := to_unsigned(0, 1);
+                        h375 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h401 := to_unsigned(1, 1);
+                            h375 := to_unsigned(1, 1);
                         end if;
-                        h402 := to_unsigned(0, 1);
-                        h402 := to_unsigned(0, 1);
+                        h376 := to_unsigned(0, 1);
+                        h376 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h402 := to_unsigned(1, 1);
+                            h376 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h399, 0) and to_unsigned(1, 11)) = 1) then
-                            h398 := h401;
+                        if ((shift_right(h373, 0) and to_unsigned(1, 11)) = 1) then
+                            h372 := h375;
                         else
-                            h398 := h402;
+                            h372 := h376;
                         end if;
-                        h403 := to_unsigned(0, 1);
-                        h404 := to_unsigned(0, 11);
-                        h405 := unsigned'("00000000000000000000000000000000");
-                        h405 := e_data;
-                        h404 := h405(11-1 downto 0);
-                        h406 := to_unsigned(0, 1);
-                        h406 := to_unsigned(0, 1);
+                        h377 := to_unsigned(0, 1);
+                        h378 := to_unsigned(0, 11);
+                        h379 := unsigned'("00000000000000000000000000000000");
+                        h379 := e_data;
+                        h378 := h379(11-1 downto 0);
+                        h380 := to_unsigned(0, 1);
+                        h380 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h406 := to_unsigned(1, 1);
+                            h380 := to_unsigned(1, 1);
                         end if;
-                        h407 := to_unsigned(0, 1);
-                        h407 := to_unsigned(0, 1);
+                        h381 := to_unsigned(0, 1);
+                        h381 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h407 := to_unsigned(1, 1);
+                            h381 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h404, 0) and to_unsigned(1, 11)) = 1) then
-                            h403 := h406;
+                        if ((shift_right(h378, 0) and to_unsigned(1, 11)) = 1) then
+                            h377 := h380;
                         else
-                            h403 := h407;
+                            h377 := h381;
                         end if;
-                        h408 := to_unsigned(0, 3);
-                        h409 := to_unsigned(0, 11);
-                        h410 := unsigned'("00000000000000000000000000000000");
-                        h410 := e_data;
-                        h409 := h410(11-1 downto 0);
-                        if ((shift_right(h409, 0) and to_unsigned(1, 11)) = 1) then
-                            h408 := w_irt_0(37-1 downto 34);
+                        h382 := to_unsigned(0, 3);
+                        h383 := to_unsigned(0, 11);
+                        h384 := unsigned'("00000000000000000000000000000000");
+                        h384 := e_data;
+                        h383 := h384(11-1 downto 0);
+                        if ((shift_right(h383, 0) and to_unsigned(1, 11)) = 1) then
+                            h382 := w_irt_0(37-1 downto 34);
                         else
-                            h408 := w_irt_0(5-1 downto 2);
+                            h382 := w_irt_0(5-1 downto 2);
                         end if;
-                        h411 := to_unsigned(0, 1);
-                        h412 := to_unsigned(0, 11);
-                        h413 := unsigned'("00000000000000000000000000000000");
-                        h413 := e_data;
-                        h412 := h413(11-1 downto 0);
-                        h414 := to_unsigned(0, 1);
-                        h414 := to_unsigned(0, 1);
+                        h385 := to_unsigned(0, 1);
+                        h386 := to_unsigned(0, 11);
+                        h387 := unsigned'("00000000000000000000000000000000");
+                        h387 := e_data;
+                        h386 := h387(11-1 downto 0);
+                        h388 := to_unsigned(0, 1);
+                        h388 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h414 := to_unsigned(1, 1);
+                            h388 := to_unsigned(1, 1);
                         end if;
-                        h415 := to_unsigned(0, 1);
-                        h415 := to_unsigned(0, 1);
+                        h389 := to_unsigned(0, 1);
+                        h389 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h415 := to_unsigned(1, 1);
+                            h389 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h412, 0) and to_unsigned(1, 11)) = 1) then
-                            h411 := h414;
+                        if ((shift_right(h386, 0) and to_unsigned(1, 11)) = 1) then
+                            h385 := h388;
                         else
-                            h411 := h415;
+                            h385 := h389;
                         end if;
-                        if (bool(r_CONTROL(2)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h388(11-1 downto 8) = 0) or (h389(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h390 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h393(11-1 downto 8) = 0) or (h394(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (h395(11-1 downto 0) < shift_left(h396, to_integer(h397)))) or (not (((h398 /= 0) and (not (h403 /= 0))) and (h408 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h411 /= 0))))) then
-                            h382 := unsigned'("0000000000000000000000000000000000000000000000000000");
-                            h382 := resize(unsigned'(r_EVT_LOG_BAR(52-1 downto 12) & unsigned'("000000000000")), 52);
-                            h383 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                            h383 := resize(unsigned'(unsigned'("0") & h382), 53);
-                            h384 := to_unsigned(0, 20);
-                            h384 := resize(unsigned'(unsigned'("00000") & r_EVT_LOG_TAIL(19-1 downto 4)), 20);
-                            h385 := to_unsigned(0, 20);
-                            h385 := resize(h384 * 16, 20);
-                            h386 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                            h386 := resize(unsigned'(unsigned'("000000000000000000000000000000000") & h385), 53);
-                            h387 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                            h387 := (h383 + h386);
-                            v_wide := resize(h387, 72);
-                            v_addr := (resize(unsigned'(v_wide(64-1 downto 3) & to_unsigned(0, 3)), 65) + 8);
+                        if (bool(r_CONTROL(2)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h361(11-1 downto 8) = 0) or (h362(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h363 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h366(11-1 downto 8) = 0) or (h367(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h368(11-1 downto 0)) < h371)) or (not (((h372 /= 0) and (not (h377 /= 0))) and (h382 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h385 /= 0))))) then
+                            h359 := to_unsigned(0, 20);
+                            h359 := resize(unsigned'(to_unsigned(0, 5) & r_EVT_LOG_TAIL(19-1 downto 4)) * 16, 20);
+                            h360 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                            h360 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000") & h359));
+                            v_wide := unsigned'(to_unsigned(0, 19) & h360);
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
                             u_valid <= '1';
                             u_we <= '1';
                             u_size <= to_unsigned(3, 3);
@@ -2671,7 +2454,6 @@ walker_unit_io0_fsm: process (clk) is
     variable ps5_39: unsigned(5 downto 0);
     variable ps5_40: unsigned(5 downto 0);
     variable ps5_41: unsigned(6 downto 0);
-    variable ps5_42: unsigned(6 downto 0);
     variable leaf_pa: unsigned(63 downto 0);
     variable ps4_0: unsigned(6 downto 0);
     variable ps4_1: unsigned(5 downto 0);
@@ -2715,7 +2497,6 @@ walker_unit_io0_fsm: process (clk) is
     variable ps4_39: unsigned(5 downto 0);
     variable ps4_40: unsigned(5 downto 0);
     variable ps4_41: unsigned(6 downto 0);
-    variable ps4_42: unsigned(6 downto 0);
     variable ps3_0: unsigned(6 downto 0);
     variable ps3_1: unsigned(5 downto 0);
     variable ps3_2: unsigned(5 downto 0);
@@ -2758,7 +2539,6 @@ walker_unit_io0_fsm: process (clk) is
     variable ps3_39: unsigned(5 downto 0);
     variable ps3_40: unsigned(5 downto 0);
     variable ps3_41: unsigned(6 downto 0);
-    variable ps3_42: unsigned(6 downto 0);
     variable ps2_0: unsigned(6 downto 0);
     variable ps2_1: unsigned(5 downto 0);
     variable ps2_2: unsigned(5 downto 0);
@@ -2801,7 +2581,6 @@ walker_unit_io0_fsm: process (clk) is
     variable ps2_39: unsigned(5 downto 0);
     variable ps2_40: unsigned(5 downto 0);
     variable ps2_41: unsigned(6 downto 0);
-    variable ps2_42: unsigned(6 downto 0);
     variable ps1_0: unsigned(6 downto 0);
     variable ps1_1: unsigned(5 downto 0);
     variable ps1_2: unsigned(5 downto 0);
@@ -2844,7 +2623,6 @@ walker_unit_io0_fsm: process (clk) is
     variable ps1_39: unsigned(5 downto 0);
     variable ps1_40: unsigned(5 downto 0);
     variable ps1_41: unsigned(6 downto 0);
-    variable ps1_42: unsigned(6 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
@@ -2897,48 +2675,48 @@ begin
                             unit_io_m_valid <= '1';
                             unit_io_m_we <= '0';
                             unit_io_m_size <= to_unsigned(3, 3);
-                            unit_io_m_addr <= (resize(unsigned'(unit_io_r_HPT(52-1 downto 12) & unsigned'("000000000000")), 64) + resize(unsigned'(unit_io_i_addr(64-1 downto 57) & unsigned'("000")), 64));
-                            walker_unit_io0_ea <= (resize(unsigned'(unit_io_r_HPT(52-1 downto 12) & unsigned'("000000000000")), 64) + resize(unsigned'(unit_io_i_addr(64-1 downto 57) & unsigned'("000")), 64));
+                            unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & unit_io_r_HPT(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000") & unit_io_i_addr(64-1 downto 57) & to_unsigned(0, 3)));
+                            walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & unit_io_r_HPT(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000") & unit_io_i_addr(64-1 downto 57) & to_unsigned(0, 3)));
                             walker_unit_io0_st <= MWAIT;
                             walker_unit_io0_lvl <= to_unsigned(6, 3);
                         elsif (unit_io_r_HPT(12-1 downto 9) = 5) then
                             unit_io_m_valid <= '1';
                             unit_io_m_we <= '0';
                             unit_io_m_size <= to_unsigned(3, 3);
-                            unit_io_m_addr <= (resize(unsigned'(unit_io_r_HPT(52-1 downto 12) & unsigned'("000000000000")), 64) + resize(unsigned'(unit_io_i_addr(57-1 downto 48) & unsigned'("000")), 64));
-                            walker_unit_io0_ea <= (resize(unsigned'(unit_io_r_HPT(52-1 downto 12) & unsigned'("000000000000")), 64) + resize(unsigned'(unit_io_i_addr(57-1 downto 48) & unsigned'("000")), 64));
+                            unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & unit_io_r_HPT(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                            walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & unit_io_r_HPT(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(57-1 downto 48) & to_unsigned(0, 3)));
                             walker_unit_io0_st <= MWAIT;
                             walker_unit_io0_lvl <= to_unsigned(5, 3);
                         elsif (unit_io_r_HPT(12-1 downto 9) = 4) then
                             unit_io_m_valid <= '1';
                             unit_io_m_we <= '0';
                             unit_io_m_size <= to_unsigned(3, 3);
-                            unit_io_m_addr <= (resize(unsigned'(unit_io_r_HPT(52-1 downto 12) & unsigned'("000000000000")), 64) + resize(unsigned'(unit_io_i_addr(48-1 downto 39) & unsigned'("000")), 64));
-                            walker_unit_io0_ea <= (resize(unsigned'(unit_io_r_HPT(52-1 downto 12) & unsigned'("000000000000")), 64) + resize(unsigned'(unit_io_i_addr(48-1 downto 39) & unsigned'("000")), 64));
+                            unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & unit_io_r_HPT(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                            walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & unit_io_r_HPT(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
                             walker_unit_io0_st <= MWAIT;
                             walker_unit_io0_lvl <= to_unsigned(4, 3);
                         elsif (unit_io_r_HPT(12-1 downto 9) = 3) then
                             unit_io_m_valid <= '1';
                             unit_io_m_we <= '0';
                             unit_io_m_size <= to_unsigned(3, 3);
-                            unit_io_m_addr <= (resize(unsigned'(unit_io_r_HPT(52-1 downto 12) & unsigned'("000000000000")), 64) + resize(unsigned'(unit_io_i_addr(39-1 downto 30) & unsigned'("000")), 64));
-                            walker_unit_io0_ea <= (resize(unsigned'(unit_io_r_HPT(52-1 downto 12) & unsigned'("000000000000")), 64) + resize(unsigned'(unit_io_i_addr(39-1 downto 30) & unsigned'("000")), 64));
+                            unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & unit_io_r_HPT(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                            walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & unit_io_r_HPT(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
                             walker_unit_io0_st <= MWAIT;
                             walker_unit_io0_lvl <= to_unsigned(3, 3);
                         elsif (unit_io_r_HPT(12-1 downto 9) = 2) then
                             unit_io_m_valid <= '1';
                             unit_io_m_we <= '0';
                             unit_io_m_size <= to_unsigned(3, 3);
-                            unit_io_m_addr <= (resize(unsigned'(unit_io_r_HPT(52-1 downto 12) & unsigned'("000000000000")), 64) + resize(unsigned'(unit_io_i_addr(30-1 downto 21) & unsigned'("000")), 64));
-                            walker_unit_io0_ea <= (resize(unsigned'(unit_io_r_HPT(52-1 downto 12) & unsigned'("000000000000")), 64) + resize(unsigned'(unit_io_i_addr(30-1 downto 21) & unsigned'("000")), 64));
+                            unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & unit_io_r_HPT(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                            walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & unit_io_r_HPT(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
                             walker_unit_io0_st <= MWAIT;
                             walker_unit_io0_lvl <= to_unsigned(2, 3);
                         else
                             unit_io_m_valid <= '1';
                             unit_io_m_we <= '0';
                             unit_io_m_size <= to_unsigned(3, 3);
-                            unit_io_m_addr <= (resize(unsigned'(unit_io_r_HPT(52-1 downto 12) & unsigned'("000000000000")), 64) + resize(unsigned'(unit_io_i_addr(21-1 downto 12) & unsigned'("000")), 64));
-                            walker_unit_io0_ea <= (resize(unsigned'(unit_io_r_HPT(52-1 downto 12) & unsigned'("000000000000")), 64) + resize(unsigned'(unit_io_i_addr(21-1 downto 12) & unsigned'("000")), 64));
+                            unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & unit_io_r_HPT(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                            walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & unit_io_r_HPT(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                             walker_unit_io0_st <= MWAIT;
                             walker_unit_io0_lvl <= to_unsigned(1, 3);
                         end if;
@@ -2975,48 +2753,48 @@ begin
                                     unit_io_m_valid <= '1';
                                     unit_io_m_we <= '0';
                                     unit_io_m_size <= to_unsigned(3, 3);
-                                    unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(57-1 downto 48) & unsigned'("000")));
-                                    walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(57-1 downto 48) & unsigned'("000")));
+                                    unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                                    walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(57-1 downto 48) & to_unsigned(0, 3)));
                                     walker_unit_io0_st <= MWAIT;
                                     walker_unit_io0_lvl <= to_unsigned(5, 3);
                                 elsif (m_rdata(12-1 downto 9) = 4) then
                                     unit_io_m_valid <= '1';
                                     unit_io_m_we <= '0';
                                     unit_io_m_size <= to_unsigned(3, 3);
-                                    unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(48-1 downto 39) & unsigned'("000")));
-                                    walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(48-1 downto 39) & unsigned'("000")));
+                                    unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                                    walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
                                     walker_unit_io0_st <= MWAIT;
                                     walker_unit_io0_lvl <= to_unsigned(4, 3);
                                 elsif (m_rdata(12-1 downto 9) = 3) then
                                     unit_io_m_valid <= '1';
                                     unit_io_m_we <= '0';
                                     unit_io_m_size <= to_unsigned(3, 3);
-                                    unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(39-1 downto 30) & unsigned'("000")));
-                                    walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(39-1 downto 30) & unsigned'("000")));
+                                    unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                                    walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
                                     walker_unit_io0_st <= MWAIT;
                                     walker_unit_io0_lvl <= to_unsigned(3, 3);
                                 elsif (m_rdata(12-1 downto 9) = 2) then
                                     unit_io_m_valid <= '1';
                                     unit_io_m_we <= '0';
                                     unit_io_m_size <= to_unsigned(3, 3);
-                                    unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(30-1 downto 21) & unsigned'("000")));
-                                    walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(30-1 downto 21) & unsigned'("000")));
+                                    unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                    walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
                                     walker_unit_io0_st <= MWAIT;
                                     walker_unit_io0_lvl <= to_unsigned(2, 3);
                                 elsif (m_rdata(12-1 downto 9) = 1) then
                                     unit_io_m_valid <= '1';
                                     unit_io_m_we <= '0';
                                     unit_io_m_size <= to_unsigned(3, 3);
-                                    unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(21-1 downto 12) & unsigned'("000")));
-                                    walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(21-1 downto 12) & unsigned'("000")));
+                                    unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                                    walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                                     walker_unit_io0_st <= MWAIT;
                                     walker_unit_io0_lvl <= to_unsigned(1, 3);
                                 else
                                     unit_io_m_valid <= '1';
                                     unit_io_m_we <= '0';
                                     unit_io_m_size <= to_unsigned(3, 3);
-                                    unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(57-1 downto 48) & unsigned'("000")));
-                                    walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(57-1 downto 48) & unsigned'("000")));
+                                    unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                                    walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(57-1 downto 48) & to_unsigned(0, 3)));
                                     walker_unit_io0_st <= MWAIT;
                                     walker_unit_io0_lvl <= to_unsigned(5, 3);
                                 end if;
@@ -3031,7 +2809,7 @@ begin
                                     walker_unit_io0_fault_k <= to_unsigned(2, 8);
                                     walker_unit_io0_flevel <= to_unsigned(5, 3);
                                     walker_unit_io0_st <= FAULT;
-                                elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((5 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((5 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((5 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((5 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and unsigned'("0000011111111111111111111111111111111111")) /= 0))) or ((5 = 5) and (((m_rdata(52-1 downto 12) + 1) and unsigned'("0000111111111111111111111111111111111111")) = 0))))) then
+                                elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((5 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((5 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((5 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((5 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((5 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
                                     walker_unit_io0_fault_k <= to_unsigned(3, 8);
                                     walker_unit_io0_flevel <= to_unsigned(5, 3);
                                     walker_unit_io0_st <= FAULT;
@@ -3292,11 +3070,9 @@ begin
                                             ps5_1 := ps5_2;
                                         end if;
                                         ps5_41 := to_unsigned(0, 7);
-                                        ps5_41 := resize(unsigned'(unsigned'("0") & ps5_1), 7);
-                                        ps5_42 := to_unsigned(0, 7);
-                                        ps5_42 := (13 + ps5_41);
+                                        ps5_41 := (13 + unsigned'(to_unsigned(0, 1) & ps5_1));
                                         if (m_rdata(12-1 downto 9) = 7) then
-                                            ps5_0 := ps5_42;
+                                            ps5_0 := ps5_41;
                                         else
                                             ps5_0 := to_unsigned(48, 7);
                                         end if;
@@ -3448,40 +3224,40 @@ begin
                                         unit_io_m_valid <= '1';
                                         unit_io_m_we <= '0';
                                         unit_io_m_size <= to_unsigned(3, 3);
-                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(48-1 downto 39) & unsigned'("000")));
-                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(48-1 downto 39) & unsigned'("000")));
+                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
                                         walker_unit_io0_lvl <= to_unsigned(4, 3);
                                     elsif (m_rdata(12-1 downto 9) = 3) then
                                         unit_io_m_valid <= '1';
                                         unit_io_m_we <= '0';
                                         unit_io_m_size <= to_unsigned(3, 3);
-                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(39-1 downto 30) & unsigned'("000")));
-                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(39-1 downto 30) & unsigned'("000")));
+                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
                                         walker_unit_io0_lvl <= to_unsigned(3, 3);
                                     elsif (m_rdata(12-1 downto 9) = 2) then
                                         unit_io_m_valid <= '1';
                                         unit_io_m_we <= '0';
                                         unit_io_m_size <= to_unsigned(3, 3);
-                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(30-1 downto 21) & unsigned'("000")));
-                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(30-1 downto 21) & unsigned'("000")));
+                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
                                         walker_unit_io0_lvl <= to_unsigned(2, 3);
                                     elsif (m_rdata(12-1 downto 9) = 1) then
                                         unit_io_m_valid <= '1';
                                         unit_io_m_we <= '0';
                                         unit_io_m_size <= to_unsigned(3, 3);
-                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(21-1 downto 12) & unsigned'("000")));
-                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(21-1 downto 12) & unsigned'("000")));
+                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
                                         walker_unit_io0_lvl <= to_unsigned(1, 3);
                                     else
                                         unit_io_m_valid <= '1';
                                         unit_io_m_we <= '0';
                                         unit_io_m_size <= to_unsigned(3, 3);
-                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(48-1 downto 39) & unsigned'("000")));
-                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(48-1 downto 39) & unsigned'("000")));
+                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
                                         walker_unit_io0_lvl <= to_unsigned(4, 3);
                                     end if;
@@ -3497,7 +3273,7 @@ begin
                                     walker_unit_io0_fault_k <= to_unsigned(2, 8);
                                     walker_unit_io0_flevel <= to_unsigned(4, 3);
                                     walker_unit_io0_st <= FAULT;
-                                elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((4 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((4 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((4 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((4 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and unsigned'("0000011111111111111111111111111111111111")) /= 0))) or ((4 = 5) and (((m_rdata(52-1 downto 12) + 1) and unsigned'("0000111111111111111111111111111111111111")) = 0))))) then
+                                elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((4 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((4 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((4 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((4 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((4 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
                                     walker_unit_io0_fault_k <= to_unsigned(3, 8);
                                     walker_unit_io0_flevel <= to_unsigned(4, 3);
                                     walker_unit_io0_st <= FAULT;
@@ -3758,11 +3534,9 @@ begin
                                             ps4_1 := ps4_2;
                                         end if;
                                         ps4_41 := to_unsigned(0, 7);
-                                        ps4_41 := resize(unsigned'(unsigned'("0") & ps4_1), 7);
-                                        ps4_42 := to_unsigned(0, 7);
-                                        ps4_42 := (13 + ps4_41);
+                                        ps4_41 := (13 + unsigned'(to_unsigned(0, 1) & ps4_1));
                                         if (m_rdata(12-1 downto 9) = 7) then
-                                            ps4_0 := ps4_42;
+                                            ps4_0 := ps4_41;
                                         else
                                             ps4_0 := to_unsigned(39, 7);
                                         end if;
@@ -3914,32 +3688,32 @@ begin
                                         unit_io_m_valid <= '1';
                                         unit_io_m_we <= '0';
                                         unit_io_m_size <= to_unsigned(3, 3);
-                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(39-1 downto 30) & unsigned'("000")));
-                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(39-1 downto 30) & unsigned'("000")));
+                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
                                         walker_unit_io0_lvl <= to_unsigned(3, 3);
                                     elsif (m_rdata(12-1 downto 9) = 2) then
                                         unit_io_m_valid <= '1';
                                         unit_io_m_we <= '0';
                                         unit_io_m_size <= to_unsigned(3, 3);
-                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(30-1 downto 21) & unsigned'("000")));
-                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(30-1 downto 21) & unsigned'("000")));
+                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
                                         walker_unit_io0_lvl <= to_unsigned(2, 3);
                                     elsif (m_rdata(12-1 downto 9) = 1) then
                                         unit_io_m_valid <= '1';
                                         unit_io_m_we <= '0';
                                         unit_io_m_size <= to_unsigned(3, 3);
-                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(21-1 downto 12) & unsigned'("000")));
-                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(21-1 downto 12) & unsigned'("000")));
+                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
                                         walker_unit_io0_lvl <= to_unsigned(1, 3);
                                     else
                                         unit_io_m_valid <= '1';
                                         unit_io_m_we <= '0';
                                         unit_io_m_size <= to_unsigned(3, 3);
-                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(39-1 downto 30) & unsigned'("000")));
-                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(39-1 downto 30) & unsigned'("000")));
+                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
                                         walker_unit_io0_lvl <= to_unsigned(3, 3);
                                     end if;
@@ -3955,7 +3729,7 @@ begin
                                     walker_unit_io0_fault_k <= to_unsigned(2, 8);
                                     walker_unit_io0_flevel <= to_unsigned(3, 3);
                                     walker_unit_io0_st <= FAULT;
-                                elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((3 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((3 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((3 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((3 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and unsigned'("0000011111111111111111111111111111111111")) /= 0))) or ((3 = 5) and (((m_rdata(52-1 downto 12) + 1) and unsigned'("0000111111111111111111111111111111111111")) = 0))))) then
+                                elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((3 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((3 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((3 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((3 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((3 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
                                     walker_unit_io0_fault_k <= to_unsigned(3, 8);
                                     walker_unit_io0_flevel <= to_unsigned(3, 3);
                                     walker_unit_io0_st <= FAULT;
@@ -4216,11 +3990,9 @@ begin
                                             ps3_1 := ps3_2;
                                         end if;
                                         ps3_41 := to_unsigned(0, 7);
-                                        ps3_41 := resize(unsigned'(unsigned'("0") & ps3_1), 7);
-                                        ps3_42 := to_unsigned(0, 7);
-                                        ps3_42 := (13 + ps3_41);
+                                        ps3_41 := (13 + unsigned'(to_unsigned(0, 1) & ps3_1));
                                         if (m_rdata(12-1 downto 9) = 7) then
-                                            ps3_0 := ps3_42;
+                                            ps3_0 := ps3_41;
                                         else
                                             ps3_0 := to_unsigned(30, 7);
                                         end if;
@@ -4372,24 +4144,24 @@ begin
                                         unit_io_m_valid <= '1';
                                         unit_io_m_we <= '0';
                                         unit_io_m_size <= to_unsigned(3, 3);
-                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(30-1 downto 21) & unsigned'("000")));
-                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(30-1 downto 21) & unsigned'("000")));
+                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
                                         walker_unit_io0_lvl <= to_unsigned(2, 3);
                                     elsif (m_rdata(12-1 downto 9) = 1) then
                                         unit_io_m_valid <= '1';
                                         unit_io_m_we <= '0';
                                         unit_io_m_size <= to_unsigned(3, 3);
-                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(21-1 downto 12) & unsigned'("000")));
-                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(21-1 downto 12) & unsigned'("000")));
+                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
                                         walker_unit_io0_lvl <= to_unsigned(1, 3);
                                     else
                                         unit_io_m_valid <= '1';
                                         unit_io_m_we <= '0';
                                         unit_io_m_size <= to_unsigned(3, 3);
-                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(30-1 downto 21) & unsigned'("000")));
-                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(30-1 downto 21) & unsigned'("000")));
+                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
                                         walker_unit_io0_lvl <= to_unsigned(2, 3);
                                     end if;
@@ -4405,7 +4177,7 @@ begin
                                     walker_unit_io0_fault_k <= to_unsigned(2, 8);
                                     walker_unit_io0_flevel <= to_unsigned(2, 3);
                                     walker_unit_io0_st <= FAULT;
-                                elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((2 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((2 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((2 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((2 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and unsigned'("0000011111111111111111111111111111111111")) /= 0))) or ((2 = 5) and (((m_rdata(52-1 downto 12) + 1) and unsigned'("0000111111111111111111111111111111111111")) = 0))))) then
+                                elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((2 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((2 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((2 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((2 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((2 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
                                     walker_unit_io0_fault_k <= to_unsigned(3, 8);
                                     walker_unit_io0_flevel <= to_unsigned(2, 3);
                                     walker_unit_io0_st <= FAULT;
@@ -4666,11 +4438,9 @@ begin
                                             ps2_1 := ps2_2;
                                         end if;
                                         ps2_41 := to_unsigned(0, 7);
-                                        ps2_41 := resize(unsigned'(unsigned'("0") & ps2_1), 7);
-                                        ps2_42 := to_unsigned(0, 7);
-                                        ps2_42 := (13 + ps2_41);
+                                        ps2_41 := (13 + unsigned'(to_unsigned(0, 1) & ps2_1));
                                         if (m_rdata(12-1 downto 9) = 7) then
-                                            ps2_0 := ps2_42;
+                                            ps2_0 := ps2_41;
                                         else
                                             ps2_0 := to_unsigned(21, 7);
                                         end if;
@@ -4822,16 +4592,16 @@ begin
                                         unit_io_m_valid <= '1';
                                         unit_io_m_we <= '0';
                                         unit_io_m_size <= to_unsigned(3, 3);
-                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(21-1 downto 12) & unsigned'("000")));
-                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(21-1 downto 12) & unsigned'("000")));
+                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
                                         walker_unit_io0_lvl <= to_unsigned(1, 3);
                                     else
                                         unit_io_m_valid <= '1';
                                         unit_io_m_we <= '0';
                                         unit_io_m_size <= to_unsigned(3, 3);
-                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(21-1 downto 12) & unsigned'("000")));
-                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unit_io_i_addr(21-1 downto 12) & unsigned'("000")));
+                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                                        walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
                                         walker_unit_io0_lvl <= to_unsigned(1, 3);
                                     end if;
@@ -4846,7 +4616,7 @@ begin
                                 walker_unit_io0_fault_k <= to_unsigned(2, 8);
                                 walker_unit_io0_flevel <= to_unsigned(1, 3);
                                 walker_unit_io0_st <= FAULT;
-                            elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((1 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((1 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((1 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((1 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and unsigned'("0000011111111111111111111111111111111111")) /= 0))) or ((1 = 5) and (((m_rdata(52-1 downto 12) + 1) and unsigned'("0000111111111111111111111111111111111111")) = 0))))) then
+                            elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((1 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((1 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((1 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((1 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((1 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
                                 walker_unit_io0_fault_k <= to_unsigned(3, 8);
                                 walker_unit_io0_flevel <= to_unsigned(1, 3);
                                 walker_unit_io0_st <= FAULT;
@@ -5107,11 +4877,9 @@ begin
                                         ps1_1 := ps1_2;
                                     end if;
                                     ps1_41 := to_unsigned(0, 7);
-                                    ps1_41 := resize(unsigned'(unsigned'("0") & ps1_1), 7);
-                                    ps1_42 := to_unsigned(0, 7);
-                                    ps1_42 := (13 + ps1_41);
+                                    ps1_41 := (13 + unsigned'(to_unsigned(0, 1) & ps1_1));
                                     if (m_rdata(12-1 downto 9) = 7) then
-                                        ps1_0 := ps1_42;
+                                        ps1_0 := ps1_41;
                                     else
                                         ps1_0 := to_unsigned(12, 7);
                                     end if;
@@ -5243,9 +5011,9 @@ begin
                     unit_io_o_status <= walker_unit_io0_fault_k;
                     unit_io_o_level <= walker_unit_io0_flevel;
                     unit_io_o_aux <= to_unsigned(0, 3);
-                    unit_io_o_r_PR <= to_unsigned(walker_unit_io0_fault_k /= 1, 1);
-                    unit_io_o_r_RZ <= to_unsigned(walker_unit_io0_fault_k = 2, 1);
-                    unit_io_o_r_PE <= to_unsigned(walker_unit_io0_fault_k = 6, 1);
+                    unit_io_o_r_PR <= to_unsigned(walker_unit_io0_fault_k(3-1 downto 0) /= 1, 1);
+                    unit_io_o_r_RZ <= to_unsigned(walker_unit_io0_fault_k(3-1 downto 0) = 2, 1);
+                    unit_io_o_r_PE <= to_unsigned(walker_unit_io0_fault_k(3-1 downto 0) = 6, 1);
                     unit_io_done <= '1';
                     walker_unit_io0_st <= IDLE;
                 when ADREQ =>

@@ -81,48 +81,48 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                     m_valid.next = True
                     m_we.next = False
                     m_size.next = 3
-                    m_addr.next = concat(r_HPT[52:12], "000000000000") + concat(i_addr[64:57], "000")
-                    ea.next = concat(r_HPT[52:12], "000000000000") + concat(i_addr[64:57], "000")
+                    m_addr.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[54:], i_addr[64:57], intbv(0)[3:])
+                    ea.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[54:], i_addr[64:57], intbv(0)[3:])
                     st.next = S.MWAIT
                     lvl.next = 6
                 elif (r_HPT[12:9]) == 5:  # spec: specs/amd_iommu.vspec:219
                     m_valid.next = True
                     m_we.next = False
                     m_size.next = 3
-                    m_addr.next = concat(r_HPT[52:12], "000000000000") + concat(i_addr[57:48], "000")
-                    ea.next = concat(r_HPT[52:12], "000000000000") + concat(i_addr[57:48], "000")
+                    m_addr.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
+                    ea.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
                     st.next = S.MWAIT
                     lvl.next = 5
                 elif (r_HPT[12:9]) == 4:  # spec: specs/amd_iommu.vspec:219
                     m_valid.next = True
                     m_we.next = False
                     m_size.next = 3
-                    m_addr.next = concat(r_HPT[52:12], "000000000000") + concat(i_addr[48:39], "000")
-                    ea.next = concat(r_HPT[52:12], "000000000000") + concat(i_addr[48:39], "000")
+                    m_addr.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                    ea.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
                     st.next = S.MWAIT
                     lvl.next = 4
                 elif (r_HPT[12:9]) == 3:  # spec: specs/amd_iommu.vspec:219
                     m_valid.next = True
                     m_we.next = False
                     m_size.next = 3
-                    m_addr.next = concat(r_HPT[52:12], "000000000000") + concat(i_addr[39:30], "000")
-                    ea.next = concat(r_HPT[52:12], "000000000000") + concat(i_addr[39:30], "000")
+                    m_addr.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                    ea.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
                     st.next = S.MWAIT
                     lvl.next = 3
                 elif (r_HPT[12:9]) == 2:  # spec: specs/amd_iommu.vspec:219
                     m_valid.next = True
                     m_we.next = False
                     m_size.next = 3
-                    m_addr.next = concat(r_HPT[52:12], "000000000000") + concat(i_addr[30:21], "000")
-                    ea.next = concat(r_HPT[52:12], "000000000000") + concat(i_addr[30:21], "000")
+                    m_addr.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                    ea.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
                     st.next = S.MWAIT
                     lvl.next = 2
                 else:  # spec: specs/amd_iommu.vspec:219
                     m_valid.next = True
                     m_we.next = False
                     m_size.next = 3
-                    m_addr.next = concat(r_HPT[52:12], "000000000000") + concat(i_addr[21:12], "000")
-                    ea.next = concat(r_HPT[52:12], "000000000000") + concat(i_addr[21:12], "000")
+                    m_addr.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                    ea.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
                     st.next = S.MWAIT
                     lvl.next = 1
         elif st == S.MWAIT:
@@ -135,7 +135,7 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                         fault_k.next = 1
                         flevel.next = 6
                         st.next = S.FAULT
-                    elif (((m_rdata & 0x1ff0000000000000) != 0)):  # spec: specs/amd_iommu.vspec:308 fault reserved
+                    elif (((m_rdata & intbv(0x1ff0000000000000)[64:]) != 0)):  # spec: specs/amd_iommu.vspec:308 fault reserved
                         fault_k.next = 2
                         flevel.next = 6
                         st.next = S.FAULT
@@ -157,48 +157,48 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
-                            m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[57:48], "000")
-                            ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[57:48], "000")
+                            m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
+                            ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
                             st.next = S.MWAIT
                             lvl.next = 5
                         elif m_rdata[12:9] == 4:  # next level, spec: specs/amd_iommu.vspec:222
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
-                            m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[48:39], "000")
-                            ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[48:39], "000")
+                            m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                            ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
                             st.next = S.MWAIT
                             lvl.next = 4
                         elif m_rdata[12:9] == 3:  # next level, spec: specs/amd_iommu.vspec:222
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
-                            m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[39:30], "000")
-                            ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[39:30], "000")
+                            m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                            ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
                             st.next = S.MWAIT
                             lvl.next = 3
                         elif m_rdata[12:9] == 2:  # next level, spec: specs/amd_iommu.vspec:222
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
-                            m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[30:21], "000")
-                            ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[30:21], "000")
+                            m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                            ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
                             st.next = S.MWAIT
                             lvl.next = 2
                         elif m_rdata[12:9] == 1:  # next level, spec: specs/amd_iommu.vspec:222
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
-                            m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
-                            ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
+                            m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                            ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
                             st.next = S.MWAIT
                             lvl.next = 1
                         else:
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
-                            m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[57:48], "000")
-                            ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[57:48], "000")
+                            m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
+                            ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
                             st.next = S.MWAIT
                             lvl.next = 5
                 elif lvl == 5:  # spec: specs/amd_iommu.vspec:233 level l5
@@ -207,11 +207,11 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                             fault_k.next = 1
                             flevel.next = 5
                             st.next = S.FAULT
-                        elif (((m_rdata & 0x7f0000000000000) != 0)):  # spec: specs/amd_iommu.vspec:308 fault reserved
+                        elif (((m_rdata & intbv(0x7f0000000000000)[64:]) != 0)):  # spec: specs/amd_iommu.vspec:308 fault reserved
                             fault_k.next = 2
                             flevel.next = 5
                             st.next = S.FAULT
-                        elif ((m_rdata[12:9] == 7) and (not ((((((5 == 1) and (((m_rdata[52:12] + 1) & 0xff) != 0)) or (((5 == 2) and (((m_rdata[52:12] + 1) & 0x1ff) == 0)) and (((m_rdata[52:12] + 1) & 0x1ffff) != 0))) or (((5 == 3) and (((m_rdata[52:12] + 1) & 0x3ffff) == 0)) and (((m_rdata[52:12] + 1) & 0x3ffffff) != 0))) or (((5 == 4) and (((m_rdata[52:12] + 1) & 0x7ffffff) == 0)) and (((m_rdata[52:12] + 1) & 0x7ffffffff) != 0))) or ((5 == 5) and (((m_rdata[52:12] + 1) & 0xfffffffff) == 0))))):  # spec: specs/amd_iommu.vspec:313 fault page_size
+                        elif ((m_rdata[12:9] == 7) and (not ((((((5 == 1) and (((m_rdata[52:12] + 1) & 0xff) != 0)) or (((5 == 2) and (((m_rdata[52:12] + 1) & 0x1ff) == 0)) and (((m_rdata[52:12] + 1) & 0x1ffff) != 0))) or (((5 == 3) and (((m_rdata[52:12] + 1) & 0x3ffff) == 0)) and (((m_rdata[52:12] + 1) & 0x3ffffff) != 0))) or (((5 == 4) and (((m_rdata[52:12] + 1) & 0x7ffffff) == 0)) and (((m_rdata[52:12] + 1) & intbv(0x7ffffffff)[41:]) != 0))) or ((5 == 5) and (((m_rdata[52:12] + 1) & intbv(0xfffffffff)[41:]) == 0))))):  # spec: specs/amd_iommu.vspec:313 fault page_size
                             fault_k.next = 3
                             flevel.next = 5
                             st.next = S.FAULT
@@ -432,14 +432,12 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                                 else:
                                     ps5_1[:] = ps5_2
                                 ps5_41 = intbv(0)[7:]
-                                ps5_41[:] = concat("0", ps5_1)
-                                ps5_42 = intbv(0)[7:]
-                                ps5_42[:] = 0xd + ps5_41
+                                ps5_41[:] = 0xd + concat(intbv(0)[1:], ps5_1)
                                 if (m_rdata[12:9] == 7):
-                                    ps5_0[:] = ps5_42
+                                    ps5_0[:] = ps5_41
                                 else:
                                     ps5_0[:] = 0x30
-                                leaf_pa = intbv(0)[ADDR_WIDTH:]
+                                leaf_pa = intbv(0)[64:]
                                 if ps5_0 == 12:
                                     leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:12], i_addr[12:0])
                                 elif ps5_0 == 13:
@@ -561,7 +559,7 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                             fault_k.next = 1
                             flevel.next = 5
                             st.next = S.FAULT
-                        elif (((m_rdata & 0x1ff0000000000000) != 0)):  # spec: specs/amd_iommu.vspec:308 fault reserved
+                        elif (((m_rdata & intbv(0x1ff0000000000000)[64:]) != 0)):  # spec: specs/amd_iommu.vspec:308 fault reserved
                             fault_k.next = 2
                             flevel.next = 5
                             st.next = S.FAULT
@@ -583,40 +581,40 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[48:39], "000")
-                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[48:39], "000")
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 4
                             elif m_rdata[12:9] == 3:  # next level, spec: specs/amd_iommu.vspec:222
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[39:30], "000")
-                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[39:30], "000")
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 3
                             elif m_rdata[12:9] == 2:  # next level, spec: specs/amd_iommu.vspec:222
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[30:21], "000")
-                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[30:21], "000")
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 2
                             elif m_rdata[12:9] == 1:  # next level, spec: specs/amd_iommu.vspec:222
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
-                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 1
                             else:
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[48:39], "000")
-                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[48:39], "000")
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 4
                 elif lvl == 4:  # spec: specs/amd_iommu.vspec:247 level l4
@@ -625,11 +623,11 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                             fault_k.next = 1
                             flevel.next = 4
                             st.next = S.FAULT
-                        elif (((m_rdata & 0x7f0000000000000) != 0)):  # spec: specs/amd_iommu.vspec:308 fault reserved
+                        elif (((m_rdata & intbv(0x7f0000000000000)[64:]) != 0)):  # spec: specs/amd_iommu.vspec:308 fault reserved
                             fault_k.next = 2
                             flevel.next = 4
                             st.next = S.FAULT
-                        elif ((m_rdata[12:9] == 7) and (not ((((((4 == 1) and (((m_rdata[52:12] + 1) & 0xff) != 0)) or (((4 == 2) and (((m_rdata[52:12] + 1) & 0x1ff) == 0)) and (((m_rdata[52:12] + 1) & 0x1ffff) != 0))) or (((4 == 3) and (((m_rdata[52:12] + 1) & 0x3ffff) == 0)) and (((m_rdata[52:12] + 1) & 0x3ffffff) != 0))) or (((4 == 4) and (((m_rdata[52:12] + 1) & 0x7ffffff) == 0)) and (((m_rdata[52:12] + 1) & 0x7ffffffff) != 0))) or ((4 == 5) and (((m_rdata[52:12] + 1) & 0xfffffffff) == 0))))):  # spec: specs/amd_iommu.vspec:313 fault page_size
+                        elif ((m_rdata[12:9] == 7) and (not ((((((4 == 1) and (((m_rdata[52:12] + 1) & 0xff) != 0)) or (((4 == 2) and (((m_rdata[52:12] + 1) & 0x1ff) == 0)) and (((m_rdata[52:12] + 1) & 0x1ffff) != 0))) or (((4 == 3) and (((m_rdata[52:12] + 1) & 0x3ffff) == 0)) and (((m_rdata[52:12] + 1) & 0x3ffffff) != 0))) or (((4 == 4) and (((m_rdata[52:12] + 1) & 0x7ffffff) == 0)) and (((m_rdata[52:12] + 1) & intbv(0x7ffffffff)[41:]) != 0))) or ((4 == 5) and (((m_rdata[52:12] + 1) & intbv(0xfffffffff)[41:]) == 0))))):  # spec: specs/amd_iommu.vspec:313 fault page_size
                             fault_k.next = 3
                             flevel.next = 4
                             st.next = S.FAULT
@@ -850,14 +848,12 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                                 else:
                                     ps4_1[:] = ps4_2
                                 ps4_41 = intbv(0)[7:]
-                                ps4_41[:] = concat("0", ps4_1)
-                                ps4_42 = intbv(0)[7:]
-                                ps4_42[:] = 0xd + ps4_41
+                                ps4_41[:] = 0xd + concat(intbv(0)[1:], ps4_1)
                                 if (m_rdata[12:9] == 7):
-                                    ps4_0[:] = ps4_42
+                                    ps4_0[:] = ps4_41
                                 else:
                                     ps4_0[:] = 0x27
-                                leaf_pa = intbv(0)[ADDR_WIDTH:]
+                                leaf_pa = intbv(0)[64:]
                                 if ps4_0 == 12:
                                     leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:12], i_addr[12:0])
                                 elif ps4_0 == 13:
@@ -979,7 +975,7 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                             fault_k.next = 1
                             flevel.next = 4
                             st.next = S.FAULT
-                        elif (((m_rdata & 0x1ff0000000000000) != 0)):  # spec: specs/amd_iommu.vspec:308 fault reserved
+                        elif (((m_rdata & intbv(0x1ff0000000000000)[64:]) != 0)):  # spec: specs/amd_iommu.vspec:308 fault reserved
                             fault_k.next = 2
                             flevel.next = 4
                             st.next = S.FAULT
@@ -1001,32 +997,32 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[39:30], "000")
-                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[39:30], "000")
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 3
                             elif m_rdata[12:9] == 2:  # next level, spec: specs/amd_iommu.vspec:222
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[30:21], "000")
-                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[30:21], "000")
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 2
                             elif m_rdata[12:9] == 1:  # next level, spec: specs/amd_iommu.vspec:222
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
-                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 1
                             else:
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[39:30], "000")
-                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[39:30], "000")
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 3
                 elif lvl == 3:  # spec: specs/amd_iommu.vspec:261 level l3
@@ -1035,11 +1031,11 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                             fault_k.next = 1
                             flevel.next = 3
                             st.next = S.FAULT
-                        elif (((m_rdata & 0x7f0000000000000) != 0)):  # spec: specs/amd_iommu.vspec:308 fault reserved
+                        elif (((m_rdata & intbv(0x7f0000000000000)[64:]) != 0)):  # spec: specs/amd_iommu.vspec:308 fault reserved
                             fault_k.next = 2
                             flevel.next = 3
                             st.next = S.FAULT
-                        elif ((m_rdata[12:9] == 7) and (not ((((((3 == 1) and (((m_rdata[52:12] + 1) & 0xff) != 0)) or (((3 == 2) and (((m_rdata[52:12] + 1) & 0x1ff) == 0)) and (((m_rdata[52:12] + 1) & 0x1ffff) != 0))) or (((3 == 3) and (((m_rdata[52:12] + 1) & 0x3ffff) == 0)) and (((m_rdata[52:12] + 1) & 0x3ffffff) != 0))) or (((3 == 4) and (((m_rdata[52:12] + 1) & 0x7ffffff) == 0)) and (((m_rdata[52:12] + 1) & 0x7ffffffff) != 0))) or ((3 == 5) and (((m_rdata[52:12] + 1) & 0xfffffffff) == 0))))):  # spec: specs/amd_iommu.vspec:313 fault page_size
+                        elif ((m_rdata[12:9] == 7) and (not ((((((3 == 1) and (((m_rdata[52:12] + 1) & 0xff) != 0)) or (((3 == 2) and (((m_rdata[52:12] + 1) & 0x1ff) == 0)) and (((m_rdata[52:12] + 1) & 0x1ffff) != 0))) or (((3 == 3) and (((m_rdata[52:12] + 1) & 0x3ffff) == 0)) and (((m_rdata[52:12] + 1) & 0x3ffffff) != 0))) or (((3 == 4) and (((m_rdata[52:12] + 1) & 0x7ffffff) == 0)) and (((m_rdata[52:12] + 1) & intbv(0x7ffffffff)[41:]) != 0))) or ((3 == 5) and (((m_rdata[52:12] + 1) & intbv(0xfffffffff)[41:]) == 0))))):  # spec: specs/amd_iommu.vspec:313 fault page_size
                             fault_k.next = 3
                             flevel.next = 3
                             st.next = S.FAULT
@@ -1260,14 +1256,12 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                                 else:
                                     ps3_1[:] = ps3_2
                                 ps3_41 = intbv(0)[7:]
-                                ps3_41[:] = concat("0", ps3_1)
-                                ps3_42 = intbv(0)[7:]
-                                ps3_42[:] = 0xd + ps3_41
+                                ps3_41[:] = 0xd + concat(intbv(0)[1:], ps3_1)
                                 if (m_rdata[12:9] == 7):
-                                    ps3_0[:] = ps3_42
+                                    ps3_0[:] = ps3_41
                                 else:
                                     ps3_0[:] = 0x1e
-                                leaf_pa = intbv(0)[ADDR_WIDTH:]
+                                leaf_pa = intbv(0)[64:]
                                 if ps3_0 == 12:
                                     leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:12], i_addr[12:0])
                                 elif ps3_0 == 13:
@@ -1389,7 +1383,7 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                             fault_k.next = 1
                             flevel.next = 3
                             st.next = S.FAULT
-                        elif (((m_rdata & 0x1ff0000000000000) != 0)):  # spec: specs/amd_iommu.vspec:308 fault reserved
+                        elif (((m_rdata & intbv(0x1ff0000000000000)[64:]) != 0)):  # spec: specs/amd_iommu.vspec:308 fault reserved
                             fault_k.next = 2
                             flevel.next = 3
                             st.next = S.FAULT
@@ -1411,24 +1405,24 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[30:21], "000")
-                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[30:21], "000")
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 2
                             elif m_rdata[12:9] == 1:  # next level, spec: specs/amd_iommu.vspec:222
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
-                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 1
                             else:
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[30:21], "000")
-                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[30:21], "000")
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 2
                 elif lvl == 2:  # spec: specs/amd_iommu.vspec:275 level l2
@@ -1437,11 +1431,11 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                             fault_k.next = 1
                             flevel.next = 2
                             st.next = S.FAULT
-                        elif (((m_rdata & 0x7f0000000000000) != 0)):  # spec: specs/amd_iommu.vspec:308 fault reserved
+                        elif (((m_rdata & intbv(0x7f0000000000000)[64:]) != 0)):  # spec: specs/amd_iommu.vspec:308 fault reserved
                             fault_k.next = 2
                             flevel.next = 2
                             st.next = S.FAULT
-                        elif ((m_rdata[12:9] == 7) and (not ((((((2 == 1) and (((m_rdata[52:12] + 1) & 0xff) != 0)) or (((2 == 2) and (((m_rdata[52:12] + 1) & 0x1ff) == 0)) and (((m_rdata[52:12] + 1) & 0x1ffff) != 0))) or (((2 == 3) and (((m_rdata[52:12] + 1) & 0x3ffff) == 0)) and (((m_rdata[52:12] + 1) & 0x3ffffff) != 0))) or (((2 == 4) and (((m_rdata[52:12] + 1) & 0x7ffffff) == 0)) and (((m_rdata[52:12] + 1) & 0x7ffffffff) != 0))) or ((2 == 5) and (((m_rdata[52:12] + 1) & 0xfffffffff) == 0))))):  # spec: specs/amd_iommu.vspec:313 fault page_size
+                        elif ((m_rdata[12:9] == 7) and (not ((((((2 == 1) and (((m_rdata[52:12] + 1) & 0xff) != 0)) or (((2 == 2) and (((m_rdata[52:12] + 1) & 0x1ff) == 0)) and (((m_rdata[52:12] + 1) & 0x1ffff) != 0))) or (((2 == 3) and (((m_rdata[52:12] + 1) & 0x3ffff) == 0)) and (((m_rdata[52:12] + 1) & 0x3ffffff) != 0))) or (((2 == 4) and (((m_rdata[52:12] + 1) & 0x7ffffff) == 0)) and (((m_rdata[52:12] + 1) & intbv(0x7ffffffff)[41:]) != 0))) or ((2 == 5) and (((m_rdata[52:12] + 1) & intbv(0xfffffffff)[41:]) == 0))))):  # spec: specs/amd_iommu.vspec:313 fault page_size
                             fault_k.next = 3
                             flevel.next = 2
                             st.next = S.FAULT
@@ -1662,14 +1656,12 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                                 else:
                                     ps2_1[:] = ps2_2
                                 ps2_41 = intbv(0)[7:]
-                                ps2_41[:] = concat("0", ps2_1)
-                                ps2_42 = intbv(0)[7:]
-                                ps2_42[:] = 0xd + ps2_41
+                                ps2_41[:] = 0xd + concat(intbv(0)[1:], ps2_1)
                                 if (m_rdata[12:9] == 7):
-                                    ps2_0[:] = ps2_42
+                                    ps2_0[:] = ps2_41
                                 else:
                                     ps2_0[:] = 0x15
-                                leaf_pa = intbv(0)[ADDR_WIDTH:]
+                                leaf_pa = intbv(0)[64:]
                                 if ps2_0 == 12:
                                     leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:12], i_addr[12:0])
                                 elif ps2_0 == 13:
@@ -1791,7 +1783,7 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                             fault_k.next = 1
                             flevel.next = 2
                             st.next = S.FAULT
-                        elif (((m_rdata & 0x1ff0000000000000) != 0)):  # spec: specs/amd_iommu.vspec:308 fault reserved
+                        elif (((m_rdata & intbv(0x1ff0000000000000)[64:]) != 0)):  # spec: specs/amd_iommu.vspec:308 fault reserved
                             fault_k.next = 2
                             flevel.next = 2
                             st.next = S.FAULT
@@ -1813,16 +1805,16 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
-                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 1
                             else:
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
-                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
-                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 1
                 elif lvl == 1:  # spec: specs/amd_iommu.vspec:289 level l1
@@ -1830,11 +1822,11 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                         fault_k.next = 1
                         flevel.next = 1
                         st.next = S.FAULT
-                    elif (((m_rdata & 0x7f0000000000000) != 0)):  # spec: specs/amd_iommu.vspec:308 fault reserved
+                    elif (((m_rdata & intbv(0x7f0000000000000)[64:]) != 0)):  # spec: specs/amd_iommu.vspec:308 fault reserved
                         fault_k.next = 2
                         flevel.next = 1
                         st.next = S.FAULT
-                    elif ((m_rdata[12:9] == 7) and (not ((((((1 == 1) and (((m_rdata[52:12] + 1) & 0xff) != 0)) or (((1 == 2) and (((m_rdata[52:12] + 1) & 0x1ff) == 0)) and (((m_rdata[52:12] + 1) & 0x1ffff) != 0))) or (((1 == 3) and (((m_rdata[52:12] + 1) & 0x3ffff) == 0)) and (((m_rdata[52:12] + 1) & 0x3ffffff) != 0))) or (((1 == 4) and (((m_rdata[52:12] + 1) & 0x7ffffff) == 0)) and (((m_rdata[52:12] + 1) & 0x7ffffffff) != 0))) or ((1 == 5) and (((m_rdata[52:12] + 1) & 0xfffffffff) == 0))))):  # spec: specs/amd_iommu.vspec:313 fault page_size
+                    elif ((m_rdata[12:9] == 7) and (not ((((((1 == 1) and (((m_rdata[52:12] + 1) & 0xff) != 0)) or (((1 == 2) and (((m_rdata[52:12] + 1) & 0x1ff) == 0)) and (((m_rdata[52:12] + 1) & 0x1ffff) != 0))) or (((1 == 3) and (((m_rdata[52:12] + 1) & 0x3ffff) == 0)) and (((m_rdata[52:12] + 1) & 0x3ffffff) != 0))) or (((1 == 4) and (((m_rdata[52:12] + 1) & 0x7ffffff) == 0)) and (((m_rdata[52:12] + 1) & intbv(0x7ffffffff)[41:]) != 0))) or ((1 == 5) and (((m_rdata[52:12] + 1) & intbv(0xfffffffff)[41:]) == 0))))):  # spec: specs/amd_iommu.vspec:313 fault page_size
                         fault_k.next = 3
                         flevel.next = 1
                         st.next = S.FAULT
@@ -2055,14 +2047,12 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                             else:
                                 ps1_1[:] = ps1_2
                             ps1_41 = intbv(0)[7:]
-                            ps1_41[:] = concat("0", ps1_1)
-                            ps1_42 = intbv(0)[7:]
-                            ps1_42[:] = 0xd + ps1_41
+                            ps1_41[:] = 0xd + concat(intbv(0)[1:], ps1_1)
                             if (m_rdata[12:9] == 7):
-                                ps1_0[:] = ps1_42
+                                ps1_0[:] = ps1_41
                             else:
                                 ps1_0[:] = 0xc
-                            leaf_pa = intbv(0)[ADDR_WIDTH:]
+                            leaf_pa = intbv(0)[64:]
                             if ps1_0 == 12:
                                 leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:12], i_addr[12:0])
                             elif ps1_0 == 13:
@@ -2183,9 +2173,9 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
             o_status.next = fault_k
             o_level.next = flevel
             o_aux.next = 0
-            o_r_PR.next = (fault_k != 1)
-            o_r_RZ.next = (fault_k == 2)
-            o_r_PE.next = (fault_k == 6)
+            o_r_PR.next = (fault_k[3:] != 1)
+            o_r_RZ.next = (fault_k[3:] == 2)
+            o_r_PE.next = (fault_k[3:] == 6)
             done.next = True
             st.next = S.IDLE
         elif st == S.ADREQ:
@@ -2331,20 +2321,12 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                 st.next = S.S0W0
         elif st == S.S0W0:  # structure dte, spec: specs/amd_iommu.vspec:388
             if not pend:
-                h0 = intbv(0)[52:]
-                h0[:] = concat(r_DEV_TAB_BAR[52:12], "000000000000")
+                h0 = intbv(0)[22:]
+                h0[:] = concat(intbv(0)[6:], e_device_id) * 0x20
                 h1 = intbv(0)[53:]
-                h1[:] = concat("0", h0)
-                h2 = intbv(0)[22:]
-                h2[:] = concat("000000", e_device_id)
-                h3 = intbv(0)[22:]
-                h3[:] = h2 * 0x20
-                h4 = intbv(0)[53:]
-                h4[:] = concat("0000000000000000000000000000000", h3)
-                h5 = intbv(0)[53:]
-                h5[:] = h1 + h4
-                v_wide[:] = h5
-                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x0
+                h1[:] = concat(intbv(0)[1:], r_DEV_TAB_BAR[52:12], intbv(0)[12:]) + concat(intbv(0)[31:], h0)
+                v_wide[:] = concat(intbv(0)[19:], h1)
+                v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x0
                 u_valid.next = True
                 u_we.next = False
                 u_size.next = WORD_SIZE
@@ -2359,20 +2341,12 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                     st.next = S.S0W1
         elif st == S.S0W1:  # structure dte, spec: specs/amd_iommu.vspec:388
             if not pend:
-                h0 = intbv(0)[52:]
-                h0[:] = concat(r_DEV_TAB_BAR[52:12], "000000000000")
+                h0 = intbv(0)[22:]
+                h0[:] = concat(intbv(0)[6:], e_device_id) * 0x20
                 h1 = intbv(0)[53:]
-                h1[:] = concat("0", h0)
-                h2 = intbv(0)[22:]
-                h2[:] = concat("000000", e_device_id)
-                h3 = intbv(0)[22:]
-                h3[:] = h2 * 0x20
-                h4 = intbv(0)[53:]
-                h4[:] = concat("0000000000000000000000000000000", h3)
-                h5 = intbv(0)[53:]
-                h5[:] = h1 + h4
-                v_wide[:] = h5
-                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x8
+                h1[:] = concat(intbv(0)[1:], r_DEV_TAB_BAR[52:12], intbv(0)[12:]) + concat(intbv(0)[31:], h0)
+                v_wide[:] = concat(intbv(0)[19:], h1)
+                v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x8
                 u_valid.next = True
                 u_we.next = False
                 u_size.next = WORD_SIZE
@@ -2387,20 +2361,12 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                     st.next = S.S0W2
         elif st == S.S0W2:  # structure dte, spec: specs/amd_iommu.vspec:388
             if not pend:
-                h0 = intbv(0)[52:]
-                h0[:] = concat(r_DEV_TAB_BAR[52:12], "000000000000")
+                h0 = intbv(0)[22:]
+                h0[:] = concat(intbv(0)[6:], e_device_id) * 0x20
                 h1 = intbv(0)[53:]
-                h1[:] = concat("0", h0)
-                h2 = intbv(0)[22:]
-                h2[:] = concat("000000", e_device_id)
-                h3 = intbv(0)[22:]
-                h3[:] = h2 * 0x20
-                h4 = intbv(0)[53:]
-                h4[:] = concat("0000000000000000000000000000000", h3)
-                h5 = intbv(0)[53:]
-                h5[:] = h1 + h4
-                v_wide[:] = h5
-                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x10
+                h1[:] = concat(intbv(0)[1:], r_DEV_TAB_BAR[52:12], intbv(0)[12:]) + concat(intbv(0)[31:], h0)
+                v_wide[:] = concat(intbv(0)[19:], h1)
+                v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x10
                 u_valid.next = True
                 u_we.next = False
                 u_size.next = WORD_SIZE
@@ -2415,20 +2381,12 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                     st.next = S.S0W3
         elif st == S.S0W3:  # structure dte, spec: specs/amd_iommu.vspec:388
             if not pend:
-                h0 = intbv(0)[52:]
-                h0[:] = concat(r_DEV_TAB_BAR[52:12], "000000000000")
+                h0 = intbv(0)[22:]
+                h0[:] = concat(intbv(0)[6:], e_device_id) * 0x20
                 h1 = intbv(0)[53:]
-                h1[:] = concat("0", h0)
-                h2 = intbv(0)[22:]
-                h2[:] = concat("000000", e_device_id)
-                h3 = intbv(0)[22:]
-                h3[:] = h2 * 0x20
-                h4 = intbv(0)[53:]
-                h4[:] = concat("0000000000000000000000000000000", h3)
-                h5 = intbv(0)[53:]
-                h5[:] = h1 + h4
-                v_wide[:] = h5
-                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x18
+                h1[:] = concat(intbv(0)[1:], r_DEV_TAB_BAR[52:12], intbv(0)[12:]) + concat(intbv(0)[31:], h0)
+                v_wide[:] = concat(intbv(0)[19:], h1)
+                v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x18
                 u_valid.next = True
                 u_we.next = False
                 u_size.next = WORD_SIZE
@@ -2457,28 +2415,16 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
             wk_io_RZ.next = 0
             wk_io_PE.next = 0
             if ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] != 0)) and (w_dte_0[12:9] != 7)):
-                v_wide[:] = e_address
+                v_wide[:] = concat(intbv(0)[8:], e_address)
                 unit_io_i_addr.next = v_wide[64:]
                 unit_io_k_write.next = (e_kind == 1)
-                h6 = intbv(0)[16:]
-                h6[:] = concat("00000000", w_dte_0[8:0])
-                h7 = intbv(0)[16:]
-                h7[:] = concat(w_dte_0[16:8], "00000000")
-                h8 = intbv(0)[16:]
-                h8[:] = h6 | h7
-                h9 = intbv(0)[56:]
-                h9[:] = concat("0000000000000000000000000000000000000000", h8)
-                h10 = intbv(0)[56:]
-                h10[:] = concat(w_dte_0[56:16], "0000000000000000")
-                h11 = intbv(0)[56:]
-                h11[:] = h9 | h10
-                h12 = intbv(0)[64:]
-                h12[:] = concat("00000000", h11)
-                h13 = intbv(0)[64:]
-                h13[:] = concat(w_dte_0[64:56], "00000000000000000000000000000000000000000000000000000000")
-                h14 = intbv(0)[64:]
-                h14[:] = h12 | h13
-                v_wide[:] = h14
+                h2 = intbv(0)[16:]
+                h2[:] = concat(intbv(0)[8:], w_dte_0[8:0]) | concat(w_dte_0[16:8], intbv(0)[8:])
+                h3 = intbv(0)[56:]
+                h3[:] = concat(intbv(0)[40:], h2) | concat(w_dte_0[56:16], intbv(0)[16:])
+                h4 = intbv(0)[64:]
+                h4[:] = concat(intbv(0)[8:], h3) | concat(w_dte_0[64:56], intbv(0)[56:])
+                v_wide[:] = concat(intbv(0)[8:], h4)
                 unit_io_r_HPT.next = v_wide[64:]
                 unit_io_start.next = True
                 st.next = S.S1R
@@ -2513,48 +2459,34 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                 st.next = S.S2W0
         elif st == S.S2W0:  # structure irt, spec: specs/amd_iommu.vspec:447
             if not pend:
-                h28 = intbv(0)[32:]
-                h28[:] = e_data
-                h29 = intbv(0)[32:]
-                h29[:] = e_data
-                h30 = intbv(0)[32:]
-                h30[:] = e_data
-                h31 = intbv(0)[16:]
-                h31[:] = 1
-                h32 = intbv(0)[4:]
-                h32[:] = w_dte_10[5:1]
-                if not (((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h28[11:8] == 0) or (h29[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and (h30[11:0] < (h31 << h32))):
+                h10 = intbv(0)[32:]
+                h10[:] = e_data
+                h11 = intbv(0)[32:]
+                h11[:] = e_data
+                h12 = intbv(0)[32:]
+                h12[:] = e_data
+                h13 = intbv(0)[16:]
+                h13[:] = 1
+                h14 = intbv(0)[4:]
+                h14[:] = w_dte_10[5:1]
+                h15 = intbv(0)[16:]
+                h15[:] = (h13 << h14)
+                if not (((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h10[11:8] == 0) or (h11[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and (concat(intbv(0)[5:], h12[11:0]) < h15)):
                     w_irt_0.next = 0
                     st.next = S.DECIDE
                 else:
-                    h15 = intbv(0)[42:]
-                    h15[:] = concat("0000000000000000000000000000000000000000", w_dte_10[8:6])
-                    h16 = intbv(0)[42:]
-                    h16[:] = concat(w_dte_10[48:8], "00")
-                    h17 = intbv(0)[42:]
-                    h17[:] = h15 | h16
-                    h18 = intbv(0)[46:]
-                    h18[:] = concat("0000", h17)
-                    h19 = intbv(0)[46:]
-                    h19[:] = concat(w_dte_10[52:48], "000000000000000000000000000000000000000000")
-                    h20 = intbv(0)[46:]
-                    h20[:] = h18 | h19
-                    h21 = intbv(0)[52:]
-                    h21[:] = concat(h20, "000000")
-                    h22 = intbv(0)[53:]
-                    h22[:] = concat("0", h21)
-                    h23 = intbv(0)[32:]
-                    h23[:] = e_data
-                    h24 = intbv(0)[14:]
-                    h24[:] = concat("000", h23[11:0])
-                    h25 = intbv(0)[14:]
-                    h25[:] = h24 * 4
-                    h26 = intbv(0)[53:]
-                    h26[:] = concat("000000000000000000000000000000000000000", h25)
-                    h27 = intbv(0)[53:]
-                    h27[:] = h22 + h26
-                    v_wide[:] = h27
-                    v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x0
+                    h5 = intbv(0)[42:]
+                    h5[:] = concat(intbv(0)[40:], w_dte_10[8:6]) | concat(w_dte_10[48:8], intbv(0)[2:])
+                    h6 = intbv(0)[46:]
+                    h6[:] = concat(intbv(0)[4:], h5) | concat(w_dte_10[52:48], intbv(0)[42:])
+                    h7 = intbv(0)[32:]
+                    h7[:] = e_data
+                    h8 = intbv(0)[14:]
+                    h8[:] = concat(intbv(0)[3:], h7[11:0]) * 4
+                    h9 = intbv(0)[53:]
+                    h9[:] = concat(intbv(0)[1:], h6, intbv(0)[6:]) + concat(intbv(0)[39:], h8)
+                    v_wide[:] = concat(intbv(0)[19:], h9)
+                    v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x0
                     u_valid.next = True
                     u_we.next = False
                     u_size.next = WORD_SIZE
@@ -2568,1249 +2500,1124 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                     pend.next = False
                     st.next = S.DECIDE
         elif st == S.DECIDE:
-            h113 = intbv(0)[32:]
-            h113[:] = e_data
-            h114 = intbv(0)[32:]
-            h114[:] = e_data
-            h115 = intbv(0)[1:]
-            h116 = intbv(0)[1:]
-            h116[:] = 0
+            h91 = intbv(0)[32:]
+            h91[:] = e_data
+            h92 = intbv(0)[32:]
+            h92[:] = e_data
+            h93 = intbv(0)[1:]
+            h94 = intbv(0)[1:]
+            h94[:] = 0
             if w_dte_0[62]:
-                h116[:] = 1
-            h117 = intbv(0)[1:]
-            h117[:] = 0
+                h94[:] = 1
+            h95 = intbv(0)[1:]
+            h95[:] = 0
             if w_dte_0[61]:
-                h117[:] = 1
+                h95[:] = 1
             if (e_kind == 1):
-                h115[:] = h116
+                h93[:] = h94
             else:
-                h115[:] = h117
-            h188 = intbv(0)[1:]
-            h189 = intbv(0)[1:]
-            h189[:] = 0
+                h93[:] = h95
+            h165 = intbv(0)[1:]
+            h166 = intbv(0)[1:]
+            h166[:] = 0
             if w_dte_0[62]:
-                h189[:] = 1
-            h190 = intbv(0)[1:]
-            h190[:] = 0
+                h166[:] = 1
+            h167 = intbv(0)[1:]
+            h167[:] = 0
             if w_dte_0[61]:
-                h190[:] = 1
+                h167[:] = 1
             if (e_kind == 1):
-                h188[:] = h189
+                h165[:] = h166
             else:
-                h188[:] = h190
-            h199 = intbv(0)[1:]
-            h200 = intbv(0)[32:]
-            h200[:] = e_data
-            h201 = intbv(0)[32:]
-            h201[:] = e_data
-            h202 = intbv(0)[1:]
-            h202[:] = 0
+                h165[:] = h167
+            h176 = intbv(0)[1:]
+            h177 = intbv(0)[32:]
+            h177[:] = e_data
+            h178 = intbv(0)[32:]
+            h178[:] = e_data
+            h179 = intbv(0)[1:]
+            h179[:] = 0
             if (w_dte_10[62:60] == 1):
-                h202[:] = 1
-            h203 = intbv(0)[1:]
+                h179[:] = 1
+            h180 = intbv(0)[1:]
+            h181 = intbv(0)[32:]
+            h181[:] = e_data
+            h182 = intbv(0)[32:]
+            h182[:] = e_data
+            h183 = intbv(0)[32:]
+            h183[:] = e_data
+            h184 = intbv(0)[32:]
+            h184[:] = e_data
+            h180[:] = 0
+            if (((((h181[11:8] == 2) or ((h182[11:8] == 4) and w_dte_10[58])) or ((h183[11:8] == 5) and w_dte_10[56])) or ((h184[11:8] == 7) and w_dte_10[57])) and (not e_address[2])):
+                h180[:] = 1
+            if ((h177[11:8] == 0) or (h178[11:8] == 1)):
+                h176[:] = h179
+            else:
+                h176[:] = h180
             h204 = intbv(0)[32:]
             h204[:] = e_data
             h205 = intbv(0)[32:]
             h205[:] = e_data
             h206 = intbv(0)[32:]
             h206[:] = e_data
-            h207 = intbv(0)[32:]
-            h207[:] = e_data
-            h203[:] = 0
-            if (((((h204[11:8] == 2) or ((h205[11:8] == 4) and w_dte_10[58])) or ((h206[11:8] == 5) and w_dte_10[56])) or ((h207[11:8] == 7) and w_dte_10[57])) and (not e_address[2])):
-                h203[:] = 1
-            if ((h200[11:8] == 0) or (h201[11:8] == 1)):
-                h199[:] = h202
-            else:
-                h199[:] = h203
-            h227 = intbv(0)[32:]
-            h227[:] = e_data
-            h228 = intbv(0)[32:]
-            h228[:] = e_data
-            h229 = intbv(0)[32:]
-            h229[:] = e_data
-            h230 = intbv(0)[16:]
-            h230[:] = 1
-            h231 = intbv(0)[4:]
-            h231[:] = w_dte_10[5:1]
-            h232 = intbv(0)[1:]
-            h233 = intbv(0)[11:]
-            h234 = intbv(0)[32:]
-            h234[:] = e_data
-            h233[:] = h234[11:0]
-            h235 = intbv(0)[1:]
-            h235[:] = 0
+            h207 = intbv(0)[16:]
+            h207[:] = 1
+            h208 = intbv(0)[4:]
+            h208[:] = w_dte_10[5:1]
+            h209 = intbv(0)[16:]
+            h209[:] = (h207 << h208)
+            h210 = intbv(0)[1:]
+            h211 = intbv(0)[11:]
+            h212 = intbv(0)[32:]
+            h212[:] = e_data
+            h211[:] = h212[11:0]
+            h213 = intbv(0)[1:]
+            h213[:] = 0
             if w_irt_0[32]:
-                h235[:] = 1
-            h236 = intbv(0)[1:]
-            h236[:] = 0
+                h213[:] = 1
+            h214 = intbv(0)[1:]
+            h214[:] = 0
             if w_irt_0[0]:
-                h236[:] = 1
-            if (((h233 >> 0) & 1) == 1):
-                h232[:] = h235
+                h214[:] = 1
+            if (((h211 >> 0) & 1) == 1):
+                h210[:] = h213
             else:
-                h232[:] = h236
-            h237 = intbv(0)[1:]
-            h238 = intbv(0)[11:]
-            h239 = intbv(0)[32:]
-            h239[:] = e_data
-            h238[:] = h239[11:0]
-            h240 = intbv(0)[1:]
-            h240[:] = 0
+                h210[:] = h214
+            h215 = intbv(0)[1:]
+            h216 = intbv(0)[11:]
+            h217 = intbv(0)[32:]
+            h217[:] = e_data
+            h216[:] = h217[11:0]
+            h218 = intbv(0)[1:]
+            h218[:] = 0
             if w_irt_0[39]:
-                h240[:] = 1
-            h241 = intbv(0)[1:]
-            h241[:] = 0
+                h218[:] = 1
+            h219 = intbv(0)[1:]
+            h219[:] = 0
             if w_irt_0[7]:
-                h241[:] = 1
-            if (((h238 >> 0) & 1) == 1):
-                h237[:] = h240
+                h219[:] = 1
+            if (((h216 >> 0) & 1) == 1):
+                h215[:] = h218
             else:
-                h237[:] = h241
-            h242 = intbv(0)[3:]
-            h243 = intbv(0)[11:]
-            h244 = intbv(0)[32:]
-            h244[:] = e_data
-            h243[:] = h244[11:0]
-            if (((h243 >> 0) & 1) == 1):
-                h242[:] = w_irt_0[37:34]
+                h215[:] = h219
+            h220 = intbv(0)[3:]
+            h221 = intbv(0)[11:]
+            h222 = intbv(0)[32:]
+            h222[:] = e_data
+            h221[:] = h222[11:0]
+            if (((h221 >> 0) & 1) == 1):
+                h220[:] = w_irt_0[37:34]
             else:
-                h242[:] = w_irt_0[5:2]
-            h330 = intbv(0)[32:]
-            h330[:] = e_data
-            h331 = intbv(0)[32:]
-            h331[:] = e_data
-            h332 = intbv(0)[32:]
-            h332[:] = e_data
-            h333 = intbv(0)[16:]
-            h333[:] = 1
-            h334 = intbv(0)[4:]
-            h334[:] = w_dte_10[5:1]
-            h335 = intbv(0)[1:]
-            h336 = intbv(0)[11:]
-            h337 = intbv(0)[32:]
-            h337[:] = e_data
-            h336[:] = h337[11:0]
-            h338 = intbv(0)[1:]
-            h338[:] = 0
+                h220[:] = w_irt_0[5:2]
+            h309 = intbv(0)[32:]
+            h309[:] = e_data
+            h310 = intbv(0)[32:]
+            h310[:] = e_data
+            h311 = intbv(0)[32:]
+            h311[:] = e_data
+            h312 = intbv(0)[16:]
+            h312[:] = 1
+            h313 = intbv(0)[4:]
+            h313[:] = w_dte_10[5:1]
+            h314 = intbv(0)[16:]
+            h314[:] = (h312 << h313)
+            h315 = intbv(0)[1:]
+            h316 = intbv(0)[11:]
+            h317 = intbv(0)[32:]
+            h317[:] = e_data
+            h316[:] = h317[11:0]
+            h318 = intbv(0)[1:]
+            h318[:] = 0
             if w_irt_0[32]:
-                h338[:] = 1
-            h339 = intbv(0)[1:]
-            h339[:] = 0
+                h318[:] = 1
+            h319 = intbv(0)[1:]
+            h319[:] = 0
             if w_irt_0[0]:
-                h339[:] = 1
-            if (((h336 >> 0) & 1) == 1):
-                h335[:] = h338
+                h319[:] = 1
+            if (((h316 >> 0) & 1) == 1):
+                h315[:] = h318
             else:
-                h335[:] = h339
-            h340 = intbv(0)[1:]
-            h341 = intbv(0)[11:]
-            h342 = intbv(0)[32:]
-            h342[:] = e_data
-            h341[:] = h342[11:0]
-            h343 = intbv(0)[1:]
-            h343[:] = 0
+                h315[:] = h319
+            h320 = intbv(0)[1:]
+            h321 = intbv(0)[11:]
+            h322 = intbv(0)[32:]
+            h322[:] = e_data
+            h321[:] = h322[11:0]
+            h323 = intbv(0)[1:]
+            h323[:] = 0
             if w_irt_0[39]:
-                h343[:] = 1
-            h344 = intbv(0)[1:]
-            h344[:] = 0
+                h323[:] = 1
+            h324 = intbv(0)[1:]
+            h324[:] = 0
             if w_irt_0[7]:
-                h344[:] = 1
-            if (((h341 >> 0) & 1) == 1):
-                h340[:] = h343
+                h324[:] = 1
+            if (((h321 >> 0) & 1) == 1):
+                h320[:] = h323
             else:
-                h340[:] = h344
-            h345 = intbv(0)[3:]
-            h346 = intbv(0)[11:]
-            h347 = intbv(0)[32:]
-            h347[:] = e_data
-            h346[:] = h347[11:0]
-            if (((h346 >> 0) & 1) == 1):
-                h345[:] = w_irt_0[37:34]
+                h320[:] = h324
+            h325 = intbv(0)[3:]
+            h326 = intbv(0)[11:]
+            h327 = intbv(0)[32:]
+            h327[:] = e_data
+            h326[:] = h327[11:0]
+            if (((h326 >> 0) & 1) == 1):
+                h325[:] = w_irt_0[37:34]
             else:
-                h345[:] = w_irt_0[5:2]
+                h325[:] = w_irt_0[5:2]
             if ((e_kind != 2) and (not w_dte_0[0])):  # spec: specs/amd_iommu.vspec:496
                 status.next = 1
-                v_wide[:] = 0
-                rec_outcome.next = v_wide[2:]
-                v_wide[:] = e_address
-                rec_address.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_data.next = v_wide[32:]
-                v_wide[:] = 0
-                rec_vector.next = v_wide[8:]
-                v_wide[:] = 0
-                rec_destination.next = v_wide[8:]
-                v_wide[:] = 0
-                rec_dest_mode.next = v_wide[1:]
-                v_wide[:] = 0
-                rec_int_type.next = v_wide[3:]
-                v_wide[:] = 0
-                rec_rq_eoi.next = v_wide[1:]
-                v_wide[:] = 0
-                rec_code.next = v_wide[4:]
-                v_wide[:] = 0
-                rec_logged.next = v_wide[1:]
-                v_wide[:] = 0
-                rec_entry_lo.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_entry_hi.next = v_wide[64:]
-                v_wide[:] = concat(r_EVT_LOG_TAIL[19:4], "0000")
-                rec_tail.next = v_wide[64:]
+                rec_outcome.next = 0
+                rec_address.next = e_address
+                rec_data.next = 0
+                rec_vector.next = 0
+                rec_destination.next = 0
+                rec_dest_mode.next = 0
+                rec_int_type.next = 0
+                rec_rq_eoi.next = 0
+                rec_code.next = 0
+                rec_logged.next = 0
+                rec_entry_lo.next = 0
+                rec_entry_hi.next = 0
+                rec_tail.next = concat(intbv(0)[45:], r_EVT_LOG_TAIL[19:4], intbv(0)[4:])
                 st.next = S.ST0
-            elif ((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h113[11:8] == 0) or (h114[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))):  # spec: specs/amd_iommu.vspec:501
+            elif ((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h91[11:8] == 0) or (h92[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))):  # spec: specs/amd_iommu.vspec:501
                 status.next = 2
-                v_wide[:] = 3
-                rec_outcome.next = v_wide[2:]
-                v_wide[:] = 0
-                rec_address.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_data.next = v_wide[32:]
-                v_wide[:] = 0
-                rec_vector.next = v_wide[8:]
-                v_wide[:] = 0
-                rec_destination.next = v_wide[8:]
-                v_wide[:] = 0
-                rec_dest_mode.next = v_wide[1:]
-                v_wide[:] = 0
-                rec_int_type.next = v_wide[3:]
-                v_wide[:] = 0
-                rec_rq_eoi.next = v_wide[1:]
-                v_wide[:] = 1
-                rec_code.next = v_wide[4:]
-                h39 = intbv(0)[1:]
-                h40 = intbv(0)[32:]
-                h40[:] = e_data
-                h41 = intbv(0)[32:]
-                h41[:] = e_data
-                h42 = intbv(0)[1:]
-                h43 = intbv(0)[1:]
-                h43[:] = 0
+                rec_outcome.next = 3
+                rec_address.next = 0
+                rec_data.next = 0
+                rec_vector.next = 0
+                rec_destination.next = 0
+                rec_dest_mode.next = 0
+                rec_int_type.next = 0
+                rec_rq_eoi.next = 0
+                rec_code.next = 1
+                h18 = intbv(0)[1:]
+                h19 = intbv(0)[32:]
+                h19[:] = e_data
+                h20 = intbv(0)[32:]
+                h20[:] = e_data
+                h21 = intbv(0)[1:]
+                h22 = intbv(0)[1:]
+                h22[:] = 0
                 if w_dte_0[62]:
-                    h43[:] = 1
-                h44 = intbv(0)[1:]
-                h44[:] = 0
+                    h22[:] = 1
+                h23 = intbv(0)[1:]
+                h23[:] = 0
                 if w_dte_0[61]:
-                    h44[:] = 1
+                    h23[:] = 1
                 if (e_kind == 1):
-                    h42[:] = h43
+                    h21[:] = h22
                 else:
-                    h42[:] = h44
+                    h21[:] = h23
+                h24 = intbv(0)[32:]
+                h24[:] = e_data
+                h25 = intbv(0)[32:]
+                h25[:] = e_data
+                h26 = intbv(0)[32:]
+                h26[:] = e_data
+                h27 = intbv(0)[16:]
+                h27[:] = 1
+                h28 = intbv(0)[4:]
+                h28[:] = w_dte_10[5:1]
+                h29 = intbv(0)[16:]
+                h29[:] = (h27 << h28)
+                h30 = intbv(0)[1:]
+                h31 = intbv(0)[11:]
+                h32 = intbv(0)[32:]
+                h32[:] = e_data
+                h31[:] = h32[11:0]
+                h33 = intbv(0)[1:]
+                h33[:] = 0
+                if w_irt_0[32]:
+                    h33[:] = 1
+                h34 = intbv(0)[1:]
+                h34[:] = 0
+                if w_irt_0[0]:
+                    h34[:] = 1
+                if (((h31 >> 0) & 1) == 1):
+                    h30[:] = h33
+                else:
+                    h30[:] = h34
+                h35 = intbv(0)[1:]
+                h36 = intbv(0)[11:]
+                h37 = intbv(0)[32:]
+                h37[:] = e_data
+                h36[:] = h37[11:0]
+                h38 = intbv(0)[1:]
+                h38[:] = 0
+                if w_irt_0[39]:
+                    h38[:] = 1
+                h39 = intbv(0)[1:]
+                h39[:] = 0
+                if w_irt_0[7]:
+                    h39[:] = 1
+                if (((h36 >> 0) & 1) == 1):
+                    h35[:] = h38
+                else:
+                    h35[:] = h39
+                h40 = intbv(0)[3:]
+                h41 = intbv(0)[11:]
+                h42 = intbv(0)[32:]
+                h42[:] = e_data
+                h41[:] = h42[11:0]
+                if (((h41 >> 0) & 1) == 1):
+                    h40[:] = w_irt_0[37:34]
+                else:
+                    h40[:] = w_irt_0[5:2]
+                h43 = intbv(0)[1:]
+                h44 = intbv(0)[11:]
                 h45 = intbv(0)[32:]
                 h45[:] = e_data
-                h46 = intbv(0)[32:]
-                h46[:] = e_data
-                h47 = intbv(0)[32:]
-                h47[:] = e_data
-                h48 = intbv(0)[16:]
-                h48[:] = 1
-                h49 = intbv(0)[4:]
-                h49[:] = w_dte_10[5:1]
-                h50 = intbv(0)[1:]
-                h51 = intbv(0)[11:]
-                h52 = intbv(0)[32:]
-                h52[:] = e_data
-                h51[:] = h52[11:0]
-                h53 = intbv(0)[1:]
-                h53[:] = 0
-                if w_irt_0[32]:
-                    h53[:] = 1
-                h54 = intbv(0)[1:]
-                h54[:] = 0
-                if w_irt_0[0]:
-                    h54[:] = 1
-                if (((h51 >> 0) & 1) == 1):
-                    h50[:] = h53
-                else:
-                    h50[:] = h54
-                h55 = intbv(0)[1:]
-                h56 = intbv(0)[11:]
-                h57 = intbv(0)[32:]
-                h57[:] = e_data
-                h56[:] = h57[11:0]
-                h58 = intbv(0)[1:]
-                h58[:] = 0
-                if w_irt_0[39]:
-                    h58[:] = 1
-                h59 = intbv(0)[1:]
-                h59[:] = 0
-                if w_irt_0[7]:
-                    h59[:] = 1
-                if (((h56 >> 0) & 1) == 1):
-                    h55[:] = h58
-                else:
-                    h55[:] = h59
-                h60 = intbv(0)[3:]
-                h61 = intbv(0)[11:]
-                h62 = intbv(0)[32:]
-                h62[:] = e_data
-                h61[:] = h62[11:0]
-                if (((h61 >> 0) & 1) == 1):
-                    h60[:] = w_irt_0[37:34]
-                else:
-                    h60[:] = w_irt_0[5:2]
-                h63 = intbv(0)[1:]
-                h64 = intbv(0)[11:]
-                h65 = intbv(0)[32:]
-                h65[:] = e_data
-                h64[:] = h65[11:0]
-                h66 = intbv(0)[1:]
-                h66[:] = 0
+                h44[:] = h45[11:0]
+                h46 = intbv(0)[1:]
+                h46[:] = 0
                 if w_irt_0[33]:
-                    h66[:] = 1
-                h67 = intbv(0)[1:]
-                h67[:] = 0
+                    h46[:] = 1
+                h47 = intbv(0)[1:]
+                h47[:] = 0
                 if w_irt_0[1]:
-                    h67[:] = 1
-                if (((h64 >> 0) & 1) == 1):
-                    h63[:] = h66
+                    h47[:] = 1
+                if (((h44 >> 0) & 1) == 1):
+                    h43[:] = h46
                 else:
-                    h63[:] = h67
-                h39[:] = 0
-                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h40[11:8] == 0) or (h41[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h42 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h45[11:8] == 0) or (h46[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (h47[11:0] < (h48 << h49))) or (not (((h50 != 0) and (not (h55 != 0))) and (h60 <= 1))))) and (not w_dte_10[5])) and (not (h63 != 0))))):
-                    h39[:] = 1
-                v_wide[:] = h39
-                rec_logged.next = v_wide[1:]
+                    h43[:] = h47
+                h18[:] = 0
+                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h19[11:8] == 0) or (h20[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h21 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h24[11:8] == 0) or (h25[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (concat(intbv(0)[5:], h26[11:0]) < h29)) or (not (((h30 != 0) and (not (h35 != 0))) and (h40 <= 1))))) and (not w_dte_10[5])) and (not (h43 != 0))))):
+                    h18[:] = 1
+                rec_logged.next = h18
                 v_wide[:] = 0
                 v_wide[16:0] = e_device_id
-                h68 = intbv(0)[1:]
-                h68[:] = 0
+                h48 = intbv(0)[1:]
+                h48[:] = 0
                 if (e_kind == 2):
-                    h68[:] = 1
-                v_wide[52:51] = h68
-                h69 = intbv(0)[1:]
-                h69[:] = 0
+                    h48[:] = 1
+                v_wide[52:51] = h48
+                h49 = intbv(0)[1:]
+                h49[:] = 0
                 if (e_kind == 1):
-                    h69[:] = 1
-                v_wide[54:53] = h69
-                h70 = intbv(0)[1:]
-                h71 = intbv(0)[1:]
-                h71[:] = 0
+                    h49[:] = 1
+                v_wide[54:53] = h49
+                h50 = intbv(0)[1:]
+                h51 = intbv(0)[1:]
+                h51[:] = 0
                 if ((w_dte_0[7:2] != 0) or w_dte_0[63]):
-                    h71[:] = 1
-                h72 = intbv(0)[1:]
-                h72[:] = 0
+                    h51[:] = 1
+                h52 = intbv(0)[1:]
+                h52[:] = 0
                 if ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (w_dte_10[62:60] == 3)):
-                    h72[:] = 1
+                    h52[:] = 1
                 if (e_kind != 2):
-                    h70[:] = h71
+                    h50[:] = h51
                 else:
-                    h70[:] = h72
-                v_wide[56:55] = h70
+                    h50[:] = h52
+                v_wide[56:55] = h50
                 v_wide[64:60] = 1
                 rec_entry_lo.next = v_wide[64:]
-                h73 = intbv(0)[64:]
-                h73[:] = (e_address >> 2)
-                h74 = intbv(0)[66:]
-                h74[:] = concat(h73, "00")
-                v_wide[:] = h74[64:]
-                rec_entry_hi.next = v_wide[64:]
-                h75 = intbv(0)[16:]
-                h76 = intbv(0)[32:]
-                h76[:] = e_data
-                h77 = intbv(0)[32:]
-                h77[:] = e_data
-                h78 = intbv(0)[1:]
-                h79 = intbv(0)[1:]
-                h79[:] = 0
+                h53 = intbv(0)[64:]
+                h53[:] = (e_address >> 2)
+                h54 = intbv(0)[66:]
+                h54[:] = concat(h53, intbv(0)[2:])
+                rec_entry_hi.next = h54[64:]
+                h55 = intbv(0)[16:]
+                h56 = intbv(0)[32:]
+                h56[:] = e_data
+                h57 = intbv(0)[32:]
+                h57[:] = e_data
+                h58 = intbv(0)[1:]
+                h59 = intbv(0)[1:]
+                h59[:] = 0
                 if w_dte_0[62]:
-                    h79[:] = 1
-                h80 = intbv(0)[1:]
-                h80[:] = 0
+                    h59[:] = 1
+                h60 = intbv(0)[1:]
+                h60[:] = 0
                 if w_dte_0[61]:
-                    h80[:] = 1
+                    h60[:] = 1
                 if (e_kind == 1):
-                    h78[:] = h79
+                    h58[:] = h59
                 else:
-                    h78[:] = h80
-                h81 = intbv(0)[32:]
-                h81[:] = e_data
+                    h58[:] = h60
+                h61 = intbv(0)[32:]
+                h61[:] = e_data
+                h62 = intbv(0)[32:]
+                h62[:] = e_data
+                h63 = intbv(0)[32:]
+                h63[:] = e_data
+                h64 = intbv(0)[16:]
+                h64[:] = 1
+                h65 = intbv(0)[4:]
+                h65[:] = w_dte_10[5:1]
+                h66 = intbv(0)[16:]
+                h66[:] = (h64 << h65)
+                h67 = intbv(0)[1:]
+                h68 = intbv(0)[11:]
+                h69 = intbv(0)[32:]
+                h69[:] = e_data
+                h68[:] = h69[11:0]
+                h70 = intbv(0)[1:]
+                h70[:] = 0
+                if w_irt_0[32]:
+                    h70[:] = 1
+                h71 = intbv(0)[1:]
+                h71[:] = 0
+                if w_irt_0[0]:
+                    h71[:] = 1
+                if (((h68 >> 0) & 1) == 1):
+                    h67[:] = h70
+                else:
+                    h67[:] = h71
+                h72 = intbv(0)[1:]
+                h73 = intbv(0)[11:]
+                h74 = intbv(0)[32:]
+                h74[:] = e_data
+                h73[:] = h74[11:0]
+                h75 = intbv(0)[1:]
+                h75[:] = 0
+                if w_irt_0[39]:
+                    h75[:] = 1
+                h76 = intbv(0)[1:]
+                h76[:] = 0
+                if w_irt_0[7]:
+                    h76[:] = 1
+                if (((h73 >> 0) & 1) == 1):
+                    h72[:] = h75
+                else:
+                    h72[:] = h76
+                h77 = intbv(0)[3:]
+                h78 = intbv(0)[11:]
+                h79 = intbv(0)[32:]
+                h79[:] = e_data
+                h78[:] = h79[11:0]
+                if (((h78 >> 0) & 1) == 1):
+                    h77[:] = w_irt_0[37:34]
+                else:
+                    h77[:] = w_irt_0[5:2]
+                h80 = intbv(0)[1:]
+                h81 = intbv(0)[11:]
                 h82 = intbv(0)[32:]
                 h82[:] = e_data
-                h83 = intbv(0)[32:]
-                h83[:] = e_data
-                h84 = intbv(0)[16:]
-                h84[:] = 1
-                h85 = intbv(0)[4:]
-                h85[:] = w_dte_10[5:1]
-                h86 = intbv(0)[1:]
-                h87 = intbv(0)[11:]
-                h88 = intbv(0)[32:]
-                h88[:] = e_data
-                h87[:] = h88[11:0]
-                h89 = intbv(0)[1:]
-                h89[:] = 0
-                if w_irt_0[32]:
-                    h89[:] = 1
-                h90 = intbv(0)[1:]
-                h90[:] = 0
-                if w_irt_0[0]:
-                    h90[:] = 1
-                if (((h87 >> 0) & 1) == 1):
-                    h86[:] = h89
-                else:
-                    h86[:] = h90
-                h91 = intbv(0)[1:]
-                h92 = intbv(0)[11:]
-                h93 = intbv(0)[32:]
-                h93[:] = e_data
-                h92[:] = h93[11:0]
-                h94 = intbv(0)[1:]
-                h94[:] = 0
-                if w_irt_0[39]:
-                    h94[:] = 1
-                h95 = intbv(0)[1:]
-                h95[:] = 0
-                if w_irt_0[7]:
-                    h95[:] = 1
-                if (((h92 >> 0) & 1) == 1):
-                    h91[:] = h94
-                else:
-                    h91[:] = h95
-                h96 = intbv(0)[3:]
-                h97 = intbv(0)[11:]
-                h98 = intbv(0)[32:]
-                h98[:] = e_data
-                h97[:] = h98[11:0]
-                if (((h97 >> 0) & 1) == 1):
-                    h96[:] = w_irt_0[37:34]
-                else:
-                    h96[:] = w_irt_0[5:2]
-                h99 = intbv(0)[1:]
-                h100 = intbv(0)[11:]
-                h101 = intbv(0)[32:]
-                h101[:] = e_data
-                h100[:] = h101[11:0]
-                h102 = intbv(0)[1:]
-                h102[:] = 0
+                h81[:] = h82[11:0]
+                h83 = intbv(0)[1:]
+                h83[:] = 0
                 if w_irt_0[33]:
-                    h102[:] = 1
-                h103 = intbv(0)[1:]
-                h103[:] = 0
+                    h83[:] = 1
+                h84 = intbv(0)[1:]
+                h84[:] = 0
                 if w_irt_0[1]:
-                    h103[:] = 1
-                if (((h100 >> 0) & 1) == 1):
-                    h99[:] = h102
+                    h84[:] = 1
+                if (((h81 >> 0) & 1) == 1):
+                    h80[:] = h83
                 else:
-                    h99[:] = h103
-                h104 = intbv(0)[16:]
-                h104[:] = concat("0", r_EVT_LOG_TAIL[19:4])
-                h105 = intbv(0)[16:]
-                h105[:] = h104 + 1
-                h106 = intbv(0)[16:]
-                h106[:] = 1
-                h107 = intbv(0)[4:]
-                h107[:] = r_EVT_LOG_BAR[60:56]
-                h108 = intbv(0)[16:]
-                h108[:] = (h106 << h107)
-                h109 = intbv(0)[17:]
-                h109[:] = concat("0", h108)
-                h110 = intbv(0)[17:]
-                h110[:] = (h109 + 0x10000) - 1
-                h111 = intbv(0)[16:]
-                h111[:] = h110[16:]
-                h112 = intbv(0)[16:]
-                h112[:] = h105 & h111
-                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h76[11:8] == 0) or (h77[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h78 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h81[11:8] == 0) or (h82[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (h83[11:0] < (h84 << h85))) or (not (((h86 != 0) and (not (h91 != 0))) and (h96 <= 1))))) and (not w_dte_10[5])) and (not (h99 != 0))))):
-                    h75[:] = h112
+                    h80[:] = h84
+                h85 = intbv(0)[16:]
+                h85[:] = concat(intbv(0)[1:], r_EVT_LOG_TAIL[19:4]) + 1
+                h86 = intbv(0)[16:]
+                h86[:] = 1
+                h87 = intbv(0)[4:]
+                h87[:] = r_EVT_LOG_BAR[60:56]
+                h88 = intbv(0)[16:]
+                h88[:] = (h86 << h87)
+                h89 = intbv(0)[17:]
+                h89[:] = (concat(intbv(0)[1:], h88) + 0x10000) - 1
+                h90 = intbv(0)[16:]
+                h90[:] = h85 & h89[16:]
+                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h56[11:8] == 0) or (h57[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h58 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h61[11:8] == 0) or (h62[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (concat(intbv(0)[5:], h63[11:0]) < h66)) or (not (((h67 != 0) and (not (h72 != 0))) and (h77 <= 1))))) and (not w_dte_10[5])) and (not (h80 != 0))))):
+                    h55[:] = h90
                 else:
-                    h75[:] = r_EVT_LOG_TAIL[19:4]
-                v_wide[:] = concat(h75, "0000")
-                rec_tail.next = v_wide[64:]
+                    h55[:] = concat(intbv(0)[1:], r_EVT_LOG_TAIL[19:4])
+                rec_tail.next = concat(intbv(0)[44:], h55, intbv(0)[4:])
                 st.next = S.ST0
-            elif ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (h115 != 0)):  # spec: specs/amd_iommu.vspec:516
+            elif ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (h93 != 0)):  # spec: specs/amd_iommu.vspec:516
                 status.next = 3
-                v_wide[:] = 0
-                rec_outcome.next = v_wide[2:]
-                v_wide[:] = e_address
-                rec_address.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_data.next = v_wide[32:]
-                v_wide[:] = 0
-                rec_vector.next = v_wide[8:]
-                v_wide[:] = 0
-                rec_destination.next = v_wide[8:]
-                v_wide[:] = 0
-                rec_dest_mode.next = v_wide[1:]
-                v_wide[:] = 0
-                rec_int_type.next = v_wide[3:]
-                v_wide[:] = 0
-                rec_rq_eoi.next = v_wide[1:]
-                v_wide[:] = 0
-                rec_code.next = v_wide[4:]
-                v_wide[:] = 0
-                rec_logged.next = v_wide[1:]
-                v_wide[:] = 0
-                rec_entry_lo.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_entry_hi.next = v_wide[64:]
-                v_wide[:] = concat(r_EVT_LOG_TAIL[19:4], "0000")
-                rec_tail.next = v_wide[64:]
+                rec_outcome.next = 0
+                rec_address.next = e_address
+                rec_data.next = 0
+                rec_vector.next = 0
+                rec_destination.next = 0
+                rec_dest_mode.next = 0
+                rec_int_type.next = 0
+                rec_rq_eoi.next = 0
+                rec_code.next = 0
+                rec_logged.next = 0
+                rec_entry_lo.next = 0
+                rec_entry_hi.next = 0
+                rec_tail.next = concat(intbv(0)[45:], r_EVT_LOG_TAIL[19:4], intbv(0)[4:])
                 st.next = S.ST0
             elif (wk_io_ok != 0):  # spec: specs/amd_iommu.vspec:521
                 status.next = 4
-                v_wide[:] = 1
-                rec_outcome.next = v_wide[2:]
-                v_wide[:] = wk_io_pa
-                rec_address.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_data.next = v_wide[32:]
-                v_wide[:] = 0
-                rec_vector.next = v_wide[8:]
-                v_wide[:] = 0
-                rec_destination.next = v_wide[8:]
-                v_wide[:] = 0
-                rec_dest_mode.next = v_wide[1:]
-                v_wide[:] = 0
-                rec_int_type.next = v_wide[3:]
-                v_wide[:] = 0
-                rec_rq_eoi.next = v_wide[1:]
-                v_wide[:] = 0
-                rec_code.next = v_wide[4:]
-                v_wide[:] = 0
-                rec_logged.next = v_wide[1:]
-                v_wide[:] = 0
-                rec_entry_lo.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_entry_hi.next = v_wide[64:]
-                v_wide[:] = concat(r_EVT_LOG_TAIL[19:4], "0000")
-                rec_tail.next = v_wide[64:]
+                rec_outcome.next = 1
+                rec_address.next = wk_io_pa
+                rec_data.next = 0
+                rec_vector.next = 0
+                rec_destination.next = 0
+                rec_dest_mode.next = 0
+                rec_int_type.next = 0
+                rec_rq_eoi.next = 0
+                rec_code.next = 0
+                rec_logged.next = 0
+                rec_entry_lo.next = 0
+                rec_entry_hi.next = 0
+                rec_tail.next = concat(intbv(0)[45:], r_EVT_LOG_TAIL[19:4], intbv(0)[4:])
                 st.next = S.ST0
-            elif ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h188 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))):  # spec: specs/amd_iommu.vspec:526
+            elif ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h165 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))):  # spec: specs/amd_iommu.vspec:526
                 status.next = 5
-                v_wide[:] = 3
-                rec_outcome.next = v_wide[2:]
-                v_wide[:] = 0
-                rec_address.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_data.next = v_wide[32:]
-                v_wide[:] = 0
-                rec_vector.next = v_wide[8:]
-                v_wide[:] = 0
-                rec_destination.next = v_wide[8:]
-                v_wide[:] = 0
-                rec_dest_mode.next = v_wide[1:]
-                v_wide[:] = 0
-                rec_int_type.next = v_wide[3:]
-                v_wide[:] = 0
-                rec_rq_eoi.next = v_wide[1:]
-                v_wide[:] = 2
-                rec_code.next = v_wide[4:]
-                h118 = intbv(0)[1:]
-                h119 = intbv(0)[32:]
-                h119[:] = e_data
+                rec_outcome.next = 3
+                rec_address.next = 0
+                rec_data.next = 0
+                rec_vector.next = 0
+                rec_destination.next = 0
+                rec_dest_mode.next = 0
+                rec_int_type.next = 0
+                rec_rq_eoi.next = 0
+                rec_code.next = 2
+                h96 = intbv(0)[1:]
+                h97 = intbv(0)[32:]
+                h97[:] = e_data
+                h98 = intbv(0)[32:]
+                h98[:] = e_data
+                h99 = intbv(0)[1:]
+                h100 = intbv(0)[1:]
+                h100[:] = 0
+                if w_dte_0[62]:
+                    h100[:] = 1
+                h101 = intbv(0)[1:]
+                h101[:] = 0
+                if w_dte_0[61]:
+                    h101[:] = 1
+                if (e_kind == 1):
+                    h99[:] = h100
+                else:
+                    h99[:] = h101
+                h102 = intbv(0)[32:]
+                h102[:] = e_data
+                h103 = intbv(0)[32:]
+                h103[:] = e_data
+                h104 = intbv(0)[32:]
+                h104[:] = e_data
+                h105 = intbv(0)[16:]
+                h105[:] = 1
+                h106 = intbv(0)[4:]
+                h106[:] = w_dte_10[5:1]
+                h107 = intbv(0)[16:]
+                h107[:] = (h105 << h106)
+                h108 = intbv(0)[1:]
+                h109 = intbv(0)[11:]
+                h110 = intbv(0)[32:]
+                h110[:] = e_data
+                h109[:] = h110[11:0]
+                h111 = intbv(0)[1:]
+                h111[:] = 0
+                if w_irt_0[32]:
+                    h111[:] = 1
+                h112 = intbv(0)[1:]
+                h112[:] = 0
+                if w_irt_0[0]:
+                    h112[:] = 1
+                if (((h109 >> 0) & 1) == 1):
+                    h108[:] = h111
+                else:
+                    h108[:] = h112
+                h113 = intbv(0)[1:]
+                h114 = intbv(0)[11:]
+                h115 = intbv(0)[32:]
+                h115[:] = e_data
+                h114[:] = h115[11:0]
+                h116 = intbv(0)[1:]
+                h116[:] = 0
+                if w_irt_0[39]:
+                    h116[:] = 1
+                h117 = intbv(0)[1:]
+                h117[:] = 0
+                if w_irt_0[7]:
+                    h117[:] = 1
+                if (((h114 >> 0) & 1) == 1):
+                    h113[:] = h116
+                else:
+                    h113[:] = h117
+                h118 = intbv(0)[3:]
+                h119 = intbv(0)[11:]
                 h120 = intbv(0)[32:]
                 h120[:] = e_data
+                h119[:] = h120[11:0]
+                if (((h119 >> 0) & 1) == 1):
+                    h118[:] = w_irt_0[37:34]
+                else:
+                    h118[:] = w_irt_0[5:2]
                 h121 = intbv(0)[1:]
-                h122 = intbv(0)[1:]
-                h122[:] = 0
-                if w_dte_0[62]:
-                    h122[:] = 1
-                h123 = intbv(0)[1:]
-                h123[:] = 0
-                if w_dte_0[61]:
-                    h123[:] = 1
-                if (e_kind == 1):
-                    h121[:] = h122
-                else:
-                    h121[:] = h123
-                h124 = intbv(0)[32:]
-                h124[:] = e_data
-                h125 = intbv(0)[32:]
-                h125[:] = e_data
-                h126 = intbv(0)[32:]
-                h126[:] = e_data
-                h127 = intbv(0)[16:]
-                h127[:] = 1
-                h128 = intbv(0)[4:]
-                h128[:] = w_dte_10[5:1]
-                h129 = intbv(0)[1:]
-                h130 = intbv(0)[11:]
-                h131 = intbv(0)[32:]
-                h131[:] = e_data
-                h130[:] = h131[11:0]
-                h132 = intbv(0)[1:]
-                h132[:] = 0
-                if w_irt_0[32]:
-                    h132[:] = 1
-                h133 = intbv(0)[1:]
-                h133[:] = 0
-                if w_irt_0[0]:
-                    h133[:] = 1
-                if (((h130 >> 0) & 1) == 1):
-                    h129[:] = h132
-                else:
-                    h129[:] = h133
-                h134 = intbv(0)[1:]
-                h135 = intbv(0)[11:]
-                h136 = intbv(0)[32:]
-                h136[:] = e_data
-                h135[:] = h136[11:0]
-                h137 = intbv(0)[1:]
-                h137[:] = 0
-                if w_irt_0[39]:
-                    h137[:] = 1
-                h138 = intbv(0)[1:]
-                h138[:] = 0
-                if w_irt_0[7]:
-                    h138[:] = 1
-                if (((h135 >> 0) & 1) == 1):
-                    h134[:] = h137
-                else:
-                    h134[:] = h138
-                h139 = intbv(0)[3:]
-                h140 = intbv(0)[11:]
-                h141 = intbv(0)[32:]
-                h141[:] = e_data
-                h140[:] = h141[11:0]
-                if (((h140 >> 0) & 1) == 1):
-                    h139[:] = w_irt_0[37:34]
-                else:
-                    h139[:] = w_irt_0[5:2]
-                h142 = intbv(0)[1:]
-                h143 = intbv(0)[11:]
-                h144 = intbv(0)[32:]
-                h144[:] = e_data
-                h143[:] = h144[11:0]
-                h145 = intbv(0)[1:]
-                h145[:] = 0
+                h122 = intbv(0)[11:]
+                h123 = intbv(0)[32:]
+                h123[:] = e_data
+                h122[:] = h123[11:0]
+                h124 = intbv(0)[1:]
+                h124[:] = 0
                 if w_irt_0[33]:
-                    h145[:] = 1
-                h146 = intbv(0)[1:]
-                h146[:] = 0
+                    h124[:] = 1
+                h125 = intbv(0)[1:]
+                h125[:] = 0
                 if w_irt_0[1]:
-                    h146[:] = 1
-                if (((h143 >> 0) & 1) == 1):
-                    h142[:] = h145
+                    h125[:] = 1
+                if (((h122 >> 0) & 1) == 1):
+                    h121[:] = h124
                 else:
-                    h142[:] = h146
-                h118[:] = 0
-                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h119[11:8] == 0) or (h120[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h121 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h124[11:8] == 0) or (h125[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (h126[11:0] < (h127 << h128))) or (not (((h129 != 0) and (not (h134 != 0))) and (h139 <= 1))))) and (not w_dte_10[5])) and (not (h142 != 0))))):
-                    h118[:] = 1
-                v_wide[:] = h118
-                rec_logged.next = v_wide[1:]
+                    h121[:] = h125
+                h96[:] = 0
+                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h97[11:8] == 0) or (h98[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h99 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h102[11:8] == 0) or (h103[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (concat(intbv(0)[5:], h104[11:0]) < h107)) or (not (((h108 != 0) and (not (h113 != 0))) and (h118 <= 1))))) and (not w_dte_10[5])) and (not (h121 != 0))))):
+                    h96[:] = 1
+                rec_logged.next = h96
                 v_wide[:] = 0
                 v_wide[16:0] = e_device_id
                 v_wide[48:32] = w_dte_8[16:0]
-                h147 = intbv(0)[1:]
-                h147[:] = 0
+                h126 = intbv(0)[1:]
+                h126[:] = 0
                 if ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) or (wk_io_PR != 0)):
-                    h147[:] = 1
-                v_wide[53:52] = h147
-                h148 = intbv(0)[1:]
-                h148[:] = 0
+                    h126[:] = 1
+                v_wide[53:52] = h126
+                h127 = intbv(0)[1:]
+                h127[:] = 0
                 if (e_kind == 1):
-                    h148[:] = 1
-                v_wide[54:53] = h148
-                h149 = intbv(0)[1:]
-                h149[:] = 0
+                    h127[:] = 1
+                v_wide[54:53] = h127
+                h128 = intbv(0)[1:]
+                h128[:] = 0
                 if ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) or (wk_io_PE != 0)):
-                    h149[:] = 1
-                v_wide[55:54] = h149
+                    h128[:] = 1
+                v_wide[55:54] = h128
                 v_wide[56:55] = wk_io_RZ
                 v_wide[64:60] = 2
                 rec_entry_lo.next = v_wide[64:]
-                v_wide[:] = e_address
-                rec_entry_hi.next = v_wide[64:]
-                h150 = intbv(0)[16:]
-                h151 = intbv(0)[32:]
-                h151[:] = e_data
-                h152 = intbv(0)[32:]
-                h152[:] = e_data
-                h153 = intbv(0)[1:]
-                h154 = intbv(0)[1:]
-                h154[:] = 0
+                rec_entry_hi.next = e_address
+                h129 = intbv(0)[16:]
+                h130 = intbv(0)[32:]
+                h130[:] = e_data
+                h131 = intbv(0)[32:]
+                h131[:] = e_data
+                h132 = intbv(0)[1:]
+                h133 = intbv(0)[1:]
+                h133[:] = 0
                 if w_dte_0[62]:
-                    h154[:] = 1
-                h155 = intbv(0)[1:]
-                h155[:] = 0
+                    h133[:] = 1
+                h134 = intbv(0)[1:]
+                h134[:] = 0
                 if w_dte_0[61]:
-                    h155[:] = 1
+                    h134[:] = 1
                 if (e_kind == 1):
-                    h153[:] = h154
+                    h132[:] = h133
                 else:
-                    h153[:] = h155
+                    h132[:] = h134
+                h135 = intbv(0)[32:]
+                h135[:] = e_data
+                h136 = intbv(0)[32:]
+                h136[:] = e_data
+                h137 = intbv(0)[32:]
+                h137[:] = e_data
+                h138 = intbv(0)[16:]
+                h138[:] = 1
+                h139 = intbv(0)[4:]
+                h139[:] = w_dte_10[5:1]
+                h140 = intbv(0)[16:]
+                h140[:] = (h138 << h139)
+                h141 = intbv(0)[1:]
+                h142 = intbv(0)[11:]
+                h143 = intbv(0)[32:]
+                h143[:] = e_data
+                h142[:] = h143[11:0]
+                h144 = intbv(0)[1:]
+                h144[:] = 0
+                if w_irt_0[32]:
+                    h144[:] = 1
+                h145 = intbv(0)[1:]
+                h145[:] = 0
+                if w_irt_0[0]:
+                    h145[:] = 1
+                if (((h142 >> 0) & 1) == 1):
+                    h141[:] = h144
+                else:
+                    h141[:] = h145
+                h146 = intbv(0)[1:]
+                h147 = intbv(0)[11:]
+                h148 = intbv(0)[32:]
+                h148[:] = e_data
+                h147[:] = h148[11:0]
+                h149 = intbv(0)[1:]
+                h149[:] = 0
+                if w_irt_0[39]:
+                    h149[:] = 1
+                h150 = intbv(0)[1:]
+                h150[:] = 0
+                if w_irt_0[7]:
+                    h150[:] = 1
+                if (((h147 >> 0) & 1) == 1):
+                    h146[:] = h149
+                else:
+                    h146[:] = h150
+                h151 = intbv(0)[3:]
+                h152 = intbv(0)[11:]
+                h153 = intbv(0)[32:]
+                h153[:] = e_data
+                h152[:] = h153[11:0]
+                if (((h152 >> 0) & 1) == 1):
+                    h151[:] = w_irt_0[37:34]
+                else:
+                    h151[:] = w_irt_0[5:2]
+                h154 = intbv(0)[1:]
+                h155 = intbv(0)[11:]
                 h156 = intbv(0)[32:]
                 h156[:] = e_data
-                h157 = intbv(0)[32:]
-                h157[:] = e_data
-                h158 = intbv(0)[32:]
-                h158[:] = e_data
-                h159 = intbv(0)[16:]
-                h159[:] = 1
-                h160 = intbv(0)[4:]
-                h160[:] = w_dte_10[5:1]
-                h161 = intbv(0)[1:]
-                h162 = intbv(0)[11:]
-                h163 = intbv(0)[32:]
-                h163[:] = e_data
-                h162[:] = h163[11:0]
-                h164 = intbv(0)[1:]
-                h164[:] = 0
-                if w_irt_0[32]:
-                    h164[:] = 1
-                h165 = intbv(0)[1:]
-                h165[:] = 0
-                if w_irt_0[0]:
-                    h165[:] = 1
-                if (((h162 >> 0) & 1) == 1):
-                    h161[:] = h164
-                else:
-                    h161[:] = h165
-                h166 = intbv(0)[1:]
-                h167 = intbv(0)[11:]
-                h168 = intbv(0)[32:]
-                h168[:] = e_data
-                h167[:] = h168[11:0]
-                h169 = intbv(0)[1:]
-                h169[:] = 0
-                if w_irt_0[39]:
-                    h169[:] = 1
-                h170 = intbv(0)[1:]
-                h170[:] = 0
-                if w_irt_0[7]:
-                    h170[:] = 1
-                if (((h167 >> 0) & 1) == 1):
-                    h166[:] = h169
-                else:
-                    h166[:] = h170
-                h171 = intbv(0)[3:]
-                h172 = intbv(0)[11:]
-                h173 = intbv(0)[32:]
-                h173[:] = e_data
-                h172[:] = h173[11:0]
-                if (((h172 >> 0) & 1) == 1):
-                    h171[:] = w_irt_0[37:34]
-                else:
-                    h171[:] = w_irt_0[5:2]
-                h174 = intbv(0)[1:]
-                h175 = intbv(0)[11:]
-                h176 = intbv(0)[32:]
-                h176[:] = e_data
-                h175[:] = h176[11:0]
-                h177 = intbv(0)[1:]
-                h177[:] = 0
+                h155[:] = h156[11:0]
+                h157 = intbv(0)[1:]
+                h157[:] = 0
                 if w_irt_0[33]:
-                    h177[:] = 1
-                h178 = intbv(0)[1:]
-                h178[:] = 0
+                    h157[:] = 1
+                h158 = intbv(0)[1:]
+                h158[:] = 0
                 if w_irt_0[1]:
-                    h178[:] = 1
-                if (((h175 >> 0) & 1) == 1):
-                    h174[:] = h177
+                    h158[:] = 1
+                if (((h155 >> 0) & 1) == 1):
+                    h154[:] = h157
                 else:
-                    h174[:] = h178
-                h179 = intbv(0)[16:]
-                h179[:] = concat("0", r_EVT_LOG_TAIL[19:4])
-                h180 = intbv(0)[16:]
-                h180[:] = h179 + 1
-                h181 = intbv(0)[16:]
-                h181[:] = 1
-                h182 = intbv(0)[4:]
-                h182[:] = r_EVT_LOG_BAR[60:56]
-                h183 = intbv(0)[16:]
-                h183[:] = (h181 << h182)
-                h184 = intbv(0)[17:]
-                h184[:] = concat("0", h183)
-                h185 = intbv(0)[17:]
-                h185[:] = (h184 + 0x10000) - 1
-                h186 = intbv(0)[16:]
-                h186[:] = h185[16:]
-                h187 = intbv(0)[16:]
-                h187[:] = h180 & h186
-                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h151[11:8] == 0) or (h152[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h153 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h156[11:8] == 0) or (h157[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (h158[11:0] < (h159 << h160))) or (not (((h161 != 0) and (not (h166 != 0))) and (h171 <= 1))))) and (not w_dte_10[5])) and (not (h174 != 0))))):
-                    h150[:] = h187
+                    h154[:] = h158
+                h159 = intbv(0)[16:]
+                h159[:] = concat(intbv(0)[1:], r_EVT_LOG_TAIL[19:4]) + 1
+                h160 = intbv(0)[16:]
+                h160[:] = 1
+                h161 = intbv(0)[4:]
+                h161[:] = r_EVT_LOG_BAR[60:56]
+                h162 = intbv(0)[16:]
+                h162[:] = (h160 << h161)
+                h163 = intbv(0)[17:]
+                h163[:] = (concat(intbv(0)[1:], h162) + 0x10000) - 1
+                h164 = intbv(0)[16:]
+                h164[:] = h159 & h163[16:]
+                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h130[11:8] == 0) or (h131[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h132 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h135[11:8] == 0) or (h136[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (concat(intbv(0)[5:], h137[11:0]) < h140)) or (not (((h141 != 0) and (not (h146 != 0))) and (h151 <= 1))))) and (not w_dte_10[5])) and (not (h154 != 0))))):
+                    h129[:] = h164
                 else:
-                    h150[:] = r_EVT_LOG_TAIL[19:4]
-                v_wide[:] = concat(h150, "0000")
-                rec_tail.next = v_wide[64:]
+                    h129[:] = concat(intbv(0)[1:], r_EVT_LOG_TAIL[19:4])
+                rec_tail.next = concat(intbv(0)[44:], h129, intbv(0)[4:])
                 st.next = S.ST0
             elif ((e_kind == 2) and (not w_dte_10[0])):  # spec: specs/amd_iommu.vspec:543
                 status.next = 6
-                v_wide[:] = 0
-                rec_outcome.next = v_wide[2:]
-                v_wide[:] = e_address
-                rec_address.next = v_wide[64:]
-                v_wide[:] = e_data
-                rec_data.next = v_wide[32:]
-                h191 = intbv(0)[32:]
-                h191[:] = e_data
-                v_wide[:] = h191[8:0]
-                rec_vector.next = v_wide[8:]
-                h192 = intbv(0)[64:]
-                h192[:] = e_address
-                v_wide[:] = h192[20:12]
-                rec_destination.next = v_wide[8:]
-                h193 = intbv(0)[1:]
-                h193[:] = 0
+                rec_outcome.next = 0
+                rec_address.next = e_address
+                rec_data.next = e_data
+                h168 = intbv(0)[32:]
+                h168[:] = e_data
+                rec_vector.next = h168[8:0]
+                h169 = intbv(0)[64:]
+                h169[:] = e_address
+                rec_destination.next = h169[20:12]
+                h170 = intbv(0)[1:]
+                h170[:] = 0
                 if e_address[2]:
-                    h193[:] = 1
-                v_wide[:] = h193
-                rec_dest_mode.next = v_wide[1:]
-                h194 = intbv(0)[32:]
-                h194[:] = e_data
-                v_wide[:] = h194[11:8]
-                rec_int_type.next = v_wide[3:]
-                v_wide[:] = 0
-                rec_rq_eoi.next = v_wide[1:]
-                v_wide[:] = 0
-                rec_code.next = v_wide[4:]
-                v_wide[:] = 0
-                rec_logged.next = v_wide[1:]
-                v_wide[:] = 0
-                rec_entry_lo.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_entry_hi.next = v_wide[64:]
-                v_wide[:] = concat(r_EVT_LOG_TAIL[19:4], "0000")
-                rec_tail.next = v_wide[64:]
+                    h170[:] = 1
+                rec_dest_mode.next = h170
+                h171 = intbv(0)[32:]
+                h171[:] = e_data
+                rec_int_type.next = h171[11:8]
+                rec_rq_eoi.next = 0
+                rec_code.next = 0
+                rec_logged.next = 0
+                rec_entry_lo.next = 0
+                rec_entry_hi.next = 0
+                rec_tail.next = concat(intbv(0)[45:], r_EVT_LOG_TAIL[19:4], intbv(0)[4:])
                 st.next = S.ST0
-            elif ((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and (h199 != 0)):  # spec: specs/amd_iommu.vspec:553
+            elif ((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and (h176 != 0)):  # spec: specs/amd_iommu.vspec:553
                 status.next = 7
-                v_wide[:] = 0
-                rec_outcome.next = v_wide[2:]
-                v_wide[:] = e_address
-                rec_address.next = v_wide[64:]
-                v_wide[:] = e_data
-                rec_data.next = v_wide[32:]
-                h195 = intbv(0)[32:]
-                h195[:] = e_data
-                v_wide[:] = h195[8:0]
-                rec_vector.next = v_wide[8:]
-                h196 = intbv(0)[64:]
-                h196[:] = e_address
-                v_wide[:] = h196[20:12]
-                rec_destination.next = v_wide[8:]
-                h197 = intbv(0)[1:]
-                h197[:] = 0
+                rec_outcome.next = 0
+                rec_address.next = e_address
+                rec_data.next = e_data
+                h172 = intbv(0)[32:]
+                h172[:] = e_data
+                rec_vector.next = h172[8:0]
+                h173 = intbv(0)[64:]
+                h173[:] = e_address
+                rec_destination.next = h173[20:12]
+                h174 = intbv(0)[1:]
+                h174[:] = 0
                 if e_address[2]:
-                    h197[:] = 1
-                v_wide[:] = h197
-                rec_dest_mode.next = v_wide[1:]
+                    h174[:] = 1
+                rec_dest_mode.next = h174
+                h175 = intbv(0)[32:]
+                h175[:] = e_data
+                rec_int_type.next = h175[11:8]
+                rec_rq_eoi.next = 0
+                rec_code.next = 0
+                rec_logged.next = 0
+                rec_entry_lo.next = 0
+                rec_entry_hi.next = 0
+                rec_tail.next = concat(intbv(0)[45:], r_EVT_LOG_TAIL[19:4], intbv(0)[4:])
+                st.next = S.ST0
+            elif ((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h204[11:8] == 0) or (h205[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and (concat(intbv(0)[5:], h206[11:0]) < h209)) and (((h210 != 0) and (not (h215 != 0))) and (h220 <= 1))):  # spec: specs/amd_iommu.vspec:563
+                status.next = 8
+                rec_outcome.next = 2
+                rec_address.next = 0
+                rec_data.next = 0
+                h185 = intbv(0)[8:]
+                h186 = intbv(0)[11:]
+                h187 = intbv(0)[32:]
+                h187[:] = e_data
+                h186[:] = h187[11:0]
+                if (((h186 >> 0) & 1) == 1):
+                    h185[:] = w_irt_0[56:48]
+                else:
+                    h185[:] = w_irt_0[24:16]
+                rec_vector.next = h185
+                h188 = intbv(0)[8:]
+                h189 = intbv(0)[11:]
+                h190 = intbv(0)[32:]
+                h190[:] = e_data
+                h189[:] = h190[11:0]
+                if (((h189 >> 0) & 1) == 1):
+                    h188[:] = w_irt_0[48:40]
+                else:
+                    h188[:] = w_irt_0[16:8]
+                rec_destination.next = h188
+                h191 = intbv(0)[1:]
+                h192 = intbv(0)[11:]
+                h193 = intbv(0)[32:]
+                h193[:] = e_data
+                h192[:] = h193[11:0]
+                h194 = intbv(0)[1:]
+                h194[:] = 0
+                if w_irt_0[38]:
+                    h194[:] = 1
+                h195 = intbv(0)[1:]
+                h195[:] = 0
+                if w_irt_0[6]:
+                    h195[:] = 1
+                if (((h192 >> 0) & 1) == 1):
+                    h191[:] = h194
+                else:
+                    h191[:] = h195
+                rec_dest_mode.next = h191
+                h196 = intbv(0)[3:]
+                h197 = intbv(0)[11:]
                 h198 = intbv(0)[32:]
                 h198[:] = e_data
-                v_wide[:] = h198[11:8]
-                rec_int_type.next = v_wide[3:]
-                v_wide[:] = 0
-                rec_rq_eoi.next = v_wide[1:]
-                v_wide[:] = 0
-                rec_code.next = v_wide[4:]
-                v_wide[:] = 0
-                rec_logged.next = v_wide[1:]
-                v_wide[:] = 0
-                rec_entry_lo.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_entry_hi.next = v_wide[64:]
-                v_wide[:] = concat(r_EVT_LOG_TAIL[19:4], "0000")
-                rec_tail.next = v_wide[64:]
+                h197[:] = h198[11:0]
+                if (((h197 >> 0) & 1) == 1):
+                    h196[:] = w_irt_0[37:34]
+                else:
+                    h196[:] = w_irt_0[5:2]
+                rec_int_type.next = h196
+                h199 = intbv(0)[1:]
+                h200 = intbv(0)[11:]
+                h201 = intbv(0)[32:]
+                h201[:] = e_data
+                h200[:] = h201[11:0]
+                h202 = intbv(0)[1:]
+                h202[:] = 0
+                if w_irt_0[37]:
+                    h202[:] = 1
+                h203 = intbv(0)[1:]
+                h203[:] = 0
+                if w_irt_0[5]:
+                    h203[:] = 1
+                if (((h200 >> 0) & 1) == 1):
+                    h199[:] = h202
+                else:
+                    h199[:] = h203
+                rec_rq_eoi.next = h199
+                rec_code.next = 0
+                rec_logged.next = 0
+                rec_entry_lo.next = 0
+                rec_entry_hi.next = 0
+                rec_tail.next = concat(intbv(0)[45:], r_EVT_LOG_TAIL[19:4], intbv(0)[4:])
                 st.next = S.ST0
-            elif ((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h227[11:8] == 0) or (h228[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and (h229[11:0] < (h230 << h231))) and (((h232 != 0) and (not (h237 != 0))) and (h242 <= 1))):  # spec: specs/amd_iommu.vspec:563
-                status.next = 8
-                v_wide[:] = 2
-                rec_outcome.next = v_wide[2:]
-                v_wide[:] = 0
-                rec_address.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_data.next = v_wide[32:]
-                h208 = intbv(0)[8:]
-                h209 = intbv(0)[11:]
-                h210 = intbv(0)[32:]
-                h210[:] = e_data
-                h209[:] = h210[11:0]
-                if (((h209 >> 0) & 1) == 1):
-                    h208[:] = w_irt_0[56:48]
-                else:
-                    h208[:] = w_irt_0[24:16]
-                v_wide[:] = h208
-                rec_vector.next = v_wide[8:]
-                h211 = intbv(0)[8:]
-                h212 = intbv(0)[11:]
-                h213 = intbv(0)[32:]
-                h213[:] = e_data
-                h212[:] = h213[11:0]
-                if (((h212 >> 0) & 1) == 1):
-                    h211[:] = w_irt_0[48:40]
-                else:
-                    h211[:] = w_irt_0[16:8]
-                v_wide[:] = h211
-                rec_destination.next = v_wide[8:]
-                h214 = intbv(0)[1:]
-                h215 = intbv(0)[11:]
-                h216 = intbv(0)[32:]
-                h216[:] = e_data
-                h215[:] = h216[11:0]
-                h217 = intbv(0)[1:]
-                h217[:] = 0
-                if w_irt_0[38]:
-                    h217[:] = 1
-                h218 = intbv(0)[1:]
-                h218[:] = 0
-                if w_irt_0[6]:
-                    h218[:] = 1
-                if (((h215 >> 0) & 1) == 1):
-                    h214[:] = h217
-                else:
-                    h214[:] = h218
-                v_wide[:] = h214
-                rec_dest_mode.next = v_wide[1:]
-                h219 = intbv(0)[3:]
-                h220 = intbv(0)[11:]
-                h221 = intbv(0)[32:]
-                h221[:] = e_data
-                h220[:] = h221[11:0]
-                if (((h220 >> 0) & 1) == 1):
-                    h219[:] = w_irt_0[37:34]
-                else:
-                    h219[:] = w_irt_0[5:2]
-                v_wide[:] = h219
-                rec_int_type.next = v_wide[3:]
-                h222 = intbv(0)[1:]
-                h223 = intbv(0)[11:]
+            elif (((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h309[11:8] == 0) or (h310[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (concat(intbv(0)[5:], h311[11:0]) < h314)) or (not (((h315 != 0) and (not (h320 != 0))) and (h325 <= 1))))):  # spec: specs/amd_iommu.vspec:572
+                status.next = 9
+                rec_outcome.next = 3
+                rec_address.next = 0
+                rec_data.next = 0
+                rec_vector.next = 0
+                rec_destination.next = 0
+                rec_dest_mode.next = 0
+                rec_int_type.next = 0
+                rec_rq_eoi.next = 0
+                rec_code.next = 2
+                h223 = intbv(0)[1:]
                 h224 = intbv(0)[32:]
                 h224[:] = e_data
-                h223[:] = h224[11:0]
-                h225 = intbv(0)[1:]
-                h225[:] = 0
-                if w_irt_0[37]:
-                    h225[:] = 1
+                h225 = intbv(0)[32:]
+                h225[:] = e_data
                 h226 = intbv(0)[1:]
-                h226[:] = 0
-                if w_irt_0[5]:
-                    h226[:] = 1
-                if (((h223 >> 0) & 1) == 1):
-                    h222[:] = h225
+                h227 = intbv(0)[1:]
+                h227[:] = 0
+                if w_dte_0[62]:
+                    h227[:] = 1
+                h228 = intbv(0)[1:]
+                h228[:] = 0
+                if w_dte_0[61]:
+                    h228[:] = 1
+                if (e_kind == 1):
+                    h226[:] = h227
                 else:
-                    h222[:] = h226
-                v_wide[:] = h222
-                rec_rq_eoi.next = v_wide[1:]
-                v_wide[:] = 0
-                rec_code.next = v_wide[4:]
-                v_wide[:] = 0
-                rec_logged.next = v_wide[1:]
-                v_wide[:] = 0
-                rec_entry_lo.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_entry_hi.next = v_wide[64:]
-                v_wide[:] = concat(r_EVT_LOG_TAIL[19:4], "0000")
-                rec_tail.next = v_wide[64:]
-                st.next = S.ST0
-            elif (((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h330[11:8] == 0) or (h331[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (h332[11:0] < (h333 << h334))) or (not (((h335 != 0) and (not (h340 != 0))) and (h345 <= 1))))):  # spec: specs/amd_iommu.vspec:572
-                status.next = 9
-                v_wide[:] = 3
-                rec_outcome.next = v_wide[2:]
-                v_wide[:] = 0
-                rec_address.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_data.next = v_wide[32:]
-                v_wide[:] = 0
-                rec_vector.next = v_wide[8:]
-                v_wide[:] = 0
-                rec_destination.next = v_wide[8:]
-                v_wide[:] = 0
-                rec_dest_mode.next = v_wide[1:]
-                v_wide[:] = 0
-                rec_int_type.next = v_wide[3:]
-                v_wide[:] = 0
-                rec_rq_eoi.next = v_wide[1:]
-                v_wide[:] = 2
-                rec_code.next = v_wide[4:]
-                h245 = intbv(0)[1:]
-                h246 = intbv(0)[32:]
-                h246[:] = e_data
+                    h226[:] = h228
+                h229 = intbv(0)[32:]
+                h229[:] = e_data
+                h230 = intbv(0)[32:]
+                h230[:] = e_data
+                h231 = intbv(0)[32:]
+                h231[:] = e_data
+                h232 = intbv(0)[16:]
+                h232[:] = 1
+                h233 = intbv(0)[4:]
+                h233[:] = w_dte_10[5:1]
+                h234 = intbv(0)[16:]
+                h234[:] = (h232 << h233)
+                h235 = intbv(0)[1:]
+                h236 = intbv(0)[11:]
+                h237 = intbv(0)[32:]
+                h237[:] = e_data
+                h236[:] = h237[11:0]
+                h238 = intbv(0)[1:]
+                h238[:] = 0
+                if w_irt_0[32]:
+                    h238[:] = 1
+                h239 = intbv(0)[1:]
+                h239[:] = 0
+                if w_irt_0[0]:
+                    h239[:] = 1
+                if (((h236 >> 0) & 1) == 1):
+                    h235[:] = h238
+                else:
+                    h235[:] = h239
+                h240 = intbv(0)[1:]
+                h241 = intbv(0)[11:]
+                h242 = intbv(0)[32:]
+                h242[:] = e_data
+                h241[:] = h242[11:0]
+                h243 = intbv(0)[1:]
+                h243[:] = 0
+                if w_irt_0[39]:
+                    h243[:] = 1
+                h244 = intbv(0)[1:]
+                h244[:] = 0
+                if w_irt_0[7]:
+                    h244[:] = 1
+                if (((h241 >> 0) & 1) == 1):
+                    h240[:] = h243
+                else:
+                    h240[:] = h244
+                h245 = intbv(0)[3:]
+                h246 = intbv(0)[11:]
                 h247 = intbv(0)[32:]
                 h247[:] = e_data
+                h246[:] = h247[11:0]
+                if (((h246 >> 0) & 1) == 1):
+                    h245[:] = w_irt_0[37:34]
+                else:
+                    h245[:] = w_irt_0[5:2]
                 h248 = intbv(0)[1:]
-                h249 = intbv(0)[1:]
-                h249[:] = 0
-                if w_dte_0[62]:
-                    h249[:] = 1
-                h250 = intbv(0)[1:]
-                h250[:] = 0
-                if w_dte_0[61]:
-                    h250[:] = 1
-                if (e_kind == 1):
-                    h248[:] = h249
-                else:
-                    h248[:] = h250
-                h251 = intbv(0)[32:]
-                h251[:] = e_data
-                h252 = intbv(0)[32:]
-                h252[:] = e_data
-                h253 = intbv(0)[32:]
-                h253[:] = e_data
-                h254 = intbv(0)[16:]
-                h254[:] = 1
-                h255 = intbv(0)[4:]
-                h255[:] = w_dte_10[5:1]
-                h256 = intbv(0)[1:]
-                h257 = intbv(0)[11:]
-                h258 = intbv(0)[32:]
-                h258[:] = e_data
-                h257[:] = h258[11:0]
-                h259 = intbv(0)[1:]
-                h259[:] = 0
-                if w_irt_0[32]:
-                    h259[:] = 1
-                h260 = intbv(0)[1:]
-                h260[:] = 0
-                if w_irt_0[0]:
-                    h260[:] = 1
-                if (((h257 >> 0) & 1) == 1):
-                    h256[:] = h259
-                else:
-                    h256[:] = h260
-                h261 = intbv(0)[1:]
-                h262 = intbv(0)[11:]
-                h263 = intbv(0)[32:]
-                h263[:] = e_data
-                h262[:] = h263[11:0]
-                h264 = intbv(0)[1:]
-                h264[:] = 0
-                if w_irt_0[39]:
-                    h264[:] = 1
-                h265 = intbv(0)[1:]
-                h265[:] = 0
-                if w_irt_0[7]:
-                    h265[:] = 1
-                if (((h262 >> 0) & 1) == 1):
-                    h261[:] = h264
-                else:
-                    h261[:] = h265
-                h266 = intbv(0)[3:]
-                h267 = intbv(0)[11:]
-                h268 = intbv(0)[32:]
-                h268[:] = e_data
-                h267[:] = h268[11:0]
-                if (((h267 >> 0) & 1) == 1):
-                    h266[:] = w_irt_0[37:34]
-                else:
-                    h266[:] = w_irt_0[5:2]
-                h269 = intbv(0)[1:]
-                h270 = intbv(0)[11:]
-                h271 = intbv(0)[32:]
-                h271[:] = e_data
-                h270[:] = h271[11:0]
-                h272 = intbv(0)[1:]
-                h272[:] = 0
+                h249 = intbv(0)[11:]
+                h250 = intbv(0)[32:]
+                h250[:] = e_data
+                h249[:] = h250[11:0]
+                h251 = intbv(0)[1:]
+                h251[:] = 0
                 if w_irt_0[33]:
-                    h272[:] = 1
-                h273 = intbv(0)[1:]
-                h273[:] = 0
+                    h251[:] = 1
+                h252 = intbv(0)[1:]
+                h252[:] = 0
                 if w_irt_0[1]:
-                    h273[:] = 1
-                if (((h270 >> 0) & 1) == 1):
-                    h269[:] = h272
+                    h252[:] = 1
+                if (((h249 >> 0) & 1) == 1):
+                    h248[:] = h251
                 else:
-                    h269[:] = h273
-                h245[:] = 0
-                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h246[11:8] == 0) or (h247[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h248 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h251[11:8] == 0) or (h252[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (h253[11:0] < (h254 << h255))) or (not (((h256 != 0) and (not (h261 != 0))) and (h266 <= 1))))) and (not w_dte_10[5])) and (not (h269 != 0))))):
-                    h245[:] = 1
-                v_wide[:] = h245
-                rec_logged.next = v_wide[1:]
+                    h248[:] = h252
+                h223[:] = 0
+                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h224[11:8] == 0) or (h225[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h226 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h229[11:8] == 0) or (h230[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (concat(intbv(0)[5:], h231[11:0]) < h234)) or (not (((h235 != 0) and (not (h240 != 0))) and (h245 <= 1))))) and (not w_dte_10[5])) and (not (h248 != 0))))):
+                    h223[:] = 1
+                rec_logged.next = h223
                 v_wide[:] = 0
                 v_wide[16:0] = e_device_id
                 v_wide[48:32] = w_dte_8[16:0]
                 v_wide[52:51] = 1
-                h274 = intbv(0)[1:]
-                h275 = intbv(0)[32:]
-                h275[:] = e_data
-                h276 = intbv(0)[16:]
-                h276[:] = 1
-                h277 = intbv(0)[4:]
-                h277[:] = w_dte_10[5:1]
-                h278 = intbv(0)[1:]
-                h279 = intbv(0)[11:]
-                h280 = intbv(0)[32:]
-                h280[:] = e_data
-                h279[:] = h280[11:0]
-                h281 = intbv(0)[1:]
-                h281[:] = 0
+                h253 = intbv(0)[1:]
+                h254 = intbv(0)[32:]
+                h254[:] = e_data
+                h255 = intbv(0)[16:]
+                h255[:] = 1
+                h256 = intbv(0)[4:]
+                h256[:] = w_dte_10[5:1]
+                h257 = intbv(0)[16:]
+                h257[:] = (h255 << h256)
+                h258 = intbv(0)[1:]
+                h259 = intbv(0)[11:]
+                h260 = intbv(0)[32:]
+                h260[:] = e_data
+                h259[:] = h260[11:0]
+                h261 = intbv(0)[1:]
+                h261[:] = 0
                 if w_irt_0[32]:
-                    h281[:] = 1
-                h282 = intbv(0)[1:]
-                h282[:] = 0
+                    h261[:] = 1
+                h262 = intbv(0)[1:]
+                h262[:] = 0
                 if w_irt_0[0]:
-                    h282[:] = 1
-                if (((h279 >> 0) & 1) == 1):
-                    h278[:] = h281
+                    h262[:] = 1
+                if (((h259 >> 0) & 1) == 1):
+                    h258[:] = h261
                 else:
-                    h278[:] = h282
-                h274[:] = 0
-                if ((h275[11:0] < (h276 << h277)) and (h278 != 0)):
-                    h274[:] = 1
-                v_wide[53:52] = h274
-                h283 = intbv(0)[1:]
-                h284 = intbv(0)[32:]
-                h284[:] = e_data
-                h285 = intbv(0)[16:]
-                h285[:] = 1
-                h286 = intbv(0)[4:]
-                h286[:] = w_dte_10[5:1]
-                h287 = intbv(0)[1:]
-                h288 = intbv(0)[11:]
-                h289 = intbv(0)[32:]
-                h289[:] = e_data
-                h288[:] = h289[11:0]
-                h290 = intbv(0)[1:]
-                h290[:] = 0
+                    h258[:] = h262
+                h253[:] = 0
+                if ((concat(intbv(0)[5:], h254[11:0]) < h257) and (h258 != 0)):
+                    h253[:] = 1
+                v_wide[53:52] = h253
+                h263 = intbv(0)[1:]
+                h264 = intbv(0)[32:]
+                h264[:] = e_data
+                h265 = intbv(0)[16:]
+                h265[:] = 1
+                h266 = intbv(0)[4:]
+                h266[:] = w_dte_10[5:1]
+                h267 = intbv(0)[16:]
+                h267[:] = (h265 << h266)
+                h268 = intbv(0)[1:]
+                h269 = intbv(0)[11:]
+                h270 = intbv(0)[32:]
+                h270[:] = e_data
+                h269[:] = h270[11:0]
+                h271 = intbv(0)[1:]
+                h271[:] = 0
                 if w_irt_0[32]:
-                    h290[:] = 1
-                h291 = intbv(0)[1:]
-                h291[:] = 0
+                    h271[:] = 1
+                h272 = intbv(0)[1:]
+                h272[:] = 0
                 if w_irt_0[0]:
-                    h291[:] = 1
-                if (((h288 >> 0) & 1) == 1):
-                    h287[:] = h290
+                    h272[:] = 1
+                if (((h269 >> 0) & 1) == 1):
+                    h268[:] = h271
                 else:
-                    h287[:] = h291
-                h283[:] = 0
-                if ((h284[11:0] < (h285 << h286)) and (h287 != 0)):
-                    h283[:] = 1
-                v_wide[56:55] = h283
+                    h268[:] = h272
+                h263[:] = 0
+                if ((concat(intbv(0)[5:], h264[11:0]) < h267) and (h268 != 0)):
+                    h263[:] = 1
+                v_wide[56:55] = h263
                 v_wide[64:60] = 2
                 rec_entry_lo.next = v_wide[64:]
-                v_wide[:] = e_address
-                rec_entry_hi.next = v_wide[64:]
-                h292 = intbv(0)[16:]
-                h293 = intbv(0)[32:]
-                h293[:] = e_data
-                h294 = intbv(0)[32:]
-                h294[:] = e_data
-                h295 = intbv(0)[1:]
-                h296 = intbv(0)[1:]
-                h296[:] = 0
+                rec_entry_hi.next = e_address
+                h273 = intbv(0)[16:]
+                h274 = intbv(0)[32:]
+                h274[:] = e_data
+                h275 = intbv(0)[32:]
+                h275[:] = e_data
+                h276 = intbv(0)[1:]
+                h277 = intbv(0)[1:]
+                h277[:] = 0
                 if w_dte_0[62]:
-                    h296[:] = 1
-                h297 = intbv(0)[1:]
-                h297[:] = 0
+                    h277[:] = 1
+                h278 = intbv(0)[1:]
+                h278[:] = 0
                 if w_dte_0[61]:
-                    h297[:] = 1
+                    h278[:] = 1
                 if (e_kind == 1):
-                    h295[:] = h296
+                    h276[:] = h277
                 else:
-                    h295[:] = h297
-                h298 = intbv(0)[32:]
-                h298[:] = e_data
-                h299 = intbv(0)[32:]
-                h299[:] = e_data
+                    h276[:] = h278
+                h279 = intbv(0)[32:]
+                h279[:] = e_data
+                h280 = intbv(0)[32:]
+                h280[:] = e_data
+                h281 = intbv(0)[32:]
+                h281[:] = e_data
+                h282 = intbv(0)[16:]
+                h282[:] = 1
+                h283 = intbv(0)[4:]
+                h283[:] = w_dte_10[5:1]
+                h284 = intbv(0)[16:]
+                h284[:] = (h282 << h283)
+                h285 = intbv(0)[1:]
+                h286 = intbv(0)[11:]
+                h287 = intbv(0)[32:]
+                h287[:] = e_data
+                h286[:] = h287[11:0]
+                h288 = intbv(0)[1:]
+                h288[:] = 0
+                if w_irt_0[32]:
+                    h288[:] = 1
+                h289 = intbv(0)[1:]
+                h289[:] = 0
+                if w_irt_0[0]:
+                    h289[:] = 1
+                if (((h286 >> 0) & 1) == 1):
+                    h285[:] = h288
+                else:
+                    h285[:] = h289
+                h290 = intbv(0)[1:]
+                h291 = intbv(0)[11:]
+                h292 = intbv(0)[32:]
+                h292[:] = e_data
+                h291[:] = h292[11:0]
+                h293 = intbv(0)[1:]
+                h293[:] = 0
+                if w_irt_0[39]:
+                    h293[:] = 1
+                h294 = intbv(0)[1:]
+                h294[:] = 0
+                if w_irt_0[7]:
+                    h294[:] = 1
+                if (((h291 >> 0) & 1) == 1):
+                    h290[:] = h293
+                else:
+                    h290[:] = h294
+                h295 = intbv(0)[3:]
+                h296 = intbv(0)[11:]
+                h297 = intbv(0)[32:]
+                h297[:] = e_data
+                h296[:] = h297[11:0]
+                if (((h296 >> 0) & 1) == 1):
+                    h295[:] = w_irt_0[37:34]
+                else:
+                    h295[:] = w_irt_0[5:2]
+                h298 = intbv(0)[1:]
+                h299 = intbv(0)[11:]
                 h300 = intbv(0)[32:]
                 h300[:] = e_data
-                h301 = intbv(0)[16:]
-                h301[:] = 1
-                h302 = intbv(0)[4:]
-                h302[:] = w_dte_10[5:1]
-                h303 = intbv(0)[1:]
-                h304 = intbv(0)[11:]
-                h305 = intbv(0)[32:]
-                h305[:] = e_data
-                h304[:] = h305[11:0]
-                h306 = intbv(0)[1:]
-                h306[:] = 0
-                if w_irt_0[32]:
-                    h306[:] = 1
-                h307 = intbv(0)[1:]
-                h307[:] = 0
-                if w_irt_0[0]:
-                    h307[:] = 1
-                if (((h304 >> 0) & 1) == 1):
-                    h303[:] = h306
-                else:
-                    h303[:] = h307
-                h308 = intbv(0)[1:]
-                h309 = intbv(0)[11:]
-                h310 = intbv(0)[32:]
-                h310[:] = e_data
-                h309[:] = h310[11:0]
-                h311 = intbv(0)[1:]
-                h311[:] = 0
-                if w_irt_0[39]:
-                    h311[:] = 1
-                h312 = intbv(0)[1:]
-                h312[:] = 0
-                if w_irt_0[7]:
-                    h312[:] = 1
-                if (((h309 >> 0) & 1) == 1):
-                    h308[:] = h311
-                else:
-                    h308[:] = h312
-                h313 = intbv(0)[3:]
-                h314 = intbv(0)[11:]
-                h315 = intbv(0)[32:]
-                h315[:] = e_data
-                h314[:] = h315[11:0]
-                if (((h314 >> 0) & 1) == 1):
-                    h313[:] = w_irt_0[37:34]
-                else:
-                    h313[:] = w_irt_0[5:2]
-                h316 = intbv(0)[1:]
-                h317 = intbv(0)[11:]
-                h318 = intbv(0)[32:]
-                h318[:] = e_data
-                h317[:] = h318[11:0]
-                h319 = intbv(0)[1:]
-                h319[:] = 0
+                h299[:] = h300[11:0]
+                h301 = intbv(0)[1:]
+                h301[:] = 0
                 if w_irt_0[33]:
-                    h319[:] = 1
-                h320 = intbv(0)[1:]
-                h320[:] = 0
+                    h301[:] = 1
+                h302 = intbv(0)[1:]
+                h302[:] = 0
                 if w_irt_0[1]:
-                    h320[:] = 1
-                if (((h317 >> 0) & 1) == 1):
-                    h316[:] = h319
+                    h302[:] = 1
+                if (((h299 >> 0) & 1) == 1):
+                    h298[:] = h301
                 else:
-                    h316[:] = h320
-                h321 = intbv(0)[16:]
-                h321[:] = concat("0", r_EVT_LOG_TAIL[19:4])
-                h322 = intbv(0)[16:]
-                h322[:] = h321 + 1
-                h323 = intbv(0)[16:]
-                h323[:] = 1
-                h324 = intbv(0)[4:]
-                h324[:] = r_EVT_LOG_BAR[60:56]
-                h325 = intbv(0)[16:]
-                h325[:] = (h323 << h324)
-                h326 = intbv(0)[17:]
-                h326[:] = concat("0", h325)
-                h327 = intbv(0)[17:]
-                h327[:] = (h326 + 0x10000) - 1
-                h328 = intbv(0)[16:]
-                h328[:] = h327[16:]
-                h329 = intbv(0)[16:]
-                h329[:] = h322 & h328
-                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h293[11:8] == 0) or (h294[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h295 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h298[11:8] == 0) or (h299[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (h300[11:0] < (h301 << h302))) or (not (((h303 != 0) and (not (h308 != 0))) and (h313 <= 1))))) and (not w_dte_10[5])) and (not (h316 != 0))))):
-                    h292[:] = h329
+                    h298[:] = h302
+                h303 = intbv(0)[16:]
+                h303[:] = concat(intbv(0)[1:], r_EVT_LOG_TAIL[19:4]) + 1
+                h304 = intbv(0)[16:]
+                h304[:] = 1
+                h305 = intbv(0)[4:]
+                h305[:] = r_EVT_LOG_BAR[60:56]
+                h306 = intbv(0)[16:]
+                h306[:] = (h304 << h305)
+                h307 = intbv(0)[17:]
+                h307[:] = (concat(intbv(0)[1:], h306) + 0x10000) - 1
+                h308 = intbv(0)[16:]
+                h308[:] = h303 & h307[16:]
+                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h274[11:8] == 0) or (h275[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h276 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h279[11:8] == 0) or (h280[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (concat(intbv(0)[5:], h281[11:0]) < h284)) or (not (((h285 != 0) and (not (h290 != 0))) and (h295 <= 1))))) and (not w_dte_10[5])) and (not (h298 != 0))))):
+                    h273[:] = h308
                 else:
-                    h292[:] = r_EVT_LOG_TAIL[19:4]
-                v_wide[:] = concat(h292, "0000")
-                rec_tail.next = v_wide[64:]
+                    h273[:] = concat(intbv(0)[1:], r_EVT_LOG_TAIL[19:4])
+                rec_tail.next = concat(intbv(0)[44:], h273, intbv(0)[4:])
                 st.next = S.ST0
             elif (((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))):  # spec: specs/amd_iommu.vspec:587
                 status.next = 10
-                v_wide[:] = 3
-                rec_outcome.next = v_wide[2:]
-                v_wide[:] = 0
-                rec_address.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_data.next = v_wide[32:]
-                v_wide[:] = 0
-                rec_vector.next = v_wide[8:]
-                v_wide[:] = 0
-                rec_destination.next = v_wide[8:]
-                v_wide[:] = 0
-                rec_dest_mode.next = v_wide[1:]
-                v_wide[:] = 0
-                rec_int_type.next = v_wide[3:]
-                v_wide[:] = 0
-                rec_rq_eoi.next = v_wide[1:]
-                v_wide[:] = 0
-                rec_code.next = v_wide[4:]
-                v_wide[:] = 0
-                rec_logged.next = v_wide[1:]
-                v_wide[:] = 0
-                rec_entry_lo.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_entry_hi.next = v_wide[64:]
-                v_wide[:] = concat(r_EVT_LOG_TAIL[19:4], "0000")
-                rec_tail.next = v_wide[64:]
+                rec_outcome.next = 3
+                rec_address.next = 0
+                rec_data.next = 0
+                rec_vector.next = 0
+                rec_destination.next = 0
+                rec_dest_mode.next = 0
+                rec_int_type.next = 0
+                rec_rq_eoi.next = 0
+                rec_code.next = 0
+                rec_logged.next = 0
+                rec_entry_lo.next = 0
+                rec_entry_hi.next = 0
+                rec_tail.next = concat(intbv(0)[45:], r_EVT_LOG_TAIL[19:4], intbv(0)[4:])
                 st.next = S.ST0
             else:
                 status.next = 0
@@ -3830,108 +3637,102 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                 st.next = S.FINISH
         elif st == S.ST0:  # entry_lo
             if not pend:
-                h354 = intbv(0)[32:]
-                h354[:] = e_data
-                h355 = intbv(0)[32:]
-                h355[:] = e_data
-                h356 = intbv(0)[1:]
+                h330 = intbv(0)[32:]
+                h330[:] = e_data
+                h331 = intbv(0)[32:]
+                h331[:] = e_data
+                h332 = intbv(0)[1:]
+                h333 = intbv(0)[1:]
+                h333[:] = 0
+                if w_dte_0[62]:
+                    h333[:] = 1
+                h334 = intbv(0)[1:]
+                h334[:] = 0
+                if w_dte_0[61]:
+                    h334[:] = 1
+                if (e_kind == 1):
+                    h332[:] = h333
+                else:
+                    h332[:] = h334
+                h335 = intbv(0)[32:]
+                h335[:] = e_data
+                h336 = intbv(0)[32:]
+                h336[:] = e_data
+                h337 = intbv(0)[32:]
+                h337[:] = e_data
+                h338 = intbv(0)[16:]
+                h338[:] = 1
+                h339 = intbv(0)[4:]
+                h339[:] = w_dte_10[5:1]
+                h340 = intbv(0)[16:]
+                h340[:] = (h338 << h339)
+                h341 = intbv(0)[1:]
+                h342 = intbv(0)[11:]
+                h343 = intbv(0)[32:]
+                h343[:] = e_data
+                h342[:] = h343[11:0]
+                h344 = intbv(0)[1:]
+                h344[:] = 0
+                if w_irt_0[32]:
+                    h344[:] = 1
+                h345 = intbv(0)[1:]
+                h345[:] = 0
+                if w_irt_0[0]:
+                    h345[:] = 1
+                if (((h342 >> 0) & 1) == 1):
+                    h341[:] = h344
+                else:
+                    h341[:] = h345
+                h346 = intbv(0)[1:]
+                h347 = intbv(0)[11:]
+                h348 = intbv(0)[32:]
+                h348[:] = e_data
+                h347[:] = h348[11:0]
+                h349 = intbv(0)[1:]
+                h349[:] = 0
+                if w_irt_0[39]:
+                    h349[:] = 1
+                h350 = intbv(0)[1:]
+                h350[:] = 0
+                if w_irt_0[7]:
+                    h350[:] = 1
+                if (((h347 >> 0) & 1) == 1):
+                    h346[:] = h349
+                else:
+                    h346[:] = h350
+                h351 = intbv(0)[3:]
+                h352 = intbv(0)[11:]
+                h353 = intbv(0)[32:]
+                h353[:] = e_data
+                h352[:] = h353[11:0]
+                if (((h352 >> 0) & 1) == 1):
+                    h351[:] = w_irt_0[37:34]
+                else:
+                    h351[:] = w_irt_0[5:2]
+                h354 = intbv(0)[1:]
+                h355 = intbv(0)[11:]
+                h356 = intbv(0)[32:]
+                h356[:] = e_data
+                h355[:] = h356[11:0]
                 h357 = intbv(0)[1:]
                 h357[:] = 0
-                if w_dte_0[62]:
+                if w_irt_0[33]:
                     h357[:] = 1
                 h358 = intbv(0)[1:]
                 h358[:] = 0
-                if w_dte_0[61]:
-                    h358[:] = 1
-                if (e_kind == 1):
-                    h356[:] = h357
-                else:
-                    h356[:] = h358
-                h359 = intbv(0)[32:]
-                h359[:] = e_data
-                h360 = intbv(0)[32:]
-                h360[:] = e_data
-                h361 = intbv(0)[32:]
-                h361[:] = e_data
-                h362 = intbv(0)[16:]
-                h362[:] = 1
-                h363 = intbv(0)[4:]
-                h363[:] = w_dte_10[5:1]
-                h364 = intbv(0)[1:]
-                h365 = intbv(0)[11:]
-                h366 = intbv(0)[32:]
-                h366[:] = e_data
-                h365[:] = h366[11:0]
-                h367 = intbv(0)[1:]
-                h367[:] = 0
-                if w_irt_0[32]:
-                    h367[:] = 1
-                h368 = intbv(0)[1:]
-                h368[:] = 0
-                if w_irt_0[0]:
-                    h368[:] = 1
-                if (((h365 >> 0) & 1) == 1):
-                    h364[:] = h367
-                else:
-                    h364[:] = h368
-                h369 = intbv(0)[1:]
-                h370 = intbv(0)[11:]
-                h371 = intbv(0)[32:]
-                h371[:] = e_data
-                h370[:] = h371[11:0]
-                h372 = intbv(0)[1:]
-                h372[:] = 0
-                if w_irt_0[39]:
-                    h372[:] = 1
-                h373 = intbv(0)[1:]
-                h373[:] = 0
-                if w_irt_0[7]:
-                    h373[:] = 1
-                if (((h370 >> 0) & 1) == 1):
-                    h369[:] = h372
-                else:
-                    h369[:] = h373
-                h374 = intbv(0)[3:]
-                h375 = intbv(0)[11:]
-                h376 = intbv(0)[32:]
-                h376[:] = e_data
-                h375[:] = h376[11:0]
-                if (((h375 >> 0) & 1) == 1):
-                    h374[:] = w_irt_0[37:34]
-                else:
-                    h374[:] = w_irt_0[5:2]
-                h377 = intbv(0)[1:]
-                h378 = intbv(0)[11:]
-                h379 = intbv(0)[32:]
-                h379[:] = e_data
-                h378[:] = h379[11:0]
-                h380 = intbv(0)[1:]
-                h380[:] = 0
-                if w_irt_0[33]:
-                    h380[:] = 1
-                h381 = intbv(0)[1:]
-                h381[:] = 0
                 if w_irt_0[1]:
-                    h381[:] = 1
-                if (((h378 >> 0) & 1) == 1):
-                    h377[:] = h380
+                    h358[:] = 1
+                if (((h355 >> 0) & 1) == 1):
+                    h354[:] = h357
                 else:
-                    h377[:] = h381
-                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h354[11:8] == 0) or (h355[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h356 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h359[11:8] == 0) or (h360[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (h361[11:0] < (h362 << h363))) or (not (((h364 != 0) and (not (h369 != 0))) and (h374 <= 1))))) and (not w_dte_10[5])) and (not (h377 != 0))))):
-                    h348 = intbv(0)[52:]
-                    h348[:] = concat(r_EVT_LOG_BAR[52:12], "000000000000")
-                    h349 = intbv(0)[53:]
-                    h349[:] = concat("0", h348)
-                    h350 = intbv(0)[20:]
-                    h350[:] = concat("00000", r_EVT_LOG_TAIL[19:4])
-                    h351 = intbv(0)[20:]
-                    h351[:] = h350 * 0x10
-                    h352 = intbv(0)[53:]
-                    h352[:] = concat("000000000000000000000000000000000", h351)
-                    h353 = intbv(0)[53:]
-                    h353[:] = h349 + h352
-                    v_wide[:] = h353
-                    v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x0
+                    h354[:] = h358
+                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h330[11:8] == 0) or (h331[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h332 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h335[11:8] == 0) or (h336[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (concat(intbv(0)[5:], h337[11:0]) < h340)) or (not (((h341 != 0) and (not (h346 != 0))) and (h351 <= 1))))) and (not w_dte_10[5])) and (not (h354 != 0))))):
+                    h328 = intbv(0)[20:]
+                    h328[:] = concat(intbv(0)[5:], r_EVT_LOG_TAIL[19:4]) * 0x10
+                    h329 = intbv(0)[53:]
+                    h329[:] = concat(intbv(0)[1:], r_EVT_LOG_BAR[52:12], intbv(0)[12:]) + concat(intbv(0)[33:], h328)
+                    v_wide[:] = concat(intbv(0)[19:], h329)
+                    v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x0
                     u_valid.next = True
                     u_we.next = True
                     u_size.next = WORD_SIZE
@@ -3949,108 +3750,102 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                     st.next = S.ST1
         elif st == S.ST1:  # entry_hi
             if not pend:
-                h388 = intbv(0)[32:]
-                h388[:] = e_data
-                h389 = intbv(0)[32:]
-                h389[:] = e_data
-                h390 = intbv(0)[1:]
-                h391 = intbv(0)[1:]
-                h391[:] = 0
+                h361 = intbv(0)[32:]
+                h361[:] = e_data
+                h362 = intbv(0)[32:]
+                h362[:] = e_data
+                h363 = intbv(0)[1:]
+                h364 = intbv(0)[1:]
+                h364[:] = 0
                 if w_dte_0[62]:
-                    h391[:] = 1
-                h392 = intbv(0)[1:]
-                h392[:] = 0
+                    h364[:] = 1
+                h365 = intbv(0)[1:]
+                h365[:] = 0
                 if w_dte_0[61]:
-                    h392[:] = 1
+                    h365[:] = 1
                 if (e_kind == 1):
-                    h390[:] = h391
+                    h363[:] = h364
                 else:
-                    h390[:] = h392
-                h393 = intbv(0)[32:]
-                h393[:] = e_data
-                h394 = intbv(0)[32:]
-                h394[:] = e_data
-                h395 = intbv(0)[32:]
-                h395[:] = e_data
-                h396 = intbv(0)[16:]
-                h396[:] = 1
-                h397 = intbv(0)[4:]
-                h397[:] = w_dte_10[5:1]
-                h398 = intbv(0)[1:]
-                h399 = intbv(0)[11:]
-                h400 = intbv(0)[32:]
-                h400[:] = e_data
-                h399[:] = h400[11:0]
-                h401 = intbv(0)[1:]
-                h401[:] = 0
+                    h363[:] = h365
+                h366 = intbv(0)[32:]
+                h366[:] = e_data
+                h367 = intbv(0)[32:]
+                h367[:] = e_data
+                h368 = intbv(0)[32:]
+                h368[:] = e_data
+                h369 = intbv(0)[16:]
+                h369[:] = 1
+                h370 = intbv(0)[4:]
+                h370[:] = w_dte_10[5:1]
+                h371 = intbv(0)[16:]
+                h371[:] = (h369 << h370)
+                h372 = intbv(0)[1:]
+                h373 = intbv(0)[11:]
+                h374 = intbv(0)[32:]
+                h374[:] = e_data
+                h373[:] = h374[11:0]
+                h375 = intbv(0)[1:]
+                h375[:] = 0
                 if w_irt_0[32]:
-                    h401[:] = 1
-                h402 = intbv(0)[1:]
-                h402[:] = 0
+                    h375[:] = 1
+                h376 = intbv(0)[1:]
+                h376[:] = 0
                 if w_irt_0[0]:
-                    h402[:] = 1
-                if (((h399 >> 0) & 1) == 1):
-                    h398[:] = h401
+                    h376[:] = 1
+                if (((h373 >> 0) & 1) == 1):
+                    h372[:] = h375
                 else:
-                    h398[:] = h402
-                h403 = intbv(0)[1:]
-                h404 = intbv(0)[11:]
-                h405 = intbv(0)[32:]
-                h405[:] = e_data
-                h404[:] = h405[11:0]
-                h406 = intbv(0)[1:]
-                h406[:] = 0
+                    h372[:] = h376
+                h377 = intbv(0)[1:]
+                h378 = intbv(0)[11:]
+                h379 = intbv(0)[32:]
+                h379[:] = e_data
+                h378[:] = h379[11:0]
+                h380 = intbv(0)[1:]
+                h380[:] = 0
                 if w_irt_0[39]:
-                    h406[:] = 1
-                h407 = intbv(0)[1:]
-                h407[:] = 0
+                    h380[:] = 1
+                h381 = intbv(0)[1:]
+                h381[:] = 0
                 if w_irt_0[7]:
-                    h407[:] = 1
-                if (((h404 >> 0) & 1) == 1):
-                    h403[:] = h406
+                    h381[:] = 1
+                if (((h378 >> 0) & 1) == 1):
+                    h377[:] = h380
                 else:
-                    h403[:] = h407
-                h408 = intbv(0)[3:]
-                h409 = intbv(0)[11:]
-                h410 = intbv(0)[32:]
-                h410[:] = e_data
-                h409[:] = h410[11:0]
-                if (((h409 >> 0) & 1) == 1):
-                    h408[:] = w_irt_0[37:34]
+                    h377[:] = h381
+                h382 = intbv(0)[3:]
+                h383 = intbv(0)[11:]
+                h384 = intbv(0)[32:]
+                h384[:] = e_data
+                h383[:] = h384[11:0]
+                if (((h383 >> 0) & 1) == 1):
+                    h382[:] = w_irt_0[37:34]
                 else:
-                    h408[:] = w_irt_0[5:2]
-                h411 = intbv(0)[1:]
-                h412 = intbv(0)[11:]
-                h413 = intbv(0)[32:]
-                h413[:] = e_data
-                h412[:] = h413[11:0]
-                h414 = intbv(0)[1:]
-                h414[:] = 0
+                    h382[:] = w_irt_0[5:2]
+                h385 = intbv(0)[1:]
+                h386 = intbv(0)[11:]
+                h387 = intbv(0)[32:]
+                h387[:] = e_data
+                h386[:] = h387[11:0]
+                h388 = intbv(0)[1:]
+                h388[:] = 0
                 if w_irt_0[33]:
-                    h414[:] = 1
-                h415 = intbv(0)[1:]
-                h415[:] = 0
+                    h388[:] = 1
+                h389 = intbv(0)[1:]
+                h389[:] = 0
                 if w_irt_0[1]:
-                    h415[:] = 1
-                if (((h412 >> 0) & 1) == 1):
-                    h411[:] = h414
+                    h389[:] = 1
+                if (((h386 >> 0) & 1) == 1):
+                    h385[:] = h388
                 else:
-                    h411[:] = h415
-                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h388[11:8] == 0) or (h389[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h390 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h393[11:8] == 0) or (h394[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (h395[11:0] < (h396 << h397))) or (not (((h398 != 0) and (not (h403 != 0))) and (h408 <= 1))))) and (not w_dte_10[5])) and (not (h411 != 0))))):
-                    h382 = intbv(0)[52:]
-                    h382[:] = concat(r_EVT_LOG_BAR[52:12], "000000000000")
-                    h383 = intbv(0)[53:]
-                    h383[:] = concat("0", h382)
-                    h384 = intbv(0)[20:]
-                    h384[:] = concat("00000", r_EVT_LOG_TAIL[19:4])
-                    h385 = intbv(0)[20:]
-                    h385[:] = h384 * 0x10
-                    h386 = intbv(0)[53:]
-                    h386[:] = concat("000000000000000000000000000000000", h385)
-                    h387 = intbv(0)[53:]
-                    h387[:] = h383 + h386
-                    v_wide[:] = h387
-                    v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x8
+                    h385[:] = h389
+                if (r_CONTROL[2] and ((((((e_kind != 2) and w_dte_0[0]) and (((w_dte_0[7:2] != 0) or w_dte_0[63]) or (w_dte_0[1] and (w_dte_0[12:9] == 7)))) or (((e_kind == 2) and w_dte_10[0]) and ((((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)) or (((h361[11:8] == 0) or (h362[11:8] == 1)) and ((w_dte_10[62:60] == 3) or ((w_dte_10[62:60] == 2) and (w_dte_10[5:1] >= 0xc))))))) or (((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and (not w_dte_0[1])) or ((((((e_kind != 2) and w_dte_0[0]) and (not ((w_dte_0[7:2] != 0) or w_dte_0[63]))) and w_dte_0[1]) and (w_dte_0[12:9] == 0)) and (not (h363 != 0)))) or ((wk_io_walked != 0) and (not (wk_io_ok != 0)))) and (not w_dte_8[34]))) or (((((((((e_kind == 2) and w_dte_10[0]) and (not (((w_dte_10[54:52] != 0) or (w_dte_18[15:0] != 0)) or (w_dte_18[54:48] != 0)))) and ((h366[11:8] == 0) or (h367[11:8] == 1))) and (w_dte_10[62:60] == 2)) and (w_dte_10[5:1] < 0xc)) and ((not (concat(intbv(0)[5:], h368[11:0]) < h371)) or (not (((h372 != 0) and (not (h377 != 0))) and (h382 <= 1))))) and (not w_dte_10[5])) and (not (h385 != 0))))):
+                    h359 = intbv(0)[20:]
+                    h359[:] = concat(intbv(0)[5:], r_EVT_LOG_TAIL[19:4]) * 0x10
+                    h360 = intbv(0)[53:]
+                    h360[:] = concat(intbv(0)[1:], r_EVT_LOG_BAR[52:12], intbv(0)[12:]) + concat(intbv(0)[33:], h359)
+                    v_wide[:] = concat(intbv(0)[19:], h360)
+                    v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x8
                     u_valid.next = True
                     u_we.next = True
                     u_size.next = WORD_SIZE

@@ -247,8 +247,8 @@ always @(posedge clk) begin: walker_host0_fsm
                             m_valid <= 1'b1;
                             m_we <= 1'b0;
                             m_size <= 3;
-                            m_addr <= ({hb_CR3[48-1:12], 12'b000000000000} + {x_addr[57-1:48], 3'b000});
-                            walker_host0_ea <= ({hb_CR3[48-1:12], 12'b000000000000} + {x_addr[57-1:48], 3'b000});
+                            m_addr <= ({16'h0, hb_CR3[48-1:12], 12'h0} + {52'h0, x_addr[57-1:48], 3'h0});
+                            walker_host0_ea <= ({16'h0, hb_CR3[48-1:12], 12'h0} + {52'h0, x_addr[57-1:48], 3'h0});
                             walker_host0_st <= 3'b001;
                             walker_host0_lvl <= 5;
                         end
@@ -256,8 +256,8 @@ always @(posedge clk) begin: walker_host0_fsm
                             m_valid <= 1'b1;
                             m_we <= 1'b0;
                             m_size <= 3;
-                            m_addr <= ({hb_CR3[48-1:12], 12'b000000000000} + {x_addr[48-1:39], 3'b000});
-                            walker_host0_ea <= ({hb_CR3[48-1:12], 12'b000000000000} + {x_addr[48-1:39], 3'b000});
+                            m_addr <= ({16'h0, hb_CR3[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
+                            walker_host0_ea <= ({16'h0, hb_CR3[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
                             walker_host0_st <= 3'b001;
                             walker_host0_lvl <= 4;
                         end
@@ -277,7 +277,7 @@ always @(posedge clk) begin: walker_host0_fsm
                                 walker_host0_flevel <= 5;
                                 walker_host0_st <= 3'b010;
                             end
-                            else if ((((m_rdata & 53'hf000000000080) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            else if ((((m_rdata & 64'hf000000000080) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                                 walker_host0_fault_k <= 2;
                                 walker_host0_flevel <= 5;
                                 walker_host0_st <= 3'b010;
@@ -299,8 +299,8 @@ always @(posedge clk) begin: walker_host0_fsm
                                 m_valid <= 1'b1;
                                 m_we <= 1'b0;
                                 m_size <= 3;
-                                m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {x_addr[48-1:39], 3'b000});
-                                walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {x_addr[48-1:39], 3'b000});
+                                m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
+                                walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
                                 walker_host0_st <= 3'b001;
                                 walker_host0_lvl <= 4;
                             end
@@ -311,7 +311,7 @@ always @(posedge clk) begin: walker_host0_fsm
                                 walker_host0_flevel <= 4;
                                 walker_host0_st <= 3'b010;
                             end
-                            else if ((((m_rdata & 53'hf000000000080) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            else if ((((m_rdata & 64'hf000000000080) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                                 walker_host0_fault_k <= 2;
                                 walker_host0_flevel <= 4;
                                 walker_host0_st <= 3'b010;
@@ -333,8 +333,8 @@ always @(posedge clk) begin: walker_host0_fsm
                                 m_valid <= 1'b1;
                                 m_we <= 1'b0;
                                 m_size <= 3;
-                                m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {x_addr[39-1:30], 3'b000});
-                                walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {x_addr[39-1:30], 3'b000});
+                                m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[39-1:30], 3'h0});
+                                walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[39-1:30], 3'h0});
                                 walker_host0_st <= 3'b001;
                                 walker_host0_lvl <= 3;
                             end
@@ -346,7 +346,7 @@ always @(posedge clk) begin: walker_host0_fsm
                                     walker_host0_flevel <= 3;
                                     walker_host0_st <= 3'b010;
                                 end
-                                else if ((((m_rdata & 53'hf00003fffe000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                else if ((((m_rdata & 64'hf00003fffe000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                                     walker_host0_fault_k <= 2;
                                     walker_host0_flevel <= 3;
                                     walker_host0_st <= 3'b010;
@@ -435,7 +435,7 @@ always @(posedge clk) begin: walker_host0_fsm
                                     walker_host0_flevel <= 3;
                                     walker_host0_st <= 3'b010;
                                 end
-                                else if ((((m_rdata & 53'hf000000000000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
                                     walker_host0_fault_k <= 2;
                                     walker_host0_flevel <= 3;
                                     walker_host0_st <= 3'b010;
@@ -457,8 +457,8 @@ always @(posedge clk) begin: walker_host0_fsm
                                     m_valid <= 1'b1;
                                     m_we <= 1'b0;
                                     m_size <= 3;
-                                    m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {x_addr[30-1:21], 3'b000});
-                                    walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {x_addr[30-1:21], 3'b000});
+                                    m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[30-1:21], 3'h0});
+                                    walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[30-1:21], 3'h0});
                                     walker_host0_st <= 3'b001;
                                     walker_host0_lvl <= 2;
                                 end
@@ -471,7 +471,7 @@ always @(posedge clk) begin: walker_host0_fsm
                                     walker_host0_flevel <= 2;
                                     walker_host0_st <= 3'b010;
                                 end
-                                else if ((((m_rdata & 53'hf0000001fe000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                else if ((((m_rdata & 64'hf0000001fe000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                                     walker_host0_fault_k <= 2;
                                     walker_host0_flevel <= 2;
                                     walker_host0_st <= 3'b010;
@@ -560,7 +560,7 @@ always @(posedge clk) begin: walker_host0_fsm
                                     walker_host0_flevel <= 2;
                                     walker_host0_st <= 3'b010;
                                 end
-                                else if ((((m_rdata & 53'hf000000000000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                                     walker_host0_fault_k <= 2;
                                     walker_host0_flevel <= 2;
                                     walker_host0_st <= 3'b010;
@@ -582,8 +582,8 @@ always @(posedge clk) begin: walker_host0_fsm
                                     m_valid <= 1'b1;
                                     m_we <= 1'b0;
                                     m_size <= 3;
-                                    m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {x_addr[21-1:12], 3'b000});
-                                    walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {x_addr[21-1:12], 3'b000});
+                                    m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[21-1:12], 3'h0});
+                                    walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[21-1:12], 3'h0});
                                     walker_host0_st <= 3'b001;
                                     walker_host0_lvl <= 1;
                                 end
@@ -595,7 +595,7 @@ always @(posedge clk) begin: walker_host0_fsm
                                 walker_host0_flevel <= 1;
                                 walker_host0_st <= 3'b010;
                             end
-                            else if ((((m_rdata & 53'hf000000000000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            else if ((((m_rdata & 64'hf000000000000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                                 walker_host0_fault_k <= 2;
                                 walker_host0_flevel <= 1;
                                 walker_host0_st <= 3'b010;
@@ -687,10 +687,10 @@ always @(posedge clk) begin: walker_host0_fsm
                 x_aux <= 0;
                 h_r_vector <= 14;
                 h_r_error_code <= 0;
-                h_r_error_code[0] <= (walker_host0_fault_k != 1);
+                h_r_error_code[0] <= (walker_host0_fault_k[4-1:0] != 1);
                 h_r_error_code[1] <= hk_write;
                 h_r_error_code[2] <= hk_user;
-                h_r_error_code[3] <= (walker_host0_fault_k == 2);
+                h_r_error_code[3] <= (walker_host0_fault_k[4-1:0] == 2);
                 h_r_error_code[4] <= (hk_fetch && (hb_CR4[20] || hb_EFER[11]));
                 h_r_error_code[5] <= ((walker_host0_fault_k > 2) && (((hb_CR4[22] && walker_host0_a_us) && (!hk_fetch)) && ((((hb_PKRU >>> (2 * walker_host0_le[63-1:59])) & 1) == 1) || (((((hb_PKRU >>> ((2 * walker_host0_le[63-1:59]) + 1)) & 1) == 1) && hk_write) && (hk_user || hb_CR0[16])))));
                 h_r_cr2 <= x_addr;
@@ -873,7 +873,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                     if (r_CR4[12]) begin
                         x_valid <= 1'b1;
                         x_pwrite <= 1'b0;
-                        x_addr <= ({r_CR3[48-1:12], 12'b000000000000} + {i_addr[57-1:48], 3'b000});
+                        x_addr <= ({16'h0, r_CR3[48-1:12], 12'h0} + {52'h0, i_addr[57-1:48], 3'h0});
                         x_on_table <= 1'b1;
                         hk_write <= 1'b1;
                         hk_user <= 1'b1;
@@ -884,7 +884,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                     else begin
                         x_valid <= 1'b1;
                         x_pwrite <= 1'b0;
-                        x_addr <= ({r_CR3[48-1:12], 12'b000000000000} + {i_addr[48-1:39], 3'b000});
+                        x_addr <= ({16'h0, r_CR3[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
                         x_on_table <= 1'b1;
                         hk_write <= 1'b1;
                         hk_user <= 1'b1;
@@ -911,7 +911,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                                     walker_guest0_flevel <= 5;
                                     walker_guest0_st <= 3'b011;
                                 end
-                                else if ((((x_rdata & 53'hf000000000080) != 0) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)))) begin
+                                else if ((((x_rdata & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)))) begin
                                     walker_guest0_fault_k <= 2;
                                     walker_guest0_flevel <= 5;
                                     walker_guest0_st <= 3'b011;
@@ -933,7 +933,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                                     end
                                     x_valid <= 1'b1;
                                     x_pwrite <= 1'b0;
-                                    x_addr <= ({16'h0, x_rdata[48-1:12], 12'h0} + {i_addr[48-1:39], 3'b000});
+                                    x_addr <= ({16'h0, x_rdata[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
                                     x_on_table <= 1'b1;
                                     hk_write <= 1'b1;
                                     hk_user <= 1'b1;
@@ -948,7 +948,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                                     walker_guest0_flevel <= 4;
                                     walker_guest0_st <= 3'b011;
                                 end
-                                else if ((((x_rdata & 53'hf000000000080) != 0) || (1'b1 && ((x_rdata & 256) != 0)) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)))) begin
+                                else if ((((x_rdata & 64'hf000000000080) != 0) || (1'b1 && ((x_rdata & 256) != 0)) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)))) begin
                                     walker_guest0_fault_k <= 2;
                                     walker_guest0_flevel <= 4;
                                     walker_guest0_st <= 3'b011;
@@ -970,7 +970,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                                     end
                                     x_valid <= 1'b1;
                                     x_pwrite <= 1'b0;
-                                    x_addr <= ({16'h0, x_rdata[48-1:12], 12'h0} + {i_addr[39-1:30], 3'b000});
+                                    x_addr <= ({16'h0, x_rdata[48-1:12], 12'h0} + {52'h0, i_addr[39-1:30], 3'h0});
                                     x_on_table <= 1'b1;
                                     hk_write <= 1'b1;
                                     hk_user <= 1'b1;
@@ -986,7 +986,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                                         walker_guest0_flevel <= 3;
                                         walker_guest0_st <= 3'b011;
                                     end
-                                    else if ((((x_rdata & 53'hf00003fffe000) != 0) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)))) begin
+                                    else if ((((x_rdata & 64'hf00003fffe000) != 0) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)))) begin
                                         walker_guest0_fault_k <= 2;
                                         walker_guest0_flevel <= 3;
                                         walker_guest0_st <= 3'b011;
@@ -1065,7 +1065,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                                         walker_guest0_flevel <= 3;
                                         walker_guest0_st <= 3'b011;
                                     end
-                                    else if ((((x_rdata & 53'hf000000000000) != 0) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((x_rdata & 128) != 0)))) begin
+                                    else if ((((x_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((x_rdata & 128) != 0)))) begin
                                         walker_guest0_fault_k <= 2;
                                         walker_guest0_flevel <= 3;
                                         walker_guest0_st <= 3'b011;
@@ -1087,7 +1087,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                                         end
                                         x_valid <= 1'b1;
                                         x_pwrite <= 1'b0;
-                                        x_addr <= ({16'h0, x_rdata[48-1:12], 12'h0} + {i_addr[30-1:21], 3'b000});
+                                        x_addr <= ({16'h0, x_rdata[48-1:12], 12'h0} + {52'h0, i_addr[30-1:21], 3'h0});
                                         x_on_table <= 1'b1;
                                         hk_write <= 1'b1;
                                         hk_user <= 1'b1;
@@ -1104,7 +1104,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                                         walker_guest0_flevel <= 2;
                                         walker_guest0_st <= 3'b011;
                                     end
-                                    else if ((((x_rdata & 53'hf0000001fe000) != 0) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)))) begin
+                                    else if ((((x_rdata & 64'hf0000001fe000) != 0) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)))) begin
                                         walker_guest0_fault_k <= 2;
                                         walker_guest0_flevel <= 2;
                                         walker_guest0_st <= 3'b011;
@@ -1183,7 +1183,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                                         walker_guest0_flevel <= 2;
                                         walker_guest0_st <= 3'b011;
                                     end
-                                    else if ((((x_rdata & 53'hf000000000000) != 0) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)))) begin
+                                    else if ((((x_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)))) begin
                                         walker_guest0_fault_k <= 2;
                                         walker_guest0_flevel <= 2;
                                         walker_guest0_st <= 3'b011;
@@ -1205,7 +1205,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                                         end
                                         x_valid <= 1'b1;
                                         x_pwrite <= 1'b0;
-                                        x_addr <= ({16'h0, x_rdata[48-1:12], 12'h0} + {i_addr[21-1:12], 3'b000});
+                                        x_addr <= ({16'h0, x_rdata[48-1:12], 12'h0} + {52'h0, i_addr[21-1:12], 3'h0});
                                         x_on_table <= 1'b1;
                                         hk_write <= 1'b1;
                                         hk_user <= 1'b1;
@@ -1221,7 +1221,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                                     walker_guest0_flevel <= 1;
                                     walker_guest0_st <= 3'b011;
                                 end
-                                else if ((((x_rdata & 53'hf000000000000) != 0) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)))) begin
+                                else if ((((x_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)))) begin
                                     walker_guest0_fault_k <= 2;
                                     walker_guest0_flevel <= 1;
                                     walker_guest0_st <= 3'b011;
@@ -1334,10 +1334,10 @@ always @(posedge clk) begin: walker_guest0_fsm
                 o_aux <= 0;
                 o_r_vector <= 14;
                 o_r_error_code <= 0;
-                o_r_error_code[0] <= (walker_guest0_fault_k != 1);
+                o_r_error_code[0] <= (walker_guest0_fault_k[4-1:0] != 1);
                 o_r_error_code[1] <= k_write;
                 o_r_error_code[2] <= k_user;
-                o_r_error_code[3] <= (walker_guest0_fault_k == 2);
+                o_r_error_code[3] <= (walker_guest0_fault_k[4-1:0] == 2);
                 o_r_error_code[4] <= (k_fetch && (r_CR4[20] || r_EFER[11]));
                 o_r_error_code[5] <= ((walker_guest0_fault_k > 2) && (((r_CR4[22] && walker_guest0_a_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * walker_guest0_le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * walker_guest0_le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16])))));
                 o_r_cr2 <= i_addr;
@@ -1414,7 +1414,7 @@ end
 assign x_table = (x_on_table && (!x_pwrite));
 assign hb_CR0 = 0;
 assign hb_CR3 = r_nCR3;
-assign hb_CR4 = {r_HCR4[12], 12'h0};
+assign hb_CR4 = {51'h0, r_HCR4[12], 12'h0};
 assign hb_EFER = r_HEFER;
 assign hb_RFLAGS = 0;
 assign hb_PKRU = 0;

@@ -224,16 +224,16 @@ begin
                                 m_valid <= '1';
                                 m_we <= '0';
                                 m_size <= to_unsigned(3, 3);
-                                m_addr <= (resize(unsigned'(hb_CR3(48-1 downto 12) & unsigned'("000000000000")), 64) + resize(unsigned'(x_addr(57-1 downto 48) & unsigned'("000")), 64));
-                                walker_host0_ea <= (resize(unsigned'(hb_CR3(48-1 downto 12) & unsigned'("000000000000")), 64) + resize(unsigned'(x_addr(57-1 downto 48) & unsigned'("000")), 64));
+                                m_addr <= (unsigned'(to_unsigned(0, 16) & hb_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                                walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & hb_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(57-1 downto 48) & to_unsigned(0, 3)));
                                 walker_host0_st <= MWAIT;
                                 walker_host0_lvl <= to_unsigned(5, 3);
                             else
                                 m_valid <= '1';
                                 m_we <= '0';
                                 m_size <= to_unsigned(3, 3);
-                                m_addr <= (resize(unsigned'(hb_CR3(48-1 downto 12) & unsigned'("000000000000")), 64) + resize(unsigned'(x_addr(48-1 downto 39) & unsigned'("000")), 64));
-                                walker_host0_ea <= (resize(unsigned'(hb_CR3(48-1 downto 12) & unsigned'("000000000000")), 64) + resize(unsigned'(x_addr(48-1 downto 39) & unsigned'("000")), 64));
+                                m_addr <= (unsigned'(to_unsigned(0, 16) & hb_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                                walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & hb_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
                                 walker_host0_st <= MWAIT;
                                 walker_host0_lvl <= to_unsigned(4, 3);
                             end if;
@@ -271,8 +271,8 @@ begin
                                 m_valid <= '1';
                                 m_we <= '0';
                                 m_size <= to_unsigned(3, 3);
-                                m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(x_addr(48-1 downto 39) & unsigned'("000")));
-                                walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(x_addr(48-1 downto 39) & unsigned'("000")));
+                                m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                                walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
                                 walker_host0_st <= MWAIT;
                                 walker_host0_lvl <= to_unsigned(4, 3);
                             end if;
@@ -302,8 +302,8 @@ begin
                                 m_valid <= '1';
                                 m_we <= '0';
                                 m_size <= to_unsigned(3, 3);
-                                m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(x_addr(39-1 downto 30) & unsigned'("000")));
-                                walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(x_addr(39-1 downto 30) & unsigned'("000")));
+                                m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                                walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(39-1 downto 30) & to_unsigned(0, 3)));
                                 walker_host0_st <= MWAIT;
                                 walker_host0_lvl <= to_unsigned(3, 3);
                             end if;
@@ -411,8 +411,8 @@ begin
                                     m_valid <= '1';
                                     m_we <= '0';
                                     m_size <= to_unsigned(3, 3);
-                                    m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(x_addr(30-1 downto 21) & unsigned'("000")));
-                                    walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(x_addr(30-1 downto 21) & unsigned'("000")));
+                                    m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                    walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(30-1 downto 21) & to_unsigned(0, 3)));
                                     walker_host0_st <= MWAIT;
                                     walker_host0_lvl <= to_unsigned(2, 3);
                                 end if;
@@ -521,8 +521,8 @@ begin
                                     m_valid <= '1';
                                     m_we <= '0';
                                     m_size <= to_unsigned(3, 3);
-                                    m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(x_addr(21-1 downto 12) & unsigned'("000")));
-                                    walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(x_addr(21-1 downto 12) & unsigned'("000")));
+                                    m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                                    walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(21-1 downto 12) & to_unsigned(0, 3)));
                                     walker_host0_st <= MWAIT;
                                     walker_host0_lvl <= to_unsigned(1, 3);
                                 end if;
@@ -612,10 +612,10 @@ begin
                     x_aux <= to_unsigned(0, 3);
                     h_r_vector <= to_unsigned(14, 8);
                     h_r_error_code <= to_unsigned(0, 32);
-                    h_r_error_code(0) <= stdl(walker_host0_fault_k /= 1);
+                    h_r_error_code(0) <= stdl(walker_host0_fault_k(4-1 downto 0) /= 1);
                     h_r_error_code(1) <= hk_write;
                     h_r_error_code(2) <= hk_user;
-                    h_r_error_code(3) <= stdl(walker_host0_fault_k = 2);
+                    h_r_error_code(3) <= stdl(walker_host0_fault_k(4-1 downto 0) = 2);
                     h_r_error_code(4) <= stdl(bool(hk_fetch) and (bool(hb_CR4(20)) or bool(hb_EFER(11))));
                     h_r_error_code(5) <= stdl((walker_host0_fault_k > 2) and (((bool(hb_CR4(22)) and bool(walker_host0_a_us)) and (not bool(hk_fetch))) and (((shift_right(hb_PKRU, to_integer(2 * walker_host0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(hb_PKRU, to_integer((2 * walker_host0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(hk_write)) and (bool(hk_user) or bool(hb_CR0(16)))))));
                     h_r_cr2 <= x_addr;
@@ -788,7 +788,7 @@ begin
                         if bool(r_CR4(12)) then
                             x_valid <= '1';
                             x_pwrite <= '0';
-                            x_addr <= (resize(unsigned'(r_CR3(48-1 downto 12) & unsigned'("000000000000")), 64) + resize(unsigned'(i_addr(57-1 downto 48) & unsigned'("000")), 64));
+                            x_addr <= (unsigned'(to_unsigned(0, 16) & r_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(57-1 downto 48) & to_unsigned(0, 3)));
                             x_on_table <= '1';
                             hk_write <= '1';
                             hk_user <= '1';
@@ -798,7 +798,7 @@ begin
                         else
                             x_valid <= '1';
                             x_pwrite <= '0';
-                            x_addr <= (resize(unsigned'(r_CR3(48-1 downto 12) & unsigned'("000000000000")), 64) + resize(unsigned'(i_addr(48-1 downto 39) & unsigned'("000")), 64));
+                            x_addr <= (unsigned'(to_unsigned(0, 16) & r_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
                             x_on_table <= '1';
                             hk_write <= '1';
                             hk_user <= '1';
@@ -842,7 +842,7 @@ begin
                                     end if;
                                     x_valid <= '1';
                                     x_pwrite <= '0';
-                                    x_addr <= (unsigned'(to_unsigned(0, 16) & x_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(i_addr(48-1 downto 39) & unsigned'("000")));
+                                    x_addr <= (unsigned'(to_unsigned(0, 16) & x_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
                                     x_on_table <= '1';
                                     hk_write <= '1';
                                     hk_user <= '1';
@@ -876,7 +876,7 @@ begin
                                     end if;
                                     x_valid <= '1';
                                     x_pwrite <= '0';
-                                    x_addr <= (unsigned'(to_unsigned(0, 16) & x_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(i_addr(39-1 downto 30) & unsigned'("000")));
+                                    x_addr <= (unsigned'(to_unsigned(0, 16) & x_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
                                     x_on_table <= '1';
                                     hk_write <= '1';
                                     hk_user <= '1';
@@ -980,7 +980,7 @@ begin
                                         end if;
                                         x_valid <= '1';
                                         x_pwrite <= '0';
-                                        x_addr <= (unsigned'(to_unsigned(0, 16) & x_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(i_addr(30-1 downto 21) & unsigned'("000")));
+                                        x_addr <= (unsigned'(to_unsigned(0, 16) & x_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
                                         x_on_table <= '1';
                                         hk_write <= '1';
                                         hk_user <= '1';
@@ -1085,7 +1085,7 @@ begin
                                         end if;
                                         x_valid <= '1';
                                         x_pwrite <= '0';
-                                        x_addr <= (unsigned'(to_unsigned(0, 16) & x_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(i_addr(21-1 downto 12) & unsigned'("000")));
+                                        x_addr <= (unsigned'(to_unsigned(0, 16) & x_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                                         x_on_table <= '1';
                                         hk_write <= '1';
                                         hk_user <= '1';
@@ -1198,10 +1198,10 @@ begin
                     o_aux <= to_unsigned(0, 3);
                     o_r_vector <= to_unsigned(14, 8);
                     o_r_error_code <= to_unsigned(0, 32);
-                    o_r_error_code(0) <= stdl(walker_guest0_fault_k /= 1);
+                    o_r_error_code(0) <= stdl(walker_guest0_fault_k(4-1 downto 0) /= 1);
                     o_r_error_code(1) <= k_write;
                     o_r_error_code(2) <= k_user;
-                    o_r_error_code(3) <= stdl(walker_guest0_fault_k = 2);
+                    o_r_error_code(3) <= stdl(walker_guest0_fault_k(4-1 downto 0) = 2);
                     o_r_error_code(4) <= stdl(bool(k_fetch) and (bool(r_CR4(20)) or bool(r_EFER(11))));
                     o_r_error_code(5) <= stdl((walker_guest0_fault_k > 2) and (((bool(r_CR4(22)) and bool(walker_guest0_a_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * walker_guest0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * walker_guest0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))));
                     o_r_cr2 <= i_addr;
@@ -1269,7 +1269,7 @@ end process walker_guest0_fsm;
 x_table <= stdl(bool(x_on_table) and (not bool(x_pwrite)));
 hb_CR0 <= to_unsigned(0, 64);
 hb_CR3 <= r_nCR3;
-hb_CR4 <= resize(unsigned'(r_HCR4(12) & to_unsigned(0, 12)), 64);
+hb_CR4 <= unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & r_HCR4(12) & to_unsigned(0, 12));
 hb_EFER <= r_HEFER;
 hb_RFLAGS <= to_unsigned(0, 64);
 hb_PKRU <= to_unsigned(0, 32);

@@ -82,16 +82,16 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                         m_valid.next = True
                         m_we.next = False
                         m_size.next = 3
-                        m_addr.next = concat(r_CR3[48:12], "000000000000") + concat(i_addr[57:48], "000")
-                        ea.next = concat(r_CR3[48:12], "000000000000") + concat(i_addr[57:48], "000")
+                        m_addr.next = concat(intbv(0)[16:], r_CR3[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
+                        ea.next = concat(intbv(0)[16:], r_CR3[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
                         st.next = S.MWAIT
                         lvl.next = 5
                     else:  # spec: specs/x86_64_paging.vspec:231
                         m_valid.next = True
                         m_we.next = False
                         m_size.next = 3
-                        m_addr.next = concat(r_CR3[48:12], "000000000000") + concat(i_addr[48:39], "000")
-                        ea.next = concat(r_CR3[48:12], "000000000000") + concat(i_addr[48:39], "000")
+                        m_addr.next = concat(intbv(0)[16:], r_CR3[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                        ea.next = concat(intbv(0)[16:], r_CR3[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
                         st.next = S.MWAIT
                         lvl.next = 4
         elif st == S.MWAIT:
@@ -104,7 +104,7 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                         fault_k.next = 1
                         flevel.next = 5
                         st.next = S.FAULT
-                    elif (((m_rdata & 0xf000000000080) != 0) or ((not r_EFER[11]) and ((m_rdata & 0x8000000000000000) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
+                    elif (((m_rdata & intbv(0xf000000000080)[64:]) != 0) or ((not r_EFER[11]) and ((m_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
                         fault_k.next = 2
                         flevel.next = 5
                         st.next = S.FAULT
@@ -125,8 +125,8 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                         m_valid.next = True
                         m_we.next = False
                         m_size.next = 3
-                        m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[48:39], "000")
-                        ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[48:39], "000")
+                        m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                        ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
                         st.next = S.MWAIT
                         lvl.next = 4
                 elif lvl == 4:  # spec: specs/x86_64_paging.vspec:239 level pml4
@@ -134,7 +134,7 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                         fault_k.next = 1
                         flevel.next = 4
                         st.next = S.FAULT
-                    elif (((m_rdata & 0xf000000000080) != 0) or (True and ((m_rdata & 0x100) != 0)) or ((not r_EFER[11]) and ((m_rdata & 0x8000000000000000) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
+                    elif (((m_rdata & intbv(0xf000000000080)[64:]) != 0) or (True and ((m_rdata & 0x100) != 0)) or ((not r_EFER[11]) and ((m_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
                         fault_k.next = 2
                         flevel.next = 4
                         st.next = S.FAULT
@@ -155,8 +155,8 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                         m_valid.next = True
                         m_we.next = False
                         m_size.next = 3
-                        m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[39:30], "000")
-                        ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[39:30], "000")
+                        m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                        ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
                         st.next = S.MWAIT
                         lvl.next = 3
                 elif lvl == 3:  # spec: specs/x86_64_paging.vspec:243 level pdpt
@@ -165,7 +165,7 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                             fault_k.next = 1
                             flevel.next = 3
                             st.next = S.FAULT
-                        elif (((m_rdata & 0xf00003fffe000) != 0) or ((not r_EFER[11]) and ((m_rdata & 0x8000000000000000) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
+                        elif (((m_rdata & intbv(0xf00003fffe000)[64:]) != 0) or ((not r_EFER[11]) and ((m_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
                             fault_k.next = 2
                             flevel.next = 3
                             st.next = S.FAULT
@@ -236,7 +236,7 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                             fault_k.next = 1
                             flevel.next = 3
                             st.next = S.FAULT
-                        elif (((m_rdata & 0xf000000000000) != 0) or ((not r_EFER[11]) and ((m_rdata & 0x8000000000000000) != 0)) or (False and ((m_rdata & 0x80) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
+                        elif (((m_rdata & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((m_rdata & intbv(0x8000000000000000)[64:]) != 0)) or (False and ((m_rdata & 0x80) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
                             fault_k.next = 2
                             flevel.next = 3
                             st.next = S.FAULT
@@ -257,8 +257,8 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
-                            m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[30:21], "000")
-                            ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[30:21], "000")
+                            m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                            ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
                             st.next = S.MWAIT
                             lvl.next = 2
                 elif lvl == 2:  # spec: specs/x86_64_paging.vspec:248 level pd
@@ -267,7 +267,7 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                             fault_k.next = 1
                             flevel.next = 2
                             st.next = S.FAULT
-                        elif (((m_rdata & 0xf0000001fe000) != 0) or ((not r_EFER[11]) and ((m_rdata & 0x8000000000000000) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
+                        elif (((m_rdata & intbv(0xf0000001fe000)[64:]) != 0) or ((not r_EFER[11]) and ((m_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
                             fault_k.next = 2
                             flevel.next = 2
                             st.next = S.FAULT
@@ -338,7 +338,7 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                             fault_k.next = 1
                             flevel.next = 2
                             st.next = S.FAULT
-                        elif (((m_rdata & 0xf000000000000) != 0) or ((not r_EFER[11]) and ((m_rdata & 0x8000000000000000) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
+                        elif (((m_rdata & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((m_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
                             fault_k.next = 2
                             flevel.next = 2
                             st.next = S.FAULT
@@ -359,8 +359,8 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
-                            m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
-                            ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
+                            m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                            ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
                             st.next = S.MWAIT
                             lvl.next = 1
                 elif lvl == 1:  # spec: specs/x86_64_paging.vspec:253 level pt
@@ -368,7 +368,7 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                         fault_k.next = 1
                         flevel.next = 1
                         st.next = S.FAULT
-                    elif (((m_rdata & 0xf000000000000) != 0) or ((not r_EFER[11]) and ((m_rdata & 0x8000000000000000) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
+                    elif (((m_rdata & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((m_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
                         fault_k.next = 2
                         flevel.next = 1
                         st.next = S.FAULT
@@ -440,10 +440,10 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
             o_aux.next = 0
             o_r_vector.next = 0xe
             o_r_error_code.next = 0
-            o_r_error_code.next[0] = (fault_k != 1)
+            o_r_error_code.next[0] = (fault_k[4:] != 1)
             o_r_error_code.next[1] = k_write
             o_r_error_code.next[2] = k_user
-            o_r_error_code.next[3] = (fault_k == 2)
+            o_r_error_code.next[3] = (fault_k[4:] == 2)
             o_r_error_code.next[4] = (k_fetch and (r_CR4[20] or r_EFER[11]))
             o_r_error_code.next[5] = ((fault_k > 2) and (((r_CR4[22] and a_us) and (not k_fetch)) and ((((r_PKRU >> (2 * le[63:59])) & 1) == 1) or (((((r_PKRU >> ((2 * le[63:59]) + 1)) & 1) == 1) and k_write) and (k_user or r_CR0[16])))))
             o_r_cr2.next = i_addr
@@ -585,7 +585,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                 if r_CR4[12]:  # spec: specs/x86_64_paging.vspec:231
                     x_valid.next = True
                     x_pwrite.next = False
-                    x_addr.next = concat(r_CR3[48:12], "000000000000") + concat(i_addr[57:48], "000")
+                    x_addr.next = concat(intbv(0)[16:], r_CR3[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
                     x_on_table.next = True
                     hk_write.next = True
                     hk_user.next = True
@@ -595,7 +595,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                 else:  # spec: specs/x86_64_paging.vspec:231
                     x_valid.next = True
                     x_pwrite.next = False
-                    x_addr.next = concat(r_CR3[48:12], "000000000000") + concat(i_addr[48:39], "000")
+                    x_addr.next = concat(intbv(0)[16:], r_CR3[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
                     x_on_table.next = True
                     hk_write.next = True
                     hk_user.next = True
@@ -615,7 +615,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                             fault_k.next = 1
                             flevel.next = 5
                             st.next = S.FAULT
-                        elif (((x_rdata & 0xf000000000080) != 0) or ((not r_EFER[11]) and ((x_rdata & 0x8000000000000000) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
+                        elif (((x_rdata & intbv(0xf000000000080)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
                             fault_k.next = 2
                             flevel.next = 5
                             st.next = S.FAULT
@@ -636,7 +636,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                             # pointer ADDR of pml5e, spec: specs/x86_64_paging.vspec:60
                             x_valid.next = True
                             x_pwrite.next = False
-                            x_addr.next = concat(intbv(0)[16:], x_rdata[48:12], intbv(0)[12:]) + concat(i_addr[48:39], "000")
+                            x_addr.next = concat(intbv(0)[16:], x_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
                             x_on_table.next = True
                             hk_write.next = True
                             hk_user.next = True
@@ -648,7 +648,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                             fault_k.next = 1
                             flevel.next = 4
                             st.next = S.FAULT
-                        elif (((x_rdata & 0xf000000000080) != 0) or (True and ((x_rdata & 0x100) != 0)) or ((not r_EFER[11]) and ((x_rdata & 0x8000000000000000) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
+                        elif (((x_rdata & intbv(0xf000000000080)[64:]) != 0) or (True and ((x_rdata & 0x100) != 0)) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
                             fault_k.next = 2
                             flevel.next = 4
                             st.next = S.FAULT
@@ -669,7 +669,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                             # pointer ADDR of pml4e, spec: specs/x86_64_paging.vspec:69
                             x_valid.next = True
                             x_pwrite.next = False
-                            x_addr.next = concat(intbv(0)[16:], x_rdata[48:12], intbv(0)[12:]) + concat(i_addr[39:30], "000")
+                            x_addr.next = concat(intbv(0)[16:], x_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
                             x_on_table.next = True
                             hk_write.next = True
                             hk_user.next = True
@@ -682,7 +682,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 fault_k.next = 1
                                 flevel.next = 3
                                 st.next = S.FAULT
-                            elif (((x_rdata & 0xf00003fffe000) != 0) or ((not r_EFER[11]) and ((x_rdata & 0x8000000000000000) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
+                            elif (((x_rdata & intbv(0xf00003fffe000)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
                                 fault_k.next = 2
                                 flevel.next = 3
                                 st.next = S.FAULT
@@ -747,7 +747,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 fault_k.next = 1
                                 flevel.next = 3
                                 st.next = S.FAULT
-                            elif (((x_rdata & 0xf000000000000) != 0) or ((not r_EFER[11]) and ((x_rdata & 0x8000000000000000) != 0)) or (False and ((x_rdata & 0x80) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
+                            elif (((x_rdata & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0)) or (False and ((x_rdata & 0x80) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
                                 fault_k.next = 2
                                 flevel.next = 3
                                 st.next = S.FAULT
@@ -768,7 +768,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 # pointer ADDR of pdpte, spec: specs/x86_64_paging.vspec:79
                                 x_valid.next = True
                                 x_pwrite.next = False
-                                x_addr.next = concat(intbv(0)[16:], x_rdata[48:12], intbv(0)[12:]) + concat(i_addr[30:21], "000")
+                                x_addr.next = concat(intbv(0)[16:], x_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
                                 x_on_table.next = True
                                 hk_write.next = True
                                 hk_user.next = True
@@ -781,7 +781,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 fault_k.next = 1
                                 flevel.next = 2
                                 st.next = S.FAULT
-                            elif (((x_rdata & 0xf0000001fe000) != 0) or ((not r_EFER[11]) and ((x_rdata & 0x8000000000000000) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
+                            elif (((x_rdata & intbv(0xf0000001fe000)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
                                 fault_k.next = 2
                                 flevel.next = 2
                                 st.next = S.FAULT
@@ -846,7 +846,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 fault_k.next = 1
                                 flevel.next = 2
                                 st.next = S.FAULT
-                            elif (((x_rdata & 0xf000000000000) != 0) or ((not r_EFER[11]) and ((x_rdata & 0x8000000000000000) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
+                            elif (((x_rdata & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
                                 fault_k.next = 2
                                 flevel.next = 2
                                 st.next = S.FAULT
@@ -867,7 +867,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 # pointer ADDR of pde, spec: specs/x86_64_paging.vspec:99
                                 x_valid.next = True
                                 x_pwrite.next = False
-                                x_addr.next = concat(intbv(0)[16:], x_rdata[48:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
+                                x_addr.next = concat(intbv(0)[16:], x_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
                                 x_on_table.next = True
                                 hk_write.next = True
                                 hk_user.next = True
@@ -879,7 +879,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                             fault_k.next = 1
                             flevel.next = 1
                             st.next = S.FAULT
-                        elif (((x_rdata & 0xf000000000000) != 0) or ((not r_EFER[11]) and ((x_rdata & 0x8000000000000000) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
+                        elif (((x_rdata & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
                             fault_k.next = 2
                             flevel.next = 1
                             st.next = S.FAULT
@@ -969,10 +969,10 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
             o_aux.next = 0
             o_r_vector.next = 0xe
             o_r_error_code.next = 0
-            o_r_error_code.next[0] = (fault_k != 1)
+            o_r_error_code.next[0] = (fault_k[4:] != 1)
             o_r_error_code.next[1] = k_write
             o_r_error_code.next[2] = k_user
-            o_r_error_code.next[3] = (fault_k == 2)
+            o_r_error_code.next[3] = (fault_k[4:] == 2)
             o_r_error_code.next[4] = (k_fetch and (r_CR4[20] or r_EFER[11]))
             o_r_error_code.next[5] = ((fault_k > 2) and (((r_CR4[22] and a_us) and (not k_fetch)) and ((((r_PKRU >> (2 * le[63:59])) & 1) == 1) or (((((r_PKRU >> ((2 * le[63:59]) + 1)) & 1) == 1) and k_write) and (k_user or r_CR0[16])))))
             o_r_cr2.next = i_addr
@@ -1068,7 +1068,7 @@ def model(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3,
         x_table.next = x_on_table and not x_pwrite
         hb_CR0.next = 0
         hb_CR3.next = r_nCR3
-        hb_CR4.next = concat(r_HCR4[12], intbv(0)[12:])
+        hb_CR4.next = concat(intbv(0)[51:], r_HCR4[12], intbv(0)[12:])
         hb_EFER.next = r_HEFER
         hb_RFLAGS.next = 0
         hb_PKRU.next = 0

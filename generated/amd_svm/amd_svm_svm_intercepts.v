@@ -129,342 +129,268 @@ always @(posedge clk) begin: fsm
     reg [69-1:0] v_last;
     reg [7-1:0] v_span;
     reg [128-1:0] v_window;
-    reg [64-1:0] v_bits;
-    integer i;
-    reg [32-1:0] h0;
-    reg [32-1:0] h1;
+    reg [65-1:0] v_keep;
+    reg [16-1:0] h0;
+    reg [15-1:0] h1;
     reg [32-1:0] h2;
-    reg [32-1:0] h3;
-    reg [16-1:0] h4;
-    reg [32-1:0] h5;
-    reg [32-1:0] h6;
-    reg [15-1:0] h7;
-    reg [32-1:0] h8;
-    reg [32-1:0] h9;
-    reg [17-1:0] h10;
-    reg [32-1:0] h11;
-    reg [15-1:0] h12;
-    reg [15-1:0] h13;
-    reg [17-1:0] h14;
-    reg [17-1:0] h15;
-    reg [18-1:0] h16;
-    reg [1-1:0] h17;
-    reg [18-1:0] h18;
-    reg [18-1:0] h19;
-    reg [1-1:0] h27;
-    reg [1-1:0] h28;
-    reg [32-1:0] h29;
-    reg [5-1:0] h30;
-    reg [9-1:0] h31;
-    reg [5-1:0] h32;
+    reg [15-1:0] h3;
+    reg [17-1:0] h4;
+    reg [1-1:0] h5;
+    reg [18-1:0] h6;
+    reg [1-1:0] h12;
+    reg [1-1:0] h13;
+    reg [32-1:0] h14;
+    reg [5-1:0] h15;
+    reg [5-1:0] h16;
+    reg [5-1:0] h17;
+    reg [5-1:0] h18;
+    reg [9-1:0] h19;
+    reg [5-1:0] h20;
+    reg [1-1:0] h21;
+    reg [1-1:0] h22;
+    reg [32-1:0] h23;
+    reg [5-1:0] h24;
+    reg [5-1:0] h25;
+    reg [5-1:0] h26;
+    reg [5-1:0] h27;
+    reg [9-1:0] h28;
+    reg [5-1:0] h29;
+    reg [1-1:0] h30;
+    reg [1-1:0] h31;
+    reg [32-1:0] h32;
     reg [5-1:0] h33;
     reg [5-1:0] h34;
-    reg [9-1:0] h35;
-    reg [9-1:0] h36;
-    reg [5-1:0] h37;
-    reg [1-1:0] h38;
+    reg [5-1:0] h35;
+    reg [5-1:0] h36;
+    reg [9-1:0] h37;
+    reg [5-1:0] h38;
     reg [1-1:0] h39;
-    reg [32-1:0] h40;
-    reg [5-1:0] h41;
-    reg [9-1:0] h42;
+    reg [1-1:0] h40;
+    reg [32-1:0] h41;
+    reg [5-1:0] h42;
     reg [5-1:0] h43;
     reg [5-1:0] h44;
     reg [5-1:0] h45;
     reg [9-1:0] h46;
-    reg [9-1:0] h47;
-    reg [5-1:0] h48;
+    reg [5-1:0] h47;
+    reg [1-1:0] h48;
     reg [1-1:0] h49;
-    reg [1-1:0] h50;
-    reg [32-1:0] h51;
+    reg [32-1:0] h50;
+    reg [5-1:0] h51;
     reg [5-1:0] h52;
-    reg [9-1:0] h53;
+    reg [5-1:0] h53;
     reg [5-1:0] h54;
-    reg [5-1:0] h55;
+    reg [9-1:0] h55;
     reg [5-1:0] h56;
-    reg [9-1:0] h57;
-    reg [9-1:0] h58;
-    reg [5-1:0] h59;
-    reg [1-1:0] h60;
-    reg [1-1:0] h61;
-    reg [32-1:0] h62;
+    reg [1-1:0] h57;
+    reg [1-1:0] h58;
+    reg [32-1:0] h59;
+    reg [5-1:0] h60;
+    reg [5-1:0] h61;
+    reg [5-1:0] h62;
     reg [5-1:0] h63;
     reg [9-1:0] h64;
     reg [5-1:0] h65;
-    reg [5-1:0] h66;
-    reg [5-1:0] h67;
-    reg [9-1:0] h68;
-    reg [9-1:0] h69;
-    reg [5-1:0] h70;
-    reg [1-1:0] h71;
-    reg [1-1:0] h72;
-    reg [32-1:0] h73;
-    reg [5-1:0] h74;
-    reg [9-1:0] h75;
-    reg [5-1:0] h76;
-    reg [5-1:0] h77;
+    reg [1-1:0] h67;
+    reg [1-1:0] h68;
+    reg [64-1:0] h69;
+    reg [64-1:0] h70;
+    reg [1-1:0] h75;
+    reg [1-1:0] h76;
+    reg [32-1:0] h77;
     reg [5-1:0] h78;
-    reg [9-1:0] h79;
-    reg [9-1:0] h80;
+    reg [5-1:0] h79;
+    reg [5-1:0] h80;
     reg [5-1:0] h81;
-    reg [1-1:0] h82;
-    reg [1-1:0] h83;
-    reg [32-1:0] h84;
-    reg [5-1:0] h85;
-    reg [9-1:0] h86;
+    reg [9-1:0] h82;
+    reg [5-1:0] h83;
+    reg [1-1:0] h84;
+    reg [1-1:0] h85;
+    reg [32-1:0] h86;
     reg [5-1:0] h87;
     reg [5-1:0] h88;
     reg [5-1:0] h89;
-    reg [9-1:0] h90;
+    reg [5-1:0] h90;
     reg [9-1:0] h91;
     reg [5-1:0] h92;
+    reg [1-1:0] h93;
     reg [1-1:0] h94;
-    reg [1-1:0] h95;
-    reg [64-1:0] h96;
-    reg [64-1:0] h97;
-    reg [1-1:0] h104;
-    reg [1-1:0] h105;
-    reg [32-1:0] h106;
+    reg [32-1:0] h95;
+    reg [5-1:0] h96;
+    reg [5-1:0] h97;
+    reg [5-1:0] h98;
+    reg [5-1:0] h99;
+    reg [9-1:0] h100;
+    reg [5-1:0] h101;
+    reg [1-1:0] h102;
+    reg [1-1:0] h103;
+    reg [32-1:0] h104;
+    reg [5-1:0] h105;
+    reg [5-1:0] h106;
     reg [5-1:0] h107;
-    reg [9-1:0] h108;
-    reg [5-1:0] h109;
+    reg [5-1:0] h108;
+    reg [9-1:0] h109;
     reg [5-1:0] h110;
-    reg [5-1:0] h111;
-    reg [9-1:0] h112;
-    reg [9-1:0] h113;
+    reg [1-1:0] h111;
+    reg [1-1:0] h112;
+    reg [32-1:0] h113;
     reg [5-1:0] h114;
-    reg [1-1:0] h115;
-    reg [1-1:0] h116;
-    reg [32-1:0] h117;
-    reg [5-1:0] h118;
-    reg [9-1:0] h119;
-    reg [5-1:0] h120;
-    reg [5-1:0] h121;
-    reg [5-1:0] h122;
-    reg [9-1:0] h123;
-    reg [9-1:0] h124;
+    reg [5-1:0] h115;
+    reg [5-1:0] h116;
+    reg [5-1:0] h117;
+    reg [9-1:0] h118;
+    reg [5-1:0] h119;
+    reg [1-1:0] h120;
+    reg [1-1:0] h121;
+    reg [32-1:0] h122;
+    reg [5-1:0] h123;
+    reg [5-1:0] h124;
     reg [5-1:0] h125;
-    reg [1-1:0] h126;
-    reg [1-1:0] h127;
-    reg [32-1:0] h128;
-    reg [5-1:0] h129;
-    reg [9-1:0] h130;
-    reg [5-1:0] h131;
-    reg [5-1:0] h132;
-    reg [5-1:0] h133;
-    reg [9-1:0] h134;
-    reg [9-1:0] h135;
-    reg [5-1:0] h136;
+    reg [5-1:0] h126;
+    reg [9-1:0] h127;
+    reg [5-1:0] h128;
+    reg [1-1:0] h136;
     reg [1-1:0] h137;
-    reg [1-1:0] h138;
-    reg [32-1:0] h139;
+    reg [32-1:0] h138;
+    reg [5-1:0] h139;
     reg [5-1:0] h140;
-    reg [9-1:0] h141;
+    reg [5-1:0] h141;
     reg [5-1:0] h142;
-    reg [5-1:0] h143;
+    reg [9-1:0] h143;
     reg [5-1:0] h144;
-    reg [9-1:0] h145;
-    reg [9-1:0] h146;
-    reg [5-1:0] h147;
-    reg [1-1:0] h148;
-    reg [1-1:0] h149;
-    reg [32-1:0] h150;
+    reg [1-1:0] h145;
+    reg [1-1:0] h146;
+    reg [32-1:0] h147;
+    reg [5-1:0] h148;
+    reg [5-1:0] h149;
+    reg [5-1:0] h150;
     reg [5-1:0] h151;
     reg [9-1:0] h152;
     reg [5-1:0] h153;
-    reg [5-1:0] h154;
-    reg [5-1:0] h155;
-    reg [9-1:0] h156;
-    reg [9-1:0] h157;
+    reg [1-1:0] h154;
+    reg [1-1:0] h155;
+    reg [32-1:0] h156;
+    reg [5-1:0] h157;
     reg [5-1:0] h158;
-    reg [1-1:0] h159;
-    reg [1-1:0] h160;
-    reg [32-1:0] h161;
+    reg [5-1:0] h159;
+    reg [5-1:0] h160;
+    reg [9-1:0] h161;
     reg [5-1:0] h162;
-    reg [9-1:0] h163;
-    reg [5-1:0] h164;
-    reg [5-1:0] h165;
+    reg [1-1:0] h163;
+    reg [1-1:0] h164;
+    reg [32-1:0] h165;
     reg [5-1:0] h166;
-    reg [9-1:0] h167;
-    reg [9-1:0] h168;
+    reg [5-1:0] h167;
+    reg [5-1:0] h168;
     reg [5-1:0] h169;
-    reg [1-1:0] h179;
-    reg [1-1:0] h180;
-    reg [32-1:0] h181;
-    reg [5-1:0] h182;
-    reg [9-1:0] h183;
+    reg [9-1:0] h170;
+    reg [5-1:0] h171;
+    reg [1-1:0] h172;
+    reg [1-1:0] h173;
+    reg [32-1:0] h174;
+    reg [5-1:0] h175;
+    reg [5-1:0] h176;
+    reg [5-1:0] h177;
+    reg [5-1:0] h178;
+    reg [9-1:0] h179;
+    reg [5-1:0] h180;
+    reg [1-1:0] h181;
+    reg [1-1:0] h182;
+    reg [32-1:0] h183;
     reg [5-1:0] h184;
     reg [5-1:0] h185;
     reg [5-1:0] h186;
-    reg [9-1:0] h187;
+    reg [5-1:0] h187;
     reg [9-1:0] h188;
     reg [5-1:0] h189;
-    reg [1-1:0] h190;
-    reg [1-1:0] h191;
-    reg [32-1:0] h192;
-    reg [5-1:0] h193;
-    reg [9-1:0] h194;
-    reg [5-1:0] h195;
-    reg [5-1:0] h196;
-    reg [5-1:0] h197;
-    reg [9-1:0] h198;
-    reg [9-1:0] h199;
-    reg [5-1:0] h200;
-    reg [1-1:0] h201;
-    reg [1-1:0] h202;
-    reg [32-1:0] h203;
+    reg [1-1:0] h199;
+    reg [1-1:0] h200;
+    reg [32-1:0] h201;
+    reg [5-1:0] h202;
+    reg [5-1:0] h203;
     reg [5-1:0] h204;
-    reg [9-1:0] h205;
-    reg [5-1:0] h206;
+    reg [5-1:0] h205;
+    reg [9-1:0] h206;
     reg [5-1:0] h207;
-    reg [5-1:0] h208;
-    reg [9-1:0] h209;
-    reg [9-1:0] h210;
+    reg [1-1:0] h208;
+    reg [1-1:0] h209;
+    reg [32-1:0] h210;
     reg [5-1:0] h211;
-    reg [1-1:0] h212;
-    reg [1-1:0] h213;
-    reg [32-1:0] h214;
-    reg [5-1:0] h215;
-    reg [9-1:0] h216;
-    reg [5-1:0] h217;
-    reg [5-1:0] h218;
-    reg [5-1:0] h219;
-    reg [9-1:0] h220;
-    reg [9-1:0] h221;
+    reg [5-1:0] h212;
+    reg [5-1:0] h213;
+    reg [5-1:0] h214;
+    reg [9-1:0] h215;
+    reg [5-1:0] h216;
+    reg [1-1:0] h217;
+    reg [1-1:0] h218;
+    reg [32-1:0] h219;
+    reg [5-1:0] h220;
+    reg [5-1:0] h221;
     reg [5-1:0] h222;
-    reg [1-1:0] h223;
-    reg [1-1:0] h224;
-    reg [32-1:0] h225;
-    reg [5-1:0] h226;
-    reg [9-1:0] h227;
-    reg [5-1:0] h228;
+    reg [5-1:0] h223;
+    reg [9-1:0] h224;
+    reg [5-1:0] h225;
+    reg [1-1:0] h226;
+    reg [1-1:0] h227;
+    reg [32-1:0] h228;
     reg [5-1:0] h229;
     reg [5-1:0] h230;
-    reg [9-1:0] h231;
-    reg [9-1:0] h232;
-    reg [5-1:0] h233;
-    reg [1-1:0] h234;
+    reg [5-1:0] h231;
+    reg [5-1:0] h232;
+    reg [9-1:0] h233;
+    reg [5-1:0] h234;
     reg [1-1:0] h235;
-    reg [32-1:0] h236;
-    reg [5-1:0] h237;
-    reg [9-1:0] h238;
+    reg [1-1:0] h236;
+    reg [32-1:0] h237;
+    reg [5-1:0] h238;
     reg [5-1:0] h239;
     reg [5-1:0] h240;
     reg [5-1:0] h241;
     reg [9-1:0] h242;
-    reg [9-1:0] h243;
-    reg [5-1:0] h244;
-    reg [1-1:0] h256;
-    reg [1-1:0] h257;
-    reg [32-1:0] h258;
-    reg [5-1:0] h259;
-    reg [9-1:0] h260;
-    reg [5-1:0] h261;
-    reg [5-1:0] h262;
-    reg [5-1:0] h263;
-    reg [9-1:0] h264;
-    reg [9-1:0] h265;
-    reg [5-1:0] h266;
-    reg [1-1:0] h267;
-    reg [1-1:0] h268;
-    reg [32-1:0] h269;
-    reg [5-1:0] h270;
-    reg [9-1:0] h271;
-    reg [5-1:0] h272;
-    reg [5-1:0] h273;
-    reg [5-1:0] h274;
-    reg [9-1:0] h275;
-    reg [9-1:0] h276;
-    reg [5-1:0] h277;
-    reg [1-1:0] h278;
-    reg [1-1:0] h279;
-    reg [32-1:0] h280;
-    reg [5-1:0] h281;
-    reg [9-1:0] h282;
-    reg [5-1:0] h283;
-    reg [5-1:0] h284;
-    reg [5-1:0] h285;
-    reg [9-1:0] h286;
-    reg [9-1:0] h287;
-    reg [5-1:0] h288;
-    reg [1-1:0] h289;
-    reg [1-1:0] h290;
-    reg [32-1:0] h291;
-    reg [5-1:0] h292;
-    reg [9-1:0] h293;
-    reg [5-1:0] h294;
-    reg [5-1:0] h295;
-    reg [5-1:0] h296;
-    reg [9-1:0] h297;
-    reg [9-1:0] h298;
-    reg [5-1:0] h299;
-    reg [1-1:0] h300;
-    reg [1-1:0] h301;
-    reg [32-1:0] h302;
-    reg [5-1:0] h303;
-    reg [9-1:0] h304;
-    reg [5-1:0] h305;
-    reg [5-1:0] h306;
-    reg [5-1:0] h307;
-    reg [9-1:0] h308;
-    reg [9-1:0] h309;
-    reg [5-1:0] h310;
-    reg [1-1:0] h311;
-    reg [1-1:0] h312;
-    reg [32-1:0] h313;
-    reg [5-1:0] h314;
-    reg [9-1:0] h315;
-    reg [5-1:0] h316;
-    reg [5-1:0] h317;
-    reg [5-1:0] h318;
-    reg [9-1:0] h319;
-    reg [9-1:0] h320;
-    reg [5-1:0] h321;
-    reg [32-1:0] h330;
-    reg [32-1:0] h331;
-    reg [32-1:0] h332;
-    reg [32-1:0] h333;
-    reg [9-1:0] h20;
-    reg [5-1:0] h21;
-    reg [5-1:0] h22;
-    reg [5-1:0] h23;
-    reg [9-1:0] h24;
-    reg [9-1:0] h25;
-    reg [4-1:0] h26;
-    reg [4-1:0] h93;
-    reg [9-1:0] h98;
-    reg [5-1:0] h99;
-    reg [5-1:0] h100;
-    reg [5-1:0] h101;
-    reg [9-1:0] h102;
-    reg [9-1:0] h103;
-    reg [9-1:0] h170;
-    reg [5-1:0] h171;
-    reg [5-1:0] h172;
-    reg [5-1:0] h173;
-    reg [9-1:0] h174;
-    reg [9-1:0] h175;
-    reg [32-1:0] h176;
-    reg [64-1:0] h177;
-    reg [64-1:0] h178;
-    reg [8-1:0] h245;
-    reg [9-1:0] h246;
+    reg [5-1:0] h243;
+    reg [1-1:0] h244;
+    reg [1-1:0] h245;
+    reg [32-1:0] h246;
     reg [5-1:0] h247;
     reg [5-1:0] h248;
     reg [5-1:0] h249;
-    reg [9-1:0] h250;
+    reg [5-1:0] h250;
     reg [9-1:0] h251;
-    reg [64-1:0] h252;
-    reg [64-1:0] h253;
-    reg [64-1:0] h254;
-    reg [64-1:0] h255;
-    reg [1-1:0] h322;
-    reg [1-1:0] h323;
-    reg [1-1:0] h324;
-    reg [1-1:0] h325;
-    reg [1-1:0] h326;
-    reg [1-1:0] h327;
-    reg [3-1:0] h328;
-    reg [1-1:0] h329;
+    reg [5-1:0] h252;
+    reg [5-1:0] h7;
+    reg [5-1:0] h8;
+    reg [5-1:0] h9;
+    reg [9-1:0] h10;
+    reg [4-1:0] h11;
+    reg [4-1:0] h66;
+    reg [5-1:0] h71;
+    reg [5-1:0] h72;
+    reg [5-1:0] h73;
+    reg [9-1:0] h74;
+    reg [5-1:0] h129;
+    reg [5-1:0] h130;
+    reg [5-1:0] h131;
+    reg [9-1:0] h132;
+    reg [32-1:0] h133;
+    reg [64-1:0] h134;
+    reg [64-1:0] h135;
+    reg [8-1:0] h190;
+    reg [5-1:0] h191;
+    reg [5-1:0] h192;
+    reg [5-1:0] h193;
+    reg [9-1:0] h194;
+    reg [64-1:0] h195;
+    reg [64-1:0] h196;
+    reg [64-1:0] h197;
+    reg [64-1:0] h198;
+    reg [1-1:0] h253;
+    reg [1-1:0] h254;
+    reg [1-1:0] h255;
+    reg [1-1:0] h256;
+    reg [1-1:0] h257;
+    reg [1-1:0] h258;
+    reg [3-1:0] h259;
+    reg [1-1:0] h260;
     if (rst == 1) begin
         b_iopm <= 0;
         b_msrpm <= 0;
@@ -505,7 +431,7 @@ always @(posedge clk) begin: fsm
         v_last = 69'h0;
         v_span = 7'h0;
         v_window = 128'h0;
-        v_bits = 64'h0;
+        v_keep = 65'h0;
         if (done) begin
             done <= 1'b0;
         end
@@ -517,8 +443,8 @@ always @(posedge clk) begin: fsm
             end
             5'b00001: begin
                 if ((!pend)) begin
-                    v_wide = {r_VMCB_PA[52-1:12], 12'b000000000000};
-                    v_addr = ({v_wide[64-1:3], 3'h0} + 0);
+                    v_wide = {20'h0, r_VMCB_PA[52-1:12], 12'h0};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                     m_valid <= 1'b1;
                     m_we <= 1'b0;
                     m_size <= 3;
@@ -538,8 +464,8 @@ always @(posedge clk) begin: fsm
             end
             5'b00010: begin
                 if ((!pend)) begin
-                    v_wide = {r_VMCB_PA[52-1:12], 12'b000000000000};
-                    v_addr = ({v_wide[64-1:3], 3'h0} + 8);
+                    v_wide = {20'h0, r_VMCB_PA[52-1:12], 12'h0};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
                     m_valid <= 1'b1;
                     m_we <= 1'b0;
                     m_size <= 3;
@@ -559,8 +485,8 @@ always @(posedge clk) begin: fsm
             end
             5'b00011: begin
                 if ((!pend)) begin
-                    v_wide = {r_VMCB_PA[52-1:12], 12'b000000000000};
-                    v_addr = ({v_wide[64-1:3], 3'h0} + 16);
+                    v_wide = {20'h0, r_VMCB_PA[52-1:12], 12'h0};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 16);
                     m_valid <= 1'b1;
                     m_we <= 1'b0;
                     m_size <= 3;
@@ -580,8 +506,8 @@ always @(posedge clk) begin: fsm
             end
             5'b00100: begin
                 if ((!pend)) begin
-                    v_wide = {r_VMCB_PA[52-1:12], 12'b000000000000};
-                    v_addr = ({v_wide[64-1:3], 3'h0} + 64);
+                    v_wide = {20'h0, r_VMCB_PA[52-1:12], 12'h0};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 64);
                     m_valid <= 1'b1;
                     m_we <= 1'b0;
                     m_size <= 3;
@@ -601,8 +527,8 @@ always @(posedge clk) begin: fsm
             end
             5'b00101: begin
                 if ((!pend)) begin
-                    v_wide = {r_VMCB_PA[52-1:12], 12'b000000000000};
-                    v_addr = ({v_wide[64-1:3], 3'h0} + 72);
+                    v_wide = {20'h0, r_VMCB_PA[52-1:12], 12'h0};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 72);
                     m_valid <= 1'b1;
                     m_we <= 1'b0;
                     m_size <= 3;
@@ -622,17 +548,17 @@ always @(posedge clk) begin: fsm
             end
             5'b00110: begin
                 b_iopm <= 0;
-                v_wide = e_size;
+                v_wide = {69'h0, e_size};
                 if ((v_wide > 4)) begin
                     v_wide = 4;
                 end
                 v_span = v_wide[7-1:0];
                 if ((((e_kind == 123) && w_vmcb_8[59]) && (v_span != 0))) begin
-                    v_wide = {w_vmcb_40[52-1:12], 12'b000000000000};
-                    v_first = {v_wide[64-1:0], 3'h0};
-                    v_wide = e_port;
-                    v_first = (v_first + v_wide[68-1:0]);
-                    v_last = ((v_first + v_span) - 1);
+                    v_wide = {20'h0, w_vmcb_40[52-1:12], 12'h0};
+                    v_first = {2'h0, v_wide[64-1:0], 3'h0};
+                    v_wide = {56'h0, e_port};
+                    v_first = (v_first + {1'h0, v_wide[68-1:0]});
+                    v_last = ((v_first + {62'h0, v_span}) - 1);
                     bm_first <= {v_first[(64 + 3)-1:6], 3'h0};
                     bm_last <= {v_last[(64 + 3)-1:6], 3'h0};
                     bm_two <= (v_first[69-1:6] != v_last[69-1:6]);
@@ -663,15 +589,12 @@ always @(posedge clk) begin: fsm
                             st <= 5'b01000;
                         end
                         else begin
-                            v_window = m_rdata;
+                            v_window = {64'h0, m_rdata};
                             v_window = (v_window >>> bm_off);
-                            v_bits = 0;
-                            for (i=0; i<4; i=i+1) begin
-                                if ((i < $signed({1'b0, bm_span}))) begin
-                                    v_bits[i] = v_window[i];
-                                end
-                            end
-                            b_iopm <= v_bits[4-1:0];
+                            v_keep = 1;
+                            v_keep = (v_keep << bm_span);
+                            v_keep = (v_keep - 1);
+                            b_iopm <= (v_window[4-1:0] & v_keep[4-1:0]);
                             st <= 5'b01001;
                         end
                     end
@@ -693,13 +616,10 @@ always @(posedge clk) begin: fsm
                         pend <= 1'b0;
                         v_window = {m_rdata, bm_low};
                         v_window = (v_window >>> bm_off);
-                        v_bits = 0;
-                        for (i=0; i<4; i=i+1) begin
-                            if ((i < $signed({1'b0, bm_span}))) begin
-                                v_bits[i] = v_window[i];
-                            end
-                        end
-                        b_iopm <= v_bits[4-1:0];
+                        v_keep = 1;
+                        v_keep = (v_keep << bm_span);
+                        v_keep = (v_keep - 1);
+                        b_iopm <= (v_window[4-1:0] & v_keep[4-1:0]);
                         st <= 5'b01001;
                     end
                 end
@@ -711,65 +631,39 @@ always @(posedge clk) begin: fsm
                     v_wide = 1;
                 end
                 v_span = v_wide[7-1:0];
-                h0 = 32'h0;
-                h0 = 33'hc0000000;
-                h1 = 32'h0;
-                h1 = 33'hc0001fff;
-                h2 = 32'h0;
-                h2 = 33'hc0010000;
-                h3 = 32'h0;
-                h3 = 33'hc0011fff;
-                if ((((((e_kind == 124) || (e_kind == 252)) && w_vmcb_8[60]) && (((e_msr <= 8191) || ((e_msr >= h0) && (e_msr <= h1))) || ((e_msr >= h2) && (e_msr <= h3)))) && (v_span != 0))) begin
-                    v_wide = {w_vmcb_48[52-1:12], 12'b000000000000};
-                    v_first = {v_wide[64-1:0], 3'h0};
-                    h4 = 16'h0;
-                    h5 = 32'h0;
-                    h5 = 33'hc0010000;
-                    h6 = 32'h0;
-                    h6 = 33'hc0011fff;
-                    h7 = 15'h0;
-                    h8 = 32'h0;
-                    h8 = 33'hc0000000;
-                    h9 = 32'h0;
-                    h9 = 33'hc0001fff;
-                    if (((e_msr >= h8) && (e_msr <= h9))) begin
-                        h7 = 16384;
+                if ((((((e_kind == 124) || (e_kind == 252)) && w_vmcb_8[60]) && (((e_msr <= 8191) || ((e_msr >= 32'hc0000000) && (e_msr <= 32'hc0001fff))) || ((e_msr >= 32'hc0010000) && (e_msr <= 32'hc0011fff)))) && (v_span != 0))) begin
+                    v_wide = {20'h0, w_vmcb_48[52-1:12], 12'h0};
+                    v_first = {2'h0, v_wide[64-1:0], 3'h0};
+                    h0 = 16'h0;
+                    h1 = 15'h0;
+                    if (((e_msr >= 32'hc0000000) && (e_msr <= 32'hc0001fff))) begin
+                        h1 = 16384;
                     end
                     else begin
-                        h7 = 0;
+                        h1 = 0;
                     end
-                    if (((e_msr >= h5) && (e_msr <= h6))) begin
-                        h4 = 32768;
+                    if (((e_msr >= 32'hc0010000) && (e_msr <= 32'hc0011fff))) begin
+                        h0 = 32768;
                     end
                     else begin
-                        h4 = h7;
+                        h0 = {1'h0, h1};
                     end
-                    h10 = 17'h0;
-                    h10 = {1'b0, h4};
-                    h11 = 32'h0;
-                    h11 = e_msr;
-                    h12 = 15'h0;
-                    h12 = {2'b00, h11[13-1:0]};
-                    h13 = 15'h0;
-                    h13 = (2 * h12);
-                    h14 = 17'h0;
-                    h14 = {2'b00, h13};
-                    h15 = 17'h0;
-                    h15 = (h10 + h14);
-                    h16 = 18'h0;
-                    h16 = {1'b0, h15};
-                    h17 = 1'h0;
-                    h17 = 0;
+                    h2 = 32'h0;
+                    h2 = e_msr;
+                    h3 = 15'h0;
+                    h3 = (2 * {2'h0, h2[13-1:0]});
+                    h4 = 17'h0;
+                    h4 = ({1'h0, h0} + {2'h0, h3});
+                    h5 = 1'h0;
+                    h5 = 0;
                     if ((e_kind == 252)) begin
-                        h17 = 1;
+                        h5 = 1;
                     end
-                    h18 = 18'h0;
-                    h18 = {17'b00000000000000000, h17};
-                    h19 = 18'h0;
-                    h19 = (h16 + h18);
-                    v_wide = h19;
-                    v_first = (v_first + v_wide[68-1:0]);
-                    v_last = ((v_first + v_span) - 1);
+                    h6 = 18'h0;
+                    h6 = ({1'h0, h4} + {17'h0, h5});
+                    v_wide = {54'h0, h6};
+                    v_first = (v_first + {1'h0, v_wide[68-1:0]});
+                    v_last = ((v_first + {62'h0, v_span}) - 1);
                     bm_first <= {v_first[(64 + 3)-1:6], 3'h0};
                     bm_last <= {v_last[(64 + 3)-1:6], 3'h0};
                     bm_two <= (v_first[69-1:6] != v_last[69-1:6]);
@@ -800,15 +694,12 @@ always @(posedge clk) begin: fsm
                             st <= 5'b01011;
                         end
                         else begin
-                            v_window = m_rdata;
+                            v_window = {64'h0, m_rdata};
                             v_window = (v_window >>> bm_off);
-                            v_bits = 0;
-                            for (i=0; i<1; i=i+1) begin
-                                if ((i < $signed({1'b0, bm_span}))) begin
-                                    v_bits[i] = v_window[i];
-                                end
-                            end
-                            b_msrpm <= v_bits[1-1:0];
+                            v_keep = 1;
+                            v_keep = (v_keep << bm_span);
+                            v_keep = (v_keep - 1);
+                            b_msrpm <= (v_window[1-1:0] & v_keep[1-1:0]);
                             st <= 5'b01100;
                         end
                     end
@@ -830,64 +721,125 @@ always @(posedge clk) begin: fsm
                         pend <= 1'b0;
                         v_window = {m_rdata, bm_low};
                         v_window = (v_window >>> bm_off);
-                        v_bits = 0;
-                        for (i=0; i<1; i=i+1) begin
-                            if ((i < $signed({1'b0, bm_span}))) begin
-                                v_bits[i] = v_window[i];
-                            end
-                        end
-                        b_msrpm <= v_bits[1-1:0];
+                        v_keep = 1;
+                        v_keep = (v_keep << bm_span);
+                        v_keep = (v_keep - 1);
+                        b_msrpm <= (v_window[1-1:0] & v_keep[1-1:0]);
                         st <= 5'b01100;
                     end
                 end
             end
             5'b01100: begin
-                h27 = 1'h0;
-                h28 = 1'h0;
-                h29 = 32'h0;
-                h29 = w_vmcb_0[32-1:0];
-                h30 = 5'h0;
-                h31 = 9'h0;
-                h31 = {1'b0, e_kind};
-                h32 = 5'h0;
-                h33 = 5'h0;
-                h34 = 5'h0;
+                h12 = 1'h0;
+                h13 = 1'h0;
+                h14 = 32'h0;
+                h14 = w_vmcb_0[32-1:0];
+                h15 = 5'h0;
+                h16 = 5'h0;
+                h17 = 5'h0;
+                h18 = 5'h0;
                 if ((e_kind == 64)) begin
-                    h34 = e_vector;
+                    h18 = e_vector;
                 end
                 else begin
-                    h34 = 0;
+                    h18 = 0;
                 end
                 if (((e_kind == 32) || (e_kind == 48))) begin
-                    h33 = e_dr;
+                    h17 = {1'h0, e_dr};
                 end
                 else begin
-                    h33 = h34;
+                    h17 = h18;
                 end
                 if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h32 = e_cr;
+                    h16 = {1'h0, e_cr};
                 end
                 else begin
-                    h32 = h33;
+                    h16 = h17;
                 end
-                h35 = 9'h0;
-                h35 = {4'b0000, h32};
-                h36 = 9'h0;
-                h36 = (h31 + h35);
-                h37 = 5'h0;
-                h37 = (h36[5-1:0] & 31);
-                h30 = h37;
-                h28 = 0;
-                if ((((h29 >>> h30) & 1) == 1)) begin
-                    h28 = 1;
+                h19 = 9'h0;
+                h19 = ({1'h0, e_kind} + {4'h0, h16});
+                h20 = 5'h0;
+                h20 = (h19[5-1:0] & 31);
+                h15 = h20;
+                h13 = 0;
+                if ((((h14 >>> h15) & 1) == 1)) begin
+                    h13 = 1;
                 end
-                h38 = 1'h0;
+                h21 = 1'h0;
+                h22 = 1'h0;
+                h23 = 32'h0;
+                h23 = w_vmcb_0[64-1:32];
+                h24 = 5'h0;
+                h25 = 5'h0;
+                h26 = 5'h0;
+                h27 = 5'h0;
+                if ((e_kind == 64)) begin
+                    h27 = e_vector;
+                end
+                else begin
+                    h27 = 0;
+                end
+                if (((e_kind == 32) || (e_kind == 48))) begin
+                    h26 = {1'h0, e_dr};
+                end
+                else begin
+                    h26 = h27;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h25 = {1'h0, e_cr};
+                end
+                else begin
+                    h25 = h26;
+                end
+                h28 = 9'h0;
+                h28 = ({1'h0, e_kind} + {4'h0, h25});
+                h29 = 5'h0;
+                h29 = (h28[5-1:0] & 31);
+                h24 = h29;
+                h22 = 0;
+                if ((((h23 >>> h24) & 1) == 1)) begin
+                    h22 = 1;
+                end
+                h30 = 1'h0;
+                h31 = 1'h0;
+                h32 = 32'h0;
+                h32 = w_vmcb_8[32-1:0];
+                h33 = 5'h0;
+                h34 = 5'h0;
+                h35 = 5'h0;
+                h36 = 5'h0;
+                if ((e_kind == 64)) begin
+                    h36 = e_vector;
+                end
+                else begin
+                    h36 = 0;
+                end
+                if (((e_kind == 32) || (e_kind == 48))) begin
+                    h35 = {1'h0, e_dr};
+                end
+                else begin
+                    h35 = h36;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h34 = {1'h0, e_cr};
+                end
+                else begin
+                    h34 = h35;
+                end
+                h37 = 9'h0;
+                h37 = ({1'h0, e_kind} + {4'h0, h34});
+                h38 = 5'h0;
+                h38 = (h37[5-1:0] & 31);
+                h33 = h38;
+                h31 = 0;
+                if ((((h32 >>> h33) & 1) == 1)) begin
+                    h31 = 1;
+                end
                 h39 = 1'h0;
-                h40 = 32'h0;
-                h40 = w_vmcb_0[64-1:32];
-                h41 = 5'h0;
-                h42 = 9'h0;
-                h42 = {1'b0, e_kind};
+                h40 = 1'h0;
+                h41 = 32'h0;
+                h41 = w_vmcb_8[64-1:32];
+                h42 = 5'h0;
                 h43 = 5'h0;
                 h44 = 5'h0;
                 h45 = 5'h0;
@@ -898,708 +850,785 @@ always @(posedge clk) begin: fsm
                     h45 = 0;
                 end
                 if (((e_kind == 32) || (e_kind == 48))) begin
-                    h44 = e_dr;
+                    h44 = {1'h0, e_dr};
                 end
                 else begin
                     h44 = h45;
                 end
                 if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h43 = e_cr;
+                    h43 = {1'h0, e_cr};
                 end
                 else begin
                     h43 = h44;
                 end
                 h46 = 9'h0;
-                h46 = {4'b0000, h43};
-                h47 = 9'h0;
-                h47 = (h42 + h46);
-                h48 = 5'h0;
-                h48 = (h47[5-1:0] & 31);
-                h41 = h48;
-                h39 = 0;
-                if ((((h40 >>> h41) & 1) == 1)) begin
-                    h39 = 1;
+                h46 = ({1'h0, e_kind} + {4'h0, h43});
+                h47 = 5'h0;
+                h47 = (h46[5-1:0] & 31);
+                h42 = h47;
+                h40 = 0;
+                if ((((h41 >>> h42) & 1) == 1)) begin
+                    h40 = 1;
                 end
+                h48 = 1'h0;
                 h49 = 1'h0;
-                h50 = 1'h0;
-                h51 = 32'h0;
-                h51 = w_vmcb_8[32-1:0];
+                h50 = 32'h0;
+                h50 = w_vmcb_10[32-1:0];
+                h51 = 5'h0;
                 h52 = 5'h0;
-                h53 = 9'h0;
-                h53 = {1'b0, e_kind};
+                h53 = 5'h0;
                 h54 = 5'h0;
-                h55 = 5'h0;
+                if ((e_kind == 64)) begin
+                    h54 = e_vector;
+                end
+                else begin
+                    h54 = 0;
+                end
+                if (((e_kind == 32) || (e_kind == 48))) begin
+                    h53 = {1'h0, e_dr};
+                end
+                else begin
+                    h53 = h54;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h52 = {1'h0, e_cr};
+                end
+                else begin
+                    h52 = h53;
+                end
+                h55 = 9'h0;
+                h55 = ({1'h0, e_kind} + {4'h0, h52});
                 h56 = 5'h0;
-                if ((e_kind == 64)) begin
-                    h56 = e_vector;
+                h56 = (h55[5-1:0] & 31);
+                h51 = h56;
+                h49 = 0;
+                if ((((h50 >>> h51) & 1) == 1)) begin
+                    h49 = 1;
                 end
-                else begin
-                    h56 = 0;
-                end
-                if (((e_kind == 32) || (e_kind == 48))) begin
-                    h55 = e_dr;
-                end
-                else begin
-                    h55 = h56;
-                end
-                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h54 = e_cr;
-                end
-                else begin
-                    h54 = h55;
-                end
-                h57 = 9'h0;
-                h57 = {4'b0000, h54};
-                h58 = 9'h0;
-                h58 = (h53 + h57);
-                h59 = 5'h0;
-                h59 = (h58[5-1:0] & 31);
-                h52 = h59;
-                h50 = 0;
-                if ((((h51 >>> h52) & 1) == 1)) begin
-                    h50 = 1;
-                end
-                h60 = 1'h0;
-                h61 = 1'h0;
-                h62 = 32'h0;
-                h62 = w_vmcb_8[64-1:32];
+                h57 = 1'h0;
+                h58 = 1'h0;
+                h59 = 32'h0;
+                h59 = w_vmcb_10[64-1:32];
+                h60 = 5'h0;
+                h61 = 5'h0;
+                h62 = 5'h0;
                 h63 = 5'h0;
+                if ((e_kind == 64)) begin
+                    h63 = e_vector;
+                end
+                else begin
+                    h63 = 0;
+                end
+                if (((e_kind == 32) || (e_kind == 48))) begin
+                    h62 = {1'h0, e_dr};
+                end
+                else begin
+                    h62 = h63;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h61 = {1'h0, e_cr};
+                end
+                else begin
+                    h61 = h62;
+                end
                 h64 = 9'h0;
-                h64 = {1'b0, e_kind};
+                h64 = ({1'h0, e_kind} + {4'h0, h61});
                 h65 = 5'h0;
-                h66 = 5'h0;
-                h67 = 5'h0;
-                if ((e_kind == 64)) begin
-                    h67 = e_vector;
+                h65 = (h64[5-1:0] & 31);
+                h60 = h65;
+                h58 = 0;
+                if ((((h59 >>> h60) & 1) == 1)) begin
+                    h58 = 1;
+                end
+                if ((e_kind < 192)) begin
+                    h57 = h58;
                 end
                 else begin
-                    h67 = 0;
+                    h57 = 0;
                 end
-                if (((e_kind == 32) || (e_kind == 48))) begin
-                    h66 = e_dr;
-                end
-                else begin
-                    h66 = h67;
-                end
-                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h65 = e_cr;
+                if ((e_kind < 160)) begin
+                    h48 = h49;
                 end
                 else begin
-                    h65 = h66;
+                    h48 = h57;
                 end
-                h68 = 9'h0;
-                h68 = {4'b0000, h65};
-                h69 = 9'h0;
-                h69 = (h64 + h68);
-                h70 = 5'h0;
-                h70 = (h69[5-1:0] & 31);
-                h63 = h70;
-                h61 = 0;
-                if ((((h62 >>> h63) & 1) == 1)) begin
-                    h61 = 1;
+                if ((e_kind < 128)) begin
+                    h39 = h40;
                 end
-                h71 = 1'h0;
-                h72 = 1'h0;
-                h73 = 32'h0;
-                h73 = w_vmcb_10[32-1:0];
-                h74 = 5'h0;
-                h75 = 9'h0;
-                h75 = {1'b0, e_kind};
-                h76 = 5'h0;
-                h77 = 5'h0;
+                else begin
+                    h39 = h48;
+                end
+                if ((e_kind < 96)) begin
+                    h30 = h31;
+                end
+                else begin
+                    h30 = h39;
+                end
+                if ((e_kind < 64)) begin
+                    h21 = h22;
+                end
+                else begin
+                    h21 = h30;
+                end
+                if ((e_kind < 32)) begin
+                    h12 = h13;
+                end
+                else begin
+                    h12 = h21;
+                end
+                h67 = 1'h0;
+                h68 = 1'h0;
+                h69 = 64'h0;
+                h69 = (e_cr0_old ^ e_cr0_new);
+                h70 = 64'h0;
+                h70 = (h69 | 10);
+                h68 = 0;
+                if ((h70 != 10)) begin
+                    h68 = 1;
+                end
+                if ((e_mov != 0)) begin
+                    h67 = h68;
+                end
+                else begin
+                    h67 = e_lmsw;
+                end
+                h75 = 1'h0;
+                h76 = 1'h0;
+                h77 = 32'h0;
+                h77 = w_vmcb_0[32-1:0];
                 h78 = 5'h0;
+                h79 = 5'h0;
+                h80 = 5'h0;
+                h81 = 5'h0;
                 if ((e_kind == 64)) begin
-                    h78 = e_vector;
+                    h81 = e_vector;
                 end
                 else begin
-                    h78 = 0;
+                    h81 = 0;
                 end
                 if (((e_kind == 32) || (e_kind == 48))) begin
-                    h77 = e_dr;
+                    h80 = {1'h0, e_dr};
                 end
                 else begin
-                    h77 = h78;
+                    h80 = h81;
                 end
                 if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h76 = e_cr;
+                    h79 = {1'h0, e_cr};
                 end
                 else begin
-                    h76 = h77;
+                    h79 = h80;
                 end
-                h79 = 9'h0;
-                h79 = {4'b0000, h76};
-                h80 = 9'h0;
-                h80 = (h75 + h79);
-                h81 = 5'h0;
-                h81 = (h80[5-1:0] & 31);
-                h74 = h81;
-                h72 = 0;
-                if ((((h73 >>> h74) & 1) == 1)) begin
-                    h72 = 1;
+                h82 = 9'h0;
+                h82 = ({1'h0, e_kind} + {4'h0, h79});
+                h83 = 5'h0;
+                h83 = (h82[5-1:0] & 31);
+                h78 = h83;
+                h76 = 0;
+                if ((((h77 >>> h78) & 1) == 1)) begin
+                    h76 = 1;
                 end
-                h82 = 1'h0;
-                h83 = 1'h0;
-                h84 = 32'h0;
-                h84 = w_vmcb_10[64-1:32];
-                h85 = 5'h0;
-                h86 = 9'h0;
-                h86 = {1'b0, e_kind};
+                h84 = 1'h0;
+                h85 = 1'h0;
+                h86 = 32'h0;
+                h86 = w_vmcb_0[64-1:32];
                 h87 = 5'h0;
                 h88 = 5'h0;
                 h89 = 5'h0;
+                h90 = 5'h0;
                 if ((e_kind == 64)) begin
-                    h89 = e_vector;
+                    h90 = e_vector;
                 end
                 else begin
-                    h89 = 0;
+                    h90 = 0;
                 end
                 if (((e_kind == 32) || (e_kind == 48))) begin
-                    h88 = e_dr;
+                    h89 = {1'h0, e_dr};
+                end
+                else begin
+                    h89 = h90;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h88 = {1'h0, e_cr};
                 end
                 else begin
                     h88 = h89;
                 end
-                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h87 = e_cr;
-                end
-                else begin
-                    h87 = h88;
-                end
-                h90 = 9'h0;
-                h90 = {4'b0000, h87};
                 h91 = 9'h0;
-                h91 = (h86 + h90);
+                h91 = ({1'h0, e_kind} + {4'h0, h88});
                 h92 = 5'h0;
                 h92 = (h91[5-1:0] & 31);
-                h85 = h92;
-                h83 = 0;
-                if ((((h84 >>> h85) & 1) == 1)) begin
-                    h83 = 1;
+                h87 = h92;
+                h85 = 0;
+                if ((((h86 >>> h87) & 1) == 1)) begin
+                    h85 = 1;
                 end
-                if ((e_kind < 192)) begin
-                    h82 = h83;
-                end
-                else begin
-                    h82 = 0;
-                end
-                if ((e_kind < 160)) begin
-                    h71 = h72;
-                end
-                else begin
-                    h71 = h82;
-                end
-                if ((e_kind < 128)) begin
-                    h60 = h61;
-                end
-                else begin
-                    h60 = h71;
-                end
-                if ((e_kind < 96)) begin
-                    h49 = h50;
-                end
-                else begin
-                    h49 = h60;
-                end
-                if ((e_kind < 64)) begin
-                    h38 = h39;
-                end
-                else begin
-                    h38 = h49;
-                end
-                if ((e_kind < 32)) begin
-                    h27 = h28;
-                end
-                else begin
-                    h27 = h38;
-                end
+                h93 = 1'h0;
                 h94 = 1'h0;
-                h95 = 1'h0;
-                h96 = 64'h0;
-                h96 = (e_cr0_old ^ e_cr0_new);
-                h97 = 64'h0;
-                h97 = (h96 | 10);
-                h95 = 0;
-                if ((h97 != 10)) begin
-                    h95 = 1;
-                end
-                if ((e_mov != 0)) begin
-                    h94 = h95;
+                h95 = 32'h0;
+                h95 = w_vmcb_8[32-1:0];
+                h96 = 5'h0;
+                h97 = 5'h0;
+                h98 = 5'h0;
+                h99 = 5'h0;
+                if ((e_kind == 64)) begin
+                    h99 = e_vector;
                 end
                 else begin
-                    h94 = e_lmsw;
+                    h99 = 0;
                 end
-                h104 = 1'h0;
-                h105 = 1'h0;
-                h106 = 32'h0;
-                h106 = w_vmcb_0[32-1:0];
+                if (((e_kind == 32) || (e_kind == 48))) begin
+                    h98 = {1'h0, e_dr};
+                end
+                else begin
+                    h98 = h99;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h97 = {1'h0, e_cr};
+                end
+                else begin
+                    h97 = h98;
+                end
+                h100 = 9'h0;
+                h100 = ({1'h0, e_kind} + {4'h0, h97});
+                h101 = 5'h0;
+                h101 = (h100[5-1:0] & 31);
+                h96 = h101;
+                h94 = 0;
+                if ((((h95 >>> h96) & 1) == 1)) begin
+                    h94 = 1;
+                end
+                h102 = 1'h0;
+                h103 = 1'h0;
+                h104 = 32'h0;
+                h104 = w_vmcb_8[64-1:32];
+                h105 = 5'h0;
+                h106 = 5'h0;
                 h107 = 5'h0;
-                h108 = 9'h0;
-                h108 = {1'b0, e_kind};
-                h109 = 5'h0;
+                h108 = 5'h0;
+                if ((e_kind == 64)) begin
+                    h108 = e_vector;
+                end
+                else begin
+                    h108 = 0;
+                end
+                if (((e_kind == 32) || (e_kind == 48))) begin
+                    h107 = {1'h0, e_dr};
+                end
+                else begin
+                    h107 = h108;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h106 = {1'h0, e_cr};
+                end
+                else begin
+                    h106 = h107;
+                end
+                h109 = 9'h0;
+                h109 = ({1'h0, e_kind} + {4'h0, h106});
                 h110 = 5'h0;
-                h111 = 5'h0;
-                if ((e_kind == 64)) begin
-                    h111 = e_vector;
+                h110 = (h109[5-1:0] & 31);
+                h105 = h110;
+                h103 = 0;
+                if ((((h104 >>> h105) & 1) == 1)) begin
+                    h103 = 1;
                 end
-                else begin
-                    h111 = 0;
-                end
-                if (((e_kind == 32) || (e_kind == 48))) begin
-                    h110 = e_dr;
-                end
-                else begin
-                    h110 = h111;
-                end
-                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h109 = e_cr;
-                end
-                else begin
-                    h109 = h110;
-                end
-                h112 = 9'h0;
-                h112 = {4'b0000, h109};
-                h113 = 9'h0;
-                h113 = (h108 + h112);
+                h111 = 1'h0;
+                h112 = 1'h0;
+                h113 = 32'h0;
+                h113 = w_vmcb_10[32-1:0];
                 h114 = 5'h0;
-                h114 = (h113[5-1:0] & 31);
-                h107 = h114;
-                h105 = 0;
-                if ((((h106 >>> h107) & 1) == 1)) begin
-                    h105 = 1;
-                end
-                h115 = 1'h0;
-                h116 = 1'h0;
-                h117 = 32'h0;
-                h117 = w_vmcb_0[64-1:32];
-                h118 = 5'h0;
-                h119 = 9'h0;
-                h119 = {1'b0, e_kind};
-                h120 = 5'h0;
-                h121 = 5'h0;
-                h122 = 5'h0;
+                h115 = 5'h0;
+                h116 = 5'h0;
+                h117 = 5'h0;
                 if ((e_kind == 64)) begin
-                    h122 = e_vector;
+                    h117 = e_vector;
                 end
                 else begin
-                    h122 = 0;
+                    h117 = 0;
                 end
                 if (((e_kind == 32) || (e_kind == 48))) begin
-                    h121 = e_dr;
+                    h116 = {1'h0, e_dr};
                 end
                 else begin
-                    h121 = h122;
+                    h116 = h117;
                 end
                 if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h120 = e_cr;
+                    h115 = {1'h0, e_cr};
                 end
                 else begin
-                    h120 = h121;
-                end
-                h123 = 9'h0;
-                h123 = {4'b0000, h120};
-                h124 = 9'h0;
-                h124 = (h119 + h123);
-                h125 = 5'h0;
-                h125 = (h124[5-1:0] & 31);
-                h118 = h125;
-                h116 = 0;
-                if ((((h117 >>> h118) & 1) == 1)) begin
-                    h116 = 1;
-                end
-                h126 = 1'h0;
-                h127 = 1'h0;
-                h128 = 32'h0;
-                h128 = w_vmcb_8[32-1:0];
-                h129 = 5'h0;
-                h130 = 9'h0;
-                h130 = {1'b0, e_kind};
-                h131 = 5'h0;
-                h132 = 5'h0;
-                h133 = 5'h0;
-                if ((e_kind == 64)) begin
-                    h133 = e_vector;
-                end
-                else begin
-                    h133 = 0;
-                end
-                if (((e_kind == 32) || (e_kind == 48))) begin
-                    h132 = e_dr;
-                end
-                else begin
-                    h132 = h133;
-                end
-                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h131 = e_cr;
-                end
-                else begin
-                    h131 = h132;
-                end
-                h134 = 9'h0;
-                h134 = {4'b0000, h131};
-                h135 = 9'h0;
-                h135 = (h130 + h134);
-                h136 = 5'h0;
-                h136 = (h135[5-1:0] & 31);
-                h129 = h136;
-                h127 = 0;
-                if ((((h128 >>> h129) & 1) == 1)) begin
-                    h127 = 1;
-                end
-                h137 = 1'h0;
-                h138 = 1'h0;
-                h139 = 32'h0;
-                h139 = w_vmcb_8[64-1:32];
-                h140 = 5'h0;
-                h141 = 9'h0;
-                h141 = {1'b0, e_kind};
-                h142 = 5'h0;
-                h143 = 5'h0;
-                h144 = 5'h0;
-                if ((e_kind == 64)) begin
-                    h144 = e_vector;
-                end
-                else begin
-                    h144 = 0;
-                end
-                if (((e_kind == 32) || (e_kind == 48))) begin
-                    h143 = e_dr;
-                end
-                else begin
-                    h143 = h144;
-                end
-                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h142 = e_cr;
-                end
-                else begin
-                    h142 = h143;
-                end
-                h145 = 9'h0;
-                h145 = {4'b0000, h142};
-                h146 = 9'h0;
-                h146 = (h141 + h145);
-                h147 = 5'h0;
-                h147 = (h146[5-1:0] & 31);
-                h140 = h147;
-                h138 = 0;
-                if ((((h139 >>> h140) & 1) == 1)) begin
-                    h138 = 1;
-                end
-                h148 = 1'h0;
-                h149 = 1'h0;
-                h150 = 32'h0;
-                h150 = w_vmcb_10[32-1:0];
-                h151 = 5'h0;
-                h152 = 9'h0;
-                h152 = {1'b0, e_kind};
-                h153 = 5'h0;
-                h154 = 5'h0;
-                h155 = 5'h0;
-                if ((e_kind == 64)) begin
-                    h155 = e_vector;
-                end
-                else begin
-                    h155 = 0;
-                end
-                if (((e_kind == 32) || (e_kind == 48))) begin
-                    h154 = e_dr;
-                end
-                else begin
-                    h154 = h155;
-                end
-                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h153 = e_cr;
-                end
-                else begin
-                    h153 = h154;
-                end
-                h156 = 9'h0;
-                h156 = {4'b0000, h153};
-                h157 = 9'h0;
-                h157 = (h152 + h156);
-                h158 = 5'h0;
-                h158 = (h157[5-1:0] & 31);
-                h151 = h158;
-                h149 = 0;
-                if ((((h150 >>> h151) & 1) == 1)) begin
-                    h149 = 1;
-                end
-                h159 = 1'h0;
-                h160 = 1'h0;
-                h161 = 32'h0;
-                h161 = w_vmcb_10[64-1:32];
-                h162 = 5'h0;
-                h163 = 9'h0;
-                h163 = {1'b0, e_kind};
-                h164 = 5'h0;
-                h165 = 5'h0;
-                h166 = 5'h0;
-                if ((e_kind == 64)) begin
-                    h166 = e_vector;
-                end
-                else begin
-                    h166 = 0;
-                end
-                if (((e_kind == 32) || (e_kind == 48))) begin
-                    h165 = e_dr;
-                end
-                else begin
-                    h165 = h166;
-                end
-                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h164 = e_cr;
-                end
-                else begin
-                    h164 = h165;
-                end
-                h167 = 9'h0;
-                h167 = {4'b0000, h164};
-                h168 = 9'h0;
-                h168 = (h163 + h167);
-                h169 = 5'h0;
-                h169 = (h168[5-1:0] & 31);
-                h162 = h169;
-                h160 = 0;
-                if ((((h161 >>> h162) & 1) == 1)) begin
-                    h160 = 1;
-                end
-                if ((e_kind < 192)) begin
-                    h159 = h160;
-                end
-                else begin
-                    h159 = 0;
-                end
-                if ((e_kind < 160)) begin
-                    h148 = h149;
-                end
-                else begin
-                    h148 = h159;
-                end
-                if ((e_kind < 128)) begin
-                    h137 = h138;
-                end
-                else begin
-                    h137 = h148;
-                end
-                if ((e_kind < 96)) begin
-                    h126 = h127;
-                end
-                else begin
-                    h126 = h137;
-                end
-                if ((e_kind < 64)) begin
                     h115 = h116;
                 end
+                h118 = 9'h0;
+                h118 = ({1'h0, e_kind} + {4'h0, h115});
+                h119 = 5'h0;
+                h119 = (h118[5-1:0] & 31);
+                h114 = h119;
+                h112 = 0;
+                if ((((h113 >>> h114) & 1) == 1)) begin
+                    h112 = 1;
+                end
+                h120 = 1'h0;
+                h121 = 1'h0;
+                h122 = 32'h0;
+                h122 = w_vmcb_10[64-1:32];
+                h123 = 5'h0;
+                h124 = 5'h0;
+                h125 = 5'h0;
+                h126 = 5'h0;
+                if ((e_kind == 64)) begin
+                    h126 = e_vector;
+                end
                 else begin
-                    h115 = h126;
+                    h126 = 0;
+                end
+                if (((e_kind == 32) || (e_kind == 48))) begin
+                    h125 = {1'h0, e_dr};
+                end
+                else begin
+                    h125 = h126;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h124 = {1'h0, e_cr};
+                end
+                else begin
+                    h124 = h125;
+                end
+                h127 = 9'h0;
+                h127 = ({1'h0, e_kind} + {4'h0, h124});
+                h128 = 5'h0;
+                h128 = (h127[5-1:0] & 31);
+                h123 = h128;
+                h121 = 0;
+                if ((((h122 >>> h123) & 1) == 1)) begin
+                    h121 = 1;
+                end
+                if ((e_kind < 192)) begin
+                    h120 = h121;
+                end
+                else begin
+                    h120 = 0;
+                end
+                if ((e_kind < 160)) begin
+                    h111 = h112;
+                end
+                else begin
+                    h111 = h120;
+                end
+                if ((e_kind < 128)) begin
+                    h102 = h103;
+                end
+                else begin
+                    h102 = h111;
+                end
+                if ((e_kind < 96)) begin
+                    h93 = h94;
+                end
+                else begin
+                    h93 = h102;
+                end
+                if ((e_kind < 64)) begin
+                    h84 = h85;
+                end
+                else begin
+                    h84 = h93;
                 end
                 if ((e_kind < 32)) begin
-                    h104 = h105;
+                    h75 = h76;
                 end
                 else begin
-                    h104 = h115;
+                    h75 = h84;
                 end
-                h179 = 1'h0;
-                h180 = 1'h0;
-                h181 = 32'h0;
-                h181 = w_vmcb_0[32-1:0];
-                h182 = 5'h0;
-                h183 = 9'h0;
-                h183 = {1'b0, e_kind};
+                h136 = 1'h0;
+                h137 = 1'h0;
+                h138 = 32'h0;
+                h138 = w_vmcb_0[32-1:0];
+                h139 = 5'h0;
+                h140 = 5'h0;
+                h141 = 5'h0;
+                h142 = 5'h0;
+                if ((e_kind == 64)) begin
+                    h142 = e_vector;
+                end
+                else begin
+                    h142 = 0;
+                end
+                if (((e_kind == 32) || (e_kind == 48))) begin
+                    h141 = {1'h0, e_dr};
+                end
+                else begin
+                    h141 = h142;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h140 = {1'h0, e_cr};
+                end
+                else begin
+                    h140 = h141;
+                end
+                h143 = 9'h0;
+                h143 = ({1'h0, e_kind} + {4'h0, h140});
+                h144 = 5'h0;
+                h144 = (h143[5-1:0] & 31);
+                h139 = h144;
+                h137 = 0;
+                if ((((h138 >>> h139) & 1) == 1)) begin
+                    h137 = 1;
+                end
+                h145 = 1'h0;
+                h146 = 1'h0;
+                h147 = 32'h0;
+                h147 = w_vmcb_0[64-1:32];
+                h148 = 5'h0;
+                h149 = 5'h0;
+                h150 = 5'h0;
+                h151 = 5'h0;
+                if ((e_kind == 64)) begin
+                    h151 = e_vector;
+                end
+                else begin
+                    h151 = 0;
+                end
+                if (((e_kind == 32) || (e_kind == 48))) begin
+                    h150 = {1'h0, e_dr};
+                end
+                else begin
+                    h150 = h151;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h149 = {1'h0, e_cr};
+                end
+                else begin
+                    h149 = h150;
+                end
+                h152 = 9'h0;
+                h152 = ({1'h0, e_kind} + {4'h0, h149});
+                h153 = 5'h0;
+                h153 = (h152[5-1:0] & 31);
+                h148 = h153;
+                h146 = 0;
+                if ((((h147 >>> h148) & 1) == 1)) begin
+                    h146 = 1;
+                end
+                h154 = 1'h0;
+                h155 = 1'h0;
+                h156 = 32'h0;
+                h156 = w_vmcb_8[32-1:0];
+                h157 = 5'h0;
+                h158 = 5'h0;
+                h159 = 5'h0;
+                h160 = 5'h0;
+                if ((e_kind == 64)) begin
+                    h160 = e_vector;
+                end
+                else begin
+                    h160 = 0;
+                end
+                if (((e_kind == 32) || (e_kind == 48))) begin
+                    h159 = {1'h0, e_dr};
+                end
+                else begin
+                    h159 = h160;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h158 = {1'h0, e_cr};
+                end
+                else begin
+                    h158 = h159;
+                end
+                h161 = 9'h0;
+                h161 = ({1'h0, e_kind} + {4'h0, h158});
+                h162 = 5'h0;
+                h162 = (h161[5-1:0] & 31);
+                h157 = h162;
+                h155 = 0;
+                if ((((h156 >>> h157) & 1) == 1)) begin
+                    h155 = 1;
+                end
+                h163 = 1'h0;
+                h164 = 1'h0;
+                h165 = 32'h0;
+                h165 = w_vmcb_8[64-1:32];
+                h166 = 5'h0;
+                h167 = 5'h0;
+                h168 = 5'h0;
+                h169 = 5'h0;
+                if ((e_kind == 64)) begin
+                    h169 = e_vector;
+                end
+                else begin
+                    h169 = 0;
+                end
+                if (((e_kind == 32) || (e_kind == 48))) begin
+                    h168 = {1'h0, e_dr};
+                end
+                else begin
+                    h168 = h169;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h167 = {1'h0, e_cr};
+                end
+                else begin
+                    h167 = h168;
+                end
+                h170 = 9'h0;
+                h170 = ({1'h0, e_kind} + {4'h0, h167});
+                h171 = 5'h0;
+                h171 = (h170[5-1:0] & 31);
+                h166 = h171;
+                h164 = 0;
+                if ((((h165 >>> h166) & 1) == 1)) begin
+                    h164 = 1;
+                end
+                h172 = 1'h0;
+                h173 = 1'h0;
+                h174 = 32'h0;
+                h174 = w_vmcb_10[32-1:0];
+                h175 = 5'h0;
+                h176 = 5'h0;
+                h177 = 5'h0;
+                h178 = 5'h0;
+                if ((e_kind == 64)) begin
+                    h178 = e_vector;
+                end
+                else begin
+                    h178 = 0;
+                end
+                if (((e_kind == 32) || (e_kind == 48))) begin
+                    h177 = {1'h0, e_dr};
+                end
+                else begin
+                    h177 = h178;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h176 = {1'h0, e_cr};
+                end
+                else begin
+                    h176 = h177;
+                end
+                h179 = 9'h0;
+                h179 = ({1'h0, e_kind} + {4'h0, h176});
+                h180 = 5'h0;
+                h180 = (h179[5-1:0] & 31);
+                h175 = h180;
+                h173 = 0;
+                if ((((h174 >>> h175) & 1) == 1)) begin
+                    h173 = 1;
+                end
+                h181 = 1'h0;
+                h182 = 1'h0;
+                h183 = 32'h0;
+                h183 = w_vmcb_10[64-1:32];
                 h184 = 5'h0;
                 h185 = 5'h0;
                 h186 = 5'h0;
+                h187 = 5'h0;
                 if ((e_kind == 64)) begin
-                    h186 = e_vector;
+                    h187 = e_vector;
                 end
                 else begin
-                    h186 = 0;
+                    h187 = 0;
                 end
                 if (((e_kind == 32) || (e_kind == 48))) begin
-                    h185 = e_dr;
+                    h186 = {1'h0, e_dr};
+                end
+                else begin
+                    h186 = h187;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h185 = {1'h0, e_cr};
                 end
                 else begin
                     h185 = h186;
                 end
-                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h184 = e_cr;
-                end
-                else begin
-                    h184 = h185;
-                end
-                h187 = 9'h0;
-                h187 = {4'b0000, h184};
                 h188 = 9'h0;
-                h188 = (h183 + h187);
+                h188 = ({1'h0, e_kind} + {4'h0, h185});
                 h189 = 5'h0;
                 h189 = (h188[5-1:0] & 31);
-                h182 = h189;
-                h180 = 0;
-                if ((((h181 >>> h182) & 1) == 1)) begin
-                    h180 = 1;
+                h184 = h189;
+                h182 = 0;
+                if ((((h183 >>> h184) & 1) == 1)) begin
+                    h182 = 1;
                 end
-                h190 = 1'h0;
-                h191 = 1'h0;
-                h192 = 32'h0;
-                h192 = w_vmcb_0[64-1:32];
-                h193 = 5'h0;
-                h194 = 9'h0;
-                h194 = {1'b0, e_kind};
-                h195 = 5'h0;
-                h196 = 5'h0;
-                h197 = 5'h0;
-                if ((e_kind == 64)) begin
-                    h197 = e_vector;
+                if ((e_kind < 192)) begin
+                    h181 = h182;
                 end
                 else begin
-                    h197 = 0;
+                    h181 = 0;
                 end
-                if (((e_kind == 32) || (e_kind == 48))) begin
-                    h196 = e_dr;
-                end
-                else begin
-                    h196 = h197;
-                end
-                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h195 = e_cr;
+                if ((e_kind < 160)) begin
+                    h172 = h173;
                 end
                 else begin
-                    h195 = h196;
+                    h172 = h181;
                 end
-                h198 = 9'h0;
-                h198 = {4'b0000, h195};
-                h199 = 9'h0;
-                h199 = (h194 + h198);
-                h200 = 5'h0;
-                h200 = (h199[5-1:0] & 31);
-                h193 = h200;
-                h191 = 0;
-                if ((((h192 >>> h193) & 1) == 1)) begin
-                    h191 = 1;
+                if ((e_kind < 128)) begin
+                    h163 = h164;
                 end
-                h201 = 1'h0;
-                h202 = 1'h0;
-                h203 = 32'h0;
-                h203 = w_vmcb_8[32-1:0];
+                else begin
+                    h163 = h172;
+                end
+                if ((e_kind < 96)) begin
+                    h154 = h155;
+                end
+                else begin
+                    h154 = h163;
+                end
+                if ((e_kind < 64)) begin
+                    h145 = h146;
+                end
+                else begin
+                    h145 = h154;
+                end
+                if ((e_kind < 32)) begin
+                    h136 = h137;
+                end
+                else begin
+                    h136 = h145;
+                end
+                h199 = 1'h0;
+                h200 = 1'h0;
+                h201 = 32'h0;
+                h201 = w_vmcb_0[32-1:0];
+                h202 = 5'h0;
+                h203 = 5'h0;
                 h204 = 5'h0;
-                h205 = 9'h0;
-                h205 = {1'b0, e_kind};
-                h206 = 5'h0;
+                h205 = 5'h0;
+                if ((e_kind == 64)) begin
+                    h205 = e_vector;
+                end
+                else begin
+                    h205 = 0;
+                end
+                if (((e_kind == 32) || (e_kind == 48))) begin
+                    h204 = {1'h0, e_dr};
+                end
+                else begin
+                    h204 = h205;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h203 = {1'h0, e_cr};
+                end
+                else begin
+                    h203 = h204;
+                end
+                h206 = 9'h0;
+                h206 = ({1'h0, e_kind} + {4'h0, h203});
                 h207 = 5'h0;
-                h208 = 5'h0;
-                if ((e_kind == 64)) begin
-                    h208 = e_vector;
+                h207 = (h206[5-1:0] & 31);
+                h202 = h207;
+                h200 = 0;
+                if ((((h201 >>> h202) & 1) == 1)) begin
+                    h200 = 1;
                 end
-                else begin
-                    h208 = 0;
-                end
-                if (((e_kind == 32) || (e_kind == 48))) begin
-                    h207 = e_dr;
-                end
-                else begin
-                    h207 = h208;
-                end
-                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h206 = e_cr;
-                end
-                else begin
-                    h206 = h207;
-                end
-                h209 = 9'h0;
-                h209 = {4'b0000, h206};
-                h210 = 9'h0;
-                h210 = (h205 + h209);
+                h208 = 1'h0;
+                h209 = 1'h0;
+                h210 = 32'h0;
+                h210 = w_vmcb_0[64-1:32];
                 h211 = 5'h0;
-                h211 = (h210[5-1:0] & 31);
-                h204 = h211;
-                h202 = 0;
-                if ((((h203 >>> h204) & 1) == 1)) begin
-                    h202 = 1;
-                end
-                h212 = 1'h0;
-                h213 = 1'h0;
-                h214 = 32'h0;
-                h214 = w_vmcb_8[64-1:32];
-                h215 = 5'h0;
-                h216 = 9'h0;
-                h216 = {1'b0, e_kind};
-                h217 = 5'h0;
-                h218 = 5'h0;
-                h219 = 5'h0;
+                h212 = 5'h0;
+                h213 = 5'h0;
+                h214 = 5'h0;
                 if ((e_kind == 64)) begin
-                    h219 = e_vector;
+                    h214 = e_vector;
                 end
                 else begin
-                    h219 = 0;
+                    h214 = 0;
                 end
                 if (((e_kind == 32) || (e_kind == 48))) begin
-                    h218 = e_dr;
+                    h213 = {1'h0, e_dr};
                 end
                 else begin
-                    h218 = h219;
+                    h213 = h214;
                 end
                 if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h217 = e_cr;
+                    h212 = {1'h0, e_cr};
                 end
                 else begin
-                    h217 = h218;
+                    h212 = h213;
                 end
-                h220 = 9'h0;
-                h220 = {4'b0000, h217};
-                h221 = 9'h0;
-                h221 = (h216 + h220);
+                h215 = 9'h0;
+                h215 = ({1'h0, e_kind} + {4'h0, h212});
+                h216 = 5'h0;
+                h216 = (h215[5-1:0] & 31);
+                h211 = h216;
+                h209 = 0;
+                if ((((h210 >>> h211) & 1) == 1)) begin
+                    h209 = 1;
+                end
+                h217 = 1'h0;
+                h218 = 1'h0;
+                h219 = 32'h0;
+                h219 = w_vmcb_8[32-1:0];
+                h220 = 5'h0;
+                h221 = 5'h0;
                 h222 = 5'h0;
-                h222 = (h221[5-1:0] & 31);
-                h215 = h222;
-                h213 = 0;
-                if ((((h214 >>> h215) & 1) == 1)) begin
-                    h213 = 1;
+                h223 = 5'h0;
+                if ((e_kind == 64)) begin
+                    h223 = e_vector;
                 end
-                h223 = 1'h0;
-                h224 = 1'h0;
-                h225 = 32'h0;
-                h225 = w_vmcb_10[32-1:0];
-                h226 = 5'h0;
-                h227 = 9'h0;
-                h227 = {1'b0, e_kind};
-                h228 = 5'h0;
+                else begin
+                    h223 = 0;
+                end
+                if (((e_kind == 32) || (e_kind == 48))) begin
+                    h222 = {1'h0, e_dr};
+                end
+                else begin
+                    h222 = h223;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h221 = {1'h0, e_cr};
+                end
+                else begin
+                    h221 = h222;
+                end
+                h224 = 9'h0;
+                h224 = ({1'h0, e_kind} + {4'h0, h221});
+                h225 = 5'h0;
+                h225 = (h224[5-1:0] & 31);
+                h220 = h225;
+                h218 = 0;
+                if ((((h219 >>> h220) & 1) == 1)) begin
+                    h218 = 1;
+                end
+                h226 = 1'h0;
+                h227 = 1'h0;
+                h228 = 32'h0;
+                h228 = w_vmcb_8[64-1:32];
                 h229 = 5'h0;
                 h230 = 5'h0;
+                h231 = 5'h0;
+                h232 = 5'h0;
                 if ((e_kind == 64)) begin
-                    h230 = e_vector;
+                    h232 = e_vector;
                 end
                 else begin
-                    h230 = 0;
+                    h232 = 0;
                 end
                 if (((e_kind == 32) || (e_kind == 48))) begin
-                    h229 = e_dr;
+                    h231 = {1'h0, e_dr};
                 end
                 else begin
-                    h229 = h230;
+                    h231 = h232;
                 end
                 if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h228 = e_cr;
+                    h230 = {1'h0, e_cr};
                 end
                 else begin
-                    h228 = h229;
+                    h230 = h231;
                 end
-                h231 = 9'h0;
-                h231 = {4'b0000, h228};
-                h232 = 9'h0;
-                h232 = (h227 + h231);
-                h233 = 5'h0;
-                h233 = (h232[5-1:0] & 31);
-                h226 = h233;
-                h224 = 0;
-                if ((((h225 >>> h226) & 1) == 1)) begin
-                    h224 = 1;
+                h233 = 9'h0;
+                h233 = ({1'h0, e_kind} + {4'h0, h230});
+                h234 = 5'h0;
+                h234 = (h233[5-1:0] & 31);
+                h229 = h234;
+                h227 = 0;
+                if ((((h228 >>> h229) & 1) == 1)) begin
+                    h227 = 1;
                 end
-                h234 = 1'h0;
                 h235 = 1'h0;
-                h236 = 32'h0;
-                h236 = w_vmcb_10[64-1:32];
-                h237 = 5'h0;
-                h238 = 9'h0;
-                h238 = {1'b0, e_kind};
+                h236 = 1'h0;
+                h237 = 32'h0;
+                h237 = w_vmcb_10[32-1:0];
+                h238 = 5'h0;
                 h239 = 5'h0;
                 h240 = 5'h0;
                 h241 = 5'h0;
@@ -1610,684 +1639,391 @@ always @(posedge clk) begin: fsm
                     h241 = 0;
                 end
                 if (((e_kind == 32) || (e_kind == 48))) begin
-                    h240 = e_dr;
+                    h240 = {1'h0, e_dr};
                 end
                 else begin
                     h240 = h241;
                 end
                 if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h239 = e_cr;
+                    h239 = {1'h0, e_cr};
                 end
                 else begin
                     h239 = h240;
                 end
                 h242 = 9'h0;
-                h242 = {4'b0000, h239};
-                h243 = 9'h0;
-                h243 = (h238 + h242);
-                h244 = 5'h0;
-                h244 = (h243[5-1:0] & 31);
-                h237 = h244;
-                h235 = 0;
-                if ((((h236 >>> h237) & 1) == 1)) begin
-                    h235 = 1;
+                h242 = ({1'h0, e_kind} + {4'h0, h239});
+                h243 = 5'h0;
+                h243 = (h242[5-1:0] & 31);
+                h238 = h243;
+                h236 = 0;
+                if ((((h237 >>> h238) & 1) == 1)) begin
+                    h236 = 1;
+                end
+                h244 = 1'h0;
+                h245 = 1'h0;
+                h246 = 32'h0;
+                h246 = w_vmcb_10[64-1:32];
+                h247 = 5'h0;
+                h248 = 5'h0;
+                h249 = 5'h0;
+                h250 = 5'h0;
+                if ((e_kind == 64)) begin
+                    h250 = e_vector;
+                end
+                else begin
+                    h250 = 0;
+                end
+                if (((e_kind == 32) || (e_kind == 48))) begin
+                    h249 = {1'h0, e_dr};
+                end
+                else begin
+                    h249 = h250;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h248 = {1'h0, e_cr};
+                end
+                else begin
+                    h248 = h249;
+                end
+                h251 = 9'h0;
+                h251 = ({1'h0, e_kind} + {4'h0, h248});
+                h252 = 5'h0;
+                h252 = (h251[5-1:0] & 31);
+                h247 = h252;
+                h245 = 0;
+                if ((((h246 >>> h247) & 1) == 1)) begin
+                    h245 = 1;
                 end
                 if ((e_kind < 192)) begin
-                    h234 = h235;
+                    h244 = h245;
                 end
                 else begin
-                    h234 = 0;
+                    h244 = 0;
                 end
                 if ((e_kind < 160)) begin
-                    h223 = h224;
+                    h235 = h236;
                 end
                 else begin
-                    h223 = h234;
+                    h235 = h244;
                 end
                 if ((e_kind < 128)) begin
-                    h212 = h213;
+                    h226 = h227;
                 end
                 else begin
-                    h212 = h223;
+                    h226 = h235;
                 end
                 if ((e_kind < 96)) begin
-                    h201 = h202;
+                    h217 = h218;
                 end
                 else begin
-                    h201 = h212;
+                    h217 = h226;
                 end
                 if ((e_kind < 64)) begin
-                    h190 = h191;
+                    h208 = h209;
                 end
                 else begin
-                    h190 = h201;
+                    h208 = h217;
                 end
                 if ((e_kind < 32)) begin
-                    h179 = h180;
+                    h199 = h200;
                 end
                 else begin
-                    h179 = h190;
+                    h199 = h208;
                 end
-                h256 = 1'h0;
-                h257 = 1'h0;
-                h258 = 32'h0;
-                h258 = w_vmcb_0[32-1:0];
-                h259 = 5'h0;
-                h260 = 9'h0;
-                h260 = {1'b0, e_kind};
-                h261 = 5'h0;
-                h262 = 5'h0;
-                h263 = 5'h0;
-                if ((e_kind == 64)) begin
-                    h263 = e_vector;
-                end
-                else begin
-                    h263 = 0;
-                end
-                if (((e_kind == 32) || (e_kind == 48))) begin
-                    h262 = e_dr;
-                end
-                else begin
-                    h262 = h263;
-                end
-                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h261 = e_cr;
-                end
-                else begin
-                    h261 = h262;
-                end
-                h264 = 9'h0;
-                h264 = {4'b0000, h261};
-                h265 = 9'h0;
-                h265 = (h260 + h264);
-                h266 = 5'h0;
-                h266 = (h265[5-1:0] & 31);
-                h259 = h266;
-                h257 = 0;
-                if ((((h258 >>> h259) & 1) == 1)) begin
-                    h257 = 1;
-                end
-                h267 = 1'h0;
-                h268 = 1'h0;
-                h269 = 32'h0;
-                h269 = w_vmcb_0[64-1:32];
-                h270 = 5'h0;
-                h271 = 9'h0;
-                h271 = {1'b0, e_kind};
-                h272 = 5'h0;
-                h273 = 5'h0;
-                h274 = 5'h0;
-                if ((e_kind == 64)) begin
-                    h274 = e_vector;
-                end
-                else begin
-                    h274 = 0;
-                end
-                if (((e_kind == 32) || (e_kind == 48))) begin
-                    h273 = e_dr;
-                end
-                else begin
-                    h273 = h274;
-                end
-                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h272 = e_cr;
-                end
-                else begin
-                    h272 = h273;
-                end
-                h275 = 9'h0;
-                h275 = {4'b0000, h272};
-                h276 = 9'h0;
-                h276 = (h271 + h275);
-                h277 = 5'h0;
-                h277 = (h276[5-1:0] & 31);
-                h270 = h277;
-                h268 = 0;
-                if ((((h269 >>> h270) & 1) == 1)) begin
-                    h268 = 1;
-                end
-                h278 = 1'h0;
-                h279 = 1'h0;
-                h280 = 32'h0;
-                h280 = w_vmcb_8[32-1:0];
-                h281 = 5'h0;
-                h282 = 9'h0;
-                h282 = {1'b0, e_kind};
-                h283 = 5'h0;
-                h284 = 5'h0;
-                h285 = 5'h0;
-                if ((e_kind == 64)) begin
-                    h285 = e_vector;
-                end
-                else begin
-                    h285 = 0;
-                end
-                if (((e_kind == 32) || (e_kind == 48))) begin
-                    h284 = e_dr;
-                end
-                else begin
-                    h284 = h285;
-                end
-                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h283 = e_cr;
-                end
-                else begin
-                    h283 = h284;
-                end
-                h286 = 9'h0;
-                h286 = {4'b0000, h283};
-                h287 = 9'h0;
-                h287 = (h282 + h286);
-                h288 = 5'h0;
-                h288 = (h287[5-1:0] & 31);
-                h281 = h288;
-                h279 = 0;
-                if ((((h280 >>> h281) & 1) == 1)) begin
-                    h279 = 1;
-                end
-                h289 = 1'h0;
-                h290 = 1'h0;
-                h291 = 32'h0;
-                h291 = w_vmcb_8[64-1:32];
-                h292 = 5'h0;
-                h293 = 9'h0;
-                h293 = {1'b0, e_kind};
-                h294 = 5'h0;
-                h295 = 5'h0;
-                h296 = 5'h0;
-                if ((e_kind == 64)) begin
-                    h296 = e_vector;
-                end
-                else begin
-                    h296 = 0;
-                end
-                if (((e_kind == 32) || (e_kind == 48))) begin
-                    h295 = e_dr;
-                end
-                else begin
-                    h295 = h296;
-                end
-                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h294 = e_cr;
-                end
-                else begin
-                    h294 = h295;
-                end
-                h297 = 9'h0;
-                h297 = {4'b0000, h294};
-                h298 = 9'h0;
-                h298 = (h293 + h297);
-                h299 = 5'h0;
-                h299 = (h298[5-1:0] & 31);
-                h292 = h299;
-                h290 = 0;
-                if ((((h291 >>> h292) & 1) == 1)) begin
-                    h290 = 1;
-                end
-                h300 = 1'h0;
-                h301 = 1'h0;
-                h302 = 32'h0;
-                h302 = w_vmcb_10[32-1:0];
-                h303 = 5'h0;
-                h304 = 9'h0;
-                h304 = {1'b0, e_kind};
-                h305 = 5'h0;
-                h306 = 5'h0;
-                h307 = 5'h0;
-                if ((e_kind == 64)) begin
-                    h307 = e_vector;
-                end
-                else begin
-                    h307 = 0;
-                end
-                if (((e_kind == 32) || (e_kind == 48))) begin
-                    h306 = e_dr;
-                end
-                else begin
-                    h306 = h307;
-                end
-                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h305 = e_cr;
-                end
-                else begin
-                    h305 = h306;
-                end
-                h308 = 9'h0;
-                h308 = {4'b0000, h305};
-                h309 = 9'h0;
-                h309 = (h304 + h308);
-                h310 = 5'h0;
-                h310 = (h309[5-1:0] & 31);
-                h303 = h310;
-                h301 = 0;
-                if ((((h302 >>> h303) & 1) == 1)) begin
-                    h301 = 1;
-                end
-                h311 = 1'h0;
-                h312 = 1'h0;
-                h313 = 32'h0;
-                h313 = w_vmcb_10[64-1:32];
-                h314 = 5'h0;
-                h315 = 9'h0;
-                h315 = {1'b0, e_kind};
-                h316 = 5'h0;
-                h317 = 5'h0;
-                h318 = 5'h0;
-                if ((e_kind == 64)) begin
-                    h318 = e_vector;
-                end
-                else begin
-                    h318 = 0;
-                end
-                if (((e_kind == 32) || (e_kind == 48))) begin
-                    h317 = e_dr;
-                end
-                else begin
-                    h317 = h318;
-                end
-                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h316 = e_cr;
-                end
-                else begin
-                    h316 = h317;
-                end
-                h319 = 9'h0;
-                h319 = {4'b0000, h316};
-                h320 = 9'h0;
-                h320 = (h315 + h319);
-                h321 = 5'h0;
-                h321 = (h320[5-1:0] & 31);
-                h314 = h321;
-                h312 = 0;
-                if ((((h313 >>> h314) & 1) == 1)) begin
-                    h312 = 1;
-                end
-                if ((e_kind < 192)) begin
-                    h311 = h312;
-                end
-                else begin
-                    h311 = 0;
-                end
-                if ((e_kind < 160)) begin
-                    h300 = h301;
-                end
-                else begin
-                    h300 = h311;
-                end
-                if ((e_kind < 128)) begin
-                    h289 = h290;
-                end
-                else begin
-                    h289 = h300;
-                end
-                if ((e_kind < 96)) begin
-                    h278 = h279;
-                end
-                else begin
-                    h278 = h289;
-                end
-                if ((e_kind < 64)) begin
-                    h267 = h268;
-                end
-                else begin
-                    h267 = h278;
-                end
-                if ((e_kind < 32)) begin
-                    h256 = h257;
-                end
-                else begin
-                    h256 = h267;
-                end
-                h330 = 32'h0;
-                h330 = 33'hc0000000;
-                h331 = 32'h0;
-                h331 = 33'hc0001fff;
-                h332 = 32'h0;
-                h332 = 33'hc0010000;
-                h333 = 32'h0;
-                h333 = 33'hc0011fff;
-                if ((((e_kind == 0) || (e_kind == 16)) && (h27 != 0))) begin
+                if ((((e_kind == 0) || (e_kind == 16)) && (h12 != 0))) begin
                     status <= 1;
-                    h20 = 9'h0;
-                    h20 = {1'b0, e_kind};
-                    h21 = 5'h0;
-                    h22 = 5'h0;
-                    h23 = 5'h0;
+                    h7 = 5'h0;
+                    h8 = 5'h0;
+                    h9 = 5'h0;
                     if ((e_kind == 64)) begin
-                        h23 = e_vector;
+                        h9 = e_vector;
                     end
                     else begin
-                        h23 = 0;
+                        h9 = 0;
                     end
                     if (((e_kind == 32) || (e_kind == 48))) begin
-                        h22 = e_dr;
+                        h8 = {1'h0, e_dr};
                     end
                     else begin
-                        h22 = h23;
+                        h8 = h9;
                     end
                     if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                        h21 = e_cr;
+                        h7 = {1'h0, e_cr};
                     end
                     else begin
-                        h21 = h22;
+                        h7 = h8;
                     end
-                    h24 = 9'h0;
-                    h24 = {4'b0000, h21};
-                    h25 = 9'h0;
-                    h25 = (h20 + h24);
-                    v_wide = h25;
-                    rec_exitcode <= v_wide[64-1:0];
+                    h10 = 9'h0;
+                    h10 = ({1'h0, e_kind} + {4'h0, h7});
+                    rec_exitcode <= {55'h0, h10};
                     v_wide = 0;
-                    h26 = 4'h0;
+                    h11 = 4'h0;
                     if ((e_mov != 0)) begin
-                        h26 = e_gpr;
+                        h11 = e_gpr;
                     end
                     else begin
-                        h26 = 0;
+                        h11 = 0;
                     end
-                    v_wide[4-1:0] = h26;
+                    v_wide[4-1:0] = h11;
                     v_wide[64-1:63] = e_mov;
                     rec_exitinfo1 <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_exitinfo2 <= v_wide[64-1:0];
-                    v_wide = e_next_rip;
-                    rec_nrip <= v_wide[64-1:0];
+                    rec_exitinfo2 <= 0;
+                    rec_nrip <= e_next_rip;
                     st <= 5'b01101;
                 end
-                else if (((((e_kind == 16) && (e_cr == 0)) && w_vmcb_8[37]) && (h94 != 0))) begin
+                else if (((((e_kind == 16) && (e_cr == 0)) && w_vmcb_8[37]) && (h67 != 0))) begin
                     status <= 2;
-                    v_wide = 101;
-                    rec_exitcode <= v_wide[64-1:0];
+                    rec_exitcode <= 101;
                     v_wide = 0;
-                    h93 = 4'h0;
+                    h66 = 4'h0;
                     if ((e_mov != 0)) begin
-                        h93 = e_gpr;
+                        h66 = e_gpr;
                     end
                     else begin
-                        h93 = 0;
+                        h66 = 0;
                     end
-                    v_wide[4-1:0] = h93;
+                    v_wide[4-1:0] = h66;
                     v_wide[64-1:63] = e_mov;
                     rec_exitinfo1 <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_exitinfo2 <= v_wide[64-1:0];
-                    v_wide = e_next_rip;
-                    rec_nrip <= v_wide[64-1:0];
+                    rec_exitinfo2 <= 0;
+                    rec_nrip <= e_next_rip;
                     st <= 5'b01101;
                 end
-                else if ((((e_kind == 32) || (e_kind == 48)) && (h104 != 0))) begin
+                else if ((((e_kind == 32) || (e_kind == 48)) && (h75 != 0))) begin
                     status <= 3;
-                    h98 = 9'h0;
-                    h98 = {1'b0, e_kind};
-                    h99 = 5'h0;
-                    h100 = 5'h0;
-                    h101 = 5'h0;
+                    h71 = 5'h0;
+                    h72 = 5'h0;
+                    h73 = 5'h0;
                     if ((e_kind == 64)) begin
-                        h101 = e_vector;
+                        h73 = e_vector;
                     end
                     else begin
-                        h101 = 0;
+                        h73 = 0;
                     end
                     if (((e_kind == 32) || (e_kind == 48))) begin
-                        h100 = e_dr;
+                        h72 = {1'h0, e_dr};
                     end
                     else begin
-                        h100 = h101;
+                        h72 = h73;
                     end
                     if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                        h99 = e_cr;
+                        h71 = {1'h0, e_cr};
                     end
                     else begin
-                        h99 = h100;
+                        h71 = h72;
                     end
-                    h102 = 9'h0;
-                    h102 = {4'b0000, h99};
-                    h103 = 9'h0;
-                    h103 = (h98 + h102);
-                    v_wide = h103;
-                    rec_exitcode <= v_wide[64-1:0];
+                    h74 = 9'h0;
+                    h74 = ({1'h0, e_kind} + {4'h0, h71});
+                    rec_exitcode <= {55'h0, h74};
                     v_wide = 0;
                     v_wide[4-1:0] = e_gpr;
                     rec_exitinfo1 <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_exitinfo2 <= v_wide[64-1:0];
-                    v_wide = e_next_rip;
-                    rec_nrip <= v_wide[64-1:0];
+                    rec_exitinfo2 <= 0;
+                    rec_nrip <= e_next_rip;
                     st <= 5'b01101;
                 end
-                else if (((e_kind == 64) && (h179 != 0))) begin
+                else if (((e_kind == 64) && (h136 != 0))) begin
                     status <= 4;
-                    h170 = 9'h0;
-                    h170 = {1'b0, e_kind};
-                    h171 = 5'h0;
-                    h172 = 5'h0;
-                    h173 = 5'h0;
+                    h129 = 5'h0;
+                    h130 = 5'h0;
+                    h131 = 5'h0;
                     if ((e_kind == 64)) begin
-                        h173 = e_vector;
+                        h131 = e_vector;
                     end
                     else begin
-                        h173 = 0;
+                        h131 = 0;
                     end
                     if (((e_kind == 32) || (e_kind == 48))) begin
-                        h172 = e_dr;
+                        h130 = {1'h0, e_dr};
                     end
                     else begin
-                        h172 = h173;
+                        h130 = h131;
                     end
                     if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                        h171 = e_cr;
+                        h129 = {1'h0, e_cr};
                     end
                     else begin
-                        h171 = h172;
+                        h129 = h130;
                     end
-                    h174 = 9'h0;
-                    h174 = {4'b0000, h171};
-                    h175 = 9'h0;
-                    h175 = (h170 + h174);
-                    v_wide = h175;
-                    rec_exitcode <= v_wide[64-1:0];
-                    h176 = 32'h0;
+                    h132 = 9'h0;
+                    h132 = ({1'h0, e_kind} + {4'h0, h129});
+                    rec_exitcode <= {55'h0, h132};
+                    h133 = 32'h0;
                     if ((e_has_error_code != 0)) begin
-                        h176 = e_error_code;
+                        h133 = e_error_code;
                     end
                     else begin
-                        h176 = 0;
+                        h133 = 0;
                     end
-                    v_wide = h176;
-                    rec_exitinfo1 <= v_wide[64-1:0];
-                    h177 = 64'h0;
+                    rec_exitinfo1 <= {32'h0, h133};
+                    h134 = 64'h0;
                     if ((e_vector == 14)) begin
-                        h177 = e_fault_address;
+                        h134 = e_fault_address;
                     end
                     else begin
-                        h177 = 0;
+                        h134 = 0;
                     end
-                    v_wide = h177;
-                    rec_exitinfo2 <= v_wide[64-1:0];
-                    h178 = 64'h0;
+                    rec_exitinfo2 <= h134;
+                    h135 = 64'h0;
                     if (((e_vector >= 3) && (e_vector <= 5))) begin
-                        h178 = e_next_rip;
+                        h135 = e_next_rip;
                     end
                     else begin
-                        h178 = 0;
+                        h135 = 0;
                     end
-                    v_wide = h178;
-                    rec_nrip <= v_wide[64-1:0];
+                    rec_nrip <= h135;
                     st <= 5'b01101;
                 end
                 else if ((((e_kind == 166) && w_vmcb_8[56]) || ((e_kind == 161) && w_vmcb_10[32]))) begin
                     status <= 5;
-                    h245 = 8'h0;
+                    h190 = 8'h0;
                     if ((e_kind == 166)) begin
-                        h245 = 120;
+                        h190 = 120;
                     end
                     else begin
-                        h245 = 160;
+                        h190 = 160;
                     end
-                    v_wide = h245;
-                    rec_exitcode <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_exitinfo1 <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_exitinfo2 <= v_wide[64-1:0];
-                    v_wide = e_next_rip;
-                    rec_nrip <= v_wide[64-1:0];
+                    rec_exitcode <= {56'h0, h190};
+                    rec_exitinfo1 <= 0;
+                    rec_exitinfo2 <= 0;
+                    rec_nrip <= e_next_rip;
                     st <= 5'b01101;
                 end
-                else if (((((e_kind >= 96) && (e_kind != 123)) && (e_kind != 124)) && (h256 != 0))) begin
+                else if (((((e_kind >= 96) && (e_kind != 123)) && (e_kind != 124)) && (h199 != 0))) begin
                     status <= 6;
-                    h246 = 9'h0;
-                    h246 = {1'b0, e_kind};
-                    h247 = 5'h0;
-                    h248 = 5'h0;
-                    h249 = 5'h0;
+                    h191 = 5'h0;
+                    h192 = 5'h0;
+                    h193 = 5'h0;
                     if ((e_kind == 64)) begin
-                        h249 = e_vector;
+                        h193 = e_vector;
                     end
                     else begin
-                        h249 = 0;
+                        h193 = 0;
                     end
                     if (((e_kind == 32) || (e_kind == 48))) begin
-                        h248 = e_dr;
+                        h192 = {1'h0, e_dr};
                     end
                     else begin
-                        h248 = h249;
+                        h192 = h193;
                     end
                     if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                        h247 = e_cr;
+                        h191 = {1'h0, e_cr};
                     end
                     else begin
-                        h247 = h248;
+                        h191 = h192;
                     end
-                    h250 = 9'h0;
-                    h250 = {4'b0000, h247};
-                    h251 = 9'h0;
-                    h251 = (h246 + h250);
-                    v_wide = h251;
-                    rec_exitcode <= v_wide[64-1:0];
-                    h252 = 64'h0;
-                    h253 = 64'h0;
-                    h254 = 64'h0;
+                    h194 = 9'h0;
+                    h194 = ({1'h0, e_kind} + {4'h0, h191});
+                    rec_exitcode <= {55'h0, h194};
+                    h195 = 64'h0;
+                    h196 = 64'h0;
+                    h197 = 64'h0;
                     if (((e_kind == 143) || (e_kind == 144))) begin
-                        h254 = e_new_value;
+                        h197 = e_new_value;
                     end
                     else begin
-                        h254 = 0;
+                        h197 = 0;
                     end
                     if ((e_kind == 121)) begin
-                        h253 = e_linear_address;
+                        h196 = e_linear_address;
                     end
                     else begin
-                        h253 = h254;
+                        h196 = h197;
                     end
                     if ((e_kind == 117)) begin
-                        h252 = e_intn;
+                        h195 = {56'h0, e_intn};
                     end
                     else begin
-                        h252 = h253;
+                        h195 = h196;
                     end
-                    v_wide = h252;
-                    rec_exitinfo1 <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_exitinfo2 <= v_wide[64-1:0];
-                    h255 = 64'h0;
+                    rec_exitinfo1 <= h195;
+                    rec_exitinfo2 <= 0;
+                    h198 = 64'h0;
                     if (((((((e_kind >= 96) && (e_kind <= 100)) || ((e_kind >= 125) && (e_kind <= 127))) || (e_kind == 143)) || (e_kind == 144)) || (e_kind == 165))) begin
-                        h255 = 0;
+                        h198 = 0;
                     end
                     else begin
-                        h255 = e_next_rip;
+                        h198 = e_next_rip;
                     end
-                    v_wide = h255;
-                    rec_nrip <= v_wide[64-1:0];
+                    rec_nrip <= h198;
                     st <= 5'b01101;
                 end
                 else if (((e_kind == 140) && w_vmcb_10[11])) begin
                     status <= 7;
-                    v_wide = 139;
-                    rec_exitcode <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_exitinfo1 <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_exitinfo2 <= v_wide[64-1:0];
-                    v_wide = e_next_rip;
-                    rec_nrip <= v_wide[64-1:0];
+                    rec_exitcode <= 139;
+                    rec_exitinfo1 <= 0;
+                    rec_exitinfo2 <= 0;
+                    rec_nrip <= e_next_rip;
                     st <= 5'b01101;
                 end
                 else if ((((e_kind == 123) && w_vmcb_8[59]) && (b_iopm != 0))) begin
                     status <= 8;
-                    v_wide = 123;
-                    rec_exitcode <= v_wide[64-1:0];
+                    rec_exitcode <= 123;
                     v_wide = 0;
                     v_wide[1-1:0] = e_io_in;
                     v_wide[3-1:2] = e_io_str;
                     v_wide[4-1:3] = e_io_rep;
-                    h322 = 1'h0;
-                    h322 = 0;
+                    h253 = 1'h0;
+                    h253 = 0;
                     if ((e_size == 1)) begin
-                        h322 = 1;
+                        h253 = 1;
                     end
-                    v_wide[5-1:4] = h322;
-                    h323 = 1'h0;
-                    h323 = 0;
+                    v_wide[5-1:4] = h253;
+                    h254 = 1'h0;
+                    h254 = 0;
                     if ((e_size == 2)) begin
-                        h323 = 1;
+                        h254 = 1;
                     end
-                    v_wide[6-1:5] = h323;
-                    h324 = 1'h0;
-                    h324 = 0;
+                    v_wide[6-1:5] = h254;
+                    h255 = 1'h0;
+                    h255 = 0;
                     if ((e_size == 4)) begin
-                        h324 = 1;
+                        h255 = 1;
                     end
-                    v_wide[7-1:6] = h324;
-                    h325 = 1'h0;
-                    h325 = 0;
+                    v_wide[7-1:6] = h255;
+                    h256 = 1'h0;
+                    h256 = 0;
                     if ((e_addr_size == 0)) begin
-                        h325 = 1;
+                        h256 = 1;
                     end
-                    v_wide[8-1:7] = h325;
-                    h326 = 1'h0;
-                    h326 = 0;
+                    v_wide[8-1:7] = h256;
+                    h257 = 1'h0;
+                    h257 = 0;
                     if ((e_addr_size == 1)) begin
-                        h326 = 1;
+                        h257 = 1;
                     end
-                    v_wide[9-1:8] = h326;
-                    h327 = 1'h0;
-                    h327 = 0;
+                    v_wide[9-1:8] = h257;
+                    h258 = 1'h0;
+                    h258 = 0;
                     if ((e_addr_size == 2)) begin
-                        h327 = 1;
+                        h258 = 1;
                     end
-                    v_wide[10-1:9] = h327;
-                    h328 = 3'h0;
+                    v_wide[10-1:9] = h258;
+                    h259 = 3'h0;
                     if ((e_io_str != 0)) begin
-                        h328 = e_seg;
+                        h259 = e_seg;
                     end
                     else begin
-                        h328 = 0;
+                        h259 = 0;
                     end
-                    v_wide[13-1:10] = h328;
+                    v_wide[13-1:10] = h259;
                     v_wide[32-1:16] = e_port;
                     rec_exitinfo1 <= v_wide[64-1:0];
-                    v_wide = e_next_rip;
-                    rec_exitinfo2 <= v_wide[64-1:0];
-                    v_wide = e_next_rip;
-                    rec_nrip <= v_wide[64-1:0];
+                    rec_exitinfo2 <= e_next_rip;
+                    rec_nrip <= e_next_rip;
                     st <= 5'b01101;
                 end
-                else if (((((e_kind == 124) || (e_kind == 252)) && w_vmcb_8[60]) && ((!(((e_msr <= 8191) || ((e_msr >= h330) && (e_msr <= h331))) || ((e_msr >= h332) && (e_msr <= h333)))) || (b_msrpm != 0)))) begin
+                else if (((((e_kind == 124) || (e_kind == 252)) && w_vmcb_8[60]) && ((!(((e_msr <= 8191) || ((e_msr >= 32'hc0000000) && (e_msr <= 32'hc0001fff))) || ((e_msr >= 32'hc0010000) && (e_msr <= 32'hc0011fff)))) || (b_msrpm != 0)))) begin
                     status <= 9;
-                    v_wide = 124;
-                    rec_exitcode <= v_wide[64-1:0];
-                    h329 = 1'h0;
-                    h329 = 0;
+                    rec_exitcode <= 124;
+                    h260 = 1'h0;
+                    h260 = 0;
                     if ((e_kind == 252)) begin
-                        h329 = 1;
+                        h260 = 1;
                     end
-                    v_wide = h329;
-                    rec_exitinfo1 <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_exitinfo2 <= v_wide[64-1:0];
-                    v_wide = e_next_rip;
-                    rec_nrip <= v_wide[64-1:0];
+                    rec_exitinfo1 <= {63'h0, h260};
+                    rec_exitinfo2 <= 0;
+                    rec_nrip <= e_next_rip;
                     st <= 5'b01101;
                 end
                 else begin
@@ -2302,8 +2038,8 @@ always @(posedge clk) begin: fsm
             5'b01101: begin
                 if ((!pend)) begin
                     if (1'b1) begin
-                        v_wide = {r_VMCB_PA[52-1:12], 12'b000000000000};
-                        v_addr = ({v_wide[64-1:3], 3'h0} + 112);
+                        v_wide = {20'h0, r_VMCB_PA[52-1:12], 12'h0};
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 112);
                         m_valid <= 1'b1;
                         m_we <= 1'b1;
                         m_size <= 3;
@@ -2329,8 +2065,8 @@ always @(posedge clk) begin: fsm
             5'b01110: begin
                 if ((!pend)) begin
                     if (1'b1) begin
-                        v_wide = {r_VMCB_PA[52-1:12], 12'b000000000000};
-                        v_addr = ({v_wide[64-1:3], 3'h0} + 120);
+                        v_wide = {20'h0, r_VMCB_PA[52-1:12], 12'h0};
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 120);
                         m_valid <= 1'b1;
                         m_we <= 1'b1;
                         m_size <= 3;
@@ -2356,8 +2092,8 @@ always @(posedge clk) begin: fsm
             5'b01111: begin
                 if ((!pend)) begin
                     if (1'b1) begin
-                        v_wide = {r_VMCB_PA[52-1:12], 12'b000000000000};
-                        v_addr = ({v_wide[64-1:3], 3'h0} + 128);
+                        v_wide = {20'h0, r_VMCB_PA[52-1:12], 12'h0};
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 128);
                         m_valid <= 1'b1;
                         m_we <= 1'b1;
                         m_size <= 3;
@@ -2383,8 +2119,8 @@ always @(posedge clk) begin: fsm
             5'b10000: begin
                 if ((!pend)) begin
                     if (1'b1) begin
-                        v_wide = {r_VMCB_PA[52-1:12], 12'b000000000000};
-                        v_addr = ({v_wide[64-1:3], 3'h0} + 200);
+                        v_wide = {20'h0, r_VMCB_PA[52-1:12], 12'h0};
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 200);
                         m_valid <= 1'b1;
                         m_we <= 1'b1;
                         m_size <= 3;

@@ -107,341 +107,268 @@ fsm: process (clk) is
     variable v_last: unsigned(68 downto 0);
     variable v_span: unsigned(6 downto 0);
     variable v_window: unsigned(127 downto 0);
-    variable v_bits: unsigned(63 downto 0);
-    variable h0: unsigned(31 downto 0);
-    variable h1: unsigned(31 downto 0);
+    variable v_keep: unsigned(64 downto 0);
+    variable h0: unsigned(15 downto 0);
+    variable h1: unsigned(14 downto 0);
     variable h2: unsigned(31 downto 0);
-    variable h3: unsigned(31 downto 0);
-    variable h4: unsigned(15 downto 0);
-    variable h5: unsigned(31 downto 0);
-    variable h6: unsigned(31 downto 0);
-    variable h7: unsigned(14 downto 0);
-    variable h8: unsigned(31 downto 0);
-    variable h9: unsigned(31 downto 0);
-    variable h10: unsigned(16 downto 0);
-    variable h11: unsigned(31 downto 0);
-    variable h12: unsigned(14 downto 0);
-    variable h13: unsigned(14 downto 0);
-    variable h14: unsigned(16 downto 0);
-    variable h15: unsigned(16 downto 0);
-    variable h16: unsigned(17 downto 0);
-    variable h17: unsigned(0 downto 0);
-    variable h18: unsigned(17 downto 0);
-    variable h19: unsigned(17 downto 0);
-    variable h27: unsigned(0 downto 0);
-    variable h28: unsigned(0 downto 0);
-    variable h29: unsigned(31 downto 0);
-    variable h30: unsigned(4 downto 0);
-    variable h31: unsigned(8 downto 0);
-    variable h32: unsigned(4 downto 0);
+    variable h3: unsigned(14 downto 0);
+    variable h4: unsigned(16 downto 0);
+    variable h5: unsigned(0 downto 0);
+    variable h6: unsigned(17 downto 0);
+    variable h12: unsigned(0 downto 0);
+    variable h13: unsigned(0 downto 0);
+    variable h14: unsigned(31 downto 0);
+    variable h15: unsigned(4 downto 0);
+    variable h16: unsigned(4 downto 0);
+    variable h17: unsigned(4 downto 0);
+    variable h18: unsigned(4 downto 0);
+    variable h19: unsigned(8 downto 0);
+    variable h20: unsigned(4 downto 0);
+    variable h21: unsigned(0 downto 0);
+    variable h22: unsigned(0 downto 0);
+    variable h23: unsigned(31 downto 0);
+    variable h24: unsigned(4 downto 0);
+    variable h25: unsigned(4 downto 0);
+    variable h26: unsigned(4 downto 0);
+    variable h27: unsigned(4 downto 0);
+    variable h28: unsigned(8 downto 0);
+    variable h29: unsigned(4 downto 0);
+    variable h30: unsigned(0 downto 0);
+    variable h31: unsigned(0 downto 0);
+    variable h32: unsigned(31 downto 0);
     variable h33: unsigned(4 downto 0);
     variable h34: unsigned(4 downto 0);
-    variable h35: unsigned(8 downto 0);
-    variable h36: unsigned(8 downto 0);
-    variable h37: unsigned(4 downto 0);
-    variable h38: unsigned(0 downto 0);
+    variable h35: unsigned(4 downto 0);
+    variable h36: unsigned(4 downto 0);
+    variable h37: unsigned(8 downto 0);
+    variable h38: unsigned(4 downto 0);
     variable h39: unsigned(0 downto 0);
-    variable h40: unsigned(31 downto 0);
-    variable h41: unsigned(4 downto 0);
-    variable h42: unsigned(8 downto 0);
+    variable h40: unsigned(0 downto 0);
+    variable h41: unsigned(31 downto 0);
+    variable h42: unsigned(4 downto 0);
     variable h43: unsigned(4 downto 0);
     variable h44: unsigned(4 downto 0);
     variable h45: unsigned(4 downto 0);
     variable h46: unsigned(8 downto 0);
-    variable h47: unsigned(8 downto 0);
-    variable h48: unsigned(4 downto 0);
+    variable h47: unsigned(4 downto 0);
+    variable h48: unsigned(0 downto 0);
     variable h49: unsigned(0 downto 0);
-    variable h50: unsigned(0 downto 0);
-    variable h51: unsigned(31 downto 0);
+    variable h50: unsigned(31 downto 0);
+    variable h51: unsigned(4 downto 0);
     variable h52: unsigned(4 downto 0);
-    variable h53: unsigned(8 downto 0);
+    variable h53: unsigned(4 downto 0);
     variable h54: unsigned(4 downto 0);
-    variable h55: unsigned(4 downto 0);
+    variable h55: unsigned(8 downto 0);
     variable h56: unsigned(4 downto 0);
-    variable h57: unsigned(8 downto 0);
-    variable h58: unsigned(8 downto 0);
-    variable h59: unsigned(4 downto 0);
-    variable h60: unsigned(0 downto 0);
-    variable h61: unsigned(0 downto 0);
-    variable h62: unsigned(31 downto 0);
+    variable h57: unsigned(0 downto 0);
+    variable h58: unsigned(0 downto 0);
+    variable h59: unsigned(31 downto 0);
+    variable h60: unsigned(4 downto 0);
+    variable h61: unsigned(4 downto 0);
+    variable h62: unsigned(4 downto 0);
     variable h63: unsigned(4 downto 0);
     variable h64: unsigned(8 downto 0);
     variable h65: unsigned(4 downto 0);
-    variable h66: unsigned(4 downto 0);
-    variable h67: unsigned(4 downto 0);
-    variable h68: unsigned(8 downto 0);
-    variable h69: unsigned(8 downto 0);
-    variable h70: unsigned(4 downto 0);
-    variable h71: unsigned(0 downto 0);
-    variable h72: unsigned(0 downto 0);
-    variable h73: unsigned(31 downto 0);
-    variable h74: unsigned(4 downto 0);
-    variable h75: unsigned(8 downto 0);
-    variable h76: unsigned(4 downto 0);
-    variable h77: unsigned(4 downto 0);
+    variable h67: unsigned(0 downto 0);
+    variable h68: unsigned(0 downto 0);
+    variable h69: unsigned(63 downto 0);
+    variable h70: unsigned(63 downto 0);
+    variable h75: unsigned(0 downto 0);
+    variable h76: unsigned(0 downto 0);
+    variable h77: unsigned(31 downto 0);
     variable h78: unsigned(4 downto 0);
-    variable h79: unsigned(8 downto 0);
-    variable h80: unsigned(8 downto 0);
+    variable h79: unsigned(4 downto 0);
+    variable h80: unsigned(4 downto 0);
     variable h81: unsigned(4 downto 0);
-    variable h82: unsigned(0 downto 0);
-    variable h83: unsigned(0 downto 0);
-    variable h84: unsigned(31 downto 0);
-    variable h85: unsigned(4 downto 0);
-    variable h86: unsigned(8 downto 0);
+    variable h82: unsigned(8 downto 0);
+    variable h83: unsigned(4 downto 0);
+    variable h84: unsigned(0 downto 0);
+    variable h85: unsigned(0 downto 0);
+    variable h86: unsigned(31 downto 0);
     variable h87: unsigned(4 downto 0);
     variable h88: unsigned(4 downto 0);
     variable h89: unsigned(4 downto 0);
-    variable h90: unsigned(8 downto 0);
+    variable h90: unsigned(4 downto 0);
     variable h91: unsigned(8 downto 0);
     variable h92: unsigned(4 downto 0);
+    variable h93: unsigned(0 downto 0);
     variable h94: unsigned(0 downto 0);
-    variable h95: unsigned(0 downto 0);
-    variable h96: unsigned(63 downto 0);
-    variable h97: unsigned(63 downto 0);
-    variable h104: unsigned(0 downto 0);
-    variable h105: unsigned(0 downto 0);
-    variable h106: unsigned(31 downto 0);
+    variable h95: unsigned(31 downto 0);
+    variable h96: unsigned(4 downto 0);
+    variable h97: unsigned(4 downto 0);
+    variable h98: unsigned(4 downto 0);
+    variable h99: unsigned(4 downto 0);
+    variable h100: unsigned(8 downto 0);
+    variable h101: unsigned(4 downto 0);
+    variable h102: unsigned(0 downto 0);
+    variable h103: unsigned(0 downto 0);
+    variable h104: unsigned(31 downto 0);
+    variable h105: unsigned(4 downto 0);
+    variable h106: unsigned(4 downto 0);
     variable h107: unsigned(4 downto 0);
-    variable h108: unsigned(8 downto 0);
-    variable h109: unsigned(4 downto 0);
+    variable h108: unsigned(4 downto 0);
+    variable h109: unsigned(8 downto 0);
     variable h110: unsigned(4 downto 0);
-    variable h111: unsigned(4 downto 0);
-    variable h112: unsigned(8 downto 0);
-    variable h113: unsigned(8 downto 0);
+    variable h111: unsigned(0 downto 0);
+    variable h112: unsigned(0 downto 0);
+    variable h113: unsigned(31 downto 0);
     variable h114: unsigned(4 downto 0);
-    variable h115: unsigned(0 downto 0);
-    variable h116: unsigned(0 downto 0);
-    variable h117: unsigned(31 downto 0);
-    variable h118: unsigned(4 downto 0);
-    variable h119: unsigned(8 downto 0);
-    variable h120: unsigned(4 downto 0);
-    variable h121: unsigned(4 downto 0);
-    variable h122: unsigned(4 downto 0);
-    variable h123: unsigned(8 downto 0);
-    variable h124: unsigned(8 downto 0);
+    variable h115: unsigned(4 downto 0);
+    variable h116: unsigned(4 downto 0);
+    variable h117: unsigned(4 downto 0);
+    variable h118: unsigned(8 downto 0);
+    variable h119: unsigned(4 downto 0);
+    variable h120: unsigned(0 downto 0);
+    variable h121: unsigned(0 downto 0);
+    variable h122: unsigned(31 downto 0);
+    variable h123: unsigned(4 downto 0);
+    variable h124: unsigned(4 downto 0);
     variable h125: unsigned(4 downto 0);
-    variable h126: unsigned(0 downto 0);
-    variable h127: unsigned(0 downto 0);
-    variable h128: unsigned(31 downto 0);
-    variable h129: unsigned(4 downto 0);
-    variable h130: unsigned(8 downto 0);
-    variable h131: unsigned(4 downto 0);
-    variable h132: unsigned(4 downto 0);
-    variable h133: unsigned(4 downto 0);
-    variable h134: unsigned(8 downto 0);
-    variable h135: unsigned(8 downto 0);
-    variable h136: unsigned(4 downto 0);
+    variable h126: unsigned(4 downto 0);
+    variable h127: unsigned(8 downto 0);
+    variable h128: unsigned(4 downto 0);
+    variable h136: unsigned(0 downto 0);
     variable h137: unsigned(0 downto 0);
-    variable h138: unsigned(0 downto 0);
-    variable h139: unsigned(31 downto 0);
+    variable h138: unsigned(31 downto 0);
+    variable h139: unsigned(4 downto 0);
     variable h140: unsigned(4 downto 0);
-    variable h141: unsigned(8 downto 0);
+    variable h141: unsigned(4 downto 0);
     variable h142: unsigned(4 downto 0);
-    variable h143: unsigned(4 downto 0);
+    variable h143: unsigned(8 downto 0);
     variable h144: unsigned(4 downto 0);
-    variable h145: unsigned(8 downto 0);
-    variable h146: unsigned(8 downto 0);
-    variable h147: unsigned(4 downto 0);
-    variable h148: unsigned(0 downto 0);
-    variable h149: unsigned(0 downto 0);
-    variable h150: unsigned(31 downto 0);
+    variable h145: unsigned(0 downto 0);
+    variable h146: unsigned(0 downto 0);
+    variable h147: unsigned(31 downto 0);
+    variable h148: unsigned(4 downto 0);
+    variable h149: unsigned(4 downto 0);
+    variable h150: unsigned(4 downto 0);
     variable h151: unsigned(4 downto 0);
     variable h152: unsigned(8 downto 0);
     variable h153: unsigned(4 downto 0);
-    variable h154: unsigned(4 downto 0);
-    variable h155: unsigned(4 downto 0);
-    variable h156: unsigned(8 downto 0);
-    variable h157: unsigned(8 downto 0);
+    variable h154: unsigned(0 downto 0);
+    variable h155: unsigned(0 downto 0);
+    variable h156: unsigned(31 downto 0);
+    variable h157: unsigned(4 downto 0);
     variable h158: unsigned(4 downto 0);
-    variable h159: unsigned(0 downto 0);
-    variable h160: unsigned(0 downto 0);
-    variable h161: unsigned(31 downto 0);
+    variable h159: unsigned(4 downto 0);
+    variable h160: unsigned(4 downto 0);
+    variable h161: unsigned(8 downto 0);
     variable h162: unsigned(4 downto 0);
-    variable h163: unsigned(8 downto 0);
-    variable h164: unsigned(4 downto 0);
-    variable h165: unsigned(4 downto 0);
+    variable h163: unsigned(0 downto 0);
+    variable h164: unsigned(0 downto 0);
+    variable h165: unsigned(31 downto 0);
     variable h166: unsigned(4 downto 0);
-    variable h167: unsigned(8 downto 0);
-    variable h168: unsigned(8 downto 0);
+    variable h167: unsigned(4 downto 0);
+    variable h168: unsigned(4 downto 0);
     variable h169: unsigned(4 downto 0);
-    variable h179: unsigned(0 downto 0);
-    variable h180: unsigned(0 downto 0);
-    variable h181: unsigned(31 downto 0);
-    variable h182: unsigned(4 downto 0);
-    variable h183: unsigned(8 downto 0);
+    variable h170: unsigned(8 downto 0);
+    variable h171: unsigned(4 downto 0);
+    variable h172: unsigned(0 downto 0);
+    variable h173: unsigned(0 downto 0);
+    variable h174: unsigned(31 downto 0);
+    variable h175: unsigned(4 downto 0);
+    variable h176: unsigned(4 downto 0);
+    variable h177: unsigned(4 downto 0);
+    variable h178: unsigned(4 downto 0);
+    variable h179: unsigned(8 downto 0);
+    variable h180: unsigned(4 downto 0);
+    variable h181: unsigned(0 downto 0);
+    variable h182: unsigned(0 downto 0);
+    variable h183: unsigned(31 downto 0);
     variable h184: unsigned(4 downto 0);
     variable h185: unsigned(4 downto 0);
     variable h186: unsigned(4 downto 0);
-    variable h187: unsigned(8 downto 0);
+    variable h187: unsigned(4 downto 0);
     variable h188: unsigned(8 downto 0);
     variable h189: unsigned(4 downto 0);
-    variable h190: unsigned(0 downto 0);
-    variable h191: unsigned(0 downto 0);
-    variable h192: unsigned(31 downto 0);
-    variable h193: unsigned(4 downto 0);
-    variable h194: unsigned(8 downto 0);
-    variable h195: unsigned(4 downto 0);
-    variable h196: unsigned(4 downto 0);
-    variable h197: unsigned(4 downto 0);
-    variable h198: unsigned(8 downto 0);
-    variable h199: unsigned(8 downto 0);
-    variable h200: unsigned(4 downto 0);
-    variable h201: unsigned(0 downto 0);
-    variable h202: unsigned(0 downto 0);
-    variable h203: unsigned(31 downto 0);
+    variable h199: unsigned(0 downto 0);
+    variable h200: unsigned(0 downto 0);
+    variable h201: unsigned(31 downto 0);
+    variable h202: unsigned(4 downto 0);
+    variable h203: unsigned(4 downto 0);
     variable h204: unsigned(4 downto 0);
-    variable h205: unsigned(8 downto 0);
-    variable h206: unsigned(4 downto 0);
+    variable h205: unsigned(4 downto 0);
+    variable h206: unsigned(8 downto 0);
     variable h207: unsigned(4 downto 0);
-    variable h208: unsigned(4 downto 0);
-    variable h209: unsigned(8 downto 0);
-    variable h210: unsigned(8 downto 0);
+    variable h208: unsigned(0 downto 0);
+    variable h209: unsigned(0 downto 0);
+    variable h210: unsigned(31 downto 0);
     variable h211: unsigned(4 downto 0);
-    variable h212: unsigned(0 downto 0);
-    variable h213: unsigned(0 downto 0);
-    variable h214: unsigned(31 downto 0);
-    variable h215: unsigned(4 downto 0);
-    variable h216: unsigned(8 downto 0);
-    variable h217: unsigned(4 downto 0);
-    variable h218: unsigned(4 downto 0);
-    variable h219: unsigned(4 downto 0);
-    variable h220: unsigned(8 downto 0);
-    variable h221: unsigned(8 downto 0);
+    variable h212: unsigned(4 downto 0);
+    variable h213: unsigned(4 downto 0);
+    variable h214: unsigned(4 downto 0);
+    variable h215: unsigned(8 downto 0);
+    variable h216: unsigned(4 downto 0);
+    variable h217: unsigned(0 downto 0);
+    variable h218: unsigned(0 downto 0);
+    variable h219: unsigned(31 downto 0);
+    variable h220: unsigned(4 downto 0);
+    variable h221: unsigned(4 downto 0);
     variable h222: unsigned(4 downto 0);
-    variable h223: unsigned(0 downto 0);
-    variable h224: unsigned(0 downto 0);
-    variable h225: unsigned(31 downto 0);
-    variable h226: unsigned(4 downto 0);
-    variable h227: unsigned(8 downto 0);
-    variable h228: unsigned(4 downto 0);
+    variable h223: unsigned(4 downto 0);
+    variable h224: unsigned(8 downto 0);
+    variable h225: unsigned(4 downto 0);
+    variable h226: unsigned(0 downto 0);
+    variable h227: unsigned(0 downto 0);
+    variable h228: unsigned(31 downto 0);
     variable h229: unsigned(4 downto 0);
     variable h230: unsigned(4 downto 0);
-    variable h231: unsigned(8 downto 0);
-    variable h232: unsigned(8 downto 0);
-    variable h233: unsigned(4 downto 0);
-    variable h234: unsigned(0 downto 0);
+    variable h231: unsigned(4 downto 0);
+    variable h232: unsigned(4 downto 0);
+    variable h233: unsigned(8 downto 0);
+    variable h234: unsigned(4 downto 0);
     variable h235: unsigned(0 downto 0);
-    variable h236: unsigned(31 downto 0);
-    variable h237: unsigned(4 downto 0);
-    variable h238: unsigned(8 downto 0);
+    variable h236: unsigned(0 downto 0);
+    variable h237: unsigned(31 downto 0);
+    variable h238: unsigned(4 downto 0);
     variable h239: unsigned(4 downto 0);
     variable h240: unsigned(4 downto 0);
     variable h241: unsigned(4 downto 0);
     variable h242: unsigned(8 downto 0);
-    variable h243: unsigned(8 downto 0);
-    variable h244: unsigned(4 downto 0);
-    variable h256: unsigned(0 downto 0);
-    variable h257: unsigned(0 downto 0);
-    variable h258: unsigned(31 downto 0);
-    variable h259: unsigned(4 downto 0);
-    variable h260: unsigned(8 downto 0);
-    variable h261: unsigned(4 downto 0);
-    variable h262: unsigned(4 downto 0);
-    variable h263: unsigned(4 downto 0);
-    variable h264: unsigned(8 downto 0);
-    variable h265: unsigned(8 downto 0);
-    variable h266: unsigned(4 downto 0);
-    variable h267: unsigned(0 downto 0);
-    variable h268: unsigned(0 downto 0);
-    variable h269: unsigned(31 downto 0);
-    variable h270: unsigned(4 downto 0);
-    variable h271: unsigned(8 downto 0);
-    variable h272: unsigned(4 downto 0);
-    variable h273: unsigned(4 downto 0);
-    variable h274: unsigned(4 downto 0);
-    variable h275: unsigned(8 downto 0);
-    variable h276: unsigned(8 downto 0);
-    variable h277: unsigned(4 downto 0);
-    variable h278: unsigned(0 downto 0);
-    variable h279: unsigned(0 downto 0);
-    variable h280: unsigned(31 downto 0);
-    variable h281: unsigned(4 downto 0);
-    variable h282: unsigned(8 downto 0);
-    variable h283: unsigned(4 downto 0);
-    variable h284: unsigned(4 downto 0);
-    variable h285: unsigned(4 downto 0);
-    variable h286: unsigned(8 downto 0);
-    variable h287: unsigned(8 downto 0);
-    variable h288: unsigned(4 downto 0);
-    variable h289: unsigned(0 downto 0);
-    variable h290: unsigned(0 downto 0);
-    variable h291: unsigned(31 downto 0);
-    variable h292: unsigned(4 downto 0);
-    variable h293: unsigned(8 downto 0);
-    variable h294: unsigned(4 downto 0);
-    variable h295: unsigned(4 downto 0);
-    variable h296: unsigned(4 downto 0);
-    variable h297: unsigned(8 downto 0);
-    variable h298: unsigned(8 downto 0);
-    variable h299: unsigned(4 downto 0);
-    variable h300: unsigned(0 downto 0);
-    variable h301: unsigned(0 downto 0);
-    variable h302: unsigned(31 downto 0);
-    variable h303: unsigned(4 downto 0);
-    variable h304: unsigned(8 downto 0);
-    variable h305: unsigned(4 downto 0);
-    variable h306: unsigned(4 downto 0);
-    variable h307: unsigned(4 downto 0);
-    variable h308: unsigned(8 downto 0);
-    variable h309: unsigned(8 downto 0);
-    variable h310: unsigned(4 downto 0);
-    variable h311: unsigned(0 downto 0);
-    variable h312: unsigned(0 downto 0);
-    variable h313: unsigned(31 downto 0);
-    variable h314: unsigned(4 downto 0);
-    variable h315: unsigned(8 downto 0);
-    variable h316: unsigned(4 downto 0);
-    variable h317: unsigned(4 downto 0);
-    variable h318: unsigned(4 downto 0);
-    variable h319: unsigned(8 downto 0);
-    variable h320: unsigned(8 downto 0);
-    variable h321: unsigned(4 downto 0);
-    variable h330: unsigned(31 downto 0);
-    variable h331: unsigned(31 downto 0);
-    variable h332: unsigned(31 downto 0);
-    variable h333: unsigned(31 downto 0);
-    variable h20: unsigned(8 downto 0);
-    variable h21: unsigned(4 downto 0);
-    variable h22: unsigned(4 downto 0);
-    variable h23: unsigned(4 downto 0);
-    variable h24: unsigned(8 downto 0);
-    variable h25: unsigned(8 downto 0);
-    variable h26: unsigned(3 downto 0);
-    variable h93: unsigned(3 downto 0);
-    variable h98: unsigned(8 downto 0);
-    variable h99: unsigned(4 downto 0);
-    variable h100: unsigned(4 downto 0);
-    variable h101: unsigned(4 downto 0);
-    variable h102: unsigned(8 downto 0);
-    variable h103: unsigned(8 downto 0);
-    variable h170: unsigned(8 downto 0);
-    variable h171: unsigned(4 downto 0);
-    variable h172: unsigned(4 downto 0);
-    variable h173: unsigned(4 downto 0);
-    variable h174: unsigned(8 downto 0);
-    variable h175: unsigned(8 downto 0);
-    variable h176: unsigned(31 downto 0);
-    variable h177: unsigned(63 downto 0);
-    variable h178: unsigned(63 downto 0);
-    variable h245: unsigned(7 downto 0);
-    variable h246: unsigned(8 downto 0);
+    variable h243: unsigned(4 downto 0);
+    variable h244: unsigned(0 downto 0);
+    variable h245: unsigned(0 downto 0);
+    variable h246: unsigned(31 downto 0);
     variable h247: unsigned(4 downto 0);
     variable h248: unsigned(4 downto 0);
     variable h249: unsigned(4 downto 0);
-    variable h250: unsigned(8 downto 0);
+    variable h250: unsigned(4 downto 0);
     variable h251: unsigned(8 downto 0);
-    variable h252: unsigned(63 downto 0);
-    variable h253: unsigned(63 downto 0);
-    variable h254: unsigned(63 downto 0);
-    variable h255: unsigned(63 downto 0);
-    variable h322: unsigned(0 downto 0);
-    variable h323: unsigned(0 downto 0);
-    variable h324: unsigned(0 downto 0);
-    variable h325: unsigned(0 downto 0);
-    variable h326: unsigned(0 downto 0);
-    variable h327: unsigned(0 downto 0);
-    variable h328: unsigned(2 downto 0);
-    variable h329: unsigned(0 downto 0);
+    variable h252: unsigned(4 downto 0);
+    variable h7: unsigned(4 downto 0);
+    variable h8: unsigned(4 downto 0);
+    variable h9: unsigned(4 downto 0);
+    variable h10: unsigned(8 downto 0);
+    variable h11: unsigned(3 downto 0);
+    variable h66: unsigned(3 downto 0);
+    variable h71: unsigned(4 downto 0);
+    variable h72: unsigned(4 downto 0);
+    variable h73: unsigned(4 downto 0);
+    variable h74: unsigned(8 downto 0);
+    variable h129: unsigned(4 downto 0);
+    variable h130: unsigned(4 downto 0);
+    variable h131: unsigned(4 downto 0);
+    variable h132: unsigned(8 downto 0);
+    variable h133: unsigned(31 downto 0);
+    variable h134: unsigned(63 downto 0);
+    variable h135: unsigned(63 downto 0);
+    variable h190: unsigned(7 downto 0);
+    variable h191: unsigned(4 downto 0);
+    variable h192: unsigned(4 downto 0);
+    variable h193: unsigned(4 downto 0);
+    variable h194: unsigned(8 downto 0);
+    variable h195: unsigned(63 downto 0);
+    variable h196: unsigned(63 downto 0);
+    variable h197: unsigned(63 downto 0);
+    variable h198: unsigned(63 downto 0);
+    variable h253: unsigned(0 downto 0);
+    variable h254: unsigned(0 downto 0);
+    variable h255: unsigned(0 downto 0);
+    variable h256: unsigned(0 downto 0);
+    variable h257: unsigned(0 downto 0);
+    variable h258: unsigned(0 downto 0);
+    variable h259: unsigned(2 downto 0);
+    variable h260: unsigned(0 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
@@ -483,7 +410,7 @@ begin
             v_last := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000");
             v_span := to_unsigned(0, 7);
             v_window := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-            v_bits := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            v_keep := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
             if bool(done) then
                 done <= '0';
             end if;
@@ -494,8 +421,8 @@ begin
                     end if;
                 when S0W0 =>
                     if (not bool(pend)) then
-                        v_wide := resize(unsigned'(r_VMCB_PA(52-1 downto 12) & unsigned'("000000000000")), 72);
-                        v_addr := (resize(unsigned'(v_wide(64-1 downto 3) & to_unsigned(0, 3)), 65) + 0);
+                        v_wide := unsigned'(to_unsigned(0, 20) & r_VMCB_PA(52-1 downto 12) & to_unsigned(0, 12));
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                         m_valid <= '1';
                         m_we <= '0';
                         m_size <= to_unsigned(3, 3);
@@ -513,8 +440,8 @@ begin
                     end if;
                 when S0W1 =>
                     if (not bool(pend)) then
-                        v_wide := resize(unsigned'(r_VMCB_PA(52-1 downto 12) & unsigned'("000000000000")), 72);
-                        v_addr := (resize(unsigned'(v_wide(64-1 downto 3) & to_unsigned(0, 3)), 65) + 8);
+                        v_wide := unsigned'(to_unsigned(0, 20) & r_VMCB_PA(52-1 downto 12) & to_unsigned(0, 12));
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
                         m_valid <= '1';
                         m_we <= '0';
                         m_size <= to_unsigned(3, 3);
@@ -532,8 +459,8 @@ begin
                     end if;
                 when S0W2 =>
                     if (not bool(pend)) then
-                        v_wide := resize(unsigned'(r_VMCB_PA(52-1 downto 12) & unsigned'("000000000000")), 72);
-                        v_addr := (resize(unsigned'(v_wide(64-1 downto 3) & to_unsigned(0, 3)), 65) + 16);
+                        v_wide := unsigned'(to_unsigned(0, 20) & r_VMCB_PA(52-1 downto 12) & to_unsigned(0, 12));
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 16);
                         m_valid <= '1';
                         m_we <= '0';
                         m_size <= to_unsigned(3, 3);
@@ -551,8 +478,8 @@ begin
                     end if;
                 when S0W3 =>
                     if (not bool(pend)) then
-                        v_wide := resize(unsigned'(r_VMCB_PA(52-1 downto 12) & unsigned'("000000000000")), 72);
-                        v_addr := (resize(unsigned'(v_wide(64-1 downto 3) & to_unsigned(0, 3)), 65) + 64);
+                        v_wide := unsigned'(to_unsigned(0, 20) & r_VMCB_PA(52-1 downto 12) & to_unsigned(0, 12));
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 64);
                         m_valid <= '1';
                         m_we <= '0';
                         m_size <= to_unsigned(3, 3);
@@ -570,8 +497,8 @@ begin
                     end if;
                 when S0W4 =>
                     if (not bool(pend)) then
-                        v_wide := resize(unsigned'(r_VMCB_PA(52-1 downto 12) & unsigned'("000000000000")), 72);
-                        v_addr := (resize(unsigned'(v_wide(64-1 downto 3) & to_unsigned(0, 3)), 65) + 72);
+                        v_wide := unsigned'(to_unsigned(0, 20) & r_VMCB_PA(52-1 downto 12) & to_unsigned(0, 12));
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 72);
                         m_valid <= '1';
                         m_we <= '0';
                         m_size <= to_unsigned(3, 3);
@@ -589,17 +516,17 @@ begin
                     end if;
                 when S1P =>
                     b_iopm <= to_unsigned(0, 4);
-                    v_wide := resize(e_size, 72);
+                    v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000") & e_size);
                     if (v_wide > 4) then
                         v_wide := to_unsigned(4, 72);
                     end if;
                     v_span := v_wide(7-1 downto 0);
                     if (((e_kind = 123) and bool(w_vmcb_8(59))) and (v_span /= 0)) then
-                        v_wide := resize(unsigned'(w_vmcb_40(52-1 downto 12) & unsigned'("000000000000")), 72);
-                        v_first := resize(unsigned'(v_wide(64-1 downto 0) & to_unsigned(0, 3)), 69);
-                        v_wide := resize(e_port, 72);
-                        v_first := (v_first + v_wide(68-1 downto 0));
-                        v_last := ((v_first + v_span) - 1);
+                        v_wide := unsigned'(to_unsigned(0, 20) & w_vmcb_40(52-1 downto 12) & to_unsigned(0, 12));
+                        v_first := unsigned'(to_unsigned(0, 2) & v_wide(64-1 downto 0) & to_unsigned(0, 3));
+                        v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000") & e_port);
+                        v_first := (v_first + unsigned'(to_unsigned(0, 1) & v_wide(68-1 downto 0)));
+                        v_last := ((v_first + unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & v_span)) - 1);
                         bm_first <= unsigned'(v_first((64 + 3)-1 downto 6) & to_unsigned(0, 3));
                         bm_last <= unsigned'(v_last((64 + 3)-1 downto 6) & to_unsigned(0, 3));
                         bm_two <= stdl(v_first(69-1 downto 6) /= v_last(69-1 downto 6));
@@ -626,15 +553,12 @@ begin
                                 bm_low <= m_rdata;
                                 st <= S1B;
                             else
-                                v_window := resize(m_rdata, 128);
+                                v_window := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000") & m_rdata);
                                 v_window := shift_right(v_window, to_integer(bm_off));
-                                v_bits := to_unsigned(0, 64);
-                                for i in 0 to 4-1 loop
-                                    if (i < signed(resize(bm_span, 8))) then
-                                        v_bits(i) := v_window(i);
-                                    end if;
-                                end loop;
-                                b_iopm <= v_bits(4-1 downto 0);
+                                v_keep := to_unsigned(1, 65);
+                                v_keep := shift_left(v_keep, to_integer(bm_span));
+                                v_keep := (v_keep - 1);
+                                b_iopm <= (v_window(4-1 downto 0) and v_keep(4-1 downto 0));
                                 st <= S2P;
                             end if;
                         end if;
@@ -654,13 +578,10 @@ begin
                             pend <= '0';
                             v_window := unsigned'(m_rdata & bm_low);
                             v_window := shift_right(v_window, to_integer(bm_off));
-                            v_bits := to_unsigned(0, 64);
-                            for i in 0 to 4-1 loop
-                                if (i < signed(resize(bm_span, 8))) then
-                                    v_bits(i) := v_window(i);
-                                end if;
-                            end loop;
-                            b_iopm <= v_bits(4-1 downto 0);
+                            v_keep := to_unsigned(1, 65);
+                            v_keep := shift_left(v_keep, to_integer(bm_span));
+                            v_keep := (v_keep - 1);
+                            b_iopm <= (v_window(4-1 downto 0) and v_keep(4-1 downto 0));
                             st <= S2P;
                         end if;
                     end if;
@@ -671,63 +592,37 @@ begin
                         v_wide := to_unsigned(1, 72);
                     end if;
                     v_span := v_wide(7-1 downto 0);
-                    h0 := unsigned'("00000000000000000000000000000000");
-                    h0 := unsigned'("11000000000000000000000000000000");
-                    h1 := unsigned'("00000000000000000000000000000000");
-                    h1 := unsigned'("11000000000000000001111111111111");
-                    h2 := unsigned'("00000000000000000000000000000000");
-                    h2 := unsigned'("11000000000000010000000000000000");
-                    h3 := unsigned'("00000000000000000000000000000000");
-                    h3 := unsigned'("11000000000000010001111111111111");
-                    if (((((e_kind = 124) or (e_kind = 252)) and bool(w_vmcb_8(60))) and (((e_msr <= 8191) or ((e_msr >= h0) and (e_msr <= h1))) or ((e_msr >= h2) and (e_msr <= h3)))) and (v_span /= 0)) then
-                        v_wide := resize(unsigned'(w_vmcb_48(52-1 downto 12) & unsigned'("000000000000")), 72);
-                        v_first := resize(unsigned'(v_wide(64-1 downto 0) & to_unsigned(0, 3)), 69);
-                        h4 := to_unsigned(0, 16);
-                        h5 := unsigned'("00000000000000000000000000000000");
-                        h5 := unsigned'("11000000000000010000000000000000");
-                        h6 := unsigned'("00000000000000000000000000000000");
-                        h6 := unsigned'("11000000000000010001111111111111");
-                        h7 := to_unsigned(0, 15);
-                        h8 := unsigned'("00000000000000000000000000000000");
-                        h8 := unsigned'("11000000000000000000000000000000");
-                        h9 := unsigned'("00000000000000000000000000000000");
-                        h9 := unsigned'("11000000000000000001111111111111");
-                        if ((e_msr >= h8) and (e_msr <= h9)) then
-                            h7 := to_unsigned(16384, 15);
+                    if (((((e_kind = 124) or (e_kind = 252)) and bool(w_vmcb_8(60))) and (((e_msr <= 8191) or ((e_msr >= unsigned'("11000000000000000000000000000000")) and (e_msr <= unsigned'("11000000000000000001111111111111")))) or ((e_msr >= unsigned'("11000000000000010000000000000000")) and (e_msr <= unsigned'("11000000000000010001111111111111"))))) and (v_span /= 0)) then
+                        v_wide := unsigned'(to_unsigned(0, 20) & w_vmcb_48(52-1 downto 12) & to_unsigned(0, 12));
+                        v_first := unsigned'(to_unsigned(0, 2) & v_wide(64-1 downto 0) & to_unsigned(0, 3));
+                        h0 := to_unsigned(0, 16);
+                        h1 := to_unsigned(0, 15);
+                        if ((e_msr >= unsigned'("11000000000000000000000000000000")) and (e_msr <= unsigned'("11000000000000000001111111111111"))) then
+                            h1 := to_unsigned(16384, 15);
                         else
-                            h7 := to_unsigned(0, 15);
+                            h1 := to_unsigned(0, 15);
                         end if;
-                        if ((e_msr >= h5) and (e_msr <= h6)) then
-                            h4 := to_unsigned(32768, 16);
+                        if ((e_msr >= unsigned'("11000000000000010000000000000000")) and (e_msr <= unsigned'("11000000000000010001111111111111"))) then
+                            h0 := to_unsigned(32768, 16);
                         else
-                            h4 := resize(h7, 16);
+                            h0 := unsigned'(to_unsigned(0, 1) & h1);
                         end if;
-                        h10 := to_unsigned(0, 17);
-                        h10 := resize(unsigned'(unsigned'("0") & h4), 17);
-                        h11 := unsigned'("00000000000000000000000000000000");
-                        h11 := e_msr;
-                        h12 := to_unsigned(0, 15);
-                        h12 := resize(unsigned'(unsigned'("00") & h11(13-1 downto 0)), 15);
-                        h13 := to_unsigned(0, 15);
-                        h13 := resize(2 * h12, 15);
-                        h14 := to_unsigned(0, 17);
-                        h14 := resize(unsigned'(unsigned'("00") & h13), 17);
-                        h15 := to_unsigned(0, 17);
-                        h15 := (h10 + h14);
-                        h16 := to_unsigned(0, 18);
-                        h16 := resize(unsigned'(unsigned'("0") & h15), 18);
-                        h17 := to_unsigned(0, 1);
-                        h17 := to_unsigned(0, 1);
+                        h2 := unsigned'("00000000000000000000000000000000");
+                        h2 := e_msr;
+                        h3 := to_unsigned(0, 15);
+                        h3 := resize(2 * unsigned'(to_unsigned(0, 2) & h2(13-1 downto 0)), 15);
+                        h4 := to_unsigned(0, 17);
+                        h4 := (unsigned'(to_unsigned(0, 1) & h0) + unsigned'(to_unsigned(0, 2) & h3));
+                        h5 := to_unsigned(0, 1);
+                        h5 := to_unsigned(0, 1);
                         if (e_kind = 252) then
-                            h17 := to_unsigned(1, 1);
+                            h5 := to_unsigned(1, 1);
                         end if;
-                        h18 := to_unsigned(0, 18);
-                        h18 := resize(unsigned'(unsigned'("00000000000000000") & h17), 18);
-                        h19 := to_unsigned(0, 18);
-                        h19 := (h16 + h18);
-                        v_wide := resize(h19, 72);
-                        v_first := (v_first + v_wide(68-1 downto 0));
-                        v_last := ((v_first + v_span) - 1);
+                        h6 := to_unsigned(0, 18);
+                        h6 := (unsigned'(to_unsigned(0, 1) & h4) + unsigned'(to_unsigned(0, 17) & h5));
+                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000") & h6);
+                        v_first := (v_first + unsigned'(to_unsigned(0, 1) & v_wide(68-1 downto 0)));
+                        v_last := ((v_first + unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & v_span)) - 1);
                         bm_first <= unsigned'(v_first((64 + 3)-1 downto 6) & to_unsigned(0, 3));
                         bm_last <= unsigned'(v_last((64 + 3)-1 downto 6) & to_unsigned(0, 3));
                         bm_two <= stdl(v_first(69-1 downto 6) /= v_last(69-1 downto 6));
@@ -754,15 +649,12 @@ begin
                                 bm_low <= m_rdata;
                                 st <= S2B;
                             else
-                                v_window := resize(m_rdata, 128);
+                                v_window := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000") & m_rdata);
                                 v_window := shift_right(v_window, to_integer(bm_off));
-                                v_bits := to_unsigned(0, 64);
-                                for i in 0 to 1-1 loop
-                                    if (i < signed(resize(bm_span, 8))) then
-                                        v_bits(i) := v_window(i);
-                                    end if;
-                                end loop;
-                                b_msrpm <= v_bits(1-1 downto 0);
+                                v_keep := to_unsigned(1, 65);
+                                v_keep := shift_left(v_keep, to_integer(bm_span));
+                                v_keep := (v_keep - 1);
+                                b_msrpm <= (v_window(1-1 downto 0) and v_keep(1-1 downto 0));
                                 st <= DECIDE;
                             end if;
                         end if;
@@ -782,60 +674,115 @@ begin
                             pend <= '0';
                             v_window := unsigned'(m_rdata & bm_low);
                             v_window := shift_right(v_window, to_integer(bm_off));
-                            v_bits := to_unsigned(0, 64);
-                            for i in 0 to 1-1 loop
-                                if (i < signed(resize(bm_span, 8))) then
-                                    v_bits(i) := v_window(i);
-                                end if;
-                            end loop;
-                            b_msrpm <= v_bits(1-1 downto 0);
+                            v_keep := to_unsigned(1, 65);
+                            v_keep := shift_left(v_keep, to_integer(bm_span));
+                            v_keep := (v_keep - 1);
+                            b_msrpm <= (v_window(1-1 downto 0) and v_keep(1-1 downto 0));
                             st <= DECIDE;
                         end if;
                     end if;
                 when DECIDE =>
-                    h27 := to_unsigned(0, 1);
-                    h28 := to_unsigned(0, 1);
-                    h29 := unsigned'("00000000000000000000000000000000");
-                    h29 := w_vmcb_0(32-1 downto 0);
-                    h30 := to_unsigned(0, 5);
-                    h31 := to_unsigned(0, 9);
-                    h31 := resize(unsigned'(unsigned'("0") & e_kind), 9);
-                    h32 := to_unsigned(0, 5);
-                    h33 := to_unsigned(0, 5);
-                    h34 := to_unsigned(0, 5);
+                    h12 := to_unsigned(0, 1);
+                    h13 := to_unsigned(0, 1);
+                    h14 := unsigned'("00000000000000000000000000000000");
+                    h14 := w_vmcb_0(32-1 downto 0);
+                    h15 := to_unsigned(0, 5);
+                    h16 := to_unsigned(0, 5);
+                    h17 := to_unsigned(0, 5);
+                    h18 := to_unsigned(0, 5);
                     if (e_kind = 64) then
-                        h34 := e_vector;
+                        h18 := e_vector;
                     else
-                        h34 := to_unsigned(0, 5);
+                        h18 := to_unsigned(0, 5);
                     end if;
                     if ((e_kind = 32) or (e_kind = 48)) then
-                        h33 := resize(e_dr, 5);
+                        h17 := unsigned'(to_unsigned(0, 1) & e_dr);
                     else
-                        h33 := h34;
+                        h17 := h18;
                     end if;
                     if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h32 := resize(e_cr, 5);
+                        h16 := unsigned'(to_unsigned(0, 1) & e_cr);
                     else
-                        h32 := h33;
+                        h16 := h17;
                     end if;
-                    h35 := to_unsigned(0, 9);
-                    h35 := resize(unsigned'(unsigned'("0000") & h32), 9);
-                    h36 := to_unsigned(0, 9);
-                    h36 := (h31 + h35);
-                    h37 := to_unsigned(0, 5);
-                    h37 := (h36(5-1 downto 0) and to_unsigned(31, 5));
-                    h30 := h37;
-                    h28 := to_unsigned(0, 1);
-                    if ((shift_right(h29, to_integer(h30)) and to_unsigned(1, 32)) = 1) then
-                        h28 := to_unsigned(1, 1);
+                    h19 := to_unsigned(0, 9);
+                    h19 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h16));
+                    h20 := to_unsigned(0, 5);
+                    h20 := (h19(5-1 downto 0) and to_unsigned(31, 5));
+                    h15 := h20;
+                    h13 := to_unsigned(0, 1);
+                    if ((shift_right(h14, to_integer(h15)) and to_unsigned(1, 32)) = 1) then
+                        h13 := to_unsigned(1, 1);
                     end if;
-                    h38 := to_unsigned(0, 1);
+                    h21 := to_unsigned(0, 1);
+                    h22 := to_unsigned(0, 1);
+                    h23 := unsigned'("00000000000000000000000000000000");
+                    h23 := w_vmcb_0(64-1 downto 32);
+                    h24 := to_unsigned(0, 5);
+                    h25 := to_unsigned(0, 5);
+                    h26 := to_unsigned(0, 5);
+                    h27 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h27 := e_vector;
+                    else
+                        h27 := to_unsigned(0, 5);
+                    end if;
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h26 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h26 := h27;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h25 := unsigned'(to_unsigned(0, 1) & e_cr);
+                    else
+                        h25 := h26;
+                    end if;
+                    h28 := to_unsigned(0, 9);
+                    h28 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h25));
+                    h29 := to_unsigned(0, 5);
+                    h29 := (h28(5-1 downto 0) and to_unsigned(31, 5));
+                    h24 := h29;
+                    h22 := to_unsigned(0, 1);
+                    if ((shift_right(h23, to_integer(h24)) and to_unsigned(1, 32)) = 1) then
+                        h22 := to_unsigned(1, 1);
+                    end if;
+                    h30 := to_unsigned(0, 1);
+                    h31 := to_unsigned(0, 1);
+                    h32 := unsigned'("00000000000000000000000000000000");
+                    h32 := w_vmcb_8(32-1 downto 0);
+                    h33 := to_unsigned(0, 5);
+                    h34 := to_unsigned(0, 5);
+                    h35 := to_unsigned(0, 5);
+                    h36 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h36 := e_vector;
+                    else
+                        h36 := to_unsigned(0, 5);
+                    end if;
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h35 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h35 := h36;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h34 := unsigned'(to_unsigned(0, 1) & e_cr);
+                    else
+                        h34 := h35;
+                    end if;
+                    h37 := to_unsigned(0, 9);
+                    h37 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h34));
+                    h38 := to_unsigned(0, 5);
+                    h38 := (h37(5-1 downto 0) and to_unsigned(31, 5));
+                    h33 := h38;
+                    h31 := to_unsigned(0, 1);
+                    if ((shift_right(h32, to_integer(h33)) and to_unsigned(1, 32)) = 1) then
+                        h31 := to_unsigned(1, 1);
+                    end if;
                     h39 := to_unsigned(0, 1);
-                    h40 := unsigned'("00000000000000000000000000000000");
-                    h40 := w_vmcb_0(64-1 downto 32);
-                    h41 := to_unsigned(0, 5);
-                    h42 := to_unsigned(0, 9);
-                    h42 := resize(unsigned'(unsigned'("0") & e_kind), 9);
+                    h40 := to_unsigned(0, 1);
+                    h41 := unsigned'("00000000000000000000000000000000");
+                    h41 := w_vmcb_8(64-1 downto 32);
+                    h42 := to_unsigned(0, 5);
                     h43 := to_unsigned(0, 5);
                     h44 := to_unsigned(0, 5);
                     h45 := to_unsigned(0, 5);
@@ -845,648 +792,710 @@ begin
                         h45 := to_unsigned(0, 5);
                     end if;
                     if ((e_kind = 32) or (e_kind = 48)) then
-                        h44 := resize(e_dr, 5);
+                        h44 := unsigned'(to_unsigned(0, 1) & e_dr);
                     else
                         h44 := h45;
                     end if;
                     if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h43 := resize(e_cr, 5);
+                        h43 := unsigned'(to_unsigned(0, 1) & e_cr);
                     else
                         h43 := h44;
                     end if;
                     h46 := to_unsigned(0, 9);
-                    h46 := resize(unsigned'(unsigned'("0000") & h43), 9);
-                    h47 := to_unsigned(0, 9);
-                    h47 := (h42 + h46);
-                    h48 := to_unsigned(0, 5);
-                    h48 := (h47(5-1 downto 0) and to_unsigned(31, 5));
-                    h41 := h48;
-                    h39 := to_unsigned(0, 1);
-                    if ((shift_right(h40, to_integer(h41)) and to_unsigned(1, 32)) = 1) then
-                        h39 := to_unsigned(1, 1);
+                    h46 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h43));
+                    h47 := to_unsigned(0, 5);
+                    h47 := (h46(5-1 downto 0) and to_unsigned(31, 5));
+                    h42 := h47;
+                    h40 := to_unsigned(0, 1);
+                    if ((shift_right(h41, to_integer(h42)) and to_unsigned(1, 32)) = 1) then
+                        h40 := to_unsigned(1, 1);
                     end if;
+                    h48 := to_unsigned(0, 1);
                     h49 := to_unsigned(0, 1);
-                    h50 := to_unsigned(0, 1);
-                    h51 := unsigned'("00000000000000000000000000000000");
-                    h51 := w_vmcb_8(32-1 downto 0);
+                    h50 := unsigned'("00000000000000000000000000000000");
+                    h50 := w_vmcb_10(32-1 downto 0);
+                    h51 := to_unsigned(0, 5);
                     h52 := to_unsigned(0, 5);
-                    h53 := to_unsigned(0, 9);
-                    h53 := resize(unsigned'(unsigned'("0") & e_kind), 9);
+                    h53 := to_unsigned(0, 5);
                     h54 := to_unsigned(0, 5);
-                    h55 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h54 := e_vector;
+                    else
+                        h54 := to_unsigned(0, 5);
+                    end if;
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h53 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h53 := h54;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h52 := unsigned'(to_unsigned(0, 1) & e_cr);
+                    else
+                        h52 := h53;
+                    end if;
+                    h55 := to_unsigned(0, 9);
+                    h55 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h52));
                     h56 := to_unsigned(0, 5);
-                    if (e_kind = 64) then
-                        h56 := e_vector;
-                    else
-                        h56 := to_unsigned(0, 5);
+                    h56 := (h55(5-1 downto 0) and to_unsigned(31, 5));
+                    h51 := h56;
+                    h49 := to_unsigned(0, 1);
+                    if ((shift_right(h50, to_integer(h51)) and to_unsigned(1, 32)) = 1) then
+                        h49 := to_unsigned(1, 1);
                     end if;
-                    if ((e_kind = 32) or (e_kind = 48)) then
-                        h55 := resize(e_dr, 5);
-                    else
-                        h55 := h56;
-                    end if;
-                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h54 := resize(e_cr, 5);
-                    else
-                        h54 := h55;
-                    end if;
-                    h57 := to_unsigned(0, 9);
-                    h57 := resize(unsigned'(unsigned'("0000") & h54), 9);
-                    h58 := to_unsigned(0, 9);
-                    h58 := (h53 + h57);
-                    h59 := to_unsigned(0, 5);
-                    h59 := (h58(5-1 downto 0) and to_unsigned(31, 5));
-                    h52 := h59;
-                    h50 := to_unsigned(0, 1);
-                    if ((shift_right(h51, to_integer(h52)) and to_unsigned(1, 32)) = 1) then
-                        h50 := to_unsigned(1, 1);
-                    end if;
-                    h60 := to_unsigned(0, 1);
-                    h61 := to_unsigned(0, 1);
-                    h62 := unsigned'("00000000000000000000000000000000");
-                    h62 := w_vmcb_8(64-1 downto 32);
+                    h57 := to_unsigned(0, 1);
+                    h58 := to_unsigned(0, 1);
+                    h59 := unsigned'("00000000000000000000000000000000");
+                    h59 := w_vmcb_10(64-1 downto 32);
+                    h60 := to_unsigned(0, 5);
+                    h61 := to_unsigned(0, 5);
+                    h62 := to_unsigned(0, 5);
                     h63 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h63 := e_vector;
+                    else
+                        h63 := to_unsigned(0, 5);
+                    end if;
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h62 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h62 := h63;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h61 := unsigned'(to_unsigned(0, 1) & e_cr);
+                    else
+                        h61 := h62;
+                    end if;
                     h64 := to_unsigned(0, 9);
-                    h64 := resize(unsigned'(unsigned'("0") & e_kind), 9);
+                    h64 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h61));
                     h65 := to_unsigned(0, 5);
-                    h66 := to_unsigned(0, 5);
-                    h67 := to_unsigned(0, 5);
-                    if (e_kind = 64) then
-                        h67 := e_vector;
+                    h65 := (h64(5-1 downto 0) and to_unsigned(31, 5));
+                    h60 := h65;
+                    h58 := to_unsigned(0, 1);
+                    if ((shift_right(h59, to_integer(h60)) and to_unsigned(1, 32)) = 1) then
+                        h58 := to_unsigned(1, 1);
+                    end if;
+                    if (e_kind < 192) then
+                        h57 := h58;
                     else
-                        h67 := to_unsigned(0, 5);
+                        h57 := to_unsigned(0, 1);
                     end if;
-                    if ((e_kind = 32) or (e_kind = 48)) then
-                        h66 := resize(e_dr, 5);
+                    if (e_kind < 160) then
+                        h48 := h49;
                     else
-                        h66 := h67;
+                        h48 := h57;
                     end if;
-                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h65 := resize(e_cr, 5);
+                    if (e_kind < 128) then
+                        h39 := h40;
                     else
-                        h65 := h66;
+                        h39 := h48;
                     end if;
-                    h68 := to_unsigned(0, 9);
-                    h68 := resize(unsigned'(unsigned'("0000") & h65), 9);
-                    h69 := to_unsigned(0, 9);
-                    h69 := (h64 + h68);
-                    h70 := to_unsigned(0, 5);
-                    h70 := (h69(5-1 downto 0) and to_unsigned(31, 5));
-                    h63 := h70;
-                    h61 := to_unsigned(0, 1);
-                    if ((shift_right(h62, to_integer(h63)) and to_unsigned(1, 32)) = 1) then
-                        h61 := to_unsigned(1, 1);
+                    if (e_kind < 96) then
+                        h30 := h31;
+                    else
+                        h30 := h39;
                     end if;
-                    h71 := to_unsigned(0, 1);
-                    h72 := to_unsigned(0, 1);
-                    h73 := unsigned'("00000000000000000000000000000000");
-                    h73 := w_vmcb_10(32-1 downto 0);
-                    h74 := to_unsigned(0, 5);
-                    h75 := to_unsigned(0, 9);
-                    h75 := resize(unsigned'(unsigned'("0") & e_kind), 9);
-                    h76 := to_unsigned(0, 5);
-                    h77 := to_unsigned(0, 5);
+                    if (e_kind < 64) then
+                        h21 := h22;
+                    else
+                        h21 := h30;
+                    end if;
+                    if (e_kind < 32) then
+                        h12 := h13;
+                    else
+                        h12 := h21;
+                    end if;
+                    h67 := to_unsigned(0, 1);
+                    h68 := to_unsigned(0, 1);
+                    h69 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h69 := (e_cr0_old xor e_cr0_new);
+                    h70 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h70 := (h69 or to_unsigned(10, 64));
+                    h68 := to_unsigned(0, 1);
+                    if (h70 /= 10) then
+                        h68 := to_unsigned(1, 1);
+                    end if;
+                    if (e_mov /= 0) then
+                        h67 := h68;
+                    else
+                        h67 := e_lmsw;
+                    end if;
+                    h75 := to_unsigned(0, 1);
+                    h76 := to_unsigned(0, 1);
+                    h77 := unsigned'("00000000000000000000000000000000");
+                    h77 := w_vmcb_0(32-1 downto 0);
                     h78 := to_unsigned(0, 5);
+                    h79 := to_unsigned(0, 5);
+                    h80 := to_unsigned(0, 5);
+                    h81 := to_unsigned(0, 5);
                     if (e_kind = 64) then
-                        h78 := e_vector;
+                        h81 := e_vector;
                     else
-                        h78 := to_unsigned(0, 5);
+                        h81 := to_unsigned(0, 5);
                     end if;
                     if ((e_kind = 32) or (e_kind = 48)) then
-                        h77 := resize(e_dr, 5);
+                        h80 := unsigned'(to_unsigned(0, 1) & e_dr);
                     else
-                        h77 := h78;
+                        h80 := h81;
                     end if;
                     if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h76 := resize(e_cr, 5);
+                        h79 := unsigned'(to_unsigned(0, 1) & e_cr);
                     else
-                        h76 := h77;
+                        h79 := h80;
                     end if;
-                    h79 := to_unsigned(0, 9);
-                    h79 := resize(unsigned'(unsigned'("0000") & h76), 9);
-                    h80 := to_unsigned(0, 9);
-                    h80 := (h75 + h79);
-                    h81 := to_unsigned(0, 5);
-                    h81 := (h80(5-1 downto 0) and to_unsigned(31, 5));
-                    h74 := h81;
-                    h72 := to_unsigned(0, 1);
-                    if ((shift_right(h73, to_integer(h74)) and to_unsigned(1, 32)) = 1) then
-                        h72 := to_unsigned(1, 1);
+                    h82 := to_unsigned(0, 9);
+                    h82 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h79));
+                    h83 := to_unsigned(0, 5);
+                    h83 := (h82(5-1 downto 0) and to_unsigned(31, 5));
+                    h78 := h83;
+                    h76 := to_unsigned(0, 1);
+                    if ((shift_right(h77, to_integer(h78)) and to_unsigned(1, 32)) = 1) then
+                        h76 := to_unsigned(1, 1);
                     end if;
-                    h82 := to_unsigned(0, 1);
-                    h83 := to_unsigned(0, 1);
-                    h84 := unsigned'("00000000000000000000000000000000");
-                    h84 := w_vmcb_10(64-1 downto 32);
-                    h85 := to_unsigned(0, 5);
-                    h86 := to_unsigned(0, 9);
-                    h86 := resize(unsigned'(unsigned'("0") & e_kind), 9);
+                    h84 := to_unsigned(0, 1);
+                    h85 := to_unsigned(0, 1);
+                    h86 := unsigned'("00000000000000000000000000000000");
+                    h86 := w_vmcb_0(64-1 downto 32);
                     h87 := to_unsigned(0, 5);
                     h88 := to_unsigned(0, 5);
                     h89 := to_unsigned(0, 5);
+                    h90 := to_unsigned(0, 5);
                     if (e_kind = 64) then
-                        h89 := e_vector;
+                        h90 := e_vector;
                     else
-                        h89 := to_unsigned(0, 5);
+                        h90 := to_unsigned(0, 5);
                     end if;
                     if ((e_kind = 32) or (e_kind = 48)) then
-                        h88 := resize(e_dr, 5);
+                        h89 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h89 := h90;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h88 := unsigned'(to_unsigned(0, 1) & e_cr);
                     else
                         h88 := h89;
                     end if;
-                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h87 := resize(e_cr, 5);
-                    else
-                        h87 := h88;
-                    end if;
-                    h90 := to_unsigned(0, 9);
-                    h90 := resize(unsigned'(unsigned'("0000") & h87), 9);
                     h91 := to_unsigned(0, 9);
-                    h91 := (h86 + h90);
+                    h91 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h88));
                     h92 := to_unsigned(0, 5);
                     h92 := (h91(5-1 downto 0) and to_unsigned(31, 5));
-                    h85 := h92;
-                    h83 := to_unsigned(0, 1);
-                    if ((shift_right(h84, to_integer(h85)) and to_unsigned(1, 32)) = 1) then
-                        h83 := to_unsigned(1, 1);
+                    h87 := h92;
+                    h85 := to_unsigned(0, 1);
+                    if ((shift_right(h86, to_integer(h87)) and to_unsigned(1, 32)) = 1) then
+                        h85 := to_unsigned(1, 1);
                     end if;
-                    if (e_kind < 192) then
-                        h82 := h83;
-                    else
-                        h82 := to_unsigned(0, 1);
-                    end if;
-                    if (e_kind < 160) then
-                        h71 := h72;
-                    else
-                        h71 := h82;
-                    end if;
-                    if (e_kind < 128) then
-                        h60 := h61;
-                    else
-                        h60 := h71;
-                    end if;
-                    if (e_kind < 96) then
-                        h49 := h50;
-                    else
-                        h49 := h60;
-                    end if;
-                    if (e_kind < 64) then
-                        h38 := h39;
-                    else
-                        h38 := h49;
-                    end if;
-                    if (e_kind < 32) then
-                        h27 := h28;
-                    else
-                        h27 := h38;
-                    end if;
+                    h93 := to_unsigned(0, 1);
                     h94 := to_unsigned(0, 1);
-                    h95 := to_unsigned(0, 1);
-                    h96 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h96 := (e_cr0_old xor e_cr0_new);
-                    h97 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h97 := (h96 or to_unsigned(10, 64));
-                    h95 := to_unsigned(0, 1);
-                    if (h97 /= 10) then
-                        h95 := to_unsigned(1, 1);
-                    end if;
-                    if (e_mov /= 0) then
-                        h94 := h95;
+                    h95 := unsigned'("00000000000000000000000000000000");
+                    h95 := w_vmcb_8(32-1 downto 0);
+                    h96 := to_unsigned(0, 5);
+                    h97 := to_unsigned(0, 5);
+                    h98 := to_unsigned(0, 5);
+                    h99 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h99 := e_vector;
                     else
-                        h94 := e_lmsw;
+                        h99 := to_unsigned(0, 5);
                     end if;
-                    h104 := to_unsigned(0, 1);
-                    h105 := to_unsigned(0, 1);
-                    h106 := unsigned'("00000000000000000000000000000000");
-                    h106 := w_vmcb_0(32-1 downto 0);
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h98 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h98 := h99;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h97 := unsigned'(to_unsigned(0, 1) & e_cr);
+                    else
+                        h97 := h98;
+                    end if;
+                    h100 := to_unsigned(0, 9);
+                    h100 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h97));
+                    h101 := to_unsigned(0, 5);
+                    h101 := (h100(5-1 downto 0) and to_unsigned(31, 5));
+                    h96 := h101;
+                    h94 := to_unsigned(0, 1);
+                    if ((shift_right(h95, to_integer(h96)) and to_unsigned(1, 32)) = 1) then
+                        h94 := to_unsigned(1, 1);
+                    end if;
+                    h102 := to_unsigned(0, 1);
+                    h103 := to_unsigned(0, 1);
+                    h104 := unsigned'("00000000000000000000000000000000");
+                    h104 := w_vmcb_8(64-1 downto 32);
+                    h105 := to_unsigned(0, 5);
+                    h106 := to_unsigned(0, 5);
                     h107 := to_unsigned(0, 5);
-                    h108 := to_unsigned(0, 9);
-                    h108 := resize(unsigned'(unsigned'("0") & e_kind), 9);
-                    h109 := to_unsigned(0, 5);
+                    h108 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h108 := e_vector;
+                    else
+                        h108 := to_unsigned(0, 5);
+                    end if;
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h107 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h107 := h108;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h106 := unsigned'(to_unsigned(0, 1) & e_cr);
+                    else
+                        h106 := h107;
+                    end if;
+                    h109 := to_unsigned(0, 9);
+                    h109 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h106));
                     h110 := to_unsigned(0, 5);
-                    h111 := to_unsigned(0, 5);
-                    if (e_kind = 64) then
-                        h111 := e_vector;
-                    else
-                        h111 := to_unsigned(0, 5);
+                    h110 := (h109(5-1 downto 0) and to_unsigned(31, 5));
+                    h105 := h110;
+                    h103 := to_unsigned(0, 1);
+                    if ((shift_right(h104, to_integer(h105)) and to_unsigned(1, 32)) = 1) then
+                        h103 := to_unsigned(1, 1);
                     end if;
-                    if ((e_kind = 32) or (e_kind = 48)) then
-                        h110 := resize(e_dr, 5);
-                    else
-                        h110 := h111;
-                    end if;
-                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h109 := resize(e_cr, 5);
-                    else
-                        h109 := h110;
-                    end if;
-                    h112 := to_unsigned(0, 9);
-                    h112 := resize(unsigned'(unsigned'("0000") & h109), 9);
-                    h113 := to_unsigned(0, 9);
-                    h113 := (h108 + h112);
+                    h111 := to_unsigned(0, 1);
+                    h112 := to_unsigned(0, 1);
+                    h113 := unsigned'("00000000000000000000000000000000");
+                    h113 := w_vmcb_10(32-1 downto 0);
                     h114 := to_unsigned(0, 5);
-                    h114 := (h113(5-1 downto 0) and to_unsigned(31, 5));
-                    h107 := h114;
-                    h105 := to_unsigned(0, 1);
-                    if ((shift_right(h106, to_integer(h107)) and to_unsigned(1, 32)) = 1) then
-                        h105 := to_unsigned(1, 1);
-                    end if;
-                    h115 := to_unsigned(0, 1);
-                    h116 := to_unsigned(0, 1);
-                    h117 := unsigned'("00000000000000000000000000000000");
-                    h117 := w_vmcb_0(64-1 downto 32);
-                    h118 := to_unsigned(0, 5);
-                    h119 := to_unsigned(0, 9);
-                    h119 := resize(unsigned'(unsigned'("0") & e_kind), 9);
-                    h120 := to_unsigned(0, 5);
-                    h121 := to_unsigned(0, 5);
-                    h122 := to_unsigned(0, 5);
+                    h115 := to_unsigned(0, 5);
+                    h116 := to_unsigned(0, 5);
+                    h117 := to_unsigned(0, 5);
                     if (e_kind = 64) then
-                        h122 := e_vector;
+                        h117 := e_vector;
                     else
-                        h122 := to_unsigned(0, 5);
+                        h117 := to_unsigned(0, 5);
                     end if;
                     if ((e_kind = 32) or (e_kind = 48)) then
-                        h121 := resize(e_dr, 5);
+                        h116 := unsigned'(to_unsigned(0, 1) & e_dr);
                     else
-                        h121 := h122;
+                        h116 := h117;
                     end if;
                     if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h120 := resize(e_cr, 5);
+                        h115 := unsigned'(to_unsigned(0, 1) & e_cr);
                     else
-                        h120 := h121;
+                        h115 := h116;
                     end if;
-                    h123 := to_unsigned(0, 9);
-                    h123 := resize(unsigned'(unsigned'("0000") & h120), 9);
-                    h124 := to_unsigned(0, 9);
-                    h124 := (h119 + h123);
+                    h118 := to_unsigned(0, 9);
+                    h118 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h115));
+                    h119 := to_unsigned(0, 5);
+                    h119 := (h118(5-1 downto 0) and to_unsigned(31, 5));
+                    h114 := h119;
+                    h112 := to_unsigned(0, 1);
+                    if ((shift_right(h113, to_integer(h114)) and to_unsigned(1, 32)) = 1) then
+                        h112 := to_unsigned(1, 1);
+                    end if;
+                    h120 := to_unsigned(0, 1);
+                    h121 := to_unsigned(0, 1);
+                    h122 := unsigned'("00000000000000000000000000000000");
+                    h122 := w_vmcb_10(64-1 downto 32);
+                    h123 := to_unsigned(0, 5);
+                    h124 := to_unsigned(0, 5);
                     h125 := to_unsigned(0, 5);
-                    h125 := (h124(5-1 downto 0) and to_unsigned(31, 5));
-                    h118 := h125;
-                    h116 := to_unsigned(0, 1);
-                    if ((shift_right(h117, to_integer(h118)) and to_unsigned(1, 32)) = 1) then
-                        h116 := to_unsigned(1, 1);
-                    end if;
-                    h126 := to_unsigned(0, 1);
-                    h127 := to_unsigned(0, 1);
-                    h128 := unsigned'("00000000000000000000000000000000");
-                    h128 := w_vmcb_8(32-1 downto 0);
-                    h129 := to_unsigned(0, 5);
-                    h130 := to_unsigned(0, 9);
-                    h130 := resize(unsigned'(unsigned'("0") & e_kind), 9);
-                    h131 := to_unsigned(0, 5);
-                    h132 := to_unsigned(0, 5);
-                    h133 := to_unsigned(0, 5);
+                    h126 := to_unsigned(0, 5);
                     if (e_kind = 64) then
-                        h133 := e_vector;
+                        h126 := e_vector;
                     else
-                        h133 := to_unsigned(0, 5);
+                        h126 := to_unsigned(0, 5);
                     end if;
                     if ((e_kind = 32) or (e_kind = 48)) then
-                        h132 := resize(e_dr, 5);
+                        h125 := unsigned'(to_unsigned(0, 1) & e_dr);
                     else
-                        h132 := h133;
+                        h125 := h126;
                     end if;
                     if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h131 := resize(e_cr, 5);
+                        h124 := unsigned'(to_unsigned(0, 1) & e_cr);
                     else
-                        h131 := h132;
+                        h124 := h125;
                     end if;
-                    h134 := to_unsigned(0, 9);
-                    h134 := resize(unsigned'(unsigned'("0000") & h131), 9);
-                    h135 := to_unsigned(0, 9);
-                    h135 := (h130 + h134);
-                    h136 := to_unsigned(0, 5);
-                    h136 := (h135(5-1 downto 0) and to_unsigned(31, 5));
-                    h129 := h136;
-                    h127 := to_unsigned(0, 1);
-                    if ((shift_right(h128, to_integer(h129)) and to_unsigned(1, 32)) = 1) then
-                        h127 := to_unsigned(1, 1);
-                    end if;
-                    h137 := to_unsigned(0, 1);
-                    h138 := to_unsigned(0, 1);
-                    h139 := unsigned'("00000000000000000000000000000000");
-                    h139 := w_vmcb_8(64-1 downto 32);
-                    h140 := to_unsigned(0, 5);
-                    h141 := to_unsigned(0, 9);
-                    h141 := resize(unsigned'(unsigned'("0") & e_kind), 9);
-                    h142 := to_unsigned(0, 5);
-                    h143 := to_unsigned(0, 5);
-                    h144 := to_unsigned(0, 5);
-                    if (e_kind = 64) then
-                        h144 := e_vector;
-                    else
-                        h144 := to_unsigned(0, 5);
-                    end if;
-                    if ((e_kind = 32) or (e_kind = 48)) then
-                        h143 := resize(e_dr, 5);
-                    else
-                        h143 := h144;
-                    end if;
-                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h142 := resize(e_cr, 5);
-                    else
-                        h142 := h143;
-                    end if;
-                    h145 := to_unsigned(0, 9);
-                    h145 := resize(unsigned'(unsigned'("0000") & h142), 9);
-                    h146 := to_unsigned(0, 9);
-                    h146 := (h141 + h145);
-                    h147 := to_unsigned(0, 5);
-                    h147 := (h146(5-1 downto 0) and to_unsigned(31, 5));
-                    h140 := h147;
-                    h138 := to_unsigned(0, 1);
-                    if ((shift_right(h139, to_integer(h140)) and to_unsigned(1, 32)) = 1) then
-                        h138 := to_unsigned(1, 1);
-                    end if;
-                    h148 := to_unsigned(0, 1);
-                    h149 := to_unsigned(0, 1);
-                    h150 := unsigned'("00000000000000000000000000000000");
-                    h150 := w_vmcb_10(32-1 downto 0);
-                    h151 := to_unsigned(0, 5);
-                    h152 := to_unsigned(0, 9);
-                    h152 := resize(unsigned'(unsigned'("0") & e_kind), 9);
-                    h153 := to_unsigned(0, 5);
-                    h154 := to_unsigned(0, 5);
-                    h155 := to_unsigned(0, 5);
-                    if (e_kind = 64) then
-                        h155 := e_vector;
-                    else
-                        h155 := to_unsigned(0, 5);
-                    end if;
-                    if ((e_kind = 32) or (e_kind = 48)) then
-                        h154 := resize(e_dr, 5);
-                    else
-                        h154 := h155;
-                    end if;
-                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h153 := resize(e_cr, 5);
-                    else
-                        h153 := h154;
-                    end if;
-                    h156 := to_unsigned(0, 9);
-                    h156 := resize(unsigned'(unsigned'("0000") & h153), 9);
-                    h157 := to_unsigned(0, 9);
-                    h157 := (h152 + h156);
-                    h158 := to_unsigned(0, 5);
-                    h158 := (h157(5-1 downto 0) and to_unsigned(31, 5));
-                    h151 := h158;
-                    h149 := to_unsigned(0, 1);
-                    if ((shift_right(h150, to_integer(h151)) and to_unsigned(1, 32)) = 1) then
-                        h149 := to_unsigned(1, 1);
-                    end if;
-                    h159 := to_unsigned(0, 1);
-                    h160 := to_unsigned(0, 1);
-                    h161 := unsigned'("00000000000000000000000000000000");
-                    h161 := w_vmcb_10(64-1 downto 32);
-                    h162 := to_unsigned(0, 5);
-                    h163 := to_unsigned(0, 9);
-                    h163 := resize(unsigned'(unsigned'("0") & e_kind), 9);
-                    h164 := to_unsigned(0, 5);
-                    h165 := to_unsigned(0, 5);
-                    h166 := to_unsigned(0, 5);
-                    if (e_kind = 64) then
-                        h166 := e_vector;
-                    else
-                        h166 := to_unsigned(0, 5);
-                    end if;
-                    if ((e_kind = 32) or (e_kind = 48)) then
-                        h165 := resize(e_dr, 5);
-                    else
-                        h165 := h166;
-                    end if;
-                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h164 := resize(e_cr, 5);
-                    else
-                        h164 := h165;
-                    end if;
-                    h167 := to_unsigned(0, 9);
-                    h167 := resize(unsigned'(unsigned'("0000") & h164), 9);
-                    h168 := to_unsigned(0, 9);
-                    h168 := (h163 + h167);
-                    h169 := to_unsigned(0, 5);
-                    h169 := (h168(5-1 downto 0) and to_unsigned(31, 5));
-                    h162 := h169;
-                    h160 := to_unsigned(0, 1);
-                    if ((shift_right(h161, to_integer(h162)) and to_unsigned(1, 32)) = 1) then
-                        h160 := to_unsigned(1, 1);
+                    h127 := to_unsigned(0, 9);
+                    h127 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h124));
+                    h128 := to_unsigned(0, 5);
+                    h128 := (h127(5-1 downto 0) and to_unsigned(31, 5));
+                    h123 := h128;
+                    h121 := to_unsigned(0, 1);
+                    if ((shift_right(h122, to_integer(h123)) and to_unsigned(1, 32)) = 1) then
+                        h121 := to_unsigned(1, 1);
                     end if;
                     if (e_kind < 192) then
-                        h159 := h160;
+                        h120 := h121;
                     else
-                        h159 := to_unsigned(0, 1);
+                        h120 := to_unsigned(0, 1);
                     end if;
                     if (e_kind < 160) then
-                        h148 := h149;
+                        h111 := h112;
                     else
-                        h148 := h159;
+                        h111 := h120;
                     end if;
                     if (e_kind < 128) then
-                        h137 := h138;
+                        h102 := h103;
                     else
-                        h137 := h148;
+                        h102 := h111;
                     end if;
                     if (e_kind < 96) then
-                        h126 := h127;
+                        h93 := h94;
                     else
-                        h126 := h137;
+                        h93 := h102;
                     end if;
                     if (e_kind < 64) then
-                        h115 := h116;
+                        h84 := h85;
                     else
-                        h115 := h126;
+                        h84 := h93;
                     end if;
                     if (e_kind < 32) then
-                        h104 := h105;
+                        h75 := h76;
                     else
-                        h104 := h115;
+                        h75 := h84;
                     end if;
-                    h179 := to_unsigned(0, 1);
-                    h180 := to_unsigned(0, 1);
-                    h181 := unsigned'("00000000000000000000000000000000");
-                    h181 := w_vmcb_0(32-1 downto 0);
-                    h182 := to_unsigned(0, 5);
-                    h183 := to_unsigned(0, 9);
-                    h183 := resize(unsigned'(unsigned'("0") & e_kind), 9);
+                    h136 := to_unsigned(0, 1);
+                    h137 := to_unsigned(0, 1);
+                    h138 := unsigned'("00000000000000000000000000000000");
+                    h138 := w_vmcb_0(32-1 downto 0);
+                    h139 := to_unsigned(0, 5);
+                    h140 := to_unsigned(0, 5);
+                    h141 := to_unsigned(0, 5);
+                    h142 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h142 := e_vector;
+                    else
+                        h142 := to_unsigned(0, 5);
+                    end if;
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h141 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h141 := h142;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h140 := unsigned'(to_unsigned(0, 1) & e_cr);
+                    else
+                        h140 := h141;
+                    end if;
+                    h143 := to_unsigned(0, 9);
+                    h143 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h140));
+                    h144 := to_unsigned(0, 5);
+                    h144 := (h143(5-1 downto 0) and to_unsigned(31, 5));
+                    h139 := h144;
+                    h137 := to_unsigned(0, 1);
+                    if ((shift_right(h138, to_integer(h139)) and to_unsigned(1, 32)) = 1) then
+                        h137 := to_unsigned(1, 1);
+                    end if;
+                    h145 := to_unsigned(0, 1);
+                    h146 := to_unsigned(0, 1);
+                    h147 := unsigned'("00000000000000000000000000000000");
+                    h147 := w_vmcb_0(64-1 downto 32);
+                    h148 := to_unsigned(0, 5);
+                    h149 := to_unsigned(0, 5);
+                    h150 := to_unsigned(0, 5);
+                    h151 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h151 := e_vector;
+                    else
+                        h151 := to_unsigned(0, 5);
+                    end if;
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h150 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h150 := h151;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h149 := unsigned'(to_unsigned(0, 1) & e_cr);
+                    else
+                        h149 := h150;
+                    end if;
+                    h152 := to_unsigned(0, 9);
+                    h152 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h149));
+                    h153 := to_unsigned(0, 5);
+                    h153 := (h152(5-1 downto 0) and to_unsigned(31, 5));
+                    h148 := h153;
+                    h146 := to_unsigned(0, 1);
+                    if ((shift_right(h147, to_integer(h148)) and to_unsigned(1, 32)) = 1) then
+                        h146 := to_unsigned(1, 1);
+                    end if;
+                    h154 := to_unsigned(0, 1);
+                    h155 := to_unsigned(0, 1);
+                    h156 := unsigned'("00000000000000000000000000000000");
+                    h156 := w_vmcb_8(32-1 downto 0);
+                    h157 := to_unsigned(0, 5);
+                    h158 := to_unsigned(0, 5);
+                    h159 := to_unsigned(0, 5);
+                    h160 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h160 := e_vector;
+                    else
+                        h160 := to_unsigned(0, 5);
+                    end if;
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h159 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h159 := h160;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h158 := unsigned'(to_unsigned(0, 1) & e_cr);
+                    else
+                        h158 := h159;
+                    end if;
+                    h161 := to_unsigned(0, 9);
+                    h161 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h158));
+                    h162 := to_unsigned(0, 5);
+                    h162 := (h161(5-1 downto 0) and to_unsigned(31, 5));
+                    h157 := h162;
+                    h155 := to_unsigned(0, 1);
+                    if ((shift_right(h156, to_integer(h157)) and to_unsigned(1, 32)) = 1) then
+                        h155 := to_unsigned(1, 1);
+                    end if;
+                    h163 := to_unsigned(0, 1);
+                    h164 := to_unsigned(0, 1);
+                    h165 := unsigned'("00000000000000000000000000000000");
+                    h165 := w_vmcb_8(64-1 downto 32);
+                    h166 := to_unsigned(0, 5);
+                    h167 := to_unsigned(0, 5);
+                    h168 := to_unsigned(0, 5);
+                    h169 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h169 := e_vector;
+                    else
+                        h169 := to_unsigned(0, 5);
+                    end if;
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h168 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h168 := h169;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h167 := unsigned'(to_unsigned(0, 1) & e_cr);
+                    else
+                        h167 := h168;
+                    end if;
+                    h170 := to_unsigned(0, 9);
+                    h170 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h167));
+                    h171 := to_unsigned(0, 5);
+                    h171 := (h170(5-1 downto 0) and to_unsigned(31, 5));
+                    h166 := h171;
+                    h164 := to_unsigned(0, 1);
+                    if ((shift_right(h165, to_integer(h166)) and to_unsigned(1, 32)) = 1) then
+                        h164 := to_unsigned(1, 1);
+                    end if;
+                    h172 := to_unsigned(0, 1);
+                    h173 := to_unsigned(0, 1);
+                    h174 := unsigned'("00000000000000000000000000000000");
+                    h174 := w_vmcb_10(32-1 downto 0);
+                    h175 := to_unsigned(0, 5);
+                    h176 := to_unsigned(0, 5);
+                    h177 := to_unsigned(0, 5);
+                    h178 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h178 := e_vector;
+                    else
+                        h178 := to_unsigned(0, 5);
+                    end if;
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h177 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h177 := h178;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h176 := unsigned'(to_unsigned(0, 1) & e_cr);
+                    else
+                        h176 := h177;
+                    end if;
+                    h179 := to_unsigned(0, 9);
+                    h179 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h176));
+                    h180 := to_unsigned(0, 5);
+                    h180 := (h179(5-1 downto 0) and to_unsigned(31, 5));
+                    h175 := h180;
+                    h173 := to_unsigned(0, 1);
+                    if ((shift_right(h174, to_integer(h175)) and to_unsigned(1, 32)) = 1) then
+                        h173 := to_unsigned(1, 1);
+                    end if;
+                    h181 := to_unsigned(0, 1);
+                    h182 := to_unsigned(0, 1);
+                    h183 := unsigned'("00000000000000000000000000000000");
+                    h183 := w_vmcb_10(64-1 downto 32);
                     h184 := to_unsigned(0, 5);
                     h185 := to_unsigned(0, 5);
                     h186 := to_unsigned(0, 5);
+                    h187 := to_unsigned(0, 5);
                     if (e_kind = 64) then
-                        h186 := e_vector;
+                        h187 := e_vector;
                     else
-                        h186 := to_unsigned(0, 5);
+                        h187 := to_unsigned(0, 5);
                     end if;
                     if ((e_kind = 32) or (e_kind = 48)) then
-                        h185 := resize(e_dr, 5);
+                        h186 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h186 := h187;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h185 := unsigned'(to_unsigned(0, 1) & e_cr);
                     else
                         h185 := h186;
                     end if;
-                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h184 := resize(e_cr, 5);
-                    else
-                        h184 := h185;
-                    end if;
-                    h187 := to_unsigned(0, 9);
-                    h187 := resize(unsigned'(unsigned'("0000") & h184), 9);
                     h188 := to_unsigned(0, 9);
-                    h188 := (h183 + h187);
+                    h188 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h185));
                     h189 := to_unsigned(0, 5);
                     h189 := (h188(5-1 downto 0) and to_unsigned(31, 5));
-                    h182 := h189;
-                    h180 := to_unsigned(0, 1);
-                    if ((shift_right(h181, to_integer(h182)) and to_unsigned(1, 32)) = 1) then
-                        h180 := to_unsigned(1, 1);
+                    h184 := h189;
+                    h182 := to_unsigned(0, 1);
+                    if ((shift_right(h183, to_integer(h184)) and to_unsigned(1, 32)) = 1) then
+                        h182 := to_unsigned(1, 1);
                     end if;
-                    h190 := to_unsigned(0, 1);
-                    h191 := to_unsigned(0, 1);
-                    h192 := unsigned'("00000000000000000000000000000000");
-                    h192 := w_vmcb_0(64-1 downto 32);
-                    h193 := to_unsigned(0, 5);
-                    h194 := to_unsigned(0, 9);
-                    h194 := resize(unsigned'(unsigned'("0") & e_kind), 9);
-                    h195 := to_unsigned(0, 5);
-                    h196 := to_unsigned(0, 5);
-                    h197 := to_unsigned(0, 5);
-                    if (e_kind = 64) then
-                        h197 := e_vector;
+                    if (e_kind < 192) then
+                        h181 := h182;
                     else
-                        h197 := to_unsigned(0, 5);
+                        h181 := to_unsigned(0, 1);
                     end if;
-                    if ((e_kind = 32) or (e_kind = 48)) then
-                        h196 := resize(e_dr, 5);
+                    if (e_kind < 160) then
+                        h172 := h173;
                     else
-                        h196 := h197;
+                        h172 := h181;
                     end if;
-                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h195 := resize(e_cr, 5);
+                    if (e_kind < 128) then
+                        h163 := h164;
                     else
-                        h195 := h196;
+                        h163 := h172;
                     end if;
-                    h198 := to_unsigned(0, 9);
-                    h198 := resize(unsigned'(unsigned'("0000") & h195), 9);
-                    h199 := to_unsigned(0, 9);
-                    h199 := (h194 + h198);
-                    h200 := to_unsigned(0, 5);
-                    h200 := (h199(5-1 downto 0) and to_unsigned(31, 5));
-                    h193 := h200;
-                    h191 := to_unsigned(0, 1);
-                    if ((shift_right(h192, to_integer(h193)) and to_unsigned(1, 32)) = 1) then
-                        h191 := to_unsigned(1, 1);
+                    if (e_kind < 96) then
+                        h154 := h155;
+                    else
+                        h154 := h163;
                     end if;
-                    h201 := to_unsigned(0, 1);
-                    h202 := to_unsigned(0, 1);
-                    h203 := unsigned'("00000000000000000000000000000000");
-                    h203 := w_vmcb_8(32-1 downto 0);
+                    if (e_kind < 64) then
+                        h145 := h146;
+                    else
+                        h145 := h154;
+                    end if;
+                    if (e_kind < 32) then
+                        h136 := h137;
+                    else
+                        h136 := h145;
+                    end if;
+                    h199 := to_unsigned(0, 1);
+                    h200 := to_unsigned(0, 1);
+                    h201 := unsigned'("00000000000000000000000000000000");
+                    h201 := w_vmcb_0(32-1 downto 0);
+                    h202 := to_unsigned(0, 5);
+                    h203 := to_unsigned(0, 5);
                     h204 := to_unsigned(0, 5);
-                    h205 := to_unsigned(0, 9);
-                    h205 := resize(unsigned'(unsigned'("0") & e_kind), 9);
-                    h206 := to_unsigned(0, 5);
+                    h205 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h205 := e_vector;
+                    else
+                        h205 := to_unsigned(0, 5);
+                    end if;
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h204 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h204 := h205;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h203 := unsigned'(to_unsigned(0, 1) & e_cr);
+                    else
+                        h203 := h204;
+                    end if;
+                    h206 := to_unsigned(0, 9);
+                    h206 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h203));
                     h207 := to_unsigned(0, 5);
-                    h208 := to_unsigned(0, 5);
-                    if (e_kind = 64) then
-                        h208 := e_vector;
-                    else
-                        h208 := to_unsigned(0, 5);
+                    h207 := (h206(5-1 downto 0) and to_unsigned(31, 5));
+                    h202 := h207;
+                    h200 := to_unsigned(0, 1);
+                    if ((shift_right(h201, to_integer(h202)) and to_unsigned(1, 32)) = 1) then
+                        h200 := to_unsigned(1, 1);
                     end if;
-                    if ((e_kind = 32) or (e_kind = 48)) then
-                        h207 := resize(e_dr, 5);
-                    else
-                        h207 := h208;
-                    end if;
-                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h206 := resize(e_cr, 5);
-                    else
-                        h206 := h207;
-                    end if;
-                    h209 := to_unsigned(0, 9);
-                    h209 := resize(unsigned'(unsigned'("0000") & h206), 9);
-                    h210 := to_unsigned(0, 9);
-                    h210 := (h205 + h209);
+                    h208 := to_unsigned(0, 1);
+                    h209 := to_unsigned(0, 1);
+                    h210 := unsigned'("00000000000000000000000000000000");
+                    h210 := w_vmcb_0(64-1 downto 32);
                     h211 := to_unsigned(0, 5);
-                    h211 := (h210(5-1 downto 0) and to_unsigned(31, 5));
-                    h204 := h211;
-                    h202 := to_unsigned(0, 1);
-                    if ((shift_right(h203, to_integer(h204)) and to_unsigned(1, 32)) = 1) then
-                        h202 := to_unsigned(1, 1);
-                    end if;
-                    h212 := to_unsigned(0, 1);
-                    h213 := to_unsigned(0, 1);
-                    h214 := unsigned'("00000000000000000000000000000000");
-                    h214 := w_vmcb_8(64-1 downto 32);
-                    h215 := to_unsigned(0, 5);
-                    h216 := to_unsigned(0, 9);
-                    h216 := resize(unsigned'(unsigned'("0") & e_kind), 9);
-                    h217 := to_unsigned(0, 5);
-                    h218 := to_unsigned(0, 5);
-                    h219 := to_unsigned(0, 5);
+                    h212 := to_unsigned(0, 5);
+                    h213 := to_unsigned(0, 5);
+                    h214 := to_unsigned(0, 5);
                     if (e_kind = 64) then
-                        h219 := e_vector;
+                        h214 := e_vector;
                     else
-                        h219 := to_unsigned(0, 5);
+                        h214 := to_unsigned(0, 5);
                     end if;
                     if ((e_kind = 32) or (e_kind = 48)) then
-                        h218 := resize(e_dr, 5);
+                        h213 := unsigned'(to_unsigned(0, 1) & e_dr);
                     else
-                        h218 := h219;
+                        h213 := h214;
                     end if;
                     if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h217 := resize(e_cr, 5);
+                        h212 := unsigned'(to_unsigned(0, 1) & e_cr);
                     else
-                        h217 := h218;
+                        h212 := h213;
                     end if;
-                    h220 := to_unsigned(0, 9);
-                    h220 := resize(unsigned'(unsigned'("0000") & h217), 9);
-                    h221 := to_unsigned(0, 9);
-                    h221 := (h216 + h220);
+                    h215 := to_unsigned(0, 9);
+                    h215 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h212));
+                    h216 := to_unsigned(0, 5);
+                    h216 := (h215(5-1 downto 0) and to_unsigned(31, 5));
+                    h211 := h216;
+                    h209 := to_unsigned(0, 1);
+                    if ((shift_right(h210, to_integer(h211)) and to_unsigned(1, 32)) = 1) then
+                        h209 := to_unsigned(1, 1);
+                    end if;
+                    h217 := to_unsigned(0, 1);
+                    h218 := to_unsigned(0, 1);
+                    h219 := unsigned'("00000000000000000000000000000000");
+                    h219 := w_vmcb_8(32-1 downto 0);
+                    h220 := to_unsigned(0, 5);
+                    h221 := to_unsigned(0, 5);
                     h222 := to_unsigned(0, 5);
-                    h222 := (h221(5-1 downto 0) and to_unsigned(31, 5));
-                    h215 := h222;
-                    h213 := to_unsigned(0, 1);
-                    if ((shift_right(h214, to_integer(h215)) and to_unsigned(1, 32)) = 1) then
-                        h213 := to_unsigned(1, 1);
+                    h223 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h223 := e_vector;
+                    else
+                        h223 := to_unsigned(0, 5);
                     end if;
-                    h223 := to_unsigned(0, 1);
-                    h224 := to_unsigned(0, 1);
-                    h225 := unsigned'("00000000000000000000000000000000");
-                    h225 := w_vmcb_10(32-1 downto 0);
-                    h226 := to_unsigned(0, 5);
-                    h227 := to_unsigned(0, 9);
-                    h227 := resize(unsigned'(unsigned'("0") & e_kind), 9);
-                    h228 := to_unsigned(0, 5);
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h222 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h222 := h223;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h221 := unsigned'(to_unsigned(0, 1) & e_cr);
+                    else
+                        h221 := h222;
+                    end if;
+                    h224 := to_unsigned(0, 9);
+                    h224 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h221));
+                    h225 := to_unsigned(0, 5);
+                    h225 := (h224(5-1 downto 0) and to_unsigned(31, 5));
+                    h220 := h225;
+                    h218 := to_unsigned(0, 1);
+                    if ((shift_right(h219, to_integer(h220)) and to_unsigned(1, 32)) = 1) then
+                        h218 := to_unsigned(1, 1);
+                    end if;
+                    h226 := to_unsigned(0, 1);
+                    h227 := to_unsigned(0, 1);
+                    h228 := unsigned'("00000000000000000000000000000000");
+                    h228 := w_vmcb_8(64-1 downto 32);
                     h229 := to_unsigned(0, 5);
                     h230 := to_unsigned(0, 5);
+                    h231 := to_unsigned(0, 5);
+                    h232 := to_unsigned(0, 5);
                     if (e_kind = 64) then
-                        h230 := e_vector;
+                        h232 := e_vector;
                     else
-                        h230 := to_unsigned(0, 5);
+                        h232 := to_unsigned(0, 5);
                     end if;
                     if ((e_kind = 32) or (e_kind = 48)) then
-                        h229 := resize(e_dr, 5);
+                        h231 := unsigned'(to_unsigned(0, 1) & e_dr);
                     else
-                        h229 := h230;
+                        h231 := h232;
                     end if;
                     if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h228 := resize(e_cr, 5);
+                        h230 := unsigned'(to_unsigned(0, 1) & e_cr);
                     else
-                        h228 := h229;
+                        h230 := h231;
                     end if;
-                    h231 := to_unsigned(0, 9);
-                    h231 := resize(unsigned'(unsigned'("0000") & h228), 9);
-                    h232 := to_unsigned(0, 9);
-                    h232 := (h227 + h231);
-                    h233 := to_unsigned(0, 5);
-                    h233 := (h232(5-1 downto 0) and to_unsigned(31, 5));
-                    h226 := h233;
-                    h224 := to_unsigned(0, 1);
-                    if ((shift_right(h225, to_integer(h226)) and to_unsigned(1, 32)) = 1) then
-                        h224 := to_unsigned(1, 1);
+                    h233 := to_unsigned(0, 9);
+                    h233 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h230));
+                    h234 := to_unsigned(0, 5);
+                    h234 := (h233(5-1 downto 0) and to_unsigned(31, 5));
+                    h229 := h234;
+                    h227 := to_unsigned(0, 1);
+                    if ((shift_right(h228, to_integer(h229)) and to_unsigned(1, 32)) = 1) then
+                        h227 := to_unsigned(1, 1);
                     end if;
-                    h234 := to_unsigned(0, 1);
                     h235 := to_unsigned(0, 1);
-                    h236 := unsigned'("00000000000000000000000000000000");
-                    h236 := w_vmcb_10(64-1 downto 32);
-                    h237 := to_unsigned(0, 5);
-                    h238 := to_unsigned(0, 9);
-                    h238 := resize(unsigned'(unsigned'("0") & e_kind), 9);
+                    h236 := to_unsigned(0, 1);
+                    h237 := unsigned'("00000000000000000000000000000000");
+                    h237 := w_vmcb_10(32-1 downto 0);
+                    h238 := to_unsigned(0, 5);
                     h239 := to_unsigned(0, 5);
                     h240 := to_unsigned(0, 5);
                     h241 := to_unsigned(0, 5);
@@ -1496,621 +1505,349 @@ begin
                         h241 := to_unsigned(0, 5);
                     end if;
                     if ((e_kind = 32) or (e_kind = 48)) then
-                        h240 := resize(e_dr, 5);
+                        h240 := unsigned'(to_unsigned(0, 1) & e_dr);
                     else
                         h240 := h241;
                     end if;
                     if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h239 := resize(e_cr, 5);
+                        h239 := unsigned'(to_unsigned(0, 1) & e_cr);
                     else
                         h239 := h240;
                     end if;
                     h242 := to_unsigned(0, 9);
-                    h242 := resize(unsigned'(unsigned'("0000") & h239), 9);
-                    h243 := to_unsigned(0, 9);
-                    h243 := (h238 + h242);
-                    h244 := to_unsigned(0, 5);
-                    h244 := (h243(5-1 downto 0) and to_unsigned(31, 5));
-                    h237 := h244;
-                    h235 := to_unsigned(0, 1);
-                    if ((shift_right(h236, to_integer(h237)) and to_unsigned(1, 32)) = 1) then
-                        h235 := to_unsigned(1, 1);
+                    h242 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h239));
+                    h243 := to_unsigned(0, 5);
+                    h243 := (h242(5-1 downto 0) and to_unsigned(31, 5));
+                    h238 := h243;
+                    h236 := to_unsigned(0, 1);
+                    if ((shift_right(h237, to_integer(h238)) and to_unsigned(1, 32)) = 1) then
+                        h236 := to_unsigned(1, 1);
+                    end if;
+                    h244 := to_unsigned(0, 1);
+                    h245 := to_unsigned(0, 1);
+                    h246 := unsigned'("00000000000000000000000000000000");
+                    h246 := w_vmcb_10(64-1 downto 32);
+                    h247 := to_unsigned(0, 5);
+                    h248 := to_unsigned(0, 5);
+                    h249 := to_unsigned(0, 5);
+                    h250 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h250 := e_vector;
+                    else
+                        h250 := to_unsigned(0, 5);
+                    end if;
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h249 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h249 := h250;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h248 := unsigned'(to_unsigned(0, 1) & e_cr);
+                    else
+                        h248 := h249;
+                    end if;
+                    h251 := to_unsigned(0, 9);
+                    h251 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h248));
+                    h252 := to_unsigned(0, 5);
+                    h252 := (h251(5-1 downto 0) and to_unsigned(31, 5));
+                    h247 := h252;
+                    h245 := to_unsigned(0, 1);
+                    if ((shift_right(h246, to_integer(h247)) and to_unsigned(1, 32)) = 1) then
+                        h245 := to_unsigned(1, 1);
                     end if;
                     if (e_kind < 192) then
-                        h234 := h235;
+                        h244 := h245;
                     else
-                        h234 := to_unsigned(0, 1);
+                        h244 := to_unsigned(0, 1);
                     end if;
                     if (e_kind < 160) then
-                        h223 := h224;
+                        h235 := h236;
                     else
-                        h223 := h234;
+                        h235 := h244;
                     end if;
                     if (e_kind < 128) then
-                        h212 := h213;
+                        h226 := h227;
                     else
-                        h212 := h223;
+                        h226 := h235;
                     end if;
                     if (e_kind < 96) then
-                        h201 := h202;
+                        h217 := h218;
                     else
-                        h201 := h212;
+                        h217 := h226;
                     end if;
                     if (e_kind < 64) then
-                        h190 := h191;
+                        h208 := h209;
                     else
-                        h190 := h201;
+                        h208 := h217;
                     end if;
                     if (e_kind < 32) then
-                        h179 := h180;
+                        h199 := h200;
                     else
-                        h179 := h190;
+                        h199 := h208;
                     end if;
-                    h256 := to_unsigned(0, 1);
-                    h257 := to_unsigned(0, 1);
-                    h258 := unsigned'("00000000000000000000000000000000");
-                    h258 := w_vmcb_0(32-1 downto 0);
-                    h259 := to_unsigned(0, 5);
-                    h260 := to_unsigned(0, 9);
-                    h260 := resize(unsigned'(unsigned'("0") & e_kind), 9);
-                    h261 := to_unsigned(0, 5);
-                    h262 := to_unsigned(0, 5);
-                    h263 := to_unsigned(0, 5);
-                    if (e_kind = 64) then
-                        h263 := e_vector;
-                    else
-                        h263 := to_unsigned(0, 5);
-                    end if;
-                    if ((e_kind = 32) or (e_kind = 48)) then
-                        h262 := resize(e_dr, 5);
-                    else
-                        h262 := h263;
-                    end if;
-                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h261 := resize(e_cr, 5);
-                    else
-                        h261 := h262;
-                    end if;
-                    h264 := to_unsigned(0, 9);
-                    h264 := resize(unsigned'(unsigned'("0000") & h261), 9);
-                    h265 := to_unsigned(0, 9);
-                    h265 := (h260 + h264);
-                    h266 := to_unsigned(0, 5);
-                    h266 := (h265(5-1 downto 0) and to_unsigned(31, 5));
-                    h259 := h266;
-                    h257 := to_unsigned(0, 1);
-                    if ((shift_right(h258, to_integer(h259)) and to_unsigned(1, 32)) = 1) then
-                        h257 := to_unsigned(1, 1);
-                    end if;
-                    h267 := to_unsigned(0, 1);
-                    h268 := to_unsigned(0, 1);
-                    h269 := unsigned'("00000000000000000000000000000000");
-                    h269 := w_vmcb_0(64-1 downto 32);
-                    h270 := to_unsigned(0, 5);
-                    h271 := to_unsigned(0, 9);
-                    h271 := resize(unsigned'(unsigned'("0") & e_kind), 9);
-                    h272 := to_unsigned(0, 5);
-                    h273 := to_unsigned(0, 5);
-                    h274 := to_unsigned(0, 5);
-                    if (e_kind = 64) then
-                        h274 := e_vector;
-                    else
-                        h274 := to_unsigned(0, 5);
-                    end if;
-                    if ((e_kind = 32) or (e_kind = 48)) then
-                        h273 := resize(e_dr, 5);
-                    else
-                        h273 := h274;
-                    end if;
-                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h272 := resize(e_cr, 5);
-                    else
-                        h272 := h273;
-                    end if;
-                    h275 := to_unsigned(0, 9);
-                    h275 := resize(unsigned'(unsigned'("0000") & h272), 9);
-                    h276 := to_unsigned(0, 9);
-                    h276 := (h271 + h275);
-                    h277 := to_unsigned(0, 5);
-                    h277 := (h276(5-1 downto 0) and to_unsigned(31, 5));
-                    h270 := h277;
-                    h268 := to_unsigned(0, 1);
-                    if ((shift_right(h269, to_integer(h270)) and to_unsigned(1, 32)) = 1) then
-                        h268 := to_unsigned(1, 1);
-                    end if;
-                    h278 := to_unsigned(0, 1);
-                    h279 := to_unsigned(0, 1);
-                    h280 := unsigned'("00000000000000000000000000000000");
-                    h280 := w_vmcb_8(32-1 downto 0);
-                    h281 := to_unsigned(0, 5);
-                    h282 := to_unsigned(0, 9);
-                    h282 := resize(unsigned'(unsigned'("0") & e_kind), 9);
-                    h283 := to_unsigned(0, 5);
-                    h284 := to_unsigned(0, 5);
-                    h285 := to_unsigned(0, 5);
-                    if (e_kind = 64) then
-                        h285 := e_vector;
-                    else
-                        h285 := to_unsigned(0, 5);
-                    end if;
-                    if ((e_kind = 32) or (e_kind = 48)) then
-                        h284 := resize(e_dr, 5);
-                    else
-                        h284 := h285;
-                    end if;
-                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h283 := resize(e_cr, 5);
-                    else
-                        h283 := h284;
-                    end if;
-                    h286 := to_unsigned(0, 9);
-                    h286 := resize(unsigned'(unsigned'("0000") & h283), 9);
-                    h287 := to_unsigned(0, 9);
-                    h287 := (h282 + h286);
-                    h288 := to_unsigned(0, 5);
-                    h288 := (h287(5-1 downto 0) and to_unsigned(31, 5));
-                    h281 := h288;
-                    h279 := to_unsigned(0, 1);
-                    if ((shift_right(h280, to_integer(h281)) and to_unsigned(1, 32)) = 1) then
-                        h279 := to_unsigned(1, 1);
-                    end if;
-                    h289 := to_unsigned(0, 1);
-                    h290 := to_unsigned(0, 1);
-                    h291 := unsigned'("00000000000000000000000000000000");
-                    h291 := w_vmcb_8(64-1 downto 32);
-                    h292 := to_unsigned(0, 5);
-                    h293 := to_unsigned(0, 9);
-                    h293 := resize(unsigned'(unsigned'("0") & e_kind), 9);
-                    h294 := to_unsigned(0, 5);
-                    h295 := to_unsigned(0, 5);
-                    h296 := to_unsigned(0, 5);
-                    if (e_kind = 64) then
-                        h296 := e_vector;
-                    else
-                        h296 := to_unsigned(0, 5);
-                    end if;
-                    if ((e_kind = 32) or (e_kind = 48)) then
-                        h295 := resize(e_dr, 5);
-                    else
-                        h295 := h296;
-                    end if;
-                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h294 := resize(e_cr, 5);
-                    else
-                        h294 := h295;
-                    end if;
-                    h297 := to_unsigned(0, 9);
-                    h297 := resize(unsigned'(unsigned'("0000") & h294), 9);
-                    h298 := to_unsigned(0, 9);
-                    h298 := (h293 + h297);
-                    h299 := to_unsigned(0, 5);
-                    h299 := (h298(5-1 downto 0) and to_unsigned(31, 5));
-                    h292 := h299;
-                    h290 := to_unsigned(0, 1);
-                    if ((shift_right(h291, to_integer(h292)) and to_unsigned(1, 32)) = 1) then
-                        h290 := to_unsigned(1, 1);
-                    end if;
-                    h300 := to_unsigned(0, 1);
-                    h301 := to_unsigned(0, 1);
-                    h302 := unsigned'("00000000000000000000000000000000");
-                    h302 := w_vmcb_10(32-1 downto 0);
-                    h303 := to_unsigned(0, 5);
-                    h304 := to_unsigned(0, 9);
-                    h304 := resize(unsigned'(unsigned'("0") & e_kind), 9);
-                    h305 := to_unsigned(0, 5);
-                    h306 := to_unsigned(0, 5);
-                    h307 := to_unsigned(0, 5);
-                    if (e_kind = 64) then
-                        h307 := e_vector;
-                    else
-                        h307 := to_unsigned(0, 5);
-                    end if;
-                    if ((e_kind = 32) or (e_kind = 48)) then
-                        h306 := resize(e_dr, 5);
-                    else
-                        h306 := h307;
-                    end if;
-                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h305 := resize(e_cr, 5);
-                    else
-                        h305 := h306;
-                    end if;
-                    h308 := to_unsigned(0, 9);
-                    h308 := resize(unsigned'(unsigned'("0000") & h305), 9);
-                    h309 := to_unsigned(0, 9);
-                    h309 := (h304 + h308);
-                    h310 := to_unsigned(0, 5);
-                    h310 := (h309(5-1 downto 0) and to_unsigned(31, 5));
-                    h303 := h310;
-                    h301 := to_unsigned(0, 1);
-                    if ((shift_right(h302, to_integer(h303)) and to_unsigned(1, 32)) = 1) then
-                        h301 := to_unsigned(1, 1);
-                    end if;
-                    h311 := to_unsigned(0, 1);
-                    h312 := to_unsigned(0, 1);
-                    h313 := unsigned'("00000000000000000000000000000000");
-                    h313 := w_vmcb_10(64-1 downto 32);
-                    h314 := to_unsigned(0, 5);
-                    h315 := to_unsigned(0, 9);
-                    h315 := resize(unsigned'(unsigned'("0") & e_kind), 9);
-                    h316 := to_unsigned(0, 5);
-                    h317 := to_unsigned(0, 5);
-                    h318 := to_unsigned(0, 5);
-                    if (e_kind = 64) then
-                        h318 := e_vector;
-                    else
-                        h318 := to_unsigned(0, 5);
-                    end if;
-                    if ((e_kind = 32) or (e_kind = 48)) then
-                        h317 := resize(e_dr, 5);
-                    else
-                        h317 := h318;
-                    end if;
-                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h316 := resize(e_cr, 5);
-                    else
-                        h316 := h317;
-                    end if;
-                    h319 := to_unsigned(0, 9);
-                    h319 := resize(unsigned'(unsigned'("0000") & h316), 9);
-                    h320 := to_unsigned(0, 9);
-                    h320 := (h315 + h319);
-                    h321 := to_unsigned(0, 5);
-                    h321 := (h320(5-1 downto 0) and to_unsigned(31, 5));
-                    h314 := h321;
-                    h312 := to_unsigned(0, 1);
-                    if ((shift_right(h313, to_integer(h314)) and to_unsigned(1, 32)) = 1) then
-                        h312 := to_unsigned(1, 1);
-                    end if;
-                    if (e_kind < 192) then
-                        h311 := h312;
-                    else
-                        h311 := to_unsigned(0, 1);
-                    end if;
-                    if (e_kind < 160) then
-                        h300 := h301;
-                    else
-                        h300 := h311;
-                    end if;
-                    if (e_kind < 128) then
-                        h289 := h290;
-                    else
-                        h289 := h300;
-                    end if;
-                    if (e_kind < 96) then
-                        h278 := h279;
-                    else
-                        h278 := h289;
-                    end if;
-                    if (e_kind < 64) then
-                        h267 := h268;
-                    else
-                        h267 := h278;
-                    end if;
-                    if (e_kind < 32) then
-                        h256 := h257;
-                    else
-                        h256 := h267;
-                    end if;
-                    h330 := unsigned'("00000000000000000000000000000000");
-                    h330 := unsigned'("11000000000000000000000000000000");
-                    h331 := unsigned'("00000000000000000000000000000000");
-                    h331 := unsigned'("11000000000000000001111111111111");
-                    h332 := unsigned'("00000000000000000000000000000000");
-                    h332 := unsigned'("11000000000000010000000000000000");
-                    h333 := unsigned'("00000000000000000000000000000000");
-                    h333 := unsigned'("11000000000000010001111111111111");
-                    if (((e_kind = 0) or (e_kind = 16)) and (h27 /= 0)) then
+                    if (((e_kind = 0) or (e_kind = 16)) and (h12 /= 0)) then
                         status <= to_unsigned(1, 8);
-                        h20 := to_unsigned(0, 9);
-                        h20 := resize(unsigned'(unsigned'("0") & e_kind), 9);
-                        h21 := to_unsigned(0, 5);
-                        h22 := to_unsigned(0, 5);
-                        h23 := to_unsigned(0, 5);
+                        h7 := to_unsigned(0, 5);
+                        h8 := to_unsigned(0, 5);
+                        h9 := to_unsigned(0, 5);
                         if (e_kind = 64) then
-                            h23 := e_vector;
+                            h9 := e_vector;
                         else
-                            h23 := to_unsigned(0, 5);
+                            h9 := to_unsigned(0, 5);
                         end if;
                         if ((e_kind = 32) or (e_kind = 48)) then
-                            h22 := resize(e_dr, 5);
+                            h8 := unsigned'(to_unsigned(0, 1) & e_dr);
                         else
-                            h22 := h23;
+                            h8 := h9;
                         end if;
                         if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                            h21 := resize(e_cr, 5);
+                            h7 := unsigned'(to_unsigned(0, 1) & e_cr);
                         else
-                            h21 := h22;
+                            h7 := h8;
                         end if;
-                        h24 := to_unsigned(0, 9);
-                        h24 := resize(unsigned'(unsigned'("0000") & h21), 9);
-                        h25 := to_unsigned(0, 9);
-                        h25 := (h20 + h24);
-                        v_wide := resize(h25, 72);
-                        rec_exitcode <= v_wide(64-1 downto 0);
+                        h10 := to_unsigned(0, 9);
+                        h10 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h7));
+                        rec_exitcode <= unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000") & h10);
                         v_wide := to_unsigned(0, 72);
-                        h26 := to_unsigned(0, 4);
+                        h11 := to_unsigned(0, 4);
                         if (e_mov /= 0) then
-                            h26 := e_gpr;
+                            h11 := e_gpr;
                         else
-                            h26 := to_unsigned(0, 4);
+                            h11 := to_unsigned(0, 4);
                         end if;
-                        v_wide(4-1 downto 0) := h26;
+                        v_wide(4-1 downto 0) := h11;
                         v_wide(64-1 downto 63) := e_mov;
                         rec_exitinfo1 <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_exitinfo2 <= v_wide(64-1 downto 0);
-                        v_wide := resize(e_next_rip, 72);
-                        rec_nrip <= v_wide(64-1 downto 0);
+                        rec_exitinfo2 <= to_unsigned(0, 64);
+                        rec_nrip <= e_next_rip;
                         st <= ST0;
-                    elsif ((((e_kind = 16) and (e_cr = 0)) and bool(w_vmcb_8(37))) and (h94 /= 0)) then
+                    elsif ((((e_kind = 16) and (e_cr = 0)) and bool(w_vmcb_8(37))) and (h67 /= 0)) then
                         status <= to_unsigned(2, 8);
-                        v_wide := to_unsigned(101, 72);
-                        rec_exitcode <= v_wide(64-1 downto 0);
+                        rec_exitcode <= to_unsigned(101, 64);
                         v_wide := to_unsigned(0, 72);
-                        h93 := to_unsigned(0, 4);
+                        h66 := to_unsigned(0, 4);
                         if (e_mov /= 0) then
-                            h93 := e_gpr;
+                            h66 := e_gpr;
                         else
-                            h93 := to_unsigned(0, 4);
+                            h66 := to_unsigned(0, 4);
                         end if;
-                        v_wide(4-1 downto 0) := h93;
+                        v_wide(4-1 downto 0) := h66;
                         v_wide(64-1 downto 63) := e_mov;
                         rec_exitinfo1 <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_exitinfo2 <= v_wide(64-1 downto 0);
-                        v_wide := resize(e_next_rip, 72);
-                        rec_nrip <= v_wide(64-1 downto 0);
+                        rec_exitinfo2 <= to_unsigned(0, 64);
+                        rec_nrip <= e_next_rip;
                         st <= ST0;
-                    elsif (((e_kind = 32) or (e_kind = 48)) and (h104 /= 0)) then
+                    elsif (((e_kind = 32) or (e_kind = 48)) and (h75 /= 0)) then
                         status <= to_unsigned(3, 8);
-                        h98 := to_unsigned(0, 9);
-                        h98 := resize(unsigned'(unsigned'("0") & e_kind), 9);
-                        h99 := to_unsigned(0, 5);
-                        h100 := to_unsigned(0, 5);
-                        h101 := to_unsigned(0, 5);
+                        h71 := to_unsigned(0, 5);
+                        h72 := to_unsigned(0, 5);
+                        h73 := to_unsigned(0, 5);
                         if (e_kind = 64) then
-                            h101 := e_vector;
+                            h73 := e_vector;
                         else
-                            h101 := to_unsigned(0, 5);
+                            h73 := to_unsigned(0, 5);
                         end if;
                         if ((e_kind = 32) or (e_kind = 48)) then
-                            h100 := resize(e_dr, 5);
+                            h72 := unsigned'(to_unsigned(0, 1) & e_dr);
                         else
-                            h100 := h101;
+                            h72 := h73;
                         end if;
                         if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                            h99 := resize(e_cr, 5);
+                            h71 := unsigned'(to_unsigned(0, 1) & e_cr);
                         else
-                            h99 := h100;
+                            h71 := h72;
                         end if;
-                        h102 := to_unsigned(0, 9);
-                        h102 := resize(unsigned'(unsigned'("0000") & h99), 9);
-                        h103 := to_unsigned(0, 9);
-                        h103 := (h98 + h102);
-                        v_wide := resize(h103, 72);
-                        rec_exitcode <= v_wide(64-1 downto 0);
+                        h74 := to_unsigned(0, 9);
+                        h74 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h71));
+                        rec_exitcode <= unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000") & h74);
                         v_wide := to_unsigned(0, 72);
                         v_wide(4-1 downto 0) := e_gpr;
                         rec_exitinfo1 <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_exitinfo2 <= v_wide(64-1 downto 0);
-                        v_wide := resize(e_next_rip, 72);
-                        rec_nrip <= v_wide(64-1 downto 0);
+                        rec_exitinfo2 <= to_unsigned(0, 64);
+                        rec_nrip <= e_next_rip;
                         st <= ST0;
-                    elsif ((e_kind = 64) and (h179 /= 0)) then
+                    elsif ((e_kind = 64) and (h136 /= 0)) then
                         status <= to_unsigned(4, 8);
-                        h170 := to_unsigned(0, 9);
-                        h170 := resize(unsigned'(unsigned'("0") & e_kind), 9);
-                        h171 := to_unsigned(0, 5);
-                        h172 := to_unsigned(0, 5);
-                        h173 := to_unsigned(0, 5);
+                        h129 := to_unsigned(0, 5);
+                        h130 := to_unsigned(0, 5);
+                        h131 := to_unsigned(0, 5);
                         if (e_kind = 64) then
-                            h173 := e_vector;
+                            h131 := e_vector;
                         else
-                            h173 := to_unsigned(0, 5);
+                            h131 := to_unsigned(0, 5);
                         end if;
                         if ((e_kind = 32) or (e_kind = 48)) then
-                            h172 := resize(e_dr, 5);
+                            h130 := unsigned'(to_unsigned(0, 1) & e_dr);
                         else
-                            h172 := h173;
+                            h130 := h131;
                         end if;
                         if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                            h171 := resize(e_cr, 5);
+                            h129 := unsigned'(to_unsigned(0, 1) & e_cr);
                         else
-                            h171 := h172;
+                            h129 := h130;
                         end if;
-                        h174 := to_unsigned(0, 9);
-                        h174 := resize(unsigned'(unsigned'("0000") & h171), 9);
-                        h175 := to_unsigned(0, 9);
-                        h175 := (h170 + h174);
-                        v_wide := resize(h175, 72);
-                        rec_exitcode <= v_wide(64-1 downto 0);
-                        h176 := unsigned'("00000000000000000000000000000000");
+                        h132 := to_unsigned(0, 9);
+                        h132 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h129));
+                        rec_exitcode <= unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000") & h132);
+                        h133 := unsigned'("00000000000000000000000000000000");
                         if (e_has_error_code /= 0) then
-                            h176 := e_error_code;
+                            h133 := e_error_code;
                         else
-                            h176 := to_unsigned(0, 32);
+                            h133 := to_unsigned(0, 32);
                         end if;
-                        v_wide := resize(h176, 72);
-                        rec_exitinfo1 <= v_wide(64-1 downto 0);
-                        h177 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        rec_exitinfo1 <= unsigned'(unsigned'("00000000000000000000000000000000") & h133);
+                        h134 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         if (e_vector = 14) then
-                            h177 := e_fault_address;
+                            h134 := e_fault_address;
                         else
-                            h177 := to_unsigned(0, 64);
+                            h134 := to_unsigned(0, 64);
                         end if;
-                        v_wide := resize(h177, 72);
-                        rec_exitinfo2 <= v_wide(64-1 downto 0);
-                        h178 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        rec_exitinfo2 <= h134;
+                        h135 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         if ((e_vector >= 3) and (e_vector <= 5)) then
-                            h178 := e_next_rip;
+                            h135 := e_next_rip;
                         else
-                            h178 := to_unsigned(0, 64);
+                            h135 := to_unsigned(0, 64);
                         end if;
-                        v_wide := resize(h178, 72);
-                        rec_nrip <= v_wide(64-1 downto 0);
+                        rec_nrip <= h135;
                         st <= ST0;
                     elsif (((e_kind = 166) and bool(w_vmcb_8(56))) or ((e_kind = 161) and bool(w_vmcb_10(32)))) then
                         status <= to_unsigned(5, 8);
-                        h245 := to_unsigned(0, 8);
+                        h190 := to_unsigned(0, 8);
                         if (e_kind = 166) then
-                            h245 := to_unsigned(120, 8);
+                            h190 := to_unsigned(120, 8);
                         else
-                            h245 := to_unsigned(160, 8);
+                            h190 := to_unsigned(160, 8);
                         end if;
-                        v_wide := resize(h245, 72);
-                        rec_exitcode <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_exitinfo1 <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_exitinfo2 <= v_wide(64-1 downto 0);
-                        v_wide := resize(e_next_rip, 72);
-                        rec_nrip <= v_wide(64-1 downto 0);
+                        rec_exitcode <= unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000") & h190);
+                        rec_exitinfo1 <= to_unsigned(0, 64);
+                        rec_exitinfo2 <= to_unsigned(0, 64);
+                        rec_nrip <= e_next_rip;
                         st <= ST0;
-                    elsif ((((e_kind >= 96) and (e_kind /= 123)) and (e_kind /= 124)) and (h256 /= 0)) then
+                    elsif ((((e_kind >= 96) and (e_kind /= 123)) and (e_kind /= 124)) and (h199 /= 0)) then
                         status <= to_unsigned(6, 8);
-                        h246 := to_unsigned(0, 9);
-                        h246 := resize(unsigned'(unsigned'("0") & e_kind), 9);
-                        h247 := to_unsigned(0, 5);
-                        h248 := to_unsigned(0, 5);
-                        h249 := to_unsigned(0, 5);
+                        h191 := to_unsigned(0, 5);
+                        h192 := to_unsigned(0, 5);
+                        h193 := to_unsigned(0, 5);
                         if (e_kind = 64) then
-                            h249 := e_vector;
+                            h193 := e_vector;
                         else
-                            h249 := to_unsigned(0, 5);
+                            h193 := to_unsigned(0, 5);
                         end if;
                         if ((e_kind = 32) or (e_kind = 48)) then
-                            h248 := resize(e_dr, 5);
+                            h192 := unsigned'(to_unsigned(0, 1) & e_dr);
                         else
-                            h248 := h249;
+                            h192 := h193;
                         end if;
                         if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                            h247 := resize(e_cr, 5);
+                            h191 := unsigned'(to_unsigned(0, 1) & e_cr);
                         else
-                            h247 := h248;
+                            h191 := h192;
                         end if;
-                        h250 := to_unsigned(0, 9);
-                        h250 := resize(unsigned'(unsigned'("0000") & h247), 9);
-                        h251 := to_unsigned(0, 9);
-                        h251 := (h246 + h250);
-                        v_wide := resize(h251, 72);
-                        rec_exitcode <= v_wide(64-1 downto 0);
-                        h252 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h253 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h254 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h194 := to_unsigned(0, 9);
+                        h194 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h191));
+                        rec_exitcode <= unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000") & h194);
+                        h195 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h196 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h197 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         if ((e_kind = 143) or (e_kind = 144)) then
-                            h254 := e_new_value;
+                            h197 := e_new_value;
                         else
-                            h254 := to_unsigned(0, 64);
+                            h197 := to_unsigned(0, 64);
                         end if;
                         if (e_kind = 121) then
-                            h253 := e_linear_address;
+                            h196 := e_linear_address;
                         else
-                            h253 := h254;
+                            h196 := h197;
                         end if;
                         if (e_kind = 117) then
-                            h252 := resize(e_intn, 64);
+                            h195 := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000") & e_intn);
                         else
-                            h252 := h253;
+                            h195 := h196;
                         end if;
-                        v_wide := resize(h252, 72);
-                        rec_exitinfo1 <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_exitinfo2 <= v_wide(64-1 downto 0);
-                        h255 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        rec_exitinfo1 <= h195;
+                        rec_exitinfo2 <= to_unsigned(0, 64);
+                        h198 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         if ((((((e_kind >= 96) and (e_kind <= 100)) or ((e_kind >= 125) and (e_kind <= 127))) or (e_kind = 143)) or (e_kind = 144)) or (e_kind = 165)) then
-                            h255 := to_unsigned(0, 64);
+                            h198 := to_unsigned(0, 64);
                         else
-                            h255 := e_next_rip;
+                            h198 := e_next_rip;
                         end if;
-                        v_wide := resize(h255, 72);
-                        rec_nrip <= v_wide(64-1 downto 0);
+                        rec_nrip <= h198;
                         st <= ST0;
                     elsif ((e_kind = 140) and bool(w_vmcb_10(11))) then
                         status <= to_unsigned(7, 8);
-                        v_wide := to_unsigned(139, 72);
-                        rec_exitcode <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_exitinfo1 <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_exitinfo2 <= v_wide(64-1 downto 0);
-                        v_wide := resize(e_next_rip, 72);
-                        rec_nrip <= v_wide(64-1 downto 0);
+                        rec_exitcode <= to_unsigned(139, 64);
+                        rec_exitinfo1 <= to_unsigned(0, 64);
+                        rec_exitinfo2 <= to_unsigned(0, 64);
+                        rec_nrip <= e_next_rip;
                         st <= ST0;
                     elsif (((e_kind = 123) and bool(w_vmcb_8(59))) and (b_iopm /= 0)) then
                         status <= to_unsigned(8, 8);
-                        v_wide := to_unsigned(123, 72);
-                        rec_exitcode <= v_wide(64-1 downto 0);
+                        rec_exitcode <= to_unsigned(123, 64);
                         v_wide := to_unsigned(0, 72);
                         v_wide(1-1 downto 0) := e_io_in;
                         v_wide(3-1 downto 2) := e_io_str;
                         v_wide(4-1 downto 3) := e_io_rep;
-                        h322 := to_unsigned(0, 1);
-                        h322 := to_unsigned(0, 1);
+                        h253 := to_unsigned(0, 1);
+                        h253 := to_unsigned(0, 1);
                         if (e_size = 1) then
-                            h322 := to_unsigned(1, 1);
+                            h253 := to_unsigned(1, 1);
                         end if;
-                        v_wide(5-1 downto 4) := h322;
-                        h323 := to_unsigned(0, 1);
-                        h323 := to_unsigned(0, 1);
+                        v_wide(5-1 downto 4) := h253;
+                        h254 := to_unsigned(0, 1);
+                        h254 := to_unsigned(0, 1);
                         if (e_size = 2) then
-                            h323 := to_unsigned(1, 1);
+                            h254 := to_unsigned(1, 1);
                         end if;
-                        v_wide(6-1 downto 5) := h323;
-                        h324 := to_unsigned(0, 1);
-                        h324 := to_unsigned(0, 1);
+                        v_wide(6-1 downto 5) := h254;
+                        h255 := to_unsigned(0, 1);
+                        h255 := to_unsigned(0, 1);
                         if (e_size = 4) then
-                            h324 := to_unsigned(1, 1);
+                            h255 := to_unsigned(1, 1);
                         end if;
-                        v_wide(7-1 downto 6) := h324;
-                        h325 := to_unsigned(0, 1);
-                        h325 := to_unsigned(0, 1);
+                        v_wide(7-1 downto 6) := h255;
+                        h256 := to_unsigned(0, 1);
+                        h256 := to_unsigned(0, 1);
                         if (e_addr_size = 0) then
-                            h325 := to_unsigned(1, 1);
+                            h256 := to_unsigned(1, 1);
                         end if;
-                        v_wide(8-1 downto 7) := h325;
-                        h326 := to_unsigned(0, 1);
-                        h326 := to_unsigned(0, 1);
+                        v_wide(8-1 downto 7) := h256;
+                        h257 := to_unsigned(0, 1);
+                        h257 := to_unsigned(0, 1);
                         if (e_addr_size = 1) then
-                            h326 := to_unsigned(1, 1);
+                            h257 := to_unsigned(1, 1);
                         end if;
-                        v_wide(9-1 downto 8) := h326;
-                        h327 := to_unsigned(0, 1);
-                        h327 := to_unsigned(0, 1);
+                        v_wide(9-1 downto 8) := h257;
+                        h258 := to_unsigned(0, 1);
+                        h258 := to_unsigned(0, 1);
                         if (e_addr_size = 2) then
-                            h327 := to_unsigned(1, 1);
+                            h258 := to_unsigned(1, 1);
                         end if;
-                        v_wide(10-1 downto 9) := h327;
-                        h328 := to_unsigned(0, 3);
+                        v_wide(10-1 downto 9) := h258;
+                        h259 := to_unsigned(0, 3);
                         if (e_io_str /= 0) then
-                            h328 := e_seg;
+                            h259 := e_seg;
                         else
-                            h328 := to_unsigned(0, 3);
+                            h259 := to_unsigned(0, 3);
                         end if;
-                        v_wide(13-1 downto 10) := h328;
+                        v_wide(13-1 downto 10) := h259;
                         v_wide(32-1 downto 16) := e_port;
                         rec_exitinfo1 <= v_wide(64-1 downto 0);
-                        v_wide := resize(e_next_rip, 72);
-                        rec_exitinfo2 <= v_wide(64-1 downto 0);
-                        v_wide := resize(e_next_rip, 72);
-                        rec_nrip <= v_wide(64-1 downto 0);
+                        rec_exitinfo2 <= e_next_rip;
+                        rec_nrip <= e_next_rip;
                         st <= ST0;
-                    elsif ((((e_kind = 124) or (e_kind = 252)) and bool(w_vmcb_8(60))) and ((not (((e_msr <= 8191) or ((e_msr >= h330) and (e_msr <= h331))) or ((e_msr >= h332) and (e_msr <= h333)))) or (b_msrpm /= 0))) then
+                    elsif ((((e_kind = 124) or (e_kind = 252)) and bool(w_vmcb_8(60))) and ((not (((e_msr <= 8191) or ((e_msr >= unsigned'("11000000000000000000000000000000")) and (e_msr <= unsigned'("11000000000000000001111111111111")))) or ((e_msr >= unsigned'("11000000000000010000000000000000")) and (e_msr <= unsigned'("11000000000000010001111111111111"))))) or (b_msrpm /= 0))) then
                         status <= to_unsigned(9, 8);
-                        v_wide := to_unsigned(124, 72);
-                        rec_exitcode <= v_wide(64-1 downto 0);
-                        h329 := to_unsigned(0, 1);
-                        h329 := to_unsigned(0, 1);
+                        rec_exitcode <= to_unsigned(124, 64);
+                        h260 := to_unsigned(0, 1);
+                        h260 := to_unsigned(0, 1);
                         if (e_kind = 252) then
-                            h329 := to_unsigned(1, 1);
+                            h260 := to_unsigned(1, 1);
                         end if;
-                        v_wide := resize(h329, 72);
-                        rec_exitinfo1 <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_exitinfo2 <= v_wide(64-1 downto 0);
-                        v_wide := resize(e_next_rip, 72);
-                        rec_nrip <= v_wide(64-1 downto 0);
+                        rec_exitinfo1 <= unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h260);
+                        rec_exitinfo2 <= to_unsigned(0, 64);
+                        rec_nrip <= e_next_rip;
                         st <= ST0;
                     else
                         status <= to_unsigned(0, 8);
@@ -2123,8 +1860,8 @@ begin
                 when ST0 =>
                     if (not bool(pend)) then
                         if True then
-                            v_wide := resize(unsigned'(r_VMCB_PA(52-1 downto 12) & unsigned'("000000000000")), 72);
-                            v_addr := (resize(unsigned'(v_wide(64-1 downto 3) & to_unsigned(0, 3)), 65) + 112);
+                            v_wide := unsigned'(to_unsigned(0, 20) & r_VMCB_PA(52-1 downto 12) & to_unsigned(0, 12));
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 112);
                             m_valid <= '1';
                             m_we <= '1';
                             m_size <= to_unsigned(3, 3);
@@ -2147,8 +1884,8 @@ begin
                 when ST1 =>
                     if (not bool(pend)) then
                         if True then
-                            v_wide := resize(unsigned'(r_VMCB_PA(52-1 downto 12) & unsigned'("000000000000")), 72);
-                            v_addr := (resize(unsigned'(v_wide(64-1 downto 3) & to_unsigned(0, 3)), 65) + 120);
+                            v_wide := unsigned'(to_unsigned(0, 20) & r_VMCB_PA(52-1 downto 12) & to_unsigned(0, 12));
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 120);
                             m_valid <= '1';
                             m_we <= '1';
                             m_size <= to_unsigned(3, 3);
@@ -2171,8 +1908,8 @@ begin
                 when ST2 =>
                     if (not bool(pend)) then
                         if True then
-                            v_wide := resize(unsigned'(r_VMCB_PA(52-1 downto 12) & unsigned'("000000000000")), 72);
-                            v_addr := (resize(unsigned'(v_wide(64-1 downto 3) & to_unsigned(0, 3)), 65) + 128);
+                            v_wide := unsigned'(to_unsigned(0, 20) & r_VMCB_PA(52-1 downto 12) & to_unsigned(0, 12));
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 128);
                             m_valid <= '1';
                             m_we <= '1';
                             m_size <= to_unsigned(3, 3);
@@ -2195,8 +1932,8 @@ begin
                 when ST3 =>
                     if (not bool(pend)) then
                         if True then
-                            v_wide := resize(unsigned'(r_VMCB_PA(52-1 downto 12) & unsigned'("000000000000")), 72);
-                            v_addr := (resize(unsigned'(v_wide(64-1 downto 3) & to_unsigned(0, 3)), 65) + 200);
+                            v_wide := unsigned'(to_unsigned(0, 20) & r_VMCB_PA(52-1 downto 12) & to_unsigned(0, 12));
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 200);
                             m_valid <= '1';
                             m_we <= '1';
                             m_size <= to_unsigned(3, 3);

@@ -61,7 +61,7 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
         v_last = intbv(0)[69:]
         v_span = intbv(0)[7:]
         v_window = intbv(0)[2 * WORD_WIDTH:]
-        v_bits = intbv(0)[64:]
+        v_keep = intbv(0)[WORD_WIDTH + 1:]  # ones in the lookup's low bm_span bits
         if done:
             done.next = False
         if st == S.IDLE:
@@ -69,8 +69,8 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
                 st.next = S.S0W0
         elif st == S.S0W0:  # structure vmcb, spec: specs/amd_svm.vspec:431
             if not pend:
-                v_wide[:] = concat(r_VMCB_PA[52:12], "000000000000")
-                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x0
+                v_wide[:] = concat(intbv(0)[20:], r_VMCB_PA[52:12], intbv(0)[12:])
+                v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x0
                 u_valid.next = True
                 u_we.next = False
                 u_size.next = WORD_SIZE
@@ -85,8 +85,8 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
                     st.next = S.S0W1
         elif st == S.S0W1:  # structure vmcb, spec: specs/amd_svm.vspec:431
             if not pend:
-                v_wide[:] = concat(r_VMCB_PA[52:12], "000000000000")
-                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x8
+                v_wide[:] = concat(intbv(0)[20:], r_VMCB_PA[52:12], intbv(0)[12:])
+                v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x8
                 u_valid.next = True
                 u_we.next = False
                 u_size.next = WORD_SIZE
@@ -101,8 +101,8 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
                     st.next = S.S0W2
         elif st == S.S0W2:  # structure vmcb, spec: specs/amd_svm.vspec:431
             if not pend:
-                v_wide[:] = concat(r_VMCB_PA[52:12], "000000000000")
-                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x10
+                v_wide[:] = concat(intbv(0)[20:], r_VMCB_PA[52:12], intbv(0)[12:])
+                v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x10
                 u_valid.next = True
                 u_we.next = False
                 u_size.next = WORD_SIZE
@@ -117,8 +117,8 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
                     st.next = S.S0W3
         elif st == S.S0W3:  # structure vmcb, spec: specs/amd_svm.vspec:431
             if not pend:
-                v_wide[:] = concat(r_VMCB_PA[52:12], "000000000000")
-                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x40
+                v_wide[:] = concat(intbv(0)[20:], r_VMCB_PA[52:12], intbv(0)[12:])
+                v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x40
                 u_valid.next = True
                 u_we.next = False
                 u_size.next = WORD_SIZE
@@ -133,8 +133,8 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
                     st.next = S.S0W4
         elif st == S.S0W4:  # structure vmcb, spec: specs/amd_svm.vspec:431
             if not pend:
-                v_wide[:] = concat(r_VMCB_PA[52:12], "000000000000")
-                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x48
+                v_wide[:] = concat(intbv(0)[20:], r_VMCB_PA[52:12], intbv(0)[12:])
+                v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x48
                 u_valid.next = True
                 u_we.next = False
                 u_size.next = WORD_SIZE
@@ -149,16 +149,16 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
                     st.next = S.S1P
         elif st == S.S1P:  # bitmap iopm, spec: specs/amd_svm.vspec:474
             b_iopm.next = 0
-            v_wide[:] = e_size
+            v_wide[:] = concat(intbv(0)[69:], e_size)
             if v_wide > 4:
                 v_wide[:] = 4
             v_span[:] = v_wide[7:]
             if ((e_kind == 0x7b) and w_vmcb_8[59]) and v_span != 0:
-                v_wide[:] = concat(w_vmcb_40[52:12], "000000000000")
-                v_first[:] = concat(v_wide[ADDR_WIDTH:], intbv(0)[3:])
-                v_wide[:] = e_port
-                v_first[:] = v_first + v_wide[68:]
-                v_last[:] = v_first + v_span - 1
+                v_wide[:] = concat(intbv(0)[20:], w_vmcb_40[52:12], intbv(0)[12:])
+                v_first[:] = concat(intbv(0)[2:], v_wide[ADDR_WIDTH:], intbv(0)[3:])
+                v_wide[:] = concat(intbv(0)[56:], e_port)
+                v_first[:] = v_first + concat(intbv(0)[1:], v_wide[68:])
+                v_last[:] = v_first + concat(intbv(0)[62:], v_span) - 1
                 bm_first.next = concat(v_first[ADDR_WIDTH + 3:6], intbv(0)[3:])
                 bm_last.next = concat(v_last[ADDR_WIDTH + 3:6], intbv(0)[3:])
                 bm_two.next = v_first[69:6] != v_last[69:6]
@@ -183,13 +183,12 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
                         bm_low.next = m_rdata
                         st.next = S.S1B
                     else:
-                        v_window[:] = m_rdata
+                        v_window[:] = concat(intbv(0)[WORD_WIDTH:], m_rdata)
                         v_window[:] = v_window >> bm_off
-                        v_bits[:] = 0
-                        for i in range(4):
-                            if i < bm_span:
-                                v_bits[i] = v_window[i]
-                        b_iopm.next = v_bits[4:]
+                        v_keep[:] = 1
+                        v_keep[:] = v_keep << bm_span
+                        v_keep[:] = v_keep - 1
+                        b_iopm.next = v_window[4:] & v_keep[4:]
                         st.next = S.S2P
         elif st == S.S1B:
             if not pend:
@@ -205,11 +204,10 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
                     pend.next = False
                     v_window[:] = concat(m_rdata, bm_low)
                     v_window[:] = v_window >> bm_off
-                    v_bits[:] = 0
-                    for i in range(4):
-                        if i < bm_span:
-                            v_bits[i] = v_window[i]
-                    b_iopm.next = v_bits[4:]
+                    v_keep[:] = 1
+                    v_keep[:] = v_keep << bm_span
+                    v_keep[:] = v_keep - 1
+                    b_iopm.next = v_window[4:] & v_keep[4:]
                     st.next = S.S2P
         elif st == S.S2P:  # bitmap msrpm, spec: specs/amd_svm.vspec:489
             b_msrpm.next = 0
@@ -217,60 +215,34 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
             if v_wide > 1:
                 v_wide[:] = 1
             v_span[:] = v_wide[7:]
-            h0 = intbv(0)[32:]
-            h0[:] = 0xc0000000
-            h1 = intbv(0)[32:]
-            h1[:] = 0xc0001fff
-            h2 = intbv(0)[32:]
-            h2[:] = 0xc0010000
-            h3 = intbv(0)[32:]
-            h3[:] = 0xc0011fff
-            if ((((e_kind == 0x7c) or (e_kind == 0xfc)) and w_vmcb_8[60]) and (((e_msr <= 0x1fff) or ((e_msr >= h0) and (e_msr <= h1))) or ((e_msr >= h2) and (e_msr <= h3)))) and v_span != 0:
-                v_wide[:] = concat(w_vmcb_48[52:12], "000000000000")
-                v_first[:] = concat(v_wide[ADDR_WIDTH:], intbv(0)[3:])
-                h4 = intbv(0)[16:]
-                h5 = intbv(0)[32:]
-                h5[:] = 0xc0010000
-                h6 = intbv(0)[32:]
-                h6[:] = 0xc0011fff
-                h7 = intbv(0)[15:]
-                h8 = intbv(0)[32:]
-                h8[:] = 0xc0000000
-                h9 = intbv(0)[32:]
-                h9[:] = 0xc0001fff
-                if ((e_msr >= h8) and (e_msr <= h9)):
-                    h7[:] = 0x4000
+            if ((((e_kind == 0x7c) or (e_kind == 0xfc)) and w_vmcb_8[60]) and (((e_msr <= 0x1fff) or ((e_msr >= intbv(0xc0000000)[32:]) and (e_msr <= intbv(0xc0001fff)[32:]))) or ((e_msr >= intbv(0xc0010000)[32:]) and (e_msr <= intbv(0xc0011fff)[32:])))) and v_span != 0:
+                v_wide[:] = concat(intbv(0)[20:], w_vmcb_48[52:12], intbv(0)[12:])
+                v_first[:] = concat(intbv(0)[2:], v_wide[ADDR_WIDTH:], intbv(0)[3:])
+                h0 = intbv(0)[16:]
+                h1 = intbv(0)[15:]
+                if ((e_msr >= intbv(0xc0000000)[32:]) and (e_msr <= intbv(0xc0001fff)[32:])):
+                    h1[:] = 0x4000
                 else:
-                    h7[:] = 0
-                if ((e_msr >= h5) and (e_msr <= h6)):
-                    h4[:] = 0x8000
+                    h1[:] = 0
+                if ((e_msr >= intbv(0xc0010000)[32:]) and (e_msr <= intbv(0xc0011fff)[32:])):
+                    h0[:] = 0x8000
                 else:
-                    h4[:] = h7
-                h10 = intbv(0)[17:]
-                h10[:] = concat("0", h4)
-                h11 = intbv(0)[32:]
-                h11[:] = e_msr
-                h12 = intbv(0)[15:]
-                h12[:] = concat("00", h11[13:0])
-                h13 = intbv(0)[15:]
-                h13[:] = 2 * h12
-                h14 = intbv(0)[17:]
-                h14[:] = concat("00", h13)
-                h15 = intbv(0)[17:]
-                h15[:] = h10 + h14
-                h16 = intbv(0)[18:]
-                h16[:] = concat("0", h15)
-                h17 = intbv(0)[1:]
-                h17[:] = 0
+                    h0[:] = concat(intbv(0)[1:], h1)
+                h2 = intbv(0)[32:]
+                h2[:] = e_msr
+                h3 = intbv(0)[15:]
+                h3[:] = 2 * concat(intbv(0)[2:], h2[13:0])
+                h4 = intbv(0)[17:]
+                h4[:] = concat(intbv(0)[1:], h0) + concat(intbv(0)[2:], h3)
+                h5 = intbv(0)[1:]
+                h5[:] = 0
                 if (e_kind == 0xfc):
-                    h17[:] = 1
-                h18 = intbv(0)[18:]
-                h18[:] = concat("00000000000000000", h17)
-                h19 = intbv(0)[18:]
-                h19[:] = h16 + h18
-                v_wide[:] = h19
-                v_first[:] = v_first + v_wide[68:]
-                v_last[:] = v_first + v_span - 1
+                    h5[:] = 1
+                h6 = intbv(0)[18:]
+                h6[:] = concat(intbv(0)[1:], h4) + concat(intbv(0)[17:], h5)
+                v_wide[:] = concat(intbv(0)[54:], h6)
+                v_first[:] = v_first + concat(intbv(0)[1:], v_wide[68:])
+                v_last[:] = v_first + concat(intbv(0)[62:], v_span) - 1
                 bm_first.next = concat(v_first[ADDR_WIDTH + 3:6], intbv(0)[3:])
                 bm_last.next = concat(v_last[ADDR_WIDTH + 3:6], intbv(0)[3:])
                 bm_two.next = v_first[69:6] != v_last[69:6]
@@ -295,13 +267,12 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
                         bm_low.next = m_rdata
                         st.next = S.S2B
                     else:
-                        v_window[:] = m_rdata
+                        v_window[:] = concat(intbv(0)[WORD_WIDTH:], m_rdata)
                         v_window[:] = v_window >> bm_off
-                        v_bits[:] = 0
-                        for i in range(1):
-                            if i < bm_span:
-                                v_bits[i] = v_window[i]
-                        b_msrpm.next = v_bits[1:]
+                        v_keep[:] = 1
+                        v_keep[:] = v_keep << bm_span
+                        v_keep[:] = v_keep - 1
+                        b_msrpm.next = v_window[1:] & v_keep[1:]
                         st.next = S.DECIDE
         elif st == S.S2B:
             if not pend:
@@ -317,52 +288,101 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
                     pend.next = False
                     v_window[:] = concat(m_rdata, bm_low)
                     v_window[:] = v_window >> bm_off
-                    v_bits[:] = 0
-                    for i in range(1):
-                        if i < bm_span:
-                            v_bits[i] = v_window[i]
-                    b_msrpm.next = v_bits[1:]
+                    v_keep[:] = 1
+                    v_keep[:] = v_keep << bm_span
+                    v_keep[:] = v_keep - 1
+                    b_msrpm.next = v_window[1:] & v_keep[1:]
                     st.next = S.DECIDE
         elif st == S.DECIDE:
-            h27 = intbv(0)[1:]
-            h28 = intbv(0)[1:]
-            h29 = intbv(0)[32:]
-            h29[:] = w_vmcb_0[32:0]
-            h30 = intbv(0)[5:]
-            h31 = intbv(0)[9:]
-            h31[:] = concat("0", e_kind)
-            h32 = intbv(0)[5:]
+            h12 = intbv(0)[1:]
+            h13 = intbv(0)[1:]
+            h14 = intbv(0)[32:]
+            h14[:] = w_vmcb_0[32:0]
+            h15 = intbv(0)[5:]
+            h16 = intbv(0)[5:]
+            h17 = intbv(0)[5:]
+            h18 = intbv(0)[5:]
+            if (e_kind == 0x40):
+                h18[:] = e_vector
+            else:
+                h18[:] = 0
+            if ((e_kind == 0x20) or (e_kind == 0x30)):
+                h17[:] = concat(intbv(0)[1:], e_dr)
+            else:
+                h17[:] = h18
+            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
+                h16[:] = concat(intbv(0)[1:], e_cr)
+            else:
+                h16[:] = h17
+            h19 = intbv(0)[9:]
+            h19[:] = concat(intbv(0)[1:], e_kind) + concat(intbv(0)[4:], h16)
+            h20 = intbv(0)[5:]
+            h20[:] = h19[5:] & 0x1f
+            h15[:] = h20
+            h13[:] = 0
+            if (((h14 >> h15) & 1) == 1):
+                h13[:] = 1
+            h21 = intbv(0)[1:]
+            h22 = intbv(0)[1:]
+            h23 = intbv(0)[32:]
+            h23[:] = w_vmcb_0[64:32]
+            h24 = intbv(0)[5:]
+            h25 = intbv(0)[5:]
+            h26 = intbv(0)[5:]
+            h27 = intbv(0)[5:]
+            if (e_kind == 0x40):
+                h27[:] = e_vector
+            else:
+                h27[:] = 0
+            if ((e_kind == 0x20) or (e_kind == 0x30)):
+                h26[:] = concat(intbv(0)[1:], e_dr)
+            else:
+                h26[:] = h27
+            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
+                h25[:] = concat(intbv(0)[1:], e_cr)
+            else:
+                h25[:] = h26
+            h28 = intbv(0)[9:]
+            h28[:] = concat(intbv(0)[1:], e_kind) + concat(intbv(0)[4:], h25)
+            h29 = intbv(0)[5:]
+            h29[:] = h28[5:] & 0x1f
+            h24[:] = h29
+            h22[:] = 0
+            if (((h23 >> h24) & 1) == 1):
+                h22[:] = 1
+            h30 = intbv(0)[1:]
+            h31 = intbv(0)[1:]
+            h32 = intbv(0)[32:]
+            h32[:] = w_vmcb_8[32:0]
             h33 = intbv(0)[5:]
             h34 = intbv(0)[5:]
+            h35 = intbv(0)[5:]
+            h36 = intbv(0)[5:]
             if (e_kind == 0x40):
-                h34[:] = e_vector
+                h36[:] = e_vector
             else:
-                h34[:] = 0
+                h36[:] = 0
             if ((e_kind == 0x20) or (e_kind == 0x30)):
-                h33[:] = e_dr
+                h35[:] = concat(intbv(0)[1:], e_dr)
             else:
-                h33[:] = h34
+                h35[:] = h36
             if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                h32[:] = e_cr
+                h34[:] = concat(intbv(0)[1:], e_cr)
             else:
-                h32[:] = h33
-            h35 = intbv(0)[9:]
-            h35[:] = concat("0000", h32)
-            h36 = intbv(0)[9:]
-            h36[:] = h31 + h35
-            h37 = intbv(0)[5:]
-            h37[:] = h36[5:] & 0x1f
-            h30[:] = h37
-            h28[:] = 0
-            if (((h29 >> h30) & 1) == 1):
-                h28[:] = 1
-            h38 = intbv(0)[1:]
+                h34[:] = h35
+            h37 = intbv(0)[9:]
+            h37[:] = concat(intbv(0)[1:], e_kind) + concat(intbv(0)[4:], h34)
+            h38 = intbv(0)[5:]
+            h38[:] = h37[5:] & 0x1f
+            h33[:] = h38
+            h31[:] = 0
+            if (((h32 >> h33) & 1) == 1):
+                h31[:] = 1
             h39 = intbv(0)[1:]
-            h40 = intbv(0)[32:]
-            h40[:] = w_vmcb_0[64:32]
-            h41 = intbv(0)[5:]
-            h42 = intbv(0)[9:]
-            h42[:] = concat("0", e_kind)
+            h40 = intbv(0)[1:]
+            h41 = intbv(0)[32:]
+            h41[:] = w_vmcb_8[64:32]
+            h42 = intbv(0)[5:]
             h43 = intbv(0)[5:]
             h44 = intbv(0)[5:]
             h45 = intbv(0)[5:]
@@ -371,571 +391,615 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
             else:
                 h45[:] = 0
             if ((e_kind == 0x20) or (e_kind == 0x30)):
-                h44[:] = e_dr
+                h44[:] = concat(intbv(0)[1:], e_dr)
             else:
                 h44[:] = h45
             if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                h43[:] = e_cr
+                h43[:] = concat(intbv(0)[1:], e_cr)
             else:
                 h43[:] = h44
             h46 = intbv(0)[9:]
-            h46[:] = concat("0000", h43)
-            h47 = intbv(0)[9:]
-            h47[:] = h42 + h46
-            h48 = intbv(0)[5:]
-            h48[:] = h47[5:] & 0x1f
-            h41[:] = h48
-            h39[:] = 0
-            if (((h40 >> h41) & 1) == 1):
-                h39[:] = 1
+            h46[:] = concat(intbv(0)[1:], e_kind) + concat(intbv(0)[4:], h43)
+            h47 = intbv(0)[5:]
+            h47[:] = h46[5:] & 0x1f
+            h42[:] = h47
+            h40[:] = 0
+            if (((h41 >> h42) & 1) == 1):
+                h40[:] = 1
+            h48 = intbv(0)[1:]
             h49 = intbv(0)[1:]
-            h50 = intbv(0)[1:]
-            h51 = intbv(0)[32:]
-            h51[:] = w_vmcb_8[32:0]
+            h50 = intbv(0)[32:]
+            h50[:] = w_vmcb_10[32:0]
+            h51 = intbv(0)[5:]
             h52 = intbv(0)[5:]
-            h53 = intbv(0)[9:]
-            h53[:] = concat("0", e_kind)
+            h53 = intbv(0)[5:]
             h54 = intbv(0)[5:]
-            h55 = intbv(0)[5:]
+            if (e_kind == 0x40):
+                h54[:] = e_vector
+            else:
+                h54[:] = 0
+            if ((e_kind == 0x20) or (e_kind == 0x30)):
+                h53[:] = concat(intbv(0)[1:], e_dr)
+            else:
+                h53[:] = h54
+            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
+                h52[:] = concat(intbv(0)[1:], e_cr)
+            else:
+                h52[:] = h53
+            h55 = intbv(0)[9:]
+            h55[:] = concat(intbv(0)[1:], e_kind) + concat(intbv(0)[4:], h52)
             h56 = intbv(0)[5:]
-            if (e_kind == 0x40):
-                h56[:] = e_vector
-            else:
-                h56[:] = 0
-            if ((e_kind == 0x20) or (e_kind == 0x30)):
-                h55[:] = e_dr
-            else:
-                h55[:] = h56
-            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                h54[:] = e_cr
-            else:
-                h54[:] = h55
-            h57 = intbv(0)[9:]
-            h57[:] = concat("0000", h54)
-            h58 = intbv(0)[9:]
-            h58[:] = h53 + h57
-            h59 = intbv(0)[5:]
-            h59[:] = h58[5:] & 0x1f
-            h52[:] = h59
-            h50[:] = 0
-            if (((h51 >> h52) & 1) == 1):
-                h50[:] = 1
-            h60 = intbv(0)[1:]
-            h61 = intbv(0)[1:]
-            h62 = intbv(0)[32:]
-            h62[:] = w_vmcb_8[64:32]
+            h56[:] = h55[5:] & 0x1f
+            h51[:] = h56
+            h49[:] = 0
+            if (((h50 >> h51) & 1) == 1):
+                h49[:] = 1
+            h57 = intbv(0)[1:]
+            h58 = intbv(0)[1:]
+            h59 = intbv(0)[32:]
+            h59[:] = w_vmcb_10[64:32]
+            h60 = intbv(0)[5:]
+            h61 = intbv(0)[5:]
+            h62 = intbv(0)[5:]
             h63 = intbv(0)[5:]
+            if (e_kind == 0x40):
+                h63[:] = e_vector
+            else:
+                h63[:] = 0
+            if ((e_kind == 0x20) or (e_kind == 0x30)):
+                h62[:] = concat(intbv(0)[1:], e_dr)
+            else:
+                h62[:] = h63
+            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
+                h61[:] = concat(intbv(0)[1:], e_cr)
+            else:
+                h61[:] = h62
             h64 = intbv(0)[9:]
-            h64[:] = concat("0", e_kind)
+            h64[:] = concat(intbv(0)[1:], e_kind) + concat(intbv(0)[4:], h61)
             h65 = intbv(0)[5:]
-            h66 = intbv(0)[5:]
-            h67 = intbv(0)[5:]
-            if (e_kind == 0x40):
-                h67[:] = e_vector
+            h65[:] = h64[5:] & 0x1f
+            h60[:] = h65
+            h58[:] = 0
+            if (((h59 >> h60) & 1) == 1):
+                h58[:] = 1
+            if (e_kind < 0xc0):
+                h57[:] = h58
             else:
-                h67[:] = 0
-            if ((e_kind == 0x20) or (e_kind == 0x30)):
-                h66[:] = e_dr
+                h57[:] = 0
+            if (e_kind < 0xa0):
+                h48[:] = h49
             else:
-                h66[:] = h67
-            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                h65[:] = e_cr
+                h48[:] = h57
+            if (e_kind < 0x80):
+                h39[:] = h40
             else:
-                h65[:] = h66
-            h68 = intbv(0)[9:]
-            h68[:] = concat("0000", h65)
-            h69 = intbv(0)[9:]
-            h69[:] = h64 + h68
-            h70 = intbv(0)[5:]
-            h70[:] = h69[5:] & 0x1f
-            h63[:] = h70
-            h61[:] = 0
-            if (((h62 >> h63) & 1) == 1):
-                h61[:] = 1
-            h71 = intbv(0)[1:]
-            h72 = intbv(0)[1:]
-            h73 = intbv(0)[32:]
-            h73[:] = w_vmcb_10[32:0]
-            h74 = intbv(0)[5:]
-            h75 = intbv(0)[9:]
-            h75[:] = concat("0", e_kind)
-            h76 = intbv(0)[5:]
-            h77 = intbv(0)[5:]
+                h39[:] = h48
+            if (e_kind < 0x60):
+                h30[:] = h31
+            else:
+                h30[:] = h39
+            if (e_kind < 0x40):
+                h21[:] = h22
+            else:
+                h21[:] = h30
+            if (e_kind < 0x20):
+                h12[:] = h13
+            else:
+                h12[:] = h21
+            h67 = intbv(0)[1:]
+            h68 = intbv(0)[1:]
+            h69 = intbv(0)[64:]
+            h69[:] = e_cr0_old ^ e_cr0_new
+            h70 = intbv(0)[64:]
+            h70[:] = h69 | 0xa
+            h68[:] = 0
+            if (h70 != 0xa):
+                h68[:] = 1
+            if (e_mov != 0):
+                h67[:] = h68
+            else:
+                h67[:] = e_lmsw
+            h75 = intbv(0)[1:]
+            h76 = intbv(0)[1:]
+            h77 = intbv(0)[32:]
+            h77[:] = w_vmcb_0[32:0]
             h78 = intbv(0)[5:]
-            if (e_kind == 0x40):
-                h78[:] = e_vector
-            else:
-                h78[:] = 0
-            if ((e_kind == 0x20) or (e_kind == 0x30)):
-                h77[:] = e_dr
-            else:
-                h77[:] = h78
-            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                h76[:] = e_cr
-            else:
-                h76[:] = h77
-            h79 = intbv(0)[9:]
-            h79[:] = concat("0000", h76)
-            h80 = intbv(0)[9:]
-            h80[:] = h75 + h79
+            h79 = intbv(0)[5:]
+            h80 = intbv(0)[5:]
             h81 = intbv(0)[5:]
-            h81[:] = h80[5:] & 0x1f
-            h74[:] = h81
-            h72[:] = 0
-            if (((h73 >> h74) & 1) == 1):
-                h72[:] = 1
-            h82 = intbv(0)[1:]
-            h83 = intbv(0)[1:]
-            h84 = intbv(0)[32:]
-            h84[:] = w_vmcb_10[64:32]
-            h85 = intbv(0)[5:]
-            h86 = intbv(0)[9:]
-            h86[:] = concat("0", e_kind)
+            if (e_kind == 0x40):
+                h81[:] = e_vector
+            else:
+                h81[:] = 0
+            if ((e_kind == 0x20) or (e_kind == 0x30)):
+                h80[:] = concat(intbv(0)[1:], e_dr)
+            else:
+                h80[:] = h81
+            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
+                h79[:] = concat(intbv(0)[1:], e_cr)
+            else:
+                h79[:] = h80
+            h82 = intbv(0)[9:]
+            h82[:] = concat(intbv(0)[1:], e_kind) + concat(intbv(0)[4:], h79)
+            h83 = intbv(0)[5:]
+            h83[:] = h82[5:] & 0x1f
+            h78[:] = h83
+            h76[:] = 0
+            if (((h77 >> h78) & 1) == 1):
+                h76[:] = 1
+            h84 = intbv(0)[1:]
+            h85 = intbv(0)[1:]
+            h86 = intbv(0)[32:]
+            h86[:] = w_vmcb_0[64:32]
             h87 = intbv(0)[5:]
             h88 = intbv(0)[5:]
             h89 = intbv(0)[5:]
+            h90 = intbv(0)[5:]
             if (e_kind == 0x40):
-                h89[:] = e_vector
+                h90[:] = e_vector
             else:
-                h89[:] = 0
+                h90[:] = 0
             if ((e_kind == 0x20) or (e_kind == 0x30)):
-                h88[:] = e_dr
+                h89[:] = concat(intbv(0)[1:], e_dr)
+            else:
+                h89[:] = h90
+            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
+                h88[:] = concat(intbv(0)[1:], e_cr)
             else:
                 h88[:] = h89
-            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                h87[:] = e_cr
-            else:
-                h87[:] = h88
-            h90 = intbv(0)[9:]
-            h90[:] = concat("0000", h87)
             h91 = intbv(0)[9:]
-            h91[:] = h86 + h90
+            h91[:] = concat(intbv(0)[1:], e_kind) + concat(intbv(0)[4:], h88)
             h92 = intbv(0)[5:]
             h92[:] = h91[5:] & 0x1f
-            h85[:] = h92
-            h83[:] = 0
-            if (((h84 >> h85) & 1) == 1):
-                h83[:] = 1
-            if (e_kind < 0xc0):
-                h82[:] = h83
-            else:
-                h82[:] = 0
-            if (e_kind < 0xa0):
-                h71[:] = h72
-            else:
-                h71[:] = h82
-            if (e_kind < 0x80):
-                h60[:] = h61
-            else:
-                h60[:] = h71
-            if (e_kind < 0x60):
-                h49[:] = h50
-            else:
-                h49[:] = h60
-            if (e_kind < 0x40):
-                h38[:] = h39
-            else:
-                h38[:] = h49
-            if (e_kind < 0x20):
-                h27[:] = h28
-            else:
-                h27[:] = h38
+            h87[:] = h92
+            h85[:] = 0
+            if (((h86 >> h87) & 1) == 1):
+                h85[:] = 1
+            h93 = intbv(0)[1:]
             h94 = intbv(0)[1:]
-            h95 = intbv(0)[1:]
-            h96 = intbv(0)[64:]
-            h96[:] = e_cr0_old ^ e_cr0_new
-            h97 = intbv(0)[64:]
-            h97[:] = h96 | 0xa
-            h95[:] = 0
-            if (h97 != 0xa):
-                h95[:] = 1
-            if (e_mov != 0):
-                h94[:] = h95
+            h95 = intbv(0)[32:]
+            h95[:] = w_vmcb_8[32:0]
+            h96 = intbv(0)[5:]
+            h97 = intbv(0)[5:]
+            h98 = intbv(0)[5:]
+            h99 = intbv(0)[5:]
+            if (e_kind == 0x40):
+                h99[:] = e_vector
             else:
-                h94[:] = e_lmsw
-            h104 = intbv(0)[1:]
-            h105 = intbv(0)[1:]
-            h106 = intbv(0)[32:]
-            h106[:] = w_vmcb_0[32:0]
+                h99[:] = 0
+            if ((e_kind == 0x20) or (e_kind == 0x30)):
+                h98[:] = concat(intbv(0)[1:], e_dr)
+            else:
+                h98[:] = h99
+            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
+                h97[:] = concat(intbv(0)[1:], e_cr)
+            else:
+                h97[:] = h98
+            h100 = intbv(0)[9:]
+            h100[:] = concat(intbv(0)[1:], e_kind) + concat(intbv(0)[4:], h97)
+            h101 = intbv(0)[5:]
+            h101[:] = h100[5:] & 0x1f
+            h96[:] = h101
+            h94[:] = 0
+            if (((h95 >> h96) & 1) == 1):
+                h94[:] = 1
+            h102 = intbv(0)[1:]
+            h103 = intbv(0)[1:]
+            h104 = intbv(0)[32:]
+            h104[:] = w_vmcb_8[64:32]
+            h105 = intbv(0)[5:]
+            h106 = intbv(0)[5:]
             h107 = intbv(0)[5:]
-            h108 = intbv(0)[9:]
-            h108[:] = concat("0", e_kind)
-            h109 = intbv(0)[5:]
+            h108 = intbv(0)[5:]
+            if (e_kind == 0x40):
+                h108[:] = e_vector
+            else:
+                h108[:] = 0
+            if ((e_kind == 0x20) or (e_kind == 0x30)):
+                h107[:] = concat(intbv(0)[1:], e_dr)
+            else:
+                h107[:] = h108
+            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
+                h106[:] = concat(intbv(0)[1:], e_cr)
+            else:
+                h106[:] = h107
+            h109 = intbv(0)[9:]
+            h109[:] = concat(intbv(0)[1:], e_kind) + concat(intbv(0)[4:], h106)
             h110 = intbv(0)[5:]
-            h111 = intbv(0)[5:]
-            if (e_kind == 0x40):
-                h111[:] = e_vector
-            else:
-                h111[:] = 0
-            if ((e_kind == 0x20) or (e_kind == 0x30)):
-                h110[:] = e_dr
-            else:
-                h110[:] = h111
-            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                h109[:] = e_cr
-            else:
-                h109[:] = h110
-            h112 = intbv(0)[9:]
-            h112[:] = concat("0000", h109)
-            h113 = intbv(0)[9:]
-            h113[:] = h108 + h112
+            h110[:] = h109[5:] & 0x1f
+            h105[:] = h110
+            h103[:] = 0
+            if (((h104 >> h105) & 1) == 1):
+                h103[:] = 1
+            h111 = intbv(0)[1:]
+            h112 = intbv(0)[1:]
+            h113 = intbv(0)[32:]
+            h113[:] = w_vmcb_10[32:0]
             h114 = intbv(0)[5:]
-            h114[:] = h113[5:] & 0x1f
-            h107[:] = h114
-            h105[:] = 0
-            if (((h106 >> h107) & 1) == 1):
-                h105[:] = 1
-            h115 = intbv(0)[1:]
-            h116 = intbv(0)[1:]
-            h117 = intbv(0)[32:]
-            h117[:] = w_vmcb_0[64:32]
-            h118 = intbv(0)[5:]
-            h119 = intbv(0)[9:]
-            h119[:] = concat("0", e_kind)
-            h120 = intbv(0)[5:]
-            h121 = intbv(0)[5:]
-            h122 = intbv(0)[5:]
+            h115 = intbv(0)[5:]
+            h116 = intbv(0)[5:]
+            h117 = intbv(0)[5:]
             if (e_kind == 0x40):
-                h122[:] = e_vector
+                h117[:] = e_vector
             else:
-                h122[:] = 0
+                h117[:] = 0
             if ((e_kind == 0x20) or (e_kind == 0x30)):
-                h121[:] = e_dr
+                h116[:] = concat(intbv(0)[1:], e_dr)
             else:
-                h121[:] = h122
+                h116[:] = h117
             if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                h120[:] = e_cr
+                h115[:] = concat(intbv(0)[1:], e_cr)
             else:
-                h120[:] = h121
-            h123 = intbv(0)[9:]
-            h123[:] = concat("0000", h120)
-            h124 = intbv(0)[9:]
-            h124[:] = h119 + h123
-            h125 = intbv(0)[5:]
-            h125[:] = h124[5:] & 0x1f
-            h118[:] = h125
-            h116[:] = 0
-            if (((h117 >> h118) & 1) == 1):
-                h116[:] = 1
-            h126 = intbv(0)[1:]
-            h127 = intbv(0)[1:]
-            h128 = intbv(0)[32:]
-            h128[:] = w_vmcb_8[32:0]
-            h129 = intbv(0)[5:]
-            h130 = intbv(0)[9:]
-            h130[:] = concat("0", e_kind)
-            h131 = intbv(0)[5:]
-            h132 = intbv(0)[5:]
-            h133 = intbv(0)[5:]
-            if (e_kind == 0x40):
-                h133[:] = e_vector
-            else:
-                h133[:] = 0
-            if ((e_kind == 0x20) or (e_kind == 0x30)):
-                h132[:] = e_dr
-            else:
-                h132[:] = h133
-            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                h131[:] = e_cr
-            else:
-                h131[:] = h132
-            h134 = intbv(0)[9:]
-            h134[:] = concat("0000", h131)
-            h135 = intbv(0)[9:]
-            h135[:] = h130 + h134
-            h136 = intbv(0)[5:]
-            h136[:] = h135[5:] & 0x1f
-            h129[:] = h136
-            h127[:] = 0
-            if (((h128 >> h129) & 1) == 1):
-                h127[:] = 1
-            h137 = intbv(0)[1:]
-            h138 = intbv(0)[1:]
-            h139 = intbv(0)[32:]
-            h139[:] = w_vmcb_8[64:32]
-            h140 = intbv(0)[5:]
-            h141 = intbv(0)[9:]
-            h141[:] = concat("0", e_kind)
-            h142 = intbv(0)[5:]
-            h143 = intbv(0)[5:]
-            h144 = intbv(0)[5:]
-            if (e_kind == 0x40):
-                h144[:] = e_vector
-            else:
-                h144[:] = 0
-            if ((e_kind == 0x20) or (e_kind == 0x30)):
-                h143[:] = e_dr
-            else:
-                h143[:] = h144
-            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                h142[:] = e_cr
-            else:
-                h142[:] = h143
-            h145 = intbv(0)[9:]
-            h145[:] = concat("0000", h142)
-            h146 = intbv(0)[9:]
-            h146[:] = h141 + h145
-            h147 = intbv(0)[5:]
-            h147[:] = h146[5:] & 0x1f
-            h140[:] = h147
-            h138[:] = 0
-            if (((h139 >> h140) & 1) == 1):
-                h138[:] = 1
-            h148 = intbv(0)[1:]
-            h149 = intbv(0)[1:]
-            h150 = intbv(0)[32:]
-            h150[:] = w_vmcb_10[32:0]
-            h151 = intbv(0)[5:]
-            h152 = intbv(0)[9:]
-            h152[:] = concat("0", e_kind)
-            h153 = intbv(0)[5:]
-            h154 = intbv(0)[5:]
-            h155 = intbv(0)[5:]
-            if (e_kind == 0x40):
-                h155[:] = e_vector
-            else:
-                h155[:] = 0
-            if ((e_kind == 0x20) or (e_kind == 0x30)):
-                h154[:] = e_dr
-            else:
-                h154[:] = h155
-            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                h153[:] = e_cr
-            else:
-                h153[:] = h154
-            h156 = intbv(0)[9:]
-            h156[:] = concat("0000", h153)
-            h157 = intbv(0)[9:]
-            h157[:] = h152 + h156
-            h158 = intbv(0)[5:]
-            h158[:] = h157[5:] & 0x1f
-            h151[:] = h158
-            h149[:] = 0
-            if (((h150 >> h151) & 1) == 1):
-                h149[:] = 1
-            h159 = intbv(0)[1:]
-            h160 = intbv(0)[1:]
-            h161 = intbv(0)[32:]
-            h161[:] = w_vmcb_10[64:32]
-            h162 = intbv(0)[5:]
-            h163 = intbv(0)[9:]
-            h163[:] = concat("0", e_kind)
-            h164 = intbv(0)[5:]
-            h165 = intbv(0)[5:]
-            h166 = intbv(0)[5:]
-            if (e_kind == 0x40):
-                h166[:] = e_vector
-            else:
-                h166[:] = 0
-            if ((e_kind == 0x20) or (e_kind == 0x30)):
-                h165[:] = e_dr
-            else:
-                h165[:] = h166
-            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                h164[:] = e_cr
-            else:
-                h164[:] = h165
-            h167 = intbv(0)[9:]
-            h167[:] = concat("0000", h164)
-            h168 = intbv(0)[9:]
-            h168[:] = h163 + h167
-            h169 = intbv(0)[5:]
-            h169[:] = h168[5:] & 0x1f
-            h162[:] = h169
-            h160[:] = 0
-            if (((h161 >> h162) & 1) == 1):
-                h160[:] = 1
-            if (e_kind < 0xc0):
-                h159[:] = h160
-            else:
-                h159[:] = 0
-            if (e_kind < 0xa0):
-                h148[:] = h149
-            else:
-                h148[:] = h159
-            if (e_kind < 0x80):
-                h137[:] = h138
-            else:
-                h137[:] = h148
-            if (e_kind < 0x60):
-                h126[:] = h127
-            else:
-                h126[:] = h137
-            if (e_kind < 0x40):
                 h115[:] = h116
+            h118 = intbv(0)[9:]
+            h118[:] = concat(intbv(0)[1:], e_kind) + concat(intbv(0)[4:], h115)
+            h119 = intbv(0)[5:]
+            h119[:] = h118[5:] & 0x1f
+            h114[:] = h119
+            h112[:] = 0
+            if (((h113 >> h114) & 1) == 1):
+                h112[:] = 1
+            h120 = intbv(0)[1:]
+            h121 = intbv(0)[1:]
+            h122 = intbv(0)[32:]
+            h122[:] = w_vmcb_10[64:32]
+            h123 = intbv(0)[5:]
+            h124 = intbv(0)[5:]
+            h125 = intbv(0)[5:]
+            h126 = intbv(0)[5:]
+            if (e_kind == 0x40):
+                h126[:] = e_vector
             else:
-                h115[:] = h126
+                h126[:] = 0
+            if ((e_kind == 0x20) or (e_kind == 0x30)):
+                h125[:] = concat(intbv(0)[1:], e_dr)
+            else:
+                h125[:] = h126
+            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
+                h124[:] = concat(intbv(0)[1:], e_cr)
+            else:
+                h124[:] = h125
+            h127 = intbv(0)[9:]
+            h127[:] = concat(intbv(0)[1:], e_kind) + concat(intbv(0)[4:], h124)
+            h128 = intbv(0)[5:]
+            h128[:] = h127[5:] & 0x1f
+            h123[:] = h128
+            h121[:] = 0
+            if (((h122 >> h123) & 1) == 1):
+                h121[:] = 1
+            if (e_kind < 0xc0):
+                h120[:] = h121
+            else:
+                h120[:] = 0
+            if (e_kind < 0xa0):
+                h111[:] = h112
+            else:
+                h111[:] = h120
+            if (e_kind < 0x80):
+                h102[:] = h103
+            else:
+                h102[:] = h111
+            if (e_kind < 0x60):
+                h93[:] = h94
+            else:
+                h93[:] = h102
+            if (e_kind < 0x40):
+                h84[:] = h85
+            else:
+                h84[:] = h93
             if (e_kind < 0x20):
-                h104[:] = h105
+                h75[:] = h76
             else:
-                h104[:] = h115
-            h179 = intbv(0)[1:]
-            h180 = intbv(0)[1:]
-            h181 = intbv(0)[32:]
-            h181[:] = w_vmcb_0[32:0]
-            h182 = intbv(0)[5:]
-            h183 = intbv(0)[9:]
-            h183[:] = concat("0", e_kind)
+                h75[:] = h84
+            h136 = intbv(0)[1:]
+            h137 = intbv(0)[1:]
+            h138 = intbv(0)[32:]
+            h138[:] = w_vmcb_0[32:0]
+            h139 = intbv(0)[5:]
+            h140 = intbv(0)[5:]
+            h141 = intbv(0)[5:]
+            h142 = intbv(0)[5:]
+            if (e_kind == 0x40):
+                h142[:] = e_vector
+            else:
+                h142[:] = 0
+            if ((e_kind == 0x20) or (e_kind == 0x30)):
+                h141[:] = concat(intbv(0)[1:], e_dr)
+            else:
+                h141[:] = h142
+            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
+                h140[:] = concat(intbv(0)[1:], e_cr)
+            else:
+                h140[:] = h141
+            h143 = intbv(0)[9:]
+            h143[:] = concat(intbv(0)[1:], e_kind) + concat(intbv(0)[4:], h140)
+            h144 = intbv(0)[5:]
+            h144[:] = h143[5:] & 0x1f
+            h139[:] = h144
+            h137[:] = 0
+            if (((h138 >> h139) & 1) == 1):
+                h137[:] = 1
+            h145 = intbv(0)[1:]
+            h146 = intbv(0)[1:]
+            h147 = intbv(0)[32:]
+            h147[:] = w_vmcb_0[64:32]
+            h148 = intbv(0)[5:]
+            h149 = intbv(0)[5:]
+            h150 = intbv(0)[5:]
+            h151 = intbv(0)[5:]
+            if (e_kind == 0x40):
+                h151[:] = e_vector
+            else:
+                h151[:] = 0
+            if ((e_kind == 0x20) or (e_kind == 0x30)):
+                h150[:] = concat(intbv(0)[1:], e_dr)
+            else:
+                h150[:] = h151
+            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
+                h149[:] = concat(intbv(0)[1:], e_cr)
+            else:
+                h149[:] = h150
+            h152 = intbv(0)[9:]
+            h152[:] = concat(intbv(0)[1:], e_kind) + concat(intbv(0)[4:], h149)
+            h153 = intbv(0)[5:]
+            h153[:] = h152[5:] & 0x1f
+            h148[:] = h153
+            h146[:] = 0
+            if (((h147 >> h148) & 1) == 1):
+                h146[:] = 1
+            h154 = intbv(0)[1:]
+            h155 = intbv(0)[1:]
+            h156 = intbv(0)[32:]
+            h156[:] = w_vmcb_8[32:0]
+            h157 = intbv(0)[5:]
+            h158 = intbv(0)[5:]
+            h159 = intbv(0)[5:]
+            h160 = intbv(0)[5:]
+            if (e_kind == 0x40):
+                h160[:] = e_vector
+            else:
+                h160[:] = 0
+            if ((e_kind == 0x20) or (e_kind == 0x30)):
+                h159[:] = concat(intbv(0)[1:], e_dr)
+            else:
+                h159[:] = h160
+            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
+                h158[:] = concat(intbv(0)[1:], e_cr)
+            else:
+                h158[:] = h159
+            h161 = intbv(0)[9:]
+            h161[:] = concat(intbv(0)[1:], e_kind) + concat(intbv(0)[4:], h158)
+            h162 = intbv(0)[5:]
+            h162[:] = h161[5:] & 0x1f
+            h157[:] = h162
+            h155[:] = 0
+            if (((h156 >> h157) & 1) == 1):
+                h155[:] = 1
+            h163 = intbv(0)[1:]
+            h164 = intbv(0)[1:]
+            h165 = intbv(0)[32:]
+            h165[:] = w_vmcb_8[64:32]
+            h166 = intbv(0)[5:]
+            h167 = intbv(0)[5:]
+            h168 = intbv(0)[5:]
+            h169 = intbv(0)[5:]
+            if (e_kind == 0x40):
+                h169[:] = e_vector
+            else:
+                h169[:] = 0
+            if ((e_kind == 0x20) or (e_kind == 0x30)):
+                h168[:] = concat(intbv(0)[1:], e_dr)
+            else:
+                h168[:] = h169
+            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
+                h167[:] = concat(intbv(0)[1:], e_cr)
+            else:
+                h167[:] = h168
+            h170 = intbv(0)[9:]
+            h170[:] = concat(intbv(0)[1:], e_kind) + concat(intbv(0)[4:], h167)
+            h171 = intbv(0)[5:]
+            h171[:] = h170[5:] & 0x1f
+            h166[:] = h171
+            h164[:] = 0
+            if (((h165 >> h166) & 1) == 1):
+                h164[:] = 1
+            h172 = intbv(0)[1:]
+            h173 = intbv(0)[1:]
+            h174 = intbv(0)[32:]
+            h174[:] = w_vmcb_10[32:0]
+            h175 = intbv(0)[5:]
+            h176 = intbv(0)[5:]
+            h177 = intbv(0)[5:]
+            h178 = intbv(0)[5:]
+            if (e_kind == 0x40):
+                h178[:] = e_vector
+            else:
+                h178[:] = 0
+            if ((e_kind == 0x20) or (e_kind == 0x30)):
+                h177[:] = concat(intbv(0)[1:], e_dr)
+            else:
+                h177[:] = h178
+            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
+                h176[:] = concat(intbv(0)[1:], e_cr)
+            else:
+                h176[:] = h177
+            h179 = intbv(0)[9:]
+            h179[:] = concat(intbv(0)[1:], e_kind) + concat(intbv(0)[4:], h176)
+            h180 = intbv(0)[5:]
+            h180[:] = h179[5:] & 0x1f
+            h175[:] = h180
+            h173[:] = 0
+            if (((h174 >> h175) & 1) == 1):
+                h173[:] = 1
+            h181 = intbv(0)[1:]
+            h182 = intbv(0)[1:]
+            h183 = intbv(0)[32:]
+            h183[:] = w_vmcb_10[64:32]
             h184 = intbv(0)[5:]
             h185 = intbv(0)[5:]
             h186 = intbv(0)[5:]
+            h187 = intbv(0)[5:]
             if (e_kind == 0x40):
-                h186[:] = e_vector
+                h187[:] = e_vector
             else:
-                h186[:] = 0
+                h187[:] = 0
             if ((e_kind == 0x20) or (e_kind == 0x30)):
-                h185[:] = e_dr
+                h186[:] = concat(intbv(0)[1:], e_dr)
+            else:
+                h186[:] = h187
+            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
+                h185[:] = concat(intbv(0)[1:], e_cr)
             else:
                 h185[:] = h186
-            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                h184[:] = e_cr
-            else:
-                h184[:] = h185
-            h187 = intbv(0)[9:]
-            h187[:] = concat("0000", h184)
             h188 = intbv(0)[9:]
-            h188[:] = h183 + h187
+            h188[:] = concat(intbv(0)[1:], e_kind) + concat(intbv(0)[4:], h185)
             h189 = intbv(0)[5:]
             h189[:] = h188[5:] & 0x1f
-            h182[:] = h189
-            h180[:] = 0
-            if (((h181 >> h182) & 1) == 1):
-                h180[:] = 1
-            h190 = intbv(0)[1:]
-            h191 = intbv(0)[1:]
-            h192 = intbv(0)[32:]
-            h192[:] = w_vmcb_0[64:32]
-            h193 = intbv(0)[5:]
-            h194 = intbv(0)[9:]
-            h194[:] = concat("0", e_kind)
-            h195 = intbv(0)[5:]
-            h196 = intbv(0)[5:]
-            h197 = intbv(0)[5:]
-            if (e_kind == 0x40):
-                h197[:] = e_vector
+            h184[:] = h189
+            h182[:] = 0
+            if (((h183 >> h184) & 1) == 1):
+                h182[:] = 1
+            if (e_kind < 0xc0):
+                h181[:] = h182
             else:
-                h197[:] = 0
-            if ((e_kind == 0x20) or (e_kind == 0x30)):
-                h196[:] = e_dr
+                h181[:] = 0
+            if (e_kind < 0xa0):
+                h172[:] = h173
             else:
-                h196[:] = h197
-            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                h195[:] = e_cr
+                h172[:] = h181
+            if (e_kind < 0x80):
+                h163[:] = h164
             else:
-                h195[:] = h196
-            h198 = intbv(0)[9:]
-            h198[:] = concat("0000", h195)
-            h199 = intbv(0)[9:]
-            h199[:] = h194 + h198
-            h200 = intbv(0)[5:]
-            h200[:] = h199[5:] & 0x1f
-            h193[:] = h200
-            h191[:] = 0
-            if (((h192 >> h193) & 1) == 1):
-                h191[:] = 1
-            h201 = intbv(0)[1:]
-            h202 = intbv(0)[1:]
-            h203 = intbv(0)[32:]
-            h203[:] = w_vmcb_8[32:0]
+                h163[:] = h172
+            if (e_kind < 0x60):
+                h154[:] = h155
+            else:
+                h154[:] = h163
+            if (e_kind < 0x40):
+                h145[:] = h146
+            else:
+                h145[:] = h154
+            if (e_kind < 0x20):
+                h136[:] = h137
+            else:
+                h136[:] = h145
+            h199 = intbv(0)[1:]
+            h200 = intbv(0)[1:]
+            h201 = intbv(0)[32:]
+            h201[:] = w_vmcb_0[32:0]
+            h202 = intbv(0)[5:]
+            h203 = intbv(0)[5:]
             h204 = intbv(0)[5:]
-            h205 = intbv(0)[9:]
-            h205[:] = concat("0", e_kind)
-            h206 = intbv(0)[5:]
+            h205 = intbv(0)[5:]
+            if (e_kind == 0x40):
+                h205[:] = e_vector
+            else:
+                h205[:] = 0
+            if ((e_kind == 0x20) or (e_kind == 0x30)):
+                h204[:] = concat(intbv(0)[1:], e_dr)
+            else:
+                h204[:] = h205
+            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
+                h203[:] = concat(intbv(0)[1:], e_cr)
+            else:
+                h203[:] = h204
+            h206 = intbv(0)[9:]
+            h206[:] = concat(intbv(0)[1:], e_kind) + concat(intbv(0)[4:], h203)
             h207 = intbv(0)[5:]
-            h208 = intbv(0)[5:]
-            if (e_kind == 0x40):
-                h208[:] = e_vector
-            else:
-                h208[:] = 0
-            if ((e_kind == 0x20) or (e_kind == 0x30)):
-                h207[:] = e_dr
-            else:
-                h207[:] = h208
-            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                h206[:] = e_cr
-            else:
-                h206[:] = h207
-            h209 = intbv(0)[9:]
-            h209[:] = concat("0000", h206)
-            h210 = intbv(0)[9:]
-            h210[:] = h205 + h209
+            h207[:] = h206[5:] & 0x1f
+            h202[:] = h207
+            h200[:] = 0
+            if (((h201 >> h202) & 1) == 1):
+                h200[:] = 1
+            h208 = intbv(0)[1:]
+            h209 = intbv(0)[1:]
+            h210 = intbv(0)[32:]
+            h210[:] = w_vmcb_0[64:32]
             h211 = intbv(0)[5:]
-            h211[:] = h210[5:] & 0x1f
-            h204[:] = h211
-            h202[:] = 0
-            if (((h203 >> h204) & 1) == 1):
-                h202[:] = 1
-            h212 = intbv(0)[1:]
-            h213 = intbv(0)[1:]
-            h214 = intbv(0)[32:]
-            h214[:] = w_vmcb_8[64:32]
-            h215 = intbv(0)[5:]
-            h216 = intbv(0)[9:]
-            h216[:] = concat("0", e_kind)
-            h217 = intbv(0)[5:]
-            h218 = intbv(0)[5:]
-            h219 = intbv(0)[5:]
+            h212 = intbv(0)[5:]
+            h213 = intbv(0)[5:]
+            h214 = intbv(0)[5:]
             if (e_kind == 0x40):
-                h219[:] = e_vector
+                h214[:] = e_vector
             else:
-                h219[:] = 0
+                h214[:] = 0
             if ((e_kind == 0x20) or (e_kind == 0x30)):
-                h218[:] = e_dr
+                h213[:] = concat(intbv(0)[1:], e_dr)
             else:
-                h218[:] = h219
+                h213[:] = h214
             if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                h217[:] = e_cr
+                h212[:] = concat(intbv(0)[1:], e_cr)
             else:
-                h217[:] = h218
-            h220 = intbv(0)[9:]
-            h220[:] = concat("0000", h217)
-            h221 = intbv(0)[9:]
-            h221[:] = h216 + h220
+                h212[:] = h213
+            h215 = intbv(0)[9:]
+            h215[:] = concat(intbv(0)[1:], e_kind) + concat(intbv(0)[4:], h212)
+            h216 = intbv(0)[5:]
+            h216[:] = h215[5:] & 0x1f
+            h211[:] = h216
+            h209[:] = 0
+            if (((h210 >> h211) & 1) == 1):
+                h209[:] = 1
+            h217 = intbv(0)[1:]
+            h218 = intbv(0)[1:]
+            h219 = intbv(0)[32:]
+            h219[:] = w_vmcb_8[32:0]
+            h220 = intbv(0)[5:]
+            h221 = intbv(0)[5:]
             h222 = intbv(0)[5:]
-            h222[:] = h221[5:] & 0x1f
-            h215[:] = h222
-            h213[:] = 0
-            if (((h214 >> h215) & 1) == 1):
-                h213[:] = 1
-            h223 = intbv(0)[1:]
-            h224 = intbv(0)[1:]
-            h225 = intbv(0)[32:]
-            h225[:] = w_vmcb_10[32:0]
-            h226 = intbv(0)[5:]
-            h227 = intbv(0)[9:]
-            h227[:] = concat("0", e_kind)
-            h228 = intbv(0)[5:]
+            h223 = intbv(0)[5:]
+            if (e_kind == 0x40):
+                h223[:] = e_vector
+            else:
+                h223[:] = 0
+            if ((e_kind == 0x20) or (e_kind == 0x30)):
+                h222[:] = concat(intbv(0)[1:], e_dr)
+            else:
+                h222[:] = h223
+            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
+                h221[:] = concat(intbv(0)[1:], e_cr)
+            else:
+                h221[:] = h222
+            h224 = intbv(0)[9:]
+            h224[:] = concat(intbv(0)[1:], e_kind) + concat(intbv(0)[4:], h221)
+            h225 = intbv(0)[5:]
+            h225[:] = h224[5:] & 0x1f
+            h220[:] = h225
+            h218[:] = 0
+            if (((h219 >> h220) & 1) == 1):
+                h218[:] = 1
+            h226 = intbv(0)[1:]
+            h227 = intbv(0)[1:]
+            h228 = intbv(0)[32:]
+            h228[:] = w_vmcb_8[64:32]
             h229 = intbv(0)[5:]
             h230 = intbv(0)[5:]
+            h231 = intbv(0)[5:]
+            h232 = intbv(0)[5:]
             if (e_kind == 0x40):
-                h230[:] = e_vector
+                h232[:] = e_vector
             else:
-                h230[:] = 0
+                h232[:] = 0
             if ((e_kind == 0x20) or (e_kind == 0x30)):
-                h229[:] = e_dr
+                h231[:] = concat(intbv(0)[1:], e_dr)
             else:
-                h229[:] = h230
+                h231[:] = h232
             if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                h228[:] = e_cr
+                h230[:] = concat(intbv(0)[1:], e_cr)
             else:
-                h228[:] = h229
-            h231 = intbv(0)[9:]
-            h231[:] = concat("0000", h228)
-            h232 = intbv(0)[9:]
-            h232[:] = h227 + h231
-            h233 = intbv(0)[5:]
-            h233[:] = h232[5:] & 0x1f
-            h226[:] = h233
-            h224[:] = 0
-            if (((h225 >> h226) & 1) == 1):
-                h224[:] = 1
-            h234 = intbv(0)[1:]
+                h230[:] = h231
+            h233 = intbv(0)[9:]
+            h233[:] = concat(intbv(0)[1:], e_kind) + concat(intbv(0)[4:], h230)
+            h234 = intbv(0)[5:]
+            h234[:] = h233[5:] & 0x1f
+            h229[:] = h234
+            h227[:] = 0
+            if (((h228 >> h229) & 1) == 1):
+                h227[:] = 1
             h235 = intbv(0)[1:]
-            h236 = intbv(0)[32:]
-            h236[:] = w_vmcb_10[64:32]
-            h237 = intbv(0)[5:]
-            h238 = intbv(0)[9:]
-            h238[:] = concat("0", e_kind)
+            h236 = intbv(0)[1:]
+            h237 = intbv(0)[32:]
+            h237[:] = w_vmcb_10[32:0]
+            h238 = intbv(0)[5:]
             h239 = intbv(0)[5:]
             h240 = intbv(0)[5:]
             h241 = intbv(0)[5:]
@@ -944,552 +1008,306 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
             else:
                 h241[:] = 0
             if ((e_kind == 0x20) or (e_kind == 0x30)):
-                h240[:] = e_dr
+                h240[:] = concat(intbv(0)[1:], e_dr)
             else:
                 h240[:] = h241
             if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                h239[:] = e_cr
+                h239[:] = concat(intbv(0)[1:], e_cr)
             else:
                 h239[:] = h240
             h242 = intbv(0)[9:]
-            h242[:] = concat("0000", h239)
-            h243 = intbv(0)[9:]
-            h243[:] = h238 + h242
-            h244 = intbv(0)[5:]
-            h244[:] = h243[5:] & 0x1f
-            h237[:] = h244
-            h235[:] = 0
-            if (((h236 >> h237) & 1) == 1):
-                h235[:] = 1
+            h242[:] = concat(intbv(0)[1:], e_kind) + concat(intbv(0)[4:], h239)
+            h243 = intbv(0)[5:]
+            h243[:] = h242[5:] & 0x1f
+            h238[:] = h243
+            h236[:] = 0
+            if (((h237 >> h238) & 1) == 1):
+                h236[:] = 1
+            h244 = intbv(0)[1:]
+            h245 = intbv(0)[1:]
+            h246 = intbv(0)[32:]
+            h246[:] = w_vmcb_10[64:32]
+            h247 = intbv(0)[5:]
+            h248 = intbv(0)[5:]
+            h249 = intbv(0)[5:]
+            h250 = intbv(0)[5:]
+            if (e_kind == 0x40):
+                h250[:] = e_vector
+            else:
+                h250[:] = 0
+            if ((e_kind == 0x20) or (e_kind == 0x30)):
+                h249[:] = concat(intbv(0)[1:], e_dr)
+            else:
+                h249[:] = h250
+            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
+                h248[:] = concat(intbv(0)[1:], e_cr)
+            else:
+                h248[:] = h249
+            h251 = intbv(0)[9:]
+            h251[:] = concat(intbv(0)[1:], e_kind) + concat(intbv(0)[4:], h248)
+            h252 = intbv(0)[5:]
+            h252[:] = h251[5:] & 0x1f
+            h247[:] = h252
+            h245[:] = 0
+            if (((h246 >> h247) & 1) == 1):
+                h245[:] = 1
             if (e_kind < 0xc0):
-                h234[:] = h235
+                h244[:] = h245
             else:
-                h234[:] = 0
+                h244[:] = 0
             if (e_kind < 0xa0):
-                h223[:] = h224
+                h235[:] = h236
             else:
-                h223[:] = h234
+                h235[:] = h244
             if (e_kind < 0x80):
-                h212[:] = h213
+                h226[:] = h227
             else:
-                h212[:] = h223
+                h226[:] = h235
             if (e_kind < 0x60):
-                h201[:] = h202
+                h217[:] = h218
             else:
-                h201[:] = h212
+                h217[:] = h226
             if (e_kind < 0x40):
-                h190[:] = h191
+                h208[:] = h209
             else:
-                h190[:] = h201
+                h208[:] = h217
             if (e_kind < 0x20):
-                h179[:] = h180
+                h199[:] = h200
             else:
-                h179[:] = h190
-            h256 = intbv(0)[1:]
-            h257 = intbv(0)[1:]
-            h258 = intbv(0)[32:]
-            h258[:] = w_vmcb_0[32:0]
-            h259 = intbv(0)[5:]
-            h260 = intbv(0)[9:]
-            h260[:] = concat("0", e_kind)
-            h261 = intbv(0)[5:]
-            h262 = intbv(0)[5:]
-            h263 = intbv(0)[5:]
-            if (e_kind == 0x40):
-                h263[:] = e_vector
-            else:
-                h263[:] = 0
-            if ((e_kind == 0x20) or (e_kind == 0x30)):
-                h262[:] = e_dr
-            else:
-                h262[:] = h263
-            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                h261[:] = e_cr
-            else:
-                h261[:] = h262
-            h264 = intbv(0)[9:]
-            h264[:] = concat("0000", h261)
-            h265 = intbv(0)[9:]
-            h265[:] = h260 + h264
-            h266 = intbv(0)[5:]
-            h266[:] = h265[5:] & 0x1f
-            h259[:] = h266
-            h257[:] = 0
-            if (((h258 >> h259) & 1) == 1):
-                h257[:] = 1
-            h267 = intbv(0)[1:]
-            h268 = intbv(0)[1:]
-            h269 = intbv(0)[32:]
-            h269[:] = w_vmcb_0[64:32]
-            h270 = intbv(0)[5:]
-            h271 = intbv(0)[9:]
-            h271[:] = concat("0", e_kind)
-            h272 = intbv(0)[5:]
-            h273 = intbv(0)[5:]
-            h274 = intbv(0)[5:]
-            if (e_kind == 0x40):
-                h274[:] = e_vector
-            else:
-                h274[:] = 0
-            if ((e_kind == 0x20) or (e_kind == 0x30)):
-                h273[:] = e_dr
-            else:
-                h273[:] = h274
-            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                h272[:] = e_cr
-            else:
-                h272[:] = h273
-            h275 = intbv(0)[9:]
-            h275[:] = concat("0000", h272)
-            h276 = intbv(0)[9:]
-            h276[:] = h271 + h275
-            h277 = intbv(0)[5:]
-            h277[:] = h276[5:] & 0x1f
-            h270[:] = h277
-            h268[:] = 0
-            if (((h269 >> h270) & 1) == 1):
-                h268[:] = 1
-            h278 = intbv(0)[1:]
-            h279 = intbv(0)[1:]
-            h280 = intbv(0)[32:]
-            h280[:] = w_vmcb_8[32:0]
-            h281 = intbv(0)[5:]
-            h282 = intbv(0)[9:]
-            h282[:] = concat("0", e_kind)
-            h283 = intbv(0)[5:]
-            h284 = intbv(0)[5:]
-            h285 = intbv(0)[5:]
-            if (e_kind == 0x40):
-                h285[:] = e_vector
-            else:
-                h285[:] = 0
-            if ((e_kind == 0x20) or (e_kind == 0x30)):
-                h284[:] = e_dr
-            else:
-                h284[:] = h285
-            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                h283[:] = e_cr
-            else:
-                h283[:] = h284
-            h286 = intbv(0)[9:]
-            h286[:] = concat("0000", h283)
-            h287 = intbv(0)[9:]
-            h287[:] = h282 + h286
-            h288 = intbv(0)[5:]
-            h288[:] = h287[5:] & 0x1f
-            h281[:] = h288
-            h279[:] = 0
-            if (((h280 >> h281) & 1) == 1):
-                h279[:] = 1
-            h289 = intbv(0)[1:]
-            h290 = intbv(0)[1:]
-            h291 = intbv(0)[32:]
-            h291[:] = w_vmcb_8[64:32]
-            h292 = intbv(0)[5:]
-            h293 = intbv(0)[9:]
-            h293[:] = concat("0", e_kind)
-            h294 = intbv(0)[5:]
-            h295 = intbv(0)[5:]
-            h296 = intbv(0)[5:]
-            if (e_kind == 0x40):
-                h296[:] = e_vector
-            else:
-                h296[:] = 0
-            if ((e_kind == 0x20) or (e_kind == 0x30)):
-                h295[:] = e_dr
-            else:
-                h295[:] = h296
-            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                h294[:] = e_cr
-            else:
-                h294[:] = h295
-            h297 = intbv(0)[9:]
-            h297[:] = concat("0000", h294)
-            h298 = intbv(0)[9:]
-            h298[:] = h293 + h297
-            h299 = intbv(0)[5:]
-            h299[:] = h298[5:] & 0x1f
-            h292[:] = h299
-            h290[:] = 0
-            if (((h291 >> h292) & 1) == 1):
-                h290[:] = 1
-            h300 = intbv(0)[1:]
-            h301 = intbv(0)[1:]
-            h302 = intbv(0)[32:]
-            h302[:] = w_vmcb_10[32:0]
-            h303 = intbv(0)[5:]
-            h304 = intbv(0)[9:]
-            h304[:] = concat("0", e_kind)
-            h305 = intbv(0)[5:]
-            h306 = intbv(0)[5:]
-            h307 = intbv(0)[5:]
-            if (e_kind == 0x40):
-                h307[:] = e_vector
-            else:
-                h307[:] = 0
-            if ((e_kind == 0x20) or (e_kind == 0x30)):
-                h306[:] = e_dr
-            else:
-                h306[:] = h307
-            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                h305[:] = e_cr
-            else:
-                h305[:] = h306
-            h308 = intbv(0)[9:]
-            h308[:] = concat("0000", h305)
-            h309 = intbv(0)[9:]
-            h309[:] = h304 + h308
-            h310 = intbv(0)[5:]
-            h310[:] = h309[5:] & 0x1f
-            h303[:] = h310
-            h301[:] = 0
-            if (((h302 >> h303) & 1) == 1):
-                h301[:] = 1
-            h311 = intbv(0)[1:]
-            h312 = intbv(0)[1:]
-            h313 = intbv(0)[32:]
-            h313[:] = w_vmcb_10[64:32]
-            h314 = intbv(0)[5:]
-            h315 = intbv(0)[9:]
-            h315[:] = concat("0", e_kind)
-            h316 = intbv(0)[5:]
-            h317 = intbv(0)[5:]
-            h318 = intbv(0)[5:]
-            if (e_kind == 0x40):
-                h318[:] = e_vector
-            else:
-                h318[:] = 0
-            if ((e_kind == 0x20) or (e_kind == 0x30)):
-                h317[:] = e_dr
-            else:
-                h317[:] = h318
-            if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                h316[:] = e_cr
-            else:
-                h316[:] = h317
-            h319 = intbv(0)[9:]
-            h319[:] = concat("0000", h316)
-            h320 = intbv(0)[9:]
-            h320[:] = h315 + h319
-            h321 = intbv(0)[5:]
-            h321[:] = h320[5:] & 0x1f
-            h314[:] = h321
-            h312[:] = 0
-            if (((h313 >> h314) & 1) == 1):
-                h312[:] = 1
-            if (e_kind < 0xc0):
-                h311[:] = h312
-            else:
-                h311[:] = 0
-            if (e_kind < 0xa0):
-                h300[:] = h301
-            else:
-                h300[:] = h311
-            if (e_kind < 0x80):
-                h289[:] = h290
-            else:
-                h289[:] = h300
-            if (e_kind < 0x60):
-                h278[:] = h279
-            else:
-                h278[:] = h289
-            if (e_kind < 0x40):
-                h267[:] = h268
-            else:
-                h267[:] = h278
-            if (e_kind < 0x20):
-                h256[:] = h257
-            else:
-                h256[:] = h267
-            h330 = intbv(0)[32:]
-            h330[:] = 0xc0000000
-            h331 = intbv(0)[32:]
-            h331[:] = 0xc0001fff
-            h332 = intbv(0)[32:]
-            h332[:] = 0xc0010000
-            h333 = intbv(0)[32:]
-            h333[:] = 0xc0011fff
-            if (((e_kind == 0) or (e_kind == 0x10)) and (h27 != 0)):  # spec: specs/amd_svm.vspec:516
+                h199[:] = h208
+            if (((e_kind == 0) or (e_kind == 0x10)) and (h12 != 0)):  # spec: specs/amd_svm.vspec:516
                 status.next = 1
-                h20 = intbv(0)[9:]
-                h20[:] = concat("0", e_kind)
-                h21 = intbv(0)[5:]
-                h22 = intbv(0)[5:]
-                h23 = intbv(0)[5:]
+                h7 = intbv(0)[5:]
+                h8 = intbv(0)[5:]
+                h9 = intbv(0)[5:]
                 if (e_kind == 0x40):
-                    h23[:] = e_vector
+                    h9[:] = e_vector
                 else:
-                    h23[:] = 0
+                    h9[:] = 0
                 if ((e_kind == 0x20) or (e_kind == 0x30)):
-                    h22[:] = e_dr
+                    h8[:] = concat(intbv(0)[1:], e_dr)
                 else:
-                    h22[:] = h23
+                    h8[:] = h9
                 if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                    h21[:] = e_cr
+                    h7[:] = concat(intbv(0)[1:], e_cr)
                 else:
-                    h21[:] = h22
-                h24 = intbv(0)[9:]
-                h24[:] = concat("0000", h21)
-                h25 = intbv(0)[9:]
-                h25[:] = h20 + h24
-                v_wide[:] = h25
-                rec_exitcode.next = v_wide[64:]
+                    h7[:] = h8
+                h10 = intbv(0)[9:]
+                h10[:] = concat(intbv(0)[1:], e_kind) + concat(intbv(0)[4:], h7)
+                rec_exitcode.next = concat(intbv(0)[55:], h10)
                 v_wide[:] = 0
-                h26 = intbv(0)[4:]
+                h11 = intbv(0)[4:]
                 if (e_mov != 0):
-                    h26[:] = e_gpr
+                    h11[:] = e_gpr
                 else:
-                    h26[:] = 0
-                v_wide[4:0] = h26
+                    h11[:] = 0
+                v_wide[4:0] = h11
                 v_wide[64:63] = e_mov
                 rec_exitinfo1.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_exitinfo2.next = v_wide[64:]
-                v_wide[:] = e_next_rip
-                rec_nrip.next = v_wide[64:]
+                rec_exitinfo2.next = 0
+                rec_nrip.next = e_next_rip
                 st.next = S.ST0
-            elif ((((e_kind == 0x10) and (e_cr == 0)) and w_vmcb_8[37]) and (h94 != 0)):  # spec: specs/amd_svm.vspec:532
+            elif ((((e_kind == 0x10) and (e_cr == 0)) and w_vmcb_8[37]) and (h67 != 0)):  # spec: specs/amd_svm.vspec:532
                 status.next = 2
-                v_wide[:] = 0x65
-                rec_exitcode.next = v_wide[64:]
+                rec_exitcode.next = 0x65
                 v_wide[:] = 0
-                h93 = intbv(0)[4:]
+                h66 = intbv(0)[4:]
                 if (e_mov != 0):
-                    h93[:] = e_gpr
+                    h66[:] = e_gpr
                 else:
-                    h93[:] = 0
-                v_wide[4:0] = h93
+                    h66[:] = 0
+                v_wide[4:0] = h66
                 v_wide[64:63] = e_mov
                 rec_exitinfo1.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_exitinfo2.next = v_wide[64:]
-                v_wide[:] = e_next_rip
-                rec_nrip.next = v_wide[64:]
+                rec_exitinfo2.next = 0
+                rec_nrip.next = e_next_rip
                 st.next = S.ST0
-            elif (((e_kind == 0x20) or (e_kind == 0x30)) and (h104 != 0)):  # spec: specs/amd_svm.vspec:545
+            elif (((e_kind == 0x20) or (e_kind == 0x30)) and (h75 != 0)):  # spec: specs/amd_svm.vspec:545
                 status.next = 3
-                h98 = intbv(0)[9:]
-                h98[:] = concat("0", e_kind)
-                h99 = intbv(0)[5:]
-                h100 = intbv(0)[5:]
-                h101 = intbv(0)[5:]
+                h71 = intbv(0)[5:]
+                h72 = intbv(0)[5:]
+                h73 = intbv(0)[5:]
                 if (e_kind == 0x40):
-                    h101[:] = e_vector
+                    h73[:] = e_vector
                 else:
-                    h101[:] = 0
+                    h73[:] = 0
                 if ((e_kind == 0x20) or (e_kind == 0x30)):
-                    h100[:] = e_dr
+                    h72[:] = concat(intbv(0)[1:], e_dr)
                 else:
-                    h100[:] = h101
+                    h72[:] = h73
                 if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                    h99[:] = e_cr
+                    h71[:] = concat(intbv(0)[1:], e_cr)
                 else:
-                    h99[:] = h100
-                h102 = intbv(0)[9:]
-                h102[:] = concat("0000", h99)
-                h103 = intbv(0)[9:]
-                h103[:] = h98 + h102
-                v_wide[:] = h103
-                rec_exitcode.next = v_wide[64:]
+                    h71[:] = h72
+                h74 = intbv(0)[9:]
+                h74[:] = concat(intbv(0)[1:], e_kind) + concat(intbv(0)[4:], h71)
+                rec_exitcode.next = concat(intbv(0)[55:], h74)
                 v_wide[:] = 0
                 v_wide[4:0] = e_gpr
                 rec_exitinfo1.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_exitinfo2.next = v_wide[64:]
-                v_wide[:] = e_next_rip
-                rec_nrip.next = v_wide[64:]
+                rec_exitinfo2.next = 0
+                rec_nrip.next = e_next_rip
                 st.next = S.ST0
-            elif ((e_kind == 0x40) and (h179 != 0)):  # spec: specs/amd_svm.vspec:557
+            elif ((e_kind == 0x40) and (h136 != 0)):  # spec: specs/amd_svm.vspec:557
                 status.next = 4
-                h170 = intbv(0)[9:]
-                h170[:] = concat("0", e_kind)
-                h171 = intbv(0)[5:]
-                h172 = intbv(0)[5:]
-                h173 = intbv(0)[5:]
+                h129 = intbv(0)[5:]
+                h130 = intbv(0)[5:]
+                h131 = intbv(0)[5:]
                 if (e_kind == 0x40):
-                    h173[:] = e_vector
+                    h131[:] = e_vector
                 else:
-                    h173[:] = 0
+                    h131[:] = 0
                 if ((e_kind == 0x20) or (e_kind == 0x30)):
-                    h172[:] = e_dr
+                    h130[:] = concat(intbv(0)[1:], e_dr)
                 else:
-                    h172[:] = h173
+                    h130[:] = h131
                 if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                    h171[:] = e_cr
+                    h129[:] = concat(intbv(0)[1:], e_cr)
                 else:
-                    h171[:] = h172
-                h174 = intbv(0)[9:]
-                h174[:] = concat("0000", h171)
-                h175 = intbv(0)[9:]
-                h175[:] = h170 + h174
-                v_wide[:] = h175
-                rec_exitcode.next = v_wide[64:]
-                h176 = intbv(0)[32:]
+                    h129[:] = h130
+                h132 = intbv(0)[9:]
+                h132[:] = concat(intbv(0)[1:], e_kind) + concat(intbv(0)[4:], h129)
+                rec_exitcode.next = concat(intbv(0)[55:], h132)
+                h133 = intbv(0)[32:]
                 if (e_has_error_code != 0):
-                    h176[:] = e_error_code
+                    h133[:] = e_error_code
                 else:
-                    h176[:] = 0
-                v_wide[:] = h176
-                rec_exitinfo1.next = v_wide[64:]
-                h177 = intbv(0)[64:]
+                    h133[:] = 0
+                rec_exitinfo1.next = concat(intbv(0)[32:], h133)
+                h134 = intbv(0)[64:]
                 if (e_vector == 0xe):
-                    h177[:] = e_fault_address
+                    h134[:] = e_fault_address
                 else:
-                    h177[:] = 0
-                v_wide[:] = h177
-                rec_exitinfo2.next = v_wide[64:]
-                h178 = intbv(0)[64:]
+                    h134[:] = 0
+                rec_exitinfo2.next = h134
+                h135 = intbv(0)[64:]
                 if ((e_vector >= 3) and (e_vector <= 5)):
-                    h178[:] = e_next_rip
+                    h135[:] = e_next_rip
                 else:
-                    h178[:] = 0
-                v_wide[:] = h178
-                rec_nrip.next = v_wide[64:]
+                    h135[:] = 0
+                rec_nrip.next = h135
                 st.next = S.ST0
             elif (((e_kind == 0xa6) and w_vmcb_8[56]) or ((e_kind == 0xa1) and w_vmcb_10[32])):  # spec: specs/amd_svm.vspec:568
                 status.next = 5
-                h245 = intbv(0)[8:]
+                h190 = intbv(0)[8:]
                 if (e_kind == 0xa6):
-                    h245[:] = 0x78
+                    h190[:] = 0x78
                 else:
-                    h245[:] = 0xa0
-                v_wide[:] = h245
-                rec_exitcode.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_exitinfo1.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_exitinfo2.next = v_wide[64:]
-                v_wide[:] = e_next_rip
-                rec_nrip.next = v_wide[64:]
+                    h190[:] = 0xa0
+                rec_exitcode.next = concat(intbv(0)[56:], h190)
+                rec_exitinfo1.next = 0
+                rec_exitinfo2.next = 0
+                rec_nrip.next = e_next_rip
                 st.next = S.ST0
-            elif ((((e_kind >= 0x60) and (e_kind != 0x7b)) and (e_kind != 0x7c)) and (h256 != 0)):  # spec: specs/amd_svm.vspec:579
+            elif ((((e_kind >= 0x60) and (e_kind != 0x7b)) and (e_kind != 0x7c)) and (h199 != 0)):  # spec: specs/amd_svm.vspec:579
                 status.next = 6
-                h246 = intbv(0)[9:]
-                h246[:] = concat("0", e_kind)
-                h247 = intbv(0)[5:]
-                h248 = intbv(0)[5:]
-                h249 = intbv(0)[5:]
+                h191 = intbv(0)[5:]
+                h192 = intbv(0)[5:]
+                h193 = intbv(0)[5:]
                 if (e_kind == 0x40):
-                    h249[:] = e_vector
+                    h193[:] = e_vector
                 else:
-                    h249[:] = 0
+                    h193[:] = 0
                 if ((e_kind == 0x20) or (e_kind == 0x30)):
-                    h248[:] = e_dr
+                    h192[:] = concat(intbv(0)[1:], e_dr)
                 else:
-                    h248[:] = h249
+                    h192[:] = h193
                 if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)):
-                    h247[:] = e_cr
+                    h191[:] = concat(intbv(0)[1:], e_cr)
                 else:
-                    h247[:] = h248
-                h250 = intbv(0)[9:]
-                h250[:] = concat("0000", h247)
-                h251 = intbv(0)[9:]
-                h251[:] = h246 + h250
-                v_wide[:] = h251
-                rec_exitcode.next = v_wide[64:]
-                h252 = intbv(0)[64:]
-                h253 = intbv(0)[64:]
-                h254 = intbv(0)[64:]
+                    h191[:] = h192
+                h194 = intbv(0)[9:]
+                h194[:] = concat(intbv(0)[1:], e_kind) + concat(intbv(0)[4:], h191)
+                rec_exitcode.next = concat(intbv(0)[55:], h194)
+                h195 = intbv(0)[64:]
+                h196 = intbv(0)[64:]
+                h197 = intbv(0)[64:]
                 if ((e_kind == 0x8f) or (e_kind == 0x90)):
-                    h254[:] = e_new_value
+                    h197[:] = e_new_value
                 else:
-                    h254[:] = 0
+                    h197[:] = 0
                 if (e_kind == 0x79):
-                    h253[:] = e_linear_address
+                    h196[:] = e_linear_address
                 else:
-                    h253[:] = h254
+                    h196[:] = h197
                 if (e_kind == 0x75):
-                    h252[:] = e_intn
+                    h195[:] = concat(intbv(0)[56:], e_intn)
                 else:
-                    h252[:] = h253
-                v_wide[:] = h252
-                rec_exitinfo1.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_exitinfo2.next = v_wide[64:]
-                h255 = intbv(0)[64:]
+                    h195[:] = h196
+                rec_exitinfo1.next = h195
+                rec_exitinfo2.next = 0
+                h198 = intbv(0)[64:]
                 if ((((((e_kind >= 0x60) and (e_kind <= 0x64)) or ((e_kind >= 0x7d) and (e_kind <= 0x7f))) or (e_kind == 0x8f)) or (e_kind == 0x90)) or (e_kind == 0xa5)):
-                    h255[:] = 0
+                    h198[:] = 0
                 else:
-                    h255[:] = e_next_rip
-                v_wide[:] = h255
-                rec_nrip.next = v_wide[64:]
+                    h198[:] = e_next_rip
+                rec_nrip.next = h198
                 st.next = S.ST0
             elif ((e_kind == 0x8c) and w_vmcb_10[11]):  # spec: specs/amd_svm.vspec:592
                 status.next = 7
-                v_wide[:] = 0x8b
-                rec_exitcode.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_exitinfo1.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_exitinfo2.next = v_wide[64:]
-                v_wide[:] = e_next_rip
-                rec_nrip.next = v_wide[64:]
+                rec_exitcode.next = 0x8b
+                rec_exitinfo1.next = 0
+                rec_exitinfo2.next = 0
+                rec_nrip.next = e_next_rip
                 st.next = S.ST0
             elif (((e_kind == 0x7b) and w_vmcb_8[59]) and (b_iopm != 0)):  # spec: specs/amd_svm.vspec:599
                 status.next = 8
-                v_wide[:] = 0x7b
-                rec_exitcode.next = v_wide[64:]
+                rec_exitcode.next = 0x7b
                 v_wide[:] = 0
                 v_wide[1:0] = e_io_in
                 v_wide[3:2] = e_io_str
                 v_wide[4:3] = e_io_rep
-                h322 = intbv(0)[1:]
-                h322[:] = 0
+                h253 = intbv(0)[1:]
+                h253[:] = 0
                 if (e_size == 1):
-                    h322[:] = 1
-                v_wide[5:4] = h322
-                h323 = intbv(0)[1:]
-                h323[:] = 0
+                    h253[:] = 1
+                v_wide[5:4] = h253
+                h254 = intbv(0)[1:]
+                h254[:] = 0
                 if (e_size == 2):
-                    h323[:] = 1
-                v_wide[6:5] = h323
-                h324 = intbv(0)[1:]
-                h324[:] = 0
+                    h254[:] = 1
+                v_wide[6:5] = h254
+                h255 = intbv(0)[1:]
+                h255[:] = 0
                 if (e_size == 4):
-                    h324[:] = 1
-                v_wide[7:6] = h324
-                h325 = intbv(0)[1:]
-                h325[:] = 0
+                    h255[:] = 1
+                v_wide[7:6] = h255
+                h256 = intbv(0)[1:]
+                h256[:] = 0
                 if (e_addr_size == 0):
-                    h325[:] = 1
-                v_wide[8:7] = h325
-                h326 = intbv(0)[1:]
-                h326[:] = 0
+                    h256[:] = 1
+                v_wide[8:7] = h256
+                h257 = intbv(0)[1:]
+                h257[:] = 0
                 if (e_addr_size == 1):
-                    h326[:] = 1
-                v_wide[9:8] = h326
-                h327 = intbv(0)[1:]
-                h327[:] = 0
+                    h257[:] = 1
+                v_wide[9:8] = h257
+                h258 = intbv(0)[1:]
+                h258[:] = 0
                 if (e_addr_size == 2):
-                    h327[:] = 1
-                v_wide[10:9] = h327
-                h328 = intbv(0)[3:]
+                    h258[:] = 1
+                v_wide[10:9] = h258
+                h259 = intbv(0)[3:]
                 if (e_io_str != 0):
-                    h328[:] = e_seg
+                    h259[:] = e_seg
                 else:
-                    h328[:] = 0
-                v_wide[13:10] = h328
+                    h259[:] = 0
+                v_wide[13:10] = h259
                 v_wide[32:16] = e_port
                 rec_exitinfo1.next = v_wide[64:]
-                v_wide[:] = e_next_rip
-                rec_exitinfo2.next = v_wide[64:]
-                v_wide[:] = e_next_rip
-                rec_nrip.next = v_wide[64:]
+                rec_exitinfo2.next = e_next_rip
+                rec_nrip.next = e_next_rip
                 st.next = S.ST0
-            elif ((((e_kind == 0x7c) or (e_kind == 0xfc)) and w_vmcb_8[60]) and ((not (((e_msr <= 0x1fff) or ((e_msr >= h330) and (e_msr <= h331))) or ((e_msr >= h332) and (e_msr <= h333)))) or (b_msrpm != 0))):  # spec: specs/amd_svm.vspec:620
+            elif ((((e_kind == 0x7c) or (e_kind == 0xfc)) and w_vmcb_8[60]) and ((not (((e_msr <= 0x1fff) or ((e_msr >= intbv(0xc0000000)[32:]) and (e_msr <= intbv(0xc0001fff)[32:]))) or ((e_msr >= intbv(0xc0010000)[32:]) and (e_msr <= intbv(0xc0011fff)[32:])))) or (b_msrpm != 0))):  # spec: specs/amd_svm.vspec:620
                 status.next = 9
-                v_wide[:] = 0x7c
-                rec_exitcode.next = v_wide[64:]
-                h329 = intbv(0)[1:]
-                h329[:] = 0
+                rec_exitcode.next = 0x7c
+                h260 = intbv(0)[1:]
+                h260[:] = 0
                 if (e_kind == 0xfc):
-                    h329[:] = 1
-                v_wide[:] = h329
-                rec_exitinfo1.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_exitinfo2.next = v_wide[64:]
-                v_wide[:] = e_next_rip
-                rec_nrip.next = v_wide[64:]
+                    h260[:] = 1
+                rec_exitinfo1.next = concat(intbv(0)[63:], h260)
+                rec_exitinfo2.next = 0
+                rec_nrip.next = e_next_rip
                 st.next = S.ST0
             else:
                 status.next = 0
@@ -1501,8 +1319,8 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
         elif st == S.ST0:  # exitcode
             if not pend:
                 if True:
-                    v_wide[:] = concat(r_VMCB_PA[52:12], "000000000000")
-                    v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x70
+                    v_wide[:] = concat(intbv(0)[20:], r_VMCB_PA[52:12], intbv(0)[12:])
+                    v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x70
                     u_valid.next = True
                     u_we.next = True
                     u_size.next = WORD_SIZE
@@ -1521,8 +1339,8 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
         elif st == S.ST1:  # exitinfo1
             if not pend:
                 if True:
-                    v_wide[:] = concat(r_VMCB_PA[52:12], "000000000000")
-                    v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x78
+                    v_wide[:] = concat(intbv(0)[20:], r_VMCB_PA[52:12], intbv(0)[12:])
+                    v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x78
                     u_valid.next = True
                     u_we.next = True
                     u_size.next = WORD_SIZE
@@ -1541,8 +1359,8 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
         elif st == S.ST2:  # exitinfo2
             if not pend:
                 if True:
-                    v_wide[:] = concat(r_VMCB_PA[52:12], "000000000000")
-                    v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x80
+                    v_wide[:] = concat(intbv(0)[20:], r_VMCB_PA[52:12], intbv(0)[12:])
+                    v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x80
                     u_valid.next = True
                     u_we.next = True
                     u_size.next = WORD_SIZE
@@ -1561,8 +1379,8 @@ def model(clk, rst, start, done, e_kind, e_cr, e_dr, e_gpr, e_mov, e_lmsw, e_cr0
         elif st == S.ST3:  # nrip
             if not pend:
                 if True:
-                    v_wide[:] = concat(r_VMCB_PA[52:12], "000000000000")
-                    v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0xc8
+                    v_wide[:] = concat(intbv(0)[20:], r_VMCB_PA[52:12], intbv(0)[12:])
+                    v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0xc8
                     u_valid.next = True
                     u_we.next = True
                     u_size.next = WORD_SIZE

@@ -249,8 +249,8 @@ always @(posedge clk) begin: walker_host0_fsm
                             m_valid <= 1'b1;
                             m_we <= 1'b0;
                             m_size <= 3;
-                            m_addr <= ({hb_EPTP[48-1:12], 12'b000000000000} + {x_addr[57-1:48], 3'b000});
-                            walker_host0_ea <= ({hb_EPTP[48-1:12], 12'b000000000000} + {x_addr[57-1:48], 3'b000});
+                            m_addr <= ({16'h0, hb_EPTP[48-1:12], 12'h0} + {52'h0, x_addr[57-1:48], 3'h0});
+                            walker_host0_ea <= ({16'h0, hb_EPTP[48-1:12], 12'h0} + {52'h0, x_addr[57-1:48], 3'h0});
                             walker_host0_st <= 3'b001;
                             walker_host0_lvl <= 5;
                         end
@@ -258,8 +258,8 @@ always @(posedge clk) begin: walker_host0_fsm
                             m_valid <= 1'b1;
                             m_we <= 1'b0;
                             m_size <= 3;
-                            m_addr <= ({hb_EPTP[48-1:12], 12'b000000000000} + {x_addr[48-1:39], 3'b000});
-                            walker_host0_ea <= ({hb_EPTP[48-1:12], 12'b000000000000} + {x_addr[48-1:39], 3'b000});
+                            m_addr <= ({16'h0, hb_EPTP[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
+                            walker_host0_ea <= ({16'h0, hb_EPTP[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
                             walker_host0_st <= 3'b001;
                             walker_host0_lvl <= 4;
                         end
@@ -289,7 +289,7 @@ always @(posedge clk) begin: walker_host0_fsm
                                 walker_host0_flevel <= 5;
                                 walker_host0_st <= 3'b010;
                             end
-                            else if (((m_rdata & 53'hf0000000000f8) != 0)) begin
+                            else if (((m_rdata & 64'hf0000000000f8) != 0)) begin
                                 walker_host0_fault_k <= 4;
                                 walker_host0_flevel <= 5;
                                 walker_host0_st <= 3'b010;
@@ -313,8 +313,8 @@ always @(posedge clk) begin: walker_host0_fsm
                                 m_valid <= 1'b1;
                                 m_we <= 1'b0;
                                 m_size <= 3;
-                                m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {x_addr[48-1:39], 3'b000});
-                                walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {x_addr[48-1:39], 3'b000});
+                                m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
+                                walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
                                 walker_host0_st <= 3'b001;
                                 walker_host0_lvl <= 4;
                             end
@@ -335,7 +335,7 @@ always @(posedge clk) begin: walker_host0_fsm
                                 walker_host0_flevel <= 4;
                                 walker_host0_st <= 3'b010;
                             end
-                            else if (((m_rdata & 53'hf0000000000f8) != 0)) begin
+                            else if (((m_rdata & 64'hf0000000000f8) != 0)) begin
                                 walker_host0_fault_k <= 4;
                                 walker_host0_flevel <= 4;
                                 walker_host0_st <= 3'b010;
@@ -359,8 +359,8 @@ always @(posedge clk) begin: walker_host0_fsm
                                 m_valid <= 1'b1;
                                 m_we <= 1'b0;
                                 m_size <= 3;
-                                m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {x_addr[39-1:30], 3'b000});
-                                walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {x_addr[39-1:30], 3'b000});
+                                m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[39-1:30], 3'h0});
+                                walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[39-1:30], 3'h0});
                                 walker_host0_st <= 3'b001;
                                 walker_host0_lvl <= 3;
                             end
@@ -382,7 +382,7 @@ always @(posedge clk) begin: walker_host0_fsm
                                     walker_host0_flevel <= 3;
                                     walker_host0_st <= 3'b010;
                                 end
-                                else if (((m_rdata & 53'hf00003ffff000) != 0)) begin
+                                else if (((m_rdata & 64'hf00003ffff000) != 0)) begin
                                     walker_host0_fault_k <= 4;
                                     walker_host0_flevel <= 3;
                                     walker_host0_st <= 3'b010;
@@ -476,7 +476,7 @@ always @(posedge clk) begin: walker_host0_fsm
                                     walker_host0_flevel <= 3;
                                     walker_host0_st <= 3'b010;
                                 end
-                                else if ((((m_rdata & 53'hf000000000078) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                else if ((((m_rdata & 64'hf000000000078) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
                                     walker_host0_fault_k <= 4;
                                     walker_host0_flevel <= 3;
                                     walker_host0_st <= 3'b010;
@@ -500,8 +500,8 @@ always @(posedge clk) begin: walker_host0_fsm
                                     m_valid <= 1'b1;
                                     m_we <= 1'b0;
                                     m_size <= 3;
-                                    m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {x_addr[30-1:21], 3'b000});
-                                    walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {x_addr[30-1:21], 3'b000});
+                                    m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[30-1:21], 3'h0});
+                                    walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[30-1:21], 3'h0});
                                     walker_host0_st <= 3'b001;
                                     walker_host0_lvl <= 2;
                                 end
@@ -524,7 +524,7 @@ always @(posedge clk) begin: walker_host0_fsm
                                     walker_host0_flevel <= 2;
                                     walker_host0_st <= 3'b010;
                                 end
-                                else if (((m_rdata & 53'hf0000001ff000) != 0)) begin
+                                else if (((m_rdata & 64'hf0000001ff000) != 0)) begin
                                     walker_host0_fault_k <= 4;
                                     walker_host0_flevel <= 2;
                                     walker_host0_st <= 3'b010;
@@ -618,7 +618,7 @@ always @(posedge clk) begin: walker_host0_fsm
                                     walker_host0_flevel <= 2;
                                     walker_host0_st <= 3'b010;
                                 end
-                                else if (((m_rdata & 53'hf000000000078) != 0)) begin
+                                else if (((m_rdata & 64'hf000000000078) != 0)) begin
                                     walker_host0_fault_k <= 4;
                                     walker_host0_flevel <= 2;
                                     walker_host0_st <= 3'b010;
@@ -642,8 +642,8 @@ always @(posedge clk) begin: walker_host0_fsm
                                     m_valid <= 1'b1;
                                     m_we <= 1'b0;
                                     m_size <= 3;
-                                    m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {x_addr[21-1:12], 3'b000});
-                                    walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {x_addr[21-1:12], 3'b000});
+                                    m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[21-1:12], 3'h0});
+                                    walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[21-1:12], 3'h0});
                                     walker_host0_st <= 3'b001;
                                     walker_host0_lvl <= 1;
                                 end
@@ -665,7 +665,7 @@ always @(posedge clk) begin: walker_host0_fsm
                                 walker_host0_flevel <= 1;
                                 walker_host0_st <= 3'b010;
                             end
-                            else if (((m_rdata & 53'hf000000000000) != 0)) begin
+                            else if (((m_rdata & 64'hf000000000000) != 0)) begin
                                 walker_host0_fault_k <= 4;
                                 walker_host0_flevel <= 1;
                                 walker_host0_st <= 3'b010;
@@ -751,17 +751,17 @@ always @(posedge clk) begin: walker_host0_fsm
                 x_level <= walker_host0_flevel;
                 x_aux <= 0;
                 rs0 = 6'h0;
-                if (((((walker_host0_fault_k == 2) || (walker_host0_fault_k == 3)) || (walker_host0_fault_k == 4)) || (walker_host0_fault_k == 5))) begin
+                if (((((walker_host0_fault_k[4-1:0] == 2) || (walker_host0_fault_k[4-1:0] == 3)) || (walker_host0_fault_k[4-1:0] == 4)) || (walker_host0_fault_k[4-1:0] == 5))) begin
                     rs0 = 49;
                 end
                 else begin
                     rs0 = 48;
                 end
-                h_r_exit_reason <= rs0;
+                h_r_exit_reason <= {10'h0, rs0};
                 h_r_qualification <= 0;
-                h_r_qualification[0] <= ((!((((walker_host0_fault_k == 2) || (walker_host0_fault_k == 3)) || (walker_host0_fault_k == 4)) || (walker_host0_fault_k == 5))) && hk_read);
-                h_r_qualification[1] <= ((!((((walker_host0_fault_k == 2) || (walker_host0_fault_k == 3)) || (walker_host0_fault_k == 4)) || (walker_host0_fault_k == 5))) && hk_write);
-                h_r_qualification[2] <= ((!((((walker_host0_fault_k == 2) || (walker_host0_fault_k == 3)) || (walker_host0_fault_k == 4)) || (walker_host0_fault_k == 5))) && hk_fetch);
+                h_r_qualification[0] <= ((!((((walker_host0_fault_k[4-1:0] == 2) || (walker_host0_fault_k[4-1:0] == 3)) || (walker_host0_fault_k[4-1:0] == 4)) || (walker_host0_fault_k[4-1:0] == 5))) && hk_read);
+                h_r_qualification[1] <= ((!((((walker_host0_fault_k[4-1:0] == 2) || (walker_host0_fault_k[4-1:0] == 3)) || (walker_host0_fault_k[4-1:0] == 4)) || (walker_host0_fault_k[4-1:0] == 5))) && hk_write);
+                h_r_qualification[2] <= ((!((((walker_host0_fault_k[4-1:0] == 2) || (walker_host0_fault_k[4-1:0] == 3)) || (walker_host0_fault_k[4-1:0] == 4)) || (walker_host0_fault_k[4-1:0] == 5))) && hk_fetch);
                 h_r_qualification[3] <= ((walker_host0_fault_k > 5) && walker_host0_a_r);
                 h_r_qualification[4] <= ((walker_host0_fault_k > 5) && walker_host0_a_w);
                 h_r_qualification[5] <= ((walker_host0_fault_k > 5) && walker_host0_a_x);
@@ -883,7 +883,6 @@ always @(posedge clk) begin: walker_guest0_fsm
     reg v_us;
     reg v_xd;
     reg [64-1:0] ns0;
-    reg [64-1:0] ns1;
     if (rst == 1) begin
         walker_guest0_a_rw <= 0;
         walker_guest0_a_us <= 0;
@@ -959,7 +958,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                     if (r_CR4[12]) begin
                         x_valid <= 1'b1;
                         x_pwrite <= 1'b0;
-                        x_addr <= ({r_CR3[48-1:12], 12'b000000000000} + {i_addr[57-1:48], 3'b000});
+                        x_addr <= ({16'h0, r_CR3[48-1:12], 12'h0} + {52'h0, i_addr[57-1:48], 3'h0});
                         x_on_table <= 1'b1;
                         x_update <= 1'b0;
                         hk_read <= 1'b1;
@@ -972,7 +971,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                     else begin
                         x_valid <= 1'b1;
                         x_pwrite <= 1'b0;
-                        x_addr <= ({r_CR3[48-1:12], 12'b000000000000} + {i_addr[48-1:39], 3'b000});
+                        x_addr <= ({16'h0, r_CR3[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
                         x_on_table <= 1'b1;
                         x_update <= 1'b0;
                         hk_read <= 1'b1;
@@ -1001,7 +1000,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                                     walker_guest0_flevel <= 5;
                                     walker_guest0_st <= 3'b011;
                                 end
-                                else if ((((x_rdata & 53'hf000000000080) != 0) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)))) begin
+                                else if ((((x_rdata & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)))) begin
                                     walker_guest0_fault_k <= 2;
                                     walker_guest0_flevel <= 5;
                                     walker_guest0_st <= 3'b011;
@@ -1023,7 +1022,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                                     end
                                     x_valid <= 1'b1;
                                     x_pwrite <= 1'b0;
-                                    x_addr <= ({16'h0, x_rdata[48-1:12], 12'h0} + {i_addr[48-1:39], 3'b000});
+                                    x_addr <= ({16'h0, x_rdata[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
                                     x_on_table <= 1'b1;
                                     x_update <= 1'b0;
                                     hk_read <= 1'b1;
@@ -1040,7 +1039,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                                     walker_guest0_flevel <= 4;
                                     walker_guest0_st <= 3'b011;
                                 end
-                                else if ((((x_rdata & 53'hf000000000080) != 0) || (1'b0 && ((x_rdata & 256) != 0)) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)))) begin
+                                else if ((((x_rdata & 64'hf000000000080) != 0) || (1'b0 && ((x_rdata & 256) != 0)) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)))) begin
                                     walker_guest0_fault_k <= 2;
                                     walker_guest0_flevel <= 4;
                                     walker_guest0_st <= 3'b011;
@@ -1062,7 +1061,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                                     end
                                     x_valid <= 1'b1;
                                     x_pwrite <= 1'b0;
-                                    x_addr <= ({16'h0, x_rdata[48-1:12], 12'h0} + {i_addr[39-1:30], 3'b000});
+                                    x_addr <= ({16'h0, x_rdata[48-1:12], 12'h0} + {52'h0, i_addr[39-1:30], 3'h0});
                                     x_on_table <= 1'b1;
                                     x_update <= 1'b0;
                                     hk_read <= 1'b1;
@@ -1080,7 +1079,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                                         walker_guest0_flevel <= 3;
                                         walker_guest0_st <= 3'b011;
                                     end
-                                    else if ((((x_rdata & 53'hf00003fffe000) != 0) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)))) begin
+                                    else if ((((x_rdata & 64'hf00003fffe000) != 0) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)))) begin
                                         walker_guest0_fault_k <= 2;
                                         walker_guest0_flevel <= 3;
                                         walker_guest0_st <= 3'b011;
@@ -1161,7 +1160,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                                         walker_guest0_flevel <= 3;
                                         walker_guest0_st <= 3'b011;
                                     end
-                                    else if ((((x_rdata & 53'hf000000000000) != 0) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((x_rdata & 128) != 0)))) begin
+                                    else if ((((x_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((x_rdata & 128) != 0)))) begin
                                         walker_guest0_fault_k <= 2;
                                         walker_guest0_flevel <= 3;
                                         walker_guest0_st <= 3'b011;
@@ -1183,7 +1182,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                                         end
                                         x_valid <= 1'b1;
                                         x_pwrite <= 1'b0;
-                                        x_addr <= ({16'h0, x_rdata[48-1:12], 12'h0} + {i_addr[30-1:21], 3'b000});
+                                        x_addr <= ({16'h0, x_rdata[48-1:12], 12'h0} + {52'h0, i_addr[30-1:21], 3'h0});
                                         x_on_table <= 1'b1;
                                         x_update <= 1'b0;
                                         hk_read <= 1'b1;
@@ -1202,7 +1201,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                                         walker_guest0_flevel <= 2;
                                         walker_guest0_st <= 3'b011;
                                     end
-                                    else if ((((x_rdata & 53'hf0000001fe000) != 0) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)))) begin
+                                    else if ((((x_rdata & 64'hf0000001fe000) != 0) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)))) begin
                                         walker_guest0_fault_k <= 2;
                                         walker_guest0_flevel <= 2;
                                         walker_guest0_st <= 3'b011;
@@ -1283,7 +1282,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                                         walker_guest0_flevel <= 2;
                                         walker_guest0_st <= 3'b011;
                                     end
-                                    else if ((((x_rdata & 53'hf000000000000) != 0) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)))) begin
+                                    else if ((((x_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)))) begin
                                         walker_guest0_fault_k <= 2;
                                         walker_guest0_flevel <= 2;
                                         walker_guest0_st <= 3'b011;
@@ -1305,7 +1304,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                                         end
                                         x_valid <= 1'b1;
                                         x_pwrite <= 1'b0;
-                                        x_addr <= ({16'h0, x_rdata[48-1:12], 12'h0} + {i_addr[21-1:12], 3'b000});
+                                        x_addr <= ({16'h0, x_rdata[48-1:12], 12'h0} + {52'h0, i_addr[21-1:12], 3'h0});
                                         x_on_table <= 1'b1;
                                         x_update <= 1'b0;
                                         hk_read <= 1'b1;
@@ -1323,7 +1322,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                                     walker_guest0_flevel <= 1;
                                     walker_guest0_st <= 3'b011;
                                 end
-                                else if ((((x_rdata & 53'hf000000000000) != 0) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)))) begin
+                                else if ((((x_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)))) begin
                                     walker_guest0_fault_k <= 2;
                                     walker_guest0_flevel <= 1;
                                     walker_guest0_st <= 3'b011;
@@ -1425,20 +1424,18 @@ always @(posedge clk) begin: walker_guest0_fsm
                 end
                 o_n_exit_reason <= h_r_exit_reason;
                 o_n_qualification <= 0;
-                ns0 = 64'h0;
-                ns0 = h_r_qualification;
-                o_n_qualification[7-1:0] <= ns0[7-1:0];
+                o_n_qualification[7-1:0] <= h_r_qualification[7-1:0];
                 o_n_qualification[7] <= (h_r_exit_reason == 48);
                 o_n_qualification[8] <= ((h_r_exit_reason == 48) && (!x_on_table));
                 o_n_guest_physical_address <= h_r_gpa;
-                ns1 = 64'h0;
+                ns0 = 64'h0;
                 if ((h_r_exit_reason == 48)) begin
-                    ns1 = i_addr;
+                    ns0 = i_addr;
                 end
                 else begin
-                    ns1 = 0;
+                    ns0 = 0;
                 end
-                o_n_guest_linear_address <= ns1;
+                o_n_guest_linear_address <= ns0;
                 done <= 1'b1;
                 walker_guest0_st <= 3'b000;
             end
@@ -1448,10 +1445,10 @@ always @(posedge clk) begin: walker_guest0_fsm
                 o_aux <= 0;
                 o_r_vector <= 14;
                 o_r_error_code <= 0;
-                o_r_error_code[0] <= (walker_guest0_fault_k != 1);
+                o_r_error_code[0] <= (walker_guest0_fault_k[4-1:0] != 1);
                 o_r_error_code[1] <= k_write;
                 o_r_error_code[2] <= k_user;
-                o_r_error_code[3] <= (walker_guest0_fault_k == 2);
+                o_r_error_code[3] <= (walker_guest0_fault_k[4-1:0] == 2);
                 o_r_error_code[4] <= (k_fetch && (r_CR4[20] || r_EFER[11]));
                 o_r_error_code[5] <= ((walker_guest0_fault_k > 2) && (((r_CR4[22] && walker_guest0_a_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * walker_guest0_le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * walker_guest0_le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16])))));
                 o_r_cr2 <= i_addr;

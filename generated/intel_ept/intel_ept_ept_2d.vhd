@@ -226,16 +226,16 @@ begin
                                 m_valid <= '1';
                                 m_we <= '0';
                                 m_size <= to_unsigned(3, 3);
-                                m_addr <= (resize(unsigned'(hb_EPTP(48-1 downto 12) & unsigned'("000000000000")), 64) + resize(unsigned'(x_addr(57-1 downto 48) & unsigned'("000")), 64));
-                                walker_host0_ea <= (resize(unsigned'(hb_EPTP(48-1 downto 12) & unsigned'("000000000000")), 64) + resize(unsigned'(x_addr(57-1 downto 48) & unsigned'("000")), 64));
+                                m_addr <= (unsigned'(to_unsigned(0, 16) & hb_EPTP(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                                walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & hb_EPTP(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(57-1 downto 48) & to_unsigned(0, 3)));
                                 walker_host0_st <= MWAIT;
                                 walker_host0_lvl <= to_unsigned(5, 3);
                             else
                                 m_valid <= '1';
                                 m_we <= '0';
                                 m_size <= to_unsigned(3, 3);
-                                m_addr <= (resize(unsigned'(hb_EPTP(48-1 downto 12) & unsigned'("000000000000")), 64) + resize(unsigned'(x_addr(48-1 downto 39) & unsigned'("000")), 64));
-                                walker_host0_ea <= (resize(unsigned'(hb_EPTP(48-1 downto 12) & unsigned'("000000000000")), 64) + resize(unsigned'(x_addr(48-1 downto 39) & unsigned'("000")), 64));
+                                m_addr <= (unsigned'(to_unsigned(0, 16) & hb_EPTP(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                                walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & hb_EPTP(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
                                 walker_host0_st <= MWAIT;
                                 walker_host0_lvl <= to_unsigned(4, 3);
                             end if;
@@ -283,8 +283,8 @@ begin
                                 m_valid <= '1';
                                 m_we <= '0';
                                 m_size <= to_unsigned(3, 3);
-                                m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(x_addr(48-1 downto 39) & unsigned'("000")));
-                                walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(x_addr(48-1 downto 39) & unsigned'("000")));
+                                m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                                walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
                                 walker_host0_st <= MWAIT;
                                 walker_host0_lvl <= to_unsigned(4, 3);
                             end if;
@@ -324,8 +324,8 @@ begin
                                 m_valid <= '1';
                                 m_we <= '0';
                                 m_size <= to_unsigned(3, 3);
-                                m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(x_addr(39-1 downto 30) & unsigned'("000")));
-                                walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(x_addr(39-1 downto 30) & unsigned'("000")));
+                                m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                                walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(39-1 downto 30) & to_unsigned(0, 3)));
                                 walker_host0_st <= MWAIT;
                                 walker_host0_lvl <= to_unsigned(3, 3);
                             end if;
@@ -448,8 +448,8 @@ begin
                                     m_valid <= '1';
                                     m_we <= '0';
                                     m_size <= to_unsigned(3, 3);
-                                    m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(x_addr(30-1 downto 21) & unsigned'("000")));
-                                    walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(x_addr(30-1 downto 21) & unsigned'("000")));
+                                    m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                    walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(30-1 downto 21) & to_unsigned(0, 3)));
                                     walker_host0_st <= MWAIT;
                                     walker_host0_lvl <= to_unsigned(2, 3);
                                 end if;
@@ -573,8 +573,8 @@ begin
                                     m_valid <= '1';
                                     m_we <= '0';
                                     m_size <= to_unsigned(3, 3);
-                                    m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(x_addr(21-1 downto 12) & unsigned'("000")));
-                                    walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(x_addr(21-1 downto 12) & unsigned'("000")));
+                                    m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                                    walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(21-1 downto 12) & to_unsigned(0, 3)));
                                     walker_host0_st <= MWAIT;
                                     walker_host0_lvl <= to_unsigned(1, 3);
                                 end if;
@@ -668,16 +668,16 @@ begin
                     x_level <= walker_host0_flevel;
                     x_aux <= to_unsigned(0, 3);
                     rs0 := to_unsigned(0, 6);
-                    if ((((walker_host0_fault_k = 2) or (walker_host0_fault_k = 3)) or (walker_host0_fault_k = 4)) or (walker_host0_fault_k = 5)) then
+                    if ((((walker_host0_fault_k(4-1 downto 0) = 2) or (walker_host0_fault_k(4-1 downto 0) = 3)) or (walker_host0_fault_k(4-1 downto 0) = 4)) or (walker_host0_fault_k(4-1 downto 0) = 5)) then
                         rs0 := to_unsigned(49, 6);
                     else
                         rs0 := to_unsigned(48, 6);
                     end if;
-                    h_r_exit_reason <= resize(rs0, 16);
+                    h_r_exit_reason <= unsigned'(to_unsigned(0, 10) & rs0);
                     h_r_qualification <= to_unsigned(0, 64);
-                    h_r_qualification(0) <= stdl((not ((((walker_host0_fault_k = 2) or (walker_host0_fault_k = 3)) or (walker_host0_fault_k = 4)) or (walker_host0_fault_k = 5))) and bool(hk_read));
-                    h_r_qualification(1) <= stdl((not ((((walker_host0_fault_k = 2) or (walker_host0_fault_k = 3)) or (walker_host0_fault_k = 4)) or (walker_host0_fault_k = 5))) and bool(hk_write));
-                    h_r_qualification(2) <= stdl((not ((((walker_host0_fault_k = 2) or (walker_host0_fault_k = 3)) or (walker_host0_fault_k = 4)) or (walker_host0_fault_k = 5))) and bool(hk_fetch));
+                    h_r_qualification(0) <= stdl((not ((((walker_host0_fault_k(4-1 downto 0) = 2) or (walker_host0_fault_k(4-1 downto 0) = 3)) or (walker_host0_fault_k(4-1 downto 0) = 4)) or (walker_host0_fault_k(4-1 downto 0) = 5))) and bool(hk_read));
+                    h_r_qualification(1) <= stdl((not ((((walker_host0_fault_k(4-1 downto 0) = 2) or (walker_host0_fault_k(4-1 downto 0) = 3)) or (walker_host0_fault_k(4-1 downto 0) = 4)) or (walker_host0_fault_k(4-1 downto 0) = 5))) and bool(hk_write));
+                    h_r_qualification(2) <= stdl((not ((((walker_host0_fault_k(4-1 downto 0) = 2) or (walker_host0_fault_k(4-1 downto 0) = 3)) or (walker_host0_fault_k(4-1 downto 0) = 4)) or (walker_host0_fault_k(4-1 downto 0) = 5))) and bool(hk_fetch));
                     h_r_qualification(3) <= stdl((walker_host0_fault_k > 5) and bool(walker_host0_a_r));
                     h_r_qualification(4) <= stdl((walker_host0_fault_k > 5) and bool(walker_host0_a_w));
                     h_r_qualification(5) <= stdl((walker_host0_fault_k > 5) and bool(walker_host0_a_x));
@@ -787,7 +787,6 @@ walker_guest0_fsm: process (clk) is
     variable v_us: std_logic;
     variable v_xd: std_logic;
     variable ns0: unsigned(63 downto 0);
-    variable ns1: unsigned(63 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
@@ -864,7 +863,7 @@ begin
                         if bool(r_CR4(12)) then
                             x_valid <= '1';
                             x_pwrite <= '0';
-                            x_addr <= (resize(unsigned'(r_CR3(48-1 downto 12) & unsigned'("000000000000")), 64) + resize(unsigned'(i_addr(57-1 downto 48) & unsigned'("000")), 64));
+                            x_addr <= (unsigned'(to_unsigned(0, 16) & r_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(57-1 downto 48) & to_unsigned(0, 3)));
                             x_on_table <= '1';
                             x_update <= '0';
                             hk_read <= '1';
@@ -876,7 +875,7 @@ begin
                         else
                             x_valid <= '1';
                             x_pwrite <= '0';
-                            x_addr <= (resize(unsigned'(r_CR3(48-1 downto 12) & unsigned'("000000000000")), 64) + resize(unsigned'(i_addr(48-1 downto 39) & unsigned'("000")), 64));
+                            x_addr <= (unsigned'(to_unsigned(0, 16) & r_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
                             x_on_table <= '1';
                             x_update <= '0';
                             hk_read <= '1';
@@ -922,7 +921,7 @@ begin
                                     end if;
                                     x_valid <= '1';
                                     x_pwrite <= '0';
-                                    x_addr <= (unsigned'(to_unsigned(0, 16) & x_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(i_addr(48-1 downto 39) & unsigned'("000")));
+                                    x_addr <= (unsigned'(to_unsigned(0, 16) & x_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
                                     x_on_table <= '1';
                                     x_update <= '0';
                                     hk_read <= '1';
@@ -958,7 +957,7 @@ begin
                                     end if;
                                     x_valid <= '1';
                                     x_pwrite <= '0';
-                                    x_addr <= (unsigned'(to_unsigned(0, 16) & x_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(i_addr(39-1 downto 30) & unsigned'("000")));
+                                    x_addr <= (unsigned'(to_unsigned(0, 16) & x_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
                                     x_on_table <= '1';
                                     x_update <= '0';
                                     hk_read <= '1';
@@ -1066,7 +1065,7 @@ begin
                                         end if;
                                         x_valid <= '1';
                                         x_pwrite <= '0';
-                                        x_addr <= (unsigned'(to_unsigned(0, 16) & x_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(i_addr(30-1 downto 21) & unsigned'("000")));
+                                        x_addr <= (unsigned'(to_unsigned(0, 16) & x_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
                                         x_on_table <= '1';
                                         x_update <= '0';
                                         hk_read <= '1';
@@ -1175,7 +1174,7 @@ begin
                                         end if;
                                         x_valid <= '1';
                                         x_pwrite <= '0';
-                                        x_addr <= (unsigned'(to_unsigned(0, 16) & x_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(i_addr(21-1 downto 12) & unsigned'("000")));
+                                        x_addr <= (unsigned'(to_unsigned(0, 16) & x_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                                         x_on_table <= '1';
                                         x_update <= '0';
                                         hk_read <= '1';
@@ -1280,19 +1279,17 @@ begin
                     end if;
                     o_n_exit_reason <= h_r_exit_reason;
                     o_n_qualification <= to_unsigned(0, 64);
-                    ns0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    ns0 := h_r_qualification;
-                    o_n_qualification(7-1 downto 0) <= ns0(7-1 downto 0);
+                    o_n_qualification(7-1 downto 0) <= h_r_qualification(7-1 downto 0);
                     o_n_qualification(7) <= stdl(h_r_exit_reason = 48);
                     o_n_qualification(8) <= stdl((h_r_exit_reason = 48) and (not bool(x_on_table)));
                     o_n_guest_physical_address <= h_r_gpa;
-                    ns1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    ns0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                     if (h_r_exit_reason = 48) then
-                        ns1 := i_addr;
+                        ns0 := i_addr;
                     else
-                        ns1 := to_unsigned(0, 64);
+                        ns0 := to_unsigned(0, 64);
                     end if;
-                    o_n_guest_linear_address <= ns1;
+                    o_n_guest_linear_address <= ns0;
                     done <= '1';
                     walker_guest0_st <= IDLE;
                 when FAULT =>
@@ -1301,10 +1298,10 @@ begin
                     o_aux <= to_unsigned(0, 3);
                     o_r_vector <= to_unsigned(14, 8);
                     o_r_error_code <= to_unsigned(0, 32);
-                    o_r_error_code(0) <= stdl(walker_guest0_fault_k /= 1);
+                    o_r_error_code(0) <= stdl(walker_guest0_fault_k(4-1 downto 0) /= 1);
                     o_r_error_code(1) <= k_write;
                     o_r_error_code(2) <= k_user;
-                    o_r_error_code(3) <= stdl(walker_guest0_fault_k = 2);
+                    o_r_error_code(3) <= stdl(walker_guest0_fault_k(4-1 downto 0) = 2);
                     o_r_error_code(4) <= stdl(bool(k_fetch) and (bool(r_CR4(20)) or bool(r_EFER(11))));
                     o_r_error_code(5) <= stdl((walker_guest0_fault_k > 2) and (((bool(r_CR4(22)) and bool(walker_guest0_a_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * walker_guest0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * walker_guest0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))));
                     o_r_cr2 <= i_addr;

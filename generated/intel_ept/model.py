@@ -85,16 +85,16 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                         m_valid.next = True
                         m_we.next = False
                         m_size.next = 3
-                        m_addr.next = concat(r_EPTP[48:12], "000000000000") + concat(i_addr[57:48], "000")
-                        ea.next = concat(r_EPTP[48:12], "000000000000") + concat(i_addr[57:48], "000")
+                        m_addr.next = concat(intbv(0)[16:], r_EPTP[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
+                        ea.next = concat(intbv(0)[16:], r_EPTP[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
                         st.next = S.MWAIT
                         lvl.next = 5
                     else:  # spec: specs/intel_ept.vspec:124
                         m_valid.next = True
                         m_we.next = False
                         m_size.next = 3
-                        m_addr.next = concat(r_EPTP[48:12], "000000000000") + concat(i_addr[48:39], "000")
-                        ea.next = concat(r_EPTP[48:12], "000000000000") + concat(i_addr[48:39], "000")
+                        m_addr.next = concat(intbv(0)[16:], r_EPTP[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                        ea.next = concat(intbv(0)[16:], r_EPTP[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
                         st.next = S.MWAIT
                         lvl.next = 4
         elif st == S.MWAIT:
@@ -115,7 +115,7 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                         fault_k.next = 3
                         flevel.next = 5
                         st.next = S.FAULT
-                    elif (((m_rdata & 0xf0000000000f8) != 0)):  # spec: specs/intel_ept.vspec:156 fault misconfig_reserved
+                    elif (((m_rdata & intbv(0xf0000000000f8)[64:]) != 0)):  # spec: specs/intel_ept.vspec:156 fault misconfig_reserved
                         fault_k.next = 4
                         flevel.next = 5
                         st.next = S.FAULT
@@ -138,8 +138,8 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                         m_valid.next = True
                         m_we.next = False
                         m_size.next = 3
-                        m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[48:39], "000")
-                        ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[48:39], "000")
+                        m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                        ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
                         st.next = S.MWAIT
                         lvl.next = 4
                 elif lvl == 4:  # spec: specs/intel_ept.vspec:132 level pml4
@@ -155,7 +155,7 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                         fault_k.next = 3
                         flevel.next = 4
                         st.next = S.FAULT
-                    elif (((m_rdata & 0xf0000000000f8) != 0)):  # spec: specs/intel_ept.vspec:156 fault misconfig_reserved
+                    elif (((m_rdata & intbv(0xf0000000000f8)[64:]) != 0)):  # spec: specs/intel_ept.vspec:156 fault misconfig_reserved
                         fault_k.next = 4
                         flevel.next = 4
                         st.next = S.FAULT
@@ -178,8 +178,8 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                         m_valid.next = True
                         m_we.next = False
                         m_size.next = 3
-                        m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[39:30], "000")
-                        ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[39:30], "000")
+                        m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                        ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
                         st.next = S.MWAIT
                         lvl.next = 3
                 elif lvl == 3:  # spec: specs/intel_ept.vspec:136 level pdpt
@@ -196,7 +196,7 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                             fault_k.next = 3
                             flevel.next = 3
                             st.next = S.FAULT
-                        elif (((m_rdata & 0xf00003ffff000) != 0)):  # spec: specs/intel_ept.vspec:156 fault misconfig_reserved
+                        elif (((m_rdata & intbv(0xf00003ffff000)[64:]) != 0)):  # spec: specs/intel_ept.vspec:156 fault misconfig_reserved
                             fault_k.next = 4
                             flevel.next = 3
                             st.next = S.FAULT
@@ -272,7 +272,7 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                             fault_k.next = 3
                             flevel.next = 3
                             st.next = S.FAULT
-                        elif (((m_rdata & 0xf000000000078) != 0) or (False and ((m_rdata & 0x80) != 0))):  # spec: specs/intel_ept.vspec:156 fault misconfig_reserved
+                        elif (((m_rdata & intbv(0xf000000000078)[64:]) != 0) or (False and ((m_rdata & 0x80) != 0))):  # spec: specs/intel_ept.vspec:156 fault misconfig_reserved
                             fault_k.next = 4
                             flevel.next = 3
                             st.next = S.FAULT
@@ -295,8 +295,8 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
-                            m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[30:21], "000")
-                            ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[30:21], "000")
+                            m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                            ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
                             st.next = S.MWAIT
                             lvl.next = 2
                 elif lvl == 2:  # spec: specs/intel_ept.vspec:141 level pd
@@ -313,7 +313,7 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                             fault_k.next = 3
                             flevel.next = 2
                             st.next = S.FAULT
-                        elif (((m_rdata & 0xf0000001ff000) != 0)):  # spec: specs/intel_ept.vspec:156 fault misconfig_reserved
+                        elif (((m_rdata & intbv(0xf0000001ff000)[64:]) != 0)):  # spec: specs/intel_ept.vspec:156 fault misconfig_reserved
                             fault_k.next = 4
                             flevel.next = 2
                             st.next = S.FAULT
@@ -389,7 +389,7 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                             fault_k.next = 3
                             flevel.next = 2
                             st.next = S.FAULT
-                        elif (((m_rdata & 0xf000000000078) != 0)):  # spec: specs/intel_ept.vspec:156 fault misconfig_reserved
+                        elif (((m_rdata & intbv(0xf000000000078)[64:]) != 0)):  # spec: specs/intel_ept.vspec:156 fault misconfig_reserved
                             fault_k.next = 4
                             flevel.next = 2
                             st.next = S.FAULT
@@ -412,8 +412,8 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
-                            m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
-                            ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
+                            m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                            ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
                             st.next = S.MWAIT
                             lvl.next = 1
                 elif lvl == 1:  # spec: specs/intel_ept.vspec:146 level pt
@@ -429,7 +429,7 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                         fault_k.next = 3
                         flevel.next = 1
                         st.next = S.FAULT
-                    elif (((m_rdata & 0xf000000000000) != 0)):  # spec: specs/intel_ept.vspec:156 fault misconfig_reserved
+                    elif (((m_rdata & intbv(0xf000000000000)[64:]) != 0)):  # spec: specs/intel_ept.vspec:156 fault misconfig_reserved
                         fault_k.next = 4
                         flevel.next = 1
                         st.next = S.FAULT
@@ -497,15 +497,15 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
             o_level.next = flevel
             o_aux.next = 0
             rs0 = intbv(0)[6:]
-            if ((((fault_k == 2) or (fault_k == 3)) or (fault_k == 4)) or (fault_k == 5)):
+            if ((((fault_k[4:] == 2) or (fault_k[4:] == 3)) or (fault_k[4:] == 4)) or (fault_k[4:] == 5)):
                 rs0[:] = 0x31
             else:
                 rs0[:] = 0x30
-            o_r_exit_reason.next = rs0
+            o_r_exit_reason.next = concat(intbv(0)[10:], rs0)
             o_r_qualification.next = 0
-            o_r_qualification.next[0] = ((not ((((fault_k == 2) or (fault_k == 3)) or (fault_k == 4)) or (fault_k == 5))) and k_read)
-            o_r_qualification.next[1] = ((not ((((fault_k == 2) or (fault_k == 3)) or (fault_k == 4)) or (fault_k == 5))) and k_write)
-            o_r_qualification.next[2] = ((not ((((fault_k == 2) or (fault_k == 3)) or (fault_k == 4)) or (fault_k == 5))) and k_fetch)
+            o_r_qualification.next[0] = ((not ((((fault_k[4:] == 2) or (fault_k[4:] == 3)) or (fault_k[4:] == 4)) or (fault_k[4:] == 5))) and k_read)
+            o_r_qualification.next[1] = ((not ((((fault_k[4:] == 2) or (fault_k[4:] == 3)) or (fault_k[4:] == 4)) or (fault_k[4:] == 5))) and k_write)
+            o_r_qualification.next[2] = ((not ((((fault_k[4:] == 2) or (fault_k[4:] == 3)) or (fault_k[4:] == 4)) or (fault_k[4:] == 5))) and k_fetch)
             o_r_qualification.next[3] = ((fault_k > 5) and a_r)
             o_r_qualification.next[4] = ((fault_k > 5) and a_w)
             o_r_qualification.next[5] = ((fault_k > 5) and a_x)
@@ -656,7 +656,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                 if r_CR4[12]:  # spec: specs/x86_64_paging.vspec:231
                     x_valid.next = True
                     x_pwrite.next = False
-                    x_addr.next = concat(r_CR3[48:12], "000000000000") + concat(i_addr[57:48], "000")
+                    x_addr.next = concat(intbv(0)[16:], r_CR3[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
                     x_on_table.next = True
                     x_update.next = False
                     hk_read.next = True
@@ -668,7 +668,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                 else:  # spec: specs/x86_64_paging.vspec:231
                     x_valid.next = True
                     x_pwrite.next = False
-                    x_addr.next = concat(r_CR3[48:12], "000000000000") + concat(i_addr[48:39], "000")
+                    x_addr.next = concat(intbv(0)[16:], r_CR3[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
                     x_on_table.next = True
                     x_update.next = False
                     hk_read.next = True
@@ -690,7 +690,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                             fault_k.next = 1
                             flevel.next = 5
                             st.next = S.FAULT
-                        elif (((x_rdata & 0xf000000000080) != 0) or ((not r_EFER[11]) and ((x_rdata & 0x8000000000000000) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
+                        elif (((x_rdata & intbv(0xf000000000080)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
                             fault_k.next = 2
                             flevel.next = 5
                             st.next = S.FAULT
@@ -711,7 +711,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                             # pointer ADDR of pml5e, spec: specs/x86_64_paging.vspec:60
                             x_valid.next = True
                             x_pwrite.next = False
-                            x_addr.next = concat(intbv(0)[16:], x_rdata[48:12], intbv(0)[12:]) + concat(i_addr[48:39], "000")
+                            x_addr.next = concat(intbv(0)[16:], x_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
                             x_on_table.next = True
                             x_update.next = False
                             hk_read.next = True
@@ -725,7 +725,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                             fault_k.next = 1
                             flevel.next = 4
                             st.next = S.FAULT
-                        elif (((x_rdata & 0xf000000000080) != 0) or (False and ((x_rdata & 0x100) != 0)) or ((not r_EFER[11]) and ((x_rdata & 0x8000000000000000) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
+                        elif (((x_rdata & intbv(0xf000000000080)[64:]) != 0) or (False and ((x_rdata & 0x100) != 0)) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
                             fault_k.next = 2
                             flevel.next = 4
                             st.next = S.FAULT
@@ -746,7 +746,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                             # pointer ADDR of pml4e, spec: specs/x86_64_paging.vspec:69
                             x_valid.next = True
                             x_pwrite.next = False
-                            x_addr.next = concat(intbv(0)[16:], x_rdata[48:12], intbv(0)[12:]) + concat(i_addr[39:30], "000")
+                            x_addr.next = concat(intbv(0)[16:], x_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
                             x_on_table.next = True
                             x_update.next = False
                             hk_read.next = True
@@ -761,7 +761,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 fault_k.next = 1
                                 flevel.next = 3
                                 st.next = S.FAULT
-                            elif (((x_rdata & 0xf00003fffe000) != 0) or ((not r_EFER[11]) and ((x_rdata & 0x8000000000000000) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
+                            elif (((x_rdata & intbv(0xf00003fffe000)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
                                 fault_k.next = 2
                                 flevel.next = 3
                                 st.next = S.FAULT
@@ -828,7 +828,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 fault_k.next = 1
                                 flevel.next = 3
                                 st.next = S.FAULT
-                            elif (((x_rdata & 0xf000000000000) != 0) or ((not r_EFER[11]) and ((x_rdata & 0x8000000000000000) != 0)) or (False and ((x_rdata & 0x80) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
+                            elif (((x_rdata & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0)) or (False and ((x_rdata & 0x80) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
                                 fault_k.next = 2
                                 flevel.next = 3
                                 st.next = S.FAULT
@@ -849,7 +849,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 # pointer ADDR of pdpte, spec: specs/x86_64_paging.vspec:79
                                 x_valid.next = True
                                 x_pwrite.next = False
-                                x_addr.next = concat(intbv(0)[16:], x_rdata[48:12], intbv(0)[12:]) + concat(i_addr[30:21], "000")
+                                x_addr.next = concat(intbv(0)[16:], x_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
                                 x_on_table.next = True
                                 x_update.next = False
                                 hk_read.next = True
@@ -864,7 +864,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 fault_k.next = 1
                                 flevel.next = 2
                                 st.next = S.FAULT
-                            elif (((x_rdata & 0xf0000001fe000) != 0) or ((not r_EFER[11]) and ((x_rdata & 0x8000000000000000) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
+                            elif (((x_rdata & intbv(0xf0000001fe000)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
                                 fault_k.next = 2
                                 flevel.next = 2
                                 st.next = S.FAULT
@@ -931,7 +931,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 fault_k.next = 1
                                 flevel.next = 2
                                 st.next = S.FAULT
-                            elif (((x_rdata & 0xf000000000000) != 0) or ((not r_EFER[11]) and ((x_rdata & 0x8000000000000000) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
+                            elif (((x_rdata & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
                                 fault_k.next = 2
                                 flevel.next = 2
                                 st.next = S.FAULT
@@ -952,7 +952,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 # pointer ADDR of pde, spec: specs/x86_64_paging.vspec:99
                                 x_valid.next = True
                                 x_pwrite.next = False
-                                x_addr.next = concat(intbv(0)[16:], x_rdata[48:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
+                                x_addr.next = concat(intbv(0)[16:], x_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
                                 x_on_table.next = True
                                 x_update.next = False
                                 hk_read.next = True
@@ -966,7 +966,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                             fault_k.next = 1
                             flevel.next = 1
                             st.next = S.FAULT
-                        elif (((x_rdata & 0xf000000000000) != 0) or ((not r_EFER[11]) and ((x_rdata & 0x8000000000000000) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
+                        elif (((x_rdata & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
                             fault_k.next = 2
                             flevel.next = 1
                             st.next = S.FAULT
@@ -1046,18 +1046,16 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                 o_aux.next = 0
             o_n_exit_reason.next = h_r_exit_reason
             o_n_qualification.next = 0
-            ns0 = intbv(0)[64:]
-            ns0[:] = h_r_qualification
-            o_n_qualification.next[7:0] = ns0[7:]
+            o_n_qualification.next[7:0] = h_r_qualification[7:]
             o_n_qualification.next[7] = (h_r_exit_reason == 0x30)
             o_n_qualification.next[8] = ((h_r_exit_reason == 0x30) and (not x_on_table))
             o_n_guest_physical_address.next = h_r_gpa
-            ns1 = intbv(0)[64:]
+            ns0 = intbv(0)[64:]
             if (h_r_exit_reason == 0x30):
-                ns1[:] = i_addr
+                ns0[:] = i_addr
             else:
-                ns1[:] = 0
-            o_n_guest_linear_address.next = ns1
+                ns0[:] = 0
+            o_n_guest_linear_address.next = ns0
             done.next = True
             st.next = S.IDLE
         elif st == S.FAULT:
@@ -1066,10 +1064,10 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
             o_aux.next = 0
             o_r_vector.next = 0xe
             o_r_error_code.next = 0
-            o_r_error_code.next[0] = (fault_k != 1)
+            o_r_error_code.next[0] = (fault_k[4:] != 1)
             o_r_error_code.next[1] = k_write
             o_r_error_code.next[2] = k_user
-            o_r_error_code.next[3] = (fault_k == 2)
+            o_r_error_code.next[3] = (fault_k[4:] == 2)
             o_r_error_code.next[4] = (k_fetch and (r_CR4[20] or r_EFER[11]))
             o_r_error_code.next[5] = ((fault_k > 2) and (((r_CR4[22] and a_us) and (not k_fetch)) and ((((r_PKRU >> (2 * le[63:59])) & 1) == 1) or (((((r_PKRU >> ((2 * le[63:59]) + 1)) & 1) == 1) and k_write) and (k_user or r_CR0[16])))))
             o_r_cr2.next = i_addr

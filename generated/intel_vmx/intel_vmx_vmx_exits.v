@@ -155,107 +155,70 @@ always @(posedge clk) begin: fsm
     reg [69-1:0] v_last;
     reg [7-1:0] v_span;
     reg [128-1:0] v_window;
-    reg [64-1:0] v_bits;
+    reg [65-1:0] v_keep;
     reg [64-1:0] h0;
     reg [64-1:0] h1;
-    integer i;
     reg [64-1:0] h2;
     reg [64-1:0] h3;
     reg [16-1:0] h4;
     reg [16-1:0] h5;
     reg [17-1:0] h6;
-    reg [17-1:0] h7;
+    reg [18-1:0] h7;
     reg [17-1:0] h8;
-    reg [18-1:0] h9;
+    reg [17-1:0] h9;
     reg [18-1:0] h10;
     reg [17-1:0] h11;
     reg [17-1:0] h12;
-    reg [17-1:0] h13;
+    reg [18-1:0] h13;
     reg [17-1:0] h14;
     reg [17-1:0] h15;
     reg [18-1:0] h16;
     reg [18-1:0] h17;
     reg [17-1:0] h18;
-    reg [17-1:0] h19;
-    reg [17-1:0] h20;
+    reg [18-1:0] h19;
+    reg [16-1:0] h20;
     reg [17-1:0] h21;
-    reg [18-1:0] h22;
-    reg [18-1:0] h23;
-    reg [17-1:0] h24;
-    reg [17-1:0] h25;
-    reg [17-1:0] h26;
-    reg [17-1:0] h27;
-    reg [18-1:0] h28;
-    reg [18-1:0] h29;
-    reg [17-1:0] h30;
-    reg [18-1:0] h31;
-    reg [18-1:0] h32;
-    reg [17-1:0] h33;
-    reg [17-1:0] h34;
-    reg [17-1:0] h35;
-    reg [18-1:0] h36;
-    reg [18-1:0] h37;
-    reg [16-1:0] h38;
-    reg [17-1:0] h39;
-    reg [17-1:0] h40;
-    reg [32-1:0] h41;
-    reg [32-1:0] h42;
-    reg [52-1:0] h43;
-    reg [53-1:0] h44;
-    reg [12-1:0] h45;
-    reg [53-1:0] h46;
-    reg [53-1:0] h47;
-    reg [54-1:0] h48;
-    reg [11-1:0] h49;
-    reg [32-1:0] h50;
-    reg [32-1:0] h51;
-    reg [54-1:0] h52;
-    reg [54-1:0] h53;
-    reg [32-1:0] h54;
-    reg [64-1:0] h56;
-    reg [64-1:0] h57;
-    reg [32-1:0] h58;
-    reg [32-1:0] h59;
-    reg [32-1:0] h60;
-    reg [5-1:0] h61;
-    reg [64-1:0] h62;
-    reg [64-1:0] h63;
-    reg [64-1:0] h64;
-    reg [64-1:0] h65;
-    reg [64-1:0] h66;
-    reg [6-1:0] h67;
-    reg [32-1:0] h68;
-    reg [64-1:0] h69;
-    reg [64-1:0] h70;
-    reg [64-1:0] h71;
-    reg [64-1:0] h72;
-    reg [64-1:0] h75;
-    reg [64-1:0] h76;
-    reg [64-1:0] h77;
-    reg [3-1:0] h78;
-    reg [3-1:0] h79;
-    reg [17-1:0] h86;
-    reg [17-1:0] h87;
-    reg [17-1:0] h88;
-    reg [18-1:0] h89;
-    reg [18-1:0] h90;
-    reg [32-1:0] h96;
-    reg [32-1:0] h97;
-    reg [4-1:0] h55;
-    reg [64-1:0] h73;
-    reg [64-1:0] h74;
-    reg [4-1:0] h80;
-    reg [4-1:0] h81;
-    reg [64-1:0] h82;
-    reg [4-1:0] h83;
-    reg [4-1:0] h84;
-    reg [64-1:0] h85;
-    reg [4-1:0] h91;
-    reg [4-1:0] h92;
-    reg [64-1:0] h93;
-    reg [6-1:0] h94;
-    reg [6-1:0] h95;
-    reg [6-1:0] h98;
+    reg [12-1:0] h22;
+    reg [53-1:0] h23;
+    reg [11-1:0] h24;
+    reg [54-1:0] h25;
+    reg [32-1:0] h26;
+    reg [64-1:0] h28;
+    reg [64-1:0] h29;
+    reg [32-1:0] h30;
+    reg [32-1:0] h31;
+    reg [32-1:0] h32;
+    reg [5-1:0] h33;
+    reg [64-1:0] h34;
+    reg [64-1:0] h35;
+    reg [64-1:0] h36;
+    reg [64-1:0] h37;
+    reg [64-1:0] h38;
+    reg [6-1:0] h39;
+    reg [32-1:0] h40;
+    reg [64-1:0] h41;
+    reg [64-1:0] h42;
+    reg [64-1:0] h43;
+    reg [64-1:0] h44;
+    reg [64-1:0] h47;
+    reg [64-1:0] h48;
+    reg [64-1:0] h49;
+    reg [3-1:0] h50;
+    reg [3-1:0] h51;
+    reg [17-1:0] h56;
+    reg [18-1:0] h57;
+    reg [4-1:0] h27;
+    reg [64-1:0] h45;
+    reg [64-1:0] h46;
+    reg [4-1:0] h52;
+    reg [64-1:0] h53;
+    reg [4-1:0] h54;
+    reg [64-1:0] h55;
+    reg [4-1:0] h58;
+    reg [64-1:0] h59;
+    reg [6-1:0] h60;
+    reg [6-1:0] h61;
+    reg [6-1:0] h62;
     if (rst == 1) begin
         b_io_a <= 0;
         b_io_b <= 0;
@@ -316,7 +279,7 @@ always @(posedge clk) begin: fsm
         v_last = 69'h0;
         v_span = 7'h0;
         v_window = 128'h0;
-        v_bits = 64'h0;
+        v_keep = 65'h0;
         if (done) begin
             done <= 1'b0;
         end
@@ -328,8 +291,8 @@ always @(posedge clk) begin: fsm
             end
             6'b000001: begin
                 if ((!pend)) begin
-                    v_wide = {r_VMCS_PA[52-1:12], 12'b000000000000};
-                    v_addr = ({v_wide[64-1:3], 3'h0} + 0);
+                    v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                     m_valid <= 1'b1;
                     m_we <= 1'b0;
                     m_size <= 3;
@@ -349,8 +312,8 @@ always @(posedge clk) begin: fsm
             end
             6'b000010: begin
                 if ((!pend)) begin
-                    v_wide = {r_VMCS_PA[52-1:12], 12'b000000000000};
-                    v_addr = ({v_wide[64-1:3], 3'h0} + 8);
+                    v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
                     m_valid <= 1'b1;
                     m_we <= 1'b0;
                     m_size <= 3;
@@ -370,8 +333,8 @@ always @(posedge clk) begin: fsm
             end
             6'b000011: begin
                 if ((!pend)) begin
-                    v_wide = {r_VMCS_PA[52-1:12], 12'b000000000000};
-                    v_addr = ({v_wide[64-1:3], 3'h0} + 16);
+                    v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 16);
                     m_valid <= 1'b1;
                     m_we <= 1'b0;
                     m_size <= 3;
@@ -391,8 +354,8 @@ always @(posedge clk) begin: fsm
             end
             6'b000100: begin
                 if ((!pend)) begin
-                    v_wide = {r_VMCS_PA[52-1:12], 12'b000000000000};
-                    v_addr = ({v_wide[64-1:3], 3'h0} + 24);
+                    v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 24);
                     m_valid <= 1'b1;
                     m_we <= 1'b0;
                     m_size <= 3;
@@ -412,8 +375,8 @@ always @(posedge clk) begin: fsm
             end
             6'b000101: begin
                 if ((!pend)) begin
-                    v_wide = {r_VMCS_PA[52-1:12], 12'b000000000000};
-                    v_addr = ({v_wide[64-1:3], 3'h0} + 32);
+                    v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 32);
                     m_valid <= 1'b1;
                     m_we <= 1'b0;
                     m_size <= 3;
@@ -433,8 +396,8 @@ always @(posedge clk) begin: fsm
             end
             6'b000110: begin
                 if ((!pend)) begin
-                    v_wide = {r_VMCS_PA[52-1:12], 12'b000000000000};
-                    v_addr = ({v_wide[64-1:3], 3'h0} + 40);
+                    v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 40);
                     m_valid <= 1'b1;
                     m_we <= 1'b0;
                     m_size <= 3;
@@ -454,8 +417,8 @@ always @(posedge clk) begin: fsm
             end
             6'b000111: begin
                 if ((!pend)) begin
-                    v_wide = {r_VMCS_PA[52-1:12], 12'b000000000000};
-                    v_addr = ({v_wide[64-1:3], 3'h0} + 48);
+                    v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 48);
                     m_valid <= 1'b1;
                     m_we <= 1'b0;
                     m_size <= 3;
@@ -475,8 +438,8 @@ always @(posedge clk) begin: fsm
             end
             6'b001000: begin
                 if ((!pend)) begin
-                    v_wide = {r_VMCS_PA[52-1:12], 12'b000000000000};
-                    v_addr = ({v_wide[64-1:3], 3'h0} + 56);
+                    v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 56);
                     m_valid <= 1'b1;
                     m_we <= 1'b0;
                     m_size <= 3;
@@ -496,8 +459,8 @@ always @(posedge clk) begin: fsm
             end
             6'b001001: begin
                 if ((!pend)) begin
-                    v_wide = {r_VMCS_PA[52-1:12], 12'b000000000000};
-                    v_addr = ({v_wide[64-1:3], 3'h0} + 64);
+                    v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 64);
                     m_valid <= 1'b1;
                     m_we <= 1'b0;
                     m_size <= 3;
@@ -517,8 +480,8 @@ always @(posedge clk) begin: fsm
             end
             6'b001010: begin
                 if ((!pend)) begin
-                    v_wide = {r_VMCS_PA[52-1:12], 12'b000000000000};
-                    v_addr = ({v_wide[64-1:3], 3'h0} + 72);
+                    v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 72);
                     m_valid <= 1'b1;
                     m_we <= 1'b0;
                     m_size <= 3;
@@ -538,8 +501,8 @@ always @(posedge clk) begin: fsm
             end
             6'b001011: begin
                 if ((!pend)) begin
-                    v_wide = {r_VMCS_PA[52-1:12], 12'b000000000000};
-                    v_addr = ({v_wide[64-1:3], 3'h0} + 80);
+                    v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 80);
                     m_valid <= 1'b1;
                     m_we <= 1'b0;
                     m_size <= 3;
@@ -559,8 +522,8 @@ always @(posedge clk) begin: fsm
             end
             6'b001100: begin
                 if ((!pend)) begin
-                    v_wide = {r_VMCS_PA[52-1:12], 12'b000000000000};
-                    v_addr = ({v_wide[64-1:3], 3'h0} + 88);
+                    v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 88);
                     m_valid <= 1'b1;
                     m_we <= 1'b0;
                     m_size <= 3;
@@ -580,8 +543,8 @@ always @(posedge clk) begin: fsm
             end
             6'b001101: begin
                 if ((!pend)) begin
-                    v_wide = {r_VMCS_PA[52-1:12], 12'b000000000000};
-                    v_addr = ({v_wide[64-1:3], 3'h0} + 96);
+                    v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 96);
                     m_valid <= 1'b1;
                     m_we <= 1'b0;
                     m_size <= 3;
@@ -601,8 +564,8 @@ always @(posedge clk) begin: fsm
             end
             6'b001110: begin
                 if ((!pend)) begin
-                    v_wide = {r_VMCS_PA[52-1:12], 12'b000000000000};
-                    v_addr = ({v_wide[64-1:3], 3'h0} + 104);
+                    v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 104);
                     m_valid <= 1'b1;
                     m_we <= 1'b0;
                     m_size <= 3;
@@ -622,8 +585,8 @@ always @(posedge clk) begin: fsm
             end
             6'b001111: begin
                 if ((!pend)) begin
-                    v_wide = {r_VMCS_PA[52-1:12], 12'b000000000000};
-                    v_addr = ({v_wide[64-1:3], 3'h0} + 128);
+                    v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 128);
                     m_valid <= 1'b1;
                     m_we <= 1'b0;
                     m_size <= 3;
@@ -643,8 +606,8 @@ always @(posedge clk) begin: fsm
             end
             6'b010000: begin
                 if ((!pend)) begin
-                    v_wide = {r_VMCS_PA[52-1:12], 12'b000000000000};
-                    v_addr = ({v_wide[64-1:3], 3'h0} + 136);
+                    v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 136);
                     m_valid <= 1'b1;
                     m_we <= 1'b0;
                     m_size <= 3;
@@ -664,8 +627,8 @@ always @(posedge clk) begin: fsm
             end
             6'b010001: begin
                 if ((!pend)) begin
-                    v_wide = {r_VMCS_PA[52-1:12], 12'b000000000000};
-                    v_addr = ({v_wide[64-1:3], 3'h0} + 144);
+                    v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 144);
                     m_valid <= 1'b1;
                     m_we <= 1'b0;
                     m_size <= 3;
@@ -685,8 +648,8 @@ always @(posedge clk) begin: fsm
             end
             6'b010010: begin
                 if ((!pend)) begin
-                    v_wide = {r_VMCS_PA[52-1:12], 12'b000000000000};
-                    v_addr = ({v_wide[64-1:3], 3'h0} + 152);
+                    v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 152);
                     m_valid <= 1'b1;
                     m_we <= 1'b0;
                     m_size <= 3;
@@ -706,8 +669,8 @@ always @(posedge clk) begin: fsm
             end
             6'b010011: begin
                 if ((!pend)) begin
-                    v_wide = {r_VMCS_PA[52-1:12], 12'b000000000000};
-                    v_addr = ({v_wide[64-1:3], 3'h0} + 160);
+                    v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 160);
                     m_valid <= 1'b1;
                     m_we <= 1'b0;
                     m_size <= 3;
@@ -727,8 +690,8 @@ always @(posedge clk) begin: fsm
             end
             6'b010100: begin
                 if ((!pend)) begin
-                    v_wide = {r_VMCS_PA[52-1:12], 12'b000000000000};
-                    v_addr = ({v_wide[64-1:3], 3'h0} + 168);
+                    v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 168);
                     m_valid <= 1'b1;
                     m_we <= 1'b0;
                     m_size <= 3;
@@ -748,8 +711,8 @@ always @(posedge clk) begin: fsm
             end
             6'b010101: begin
                 if ((!pend)) begin
-                    v_wide = {r_VMCS_PA[52-1:12], 12'b000000000000};
-                    v_addr = ({v_wide[64-1:3], 3'h0} + 176);
+                    v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 176);
                     m_valid <= 1'b1;
                     m_we <= 1'b0;
                     m_size <= 3;
@@ -769,8 +732,8 @@ always @(posedge clk) begin: fsm
             end
             6'b010110: begin
                 if ((!pend)) begin
-                    v_wide = {r_VMCS_PA[52-1:12], 12'b000000000000};
-                    v_addr = ({v_wide[64-1:3], 3'h0} + 184);
+                    v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 184);
                     m_valid <= 1'b1;
                     m_we <= 1'b0;
                     m_size <= 3;
@@ -798,13 +761,13 @@ always @(posedge clk) begin: fsm
                 h0 = 64'h0;
                 h0 = e_field;
                 if (((((e_kind == 21) && (w_vmcs_40[31] && w_vmcs_68[14])) && (!(h0[64-1:15] != 0))) && (v_span != 0))) begin
-                    v_wide = {w_vmcs_20[52-1:12], 12'b000000000000};
-                    v_first = {v_wide[64-1:0], 3'h0};
+                    v_wide = {20'h0, w_vmcs_20[52-1:12], 12'h0};
+                    v_first = {2'h0, v_wide[64-1:0], 3'h0};
                     h1 = 64'h0;
                     h1 = e_field;
-                    v_wide = h1[15-1:0];
-                    v_first = (v_first + v_wide[68-1:0]);
-                    v_last = ((v_first + v_span) - 1);
+                    v_wide = {57'h0, h1[15-1:0]};
+                    v_first = (v_first + {1'h0, v_wide[68-1:0]});
+                    v_last = ((v_first + {62'h0, v_span}) - 1);
                     bm_first <= {v_first[(64 + 3)-1:6], 3'h0};
                     bm_last <= {v_last[(64 + 3)-1:6], 3'h0};
                     bm_two <= (v_first[69-1:6] != v_last[69-1:6]);
@@ -835,15 +798,12 @@ always @(posedge clk) begin: fsm
                             st <= 6'b011001;
                         end
                         else begin
-                            v_window = m_rdata;
+                            v_window = {64'h0, m_rdata};
                             v_window = (v_window >>> bm_off);
-                            v_bits = 0;
-                            for (i=0; i<1; i=i+1) begin
-                                if ((i < $signed({1'b0, bm_span}))) begin
-                                    v_bits[i] = v_window[i];
-                                end
-                            end
-                            b_vmread_bit <= v_bits[1-1:0];
+                            v_keep = 1;
+                            v_keep = (v_keep << bm_span);
+                            v_keep = (v_keep - 1);
+                            b_vmread_bit <= (v_window[1-1:0] & v_keep[1-1:0]);
                             st <= 6'b011010;
                         end
                     end
@@ -865,13 +825,10 @@ always @(posedge clk) begin: fsm
                         pend <= 1'b0;
                         v_window = {m_rdata, bm_low};
                         v_window = (v_window >>> bm_off);
-                        v_bits = 0;
-                        for (i=0; i<1; i=i+1) begin
-                            if ((i < $signed({1'b0, bm_span}))) begin
-                                v_bits[i] = v_window[i];
-                            end
-                        end
-                        b_vmread_bit <= v_bits[1-1:0];
+                        v_keep = 1;
+                        v_keep = (v_keep << bm_span);
+                        v_keep = (v_keep - 1);
+                        b_vmread_bit <= (v_window[1-1:0] & v_keep[1-1:0]);
                         st <= 6'b011010;
                     end
                 end
@@ -886,13 +843,13 @@ always @(posedge clk) begin: fsm
                 h2 = 64'h0;
                 h2 = e_field;
                 if (((((e_kind == 23) && (w_vmcs_40[31] && w_vmcs_68[14])) && (!(h2[64-1:15] != 0))) && (v_span != 0))) begin
-                    v_wide = {w_vmcs_28[52-1:12], 12'b000000000000};
-                    v_first = {v_wide[64-1:0], 3'h0};
+                    v_wide = {20'h0, w_vmcs_28[52-1:12], 12'h0};
+                    v_first = {2'h0, v_wide[64-1:0], 3'h0};
                     h3 = 64'h0;
                     h3 = e_field;
-                    v_wide = h3[15-1:0];
-                    v_first = (v_first + v_wide[68-1:0]);
-                    v_last = ((v_first + v_span) - 1);
+                    v_wide = {57'h0, h3[15-1:0]};
+                    v_first = (v_first + {1'h0, v_wide[68-1:0]});
+                    v_last = ((v_first + {62'h0, v_span}) - 1);
                     bm_first <= {v_first[(64 + 3)-1:6], 3'h0};
                     bm_last <= {v_last[(64 + 3)-1:6], 3'h0};
                     bm_two <= (v_first[69-1:6] != v_last[69-1:6]);
@@ -923,15 +880,12 @@ always @(posedge clk) begin: fsm
                             st <= 6'b011100;
                         end
                         else begin
-                            v_window = m_rdata;
+                            v_window = {64'h0, m_rdata};
                             v_window = (v_window >>> bm_off);
-                            v_bits = 0;
-                            for (i=0; i<1; i=i+1) begin
-                                if ((i < $signed({1'b0, bm_span}))) begin
-                                    v_bits[i] = v_window[i];
-                                end
-                            end
-                            b_vmwrite_bit <= v_bits[1-1:0];
+                            v_keep = 1;
+                            v_keep = (v_keep << bm_span);
+                            v_keep = (v_keep - 1);
+                            b_vmwrite_bit <= (v_window[1-1:0] & v_keep[1-1:0]);
                             st <= 6'b011101;
                         end
                     end
@@ -953,13 +907,10 @@ always @(posedge clk) begin: fsm
                         pend <= 1'b0;
                         v_window = {m_rdata, bm_low};
                         v_window = (v_window >>> bm_off);
-                        v_bits = 0;
-                        for (i=0; i<1; i=i+1) begin
-                            if ((i < $signed({1'b0, bm_span}))) begin
-                                v_bits[i] = v_window[i];
-                            end
-                        end
-                        b_vmwrite_bit <= v_bits[1-1:0];
+                        v_keep = 1;
+                        v_keep = (v_keep << bm_span);
+                        v_keep = (v_keep - 1);
+                        b_vmwrite_bit <= (v_window[1-1:0] & v_keep[1-1:0]);
                         st <= 6'b011101;
                     end
                 end
@@ -969,24 +920,16 @@ always @(posedge clk) begin: fsm
                 h4 = 16'h0;
                 h5 = 16'h0;
                 h6 = 17'h0;
-                h6 = {1'b0, e_port};
-                h7 = 17'h0;
-                h7 = {14'b00000000000000, e_size};
+                h6 = ({1'h0, e_port} + {14'h0, e_size});
+                h7 = 18'h0;
+                h7 = (({1'h0, h6} + 131072) - 1);
                 h8 = 17'h0;
-                h8 = (h6 + h7);
-                h9 = 18'h0;
-                h9 = {1'b0, h8};
-                h10 = 18'h0;
-                h10 = ((h9 + 131072) - 1);
-                h11 = 17'h0;
-                h11 = {1'b0, e_port};
-                h12 = 17'h0;
-                h12 = ((32768 + 65536) - h11);
-                if ((h10[17-1:0] > 32767)) begin
-                    h5 = h12[16-1:0];
+                h8 = ((32768 + 65536) - {1'h0, e_port});
+                if ((h7[17-1:0] > 32767)) begin
+                    h5 = h8[16-1:0];
                 end
                 else begin
-                    h5 = e_size;
+                    h5 = {13'h0, e_size};
                 end
                 if ((e_port > 32767)) begin
                     h4 = 0;
@@ -994,27 +937,21 @@ always @(posedge clk) begin: fsm
                 else begin
                     h4 = h5;
                 end
-                v_wide = h4;
+                v_wide = {56'h0, h4};
                 if ((v_wide > 4)) begin
                     v_wide = 4;
                 end
                 v_span = v_wide[7-1:0];
-                h13 = 17'h0;
-                h13 = {1'b0, e_port};
-                h14 = 17'h0;
-                h14 = {14'b00000000000000, e_size};
-                h15 = 17'h0;
-                h15 = (h13 + h14);
-                h16 = 18'h0;
-                h16 = {1'b0, h15};
-                h17 = 18'h0;
-                h17 = ((h16 + 131072) - 1);
-                if (((((e_kind == 33) && w_vmcs_40[25]) && (!(h17[17-1:0] > 65535))) && (v_span != 0))) begin
-                    v_wide = {w_vmcs_0[52-1:12], 12'b000000000000};
-                    v_first = {v_wide[64-1:0], 3'h0};
-                    v_wide = e_port;
-                    v_first = (v_first + v_wide[68-1:0]);
-                    v_last = ((v_first + v_span) - 1);
+                h9 = 17'h0;
+                h9 = ({1'h0, e_port} + {14'h0, e_size});
+                h10 = 18'h0;
+                h10 = (({1'h0, h9} + 131072) - 1);
+                if (((((e_kind == 33) && w_vmcs_40[25]) && (!(h10[17-1:0] > 65535))) && (v_span != 0))) begin
+                    v_wide = {20'h0, w_vmcs_0[52-1:12], 12'h0};
+                    v_first = {2'h0, v_wide[64-1:0], 3'h0};
+                    v_wide = {56'h0, e_port};
+                    v_first = (v_first + {1'h0, v_wide[68-1:0]});
+                    v_last = ((v_first + {62'h0, v_span}) - 1);
                     bm_first <= {v_first[(64 + 3)-1:6], 3'h0};
                     bm_last <= {v_last[(64 + 3)-1:6], 3'h0};
                     bm_two <= (v_first[69-1:6] != v_last[69-1:6]);
@@ -1045,15 +982,12 @@ always @(posedge clk) begin: fsm
                             st <= 6'b011111;
                         end
                         else begin
-                            v_window = m_rdata;
+                            v_window = {64'h0, m_rdata};
                             v_window = (v_window >>> bm_off);
-                            v_bits = 0;
-                            for (i=0; i<4; i=i+1) begin
-                                if ((i < $signed({1'b0, bm_span}))) begin
-                                    v_bits[i] = v_window[i];
-                                end
-                            end
-                            b_io_a <= v_bits[4-1:0];
+                            v_keep = 1;
+                            v_keep = (v_keep << bm_span);
+                            v_keep = (v_keep - 1);
+                            b_io_a <= (v_window[4-1:0] & v_keep[4-1:0]);
                             st <= 6'b100000;
                         end
                     end
@@ -1075,91 +1009,64 @@ always @(posedge clk) begin: fsm
                         pend <= 1'b0;
                         v_window = {m_rdata, bm_low};
                         v_window = (v_window >>> bm_off);
-                        v_bits = 0;
-                        for (i=0; i<4; i=i+1) begin
-                            if ((i < $signed({1'b0, bm_span}))) begin
-                                v_bits[i] = v_window[i];
-                            end
-                        end
-                        b_io_a <= v_bits[4-1:0];
+                        v_keep = 1;
+                        v_keep = (v_keep << bm_span);
+                        v_keep = (v_keep - 1);
+                        b_io_a <= (v_window[4-1:0] & v_keep[4-1:0]);
                         st <= 6'b100000;
                     end
                 end
             end
             6'b100000: begin
                 b_io_b <= 0;
-                h18 = 17'h0;
-                h19 = 17'h0;
-                h19 = {1'b0, e_port};
-                h20 = 17'h0;
-                h20 = {14'b00000000000000, e_size};
-                h21 = 17'h0;
-                h21 = (h19 + h20);
-                h22 = 18'h0;
-                h22 = {1'b0, h21};
-                h23 = 18'h0;
-                h23 = ((h22 + 131072) - 1);
-                h24 = 17'h0;
-                h25 = 17'h0;
-                h25 = {1'b0, e_port};
-                h26 = 17'h0;
-                h26 = {14'b00000000000000, e_size};
-                h27 = 17'h0;
-                h27 = (h25 + h26);
-                h28 = 18'h0;
-                h28 = {1'b0, h27};
-                h29 = 18'h0;
-                h29 = ((h28 + 131072) - 1);
-                h30 = 17'h0;
-                h30 = h29[17-1:0];
-                h31 = 18'h0;
-                h31 = {1'b0, h30};
-                h32 = 18'h0;
-                h32 = ((h31 + 131072) - 32767);
+                h11 = 17'h0;
+                h12 = 17'h0;
+                h12 = ({1'h0, e_port} + {14'h0, e_size});
+                h13 = 18'h0;
+                h13 = (({1'h0, h12} + 131072) - 1);
+                h14 = 17'h0;
+                h15 = 17'h0;
+                h15 = ({1'h0, e_port} + {14'h0, e_size});
+                h16 = 18'h0;
+                h16 = (({1'h0, h15} + 131072) - 1);
+                h17 = 18'h0;
+                h17 = (({1'h0, h16[17-1:0]} + 131072) - 32767);
                 if ((e_port > 32767)) begin
-                    h24 = e_size;
+                    h14 = {14'h0, e_size};
                 end
                 else begin
-                    h24 = h32[17-1:0];
+                    h14 = h17[17-1:0];
                 end
-                if ((h23[17-1:0] < 32768)) begin
-                    h18 = 0;
+                if ((h13[17-1:0] < 32768)) begin
+                    h11 = 0;
                 end
                 else begin
-                    h18 = h24;
+                    h11 = h14;
                 end
-                v_wide = h18;
+                v_wide = {55'h0, h11};
                 if ((v_wide > 4)) begin
                     v_wide = 4;
                 end
                 v_span = v_wide[7-1:0];
-                h33 = 17'h0;
-                h33 = {1'b0, e_port};
-                h34 = 17'h0;
-                h34 = {14'b00000000000000, e_size};
-                h35 = 17'h0;
-                h35 = (h33 + h34);
-                h36 = 18'h0;
-                h36 = {1'b0, h35};
-                h37 = 18'h0;
-                h37 = ((h36 + 131072) - 1);
-                if (((((e_kind == 33) && w_vmcs_40[25]) && (!(h37[17-1:0] > 65535))) && (v_span != 0))) begin
-                    v_wide = {w_vmcs_8[52-1:12], 12'b000000000000};
-                    v_first = {v_wide[64-1:0], 3'h0};
-                    h38 = 16'h0;
-                    h39 = 17'h0;
-                    h39 = {1'b0, e_port};
-                    h40 = 17'h0;
-                    h40 = ((h39 + 65536) - 32768);
+                h18 = 17'h0;
+                h18 = ({1'h0, e_port} + {14'h0, e_size});
+                h19 = 18'h0;
+                h19 = (({1'h0, h18} + 131072) - 1);
+                if (((((e_kind == 33) && w_vmcs_40[25]) && (!(h19[17-1:0] > 65535))) && (v_span != 0))) begin
+                    v_wide = {20'h0, w_vmcs_8[52-1:12], 12'h0};
+                    v_first = {2'h0, v_wide[64-1:0], 3'h0};
+                    h20 = 16'h0;
+                    h21 = 17'h0;
+                    h21 = (({1'h0, e_port} + 65536) - 32768);
                     if ((e_port > 32767)) begin
-                        h38 = h40[16-1:0];
+                        h20 = h21[16-1:0];
                     end
                     else begin
-                        h38 = 0;
+                        h20 = 0;
                     end
-                    v_wide = h38;
-                    v_first = (v_first + v_wide[68-1:0]);
-                    v_last = ((v_first + v_span) - 1);
+                    v_wide = {56'h0, h20};
+                    v_first = (v_first + {1'h0, v_wide[68-1:0]});
+                    v_last = ((v_first + {62'h0, v_span}) - 1);
                     bm_first <= {v_first[(64 + 3)-1:6], 3'h0};
                     bm_last <= {v_last[(64 + 3)-1:6], 3'h0};
                     bm_two <= (v_first[69-1:6] != v_last[69-1:6]);
@@ -1190,15 +1097,12 @@ always @(posedge clk) begin: fsm
                             st <= 6'b100010;
                         end
                         else begin
-                            v_window = m_rdata;
+                            v_window = {64'h0, m_rdata};
                             v_window = (v_window >>> bm_off);
-                            v_bits = 0;
-                            for (i=0; i<4; i=i+1) begin
-                                if ((i < $signed({1'b0, bm_span}))) begin
-                                    v_bits[i] = v_window[i];
-                                end
-                            end
-                            b_io_b <= v_bits[4-1:0];
+                            v_keep = 1;
+                            v_keep = (v_keep << bm_span);
+                            v_keep = (v_keep - 1);
+                            b_io_b <= (v_window[4-1:0] & v_keep[4-1:0]);
                             st <= 6'b100011;
                         end
                     end
@@ -1220,13 +1124,10 @@ always @(posedge clk) begin: fsm
                         pend <= 1'b0;
                         v_window = {m_rdata, bm_low};
                         v_window = (v_window >>> bm_off);
-                        v_bits = 0;
-                        for (i=0; i<4; i=i+1) begin
-                            if ((i < $signed({1'b0, bm_span}))) begin
-                                v_bits[i] = v_window[i];
-                            end
-                        end
-                        b_io_b <= v_bits[4-1:0];
+                        v_keep = 1;
+                        v_keep = (v_keep << bm_span);
+                        v_keep = (v_keep - 1);
+                        b_io_b <= (v_window[4-1:0] & v_keep[4-1:0]);
                         st <= 6'b100011;
                     end
                 end
@@ -1238,50 +1139,32 @@ always @(posedge clk) begin: fsm
                     v_wide = 1;
                 end
                 v_span = v_wide[7-1:0];
-                h41 = 32'h0;
-                h41 = 33'hc0000000;
-                h42 = 32'h0;
-                h42 = 33'hc0001fff;
-                if ((((((e_kind == 34) || (e_kind == 35)) && w_vmcs_40[28]) && ((e_msr <= 8191) || ((e_msr >= h41) && (e_msr <= h42)))) && (v_span != 0))) begin
-                    h43 = 52'h0;
-                    h43 = {w_vmcs_10[52-1:12], 12'b000000000000};
-                    h44 = 53'h0;
-                    h44 = {1'b0, h43};
-                    h45 = 12'h0;
+                if ((((((e_kind == 34) || (e_kind == 35)) && w_vmcs_40[28]) && ((e_msr <= 8191) || ((e_msr >= 32'hc0000000) && (e_msr <= 32'hc0001fff)))) && (v_span != 0))) begin
+                    h22 = 12'h0;
                     if ((e_kind == 35)) begin
-                        h45 = 2048;
+                        h22 = 2048;
                     end
                     else begin
-                        h45 = 0;
+                        h22 = 0;
                     end
-                    h46 = 53'h0;
-                    h46 = {41'b00000000000000000000000000000000000000000, h45};
-                    h47 = 53'h0;
-                    h47 = (h44 + h46);
-                    h48 = 54'h0;
-                    h48 = {1'b0, h47};
-                    h49 = 11'h0;
-                    h50 = 32'h0;
-                    h50 = 33'hc0000000;
-                    h51 = 32'h0;
-                    h51 = 33'hc0001fff;
-                    if (((e_msr >= h50) && (e_msr <= h51))) begin
-                        h49 = 1024;
+                    h23 = 53'h0;
+                    h23 = ({1'h0, w_vmcs_10[52-1:12], 12'h0} + {41'h0, h22});
+                    h24 = 11'h0;
+                    if (((e_msr >= 32'hc0000000) && (e_msr <= 32'hc0001fff))) begin
+                        h24 = 1024;
                     end
                     else begin
-                        h49 = 0;
+                        h24 = 0;
                     end
-                    h52 = 54'h0;
-                    h52 = {43'b0000000000000000000000000000000000000000000, h49};
-                    h53 = 54'h0;
-                    h53 = (h48 + h52);
-                    v_wide = h53;
-                    v_first = {v_wide[64-1:0], 3'h0};
-                    h54 = 32'h0;
-                    h54 = e_msr;
-                    v_wide = h54[13-1:0];
-                    v_first = (v_first + v_wide[68-1:0]);
-                    v_last = ((v_first + v_span) - 1);
+                    h25 = 54'h0;
+                    h25 = ({1'h0, h23} + {43'h0, h24});
+                    v_wide = {18'h0, h25};
+                    v_first = {2'h0, v_wide[64-1:0], 3'h0};
+                    h26 = 32'h0;
+                    h26 = e_msr;
+                    v_wide = {59'h0, h26[13-1:0]};
+                    v_first = (v_first + {1'h0, v_wide[68-1:0]});
+                    v_last = ((v_first + {62'h0, v_span}) - 1);
                     bm_first <= {v_first[(64 + 3)-1:6], 3'h0};
                     bm_last <= {v_last[(64 + 3)-1:6], 3'h0};
                     bm_two <= (v_first[69-1:6] != v_last[69-1:6]);
@@ -1312,15 +1195,12 @@ always @(posedge clk) begin: fsm
                             st <= 6'b100101;
                         end
                         else begin
-                            v_window = m_rdata;
+                            v_window = {64'h0, m_rdata};
                             v_window = (v_window >>> bm_off);
-                            v_bits = 0;
-                            for (i=0; i<1; i=i+1) begin
-                                if ((i < $signed({1'b0, bm_span}))) begin
-                                    v_bits[i] = v_window[i];
-                                end
-                            end
-                            b_msr_bit <= v_bits[1-1:0];
+                            v_keep = 1;
+                            v_keep = (v_keep << bm_span);
+                            v_keep = (v_keep - 1);
+                            b_msr_bit <= (v_window[1-1:0] & v_keep[1-1:0]);
                             st <= 6'b100110;
                         end
                     end
@@ -1342,877 +1222,645 @@ always @(posedge clk) begin: fsm
                         pend <= 1'b0;
                         v_window = {m_rdata, bm_low};
                         v_window = (v_window >>> bm_off);
-                        v_bits = 0;
-                        for (i=0; i<1; i=i+1) begin
-                            if ((i < $signed({1'b0, bm_span}))) begin
-                                v_bits[i] = v_window[i];
-                            end
-                        end
-                        b_msr_bit <= v_bits[1-1:0];
+                        v_keep = 1;
+                        v_keep = (v_keep << bm_span);
+                        v_keep = (v_keep - 1);
+                        b_msr_bit <= (v_window[1-1:0] & v_keep[1-1:0]);
                         st <= 6'b100110;
                     end
                 end
             end
             6'b100110: begin
-                h56 = 64'h0;
-                h56 = e_field;
-                h57 = 64'h0;
-                h57 = e_field;
-                h58 = 32'h0;
-                h58 = (e_error_code & w_vmcs_50[32-1:0]);
-                h59 = 32'h0;
-                h59 = (e_error_code & w_vmcs_50[32-1:0]);
-                h60 = 32'h0;
-                h60 = w_vmcs_48[32-1:0];
-                h61 = 5'h0;
-                h61 = e_vector;
-                h62 = 64'h0;
-                h62 = (e_edx_eax & e_xss);
-                h63 = 64'h0;
-                h63 = (h62 & w_vmcs_30);
-                h64 = 64'h0;
-                h64 = (e_edx_eax & e_xss);
-                h65 = 64'h0;
-                h65 = (h64 & w_vmcs_30);
-                h66 = 64'h0;
-                h66 = w_vmcs_18;
-                h67 = 6'h0;
-                h68 = 32'h0;
-                h68 = e_func;
-                h67 = h68[6-1:0];
-                h69 = 64'h0;
-                h69 = (e_value ^ w_vmcs_90);
-                h70 = 64'h0;
-                h70 = (h69 & w_vmcs_80);
-                h71 = 64'h0;
-                h71 = (e_value ^ w_vmcs_98);
-                h72 = 64'h0;
-                h72 = (h71 & w_vmcs_88);
-                h75 = 64'h0;
-                h75 = w_vmcs_80;
-                h76 = 64'h0;
-                h76 = e_value;
-                h77 = 64'h0;
-                h77 = w_vmcs_90;
-                h78 = 3'h0;
-                h78 = (h76[4-1:1] ^ h77[4-1:1]);
-                h79 = 3'h0;
-                h79 = (h75[4-1:1] & h78);
-                h86 = 17'h0;
-                h86 = {1'b0, e_port};
-                h87 = 17'h0;
-                h87 = {14'b00000000000000, e_size};
-                h88 = 17'h0;
-                h88 = (h86 + h87);
-                h89 = 18'h0;
-                h89 = {1'b0, h88};
-                h90 = 18'h0;
-                h90 = ((h89 + 131072) - 1);
-                h96 = 32'h0;
-                h96 = 33'hc0000000;
-                h97 = 32'h0;
-                h97 = 33'hc0001fff;
+                h28 = 64'h0;
+                h28 = e_field;
+                h29 = 64'h0;
+                h29 = e_field;
+                h30 = 32'h0;
+                h30 = (e_error_code & w_vmcs_50[32-1:0]);
+                h31 = 32'h0;
+                h31 = (e_error_code & w_vmcs_50[32-1:0]);
+                h32 = 32'h0;
+                h32 = w_vmcs_48[32-1:0];
+                h33 = 5'h0;
+                h33 = e_vector;
+                h34 = 64'h0;
+                h34 = (e_edx_eax & e_xss);
+                h35 = 64'h0;
+                h35 = (h34 & w_vmcs_30);
+                h36 = 64'h0;
+                h36 = (e_edx_eax & e_xss);
+                h37 = 64'h0;
+                h37 = (h36 & w_vmcs_30);
+                h38 = 64'h0;
+                h38 = w_vmcs_18;
+                h39 = 6'h0;
+                h40 = 32'h0;
+                h40 = e_func;
+                h39 = h40[6-1:0];
+                h41 = 64'h0;
+                h41 = (e_value ^ w_vmcs_90);
+                h42 = 64'h0;
+                h42 = (h41 & w_vmcs_80);
+                h43 = 64'h0;
+                h43 = (e_value ^ w_vmcs_98);
+                h44 = 64'h0;
+                h44 = (h43 & w_vmcs_88);
+                h47 = 64'h0;
+                h47 = w_vmcs_80;
+                h48 = 64'h0;
+                h48 = e_value;
+                h49 = 64'h0;
+                h49 = w_vmcs_90;
+                h50 = 3'h0;
+                h50 = (h48[4-1:1] ^ h49[4-1:1]);
+                h51 = 3'h0;
+                h51 = (h47[4-1:1] & h50);
+                h56 = 17'h0;
+                h56 = ({1'h0, e_port} + {14'h0, e_size});
+                h57 = 18'h0;
+                h57 = (({1'h0, h56} + 131072) - 1);
                 if ((e_kind == 4)) begin
                     status <= 1;
-                    v_wide = 2;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = 0;
-                    rec_instr_len <= v_wide[4-1:0];
-                    v_wide = 0;
-                    rec_qualification <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_reason <= 2;
+                    rec_instr_len <= 0;
+                    rec_qualification <= 0;
+                    rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
                 else if ((e_kind == 5)) begin
                     status <= 2;
-                    v_wide = 3;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = 0;
-                    rec_instr_len <= v_wide[4-1:0];
-                    v_wide = 0;
-                    rec_qualification <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_reason <= 3;
+                    rec_instr_len <= 0;
+                    rec_qualification <= 0;
+                    rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
                 else if ((e_kind == 6)) begin
                     status <= 3;
-                    v_wide = 4;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = 0;
-                    rec_instr_len <= v_wide[4-1:0];
+                    rec_reason <= 4;
+                    rec_instr_len <= 0;
                     v_wide = 0;
                     v_wide[8-1:0] = e_sipi_vector;
                     rec_qualification <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
                 else if ((e_kind == 7)) begin
                     status <= 4;
-                    v_wide = 9;
-                    rec_reason <= v_wide[16-1:0];
-                    h55 = 4'h0;
+                    rec_reason <= 9;
+                    h27 = 4'h0;
                     if ((e_ts_from != 3)) begin
-                        h55 = e_ilen;
+                        h27 = e_ilen;
                     end
                     else begin
-                        h55 = 0;
+                        h27 = 0;
                     end
-                    v_wide = h55;
-                    rec_instr_len <= v_wide[4-1:0];
+                    rec_instr_len <= h27;
                     v_wide = 0;
                     v_wide[16-1:0] = e_ts_selector;
                     v_wide[32-1:30] = e_ts_from;
                     rec_qualification <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
                 else if ((e_kind == 8)) begin
                     status <= 5;
-                    v_wide = 10;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = e_ilen;
-                    rec_instr_len <= v_wide[4-1:0];
-                    v_wide = 0;
-                    rec_qualification <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_reason <= 10;
+                    rec_instr_len <= e_ilen;
+                    rec_qualification <= 0;
+                    rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
                 else if ((e_kind == 9)) begin
                     status <= 6;
-                    v_wide = 11;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = e_ilen;
-                    rec_instr_len <= v_wide[4-1:0];
-                    v_wide = 0;
-                    rec_qualification <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_reason <= 11;
+                    rec_instr_len <= e_ilen;
+                    rec_qualification <= 0;
+                    rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
                 else if ((e_kind == 11)) begin
                     status <= 7;
-                    v_wide = 13;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = e_ilen;
-                    rec_instr_len <= v_wide[4-1:0];
-                    v_wide = 0;
-                    rec_qualification <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_reason <= 13;
+                    rec_instr_len <= e_ilen;
+                    rec_qualification <= 0;
+                    rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
                 else if ((e_kind == 40)) begin
                     status <= 8;
-                    v_wide = 55;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = e_ilen;
-                    rec_instr_len <= v_wide[4-1:0];
-                    v_wide = 0;
-                    rec_qualification <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_reason <= 55;
+                    rec_instr_len <= e_ilen;
+                    rec_qualification <= 0;
+                    rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
                 else if ((e_kind == 26)) begin
                     status <= 9;
-                    v_wide = 50;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = e_ilen;
-                    rec_instr_len <= v_wide[4-1:0];
-                    v_wide = e_displacement;
-                    rec_qualification <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_reason <= 50;
+                    rec_instr_len <= e_ilen;
+                    rec_qualification <= e_displacement;
+                    rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
                 else if ((e_kind == 27)) begin
                     status <= 10;
-                    v_wide = 53;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = e_ilen;
-                    rec_instr_len <= v_wide[4-1:0];
-                    v_wide = e_displacement;
-                    rec_qualification <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_reason <= 53;
+                    rec_instr_len <= e_ilen;
+                    rec_qualification <= e_displacement;
+                    rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
                 else if ((e_kind == 16)) begin
                     status <= 11;
-                    v_wide = 18;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = e_ilen;
-                    rec_instr_len <= v_wide[4-1:0];
-                    v_wide = 0;
-                    rec_qualification <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_reason <= 18;
+                    rec_instr_len <= e_ilen;
+                    rec_qualification <= 0;
+                    rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
                 else if ((e_kind == 17)) begin
                     status <= 12;
-                    v_wide = 19;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = e_ilen;
-                    rec_instr_len <= v_wide[4-1:0];
-                    v_wide = e_displacement;
-                    rec_qualification <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_reason <= 19;
+                    rec_instr_len <= e_ilen;
+                    rec_qualification <= e_displacement;
+                    rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
                 else if ((e_kind == 18)) begin
                     status <= 13;
-                    v_wide = 20;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = e_ilen;
-                    rec_instr_len <= v_wide[4-1:0];
-                    v_wide = 0;
-                    rec_qualification <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_reason <= 20;
+                    rec_instr_len <= e_ilen;
+                    rec_qualification <= 0;
+                    rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
                 else if ((e_kind == 19)) begin
                     status <= 14;
-                    v_wide = 21;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = e_ilen;
-                    rec_instr_len <= v_wide[4-1:0];
-                    v_wide = e_displacement;
-                    rec_qualification <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_reason <= 21;
+                    rec_instr_len <= e_ilen;
+                    rec_qualification <= e_displacement;
+                    rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
                 else if ((e_kind == 20)) begin
                     status <= 15;
-                    v_wide = 22;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = e_ilen;
-                    rec_instr_len <= v_wide[4-1:0];
-                    v_wide = e_displacement;
-                    rec_qualification <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_reason <= 22;
+                    rec_instr_len <= e_ilen;
+                    rec_qualification <= e_displacement;
+                    rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
                 else if ((e_kind == 22)) begin
                     status <= 16;
-                    v_wide = 24;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = e_ilen;
-                    rec_instr_len <= v_wide[4-1:0];
-                    v_wide = 0;
-                    rec_qualification <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_reason <= 24;
+                    rec_instr_len <= e_ilen;
+                    rec_qualification <= 0;
+                    rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
                 else if ((e_kind == 24)) begin
                     status <= 17;
-                    v_wide = 26;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = e_ilen;
-                    rec_instr_len <= v_wide[4-1:0];
-                    v_wide = 0;
-                    rec_qualification <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_reason <= 26;
+                    rec_instr_len <= e_ilen;
+                    rec_qualification <= 0;
+                    rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
                 else if ((e_kind == 25)) begin
                     status <= 18;
-                    v_wide = 27;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = e_ilen;
-                    rec_instr_len <= v_wide[4-1:0];
-                    v_wide = e_displacement;
-                    rec_qualification <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_reason <= 27;
+                    rec_instr_len <= e_ilen;
+                    rec_qualification <= e_displacement;
+                    rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
-                else if (((e_kind == 21) && (((!(w_vmcs_40[31] && w_vmcs_68[14])) || (h56[64-1:15] != 0)) || (b_vmread_bit != 0)))) begin
+                else if (((e_kind == 21) && (((!(w_vmcs_40[31] && w_vmcs_68[14])) || (h28[64-1:15] != 0)) || (b_vmread_bit != 0)))) begin
                     status <= 19;
-                    v_wide = 23;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = e_ilen;
-                    rec_instr_len <= v_wide[4-1:0];
-                    v_wide = e_displacement;
-                    rec_qualification <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_reason <= 23;
+                    rec_instr_len <= e_ilen;
+                    rec_qualification <= e_displacement;
+                    rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
-                else if (((e_kind == 23) && (((!(w_vmcs_40[31] && w_vmcs_68[14])) || (h57[64-1:15] != 0)) || (b_vmwrite_bit != 0)))) begin
+                else if (((e_kind == 23) && (((!(w_vmcs_40[31] && w_vmcs_68[14])) || (h29[64-1:15] != 0)) || (b_vmwrite_bit != 0)))) begin
                     status <= 20;
-                    v_wide = 25;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = e_ilen;
-                    rec_instr_len <= v_wide[4-1:0];
-                    v_wide = e_displacement;
-                    rec_qualification <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_reason <= 25;
+                    rec_instr_len <= e_ilen;
+                    rec_qualification <= e_displacement;
+                    rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
-                else if (((((e_kind == 3) && (e_vector == 14)) && (h58 == w_vmcs_58[32-1:0])) && w_vmcs_48[14])) begin
+                else if (((((e_kind == 3) && (e_vector == 14)) && (h30 == w_vmcs_58[32-1:0])) && w_vmcs_48[14])) begin
                     status <= 21;
-                    v_wide = 0;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = 0;
-                    rec_instr_len <= v_wide[4-1:0];
-                    v_wide = e_address;
-                    rec_qualification <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_reason <= 0;
+                    rec_instr_len <= 0;
+                    rec_qualification <= e_address;
+                    rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
-                else if (((((e_kind == 3) && (e_vector == 14)) && (h59 != w_vmcs_58[32-1:0])) && (!w_vmcs_48[14]))) begin
+                else if (((((e_kind == 3) && (e_vector == 14)) && (h31 != w_vmcs_58[32-1:0])) && (!w_vmcs_48[14]))) begin
                     status <= 22;
-                    v_wide = 0;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = 0;
-                    rec_instr_len <= v_wide[4-1:0];
-                    v_wide = e_address;
-                    rec_qualification <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_reason <= 0;
+                    rec_instr_len <= 0;
+                    rec_qualification <= e_address;
+                    rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
-                else if (((((e_kind == 3) && (e_vector != 14)) && (e_vector != 2)) && (((h60 >>> h61) & 1) == 1))) begin
+                else if (((((e_kind == 3) && (e_vector != 14)) && (e_vector != 2)) && (((h32 >>> h33) & 1) == 1))) begin
                     status <= 23;
-                    v_wide = 0;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = 0;
-                    rec_instr_len <= v_wide[4-1:0];
-                    v_wide = 0;
-                    rec_qualification <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_reason <= 0;
+                    rec_instr_len <= 0;
+                    rec_qualification <= 0;
+                    rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
                 else if (((e_kind == 2) && w_vmcs_38[3])) begin
                     status <= 24;
-                    v_wide = 0;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = 0;
-                    rec_instr_len <= v_wide[4-1:0];
-                    v_wide = 0;
-                    rec_qualification <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_reason <= 0;
+                    rec_instr_len <= 0;
+                    rec_qualification <= 0;
+                    rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
                 else if (((e_kind == 1) && w_vmcs_38[0])) begin
                     status <= 25;
-                    v_wide = 1;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = 0;
-                    rec_instr_len <= v_wide[4-1:0];
-                    v_wide = 0;
-                    rec_qualification <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_reason <= 1;
+                    rec_instr_len <= 0;
+                    rec_qualification <= 0;
+                    rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
                 else if (((e_kind == 10) && w_vmcs_40[7])) begin
                     status <= 26;
-                    v_wide = 12;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = e_ilen;
-                    rec_instr_len <= v_wide[4-1:0];
-                    v_wide = 0;
-                    rec_qualification <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_reason <= 12;
+                    rec_instr_len <= e_ilen;
+                    rec_qualification <= 0;
+                    rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
                 else if (((e_kind == 12) && w_vmcs_40[9])) begin
                     status <= 27;
-                    v_wide = 14;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = e_ilen;
-                    rec_instr_len <= v_wide[4-1:0];
-                    v_wide = e_address;
-                    rec_qualification <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_reason <= 14;
+                    rec_instr_len <= e_ilen;
+                    rec_qualification <= e_address;
+                    rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
                 else if ((((e_kind == 43) && (w_vmcs_40[31] && w_vmcs_68[12])) && w_vmcs_40[9])) begin
                     status <= 28;
-                    v_wide = 58;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = e_ilen;
-                    rec_instr_len <= v_wide[4-1:0];
-                    v_wide = e_displacement;
-                    rec_qualification <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_reason <= 58;
+                    rec_instr_len <= e_ilen;
+                    rec_qualification <= e_displacement;
+                    rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
                 else if (((e_kind == 13) && w_vmcs_40[11])) begin
                     status <= 29;
-                    v_wide = 15;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = e_ilen;
-                    rec_instr_len <= v_wide[4-1:0];
-                    v_wide = 0;
-                    rec_qualification <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_reason <= 15;
+                    rec_instr_len <= e_ilen;
+                    rec_qualification <= 0;
+                    rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
                 else if (((e_kind == 14) && w_vmcs_40[12])) begin
                     status <= 30;
-                    v_wide = 16;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = e_ilen;
-                    rec_instr_len <= v_wide[4-1:0];
-                    v_wide = 0;
-                    rec_qualification <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_reason <= 16;
+                    rec_instr_len <= e_ilen;
+                    rec_qualification <= 0;
+                    rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
                 else if ((((e_kind == 15) && w_vmcs_40[12]) && (w_vmcs_40[31] && w_vmcs_68[3]))) begin
                     status <= 31;
-                    v_wide = 51;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = e_ilen;
-                    rec_instr_len <= v_wide[4-1:0];
-                    v_wide = 0;
-                    rec_qualification <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_reason <= 51;
+                    rec_instr_len <= e_ilen;
+                    rec_qualification <= 0;
+                    rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
                 else if (((e_kind == 36) && w_vmcs_40[10])) begin
                     status <= 32;
-                    v_wide = 36;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = e_ilen;
-                    rec_instr_len <= v_wide[4-1:0];
+                    rec_reason <= 36;
+                    rec_instr_len <= e_ilen;
                     v_wide = 0;
                     v_wide[1-1:0] = e_monitor_armed;
                     rec_qualification <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
                 else if (((e_kind == 37) && w_vmcs_40[29])) begin
                     status <= 33;
-                    v_wide = 39;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = e_ilen;
-                    rec_instr_len <= v_wide[4-1:0];
-                    v_wide = 0;
-                    rec_qualification <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_reason <= 39;
+                    rec_instr_len <= e_ilen;
+                    rec_qualification <= 0;
+                    rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
                 else if (((e_kind == 38) && w_vmcs_40[30])) begin
                     status <= 34;
-                    v_wide = 40;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = e_ilen;
-                    rec_instr_len <= v_wide[4-1:0];
-                    v_wide = 0;
-                    rec_qualification <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_reason <= 40;
+                    rec_instr_len <= e_ilen;
+                    rec_qualification <= 0;
+                    rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
                 else if (((e_kind == 39) && (w_vmcs_40[31] && w_vmcs_68[6]))) begin
                     status <= 35;
-                    v_wide = 54;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = e_ilen;
-                    rec_instr_len <= v_wide[4-1:0];
-                    v_wide = 0;
-                    rec_qualification <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_reason <= 54;
+                    rec_instr_len <= e_ilen;
+                    rec_qualification <= 0;
+                    rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
                 else if (((e_kind == 41) && (w_vmcs_40[31] && w_vmcs_68[11]))) begin
                     status <= 36;
-                    v_wide = 57;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = e_ilen;
-                    rec_instr_len <= v_wide[4-1:0];
-                    v_wide = 0;
-                    rec_qualification <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_reason <= 57;
+                    rec_instr_len <= e_ilen;
+                    rec_qualification <= 0;
+                    rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
                 else if (((e_kind == 42) && (w_vmcs_40[31] && w_vmcs_68[16]))) begin
                     status <= 37;
-                    v_wide = 61;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = e_ilen;
-                    rec_instr_len <= v_wide[4-1:0];
-                    v_wide = 0;
-                    rec_qualification <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_reason <= 61;
+                    rec_instr_len <= e_ilen;
+                    rec_qualification <= 0;
+                    rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
                 else if ((((((e_kind == 44) || (e_kind == 45)) || (e_kind == 46)) || (e_kind == 47)) && (w_vmcs_40[31] && w_vmcs_68[2]))) begin
                     status <= 38;
-                    v_wide = 46;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = e_ilen;
-                    rec_instr_len <= v_wide[4-1:0];
-                    v_wide = e_displacement;
-                    rec_qualification <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_reason <= 46;
+                    rec_instr_len <= e_ilen;
+                    rec_qualification <= e_displacement;
+                    rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
                 else if ((((((e_kind == 48) || (e_kind == 49)) || (e_kind == 50)) || (e_kind == 51)) && (w_vmcs_40[31] && w_vmcs_68[2]))) begin
                     status <= 39;
-                    v_wide = 47;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = e_ilen;
-                    rec_instr_len <= v_wide[4-1:0];
-                    v_wide = e_displacement;
-                    rec_qualification <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_reason <= 47;
+                    rec_instr_len <= e_ilen;
+                    rec_qualification <= e_displacement;
+                    rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
-                else if ((((e_kind == 52) && (w_vmcs_40[31] && w_vmcs_68[20])) && (h63 != 0))) begin
+                else if ((((e_kind == 52) && (w_vmcs_40[31] && w_vmcs_68[20])) && (h35 != 0))) begin
                     status <= 40;
-                    v_wide = 63;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = e_ilen;
-                    rec_instr_len <= v_wide[4-1:0];
-                    v_wide = e_displacement;
-                    rec_qualification <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_reason <= 63;
+                    rec_instr_len <= e_ilen;
+                    rec_qualification <= e_displacement;
+                    rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
-                else if ((((e_kind == 53) && (w_vmcs_40[31] && w_vmcs_68[20])) && (h65 != 0))) begin
+                else if ((((e_kind == 53) && (w_vmcs_40[31] && w_vmcs_68[20])) && (h37 != 0))) begin
                     status <= 41;
-                    v_wide = 64;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = e_ilen;
-                    rec_instr_len <= v_wide[4-1:0];
-                    v_wide = e_displacement;
-                    rec_qualification <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_reason <= 64;
+                    rec_instr_len <= e_ilen;
+                    rec_qualification <= e_displacement;
+                    rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
-                else if (((((e_kind == 54) && (w_vmcs_40[31] && w_vmcs_68[13])) && (e_func < 64)) && (!(((h66 >>> h67) & 1) == 1)))) begin
+                else if (((((e_kind == 54) && (w_vmcs_40[31] && w_vmcs_68[13])) && (e_func < 64)) && (!(((h38 >>> h39) & 1) == 1)))) begin
                     status <= 42;
-                    v_wide = 59;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = e_ilen;
-                    rec_instr_len <= v_wide[4-1:0];
-                    v_wide = 0;
-                    rec_qualification <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_reason <= 59;
+                    rec_instr_len <= e_ilen;
+                    rec_qualification <= 0;
+                    rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
-                else if ((((e_kind == 28) && (e_cr == 0)) && (h70 != 0))) begin
+                else if ((((e_kind == 28) && (e_cr == 0)) && (h42 != 0))) begin
                     status <= 43;
-                    v_wide = 28;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = e_ilen;
-                    rec_instr_len <= v_wide[4-1:0];
+                    rec_reason <= 28;
+                    rec_instr_len <= e_ilen;
                     v_wide = 0;
                     v_wide[4-1:0] = 0;
                     v_wide[6-1:4] = 0;
                     v_wide[12-1:8] = e_gpr;
                     rec_qualification <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
                 else if (((((e_kind == 28) && (e_cr == 3)) && w_vmcs_40[15]) && (!(((((w_vmcs_60[32-1:0] > 0) && (e_value == w_vmcs_a0)) || ((w_vmcs_60[32-1:0] > 1) && (e_value == w_vmcs_a8))) || ((w_vmcs_60[32-1:0] > 2) && (e_value == w_vmcs_b0))) || ((w_vmcs_60[32-1:0] > 3) && (e_value == w_vmcs_b8)))))) begin
                     status <= 44;
-                    v_wide = 28;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = e_ilen;
-                    rec_instr_len <= v_wide[4-1:0];
+                    rec_reason <= 28;
+                    rec_instr_len <= e_ilen;
                     v_wide = 0;
                     v_wide[4-1:0] = 3;
                     v_wide[6-1:4] = 0;
                     v_wide[12-1:8] = e_gpr;
                     rec_qualification <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
-                else if ((((e_kind == 28) && (e_cr == 4)) && (h72 != 0))) begin
+                else if ((((e_kind == 28) && (e_cr == 4)) && (h44 != 0))) begin
                     status <= 45;
-                    v_wide = 28;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = e_ilen;
-                    rec_instr_len <= v_wide[4-1:0];
+                    rec_reason <= 28;
+                    rec_instr_len <= e_ilen;
                     v_wide = 0;
                     v_wide[4-1:0] = 4;
                     v_wide[6-1:4] = 0;
                     v_wide[12-1:8] = e_gpr;
                     rec_qualification <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
                 else if ((((e_kind == 28) && (e_cr == 8)) && w_vmcs_40[19])) begin
                     status <= 46;
-                    v_wide = 28;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = e_ilen;
-                    rec_instr_len <= v_wide[4-1:0];
+                    rec_reason <= 28;
+                    rec_instr_len <= e_ilen;
                     v_wide = 0;
                     v_wide[4-1:0] = 8;
                     v_wide[6-1:4] = 0;
                     v_wide[12-1:8] = e_gpr;
                     rec_qualification <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
                 else if ((((e_kind == 29) && (e_cr == 3)) && w_vmcs_40[16])) begin
                     status <= 47;
-                    v_wide = 28;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = e_ilen;
-                    rec_instr_len <= v_wide[4-1:0];
+                    rec_reason <= 28;
+                    rec_instr_len <= e_ilen;
                     v_wide = 0;
                     v_wide[4-1:0] = 3;
                     v_wide[6-1:4] = 1;
                     v_wide[12-1:8] = e_gpr;
                     rec_qualification <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
                 else if ((((e_kind == 29) && (e_cr == 8)) && w_vmcs_40[20])) begin
                     status <= 48;
-                    v_wide = 28;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = e_ilen;
-                    rec_instr_len <= v_wide[4-1:0];
+                    rec_reason <= 28;
+                    rec_instr_len <= e_ilen;
                     v_wide = 0;
                     v_wide[4-1:0] = 8;
                     v_wide[6-1:4] = 1;
                     v_wide[12-1:8] = e_gpr;
                     rec_qualification <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
                 else if ((((e_kind == 30) && w_vmcs_80[3]) && w_vmcs_90[3])) begin
                     status <= 49;
-                    v_wide = 28;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = e_ilen;
-                    rec_instr_len <= v_wide[4-1:0];
+                    rec_reason <= 28;
+                    rec_instr_len <= e_ilen;
                     v_wide = 0;
                     v_wide[4-1:0] = 0;
                     v_wide[6-1:4] = 2;
                     rec_qualification <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
-                else if (((e_kind == 31) && (((w_vmcs_80[0] && e_value[0]) && (!w_vmcs_90[0])) || (h79 != 0)))) begin
+                else if (((e_kind == 31) && (((w_vmcs_80[0] && e_value[0]) && (!w_vmcs_90[0])) || (h51 != 0)))) begin
                     status <= 50;
-                    v_wide = 28;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = e_ilen;
-                    rec_instr_len <= v_wide[4-1:0];
+                    rec_reason <= 28;
+                    rec_instr_len <= e_ilen;
                     v_wide = 0;
                     v_wide[4-1:0] = 0;
                     v_wide[6-1:4] = 3;
                     v_wide[7-1:6] = e_lmsw_mem;
-                    h73 = 64'h0;
-                    h73 = e_value;
-                    v_wide[32-1:16] = h73[16-1:0];
+                    h45 = 64'h0;
+                    h45 = e_value;
+                    v_wide[32-1:16] = h45[16-1:0];
                     rec_qualification <= v_wide[64-1:0];
-                    h74 = 64'h0;
+                    h46 = 64'h0;
                     if ((e_lmsw_mem != 0)) begin
-                        h74 = e_address;
+                        h46 = e_address;
                     end
                     else begin
-                        h74 = 0;
+                        h46 = 0;
                     end
-                    v_wide = h74;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_guest_linear <= h46;
                     st <= 6'b100111;
                 end
                 else if (((e_kind == 32) && w_vmcs_40[23])) begin
                     status <= 51;
-                    v_wide = 29;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = e_ilen;
-                    rec_instr_len <= v_wide[4-1:0];
+                    rec_reason <= 29;
+                    rec_instr_len <= e_ilen;
                     v_wide = 0;
                     v_wide[3-1:0] = e_dr;
                     v_wide[5-1:4] = e_dr_from;
                     v_wide[12-1:8] = e_gpr;
                     rec_qualification <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
                 else if ((((e_kind == 33) && (!w_vmcs_40[25])) && w_vmcs_40[24])) begin
                     status <= 52;
-                    v_wide = 30;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = e_ilen;
-                    rec_instr_len <= v_wide[4-1:0];
+                    rec_reason <= 30;
+                    rec_instr_len <= e_ilen;
                     v_wide = 0;
-                    h80 = 4'h0;
-                    h80 = {1'b0, e_size};
-                    h81 = 4'h0;
-                    h81 = ((h80 + 8) - 1);
-                    v_wide[3-1:0] = h81[3-1:0];
+                    h52 = 4'h0;
+                    h52 = (({1'h0, e_size} + 8) - 1);
+                    v_wide[3-1:0] = h52[3-1:0];
                     v_wide[4-1:3] = e_io_in;
                     v_wide[5-1:4] = e_io_str;
                     v_wide[6-1:5] = e_io_rep;
                     v_wide[7-1:6] = e_io_imm;
                     v_wide[32-1:16] = e_port;
                     rec_qualification <= v_wide[64-1:0];
-                    h82 = 64'h0;
+                    h53 = 64'h0;
                     if ((e_io_str != 0)) begin
-                        h82 = e_address;
+                        h53 = e_address;
                     end
                     else begin
-                        h82 = 0;
+                        h53 = 0;
                     end
-                    v_wide = h82;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_guest_linear <= h53;
                     st <= 6'b100111;
                 end
-                else if ((((e_kind == 33) && w_vmcs_40[25]) && (h90[17-1:0] > 65535))) begin
+                else if ((((e_kind == 33) && w_vmcs_40[25]) && (h57[17-1:0] > 65535))) begin
                     status <= 53;
-                    v_wide = 30;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = e_ilen;
-                    rec_instr_len <= v_wide[4-1:0];
+                    rec_reason <= 30;
+                    rec_instr_len <= e_ilen;
                     v_wide = 0;
-                    h83 = 4'h0;
-                    h83 = {1'b0, e_size};
-                    h84 = 4'h0;
-                    h84 = ((h83 + 8) - 1);
-                    v_wide[3-1:0] = h84[3-1:0];
+                    h54 = 4'h0;
+                    h54 = (({1'h0, e_size} + 8) - 1);
+                    v_wide[3-1:0] = h54[3-1:0];
                     v_wide[4-1:3] = e_io_in;
                     v_wide[5-1:4] = e_io_str;
                     v_wide[6-1:5] = e_io_rep;
                     v_wide[7-1:6] = e_io_imm;
                     v_wide[32-1:16] = e_port;
                     rec_qualification <= v_wide[64-1:0];
-                    h85 = 64'h0;
+                    h55 = 64'h0;
                     if ((e_io_str != 0)) begin
-                        h85 = e_address;
+                        h55 = e_address;
                     end
                     else begin
-                        h85 = 0;
+                        h55 = 0;
                     end
-                    v_wide = h85;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_guest_linear <= h55;
                     st <= 6'b100111;
                 end
                 else if ((((e_kind == 33) && w_vmcs_40[25]) && ((b_io_a != 0) || (b_io_b != 0)))) begin
                     status <= 54;
-                    v_wide = 30;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = e_ilen;
-                    rec_instr_len <= v_wide[4-1:0];
+                    rec_reason <= 30;
+                    rec_instr_len <= e_ilen;
                     v_wide = 0;
-                    h91 = 4'h0;
-                    h91 = {1'b0, e_size};
-                    h92 = 4'h0;
-                    h92 = ((h91 + 8) - 1);
-                    v_wide[3-1:0] = h92[3-1:0];
+                    h58 = 4'h0;
+                    h58 = (({1'h0, e_size} + 8) - 1);
+                    v_wide[3-1:0] = h58[3-1:0];
                     v_wide[4-1:3] = e_io_in;
                     v_wide[5-1:4] = e_io_str;
                     v_wide[6-1:5] = e_io_rep;
                     v_wide[7-1:6] = e_io_imm;
                     v_wide[32-1:16] = e_port;
                     rec_qualification <= v_wide[64-1:0];
-                    h93 = 64'h0;
+                    h59 = 64'h0;
                     if ((e_io_str != 0)) begin
-                        h93 = e_address;
+                        h59 = e_address;
                     end
                     else begin
-                        h93 = 0;
+                        h59 = 0;
                     end
-                    v_wide = h93;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_guest_linear <= h59;
                     st <= 6'b100111;
                 end
                 else if ((((e_kind == 34) || (e_kind == 35)) && (!w_vmcs_40[28]))) begin
                     status <= 55;
-                    h94 = 6'h0;
+                    h60 = 6'h0;
                     if ((e_kind == 34)) begin
-                        h94 = 31;
+                        h60 = 31;
                     end
                     else begin
-                        h94 = 32;
+                        h60 = 32;
                     end
-                    v_wide = h94;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = e_ilen;
-                    rec_instr_len <= v_wide[4-1:0];
-                    v_wide = 0;
-                    rec_qualification <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_reason <= {10'h0, h60};
+                    rec_instr_len <= e_ilen;
+                    rec_qualification <= 0;
+                    rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
-                else if ((((((e_kind == 34) || (e_kind == 35)) && w_vmcs_40[28]) && (!(e_msr <= 8191))) && (!((e_msr >= h96) && (e_msr <= h97))))) begin
+                else if ((((((e_kind == 34) || (e_kind == 35)) && w_vmcs_40[28]) && (!(e_msr <= 8191))) && (!((e_msr >= 32'hc0000000) && (e_msr <= 32'hc0001fff))))) begin
                     status <= 56;
-                    h95 = 6'h0;
+                    h61 = 6'h0;
                     if ((e_kind == 34)) begin
-                        h95 = 31;
+                        h61 = 31;
                     end
                     else begin
-                        h95 = 32;
+                        h61 = 32;
                     end
-                    v_wide = h95;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = e_ilen;
-                    rec_instr_len <= v_wide[4-1:0];
-                    v_wide = 0;
-                    rec_qualification <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_reason <= {10'h0, h61};
+                    rec_instr_len <= e_ilen;
+                    rec_qualification <= 0;
+                    rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
                 else if (((((e_kind == 34) || (e_kind == 35)) && w_vmcs_40[28]) && (b_msr_bit != 0))) begin
                     status <= 57;
-                    h98 = 6'h0;
+                    h62 = 6'h0;
                     if ((e_kind == 34)) begin
-                        h98 = 31;
+                        h62 = 31;
                     end
                     else begin
-                        h98 = 32;
+                        h62 = 32;
                     end
-                    v_wide = h98;
-                    rec_reason <= v_wide[16-1:0];
-                    v_wide = e_ilen;
-                    rec_instr_len <= v_wide[4-1:0];
-                    v_wide = 0;
-                    rec_qualification <= v_wide[64-1:0];
-                    v_wide = 0;
-                    rec_guest_linear <= v_wide[64-1:0];
+                    rec_reason <= {10'h0, h62};
+                    rec_instr_len <= e_ilen;
+                    rec_qualification <= 0;
+                    rec_guest_linear <= 0;
                     st <= 6'b100111;
                 end
                 else begin
@@ -2227,13 +1875,13 @@ always @(posedge clk) begin: fsm
             6'b100111: begin
                 if ((!pend)) begin
                     if (1'b1) begin
-                        v_wide = {r_VMCS_PA[52-1:12], 12'b000000000000};
-                        v_addr = ({v_wide[64-1:3], 3'h0} + 112);
+                        v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 112);
                         m_valid <= 1'b1;
                         m_we <= 1'b1;
                         m_size <= 3;
                         m_addr <= v_addr[64-1:0];
-                        m_wdata <= rec_reason;
+                        m_wdata <= {48'h0, rec_reason};
                         pend <= 1'b1;
                     end
                     else begin
@@ -2254,13 +1902,13 @@ always @(posedge clk) begin: fsm
             6'b101000: begin
                 if ((!pend)) begin
                     if (1'b1) begin
-                        v_wide = {r_VMCS_PA[52-1:12], 12'b000000000000};
-                        v_addr = ({v_wide[64-1:3], 3'h0} + 120);
+                        v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 120);
                         m_valid <= 1'b1;
                         m_we <= 1'b1;
                         m_size <= 3;
                         m_addr <= v_addr[64-1:0];
-                        m_wdata <= rec_instr_len;
+                        m_wdata <= {60'h0, rec_instr_len};
                         pend <= 1'b1;
                     end
                     else begin
@@ -2281,8 +1929,8 @@ always @(posedge clk) begin: fsm
             6'b101001: begin
                 if ((!pend)) begin
                     if (1'b1) begin
-                        v_wide = {r_VMCS_PA[52-1:12], 12'b000000000000};
-                        v_addr = ({v_wide[64-1:3], 3'h0} + 192);
+                        v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 192);
                         m_valid <= 1'b1;
                         m_we <= 1'b1;
                         m_size <= 3;
@@ -2308,8 +1956,8 @@ always @(posedge clk) begin: fsm
             6'b101010: begin
                 if ((!pend)) begin
                     if (1'b1) begin
-                        v_wide = {r_VMCS_PA[52-1:12], 12'b000000000000};
-                        v_addr = ({v_wide[64-1:3], 3'h0} + 200);
+                        v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 200);
                         m_valid <= 1'b1;
                         m_we <= 1'b1;
                         m_size <= 3;

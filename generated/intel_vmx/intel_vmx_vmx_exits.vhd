@@ -156,7 +156,7 @@ fsm: process (clk) is
     variable v_last: unsigned(68 downto 0);
     variable v_span: unsigned(6 downto 0);
     variable v_window: unsigned(127 downto 0);
-    variable v_bits: unsigned(63 downto 0);
+    variable v_keep: unsigned(64 downto 0);
     variable h0: unsigned(63 downto 0);
     variable h1: unsigned(63 downto 0);
     variable h2: unsigned(63 downto 0);
@@ -164,98 +164,62 @@ fsm: process (clk) is
     variable h4: unsigned(15 downto 0);
     variable h5: unsigned(15 downto 0);
     variable h6: unsigned(16 downto 0);
-    variable h7: unsigned(16 downto 0);
+    variable h7: unsigned(17 downto 0);
     variable h8: unsigned(16 downto 0);
-    variable h9: unsigned(17 downto 0);
+    variable h9: unsigned(16 downto 0);
     variable h10: unsigned(17 downto 0);
     variable h11: unsigned(16 downto 0);
     variable h12: unsigned(16 downto 0);
-    variable h13: unsigned(16 downto 0);
+    variable h13: unsigned(17 downto 0);
     variable h14: unsigned(16 downto 0);
     variable h15: unsigned(16 downto 0);
     variable h16: unsigned(17 downto 0);
     variable h17: unsigned(17 downto 0);
     variable h18: unsigned(16 downto 0);
-    variable h19: unsigned(16 downto 0);
-    variable h20: unsigned(16 downto 0);
+    variable h19: unsigned(17 downto 0);
+    variable h20: unsigned(15 downto 0);
     variable h21: unsigned(16 downto 0);
-    variable h22: unsigned(17 downto 0);
-    variable h23: unsigned(17 downto 0);
-    variable h24: unsigned(16 downto 0);
-    variable h25: unsigned(16 downto 0);
-    variable h26: unsigned(16 downto 0);
-    variable h27: unsigned(16 downto 0);
-    variable h28: unsigned(17 downto 0);
-    variable h29: unsigned(17 downto 0);
-    variable h30: unsigned(16 downto 0);
-    variable h31: unsigned(17 downto 0);
-    variable h32: unsigned(17 downto 0);
-    variable h33: unsigned(16 downto 0);
-    variable h34: unsigned(16 downto 0);
-    variable h35: unsigned(16 downto 0);
-    variable h36: unsigned(17 downto 0);
-    variable h37: unsigned(17 downto 0);
-    variable h38: unsigned(15 downto 0);
-    variable h39: unsigned(16 downto 0);
-    variable h40: unsigned(16 downto 0);
-    variable h41: unsigned(31 downto 0);
-    variable h42: unsigned(31 downto 0);
-    variable h43: unsigned(51 downto 0);
-    variable h44: unsigned(52 downto 0);
-    variable h45: unsigned(11 downto 0);
-    variable h46: unsigned(52 downto 0);
-    variable h47: unsigned(52 downto 0);
-    variable h48: unsigned(53 downto 0);
-    variable h49: unsigned(10 downto 0);
-    variable h50: unsigned(31 downto 0);
-    variable h51: unsigned(31 downto 0);
-    variable h52: unsigned(53 downto 0);
-    variable h53: unsigned(53 downto 0);
-    variable h54: unsigned(31 downto 0);
-    variable h56: unsigned(63 downto 0);
-    variable h57: unsigned(63 downto 0);
-    variable h58: unsigned(31 downto 0);
-    variable h59: unsigned(31 downto 0);
-    variable h60: unsigned(31 downto 0);
-    variable h61: unsigned(4 downto 0);
-    variable h62: unsigned(63 downto 0);
-    variable h63: unsigned(63 downto 0);
-    variable h64: unsigned(63 downto 0);
-    variable h65: unsigned(63 downto 0);
-    variable h66: unsigned(63 downto 0);
-    variable h67: unsigned(5 downto 0);
-    variable h68: unsigned(31 downto 0);
-    variable h69: unsigned(63 downto 0);
-    variable h70: unsigned(63 downto 0);
-    variable h71: unsigned(63 downto 0);
-    variable h72: unsigned(63 downto 0);
-    variable h75: unsigned(63 downto 0);
-    variable h76: unsigned(63 downto 0);
-    variable h77: unsigned(63 downto 0);
-    variable h78: unsigned(2 downto 0);
-    variable h79: unsigned(2 downto 0);
-    variable h86: unsigned(16 downto 0);
-    variable h87: unsigned(16 downto 0);
-    variable h88: unsigned(16 downto 0);
-    variable h89: unsigned(17 downto 0);
-    variable h90: unsigned(17 downto 0);
-    variable h96: unsigned(31 downto 0);
-    variable h97: unsigned(31 downto 0);
-    variable h55: unsigned(3 downto 0);
-    variable h73: unsigned(63 downto 0);
-    variable h74: unsigned(63 downto 0);
-    variable h80: unsigned(3 downto 0);
-    variable h81: unsigned(3 downto 0);
-    variable h82: unsigned(63 downto 0);
-    variable h83: unsigned(3 downto 0);
-    variable h84: unsigned(3 downto 0);
-    variable h85: unsigned(63 downto 0);
-    variable h91: unsigned(3 downto 0);
-    variable h92: unsigned(3 downto 0);
-    variable h93: unsigned(63 downto 0);
-    variable h94: unsigned(5 downto 0);
-    variable h95: unsigned(5 downto 0);
-    variable h98: unsigned(5 downto 0);
+    variable h22: unsigned(11 downto 0);
+    variable h23: unsigned(52 downto 0);
+    variable h24: unsigned(10 downto 0);
+    variable h25: unsigned(53 downto 0);
+    variable h26: unsigned(31 downto 0);
+    variable h28: unsigned(63 downto 0);
+    variable h29: unsigned(63 downto 0);
+    variable h30: unsigned(31 downto 0);
+    variable h31: unsigned(31 downto 0);
+    variable h32: unsigned(31 downto 0);
+    variable h33: unsigned(4 downto 0);
+    variable h34: unsigned(63 downto 0);
+    variable h35: unsigned(63 downto 0);
+    variable h36: unsigned(63 downto 0);
+    variable h37: unsigned(63 downto 0);
+    variable h38: unsigned(63 downto 0);
+    variable h39: unsigned(5 downto 0);
+    variable h40: unsigned(31 downto 0);
+    variable h41: unsigned(63 downto 0);
+    variable h42: unsigned(63 downto 0);
+    variable h43: unsigned(63 downto 0);
+    variable h44: unsigned(63 downto 0);
+    variable h47: unsigned(63 downto 0);
+    variable h48: unsigned(63 downto 0);
+    variable h49: unsigned(63 downto 0);
+    variable h50: unsigned(2 downto 0);
+    variable h51: unsigned(2 downto 0);
+    variable h56: unsigned(16 downto 0);
+    variable h57: unsigned(17 downto 0);
+    variable h27: unsigned(3 downto 0);
+    variable h45: unsigned(63 downto 0);
+    variable h46: unsigned(63 downto 0);
+    variable h52: unsigned(3 downto 0);
+    variable h53: unsigned(63 downto 0);
+    variable h54: unsigned(3 downto 0);
+    variable h55: unsigned(63 downto 0);
+    variable h58: unsigned(3 downto 0);
+    variable h59: unsigned(63 downto 0);
+    variable h60: unsigned(5 downto 0);
+    variable h61: unsigned(5 downto 0);
+    variable h62: unsigned(5 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
@@ -317,7 +281,7 @@ begin
             v_last := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000");
             v_span := to_unsigned(0, 7);
             v_window := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-            v_bits := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            v_keep := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
             if bool(done) then
                 done <= '0';
             end if;
@@ -328,8 +292,8 @@ begin
                     end if;
                 when S0W0 =>
                     if (not bool(pend)) then
-                        v_wide := resize(unsigned'(r_VMCS_PA(52-1 downto 12) & unsigned'("000000000000")), 72);
-                        v_addr := (resize(unsigned'(v_wide(64-1 downto 3) & to_unsigned(0, 3)), 65) + 0);
+                        v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                         m_valid <= '1';
                         m_we <= '0';
                         m_size <= to_unsigned(3, 3);
@@ -347,8 +311,8 @@ begin
                     end if;
                 when S0W1 =>
                     if (not bool(pend)) then
-                        v_wide := resize(unsigned'(r_VMCS_PA(52-1 downto 12) & unsigned'("000000000000")), 72);
-                        v_addr := (resize(unsigned'(v_wide(64-1 downto 3) & to_unsigned(0, 3)), 65) + 8);
+                        v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
                         m_valid <= '1';
                         m_we <= '0';
                         m_size <= to_unsigned(3, 3);
@@ -366,8 +330,8 @@ begin
                     end if;
                 when S0W2 =>
                     if (not bool(pend)) then
-                        v_wide := resize(unsigned'(r_VMCS_PA(52-1 downto 12) & unsigned'("000000000000")), 72);
-                        v_addr := (resize(unsigned'(v_wide(64-1 downto 3) & to_unsigned(0, 3)), 65) + 16);
+                        v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 16);
                         m_valid <= '1';
                         m_we <= '0';
                         m_size <= to_unsigned(3, 3);
@@ -385,8 +349,8 @@ begin
                     end if;
                 when S0W3 =>
                     if (not bool(pend)) then
-                        v_wide := resize(unsigned'(r_VMCS_PA(52-1 downto 12) & unsigned'("000000000000")), 72);
-                        v_addr := (resize(unsigned'(v_wide(64-1 downto 3) & to_unsigned(0, 3)), 65) + 24);
+                        v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 24);
                         m_valid <= '1';
                         m_we <= '0';
                         m_size <= to_unsigned(3, 3);
@@ -404,8 +368,8 @@ begin
                     end if;
                 when S0W4 =>
                     if (not bool(pend)) then
-                        v_wide := resize(unsigned'(r_VMCS_PA(52-1 downto 12) & unsigned'("000000000000")), 72);
-                        v_addr := (resize(unsigned'(v_wide(64-1 downto 3) & to_unsigned(0, 3)), 65) + 32);
+                        v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 32);
                         m_valid <= '1';
                         m_we <= '0';
                         m_size <= to_unsigned(3, 3);
@@ -423,8 +387,8 @@ begin
                     end if;
                 when S0W5 =>
                     if (not bool(pend)) then
-                        v_wide := resize(unsigned'(r_VMCS_PA(52-1 downto 12) & unsigned'("000000000000")), 72);
-                        v_addr := (resize(unsigned'(v_wide(64-1 downto 3) & to_unsigned(0, 3)), 65) + 40);
+                        v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 40);
                         m_valid <= '1';
                         m_we <= '0';
                         m_size <= to_unsigned(3, 3);
@@ -442,8 +406,8 @@ begin
                     end if;
                 when S0W6 =>
                     if (not bool(pend)) then
-                        v_wide := resize(unsigned'(r_VMCS_PA(52-1 downto 12) & unsigned'("000000000000")), 72);
-                        v_addr := (resize(unsigned'(v_wide(64-1 downto 3) & to_unsigned(0, 3)), 65) + 48);
+                        v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 48);
                         m_valid <= '1';
                         m_we <= '0';
                         m_size <= to_unsigned(3, 3);
@@ -461,8 +425,8 @@ begin
                     end if;
                 when S0W7 =>
                     if (not bool(pend)) then
-                        v_wide := resize(unsigned'(r_VMCS_PA(52-1 downto 12) & unsigned'("000000000000")), 72);
-                        v_addr := (resize(unsigned'(v_wide(64-1 downto 3) & to_unsigned(0, 3)), 65) + 56);
+                        v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 56);
                         m_valid <= '1';
                         m_we <= '0';
                         m_size <= to_unsigned(3, 3);
@@ -480,8 +444,8 @@ begin
                     end if;
                 when S0W8 =>
                     if (not bool(pend)) then
-                        v_wide := resize(unsigned'(r_VMCS_PA(52-1 downto 12) & unsigned'("000000000000")), 72);
-                        v_addr := (resize(unsigned'(v_wide(64-1 downto 3) & to_unsigned(0, 3)), 65) + 64);
+                        v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 64);
                         m_valid <= '1';
                         m_we <= '0';
                         m_size <= to_unsigned(3, 3);
@@ -499,8 +463,8 @@ begin
                     end if;
                 when S0W9 =>
                     if (not bool(pend)) then
-                        v_wide := resize(unsigned'(r_VMCS_PA(52-1 downto 12) & unsigned'("000000000000")), 72);
-                        v_addr := (resize(unsigned'(v_wide(64-1 downto 3) & to_unsigned(0, 3)), 65) + 72);
+                        v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 72);
                         m_valid <= '1';
                         m_we <= '0';
                         m_size <= to_unsigned(3, 3);
@@ -518,8 +482,8 @@ begin
                     end if;
                 when S0W10 =>
                     if (not bool(pend)) then
-                        v_wide := resize(unsigned'(r_VMCS_PA(52-1 downto 12) & unsigned'("000000000000")), 72);
-                        v_addr := (resize(unsigned'(v_wide(64-1 downto 3) & to_unsigned(0, 3)), 65) + 80);
+                        v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 80);
                         m_valid <= '1';
                         m_we <= '0';
                         m_size <= to_unsigned(3, 3);
@@ -537,8 +501,8 @@ begin
                     end if;
                 when S0W11 =>
                     if (not bool(pend)) then
-                        v_wide := resize(unsigned'(r_VMCS_PA(52-1 downto 12) & unsigned'("000000000000")), 72);
-                        v_addr := (resize(unsigned'(v_wide(64-1 downto 3) & to_unsigned(0, 3)), 65) + 88);
+                        v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 88);
                         m_valid <= '1';
                         m_we <= '0';
                         m_size <= to_unsigned(3, 3);
@@ -556,8 +520,8 @@ begin
                     end if;
                 when S0W12 =>
                     if (not bool(pend)) then
-                        v_wide := resize(unsigned'(r_VMCS_PA(52-1 downto 12) & unsigned'("000000000000")), 72);
-                        v_addr := (resize(unsigned'(v_wide(64-1 downto 3) & to_unsigned(0, 3)), 65) + 96);
+                        v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 96);
                         m_valid <= '1';
                         m_we <= '0';
                         m_size <= to_unsigned(3, 3);
@@ -575,8 +539,8 @@ begin
                     end if;
                 when S0W13 =>
                     if (not bool(pend)) then
-                        v_wide := resize(unsigned'(r_VMCS_PA(52-1 downto 12) & unsigned'("000000000000")), 72);
-                        v_addr := (resize(unsigned'(v_wide(64-1 downto 3) & to_unsigned(0, 3)), 65) + 104);
+                        v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 104);
                         m_valid <= '1';
                         m_we <= '0';
                         m_size <= to_unsigned(3, 3);
@@ -594,8 +558,8 @@ begin
                     end if;
                 when S0W14 =>
                     if (not bool(pend)) then
-                        v_wide := resize(unsigned'(r_VMCS_PA(52-1 downto 12) & unsigned'("000000000000")), 72);
-                        v_addr := (resize(unsigned'(v_wide(64-1 downto 3) & to_unsigned(0, 3)), 65) + 128);
+                        v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 128);
                         m_valid <= '1';
                         m_we <= '0';
                         m_size <= to_unsigned(3, 3);
@@ -613,8 +577,8 @@ begin
                     end if;
                 when S0W15 =>
                     if (not bool(pend)) then
-                        v_wide := resize(unsigned'(r_VMCS_PA(52-1 downto 12) & unsigned'("000000000000")), 72);
-                        v_addr := (resize(unsigned'(v_wide(64-1 downto 3) & to_unsigned(0, 3)), 65) + 136);
+                        v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 136);
                         m_valid <= '1';
                         m_we <= '0';
                         m_size <= to_unsigned(3, 3);
@@ -632,8 +596,8 @@ begin
                     end if;
                 when S0W16 =>
                     if (not bool(pend)) then
-                        v_wide := resize(unsigned'(r_VMCS_PA(52-1 downto 12) & unsigned'("000000000000")), 72);
-                        v_addr := (resize(unsigned'(v_wide(64-1 downto 3) & to_unsigned(0, 3)), 65) + 144);
+                        v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 144);
                         m_valid <= '1';
                         m_we <= '0';
                         m_size <= to_unsigned(3, 3);
@@ -651,8 +615,8 @@ begin
                     end if;
                 when S0W17 =>
                     if (not bool(pend)) then
-                        v_wide := resize(unsigned'(r_VMCS_PA(52-1 downto 12) & unsigned'("000000000000")), 72);
-                        v_addr := (resize(unsigned'(v_wide(64-1 downto 3) & to_unsigned(0, 3)), 65) + 152);
+                        v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 152);
                         m_valid <= '1';
                         m_we <= '0';
                         m_size <= to_unsigned(3, 3);
@@ -670,8 +634,8 @@ begin
                     end if;
                 when S0W18 =>
                     if (not bool(pend)) then
-                        v_wide := resize(unsigned'(r_VMCS_PA(52-1 downto 12) & unsigned'("000000000000")), 72);
-                        v_addr := (resize(unsigned'(v_wide(64-1 downto 3) & to_unsigned(0, 3)), 65) + 160);
+                        v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 160);
                         m_valid <= '1';
                         m_we <= '0';
                         m_size <= to_unsigned(3, 3);
@@ -689,8 +653,8 @@ begin
                     end if;
                 when S0W19 =>
                     if (not bool(pend)) then
-                        v_wide := resize(unsigned'(r_VMCS_PA(52-1 downto 12) & unsigned'("000000000000")), 72);
-                        v_addr := (resize(unsigned'(v_wide(64-1 downto 3) & to_unsigned(0, 3)), 65) + 168);
+                        v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 168);
                         m_valid <= '1';
                         m_we <= '0';
                         m_size <= to_unsigned(3, 3);
@@ -708,8 +672,8 @@ begin
                     end if;
                 when S0W20 =>
                     if (not bool(pend)) then
-                        v_wide := resize(unsigned'(r_VMCS_PA(52-1 downto 12) & unsigned'("000000000000")), 72);
-                        v_addr := (resize(unsigned'(v_wide(64-1 downto 3) & to_unsigned(0, 3)), 65) + 176);
+                        v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 176);
                         m_valid <= '1';
                         m_we <= '0';
                         m_size <= to_unsigned(3, 3);
@@ -727,8 +691,8 @@ begin
                     end if;
                 when S0W21 =>
                     if (not bool(pend)) then
-                        v_wide := resize(unsigned'(r_VMCS_PA(52-1 downto 12) & unsigned'("000000000000")), 72);
-                        v_addr := (resize(unsigned'(v_wide(64-1 downto 3) & to_unsigned(0, 3)), 65) + 184);
+                        v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 184);
                         m_valid <= '1';
                         m_we <= '0';
                         m_size <= to_unsigned(3, 3);
@@ -754,13 +718,13 @@ begin
                     h0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                     h0 := e_field;
                     if ((((e_kind = 21) and (bool(w_vmcs_40(31)) and bool(w_vmcs_68(14)))) and (not (h0(64-1 downto 15) /= 0))) and (v_span /= 0)) then
-                        v_wide := resize(unsigned'(w_vmcs_20(52-1 downto 12) & unsigned'("000000000000")), 72);
-                        v_first := resize(unsigned'(v_wide(64-1 downto 0) & to_unsigned(0, 3)), 69);
+                        v_wide := unsigned'(to_unsigned(0, 20) & w_vmcs_20(52-1 downto 12) & to_unsigned(0, 12));
+                        v_first := unsigned'(to_unsigned(0, 2) & v_wide(64-1 downto 0) & to_unsigned(0, 3));
                         h1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         h1 := e_field;
-                        v_wide := resize(h1(15-1 downto 0), 72);
-                        v_first := (v_first + v_wide(68-1 downto 0));
-                        v_last := ((v_first + v_span) - 1);
+                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000") & h1(15-1 downto 0));
+                        v_first := (v_first + unsigned'(to_unsigned(0, 1) & v_wide(68-1 downto 0)));
+                        v_last := ((v_first + unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & v_span)) - 1);
                         bm_first <= unsigned'(v_first((64 + 3)-1 downto 6) & to_unsigned(0, 3));
                         bm_last <= unsigned'(v_last((64 + 3)-1 downto 6) & to_unsigned(0, 3));
                         bm_two <= stdl(v_first(69-1 downto 6) /= v_last(69-1 downto 6));
@@ -787,15 +751,12 @@ begin
                                 bm_low <= m_rdata;
                                 st <= S1B;
                             else
-                                v_window := resize(m_rdata, 128);
+                                v_window := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000") & m_rdata);
                                 v_window := shift_right(v_window, to_integer(bm_off));
-                                v_bits := to_unsigned(0, 64);
-                                for i in 0 to 1-1 loop
-                                    if (i < signed(resize(bm_span, 8))) then
-                                        v_bits(i) := v_window(i);
-                                    end if;
-                                end loop;
-                                b_vmread_bit <= v_bits(1-1 downto 0);
+                                v_keep := to_unsigned(1, 65);
+                                v_keep := shift_left(v_keep, to_integer(bm_span));
+                                v_keep := (v_keep - 1);
+                                b_vmread_bit <= (v_window(1-1 downto 0) and v_keep(1-1 downto 0));
                                 st <= S2P;
                             end if;
                         end if;
@@ -815,13 +776,10 @@ begin
                             pend <= '0';
                             v_window := unsigned'(m_rdata & bm_low);
                             v_window := shift_right(v_window, to_integer(bm_off));
-                            v_bits := to_unsigned(0, 64);
-                            for i in 0 to 1-1 loop
-                                if (i < signed(resize(bm_span, 8))) then
-                                    v_bits(i) := v_window(i);
-                                end if;
-                            end loop;
-                            b_vmread_bit <= v_bits(1-1 downto 0);
+                            v_keep := to_unsigned(1, 65);
+                            v_keep := shift_left(v_keep, to_integer(bm_span));
+                            v_keep := (v_keep - 1);
+                            b_vmread_bit <= (v_window(1-1 downto 0) and v_keep(1-1 downto 0));
                             st <= S2P;
                         end if;
                     end if;
@@ -835,13 +793,13 @@ begin
                     h2 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                     h2 := e_field;
                     if ((((e_kind = 23) and (bool(w_vmcs_40(31)) and bool(w_vmcs_68(14)))) and (not (h2(64-1 downto 15) /= 0))) and (v_span /= 0)) then
-                        v_wide := resize(unsigned'(w_vmcs_28(52-1 downto 12) & unsigned'("000000000000")), 72);
-                        v_first := resize(unsigned'(v_wide(64-1 downto 0) & to_unsigned(0, 3)), 69);
+                        v_wide := unsigned'(to_unsigned(0, 20) & w_vmcs_28(52-1 downto 12) & to_unsigned(0, 12));
+                        v_first := unsigned'(to_unsigned(0, 2) & v_wide(64-1 downto 0) & to_unsigned(0, 3));
                         h3 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         h3 := e_field;
-                        v_wide := resize(h3(15-1 downto 0), 72);
-                        v_first := (v_first + v_wide(68-1 downto 0));
-                        v_last := ((v_first + v_span) - 1);
+                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000") & h3(15-1 downto 0));
+                        v_first := (v_first + unsigned'(to_unsigned(0, 1) & v_wide(68-1 downto 0)));
+                        v_last := ((v_first + unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & v_span)) - 1);
                         bm_first <= unsigned'(v_first((64 + 3)-1 downto 6) & to_unsigned(0, 3));
                         bm_last <= unsigned'(v_last((64 + 3)-1 downto 6) & to_unsigned(0, 3));
                         bm_two <= stdl(v_first(69-1 downto 6) /= v_last(69-1 downto 6));
@@ -868,15 +826,12 @@ begin
                                 bm_low <= m_rdata;
                                 st <= S2B;
                             else
-                                v_window := resize(m_rdata, 128);
+                                v_window := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000") & m_rdata);
                                 v_window := shift_right(v_window, to_integer(bm_off));
-                                v_bits := to_unsigned(0, 64);
-                                for i in 0 to 1-1 loop
-                                    if (i < signed(resize(bm_span, 8))) then
-                                        v_bits(i) := v_window(i);
-                                    end if;
-                                end loop;
-                                b_vmwrite_bit <= v_bits(1-1 downto 0);
+                                v_keep := to_unsigned(1, 65);
+                                v_keep := shift_left(v_keep, to_integer(bm_span));
+                                v_keep := (v_keep - 1);
+                                b_vmwrite_bit <= (v_window(1-1 downto 0) and v_keep(1-1 downto 0));
                                 st <= S3P;
                             end if;
                         end if;
@@ -896,13 +851,10 @@ begin
                             pend <= '0';
                             v_window := unsigned'(m_rdata & bm_low);
                             v_window := shift_right(v_window, to_integer(bm_off));
-                            v_bits := to_unsigned(0, 64);
-                            for i in 0 to 1-1 loop
-                                if (i < signed(resize(bm_span, 8))) then
-                                    v_bits(i) := v_window(i);
-                                end if;
-                            end loop;
-                            b_vmwrite_bit <= v_bits(1-1 downto 0);
+                            v_keep := to_unsigned(1, 65);
+                            v_keep := shift_left(v_keep, to_integer(bm_span));
+                            v_keep := (v_keep - 1);
+                            b_vmwrite_bit <= (v_window(1-1 downto 0) and v_keep(1-1 downto 0));
                             st <= S3P;
                         end if;
                     end if;
@@ -911,50 +863,36 @@ begin
                     h4 := to_unsigned(0, 16);
                     h5 := to_unsigned(0, 16);
                     h6 := to_unsigned(0, 17);
-                    h6 := resize(unsigned'(unsigned'("0") & e_port), 17);
-                    h7 := to_unsigned(0, 17);
-                    h7 := resize(unsigned'(unsigned'("00000000000000") & e_size), 17);
+                    h6 := (unsigned'(to_unsigned(0, 1) & e_port) + unsigned'(to_unsigned(0, 14) & e_size));
+                    h7 := to_unsigned(0, 18);
+                    h7 := ((unsigned'(to_unsigned(0, 1) & h6) + 131072) - 1);
                     h8 := to_unsigned(0, 17);
-                    h8 := (h6 + h7);
-                    h9 := to_unsigned(0, 18);
-                    h9 := resize(unsigned'(unsigned'("0") & h8), 18);
-                    h10 := to_unsigned(0, 18);
-                    h10 := ((h9 + 131072) - 1);
-                    h11 := to_unsigned(0, 17);
-                    h11 := resize(unsigned'(unsigned'("0") & e_port), 17);
-                    h12 := to_unsigned(0, 17);
-                    h12 := resize(unsigned((32768 + 65536) - signed(resize(h11, 18))), 17);
-                    if (h10(17-1 downto 0) > 32767) then
-                        h5 := h12(16-1 downto 0);
+                    h8 := resize(unsigned((32768 + 65536) - signed(resize(unsigned'(to_unsigned(0, 1) & e_port), 18))), 17);
+                    if (h7(17-1 downto 0) > 32767) then
+                        h5 := h8(16-1 downto 0);
                     else
-                        h5 := resize(e_size, 16);
+                        h5 := unsigned'(to_unsigned(0, 13) & e_size);
                     end if;
                     if (e_port > 32767) then
                         h4 := to_unsigned(0, 16);
                     else
                         h4 := h5;
                     end if;
-                    v_wide := resize(h4, 72);
+                    v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000") & h4);
                     if (v_wide > 4) then
                         v_wide := to_unsigned(4, 72);
                     end if;
                     v_span := v_wide(7-1 downto 0);
-                    h13 := to_unsigned(0, 17);
-                    h13 := resize(unsigned'(unsigned'("0") & e_port), 17);
-                    h14 := to_unsigned(0, 17);
-                    h14 := resize(unsigned'(unsigned'("00000000000000") & e_size), 17);
-                    h15 := to_unsigned(0, 17);
-                    h15 := (h13 + h14);
-                    h16 := to_unsigned(0, 18);
-                    h16 := resize(unsigned'(unsigned'("0") & h15), 18);
-                    h17 := to_unsigned(0, 18);
-                    h17 := ((h16 + 131072) - 1);
-                    if ((((e_kind = 33) and bool(w_vmcs_40(25))) and (not (h17(17-1 downto 0) > 65535))) and (v_span /= 0)) then
-                        v_wide := resize(unsigned'(w_vmcs_0(52-1 downto 12) & unsigned'("000000000000")), 72);
-                        v_first := resize(unsigned'(v_wide(64-1 downto 0) & to_unsigned(0, 3)), 69);
-                        v_wide := resize(e_port, 72);
-                        v_first := (v_first + v_wide(68-1 downto 0));
-                        v_last := ((v_first + v_span) - 1);
+                    h9 := to_unsigned(0, 17);
+                    h9 := (unsigned'(to_unsigned(0, 1) & e_port) + unsigned'(to_unsigned(0, 14) & e_size));
+                    h10 := to_unsigned(0, 18);
+                    h10 := ((unsigned'(to_unsigned(0, 1) & h9) + 131072) - 1);
+                    if ((((e_kind = 33) and bool(w_vmcs_40(25))) and (not (h10(17-1 downto 0) > 65535))) and (v_span /= 0)) then
+                        v_wide := unsigned'(to_unsigned(0, 20) & w_vmcs_0(52-1 downto 12) & to_unsigned(0, 12));
+                        v_first := unsigned'(to_unsigned(0, 2) & v_wide(64-1 downto 0) & to_unsigned(0, 3));
+                        v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000") & e_port);
+                        v_first := (v_first + unsigned'(to_unsigned(0, 1) & v_wide(68-1 downto 0)));
+                        v_last := ((v_first + unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & v_span)) - 1);
                         bm_first <= unsigned'(v_first((64 + 3)-1 downto 6) & to_unsigned(0, 3));
                         bm_last <= unsigned'(v_last((64 + 3)-1 downto 6) & to_unsigned(0, 3));
                         bm_two <= stdl(v_first(69-1 downto 6) /= v_last(69-1 downto 6));
@@ -981,15 +919,12 @@ begin
                                 bm_low <= m_rdata;
                                 st <= S3B;
                             else
-                                v_window := resize(m_rdata, 128);
+                                v_window := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000") & m_rdata);
                                 v_window := shift_right(v_window, to_integer(bm_off));
-                                v_bits := to_unsigned(0, 64);
-                                for i in 0 to 4-1 loop
-                                    if (i < signed(resize(bm_span, 8))) then
-                                        v_bits(i) := v_window(i);
-                                    end if;
-                                end loop;
-                                b_io_a <= v_bits(4-1 downto 0);
+                                v_keep := to_unsigned(1, 65);
+                                v_keep := shift_left(v_keep, to_integer(bm_span));
+                                v_keep := (v_keep - 1);
+                                b_io_a <= (v_window(4-1 downto 0) and v_keep(4-1 downto 0));
                                 st <= S4P;
                             end if;
                         end if;
@@ -1009,87 +944,60 @@ begin
                             pend <= '0';
                             v_window := unsigned'(m_rdata & bm_low);
                             v_window := shift_right(v_window, to_integer(bm_off));
-                            v_bits := to_unsigned(0, 64);
-                            for i in 0 to 4-1 loop
-                                if (i < signed(resize(bm_span, 8))) then
-                                    v_bits(i) := v_window(i);
-                                end if;
-                            end loop;
-                            b_io_a <= v_bits(4-1 downto 0);
+                            v_keep := to_unsigned(1, 65);
+                            v_keep := shift_left(v_keep, to_integer(bm_span));
+                            v_keep := (v_keep - 1);
+                            b_io_a <= (v_window(4-1 downto 0) and v_keep(4-1 downto 0));
                             st <= S4P;
                         end if;
                     end if;
                 when S4P =>
                     b_io_b <= to_unsigned(0, 4);
-                    h18 := to_unsigned(0, 17);
-                    h19 := to_unsigned(0, 17);
-                    h19 := resize(unsigned'(unsigned'("0") & e_port), 17);
-                    h20 := to_unsigned(0, 17);
-                    h20 := resize(unsigned'(unsigned'("00000000000000") & e_size), 17);
-                    h21 := to_unsigned(0, 17);
-                    h21 := (h19 + h20);
-                    h22 := to_unsigned(0, 18);
-                    h22 := resize(unsigned'(unsigned'("0") & h21), 18);
-                    h23 := to_unsigned(0, 18);
-                    h23 := ((h22 + 131072) - 1);
-                    h24 := to_unsigned(0, 17);
-                    h25 := to_unsigned(0, 17);
-                    h25 := resize(unsigned'(unsigned'("0") & e_port), 17);
-                    h26 := to_unsigned(0, 17);
-                    h26 := resize(unsigned'(unsigned'("00000000000000") & e_size), 17);
-                    h27 := to_unsigned(0, 17);
-                    h27 := (h25 + h26);
-                    h28 := to_unsigned(0, 18);
-                    h28 := resize(unsigned'(unsigned'("0") & h27), 18);
-                    h29 := to_unsigned(0, 18);
-                    h29 := ((h28 + 131072) - 1);
-                    h30 := to_unsigned(0, 17);
-                    h30 := h29(17-1 downto 0);
-                    h31 := to_unsigned(0, 18);
-                    h31 := resize(unsigned'(unsigned'("0") & h30), 18);
-                    h32 := to_unsigned(0, 18);
-                    h32 := ((h31 + 131072) - 32767);
+                    h11 := to_unsigned(0, 17);
+                    h12 := to_unsigned(0, 17);
+                    h12 := (unsigned'(to_unsigned(0, 1) & e_port) + unsigned'(to_unsigned(0, 14) & e_size));
+                    h13 := to_unsigned(0, 18);
+                    h13 := ((unsigned'(to_unsigned(0, 1) & h12) + 131072) - 1);
+                    h14 := to_unsigned(0, 17);
+                    h15 := to_unsigned(0, 17);
+                    h15 := (unsigned'(to_unsigned(0, 1) & e_port) + unsigned'(to_unsigned(0, 14) & e_size));
+                    h16 := to_unsigned(0, 18);
+                    h16 := ((unsigned'(to_unsigned(0, 1) & h15) + 131072) - 1);
+                    h17 := to_unsigned(0, 18);
+                    h17 := ((unsigned'(to_unsigned(0, 1) & h16(17-1 downto 0)) + 131072) - 32767);
                     if (e_port > 32767) then
-                        h24 := resize(e_size, 17);
+                        h14 := unsigned'(to_unsigned(0, 14) & e_size);
                     else
-                        h24 := h32(17-1 downto 0);
+                        h14 := h17(17-1 downto 0);
                     end if;
-                    if (h23(17-1 downto 0) < 32768) then
-                        h18 := to_unsigned(0, 17);
+                    if (h13(17-1 downto 0) < 32768) then
+                        h11 := to_unsigned(0, 17);
                     else
-                        h18 := h24;
+                        h11 := h14;
                     end if;
-                    v_wide := resize(h18, 72);
+                    v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000") & h11);
                     if (v_wide > 4) then
                         v_wide := to_unsigned(4, 72);
                     end if;
                     v_span := v_wide(7-1 downto 0);
-                    h33 := to_unsigned(0, 17);
-                    h33 := resize(unsigned'(unsigned'("0") & e_port), 17);
-                    h34 := to_unsigned(0, 17);
-                    h34 := resize(unsigned'(unsigned'("00000000000000") & e_size), 17);
-                    h35 := to_unsigned(0, 17);
-                    h35 := (h33 + h34);
-                    h36 := to_unsigned(0, 18);
-                    h36 := resize(unsigned'(unsigned'("0") & h35), 18);
-                    h37 := to_unsigned(0, 18);
-                    h37 := ((h36 + 131072) - 1);
-                    if ((((e_kind = 33) and bool(w_vmcs_40(25))) and (not (h37(17-1 downto 0) > 65535))) and (v_span /= 0)) then
-                        v_wide := resize(unsigned'(w_vmcs_8(52-1 downto 12) & unsigned'("000000000000")), 72);
-                        v_first := resize(unsigned'(v_wide(64-1 downto 0) & to_unsigned(0, 3)), 69);
-                        h38 := to_unsigned(0, 16);
-                        h39 := to_unsigned(0, 17);
-                        h39 := resize(unsigned'(unsigned'("0") & e_port), 17);
-                        h40 := to_unsigned(0, 17);
-                        h40 := ((h39 + 65536) - 32768);
+                    h18 := to_unsigned(0, 17);
+                    h18 := (unsigned'(to_unsigned(0, 1) & e_port) + unsigned'(to_unsigned(0, 14) & e_size));
+                    h19 := to_unsigned(0, 18);
+                    h19 := ((unsigned'(to_unsigned(0, 1) & h18) + 131072) - 1);
+                    if ((((e_kind = 33) and bool(w_vmcs_40(25))) and (not (h19(17-1 downto 0) > 65535))) and (v_span /= 0)) then
+                        v_wide := unsigned'(to_unsigned(0, 20) & w_vmcs_8(52-1 downto 12) & to_unsigned(0, 12));
+                        v_first := unsigned'(to_unsigned(0, 2) & v_wide(64-1 downto 0) & to_unsigned(0, 3));
+                        h20 := to_unsigned(0, 16);
+                        h21 := to_unsigned(0, 17);
+                        h21 := ((unsigned'(to_unsigned(0, 1) & e_port) + 65536) - 32768);
                         if (e_port > 32767) then
-                            h38 := h40(16-1 downto 0);
+                            h20 := h21(16-1 downto 0);
                         else
-                            h38 := to_unsigned(0, 16);
+                            h20 := to_unsigned(0, 16);
                         end if;
-                        v_wide := resize(h38, 72);
-                        v_first := (v_first + v_wide(68-1 downto 0));
-                        v_last := ((v_first + v_span) - 1);
+                        v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000") & h20);
+                        v_first := (v_first + unsigned'(to_unsigned(0, 1) & v_wide(68-1 downto 0)));
+                        v_last := ((v_first + unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & v_span)) - 1);
                         bm_first <= unsigned'(v_first((64 + 3)-1 downto 6) & to_unsigned(0, 3));
                         bm_last <= unsigned'(v_last((64 + 3)-1 downto 6) & to_unsigned(0, 3));
                         bm_two <= stdl(v_first(69-1 downto 6) /= v_last(69-1 downto 6));
@@ -1116,15 +1024,12 @@ begin
                                 bm_low <= m_rdata;
                                 st <= S4B;
                             else
-                                v_window := resize(m_rdata, 128);
+                                v_window := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000") & m_rdata);
                                 v_window := shift_right(v_window, to_integer(bm_off));
-                                v_bits := to_unsigned(0, 64);
-                                for i in 0 to 4-1 loop
-                                    if (i < signed(resize(bm_span, 8))) then
-                                        v_bits(i) := v_window(i);
-                                    end if;
-                                end loop;
-                                b_io_b <= v_bits(4-1 downto 0);
+                                v_keep := to_unsigned(1, 65);
+                                v_keep := shift_left(v_keep, to_integer(bm_span));
+                                v_keep := (v_keep - 1);
+                                b_io_b <= (v_window(4-1 downto 0) and v_keep(4-1 downto 0));
                                 st <= S5P;
                             end if;
                         end if;
@@ -1144,13 +1049,10 @@ begin
                             pend <= '0';
                             v_window := unsigned'(m_rdata & bm_low);
                             v_window := shift_right(v_window, to_integer(bm_off));
-                            v_bits := to_unsigned(0, 64);
-                            for i in 0 to 4-1 loop
-                                if (i < signed(resize(bm_span, 8))) then
-                                    v_bits(i) := v_window(i);
-                                end if;
-                            end loop;
-                            b_io_b <= v_bits(4-1 downto 0);
+                            v_keep := to_unsigned(1, 65);
+                            v_keep := shift_left(v_keep, to_integer(bm_span));
+                            v_keep := (v_keep - 1);
+                            b_io_b <= (v_window(4-1 downto 0) and v_keep(4-1 downto 0));
                             st <= S5P;
                         end if;
                     end if;
@@ -1161,48 +1063,30 @@ begin
                         v_wide := to_unsigned(1, 72);
                     end if;
                     v_span := v_wide(7-1 downto 0);
-                    h41 := unsigned'("00000000000000000000000000000000");
-                    h41 := unsigned'("11000000000000000000000000000000");
-                    h42 := unsigned'("00000000000000000000000000000000");
-                    h42 := unsigned'("11000000000000000001111111111111");
-                    if (((((e_kind = 34) or (e_kind = 35)) and bool(w_vmcs_40(28))) and ((e_msr <= 8191) or ((e_msr >= h41) and (e_msr <= h42)))) and (v_span /= 0)) then
-                        h43 := unsigned'("0000000000000000000000000000000000000000000000000000");
-                        h43 := resize(unsigned'(w_vmcs_10(52-1 downto 12) & unsigned'("000000000000")), 52);
-                        h44 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                        h44 := resize(unsigned'(unsigned'("0") & h43), 53);
-                        h45 := to_unsigned(0, 12);
+                    if (((((e_kind = 34) or (e_kind = 35)) and bool(w_vmcs_40(28))) and ((e_msr <= 8191) or ((e_msr >= unsigned'("11000000000000000000000000000000")) and (e_msr <= unsigned'("11000000000000000001111111111111"))))) and (v_span /= 0)) then
+                        h22 := to_unsigned(0, 12);
                         if (e_kind = 35) then
-                            h45 := to_unsigned(2048, 12);
+                            h22 := to_unsigned(2048, 12);
                         else
-                            h45 := to_unsigned(0, 12);
+                            h22 := to_unsigned(0, 12);
                         end if;
-                        h46 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                        h46 := resize(unsigned'(unsigned'("00000000000000000000000000000000000000000") & h45), 53);
-                        h47 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                        h47 := (h44 + h46);
-                        h48 := unsigned'("000000000000000000000000000000000000000000000000000000");
-                        h48 := resize(unsigned'(unsigned'("0") & h47), 54);
-                        h49 := to_unsigned(0, 11);
-                        h50 := unsigned'("00000000000000000000000000000000");
-                        h50 := unsigned'("11000000000000000000000000000000");
-                        h51 := unsigned'("00000000000000000000000000000000");
-                        h51 := unsigned'("11000000000000000001111111111111");
-                        if ((e_msr >= h50) and (e_msr <= h51)) then
-                            h49 := to_unsigned(1024, 11);
+                        h23 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                        h23 := (unsigned'(to_unsigned(0, 1) & w_vmcs_10(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("00000000000000000000000000000000000000000") & h22));
+                        h24 := to_unsigned(0, 11);
+                        if ((e_msr >= unsigned'("11000000000000000000000000000000")) and (e_msr <= unsigned'("11000000000000000001111111111111"))) then
+                            h24 := to_unsigned(1024, 11);
                         else
-                            h49 := to_unsigned(0, 11);
+                            h24 := to_unsigned(0, 11);
                         end if;
-                        h52 := unsigned'("000000000000000000000000000000000000000000000000000000");
-                        h52 := resize(unsigned'(unsigned'("0000000000000000000000000000000000000000000") & h49), 54);
-                        h53 := unsigned'("000000000000000000000000000000000000000000000000000000");
-                        h53 := (h48 + h52);
-                        v_wide := resize(h53, 72);
-                        v_first := resize(unsigned'(v_wide(64-1 downto 0) & to_unsigned(0, 3)), 69);
-                        h54 := unsigned'("00000000000000000000000000000000");
-                        h54 := e_msr;
-                        v_wide := resize(h54(13-1 downto 0), 72);
-                        v_first := (v_first + v_wide(68-1 downto 0));
-                        v_last := ((v_first + v_span) - 1);
+                        h25 := unsigned'("000000000000000000000000000000000000000000000000000000");
+                        h25 := (unsigned'(to_unsigned(0, 1) & h23) + unsigned'(unsigned'("0000000000000000000000000000000000000000000") & h24));
+                        v_wide := unsigned'(to_unsigned(0, 18) & h25);
+                        v_first := unsigned'(to_unsigned(0, 2) & v_wide(64-1 downto 0) & to_unsigned(0, 3));
+                        h26 := unsigned'("00000000000000000000000000000000");
+                        h26 := e_msr;
+                        v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000") & h26(13-1 downto 0));
+                        v_first := (v_first + unsigned'(to_unsigned(0, 1) & v_wide(68-1 downto 0)));
+                        v_last := ((v_first + unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & v_span)) - 1);
                         bm_first <= unsigned'(v_first((64 + 3)-1 downto 6) & to_unsigned(0, 3));
                         bm_last <= unsigned'(v_last((64 + 3)-1 downto 6) & to_unsigned(0, 3));
                         bm_two <= stdl(v_first(69-1 downto 6) /= v_last(69-1 downto 6));
@@ -1229,15 +1113,12 @@ begin
                                 bm_low <= m_rdata;
                                 st <= S5B;
                             else
-                                v_window := resize(m_rdata, 128);
+                                v_window := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000") & m_rdata);
                                 v_window := shift_right(v_window, to_integer(bm_off));
-                                v_bits := to_unsigned(0, 64);
-                                for i in 0 to 1-1 loop
-                                    if (i < signed(resize(bm_span, 8))) then
-                                        v_bits(i) := v_window(i);
-                                    end if;
-                                end loop;
-                                b_msr_bit <= v_bits(1-1 downto 0);
+                                v_keep := to_unsigned(1, 65);
+                                v_keep := shift_left(v_keep, to_integer(bm_span));
+                                v_keep := (v_keep - 1);
+                                b_msr_bit <= (v_window(1-1 downto 0) and v_keep(1-1 downto 0));
                                 st <= DECIDE;
                             end if;
                         end if;
@@ -1257,812 +1138,580 @@ begin
                             pend <= '0';
                             v_window := unsigned'(m_rdata & bm_low);
                             v_window := shift_right(v_window, to_integer(bm_off));
-                            v_bits := to_unsigned(0, 64);
-                            for i in 0 to 1-1 loop
-                                if (i < signed(resize(bm_span, 8))) then
-                                    v_bits(i) := v_window(i);
-                                end if;
-                            end loop;
-                            b_msr_bit <= v_bits(1-1 downto 0);
+                            v_keep := to_unsigned(1, 65);
+                            v_keep := shift_left(v_keep, to_integer(bm_span));
+                            v_keep := (v_keep - 1);
+                            b_msr_bit <= (v_window(1-1 downto 0) and v_keep(1-1 downto 0));
                             st <= DECIDE;
                         end if;
                     end if;
                 when DECIDE =>
-                    h56 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h56 := e_field;
-                    h57 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h57 := e_field;
-                    h58 := unsigned'("00000000000000000000000000000000");
-                    h58 := (e_error_code and w_vmcs_50(32-1 downto 0));
-                    h59 := unsigned'("00000000000000000000000000000000");
-                    h59 := (e_error_code and w_vmcs_50(32-1 downto 0));
-                    h60 := unsigned'("00000000000000000000000000000000");
-                    h60 := w_vmcs_48(32-1 downto 0);
-                    h61 := to_unsigned(0, 5);
-                    h61 := e_vector;
-                    h62 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h62 := (e_edx_eax and e_xss);
-                    h63 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h63 := (h62 and w_vmcs_30);
-                    h64 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h64 := (e_edx_eax and e_xss);
-                    h65 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h65 := (h64 and w_vmcs_30);
-                    h66 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h66 := w_vmcs_18;
-                    h67 := to_unsigned(0, 6);
-                    h68 := unsigned'("00000000000000000000000000000000");
-                    h68 := e_func;
-                    h67 := h68(6-1 downto 0);
-                    h69 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h69 := (e_value xor w_vmcs_90);
-                    h70 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h70 := (h69 and w_vmcs_80);
-                    h71 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h71 := (e_value xor w_vmcs_98);
-                    h72 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h72 := (h71 and w_vmcs_88);
-                    h75 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h75 := w_vmcs_80;
-                    h76 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h76 := e_value;
-                    h77 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h77 := w_vmcs_90;
-                    h78 := to_unsigned(0, 3);
-                    h78 := (h76(4-1 downto 1) xor h77(4-1 downto 1));
-                    h79 := to_unsigned(0, 3);
-                    h79 := (h75(4-1 downto 1) and h78);
-                    h86 := to_unsigned(0, 17);
-                    h86 := resize(unsigned'(unsigned'("0") & e_port), 17);
-                    h87 := to_unsigned(0, 17);
-                    h87 := resize(unsigned'(unsigned'("00000000000000") & e_size), 17);
-                    h88 := to_unsigned(0, 17);
-                    h88 := (h86 + h87);
-                    h89 := to_unsigned(0, 18);
-                    h89 := resize(unsigned'(unsigned'("0") & h88), 18);
-                    h90 := to_unsigned(0, 18);
-                    h90 := ((h89 + 131072) - 1);
-                    h96 := unsigned'("00000000000000000000000000000000");
-                    h96 := unsigned'("11000000000000000000000000000000");
-                    h97 := unsigned'("00000000000000000000000000000000");
-                    h97 := unsigned'("11000000000000000001111111111111");
+                    h28 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h28 := e_field;
+                    h29 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h29 := e_field;
+                    h30 := unsigned'("00000000000000000000000000000000");
+                    h30 := (e_error_code and w_vmcs_50(32-1 downto 0));
+                    h31 := unsigned'("00000000000000000000000000000000");
+                    h31 := (e_error_code and w_vmcs_50(32-1 downto 0));
+                    h32 := unsigned'("00000000000000000000000000000000");
+                    h32 := w_vmcs_48(32-1 downto 0);
+                    h33 := to_unsigned(0, 5);
+                    h33 := e_vector;
+                    h34 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h34 := (e_edx_eax and e_xss);
+                    h35 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h35 := (h34 and w_vmcs_30);
+                    h36 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h36 := (e_edx_eax and e_xss);
+                    h37 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h37 := (h36 and w_vmcs_30);
+                    h38 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h38 := w_vmcs_18;
+                    h39 := to_unsigned(0, 6);
+                    h40 := unsigned'("00000000000000000000000000000000");
+                    h40 := e_func;
+                    h39 := h40(6-1 downto 0);
+                    h41 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h41 := (e_value xor w_vmcs_90);
+                    h42 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h42 := (h41 and w_vmcs_80);
+                    h43 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h43 := (e_value xor w_vmcs_98);
+                    h44 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h44 := (h43 and w_vmcs_88);
+                    h47 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h47 := w_vmcs_80;
+                    h48 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h48 := e_value;
+                    h49 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h49 := w_vmcs_90;
+                    h50 := to_unsigned(0, 3);
+                    h50 := (h48(4-1 downto 1) xor h49(4-1 downto 1));
+                    h51 := to_unsigned(0, 3);
+                    h51 := (h47(4-1 downto 1) and h50);
+                    h56 := to_unsigned(0, 17);
+                    h56 := (unsigned'(to_unsigned(0, 1) & e_port) + unsigned'(to_unsigned(0, 14) & e_size));
+                    h57 := to_unsigned(0, 18);
+                    h57 := ((unsigned'(to_unsigned(0, 1) & h56) + 131072) - 1);
                     if (e_kind = 4) then
                         status <= to_unsigned(1, 8);
-                        v_wide := to_unsigned(2, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_qualification <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_reason <= to_unsigned(2, 16);
+                        rec_instr_len <= to_unsigned(0, 4);
+                        rec_qualification <= to_unsigned(0, 64);
+                        rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (e_kind = 5) then
                         status <= to_unsigned(2, 8);
-                        v_wide := to_unsigned(3, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_qualification <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_reason <= to_unsigned(3, 16);
+                        rec_instr_len <= to_unsigned(0, 4);
+                        rec_qualification <= to_unsigned(0, 64);
+                        rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (e_kind = 6) then
                         status <= to_unsigned(3, 8);
-                        v_wide := to_unsigned(4, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
+                        rec_reason <= to_unsigned(4, 16);
+                        rec_instr_len <= to_unsigned(0, 4);
                         v_wide := to_unsigned(0, 72);
                         v_wide(8-1 downto 0) := e_sipi_vector;
                         rec_qualification <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (e_kind = 7) then
                         status <= to_unsigned(4, 8);
-                        v_wide := to_unsigned(9, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        h55 := to_unsigned(0, 4);
+                        rec_reason <= to_unsigned(9, 16);
+                        h27 := to_unsigned(0, 4);
                         if (e_ts_from /= 3) then
-                            h55 := e_ilen;
+                            h27 := e_ilen;
                         else
-                            h55 := to_unsigned(0, 4);
+                            h27 := to_unsigned(0, 4);
                         end if;
-                        v_wide := resize(h55, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
+                        rec_instr_len <= h27;
                         v_wide := to_unsigned(0, 72);
                         v_wide(16-1 downto 0) := e_ts_selector;
                         v_wide(32-1 downto 30) := e_ts_from;
                         rec_qualification <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (e_kind = 8) then
                         status <= to_unsigned(5, 8);
-                        v_wide := to_unsigned(10, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := resize(e_ilen, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_qualification <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_reason <= to_unsigned(10, 16);
+                        rec_instr_len <= e_ilen;
+                        rec_qualification <= to_unsigned(0, 64);
+                        rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (e_kind = 9) then
                         status <= to_unsigned(6, 8);
-                        v_wide := to_unsigned(11, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := resize(e_ilen, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_qualification <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_reason <= to_unsigned(11, 16);
+                        rec_instr_len <= e_ilen;
+                        rec_qualification <= to_unsigned(0, 64);
+                        rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (e_kind = 11) then
                         status <= to_unsigned(7, 8);
-                        v_wide := to_unsigned(13, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := resize(e_ilen, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_qualification <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_reason <= to_unsigned(13, 16);
+                        rec_instr_len <= e_ilen;
+                        rec_qualification <= to_unsigned(0, 64);
+                        rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (e_kind = 40) then
                         status <= to_unsigned(8, 8);
-                        v_wide := to_unsigned(55, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := resize(e_ilen, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_qualification <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_reason <= to_unsigned(55, 16);
+                        rec_instr_len <= e_ilen;
+                        rec_qualification <= to_unsigned(0, 64);
+                        rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (e_kind = 26) then
                         status <= to_unsigned(9, 8);
-                        v_wide := to_unsigned(50, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := resize(e_ilen, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
-                        v_wide := resize(e_displacement, 72);
-                        rec_qualification <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_reason <= to_unsigned(50, 16);
+                        rec_instr_len <= e_ilen;
+                        rec_qualification <= e_displacement;
+                        rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (e_kind = 27) then
                         status <= to_unsigned(10, 8);
-                        v_wide := to_unsigned(53, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := resize(e_ilen, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
-                        v_wide := resize(e_displacement, 72);
-                        rec_qualification <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_reason <= to_unsigned(53, 16);
+                        rec_instr_len <= e_ilen;
+                        rec_qualification <= e_displacement;
+                        rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (e_kind = 16) then
                         status <= to_unsigned(11, 8);
-                        v_wide := to_unsigned(18, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := resize(e_ilen, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_qualification <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_reason <= to_unsigned(18, 16);
+                        rec_instr_len <= e_ilen;
+                        rec_qualification <= to_unsigned(0, 64);
+                        rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (e_kind = 17) then
                         status <= to_unsigned(12, 8);
-                        v_wide := to_unsigned(19, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := resize(e_ilen, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
-                        v_wide := resize(e_displacement, 72);
-                        rec_qualification <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_reason <= to_unsigned(19, 16);
+                        rec_instr_len <= e_ilen;
+                        rec_qualification <= e_displacement;
+                        rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (e_kind = 18) then
                         status <= to_unsigned(13, 8);
-                        v_wide := to_unsigned(20, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := resize(e_ilen, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_qualification <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_reason <= to_unsigned(20, 16);
+                        rec_instr_len <= e_ilen;
+                        rec_qualification <= to_unsigned(0, 64);
+                        rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (e_kind = 19) then
                         status <= to_unsigned(14, 8);
-                        v_wide := to_unsigned(21, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := resize(e_ilen, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
-                        v_wide := resize(e_displacement, 72);
-                        rec_qualification <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_reason <= to_unsigned(21, 16);
+                        rec_instr_len <= e_ilen;
+                        rec_qualification <= e_displacement;
+                        rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (e_kind = 20) then
                         status <= to_unsigned(15, 8);
-                        v_wide := to_unsigned(22, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := resize(e_ilen, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
-                        v_wide := resize(e_displacement, 72);
-                        rec_qualification <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_reason <= to_unsigned(22, 16);
+                        rec_instr_len <= e_ilen;
+                        rec_qualification <= e_displacement;
+                        rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (e_kind = 22) then
                         status <= to_unsigned(16, 8);
-                        v_wide := to_unsigned(24, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := resize(e_ilen, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_qualification <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_reason <= to_unsigned(24, 16);
+                        rec_instr_len <= e_ilen;
+                        rec_qualification <= to_unsigned(0, 64);
+                        rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (e_kind = 24) then
                         status <= to_unsigned(17, 8);
-                        v_wide := to_unsigned(26, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := resize(e_ilen, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_qualification <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_reason <= to_unsigned(26, 16);
+                        rec_instr_len <= e_ilen;
+                        rec_qualification <= to_unsigned(0, 64);
+                        rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (e_kind = 25) then
                         status <= to_unsigned(18, 8);
-                        v_wide := to_unsigned(27, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := resize(e_ilen, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
-                        v_wide := resize(e_displacement, 72);
-                        rec_qualification <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_reason <= to_unsigned(27, 16);
+                        rec_instr_len <= e_ilen;
+                        rec_qualification <= e_displacement;
+                        rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif ((e_kind = 21) and (((not (bool(w_vmcs_40(31)) and bool(w_vmcs_68(14)))) or (h56(64-1 downto 15) /= 0)) or (b_vmread_bit /= 0))) then
+                    elsif ((e_kind = 21) and (((not (bool(w_vmcs_40(31)) and bool(w_vmcs_68(14)))) or (h28(64-1 downto 15) /= 0)) or (b_vmread_bit /= 0))) then
                         status <= to_unsigned(19, 8);
-                        v_wide := to_unsigned(23, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := resize(e_ilen, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
-                        v_wide := resize(e_displacement, 72);
-                        rec_qualification <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_reason <= to_unsigned(23, 16);
+                        rec_instr_len <= e_ilen;
+                        rec_qualification <= e_displacement;
+                        rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif ((e_kind = 23) and (((not (bool(w_vmcs_40(31)) and bool(w_vmcs_68(14)))) or (h57(64-1 downto 15) /= 0)) or (b_vmwrite_bit /= 0))) then
+                    elsif ((e_kind = 23) and (((not (bool(w_vmcs_40(31)) and bool(w_vmcs_68(14)))) or (h29(64-1 downto 15) /= 0)) or (b_vmwrite_bit /= 0))) then
                         status <= to_unsigned(20, 8);
-                        v_wide := to_unsigned(25, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := resize(e_ilen, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
-                        v_wide := resize(e_displacement, 72);
-                        rec_qualification <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_reason <= to_unsigned(25, 16);
+                        rec_instr_len <= e_ilen;
+                        rec_qualification <= e_displacement;
+                        rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif ((((e_kind = 3) and (e_vector = 14)) and (h58 = w_vmcs_58(32-1 downto 0))) and bool(w_vmcs_48(14))) then
+                    elsif ((((e_kind = 3) and (e_vector = 14)) and (h30 = w_vmcs_58(32-1 downto 0))) and bool(w_vmcs_48(14))) then
                         status <= to_unsigned(21, 8);
-                        v_wide := to_unsigned(0, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
-                        v_wide := resize(e_address, 72);
-                        rec_qualification <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_reason <= to_unsigned(0, 16);
+                        rec_instr_len <= to_unsigned(0, 4);
+                        rec_qualification <= e_address;
+                        rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif ((((e_kind = 3) and (e_vector = 14)) and (h59 /= w_vmcs_58(32-1 downto 0))) and (not bool(w_vmcs_48(14)))) then
+                    elsif ((((e_kind = 3) and (e_vector = 14)) and (h31 /= w_vmcs_58(32-1 downto 0))) and (not bool(w_vmcs_48(14)))) then
                         status <= to_unsigned(22, 8);
-                        v_wide := to_unsigned(0, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
-                        v_wide := resize(e_address, 72);
-                        rec_qualification <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_reason <= to_unsigned(0, 16);
+                        rec_instr_len <= to_unsigned(0, 4);
+                        rec_qualification <= e_address;
+                        rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif ((((e_kind = 3) and (e_vector /= 14)) and (e_vector /= 2)) and ((shift_right(h60, to_integer(h61)) and to_unsigned(1, 32)) = 1)) then
+                    elsif ((((e_kind = 3) and (e_vector /= 14)) and (e_vector /= 2)) and ((shift_right(h32, to_integer(h33)) and to_unsigned(1, 32)) = 1)) then
                         status <= to_unsigned(23, 8);
-                        v_wide := to_unsigned(0, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_qualification <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_reason <= to_unsigned(0, 16);
+                        rec_instr_len <= to_unsigned(0, 4);
+                        rec_qualification <= to_unsigned(0, 64);
+                        rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif ((e_kind = 2) and bool(w_vmcs_38(3))) then
                         status <= to_unsigned(24, 8);
-                        v_wide := to_unsigned(0, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_qualification <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_reason <= to_unsigned(0, 16);
+                        rec_instr_len <= to_unsigned(0, 4);
+                        rec_qualification <= to_unsigned(0, 64);
+                        rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif ((e_kind = 1) and bool(w_vmcs_38(0))) then
                         status <= to_unsigned(25, 8);
-                        v_wide := to_unsigned(1, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_qualification <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_reason <= to_unsigned(1, 16);
+                        rec_instr_len <= to_unsigned(0, 4);
+                        rec_qualification <= to_unsigned(0, 64);
+                        rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif ((e_kind = 10) and bool(w_vmcs_40(7))) then
                         status <= to_unsigned(26, 8);
-                        v_wide := to_unsigned(12, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := resize(e_ilen, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_qualification <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_reason <= to_unsigned(12, 16);
+                        rec_instr_len <= e_ilen;
+                        rec_qualification <= to_unsigned(0, 64);
+                        rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif ((e_kind = 12) and bool(w_vmcs_40(9))) then
                         status <= to_unsigned(27, 8);
-                        v_wide := to_unsigned(14, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := resize(e_ilen, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
-                        v_wide := resize(e_address, 72);
-                        rec_qualification <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_reason <= to_unsigned(14, 16);
+                        rec_instr_len <= e_ilen;
+                        rec_qualification <= e_address;
+                        rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (((e_kind = 43) and (bool(w_vmcs_40(31)) and bool(w_vmcs_68(12)))) and bool(w_vmcs_40(9))) then
                         status <= to_unsigned(28, 8);
-                        v_wide := to_unsigned(58, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := resize(e_ilen, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
-                        v_wide := resize(e_displacement, 72);
-                        rec_qualification <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_reason <= to_unsigned(58, 16);
+                        rec_instr_len <= e_ilen;
+                        rec_qualification <= e_displacement;
+                        rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif ((e_kind = 13) and bool(w_vmcs_40(11))) then
                         status <= to_unsigned(29, 8);
-                        v_wide := to_unsigned(15, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := resize(e_ilen, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_qualification <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_reason <= to_unsigned(15, 16);
+                        rec_instr_len <= e_ilen;
+                        rec_qualification <= to_unsigned(0, 64);
+                        rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif ((e_kind = 14) and bool(w_vmcs_40(12))) then
                         status <= to_unsigned(30, 8);
-                        v_wide := to_unsigned(16, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := resize(e_ilen, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_qualification <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_reason <= to_unsigned(16, 16);
+                        rec_instr_len <= e_ilen;
+                        rec_qualification <= to_unsigned(0, 64);
+                        rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (((e_kind = 15) and bool(w_vmcs_40(12))) and (bool(w_vmcs_40(31)) and bool(w_vmcs_68(3)))) then
                         status <= to_unsigned(31, 8);
-                        v_wide := to_unsigned(51, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := resize(e_ilen, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_qualification <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_reason <= to_unsigned(51, 16);
+                        rec_instr_len <= e_ilen;
+                        rec_qualification <= to_unsigned(0, 64);
+                        rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif ((e_kind = 36) and bool(w_vmcs_40(10))) then
                         status <= to_unsigned(32, 8);
-                        v_wide := to_unsigned(36, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := resize(e_ilen, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
+                        rec_reason <= to_unsigned(36, 16);
+                        rec_instr_len <= e_ilen;
                         v_wide := to_unsigned(0, 72);
                         v_wide(1-1 downto 0) := e_monitor_armed;
                         rec_qualification <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif ((e_kind = 37) and bool(w_vmcs_40(29))) then
                         status <= to_unsigned(33, 8);
-                        v_wide := to_unsigned(39, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := resize(e_ilen, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_qualification <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_reason <= to_unsigned(39, 16);
+                        rec_instr_len <= e_ilen;
+                        rec_qualification <= to_unsigned(0, 64);
+                        rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif ((e_kind = 38) and bool(w_vmcs_40(30))) then
                         status <= to_unsigned(34, 8);
-                        v_wide := to_unsigned(40, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := resize(e_ilen, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_qualification <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_reason <= to_unsigned(40, 16);
+                        rec_instr_len <= e_ilen;
+                        rec_qualification <= to_unsigned(0, 64);
+                        rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif ((e_kind = 39) and (bool(w_vmcs_40(31)) and bool(w_vmcs_68(6)))) then
                         status <= to_unsigned(35, 8);
-                        v_wide := to_unsigned(54, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := resize(e_ilen, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_qualification <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_reason <= to_unsigned(54, 16);
+                        rec_instr_len <= e_ilen;
+                        rec_qualification <= to_unsigned(0, 64);
+                        rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif ((e_kind = 41) and (bool(w_vmcs_40(31)) and bool(w_vmcs_68(11)))) then
                         status <= to_unsigned(36, 8);
-                        v_wide := to_unsigned(57, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := resize(e_ilen, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_qualification <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_reason <= to_unsigned(57, 16);
+                        rec_instr_len <= e_ilen;
+                        rec_qualification <= to_unsigned(0, 64);
+                        rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif ((e_kind = 42) and (bool(w_vmcs_40(31)) and bool(w_vmcs_68(16)))) then
                         status <= to_unsigned(37, 8);
-                        v_wide := to_unsigned(61, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := resize(e_ilen, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_qualification <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_reason <= to_unsigned(61, 16);
+                        rec_instr_len <= e_ilen;
+                        rec_qualification <= to_unsigned(0, 64);
+                        rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (((((e_kind = 44) or (e_kind = 45)) or (e_kind = 46)) or (e_kind = 47)) and (bool(w_vmcs_40(31)) and bool(w_vmcs_68(2)))) then
                         status <= to_unsigned(38, 8);
-                        v_wide := to_unsigned(46, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := resize(e_ilen, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
-                        v_wide := resize(e_displacement, 72);
-                        rec_qualification <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_reason <= to_unsigned(46, 16);
+                        rec_instr_len <= e_ilen;
+                        rec_qualification <= e_displacement;
+                        rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (((((e_kind = 48) or (e_kind = 49)) or (e_kind = 50)) or (e_kind = 51)) and (bool(w_vmcs_40(31)) and bool(w_vmcs_68(2)))) then
                         status <= to_unsigned(39, 8);
-                        v_wide := to_unsigned(47, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := resize(e_ilen, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
-                        v_wide := resize(e_displacement, 72);
-                        rec_qualification <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_reason <= to_unsigned(47, 16);
+                        rec_instr_len <= e_ilen;
+                        rec_qualification <= e_displacement;
+                        rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif (((e_kind = 52) and (bool(w_vmcs_40(31)) and bool(w_vmcs_68(20)))) and (h63 /= 0)) then
+                    elsif (((e_kind = 52) and (bool(w_vmcs_40(31)) and bool(w_vmcs_68(20)))) and (h35 /= 0)) then
                         status <= to_unsigned(40, 8);
-                        v_wide := to_unsigned(63, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := resize(e_ilen, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
-                        v_wide := resize(e_displacement, 72);
-                        rec_qualification <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_reason <= to_unsigned(63, 16);
+                        rec_instr_len <= e_ilen;
+                        rec_qualification <= e_displacement;
+                        rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif (((e_kind = 53) and (bool(w_vmcs_40(31)) and bool(w_vmcs_68(20)))) and (h65 /= 0)) then
+                    elsif (((e_kind = 53) and (bool(w_vmcs_40(31)) and bool(w_vmcs_68(20)))) and (h37 /= 0)) then
                         status <= to_unsigned(41, 8);
-                        v_wide := to_unsigned(64, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := resize(e_ilen, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
-                        v_wide := resize(e_displacement, 72);
-                        rec_qualification <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_reason <= to_unsigned(64, 16);
+                        rec_instr_len <= e_ilen;
+                        rec_qualification <= e_displacement;
+                        rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif ((((e_kind = 54) and (bool(w_vmcs_40(31)) and bool(w_vmcs_68(13)))) and (e_func < 64)) and (not ((shift_right(h66, to_integer(h67)) and to_unsigned(1, 64)) = 1))) then
+                    elsif ((((e_kind = 54) and (bool(w_vmcs_40(31)) and bool(w_vmcs_68(13)))) and (e_func < 64)) and (not ((shift_right(h38, to_integer(h39)) and to_unsigned(1, 64)) = 1))) then
                         status <= to_unsigned(42, 8);
-                        v_wide := to_unsigned(59, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := resize(e_ilen, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_qualification <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_reason <= to_unsigned(59, 16);
+                        rec_instr_len <= e_ilen;
+                        rec_qualification <= to_unsigned(0, 64);
+                        rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif (((e_kind = 28) and (e_cr = 0)) and (h70 /= 0)) then
+                    elsif (((e_kind = 28) and (e_cr = 0)) and (h42 /= 0)) then
                         status <= to_unsigned(43, 8);
-                        v_wide := to_unsigned(28, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := resize(e_ilen, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
+                        rec_reason <= to_unsigned(28, 16);
+                        rec_instr_len <= e_ilen;
                         v_wide := to_unsigned(0, 72);
                         v_wide(4-1 downto 0) := to_unsigned(0, 4);
                         v_wide(6-1 downto 4) := to_unsigned(0, 2);
                         v_wide(12-1 downto 8) := e_gpr;
                         rec_qualification <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif ((((e_kind = 28) and (e_cr = 3)) and bool(w_vmcs_40(15))) and (not (((((w_vmcs_60(32-1 downto 0) > 0) and (e_value = w_vmcs_a0)) or ((w_vmcs_60(32-1 downto 0) > 1) and (e_value = w_vmcs_a8))) or ((w_vmcs_60(32-1 downto 0) > 2) and (e_value = w_vmcs_b0))) or ((w_vmcs_60(32-1 downto 0) > 3) and (e_value = w_vmcs_b8))))) then
                         status <= to_unsigned(44, 8);
-                        v_wide := to_unsigned(28, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := resize(e_ilen, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
+                        rec_reason <= to_unsigned(28, 16);
+                        rec_instr_len <= e_ilen;
                         v_wide := to_unsigned(0, 72);
                         v_wide(4-1 downto 0) := to_unsigned(3, 4);
                         v_wide(6-1 downto 4) := to_unsigned(0, 2);
                         v_wide(12-1 downto 8) := e_gpr;
                         rec_qualification <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif (((e_kind = 28) and (e_cr = 4)) and (h72 /= 0)) then
+                    elsif (((e_kind = 28) and (e_cr = 4)) and (h44 /= 0)) then
                         status <= to_unsigned(45, 8);
-                        v_wide := to_unsigned(28, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := resize(e_ilen, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
+                        rec_reason <= to_unsigned(28, 16);
+                        rec_instr_len <= e_ilen;
                         v_wide := to_unsigned(0, 72);
                         v_wide(4-1 downto 0) := to_unsigned(4, 4);
                         v_wide(6-1 downto 4) := to_unsigned(0, 2);
                         v_wide(12-1 downto 8) := e_gpr;
                         rec_qualification <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (((e_kind = 28) and (e_cr = 8)) and bool(w_vmcs_40(19))) then
                         status <= to_unsigned(46, 8);
-                        v_wide := to_unsigned(28, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := resize(e_ilen, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
+                        rec_reason <= to_unsigned(28, 16);
+                        rec_instr_len <= e_ilen;
                         v_wide := to_unsigned(0, 72);
                         v_wide(4-1 downto 0) := to_unsigned(8, 4);
                         v_wide(6-1 downto 4) := to_unsigned(0, 2);
                         v_wide(12-1 downto 8) := e_gpr;
                         rec_qualification <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (((e_kind = 29) and (e_cr = 3)) and bool(w_vmcs_40(16))) then
                         status <= to_unsigned(47, 8);
-                        v_wide := to_unsigned(28, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := resize(e_ilen, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
+                        rec_reason <= to_unsigned(28, 16);
+                        rec_instr_len <= e_ilen;
                         v_wide := to_unsigned(0, 72);
                         v_wide(4-1 downto 0) := to_unsigned(3, 4);
                         v_wide(6-1 downto 4) := to_unsigned(1, 2);
                         v_wide(12-1 downto 8) := e_gpr;
                         rec_qualification <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (((e_kind = 29) and (e_cr = 8)) and bool(w_vmcs_40(20))) then
                         status <= to_unsigned(48, 8);
-                        v_wide := to_unsigned(28, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := resize(e_ilen, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
+                        rec_reason <= to_unsigned(28, 16);
+                        rec_instr_len <= e_ilen;
                         v_wide := to_unsigned(0, 72);
                         v_wide(4-1 downto 0) := to_unsigned(8, 4);
                         v_wide(6-1 downto 4) := to_unsigned(1, 2);
                         v_wide(12-1 downto 8) := e_gpr;
                         rec_qualification <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (((e_kind = 30) and bool(w_vmcs_80(3))) and bool(w_vmcs_90(3))) then
                         status <= to_unsigned(49, 8);
-                        v_wide := to_unsigned(28, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := resize(e_ilen, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
+                        rec_reason <= to_unsigned(28, 16);
+                        rec_instr_len <= e_ilen;
                         v_wide := to_unsigned(0, 72);
                         v_wide(4-1 downto 0) := to_unsigned(0, 4);
                         v_wide(6-1 downto 4) := to_unsigned(2, 2);
                         rec_qualification <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif ((e_kind = 31) and (((bool(w_vmcs_80(0)) and bool(e_value(0))) and (not bool(w_vmcs_90(0)))) or (h79 /= 0))) then
+                    elsif ((e_kind = 31) and (((bool(w_vmcs_80(0)) and bool(e_value(0))) and (not bool(w_vmcs_90(0)))) or (h51 /= 0))) then
                         status <= to_unsigned(50, 8);
-                        v_wide := to_unsigned(28, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := resize(e_ilen, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
+                        rec_reason <= to_unsigned(28, 16);
+                        rec_instr_len <= e_ilen;
                         v_wide := to_unsigned(0, 72);
                         v_wide(4-1 downto 0) := to_unsigned(0, 4);
                         v_wide(6-1 downto 4) := to_unsigned(3, 2);
                         v_wide(7-1 downto 6) := e_lmsw_mem;
-                        h73 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h73 := e_value;
-                        v_wide(32-1 downto 16) := h73(16-1 downto 0);
+                        h45 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h45 := e_value;
+                        v_wide(32-1 downto 16) := h45(16-1 downto 0);
                         rec_qualification <= v_wide(64-1 downto 0);
-                        h74 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h46 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         if (e_lmsw_mem /= 0) then
-                            h74 := e_address;
+                            h46 := e_address;
                         else
-                            h74 := to_unsigned(0, 64);
+                            h46 := to_unsigned(0, 64);
                         end if;
-                        v_wide := resize(h74, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_guest_linear <= h46;
                         st <= ST0;
                     elsif ((e_kind = 32) and bool(w_vmcs_40(23))) then
                         status <= to_unsigned(51, 8);
-                        v_wide := to_unsigned(29, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := resize(e_ilen, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
+                        rec_reason <= to_unsigned(29, 16);
+                        rec_instr_len <= e_ilen;
                         v_wide := to_unsigned(0, 72);
                         v_wide(3-1 downto 0) := e_dr;
                         v_wide(5-1 downto 4) := e_dr_from;
                         v_wide(12-1 downto 8) := e_gpr;
                         rec_qualification <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (((e_kind = 33) and (not bool(w_vmcs_40(25)))) and bool(w_vmcs_40(24))) then
                         status <= to_unsigned(52, 8);
-                        v_wide := to_unsigned(30, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := resize(e_ilen, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
+                        rec_reason <= to_unsigned(30, 16);
+                        rec_instr_len <= e_ilen;
                         v_wide := to_unsigned(0, 72);
-                        h80 := to_unsigned(0, 4);
-                        h80 := resize(unsigned'(unsigned'("0") & e_size), 4);
-                        h81 := to_unsigned(0, 4);
-                        h81 := ((h80 + 8) - 1);
-                        v_wide(3-1 downto 0) := h81(3-1 downto 0);
+                        h52 := to_unsigned(0, 4);
+                        h52 := ((unsigned'(to_unsigned(0, 1) & e_size) + 8) - 1);
+                        v_wide(3-1 downto 0) := h52(3-1 downto 0);
                         v_wide(4-1 downto 3) := e_io_in;
                         v_wide(5-1 downto 4) := e_io_str;
                         v_wide(6-1 downto 5) := e_io_rep;
                         v_wide(7-1 downto 6) := e_io_imm;
                         v_wide(32-1 downto 16) := e_port;
                         rec_qualification <= v_wide(64-1 downto 0);
-                        h82 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h53 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         if (e_io_str /= 0) then
-                            h82 := e_address;
+                            h53 := e_address;
                         else
-                            h82 := to_unsigned(0, 64);
+                            h53 := to_unsigned(0, 64);
                         end if;
-                        v_wide := resize(h82, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_guest_linear <= h53;
                         st <= ST0;
-                    elsif (((e_kind = 33) and bool(w_vmcs_40(25))) and (h90(17-1 downto 0) > 65535)) then
+                    elsif (((e_kind = 33) and bool(w_vmcs_40(25))) and (h57(17-1 downto 0) > 65535)) then
                         status <= to_unsigned(53, 8);
-                        v_wide := to_unsigned(30, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := resize(e_ilen, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
+                        rec_reason <= to_unsigned(30, 16);
+                        rec_instr_len <= e_ilen;
                         v_wide := to_unsigned(0, 72);
-                        h83 := to_unsigned(0, 4);
-                        h83 := resize(unsigned'(unsigned'("0") & e_size), 4);
-                        h84 := to_unsigned(0, 4);
-                        h84 := ((h83 + 8) - 1);
-                        v_wide(3-1 downto 0) := h84(3-1 downto 0);
+                        h54 := to_unsigned(0, 4);
+                        h54 := ((unsigned'(to_unsigned(0, 1) & e_size) + 8) - 1);
+                        v_wide(3-1 downto 0) := h54(3-1 downto 0);
                         v_wide(4-1 downto 3) := e_io_in;
                         v_wide(5-1 downto 4) := e_io_str;
                         v_wide(6-1 downto 5) := e_io_rep;
                         v_wide(7-1 downto 6) := e_io_imm;
                         v_wide(32-1 downto 16) := e_port;
                         rec_qualification <= v_wide(64-1 downto 0);
-                        h85 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h55 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         if (e_io_str /= 0) then
-                            h85 := e_address;
+                            h55 := e_address;
                         else
-                            h85 := to_unsigned(0, 64);
+                            h55 := to_unsigned(0, 64);
                         end if;
-                        v_wide := resize(h85, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_guest_linear <= h55;
                         st <= ST0;
                     elsif (((e_kind = 33) and bool(w_vmcs_40(25))) and ((b_io_a /= 0) or (b_io_b /= 0))) then
                         status <= to_unsigned(54, 8);
-                        v_wide := to_unsigned(30, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := resize(e_ilen, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
+                        rec_reason <= to_unsigned(30, 16);
+                        rec_instr_len <= e_ilen;
                         v_wide := to_unsigned(0, 72);
-                        h91 := to_unsigned(0, 4);
-                        h91 := resize(unsigned'(unsigned'("0") & e_size), 4);
-                        h92 := to_unsigned(0, 4);
-                        h92 := ((h91 + 8) - 1);
-                        v_wide(3-1 downto 0) := h92(3-1 downto 0);
+                        h58 := to_unsigned(0, 4);
+                        h58 := ((unsigned'(to_unsigned(0, 1) & e_size) + 8) - 1);
+                        v_wide(3-1 downto 0) := h58(3-1 downto 0);
                         v_wide(4-1 downto 3) := e_io_in;
                         v_wide(5-1 downto 4) := e_io_str;
                         v_wide(6-1 downto 5) := e_io_rep;
                         v_wide(7-1 downto 6) := e_io_imm;
                         v_wide(32-1 downto 16) := e_port;
                         rec_qualification <= v_wide(64-1 downto 0);
-                        h93 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h59 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         if (e_io_str /= 0) then
-                            h93 := e_address;
+                            h59 := e_address;
                         else
-                            h93 := to_unsigned(0, 64);
+                            h59 := to_unsigned(0, 64);
                         end if;
-                        v_wide := resize(h93, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_guest_linear <= h59;
                         st <= ST0;
                     elsif (((e_kind = 34) or (e_kind = 35)) and (not bool(w_vmcs_40(28)))) then
                         status <= to_unsigned(55, 8);
-                        h94 := to_unsigned(0, 6);
+                        h60 := to_unsigned(0, 6);
                         if (e_kind = 34) then
-                            h94 := to_unsigned(31, 6);
+                            h60 := to_unsigned(31, 6);
                         else
-                            h94 := to_unsigned(32, 6);
+                            h60 := to_unsigned(32, 6);
                         end if;
-                        v_wide := resize(h94, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := resize(e_ilen, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_qualification <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_reason <= unsigned'(to_unsigned(0, 10) & h60);
+                        rec_instr_len <= e_ilen;
+                        rec_qualification <= to_unsigned(0, 64);
+                        rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif (((((e_kind = 34) or (e_kind = 35)) and bool(w_vmcs_40(28))) and (not (e_msr <= 8191))) and (not ((e_msr >= h96) and (e_msr <= h97)))) then
+                    elsif (((((e_kind = 34) or (e_kind = 35)) and bool(w_vmcs_40(28))) and (not (e_msr <= 8191))) and (not ((e_msr >= unsigned'("11000000000000000000000000000000")) and (e_msr <= unsigned'("11000000000000000001111111111111"))))) then
                         status <= to_unsigned(56, 8);
-                        h95 := to_unsigned(0, 6);
+                        h61 := to_unsigned(0, 6);
                         if (e_kind = 34) then
-                            h95 := to_unsigned(31, 6);
+                            h61 := to_unsigned(31, 6);
                         else
-                            h95 := to_unsigned(32, 6);
+                            h61 := to_unsigned(32, 6);
                         end if;
-                        v_wide := resize(h95, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := resize(e_ilen, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_qualification <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_reason <= unsigned'(to_unsigned(0, 10) & h61);
+                        rec_instr_len <= e_ilen;
+                        rec_qualification <= to_unsigned(0, 64);
+                        rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif ((((e_kind = 34) or (e_kind = 35)) and bool(w_vmcs_40(28))) and (b_msr_bit /= 0)) then
                         status <= to_unsigned(57, 8);
-                        h98 := to_unsigned(0, 6);
+                        h62 := to_unsigned(0, 6);
                         if (e_kind = 34) then
-                            h98 := to_unsigned(31, 6);
+                            h62 := to_unsigned(31, 6);
                         else
-                            h98 := to_unsigned(32, 6);
+                            h62 := to_unsigned(32, 6);
                         end if;
-                        v_wide := resize(h98, 72);
-                        rec_reason <= v_wide(16-1 downto 0);
-                        v_wide := resize(e_ilen, 72);
-                        rec_instr_len <= v_wide(4-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_qualification <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        rec_guest_linear <= v_wide(64-1 downto 0);
+                        rec_reason <= unsigned'(to_unsigned(0, 10) & h62);
+                        rec_instr_len <= e_ilen;
+                        rec_qualification <= to_unsigned(0, 64);
+                        rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     else
                         status <= to_unsigned(0, 8);
@@ -2075,13 +1724,13 @@ begin
                 when ST0 =>
                     if (not bool(pend)) then
                         if True then
-                            v_wide := resize(unsigned'(r_VMCS_PA(52-1 downto 12) & unsigned'("000000000000")), 72);
-                            v_addr := (resize(unsigned'(v_wide(64-1 downto 3) & to_unsigned(0, 3)), 65) + 112);
+                            v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 112);
                             m_valid <= '1';
                             m_we <= '1';
                             m_size <= to_unsigned(3, 3);
                             m_addr <= v_addr(64-1 downto 0);
-                            m_wdata <= resize(rec_reason, 64);
+                            m_wdata <= unsigned'(unsigned'("000000000000000000000000000000000000000000000000") & rec_reason);
                             pend <= '1';
                         else
                             st <= ST1;
@@ -2099,13 +1748,13 @@ begin
                 when ST1 =>
                     if (not bool(pend)) then
                         if True then
-                            v_wide := resize(unsigned'(r_VMCS_PA(52-1 downto 12) & unsigned'("000000000000")), 72);
-                            v_addr := (resize(unsigned'(v_wide(64-1 downto 3) & to_unsigned(0, 3)), 65) + 120);
+                            v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 120);
                             m_valid <= '1';
                             m_we <= '1';
                             m_size <= to_unsigned(3, 3);
                             m_addr <= v_addr(64-1 downto 0);
-                            m_wdata <= resize(rec_instr_len, 64);
+                            m_wdata <= unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000") & rec_instr_len);
                             pend <= '1';
                         else
                             st <= ST2;
@@ -2123,8 +1772,8 @@ begin
                 when ST2 =>
                     if (not bool(pend)) then
                         if True then
-                            v_wide := resize(unsigned'(r_VMCS_PA(52-1 downto 12) & unsigned'("000000000000")), 72);
-                            v_addr := (resize(unsigned'(v_wide(64-1 downto 3) & to_unsigned(0, 3)), 65) + 192);
+                            v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 192);
                             m_valid <= '1';
                             m_we <= '1';
                             m_size <= to_unsigned(3, 3);
@@ -2147,8 +1796,8 @@ begin
                 when ST3 =>
                     if (not bool(pend)) then
                         if True then
-                            v_wide := resize(unsigned'(r_VMCS_PA(52-1 downto 12) & unsigned'("000000000000")), 72);
-                            v_addr := (resize(unsigned'(v_wide(64-1 downto 3) & to_unsigned(0, 3)), 65) + 200);
+                            v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 200);
                             m_valid <= '1';
                             m_we <= '1';
                             m_size <= to_unsigned(3, 3);

@@ -81,7 +81,7 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
         v_last = intbv(0)[69:]
         v_span = intbv(0)[7:]
         v_window = intbv(0)[2 * WORD_WIDTH:]
-        v_bits = intbv(0)[64:]
+        v_keep = intbv(0)[WORD_WIDTH + 1:]  # ones in the lookup's low bm_span bits
         if done:
             done.next = False
         if st == S.IDLE:
@@ -89,8 +89,8 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                 st.next = S.S0W0
         elif st == S.S0W0:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_wide[:] = concat(r_VMCS_PA[52:12], "000000000000")
-                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x0
+                v_wide[:] = concat(intbv(0)[20:], r_VMCS_PA[52:12], intbv(0)[12:])
+                v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x0
                 u_valid.next = True
                 u_we.next = False
                 u_size.next = WORD_SIZE
@@ -105,8 +105,8 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     st.next = S.S0W1
         elif st == S.S0W1:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_wide[:] = concat(r_VMCS_PA[52:12], "000000000000")
-                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x8
+                v_wide[:] = concat(intbv(0)[20:], r_VMCS_PA[52:12], intbv(0)[12:])
+                v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x8
                 u_valid.next = True
                 u_we.next = False
                 u_size.next = WORD_SIZE
@@ -121,8 +121,8 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     st.next = S.S0W2
         elif st == S.S0W2:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_wide[:] = concat(r_VMCS_PA[52:12], "000000000000")
-                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x10
+                v_wide[:] = concat(intbv(0)[20:], r_VMCS_PA[52:12], intbv(0)[12:])
+                v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x10
                 u_valid.next = True
                 u_we.next = False
                 u_size.next = WORD_SIZE
@@ -137,8 +137,8 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     st.next = S.S0W3
         elif st == S.S0W3:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_wide[:] = concat(r_VMCS_PA[52:12], "000000000000")
-                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x18
+                v_wide[:] = concat(intbv(0)[20:], r_VMCS_PA[52:12], intbv(0)[12:])
+                v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x18
                 u_valid.next = True
                 u_we.next = False
                 u_size.next = WORD_SIZE
@@ -153,8 +153,8 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     st.next = S.S0W4
         elif st == S.S0W4:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_wide[:] = concat(r_VMCS_PA[52:12], "000000000000")
-                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x20
+                v_wide[:] = concat(intbv(0)[20:], r_VMCS_PA[52:12], intbv(0)[12:])
+                v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x20
                 u_valid.next = True
                 u_we.next = False
                 u_size.next = WORD_SIZE
@@ -169,8 +169,8 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     st.next = S.S0W5
         elif st == S.S0W5:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_wide[:] = concat(r_VMCS_PA[52:12], "000000000000")
-                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x28
+                v_wide[:] = concat(intbv(0)[20:], r_VMCS_PA[52:12], intbv(0)[12:])
+                v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x28
                 u_valid.next = True
                 u_we.next = False
                 u_size.next = WORD_SIZE
@@ -185,8 +185,8 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     st.next = S.S0W6
         elif st == S.S0W6:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_wide[:] = concat(r_VMCS_PA[52:12], "000000000000")
-                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x30
+                v_wide[:] = concat(intbv(0)[20:], r_VMCS_PA[52:12], intbv(0)[12:])
+                v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x30
                 u_valid.next = True
                 u_we.next = False
                 u_size.next = WORD_SIZE
@@ -201,8 +201,8 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     st.next = S.S0W7
         elif st == S.S0W7:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_wide[:] = concat(r_VMCS_PA[52:12], "000000000000")
-                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x38
+                v_wide[:] = concat(intbv(0)[20:], r_VMCS_PA[52:12], intbv(0)[12:])
+                v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x38
                 u_valid.next = True
                 u_we.next = False
                 u_size.next = WORD_SIZE
@@ -217,8 +217,8 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     st.next = S.S0W8
         elif st == S.S0W8:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_wide[:] = concat(r_VMCS_PA[52:12], "000000000000")
-                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x40
+                v_wide[:] = concat(intbv(0)[20:], r_VMCS_PA[52:12], intbv(0)[12:])
+                v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x40
                 u_valid.next = True
                 u_we.next = False
                 u_size.next = WORD_SIZE
@@ -233,8 +233,8 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     st.next = S.S0W9
         elif st == S.S0W9:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_wide[:] = concat(r_VMCS_PA[52:12], "000000000000")
-                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x48
+                v_wide[:] = concat(intbv(0)[20:], r_VMCS_PA[52:12], intbv(0)[12:])
+                v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x48
                 u_valid.next = True
                 u_we.next = False
                 u_size.next = WORD_SIZE
@@ -249,8 +249,8 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     st.next = S.S0W10
         elif st == S.S0W10:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_wide[:] = concat(r_VMCS_PA[52:12], "000000000000")
-                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x50
+                v_wide[:] = concat(intbv(0)[20:], r_VMCS_PA[52:12], intbv(0)[12:])
+                v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x50
                 u_valid.next = True
                 u_we.next = False
                 u_size.next = WORD_SIZE
@@ -265,8 +265,8 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     st.next = S.S0W11
         elif st == S.S0W11:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_wide[:] = concat(r_VMCS_PA[52:12], "000000000000")
-                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x58
+                v_wide[:] = concat(intbv(0)[20:], r_VMCS_PA[52:12], intbv(0)[12:])
+                v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x58
                 u_valid.next = True
                 u_we.next = False
                 u_size.next = WORD_SIZE
@@ -281,8 +281,8 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     st.next = S.S0W12
         elif st == S.S0W12:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_wide[:] = concat(r_VMCS_PA[52:12], "000000000000")
-                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x60
+                v_wide[:] = concat(intbv(0)[20:], r_VMCS_PA[52:12], intbv(0)[12:])
+                v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x60
                 u_valid.next = True
                 u_we.next = False
                 u_size.next = WORD_SIZE
@@ -297,8 +297,8 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     st.next = S.S0W13
         elif st == S.S0W13:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_wide[:] = concat(r_VMCS_PA[52:12], "000000000000")
-                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x68
+                v_wide[:] = concat(intbv(0)[20:], r_VMCS_PA[52:12], intbv(0)[12:])
+                v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x68
                 u_valid.next = True
                 u_we.next = False
                 u_size.next = WORD_SIZE
@@ -313,8 +313,8 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     st.next = S.S0W14
         elif st == S.S0W14:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_wide[:] = concat(r_VMCS_PA[52:12], "000000000000")
-                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x80
+                v_wide[:] = concat(intbv(0)[20:], r_VMCS_PA[52:12], intbv(0)[12:])
+                v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x80
                 u_valid.next = True
                 u_we.next = False
                 u_size.next = WORD_SIZE
@@ -329,8 +329,8 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     st.next = S.S0W15
         elif st == S.S0W15:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_wide[:] = concat(r_VMCS_PA[52:12], "000000000000")
-                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x88
+                v_wide[:] = concat(intbv(0)[20:], r_VMCS_PA[52:12], intbv(0)[12:])
+                v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x88
                 u_valid.next = True
                 u_we.next = False
                 u_size.next = WORD_SIZE
@@ -345,8 +345,8 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     st.next = S.S0W16
         elif st == S.S0W16:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_wide[:] = concat(r_VMCS_PA[52:12], "000000000000")
-                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x90
+                v_wide[:] = concat(intbv(0)[20:], r_VMCS_PA[52:12], intbv(0)[12:])
+                v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x90
                 u_valid.next = True
                 u_we.next = False
                 u_size.next = WORD_SIZE
@@ -361,8 +361,8 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     st.next = S.S0W17
         elif st == S.S0W17:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_wide[:] = concat(r_VMCS_PA[52:12], "000000000000")
-                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x98
+                v_wide[:] = concat(intbv(0)[20:], r_VMCS_PA[52:12], intbv(0)[12:])
+                v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x98
                 u_valid.next = True
                 u_we.next = False
                 u_size.next = WORD_SIZE
@@ -377,8 +377,8 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     st.next = S.S0W18
         elif st == S.S0W18:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_wide[:] = concat(r_VMCS_PA[52:12], "000000000000")
-                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0xa0
+                v_wide[:] = concat(intbv(0)[20:], r_VMCS_PA[52:12], intbv(0)[12:])
+                v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0xa0
                 u_valid.next = True
                 u_we.next = False
                 u_size.next = WORD_SIZE
@@ -393,8 +393,8 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     st.next = S.S0W19
         elif st == S.S0W19:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_wide[:] = concat(r_VMCS_PA[52:12], "000000000000")
-                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0xa8
+                v_wide[:] = concat(intbv(0)[20:], r_VMCS_PA[52:12], intbv(0)[12:])
+                v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0xa8
                 u_valid.next = True
                 u_we.next = False
                 u_size.next = WORD_SIZE
@@ -409,8 +409,8 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     st.next = S.S0W20
         elif st == S.S0W20:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_wide[:] = concat(r_VMCS_PA[52:12], "000000000000")
-                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0xb0
+                v_wide[:] = concat(intbv(0)[20:], r_VMCS_PA[52:12], intbv(0)[12:])
+                v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0xb0
                 u_valid.next = True
                 u_we.next = False
                 u_size.next = WORD_SIZE
@@ -425,8 +425,8 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     st.next = S.S0W21
         elif st == S.S0W21:  # structure vmcs, spec: specs/intel_vmx.vspec:283
             if not pend:
-                v_wide[:] = concat(r_VMCS_PA[52:12], "000000000000")
-                v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0xb8
+                v_wide[:] = concat(intbv(0)[20:], r_VMCS_PA[52:12], intbv(0)[12:])
+                v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0xb8
                 u_valid.next = True
                 u_we.next = False
                 u_size.next = WORD_SIZE
@@ -448,13 +448,13 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
             h0 = intbv(0)[64:]
             h0[:] = e_field
             if (((e_kind == 0x15) and (w_vmcs_40[31] and w_vmcs_68[14])) and (not (h0[64:15] != 0))) and v_span != 0:
-                v_wide[:] = concat(w_vmcs_20[52:12], "000000000000")
-                v_first[:] = concat(v_wide[ADDR_WIDTH:], intbv(0)[3:])
+                v_wide[:] = concat(intbv(0)[20:], w_vmcs_20[52:12], intbv(0)[12:])
+                v_first[:] = concat(intbv(0)[2:], v_wide[ADDR_WIDTH:], intbv(0)[3:])
                 h1 = intbv(0)[64:]
                 h1[:] = e_field
-                v_wide[:] = h1[15:0]
-                v_first[:] = v_first + v_wide[68:]
-                v_last[:] = v_first + v_span - 1
+                v_wide[:] = concat(intbv(0)[57:], h1[15:0])
+                v_first[:] = v_first + concat(intbv(0)[1:], v_wide[68:])
+                v_last[:] = v_first + concat(intbv(0)[62:], v_span) - 1
                 bm_first.next = concat(v_first[ADDR_WIDTH + 3:6], intbv(0)[3:])
                 bm_last.next = concat(v_last[ADDR_WIDTH + 3:6], intbv(0)[3:])
                 bm_two.next = v_first[69:6] != v_last[69:6]
@@ -479,13 +479,12 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                         bm_low.next = m_rdata
                         st.next = S.S1B
                     else:
-                        v_window[:] = m_rdata
+                        v_window[:] = concat(intbv(0)[WORD_WIDTH:], m_rdata)
                         v_window[:] = v_window >> bm_off
-                        v_bits[:] = 0
-                        for i in range(1):
-                            if i < bm_span:
-                                v_bits[i] = v_window[i]
-                        b_vmread_bit.next = v_bits[1:]
+                        v_keep[:] = 1
+                        v_keep[:] = v_keep << bm_span
+                        v_keep[:] = v_keep - 1
+                        b_vmread_bit.next = v_window[1:] & v_keep[1:]
                         st.next = S.S2P
         elif st == S.S1B:
             if not pend:
@@ -501,11 +500,10 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     pend.next = False
                     v_window[:] = concat(m_rdata, bm_low)
                     v_window[:] = v_window >> bm_off
-                    v_bits[:] = 0
-                    for i in range(1):
-                        if i < bm_span:
-                            v_bits[i] = v_window[i]
-                    b_vmread_bit.next = v_bits[1:]
+                    v_keep[:] = 1
+                    v_keep[:] = v_keep << bm_span
+                    v_keep[:] = v_keep - 1
+                    b_vmread_bit.next = v_window[1:] & v_keep[1:]
                     st.next = S.S2P
         elif st == S.S2P:  # bitmap vmwrite_bit, spec: specs/intel_vmx.vspec:340
             b_vmwrite_bit.next = 0
@@ -516,13 +514,13 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
             h2 = intbv(0)[64:]
             h2[:] = e_field
             if (((e_kind == 0x17) and (w_vmcs_40[31] and w_vmcs_68[14])) and (not (h2[64:15] != 0))) and v_span != 0:
-                v_wide[:] = concat(w_vmcs_28[52:12], "000000000000")
-                v_first[:] = concat(v_wide[ADDR_WIDTH:], intbv(0)[3:])
+                v_wide[:] = concat(intbv(0)[20:], w_vmcs_28[52:12], intbv(0)[12:])
+                v_first[:] = concat(intbv(0)[2:], v_wide[ADDR_WIDTH:], intbv(0)[3:])
                 h3 = intbv(0)[64:]
                 h3[:] = e_field
-                v_wide[:] = h3[15:0]
-                v_first[:] = v_first + v_wide[68:]
-                v_last[:] = v_first + v_span - 1
+                v_wide[:] = concat(intbv(0)[57:], h3[15:0])
+                v_first[:] = v_first + concat(intbv(0)[1:], v_wide[68:])
+                v_last[:] = v_first + concat(intbv(0)[62:], v_span) - 1
                 bm_first.next = concat(v_first[ADDR_WIDTH + 3:6], intbv(0)[3:])
                 bm_last.next = concat(v_last[ADDR_WIDTH + 3:6], intbv(0)[3:])
                 bm_two.next = v_first[69:6] != v_last[69:6]
@@ -547,13 +545,12 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                         bm_low.next = m_rdata
                         st.next = S.S2B
                     else:
-                        v_window[:] = m_rdata
+                        v_window[:] = concat(intbv(0)[WORD_WIDTH:], m_rdata)
                         v_window[:] = v_window >> bm_off
-                        v_bits[:] = 0
-                        for i in range(1):
-                            if i < bm_span:
-                                v_bits[i] = v_window[i]
-                        b_vmwrite_bit.next = v_bits[1:]
+                        v_keep[:] = 1
+                        v_keep[:] = v_keep << bm_span
+                        v_keep[:] = v_keep - 1
+                        b_vmwrite_bit.next = v_window[1:] & v_keep[1:]
                         st.next = S.S3P
         elif st == S.S2B:
             if not pend:
@@ -569,58 +566,43 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     pend.next = False
                     v_window[:] = concat(m_rdata, bm_low)
                     v_window[:] = v_window >> bm_off
-                    v_bits[:] = 0
-                    for i in range(1):
-                        if i < bm_span:
-                            v_bits[i] = v_window[i]
-                    b_vmwrite_bit.next = v_bits[1:]
+                    v_keep[:] = 1
+                    v_keep[:] = v_keep << bm_span
+                    v_keep[:] = v_keep - 1
+                    b_vmwrite_bit.next = v_window[1:] & v_keep[1:]
                     st.next = S.S3P
         elif st == S.S3P:  # bitmap io_a, spec: specs/intel_vmx.vspec:354
             b_io_a.next = 0
             h4 = intbv(0)[16:]
             h5 = intbv(0)[16:]
             h6 = intbv(0)[17:]
-            h6[:] = concat("0", e_port)
-            h7 = intbv(0)[17:]
-            h7[:] = concat("00000000000000", e_size)
+            h6[:] = concat(intbv(0)[1:], e_port) + concat(intbv(0)[14:], e_size)
+            h7 = intbv(0)[18:]
+            h7[:] = (concat(intbv(0)[1:], h6) + 0x20000) - 1
             h8 = intbv(0)[17:]
-            h8[:] = h6 + h7
-            h9 = intbv(0)[18:]
-            h9[:] = concat("0", h8)
-            h10 = intbv(0)[18:]
-            h10[:] = (h9 + 0x20000) - 1
-            h11 = intbv(0)[17:]
-            h11[:] = concat("0", e_port)
-            h12 = intbv(0)[17:]
-            h12[:] = (0x8000 + 0x10000) - h11
-            if (h10[17:] > 0x7fff):
-                h5[:] = h12[16:]
+            h8[:] = (0x8000 + 0x10000) - concat(intbv(0)[1:], e_port)
+            if (h7[17:] > 0x7fff):
+                h5[:] = h8[16:]
             else:
-                h5[:] = e_size
+                h5[:] = concat(intbv(0)[13:], e_size)
             if (e_port > 0x7fff):
                 h4[:] = 0
             else:
                 h4[:] = h5
-            v_wide[:] = h4
+            v_wide[:] = concat(intbv(0)[56:], h4)
             if v_wide > 4:
                 v_wide[:] = 4
             v_span[:] = v_wide[7:]
-            h13 = intbv(0)[17:]
-            h13[:] = concat("0", e_port)
-            h14 = intbv(0)[17:]
-            h14[:] = concat("00000000000000", e_size)
-            h15 = intbv(0)[17:]
-            h15[:] = h13 + h14
-            h16 = intbv(0)[18:]
-            h16[:] = concat("0", h15)
-            h17 = intbv(0)[18:]
-            h17[:] = (h16 + 0x20000) - 1
-            if (((e_kind == 0x21) and w_vmcs_40[25]) and (not (h17[17:] > 0xffff))) and v_span != 0:
-                v_wide[:] = concat(w_vmcs_0[52:12], "000000000000")
-                v_first[:] = concat(v_wide[ADDR_WIDTH:], intbv(0)[3:])
-                v_wide[:] = e_port
-                v_first[:] = v_first + v_wide[68:]
-                v_last[:] = v_first + v_span - 1
+            h9 = intbv(0)[17:]
+            h9[:] = concat(intbv(0)[1:], e_port) + concat(intbv(0)[14:], e_size)
+            h10 = intbv(0)[18:]
+            h10[:] = (concat(intbv(0)[1:], h9) + 0x20000) - 1
+            if (((e_kind == 0x21) and w_vmcs_40[25]) and (not (h10[17:] > 0xffff))) and v_span != 0:
+                v_wide[:] = concat(intbv(0)[20:], w_vmcs_0[52:12], intbv(0)[12:])
+                v_first[:] = concat(intbv(0)[2:], v_wide[ADDR_WIDTH:], intbv(0)[3:])
+                v_wide[:] = concat(intbv(0)[56:], e_port)
+                v_first[:] = v_first + concat(intbv(0)[1:], v_wide[68:])
+                v_last[:] = v_first + concat(intbv(0)[62:], v_span) - 1
                 bm_first.next = concat(v_first[ADDR_WIDTH + 3:6], intbv(0)[3:])
                 bm_last.next = concat(v_last[ADDR_WIDTH + 3:6], intbv(0)[3:])
                 bm_two.next = v_first[69:6] != v_last[69:6]
@@ -645,13 +627,12 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                         bm_low.next = m_rdata
                         st.next = S.S3B
                     else:
-                        v_window[:] = m_rdata
+                        v_window[:] = concat(intbv(0)[WORD_WIDTH:], m_rdata)
                         v_window[:] = v_window >> bm_off
-                        v_bits[:] = 0
-                        for i in range(4):
-                            if i < bm_span:
-                                v_bits[i] = v_window[i]
-                        b_io_a.next = v_bits[4:]
+                        v_keep[:] = 1
+                        v_keep[:] = v_keep << bm_span
+                        v_keep[:] = v_keep - 1
+                        b_io_a.next = v_window[4:] & v_keep[4:]
                         st.next = S.S4P
         elif st == S.S3B:
             if not pend:
@@ -667,79 +648,54 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     pend.next = False
                     v_window[:] = concat(m_rdata, bm_low)
                     v_window[:] = v_window >> bm_off
-                    v_bits[:] = 0
-                    for i in range(4):
-                        if i < bm_span:
-                            v_bits[i] = v_window[i]
-                    b_io_a.next = v_bits[4:]
+                    v_keep[:] = 1
+                    v_keep[:] = v_keep << bm_span
+                    v_keep[:] = v_keep - 1
+                    b_io_a.next = v_window[4:] & v_keep[4:]
                     st.next = S.S4P
         elif st == S.S4P:  # bitmap io_b, spec: specs/intel_vmx.vspec:358
             b_io_b.next = 0
-            h18 = intbv(0)[17:]
-            h19 = intbv(0)[17:]
-            h19[:] = concat("0", e_port)
-            h20 = intbv(0)[17:]
-            h20[:] = concat("00000000000000", e_size)
-            h21 = intbv(0)[17:]
-            h21[:] = h19 + h20
-            h22 = intbv(0)[18:]
-            h22[:] = concat("0", h21)
-            h23 = intbv(0)[18:]
-            h23[:] = (h22 + 0x20000) - 1
-            h24 = intbv(0)[17:]
-            h25 = intbv(0)[17:]
-            h25[:] = concat("0", e_port)
-            h26 = intbv(0)[17:]
-            h26[:] = concat("00000000000000", e_size)
-            h27 = intbv(0)[17:]
-            h27[:] = h25 + h26
-            h28 = intbv(0)[18:]
-            h28[:] = concat("0", h27)
-            h29 = intbv(0)[18:]
-            h29[:] = (h28 + 0x20000) - 1
-            h30 = intbv(0)[17:]
-            h30[:] = h29[17:]
-            h31 = intbv(0)[18:]
-            h31[:] = concat("0", h30)
-            h32 = intbv(0)[18:]
-            h32[:] = (h31 + 0x20000) - 0x7fff
+            h11 = intbv(0)[17:]
+            h12 = intbv(0)[17:]
+            h12[:] = concat(intbv(0)[1:], e_port) + concat(intbv(0)[14:], e_size)
+            h13 = intbv(0)[18:]
+            h13[:] = (concat(intbv(0)[1:], h12) + 0x20000) - 1
+            h14 = intbv(0)[17:]
+            h15 = intbv(0)[17:]
+            h15[:] = concat(intbv(0)[1:], e_port) + concat(intbv(0)[14:], e_size)
+            h16 = intbv(0)[18:]
+            h16[:] = (concat(intbv(0)[1:], h15) + 0x20000) - 1
+            h17 = intbv(0)[18:]
+            h17[:] = (concat(intbv(0)[1:], h16[17:]) + 0x20000) - 0x7fff
             if (e_port > 0x7fff):
-                h24[:] = e_size
+                h14[:] = concat(intbv(0)[14:], e_size)
             else:
-                h24[:] = h32[17:]
-            if (h23[17:] < 0x8000):
-                h18[:] = 0
+                h14[:] = h17[17:]
+            if (h13[17:] < 0x8000):
+                h11[:] = 0
             else:
-                h18[:] = h24
-            v_wide[:] = h18
+                h11[:] = h14
+            v_wide[:] = concat(intbv(0)[55:], h11)
             if v_wide > 4:
                 v_wide[:] = 4
             v_span[:] = v_wide[7:]
-            h33 = intbv(0)[17:]
-            h33[:] = concat("0", e_port)
-            h34 = intbv(0)[17:]
-            h34[:] = concat("00000000000000", e_size)
-            h35 = intbv(0)[17:]
-            h35[:] = h33 + h34
-            h36 = intbv(0)[18:]
-            h36[:] = concat("0", h35)
-            h37 = intbv(0)[18:]
-            h37[:] = (h36 + 0x20000) - 1
-            if (((e_kind == 0x21) and w_vmcs_40[25]) and (not (h37[17:] > 0xffff))) and v_span != 0:
-                v_wide[:] = concat(w_vmcs_8[52:12], "000000000000")
-                v_first[:] = concat(v_wide[ADDR_WIDTH:], intbv(0)[3:])
-                h38 = intbv(0)[16:]
-                h39 = intbv(0)[17:]
-                h39[:] = concat("0", e_port)
-                h40 = intbv(0)[17:]
-                h40[:] = (h39 + 0x10000) - 0x8000
+            h18 = intbv(0)[17:]
+            h18[:] = concat(intbv(0)[1:], e_port) + concat(intbv(0)[14:], e_size)
+            h19 = intbv(0)[18:]
+            h19[:] = (concat(intbv(0)[1:], h18) + 0x20000) - 1
+            if (((e_kind == 0x21) and w_vmcs_40[25]) and (not (h19[17:] > 0xffff))) and v_span != 0:
+                v_wide[:] = concat(intbv(0)[20:], w_vmcs_8[52:12], intbv(0)[12:])
+                v_first[:] = concat(intbv(0)[2:], v_wide[ADDR_WIDTH:], intbv(0)[3:])
+                h20 = intbv(0)[16:]
+                h21 = intbv(0)[17:]
+                h21[:] = (concat(intbv(0)[1:], e_port) + 0x10000) - 0x8000
                 if (e_port > 0x7fff):
-                    h38[:] = h40[16:]
+                    h20[:] = h21[16:]
                 else:
-                    h38[:] = 0
-                v_wide[:] = h38
-                v_first[:] = v_first + v_wide[68:]
-                v_last[:] = v_first + v_span - 1
+                    h20[:] = 0
+                v_wide[:] = concat(intbv(0)[56:], h20)
+                v_first[:] = v_first + concat(intbv(0)[1:], v_wide[68:])
+                v_last[:] = v_first + concat(intbv(0)[62:], v_span) - 1
                 bm_first.next = concat(v_first[ADDR_WIDTH + 3:6], intbv(0)[3:])
                 bm_last.next = concat(v_last[ADDR_WIDTH + 3:6], intbv(0)[3:])
                 bm_two.next = v_first[69:6] != v_last[69:6]
@@ -764,13 +720,12 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                         bm_low.next = m_rdata
                         st.next = S.S4B
                     else:
-                        v_window[:] = m_rdata
+                        v_window[:] = concat(intbv(0)[WORD_WIDTH:], m_rdata)
                         v_window[:] = v_window >> bm_off
-                        v_bits[:] = 0
-                        for i in range(4):
-                            if i < bm_span:
-                                v_bits[i] = v_window[i]
-                        b_io_b.next = v_bits[4:]
+                        v_keep[:] = 1
+                        v_keep[:] = v_keep << bm_span
+                        v_keep[:] = v_keep - 1
+                        b_io_b.next = v_window[4:] & v_keep[4:]
                         st.next = S.S5P
         elif st == S.S4B:
             if not pend:
@@ -786,11 +741,10 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     pend.next = False
                     v_window[:] = concat(m_rdata, bm_low)
                     v_window[:] = v_window >> bm_off
-                    v_bits[:] = 0
-                    for i in range(4):
-                        if i < bm_span:
-                            v_bits[i] = v_window[i]
-                    b_io_b.next = v_bits[4:]
+                    v_keep[:] = 1
+                    v_keep[:] = v_keep << bm_span
+                    v_keep[:] = v_keep - 1
+                    b_io_b.next = v_window[4:] & v_keep[4:]
                     st.next = S.S5P
         elif st == S.S5P:  # bitmap msr_bit, spec: specs/intel_vmx.vspec:370
             b_msr_bit.next = 0
@@ -798,46 +752,28 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
             if v_wide > 1:
                 v_wide[:] = 1
             v_span[:] = v_wide[7:]
-            h41 = intbv(0)[32:]
-            h41[:] = 0xc0000000
-            h42 = intbv(0)[32:]
-            h42[:] = 0xc0001fff
-            if ((((e_kind == 0x22) or (e_kind == 0x23)) and w_vmcs_40[28]) and ((e_msr <= 0x1fff) or ((e_msr >= h41) and (e_msr <= h42)))) and v_span != 0:
-                h43 = intbv(0)[52:]
-                h43[:] = concat(w_vmcs_10[52:12], "000000000000")
-                h44 = intbv(0)[53:]
-                h44[:] = concat("0", h43)
-                h45 = intbv(0)[12:]
+            if ((((e_kind == 0x22) or (e_kind == 0x23)) and w_vmcs_40[28]) and ((e_msr <= 0x1fff) or ((e_msr >= intbv(0xc0000000)[32:]) and (e_msr <= intbv(0xc0001fff)[32:])))) and v_span != 0:
+                h22 = intbv(0)[12:]
                 if (e_kind == 0x23):
-                    h45[:] = 0x800
+                    h22[:] = 0x800
                 else:
-                    h45[:] = 0
-                h46 = intbv(0)[53:]
-                h46[:] = concat("00000000000000000000000000000000000000000", h45)
-                h47 = intbv(0)[53:]
-                h47[:] = h44 + h46
-                h48 = intbv(0)[54:]
-                h48[:] = concat("0", h47)
-                h49 = intbv(0)[11:]
-                h50 = intbv(0)[32:]
-                h50[:] = 0xc0000000
-                h51 = intbv(0)[32:]
-                h51[:] = 0xc0001fff
-                if ((e_msr >= h50) and (e_msr <= h51)):
-                    h49[:] = 0x400
+                    h22[:] = 0
+                h23 = intbv(0)[53:]
+                h23[:] = concat(intbv(0)[1:], w_vmcs_10[52:12], intbv(0)[12:]) + concat(intbv(0)[41:], h22)
+                h24 = intbv(0)[11:]
+                if ((e_msr >= intbv(0xc0000000)[32:]) and (e_msr <= intbv(0xc0001fff)[32:])):
+                    h24[:] = 0x400
                 else:
-                    h49[:] = 0
-                h52 = intbv(0)[54:]
-                h52[:] = concat("0000000000000000000000000000000000000000000", h49)
-                h53 = intbv(0)[54:]
-                h53[:] = h48 + h52
-                v_wide[:] = h53
-                v_first[:] = concat(v_wide[ADDR_WIDTH:], intbv(0)[3:])
-                h54 = intbv(0)[32:]
-                h54[:] = e_msr
-                v_wide[:] = h54[13:0]
-                v_first[:] = v_first + v_wide[68:]
-                v_last[:] = v_first + v_span - 1
+                    h24[:] = 0
+                h25 = intbv(0)[54:]
+                h25[:] = concat(intbv(0)[1:], h23) + concat(intbv(0)[43:], h24)
+                v_wide[:] = concat(intbv(0)[18:], h25)
+                v_first[:] = concat(intbv(0)[2:], v_wide[ADDR_WIDTH:], intbv(0)[3:])
+                h26 = intbv(0)[32:]
+                h26[:] = e_msr
+                v_wide[:] = concat(intbv(0)[59:], h26[13:0])
+                v_first[:] = v_first + concat(intbv(0)[1:], v_wide[68:])
+                v_last[:] = v_first + concat(intbv(0)[62:], v_span) - 1
                 bm_first.next = concat(v_first[ADDR_WIDTH + 3:6], intbv(0)[3:])
                 bm_last.next = concat(v_last[ADDR_WIDTH + 3:6], intbv(0)[3:])
                 bm_two.next = v_first[69:6] != v_last[69:6]
@@ -862,13 +798,12 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                         bm_low.next = m_rdata
                         st.next = S.S5B
                     else:
-                        v_window[:] = m_rdata
+                        v_window[:] = concat(intbv(0)[WORD_WIDTH:], m_rdata)
                         v_window[:] = v_window >> bm_off
-                        v_bits[:] = 0
-                        for i in range(1):
-                            if i < bm_span:
-                                v_bits[i] = v_window[i]
-                        b_msr_bit.next = v_bits[1:]
+                        v_keep[:] = 1
+                        v_keep[:] = v_keep << bm_span
+                        v_keep[:] = v_keep - 1
+                        b_msr_bit.next = v_window[1:] & v_keep[1:]
                         st.next = S.DECIDE
         elif st == S.S5B:
             if not pend:
@@ -884,800 +819,570 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
                     pend.next = False
                     v_window[:] = concat(m_rdata, bm_low)
                     v_window[:] = v_window >> bm_off
-                    v_bits[:] = 0
-                    for i in range(1):
-                        if i < bm_span:
-                            v_bits[i] = v_window[i]
-                    b_msr_bit.next = v_bits[1:]
+                    v_keep[:] = 1
+                    v_keep[:] = v_keep << bm_span
+                    v_keep[:] = v_keep - 1
+                    b_msr_bit.next = v_window[1:] & v_keep[1:]
                     st.next = S.DECIDE
         elif st == S.DECIDE:
-            h56 = intbv(0)[64:]
-            h56[:] = e_field
-            h57 = intbv(0)[64:]
-            h57[:] = e_field
-            h58 = intbv(0)[32:]
-            h58[:] = e_error_code & w_vmcs_50[32:0]
-            h59 = intbv(0)[32:]
-            h59[:] = e_error_code & w_vmcs_50[32:0]
-            h60 = intbv(0)[32:]
-            h60[:] = w_vmcs_48[32:0]
-            h61 = intbv(0)[5:]
-            h61[:] = e_vector
-            h62 = intbv(0)[64:]
-            h62[:] = e_edx_eax & e_xss
-            h63 = intbv(0)[64:]
-            h63[:] = h62 & w_vmcs_30
-            h64 = intbv(0)[64:]
-            h64[:] = e_edx_eax & e_xss
-            h65 = intbv(0)[64:]
-            h65[:] = h64 & w_vmcs_30
-            h66 = intbv(0)[64:]
-            h66[:] = w_vmcs_18
-            h67 = intbv(0)[6:]
-            h68 = intbv(0)[32:]
-            h68[:] = e_func
-            h67[:] = h68[6:0]
-            h69 = intbv(0)[64:]
-            h69[:] = e_value ^ w_vmcs_90
-            h70 = intbv(0)[64:]
-            h70[:] = h69 & w_vmcs_80
-            h71 = intbv(0)[64:]
-            h71[:] = e_value ^ w_vmcs_98
-            h72 = intbv(0)[64:]
-            h72[:] = h71 & w_vmcs_88
-            h75 = intbv(0)[64:]
-            h75[:] = w_vmcs_80
-            h76 = intbv(0)[64:]
-            h76[:] = e_value
-            h77 = intbv(0)[64:]
-            h77[:] = w_vmcs_90
-            h78 = intbv(0)[3:]
-            h78[:] = h76[4:1] ^ h77[4:1]
-            h79 = intbv(0)[3:]
-            h79[:] = h75[4:1] & h78
-            h86 = intbv(0)[17:]
-            h86[:] = concat("0", e_port)
-            h87 = intbv(0)[17:]
-            h87[:] = concat("00000000000000", e_size)
-            h88 = intbv(0)[17:]
-            h88[:] = h86 + h87
-            h89 = intbv(0)[18:]
-            h89[:] = concat("0", h88)
-            h90 = intbv(0)[18:]
-            h90[:] = (h89 + 0x20000) - 1
-            h96 = intbv(0)[32:]
-            h96[:] = 0xc0000000
-            h97 = intbv(0)[32:]
-            h97[:] = 0xc0001fff
+            h28 = intbv(0)[64:]
+            h28[:] = e_field
+            h29 = intbv(0)[64:]
+            h29[:] = e_field
+            h30 = intbv(0)[32:]
+            h30[:] = e_error_code & w_vmcs_50[32:0]
+            h31 = intbv(0)[32:]
+            h31[:] = e_error_code & w_vmcs_50[32:0]
+            h32 = intbv(0)[32:]
+            h32[:] = w_vmcs_48[32:0]
+            h33 = intbv(0)[5:]
+            h33[:] = e_vector
+            h34 = intbv(0)[64:]
+            h34[:] = e_edx_eax & e_xss
+            h35 = intbv(0)[64:]
+            h35[:] = h34 & w_vmcs_30
+            h36 = intbv(0)[64:]
+            h36[:] = e_edx_eax & e_xss
+            h37 = intbv(0)[64:]
+            h37[:] = h36 & w_vmcs_30
+            h38 = intbv(0)[64:]
+            h38[:] = w_vmcs_18
+            h39 = intbv(0)[6:]
+            h40 = intbv(0)[32:]
+            h40[:] = e_func
+            h39[:] = h40[6:0]
+            h41 = intbv(0)[64:]
+            h41[:] = e_value ^ w_vmcs_90
+            h42 = intbv(0)[64:]
+            h42[:] = h41 & w_vmcs_80
+            h43 = intbv(0)[64:]
+            h43[:] = e_value ^ w_vmcs_98
+            h44 = intbv(0)[64:]
+            h44[:] = h43 & w_vmcs_88
+            h47 = intbv(0)[64:]
+            h47[:] = w_vmcs_80
+            h48 = intbv(0)[64:]
+            h48[:] = e_value
+            h49 = intbv(0)[64:]
+            h49[:] = w_vmcs_90
+            h50 = intbv(0)[3:]
+            h50[:] = h48[4:1] ^ h49[4:1]
+            h51 = intbv(0)[3:]
+            h51[:] = h47[4:1] & h50
+            h56 = intbv(0)[17:]
+            h56[:] = concat(intbv(0)[1:], e_port) + concat(intbv(0)[14:], e_size)
+            h57 = intbv(0)[18:]
+            h57[:] = (concat(intbv(0)[1:], h56) + 0x20000) - 1
             if (e_kind == 4):  # spec: specs/intel_vmx.vspec:399
                 status.next = 1
-                v_wide[:] = 2
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = 0
-                rec_instr_len.next = v_wide[4:]
-                v_wide[:] = 0
-                rec_qualification.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_guest_linear.next = v_wide[64:]
+                rec_reason.next = 2
+                rec_instr_len.next = 0
+                rec_qualification.next = 0
+                rec_guest_linear.next = 0
                 st.next = S.ST0
             elif (e_kind == 5):  # spec: specs/intel_vmx.vspec:402
                 status.next = 2
-                v_wide[:] = 3
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = 0
-                rec_instr_len.next = v_wide[4:]
-                v_wide[:] = 0
-                rec_qualification.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_guest_linear.next = v_wide[64:]
+                rec_reason.next = 3
+                rec_instr_len.next = 0
+                rec_qualification.next = 0
+                rec_guest_linear.next = 0
                 st.next = S.ST0
             elif (e_kind == 6):  # spec: specs/intel_vmx.vspec:405
                 status.next = 3
-                v_wide[:] = 4
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = 0
-                rec_instr_len.next = v_wide[4:]
+                rec_reason.next = 4
+                rec_instr_len.next = 0
                 v_wide[:] = 0
                 v_wide[8:0] = e_sipi_vector
                 rec_qualification.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_guest_linear.next = v_wide[64:]
+                rec_guest_linear.next = 0
                 st.next = S.ST0
             elif (e_kind == 7):  # spec: specs/intel_vmx.vspec:411
                 status.next = 4
-                v_wide[:] = 9
-                rec_reason.next = v_wide[16:]
-                h55 = intbv(0)[4:]
+                rec_reason.next = 9
+                h27 = intbv(0)[4:]
                 if (e_ts_from != 3):
-                    h55[:] = e_ilen
+                    h27[:] = e_ilen
                 else:
-                    h55[:] = 0
-                v_wide[:] = h55
-                rec_instr_len.next = v_wide[4:]
+                    h27[:] = 0
+                rec_instr_len.next = h27
                 v_wide[:] = 0
                 v_wide[16:0] = e_ts_selector
                 v_wide[32:30] = e_ts_from
                 rec_qualification.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_guest_linear.next = v_wide[64:]
+                rec_guest_linear.next = 0
                 st.next = S.ST0
             elif (e_kind == 8):  # spec: specs/intel_vmx.vspec:424
                 status.next = 5
-                v_wide[:] = 0xa
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = e_ilen
-                rec_instr_len.next = v_wide[4:]
-                v_wide[:] = 0
-                rec_qualification.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_guest_linear.next = v_wide[64:]
+                rec_reason.next = 0xa
+                rec_instr_len.next = e_ilen
+                rec_qualification.next = 0
+                rec_guest_linear.next = 0
                 st.next = S.ST0
             elif (e_kind == 9):  # spec: specs/intel_vmx.vspec:428
                 status.next = 6
-                v_wide[:] = 0xb
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = e_ilen
-                rec_instr_len.next = v_wide[4:]
-                v_wide[:] = 0
-                rec_qualification.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_guest_linear.next = v_wide[64:]
+                rec_reason.next = 0xb
+                rec_instr_len.next = e_ilen
+                rec_qualification.next = 0
+                rec_guest_linear.next = 0
                 st.next = S.ST0
             elif (e_kind == 0xb):  # spec: specs/intel_vmx.vspec:432
                 status.next = 7
-                v_wide[:] = 0xd
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = e_ilen
-                rec_instr_len.next = v_wide[4:]
-                v_wide[:] = 0
-                rec_qualification.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_guest_linear.next = v_wide[64:]
+                rec_reason.next = 0xd
+                rec_instr_len.next = e_ilen
+                rec_qualification.next = 0
+                rec_guest_linear.next = 0
                 st.next = S.ST0
             elif (e_kind == 0x28):  # spec: specs/intel_vmx.vspec:436
                 status.next = 8
-                v_wide[:] = 0x37
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = e_ilen
-                rec_instr_len.next = v_wide[4:]
-                v_wide[:] = 0
-                rec_qualification.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_guest_linear.next = v_wide[64:]
+                rec_reason.next = 0x37
+                rec_instr_len.next = e_ilen
+                rec_qualification.next = 0
+                rec_guest_linear.next = 0
                 st.next = S.ST0
             elif (e_kind == 0x1a):  # spec: specs/intel_vmx.vspec:442
                 status.next = 9
-                v_wide[:] = 0x32
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = e_ilen
-                rec_instr_len.next = v_wide[4:]
-                v_wide[:] = e_displacement
-                rec_qualification.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_guest_linear.next = v_wide[64:]
+                rec_reason.next = 0x32
+                rec_instr_len.next = e_ilen
+                rec_qualification.next = e_displacement
+                rec_guest_linear.next = 0
                 st.next = S.ST0
             elif (e_kind == 0x1b):  # spec: specs/intel_vmx.vspec:447
                 status.next = 10
-                v_wide[:] = 0x35
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = e_ilen
-                rec_instr_len.next = v_wide[4:]
-                v_wide[:] = e_displacement
-                rec_qualification.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_guest_linear.next = v_wide[64:]
+                rec_reason.next = 0x35
+                rec_instr_len.next = e_ilen
+                rec_qualification.next = e_displacement
+                rec_guest_linear.next = 0
                 st.next = S.ST0
             elif (e_kind == 0x10):  # spec: specs/intel_vmx.vspec:452
                 status.next = 11
-                v_wide[:] = 0x12
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = e_ilen
-                rec_instr_len.next = v_wide[4:]
-                v_wide[:] = 0
-                rec_qualification.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_guest_linear.next = v_wide[64:]
+                rec_reason.next = 0x12
+                rec_instr_len.next = e_ilen
+                rec_qualification.next = 0
+                rec_guest_linear.next = 0
                 st.next = S.ST0
             elif (e_kind == 0x11):  # spec: specs/intel_vmx.vspec:456
                 status.next = 12
-                v_wide[:] = 0x13
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = e_ilen
-                rec_instr_len.next = v_wide[4:]
-                v_wide[:] = e_displacement
-                rec_qualification.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_guest_linear.next = v_wide[64:]
+                rec_reason.next = 0x13
+                rec_instr_len.next = e_ilen
+                rec_qualification.next = e_displacement
+                rec_guest_linear.next = 0
                 st.next = S.ST0
             elif (e_kind == 0x12):  # spec: specs/intel_vmx.vspec:461
                 status.next = 13
-                v_wide[:] = 0x14
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = e_ilen
-                rec_instr_len.next = v_wide[4:]
-                v_wide[:] = 0
-                rec_qualification.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_guest_linear.next = v_wide[64:]
+                rec_reason.next = 0x14
+                rec_instr_len.next = e_ilen
+                rec_qualification.next = 0
+                rec_guest_linear.next = 0
                 st.next = S.ST0
             elif (e_kind == 0x13):  # spec: specs/intel_vmx.vspec:465
                 status.next = 14
-                v_wide[:] = 0x15
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = e_ilen
-                rec_instr_len.next = v_wide[4:]
-                v_wide[:] = e_displacement
-                rec_qualification.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_guest_linear.next = v_wide[64:]
+                rec_reason.next = 0x15
+                rec_instr_len.next = e_ilen
+                rec_qualification.next = e_displacement
+                rec_guest_linear.next = 0
                 st.next = S.ST0
             elif (e_kind == 0x14):  # spec: specs/intel_vmx.vspec:470
                 status.next = 15
-                v_wide[:] = 0x16
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = e_ilen
-                rec_instr_len.next = v_wide[4:]
-                v_wide[:] = e_displacement
-                rec_qualification.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_guest_linear.next = v_wide[64:]
+                rec_reason.next = 0x16
+                rec_instr_len.next = e_ilen
+                rec_qualification.next = e_displacement
+                rec_guest_linear.next = 0
                 st.next = S.ST0
             elif (e_kind == 0x16):  # spec: specs/intel_vmx.vspec:475
                 status.next = 16
-                v_wide[:] = 0x18
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = e_ilen
-                rec_instr_len.next = v_wide[4:]
-                v_wide[:] = 0
-                rec_qualification.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_guest_linear.next = v_wide[64:]
+                rec_reason.next = 0x18
+                rec_instr_len.next = e_ilen
+                rec_qualification.next = 0
+                rec_guest_linear.next = 0
                 st.next = S.ST0
             elif (e_kind == 0x18):  # spec: specs/intel_vmx.vspec:479
                 status.next = 17
-                v_wide[:] = 0x1a
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = e_ilen
-                rec_instr_len.next = v_wide[4:]
-                v_wide[:] = 0
-                rec_qualification.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_guest_linear.next = v_wide[64:]
+                rec_reason.next = 0x1a
+                rec_instr_len.next = e_ilen
+                rec_qualification.next = 0
+                rec_guest_linear.next = 0
                 st.next = S.ST0
             elif (e_kind == 0x19):  # spec: specs/intel_vmx.vspec:483
                 status.next = 18
-                v_wide[:] = 0x1b
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = e_ilen
-                rec_instr_len.next = v_wide[4:]
-                v_wide[:] = e_displacement
-                rec_qualification.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_guest_linear.next = v_wide[64:]
+                rec_reason.next = 0x1b
+                rec_instr_len.next = e_ilen
+                rec_qualification.next = e_displacement
+                rec_guest_linear.next = 0
                 st.next = S.ST0
-            elif ((e_kind == 0x15) and (((not (w_vmcs_40[31] and w_vmcs_68[14])) or (h56[64:15] != 0)) or (b_vmread_bit != 0))):  # spec: specs/intel_vmx.vspec:489
+            elif ((e_kind == 0x15) and (((not (w_vmcs_40[31] and w_vmcs_68[14])) or (h28[64:15] != 0)) or (b_vmread_bit != 0))):  # spec: specs/intel_vmx.vspec:489
                 status.next = 19
-                v_wide[:] = 0x17
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = e_ilen
-                rec_instr_len.next = v_wide[4:]
-                v_wide[:] = e_displacement
-                rec_qualification.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_guest_linear.next = v_wide[64:]
+                rec_reason.next = 0x17
+                rec_instr_len.next = e_ilen
+                rec_qualification.next = e_displacement
+                rec_guest_linear.next = 0
                 st.next = S.ST0
-            elif ((e_kind == 0x17) and (((not (w_vmcs_40[31] and w_vmcs_68[14])) or (h57[64:15] != 0)) or (b_vmwrite_bit != 0))):  # spec: specs/intel_vmx.vspec:495
+            elif ((e_kind == 0x17) and (((not (w_vmcs_40[31] and w_vmcs_68[14])) or (h29[64:15] != 0)) or (b_vmwrite_bit != 0))):  # spec: specs/intel_vmx.vspec:495
                 status.next = 20
-                v_wide[:] = 0x19
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = e_ilen
-                rec_instr_len.next = v_wide[4:]
-                v_wide[:] = e_displacement
-                rec_qualification.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_guest_linear.next = v_wide[64:]
+                rec_reason.next = 0x19
+                rec_instr_len.next = e_ilen
+                rec_qualification.next = e_displacement
+                rec_guest_linear.next = 0
                 st.next = S.ST0
-            elif ((((e_kind == 3) and (e_vector == 0xe)) and (h58 == w_vmcs_58[32:0])) and w_vmcs_48[14]):  # spec: specs/intel_vmx.vspec:507
+            elif ((((e_kind == 3) and (e_vector == 0xe)) and (h30 == w_vmcs_58[32:0])) and w_vmcs_48[14]):  # spec: specs/intel_vmx.vspec:507
                 status.next = 21
-                v_wide[:] = 0
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = 0
-                rec_instr_len.next = v_wide[4:]
-                v_wide[:] = e_address
-                rec_qualification.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_guest_linear.next = v_wide[64:]
+                rec_reason.next = 0
+                rec_instr_len.next = 0
+                rec_qualification.next = e_address
+                rec_guest_linear.next = 0
                 st.next = S.ST0
-            elif ((((e_kind == 3) and (e_vector == 0xe)) and (h59 != w_vmcs_58[32:0])) and (not w_vmcs_48[14])):  # spec: specs/intel_vmx.vspec:513
+            elif ((((e_kind == 3) and (e_vector == 0xe)) and (h31 != w_vmcs_58[32:0])) and (not w_vmcs_48[14])):  # spec: specs/intel_vmx.vspec:513
                 status.next = 22
-                v_wide[:] = 0
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = 0
-                rec_instr_len.next = v_wide[4:]
-                v_wide[:] = e_address
-                rec_qualification.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_guest_linear.next = v_wide[64:]
+                rec_reason.next = 0
+                rec_instr_len.next = 0
+                rec_qualification.next = e_address
+                rec_guest_linear.next = 0
                 st.next = S.ST0
-            elif ((((e_kind == 3) and (e_vector != 0xe)) and (e_vector != 2)) and (((h60 >> h61) & 1) == 1)):  # spec: specs/intel_vmx.vspec:520
+            elif ((((e_kind == 3) and (e_vector != 0xe)) and (e_vector != 2)) and (((h32 >> h33) & 1) == 1)):  # spec: specs/intel_vmx.vspec:520
                 status.next = 23
-                v_wide[:] = 0
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = 0
-                rec_instr_len.next = v_wide[4:]
-                v_wide[:] = 0
-                rec_qualification.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_guest_linear.next = v_wide[64:]
+                rec_reason.next = 0
+                rec_instr_len.next = 0
+                rec_qualification.next = 0
+                rec_guest_linear.next = 0
                 st.next = S.ST0
             elif ((e_kind == 2) and w_vmcs_38[3]):  # spec: specs/intel_vmx.vspec:525
                 status.next = 24
-                v_wide[:] = 0
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = 0
-                rec_instr_len.next = v_wide[4:]
-                v_wide[:] = 0
-                rec_qualification.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_guest_linear.next = v_wide[64:]
+                rec_reason.next = 0
+                rec_instr_len.next = 0
+                rec_qualification.next = 0
+                rec_guest_linear.next = 0
                 st.next = S.ST0
             elif ((e_kind == 1) and w_vmcs_38[0]):  # spec: specs/intel_vmx.vspec:528
                 status.next = 25
-                v_wide[:] = 1
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = 0
-                rec_instr_len.next = v_wide[4:]
-                v_wide[:] = 0
-                rec_qualification.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_guest_linear.next = v_wide[64:]
+                rec_reason.next = 1
+                rec_instr_len.next = 0
+                rec_qualification.next = 0
+                rec_guest_linear.next = 0
                 st.next = S.ST0
             elif ((e_kind == 0xa) and w_vmcs_40[7]):  # spec: specs/intel_vmx.vspec:534
                 status.next = 26
-                v_wide[:] = 0xc
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = e_ilen
-                rec_instr_len.next = v_wide[4:]
-                v_wide[:] = 0
-                rec_qualification.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_guest_linear.next = v_wide[64:]
+                rec_reason.next = 0xc
+                rec_instr_len.next = e_ilen
+                rec_qualification.next = 0
+                rec_guest_linear.next = 0
                 st.next = S.ST0
             elif ((e_kind == 0xc) and w_vmcs_40[9]):  # spec: specs/intel_vmx.vspec:538
                 status.next = 27
-                v_wide[:] = 0xe
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = e_ilen
-                rec_instr_len.next = v_wide[4:]
-                v_wide[:] = e_address
-                rec_qualification.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_guest_linear.next = v_wide[64:]
+                rec_reason.next = 0xe
+                rec_instr_len.next = e_ilen
+                rec_qualification.next = e_address
+                rec_guest_linear.next = 0
                 st.next = S.ST0
             elif (((e_kind == 0x2b) and (w_vmcs_40[31] and w_vmcs_68[12])) and w_vmcs_40[9]):  # spec: specs/intel_vmx.vspec:544
                 status.next = 28
-                v_wide[:] = 0x3a
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = e_ilen
-                rec_instr_len.next = v_wide[4:]
-                v_wide[:] = e_displacement
-                rec_qualification.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_guest_linear.next = v_wide[64:]
+                rec_reason.next = 0x3a
+                rec_instr_len.next = e_ilen
+                rec_qualification.next = e_displacement
+                rec_guest_linear.next = 0
                 st.next = S.ST0
             elif ((e_kind == 0xd) and w_vmcs_40[11]):  # spec: specs/intel_vmx.vspec:550
                 status.next = 29
-                v_wide[:] = 0xf
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = e_ilen
-                rec_instr_len.next = v_wide[4:]
-                v_wide[:] = 0
-                rec_qualification.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_guest_linear.next = v_wide[64:]
+                rec_reason.next = 0xf
+                rec_instr_len.next = e_ilen
+                rec_qualification.next = 0
+                rec_guest_linear.next = 0
                 st.next = S.ST0
             elif ((e_kind == 0xe) and w_vmcs_40[12]):  # spec: specs/intel_vmx.vspec:554
                 status.next = 30
-                v_wide[:] = 0x10
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = e_ilen
-                rec_instr_len.next = v_wide[4:]
-                v_wide[:] = 0
-                rec_qualification.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_guest_linear.next = v_wide[64:]
+                rec_reason.next = 0x10
+                rec_instr_len.next = e_ilen
+                rec_qualification.next = 0
+                rec_guest_linear.next = 0
                 st.next = S.ST0
             elif (((e_kind == 0xf) and w_vmcs_40[12]) and (w_vmcs_40[31] and w_vmcs_68[3])):  # spec: specs/intel_vmx.vspec:558
                 status.next = 31
-                v_wide[:] = 0x33
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = e_ilen
-                rec_instr_len.next = v_wide[4:]
-                v_wide[:] = 0
-                rec_qualification.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_guest_linear.next = v_wide[64:]
+                rec_reason.next = 0x33
+                rec_instr_len.next = e_ilen
+                rec_qualification.next = 0
+                rec_guest_linear.next = 0
                 st.next = S.ST0
             elif ((e_kind == 0x24) and w_vmcs_40[10]):  # spec: specs/intel_vmx.vspec:563
                 status.next = 32
-                v_wide[:] = 0x24
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = e_ilen
-                rec_instr_len.next = v_wide[4:]
+                rec_reason.next = 0x24
+                rec_instr_len.next = e_ilen
                 v_wide[:] = 0
                 v_wide[1:0] = e_monitor_armed
                 rec_qualification.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_guest_linear.next = v_wide[64:]
+                rec_guest_linear.next = 0
                 st.next = S.ST0
             elif ((e_kind == 0x25) and w_vmcs_40[29]):  # spec: specs/intel_vmx.vspec:570
                 status.next = 33
-                v_wide[:] = 0x27
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = e_ilen
-                rec_instr_len.next = v_wide[4:]
-                v_wide[:] = 0
-                rec_qualification.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_guest_linear.next = v_wide[64:]
+                rec_reason.next = 0x27
+                rec_instr_len.next = e_ilen
+                rec_qualification.next = 0
+                rec_guest_linear.next = 0
                 st.next = S.ST0
             elif ((e_kind == 0x26) and w_vmcs_40[30]):  # spec: specs/intel_vmx.vspec:574
                 status.next = 34
-                v_wide[:] = 0x28
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = e_ilen
-                rec_instr_len.next = v_wide[4:]
-                v_wide[:] = 0
-                rec_qualification.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_guest_linear.next = v_wide[64:]
+                rec_reason.next = 0x28
+                rec_instr_len.next = e_ilen
+                rec_qualification.next = 0
+                rec_guest_linear.next = 0
                 st.next = S.ST0
             elif ((e_kind == 0x27) and (w_vmcs_40[31] and w_vmcs_68[6])):  # spec: specs/intel_vmx.vspec:578
                 status.next = 35
-                v_wide[:] = 0x36
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = e_ilen
-                rec_instr_len.next = v_wide[4:]
-                v_wide[:] = 0
-                rec_qualification.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_guest_linear.next = v_wide[64:]
+                rec_reason.next = 0x36
+                rec_instr_len.next = e_ilen
+                rec_qualification.next = 0
+                rec_guest_linear.next = 0
                 st.next = S.ST0
             elif ((e_kind == 0x29) and (w_vmcs_40[31] and w_vmcs_68[11])):  # spec: specs/intel_vmx.vspec:582
                 status.next = 36
-                v_wide[:] = 0x39
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = e_ilen
-                rec_instr_len.next = v_wide[4:]
-                v_wide[:] = 0
-                rec_qualification.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_guest_linear.next = v_wide[64:]
+                rec_reason.next = 0x39
+                rec_instr_len.next = e_ilen
+                rec_qualification.next = 0
+                rec_guest_linear.next = 0
                 st.next = S.ST0
             elif ((e_kind == 0x2a) and (w_vmcs_40[31] and w_vmcs_68[16])):  # spec: specs/intel_vmx.vspec:586
                 status.next = 37
-                v_wide[:] = 0x3d
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = e_ilen
-                rec_instr_len.next = v_wide[4:]
-                v_wide[:] = 0
-                rec_qualification.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_guest_linear.next = v_wide[64:]
+                rec_reason.next = 0x3d
+                rec_instr_len.next = e_ilen
+                rec_qualification.next = 0
+                rec_guest_linear.next = 0
                 st.next = S.ST0
             elif (((((e_kind == 0x2c) or (e_kind == 0x2d)) or (e_kind == 0x2e)) or (e_kind == 0x2f)) and (w_vmcs_40[31] and w_vmcs_68[2])):  # spec: specs/intel_vmx.vspec:590
                 status.next = 38
-                v_wide[:] = 0x2e
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = e_ilen
-                rec_instr_len.next = v_wide[4:]
-                v_wide[:] = e_displacement
-                rec_qualification.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_guest_linear.next = v_wide[64:]
+                rec_reason.next = 0x2e
+                rec_instr_len.next = e_ilen
+                rec_qualification.next = e_displacement
+                rec_guest_linear.next = 0
                 st.next = S.ST0
             elif (((((e_kind == 0x30) or (e_kind == 0x31)) or (e_kind == 0x32)) or (e_kind == 0x33)) and (w_vmcs_40[31] and w_vmcs_68[2])):  # spec: specs/intel_vmx.vspec:597
                 status.next = 39
-                v_wide[:] = 0x2f
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = e_ilen
-                rec_instr_len.next = v_wide[4:]
-                v_wide[:] = e_displacement
-                rec_qualification.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_guest_linear.next = v_wide[64:]
+                rec_reason.next = 0x2f
+                rec_instr_len.next = e_ilen
+                rec_qualification.next = e_displacement
+                rec_guest_linear.next = 0
                 st.next = S.ST0
-            elif (((e_kind == 0x34) and (w_vmcs_40[31] and w_vmcs_68[20])) and (h63 != 0)):  # spec: specs/intel_vmx.vspec:606
+            elif (((e_kind == 0x34) and (w_vmcs_40[31] and w_vmcs_68[20])) and (h35 != 0)):  # spec: specs/intel_vmx.vspec:606
                 status.next = 40
-                v_wide[:] = 0x3f
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = e_ilen
-                rec_instr_len.next = v_wide[4:]
-                v_wide[:] = e_displacement
-                rec_qualification.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_guest_linear.next = v_wide[64:]
+                rec_reason.next = 0x3f
+                rec_instr_len.next = e_ilen
+                rec_qualification.next = e_displacement
+                rec_guest_linear.next = 0
                 st.next = S.ST0
-            elif (((e_kind == 0x35) and (w_vmcs_40[31] and w_vmcs_68[20])) and (h65 != 0)):  # spec: specs/intel_vmx.vspec:612
+            elif (((e_kind == 0x35) and (w_vmcs_40[31] and w_vmcs_68[20])) and (h37 != 0)):  # spec: specs/intel_vmx.vspec:612
                 status.next = 41
-                v_wide[:] = 0x40
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = e_ilen
-                rec_instr_len.next = v_wide[4:]
-                v_wide[:] = e_displacement
-                rec_qualification.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_guest_linear.next = v_wide[64:]
+                rec_reason.next = 0x40
+                rec_instr_len.next = e_ilen
+                rec_qualification.next = e_displacement
+                rec_guest_linear.next = 0
                 st.next = S.ST0
-            elif ((((e_kind == 0x36) and (w_vmcs_40[31] and w_vmcs_68[13])) and (e_func < 0x40)) and (not (((h66 >> h67) & 1) == 1))):  # spec: specs/intel_vmx.vspec:623
+            elif ((((e_kind == 0x36) and (w_vmcs_40[31] and w_vmcs_68[13])) and (e_func < 0x40)) and (not (((h38 >> h39) & 1) == 1))):  # spec: specs/intel_vmx.vspec:623
                 status.next = 42
-                v_wide[:] = 0x3b
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = e_ilen
-                rec_instr_len.next = v_wide[4:]
-                v_wide[:] = 0
-                rec_qualification.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_guest_linear.next = v_wide[64:]
+                rec_reason.next = 0x3b
+                rec_instr_len.next = e_ilen
+                rec_qualification.next = 0
+                rec_guest_linear.next = 0
                 st.next = S.ST0
-            elif (((e_kind == 0x1c) and (e_cr == 0)) and (h70 != 0)):  # spec: specs/intel_vmx.vspec:632
+            elif (((e_kind == 0x1c) and (e_cr == 0)) and (h42 != 0)):  # spec: specs/intel_vmx.vspec:632
                 status.next = 43
-                v_wide[:] = 0x1c
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = e_ilen
-                rec_instr_len.next = v_wide[4:]
+                rec_reason.next = 0x1c
+                rec_instr_len.next = e_ilen
                 v_wide[:] = 0
                 v_wide[4:0] = 0
                 v_wide[6:4] = 0
                 v_wide[12:8] = e_gpr
                 rec_qualification.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_guest_linear.next = v_wide[64:]
+                rec_guest_linear.next = 0
                 st.next = S.ST0
             elif ((((e_kind == 0x1c) and (e_cr == 3)) and w_vmcs_40[15]) and (not (((((w_vmcs_60[32:0] > 0) and (e_value == w_vmcs_a0)) or ((w_vmcs_60[32:0] > 1) and (e_value == w_vmcs_a8))) or ((w_vmcs_60[32:0] > 2) and (e_value == w_vmcs_b0))) or ((w_vmcs_60[32:0] > 3) and (e_value == w_vmcs_b8))))):  # spec: specs/intel_vmx.vspec:643
                 status.next = 44
-                v_wide[:] = 0x1c
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = e_ilen
-                rec_instr_len.next = v_wide[4:]
+                rec_reason.next = 0x1c
+                rec_instr_len.next = e_ilen
                 v_wide[:] = 0
                 v_wide[4:0] = 3
                 v_wide[6:4] = 0
                 v_wide[12:8] = e_gpr
                 rec_qualification.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_guest_linear.next = v_wide[64:]
+                rec_guest_linear.next = 0
                 st.next = S.ST0
-            elif (((e_kind == 0x1c) and (e_cr == 4)) and (h72 != 0)):  # spec: specs/intel_vmx.vspec:654
+            elif (((e_kind == 0x1c) and (e_cr == 4)) and (h44 != 0)):  # spec: specs/intel_vmx.vspec:654
                 status.next = 45
-                v_wide[:] = 0x1c
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = e_ilen
-                rec_instr_len.next = v_wide[4:]
+                rec_reason.next = 0x1c
+                rec_instr_len.next = e_ilen
                 v_wide[:] = 0
                 v_wide[4:0] = 4
                 v_wide[6:4] = 0
                 v_wide[12:8] = e_gpr
                 rec_qualification.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_guest_linear.next = v_wide[64:]
+                rec_guest_linear.next = 0
                 st.next = S.ST0
             elif (((e_kind == 0x1c) and (e_cr == 8)) and w_vmcs_40[19]):  # spec: specs/intel_vmx.vspec:665
                 status.next = 46
-                v_wide[:] = 0x1c
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = e_ilen
-                rec_instr_len.next = v_wide[4:]
+                rec_reason.next = 0x1c
+                rec_instr_len.next = e_ilen
                 v_wide[:] = 0
                 v_wide[4:0] = 8
                 v_wide[6:4] = 0
                 v_wide[12:8] = e_gpr
                 rec_qualification.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_guest_linear.next = v_wide[64:]
+                rec_guest_linear.next = 0
                 st.next = S.ST0
             elif (((e_kind == 0x1d) and (e_cr == 3)) and w_vmcs_40[16]):  # spec: specs/intel_vmx.vspec:676
                 status.next = 47
-                v_wide[:] = 0x1c
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = e_ilen
-                rec_instr_len.next = v_wide[4:]
+                rec_reason.next = 0x1c
+                rec_instr_len.next = e_ilen
                 v_wide[:] = 0
                 v_wide[4:0] = 3
                 v_wide[6:4] = 1
                 v_wide[12:8] = e_gpr
                 rec_qualification.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_guest_linear.next = v_wide[64:]
+                rec_guest_linear.next = 0
                 st.next = S.ST0
             elif (((e_kind == 0x1d) and (e_cr == 8)) and w_vmcs_40[20]):  # spec: specs/intel_vmx.vspec:686
                 status.next = 48
-                v_wide[:] = 0x1c
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = e_ilen
-                rec_instr_len.next = v_wide[4:]
+                rec_reason.next = 0x1c
+                rec_instr_len.next = e_ilen
                 v_wide[:] = 0
                 v_wide[4:0] = 8
                 v_wide[6:4] = 1
                 v_wide[12:8] = e_gpr
                 rec_qualification.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_guest_linear.next = v_wide[64:]
+                rec_guest_linear.next = 0
                 st.next = S.ST0
             elif (((e_kind == 0x1e) and w_vmcs_80[3]) and w_vmcs_90[3]):  # spec: specs/intel_vmx.vspec:696
                 status.next = 49
-                v_wide[:] = 0x1c
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = e_ilen
-                rec_instr_len.next = v_wide[4:]
+                rec_reason.next = 0x1c
+                rec_instr_len.next = e_ilen
                 v_wide[:] = 0
                 v_wide[4:0] = 0
                 v_wide[6:4] = 2
                 rec_qualification.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_guest_linear.next = v_wide[64:]
+                rec_guest_linear.next = 0
                 st.next = S.ST0
-            elif ((e_kind == 0x1f) and (((w_vmcs_80[0] and e_value[0]) and (not w_vmcs_90[0])) or (h79 != 0))):  # spec: specs/intel_vmx.vspec:708
+            elif ((e_kind == 0x1f) and (((w_vmcs_80[0] and e_value[0]) and (not w_vmcs_90[0])) or (h51 != 0))):  # spec: specs/intel_vmx.vspec:708
                 status.next = 50
-                v_wide[:] = 0x1c
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = e_ilen
-                rec_instr_len.next = v_wide[4:]
+                rec_reason.next = 0x1c
+                rec_instr_len.next = e_ilen
                 v_wide[:] = 0
                 v_wide[4:0] = 0
                 v_wide[6:4] = 3
                 v_wide[7:6] = e_lmsw_mem
-                h73 = intbv(0)[64:]
-                h73[:] = e_value
-                v_wide[32:16] = h73[16:0]
+                h45 = intbv(0)[64:]
+                h45[:] = e_value
+                v_wide[32:16] = h45[16:0]
                 rec_qualification.next = v_wide[64:]
-                h74 = intbv(0)[64:]
+                h46 = intbv(0)[64:]
                 if (e_lmsw_mem != 0):
-                    h74[:] = e_address
+                    h46[:] = e_address
                 else:
-                    h74[:] = 0
-                v_wide[:] = h74
-                rec_guest_linear.next = v_wide[64:]
+                    h46[:] = 0
+                rec_guest_linear.next = h46
                 st.next = S.ST0
             elif ((e_kind == 0x20) and w_vmcs_40[23]):  # spec: specs/intel_vmx.vspec:724
                 status.next = 51
-                v_wide[:] = 0x1d
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = e_ilen
-                rec_instr_len.next = v_wide[4:]
+                rec_reason.next = 0x1d
+                rec_instr_len.next = e_ilen
                 v_wide[:] = 0
                 v_wide[3:0] = e_dr
                 v_wide[5:4] = e_dr_from
                 v_wide[12:8] = e_gpr
                 rec_qualification.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_guest_linear.next = v_wide[64:]
+                rec_guest_linear.next = 0
                 st.next = S.ST0
             elif (((e_kind == 0x21) and (not w_vmcs_40[25])) and w_vmcs_40[24]):  # spec: specs/intel_vmx.vspec:739
                 status.next = 52
-                v_wide[:] = 0x1e
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = e_ilen
-                rec_instr_len.next = v_wide[4:]
+                rec_reason.next = 0x1e
+                rec_instr_len.next = e_ilen
                 v_wide[:] = 0
-                h80 = intbv(0)[4:]
-                h80[:] = concat("0", e_size)
-                h81 = intbv(0)[4:]
-                h81[:] = (h80 + 0x8) - 1
-                v_wide[3:0] = h81[3:]
+                h52 = intbv(0)[4:]
+                h52[:] = (concat(intbv(0)[1:], e_size) + 8) - 1
+                v_wide[3:0] = h52[3:]
                 v_wide[4:3] = e_io_in
                 v_wide[5:4] = e_io_str
                 v_wide[6:5] = e_io_rep
                 v_wide[7:6] = e_io_imm
                 v_wide[32:16] = e_port
                 rec_qualification.next = v_wide[64:]
-                h82 = intbv(0)[64:]
+                h53 = intbv(0)[64:]
                 if (e_io_str != 0):
-                    h82[:] = e_address
+                    h53[:] = e_address
                 else:
-                    h82[:] = 0
-                v_wide[:] = h82
-                rec_guest_linear.next = v_wide[64:]
+                    h53[:] = 0
+                rec_guest_linear.next = h53
                 st.next = S.ST0
-            elif (((e_kind == 0x21) and w_vmcs_40[25]) and (h90[17:] > 0xffff)):  # spec: specs/intel_vmx.vspec:753
+            elif (((e_kind == 0x21) and w_vmcs_40[25]) and (h57[17:] > 0xffff)):  # spec: specs/intel_vmx.vspec:753
                 status.next = 53
-                v_wide[:] = 0x1e
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = e_ilen
-                rec_instr_len.next = v_wide[4:]
+                rec_reason.next = 0x1e
+                rec_instr_len.next = e_ilen
                 v_wide[:] = 0
-                h83 = intbv(0)[4:]
-                h83[:] = concat("0", e_size)
-                h84 = intbv(0)[4:]
-                h84[:] = (h83 + 0x8) - 1
-                v_wide[3:0] = h84[3:]
+                h54 = intbv(0)[4:]
+                h54[:] = (concat(intbv(0)[1:], e_size) + 8) - 1
+                v_wide[3:0] = h54[3:]
                 v_wide[4:3] = e_io_in
                 v_wide[5:4] = e_io_str
                 v_wide[6:5] = e_io_rep
                 v_wide[7:6] = e_io_imm
                 v_wide[32:16] = e_port
                 rec_qualification.next = v_wide[64:]
-                h85 = intbv(0)[64:]
+                h55 = intbv(0)[64:]
                 if (e_io_str != 0):
-                    h85[:] = e_address
+                    h55[:] = e_address
                 else:
-                    h85[:] = 0
-                v_wide[:] = h85
-                rec_guest_linear.next = v_wide[64:]
+                    h55[:] = 0
+                rec_guest_linear.next = h55
                 st.next = S.ST0
             elif (((e_kind == 0x21) and w_vmcs_40[25]) and ((b_io_a != 0) or (b_io_b != 0))):  # spec: specs/intel_vmx.vspec:767
                 status.next = 54
-                v_wide[:] = 0x1e
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = e_ilen
-                rec_instr_len.next = v_wide[4:]
+                rec_reason.next = 0x1e
+                rec_instr_len.next = e_ilen
                 v_wide[:] = 0
-                h91 = intbv(0)[4:]
-                h91[:] = concat("0", e_size)
-                h92 = intbv(0)[4:]
-                h92[:] = (h91 + 0x8) - 1
-                v_wide[3:0] = h92[3:]
+                h58 = intbv(0)[4:]
+                h58[:] = (concat(intbv(0)[1:], e_size) + 8) - 1
+                v_wide[3:0] = h58[3:]
                 v_wide[4:3] = e_io_in
                 v_wide[5:4] = e_io_str
                 v_wide[6:5] = e_io_rep
                 v_wide[7:6] = e_io_imm
                 v_wide[32:16] = e_port
                 rec_qualification.next = v_wide[64:]
-                h93 = intbv(0)[64:]
+                h59 = intbv(0)[64:]
                 if (e_io_str != 0):
-                    h93[:] = e_address
+                    h59[:] = e_address
                 else:
-                    h93[:] = 0
-                v_wide[:] = h93
-                rec_guest_linear.next = v_wide[64:]
+                    h59[:] = 0
+                rec_guest_linear.next = h59
                 st.next = S.ST0
             elif (((e_kind == 0x22) or (e_kind == 0x23)) and (not w_vmcs_40[28])):  # spec: specs/intel_vmx.vspec:783
                 status.next = 55
-                h94 = intbv(0)[6:]
+                h60 = intbv(0)[6:]
                 if (e_kind == 0x22):
-                    h94[:] = 0x1f
+                    h60[:] = 0x1f
                 else:
-                    h94[:] = 0x20
-                v_wide[:] = h94
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = e_ilen
-                rec_instr_len.next = v_wide[4:]
-                v_wide[:] = 0
-                rec_qualification.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_guest_linear.next = v_wide[64:]
+                    h60[:] = 0x20
+                rec_reason.next = concat(intbv(0)[10:], h60)
+                rec_instr_len.next = e_ilen
+                rec_qualification.next = 0
+                rec_guest_linear.next = 0
                 st.next = S.ST0
-            elif (((((e_kind == 0x22) or (e_kind == 0x23)) and w_vmcs_40[28]) and (not (e_msr <= 0x1fff))) and (not ((e_msr >= h96) and (e_msr <= h97)))):  # spec: specs/intel_vmx.vspec:788
+            elif (((((e_kind == 0x22) or (e_kind == 0x23)) and w_vmcs_40[28]) and (not (e_msr <= 0x1fff))) and (not ((e_msr >= intbv(0xc0000000)[32:]) and (e_msr <= intbv(0xc0001fff)[32:])))):  # spec: specs/intel_vmx.vspec:788
                 status.next = 56
-                h95 = intbv(0)[6:]
+                h61 = intbv(0)[6:]
                 if (e_kind == 0x22):
-                    h95[:] = 0x1f
+                    h61[:] = 0x1f
                 else:
-                    h95[:] = 0x20
-                v_wide[:] = h95
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = e_ilen
-                rec_instr_len.next = v_wide[4:]
-                v_wide[:] = 0
-                rec_qualification.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_guest_linear.next = v_wide[64:]
+                    h61[:] = 0x20
+                rec_reason.next = concat(intbv(0)[10:], h61)
+                rec_instr_len.next = e_ilen
+                rec_qualification.next = 0
+                rec_guest_linear.next = 0
                 st.next = S.ST0
             elif ((((e_kind == 0x22) or (e_kind == 0x23)) and w_vmcs_40[28]) and (b_msr_bit != 0)):  # spec: specs/intel_vmx.vspec:793
                 status.next = 57
-                h98 = intbv(0)[6:]
+                h62 = intbv(0)[6:]
                 if (e_kind == 0x22):
-                    h98[:] = 0x1f
+                    h62[:] = 0x1f
                 else:
-                    h98[:] = 0x20
-                v_wide[:] = h98
-                rec_reason.next = v_wide[16:]
-                v_wide[:] = e_ilen
-                rec_instr_len.next = v_wide[4:]
-                v_wide[:] = 0
-                rec_qualification.next = v_wide[64:]
-                v_wide[:] = 0
-                rec_guest_linear.next = v_wide[64:]
+                    h62[:] = 0x20
+                rec_reason.next = concat(intbv(0)[10:], h62)
+                rec_instr_len.next = e_ilen
+                rec_qualification.next = 0
+                rec_guest_linear.next = 0
                 st.next = S.ST0
             else:
                 status.next = 0
@@ -1689,13 +1394,13 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
         elif st == S.ST0:  # reason
             if not pend:
                 if True:
-                    v_wide[:] = concat(r_VMCS_PA[52:12], "000000000000")
-                    v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x70
+                    v_wide[:] = concat(intbv(0)[20:], r_VMCS_PA[52:12], intbv(0)[12:])
+                    v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x70
                     u_valid.next = True
                     u_we.next = True
                     u_size.next = WORD_SIZE
                     u_addr.next = v_addr[ADDR_WIDTH:]
-                    u_wdata.next = rec_reason
+                    u_wdata.next = concat(intbv(0)[48:], rec_reason)
                     pend.next = True
                 else:
                     st.next = S.ST1
@@ -1709,13 +1414,13 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
         elif st == S.ST1:  # instr_len
             if not pend:
                 if True:
-                    v_wide[:] = concat(r_VMCS_PA[52:12], "000000000000")
-                    v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x78
+                    v_wide[:] = concat(intbv(0)[20:], r_VMCS_PA[52:12], intbv(0)[12:])
+                    v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x78
                     u_valid.next = True
                     u_we.next = True
                     u_size.next = WORD_SIZE
                     u_addr.next = v_addr[ADDR_WIDTH:]
-                    u_wdata.next = rec_instr_len
+                    u_wdata.next = concat(intbv(0)[60:], rec_instr_len)
                     pend.next = True
                 else:
                     st.next = S.ST2
@@ -1729,8 +1434,8 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
         elif st == S.ST2:  # qualification
             if not pend:
                 if True:
-                    v_wide[:] = concat(r_VMCS_PA[52:12], "000000000000")
-                    v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0xc0
+                    v_wide[:] = concat(intbv(0)[20:], r_VMCS_PA[52:12], intbv(0)[12:])
+                    v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0xc0
                     u_valid.next = True
                     u_we.next = True
                     u_size.next = WORD_SIZE
@@ -1749,8 +1454,8 @@ def model(clk, rst, start, done, e_kind, e_vector, e_error_code, e_address, e_di
         elif st == S.ST3:  # guest_linear
             if not pend:
                 if True:
-                    v_wide[:] = concat(r_VMCS_PA[52:12], "000000000000")
-                    v_addr[:] = concat(v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0xc8
+                    v_wide[:] = concat(intbv(0)[20:], r_VMCS_PA[52:12], intbv(0)[12:])
+                    v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0xc8
                     u_valid.next = True
                     u_we.next = True
                     u_size.next = WORD_SIZE

@@ -73,16 +73,16 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                     m_valid.next = True
                     m_we.next = False
                     m_size.next = 3
-                    m_addr.next = concat(r_CR3[48:12], "000000000000") + concat(i_addr[57:48], "000")
-                    ea.next = concat(r_CR3[48:12], "000000000000") + concat(i_addr[57:48], "000")
+                    m_addr.next = concat(intbv(0)[16:], r_CR3[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
+                    ea.next = concat(intbv(0)[16:], r_CR3[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
                     st.next = S.MWAIT
                     lvl.next = 5
                 else:  # spec: specs/x86_64_paging.vspec:231
                     m_valid.next = True
                     m_we.next = False
                     m_size.next = 3
-                    m_addr.next = concat(r_CR3[48:12], "000000000000") + concat(i_addr[48:39], "000")
-                    ea.next = concat(r_CR3[48:12], "000000000000") + concat(i_addr[48:39], "000")
+                    m_addr.next = concat(intbv(0)[16:], r_CR3[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                    ea.next = concat(intbv(0)[16:], r_CR3[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
                     st.next = S.MWAIT
                     lvl.next = 4
         elif st == S.MWAIT:
@@ -95,7 +95,7 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                         fault_k.next = 1
                         flevel.next = 5
                         st.next = S.FAULT
-                    elif (((m_rdata & 0xf000000000080) != 0) or ((not r_EFER[11]) and ((m_rdata & 0x8000000000000000) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
+                    elif (((m_rdata & intbv(0xf000000000080)[64:]) != 0) or ((not r_EFER[11]) and ((m_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
                         fault_k.next = 2
                         flevel.next = 5
                         st.next = S.FAULT
@@ -116,8 +116,8 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                         m_valid.next = True
                         m_we.next = False
                         m_size.next = 3
-                        m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[48:39], "000")
-                        ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[48:39], "000")
+                        m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                        ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
                         st.next = S.MWAIT
                         lvl.next = 4
                 elif lvl == 4:  # spec: specs/x86_64_paging.vspec:239 level pml4
@@ -125,7 +125,7 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                         fault_k.next = 1
                         flevel.next = 4
                         st.next = S.FAULT
-                    elif (((m_rdata & 0xf000000000080) != 0) or (False and ((m_rdata & 0x100) != 0)) or ((not r_EFER[11]) and ((m_rdata & 0x8000000000000000) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
+                    elif (((m_rdata & intbv(0xf000000000080)[64:]) != 0) or (False and ((m_rdata & 0x100) != 0)) or ((not r_EFER[11]) and ((m_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
                         fault_k.next = 2
                         flevel.next = 4
                         st.next = S.FAULT
@@ -146,8 +146,8 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                         m_valid.next = True
                         m_we.next = False
                         m_size.next = 3
-                        m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[39:30], "000")
-                        ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[39:30], "000")
+                        m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                        ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
                         st.next = S.MWAIT
                         lvl.next = 3
                 elif lvl == 3:  # spec: specs/x86_64_paging.vspec:243 level pdpt
@@ -156,7 +156,7 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                             fault_k.next = 1
                             flevel.next = 3
                             st.next = S.FAULT
-                        elif (((m_rdata & 0xf00003fffe000) != 0) or ((not r_EFER[11]) and ((m_rdata & 0x8000000000000000) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
+                        elif (((m_rdata & intbv(0xf00003fffe000)[64:]) != 0) or ((not r_EFER[11]) and ((m_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
                             fault_k.next = 2
                             flevel.next = 3
                             st.next = S.FAULT
@@ -220,7 +220,7 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                             fault_k.next = 1
                             flevel.next = 3
                             st.next = S.FAULT
-                        elif (((m_rdata & 0xf000000000000) != 0) or ((not r_EFER[11]) and ((m_rdata & 0x8000000000000000) != 0)) or (False and ((m_rdata & 0x80) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
+                        elif (((m_rdata & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((m_rdata & intbv(0x8000000000000000)[64:]) != 0)) or (False and ((m_rdata & 0x80) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
                             fault_k.next = 2
                             flevel.next = 3
                             st.next = S.FAULT
@@ -241,8 +241,8 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
-                            m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[30:21], "000")
-                            ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[30:21], "000")
+                            m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                            ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
                             st.next = S.MWAIT
                             lvl.next = 2
                 elif lvl == 2:  # spec: specs/x86_64_paging.vspec:248 level pd
@@ -251,7 +251,7 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                             fault_k.next = 1
                             flevel.next = 2
                             st.next = S.FAULT
-                        elif (((m_rdata & 0xf0000001fe000) != 0) or ((not r_EFER[11]) and ((m_rdata & 0x8000000000000000) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
+                        elif (((m_rdata & intbv(0xf0000001fe000)[64:]) != 0) or ((not r_EFER[11]) and ((m_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
                             fault_k.next = 2
                             flevel.next = 2
                             st.next = S.FAULT
@@ -315,7 +315,7 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                             fault_k.next = 1
                             flevel.next = 2
                             st.next = S.FAULT
-                        elif (((m_rdata & 0xf000000000000) != 0) or ((not r_EFER[11]) and ((m_rdata & 0x8000000000000000) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
+                        elif (((m_rdata & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((m_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
                             fault_k.next = 2
                             flevel.next = 2
                             st.next = S.FAULT
@@ -336,8 +336,8 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
-                            m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
-                            ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(i_addr[21:12], "000")
+                            m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                            ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
                             st.next = S.MWAIT
                             lvl.next = 1
                 elif lvl == 1:  # spec: specs/x86_64_paging.vspec:253 level pt
@@ -345,7 +345,7 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                         fault_k.next = 1
                         flevel.next = 1
                         st.next = S.FAULT
-                    elif (((m_rdata & 0xf000000000000) != 0) or ((not r_EFER[11]) and ((m_rdata & 0x8000000000000000) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
+                    elif (((m_rdata & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((m_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:260 fault reserved
                         fault_k.next = 2
                         flevel.next = 1
                         st.next = S.FAULT
@@ -410,10 +410,10 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
             o_aux.next = 0
             o_r_vector.next = 0xe
             o_r_error_code.next = 0
-            o_r_error_code.next[0] = (fault_k != 1)
+            o_r_error_code.next[0] = (fault_k[4:] != 1)
             o_r_error_code.next[1] = k_write
             o_r_error_code.next[2] = k_user
-            o_r_error_code.next[3] = (fault_k == 2)
+            o_r_error_code.next[3] = (fault_k[4:] == 2)
             o_r_error_code.next[4] = (k_fetch and (r_CR4[20] or r_EFER[11]))
             o_r_error_code.next[5] = ((fault_k > 2) and (((r_CR4[22] and a_us) and (not k_fetch)) and ((((r_PKRU >> (2 * le[63:59])) & 1) == 1) or (((((r_PKRU >> ((2 * le[63:59]) + 1)) & 1) == 1) and k_write) and (k_user or r_CR0[16])))))
             o_r_cr2.next = i_addr

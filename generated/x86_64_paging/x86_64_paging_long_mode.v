@@ -169,8 +169,8 @@ always @(posedge clk) begin: walker_top0_fsm
                         m_valid <= 1'b1;
                         m_we <= 1'b0;
                         m_size <= 3;
-                        m_addr <= ({r_CR3[48-1:12], 12'b000000000000} + {i_addr[57-1:48], 3'b000});
-                        walker_top0_ea <= ({r_CR3[48-1:12], 12'b000000000000} + {i_addr[57-1:48], 3'b000});
+                        m_addr <= ({16'h0, r_CR3[48-1:12], 12'h0} + {52'h0, i_addr[57-1:48], 3'h0});
+                        walker_top0_ea <= ({16'h0, r_CR3[48-1:12], 12'h0} + {52'h0, i_addr[57-1:48], 3'h0});
                         walker_top0_st <= 3'b001;
                         walker_top0_lvl <= 5;
                     end
@@ -178,8 +178,8 @@ always @(posedge clk) begin: walker_top0_fsm
                         m_valid <= 1'b1;
                         m_we <= 1'b0;
                         m_size <= 3;
-                        m_addr <= ({r_CR3[48-1:12], 12'b000000000000} + {i_addr[48-1:39], 3'b000});
-                        walker_top0_ea <= ({r_CR3[48-1:12], 12'b000000000000} + {i_addr[48-1:39], 3'b000});
+                        m_addr <= ({16'h0, r_CR3[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
+                        walker_top0_ea <= ({16'h0, r_CR3[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
                         walker_top0_st <= 3'b001;
                         walker_top0_lvl <= 4;
                     end
@@ -198,7 +198,7 @@ always @(posedge clk) begin: walker_top0_fsm
                                 walker_top0_flevel <= 5;
                                 walker_top0_st <= 3'b010;
                             end
-                            else if ((((m_rdata & 53'hf000000000080) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            else if ((((m_rdata & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                                 walker_top0_fault_k <= 2;
                                 walker_top0_flevel <= 5;
                                 walker_top0_st <= 3'b010;
@@ -220,8 +220,8 @@ always @(posedge clk) begin: walker_top0_fsm
                                 m_valid <= 1'b1;
                                 m_we <= 1'b0;
                                 m_size <= 3;
-                                m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {i_addr[48-1:39], 3'b000});
-                                walker_top0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {i_addr[48-1:39], 3'b000});
+                                m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
+                                walker_top0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
                                 walker_top0_st <= 3'b001;
                                 walker_top0_lvl <= 4;
                             end
@@ -232,7 +232,7 @@ always @(posedge clk) begin: walker_top0_fsm
                                 walker_top0_flevel <= 4;
                                 walker_top0_st <= 3'b010;
                             end
-                            else if ((((m_rdata & 53'hf000000000080) != 0) || (1'b0 && ((m_rdata & 256) != 0)) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            else if ((((m_rdata & 64'hf000000000080) != 0) || (1'b0 && ((m_rdata & 256) != 0)) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                                 walker_top0_fault_k <= 2;
                                 walker_top0_flevel <= 4;
                                 walker_top0_st <= 3'b010;
@@ -254,8 +254,8 @@ always @(posedge clk) begin: walker_top0_fsm
                                 m_valid <= 1'b1;
                                 m_we <= 1'b0;
                                 m_size <= 3;
-                                m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {i_addr[39-1:30], 3'b000});
-                                walker_top0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {i_addr[39-1:30], 3'b000});
+                                m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[39-1:30], 3'h0});
+                                walker_top0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[39-1:30], 3'h0});
                                 walker_top0_st <= 3'b001;
                                 walker_top0_lvl <= 3;
                             end
@@ -267,7 +267,7 @@ always @(posedge clk) begin: walker_top0_fsm
                                     walker_top0_flevel <= 3;
                                     walker_top0_st <= 3'b010;
                                 end
-                                else if ((((m_rdata & 53'hf00003fffe000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                else if ((((m_rdata & 64'hf00003fffe000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                                     walker_top0_fault_k <= 2;
                                     walker_top0_flevel <= 3;
                                     walker_top0_st <= 3'b010;
@@ -347,7 +347,7 @@ always @(posedge clk) begin: walker_top0_fsm
                                     walker_top0_flevel <= 3;
                                     walker_top0_st <= 3'b010;
                                 end
-                                else if ((((m_rdata & 53'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
                                     walker_top0_fault_k <= 2;
                                     walker_top0_flevel <= 3;
                                     walker_top0_st <= 3'b010;
@@ -369,8 +369,8 @@ always @(posedge clk) begin: walker_top0_fsm
                                     m_valid <= 1'b1;
                                     m_we <= 1'b0;
                                     m_size <= 3;
-                                    m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {i_addr[30-1:21], 3'b000});
-                                    walker_top0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {i_addr[30-1:21], 3'b000});
+                                    m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[30-1:21], 3'h0});
+                                    walker_top0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[30-1:21], 3'h0});
                                     walker_top0_st <= 3'b001;
                                     walker_top0_lvl <= 2;
                                 end
@@ -383,7 +383,7 @@ always @(posedge clk) begin: walker_top0_fsm
                                     walker_top0_flevel <= 2;
                                     walker_top0_st <= 3'b010;
                                 end
-                                else if ((((m_rdata & 53'hf0000001fe000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                else if ((((m_rdata & 64'hf0000001fe000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                                     walker_top0_fault_k <= 2;
                                     walker_top0_flevel <= 2;
                                     walker_top0_st <= 3'b010;
@@ -463,7 +463,7 @@ always @(posedge clk) begin: walker_top0_fsm
                                     walker_top0_flevel <= 2;
                                     walker_top0_st <= 3'b010;
                                 end
-                                else if ((((m_rdata & 53'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                                     walker_top0_fault_k <= 2;
                                     walker_top0_flevel <= 2;
                                     walker_top0_st <= 3'b010;
@@ -485,8 +485,8 @@ always @(posedge clk) begin: walker_top0_fsm
                                     m_valid <= 1'b1;
                                     m_we <= 1'b0;
                                     m_size <= 3;
-                                    m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {i_addr[21-1:12], 3'b000});
-                                    walker_top0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {i_addr[21-1:12], 3'b000});
+                                    m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[21-1:12], 3'h0});
+                                    walker_top0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[21-1:12], 3'h0});
                                     walker_top0_st <= 3'b001;
                                     walker_top0_lvl <= 1;
                                 end
@@ -498,7 +498,7 @@ always @(posedge clk) begin: walker_top0_fsm
                                 walker_top0_flevel <= 1;
                                 walker_top0_st <= 3'b010;
                             end
-                            else if ((((m_rdata & 53'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            else if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                                 walker_top0_fault_k <= 2;
                                 walker_top0_flevel <= 1;
                                 walker_top0_st <= 3'b010;
@@ -581,10 +581,10 @@ always @(posedge clk) begin: walker_top0_fsm
                 o_aux <= 0;
                 o_r_vector <= 14;
                 o_r_error_code <= 0;
-                o_r_error_code[0] <= (walker_top0_fault_k != 1);
+                o_r_error_code[0] <= (walker_top0_fault_k[4-1:0] != 1);
                 o_r_error_code[1] <= k_write;
                 o_r_error_code[2] <= k_user;
-                o_r_error_code[3] <= (walker_top0_fault_k == 2);
+                o_r_error_code[3] <= (walker_top0_fault_k[4-1:0] == 2);
                 o_r_error_code[4] <= (k_fetch && (r_CR4[20] || r_EFER[11]));
                 o_r_error_code[5] <= ((walker_top0_fault_k > 2) && (((r_CR4[22] && walker_top0_a_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * walker_top0_le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * walker_top0_le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16])))));
                 o_r_cr2 <= i_addr;

@@ -146,16 +146,16 @@ begin
                             m_valid <= '1';
                             m_we <= '0';
                             m_size <= to_unsigned(3, 3);
-                            m_addr <= (resize(unsigned'(r_CR3(48-1 downto 12) & unsigned'("000000000000")), 64) + resize(unsigned'(i_addr(57-1 downto 48) & unsigned'("000")), 64));
-                            walker_top0_ea <= (resize(unsigned'(r_CR3(48-1 downto 12) & unsigned'("000000000000")), 64) + resize(unsigned'(i_addr(57-1 downto 48) & unsigned'("000")), 64));
+                            m_addr <= (unsigned'(to_unsigned(0, 16) & r_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                            walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & r_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(57-1 downto 48) & to_unsigned(0, 3)));
                             walker_top0_st <= MWAIT;
                             walker_top0_lvl <= to_unsigned(5, 3);
                         else
                             m_valid <= '1';
                             m_we <= '0';
                             m_size <= to_unsigned(3, 3);
-                            m_addr <= (resize(unsigned'(r_CR3(48-1 downto 12) & unsigned'("000000000000")), 64) + resize(unsigned'(i_addr(48-1 downto 39) & unsigned'("000")), 64));
-                            walker_top0_ea <= (resize(unsigned'(r_CR3(48-1 downto 12) & unsigned'("000000000000")), 64) + resize(unsigned'(i_addr(48-1 downto 39) & unsigned'("000")), 64));
+                            m_addr <= (unsigned'(to_unsigned(0, 16) & r_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                            walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & r_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
                             walker_top0_st <= MWAIT;
                             walker_top0_lvl <= to_unsigned(4, 3);
                         end if;
@@ -192,8 +192,8 @@ begin
                                 m_valid <= '1';
                                 m_we <= '0';
                                 m_size <= to_unsigned(3, 3);
-                                m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(i_addr(48-1 downto 39) & unsigned'("000")));
-                                walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(i_addr(48-1 downto 39) & unsigned'("000")));
+                                m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                                walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
                                 walker_top0_st <= MWAIT;
                                 walker_top0_lvl <= to_unsigned(4, 3);
                             end if;
@@ -223,8 +223,8 @@ begin
                                 m_valid <= '1';
                                 m_we <= '0';
                                 m_size <= to_unsigned(3, 3);
-                                m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(i_addr(39-1 downto 30) & unsigned'("000")));
-                                walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(i_addr(39-1 downto 30) & unsigned'("000")));
+                                m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                                walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
                                 walker_top0_st <= MWAIT;
                                 walker_top0_lvl <= to_unsigned(3, 3);
                             end if;
@@ -324,8 +324,8 @@ begin
                                     m_valid <= '1';
                                     m_we <= '0';
                                     m_size <= to_unsigned(3, 3);
-                                    m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(i_addr(30-1 downto 21) & unsigned'("000")));
-                                    walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(i_addr(30-1 downto 21) & unsigned'("000")));
+                                    m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                    walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
                                     walker_top0_st <= MWAIT;
                                     walker_top0_lvl <= to_unsigned(2, 3);
                                 end if;
@@ -426,8 +426,8 @@ begin
                                     m_valid <= '1';
                                     m_we <= '0';
                                     m_size <= to_unsigned(3, 3);
-                                    m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(i_addr(21-1 downto 12) & unsigned'("000")));
-                                    walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(i_addr(21-1 downto 12) & unsigned'("000")));
+                                    m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                                    walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                                     walker_top0_st <= MWAIT;
                                     walker_top0_lvl <= to_unsigned(1, 3);
                                 end if;
@@ -509,10 +509,10 @@ begin
                     o_aux <= to_unsigned(0, 3);
                     o_r_vector <= to_unsigned(14, 8);
                     o_r_error_code <= to_unsigned(0, 32);
-                    o_r_error_code(0) <= stdl(walker_top0_fault_k /= 1);
+                    o_r_error_code(0) <= stdl(walker_top0_fault_k(4-1 downto 0) /= 1);
                     o_r_error_code(1) <= k_write;
                     o_r_error_code(2) <= k_user;
-                    o_r_error_code(3) <= stdl(walker_top0_fault_k = 2);
+                    o_r_error_code(3) <= stdl(walker_top0_fault_k(4-1 downto 0) = 2);
                     o_r_error_code(4) <= stdl(bool(k_fetch) and (bool(r_CR4(20)) or bool(r_EFER(11))));
                     o_r_error_code(5) <= stdl((walker_top0_fault_k > 2) and (((bool(r_CR4(22)) and bool(walker_top0_a_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * walker_top0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * walker_top0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))));
                     o_r_cr2 <= i_addr;

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from codegen import ir
-from codegen.generate.lower import Env, LowerError, hdl, py, record_py
+from codegen.generate.lower import Env, LowerError, _sized, const, hdl, py, record_py, resize, zero_extend
 from codegen.generate.view.walker import NESTED_BASE, walkers
 from codegen.ir.expr import Expr
 
@@ -22,6 +22,8 @@ class TranslationView:
         self.host = self.walkers[0] if len(self.walkers) == 2 else None
         top = self.spec.top
         self.nested = top if isinstance(top, ir.Nested) else None
+        for w in self.walkers:
+            w.status_bits, w.level_bits = self.status_width, self.main.level_width
 
     @property
     def nested_base(self) -> int:
@@ -124,7 +126,9 @@ class TranslationView:
             return f"h_r_{e.name}" if e.name in host_fields else "x_addr"
 
         def builtin(e: Expr) -> str:
-            return {"on_table": "x_on_table", "on_final": "(not x_on_table)", "fault": "x_status", "level": "x_level"}[e.name]
+            return {"on_table": "x_on_table", "on_final": "(not x_on_table)",
+                    "fault": resize("x_status", self.status_width, e.width),
+                    "level": resize("x_level", self.main.level_width, e.width)}[e.name]
 
         env = Env({**base.spell, "host": host, "builtin": builtin})
         return self.main.hdl_record(prefix, self.nested.record, env)
@@ -153,7 +157,12 @@ def _bound_hdl(e: Expr, env: Env, width: int) -> str:
     A shift by a constant of the width or more leaves none (0); another value wider than
     the register cannot be cut in line (E0501)."""
     if e.width <= width:
-        return hdl(e, env)
+        text = hdl(e, env)
+        if e.op == "num":
+            return const(e.value, width)
+        if e.width < width and _sized(text):  # zero-extended in line: Verilog extends nothing
+            return zero_extend(text, width - e.width)
+        return text
     if e.op == "<<" and e.args[1].op == "num" and e.args[1].value >= width:
         return "0"
     raise LowerError(f"in the cycle-level model, a {e.width}-bit value cannot be bound to a {width}-bit host register "

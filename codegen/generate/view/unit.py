@@ -69,6 +69,8 @@ class UnitView:
                 walk = unit.step_node(kind, name)
                 self.steps.append(Step(kind, walk, [], WalkerView(spec, spec.regime(walk.regime), f"unit_{walk.name}")))
         widen(self.walkers, WORD_BITS)
+        for w in self.walkers:
+            w.level_bits = self.level_width
         self.stores: list[Store] = []
         for f in unit.record.fields:
             if f.store is not None:
@@ -155,16 +157,14 @@ class UnitView:
         h = Hoist(self.hdl_env())
 
         def value(e: Expr):
-            text = h.value(e)
+            """A value for v_wide: exactly as wide, so that the Verilog extends nothing."""
+            text = h._fit(e, self.wide_width)
             return h.take(), text
 
         def fitted(e: Expr, width: int):
-            """A record value taken to its field's low bits, as the reference does."""
-            text = h.value(e)
-            if e.width > width:
-                wide = h._new(e.width)
-                h.lines.append(f"{wide}[:] = {text}")
-                text = f"{wide}[{width}:]"
+            """A record value taken to its field's low bits (as the reference does), or
+            zero-extended to them: exactly `width` bits."""
+            text = h._fit(e, width)
             return h.take(), text
 
         def cond(e: Expr | None):
@@ -201,6 +201,12 @@ class UnitView:
             exits.append({"rule": x, "when": cond(x.when), "record": record})
         stores = [{"base": value(s.structure.base), "when": cond(s.field.store_when)} for s in self.stores]
         return {"steps": steps, "exits": exits, "stores": stores}
+
+    def store_data(self, s: Store) -> str:
+        """The memory port's write data for a store: its record field, zero-extended to
+        the port's width."""
+        pad = self.data_width - s.field.width
+        return f"concat(intbv(0)[{pad}:], rec_{s.field.name})" if pad > 0 else f"rec_{s.field.name}"
 
     def step_states(self, i: int) -> list[str]:
         step = self.steps[i]

@@ -14,12 +14,17 @@ from codegen.generate.lower import (
     Env,
     Hoist,
     LowerError,
+    _sized,
+    _zeros,
+    const,
     fits_plain,
     hdl,
     py,
     py_field,
     record_py,
     ref_slice,
+    resize,
+    zero_extend,
 )
 from codegen.ir.expr import Expr, mask
 
@@ -97,6 +102,7 @@ def hdl_map(pieces, entry: str, low: int, below: str | None, width: int) -> str:
     """A MyHDL concat of the `width`-bit address a map gives from `entry`, from address
     bit `low` up; the bits below `low` are `below` (a slice of the input) or zeros."""
     parts, at = [], 0
+    pieces = [(e, min(w, width - a), a) for e, w, a in pieces if a < width]  # the address's bits only
     if low:
         parts.append(below if below is not None else f"intbv(0)[{low}:]")
         at = low
@@ -144,6 +150,10 @@ class WalkerView:
             self.levels.append(v)
         self.entry_shift = eb
         self.entry_bits = reg.entry_bytes * 8
+        # the widths of the model's status and level signals (STATUS_WIDTH, LEVEL_WIDTH),
+        # set by the view that owns the walker: `fault` and `level` are read at their own
+        self.status_bits = 8
+        self.level_bits = self.level_width
         self.data_bits = self.entry_bits  # the memory port's data width; walkers() widens it to the model's
 
     @property
@@ -166,6 +176,11 @@ class WalkerView:
         if self.data_bits == self.entry_bits:
             return self.entry
         return f"{self.entry}[{self.entry_bits}:]"
+
+    def entry_data(self, name: str) -> str:
+        """An entry register (`entry_bits` wide) as write data on the memory port (its
+        data width may be wider): zero-extended, so that the Verilog extends nothing."""
+        return resize(name, self.entry_bits, self.data_bits)
 
     def signal_bits(self, name: str) -> int:
         """The width of a signal that holds an entry: the last entry `le`, or the data port."""
@@ -308,9 +323,9 @@ class WalkerView:
             if e.name == "rsvd":
                 return self.hdl_rsvd(self.formats[fmt.name], entry)
             if e.name == "level":
-                return str(level) if level is not None else "flevel"
+                return str(level) if level is not None else resize("flevel", self.level_bits, e.width)
             if e.name == "fault":
-                return "fault_k"
+                return resize("fault_k", self.status_bits, e.width)
             if e.name == "walked":
                 return f"(fault_k > {len(self.regime.faults)})"
             if e.name == "next" and fmt is not None:
@@ -335,11 +350,12 @@ class WalkerView:
 
     def hdl_rsvd(self, fv: FormatView, entry: str) -> str:
         env = self.hdl_env()
+        bits = self.signal_bits(entry)
         parts = []
         if fv.mbz_static:
-            parts.append(f"(({entry} & {hex(fv.mbz_static)}) != 0)")
+            parts.append(f"(({entry} & {const(fv.mbz_static, bits)}) != 0)")
         for cond, m in fv.mbz_cond:
-            parts.append(f"({hdl(cond, env, True)} and (({entry} & {hex(m)}) != 0))")
+            parts.append(f"({hdl(cond, env, True)} and (({entry} & {const(m, bits)}) != 0))")
         return "(" + " or ".join(parts) + ")" if parts else "False"
 
     def hdl_expr(self, e: Expr, fv: FormatView | None = None, level: int | None = None, as_bool: bool = False,
@@ -427,8 +443,20 @@ class WalkerView:
         states += ["FAULT", "ADREQ", "ADWAIT"]
         return states + (["PREAD", "PWRITE"] if self.role == "host" else [])
 
-    def hdl_root(self) -> str:
-        return self.hdl_expr(self.regime.root)
+    @property
+    def addr_width(self) -> int:
+        """The width of the addresses this walker sends: a guest's go to the host walker
+        (x_addr, as wide as the host's input), the others' to memory."""
+        if self.role == "guest":
+            return self.spec.regime(self.nested.host).input_width
+        return ADDR_BITS
+
+    def hdl_root(self) -> tuple[list[str], str]:
+        """(statements, MyHDL text) of the first table's address, as wide as addr_width,
+        so that the sum with the entry's offset extends nothing in the HDL."""
+        h = Hoist(self.hdl_env(), prefix="rt")
+        text = fit(h, self.hdl_env(), self.regime.root, self.addr_width)
+        return h.take(), text
 
     def hdl_pa(self, lv: LevelView) -> str:
         if lv.level.page_shift_expr is not None:
@@ -436,11 +464,11 @@ class WalkerView:
         # a concat of exact slices, never `entry & MASK`: VHDL sizes a masked constant by
         # its value, not by the address (a 32-bit entry's frame in a 64-bit address)
         s = lv.level.page_shift
-        return hdl_map(lv.frame_pieces, self.entry, s, f"i_addr[{s}:0]", ADDR_BITS)
+        return hdl_map(lv.frame_pieces, self.entry, s, f"i_addr[{s}:0]", self.addr_width)
 
     def hdl_pointer(self, lv: LevelView) -> str:
         """The next table's address from a pointer entry at `lv`, as MyHDL."""
-        return hdl_map(lv.pointer_pieces, self.entry, 0, None, ADDR_BITS)
+        return hdl_map(lv.pointer_pieces, self.entry, 0, None, self.addr_width)
 
     def hdl_pa_lines(self, lv: LevelView) -> list[str]:
         """For a page size read from the leaf entry (`page shift EXPR`): statements that
@@ -450,11 +478,12 @@ class WalkerView:
             return []
         h = Hoist(self.hdl_env(lv.leaf.layout, lv.level.number), prefix=f"ps{lv.level.number}_")
         shift = h.value(e)
-        out = h.take() + ["leaf_pa = intbv(0)[ADDR_WIDTH:]"]
+        width = self.addr_width
+        out = h.take() + [f"leaf_pa = intbv(0)[{width}:]"]
         for k, s in enumerate(s for s in self.page_shifts(lv) if s < 1 << e.width):
             out.append(f"{'if' if k == 0 else 'elif'} {shift} == {s}:")
-            out.append(f"    leaf_pa[:] = {hdl_map(lv.frame_pieces, self.entry, s, f'i_addr[{s}:0]', ADDR_BITS)}")
-        out += ["else:", f"    leaf_pa[:] = {hdl_map(lv.frame_pieces, self.entry, 0, None, ADDR_BITS)}"]
+            out.append(f"    leaf_pa[:] = {hdl_map(lv.frame_pieces, self.entry, s, f'i_addr[{s}:0]', width)}")
+        out += ["else:", f"    leaf_pa[:] = {hdl_map(lv.frame_pieces, self.entry, 0, None, width)}"]
         return out
 
     def page_shifts(self, lv: LevelView) -> list[int]:
@@ -492,8 +521,11 @@ class WalkerView:
         """The byte offset of the entry in its table, as a MyHDL expression of the input."""
         lo, hi = lv.level.index_lo, lv.level.index_hi
         sl = f"i_addr[{hi + 1}:{lo}]" if hi > lo else f"i_addr[{lo}]"
-        # a concat, not a shift: VHDL's shift_left keeps the slice's width (top bits lost)
-        return f"concat({sl}, \"{'0' * self.entry_shift}\")" if self.entry_shift else sl
+        # a concat, not a shift: VHDL's shift_left keeps the slice's width (top bits lost);
+        # as wide as the table's address, so that the sum extends nothing in Verilog
+        parts = [sl] + ([_zeros(self.entry_shift)] if self.entry_shift else [])
+        pad = self.addr_width - (hi - lo + 1) - self.entry_shift
+        return "concat(" + ", ".join(([f"intbv(0)[{pad}:]"] if pad > 0 else []) + parts) + ")"
 
     def next_level(self, lv: LevelView) -> LevelView | None:
         return next((x for x in self.levels if x.level.number == lv.level.number - 1), None)
@@ -555,13 +587,25 @@ def _fitted(h: Hoist, env: Env, e: Expr, width: int) -> str:
     """MyHDL text for `e` taken to its low `width` bits as the reference does (a truth
     value when `width` is 1): plain when it fits, else through `h`'s scratch variables
     (statements in h.lines), the wide value's low bits a constant slice."""
+    if width > 1:
+        return fit(h, env, e, width)
     if fits_plain(e, width):
-        return hdl(e, env, width == 1)
-    if width == 1 and e.width == 1:
+        return hdl(e, env, True)
+    if e.width == 1:
         return h.cond(e)
-    text = h.value(e)
-    if e.width <= width:
-        return text
     wide = h._new(e.width)
-    h.lines.append(f"{wide}[:] = {text}")
-    return f"{wide}[0]" if width == 1 else f"{wide}[{width}:]"
+    h.lines.append(f"{wide}[:] = {h.value(e)}")
+    return f"{wide}[0]"
+
+
+def fit(h: Hoist, env: Env, e: Expr, width: int) -> str:
+    """MyHDL text of exactly `width` bits for `e` (its low bits, or zero-extended), so that
+    the Verilog extends or truncates nothing: a constant or a name, slice or concat in line
+    (with zeros before it when narrower), anything else through `h`'s scratch variables."""
+    if e.op == "num":
+        return const(e.value & ((1 << width) - 1), width)
+    if fits_plain(e, width):
+        text = hdl(e, env)
+        if _sized(text):
+            return text if e.width == width else zero_extend(text, width - e.width)
+    return h._fit(e, width)

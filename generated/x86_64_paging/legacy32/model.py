@@ -59,8 +59,8 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                     m_valid.next = True
                     m_we.next = False
                     m_size.next = 2
-                    m_addr.next = concat(r_CR3[32:12], "000000000000") + concat(i_addr[32:22], "00")
-                    ea.next = concat(r_CR3[32:12], "000000000000") + concat(i_addr[32:22], "00")
+                    m_addr.next = concat(intbv(0)[32:], r_CR3[32:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[32:22], intbv(0)[2:])
+                    ea.next = concat(intbv(0)[32:], r_CR3[32:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[32:22], intbv(0)[2:])
                     st.next = S.MWAIT
                     lvl.next = 2
         elif st == S.MWAIT:
@@ -147,8 +147,8 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 2
-                            m_addr.next = concat(intbv(0)[32:], m_rdata[32:12], intbv(0)[12:]) + concat(i_addr[22:12], "00")
-                            ea.next = concat(intbv(0)[32:], m_rdata[32:12], intbv(0)[12:]) + concat(i_addr[22:12], "00")
+                            m_addr.next = concat(intbv(0)[32:], m_rdata[32:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[22:12], intbv(0)[2:])
+                            ea.next = concat(intbv(0)[32:], m_rdata[32:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[22:12], intbv(0)[2:])
                             st.next = S.MWAIT
                             lvl.next = 1
                 elif lvl == 1:  # spec: specs/x86_64_paging.vspec:185 level pt
@@ -211,10 +211,10 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
             o_aux.next = 0
             o_r_vector.next = 0xe
             o_r_error_code.next = 0
-            o_r_error_code.next[0] = (fault_k != 1)
+            o_r_error_code.next[0] = (fault_k[3:] != 1)
             o_r_error_code.next[1] = k_write
             o_r_error_code.next[2] = k_user
-            o_r_error_code.next[3] = (fault_k == 2)
+            o_r_error_code.next[3] = (fault_k[3:] == 2)
             o_r_error_code.next[4] = (k_fetch and r_CR4[20])
             o_r_cr2.next = i_addr
             done.next = True

@@ -139,8 +139,8 @@ always @(posedge clk) begin: walker_top0_fsm
                         m_valid <= 1'b1;
                         m_we <= 1'b0;
                         m_size <= 2;
-                        m_addr <= ({r_CR3[32-1:12], 12'b000000000000} + {i_addr[32-1:22], 2'b00});
-                        walker_top0_ea <= ({r_CR3[32-1:12], 12'b000000000000} + {i_addr[32-1:22], 2'b00});
+                        m_addr <= ({32'h0, r_CR3[32-1:12], 12'h0} + {52'h0, i_addr[32-1:22], 2'h0});
+                        walker_top0_ea <= ({32'h0, r_CR3[32-1:12], 12'h0} + {52'h0, i_addr[32-1:22], 2'h0});
                         walker_top0_st <= 3'b001;
                         walker_top0_lvl <= 2;
                     end
@@ -248,8 +248,8 @@ always @(posedge clk) begin: walker_top0_fsm
                                     m_valid <= 1'b1;
                                     m_we <= 1'b0;
                                     m_size <= 2;
-                                    m_addr <= ({32'h0, m_rdata[32-1:12], 12'h0} + {i_addr[22-1:12], 2'b00});
-                                    walker_top0_ea <= ({32'h0, m_rdata[32-1:12], 12'h0} + {i_addr[22-1:12], 2'b00});
+                                    m_addr <= ({32'h0, m_rdata[32-1:12], 12'h0} + {52'h0, i_addr[22-1:12], 2'h0});
+                                    walker_top0_ea <= ({32'h0, m_rdata[32-1:12], 12'h0} + {52'h0, i_addr[22-1:12], 2'h0});
                                     walker_top0_st <= 3'b001;
                                     walker_top0_lvl <= 1;
                                 end
@@ -332,10 +332,10 @@ always @(posedge clk) begin: walker_top0_fsm
                 o_aux <= 0;
                 o_r_vector <= 14;
                 o_r_error_code <= 0;
-                o_r_error_code[0] <= (walker_top0_fault_k != 1);
+                o_r_error_code[0] <= (walker_top0_fault_k[3-1:0] != 1);
                 o_r_error_code[1] <= k_write;
                 o_r_error_code[2] <= k_user;
-                o_r_error_code[3] <= (walker_top0_fault_k == 2);
+                o_r_error_code[3] <= (walker_top0_fault_k[3-1:0] == 2);
                 o_r_error_code[4] <= (k_fetch && r_CR4[20]);
                 o_r_cr2 <= i_addr;
                 done <= 1'b1;

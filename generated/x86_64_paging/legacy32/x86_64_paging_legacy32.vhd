@@ -118,8 +118,8 @@ begin
                             m_valid <= '1';
                             m_we <= '0';
                             m_size <= to_unsigned(2, 3);
-                            m_addr <= (resize(unsigned'(r_CR3(32-1 downto 12) & unsigned'("000000000000")), 64) + resize(unsigned'(i_addr(32-1 downto 22) & unsigned'("00")), 64));
-                            walker_top0_ea <= (resize(unsigned'(r_CR3(32-1 downto 12) & unsigned'("000000000000")), 64) + resize(unsigned'(i_addr(32-1 downto 22) & unsigned'("00")), 64));
+                            m_addr <= (unsigned'(unsigned'("00000000000000000000000000000000") & r_CR3(32-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(32-1 downto 22) & to_unsigned(0, 2)));
+                            walker_top0_ea <= (unsigned'(unsigned'("00000000000000000000000000000000") & r_CR3(32-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(32-1 downto 22) & to_unsigned(0, 2)));
                             walker_top0_st <= MWAIT;
                             walker_top0_lvl <= to_unsigned(2, 3);
                         end if;
@@ -214,8 +214,8 @@ begin
                                     m_valid <= '1';
                                     m_we <= '0';
                                     m_size <= to_unsigned(2, 3);
-                                    m_addr <= (unsigned'(unsigned'("00000000000000000000000000000000") & m_rdata(32-1 downto 12) & to_unsigned(0, 12)) + unsigned'(i_addr(22-1 downto 12) & unsigned'("00")));
-                                    walker_top0_ea <= (unsigned'(unsigned'("00000000000000000000000000000000") & m_rdata(32-1 downto 12) & to_unsigned(0, 12)) + unsigned'(i_addr(22-1 downto 12) & unsigned'("00")));
+                                    m_addr <= (unsigned'(unsigned'("00000000000000000000000000000000") & m_rdata(32-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(22-1 downto 12) & to_unsigned(0, 2)));
+                                    walker_top0_ea <= (unsigned'(unsigned'("00000000000000000000000000000000") & m_rdata(32-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(22-1 downto 12) & to_unsigned(0, 2)));
                                     walker_top0_st <= MWAIT;
                                     walker_top0_lvl <= to_unsigned(1, 3);
                                 end if;
@@ -287,10 +287,10 @@ begin
                     o_aux <= to_unsigned(0, 3);
                     o_r_vector <= to_unsigned(14, 8);
                     o_r_error_code <= to_unsigned(0, 32);
-                    o_r_error_code(0) <= stdl(walker_top0_fault_k /= 1);
+                    o_r_error_code(0) <= stdl(walker_top0_fault_k(3-1 downto 0) /= 1);
                     o_r_error_code(1) <= k_write;
                     o_r_error_code(2) <= k_user;
-                    o_r_error_code(3) <= stdl(walker_top0_fault_k = 2);
+                    o_r_error_code(3) <= stdl(walker_top0_fault_k(3-1 downto 0) = 2);
                     o_r_error_code(4) <= stdl(bool(k_fetch) and bool(r_CR4(20)));
                     o_r_cr2 <= i_addr;
                     done <= '1';
