@@ -54,12 +54,19 @@ their width (VHDL's `hread` reads a fixed number of digits):
     <request port values, in INPUTS order>
     <address> <value>          one line per memory entry, address 16 digits, value DATA_WIDTH/4
 
+On a pipe (the Verilator backend, bench (g)), when every port and memory value fits 64
+bits, the same numbers in the same order may come as native unsigned 64-bit numbers
+(scenario_binary) instead of text.
+
 The results file
 ----------------
 Per scenario, one line per memory reference in order, then one end line:
 
     0|1 <address> <bytes> <value>      a read (0) or a write (1)
     2 <cycles> <timed out 0|1> <o_* port values, in OUTPUTS order>
+
+On a pipe, when every value fits 64 bits, the Verilator testbench may write them as native
+unsigned 64-bit numbers instead (parse_binary_results says in which order).
 """
 from __future__ import annotations
 
