@@ -81,6 +81,7 @@ from pathlib import Path
 MAGIC = 0x5649525453504543  # "VIRTSPEC"
 VERSION = 1
 MASK32 = 0xFFFFFFFF
+MASK64 = (1 << 64) - 1
 CONTROL = ("clk", "rst", "start", "done")
 MEMORY_IN = ("m_ready", "m_rvalid", "m_rdata")  # driven by the memory
 MEMORY_OUT = ("m_valid", "m_we", "m_addr", "m_wdata", "m_size")  # driven by the model
@@ -189,10 +190,32 @@ def scenario_text(ports: Ports, scenarios, timing, limit: int, port_of) -> str:
 def scenario_binary(ports: Ports, scenarios, timing, limit: int, port_of) -> bytes:
     """The numbers of the scenario file, in its order, as native unsigned 64-bit numbers:
     what the Verilator testbench reads on a pipe with "-b" (no hex to format and parse:
-    bench (g)); only when every port and memory value fits 64 bits (verilator.binary)."""
-    head, seeds, sizes, rows, images, _ = _prepared(ports, scenarios, timing, limit, port_of)
-    numbers = array("Q", head)
-    numbers.extend(chain.from_iterable(chain.from_iterable(zip(zip(seeds, sizes), rows, images))))
+    bench (g)); only when every port and memory value fits 64 bits (verilator.binary).
+    The memory entries in each image's own order (the testbench keeps them in a map, the
+    file sorts them for people). array checks the 64-bit ports (OverflowError: the masking
+    path); only the narrower columns and the memory values are checked here."""
+    t = timing
+    scenarios = list(scenarios)
+    memories = list(map(attrgetter("memory"), scenarios))
+    seeds = [x & MASK32 or 0x9E3779B9 for x in map(attrgetter("latency_seed"), scenarios)]  # seed32
+    rows = _request_rows(ports, list(map(attrgetter("request"), scenarios)), port_of)
+    head = [MAGIC, VERSION, len(scenarios), t.min_latency, t.max_latency, t.stall_percent, limit]
+    values = list(chain.from_iterable(map(dict.values, memories)))
+    narrow = [(i, (1 << w) - 1) for i, (_, w) in enumerate(ports.inputs) if w < 64]
+    try:
+        if values and ports.data_width < 64 and max(values) >> ports.data_width:
+            raise OverflowError("a memory value past its width")
+        if rows and any(max(map(itemgetter(i), rows)) > m for i, m in narrow):
+            raise OverflowError("a request value past its width")
+        images = map(chain.from_iterable, map(dict.items, memories))
+        numbers = array("Q", [*head, *chain.from_iterable(chain.from_iterable(
+            zip(zip(seeds, map(len, memories)), rows, images)))])
+    except OverflowError:  # a value past its width or negative: masked as the text is
+        _, seeds, sizes, rows, images, _ = _prepared(ports, scenarios, timing, limit, port_of)
+        masks = [(1 << w) - 1 for _, w in ports.inputs]
+        rows = [[v & m for v, m in zip(row, masks)] for row in rows]
+        images = [[v & MASK64 for v in image] for image in images]
+        numbers = array("Q", [*head, *chain.from_iterable(chain.from_iterable(zip(zip(seeds, sizes), rows, images)))])
     return numbers.tobytes()
 
 

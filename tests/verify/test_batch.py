@@ -128,13 +128,34 @@ def test_final_memory_applies_the_writes_in_order():
     assert batch.final_memory({8: 0, 24: 5}, trace) == {8: 4, 16: 3, 24: 5}
 
 
+def _scenarios_of(numbers: list[int], inputs: int) -> tuple:
+    """A scenario file's numbers read back: the head, then per scenario its seed, its
+    request row and its image (a dict, whatever the order of its entries)."""
+    head, at, out = numbers[:7], 7, []
+    for _ in range(head[2]):
+        seed, n = numbers[at:at + 2]
+        row = numbers[at + 2:at + 2 + inputs]
+        flat = numbers[at + 2 + inputs:at + 2 + inputs + 2 * n]
+        out.append((seed, row, dict(zip(flat[0::2], flat[1::2]))))
+        at += 2 + inputs + 2 * n
+    assert at == len(numbers)
+    return head, out
+
+
 @pytest.mark.parametrize("keys, over", [(["va", "write", "CR3", "CR4"], False), (["CR4", "va"], True)])
 def test_the_binary_scenarios_are_the_numbers_of_the_text(keys, over):
-    """The Verilator testbench reads either: the same numbers in the same order."""
+    """The Verilator testbench reads either: the same scenarios (the memory entries in
+    either order, the testbench keeps them in a map), values masked to their widths."""
     scs = scenarios(random.Random(5), PORTS, 40, keys, over)
     args = (PORTS, scs, harness.Timing(1, 4, 20), 340, KEYS.__getitem__)
     text = batch.scenario_text(*args)
-    assert array("Q", batch.scenario_binary(*args)).tolist() == [int(t, 16) for t in text.split()]
+    got = _scenarios_of(array("Q", batch.scenario_binary(*args)).tolist(), len(PORTS.inputs))
+    assert got == _scenarios_of([int(t, 16) for t in text.split()], len(PORTS.inputs))
+    if over:  # past their widths: the request values, and the memory values of a narrower memory
+        narrow = batch.Ports(PORTS.inputs, PORTS.outputs, 32, True)
+        args = (narrow, scs, harness.Timing(1, 4, 20), 340, KEYS.__getitem__)
+        got = _scenarios_of(array("Q", batch.scenario_binary(*args)).tolist(), len(PORTS.inputs))
+        assert got == _scenarios_of([int(t, 16) for t in batch.scenario_text(*args).split()], len(PORTS.inputs))
 
 
 def _binary(results: list[batch.Result], names: list[str]) -> bytes:
