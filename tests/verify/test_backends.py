@@ -210,6 +210,15 @@ def test_the_verilator_stream_reads_what_the_files_read(tmp_path):
     assert batch.parse_binary_results(got, backend.ports, 300) == want
     runs = backend.run(scs, harness.Timing(1, 4, 20), limit=400)
     assert [(r.trace, r.cycles) for r in runs] == list(zip(want[1], want[2]))
+    # the watchdog stopping most of them (then a reset between scenarios): as on files
+    args = (backend.ports, scs[:50], harness.Timing(1, 4, 20), 9, lambda key: harness.port_of(ref, key))
+    (tmp_path / "s.txt").write_text(batch.scenario_text(*args))
+    verilator.simulate(exe, tmp_path / "s.txt", tmp_path / "r.txt")
+    want = batch.read_results(tmp_path / "r.txt", backend.ports)
+    runs = backend.run(scs[:50], harness.Timing(1, 4, 20), limit=9)
+    assert 0 < sum(w.timed_out for w in want) < 50
+    assert [(r.trace, r.cycles, r.timeout, r.outcome == {}) for r in runs] == [
+        (w.trace, w.cycles, 9 if w.timed_out else 0, w.timed_out) for w in want]
 
 
 def test_results_a_testbench_garbles_are_a_failure_not_a_traceback(monkeypatch, capsys, tmp_path):
