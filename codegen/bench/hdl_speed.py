@@ -193,7 +193,7 @@ def measure(spec_path: Path, directory: Path, scenarios, e2e_spec: Path, e2e_dir
         ("    Verilator batch: simulation", f"same walks, best of {repeat}: scenario file in, results out",
          f"{_fmt(sim_rate)} walks/s"),
         ("", "timed inside the binary; with the process start", f"{_fmt(process_rate)} walks/s"),
-        ("    Verilator batch: whole backend", "+ writing scenarios, parsing results", f"{_fmt(whole_rate)} walks/s"),
+        ("    Verilator batch: whole backend", "+ making scenarios, reading results (pipes)", f"{_fmt(whole_rate)} walks/s"),
         ("", "vs reference; cycles vs cocotb", f"{bad} of {n} walks differ; {cycles_differ} differ"),
         ("    ratio simulation / cocotb", "goal at least 100x",
          f"{sim_rate / cocotb_rate:,.1f}x ({process_rate / cocotb_rate:,.1f}x with the process start)"),

@@ -54,17 +54,25 @@ their width (VHDL's `hread` reads a fixed number of digits):
     <request port values, in INPUTS order>
     <address> <value>          one line per memory entry, address 16 digits, value DATA_WIDTH/4
 
+On a pipe (the Verilator backend, bench (g)), when every port and memory value fits 64
+bits, the same numbers in the same order may come as native unsigned 64-bit numbers
+(scenario_binary) instead of text.
+
 The results file
 ----------------
 Per scenario, one line per memory reference in order, then one end line:
 
     0|1 <address> <bytes> <value>      a read (0) or a write (1)
     2 <cycles> <timed out 0|1> <o_* port values, in OUTPUTS order>
+
+On a pipe, when every value fits 64 bits, the Verilator testbench may write them as native
+unsigned 64-bit numbers instead (parse_binary_results says in which order).
 """
 from __future__ import annotations
 
 import re
 import struct
+from array import array
 from dataclasses import dataclass
 from itertools import accumulate, chain, repeat
 from operator import attrgetter, itemgetter
@@ -73,6 +81,7 @@ from pathlib import Path
 MAGIC = 0x5649525453504543  # "VIRTSPEC"
 VERSION = 1
 MASK32 = 0xFFFFFFFF
+MASK64 = (1 << 64) - 1
 CONTROL = ("clk", "rst", "start", "done")
 MEMORY_IN = ("m_ready", "m_rvalid", "m_rdata")  # driven by the memory
 MEMORY_OUT = ("m_valid", "m_we", "m_addr", "m_wdata", "m_size")  # driven by the model
@@ -143,19 +152,81 @@ def _digits(width: int) -> int:
 
 def write_scenarios(path: Path, ports: Ports, scenarios, timing, limit: int, port_of) -> None:
     """Write `scenarios` (each with .request, .memory, .latency_seed) for a batch
-    testbench; `port_of(key)` names the model port of request value `key`.
+    testbench; `port_of(key)` names the model port of request value `key`."""
+    Path(path).write_text(scenario_text(ports, scenarios, timing, limit, port_of))
+
+
+def scenario_text(ports: Ports, scenarios, timing, limit: int, port_of) -> str:
+    """The scenario file of `scenarios` as text (write_scenarios; a backend that streams it
+    to the simulator's standard input writes it there).
 
     Speed matters here (bench (g): the Python around the simulator is what a batch costs), so
     there is no Python loop per scenario or per field when the requests share their keys: the
     request lines and the memory lines are each one table of fixed-width hex columns
     (`_table`), cut per scenario and joined with the seed lines; `port_of` is asked once
     per key. Numbers over 64 bits take one `%` of per-line templates instead."""
+    head, seeds, sizes, rows, images, entries = _prepared(ports, scenarios, timing, limit, port_of)
+    request_fmt = " ".join(f"%0{_digits(w)}x" for _, w in ports.inputs) + "\n"
+    entry_fmt = f"%016x %0{_digits(ports.data_width)}x\n"
+    head = "%x %x %x %x %x %x %x\n" % head
+    if not seeds:
+        return head
+    try:
+        lines = map("%08x %x\n".__mod__, zip(seeds, sizes))
+        requests = _table(rows, [_digits(w) for _, w in ports.inputs], len(seeds))
+        entries = _table(entries, [16, _digits(ports.data_width)], sum(sizes))
+    except (struct.error, ValueError):  # a number over 64 bits: one `%` of per-line templates instead
+        templates = {n: "%08x %x\n" + request_fmt + entry_fmt * n for n in set(sizes)}
+        numbers = tuple(chain.from_iterable(chain.from_iterable(zip(zip(seeds, sizes), rows, images))))
+        return head + "".join(map(templates.__getitem__, sizes)) % numbers
+    per = len(requests) // len(seeds)
+    ends = list(accumulate(sizes, initial=0))
+    line = len(entries) // max(1, ends[-1])
+    blocks = map(entries.__getitem__, map(slice, (line * e for e in ends), (line * e for e in ends[1:])))
+    requests = map(requests.__getitem__, map(slice, range(0, len(requests), per), range(per, len(requests) + 1, per)))
+    return head + "".join(chain.from_iterable(zip(lines, requests, blocks)))
+
+
+def scenario_binary(ports: Ports, scenarios, timing, limit: int, port_of) -> bytes:
+    """The numbers of the scenario file, in its order, as native unsigned 64-bit numbers:
+    what the Verilator testbench reads on a pipe with "-b" (no hex to format and parse:
+    bench (g)); only when every port and memory value fits 64 bits (verilator.binary).
+    The memory entries in each image's own order (the testbench keeps them in a map, the
+    file sorts them for people). array checks the 64-bit ports (OverflowError: the masking
+    path); only the narrower columns and the memory values are checked here."""
+    t = timing
+    scenarios = list(scenarios)
+    memories = list(map(attrgetter("memory"), scenarios))
+    seeds = [x & MASK32 or 0x9E3779B9 for x in map(attrgetter("latency_seed"), scenarios)]  # seed32
+    rows = _request_rows(ports, list(map(attrgetter("request"), scenarios)), port_of)
+    head = [MAGIC, VERSION, len(scenarios), t.min_latency, t.max_latency, t.stall_percent, limit]
+    values = list(chain.from_iterable(map(dict.values, memories)))
+    narrow = [(i, (1 << w) - 1) for i, (_, w) in enumerate(ports.inputs) if w < 64]
+    try:
+        if values and ports.data_width < 64 and max(values) >> ports.data_width:
+            raise OverflowError("a memory value past its width")
+        if rows and any(max(map(itemgetter(i), rows)) > m for i, m in narrow):
+            raise OverflowError("a request value past its width")
+        images = map(chain.from_iterable, map(dict.items, memories))
+        numbers = array("Q", [*head, *chain.from_iterable(chain.from_iterable(
+            zip(zip(seeds, map(len, memories)), rows, images)))])
+    except OverflowError:  # a value past its width or negative: masked as the text is
+        _, seeds, sizes, rows, images, _ = _prepared(ports, scenarios, timing, limit, port_of)
+        masks = [(1 << w) - 1 for _, w in ports.inputs]
+        rows = [[v & m for v, m in zip(row, masks)] for row in rows]
+        images = [[v & MASK64 for v in image] for image in images]
+        numbers = array("Q", [*head, *chain.from_iterable(chain.from_iterable(zip(zip(seeds, sizes), rows, images)))])
+    return numbers.tobytes()
+
+
+def _prepared(ports: Ports, scenarios, timing, limit: int, port_of):
+    """The numbers of a scenario file: its head, then per scenario the seed, the number of
+    memory entries, the request row, the image (address, value, ...), masked to their widths;
+    and all images' numbers in one list."""
     t = timing
     scenarios = list(scenarios)
     masks = [(1 << w) - 1 for _, w in ports.inputs]
     data_mask = (1 << ports.data_width) - 1
-    request_fmt = " ".join(f"%0{_digits(w)}x" for _, w in ports.inputs) + "\n"
-    entry_fmt = f"%016x %0{_digits(ports.data_width)}x\n"
     memories = list(map(attrgetter("memory"), scenarios))
     sizes = list(map(len, memories))
     seeds = [x & MASK32 or 0x9E3779B9 for x in map(attrgetter("latency_seed"), scenarios)]  # seed32
@@ -167,26 +238,8 @@ def write_scenarios(path: Path, ports: Ports, scenarios, timing, limit: int, por
     if entries and (max(entries[1::2]) > data_mask or min(entries[1::2]) < 0):
         images = [tuple(chain.from_iterable((a, v & data_mask) for a, v in sorted(m.items()))) for m in memories]
         entries = list(chain.from_iterable(images))
-    head = "%x %x %x %x %x %x %x\n" % (MAGIC, VERSION, len(scenarios), t.min_latency, t.max_latency,
-                                          t.stall_percent, limit)
-    if not scenarios:
-        Path(path).write_text(head)
-        return
-    try:
-        lines = map("%08x %x\n".__mod__, zip(seeds, sizes))
-        requests = _table(rows, [_digits(w) for _, w in ports.inputs], len(scenarios))
-        entries = _table(entries, [16, _digits(ports.data_width)], sum(sizes))
-    except (struct.error, ValueError):  # a number over 64 bits: one `%` of per-line templates instead
-        templates = {n: "%08x %x\n" + request_fmt + entry_fmt * n for n in set(sizes)}
-        numbers = tuple(chain.from_iterable(chain.from_iterable(zip(zip(seeds, sizes), rows, images))))
-        Path(path).write_text(head + "".join(map(templates.__getitem__, sizes)) % numbers)
-        return
-    per = len(requests) // len(scenarios)
-    ends = list(accumulate(sizes, initial=0))
-    line = len(entries) // max(1, ends[-1])
-    blocks = map(entries.__getitem__, map(slice, (line * e for e in ends), (line * e for e in ends[1:])))
-    requests = map(requests.__getitem__, map(slice, range(0, len(requests), per), range(per, len(requests) + 1, per)))
-    Path(path).write_text(head + "".join(chain.from_iterable(zip(lines, requests, blocks))))
+    head = (MAGIC, VERSION, len(scenarios), t.min_latency, t.max_latency, t.stall_percent, limit)
+    return head, seeds, sizes, rows, images, entries
 
 
 def _table(flat: list, digits: list[int], rows: int) -> str:
@@ -251,13 +304,21 @@ class Result:
 
 
 def read_results(path: Path, ports: Ports) -> list[Result]:
-    """The results file a batch testbench wrote, scenario by scenario.
+    """The results file a batch testbench wrote, scenario by scenario."""
+    names = [n for n, _ in ports.outputs]
+    outputs, traces, cycles, timed_out = parse_results(Path(path).read_text(), ports, path)
+    return list(map(Result, map(dict, map(zip, repeat(names), outputs)), traces, cycles, timed_out))
 
-    Fast path (bench (g)): one regular-expression split cuts the file at its end records;
+
+def parse_results(text: str, ports: Ports, where) -> tuple[list[tuple], list[list], list[int], list[bool]]:
+    """Results text as columns, one item per scenario: its o_* port values (a tuple in
+    OUTPUTS order), its trace, its cycles, whether it timed out. Columns rather than
+    Result objects: a backend builds its runs from them without a dict per scenario.
+
+    Fast path (bench (g)): one regular-expression split cuts the text at its end records;
     the fields of all memory references, then of all end records, are converted column by
-    column (`_numbers`), grouped with zip and handed out by count. A file that does not add
-    up is read again line by line (`_read_slowly`), for a message naming the line."""
-    text = Path(path).read_text()
+    column (`_numbers`), grouped with zip and handed out by count. Text that does not add
+    up is read again line by line (`_read_slowly`), for a message naming the line of `where`."""
     names = [n for n, _ in ports.outputs]
     parts = _END.split(text)
     chunks, ends = parts[0:-1:2], parts[1::2]  # the references before each end record; the end records
@@ -269,16 +330,45 @@ def read_results(path: Path, ports: Ports) -> list[Result]:
     # every reference line has 3 spaces, so at most 4 fields; 4 fields a line on the whole: 4 each
     if (len(lines) != sum(counts) or len(fields) != 4 * len(lines) or parts[-1].strip()
             or set(map(str.count, lines, repeat(" "))) - {3} or not set(kinds) <= {"0", "1"}):
-        return _read_slowly(path, text, names)
+        return _columns(_read_slowly(where, text, names), names)
     trace = list(zip(_numbers(kinds), _numbers(fields[1::4]), _numbers(fields[2::4]), _numbers(fields[3::4])))
     width = 2 + len(names)  # cycles, timed out, the o_* ports
     if set(map(len, map(str.split, ends))) - {width}:
-        return _read_slowly(path, text, names)
+        return _columns(_read_slowly(where, text, names), names)
     tokens = " ".join(ends).split()
-    outputs = map(dict, map(zip, repeat(names), zip(*(_numbers(tokens[2 + i::width]) for i in range(len(names))))))
+    outputs = list(zip(*(_numbers(tokens[2 + i::width]) for i in range(len(names))))) if names else [()] * len(ends)
     starts = list(accumulate(counts, initial=0))
-    traces = map(trace.__getitem__, map(slice, starts, starts[1:]))
-    return list(map(Result, outputs, traces, _numbers(tokens[0::width]), map("1".__eq__, tokens[1::width])))
+    traces = list(map(trace.__getitem__, map(slice, starts, starts[1:])))
+    return outputs, traces, _numbers(tokens[0::width]), list(map("1".__eq__, tokens[1::width]))
+
+
+def parse_binary_results(data: bytes, ports: Ports, count: int) -> tuple[list[tuple], list[list], list[int], list[bool]]:
+    """Binary results as parse_results' columns: what the Verilator testbench writes on a
+    pipe when every value fits 64 bits (no text to format and parse: bench (g)). Native
+    unsigned 64-bit numbers: `count`; per scenario its number of references, cycles, timed
+    out, the o_* ports in OUTPUTS order; then 4 per reference (kind, address, bytes, value)."""
+    k = 3 + len(ports.outputs)
+    numbers = array("Q")
+    if len(data) % numbers.itemsize:
+        raise ValueError(f"binary results of {len(data)} bytes, not whole numbers")
+    numbers.frombytes(data)
+    numbers = numbers.tolist()
+    if not numbers or numbers[0] != count or len(numbers) < 1 + k * count:
+        raise ValueError(f"binary results for {numbers[0] if numbers else 0} scenarios, expected {count}")
+    ends, refs = numbers[1:1 + k * count], numbers[1 + k * count:]
+    counts = ends[0::k]
+    if 4 * sum(counts) != len(refs):
+        raise ValueError(f"binary results with {len(refs)} reference numbers, expected {4 * sum(counts)}")
+    trace = list(zip(refs[0::4], refs[1::4], refs[2::4], refs[3::4]))
+    starts = list(accumulate(counts, initial=0))
+    traces = list(map(trace.__getitem__, map(slice, starts, starts[1:])))
+    outputs = list(zip(*(ends[3 + i::k] for i in range(len(ports.outputs))))) if ports.outputs else [()] * count
+    return outputs, traces, ends[1::k], list(map(bool, ends[2::k]))
+
+
+def _columns(results: list[Result], names: list[str]) -> tuple[list[tuple], list[list], list[int], list[bool]]:
+    return ([tuple(r.outputs[n] for n in names) for r in results], [r.trace for r in results],
+            [r.cycles for r in results], [r.timed_out for r in results])
 
 
 _END = re.compile(r"^2 ([^\n]*)\n?", re.M)  # an end record, its fields after the tag
@@ -334,3 +424,11 @@ def final_memory(image: dict[int, int], trace) -> dict[int, int]:
     mem = dict(image)
     mem.update([(addr, value) for kind, addr, _, value in trace if kind])
     return mem
+
+
+def final_memories(images: list[dict[int, int]], traces: list[list]) -> list[dict[int, int]]:
+    """final_memory of each image and trace, a copy each, with no Python call per run."""
+    out = list(map(dict, images))
+    writes = [[(a, v) for k, a, _, v in t if k] for t in traces]
+    list(map(dict.update, out, writes))
+    return out

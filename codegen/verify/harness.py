@@ -138,6 +138,20 @@ def model_outcome(ref, p) -> dict:
             "record": ref.RECORD, "fields": {f: int(p[f"o_r_{f}"]) for f in ref.RECORD_FIELDS}}
 
 
+def model_outcomes(ref, names: list[str], rows: list[tuple], timed_out: list[bool]) -> list[dict]:
+    """model_outcome of each row of o_* port values (in `names` order), {} for a run the
+    watchdog stopped; a translation's successes (most rows) without a dict of ports each
+    (a batch backend's thousands of runs, bench (g))."""
+    def slow(row: tuple, timeout: bool) -> dict:
+        return {} if timeout else model_outcome(ref, dict(zip(names, row)))
+
+    at = {n: i for i, n in enumerate(names)}
+    if _has(ref, "EXITS") or _has(ref, "NESTED_BASE") or not {"o_status", "o_pa", "o_level"} <= at.keys():
+        return list(map(slow, rows, timed_out))
+    s, pa, level = at["o_status"], at["o_pa"], at["o_level"]
+    return [slow(r, t) if r[s] or t else {"ok": True, "pa": r[pa], "level": r[level]} for r, t in zip(rows, timed_out)]
+
+
 def _name(kinds, status: int) -> str:
     return kinds[status - 1] if 1 <= status <= len(kinds) else f"<bad status {status}>"
 

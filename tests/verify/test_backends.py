@@ -174,3 +174,58 @@ def test_json_names_the_backend(capsys, tmp_path):
                  "--json", "--quiet", "--vcd-dir", str(tmp_path)])
     data = json.loads(capsys.readouterr().out)
     assert code == 0 and data["backend"] == "icarus" and data["transactions"] == 20
+
+
+@pytest.mark.xdist_group("hdl-x86_64_paging-None")
+def test_the_verilator_stream_reads_what_the_files_read(tmp_path):
+    """On pipes, in text or binary numbers, and fed in odd pieces (numbers cut between the
+    testbench's reads), the Verilator testbench gives the results it gives on files."""
+    import subprocess
+    import time
+
+    from codegen.bench import bench
+    from codegen.verify import batch
+    from codegen.verify.backends import verilator
+
+    spec, directory = _spec_and_dir("x86_64_paging", None)
+    ref, model = harness.load_generated(directory)
+    backend = runner.make("verilator", spec, directory, ref, model)
+    exe = backend.build()
+    scs = bench.successful_walks("x86_64_paging", ref, 300)
+    args = (backend.ports, scs, harness.Timing(1, 4, 20), 400, lambda key: harness.port_of(ref, key))
+    (tmp_path / "s.txt").write_text(batch.scenario_text(*args))
+    verilator.simulate(exe, tmp_path / "s.txt", tmp_path / "r.txt")
+    want = batch.parse_results((tmp_path / "r.txt").read_text(), backend.ports, "r.txt")
+    assert verilator.binary(backend.ports)
+    assert batch.parse_results(verilator.stream(exe, lambda: batch.scenario_text(*args)), backend.ports, "-") == want
+    data = batch.scenario_binary(*args)
+    assert batch.parse_binary_results(verilator.stream(exe, lambda: data, binary=True), backend.ports, 300) == want
+    with subprocess.Popen([str(exe), "-b", "-b"], stdin=subprocess.PIPE, stdout=subprocess.PIPE) as p:
+        for at in range(0, len(data), 4093):
+            p.stdin.write(data[at:at + 4093])
+            p.stdin.flush()
+            time.sleep(0.0005)
+        p.stdin.close()
+        got = p.stdout.read()
+    assert batch.parse_binary_results(got, backend.ports, 300) == want
+    runs = backend.run(scs, harness.Timing(1, 4, 20), limit=400)
+    assert [(r.trace, r.cycles) for r in runs] == list(zip(want[1], want[2]))
+    # the watchdog stopping most of them (then a reset between scenarios): as on files
+    args = (backend.ports, scs[:50], harness.Timing(1, 4, 20), 9, lambda key: harness.port_of(ref, key))
+    (tmp_path / "s.txt").write_text(batch.scenario_text(*args))
+    verilator.simulate(exe, tmp_path / "s.txt", tmp_path / "r.txt")
+    want = batch.read_results(tmp_path / "r.txt", backend.ports)
+    runs = backend.run(scs[:50], harness.Timing(1, 4, 20), limit=9)
+    assert 0 < sum(w.timed_out for w in want) < 50
+    assert [(r.trace, r.cycles, r.timeout, r.outcome == {}) for r in runs] == [
+        (w.trace, w.cycles, 9 if w.timed_out else 0, w.timed_out) for w in want]
+
+
+def test_results_a_testbench_garbles_are_a_failure_not_a_traceback(monkeypatch, capsys, tmp_path):
+    """A testbench whose results do not add up is reported like a refused build."""
+    monkeypatch.setattr(runner.HdlRunner, "build", lambda self: tmp_path / "sim")
+    monkeypatch.setattr(runner.verilator, "stream", lambda *a, **k: b"\x01\x02\x03")
+    code = main(["cosim", str(ROOT / "specs" / "x86_64_paging.vspec"), "--walks", "5", "--backend", "verilator",
+                 "--quiet", "--vcd-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 1 and "results" in err and "Traceback" not in err, err

@@ -5,6 +5,7 @@ wider than 64 bits; and a results file that is not well formed still names its l
 from __future__ import annotations
 
 import random
+from array import array
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -125,3 +126,70 @@ def test_a_malformed_results_file_names_its_line(tmp_path, bad, message):
 def test_final_memory_applies_the_writes_in_order():
     trace = [(0, 8, 8, 1), (1, 8, 8, 2), (1, 16, 8, 3), (1, 8, 8, 4)]
     assert batch.final_memory({8: 0, 24: 5}, trace) == {8: 4, 16: 3, 24: 5}
+
+
+def _scenarios_of(numbers: list[int], inputs: int) -> tuple:
+    """A scenario file's numbers read back: the head, then per scenario its seed, its
+    request row and its image (a dict, whatever the order of its entries)."""
+    head, at, out = numbers[:7], 7, []
+    for _ in range(head[2]):
+        seed, n = numbers[at:at + 2]
+        row = numbers[at + 2:at + 2 + inputs]
+        flat = numbers[at + 2 + inputs:at + 2 + inputs + 2 * n]
+        out.append((seed, row, dict(zip(flat[0::2], flat[1::2]))))
+        at += 2 + inputs + 2 * n
+    assert at == len(numbers)
+    return head, out
+
+
+@pytest.mark.parametrize("keys, over", [(["va", "write", "CR3", "CR4"], False), (["CR4", "va"], True)])
+def test_the_binary_scenarios_are_the_numbers_of_the_text(keys, over):
+    """The Verilator testbench reads either: the same scenarios (the memory entries in
+    either order, the testbench keeps them in a map), values masked to their widths."""
+    scs = scenarios(random.Random(5), PORTS, 40, keys, over)
+    args = (PORTS, scs, harness.Timing(1, 4, 20), 340, KEYS.__getitem__)
+    text = batch.scenario_text(*args)
+    got = _scenarios_of(array("Q", batch.scenario_binary(*args)).tolist(), len(PORTS.inputs))
+    assert got == _scenarios_of([int(t, 16) for t in text.split()], len(PORTS.inputs))
+    if over:  # past their widths: the request values, and the memory values of a narrower memory
+        narrow = batch.Ports(PORTS.inputs, PORTS.outputs, 32, True)
+        args = (narrow, scs, harness.Timing(1, 4, 20), 340, KEYS.__getitem__)
+        got = _scenarios_of(array("Q", batch.scenario_binary(*args)).tolist(), len(PORTS.inputs))
+        assert got == _scenarios_of([int(t, 16) for t in batch.scenario_text(*args).split()], len(PORTS.inputs))
+
+
+def _binary(results: list[batch.Result], names: list[str]) -> bytes:
+    """Results as the Verilator testbench writes them with "-b"."""
+    ends = [[len(r.trace), r.cycles, int(r.timed_out), *(r.outputs[n] for n in names)] for r in results]
+    refs = [v for r in results for ref in r.trace for v in ref]
+    return array("Q", [len(results), *(v for e in ends for v in e), *refs]).tobytes()
+
+
+def test_binary_results_read_as_the_text_results(tmp_path):
+    names = [n for n, _ in PORTS.outputs]
+    (tmp_path / "r.txt").write_text(RESULTS)
+    results = batch.read_results(tmp_path / "r.txt", PORTS)
+    data = _binary(results, names)
+    assert batch.parse_binary_results(data, PORTS, 3) == batch.parse_results(RESULTS, PORTS, "r.txt")
+    assert batch.parse_binary_results(_binary([], names), PORTS, 0) == ([], [], [], [])
+
+
+@pytest.mark.parametrize("cut, count, message", [
+    (slice(0, -3), 3, "not whole numbers"), (slice(0, -8), 3, "reference numbers"),
+    (slice(None), 4, "for 3 scenarios, expected 4"), (slice(0, 0), 3, "for 0 scenarios"),
+])
+def test_malformed_binary_results_say_what_is_wrong(tmp_path, cut, count, message):
+    (tmp_path / "r.txt").write_text(RESULTS)
+    data = _binary(batch.read_results(tmp_path / "r.txt", PORTS), [n for n, _ in PORTS.outputs])
+    with pytest.raises(ValueError, match=message):
+        batch.parse_binary_results(data[cut], PORTS, count)
+
+
+def test_final_memories_are_final_memory_of_each_run():
+    rng = random.Random(2)
+    images = [{8 * i: rng.getrandbits(8) for i in range(rng.randint(0, 4))} for _ in range(50)]
+    traces = [[(rng.randint(0, 1), 8 * rng.randint(0, 5), 8, rng.getrandbits(8)) for _ in range(rng.randint(0, 4))]
+              for _ in images]
+    got = batch.final_memories(images, traces)
+    assert got == [batch.final_memory(m, t) for m, t in zip(images, traces)]
+    assert all(g is not m for g, m in zip(got, images))

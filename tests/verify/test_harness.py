@@ -97,3 +97,17 @@ def test_myhdl_and_ghdl_count_the_same_cycles(generated, specs):
     mine = harness.run_model(model, ref, scs, timing)
     theirs = runner.make("ghdl", spec, ROOT / "generated" / "intel_vmx", ref, model).run(scs, timing)
     assert [r.cycles for r in mine] == [r.cycles for r in theirs]
+
+
+@pytest.mark.parametrize("name", ["x86_64_paging", "amd_npt", "intel_vmx"])
+def test_model_outcomes_are_model_outcome_of_each_row(generated, name):
+    """The columnar outcomes of a batch backend (a translation's successes without a dict of
+    ports each) are what model_outcome gives, row by row; {} for a timed-out run."""
+    ref, model = generated[name]
+    names = [n for n in model.PORT_ORDER if n.startswith("o_")]
+    rng = random.Random(3)
+    rows = [tuple(rng.choice([0, 0, 1, 2, 3]) if n == "o_status" else rng.getrandbits(20) for n in names)
+            for _ in range(200)]
+    timed_out = [rng.random() < 0.1 for _ in rows]
+    want = [{} if t else harness.model_outcome(ref, dict(zip(names, r))) for r, t in zip(rows, timed_out)]
+    assert harness.model_outcomes(ref, names, rows, timed_out) == want

@@ -89,31 +89,53 @@ class HdlRunner:
             return self._run(built, scenarios, timing, vcd, limit or harness.DEFAULT_CYCLE_LIMIT)
 
     def _run(self, built: Path, scenarios, timing, vcd: Path | None, limit: int) -> list[harness.Run]:
-        simulate = {"verilator": verilator.simulate, "icarus": icarus.simulate, "ghdl": ghdl.simulate}[self.name]
-        with tempfile.TemporaryDirectory(prefix="virtspec-batch-") as tmp:
-            scen, res = Path(tmp) / "scenarios.txt", Path(tmp) / "results.txt"
-            batch.write_scenarios(scen, self.ports, scenarios, timing, limit,
-                                  lambda key: harness.port_of(self.ref, key))
-            if vcd is not None:
-                vcd = Path(vcd).resolve()
-                vcd.parent.mkdir(parents=True, exist_ok=True)
-                vcd.unlink(missing_ok=True)
-            t0 = time.perf_counter()
-            simulate(built, scen, res, vcd)
-            self.simulator_seconds += time.perf_counter() - t0
-            self.runs += 1
-            results = batch.read_results(res, self.ports)
-        if len(results) != len(scenarios):
-            raise cache.BuildFailed(f"the {self.name} testbench reported {len(results)} of {len(scenarios)} "
-                                    "scenarios")
-        out = []
-        for sc, r in zip(scenarios, results):
-            memory = batch.final_memory(sc.memory, r.trace)
-            if r.timed_out:
-                out.append(harness.Run({}, r.trace, memory, r.cycles, timeout=limit))
+        scenarios = list(scenarios)
+        if vcd is not None:
+            vcd = Path(vcd).resolve()
+            vcd.parent.mkdir(parents=True, exist_ok=True)
+            vcd.unlink(missing_ok=True)
+
+        writing = [0.0]  # seconds making the scenario text, left out of simulator_seconds
+
+        binary = self.name == "verilator" and verilator.binary(self.ports)
+
+        def text() -> str | bytes:
+            t = time.perf_counter()
+            out = (batch.scenario_binary if binary else batch.scenario_text)(
+                self.ports, scenarios, timing, limit, lambda key: harness.port_of(self.ref, key))
+            writing[0] += time.perf_counter() - t
+            return out
+
+        t0 = time.perf_counter()
+        if self.name == "verilator":  # on pipes: writing, the process start and the simulation overlap
+            results = verilator.stream(built, text, vcd, binary)
+        else:
+            simulate = {"icarus": icarus.simulate, "ghdl": ghdl.simulate}[self.name]
+            with tempfile.TemporaryDirectory(prefix="virtspec-batch-") as tmp:
+                scen, res = Path(tmp) / "scenarios.txt", Path(tmp) / "results.txt"
+                scen.write_text(text())
+                simulate(built, scen, res, vcd)
+                results = res.read_text()
+        self.simulator_seconds += time.perf_counter() - t0 - writing[0]
+        self.runs += 1
+        try:
+            if binary:
+                columns = batch.parse_binary_results(results, self.ports, len(scenarios))
             else:
-                out.append(harness.Run(harness.model_outcome(self.ref, r.outputs), r.trace, memory, r.cycles))
-        return out
+                columns = batch.parse_results(results, self.ports, f"{self.name} results")
+        except ValueError as e:
+            raise cache.BuildFailed(f"the {self.name} testbench's results: {e}") from None
+        outputs, traces, cycles, timed_out = columns
+        if len(cycles) != len(scenarios):
+            raise cache.BuildFailed(f"the {self.name} testbench reported {len(cycles)} of {len(scenarios)} "
+                                    "scenarios")
+        names = [n for n, _ in self.ports.outputs]
+        outcomes = harness.model_outcomes(self.ref, names, outputs, timed_out)
+        memories = batch.final_memories([sc.memory for sc in scenarios], traces)
+        runs = list(map(harness.Run, outcomes, traces, memories, cycles))
+        for i in [i for i, t in enumerate(timed_out) if t]:  # rare: the watchdog's runs
+            runs[i].timeout = limit
+        return runs
 
 
 @contextlib.contextmanager

@@ -43,12 +43,18 @@ def _set_data(port: str, source: str, width: int) -> str:
     return f"memcpy(top->{port}.data(), {source}, sizeof(uint32_t) * NW);"
 
 
+def binary(ports: batch.Ports) -> bool:
+    """Whether the testbench can read its scenarios and write its results as binary numbers
+    (stream): every memory value and port fits 64 bits."""
+    return ports.data_width <= 64 and all(w <= 64 for _, w in ports.outputs + ports.inputs)
+
+
 def render(ports: batch.Ports, top: str) -> str:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(HERE)), undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     dw = ports.data_width
     return env.get_template("tb_verilator.cpp.j2").render(
-        top=top, words=(dw + 31) // 32, data_width=dw, sized=ports.sized,
+        top=top, words=(dw + 31) // 32, data_width=dw, sized=ports.sized, binary=binary(ports),
         inputs=[{"name": n, "width": w} for n, w in ports.inputs],
         outputs=[{"name": n, "width": w} for n, w in ports.outputs],
         set_port=_set_port, put_port=_put_port,
@@ -119,3 +125,27 @@ def simulate(exe: Path, scenarios: Path, results: Path, vcd: Path | None = None,
     r = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if r.returncode != 0:
         raise cache.BuildFailed(f"the Verilator testbench failed ({r.returncode}): {r.stderr[-2000:]}")
+
+
+def stream(exe: Path, scenarios_of, vcd: Path | None = None, binary: bool = False) -> str | bytes:
+    """Run the batch testbench on pipes: started first, then fed the scenarios that
+    `scenarios_of()` makes meanwhile (the process start overlaps it, and the testbench
+    parses and simulates while they are still arriving); its results, from its standard
+    output, are returned. Text both ways (batch.scenario_text, parse_results), or with
+    `binary` (when `binary(ports)`) numbers both ways (batch.scenario_binary,
+    parse_binary_results): bench (g), the whole backend."""
+    flag = "-b" if binary else "-"
+    cmd = [str(exe), flag, flag] + ([str(vcd)] if vcd else [])
+    with subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as p:
+        try:
+            data = scenarios_of()
+            p.stdin.write(data if binary else data.encode())
+            p.stdin.close()
+        except BrokenPipeError:
+            pass  # it stopped early: its exit status and messages say why
+        out = p.stdout.read()
+        err = p.stderr.read()
+        code = p.wait()
+    if code != 0:
+        raise cache.BuildFailed(f"the Verilator testbench failed ({code}): {err.decode(errors='replace')[-2000:]}")
+    return out if binary else out.decode()
