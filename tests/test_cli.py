@@ -296,7 +296,7 @@ def test_bench_bar(capsys, monkeypatch):
     assert captured.err == "" and "(a) measure" in captured.out
     fake_terminal(monkeypatch)
     assert main(["bench", "--quick", "--fuzz", "3"]) == 0
-    total = 2 + 3 + 2 + 2 * len(list(SPECS.glob("*.vspec"))) + 4 + 1  # (e) and (g) step once per spec, (g) 4 more
+    total = 2 + 3 + 2 + 2 * len(list(SPECS.glob("*.vspec"))) + 5 + 1  # (e) and (g) step once per spec, (g) 5 more
     assert (str(total), "steps") in bars(capsys.readouterr().err)
     assert main(["bench", "--quick", "--quiet"]) == 0
     assert capsys.readouterr().err == ""

@@ -28,7 +28,8 @@ from codegen.verify.backends import cache, runner, verilator
 
 HERE = Path(__file__).resolve().parent
 TEST_MODULE = "cocotb_walks"
-STEPS = 4  # progress steps: the builds, the cocotb baseline, the batch backend, end to end
+STEPS = 5  # progress steps: the builds, the cocotb baseline, the batch backend, end to end, --jobs
+JOBS = 2  # the shards of the end-to-end run in processes of their own (cosim --jobs)
 
 
 @contextlib.contextmanager
@@ -184,6 +185,11 @@ def measure(spec_path: Path, directory: Path, scenarios, e2e_spec: Path, e2e_dir
     total = report.seconds
     rest = total - report.stimulus_seconds - report.simulator_seconds
     progress.advance()
+    # the same run as JOBS shards in JOBS processes (cosim --jobs), wall clock for both
+    one_secs, _ = _best(lambda: cosim.run(e2e, e2e_directory, e2e_walks, 1, backend="verilator"), 1)
+    jobs_secs, jobs_report = _best(lambda: cosim.run(e2e, e2e_directory, e2e_walks, 1, backend="verilator",
+                                                     jobs=JOBS), 1)
+    progress.advance()
 
     what = f"{n} successful 4-level walks, latency 1, no stalls"
     t = report.timing
@@ -204,4 +210,8 @@ def measure(spec_path: Path, directory: Path, scenarios, e2e_spec: Path, e2e_dir
         ("", f"{report.mismatches} mismatches; share of {total:.1f} s",
          f"stimulus {100 * report.stimulus_seconds / total:.0f} %, simulator "
          f"{100 * report.simulator_seconds / total:.0f} %, rest {100 * rest / total:.0f} %"),
+        (f"    the same, --jobs {JOBS}", f"{JOBS} shards in {JOBS} processes, wall clock (one job: "
+         f"{_fmt(e2e_walks / one_secs)} walks/s)", f"{_fmt(e2e_walks / jobs_secs)} walks/s; "
+         f"{jobs_report.mismatches} mismatches"),
+        (f"    ratio --jobs {JOBS} / one job", "goal at least 1.7x on 2 cores", f"{one_secs / jobs_secs:.2f}x"),
     ]

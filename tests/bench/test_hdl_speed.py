@@ -29,9 +29,11 @@ def test_section_g_runs_on_a_few_walks():
     assert steps.steps == hdl_speed.STEPS
     text = {label: result for label, _, result in rows if label}
     rates = [float(m.group(1).replace(",", "")) for m in re.finditer(r"([\d,.]+) walks/s", " ".join(r[2] for r in rows))]
-    assert len(rates) == 5 and all(r > 0 for r in rates)  # cocotb, batch inside and with the process, whole, cosim
+    # cocotb, batch inside and with the process, whole, cosim, cosim --jobs 2
+    assert len(rates) == 6 and all(r > 0 for r in rates)
     assert "0 of 20 walks differ" in " ".join(r[2] for r in rows)
     assert text["(g) cocotb + Verilator, per cycle"].endswith("walks/s")
     ratios = [float(r[2].split("x")[0].replace(",", "")) for r in rows if r[0].strip().startswith("ratio")]
-    assert len(ratios) == 2 and all(r > 0 for r in ratios)
+    assert len(ratios) == 3 and all(r > 0 for r in ratios)  # simulation, whole backend, --jobs 2
     assert any("0 mismatches" in r[1] and "stimulus" in r[2] for r in rows)
+    assert text[f"    the same, --jobs {hdl_speed.JOBS}"].endswith("0 mismatches")
