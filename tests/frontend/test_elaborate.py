@@ -540,3 +540,21 @@ def test_a_file_name_that_is_not_utf8_checks(tmp_path):
     path = tmp_path / name
     path.write_text((Path(__file__).resolve().parents[1] / "data" / "toy.vspec").read_text())
     assert compile_spec(path).name == "toy_paging"
+
+
+# ---- constants beside values
+@pytest.mark.parametrize("text, va, fires", [
+    ("(va & ~0xFFF) == 0x1000", 0x1234, True),   # bits 11:0 cleared, the rest of va kept
+    ("(va & ~0xFFF) == 0", 0x1234, False),       # ~0xFFF at 12 bits would be 0 and always fire
+    ("(va | ~0xFFF) == ~0x0", 0xFFF, True),      # both inverted at va's 48 bits
+    ("va == ~0x0", (1 << 48) - 1, True),
+])
+def test_an_inverted_constant_takes_the_width_of_the_value_beside_it(tmp_path, text, va, fires):
+    """`x & ~3` clears bits 1:0 of x (issue 14: `~CONST` was inverted at the constant's own
+    width, so `x & ~3` was always 0)."""
+    from codegen.ir.expr import evaluate
+    spec = compile_spec(write(tmp_path, edit(WALK, "fault not_present when !P;",
+                                             f"fault not_present when !P;\n    fault odd when {text};")),
+                        DiagnosticBag())
+    cond = next(r for r in spec.regimes[0].faults if r.name == "odd").when
+    assert bool(evaluate(cond, lambda r: va if r.name == "va" else 0)) is fires

@@ -40,7 +40,7 @@ from codegen.frontend.elaborate.scope import (
 )
 from codegen.frontend.elaborate.unit import elaborate_unit
 from codegen.frontend.parse import MAX_CONST_BITS, OverBudget, parse_counted
-from codegen.ir.expr import EvalError, Expr, evaluate, num
+from codegen.ir.expr import COMPARE, EvalError, Expr, evaluate, num
 from codegen.ir.nodes import ENTRY_SIZES
 
 
@@ -248,7 +248,7 @@ class Elaborator:
             return e
         if e.op == "name":
             return scope.resolve(e.name, e.span)
-        args = tuple(self.resolve_tree(a, scope) for a in e.args)
+        args = self._widen_inverted_constants(e, tuple(self.resolve_tree(a, scope) for a in e.args), scope)
         far = next((a for a in args[1:] if e.op in ("slice", "bit") and a.op == "num" and a.value >= MAX_CONST_BITS),
                    None)
         if far is not None:  # a mask this wide would exhaust memory, in folding or in an emitter
@@ -274,6 +274,22 @@ class Elaborator:
             raise Problem("E0305", f"slice [{args[1].value}:{args[2].value}] is reversed: slices are written "
                            f"[high:low], here [{args[2].value}:{args[1].value}]", e.span)
         return out
+
+    def _widen_inverted_constants(self, e: Expr, args: tuple[Expr, ...], scope: Scope) -> tuple[Expr, ...]:
+        """`x & ~3` clears bits 1:0 of x: a `~` of a constant beside a value of width W in a
+        bitwise operation or a comparison is inverted at W bits, not at the constant's own
+        width (~3 at 2 bits is 0, so `x & ~3` was always 0)."""
+        if e.op not in ("&", "|", "^") + COMPARE or len(args) != 2:
+            return args
+        out = list(args)
+        for i, a in enumerate(e.args):
+            other = args[1 - i]
+            if a.op == "~" and args[i].op == "num" and other.op != "num":
+                inner = self.resolve_tree(a.args[0], scope)
+                width = other.width or 64
+                widened = (~inner.value) & ((1 << width) - 1)
+                out[i] = scope.module.provenance.note(num(widened, a.span), folded=args[i])
+        return tuple(out)
 
     def const(self, e: Expr | None, scope: Scope, what: str, lo: int = 0, hi: int = 1 << 64) -> int | None:
         if e is None:
