@@ -1,12 +1,12 @@
 """codegen/ is laid out by pipeline stage and imports run one way:
 cli -> bench, export -> verify -> generate -> frontend -> ir (shipped, the data files, is read by
-any stage, and so is progress, the progress bars). No module imports, directly or through others, a module that imports it."""
+any stage, and so are progress, the progress bars, and user_cache, the cache folder). No module imports, directly or through others, a module that imports it."""
 import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CODEGEN = ROOT / "codegen"
-ORDER = {"ir": 0, "shipped": 0, "progress": 0, "frontend": 1, "generate": 2, "verify": 3, "export": 4, "bench": 4, "cli": 5, "__main__": 6}
+ORDER = {"ir": 0, "shipped": 0, "progress": 0, "user_cache": 0, "frontend": 1, "generate": 2, "verify": 3, "export": 4, "bench": 4, "cli": 5, "__main__": 6}
 
 
 def module_name(path: Path) -> str:

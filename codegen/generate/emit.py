@@ -23,6 +23,7 @@ from codegen.generate.lower import LowerError
 from codegen.generate.view.translation import TranslationView
 from codegen.generate.view.unit import UnitView
 from codegen.ir import GENERATOR_VERSION
+from codegen.user_cache import cache_root
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 OUTPUTS = {"reference.py": "reference.py.j2", "model.py": "model.py.j2"}
@@ -178,7 +179,7 @@ def hdl_outputs(spec: ir.Spec, model_text: str) -> dict[str, str]:
     top = hdl.top_name(spec)
     key = hashlib.sha256("\0".join((model_text, top, myhdl.__version__, GENERATOR_VERSION,
                                      Path(hdl.__file__).read_text())).encode()).hexdigest()[:24]
-    entry = _hdl_cache_root() / "hdl" / f"{key}.json"
+    entry = cache_root() / "hdl" / f"{key}.json"
     try:
         return json.loads(entry.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -204,13 +205,6 @@ def hdl_outputs(spec: ir.Spec, model_text: str) -> dict[str, str]:
     return files
 
 
-def _hdl_cache_root() -> Path:
-    """$VIRTSPEC_CACHE, else $XDG_CACHE_HOME/virtspec, else ~/.cache/virtspec (as the
-    simulation backends' build cache)."""
-    if os.environ.get("VIRTSPEC_CACHE"):
-        return Path(os.environ["VIRTSPEC_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "virtspec"
 
 
 STALE_TEMPORARY_AGE = 600  # seconds: an older `.NAME.*.tmp` was left by a run that was killed

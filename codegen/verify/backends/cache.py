@@ -14,13 +14,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-
-def cache_root() -> Path:
-    """$VIRTSPEC_CACHE, else $XDG_CACHE_HOME/virtspec, else ~/.cache/virtspec."""
-    if os.environ.get("VIRTSPEC_CACHE"):
-        return Path(os.environ["VIRTSPEC_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "virtspec"
+from codegen.user_cache import cache_root
 
 
 class BuildFailed(Exception):

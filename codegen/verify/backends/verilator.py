@@ -61,12 +61,6 @@ def render(ports: batch.Ports, top: str) -> str:
         get_data=lambda t, p: _get_data(t, p, dw), set_data=lambda p, s: _set_data(p, s, dw))
 
 
-def cache_root() -> Path:
-    """Where builds are kept: $VIRTSPEC_CACHE, else $XDG_CACHE_HOME/virtspec, else ~/.cache/virtspec."""
-    if os.environ.get("VIRTSPEC_CACHE"):
-        return Path(os.environ["VIRTSPEC_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "virtspec"
 
 
 def _env(binary: str) -> dict:
@@ -92,7 +86,7 @@ def build(model, top: str, verilog: str | None = None) -> Path:
             verilog = "".join(f.read_text() for f in files)
     version = subprocess.run([binary, "--version"], capture_output=True, text=True, env=_env(binary)).stdout
     key = hashlib.sha256("\0".join((verilog, tb, version, top)).encode()).hexdigest()[:20]
-    where = cache_root() / "verilator" / key
+    where = cache.cache_root() / "verilator" / key
     exe = where / "sim"
     if exe.exists():
         return exe

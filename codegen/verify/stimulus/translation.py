@@ -610,22 +610,26 @@ class TableBuilder:
         self._masks = {}
         self._prep_legal = None
 
+    def _masked_bits(self, w: int, wide: int, ones: int, pref_mask: int, pref_value: int) -> int:
+        """random_entry on random.Random, all fields at once: `wide` bits uniform, `ones` bits
+        set 13 times in 16, `pref_mask` bits at `pref_value` (flipped 1 time in 32 unless
+        `exact`)."""
+        get = self.draw.getrandbits
+        value = get(w) & wide
+        if ones:
+            value |= (get(w) | get(w) | (get(w) & get(w))) & ones
+        if pref_mask:
+            flip = 0 if self.exact else get(w) & get(w) & get(w) & get(w) & get(w)
+            value |= (pref_value ^ flip) & pref_mask
+        return value
+
     def random_entry(self, lay: ir.Layout) -> int:
         """Random fields: a 1-bit field set 13 times in 16 (or, in a legal entry, its
         preferred value 31 times in 32, always when `exact`), other fields and ignored
         bits uniform, must-be-zero bits clear. On random.Random, all fields at once
         (`_entry_masks`)."""
         if self.draw.data is None:
-            wide, ones, pref_mask, pref_value = self._entry_masks(lay)  # must-be-zero bits left out
-            get = self.draw.getrandbits
-            w = lay.width
-            value = get(w) & wide
-            if ones:
-                value |= (get(w) | get(w) | (get(w) & get(w))) & ones
-            if pref_mask:
-                flip = 0 if self.exact else get(w) & get(w) & get(w) & get(w) & get(w)
-                value |= (pref_value ^ flip) & pref_mask
-            return value
+            return self._masked_bits(lay.width, *self._entry_masks(lay))  # must-be-zero bits left out
         value = 0
         for f in lay.fields:
             if f.width == 1 and f.name in self.preferred and self.legal:
@@ -839,16 +843,8 @@ class TableBuilder:
         if not fits:
             raise StimulusError(f"format '{lay.name}' cannot hold address {target:#x}")
         place_mask = kind.place_mask
-        if self.draw.data is None:  # random_entry, inline
-            get = self.draw.getrandbits
-            w = lay.width
-            value = get(w) & wide
-            if ones:
-                value |= (get(w) | get(w) | (get(w) & get(w))) & ones
-            if pref_mask:
-                flip = 0 if self.exact else get(w) & get(w) & get(w) & get(w) & get(w)
-                value |= (pref_value ^ flip) & pref_mask
-            value = (value & ~place_mask) | bits
+        if self.draw.data is None:  # random_entry with the masks this entry's prep holds
+            value = (self._masked_bits(lay.width, wide, ones, pref_mask, pref_value) & ~place_mask) | bits
         else:
             value = (self.random_entry(lay) & ~place_mask) | bits
         if sub is not None:
