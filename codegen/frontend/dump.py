@@ -151,7 +151,8 @@ class _Builder:
                 name = layouts[0] if layouts else self.visible("layouts", e.name)
             return d.RefExpr(op="ref", kind=e.kind, name=name, field=facts.get("field"), layouts=layouts, lo=e.lo,
                              width=e.width, span=span)
-        return d.OpExpr(op=e.op, args=tuple(self.expr(a) for a in e.args), width=e.width, span=span)
+        return d.OpExpr(op=e.op, args=tuple(self.expr(a) for a in e.args), width=e.width, span=span,
+                        **({"name": e.name} if e.op == "call" else {}))
 
     @staticmethod
     def params_read(x: d.Expr | None) -> tuple[str, ...]:

@@ -60,7 +60,7 @@ _BINDING_LISTS = {"import_decl", "host_item", "walk_access", "walk_with"}
 _BINARY = {"lor", "land", "bor", "bxor", "band", "eq", "ne", "lt", "le", "gt", "ge", "shl", "shr",
            "add", "sub", "mul", "div", "mod", "cond"}
 # rules of (parts of) expressions; the largest subtree of them is one expression
-_EXPR = _BINARY | {"lnot", "bnot", "neg", "bit", "slice", "atom", "number", "ref"}
+_EXPR = _BINARY | {"lnot", "bnot", "neg", "bit", "slice", "atom", "number", "ref", "call"}
 _NO_SPACE_BEFORE = {";", ",", ".", ")", "]"}
 _NO_SPACE_AFTER = {"(", "[", "."}
 
@@ -141,6 +141,7 @@ def _token(tok: Token, parent: str, compact: bool, brace: str) -> _Item:
     operator = parent in _BINARY and tok.type not in ("NAME", "NUMBER")
     range_colon = s == ":" and parent in ("bitrange", "slice")
     item.glue_left = s in _NO_SPACE_BEFORE or (s == "[" and parent in ("slice", "bit")) or range_colon \
+        or (s == "(" and parent == "call") \
         or (operator and compact)
     item.glue_right = s in _NO_SPACE_AFTER or unary or range_colon or (operator and compact)
     if s in ("{", "}"):

@@ -190,6 +190,11 @@ class _ToAst(Transformer):
     def cond(self, meta, c):
         return Expr(op="cond", args=tuple(self._e(x) for x in c), span=self.sp(meta))
 
+    def call(self, meta, c):
+        """A builtin call `NAME(ARG, ...)`; the name and the argument count are checked
+        when the expression is resolved (E0312, E0313)."""
+        return Expr(op="call", name=str(c[0]), args=tuple(self._e(x) for x in c[1:]), span=self.sp(meta))
+
     def slice(self, meta, c):
         return Expr(op="slice", args=tuple(self._e(x) for x in c), span=self.sp(meta))
 

@@ -119,6 +119,8 @@ class ExprPrinter:
             return f"{self._operand(e.args[0], _POSTFIX)}[{self._fmt(e.args[1])[0]}]", _POSTFIX
         if op == "slice":
             return f"{self._operand(e.args[0], _POSTFIX)}[{self._fmt(e.args[1])[0]}:{self._fmt(e.args[2])[0]}]", _POSTFIX
+        if op == "call":
+            return f"{e.name}({', '.join(self._fmt(x)[0] for x in e.args)})", _ATOM
         if op == "cond":
             c, a, b = e.args
             return f"{self._operand(c, 2)} ? {self._fmt(a)[0]} : {self._operand(b, 1)}", 1

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from codegen import ir
-from codegen.ir.expr import COMPARE, LOGICAL, Expr, mask
+from codegen.ir.expr import COMPARE, LOGICAL, Expr, expand_call, mask
 
 
 class LowerError(Exception):
@@ -52,6 +52,8 @@ def py(e: Expr, env: Env) -> str:
     if op == "ref":
         return env.ref(e)
     a = e.args
+    if op == "call":
+        return _py_call(e, env)
     if op == "!":
         return f"(not {py(a[0], env)})"
     if op == "~":
@@ -78,6 +80,18 @@ def py(e: Expr, env: Env) -> str:
         hi, lo = a[1].value, a[2].value
         return f"(({py(a[0], env)} >> {lo}) & {hex(mask(hi - lo + 1))})"
     raise LowerError(f"operator '{op}' has no Python form", e.span)
+
+
+def _py_call(e: Expr, env: Env) -> str:
+    """A builtin in Python: one lambda applied to the operands, so each is computed once."""
+    x = e.args[0]
+    w = x.width
+    if e.name == "sext":
+        return (f"(lambda v, n: v if n >= {w} else 0 if n <= 0 else (v & ((1 << n) - 1)) | "
+                f"({hex(mask(w))} ^ ((1 << n) - 1) if (v >> (n - 1)) & 1 else 0))"
+                f"({py(x, env)} & {hex(mask(w))}, {py(e.args[1], env)})")
+    inner = py(x, env) if e.name == "ctz" else f"(~{py(x, env)})"
+    return f"(lambda v: (v & -v).bit_length() - 1 if v else {w})({inner} & {hex(mask(w))})"
 
 
 def shift_overflows(e: Expr) -> bool:
@@ -120,6 +134,8 @@ def hdl(e: Expr, env: Env, as_bool: bool = False) -> str:
         return hex(e.value) if e.value > 9 else str(e.value)
     if op == "ref":
         return env.ref(e)
+    if op == "call":
+        return hdl(expand_call(e), env, as_bool)
     a = e.args
     if op == "!":
         return f"(not {hdl(a[0], env, True)})"
@@ -357,6 +373,8 @@ class Hoist:
         return e.width == 1 and text.endswith("]") and ":" not in text
 
     def value(self, e: Expr) -> str:
+        if e.op == "call":
+            return self.value(expand_call(e))
         op, a = e.op, e.args
         if op == "num":
             # a wide constant as `intbv(C)[W:]`: a bit string in VHDL (whose integers are
@@ -500,6 +518,8 @@ class Hoist:
         return out
 
     def cond(self, e: Expr) -> str:
+        if e.op == "call":
+            return self.cond(expand_call(e))
         op, a = e.op, e.args
         if op == "num":
             return "True" if e.value else "False"

@@ -98,8 +98,9 @@ class OpExpr(_Model):
     `slice` is base[hi:lo] (hi and lo numbers), `neg` is unary minus."""
 
     op: Literal["!", "~", "neg", "&&", "||", "==", "!=", "<", "<=", ">", ">=", "&", "|", "^", "+", "-", "*", "/",
-                "%", "<<", ">>", "cond", "bit", "slice"]
+                "%", "<<", ">>", "cond", "bit", "slice", "call"]
     args: tuple["Expr", ...]
+    name: str = Field("", description="for `call`: the builtin (sext, ctz, cto)")
     width: int = Field(description="bits of the result; 1 for a truth value")
     span: Span
 

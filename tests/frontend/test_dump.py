@@ -372,7 +372,7 @@ def test_shipped_dumps_validate_against_the_schema(shipped, name):
 
 def test_the_schema_knows_every_operator_and_reference_kind():
     ops = set(get_args(d.OpExpr.model_fields["op"].annotation))
-    assert ops == set(UNARY + BINARY + ("cond", "bit", "slice"))
+    assert ops == set(UNARY + BINARY + ("cond", "bit", "slice", "call"))
     assert set(get_args(d.RefExpr.model_fields["kind"].annotation)) == set(RUNTIME_KINDS)
 
 

@@ -558,3 +558,42 @@ def test_an_inverted_constant_takes_the_width_of_the_value_beside_it(tmp_path, t
                         DiagnosticBag())
     cond = next(r for r in spec.regimes[0].faults if r.name == "odd").when
     assert bool(evaluate(cond, lambda r: va if r.name == "va" else 0)) is fires
+
+
+# ---- builtins (issue 14 item 8)
+@pytest.mark.parametrize("text, va, fires", [
+    # SDM Vol. 1 3.3.7.1: a 48-bit canonical address has bits 63:47 equal; va is 64 bits here
+    ("va != sext(va, 48)", 0x0000_7FFF_FFFF_F000, False),
+    ("va != sext(va, 48)", 0xFFFF_8000_0000_0000, False),
+    ("va != sext(va, 48)", 0x0000_8000_0000_0000, True),
+    ("va != sext(va, 48)", 0x0100_0000_0000_0000, True),
+    ("va != sext(va, 57)", 0x00FF_FFFF_FFFF_F000, False),  # 57-bit (LA57): bits 63:56 equal
+    ("ctz(va) == 12", 0x3000, True),
+    ("ctz(va) == 64", 0, True),                             # no ones: the width
+    ("cto(va) == 4", 0xEF, True),
+    ("cto(va) == 64", (1 << 64) - 1, True),                 # all ones: the width
+])
+def test_builtins_compute_what_the_readme_says(tmp_path, text, va, fires):
+    from codegen.ir.expr import evaluate
+    spec = compile_spec(write(tmp_path, edit(WALK.replace("input va : 48", "input va : 64"),
+                                             "fault not_present when !P;",
+                                             f"fault not_present when !P;\n    fault odd when {text};")),
+                        DiagnosticBag())
+    cond = next(r for r in spec.regimes[0].faults if r.name == "odd").when
+    assert bool(evaluate(cond, lambda r: va if r.name == "va" else 0)) is fires
+
+
+def test_builtin_constants_fold(tmp_path):
+    """A constant is as wide as its value: sext(0x8, 4) is 8 (4 bits: nothing to extend);
+    sext(0xF4, 3) extends 0b100 to 8 bits, 0xFC."""
+    spec = compile_spec(write(tmp_path, WALK + "param A = ctz(0x100) + cto(0x7) + sext(0x8, 4) + sext(0xF4, 3);\n"),
+                        DiagnosticBag())
+    assert next(p.value for p in spec.params if p.name == "A") == 8 + 3 + 8 + 0xFC
+
+
+def test_a_count_is_as_wide_as_it_needs_to_be(tmp_path):
+    spec = compile_spec(write(tmp_path, edit(WALK, "fault not_present when !P;",
+                                             "fault not_present when !P;\n    fault odd when ctz(ADDR) == 36 && sext(va, 12) == 0;")),
+                        DiagnosticBag())
+    cond = next(r for r in spec.regimes[0].faults if r.name == "odd").when
+    assert cond.args[0].args[0].width == 6 and cond.args[1].args[0].width == 48  # 0..36 in 6 bits; sext keeps va's

@@ -40,7 +40,7 @@ from codegen.frontend.elaborate.scope import (
 )
 from codegen.frontend.elaborate.unit import elaborate_unit
 from codegen.frontend.parse import MAX_CONST_BITS, OverBudget, parse_counted
-from codegen.ir.expr import COMPARE, EvalError, Expr, evaluate, num
+from codegen.ir.expr import BUILTINS, COMPARE, EvalError, Expr, call_width, evaluate, num
 from codegen.ir.nodes import ENTRY_SIZES
 
 
@@ -248,6 +248,8 @@ class Elaborator:
             return e
         if e.op == "name":
             return scope.resolve(e.name, e.span)
+        if e.op == "call":
+            self._check_call(e)
         args = self._widen_inverted_constants(e, tuple(self.resolve_tree(a, scope) for a in e.args), scope)
         far = next((a for a in args[1:] if e.op in ("slice", "bit") and a.op == "num" and a.value >= MAX_CONST_BITS),
                    None)
@@ -255,7 +257,8 @@ class Elaborator:
             shown = far.value if far.value.bit_length() <= 64 else f"a {far.value.bit_length()}-bit number"
             raise Problem("E0304", f"bit position {shown} is out of range: no value is wider than {MAX_CONST_BITS} "
                            "bits", far.span)
-        out = e.model_copy(update={"args": args, "width": op_width(e.op, args)})
+        width = call_width(e.name, args) if e.op == "call" else op_width(e.op, args)
+        out = e.model_copy(update={"args": args, "width": width})
         if all(a.op == "num" for a in args):
             # fold exactly, so that a negative constant is an error: evaluate() wraps '-' to
             # the operands' width (`0 - 1` would be 1)
@@ -274,6 +277,19 @@ class Elaborator:
             raise Problem("E0305", f"slice [{args[1].value}:{args[2].value}] is reversed: slices are written "
                            f"[high:low], here [{args[2].value}:{args[1].value}]", e.span)
         return out
+
+    @staticmethod
+    def _check_call(e: Expr) -> None:
+        """A call names a builtin and gives it as many arguments as it takes."""
+        known = ", ".join(f"{n}()" for n in BUILTINS)
+        if e.name not in BUILTINS:
+            close = suggest(e.name, list(BUILTINS))
+            hint = f"; did you mean '{close}'?" if close else ""
+            raise Problem("E0312", f"expected a builtin function ({known}), not '{e.name}'{hint}", e.span)
+        count, usage = BUILTINS[e.name]
+        if len(e.args) != count:
+            raise Problem("E0313", f"expected {count} argument{'s' if count > 1 else ''} to {e.name}(), not "
+                           f"{len(e.args)}: {usage}", e.span)
 
     def _widen_inverted_constants(self, e: Expr, args: tuple[Expr, ...], scope: Scope) -> tuple[Expr, ...]:
         """`x & ~3` clears bits 1:0 of x: a `~` of a constant beside a value of width W in a

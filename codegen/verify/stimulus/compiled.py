@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from codegen.ir.expr import BINARY, EvalError, Expr
+from codegen.ir.expr import BINARY, EvalError, Expr, call_value
 from codegen.ir.expr import evaluate as _evaluate
 
 _CMP = {"==", "!=", "<", "<=", ">", ">="}
@@ -55,7 +55,7 @@ def _slice(base: int, hi: int, lo: int) -> int:
     return (base >> lo) & ((1 << (hi - lo + 1)) - 1)
 
 
-HELPERS = {"_shl": _shl, "_shr": _shr, "_div": _div, "_mod": _mod, "_bit": _bit, "_slice": _slice}
+HELPERS = {"_call": call_value, "_shl": _shl, "_shr": _shr, "_div": _div, "_mod": _mod, "_bit": _bit, "_slice": _slice}
 
 
 class Unsupported(Exception):
@@ -73,6 +73,8 @@ def to_python(e: Expr, ref: Callable[[Expr], str]) -> str:
         return ref(e)
     args = [to_python(a, ref) for a in e.args]
     m = (1 << e.width) - 1 if e.width else 0
+    if op == "call":
+        return f"_call({e.name!r}, {args[0]}, {e.args[0].width or 64}, {', '.join(args[1:]) or '0'})"
     if op == "cond":
         return f"({args[1]} if {args[0]} else {args[2]})"
     if op == "!":
