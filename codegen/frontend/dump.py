@@ -236,7 +236,7 @@ class _Builder:
                         ranges=tuple(ranges), cite=lay.cite, doc=lay.doc, span=self.span(lay.span))
 
     def rule(self, r: ir.Rule) -> d.Rule:
-        return d.Rule(name=r.name, when=self.expr(r.when), where=r.where, cite=r.cite, doc=r.doc,
+        return d.Rule(name=r.name, when=self.expr(r.when), where=r.where, record=r.record, cite=r.cite, doc=r.doc,
                       span=self.span(r.span))
 
     def record(self, r: ir.Record) -> d.Record:
@@ -267,6 +267,7 @@ class _Builder:
             root=self.expr(r.root), start=self.expr(r.start), pointer=self.terms(r.pointer),
             frame=self.terms(r.frame),
             next_level=self.expr(r.next_level), levels=tuple(self.level(lv) for lv in r.levels),
+            input_faults=tuple(self.rule(x) for x in r.input_faults), records=tuple(self.record(x) for x in r.records),
             faults=tuple(self.rule(x) for x in r.faults), checks=tuple(self.rule(x) for x in r.checks),
             accumulators=tuple(d.Accumulator(name=a.name, width=a.width, init=self.expr(a.init),
                                              then=self.expr(a.then), cite=a.cite, doc=a.doc, span=self.span(a.span))

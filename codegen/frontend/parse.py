@@ -321,11 +321,16 @@ class _ToAst(Transformer):
     def fault_where(self, meta, c):
         return ("where", str(c[1]))
 
+    def fault_record(self, meta, c):
+        return ("record", str(c[0]), self.sp(meta))
+
     def fault_item(self, meta, c):
         cite, doc = self._opts(c)
         where = next((x[1] for x in c if isinstance(x, tuple) and x[0] == "where"), "")
-        rest = [x for x in self._plain(c) if not (isinstance(x, tuple) and x[0] == "where")]
-        return ast.Rule("fault", str(rest[0]), self.sp(meta), when=self._e(rest[1]), where=where, cite=cite, doc=doc)
+        rec = next((x for x in c if isinstance(x, tuple) and x[0] == "record"), None)
+        rest = [x for x in self._plain(c) if not (isinstance(x, tuple) and x[0] in ("where", "record"))]
+        return ast.Rule("fault", str(rest[0]), self.sp(meta), when=self._e(rest[1]), where=where, cite=cite, doc=doc,
+                        record=rec[1] if rec else "", record_span=rec[2] if rec else None)
 
     def check_item(self, meta, c):
         cite, doc = self._opts(c)

@@ -150,7 +150,9 @@ class Rule:
     when: Expr | None = None
     value: Expr | None = None  # accumulate: `then` expression
     init: Expr | None = None  # accumulate: initial value
-    where: str = ""  # set: "each level" | "leaf"; fault: "" | "leaf" | "table"
+    where: str = ""  # set: "each level" | "leaf"; fault: "" | "leaf" | "table" | "input"
+    record: str = ""  # fault: the record it names (`record NAME`), "" for the first
+    record_span: Span | None = None
     cite: str = ""
     doc: str = ""
 

@@ -216,11 +216,13 @@ class Level(_Model):
 
 
 class Rule(_Model):
-    """A walk fault or a final check; `where`: "" every entry, "leaf" or "table" (pointer) entries only."""
+    """A walk fault or a final check; `where`: "" every entry, "leaf" or "table" (pointer) entries only,
+    "input" before the first memory reference (an input fault)."""
 
     name: str
     when: Expr
-    where: Literal["", "leaf", "table"]
+    where: Literal["", "leaf", "table", "input"]
+    record: str = Field("", description="an input fault's record (`record NAME`); \"\" the regime's first")
     cite: str
     doc: str
     span: Span
@@ -309,12 +311,15 @@ class Regime(_Model):
     next_level: Expr | None = Field(description="`next level EXPR`: the level a pointer leads to (walks that skip "
                                                 "levels); null: the level below")
     levels: tuple[Level, ...] = Field(description="from the highest level number down")
+    input_faults: tuple[Rule, ...] = Field((), description="`fault NAME at input`: checked in order before the "
+                                                          "first memory reference")
     faults: tuple[Rule, ...]
     checks: tuple[Rule, ...]
     accumulators: tuple[Accumulator, ...]
     updates: tuple[Update, ...]
     lets: tuple[Let, ...]
     record: Record
+    records: tuple[Record, ...] = Field((), description="records after the first (input faults name them)")
     cite: str
     doc: str
     span: Span

@@ -172,11 +172,14 @@ class Level(Node):
 
 class Rule(Node):
     """A walk fault (`fault`), a final check (`check`). A walk fault applies to entries
-    in the role `where` says: "" every entry, "leaf" leaves only, "table" pointers only."""
+    in the role `where` says: "" every entry, "leaf" leaves only, "table" pointers only;
+    an input fault ("input") is checked before the first memory reference, on the input
+    and the context alone, and reports `record` (a record's name; "" the first)."""
 
     name: str
     when: Expr
     where: str = ""
+    record: str = ""
     cite: str = ""
     doc: str = ""
 
@@ -259,6 +262,10 @@ class Regime(Node):
     # the level a pointer entry leads to (a field of the entry, for walks that skip
     # levels); None: the level below
     next_level: Expr | None = None
+    # faults checked before the first memory reference (`fault NAME at input`), in order
+    input_faults: tuple[Rule, ...] = ()
+    # records after the first, for input faults that name them
+    records: tuple[Record, ...] = ()
     let_defs: tuple[Let, ...] = ()  # the `let`s, as written (for the docs)
     cite: str = ""
     doc: str = ""
@@ -288,7 +295,21 @@ class Regime(Node):
 
     @property
     def fault_kinds(self) -> tuple[str, ...]:
-        return tuple(r.name for r in self.faults) + tuple(r.name for r in self.checks)
+        """Every fault kind in status-code order: input faults, walk faults, checks."""
+        return (tuple(r.name for r in self.input_faults) + tuple(r.name for r in self.faults)
+                + tuple(r.name for r in self.checks))
+
+    @property
+    def all_records(self) -> tuple[Record, ...]:
+        """The first record (walk faults and checks report it), then the others."""
+        return (self.record,) + self.records
+
+    def record_of(self, kind: str) -> Record:
+        """The record fault kind `kind` reports."""
+        rule = next((r for r in self.input_faults if r.name == kind), None)
+        if rule is None or not rule.record:
+            return self.record
+        return next(r for r in self.all_records if r.name == rule.record)
 
     @property
     def leaf_levels(self) -> tuple[Level, ...]:

@@ -131,10 +131,22 @@ def model_outcome(ref, p) -> dict:
             out["host_level"] = int(p["o_aux"])
         return out
     if _has(ref, "NESTED_BASE") and status > ref.NESTED_BASE:
-        return {"ok": False, "fault": _name(ref.HOST_FAULTS, status - ref.NESTED_BASE), "stage": "host",
-                "level": int(p["o_level"]), "guest_level": int(p["o_aux"]), "record": ref.NESTED_RECORD,
+        kind = _name(ref.HOST_FAULTS, status - ref.NESTED_BASE)
+        # a fault found before the host walk's first reference has no level (the status
+        # code says which kind it is; the constants say the kind is an input fault)
+        level = None if kind in getattr(ref, "HOST_INPUT_FAULTS", ()) else int(p["o_level"])
+        return {"ok": False, "fault": kind, "stage": "host",
+                "level": level, "guest_level": int(p["o_aux"]), "record": ref.NESTED_RECORD,
                 "fields": {f: int(p[f"o_n_{f}"]) for f in ref.NESTED_RECORD_FIELDS}}
-    return {"ok": False, "fault": _name(ref.FAULTS, status), "stage": ref.STAGE, "level": int(p["o_level"]),
+    kind = _name(ref.FAULTS, status)
+    if _has(ref, "FAULT_RECORDS") and 1 <= status <= len(ref.FAULTS):
+        record = ref.FAULT_RECORDS[status - 1]
+        at = list(ref.RECORDS).index(record)
+        prefix = f"o_r{at}_" if at else "o_r_"  # the records after the first have ports of their own
+        return {"ok": False, "fault": kind, "stage": ref.STAGE,
+                "level": None if kind in ref.INPUT_FAULTS else int(p["o_level"]),
+                "record": record, "fields": {f: int(p[f"{prefix}{f}"]) for f in ref.RECORDS[record]}}
+    return {"ok": False, "fault": kind, "stage": ref.STAGE, "level": int(p["o_level"]),
             "record": ref.RECORD, "fields": {f: int(p[f"o_r_{f}"]) for f in ref.RECORD_FIELDS}}
 
 

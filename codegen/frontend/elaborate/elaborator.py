@@ -508,17 +508,22 @@ class Elaborator:
             self.bag = saved
     def regime(self, m: Module, d: ast.Regime) -> None:
         simple: dict[str, tuple[Span, object]] = {}
-        levels_ast, rules = [], []
+        levels_ast, rules, records_ast = [], [], []
         for item in d.items:
             if isinstance(item, ast.Level):
                 levels_ast.append(item)
             elif isinstance(item, ast.Rule):
                 rules.append(item)
             elif isinstance(item, ast.Record):
-                if "record" in simple:
-                    self.bag.error("E0201", "a regime has one fault record", item.span, ("first record here", simple["record"][0]))
+                # several records: walk faults and checks report the first, an input
+                # fault the one it names
+                first = next((r for r in records_ast if r.name == item.name), None)
+                if first is not None:
+                    self.bag.error("E0201", f"record '{item.name}' is defined twice in regime '{d.name}'; rename or "
+                                   "delete one of them", item.span, ("first defined here", first.span))
                     continue
-                simple["record"] = (item.span, item)
+                records_ast.append(item)
+                simple.setdefault("record", (item.span, item))
             else:
                 kind, span, val = item
                 if kind in simple:
@@ -666,7 +671,8 @@ class Elaborator:
                             entry_formats=entry_formats, builtins=walk_builtins, **named)
         check_scope = Scope(m, registers=registers, access=access, input=(in_name, in_width), accumulators=acc_widths,
                             leaf_formats=leaf_formats, builtins={"level": level_width}, **named)
-        faults, checks, updates, seen = [], [], [], {}
+        faults, checks, updates, seen, input_faults = [], [], [], {}, []
+        record_names = [x.name for x in records_ast]
         for r in rules:
             if r.kind in ("fault", "check"):
                 if r.name in seen:
@@ -675,6 +681,18 @@ class Elaborator:
                                    ("first defined here", seen[r.name]))
                     continue
                 seen[r.name] = r.span
+                if r.kind == "fault" and r.record and not self._fault_record_ok(r, record_names):
+                    continue
+                if r.kind == "fault" and r.where == "input":
+                    # resolved where everything a walk fault reads is visible, so that a
+                    # field or an accumulator is named in the error, not "undefined"
+                    input_scope = copy.copy(fault_scope)
+                    input_scope.accumulators = acc_widths
+                    cond = self.resolve(r.when, input_scope)
+                    if cond is not None and self._input_only(r, cond):
+                        input_faults.append(ir.Rule(name=r.name, when=cond, where=r.where, record=r.record,
+                                                    cite=r.cite, doc=r.doc, span=r.span))
+                    continue
                 cond = self.resolve(r.when, fault_scope if r.kind == "fault" else check_scope)
                 if cond is not None:
                     (faults if r.kind == "fault" else checks).append(
@@ -683,22 +701,56 @@ class Elaborator:
                 when = self.resolve(r.when, check_scope) if r.when is not None else None
                 if r.when is None or when is not None:
                     updates.append(ir.Update(field=r.name, where=r.where, when=when, cite=r.cite, span=r.span))
-        kinds = tuple(x.name for x in faults) + tuple(x.name for x in checks)
+        kinds = tuple(x.name for x in input_faults) + tuple(x.name for x in faults) + tuple(x.name for x in checks)
         # A record may read the accumulators and the leaf entry; `walked` says they are
         # meaningful (the fault is a final check, after the whole walk).
         rec_scope = Scope(m, registers=registers, access=access, input=(in_name, in_width), accumulators=acc_widths,
                           leaf_formats=leaf_formats, fault_kinds=kinds, **named,
                           builtins={"fault": max(1, len(kinds).bit_length()), "level": level_width, "walked": 1})
         record = self.record(m, simple["record"][1], rec_scope)
-        if broken or root is None or start is None or record is None:
+        others = [self.record(m, x, rec_scope) for x in records_ast[1:]]
+        if broken or root is None or start is None or record is None or None in others:
             return
         m.regimes[d.name] = ir.Regime(
             name=d.name, input_name=in_name, input_width=in_width, access=access, context=tuple(registers),
             entry_bytes=entry, root=root, start=start, pointer=pointer, frame=frame, levels=tuple(levels),
             faults=tuple(faults), checks=tuple(checks), accumulators=tuple(accumulators), updates=tuple(updates),
             record=record, next_level=next_level, cite=d.cite, doc=d.doc, span=d.span,
+            input_faults=tuple(input_faults), records=tuple(others),
             let_defs=tuple(ir.Let(name=r.name, value=r.value, cite=r.cite, doc=r.doc, span=r.span)
                            for r in rules if r.kind == "let"))
+
+    def _fault_record_ok(self, r: ast.Rule, names: list[str]) -> bool:
+        """`record NAME` on a fault: only an input fault names its record (walk faults
+        report the first), and the name is one of the regime's records (E0315)."""
+        span = r.record_span or r.span
+        if r.where != "input":
+            self.bag.error("E0315", f"expected `at input` on a fault that names its record, not a walk fault: walk "
+                           f"faults and checks report the regime's first record ('{names[0] if names else '?'}'); "
+                           f"write `fault {r.name} at input when ... record {r.record};` for a check before the walk, "
+                           "or drop `record`", span)
+            return False
+        if r.record not in names:
+            close = suggest(r.record, names)
+            self.bag.error("E0315", f"expected one of the regime's records ({', '.join(names) or 'none'}), not "
+                           f"'{r.record}'" + (f"; did you mean '{close}'?" if close else
+                                              f": declare it with `record {r.record} {{ FIELD : WIDTH = EXPR; }}`"),
+                           span)
+            return False
+        return True
+
+    def _input_only(self, r: ast.Rule, cond: Expr) -> bool:
+        """An input fault reads the input, access kinds, context registers, parameters
+        and `let`s of those: nothing the walk reads from memory or accumulates (E0314)."""
+        bad = next((x for x in cond.refs() if x.kind not in ("input", "access", "ctx")), None)
+        if bad is None:
+            return True
+        what = {"field": "entry field", "leaf": "leaf field", "acc": "accumulator"}.get(bad.kind, "walk value")
+        self.bag.error("E0314", f"expected the input, an access kind, a context register or a parameter in the "
+                       f"condition of input fault '{r.name}', not {what} '{bad.name}': an input fault is checked "
+                       "before the first memory reference; make it a walk fault (drop `at input`) to read entries",
+                       bad.span if bad.span.line else r.span)
+        return False
 
     def addr_map(self, terms, scope: Scope) -> tuple[ir.AddrTerm, ...] | None:
         """A `pointer`/`frame` map: each term's shift is a constant address bit."""

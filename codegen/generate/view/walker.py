@@ -218,7 +218,7 @@ class WalkerView:
             if e.name == "fault":
                 return "kind"
             if e.name == "walked":
-                return f"(kind > {len(self.regime.faults)})"
+                return f"(kind > {len(self.regime.input_faults) + len(self.regime.faults)})"
             if e.name == "next" and fmt is not None:
                 return py(self.regime.next_level, self.py_env(fmt, level, entry))
             if e.name == "skipped" and fmt is not None and level is not None:
@@ -299,8 +299,49 @@ class WalkerView:
         """The layout a record reads `leaf.` fields with (they sit alike in every leaf format)."""
         return self.formats[self.regime.leaf_levels[-1].leaf].layout
 
-    def py_record(self) -> list[tuple[str, str]]:
-        return record_py(self.regime.record, self.py_env(self.record_layout, entry="e"))
+    def py_record(self, rec: ir.Record | None = None) -> list[tuple[str, str]]:
+        return record_py(rec or self.regime.record, self.py_env(self.record_layout, entry="e"))
+
+    @property
+    def fault_records(self) -> list[str]:
+        """The record each fault kind reports, in status-code order."""
+        return [self.records[self.record_index(k)].name for k in self.kinds]
+
+    @property
+    def record_fields(self) -> list[list]:
+        """[record name, [field names]] of each record this walker reports."""
+        return [[r.name, [f.name for f in r.fields]] for r in self.records]
+
+    def record_ports(self) -> list[tuple[str, int]]:
+        """(port, width) of the fields of the records after the first: o_r1_FIELD, ..."""
+        return [(f"o_r{i}_{f.name}", f.width) for i, r in enumerate(self.records) if i for f in r.fields]
+
+    # ---- input faults: checked before the first memory reference
+    @property
+    def records(self) -> tuple[ir.Record, ...]:
+        """The records this walker reports: a host's faults reach the nested record
+        through its first record alone, so a host has no other."""
+        return (self.regime.record,) if self.role == "host" else self.regime.all_records
+
+    def record_index(self, kind: str) -> int:
+        """Which of `records` fault kind `kind` reports (0: the first)."""
+        rec = self.regime.record_of(kind)
+        return next((i for i, r in enumerate(self.records) if r.name == rec.name), 0)
+
+    def py_input_faults(self) -> list[tuple[int, ir.Rule, str, int]]:
+        """(status code, rule, Python condition, record index) of each input fault."""
+        env = self.py_env()
+        return [(self.kinds.index(r.name) + 1, r, py(r.when, env), self.record_index(r.name))
+                for r in self.regime.input_faults]
+
+    def hdl_input_faults(self) -> tuple[list[str], list[tuple[int, ir.Rule, str]]]:
+        """(statements, [(status code, rule, condition)]) of the input faults in the
+        model: the conditions through scratch variables (a builtin's conditionals
+        convert only as statements)."""
+        env = self.hdl_env()
+        h = Hoist(env, prefix="in")
+        conds = [(self.kinds.index(r.name) + 1, r, h.cond(r.when)) for r in self.regime.input_faults]
+        return h.take(), conds
 
     # ---- MyHDL spelling
     @property
@@ -327,7 +368,7 @@ class WalkerView:
             if e.name == "fault":
                 return resize("fault_k", self.status_bits, e.width)
             if e.name == "walked":
-                return f"(fault_k > {len(self.regime.faults)})"
+                return f"(fault_k > {len(self.regime.input_faults) + len(self.regime.faults)})"
             if e.name == "next" and fmt is not None:
                 return hdl(self.regime.next_level, self.hdl_env(fmt, level, entry))
             if e.name == "skipped" and fmt is not None and level is not None:
@@ -396,7 +437,7 @@ class WalkerView:
         prefix o_n_): every name from the spec carries a prefix with '_'."""
         rec = rec or self.regime.record
         env = env or self.hdl_env(self.record_layout, entry="le")
-        h = Hoist(env, prefix="ns" if prefix == "o_n_" else "rs")
+        h = Hoist(env, prefix="ns" if prefix == "o_n_" else "rs" if prefix == "o_r_" else f"{prefix[2:-1]}s")
 
         def fitted(e: Expr, width: int) -> str:
             return _fitted(h, env, e, width)

@@ -28,7 +28,7 @@ import random
 from dataclasses import dataclass, field
 
 from codegen import ir
-from codegen.ir.expr import Expr, mask
+from codegen.ir.expr import Expr, call_value, mask
 from codegen.ir.expr import evaluate as _evaluate
 from codegen.verify.stimulus import compiled
 
@@ -219,6 +219,36 @@ def ctx_fn(e: Expr):
         return eval_ctx(e, ctx, access, {("acc", k): v for k, v in (accs or {}).items()})
     _CTX_FNS[id(e)] = (e, fn)
     return fn
+
+
+def ctx_fn_input(e: Expr, input_name: str):
+    """`f(ctx, access, addr)`: an input fault's condition (it reads the input, access
+    kinds and context registers alone)."""
+    def with_input(ctx, access, addr):
+        def lookup(r: Expr) -> int:
+            if r.kind == "ctx":
+                return (ctx[r.name] >> r.lo) & mask(r.width)
+            if r.kind == "access":
+                return access[r.name]
+            if r.kind == "input":
+                return addr
+            raise StimulusError(f"an input fault cannot read a {r.kind} reference '{r.name}'")
+        return evaluate(e, lookup)
+    return with_input
+
+
+def _input_candidates(draw: Draw, addr: int, width: int):
+    """Inputs near `addr`: itself, its low k bits sign- and zero-extended (k from the
+    width down), then with one random bit flipped (a few)."""
+    yield addr
+    for k in range(width - 1, 0, -1):
+        yield call_value("sext", addr, width, k)
+        yield addr & mask(k)
+    for _ in range(8):
+        yield addr ^ (1 << draw.int(0, width - 1))
+
+
+INPUT_FAULT_PERCENT = 20  # scenarios aimed at an input fault (the others pass them all)
 
 
 _MBZ: dict = {}  # id(layout) -> (layout, static mask, ((condition function, bits), ...))
@@ -1560,6 +1590,12 @@ class ScenarioFactory:
         used: set = set()
         main_width = self._addr_width(self.spec, self.main)
         addr = draw.bits(self.main.input_width)
+        if self.main.input_faults:
+            ctx, addr, tripped = self._input_faults(draw, ctx, access, addr, ctx_override or {})
+            if tripped is not None:
+                # the walk is never made: the fault is found before the first reference
+                request = {self.main.input_name: addr, **access, **ctx}
+                return Scenario(request, memory, draw.int(0, 2**31), {"input_fault": tripped})
         start = self._start(self.main, ctx)
         guest_faults = fault_percent if self.nested is None or draw.chance(50) else 0
         plan = guest_plan or self._choose_plan(draw, self.main, start, guest_faults, ctx)
@@ -1590,7 +1626,12 @@ class ScenarioFactory:
             if legal:
                 stages = ["table", "final"] + (["update"] if self.nested.update_access else [])
                 hbuilder.prefer(self._host_accesses(stages, ctx, access))
-            galloc = Allocator(draw, main_width, set())
+            gwidth = main_width
+            if self.host.input_faults and not draw.chance(INPUT_FAULT_PERCENT):
+                # most guest tables and frames lie where the host's tables index (a host
+                # input fault such as "no bits above them" passes); the others anywhere
+                gwidth = min(main_width, max(lv.index_hi for lv in self.host.levels) + 1)
+            galloc = Allocator(draw, gwidth, set())
             groot = _root_frame(galloc, self.main)
             invert(self.main.root, groot, ctx)
             mapped: dict[int, int | None] = {}
@@ -1636,6 +1677,27 @@ class ScenarioFactory:
             intent["host_fault"] = host_fault and (host_fault[0], host_fault[1].name)
         request = {self.main.input_name: addr, **access, **ctx}
         return Scenario(request, memory, draw.int(0, 2**31), intent)
+
+    def _input_faults(self, draw: Draw, ctx: dict, access: dict, addr: int, override: dict
+                      ) -> tuple[dict, int, str | None]:
+        """(context, input, the input fault aimed at or None): one scenario in
+        INPUT_FAULT_PERCENT trips one of the regime's input faults (the first in order
+        that fires is the one reported, so the others must pass), the rest pass them all.
+        Inputs are tried as drawn, then sign- and zero-extended from each width (what
+        canonical-form and high-bits checks want) and with one bit flipped; a context
+        that admits none is drawn again. If none is found the scenario goes on as it is
+        (the reference decides)."""
+        rules = self.main.input_faults
+        target = draw.choice(rules).name if draw.chance(INPUT_FAULT_PERCENT) else None
+        name, width = self.main.input_name, self.main.input_width
+        conds = [(r.name, ctx_fn_input(r.when, name)) for r in rules]
+        for _ in range(20):
+            for cand in _input_candidates(draw, addr, width):
+                fired = next((n for n, f in conds if f(ctx, access, cand)), None)
+                if fired == target:
+                    return ctx, cand, target
+            ctx = self._draw_ctx(draw, override)
+        return ctx, addr, None
 
     def _map(self, hbuilder: TableBuilder, hroot: int, gpa: int, hstart: int, plan: Plan, preset: bool,
              memory: dict) -> int | None:
