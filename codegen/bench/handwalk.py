@@ -14,7 +14,9 @@ values; only the bits named below are read.
 Conventions shared with the generated reference (they are modelling choices the SDM
 leaves open):
   * the result is (0, pa, leaf_level, 0) or (fault, level, 0, (14, error_code, cr2))
-    with fault = 1 + index in FAULTS;
+    with fault = 1 + index in FAULTS; a non-canonical address (checked first, before any
+    memory reference, when CR4.PAE = 1) is (10, 0, 0, (13, 0)), #GP(0), and its outcome
+    has no level (SDM Vol. 1 3.3.7.1, Vol. 3A 6.15; APM Vol. 2 5.3.1);
   * permission faults are reported in the order of FAULTS (one fault, no OR-ing of
     causes); the PK error-code bit is set whenever the keys deny the access (SDM 4.7),
     whichever check fired;
@@ -23,7 +25,7 @@ leaves open):
 """
 
 FAULTS = ('not_present', 'reserved', 'user_supervisor', 'user_write', 'supervisor_write', 'smap',
-          'execute_disable', 'smep', 'protection_key')
+          'execute_disable', 'smep', 'protection_key', 'non_canonical')
 
 MAXPHYADDR = 48
 ADDR = ((1 << MAXPHYADDR) - 1) & ~0xFFF        # bits M-1:12 of an entry / CR3
@@ -55,6 +57,11 @@ def walk_top(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, 
     nxe = (r_EFER >> 11) & 1
     xd_rsvd = 0 if nxe else XD
     level = 5 if (r_CR4 >> 12) & 1 else 4
+    if (r_CR4 >> 5) & 1:
+        # canonical: bits 63:47 (63:56 with LA57) all equal, i.e. the top bits all 0 or all 1
+        top = i_addr >> (9 * level + 11)
+        if top not in (0, (1 << (64 - 9 * level - 11)) - 1):
+            return (10, 0, 0, (13, 0))
     table = r_CR3 & ADDR
     rw = us = 1
     xd = 0
@@ -129,5 +136,8 @@ def translate(mem, request, trace):
                  request['PKRU'])
     if r[0] == 0:
         return {"ok": True, "pa": r[1], "level": r[2]}
+    if r[0] == 10:
+        return {"ok": False, "fault": "non_canonical", "stage": "top", "level": None, "record": "general_protection",
+                "fields": {"vector": 13, "error_code": 0}}
     return {"ok": False, "fault": FAULTS[r[0] - 1], "stage": "top", "level": r[1], "record": "page_fault",
             "fields": dict(zip(("vector", "error_code", "cr2"), r[3]))}

@@ -295,9 +295,10 @@ class Regime(Node):
 
     @property
     def fault_kinds(self) -> tuple[str, ...]:
-        """Every fault kind in status-code order: input faults, walk faults, checks."""
-        return (tuple(r.name for r in self.input_faults) + tuple(r.name for r in self.faults)
-                + tuple(r.name for r in self.checks))
+        """Every fault kind in status-code order: walk faults, checks, input faults (last,
+        so that adding one leaves the other kinds' codes alone; they are checked first)."""
+        return (tuple(r.name for r in self.faults) + tuple(r.name for r in self.checks)
+                + tuple(r.name for r in self.input_faults))
 
     @property
     def all_records(self) -> tuple[Record, ...]:

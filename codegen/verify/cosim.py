@@ -25,6 +25,7 @@ from codegen.verify.stimulus.translation import (
     fault_levels,
     injectable,
     reachable_checks,
+    reachable_input_faults,
     reachable_levels,
 )
 from codegen.verify.stimulus.unit import UnitScenarioFactory
@@ -185,7 +186,7 @@ INJECT_BUDGET = 400
 
 
 def _stage_points(stage: str, regime: ir.Regime, spec: ir.Spec, checks: set[str],
-                  starts: set[int]) -> tuple[list[str], list[str], set[int], set[int]]:
+                  starts: set[int], inputs: set[str] = frozenset()) -> tuple[list[str], list[str], set[int], set[int]]:
     """(points, unreachable points, levels reached, leaf levels translated at) of one
     stage: each fault kind, each fault at each level it can happen at
     (stimulus.fault_levels) and each final check at each leaf level, each page level.
@@ -209,6 +210,10 @@ def _stage_points(stage: str, regime: ir.Regime, spec: ir.Spec, checks: set[str]
         for lv in regime.leaf_levels:
             sites.append((rule.name, f"{stage} fault {rule.name} at level {lv.number}",
                           rule.name in checks and lv.number in leaves))
+    # an input fault has no level; `inputs`: those some context and input trip
+    # (stimulus.reachable_input_faults; e.g. a check the host binding turns off is not)
+    for rule in regime.input_faults:
+        sites.append((rule.name, f"{stage} fault {rule.name} at level None", rule.name in inputs))
     for k in regime.fault_kinds:
         mine = [ok for kind, _, ok in sites if kind == k]
         (points if any(mine) or (not mine and k not in [c.name for c in regime.checks]) else unreachable).append(
@@ -230,10 +235,10 @@ def expected_coverage(spec: ir.Spec) -> tuple[list[str], list[str]]:
     pairs = factory.start_pairs()
     stage = "guest" if isinstance(top, ir.Nested) else "top"
     out, unreachable, reached, leaves = _stage_points(stage, factory.main, spec, reachable_checks(factory, "guest"),
-                                                      {m for m, _ in pairs})
+                                                      {m for m, _ in pairs}, reachable_input_faults(factory, "guest"))
     if isinstance(top, ir.Nested):
         points, gone, _, _ = _stage_points("host", factory.host, spec, reachable_checks(factory, "host"),
-                                           {h for _, h in pairs})
+                                           {h for _, h in pairs}, reachable_input_faults(factory, "host"))
         out += points
         unreachable += gone
         sites = [("host fault on final address", bool(leaves))]

@@ -41,6 +41,8 @@ entity amd_npt_npt is
         o_r_vector: out unsigned(7 downto 0);
         o_r_error_code: out unsigned(31 downto 0);
         o_r_cr2: out unsigned(63 downto 0);
+        o_r1_vector: out unsigned(7 downto 0);
+        o_r1_error_code: out unsigned(31 downto 0);
         o_n_exitcode: out unsigned(63 downto 0);
         o_n_exitinfo1: out unsigned(63 downto 0);
         o_n_exitinfo2: out unsigned(63 downto 0)
@@ -152,6 +154,17 @@ walker_host0_fsm: process (clk) is
     variable v_rw: std_logic;
     variable v_us: std_logic;
     variable v_xd: std_logic;
+    variable in0: unsigned(63 downto 0);
+    variable in1: unsigned(63 downto 0);
+    variable in2: unsigned(63 downto 0);
+    variable in3: unsigned(56 downto 0);
+    variable in4: unsigned(63 downto 0);
+    variable in5: unsigned(56 downto 0);
+    variable in6: unsigned(63 downto 0);
+    variable in7: unsigned(63 downto 0);
+    variable in8: unsigned(47 downto 0);
+    variable in9: unsigned(63 downto 0);
+    variable in10: unsigned(47 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
@@ -220,22 +233,63 @@ begin
                             walker_host0_pend_3 <= '0';
                             walker_host0_pend_2 <= '0';
                             walker_host0_pend_1 <= '0';
-                            if bool(hb_CR4(12)) then
-                                m_valid <= '1';
-                                m_we <= '0';
-                                m_size <= to_unsigned(3, 3);
-                                m_addr <= (unsigned'(to_unsigned(0, 16) & hb_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(57-1 downto 48) & to_unsigned(0, 3)));
-                                walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & hb_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(57-1 downto 48) & to_unsigned(0, 3)));
-                                walker_host0_st <= MWAIT;
-                                walker_host0_lvl <= to_unsigned(5, 3);
+                            walker_host0_le <= to_unsigned(0, 64);
+                            in0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            in1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            in2 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            in2 := x_addr;
+                            in3 := unsigned'("000000000000000000000000000000000000000000000000000000000");
+                            in3 := (x_addr(57-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111111111111"));
+                            in4 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            in4 := (unsigned'(to_unsigned(0, 7) & in3) or unsigned'("1111111000000000000000000000000000000000000000000000000000000000"));
+                            in5 := unsigned'("000000000000000000000000000000000000000000000000000000000");
+                            in5 := (x_addr(57-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111111111111"));
+                            if ((shift_right(in2, 56) and to_unsigned(1, 64)) = 1) then
+                                in1 := in4;
                             else
-                                m_valid <= '1';
-                                m_we <= '0';
-                                m_size <= to_unsigned(3, 3);
-                                m_addr <= (unsigned'(to_unsigned(0, 16) & hb_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
-                                walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & hb_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
-                                walker_host0_st <= MWAIT;
-                                walker_host0_lvl <= to_unsigned(4, 3);
+                                in1 := unsigned'(to_unsigned(0, 7) & in5);
+                            end if;
+                            in6 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            in7 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            in7 := x_addr;
+                            in8 := unsigned'("000000000000000000000000000000000000000000000000");
+                            in8 := (x_addr(48-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111"));
+                            in9 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            in9 := (unsigned'(to_unsigned(0, 16) & in8) or unsigned'("1111111111111111000000000000000000000000000000000000000000000000"));
+                            in10 := unsigned'("000000000000000000000000000000000000000000000000");
+                            in10 := (x_addr(48-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111"));
+                            if ((shift_right(in7, 47) and to_unsigned(1, 64)) = 1) then
+                                in6 := in9;
+                            else
+                                in6 := unsigned'(to_unsigned(0, 16) & in10);
+                            end if;
+                            if bool(hb_CR4(12)) then
+                                in0 := in1;
+                            else
+                                in0 := in6;
+                            end if;
+                            if (bool(hb_CR4(5)) and (x_addr /= in0)) then
+                                walker_host0_fault_k <= to_unsigned(10, 8);
+                                walker_host0_flevel <= to_unsigned(0, 3);
+                                walker_host0_st <= FAULT;
+                            else
+                                if bool(hb_CR4(12)) then
+                                    m_valid <= '1';
+                                    m_we <= '0';
+                                    m_size <= to_unsigned(3, 3);
+                                    m_addr <= (unsigned'(to_unsigned(0, 16) & hb_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                                    walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & hb_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                                    walker_host0_st <= MWAIT;
+                                    walker_host0_lvl <= to_unsigned(5, 3);
+                                else
+                                    m_valid <= '1';
+                                    m_we <= '0';
+                                    m_size <= to_unsigned(3, 3);
+                                    m_addr <= (unsigned'(to_unsigned(0, 16) & hb_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                                    walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & hb_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                                    walker_host0_st <= MWAIT;
+                                    walker_host0_lvl <= to_unsigned(4, 3);
+                                end if;
                             end if;
                         end if;
                     end if;
@@ -617,7 +671,7 @@ begin
                     h_r_error_code(2) <= hk_user;
                     h_r_error_code(3) <= stdl(walker_host0_fault_k(4-1 downto 0) = 2);
                     h_r_error_code(4) <= stdl(bool(hk_fetch) and (bool(hb_CR4(20)) or bool(hb_EFER(11))));
-                    h_r_error_code(5) <= stdl((walker_host0_fault_k > 2) and (((bool(hb_CR4(22)) and bool(walker_host0_a_us)) and (not bool(hk_fetch))) and (((shift_right(hb_PKRU, to_integer(2 * walker_host0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(hb_PKRU, to_integer((2 * walker_host0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(hk_write)) and (bool(hk_user) or bool(hb_CR0(16)))))));
+                    h_r_error_code(5) <= stdl(((walker_host0_fault_k > 2) and (walker_host0_fault_k <= 9)) and (((bool(hb_CR4(22)) and bool(walker_host0_a_us)) and (not bool(hk_fetch))) and (((shift_right(hb_PKRU, to_integer(2 * walker_host0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(hb_PKRU, to_integer((2 * walker_host0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(hk_write)) and (bool(hk_user) or bool(hb_CR0(16)))))));
                     h_r_cr2 <= x_addr;
                     x_done <= '1';
                     walker_host0_st <= IDLE;
@@ -715,6 +769,17 @@ walker_guest0_fsm: process (clk) is
     variable v_rw: std_logic;
     variable v_us: std_logic;
     variable v_xd: std_logic;
+    variable in0: unsigned(63 downto 0);
+    variable in1: unsigned(63 downto 0);
+    variable in2: unsigned(63 downto 0);
+    variable in3: unsigned(56 downto 0);
+    variable in4: unsigned(63 downto 0);
+    variable in5: unsigned(56 downto 0);
+    variable in6: unsigned(63 downto 0);
+    variable in7: unsigned(63 downto 0);
+    variable in8: unsigned(47 downto 0);
+    variable in9: unsigned(63 downto 0);
+    variable in10: unsigned(47 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
@@ -735,6 +800,8 @@ begin
             o_n_exitinfo1 <= to_unsigned(0, 64);
             o_n_exitinfo2 <= to_unsigned(0, 64);
             o_pa <= to_unsigned(0, 64);
+            o_r1_error_code <= to_unsigned(0, 32);
+            o_r1_vector <= to_unsigned(0, 8);
             o_r_cr2 <= to_unsigned(0, 64);
             o_r_error_code <= to_unsigned(0, 32);
             o_r_vector <= to_unsigned(0, 8);
@@ -785,26 +852,67 @@ begin
                         walker_guest0_pend_3 <= '0';
                         walker_guest0_pend_2 <= '0';
                         walker_guest0_pend_1 <= '0';
-                        if bool(r_CR4(12)) then
-                            x_valid <= '1';
-                            x_pwrite <= '0';
-                            x_addr <= (unsigned'(to_unsigned(0, 16) & r_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(57-1 downto 48) & to_unsigned(0, 3)));
-                            x_on_table <= '1';
-                            hk_write <= '1';
-                            hk_user <= '1';
-                            hk_fetch <= '0';
-                            walker_guest0_st <= XWAIT;
-                            walker_guest0_lvl <= to_unsigned(5, 3);
+                        walker_guest0_le <= to_unsigned(0, 64);
+                        in0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        in1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        in2 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        in2 := i_addr;
+                        in3 := unsigned'("000000000000000000000000000000000000000000000000000000000");
+                        in3 := (i_addr(57-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111111111111"));
+                        in4 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        in4 := (unsigned'(to_unsigned(0, 7) & in3) or unsigned'("1111111000000000000000000000000000000000000000000000000000000000"));
+                        in5 := unsigned'("000000000000000000000000000000000000000000000000000000000");
+                        in5 := (i_addr(57-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111111111111"));
+                        if ((shift_right(in2, 56) and to_unsigned(1, 64)) = 1) then
+                            in1 := in4;
                         else
-                            x_valid <= '1';
-                            x_pwrite <= '0';
-                            x_addr <= (unsigned'(to_unsigned(0, 16) & r_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
-                            x_on_table <= '1';
-                            hk_write <= '1';
-                            hk_user <= '1';
-                            hk_fetch <= '0';
-                            walker_guest0_st <= XWAIT;
-                            walker_guest0_lvl <= to_unsigned(4, 3);
+                            in1 := unsigned'(to_unsigned(0, 7) & in5);
+                        end if;
+                        in6 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        in7 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        in7 := i_addr;
+                        in8 := unsigned'("000000000000000000000000000000000000000000000000");
+                        in8 := (i_addr(48-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111"));
+                        in9 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        in9 := (unsigned'(to_unsigned(0, 16) & in8) or unsigned'("1111111111111111000000000000000000000000000000000000000000000000"));
+                        in10 := unsigned'("000000000000000000000000000000000000000000000000");
+                        in10 := (i_addr(48-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111"));
+                        if ((shift_right(in7, 47) and to_unsigned(1, 64)) = 1) then
+                            in6 := in9;
+                        else
+                            in6 := unsigned'(to_unsigned(0, 16) & in10);
+                        end if;
+                        if bool(r_CR4(12)) then
+                            in0 := in1;
+                        else
+                            in0 := in6;
+                        end if;
+                        if (bool(r_CR4(5)) and (i_addr /= in0)) then
+                            walker_guest0_fault_k <= to_unsigned(10, 8);
+                            walker_guest0_flevel <= to_unsigned(0, 3);
+                            walker_guest0_st <= FAULT;
+                        else
+                            if bool(r_CR4(12)) then
+                                x_valid <= '1';
+                                x_pwrite <= '0';
+                                x_addr <= (unsigned'(to_unsigned(0, 16) & r_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                                x_on_table <= '1';
+                                hk_write <= '1';
+                                hk_user <= '1';
+                                hk_fetch <= '0';
+                                walker_guest0_st <= XWAIT;
+                                walker_guest0_lvl <= to_unsigned(5, 3);
+                            else
+                                x_valid <= '1';
+                                x_pwrite <= '0';
+                                x_addr <= (unsigned'(to_unsigned(0, 16) & r_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                                x_on_table <= '1';
+                                hk_write <= '1';
+                                hk_user <= '1';
+                                hk_fetch <= '0';
+                                walker_guest0_st <= XWAIT;
+                                walker_guest0_lvl <= to_unsigned(4, 3);
+                            end if;
                         end if;
                     end if;
                 when XWAIT =>
@@ -1203,8 +1311,10 @@ begin
                     o_r_error_code(2) <= k_user;
                     o_r_error_code(3) <= stdl(walker_guest0_fault_k(4-1 downto 0) = 2);
                     o_r_error_code(4) <= stdl(bool(k_fetch) and (bool(r_CR4(20)) or bool(r_EFER(11))));
-                    o_r_error_code(5) <= stdl((walker_guest0_fault_k > 2) and (((bool(r_CR4(22)) and bool(walker_guest0_a_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * walker_guest0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * walker_guest0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))));
+                    o_r_error_code(5) <= stdl(((walker_guest0_fault_k > 2) and (walker_guest0_fault_k <= 9)) and (((bool(r_CR4(22)) and bool(walker_guest0_a_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * walker_guest0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * walker_guest0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))));
                     o_r_cr2 <= i_addr;
+                    o_r1_vector <= to_unsigned(13, 8);
+                    o_r1_error_code <= to_unsigned(0, 32);
                     done <= '1';
                     walker_guest0_st <= IDLE;
                 when ADREQ =>

@@ -31,7 +31,9 @@ module x86_64_paging_long_mode (
     o_pa,
     o_r_vector,
     o_r_error_code,
-    o_r_cr2
+    o_r_cr2,
+    o_r1_vector,
+    o_r1_error_code
 );
 
 input clk;
@@ -76,6 +78,10 @@ output [31:0] o_r_error_code;
 reg [31:0] o_r_error_code;
 output [63:0] o_r_cr2;
 reg [63:0] o_r_cr2;
+output [7:0] o_r1_vector;
+reg [7:0] o_r1_vector;
+output [31:0] o_r1_error_code;
+reg [31:0] o_r1_error_code;
 
 reg walker_top0_a_rw;
 reg walker_top0_a_us;
@@ -107,6 +113,17 @@ always @(posedge clk) begin: walker_top0_fsm
     reg v_rw;
     reg v_us;
     reg v_xd;
+    reg [64-1:0] in0;
+    reg [64-1:0] in1;
+    reg [64-1:0] in2;
+    reg [57-1:0] in3;
+    reg [64-1:0] in4;
+    reg [57-1:0] in5;
+    reg [64-1:0] in6;
+    reg [64-1:0] in7;
+    reg [48-1:0] in8;
+    reg [64-1:0] in9;
+    reg [48-1:0] in10;
     if (rst == 1) begin
         walker_top0_a_rw <= 0;
         walker_top0_a_us <= 0;
@@ -125,6 +142,8 @@ always @(posedge clk) begin: walker_top0_fsm
         o_aux <= 0;
         o_level <= 0;
         o_pa <= 0;
+        o_r1_error_code <= 0;
+        o_r1_vector <= 0;
         o_r_cr2 <= 0;
         o_r_error_code <= 0;
         o_r_vector <= 0;
@@ -165,23 +184,68 @@ always @(posedge clk) begin: walker_top0_fsm
                     walker_top0_pend_3 <= 1'b0;
                     walker_top0_pend_2 <= 1'b0;
                     walker_top0_pend_1 <= 1'b0;
-                    if (r_CR4[12]) begin
-                        m_valid <= 1'b1;
-                        m_we <= 1'b0;
-                        m_size <= 3;
-                        m_addr <= ({16'h0, r_CR3[48-1:12], 12'h0} + {52'h0, i_addr[57-1:48], 3'h0});
-                        walker_top0_ea <= ({16'h0, r_CR3[48-1:12], 12'h0} + {52'h0, i_addr[57-1:48], 3'h0});
-                        walker_top0_st <= 3'b001;
-                        walker_top0_lvl <= 5;
+                    walker_top0_le <= 0;
+                    in0 = 64'h0;
+                    in1 = 64'h0;
+                    in2 = 64'h0;
+                    in2 = i_addr;
+                    in3 = 57'h0;
+                    in3 = (i_addr[57-1:0] & 57'h1ffffffffffffff);
+                    in4 = 64'h0;
+                    in4 = ({7'h0, in3} | 64'hfe00000000000000);
+                    in5 = 57'h0;
+                    in5 = (i_addr[57-1:0] & 57'h1ffffffffffffff);
+                    if ((((in2 >>> 56) & 1) == 1)) begin
+                        in1 = in4;
                     end
                     else begin
-                        m_valid <= 1'b1;
-                        m_we <= 1'b0;
-                        m_size <= 3;
-                        m_addr <= ({16'h0, r_CR3[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
-                        walker_top0_ea <= ({16'h0, r_CR3[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
-                        walker_top0_st <= 3'b001;
-                        walker_top0_lvl <= 4;
+                        in1 = {7'h0, in5};
+                    end
+                    in6 = 64'h0;
+                    in7 = 64'h0;
+                    in7 = i_addr;
+                    in8 = 48'h0;
+                    in8 = (i_addr[48-1:0] & 48'hffffffffffff);
+                    in9 = 64'h0;
+                    in9 = ({16'h0, in8} | 64'hffff000000000000);
+                    in10 = 48'h0;
+                    in10 = (i_addr[48-1:0] & 48'hffffffffffff);
+                    if ((((in7 >>> 47) & 1) == 1)) begin
+                        in6 = in9;
+                    end
+                    else begin
+                        in6 = {16'h0, in10};
+                    end
+                    if (r_CR4[12]) begin
+                        in0 = in1;
+                    end
+                    else begin
+                        in0 = in6;
+                    end
+                    if ((r_CR4[5] && (i_addr != in0))) begin
+                        walker_top0_fault_k <= 10;
+                        walker_top0_flevel <= 0;
+                        walker_top0_st <= 3'b010;
+                    end
+                    else begin
+                        if (r_CR4[12]) begin
+                            m_valid <= 1'b1;
+                            m_we <= 1'b0;
+                            m_size <= 3;
+                            m_addr <= ({16'h0, r_CR3[48-1:12], 12'h0} + {52'h0, i_addr[57-1:48], 3'h0});
+                            walker_top0_ea <= ({16'h0, r_CR3[48-1:12], 12'h0} + {52'h0, i_addr[57-1:48], 3'h0});
+                            walker_top0_st <= 3'b001;
+                            walker_top0_lvl <= 5;
+                        end
+                        else begin
+                            m_valid <= 1'b1;
+                            m_we <= 1'b0;
+                            m_size <= 3;
+                            m_addr <= ({16'h0, r_CR3[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
+                            walker_top0_ea <= ({16'h0, r_CR3[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
+                            walker_top0_st <= 3'b001;
+                            walker_top0_lvl <= 4;
+                        end
                     end
                 end
             end
@@ -586,8 +650,10 @@ always @(posedge clk) begin: walker_top0_fsm
                 o_r_error_code[2] <= k_user;
                 o_r_error_code[3] <= (walker_top0_fault_k[4-1:0] == 2);
                 o_r_error_code[4] <= (k_fetch && (r_CR4[20] || r_EFER[11]));
-                o_r_error_code[5] <= ((walker_top0_fault_k > 2) && (((r_CR4[22] && walker_top0_a_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * walker_top0_le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * walker_top0_le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16])))));
+                o_r_error_code[5] <= (((walker_top0_fault_k > 2) && (walker_top0_fault_k <= 9)) && (((r_CR4[22] && walker_top0_a_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * walker_top0_le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * walker_top0_le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16])))));
                 o_r_cr2 <= i_addr;
+                o_r1_vector <= 13;
+                o_r1_error_code <= 0;
                 done <= 1'b1;
                 walker_top0_st <= 3'b000;
             end

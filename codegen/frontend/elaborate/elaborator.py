@@ -701,7 +701,7 @@ class Elaborator:
                 when = self.resolve(r.when, check_scope) if r.when is not None else None
                 if r.when is None or when is not None:
                     updates.append(ir.Update(field=r.name, where=r.where, when=when, cite=r.cite, span=r.span))
-        kinds = tuple(x.name for x in input_faults) + tuple(x.name for x in faults) + tuple(x.name for x in checks)
+        kinds = tuple(x.name for x in faults) + tuple(x.name for x in checks) + tuple(x.name for x in input_faults)
         # A record may read the accumulators and the leaf entry; `walked` says they are
         # meaningful (the fault is a final check, after the whole walk).
         rec_scope = Scope(m, registers=registers, access=access, input=(in_name, in_width), accumulators=acc_widths,

@@ -218,7 +218,7 @@ class WalkerView:
             if e.name == "fault":
                 return "kind"
             if e.name == "walked":
-                return f"(kind > {len(self.regime.input_faults) + len(self.regime.faults)})"
+                return self._walked("kind")
             if e.name == "next" and fmt is not None:
                 return py(self.regime.next_level, self.py_env(fmt, level, entry))
             if e.name == "skipped" and fmt is not None and level is not None:
@@ -316,6 +316,14 @@ class WalkerView:
         """(port, width) of the fields of the records after the first: o_r1_FIELD, ..."""
         return [(f"o_r{i}_{f.name}", f.width) for i, r in enumerate(self.records) if i for f in r.fields]
 
+    def _walked(self, kind: str) -> str:
+        """`walked`: the fault is a final check (codes after the walk faults' and before
+        the input faults')."""
+        first = len(self.regime.faults)
+        if not self.regime.input_faults:
+            return f"({kind} > {first})"
+        return f"({kind} > {first} and {kind} <= {first + len(self.regime.checks)})"
+
     # ---- input faults: checked before the first memory reference
     @property
     def records(self) -> tuple[ir.Record, ...]:
@@ -368,7 +376,7 @@ class WalkerView:
             if e.name == "fault":
                 return resize("fault_k", self.status_bits, e.width)
             if e.name == "walked":
-                return f"(fault_k > {len(self.regime.input_faults) + len(self.regime.faults)})"
+                return self._walked("fault_k")
             if e.name == "next" and fmt is not None:
                 return hdl(self.regime.next_level, self.hdl_env(fmt, level, entry))
             if e.name == "skipped" and fmt is not None and level is not None:

@@ -1793,3 +1793,29 @@ class _DataAdapter:
 
     def __init__(self, draw_fn):
         self.draw = draw_fn
+
+
+def reachable_input_faults(factory: ScenarioFactory, stage: str, samples: int = 200, seed: int = 0) -> set[str]:
+    """The input faults of a stage that some context, access and input report (the
+    first in order that fires), found on random contexts and the inputs near random
+    ones that _input_candidates gives. A host stage sees only the contexts its binding
+    gives it (a check that the binding turns off cannot fire there)."""
+    regime = factory.host if stage == "host" else factory.main
+    if not regime.input_faults:
+        return set()
+    draw = Draw(random.Random(seed))
+    name, width = regime.input_name, regime.input_width
+    conds = [(r.name, ctx_fn_input(r.when, name)) for r in regime.input_faults]
+    found: set[str] = set()
+    for _ in range(samples):
+        ctx = factory._random_ctx(draw)
+        if stage == "host":
+            ctx = factory._host_ctx(ctx)
+        access = {a: int(draw.chance(50)) for a in regime.access}
+        for cand in _input_candidates(draw, draw.bits(width), width):
+            fired = next((n for n, f in conds if f(ctx, access, cand)), None)
+            if fired is not None:
+                found.add(fired)
+        if len(found) == len(conds):
+            break
+    return found
