@@ -176,7 +176,8 @@ def _nested_widths(spec: ir.Spec, nest: ir.Nested, bag: DiagnosticBag) -> None:
         bag.error("E0417", f"guest regime '{guest.name}' produces {top + 1}-bit addresses (field "
                   f"'{widest.name}' of '{lay.name}' reaches bit {top}) but host regime '{host.name}' "
                   f"translates {host.input_width}-bit inputs; widen the host's input or narrow the guest's "
-                  "address fields", nest.span, (f"field '{widest.name}' of '{lay.name}'", widest.span),
+                  f"address fields (for a host stage that faults on the high bits, declare `input NAME : {top + 1};` "
+                  "and refuse them with `fault NAME at input when ...`)", nest.span, (f"field '{widest.name}' of '{lay.name}'", widest.span),
                   (f"host regime '{host.name}'", host.span))
 
 

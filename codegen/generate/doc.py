@@ -797,6 +797,8 @@ class RegimeDoc:
     updates: list[RuleDoc]
     record: RecordDoc
     used_by: list[Link]
+    input_faults: list[RuleDoc] = field(default_factory=list)  # checked before the walk
+    records: list[RecordDoc] = field(default_factory=list)  # after the first
 
 
 @dataclass
@@ -1113,10 +1115,14 @@ class SpecDoc:
         updates = [RuleDoc(u.field, [("when", p.text(u.when))] if u.when is not None else [],
                            Meta(u.cite, "", self.src(u)), "at each level" if u.where == "each level" else "at the leaf")
                    for u in r.updates]
+        first = len(r.faults) + len(r.checks)
+        inputs = [RuleDoc(x.name, [("when", p.text(x.when))], self.meta(x), f"record {x.record or r.record.name}",
+                          first + i + 1) for i, x in enumerate(r.input_faults)]
         svg, splits = self._address(r)
         return RegimeDoc(r, anchor, self.meta(r), overview, svg, splits, levels, page_shifts, faults, checks, accs,
                          lets, updates,
-                         self._record(r.record, p, f"regime-{r.name}"), self.uses.get(("regime", r.name), []))
+                         self._record(r.record, p, f"regime-{r.name}"), self.uses.get(("regime", r.name), []),
+                         inputs, [self._record(x, p, f"regime-{r.name}") for x in r.records])
 
     def _address(self, r: ir.Regime) -> tuple[Markup, list[SplitDoc]]:
         """The input address split into table indexes and page offset, one row per
