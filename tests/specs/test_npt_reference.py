@@ -269,3 +269,30 @@ def test_amd_pml4e_bit_8_is_reserved_in_the_nested_walk(ref):
     n.mem[host_pml4e] |= 1 << 8
     r, _, _ = n.walk(ref)
     assert r == (64 + RESERVED, 4, 4, (NPF, TABLE | E_P | E_W | E_U | E_RSVD, n.guest_entry[4][0]))
+
+
+# ---- canonical addresses (SDM Vol. 1 3.3.7.1; APM Vol. 2 5.3.1): the guest stage only ------
+PAE = 1 << 5  # IA-32e paging has CR4.PAE = 1 (APM 5.3; SDM 4.1.1); long_mode's check is gated on it
+
+
+def test_a_non_canonical_guest_address_is_gp0_before_any_reference(ref):
+    """The guest stage (x86.long_mode) checks canonical form before its first table read,
+    nested or not: #GP(0), no nested walk, no memory reference."""
+    n = Nested()
+    n.va = VA4 | 1 << 52  # bit 52 differs from bit 47 (0)
+    r, trace, mem = n.walk(ref, CR4=PAE)
+    assert r[0] == 10 and r[3] == (13, 0) and trace == [] and mem == n.mem  # non_canonical: code 10
+    assert ref.outcome(r)["level"] is None and ref.outcome(r)["record"] == "general_protection"
+
+
+def test_the_nested_stage_does_not_check_canonical_form(ref):
+    """The nested walk's input is a guest-physical address (APM 15.25.5): the host
+    binding's CR4 holds LA57 alone, so PAE = 0 there and no #GP; a guest page at gpa bit
+    47 (bits 63:48 are 0: not canonical as a linear address) is translated like any other."""
+    n = Nested()
+    far = 1 << 47 | G_PAGE
+    n.mem[n.guest_entry[1][1]] = far | P | RW | US | A | D
+    n.map(far, S_PAGE)
+    r, trace, _ = n.walk(ref, CR4=PAE)
+    assert r == (0, S_PAGE | 0xABC, 1, 1)
+    assert trace[-4:] == n.host_reads(far)  # the final translation, 4 nested reads

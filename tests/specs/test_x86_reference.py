@@ -444,3 +444,57 @@ def test_pk_bit_when_another_protection_violation_is_reported(generated):
     r, _, _ = run(ref.walk_top, mem, user=1, write=1, CR4=CR4_PKE, PKRU=WD5)
     assert r[0] == USER_WRITE  # one #PF; which check fires first is the spec's choice
     assert r[3][1] == E_P | E_W | E_U | E_PK  # SDM 4.7 PK-flag conditions (1)-(4) all hold
+
+
+# ---- canonical addresses: checked before the walk (SDM Vol. 1 3.3.7.1; Vol. 3A 6.15; APM Vol. 2 5.3.1)
+CR4_PAE = 1 << 5  # every IA-32e mode has PAE = 1 (SDM 4.1.1); the check is gated on it
+NON_CANONICAL = 10  # 1 + index in FAULTS: input faults take the codes after the walk's
+GP0 = (13, 0)  # #GP(0): vector 13, error code 0 (SDM Vol. 3A 6.15, "Interrupt 13")
+
+
+@pytest.mark.parametrize("va, cr4", [
+    (VA4 | 1 << 48, CR4_PAE),                   # bit 48 differs from bit 47 (0): 4-level
+    (VA4 | 0xFFFF << 48, CR4_PAE),              # 63:48 all ones, bit 47 zero
+    (VA5, CR4_PAE),                             # bits 54:49 set with 4-level paging
+    (VA5 | 1 << 57, CR4_PAE | CR4_LA57),        # bit 57 differs from bit 56 (0): 5-level
+])
+def test_non_canonical_address_is_gp0_with_no_memory_reference(walk_top, va, cr4):
+    mem = build(top=5 if cr4 & CR4_LA57 else 4)
+    r, trace, before = run(walk_top, mem, va=va, CR4=cr4)
+    assert r == (NON_CANONICAL, 0, 0, GP0)
+    assert trace == [] and mem == before
+
+
+@pytest.mark.parametrize("va, cr4, top", [
+    (VA4, CR4_PAE, 4),
+    (VA5, CR4_PAE | CR4_LA57, 5),               # canonical at 57 bits: 56:48 index the PML5
+    (VA4 | 0xFFFF_8000_0000_0000 | 0x100 << 39, CR4_PAE, None),  # negative: bits 63:47 all ones
+])
+def test_canonical_addresses_walk(walk_top, va, cr4, top):
+    mem = build(top=top or 4)
+    r, trace, _ = run(walk_top, mem, va=va, CR4=cr4)
+    assert r[0] != NON_CANONICAL and trace  # the walk reads its first entry
+    if top:
+        assert r == (0, 0x9876_5432_1ABC, 1, 0)
+
+
+def test_non_canonical_in_both_models(generated):
+    """The MyHDL model agrees: status non_canonical, no level, the general_protection
+    record, no memory reference."""
+    from codegen.verify.stimulus.translation import Scenario
+    ref, model = generated["x86_64_paging"]
+    req = {"va": VA4 | 1 << 48, "write": 1, "user": 0, "fetch": 0, "CR0": CR0_PE | CR0_PG, "CR3": TABLES[4],
+           "CR4": CR4_PAE, "EFER": EFER_LME | EFER_LMA | EFER_NXE, "RFLAGS": 0, "PKRU": 0}
+    sc = Scenario(req, build(), 1)
+    a, b = harness.run_reference(ref, sc), harness.run_model(model, ref, [sc])[0]
+    assert a.outcome == {"ok": False, "fault": "non_canonical", "stage": "top", "level": None,
+                         "record": "general_protection", "fields": {"vector": 13, "error_code": 0}}
+    assert harness.compare(a, b) == [] and a.trace == [] and b.trace == []
+
+
+def test_without_pae_no_canonical_check(walk_top):
+    """CR4.PAE = 0 is no IA-32e mode; the check is off (so a nested stage that binds
+    CR4.PAE to 0, amd_npt's guest-physical walk, is never checked)."""
+    mem = build()
+    r, trace, _ = run(walk_top, mem, va=VA4 | 1 << 48, CR4=0)
+    assert r == (0, 0x9876_5432_1ABC, 1, 0) and len(trace) == 4
