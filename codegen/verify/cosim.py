@@ -202,9 +202,15 @@ def _stage_points(stage: str, regime: ir.Regime, spec: ir.Spec, checks: set[str]
         # a fault that reads the input address is reached by the addresses walks draw,
         # which table building does not steer: not for `injectable` to judge
         reads_input = any(r.kind == "input" for r in rule.when.refs())
+        # one that reads no entry (the input, a register, an access kind) holds or not for
+        # the whole walk: it fires at the first entry it applies to, so at a start level
+        # unless it applies to leaves only
+        fieldless = rule.where != "leaf" and all(r.kind in ("ctx", "access", "input") for r in rule.when.refs())
         for n in fault_levels(spec, regime, rule):
             ok = n in reached and (regime.next_level is not None or reads_input
                                    or injectable(spec, regime, rule, n, budget=budget))
+            if fieldless and n not in starts:
+                ok = False
             sites.append((rule.name, f"{stage} fault {rule.name} at level {n}", ok))
     for rule in regime.checks:
         for lv in regime.leaf_levels:

@@ -203,3 +203,17 @@ def test_a_leaf_condition_on_a_wide_field_is_drawn(tmp_path):
     report = cosim.run(spec, out, 200, seed=1)
     assert report.mismatches == 0, report.as_json()
     assert report.transactions == 200
+
+
+def test_walk_faults_that_read_no_entry_field_are_drawn_and_judged(tmp_path):
+    """Issue 14: a walk fault that reads no entry field (a register check, a check of the
+    input) must not break stimulus. Such a fault holds or not for the whole walk, so it
+    fires at the first entry it applies to: at the start level, never below it, which
+    coverage reports as unreachable, not missing (tests/data/toy_fieldless_fault.vspec)."""
+    spec = compile_spec(TOY.parent / "toy_fieldless_fault.vspec")
+    emit.write(emit.render(spec), tmp_path / "g")
+    report = cosim.run(spec, tmp_path / "g", walks=300, seed=2)
+    assert report.mismatches == 0 and report.missing == []
+    assert {"top fault stopped at level 1", "top fault odd_half at level 1"} <= set(report.unreachable)
+    assert {"top fault stopped at level 2", "top fault odd_half at level 2", "top fault upper at level 1"} \
+        <= set(report.coverage)
