@@ -327,9 +327,10 @@ class WalkerView:
     # ---- input faults: checked before the first memory reference
     @property
     def records(self) -> tuple[ir.Record, ...]:
-        """The records this walker reports: a host's faults reach the nested record
-        through its first record alone, so a host has no other."""
-        return (self.regime.record,) if self.role == "host" else self.regime.all_records
+        """The records this walker reports: a host's faults reach the nested record, and
+        a unit's walk its `walk.FIELD`s, through the first record alone, so those report
+        no other (an input fault there gives the first record)."""
+        return self.regime.all_records if self.role in ("top", "guest") else (self.regime.record,)
 
     def record_index(self, kind: str) -> int:
         """Which of `records` fault kind `kind` reports (0: the first)."""
