@@ -597,3 +597,33 @@ def test_a_count_is_as_wide_as_it_needs_to_be(tmp_path):
                         DiagnosticBag())
     cond = next(r for r in spec.regimes[0].faults if r.name == "odd").when
     assert cond.args[0].args[0].width == 6 and cond.args[1].args[0].width == 48  # 0..36 in 6 bits; sext keeps va's
+
+
+# ---- input faults and records (issue 14 item 2)
+INPUT_WALK = edit(WALK, "fault not_present when !P;", "fault not_present when !P;\n    FAULT_HERE",
+                  "record pf { code : 8 = fault; }", "record pf { code : 8 = fault; }\n    record gp { vector : 8 = 13; }")
+
+
+def test_input_faults_are_elaborated_with_their_records(tmp_path):
+    text = INPUT_WALK.replace("FAULT_HERE", "fault high at input when va[47] && access.write record gp;\n"
+                                            "    fault off at input when CR3.BASE == 0;")
+    spec = compile_spec(write(tmp_path, text), DiagnosticBag())
+    reg = spec.regimes[0]
+    assert [(r.name, r.where, r.record) for r in reg.input_faults] == [("high", "input", "gp"), ("off", "input", "")]
+    assert reg.fault_kinds == ("not_present", "high", "off")  # after the walk's kinds
+    assert [r.name for r in reg.all_records] == ["pf", "gp"]
+    assert reg.record_of("high").name == "gp" and reg.record_of("off").name == "pf"
+    assert reg.record_of("not_present").name == "pf"
+
+
+@pytest.mark.parametrize("fault, code, needle", [
+    ("fault high at input when va[47] && RW;", "E0314", "RW"),          # an entry field
+    ("fault high at input when va[47] && level == 2;", "E0314", "level"),  # a walk builtin
+    ("fault high at input when va[47] record gq;", "E0315", "record gq"),  # no such record; did you mean gp?
+    ("fault high when !RW record gp;", "E0315", "record gp"),           # a walk fault names a record
+])
+def test_input_fault_errors(tmp_path, fault, code, needle):
+    text = INPUT_WALK.replace("FAULT_HERE", fault)
+    d = only(compile_text(tmp_path, text), code)
+    assert loc(d) == (where(text, "fault high")[0], 5 + fault.index(needle))  # in the fault's line
+    assert d.message.startswith("expected ")

@@ -675,3 +675,18 @@ def test_guest_dirty_update_to_a_read_only_guest_page_table(ept):
     r, trace, mem = ept.walk(n, write=1)
     assert r == (H_WRITE, 1, 1, violation(Q_WRITE | Q_R | Q_X | Q_XU, gpa))
     assert trace == n.expected_trace() + n.ept_reads(gpa) and mem == n.mem
+
+
+# ---- canonical guest-linear addresses (SDM Vol. 1 3.3.7.1; Vol. 3A 6.15) -------------------
+def test_a_non_canonical_guest_address_is_gp0_before_any_reference(ept):
+    """The guest stage (x86.long_mode) checks canonical form before its first table read
+    (so before any EPT walk): #GP(0), no memory reference, in both models. The EPT stage
+    has no such check: the guest's own reserved-bit checks keep its guest-physical
+    addresses below MAXPHYADDR (SDM 29.3.2 footnote: "no such processor can produce a
+    guest-physical address with more than 48 bits")."""
+    n = TwoD()
+    n.va = VA4 | 0xFFFF << 48  # bits 63:48 set, bit 47 clear
+    r, trace, mem = ept.walk(n, CR4=1 << 5)  # CR4.PAE = 1: IA-32e mode
+    assert ept.ref.outcome(r) == {"ok": False, "fault": "non_canonical", "stage": "guest", "level": None,
+                                  "record": "general_protection", "fields": {"vector": 13, "error_code": 0}}
+    assert trace == [] and mem == n.mem
