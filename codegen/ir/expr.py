@@ -64,14 +64,14 @@ class Expr(BaseModel):
 
 # Builtin functions: name -> (argument count, what it computes, for messages and docs).
 BUILTINS = {
-    "sext": (2, "sext(X, N): the low N bits of X sign-extended to the width of X (X itself when N is X's width "
-                "or more, 0 when N is 0)"),
+    "sext": (2, ("sext(X, N): the low N bits of X sign-extended to the width of X (X itself when N is X's "
+                 "width or more, 0 when N is 0)")),
     "ctz": (1, "ctz(X): the number of trailing zero bits of X, within X's width (the width when X is 0)"),
     "cto": (1, "cto(X): the number of trailing one bits of X, within X's width (the width when X is all ones)"),
 }
 
 
-def call_width(name: str, args: tuple["Expr", ...]) -> int:
+def call_width(name: str, args: tuple[Expr, ...]) -> int:
     """The width of a builtin's result: sext keeps X's width; a count needs the bits of
     X's width (which it can equal)."""
     w = args[0].width or 64
@@ -93,7 +93,7 @@ def call_value(name: str, x: int, width: int, n: int = 0) -> int:
     return low | (((1 << width) - 1) ^ ((1 << n) - 1)) if low >> (n - 1) else low
 
 
-def _test_bit(x: "Expr", k: int) -> "Expr":
+def _test_bit(x: Expr, k: int) -> Expr:
     """X[k] as a truth value: a bit of a named value, else `(X & 2^k) != 0` (the
     cycle-level lowering takes bits of named values only)."""
     if x.op == "ref":
@@ -102,11 +102,11 @@ def _test_bit(x: "Expr", k: int) -> "Expr":
     return Expr(op="!=", args=(Expr(op="&", args=(x, m), width=x.width, span=x.span), num(0)), width=1, span=x.span)
 
 
-def _cond(c: "Expr", a: "Expr", b: "Expr") -> "Expr":
+def _cond(c: Expr, a: Expr, b: Expr) -> Expr:
     return Expr(op="cond", args=(c, a, b), width=max(a.width, b.width), span=c.span)
 
 
-def _sext_const(x: "Expr", n: int) -> "Expr":
+def _sext_const(x: Expr, n: int) -> Expr:
     w = x.width
     if n >= w:
         return x
@@ -117,7 +117,7 @@ def _sext_const(x: "Expr", n: int) -> "Expr":
     return _cond(_test_bit(x, n - 1), high, low)
 
 
-def expand_call(e: "Expr") -> "Expr":
+def expand_call(e: Expr) -> Expr:
     """A resolved builtin call written with the other operators, for the cycle-level
     model (which converts to Verilog and VHDL only plain operators): a count is a
     priority chain of conditionals over X's bits; sext with a constant N is one

@@ -1,6 +1,4 @@
 """The Python lowering of the builtins computes what the evaluator does."""
-import pytest
-
 from codegen.generate.lower import Env, py
 from codegen.ir.expr import Expr, call_value, call_width
 

@@ -221,7 +221,7 @@ def ctx_fn(e: Expr):
     return fn
 
 
-def ctx_fn_input(e: Expr, input_name: str):
+def ctx_fn_input(e: Expr):
     """`f(ctx, access, addr)`: an input fault's condition (it reads the input, access
     kinds and context registers alone)."""
     def with_input(ctx, access, addr):
@@ -1689,8 +1689,8 @@ class ScenarioFactory:
         (the reference decides)."""
         rules = self.main.input_faults
         target = draw.choice(rules).name if draw.chance(INPUT_FAULT_PERCENT) else None
-        name, width = self.main.input_name, self.main.input_width
-        conds = [(r.name, ctx_fn_input(r.when, name)) for r in rules]
+        width = self.main.input_width
+        conds = [(r.name, ctx_fn_input(r.when)) for r in rules]
         for _ in range(20):
             for cand in _input_candidates(draw, addr, width):
                 fired = next((n for n, f in conds if f(ctx, access, cand)), None)
@@ -1804,8 +1804,8 @@ def reachable_input_faults(factory: ScenarioFactory, stage: str, samples: int = 
     if not regime.input_faults:
         return set()
     draw = Draw(random.Random(seed))
-    name, width = regime.input_name, regime.input_width
-    conds = [(r.name, ctx_fn_input(r.when, name)) for r in regime.input_faults]
+    width = regime.input_width
+    conds = [(r.name, ctx_fn_input(r.when)) for r in regime.input_faults]
     found: set[str] = set()
     for _ in range(samples):
         ctx = factory._random_ctx(draw)
