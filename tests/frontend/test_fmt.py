@@ -523,3 +523,13 @@ def test_stdin_with_check_and_diff(capsys, monkeypatch):
         assert main(["fmt", "--diff", "-"]) == status
         out = capsys.readouterr().out
         assert out.startswith("--- <stdin>\n+++ <stdin>\n") if status else out == ""
+
+
+def test_a_builtin_call_is_written_like_a_function_call():
+    """`sext (va,48)` -> `sext(va, 48)`: no space before the parenthesis, one after each comma."""
+    from codegen.frontend.diagnostics import DiagnosticBag
+    from codegen.frontend.fmt import format_text
+    text = ("spec t;\nparam A = ctz (0x100)+cto( 7 );\n"
+            "param B = sext (0xF4,3);\n")
+    assert format_text(text, "t.vspec", DiagnosticBag()) == ("spec t;\nparam A = ctz(0x100) + cto(7);\n"
+                                                            "param B = sext(0xF4, 3);\n")
