@@ -150,7 +150,8 @@ class Rule:
     when: Expr | None = None
     value: Expr | None = None  # accumulate: `then` expression
     init: Expr | None = None  # accumulate: initial value
-    where: str = ""  # set: "each level" | "leaf"; fault: "" | "leaf" | "table"
+    where: str = ""  # set: "each level" | "table" | "leaf"; fault: "" | "leaf" | "table"
+    used: bool = False  # set: `as used` (written when the entry is used, not after success)
     cite: str = ""
     doc: str = ""
 
@@ -215,6 +216,7 @@ class Nested:
     records: tuple[Record, ...]
     update_access: tuple[Binding, ...] = ()
     update_when: Expr | None = None
+    updates_before_final: bool = False  # `guest updates before final;`
     cite: str = ""
     doc: str = ""
     item_spans: dict = field(default_factory=dict, hash=False, compare=False)
