@@ -20,8 +20,10 @@ leaves open):
   * permission faults are reported in the order of FAULTS (one fault, no OR-ing of
     causes); the PK error-code bit is set whenever the keys deny the access (SDM 4.7),
     whichever check fired;
-  * accessed/dirty flags are written only after a successful translation, root level
-    first, one 8-byte write per entry whose value changes.
+  * accessed flags as a processor sets them (SDM 4.8; APM 5.4.2): a table entry that is
+    present and free of reserved bits gets A (one 8-byte write, when not already set)
+    before the next entry is read, and keeps it when a lower level then faults; the
+    leaf's A, and D on a write, are written once the access is permitted.
 """
 
 FAULTS = ('not_present', 'reserved', 'user_supervisor', 'user_write', 'supervisor_write', 'smap',
@@ -65,7 +67,6 @@ def walk_top(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, 
     table = r_CR3 & ADDR
     rw = us = 1
     xd = 0
-    pend = []
     get = mem.get
     while True:
         shift = 9 * level + 3                      # 48, 39, 30, 21, 12
@@ -84,7 +85,9 @@ def walk_top(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, 
         if leaf:
             break
         if not e & ACCESSED:
-            pend.append((addr, e | ACCESSED))
+            e |= ACCESSED
+            mem[addr] = e
+            trace.append((1, addr, 8, e))
         table = e & ADDR
         level -= 1
 
@@ -118,13 +121,11 @@ def walk_top(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, 
     if kind:
         return (kind, level, 0, _record(kind, i_addr, k_write, k_user, k_fetch, r_CR4, r_EFER, pk_denied))
 
-    # Accessed flags at every level, dirty at the leaf on a write (SDM 4.8).
+    # The leaf's accessed flag, and dirty on a write (SDM 4.8).
     u = e | ACCESSED | (DIRTY if k_write else 0)
     if u != e:
-        pend.append((addr, u))
-    for wa, wv in pend:
-        mem[wa] = wv
-        trace.append((1, wa, 8, wv))
+        mem[addr] = u
+        trace.append((1, addr, 8, u))
     mask = _PAGE_MASK[level]
     return (0, (e & ADDR & ~mask) | (i_addr & mask), level, 0)
 

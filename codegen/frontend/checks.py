@@ -558,19 +558,72 @@ def _regime(spec: ir.Spec, reg: ir.Regime, bag: DiagnosticBag) -> None:
                       *((f"'{ref.name}' of '{lay.name}'", f.span) if f else (f"format '{lay.name}'", lay.span)
                         for lay, f in held))
     for u in reg.updates:
-        names = [n for lv in reg.levels for n in ((lv.table, lv.leaf) if u.where == "each level" else (lv.leaf,)) if n]
-        rule = f"'set {u.field} at {u.where}'"
-        for name in dict.fromkeys(names):
-            f = spec.layout(name).field(u.field)
-            if f is None:
-                bag.error("E0411", f"{rule} sets a 1-bit field '{u.field}' of every entry it updates, but there "
-                          f"is no '{u.field}' in format '{name}'", u.span,
-                          (f"format '{name}' is declared here", spec.layout(name).span))
-            elif f.width != 1 and once("E0411", f.span):
-                bag.error("E0411", f"{rule} sets one bit, but '{u.field}' is {f.width} bits "
-                          f"{bits_text(f.hi, f.lo)} in format '{name}': make it a 1-bit field", u.span,
-                          (f"'{u.field}' is declared here", f.span))
+        _update(spec, reg, u, bag, once)
     _record(reg.record, bag)
+
+
+def _update(spec: ir.Spec, reg: ir.Regime, u: ir.Update, bag: DiagnosticBag, once) -> None:
+    """`set F [= V] at ... [as used] [when C]`: F in every entry it writes (one bit unless
+    a value is given, and the value fits it), the fields it reads there too, and an
+    `as used` write must not change what decided the entry's faults or its kind."""
+    names = [n for lv in reg.levels for n, leaf in ((lv.table, False), (lv.leaf, True)) if n and u.applies(leaf)]
+    rule = f"'set {u.field}{' = ...' if u.value is not None else ''} at {u.where}{' as used' if u.used else ''}'"
+    if u.where == "table" and not names:
+        bag.error("E0317", f"{rule} updates table entries, but no level of regime '{reg.name}' has a `table` "
+                  "format: expected a regime with table entries; write `at leaf` or `at each level`", u.span,
+                  (f"regime '{reg.name}' is declared here", reg.span))
+        return
+    for name in dict.fromkeys(names):
+        lay = spec.layout(name)
+        f = lay.field(u.field)
+        if f is None:
+            bag.error("E0411", f"{rule} writes field '{u.field}' of every entry it updates, but there "
+                      f"is no '{u.field}' in format '{name}'", u.span,
+                      (f"format '{name}' is declared here", lay.span))
+            continue
+        if u.value is None and f.width != 1 and once("E0411", f.span):
+            bag.error("E0411", f"{rule} sets one bit, but '{u.field}' is {f.width} bits "
+                      f"{bits_text(f.hi, f.lo)} in format '{name}': make it a 1-bit field, or give the value "
+                      f"with `set {u.field} = VALUE at ...`", u.span,
+                      (f"'{u.field}' is declared here", f.span))
+        if u.value is not None:
+            if u.value.op == "num" and u.value.value >> f.width and once("E0425", u.span):
+                bag.error("E0425", f"{rule} writes {u.value.value}, which does not fit '{u.field}' "
+                          f"{bits_text(f.hi, f.lo)} of format '{name}': expected a value of at most {f.width} "
+                          f"bit{'s' if f.width > 1 else ''}, not {u.value.value.bit_length()}", u.value.span,
+                          (f"'{u.field}' is declared here", f.span))
+            elif u.value.op != "num" and u.value.width > f.width and once("E0427", u.span):
+                bag.error("E0427", f"{rule} writes a {u.value.width}-bit value into the {f.width}-bit field "
+                          f"'{u.field}' of format '{name}': expected a value of at most {f.width} "
+                          f"bit{'s' if f.width > 1 else ''}, not {u.value.width}; take the bits you mean "
+                          f"(`VALUE[{f.width - 1}:0]`)" if f.width > 1 else
+                          f"{rule} writes a {u.value.width}-bit value into the 1-bit field '{u.field}' of "
+                          f"format '{name}': expected a value of at most 1 bit, not {u.value.width}; write a "
+                          "truth value (`VALUE != 0`)", u.value.span, (f"'{u.field}' is declared here", f.span))
+        for e in (u.when, u.value):
+            for ref in _fields_in(e, "field"):
+                if lay.field(ref.name) is None and once("E0316", name, ref.span):
+                    bag.error("E0316", f"{rule} reads field '{ref.name}', but format '{name}', which it "
+                              f"updates, has no '{ref.name}': expected a field of every entry it writes; add the "
+                              "field, or limit the update with `at table` or `at leaf`", ref.span,
+                              (f"format '{name}' is declared here", lay.span))
+    if not u.used:
+        return
+    for lv in reg.levels:
+        for name, leaf in ((lv.table, False), (lv.leaf, True)):
+            if not name or not u.applies(leaf):
+                continue
+            f = spec.layout(name).field(u.field)
+            reads = [(f"fault '{r.name}'", ref) for r in reg.faults_for(leaf) for ref in _fields_in(r.when, "field")]
+            if lv.leaf and lv.table and lv.leaf_when is not None:
+                reads += [(f"the leaf condition of level '{lv.name}'", ref) for ref in _fields_in(lv.leaf_when, "field")]
+            for what, ref in reads:
+                g = spec.layout(name).field(ref.name)
+                if f is not None and g is not None and g.lo <= f.hi and f.lo <= g.hi and once("E0426", u.span):
+                    bag.error("E0426", f"{rule} writes '{u.field}' as soon as the entry passed its faults, but "
+                              f"{what} reads '{ref.name}' of the same entry: expected an as-used update of bits "
+                              "that no fault and no leaf condition reads (they are decided before the write); "
+                              "drop `as used`, or update another field", u.span, (f"{what} reads it here", ref.span))
 
 
 def _record(rec: ir.Record, bag: DiagnosticBag) -> None:

@@ -272,7 +272,8 @@ class _Builder:
             accumulators=tuple(d.Accumulator(name=a.name, width=a.width, init=self.expr(a.init),
                                              then=self.expr(a.then), cite=a.cite, doc=a.doc, span=self.span(a.span))
                                for a in r.accumulators),
-            updates=tuple(d.Update(field=u.field, where=u.where, when=self.expr(u.when), cite=u.cite,
+            updates=tuple(d.Update(field=u.field, where=u.where, when=self.expr(u.when), value=self.expr(u.value),
+                                   used=u.used, cite=u.cite,
                                    span=self.span(u.span)) for u in r.updates),
             lets=self.lets(r.let_defs), record=self.record(r.record), cite=r.cite, doc=r.doc, span=self.span(r.span))
 
@@ -293,6 +294,7 @@ class _Builder:
             table_access=tuple(self.binding(b) for b in n.table_access),
             final_access=tuple(self.binding(b) for b in n.final_access),
             update_access=tuple(self.binding(b) for b in n.update_access), update_when=self.expr(n.update_when),
+            updates_before_final=n.updates_before_final,
             context=tuple(self.visible("layouts", x) for x in n.context), record=self.record(n.record),
             cite=n.cite, doc=n.doc, span=self.span(n.span))
 

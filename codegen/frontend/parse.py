@@ -340,11 +340,20 @@ class _ToAst(Transformer):
     def update_where(self, meta, c):
         return " ".join(str(t) for t in c)
 
+    def update_value(self, meta, c):
+        return ("value", self._e(c[0]))
+
+    def update_used(self, meta, c):
+        return ("used", True)
+
     def update_item(self, meta, c):
         cite, _ = self._opts(c)
-        rest = self._plain(c)
+        value = next((x[1] for x in c if isinstance(x, tuple) and x[0] == "value"), None)
+        used = any(isinstance(x, tuple) and x[0] == "used" for x in c)
+        rest = [x for x in self._plain(c) if not (isinstance(x, tuple) and x[0] in ("value", "used"))]
         when = self._e(rest[2]) if len(rest) > 2 else None
-        return ast.Rule("set", str(rest[0]), self.sp(meta), when=when, where=rest[1], cite=cite)
+        return ast.Rule("set", str(rest[0]), self.sp(meta), when=when, value=value, where=rest[1],
+                        used=used, cite=cite)
 
     def level_index(self, meta, c):
         return ("index", self.sp(meta), self._e(c[0]))
@@ -420,6 +429,12 @@ class _ToAst(Transformer):
     def access_stage(self, meta, c):
         return str(c[0])
 
+    def update_order_when(self, meta, c):
+        return str(c[0])
+
+    def update_order(self, meta, c):
+        return ("updates_before_final", self.sp(meta), c[0] == "before")
+
     def access_map(self, meta, c):
         stage = c[0]
         when = next((self._e(x) for x in c[1:] if isinstance(x, (Expr, ast.Ref))), None)
@@ -430,13 +445,15 @@ class _ToAst(Transformer):
         cite, doc = self._opts(c)
         rest = self._plain(c)
         kw = {"guest": None, "host": None, "host_bindings": (), "table_access": (), "final_access": (),
-              "update_access": (), "update_when": None}
+              "update_access": (), "update_when": None, "updates_before_final": False}
         spans, records = {}, []
         for item in rest[1:]:
             if isinstance(item, ast.Record):
                 records.append(item)
                 continue
             kind, span, val = item
+            if kind in spans and kind == "updates_before_final":
+                spans.setdefault("updates_before_final_again", []).append(span)
             spans[kind] = span
             if kind == "host":
                 kw["host"], kw["host_bindings"] = val

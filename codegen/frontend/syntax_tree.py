@@ -150,9 +150,10 @@ class Rule:
     when: Expr | None = None
     value: Expr | None = None  # accumulate: `then` expression
     init: Expr | None = None  # accumulate: initial value
-    where: str = ""  # set: "each level" | "leaf"; fault: "" | "leaf" | "table" | "input"
+    where: str = ""  # set: "each level" | "table" | "leaf"; fault: "" | "leaf" | "table" | "input"
     record: str = ""  # fault: the record it names (`record NAME`), "" for the first
     record_span: Span | None = None
+    used: bool = False  # set: `as used` (written when the entry is used, not after success)
     cite: str = ""
     doc: str = ""
 
@@ -217,6 +218,7 @@ class Nested:
     records: tuple[Record, ...]
     update_access: tuple[Binding, ...] = ()
     update_when: Expr | None = None
+    updates_before_final: bool = False  # `guest updates before final;`
     cite: str = ""
     doc: str = ""
     item_spans: dict = field(default_factory=dict, hash=False, compare=False)

@@ -1112,8 +1112,11 @@ class SpecDoc:
         accs = [RuleDoc(a.name, [("initially", p.text(a.init)), ("then, at each level", p.text(a.then))], self.meta(a),
                         f"{a.width} bit{'s' if a.width != 1 else ''}") for a in r.accumulators]
         lets = [RuleDoc(x.name, [("=", p.text(x.value, fold_root=False))], self.meta(x)) for x in r.let_defs]
-        updates = [RuleDoc(u.field, [("when", p.text(u.when))] if u.when is not None else [],
-                           Meta(u.cite, "", self.src(u)), "at each level" if u.where == "each level" else "at the leaf")
+        entries = {"each level": "every entry", "table": "table entries", "leaf": "the leaf"}
+        updates = [RuleDoc(u.field, ([("=", p.text(u.value))] if u.value is not None else [])
+                           + ([("when", p.text(u.when))] if u.when is not None else []),
+                           Meta(u.cite, "", self.src(u)),
+                           f"{entries[u.where]}, {'as used' if u.used else 'after success'}")
                    for u in r.updates]
         first = len(r.faults) + len(r.checks)
         inputs = [RuleDoc(x.name, [("when", p.text(x.when))], self.meta(x), f"record {x.record or r.record.name}",
@@ -1171,6 +1174,10 @@ class SpecDoc:
                   note="its every table pointer and its final address are translated by the host"),
             Entry("host regime", links=[self.link("regime", n.host)]),
             Entry("context registers", links=[self.link("layout", c) for c in n.context]),
+            Entry("guest updates", "before final" if n.updates_before_final else "after final",
+                  note="the guest's after-success updates are written before the host translates the final "
+                  "address" if n.updates_before_final else "the guest's after-success updates are written once "
+                  "the host translated the final address"),
         ]
         binds = [RuleDoc(b.name, [("=", p.text(b.value))], Meta("", "", self.src(b))) for b in n.host_bindings]
         bound = {b.name for b in n.host_bindings}

@@ -250,11 +250,13 @@ class Accumulator(_Model):
 
 
 class Update(_Model):
-    """`set FIELD at each level|leaf [when C]`: a 1-bit field set after success."""
+    """`set FIELD [= VALUE] at each level|table|leaf [as used] [when C]`."""
 
     field: str
     where: str
     when: Expr | None
+    value: Expr | None
+    used: bool
     cite: str
     span: Span
 
@@ -336,6 +338,7 @@ class Nested(_Model):
     final_access: tuple[Binding, ...]
     update_access: tuple[Binding, ...]
     update_when: Expr | None
+    updates_before_final: bool
     context: tuple[str, ...] = Field(description="the registers it reads, by their declarations' names")
     record: Record
     cite: str

@@ -205,12 +205,20 @@ class Accumulator(Node):
 
 
 class Update(Node):
-    """`set FIELD at each level|leaf [when C]`: set a 1-bit field after success."""
+    """`set FIELD [= VALUE] at each level|table|leaf [as used] [when C]`: write a field of
+    the entries it applies to, after the whole walk succeeded or (`as used`) as soon as
+    the entry passed its own faults. VALUE None is 1 (set a flag)."""
 
     field: str
     where: str
     when: Expr | None = None
+    value: Expr | None = None
+    used: bool = False
     cite: str = ""
+
+    def applies(self, leaf: bool) -> bool:
+        """Whether the update writes a leaf entry (`leaf`) or a table entry (not `leaf`)."""
+        return self.where == "each level" or self.where == ("leaf" if leaf else "table")
 
 
 class RecordBits(Node):
@@ -336,6 +344,9 @@ class Nested(Node):
     # itself translated by the host with this access, e.g. as a write that needs permission.
     update_access: tuple[Binding, ...] = ()
     update_when: Expr | None = None
+    # `guest updates before final;`: the guest's after-success updates are written before
+    # the host translates the final guest-physical address (default: after it)
+    updates_before_final: bool = False
     context: tuple[str, ...]
     cite: str = ""
     doc: str = ""

@@ -163,8 +163,13 @@ class Report:
         return self.to_model(program, extra_args).model_dump(mode="json")
 
 
-def coverage_keys(outcome: dict) -> list[str]:
-    """The coverage points one outcome hits."""
+AFTER_WRITE = "fault after an as-used write"
+
+
+def coverage_keys(outcome: dict, trace=()) -> list[str]:
+    """The coverage points one outcome (and its reference trace) hits. A fault whose
+    trace writes an entry before it is an as-used update that survives the fault (after-
+    success updates are written only once nothing can fault)."""
     if outcome["ok"]:
         keys = [f"page level {outcome['level']}"]
         if "host_level" in outcome:
@@ -173,6 +178,8 @@ def coverage_keys(outcome: dict) -> list[str]:
         return keys
     stage = outcome["stage"]
     keys = [f"{stage} fault {outcome['fault']}", f"{stage} fault {outcome['fault']} at level {outcome['level']}"]
+    if any(r[0] == 1 for r in trace):
+        keys.append(f"{stage} {AFTER_WRITE}")
     if stage == "host":
         where = "final address" if outcome["guest_level"] == 0 else f"guest level {outcome['guest_level']} table"
         keys.append(f"host fault on {where}")
@@ -229,6 +236,11 @@ def _stage_points(stage: str, regime: ir.Regime, spec: ir.Spec, checks: set[str]
     prefix = "host page level" if stage == "host" else "page level"
     for lv in regime.leaf_levels:
         (points if lv.number in leaves else unreachable).append(f"{prefix} {lv.number}")
+    # an as-used update of a table entry, then a fault further down the same walk
+    if any(u.used and u.applies(False) for u in regime.updates) and regime.faults:
+        lower = any(lv.number < t.number for t in regime.levels if t.table and t.number in reached
+                    for lv in regime.levels if lv.number in reached)
+        (points if lower else unreachable).append(f"{stage} {AFTER_WRITE}")
     return points, unreachable, reached, leaves
 
 
@@ -300,10 +312,13 @@ class Stimulus:
     def oracle(self, sc: Scenario) -> dict:
         return harness.run_reference(self.ref, sc).outcome
 
+    def oracle_run(self, sc: Scenario) -> harness.Run:
+        return harness.run_reference(self.ref, sc)
+
     def keys(self, sc: Scenario, run: harness.Run) -> list[str]:
         """The coverage points a scenario hits, from its reference run."""
         if not self.unit:
-            return coverage_keys(run.outcome)
+            return coverage_keys(run.outcome, run.trace)
         keys = unit_coverage_keys(self.spec.top, self.enums, run.outcome, run.detail)
         return keys + ([f"event {sc.intent['event']}"] if sc.intent.get("event") else [])
 
@@ -354,7 +369,7 @@ class Stimulus:
                 if self.unit:
                     found, budget = self._directed_unit(draw, done, missing, size, budget)
                 else:
-                    found, budget = _directed(self.factory, draw, self.oracle, missing, size, budget, self)
+                    found, budget = _directed(self.factory, draw, self.oracle_run, missing, size, budget, self)
             yield done, found + [self.one(done + i) for i in range(len(found), size)]
             done += size
 
@@ -695,6 +710,9 @@ def _directed(factory: ScenarioFactory, draw: Draw, oracle, missing: list[str], 
         left[0] -= 1
         return oracle(sc)
 
+    def outcome(sc: Scenario) -> dict:
+        return counted(sc).outcome
+
     wanted, found = set(missing), []
     for key in missing:
         if key not in wanted or len(found) >= room:
@@ -707,11 +725,12 @@ def _directed(factory: ScenarioFactory, draw: Draw, oracle, missing: list[str], 
             if left[0] <= 0:
                 break
             try:
-                sc = _aimed(factory, draw, key) or factory.draw_scenario(draw, counted)
+                sc = _aimed(factory, draw, key) or factory.draw_scenario(draw, outcome)
             except StimulusError:
                 left[0] -= 1
                 continue
-            hits = wanted.intersection(coverage_keys(counted(sc)))
+            run = counted(sc)
+            hits = wanted.intersection(coverage_keys(run.outcome, run.trace))
             if hits:
                 found.append(sc)
                 wanted -= hits

@@ -59,18 +59,24 @@ class Timing:
     stall_percent: int = 20
 
 
+def writes_per_entry(regime: ir.Regime) -> int:
+    """Most writes of one entry: one as used, one after success."""
+    return len({u.used for u in regime.updates})
+
+
 def regime_references(spec: ir.Spec, regime: ir.Regime) -> int:
     """Most memory references one walk of `regime` makes: an entry read at each level,
-    and an update write of it when the regime sets bits."""
-    return len(regime.levels) * (2 if regime.updates else 1)
+    and an update write of it when the regime sets bits, as used and after success."""
+    return len(regime.levels) * (1 + writes_per_entry(regime))
 
 
 def max_references(spec: ir.Spec) -> int:
     """A bound on the memory references of one transaction of `spec`, from the IR: the
     levels of a one-dimensional walk; (n+1)(m+1)-1 entry reads of a nested walk of n
     guest and m host levels (a host walk for each guest table and for the final
-    address), each perhaps written back, plus a host walk for each guest update when
-    updates have an access of their own; a unit's structure words, two words per bitmap
+    address), each perhaps written back (as used and after success), plus a host walk
+    for each guest update (as used and after success) when updates have an access of
+    their own; a unit's structure words, two words per bitmap
     lookup, its walks, and a store (read and write, to be safe) per stored record field."""
     top = spec.top
     if isinstance(top, ir.Regime):
@@ -78,8 +84,9 @@ def max_references(spec: ir.Spec) -> int:
     if isinstance(top, ir.Nested):
         guest, host = spec.regime(top.guest), spec.regime(top.host)
         n, m = len(guest.levels), len(host.levels)
-        reads = (n + 1) * (m + 1) - 1 + (n * m if top.update_access else 0)
-        return reads * (2 if guest.updates or host.updates else 1)
+        k = writes_per_entry(guest)
+        reads = (n + 1) * (m + 1) - 1 + (k * n * m if top.update_access else 0)
+        return reads * (1 + max(k, writes_per_entry(host)))
     words = sum(len({w for f in s.fields for w in range(f.offset // 8, (f.offset + (f.width + 7) // 8 - 1) // 8 + 1)})
                 for s in top.structures)
     walks = sum(regime_references(spec, spec.regime(w.regime)) for w in top.walks)

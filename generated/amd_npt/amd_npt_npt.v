@@ -139,14 +139,14 @@ reg walker_host0_pend_5;
 reg [63:0] walker_host0_sa_1;
 reg [63:0] walker_host0_sa_2;
 reg [63:0] walker_host0_sa_3;
-reg [63:0] walker_host0_sa_4;
-reg [63:0] walker_host0_sa_5;
+wire [63:0] walker_host0_sa_4;
+wire [63:0] walker_host0_sa_5;
 reg [63:0] walker_host0_se_1;
 reg [63:0] walker_host0_se_2;
 reg [63:0] walker_host0_se_3;
-reg [63:0] walker_host0_se_4;
-reg [63:0] walker_host0_se_5;
-reg [2:0] walker_host0_st;
+wire [63:0] walker_host0_se_4;
+wire [63:0] walker_host0_se_5;
+reg [3:0] walker_host0_st;
 reg walker_guest0_a_rw;
 reg walker_guest0_a_us;
 reg walker_guest0_a_xd;
@@ -162,22 +162,32 @@ reg walker_guest0_pend_5;
 reg [63:0] walker_guest0_sa_1;
 reg [63:0] walker_guest0_sa_2;
 reg [63:0] walker_guest0_sa_3;
-reg [63:0] walker_guest0_sa_4;
-reg [63:0] walker_guest0_sa_5;
+wire [63:0] walker_guest0_sa_4;
+wire [63:0] walker_guest0_sa_5;
 reg [63:0] walker_guest0_se_1;
 reg [63:0] walker_guest0_se_2;
 reg [63:0] walker_guest0_se_3;
-reg [63:0] walker_guest0_se_4;
-reg [63:0] walker_guest0_se_5;
+wire [63:0] walker_guest0_se_4;
+wire [63:0] walker_guest0_se_5;
 reg [63:0] walker_guest0_sg_1;
 reg [63:0] walker_guest0_sg_2;
 reg [63:0] walker_guest0_sg_3;
-reg [63:0] walker_guest0_sg_4;
-reg [63:0] walker_guest0_sg_5;
 reg [2:0] walker_guest0_st;
+
+assign walker_host0_sa_4 = 64'd0;
+assign walker_host0_sa_5 = 64'd0;
+assign walker_host0_se_4 = 64'd0;
+assign walker_host0_se_5 = 64'd0;
+assign walker_guest0_sa_4 = 64'd0;
+assign walker_guest0_sa_5 = 64'd0;
+assign walker_guest0_se_4 = 64'd0;
+assign walker_guest0_se_5 = 64'd0;
 
 always @(posedge clk) begin: walker_host0_fsm
     reg pending;
+    reg [64-1:0] uw;
+    reg used;
+    reg uok;
     reg v_rw;
     reg v_us;
     reg v_xd;
@@ -223,17 +233,16 @@ always @(posedge clk) begin: walker_host0_fsm
         walker_host0_sa_1 <= 0;
         walker_host0_sa_2 <= 0;
         walker_host0_sa_3 <= 0;
-        walker_host0_sa_4 <= 0;
-        walker_host0_sa_5 <= 0;
         walker_host0_se_1 <= 0;
         walker_host0_se_2 <= 0;
         walker_host0_se_3 <= 0;
-        walker_host0_se_4 <= 0;
-        walker_host0_se_5 <= 0;
-        walker_host0_st <= 3'b000;
+        walker_host0_st <= 4'b0000;
     end
     else begin
         pending = 1'b0;
+        uw = 64'h0;
+        used = 1'b0;
+        uok = 1'b0;
         v_rw = (0 != 0);
         v_us = (0 != 0);
         v_xd = (0 != 0);
@@ -241,7 +250,7 @@ always @(posedge clk) begin: walker_host0_fsm
             x_done <= 1'b0;
         end
         case (walker_host0_st)
-            3'b000: begin
+            4'b0000: begin
                 if (x_valid) begin
                     if (x_pwrite) begin
                         m_valid <= 1'b1;
@@ -249,7 +258,7 @@ always @(posedge clk) begin: walker_host0_fsm
                         m_size <= 3;
                         m_addr <= x_waddr;
                         m_wdata <= x_wdata;
-                        walker_host0_st <= 3'b110;
+                        walker_host0_st <= 4'b1000;
                     end
                     else begin
                         walker_host0_a_rw <= 1'b1;
@@ -301,7 +310,7 @@ always @(posedge clk) begin: walker_host0_fsm
                         if ((hb_CR4[5] && (x_addr != in0))) begin
                             walker_host0_fault_k <= 10;
                             walker_host0_flevel <= 0;
-                            walker_host0_st <= 3'b010;
+                            walker_host0_st <= 4'b0010;
                         end
                         else begin
                             if (hb_CR4[12]) begin
@@ -310,7 +319,7 @@ always @(posedge clk) begin: walker_host0_fsm
                                 m_size <= 3;
                                 m_addr <= ({16'h0, hb_CR3[48-1:12], 12'h0} + {52'h0, x_addr[57-1:48], 3'h0});
                                 walker_host0_ea <= ({16'h0, hb_CR3[48-1:12], 12'h0} + {52'h0, x_addr[57-1:48], 3'h0});
-                                walker_host0_st <= 3'b001;
+                                walker_host0_st <= 4'b0001;
                                 walker_host0_lvl <= 5;
                             end
                             else begin
@@ -319,99 +328,113 @@ always @(posedge clk) begin: walker_host0_fsm
                                 m_size <= 3;
                                 m_addr <= ({16'h0, hb_CR3[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
                                 walker_host0_ea <= ({16'h0, hb_CR3[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
-                                walker_host0_st <= 3'b001;
+                                walker_host0_st <= 4'b0001;
                                 walker_host0_lvl <= 4;
                             end
                         end
                     end
                 end
             end
-            3'b001: begin
+            4'b0001: begin
                 if ((m_valid && m_ready)) begin
                     m_valid <= 1'b0;
                 end
                 if (m_rvalid) begin
-                    walker_host0_le <= m_rdata;
-                    case (walker_host0_lvl)
-                        'h5: begin
-                            if ((!m_rdata[0])) begin
-                                walker_host0_fault_k <= 1;
-                                walker_host0_flevel <= 5;
-                                walker_host0_st <= 3'b010;
-                            end
-                            else if ((((m_rdata & 64'hf000000000080) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
-                                walker_host0_fault_k <= 2;
-                                walker_host0_flevel <= 5;
-                                walker_host0_st <= 3'b010;
-                            end
-                            else begin
-                                v_rw = (walker_host0_a_rw && m_rdata[1]);
-                                walker_host0_a_rw <= v_rw;
-                                v_us = (walker_host0_a_us && m_rdata[2]);
-                                walker_host0_a_us <= v_us;
-                                v_xd = (walker_host0_a_xd || (m_rdata[63] && hb_EFER[11]));
-                                walker_host0_a_xd <= v_xd;
-                                walker_host0_se_5 <= m_rdata;
-                                walker_host0_sa_5 <= walker_host0_ea;
-                                if ((1'b1 && (!m_rdata[5]))) begin
-                                    walker_host0_se_5[5] <= 1'b1;
-                                    walker_host0_pend_5 <= 1'b1;
-                                    pending = 1'b1;
-                                end
-                                m_valid <= 1'b1;
-                                m_we <= 1'b0;
-                                m_size <= 3;
-                                m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
-                                walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
-                                walker_host0_st <= 3'b001;
-                                walker_host0_lvl <= 4;
+                    used = 1'b0;
+                    if ((walker_host0_lvl == 5)) begin
+                        uok = 1'b1;
+                        if ((!m_rdata[0])) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata & 64'hf000000000080) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            uw[5] = 1'b1;
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
                             end
                         end
-                        'h4: begin
-                            if ((!m_rdata[0])) begin
-                                walker_host0_fault_k <= 1;
-                                walker_host0_flevel <= 4;
-                                walker_host0_st <= 3'b010;
-                            end
-                            else if ((((m_rdata & 64'hf000000000080) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
-                                walker_host0_fault_k <= 2;
-                                walker_host0_flevel <= 4;
-                                walker_host0_st <= 3'b010;
-                            end
-                            else begin
-                                v_rw = (walker_host0_a_rw && m_rdata[1]);
-                                walker_host0_a_rw <= v_rw;
-                                v_us = (walker_host0_a_us && m_rdata[2]);
-                                walker_host0_a_us <= v_us;
-                                v_xd = (walker_host0_a_xd || (m_rdata[63] && hb_EFER[11]));
-                                walker_host0_a_xd <= v_xd;
-                                walker_host0_se_4 <= m_rdata;
-                                walker_host0_sa_4 <= walker_host0_ea;
-                                if ((1'b1 && (!m_rdata[5]))) begin
-                                    walker_host0_se_4[5] <= 1'b1;
-                                    walker_host0_pend_4 <= 1'b1;
-                                    pending = 1'b1;
-                                end
-                                m_valid <= 1'b1;
-                                m_we <= 1'b0;
-                                m_size <= 3;
-                                m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[39-1:30], 3'h0});
-                                walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[39-1:30], 3'h0});
-                                walker_host0_st <= 3'b001;
-                                walker_host0_lvl <= 3;
+                    end
+                    if ((walker_host0_lvl == 4)) begin
+                        uok = 1'b1;
+                        if ((!m_rdata[0])) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata & 64'hf000000000080) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            uw[5] = 1'b1;
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
                             end
                         end
-                        'h3: begin
-                            if ((m_rdata[7] && 1'b1)) begin
+                    end
+                    if ((walker_host0_lvl == 3)) begin
+                        if ((m_rdata[7] && 1'b1)) begin
+                        end
+                        else begin
+                            uok = 1'b1;
+                            if ((!m_rdata[0])) begin
+                                uok = 1'b0;
+                            end
+                            if ((((m_rdata & 64'hf000000000000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                uok = 1'b0;
+                            end
+                            if (uok) begin
+                                uw = m_rdata;
+                                uw[5] = 1'b1;
+                                if ((uw != m_rdata)) begin
+                                    used = 1'b1;
+                                end
+                            end
+                        end
+                    end
+                    if ((walker_host0_lvl == 2)) begin
+                        if (m_rdata[7]) begin
+                        end
+                        else begin
+                            uok = 1'b1;
+                            if ((!m_rdata[0])) begin
+                                uok = 1'b0;
+                            end
+                            if ((((m_rdata & 64'hf000000000000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                uok = 1'b0;
+                            end
+                            if (uok) begin
+                                uw = m_rdata;
+                                uw[5] = 1'b1;
+                                if ((uw != m_rdata)) begin
+                                    used = 1'b1;
+                                end
+                            end
+                        end
+                    end
+                    if (used) begin
+                        walker_host0_le <= uw;
+                        m_valid <= 1'b1;
+                        m_we <= 1'b1;
+                        m_size <= 3;
+                        m_addr <= walker_host0_ea;
+                        m_wdata <= uw;
+                        walker_host0_st <= 4'b0101;
+                    end
+                    else begin
+                        walker_host0_le <= m_rdata;
+                        case (walker_host0_lvl)
+                            'h5: begin
                                 if ((!m_rdata[0])) begin
                                     walker_host0_fault_k <= 1;
-                                    walker_host0_flevel <= 3;
-                                    walker_host0_st <= 3'b010;
+                                    walker_host0_flevel <= 5;
+                                    walker_host0_st <= 4'b0010;
                                 end
-                                else if ((((m_rdata & 64'hf00003fffe000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                else if ((((m_rdata & 64'hf000000000080) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                                     walker_host0_fault_k <= 2;
-                                    walker_host0_flevel <= 3;
-                                    walker_host0_st <= 3'b010;
+                                    walker_host0_flevel <= 5;
+                                    walker_host0_st <= 4'b0010;
                                 end
                                 else begin
                                     v_rw = (walker_host0_a_rw && m_rdata[1]);
@@ -420,123 +443,25 @@ always @(posedge clk) begin: walker_host0_fsm
                                     walker_host0_a_us <= v_us;
                                     v_xd = (walker_host0_a_xd || (m_rdata[63] && hb_EFER[11]));
                                     walker_host0_a_xd <= v_xd;
-                                    if ((hk_user && (!v_us))) begin
-                                        walker_host0_fault_k <= 3;
-                                        walker_host0_flevel <= 3;
-                                        walker_host0_st <= 3'b010;
-                                    end
-                                    else if (((hk_user && hk_write) && (!v_rw))) begin
-                                        walker_host0_fault_k <= 4;
-                                        walker_host0_flevel <= 3;
-                                        walker_host0_st <= 3'b010;
-                                    end
-                                    else if (((((!hk_user) && hk_write) && (!v_rw)) && hb_CR0[16])) begin
-                                        walker_host0_fault_k <= 5;
-                                        walker_host0_flevel <= 3;
-                                        walker_host0_st <= 3'b010;
-                                    end
-                                    else if ((((((!hk_user) && (!hk_fetch)) && v_us) && hb_CR4[21]) && (!hb_RFLAGS[18]))) begin
-                                        walker_host0_fault_k <= 6;
-                                        walker_host0_flevel <= 3;
-                                        walker_host0_st <= 3'b010;
-                                    end
-                                    else if ((hk_fetch && v_xd)) begin
-                                        walker_host0_fault_k <= 7;
-                                        walker_host0_flevel <= 3;
-                                        walker_host0_st <= 3'b010;
-                                    end
-                                    else if (((((!hk_user) && hk_fetch) && v_us) && hb_CR4[20])) begin
-                                        walker_host0_fault_k <= 8;
-                                        walker_host0_flevel <= 3;
-                                        walker_host0_st <= 3'b010;
-                                    end
-                                    else if ((((hb_CR4[22] && v_us) && (!hk_fetch)) && ((((hb_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((hb_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && hk_write) && (hk_user || hb_CR0[16]))))) begin
-                                        walker_host0_fault_k <= 9;
-                                        walker_host0_flevel <= 3;
-                                        walker_host0_st <= 3'b010;
-                                    end
-                                    else begin
-                                        walker_host0_se_3 <= m_rdata;
-                                        walker_host0_sa_3 <= walker_host0_ea;
-                                        if ((1'b1 && (!m_rdata[5]))) begin
-                                            walker_host0_se_3[5] <= 1'b1;
-                                            walker_host0_pend_3 <= 1'b1;
-                                            pending = 1'b1;
-                                        end
-                                        if ((hk_write && (!m_rdata[6]))) begin
-                                            walker_host0_se_3[6] <= 1'b1;
-                                            walker_host0_pend_3 <= 1'b1;
-                                            pending = 1'b1;
-                                        end
-                                        x_level <= 3;
-                                        x_pa <= {16'h0, m_rdata[48-1:30], x_addr[30-1:0]};
-                                        x_aux <= 0;
-                                        if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
-                                            walker_host0_st <= 3'b011;
-                                        end
-                                        else begin
-                                            if (x_table) begin
-                                                m_valid <= 1'b1;
-                                                m_we <= 1'b0;
-                                                m_size <= 3;
-                                                m_addr <= {16'h0, m_rdata[48-1:30], x_addr[30-1:0]};
-                                                walker_host0_st <= 3'b101;
-                                            end
-                                            else begin
-                                                x_status <= 0;
-                                                x_done <= 1'b1;
-                                                walker_host0_st <= 3'b000;
-                                            end
-                                        end
-                                    end
-                                end
-                            end
-                            else begin
-                                if ((!m_rdata[0])) begin
-                                    walker_host0_fault_k <= 1;
-                                    walker_host0_flevel <= 3;
-                                    walker_host0_st <= 3'b010;
-                                end
-                                else if ((((m_rdata & 64'hf000000000000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
-                                    walker_host0_fault_k <= 2;
-                                    walker_host0_flevel <= 3;
-                                    walker_host0_st <= 3'b010;
-                                end
-                                else begin
-                                    v_rw = (walker_host0_a_rw && m_rdata[1]);
-                                    walker_host0_a_rw <= v_rw;
-                                    v_us = (walker_host0_a_us && m_rdata[2]);
-                                    walker_host0_a_us <= v_us;
-                                    v_xd = (walker_host0_a_xd || (m_rdata[63] && hb_EFER[11]));
-                                    walker_host0_a_xd <= v_xd;
-                                    walker_host0_se_3 <= m_rdata;
-                                    walker_host0_sa_3 <= walker_host0_ea;
-                                    if ((1'b1 && (!m_rdata[5]))) begin
-                                        walker_host0_se_3[5] <= 1'b1;
-                                        walker_host0_pend_3 <= 1'b1;
-                                        pending = 1'b1;
-                                    end
                                     m_valid <= 1'b1;
                                     m_we <= 1'b0;
                                     m_size <= 3;
-                                    m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[30-1:21], 3'h0});
-                                    walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[30-1:21], 3'h0});
-                                    walker_host0_st <= 3'b001;
-                                    walker_host0_lvl <= 2;
+                                    m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
+                                    walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
+                                    walker_host0_st <= 4'b0001;
+                                    walker_host0_lvl <= 4;
                                 end
                             end
-                        end
-                        'h2: begin
-                            if (m_rdata[7]) begin
+                            'h4: begin
                                 if ((!m_rdata[0])) begin
                                     walker_host0_fault_k <= 1;
-                                    walker_host0_flevel <= 2;
-                                    walker_host0_st <= 3'b010;
+                                    walker_host0_flevel <= 4;
+                                    walker_host0_st <= 4'b0010;
                                 end
-                                else if ((((m_rdata & 64'hf0000001fe000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                else if ((((m_rdata & 64'hf000000000080) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                                     walker_host0_fault_k <= 2;
-                                    walker_host0_flevel <= 2;
-                                    walker_host0_st <= 3'b010;
+                                    walker_host0_flevel <= 4;
+                                    walker_host0_st <= 4'b0010;
                                 end
                                 else begin
                                     v_rw = (walker_host0_a_rw && m_rdata[1]);
@@ -545,87 +470,259 @@ always @(posedge clk) begin: walker_host0_fsm
                                     walker_host0_a_us <= v_us;
                                     v_xd = (walker_host0_a_xd || (m_rdata[63] && hb_EFER[11]));
                                     walker_host0_a_xd <= v_xd;
-                                    if ((hk_user && (!v_us))) begin
-                                        walker_host0_fault_k <= 3;
-                                        walker_host0_flevel <= 2;
-                                        walker_host0_st <= 3'b010;
+                                    m_valid <= 1'b1;
+                                    m_we <= 1'b0;
+                                    m_size <= 3;
+                                    m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[39-1:30], 3'h0});
+                                    walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[39-1:30], 3'h0});
+                                    walker_host0_st <= 4'b0001;
+                                    walker_host0_lvl <= 3;
+                                end
+                            end
+                            'h3: begin
+                                if ((m_rdata[7] && 1'b1)) begin
+                                    if ((!m_rdata[0])) begin
+                                        walker_host0_fault_k <= 1;
+                                        walker_host0_flevel <= 3;
+                                        walker_host0_st <= 4'b0010;
                                     end
-                                    else if (((hk_user && hk_write) && (!v_rw))) begin
-                                        walker_host0_fault_k <= 4;
-                                        walker_host0_flevel <= 2;
-                                        walker_host0_st <= 3'b010;
-                                    end
-                                    else if (((((!hk_user) && hk_write) && (!v_rw)) && hb_CR0[16])) begin
-                                        walker_host0_fault_k <= 5;
-                                        walker_host0_flevel <= 2;
-                                        walker_host0_st <= 3'b010;
-                                    end
-                                    else if ((((((!hk_user) && (!hk_fetch)) && v_us) && hb_CR4[21]) && (!hb_RFLAGS[18]))) begin
-                                        walker_host0_fault_k <= 6;
-                                        walker_host0_flevel <= 2;
-                                        walker_host0_st <= 3'b010;
-                                    end
-                                    else if ((hk_fetch && v_xd)) begin
-                                        walker_host0_fault_k <= 7;
-                                        walker_host0_flevel <= 2;
-                                        walker_host0_st <= 3'b010;
-                                    end
-                                    else if (((((!hk_user) && hk_fetch) && v_us) && hb_CR4[20])) begin
-                                        walker_host0_fault_k <= 8;
-                                        walker_host0_flevel <= 2;
-                                        walker_host0_st <= 3'b010;
-                                    end
-                                    else if ((((hb_CR4[22] && v_us) && (!hk_fetch)) && ((((hb_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((hb_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && hk_write) && (hk_user || hb_CR0[16]))))) begin
-                                        walker_host0_fault_k <= 9;
-                                        walker_host0_flevel <= 2;
-                                        walker_host0_st <= 3'b010;
+                                    else if ((((m_rdata & 64'hf00003fffe000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                        walker_host0_fault_k <= 2;
+                                        walker_host0_flevel <= 3;
+                                        walker_host0_st <= 4'b0010;
                                     end
                                     else begin
-                                        walker_host0_se_2 <= m_rdata;
-                                        walker_host0_sa_2 <= walker_host0_ea;
-                                        if ((1'b1 && (!m_rdata[5]))) begin
-                                            walker_host0_se_2[5] <= 1'b1;
-                                            walker_host0_pend_2 <= 1'b1;
-                                            pending = 1'b1;
+                                        v_rw = (walker_host0_a_rw && m_rdata[1]);
+                                        walker_host0_a_rw <= v_rw;
+                                        v_us = (walker_host0_a_us && m_rdata[2]);
+                                        walker_host0_a_us <= v_us;
+                                        v_xd = (walker_host0_a_xd || (m_rdata[63] && hb_EFER[11]));
+                                        walker_host0_a_xd <= v_xd;
+                                        if ((hk_user && (!v_us))) begin
+                                            walker_host0_fault_k <= 3;
+                                            walker_host0_flevel <= 3;
+                                            walker_host0_st <= 4'b0010;
                                         end
-                                        if ((hk_write && (!m_rdata[6]))) begin
-                                            walker_host0_se_2[6] <= 1'b1;
-                                            walker_host0_pend_2 <= 1'b1;
-                                            pending = 1'b1;
+                                        else if (((hk_user && hk_write) && (!v_rw))) begin
+                                            walker_host0_fault_k <= 4;
+                                            walker_host0_flevel <= 3;
+                                            walker_host0_st <= 4'b0010;
                                         end
-                                        x_level <= 2;
-                                        x_pa <= {16'h0, m_rdata[48-1:21], x_addr[21-1:0]};
-                                        x_aux <= 0;
-                                        if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
-                                            walker_host0_st <= 3'b011;
+                                        else if (((((!hk_user) && hk_write) && (!v_rw)) && hb_CR0[16])) begin
+                                            walker_host0_fault_k <= 5;
+                                            walker_host0_flevel <= 3;
+                                            walker_host0_st <= 4'b0010;
+                                        end
+                                        else if ((((((!hk_user) && (!hk_fetch)) && v_us) && hb_CR4[21]) && (!hb_RFLAGS[18]))) begin
+                                            walker_host0_fault_k <= 6;
+                                            walker_host0_flevel <= 3;
+                                            walker_host0_st <= 4'b0010;
+                                        end
+                                        else if ((hk_fetch && v_xd)) begin
+                                            walker_host0_fault_k <= 7;
+                                            walker_host0_flevel <= 3;
+                                            walker_host0_st <= 4'b0010;
+                                        end
+                                        else if (((((!hk_user) && hk_fetch) && v_us) && hb_CR4[20])) begin
+                                            walker_host0_fault_k <= 8;
+                                            walker_host0_flevel <= 3;
+                                            walker_host0_st <= 4'b0010;
+                                        end
+                                        else if ((((hb_CR4[22] && v_us) && (!hk_fetch)) && ((((hb_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((hb_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && hk_write) && (hk_user || hb_CR0[16]))))) begin
+                                            walker_host0_fault_k <= 9;
+                                            walker_host0_flevel <= 3;
+                                            walker_host0_st <= 4'b0010;
                                         end
                                         else begin
-                                            if (x_table) begin
-                                                m_valid <= 1'b1;
-                                                m_we <= 1'b0;
-                                                m_size <= 3;
-                                                m_addr <= {16'h0, m_rdata[48-1:21], x_addr[21-1:0]};
-                                                walker_host0_st <= 3'b101;
+                                            uw = m_rdata;
+                                            uw[5] = 1'b1;
+                                            if (hk_write) begin
+                                                uw[6] = 1'b1;
+                                            end
+                                            if ((uw != m_rdata)) begin
+                                                walker_host0_pend_3 <= 1'b1;
+                                                pending = 1'b1;
+                                            end
+                                            walker_host0_se_3 <= uw;
+                                            walker_host0_sa_3 <= walker_host0_ea;
+                                            x_level <= 3;
+                                            x_pa <= {16'h0, m_rdata[48-1:30], x_addr[30-1:0]};
+                                            x_aux <= 0;
+                                            if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
+                                                walker_host0_st <= 4'b0011;
                                             end
                                             else begin
-                                                x_status <= 0;
-                                                x_done <= 1'b1;
-                                                walker_host0_st <= 3'b000;
+                                                if (x_table) begin
+                                                    m_valid <= 1'b1;
+                                                    m_we <= 1'b0;
+                                                    m_size <= 3;
+                                                    m_addr <= {16'h0, m_rdata[48-1:30], x_addr[30-1:0]};
+                                                    walker_host0_st <= 4'b0111;
+                                                end
+                                                else begin
+                                                    x_status <= 0;
+                                                    x_done <= 1'b1;
+                                                    walker_host0_st <= 4'b0000;
+                                                end
                                             end
                                         end
                                     end
                                 end
+                                else begin
+                                    if ((!m_rdata[0])) begin
+                                        walker_host0_fault_k <= 1;
+                                        walker_host0_flevel <= 3;
+                                        walker_host0_st <= 4'b0010;
+                                    end
+                                    else if ((((m_rdata & 64'hf000000000000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                        walker_host0_fault_k <= 2;
+                                        walker_host0_flevel <= 3;
+                                        walker_host0_st <= 4'b0010;
+                                    end
+                                    else begin
+                                        v_rw = (walker_host0_a_rw && m_rdata[1]);
+                                        walker_host0_a_rw <= v_rw;
+                                        v_us = (walker_host0_a_us && m_rdata[2]);
+                                        walker_host0_a_us <= v_us;
+                                        v_xd = (walker_host0_a_xd || (m_rdata[63] && hb_EFER[11]));
+                                        walker_host0_a_xd <= v_xd;
+                                        m_valid <= 1'b1;
+                                        m_we <= 1'b0;
+                                        m_size <= 3;
+                                        m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[30-1:21], 3'h0});
+                                        walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[30-1:21], 3'h0});
+                                        walker_host0_st <= 4'b0001;
+                                        walker_host0_lvl <= 2;
+                                    end
+                                end
                             end
-                            else begin
+                            'h2: begin
+                                if (m_rdata[7]) begin
+                                    if ((!m_rdata[0])) begin
+                                        walker_host0_fault_k <= 1;
+                                        walker_host0_flevel <= 2;
+                                        walker_host0_st <= 4'b0010;
+                                    end
+                                    else if ((((m_rdata & 64'hf0000001fe000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                        walker_host0_fault_k <= 2;
+                                        walker_host0_flevel <= 2;
+                                        walker_host0_st <= 4'b0010;
+                                    end
+                                    else begin
+                                        v_rw = (walker_host0_a_rw && m_rdata[1]);
+                                        walker_host0_a_rw <= v_rw;
+                                        v_us = (walker_host0_a_us && m_rdata[2]);
+                                        walker_host0_a_us <= v_us;
+                                        v_xd = (walker_host0_a_xd || (m_rdata[63] && hb_EFER[11]));
+                                        walker_host0_a_xd <= v_xd;
+                                        if ((hk_user && (!v_us))) begin
+                                            walker_host0_fault_k <= 3;
+                                            walker_host0_flevel <= 2;
+                                            walker_host0_st <= 4'b0010;
+                                        end
+                                        else if (((hk_user && hk_write) && (!v_rw))) begin
+                                            walker_host0_fault_k <= 4;
+                                            walker_host0_flevel <= 2;
+                                            walker_host0_st <= 4'b0010;
+                                        end
+                                        else if (((((!hk_user) && hk_write) && (!v_rw)) && hb_CR0[16])) begin
+                                            walker_host0_fault_k <= 5;
+                                            walker_host0_flevel <= 2;
+                                            walker_host0_st <= 4'b0010;
+                                        end
+                                        else if ((((((!hk_user) && (!hk_fetch)) && v_us) && hb_CR4[21]) && (!hb_RFLAGS[18]))) begin
+                                            walker_host0_fault_k <= 6;
+                                            walker_host0_flevel <= 2;
+                                            walker_host0_st <= 4'b0010;
+                                        end
+                                        else if ((hk_fetch && v_xd)) begin
+                                            walker_host0_fault_k <= 7;
+                                            walker_host0_flevel <= 2;
+                                            walker_host0_st <= 4'b0010;
+                                        end
+                                        else if (((((!hk_user) && hk_fetch) && v_us) && hb_CR4[20])) begin
+                                            walker_host0_fault_k <= 8;
+                                            walker_host0_flevel <= 2;
+                                            walker_host0_st <= 4'b0010;
+                                        end
+                                        else if ((((hb_CR4[22] && v_us) && (!hk_fetch)) && ((((hb_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((hb_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && hk_write) && (hk_user || hb_CR0[16]))))) begin
+                                            walker_host0_fault_k <= 9;
+                                            walker_host0_flevel <= 2;
+                                            walker_host0_st <= 4'b0010;
+                                        end
+                                        else begin
+                                            uw = m_rdata;
+                                            uw[5] = 1'b1;
+                                            if (hk_write) begin
+                                                uw[6] = 1'b1;
+                                            end
+                                            if ((uw != m_rdata)) begin
+                                                walker_host0_pend_2 <= 1'b1;
+                                                pending = 1'b1;
+                                            end
+                                            walker_host0_se_2 <= uw;
+                                            walker_host0_sa_2 <= walker_host0_ea;
+                                            x_level <= 2;
+                                            x_pa <= {16'h0, m_rdata[48-1:21], x_addr[21-1:0]};
+                                            x_aux <= 0;
+                                            if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
+                                                walker_host0_st <= 4'b0011;
+                                            end
+                                            else begin
+                                                if (x_table) begin
+                                                    m_valid <= 1'b1;
+                                                    m_we <= 1'b0;
+                                                    m_size <= 3;
+                                                    m_addr <= {16'h0, m_rdata[48-1:21], x_addr[21-1:0]};
+                                                    walker_host0_st <= 4'b0111;
+                                                end
+                                                else begin
+                                                    x_status <= 0;
+                                                    x_done <= 1'b1;
+                                                    walker_host0_st <= 4'b0000;
+                                                end
+                                            end
+                                        end
+                                    end
+                                end
+                                else begin
+                                    if ((!m_rdata[0])) begin
+                                        walker_host0_fault_k <= 1;
+                                        walker_host0_flevel <= 2;
+                                        walker_host0_st <= 4'b0010;
+                                    end
+                                    else if ((((m_rdata & 64'hf000000000000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                        walker_host0_fault_k <= 2;
+                                        walker_host0_flevel <= 2;
+                                        walker_host0_st <= 4'b0010;
+                                    end
+                                    else begin
+                                        v_rw = (walker_host0_a_rw && m_rdata[1]);
+                                        walker_host0_a_rw <= v_rw;
+                                        v_us = (walker_host0_a_us && m_rdata[2]);
+                                        walker_host0_a_us <= v_us;
+                                        v_xd = (walker_host0_a_xd || (m_rdata[63] && hb_EFER[11]));
+                                        walker_host0_a_xd <= v_xd;
+                                        m_valid <= 1'b1;
+                                        m_we <= 1'b0;
+                                        m_size <= 3;
+                                        m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[21-1:12], 3'h0});
+                                        walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[21-1:12], 3'h0});
+                                        walker_host0_st <= 4'b0001;
+                                        walker_host0_lvl <= 1;
+                                    end
+                                end
+                            end
+                            'h1: begin
                                 if ((!m_rdata[0])) begin
                                     walker_host0_fault_k <= 1;
-                                    walker_host0_flevel <= 2;
-                                    walker_host0_st <= 3'b010;
+                                    walker_host0_flevel <= 1;
+                                    walker_host0_st <= 4'b0010;
                                 end
                                 else if ((((m_rdata & 64'hf000000000000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                                     walker_host0_fault_k <= 2;
-                                    walker_host0_flevel <= 2;
-                                    walker_host0_st <= 3'b010;
+                                    walker_host0_flevel <= 1;
+                                    walker_host0_st <= 4'b0010;
                                 end
                                 else begin
                                     v_rw = (walker_host0_a_rw && m_rdata[1]);
@@ -634,116 +731,81 @@ always @(posedge clk) begin: walker_host0_fsm
                                     walker_host0_a_us <= v_us;
                                     v_xd = (walker_host0_a_xd || (m_rdata[63] && hb_EFER[11]));
                                     walker_host0_a_xd <= v_xd;
-                                    walker_host0_se_2 <= m_rdata;
-                                    walker_host0_sa_2 <= walker_host0_ea;
-                                    if ((1'b1 && (!m_rdata[5]))) begin
-                                        walker_host0_se_2[5] <= 1'b1;
-                                        walker_host0_pend_2 <= 1'b1;
-                                        pending = 1'b1;
+                                    if ((hk_user && (!v_us))) begin
+                                        walker_host0_fault_k <= 3;
+                                        walker_host0_flevel <= 1;
+                                        walker_host0_st <= 4'b0010;
                                     end
-                                    m_valid <= 1'b1;
-                                    m_we <= 1'b0;
-                                    m_size <= 3;
-                                    m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[21-1:12], 3'h0});
-                                    walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[21-1:12], 3'h0});
-                                    walker_host0_st <= 3'b001;
-                                    walker_host0_lvl <= 1;
-                                end
-                            end
-                        end
-                        'h1: begin
-                            if ((!m_rdata[0])) begin
-                                walker_host0_fault_k <= 1;
-                                walker_host0_flevel <= 1;
-                                walker_host0_st <= 3'b010;
-                            end
-                            else if ((((m_rdata & 64'hf000000000000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
-                                walker_host0_fault_k <= 2;
-                                walker_host0_flevel <= 1;
-                                walker_host0_st <= 3'b010;
-                            end
-                            else begin
-                                v_rw = (walker_host0_a_rw && m_rdata[1]);
-                                walker_host0_a_rw <= v_rw;
-                                v_us = (walker_host0_a_us && m_rdata[2]);
-                                walker_host0_a_us <= v_us;
-                                v_xd = (walker_host0_a_xd || (m_rdata[63] && hb_EFER[11]));
-                                walker_host0_a_xd <= v_xd;
-                                if ((hk_user && (!v_us))) begin
-                                    walker_host0_fault_k <= 3;
-                                    walker_host0_flevel <= 1;
-                                    walker_host0_st <= 3'b010;
-                                end
-                                else if (((hk_user && hk_write) && (!v_rw))) begin
-                                    walker_host0_fault_k <= 4;
-                                    walker_host0_flevel <= 1;
-                                    walker_host0_st <= 3'b010;
-                                end
-                                else if (((((!hk_user) && hk_write) && (!v_rw)) && hb_CR0[16])) begin
-                                    walker_host0_fault_k <= 5;
-                                    walker_host0_flevel <= 1;
-                                    walker_host0_st <= 3'b010;
-                                end
-                                else if ((((((!hk_user) && (!hk_fetch)) && v_us) && hb_CR4[21]) && (!hb_RFLAGS[18]))) begin
-                                    walker_host0_fault_k <= 6;
-                                    walker_host0_flevel <= 1;
-                                    walker_host0_st <= 3'b010;
-                                end
-                                else if ((hk_fetch && v_xd)) begin
-                                    walker_host0_fault_k <= 7;
-                                    walker_host0_flevel <= 1;
-                                    walker_host0_st <= 3'b010;
-                                end
-                                else if (((((!hk_user) && hk_fetch) && v_us) && hb_CR4[20])) begin
-                                    walker_host0_fault_k <= 8;
-                                    walker_host0_flevel <= 1;
-                                    walker_host0_st <= 3'b010;
-                                end
-                                else if ((((hb_CR4[22] && v_us) && (!hk_fetch)) && ((((hb_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((hb_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && hk_write) && (hk_user || hb_CR0[16]))))) begin
-                                    walker_host0_fault_k <= 9;
-                                    walker_host0_flevel <= 1;
-                                    walker_host0_st <= 3'b010;
-                                end
-                                else begin
-                                    walker_host0_se_1 <= m_rdata;
-                                    walker_host0_sa_1 <= walker_host0_ea;
-                                    if ((1'b1 && (!m_rdata[5]))) begin
-                                        walker_host0_se_1[5] <= 1'b1;
-                                        walker_host0_pend_1 <= 1'b1;
-                                        pending = 1'b1;
+                                    else if (((hk_user && hk_write) && (!v_rw))) begin
+                                        walker_host0_fault_k <= 4;
+                                        walker_host0_flevel <= 1;
+                                        walker_host0_st <= 4'b0010;
                                     end
-                                    if ((hk_write && (!m_rdata[6]))) begin
-                                        walker_host0_se_1[6] <= 1'b1;
-                                        walker_host0_pend_1 <= 1'b1;
-                                        pending = 1'b1;
+                                    else if (((((!hk_user) && hk_write) && (!v_rw)) && hb_CR0[16])) begin
+                                        walker_host0_fault_k <= 5;
+                                        walker_host0_flevel <= 1;
+                                        walker_host0_st <= 4'b0010;
                                     end
-                                    x_level <= 1;
-                                    x_pa <= {16'h0, m_rdata[48-1:12], x_addr[12-1:0]};
-                                    x_aux <= 0;
-                                    if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
-                                        walker_host0_st <= 3'b011;
+                                    else if ((((((!hk_user) && (!hk_fetch)) && v_us) && hb_CR4[21]) && (!hb_RFLAGS[18]))) begin
+                                        walker_host0_fault_k <= 6;
+                                        walker_host0_flevel <= 1;
+                                        walker_host0_st <= 4'b0010;
+                                    end
+                                    else if ((hk_fetch && v_xd)) begin
+                                        walker_host0_fault_k <= 7;
+                                        walker_host0_flevel <= 1;
+                                        walker_host0_st <= 4'b0010;
+                                    end
+                                    else if (((((!hk_user) && hk_fetch) && v_us) && hb_CR4[20])) begin
+                                        walker_host0_fault_k <= 8;
+                                        walker_host0_flevel <= 1;
+                                        walker_host0_st <= 4'b0010;
+                                    end
+                                    else if ((((hb_CR4[22] && v_us) && (!hk_fetch)) && ((((hb_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((hb_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && hk_write) && (hk_user || hb_CR0[16]))))) begin
+                                        walker_host0_fault_k <= 9;
+                                        walker_host0_flevel <= 1;
+                                        walker_host0_st <= 4'b0010;
                                     end
                                     else begin
-                                        if (x_table) begin
-                                            m_valid <= 1'b1;
-                                            m_we <= 1'b0;
-                                            m_size <= 3;
-                                            m_addr <= {16'h0, m_rdata[48-1:12], x_addr[12-1:0]};
-                                            walker_host0_st <= 3'b101;
+                                        uw = m_rdata;
+                                        uw[5] = 1'b1;
+                                        if (hk_write) begin
+                                            uw[6] = 1'b1;
+                                        end
+                                        if ((uw != m_rdata)) begin
+                                            walker_host0_pend_1 <= 1'b1;
+                                            pending = 1'b1;
+                                        end
+                                        walker_host0_se_1 <= uw;
+                                        walker_host0_sa_1 <= walker_host0_ea;
+                                        x_level <= 1;
+                                        x_pa <= {16'h0, m_rdata[48-1:12], x_addr[12-1:0]};
+                                        x_aux <= 0;
+                                        if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
+                                            walker_host0_st <= 4'b0011;
                                         end
                                         else begin
-                                            x_status <= 0;
-                                            x_done <= 1'b1;
-                                            walker_host0_st <= 3'b000;
+                                            if (x_table) begin
+                                                m_valid <= 1'b1;
+                                                m_we <= 1'b0;
+                                                m_size <= 3;
+                                                m_addr <= {16'h0, m_rdata[48-1:12], x_addr[12-1:0]};
+                                                walker_host0_st <= 4'b0111;
+                                            end
+                                            else begin
+                                                x_status <= 0;
+                                                x_done <= 1'b1;
+                                                walker_host0_st <= 4'b0000;
+                                            end
                                         end
                                     end
                                 end
                             end
-                        end
-                    endcase
+                        endcase
+                    end
                 end
             end
-            3'b010: begin
+            4'b0010: begin
                 x_status <= walker_host0_fault_k;
                 x_level <= walker_host0_flevel;
                 x_aux <= 0;
@@ -757,9 +819,9 @@ always @(posedge clk) begin: walker_host0_fsm
                 h_r_error_code[5] <= (((walker_host0_fault_k > 2) && (walker_host0_fault_k <= 9)) && (((hb_CR4[22] && walker_host0_a_us) && (!hk_fetch)) && ((((hb_PKRU >>> (2 * walker_host0_le[63-1:59])) & 1) == 1) || (((((hb_PKRU >>> ((2 * walker_host0_le[63-1:59]) + 1)) & 1) == 1) && hk_write) && (hk_user || hb_CR0[16])))));
                 h_r_cr2 <= x_addr;
                 x_done <= 1'b1;
-                walker_host0_st <= 3'b000;
+                walker_host0_st <= 4'b0000;
             end
-            3'b011: begin
+            4'b0011: begin
                 if (walker_host0_pend_5) begin
                     walker_host0_pend_5 <= 1'b0;
                     m_valid <= 1'b1;
@@ -767,7 +829,7 @@ always @(posedge clk) begin: walker_host0_fsm
                     m_size <= 3;
                     m_addr <= walker_host0_sa_5;
                     m_wdata <= walker_host0_se_5;
-                    walker_host0_st <= 3'b100;
+                    walker_host0_st <= 4'b0100;
                 end
                 else if (walker_host0_pend_4) begin
                     walker_host0_pend_4 <= 1'b0;
@@ -776,7 +838,7 @@ always @(posedge clk) begin: walker_host0_fsm
                     m_size <= 3;
                     m_addr <= walker_host0_sa_4;
                     m_wdata <= walker_host0_se_4;
-                    walker_host0_st <= 3'b100;
+                    walker_host0_st <= 4'b0100;
                 end
                 else if (walker_host0_pend_3) begin
                     walker_host0_pend_3 <= 1'b0;
@@ -785,7 +847,7 @@ always @(posedge clk) begin: walker_host0_fsm
                     m_size <= 3;
                     m_addr <= walker_host0_sa_3;
                     m_wdata <= walker_host0_se_3;
-                    walker_host0_st <= 3'b100;
+                    walker_host0_st <= 4'b0100;
                 end
                 else if (walker_host0_pend_2) begin
                     walker_host0_pend_2 <= 1'b0;
@@ -794,7 +856,7 @@ always @(posedge clk) begin: walker_host0_fsm
                     m_size <= 3;
                     m_addr <= walker_host0_sa_2;
                     m_wdata <= walker_host0_se_2;
-                    walker_host0_st <= 3'b100;
+                    walker_host0_st <= 4'b0100;
                 end
                 else if (walker_host0_pend_1) begin
                     walker_host0_pend_1 <= 1'b0;
@@ -803,7 +865,7 @@ always @(posedge clk) begin: walker_host0_fsm
                     m_size <= 3;
                     m_addr <= walker_host0_sa_1;
                     m_wdata <= walker_host0_se_1;
-                    walker_host0_st <= 3'b100;
+                    walker_host0_st <= 4'b0100;
                 end
                 else begin
                     if (x_table) begin
@@ -811,25 +873,415 @@ always @(posedge clk) begin: walker_host0_fsm
                         m_we <= 1'b0;
                         m_size <= 3;
                         m_addr <= x_pa;
-                        walker_host0_st <= 3'b101;
+                        walker_host0_st <= 4'b0111;
                     end
                     else begin
                         x_status <= 0;
                         x_done <= 1'b1;
-                        walker_host0_st <= 3'b000;
+                        walker_host0_st <= 4'b0000;
                     end
                 end
             end
-            3'b100: begin
+            4'b0100: begin
                 if ((m_valid && m_ready)) begin
                     m_valid <= 1'b0;
                 end
                 if (m_rvalid) begin
                     m_we <= 1'b0;
-                    walker_host0_st <= 3'b011;
+                    walker_host0_st <= 4'b0011;
                 end
             end
-            3'b101: begin
+            4'b0101: begin
+                if ((m_valid && m_ready)) begin
+                    m_valid <= 1'b0;
+                end
+                if (m_rvalid) begin
+                    m_we <= 1'b0;
+                    walker_host0_st <= 4'b0110;
+                end
+            end
+            4'b0110: begin
+                walker_host0_le <= walker_host0_le;
+                case (walker_host0_lvl)
+                    'h5: begin
+                        if ((!walker_host0_le[0])) begin
+                            walker_host0_fault_k <= 1;
+                            walker_host0_flevel <= 5;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else if ((((walker_host0_le & 64'hf000000000080) != 0) || ((!hb_EFER[11]) && ((walker_host0_le & 64'h8000000000000000) != 0)))) begin
+                            walker_host0_fault_k <= 2;
+                            walker_host0_flevel <= 5;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else begin
+                            v_rw = (walker_host0_a_rw && walker_host0_le[1]);
+                            walker_host0_a_rw <= v_rw;
+                            v_us = (walker_host0_a_us && walker_host0_le[2]);
+                            walker_host0_a_us <= v_us;
+                            v_xd = (walker_host0_a_xd || (walker_host0_le[63] && hb_EFER[11]));
+                            walker_host0_a_xd <= v_xd;
+                            m_valid <= 1'b1;
+                            m_we <= 1'b0;
+                            m_size <= 3;
+                            m_addr <= ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
+                            walker_host0_ea <= ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
+                            walker_host0_st <= 4'b0001;
+                            walker_host0_lvl <= 4;
+                        end
+                    end
+                    'h4: begin
+                        if ((!walker_host0_le[0])) begin
+                            walker_host0_fault_k <= 1;
+                            walker_host0_flevel <= 4;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else if ((((walker_host0_le & 64'hf000000000080) != 0) || (1'b1 && ((walker_host0_le & 256) != 0)) || ((!hb_EFER[11]) && ((walker_host0_le & 64'h8000000000000000) != 0)))) begin
+                            walker_host0_fault_k <= 2;
+                            walker_host0_flevel <= 4;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else begin
+                            v_rw = (walker_host0_a_rw && walker_host0_le[1]);
+                            walker_host0_a_rw <= v_rw;
+                            v_us = (walker_host0_a_us && walker_host0_le[2]);
+                            walker_host0_a_us <= v_us;
+                            v_xd = (walker_host0_a_xd || (walker_host0_le[63] && hb_EFER[11]));
+                            walker_host0_a_xd <= v_xd;
+                            m_valid <= 1'b1;
+                            m_we <= 1'b0;
+                            m_size <= 3;
+                            m_addr <= ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[39-1:30], 3'h0});
+                            walker_host0_ea <= ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[39-1:30], 3'h0});
+                            walker_host0_st <= 4'b0001;
+                            walker_host0_lvl <= 3;
+                        end
+                    end
+                    'h3: begin
+                        if ((walker_host0_le[7] && 1'b1)) begin
+                            if ((!walker_host0_le[0])) begin
+                                walker_host0_fault_k <= 1;
+                                walker_host0_flevel <= 3;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if ((((walker_host0_le & 64'hf00003fffe000) != 0) || ((!hb_EFER[11]) && ((walker_host0_le & 64'h8000000000000000) != 0)))) begin
+                                walker_host0_fault_k <= 2;
+                                walker_host0_flevel <= 3;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else begin
+                                v_rw = (walker_host0_a_rw && walker_host0_le[1]);
+                                walker_host0_a_rw <= v_rw;
+                                v_us = (walker_host0_a_us && walker_host0_le[2]);
+                                walker_host0_a_us <= v_us;
+                                v_xd = (walker_host0_a_xd || (walker_host0_le[63] && hb_EFER[11]));
+                                walker_host0_a_xd <= v_xd;
+                                if ((hk_user && (!v_us))) begin
+                                    walker_host0_fault_k <= 3;
+                                    walker_host0_flevel <= 3;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if (((hk_user && hk_write) && (!v_rw))) begin
+                                    walker_host0_fault_k <= 4;
+                                    walker_host0_flevel <= 3;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if (((((!hk_user) && hk_write) && (!v_rw)) && hb_CR0[16])) begin
+                                    walker_host0_fault_k <= 5;
+                                    walker_host0_flevel <= 3;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if ((((((!hk_user) && (!hk_fetch)) && v_us) && hb_CR4[21]) && (!hb_RFLAGS[18]))) begin
+                                    walker_host0_fault_k <= 6;
+                                    walker_host0_flevel <= 3;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if ((hk_fetch && v_xd)) begin
+                                    walker_host0_fault_k <= 7;
+                                    walker_host0_flevel <= 3;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if (((((!hk_user) && hk_fetch) && v_us) && hb_CR4[20])) begin
+                                    walker_host0_fault_k <= 8;
+                                    walker_host0_flevel <= 3;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if ((((hb_CR4[22] && v_us) && (!hk_fetch)) && ((((hb_PKRU >>> (2 * walker_host0_le[63-1:59])) & 1) == 1) || (((((hb_PKRU >>> ((2 * walker_host0_le[63-1:59]) + 1)) & 1) == 1) && hk_write) && (hk_user || hb_CR0[16]))))) begin
+                                    walker_host0_fault_k <= 9;
+                                    walker_host0_flevel <= 3;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else begin
+                                    uw = walker_host0_le;
+                                    uw[5] = 1'b1;
+                                    if (hk_write) begin
+                                        uw[6] = 1'b1;
+                                    end
+                                    if ((uw != walker_host0_le)) begin
+                                        walker_host0_pend_3 <= 1'b1;
+                                        pending = 1'b1;
+                                    end
+                                    walker_host0_se_3 <= uw;
+                                    walker_host0_sa_3 <= walker_host0_ea;
+                                    x_level <= 3;
+                                    x_pa <= {16'h0, walker_host0_le[48-1:30], x_addr[30-1:0]};
+                                    x_aux <= 0;
+                                    if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
+                                        walker_host0_st <= 4'b0011;
+                                    end
+                                    else begin
+                                        if (x_table) begin
+                                            m_valid <= 1'b1;
+                                            m_we <= 1'b0;
+                                            m_size <= 3;
+                                            m_addr <= {16'h0, walker_host0_le[48-1:30], x_addr[30-1:0]};
+                                            walker_host0_st <= 4'b0111;
+                                        end
+                                        else begin
+                                            x_status <= 0;
+                                            x_done <= 1'b1;
+                                            walker_host0_st <= 4'b0000;
+                                        end
+                                    end
+                                end
+                            end
+                        end
+                        else begin
+                            if ((!walker_host0_le[0])) begin
+                                walker_host0_fault_k <= 1;
+                                walker_host0_flevel <= 3;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if ((((walker_host0_le & 64'hf000000000000) != 0) || ((!hb_EFER[11]) && ((walker_host0_le & 64'h8000000000000000) != 0)) || (1'b0 && ((walker_host0_le & 128) != 0)))) begin
+                                walker_host0_fault_k <= 2;
+                                walker_host0_flevel <= 3;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else begin
+                                v_rw = (walker_host0_a_rw && walker_host0_le[1]);
+                                walker_host0_a_rw <= v_rw;
+                                v_us = (walker_host0_a_us && walker_host0_le[2]);
+                                walker_host0_a_us <= v_us;
+                                v_xd = (walker_host0_a_xd || (walker_host0_le[63] && hb_EFER[11]));
+                                walker_host0_a_xd <= v_xd;
+                                m_valid <= 1'b1;
+                                m_we <= 1'b0;
+                                m_size <= 3;
+                                m_addr <= ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[30-1:21], 3'h0});
+                                walker_host0_ea <= ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[30-1:21], 3'h0});
+                                walker_host0_st <= 4'b0001;
+                                walker_host0_lvl <= 2;
+                            end
+                        end
+                    end
+                    'h2: begin
+                        if (walker_host0_le[7]) begin
+                            if ((!walker_host0_le[0])) begin
+                                walker_host0_fault_k <= 1;
+                                walker_host0_flevel <= 2;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if ((((walker_host0_le & 64'hf0000001fe000) != 0) || ((!hb_EFER[11]) && ((walker_host0_le & 64'h8000000000000000) != 0)))) begin
+                                walker_host0_fault_k <= 2;
+                                walker_host0_flevel <= 2;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else begin
+                                v_rw = (walker_host0_a_rw && walker_host0_le[1]);
+                                walker_host0_a_rw <= v_rw;
+                                v_us = (walker_host0_a_us && walker_host0_le[2]);
+                                walker_host0_a_us <= v_us;
+                                v_xd = (walker_host0_a_xd || (walker_host0_le[63] && hb_EFER[11]));
+                                walker_host0_a_xd <= v_xd;
+                                if ((hk_user && (!v_us))) begin
+                                    walker_host0_fault_k <= 3;
+                                    walker_host0_flevel <= 2;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if (((hk_user && hk_write) && (!v_rw))) begin
+                                    walker_host0_fault_k <= 4;
+                                    walker_host0_flevel <= 2;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if (((((!hk_user) && hk_write) && (!v_rw)) && hb_CR0[16])) begin
+                                    walker_host0_fault_k <= 5;
+                                    walker_host0_flevel <= 2;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if ((((((!hk_user) && (!hk_fetch)) && v_us) && hb_CR4[21]) && (!hb_RFLAGS[18]))) begin
+                                    walker_host0_fault_k <= 6;
+                                    walker_host0_flevel <= 2;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if ((hk_fetch && v_xd)) begin
+                                    walker_host0_fault_k <= 7;
+                                    walker_host0_flevel <= 2;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if (((((!hk_user) && hk_fetch) && v_us) && hb_CR4[20])) begin
+                                    walker_host0_fault_k <= 8;
+                                    walker_host0_flevel <= 2;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if ((((hb_CR4[22] && v_us) && (!hk_fetch)) && ((((hb_PKRU >>> (2 * walker_host0_le[63-1:59])) & 1) == 1) || (((((hb_PKRU >>> ((2 * walker_host0_le[63-1:59]) + 1)) & 1) == 1) && hk_write) && (hk_user || hb_CR0[16]))))) begin
+                                    walker_host0_fault_k <= 9;
+                                    walker_host0_flevel <= 2;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else begin
+                                    uw = walker_host0_le;
+                                    uw[5] = 1'b1;
+                                    if (hk_write) begin
+                                        uw[6] = 1'b1;
+                                    end
+                                    if ((uw != walker_host0_le)) begin
+                                        walker_host0_pend_2 <= 1'b1;
+                                        pending = 1'b1;
+                                    end
+                                    walker_host0_se_2 <= uw;
+                                    walker_host0_sa_2 <= walker_host0_ea;
+                                    x_level <= 2;
+                                    x_pa <= {16'h0, walker_host0_le[48-1:21], x_addr[21-1:0]};
+                                    x_aux <= 0;
+                                    if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
+                                        walker_host0_st <= 4'b0011;
+                                    end
+                                    else begin
+                                        if (x_table) begin
+                                            m_valid <= 1'b1;
+                                            m_we <= 1'b0;
+                                            m_size <= 3;
+                                            m_addr <= {16'h0, walker_host0_le[48-1:21], x_addr[21-1:0]};
+                                            walker_host0_st <= 4'b0111;
+                                        end
+                                        else begin
+                                            x_status <= 0;
+                                            x_done <= 1'b1;
+                                            walker_host0_st <= 4'b0000;
+                                        end
+                                    end
+                                end
+                            end
+                        end
+                        else begin
+                            if ((!walker_host0_le[0])) begin
+                                walker_host0_fault_k <= 1;
+                                walker_host0_flevel <= 2;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if ((((walker_host0_le & 64'hf000000000000) != 0) || ((!hb_EFER[11]) && ((walker_host0_le & 64'h8000000000000000) != 0)))) begin
+                                walker_host0_fault_k <= 2;
+                                walker_host0_flevel <= 2;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else begin
+                                v_rw = (walker_host0_a_rw && walker_host0_le[1]);
+                                walker_host0_a_rw <= v_rw;
+                                v_us = (walker_host0_a_us && walker_host0_le[2]);
+                                walker_host0_a_us <= v_us;
+                                v_xd = (walker_host0_a_xd || (walker_host0_le[63] && hb_EFER[11]));
+                                walker_host0_a_xd <= v_xd;
+                                m_valid <= 1'b1;
+                                m_we <= 1'b0;
+                                m_size <= 3;
+                                m_addr <= ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[21-1:12], 3'h0});
+                                walker_host0_ea <= ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[21-1:12], 3'h0});
+                                walker_host0_st <= 4'b0001;
+                                walker_host0_lvl <= 1;
+                            end
+                        end
+                    end
+                    'h1: begin
+                        if ((!walker_host0_le[0])) begin
+                            walker_host0_fault_k <= 1;
+                            walker_host0_flevel <= 1;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else if ((((walker_host0_le & 64'hf000000000000) != 0) || ((!hb_EFER[11]) && ((walker_host0_le & 64'h8000000000000000) != 0)))) begin
+                            walker_host0_fault_k <= 2;
+                            walker_host0_flevel <= 1;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else begin
+                            v_rw = (walker_host0_a_rw && walker_host0_le[1]);
+                            walker_host0_a_rw <= v_rw;
+                            v_us = (walker_host0_a_us && walker_host0_le[2]);
+                            walker_host0_a_us <= v_us;
+                            v_xd = (walker_host0_a_xd || (walker_host0_le[63] && hb_EFER[11]));
+                            walker_host0_a_xd <= v_xd;
+                            if ((hk_user && (!v_us))) begin
+                                walker_host0_fault_k <= 3;
+                                walker_host0_flevel <= 1;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if (((hk_user && hk_write) && (!v_rw))) begin
+                                walker_host0_fault_k <= 4;
+                                walker_host0_flevel <= 1;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if (((((!hk_user) && hk_write) && (!v_rw)) && hb_CR0[16])) begin
+                                walker_host0_fault_k <= 5;
+                                walker_host0_flevel <= 1;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if ((((((!hk_user) && (!hk_fetch)) && v_us) && hb_CR4[21]) && (!hb_RFLAGS[18]))) begin
+                                walker_host0_fault_k <= 6;
+                                walker_host0_flevel <= 1;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if ((hk_fetch && v_xd)) begin
+                                walker_host0_fault_k <= 7;
+                                walker_host0_flevel <= 1;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if (((((!hk_user) && hk_fetch) && v_us) && hb_CR4[20])) begin
+                                walker_host0_fault_k <= 8;
+                                walker_host0_flevel <= 1;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if ((((hb_CR4[22] && v_us) && (!hk_fetch)) && ((((hb_PKRU >>> (2 * walker_host0_le[63-1:59])) & 1) == 1) || (((((hb_PKRU >>> ((2 * walker_host0_le[63-1:59]) + 1)) & 1) == 1) && hk_write) && (hk_user || hb_CR0[16]))))) begin
+                                walker_host0_fault_k <= 9;
+                                walker_host0_flevel <= 1;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else begin
+                                uw = walker_host0_le;
+                                uw[5] = 1'b1;
+                                if (hk_write) begin
+                                    uw[6] = 1'b1;
+                                end
+                                if ((uw != walker_host0_le)) begin
+                                    walker_host0_pend_1 <= 1'b1;
+                                    pending = 1'b1;
+                                end
+                                walker_host0_se_1 <= uw;
+                                walker_host0_sa_1 <= walker_host0_ea;
+                                x_level <= 1;
+                                x_pa <= {16'h0, walker_host0_le[48-1:12], x_addr[12-1:0]};
+                                x_aux <= 0;
+                                if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
+                                    walker_host0_st <= 4'b0011;
+                                end
+                                else begin
+                                    if (x_table) begin
+                                        m_valid <= 1'b1;
+                                        m_we <= 1'b0;
+                                        m_size <= 3;
+                                        m_addr <= {16'h0, walker_host0_le[48-1:12], x_addr[12-1:0]};
+                                        walker_host0_st <= 4'b0111;
+                                    end
+                                    else begin
+                                        x_status <= 0;
+                                        x_done <= 1'b1;
+                                        walker_host0_st <= 4'b0000;
+                                    end
+                                end
+                            end
+                        end
+                    end
+                endcase
+            end
+            4'b0111: begin
                 if ((m_valid && m_ready)) begin
                     m_valid <= 1'b0;
                 end
@@ -837,10 +1289,10 @@ always @(posedge clk) begin: walker_host0_fsm
                     x_rdata <= m_rdata;
                     x_status <= 0;
                     x_done <= 1'b1;
-                    walker_host0_st <= 3'b000;
+                    walker_host0_st <= 4'b0000;
                 end
             end
-            3'b110: begin
+            4'b1000: begin
                 if ((m_valid && m_ready)) begin
                     m_valid <= 1'b0;
                 end
@@ -848,11 +1300,11 @@ always @(posedge clk) begin: walker_host0_fsm
                     m_we <= 1'b0;
                     x_status <= 0;
                     x_done <= 1'b1;
-                    walker_host0_st <= 3'b000;
+                    walker_host0_st <= 4'b0000;
                 end
             end
             default: begin
-                walker_host0_st <= 3'b000;
+                walker_host0_st <= 4'b0000;
             end
         endcase
     end
@@ -860,6 +1312,9 @@ end
 
 always @(posedge clk) begin: walker_guest0_fsm
     reg pending;
+    reg [64-1:0] uw;
+    reg used;
+    reg uok;
     reg v_rw;
     reg v_us;
     reg v_xd;
@@ -906,18 +1361,12 @@ always @(posedge clk) begin: walker_guest0_fsm
         walker_guest0_sa_1 <= 0;
         walker_guest0_sa_2 <= 0;
         walker_guest0_sa_3 <= 0;
-        walker_guest0_sa_4 <= 0;
-        walker_guest0_sa_5 <= 0;
         walker_guest0_se_1 <= 0;
         walker_guest0_se_2 <= 0;
         walker_guest0_se_3 <= 0;
-        walker_guest0_se_4 <= 0;
-        walker_guest0_se_5 <= 0;
         walker_guest0_sg_1 <= 0;
         walker_guest0_sg_2 <= 0;
         walker_guest0_sg_3 <= 0;
-        walker_guest0_sg_4 <= 0;
-        walker_guest0_sg_5 <= 0;
         walker_guest0_st <= 3'b000;
         x_addr <= 0;
         x_on_table <= 0;
@@ -928,6 +1377,9 @@ always @(posedge clk) begin: walker_guest0_fsm
     end
     else begin
         pending = 1'b0;
+        uw = 64'h0;
+        used = 1'b0;
+        uok = 1'b0;
         v_rw = (0 != 0);
         v_us = (0 != 0);
         v_xd = (0 != 0);
@@ -1023,92 +1475,99 @@ always @(posedge clk) begin: walker_guest0_fsm
                         walker_guest0_st <= 3'b010;
                     end
                     else if (x_on_table) begin
-                        walker_guest0_le <= x_rdata;
-                        case (walker_guest0_lvl)
-                            'h5: begin
-                                if ((!x_rdata[0])) begin
-                                    walker_guest0_fault_k <= 1;
-                                    walker_guest0_flevel <= 5;
-                                    walker_guest0_st <= 3'b011;
-                                end
-                                else if ((((x_rdata & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)))) begin
-                                    walker_guest0_fault_k <= 2;
-                                    walker_guest0_flevel <= 5;
-                                    walker_guest0_st <= 3'b011;
-                                end
-                                else begin
-                                    v_rw = (walker_guest0_a_rw && x_rdata[1]);
-                                    walker_guest0_a_rw <= v_rw;
-                                    v_us = (walker_guest0_a_us && x_rdata[2]);
-                                    walker_guest0_a_us <= v_us;
-                                    v_xd = (walker_guest0_a_xd || (x_rdata[63] && r_EFER[11]));
-                                    walker_guest0_a_xd <= v_xd;
-                                    walker_guest0_se_5 <= x_rdata;
-                                    walker_guest0_sa_5 <= x_pa;
-                                    walker_guest0_sg_5 <= x_addr;
-                                    if ((1'b1 && (!x_rdata[5]))) begin
-                                        walker_guest0_se_5[5] <= 1'b1;
-                                        walker_guest0_pend_5 <= 1'b1;
-                                        pending = 1'b1;
-                                    end
-                                    x_valid <= 1'b1;
-                                    x_pwrite <= 1'b0;
-                                    x_addr <= ({16'h0, x_rdata[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
-                                    x_on_table <= 1'b1;
-                                    hk_write <= 1'b1;
-                                    hk_user <= 1'b1;
-                                    hk_fetch <= 1'b0;
-                                    walker_guest0_st <= 3'b001;
-                                    walker_guest0_lvl <= 4;
+                        used = 1'b0;
+                        if ((walker_guest0_lvl == 5)) begin
+                            uok = 1'b1;
+                            if ((!x_rdata[0])) begin
+                                uok = 1'b0;
+                            end
+                            if ((((x_rdata & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)))) begin
+                                uok = 1'b0;
+                            end
+                            if (uok) begin
+                                uw = x_rdata;
+                                uw[5] = 1'b1;
+                                if ((uw != x_rdata)) begin
+                                    used = 1'b1;
                                 end
                             end
-                            'h4: begin
-                                if ((!x_rdata[0])) begin
-                                    walker_guest0_fault_k <= 1;
-                                    walker_guest0_flevel <= 4;
-                                    walker_guest0_st <= 3'b011;
-                                end
-                                else if ((((x_rdata & 64'hf000000000080) != 0) || (1'b1 && ((x_rdata & 256) != 0)) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)))) begin
-                                    walker_guest0_fault_k <= 2;
-                                    walker_guest0_flevel <= 4;
-                                    walker_guest0_st <= 3'b011;
-                                end
-                                else begin
-                                    v_rw = (walker_guest0_a_rw && x_rdata[1]);
-                                    walker_guest0_a_rw <= v_rw;
-                                    v_us = (walker_guest0_a_us && x_rdata[2]);
-                                    walker_guest0_a_us <= v_us;
-                                    v_xd = (walker_guest0_a_xd || (x_rdata[63] && r_EFER[11]));
-                                    walker_guest0_a_xd <= v_xd;
-                                    walker_guest0_se_4 <= x_rdata;
-                                    walker_guest0_sa_4 <= x_pa;
-                                    walker_guest0_sg_4 <= x_addr;
-                                    if ((1'b1 && (!x_rdata[5]))) begin
-                                        walker_guest0_se_4[5] <= 1'b1;
-                                        walker_guest0_pend_4 <= 1'b1;
-                                        pending = 1'b1;
-                                    end
-                                    x_valid <= 1'b1;
-                                    x_pwrite <= 1'b0;
-                                    x_addr <= ({16'h0, x_rdata[48-1:12], 12'h0} + {52'h0, i_addr[39-1:30], 3'h0});
-                                    x_on_table <= 1'b1;
-                                    hk_write <= 1'b1;
-                                    hk_user <= 1'b1;
-                                    hk_fetch <= 1'b0;
-                                    walker_guest0_st <= 3'b001;
-                                    walker_guest0_lvl <= 3;
+                        end
+                        if ((walker_guest0_lvl == 4)) begin
+                            uok = 1'b1;
+                            if ((!x_rdata[0])) begin
+                                uok = 1'b0;
+                            end
+                            if ((((x_rdata & 64'hf000000000080) != 0) || (1'b1 && ((x_rdata & 256) != 0)) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)))) begin
+                                uok = 1'b0;
+                            end
+                            if (uok) begin
+                                uw = x_rdata;
+                                uw[5] = 1'b1;
+                                if ((uw != x_rdata)) begin
+                                    used = 1'b1;
                                 end
                             end
-                            'h3: begin
-                                if ((x_rdata[7] && 1'b1)) begin
+                        end
+                        if ((walker_guest0_lvl == 3)) begin
+                            if ((x_rdata[7] && 1'b1)) begin
+                            end
+                            else begin
+                                uok = 1'b1;
+                                if ((!x_rdata[0])) begin
+                                    uok = 1'b0;
+                                end
+                                if ((((x_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((x_rdata & 128) != 0)))) begin
+                                    uok = 1'b0;
+                                end
+                                if (uok) begin
+                                    uw = x_rdata;
+                                    uw[5] = 1'b1;
+                                    if ((uw != x_rdata)) begin
+                                        used = 1'b1;
+                                    end
+                                end
+                            end
+                        end
+                        if ((walker_guest0_lvl == 2)) begin
+                            if (x_rdata[7]) begin
+                            end
+                            else begin
+                                uok = 1'b1;
+                                if ((!x_rdata[0])) begin
+                                    uok = 1'b0;
+                                end
+                                if ((((x_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)))) begin
+                                    uok = 1'b0;
+                                end
+                                if (uok) begin
+                                    uw = x_rdata;
+                                    uw[5] = 1'b1;
+                                    if ((uw != x_rdata)) begin
+                                        used = 1'b1;
+                                    end
+                                end
+                            end
+                        end
+                        if (used) begin
+                            walker_guest0_le <= uw;
+                            x_valid <= 1'b1;
+                            x_wdata <= uw;
+                            x_pwrite <= 1'b1;
+                            x_waddr <= x_pa;
+                            walker_guest0_st <= 3'b110;
+                        end
+                        else begin
+                            walker_guest0_le <= x_rdata;
+                            case (walker_guest0_lvl)
+                                'h5: begin
                                     if ((!x_rdata[0])) begin
                                         walker_guest0_fault_k <= 1;
-                                        walker_guest0_flevel <= 3;
+                                        walker_guest0_flevel <= 5;
                                         walker_guest0_st <= 3'b011;
                                     end
-                                    else if ((((x_rdata & 64'hf00003fffe000) != 0) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)))) begin
+                                    else if ((((x_rdata & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)))) begin
                                         walker_guest0_fault_k <= 2;
-                                        walker_guest0_flevel <= 3;
+                                        walker_guest0_flevel <= 5;
                                         walker_guest0_st <= 3'b011;
                                     end
                                     else begin
@@ -1118,115 +1577,26 @@ always @(posedge clk) begin: walker_guest0_fsm
                                         walker_guest0_a_us <= v_us;
                                         v_xd = (walker_guest0_a_xd || (x_rdata[63] && r_EFER[11]));
                                         walker_guest0_a_xd <= v_xd;
-                                        if ((k_user && (!v_us))) begin
-                                            walker_guest0_fault_k <= 3;
-                                            walker_guest0_flevel <= 3;
-                                            walker_guest0_st <= 3'b011;
-                                        end
-                                        else if (((k_user && k_write) && (!v_rw))) begin
-                                            walker_guest0_fault_k <= 4;
-                                            walker_guest0_flevel <= 3;
-                                            walker_guest0_st <= 3'b011;
-                                        end
-                                        else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
-                                            walker_guest0_fault_k <= 5;
-                                            walker_guest0_flevel <= 3;
-                                            walker_guest0_st <= 3'b011;
-                                        end
-                                        else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
-                                            walker_guest0_fault_k <= 6;
-                                            walker_guest0_flevel <= 3;
-                                            walker_guest0_st <= 3'b011;
-                                        end
-                                        else if ((k_fetch && v_xd)) begin
-                                            walker_guest0_fault_k <= 7;
-                                            walker_guest0_flevel <= 3;
-                                            walker_guest0_st <= 3'b011;
-                                        end
-                                        else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
-                                            walker_guest0_fault_k <= 8;
-                                            walker_guest0_flevel <= 3;
-                                            walker_guest0_st <= 3'b011;
-                                        end
-                                        else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * x_rdata[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * x_rdata[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
-                                            walker_guest0_fault_k <= 9;
-                                            walker_guest0_flevel <= 3;
-                                            walker_guest0_st <= 3'b011;
-                                        end
-                                        else begin
-                                            walker_guest0_se_3 <= x_rdata;
-                                            walker_guest0_sa_3 <= x_pa;
-                                            walker_guest0_sg_3 <= x_addr;
-                                            if ((1'b1 && (!x_rdata[5]))) begin
-                                                walker_guest0_se_3[5] <= 1'b1;
-                                                walker_guest0_pend_3 <= 1'b1;
-                                                pending = 1'b1;
-                                            end
-                                            if ((k_write && (!x_rdata[6]))) begin
-                                                walker_guest0_se_3[6] <= 1'b1;
-                                                walker_guest0_pend_3 <= 1'b1;
-                                                pending = 1'b1;
-                                            end
-                                            o_level <= 3;
-                                            x_valid <= 1'b1;
-                                            x_pwrite <= 1'b0;
-                                            x_addr <= {16'h0, x_rdata[48-1:30], i_addr[30-1:0]};
-                                            x_on_table <= 1'b0;
-                                            hk_write <= k_write;
-                                            hk_user <= 1'b1;
-                                            hk_fetch <= k_fetch;
-                                            walker_guest0_st <= 3'b001;
-                                        end
-                                    end
-                                end
-                                else begin
-                                    if ((!x_rdata[0])) begin
-                                        walker_guest0_fault_k <= 1;
-                                        walker_guest0_flevel <= 3;
-                                        walker_guest0_st <= 3'b011;
-                                    end
-                                    else if ((((x_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((x_rdata & 128) != 0)))) begin
-                                        walker_guest0_fault_k <= 2;
-                                        walker_guest0_flevel <= 3;
-                                        walker_guest0_st <= 3'b011;
-                                    end
-                                    else begin
-                                        v_rw = (walker_guest0_a_rw && x_rdata[1]);
-                                        walker_guest0_a_rw <= v_rw;
-                                        v_us = (walker_guest0_a_us && x_rdata[2]);
-                                        walker_guest0_a_us <= v_us;
-                                        v_xd = (walker_guest0_a_xd || (x_rdata[63] && r_EFER[11]));
-                                        walker_guest0_a_xd <= v_xd;
-                                        walker_guest0_se_3 <= x_rdata;
-                                        walker_guest0_sa_3 <= x_pa;
-                                        walker_guest0_sg_3 <= x_addr;
-                                        if ((1'b1 && (!x_rdata[5]))) begin
-                                            walker_guest0_se_3[5] <= 1'b1;
-                                            walker_guest0_pend_3 <= 1'b1;
-                                            pending = 1'b1;
-                                        end
                                         x_valid <= 1'b1;
                                         x_pwrite <= 1'b0;
-                                        x_addr <= ({16'h0, x_rdata[48-1:12], 12'h0} + {52'h0, i_addr[30-1:21], 3'h0});
+                                        x_addr <= ({16'h0, x_rdata[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
                                         x_on_table <= 1'b1;
                                         hk_write <= 1'b1;
                                         hk_user <= 1'b1;
                                         hk_fetch <= 1'b0;
                                         walker_guest0_st <= 3'b001;
-                                        walker_guest0_lvl <= 2;
+                                        walker_guest0_lvl <= 4;
                                     end
                                 end
-                            end
-                            'h2: begin
-                                if (x_rdata[7]) begin
+                                'h4: begin
                                     if ((!x_rdata[0])) begin
                                         walker_guest0_fault_k <= 1;
-                                        walker_guest0_flevel <= 2;
+                                        walker_guest0_flevel <= 4;
                                         walker_guest0_st <= 3'b011;
                                     end
-                                    else if ((((x_rdata & 64'hf0000001fe000) != 0) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)))) begin
+                                    else if ((((x_rdata & 64'hf000000000080) != 0) || (1'b1 && ((x_rdata & 256) != 0)) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)))) begin
                                         walker_guest0_fault_k <= 2;
-                                        walker_guest0_flevel <= 2;
+                                        walker_guest0_flevel <= 4;
                                         walker_guest0_st <= 3'b011;
                                     end
                                     else begin
@@ -1236,76 +1606,244 @@ always @(posedge clk) begin: walker_guest0_fsm
                                         walker_guest0_a_us <= v_us;
                                         v_xd = (walker_guest0_a_xd || (x_rdata[63] && r_EFER[11]));
                                         walker_guest0_a_xd <= v_xd;
-                                        if ((k_user && (!v_us))) begin
-                                            walker_guest0_fault_k <= 3;
+                                        x_valid <= 1'b1;
+                                        x_pwrite <= 1'b0;
+                                        x_addr <= ({16'h0, x_rdata[48-1:12], 12'h0} + {52'h0, i_addr[39-1:30], 3'h0});
+                                        x_on_table <= 1'b1;
+                                        hk_write <= 1'b1;
+                                        hk_user <= 1'b1;
+                                        hk_fetch <= 1'b0;
+                                        walker_guest0_st <= 3'b001;
+                                        walker_guest0_lvl <= 3;
+                                    end
+                                end
+                                'h3: begin
+                                    if ((x_rdata[7] && 1'b1)) begin
+                                        if ((!x_rdata[0])) begin
+                                            walker_guest0_fault_k <= 1;
+                                            walker_guest0_flevel <= 3;
+                                            walker_guest0_st <= 3'b011;
+                                        end
+                                        else if ((((x_rdata & 64'hf00003fffe000) != 0) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)))) begin
+                                            walker_guest0_fault_k <= 2;
+                                            walker_guest0_flevel <= 3;
+                                            walker_guest0_st <= 3'b011;
+                                        end
+                                        else begin
+                                            v_rw = (walker_guest0_a_rw && x_rdata[1]);
+                                            walker_guest0_a_rw <= v_rw;
+                                            v_us = (walker_guest0_a_us && x_rdata[2]);
+                                            walker_guest0_a_us <= v_us;
+                                            v_xd = (walker_guest0_a_xd || (x_rdata[63] && r_EFER[11]));
+                                            walker_guest0_a_xd <= v_xd;
+                                            if ((k_user && (!v_us))) begin
+                                                walker_guest0_fault_k <= 3;
+                                                walker_guest0_flevel <= 3;
+                                                walker_guest0_st <= 3'b011;
+                                            end
+                                            else if (((k_user && k_write) && (!v_rw))) begin
+                                                walker_guest0_fault_k <= 4;
+                                                walker_guest0_flevel <= 3;
+                                                walker_guest0_st <= 3'b011;
+                                            end
+                                            else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                                                walker_guest0_fault_k <= 5;
+                                                walker_guest0_flevel <= 3;
+                                                walker_guest0_st <= 3'b011;
+                                            end
+                                            else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                                                walker_guest0_fault_k <= 6;
+                                                walker_guest0_flevel <= 3;
+                                                walker_guest0_st <= 3'b011;
+                                            end
+                                            else if ((k_fetch && v_xd)) begin
+                                                walker_guest0_fault_k <= 7;
+                                                walker_guest0_flevel <= 3;
+                                                walker_guest0_st <= 3'b011;
+                                            end
+                                            else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                                                walker_guest0_fault_k <= 8;
+                                                walker_guest0_flevel <= 3;
+                                                walker_guest0_st <= 3'b011;
+                                            end
+                                            else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * x_rdata[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * x_rdata[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                                                walker_guest0_fault_k <= 9;
+                                                walker_guest0_flevel <= 3;
+                                                walker_guest0_st <= 3'b011;
+                                            end
+                                            else begin
+                                                uw = x_rdata;
+                                                uw[5] = 1'b1;
+                                                if (k_write) begin
+                                                    uw[6] = 1'b1;
+                                                end
+                                                if ((uw != x_rdata)) begin
+                                                    walker_guest0_pend_3 <= 1'b1;
+                                                    pending = 1'b1;
+                                                end
+                                                walker_guest0_se_3 <= uw;
+                                                walker_guest0_sa_3 <= x_pa;
+                                                walker_guest0_sg_3 <= x_addr;
+                                                o_level <= 3;
+                                                x_valid <= 1'b1;
+                                                x_pwrite <= 1'b0;
+                                                x_addr <= {16'h0, x_rdata[48-1:30], i_addr[30-1:0]};
+                                                x_on_table <= 1'b0;
+                                                hk_write <= k_write;
+                                                hk_user <= 1'b1;
+                                                hk_fetch <= k_fetch;
+                                                walker_guest0_st <= 3'b001;
+                                            end
+                                        end
+                                    end
+                                    else begin
+                                        if ((!x_rdata[0])) begin
+                                            walker_guest0_fault_k <= 1;
+                                            walker_guest0_flevel <= 3;
+                                            walker_guest0_st <= 3'b011;
+                                        end
+                                        else if ((((x_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((x_rdata & 128) != 0)))) begin
+                                            walker_guest0_fault_k <= 2;
+                                            walker_guest0_flevel <= 3;
+                                            walker_guest0_st <= 3'b011;
+                                        end
+                                        else begin
+                                            v_rw = (walker_guest0_a_rw && x_rdata[1]);
+                                            walker_guest0_a_rw <= v_rw;
+                                            v_us = (walker_guest0_a_us && x_rdata[2]);
+                                            walker_guest0_a_us <= v_us;
+                                            v_xd = (walker_guest0_a_xd || (x_rdata[63] && r_EFER[11]));
+                                            walker_guest0_a_xd <= v_xd;
+                                            x_valid <= 1'b1;
+                                            x_pwrite <= 1'b0;
+                                            x_addr <= ({16'h0, x_rdata[48-1:12], 12'h0} + {52'h0, i_addr[30-1:21], 3'h0});
+                                            x_on_table <= 1'b1;
+                                            hk_write <= 1'b1;
+                                            hk_user <= 1'b1;
+                                            hk_fetch <= 1'b0;
+                                            walker_guest0_st <= 3'b001;
+                                            walker_guest0_lvl <= 2;
+                                        end
+                                    end
+                                end
+                                'h2: begin
+                                    if (x_rdata[7]) begin
+                                        if ((!x_rdata[0])) begin
+                                            walker_guest0_fault_k <= 1;
                                             walker_guest0_flevel <= 2;
                                             walker_guest0_st <= 3'b011;
                                         end
-                                        else if (((k_user && k_write) && (!v_rw))) begin
-                                            walker_guest0_fault_k <= 4;
-                                            walker_guest0_flevel <= 2;
-                                            walker_guest0_st <= 3'b011;
-                                        end
-                                        else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
-                                            walker_guest0_fault_k <= 5;
-                                            walker_guest0_flevel <= 2;
-                                            walker_guest0_st <= 3'b011;
-                                        end
-                                        else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
-                                            walker_guest0_fault_k <= 6;
-                                            walker_guest0_flevel <= 2;
-                                            walker_guest0_st <= 3'b011;
-                                        end
-                                        else if ((k_fetch && v_xd)) begin
-                                            walker_guest0_fault_k <= 7;
-                                            walker_guest0_flevel <= 2;
-                                            walker_guest0_st <= 3'b011;
-                                        end
-                                        else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
-                                            walker_guest0_fault_k <= 8;
-                                            walker_guest0_flevel <= 2;
-                                            walker_guest0_st <= 3'b011;
-                                        end
-                                        else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * x_rdata[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * x_rdata[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
-                                            walker_guest0_fault_k <= 9;
+                                        else if ((((x_rdata & 64'hf0000001fe000) != 0) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)))) begin
+                                            walker_guest0_fault_k <= 2;
                                             walker_guest0_flevel <= 2;
                                             walker_guest0_st <= 3'b011;
                                         end
                                         else begin
-                                            walker_guest0_se_2 <= x_rdata;
-                                            walker_guest0_sa_2 <= x_pa;
-                                            walker_guest0_sg_2 <= x_addr;
-                                            if ((1'b1 && (!x_rdata[5]))) begin
-                                                walker_guest0_se_2[5] <= 1'b1;
-                                                walker_guest0_pend_2 <= 1'b1;
-                                                pending = 1'b1;
+                                            v_rw = (walker_guest0_a_rw && x_rdata[1]);
+                                            walker_guest0_a_rw <= v_rw;
+                                            v_us = (walker_guest0_a_us && x_rdata[2]);
+                                            walker_guest0_a_us <= v_us;
+                                            v_xd = (walker_guest0_a_xd || (x_rdata[63] && r_EFER[11]));
+                                            walker_guest0_a_xd <= v_xd;
+                                            if ((k_user && (!v_us))) begin
+                                                walker_guest0_fault_k <= 3;
+                                                walker_guest0_flevel <= 2;
+                                                walker_guest0_st <= 3'b011;
                                             end
-                                            if ((k_write && (!x_rdata[6]))) begin
-                                                walker_guest0_se_2[6] <= 1'b1;
-                                                walker_guest0_pend_2 <= 1'b1;
-                                                pending = 1'b1;
+                                            else if (((k_user && k_write) && (!v_rw))) begin
+                                                walker_guest0_fault_k <= 4;
+                                                walker_guest0_flevel <= 2;
+                                                walker_guest0_st <= 3'b011;
                                             end
-                                            o_level <= 2;
+                                            else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                                                walker_guest0_fault_k <= 5;
+                                                walker_guest0_flevel <= 2;
+                                                walker_guest0_st <= 3'b011;
+                                            end
+                                            else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                                                walker_guest0_fault_k <= 6;
+                                                walker_guest0_flevel <= 2;
+                                                walker_guest0_st <= 3'b011;
+                                            end
+                                            else if ((k_fetch && v_xd)) begin
+                                                walker_guest0_fault_k <= 7;
+                                                walker_guest0_flevel <= 2;
+                                                walker_guest0_st <= 3'b011;
+                                            end
+                                            else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                                                walker_guest0_fault_k <= 8;
+                                                walker_guest0_flevel <= 2;
+                                                walker_guest0_st <= 3'b011;
+                                            end
+                                            else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * x_rdata[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * x_rdata[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                                                walker_guest0_fault_k <= 9;
+                                                walker_guest0_flevel <= 2;
+                                                walker_guest0_st <= 3'b011;
+                                            end
+                                            else begin
+                                                uw = x_rdata;
+                                                uw[5] = 1'b1;
+                                                if (k_write) begin
+                                                    uw[6] = 1'b1;
+                                                end
+                                                if ((uw != x_rdata)) begin
+                                                    walker_guest0_pend_2 <= 1'b1;
+                                                    pending = 1'b1;
+                                                end
+                                                walker_guest0_se_2 <= uw;
+                                                walker_guest0_sa_2 <= x_pa;
+                                                walker_guest0_sg_2 <= x_addr;
+                                                o_level <= 2;
+                                                x_valid <= 1'b1;
+                                                x_pwrite <= 1'b0;
+                                                x_addr <= {16'h0, x_rdata[48-1:21], i_addr[21-1:0]};
+                                                x_on_table <= 1'b0;
+                                                hk_write <= k_write;
+                                                hk_user <= 1'b1;
+                                                hk_fetch <= k_fetch;
+                                                walker_guest0_st <= 3'b001;
+                                            end
+                                        end
+                                    end
+                                    else begin
+                                        if ((!x_rdata[0])) begin
+                                            walker_guest0_fault_k <= 1;
+                                            walker_guest0_flevel <= 2;
+                                            walker_guest0_st <= 3'b011;
+                                        end
+                                        else if ((((x_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)))) begin
+                                            walker_guest0_fault_k <= 2;
+                                            walker_guest0_flevel <= 2;
+                                            walker_guest0_st <= 3'b011;
+                                        end
+                                        else begin
+                                            v_rw = (walker_guest0_a_rw && x_rdata[1]);
+                                            walker_guest0_a_rw <= v_rw;
+                                            v_us = (walker_guest0_a_us && x_rdata[2]);
+                                            walker_guest0_a_us <= v_us;
+                                            v_xd = (walker_guest0_a_xd || (x_rdata[63] && r_EFER[11]));
+                                            walker_guest0_a_xd <= v_xd;
                                             x_valid <= 1'b1;
                                             x_pwrite <= 1'b0;
-                                            x_addr <= {16'h0, x_rdata[48-1:21], i_addr[21-1:0]};
-                                            x_on_table <= 1'b0;
-                                            hk_write <= k_write;
+                                            x_addr <= ({16'h0, x_rdata[48-1:12], 12'h0} + {52'h0, i_addr[21-1:12], 3'h0});
+                                            x_on_table <= 1'b1;
+                                            hk_write <= 1'b1;
                                             hk_user <= 1'b1;
-                                            hk_fetch <= k_fetch;
+                                            hk_fetch <= 1'b0;
                                             walker_guest0_st <= 3'b001;
+                                            walker_guest0_lvl <= 1;
                                         end
                                     end
                                 end
-                                else begin
+                                'h1: begin
                                     if ((!x_rdata[0])) begin
                                         walker_guest0_fault_k <= 1;
-                                        walker_guest0_flevel <= 2;
+                                        walker_guest0_flevel <= 1;
                                         walker_guest0_st <= 3'b011;
                                     end
                                     else if ((((x_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)))) begin
                                         walker_guest0_fault_k <= 2;
-                                        walker_guest0_flevel <= 2;
+                                        walker_guest0_flevel <= 1;
                                         walker_guest0_st <= 3'b011;
                                     end
                                     else begin
@@ -1315,106 +1853,68 @@ always @(posedge clk) begin: walker_guest0_fsm
                                         walker_guest0_a_us <= v_us;
                                         v_xd = (walker_guest0_a_xd || (x_rdata[63] && r_EFER[11]));
                                         walker_guest0_a_xd <= v_xd;
-                                        walker_guest0_se_2 <= x_rdata;
-                                        walker_guest0_sa_2 <= x_pa;
-                                        walker_guest0_sg_2 <= x_addr;
-                                        if ((1'b1 && (!x_rdata[5]))) begin
-                                            walker_guest0_se_2[5] <= 1'b1;
-                                            walker_guest0_pend_2 <= 1'b1;
-                                            pending = 1'b1;
+                                        if ((k_user && (!v_us))) begin
+                                            walker_guest0_fault_k <= 3;
+                                            walker_guest0_flevel <= 1;
+                                            walker_guest0_st <= 3'b011;
                                         end
-                                        x_valid <= 1'b1;
-                                        x_pwrite <= 1'b0;
-                                        x_addr <= ({16'h0, x_rdata[48-1:12], 12'h0} + {52'h0, i_addr[21-1:12], 3'h0});
-                                        x_on_table <= 1'b1;
-                                        hk_write <= 1'b1;
-                                        hk_user <= 1'b1;
-                                        hk_fetch <= 1'b0;
-                                        walker_guest0_st <= 3'b001;
-                                        walker_guest0_lvl <= 1;
-                                    end
-                                end
-                            end
-                            'h1: begin
-                                if ((!x_rdata[0])) begin
-                                    walker_guest0_fault_k <= 1;
-                                    walker_guest0_flevel <= 1;
-                                    walker_guest0_st <= 3'b011;
-                                end
-                                else if ((((x_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)))) begin
-                                    walker_guest0_fault_k <= 2;
-                                    walker_guest0_flevel <= 1;
-                                    walker_guest0_st <= 3'b011;
-                                end
-                                else begin
-                                    v_rw = (walker_guest0_a_rw && x_rdata[1]);
-                                    walker_guest0_a_rw <= v_rw;
-                                    v_us = (walker_guest0_a_us && x_rdata[2]);
-                                    walker_guest0_a_us <= v_us;
-                                    v_xd = (walker_guest0_a_xd || (x_rdata[63] && r_EFER[11]));
-                                    walker_guest0_a_xd <= v_xd;
-                                    if ((k_user && (!v_us))) begin
-                                        walker_guest0_fault_k <= 3;
-                                        walker_guest0_flevel <= 1;
-                                        walker_guest0_st <= 3'b011;
-                                    end
-                                    else if (((k_user && k_write) && (!v_rw))) begin
-                                        walker_guest0_fault_k <= 4;
-                                        walker_guest0_flevel <= 1;
-                                        walker_guest0_st <= 3'b011;
-                                    end
-                                    else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
-                                        walker_guest0_fault_k <= 5;
-                                        walker_guest0_flevel <= 1;
-                                        walker_guest0_st <= 3'b011;
-                                    end
-                                    else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
-                                        walker_guest0_fault_k <= 6;
-                                        walker_guest0_flevel <= 1;
-                                        walker_guest0_st <= 3'b011;
-                                    end
-                                    else if ((k_fetch && v_xd)) begin
-                                        walker_guest0_fault_k <= 7;
-                                        walker_guest0_flevel <= 1;
-                                        walker_guest0_st <= 3'b011;
-                                    end
-                                    else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
-                                        walker_guest0_fault_k <= 8;
-                                        walker_guest0_flevel <= 1;
-                                        walker_guest0_st <= 3'b011;
-                                    end
-                                    else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * x_rdata[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * x_rdata[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
-                                        walker_guest0_fault_k <= 9;
-                                        walker_guest0_flevel <= 1;
-                                        walker_guest0_st <= 3'b011;
-                                    end
-                                    else begin
-                                        walker_guest0_se_1 <= x_rdata;
-                                        walker_guest0_sa_1 <= x_pa;
-                                        walker_guest0_sg_1 <= x_addr;
-                                        if ((1'b1 && (!x_rdata[5]))) begin
-                                            walker_guest0_se_1[5] <= 1'b1;
-                                            walker_guest0_pend_1 <= 1'b1;
-                                            pending = 1'b1;
+                                        else if (((k_user && k_write) && (!v_rw))) begin
+                                            walker_guest0_fault_k <= 4;
+                                            walker_guest0_flevel <= 1;
+                                            walker_guest0_st <= 3'b011;
                                         end
-                                        if ((k_write && (!x_rdata[6]))) begin
-                                            walker_guest0_se_1[6] <= 1'b1;
-                                            walker_guest0_pend_1 <= 1'b1;
-                                            pending = 1'b1;
+                                        else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                                            walker_guest0_fault_k <= 5;
+                                            walker_guest0_flevel <= 1;
+                                            walker_guest0_st <= 3'b011;
                                         end
-                                        o_level <= 1;
-                                        x_valid <= 1'b1;
-                                        x_pwrite <= 1'b0;
-                                        x_addr <= {16'h0, x_rdata[48-1:12], i_addr[12-1:0]};
-                                        x_on_table <= 1'b0;
-                                        hk_write <= k_write;
-                                        hk_user <= 1'b1;
-                                        hk_fetch <= k_fetch;
-                                        walker_guest0_st <= 3'b001;
+                                        else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                                            walker_guest0_fault_k <= 6;
+                                            walker_guest0_flevel <= 1;
+                                            walker_guest0_st <= 3'b011;
+                                        end
+                                        else if ((k_fetch && v_xd)) begin
+                                            walker_guest0_fault_k <= 7;
+                                            walker_guest0_flevel <= 1;
+                                            walker_guest0_st <= 3'b011;
+                                        end
+                                        else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                                            walker_guest0_fault_k <= 8;
+                                            walker_guest0_flevel <= 1;
+                                            walker_guest0_st <= 3'b011;
+                                        end
+                                        else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * x_rdata[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * x_rdata[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                                            walker_guest0_fault_k <= 9;
+                                            walker_guest0_flevel <= 1;
+                                            walker_guest0_st <= 3'b011;
+                                        end
+                                        else begin
+                                            uw = x_rdata;
+                                            uw[5] = 1'b1;
+                                            if (k_write) begin
+                                                uw[6] = 1'b1;
+                                            end
+                                            if ((uw != x_rdata)) begin
+                                                walker_guest0_pend_1 <= 1'b1;
+                                                pending = 1'b1;
+                                            end
+                                            walker_guest0_se_1 <= uw;
+                                            walker_guest0_sa_1 <= x_pa;
+                                            walker_guest0_sg_1 <= x_addr;
+                                            o_level <= 1;
+                                            x_valid <= 1'b1;
+                                            x_pwrite <= 1'b0;
+                                            x_addr <= {16'h0, x_rdata[48-1:12], i_addr[12-1:0]};
+                                            x_on_table <= 1'b0;
+                                            hk_write <= k_write;
+                                            hk_user <= 1'b1;
+                                            hk_fetch <= k_fetch;
+                                            walker_guest0_st <= 3'b001;
+                                        end
                                     end
                                 end
-                            end
-                        endcase
+                            endcase
+                        end
                     end
                     else begin
                         o_pa <= x_pa;
@@ -1525,6 +2025,378 @@ always @(posedge clk) begin: walker_guest0_fsm
                         walker_guest0_st <= 3'b100;
                     end
                 end
+            end
+            3'b110: begin
+                if (x_valid) begin
+                    x_valid <= 1'b0;
+                end
+                if (x_done) begin
+                    if ((x_status != 0)) begin
+                        walker_guest0_st <= 3'b010;
+                    end
+                    else begin
+                        walker_guest0_st <= 3'b111;
+                    end
+                end
+            end
+            3'b111: begin
+                walker_guest0_le <= walker_guest0_le;
+                case (walker_guest0_lvl)
+                    'h5: begin
+                        if ((!walker_guest0_le[0])) begin
+                            walker_guest0_fault_k <= 1;
+                            walker_guest0_flevel <= 5;
+                            walker_guest0_st <= 3'b011;
+                        end
+                        else if ((((walker_guest0_le & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                            walker_guest0_fault_k <= 2;
+                            walker_guest0_flevel <= 5;
+                            walker_guest0_st <= 3'b011;
+                        end
+                        else begin
+                            v_rw = (walker_guest0_a_rw && walker_guest0_le[1]);
+                            walker_guest0_a_rw <= v_rw;
+                            v_us = (walker_guest0_a_us && walker_guest0_le[2]);
+                            walker_guest0_a_us <= v_us;
+                            v_xd = (walker_guest0_a_xd || (walker_guest0_le[63] && r_EFER[11]));
+                            walker_guest0_a_xd <= v_xd;
+                            x_valid <= 1'b1;
+                            x_pwrite <= 1'b0;
+                            x_addr <= ({16'h0, walker_guest0_le[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
+                            x_on_table <= 1'b1;
+                            hk_write <= 1'b1;
+                            hk_user <= 1'b1;
+                            hk_fetch <= 1'b0;
+                            walker_guest0_st <= 3'b001;
+                            walker_guest0_lvl <= 4;
+                        end
+                    end
+                    'h4: begin
+                        if ((!walker_guest0_le[0])) begin
+                            walker_guest0_fault_k <= 1;
+                            walker_guest0_flevel <= 4;
+                            walker_guest0_st <= 3'b011;
+                        end
+                        else if ((((walker_guest0_le & 64'hf000000000080) != 0) || (1'b1 && ((walker_guest0_le & 256) != 0)) || ((!r_EFER[11]) && ((walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                            walker_guest0_fault_k <= 2;
+                            walker_guest0_flevel <= 4;
+                            walker_guest0_st <= 3'b011;
+                        end
+                        else begin
+                            v_rw = (walker_guest0_a_rw && walker_guest0_le[1]);
+                            walker_guest0_a_rw <= v_rw;
+                            v_us = (walker_guest0_a_us && walker_guest0_le[2]);
+                            walker_guest0_a_us <= v_us;
+                            v_xd = (walker_guest0_a_xd || (walker_guest0_le[63] && r_EFER[11]));
+                            walker_guest0_a_xd <= v_xd;
+                            x_valid <= 1'b1;
+                            x_pwrite <= 1'b0;
+                            x_addr <= ({16'h0, walker_guest0_le[48-1:12], 12'h0} + {52'h0, i_addr[39-1:30], 3'h0});
+                            x_on_table <= 1'b1;
+                            hk_write <= 1'b1;
+                            hk_user <= 1'b1;
+                            hk_fetch <= 1'b0;
+                            walker_guest0_st <= 3'b001;
+                            walker_guest0_lvl <= 3;
+                        end
+                    end
+                    'h3: begin
+                        if ((walker_guest0_le[7] && 1'b1)) begin
+                            if ((!walker_guest0_le[0])) begin
+                                walker_guest0_fault_k <= 1;
+                                walker_guest0_flevel <= 3;
+                                walker_guest0_st <= 3'b011;
+                            end
+                            else if ((((walker_guest0_le & 64'hf00003fffe000) != 0) || ((!r_EFER[11]) && ((walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                                walker_guest0_fault_k <= 2;
+                                walker_guest0_flevel <= 3;
+                                walker_guest0_st <= 3'b011;
+                            end
+                            else begin
+                                v_rw = (walker_guest0_a_rw && walker_guest0_le[1]);
+                                walker_guest0_a_rw <= v_rw;
+                                v_us = (walker_guest0_a_us && walker_guest0_le[2]);
+                                walker_guest0_a_us <= v_us;
+                                v_xd = (walker_guest0_a_xd || (walker_guest0_le[63] && r_EFER[11]));
+                                walker_guest0_a_xd <= v_xd;
+                                if ((k_user && (!v_us))) begin
+                                    walker_guest0_fault_k <= 3;
+                                    walker_guest0_flevel <= 3;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else if (((k_user && k_write) && (!v_rw))) begin
+                                    walker_guest0_fault_k <= 4;
+                                    walker_guest0_flevel <= 3;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                                    walker_guest0_fault_k <= 5;
+                                    walker_guest0_flevel <= 3;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                                    walker_guest0_fault_k <= 6;
+                                    walker_guest0_flevel <= 3;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else if ((k_fetch && v_xd)) begin
+                                    walker_guest0_fault_k <= 7;
+                                    walker_guest0_flevel <= 3;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                                    walker_guest0_fault_k <= 8;
+                                    walker_guest0_flevel <= 3;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * walker_guest0_le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * walker_guest0_le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                                    walker_guest0_fault_k <= 9;
+                                    walker_guest0_flevel <= 3;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else begin
+                                    uw = walker_guest0_le;
+                                    uw[5] = 1'b1;
+                                    if (k_write) begin
+                                        uw[6] = 1'b1;
+                                    end
+                                    if ((uw != walker_guest0_le)) begin
+                                        walker_guest0_pend_3 <= 1'b1;
+                                        pending = 1'b1;
+                                    end
+                                    walker_guest0_se_3 <= uw;
+                                    walker_guest0_sa_3 <= x_pa;
+                                    walker_guest0_sg_3 <= x_addr;
+                                    o_level <= 3;
+                                    x_valid <= 1'b1;
+                                    x_pwrite <= 1'b0;
+                                    x_addr <= {16'h0, walker_guest0_le[48-1:30], i_addr[30-1:0]};
+                                    x_on_table <= 1'b0;
+                                    hk_write <= k_write;
+                                    hk_user <= 1'b1;
+                                    hk_fetch <= k_fetch;
+                                    walker_guest0_st <= 3'b001;
+                                end
+                            end
+                        end
+                        else begin
+                            if ((!walker_guest0_le[0])) begin
+                                walker_guest0_fault_k <= 1;
+                                walker_guest0_flevel <= 3;
+                                walker_guest0_st <= 3'b011;
+                            end
+                            else if ((((walker_guest0_le & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((walker_guest0_le & 64'h8000000000000000) != 0)) || (1'b0 && ((walker_guest0_le & 128) != 0)))) begin
+                                walker_guest0_fault_k <= 2;
+                                walker_guest0_flevel <= 3;
+                                walker_guest0_st <= 3'b011;
+                            end
+                            else begin
+                                v_rw = (walker_guest0_a_rw && walker_guest0_le[1]);
+                                walker_guest0_a_rw <= v_rw;
+                                v_us = (walker_guest0_a_us && walker_guest0_le[2]);
+                                walker_guest0_a_us <= v_us;
+                                v_xd = (walker_guest0_a_xd || (walker_guest0_le[63] && r_EFER[11]));
+                                walker_guest0_a_xd <= v_xd;
+                                x_valid <= 1'b1;
+                                x_pwrite <= 1'b0;
+                                x_addr <= ({16'h0, walker_guest0_le[48-1:12], 12'h0} + {52'h0, i_addr[30-1:21], 3'h0});
+                                x_on_table <= 1'b1;
+                                hk_write <= 1'b1;
+                                hk_user <= 1'b1;
+                                hk_fetch <= 1'b0;
+                                walker_guest0_st <= 3'b001;
+                                walker_guest0_lvl <= 2;
+                            end
+                        end
+                    end
+                    'h2: begin
+                        if (walker_guest0_le[7]) begin
+                            if ((!walker_guest0_le[0])) begin
+                                walker_guest0_fault_k <= 1;
+                                walker_guest0_flevel <= 2;
+                                walker_guest0_st <= 3'b011;
+                            end
+                            else if ((((walker_guest0_le & 64'hf0000001fe000) != 0) || ((!r_EFER[11]) && ((walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                                walker_guest0_fault_k <= 2;
+                                walker_guest0_flevel <= 2;
+                                walker_guest0_st <= 3'b011;
+                            end
+                            else begin
+                                v_rw = (walker_guest0_a_rw && walker_guest0_le[1]);
+                                walker_guest0_a_rw <= v_rw;
+                                v_us = (walker_guest0_a_us && walker_guest0_le[2]);
+                                walker_guest0_a_us <= v_us;
+                                v_xd = (walker_guest0_a_xd || (walker_guest0_le[63] && r_EFER[11]));
+                                walker_guest0_a_xd <= v_xd;
+                                if ((k_user && (!v_us))) begin
+                                    walker_guest0_fault_k <= 3;
+                                    walker_guest0_flevel <= 2;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else if (((k_user && k_write) && (!v_rw))) begin
+                                    walker_guest0_fault_k <= 4;
+                                    walker_guest0_flevel <= 2;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                                    walker_guest0_fault_k <= 5;
+                                    walker_guest0_flevel <= 2;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                                    walker_guest0_fault_k <= 6;
+                                    walker_guest0_flevel <= 2;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else if ((k_fetch && v_xd)) begin
+                                    walker_guest0_fault_k <= 7;
+                                    walker_guest0_flevel <= 2;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                                    walker_guest0_fault_k <= 8;
+                                    walker_guest0_flevel <= 2;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * walker_guest0_le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * walker_guest0_le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                                    walker_guest0_fault_k <= 9;
+                                    walker_guest0_flevel <= 2;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else begin
+                                    uw = walker_guest0_le;
+                                    uw[5] = 1'b1;
+                                    if (k_write) begin
+                                        uw[6] = 1'b1;
+                                    end
+                                    if ((uw != walker_guest0_le)) begin
+                                        walker_guest0_pend_2 <= 1'b1;
+                                        pending = 1'b1;
+                                    end
+                                    walker_guest0_se_2 <= uw;
+                                    walker_guest0_sa_2 <= x_pa;
+                                    walker_guest0_sg_2 <= x_addr;
+                                    o_level <= 2;
+                                    x_valid <= 1'b1;
+                                    x_pwrite <= 1'b0;
+                                    x_addr <= {16'h0, walker_guest0_le[48-1:21], i_addr[21-1:0]};
+                                    x_on_table <= 1'b0;
+                                    hk_write <= k_write;
+                                    hk_user <= 1'b1;
+                                    hk_fetch <= k_fetch;
+                                    walker_guest0_st <= 3'b001;
+                                end
+                            end
+                        end
+                        else begin
+                            if ((!walker_guest0_le[0])) begin
+                                walker_guest0_fault_k <= 1;
+                                walker_guest0_flevel <= 2;
+                                walker_guest0_st <= 3'b011;
+                            end
+                            else if ((((walker_guest0_le & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                                walker_guest0_fault_k <= 2;
+                                walker_guest0_flevel <= 2;
+                                walker_guest0_st <= 3'b011;
+                            end
+                            else begin
+                                v_rw = (walker_guest0_a_rw && walker_guest0_le[1]);
+                                walker_guest0_a_rw <= v_rw;
+                                v_us = (walker_guest0_a_us && walker_guest0_le[2]);
+                                walker_guest0_a_us <= v_us;
+                                v_xd = (walker_guest0_a_xd || (walker_guest0_le[63] && r_EFER[11]));
+                                walker_guest0_a_xd <= v_xd;
+                                x_valid <= 1'b1;
+                                x_pwrite <= 1'b0;
+                                x_addr <= ({16'h0, walker_guest0_le[48-1:12], 12'h0} + {52'h0, i_addr[21-1:12], 3'h0});
+                                x_on_table <= 1'b1;
+                                hk_write <= 1'b1;
+                                hk_user <= 1'b1;
+                                hk_fetch <= 1'b0;
+                                walker_guest0_st <= 3'b001;
+                                walker_guest0_lvl <= 1;
+                            end
+                        end
+                    end
+                    'h1: begin
+                        if ((!walker_guest0_le[0])) begin
+                            walker_guest0_fault_k <= 1;
+                            walker_guest0_flevel <= 1;
+                            walker_guest0_st <= 3'b011;
+                        end
+                        else if ((((walker_guest0_le & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                            walker_guest0_fault_k <= 2;
+                            walker_guest0_flevel <= 1;
+                            walker_guest0_st <= 3'b011;
+                        end
+                        else begin
+                            v_rw = (walker_guest0_a_rw && walker_guest0_le[1]);
+                            walker_guest0_a_rw <= v_rw;
+                            v_us = (walker_guest0_a_us && walker_guest0_le[2]);
+                            walker_guest0_a_us <= v_us;
+                            v_xd = (walker_guest0_a_xd || (walker_guest0_le[63] && r_EFER[11]));
+                            walker_guest0_a_xd <= v_xd;
+                            if ((k_user && (!v_us))) begin
+                                walker_guest0_fault_k <= 3;
+                                walker_guest0_flevel <= 1;
+                                walker_guest0_st <= 3'b011;
+                            end
+                            else if (((k_user && k_write) && (!v_rw))) begin
+                                walker_guest0_fault_k <= 4;
+                                walker_guest0_flevel <= 1;
+                                walker_guest0_st <= 3'b011;
+                            end
+                            else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                                walker_guest0_fault_k <= 5;
+                                walker_guest0_flevel <= 1;
+                                walker_guest0_st <= 3'b011;
+                            end
+                            else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                                walker_guest0_fault_k <= 6;
+                                walker_guest0_flevel <= 1;
+                                walker_guest0_st <= 3'b011;
+                            end
+                            else if ((k_fetch && v_xd)) begin
+                                walker_guest0_fault_k <= 7;
+                                walker_guest0_flevel <= 1;
+                                walker_guest0_st <= 3'b011;
+                            end
+                            else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                                walker_guest0_fault_k <= 8;
+                                walker_guest0_flevel <= 1;
+                                walker_guest0_st <= 3'b011;
+                            end
+                            else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * walker_guest0_le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * walker_guest0_le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                                walker_guest0_fault_k <= 9;
+                                walker_guest0_flevel <= 1;
+                                walker_guest0_st <= 3'b011;
+                            end
+                            else begin
+                                uw = walker_guest0_le;
+                                uw[5] = 1'b1;
+                                if (k_write) begin
+                                    uw[6] = 1'b1;
+                                end
+                                if ((uw != walker_guest0_le)) begin
+                                    walker_guest0_pend_1 <= 1'b1;
+                                    pending = 1'b1;
+                                end
+                                walker_guest0_se_1 <= uw;
+                                walker_guest0_sa_1 <= x_pa;
+                                walker_guest0_sg_1 <= x_addr;
+                                o_level <= 1;
+                                x_valid <= 1'b1;
+                                x_pwrite <= 1'b0;
+                                x_addr <= {16'h0, walker_guest0_le[48-1:12], i_addr[12-1:0]};
+                                x_on_table <= 1'b0;
+                                hk_write <= k_write;
+                                hk_user <= 1'b1;
+                                hk_fetch <= k_fetch;
+                                walker_guest0_st <= 3'b001;
+                            end
+                        end
+                    end
+                endcase
             end
             default: begin
                 walker_guest0_st <= 3'b000;

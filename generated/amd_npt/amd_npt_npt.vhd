@@ -57,6 +57,8 @@ type t_enum_S_1 is (
 	FAULT,
 	ADREQ,
 	ADWAIT,
+	UWAIT,
+	PROC,
 	PREAD,
 	PWRITE
 	);
@@ -66,7 +68,9 @@ type t_enum_S_2 is (
 	NFAULT,
 	FAULT,
 	ADREQ,
-	ADWAIT
+	ADWAIT,
+	UWAIT,
+	PROC
 	);
 
 signal x_valid: std_logic;
@@ -143,14 +147,24 @@ signal walker_guest0_se_5: unsigned(63 downto 0);
 signal walker_guest0_sg_1: unsigned(63 downto 0);
 signal walker_guest0_sg_2: unsigned(63 downto 0);
 signal walker_guest0_sg_3: unsigned(63 downto 0);
-signal walker_guest0_sg_4: unsigned(63 downto 0);
-signal walker_guest0_sg_5: unsigned(63 downto 0);
 signal walker_guest0_st: t_enum_S_2;
 
 begin
 
+walker_host0_sa_4 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_host0_sa_5 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_host0_se_4 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_host0_se_5 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_guest0_sa_4 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_guest0_sa_5 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_guest0_se_4 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_guest0_se_5 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+
 walker_host0_fsm: process (clk) is
     variable pending: std_logic;
+    variable uw: unsigned(63 downto 0);
+    variable used: std_logic;
+    variable uok: std_logic;
     variable v_rw: std_logic;
     variable v_us: std_logic;
     variable v_xd: std_logic;
@@ -198,16 +212,15 @@ begin
             walker_host0_sa_1 <= to_unsigned(0, 64);
             walker_host0_sa_2 <= to_unsigned(0, 64);
             walker_host0_sa_3 <= to_unsigned(0, 64);
-            walker_host0_sa_4 <= to_unsigned(0, 64);
-            walker_host0_sa_5 <= to_unsigned(0, 64);
             walker_host0_se_1 <= to_unsigned(0, 64);
             walker_host0_se_2 <= to_unsigned(0, 64);
             walker_host0_se_3 <= to_unsigned(0, 64);
-            walker_host0_se_4 <= to_unsigned(0, 64);
-            walker_host0_se_5 <= to_unsigned(0, 64);
             walker_host0_st <= IDLE;
         else
             pending := '0';
+            uw := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            used := '0';
+            uok := '0';
             v_rw := '0';
             v_us := '0';
             v_xd := '0';
@@ -298,155 +311,97 @@ begin
                         m_valid <= '0';
                     end if;
                     if bool(m_rvalid) then
-                        walker_host0_le <= m_rdata;
+                        used := '0';
                         if (walker_host0_lvl = 5) then
+                            uok := '1';
                             if (not bool(m_rdata(0))) then
-                                walker_host0_fault_k <= to_unsigned(1, 8);
-                                walker_host0_flevel <= to_unsigned(5, 3);
-                                walker_host0_st <= FAULT;
-                            elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(hb_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                                walker_host0_fault_k <= to_unsigned(2, 8);
-                                walker_host0_flevel <= to_unsigned(5, 3);
-                                walker_host0_st <= FAULT;
-                            else
-                                v_rw := stdl(bool(walker_host0_a_rw) and bool(m_rdata(1)));
-                                walker_host0_a_rw <= v_rw;
-                                v_us := stdl(bool(walker_host0_a_us) and bool(m_rdata(2)));
-                                walker_host0_a_us <= v_us;
-                                v_xd := stdl(bool(walker_host0_a_xd) or (bool(m_rdata(63)) and bool(hb_EFER(11))));
-                                walker_host0_a_xd <= v_xd;
-                                walker_host0_se_5 <= m_rdata;
-                                walker_host0_sa_5 <= walker_host0_ea;
-                                if (True and (not bool(m_rdata(5)))) then
-                                    walker_host0_se_5(5) <= '1';
-                                    walker_host0_pend_5 <= '1';
-                                    pending := '1';
-                                end if;
-                                m_valid <= '1';
-                                m_we <= '0';
-                                m_size <= to_unsigned(3, 3);
-                                m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
-                                walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
-                                walker_host0_st <= MWAIT;
-                                walker_host0_lvl <= to_unsigned(4, 3);
+                                uok := '0';
                             end if;
-                        elsif (walker_host0_lvl = 4) then
+                            if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(hb_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                uok := '0';
+                            end if;
+                            if bool(uok) then
+                                uw := m_rdata;
+                                uw(5) := '1';
+                                if (uw /= m_rdata) then
+                                    used := '1';
+                                end if;
+                            end if;
+                        end if;
+                        if (walker_host0_lvl = 4) then
+                            uok := '1';
                             if (not bool(m_rdata(0))) then
-                                walker_host0_fault_k <= to_unsigned(1, 8);
-                                walker_host0_flevel <= to_unsigned(4, 3);
-                                walker_host0_st <= FAULT;
-                            elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (True and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(hb_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                                walker_host0_fault_k <= to_unsigned(2, 8);
-                                walker_host0_flevel <= to_unsigned(4, 3);
-                                walker_host0_st <= FAULT;
-                            else
-                                v_rw := stdl(bool(walker_host0_a_rw) and bool(m_rdata(1)));
-                                walker_host0_a_rw <= v_rw;
-                                v_us := stdl(bool(walker_host0_a_us) and bool(m_rdata(2)));
-                                walker_host0_a_us <= v_us;
-                                v_xd := stdl(bool(walker_host0_a_xd) or (bool(m_rdata(63)) and bool(hb_EFER(11))));
-                                walker_host0_a_xd <= v_xd;
-                                walker_host0_se_4 <= m_rdata;
-                                walker_host0_sa_4 <= walker_host0_ea;
-                                if (True and (not bool(m_rdata(5)))) then
-                                    walker_host0_se_4(5) <= '1';
-                                    walker_host0_pend_4 <= '1';
-                                    pending := '1';
-                                end if;
-                                m_valid <= '1';
-                                m_we <= '0';
-                                m_size <= to_unsigned(3, 3);
-                                m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(39-1 downto 30) & to_unsigned(0, 3)));
-                                walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(39-1 downto 30) & to_unsigned(0, 3)));
-                                walker_host0_st <= MWAIT;
-                                walker_host0_lvl <= to_unsigned(3, 3);
+                                uok := '0';
                             end if;
-                        elsif (walker_host0_lvl = 3) then
+                            if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (True and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(hb_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                uok := '0';
+                            end if;
+                            if bool(uok) then
+                                uw := m_rdata;
+                                uw(5) := '1';
+                                if (uw /= m_rdata) then
+                                    used := '1';
+                                end if;
+                            end if;
+                        end if;
+                        if (walker_host0_lvl = 3) then
                             if (bool(m_rdata(7)) and True) then
+                                null;
+                            else
+                                uok := '1';
                                 if (not bool(m_rdata(0))) then
-                                    walker_host0_fault_k <= to_unsigned(1, 8);
-                                    walker_host0_flevel <= to_unsigned(3, 3);
-                                    walker_host0_st <= FAULT;
-                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000111111111111111110000000000000")) /= 0) or ((not bool(hb_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                                    walker_host0_fault_k <= to_unsigned(2, 8);
-                                    walker_host0_flevel <= to_unsigned(3, 3);
-                                    walker_host0_st <= FAULT;
-                                else
-                                    v_rw := stdl(bool(walker_host0_a_rw) and bool(m_rdata(1)));
-                                    walker_host0_a_rw <= v_rw;
-                                    v_us := stdl(bool(walker_host0_a_us) and bool(m_rdata(2)));
-                                    walker_host0_a_us <= v_us;
-                                    v_xd := stdl(bool(walker_host0_a_xd) or (bool(m_rdata(63)) and bool(hb_EFER(11))));
-                                    walker_host0_a_xd <= v_xd;
-                                    if (bool(hk_user) and (not bool(v_us))) then
-                                        walker_host0_fault_k <= to_unsigned(3, 8);
-                                        walker_host0_flevel <= to_unsigned(3, 3);
-                                        walker_host0_st <= FAULT;
-                                    elsif ((bool(hk_user) and bool(hk_write)) and (not bool(v_rw))) then
-                                        walker_host0_fault_k <= to_unsigned(4, 8);
-                                        walker_host0_flevel <= to_unsigned(3, 3);
-                                        walker_host0_st <= FAULT;
-                                    elsif ((((not bool(hk_user)) and bool(hk_write)) and (not bool(v_rw))) and bool(hb_CR0(16))) then
-                                        walker_host0_fault_k <= to_unsigned(5, 8);
-                                        walker_host0_flevel <= to_unsigned(3, 3);
-                                        walker_host0_st <= FAULT;
-                                    elsif (((((not bool(hk_user)) and (not bool(hk_fetch))) and bool(v_us)) and bool(hb_CR4(21))) and (not bool(hb_RFLAGS(18)))) then
-                                        walker_host0_fault_k <= to_unsigned(6, 8);
-                                        walker_host0_flevel <= to_unsigned(3, 3);
-                                        walker_host0_st <= FAULT;
-                                    elsif (bool(hk_fetch) and bool(v_xd)) then
-                                        walker_host0_fault_k <= to_unsigned(7, 8);
-                                        walker_host0_flevel <= to_unsigned(3, 3);
-                                        walker_host0_st <= FAULT;
-                                    elsif ((((not bool(hk_user)) and bool(hk_fetch)) and bool(v_us)) and bool(hb_CR4(20))) then
-                                        walker_host0_fault_k <= to_unsigned(8, 8);
-                                        walker_host0_flevel <= to_unsigned(3, 3);
-                                        walker_host0_st <= FAULT;
-                                    elsif (((bool(hb_CR4(22)) and bool(v_us)) and (not bool(hk_fetch))) and (((shift_right(hb_PKRU, to_integer(2 * m_rdata(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(hb_PKRU, to_integer((2 * m_rdata(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(hk_write)) and (bool(hk_user) or bool(hb_CR0(16)))))) then
-                                        walker_host0_fault_k <= to_unsigned(9, 8);
-                                        walker_host0_flevel <= to_unsigned(3, 3);
-                                        walker_host0_st <= FAULT;
-                                    else
-                                        walker_host0_se_3 <= m_rdata;
-                                        walker_host0_sa_3 <= walker_host0_ea;
-                                        if (True and (not bool(m_rdata(5)))) then
-                                            walker_host0_se_3(5) <= '1';
-                                            walker_host0_pend_3 <= '1';
-                                            pending := '1';
-                                        end if;
-                                        if (bool(hk_write) and (not bool(m_rdata(6)))) then
-                                            walker_host0_se_3(6) <= '1';
-                                            walker_host0_pend_3 <= '1';
-                                            pending := '1';
-                                        end if;
-                                        x_level <= to_unsigned(3, 3);
-                                        x_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & x_addr(30-1 downto 0));
-                                        x_aux <= to_unsigned(0, 3);
-                                        if (bool(pending) or bool(walker_host0_pend_5) or bool(walker_host0_pend_4) or bool(walker_host0_pend_3) or bool(walker_host0_pend_2) or bool(walker_host0_pend_1)) then
-                                            walker_host0_st <= ADREQ;
-                                        else
-                                            if bool(x_table) then
-                                                m_valid <= '1';
-                                                m_we <= '0';
-                                                m_size <= to_unsigned(3, 3);
-                                                m_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & x_addr(30-1 downto 0));
-                                                walker_host0_st <= PREAD;
-                                            else
-                                                x_status <= to_unsigned(0, 8);
-                                                x_done <= '1';
-                                                walker_host0_st <= IDLE;
-                                            end if;
-                                        end if;
+                                    uok := '0';
+                                end if;
+                                if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(hb_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                                    uok := '0';
+                                end if;
+                                if bool(uok) then
+                                    uw := m_rdata;
+                                    uw(5) := '1';
+                                    if (uw /= m_rdata) then
+                                        used := '1';
                                     end if;
                                 end if;
+                            end if;
+                        end if;
+                        if (walker_host0_lvl = 2) then
+                            if bool(m_rdata(7)) then
+                                null;
                             else
+                                uok := '1';
+                                if (not bool(m_rdata(0))) then
+                                    uok := '0';
+                                end if;
+                                if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(hb_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    uok := '0';
+                                end if;
+                                if bool(uok) then
+                                    uw := m_rdata;
+                                    uw(5) := '1';
+                                    if (uw /= m_rdata) then
+                                        used := '1';
+                                    end if;
+                                end if;
+                            end if;
+                        end if;
+                        if bool(used) then
+                            walker_host0_le <= uw;
+                            m_valid <= '1';
+                            m_we <= '1';
+                            m_size <= to_unsigned(3, 3);
+                            m_addr <= walker_host0_ea;
+                            m_wdata <= uw;
+                            walker_host0_st <= UWAIT;
+                        else
+                            walker_host0_le <= m_rdata;
+                            if (walker_host0_lvl = 5) then
                                 if (not bool(m_rdata(0))) then
                                     walker_host0_fault_k <= to_unsigned(1, 8);
-                                    walker_host0_flevel <= to_unsigned(3, 3);
+                                    walker_host0_flevel <= to_unsigned(5, 3);
                                     walker_host0_st <= FAULT;
-                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(hb_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(hb_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                                     walker_host0_fault_k <= to_unsigned(2, 8);
-                                    walker_host0_flevel <= to_unsigned(3, 3);
+                                    walker_host0_flevel <= to_unsigned(5, 3);
                                     walker_host0_st <= FAULT;
                                 else
                                     v_rw := stdl(bool(walker_host0_a_rw) and bool(m_rdata(1)));
@@ -455,31 +410,22 @@ begin
                                     walker_host0_a_us <= v_us;
                                     v_xd := stdl(bool(walker_host0_a_xd) or (bool(m_rdata(63)) and bool(hb_EFER(11))));
                                     walker_host0_a_xd <= v_xd;
-                                    walker_host0_se_3 <= m_rdata;
-                                    walker_host0_sa_3 <= walker_host0_ea;
-                                    if (True and (not bool(m_rdata(5)))) then
-                                        walker_host0_se_3(5) <= '1';
-                                        walker_host0_pend_3 <= '1';
-                                        pending := '1';
-                                    end if;
                                     m_valid <= '1';
                                     m_we <= '0';
                                     m_size <= to_unsigned(3, 3);
-                                    m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(30-1 downto 21) & to_unsigned(0, 3)));
-                                    walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                    m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                                    walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
                                     walker_host0_st <= MWAIT;
-                                    walker_host0_lvl <= to_unsigned(2, 3);
+                                    walker_host0_lvl <= to_unsigned(4, 3);
                                 end if;
-                            end if;
-                        elsif (walker_host0_lvl = 2) then
-                            if bool(m_rdata(7)) then
+                            elsif (walker_host0_lvl = 4) then
                                 if (not bool(m_rdata(0))) then
                                     walker_host0_fault_k <= to_unsigned(1, 8);
-                                    walker_host0_flevel <= to_unsigned(2, 3);
+                                    walker_host0_flevel <= to_unsigned(4, 3);
                                     walker_host0_st <= FAULT;
-                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000111111110000000000000")) /= 0) or ((not bool(hb_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (True and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(hb_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                                     walker_host0_fault_k <= to_unsigned(2, 8);
-                                    walker_host0_flevel <= to_unsigned(2, 3);
+                                    walker_host0_flevel <= to_unsigned(4, 3);
                                     walker_host0_st <= FAULT;
                                 else
                                     v_rw := stdl(bool(walker_host0_a_rw) and bool(m_rdata(1)));
@@ -488,75 +434,226 @@ begin
                                     walker_host0_a_us <= v_us;
                                     v_xd := stdl(bool(walker_host0_a_xd) or (bool(m_rdata(63)) and bool(hb_EFER(11))));
                                     walker_host0_a_xd <= v_xd;
-                                    if (bool(hk_user) and (not bool(v_us))) then
-                                        walker_host0_fault_k <= to_unsigned(3, 8);
-                                        walker_host0_flevel <= to_unsigned(2, 3);
+                                    m_valid <= '1';
+                                    m_we <= '0';
+                                    m_size <= to_unsigned(3, 3);
+                                    m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                                    walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                                    walker_host0_st <= MWAIT;
+                                    walker_host0_lvl <= to_unsigned(3, 3);
+                                end if;
+                            elsif (walker_host0_lvl = 3) then
+                                if (bool(m_rdata(7)) and True) then
+                                    if (not bool(m_rdata(0))) then
+                                        walker_host0_fault_k <= to_unsigned(1, 8);
+                                        walker_host0_flevel <= to_unsigned(3, 3);
                                         walker_host0_st <= FAULT;
-                                    elsif ((bool(hk_user) and bool(hk_write)) and (not bool(v_rw))) then
-                                        walker_host0_fault_k <= to_unsigned(4, 8);
-                                        walker_host0_flevel <= to_unsigned(2, 3);
-                                        walker_host0_st <= FAULT;
-                                    elsif ((((not bool(hk_user)) and bool(hk_write)) and (not bool(v_rw))) and bool(hb_CR0(16))) then
-                                        walker_host0_fault_k <= to_unsigned(5, 8);
-                                        walker_host0_flevel <= to_unsigned(2, 3);
-                                        walker_host0_st <= FAULT;
-                                    elsif (((((not bool(hk_user)) and (not bool(hk_fetch))) and bool(v_us)) and bool(hb_CR4(21))) and (not bool(hb_RFLAGS(18)))) then
-                                        walker_host0_fault_k <= to_unsigned(6, 8);
-                                        walker_host0_flevel <= to_unsigned(2, 3);
-                                        walker_host0_st <= FAULT;
-                                    elsif (bool(hk_fetch) and bool(v_xd)) then
-                                        walker_host0_fault_k <= to_unsigned(7, 8);
-                                        walker_host0_flevel <= to_unsigned(2, 3);
-                                        walker_host0_st <= FAULT;
-                                    elsif ((((not bool(hk_user)) and bool(hk_fetch)) and bool(v_us)) and bool(hb_CR4(20))) then
-                                        walker_host0_fault_k <= to_unsigned(8, 8);
-                                        walker_host0_flevel <= to_unsigned(2, 3);
-                                        walker_host0_st <= FAULT;
-                                    elsif (((bool(hb_CR4(22)) and bool(v_us)) and (not bool(hk_fetch))) and (((shift_right(hb_PKRU, to_integer(2 * m_rdata(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(hb_PKRU, to_integer((2 * m_rdata(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(hk_write)) and (bool(hk_user) or bool(hb_CR0(16)))))) then
-                                        walker_host0_fault_k <= to_unsigned(9, 8);
-                                        walker_host0_flevel <= to_unsigned(2, 3);
+                                    elsif (((m_rdata and unsigned'("0000000000001111000000000000000000111111111111111110000000000000")) /= 0) or ((not bool(hb_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                        walker_host0_fault_k <= to_unsigned(2, 8);
+                                        walker_host0_flevel <= to_unsigned(3, 3);
                                         walker_host0_st <= FAULT;
                                     else
-                                        walker_host0_se_2 <= m_rdata;
-                                        walker_host0_sa_2 <= walker_host0_ea;
-                                        if (True and (not bool(m_rdata(5)))) then
-                                            walker_host0_se_2(5) <= '1';
-                                            walker_host0_pend_2 <= '1';
-                                            pending := '1';
-                                        end if;
-                                        if (bool(hk_write) and (not bool(m_rdata(6)))) then
-                                            walker_host0_se_2(6) <= '1';
-                                            walker_host0_pend_2 <= '1';
-                                            pending := '1';
-                                        end if;
-                                        x_level <= to_unsigned(2, 3);
-                                        x_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & x_addr(21-1 downto 0));
-                                        x_aux <= to_unsigned(0, 3);
-                                        if (bool(pending) or bool(walker_host0_pend_5) or bool(walker_host0_pend_4) or bool(walker_host0_pend_3) or bool(walker_host0_pend_2) or bool(walker_host0_pend_1)) then
-                                            walker_host0_st <= ADREQ;
+                                        v_rw := stdl(bool(walker_host0_a_rw) and bool(m_rdata(1)));
+                                        walker_host0_a_rw <= v_rw;
+                                        v_us := stdl(bool(walker_host0_a_us) and bool(m_rdata(2)));
+                                        walker_host0_a_us <= v_us;
+                                        v_xd := stdl(bool(walker_host0_a_xd) or (bool(m_rdata(63)) and bool(hb_EFER(11))));
+                                        walker_host0_a_xd <= v_xd;
+                                        if (bool(hk_user) and (not bool(v_us))) then
+                                            walker_host0_fault_k <= to_unsigned(3, 8);
+                                            walker_host0_flevel <= to_unsigned(3, 3);
+                                            walker_host0_st <= FAULT;
+                                        elsif ((bool(hk_user) and bool(hk_write)) and (not bool(v_rw))) then
+                                            walker_host0_fault_k <= to_unsigned(4, 8);
+                                            walker_host0_flevel <= to_unsigned(3, 3);
+                                            walker_host0_st <= FAULT;
+                                        elsif ((((not bool(hk_user)) and bool(hk_write)) and (not bool(v_rw))) and bool(hb_CR0(16))) then
+                                            walker_host0_fault_k <= to_unsigned(5, 8);
+                                            walker_host0_flevel <= to_unsigned(3, 3);
+                                            walker_host0_st <= FAULT;
+                                        elsif (((((not bool(hk_user)) and (not bool(hk_fetch))) and bool(v_us)) and bool(hb_CR4(21))) and (not bool(hb_RFLAGS(18)))) then
+                                            walker_host0_fault_k <= to_unsigned(6, 8);
+                                            walker_host0_flevel <= to_unsigned(3, 3);
+                                            walker_host0_st <= FAULT;
+                                        elsif (bool(hk_fetch) and bool(v_xd)) then
+                                            walker_host0_fault_k <= to_unsigned(7, 8);
+                                            walker_host0_flevel <= to_unsigned(3, 3);
+                                            walker_host0_st <= FAULT;
+                                        elsif ((((not bool(hk_user)) and bool(hk_fetch)) and bool(v_us)) and bool(hb_CR4(20))) then
+                                            walker_host0_fault_k <= to_unsigned(8, 8);
+                                            walker_host0_flevel <= to_unsigned(3, 3);
+                                            walker_host0_st <= FAULT;
+                                        elsif (((bool(hb_CR4(22)) and bool(v_us)) and (not bool(hk_fetch))) and (((shift_right(hb_PKRU, to_integer(2 * m_rdata(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(hb_PKRU, to_integer((2 * m_rdata(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(hk_write)) and (bool(hk_user) or bool(hb_CR0(16)))))) then
+                                            walker_host0_fault_k <= to_unsigned(9, 8);
+                                            walker_host0_flevel <= to_unsigned(3, 3);
+                                            walker_host0_st <= FAULT;
                                         else
-                                            if bool(x_table) then
-                                                m_valid <= '1';
-                                                m_we <= '0';
-                                                m_size <= to_unsigned(3, 3);
-                                                m_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & x_addr(21-1 downto 0));
-                                                walker_host0_st <= PREAD;
+                                            uw := m_rdata;
+                                            uw(5) := '1';
+                                            if bool(hk_write) then
+                                                uw(6) := '1';
+                                            end if;
+                                            if (uw /= m_rdata) then
+                                                walker_host0_pend_3 <= '1';
+                                                pending := '1';
+                                            end if;
+                                            walker_host0_se_3 <= uw;
+                                            walker_host0_sa_3 <= walker_host0_ea;
+                                            x_level <= to_unsigned(3, 3);
+                                            x_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & x_addr(30-1 downto 0));
+                                            x_aux <= to_unsigned(0, 3);
+                                            if (bool(pending) or bool(walker_host0_pend_5) or bool(walker_host0_pend_4) or bool(walker_host0_pend_3) or bool(walker_host0_pend_2) or bool(walker_host0_pend_1)) then
+                                                walker_host0_st <= ADREQ;
                                             else
-                                                x_status <= to_unsigned(0, 8);
-                                                x_done <= '1';
-                                                walker_host0_st <= IDLE;
+                                                if bool(x_table) then
+                                                    m_valid <= '1';
+                                                    m_we <= '0';
+                                                    m_size <= to_unsigned(3, 3);
+                                                    m_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & x_addr(30-1 downto 0));
+                                                    walker_host0_st <= PREAD;
+                                                else
+                                                    x_status <= to_unsigned(0, 8);
+                                                    x_done <= '1';
+                                                    walker_host0_st <= IDLE;
+                                                end if;
                                             end if;
                                         end if;
                                     end if;
+                                else
+                                    if (not bool(m_rdata(0))) then
+                                        walker_host0_fault_k <= to_unsigned(1, 8);
+                                        walker_host0_flevel <= to_unsigned(3, 3);
+                                        walker_host0_st <= FAULT;
+                                    elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(hb_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                                        walker_host0_fault_k <= to_unsigned(2, 8);
+                                        walker_host0_flevel <= to_unsigned(3, 3);
+                                        walker_host0_st <= FAULT;
+                                    else
+                                        v_rw := stdl(bool(walker_host0_a_rw) and bool(m_rdata(1)));
+                                        walker_host0_a_rw <= v_rw;
+                                        v_us := stdl(bool(walker_host0_a_us) and bool(m_rdata(2)));
+                                        walker_host0_a_us <= v_us;
+                                        v_xd := stdl(bool(walker_host0_a_xd) or (bool(m_rdata(63)) and bool(hb_EFER(11))));
+                                        walker_host0_a_xd <= v_xd;
+                                        m_valid <= '1';
+                                        m_we <= '0';
+                                        m_size <= to_unsigned(3, 3);
+                                        m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                        walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                        walker_host0_st <= MWAIT;
+                                        walker_host0_lvl <= to_unsigned(2, 3);
+                                    end if;
                                 end if;
-                            else
+                            elsif (walker_host0_lvl = 2) then
+                                if bool(m_rdata(7)) then
+                                    if (not bool(m_rdata(0))) then
+                                        walker_host0_fault_k <= to_unsigned(1, 8);
+                                        walker_host0_flevel <= to_unsigned(2, 3);
+                                        walker_host0_st <= FAULT;
+                                    elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000111111110000000000000")) /= 0) or ((not bool(hb_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                        walker_host0_fault_k <= to_unsigned(2, 8);
+                                        walker_host0_flevel <= to_unsigned(2, 3);
+                                        walker_host0_st <= FAULT;
+                                    else
+                                        v_rw := stdl(bool(walker_host0_a_rw) and bool(m_rdata(1)));
+                                        walker_host0_a_rw <= v_rw;
+                                        v_us := stdl(bool(walker_host0_a_us) and bool(m_rdata(2)));
+                                        walker_host0_a_us <= v_us;
+                                        v_xd := stdl(bool(walker_host0_a_xd) or (bool(m_rdata(63)) and bool(hb_EFER(11))));
+                                        walker_host0_a_xd <= v_xd;
+                                        if (bool(hk_user) and (not bool(v_us))) then
+                                            walker_host0_fault_k <= to_unsigned(3, 8);
+                                            walker_host0_flevel <= to_unsigned(2, 3);
+                                            walker_host0_st <= FAULT;
+                                        elsif ((bool(hk_user) and bool(hk_write)) and (not bool(v_rw))) then
+                                            walker_host0_fault_k <= to_unsigned(4, 8);
+                                            walker_host0_flevel <= to_unsigned(2, 3);
+                                            walker_host0_st <= FAULT;
+                                        elsif ((((not bool(hk_user)) and bool(hk_write)) and (not bool(v_rw))) and bool(hb_CR0(16))) then
+                                            walker_host0_fault_k <= to_unsigned(5, 8);
+                                            walker_host0_flevel <= to_unsigned(2, 3);
+                                            walker_host0_st <= FAULT;
+                                        elsif (((((not bool(hk_user)) and (not bool(hk_fetch))) and bool(v_us)) and bool(hb_CR4(21))) and (not bool(hb_RFLAGS(18)))) then
+                                            walker_host0_fault_k <= to_unsigned(6, 8);
+                                            walker_host0_flevel <= to_unsigned(2, 3);
+                                            walker_host0_st <= FAULT;
+                                        elsif (bool(hk_fetch) and bool(v_xd)) then
+                                            walker_host0_fault_k <= to_unsigned(7, 8);
+                                            walker_host0_flevel <= to_unsigned(2, 3);
+                                            walker_host0_st <= FAULT;
+                                        elsif ((((not bool(hk_user)) and bool(hk_fetch)) and bool(v_us)) and bool(hb_CR4(20))) then
+                                            walker_host0_fault_k <= to_unsigned(8, 8);
+                                            walker_host0_flevel <= to_unsigned(2, 3);
+                                            walker_host0_st <= FAULT;
+                                        elsif (((bool(hb_CR4(22)) and bool(v_us)) and (not bool(hk_fetch))) and (((shift_right(hb_PKRU, to_integer(2 * m_rdata(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(hb_PKRU, to_integer((2 * m_rdata(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(hk_write)) and (bool(hk_user) or bool(hb_CR0(16)))))) then
+                                            walker_host0_fault_k <= to_unsigned(9, 8);
+                                            walker_host0_flevel <= to_unsigned(2, 3);
+                                            walker_host0_st <= FAULT;
+                                        else
+                                            uw := m_rdata;
+                                            uw(5) := '1';
+                                            if bool(hk_write) then
+                                                uw(6) := '1';
+                                            end if;
+                                            if (uw /= m_rdata) then
+                                                walker_host0_pend_2 <= '1';
+                                                pending := '1';
+                                            end if;
+                                            walker_host0_se_2 <= uw;
+                                            walker_host0_sa_2 <= walker_host0_ea;
+                                            x_level <= to_unsigned(2, 3);
+                                            x_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & x_addr(21-1 downto 0));
+                                            x_aux <= to_unsigned(0, 3);
+                                            if (bool(pending) or bool(walker_host0_pend_5) or bool(walker_host0_pend_4) or bool(walker_host0_pend_3) or bool(walker_host0_pend_2) or bool(walker_host0_pend_1)) then
+                                                walker_host0_st <= ADREQ;
+                                            else
+                                                if bool(x_table) then
+                                                    m_valid <= '1';
+                                                    m_we <= '0';
+                                                    m_size <= to_unsigned(3, 3);
+                                                    m_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & x_addr(21-1 downto 0));
+                                                    walker_host0_st <= PREAD;
+                                                else
+                                                    x_status <= to_unsigned(0, 8);
+                                                    x_done <= '1';
+                                                    walker_host0_st <= IDLE;
+                                                end if;
+                                            end if;
+                                        end if;
+                                    end if;
+                                else
+                                    if (not bool(m_rdata(0))) then
+                                        walker_host0_fault_k <= to_unsigned(1, 8);
+                                        walker_host0_flevel <= to_unsigned(2, 3);
+                                        walker_host0_st <= FAULT;
+                                    elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(hb_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                        walker_host0_fault_k <= to_unsigned(2, 8);
+                                        walker_host0_flevel <= to_unsigned(2, 3);
+                                        walker_host0_st <= FAULT;
+                                    else
+                                        v_rw := stdl(bool(walker_host0_a_rw) and bool(m_rdata(1)));
+                                        walker_host0_a_rw <= v_rw;
+                                        v_us := stdl(bool(walker_host0_a_us) and bool(m_rdata(2)));
+                                        walker_host0_a_us <= v_us;
+                                        v_xd := stdl(bool(walker_host0_a_xd) or (bool(m_rdata(63)) and bool(hb_EFER(11))));
+                                        walker_host0_a_xd <= v_xd;
+                                        m_valid <= '1';
+                                        m_we <= '0';
+                                        m_size <= to_unsigned(3, 3);
+                                        m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                                        walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                                        walker_host0_st <= MWAIT;
+                                        walker_host0_lvl <= to_unsigned(1, 3);
+                                    end if;
+                                end if;
+                            elsif (walker_host0_lvl = 1) then
                                 if (not bool(m_rdata(0))) then
                                     walker_host0_fault_k <= to_unsigned(1, 8);
-                                    walker_host0_flevel <= to_unsigned(2, 3);
+                                    walker_host0_flevel <= to_unsigned(1, 3);
                                     walker_host0_st <= FAULT;
                                 elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(hb_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                                     walker_host0_fault_k <= to_unsigned(2, 8);
-                                    walker_host0_flevel <= to_unsigned(2, 3);
+                                    walker_host0_flevel <= to_unsigned(1, 3);
                                     walker_host0_st <= FAULT;
                                 else
                                     v_rw := stdl(bool(walker_host0_a_rw) and bool(m_rdata(1)));
@@ -565,95 +662,63 @@ begin
                                     walker_host0_a_us <= v_us;
                                     v_xd := stdl(bool(walker_host0_a_xd) or (bool(m_rdata(63)) and bool(hb_EFER(11))));
                                     walker_host0_a_xd <= v_xd;
-                                    walker_host0_se_2 <= m_rdata;
-                                    walker_host0_sa_2 <= walker_host0_ea;
-                                    if (True and (not bool(m_rdata(5)))) then
-                                        walker_host0_se_2(5) <= '1';
-                                        walker_host0_pend_2 <= '1';
-                                        pending := '1';
-                                    end if;
-                                    m_valid <= '1';
-                                    m_we <= '0';
-                                    m_size <= to_unsigned(3, 3);
-                                    m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(21-1 downto 12) & to_unsigned(0, 3)));
-                                    walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(21-1 downto 12) & to_unsigned(0, 3)));
-                                    walker_host0_st <= MWAIT;
-                                    walker_host0_lvl <= to_unsigned(1, 3);
-                                end if;
-                            end if;
-                        elsif (walker_host0_lvl = 1) then
-                            if (not bool(m_rdata(0))) then
-                                walker_host0_fault_k <= to_unsigned(1, 8);
-                                walker_host0_flevel <= to_unsigned(1, 3);
-                                walker_host0_st <= FAULT;
-                            elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(hb_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                                walker_host0_fault_k <= to_unsigned(2, 8);
-                                walker_host0_flevel <= to_unsigned(1, 3);
-                                walker_host0_st <= FAULT;
-                            else
-                                v_rw := stdl(bool(walker_host0_a_rw) and bool(m_rdata(1)));
-                                walker_host0_a_rw <= v_rw;
-                                v_us := stdl(bool(walker_host0_a_us) and bool(m_rdata(2)));
-                                walker_host0_a_us <= v_us;
-                                v_xd := stdl(bool(walker_host0_a_xd) or (bool(m_rdata(63)) and bool(hb_EFER(11))));
-                                walker_host0_a_xd <= v_xd;
-                                if (bool(hk_user) and (not bool(v_us))) then
-                                    walker_host0_fault_k <= to_unsigned(3, 8);
-                                    walker_host0_flevel <= to_unsigned(1, 3);
-                                    walker_host0_st <= FAULT;
-                                elsif ((bool(hk_user) and bool(hk_write)) and (not bool(v_rw))) then
-                                    walker_host0_fault_k <= to_unsigned(4, 8);
-                                    walker_host0_flevel <= to_unsigned(1, 3);
-                                    walker_host0_st <= FAULT;
-                                elsif ((((not bool(hk_user)) and bool(hk_write)) and (not bool(v_rw))) and bool(hb_CR0(16))) then
-                                    walker_host0_fault_k <= to_unsigned(5, 8);
-                                    walker_host0_flevel <= to_unsigned(1, 3);
-                                    walker_host0_st <= FAULT;
-                                elsif (((((not bool(hk_user)) and (not bool(hk_fetch))) and bool(v_us)) and bool(hb_CR4(21))) and (not bool(hb_RFLAGS(18)))) then
-                                    walker_host0_fault_k <= to_unsigned(6, 8);
-                                    walker_host0_flevel <= to_unsigned(1, 3);
-                                    walker_host0_st <= FAULT;
-                                elsif (bool(hk_fetch) and bool(v_xd)) then
-                                    walker_host0_fault_k <= to_unsigned(7, 8);
-                                    walker_host0_flevel <= to_unsigned(1, 3);
-                                    walker_host0_st <= FAULT;
-                                elsif ((((not bool(hk_user)) and bool(hk_fetch)) and bool(v_us)) and bool(hb_CR4(20))) then
-                                    walker_host0_fault_k <= to_unsigned(8, 8);
-                                    walker_host0_flevel <= to_unsigned(1, 3);
-                                    walker_host0_st <= FAULT;
-                                elsif (((bool(hb_CR4(22)) and bool(v_us)) and (not bool(hk_fetch))) and (((shift_right(hb_PKRU, to_integer(2 * m_rdata(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(hb_PKRU, to_integer((2 * m_rdata(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(hk_write)) and (bool(hk_user) or bool(hb_CR0(16)))))) then
-                                    walker_host0_fault_k <= to_unsigned(9, 8);
-                                    walker_host0_flevel <= to_unsigned(1, 3);
-                                    walker_host0_st <= FAULT;
-                                else
-                                    walker_host0_se_1 <= m_rdata;
-                                    walker_host0_sa_1 <= walker_host0_ea;
-                                    if (True and (not bool(m_rdata(5)))) then
-                                        walker_host0_se_1(5) <= '1';
-                                        walker_host0_pend_1 <= '1';
-                                        pending := '1';
-                                    end if;
-                                    if (bool(hk_write) and (not bool(m_rdata(6)))) then
-                                        walker_host0_se_1(6) <= '1';
-                                        walker_host0_pend_1 <= '1';
-                                        pending := '1';
-                                    end if;
-                                    x_level <= to_unsigned(1, 3);
-                                    x_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & x_addr(12-1 downto 0));
-                                    x_aux <= to_unsigned(0, 3);
-                                    if (bool(pending) or bool(walker_host0_pend_5) or bool(walker_host0_pend_4) or bool(walker_host0_pend_3) or bool(walker_host0_pend_2) or bool(walker_host0_pend_1)) then
-                                        walker_host0_st <= ADREQ;
+                                    if (bool(hk_user) and (not bool(v_us))) then
+                                        walker_host0_fault_k <= to_unsigned(3, 8);
+                                        walker_host0_flevel <= to_unsigned(1, 3);
+                                        walker_host0_st <= FAULT;
+                                    elsif ((bool(hk_user) and bool(hk_write)) and (not bool(v_rw))) then
+                                        walker_host0_fault_k <= to_unsigned(4, 8);
+                                        walker_host0_flevel <= to_unsigned(1, 3);
+                                        walker_host0_st <= FAULT;
+                                    elsif ((((not bool(hk_user)) and bool(hk_write)) and (not bool(v_rw))) and bool(hb_CR0(16))) then
+                                        walker_host0_fault_k <= to_unsigned(5, 8);
+                                        walker_host0_flevel <= to_unsigned(1, 3);
+                                        walker_host0_st <= FAULT;
+                                    elsif (((((not bool(hk_user)) and (not bool(hk_fetch))) and bool(v_us)) and bool(hb_CR4(21))) and (not bool(hb_RFLAGS(18)))) then
+                                        walker_host0_fault_k <= to_unsigned(6, 8);
+                                        walker_host0_flevel <= to_unsigned(1, 3);
+                                        walker_host0_st <= FAULT;
+                                    elsif (bool(hk_fetch) and bool(v_xd)) then
+                                        walker_host0_fault_k <= to_unsigned(7, 8);
+                                        walker_host0_flevel <= to_unsigned(1, 3);
+                                        walker_host0_st <= FAULT;
+                                    elsif ((((not bool(hk_user)) and bool(hk_fetch)) and bool(v_us)) and bool(hb_CR4(20))) then
+                                        walker_host0_fault_k <= to_unsigned(8, 8);
+                                        walker_host0_flevel <= to_unsigned(1, 3);
+                                        walker_host0_st <= FAULT;
+                                    elsif (((bool(hb_CR4(22)) and bool(v_us)) and (not bool(hk_fetch))) and (((shift_right(hb_PKRU, to_integer(2 * m_rdata(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(hb_PKRU, to_integer((2 * m_rdata(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(hk_write)) and (bool(hk_user) or bool(hb_CR0(16)))))) then
+                                        walker_host0_fault_k <= to_unsigned(9, 8);
+                                        walker_host0_flevel <= to_unsigned(1, 3);
+                                        walker_host0_st <= FAULT;
                                     else
-                                        if bool(x_table) then
-                                            m_valid <= '1';
-                                            m_we <= '0';
-                                            m_size <= to_unsigned(3, 3);
-                                            m_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & x_addr(12-1 downto 0));
-                                            walker_host0_st <= PREAD;
+                                        uw := m_rdata;
+                                        uw(5) := '1';
+                                        if bool(hk_write) then
+                                            uw(6) := '1';
+                                        end if;
+                                        if (uw /= m_rdata) then
+                                            walker_host0_pend_1 <= '1';
+                                            pending := '1';
+                                        end if;
+                                        walker_host0_se_1 <= uw;
+                                        walker_host0_sa_1 <= walker_host0_ea;
+                                        x_level <= to_unsigned(1, 3);
+                                        x_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & x_addr(12-1 downto 0));
+                                        x_aux <= to_unsigned(0, 3);
+                                        if (bool(pending) or bool(walker_host0_pend_5) or bool(walker_host0_pend_4) or bool(walker_host0_pend_3) or bool(walker_host0_pend_2) or bool(walker_host0_pend_1)) then
+                                            walker_host0_st <= ADREQ;
                                         else
-                                            x_status <= to_unsigned(0, 8);
-                                            x_done <= '1';
-                                            walker_host0_st <= IDLE;
+                                            if bool(x_table) then
+                                                m_valid <= '1';
+                                                m_we <= '0';
+                                                m_size <= to_unsigned(3, 3);
+                                                m_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & x_addr(12-1 downto 0));
+                                                walker_host0_st <= PREAD;
+                                            else
+                                                x_status <= to_unsigned(0, 8);
+                                                x_done <= '1';
+                                                walker_host0_st <= IDLE;
+                                            end if;
                                         end if;
                                     end if;
                                 end if;
@@ -737,6 +802,345 @@ begin
                         m_we <= '0';
                         walker_host0_st <= ADREQ;
                     end if;
+                when UWAIT =>
+                    if (bool(m_valid) and bool(m_ready)) then
+                        m_valid <= '0';
+                    end if;
+                    if bool(m_rvalid) then
+                        m_we <= '0';
+                        walker_host0_st <= PROC;
+                    end if;
+                when PROC =>
+                    walker_host0_le <= walker_host0_le;
+                    if (walker_host0_lvl = 5) then
+                        if (not bool(walker_host0_le(0))) then
+                            walker_host0_fault_k <= to_unsigned(1, 8);
+                            walker_host0_flevel <= to_unsigned(5, 3);
+                            walker_host0_st <= FAULT;
+                        elsif (((walker_host0_le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(hb_EFER(11))) and ((walker_host0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            walker_host0_fault_k <= to_unsigned(2, 8);
+                            walker_host0_flevel <= to_unsigned(5, 3);
+                            walker_host0_st <= FAULT;
+                        else
+                            v_rw := stdl(bool(walker_host0_a_rw) and bool(walker_host0_le(1)));
+                            walker_host0_a_rw <= v_rw;
+                            v_us := stdl(bool(walker_host0_a_us) and bool(walker_host0_le(2)));
+                            walker_host0_a_us <= v_us;
+                            v_xd := stdl(bool(walker_host0_a_xd) or (bool(walker_host0_le(63)) and bool(hb_EFER(11))));
+                            walker_host0_a_xd <= v_xd;
+                            m_valid <= '1';
+                            m_we <= '0';
+                            m_size <= to_unsigned(3, 3);
+                            m_addr <= (unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                            walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                            walker_host0_st <= MWAIT;
+                            walker_host0_lvl <= to_unsigned(4, 3);
+                        end if;
+                    elsif (walker_host0_lvl = 4) then
+                        if (not bool(walker_host0_le(0))) then
+                            walker_host0_fault_k <= to_unsigned(1, 8);
+                            walker_host0_flevel <= to_unsigned(4, 3);
+                            walker_host0_st <= FAULT;
+                        elsif (((walker_host0_le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (True and ((walker_host0_le and to_unsigned(256, 64)) /= 0)) or ((not bool(hb_EFER(11))) and ((walker_host0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            walker_host0_fault_k <= to_unsigned(2, 8);
+                            walker_host0_flevel <= to_unsigned(4, 3);
+                            walker_host0_st <= FAULT;
+                        else
+                            v_rw := stdl(bool(walker_host0_a_rw) and bool(walker_host0_le(1)));
+                            walker_host0_a_rw <= v_rw;
+                            v_us := stdl(bool(walker_host0_a_us) and bool(walker_host0_le(2)));
+                            walker_host0_a_us <= v_us;
+                            v_xd := stdl(bool(walker_host0_a_xd) or (bool(walker_host0_le(63)) and bool(hb_EFER(11))));
+                            walker_host0_a_xd <= v_xd;
+                            m_valid <= '1';
+                            m_we <= '0';
+                            m_size <= to_unsigned(3, 3);
+                            m_addr <= (unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                            walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                            walker_host0_st <= MWAIT;
+                            walker_host0_lvl <= to_unsigned(3, 3);
+                        end if;
+                    elsif (walker_host0_lvl = 3) then
+                        if (bool(walker_host0_le(7)) and True) then
+                            if (not bool(walker_host0_le(0))) then
+                                walker_host0_fault_k <= to_unsigned(1, 8);
+                                walker_host0_flevel <= to_unsigned(3, 3);
+                                walker_host0_st <= FAULT;
+                            elsif (((walker_host0_le and unsigned'("0000000000001111000000000000000000111111111111111110000000000000")) /= 0) or ((not bool(hb_EFER(11))) and ((walker_host0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                walker_host0_fault_k <= to_unsigned(2, 8);
+                                walker_host0_flevel <= to_unsigned(3, 3);
+                                walker_host0_st <= FAULT;
+                            else
+                                v_rw := stdl(bool(walker_host0_a_rw) and bool(walker_host0_le(1)));
+                                walker_host0_a_rw <= v_rw;
+                                v_us := stdl(bool(walker_host0_a_us) and bool(walker_host0_le(2)));
+                                walker_host0_a_us <= v_us;
+                                v_xd := stdl(bool(walker_host0_a_xd) or (bool(walker_host0_le(63)) and bool(hb_EFER(11))));
+                                walker_host0_a_xd <= v_xd;
+                                if (bool(hk_user) and (not bool(v_us))) then
+                                    walker_host0_fault_k <= to_unsigned(3, 8);
+                                    walker_host0_flevel <= to_unsigned(3, 3);
+                                    walker_host0_st <= FAULT;
+                                elsif ((bool(hk_user) and bool(hk_write)) and (not bool(v_rw))) then
+                                    walker_host0_fault_k <= to_unsigned(4, 8);
+                                    walker_host0_flevel <= to_unsigned(3, 3);
+                                    walker_host0_st <= FAULT;
+                                elsif ((((not bool(hk_user)) and bool(hk_write)) and (not bool(v_rw))) and bool(hb_CR0(16))) then
+                                    walker_host0_fault_k <= to_unsigned(5, 8);
+                                    walker_host0_flevel <= to_unsigned(3, 3);
+                                    walker_host0_st <= FAULT;
+                                elsif (((((not bool(hk_user)) and (not bool(hk_fetch))) and bool(v_us)) and bool(hb_CR4(21))) and (not bool(hb_RFLAGS(18)))) then
+                                    walker_host0_fault_k <= to_unsigned(6, 8);
+                                    walker_host0_flevel <= to_unsigned(3, 3);
+                                    walker_host0_st <= FAULT;
+                                elsif (bool(hk_fetch) and bool(v_xd)) then
+                                    walker_host0_fault_k <= to_unsigned(7, 8);
+                                    walker_host0_flevel <= to_unsigned(3, 3);
+                                    walker_host0_st <= FAULT;
+                                elsif ((((not bool(hk_user)) and bool(hk_fetch)) and bool(v_us)) and bool(hb_CR4(20))) then
+                                    walker_host0_fault_k <= to_unsigned(8, 8);
+                                    walker_host0_flevel <= to_unsigned(3, 3);
+                                    walker_host0_st <= FAULT;
+                                elsif (((bool(hb_CR4(22)) and bool(v_us)) and (not bool(hk_fetch))) and (((shift_right(hb_PKRU, to_integer(2 * walker_host0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(hb_PKRU, to_integer((2 * walker_host0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(hk_write)) and (bool(hk_user) or bool(hb_CR0(16)))))) then
+                                    walker_host0_fault_k <= to_unsigned(9, 8);
+                                    walker_host0_flevel <= to_unsigned(3, 3);
+                                    walker_host0_st <= FAULT;
+                                else
+                                    uw := walker_host0_le;
+                                    uw(5) := '1';
+                                    if bool(hk_write) then
+                                        uw(6) := '1';
+                                    end if;
+                                    if (uw /= walker_host0_le) then
+                                        walker_host0_pend_3 <= '1';
+                                        pending := '1';
+                                    end if;
+                                    walker_host0_se_3 <= uw;
+                                    walker_host0_sa_3 <= walker_host0_ea;
+                                    x_level <= to_unsigned(3, 3);
+                                    x_pa <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 30) & x_addr(30-1 downto 0));
+                                    x_aux <= to_unsigned(0, 3);
+                                    if (bool(pending) or bool(walker_host0_pend_5) or bool(walker_host0_pend_4) or bool(walker_host0_pend_3) or bool(walker_host0_pend_2) or bool(walker_host0_pend_1)) then
+                                        walker_host0_st <= ADREQ;
+                                    else
+                                        if bool(x_table) then
+                                            m_valid <= '1';
+                                            m_we <= '0';
+                                            m_size <= to_unsigned(3, 3);
+                                            m_addr <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 30) & x_addr(30-1 downto 0));
+                                            walker_host0_st <= PREAD;
+                                        else
+                                            x_status <= to_unsigned(0, 8);
+                                            x_done <= '1';
+                                            walker_host0_st <= IDLE;
+                                        end if;
+                                    end if;
+                                end if;
+                            end if;
+                        else
+                            if (not bool(walker_host0_le(0))) then
+                                walker_host0_fault_k <= to_unsigned(1, 8);
+                                walker_host0_flevel <= to_unsigned(3, 3);
+                                walker_host0_st <= FAULT;
+                            elsif (((walker_host0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(hb_EFER(11))) and ((walker_host0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((walker_host0_le and to_unsigned(128, 64)) /= 0))) then
+                                walker_host0_fault_k <= to_unsigned(2, 8);
+                                walker_host0_flevel <= to_unsigned(3, 3);
+                                walker_host0_st <= FAULT;
+                            else
+                                v_rw := stdl(bool(walker_host0_a_rw) and bool(walker_host0_le(1)));
+                                walker_host0_a_rw <= v_rw;
+                                v_us := stdl(bool(walker_host0_a_us) and bool(walker_host0_le(2)));
+                                walker_host0_a_us <= v_us;
+                                v_xd := stdl(bool(walker_host0_a_xd) or (bool(walker_host0_le(63)) and bool(hb_EFER(11))));
+                                walker_host0_a_xd <= v_xd;
+                                m_valid <= '1';
+                                m_we <= '0';
+                                m_size <= to_unsigned(3, 3);
+                                m_addr <= (unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                walker_host0_st <= MWAIT;
+                                walker_host0_lvl <= to_unsigned(2, 3);
+                            end if;
+                        end if;
+                    elsif (walker_host0_lvl = 2) then
+                        if bool(walker_host0_le(7)) then
+                            if (not bool(walker_host0_le(0))) then
+                                walker_host0_fault_k <= to_unsigned(1, 8);
+                                walker_host0_flevel <= to_unsigned(2, 3);
+                                walker_host0_st <= FAULT;
+                            elsif (((walker_host0_le and unsigned'("0000000000001111000000000000000000000000000111111110000000000000")) /= 0) or ((not bool(hb_EFER(11))) and ((walker_host0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                walker_host0_fault_k <= to_unsigned(2, 8);
+                                walker_host0_flevel <= to_unsigned(2, 3);
+                                walker_host0_st <= FAULT;
+                            else
+                                v_rw := stdl(bool(walker_host0_a_rw) and bool(walker_host0_le(1)));
+                                walker_host0_a_rw <= v_rw;
+                                v_us := stdl(bool(walker_host0_a_us) and bool(walker_host0_le(2)));
+                                walker_host0_a_us <= v_us;
+                                v_xd := stdl(bool(walker_host0_a_xd) or (bool(walker_host0_le(63)) and bool(hb_EFER(11))));
+                                walker_host0_a_xd <= v_xd;
+                                if (bool(hk_user) and (not bool(v_us))) then
+                                    walker_host0_fault_k <= to_unsigned(3, 8);
+                                    walker_host0_flevel <= to_unsigned(2, 3);
+                                    walker_host0_st <= FAULT;
+                                elsif ((bool(hk_user) and bool(hk_write)) and (not bool(v_rw))) then
+                                    walker_host0_fault_k <= to_unsigned(4, 8);
+                                    walker_host0_flevel <= to_unsigned(2, 3);
+                                    walker_host0_st <= FAULT;
+                                elsif ((((not bool(hk_user)) and bool(hk_write)) and (not bool(v_rw))) and bool(hb_CR0(16))) then
+                                    walker_host0_fault_k <= to_unsigned(5, 8);
+                                    walker_host0_flevel <= to_unsigned(2, 3);
+                                    walker_host0_st <= FAULT;
+                                elsif (((((not bool(hk_user)) and (not bool(hk_fetch))) and bool(v_us)) and bool(hb_CR4(21))) and (not bool(hb_RFLAGS(18)))) then
+                                    walker_host0_fault_k <= to_unsigned(6, 8);
+                                    walker_host0_flevel <= to_unsigned(2, 3);
+                                    walker_host0_st <= FAULT;
+                                elsif (bool(hk_fetch) and bool(v_xd)) then
+                                    walker_host0_fault_k <= to_unsigned(7, 8);
+                                    walker_host0_flevel <= to_unsigned(2, 3);
+                                    walker_host0_st <= FAULT;
+                                elsif ((((not bool(hk_user)) and bool(hk_fetch)) and bool(v_us)) and bool(hb_CR4(20))) then
+                                    walker_host0_fault_k <= to_unsigned(8, 8);
+                                    walker_host0_flevel <= to_unsigned(2, 3);
+                                    walker_host0_st <= FAULT;
+                                elsif (((bool(hb_CR4(22)) and bool(v_us)) and (not bool(hk_fetch))) and (((shift_right(hb_PKRU, to_integer(2 * walker_host0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(hb_PKRU, to_integer((2 * walker_host0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(hk_write)) and (bool(hk_user) or bool(hb_CR0(16)))))) then
+                                    walker_host0_fault_k <= to_unsigned(9, 8);
+                                    walker_host0_flevel <= to_unsigned(2, 3);
+                                    walker_host0_st <= FAULT;
+                                else
+                                    uw := walker_host0_le;
+                                    uw(5) := '1';
+                                    if bool(hk_write) then
+                                        uw(6) := '1';
+                                    end if;
+                                    if (uw /= walker_host0_le) then
+                                        walker_host0_pend_2 <= '1';
+                                        pending := '1';
+                                    end if;
+                                    walker_host0_se_2 <= uw;
+                                    walker_host0_sa_2 <= walker_host0_ea;
+                                    x_level <= to_unsigned(2, 3);
+                                    x_pa <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 21) & x_addr(21-1 downto 0));
+                                    x_aux <= to_unsigned(0, 3);
+                                    if (bool(pending) or bool(walker_host0_pend_5) or bool(walker_host0_pend_4) or bool(walker_host0_pend_3) or bool(walker_host0_pend_2) or bool(walker_host0_pend_1)) then
+                                        walker_host0_st <= ADREQ;
+                                    else
+                                        if bool(x_table) then
+                                            m_valid <= '1';
+                                            m_we <= '0';
+                                            m_size <= to_unsigned(3, 3);
+                                            m_addr <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 21) & x_addr(21-1 downto 0));
+                                            walker_host0_st <= PREAD;
+                                        else
+                                            x_status <= to_unsigned(0, 8);
+                                            x_done <= '1';
+                                            walker_host0_st <= IDLE;
+                                        end if;
+                                    end if;
+                                end if;
+                            end if;
+                        else
+                            if (not bool(walker_host0_le(0))) then
+                                walker_host0_fault_k <= to_unsigned(1, 8);
+                                walker_host0_flevel <= to_unsigned(2, 3);
+                                walker_host0_st <= FAULT;
+                            elsif (((walker_host0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(hb_EFER(11))) and ((walker_host0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                walker_host0_fault_k <= to_unsigned(2, 8);
+                                walker_host0_flevel <= to_unsigned(2, 3);
+                                walker_host0_st <= FAULT;
+                            else
+                                v_rw := stdl(bool(walker_host0_a_rw) and bool(walker_host0_le(1)));
+                                walker_host0_a_rw <= v_rw;
+                                v_us := stdl(bool(walker_host0_a_us) and bool(walker_host0_le(2)));
+                                walker_host0_a_us <= v_us;
+                                v_xd := stdl(bool(walker_host0_a_xd) or (bool(walker_host0_le(63)) and bool(hb_EFER(11))));
+                                walker_host0_a_xd <= v_xd;
+                                m_valid <= '1';
+                                m_we <= '0';
+                                m_size <= to_unsigned(3, 3);
+                                m_addr <= (unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                                walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                                walker_host0_st <= MWAIT;
+                                walker_host0_lvl <= to_unsigned(1, 3);
+                            end if;
+                        end if;
+                    elsif (walker_host0_lvl = 1) then
+                        if (not bool(walker_host0_le(0))) then
+                            walker_host0_fault_k <= to_unsigned(1, 8);
+                            walker_host0_flevel <= to_unsigned(1, 3);
+                            walker_host0_st <= FAULT;
+                        elsif (((walker_host0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(hb_EFER(11))) and ((walker_host0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            walker_host0_fault_k <= to_unsigned(2, 8);
+                            walker_host0_flevel <= to_unsigned(1, 3);
+                            walker_host0_st <= FAULT;
+                        else
+                            v_rw := stdl(bool(walker_host0_a_rw) and bool(walker_host0_le(1)));
+                            walker_host0_a_rw <= v_rw;
+                            v_us := stdl(bool(walker_host0_a_us) and bool(walker_host0_le(2)));
+                            walker_host0_a_us <= v_us;
+                            v_xd := stdl(bool(walker_host0_a_xd) or (bool(walker_host0_le(63)) and bool(hb_EFER(11))));
+                            walker_host0_a_xd <= v_xd;
+                            if (bool(hk_user) and (not bool(v_us))) then
+                                walker_host0_fault_k <= to_unsigned(3, 8);
+                                walker_host0_flevel <= to_unsigned(1, 3);
+                                walker_host0_st <= FAULT;
+                            elsif ((bool(hk_user) and bool(hk_write)) and (not bool(v_rw))) then
+                                walker_host0_fault_k <= to_unsigned(4, 8);
+                                walker_host0_flevel <= to_unsigned(1, 3);
+                                walker_host0_st <= FAULT;
+                            elsif ((((not bool(hk_user)) and bool(hk_write)) and (not bool(v_rw))) and bool(hb_CR0(16))) then
+                                walker_host0_fault_k <= to_unsigned(5, 8);
+                                walker_host0_flevel <= to_unsigned(1, 3);
+                                walker_host0_st <= FAULT;
+                            elsif (((((not bool(hk_user)) and (not bool(hk_fetch))) and bool(v_us)) and bool(hb_CR4(21))) and (not bool(hb_RFLAGS(18)))) then
+                                walker_host0_fault_k <= to_unsigned(6, 8);
+                                walker_host0_flevel <= to_unsigned(1, 3);
+                                walker_host0_st <= FAULT;
+                            elsif (bool(hk_fetch) and bool(v_xd)) then
+                                walker_host0_fault_k <= to_unsigned(7, 8);
+                                walker_host0_flevel <= to_unsigned(1, 3);
+                                walker_host0_st <= FAULT;
+                            elsif ((((not bool(hk_user)) and bool(hk_fetch)) and bool(v_us)) and bool(hb_CR4(20))) then
+                                walker_host0_fault_k <= to_unsigned(8, 8);
+                                walker_host0_flevel <= to_unsigned(1, 3);
+                                walker_host0_st <= FAULT;
+                            elsif (((bool(hb_CR4(22)) and bool(v_us)) and (not bool(hk_fetch))) and (((shift_right(hb_PKRU, to_integer(2 * walker_host0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(hb_PKRU, to_integer((2 * walker_host0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(hk_write)) and (bool(hk_user) or bool(hb_CR0(16)))))) then
+                                walker_host0_fault_k <= to_unsigned(9, 8);
+                                walker_host0_flevel <= to_unsigned(1, 3);
+                                walker_host0_st <= FAULT;
+                            else
+                                uw := walker_host0_le;
+                                uw(5) := '1';
+                                if bool(hk_write) then
+                                    uw(6) := '1';
+                                end if;
+                                if (uw /= walker_host0_le) then
+                                    walker_host0_pend_1 <= '1';
+                                    pending := '1';
+                                end if;
+                                walker_host0_se_1 <= uw;
+                                walker_host0_sa_1 <= walker_host0_ea;
+                                x_level <= to_unsigned(1, 3);
+                                x_pa <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & x_addr(12-1 downto 0));
+                                x_aux <= to_unsigned(0, 3);
+                                if (bool(pending) or bool(walker_host0_pend_5) or bool(walker_host0_pend_4) or bool(walker_host0_pend_3) or bool(walker_host0_pend_2) or bool(walker_host0_pend_1)) then
+                                    walker_host0_st <= ADREQ;
+                                else
+                                    if bool(x_table) then
+                                        m_valid <= '1';
+                                        m_we <= '0';
+                                        m_size <= to_unsigned(3, 3);
+                                        m_addr <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & x_addr(12-1 downto 0));
+                                        walker_host0_st <= PREAD;
+                                    else
+                                        x_status <= to_unsigned(0, 8);
+                                        x_done <= '1';
+                                        walker_host0_st <= IDLE;
+                                    end if;
+                                end if;
+                            end if;
+                        end if;
+                    end if;
                 when PREAD =>
                     if (bool(m_valid) and bool(m_ready)) then
                         m_valid <= '0';
@@ -766,6 +1170,9 @@ end process walker_host0_fsm;
 
 walker_guest0_fsm: process (clk) is
     variable pending: std_logic;
+    variable uw: unsigned(63 downto 0);
+    variable used: std_logic;
+    variable uok: std_logic;
     variable v_rw: std_logic;
     variable v_us: std_logic;
     variable v_xd: std_logic;
@@ -814,18 +1221,12 @@ begin
             walker_guest0_sa_1 <= to_unsigned(0, 64);
             walker_guest0_sa_2 <= to_unsigned(0, 64);
             walker_guest0_sa_3 <= to_unsigned(0, 64);
-            walker_guest0_sa_4 <= to_unsigned(0, 64);
-            walker_guest0_sa_5 <= to_unsigned(0, 64);
             walker_guest0_se_1 <= to_unsigned(0, 64);
             walker_guest0_se_2 <= to_unsigned(0, 64);
             walker_guest0_se_3 <= to_unsigned(0, 64);
-            walker_guest0_se_4 <= to_unsigned(0, 64);
-            walker_guest0_se_5 <= to_unsigned(0, 64);
             walker_guest0_sg_1 <= to_unsigned(0, 64);
             walker_guest0_sg_2 <= to_unsigned(0, 64);
             walker_guest0_sg_3 <= to_unsigned(0, 64);
-            walker_guest0_sg_4 <= to_unsigned(0, 64);
-            walker_guest0_sg_5 <= to_unsigned(0, 64);
             walker_guest0_st <= IDLE;
             x_addr <= to_unsigned(0, 64);
             x_on_table <= '0';
@@ -835,6 +1236,9 @@ begin
             x_wdata <= to_unsigned(0, 64);
         else
             pending := '0';
+            uw := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            used := '0';
+            uok := '0';
             v_rw := '0';
             v_us := '0';
             v_xd := '0';
@@ -923,153 +1327,96 @@ begin
                         if (x_status /= 0) then
                             walker_guest0_st <= NFAULT;
                         elsif bool(x_on_table) then
-                            walker_guest0_le <= x_rdata;
+                            used := '0';
                             if (walker_guest0_lvl = 5) then
+                                uok := '1';
                                 if (not bool(x_rdata(0))) then
-                                    walker_guest0_fault_k <= to_unsigned(1, 8);
-                                    walker_guest0_flevel <= to_unsigned(5, 3);
-                                    walker_guest0_st <= FAULT;
-                                elsif (((x_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(r_EFER(11))) and ((x_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                                    walker_guest0_fault_k <= to_unsigned(2, 8);
-                                    walker_guest0_flevel <= to_unsigned(5, 3);
-                                    walker_guest0_st <= FAULT;
-                                else
-                                    v_rw := stdl(bool(walker_guest0_a_rw) and bool(x_rdata(1)));
-                                    walker_guest0_a_rw <= v_rw;
-                                    v_us := stdl(bool(walker_guest0_a_us) and bool(x_rdata(2)));
-                                    walker_guest0_a_us <= v_us;
-                                    v_xd := stdl(bool(walker_guest0_a_xd) or (bool(x_rdata(63)) and bool(r_EFER(11))));
-                                    walker_guest0_a_xd <= v_xd;
-                                    walker_guest0_se_5 <= x_rdata;
-                                    walker_guest0_sa_5 <= x_pa;
-                                    walker_guest0_sg_5 <= x_addr;
-                                    if (True and (not bool(x_rdata(5)))) then
-                                        walker_guest0_se_5(5) <= '1';
-                                        walker_guest0_pend_5 <= '1';
-                                        pending := '1';
-                                    end if;
-                                    x_valid <= '1';
-                                    x_pwrite <= '0';
-                                    x_addr <= (unsigned'(to_unsigned(0, 16) & x_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
-                                    x_on_table <= '1';
-                                    hk_write <= '1';
-                                    hk_user <= '1';
-                                    hk_fetch <= '0';
-                                    walker_guest0_st <= XWAIT;
-                                    walker_guest0_lvl <= to_unsigned(4, 3);
+                                    uok := '0';
                                 end if;
-                            elsif (walker_guest0_lvl = 4) then
+                                if (((x_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(r_EFER(11))) and ((x_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    uok := '0';
+                                end if;
+                                if bool(uok) then
+                                    uw := x_rdata;
+                                    uw(5) := '1';
+                                    if (uw /= x_rdata) then
+                                        used := '1';
+                                    end if;
+                                end if;
+                            end if;
+                            if (walker_guest0_lvl = 4) then
+                                uok := '1';
                                 if (not bool(x_rdata(0))) then
-                                    walker_guest0_fault_k <= to_unsigned(1, 8);
-                                    walker_guest0_flevel <= to_unsigned(4, 3);
-                                    walker_guest0_st <= FAULT;
-                                elsif (((x_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (True and ((x_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(r_EFER(11))) and ((x_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                                    walker_guest0_fault_k <= to_unsigned(2, 8);
-                                    walker_guest0_flevel <= to_unsigned(4, 3);
-                                    walker_guest0_st <= FAULT;
-                                else
-                                    v_rw := stdl(bool(walker_guest0_a_rw) and bool(x_rdata(1)));
-                                    walker_guest0_a_rw <= v_rw;
-                                    v_us := stdl(bool(walker_guest0_a_us) and bool(x_rdata(2)));
-                                    walker_guest0_a_us <= v_us;
-                                    v_xd := stdl(bool(walker_guest0_a_xd) or (bool(x_rdata(63)) and bool(r_EFER(11))));
-                                    walker_guest0_a_xd <= v_xd;
-                                    walker_guest0_se_4 <= x_rdata;
-                                    walker_guest0_sa_4 <= x_pa;
-                                    walker_guest0_sg_4 <= x_addr;
-                                    if (True and (not bool(x_rdata(5)))) then
-                                        walker_guest0_se_4(5) <= '1';
-                                        walker_guest0_pend_4 <= '1';
-                                        pending := '1';
-                                    end if;
-                                    x_valid <= '1';
-                                    x_pwrite <= '0';
-                                    x_addr <= (unsigned'(to_unsigned(0, 16) & x_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
-                                    x_on_table <= '1';
-                                    hk_write <= '1';
-                                    hk_user <= '1';
-                                    hk_fetch <= '0';
-                                    walker_guest0_st <= XWAIT;
-                                    walker_guest0_lvl <= to_unsigned(3, 3);
+                                    uok := '0';
                                 end if;
-                            elsif (walker_guest0_lvl = 3) then
+                                if (((x_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (True and ((x_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(r_EFER(11))) and ((x_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    uok := '0';
+                                end if;
+                                if bool(uok) then
+                                    uw := x_rdata;
+                                    uw(5) := '1';
+                                    if (uw /= x_rdata) then
+                                        used := '1';
+                                    end if;
+                                end if;
+                            end if;
+                            if (walker_guest0_lvl = 3) then
                                 if (bool(x_rdata(7)) and True) then
+                                    null;
+                                else
+                                    uok := '1';
                                     if (not bool(x_rdata(0))) then
-                                        walker_guest0_fault_k <= to_unsigned(1, 8);
-                                        walker_guest0_flevel <= to_unsigned(3, 3);
-                                        walker_guest0_st <= FAULT;
-                                    elsif (((x_rdata and unsigned'("0000000000001111000000000000000000111111111111111110000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((x_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                                        walker_guest0_fault_k <= to_unsigned(2, 8);
-                                        walker_guest0_flevel <= to_unsigned(3, 3);
-                                        walker_guest0_st <= FAULT;
-                                    else
-                                        v_rw := stdl(bool(walker_guest0_a_rw) and bool(x_rdata(1)));
-                                        walker_guest0_a_rw <= v_rw;
-                                        v_us := stdl(bool(walker_guest0_a_us) and bool(x_rdata(2)));
-                                        walker_guest0_a_us <= v_us;
-                                        v_xd := stdl(bool(walker_guest0_a_xd) or (bool(x_rdata(63)) and bool(r_EFER(11))));
-                                        walker_guest0_a_xd <= v_xd;
-                                        if (bool(k_user) and (not bool(v_us))) then
-                                            walker_guest0_fault_k <= to_unsigned(3, 8);
-                                            walker_guest0_flevel <= to_unsigned(3, 3);
-                                            walker_guest0_st <= FAULT;
-                                        elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
-                                            walker_guest0_fault_k <= to_unsigned(4, 8);
-                                            walker_guest0_flevel <= to_unsigned(3, 3);
-                                            walker_guest0_st <= FAULT;
-                                        elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
-                                            walker_guest0_fault_k <= to_unsigned(5, 8);
-                                            walker_guest0_flevel <= to_unsigned(3, 3);
-                                            walker_guest0_st <= FAULT;
-                                        elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
-                                            walker_guest0_fault_k <= to_unsigned(6, 8);
-                                            walker_guest0_flevel <= to_unsigned(3, 3);
-                                            walker_guest0_st <= FAULT;
-                                        elsif (bool(k_fetch) and bool(v_xd)) then
-                                            walker_guest0_fault_k <= to_unsigned(7, 8);
-                                            walker_guest0_flevel <= to_unsigned(3, 3);
-                                            walker_guest0_st <= FAULT;
-                                        elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
-                                            walker_guest0_fault_k <= to_unsigned(8, 8);
-                                            walker_guest0_flevel <= to_unsigned(3, 3);
-                                            walker_guest0_st <= FAULT;
-                                        elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * x_rdata(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * x_rdata(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
-                                            walker_guest0_fault_k <= to_unsigned(9, 8);
-                                            walker_guest0_flevel <= to_unsigned(3, 3);
-                                            walker_guest0_st <= FAULT;
-                                        else
-                                            walker_guest0_se_3 <= x_rdata;
-                                            walker_guest0_sa_3 <= x_pa;
-                                            walker_guest0_sg_3 <= x_addr;
-                                            if (True and (not bool(x_rdata(5)))) then
-                                                walker_guest0_se_3(5) <= '1';
-                                                walker_guest0_pend_3 <= '1';
-                                                pending := '1';
-                                            end if;
-                                            if (bool(k_write) and (not bool(x_rdata(6)))) then
-                                                walker_guest0_se_3(6) <= '1';
-                                                walker_guest0_pend_3 <= '1';
-                                                pending := '1';
-                                            end if;
-                                            o_level <= to_unsigned(3, 3);
-                                            x_valid <= '1';
-                                            x_pwrite <= '0';
-                                            x_addr <= unsigned'(to_unsigned(0, 16) & x_rdata(48-1 downto 30) & i_addr(30-1 downto 0));
-                                            x_on_table <= '0';
-                                            hk_write <= k_write;
-                                            hk_user <= '1';
-                                            hk_fetch <= k_fetch;
-                                            walker_guest0_st <= XWAIT;
+                                        uok := '0';
+                                    end if;
+                                    if (((x_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((x_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((x_rdata and to_unsigned(128, 64)) /= 0))) then
+                                        uok := '0';
+                                    end if;
+                                    if bool(uok) then
+                                        uw := x_rdata;
+                                        uw(5) := '1';
+                                        if (uw /= x_rdata) then
+                                            used := '1';
                                         end if;
                                     end if;
+                                end if;
+                            end if;
+                            if (walker_guest0_lvl = 2) then
+                                if bool(x_rdata(7)) then
+                                    null;
                                 else
+                                    uok := '1';
+                                    if (not bool(x_rdata(0))) then
+                                        uok := '0';
+                                    end if;
+                                    if (((x_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((x_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                        uok := '0';
+                                    end if;
+                                    if bool(uok) then
+                                        uw := x_rdata;
+                                        uw(5) := '1';
+                                        if (uw /= x_rdata) then
+                                            used := '1';
+                                        end if;
+                                    end if;
+                                end if;
+                            end if;
+                            if bool(used) then
+                                walker_guest0_le <= uw;
+                                x_valid <= '1';
+                                x_wdata <= uw;
+                                x_pwrite <= '1';
+                                x_waddr <= x_pa;
+                                walker_guest0_st <= UWAIT;
+                            else
+                                walker_guest0_le <= x_rdata;
+                                if (walker_guest0_lvl = 5) then
                                     if (not bool(x_rdata(0))) then
                                         walker_guest0_fault_k <= to_unsigned(1, 8);
-                                        walker_guest0_flevel <= to_unsigned(3, 3);
+                                        walker_guest0_flevel <= to_unsigned(5, 3);
                                         walker_guest0_st <= FAULT;
-                                    elsif (((x_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((x_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((x_rdata and to_unsigned(128, 64)) /= 0))) then
+                                    elsif (((x_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(r_EFER(11))) and ((x_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                                         walker_guest0_fault_k <= to_unsigned(2, 8);
-                                        walker_guest0_flevel <= to_unsigned(3, 3);
+                                        walker_guest0_flevel <= to_unsigned(5, 3);
                                         walker_guest0_st <= FAULT;
                                     else
                                         v_rw := stdl(bool(walker_guest0_a_rw) and bool(x_rdata(1)));
@@ -1078,34 +1425,24 @@ begin
                                         walker_guest0_a_us <= v_us;
                                         v_xd := stdl(bool(walker_guest0_a_xd) or (bool(x_rdata(63)) and bool(r_EFER(11))));
                                         walker_guest0_a_xd <= v_xd;
-                                        walker_guest0_se_3 <= x_rdata;
-                                        walker_guest0_sa_3 <= x_pa;
-                                        walker_guest0_sg_3 <= x_addr;
-                                        if (True and (not bool(x_rdata(5)))) then
-                                            walker_guest0_se_3(5) <= '1';
-                                            walker_guest0_pend_3 <= '1';
-                                            pending := '1';
-                                        end if;
                                         x_valid <= '1';
                                         x_pwrite <= '0';
-                                        x_addr <= (unsigned'(to_unsigned(0, 16) & x_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                        x_addr <= (unsigned'(to_unsigned(0, 16) & x_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
                                         x_on_table <= '1';
                                         hk_write <= '1';
                                         hk_user <= '1';
                                         hk_fetch <= '0';
                                         walker_guest0_st <= XWAIT;
-                                        walker_guest0_lvl <= to_unsigned(2, 3);
+                                        walker_guest0_lvl <= to_unsigned(4, 3);
                                     end if;
-                                end if;
-                            elsif (walker_guest0_lvl = 2) then
-                                if bool(x_rdata(7)) then
+                                elsif (walker_guest0_lvl = 4) then
                                     if (not bool(x_rdata(0))) then
                                         walker_guest0_fault_k <= to_unsigned(1, 8);
-                                        walker_guest0_flevel <= to_unsigned(2, 3);
+                                        walker_guest0_flevel <= to_unsigned(4, 3);
                                         walker_guest0_st <= FAULT;
-                                    elsif (((x_rdata and unsigned'("0000000000001111000000000000000000000000000111111110000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((x_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    elsif (((x_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (True and ((x_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(r_EFER(11))) and ((x_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                                         walker_guest0_fault_k <= to_unsigned(2, 8);
-                                        walker_guest0_flevel <= to_unsigned(2, 3);
+                                        walker_guest0_flevel <= to_unsigned(4, 3);
                                         walker_guest0_st <= FAULT;
                                     else
                                         v_rw := stdl(bool(walker_guest0_a_rw) and bool(x_rdata(1)));
@@ -1114,67 +1451,216 @@ begin
                                         walker_guest0_a_us <= v_us;
                                         v_xd := stdl(bool(walker_guest0_a_xd) or (bool(x_rdata(63)) and bool(r_EFER(11))));
                                         walker_guest0_a_xd <= v_xd;
-                                        if (bool(k_user) and (not bool(v_us))) then
-                                            walker_guest0_fault_k <= to_unsigned(3, 8);
+                                        x_valid <= '1';
+                                        x_pwrite <= '0';
+                                        x_addr <= (unsigned'(to_unsigned(0, 16) & x_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                                        x_on_table <= '1';
+                                        hk_write <= '1';
+                                        hk_user <= '1';
+                                        hk_fetch <= '0';
+                                        walker_guest0_st <= XWAIT;
+                                        walker_guest0_lvl <= to_unsigned(3, 3);
+                                    end if;
+                                elsif (walker_guest0_lvl = 3) then
+                                    if (bool(x_rdata(7)) and True) then
+                                        if (not bool(x_rdata(0))) then
+                                            walker_guest0_fault_k <= to_unsigned(1, 8);
+                                            walker_guest0_flevel <= to_unsigned(3, 3);
+                                            walker_guest0_st <= FAULT;
+                                        elsif (((x_rdata and unsigned'("0000000000001111000000000000000000111111111111111110000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((x_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                            walker_guest0_fault_k <= to_unsigned(2, 8);
+                                            walker_guest0_flevel <= to_unsigned(3, 3);
+                                            walker_guest0_st <= FAULT;
+                                        else
+                                            v_rw := stdl(bool(walker_guest0_a_rw) and bool(x_rdata(1)));
+                                            walker_guest0_a_rw <= v_rw;
+                                            v_us := stdl(bool(walker_guest0_a_us) and bool(x_rdata(2)));
+                                            walker_guest0_a_us <= v_us;
+                                            v_xd := stdl(bool(walker_guest0_a_xd) or (bool(x_rdata(63)) and bool(r_EFER(11))));
+                                            walker_guest0_a_xd <= v_xd;
+                                            if (bool(k_user) and (not bool(v_us))) then
+                                                walker_guest0_fault_k <= to_unsigned(3, 8);
+                                                walker_guest0_flevel <= to_unsigned(3, 3);
+                                                walker_guest0_st <= FAULT;
+                                            elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
+                                                walker_guest0_fault_k <= to_unsigned(4, 8);
+                                                walker_guest0_flevel <= to_unsigned(3, 3);
+                                                walker_guest0_st <= FAULT;
+                                            elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
+                                                walker_guest0_fault_k <= to_unsigned(5, 8);
+                                                walker_guest0_flevel <= to_unsigned(3, 3);
+                                                walker_guest0_st <= FAULT;
+                                            elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
+                                                walker_guest0_fault_k <= to_unsigned(6, 8);
+                                                walker_guest0_flevel <= to_unsigned(3, 3);
+                                                walker_guest0_st <= FAULT;
+                                            elsif (bool(k_fetch) and bool(v_xd)) then
+                                                walker_guest0_fault_k <= to_unsigned(7, 8);
+                                                walker_guest0_flevel <= to_unsigned(3, 3);
+                                                walker_guest0_st <= FAULT;
+                                            elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
+                                                walker_guest0_fault_k <= to_unsigned(8, 8);
+                                                walker_guest0_flevel <= to_unsigned(3, 3);
+                                                walker_guest0_st <= FAULT;
+                                            elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * x_rdata(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * x_rdata(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
+                                                walker_guest0_fault_k <= to_unsigned(9, 8);
+                                                walker_guest0_flevel <= to_unsigned(3, 3);
+                                                walker_guest0_st <= FAULT;
+                                            else
+                                                uw := x_rdata;
+                                                uw(5) := '1';
+                                                if bool(k_write) then
+                                                    uw(6) := '1';
+                                                end if;
+                                                if (uw /= x_rdata) then
+                                                    walker_guest0_pend_3 <= '1';
+                                                    pending := '1';
+                                                end if;
+                                                walker_guest0_se_3 <= uw;
+                                                walker_guest0_sa_3 <= x_pa;
+                                                walker_guest0_sg_3 <= x_addr;
+                                                o_level <= to_unsigned(3, 3);
+                                                x_valid <= '1';
+                                                x_pwrite <= '0';
+                                                x_addr <= unsigned'(to_unsigned(0, 16) & x_rdata(48-1 downto 30) & i_addr(30-1 downto 0));
+                                                x_on_table <= '0';
+                                                hk_write <= k_write;
+                                                hk_user <= '1';
+                                                hk_fetch <= k_fetch;
+                                                walker_guest0_st <= XWAIT;
+                                            end if;
+                                        end if;
+                                    else
+                                        if (not bool(x_rdata(0))) then
+                                            walker_guest0_fault_k <= to_unsigned(1, 8);
+                                            walker_guest0_flevel <= to_unsigned(3, 3);
+                                            walker_guest0_st <= FAULT;
+                                        elsif (((x_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((x_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((x_rdata and to_unsigned(128, 64)) /= 0))) then
+                                            walker_guest0_fault_k <= to_unsigned(2, 8);
+                                            walker_guest0_flevel <= to_unsigned(3, 3);
+                                            walker_guest0_st <= FAULT;
+                                        else
+                                            v_rw := stdl(bool(walker_guest0_a_rw) and bool(x_rdata(1)));
+                                            walker_guest0_a_rw <= v_rw;
+                                            v_us := stdl(bool(walker_guest0_a_us) and bool(x_rdata(2)));
+                                            walker_guest0_a_us <= v_us;
+                                            v_xd := stdl(bool(walker_guest0_a_xd) or (bool(x_rdata(63)) and bool(r_EFER(11))));
+                                            walker_guest0_a_xd <= v_xd;
+                                            x_valid <= '1';
+                                            x_pwrite <= '0';
+                                            x_addr <= (unsigned'(to_unsigned(0, 16) & x_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                            x_on_table <= '1';
+                                            hk_write <= '1';
+                                            hk_user <= '1';
+                                            hk_fetch <= '0';
+                                            walker_guest0_st <= XWAIT;
+                                            walker_guest0_lvl <= to_unsigned(2, 3);
+                                        end if;
+                                    end if;
+                                elsif (walker_guest0_lvl = 2) then
+                                    if bool(x_rdata(7)) then
+                                        if (not bool(x_rdata(0))) then
+                                            walker_guest0_fault_k <= to_unsigned(1, 8);
                                             walker_guest0_flevel <= to_unsigned(2, 3);
                                             walker_guest0_st <= FAULT;
-                                        elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
-                                            walker_guest0_fault_k <= to_unsigned(4, 8);
-                                            walker_guest0_flevel <= to_unsigned(2, 3);
-                                            walker_guest0_st <= FAULT;
-                                        elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
-                                            walker_guest0_fault_k <= to_unsigned(5, 8);
-                                            walker_guest0_flevel <= to_unsigned(2, 3);
-                                            walker_guest0_st <= FAULT;
-                                        elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
-                                            walker_guest0_fault_k <= to_unsigned(6, 8);
-                                            walker_guest0_flevel <= to_unsigned(2, 3);
-                                            walker_guest0_st <= FAULT;
-                                        elsif (bool(k_fetch) and bool(v_xd)) then
-                                            walker_guest0_fault_k <= to_unsigned(7, 8);
-                                            walker_guest0_flevel <= to_unsigned(2, 3);
-                                            walker_guest0_st <= FAULT;
-                                        elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
-                                            walker_guest0_fault_k <= to_unsigned(8, 8);
-                                            walker_guest0_flevel <= to_unsigned(2, 3);
-                                            walker_guest0_st <= FAULT;
-                                        elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * x_rdata(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * x_rdata(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
-                                            walker_guest0_fault_k <= to_unsigned(9, 8);
+                                        elsif (((x_rdata and unsigned'("0000000000001111000000000000000000000000000111111110000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((x_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                            walker_guest0_fault_k <= to_unsigned(2, 8);
                                             walker_guest0_flevel <= to_unsigned(2, 3);
                                             walker_guest0_st <= FAULT;
                                         else
-                                            walker_guest0_se_2 <= x_rdata;
-                                            walker_guest0_sa_2 <= x_pa;
-                                            walker_guest0_sg_2 <= x_addr;
-                                            if (True and (not bool(x_rdata(5)))) then
-                                                walker_guest0_se_2(5) <= '1';
-                                                walker_guest0_pend_2 <= '1';
-                                                pending := '1';
+                                            v_rw := stdl(bool(walker_guest0_a_rw) and bool(x_rdata(1)));
+                                            walker_guest0_a_rw <= v_rw;
+                                            v_us := stdl(bool(walker_guest0_a_us) and bool(x_rdata(2)));
+                                            walker_guest0_a_us <= v_us;
+                                            v_xd := stdl(bool(walker_guest0_a_xd) or (bool(x_rdata(63)) and bool(r_EFER(11))));
+                                            walker_guest0_a_xd <= v_xd;
+                                            if (bool(k_user) and (not bool(v_us))) then
+                                                walker_guest0_fault_k <= to_unsigned(3, 8);
+                                                walker_guest0_flevel <= to_unsigned(2, 3);
+                                                walker_guest0_st <= FAULT;
+                                            elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
+                                                walker_guest0_fault_k <= to_unsigned(4, 8);
+                                                walker_guest0_flevel <= to_unsigned(2, 3);
+                                                walker_guest0_st <= FAULT;
+                                            elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
+                                                walker_guest0_fault_k <= to_unsigned(5, 8);
+                                                walker_guest0_flevel <= to_unsigned(2, 3);
+                                                walker_guest0_st <= FAULT;
+                                            elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
+                                                walker_guest0_fault_k <= to_unsigned(6, 8);
+                                                walker_guest0_flevel <= to_unsigned(2, 3);
+                                                walker_guest0_st <= FAULT;
+                                            elsif (bool(k_fetch) and bool(v_xd)) then
+                                                walker_guest0_fault_k <= to_unsigned(7, 8);
+                                                walker_guest0_flevel <= to_unsigned(2, 3);
+                                                walker_guest0_st <= FAULT;
+                                            elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
+                                                walker_guest0_fault_k <= to_unsigned(8, 8);
+                                                walker_guest0_flevel <= to_unsigned(2, 3);
+                                                walker_guest0_st <= FAULT;
+                                            elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * x_rdata(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * x_rdata(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
+                                                walker_guest0_fault_k <= to_unsigned(9, 8);
+                                                walker_guest0_flevel <= to_unsigned(2, 3);
+                                                walker_guest0_st <= FAULT;
+                                            else
+                                                uw := x_rdata;
+                                                uw(5) := '1';
+                                                if bool(k_write) then
+                                                    uw(6) := '1';
+                                                end if;
+                                                if (uw /= x_rdata) then
+                                                    walker_guest0_pend_2 <= '1';
+                                                    pending := '1';
+                                                end if;
+                                                walker_guest0_se_2 <= uw;
+                                                walker_guest0_sa_2 <= x_pa;
+                                                walker_guest0_sg_2 <= x_addr;
+                                                o_level <= to_unsigned(2, 3);
+                                                x_valid <= '1';
+                                                x_pwrite <= '0';
+                                                x_addr <= unsigned'(to_unsigned(0, 16) & x_rdata(48-1 downto 21) & i_addr(21-1 downto 0));
+                                                x_on_table <= '0';
+                                                hk_write <= k_write;
+                                                hk_user <= '1';
+                                                hk_fetch <= k_fetch;
+                                                walker_guest0_st <= XWAIT;
                                             end if;
-                                            if (bool(k_write) and (not bool(x_rdata(6)))) then
-                                                walker_guest0_se_2(6) <= '1';
-                                                walker_guest0_pend_2 <= '1';
-                                                pending := '1';
-                                            end if;
-                                            o_level <= to_unsigned(2, 3);
+                                        end if;
+                                    else
+                                        if (not bool(x_rdata(0))) then
+                                            walker_guest0_fault_k <= to_unsigned(1, 8);
+                                            walker_guest0_flevel <= to_unsigned(2, 3);
+                                            walker_guest0_st <= FAULT;
+                                        elsif (((x_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((x_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                            walker_guest0_fault_k <= to_unsigned(2, 8);
+                                            walker_guest0_flevel <= to_unsigned(2, 3);
+                                            walker_guest0_st <= FAULT;
+                                        else
+                                            v_rw := stdl(bool(walker_guest0_a_rw) and bool(x_rdata(1)));
+                                            walker_guest0_a_rw <= v_rw;
+                                            v_us := stdl(bool(walker_guest0_a_us) and bool(x_rdata(2)));
+                                            walker_guest0_a_us <= v_us;
+                                            v_xd := stdl(bool(walker_guest0_a_xd) or (bool(x_rdata(63)) and bool(r_EFER(11))));
+                                            walker_guest0_a_xd <= v_xd;
                                             x_valid <= '1';
                                             x_pwrite <= '0';
-                                            x_addr <= unsigned'(to_unsigned(0, 16) & x_rdata(48-1 downto 21) & i_addr(21-1 downto 0));
-                                            x_on_table <= '0';
-                                            hk_write <= k_write;
+                                            x_addr <= (unsigned'(to_unsigned(0, 16) & x_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                                            x_on_table <= '1';
+                                            hk_write <= '1';
                                             hk_user <= '1';
-                                            hk_fetch <= k_fetch;
+                                            hk_fetch <= '0';
                                             walker_guest0_st <= XWAIT;
+                                            walker_guest0_lvl <= to_unsigned(1, 3);
                                         end if;
                                     end if;
-                                else
+                                elsif (walker_guest0_lvl = 1) then
                                     if (not bool(x_rdata(0))) then
                                         walker_guest0_fault_k <= to_unsigned(1, 8);
-                                        walker_guest0_flevel <= to_unsigned(2, 3);
+                                        walker_guest0_flevel <= to_unsigned(1, 3);
                                         walker_guest0_st <= FAULT;
                                     elsif (((x_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((x_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                                         walker_guest0_fault_k <= to_unsigned(2, 8);
-                                        walker_guest0_flevel <= to_unsigned(2, 3);
+                                        walker_guest0_flevel <= to_unsigned(1, 3);
                                         walker_guest0_st <= FAULT;
                                     else
                                         v_rw := stdl(bool(walker_guest0_a_rw) and bool(x_rdata(1)));
@@ -1183,92 +1669,57 @@ begin
                                         walker_guest0_a_us <= v_us;
                                         v_xd := stdl(bool(walker_guest0_a_xd) or (bool(x_rdata(63)) and bool(r_EFER(11))));
                                         walker_guest0_a_xd <= v_xd;
-                                        walker_guest0_se_2 <= x_rdata;
-                                        walker_guest0_sa_2 <= x_pa;
-                                        walker_guest0_sg_2 <= x_addr;
-                                        if (True and (not bool(x_rdata(5)))) then
-                                            walker_guest0_se_2(5) <= '1';
-                                            walker_guest0_pend_2 <= '1';
-                                            pending := '1';
+                                        if (bool(k_user) and (not bool(v_us))) then
+                                            walker_guest0_fault_k <= to_unsigned(3, 8);
+                                            walker_guest0_flevel <= to_unsigned(1, 3);
+                                            walker_guest0_st <= FAULT;
+                                        elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
+                                            walker_guest0_fault_k <= to_unsigned(4, 8);
+                                            walker_guest0_flevel <= to_unsigned(1, 3);
+                                            walker_guest0_st <= FAULT;
+                                        elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
+                                            walker_guest0_fault_k <= to_unsigned(5, 8);
+                                            walker_guest0_flevel <= to_unsigned(1, 3);
+                                            walker_guest0_st <= FAULT;
+                                        elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
+                                            walker_guest0_fault_k <= to_unsigned(6, 8);
+                                            walker_guest0_flevel <= to_unsigned(1, 3);
+                                            walker_guest0_st <= FAULT;
+                                        elsif (bool(k_fetch) and bool(v_xd)) then
+                                            walker_guest0_fault_k <= to_unsigned(7, 8);
+                                            walker_guest0_flevel <= to_unsigned(1, 3);
+                                            walker_guest0_st <= FAULT;
+                                        elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
+                                            walker_guest0_fault_k <= to_unsigned(8, 8);
+                                            walker_guest0_flevel <= to_unsigned(1, 3);
+                                            walker_guest0_st <= FAULT;
+                                        elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * x_rdata(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * x_rdata(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
+                                            walker_guest0_fault_k <= to_unsigned(9, 8);
+                                            walker_guest0_flevel <= to_unsigned(1, 3);
+                                            walker_guest0_st <= FAULT;
+                                        else
+                                            uw := x_rdata;
+                                            uw(5) := '1';
+                                            if bool(k_write) then
+                                                uw(6) := '1';
+                                            end if;
+                                            if (uw /= x_rdata) then
+                                                walker_guest0_pend_1 <= '1';
+                                                pending := '1';
+                                            end if;
+                                            walker_guest0_se_1 <= uw;
+                                            walker_guest0_sa_1 <= x_pa;
+                                            walker_guest0_sg_1 <= x_addr;
+                                            o_level <= to_unsigned(1, 3);
+                                            x_valid <= '1';
+                                            x_pwrite <= '0';
+                                            x_addr <= unsigned'(to_unsigned(0, 16) & x_rdata(48-1 downto 12) & i_addr(12-1 downto 0));
+                                            x_on_table <= '0';
+                                            hk_write <= k_write;
+                                            hk_user <= '1';
+                                            hk_fetch <= k_fetch;
+                                            walker_guest0_st <= XWAIT;
                                         end if;
-                                        x_valid <= '1';
-                                        x_pwrite <= '0';
-                                        x_addr <= (unsigned'(to_unsigned(0, 16) & x_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
-                                        x_on_table <= '1';
-                                        hk_write <= '1';
-                                        hk_user <= '1';
-                                        hk_fetch <= '0';
-                                        walker_guest0_st <= XWAIT;
-                                        walker_guest0_lvl <= to_unsigned(1, 3);
-                                    end if;
-                                end if;
-                            elsif (walker_guest0_lvl = 1) then
-                                if (not bool(x_rdata(0))) then
-                                    walker_guest0_fault_k <= to_unsigned(1, 8);
-                                    walker_guest0_flevel <= to_unsigned(1, 3);
-                                    walker_guest0_st <= FAULT;
-                                elsif (((x_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((x_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                                    walker_guest0_fault_k <= to_unsigned(2, 8);
-                                    walker_guest0_flevel <= to_unsigned(1, 3);
-                                    walker_guest0_st <= FAULT;
-                                else
-                                    v_rw := stdl(bool(walker_guest0_a_rw) and bool(x_rdata(1)));
-                                    walker_guest0_a_rw <= v_rw;
-                                    v_us := stdl(bool(walker_guest0_a_us) and bool(x_rdata(2)));
-                                    walker_guest0_a_us <= v_us;
-                                    v_xd := stdl(bool(walker_guest0_a_xd) or (bool(x_rdata(63)) and bool(r_EFER(11))));
-                                    walker_guest0_a_xd <= v_xd;
-                                    if (bool(k_user) and (not bool(v_us))) then
-                                        walker_guest0_fault_k <= to_unsigned(3, 8);
-                                        walker_guest0_flevel <= to_unsigned(1, 3);
-                                        walker_guest0_st <= FAULT;
-                                    elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
-                                        walker_guest0_fault_k <= to_unsigned(4, 8);
-                                        walker_guest0_flevel <= to_unsigned(1, 3);
-                                        walker_guest0_st <= FAULT;
-                                    elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
-                                        walker_guest0_fault_k <= to_unsigned(5, 8);
-                                        walker_guest0_flevel <= to_unsigned(1, 3);
-                                        walker_guest0_st <= FAULT;
-                                    elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
-                                        walker_guest0_fault_k <= to_unsigned(6, 8);
-                                        walker_guest0_flevel <= to_unsigned(1, 3);
-                                        walker_guest0_st <= FAULT;
-                                    elsif (bool(k_fetch) and bool(v_xd)) then
-                                        walker_guest0_fault_k <= to_unsigned(7, 8);
-                                        walker_guest0_flevel <= to_unsigned(1, 3);
-                                        walker_guest0_st <= FAULT;
-                                    elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
-                                        walker_guest0_fault_k <= to_unsigned(8, 8);
-                                        walker_guest0_flevel <= to_unsigned(1, 3);
-                                        walker_guest0_st <= FAULT;
-                                    elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * x_rdata(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * x_rdata(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
-                                        walker_guest0_fault_k <= to_unsigned(9, 8);
-                                        walker_guest0_flevel <= to_unsigned(1, 3);
-                                        walker_guest0_st <= FAULT;
-                                    else
-                                        walker_guest0_se_1 <= x_rdata;
-                                        walker_guest0_sa_1 <= x_pa;
-                                        walker_guest0_sg_1 <= x_addr;
-                                        if (True and (not bool(x_rdata(5)))) then
-                                            walker_guest0_se_1(5) <= '1';
-                                            walker_guest0_pend_1 <= '1';
-                                            pending := '1';
-                                        end if;
-                                        if (bool(k_write) and (not bool(x_rdata(6)))) then
-                                            walker_guest0_se_1(6) <= '1';
-                                            walker_guest0_pend_1 <= '1';
-                                            pending := '1';
-                                        end if;
-                                        o_level <= to_unsigned(1, 3);
-                                        x_valid <= '1';
-                                        x_pwrite <= '0';
-                                        x_addr <= unsigned'(to_unsigned(0, 16) & x_rdata(48-1 downto 12) & i_addr(12-1 downto 0));
-                                        x_on_table <= '0';
-                                        hk_write <= k_write;
-                                        hk_user <= '1';
-                                        hk_fetch <= k_fetch;
-                                        walker_guest0_st <= XWAIT;
                                     end if;
                                 end if;
                             end if;
@@ -1367,6 +1818,332 @@ begin
                             walker_guest0_st <= NFAULT;
                         else
                             walker_guest0_st <= ADREQ;
+                        end if;
+                    end if;
+                when UWAIT =>
+                    if bool(x_valid) then
+                        x_valid <= '0';
+                    end if;
+                    if bool(x_done) then
+                        if (x_status /= 0) then
+                            walker_guest0_st <= NFAULT;
+                        else
+                            walker_guest0_st <= PROC;
+                        end if;
+                    end if;
+                when PROC =>
+                    walker_guest0_le <= walker_guest0_le;
+                    if (walker_guest0_lvl = 5) then
+                        if (not bool(walker_guest0_le(0))) then
+                            walker_guest0_fault_k <= to_unsigned(1, 8);
+                            walker_guest0_flevel <= to_unsigned(5, 3);
+                            walker_guest0_st <= FAULT;
+                        elsif (((walker_guest0_le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(r_EFER(11))) and ((walker_guest0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            walker_guest0_fault_k <= to_unsigned(2, 8);
+                            walker_guest0_flevel <= to_unsigned(5, 3);
+                            walker_guest0_st <= FAULT;
+                        else
+                            v_rw := stdl(bool(walker_guest0_a_rw) and bool(walker_guest0_le(1)));
+                            walker_guest0_a_rw <= v_rw;
+                            v_us := stdl(bool(walker_guest0_a_us) and bool(walker_guest0_le(2)));
+                            walker_guest0_a_us <= v_us;
+                            v_xd := stdl(bool(walker_guest0_a_xd) or (bool(walker_guest0_le(63)) and bool(r_EFER(11))));
+                            walker_guest0_a_xd <= v_xd;
+                            x_valid <= '1';
+                            x_pwrite <= '0';
+                            x_addr <= (unsigned'(to_unsigned(0, 16) & walker_guest0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                            x_on_table <= '1';
+                            hk_write <= '1';
+                            hk_user <= '1';
+                            hk_fetch <= '0';
+                            walker_guest0_st <= XWAIT;
+                            walker_guest0_lvl <= to_unsigned(4, 3);
+                        end if;
+                    elsif (walker_guest0_lvl = 4) then
+                        if (not bool(walker_guest0_le(0))) then
+                            walker_guest0_fault_k <= to_unsigned(1, 8);
+                            walker_guest0_flevel <= to_unsigned(4, 3);
+                            walker_guest0_st <= FAULT;
+                        elsif (((walker_guest0_le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (True and ((walker_guest0_le and to_unsigned(256, 64)) /= 0)) or ((not bool(r_EFER(11))) and ((walker_guest0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            walker_guest0_fault_k <= to_unsigned(2, 8);
+                            walker_guest0_flevel <= to_unsigned(4, 3);
+                            walker_guest0_st <= FAULT;
+                        else
+                            v_rw := stdl(bool(walker_guest0_a_rw) and bool(walker_guest0_le(1)));
+                            walker_guest0_a_rw <= v_rw;
+                            v_us := stdl(bool(walker_guest0_a_us) and bool(walker_guest0_le(2)));
+                            walker_guest0_a_us <= v_us;
+                            v_xd := stdl(bool(walker_guest0_a_xd) or (bool(walker_guest0_le(63)) and bool(r_EFER(11))));
+                            walker_guest0_a_xd <= v_xd;
+                            x_valid <= '1';
+                            x_pwrite <= '0';
+                            x_addr <= (unsigned'(to_unsigned(0, 16) & walker_guest0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                            x_on_table <= '1';
+                            hk_write <= '1';
+                            hk_user <= '1';
+                            hk_fetch <= '0';
+                            walker_guest0_st <= XWAIT;
+                            walker_guest0_lvl <= to_unsigned(3, 3);
+                        end if;
+                    elsif (walker_guest0_lvl = 3) then
+                        if (bool(walker_guest0_le(7)) and True) then
+                            if (not bool(walker_guest0_le(0))) then
+                                walker_guest0_fault_k <= to_unsigned(1, 8);
+                                walker_guest0_flevel <= to_unsigned(3, 3);
+                                walker_guest0_st <= FAULT;
+                            elsif (((walker_guest0_le and unsigned'("0000000000001111000000000000000000111111111111111110000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((walker_guest0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                walker_guest0_fault_k <= to_unsigned(2, 8);
+                                walker_guest0_flevel <= to_unsigned(3, 3);
+                                walker_guest0_st <= FAULT;
+                            else
+                                v_rw := stdl(bool(walker_guest0_a_rw) and bool(walker_guest0_le(1)));
+                                walker_guest0_a_rw <= v_rw;
+                                v_us := stdl(bool(walker_guest0_a_us) and bool(walker_guest0_le(2)));
+                                walker_guest0_a_us <= v_us;
+                                v_xd := stdl(bool(walker_guest0_a_xd) or (bool(walker_guest0_le(63)) and bool(r_EFER(11))));
+                                walker_guest0_a_xd <= v_xd;
+                                if (bool(k_user) and (not bool(v_us))) then
+                                    walker_guest0_fault_k <= to_unsigned(3, 8);
+                                    walker_guest0_flevel <= to_unsigned(3, 3);
+                                    walker_guest0_st <= FAULT;
+                                elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
+                                    walker_guest0_fault_k <= to_unsigned(4, 8);
+                                    walker_guest0_flevel <= to_unsigned(3, 3);
+                                    walker_guest0_st <= FAULT;
+                                elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
+                                    walker_guest0_fault_k <= to_unsigned(5, 8);
+                                    walker_guest0_flevel <= to_unsigned(3, 3);
+                                    walker_guest0_st <= FAULT;
+                                elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
+                                    walker_guest0_fault_k <= to_unsigned(6, 8);
+                                    walker_guest0_flevel <= to_unsigned(3, 3);
+                                    walker_guest0_st <= FAULT;
+                                elsif (bool(k_fetch) and bool(v_xd)) then
+                                    walker_guest0_fault_k <= to_unsigned(7, 8);
+                                    walker_guest0_flevel <= to_unsigned(3, 3);
+                                    walker_guest0_st <= FAULT;
+                                elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
+                                    walker_guest0_fault_k <= to_unsigned(8, 8);
+                                    walker_guest0_flevel <= to_unsigned(3, 3);
+                                    walker_guest0_st <= FAULT;
+                                elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * walker_guest0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * walker_guest0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
+                                    walker_guest0_fault_k <= to_unsigned(9, 8);
+                                    walker_guest0_flevel <= to_unsigned(3, 3);
+                                    walker_guest0_st <= FAULT;
+                                else
+                                    uw := walker_guest0_le;
+                                    uw(5) := '1';
+                                    if bool(k_write) then
+                                        uw(6) := '1';
+                                    end if;
+                                    if (uw /= walker_guest0_le) then
+                                        walker_guest0_pend_3 <= '1';
+                                        pending := '1';
+                                    end if;
+                                    walker_guest0_se_3 <= uw;
+                                    walker_guest0_sa_3 <= x_pa;
+                                    walker_guest0_sg_3 <= x_addr;
+                                    o_level <= to_unsigned(3, 3);
+                                    x_valid <= '1';
+                                    x_pwrite <= '0';
+                                    x_addr <= unsigned'(to_unsigned(0, 16) & walker_guest0_le(48-1 downto 30) & i_addr(30-1 downto 0));
+                                    x_on_table <= '0';
+                                    hk_write <= k_write;
+                                    hk_user <= '1';
+                                    hk_fetch <= k_fetch;
+                                    walker_guest0_st <= XWAIT;
+                                end if;
+                            end if;
+                        else
+                            if (not bool(walker_guest0_le(0))) then
+                                walker_guest0_fault_k <= to_unsigned(1, 8);
+                                walker_guest0_flevel <= to_unsigned(3, 3);
+                                walker_guest0_st <= FAULT;
+                            elsif (((walker_guest0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((walker_guest0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((walker_guest0_le and to_unsigned(128, 64)) /= 0))) then
+                                walker_guest0_fault_k <= to_unsigned(2, 8);
+                                walker_guest0_flevel <= to_unsigned(3, 3);
+                                walker_guest0_st <= FAULT;
+                            else
+                                v_rw := stdl(bool(walker_guest0_a_rw) and bool(walker_guest0_le(1)));
+                                walker_guest0_a_rw <= v_rw;
+                                v_us := stdl(bool(walker_guest0_a_us) and bool(walker_guest0_le(2)));
+                                walker_guest0_a_us <= v_us;
+                                v_xd := stdl(bool(walker_guest0_a_xd) or (bool(walker_guest0_le(63)) and bool(r_EFER(11))));
+                                walker_guest0_a_xd <= v_xd;
+                                x_valid <= '1';
+                                x_pwrite <= '0';
+                                x_addr <= (unsigned'(to_unsigned(0, 16) & walker_guest0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                x_on_table <= '1';
+                                hk_write <= '1';
+                                hk_user <= '1';
+                                hk_fetch <= '0';
+                                walker_guest0_st <= XWAIT;
+                                walker_guest0_lvl <= to_unsigned(2, 3);
+                            end if;
+                        end if;
+                    elsif (walker_guest0_lvl = 2) then
+                        if bool(walker_guest0_le(7)) then
+                            if (not bool(walker_guest0_le(0))) then
+                                walker_guest0_fault_k <= to_unsigned(1, 8);
+                                walker_guest0_flevel <= to_unsigned(2, 3);
+                                walker_guest0_st <= FAULT;
+                            elsif (((walker_guest0_le and unsigned'("0000000000001111000000000000000000000000000111111110000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((walker_guest0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                walker_guest0_fault_k <= to_unsigned(2, 8);
+                                walker_guest0_flevel <= to_unsigned(2, 3);
+                                walker_guest0_st <= FAULT;
+                            else
+                                v_rw := stdl(bool(walker_guest0_a_rw) and bool(walker_guest0_le(1)));
+                                walker_guest0_a_rw <= v_rw;
+                                v_us := stdl(bool(walker_guest0_a_us) and bool(walker_guest0_le(2)));
+                                walker_guest0_a_us <= v_us;
+                                v_xd := stdl(bool(walker_guest0_a_xd) or (bool(walker_guest0_le(63)) and bool(r_EFER(11))));
+                                walker_guest0_a_xd <= v_xd;
+                                if (bool(k_user) and (not bool(v_us))) then
+                                    walker_guest0_fault_k <= to_unsigned(3, 8);
+                                    walker_guest0_flevel <= to_unsigned(2, 3);
+                                    walker_guest0_st <= FAULT;
+                                elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
+                                    walker_guest0_fault_k <= to_unsigned(4, 8);
+                                    walker_guest0_flevel <= to_unsigned(2, 3);
+                                    walker_guest0_st <= FAULT;
+                                elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
+                                    walker_guest0_fault_k <= to_unsigned(5, 8);
+                                    walker_guest0_flevel <= to_unsigned(2, 3);
+                                    walker_guest0_st <= FAULT;
+                                elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
+                                    walker_guest0_fault_k <= to_unsigned(6, 8);
+                                    walker_guest0_flevel <= to_unsigned(2, 3);
+                                    walker_guest0_st <= FAULT;
+                                elsif (bool(k_fetch) and bool(v_xd)) then
+                                    walker_guest0_fault_k <= to_unsigned(7, 8);
+                                    walker_guest0_flevel <= to_unsigned(2, 3);
+                                    walker_guest0_st <= FAULT;
+                                elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
+                                    walker_guest0_fault_k <= to_unsigned(8, 8);
+                                    walker_guest0_flevel <= to_unsigned(2, 3);
+                                    walker_guest0_st <= FAULT;
+                                elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * walker_guest0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * walker_guest0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
+                                    walker_guest0_fault_k <= to_unsigned(9, 8);
+                                    walker_guest0_flevel <= to_unsigned(2, 3);
+                                    walker_guest0_st <= FAULT;
+                                else
+                                    uw := walker_guest0_le;
+                                    uw(5) := '1';
+                                    if bool(k_write) then
+                                        uw(6) := '1';
+                                    end if;
+                                    if (uw /= walker_guest0_le) then
+                                        walker_guest0_pend_2 <= '1';
+                                        pending := '1';
+                                    end if;
+                                    walker_guest0_se_2 <= uw;
+                                    walker_guest0_sa_2 <= x_pa;
+                                    walker_guest0_sg_2 <= x_addr;
+                                    o_level <= to_unsigned(2, 3);
+                                    x_valid <= '1';
+                                    x_pwrite <= '0';
+                                    x_addr <= unsigned'(to_unsigned(0, 16) & walker_guest0_le(48-1 downto 21) & i_addr(21-1 downto 0));
+                                    x_on_table <= '0';
+                                    hk_write <= k_write;
+                                    hk_user <= '1';
+                                    hk_fetch <= k_fetch;
+                                    walker_guest0_st <= XWAIT;
+                                end if;
+                            end if;
+                        else
+                            if (not bool(walker_guest0_le(0))) then
+                                walker_guest0_fault_k <= to_unsigned(1, 8);
+                                walker_guest0_flevel <= to_unsigned(2, 3);
+                                walker_guest0_st <= FAULT;
+                            elsif (((walker_guest0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((walker_guest0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                walker_guest0_fault_k <= to_unsigned(2, 8);
+                                walker_guest0_flevel <= to_unsigned(2, 3);
+                                walker_guest0_st <= FAULT;
+                            else
+                                v_rw := stdl(bool(walker_guest0_a_rw) and bool(walker_guest0_le(1)));
+                                walker_guest0_a_rw <= v_rw;
+                                v_us := stdl(bool(walker_guest0_a_us) and bool(walker_guest0_le(2)));
+                                walker_guest0_a_us <= v_us;
+                                v_xd := stdl(bool(walker_guest0_a_xd) or (bool(walker_guest0_le(63)) and bool(r_EFER(11))));
+                                walker_guest0_a_xd <= v_xd;
+                                x_valid <= '1';
+                                x_pwrite <= '0';
+                                x_addr <= (unsigned'(to_unsigned(0, 16) & walker_guest0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                                x_on_table <= '1';
+                                hk_write <= '1';
+                                hk_user <= '1';
+                                hk_fetch <= '0';
+                                walker_guest0_st <= XWAIT;
+                                walker_guest0_lvl <= to_unsigned(1, 3);
+                            end if;
+                        end if;
+                    elsif (walker_guest0_lvl = 1) then
+                        if (not bool(walker_guest0_le(0))) then
+                            walker_guest0_fault_k <= to_unsigned(1, 8);
+                            walker_guest0_flevel <= to_unsigned(1, 3);
+                            walker_guest0_st <= FAULT;
+                        elsif (((walker_guest0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((walker_guest0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            walker_guest0_fault_k <= to_unsigned(2, 8);
+                            walker_guest0_flevel <= to_unsigned(1, 3);
+                            walker_guest0_st <= FAULT;
+                        else
+                            v_rw := stdl(bool(walker_guest0_a_rw) and bool(walker_guest0_le(1)));
+                            walker_guest0_a_rw <= v_rw;
+                            v_us := stdl(bool(walker_guest0_a_us) and bool(walker_guest0_le(2)));
+                            walker_guest0_a_us <= v_us;
+                            v_xd := stdl(bool(walker_guest0_a_xd) or (bool(walker_guest0_le(63)) and bool(r_EFER(11))));
+                            walker_guest0_a_xd <= v_xd;
+                            if (bool(k_user) and (not bool(v_us))) then
+                                walker_guest0_fault_k <= to_unsigned(3, 8);
+                                walker_guest0_flevel <= to_unsigned(1, 3);
+                                walker_guest0_st <= FAULT;
+                            elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
+                                walker_guest0_fault_k <= to_unsigned(4, 8);
+                                walker_guest0_flevel <= to_unsigned(1, 3);
+                                walker_guest0_st <= FAULT;
+                            elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
+                                walker_guest0_fault_k <= to_unsigned(5, 8);
+                                walker_guest0_flevel <= to_unsigned(1, 3);
+                                walker_guest0_st <= FAULT;
+                            elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
+                                walker_guest0_fault_k <= to_unsigned(6, 8);
+                                walker_guest0_flevel <= to_unsigned(1, 3);
+                                walker_guest0_st <= FAULT;
+                            elsif (bool(k_fetch) and bool(v_xd)) then
+                                walker_guest0_fault_k <= to_unsigned(7, 8);
+                                walker_guest0_flevel <= to_unsigned(1, 3);
+                                walker_guest0_st <= FAULT;
+                            elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
+                                walker_guest0_fault_k <= to_unsigned(8, 8);
+                                walker_guest0_flevel <= to_unsigned(1, 3);
+                                walker_guest0_st <= FAULT;
+                            elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * walker_guest0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * walker_guest0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
+                                walker_guest0_fault_k <= to_unsigned(9, 8);
+                                walker_guest0_flevel <= to_unsigned(1, 3);
+                                walker_guest0_st <= FAULT;
+                            else
+                                uw := walker_guest0_le;
+                                uw(5) := '1';
+                                if bool(k_write) then
+                                    uw(6) := '1';
+                                end if;
+                                if (uw /= walker_guest0_le) then
+                                    walker_guest0_pend_1 <= '1';
+                                    pending := '1';
+                                end if;
+                                walker_guest0_se_1 <= uw;
+                                walker_guest0_sa_1 <= x_pa;
+                                walker_guest0_sg_1 <= x_addr;
+                                o_level <= to_unsigned(1, 3);
+                                x_valid <= '1';
+                                x_pwrite <= '0';
+                                x_addr <= unsigned'(to_unsigned(0, 16) & walker_guest0_le(48-1 downto 12) & i_addr(12-1 downto 0));
+                                x_on_table <= '0';
+                                hk_write <= k_write;
+                                hk_user <= '1';
+                                hk_fetch <= k_fetch;
+                                walker_guest0_st <= XWAIT;
+                            end if;
                         end if;
                     end if;
                 when others =>

@@ -99,17 +99,25 @@ reg walker_top0_pend_5;
 reg [63:0] walker_top0_sa_1;
 reg [63:0] walker_top0_sa_2;
 reg [63:0] walker_top0_sa_3;
-reg [63:0] walker_top0_sa_4;
-reg [63:0] walker_top0_sa_5;
+wire [63:0] walker_top0_sa_4;
+wire [63:0] walker_top0_sa_5;
 reg [63:0] walker_top0_se_1;
 reg [63:0] walker_top0_se_2;
 reg [63:0] walker_top0_se_3;
-reg [63:0] walker_top0_se_4;
-reg [63:0] walker_top0_se_5;
+wire [63:0] walker_top0_se_4;
+wire [63:0] walker_top0_se_5;
 reg [2:0] walker_top0_st;
+
+assign walker_top0_sa_4 = 64'd0;
+assign walker_top0_sa_5 = 64'd0;
+assign walker_top0_se_4 = 64'd0;
+assign walker_top0_se_5 = 64'd0;
 
 always @(posedge clk) begin: walker_top0_fsm
     reg pending;
+    reg [64-1:0] uw;
+    reg used;
+    reg uok;
     reg v_rw;
     reg v_us;
     reg v_xd;
@@ -156,17 +164,16 @@ always @(posedge clk) begin: walker_top0_fsm
         walker_top0_sa_1 <= 0;
         walker_top0_sa_2 <= 0;
         walker_top0_sa_3 <= 0;
-        walker_top0_sa_4 <= 0;
-        walker_top0_sa_5 <= 0;
         walker_top0_se_1 <= 0;
         walker_top0_se_2 <= 0;
         walker_top0_se_3 <= 0;
-        walker_top0_se_4 <= 0;
-        walker_top0_se_5 <= 0;
         walker_top0_st <= 3'b000;
     end
     else begin
         pending = 1'b0;
+        uw = 64'h0;
+        used = 1'b0;
+        uok = 1'b0;
         v_rw = (0 != 0);
         v_us = (0 != 0);
         v_xd = (0 != 0);
@@ -254,86 +261,100 @@ always @(posedge clk) begin: walker_top0_fsm
                     m_valid <= 1'b0;
                 end
                 if (m_rvalid) begin
-                    walker_top0_le <= m_rdata;
-                    case (walker_top0_lvl)
-                        'h5: begin
-                            if ((!m_rdata[0])) begin
-                                walker_top0_fault_k <= 1;
-                                walker_top0_flevel <= 5;
-                                walker_top0_st <= 3'b010;
-                            end
-                            else if ((((m_rdata & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
-                                walker_top0_fault_k <= 2;
-                                walker_top0_flevel <= 5;
-                                walker_top0_st <= 3'b010;
-                            end
-                            else begin
-                                v_rw = (walker_top0_a_rw && m_rdata[1]);
-                                walker_top0_a_rw <= v_rw;
-                                v_us = (walker_top0_a_us && m_rdata[2]);
-                                walker_top0_a_us <= v_us;
-                                v_xd = (walker_top0_a_xd || (m_rdata[63] && r_EFER[11]));
-                                walker_top0_a_xd <= v_xd;
-                                walker_top0_se_5 <= m_rdata;
-                                walker_top0_sa_5 <= walker_top0_ea;
-                                if ((1'b1 && (!m_rdata[5]))) begin
-                                    walker_top0_se_5[5] <= 1'b1;
-                                    walker_top0_pend_5 <= 1'b1;
-                                    pending = 1'b1;
-                                end
-                                m_valid <= 1'b1;
-                                m_we <= 1'b0;
-                                m_size <= 3;
-                                m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
-                                walker_top0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
-                                walker_top0_st <= 3'b001;
-                                walker_top0_lvl <= 4;
+                    used = 1'b0;
+                    if ((walker_top0_lvl == 5)) begin
+                        uok = 1'b1;
+                        if ((!m_rdata[0])) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            uw[5] = 1'b1;
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
                             end
                         end
-                        'h4: begin
-                            if ((!m_rdata[0])) begin
-                                walker_top0_fault_k <= 1;
-                                walker_top0_flevel <= 4;
-                                walker_top0_st <= 3'b010;
-                            end
-                            else if ((((m_rdata & 64'hf000000000080) != 0) || (1'b0 && ((m_rdata & 256) != 0)) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
-                                walker_top0_fault_k <= 2;
-                                walker_top0_flevel <= 4;
-                                walker_top0_st <= 3'b010;
-                            end
-                            else begin
-                                v_rw = (walker_top0_a_rw && m_rdata[1]);
-                                walker_top0_a_rw <= v_rw;
-                                v_us = (walker_top0_a_us && m_rdata[2]);
-                                walker_top0_a_us <= v_us;
-                                v_xd = (walker_top0_a_xd || (m_rdata[63] && r_EFER[11]));
-                                walker_top0_a_xd <= v_xd;
-                                walker_top0_se_4 <= m_rdata;
-                                walker_top0_sa_4 <= walker_top0_ea;
-                                if ((1'b1 && (!m_rdata[5]))) begin
-                                    walker_top0_se_4[5] <= 1'b1;
-                                    walker_top0_pend_4 <= 1'b1;
-                                    pending = 1'b1;
-                                end
-                                m_valid <= 1'b1;
-                                m_we <= 1'b0;
-                                m_size <= 3;
-                                m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[39-1:30], 3'h0});
-                                walker_top0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[39-1:30], 3'h0});
-                                walker_top0_st <= 3'b001;
-                                walker_top0_lvl <= 3;
+                    end
+                    if ((walker_top0_lvl == 4)) begin
+                        uok = 1'b1;
+                        if ((!m_rdata[0])) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata & 64'hf000000000080) != 0) || (1'b0 && ((m_rdata & 256) != 0)) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            uw[5] = 1'b1;
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
                             end
                         end
-                        'h3: begin
-                            if ((m_rdata[7] && 1'b1)) begin
+                    end
+                    if ((walker_top0_lvl == 3)) begin
+                        if ((m_rdata[7] && 1'b1)) begin
+                        end
+                        else begin
+                            uok = 1'b1;
+                            if ((!m_rdata[0])) begin
+                                uok = 1'b0;
+                            end
+                            if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                uok = 1'b0;
+                            end
+                            if (uok) begin
+                                uw = m_rdata;
+                                uw[5] = 1'b1;
+                                if ((uw != m_rdata)) begin
+                                    used = 1'b1;
+                                end
+                            end
+                        end
+                    end
+                    if ((walker_top0_lvl == 2)) begin
+                        if (m_rdata[7]) begin
+                        end
+                        else begin
+                            uok = 1'b1;
+                            if ((!m_rdata[0])) begin
+                                uok = 1'b0;
+                            end
+                            if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                uok = 1'b0;
+                            end
+                            if (uok) begin
+                                uw = m_rdata;
+                                uw[5] = 1'b1;
+                                if ((uw != m_rdata)) begin
+                                    used = 1'b1;
+                                end
+                            end
+                        end
+                    end
+                    if (used) begin
+                        walker_top0_le <= uw;
+                        m_valid <= 1'b1;
+                        m_we <= 1'b1;
+                        m_size <= 3;
+                        m_addr <= walker_top0_ea;
+                        m_wdata <= uw;
+                        walker_top0_st <= 3'b101;
+                    end
+                    else begin
+                        walker_top0_le <= m_rdata;
+                        case (walker_top0_lvl)
+                            'h5: begin
                                 if ((!m_rdata[0])) begin
                                     walker_top0_fault_k <= 1;
-                                    walker_top0_flevel <= 3;
+                                    walker_top0_flevel <= 5;
                                     walker_top0_st <= 3'b010;
                                 end
-                                else if ((((m_rdata & 64'hf00003fffe000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                else if ((((m_rdata & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                                     walker_top0_fault_k <= 2;
-                                    walker_top0_flevel <= 3;
+                                    walker_top0_flevel <= 5;
                                     walker_top0_st <= 3'b010;
                                 end
                                 else begin
@@ -343,113 +364,24 @@ always @(posedge clk) begin: walker_top0_fsm
                                     walker_top0_a_us <= v_us;
                                     v_xd = (walker_top0_a_xd || (m_rdata[63] && r_EFER[11]));
                                     walker_top0_a_xd <= v_xd;
-                                    if ((k_user && (!v_us))) begin
-                                        walker_top0_fault_k <= 3;
-                                        walker_top0_flevel <= 3;
-                                        walker_top0_st <= 3'b010;
-                                    end
-                                    else if (((k_user && k_write) && (!v_rw))) begin
-                                        walker_top0_fault_k <= 4;
-                                        walker_top0_flevel <= 3;
-                                        walker_top0_st <= 3'b010;
-                                    end
-                                    else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
-                                        walker_top0_fault_k <= 5;
-                                        walker_top0_flevel <= 3;
-                                        walker_top0_st <= 3'b010;
-                                    end
-                                    else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
-                                        walker_top0_fault_k <= 6;
-                                        walker_top0_flevel <= 3;
-                                        walker_top0_st <= 3'b010;
-                                    end
-                                    else if ((k_fetch && v_xd)) begin
-                                        walker_top0_fault_k <= 7;
-                                        walker_top0_flevel <= 3;
-                                        walker_top0_st <= 3'b010;
-                                    end
-                                    else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
-                                        walker_top0_fault_k <= 8;
-                                        walker_top0_flevel <= 3;
-                                        walker_top0_st <= 3'b010;
-                                    end
-                                    else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
-                                        walker_top0_fault_k <= 9;
-                                        walker_top0_flevel <= 3;
-                                        walker_top0_st <= 3'b010;
-                                    end
-                                    else begin
-                                        walker_top0_se_3 <= m_rdata;
-                                        walker_top0_sa_3 <= walker_top0_ea;
-                                        if ((1'b1 && (!m_rdata[5]))) begin
-                                            walker_top0_se_3[5] <= 1'b1;
-                                            walker_top0_pend_3 <= 1'b1;
-                                            pending = 1'b1;
-                                        end
-                                        if ((k_write && (!m_rdata[6]))) begin
-                                            walker_top0_se_3[6] <= 1'b1;
-                                            walker_top0_pend_3 <= 1'b1;
-                                            pending = 1'b1;
-                                        end
-                                        o_level <= 3;
-                                        o_pa <= {16'h0, m_rdata[48-1:30], i_addr[30-1:0]};
-                                        o_aux <= 0;
-                                        if ((pending || walker_top0_pend_5 || walker_top0_pend_4 || walker_top0_pend_3 || walker_top0_pend_2 || walker_top0_pend_1)) begin
-                                            walker_top0_st <= 3'b011;
-                                        end
-                                        else begin
-                                            o_status <= 0;
-                                            done <= 1'b1;
-                                            walker_top0_st <= 3'b000;
-                                        end
-                                    end
-                                end
-                            end
-                            else begin
-                                if ((!m_rdata[0])) begin
-                                    walker_top0_fault_k <= 1;
-                                    walker_top0_flevel <= 3;
-                                    walker_top0_st <= 3'b010;
-                                end
-                                else if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
-                                    walker_top0_fault_k <= 2;
-                                    walker_top0_flevel <= 3;
-                                    walker_top0_st <= 3'b010;
-                                end
-                                else begin
-                                    v_rw = (walker_top0_a_rw && m_rdata[1]);
-                                    walker_top0_a_rw <= v_rw;
-                                    v_us = (walker_top0_a_us && m_rdata[2]);
-                                    walker_top0_a_us <= v_us;
-                                    v_xd = (walker_top0_a_xd || (m_rdata[63] && r_EFER[11]));
-                                    walker_top0_a_xd <= v_xd;
-                                    walker_top0_se_3 <= m_rdata;
-                                    walker_top0_sa_3 <= walker_top0_ea;
-                                    if ((1'b1 && (!m_rdata[5]))) begin
-                                        walker_top0_se_3[5] <= 1'b1;
-                                        walker_top0_pend_3 <= 1'b1;
-                                        pending = 1'b1;
-                                    end
                                     m_valid <= 1'b1;
                                     m_we <= 1'b0;
                                     m_size <= 3;
-                                    m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[30-1:21], 3'h0});
-                                    walker_top0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[30-1:21], 3'h0});
+                                    m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
+                                    walker_top0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
                                     walker_top0_st <= 3'b001;
-                                    walker_top0_lvl <= 2;
+                                    walker_top0_lvl <= 4;
                                 end
                             end
-                        end
-                        'h2: begin
-                            if (m_rdata[7]) begin
+                            'h4: begin
                                 if ((!m_rdata[0])) begin
                                     walker_top0_fault_k <= 1;
-                                    walker_top0_flevel <= 2;
+                                    walker_top0_flevel <= 4;
                                     walker_top0_st <= 3'b010;
                                 end
-                                else if ((((m_rdata & 64'hf0000001fe000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                else if ((((m_rdata & 64'hf000000000080) != 0) || (1'b0 && ((m_rdata & 256) != 0)) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                                     walker_top0_fault_k <= 2;
-                                    walker_top0_flevel <= 2;
+                                    walker_top0_flevel <= 4;
                                     walker_top0_st <= 3'b010;
                                 end
                                 else begin
@@ -459,77 +391,240 @@ always @(posedge clk) begin: walker_top0_fsm
                                     walker_top0_a_us <= v_us;
                                     v_xd = (walker_top0_a_xd || (m_rdata[63] && r_EFER[11]));
                                     walker_top0_a_xd <= v_xd;
-                                    if ((k_user && (!v_us))) begin
-                                        walker_top0_fault_k <= 3;
+                                    m_valid <= 1'b1;
+                                    m_we <= 1'b0;
+                                    m_size <= 3;
+                                    m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[39-1:30], 3'h0});
+                                    walker_top0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[39-1:30], 3'h0});
+                                    walker_top0_st <= 3'b001;
+                                    walker_top0_lvl <= 3;
+                                end
+                            end
+                            'h3: begin
+                                if ((m_rdata[7] && 1'b1)) begin
+                                    if ((!m_rdata[0])) begin
+                                        walker_top0_fault_k <= 1;
+                                        walker_top0_flevel <= 3;
+                                        walker_top0_st <= 3'b010;
+                                    end
+                                    else if ((((m_rdata & 64'hf00003fffe000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                        walker_top0_fault_k <= 2;
+                                        walker_top0_flevel <= 3;
+                                        walker_top0_st <= 3'b010;
+                                    end
+                                    else begin
+                                        v_rw = (walker_top0_a_rw && m_rdata[1]);
+                                        walker_top0_a_rw <= v_rw;
+                                        v_us = (walker_top0_a_us && m_rdata[2]);
+                                        walker_top0_a_us <= v_us;
+                                        v_xd = (walker_top0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                        walker_top0_a_xd <= v_xd;
+                                        if ((k_user && (!v_us))) begin
+                                            walker_top0_fault_k <= 3;
+                                            walker_top0_flevel <= 3;
+                                            walker_top0_st <= 3'b010;
+                                        end
+                                        else if (((k_user && k_write) && (!v_rw))) begin
+                                            walker_top0_fault_k <= 4;
+                                            walker_top0_flevel <= 3;
+                                            walker_top0_st <= 3'b010;
+                                        end
+                                        else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                                            walker_top0_fault_k <= 5;
+                                            walker_top0_flevel <= 3;
+                                            walker_top0_st <= 3'b010;
+                                        end
+                                        else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                                            walker_top0_fault_k <= 6;
+                                            walker_top0_flevel <= 3;
+                                            walker_top0_st <= 3'b010;
+                                        end
+                                        else if ((k_fetch && v_xd)) begin
+                                            walker_top0_fault_k <= 7;
+                                            walker_top0_flevel <= 3;
+                                            walker_top0_st <= 3'b010;
+                                        end
+                                        else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                                            walker_top0_fault_k <= 8;
+                                            walker_top0_flevel <= 3;
+                                            walker_top0_st <= 3'b010;
+                                        end
+                                        else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                                            walker_top0_fault_k <= 9;
+                                            walker_top0_flevel <= 3;
+                                            walker_top0_st <= 3'b010;
+                                        end
+                                        else begin
+                                            uw = m_rdata;
+                                            uw[5] = 1'b1;
+                                            if (k_write) begin
+                                                uw[6] = 1'b1;
+                                            end
+                                            if ((uw != m_rdata)) begin
+                                                walker_top0_pend_3 <= 1'b1;
+                                                pending = 1'b1;
+                                            end
+                                            walker_top0_se_3 <= uw;
+                                            walker_top0_sa_3 <= walker_top0_ea;
+                                            o_level <= 3;
+                                            o_pa <= {16'h0, m_rdata[48-1:30], i_addr[30-1:0]};
+                                            o_aux <= 0;
+                                            if ((pending || walker_top0_pend_5 || walker_top0_pend_4 || walker_top0_pend_3 || walker_top0_pend_2 || walker_top0_pend_1)) begin
+                                                walker_top0_st <= 3'b011;
+                                            end
+                                            else begin
+                                                o_status <= 0;
+                                                done <= 1'b1;
+                                                walker_top0_st <= 3'b000;
+                                            end
+                                        end
+                                    end
+                                end
+                                else begin
+                                    if ((!m_rdata[0])) begin
+                                        walker_top0_fault_k <= 1;
+                                        walker_top0_flevel <= 3;
+                                        walker_top0_st <= 3'b010;
+                                    end
+                                    else if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                        walker_top0_fault_k <= 2;
+                                        walker_top0_flevel <= 3;
+                                        walker_top0_st <= 3'b010;
+                                    end
+                                    else begin
+                                        v_rw = (walker_top0_a_rw && m_rdata[1]);
+                                        walker_top0_a_rw <= v_rw;
+                                        v_us = (walker_top0_a_us && m_rdata[2]);
+                                        walker_top0_a_us <= v_us;
+                                        v_xd = (walker_top0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                        walker_top0_a_xd <= v_xd;
+                                        m_valid <= 1'b1;
+                                        m_we <= 1'b0;
+                                        m_size <= 3;
+                                        m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[30-1:21], 3'h0});
+                                        walker_top0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[30-1:21], 3'h0});
+                                        walker_top0_st <= 3'b001;
+                                        walker_top0_lvl <= 2;
+                                    end
+                                end
+                            end
+                            'h2: begin
+                                if (m_rdata[7]) begin
+                                    if ((!m_rdata[0])) begin
+                                        walker_top0_fault_k <= 1;
                                         walker_top0_flevel <= 2;
                                         walker_top0_st <= 3'b010;
                                     end
-                                    else if (((k_user && k_write) && (!v_rw))) begin
-                                        walker_top0_fault_k <= 4;
-                                        walker_top0_flevel <= 2;
-                                        walker_top0_st <= 3'b010;
-                                    end
-                                    else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
-                                        walker_top0_fault_k <= 5;
-                                        walker_top0_flevel <= 2;
-                                        walker_top0_st <= 3'b010;
-                                    end
-                                    else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
-                                        walker_top0_fault_k <= 6;
-                                        walker_top0_flevel <= 2;
-                                        walker_top0_st <= 3'b010;
-                                    end
-                                    else if ((k_fetch && v_xd)) begin
-                                        walker_top0_fault_k <= 7;
-                                        walker_top0_flevel <= 2;
-                                        walker_top0_st <= 3'b010;
-                                    end
-                                    else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
-                                        walker_top0_fault_k <= 8;
-                                        walker_top0_flevel <= 2;
-                                        walker_top0_st <= 3'b010;
-                                    end
-                                    else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
-                                        walker_top0_fault_k <= 9;
+                                    else if ((((m_rdata & 64'hf0000001fe000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                        walker_top0_fault_k <= 2;
                                         walker_top0_flevel <= 2;
                                         walker_top0_st <= 3'b010;
                                     end
                                     else begin
-                                        walker_top0_se_2 <= m_rdata;
-                                        walker_top0_sa_2 <= walker_top0_ea;
-                                        if ((1'b1 && (!m_rdata[5]))) begin
-                                            walker_top0_se_2[5] <= 1'b1;
-                                            walker_top0_pend_2 <= 1'b1;
-                                            pending = 1'b1;
+                                        v_rw = (walker_top0_a_rw && m_rdata[1]);
+                                        walker_top0_a_rw <= v_rw;
+                                        v_us = (walker_top0_a_us && m_rdata[2]);
+                                        walker_top0_a_us <= v_us;
+                                        v_xd = (walker_top0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                        walker_top0_a_xd <= v_xd;
+                                        if ((k_user && (!v_us))) begin
+                                            walker_top0_fault_k <= 3;
+                                            walker_top0_flevel <= 2;
+                                            walker_top0_st <= 3'b010;
                                         end
-                                        if ((k_write && (!m_rdata[6]))) begin
-                                            walker_top0_se_2[6] <= 1'b1;
-                                            walker_top0_pend_2 <= 1'b1;
-                                            pending = 1'b1;
+                                        else if (((k_user && k_write) && (!v_rw))) begin
+                                            walker_top0_fault_k <= 4;
+                                            walker_top0_flevel <= 2;
+                                            walker_top0_st <= 3'b010;
                                         end
-                                        o_level <= 2;
-                                        o_pa <= {16'h0, m_rdata[48-1:21], i_addr[21-1:0]};
-                                        o_aux <= 0;
-                                        if ((pending || walker_top0_pend_5 || walker_top0_pend_4 || walker_top0_pend_3 || walker_top0_pend_2 || walker_top0_pend_1)) begin
-                                            walker_top0_st <= 3'b011;
+                                        else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                                            walker_top0_fault_k <= 5;
+                                            walker_top0_flevel <= 2;
+                                            walker_top0_st <= 3'b010;
+                                        end
+                                        else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                                            walker_top0_fault_k <= 6;
+                                            walker_top0_flevel <= 2;
+                                            walker_top0_st <= 3'b010;
+                                        end
+                                        else if ((k_fetch && v_xd)) begin
+                                            walker_top0_fault_k <= 7;
+                                            walker_top0_flevel <= 2;
+                                            walker_top0_st <= 3'b010;
+                                        end
+                                        else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                                            walker_top0_fault_k <= 8;
+                                            walker_top0_flevel <= 2;
+                                            walker_top0_st <= 3'b010;
+                                        end
+                                        else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                                            walker_top0_fault_k <= 9;
+                                            walker_top0_flevel <= 2;
+                                            walker_top0_st <= 3'b010;
                                         end
                                         else begin
-                                            o_status <= 0;
-                                            done <= 1'b1;
-                                            walker_top0_st <= 3'b000;
+                                            uw = m_rdata;
+                                            uw[5] = 1'b1;
+                                            if (k_write) begin
+                                                uw[6] = 1'b1;
+                                            end
+                                            if ((uw != m_rdata)) begin
+                                                walker_top0_pend_2 <= 1'b1;
+                                                pending = 1'b1;
+                                            end
+                                            walker_top0_se_2 <= uw;
+                                            walker_top0_sa_2 <= walker_top0_ea;
+                                            o_level <= 2;
+                                            o_pa <= {16'h0, m_rdata[48-1:21], i_addr[21-1:0]};
+                                            o_aux <= 0;
+                                            if ((pending || walker_top0_pend_5 || walker_top0_pend_4 || walker_top0_pend_3 || walker_top0_pend_2 || walker_top0_pend_1)) begin
+                                                walker_top0_st <= 3'b011;
+                                            end
+                                            else begin
+                                                o_status <= 0;
+                                                done <= 1'b1;
+                                                walker_top0_st <= 3'b000;
+                                            end
                                         end
                                     end
                                 end
+                                else begin
+                                    if ((!m_rdata[0])) begin
+                                        walker_top0_fault_k <= 1;
+                                        walker_top0_flevel <= 2;
+                                        walker_top0_st <= 3'b010;
+                                    end
+                                    else if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                        walker_top0_fault_k <= 2;
+                                        walker_top0_flevel <= 2;
+                                        walker_top0_st <= 3'b010;
+                                    end
+                                    else begin
+                                        v_rw = (walker_top0_a_rw && m_rdata[1]);
+                                        walker_top0_a_rw <= v_rw;
+                                        v_us = (walker_top0_a_us && m_rdata[2]);
+                                        walker_top0_a_us <= v_us;
+                                        v_xd = (walker_top0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                        walker_top0_a_xd <= v_xd;
+                                        m_valid <= 1'b1;
+                                        m_we <= 1'b0;
+                                        m_size <= 3;
+                                        m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[21-1:12], 3'h0});
+                                        walker_top0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[21-1:12], 3'h0});
+                                        walker_top0_st <= 3'b001;
+                                        walker_top0_lvl <= 1;
+                                    end
+                                end
                             end
-                            else begin
+                            'h1: begin
                                 if ((!m_rdata[0])) begin
                                     walker_top0_fault_k <= 1;
-                                    walker_top0_flevel <= 2;
+                                    walker_top0_flevel <= 1;
                                     walker_top0_st <= 3'b010;
                                 end
                                 else if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                                     walker_top0_fault_k <= 2;
-                                    walker_top0_flevel <= 2;
+                                    walker_top0_flevel <= 1;
                                     walker_top0_st <= 3'b010;
                                 end
                                 else begin
@@ -539,104 +634,69 @@ always @(posedge clk) begin: walker_top0_fsm
                                     walker_top0_a_us <= v_us;
                                     v_xd = (walker_top0_a_xd || (m_rdata[63] && r_EFER[11]));
                                     walker_top0_a_xd <= v_xd;
-                                    walker_top0_se_2 <= m_rdata;
-                                    walker_top0_sa_2 <= walker_top0_ea;
-                                    if ((1'b1 && (!m_rdata[5]))) begin
-                                        walker_top0_se_2[5] <= 1'b1;
-                                        walker_top0_pend_2 <= 1'b1;
-                                        pending = 1'b1;
+                                    if ((k_user && (!v_us))) begin
+                                        walker_top0_fault_k <= 3;
+                                        walker_top0_flevel <= 1;
+                                        walker_top0_st <= 3'b010;
                                     end
-                                    m_valid <= 1'b1;
-                                    m_we <= 1'b0;
-                                    m_size <= 3;
-                                    m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[21-1:12], 3'h0});
-                                    walker_top0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[21-1:12], 3'h0});
-                                    walker_top0_st <= 3'b001;
-                                    walker_top0_lvl <= 1;
-                                end
-                            end
-                        end
-                        'h1: begin
-                            if ((!m_rdata[0])) begin
-                                walker_top0_fault_k <= 1;
-                                walker_top0_flevel <= 1;
-                                walker_top0_st <= 3'b010;
-                            end
-                            else if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
-                                walker_top0_fault_k <= 2;
-                                walker_top0_flevel <= 1;
-                                walker_top0_st <= 3'b010;
-                            end
-                            else begin
-                                v_rw = (walker_top0_a_rw && m_rdata[1]);
-                                walker_top0_a_rw <= v_rw;
-                                v_us = (walker_top0_a_us && m_rdata[2]);
-                                walker_top0_a_us <= v_us;
-                                v_xd = (walker_top0_a_xd || (m_rdata[63] && r_EFER[11]));
-                                walker_top0_a_xd <= v_xd;
-                                if ((k_user && (!v_us))) begin
-                                    walker_top0_fault_k <= 3;
-                                    walker_top0_flevel <= 1;
-                                    walker_top0_st <= 3'b010;
-                                end
-                                else if (((k_user && k_write) && (!v_rw))) begin
-                                    walker_top0_fault_k <= 4;
-                                    walker_top0_flevel <= 1;
-                                    walker_top0_st <= 3'b010;
-                                end
-                                else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
-                                    walker_top0_fault_k <= 5;
-                                    walker_top0_flevel <= 1;
-                                    walker_top0_st <= 3'b010;
-                                end
-                                else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
-                                    walker_top0_fault_k <= 6;
-                                    walker_top0_flevel <= 1;
-                                    walker_top0_st <= 3'b010;
-                                end
-                                else if ((k_fetch && v_xd)) begin
-                                    walker_top0_fault_k <= 7;
-                                    walker_top0_flevel <= 1;
-                                    walker_top0_st <= 3'b010;
-                                end
-                                else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
-                                    walker_top0_fault_k <= 8;
-                                    walker_top0_flevel <= 1;
-                                    walker_top0_st <= 3'b010;
-                                end
-                                else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
-                                    walker_top0_fault_k <= 9;
-                                    walker_top0_flevel <= 1;
-                                    walker_top0_st <= 3'b010;
-                                end
-                                else begin
-                                    walker_top0_se_1 <= m_rdata;
-                                    walker_top0_sa_1 <= walker_top0_ea;
-                                    if ((1'b1 && (!m_rdata[5]))) begin
-                                        walker_top0_se_1[5] <= 1'b1;
-                                        walker_top0_pend_1 <= 1'b1;
-                                        pending = 1'b1;
+                                    else if (((k_user && k_write) && (!v_rw))) begin
+                                        walker_top0_fault_k <= 4;
+                                        walker_top0_flevel <= 1;
+                                        walker_top0_st <= 3'b010;
                                     end
-                                    if ((k_write && (!m_rdata[6]))) begin
-                                        walker_top0_se_1[6] <= 1'b1;
-                                        walker_top0_pend_1 <= 1'b1;
-                                        pending = 1'b1;
+                                    else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                                        walker_top0_fault_k <= 5;
+                                        walker_top0_flevel <= 1;
+                                        walker_top0_st <= 3'b010;
                                     end
-                                    o_level <= 1;
-                                    o_pa <= {16'h0, m_rdata[48-1:12], i_addr[12-1:0]};
-                                    o_aux <= 0;
-                                    if ((pending || walker_top0_pend_5 || walker_top0_pend_4 || walker_top0_pend_3 || walker_top0_pend_2 || walker_top0_pend_1)) begin
-                                        walker_top0_st <= 3'b011;
+                                    else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                                        walker_top0_fault_k <= 6;
+                                        walker_top0_flevel <= 1;
+                                        walker_top0_st <= 3'b010;
+                                    end
+                                    else if ((k_fetch && v_xd)) begin
+                                        walker_top0_fault_k <= 7;
+                                        walker_top0_flevel <= 1;
+                                        walker_top0_st <= 3'b010;
+                                    end
+                                    else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                                        walker_top0_fault_k <= 8;
+                                        walker_top0_flevel <= 1;
+                                        walker_top0_st <= 3'b010;
+                                    end
+                                    else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                                        walker_top0_fault_k <= 9;
+                                        walker_top0_flevel <= 1;
+                                        walker_top0_st <= 3'b010;
                                     end
                                     else begin
-                                        o_status <= 0;
-                                        done <= 1'b1;
-                                        walker_top0_st <= 3'b000;
+                                        uw = m_rdata;
+                                        uw[5] = 1'b1;
+                                        if (k_write) begin
+                                            uw[6] = 1'b1;
+                                        end
+                                        if ((uw != m_rdata)) begin
+                                            walker_top0_pend_1 <= 1'b1;
+                                            pending = 1'b1;
+                                        end
+                                        walker_top0_se_1 <= uw;
+                                        walker_top0_sa_1 <= walker_top0_ea;
+                                        o_level <= 1;
+                                        o_pa <= {16'h0, m_rdata[48-1:12], i_addr[12-1:0]};
+                                        o_aux <= 0;
+                                        if ((pending || walker_top0_pend_5 || walker_top0_pend_4 || walker_top0_pend_3 || walker_top0_pend_2 || walker_top0_pend_1)) begin
+                                            walker_top0_st <= 3'b011;
+                                        end
+                                        else begin
+                                            o_status <= 0;
+                                            done <= 1'b1;
+                                            walker_top0_st <= 3'b000;
+                                        end
                                     end
                                 end
                             end
-                        end
-                    endcase
+                        endcase
+                    end
                 end
             end
             3'b010: begin
@@ -717,6 +777,369 @@ always @(posedge clk) begin: walker_top0_fsm
                     m_we <= 1'b0;
                     walker_top0_st <= 3'b011;
                 end
+            end
+            3'b101: begin
+                if ((m_valid && m_ready)) begin
+                    m_valid <= 1'b0;
+                end
+                if (m_rvalid) begin
+                    m_we <= 1'b0;
+                    walker_top0_st <= 3'b110;
+                end
+            end
+            3'b110: begin
+                walker_top0_le <= walker_top0_le;
+                case (walker_top0_lvl)
+                    'h5: begin
+                        if ((!walker_top0_le[0])) begin
+                            walker_top0_fault_k <= 1;
+                            walker_top0_flevel <= 5;
+                            walker_top0_st <= 3'b010;
+                        end
+                        else if ((((walker_top0_le & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((walker_top0_le & 64'h8000000000000000) != 0)))) begin
+                            walker_top0_fault_k <= 2;
+                            walker_top0_flevel <= 5;
+                            walker_top0_st <= 3'b010;
+                        end
+                        else begin
+                            v_rw = (walker_top0_a_rw && walker_top0_le[1]);
+                            walker_top0_a_rw <= v_rw;
+                            v_us = (walker_top0_a_us && walker_top0_le[2]);
+                            walker_top0_a_us <= v_us;
+                            v_xd = (walker_top0_a_xd || (walker_top0_le[63] && r_EFER[11]));
+                            walker_top0_a_xd <= v_xd;
+                            m_valid <= 1'b1;
+                            m_we <= 1'b0;
+                            m_size <= 3;
+                            m_addr <= ({16'h0, walker_top0_le[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
+                            walker_top0_ea <= ({16'h0, walker_top0_le[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
+                            walker_top0_st <= 3'b001;
+                            walker_top0_lvl <= 4;
+                        end
+                    end
+                    'h4: begin
+                        if ((!walker_top0_le[0])) begin
+                            walker_top0_fault_k <= 1;
+                            walker_top0_flevel <= 4;
+                            walker_top0_st <= 3'b010;
+                        end
+                        else if ((((walker_top0_le & 64'hf000000000080) != 0) || (1'b0 && ((walker_top0_le & 256) != 0)) || ((!r_EFER[11]) && ((walker_top0_le & 64'h8000000000000000) != 0)))) begin
+                            walker_top0_fault_k <= 2;
+                            walker_top0_flevel <= 4;
+                            walker_top0_st <= 3'b010;
+                        end
+                        else begin
+                            v_rw = (walker_top0_a_rw && walker_top0_le[1]);
+                            walker_top0_a_rw <= v_rw;
+                            v_us = (walker_top0_a_us && walker_top0_le[2]);
+                            walker_top0_a_us <= v_us;
+                            v_xd = (walker_top0_a_xd || (walker_top0_le[63] && r_EFER[11]));
+                            walker_top0_a_xd <= v_xd;
+                            m_valid <= 1'b1;
+                            m_we <= 1'b0;
+                            m_size <= 3;
+                            m_addr <= ({16'h0, walker_top0_le[48-1:12], 12'h0} + {52'h0, i_addr[39-1:30], 3'h0});
+                            walker_top0_ea <= ({16'h0, walker_top0_le[48-1:12], 12'h0} + {52'h0, i_addr[39-1:30], 3'h0});
+                            walker_top0_st <= 3'b001;
+                            walker_top0_lvl <= 3;
+                        end
+                    end
+                    'h3: begin
+                        if ((walker_top0_le[7] && 1'b1)) begin
+                            if ((!walker_top0_le[0])) begin
+                                walker_top0_fault_k <= 1;
+                                walker_top0_flevel <= 3;
+                                walker_top0_st <= 3'b010;
+                            end
+                            else if ((((walker_top0_le & 64'hf00003fffe000) != 0) || ((!r_EFER[11]) && ((walker_top0_le & 64'h8000000000000000) != 0)))) begin
+                                walker_top0_fault_k <= 2;
+                                walker_top0_flevel <= 3;
+                                walker_top0_st <= 3'b010;
+                            end
+                            else begin
+                                v_rw = (walker_top0_a_rw && walker_top0_le[1]);
+                                walker_top0_a_rw <= v_rw;
+                                v_us = (walker_top0_a_us && walker_top0_le[2]);
+                                walker_top0_a_us <= v_us;
+                                v_xd = (walker_top0_a_xd || (walker_top0_le[63] && r_EFER[11]));
+                                walker_top0_a_xd <= v_xd;
+                                if ((k_user && (!v_us))) begin
+                                    walker_top0_fault_k <= 3;
+                                    walker_top0_flevel <= 3;
+                                    walker_top0_st <= 3'b010;
+                                end
+                                else if (((k_user && k_write) && (!v_rw))) begin
+                                    walker_top0_fault_k <= 4;
+                                    walker_top0_flevel <= 3;
+                                    walker_top0_st <= 3'b010;
+                                end
+                                else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                                    walker_top0_fault_k <= 5;
+                                    walker_top0_flevel <= 3;
+                                    walker_top0_st <= 3'b010;
+                                end
+                                else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                                    walker_top0_fault_k <= 6;
+                                    walker_top0_flevel <= 3;
+                                    walker_top0_st <= 3'b010;
+                                end
+                                else if ((k_fetch && v_xd)) begin
+                                    walker_top0_fault_k <= 7;
+                                    walker_top0_flevel <= 3;
+                                    walker_top0_st <= 3'b010;
+                                end
+                                else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                                    walker_top0_fault_k <= 8;
+                                    walker_top0_flevel <= 3;
+                                    walker_top0_st <= 3'b010;
+                                end
+                                else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * walker_top0_le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * walker_top0_le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                                    walker_top0_fault_k <= 9;
+                                    walker_top0_flevel <= 3;
+                                    walker_top0_st <= 3'b010;
+                                end
+                                else begin
+                                    uw = walker_top0_le;
+                                    uw[5] = 1'b1;
+                                    if (k_write) begin
+                                        uw[6] = 1'b1;
+                                    end
+                                    if ((uw != walker_top0_le)) begin
+                                        walker_top0_pend_3 <= 1'b1;
+                                        pending = 1'b1;
+                                    end
+                                    walker_top0_se_3 <= uw;
+                                    walker_top0_sa_3 <= walker_top0_ea;
+                                    o_level <= 3;
+                                    o_pa <= {16'h0, walker_top0_le[48-1:30], i_addr[30-1:0]};
+                                    o_aux <= 0;
+                                    if ((pending || walker_top0_pend_5 || walker_top0_pend_4 || walker_top0_pend_3 || walker_top0_pend_2 || walker_top0_pend_1)) begin
+                                        walker_top0_st <= 3'b011;
+                                    end
+                                    else begin
+                                        o_status <= 0;
+                                        done <= 1'b1;
+                                        walker_top0_st <= 3'b000;
+                                    end
+                                end
+                            end
+                        end
+                        else begin
+                            if ((!walker_top0_le[0])) begin
+                                walker_top0_fault_k <= 1;
+                                walker_top0_flevel <= 3;
+                                walker_top0_st <= 3'b010;
+                            end
+                            else if ((((walker_top0_le & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((walker_top0_le & 64'h8000000000000000) != 0)) || (1'b0 && ((walker_top0_le & 128) != 0)))) begin
+                                walker_top0_fault_k <= 2;
+                                walker_top0_flevel <= 3;
+                                walker_top0_st <= 3'b010;
+                            end
+                            else begin
+                                v_rw = (walker_top0_a_rw && walker_top0_le[1]);
+                                walker_top0_a_rw <= v_rw;
+                                v_us = (walker_top0_a_us && walker_top0_le[2]);
+                                walker_top0_a_us <= v_us;
+                                v_xd = (walker_top0_a_xd || (walker_top0_le[63] && r_EFER[11]));
+                                walker_top0_a_xd <= v_xd;
+                                m_valid <= 1'b1;
+                                m_we <= 1'b0;
+                                m_size <= 3;
+                                m_addr <= ({16'h0, walker_top0_le[48-1:12], 12'h0} + {52'h0, i_addr[30-1:21], 3'h0});
+                                walker_top0_ea <= ({16'h0, walker_top0_le[48-1:12], 12'h0} + {52'h0, i_addr[30-1:21], 3'h0});
+                                walker_top0_st <= 3'b001;
+                                walker_top0_lvl <= 2;
+                            end
+                        end
+                    end
+                    'h2: begin
+                        if (walker_top0_le[7]) begin
+                            if ((!walker_top0_le[0])) begin
+                                walker_top0_fault_k <= 1;
+                                walker_top0_flevel <= 2;
+                                walker_top0_st <= 3'b010;
+                            end
+                            else if ((((walker_top0_le & 64'hf0000001fe000) != 0) || ((!r_EFER[11]) && ((walker_top0_le & 64'h8000000000000000) != 0)))) begin
+                                walker_top0_fault_k <= 2;
+                                walker_top0_flevel <= 2;
+                                walker_top0_st <= 3'b010;
+                            end
+                            else begin
+                                v_rw = (walker_top0_a_rw && walker_top0_le[1]);
+                                walker_top0_a_rw <= v_rw;
+                                v_us = (walker_top0_a_us && walker_top0_le[2]);
+                                walker_top0_a_us <= v_us;
+                                v_xd = (walker_top0_a_xd || (walker_top0_le[63] && r_EFER[11]));
+                                walker_top0_a_xd <= v_xd;
+                                if ((k_user && (!v_us))) begin
+                                    walker_top0_fault_k <= 3;
+                                    walker_top0_flevel <= 2;
+                                    walker_top0_st <= 3'b010;
+                                end
+                                else if (((k_user && k_write) && (!v_rw))) begin
+                                    walker_top0_fault_k <= 4;
+                                    walker_top0_flevel <= 2;
+                                    walker_top0_st <= 3'b010;
+                                end
+                                else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                                    walker_top0_fault_k <= 5;
+                                    walker_top0_flevel <= 2;
+                                    walker_top0_st <= 3'b010;
+                                end
+                                else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                                    walker_top0_fault_k <= 6;
+                                    walker_top0_flevel <= 2;
+                                    walker_top0_st <= 3'b010;
+                                end
+                                else if ((k_fetch && v_xd)) begin
+                                    walker_top0_fault_k <= 7;
+                                    walker_top0_flevel <= 2;
+                                    walker_top0_st <= 3'b010;
+                                end
+                                else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                                    walker_top0_fault_k <= 8;
+                                    walker_top0_flevel <= 2;
+                                    walker_top0_st <= 3'b010;
+                                end
+                                else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * walker_top0_le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * walker_top0_le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                                    walker_top0_fault_k <= 9;
+                                    walker_top0_flevel <= 2;
+                                    walker_top0_st <= 3'b010;
+                                end
+                                else begin
+                                    uw = walker_top0_le;
+                                    uw[5] = 1'b1;
+                                    if (k_write) begin
+                                        uw[6] = 1'b1;
+                                    end
+                                    if ((uw != walker_top0_le)) begin
+                                        walker_top0_pend_2 <= 1'b1;
+                                        pending = 1'b1;
+                                    end
+                                    walker_top0_se_2 <= uw;
+                                    walker_top0_sa_2 <= walker_top0_ea;
+                                    o_level <= 2;
+                                    o_pa <= {16'h0, walker_top0_le[48-1:21], i_addr[21-1:0]};
+                                    o_aux <= 0;
+                                    if ((pending || walker_top0_pend_5 || walker_top0_pend_4 || walker_top0_pend_3 || walker_top0_pend_2 || walker_top0_pend_1)) begin
+                                        walker_top0_st <= 3'b011;
+                                    end
+                                    else begin
+                                        o_status <= 0;
+                                        done <= 1'b1;
+                                        walker_top0_st <= 3'b000;
+                                    end
+                                end
+                            end
+                        end
+                        else begin
+                            if ((!walker_top0_le[0])) begin
+                                walker_top0_fault_k <= 1;
+                                walker_top0_flevel <= 2;
+                                walker_top0_st <= 3'b010;
+                            end
+                            else if ((((walker_top0_le & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((walker_top0_le & 64'h8000000000000000) != 0)))) begin
+                                walker_top0_fault_k <= 2;
+                                walker_top0_flevel <= 2;
+                                walker_top0_st <= 3'b010;
+                            end
+                            else begin
+                                v_rw = (walker_top0_a_rw && walker_top0_le[1]);
+                                walker_top0_a_rw <= v_rw;
+                                v_us = (walker_top0_a_us && walker_top0_le[2]);
+                                walker_top0_a_us <= v_us;
+                                v_xd = (walker_top0_a_xd || (walker_top0_le[63] && r_EFER[11]));
+                                walker_top0_a_xd <= v_xd;
+                                m_valid <= 1'b1;
+                                m_we <= 1'b0;
+                                m_size <= 3;
+                                m_addr <= ({16'h0, walker_top0_le[48-1:12], 12'h0} + {52'h0, i_addr[21-1:12], 3'h0});
+                                walker_top0_ea <= ({16'h0, walker_top0_le[48-1:12], 12'h0} + {52'h0, i_addr[21-1:12], 3'h0});
+                                walker_top0_st <= 3'b001;
+                                walker_top0_lvl <= 1;
+                            end
+                        end
+                    end
+                    'h1: begin
+                        if ((!walker_top0_le[0])) begin
+                            walker_top0_fault_k <= 1;
+                            walker_top0_flevel <= 1;
+                            walker_top0_st <= 3'b010;
+                        end
+                        else if ((((walker_top0_le & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((walker_top0_le & 64'h8000000000000000) != 0)))) begin
+                            walker_top0_fault_k <= 2;
+                            walker_top0_flevel <= 1;
+                            walker_top0_st <= 3'b010;
+                        end
+                        else begin
+                            v_rw = (walker_top0_a_rw && walker_top0_le[1]);
+                            walker_top0_a_rw <= v_rw;
+                            v_us = (walker_top0_a_us && walker_top0_le[2]);
+                            walker_top0_a_us <= v_us;
+                            v_xd = (walker_top0_a_xd || (walker_top0_le[63] && r_EFER[11]));
+                            walker_top0_a_xd <= v_xd;
+                            if ((k_user && (!v_us))) begin
+                                walker_top0_fault_k <= 3;
+                                walker_top0_flevel <= 1;
+                                walker_top0_st <= 3'b010;
+                            end
+                            else if (((k_user && k_write) && (!v_rw))) begin
+                                walker_top0_fault_k <= 4;
+                                walker_top0_flevel <= 1;
+                                walker_top0_st <= 3'b010;
+                            end
+                            else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                                walker_top0_fault_k <= 5;
+                                walker_top0_flevel <= 1;
+                                walker_top0_st <= 3'b010;
+                            end
+                            else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                                walker_top0_fault_k <= 6;
+                                walker_top0_flevel <= 1;
+                                walker_top0_st <= 3'b010;
+                            end
+                            else if ((k_fetch && v_xd)) begin
+                                walker_top0_fault_k <= 7;
+                                walker_top0_flevel <= 1;
+                                walker_top0_st <= 3'b010;
+                            end
+                            else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                                walker_top0_fault_k <= 8;
+                                walker_top0_flevel <= 1;
+                                walker_top0_st <= 3'b010;
+                            end
+                            else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * walker_top0_le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * walker_top0_le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                                walker_top0_fault_k <= 9;
+                                walker_top0_flevel <= 1;
+                                walker_top0_st <= 3'b010;
+                            end
+                            else begin
+                                uw = walker_top0_le;
+                                uw[5] = 1'b1;
+                                if (k_write) begin
+                                    uw[6] = 1'b1;
+                                end
+                                if ((uw != walker_top0_le)) begin
+                                    walker_top0_pend_1 <= 1'b1;
+                                    pending = 1'b1;
+                                end
+                                walker_top0_se_1 <= uw;
+                                walker_top0_sa_1 <= walker_top0_ea;
+                                o_level <= 1;
+                                o_pa <= {16'h0, walker_top0_le[48-1:12], i_addr[12-1:0]};
+                                o_aux <= 0;
+                                if ((pending || walker_top0_pend_5 || walker_top0_pend_4 || walker_top0_pend_3 || walker_top0_pend_2 || walker_top0_pend_1)) begin
+                                    walker_top0_st <= 3'b011;
+                                end
+                                else begin
+                                    o_status <= 0;
+                                    done <= 1'b1;
+                                    walker_top0_st <= 3'b000;
+                                end
+                            end
+                        end
+                    end
+                endcase
             end
             default: begin
                 walker_top0_st <= 3'b000;

@@ -50,7 +50,9 @@ type t_enum_S_1 is (
 	MWAIT,
 	FAULT,
 	ADREQ,
-	ADWAIT
+	ADWAIT,
+	UWAIT,
+	PROC
 	);
 
 signal walker_top0_a_rw: std_logic;
@@ -80,8 +82,16 @@ signal walker_top0_st: t_enum_S_1;
 
 begin
 
+walker_top0_sa_4 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_top0_sa_5 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_top0_se_4 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_top0_se_5 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+
 walker_top0_fsm: process (clk) is
     variable pending: std_logic;
+    variable uw: unsigned(63 downto 0);
+    variable used: std_logic;
+    variable uok: std_logic;
     variable v_rw: std_logic;
     variable v_us: std_logic;
     variable v_xd: std_logic;
@@ -130,16 +140,15 @@ begin
             walker_top0_sa_1 <= to_unsigned(0, 64);
             walker_top0_sa_2 <= to_unsigned(0, 64);
             walker_top0_sa_3 <= to_unsigned(0, 64);
-            walker_top0_sa_4 <= to_unsigned(0, 64);
-            walker_top0_sa_5 <= to_unsigned(0, 64);
             walker_top0_se_1 <= to_unsigned(0, 64);
             walker_top0_se_2 <= to_unsigned(0, 64);
             walker_top0_se_3 <= to_unsigned(0, 64);
-            walker_top0_se_4 <= to_unsigned(0, 64);
-            walker_top0_se_5 <= to_unsigned(0, 64);
             walker_top0_st <= IDLE;
         else
             pending := '0';
+            uw := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            used := '0';
+            uok := '0';
             v_rw := '0';
             v_us := '0';
             v_xd := '0';
@@ -221,147 +230,97 @@ begin
                         m_valid <= '0';
                     end if;
                     if bool(m_rvalid) then
-                        walker_top0_le <= m_rdata;
+                        used := '0';
                         if (walker_top0_lvl = 5) then
+                            uok := '1';
                             if (not bool(m_rdata(0))) then
-                                walker_top0_fault_k <= to_unsigned(1, 8);
-                                walker_top0_flevel <= to_unsigned(5, 3);
-                                walker_top0_st <= FAULT;
-                            elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                                walker_top0_fault_k <= to_unsigned(2, 8);
-                                walker_top0_flevel <= to_unsigned(5, 3);
-                                walker_top0_st <= FAULT;
-                            else
-                                v_rw := stdl(bool(walker_top0_a_rw) and bool(m_rdata(1)));
-                                walker_top0_a_rw <= v_rw;
-                                v_us := stdl(bool(walker_top0_a_us) and bool(m_rdata(2)));
-                                walker_top0_a_us <= v_us;
-                                v_xd := stdl(bool(walker_top0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
-                                walker_top0_a_xd <= v_xd;
-                                walker_top0_se_5 <= m_rdata;
-                                walker_top0_sa_5 <= walker_top0_ea;
-                                if (True and (not bool(m_rdata(5)))) then
-                                    walker_top0_se_5(5) <= '1';
-                                    walker_top0_pend_5 <= '1';
-                                    pending := '1';
-                                end if;
-                                m_valid <= '1';
-                                m_we <= '0';
-                                m_size <= to_unsigned(3, 3);
-                                m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
-                                walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
-                                walker_top0_st <= MWAIT;
-                                walker_top0_lvl <= to_unsigned(4, 3);
+                                uok := '0';
                             end if;
-                        elsif (walker_top0_lvl = 4) then
+                            if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                uok := '0';
+                            end if;
+                            if bool(uok) then
+                                uw := m_rdata;
+                                uw(5) := '1';
+                                if (uw /= m_rdata) then
+                                    used := '1';
+                                end if;
+                            end if;
+                        end if;
+                        if (walker_top0_lvl = 4) then
+                            uok := '1';
                             if (not bool(m_rdata(0))) then
-                                walker_top0_fault_k <= to_unsigned(1, 8);
-                                walker_top0_flevel <= to_unsigned(4, 3);
-                                walker_top0_st <= FAULT;
-                            elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (False and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                                walker_top0_fault_k <= to_unsigned(2, 8);
-                                walker_top0_flevel <= to_unsigned(4, 3);
-                                walker_top0_st <= FAULT;
-                            else
-                                v_rw := stdl(bool(walker_top0_a_rw) and bool(m_rdata(1)));
-                                walker_top0_a_rw <= v_rw;
-                                v_us := stdl(bool(walker_top0_a_us) and bool(m_rdata(2)));
-                                walker_top0_a_us <= v_us;
-                                v_xd := stdl(bool(walker_top0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
-                                walker_top0_a_xd <= v_xd;
-                                walker_top0_se_4 <= m_rdata;
-                                walker_top0_sa_4 <= walker_top0_ea;
-                                if (True and (not bool(m_rdata(5)))) then
-                                    walker_top0_se_4(5) <= '1';
-                                    walker_top0_pend_4 <= '1';
-                                    pending := '1';
-                                end if;
-                                m_valid <= '1';
-                                m_we <= '0';
-                                m_size <= to_unsigned(3, 3);
-                                m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
-                                walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
-                                walker_top0_st <= MWAIT;
-                                walker_top0_lvl <= to_unsigned(3, 3);
+                                uok := '0';
                             end if;
-                        elsif (walker_top0_lvl = 3) then
+                            if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (False and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                uok := '0';
+                            end if;
+                            if bool(uok) then
+                                uw := m_rdata;
+                                uw(5) := '1';
+                                if (uw /= m_rdata) then
+                                    used := '1';
+                                end if;
+                            end if;
+                        end if;
+                        if (walker_top0_lvl = 3) then
                             if (bool(m_rdata(7)) and True) then
+                                null;
+                            else
+                                uok := '1';
                                 if (not bool(m_rdata(0))) then
-                                    walker_top0_fault_k <= to_unsigned(1, 8);
-                                    walker_top0_flevel <= to_unsigned(3, 3);
-                                    walker_top0_st <= FAULT;
-                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000111111111111111110000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                                    walker_top0_fault_k <= to_unsigned(2, 8);
-                                    walker_top0_flevel <= to_unsigned(3, 3);
-                                    walker_top0_st <= FAULT;
-                                else
-                                    v_rw := stdl(bool(walker_top0_a_rw) and bool(m_rdata(1)));
-                                    walker_top0_a_rw <= v_rw;
-                                    v_us := stdl(bool(walker_top0_a_us) and bool(m_rdata(2)));
-                                    walker_top0_a_us <= v_us;
-                                    v_xd := stdl(bool(walker_top0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
-                                    walker_top0_a_xd <= v_xd;
-                                    if (bool(k_user) and (not bool(v_us))) then
-                                        walker_top0_fault_k <= to_unsigned(3, 8);
-                                        walker_top0_flevel <= to_unsigned(3, 3);
-                                        walker_top0_st <= FAULT;
-                                    elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
-                                        walker_top0_fault_k <= to_unsigned(4, 8);
-                                        walker_top0_flevel <= to_unsigned(3, 3);
-                                        walker_top0_st <= FAULT;
-                                    elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
-                                        walker_top0_fault_k <= to_unsigned(5, 8);
-                                        walker_top0_flevel <= to_unsigned(3, 3);
-                                        walker_top0_st <= FAULT;
-                                    elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
-                                        walker_top0_fault_k <= to_unsigned(6, 8);
-                                        walker_top0_flevel <= to_unsigned(3, 3);
-                                        walker_top0_st <= FAULT;
-                                    elsif (bool(k_fetch) and bool(v_xd)) then
-                                        walker_top0_fault_k <= to_unsigned(7, 8);
-                                        walker_top0_flevel <= to_unsigned(3, 3);
-                                        walker_top0_st <= FAULT;
-                                    elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
-                                        walker_top0_fault_k <= to_unsigned(8, 8);
-                                        walker_top0_flevel <= to_unsigned(3, 3);
-                                        walker_top0_st <= FAULT;
-                                    elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * m_rdata(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * m_rdata(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
-                                        walker_top0_fault_k <= to_unsigned(9, 8);
-                                        walker_top0_flevel <= to_unsigned(3, 3);
-                                        walker_top0_st <= FAULT;
-                                    else
-                                        walker_top0_se_3 <= m_rdata;
-                                        walker_top0_sa_3 <= walker_top0_ea;
-                                        if (True and (not bool(m_rdata(5)))) then
-                                            walker_top0_se_3(5) <= '1';
-                                            walker_top0_pend_3 <= '1';
-                                            pending := '1';
-                                        end if;
-                                        if (bool(k_write) and (not bool(m_rdata(6)))) then
-                                            walker_top0_se_3(6) <= '1';
-                                            walker_top0_pend_3 <= '1';
-                                            pending := '1';
-                                        end if;
-                                        o_level <= to_unsigned(3, 3);
-                                        o_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & i_addr(30-1 downto 0));
-                                        o_aux <= to_unsigned(0, 3);
-                                        if (bool(pending) or bool(walker_top0_pend_5) or bool(walker_top0_pend_4) or bool(walker_top0_pend_3) or bool(walker_top0_pend_2) or bool(walker_top0_pend_1)) then
-                                            walker_top0_st <= ADREQ;
-                                        else
-                                            o_status <= to_unsigned(0, 8);
-                                            done <= '1';
-                                            walker_top0_st <= IDLE;
-                                        end if;
+                                    uok := '0';
+                                end if;
+                                if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                                    uok := '0';
+                                end if;
+                                if bool(uok) then
+                                    uw := m_rdata;
+                                    uw(5) := '1';
+                                    if (uw /= m_rdata) then
+                                        used := '1';
                                     end if;
                                 end if;
+                            end if;
+                        end if;
+                        if (walker_top0_lvl = 2) then
+                            if bool(m_rdata(7)) then
+                                null;
                             else
+                                uok := '1';
+                                if (not bool(m_rdata(0))) then
+                                    uok := '0';
+                                end if;
+                                if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    uok := '0';
+                                end if;
+                                if bool(uok) then
+                                    uw := m_rdata;
+                                    uw(5) := '1';
+                                    if (uw /= m_rdata) then
+                                        used := '1';
+                                    end if;
+                                end if;
+                            end if;
+                        end if;
+                        if bool(used) then
+                            walker_top0_le <= uw;
+                            m_valid <= '1';
+                            m_we <= '1';
+                            m_size <= to_unsigned(3, 3);
+                            m_addr <= walker_top0_ea;
+                            m_wdata <= uw;
+                            walker_top0_st <= UWAIT;
+                        else
+                            walker_top0_le <= m_rdata;
+                            if (walker_top0_lvl = 5) then
                                 if (not bool(m_rdata(0))) then
                                     walker_top0_fault_k <= to_unsigned(1, 8);
-                                    walker_top0_flevel <= to_unsigned(3, 3);
+                                    walker_top0_flevel <= to_unsigned(5, 3);
                                     walker_top0_st <= FAULT;
-                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                                     walker_top0_fault_k <= to_unsigned(2, 8);
-                                    walker_top0_flevel <= to_unsigned(3, 3);
+                                    walker_top0_flevel <= to_unsigned(5, 3);
                                     walker_top0_st <= FAULT;
                                 else
                                     v_rw := stdl(bool(walker_top0_a_rw) and bool(m_rdata(1)));
@@ -370,31 +329,22 @@ begin
                                     walker_top0_a_us <= v_us;
                                     v_xd := stdl(bool(walker_top0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
                                     walker_top0_a_xd <= v_xd;
-                                    walker_top0_se_3 <= m_rdata;
-                                    walker_top0_sa_3 <= walker_top0_ea;
-                                    if (True and (not bool(m_rdata(5)))) then
-                                        walker_top0_se_3(5) <= '1';
-                                        walker_top0_pend_3 <= '1';
-                                        pending := '1';
-                                    end if;
                                     m_valid <= '1';
                                     m_we <= '0';
                                     m_size <= to_unsigned(3, 3);
-                                    m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
-                                    walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                    m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                                    walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
                                     walker_top0_st <= MWAIT;
-                                    walker_top0_lvl <= to_unsigned(2, 3);
+                                    walker_top0_lvl <= to_unsigned(4, 3);
                                 end if;
-                            end if;
-                        elsif (walker_top0_lvl = 2) then
-                            if bool(m_rdata(7)) then
+                            elsif (walker_top0_lvl = 4) then
                                 if (not bool(m_rdata(0))) then
                                     walker_top0_fault_k <= to_unsigned(1, 8);
-                                    walker_top0_flevel <= to_unsigned(2, 3);
+                                    walker_top0_flevel <= to_unsigned(4, 3);
                                     walker_top0_st <= FAULT;
-                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000111111110000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (False and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                                     walker_top0_fault_k <= to_unsigned(2, 8);
-                                    walker_top0_flevel <= to_unsigned(2, 3);
+                                    walker_top0_flevel <= to_unsigned(4, 3);
                                     walker_top0_st <= FAULT;
                                 else
                                     v_rw := stdl(bool(walker_top0_a_rw) and bool(m_rdata(1)));
@@ -403,67 +353,210 @@ begin
                                     walker_top0_a_us <= v_us;
                                     v_xd := stdl(bool(walker_top0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
                                     walker_top0_a_xd <= v_xd;
-                                    if (bool(k_user) and (not bool(v_us))) then
-                                        walker_top0_fault_k <= to_unsigned(3, 8);
+                                    m_valid <= '1';
+                                    m_we <= '0';
+                                    m_size <= to_unsigned(3, 3);
+                                    m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                                    walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                                    walker_top0_st <= MWAIT;
+                                    walker_top0_lvl <= to_unsigned(3, 3);
+                                end if;
+                            elsif (walker_top0_lvl = 3) then
+                                if (bool(m_rdata(7)) and True) then
+                                    if (not bool(m_rdata(0))) then
+                                        walker_top0_fault_k <= to_unsigned(1, 8);
+                                        walker_top0_flevel <= to_unsigned(3, 3);
+                                        walker_top0_st <= FAULT;
+                                    elsif (((m_rdata and unsigned'("0000000000001111000000000000000000111111111111111110000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                        walker_top0_fault_k <= to_unsigned(2, 8);
+                                        walker_top0_flevel <= to_unsigned(3, 3);
+                                        walker_top0_st <= FAULT;
+                                    else
+                                        v_rw := stdl(bool(walker_top0_a_rw) and bool(m_rdata(1)));
+                                        walker_top0_a_rw <= v_rw;
+                                        v_us := stdl(bool(walker_top0_a_us) and bool(m_rdata(2)));
+                                        walker_top0_a_us <= v_us;
+                                        v_xd := stdl(bool(walker_top0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
+                                        walker_top0_a_xd <= v_xd;
+                                        if (bool(k_user) and (not bool(v_us))) then
+                                            walker_top0_fault_k <= to_unsigned(3, 8);
+                                            walker_top0_flevel <= to_unsigned(3, 3);
+                                            walker_top0_st <= FAULT;
+                                        elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
+                                            walker_top0_fault_k <= to_unsigned(4, 8);
+                                            walker_top0_flevel <= to_unsigned(3, 3);
+                                            walker_top0_st <= FAULT;
+                                        elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
+                                            walker_top0_fault_k <= to_unsigned(5, 8);
+                                            walker_top0_flevel <= to_unsigned(3, 3);
+                                            walker_top0_st <= FAULT;
+                                        elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
+                                            walker_top0_fault_k <= to_unsigned(6, 8);
+                                            walker_top0_flevel <= to_unsigned(3, 3);
+                                            walker_top0_st <= FAULT;
+                                        elsif (bool(k_fetch) and bool(v_xd)) then
+                                            walker_top0_fault_k <= to_unsigned(7, 8);
+                                            walker_top0_flevel <= to_unsigned(3, 3);
+                                            walker_top0_st <= FAULT;
+                                        elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
+                                            walker_top0_fault_k <= to_unsigned(8, 8);
+                                            walker_top0_flevel <= to_unsigned(3, 3);
+                                            walker_top0_st <= FAULT;
+                                        elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * m_rdata(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * m_rdata(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
+                                            walker_top0_fault_k <= to_unsigned(9, 8);
+                                            walker_top0_flevel <= to_unsigned(3, 3);
+                                            walker_top0_st <= FAULT;
+                                        else
+                                            uw := m_rdata;
+                                            uw(5) := '1';
+                                            if bool(k_write) then
+                                                uw(6) := '1';
+                                            end if;
+                                            if (uw /= m_rdata) then
+                                                walker_top0_pend_3 <= '1';
+                                                pending := '1';
+                                            end if;
+                                            walker_top0_se_3 <= uw;
+                                            walker_top0_sa_3 <= walker_top0_ea;
+                                            o_level <= to_unsigned(3, 3);
+                                            o_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & i_addr(30-1 downto 0));
+                                            o_aux <= to_unsigned(0, 3);
+                                            if (bool(pending) or bool(walker_top0_pend_5) or bool(walker_top0_pend_4) or bool(walker_top0_pend_3) or bool(walker_top0_pend_2) or bool(walker_top0_pend_1)) then
+                                                walker_top0_st <= ADREQ;
+                                            else
+                                                o_status <= to_unsigned(0, 8);
+                                                done <= '1';
+                                                walker_top0_st <= IDLE;
+                                            end if;
+                                        end if;
+                                    end if;
+                                else
+                                    if (not bool(m_rdata(0))) then
+                                        walker_top0_fault_k <= to_unsigned(1, 8);
+                                        walker_top0_flevel <= to_unsigned(3, 3);
+                                        walker_top0_st <= FAULT;
+                                    elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                                        walker_top0_fault_k <= to_unsigned(2, 8);
+                                        walker_top0_flevel <= to_unsigned(3, 3);
+                                        walker_top0_st <= FAULT;
+                                    else
+                                        v_rw := stdl(bool(walker_top0_a_rw) and bool(m_rdata(1)));
+                                        walker_top0_a_rw <= v_rw;
+                                        v_us := stdl(bool(walker_top0_a_us) and bool(m_rdata(2)));
+                                        walker_top0_a_us <= v_us;
+                                        v_xd := stdl(bool(walker_top0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
+                                        walker_top0_a_xd <= v_xd;
+                                        m_valid <= '1';
+                                        m_we <= '0';
+                                        m_size <= to_unsigned(3, 3);
+                                        m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                        walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                        walker_top0_st <= MWAIT;
+                                        walker_top0_lvl <= to_unsigned(2, 3);
+                                    end if;
+                                end if;
+                            elsif (walker_top0_lvl = 2) then
+                                if bool(m_rdata(7)) then
+                                    if (not bool(m_rdata(0))) then
+                                        walker_top0_fault_k <= to_unsigned(1, 8);
                                         walker_top0_flevel <= to_unsigned(2, 3);
                                         walker_top0_st <= FAULT;
-                                    elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
-                                        walker_top0_fault_k <= to_unsigned(4, 8);
-                                        walker_top0_flevel <= to_unsigned(2, 3);
-                                        walker_top0_st <= FAULT;
-                                    elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
-                                        walker_top0_fault_k <= to_unsigned(5, 8);
-                                        walker_top0_flevel <= to_unsigned(2, 3);
-                                        walker_top0_st <= FAULT;
-                                    elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
-                                        walker_top0_fault_k <= to_unsigned(6, 8);
-                                        walker_top0_flevel <= to_unsigned(2, 3);
-                                        walker_top0_st <= FAULT;
-                                    elsif (bool(k_fetch) and bool(v_xd)) then
-                                        walker_top0_fault_k <= to_unsigned(7, 8);
-                                        walker_top0_flevel <= to_unsigned(2, 3);
-                                        walker_top0_st <= FAULT;
-                                    elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
-                                        walker_top0_fault_k <= to_unsigned(8, 8);
-                                        walker_top0_flevel <= to_unsigned(2, 3);
-                                        walker_top0_st <= FAULT;
-                                    elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * m_rdata(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * m_rdata(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
-                                        walker_top0_fault_k <= to_unsigned(9, 8);
+                                    elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000111111110000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                        walker_top0_fault_k <= to_unsigned(2, 8);
                                         walker_top0_flevel <= to_unsigned(2, 3);
                                         walker_top0_st <= FAULT;
                                     else
-                                        walker_top0_se_2 <= m_rdata;
-                                        walker_top0_sa_2 <= walker_top0_ea;
-                                        if (True and (not bool(m_rdata(5)))) then
-                                            walker_top0_se_2(5) <= '1';
-                                            walker_top0_pend_2 <= '1';
-                                            pending := '1';
-                                        end if;
-                                        if (bool(k_write) and (not bool(m_rdata(6)))) then
-                                            walker_top0_se_2(6) <= '1';
-                                            walker_top0_pend_2 <= '1';
-                                            pending := '1';
-                                        end if;
-                                        o_level <= to_unsigned(2, 3);
-                                        o_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & i_addr(21-1 downto 0));
-                                        o_aux <= to_unsigned(0, 3);
-                                        if (bool(pending) or bool(walker_top0_pend_5) or bool(walker_top0_pend_4) or bool(walker_top0_pend_3) or bool(walker_top0_pend_2) or bool(walker_top0_pend_1)) then
-                                            walker_top0_st <= ADREQ;
+                                        v_rw := stdl(bool(walker_top0_a_rw) and bool(m_rdata(1)));
+                                        walker_top0_a_rw <= v_rw;
+                                        v_us := stdl(bool(walker_top0_a_us) and bool(m_rdata(2)));
+                                        walker_top0_a_us <= v_us;
+                                        v_xd := stdl(bool(walker_top0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
+                                        walker_top0_a_xd <= v_xd;
+                                        if (bool(k_user) and (not bool(v_us))) then
+                                            walker_top0_fault_k <= to_unsigned(3, 8);
+                                            walker_top0_flevel <= to_unsigned(2, 3);
+                                            walker_top0_st <= FAULT;
+                                        elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
+                                            walker_top0_fault_k <= to_unsigned(4, 8);
+                                            walker_top0_flevel <= to_unsigned(2, 3);
+                                            walker_top0_st <= FAULT;
+                                        elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
+                                            walker_top0_fault_k <= to_unsigned(5, 8);
+                                            walker_top0_flevel <= to_unsigned(2, 3);
+                                            walker_top0_st <= FAULT;
+                                        elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
+                                            walker_top0_fault_k <= to_unsigned(6, 8);
+                                            walker_top0_flevel <= to_unsigned(2, 3);
+                                            walker_top0_st <= FAULT;
+                                        elsif (bool(k_fetch) and bool(v_xd)) then
+                                            walker_top0_fault_k <= to_unsigned(7, 8);
+                                            walker_top0_flevel <= to_unsigned(2, 3);
+                                            walker_top0_st <= FAULT;
+                                        elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
+                                            walker_top0_fault_k <= to_unsigned(8, 8);
+                                            walker_top0_flevel <= to_unsigned(2, 3);
+                                            walker_top0_st <= FAULT;
+                                        elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * m_rdata(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * m_rdata(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
+                                            walker_top0_fault_k <= to_unsigned(9, 8);
+                                            walker_top0_flevel <= to_unsigned(2, 3);
+                                            walker_top0_st <= FAULT;
                                         else
-                                            o_status <= to_unsigned(0, 8);
-                                            done <= '1';
-                                            walker_top0_st <= IDLE;
+                                            uw := m_rdata;
+                                            uw(5) := '1';
+                                            if bool(k_write) then
+                                                uw(6) := '1';
+                                            end if;
+                                            if (uw /= m_rdata) then
+                                                walker_top0_pend_2 <= '1';
+                                                pending := '1';
+                                            end if;
+                                            walker_top0_se_2 <= uw;
+                                            walker_top0_sa_2 <= walker_top0_ea;
+                                            o_level <= to_unsigned(2, 3);
+                                            o_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & i_addr(21-1 downto 0));
+                                            o_aux <= to_unsigned(0, 3);
+                                            if (bool(pending) or bool(walker_top0_pend_5) or bool(walker_top0_pend_4) or bool(walker_top0_pend_3) or bool(walker_top0_pend_2) or bool(walker_top0_pend_1)) then
+                                                walker_top0_st <= ADREQ;
+                                            else
+                                                o_status <= to_unsigned(0, 8);
+                                                done <= '1';
+                                                walker_top0_st <= IDLE;
+                                            end if;
                                         end if;
                                     end if;
+                                else
+                                    if (not bool(m_rdata(0))) then
+                                        walker_top0_fault_k <= to_unsigned(1, 8);
+                                        walker_top0_flevel <= to_unsigned(2, 3);
+                                        walker_top0_st <= FAULT;
+                                    elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                        walker_top0_fault_k <= to_unsigned(2, 8);
+                                        walker_top0_flevel <= to_unsigned(2, 3);
+                                        walker_top0_st <= FAULT;
+                                    else
+                                        v_rw := stdl(bool(walker_top0_a_rw) and bool(m_rdata(1)));
+                                        walker_top0_a_rw <= v_rw;
+                                        v_us := stdl(bool(walker_top0_a_us) and bool(m_rdata(2)));
+                                        walker_top0_a_us <= v_us;
+                                        v_xd := stdl(bool(walker_top0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
+                                        walker_top0_a_xd <= v_xd;
+                                        m_valid <= '1';
+                                        m_we <= '0';
+                                        m_size <= to_unsigned(3, 3);
+                                        m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                                        walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                                        walker_top0_st <= MWAIT;
+                                        walker_top0_lvl <= to_unsigned(1, 3);
+                                    end if;
                                 end if;
-                            else
+                            elsif (walker_top0_lvl = 1) then
                                 if (not bool(m_rdata(0))) then
                                     walker_top0_fault_k <= to_unsigned(1, 8);
-                                    walker_top0_flevel <= to_unsigned(2, 3);
+                                    walker_top0_flevel <= to_unsigned(1, 3);
                                     walker_top0_st <= FAULT;
                                 elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                                     walker_top0_fault_k <= to_unsigned(2, 8);
-                                    walker_top0_flevel <= to_unsigned(2, 3);
+                                    walker_top0_flevel <= to_unsigned(1, 3);
                                     walker_top0_st <= FAULT;
                                 else
                                     v_rw := stdl(bool(walker_top0_a_rw) and bool(m_rdata(1)));
@@ -472,88 +565,56 @@ begin
                                     walker_top0_a_us <= v_us;
                                     v_xd := stdl(bool(walker_top0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
                                     walker_top0_a_xd <= v_xd;
-                                    walker_top0_se_2 <= m_rdata;
-                                    walker_top0_sa_2 <= walker_top0_ea;
-                                    if (True and (not bool(m_rdata(5)))) then
-                                        walker_top0_se_2(5) <= '1';
-                                        walker_top0_pend_2 <= '1';
-                                        pending := '1';
-                                    end if;
-                                    m_valid <= '1';
-                                    m_we <= '0';
-                                    m_size <= to_unsigned(3, 3);
-                                    m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
-                                    walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
-                                    walker_top0_st <= MWAIT;
-                                    walker_top0_lvl <= to_unsigned(1, 3);
-                                end if;
-                            end if;
-                        elsif (walker_top0_lvl = 1) then
-                            if (not bool(m_rdata(0))) then
-                                walker_top0_fault_k <= to_unsigned(1, 8);
-                                walker_top0_flevel <= to_unsigned(1, 3);
-                                walker_top0_st <= FAULT;
-                            elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                                walker_top0_fault_k <= to_unsigned(2, 8);
-                                walker_top0_flevel <= to_unsigned(1, 3);
-                                walker_top0_st <= FAULT;
-                            else
-                                v_rw := stdl(bool(walker_top0_a_rw) and bool(m_rdata(1)));
-                                walker_top0_a_rw <= v_rw;
-                                v_us := stdl(bool(walker_top0_a_us) and bool(m_rdata(2)));
-                                walker_top0_a_us <= v_us;
-                                v_xd := stdl(bool(walker_top0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
-                                walker_top0_a_xd <= v_xd;
-                                if (bool(k_user) and (not bool(v_us))) then
-                                    walker_top0_fault_k <= to_unsigned(3, 8);
-                                    walker_top0_flevel <= to_unsigned(1, 3);
-                                    walker_top0_st <= FAULT;
-                                elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
-                                    walker_top0_fault_k <= to_unsigned(4, 8);
-                                    walker_top0_flevel <= to_unsigned(1, 3);
-                                    walker_top0_st <= FAULT;
-                                elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
-                                    walker_top0_fault_k <= to_unsigned(5, 8);
-                                    walker_top0_flevel <= to_unsigned(1, 3);
-                                    walker_top0_st <= FAULT;
-                                elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
-                                    walker_top0_fault_k <= to_unsigned(6, 8);
-                                    walker_top0_flevel <= to_unsigned(1, 3);
-                                    walker_top0_st <= FAULT;
-                                elsif (bool(k_fetch) and bool(v_xd)) then
-                                    walker_top0_fault_k <= to_unsigned(7, 8);
-                                    walker_top0_flevel <= to_unsigned(1, 3);
-                                    walker_top0_st <= FAULT;
-                                elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
-                                    walker_top0_fault_k <= to_unsigned(8, 8);
-                                    walker_top0_flevel <= to_unsigned(1, 3);
-                                    walker_top0_st <= FAULT;
-                                elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * m_rdata(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * m_rdata(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
-                                    walker_top0_fault_k <= to_unsigned(9, 8);
-                                    walker_top0_flevel <= to_unsigned(1, 3);
-                                    walker_top0_st <= FAULT;
-                                else
-                                    walker_top0_se_1 <= m_rdata;
-                                    walker_top0_sa_1 <= walker_top0_ea;
-                                    if (True and (not bool(m_rdata(5)))) then
-                                        walker_top0_se_1(5) <= '1';
-                                        walker_top0_pend_1 <= '1';
-                                        pending := '1';
-                                    end if;
-                                    if (bool(k_write) and (not bool(m_rdata(6)))) then
-                                        walker_top0_se_1(6) <= '1';
-                                        walker_top0_pend_1 <= '1';
-                                        pending := '1';
-                                    end if;
-                                    o_level <= to_unsigned(1, 3);
-                                    o_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & i_addr(12-1 downto 0));
-                                    o_aux <= to_unsigned(0, 3);
-                                    if (bool(pending) or bool(walker_top0_pend_5) or bool(walker_top0_pend_4) or bool(walker_top0_pend_3) or bool(walker_top0_pend_2) or bool(walker_top0_pend_1)) then
-                                        walker_top0_st <= ADREQ;
+                                    if (bool(k_user) and (not bool(v_us))) then
+                                        walker_top0_fault_k <= to_unsigned(3, 8);
+                                        walker_top0_flevel <= to_unsigned(1, 3);
+                                        walker_top0_st <= FAULT;
+                                    elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
+                                        walker_top0_fault_k <= to_unsigned(4, 8);
+                                        walker_top0_flevel <= to_unsigned(1, 3);
+                                        walker_top0_st <= FAULT;
+                                    elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
+                                        walker_top0_fault_k <= to_unsigned(5, 8);
+                                        walker_top0_flevel <= to_unsigned(1, 3);
+                                        walker_top0_st <= FAULT;
+                                    elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
+                                        walker_top0_fault_k <= to_unsigned(6, 8);
+                                        walker_top0_flevel <= to_unsigned(1, 3);
+                                        walker_top0_st <= FAULT;
+                                    elsif (bool(k_fetch) and bool(v_xd)) then
+                                        walker_top0_fault_k <= to_unsigned(7, 8);
+                                        walker_top0_flevel <= to_unsigned(1, 3);
+                                        walker_top0_st <= FAULT;
+                                    elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
+                                        walker_top0_fault_k <= to_unsigned(8, 8);
+                                        walker_top0_flevel <= to_unsigned(1, 3);
+                                        walker_top0_st <= FAULT;
+                                    elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * m_rdata(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * m_rdata(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
+                                        walker_top0_fault_k <= to_unsigned(9, 8);
+                                        walker_top0_flevel <= to_unsigned(1, 3);
+                                        walker_top0_st <= FAULT;
                                     else
-                                        o_status <= to_unsigned(0, 8);
-                                        done <= '1';
-                                        walker_top0_st <= IDLE;
+                                        uw := m_rdata;
+                                        uw(5) := '1';
+                                        if bool(k_write) then
+                                            uw(6) := '1';
+                                        end if;
+                                        if (uw /= m_rdata) then
+                                            walker_top0_pend_1 <= '1';
+                                            pending := '1';
+                                        end if;
+                                        walker_top0_se_1 <= uw;
+                                        walker_top0_sa_1 <= walker_top0_ea;
+                                        o_level <= to_unsigned(1, 3);
+                                        o_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & i_addr(12-1 downto 0));
+                                        o_aux <= to_unsigned(0, 3);
+                                        if (bool(pending) or bool(walker_top0_pend_5) or bool(walker_top0_pend_4) or bool(walker_top0_pend_3) or bool(walker_top0_pend_2) or bool(walker_top0_pend_1)) then
+                                            walker_top0_st <= ADREQ;
+                                        else
+                                            o_status <= to_unsigned(0, 8);
+                                            done <= '1';
+                                            walker_top0_st <= IDLE;
+                                        end if;
                                     end if;
                                 end if;
                             end if;
@@ -629,6 +690,321 @@ begin
                     if bool(m_rvalid) then
                         m_we <= '0';
                         walker_top0_st <= ADREQ;
+                    end if;
+                when UWAIT =>
+                    if (bool(m_valid) and bool(m_ready)) then
+                        m_valid <= '0';
+                    end if;
+                    if bool(m_rvalid) then
+                        m_we <= '0';
+                        walker_top0_st <= PROC;
+                    end if;
+                when PROC =>
+                    walker_top0_le <= walker_top0_le;
+                    if (walker_top0_lvl = 5) then
+                        if (not bool(walker_top0_le(0))) then
+                            walker_top0_fault_k <= to_unsigned(1, 8);
+                            walker_top0_flevel <= to_unsigned(5, 3);
+                            walker_top0_st <= FAULT;
+                        elsif (((walker_top0_le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(r_EFER(11))) and ((walker_top0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            walker_top0_fault_k <= to_unsigned(2, 8);
+                            walker_top0_flevel <= to_unsigned(5, 3);
+                            walker_top0_st <= FAULT;
+                        else
+                            v_rw := stdl(bool(walker_top0_a_rw) and bool(walker_top0_le(1)));
+                            walker_top0_a_rw <= v_rw;
+                            v_us := stdl(bool(walker_top0_a_us) and bool(walker_top0_le(2)));
+                            walker_top0_a_us <= v_us;
+                            v_xd := stdl(bool(walker_top0_a_xd) or (bool(walker_top0_le(63)) and bool(r_EFER(11))));
+                            walker_top0_a_xd <= v_xd;
+                            m_valid <= '1';
+                            m_we <= '0';
+                            m_size <= to_unsigned(3, 3);
+                            m_addr <= (unsigned'(to_unsigned(0, 16) & walker_top0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                            walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & walker_top0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                            walker_top0_st <= MWAIT;
+                            walker_top0_lvl <= to_unsigned(4, 3);
+                        end if;
+                    elsif (walker_top0_lvl = 4) then
+                        if (not bool(walker_top0_le(0))) then
+                            walker_top0_fault_k <= to_unsigned(1, 8);
+                            walker_top0_flevel <= to_unsigned(4, 3);
+                            walker_top0_st <= FAULT;
+                        elsif (((walker_top0_le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (False and ((walker_top0_le and to_unsigned(256, 64)) /= 0)) or ((not bool(r_EFER(11))) and ((walker_top0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            walker_top0_fault_k <= to_unsigned(2, 8);
+                            walker_top0_flevel <= to_unsigned(4, 3);
+                            walker_top0_st <= FAULT;
+                        else
+                            v_rw := stdl(bool(walker_top0_a_rw) and bool(walker_top0_le(1)));
+                            walker_top0_a_rw <= v_rw;
+                            v_us := stdl(bool(walker_top0_a_us) and bool(walker_top0_le(2)));
+                            walker_top0_a_us <= v_us;
+                            v_xd := stdl(bool(walker_top0_a_xd) or (bool(walker_top0_le(63)) and bool(r_EFER(11))));
+                            walker_top0_a_xd <= v_xd;
+                            m_valid <= '1';
+                            m_we <= '0';
+                            m_size <= to_unsigned(3, 3);
+                            m_addr <= (unsigned'(to_unsigned(0, 16) & walker_top0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                            walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & walker_top0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                            walker_top0_st <= MWAIT;
+                            walker_top0_lvl <= to_unsigned(3, 3);
+                        end if;
+                    elsif (walker_top0_lvl = 3) then
+                        if (bool(walker_top0_le(7)) and True) then
+                            if (not bool(walker_top0_le(0))) then
+                                walker_top0_fault_k <= to_unsigned(1, 8);
+                                walker_top0_flevel <= to_unsigned(3, 3);
+                                walker_top0_st <= FAULT;
+                            elsif (((walker_top0_le and unsigned'("0000000000001111000000000000000000111111111111111110000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((walker_top0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                walker_top0_fault_k <= to_unsigned(2, 8);
+                                walker_top0_flevel <= to_unsigned(3, 3);
+                                walker_top0_st <= FAULT;
+                            else
+                                v_rw := stdl(bool(walker_top0_a_rw) and bool(walker_top0_le(1)));
+                                walker_top0_a_rw <= v_rw;
+                                v_us := stdl(bool(walker_top0_a_us) and bool(walker_top0_le(2)));
+                                walker_top0_a_us <= v_us;
+                                v_xd := stdl(bool(walker_top0_a_xd) or (bool(walker_top0_le(63)) and bool(r_EFER(11))));
+                                walker_top0_a_xd <= v_xd;
+                                if (bool(k_user) and (not bool(v_us))) then
+                                    walker_top0_fault_k <= to_unsigned(3, 8);
+                                    walker_top0_flevel <= to_unsigned(3, 3);
+                                    walker_top0_st <= FAULT;
+                                elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
+                                    walker_top0_fault_k <= to_unsigned(4, 8);
+                                    walker_top0_flevel <= to_unsigned(3, 3);
+                                    walker_top0_st <= FAULT;
+                                elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
+                                    walker_top0_fault_k <= to_unsigned(5, 8);
+                                    walker_top0_flevel <= to_unsigned(3, 3);
+                                    walker_top0_st <= FAULT;
+                                elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
+                                    walker_top0_fault_k <= to_unsigned(6, 8);
+                                    walker_top0_flevel <= to_unsigned(3, 3);
+                                    walker_top0_st <= FAULT;
+                                elsif (bool(k_fetch) and bool(v_xd)) then
+                                    walker_top0_fault_k <= to_unsigned(7, 8);
+                                    walker_top0_flevel <= to_unsigned(3, 3);
+                                    walker_top0_st <= FAULT;
+                                elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
+                                    walker_top0_fault_k <= to_unsigned(8, 8);
+                                    walker_top0_flevel <= to_unsigned(3, 3);
+                                    walker_top0_st <= FAULT;
+                                elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * walker_top0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * walker_top0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
+                                    walker_top0_fault_k <= to_unsigned(9, 8);
+                                    walker_top0_flevel <= to_unsigned(3, 3);
+                                    walker_top0_st <= FAULT;
+                                else
+                                    uw := walker_top0_le;
+                                    uw(5) := '1';
+                                    if bool(k_write) then
+                                        uw(6) := '1';
+                                    end if;
+                                    if (uw /= walker_top0_le) then
+                                        walker_top0_pend_3 <= '1';
+                                        pending := '1';
+                                    end if;
+                                    walker_top0_se_3 <= uw;
+                                    walker_top0_sa_3 <= walker_top0_ea;
+                                    o_level <= to_unsigned(3, 3);
+                                    o_pa <= unsigned'(to_unsigned(0, 16) & walker_top0_le(48-1 downto 30) & i_addr(30-1 downto 0));
+                                    o_aux <= to_unsigned(0, 3);
+                                    if (bool(pending) or bool(walker_top0_pend_5) or bool(walker_top0_pend_4) or bool(walker_top0_pend_3) or bool(walker_top0_pend_2) or bool(walker_top0_pend_1)) then
+                                        walker_top0_st <= ADREQ;
+                                    else
+                                        o_status <= to_unsigned(0, 8);
+                                        done <= '1';
+                                        walker_top0_st <= IDLE;
+                                    end if;
+                                end if;
+                            end if;
+                        else
+                            if (not bool(walker_top0_le(0))) then
+                                walker_top0_fault_k <= to_unsigned(1, 8);
+                                walker_top0_flevel <= to_unsigned(3, 3);
+                                walker_top0_st <= FAULT;
+                            elsif (((walker_top0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((walker_top0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((walker_top0_le and to_unsigned(128, 64)) /= 0))) then
+                                walker_top0_fault_k <= to_unsigned(2, 8);
+                                walker_top0_flevel <= to_unsigned(3, 3);
+                                walker_top0_st <= FAULT;
+                            else
+                                v_rw := stdl(bool(walker_top0_a_rw) and bool(walker_top0_le(1)));
+                                walker_top0_a_rw <= v_rw;
+                                v_us := stdl(bool(walker_top0_a_us) and bool(walker_top0_le(2)));
+                                walker_top0_a_us <= v_us;
+                                v_xd := stdl(bool(walker_top0_a_xd) or (bool(walker_top0_le(63)) and bool(r_EFER(11))));
+                                walker_top0_a_xd <= v_xd;
+                                m_valid <= '1';
+                                m_we <= '0';
+                                m_size <= to_unsigned(3, 3);
+                                m_addr <= (unsigned'(to_unsigned(0, 16) & walker_top0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & walker_top0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                walker_top0_st <= MWAIT;
+                                walker_top0_lvl <= to_unsigned(2, 3);
+                            end if;
+                        end if;
+                    elsif (walker_top0_lvl = 2) then
+                        if bool(walker_top0_le(7)) then
+                            if (not bool(walker_top0_le(0))) then
+                                walker_top0_fault_k <= to_unsigned(1, 8);
+                                walker_top0_flevel <= to_unsigned(2, 3);
+                                walker_top0_st <= FAULT;
+                            elsif (((walker_top0_le and unsigned'("0000000000001111000000000000000000000000000111111110000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((walker_top0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                walker_top0_fault_k <= to_unsigned(2, 8);
+                                walker_top0_flevel <= to_unsigned(2, 3);
+                                walker_top0_st <= FAULT;
+                            else
+                                v_rw := stdl(bool(walker_top0_a_rw) and bool(walker_top0_le(1)));
+                                walker_top0_a_rw <= v_rw;
+                                v_us := stdl(bool(walker_top0_a_us) and bool(walker_top0_le(2)));
+                                walker_top0_a_us <= v_us;
+                                v_xd := stdl(bool(walker_top0_a_xd) or (bool(walker_top0_le(63)) and bool(r_EFER(11))));
+                                walker_top0_a_xd <= v_xd;
+                                if (bool(k_user) and (not bool(v_us))) then
+                                    walker_top0_fault_k <= to_unsigned(3, 8);
+                                    walker_top0_flevel <= to_unsigned(2, 3);
+                                    walker_top0_st <= FAULT;
+                                elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
+                                    walker_top0_fault_k <= to_unsigned(4, 8);
+                                    walker_top0_flevel <= to_unsigned(2, 3);
+                                    walker_top0_st <= FAULT;
+                                elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
+                                    walker_top0_fault_k <= to_unsigned(5, 8);
+                                    walker_top0_flevel <= to_unsigned(2, 3);
+                                    walker_top0_st <= FAULT;
+                                elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
+                                    walker_top0_fault_k <= to_unsigned(6, 8);
+                                    walker_top0_flevel <= to_unsigned(2, 3);
+                                    walker_top0_st <= FAULT;
+                                elsif (bool(k_fetch) and bool(v_xd)) then
+                                    walker_top0_fault_k <= to_unsigned(7, 8);
+                                    walker_top0_flevel <= to_unsigned(2, 3);
+                                    walker_top0_st <= FAULT;
+                                elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
+                                    walker_top0_fault_k <= to_unsigned(8, 8);
+                                    walker_top0_flevel <= to_unsigned(2, 3);
+                                    walker_top0_st <= FAULT;
+                                elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * walker_top0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * walker_top0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
+                                    walker_top0_fault_k <= to_unsigned(9, 8);
+                                    walker_top0_flevel <= to_unsigned(2, 3);
+                                    walker_top0_st <= FAULT;
+                                else
+                                    uw := walker_top0_le;
+                                    uw(5) := '1';
+                                    if bool(k_write) then
+                                        uw(6) := '1';
+                                    end if;
+                                    if (uw /= walker_top0_le) then
+                                        walker_top0_pend_2 <= '1';
+                                        pending := '1';
+                                    end if;
+                                    walker_top0_se_2 <= uw;
+                                    walker_top0_sa_2 <= walker_top0_ea;
+                                    o_level <= to_unsigned(2, 3);
+                                    o_pa <= unsigned'(to_unsigned(0, 16) & walker_top0_le(48-1 downto 21) & i_addr(21-1 downto 0));
+                                    o_aux <= to_unsigned(0, 3);
+                                    if (bool(pending) or bool(walker_top0_pend_5) or bool(walker_top0_pend_4) or bool(walker_top0_pend_3) or bool(walker_top0_pend_2) or bool(walker_top0_pend_1)) then
+                                        walker_top0_st <= ADREQ;
+                                    else
+                                        o_status <= to_unsigned(0, 8);
+                                        done <= '1';
+                                        walker_top0_st <= IDLE;
+                                    end if;
+                                end if;
+                            end if;
+                        else
+                            if (not bool(walker_top0_le(0))) then
+                                walker_top0_fault_k <= to_unsigned(1, 8);
+                                walker_top0_flevel <= to_unsigned(2, 3);
+                                walker_top0_st <= FAULT;
+                            elsif (((walker_top0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((walker_top0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                walker_top0_fault_k <= to_unsigned(2, 8);
+                                walker_top0_flevel <= to_unsigned(2, 3);
+                                walker_top0_st <= FAULT;
+                            else
+                                v_rw := stdl(bool(walker_top0_a_rw) and bool(walker_top0_le(1)));
+                                walker_top0_a_rw <= v_rw;
+                                v_us := stdl(bool(walker_top0_a_us) and bool(walker_top0_le(2)));
+                                walker_top0_a_us <= v_us;
+                                v_xd := stdl(bool(walker_top0_a_xd) or (bool(walker_top0_le(63)) and bool(r_EFER(11))));
+                                walker_top0_a_xd <= v_xd;
+                                m_valid <= '1';
+                                m_we <= '0';
+                                m_size <= to_unsigned(3, 3);
+                                m_addr <= (unsigned'(to_unsigned(0, 16) & walker_top0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                                walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & walker_top0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                                walker_top0_st <= MWAIT;
+                                walker_top0_lvl <= to_unsigned(1, 3);
+                            end if;
+                        end if;
+                    elsif (walker_top0_lvl = 1) then
+                        if (not bool(walker_top0_le(0))) then
+                            walker_top0_fault_k <= to_unsigned(1, 8);
+                            walker_top0_flevel <= to_unsigned(1, 3);
+                            walker_top0_st <= FAULT;
+                        elsif (((walker_top0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((walker_top0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            walker_top0_fault_k <= to_unsigned(2, 8);
+                            walker_top0_flevel <= to_unsigned(1, 3);
+                            walker_top0_st <= FAULT;
+                        else
+                            v_rw := stdl(bool(walker_top0_a_rw) and bool(walker_top0_le(1)));
+                            walker_top0_a_rw <= v_rw;
+                            v_us := stdl(bool(walker_top0_a_us) and bool(walker_top0_le(2)));
+                            walker_top0_a_us <= v_us;
+                            v_xd := stdl(bool(walker_top0_a_xd) or (bool(walker_top0_le(63)) and bool(r_EFER(11))));
+                            walker_top0_a_xd <= v_xd;
+                            if (bool(k_user) and (not bool(v_us))) then
+                                walker_top0_fault_k <= to_unsigned(3, 8);
+                                walker_top0_flevel <= to_unsigned(1, 3);
+                                walker_top0_st <= FAULT;
+                            elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
+                                walker_top0_fault_k <= to_unsigned(4, 8);
+                                walker_top0_flevel <= to_unsigned(1, 3);
+                                walker_top0_st <= FAULT;
+                            elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
+                                walker_top0_fault_k <= to_unsigned(5, 8);
+                                walker_top0_flevel <= to_unsigned(1, 3);
+                                walker_top0_st <= FAULT;
+                            elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
+                                walker_top0_fault_k <= to_unsigned(6, 8);
+                                walker_top0_flevel <= to_unsigned(1, 3);
+                                walker_top0_st <= FAULT;
+                            elsif (bool(k_fetch) and bool(v_xd)) then
+                                walker_top0_fault_k <= to_unsigned(7, 8);
+                                walker_top0_flevel <= to_unsigned(1, 3);
+                                walker_top0_st <= FAULT;
+                            elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
+                                walker_top0_fault_k <= to_unsigned(8, 8);
+                                walker_top0_flevel <= to_unsigned(1, 3);
+                                walker_top0_st <= FAULT;
+                            elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * walker_top0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * walker_top0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
+                                walker_top0_fault_k <= to_unsigned(9, 8);
+                                walker_top0_flevel <= to_unsigned(1, 3);
+                                walker_top0_st <= FAULT;
+                            else
+                                uw := walker_top0_le;
+                                uw(5) := '1';
+                                if bool(k_write) then
+                                    uw(6) := '1';
+                                end if;
+                                if (uw /= walker_top0_le) then
+                                    walker_top0_pend_1 <= '1';
+                                    pending := '1';
+                                end if;
+                                walker_top0_se_1 <= uw;
+                                walker_top0_sa_1 <= walker_top0_ea;
+                                o_level <= to_unsigned(1, 3);
+                                o_pa <= unsigned'(to_unsigned(0, 16) & walker_top0_le(48-1 downto 12) & i_addr(12-1 downto 0));
+                                o_aux <= to_unsigned(0, 3);
+                                if (bool(pending) or bool(walker_top0_pend_5) or bool(walker_top0_pend_4) or bool(walker_top0_pend_3) or bool(walker_top0_pend_2) or bool(walker_top0_pend_1)) then
+                                    walker_top0_st <= ADREQ;
+                                else
+                                    o_status <= to_unsigned(0, 8);
+                                    done <= '1';
+                                    walker_top0_st <= IDLE;
+                                end if;
+                            end if;
+                        end if;
                     end if;
                 when others =>
                     walker_top0_st <= IDLE;

@@ -275,6 +275,36 @@ def test_set_needs_a_one_bit_field(tmp_path, old, new, formats):
     assert [d.message.split("format '")[1].split("'")[0] for d in bag.errors] == formats
 
 
+def test_updates_say_what_they_write_and_when(tmp_path):
+    """`set F [= V] at each level|table|leaf [as used] [when C]` elaborates to its field,
+    entries, value and timing; a value update may write a wide field."""
+    from codegen.frontend.pipeline import compile_spec
+    text = edit(WALK, "    set A at each level;\n", "    set A at table as used;\n    set A at leaf;\n"
+                "    set ADDR = ADDR at leaf when access.write;\n")
+    spec = compile_spec(write(tmp_path, text))
+    ups = [(u.field, u.where, u.used, u.value is not None, u.when is not None) for u in spec.top.updates]
+    assert ups == [("A", "table", True, False, False), ("A", "leaf", False, False, False),
+                   ("ADDR", "leaf", False, True, True)]
+    assert [u.applies(False) for u in spec.top.updates] == [True, False, False]
+
+
+@pytest.mark.parametrize("new, code, at", [
+    ("set P = 1 at table as used;", "E0426", "set P = 1"),          # a fault reads P
+    ("set RW = RW + 1 at each level;", "E0427", "RW + 1"),           # 2 bits into 1
+    ("set RW = 2 at each level;", "E0425", "2 at"),                  # does not fit
+    ("set A at each level when PS;", "E0316", "PS;"),                # PS in pde, not in pte
+    ("set RW = 0 at table as used;", None, None),                    # no fault reads RW
+])
+def test_update_values_and_timing_are_checked(tmp_path, new, code, at):
+    text = edit(WALK, "set A at each level;", new)
+    if code is None:
+        from codegen.frontend.pipeline import compile_spec
+        compile_spec(write(tmp_path, text))
+        return
+    d = only(compile_text(tmp_path, text), code)
+    assert loc(d) == where(text, at)
+
+
 # ---- all errors of the check stage together
 def test_every_check_error_is_reported_together(tmp_path):
     text = edit(WALK, "    D [6];", "    wire [6];", "    PS [7];", "    PS [7:5];", "leaf pte page 4K;", "table pte;")

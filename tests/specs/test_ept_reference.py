@@ -550,12 +550,15 @@ def test_violation_on_a_guest_table_access_comes_before_that_entry_is_checked(ep
 
 # ---- EPT accessed and dirty flags (SDM 29.3.4) -------------------------------------------------------
 def ad_walk(n, state, gpa, write):
-    """Expected references of one EPT walk with EPTP.AD = 1: read each entry used, then set
-    A in each of them and D in the leaf if the access is a write, writing only the entries
-    that change, root first."""
+    """Expected references of one EPT walk with EPTP.AD = 1 (SDM 29.3.4: "whenever the
+    processor uses an EPT paging-structure entry ... it sets the accessed flag"): read each
+    entry, and write A into a table entry as soon as it is used, before the next read; the
+    leaf gets A, and D if the access is a write, once the access is permitted. Only entries
+    that change are written."""
     path = n.ept_path(gpa)
-    out = [(0, a, 8, state[a]) for a in path]
+    out = []
     for i, a in enumerate(path):
+        out.append((0, a, 8, state[a]))
         new = state[a] | EA | (ED if write and i == len(path) - 1 else 0)
         if new != state[a]:
             state[a] = new
@@ -601,63 +604,87 @@ def test_ept_ad_disabled_writes_no_ept_flags(ept):
     assert r == (0, H_PAGE | 0xABC, 1, 1) and trace == n.expected_trace() and mem == n.mem
 
 
-def test_ept_flags_are_not_set_by_a_walk_that_faults(ept):
-    """The spec sets the EPT A/D flags after a successful walk only: the final walk that ends in a
-    write violation leaves its entries alone (the table walks before it did complete)."""
+def test_ept_leaf_flags_are_not_set_by_a_walk_that_faults(ept):
+    """SDM 29.3.4: the final walk that ends in a write violation used its EPT table entries
+    (they get A, kept although the walk faults) but its leaf does not permit the access:
+    the leaf gets neither A nor D."""
     n = TwoD(ad=1, ept_table=EPT_TABLE, ept_leaf=EPT_LEAF)
     n.update(n.ept_entry(FINAL_GPA, 1), lambda e: e & ~W)
     r, trace, mem = ept.walk(n, write=1)
     assert r == (H_WRITE, 1, 0, violation(Q_WRITE | Q_R | Q_X | Q_XU | Q_FINAL))
-    assert trace[-4:] == [(0, a, 8, n.mem[a]) for a in n.ept_path(FINAL_GPA)]
-    assert all(mem[a] == n.mem[a] for a in n.ept_path(FINAL_GPA))
+    path = n.ept_path(FINAL_GPA)
+    assert trace[-1] == (0, path[-1], 8, n.mem[path[-1]])
+    assert mem[path[-1]] == n.mem[path[-1]]
+    assert all(mem[a] & EA for a in path[:-1])
 
 
 # ---- guest accessed and dirty flags through EPT -------------------------------------------------------
 def test_guest_ad_updates_with_ept_ad_enabled(ept):
     """EPTP.AD = 1: the guest table accesses were already writes, so the guest A/D updates
-    are written at the host-physical addresses found by the walk, without another EPT walk."""
+    are written at the host-physical addresses found by the walk, without another EPT walk:
+    A of each guest table entry right after it is read (SDM 4.8), the PTE's A and D after
+    the final translation."""
     n = TwoD(ad=1, guest_flags=P | RW | US)
     r, trace, mem = ept.walk(n, write=1)
     assert r == (0, H_PAGE | 0xABC, 1, 1)
-    assert trace[:24] == n.expected_trace()
-    updates = [(1, n.guest_entry[lv][1], 8, n.mem[n.guest_entry[lv][1]] | A | (D if lv == 1 else 0))
-               for lv in (4, 3, 2, 1)]
-    assert trace[24:] == updates
-    assert all(mem[a] == v for _, a, _, v in updates)
+    expect = []
+    for lv in (4, 3, 2, 1):
+        gpa, hpa = n.guest_entry[lv]
+        expect += n.ept_reads(gpa) + [(0, hpa, 8, n.mem[hpa])]
+        if lv > 1:
+            expect.append((1, hpa, 8, n.mem[hpa] | A))
+    pte = n.guest_entry[1][1]
+    expect += n.ept_reads(FINAL_GPA) + [(1, pte, 8, n.mem[pte] | A | D)]
+    assert trace == expect and len(trace) == 24 + 4
+    assert all(mem[a] == v for op, a, _, v in trace if op)
 
 
 def test_guest_ad_updates_are_translated_writes_without_ept_ad(ept):
-    """EPTP.AD = 0: after the final translation each guest A/D update is a data write of its
-    own, translated through EPT again: 24 + 4 x (4 + 1) = 44 references."""
+    """EPTP.AD = 0: each guest A/D update is a data write of its own, translated through EPT
+    again (SDM 29.3.3.2): a guest table entry's A as soon as the entry is used, before the
+    next guest entry is read; the PTE's A and D after the final translation:
+    24 + 4 x (4 + 1) = 44 references."""
     n = TwoD(ad=0, guest_flags=P | RW | US)
     r, trace, mem = ept.walk(n, write=1)
     assert r == (0, H_PAGE | 0xABC, 1, 1)
-    expect = n.expected_trace()
+    expect = []
     for lv in (4, 3, 2, 1):
         gpa, hpa = n.guest_entry[lv]
-        expect += n.ept_reads(gpa) + [(1, hpa, 8, n.mem[hpa] | A | (D if lv == 1 else 0))]
+        expect += n.ept_reads(gpa) + [(0, hpa, 8, n.mem[hpa])]
+        if lv > 1:
+            expect += n.ept_reads(gpa) + [(1, hpa, 8, n.mem[hpa] | A)]
+    gpa, hpa = n.guest_entry[1]
+    expect += n.ept_reads(FINAL_GPA) + n.ept_reads(gpa) + [(1, hpa, 8, n.mem[hpa] | A | D)]
     assert trace == expect and len(trace) == 44
     assert mem[n.guest_entry[1][1]] & (A | D) == A | D
 
 
 @pytest.mark.parametrize("guest_level", [4, 3, 2, 1])
 def test_guest_accessed_update_to_a_read_only_guest_table_is_a_violation(ept, guest_level):
-    """EPTP.AD = 0, guest A flags clear, one guest table page read-only in EPT: the walk and
-    the final translation succeed (reads), the updates of the levels above are written, and
-    the update of that level's entry is an EPT write violation: bit 1 only (bit 0 = 0),
-    bit 8 = 0, the guest-physical address of the guest entry, the guest level in the result."""
+    """EPTP.AD = 0, guest A flags clear, one guest table page read-only in EPT: the entry
+    there is read, and setting its A (SDM 4.8: as it is used; for the PTE after the final
+    translation) is a write through EPT (SDM 29.3.3.2) that is a write violation: bit 1
+    only (bit 0 = 0), bit 8 = 0, the guest-physical address of the guest entry, the guest
+    level in the result. The A of the levels above was written before."""
     n = TwoD(ad=0, guest_flags=P | RW | US)
     gpa = n.guest_entry[guest_level][0]
     n.update(n.ept_entry(gpa, 1), lambda e: e & ~W)
     r, trace, mem = ept.walk(n)
     assert r == (H_WRITE, 1, guest_level, violation(Q_WRITE | Q_R | Q_X | Q_XU, gpa))
     assert r[3][1] & (Q_READ | Q_FINAL) == 0
-    expect = n.expected_trace()
-    for lv in range(4, guest_level, -1):
+    expect = []
+    for lv in (4, 3, 2, 1):
         g, h = n.guest_entry[lv]
-        expect += n.ept_reads(g) + [(1, h, 8, n.mem[h] | A)]
-    expect += n.ept_reads(gpa)
-    assert trace == expect and len(trace) == 24 + 5 * (4 - guest_level) + 4
+        expect += n.ept_reads(g) + [(0, h, 8, n.mem[h])]
+        if lv == 1:
+            break
+        expect += n.ept_reads(g)
+        if lv == guest_level:
+            break
+        expect.append((1, h, 8, n.mem[h] | A))
+    if guest_level == 1:
+        expect += n.ept_reads(FINAL_GPA) + n.ept_reads(gpa)
+    assert trace == expect and len(trace) == (10 * (4 - guest_level) + 9 if guest_level > 1 else 43)
     for lv in (4, 3, 2, 1):
         h = n.guest_entry[lv][1]
         assert mem[h] == (n.mem[h] | A if lv > guest_level else n.mem[h])

@@ -153,17 +153,35 @@ def test_smep_and_smap(ref):
 
 
 def test_accessed_and_dirty_updates(ref):
+    """SDM 4.8: the PDE that references the page table is used, so its A is written before
+    the PTE is read; the PTE's A and D follow once the access is permitted."""
     mem = tables(pde=P | RW | US, pte=P | RW | US)
     out, trace = walk(ref, mem, write=1)
     assert out["ok"]
-    assert trace[2:] == [(1, PDE_AT, 4, PT | P | RW | US | A), (1, PTE_AT, 4, FRAME | P | RW | US | A | D)]
+    assert trace == [(0, PDE_AT, 4, PT | P | RW | US), (1, PDE_AT, 4, PT | P | RW | US | A),
+                     (0, PTE_AT, 4, FRAME | P | RW | US), (1, PTE_AT, 4, FRAME | P | RW | US | A | D)]
     assert mem == {PDE_AT: PT | P | RW | US | A, PTE_AT: FRAME | P | RW | US | A | D}
     mem = tables(pde=P | RW | US, pte=P | RW | US)
     out, trace = walk(ref, mem)  # a read sets A only
-    assert trace[2:] == [(1, PDE_AT, 4, PT | P | RW | US | A), (1, PTE_AT, 4, FRAME | P | RW | US | A)]
+    assert [t for t in trace if t[0]] == [(1, PDE_AT, 4, PT | P | RW | US | A), (1, PTE_AT, 4, FRAME | P | RW | US | A)]
     mem = {PDE_AT: PDE_4M | P | RW | US}
     out, trace = walk(ref, mem, write=1)  # a 4-MByte page's PDE gets A and D
     assert out["ok"] and trace[1:] == [(1, PDE_AT, 4, PDE_4M | P | RW | US | A | D)]
+
+
+def test_pde_accessed_survives_a_fault_of_the_pte(ref):
+    """SDM 4.8: A is set in the PDE the walk used even though the PTE then faults (not
+    present); a protection fault at the PTE sets A in the PDE but no A/D in the PTE."""
+    mem = tables(pde=P | RW | US, pte=RW | US)
+    out, trace = walk(ref, mem, write=1)
+    assert out == fault("not_present", 1, E_W)
+    assert trace == [(0, PDE_AT, 4, PT | P | RW | US), (1, PDE_AT, 4, PT | P | RW | US | A),
+                     (0, PTE_AT, 4, FRAME | RW | US)]
+    mem = tables(pde=P | RW | US, pte=P | US)
+    out, trace = walk(ref, mem, write=1, user=1)
+    assert out == fault("user_write", 1, E_P | E_W | E_U)
+    assert [t for t in trace if t[0]] == [(1, PDE_AT, 4, PT | P | RW | US | A)]
+    assert mem[PTE_AT] == FRAME | P | US
 
 
 def test_cr2_is_the_32_bit_linear_address(ref):
@@ -192,13 +210,14 @@ def handwalk(mem: dict, q: dict):
     if big and pde & (1 << 21):
         return fault("reserved", 2)
     rw, us = pde & RW, pde & US
-    writes = []
     if big:
         level, leaf_at, leaf = 2, pde_at, pde
         pa = (pde & 0xFFC0_0000) | ((pde >> 13 & 0xFF) << 32) | (va & 0x3F_FFFF)
     else:
-        if not pde & A:
-            writes.append((pde_at, pde | A))
+        if not pde & A:  # SDM 4.8: the PDE is used; A is set before the PTE is read
+            pde |= A
+            mem[pde_at] = pde
+            trace.append((1, pde_at, 4, pde))
         pte_at = (pde & 0xFFFF_F000) + 4 * (va >> 12 & 0x3FF)
         pte = mem.get(pte_at, 0)
         trace.append((0, pte_at, 4, pte))
@@ -218,11 +237,9 @@ def handwalk(mem: dict, q: dict):
     if not user and fetch and us and cr4 & CR4_SMEP:
         return fault("smep", level)
     new = leaf | A | (D if write else 0)
-    if new != leaf:
-        writes.append((leaf_at, new))
-    for at, value in writes:
-        mem[at] = value
-        trace.append((1, at, 4, value))
+    if new != leaf:  # the leaf's A/D only once the access is permitted
+        mem[leaf_at] = new
+        trace.append((1, leaf_at, 4, new))
     return {"ok": True, "pa": pa, "level": level}, trace
 
 

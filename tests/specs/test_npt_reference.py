@@ -136,13 +136,35 @@ def test_2d_walk_mixed_depths(ref, gl, hl):
 
 
 def test_guest_accessed_dirty_written_at_system_physical_addresses(ref):
+    """APM 15.25.5 and 5.4.2 (SDM 4.8): the guest A of each guest table entry is written at its
+    system-physical address as soon as the entry is used, before the next guest entry's
+    nested walk; the PTE's A and D after the final address is translated."""
     n = Nested(guest_flags=P | RW | US)
     r, trace, mem = n.walk(ref, write=1)
     assert r[0] == 0
-    assert trace[:24] == n.expected_trace()
-    writes = [(1, n.guest_entry[lv][1], 8, n.mem[n.guest_entry[lv][1]] | A | (D if lv == 1 else 0)) for lv in (4, 3, 2, 1)]
-    assert trace[24:] == writes
-    assert all(mem[a] == v for _, a, _, v in writes)
+    expect = []
+    for lv in (4, 3, 2, 1):
+        gpa, spa = n.guest_entry[lv]
+        expect += n.host_reads(gpa) + [(0, spa, 8, n.mem[spa])]
+        if lv > 1:
+            expect.append((1, spa, 8, n.mem[spa] | A))
+    pte = n.guest_entry[1][1]
+    expect += n.host_reads(G_PAGE) + [(1, pte, 8, n.mem[pte] | A | D)]
+    assert trace == expect
+    assert all(mem[a] == v for op, a, _, v in trace if op)
+
+
+def test_guest_accessed_survives_a_nested_fault_below(ref):
+    """APM 5.4.2 / SDM 4.8: a guest table entry used before a nested page fault keeps the A
+    written when it was used; the nested fault on the next guest table stops the walk."""
+    n = Nested(guest_flags=P | RW | US)
+    gpa = n.guest_entry[2][0]
+    n.mem[n.paths[gpa & ~0xFFF][-1]] &= ~P  # the nested PTE of the guest page directory
+    r, trace, mem = n.walk(ref)
+    assert r[0] > 64 and r[2] == 2  # a nested fault on the guest level-2 table
+    written = {a for op, a, _, v in trace if op}
+    assert written == {n.guest_entry[4][1], n.guest_entry[3][1]}
+    assert all(mem[n.guest_entry[lv][1]] & A for lv in (4, 3))
 
 
 @pytest.mark.parametrize("seed", range(5))

@@ -329,20 +329,23 @@ def test_pkey_on_large_pages(walk_top, leaf):
 
 # ---- accessed and dirty flags (SDM 4.8) ----------------------------------------------------
 def test_accessed_at_every_level_dirty_at_leaf_on_write(walk_top):
+    """SDM 4.8: each paging-structure entry the walk uses gets A as it is used (written
+    before the next entry is read); the PTE gets A and D once the write is permitted."""
     mem = build(table_flags=P | RW | US, leaf_flags=P | RW | US)
     r, trace, before = run(walk_top, mem, write=1)
     assert r == (0, 0x9876_5432_1ABC, 1, 0)
-    writes = [(1, EA[4], 8, before[EA[4]] | A), (1, EA[3], 8, before[EA[3]] | A),
-              (1, EA[2], 8, before[EA[2]] | A), (1, EA[1], 8, before[EA[1]] | A | D)]
-    assert trace == reads(before, [4, 3, 2, 1]) + writes
-    assert mem == {a: v for _, a, _, v in writes}
+    assert trace == [(0, EA[4], 8, before[EA[4]]), (1, EA[4], 8, before[EA[4]] | A),
+                     (0, EA[3], 8, before[EA[3]]), (1, EA[3], 8, before[EA[3]] | A),
+                     (0, EA[2], 8, before[EA[2]]), (1, EA[2], 8, before[EA[2]] | A),
+                     (0, EA[1], 8, before[EA[1]]), (1, EA[1], 8, before[EA[1]] | A | D)]
+    assert mem == {a: v for op, a, _, v in trace if op}
 
 
 def test_read_sets_accessed_only(walk_top):
     mem = build(top=5, table_flags=P | RW | US, leaf_flags=P | RW | US)
     r, trace, before = run(walk_top, mem, va=VA5, CR4=CR4_LA57)
     assert r[0] == 0
-    assert trace[5:] == [(1, EA[lv], 8, before[EA[lv]] | A) for lv in (5, 4, 3, 2, 1)]
+    assert [t for t in trace if t[0]] == [(1, EA[lv], 8, before[EA[lv]] | A) for lv in (5, 4, 3, 2, 1)]
     assert not any(v & D for v in mem.values())
 
 
@@ -351,8 +354,8 @@ def test_only_changed_entries_are_written(walk_top):
     mem[EA[3]] |= A
     r, trace, before = run(walk_top, mem, write=1)
     assert r[0] == 0
-    assert trace[4:] == [(1, EA[4], 8, before[EA[4]] | A), (1, EA[2], 8, before[EA[2]] | A),
-                         (1, EA[1], 8, before[EA[1]] | D)]
+    assert [t for t in trace if t[0]] == [(1, EA[4], 8, before[EA[4]] | A), (1, EA[2], 8, before[EA[2]] | A),
+                                          (1, EA[1], 8, before[EA[1]] | D)]
 
 
 @pytest.mark.parametrize("leaf", [2, 3])
@@ -364,11 +367,38 @@ def test_dirty_on_large_page_leaf(walk_top, leaf):
     assert len(trace) == 2 * (5 - leaf)
 
 
-def test_no_flag_writes_on_a_fault(walk_top):
+def test_protection_fault_sets_no_leaf_accessed_or_dirty(walk_top):
+    """SDM 4.8 with 4.6: a user write to a read-only page faults at the leaf after every
+    table entry was used: A is set in the PML4E, PDPTE and PDE, none in the PTE."""
     mem = build(table_flags=P | RW | US, leaf_flags=P | US)
     r, trace, before = run(walk_top, mem, write=1, user=1)
     assert r == pf(USER_WRITE, 1, E_P | E_W | E_U)
-    assert all(op == 0 for op, *_ in trace) and mem == before
+    assert [t for t in trace if t[0]] == [(1, EA[lv], 8, before[EA[lv]] | A) for lv in (4, 3, 2)]
+    assert mem[EA[1]] == before[EA[1]]
+
+
+def test_fault_at_level_2_leaves_accessed_at_levels_4_and_3_only(walk_top):
+    """SDM 4.8: A is set on each entry the walk used, even when a lower level then faults.
+    A 4-level walk whose PDE is not present: the PML4E and PDPTE got A, in walk order,
+    each written before the next read; the faulting PDE gets none."""
+    mem = build(table_flags=P | RW | US, leaf_flags=P | RW | US)
+    mem[EA[2]] &= ~P
+    r, trace, before = run(walk_top, mem, write=1)
+    assert r == pf(NOT_PRESENT, 2, E_W)
+    assert trace == [(0, EA[4], 8, before[EA[4]]), (1, EA[4], 8, before[EA[4]] | A),
+                     (0, EA[3], 8, before[EA[3]]), (1, EA[3], 8, before[EA[3]] | A),
+                     (0, EA[2], 8, before[EA[2]])]
+    assert mem == {**before, EA[4]: before[EA[4]] | A, EA[3]: before[EA[3]] | A}
+
+
+def test_reserved_bit_entry_gets_no_accessed_flag(walk_top):
+    """SDM 4.8 with 4.7: an entry with a reserved bit set faults itself and is not marked
+    accessed; the entries above it are."""
+    mem = build(table_flags=P | RW | US, leaf_flags=P | RW | US)
+    mem[EA[3]] |= 1 << 51
+    r, trace, before = run(walk_top, mem)
+    assert r == pf(RESERVED, 3, E_P | E_RSVD)
+    assert [t for t in trace if t[0]] == [(1, EA[4], 8, before[EA[4]] | A)]
 
 
 # ---- CR2 (SDM 4.7) ---------------------------------------------------------------------------

@@ -698,9 +698,21 @@ class Elaborator:
                     (faults if r.kind == "fault" else checks).append(
                         ir.Rule(name=r.name, when=cond, where=r.where, cite=r.cite, doc=r.doc, span=r.span))
             elif r.kind == "set":
-                when = self.resolve(r.when, check_scope) if r.when is not None else None
-                if r.when is None or when is not None:
-                    updates.append(ir.Update(field=r.name, where=r.where, when=when, cite=r.cite, span=r.span))
+                # an update reads the fields of the entries it writes (as read from memory),
+                # the access, the context and the accumulators (`as used`: as before this
+                # entry; after success: with this entry's part)
+                fmts = unique([self._lay(m, n) for lv in levels
+                               for n, leaf in ((lv.table, False), (lv.leaf, True))
+                               if n and (r.where == "each level" or r.where == ("leaf" if leaf else "table"))])
+                up_scope = Scope(m, registers=registers, access=access, input=(in_name, in_width),
+                                 accumulators=acc_widths, entry_formats=fmts,
+                                 leaf_formats=leaf_formats if r.where == "leaf" else [],
+                                 builtins={"level": level_width}, **named)
+                when = self.resolve(r.when, up_scope) if r.when is not None else None
+                value = self.resolve(r.value, up_scope) if r.value is not None else None
+                if (r.when is None or when is not None) and (r.value is None or value is not None):
+                    updates.append(ir.Update(field=r.name, where=r.where, when=when, value=value, used=r.used,
+                                             cite=r.cite, span=r.span))
         kinds = tuple(x.name for x in faults) + tuple(x.name for x in checks) + tuple(x.name for x in input_faults)
         # A record may read the accumulators and the leaf entry; `walked` says they are
         # meaningful (the fault is a final check, after the whole walk).
@@ -905,11 +917,16 @@ class Elaborator:
             return
         record = self.record(m, d.records[0], rec_scope)
         update_when = self.resolve(d.update_when, gscope) if d.update_when is not None else None
+        for again in d.item_spans.get("updates_before_final_again", []):
+            self.bag.error("E0318", f"nested '{d.name}' says twice when the guest's updates are written: expected "
+                           "one `guest updates before final;` or `guest updates after final;`, not two; delete one",
+                           again)
         if record is None or (d.update_when is not None and update_when is None):
             return
         m.nested[d.name] = ir.Nested(name=d.name, guest=guest.name, host=host.name, host_bindings=tuple(bindings),
                                      table_access=maps["table"], final_access=maps["final"], record=record,
                                      update_access=maps.get("update", ()), update_when=update_when,
+                                     updates_before_final=d.updates_before_final,
                                      context=tuple(context), cite=d.cite, doc=d.doc, span=d.span)
 
 

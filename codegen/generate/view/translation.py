@@ -109,11 +109,12 @@ class TranslationView:
             out.append((r, _bound_hdl(bound[r], env, width) if r in bound else f"r_{r}", width))
         return out
 
-    def access_hdl(self, stage: str) -> list[tuple[str, str]]:
+    def access_hdl(self, stage: str, acc: str = "v_") -> list[tuple[str, str]]:
         """The host access kind of a table or final translation; the guest sets it when
-        it asks, with its accumulators as just updated (v_*)."""
+        it asks, with its accumulators as just updated (v_*), or from their registers
+        (a_*) in a later state."""
         env = self.main.hdl_env()
-        env.spell["acc"] = lambda e: f"v_{e.name}"
+        env.spell["acc"] = lambda e: f"{acc}{e.name}"
         binds = self._access_binds(stage)
         by = {b.name: _low_bit_hdl(b.value, env) for b in binds}
         return [(a, by[a]) for a in self.host.regime.access]

@@ -148,6 +148,7 @@ class WalkerView:
                 v.frame_text = map_text(reg.frame_of(lv))
                 v.page_mask = mask(lv.page_shift)
             self.levels.append(v)
+        self._hoists = [0]
         self.entry_shift = eb
         self.entry_bits = reg.entry_bytes * 8
         # the widths of the model's status and level signals (STATUS_WIDTH, LEVEL_WIDTH),
@@ -173,7 +174,7 @@ class WalkerView:
     @property
     def entry_in(self) -> str:
         """The entry just read, as wide as the regime's entry (the data port may be wider)."""
-        if self.data_bits == self.entry_bits:
+        if self.signal_bits(self.entry) == self.entry_bits:
             return self.entry
         return f"{self.entry}[{self.entry_bits}:]"
 
@@ -283,16 +284,29 @@ class WalkerView:
         env = self.py_env(lv.leaf.layout, lv.level.number)
         return [(self.kinds.index(r.name) + 1, r, py(r.when, env)) for r in self.regime.checks]
 
-    def updates(self, fv: FormatView, leaf: bool) -> list[tuple[int, ir.Update]]:
-        out = []
-        for u in self.regime.updates:
-            if u.where == "each level" or leaf:
-                out.append((fv.layout.field(u.field).mask, u))
-        return out
+    def updates(self, fv: FormatView, leaf: bool, used: bool = False) -> list[tuple[ir.Field, ir.Update]]:
+        """The updates of an entry of format `fv`: the as-used ones (`used`) or those
+        written after success, in spec order."""
+        return [(fv.layout.field(u.field), u) for u in self.regime.updates if u.applies(leaf) and u.used == used]
 
-    def py_updates(self, fv: FormatView, level: int, leaf: bool) -> list[tuple[int, str | None]]:
+    @property
+    def has_used(self) -> bool:
+        """Whether some update is written as soon as its entry is used (`as used`)."""
+        return any(u.used for u in self.regime.updates)
+
+    def py_updates(self, fv: FormatView, level: int, leaf: bool, used: bool = False) -> list[str]:
+        """Statements that make `u`, the entry `e` with the updates applied (each
+        condition and value read from `e`); the caller writes `u` when it differs."""
         env = self.py_env(fv.layout, level)
-        return [(m, py(u.when, env) if u.when is not None else None) for m, u in self.updates(fv, leaf)]
+        out = []
+        for f, u in self.updates(fv, leaf, used):
+            if u.value is None:
+                line = f"u |= {hex(f.mask)}"
+            else:
+                value = py(u.value, env)
+                line = f"u = (u & ~{hex(f.mask)}) | ((({value}) & {hex(mask(f.width))}) << {f.lo})"
+            out.append(f"if {py(u.when, env)}: {line}" if u.when is not None else line)
+        return out
 
     @property
     def record_layout(self) -> ir.Layout:
@@ -356,6 +370,8 @@ class WalkerView:
     @property
     def entry(self) -> str:
         """The signal holding the entry just read: a guest gets it from the host walker."""
+        if getattr(self, "_entry", None):
+            return self._entry
         return "x_rdata" if self.role == "guest" else "m_rdata"
 
     @property
@@ -424,8 +440,8 @@ class WalkerView:
         return self._hdl_fitted([(a, a.then) for a in self.regime.accumulators], self.hdl_env(fv.layout, level))
 
     def _hdl_fitted(self, items, env: Env) -> list[tuple[ir.Accumulator, list[str], str]]:
-        self._hoists = getattr(self, "_hoists", 0) + 1
-        h = Hoist(env, prefix=f"ac{self._hoists}_")
+        self._hoists[0] += 1  # shared with the copies of with_entry(): names stay distinct
+        h = Hoist(env, prefix=f"ac{self._hoists[0]}_")
         out = []
         for a, e in items:
             text = _fitted(h, env, e, a.width)
@@ -490,7 +506,7 @@ class WalkerView:
     def hdl_states(self) -> list[str]:
         """The FSM states this role uses (an unused state would be an incomplete case)."""
         states = ["IDLE", "XWAIT", "NFAULT"] if self.role == "guest" else ["IDLE", "MWAIT"]
-        states += ["FAULT", "ADREQ", "ADWAIT"]
+        states += ["FAULT", "ADREQ", "ADWAIT"] + (["UWAIT", "PROC"] if self.has_used else [])
         return states + (["PREAD", "PWRITE"] if self.role == "host" else [])
 
     @property
@@ -557,14 +573,42 @@ class WalkerView:
         """The next table's address from a pointer entry `e` at `lv`, in Python."""
         return py_map(lv.pointer_pieces, "e")
 
-    def hdl_update_bits(self, fv: FormatView, level: int, leaf: bool) -> list[tuple[int, str]]:
-        """(bit, condition) for each accessed/dirty-style bit the entry may get set."""
+    def hdl_updates(self, fv: FormatView, level: int, leaf: bool, used: bool = False) -> list[str]:
+        """Statements that apply the updates to the variable `uw` (which holds the entry
+        first), each condition and value read from the entry signal. After success the
+        accumulators are as just updated (v_*); as used, as before this entry (a_*)."""
         env = self.hdl_env(fv.layout, level)
-        env.spell["acc"] = lambda e: f"v_{e.name}"
+        if not used:
+            env.spell["acc"] = lambda e: f"v_{e.name}"
+        h = Hoist(env, prefix=f"up{level}{'t' if not leaf else 'l'}{'u' if used else ''}_")
         out = []
-        for m, u in self.updates(fv, leaf):
-            cond = hdl(u.when, env, True) if u.when is not None else "True"
-            out.append((m.bit_length() - 1, cond))
+        for f, u in self.updates(fv, leaf, used):
+            target = f"uw[{f.lo}]" if f.width == 1 else f"uw[{f.hi + 1}:{f.lo}]"
+            if u.value is None:
+                value = "True"
+            else:
+                value = _fitted(h, env, u.value, f.width)
+            body = h.take() + [f"{target} = {value}"]
+            if u.when is not None:
+                out.append(f"if {hdl(u.when, env, True)}:")
+                out += ["    " + line for line in body]
+            else:
+                out += body
+        return out
+
+    def hdl_entry_ok(self, fv: FormatView, level: int, leaf: bool) -> list[str]:
+        """Statements that leave `uok` true when the entry has none of its own faults."""
+        out = ["uok = True"]
+        for _, _, cond in self.hdl_faults(fv, level, leaf):
+            out += [f"if {cond}:", "    uok = False"]
+        return out
+
+    def with_entry(self, name: str) -> "WalkerView":
+        """This walker reading its entry from the signal `name` (the entry register `le`
+        after an as-used write) instead of the memory port."""
+        import copy
+        out = copy.copy(self)
+        out._entry = name
         return out
 
     def hdl_index(self, lv: LevelView) -> str:

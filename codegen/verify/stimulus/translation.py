@@ -1378,10 +1378,12 @@ class ScenarioFactory:
 
     @staticmethod
     def _updates_preset_of(regime: ir.Regime, lay: ir.Layout) -> int:
+        """Flags only (`set F at ...`): a value update (`set F = V`) may write a field the
+        checks read (a read-only bit), and presetting it would decide them."""
         m = 0
         for u in regime.updates:
             f = lay.field(u.field)
-            if f is not None:
+            if f is not None and u.value is None:
                 m |= f.mask
         return m
 

@@ -90,6 +90,9 @@ reg [2:0] walker_top0_st;
 
 always @(posedge clk) begin: walker_top0_fsm
     reg pending;
+    reg [32-1:0] uw;
+    reg used;
+    reg uok;
     reg v_rw;
     reg v_us;
     if (rst == 1) begin
@@ -123,6 +126,9 @@ always @(posedge clk) begin: walker_top0_fsm
     end
     else begin
         pending = 1'b0;
+        uw = 32'h0;
+        used = 1'b0;
+        uok = 1'b0;
         v_rw = (0 != 0);
         v_us = (0 != 0);
         if (done) begin
@@ -151,18 +157,142 @@ always @(posedge clk) begin: walker_top0_fsm
                     m_valid <= 1'b0;
                 end
                 if (m_rvalid) begin
-                    walker_top0_le <= m_rdata;
-                    case (walker_top0_lvl)
-                        'h2: begin
-                            if ((m_rdata[7] && r_CR4[4])) begin
+                    used = 1'b0;
+                    if ((walker_top0_lvl == 2)) begin
+                        if ((m_rdata[7] && r_CR4[4])) begin
+                        end
+                        else begin
+                            uok = 1'b1;
+                            if ((!m_rdata[0])) begin
+                                uok = 1'b0;
+                            end
+                            if (1'b0) begin
+                                uok = 1'b0;
+                            end
+                            if (uok) begin
+                                uw = m_rdata;
+                                uw[5] = 1'b1;
+                                if ((uw != m_rdata)) begin
+                                    used = 1'b1;
+                                end
+                            end
+                        end
+                    end
+                    if (used) begin
+                        walker_top0_le <= uw;
+                        m_valid <= 1'b1;
+                        m_we <= 1'b1;
+                        m_size <= 2;
+                        m_addr <= walker_top0_ea;
+                        m_wdata <= uw;
+                        walker_top0_st <= 3'b101;
+                    end
+                    else begin
+                        walker_top0_le <= m_rdata;
+                        case (walker_top0_lvl)
+                            'h2: begin
+                                if ((m_rdata[7] && r_CR4[4])) begin
+                                    if ((!m_rdata[0])) begin
+                                        walker_top0_fault_k <= 1;
+                                        walker_top0_flevel <= 2;
+                                        walker_top0_st <= 3'b010;
+                                    end
+                                    else if (((m_rdata & 2097152) != 0)) begin
+                                        walker_top0_fault_k <= 2;
+                                        walker_top0_flevel <= 2;
+                                        walker_top0_st <= 3'b010;
+                                    end
+                                    else begin
+                                        v_rw = (walker_top0_a_rw && m_rdata[1]);
+                                        walker_top0_a_rw <= v_rw;
+                                        v_us = (walker_top0_a_us && m_rdata[2]);
+                                        walker_top0_a_us <= v_us;
+                                        if ((k_user && (!v_us))) begin
+                                            walker_top0_fault_k <= 3;
+                                            walker_top0_flevel <= 2;
+                                            walker_top0_st <= 3'b010;
+                                        end
+                                        else if (((k_user && k_write) && (!v_rw))) begin
+                                            walker_top0_fault_k <= 4;
+                                            walker_top0_flevel <= 2;
+                                            walker_top0_st <= 3'b010;
+                                        end
+                                        else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                                            walker_top0_fault_k <= 5;
+                                            walker_top0_flevel <= 2;
+                                            walker_top0_st <= 3'b010;
+                                        end
+                                        else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                                            walker_top0_fault_k <= 6;
+                                            walker_top0_flevel <= 2;
+                                            walker_top0_st <= 3'b010;
+                                        end
+                                        else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                                            walker_top0_fault_k <= 7;
+                                            walker_top0_flevel <= 2;
+                                            walker_top0_st <= 3'b010;
+                                        end
+                                        else begin
+                                            uw = m_rdata;
+                                            uw[5] = 1'b1;
+                                            if (k_write) begin
+                                                uw[6] = 1'b1;
+                                            end
+                                            if ((uw != m_rdata)) begin
+                                                walker_top0_pend_2 <= 1'b1;
+                                                pending = 1'b1;
+                                            end
+                                            walker_top0_se_2 <= uw;
+                                            walker_top0_sa_2 <= walker_top0_ea;
+                                            o_level <= 2;
+                                            o_pa <= {24'h0, m_rdata[21-1:13], m_rdata[32-1:22], i_addr[22-1:0]};
+                                            o_aux <= 0;
+                                            if ((pending || walker_top0_pend_2 || walker_top0_pend_1)) begin
+                                                walker_top0_st <= 3'b011;
+                                            end
+                                            else begin
+                                                o_status <= 0;
+                                                done <= 1'b1;
+                                                walker_top0_st <= 3'b000;
+                                            end
+                                        end
+                                    end
+                                end
+                                else begin
+                                    if ((!m_rdata[0])) begin
+                                        walker_top0_fault_k <= 1;
+                                        walker_top0_flevel <= 2;
+                                        walker_top0_st <= 3'b010;
+                                    end
+                                    else if (1'b0) begin
+                                        walker_top0_fault_k <= 2;
+                                        walker_top0_flevel <= 2;
+                                        walker_top0_st <= 3'b010;
+                                    end
+                                    else begin
+                                        v_rw = (walker_top0_a_rw && m_rdata[1]);
+                                        walker_top0_a_rw <= v_rw;
+                                        v_us = (walker_top0_a_us && m_rdata[2]);
+                                        walker_top0_a_us <= v_us;
+                                        m_valid <= 1'b1;
+                                        m_we <= 1'b0;
+                                        m_size <= 2;
+                                        m_addr <= ({32'h0, m_rdata[32-1:12], 12'h0} + {52'h0, i_addr[22-1:12], 2'h0});
+                                        walker_top0_ea <= ({32'h0, m_rdata[32-1:12], 12'h0} + {52'h0, i_addr[22-1:12], 2'h0});
+                                        walker_top0_st <= 3'b001;
+                                        walker_top0_lvl <= 1;
+                                    end
+                                end
+                            end
+                            'h1: begin
                                 if ((!m_rdata[0])) begin
                                     walker_top0_fault_k <= 1;
-                                    walker_top0_flevel <= 2;
+                                    walker_top0_flevel <= 1;
                                     walker_top0_st <= 3'b010;
                                 end
-                                else if (((m_rdata & 2097152) != 0)) begin
+                                else if (1'b0) begin
                                     walker_top0_fault_k <= 2;
-                                    walker_top0_flevel <= 2;
+                                    walker_top0_flevel <= 1;
                                     walker_top0_st <= 3'b010;
                                 end
                                 else begin
@@ -172,44 +302,43 @@ always @(posedge clk) begin: walker_top0_fsm
                                     walker_top0_a_us <= v_us;
                                     if ((k_user && (!v_us))) begin
                                         walker_top0_fault_k <= 3;
-                                        walker_top0_flevel <= 2;
+                                        walker_top0_flevel <= 1;
                                         walker_top0_st <= 3'b010;
                                     end
                                     else if (((k_user && k_write) && (!v_rw))) begin
                                         walker_top0_fault_k <= 4;
-                                        walker_top0_flevel <= 2;
+                                        walker_top0_flevel <= 1;
                                         walker_top0_st <= 3'b010;
                                     end
                                     else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
                                         walker_top0_fault_k <= 5;
-                                        walker_top0_flevel <= 2;
+                                        walker_top0_flevel <= 1;
                                         walker_top0_st <= 3'b010;
                                     end
                                     else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
                                         walker_top0_fault_k <= 6;
-                                        walker_top0_flevel <= 2;
+                                        walker_top0_flevel <= 1;
                                         walker_top0_st <= 3'b010;
                                     end
                                     else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
                                         walker_top0_fault_k <= 7;
-                                        walker_top0_flevel <= 2;
+                                        walker_top0_flevel <= 1;
                                         walker_top0_st <= 3'b010;
                                     end
                                     else begin
-                                        walker_top0_se_2 <= m_rdata;
-                                        walker_top0_sa_2 <= walker_top0_ea;
-                                        if ((1'b1 && (!m_rdata[5]))) begin
-                                            walker_top0_se_2[5] <= 1'b1;
-                                            walker_top0_pend_2 <= 1'b1;
+                                        uw = m_rdata;
+                                        uw[5] = 1'b1;
+                                        if (k_write) begin
+                                            uw[6] = 1'b1;
+                                        end
+                                        if ((uw != m_rdata)) begin
+                                            walker_top0_pend_1 <= 1'b1;
                                             pending = 1'b1;
                                         end
-                                        if ((k_write && (!m_rdata[6]))) begin
-                                            walker_top0_se_2[6] <= 1'b1;
-                                            walker_top0_pend_2 <= 1'b1;
-                                            pending = 1'b1;
-                                        end
-                                        o_level <= 2;
-                                        o_pa <= {24'h0, m_rdata[21-1:13], m_rdata[32-1:22], i_addr[22-1:0]};
+                                        walker_top0_se_1 <= uw;
+                                        walker_top0_sa_1 <= walker_top0_ea;
+                                        o_level <= 1;
+                                        o_pa <= {32'h0, m_rdata[32-1:12], i_addr[12-1:0]};
                                         o_aux <= 0;
                                         if ((pending || walker_top0_pend_2 || walker_top0_pend_1)) begin
                                             walker_top0_st <= 3'b011;
@@ -222,108 +351,8 @@ always @(posedge clk) begin: walker_top0_fsm
                                     end
                                 end
                             end
-                            else begin
-                                if ((!m_rdata[0])) begin
-                                    walker_top0_fault_k <= 1;
-                                    walker_top0_flevel <= 2;
-                                    walker_top0_st <= 3'b010;
-                                end
-                                else if (1'b0) begin
-                                    walker_top0_fault_k <= 2;
-                                    walker_top0_flevel <= 2;
-                                    walker_top0_st <= 3'b010;
-                                end
-                                else begin
-                                    v_rw = (walker_top0_a_rw && m_rdata[1]);
-                                    walker_top0_a_rw <= v_rw;
-                                    v_us = (walker_top0_a_us && m_rdata[2]);
-                                    walker_top0_a_us <= v_us;
-                                    walker_top0_se_2 <= m_rdata;
-                                    walker_top0_sa_2 <= walker_top0_ea;
-                                    if ((1'b1 && (!m_rdata[5]))) begin
-                                        walker_top0_se_2[5] <= 1'b1;
-                                        walker_top0_pend_2 <= 1'b1;
-                                        pending = 1'b1;
-                                    end
-                                    m_valid <= 1'b1;
-                                    m_we <= 1'b0;
-                                    m_size <= 2;
-                                    m_addr <= ({32'h0, m_rdata[32-1:12], 12'h0} + {52'h0, i_addr[22-1:12], 2'h0});
-                                    walker_top0_ea <= ({32'h0, m_rdata[32-1:12], 12'h0} + {52'h0, i_addr[22-1:12], 2'h0});
-                                    walker_top0_st <= 3'b001;
-                                    walker_top0_lvl <= 1;
-                                end
-                            end
-                        end
-                        'h1: begin
-                            if ((!m_rdata[0])) begin
-                                walker_top0_fault_k <= 1;
-                                walker_top0_flevel <= 1;
-                                walker_top0_st <= 3'b010;
-                            end
-                            else if (1'b0) begin
-                                walker_top0_fault_k <= 2;
-                                walker_top0_flevel <= 1;
-                                walker_top0_st <= 3'b010;
-                            end
-                            else begin
-                                v_rw = (walker_top0_a_rw && m_rdata[1]);
-                                walker_top0_a_rw <= v_rw;
-                                v_us = (walker_top0_a_us && m_rdata[2]);
-                                walker_top0_a_us <= v_us;
-                                if ((k_user && (!v_us))) begin
-                                    walker_top0_fault_k <= 3;
-                                    walker_top0_flevel <= 1;
-                                    walker_top0_st <= 3'b010;
-                                end
-                                else if (((k_user && k_write) && (!v_rw))) begin
-                                    walker_top0_fault_k <= 4;
-                                    walker_top0_flevel <= 1;
-                                    walker_top0_st <= 3'b010;
-                                end
-                                else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
-                                    walker_top0_fault_k <= 5;
-                                    walker_top0_flevel <= 1;
-                                    walker_top0_st <= 3'b010;
-                                end
-                                else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
-                                    walker_top0_fault_k <= 6;
-                                    walker_top0_flevel <= 1;
-                                    walker_top0_st <= 3'b010;
-                                end
-                                else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
-                                    walker_top0_fault_k <= 7;
-                                    walker_top0_flevel <= 1;
-                                    walker_top0_st <= 3'b010;
-                                end
-                                else begin
-                                    walker_top0_se_1 <= m_rdata;
-                                    walker_top0_sa_1 <= walker_top0_ea;
-                                    if ((1'b1 && (!m_rdata[5]))) begin
-                                        walker_top0_se_1[5] <= 1'b1;
-                                        walker_top0_pend_1 <= 1'b1;
-                                        pending = 1'b1;
-                                    end
-                                    if ((k_write && (!m_rdata[6]))) begin
-                                        walker_top0_se_1[6] <= 1'b1;
-                                        walker_top0_pend_1 <= 1'b1;
-                                        pending = 1'b1;
-                                    end
-                                    o_level <= 1;
-                                    o_pa <= {32'h0, m_rdata[32-1:12], i_addr[12-1:0]};
-                                    o_aux <= 0;
-                                    if ((pending || walker_top0_pend_2 || walker_top0_pend_1)) begin
-                                        walker_top0_st <= 3'b011;
-                                    end
-                                    else begin
-                                        o_status <= 0;
-                                        done <= 1'b1;
-                                        walker_top0_st <= 3'b000;
-                                    end
-                                end
-                            end
-                        end
-                    endcase
+                        endcase
+                    end
                 end
             end
             3'b010: begin
@@ -374,6 +403,181 @@ always @(posedge clk) begin: walker_top0_fsm
                     m_we <= 1'b0;
                     walker_top0_st <= 3'b011;
                 end
+            end
+            3'b101: begin
+                if ((m_valid && m_ready)) begin
+                    m_valid <= 1'b0;
+                end
+                if (m_rvalid) begin
+                    m_we <= 1'b0;
+                    walker_top0_st <= 3'b110;
+                end
+            end
+            3'b110: begin
+                walker_top0_le <= walker_top0_le;
+                case (walker_top0_lvl)
+                    'h2: begin
+                        if ((walker_top0_le[7] && r_CR4[4])) begin
+                            if ((!walker_top0_le[0])) begin
+                                walker_top0_fault_k <= 1;
+                                walker_top0_flevel <= 2;
+                                walker_top0_st <= 3'b010;
+                            end
+                            else if (((walker_top0_le & 2097152) != 0)) begin
+                                walker_top0_fault_k <= 2;
+                                walker_top0_flevel <= 2;
+                                walker_top0_st <= 3'b010;
+                            end
+                            else begin
+                                v_rw = (walker_top0_a_rw && walker_top0_le[1]);
+                                walker_top0_a_rw <= v_rw;
+                                v_us = (walker_top0_a_us && walker_top0_le[2]);
+                                walker_top0_a_us <= v_us;
+                                if ((k_user && (!v_us))) begin
+                                    walker_top0_fault_k <= 3;
+                                    walker_top0_flevel <= 2;
+                                    walker_top0_st <= 3'b010;
+                                end
+                                else if (((k_user && k_write) && (!v_rw))) begin
+                                    walker_top0_fault_k <= 4;
+                                    walker_top0_flevel <= 2;
+                                    walker_top0_st <= 3'b010;
+                                end
+                                else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                                    walker_top0_fault_k <= 5;
+                                    walker_top0_flevel <= 2;
+                                    walker_top0_st <= 3'b010;
+                                end
+                                else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                                    walker_top0_fault_k <= 6;
+                                    walker_top0_flevel <= 2;
+                                    walker_top0_st <= 3'b010;
+                                end
+                                else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                                    walker_top0_fault_k <= 7;
+                                    walker_top0_flevel <= 2;
+                                    walker_top0_st <= 3'b010;
+                                end
+                                else begin
+                                    uw = walker_top0_le;
+                                    uw[5] = 1'b1;
+                                    if (k_write) begin
+                                        uw[6] = 1'b1;
+                                    end
+                                    if ((uw != walker_top0_le)) begin
+                                        walker_top0_pend_2 <= 1'b1;
+                                        pending = 1'b1;
+                                    end
+                                    walker_top0_se_2 <= uw;
+                                    walker_top0_sa_2 <= walker_top0_ea;
+                                    o_level <= 2;
+                                    o_pa <= {24'h0, walker_top0_le[21-1:13], walker_top0_le[32-1:22], i_addr[22-1:0]};
+                                    o_aux <= 0;
+                                    if ((pending || walker_top0_pend_2 || walker_top0_pend_1)) begin
+                                        walker_top0_st <= 3'b011;
+                                    end
+                                    else begin
+                                        o_status <= 0;
+                                        done <= 1'b1;
+                                        walker_top0_st <= 3'b000;
+                                    end
+                                end
+                            end
+                        end
+                        else begin
+                            if ((!walker_top0_le[0])) begin
+                                walker_top0_fault_k <= 1;
+                                walker_top0_flevel <= 2;
+                                walker_top0_st <= 3'b010;
+                            end
+                            else if (1'b0) begin
+                                walker_top0_fault_k <= 2;
+                                walker_top0_flevel <= 2;
+                                walker_top0_st <= 3'b010;
+                            end
+                            else begin
+                                v_rw = (walker_top0_a_rw && walker_top0_le[1]);
+                                walker_top0_a_rw <= v_rw;
+                                v_us = (walker_top0_a_us && walker_top0_le[2]);
+                                walker_top0_a_us <= v_us;
+                                m_valid <= 1'b1;
+                                m_we <= 1'b0;
+                                m_size <= 2;
+                                m_addr <= ({32'h0, walker_top0_le[32-1:12], 12'h0} + {52'h0, i_addr[22-1:12], 2'h0});
+                                walker_top0_ea <= ({32'h0, walker_top0_le[32-1:12], 12'h0} + {52'h0, i_addr[22-1:12], 2'h0});
+                                walker_top0_st <= 3'b001;
+                                walker_top0_lvl <= 1;
+                            end
+                        end
+                    end
+                    'h1: begin
+                        if ((!walker_top0_le[0])) begin
+                            walker_top0_fault_k <= 1;
+                            walker_top0_flevel <= 1;
+                            walker_top0_st <= 3'b010;
+                        end
+                        else if (1'b0) begin
+                            walker_top0_fault_k <= 2;
+                            walker_top0_flevel <= 1;
+                            walker_top0_st <= 3'b010;
+                        end
+                        else begin
+                            v_rw = (walker_top0_a_rw && walker_top0_le[1]);
+                            walker_top0_a_rw <= v_rw;
+                            v_us = (walker_top0_a_us && walker_top0_le[2]);
+                            walker_top0_a_us <= v_us;
+                            if ((k_user && (!v_us))) begin
+                                walker_top0_fault_k <= 3;
+                                walker_top0_flevel <= 1;
+                                walker_top0_st <= 3'b010;
+                            end
+                            else if (((k_user && k_write) && (!v_rw))) begin
+                                walker_top0_fault_k <= 4;
+                                walker_top0_flevel <= 1;
+                                walker_top0_st <= 3'b010;
+                            end
+                            else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                                walker_top0_fault_k <= 5;
+                                walker_top0_flevel <= 1;
+                                walker_top0_st <= 3'b010;
+                            end
+                            else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                                walker_top0_fault_k <= 6;
+                                walker_top0_flevel <= 1;
+                                walker_top0_st <= 3'b010;
+                            end
+                            else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                                walker_top0_fault_k <= 7;
+                                walker_top0_flevel <= 1;
+                                walker_top0_st <= 3'b010;
+                            end
+                            else begin
+                                uw = walker_top0_le;
+                                uw[5] = 1'b1;
+                                if (k_write) begin
+                                    uw[6] = 1'b1;
+                                end
+                                if ((uw != walker_top0_le)) begin
+                                    walker_top0_pend_1 <= 1'b1;
+                                    pending = 1'b1;
+                                end
+                                walker_top0_se_1 <= uw;
+                                walker_top0_sa_1 <= walker_top0_ea;
+                                o_level <= 1;
+                                o_pa <= {32'h0, walker_top0_le[32-1:12], i_addr[12-1:0]};
+                                o_aux <= 0;
+                                if ((pending || walker_top0_pend_2 || walker_top0_pend_1)) begin
+                                    walker_top0_st <= 3'b011;
+                                end
+                                else begin
+                                    o_status <= 0;
+                                    done <= 1'b1;
+                                    walker_top0_st <= 3'b000;
+                                end
+                            end
+                        end
+                    end
+                endcase
             end
             default: begin
                 walker_top0_st <= 3'b000;
