@@ -37,7 +37,8 @@ def check(spec: ir.Spec, bag: DiagnosticBag) -> None:
     for lay in spec.layouts:
         _layout(lay, bag, reported)
     for reg in spec.regimes:
-        _regime(spec, reg, bag)
+        if not reg.instance_of:  # an instance is its base with other registers: checked there
+            _regime(spec, reg, bag)
     for nest in spec.nested:
         _record(nest.record, bag)
         _nested_widths(spec, nest, bag)
@@ -315,6 +316,8 @@ def _generated_names(spec: ir.Spec, bag: DiagnosticBag) -> None:
         return [(n, spec.layout(n).span) for n in names]
 
     for reg in spec.regimes:
+        if reg.instance_of:
+            continue
         where = f"of regime '{reg.name}'"
         case_group([(a, reg.span) for a in reg.access], "access kinds", where)
         case_group(registers(reg.context), "context registers", where)

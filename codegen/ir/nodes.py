@@ -233,6 +233,24 @@ class Record(Node):
     doc: str = ""
 
 
+class AccessGroup(Node):
+    """Access kinds that exclude each other: `access one of K, ...;` (exactly one holds,
+    `exactly`) or `access at most one of K, ...;` (one or none, e.g. neither write nor
+    fetch is a read)."""
+
+    kinds: tuple[str, ...]
+    exactly: bool = False
+
+
+def access_ok(groups: tuple[AccessGroup, ...], access: dict) -> bool:
+    """Whether access-kind values (name -> 0/1) respect every exclusive group."""
+    for g in groups:
+        on = sum(1 for k in g.kinds if access.get(k))
+        if on > 1 or (g.exactly and on == 0):
+            return False
+    return True
+
+
 # The sizes of a table entry (`entry BYTES;`): the memory port moves 2**m_size bytes
 ENTRY_SIZES = (4, 8, 16, 32)
 
@@ -260,6 +278,15 @@ class Regime(Node):
     # levels); None: the level below
     next_level: Expr | None = None
     let_defs: tuple[Let, ...] = ()  # the `let`s, as written (for the docs)
+    # access kinds that exclude each other (stimulus never draws two of one group)
+    access_groups: tuple[AccessGroup, ...] = ()
+    # `bypass when COND`: while COND (over context registers) holds the regime does not
+    # translate: the output is the input, and no memory is referenced
+    bypass: Expr | None = None
+    bypass_cite: str = ""
+    # `regime NAME = BASE with { REG = OTHER; }`: the regime it re-instantiates, and how
+    instance_of: str = ""
+    instance_bindings: tuple[tuple[str, str], ...] = ()
     cite: str = ""
     doc: str = ""
 
@@ -314,6 +341,12 @@ class Nested(Node):
     # itself translated by the host with this access, e.g. as a write that needs permission.
     update_access: tuple[Binding, ...] = ()
     update_when: Expr | None = None
+    # `guest bypass when C;` / `host bypass when C;` (over the composition's context): that
+    # stage does not translate while C holds (besides its regime's own `bypass`)
+    guest_bypass: Expr | None = None
+    host_bypass: Expr | None = None
+    guest_bypass_cite: str = ""
+    host_bypass_cite: str = ""
     context: tuple[str, ...]
     cite: str = ""
     doc: str = ""
