@@ -108,6 +108,10 @@ class Elaborator:
         self.loading.append(path)
         self.imported_at[path] = span
         first: dict[str, Span] = {}
+        # an import's bindings may read this file's own parameters (those that do not
+        # depend on an import): evaluate them first, and again in elaborate()
+        declared = {d.name for d in tree.decls if isinstance(d, ast.Param)}
+        module.params = self._own_params(module, tree)
         for imp in tree.imports:
             target = path.parent / imp.path
             if imp.alias in first:
@@ -117,6 +121,12 @@ class Elaborator:
             first[imp.alias] = imp.span
             sets = {}
             for b in imp.overrides:
+                late = sorted(n for n in b.value.names() if n in declared and n not in module.params)
+                if late:
+                    self.bag.error("E0321", f"the import sets '{b.name}' from parameter '{late[0]}', which depends on "
+                                   f"an import itself: expected a value known before the imports, not a cycle "
+                                   f"through '{imp.alias}'", b.span)
+                    continue
                 value = self.const(b.value, Scope(module), f"parameter '{b.name}'", 0, 1 << 64)
                 if value is not None:
                     sets[b.name] = (value, b.span)
@@ -126,6 +136,7 @@ class Elaborator:
             else:
                 module.failed.add(imp.alias)
         self.loading.pop()
+        module.params = {}
         self.elaborate(module)
         for name, (_, where) in module.overrides.items():
             if name not in module.params:
@@ -137,6 +148,25 @@ class Elaborator:
                                f"with `param`; {hint}", where, *notes)
         self.modules[key] = module
         return module
+
+    def _own_params(self, module: Module, tree: ast.SpecFile) -> dict[str, ir.Param]:
+        """The file's parameters that need no import, in order (errors are left to
+        elaborate(), which evaluates every parameter again)."""
+        bag, self.bag = self.bag, DiagnosticBag()
+        try:
+            for decl in tree.decls:
+                if isinstance(decl, ast.Param) and decl.name not in module.params:
+                    if decl.name in module.overrides:
+                        v = module.overrides[decl.name][0]
+                    elif any("." in n for n in decl.value.names()):
+                        continue
+                    else:
+                        v = self.const(decl.value, Scope(module), "parameter", 0, 1 << 64)
+                    if v is not None:
+                        module.params[decl.name] = ir.Param(name=decl.name, value=v, span=decl.span)
+        finally:
+            self.bag = bag
+        return module.params
 
     def _parse(self, path: Path, text: str, shown: str, span: Span | None) -> ast.SpecFile | None:
         """Parse each file once, however many instances (one per set of parameters) its
