@@ -20,6 +20,7 @@ module amd_npt_npt (
     r_nCR3,
     r_HCR4,
     r_HEFER,
+    r_NP_CTL,
     m_valid,
     m_ready,
     m_we,
@@ -58,6 +59,7 @@ input [31:0] r_PKRU;
 input [63:0] r_nCR3;
 input [63:0] r_HCR4;
 input [63:0] r_HEFER;
+input [63:0] r_NP_CTL;
 output m_valid;
 reg m_valid;
 input m_ready;
@@ -114,6 +116,7 @@ wire [63:0] hb_CR4;
 wire [63:0] hb_EFER;
 wire [31:0] hb_PKRU;
 wire [63:0] hb_RFLAGS;
+wire x_off;
 reg x_on_table;
 reg x_pwrite;
 wire x_table;
@@ -235,31 +238,50 @@ always @(posedge clk) begin: walker_host0_fsm
                         walker_host0_st <= 3'b110;
                     end
                     else begin
-                        walker_host0_a_rw <= 1'b1;
-                        walker_host0_a_us <= 1'b1;
-                        walker_host0_a_xd <= 1'b0;
-                        walker_host0_pend_5 <= 1'b0;
-                        walker_host0_pend_4 <= 1'b0;
-                        walker_host0_pend_3 <= 1'b0;
-                        walker_host0_pend_2 <= 1'b0;
-                        walker_host0_pend_1 <= 1'b0;
-                        if (hb_CR4[12]) begin
-                            m_valid <= 1'b1;
-                            m_we <= 1'b0;
-                            m_size <= 3;
-                            m_addr <= ({16'h0, hb_CR3[48-1:12], 12'h0} + {52'h0, x_addr[57-1:48], 3'h0});
-                            walker_host0_ea <= ({16'h0, hb_CR3[48-1:12], 12'h0} + {52'h0, x_addr[57-1:48], 3'h0});
-                            walker_host0_st <= 3'b001;
-                            walker_host0_lvl <= 5;
+                        if (x_off) begin
+                            x_level <= 7;
+                            x_aux <= 0;
+                            x_pa <= x_addr;
+                            if (x_table) begin
+                                m_valid <= 1'b1;
+                                m_we <= 1'b0;
+                                m_size <= 3;
+                                m_addr <= x_addr;
+                                walker_host0_st <= 3'b101;
+                            end
+                            else begin
+                                x_status <= 0;
+                                x_done <= 1'b1;
+                                walker_host0_st <= 3'b000;
+                            end
                         end
                         else begin
-                            m_valid <= 1'b1;
-                            m_we <= 1'b0;
-                            m_size <= 3;
-                            m_addr <= ({16'h0, hb_CR3[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
-                            walker_host0_ea <= ({16'h0, hb_CR3[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
-                            walker_host0_st <= 3'b001;
-                            walker_host0_lvl <= 4;
+                            walker_host0_a_rw <= 1'b1;
+                            walker_host0_a_us <= 1'b1;
+                            walker_host0_a_xd <= 1'b0;
+                            walker_host0_pend_5 <= 1'b0;
+                            walker_host0_pend_4 <= 1'b0;
+                            walker_host0_pend_3 <= 1'b0;
+                            walker_host0_pend_2 <= 1'b0;
+                            walker_host0_pend_1 <= 1'b0;
+                            if (hb_CR4[12]) begin
+                                m_valid <= 1'b1;
+                                m_we <= 1'b0;
+                                m_size <= 3;
+                                m_addr <= ({16'h0, hb_CR3[48-1:12], 12'h0} + {52'h0, x_addr[57-1:48], 3'h0});
+                                walker_host0_ea <= ({16'h0, hb_CR3[48-1:12], 12'h0} + {52'h0, x_addr[57-1:48], 3'h0});
+                                walker_host0_st <= 3'b001;
+                                walker_host0_lvl <= 5;
+                            end
+                            else begin
+                                m_valid <= 1'b1;
+                                m_we <= 1'b0;
+                                m_size <= 3;
+                                m_addr <= ({16'h0, hb_CR3[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
+                                walker_host0_ea <= ({16'h0, hb_CR3[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
+                                walker_host0_st <= 3'b001;
+                                walker_host0_lvl <= 4;
+                            end
                         end
                     end
                 end
@@ -1412,6 +1434,7 @@ always @(posedge clk) begin: walker_guest0_fsm
 end
 
 assign x_table = (x_on_table && (!x_pwrite));
+assign x_off = (!r_NP_CTL[0]);
 assign hb_CR0 = 0;
 assign hb_CR3 = r_nCR3;
 assign hb_CR4 = {51'h0, r_HCR4[12], 12'h0};

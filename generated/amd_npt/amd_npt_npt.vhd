@@ -26,6 +26,7 @@ entity amd_npt_npt is
         r_nCR3: in unsigned(63 downto 0);
         r_HCR4: in unsigned(63 downto 0);
         r_HEFER: in unsigned(63 downto 0);
+        r_NP_CTL: in unsigned(63 downto 0);
         m_valid: out std_logic;
         m_ready: in std_logic;
         m_we: out std_logic;
@@ -89,6 +90,7 @@ signal hb_CR4: unsigned(63 downto 0);
 signal hb_EFER: unsigned(63 downto 0);
 signal hb_PKRU: unsigned(31 downto 0);
 signal hb_RFLAGS: unsigned(63 downto 0);
+signal x_off: std_logic;
 signal x_on_table: std_logic;
 signal x_pwrite: std_logic;
 signal x_table: std_logic;
@@ -212,30 +214,47 @@ begin
                             m_wdata <= x_wdata;
                             walker_host0_st <= PWRITE;
                         else
-                            walker_host0_a_rw <= '1';
-                            walker_host0_a_us <= '1';
-                            walker_host0_a_xd <= '0';
-                            walker_host0_pend_5 <= '0';
-                            walker_host0_pend_4 <= '0';
-                            walker_host0_pend_3 <= '0';
-                            walker_host0_pend_2 <= '0';
-                            walker_host0_pend_1 <= '0';
-                            if bool(hb_CR4(12)) then
-                                m_valid <= '1';
-                                m_we <= '0';
-                                m_size <= to_unsigned(3, 3);
-                                m_addr <= (unsigned'(to_unsigned(0, 16) & hb_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(57-1 downto 48) & to_unsigned(0, 3)));
-                                walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & hb_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(57-1 downto 48) & to_unsigned(0, 3)));
-                                walker_host0_st <= MWAIT;
-                                walker_host0_lvl <= to_unsigned(5, 3);
+                            if bool(x_off) then
+                                x_level <= to_unsigned(7, 3);
+                                x_aux <= to_unsigned(0, 3);
+                                x_pa <= x_addr;
+                                if bool(x_table) then
+                                    m_valid <= '1';
+                                    m_we <= '0';
+                                    m_size <= to_unsigned(3, 3);
+                                    m_addr <= x_addr;
+                                    walker_host0_st <= PREAD;
+                                else
+                                    x_status <= to_unsigned(0, 8);
+                                    x_done <= '1';
+                                    walker_host0_st <= IDLE;
+                                end if;
                             else
-                                m_valid <= '1';
-                                m_we <= '0';
-                                m_size <= to_unsigned(3, 3);
-                                m_addr <= (unsigned'(to_unsigned(0, 16) & hb_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
-                                walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & hb_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
-                                walker_host0_st <= MWAIT;
-                                walker_host0_lvl <= to_unsigned(4, 3);
+                                walker_host0_a_rw <= '1';
+                                walker_host0_a_us <= '1';
+                                walker_host0_a_xd <= '0';
+                                walker_host0_pend_5 <= '0';
+                                walker_host0_pend_4 <= '0';
+                                walker_host0_pend_3 <= '0';
+                                walker_host0_pend_2 <= '0';
+                                walker_host0_pend_1 <= '0';
+                                if bool(hb_CR4(12)) then
+                                    m_valid <= '1';
+                                    m_we <= '0';
+                                    m_size <= to_unsigned(3, 3);
+                                    m_addr <= (unsigned'(to_unsigned(0, 16) & hb_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                                    walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & hb_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                                    walker_host0_st <= MWAIT;
+                                    walker_host0_lvl <= to_unsigned(5, 3);
+                                else
+                                    m_valid <= '1';
+                                    m_we <= '0';
+                                    m_size <= to_unsigned(3, 3);
+                                    m_addr <= (unsigned'(to_unsigned(0, 16) & hb_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                                    walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & hb_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                                    walker_host0_st <= MWAIT;
+                                    walker_host0_lvl <= to_unsigned(4, 3);
+                                end if;
                             end if;
                         end if;
                     end if;
@@ -1267,6 +1286,7 @@ begin
 end process walker_guest0_fsm;
 
 x_table <= stdl(bool(x_on_table) and (not bool(x_pwrite)));
+x_off <= stdl((not bool(r_NP_CTL(0))));
 hb_CR0 <= to_unsigned(0, 64);
 hb_CR3 <= r_nCR3;
 hb_CR4 <= unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & r_HCR4(12) & to_unsigned(0, 12));

@@ -1215,15 +1215,16 @@ class ScenarioFactory:
         """Whether `stage` ("guest"/"top", or "host") is switched off under `ctx`."""
         return any(fn(ctx) for fn, _ in self._off_conditions("host" if stage == "host" else "guest"))
 
-    def _steer_off(self, draw: Draw, ctx: dict) -> None:
+    def _steer_off(self, draw: Draw, ctx: dict, fixed: dict) -> None:
         """Switch each stage that can be off off in about BYPASS_PERCENT of the scenarios
-        (and on in the rest), by drawing again the context bits its conditions read."""
+        (and on in the rest), by drawing again the context bits its conditions read
+        (never those of a register in `fixed`, the caller's context override)."""
         for stage in ("guest", "host"):
             conds = self._off_conditions(stage)
             if not conds:
                 continue
             want = draw.chance(BYPASS_PERCENT)
-            bits = [b for _, refs in conds for b in refs if b[0] in ctx]
+            bits = [b for _, refs in conds for b in refs if b[0] in ctx and b[0] not in fixed]
             for _ in range(64):
                 if self.stage_off(stage, ctx) == want or not bits:
                     break
@@ -1632,7 +1633,7 @@ class ScenarioFactory:
         injects a host walk fault into one of the walk's host translations."""
         ctx = self._draw_ctx(draw, ctx_override or {})
         if self._off_conditions("guest") or self._off_conditions("host"):
-            self._steer_off(draw, ctx)
+            self._steer_off(draw, ctx, ctx_override or {})
         memory: dict[int, int] = {}
         access = draw_access(draw, self.main)
         preset = draw.chance(50) if preset_updates is None else preset_updates
