@@ -314,9 +314,31 @@ class Regime(_Model):
     updates: tuple[Update, ...]
     lets: tuple[Let, ...]
     record: Record
+    access_groups: tuple[AccessGroup, ...] = Field(description="access kinds that exclude each other")
+    bypass: Expr | None = Field(description="`bypass when COND`: while COND holds the regime does not translate "
+                                            "(the output is the input, no memory reference); null: never")
+    bypass_cite: str
+    instance_of: str | None = Field(description="`regime NAME = BASE with { ... }`: the regime it re-instantiates; "
+                                                "null: declared with its own body")
+    instance_bindings: tuple[RegisterSwap, ...] = Field(description="the registers it reads instead of BASE's")
     cite: str
     doc: str
     span: Span
+
+
+class AccessGroup(_Model):
+    """`access one of K, ...;` (exactly: one kind holds) or `access at most one of K, ...;`."""
+
+    kinds: tuple[str, ...]
+    exactly: bool
+    span: Span
+
+
+class RegisterSwap(_Model):
+    """A register a re-instantiated regime reads (`by`) in place of its base's (`replaces`)."""
+
+    replaces: str
+    by: str
 
 
 class Nested(_Model):
@@ -330,6 +352,9 @@ class Nested(_Model):
     final_access: tuple[Binding, ...]
     update_access: tuple[Binding, ...]
     update_when: Expr | None
+    guest_bypass: Expr | None = Field(description="`guest bypass when COND`: the guest stage is off while COND holds")
+    host_bypass: Expr | None = Field(description="`host bypass when COND`: the host stage is off while COND holds "
+                                                 "(guest-physical = host-physical)")
     context: tuple[str, ...] = Field(description="the registers it reads, by their declarations' names")
     record: Record
     cite: str
