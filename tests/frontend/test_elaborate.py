@@ -558,3 +558,62 @@ def test_an_inverted_constant_takes_the_width_of_the_value_beside_it(tmp_path, t
                         DiagnosticBag())
     cond = next(r for r in spec.regimes[0].faults if r.name == "odd").when
     assert bool(evaluate(cond, lambda r: va if r.name == "va" else 0)) is fires
+
+
+# ---- a stage switched off, exclusive access kinds, regime instances, import bindings
+def test_bypass_condition_reads_context_only(tmp_path):
+    ok = edit(WALK, "register CR3 : 64 { BASE [47:12]; }", "register CR3 : 64 { PG [63]; BASE [47:12]; }",
+              "    start level 2;\n", "    start level 2;\n    bypass when !CR3.PG;\n")
+    spec = compile_spec(write(tmp_path, ok), DiagnosticBag())
+    assert spec.regime("walk").bypass.refs()[0].name == "CR3"
+    bad = edit(ok, "bypass when !CR3.PG;", "bypass when access.write;")
+    d = only(compile_text(tmp_path, bad), "E0431")
+    assert loc(d) == where(bad, "access.write") and "an access kind" in d.message
+
+
+def test_nested_stage_bypass_adds_its_registers_to_the_context(tmp_path):
+    text = edit(WALK + NESTED, "spec t;\n", "spec t;\nregister NPC : 64 { EN [0]; }\n",
+                "    host walk;\n", "    host walk;\n    host bypass when !NPC.EN;\n")
+    spec = compile_spec(write(tmp_path, text), DiagnosticBag())
+    (n,) = spec.nested
+    assert n.host_bypass is not None and n.guest_bypass is None and n.context[-1] == "NPC"
+
+
+def test_access_groups(tmp_path):
+    text = edit(WALK, "    access write;\n", "    access user;\n    access at most one of write, fetch;\n")
+    spec = compile_spec(write(tmp_path, text), DiagnosticBag())
+    r = spec.regime("walk")
+    assert r.access == ("user", "write", "fetch")
+    assert [(g.kinds, g.exactly) for g in r.access_groups] == [(("write", "fetch"), False)]
+    again = edit(text, "    access user;\n", "    access user;\n    access one of fetch, user;\n")
+    d = only(compile_text(tmp_path, again), "E0429")
+    assert "'fetch' expected in one exclusive group, not two" in d.message
+
+
+def test_regime_instance_reads_other_registers(tmp_path):
+    text = WALK + "register GCR3 : 64 { BASE [47:12]; }\nregime guest_walk = walk with { CR3 = GCR3; };\n"
+    spec = compile_spec(write(tmp_path, text), DiagnosticBag())
+    g = spec.regime("guest_walk")
+    assert (g.context, g.instance_of, g.instance_bindings) == (("GCR3",), "walk", (("CR3", "GCR3"),))
+    assert g.root.args[0].name == "GCR3" and g.levels == spec.regime("walk").levels
+    moved = edit(text, "register GCR3 : 64 { BASE [47:12]; }", "register GCR3 : 64 { BASE [51:16]; }")
+    d = only(compile_text(tmp_path, moved), "E0320")
+    assert "field 'BASE' at the same bits of 'GCR3', not at [51:16]" in d.message
+    d = only(compile_text(tmp_path, edit(text, "CR3 = GCR3;", "CR3 = 5;")), "E0319")
+    assert "expected the name of a context register for 'CR3'" in d.message
+
+
+def test_import_binding_reads_the_importers_own_parameter(tmp_path):
+    """Issue 14 item 6: `with { MAXPHYADDR = MAXPHYADDR; }` was an undefined name although
+    the importer declares the parameter."""
+    lib = "spec lib;\nparam MAXPHYADDR = 40;\nregister R : 64 { BASE [MAXPHYADDR-1:12]; }\n"
+    top = edit(WALK, "spec t;\n", 'spec t;\nparam MAXPHYADDR = 46;\n'
+               'import "lib.vspec" as lib with { MAXPHYADDR = MAXPHYADDR - 1; };\n'
+               "param W = lib.MAXPHYADDR;\n")
+    write(tmp_path, lib, "lib.vspec")
+    spec = compile_spec(write(tmp_path, top), DiagnosticBag())
+    assert {p.name: p.value for p in spec.params}["W"] == 45
+    assert spec.layout("R").field("BASE").hi == 44
+    cycle = edit(top, "param MAXPHYADDR = 46;\n", "param MAXPHYADDR = lib.MAXPHYADDR + 1;\n")
+    d = only(compile_text(tmp_path, cycle), "E0321")
+    assert "depends on an import itself" in d.message
