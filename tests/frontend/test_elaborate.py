@@ -2,6 +2,7 @@
 errors of name resolution and constant evaluation. Each test breaks one thing in a valid
 spec and checks the code and the line:col of the diagnostic."""
 import os
+from pathlib import Path
 
 import pytest
 from snippets import WALK, codes, compile_text, edit, loc, note_loc, only, where, write
@@ -617,3 +618,12 @@ def test_import_binding_reads_the_importers_own_parameter(tmp_path):
     cycle = edit(top, "param MAXPHYADDR = 46;\n", "param MAXPHYADDR = lib.MAXPHYADDR + 1;\n")
     d = only(compile_text(tmp_path, cycle), "E0321")
     assert "depends on an import itself" in d.message
+
+
+def test_a_unit_cannot_walk_a_regime_that_can_be_switched_off(tmp_path):
+    """A unit's walk has no "not translated" outcome: it skips the walk (`walk ... when`)."""
+    data = Path(__file__).resolve().parents[1] / "data"
+    toy = edit((data / "toy.vspec").read_text(), "    start level 2;\n", "    start level 2;\n    bypass when !PTBR.BASE[0];\n")
+    unit = (data / "toy_walk_unit.vspec").read_text()
+    d = only(compile_text(tmp_path, unit, "u.vspec", extra={"toy.vspec": toy}), "E0431")
+    assert "expected a regime without `bypass when` in a unit" in d.message
