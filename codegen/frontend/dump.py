@@ -299,6 +299,7 @@ class _Builder:
             final_access=tuple(self.binding(b) for b in n.final_access),
             update_access=tuple(self.binding(b) for b in n.update_access), update_when=self.expr(n.update_when),
             guest_bypass=self.expr(n.guest_bypass), host_bypass=self.expr(n.host_bypass),
+            guest_bypass_cite=n.guest_bypass_cite, host_bypass_cite=n.host_bypass_cite,
             context=tuple(self.visible("layouts", x) for x in n.context), record=self.record(n.record),
             cite=n.cite, doc=n.doc, span=self.span(n.span))
 

@@ -355,6 +355,8 @@ class Nested(_Model):
     guest_bypass: Expr | None = Field(description="`guest bypass when COND`: the guest stage is off while COND holds")
     host_bypass: Expr | None = Field(description="`host bypass when COND`: the host stage is off while COND holds "
                                                  "(guest-physical = host-physical)")
+    guest_bypass_cite: str
+    host_bypass_cite: str
     context: tuple[str, ...] = Field(description="the registers it reads, by their declarations' names")
     record: Record
     cite: str
