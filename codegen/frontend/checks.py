@@ -37,10 +37,12 @@ def check(spec: ir.Spec, bag: DiagnosticBag) -> None:
     for lay in spec.layouts:
         _layout(lay, bag, reported)
     for reg in spec.regimes:
-        _regime(spec, reg, bag)
+        if not reg.instance_of:  # an instance is its base with other registers: checked there
+            _regime(spec, reg, bag)
     for nest in spec.nested:
         _record(nest.record, bag)
         _nested_widths(spec, nest, bag)
+        _nested_access(spec, nest, bag)
     for unit in spec.units:
         _unit(unit, bag)
     _generated_names(spec, bag)
@@ -154,6 +156,49 @@ def _addr_map(spec, reg, lv, lay, role, terms, ordered, page_ok, where, bag, onc
     if holes:
         bag.error("E0409", f"pointer map `{text}` of '{name}' leaves {_bits_text(holes)} unset below its top bit "
                   f"{top}: no table could be placed there; make the terms meet", span, note)
+
+
+def _nested_access(spec: ir.Spec, nest: ir.Nested, bag: DiagnosticBag) -> None:
+    """A `table`/`final`/`update access` map must give the host an access its exclusive
+    kinds allow (E0430), for every guest access the guest's own groups allow and every
+    value of its 1-bit accumulators. A map that reads a context register is decided
+    when the model runs, and is not judged here."""
+    import itertools
+
+    from codegen.ir.expr import evaluate
+
+    guest, host = spec.regime(nest.guest), spec.regime(nest.host)
+    if not host.access_groups:
+        return
+    accs = [a.name for a in guest.accumulators if a.width == 1]
+    combos = [dict(zip(guest.access, bits)) for bits in itertools.product((0, 1), repeat=len(guest.access))]
+    combos = [c for c in combos if ir.access_ok(guest.access_groups, c)]
+    for stage, binds in (("table", nest.table_access), ("final", nest.final_access), ("update", nest.update_access)):
+        if not binds or any(r.kind not in ("access", "acc") or (r.kind == "acc" and r.name not in accs)
+                            for b in binds for r in b.value.refs()):
+            continue
+        bad = None
+        for access in combos:
+            for acc_bits in itertools.product((0, 1), repeat=len(accs)):
+                acc = dict(zip(accs, acc_bits))
+                got = {b.name: evaluate(b.value, lambda r: access[r.name] if r.kind == "access" else acc[r.name]) & 1
+                       for b in binds}
+                if not ir.access_ok(host.access_groups, got):
+                    bad = (access, got)
+                    break
+            if bad:
+                break
+        if bad is None:
+            continue
+        access, got = bad
+        group = next(g for g in host.access_groups if not ir.access_ok((g,), got))
+        on = [k for k in group.kinds if got.get(k)]
+        rule = ("exactly one" if group.exactly else "at most one") + " of " + ", ".join(group.kinds)
+        when = ", ".join(f"{k} = {v}" for k, v in access.items() if v) or "no access kind set"
+        span = next((b.span for b in binds if b.name in on), binds[0].span)
+        bag.error("E0430", f"the {stage} access of nested '{nest.name}' gives host regime '{host.name}' "
+                  f"{' and '.join(on) or 'none'} (guest access: {when}): expected {rule}, not "
+                  f"{'none' if not on else 'two'}", span, (f"the kinds are grouped here", group.span))
 
 
 def _nested_widths(spec: ir.Spec, nest: ir.Nested, bag: DiagnosticBag) -> None:
@@ -316,6 +361,8 @@ def _generated_names(spec: ir.Spec, bag: DiagnosticBag) -> None:
         return [(n, spec.layout(n).span) for n in names]
 
     for reg in spec.regimes:
+        if reg.instance_of:
+            continue
         where = f"of regime '{reg.name}'"
         case_group([(a, reg.span) for a in reg.access], "access kinds", where)
         case_group(registers(reg.context), "context registers", where)

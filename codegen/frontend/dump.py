@@ -275,7 +275,14 @@ class _Builder:
             updates=tuple(d.Update(field=u.field, where=u.where, when=self.expr(u.when), value=self.expr(u.value),
                                    used=u.used, cite=u.cite,
                                    span=self.span(u.span)) for u in r.updates),
-            lets=self.lets(r.let_defs), record=self.record(r.record), cite=r.cite, doc=r.doc, span=self.span(r.span))
+            lets=self.lets(r.let_defs), record=self.record(r.record),
+            access_groups=tuple(d.AccessGroup(kinds=g.kinds, exactly=g.exactly, span=self.span(g.span))
+                                for g in r.access_groups),
+            bypass=self.expr(r.bypass), bypass_cite=r.bypass_cite,
+            instance_of=self.regime_module(r.instance_of)[0] if r.instance_of else None,
+            instance_bindings=tuple(d.RegisterSwap(replaces=self.visible("layouts", a), by=self.visible("layouts", b))
+                                    for a, b in r.instance_bindings),
+            cite=r.cite, doc=r.doc, span=self.span(r.span))
 
     def regime_module(self, name: str) -> tuple[str, Module | None]:
         """The qualified name of the regime `name` seen from the module being presented,
@@ -295,6 +302,8 @@ class _Builder:
             final_access=tuple(self.binding(b) for b in n.final_access),
             update_access=tuple(self.binding(b) for b in n.update_access), update_when=self.expr(n.update_when),
             updates_before_final=n.updates_before_final,
+            guest_bypass=self.expr(n.guest_bypass), host_bypass=self.expr(n.host_bypass),
+            guest_bypass_cite=n.guest_bypass_cite, host_bypass_cite=n.host_bypass_cite,
             context=tuple(self.visible("layouts", x) for x in n.context), record=self.record(n.record),
             cite=n.cite, doc=n.doc, span=self.span(n.span))
 

@@ -93,6 +93,8 @@ def _citable(spec: ir.Spec):
     yield from ((lay.kind, lay) for lay in spec.layouts)
     for reg in spec.regimes:
         yield "regime", reg
+        if reg.instance_of:  # the rest is its base's, warned about there
+            continue
         yield from (("fault", r) for r in reg.faults)
         yield from (("check", r) for r in reg.checks)
         yield "record", reg.record

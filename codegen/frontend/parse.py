@@ -274,8 +274,29 @@ class _ToAst(Transformer):
     def input_item(self, meta, c):
         return ("input", self.sp(meta), (str(c[0]), self._e(c[1])))
 
+    def access_group(self, meta, c):
+        return ("group", "one" if len(c) == 2 else "at most one")
+
     def access_item(self, meta, c):
-        return ("access", self.sp(meta), tuple(str(t) for t in c))
+        group = next((x[1] for x in c if isinstance(x, tuple)), "")
+        return ("access", self.sp(meta), (tuple(str(t) for t in c if not isinstance(t, tuple)), group))
+
+    def bypass_item(self, meta, c):
+        cite, _ = self._opts(c)
+        return ("bypass", self.sp(meta), (self._e(self._plain(c)[0]), cite))
+
+    def regime_inst(self, meta, c):
+        cite, doc = self._opts(c)
+        rest = self._plain(c)
+        return ast.RegimeInstance(str(rest[0]), self.sp(meta), rest[1], tuple(rest[2:]), cite, doc)
+
+    def bypass_stage(self, meta, c):
+        return str(c[0])
+
+    def stage_bypass(self, meta, c):
+        cite, _ = self._opts(c)
+        rest = self._plain(c)
+        return (f"{rest[0]}_bypass", self.sp(meta), (self._e(rest[1]), cite))
 
     def context_item(self, meta, c):
         return ("context", self.sp(meta), tuple(c))
@@ -445,7 +466,8 @@ class _ToAst(Transformer):
         cite, doc = self._opts(c)
         rest = self._plain(c)
         kw = {"guest": None, "host": None, "host_bindings": (), "table_access": (), "final_access": (),
-              "update_access": (), "update_when": None, "updates_before_final": False}
+              "update_access": (), "update_when": None, "updates_before_final": False,
+              "guest_bypass": None, "host_bypass": None}
         spans, records = {}, []
         for item in rest[1:]:
             if isinstance(item, ast.Record):

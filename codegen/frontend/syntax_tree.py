@@ -200,6 +200,18 @@ class Regime:
 
 
 @dataclass(frozen=True)
+class RegimeInstance:
+    """`regime NAME = REGIME with { REG = OTHER; ... };`: the same walk on other registers."""
+
+    name: str
+    span: Span
+    base: Ref
+    bindings: tuple
+    cite: str = ""
+    doc: str = ""
+
+
+@dataclass(frozen=True)
 class Binding:
     name: str
     value: Expr
@@ -219,6 +231,8 @@ class Nested:
     update_access: tuple[Binding, ...] = ()
     update_when: Expr | None = None
     updates_before_final: bool = False  # `guest updates before final;`
+    guest_bypass: tuple | None = None  # (condition, cite): the stage does not translate while it holds
+    host_bypass: tuple | None = None
     cite: str = ""
     doc: str = ""
     item_spans: dict = field(default_factory=dict, hash=False, compare=False)

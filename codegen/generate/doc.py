@@ -1076,6 +1076,18 @@ class SpecDoc:
         if r.next_level is not None:
             overview.append(Entry("next level", expr=p.text(r.next_level),
                                   note="a pointer names the level of the table it points to"))
+        for g in r.access_groups:
+            overview.append(Entry("exclusive access kinds", ", ".join(g.kinds),
+                                  note=("exactly one of them" if g.exactly else "at most one of them")
+                                  + f" in any access; {self.src(g)}"))
+        if r.bypass is not None:
+            overview.append(Entry("switched off when", expr=p.text(r.bypass),
+                                  note="no translation: the output address is the input, with no memory reference"
+                                  + (f"; {r.bypass_cite}" if r.bypass_cite else "")))
+        if r.instance_of:
+            swaps = ", ".join(f"{b} for {a}" for a, b in r.instance_bindings) or "the same registers"
+            overview.append(Entry("instance of", links=[self.link("regime", r.instance_of)],
+                                  note=f"the same walk, reading {swaps}"))
         levels = []
         for lv in r.levels:
             table_faults = [x.name for x in r.faults_for(False)] if lv.table else []
@@ -1179,6 +1191,12 @@ class SpecDoc:
                   "address" if n.updates_before_final else "the guest's after-success updates are written once "
                   "the host translated the final address"),
         ]
+        for stage, cond, cite, what in (
+                ("guest", n.guest_bypass, n.guest_bypass_cite, "the input is the guest-physical address"),
+                ("host", n.host_bypass, n.host_bypass_cite, "guest-physical = host-physical, no host walk")):
+            if cond is not None:
+                overview.append(Entry(f"{stage} stage off when", expr=p.text(cond),
+                                      note=what + (f"; {cite}" if cite else "")))
         binds = [RuleDoc(b.name, [("=", p.text(b.value))], Meta("", "", self.src(b))) for b in n.host_bindings]
         bound = {b.name for b in n.host_bindings}
         if host is not None:

@@ -322,9 +322,31 @@ class Regime(_Model):
     lets: tuple[Let, ...]
     record: Record
     records: tuple[Record, ...] = Field((), description="records after the first (input faults name them)")
+    access_groups: tuple[AccessGroup, ...] = Field(description="access kinds that exclude each other")
+    bypass: Expr | None = Field(description="`bypass when COND`: while COND holds the regime does not translate "
+                                            "(the output is the input, no memory reference); null: never")
+    bypass_cite: str
+    instance_of: str | None = Field(description="`regime NAME = BASE with { ... }`: the regime it re-instantiates; "
+                                                "null: declared with its own body")
+    instance_bindings: tuple[RegisterSwap, ...] = Field(description="the registers it reads instead of BASE's")
     cite: str
     doc: str
     span: Span
+
+
+class AccessGroup(_Model):
+    """`access one of K, ...;` (exactly: one kind holds) or `access at most one of K, ...;`."""
+
+    kinds: tuple[str, ...]
+    exactly: bool
+    span: Span
+
+
+class RegisterSwap(_Model):
+    """A register a re-instantiated regime reads (`by`) in place of its base's (`replaces`)."""
+
+    replaces: str
+    by: str
 
 
 class Nested(_Model):
@@ -339,6 +361,11 @@ class Nested(_Model):
     update_access: tuple[Binding, ...]
     update_when: Expr | None
     updates_before_final: bool
+    guest_bypass: Expr | None = Field(description="`guest bypass when COND`: the guest stage is off while COND holds")
+    host_bypass: Expr | None = Field(description="`host bypass when COND`: the host stage is off while COND holds "
+                                                 "(guest-physical = host-physical)")
+    guest_bypass_cite: str
+    host_bypass_cite: str
     context: tuple[str, ...] = Field(description="the registers it reads, by their declarations' names")
     record: Record
     cite: str

@@ -244,6 +244,24 @@ class Record(Node):
     doc: str = ""
 
 
+class AccessGroup(Node):
+    """Access kinds that exclude each other: `access one of K, ...;` (exactly one holds,
+    `exactly`) or `access at most one of K, ...;` (one or none, e.g. neither write nor
+    fetch is a read)."""
+
+    kinds: tuple[str, ...]
+    exactly: bool = False
+
+
+def access_ok(groups: tuple[AccessGroup, ...], access: dict) -> bool:
+    """Whether access-kind values (name -> 0/1) respect every exclusive group."""
+    for g in groups:
+        on = sum(1 for k in g.kinds if access.get(k))
+        if on > 1 or (g.exactly and on == 0):
+            return False
+    return True
+
+
 # The sizes of a table entry (`entry BYTES;`): the memory port moves 2**m_size bytes
 ENTRY_SIZES = (4, 8, 16, 32)
 
@@ -275,6 +293,15 @@ class Regime(Node):
     # records after the first, for input faults that name them
     records: tuple[Record, ...] = ()
     let_defs: tuple[Let, ...] = ()  # the `let`s, as written (for the docs)
+    # access kinds that exclude each other (stimulus never draws two of one group)
+    access_groups: tuple[AccessGroup, ...] = ()
+    # `bypass when COND`: while COND (over context registers) holds the regime does not
+    # translate: the output is the input, and no memory is referenced
+    bypass: Expr | None = None
+    bypass_cite: str = ""
+    # `regime NAME = BASE with { REG = OTHER; }`: the regime it re-instantiates, and how
+    instance_of: str = ""
+    instance_bindings: tuple[tuple[str, str], ...] = ()
     cite: str = ""
     doc: str = ""
 
@@ -347,6 +374,12 @@ class Nested(Node):
     # `guest updates before final;`: the guest's after-success updates are written before
     # the host translates the final guest-physical address (default: after it)
     updates_before_final: bool = False
+    # `guest bypass when C;` / `host bypass when C;` (over the composition's context): that
+    # stage does not translate while C holds (besides its regime's own `bypass`)
+    guest_bypass: Expr | None = None
+    host_bypass: Expr | None = None
+    guest_bypass_cite: str = ""
+    host_bypass_cite: str = ""
     context: tuple[str, ...]
     cite: str = ""
     doc: str = ""

@@ -171,10 +171,13 @@ def coverage_keys(outcome: dict, trace=()) -> list[str]:
     trace writes an entry before it is an as-used update that survives the fault (after-
     success updates are written only once nothing can fault)."""
     if outcome["ok"]:
-        keys = [f"page level {outcome['level']}"]
-        if "host_level" in outcome:
-            keys += [f"host page level {outcome['host_level']}",
-                     f"page levels {outcome['level']}/{outcome['host_level']}"]
+        level, nested = outcome["level"], "host_level" in outcome
+        keys = [f"page level {level}" if level is not None else "guest stage off" if nested else "stage off"]
+        if nested:
+            host = outcome["host_level"]
+            keys.append(f"host page level {host}" if host is not None else "host stage off")
+            if level is not None and host is not None:
+                keys.append(f"page levels {level}/{host}")
         return keys
     stage = outcome["stage"]
     keys = [f"{stage} fault {outcome['fault']}", f"{stage} fault {outcome['fault']} at level {outcome['level']}"]
@@ -264,6 +267,11 @@ def expected_coverage(spec: ir.Spec) -> tuple[list[str], list[str]]:
                   for lv in factory.main.levels]
         for name, ok in sites:
             (out if ok else unreachable).append(name)
+    # a stage that can be switched off (`bypass when`): its pass-through is a point
+    if factory._off_conditions("guest"):
+        out.append("guest stage off" if isinstance(top, ir.Nested) else "stage off")
+    if isinstance(top, ir.Nested) and factory._off_conditions("host"):
+        out.append("host stage off")
     return out, unreachable
 
 

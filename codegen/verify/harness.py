@@ -133,9 +133,9 @@ def model_outcome(ref, p) -> dict:
         return {"exit": True, "rule": _name(ref.EXITS, status),
                 "fields": {f: int(p[f"o_r_{f}"]) for f in ref.RECORD_FIELDS}}
     if status == 0:
-        out = {"ok": True, "pa": int(p["o_pa"]), "level": int(p["o_level"])}
+        out = {"ok": True, "pa": int(p["o_pa"]), "level": _level(ref, int(p["o_level"]))}
         if _has(ref, "NESTED_BASE"):
-            out["host_level"] = int(p["o_aux"])
+            out["host_level"] = _level(ref, int(p["o_aux"]))
         return out
     if _has(ref, "NESTED_BASE") and status > ref.NESTED_BASE:
         kind = _name(ref.HOST_FAULTS, status - ref.NESTED_BASE)
@@ -165,10 +165,16 @@ def model_outcomes(ref, names: list[str], rows: list[tuple], timed_out: list[boo
         return {} if timeout else model_outcome(ref, dict(zip(names, row)))
 
     at = {n: i for i, n in enumerate(names)}
-    if _has(ref, "EXITS") or _has(ref, "NESTED_BASE") or not {"o_status", "o_pa", "o_level"} <= at.keys():
+    if _has(ref, "EXITS") or _has(ref, "NESTED_BASE") or _has(ref, "NO_LEVEL") \
+            or not {"o_status", "o_pa", "o_level"} <= at.keys():
         return list(map(slow, rows, timed_out))
     s, pa, level = at["o_status"], at["o_pa"], at["o_level"]
     return [slow(r, t) if r[s] or t else {"ok": True, "pa": r[pa], "level": r[level]} for r, t in zip(rows, timed_out)]
+
+
+def _level(ref, value: int) -> int | None:
+    """A level port's value: None for the generated NO_LEVEL of a switched-off stage."""
+    return None if _has(ref, "NO_LEVEL") and value == ref.NO_LEVEL else value
 
 
 def _name(kinds, status: int) -> str:

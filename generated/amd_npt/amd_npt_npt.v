@@ -20,6 +20,7 @@ module amd_npt_npt (
     r_nCR3,
     r_HCR4,
     r_HEFER,
+    r_NP_CTL,
     m_valid,
     m_ready,
     m_we,
@@ -60,6 +61,7 @@ input [31:0] r_PKRU;
 input [63:0] r_nCR3;
 input [63:0] r_HCR4;
 input [63:0] r_HEFER;
+input [63:0] r_NP_CTL;
 output m_valid;
 reg m_valid;
 input m_ready;
@@ -120,6 +122,7 @@ wire [63:0] hb_CR4;
 wire [63:0] hb_EFER;
 wire [31:0] hb_PKRU;
 wire [63:0] hb_RFLAGS;
+wire x_off;
 reg x_on_table;
 reg x_pwrite;
 wire x_table;
@@ -261,75 +264,94 @@ always @(posedge clk) begin: walker_host0_fsm
                         walker_host0_st <= 4'b1000;
                     end
                     else begin
-                        walker_host0_a_rw <= 1'b1;
-                        walker_host0_a_us <= 1'b1;
-                        walker_host0_a_xd <= 1'b0;
-                        walker_host0_pend_5 <= 1'b0;
-                        walker_host0_pend_4 <= 1'b0;
-                        walker_host0_pend_3 <= 1'b0;
-                        walker_host0_pend_2 <= 1'b0;
-                        walker_host0_pend_1 <= 1'b0;
-                        walker_host0_le <= 0;
-                        in0 = 64'h0;
-                        in1 = 64'h0;
-                        in2 = 64'h0;
-                        in2 = x_addr;
-                        in3 = 57'h0;
-                        in3 = (x_addr[57-1:0] & 57'h1ffffffffffffff);
-                        in4 = 64'h0;
-                        in4 = ({7'h0, in3} | 64'hfe00000000000000);
-                        in5 = 57'h0;
-                        in5 = (x_addr[57-1:0] & 57'h1ffffffffffffff);
-                        if ((((in2 >>> 56) & 1) == 1)) begin
-                            in1 = in4;
-                        end
-                        else begin
-                            in1 = {7'h0, in5};
-                        end
-                        in6 = 64'h0;
-                        in7 = 64'h0;
-                        in7 = x_addr;
-                        in8 = 48'h0;
-                        in8 = (x_addr[48-1:0] & 48'hffffffffffff);
-                        in9 = 64'h0;
-                        in9 = ({16'h0, in8} | 64'hffff000000000000);
-                        in10 = 48'h0;
-                        in10 = (x_addr[48-1:0] & 48'hffffffffffff);
-                        if ((((in7 >>> 47) & 1) == 1)) begin
-                            in6 = in9;
-                        end
-                        else begin
-                            in6 = {16'h0, in10};
-                        end
-                        if (hb_CR4[12]) begin
-                            in0 = in1;
-                        end
-                        else begin
-                            in0 = in6;
-                        end
-                        if ((hb_CR4[5] && (x_addr != in0))) begin
-                            walker_host0_fault_k <= 10;
-                            walker_host0_flevel <= 0;
-                            walker_host0_st <= 4'b0010;
-                        end
-                        else begin
-                            if (hb_CR4[12]) begin
+                        if (x_off) begin
+                            x_level <= 7;
+                            x_aux <= 0;
+                            x_pa <= x_addr;
+                            if (x_table) begin
                                 m_valid <= 1'b1;
                                 m_we <= 1'b0;
                                 m_size <= 3;
-                                m_addr <= ({16'h0, hb_CR3[48-1:12], 12'h0} + {52'h0, x_addr[57-1:48], 3'h0});
-                                walker_host0_ea <= ({16'h0, hb_CR3[48-1:12], 12'h0} + {52'h0, x_addr[57-1:48], 3'h0});
-                                walker_host0_st <= 4'b0001;
-                                walker_host0_lvl <= 5;
+                                m_addr <= x_addr;
+                                walker_host0_st <= 4'b0111;
                             end
                             else begin
-                                m_valid <= 1'b1;
-                                m_we <= 1'b0;
-                                m_size <= 3;
-                                m_addr <= ({16'h0, hb_CR3[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
-                                walker_host0_ea <= ({16'h0, hb_CR3[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
-                                walker_host0_st <= 4'b0001;
-                                walker_host0_lvl <= 4;
+                                x_status <= 0;
+                                x_done <= 1'b1;
+                                walker_host0_st <= 4'b0000;
+                            end
+                        end
+                        else begin
+                            walker_host0_a_rw <= 1'b1;
+                            walker_host0_a_us <= 1'b1;
+                            walker_host0_a_xd <= 1'b0;
+                            walker_host0_pend_5 <= 1'b0;
+                            walker_host0_pend_4 <= 1'b0;
+                            walker_host0_pend_3 <= 1'b0;
+                            walker_host0_pend_2 <= 1'b0;
+                            walker_host0_pend_1 <= 1'b0;
+                            walker_host0_le <= 0;
+                            in0 = 64'h0;
+                            in1 = 64'h0;
+                            in2 = 64'h0;
+                            in2 = x_addr;
+                            in3 = 57'h0;
+                            in3 = (x_addr[57-1:0] & 57'h1ffffffffffffff);
+                            in4 = 64'h0;
+                            in4 = ({7'h0, in3} | 64'hfe00000000000000);
+                            in5 = 57'h0;
+                            in5 = (x_addr[57-1:0] & 57'h1ffffffffffffff);
+                            if ((((in2 >>> 56) & 1) == 1)) begin
+                                in1 = in4;
+                            end
+                            else begin
+                                in1 = {7'h0, in5};
+                            end
+                            in6 = 64'h0;
+                            in7 = 64'h0;
+                            in7 = x_addr;
+                            in8 = 48'h0;
+                            in8 = (x_addr[48-1:0] & 48'hffffffffffff);
+                            in9 = 64'h0;
+                            in9 = ({16'h0, in8} | 64'hffff000000000000);
+                            in10 = 48'h0;
+                            in10 = (x_addr[48-1:0] & 48'hffffffffffff);
+                            if ((((in7 >>> 47) & 1) == 1)) begin
+                                in6 = in9;
+                            end
+                            else begin
+                                in6 = {16'h0, in10};
+                            end
+                            if (hb_CR4[12]) begin
+                                in0 = in1;
+                            end
+                            else begin
+                                in0 = in6;
+                            end
+                            if ((hb_CR4[5] && (x_addr != in0))) begin
+                                walker_host0_fault_k <= 10;
+                                walker_host0_flevel <= 0;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else begin
+                                if (hb_CR4[12]) begin
+                                    m_valid <= 1'b1;
+                                    m_we <= 1'b0;
+                                    m_size <= 3;
+                                    m_addr <= ({16'h0, hb_CR3[48-1:12], 12'h0} + {52'h0, x_addr[57-1:48], 3'h0});
+                                    walker_host0_ea <= ({16'h0, hb_CR3[48-1:12], 12'h0} + {52'h0, x_addr[57-1:48], 3'h0});
+                                    walker_host0_st <= 4'b0001;
+                                    walker_host0_lvl <= 5;
+                                end
+                                else begin
+                                    m_valid <= 1'b1;
+                                    m_we <= 1'b0;
+                                    m_size <= 3;
+                                    m_addr <= ({16'h0, hb_CR3[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
+                                    walker_host0_ea <= ({16'h0, hb_CR3[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
+                                    walker_host0_st <= 4'b0001;
+                                    walker_host0_lvl <= 4;
+                                end
                             end
                         end
                     end
@@ -2406,6 +2428,7 @@ always @(posedge clk) begin: walker_guest0_fsm
 end
 
 assign x_table = (x_on_table && (!x_pwrite));
+assign x_off = (!r_NP_CTL[0]);
 assign hb_CR0 = 0;
 assign hb_CR3 = r_nCR3;
 assign hb_CR4 = {51'h0, r_HCR4[12], 12'h0};

@@ -26,6 +26,7 @@ entity amd_npt_npt is
         r_nCR3: in unsigned(63 downto 0);
         r_HCR4: in unsigned(63 downto 0);
         r_HEFER: in unsigned(63 downto 0);
+        r_NP_CTL: in unsigned(63 downto 0);
         m_valid: out std_logic;
         m_ready: in std_logic;
         m_we: out std_logic;
@@ -95,6 +96,7 @@ signal hb_CR4: unsigned(63 downto 0);
 signal hb_EFER: unsigned(63 downto 0);
 signal hb_PKRU: unsigned(31 downto 0);
 signal hb_RFLAGS: unsigned(63 downto 0);
+signal x_off: std_logic;
 signal x_on_table: std_logic;
 signal x_pwrite: std_logic;
 signal x_table: std_logic;
@@ -238,70 +240,87 @@ begin
                             m_wdata <= x_wdata;
                             walker_host0_st <= PWRITE;
                         else
-                            walker_host0_a_rw <= '1';
-                            walker_host0_a_us <= '1';
-                            walker_host0_a_xd <= '0';
-                            walker_host0_pend_5 <= '0';
-                            walker_host0_pend_4 <= '0';
-                            walker_host0_pend_3 <= '0';
-                            walker_host0_pend_2 <= '0';
-                            walker_host0_pend_1 <= '0';
-                            walker_host0_le <= to_unsigned(0, 64);
-                            in0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            in1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            in2 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            in2 := x_addr;
-                            in3 := unsigned'("000000000000000000000000000000000000000000000000000000000");
-                            in3 := (x_addr(57-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111111111111"));
-                            in4 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            in4 := (unsigned'(to_unsigned(0, 7) & in3) or unsigned'("1111111000000000000000000000000000000000000000000000000000000000"));
-                            in5 := unsigned'("000000000000000000000000000000000000000000000000000000000");
-                            in5 := (x_addr(57-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111111111111"));
-                            if ((shift_right(in2, 56) and to_unsigned(1, 64)) = 1) then
-                                in1 := in4;
-                            else
-                                in1 := unsigned'(to_unsigned(0, 7) & in5);
-                            end if;
-                            in6 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            in7 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            in7 := x_addr;
-                            in8 := unsigned'("000000000000000000000000000000000000000000000000");
-                            in8 := (x_addr(48-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111"));
-                            in9 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            in9 := (unsigned'(to_unsigned(0, 16) & in8) or unsigned'("1111111111111111000000000000000000000000000000000000000000000000"));
-                            in10 := unsigned'("000000000000000000000000000000000000000000000000");
-                            in10 := (x_addr(48-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111"));
-                            if ((shift_right(in7, 47) and to_unsigned(1, 64)) = 1) then
-                                in6 := in9;
-                            else
-                                in6 := unsigned'(to_unsigned(0, 16) & in10);
-                            end if;
-                            if bool(hb_CR4(12)) then
-                                in0 := in1;
-                            else
-                                in0 := in6;
-                            end if;
-                            if (bool(hb_CR4(5)) and (x_addr /= in0)) then
-                                walker_host0_fault_k <= to_unsigned(10, 8);
-                                walker_host0_flevel <= to_unsigned(0, 3);
-                                walker_host0_st <= FAULT;
-                            else
-                                if bool(hb_CR4(12)) then
+                            if bool(x_off) then
+                                x_level <= to_unsigned(7, 3);
+                                x_aux <= to_unsigned(0, 3);
+                                x_pa <= x_addr;
+                                if bool(x_table) then
                                     m_valid <= '1';
                                     m_we <= '0';
                                     m_size <= to_unsigned(3, 3);
-                                    m_addr <= (unsigned'(to_unsigned(0, 16) & hb_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(57-1 downto 48) & to_unsigned(0, 3)));
-                                    walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & hb_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(57-1 downto 48) & to_unsigned(0, 3)));
-                                    walker_host0_st <= MWAIT;
-                                    walker_host0_lvl <= to_unsigned(5, 3);
+                                    m_addr <= x_addr;
+                                    walker_host0_st <= PREAD;
                                 else
-                                    m_valid <= '1';
-                                    m_we <= '0';
-                                    m_size <= to_unsigned(3, 3);
-                                    m_addr <= (unsigned'(to_unsigned(0, 16) & hb_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
-                                    walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & hb_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
-                                    walker_host0_st <= MWAIT;
-                                    walker_host0_lvl <= to_unsigned(4, 3);
+                                    x_status <= to_unsigned(0, 8);
+                                    x_done <= '1';
+                                    walker_host0_st <= IDLE;
+                                end if;
+                            else
+                                walker_host0_a_rw <= '1';
+                                walker_host0_a_us <= '1';
+                                walker_host0_a_xd <= '0';
+                                walker_host0_pend_5 <= '0';
+                                walker_host0_pend_4 <= '0';
+                                walker_host0_pend_3 <= '0';
+                                walker_host0_pend_2 <= '0';
+                                walker_host0_pend_1 <= '0';
+                                walker_host0_le <= to_unsigned(0, 64);
+                                in0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                in1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                in2 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                in2 := x_addr;
+                                in3 := unsigned'("000000000000000000000000000000000000000000000000000000000");
+                                in3 := (x_addr(57-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111111111111"));
+                                in4 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                in4 := (unsigned'(to_unsigned(0, 7) & in3) or unsigned'("1111111000000000000000000000000000000000000000000000000000000000"));
+                                in5 := unsigned'("000000000000000000000000000000000000000000000000000000000");
+                                in5 := (x_addr(57-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111111111111"));
+                                if ((shift_right(in2, 56) and to_unsigned(1, 64)) = 1) then
+                                    in1 := in4;
+                                else
+                                    in1 := unsigned'(to_unsigned(0, 7) & in5);
+                                end if;
+                                in6 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                in7 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                in7 := x_addr;
+                                in8 := unsigned'("000000000000000000000000000000000000000000000000");
+                                in8 := (x_addr(48-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111"));
+                                in9 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                in9 := (unsigned'(to_unsigned(0, 16) & in8) or unsigned'("1111111111111111000000000000000000000000000000000000000000000000"));
+                                in10 := unsigned'("000000000000000000000000000000000000000000000000");
+                                in10 := (x_addr(48-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111"));
+                                if ((shift_right(in7, 47) and to_unsigned(1, 64)) = 1) then
+                                    in6 := in9;
+                                else
+                                    in6 := unsigned'(to_unsigned(0, 16) & in10);
+                                end if;
+                                if bool(hb_CR4(12)) then
+                                    in0 := in1;
+                                else
+                                    in0 := in6;
+                                end if;
+                                if (bool(hb_CR4(5)) and (x_addr /= in0)) then
+                                    walker_host0_fault_k <= to_unsigned(10, 8);
+                                    walker_host0_flevel <= to_unsigned(0, 3);
+                                    walker_host0_st <= FAULT;
+                                else
+                                    if bool(hb_CR4(12)) then
+                                        m_valid <= '1';
+                                        m_we <= '0';
+                                        m_size <= to_unsigned(3, 3);
+                                        m_addr <= (unsigned'(to_unsigned(0, 16) & hb_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                                        walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & hb_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                                        walker_host0_st <= MWAIT;
+                                        walker_host0_lvl <= to_unsigned(5, 3);
+                                    else
+                                        m_valid <= '1';
+                                        m_we <= '0';
+                                        m_size <= to_unsigned(3, 3);
+                                        m_addr <= (unsigned'(to_unsigned(0, 16) & hb_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                                        walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & hb_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                                        walker_host0_st <= MWAIT;
+                                        walker_host0_lvl <= to_unsigned(4, 3);
+                                    end if;
                                 end if;
                             end if;
                         end if;
@@ -2154,6 +2173,7 @@ begin
 end process walker_guest0_fsm;
 
 x_table <= stdl(bool(x_on_table) and (not bool(x_pwrite)));
+x_off <= stdl((not bool(r_NP_CTL(0))));
 hb_CR0 <= to_unsigned(0, 64);
 hb_CR3 <= r_nCR3;
 hb_CR4 <= unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & r_HCR4(12) & to_unsigned(0, 12));

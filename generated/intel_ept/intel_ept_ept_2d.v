@@ -18,6 +18,7 @@ module intel_ept_ept_2d (
     r_RFLAGS,
     r_PKRU,
     r_EPTP,
+    r_PROC2,
     m_valid,
     m_ready,
     m_we,
@@ -57,6 +58,7 @@ input [63:0] r_EFER;
 input [63:0] r_RFLAGS;
 input [31:0] r_PKRU;
 input [63:0] r_EPTP;
+input [31:0] r_PROC2;
 output m_valid;
 reg m_valid;
 input m_ready;
@@ -115,6 +117,7 @@ reg hk_write;
 reg hk_fetch;
 reg hk_user;
 wire [63:0] hb_EPTP;
+wire x_off;
 reg x_on_table;
 reg x_pwrite;
 wire x_table;
@@ -255,32 +258,59 @@ always @(posedge clk) begin: walker_host0_fsm
                         walker_host0_st <= 4'b1000;
                     end
                     else begin
-                        walker_host0_a_r <= 1'b1;
-                        walker_host0_a_w <= 1'b1;
-                        walker_host0_a_x <= 1'b1;
-                        walker_host0_a_xu <= 1'b1;
-                        walker_host0_pend_5 <= 1'b0;
-                        walker_host0_pend_4 <= 1'b0;
-                        walker_host0_pend_3 <= 1'b0;
-                        walker_host0_pend_2 <= 1'b0;
-                        walker_host0_pend_1 <= 1'b0;
-                        if (((hb_EPTP[6-1:3] == 4) && 1'b1)) begin
-                            m_valid <= 1'b1;
-                            m_we <= 1'b0;
-                            m_size <= 3;
-                            m_addr <= ({16'h0, hb_EPTP[48-1:12], 12'h0} + {52'h0, x_addr[57-1:48], 3'h0});
-                            walker_host0_ea <= ({16'h0, hb_EPTP[48-1:12], 12'h0} + {52'h0, x_addr[57-1:48], 3'h0});
-                            walker_host0_st <= 4'b0001;
-                            walker_host0_lvl <= 5;
+                        if (x_off) begin
+                            x_level <= 7;
+                            x_aux <= 0;
+                            x_pa <= x_addr;
+                            if (x_table) begin
+                                m_valid <= 1'b1;
+                                m_we <= 1'b0;
+                                m_size <= 3;
+                                m_addr <= x_addr;
+                                walker_host0_st <= 4'b0111;
+                            end
+                            else if (x_update) begin
+                                m_valid <= 1'b1;
+                                m_we <= 1'b1;
+                                m_size <= 3;
+                                m_addr <= x_addr;
+                                m_wdata <= x_wdata;
+                                walker_host0_st <= 4'b1000;
+                            end
+                            else begin
+                                x_status <= 0;
+                                x_done <= 1'b1;
+                                walker_host0_st <= 4'b0000;
+                            end
                         end
                         else begin
-                            m_valid <= 1'b1;
-                            m_we <= 1'b0;
-                            m_size <= 3;
-                            m_addr <= ({16'h0, hb_EPTP[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
-                            walker_host0_ea <= ({16'h0, hb_EPTP[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
-                            walker_host0_st <= 4'b0001;
-                            walker_host0_lvl <= 4;
+                            walker_host0_a_r <= 1'b1;
+                            walker_host0_a_w <= 1'b1;
+                            walker_host0_a_x <= 1'b1;
+                            walker_host0_a_xu <= 1'b1;
+                            walker_host0_pend_5 <= 1'b0;
+                            walker_host0_pend_4 <= 1'b0;
+                            walker_host0_pend_3 <= 1'b0;
+                            walker_host0_pend_2 <= 1'b0;
+                            walker_host0_pend_1 <= 1'b0;
+                            if (((hb_EPTP[6-1:3] == 4) && 1'b1)) begin
+                                m_valid <= 1'b1;
+                                m_we <= 1'b0;
+                                m_size <= 3;
+                                m_addr <= ({16'h0, hb_EPTP[48-1:12], 12'h0} + {52'h0, x_addr[57-1:48], 3'h0});
+                                walker_host0_ea <= ({16'h0, hb_EPTP[48-1:12], 12'h0} + {52'h0, x_addr[57-1:48], 3'h0});
+                                walker_host0_st <= 4'b0001;
+                                walker_host0_lvl <= 5;
+                            end
+                            else begin
+                                m_valid <= 1'b1;
+                                m_we <= 1'b0;
+                                m_size <= 3;
+                                m_addr <= ({16'h0, hb_EPTP[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
+                                walker_host0_ea <= ({16'h0, hb_EPTP[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
+                                walker_host0_st <= 4'b0001;
+                                walker_host0_lvl <= 4;
+                            end
                         end
                     end
                 end
@@ -2662,6 +2692,7 @@ always @(posedge clk) begin: walker_guest0_fsm
 end
 
 assign x_table = (x_on_table && (!x_pwrite) && (!x_update));
+assign x_off = (!r_PROC2[1]);
 assign hb_EPTP = r_EPTP;
 
 endmodule

@@ -24,6 +24,7 @@ entity intel_ept_ept_2d is
         r_RFLAGS: in unsigned(63 downto 0);
         r_PKRU: in unsigned(31 downto 0);
         r_EPTP: in unsigned(63 downto 0);
+        r_PROC2: in unsigned(31 downto 0);
         m_valid: out std_logic;
         m_ready: in std_logic;
         m_we: out std_logic;
@@ -90,6 +91,7 @@ signal hk_write: std_logic;
 signal hk_fetch: std_logic;
 signal hk_user: std_logic;
 signal hb_EPTP: unsigned(63 downto 0);
+signal x_off: std_logic;
 signal x_on_table: std_logic;
 signal x_pwrite: std_logic;
 signal x_table: std_logic;
@@ -232,31 +234,55 @@ begin
                             m_wdata <= x_wdata;
                             walker_host0_st <= PWRITE;
                         else
-                            walker_host0_a_r <= '1';
-                            walker_host0_a_w <= '1';
-                            walker_host0_a_x <= '1';
-                            walker_host0_a_xu <= '1';
-                            walker_host0_pend_5 <= '0';
-                            walker_host0_pend_4 <= '0';
-                            walker_host0_pend_3 <= '0';
-                            walker_host0_pend_2 <= '0';
-                            walker_host0_pend_1 <= '0';
-                            if ((hb_EPTP(6-1 downto 3) = 4) and True) then
-                                m_valid <= '1';
-                                m_we <= '0';
-                                m_size <= to_unsigned(3, 3);
-                                m_addr <= (unsigned'(to_unsigned(0, 16) & hb_EPTP(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(57-1 downto 48) & to_unsigned(0, 3)));
-                                walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & hb_EPTP(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(57-1 downto 48) & to_unsigned(0, 3)));
-                                walker_host0_st <= MWAIT;
-                                walker_host0_lvl <= to_unsigned(5, 3);
+                            if bool(x_off) then
+                                x_level <= to_unsigned(7, 3);
+                                x_aux <= to_unsigned(0, 3);
+                                x_pa <= x_addr;
+                                if bool(x_table) then
+                                    m_valid <= '1';
+                                    m_we <= '0';
+                                    m_size <= to_unsigned(3, 3);
+                                    m_addr <= x_addr;
+                                    walker_host0_st <= PREAD;
+                                elsif bool(x_update) then
+                                    m_valid <= '1';
+                                    m_we <= '1';
+                                    m_size <= to_unsigned(3, 3);
+                                    m_addr <= x_addr;
+                                    m_wdata <= x_wdata;
+                                    walker_host0_st <= PWRITE;
+                                else
+                                    x_status <= to_unsigned(0, 8);
+                                    x_done <= '1';
+                                    walker_host0_st <= IDLE;
+                                end if;
                             else
-                                m_valid <= '1';
-                                m_we <= '0';
-                                m_size <= to_unsigned(3, 3);
-                                m_addr <= (unsigned'(to_unsigned(0, 16) & hb_EPTP(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
-                                walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & hb_EPTP(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
-                                walker_host0_st <= MWAIT;
-                                walker_host0_lvl <= to_unsigned(4, 3);
+                                walker_host0_a_r <= '1';
+                                walker_host0_a_w <= '1';
+                                walker_host0_a_x <= '1';
+                                walker_host0_a_xu <= '1';
+                                walker_host0_pend_5 <= '0';
+                                walker_host0_pend_4 <= '0';
+                                walker_host0_pend_3 <= '0';
+                                walker_host0_pend_2 <= '0';
+                                walker_host0_pend_1 <= '0';
+                                if ((hb_EPTP(6-1 downto 3) = 4) and True) then
+                                    m_valid <= '1';
+                                    m_we <= '0';
+                                    m_size <= to_unsigned(3, 3);
+                                    m_addr <= (unsigned'(to_unsigned(0, 16) & hb_EPTP(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                                    walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & hb_EPTP(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                                    walker_host0_st <= MWAIT;
+                                    walker_host0_lvl <= to_unsigned(5, 3);
+                                else
+                                    m_valid <= '1';
+                                    m_we <= '0';
+                                    m_size <= to_unsigned(3, 3);
+                                    m_addr <= (unsigned'(to_unsigned(0, 16) & hb_EPTP(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                                    walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & hb_EPTP(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                                    walker_host0_st <= MWAIT;
+                                    walker_host0_lvl <= to_unsigned(4, 3);
+                                end if;
                             end if;
                         end if;
                     end if;
@@ -2389,6 +2415,7 @@ begin
 end process walker_guest0_fsm;
 
 x_table <= stdl(bool(x_on_table) and (not bool(x_pwrite)) and (not bool(x_update)));
+x_off <= stdl((not bool(r_PROC2(1))));
 hb_EPTP <= r_EPTP;
 
 end architecture MyHDL;

@@ -388,6 +388,7 @@ IR_TO_DUMP = {
     ir.StructField: (d.StructField, {}), ir.Structure: (d.Structure, {}), ir.Bitmap: (d.Bitmap, {}),
     ir.OutputField: (d.OutputField, {}), ir.Walk: (d.Walk, {}), ir.UnitRecord: (d.UnitRecord, {}),
     ir.ExitAssign: (d.ExitAssign, {}), ir.ExitRule: (d.ExitRule, {}), ir.AddrTerm: (d.AddrTerm, {}),
+    ir.AccessGroup: (d.AccessGroup, {}),
     # Unit.lets (the names) and Unit.let_defs are both the dump's `lets`
     ir.Unit: (d.Unit, {"let_defs": "lets"}),
 }

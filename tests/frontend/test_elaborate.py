@@ -2,6 +2,7 @@
 errors of name resolution and constant evaluation. Each test breaks one thing in a valid
 spec and checks the code and the line:col of the diagnostic."""
 import os
+from pathlib import Path
 
 import pytest
 from snippets import WALK, codes, compile_text, edit, loc, note_loc, only, where, write
@@ -627,3 +628,69 @@ def test_input_fault_errors(tmp_path, fault, code, needle):
     d = only(compile_text(tmp_path, text), code)
     assert loc(d) == (where(text, "fault high")[0], 5 + fault.index(needle))  # in the fault's line
     assert d.message.startswith("expected ")
+# ---- a stage switched off, exclusive access kinds, regime instances, import bindings
+def test_bypass_condition_reads_context_only(tmp_path):
+    ok = edit(WALK, "register CR3 : 64 { BASE [47:12]; }", "register CR3 : 64 { PG [63]; BASE [47:12]; }",
+              "    start level 2;\n", "    start level 2;\n    bypass when !CR3.PG;\n")
+    spec = compile_spec(write(tmp_path, ok), DiagnosticBag())
+    assert spec.regime("walk").bypass.refs()[0].name == "CR3"
+    bad = edit(ok, "bypass when !CR3.PG;", "bypass when access.write;")
+    d = only(compile_text(tmp_path, bad), "E0431")
+    assert loc(d) == where(bad, "access.write") and "an access kind" in d.message
+
+
+def test_nested_stage_bypass_adds_its_registers_to_the_context(tmp_path):
+    text = edit(WALK + NESTED, "spec t;\n", "spec t;\nregister NPC : 64 { EN [0]; }\n",
+                "    host walk;\n", "    host walk;\n    host bypass when !NPC.EN;\n")
+    spec = compile_spec(write(tmp_path, text), DiagnosticBag())
+    (n,) = spec.nested
+    assert n.host_bypass is not None and n.guest_bypass is None and n.context[-1] == "NPC"
+
+
+def test_access_groups(tmp_path):
+    text = edit(WALK, "    access write;\n", "    access user;\n    access at most one of write, fetch;\n")
+    spec = compile_spec(write(tmp_path, text), DiagnosticBag())
+    r = spec.regime("walk")
+    assert r.access == ("user", "write", "fetch")
+    assert [(g.kinds, g.exactly) for g in r.access_groups] == [(("write", "fetch"), False)]
+    again = edit(text, "    access user;\n", "    access user;\n    access one of fetch, user;\n")
+    d = only(compile_text(tmp_path, again), "E0429")
+    assert "'fetch' expected in one exclusive group, not two" in d.message
+
+
+def test_regime_instance_reads_other_registers(tmp_path):
+    text = WALK + "register GCR3 : 64 { BASE [47:12]; }\nregime guest_walk = walk with { CR3 = GCR3; };\n"
+    spec = compile_spec(write(tmp_path, text), DiagnosticBag())
+    g = spec.regime("guest_walk")
+    assert (g.context, g.instance_of, g.instance_bindings) == (("GCR3",), "walk", (("CR3", "GCR3"),))
+    assert g.root.args[0].name == "GCR3" and g.levels == spec.regime("walk").levels
+    moved = edit(text, "register GCR3 : 64 { BASE [47:12]; }", "register GCR3 : 64 { BASE [51:16]; }")
+    d = only(compile_text(tmp_path, moved), "E0320")
+    assert "field 'BASE' at the same bits of 'GCR3', not at [51:16]" in d.message
+    d = only(compile_text(tmp_path, edit(text, "CR3 = GCR3;", "CR3 = 5;")), "E0319")
+    assert "expected the name of a context register for 'CR3'" in d.message
+
+
+def test_import_binding_reads_the_importers_own_parameter(tmp_path):
+    """Issue 14 item 6: `with { MAXPHYADDR = MAXPHYADDR; }` was an undefined name although
+    the importer declares the parameter."""
+    lib = "spec lib;\nparam MAXPHYADDR = 40;\nregister R : 64 { BASE [MAXPHYADDR-1:12]; }\n"
+    top = edit(WALK, "spec t;\n", 'spec t;\nparam MAXPHYADDR = 46;\n'
+               'import "lib.vspec" as lib with { MAXPHYADDR = MAXPHYADDR - 1; };\n'
+               "param W = lib.MAXPHYADDR;\n")
+    write(tmp_path, lib, "lib.vspec")
+    spec = compile_spec(write(tmp_path, top), DiagnosticBag())
+    assert {p.name: p.value for p in spec.params}["W"] == 45
+    assert spec.layout("R").field("BASE").hi == 44
+    cycle = edit(top, "param MAXPHYADDR = 46;\n", "param MAXPHYADDR = lib.MAXPHYADDR + 1;\n")
+    d = only(compile_text(tmp_path, cycle), "E0321")
+    assert "depends on an import itself" in d.message
+
+
+def test_a_unit_cannot_walk_a_regime_that_can_be_switched_off(tmp_path):
+    """A unit's walk has no "not translated" outcome: it skips the walk (`walk ... when`)."""
+    data = Path(__file__).resolve().parents[1] / "data"
+    toy = edit((data / "toy.vspec").read_text(), "    start level 2;\n", "    start level 2;\n    bypass when !PTBR.BASE[0];\n")
+    unit = (data / "toy_walk_unit.vspec").read_text()
+    d = only(compile_text(tmp_path, unit, "u.vspec", extra={"toy.vspec": toy}), "E0431")
+    assert "expected a regime without `bypass when` in a unit" in d.message

@@ -155,7 +155,7 @@ def npt_image(levels, guest):
     root, entries = radix(levels, Frames(HOST_TABLES), [(g, npt_leaf(h, r)) for g, h, r in second_stage(guest)],
                           NPT_POINTER)
     assert not set(entries) & set(guest.words)
-    context = {"nCR3": root, "HCR4": LA57 if levels == 5 else 0, "HEFER": NXE}
+    context = {"nCR3": root, "HCR4": LA57 if levels == 5 else 0, "HEFER": NXE, "NP_CTL": 1}  # NP_ENABLE
     return {**guest.words, **entries}, context
 
 
@@ -163,7 +163,7 @@ def ept_image(levels, guest):
     root, entries = radix(levels, Frames(HOST_TABLES), [(g, ept_leaf(h, r)) for g, h, r in second_stage(guest)],
                           EPT_POINTER)
     assert not set(entries) & set(guest.words)
-    return {**guest.words, **entries}, {"EPTP": root | EPTP_WB | EPTP_PWL[levels]}
+    return {**guest.words, **entries}, {"EPTP": root | EPTP_WB | EPTP_PWL[levels], "PROC2": 2}  # enable EPT
 
 
 def request(levels, guest, page, write, user, fetch, host_context):

@@ -41,6 +41,7 @@ EPT_LEAF = R | W | X | XU | MT_WB
 EPTP_WB = 6
 EPTP_PWL = {4: 3 << 3, 5: 4 << 3}   # page-walk length minus 1
 EPTP_AD = 1 << 6
+ENABLE_EPT = 1 << 1  # secondary processor-based VM-execution controls bit 1 (SDM 25.6.2, Table 25-7)
 
 # ---- exit reasons (appendix C) and the EPT-violation exit qualification (Table 28-7) -------
 EPT_VIOLATION, EPT_MISCONFIG = 48, 49
@@ -140,12 +141,12 @@ class TwoD:
     def eptp(self):
         return self.root | EPTP_WB | EPTP_PWL[self.ept_levels] | (EPTP_AD if self.ad else 0)
 
-    def request(self, write=0, user=0, fetch=0, CR0=CR0_PE | CR0_PG, CR4=0, EFER=EFER_NXE):
+    def request(self, write=0, user=0, fetch=0, CR0=CR0_PE | CR0_PG, CR4=0, EFER=EFER_NXE, PROC2=None):
         if self.guest_levels == 5:
             CR4 |= CR4_LA57
         return {"va": self.va, "write": write, "user": user, "fetch": fetch, "CR0": CR0,
                 "CR3": G_TABLES[self.guest_levels], "CR4": CR4, "EFER": EFER, "RFLAGS": 0, "PKRU": 0,
-                "EPTP": self.eptp()}
+                "EPTP": self.eptp(), "PROC2": ENABLE_EPT if PROC2 is None else PROC2}
 
     # expected memory references
     def ept_reads(self, gpa):
@@ -227,6 +228,26 @@ def test_status_codes_follow_the_fault_lists(generated):
                                                    "fetch_violation")] == [66, 67, 68, 69, 70, 71, 72]
     assert [ref.FAULTS.index(k) + 1 for k in ("not_present", "user_supervisor", "supervisor_write")] == [1, 3, 5]
     assert Q_WRITE | Q_R | Q_X | Q_XU | Q_GLA | Q_FINAL == 0x1EA
+
+
+# ---- EPT disabled (SDM 25.6.2, Table 25-7: "enable EPT" = 0) ---------------------------------------
+@pytest.mark.parametrize("access", [{}, {"write": 1}, {"fetch": 1}])
+def test_ept_disabled_guest_physical_is_physical(ept, access):
+    """With "enable EPT" = 0 there is no EPT walk (`host bypass when !PROC2.ENABLE_EPT`):
+    the guest's tables are read at their guest-physical addresses, the guest's accessed and
+    dirty flags are written there, and the outcome is the guest-physical address with no
+    host level; whatever the EPT tables say (here: none at all)."""
+    n = TwoD(guest_flags=P | RW | US)
+    n.mem = {gpa: n.mem[hpa] for gpa, hpa in n.guest_entry.values()}  # guest tables at gpa, no EPT
+    before = dict(n.mem)
+    r, trace, mem = ept.walk(n, PROC2=0, **access)
+    assert ept.ref.outcome(r) == {"ok": True, "pa": G_PAGE | (n.va & 0xFFF), "level": 1, "host_level": None}
+    reads = [(0, gpa, 8, before[gpa]) for gpa, _ in (n.guest_entry[lv] for lv in (4, 3, 2, 1))]
+    dirty = D if access.get("write") else 0
+    writes = [(1, gpa, 8, before[gpa] | A | (dirty if lv == 1 else 0))
+              for lv, (gpa, _) in sorted(n.guest_entry.items(), reverse=True)]
+    assert trace == reads + writes  # SDM 4.8: A at every level, D on the leaf for a write
+    assert mem == {a: v for _, a, _, v in writes}
 
 
 # ---- successful two-dimensional walks ------------------------------------------------------------

@@ -18,7 +18,7 @@ SPEC = ROOT / "specs" / "x86_64_paging.vspec"
 
 # ---- architectural constants (SDM 2.5, 4.3) -------------------------------------------
 P, RW, US, A, D, PS = 1, 2, 4, 0x20, 0x40, 0x80
-CR0_WP = 1 << 16
+CR0_WP, CR0_PG = 1 << 16, 1 << 31
 CR4_PSE, CR4_SMEP, CR4_SMAP = 1 << 4, 1 << 20, 1 << 21
 RFLAGS_AC = 1 << 18
 # #PF error code bits (SDM 4.7, Figure 4-12)
@@ -51,7 +51,7 @@ def ref(tmp_path_factory):
     return module
 
 
-def walk(ref, mem, va=VA, write=0, user=0, fetch=0, cr0=0, cr4=CR4_PSE, rflags=0):
+def walk(ref, mem, va=VA, write=0, user=0, fetch=0, cr0=CR0_PG, cr4=CR4_PSE, rflags=0):
     trace: list = []
     req = {"va": va, "write": write, "user": user, "fetch": fetch, "CR0": cr0, "CR3": CR3, "CR4": cr4,
            "RFLAGS": rflags}
@@ -131,7 +131,7 @@ def test_read_write_with_and_without_cr0_wp(ref):
     assert out == fault("user_write", 1, E_P | E_W | E_U)
     out, _ = walk(ref, dict(mem), write=1)  # a supervisor write ignores R/W with CR0.WP = 0
     assert out == {"ok": True, "pa": 0x789A_BABC, "level": 1}
-    out, _ = walk(ref, dict(mem), write=1, cr0=CR0_WP)
+    out, _ = walk(ref, dict(mem), write=1, cr0=CR0_PG | CR0_WP)
     assert out == fault("supervisor_write", 1, E_P | E_W)
     out, _ = walk(ref, dict(mem), user=1)  # reads are fine
     assert out["ok"]
@@ -195,6 +195,8 @@ def handwalk(mem: dict, q: dict):
     va, cr4 = q["va"], q["CR4"]
     write, user, fetch = q["write"], q["user"], q["fetch"]
     trace = []
+    if not q["CR0"] & CR0_PG:  # SDM 4.1.1: paging off, the linear address is the physical one
+        return {"ok": True, "pa": va, "level": None}, trace
 
     def fault(kind, level):
         code = (kind != "not_present") | write << 1 | user << 2 | (kind == "reserved") << 3
@@ -264,7 +266,23 @@ def test_random_scenarios_match_a_hand_walker(ref):
         a = ref.translate(m1, sc.request, t1)
         b, t2 = handwalk(m2, sc.request)
         assert (a, t1, m1) == (b, t2, m2), f"seed {seed}"
+        assert not (sc.request["write"] and sc.request["fetch"]), "a fetch is never a write (SDM 4.7)"
         seen[a.get("fault", "ok"), a["level"]] += 1
     assert {k for k, _ in seen} == {"ok", "not_present", "reserved", "user_supervisor", "user_write",
                                     "supervisor_write", "smap", "smep"}
-    assert {n for k, n in seen if k == "ok"} == {1, 2}
+    assert {n for k, n in seen if k == "ok"} == {1, 2, None}
+
+
+# ---- paging off (SDM 4.1.1; APM 5.1): `bypass when !CR0.PG` ------------------------------
+def test_paging_off_passes_the_linear_address_through_with_no_reference(ref):
+    """SDM 4.1.1: "If CR0.PG = 0, paging is not used. The logical processor treats all
+    linear addresses as if they were physical addresses." Whatever the tables hold, and
+    whatever the access (a user write to a supervisor read-only page), the outcome is the
+    linear address, level None, and no memory is read or written."""
+    mem = tables(pde=P | A, pte=P | A)  # supervisor, read-only: a user write would fault
+    before = dict(mem)
+    out, trace = walk(ref, mem, write=1, user=1, cr0=CR0_WP)  # CR0.PG = 0
+    assert (out, trace, mem) == ({"ok": True, "pa": VA, "level": None}, [], before)
+    # the same request with CR0.PG = 1 walks and faults (SDM 4.6.1: user write, R/W = 0)
+    out, _ = walk(ref, dict(mem), write=1, user=1, cr0=CR0_PG | CR0_WP)
+    assert out["fault"] == "user_supervisor"

@@ -24,6 +24,7 @@ NXE = 1 << 11
 E_P, E_W, E_U, E_RSVD, E_ID = 1, 2, 4, 8, 0x10
 NPF = 0x400
 FINAL, TABLE = 1 << 32, 1 << 33
+NP_ENABLE = 1  # VMCB offset 090h bit 0 (APM 15.25.3)
 NOT_PRESENT, RESERVED, USER_SUPERVISOR, USER_WRITE, EXECUTE_DISABLE = 1, 2, 3, 4, 7
 
 # guest-physical layout: guest tables and the guest page
@@ -84,12 +85,12 @@ class Nested:
     def host_leaf(self, gpa):
         return self.paths[gpa & ~0xFFF][-1]
 
-    def regs(self, CR4=0, EFER=NXE, HCR4=None, HEFER=NXE, CR0=CR0_PE | CR0_PG, RFLAGS=0, PKRU=0):
+    def regs(self, CR4=0, EFER=NXE, HCR4=None, HEFER=NXE, CR0=CR0_PE | CR0_PG, RFLAGS=0, PKRU=0, NP_CTL=NP_ENABLE):
         if HCR4 is None:
             HCR4 = LA57 if self.host_levels == 5 else 0
         if self.guest_levels == 5:
             CR4 |= LA57
-        return (CR0, G_TABLES[self.guest_levels], CR4, EFER, RFLAGS, PKRU, self.ncr3, HCR4, HEFER)
+        return (CR0, G_TABLES[self.guest_levels], CR4, EFER, RFLAGS, PKRU, self.ncr3, HCR4, HEFER, NP_CTL)
 
     def walk(self, ref, write=0, user=0, fetch=0, **regs):
         mem = dict(self.mem)
@@ -174,12 +175,29 @@ def test_factory_4k_walks_reference_count(ref, specs, seed, la57, refs):
     draw = Draw(random.Random(seed))
     for _ in range(200):
         sc = factory.make(draw, guest_plan=Plan(1), host_leaf=1, preset_updates=True, fault_percent=0, legal=True,
-                          ctx_override={"CR4": la57, "HCR4": la57})
+                          ctx_override={"CR4": la57, "HCR4": la57, "NP_CTL": NP_ENABLE})
         run = harness.run_reference(ref, sc)
         if run.outcome["ok"]:
             break
     assert run.outcome["ok"] and (run.outcome["level"], run.outcome["host_level"]) == (1, 1)
     assert len(run.trace) == refs and all(op == 0 for op, *_ in run.trace)
+
+
+# ---- nested paging disabled (APM 15.25.3: VMCB offset 090h bit 0 NP_ENABLE = 0) -------------
+def test_nested_paging_off_makes_guest_physical_system_physical(ref):
+    """APM 15.25.3: with NP_ENABLE = 0 there is no nested walk. The guest's tables are read
+    at their guest-physical addresses as system-physical ones, the final address is the
+    guest-physical address, and the outcome has no host level (`host bypass when`)."""
+    n = Nested()
+    mem = {gpa: n.mem[spa] for gpa, spa in n.guest_entry.values()}  # guest tables at gpa
+    trace: list = []
+    r = ref.walk_guest(mem, trace, n.va, 0, 0, 0, *n.regs(NP_CTL=0))
+    assert r == (0, G_PAGE | 0xABC, 1, None)
+    assert ref.outcome(r) == {"ok": True, "pa": G_PAGE | 0xABC, "level": 1, "host_level": None}
+    assert trace == [(0, gpa, 8, mem[gpa]) for gpa, _ in (n.guest_entry[lv] for lv in (4, 3, 2, 1))]
+    # the same tables with nested paging on: every guest-physical address is walked (24 reads)
+    r, trace, _ = n.walk(ref)
+    assert r == (0, S_PAGE | 0xABC, 1, 1) and len(trace) == 24
 
 
 # ---- nested faults on guest page-table accesses ---------------------------------------------

@@ -63,7 +63,8 @@ def test_every_page_size_mix_in_both_dimensions(specs, generated):
     ref, _ = generated["amd_npt"]
     for g in (1, 2, 3):
         for h in (1, 2, 3):
-            sc = _legal_ok(factory, ref, 10 * g + h, guest_plan=Plan(g), host_leaf=h)
+            sc = _legal_ok(factory, ref, 10 * g + h, guest_plan=Plan(g), host_leaf=h,
+                           ctx_override={"NP_CTL": 1})  # NP_ENABLE: the host stage translates
             out = _agree(generated, "amd_npt", sc)
             assert (out.outcome["level"], out.outcome["host_level"]) == (g, h)
 
@@ -75,7 +76,7 @@ def test_two_dimensional_walk_reference_count(specs, generated, levels, refs):
     ref, _ = generated["amd_npt"]
     la57 = levels << 12
     sc = _legal_ok(factory, ref, 7 + levels, guest_plan=Plan(1), host_leaf=1, preset_updates=True,
-                   ctx_override={"CR4": la57, "HCR4": la57})
+                   ctx_override={"CR4": la57, "HCR4": la57, "NP_CTL": 1})  # NP_ENABLE
     out = _agree(generated, "amd_npt", sc)
     assert out.outcome["ok"] and len(out.trace) == refs
     assert all(op == 0 for op, *_ in out.trace)

@@ -108,6 +108,10 @@ class Elaborator:
         self.loading.append(path)
         self.imported_at[path] = span
         first: dict[str, Span] = {}
+        # an import's bindings may read this file's own parameters (those that do not
+        # depend on an import): evaluate them first, and again in elaborate()
+        declared = {d.name for d in tree.decls if isinstance(d, ast.Param)}
+        module.params = self._own_params(module, tree)
         for imp in tree.imports:
             target = path.parent / imp.path
             if imp.alias in first:
@@ -117,6 +121,12 @@ class Elaborator:
             first[imp.alias] = imp.span
             sets = {}
             for b in imp.overrides:
+                late = sorted(n for n in b.value.names() if n in declared and n not in module.params)
+                if late:
+                    self.bag.error("E0321", f"the import sets '{b.name}' from parameter '{late[0]}', which depends on "
+                                   f"an import itself: expected a value known before the imports, not a cycle "
+                                   f"through '{imp.alias}'", b.span)
+                    continue
                 value = self.const(b.value, Scope(module), f"parameter '{b.name}'", 0, 1 << 64)
                 if value is not None:
                     sets[b.name] = (value, b.span)
@@ -126,6 +136,7 @@ class Elaborator:
             else:
                 module.failed.add(imp.alias)
         self.loading.pop()
+        module.params = {}
         self.elaborate(module)
         for name, (_, where) in module.overrides.items():
             if name not in module.params:
@@ -137,6 +148,25 @@ class Elaborator:
                                f"with `param`; {hint}", where, *notes)
         self.modules[key] = module
         return module
+
+    def _own_params(self, module: Module, tree: ast.SpecFile) -> dict[str, ir.Param]:
+        """The file's parameters that need no import, in order (errors are left to
+        elaborate(), which evaluates every parameter again)."""
+        bag, self.bag = self.bag, DiagnosticBag()
+        try:
+            for decl in tree.decls:
+                if isinstance(decl, ast.Param) and decl.name not in module.params:
+                    if decl.name in module.overrides:
+                        v = module.overrides[decl.name][0]
+                    elif any("." in n for n in decl.value.names()):
+                        continue
+                    else:
+                        v = self.const(decl.value, Scope(module), "parameter", 0, 1 << 64)
+                    if v is not None:
+                        module.params[decl.name] = ir.Param(name=decl.name, value=v, span=decl.span)
+        finally:
+            self.bag = bag
+        return module.params
 
     def _parse(self, path: Path, text: str, shown: str, span: Span | None) -> ast.SpecFile | None:
         """Parse each file once, however many instances (one per set of parameters) its
@@ -382,6 +412,9 @@ class Elaborator:
             elif isinstance(decl, ast.Regime):
                 if self._declare(m, decl.name, decl.span):
                     self.regime(m, decl)
+            elif isinstance(decl, ast.RegimeInstance):
+                if self._declare(m, decl.name, decl.span):
+                    self.regime_instance(m, decl)
             elif isinstance(decl, ast.Nested):
                 if self._declare(m, decl.name, decl.span):
                     self.nested(m, decl)
@@ -508,7 +541,7 @@ class Elaborator:
             self.bag = saved
     def regime(self, m: Module, d: ast.Regime) -> None:
         simple: dict[str, tuple[Span, object]] = {}
-        levels_ast, rules, records_ast = [], [], []
+        levels_ast, rules, records_ast, access_items = [], [], [], []
         for item in d.items:
             if isinstance(item, ast.Level):
                 levels_ast.append(item)
@@ -524,6 +557,9 @@ class Elaborator:
                     continue
                 records_ast.append(item)
                 simple.setdefault("record", (item.span, item))
+            elif item[0] == "access":
+                access_items.append(item)
+                simple.setdefault("access", (item[1], None))
             else:
                 kind, span, val = item
                 if kind in simple:
@@ -536,9 +572,8 @@ class Elaborator:
                            f"{join_and(REGIME_ITEMS[k] for k in missing)}", d.span)
             return
         in_name, in_w = simple["input"][1]
-        access = simple["access"][1]
         self.names_ok([in_name], "input", simple["input"][0])
-        self.names_ok(access, "access kind", simple["access"][0])
+        access, groups = self.access_kinds(access_items)
         registers: dict[str, ir.Layout] = {}
         for ref in simple["context"][1] if "context" in simple else ():
             lay = self.layout_ref(m, ref, "register")
@@ -721,6 +756,12 @@ class Elaborator:
                           builtins={"fault": max(1, len(kinds).bit_length()), "level": level_width, "walked": 1})
         record = self.record(m, simple["record"][1], rec_scope)
         others = [self.record(m, x, rec_scope) for x in records_ast[1:]]
+        bypass, bypass_cite = None, ""
+        if "bypass" in simple:
+            cond, bypass_cite = simple["bypass"][1]
+            bypass = self.bypass_condition(cond, Scope(m, registers=registers, access=access,
+                                                                 input=(in_name, in_width), **named))
+            broken = broken or bypass is None
         if broken or root is None or start is None or record is None or None in others:
             return
         m.regimes[d.name] = ir.Regime(
@@ -729,6 +770,7 @@ class Elaborator:
             faults=tuple(faults), checks=tuple(checks), accumulators=tuple(accumulators), updates=tuple(updates),
             record=record, next_level=next_level, cite=d.cite, doc=d.doc, span=d.span,
             input_faults=tuple(input_faults), records=tuple(others),
+            access_groups=groups, bypass=bypass, bypass_cite=bypass_cite,
             let_defs=tuple(ir.Let(name=r.name, value=r.value, cite=r.cite, doc=r.doc, span=r.span)
                            for r in rules if r.kind == "let"))
 
@@ -763,6 +805,125 @@ class Elaborator:
                        "before the first memory reference; make it a walk fault (drop `at input`) to read entries",
                        bad.span if bad.span.line else r.span)
         return False
+
+    def regime_instance(self, m: Module, d: ast.RegimeInstance) -> None:
+        """`regime NAME = BASE with { REG = OTHER; ... };`: BASE's walk under its own name,
+        reading register OTHER wherever BASE reads REG (the same width; each field BASE's
+        expressions read must sit at the same bits of OTHER). Parameters are set by
+        importing BASE's file `with { P = ...; }`, which elaborates its formats again."""
+        if d.base.parts == (d.name,):
+            self.bag.error("E0321", f"regime '{d.name}' is defined as an instance of itself: expected a regime "
+                           "declared before it", d.base.span)
+            return
+        base = m.find("regimes", d.base.parts)
+        if base is None:
+            if not m.has_failed(d.base.text):
+                self.bag.error("E0301", undefined(m, "regimes", d.base.text), d.base.span)
+            return
+        all_regs = self.all_registers(m)
+        swap: dict[str, str] = {}
+        ok = True
+        for b in d.bindings:
+            if b.name not in base.context:
+                params = self._params_of(m, d.base.parts)
+                what = "a parameter, set by importing its file `with { ... }`" if b.name in params else "not one"
+                self.bag.error("E0319", f"expected a context register of regime '{base.name}', not '{b.name}' "
+                               f"({what}); {its_names('context registers', base.context)}", b.span,
+                               (f"regime '{base.name}' is declared here", base.span))
+                ok = False
+                continue
+            if b.name in swap:
+                self.bag.error("E0319", f"register '{b.name}' is bound twice; delete one", b.span)
+                ok = False
+                continue
+            target = b.value.name if b.value.op == "name" else None
+            lay = all_regs.get(target) if target else None
+            if lay is None:
+                self.bag.error("E0319", f"expected the name of a context register for '{b.name}', not "
+                               f"'{self._text(b.value.span)}'", b.value.span)
+                ok = False
+                continue
+            old = all_regs[b.name]
+            if lay.width != old.width:
+                self.bag.error("E0320", f"register '{target}' replaces '{b.name}' in regime '{base.name}': expected "
+                               f"{old.width} bits, not {lay.width}", b.span, (f"'{target}' is declared here", lay.span))
+                ok = False
+                continue
+            swap[b.name] = target
+        if not ok:
+            return
+        clash = [(r, t) for r, t in swap.items() if t in base.context and t != r]
+        if clash:
+            r, t = clash[0]
+            self.bag.error("E0321", f"'{r} = {t}' names a register regime '{base.name}' reads already: expected a "
+                           "register it does not read, not a swap, chain or cycle of its own registers", d.span)
+            return
+        for reg, target in swap.items():
+            lay, old = all_regs[target], all_regs[reg]
+            for f in old.fields:
+                if not any(x.kind == "ctx" and x.name == reg and x.lo <= f.lo and f.hi < x.lo + x.width
+                           for e in _regime_exprs(base) for x in e.refs()):
+                    continue
+                g = lay.field(f.name)
+                if g is None or (g.hi, g.lo) != (f.hi, f.lo):
+                    at = f"at [{g.hi}:{g.lo}]" if g is not None else "none"
+                    self.bag.error("E0320", f"regime '{base.name}' reads {reg}.{f.name} [{f.hi}:{f.lo}]: expected "
+                                   f"field '{f.name}' at the same bits of '{target}', not {at}", d.span,
+                                   (f"'{target}' is declared here", lay.span))
+                    ok = False
+        if not ok:
+            return
+        m.regimes[d.name] = rename_registers(base, swap).model_copy(update={
+            "name": d.name, "span": d.span, "cite": d.cite or base.cite, "doc": d.doc or base.doc,
+            "instance_of": base.name, "instance_bindings": tuple(swap.items())})
+
+    @staticmethod
+    def _params_of(m: Module, parts: tuple[str, ...]) -> dict:
+        return m.imports[parts[0]].params if len(parts) == 2 and parts[0] in m.imports else m.params
+
+    def access_kinds(self, items: list) -> tuple[tuple[str, ...], tuple[ir.AccessGroup, ...]]:
+        """The access kinds of `access` items in order, and the groups whose kinds
+        exclude each other (`access one of ...;`, `access at most one of ...;`). A group
+        declares its kinds too when no plain `access` item did."""
+        kinds: list[str] = []
+        for _, span, (names, group) in items:
+            if not group:
+                self.names_ok(names, "access kind", span)
+                kinds += [n for n in names if n not in kinds]
+        groups, grouped = [], {}
+        for _, span, (names, group) in items:
+            if not group:
+                continue
+            self.names_ok(names, "access kind", span)
+            if len(set(names)) < 2:
+                self.bag.error("E0429", f"`access {group} of` expected two or more access kinds, not "
+                               f"{len(set(names))}: a kind alone excludes nothing", span)
+                continue
+            again = [n for n in names if n in grouped]
+            if again:
+                self.bag.error("E0429", f"access kind '{again[0]}' expected in one exclusive group, not two: "
+                               "merge the groups", span, ("first grouped here", grouped[again[0]]))
+                continue
+            for n in names:
+                grouped[n] = span
+                if n not in kinds:
+                    kinds.append(n)
+            groups.append(ir.AccessGroup(kinds=tuple(dict.fromkeys(names)), exactly=group == "one", span=span))
+        return tuple(kinds), tuple(groups)
+
+    def bypass_condition(self, cond: Expr, scope: Scope) -> Expr | None:
+        """A `bypass when` condition: read before the walk, so only from the context
+        registers and parameters (E0431 for the input, an access kind or an entry)."""
+        e = self.resolve(cond, scope)
+        if e is None:
+            return None
+        bad = [r for r in e.refs() if r.kind != "ctx"]
+        if bad:
+            what = RUNTIME_KINDS.get(bad[0].kind, bad[0].kind)
+            self.bag.error("E0431", f"a bypass condition is decided before the walk: expected context registers "
+                           f"and parameters, not {what} ('{bad[0].name}')", bad[0].span)
+            return None
+        return e
 
     def addr_map(self, terms, scope: Scope) -> tuple[ir.AddrTerm, ...] | None:
         """A `pointer`/`frame` map: each term's shift is a constant address bit."""
@@ -871,6 +1032,26 @@ class Elaborator:
         for reg in host.context:
             if reg not in bound and reg not in context:
                 context.append(reg)
+        stage_off = {}
+        for stage in ("guest", "host"):
+            given = getattr(d, f"{stage}_bypass")
+            if given is None:
+                continue
+            cond = self.bypass_condition(given[0], Scope(m, registers=all_regs, access=guest.access,
+                                                          input=(guest.input_name, guest.input_width)))
+            if cond is None:
+                return
+            for ref in cond.refs():
+                if ref.name not in context:
+                    context.append(ref.name)
+            stage_off[stage] = (cond, given[1])
+        if (guest.bypass is not None or "guest" in stage_off) and guest.input_width > host.input_width:
+            where = d.item_spans.get("guest_bypass", guest.span)
+            self.bag.error("E0428", f"a switched-off guest stage passes its input to the host as a guest-physical "
+                           f"address: expected an input of at most {host.input_width} bits (the input of host "
+                           f"regime '{host.name}'), not {guest.input_width} bits of '{guest.input_name}'",
+                           where, (f"host regime '{host.name}' is declared here", host.span))
+            return
         regs = {n: all_regs[n] for n in context}
         gscope = Scope(m, registers=regs, access=guest.access)
         # the final access may depend on what the guest walk found (e.g. a user page)
@@ -927,7 +1108,44 @@ class Elaborator:
                                      table_access=maps["table"], final_access=maps["final"], record=record,
                                      update_access=maps.get("update", ()), update_when=update_when,
                                      updates_before_final=d.updates_before_final,
+                                     guest_bypass=stage_off.get("guest", (None, ""))[0],
+                                     guest_bypass_cite=stage_off.get("guest", (None, ""))[1],
+                                     host_bypass=stage_off.get("host", (None, ""))[0],
+                                     host_bypass_cite=stage_off.get("host", (None, ""))[1],
                                      context=tuple(context), cite=d.cite, doc=d.doc, span=d.span)
+
+
+def _regime_exprs(r: ir.Regime) -> list[Expr]:
+    """Every expression of a regime (what reads its context registers)."""
+    out = [r.root, r.start] + [x for x in (r.next_level, r.bypass) if x is not None]
+    out += [lv.leaf_when for lv in r.levels if lv.leaf_when is not None]
+    out += [lv.page_shift_expr for lv in r.levels if lv.page_shift_expr is not None]
+    out += [x.when for x in r.faults + r.checks] + [a.init for a in r.accumulators] + [a.then for a in r.accumulators]
+    out += [u.when for u in r.updates if u.when is not None]
+    out += [f.value for f in r.record.fields if f.value is not None] + [b.value for f in r.record.fields for b in f.bits]
+    return out
+
+
+def _rename(e, swap: dict[str, str]):
+    """`e` (any IR value) with every context reference to a register of `swap` renamed."""
+    if isinstance(e, Expr):
+        if e.op == "ref" and e.kind == "ctx" and e.name in swap:
+            return e.model_copy(update={"name": swap[e.name]})
+        if e.args:
+            return e.model_copy(update={"args": tuple(_rename(a, swap) for a in e.args)})
+        return e
+    if isinstance(e, tuple):
+        return tuple(_rename(x, swap) for x in e)
+    if isinstance(e, ir.Node):
+        return e.model_copy(update={k: _rename(getattr(e, k), swap) for k in type(e).model_fields
+                                    if k not in ("span",) and isinstance(getattr(e, k), (Expr, tuple, ir.Node))})
+    return e
+
+
+def rename_registers(r: ir.Regime, swap: dict[str, str]) -> ir.Regime:
+    """Regime `r` reading register swap[R] wherever it reads R."""
+    out = _rename(r, swap)
+    return out.model_copy(update={"context": tuple(swap.get(c, c) for c in r.context)})
 
 
 def project_folder(top: Path) -> Path | None:

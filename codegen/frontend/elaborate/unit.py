@@ -171,6 +171,12 @@ def _walk(el: Resolver, m: Module, w: ast.Walk, scope: Scope):
         if not m.has_failed(w.regime.text):
             el.bag.error("E0301", undefined(m, "regimes", w.regime.text), w.regime.span)
         return None
+    if regime.bypass is not None:
+        # a unit's walk has no outcome for "not translated": it skips the walk instead
+        el.bag.error("E0431", f"walk '{w.name}' of regime '{regime.name}': expected a regime without `bypass when` "
+                     f"in a unit, not one that can be switched off; skip the walk with `walk ... when COND`",
+                     w.span, (f"the bypass of '{regime.name}' is declared here", regime.bypass.span))
+        return None
     members = walk_members(regime)
     clash = [k for k in regime.fault_kinds if k in {f.name for f in regime.record.fields} or k in
              WALK_RESULTS]

@@ -23,7 +23,31 @@ class TranslationView:
         top = self.spec.top
         self.nested = top if isinstance(top, ir.Nested) else None
         for w in self.walkers:
-            w.status_bits, w.level_bits = self.status_width, self.main.level_width
+            w.status_bits, w.level_bits = self.status_width, self.level_width
+
+    @property
+    def has_bypass(self) -> bool:
+        """Some stage can be switched off: its level ports then read NO_LEVEL."""
+        return any(w.can_bypass for w in self.walkers)
+
+    @property
+    def level_width(self) -> int:
+        """LEVEL_WIDTH: the main walker's, one bit wider if needed so that NO_LEVEL (all
+        ones) is no level of any stage."""
+        if not self.has_bypass:
+            return self.main.level_width
+        top = max(w.max_level for w in self.walkers)
+        return max(3, (top + 1).bit_length())
+
+    @property
+    def no_level(self) -> int:
+        return (1 << self.level_width) - 1
+
+    def host_off_py(self) -> str:
+        return py(self.nested.host_bypass, self.main.py_env())
+
+    def host_off_hdl(self) -> str:
+        return hdl(self.nested.host_bypass, self.main.hdl_env(), True)
 
     @property
     def nested_base(self) -> int:
@@ -129,7 +153,7 @@ class TranslationView:
         def builtin(e: Expr) -> str:
             return {"on_table": "x_on_table", "on_final": "(not x_on_table)",
                     "fault": resize("x_status", self.status_width, e.width),
-                    "level": resize("x_level", self.main.level_width, e.width)}[e.name]
+                    "level": resize("x_level", self.level_width, e.width)}[e.name]
 
         env = Env({**base.spell, "host": host, "builtin": builtin})
         return self.main.hdl_record(prefix, self.nested.record, env)

@@ -200,6 +200,38 @@ class WalkerView:
     def level_width(self) -> int:
         return max(3, self.max_level.bit_length())
 
+    # ---- a stage switched off (`bypass when`): the input passes through, no reference
+    def bypass_exprs(self) -> list[Expr]:
+        """The conditions that switch this walker's stage off: its regime's own, and for a
+        guest the composition's `guest bypass` (both over this walker's context)."""
+        out = [self.regime.bypass] if self.regime.bypass is not None else []
+        if self.role == "guest" and self.nested.guest_bypass is not None:
+            out.append(self.nested.guest_bypass)
+        return out
+
+    @property
+    def outer_bypass(self) -> bool:
+        """A host switched off by the composition (`host bypass when`): the guest walker,
+        which has the composition's context, decides it (h_off, the x_off port)."""
+        return self.role == "host" and self.nested.host_bypass is not None
+
+    @property
+    def can_bypass(self) -> bool:
+        return bool(self.bypass_exprs()) or self.outer_bypass
+
+    def py_bypass(self) -> str | None:
+        parts = [py(e, self.py_env()) for e in self.bypass_exprs()] + (["h_off"] if self.outer_bypass else [])
+        return " or ".join(f"({p})" for p in parts) if parts else None
+
+    def hdl_bypass(self) -> str | None:
+        parts = [hdl(e, self.hdl_env(), True) for e in self.bypass_exprs()] + (["x_off"] if self.outer_bypass else [])
+        return " or ".join(f"({p})" for p in parts) if parts else None
+
+    def hdl_input_at(self, width: int) -> str:
+        """The input address zero-extended to `width` bits (a bypassed stage's output)."""
+        w = self.regime.input_width
+        return f"concat(intbv(0)[{width - w}:], i_addr)" if width > w else "i_addr"
+
     @property
     def context(self) -> tuple[str, ...]:
         """Context registers the walker takes: a guest takes the whole nested context."""

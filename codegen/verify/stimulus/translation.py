@@ -322,6 +322,11 @@ _PREFERRED: dict = {}  # TableBuilder.prefer results, by regime, context values 
 _LAYOUTS: dict = {}  # id(spec) -> (spec, {name: layout})
 
 
+def _ctx_bits(e: Expr) -> list[tuple[str, int, int]]:
+    """The (register, lo, width) context bits an expression reads."""
+    return [(r.name, r.lo, r.width) for r in e.refs() if r.kind == "ctx"]
+
+
 def _layout(spec: ir.Spec, name: str) -> ir.Layout:
     """spec.layout(name) through a dict (a scenario asks thousands of times)."""
     hit = _LAYOUTS.get(id(spec))
@@ -1157,6 +1162,28 @@ def reachable_levels(spec: ir.Spec, regime: ir.Regime, starts: set[int]) -> tupl
     return reached, leaves
 
 
+def draw_access(draw: Draw, regime: ir.Regime) -> dict[str, int]:
+    """Access kinds for a request: each of an exclusive group's `one of` kinds alike (and
+    none alike with them for `at most one of`), every other kind 0 or 1 alike; never two
+    kinds of one group."""
+    if not regime.access_groups:
+        return {a: int(draw.chance(50)) for a in regime.access}
+    out = {}
+    grouped = {k: g for g in regime.access_groups for k in g.kinds}
+    for a in regime.access:
+        g = grouped.get(a)
+        if g is None:
+            out[a] = int(draw.chance(50))
+        elif a == g.kinds[0]:
+            pick = draw.int(0 if g.exactly else -1, len(g.kinds) - 1)
+            out.update({k: int(i == pick) for i, k in enumerate(g.kinds)})
+    return {a: out[a] for a in regime.access}
+
+
+# how often a stage that can be switched off is drawn switched off (each stage alone)
+BYPASS_PERCENT = 12
+
+
 class ScenarioFactory:
     """Draws complete scenarios (request + memory image) for a spec's top translation."""
 
@@ -1185,6 +1212,57 @@ class ScenarioFactory:
         self._levels_of: dict = {}  # _walk_levels by regime
         self._plan_leafs: dict = {}  # by regime and start level: (leaf_ok levels, levels by number)  # _updates_preset by regime and layout  # _addr_width by regime
         self._leaf_ctx: dict = {}  # _leaf_possible by level and the context bits it reads
+
+    # ---- stages switched off (`bypass when`)
+    def _off_conditions(self, stage: str) -> list:
+        """(function of the outer context, its context bits [(register, lo, width)]) of
+        each condition that switches `stage` off: the regime's own `bypass` (a host's read
+        through the host bindings) and the composition's `guest/host bypass`."""
+        key = ("off", stage)
+        hit = self._presets.get(key)
+        if hit is not None:
+            return hit
+        out = []
+        regime = self.host if stage == "host" else self.main
+        outer = self.nested and (self.nested.host_bypass if stage == "host" else self.nested.guest_bypass)
+        if outer is not None:
+            fn = ctx_fn(outer)
+            out.append((lambda ctx, fn=fn: fn(ctx), _ctx_bits(outer)))
+        if regime is not None and regime.bypass is not None:
+            fn = ctx_fn(regime.bypass)
+            if stage == "host":
+                bound = {b.name: b.value for b in self.nested.host_bindings}
+                bits = []
+                for r in regime.bypass.refs():
+                    bits += _ctx_bits(bound[r.name]) if r.name in bound else [(r.name, r.lo, r.width)]
+                out.append((lambda ctx, fn=fn: fn(self._host_ctx(ctx)), bits))
+            else:
+                out.append((lambda ctx, fn=fn: fn(ctx), _ctx_bits(regime.bypass)))
+        self._presets[key] = out
+        return out
+
+    def stage_off(self, stage: str, ctx: dict) -> bool:
+        """Whether `stage` ("guest"/"top", or "host") is switched off under `ctx`."""
+        return any(fn(ctx) for fn, _ in self._off_conditions("host" if stage == "host" else "guest"))
+
+    def _steer_off(self, draw: Draw, ctx: dict, fixed: dict) -> None:
+        """Switch each stage that can be off off in about BYPASS_PERCENT of the scenarios
+        (and on in the rest), by drawing again the context bits its conditions read
+        (never those of a register in `fixed`, the caller's context override)."""
+        for stage in ("guest", "host"):
+            conds = self._off_conditions(stage)
+            if not conds:
+                continue
+            want = draw.chance(BYPASS_PERCENT)
+            bits = [b for _, refs in conds for b in refs if b[0] in ctx and b[0] not in fixed]
+            for _ in range(64):
+                if self.stage_off(stage, ctx) == want or not bits:
+                    break
+                trial = dict(ctx)
+                for name, lo, width in bits:
+                    trial[name] = (trial[name] & ~(mask(width) << lo)) | (draw.bits(width) << lo)
+                if self._starts(trial) is not None:
+                    ctx.update(trial)
 
     # ---- pieces
     def _random_ctx(self, draw: Draw) -> dict:
@@ -1586,8 +1664,10 @@ class ScenarioFactory:
         nested walk host entries drawn without that lean; `host_fault_at` (fault, level)
         injects a host walk fault into one of the walk's host translations."""
         ctx = self._draw_ctx(draw, ctx_override or {})
+        if self._off_conditions("guest") or self._off_conditions("host"):
+            self._steer_off(draw, ctx, ctx_override or {})
         memory: dict[int, int] = {}
-        access = {a: int(draw.chance(50)) for a in self.main.access}
+        access = draw_access(draw, self.main)
         preset = draw.chance(50) if preset_updates is None else preset_updates
         used: set = set()
         main_width = self._addr_width(self.spec, self.main)
@@ -1603,7 +1683,10 @@ class ScenarioFactory:
         plan = guest_plan or self._choose_plan(draw, self.main, start, guest_faults, ctx)
         intent = {"plan": plan.__dict__.copy()}
 
-        if self.nested is None:
+        guest_off = self.stage_off("guest", ctx) if self._off_conditions("guest") else False
+        if self.nested is None and guest_off:
+            pass  # the stage is switched off: no tables, the input is the output
+        elif self.nested is None:
             alloc = Allocator(draw, main_width, used)
             root = _root_frame(alloc, self.main)
             invert(self.main.root, root, ctx)
@@ -1638,8 +1721,11 @@ class ScenarioFactory:
             invert(self.main.root, groot, ctx)
             mapped: dict[int, int | None] = {}
             host_fault = None
-            n_translations = start - plan.leaf_level + 2
-            if host_fault_at is not None:
+            host_off = self.stage_off("host", ctx) if self._off_conditions("host") else False
+            n_translations = 1 if guest_off else start - plan.leaf_level + 2
+            if host_off:
+                pass  # guest-physical = host-physical: no host tables, no host fault
+            elif host_fault_at is not None:
                 rule = next(r for r in self.host.faults if r.name == host_fault_at[0])
                 host_fault = (draw.int(0, n_translations - 1), rule, host_fault_at[1])
             elif plan.fault is None and draw.chance(fault_percent) and self.host.faults:
@@ -1648,6 +1734,8 @@ class ScenarioFactory:
             hleaf = host_leaf
 
             def place(gpa: int):
+                if host_off:
+                    return gpa
                 page = gpa & ~0xFFF
                 if page not in mapped:
                     j = counter["n"]
@@ -1668,8 +1756,11 @@ class ScenarioFactory:
             gbuilder.exact = exact
             if gbuilder.legal:
                 gbuilder.prefer([access])
-            done = self._build(gbuilder, self.main, groot, addr, start, plan, place, preset)
-            addr = gbuilder.addr
+            if guest_off:
+                hbuilder.legal = hbuilder.legal and not final_random
+                place(addr)  # the input is the guest-physical address the host translates
+            done = not guest_off and self._build(gbuilder, self.main, groot, addr, start, plan, place, preset)
+            addr = gbuilder.addr if not guest_off else addr
             if done and plan.fault is None:
                 # map the final guest-physical page too (the reference decides what happens)
                 final = gbuilder.final
@@ -1746,7 +1837,7 @@ def reachable_checks(factory: ScenarioFactory, stage: str, samples: int = 400, s
     found: set[str] = set()
     for _ in range(samples):
         outer = factory._random_ctx(draw)
-        access = {a: int(draw.chance(50)) for a in factory.main.access}
+        access = draw_access(draw, factory.main)
         ctx = outer
         if stage == "host":
             ctx = factory._host_ctx(outer)

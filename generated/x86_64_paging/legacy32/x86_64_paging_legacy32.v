@@ -137,18 +137,28 @@ always @(posedge clk) begin: walker_top0_fsm
         case (walker_top0_st)
             3'b000: begin
                 if (start) begin
-                    walker_top0_a_rw <= 1'b1;
-                    walker_top0_a_us <= 1'b1;
-                    walker_top0_pend_2 <= 1'b0;
-                    walker_top0_pend_1 <= 1'b0;
-                    if (1'b1) begin
-                        m_valid <= 1'b1;
-                        m_we <= 1'b0;
-                        m_size <= 2;
-                        m_addr <= ({32'h0, r_CR3[32-1:12], 12'h0} + {52'h0, i_addr[32-1:22], 2'h0});
-                        walker_top0_ea <= ({32'h0, r_CR3[32-1:12], 12'h0} + {52'h0, i_addr[32-1:22], 2'h0});
-                        walker_top0_st <= 3'b001;
-                        walker_top0_lvl <= 2;
+                    if ((!r_CR0[31])) begin
+                        o_level <= 7;
+                        o_aux <= 0;
+                        o_pa <= {32'h0, i_addr};
+                        o_status <= 0;
+                        done <= 1'b1;
+                        walker_top0_st <= 3'b000;
+                    end
+                    else begin
+                        walker_top0_a_rw <= 1'b1;
+                        walker_top0_a_us <= 1'b1;
+                        walker_top0_pend_2 <= 1'b0;
+                        walker_top0_pend_1 <= 1'b0;
+                        if (1'b1) begin
+                            m_valid <= 1'b1;
+                            m_we <= 1'b0;
+                            m_size <= 2;
+                            m_addr <= ({32'h0, r_CR3[32-1:12], 12'h0} + {52'h0, i_addr[32-1:22], 2'h0});
+                            walker_top0_ea <= ({32'h0, r_CR3[32-1:12], 12'h0} + {52'h0, i_addr[32-1:22], 2'h0});
+                            walker_top0_st <= 3'b001;
+                            walker_top0_lvl <= 2;
+                        end
                     end
                 end
             end

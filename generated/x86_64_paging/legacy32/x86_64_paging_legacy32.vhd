@@ -118,18 +118,27 @@ begin
             case walker_top0_st is
                 when IDLE =>
                     if bool(start) then
-                        walker_top0_a_rw <= '1';
-                        walker_top0_a_us <= '1';
-                        walker_top0_pend_2 <= '0';
-                        walker_top0_pend_1 <= '0';
-                        if True then
-                            m_valid <= '1';
-                            m_we <= '0';
-                            m_size <= to_unsigned(2, 3);
-                            m_addr <= (unsigned'(unsigned'("00000000000000000000000000000000") & r_CR3(32-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(32-1 downto 22) & to_unsigned(0, 2)));
-                            walker_top0_ea <= (unsigned'(unsigned'("00000000000000000000000000000000") & r_CR3(32-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(32-1 downto 22) & to_unsigned(0, 2)));
-                            walker_top0_st <= MWAIT;
-                            walker_top0_lvl <= to_unsigned(2, 3);
+                        if (not bool(r_CR0(31))) then
+                            o_level <= to_unsigned(7, 3);
+                            o_aux <= to_unsigned(0, 3);
+                            o_pa <= unsigned'(unsigned'("00000000000000000000000000000000") & i_addr);
+                            o_status <= to_unsigned(0, 8);
+                            done <= '1';
+                            walker_top0_st <= IDLE;
+                        else
+                            walker_top0_a_rw <= '1';
+                            walker_top0_a_us <= '1';
+                            walker_top0_pend_2 <= '0';
+                            walker_top0_pend_1 <= '0';
+                            if True then
+                                m_valid <= '1';
+                                m_we <= '0';
+                                m_size <= to_unsigned(2, 3);
+                                m_addr <= (unsigned'(unsigned'("00000000000000000000000000000000") & r_CR3(32-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(32-1 downto 22) & to_unsigned(0, 2)));
+                                walker_top0_ea <= (unsigned'(unsigned'("00000000000000000000000000000000") & r_CR3(32-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(32-1 downto 22) & to_unsigned(0, 2)));
+                                walker_top0_st <= MWAIT;
+                                walker_top0_lvl <= to_unsigned(2, 3);
+                            end if;
                         end if;
                     end if;
                 when MWAIT =>

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from codegen.verify import cosim
+from codegen.verify import cosim, harness
 from codegen.verify.stimulus import translation as T
 from codegen.verify.stimulus.translation import Allocator, Draw, StimulusError, TableBuilder
 
@@ -90,3 +90,41 @@ def test_a_scenario_does_not_depend_on_the_ones_drawn_before(specs, generated, n
         warm.one(i)
     again = warm.one(37)
     assert (cold.request, cold.memory, cold.latency_seed) == (again.request, again.memory, again.latency_seed)
+
+
+# ---- exclusive access kinds and stages switched off (issue 14 items 4 and 5)
+@pytest.mark.parametrize("name", WALKS)
+def test_an_access_is_never_a_write_and_a_fetch(specs, name):
+    """x86 (`access at most one of write, fetch;`, SDM 4.7): no request is both, in the
+    one-dimensional walk and the nested ones; every host access the nested maps give
+    (table, final, update) respects the host's groups too; reads (neither) are drawn."""
+    factory = T.ScenarioFactory(specs[name])
+    draw = Draw(random.Random(3))
+    seen = set()
+    for _ in range(200):
+        sc = factory.make(draw)
+        req = sc.request
+        assert not (req["write"] and req["fetch"])
+        seen.add((req["write"], req["fetch"]))
+        if factory.nested is not None:
+            access = {a: req[a] for a in factory.main.access}
+            for got in factory._host_accesses(["table", "final", "update"], req, access):
+                assert not (got.get("write") and got.get("fetch")), got
+    assert seen == {(0, 0), (1, 0), (0, 1)}
+
+
+@pytest.mark.parametrize("name,stage", [("amd_npt", "host"), ("intel_ept", "host")])
+def test_a_switched_off_stage_is_drawn_and_builds_no_tables(specs, generated, name, stage):
+    """About one scenario in eight has the host stage off (NP_ENABLE = 0, enable EPT = 0);
+    its walk then reads only guest tables, placed at their guest-physical addresses."""
+    factory = T.ScenarioFactory(specs[name])
+    ref = generated[name][0]
+    draw = Draw(random.Random(11))
+    off = 0
+    for _ in range(300):
+        sc = factory.make(draw, fault_percent=0, legal=True)
+        if factory.stage_off(stage, sc.request):
+            off += 1
+            run = harness.run_reference(ref, sc)
+            assert not run.outcome["ok"] or run.outcome["host_level"] is None
+    assert 15 <= off <= 60
