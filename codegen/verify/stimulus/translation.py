@@ -246,13 +246,32 @@ def _root_frame(alloc: Allocator, regime: ir.Regime) -> int:
     name: below 2**width of the expression too (a root register field narrower than the
     table pointers)."""
     shift = table_shift(regime)
-    if regime.root.width >= alloc.width:
+    bits = _value_bits(regime.root)
+    if bits >= alloc.width:
         return alloc.frame(shift)
-    return Allocator(alloc.draw, max(shift + 1, regime.root.width), alloc.used).frame(shift)
+    return Allocator(alloc.draw, max(shift + 1, bits), alloc.used).frame(shift)
 
 
-def invert(e: Expr, value: int, ctx: dict, bindings: dict[str, Expr] | None = None) -> None:
-    """Set context register bits so that `e` evaluates to `value` (root pointers)."""
+def _value_bits(e: Expr) -> int:
+    """How many bits a root expression's value can have: its width, less what a right
+    shift by a constant drops (`BASE >> 11 << 12` is as wide as BASE plus one), the wider
+    arm of a choice between roots."""
+    if e.op == ">>" and e.args[1].op == "num":
+        return max(1, _value_bits(e.args[0]) - e.args[1].value)
+    if e.op == "<<" and e.args[1].op == "num":
+        return min(e.width, _value_bits(e.args[0]) + e.args[1].value)
+    if e.op == "cond":
+        return max(_value_bits(e.args[1]), _value_bits(e.args[2]))
+    if e.op == "&" and e.args[1].op == "num":
+        return min(_value_bits(e.args[0]), e.args[1].value.bit_length())
+    return e.width
+
+
+def invert(e: Expr, value: int, ctx: dict, bindings: dict[str, Expr] | None = None,
+           given: int | None = None) -> None:
+    """Set context register bits so that `e` evaluates to `value` (root pointers).
+    `given` is the input address: a root chosen by an input bit (`va[N] ? A : B`, two
+    roots for the two halves of the address space) sets the arm that input chooses."""
     if e.op == "ref" and e.kind == "ctx":
         if bindings and e.name in bindings:
             invert(bindings[e.name], (value & mask(e.width)) << e.lo, ctx, None)
@@ -262,10 +281,23 @@ def invert(e: Expr, value: int, ctx: dict, bindings: dict[str, Expr] | None = No
         ctx[e.name] = (ctx.get(e.name, 0) & ~(mask(e.width) << e.lo)) | (value << e.lo)
         return
     if e.op == "<<" and e.args[1].op == "num":
-        invert(e.args[0], value >> e.args[1].value, ctx, bindings)
+        invert(e.args[0], value >> e.args[1].value, ctx, bindings, given)
+        return
+    if e.op == ">>" and e.args[1].op == "num":
+        # `BASE >> 11 << 12`: the bits the shift drops are free; leave them 0
+        invert(e.args[0], value << e.args[1].value, ctx, bindings, given)
         return
     if e.op == "&" and e.args[1].op == "num":
-        invert(e.args[0], value, ctx, bindings)
+        invert(e.args[0], value, ctx, bindings, given)
+        return
+    if e.op == "cond":
+        def lookup(r: Expr) -> int:
+            if r.kind == "ctx":
+                return (ctx.get(r.name, 0) >> r.lo) & mask(r.width)
+            if r.kind == "input" and given is not None:
+                return (given >> r.lo) & mask(r.width)
+            raise StimulusError(f"the root expression chooses by '{r.name}', which is not a register or the input")
+        invert(e.args[1] if _evaluate(e.args[0], lookup, True) else e.args[2], value, ctx, bindings, given)
         return
     if e.op == "slice" and e.args[1].op == "num" and e.args[2].op == "num":
         # FIELD[hi:lo] = value: those bits of the field, the others left as they are
@@ -278,10 +310,10 @@ def invert(e: Expr, value: int, ctx: dict, bindings: dict[str, Expr] | None = No
             ctx[base.name] = (ctx.get(base.name, 0) & ~(mask(hi - lo + 1) << at)) | (value << at)
             return
     if e.op == "-" and e.args[1].op == "num":  # wraps to its width, as both models do
-        invert(e.args[0], (value + e.args[1].value) & mask(e.width), ctx, bindings)
+        invert(e.args[0], (value + e.args[1].value) & mask(e.width), ctx, bindings, given)
         return
     if e.op == "+" and e.args[1].op == "num" and value >= e.args[1].value:
-        invert(e.args[0], value - e.args[1].value, ctx, bindings)
+        invert(e.args[0], value - e.args[1].value, ctx, bindings, given)
         return
     raise StimulusError("the root expression is not a register field, shifted or masked: cannot build a table for it")
 
@@ -1568,7 +1600,7 @@ class ScenarioFactory:
         if self.nested is None:
             alloc = Allocator(draw, main_width, used)
             root = _root_frame(alloc, self.main)
-            invert(self.main.root, root, ctx)
+            invert(self.main.root, root, ctx, given=addr)
             builder = TableBuilder(self.spec, self.main, draw, ctx, memory.__setitem__, alloc)
             builder.legal = legal if guest_legal is None else guest_legal
             builder.exact = exact
@@ -1592,7 +1624,7 @@ class ScenarioFactory:
                 hbuilder.prefer(self._host_accesses(stages, ctx, access))
             galloc = Allocator(draw, main_width, set())
             groot = _root_frame(galloc, self.main)
-            invert(self.main.root, groot, ctx)
+            invert(self.main.root, groot, ctx, given=addr)
             mapped: dict[int, int | None] = {}
             host_fault = None
             n_translations = start - plan.leaf_level + 2
