@@ -304,9 +304,10 @@ class _ToAst(Transformer):
 
     def acc_item(self, meta, c):
         cite, doc = self._opts(c)
-        rest = self._plain(c)
+        where = next((x[1] for x in c if isinstance(x, tuple) and x[0] == "where"), "")
+        rest = [x for x in self._plain(c) if not (isinstance(x, tuple) and x[0] == "where")]
         return ast.Rule("accumulate", str(rest[0]), self.sp(meta), init=self._e(rest[1]),
-                        value=self._e(rest[2]), cite=cite, doc=doc)
+                        value=self._e(rest[2]), where=where, cite=cite, doc=doc)
 
     def let_item(self, meta, c):
         cite, doc = self._opts(c)

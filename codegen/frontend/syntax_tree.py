@@ -150,7 +150,7 @@ class Rule:
     when: Expr | None = None
     value: Expr | None = None  # accumulate: `then` expression
     init: Expr | None = None  # accumulate: initial value
-    where: str = ""  # set: "each level" | "leaf"; fault: "" | "leaf" | "table"
+    where: str = ""  # set: "each level" | "leaf"; fault, accumulate: "" | "leaf" | "table"
     cite: str = ""
     doc: str = ""
 

@@ -204,10 +204,10 @@ def _stage_points(stage: str, regime: ir.Regime, spec: ir.Spec, checks: set[str]
         for n in fault_levels(spec, regime, rule):
             ok = n in reached and (regime.next_level is not None or reads_input
                                    or injectable(spec, regime, rule, n, budget=budget))
-            sites.append((rule.name, f"{stage} fault {rule.name} at level {n}", ok))
+            sites.append((rule.name, f"{stage} fault {rule.name} at level {regime.label(n)}", ok))
     for rule in regime.checks:
         for lv in regime.leaf_levels:
-            sites.append((rule.name, f"{stage} fault {rule.name} at level {lv.number}",
+            sites.append((rule.name, f"{stage} fault {rule.name} at level {lv.shown}",
                           rule.name in checks and lv.number in leaves))
     for k in regime.fault_kinds:
         mine = [ok for kind, _, ok in sites if kind == k]
@@ -217,7 +217,7 @@ def _stage_points(stage: str, regime: ir.Regime, spec: ir.Spec, checks: set[str]
         (points if ok else unreachable).append(name)
     prefix = "host page level" if stage == "host" else "page level"
     for lv in regime.leaf_levels:
-        (points if lv.number in leaves else unreachable).append(f"{prefix} {lv.number}")
+        (points if lv.number in leaves else unreachable).append(f"{prefix} {lv.shown}")
     return points, unreachable, reached, leaves
 
 
@@ -237,7 +237,7 @@ def expected_coverage(spec: ir.Spec) -> tuple[list[str], list[str]]:
         out += points
         unreachable += gone
         sites = [("host fault on final address", bool(leaves))]
-        sites += [(f"host fault on guest level {lv.number} table", lv.number in reached)
+        sites += [(f"host fault on guest level {lv.shown} table", lv.number in reached)
                   for lv in factory.main.levels]
         for name, ok in sites:
             (out if ok else unreachable).append(name)
@@ -717,8 +717,9 @@ def _aimed(factory: ScenarioFactory, draw: Draw, key: str) -> Scenario | None:
     m = SITE.match(key)
     if not m:
         return None
-    stage, name, level = m.group(1), m.group(2), int(m.group(3))
+    stage, name, shown = m.group(1), m.group(2), int(m.group(3))
     regime = factory.host if stage == "host" else factory.main
+    level = regime.rank(shown)  # the point names the spec's number; the factory walks by walk numbers
     rule = next((r for r in regime.faults if r.name == name), None)
     if rule is not None and stage == "host":
         return factory.make(draw, host_fault_at=(name, level), legal=True, fault_percent=0)

@@ -555,7 +555,8 @@ class Elaborator:
 
         levels = []
         for lv in levels_ast:
-            number = self.const(lv.number, cscope, "level number", 1, 7)
+            # 1..7 counting down to the leaf, or 0..7 counting up from the root (walk_order)
+            number = self.const(lv.number, cscope, "level number", 0, 7)
             table, leaf = self.layout_ref(m, lv.table), self.layout_ref(m, lv.leaf)
             if number is None or (lv.table is not None and table is None) or (lv.leaf is not None and leaf is None):
                 continue
@@ -608,8 +609,14 @@ class Elaborator:
                                    leaf_when=when, page_shift=shift, page_shift_expr=shift_expr, frame=own_frame,
                                    cite=lv.cite,
                                    doc=lv.doc, span=lv.span))
-        levels.sort(key=lambda lv: -lv.number)
-        level_width = max(3, max((lv.number for lv in levels), default=1).bit_length())
+        levels, flip = self.walk_order(levels, d)
+        broken = broken or flip is None
+        flip = flip or 0
+        start_written = start
+        if flip and start is not None:
+            start = walk_number(start, flip)
+        level_width = max(3, max((lv.shown for lv in levels), default=1).bit_length(),
+                          max((lv.number for lv in levels), default=1).bit_length())
         entry_formats = unique([self._lay(m, n) for lv in levels for n in (lv.table, lv.leaf) if n])
         leaf_formats = unique([self._lay(m, lv.leaf) for lv in levels if lv.leaf])
 
@@ -632,10 +639,16 @@ class Elaborator:
             if init is None or then is None:
                 continue
             width = max(init.width, then.width, 1)
-            accumulators.append(ir.Accumulator(name=r.name, width=width, init=init, then=then, cite=r.cite, doc=r.doc, span=r.span))
+            accumulators.append(ir.Accumulator(name=r.name, width=width, init=init, then=then, where=r.where,
+                                               cite=r.cite, doc=r.doc, span=r.span))
         accumulators = self._widen_accumulators(accumulators, accs_ast, acc_widths, walk_scope)
         acc_widths = {a.name: a.width for a in accumulators}
         next_level = None
+        if "next" in simple and flip:
+            self.bag.error("E0324", f"`next level` in regime '{d.name}' names levels counted down to the leaf, but "
+                           "its levels are numbered up from the root: number them down (the leaf-most level 1), "
+                           "or drop `next level`", simple["next"][0])
+            broken = True
         if "next" in simple:
             next_scope = Scope(m, registers=registers, access=access, input=(in_name, in_width),
                                entry_formats=entry_formats, builtins={"level": level_width}, **named)
@@ -680,9 +693,42 @@ class Elaborator:
             name=d.name, input_name=in_name, input_width=in_width, access=access, context=tuple(registers),
             entry_bytes=entry, root=root, start=start, pointer=pointer, frame=frame, levels=tuple(levels),
             faults=tuple(faults), checks=tuple(checks), accumulators=tuple(accumulators), updates=tuple(updates),
-            record=record, next_level=next_level, cite=d.cite, doc=d.doc, span=d.span,
+            record=record, next_level=next_level, flip=flip,
+            start_written=start_written if flip else None, cite=d.cite, doc=d.doc, span=d.span,
             let_defs=tuple(ir.Let(name=r.name, value=r.value, cite=r.cite, doc=r.doc, span=r.span)
                            for r in rules if r.kind == "let"))
+
+    def walk_order(self, levels: list[ir.Level], d: ast.Regime) -> tuple[list[ir.Level], int | None]:
+        """The levels from the root down, and the regime's `flip` (0: numbered down).
+
+        The level whose index holds the higher input bits is nearer the root, so the
+        numbers count down to the leaf (4, 3, 2, 1) or up from the root (0, 1, 2, 3),
+        whichever order the spec declares them in. Counting up, each level's walk number
+        becomes flip - its number, so that the generators and the stimulus see levels
+        counting down to 1 either way. None: the numbers follow neither order (E0322)."""
+        by_number = sorted(levels, key=lambda lv: lv.number)
+        down = [(a, b) for a, b in zip(by_number, by_number[1:]) if b.number != a.number and b.index_lo > a.index_lo]
+        up = [(a, b) for a, b in zip(by_number, by_number[1:]) if b.number != a.number and b.index_lo < a.index_lo]
+        if down and up:
+            (a, b), (c, e) = down[0], up[0]
+            self.bag.error("E0322", f"the levels of regime '{d.name}' are numbered in neither order: level "
+                           f"{b.number} indexes bits above level {a.number} (numbers counting down to the leaf) but "
+                           f"level {e.number} indexes bits below level {c.number} (numbers counting up from the "
+                           "root); number every level one way, the root (the top index bits) highest or lowest",
+                           e.span, (f"level '{b.name}' is numbered the other way", b.span))
+            return sorted(levels, key=lambda lv: -lv.number), None
+        upward = bool(up) or (not down and bool(levels) and by_number[0].number == 0)
+        if not upward:
+            zero = next((lv for lv in levels if lv.number == 0), None)
+            if zero is not None:
+                self.bag.error("E0323", f"level 0 '{zero.name}' of regime '{d.name}' is the leaf-most level of levels "
+                               "numbered down to the leaf, which end at 1: number them from 1 (level 0 is the root "
+                               "when levels count up from it)", zero.span)
+                return sorted(levels, key=lambda lv: -lv.number), None
+            return sorted(levels, key=lambda lv: -lv.number), 0
+        flip = max(lv.number for lv in levels) + 1
+        ranked = [lv.model_copy(update={"number": flip - lv.number, "label": lv.number}) for lv in levels]
+        return sorted(ranked, key=lambda lv: -lv.number), flip
 
     def addr_map(self, terms, scope: Scope) -> tuple[ir.AddrTerm, ...] | None:
         """A `pointer`/`frame` map: each term's shift is a constant address bit."""
@@ -932,3 +978,17 @@ def _registers_among(layouts: list[ir.Layout]) -> dict[str, ir.Layout]:
     """The registers among `layouts`, by name (apart for the test that counts the layouts
     Elaborator.all_registers looks at)."""
     return {lay.name: lay for lay in layouts if lay.kind == "register"}
+
+
+def walk_number(e: Expr, flip: int) -> Expr:
+    """A level expression in spec numbers (levels numbered up from the root) as walk
+    numbers, flip - e: folded for a constant and for the constant arms of `c ? a : b`
+    (the cycle-level model picks the start level by those); a value that is no level
+    stays no level (a negative one is 0)."""
+    if e.op == "num":
+        return num(max(0, flip - e.value), e.span)
+    if e.op == "cond":
+        a, b = walk_number(e.args[1], flip), walk_number(e.args[2], flip)
+        return e.model_copy(update={"args": (e.args[0], a, b), "width": max(a.width, b.width)})
+    width = max(e.width, flip.bit_length())
+    return Expr(op="-", args=(num(flip, e.span), e), width=width, span=e.span)

@@ -355,8 +355,8 @@ def _entry_fn(regime: ir.Regime, e: Expr, lay: ir.Layout):
             return f"((ctx[{r.name!r}] >> {r.lo}) & {mask(r.width)})"
         if r.kind == "builtin" and r.name == "rsvd":
             return "(1 if v & b.mbz(LAY) else 0)"
-        if r.kind == "builtin" and r.name == "level":
-            return "level"
+        if r.kind == "builtin" and r.name == "level":  # the spec's number of the walk's level
+            return f"({regime.flip} - level)" if regime.flip else "level"
         if r.kind == "builtin" and r.name in ("next", "skipped"):
             names["NEXT"] = _entry_fn(regime, regime.next_level, lay)
             if r.name == "next":
@@ -728,7 +728,7 @@ class TableBuilder:
             if r.kind == "builtin" and r.name == "rsvd":
                 return int(bool(value & mbz_mask(lay, self.ctx)))
             if r.kind == "builtin" and r.name == "level":
-                return level
+                return self.regime.label(level)
             if r.kind == "builtin" and r.name == "next":
                 return self.field_eval_slow(self.regime.next_level, lay, value, level)
             if r.kind == "builtin" and r.name == "skipped":
