@@ -417,7 +417,7 @@ def _layout(lay: ir.Layout, bag: DiagnosticBag, reported: set | None = None) -> 
     # Each is checked against the fields alone, so field errors are not reported again.
     inside = [f for f in fields if f[1] < lay.width]
     for r in lay.ranges:
-        if r.when is not None:
+        if r.when is not None and r.low is None:  # a run-time bound may cover the address field
             _overlaps([("conditional reserved range", r.hi, r.lo, r.span)], lay.width, what, bag, taken=inside)
 
 

@@ -541,13 +541,21 @@ def layout_boxes(lay: ir.Layout, p: ExprPrinter, owner: str = "") -> list[Box]:
     for r in sorted(drawn, key=lambda r: precedence[_range_style(r)]):
         style = _range_style(r)
         for lo, hi in free(r.lo, r.hi):
-            cond = f" when {p.text(r.when).flat}" if style == "reserved-if" else ""
+            cond = f" when {_range_when(r, p)}" if style == "reserved-if" else ""
             tip = f"{prefix}{_bits(hi, lo, True)} {r.kind}{cond}" + (f": {r.doc}" if r.doc else "")
             label, short = {"reserved": ("reserved", ("rsvd", "R")), "reserved-if": ("reserved if", ("rsvd?", "R?")),
                             "ignored": ("ignored", ("ign", "I"))}[style]
             boxes.append(Box(lo, hi, label, style, tip, short))
             take(lo, hi)
     return boxes
+
+
+def _range_when(r: ir.BitRange, p) -> str:
+    """When a conditional range is reserved: its condition, or for a range with a
+    register-chosen low bound (`reserved [HI:EXPR]`), EXPR <= its low bit."""
+    if r.low is not None:
+        return f"{p.text(r.low).flat} <= {r.lo}"
+    return p.text(r.when).flat
 
 
 def _range_style(r: ir.BitRange) -> str | None:
@@ -1018,6 +1026,9 @@ class SpecDoc:
             if r.hi < r.lo:
                 continue
             cond = self.p.text(r.when) if r.when is not None else None
+            if r.low is not None:  # `reserved [HI:EXPR]`: the bound, not the conditions it became
+                text = _range_when(r, self.p)
+                cond = ExprText(text, (text,))
             rows.append(FieldRow(_bits(r.hi, r.lo), "", r.kind, r.hi - r.lo + 1, None, r.doc, cond, _constant(r.when),
                                  self.src(r)))
         rows.sort(key=lambda x: (int(x.bits.split(":")[-1]), x.kind != "field"))

@@ -60,12 +60,17 @@ class Field(Node):
 
 
 class BitRange(Node):
-    """A reserved (must-be-zero, possibly conditional) or ignored range; may be empty."""
+    """A reserved (must-be-zero, possibly conditional) or ignored range; may be empty.
+
+    `reserved [HI:EXPR]` with a register expression EXPR (bits above an output size a
+    register chooses) becomes one such range per value EXPR can take, each with `when`
+    EXPR <= its `lo` and `low` EXPR: it may cover a field (the address field)."""
 
     kind: str
     hi: int
     lo: int
     when: Expr | None = None
+    low: Expr | None = None
     doc: str = ""
 
     @property

@@ -421,16 +421,62 @@ class Elaborator:
                         enum = e.name
                 fields.append(ir.Field(name=item.name, hi=b[0], lo=b[1], enum=enum, reserved_if=cond, doc=item.doc, span=item.span))
             else:
+                kind = "reserved" if isinstance(item, ast.Reserved) else "ignored"
+                if kind == "reserved" and item.bits.lo is not None:
+                    low = self.resolve(item.bits.lo, cond_scope)
+                    if low is None:
+                        continue
+                    if low.op != "num":
+                        ranges += self.runtime_range(item, low, cond_scope, width or MAX_WIDTH)
+                        continue
                 b = self.bits(item.bits, cond_scope, allow_empty=True)
                 if b is None:
                     continue
-                kind = "reserved" if isinstance(item, ast.Reserved) else "ignored"
                 when = getattr(item, "when", None)
                 when = self.resolve(when, cond_scope) if when is not None else None
                 ranges.append(ir.BitRange(kind=kind, hi=b[0], lo=b[1], when=when, doc=item.doc, span=item.span))
         if width is not None:
             m.layouts[d.name] = ir.Layout(kind=d.kind, name=d.name, width=width, fields=tuple(fields),
                                           ranges=tuple(ranges), cite=d.cite, doc=d.doc, span=d.span)
+
+    def runtime_range(self, item, low: Expr, scope: Scope, width: int) -> list[ir.BitRange]:
+        """`reserved [HI:EXPR]` with EXPR a register expression (bits above an output size
+        a register chooses): one conditional range per value EXPR can take, bits
+        [next value - 1 : value] reserved when EXPR <= value, checked at walk time. The
+        values are the constant arms of `c ? a : b` (conditions without `?:`, which the
+        cycle-level model's must-be-zero test cannot hold), else every bit position."""
+        hi = self.const(item.bits.hi, scope, "bit position", 0, MAX_WIDTH)
+        if hi is None:
+            return []
+        if item.when is not None:
+            self.bag.error("E0432", "a reserved range whose low bound is a register expression cannot have an `if` "
+                           "condition too: the bound says when each bit is reserved; write the condition into the "
+                           "bound (`c ? LOW : " + str(hi + 1) + "`)", item.when.span)
+            return []
+        arms = _arms(low, None)
+        if arms is None:
+            if low.width > 7:
+                self.bag.error("E0432", f"the low bound of reserved range [{hi}:...] is a {low.width}-bit run-time "
+                               "expression; expected a choice of constants (`TCR.PS == 0 ? 32 : 48`) or a value of "
+                               "at most 7 bits, not one that can be any bit position", item.bits.lo.span)
+                return []
+            values = list(range(0, hi + 1))
+        else:
+            values = sorted({v for v, _ in arms})
+        out = []
+        values = [v for v in values if v <= hi]
+        for i, v in enumerate(values):
+            top = min(values[i + 1] - 1 if i + 1 < len(values) else hi, hi)
+            if top >= width:
+                self.bag.error("E0401", f"reserved range [{hi}:...] goes past the {width}-bit width of its format, "
+                               f"whose bits are [{width - 1}:0]: fix the bit numbers", item.span)
+                return []
+            if arms is None:
+                cond = Expr(op="<=", args=(low, num(v, low.span)), width=1, span=low.span)
+            else:
+                cond = _any([path for a, path in arms if a <= v], low.span)
+            out.append(ir.BitRange(kind="reserved", hi=top, lo=v, when=cond, low=low, doc=item.doc, span=item.span))
+        return out
 
     @staticmethod
     def all_registers(m: Module) -> dict[str, ir.Layout]:
@@ -992,3 +1038,25 @@ def walk_number(e: Expr, flip: int) -> Expr:
         return e.model_copy(update={"args": (e.args[0], a, b), "width": max(a.width, b.width)})
     width = max(e.width, flip.bit_length())
     return Expr(op="-", args=(num(flip, e.span), e), width=width, span=e.span)
+
+
+def _arms(e: Expr, guard: Expr | None) -> list[tuple[int, Expr]] | None:
+    """(value, condition under which `e` is that value) for each constant arm of a
+    choice `c ? a : b` (nested either way); None if an arm is not a constant."""
+    if e.op == "num":
+        return [(e.value, guard if guard is not None else num(1, e.span))]
+    if e.op != "cond":
+        return None
+    c = e.args[0] if e.args[0].width == 1 else Expr(op="!=", args=(e.args[0], num(0, e.span)), width=1, span=e.span)
+    not_c = Expr(op="!", args=(c,), width=1, span=e.span)
+    yes = _arms(e.args[1], c if guard is None else Expr(op="&&", args=(guard, c), width=1, span=e.span))
+    no = _arms(e.args[2], not_c if guard is None else Expr(op="&&", args=(guard, not_c), width=1, span=e.span))
+    return None if yes is None or no is None else yes + no
+
+
+def _any(conds: list[Expr], span: Span) -> Expr:
+    """The OR of truth values (the first alone when there is one)."""
+    out = conds[0]
+    for c in conds[1:]:
+        out = Expr(op="||", args=(out, c), width=1, span=span)
+    return out

@@ -1182,7 +1182,7 @@ class ScenarioFactory:
         self._free_start_refs: dict = {}  # by context override: _start_refs outside it  # (host context register, its binding's function or None)
         self._levels = {r.name: {lv.number for lv in r.levels} for r in (self.main, self.host) if r is not None}
         self._ctx_parts: list | None = None  # _random_ctx's plan of each context register
-        self._widths: dict[str, int] = {}
+        self._widths: dict = {}  # _addr_width by regime; _runtime_maps by ("runtime", regime)
         self._presets: dict = {}
         self._levels_of: dict = {}  # _walk_levels by regime
         self._plan_leafs: dict = {}  # by regime and start level: (leaf_ok levels, levels by number)  # _updates_preset by regime and layout  # _addr_width by regime
@@ -1367,6 +1367,30 @@ class ScenarioFactory:
         maps += [(regime.frame_of(lv), lv.leaf) for lv in regime.levels if lv.leaf]
         widths = [ir.addr_mask(terms, spec.layout(name)).bit_length() for terms, name in maps]
         return min(widths) if widths else 32
+
+    def _ctx_width(self, regime: ir.Regime, ctx: dict, width: int) -> int:
+        """`width` cut to below the lowest address bit a register-chosen must-be-zero range
+        (`reserved [HI:EXPR]`, an output size) makes reserved in this context, so that
+        tables and frames stay inside the output size the context chooses."""
+        for terms, lay in self._runtime_maps(regime):
+            m = mbz_mask(lay, ctx)
+            for e, w, a in ir.addr_pieces(terms, lay):
+                bits = (m >> e) & mask(w)
+                if bits:
+                    width = min(width, a + (bits & -bits).bit_length() - 1)
+        return width
+
+    def _runtime_maps(self, regime: ir.Regime) -> list:
+        """(map, layout) of each pointer and frame whose format has a register-chosen
+        must-be-zero range (`_ctx_width`)."""
+        hit = self._widths.get(("runtime", regime.name))
+        if hit is None:
+            maps = [(regime.pointer, lv.table) for lv in regime.levels if lv.table]
+            maps += [(regime.frame_of(lv), lv.leaf) for lv in regime.levels if lv.leaf]
+            hit = self._widths[("runtime", regime.name)] = [
+                (terms, _layout(self.spec, name)) for terms, name in maps
+                if any(r.low is not None for r in _layout(self.spec, name).ranges)]
+        return hit
 
     def _start(self, regime: ir.Regime, ctx: dict) -> int:
         return ctx_fn(regime.start)(ctx)
@@ -1590,7 +1614,7 @@ class ScenarioFactory:
         access = {a: int(draw.chance(50)) for a in self.main.access}
         preset = draw.chance(50) if preset_updates is None else preset_updates
         used: set = set()
-        main_width = self._addr_width(self.spec, self.main)
+        main_width = self._ctx_width(self.main, ctx, self._addr_width(self.spec, self.main))
         addr = draw.bits(self.main.input_width)
         start = self._start(self.main, ctx)
         guest_faults = fault_percent if self.nested is None or draw.chance(50) else 0
@@ -1610,6 +1634,8 @@ class ScenarioFactory:
             addr = builder.addr
         else:
             host_width = self._addr_width(self.spec, self.host)
+            if self._runtime_maps(self.host):
+                host_width = self._ctx_width(self.host, self._host_ctx(ctx), host_width)
             halloc = Allocator(draw, host_width, used)
             hroot = _root_frame(halloc, self.host)
             bindings = {b.name: b.value for b in self.nested.host_bindings}
