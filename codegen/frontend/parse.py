@@ -267,7 +267,11 @@ class _ToAst(Transformer):
         return (kind, self.sp(meta), c, kw)
 
     def input_item(self, meta, c):
-        return ("input", self.sp(meta), (str(c[0]), self._e(c[1])))
+        size = next((x[1] for x in c if isinstance(x, tuple) and x[0] == "size"), None)
+        return ("input", self.sp(meta), (str(c[0]), self._e(c[1]), size))
+
+    def input_size(self, meta, c):
+        return ("size", self._e(c[0]))
 
     def access_item(self, meta, c):
         return ("access", self.sp(meta), tuple(str(t) for t in c))

@@ -280,6 +280,9 @@ class Regime(Node):
     # levels); None: the level below
     next_level: Expr | None = None
     let_defs: tuple[Let, ...] = ()  # the `let`s, as written (for the docs)
+    # `input NAME : W size EXPR`: the low input bits the walk translates, chosen by a
+    # register; the level indexes read only those (a bit at or above EXPR reads as 0)
+    input_size: Expr | None = None
     # levels numbered up from the root (0, 1, 2... to the leaf): a level's spec number is
     # flip - its walk number; 0: levels count down, the numbers are the spec's
     flip: int = 0
@@ -295,6 +298,15 @@ class Regime(Node):
     def rank(self, label: int) -> int:
         """The walk number of the level the spec numbers `label` (the inverse of `label`)."""
         return self.flip - label if self.flip else label
+
+    def index_bits_cut(self) -> int:
+        """The input bits some level index reads that an input size may cut: every bit
+        from the lowest index up (0 without `size`)."""
+        if self.input_size is None:
+            return 0
+        lo = min(lv.index_lo for lv in self.levels)
+        hi = max(lv.index_hi for lv in self.levels)
+        return ((1 << (hi + 1)) - 1) & ~((1 << lo) - 1)
 
     def accumulators_for(self, leaf: bool) -> tuple[Accumulator, ...]:
         """The accumulators that take in an entry that is a leaf (or a pointer)."""

@@ -560,7 +560,7 @@ class Elaborator:
             self.bag.error("E0306", f"regime '{d.name}' is missing {join_and(repr(k) for k in missing)}: add "
                            f"{join_and(REGIME_ITEMS[k] for k in missing)}", d.span)
             return
-        in_name, in_w = simple["input"][1]
+        in_name, in_w, in_size = simple["input"][1]
         access = simple["access"][1]
         self.names_ok([in_name], "input", simple["input"][0])
         self.names_ok(access, "access kind", simple["access"][0])
@@ -594,6 +594,11 @@ class Elaborator:
         in_width, entry = in_width or 64, entry or 8
         ctx_scope = Scope(m, registers=registers, access=access, input=(in_name, in_width), **named)
         root = self.resolve(simple["root"][1], ctx_scope)
+        input_size = None
+        if in_size is not None:
+            # registers only: the input's own bits cannot say how many of them count
+            input_size = self.resolve(in_size, Scope(m, registers=registers, **named))
+            broken = broken or input_size is None
         start = self.resolve(simple["start"][1], ctx_scope)
         pointer = self.addr_map(simple["pointer"][1], cscope)
         frame = self.addr_map(simple["frame"][1], cscope)
@@ -739,7 +744,7 @@ class Elaborator:
             name=d.name, input_name=in_name, input_width=in_width, access=access, context=tuple(registers),
             entry_bytes=entry, root=root, start=start, pointer=pointer, frame=frame, levels=tuple(levels),
             faults=tuple(faults), checks=tuple(checks), accumulators=tuple(accumulators), updates=tuple(updates),
-            record=record, next_level=next_level, flip=flip,
+            record=record, next_level=next_level, flip=flip, input_size=input_size,
             start_written=start_written if flip else None, cite=d.cite, doc=d.doc, span=d.span,
             let_defs=tuple(ir.Let(name=r.name, value=r.value, cite=r.cite, doc=r.doc, span=r.span)
                            for r in rules if r.kind == "let"))

@@ -266,6 +266,22 @@ class WalkerView:
     def py_root(self) -> str:
         return py(self.regime.root, self.py_env())
 
+    def py_input_size(self) -> str:
+        return py(self.regime.input_size, self.py_env())
+
+    def hdl_input_size(self) -> list[str]:
+        """For `input NAME : W size EXPR`: the statements of an always_comb block that put
+        the input, with each index bit at or above EXPR cleared, in signal `ia` (one
+        constant bit per line: no shift by a run-time amount)."""
+        h = Hoist(self.hdl_env(), prefix="is")
+        size = h.value(self.regime.input_size)
+        cut = self.regime.index_bits_cut()
+        lines = h.take() + [f"iv = intbv(0)[{self.regime.input_width}:]", "iv[:] = i_addr"]
+        for b in range(self.regime.input_width):
+            if cut >> b & 1:
+                lines += [f"if {size} <= {b}:", f"    iv[{b}] = 0"]
+        return lines + ["ia.next = iv"]
+
     def py_start(self) -> str:
         return py(self.regime.start, self.py_env())
 
@@ -529,7 +545,8 @@ class WalkerView:
     def hdl_index(self, lv: LevelView) -> str:
         """The byte offset of the entry in its table, as a MyHDL expression of the input."""
         lo, hi = lv.level.index_lo, lv.level.index_hi
-        sl = f"i_addr[{hi + 1}:{lo}]" if hi > lo else f"i_addr[{lo}]"
+        src = "ia" if self.regime.input_size is not None else "i_addr"  # `input ... size EXPR`
+        sl = f"{src}[{hi + 1}:{lo}]" if hi > lo else f"{src}[{lo}]"
         # a concat, not a shift: VHDL's shift_left keeps the slice's width (top bits lost);
         # as wide as the table's address, so that the sum extends nothing in Verilog
         parts = [sl] + ([_zeros(self.entry_shift)] if self.entry_shift else [])

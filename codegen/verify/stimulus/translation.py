@@ -252,6 +252,14 @@ def _root_frame(alloc: Allocator, regime: ir.Regime) -> int:
     return Allocator(alloc.draw, max(shift + 1, bits), alloc.used).frame(shift)
 
 
+def _indexed(regime: ir.Regime, ctx: dict, addr: int) -> int:
+    """The input as the level indexes read it: with `input ... size EXPR`, the bits at
+    or above the size the context chooses read as 0."""
+    if regime.input_size is None:
+        return addr
+    return addr & mask(min(ctx_fn(regime.input_size)(ctx), regime.input_width))
+
+
 def _value_bits(e: Expr) -> int:
     """How many bits a root expression's value can have: its width, less what a right
     shift by a constant drops (`BASE >> 11 << 12` is as wide as BASE plus one), the wider
@@ -1509,7 +1517,7 @@ class ScenarioFactory:
         for lv, index_lo, index_mask in self._walk_levels(regime):
             if lv.number > expect:
                 continue
-            entry_addr = table + (((builder.addr >> index_lo) & index_mask) * ebytes)
+            entry_addr = table + (((_indexed(regime, builder.ctx, builder.addr) >> index_lo) & index_mask) * ebytes)
             as_leaf = lv.number <= plan.leaf_level or lv.table is None
             target = frame(lv.page_shift if as_leaf else tshift)
             fault = plan.fault if plan.fault and plan.fault_level == lv.number else None
@@ -1703,7 +1711,7 @@ class ScenarioFactory:
         for lv, index_lo, index_mask in self._walk_levels(self.host):
             if lv.number > hstart:
                 continue
-            entry_addr = table + (((gpa >> index_lo) & index_mask) * ebytes)
+            entry_addr = table + (((_indexed(self.host, hbuilder.ctx, gpa) >> index_lo) & index_mask) * ebytes)
             existing = entries.get(entry_addr)
             if existing is not None:
                 kind, target = existing
