@@ -449,16 +449,16 @@ class Elaborator:
         if hi is None:
             return []
         if item.when is not None:
-            self.bag.error("E0432", "a reserved range whose low bound is a register expression cannot have an `if` "
-                           "condition too: the bound says when each bit is reserved; write the condition into the "
-                           "bound (`c ? LOW : " + str(hi + 1) + "`)", item.when.span)
+            self.bag.error("E0432", "expected no condition on a reserved range whose low bound is a register "
+                           "expression (the bound says which bits are reserved), not an `if`: fold the condition "
+                           "into the bound (`c ? LOW : " + str(hi + 1) + "`)", item.when.span)
             return []
         arms = _arms(low, None)
         if arms is None:
             if low.width > 7:
-                self.bag.error("E0432", f"the low bound of reserved range [{hi}:...] is a {low.width}-bit run-time "
-                               "expression; expected a choice of constants (`TCR.PS == 0 ? 32 : 48`) or a value of "
-                               "at most 7 bits, not one that can be any bit position", item.bits.lo.span)
+                self.bag.error("E0432", f"expected a choice of constants (`TCR.PS == 0 ? 32 : 48`) or a value of at "
+                               f"most 7 bits as the low bound of reserved range [{hi}:...], not a {low.width}-bit "
+                               "run-time expression", item.bits.lo.span)
                 return []
             values = list(range(0, hi + 1))
         else:
@@ -696,9 +696,9 @@ class Elaborator:
         acc_widths = {a.name: a.width for a in accumulators}
         next_level = None
         if "next" in simple and flip:
-            self.bag.error("E0324", f"`next level` in regime '{d.name}' names levels counted down to the leaf, but "
-                           "its levels are numbered up from the root: number them down (the leaf-most level 1), "
-                           "or drop `next level`", simple["next"][0])
+            self.bag.error("E0324", f"`next level` names levels counted down to the leaf: expected the levels of "
+                           f"regime '{d.name}' numbered down, not up from the root; number them down (the "
+                           "leaf-most level 1), or drop `next level`", simple["next"][0])
             broken = True
         if "next" in simple:
             next_scope = Scope(m, registers=registers, access=access, input=(in_name, in_width),
@@ -762,19 +762,19 @@ class Elaborator:
         up = [(a, b) for a, b in zip(by_number, by_number[1:]) if b.number != a.number and b.index_lo < a.index_lo]
         if down and up:
             (a, b), (c, e) = down[0], up[0]
-            self.bag.error("E0322", f"the levels of regime '{d.name}' are numbered in neither order: level "
-                           f"{b.number} indexes bits above level {a.number} (numbers counting down to the leaf) but "
-                           f"level {e.number} indexes bits below level {c.number} (numbers counting up from the "
-                           "root); number every level one way, the root (the top index bits) highest or lowest",
-                           e.span, (f"level '{b.name}' is numbered the other way", b.span))
+            self.bag.error("E0322", f"the levels of regime '{d.name}' are numbered in neither order: expected "
+                           "numbers that count down to the leaf or up from the root (the level that indexes the "
+                           f"top input bits highest or lowest), not level {b.number} indexing bits above level "
+                           f"{a.number} but level {e.number} indexing bits below level {c.number}; number every "
+                           "level one way", e.span, (f"level '{b.name}' is numbered the other way", b.span))
             return sorted(levels, key=lambda lv: -lv.number), None
         upward = bool(up) or (not down and bool(levels) and by_number[0].number == 0)
         if not upward:
             zero = next((lv for lv in levels if lv.number == 0), None)
             if zero is not None:
-                self.bag.error("E0323", f"level 0 '{zero.name}' of regime '{d.name}' is the leaf-most level of levels "
-                               "numbered down to the leaf, which end at 1: number them from 1 (level 0 is the root "
-                               "when levels count up from it)", zero.span)
+                self.bag.error("E0323", f"expected the levels of regime '{d.name}', numbered down to the leaf, to "
+                               f"end at level 1, not at level 0 '{zero.name}': number them from 1, or count up from "
+                               "level 0 at the root", zero.span)
                 return sorted(levels, key=lambda lv: -lv.number), None
             return sorted(levels, key=lambda lv: -lv.number), 0
         flip = max(lv.number for lv in levels) + 1
