@@ -422,7 +422,7 @@ def test_constant_subtraction_is_exact(tmp_path):
 
 @pytest.mark.parametrize("old, new, needle, fragment", [
     ("entry 8;", "entry 64;", "64;", "between 1 and 32"),
-    ("level 1 pt", "level 9 pt", "9 pt", "between 1 and 7"),
+    ("level 1 pt", "level 9 pt", "9 pt", "between 0 and 7"),
     ("input va : 48;", "input va : 65;", "65;", "between 1 and 64"),
     ("format pte : 64", "format pte : 2000", "2000", "between 1 and 1024"),
     ("spec t;", "spec t;\nparam X = 1 << 100;", "1 << 100", "a 101-bit number"),

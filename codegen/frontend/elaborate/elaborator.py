@@ -1046,8 +1046,8 @@ def walk_number(e: Expr, flip: int) -> Expr:
 
 
 def _arms(e: Expr, guard: Expr | None) -> list[tuple[int, Expr]] | None:
-    """(value, condition under which `e` is that value) for each constant arm of a
-    choice `c ? a : b` (nested either way); None if an arm is not a constant."""
+    """(value, condition under which `e` is that value) for each constant branch of a
+    choice `c ? a : b` (nested either way); None if a branch is not a constant."""
     if e.op == "num":
         return [(e.value, guard if guard is not None else num(1, e.span))]
     if e.op != "cond":

@@ -263,7 +263,7 @@ def _indexed(regime: ir.Regime, ctx: dict, addr: int) -> int:
 def _value_bits(e: Expr) -> int:
     """How many bits a root expression's value can have: its width, less what a right
     shift by a constant drops (`BASE >> 11 << 12` is as wide as BASE plus one), the wider
-    arm of a choice between roots."""
+    branch of a choice between roots."""
     if e.op == ">>" and e.args[1].op == "num":
         return max(1, _value_bits(e.args[0]) - e.args[1].value)
     if e.op == "<<" and e.args[1].op == "num":
@@ -279,7 +279,7 @@ def invert(e: Expr, value: int, ctx: dict, bindings: dict[str, Expr] | None = No
            given: int | None = None) -> None:
     """Set context register bits so that `e` evaluates to `value` (root pointers).
     `given` is the input address: a root chosen by an input bit (`va[N] ? A : B`, two
-    roots for the two halves of the address space) sets the arm that input chooses."""
+    roots for the two halves of the address space) sets the branch that input chooses."""
     if e.op == "ref" and e.kind == "ctx":
         if bindings and e.name in bindings:
             invert(bindings[e.name], (value & mask(e.width)) << e.lo, ctx, None)
