@@ -90,3 +90,23 @@ def test_a_scenario_does_not_depend_on_the_ones_drawn_before(specs, generated, n
         warm.one(i)
     again = warm.one(37)
     assert (cold.request, cold.memory, cold.latency_seed) == (again.request, again.memory, again.latency_seed)
+
+
+# ---- roots the stimulus must set: two roots chosen by an input bit, a shifted base (issue 14 item 11)
+def test_the_root_an_input_chooses_is_the_one_set():
+    """`root va[48] ? TTBR1.BADDR >> 11 << 12 : TTBR0.BADDR >> 11 << 12`: cosim refused it
+    ('the root expression is not a register field...'); now the input's branch is set, and
+    the bits the right shift drops stay 0."""
+    from pathlib import Path
+
+    from codegen.frontend.pipeline import compile_spec
+    spec = compile_spec(Path(__file__).resolve().parents[2] / "data" / "toy_upward.vspec")
+    root = spec.regime("stage1").root
+    ctx: dict = {}
+    T.invert(root, 0x1234_5000, ctx, given=1 << 48)
+    assert ctx == {"TTBR1": 0x1234_5000}  # BADDR [47:1] = 0x1234_5000 >> 1: bits 11:1 zero
+    ctx = {}
+    T.invert(root, 0x1234_5000, ctx, given=0)
+    assert ctx == {"TTBR0": 0x1234_5000}
+    # BADDR is 47 bits, shifted right 11 and left 12: a root of up to 48 bits
+    assert T._value_bits(root) == 48
