@@ -299,6 +299,13 @@ def invert(e: Expr, value: int, ctx: dict, bindings: dict[str, Expr] | None = No
         invert(e.args[0], value, ctx, bindings, given)
         return
     if e.op == "cond":
+        if given is None and any(r.kind == "input" for r in e.args[0].refs()):
+            # a host stage: each of its inputs (guest addresses) may choose either root,
+            # so both lead to the same table
+            invert(e.args[2], value, ctx, bindings, given)
+            invert(e.args[1], value, ctx, bindings, given)
+            return
+
         def lookup(r: Expr) -> int:
             if r.kind == "ctx":
                 return (ctx.get(r.name, 0) >> r.lo) & mask(r.width)

@@ -110,3 +110,15 @@ def test_the_root_an_input_chooses_is_the_one_set():
     assert ctx == {"TTBR0": 0x1234_5000}
     # BADDR is 47 bits, shifted right 11 and left 12: a root of up to 48 bits
     assert T._value_bits(root) == 48
+
+
+def test_a_host_root_chosen_by_its_input_leads_every_input_to_one_table():
+    """A host stage's inputs are the guest's addresses, any of which may choose either
+    root: with no input given, both branches are set to the same table."""
+    from pathlib import Path
+
+    from codegen.frontend.pipeline import compile_spec
+    spec = compile_spec(Path(__file__).resolve().parents[2] / "data" / "toy_upward.vspec")
+    ctx: dict = {}
+    T.invert(spec.regime("stage1").root, 0x7000, ctx)
+    assert ctx == {"TTBR0": 0x7000, "TTBR1": 0x7000}
