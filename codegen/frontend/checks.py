@@ -465,7 +465,7 @@ def _layout(lay: ir.Layout, bag: DiagnosticBag, reported: set | None = None) -> 
     # Each is checked against the fields alone, so field errors are not reported again.
     inside = [f for f in fields if f[1] < lay.width]
     for r in lay.ranges:
-        if r.when is not None:
+        if r.when is not None and r.low is None:  # a run-time bound may cover the address field
             _overlaps([("conditional reserved range", r.hi, r.lo, r.span)], lay.width, what, bag, taken=inside)
 
 
@@ -499,12 +499,13 @@ def _regime(spec: ir.Spec, reg: ir.Regime, bag: DiagnosticBag) -> None:
         reported.add(key)
         return new
 
-    numbers: dict[int, Span] = {}
+    numbers: dict[int, Span] = {}  # by the spec's numbers
+    order = "up by one from the root" if reg.flip else "down by one from the top"
     for lv in reg.levels:
-        if lv.number in numbers:
-            bag.error("E0201", f"level {lv.number} is defined twice in {where}; number the levels down by one from "
-                      "the top", lv.span, ("first defined here", numbers[lv.number]))
-        numbers.setdefault(lv.number, lv.span)
+        if lv.shown in numbers:
+            bag.error("E0201", f"level {lv.shown} is defined twice in {where}; number the levels {order}",
+                      lv.span, ("first defined here", numbers[lv.shown]))
+        numbers.setdefault(lv.shown, lv.span)
     ordered = list(reg.levels)
     for lv in ordered:
         if lv.index_hi >= reg.input_width:
@@ -515,9 +516,10 @@ def _regime(spec: ir.Spec, reg: ir.Regime, bag: DiagnosticBag) -> None:
         if upper.number == lower.number:
             continue  # reported above as defined twice
         if upper.number != lower.number + 1:
-            bag.error("E0405", f"levels {upper.number} and {lower.number} are not consecutive: level numbers go "
-                      f"down by one, so the level below level {upper.number} is level {upper.number - 1}",
-                      lower.span, (f"level '{upper.name}' is declared here", upper.span))
+            step = 1 if reg.flip else -1
+            bag.error("E0405", f"levels {upper.shown} and {lower.shown} are not consecutive: level numbers go "
+                      f"{order.split(' from')[0]}, so the level below level {upper.shown} is level "
+                      f"{upper.shown + step}", lower.span, (f"level '{upper.name}' is declared here", upper.span))
         elif upper.index_lo != lower.index_hi + 1:
             gap = upper.index_lo > lower.index_hi
             kind, hi, lo = (("leaves a gap after", upper.index_lo - 1, lower.index_hi + 1) if gap
@@ -528,7 +530,7 @@ def _regime(spec: ir.Spec, reg: ir.Regime, bag: DiagnosticBag) -> None:
                       f"{'neither' if gap else 'both'}; each index starts right above the one below it, e.g. "
                       f"{reg.input_name}[{upper.index_lo - 1}:{lower.index_lo}] here", lower.span,
                       (f"level '{upper.name}' is declared here", upper.span))
-    for start in _constant_choices(reg.start):
+    for start in _constant_choices(reg.start_written or reg.start):
         if start.value not in numbers:
             bag.error("E0304", f"start level {start.value} is not a level of {where}; its levels are "
                       f"{', '.join(str(n) for n in numbers)}: start at one of them, usually the top one",
@@ -567,12 +569,12 @@ def _regime(spec: ir.Spec, reg: ir.Regime, bag: DiagnosticBag) -> None:
                                   f"{', '.join((*reg.context, ref.name))};`", ref.span,
                                   (f"{where} is declared here", reg.span))
             roles = [e for r in reg.faults_for(role == "leaf") for e in _fields_in(r.when, "field")]
-            roles += [e for a in reg.accumulators for e in _fields_in(a.then, "field")]
+            roles += [e for a in reg.accumulators_for(role == "leaf") for e in _fields_in(a.then, "field")]
             for ref in roles:
                 if lay.field(ref.name) is None and once("E0301", name, ref.span):
                     bag.error("E0301", f"field '{ref.name}' is not in format '{name}' used at level '{lv.name}': a "
                               "fault or accumulator reads its fields in every entry it applies to; add the field, "
-                              "or limit a fault with `at leaf` or `at table`", ref.span,
+                              "or limit the fault or accumulator with `at leaf` or `at table`", ref.span,
                               (f"format '{name}' is declared here", lay.span))
         if lv.leaf and lv.leaf_when is not None:
             for ref in _fields_in(lv.leaf_when, "field"):

@@ -231,7 +231,7 @@ class _Builder:
         for r in lay.ranges:
             when = self.expr(r.when)
             ranges.append(d.BitRange(kind=r.kind, hi=r.hi, lo=r.lo, when=when, params=self.params_read(when),
-                                     doc=r.doc, span=self.span(r.span)))
+                                     low=self.expr(r.low), doc=r.doc, span=self.span(r.span)))
         return d.Layout(kind=lay.kind, name=self.named(lay), width=lay.width, fields=tuple(fields),
                         ranges=tuple(ranges), cite=lay.cite, doc=lay.doc, span=self.span(lay.span))
 
@@ -250,7 +250,7 @@ class _Builder:
 
     def level(self, lv: ir.Level) -> d.Level:
         fixed = lv.leaf is not None and lv.page_shift_expr is None
-        return d.Level(number=lv.number, name=lv.name, index_hi=lv.index_hi, index_lo=lv.index_lo,
+        return d.Level(number=lv.number, label=lv.label, name=lv.name, index_hi=lv.index_hi, index_lo=lv.index_lo,
                        table=self.visible("layouts", lv.table), leaf=self.visible("layouts", lv.leaf),
                        leaf_when=self.expr(lv.leaf_when), page_shift=lv.page_shift if fixed else None,
                        page_shift_expr=self.expr(lv.page_shift_expr), frame=self.terms(lv.frame),
@@ -264,13 +264,14 @@ class _Builder:
         return d.Regime(
             name=self.named(r), input_name=r.input_name, input_width=r.input_width, access=r.access,
             context=tuple(self.visible("layouts", n) for n in r.context), entry_bytes=r.entry_bytes,
-            root=self.expr(r.root), start=self.expr(r.start), pointer=self.terms(r.pointer),
+            root=self.expr(r.root), start=self.expr(r.start), start_written=self.expr(r.start_written),
+            input_size=self.expr(r.input_size), flip=r.flip, pointer=self.terms(r.pointer),
             frame=self.terms(r.frame),
             next_level=self.expr(r.next_level), levels=tuple(self.level(lv) for lv in r.levels),
             input_faults=tuple(self.rule(x) for x in r.input_faults), records=tuple(self.record(x) for x in r.records),
             faults=tuple(self.rule(x) for x in r.faults), checks=tuple(self.rule(x) for x in r.checks),
             accumulators=tuple(d.Accumulator(name=a.name, width=a.width, init=self.expr(a.init),
-                                             then=self.expr(a.then), cite=a.cite, doc=a.doc, span=self.span(a.span))
+                                             then=self.expr(a.then), where=a.where, cite=a.cite, doc=a.doc, span=self.span(a.span))
                                for a in r.accumulators),
             updates=tuple(d.Update(field=u.field, where=u.where, when=self.expr(u.when), value=self.expr(u.value),
                                    used=u.used, cite=u.cite,

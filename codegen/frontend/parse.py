@@ -272,7 +272,11 @@ class _ToAst(Transformer):
         return (kind, self.sp(meta), c, kw)
 
     def input_item(self, meta, c):
-        return ("input", self.sp(meta), (str(c[0]), self._e(c[1])))
+        size = next((x[1] for x in c if isinstance(x, tuple) and x[0] == "size"), None)
+        return ("input", self.sp(meta), (str(c[0]), self._e(c[1]), size))
+
+    def input_size(self, meta, c):
+        return ("size", self._e(c[0]))
 
     def access_group(self, meta, c):
         return ("group", "one" if len(c) == 2 else "at most one")
@@ -330,9 +334,10 @@ class _ToAst(Transformer):
 
     def acc_item(self, meta, c):
         cite, doc = self._opts(c)
-        rest = self._plain(c)
+        where = next((x[1] for x in c if isinstance(x, tuple) and x[0] == "where"), "")
+        rest = [x for x in self._plain(c) if not (isinstance(x, tuple) and x[0] == "where")]
         return ast.Rule("accumulate", str(rest[0]), self.sp(meta), init=self._e(rest[1]),
-                        value=self._e(rest[2]), cite=cite, doc=doc)
+                        value=self._e(rest[2]), where=where, cite=cite, doc=doc)
 
     def let_item(self, meta, c):
         cite, doc = self._opts(c)

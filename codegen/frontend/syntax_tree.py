@@ -150,7 +150,7 @@ class Rule:
     when: Expr | None = None
     value: Expr | None = None  # accumulate: `then` expression
     init: Expr | None = None  # accumulate: initial value
-    where: str = ""  # set: "each level" | "table" | "leaf"; fault: "" | "leaf" | "table" | "input"
+    where: str = ""  # set: "each level" | "table" | "leaf"; fault: "" | "leaf" | "table" | "input"; accumulate: "" | "leaf" | "table"
     record: str = ""  # fault: the record it names (`record NAME`), "" for the first
     record_span: Span | None = None
     used: bool = False  # set: `as used` (written when the entry is used, not after success)

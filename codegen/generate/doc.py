@@ -543,13 +543,22 @@ def layout_boxes(lay: ir.Layout, p: ExprPrinter, owner: str = "") -> list[Box]:
     for r in sorted(drawn, key=lambda r: precedence[_range_style(r)]):
         style = _range_style(r)
         for lo, hi in free(r.lo, r.hi):
-            cond = f" when {p.text(r.when).flat}" if style == "reserved-if" else ""
+            cond = f" when {_range_when(r, p)}" if style == "reserved-if" else ""
             tip = f"{prefix}{_bits(hi, lo, True)} {r.kind}{cond}" + (f": {r.doc}" if r.doc else "")
             label, short = {"reserved": ("reserved", ("rsvd", "R")), "reserved-if": ("reserved if", ("rsvd?", "R?")),
                             "ignored": ("ignored", ("ign", "I"))}[style]
             boxes.append(Box(lo, hi, label, style, tip, short))
             take(lo, hi)
     return boxes
+
+
+def _range_when(r: ir.BitRange, p) -> str:
+    """When a conditional range is reserved: its condition, or for a range with a
+    register-chosen low bound (`reserved [HI:EXPR]`), EXPR <= its low bit."""
+    if r.low is not None:
+        low = p.text(r.low).flat
+        return f"{low if r.low.op in ('ref', 'num') else f'({low})'} <= {r.lo}"
+    return p.text(r.when).flat
 
 
 def _range_style(r: ir.BitRange) -> str | None:
@@ -985,8 +994,8 @@ class SpecDoc:
             for c in r.context:
                 add("layout", c, f"regime {r.name} (context)", here)
             for lv in r.levels:
-                add("layout", lv.table, f"regime {r.name} level {lv.number} {lv.name} (pointer)", here)
-                add("layout", lv.leaf, f"regime {r.name} level {lv.number} {lv.name} (leaf)", here)
+                add("layout", lv.table, f"regime {r.name} level {lv.shown} {lv.name} (pointer)", here)
+                add("layout", lv.leaf, f"regime {r.name} level {lv.shown} {lv.name} (leaf)", here)
         for n in self.spec.nested:
             here = self.anchors.get("nested", n.name)
             add("regime", n.guest, f"nested {n.name} (guest)", here)
@@ -1022,6 +1031,9 @@ class SpecDoc:
             if r.hi < r.lo:
                 continue
             cond = self.p.text(r.when) if r.when is not None else None
+            if r.low is not None:  # `reserved [HI:EXPR]`: the bound, not the conditions it became
+                text = _range_when(r, self.p)
+                cond = ExprText(text, (text,))
             rows.append(FieldRow(_bits(r.hi, r.lo), "", r.kind, r.hi - r.lo + 1, None, r.doc, cond, _constant(r.when),
                                  self.src(r)))
         rows.sort(key=lambda x: (int(x.bits.split(":")[-1]), x.kind != "field"))
@@ -1061,17 +1073,22 @@ class SpecDoc:
         anchor = self.anchors.get("regime", r.name)
         overview = [
             Entry("input", f"{r.input_name} : {r.input_width} bits"),
+            *([Entry("input size", expr=p.text(r.input_size),
+                     note="bits the level indexes read; a bit at or above it reads as 0")]
+              if r.input_size is not None else []),
             Entry("access kinds", ", ".join(r.access) or "none"),
             Entry("context registers", links=[self.link("layout", c) for c in r.context]),
             Entry("entry size", f"{r.entry_bytes} bytes"),
             Entry("top table address", expr=p.text(r.root)),
-            Entry("start level", expr=p.text(r.start)),
+            Entry("start level", expr=p.text(r.start_written or r.start)),
+            *([Entry("level numbers", f"counting up from level {r.levels[0].shown} at the root to the leaf")]
+              if r.flip else []),
             _map_entry("pointer", r.pointer, "the next table's address in a pointer entry"),
             _map_entry("frame", r.frame, "the page frame in a leaf entry"),
         ]
         overview += [_map_entry("frame", lv.frame,
-                                f"the page frame in a leaf entry of level {lv.number} (its own map)",
-                                f" of level {lv.number} {lv.name}")
+                                f"the page frame in a leaf entry of level {lv.shown} (its own map)",
+                                f" of level {lv.shown} {lv.name}")
                      for lv in r.levels if lv.frame]
         if r.next_level is not None:
             overview.append(Entry("next level", expr=p.text(r.next_level),
@@ -1101,7 +1118,7 @@ class SpecDoc:
                 page = f"from the entry, below (at least {_size(lv.page_shift)})"
             else:
                 page = _size(lv.page_shift) if lv.leaf else ""
-            levels.append(LevelDoc(lv.number, lv.name, f"{r.input_name}{_bits(lv.index_hi, lv.index_lo, True)}",
+            levels.append(LevelDoc(lv.shown, lv.name, f"{r.input_name}{_bits(lv.index_hi, lv.index_lo, True)}",
                                    self.link("layout", lv.table), self.link("layout", lv.leaf),
                                    p.text(lv.leaf_when) if lv.leaf_when is not None else None, page,
                                    "; ".join(parts), self.meta(lv)))
@@ -1112,16 +1129,17 @@ class SpecDoc:
                 text = p.text(lv.page_shift_expr)
                 same = next((x for x in shifts if x[1].flat == text.flat), None)
                 if same is None:
-                    shifts.append(([f"{lv.number} {lv.name}"], text))
+                    shifts.append(([f"{lv.shown} {lv.name}"], text))
                 else:
-                    same[0].append(f"{lv.number} {lv.name}")
+                    same[0].append(f"{lv.shown} {lv.name}")
         page_shifts = [(("levels " if len(names) > 1 else "level ") + ", ".join(names), text) for names, text in shifts]
         where = {"": "every entry", "leaf": "leaf entries", "table": "pointer entries"}
         faults = [RuleDoc(x.name, [("when", p.text(x.when))], self.meta(x), where.get(x.where, x.where), i + 1)
                   for i, x in enumerate(r.faults)]
         checks = [RuleDoc(x.name, [("when", p.text(x.when))], self.meta(x), "", len(r.faults) + i + 1)
                   for i, x in enumerate(r.checks)]
-        accs = [RuleDoc(a.name, [("initially", p.text(a.init)), ("then, at each level", p.text(a.then))], self.meta(a),
+        at = {"": "then, at each level", "table": "then, at each pointer entry", "leaf": "then, at the leaf"}
+        accs = [RuleDoc(a.name, [("initially", p.text(a.init)), (at[a.where], p.text(a.then))], self.meta(a),
                         f"{a.width} bit{'s' if a.width != 1 else ''}") for a in r.accumulators]
         lets = [RuleDoc(x.name, [("=", p.text(x.value, fold_root=False))], self.meta(x)) for x in r.let_defs]
         entries = {"each level": "every entry", "table": "table entries", "leaf": "the leaf"}
@@ -1155,14 +1173,14 @@ class SpecDoc:
                 if lv.number < leaf.number:
                     break
                 boxes.append(Box(lv.index_lo, lv.index_hi, lv.name, "index",
-                                 f"level {lv.number} {lv.name}: {r.input_name}{_bits(lv.index_hi, lv.index_lo, True)}"
+                                 f"level {lv.shown} {lv.name}: {r.input_name}{_bits(lv.index_hi, lv.index_lo, True)}"
                                  f" indexes the table ({lv.index_hi - lv.index_lo + 1} bits)"))
-                parts.append((_bits(lv.index_hi, lv.index_lo), f"level {lv.number} {lv.name} index"))
+                parts.append((_bits(lv.index_hi, lv.index_lo), f"level {lv.shown} {lv.name} index"))
             if leaf.page_shift_expr is not None:
-                offset_hi, title = leaf.index_lo - 1, f"leaf at level {leaf.number} {leaf.name}, page size from the entry"
+                offset_hi, title = leaf.index_lo - 1, f"leaf at level {leaf.shown} {leaf.name}, page size from the entry"
                 what = "page offset (the entry gives the page size; its frame bits above the size are used)"
             else:
-                offset_hi, title = leaf.page_shift - 1, f"{_size(leaf.page_shift)} page (leaf at level {leaf.number} {leaf.name})"
+                offset_hi, title = leaf.page_shift - 1, f"{_size(leaf.page_shift)} page (leaf at level {leaf.shown} {leaf.name})"
                 what = "page offset"
             if offset_hi >= 0:
                 boxes.append(Box(0, offset_hi, "offset", "offset",

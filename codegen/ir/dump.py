@@ -170,6 +170,8 @@ class BitRange(_Model):
     lo: int
     when: Expr | None = Field(description="`reserved [..] if COND`: reserved only when COND holds")
     params: tuple[str, ...] = Field(description="the parameters `when` reads (which make the range reserved)")
+    low: Expr | None = Field(description="`reserved [HI:EXPR]` with a register expression: EXPR; the range is one "
+                                         "of those it became, reserved when EXPR <= lo (`when`)")
     doc: str
     span: Span
 
@@ -197,7 +199,9 @@ class AddrTerm(_Model):
 
 
 class Level(_Model):
-    number: int
+    number: int = Field(description="the level's place in the walk, counting down to 1 at the leaf-most level")
+    label: int | None = Field(description="the spec's number of the level when levels count up from the root "
+                                          "(records and outcomes report it); null: `number`")
     name: str
     index_hi: int
     index_lo: int
@@ -244,6 +248,7 @@ class Accumulator(_Model):
     width: int
     init: Expr
     then: Expr
+    where: str = Field(description="the entries it takes in: '' every entry, 'table' pointers only, 'leaf' leaves")
     cite: str
     doc: str
     span: Span
@@ -307,12 +312,17 @@ class Regime(_Model):
     context: tuple[str, ...] = Field(description="the context registers, by their declarations' names")
     entry_bytes: int
     root: Expr
-    start: Expr
+    start: Expr = Field(description="the start level, as a walk number (see Level.number)")
+    start_written: Expr | None = Field(description="levels counted up from the root: the start level as written "
+                                                   "(the spec's numbers); null: `start`")
+    input_size: Expr | None = Field(description="`input NAME : W size EXPR`: the input bits the level indexes read")
+    flip: int = Field(description="levels counted up from the root: a level's spec number is flip - its walk "
+                                  "number; 0: levels count down")
     pointer: tuple[AddrTerm, ...] = Field(description="the next table's address in a pointer entry: an OR of terms")
     frame: tuple[AddrTerm, ...] = Field(description="the page frame in a leaf entry: an OR of terms")
     next_level: Expr | None = Field(description="`next level EXPR`: the level a pointer leads to (walks that skip "
                                                 "levels); null: the level below")
-    levels: tuple[Level, ...] = Field(description="from the highest level number down")
+    levels: tuple[Level, ...] = Field(description="from the root down (the highest walk number first)")
     input_faults: tuple[Rule, ...] = Field((), description="`fault NAME at input`: checked in order before the "
                                                           "first memory reference")
     faults: tuple[Rule, ...]

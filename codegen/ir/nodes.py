@@ -60,12 +60,17 @@ class Field(Node):
 
 
 class BitRange(Node):
-    """A reserved (must-be-zero, possibly conditional) or ignored range; may be empty."""
+    """A reserved (must-be-zero, possibly conditional) or ignored range; may be empty.
+
+    `reserved [HI:EXPR]` with a register expression EXPR (bits above an output size a
+    register chooses) becomes one such range per value EXPR can take, each with `when`
+    EXPR <= its `lo` and `low` EXPR: it may cover a field (the address field)."""
 
     kind: str
     hi: int
     lo: int
     when: Expr | None = None
+    low: Expr | None = None
     doc: str = ""
 
     @property
@@ -153,10 +158,15 @@ class Level(Node):
     """One level of a walk: the slice of the input that indexes the table, and the
     format of its entries as a pointer (`table`) and/or as a leaf."""
 
+    # `number` is the level's place in the walk, counting down to 1 at the leaf-most
+    # level, what the generators and the stimulus work with; `label` is the number the
+    # spec (and so the architecture) gives it: the same when levels count down, else
+    # (levels numbered up from the root) Regime.flip - number
     number: int
     name: str
     index_hi: int
     index_lo: int
+    label: int | None = None
     table: str | None = None
     leaf: str | None = None
     leaf_when: Expr | None = None
@@ -168,6 +178,11 @@ class Level(Node):
     frame: tuple[AddrTerm, ...] = ()
     cite: str = ""
     doc: str = ""
+
+    @property
+    def shown(self) -> int:
+        """The level's number as the spec writes it (records, outcomes, coverage, docs)."""
+        return self.number if self.label is None else self.label
 
 
 class Rule(Node):
@@ -196,10 +211,15 @@ class Let(Node):
 
 
 class Accumulator(Node):
+    """`accumulate NAME = INIT then EXPR [at leaf|table]`: `where` limits the entries whose
+    fields EXPR reads as for a fault ("" every entry; "table": hierarchical controls that
+    only pointer entries hold, which restrict everything below)."""
+
     name: str
     width: int
     init: Expr
     then: Expr
+    where: str = ""
     cite: str = ""
     doc: str = ""
 
@@ -302,8 +322,37 @@ class Regime(Node):
     # `regime NAME = BASE with { REG = OTHER; }`: the regime it re-instantiates, and how
     instance_of: str = ""
     instance_bindings: tuple[tuple[str, str], ...] = ()
+    # `input NAME : W size EXPR`: the low input bits the walk translates, chosen by a
+    # register; the level indexes read only those (a bit at or above EXPR reads as 0)
+    input_size: Expr | None = None
+    # levels numbered up from the root (0, 1, 2... to the leaf): a level's spec number is
+    # flip - its walk number; 0: levels count down, the numbers are the spec's
+    flip: int = 0
+    # `start level EXPR` as written (spec numbers), for the docs; `start` is in walk numbers
+    start_written: Expr | None = None
     cite: str = ""
     doc: str = ""
+
+    def label(self, number: int) -> int:
+        """The spec's number of the level at walk number `number`."""
+        return self.flip - number if self.flip else number
+
+    def rank(self, label: int) -> int:
+        """The walk number of the level the spec numbers `label` (the inverse of `label`)."""
+        return self.flip - label if self.flip else label
+
+    def index_bits_cut(self) -> int:
+        """The input bits some level index reads that an input size may cut: every bit
+        from the lowest index up (0 without `size`)."""
+        if self.input_size is None:
+            return 0
+        lo = min(lv.index_lo for lv in self.levels)
+        hi = max(lv.index_hi for lv in self.levels)
+        return ((1 << (hi + 1)) - 1) & ~((1 << lo) - 1)
+
+    def accumulators_for(self, leaf: bool) -> tuple[Accumulator, ...]:
+        """The accumulators that take in an entry that is a leaf (or a pointer)."""
+        return tuple(a for a in self.accumulators if a.where in ("", "leaf" if leaf else "table"))
 
     def faults_for(self, leaf: bool) -> tuple[Rule, ...]:
         """The walk faults checked on an entry that is a leaf (or a pointer)."""

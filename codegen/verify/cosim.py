@@ -221,10 +221,10 @@ def _stage_points(stage: str, regime: ir.Regime, spec: ir.Spec, checks: set[str]
                                    or injectable(spec, regime, rule, n, budget=budget))
             if fieldless and n not in starts:
                 ok = False
-            sites.append((rule.name, f"{stage} fault {rule.name} at level {n}", ok))
+            sites.append((rule.name, f"{stage} fault {rule.name} at level {regime.label(n)}", ok))
     for rule in regime.checks:
         for lv in regime.leaf_levels:
-            sites.append((rule.name, f"{stage} fault {rule.name} at level {lv.number}",
+            sites.append((rule.name, f"{stage} fault {rule.name} at level {lv.shown}",
                           rule.name in checks and lv.number in leaves))
     # an input fault has no level; `inputs`: those some context and input trip
     # (stimulus.reachable_input_faults; e.g. a check the host binding turns off is not)
@@ -238,7 +238,7 @@ def _stage_points(stage: str, regime: ir.Regime, spec: ir.Spec, checks: set[str]
         (points if ok else unreachable).append(name)
     prefix = "host page level" if stage == "host" else "page level"
     for lv in regime.leaf_levels:
-        (points if lv.number in leaves else unreachable).append(f"{prefix} {lv.number}")
+        (points if lv.number in leaves else unreachable).append(f"{prefix} {lv.shown}")
     # an as-used update of a table entry, then a fault further down the same walk
     if any(u.used and u.applies(False) for u in regime.updates) and regime.faults:
         lower = any(lv.number < t.number for t in regime.levels if t.table and t.number in reached
@@ -263,7 +263,7 @@ def expected_coverage(spec: ir.Spec) -> tuple[list[str], list[str]]:
         out += points
         unreachable += gone
         sites = [("host fault on final address", bool(leaves))]
-        sites += [(f"host fault on guest level {lv.number} table", lv.number in reached)
+        sites += [(f"host fault on guest level {lv.shown} table", lv.number in reached)
                   for lv in factory.main.levels]
         for name, ok in sites:
             (out if ok else unreachable).append(name)
@@ -755,8 +755,9 @@ def _aimed(factory: ScenarioFactory, draw: Draw, key: str) -> Scenario | None:
     m = SITE.match(key)
     if not m:
         return None
-    stage, name, level = m.group(1), m.group(2), int(m.group(3))
+    stage, name, shown = m.group(1), m.group(2), int(m.group(3))
     regime = factory.host if stage == "host" else factory.main
+    level = regime.rank(shown)  # the point names the spec's number; the factory walks by walk numbers
     rule = next((r for r in regime.faults if r.name == name), None)
     if rule is not None and stage == "host":
         return factory.make(draw, host_fault_at=(name, level), legal=True, fault_percent=0)

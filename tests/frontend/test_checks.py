@@ -344,3 +344,41 @@ def test_guest_addresses_wider_than_the_host_input(tmp_path):
 
 def test_guest_addresses_that_fit_the_host_input(tmp_path):
     compile_spec(write(tmp_path, _nested_with_host_input(48)), DiagnosticBag())
+
+
+# ---- levels numbered up from the root, table-only accumulators, register-bounded ranges (issue 14)
+UP = edit(WALK, "start level 2;", "start level 0;", "level 2 pd", "level 0 pd", "level 1 pt", "level 1 pt")
+
+
+def test_levels_counting_up_are_checked_by_their_own_numbers(tmp_path):
+    """A gap in levels counting up names the level that should follow in that direction,
+    and a start level that is not a level lists the spec's numbers."""
+    text = edit(UP, "level 1 pt", "level 2 pt")
+    d = only(compile_text(tmp_path, text), "E0405")
+    assert loc(d) == where(text, "level 2 pt") and "the level below level 0 is level 1" in d.message
+    text = edit(UP, "start level 0;", "start level 3;")
+    d = only(compile_text(tmp_path, text), "E0304")
+    line, col = where(text, "start level 3;")
+    assert loc(d) == (line, col + len("start level ")) and "its levels are 0, 1" in d.message
+
+
+def test_a_table_only_accumulator_reads_fields_leaves_lack(tmp_path):
+    """PS is only in the table format: `at table` reads it there alone; without it every
+    leaf entry would need the field too (E0301)."""
+    text = edit(WALK, "    set A at each level;", "    accumulate big = 0 then big || PS at table;\n    set A at each level;")
+    compile_spec(write(tmp_path, text), DiagnosticBag())
+    bare = edit(text, " at table;", ";")
+    d = only(compile_text(tmp_path, bare), "E0301")
+    assert loc(d) == where(bare, "PS;") and "at leaf` or `at table`" in d.message
+
+
+def test_a_register_bounded_reserved_range_may_cover_the_address_field(tmp_path):
+    """Bits above a register-chosen output size overlap ADDR [47:12]: no E0402, the walk
+    checks them; a constant reserved range there is still an overlap."""
+    regs = ("register CR3 : 64 { BASE [47:12]; }", "register CR3 : 64 { BASE [47:12]; SZ [7:6]; }")
+    text = edit(WALK, "    ADDR [47:12];\n}\nformat pde", "    ADDR [47:12];\n    reserved [47:CR3.SZ == 0 ? 36 : 44];\n}\n"
+                "format pde", *regs)
+    compile_spec(write(tmp_path, text), DiagnosticBag())
+    text = edit(WALK, "    ADDR [47:12];\n}\nformat pde", "    ADDR [47:12];\n    reserved [47:36] if CR3.SZ == 0;\n}\n"
+                "format pde", *regs)
+    assert codes(compile_text(tmp_path, text)) == ["E0402"]

@@ -423,7 +423,7 @@ def test_constant_subtraction_is_exact(tmp_path):
 
 @pytest.mark.parametrize("old, new, needle, fragment", [
     ("entry 8;", "entry 64;", "64;", "between 1 and 32"),
-    ("level 1 pt", "level 9 pt", "9 pt", "between 1 and 7"),
+    ("level 1 pt", "level 9 pt", "9 pt", "between 0 and 7"),
     ("input va : 48;", "input va : 65;", "65;", "between 1 and 64"),
     ("format pte : 64", "format pte : 2000", "2000", "between 1 and 1024"),
     ("spec t;", "spec t;\nparam X = 1 << 100;", "1 << 100", "a 101-bit number"),
@@ -694,3 +694,78 @@ def test_a_unit_cannot_walk_a_regime_that_can_be_switched_off(tmp_path):
     unit = (data / "toy_walk_unit.vspec").read_text()
     d = only(compile_text(tmp_path, unit, "u.vspec", extra={"toy.vspec": toy}), "E0431")
     assert "expected a regime without `bypass when` in a unit" in d.message
+# ---- levels numbered up from the root, register-chosen geometry (issue 14 items 9, 11)
+UPWARD = edit(WALK, "start level 2;", "start level CR3.SL ? 1 : 0;", "level 2 pd", "level 0 pd", "level 1 pt", "level 1 pt",
+              "register CR3 : 64 { BASE [47:12]; }", "register CR3 : 64 { BASE [47:12]; SL [0]; SZ [11:6]; }")
+
+
+def test_levels_numbered_up_from_the_root_get_walk_numbers(tmp_path):
+    """The level indexing the higher input bits is the root: 0, 1 counts up, so the walk
+    numbers are flip - n (2 - n), down to 1 as the generators expect; `start level`
+    becomes a walk number too, arm by arm."""
+    spec = compile_spec(write(tmp_path, UPWARD), DiagnosticBag())
+    reg = spec.regime("walk")
+    assert [(lv.name, lv.number, lv.shown) for lv in reg.levels] == [("pd", 2, 0), ("pt", 1, 1)]
+    assert reg.flip == 2 and reg.start.op == "cond"
+    assert [reg.start.args[1].value, reg.start.args[2].value] == [1, 2]  # spec levels 1, 0
+    assert reg.start_written.args[1].value == 1
+
+
+def test_declaration_order_does_not_decide_the_direction(tmp_path):
+    """Levels counting down, declared leaf first, are still counting down (the index bits
+    say which is the root)."""
+    text = edit(WALK, "    level 2 pd { index va[29:21]; table pde; }\n", "",
+                "    level 1 pt { index va[20:12]; leaf pte page 4K; }\n",
+                "    level 1 pt { index va[20:12]; leaf pte page 4K; }\n    level 2 pd { index va[29:21]; table pde; }\n")
+    reg = compile_spec(write(tmp_path, text), DiagnosticBag()).regime("walk")
+    assert reg.flip == 0 and [(lv.number, lv.label) for lv in reg.levels] == [(2, None), (1, None)]
+
+
+def test_levels_in_neither_order_are_refused(tmp_path):
+    text = edit(WALK, "    level 1 pt { index va[20:12]; leaf pte page 4K; }",
+                "    level 1 pt { index va[20:12]; table pde; }\n    level 3 pg { index va[11:3]; leaf pte page 8; }")
+    d = only(compile_text(tmp_path, text), "E0322")
+    assert loc(d) == where(text, "level 3 pg") and "neither order" in d.message
+
+
+def test_level_0_at_the_bottom_of_levels_counting_down(tmp_path):
+    text = edit(WALK, "level 2 pd", "level 1 pd", "level 1 pt", "level 0 pt", "start level 2;", "start level 1;")
+    d = only(compile_text(tmp_path, text), "E0323")
+    assert loc(d) == where(text, "level 0 pt") and "not at level 0 'pt'" in d.message
+
+
+def test_next_level_needs_levels_counting_down(tmp_path):
+    text = edit(UPWARD, "    pointer ADDR;", "    pointer ADDR;\n    next level 1;")
+    d = only(compile_text(tmp_path, text), "E0324")
+    assert loc(d) == where(text, "next level 1;")
+
+
+def test_an_input_size_reads_registers(tmp_path):
+    text = edit(UPWARD, "input va : 48;", "input va : 48 size 64 - CR3.SZ;")
+    reg = compile_spec(write(tmp_path, text), DiagnosticBag()).regime("walk")
+    assert reg.input_size.op == "-" and {r.name for r in reg.input_size.refs()} == {"CR3"}
+    assert reg.index_bits_cut() == 0x3FFF_F000  # va[29:12], every index bit
+    # the input's own bits cannot give its size
+    d = only(compile_text(tmp_path, edit(UPWARD, "input va : 48;", "input va : 48 size va[5:0];")), "E0301")
+    assert "'va'" in d.message
+
+
+def test_a_reserved_range_bounded_by_a_register_becomes_one_range_per_value(tmp_path):
+    """`reserved [47:SZ == 0 ? 32 : 40]`: bits 39:32 reserved when the bound is 32 (SZ 0),
+    bits 47:40 whenever it is 32 or 40; conditions without `?:`, for the HDL."""
+    text = edit(WALK, "    ADDR [47:12];\n}\nformat pde", "    ADDR [47:12];\n    reserved [47:CR3.SZ == 0 ? 32 : 40];\n}\n"
+                "format pde", "register CR3 : 64 { BASE [47:12]; }", "register CR3 : 64 { BASE [47:12]; SZ [7:6]; }")
+    lay = compile_spec(write(tmp_path, text), DiagnosticBag()).layout("pte")
+    pieces = [(r.hi, r.lo, r.when.op) for r in lay.ranges if r.low is not None]
+    assert pieces == [(39, 32, "=="), (47, 40, "||")]
+    assert lay.mbz_static == 0 and len(lay.mbz_conditional()) == 2
+    wide = edit(text, "reserved [47:CR3.SZ == 0 ? 32 : 40];", "reserved [47:CR3.BASE];")
+    d = only(compile_text(tmp_path, wide), "E0432")
+    assert loc(d) == where(wide, "CR3.BASE];")
+
+
+def test_an_accumulator_can_take_in_pointer_entries_only(tmp_path):
+    text = edit(WALK, "    set A at each level;", "    accumulate w = 1 then w && RW at table;\n    set A at each level;")
+    reg = compile_spec(write(tmp_path, text), DiagnosticBag()).regime("walk")
+    assert [(a.name, a.where) for a in reg.accumulators] == [("w", "table")]
+    assert reg.accumulators_for(leaf=False) == reg.accumulators and reg.accumulators_for(leaf=True) == ()

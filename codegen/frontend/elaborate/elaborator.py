@@ -470,16 +470,62 @@ class Elaborator:
                         enum = e.name
                 fields.append(ir.Field(name=item.name, hi=b[0], lo=b[1], enum=enum, reserved_if=cond, doc=item.doc, span=item.span))
             else:
+                kind = "reserved" if isinstance(item, ast.Reserved) else "ignored"
+                if kind == "reserved" and item.bits.lo is not None:
+                    low = self.resolve(item.bits.lo, cond_scope)
+                    if low is None:
+                        continue
+                    if low.op != "num":
+                        ranges += self.runtime_range(item, low, cond_scope, width or MAX_WIDTH)
+                        continue
                 b = self.bits(item.bits, cond_scope, allow_empty=True)
                 if b is None:
                     continue
-                kind = "reserved" if isinstance(item, ast.Reserved) else "ignored"
                 when = getattr(item, "when", None)
                 when = self.resolve(when, cond_scope) if when is not None else None
                 ranges.append(ir.BitRange(kind=kind, hi=b[0], lo=b[1], when=when, doc=item.doc, span=item.span))
         if width is not None:
             m.layouts[d.name] = ir.Layout(kind=d.kind, name=d.name, width=width, fields=tuple(fields),
                                           ranges=tuple(ranges), cite=d.cite, doc=d.doc, span=d.span)
+
+    def runtime_range(self, item, low: Expr, scope: Scope, width: int) -> list[ir.BitRange]:
+        """`reserved [HI:EXPR]` with EXPR a register expression (bits above an output size
+        a register chooses): one conditional range per value EXPR can take, bits
+        [next value - 1 : value] reserved when EXPR <= value, checked at walk time. The
+        values are the constant arms of `c ? a : b` (conditions without `?:`, which the
+        cycle-level model's must-be-zero test cannot hold), else every bit position."""
+        hi = self.const(item.bits.hi, scope, "bit position", 0, MAX_WIDTH)
+        if hi is None:
+            return []
+        if item.when is not None:
+            self.bag.error("E0432", "expected no condition on a reserved range whose low bound is a register "
+                           "expression (the bound says which bits are reserved), not an `if`: fold the condition "
+                           "into the bound (`c ? LOW : " + str(hi + 1) + "`)", item.when.span)
+            return []
+        arms = _arms(low, None)
+        if arms is None:
+            if low.width > 7:
+                self.bag.error("E0432", f"expected a choice of constants (`TCR.PS == 0 ? 32 : 48`) or a value of at "
+                               f"most 7 bits as the low bound of reserved range [{hi}:...], not a {low.width}-bit "
+                               "run-time expression", item.bits.lo.span)
+                return []
+            values = list(range(0, hi + 1))
+        else:
+            values = sorted({v for v, _ in arms})
+        out = []
+        values = [v for v in values if v <= hi]
+        for i, v in enumerate(values):
+            top = min(values[i + 1] - 1 if i + 1 < len(values) else hi, hi)
+            if top >= width:
+                self.bag.error("E0401", f"reserved range [{hi}:...] goes past the {width}-bit width of its format, "
+                               f"whose bits are [{width - 1}:0]: fix the bit numbers", item.span)
+                return []
+            if arms is None:
+                cond = Expr(op="<=", args=(low, num(v, low.span)), width=1, span=low.span)
+            else:
+                cond = _any([path for a, path in arms if a <= v], low.span)
+            out.append(ir.BitRange(kind="reserved", hi=top, lo=v, when=cond, low=low, doc=item.doc, span=item.span))
+        return out
 
     @staticmethod
     def all_registers(m: Module) -> dict[str, ir.Layout]:
@@ -571,7 +617,7 @@ class Elaborator:
             self.bag.error("E0306", f"regime '{d.name}' is missing {join_and(repr(k) for k in missing)}: add "
                            f"{join_and(REGIME_ITEMS[k] for k in missing)}", d.span)
             return
-        in_name, in_w = simple["input"][1]
+        in_name, in_w, in_size = simple["input"][1]
         self.names_ok([in_name], "input", simple["input"][0])
         access, groups = self.access_kinds(access_items)
         registers: dict[str, ir.Layout] = {}
@@ -604,6 +650,11 @@ class Elaborator:
         in_width, entry = in_width or 64, entry or 8
         ctx_scope = Scope(m, registers=registers, access=access, input=(in_name, in_width), **named)
         root = self.resolve(simple["root"][1], ctx_scope)
+        input_size = None
+        if in_size is not None:
+            # registers only: the input's own bits cannot say how many of them count
+            input_size = self.resolve(in_size, Scope(m, registers=registers, **named))
+            broken = broken or input_size is None
         start = self.resolve(simple["start"][1], ctx_scope)
         pointer = self.addr_map(simple["pointer"][1], cscope)
         frame = self.addr_map(simple["frame"][1], cscope)
@@ -611,7 +662,8 @@ class Elaborator:
 
         levels = []
         for lv in levels_ast:
-            number = self.const(lv.number, cscope, "level number", 1, 7)
+            # 1..7 counting down to the leaf, or 0..7 counting up from the root (walk_order)
+            number = self.const(lv.number, cscope, "level number", 0, 7)
             table, leaf = self.layout_ref(m, lv.table), self.layout_ref(m, lv.leaf)
             if number is None or (lv.table is not None and table is None) or (lv.leaf is not None and leaf is None):
                 continue
@@ -664,8 +716,14 @@ class Elaborator:
                                    leaf_when=when, page_shift=shift, page_shift_expr=shift_expr, frame=own_frame,
                                    cite=lv.cite,
                                    doc=lv.doc, span=lv.span))
-        levels.sort(key=lambda lv: -lv.number)
-        level_width = max(3, max((lv.number for lv in levels), default=1).bit_length())
+        levels, flip = self.walk_order(levels, d)
+        broken = broken or flip is None
+        flip = flip or 0
+        start_written = start
+        if flip and start is not None:
+            start = walk_number(start, flip)
+        level_width = max(3, max((lv.shown for lv in levels), default=1).bit_length(),
+                          max((lv.number for lv in levels), default=1).bit_length())
         entry_formats = unique([self._lay(m, n) for lv in levels for n in (lv.table, lv.leaf) if n])
         leaf_formats = unique([self._lay(m, lv.leaf) for lv in levels if lv.leaf])
 
@@ -688,10 +746,16 @@ class Elaborator:
             if init is None or then is None:
                 continue
             width = max(init.width, then.width, 1)
-            accumulators.append(ir.Accumulator(name=r.name, width=width, init=init, then=then, cite=r.cite, doc=r.doc, span=r.span))
+            accumulators.append(ir.Accumulator(name=r.name, width=width, init=init, then=then, where=r.where,
+                                               cite=r.cite, doc=r.doc, span=r.span))
         accumulators = self._widen_accumulators(accumulators, accs_ast, acc_widths, walk_scope)
         acc_widths = {a.name: a.width for a in accumulators}
         next_level = None
+        if "next" in simple and flip:
+            self.bag.error("E0324", f"`next level` names levels counted down to the leaf: expected the levels of "
+                           f"regime '{d.name}' numbered down, not up from the root; number them down (the "
+                           "leaf-most level 1), or drop `next level`", simple["next"][0])
+            broken = True
         if "next" in simple:
             next_scope = Scope(m, registers=registers, access=access, input=(in_name, in_width),
                                entry_formats=entry_formats, builtins={"level": level_width}, **named)
@@ -768,7 +832,8 @@ class Elaborator:
             name=d.name, input_name=in_name, input_width=in_width, access=access, context=tuple(registers),
             entry_bytes=entry, root=root, start=start, pointer=pointer, frame=frame, levels=tuple(levels),
             faults=tuple(faults), checks=tuple(checks), accumulators=tuple(accumulators), updates=tuple(updates),
-            record=record, next_level=next_level, cite=d.cite, doc=d.doc, span=d.span,
+            record=record, next_level=next_level, flip=flip, input_size=input_size,
+            start_written=start_written if flip else None, cite=d.cite, doc=d.doc, span=d.span,
             input_faults=tuple(input_faults), records=tuple(others),
             access_groups=groups, bypass=bypass, bypass_cite=bypass_cite,
             let_defs=tuple(ir.Let(name=r.name, value=r.value, cite=r.cite, doc=r.doc, span=r.span)
@@ -924,6 +989,38 @@ class Elaborator:
                            f"and parameters, not {what} ('{bad[0].name}')", bad[0].span)
             return None
         return e
+
+    def walk_order(self, levels: list[ir.Level], d: ast.Regime) -> tuple[list[ir.Level], int | None]:
+        """The levels from the root down, and the regime's `flip` (0: numbered down).
+
+        The level whose index holds the higher input bits is nearer the root, so the
+        numbers count down to the leaf (4, 3, 2, 1) or up from the root (0, 1, 2, 3),
+        whichever order the spec declares them in. Counting up, each level's walk number
+        becomes flip - its number, so that the generators and the stimulus see levels
+        counting down to 1 either way. None: the numbers follow neither order (E0322)."""
+        by_number = sorted(levels, key=lambda lv: lv.number)
+        down = [(a, b) for a, b in zip(by_number, by_number[1:]) if b.number != a.number and b.index_lo > a.index_lo]
+        up = [(a, b) for a, b in zip(by_number, by_number[1:]) if b.number != a.number and b.index_lo < a.index_lo]
+        if down and up:
+            (a, b), (c, e) = down[0], up[0]
+            self.bag.error("E0322", f"the levels of regime '{d.name}' are numbered in neither order: expected "
+                           "numbers that count down to the leaf or up from the root (the level that indexes the "
+                           f"top input bits highest or lowest), not level {b.number} indexing bits above level "
+                           f"{a.number} but level {e.number} indexing bits below level {c.number}; number every "
+                           "level one way", e.span, (f"level '{b.name}' is numbered the other way", b.span))
+            return sorted(levels, key=lambda lv: -lv.number), None
+        upward = bool(up) or (not down and bool(levels) and by_number[0].number == 0)
+        if not upward:
+            zero = next((lv for lv in levels if lv.number == 0), None)
+            if zero is not None:
+                self.bag.error("E0323", f"expected the levels of regime '{d.name}', numbered down to the leaf, to "
+                               f"end at level 1, not at level 0 '{zero.name}': number them from 1, or count up from "
+                               "level 0 at the root", zero.span)
+                return sorted(levels, key=lambda lv: -lv.number), None
+            return sorted(levels, key=lambda lv: -lv.number), 0
+        flip = max(lv.number for lv in levels) + 1
+        ranked = [lv.model_copy(update={"number": flip - lv.number, "label": lv.number}) for lv in levels]
+        return sorted(ranked, key=lambda lv: -lv.number), flip
 
     def addr_map(self, terms, scope: Scope) -> tuple[ir.AddrTerm, ...] | None:
         """A `pointer`/`frame` map: each term's shift is a constant address bit."""
@@ -1235,3 +1332,39 @@ def _registers_among(layouts: list[ir.Layout]) -> dict[str, ir.Layout]:
     """The registers among `layouts`, by name (apart for the test that counts the layouts
     Elaborator.all_registers looks at)."""
     return {lay.name: lay for lay in layouts if lay.kind == "register"}
+
+
+def walk_number(e: Expr, flip: int) -> Expr:
+    """A level expression in spec numbers (levels numbered up from the root) as walk
+    numbers, flip - e: folded for a constant and for the constant arms of `c ? a : b`
+    (the cycle-level model picks the start level by those); a value that is no level
+    stays no level (a negative one is 0)."""
+    if e.op == "num":
+        return num(max(0, flip - e.value), e.span)
+    if e.op == "cond":
+        a, b = walk_number(e.args[1], flip), walk_number(e.args[2], flip)
+        return e.model_copy(update={"args": (e.args[0], a, b), "width": max(a.width, b.width)})
+    width = max(e.width, flip.bit_length())
+    return Expr(op="-", args=(num(flip, e.span), e), width=width, span=e.span)
+
+
+def _arms(e: Expr, guard: Expr | None) -> list[tuple[int, Expr]] | None:
+    """(value, condition under which `e` is that value) for each constant branch of a
+    choice `c ? a : b` (nested either way); None if a branch is not a constant."""
+    if e.op == "num":
+        return [(e.value, guard if guard is not None else num(1, e.span))]
+    if e.op != "cond":
+        return None
+    c = e.args[0] if e.args[0].width == 1 else Expr(op="!=", args=(e.args[0], num(0, e.span)), width=1, span=e.span)
+    not_c = Expr(op="!", args=(c,), width=1, span=e.span)
+    yes = _arms(e.args[1], c if guard is None else Expr(op="&&", args=(guard, c), width=1, span=e.span))
+    no = _arms(e.args[2], not_c if guard is None else Expr(op="&&", args=(guard, not_c), width=1, span=e.span))
+    return None if yes is None or no is None else yes + no
+
+
+def _any(conds: list[Expr], span: Span) -> Expr:
+    """The OR of truth values (the first alone when there is one)."""
+    out = conds[0]
+    for c in conds[1:]:
+        out = Expr(op="||", args=(out, c), width=1, span=span)
+    return out

@@ -194,7 +194,12 @@ class WalkerView:
 
     @property
     def max_level(self) -> int:
-        return max(lv.number for lv in self.regime.levels)
+        """The largest level number the walker holds: a walk number or a spec number."""
+        return max(max(lv.number, lv.shown) for lv in self.regime.levels)
+
+    def label(self, number: int) -> int:
+        """The spec's number of the level at walk number `number` (what the models report)."""
+        return self.regime.label(number)
 
     @property
     def level_width(self) -> int:
@@ -246,8 +251,8 @@ class WalkerView:
         def builtin(e: Expr) -> str:
             if e.name == "rsvd":
                 return self.py_rsvd(self.formats[fmt.name], entry)
-            if e.name == "level":
-                return str(level) if level is not None else "flevel"
+            if e.name == "level":  # the spec's number: flevel holds it already
+                return str(self.regime.label(level)) if level is not None else "flevel"
             if e.name == "fault":
                 return "kind"
             if e.name == "walked":
@@ -294,6 +299,22 @@ class WalkerView:
     def py_root(self) -> str:
         return py(self.regime.root, self.py_env())
 
+    def py_input_size(self) -> str:
+        return py(self.regime.input_size, self.py_env())
+
+    def hdl_input_size(self) -> list[str]:
+        """For `input NAME : W size EXPR`: the statements of an always_comb block that put
+        the input, with each index bit at or above EXPR cleared, in signal `ia` (one
+        constant bit per line: no shift by a run-time amount)."""
+        h = Hoist(self.hdl_env(), prefix="is")
+        size = h.value(self.regime.input_size)
+        cut = self.regime.index_bits_cut()
+        lines = h.take() + [f"iv = intbv(0)[{self.regime.input_width}:]", "iv[:] = i_addr"]
+        for b in range(self.regime.input_width):
+            if cut >> b & 1:
+                lines += [f"if {size} <= {b}:", f"    iv[{b}] = 0"]
+        return lines + ["ia.next = iv"]
+
     def py_start(self) -> str:
         return py(self.regime.start, self.py_env())
 
@@ -304,9 +325,9 @@ class WalkerView:
         env = self.py_env(fv.layout, level)
         return [(self.kinds.index(r.name) + 1, r, py(r.when, env)) for r in self.regime.faults_for(leaf)]
 
-    def py_accumulate(self, fv: FormatView, level: int) -> list[tuple[str, str]]:
+    def py_accumulate(self, fv: FormatView, level: int, leaf: bool) -> list[tuple[str, str]]:
         env = self.py_env(fv.layout, level)
-        return [(a.name, py(a.then, env)) for a in self.regime.accumulators]
+        return [(a.name, py(a.then, env)) for a in self.regime.accumulators_for(leaf)]
 
     def py_acc_init(self) -> list[tuple[str, str]]:
         env = self.py_env()
@@ -420,8 +441,8 @@ class WalkerView:
         def builtin(e: Expr) -> str:
             if e.name == "rsvd":
                 return self.hdl_rsvd(self.formats[fmt.name], entry)
-            if e.name == "level":
-                return str(level) if level is not None else resize("flevel", self.level_bits, e.width)
+            if e.name == "level":  # the spec's number: flevel holds it already
+                return str(self.regime.label(level)) if level is not None else resize("flevel", self.level_bits, e.width)
             if e.name == "fault":
                 return resize("fault_k", self.status_bits, e.width)
             if e.name == "walked":
@@ -466,10 +487,12 @@ class WalkerView:
         return [(self.kinds.index(r.name) + 1, r, self.hdl_expr(r.when, fv, level, True))
                 for r in self.regime.faults_for(leaf)]
 
-    def hdl_accumulate(self, fv: FormatView, level: int) -> list[tuple[ir.Accumulator, list[str], str]]:
-        """(accumulator, statements before, value) of each `then`, wrapped to the
-        accumulator's width as in the reference (scratch variables acN_0...)."""
-        return self._hdl_fitted([(a, a.then) for a in self.regime.accumulators], self.hdl_env(fv.layout, level))
+    def hdl_accumulate(self, fv: FormatView, level: int, leaf: bool) -> list[tuple[ir.Accumulator, list[str], str]]:
+        """(accumulator, statements before, value) of each `then` that takes in an entry
+        of this role, wrapped to the accumulator's width as in the reference (scratch
+        variables acN_0...)."""
+        return self._hdl_fitted([(a, a.then) for a in self.regime.accumulators_for(leaf)],
+                                self.hdl_env(fv.layout, level))
 
     def _hdl_fitted(self, items, env: Env) -> list[tuple[ir.Accumulator, list[str], str]]:
         self._hoists[0] += 1  # shared with the copies of with_entry(): names stay distinct
@@ -527,8 +550,10 @@ class WalkerView:
         if e.op == "num":
             chain.append((None, e.value))
         else:
-            text = hdl(e, env)
-            chain += [(f"({text}) == {lv.level.number}", lv.level.number) for lv in self.levels]
+            # levels numbered up from the root: compare the expression as written with
+            # the spec's numbers, rather than the walk number flip - EXPR
+            text = hdl(self.regime.start_written or e, env)
+            chain += [(f"({text}) == {lv.level.shown}", lv.level.number) for lv in self.levels]
         by_number = {lv.level.number: lv for lv in self.levels}
         branches = [(cond, by_number[n]) for cond, n in chain if n in by_number]
         heads = [f"{'if' if i == 0 else 'elif'} {cond}:" for i, (cond, _) in enumerate(branches[:-1])]
@@ -646,7 +671,8 @@ class WalkerView:
     def hdl_index(self, lv: LevelView) -> str:
         """The byte offset of the entry in its table, as a MyHDL expression of the input."""
         lo, hi = lv.level.index_lo, lv.level.index_hi
-        sl = f"i_addr[{hi + 1}:{lo}]" if hi > lo else f"i_addr[{lo}]"
+        src = "ia" if self.regime.input_size is not None else "i_addr"  # `input ... size EXPR`
+        sl = f"{src}[{hi + 1}:{lo}]" if hi > lo else f"{src}[{lo}]"
         # a concat, not a shift: VHDL's shift_left keeps the slice's width (top bits lost);
         # as wide as the table's address, so that the sum extends nothing in Verilog
         parts = [sl] + ([_zeros(self.entry_shift)] if self.entry_shift else [])

@@ -276,13 +276,40 @@ def _root_frame(alloc: Allocator, regime: ir.Regime) -> int:
     name: below 2**width of the expression too (a root register field narrower than the
     table pointers)."""
     shift = table_shift(regime)
-    if regime.root.width >= alloc.width:
+    bits = _value_bits(regime.root)
+    if bits >= alloc.width:
         return alloc.frame(shift)
-    return Allocator(alloc.draw, max(shift + 1, regime.root.width), alloc.used).frame(shift)
+    return Allocator(alloc.draw, max(shift + 1, bits), alloc.used).frame(shift)
 
 
-def invert(e: Expr, value: int, ctx: dict, bindings: dict[str, Expr] | None = None) -> None:
-    """Set context register bits so that `e` evaluates to `value` (root pointers)."""
+def _indexed(regime: ir.Regime, ctx: dict, addr: int) -> int:
+    """The input as the level indexes read it: with `input ... size EXPR`, the bits at
+    or above the size the context chooses read as 0."""
+    if regime.input_size is None:
+        return addr
+    return addr & mask(min(ctx_fn(regime.input_size)(ctx), regime.input_width))
+
+
+def _value_bits(e: Expr) -> int:
+    """How many bits a root expression's value can have: its width, less what a right
+    shift by a constant drops (`BASE >> 11 << 12` is as wide as BASE plus one), the wider
+    branch of a choice between roots."""
+    if e.op == ">>" and e.args[1].op == "num":
+        return max(1, _value_bits(e.args[0]) - e.args[1].value)
+    if e.op == "<<" and e.args[1].op == "num":
+        return min(e.width, _value_bits(e.args[0]) + e.args[1].value)
+    if e.op == "cond":
+        return max(_value_bits(e.args[1]), _value_bits(e.args[2]))
+    if e.op == "&" and e.args[1].op == "num":
+        return min(_value_bits(e.args[0]), e.args[1].value.bit_length())
+    return e.width
+
+
+def invert(e: Expr, value: int, ctx: dict, bindings: dict[str, Expr] | None = None,
+           given: int | None = None) -> None:
+    """Set context register bits so that `e` evaluates to `value` (root pointers).
+    `given` is the input address: a root chosen by an input bit (`va[N] ? A : B`, two
+    roots for the two halves of the address space) sets the branch that input chooses."""
     if e.op == "ref" and e.kind == "ctx":
         if bindings and e.name in bindings:
             invert(bindings[e.name], (value & mask(e.width)) << e.lo, ctx, None)
@@ -292,10 +319,30 @@ def invert(e: Expr, value: int, ctx: dict, bindings: dict[str, Expr] | None = No
         ctx[e.name] = (ctx.get(e.name, 0) & ~(mask(e.width) << e.lo)) | (value << e.lo)
         return
     if e.op == "<<" and e.args[1].op == "num":
-        invert(e.args[0], value >> e.args[1].value, ctx, bindings)
+        invert(e.args[0], value >> e.args[1].value, ctx, bindings, given)
+        return
+    if e.op == ">>" and e.args[1].op == "num":
+        # `BASE >> 11 << 12`: the bits the shift drops are free; leave them 0
+        invert(e.args[0], value << e.args[1].value, ctx, bindings, given)
         return
     if e.op == "&" and e.args[1].op == "num":
-        invert(e.args[0], value, ctx, bindings)
+        invert(e.args[0], value, ctx, bindings, given)
+        return
+    if e.op == "cond":
+        if given is None and any(r.kind == "input" for r in e.args[0].refs()):
+            # a host stage: each of its inputs (guest addresses) may choose either root,
+            # so both lead to the same table
+            invert(e.args[2], value, ctx, bindings, given)
+            invert(e.args[1], value, ctx, bindings, given)
+            return
+
+        def lookup(r: Expr) -> int:
+            if r.kind == "ctx":
+                return (ctx.get(r.name, 0) >> r.lo) & mask(r.width)
+            if r.kind == "input" and given is not None:
+                return (given >> r.lo) & mask(r.width)
+            raise StimulusError(f"the root expression chooses by '{r.name}', which is not a register or the input")
+        invert(e.args[1] if _evaluate(e.args[0], lookup, True) else e.args[2], value, ctx, bindings, given)
         return
     if e.op == "slice" and e.args[1].op == "num" and e.args[2].op == "num":
         # FIELD[hi:lo] = value: those bits of the field, the others left as they are
@@ -308,10 +355,10 @@ def invert(e: Expr, value: int, ctx: dict, bindings: dict[str, Expr] | None = No
             ctx[base.name] = (ctx.get(base.name, 0) & ~(mask(hi - lo + 1) << at)) | (value << at)
             return
     if e.op == "-" and e.args[1].op == "num":  # wraps to its width, as both models do
-        invert(e.args[0], (value + e.args[1].value) & mask(e.width), ctx, bindings)
+        invert(e.args[0], (value + e.args[1].value) & mask(e.width), ctx, bindings, given)
         return
     if e.op == "+" and e.args[1].op == "num" and value >= e.args[1].value:
-        invert(e.args[0], value - e.args[1].value, ctx, bindings)
+        invert(e.args[0], value - e.args[1].value, ctx, bindings, given)
         return
     raise StimulusError("the root expression is not a register field, shifted or masked: cannot build a table for it")
 
@@ -358,8 +405,8 @@ def _entry_fn(regime: ir.Regime, e: Expr, lay: ir.Layout):
             return f"((ctx[{r.name!r}] >> {r.lo}) & {mask(r.width)})"
         if r.kind == "builtin" and r.name == "rsvd":
             return "(1 if v & b.mbz(LAY) else 0)"
-        if r.kind == "builtin" and r.name == "level":
-            return "level"
+        if r.kind == "builtin" and r.name == "level":  # the spec's number of the walk's level
+            return f"({regime.flip} - level)" if regime.flip else "level"
         if r.kind == "builtin" and r.name in ("next", "skipped"):
             names["NEXT"] = _entry_fn(regime, regime.next_level, lay)
             if r.name == "next":
@@ -731,7 +778,7 @@ class TableBuilder:
             if r.kind == "builtin" and r.name == "rsvd":
                 return int(bool(value & mbz_mask(lay, self.ctx)))
             if r.kind == "builtin" and r.name == "level":
-                return level
+                return self.regime.label(level)
             if r.kind == "builtin" and r.name == "next":
                 return self.field_eval_slow(self.regime.next_level, lay, value, level)
             if r.kind == "builtin" and r.name == "skipped":
@@ -1207,7 +1254,7 @@ class ScenarioFactory:
         self._free_start_refs: dict = {}  # by context override: _start_refs outside it  # (host context register, its binding's function or None)
         self._levels = {r.name: {lv.number for lv in r.levels} for r in (self.main, self.host) if r is not None}
         self._ctx_parts: list | None = None  # _random_ctx's plan of each context register
-        self._widths: dict[str, int] = {}
+        self._widths: dict = {}  # _addr_width by regime; _runtime_maps by ("runtime", regime)
         self._presets: dict = {}
         self._levels_of: dict = {}  # _walk_levels by regime
         self._plan_leafs: dict = {}  # by regime and start level: (leaf_ok levels, levels by number)  # _updates_preset by regime and layout  # _addr_width by regime
@@ -1444,6 +1491,30 @@ class ScenarioFactory:
         widths = [ir.addr_mask(terms, spec.layout(name)).bit_length() for terms, name in maps]
         return min(widths) if widths else 32
 
+    def _ctx_width(self, regime: ir.Regime, ctx: dict, width: int) -> int:
+        """`width` cut to below the lowest address bit a register-chosen must-be-zero range
+        (`reserved [HI:EXPR]`, an output size) makes reserved in this context, so that
+        tables and frames stay inside the output size the context chooses."""
+        for terms, lay in self._runtime_maps(regime):
+            m = mbz_mask(lay, ctx)
+            for e, w, a in ir.addr_pieces(terms, lay):
+                bits = (m >> e) & mask(w)
+                if bits:
+                    width = min(width, a + (bits & -bits).bit_length() - 1)
+        return width
+
+    def _runtime_maps(self, regime: ir.Regime) -> list:
+        """(map, layout) of each pointer and frame whose format has a register-chosen
+        must-be-zero range (`_ctx_width`)."""
+        hit = self._widths.get(("runtime", regime.name))
+        if hit is None:
+            maps = [(regime.pointer, lv.table) for lv in regime.levels if lv.table]
+            maps += [(regime.frame_of(lv), lv.leaf) for lv in regime.levels if lv.leaf]
+            hit = self._widths[("runtime", regime.name)] = [
+                (terms, _layout(self.spec, name)) for terms, name in maps
+                if any(r.low is not None for r in _layout(self.spec, name).ranges)]
+        return hit
+
     def _start(self, regime: ir.Regime, ctx: dict) -> int:
         return ctx_fn(regime.start)(ctx)
 
@@ -1563,7 +1634,7 @@ class ScenarioFactory:
         for lv, index_lo, index_mask in self._walk_levels(regime):
             if lv.number > expect:
                 continue
-            entry_addr = table + (((builder.addr >> index_lo) & index_mask) * ebytes)
+            entry_addr = table + (((_indexed(regime, builder.ctx, builder.addr) >> index_lo) & index_mask) * ebytes)
             as_leaf = lv.number <= plan.leaf_level or lv.table is None
             target = frame(lv.page_shift if as_leaf else tshift)
             fault = plan.fault if plan.fault and plan.fault_level == lv.number else None
@@ -1670,7 +1741,7 @@ class ScenarioFactory:
         access = draw_access(draw, self.main)
         preset = draw.chance(50) if preset_updates is None else preset_updates
         used: set = set()
-        main_width = self._addr_width(self.spec, self.main)
+        main_width = self._ctx_width(self.main, ctx, self._addr_width(self.spec, self.main))
         addr = draw.bits(self.main.input_width)
         if self.main.input_faults:
             ctx, addr, tripped = self._input_faults(draw, ctx, access, addr, ctx_override or {})
@@ -1689,7 +1760,7 @@ class ScenarioFactory:
         elif self.nested is None:
             alloc = Allocator(draw, main_width, used)
             root = _root_frame(alloc, self.main)
-            invert(self.main.root, root, ctx)
+            invert(self.main.root, root, ctx, given=addr)
             builder = TableBuilder(self.spec, self.main, draw, ctx, memory.__setitem__, alloc)
             builder.legal = legal if guest_legal is None else guest_legal
             builder.exact = exact
@@ -1699,6 +1770,8 @@ class ScenarioFactory:
             addr = builder.addr
         else:
             host_width = self._addr_width(self.spec, self.host)
+            if self._runtime_maps(self.host):
+                host_width = self._ctx_width(self.host, self._host_ctx(ctx), host_width)
             halloc = Allocator(draw, host_width, used)
             hroot = _root_frame(halloc, self.host)
             bindings = {b.name: b.value for b in self.nested.host_bindings}
@@ -1718,7 +1791,7 @@ class ScenarioFactory:
                 gwidth = min(main_width, max(lv.index_hi for lv in self.host.levels) + 1)
             galloc = Allocator(draw, gwidth, set())
             groot = _root_frame(galloc, self.main)
-            invert(self.main.root, groot, ctx)
+            invert(self.main.root, groot, ctx, given=addr)
             mapped: dict[int, int | None] = {}
             host_fault = None
             host_off = self.stage_off("host", ctx) if self._off_conditions("host") else False
@@ -1800,7 +1873,7 @@ class ScenarioFactory:
         for lv, index_lo, index_mask in self._walk_levels(self.host):
             if lv.number > hstart:
                 continue
-            entry_addr = table + (((gpa >> index_lo) & index_mask) * ebytes)
+            entry_addr = table + (((_indexed(self.host, hbuilder.ctx, gpa) >> index_lo) & index_mask) * ebytes)
             existing = entries.get(entry_addr)
             if existing is not None:
                 kind, target = existing

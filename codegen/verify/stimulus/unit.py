@@ -359,10 +359,11 @@ def expected_coverage(spec: ir.Spec) -> list[str]:
     out = [f"exit {x.name}" for x in unit.exits]
     for w in unit.walks:
         regime = spec.regime(w.regime)
-        out += [f"walk {w.name} page level {lv.number}" for lv in regime.leaf_levels]
+        out += [f"walk {w.name} page level {lv.shown}" for lv in regime.leaf_levels]
         out += [f"walk {w.name} fault {k}" for k in regime.fault_kinds]
         for rule in regime.faults:
-            out += [f"walk {w.name} fault {rule.name} at level {n}" for n in fault_levels(spec, regime, rule)]
+            out += [f"walk {w.name} fault {rule.name} at level {regime.label(n)}"
+                    for n in fault_levels(spec, regime, rule)]
         if regime.next_level is not None:
             numbers = sorted(lv.number for lv in regime.levels)
             out += [f"walk {w.name} skips from level {a} to {b}" for a in numbers for b in numbers

@@ -128,3 +128,33 @@ def test_a_switched_off_stage_is_drawn_and_builds_no_tables(specs, generated, na
             run = harness.run_reference(ref, sc)
             assert not run.outcome["ok"] or run.outcome["host_level"] is None
     assert 15 <= off <= 60
+# ---- roots the stimulus must set: two roots chosen by an input bit, a shifted base (issue 14 item 11)
+def test_the_root_an_input_chooses_is_the_one_set():
+    """`root va[48] ? TTBR1.BADDR >> 11 << 12 : TTBR0.BADDR >> 11 << 12`: cosim refused it
+    ('the root expression is not a register field...'); now the input's branch is set, and
+    the bits the right shift drops stay 0."""
+    from pathlib import Path
+
+    from codegen.frontend.pipeline import compile_spec
+    spec = compile_spec(Path(__file__).resolve().parents[2] / "data" / "toy_upward.vspec")
+    root = spec.regime("stage1").root
+    ctx: dict = {}
+    T.invert(root, 0x1234_5000, ctx, given=1 << 48)
+    assert ctx == {"TTBR1": 0x1234_5000}  # BADDR [47:1] = 0x1234_5000 >> 1: bits 11:1 zero
+    ctx = {}
+    T.invert(root, 0x1234_5000, ctx, given=0)
+    assert ctx == {"TTBR0": 0x1234_5000}
+    # BADDR is 47 bits, shifted right 11 and left 12: a root of up to 48 bits
+    assert T._value_bits(root) == 48
+
+
+def test_a_host_root_chosen_by_its_input_leads_every_input_to_one_table():
+    """A host stage's inputs are the guest's addresses, any of which may choose either
+    root: with no input given, both branches are set to the same table."""
+    from pathlib import Path
+
+    from codegen.frontend.pipeline import compile_spec
+    spec = compile_spec(Path(__file__).resolve().parents[2] / "data" / "toy_upward.vspec")
+    ctx: dict = {}
+    T.invert(spec.regime("stage1").root, 0x7000, ctx)
+    assert ctx == {"TTBR0": 0x7000, "TTBR1": 0x7000}
