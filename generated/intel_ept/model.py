@@ -1144,7 +1144,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                     in0[:] = in1
                 else:
                     in0[:] = in6
-                if (r_CR4[5] and (i_addr != in0)):  # spec: specs/x86_64_paging.vspec:274 fault at input non_canonical
+                if (r_CR4[5] and (i_addr != in0)):  # spec: specs/x86_64_paging.vspec:274 input fault non_canonical
                     fault_k.next = 10
                     flevel.next = 0
                     st.next = S.FAULT
