@@ -52,8 +52,6 @@ def walk_host(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4,
     a_rw = 1
     a_us = 1
     a_xd = 0
-    if (((r_CR4 >> 5) & 0x1) and (i_addr != (lambda v, n: v if n >= 64 else 0 if n <= 0 else (v & ((1 << n) - 1)) | (0xffffffffffffffff ^ ((1 << n) - 1) if (v >> (n - 1)) & 1 else 0))(i_addr & 0xffffffffffffffff, (0x39 if ((r_CR4 >> 12) & 0x1) else 0x30)))):  # spec: specs/x86_64_paging.vspec:274 fault non_canonical at input: before any reference
-        return (10, 0, 0, record_host(10, 0, 0, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU))
     table = (((r_CR3 >> 12) & 0xfffffffff) << 0xc)  # spec: specs/x86_64_paging.vspec:239
     lvl = (5 if ((r_CR4 >> 12) & 0x1) else 4)  # spec: specs/x86_64_paging.vspec:240
     if lvl not in [5, 4, 3, 2, 1]:
@@ -61,6 +59,8 @@ def walk_host(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4,
     pend = []
     if (h_off):  # the stage is switched off: the input passes through
         return (0, i_addr, None, 0)
+    if (((r_CR4 >> 5) & 0x1) and (i_addr != (lambda v, n: v if n >= 64 else 0 if n <= 0 else (v & ((1 << n) - 1)) | (0xffffffffffffffff ^ ((1 << n) - 1) if (v >> (n - 1)) & 1 else 0))(i_addr & 0xffffffffffffffff, (0x39 if ((r_CR4 >> 12) & 0x1) else 0x30)))):  # spec: specs/x86_64_paging.vspec:274 fault non_canonical at input: before any reference
+        return (10, 0, 0, record_host(10, 0, 0, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU))
     if lvl >= 5:  # spec: specs/x86_64_paging.vspec:244 level pml5
         addr = table + (((i_addr >> 48) & 0x1ff) << 3)
         e = mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
@@ -253,14 +253,14 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
     a_rw = 1
     a_us = 1
     a_xd = 0
-    if (((r_CR4 >> 5) & 0x1) and (i_addr != (lambda v, n: v if n >= 64 else 0 if n <= 0 else (v & ((1 << n) - 1)) | (0xffffffffffffffff ^ ((1 << n) - 1) if (v >> (n - 1)) & 1 else 0))(i_addr & 0xffffffffffffffff, (0x39 if ((r_CR4 >> 12) & 0x1) else 0x30)))):  # spec: specs/x86_64_paging.vspec:274 fault non_canonical at input: before any reference
-        return (10, 0, 0, record_guest_1(10, 0, 0, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER, r_NP_CTL))
     table = (((r_CR3 >> 12) & 0xfffffffff) << 0xc)  # spec: specs/x86_64_paging.vspec:239
     lvl = (5 if ((r_CR4 >> 12) & 0x1) else 4)  # spec: specs/x86_64_paging.vspec:240
     if lvl not in [5, 4, 3, 2, 1]:
         lvl = 1  # not a level: the lowest, as the cycle-level model does
     pend = []
     h_off = (not (r_NP_CTL & 0x1))  # the host stage is switched off, spec: specs/amd_npt.vspec:44
+    if (((r_CR4 >> 5) & 0x1) and (i_addr != (lambda v, n: v if n >= 64 else 0 if n <= 0 else (v & ((1 << n) - 1)) | (0xffffffffffffffff ^ ((1 << n) - 1) if (v >> (n - 1)) & 1 else 0))(i_addr & 0xffffffffffffffff, (0x39 if ((r_CR4 >> 12) & 0x1) else 0x30)))):  # spec: specs/x86_64_paging.vspec:274 fault non_canonical at input: before any reference
+        return (10, 0, 0, record_guest_1(10, 0, 0, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER, r_NP_CTL))
     if lvl >= 5:  # spec: specs/x86_64_paging.vspec:244 level pml5
         addr = table + (((i_addr >> 48) & 0x1ff) << 3)
         h = walk_host(mem, trace, addr, ta_write, ta_user, ta_fetch, hb_CR0, hb_CR3, hb_CR4, hb_EFER, hb_RFLAGS, hb_PKRU, h_off)
