@@ -133,6 +133,22 @@ def _addr_map(spec, reg, lv, lay, role, terms, ordered, page_ok, where, bag, onc
                       "could be mapped there; make the terms meet", span,
                       (f"level '{lv.name}' maps {page} pages here", lv.span))
         return
+    smallest = _smallest_target(reg, lv, ordered)
+    if smallest is not None and low < smallest[0]:
+        if not once("E0437", name):
+            return
+        shift, target = smallest
+        f = pieces[0][1]
+        fix = (f"`pointer {f.name} << {shift};` if the field holds the address from bit {shift} up (a table "
+               f"number), or a field that starts at bit {shift}")
+        subject = f"pointer field '{f.name}' of '{name}' starts at bit {f.lo}" if one else \
+            f"pointer map `{text}` of '{name}' starts at address bit {low}"
+        bag.error("E0437", f"{subject}, so its low entry bits become address bits {shift - 1}:{low}; expected "
+                  f"the map to start at address bit {shift} or above, not {low}: the tables it leads to (level "
+                  f"'{target.name}') are aligned to {size_text(1 << shift)}, so those address bits are always 0. "
+                  f"Write {fix}", span if not one else f.span,
+                  (f"level '{target.name}' is declared here", target.span))
+        return
     table_shift = (reg.entry_bytes * (1 << (lv.index_hi - lv.index_lo + 1))).bit_length() - 1
     nxt = next((x for x in ordered if x.number == lv.number - 1), None)
     if nxt is not None:
@@ -154,6 +170,28 @@ def _addr_map(spec, reg, lv, lay, role, terms, ordered, page_ok, where, bag, onc
     if holes:
         bag.error("E0409", f"pointer map `{text}` of '{name}' leaves {_bits_text(holes)} unset below its top bit "
                   f"{top}: no table could be placed there; make the terms meet", span, note)
+
+
+def _table_bits(reg: ir.Regime, lv: ir.Level) -> int:
+    """log2 of the bytes of a table of `lv`: its entries times the entry size."""
+    return (reg.entry_bytes << (lv.index_hi - lv.index_lo + 1)).bit_length() - 1
+
+
+def _smallest_target(reg: ir.Regime, lv: ir.Level, ordered) -> tuple[int, ir.Level] | None:
+    """(log2 of the alignment, level) of the tables a pointer at `lv` can lead to: the
+    level below, or with `next level` any level below (levels may be skipped). The
+    smallest table, so that a pointer whose tables differ in size is refused only when
+    it is wrong for every one of them; and no more than the smallest page, since a table
+    larger than a page need only be page-aligned (the walker adds the index to it)."""
+    if reg.next_level is None:
+        targets = [x for x in ordered if x.number == lv.number - 1]
+    else:
+        targets = [x for x in ordered if x.number < lv.number]
+    if not targets:
+        return None
+    bits, target = min(((_table_bits(reg, x), x) for x in targets), key=lambda t: t[0])
+    page = min((x.page_shift for x in ordered if x.leaf), default=bits)
+    return min(bits, page), target
 
 
 def _nested_widths(spec: ir.Spec, nest: ir.Nested, bag: DiagnosticBag) -> None:
