@@ -556,13 +556,13 @@ def _regime(spec: ir.Spec, reg: ir.Regime, bag: DiagnosticBag) -> None:
                                   f"does not list under 'context': add it, `context "
                                   f"{', '.join((*reg.context, ref.name))};`", ref.span,
                                   (f"{where} is declared here", reg.span))
-            roles = [e for r in reg.faults_for(role == "leaf") for e in _fields_in(r.when, "field")]
+            roles = [e for r in reg.faults_for(role == "leaf", name) for e in _fields_in(r.when, "field")]
             roles += [e for a in reg.accumulators for e in _fields_in(a.then, "field")]
             for ref in roles:
                 if lay.field(ref.name) is None and once("E0301", name, ref.span):
                     bag.error("E0301", f"field '{ref.name}' is not in format '{name}' used at level '{lv.name}': a "
                               "fault or accumulator reads its fields in every entry it applies to; add the field, "
-                              "or limit a fault with `at leaf` or `at table`", ref.span,
+                              "or limit a fault with `at leaf` or `at table` (`at leaf FORMAT`: one format)", ref.span,
                               (f"format '{name}' is declared here", lay.span))
         if lv.leaf and lv.leaf_when is not None:
             for ref in _fields_in(lv.leaf_when, "field"):

@@ -152,6 +152,8 @@ class Rule:
     init: Expr | None = None  # accumulate: initial value
     where: str = ""  # set: "each level" | "leaf"; fault: "" | "leaf" | "table"
     cite: str = ""
+    format: str = ""  # fault `at leaf FORMAT` / `at table FORMAT`: only on entries of that format
+    format_span: Span | None = None
     doc: str = ""
 
 

@@ -215,11 +215,13 @@ class Level(_Model):
 
 
 class Rule(_Model):
-    """A walk fault or a final check; `where`: "" every entry, "leaf" or "table" (pointer) entries only."""
+    """A walk fault or a final check; `where`: "" every entry, "leaf" or "table" (pointer) entries only;
+    `format`: with `at leaf FORMAT` / `at table FORMAT`, only entries of that format (else null)."""
 
     name: str
     when: Expr
     where: Literal["", "leaf", "table"]
+    format: str | None
     cite: str
     doc: str
     span: Span

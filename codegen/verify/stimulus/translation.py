@@ -805,7 +805,7 @@ class TableBuilder:
 
     def _condition_fields_uncached(self, level: int, leaf: bool) -> set[str]:
         lv = self.regime.level(level)
-        conds = [r.when for r in self.regime.faults_for(leaf)]
+        conds = [r.when for r in self.regime.faults_for(leaf, lv.leaf if leaf else lv.table)]
         if lv.leaf_when is not None:
             conds.append(lv.leaf_when)
         return {n for c in conds for n in self._reads(c)}
@@ -813,13 +813,13 @@ class TableBuilder:
     def _firing_fields(self, lay: ir.Layout, level: int, leaf: bool, value: int) -> set[str]:
         """Fields read by the walk faults that fire on `value` (what has to change)."""
         names: set[str] = set()
-        for r in self.regime.faults_for(leaf):
+        for r in self.regime.faults_for(leaf, lay.name):
             if self.field_eval(r.when, lay, value, level):
                 names |= self._reads(r.when)
         return names
 
     def walk_faults_clear(self, lay: ir.Layout, level: int, value: int, leaf: bool, upto: str | None = None) -> bool:
-        for r in self.regime.faults_for(leaf):
+        for r in self.regime.faults_for(leaf, lay.name):
             if r.name == upto:
                 return True
             if self.field_eval(r.when, lay, value, level):
@@ -835,6 +835,9 @@ class TableBuilder:
             prep = self._prep[(level, as_leaf, fault)] = self._new_prep(level, as_leaf, fault)
         kind, wide, ones, pref_mask, pref_value, sub, fixed = prep
         lay = kind.lay
+        if not kind.applies:
+            raise StimulusError(f"fault '{fault}' does not apply to a {'leaf' if as_leaf else 'pointer'} of format "
+                                f"'{lay.name}' at level {level}")
         # the map's inverse: each address bit goes into the field term that carries it
         bits = 0
         for e, m, a in kind.pieces:
@@ -942,6 +945,8 @@ class _EntryKind:
         self.addr_disjoint, self.addr_outside = disjoint, ~addr
         self.keep = frozenset(t.field for t in terms)
         self.rule = None if fault is None else next(r for r in regime.faults if r.name == fault)
+        # a fault `at leaf F` / `at table F` cannot happen on an entry of another format
+        self.applies = self.rule is None or self.rule in regime.faults_for(as_leaf, lay.name)
         self.uses_rsvd = self.rule is not None and any(r.kind == "builtin" and r.name == "rsvd"
                                                        for r in self.rule.when.refs())
         self.solver = _Solver.of(spec, regime, self)
@@ -961,7 +966,7 @@ class _Solver:
     @classmethod
     def of(cls, spec: ir.Spec, regime: ir.Regime, kind: _EntryKind) -> _Solver | None:
         lv, lay = kind.lv, kind.lay
-        conds = [(r.when, lay) for r in regime.faults_for(kind.as_leaf)]
+        conds = [(r.when, lay) for r in regime.faults_for(kind.as_leaf, lay.name)]
         if lv.leaf and lv.table:
             conds.append((lv.leaf_when, _layout(spec, lv.leaf)))
         read = 0
@@ -1064,6 +1069,8 @@ def injectable(spec: ir.Spec, regime: ir.Regime, rule: ir.Rule, level: int, trie
     for as_leaf in ([True] if rule.where == "leaf" else [False] if rule.where == "table" else [False, True]):
         if (as_leaf and not lv.leaf) or (not as_leaf and not lv.table):
             continue
+        if rule not in regime.faults_for(as_leaf, lv.leaf if as_leaf else lv.table):
+            continue
         for _ in range(tries):
             if budget is not None:
                 if budget[0] <= 0:
@@ -1084,7 +1091,7 @@ def fault_levels(spec: ir.Spec, regime: ir.Regime, rule: ir.Rule) -> list[int]:
     """The levels walk fault `rule` can happen at: those its role (`at leaf|table`)
     allows, and, where pointers name their next level, those table building can make it
     happen at."""
-    levels = [lv for lv in regime.levels if (lv.leaf if rule.where == "leaf" else lv.table if rule.where == "table" else True)]
+    levels = list(dict.fromkeys(lv for lv, _ in regime.rule_levels(rule)))
     if regime.next_level is not None:
         levels = [lv for lv in levels if injectable(spec, regime, rule, lv.number)]
     return [lv.number for lv in levels]
@@ -1382,7 +1389,7 @@ class ScenarioFactory:
             leafs = possible
         leaf = leafs[draw.int(0, len(leafs) - 1)] if len(leafs) > 1 or draw.data is not None else leafs[0]
         if regime.faults and draw.chance(fault_percent):
-            return self._fault_plan(draw, leaf, start, draw.choice(regime.faults))
+            return self._fault_plan(draw, leaf, start, draw.choice(regime.faults), regime)
         return Plan(leaf)
 
     def _leaf_possible(self, lv: ir.Level, ctx: dict) -> bool:
@@ -1424,12 +1431,20 @@ class ScenarioFactory:
         leafs = [lv.number for lv in regime.leaf_levels]
         if rule.where == "leaf":
             return Plan(level, rule.name, level)
+        lv = regime.level(level)
+        if rule.format and (not lv.table or rule not in regime.faults_for(False, lv.table)):
+            leafs = [level]  # `at leaf F` (or a format this level's pointers lack): on the leaf here
         below = [n for n in leafs if n < level] if rule.where == "table" else [n for n in leafs if n <= level]
         return Plan(draw.choice(below or leafs), rule.name, level)
 
     @staticmethod
-    def _fault_plan(draw: Draw, leaf: int, start: int, rule: ir.Rule) -> Plan:
-        """A walk ending in a leaf at `leaf` with `rule` injected where it can happen."""
+    def _fault_plan(draw: Draw, leaf: int, start: int, rule: ir.Rule, regime: ir.Regime) -> Plan:
+        """A walk ending in a leaf at `leaf` with `rule` injected where it can happen (a
+        fault `at leaf F` / `at table F` only where F is the entry read)."""
+        if rule.format:
+            sites = [lv.number for lv, as_leaf in regime.rule_levels(rule)
+                     if (lv.number == leaf if as_leaf else leaf < lv.number <= start)]
+            return Plan(leaf, rule.name, draw.choice(sites)) if sites else Plan(leaf)
         if rule.where == "leaf":
             return Plan(leaf, rule.name, leaf)
         if rule.where == "table":
@@ -1613,7 +1628,7 @@ class ScenarioFactory:
                     hplan = Plan(leaf)
                     if host_fault and host_fault[0] == j:
                         if host_fault[2] is None:
-                            hplan = self._fault_plan(draw, leaf, hstart, host_fault[1])
+                            hplan = self._fault_plan(draw, leaf, hstart, host_fault[1], self.host)
                         else:
                             hplan = self.plan_at(draw, self.host, host_fault[1], host_fault[2])
                     mapped[page] = self._map(hbuilder, hroot, page, hstart, hplan, preset, memory)
