@@ -305,6 +305,20 @@ def test_a_field_with_two_widths_is_not_suggested_as_itself(tmp_path):
     assert "'ADDR' is a field of the entry formats with different widths (27 bits in pde, 36 bits in pte)" in d.message
 
 
+def test_a_leaf_field_with_two_widths_is_not_called_undefined(tmp_path):
+    # issue 14: `leaf.PPN` of two leaf formats with different widths said "undefined name
+    # 'leaf.PPN'; did you mean 'leaf.PPN'?" (later "... 'leaf.X'?"): it is defined, with no one width
+    text = edit(WALK, "    ADDR [47:12];\n}\nformat pde", "    ADDR [47:13];\n}\nformat pde",
+                "level 2 pd { index va[29:21]; table pde; }",
+                "level 2 pd { index va[29:21]; table pde; leaf pde when PS page 2M; }",
+                "    ADDR [47:12];\n}\nregime", "    ADDR [47:21];\n}\nregime",
+                "record pf { code : 8 = fault; }", "record pf { code : 8 = fault; a : 36 = leaf.ADDR; }")
+    d = only(compile_text(tmp_path, text), "E0301")
+    assert loc(d) == where(text, "leaf.ADDR")
+    assert d.message.startswith("cannot use 'leaf.ADDR' here: 'ADDR' is a field of the leaf formats with different "
+                                "widths (27 bits in pde, 35 bits in pte)") and "did you mean" not in d.message
+
+
 def test_a_field_out_of_reach_says_where_it_is_declared(tmp_path):
     text = edit(WALK, "root CR3.BASE << 12;", "root PS << 12;")
     d = only(compile_text(tmp_path, text), "E0301")

@@ -229,7 +229,10 @@ class Elaborator:
             where = u.where or self._declared_elsewhere(scope.module, u.name)
             hint = (f"; {where}" if where else f"; did you mean '{close}'?" if close
                     else "; declare it, or check the spelling")
-            self.bag.error("E0301", f"undefined name '{u.name}'{hint}", u.span)
+            if u.found:
+                self.bag.error("E0301", f"cannot use '{u.name}' here: {where}", u.span)
+            else:
+                self.bag.error("E0301", f"undefined name '{u.name}'{hint}", u.span)
         except Problem as err:
             self.bag.error(err.code, str(err), err.span, *err.notes)
         except EvalError as err:

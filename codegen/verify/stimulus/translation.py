@@ -707,7 +707,8 @@ class TableBuilder:
             raise StimulusError(f"a walk condition reads '{r.name}' ({r.kind}), which table building cannot set")
         return _evaluate(e, lookup, keep_width=True)
 
-    def steer(self, lay: ir.Layout, value: int, level: int, keep: set[str], want, leaf: bool) -> int:
+    def steer(self, lay: ir.Layout, value: int, level: int, keep: set[str], want, leaf: bool,
+              what: str | None = None) -> int:
         """Redraw fields outside `keep` until want(value) holds: first only the fields of
         the conditions that need to change, then all fields the conditions read. Small
         fields are tried exhaustively, nearest the preferred values first (legal entries
@@ -719,7 +720,38 @@ class TableBuilder:
             found = self._search(lay, value, fields, want)
             if found is not None:
                 return found
-        raise StimulusError(f"cannot draw an entry of format '{lay.name}' that fits the plan")
+        raise StimulusError(self.cannot_text(lay, level, leaf, what, value))
+
+    def cannot_text(self, lay: ir.Layout, level: int, leaf: bool, what: str | None, value: int) -> str:
+        """Why no entry fits the plan, naming the rule it cannot meet (not just the format):
+        `what` is the planned fault, None for an entry no fault fires on, or "leaf" when
+        the leaf condition alone cannot say leaf (or pointer)."""
+        role = "leaf" if leaf else "pointer"
+        lv = self.regime.level(level)
+        at = f"a {role} entry (format '{lay.name}') at level {level} '{lv.name}' of regime '{self.regime.name}'"
+
+        def named(r: ir.Rule) -> str:
+            return f"fault '{r.name}' ({r.span.path}:{r.span.line})"
+        decided = ""
+        if lv.leaf and lv.table:
+            decided = (f" while the leaf condition of level '{lv.name}' ({lv.span.path}:{lv.span.line}) is "
+                       f"{'true' if leaf else 'false'} (a {role})")
+        if what == "leaf":
+            return f"cannot draw {at}: its leaf condition ({lv.span.path}:{lv.span.line}) never says {role}"
+        if what is not None:
+            rule = next(r for r in self.regime.faults if r.name == what)
+            return (f"cannot inject {named(rule)} into {at}: no entry makes it fire{decided} and no walk fault "
+                    "listed before it fires")
+        firing = [named(r) for r in self.regime.faults_for(leaf, lay.name)
+                  if self._fires_safely(r, lay, value, level)]
+        return (f"cannot draw {at} on which no walk fault fires{decided}"
+                + (f": {', '.join(firing)} fired on every entry tried" if firing else ""))
+
+    def _fires_safely(self, r: ir.Rule, lay: ir.Layout, value: int, level: int) -> bool:
+        try:
+            return bool(self.field_eval(r.when, lay, value, level))
+        except StimulusError:
+            return False
 
     def _search(self, lay: ir.Layout, value: int, fields: list[ir.Field], want) -> int | None:
         small = [f for f in fields if f.hi - f.lo < 4]
@@ -860,7 +892,7 @@ class TableBuilder:
         if lv.leaf and lv.table:
             leaf_lay = _layout(self.spec, lv.leaf)
             decides = lambda v: bool(self.field_eval(lv.leaf_when, leaf_lay, v, level)) == as_leaf  # noqa: E731
-            value = self.steer(lay, value, level, keep, decides, as_leaf)
+            value = self.steer(lay, value, level, keep, decides, as_leaf, what="leaf")
             if self.regime.next_level is None:
                 keep |= {r.name for r in lv.leaf_when.refs() if r.kind == "field"}
         if fault is None:
@@ -871,7 +903,7 @@ class TableBuilder:
             value = self._set_reserved_bit(lay, value, place_mask)
         want = lambda v: (decides(v) and self.walk_faults_clear(lay, level, v, as_leaf, upto=fault)  # noqa: E731
                           and bool(self.field_eval(rule.when, lay, v, level)))
-        return self.steer(lay, value, level, keep, want, as_leaf)
+        return self.steer(lay, value, level, keep, want, as_leaf, what=fault)
 
     @staticmethod
     def _addr_back(kind: _EntryKind, bits: int) -> int:
@@ -1040,7 +1072,8 @@ class _Solver:
         if value & self.cmask in accepted:
             return value
         if not nearest:
-            raise StimulusError(f"cannot draw an entry of format '{self.kind.lay.name}' that fits the plan")
+            k = self.kind
+            raise StimulusError(b.cannot_text(k.lay, k.lv.number, k.as_leaf, k.rule.name if k.rule else None, value))
         pick = nearest[b.draw.int(0, len(nearest) - 1)] if len(nearest) > 1 else nearest[0]
         return outside | pick
 
@@ -1479,21 +1512,7 @@ class ScenarioFactory:
                     expect = builder.draw.choice(below)
                     if builder.draw.chance(85):
                         builder.addr &= ~regime.skip_mask(lv.number, expect)
-            try:
-                value = builder.entry(lv.number, as_leaf, target, fault)
-            except StimulusError:
-                value = None
-                if fault is not None:
-                    # the fault cannot happen here (e.g. no level below to skip): build on without it
-                    fault = None
-                    try:
-                        value = builder.entry(lv.number, as_leaf, target, None)
-                    except StimulusError:
-                        pass
-                if value is None:
-                    # no entry here lets the walk go on (a fault always fires): end it with
-                    # the first fault that can be drawn, so that such a spec is still driven
-                    value, fault = self._faulting_entry(builder, regime, lv.number, as_leaf, target)
+            value, fault = self._entry_or_fallback(builder, regime, lv.number, as_leaf, target, fault)
             if nl_field and not as_leaf and fault is None:
                 f = _layout(self.spec, lv.table).field(nl_field)
                 value = (value & ~f.mask) | ((expect & mask(f.width)) << f.lo)
@@ -1518,6 +1537,24 @@ class ScenarioFactory:
             hit = self._levels_of[regime.name] = [(lv, lv.index_lo, mask(lv.index_hi - lv.index_lo + 1))
                                                   for lv in regime.levels]
         return hit
+
+    @classmethod
+    def _entry_or_fallback(cls, builder: TableBuilder, regime: ir.Regime, level: int, as_leaf: bool, target: int,
+                           fault: str | None) -> tuple[int, str | None]:
+        """(entry, the fault it draws): with the planned fault, or, where that fault cannot
+        happen (e.g. a fault only a leaf can meet, planned on a pointer; no level below to
+        skip), without it; where no entry lets the walk go on (a fault always fires), with
+        the first fault that can be drawn, so that such a spec is still driven. The guest
+        (or only) stage and the host stage of a nested walk fall back alike."""
+        try:
+            return builder.entry(level, as_leaf, target, fault), fault
+        except StimulusError:
+            if fault is not None:
+                try:
+                    return builder.entry(level, as_leaf, target, None), None
+                except StimulusError:
+                    pass
+            return cls._faulting_entry(builder, regime, level, as_leaf, target)
 
     @staticmethod
     def _faulting_entry(builder: TableBuilder, regime: ir.Regime, level: int, as_leaf: bool,
@@ -1673,7 +1710,7 @@ class ScenarioFactory:
             as_leaf = lv.number <= plan.leaf_level or lv.table is None
             target = hbuilder.alloc.frame(lv.page_shift if as_leaf else table_shift(self.host))
             fault = plan.fault if plan.fault and plan.fault_level == lv.number else None
-            value = hbuilder.entry(lv.number, as_leaf, target, fault)
+            value, fault = self._entry_or_fallback(hbuilder, self.host, lv.number, as_leaf, target, fault)
             if preset and fault is None:
                 value |= self._updates_preset(self.host, _layout(self.spec, lv.leaf if as_leaf else lv.table))
             memory[entry_addr] = value
