@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from codegen import ir
 from codegen.ir.expr import Expr, mask
 from codegen.ir.expr import evaluate as _evaluate
-from codegen.verify.stimulus import compiled
+from codegen.verify.stimulus import compiled, reach
 
 
 def evaluate(e: Expr, lookup) -> int:
@@ -1121,9 +1121,9 @@ def injectable(spec: ir.Spec, regime: ir.Regime, rule: ir.Rule, level: int, trie
 
 
 def fault_levels(spec: ir.Spec, regime: ir.Regime, rule: ir.Rule) -> list[int]:
-    """The levels walk fault `rule` can happen at: those its role (`at leaf|table`)
-    allows, and, where pointers name their next level, those table building can make it
-    happen at."""
+    """The levels walk fault `rule` can happen at: those its role (`at leaf|table`, a
+    format) allows, and, where pointers name their next level, those table building can
+    make it happen at (e.g. not `skipped` where no level can be skipped)."""
     levels = list(dict.fromkeys(lv for lv, _ in regime.rule_levels(rule)))
     if regime.next_level is not None:
         levels = [lv for lv in levels if injectable(spec, regime, rule, lv.number)]
@@ -1395,14 +1395,21 @@ class ScenarioFactory:
                 m |= f.mask
         return m
 
-    def leaf_ok(self, regime: ir.Regime, numbers: list[int]) -> list[int]:
+    def leaf_ok(self, regime: ir.Regime, numbers: list[int], start: int | None = None) -> list[int]:
         """The levels of `numbers` a walk can end at with a leaf no fault fires on
-        (`passable`; e.g. not a level whose leaf condition no entry meets), or all of
-        them when none can."""
+        (`passable`; e.g. not a level whose leaf condition no entry meets) and, from level
+        `start`, can reach (stimulus.reach: not below a level without pointers), or all
+        of them when none can."""
         key = regime.name
         if key not in self._leafable:
             self._leafable[key] = {lv.number for lv in regime.leaf_levels if passable(self.spec, regime, lv.number, True)}
-        return [n for n in numbers if n in self._leafable[key]] or numbers
+        ok = self._leafable[key]
+        if start is not None:
+            rkey = (regime.name, "reach", start)
+            if rkey not in self._leafable:
+                self._leafable[rkey] = reach.reached_levels(self.spec, regime, {start})[1]
+            ok = ok & self._leafable[rkey]
+        return [n for n in numbers if n in ok] or numbers
 
     def _choose_plan(self, draw: Draw, regime: ir.Regime, start: int, fault_percent: int,
                      ctx: dict | None = None) -> Plan:
@@ -1411,7 +1418,8 @@ class ScenarioFactory:
         if leafs is None:
             refs = tuple(sorted({(r.name, r.lo, mask(r.width)) for lv in regime.levels if lv.leaf_when is not None
                                  for r in lv.leaf_when.refs() if r.kind == "ctx"}))
-            leafs = self._plan_leafs[key] = (self.leaf_ok(regime, [lv.number for lv in regime.leaf_levels if lv.number <= start]),
+            leafs = self._plan_leafs[key] = (self.leaf_ok(regime, [lv.number for lv in regime.leaf_levels
+                                                                   if lv.number <= start], start),
                                              {lv.number: lv for lv in regime.levels}, refs)
         leafs, by_number, refs = leafs
         if ctx is not None:  # a leaf whose condition the context rules out cannot end the walk
@@ -1661,7 +1669,8 @@ class ScenarioFactory:
                 if page not in mapped:
                     j = counter["n"]
                     counter["n"] += 1
-                    leaf = hleaf if hleaf is not None else draw.choice(self.leaf_ok(self.host, [lv.number for lv in self.host.leaf_levels if lv.number <= hstart]))
+                    leaf = hleaf if hleaf is not None else draw.choice(self.leaf_ok(
+                        self.host, [lv.number for lv in self.host.leaf_levels if lv.number <= hstart], hstart))
                     hplan = Plan(leaf)
                     if host_fault and host_fault[0] == j:
                         if host_fault[2] is None:
