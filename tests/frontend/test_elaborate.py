@@ -572,3 +572,27 @@ def test_an_inverted_constant_takes_the_width_of_the_value_beside_it(tmp_path, t
                         DiagnosticBag())
     cond = next(r for r in spec.regimes[0].faults if r.name == "odd").when
     assert bool(evaluate(cond, lambda r: va if r.name == "va" else 0)) is fires
+
+
+# ---- E0325 `fault NAME at leaf|table FORMAT` (issue 14 item 7)
+@pytest.mark.parametrize("role, fmt, why", [
+    ("leaf", "pde", "expected a leaf format of the regime (pte), not 'pde': the regime reads 'pde' only as a table "
+                    "entry"),
+    ("table", "pte", "expected a table format of the regime (pde), not 'pte': the regime reads 'pte' only as a leaf "
+                     "entry"),
+    ("leaf", "nothing", "expected a leaf format of the regime (pte), not 'nothing': no level of the regime reads "
+                        "'nothing'"),
+])
+def test_a_per_format_fault_names_a_format_of_the_regime_in_its_role(tmp_path, role, fmt, why):
+    text = edit(WALK, "fault not_present when !P;", f"fault not_present at {role} {fmt} when !P;")
+    d = only(compile_text(tmp_path, text), "E0325")
+    assert loc(d) == where(text, f"{fmt} when") and why in d.message
+
+
+def test_a_per_format_fault_reads_fields_only_its_format_has(tmp_path):
+    """PS is a field of pde only: `at table pde` may read it, a fault of every entry may not."""
+    text = edit(WALK, "fault not_present when !P;", "fault not_present when !P;\n    fault big at table pde when PS;")
+    (reg,) = compile_spec(write(tmp_path, text)).regimes
+    assert [(r.name, r.where, r.format) for r in reg.faults] == [("not_present", "", ""), ("big", "table", "pde")]
+    bad = edit(WALK, "fault not_present when !P;", "fault not_present when !P;\n    fault big when PS;")
+    assert "E0301" in [d.code for d in compile_text(tmp_path, bad).errors]
