@@ -16,6 +16,7 @@ from codegen import ir
 from codegen.verify import harness
 from codegen.verify import report as report_mod
 from codegen.verify.backends import runner
+from codegen.verify.stimulus import reach
 from codegen.verify.stimulus.translation import (
     Draw,
     Plan,
@@ -25,7 +26,6 @@ from codegen.verify.stimulus.translation import (
     fault_levels,
     reachable_checks,
 )
-from codegen.verify.stimulus import reach
 from codegen.verify.stimulus.unit import UnitScenarioFactory
 from codegen.verify.stimulus.unit import coverage_keys as unit_coverage_keys
 from codegen.verify.stimulus.unit import expected_coverage as unit_expected_coverage

@@ -576,12 +576,12 @@ def test_an_inverted_constant_takes_the_width_of_the_value_beside_it(tmp_path, t
 
 # ---- E0325 `fault NAME at leaf|table FORMAT` (issue 14 item 7)
 @pytest.mark.parametrize("role, fmt, why", [
-    ("leaf", "pde", "expected a leaf format of the regime (pte), not 'pde': the regime reads 'pde' only as a table "
-                    "entry"),
-    ("table", "pte", "expected a table format of the regime (pde), not 'pte': the regime reads 'pte' only as a leaf "
-                     "entry"),
-    ("leaf", "nothing", "expected a leaf format of the regime (pte), not 'nothing': no level of the regime reads "
-                        "'nothing'"),
+    ("leaf", "pde", ("expected a leaf format of the regime (pte), not 'pde': the regime reads 'pde' only as a "
+                     "table entry")),
+    ("table", "pte", ("expected a table format of the regime (pde), not 'pte': the regime reads 'pte' only as a "
+                      "leaf entry")),
+    ("leaf", "nothing", ("expected a leaf format of the regime (pte), not 'nothing': no level of the regime reads "
+                         "'nothing'")),
 ])
 def test_a_per_format_fault_names_a_format_of_the_regime_in_its_role(tmp_path, role, fmt, why):
     text = edit(WALK, "fault not_present when !P;", f"fault not_present at {role} {fmt} when !P;")

@@ -1150,23 +1150,6 @@ def passable(spec: ir.Spec, regime: ir.Regime, level: int, as_leaf: bool, tries:
     return False
 
 
-def reachable_levels(spec: ir.Spec, regime: ir.Regime, starts: set[int]) -> tuple[set[int], set[int]]:
-    """(levels some walk reaches, leaf levels some walk translates at), from the start
-    levels `starts`: a level is reached from a start level through levels whose pointers
-    can be drawn without a fault (the next lower level, or any lower one where pointers
-    name their next level)."""
-    reached: set[int] = set()
-    for lv in sorted(regime.levels, key=lambda x: -x.number):
-        if lv.number in starts:
-            reached.add(lv.number)
-        if lv.number in reached and passable(spec, regime, lv.number, False):
-            lower = sorted((m.number for m in regime.levels if m.number < lv.number), reverse=True)
-            reached.update(lower if regime.next_level is not None else lower[:1])
-    leaves = {lv.number for lv in regime.leaf_levels
-              if lv.number in reached and passable(spec, regime, lv.number, True)}
-    return reached, leaves
-
-
 class ScenarioFactory:
     """Draws complete scenarios (request + memory image) for a spec's top translation."""
 

@@ -113,7 +113,7 @@ def test_a_fault_over_the_leaf_condition_s_fields_is_drawn_on_a_leaf():
     spec = _toy("toy_leaf_fault")
     (walk,) = spec.regimes
     lay = spec.layout("mega")
-    r, w, x = (lay.field(n) for n in "RWX")
+    r, w = lay.field("R"), lay.field("W")
     for seed in range(20):
         e = _builder(spec, walk, seed).entry(2, True, 1 << 21, "write_only")
         assert e >> w.lo & 1 and not e >> r.lo & 1  # W && !R, so a leaf by R || W || X
