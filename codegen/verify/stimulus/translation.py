@@ -1113,7 +1113,8 @@ def injectable(spec: ir.Spec, regime: ir.Regime, rule: ir.Rule, level: int, trie
             builder = TableBuilder(spec, regime, draw, ctx, lambda a, v: None, Allocator(draw, 40))
             builder.addr = draw.bits(regime.input_width)
             try:
-                builder.entry(level, as_leaf, 1 << 12 if not as_leaf else 1 << lv.page_shift, rule.name)
+                target = 1 << (lv.page_shift if as_leaf else table_shift(regime))
+                builder.entry(level, as_leaf, target, rule.name)
                 return True
             except StimulusError:
                 continue
@@ -1143,7 +1144,7 @@ def passable(spec: ir.Spec, regime: ir.Regime, level: int, as_leaf: bool, tries:
         builder = TableBuilder(spec, regime, draw, ctx, lambda a, v: None, Allocator(draw, 40))
         builder.addr = draw.bits(regime.input_width)
         try:
-            builder.entry(level, as_leaf, 1 << lv.page_shift if as_leaf else 1 << 12, None)
+            builder.entry(level, as_leaf, 1 << lv.page_shift if as_leaf else 1 << table_shift(regime), None)
             return True
         except StimulusError:
             continue
