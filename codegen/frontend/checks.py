@@ -135,6 +135,22 @@ def _addr_map(spec, reg, lv, lay, role, terms, ordered, page_ok, where, bag, onc
                       "could be mapped there; make the terms meet", span,
                       (f"level '{lv.name}' maps {page} pages here", lv.span))
         return
+    smallest = _smallest_target(reg, lv, ordered)
+    if smallest is not None and low < smallest[0]:
+        if not once("E0437", name):
+            return
+        shift, target = smallest
+        f = pieces[0][1]
+        fix = (f"`pointer {f.name} << {shift};` if the field holds the address from bit {shift} up (a table "
+               f"number), or a field that starts at bit {shift}")
+        subject = f"pointer field '{f.name}' of '{name}' starts at bit {f.lo}" if one else \
+            f"pointer map `{text}` of '{name}' starts at address bit {low}"
+        bag.error("E0437", f"{subject}, so its low entry bits become address bits {shift - 1}:{low}; expected "
+                  f"the map to start at address bit {shift} or above, not {low}: the tables it leads to (level "
+                  f"'{target.name}') are aligned to {size_text(1 << shift)}, so those address bits are always 0. "
+                  f"Write {fix}", span if not one else f.span,
+                  (f"level '{target.name}' is declared here", target.span))
+        return
     table_shift = (reg.entry_bytes * (1 << (lv.index_hi - lv.index_lo + 1))).bit_length() - 1
     nxt = next((x for x in ordered if x.number == lv.number - 1), None)
     if nxt is not None:
@@ -199,6 +215,28 @@ def _nested_access(spec: ir.Spec, nest: ir.Nested, bag: DiagnosticBag) -> None:
         bag.error("E0430", f"the {stage} access of nested '{nest.name}' gives host regime '{host.name}' "
                   f"{' and '.join(on) or 'none'} (guest access: {when}): expected {rule}, not "
                   f"{'none' if not on else 'two'}", span, (f"the kinds are grouped here", group.span))
+
+
+def _table_bits(reg: ir.Regime, lv: ir.Level) -> int:
+    """log2 of the bytes of a table of `lv`: its entries times the entry size."""
+    return (reg.entry_bytes << (lv.index_hi - lv.index_lo + 1)).bit_length() - 1
+
+
+def _smallest_target(reg: ir.Regime, lv: ir.Level, ordered) -> tuple[int, ir.Level] | None:
+    """(log2 of the alignment, level) of the tables a pointer at `lv` can lead to: the
+    level below, or with `next level` any level below (levels may be skipped). The
+    smallest table, so that a pointer whose tables differ in size is refused only when
+    it is wrong for every one of them; and no more than the smallest page, since a table
+    larger than a page need only be page-aligned (the walker adds the index to it)."""
+    if reg.next_level is None:
+        targets = [x for x in ordered if x.number == lv.number - 1]
+    else:
+        targets = [x for x in ordered if x.number < lv.number]
+    if not targets:
+        return None
+    bits, target = min(((_table_bits(reg, x), x) for x in targets), key=lambda t: t[0])
+    page = min((x.page_shift for x in ordered if x.leaf), default=bits)
+    return min(bits, page), target
 
 
 def _nested_widths(spec: ir.Spec, nest: ir.Nested, bag: DiagnosticBag) -> None:
@@ -568,13 +606,13 @@ def _regime(spec: ir.Spec, reg: ir.Regime, bag: DiagnosticBag) -> None:
                                   f"does not list under 'context': add it, `context "
                                   f"{', '.join((*reg.context, ref.name))};`", ref.span,
                                   (f"{where} is declared here", reg.span))
-            roles = [e for r in reg.faults_for(role == "leaf") for e in _fields_in(r.when, "field")]
+            roles = [e for r in reg.faults_for(role == "leaf", name) for e in _fields_in(r.when, "field")]
             roles += [e for a in reg.accumulators_for(role == "leaf") for e in _fields_in(a.then, "field")]
             for ref in roles:
                 if lay.field(ref.name) is None and once("E0301", name, ref.span):
                     bag.error("E0301", f"field '{ref.name}' is not in format '{name}' used at level '{lv.name}': a "
                               "fault or accumulator reads its fields in every entry it applies to; add the field, "
-                              "or limit the fault or accumulator with `at leaf` or `at table`", ref.span,
+                              "or limit the fault or accumulator with `at leaf` or `at table` (a fault `at leaf FORMAT`: one format)", ref.span,
                               (f"format '{name}' is declared here", lay.span))
         if lv.leaf and lv.leaf_when is not None:
             for ref in _fields_in(lv.leaf_when, "field"):

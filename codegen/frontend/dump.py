@@ -236,7 +236,8 @@ class _Builder:
                         ranges=tuple(ranges), cite=lay.cite, doc=lay.doc, span=self.span(lay.span))
 
     def rule(self, r: ir.Rule) -> d.Rule:
-        return d.Rule(name=r.name, when=self.expr(r.when), where=r.where, record=r.record, cite=r.cite, doc=r.doc,
+        return d.Rule(name=r.name, when=self.expr(r.when), where=r.where, record=r.record,
+                      format=self.visible("layouts", r.format) if r.format else None, cite=r.cite, doc=r.doc,
                       span=self.span(r.span))
 
     def record(self, r: ir.Record) -> d.Record:

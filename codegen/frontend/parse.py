@@ -344,19 +344,24 @@ class _ToAst(Transformer):
         rest = self._plain(c)
         return ast.Rule("let", str(rest[0]), self.sp(meta), value=self._e(rest[1]), cite=cite, doc=doc)
 
+    def acc_where(self, meta, c):
+        return ("where", str(c[1]), None)
+
     def fault_where(self, meta, c):
-        return ("where", str(c[1]))
+        fmt = (str(c[2]), _tok_span(self.path, c[2])) if len(c) > 2 else None
+        return ("where", str(c[1]), fmt)
 
     def fault_record(self, meta, c):
         return ("record", str(c[0]), self.sp(meta))
 
     def fault_item(self, meta, c):
         cite, doc = self._opts(c)
-        where = next((x[1] for x in c if isinstance(x, tuple) and x[0] == "where"), "")
+        where, fmt = next(((x[1], x[2]) for x in c if isinstance(x, tuple) and x[0] == "where"), ("", None))
         rec = next((x for x in c if isinstance(x, tuple) and x[0] == "record"), None)
         rest = [x for x in self._plain(c) if not (isinstance(x, tuple) and x[0] in ("where", "record"))]
         return ast.Rule("fault", str(rest[0]), self.sp(meta), when=self._e(rest[1]), where=where, cite=cite, doc=doc,
-                        record=rec[1] if rec else "", record_span=rec[2] if rec else None)
+                        record=rec[1] if rec else "", record_span=rec[2] if rec else None,
+                        format=fmt[0] if fmt else "", format_span=fmt[1] if fmt else None)
 
     def check_item(self, meta, c):
         cite, doc = self._opts(c)

@@ -155,6 +155,8 @@ class Rule:
     record_span: Span | None = None
     used: bool = False  # set: `as used` (written when the entry is used, not after success)
     cite: str = ""
+    format: str = ""  # fault `at leaf FORMAT` / `at table FORMAT`: only on entries of that format
+    format_span: Span | None = None
     doc: str = ""
 
 

@@ -1107,8 +1107,8 @@ class SpecDoc:
                                   note=f"the same walk, reading {swaps}"))
         levels = []
         for lv in r.levels:
-            table_faults = [x.name for x in r.faults_for(False)] if lv.table else []
-            leaf_faults = [x.name for x in r.faults_for(True)] if lv.leaf else []
+            table_faults = [x.name for x in r.faults_for(False, lv.table)] if lv.table else []
+            leaf_faults = [x.name for x in r.faults_for(True, lv.leaf)] if lv.leaf else []
             parts = []
             if lv.table:
                 parts.append("pointer: " + _some_of(table_faults, [x.name for x in r.faults]))
@@ -1134,7 +1134,8 @@ class SpecDoc:
                     same[0].append(f"{lv.shown} {lv.name}")
         page_shifts = [(("levels " if len(names) > 1 else "level ") + ", ".join(names), text) for names, text in shifts]
         where = {"": "every entry", "leaf": "leaf entries", "table": "pointer entries"}
-        faults = [RuleDoc(x.name, [("when", p.text(x.when))], self.meta(x), where.get(x.where, x.where), i + 1)
+        faults = [RuleDoc(x.name, [("when", p.text(x.when))], self.meta(x),
+                          f"{x.where} entries of format {x.format}" if x.format else where.get(x.where, x.where), i + 1)
                   for i, x in enumerate(r.faults)]
         checks = [RuleDoc(x.name, [("when", p.text(x.when))], self.meta(x), "", len(r.faults) + i + 1)
                   for i, x in enumerate(r.checks)]

@@ -221,12 +221,14 @@ class Level(_Model):
 
 class Rule(_Model):
     """A walk fault or a final check; `where`: "" every entry, "leaf" or "table" (pointer) entries only,
-    "input" before the first memory reference (an input fault)."""
+    "input" before the first memory reference (an input fault); `format`: with `at leaf FORMAT` /
+    `at table FORMAT`, only entries of that format (else null)."""
 
     name: str
     when: Expr
     where: Literal["", "leaf", "table", "input"]
     record: str = Field("", description="an input fault's record (`record NAME`); \"\" the regime's first")
+    format: str | None
     cite: str
     doc: str
     span: Span

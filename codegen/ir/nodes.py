@@ -189,12 +189,15 @@ class Rule(Node):
     """A walk fault (`fault`), a final check (`check`). A walk fault applies to entries
     in the role `where` says: "" every entry, "leaf" leaves only, "table" pointers only;
     an input fault ("input") is checked before the first memory reference, on the input
-    and the context alone, and reports `record` (a record's name; "" the first)."""
+    and the context alone, and reports `record` (a record's name; "" the first);
+    with `format` (`at leaf big_page`), only to entries of that format in that role, so
+    it may read fields only that format has."""
 
     name: str
     when: Expr
     where: str = ""
     record: str = ""
+    format: str = ""
     cite: str = ""
     doc: str = ""
 
@@ -354,9 +357,20 @@ class Regime(Node):
         """The accumulators that take in an entry that is a leaf (or a pointer)."""
         return tuple(a for a in self.accumulators if a.where in ("", "leaf" if leaf else "table"))
 
-    def faults_for(self, leaf: bool) -> tuple[Rule, ...]:
-        """The walk faults checked on an entry that is a leaf (or a pointer)."""
-        return tuple(r for r in self.faults if r.where in ("", "leaf" if leaf else "table"))
+    def faults_for(self, leaf: bool, fmt: str | None = None) -> tuple[Rule, ...]:
+        """The walk faults checked on an entry that is a leaf (or a pointer) of format
+        `fmt`; None: every fault of the role, whatever format it names."""
+        return tuple(r for r in self.faults if r.where in ("", "leaf" if leaf else "table")
+                     and (fmt is None or not r.format or r.format == fmt))
+
+    def rule_levels(self, rule: Rule) -> tuple[tuple[Level, bool], ...]:
+        """(level, as a leaf) of every entry a walk fault applies to."""
+        out = []
+        for lv in self.levels:
+            for name, leaf in ((lv.table, False), (lv.leaf, True)):
+                if name and rule in self.faults_for(leaf, name):
+                    out.append((lv, leaf))
+        return tuple(out)
 
     def frame_of(self, level: Level) -> tuple[AddrTerm, ...]:
         """The frame map of `level`'s leaf: its own, or the regime's."""

@@ -16,6 +16,7 @@ from codegen import ir
 from codegen.verify import harness
 from codegen.verify import report as report_mod
 from codegen.verify.backends import runner
+from codegen.verify.stimulus import reach
 from codegen.verify.stimulus.translation import (
     Draw,
     Plan,
@@ -23,10 +24,8 @@ from codegen.verify.stimulus.translation import (
     ScenarioFactory,
     StimulusError,
     fault_levels,
-    injectable,
     reachable_checks,
     reachable_input_faults,
-    reachable_levels,
 )
 from codegen.verify.stimulus.unit import UnitScenarioFactory
 from codegen.verify.stimulus.unit import coverage_keys as unit_coverage_keys
@@ -189,36 +188,25 @@ def coverage_keys(outcome: dict, trace=()) -> list[str]:
     return keys
 
 
-# entries `injectable` may try to build while looking for unreachable fault sites, per
-# stage: past it, the sites left count as reachable (a regime of hundreds of faults
-# spent minutes here)
-INJECT_BUDGET = 400
-
-
 def _stage_points(stage: str, regime: ir.Regime, spec: ir.Spec, checks: set[str],
                   starts: set[int], inputs: set[str] = frozenset()) -> tuple[list[str], list[str], set[int], set[int]]:
     """(points, unreachable points, levels reached, leaf levels translated at) of one
     stage: each fault kind, each fault at each level it can happen at
     (stimulus.fault_levels) and each final check at each leaf level, each page level.
-    A point is unreachable when no walk gets there: its level is below one whose every
-    entry faults (stimulus.reachable_levels), the faults before it always fire first
-    (stimulus.injectable), or, for a check, no context and access trips it
-    (stimulus.reachable_checks)."""
-    reached, leaves = reachable_levels(spec, regime, starts)
+    A walk fault's point is unreachable only when the spec proves it (stimulus.reach):
+    its level is below one no walk passes (no pointer possible, or one a fault always
+    stops), its guard is 0 there, or a fault before it is always 1; a check's, when no
+    context and access trips it (stimulus.reachable_checks)."""
+    reached, leaves = reach.reached_levels(spec, regime, starts)
     points, unreachable = [], []
     sites: list[tuple[str, str, bool]] = []  # (kind, point, reachable)
-    budget = [INJECT_BUDGET]
     for rule in regime.faults:
-        # a fault that reads the input address is reached by the addresses walks draw,
-        # which table building does not steer: not for `injectable` to judge
-        reads_input = any(r.kind == "input" for r in rule.when.refs())
         # one that reads no entry (the input, a register, an access kind) holds or not for
         # the whole walk: it fires at the first entry it applies to, so at a start level
         # unless it applies to leaves only
         fieldless = rule.where != "leaf" and all(r.kind in ("ctx", "access", "input") for r in rule.when.refs())
         for n in fault_levels(spec, regime, rule):
-            ok = n in reached and (regime.next_level is not None or reads_input
-                                   or injectable(spec, regime, rule, n, budget=budget))
+            ok = n in reached and reach.fault_possible(spec, regime, rule, regime.level(n))
             if fieldless and n not in starts:
                 ok = False
             sites.append((rule.name, f"{stage} fault {rule.name} at level {regime.label(n)}", ok))

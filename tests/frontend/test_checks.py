@@ -382,3 +382,49 @@ def test_a_register_bounded_reserved_range_may_cover_the_address_field(tmp_path)
     text = edit(WALK, "    ADDR [47:12];\n}\nformat pde", "    ADDR [47:12];\n    reserved [47:36] if CR3.SZ == 0;\n}\n"
                 "format pde", *regs)
     assert codes(compile_text(tmp_path, text)) == ["E0402"]
+# ---- E0437 a pointer used below the alignment of the tables it leads to (issue 14 item 1)
+def _pointer_at(lo: int, pt_index: str = "va[20:12]", pd_index: str = "va[29:21]") -> str:
+    """WALK with pde's ADDR from entry bit `lo`, used in place, and the levels' indexes."""
+    return edit(WALK, "    PS [7];\n    ADDR [47:12];", f"    PS [7];\n    ADDR [47:{lo}];",
+                "index va[29:21]", f"index {pd_index}", "index va[20:12]", f"index {pt_index}")
+
+
+def test_a_pointer_field_below_the_table_alignment_is_refused(tmp_path):
+    """A page number stored at entry bit 10 and used in place: address bits 11:10 of a 4-KiB
+    table would come from the entry. The fix the message names, `<< 12`, is accepted."""
+    text = _pointer_at(10)
+    d = only(compile_text(tmp_path, text), "E0437")
+    assert loc(d) == where(text, "ADDR [47:10]") and note_loc(d) == where(text, "level 1 pt")
+    assert "expected the map to start at address bit 12 or above, not 10" in d.message
+    assert "`pointer ADDR << 12;`" in d.message
+    fixed = edit(text, "pointer ADDR;", "pointer ADDR << 12;", "    ADDR [47:10];", "    ADDR [45:10];")
+    assert compile_spec(write(tmp_path, fixed)).regimes[0].pointer[0].shift == 12
+
+
+@pytest.mark.parametrize("lo, ok", [(9, True), (8, False)])
+def test_a_table_smaller_than_a_page_needs_only_its_own_alignment(tmp_path, lo, ok):
+    """pt has 64 entries of 8 bytes (a 512-byte table): a pointer from bit 9 addresses it."""
+    text = _pointer_at(lo, pt_index="va[17:12]", pd_index="va[26:18]")
+    if ok:
+        compile_spec(write(tmp_path, text))
+    else:
+        only(compile_text(tmp_path, text), "E0437")
+
+
+def test_a_table_larger_than_a_page_needs_only_page_alignment(tmp_path):
+    """16-KiB tables of 16-byte entries addressed from bit 12 (the walker adds the index)."""
+    from pathlib import Path
+    data = Path(__file__).resolve().parents[1] / "data" / "toy_nested_entry16.vspec"
+    assert compile_spec(data).regime("guest16").pointer[0].field == "ADDR"
+
+
+def test_a_pointer_that_may_skip_levels_is_checked_against_the_smallest_table(tmp_path):
+    """With `next level`, a pointer at level 3 may lead to level 2 (4 KiB) or level 1 (a
+    512-byte table): right for the smallest, so accepted; below it, refused."""
+    three = edit(WALK, "start level 2;", "start level 3;\n    next level NL;",
+                 "    PS [7];\n    ADDR [47:12];", "    PS [7];\n    NL [49:48];\n    ADDR [47:{lo}];",
+                 "    level 2 pd { index va[29:21]; table pde; }",
+                 "    level 3 top { index va[35:27]; table pde; }\n    level 2 pd { index va[26:18]; table pde; }",
+                 "index va[20:12]", "index va[17:12]", "format pte : 64 {", "format pte : 64 {\n    NL [49:48];")
+    compile_spec(write(tmp_path, three.replace("{lo}", "9")))
+    only(compile_text(tmp_path, three.replace("{lo}", "8")), "E0437")

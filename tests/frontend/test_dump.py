@@ -190,6 +190,13 @@ def test_pointer_and_frame_maps_are_in_the_dump():
     assert own == {"top": [], "mid": [("ADDR", None), ("ADDR_HI", 32)], "low": []}
 
 
+# ---- a fault `at leaf FORMAT` names its format (issue 14 item 7)
+def test_a_per_format_fault_names_its_format_in_the_dump():
+    (walk,) = dump_of(DATA / "toy_format_fault.vspec").regimes
+    assert [(r.name, r.where, r.format) for r in walk.faults] == [
+        ("invalid", "", None), ("limited", "table", "dir"), ("misaligned", "leaf", "big"), ("reserved", "", None)]
+
+
 # ---- `reserved if PARAM` keeps its parameter
 def test_reserved_if_a_parameter_names_the_parameter(tmp_path):
     text = edit(WALK, "spec t;\n", "spec t;\nparam BIG = 1;\nparam OLD = 0;\n",

@@ -306,6 +306,20 @@ def test_a_field_with_two_widths_is_not_suggested_as_itself(tmp_path):
     assert "'ADDR' is a field of the entry formats with different widths (27 bits in pde, 36 bits in pte)" in d.message
 
 
+def test_a_leaf_field_with_two_widths_is_not_called_undefined(tmp_path):
+    # issue 14: `leaf.PPN` of two leaf formats with different widths said "undefined name
+    # 'leaf.PPN'; did you mean 'leaf.PPN'?" (later "... 'leaf.X'?"): it is defined, with no one width
+    text = edit(WALK, "    ADDR [47:12];\n}\nformat pde", "    ADDR [47:13];\n}\nformat pde",
+                "level 2 pd { index va[29:21]; table pde; }",
+                "level 2 pd { index va[29:21]; table pde; leaf pde when PS page 2M; }",
+                "    ADDR [47:12];\n}\nregime", "    ADDR [47:21];\n}\nregime",
+                "record pf { code : 8 = fault; }", "record pf { code : 8 = fault; a : 36 = leaf.ADDR; }")
+    d = only(compile_text(tmp_path, text), "E0301")
+    assert loc(d) == where(text, "leaf.ADDR")
+    assert d.message.startswith("cannot use 'leaf.ADDR' here: 'ADDR' is a field of the leaf formats with different "
+                                "widths (27 bits in pde, 35 bits in pte)") and "did you mean" not in d.message
+
+
 def test_a_field_out_of_reach_says_where_it_is_declared(tmp_path):
     text = edit(WALK, "root CR3.BASE << 12;", "root PS << 12;")
     d = only(compile_text(tmp_path, text), "E0301")
@@ -769,3 +783,25 @@ def test_an_accumulator_can_take_in_pointer_entries_only(tmp_path):
     reg = compile_spec(write(tmp_path, text), DiagnosticBag()).regime("walk")
     assert [(a.name, a.where) for a in reg.accumulators] == [("w", "table")]
     assert reg.accumulators_for(leaf=False) == reg.accumulators and reg.accumulators_for(leaf=True) == ()
+# ---- E0325 `fault NAME at leaf|table FORMAT` (issue 14 item 7)
+@pytest.mark.parametrize("role, fmt, why", [
+    ("leaf", "pde", ("expected a leaf format of the regime (pte), not 'pde': the regime reads 'pde' only as a "
+                     "table entry")),
+    ("table", "pte", ("expected a table format of the regime (pde), not 'pte': the regime reads 'pte' only as a "
+                      "leaf entry")),
+    ("leaf", "nothing", ("expected a leaf format of the regime (pte), not 'nothing': no level of the regime reads "
+                         "'nothing'")),
+])
+def test_a_per_format_fault_names_a_format_of_the_regime_in_its_role(tmp_path, role, fmt, why):
+    text = edit(WALK, "fault not_present when !P;", f"fault not_present at {role} {fmt} when !P;")
+    d = only(compile_text(tmp_path, text), "E0325")
+    assert loc(d) == where(text, f"{fmt} when") and why in d.message
+
+
+def test_a_per_format_fault_reads_fields_only_its_format_has(tmp_path):
+    """PS is a field of pde only: `at table pde` may read it, a fault of every entry may not."""
+    text = edit(WALK, "fault not_present when !P;", "fault not_present when !P;\n    fault big at table pde when PS;")
+    (reg,) = compile_spec(write(tmp_path, text)).regimes
+    assert [(r.name, r.where, r.format) for r in reg.faults] == [("not_present", "", ""), ("big", "table", "pde")]
+    bad = edit(WALK, "fault not_present when !P;", "fault not_present when !P;\n    fault big when PS;")
+    assert "E0301" in [d.code for d in compile_text(tmp_path, bad).errors]

@@ -388,3 +388,13 @@ def test_pointer_and_frame_maps_are_documented(shipped):
     assert md.count("| pointer field | ADDR (") == 2  # legacy32 and long_mode
     toy = doc.render(compile_spec(Path(__file__).resolve().parents[1] / "data" / "toy_frame_terms.vspec"))
     assert "| pointer map | PPN \\<\\< 12 (" in toy["toy_frame_terms.md"]
+
+
+def test_a_per_format_fault_is_documented_with_its_format():
+    """`fault misaligned at leaf big ...`: the fault list names the format, and the level
+    table lists it only where `big` is the leaf (issue 14 item 7)."""
+    md = doc.render(compile_spec(Path(__file__).resolve().parents[1] / "data" / "toy_format_fault.vspec"))
+    text = md["toy_format_fault.md"]
+    assert "`misaligned` (leaf entries of format big)" in text and "`limited` (table entries of format dir)" in text
+    assert "pointer: all but misaligned; leaf: all but limited" in text  # level 2: dir pointers, big leaves
+    assert "| 4 KiB | leaf: invalid, reserved |" in text  # level 1: page leaves, neither

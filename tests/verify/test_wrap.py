@@ -107,9 +107,9 @@ def test_four_hundred_faults_cosimulate_and_convert(tmp_path):
 
 
 def test_four_hundred_faults_on_the_context_cosimulate(tmp_path):
-    """400 faults that read the context, not the address: looking for the fault sites no
-    walk can reach (cosim.expected_coverage, stimulus.injectable) has a budget; it built
-    entries for minutes before."""
+    """400 faults that read the context, not the address: finding the fault sites no walk
+    can reach (cosim.expected_coverage) built entries for minutes once; it is a proof
+    from the IR now (stimulus.reach), which builds none."""
     text = TOY.read_text()
     anchor = "    fault reserved when rsvd;\n"
     faults = "".join(f"    fault f{i} when A && PTBR[11:3] == {i + 7};\n" for i in range(400))

@@ -259,7 +259,10 @@ class Elaborator:
             where = u.where or self._declared_elsewhere(scope.module, u.name)
             hint = (f"; {where}" if where else f"; did you mean '{close}'?" if close
                     else "; declare it, or check the spelling")
-            self.bag.error("E0301", f"undefined name '{u.name}'{hint}", u.span)
+            if u.found:
+                self.bag.error("E0301", f"cannot use '{u.name}' here: {where}", u.span)
+            else:
+                self.bag.error("E0301", f"undefined name '{u.name}'{hint}", u.span)
         except Problem as err:
             self.bag.error(err.code, str(err), err.span, *err.notes)
         except EvalError as err:
@@ -792,10 +795,16 @@ class Elaborator:
                         input_faults.append(ir.Rule(name=r.name, when=cond, where=r.where, record=r.record,
                                                     cite=r.cite, doc=r.doc, span=r.span))
                     continue
-                cond = self.resolve(r.when, fault_scope if r.kind == "fault" else check_scope)
+                scope = fault_scope if r.kind == "fault" else check_scope
+                if r.kind == "fault" and r.format:
+                    scope = self._format_fault_scope(m, r, levels, fault_scope)
+                    if scope is None:
+                        continue
+                cond = self.resolve(r.when, scope)
                 if cond is not None:
                     (faults if r.kind == "fault" else checks).append(
-                        ir.Rule(name=r.name, when=cond, where=r.where, cite=r.cite, doc=r.doc, span=r.span))
+                        ir.Rule(name=r.name, when=cond, where=r.where, format=r.format, cite=r.cite, doc=r.doc,
+                                span=r.span))
             elif r.kind == "set":
                 # an update reads the fields of the entries it writes (as read from memory),
                 # the access, the context and the accumulators (`as used`: as before this
@@ -1046,6 +1055,24 @@ class Elaborator:
             why = identifier_problem(name, prefixed)
             if why:
                 self.bag.error("E0202", identifier_message(what, name, why), span)
+
+    def _format_fault_scope(self, m: Module, r, levels: list, fault_scope: Scope) -> Scope | None:
+        """The scope of `fault NAME at leaf|table FORMAT`: the fields of that format only
+        (the fault applies only where it is the entry read). E0325 when FORMAT is not a
+        format of the regime in that role."""
+        role = "leaf" if r.where == "leaf" else "table"
+        names = list(dict.fromkeys(n for lv in levels for n in ((lv.leaf,) if role == "leaf" else (lv.table,)) if n))
+        if r.format not in names:
+            used = any(r.format in (lv.table, lv.leaf) for lv in levels)
+            why = (f"the regime reads '{r.format}' only as a {'table' if role == 'leaf' else 'leaf'} entry" if used
+                   else f"no level of the regime reads '{r.format}'")
+            self.bag.error("E0325", f"fault '{r.name}' applies `at {role} {r.format}`: expected a {role} format of "
+                           f"the regime ({', '.join(names) or 'none'}), not '{r.format}': {why}",
+                           r.format_span or r.span)
+            return None
+        scope = copy.copy(fault_scope)
+        scope.entry_formats = [self._lay(m, r.format)]
+        return scope
 
     @staticmethod
     def _lay(m: Module, name: str) -> ir.Layout:

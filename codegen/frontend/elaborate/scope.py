@@ -60,8 +60,9 @@ class Undefined(Exception):
     """A name an expression cannot resolve; `where` says where a name it cannot reach
     here is declared (then no spelling is suggested)."""
 
-    def __init__(self, name: str, span: Span, candidates=(), where: str | None = None):
-        self.name, self.span, self.where = name, span, where
+    def __init__(self, name: str, span: Span, candidates=(), where: str | None = None, found: bool = False):
+        # found: the name exists but cannot be used here (no one width): not "undefined"
+        self.name, self.span, self.where, self.found = name, span, where, found
         self.candidates = [c for c in candidates if c != name]  # never suggest the name itself
 
 
@@ -181,7 +182,7 @@ class Scope:
                     each = ", ".join(f"{f.field(n).width} bits in {f.name}" for f in self.entry_formats if f.field(n))
                     raise Undefined(name, span, where=f"'{n}' is a field of the entry formats with different "
                                     f"widths ({each}), so it has no one width here; give it the same width in "
-                                    "every format, or rename it in the ones where it differs")
+                                    "every format, or rename it in the ones where it differs", found=True)
             raise Undefined(name, span, self._candidates())
         head, tail = parts[0], parts[1]
         if head in self.structures and len(parts) <= 3:
@@ -218,6 +219,12 @@ class Scope:
                     self._use(*self.leaf_formats, name=tail)
                     return note(Expr(op="ref", kind="leaf", name=tail, width=widths.pop(), span=span),
                                 layouts=tuple(f for f in self.leaf_formats if f.field(tail)), field=tail)
+                if widths:  # not a misspelling: the name itself exists, with no one width
+                    each = ", ".join(f"{f.field(tail).width} bits in {f.name}" for f in self.leaf_formats
+                                     if f.field(tail))
+                    raise Undefined(name, span, where=f"'{tail}' is a field of the leaf formats with different "
+                                    f"widths ({each}), so `leaf.{tail}` has no one width; give it the same bits in "
+                                    "every leaf format, or rename it in the ones where it differs", found=True)
             if head == "host" and tail in self.host:
                 return Expr(op="ref", kind="host", name=tail, width=self.host[tail], span=span)
         raise Undefined(name, span, self._candidates())

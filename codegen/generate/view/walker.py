@@ -323,7 +323,8 @@ class WalkerView:
 
     def py_faults(self, fv: FormatView, level: int, leaf: bool) -> list[tuple[int, ir.Rule, str]]:
         env = self.py_env(fv.layout, level)
-        return [(self.kinds.index(r.name) + 1, r, py(r.when, env)) for r in self.regime.faults_for(leaf)]
+        return [(self.kinds.index(r.name) + 1, r, py(r.when, env))
+                for r in self.regime.faults_for(leaf, fv.layout.name)]
 
     def py_accumulate(self, fv: FormatView, level: int, leaf: bool) -> list[tuple[str, str]]:
         env = self.py_env(fv.layout, level)
@@ -485,7 +486,7 @@ class WalkerView:
     # ---- MyHDL: the cycle-level model
     def hdl_faults(self, fv: FormatView, level: int, leaf: bool) -> list[tuple[int, ir.Rule, str]]:
         return [(self.kinds.index(r.name) + 1, r, self.hdl_expr(r.when, fv, level, True))
-                for r in self.regime.faults_for(leaf)]
+                for r in self.regime.faults_for(leaf, fv.layout.name)]
 
     def hdl_accumulate(self, fv: FormatView, level: int, leaf: bool) -> list[tuple[ir.Accumulator, list[str], str]]:
         """(accumulator, statements before, value) of each `then` that takes in an entry

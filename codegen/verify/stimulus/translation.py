@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from codegen import ir
 from codegen.ir.expr import Expr, call_value, mask
 from codegen.ir.expr import evaluate as _evaluate
-from codegen.verify.stimulus import compiled
+from codegen.verify.stimulus import compiled, reach
 
 
 def evaluate(e: Expr, lookup) -> int:
@@ -789,7 +789,8 @@ class TableBuilder:
             raise StimulusError(f"a walk condition reads '{r.name}' ({r.kind}), which table building cannot set")
         return _evaluate(e, lookup, keep_width=True)
 
-    def steer(self, lay: ir.Layout, value: int, level: int, keep: set[str], want, leaf: bool) -> int:
+    def steer(self, lay: ir.Layout, value: int, level: int, keep: set[str], want, leaf: bool,
+              what: str | None = None) -> int:
         """Redraw fields outside `keep` until want(value) holds: first only the fields of
         the conditions that need to change, then all fields the conditions read. Small
         fields are tried exhaustively, nearest the preferred values first (legal entries
@@ -801,7 +802,38 @@ class TableBuilder:
             found = self._search(lay, value, fields, want)
             if found is not None:
                 return found
-        raise StimulusError(f"cannot draw an entry of format '{lay.name}' that fits the plan")
+        raise StimulusError(self.cannot_text(lay, level, leaf, what, value))
+
+    def cannot_text(self, lay: ir.Layout, level: int, leaf: bool, what: str | None, value: int) -> str:
+        """Why no entry fits the plan, naming the rule it cannot meet (not just the format):
+        `what` is the planned fault, None for an entry no fault fires on, or "leaf" when
+        the leaf condition alone cannot say leaf (or pointer)."""
+        role = "leaf" if leaf else "pointer"
+        lv = self.regime.level(level)
+        at = f"a {role} entry (format '{lay.name}') at level {level} '{lv.name}' of regime '{self.regime.name}'"
+
+        def named(r: ir.Rule) -> str:
+            return f"fault '{r.name}' ({r.span.path}:{r.span.line})"
+        decided = ""
+        if lv.leaf and lv.table:
+            decided = (f" while the leaf condition of level '{lv.name}' ({lv.span.path}:{lv.span.line}) is "
+                       f"{'true' if leaf else 'false'} (a {role})")
+        if what == "leaf":
+            return f"cannot draw {at}: its leaf condition ({lv.span.path}:{lv.span.line}) never says {role}"
+        if what is not None:
+            rule = next(r for r in self.regime.faults if r.name == what)
+            return (f"cannot inject {named(rule)} into {at}: no entry makes it fire{decided} and no walk fault "
+                    "listed before it fires")
+        firing = [named(r) for r in self.regime.faults_for(leaf, lay.name)
+                  if self._fires_safely(r, lay, value, level)]
+        return (f"cannot draw {at} on which no walk fault fires{decided}"
+                + (f": {', '.join(firing)} fired on every entry tried" if firing else ""))
+
+    def _fires_safely(self, r: ir.Rule, lay: ir.Layout, value: int, level: int) -> bool:
+        try:
+            return bool(self.field_eval(r.when, lay, value, level))
+        except StimulusError:
+            return False
 
     def _search(self, lay: ir.Layout, value: int, fields: list[ir.Field], want) -> int | None:
         small = [f for f in fields if f.hi - f.lo < 4]
@@ -887,7 +919,7 @@ class TableBuilder:
 
     def _condition_fields_uncached(self, level: int, leaf: bool) -> set[str]:
         lv = self.regime.level(level)
-        conds = [r.when for r in self.regime.faults_for(leaf)]
+        conds = [r.when for r in self.regime.faults_for(leaf, lv.leaf if leaf else lv.table)]
         if lv.leaf_when is not None:
             conds.append(lv.leaf_when)
         return {n for c in conds for n in self._reads(c)}
@@ -895,13 +927,13 @@ class TableBuilder:
     def _firing_fields(self, lay: ir.Layout, level: int, leaf: bool, value: int) -> set[str]:
         """Fields read by the walk faults that fire on `value` (what has to change)."""
         names: set[str] = set()
-        for r in self.regime.faults_for(leaf):
+        for r in self.regime.faults_for(leaf, lay.name):
             if self.field_eval(r.when, lay, value, level):
                 names |= self._reads(r.when)
         return names
 
     def walk_faults_clear(self, lay: ir.Layout, level: int, value: int, leaf: bool, upto: str | None = None) -> bool:
-        for r in self.regime.faults_for(leaf):
+        for r in self.regime.faults_for(leaf, lay.name):
             if r.name == upto:
                 return True
             if self.field_eval(r.when, lay, value, level):
@@ -917,6 +949,9 @@ class TableBuilder:
             prep = self._prep[(level, as_leaf, fault)] = self._new_prep(level, as_leaf, fault)
         kind, wide, ones, pref_mask, pref_value, sub, fixed = prep
         lay = kind.lay
+        if not kind.applies:
+            raise StimulusError(f"fault '{fault}' does not apply to a {'leaf' if as_leaf else 'pointer'} of format "
+                                f"'{lay.name}' at level {level}")
         # the map's inverse: each address bit goes into the field term that carries it
         bits = 0
         for e, m, a in kind.pieces:
@@ -939,7 +974,7 @@ class TableBuilder:
         if lv.leaf and lv.table:
             leaf_lay = _layout(self.spec, lv.leaf)
             decides = lambda v: bool(self.field_eval(lv.leaf_when, leaf_lay, v, level)) == as_leaf  # noqa: E731
-            value = self.steer(lay, value, level, keep, decides, as_leaf)
+            value = self.steer(lay, value, level, keep, decides, as_leaf, what="leaf")
             if self.regime.next_level is None:
                 keep |= {r.name for r in lv.leaf_when.refs() if r.kind == "field"}
         if fault is None:
@@ -950,7 +985,7 @@ class TableBuilder:
             value = self._set_reserved_bit(lay, value, place_mask)
         want = lambda v: (decides(v) and self.walk_faults_clear(lay, level, v, as_leaf, upto=fault)  # noqa: E731
                           and bool(self.field_eval(rule.when, lay, v, level)))
-        return self.steer(lay, value, level, keep, want, as_leaf)
+        return self.steer(lay, value, level, keep, want, as_leaf, what=fault)
 
     @staticmethod
     def _addr_back(kind: _EntryKind, bits: int) -> int:
@@ -1024,6 +1059,8 @@ class _EntryKind:
         self.addr_disjoint, self.addr_outside = disjoint, ~addr
         self.keep = frozenset(t.field for t in terms)
         self.rule = None if fault is None else next(r for r in regime.faults if r.name == fault)
+        # a fault `at leaf F` / `at table F` cannot happen on an entry of another format
+        self.applies = self.rule is None or self.rule in regime.faults_for(as_leaf, lay.name)
         self.uses_rsvd = self.rule is not None and any(r.kind == "builtin" and r.name == "rsvd"
                                                        for r in self.rule.when.refs())
         self.solver = _Solver.of(spec, regime, self)
@@ -1043,7 +1080,7 @@ class _Solver:
     @classmethod
     def of(cls, spec: ir.Spec, regime: ir.Regime, kind: _EntryKind) -> _Solver | None:
         lv, lay = kind.lv, kind.lay
-        conds = [(r.when, lay) for r in regime.faults_for(kind.as_leaf)]
+        conds = [(r.when, lay) for r in regime.faults_for(kind.as_leaf, lay.name)]
         if lv.leaf and lv.table:
             conds.append((lv.leaf_when, _layout(spec, lv.leaf)))
         read = 0
@@ -1117,7 +1154,8 @@ class _Solver:
         if value & self.cmask in accepted:
             return value
         if not nearest:
-            raise StimulusError(f"cannot draw an entry of format '{self.kind.lay.name}' that fits the plan")
+            k = self.kind
+            raise StimulusError(b.cannot_text(k.lay, k.lv.number, k.as_leaf, k.rule.name if k.rule else None, value))
         pick = nearest[b.draw.int(0, len(nearest) - 1)] if len(nearest) > 1 else nearest[0]
         return outside | pick
 
@@ -1146,6 +1184,8 @@ def injectable(spec: ir.Spec, regime: ir.Regime, rule: ir.Rule, level: int, trie
     for as_leaf in ([True] if rule.where == "leaf" else [False] if rule.where == "table" else [False, True]):
         if (as_leaf and not lv.leaf) or (not as_leaf and not lv.table):
             continue
+        if rule not in regime.faults_for(as_leaf, lv.leaf if as_leaf else lv.table):
+            continue
         for _ in range(tries):
             if budget is not None:
                 if budget[0] <= 0:
@@ -1155,7 +1195,8 @@ def injectable(spec: ir.Spec, regime: ir.Regime, rule: ir.Rule, level: int, trie
             builder = TableBuilder(spec, regime, draw, ctx, lambda a, v: None, Allocator(draw, 40))
             builder.addr = draw.bits(regime.input_width)
             try:
-                builder.entry(level, as_leaf, 1 << 12 if not as_leaf else 1 << lv.page_shift, rule.name)
+                target = 1 << (lv.page_shift if as_leaf else table_shift(regime))
+                builder.entry(level, as_leaf, target, rule.name)
                 return True
             except StimulusError:
                 continue
@@ -1163,10 +1204,10 @@ def injectable(spec: ir.Spec, regime: ir.Regime, rule: ir.Rule, level: int, trie
 
 
 def fault_levels(spec: ir.Spec, regime: ir.Regime, rule: ir.Rule) -> list[int]:
-    """The levels walk fault `rule` can happen at: those its role (`at leaf|table`)
-    allows, and, where pointers name their next level, those table building can make it
-    happen at."""
-    levels = [lv for lv in regime.levels if (lv.leaf if rule.where == "leaf" else lv.table if rule.where == "table" else True)]
+    """The levels walk fault `rule` can happen at: those its role (`at leaf|table`, a
+    format) allows, and, where pointers name their next level, those table building can
+    make it happen at (e.g. not `skipped` where no level can be skipped)."""
+    levels = list(dict.fromkeys(lv for lv, _ in regime.rule_levels(rule)))
     if regime.next_level is not None:
         levels = [lv for lv in levels if injectable(spec, regime, rule, lv.number)]
     return [lv.number for lv in levels]
@@ -1185,28 +1226,11 @@ def passable(spec: ir.Spec, regime: ir.Regime, level: int, as_leaf: bool, tries:
         builder = TableBuilder(spec, regime, draw, ctx, lambda a, v: None, Allocator(draw, 40))
         builder.addr = draw.bits(regime.input_width)
         try:
-            builder.entry(level, as_leaf, 1 << lv.page_shift if as_leaf else 1 << 12, None)
+            builder.entry(level, as_leaf, 1 << lv.page_shift if as_leaf else 1 << table_shift(regime), None)
             return True
         except StimulusError:
             continue
     return False
-
-
-def reachable_levels(spec: ir.Spec, regime: ir.Regime, starts: set[int]) -> tuple[set[int], set[int]]:
-    """(levels some walk reaches, leaf levels some walk translates at), from the start
-    levels `starts`: a level is reached from a start level through levels whose pointers
-    can be drawn without a fault (the next lower level, or any lower one where pointers
-    name their next level)."""
-    reached: set[int] = set()
-    for lv in sorted(regime.levels, key=lambda x: -x.number):
-        if lv.number in starts:
-            reached.add(lv.number)
-        if lv.number in reached and passable(spec, regime, lv.number, False):
-            lower = sorted((m.number for m in regime.levels if m.number < lv.number), reverse=True)
-            reached.update(lower if regime.next_level is not None else lower[:1])
-    leaves = {lv.number for lv in regime.leaf_levels
-              if lv.number in reached and passable(spec, regime, lv.number, True)}
-    return reached, leaves
 
 
 def draw_access(draw: Draw, regime: ir.Regime) -> dict[str, int]:
@@ -1536,14 +1560,21 @@ class ScenarioFactory:
                 m |= f.mask
         return m
 
-    def leaf_ok(self, regime: ir.Regime, numbers: list[int]) -> list[int]:
+    def leaf_ok(self, regime: ir.Regime, numbers: list[int], start: int | None = None) -> list[int]:
         """The levels of `numbers` a walk can end at with a leaf no fault fires on
-        (`passable`; e.g. not a level whose leaf condition no entry meets), or all of
-        them when none can."""
+        (`passable`; e.g. not a level whose leaf condition no entry meets) and, from level
+        `start`, can reach (stimulus.reach: not below a level without pointers), or all
+        of them when none can."""
         key = regime.name
         if key not in self._leafable:
             self._leafable[key] = {lv.number for lv in regime.leaf_levels if passable(self.spec, regime, lv.number, True)}
-        return [n for n in numbers if n in self._leafable[key]] or numbers
+        ok = self._leafable[key]
+        if start is not None:
+            rkey = (regime.name, "reach", start)
+            if rkey not in self._leafable:
+                self._leafable[rkey] = reach.reached_levels(self.spec, regime, {start})[1]
+            ok = ok & self._leafable[rkey]
+        return [n for n in numbers if n in ok] or numbers
 
     def _choose_plan(self, draw: Draw, regime: ir.Regime, start: int, fault_percent: int,
                      ctx: dict | None = None) -> Plan:
@@ -1552,7 +1583,8 @@ class ScenarioFactory:
         if leafs is None:
             refs = tuple(sorted({(r.name, r.lo, mask(r.width)) for lv in regime.levels if lv.leaf_when is not None
                                  for r in lv.leaf_when.refs() if r.kind == "ctx"}))
-            leafs = self._plan_leafs[key] = (self.leaf_ok(regime, [lv.number for lv in regime.leaf_levels if lv.number <= start]),
+            leafs = self._plan_leafs[key] = (self.leaf_ok(regime, [lv.number for lv in regime.leaf_levels
+                                                                   if lv.number <= start], start),
                                              {lv.number: lv for lv in regime.levels}, refs)
         leafs, by_number, refs = leafs
         if ctx is not None:  # a leaf whose condition the context rules out cannot end the walk
@@ -1563,7 +1595,7 @@ class ScenarioFactory:
             leafs = possible
         leaf = leafs[draw.int(0, len(leafs) - 1)] if len(leafs) > 1 or draw.data is not None else leafs[0]
         if regime.faults and draw.chance(fault_percent):
-            return self._fault_plan(draw, leaf, start, draw.choice(regime.faults))
+            return self._fault_plan(draw, leaf, start, draw.choice(regime.faults), regime)
         return Plan(leaf)
 
     def _leaf_possible(self, lv: ir.Level, ctx: dict) -> bool:
@@ -1605,12 +1637,20 @@ class ScenarioFactory:
         leafs = [lv.number for lv in regime.leaf_levels]
         if rule.where == "leaf":
             return Plan(level, rule.name, level)
+        lv = regime.level(level)
+        if rule.format and (not lv.table or rule not in regime.faults_for(False, lv.table)):
+            leafs = [level]  # `at leaf F` (or a format this level's pointers lack): on the leaf here
         below = [n for n in leafs if n < level] if rule.where == "table" else [n for n in leafs if n <= level]
         return Plan(draw.choice(below or leafs), rule.name, level)
 
     @staticmethod
-    def _fault_plan(draw: Draw, leaf: int, start: int, rule: ir.Rule) -> Plan:
-        """A walk ending in a leaf at `leaf` with `rule` injected where it can happen."""
+    def _fault_plan(draw: Draw, leaf: int, start: int, rule: ir.Rule, regime: ir.Regime) -> Plan:
+        """A walk ending in a leaf at `leaf` with `rule` injected where it can happen (a
+        fault `at leaf F` / `at table F` only where F is the entry read)."""
+        if rule.format:
+            sites = [lv.number for lv, as_leaf in regime.rule_levels(rule)
+                     if (lv.number == leaf if as_leaf else leaf < lv.number <= start)]
+            return Plan(leaf, rule.name, draw.choice(sites)) if sites else Plan(leaf)
         if rule.where == "leaf":
             return Plan(leaf, rule.name, leaf)
         if rule.where == "table":
@@ -1645,21 +1685,7 @@ class ScenarioFactory:
                     expect = builder.draw.choice(below)
                     if builder.draw.chance(85):
                         builder.addr &= ~regime.skip_mask(lv.number, expect)
-            try:
-                value = builder.entry(lv.number, as_leaf, target, fault)
-            except StimulusError:
-                value = None
-                if fault is not None:
-                    # the fault cannot happen here (e.g. no level below to skip): build on without it
-                    fault = None
-                    try:
-                        value = builder.entry(lv.number, as_leaf, target, None)
-                    except StimulusError:
-                        pass
-                if value is None:
-                    # no entry here lets the walk go on (a fault always fires): end it with
-                    # the first fault that can be drawn, so that such a spec is still driven
-                    value, fault = self._faulting_entry(builder, regime, lv.number, as_leaf, target)
+            value, fault = self._entry_or_fallback(builder, regime, lv.number, as_leaf, target, fault)
             if nl_field and not as_leaf and fault is None:
                 f = _layout(self.spec, lv.table).field(nl_field)
                 value = (value & ~f.mask) | ((expect & mask(f.width)) << f.lo)
@@ -1684,6 +1710,24 @@ class ScenarioFactory:
             hit = self._levels_of[regime.name] = [(lv, lv.index_lo, mask(lv.index_hi - lv.index_lo + 1))
                                                   for lv in regime.levels]
         return hit
+
+    @classmethod
+    def _entry_or_fallback(cls, builder: TableBuilder, regime: ir.Regime, level: int, as_leaf: bool, target: int,
+                           fault: str | None) -> tuple[int, str | None]:
+        """(entry, the fault it draws): with the planned fault, or, where that fault cannot
+        happen (e.g. a fault only a leaf can meet, planned on a pointer; no level below to
+        skip), without it; where no entry lets the walk go on (a fault always fires), with
+        the first fault that can be drawn, so that such a spec is still driven. The guest
+        (or only) stage and the host stage of a nested walk fall back alike."""
+        try:
+            return builder.entry(level, as_leaf, target, fault), fault
+        except StimulusError:
+            if fault is not None:
+                try:
+                    return builder.entry(level, as_leaf, target, None), None
+                except StimulusError:
+                    pass
+            return cls._faulting_entry(builder, regime, level, as_leaf, target)
 
     @staticmethod
     def _faulting_entry(builder: TableBuilder, regime: ir.Regime, level: int, as_leaf: bool,
@@ -1813,11 +1857,12 @@ class ScenarioFactory:
                 if page not in mapped:
                     j = counter["n"]
                     counter["n"] += 1
-                    leaf = hleaf if hleaf is not None else draw.choice(self.leaf_ok(self.host, [lv.number for lv in self.host.leaf_levels if lv.number <= hstart]))
+                    leaf = hleaf if hleaf is not None else draw.choice(self.leaf_ok(
+                        self.host, [lv.number for lv in self.host.leaf_levels if lv.number <= hstart], hstart))
                     hplan = Plan(leaf)
                     if host_fault and host_fault[0] == j:
                         if host_fault[2] is None:
-                            hplan = self._fault_plan(draw, leaf, hstart, host_fault[1])
+                            hplan = self._fault_plan(draw, leaf, hstart, host_fault[1], self.host)
                         else:
                             hplan = self.plan_at(draw, self.host, host_fault[1], host_fault[2])
                     mapped[page] = self._map(hbuilder, hroot, page, hstart, hplan, preset, memory)
@@ -1886,7 +1931,7 @@ class ScenarioFactory:
             as_leaf = lv.number <= plan.leaf_level or lv.table is None
             target = hbuilder.alloc.frame(lv.page_shift if as_leaf else table_shift(self.host))
             fault = plan.fault if plan.fault and plan.fault_level == lv.number else None
-            value = hbuilder.entry(lv.number, as_leaf, target, fault)
+            value, fault = self._entry_or_fallback(hbuilder, self.host, lv.number, as_leaf, target, fault)
             if preset and fault is None:
                 value |= self._updates_preset(self.host, _layout(self.spec, lv.leaf if as_leaf else lv.table))
             memory[entry_addr] = value

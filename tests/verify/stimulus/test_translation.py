@@ -158,3 +158,48 @@ def test_a_host_root_chosen_by_its_input_leads_every_input_to_one_table():
     ctx: dict = {}
     T.invert(spec.regime("stage1").root, 0x7000, ctx)
     assert ctx == {"TTBR0": 0x7000, "TTBR1": 0x7000}
+# ---- issue 14, "What the stimulus and the reports must do"
+DATA = __import__("pathlib").Path(__file__).resolve().parents[2] / "data"
+
+
+def _toy(name):
+    from codegen.frontend.pipeline import compile_spec
+    return compile_spec(DATA / f"{name}.vspec")
+
+
+def _builder(spec, regime, seed=1):
+    draw = Draw(random.Random(seed))
+    b = TableBuilder(spec, regime, draw, {n: 0 for n in regime.context}, lambda a, v: None, Allocator(draw, 40))
+    b.addr = 0
+    return b
+
+
+def test_a_fault_over_the_leaf_condition_s_fields_is_drawn_on_a_leaf():
+    """toy_leaf_fault: a leaf is `R || W || X`, `W && !R` is a fault: drawn on a leaf at level 2."""
+    spec = _toy("toy_leaf_fault")
+    (walk,) = spec.regimes
+    lay = spec.layout("mega")
+    r, w = lay.field("R"), lay.field("W")
+    for seed in range(20):
+        e = _builder(spec, walk, seed).entry(2, True, 1 << 21, "write_only")
+        assert e >> w.lo & 1 and not e >> r.lo & 1  # W && !R, so a leaf by R || W || X
+
+
+def test_a_stimulus_error_names_the_rule_not_only_the_format():
+    """`W && !R` cannot fire on a pointer (W would make the entry a leaf): the error names the
+    fault and its line, not just "an entry of format 'pte'"."""
+    spec = _toy("toy_leaf_fault")
+    with pytest.raises(StimulusError) as err:
+        _builder(spec, spec.regimes[0]).entry(2, False, 1 << 12, "write_only")
+    text = str(err.value)
+    assert "fault 'write_only' (" in text and "toy_leaf_fault.vspec:" in text and "level 2 'mid'" in text
+    assert "leaf condition of level 'mid'" in text and "is false (a pointer)" in text
+
+
+def test_a_host_fault_that_cannot_be_injected_is_left_out():
+    """toy_nested_leaf_fault: the host's `write_only` planned on a host pointer at level 2 cannot
+    happen; the nested mapping builds on without it (it raised "cannot draw an entry")."""
+    spec = _toy("toy_nested_leaf_fault")
+    factory = T.ScenarioFactory(spec)
+    for seed in range(40):
+        factory.make(Draw(random.Random(seed)), host_fault_at=("write_only", 2), host_leaf=1)
