@@ -398,3 +398,16 @@ def test_a_per_format_fault_is_documented_with_its_format():
     assert "`misaligned` (leaf entries of format big)" in text and "`limited` (table entries of format dir)" in text
     assert "pointer: all but misaligned; leaf: all but limited" in text  # level 2: dir pointers, big leaves
     assert "| 4 KiB | leaf: invalid, reserved |" in text  # level 1: page leaves, neither
+
+
+def test_input_faults_builtins_and_every_record_are_documented():
+    """Faults before the walk are listed with their record, in spec syntax (a builtin
+    call as written), and every record of a regime has its section."""
+    spec = compile_spec(Path(__file__).resolve().parents[1] / "data" / "toy_input_check.vspec")
+    pages = doc.render(spec)
+    md = next(text for name, text in pages.items() if name.endswith(".md"))
+    html = next(text for name, text in pages.items() if name.endswith(".html"))
+    assert "#### Faults before the walk" in md and "<h4>Faults before the walk</h4>" in html
+    assert "`non_canonical` (record bad\\_va): when `va != sext(va, 32 + MODE.VX)`" in md
+    assert "`too_wide` (record hfault): when `gpa[39:30] != 0`" in md
+    assert all(f"#### record {name}" in md for name in ("gfault", "bad\\_va", "hfault", "nfault"))
