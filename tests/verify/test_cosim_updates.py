@@ -52,6 +52,9 @@ def test_converted_hdl_compiles(built, tmp_path):
     files = hdl.convert(model, "Verilog", tmp_path / "v")
     ok, messages = hdl.compile_verilog(files)
     assert ok, messages
+    if hdl.verilator() is not None:
+        ok, messages = hdl.lint_verilog(files)
+        assert ok, messages
     if shutil.which("ghdl") is not None:
         ok, messages = hdl.analyse_vhdl(hdl.convert(model, "VHDL", tmp_path / "vhd"))
         assert ok, messages
