@@ -391,6 +391,24 @@ def test_fault_at_level_2_leaves_accessed_at_levels_4_and_3_only(walk_top):
     assert mem == {**before, EA[4]: before[EA[4]] | A, EA[3]: before[EA[3]] | A}
 
 
+def test_the_cycle_level_model_writes_accessed_flags_as_used_too(generated):
+    """The MyHDL model of the same 4-level walk that faults at level 2 (SDM 4.8): A written
+    into the PML4E and the PDPTE, each before the next read, then the fault; its trace and
+    final memory are the reference's."""
+    from codegen.verify.stimulus.translation import Scenario
+    ref, model = generated["x86_64_paging"]
+    mem = build(table_flags=P | RW | US, leaf_flags=P | RW | US)
+    mem[EA[2]] &= ~P
+    request = {"va": VA4, "write": 1, "user": 0, "fetch": 0, "CR0": CR0_PE | CR0_PG, "CR3": TABLES[4], "CR4": 0,
+               "EFER": EFER_LME | EFER_LMA | EFER_NXE, "RFLAGS": 0, "PKRU": 0}
+    sc = Scenario(request=request, memory=dict(mem), latency_seed=7)
+    a = harness.run_reference(ref, sc)
+    b = harness.run_model(model, ref, [sc])[0]
+    assert not harness.compare(a, b), harness.compare(a, b)
+    assert [(op, addr) for op, addr, *_ in b.trace] == [(0, EA[4]), (1, EA[4]), (0, EA[3]), (1, EA[3]), (0, EA[2])]
+    assert b.outcome["fault"] == "not_present" and b.outcome["level"] == 2
+
+
 def test_reserved_bit_entry_gets_no_accessed_flag(walk_top):
     """SDM 4.8 with 4.7: an entry with a reserved bit set faults itself and is not marked
     accessed; the entries above it are."""

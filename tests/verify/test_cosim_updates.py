@@ -34,6 +34,16 @@ def test_cosim_has_no_mismatch_and_covers_faults_after_as_used_writes(built):
         assert report.coverage[f"{stage} {cosim.AFTER_WRITE}"] > 0
 
 
+def test_a_fault_whose_trace_wrote_an_entry_is_the_after_write_point():
+    """The point is the fault of the outcome's stage with a write before it in the trace;
+    a successful walk, or a fault with reads only, is not."""
+    fault = {"ok": False, "stage": "guest", "fault": "invalid", "level": 1}
+    assert f"guest {cosim.AFTER_WRITE}" in cosim.coverage_keys(fault, [(0, 8, 8, 1), (1, 8, 8, 3), (0, 16, 8, 0)])
+    assert f"guest {cosim.AFTER_WRITE}" not in cosim.coverage_keys(fault, [(0, 8, 8, 1), (0, 16, 8, 0)])
+    ok = {"ok": True, "level": 1, "host_level": 1}
+    assert not [k for k in cosim.coverage_keys(ok, [(1, 8, 8, 3)]) if cosim.AFTER_WRITE in k]
+
+
 def test_the_reference_bound_holds_every_walk(built):
     """2 guest and 3 host levels, as-used and after-success writes, each guest update a
     host walk of its own: the bound (11 + 2 x 6) x 3 = 69 covers the longest trace."""
@@ -52,6 +62,9 @@ def test_converted_hdl_compiles(built, tmp_path):
     files = hdl.convert(model, "Verilog", tmp_path / "v")
     ok, messages = hdl.compile_verilog(files)
     assert ok, messages
+    if hdl.verilator() is not None:
+        ok, messages = hdl.lint_verilog(files)
+        assert ok, messages
     if shutil.which("ghdl") is not None:
         ok, messages = hdl.analyse_vhdl(hdl.convert(model, "VHDL", tmp_path / "vhd"))
         assert ok, messages
