@@ -183,7 +183,7 @@ def coverage_keys(outcome: dict, trace=()) -> list[str]:
     if any(r[0] == 1 for r in trace):
         keys.append(f"{stage} {AFTER_WRITE}")
     if stage == "host":
-        where = "final address" if outcome["guest_level"] == 0 else f"guest level {outcome['guest_level']} table"
+        where = "final address" if outcome["guest_level"] is None else f"guest level {outcome['guest_level']} table"
         keys.append(f"host fault on {where}")
     return keys
 

@@ -116,7 +116,7 @@ def test_a_guest_physical_address_past_bit_40_faults_before_the_host_walk(models
     """toy manual 4.3: the second stage translates 41 bits; a wider guest-physical
     address (here a bare guest's virtual address) is a guest page fault, no reference."""
     run = both(models, request(va=1 << 41, vsatp=0), host_tables())
-    assert run.outcome == {"ok": False, "fault": "too_wide", "stage": "host", "level": None, "guest_level": 0,
+    assert run.outcome == {"ok": False, "fault": "too_wide", "stage": "host", "level": None, "guest_level": None,
                            "record": "guest_page_fault",
                            "fields": {"cause": 21, "tval": 1 << 41, "gpa": 1 << 41, "implicit": 0}}
     assert run.trace == []

@@ -1759,7 +1759,7 @@ class ScenarioFactory:
         wanted = {
             0: lambda out: out.get("ok"),
             3: lambda out: out.get("stage") != "host" and not out.get("ok"),
-            4: lambda out: out.get("stage") == "host" and out.get("guest_level") == 0,
+            4: lambda out: out.get("stage") == "host" and "guest_level" in out and out["guest_level"] is None,
         }[kind]
         for _ in range(30):
             sc = self.make(draw, fault_percent=0, legal=True, final_random=kind == 4,
