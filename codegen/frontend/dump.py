@@ -266,7 +266,7 @@ class _Builder:
             name=self.named(r), input_name=r.input_name, input_width=r.input_width, access=r.access,
             context=tuple(self.visible("layouts", n) for n in r.context), entry_bytes=r.entry_bytes,
             root=self.expr(r.root), start=self.expr(r.start), start_written=self.expr(r.start_written),
-            input_size=self.expr(r.input_size), flip=r.flip, pointer=self.terms(r.pointer),
+            input_size=self.expr(r.input_size), flip=r.flip, base=r.base, pointer=self.terms(r.pointer),
             frame=self.terms(r.frame),
             next_level=self.expr(r.next_level), levels=tuple(self.level(lv) for lv in r.levels),
             input_faults=tuple(self.rule(x) for x in r.input_faults), records=tuple(self.record(x) for x in r.records),

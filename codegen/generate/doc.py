@@ -1082,7 +1082,7 @@ class SpecDoc:
             Entry("top table address", expr=p.text(r.root)),
             Entry("start level", expr=p.text(r.start_written or r.start)),
             *([Entry("level numbers", f"counting up from level {r.levels[0].shown} at the root to the leaf")]
-              if r.flip else []),
+              if r.flip else [Entry("level numbers", "counting down to level 0 at the leaf")] if r.base else []),
             _map_entry("pointer", r.pointer, "the next table's address in a pointer entry"),
             _map_entry("frame", r.frame, "the page frame in a leaf entry"),
         ]

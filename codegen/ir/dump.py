@@ -320,6 +320,8 @@ class Regime(_Model):
     input_size: Expr | None = Field(description="`input NAME : W size EXPR`: the input bits the level indexes read")
     flip: int = Field(description="levels counted up from the root: a level's spec number is flip - its walk "
                                   "number; 0: levels count down")
+    base: int = Field(0, description="levels counted down to 0 at the leaf: a level's spec number is its walk "
+                                     "number - base (1); 0 otherwise")
     pointer: tuple[AddrTerm, ...] = Field(description="the next table's address in a pointer entry: an OR of terms")
     frame: tuple[AddrTerm, ...] = Field(description="the page frame in a leaf entry: an OR of terms")
     next_level: Expr | None = Field(description="`next level EXPR`: the level a pointer leads to (walks that skip "

@@ -161,7 +161,8 @@ class Level(Node):
     # `number` is the level's place in the walk, counting down to 1 at the leaf-most
     # level, what the generators and the stimulus work with; `label` is the number the
     # spec (and so the architecture) gives it: the same when levels count down, else
-    # (levels numbered up from the root) Regime.flip - number
+    # (levels numbered up from the root) Regime.flip - number, or (levels numbered down
+    # to 0) number - Regime.base
     number: int
     name: str
     index_hi: int
@@ -331,6 +332,9 @@ class Regime(Node):
     # levels numbered up from the root (0, 1, 2... to the leaf): a level's spec number is
     # flip - its walk number; 0: levels count down, the numbers are the spec's
     flip: int = 0
+    # levels numbered down to 0 at the leaf (2, 1, 0): a level's spec number is its walk
+    # number - base (1); 0: the numbers are the spec's
+    base: int = 0
     # `start level EXPR` as written (spec numbers), for the docs; `start` is in walk numbers
     start_written: Expr | None = None
     cite: str = ""
@@ -338,11 +342,11 @@ class Regime(Node):
 
     def label(self, number: int) -> int:
         """The spec's number of the level at walk number `number`."""
-        return self.flip - number if self.flip else number
+        return self.flip - number if self.flip else number - self.base
 
     def rank(self, label: int) -> int:
         """The walk number of the level the spec numbers `label` (the inverse of `label`)."""
-        return self.flip - label if self.flip else label
+        return self.flip - label if self.flip else label + self.base
 
     def index_bits_cut(self) -> int:
         """The input bits some level index reads that an input size may cut: every bit

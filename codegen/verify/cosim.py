@@ -183,7 +183,7 @@ def coverage_keys(outcome: dict, trace=()) -> list[str]:
     if any(r[0] == 1 for r in trace):
         keys.append(f"{stage} {AFTER_WRITE}")
     if stage == "host":
-        where = "final address" if outcome["guest_level"] == 0 else f"guest level {outcome['guest_level']} table"
+        where = "final address" if outcome["guest_level"] is None else f"guest level {outcome['guest_level']} table"
         keys.append(f"host fault on {where}")
     return keys
 
@@ -681,7 +681,8 @@ def _check_batch(ref, model, stim: Stimulus, scenarios: list[Scenario], report: 
             report.mismatches += 1
             report.mismatched.append(first + i)
             if len(report.failures) < report.max_failures:
-                found = shrink(ref, model, sc, first + i, report.timing, vcd_dir, report.cycle_limit)
+                found = shrink(ref, model, sc, first + i, report.timing, vcd_dir, report.cycle_limit,
+                               legal=_legal_request(stim.spec))
                 if vcd_dir is not None:
                     found.scenario_file = _save(report, found.scenario, first + i,
                                                 Path(vcd_dir) / f"mismatch_{first + i}.json")
@@ -762,11 +763,22 @@ def _mismatch(ref, model, sc: Scenario, timing, limit: int | None = None) -> lis
     return harness.compare(harness.run_reference(ref, sc), _run_model(model, ref, [sc], timing, limit=limit)[0])
 
 
+def _legal_request(spec: ir.Spec):
+    """Whether a request's access kinds respect the exclusive groups of the translation's
+    first stage (`access one of ...`): a shrunk scenario must stay one the stimulus could
+    draw, not clear the one kind of an access."""
+    top = spec.top
+    regime = spec.regime(top.guest) if isinstance(top, ir.Nested) else top if isinstance(top, ir.Regime) else None
+    groups = regime.access_groups if regime is not None else ()
+    return lambda request: ir.access_ok(groups, request)
+
+
 def shrink(ref, model, sc: Scenario, index: int, timing, vcd_dir: Path | None,
-           limit: int | None = None) -> harness.Mismatch:
+           limit: int | None = None, legal=lambda request: True) -> harness.Mismatch:
     """Make a failing scenario small: drop memory the walk never reads, clear request
-    values that do not matter; then run the model on what is left (recording a VCD,
-    mismatch_INDEX.vcd in `vcd_dir`). `limit` is the cycle watchdog of each model run."""
+    values that do not matter (keeping the request `legal`); then run the model on what
+    is left (recording a VCD, mismatch_INDEX.vcd in `vcd_dir`). `limit` is the cycle
+    watchdog of each model run."""
     read = {r[1] for r in harness.run_reference(ref, sc).trace}
     cur = Scenario(sc.request, {a: v for a, v in sc.memory.items() if a in read}, sc.latency_seed, sc.intent)
     if not _mismatch(ref, model, cur, timing, limit):
@@ -775,6 +787,8 @@ def shrink(ref, model, sc: Scenario, index: int, timing, vcd_dir: Path | None,
         if cur.request[key] == 0:
             continue
         trial = Scenario({**cur.request, key: 0}, cur.memory, cur.latency_seed, cur.intent)
+        if not legal(trial.request):
+            continue
         try:
             if _mismatch(ref, model, trial, timing, limit):
                 cur = trial

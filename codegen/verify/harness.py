@@ -143,7 +143,7 @@ def model_outcome(ref, p) -> dict:
         # code says which kind it is; the constants say the kind is an input fault)
         level = None if kind in getattr(ref, "HOST_INPUT_FAULTS", ()) else int(p["o_level"])
         return {"ok": False, "fault": kind, "stage": "host",
-                "level": level, "guest_level": int(p["o_aux"]), "record": ref.NESTED_RECORD,
+                "level": level, "guest_level": _level(ref, int(p["o_aux"])), "record": ref.NESTED_RECORD,
                 "fields": {f: int(p[f"o_n_{f}"]) for f in ref.NESTED_RECORD_FIELDS}}
     kind = _name(ref.FAULTS, status)
     if _has(ref, "FAULT_RECORDS") and 1 <= status <= len(ref.FAULTS):
@@ -173,7 +173,8 @@ def model_outcomes(ref, names: list[str], rows: list[tuple], timed_out: list[boo
 
 
 def _level(ref, value: int) -> int | None:
-    """A level port's value: None for the generated NO_LEVEL of a switched-off stage."""
+    """A level port's value: None for the generated NO_LEVEL (a switched-off stage, or
+    the guest level of a host fault on the final address)."""
     return None if _has(ref, "NO_LEVEL") and value == ref.NO_LEVEL else value
 
 

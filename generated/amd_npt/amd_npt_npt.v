@@ -1959,7 +1959,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                     o_aux <= walker_guest0_lvl;
                 end
                 else begin
-                    o_aux <= 0;
+                    o_aux <= 7;
                 end
                 o_n_exitcode <= 1024;
                 o_n_exitinfo1 <= 0;

@@ -1760,7 +1760,7 @@ begin
                     if bool(x_on_table) then
                         o_aux <= walker_guest0_lvl;
                     else
-                        o_aux <= to_unsigned(0, 3);
+                        o_aux <= to_unsigned(7, 3);
                     end if;
                     o_n_exitcode <= to_unsigned(1024, 64);
                     o_n_exitinfo1 <= to_unsigned(0, 64);

@@ -18,7 +18,7 @@ DATA_WIDTH = 64
 SIZE_WIDTH = 3  # m_size: log2 of the bytes a request moves
 STATUS_WIDTH = 8
 LEVEL_WIDTH = 3
-NO_LEVEL = 7  # the level ports of a stage that is switched off (its level is None)
+NO_LEVEL = 7  # a level port's "no level" (None): a switched-off stage, a host fault on the final address
 NESTED_BASE = 64
 
 
@@ -1427,7 +1427,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
             if x_on_table:
                 o_aux.next = lvl
             else:
-                o_aux.next = 0
+                o_aux.next = NO_LEVEL  # the final address: no guest level
             o_n_exitcode.next = 0x400
             o_n_exitinfo1.next = 0
             o_n_exitinfo1.next[32:0] = h_r_error_code

@@ -34,7 +34,7 @@ NESTED_RECORD = 'npf'
 NESTED_RECORD_FIELDS = ['exitcode', 'exitinfo1', 'exitinfo2']
 NESTED_BASE = 64
 HOST_INPUT_FAULTS = ['non_canonical']
-NO_LEVEL = 7  # the cycle-level model's level port of a switched-off stage (level None)
+NO_LEVEL = 7  # the cycle-level model's "no level" (None): a switched-off stage, a host fault on the final address
 
 
 def record_host(kind, flevel, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU):
@@ -339,7 +339,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
                 pend.append((addr, u, gpa, 3))
             h = walk_host(mem, trace, pa, k_write, 1, k_fetch, hb_CR0, hb_CR3, hb_CR4, hb_EFER, hb_RFLAGS, hb_PKRU, h_off)
             if h[0]:
-                return (NESTED_BASE + h[0], h[1], 0, record_nested(h[0], h[1], h[3], pa, 0, 1, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER, r_NP_CTL))
+                return (NESTED_BASE + h[0], h[1], None, record_nested(h[0], h[1], h[3], pa, 0, 1, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER, r_NP_CTL))
             hpa, host_level = h[1], h[2]
             for wa, wv, wg, wl in pend:
                 mem[wa] = wv
@@ -394,7 +394,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
                 pend.append((addr, u, gpa, 2))
             h = walk_host(mem, trace, pa, k_write, 1, k_fetch, hb_CR0, hb_CR3, hb_CR4, hb_EFER, hb_RFLAGS, hb_PKRU, h_off)
             if h[0]:
-                return (NESTED_BASE + h[0], h[1], 0, record_nested(h[0], h[1], h[3], pa, 0, 1, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER, r_NP_CTL))
+                return (NESTED_BASE + h[0], h[1], None, record_nested(h[0], h[1], h[3], pa, 0, 1, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER, r_NP_CTL))
             hpa, host_level = h[1], h[2]
             for wa, wv, wg, wl in pend:
                 mem[wa] = wv
@@ -448,7 +448,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
             pend.append((addr, u, gpa, 1))
         h = walk_host(mem, trace, pa, k_write, 1, k_fetch, hb_CR0, hb_CR3, hb_CR4, hb_EFER, hb_RFLAGS, hb_PKRU, h_off)
         if h[0]:
-            return (NESTED_BASE + h[0], h[1], 0, record_nested(h[0], h[1], h[3], pa, 0, 1, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER, r_NP_CTL))
+            return (NESTED_BASE + h[0], h[1], None, record_nested(h[0], h[1], h[3], pa, 0, 1, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER, r_NP_CTL))
         hpa, host_level = h[1], h[2]
         for wa, wv, wg, wl in pend:
             mem[wa] = wv

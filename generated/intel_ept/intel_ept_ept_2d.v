@@ -2136,7 +2136,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                     o_aux <= walker_guest0_lvl;
                 end
                 else begin
-                    o_aux <= 0;
+                    o_aux <= 7;
                 end
                 o_n_exit_reason <= h_r_exit_reason;
                 o_n_qualification <= 0;

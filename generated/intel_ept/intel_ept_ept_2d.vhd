@@ -1921,7 +1921,7 @@ begin
                     if bool(x_on_table) then
                         o_aux <= walker_guest0_lvl;
                     else
-                        o_aux <= to_unsigned(0, 3);
+                        o_aux <= to_unsigned(7, 3);
                     end if;
                     o_n_exit_reason <= h_r_exit_reason;
                     o_n_qualification <= to_unsigned(0, 64);

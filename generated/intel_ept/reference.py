@@ -33,7 +33,7 @@ HOST_FAULTS = ('not_present', 'misconfig_write', 'misconfig_exec_only', 'misconf
 NESTED_RECORD = 'ept_exit'
 NESTED_RECORD_FIELDS = ['exit_reason', 'qualification', 'guest_physical_address', 'guest_linear_address']
 NESTED_BASE = 64
-NO_LEVEL = 7  # the cycle-level model's level port of a switched-off stage (level None)
+NO_LEVEL = 7  # the cycle-level model's "no level" (None): a switched-off stage, a host fault on the final address
 
 
 def record_host(kind, flevel, e, a_r, a_w, a_x, a_xu, i_addr, k_read, k_write, k_fetch, k_user, r_EPTP):
@@ -352,7 +352,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
                 pend.append((addr, u, gpa, 3))
             h = walk_host(mem, trace, pa, ((not k_write) and (not k_fetch)), k_write, k_fetch, a_us, hb_EPTP, h_off)
             if h[0]:
-                return (NESTED_BASE + h[0], h[1], 0, record_nested(h[0], h[1], h[3], pa, 0, 1, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_EPTP, r_PROC2))
+                return (NESTED_BASE + h[0], h[1], None, record_nested(h[0], h[1], h[3], pa, 0, 1, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_EPTP, r_PROC2))
             hpa, host_level = h[1], h[2]
             for wa, wv, wg, wl in pend:
                 if (not ((r_EPTP >> 6) & 0x1)):  # the update is a translated access of its own
@@ -417,7 +417,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
                 pend.append((addr, u, gpa, 2))
             h = walk_host(mem, trace, pa, ((not k_write) and (not k_fetch)), k_write, k_fetch, a_us, hb_EPTP, h_off)
             if h[0]:
-                return (NESTED_BASE + h[0], h[1], 0, record_nested(h[0], h[1], h[3], pa, 0, 1, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_EPTP, r_PROC2))
+                return (NESTED_BASE + h[0], h[1], None, record_nested(h[0], h[1], h[3], pa, 0, 1, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_EPTP, r_PROC2))
             hpa, host_level = h[1], h[2]
             for wa, wv, wg, wl in pend:
                 if (not ((r_EPTP >> 6) & 0x1)):  # the update is a translated access of its own
@@ -481,7 +481,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
             pend.append((addr, u, gpa, 1))
         h = walk_host(mem, trace, pa, ((not k_write) and (not k_fetch)), k_write, k_fetch, a_us, hb_EPTP, h_off)
         if h[0]:
-            return (NESTED_BASE + h[0], h[1], 0, record_nested(h[0], h[1], h[3], pa, 0, 1, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_EPTP, r_PROC2))
+            return (NESTED_BASE + h[0], h[1], None, record_nested(h[0], h[1], h[3], pa, 0, 1, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_EPTP, r_PROC2))
         hpa, host_level = h[1], h[2]
         for wa, wv, wg, wl in pend:
             if (not ((r_EPTP >> 6) & 0x1)):  # the update is a translated access of its own

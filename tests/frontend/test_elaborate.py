@@ -742,10 +742,15 @@ def test_levels_in_neither_order_are_refused(tmp_path):
     assert loc(d) == where(text, "level 3 pg") and "neither order" in d.message
 
 
-def test_level_0_at_the_bottom_of_levels_counting_down(tmp_path):
+def test_levels_may_count_down_to_0_at_the_leaf(tmp_path):
+    """Levels numbered down to 0 (2, 1, 0 as some manuals number them) keep the spec's
+    numbers as labels and walk numbers one higher (down to 1); a start level written in
+    the spec's numbers becomes the walk's."""
     text = edit(WALK, "level 2 pd", "level 1 pd", "level 1 pt", "level 0 pt", "start level 2;", "start level 1;")
-    d = only(compile_text(tmp_path, text), "E0323")
-    assert loc(d) == where(text, "level 0 pt") and "not at level 0 'pt'" in d.message
+    reg = compile_spec(write(tmp_path, text), DiagnosticBag()).regime("walk")
+    assert reg.base == 1 and reg.flip == 0
+    assert [(lv.number, lv.shown) for lv in reg.levels] == [(2, 1), (1, 0)]
+    assert reg.start.value == 2 and reg.label(1) == 0 and reg.rank(1) == 2
 
 
 def test_next_level_needs_levels_counting_down(tmp_path):

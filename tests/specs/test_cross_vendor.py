@@ -185,13 +185,13 @@ def expected(page, write, user, fetch):
     # NPT: the nested access is a user access; the error code is that of the nested walk
     err = (E_P if page.rights else 0) | (E_W if write else 0) | E_U | (E_ID if fetch else 0)
     npt_kind = NPT_NOT_PRESENT if not page.rights else NPT_USER_WRITE if write else NPT_EXECUTE_DISABLE
-    npt = (npt_kind, 1, 0, (NPF, NPF_FINAL | err, gpa))
+    npt = (npt_kind, 1, None, (NPF, NPF_FINAL | err, gpa))
     # EPT: the access kind, then the rights of the entries used
     access = Q_WRITE if write else Q_FETCH if fetch else Q_READ
     rights = ((Q_R if "r" in page.rights else 0) | (Q_W if "w" in page.rights else 0)
               | (Q_X | Q_XU if "x" in page.rights else 0))
     ept_kind = EPT_NOT_PRESENT if not page.rights else EPT_WRITE if write else EPT_FETCH
-    ept = (ept_kind, 1, 0, (EPT_VIOLATION, access | rights | Q_GLA | Q_FINAL, gpa, va))
+    ept = (ept_kind, 1, None, (EPT_VIOLATION, access | rights | Q_GLA | Q_FINAL, gpa, va))
     return npt, ept
 
 

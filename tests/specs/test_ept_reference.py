@@ -242,12 +242,17 @@ def test_ept_disabled_guest_physical_is_physical(ept, access):
     before = dict(n.mem)
     r, trace, mem = ept.walk(n, PROC2=0, **access)
     assert ept.ref.outcome(r) == {"ok": True, "pa": G_PAGE | (n.va & 0xFFF), "level": 1, "host_level": None}
-    reads = [(0, gpa, 8, before[gpa]) for gpa, _ in (n.guest_entry[lv] for lv in (4, 3, 2, 1))]
+    # SDM 4.8: A on each table entry as it is used (written before the next read), then
+    # the leaf's A, and D for a write, once the access is permitted
+    expected = []
+    for lv in (4, 3, 2):
+        gpa = n.guest_entry[lv][0]
+        expected += [(0, gpa, 8, before[gpa]), (1, gpa, 8, before[gpa] | A)]
+    leaf = n.guest_entry[1][0]
     dirty = D if access.get("write") else 0
-    writes = [(1, gpa, 8, before[gpa] | A | (dirty if lv == 1 else 0))
-              for lv, (gpa, _) in sorted(n.guest_entry.items(), reverse=True)]
-    assert trace == reads + writes  # SDM 4.8: A at every level, D on the leaf for a write
-    assert mem == {a: v for _, a, _, v in writes}
+    expected += [(0, leaf, 8, before[leaf]), (1, leaf, 8, before[leaf] | A | dirty)]
+    assert trace == expected
+    assert mem == {a: v for op, a, _, v in expected if op == 1}
 
 
 # ---- successful two-dimensional walks ------------------------------------------------------------
@@ -320,7 +325,7 @@ def test_misconfiguration_on_the_final_address(ept, what, level):
     n.update(ea, change)
     for access in ({}, {"write": 1}, {"fetch": 1}, {"user": 1, "fetch": 1}):
         r, trace, mem = ept.walk(n, **access)
-        assert r == (status, level, 0, misconfig())
+        assert r == (status, level, None, misconfig())
         assert trace == n.expected_trace(final=False) + n.ept_reads(FINAL_GPA)[:5 - level]
         assert trace[-1] == (0, ea, 8, n.mem[ea]) and mem == n.mem
 
@@ -343,7 +348,7 @@ def test_misconfiguration_in_leaf_and_table_formats(ept, size, level, change, st
     n = TwoD(final_size=size)
     n.update(n.ept_entry(FINAL_GPA, level), change)
     r, _, mem = ept.walk(n, write=1)
-    assert r == (status, level, 0, misconfig())
+    assert r == (status, level, None, misconfig())
     assert mem == n.mem
 
 
@@ -393,10 +398,10 @@ def test_misconfiguration_is_found_before_permissions(ept):
     n = TwoD()
     n.update(n.ept_entry(FINAL_GPA, 3), lambda e: e & ~W)
     n.update(n.ept_entry(FINAL_GPA, 1), rwx(W))
-    assert ept.walk(n, write=1)[0] == (H_WRITE_ONLY, 1, 0, misconfig())
+    assert ept.walk(n, write=1)[0] == (H_WRITE_ONLY, 1, None, misconfig())
     # and a not-present entry above a misconfigured one stops the walk first
     n.update(n.ept_entry(FINAL_GPA, 2), lambda e: e & ~(R | W | X | XU))
-    assert ept.walk(n, write=1)[0] == (H_NOT_PRESENT, 2, 0, violation(Q_WRITE | Q_FINAL))
+    assert ept.walk(n, write=1)[0] == (H_NOT_PRESENT, 2, None, violation(Q_WRITE | Q_FINAL))
 
 
 # ---- EPT violations: exit 48 (SDM 29.3.3.2, Table 28-7) ----------------------------------------
@@ -418,7 +423,7 @@ def test_not_present_on_the_final_address(ept, level):
     n.update(n.ept_entry(FINAL_GPA, level), lambda e: e & ~(R | W | X | XU))
     for name, (access, q) in ACCESSES.items():
         r, trace, mem = ept.walk(n, **access)
-        assert r == (H_NOT_PRESENT, level, 0, violation(q | Q_FINAL)), name
+        assert r == (H_NOT_PRESENT, level, None, violation(q | Q_FINAL)), name
         assert trace == n.expected_trace(final=False) + n.ept_reads(FINAL_GPA)[:5 - level]
         assert mem == n.mem
 
@@ -457,7 +462,7 @@ def test_write_to_a_read_only_page(ept):
         assert ept.walk(n, **ACCESSES[name][0])[0] == (0, H_PAGE | 0xABC, 1, 1)
     for name in ("write", "user write"):
         r, trace, mem = ept.walk(n, **ACCESSES[name][0])
-        assert r == (H_WRITE, 1, 0, violation(Q_WRITE | Q_R | Q_X | Q_XU | Q_FINAL))
+        assert r == (H_WRITE, 1, None, violation(Q_WRITE | Q_R | Q_X | Q_XU | Q_FINAL))
         assert r[3][1] == 0x1EA
         assert trace == n.expected_trace() and mem == n.mem
 
@@ -470,14 +475,14 @@ def test_rights_are_the_and_over_every_entry_used(ept, level):
     ea = n.ept_entry(FINAL_GPA, level)
     base = n.mem[ea]
     n.set(ea, base & ~W)
-    assert ept.walk(n, write=1)[0] == (H_WRITE, 1, 0, violation(Q_WRITE | Q_R | Q_X | Q_XU | Q_FINAL))
+    assert ept.walk(n, write=1)[0] == (H_WRITE, 1, None, violation(Q_WRITE | Q_R | Q_X | Q_XU | Q_FINAL))
     assert ept.walk(n)[0][0] == 0
     n.set(ea, base & ~X)   # bit 2 governs supervisor-mode addresses: make the guest page a supervisor page
     n.update(n.guest_entry[1][1], lambda e: e & ~US)
-    assert ept.walk(n, fetch=1)[0] == (H_FETCH, 1, 0, violation(Q_FETCH | Q_R | Q_W | Q_XU | Q_FINAL))
+    assert ept.walk(n, fetch=1)[0] == (H_FETCH, 1, None, violation(Q_FETCH | Q_R | Q_W | Q_XU | Q_FINAL))
     n.set(ea, base & ~XU)
     n.update(n.guest_entry[1][1], lambda e: e | US)
-    assert ept.walk(n, fetch=1, user=1)[0] == (H_FETCH, 1, 0, violation(Q_FETCH | Q_R | Q_W | Q_X | Q_FINAL))
+    assert ept.walk(n, fetch=1, user=1)[0] == (H_FETCH, 1, None, violation(Q_FETCH | Q_R | Q_W | Q_X | Q_FINAL))
     assert ept.walk(n, write=1, user=1)[0][0] == 0
 
 
@@ -499,7 +504,7 @@ def test_mode_based_execute_control(ept, guest_user_page, user, leaf_exec, ok):
         assert r == (0, H_PAGE | 0xABC, 1, 1)
     else:
         rights = Q_R | Q_W | (Q_X if leaf_exec == X else Q_XU)
-        assert r == (H_FETCH, 1, 0, violation(Q_FETCH | rights | Q_FINAL))
+        assert r == (H_FETCH, 1, None, violation(Q_FETCH | rights | Q_FINAL))
     assert len(trace) == 24
     # data accesses ignore bits 2 and 10
     assert ept.walk(n, write=1, user=user and guest_user_page)[0][0] == 0
@@ -512,10 +517,10 @@ def test_user_execute_only_entry_is_present_with_mbec(ept):
     n = TwoD()
     n.update(n.ept_entry(FINAL_GPA, 2), lambda e: (e & ~(R | W | X)) | XU)
     assert ept.walk(n, fetch=1, user=1)[0] == (0, H_PAGE | 0xABC, 1, 1)
-    assert ept.walk(n)[0] == (H_READ, 1, 0, violation(Q_READ | Q_XU | Q_FINAL))
-    assert ept.walk(n, write=1)[0] == (H_WRITE, 1, 0, violation(Q_WRITE | Q_XU | Q_FINAL))
+    assert ept.walk(n)[0] == (H_READ, 1, None, violation(Q_READ | Q_XU | Q_FINAL))
+    assert ept.walk(n, write=1)[0] == (H_WRITE, 1, None, violation(Q_WRITE | Q_XU | Q_FINAL))
     n.update(n.guest_entry[1][1], lambda e: e & ~US)   # a supervisor-mode address: bit 2 decides
-    assert ept.walk(n, fetch=1)[0] == (H_FETCH, 1, 0, violation(Q_FETCH | Q_XU | Q_FINAL))
+    assert ept.walk(n, fetch=1)[0] == (H_FETCH, 1, None, violation(Q_FETCH | Q_XU | Q_FINAL))
 
 
 @pytest.mark.parametrize("guest_level", [4, 3, 2, 1])
@@ -556,7 +561,7 @@ def test_guest_page_fault_wins_over_a_violation_on_the_final_address(ept):
     # with a guest page the guest allows, the same final access is the violation
     n = TwoD()
     n.update(n.ept_entry(FINAL_GPA, 1), lambda e: e & ~(R | W | X | XU))
-    assert ept.walk(n, user=1)[0] == (H_NOT_PRESENT, 1, 0, violation(Q_READ | Q_FINAL))
+    assert ept.walk(n, user=1)[0] == (H_NOT_PRESENT, 1, None, violation(Q_READ | Q_FINAL))
 
 
 def test_violation_on_a_guest_table_access_comes_before_that_entry_is_checked(ept):
@@ -632,7 +637,7 @@ def test_ept_leaf_flags_are_not_set_by_a_walk_that_faults(ept):
     n = TwoD(ad=1, ept_table=EPT_TABLE, ept_leaf=EPT_LEAF)
     n.update(n.ept_entry(FINAL_GPA, 1), lambda e: e & ~W)
     r, trace, mem = ept.walk(n, write=1)
-    assert r == (H_WRITE, 1, 0, violation(Q_WRITE | Q_R | Q_X | Q_XU | Q_FINAL))
+    assert r == (H_WRITE, 1, None, violation(Q_WRITE | Q_R | Q_X | Q_XU | Q_FINAL))
     path = n.ept_path(FINAL_GPA)
     assert trace[-1] == (0, path[-1], 8, n.mem[path[-1]])
     assert mem[path[-1]] == n.mem[path[-1]]

@@ -246,7 +246,7 @@ def test_npf_on_final_address(ref, write, user, fetch, err):
     n = Nested()
     n.mem[n.host_leaf(G_PAGE)] &= ~P
     r, trace, mem = n.walk(ref, write=write, user=user, fetch=fetch)
-    assert r == (64 + NOT_PRESENT, 1, 0, (NPF, FINAL | err, n.final_gpa))
+    assert r == (64 + NOT_PRESENT, 1, None, (NPF, FINAL | err, n.final_gpa))
     assert r[3][1] >> 32 & 1 and not r[3][1] >> 33 & 1
     assert trace == n.expected_trace()
     assert mem == n.mem
@@ -257,7 +257,7 @@ def test_npf_final_write_to_read_only_nested_page(ref):
     n.map(G_PAGE, S_PAGE, leaf_flags=P | US | A | D)
     assert n.walk(ref, write=0)[0][0] == 0
     r, _, _ = n.walk(ref, write=1)
-    assert r == (64 + USER_WRITE, 1, 0, (NPF, FINAL | E_P | E_W | E_U, n.final_gpa))
+    assert r == (64 + USER_WRITE, 1, None, (NPF, FINAL | E_P | E_W | E_U, n.final_gpa))
 
 
 def test_npf_final_fetch_from_nested_no_execute_page(ref):
@@ -265,10 +265,10 @@ def test_npf_final_fetch_from_nested_no_execute_page(ref):
     n.map(G_PAGE, S_PAGE, leaf_flags=P | RW | US | A | D | XD)
     assert n.walk(ref, fetch=0)[0][0] == 0
     r, _, _ = n.walk(ref, fetch=1)
-    assert r == (64 + EXECUTE_DISABLE, 1, 0, (NPF, FINAL | E_P | E_U | E_ID, n.final_gpa))
+    assert r == (64 + EXECUTE_DISABLE, 1, None, (NPF, FINAL | E_P | E_U | E_ID, n.final_gpa))
     # with HEFER.NXE = 0 the same XD bit is a reserved bit of the nested entry
     r, _, _ = n.walk(ref, fetch=1, HEFER=0)
-    assert r == (64 + RESERVED, 1, 0, (NPF, FINAL | E_P | E_U | E_RSVD, n.final_gpa))
+    assert r == (64 + RESERVED, 1, None, (NPF, FINAL | E_P | E_U | E_RSVD, n.final_gpa))
 
 
 # ---- guest faults: the guest #PF record --------------------------------------------------

@@ -74,9 +74,9 @@ def test_guest_off_hands_the_input_to_the_host_as_the_final_address(generated):
     assert out == {"ok": True, "pa": PAGE | 0xABC, "level": None, "host_level": 1}
     assert trace == [(0, H_ROOT + 24, 8, H_PT | V | U), (0, H_PT + 40, 8, PAGE | V | R | U | A),
                      (1, H_ROOT + 24, 8, H_PT | V | U | A)]
-    # a host fault on it is a fault on the final address (guest level 0)
+    # a host fault on it is a fault on the final address (no guest level)
     out, _ = walk(ref, {H_ROOT + 24: H_PT | V | U, H_PT + 40: PAGE | V | U | A}, gmode=G_ROOT)
-    assert (out["stage"], out["fault"], out["level"], out["guest_level"]) == ("host", "no_read", 1, 0)
+    assert (out["stage"], out["fault"], out["level"], out["guest_level"]) == ("host", "no_read", 1, None)
     assert out["fields"] == {"code": 3, "gpa": VA, "on_tbl": 0}
 
 

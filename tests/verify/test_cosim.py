@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from codegen.frontend.pipeline import compile_spec
 from codegen.generate import emit
 from codegen.verify import cosim, harness
-from codegen.verify.stimulus.translation import Draw, Plan, ScenarioFactory, scenarios
+from codegen.verify.stimulus.translation import Draw, Plan, Scenario, ScenarioFactory, scenarios
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = settings(max_examples=30, deadline=None,
@@ -218,3 +218,18 @@ def test_walk_faults_that_read_no_entry_field_are_drawn_and_judged(tmp_path):
     assert {"top fault stopped at level 1", "top fault odd_half at level 1"} <= set(report.unreachable)
     assert {"top fault stopped at level 2", "top fault odd_half at level 2", "top fault upper at level 1"} \
         <= set(report.coverage)
+
+
+def test_a_shrunk_request_keeps_one_kind_of_an_exclusive_access(tmp_path, monkeypatch):
+    """Shrinking clears request values one by one while the mismatch stays; it once
+    cleared read, write and fetch alike, leaving an access `access one of read, write,
+    fetch` forbids (tests/data/toy_two_stage.vspec). A model that always differs keeps
+    every trial, so only the groups stop it."""
+    spec = compile_spec(Path(__file__).resolve().parents[1] / "data" / "toy_two_stage.vspec")
+    emit.write(emit.render(spec), tmp_path)
+    ref, _ = harness.load_generated(tmp_path)
+    monkeypatch.setattr(cosim, "_mismatch", lambda *args, **kw: ["differs"])
+    monkeypatch.setattr(cosim, "_run_model", lambda model, ref_, scs, *args, **kw: [harness.run_reference(ref_, scs[0])])
+    request = {"va": 0x1000, "read": 0, "write": 1, "fetch": 0, "user": 1, "VSATP": 1, "HATP": 1}
+    found = cosim.shrink(ref, None, Scenario(request, {}, 1), 0, None, None, legal=cosim._legal_request(spec))
+    assert found.scenario.request == {**request, "va": 0, "user": 0, "VSATP": 0, "HATP": 0}

@@ -719,12 +719,12 @@ class Elaborator:
                                    leaf_when=when, page_shift=shift, page_shift_expr=shift_expr, frame=own_frame,
                                    cite=lv.cite,
                                    doc=lv.doc, span=lv.span))
-        levels, flip = self.walk_order(levels, d)
+        levels, flip, base = self.walk_order(levels, d)
         broken = broken or flip is None
         flip = flip or 0
         start_written = start
-        if flip and start is not None:
-            start = walk_number(start, flip)
+        if (flip or base) and start is not None:
+            start = walk_number(start, flip, base)
         level_width = max(3, max((lv.shown for lv in levels), default=1).bit_length(),
                           max((lv.number for lv in levels), default=1).bit_length())
         entry_formats = unique([self._lay(m, n) for lv in levels for n in (lv.table, lv.leaf) if n])
@@ -754,10 +754,10 @@ class Elaborator:
         accumulators = self._widen_accumulators(accumulators, accs_ast, acc_widths, walk_scope)
         acc_widths = {a.name: a.width for a in accumulators}
         next_level = None
-        if "next" in simple and flip:
-            self.bag.error("E0324", f"`next level` names levels counted down to the leaf: expected the levels of "
-                           f"regime '{d.name}' numbered down, not up from the root; number them down (the "
-                           "leaf-most level 1), or drop `next level`", simple["next"][0])
+        if "next" in simple and (flip or base):
+            self.bag.error("E0324", f"`next level` names levels counted down to level 1 at the leaf: expected "
+                           f"the levels of regime '{d.name}' numbered so, not {'up from the root' if flip else 'down to 0'}; "
+                           "number them down to 1, or drop `next level`", simple["next"][0])
             broken = True
         if "next" in simple:
             next_scope = Scope(m, registers=registers, access=access, input=(in_name, in_width),
@@ -841,8 +841,8 @@ class Elaborator:
             name=d.name, input_name=in_name, input_width=in_width, access=access, context=tuple(registers),
             entry_bytes=entry, root=root, start=start, pointer=pointer, frame=frame, levels=tuple(levels),
             faults=tuple(faults), checks=tuple(checks), accumulators=tuple(accumulators), updates=tuple(updates),
-            record=record, next_level=next_level, flip=flip, input_size=input_size,
-            start_written=start_written if flip else None, cite=d.cite, doc=d.doc, span=d.span,
+            record=record, next_level=next_level, flip=flip, base=base, input_size=input_size,
+            start_written=start_written if flip or base else None, cite=d.cite, doc=d.doc, span=d.span,
             input_faults=tuple(input_faults), records=tuple(others),
             access_groups=groups, bypass=bypass, bypass_cite=bypass_cite,
             let_defs=tuple(ir.Let(name=r.name, value=r.value, cite=r.cite, doc=r.doc, span=r.span)
@@ -999,14 +999,16 @@ class Elaborator:
             return None
         return e
 
-    def walk_order(self, levels: list[ir.Level], d: ast.Regime) -> tuple[list[ir.Level], int | None]:
-        """The levels from the root down, and the regime's `flip` (0: numbered down).
+    def walk_order(self, levels: list[ir.Level], d: ast.Regime) -> tuple[list[ir.Level], int | None, int]:
+        """The levels from the root down, the regime's `flip` (0: numbered down) and
+        `base` (1: numbered down to 0 at the leaf, else 0).
 
         The level whose index holds the higher input bits is nearer the root, so the
         numbers count down to the leaf (4, 3, 2, 1) or up from the root (0, 1, 2, 3),
         whichever order the spec declares them in. Counting up, each level's walk number
-        becomes flip - its number, so that the generators and the stimulus see levels
-        counting down to 1 either way. None: the numbers follow neither order (E0322)."""
+        becomes flip - its number, and counting down to 0 its number + 1, so that the
+        generators and the stimulus see levels counting down to 1 every way. None: the
+        numbers follow neither order (E0322)."""
         by_number = sorted(levels, key=lambda lv: lv.number)
         down = [(a, b) for a, b in zip(by_number, by_number[1:]) if b.number != a.number and b.index_lo > a.index_lo]
         up = [(a, b) for a, b in zip(by_number, by_number[1:]) if b.number != a.number and b.index_lo < a.index_lo]
@@ -1017,19 +1019,18 @@ class Elaborator:
                            f"top input bits highest or lowest), not level {b.number} indexing bits above level "
                            f"{a.number} but level {e.number} indexing bits below level {c.number}; number every "
                            "level one way", e.span, (f"level '{b.name}' is numbered the other way", b.span))
-            return sorted(levels, key=lambda lv: -lv.number), None
+            return sorted(levels, key=lambda lv: -lv.number), None, 0
         upward = bool(up) or (not down and bool(levels) and by_number[0].number == 0)
         if not upward:
-            zero = next((lv for lv in levels if lv.number == 0), None)
-            if zero is not None:
-                self.bag.error("E0323", f"expected the levels of regime '{d.name}', numbered down to the leaf, to "
-                               f"end at level 1, not at level 0 '{zero.name}': number them from 1, or count up from "
-                               "level 0 at the root", zero.span)
-                return sorted(levels, key=lambda lv: -lv.number), None
-            return sorted(levels, key=lambda lv: -lv.number), 0
+            if any(lv.number == 0 for lv in levels):
+                # counting down to 0 at the leaf: walk numbers one higher, so that they
+                # still count down to 1
+                ranked = [lv.model_copy(update={"number": lv.number + 1, "label": lv.number}) for lv in levels]
+                return sorted(ranked, key=lambda lv: -lv.number), 0, 1
+            return sorted(levels, key=lambda lv: -lv.number), 0, 0
         flip = max(lv.number for lv in levels) + 1
         ranked = [lv.model_copy(update={"number": flip - lv.number, "label": lv.number}) for lv in levels]
-        return sorted(ranked, key=lambda lv: -lv.number), flip
+        return sorted(ranked, key=lambda lv: -lv.number), flip, 0
 
     def addr_map(self, terms, scope: Scope) -> tuple[ir.AddrTerm, ...] | None:
         """A `pointer`/`frame` map: each term's shift is a constant address bit."""
@@ -1361,16 +1362,18 @@ def _registers_among(layouts: list[ir.Layout]) -> dict[str, ir.Layout]:
     return {lay.name: lay for lay in layouts if lay.kind == "register"}
 
 
-def walk_number(e: Expr, flip: int) -> Expr:
-    """A level expression in spec numbers (levels numbered up from the root) as walk
-    numbers, flip - e: folded for a constant and for the constant arms of `c ? a : b`
-    (the cycle-level model picks the start level by those); a value that is no level
-    stays no level (a negative one is 0)."""
+def walk_number(e: Expr, flip: int, base: int = 0) -> Expr:
+    """A level expression in spec numbers as walk numbers: flip - e for levels numbered
+    up from the root, e + base for levels numbered down to 0; folded for a constant and
+    for the constant arms of `c ? a : b` (the cycle-level model picks the start level by
+    those); a value that is no level stays no level (a negative one is 0)."""
     if e.op == "num":
-        return num(max(0, flip - e.value), e.span)
+        return num(max(0, flip - e.value) if flip else e.value + base, e.span)
     if e.op == "cond":
-        a, b = walk_number(e.args[1], flip), walk_number(e.args[2], flip)
+        a, b = walk_number(e.args[1], flip, base), walk_number(e.args[2], flip, base)
         return e.model_copy(update={"args": (e.args[0], a, b), "width": max(a.width, b.width)})
+    if not flip:
+        return Expr(op="+", args=(e, num(base, e.span)), width=e.width + 1, span=e.span)
     width = max(e.width, flip.bit_length())
     return Expr(op="-", args=(num(flip, e.span), e), width=width, span=e.span)
 

@@ -26,15 +26,16 @@ class TranslationView:
             w.status_bits, w.level_bits = self.status_width, self.level_width
 
     @property
-    def has_bypass(self) -> bool:
-        """Some stage can be switched off: its level ports then read NO_LEVEL."""
-        return any(w.can_bypass for w in self.walkers)
+    def has_no_level(self) -> bool:
+        """Some level port can hold "no level" (NO_LEVEL): a stage that can be switched
+        off, or a nested walk, whose host faults on the final address have no guest level."""
+        return any(w.can_bypass for w in self.walkers) or self.nested is not None
 
     @property
     def level_width(self) -> int:
         """LEVEL_WIDTH: the main walker's, one bit wider if needed so that NO_LEVEL (all
         ones) is no level of any stage."""
-        if not self.has_bypass:
+        if not self.has_no_level:
             return self.main.level_width
         top = max(w.max_level for w in self.walkers)
         return max(3, (top + 1).bit_length())

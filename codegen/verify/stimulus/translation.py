@@ -406,7 +406,7 @@ def _entry_fn(regime: ir.Regime, e: Expr, lay: ir.Layout):
         if r.kind == "builtin" and r.name == "rsvd":
             return "(1 if v & b.mbz(LAY) else 0)"
         if r.kind == "builtin" and r.name == "level":  # the spec's number of the walk's level
-            return f"({regime.flip} - level)" if regime.flip else "level"
+            return f"({regime.flip} - level)" if regime.flip else f"(level - {regime.base})" if regime.base else "level"
         if r.kind == "builtin" and r.name in ("next", "skipped"):
             names["NEXT"] = _entry_fn(regime, regime.next_level, lay)
             if r.name == "next":
@@ -1759,7 +1759,7 @@ class ScenarioFactory:
         wanted = {
             0: lambda out: out.get("ok"),
             3: lambda out: out.get("stage") != "host" and not out.get("ok"),
-            4: lambda out: out.get("stage") == "host" and out.get("guest_level") == 0,
+            4: lambda out: out.get("stage") == "host" and "guest_level" in out and out["guest_level"] is None,
         }[kind]
         for _ in range(30):
             sc = self.make(draw, fault_percent=0, legal=True, final_random=kind == 4,

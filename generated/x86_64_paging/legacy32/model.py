@@ -19,7 +19,7 @@ DATA_WIDTH = 32
 SIZE_WIDTH = 3  # m_size: log2 of the bytes a request moves
 STATUS_WIDTH = 8
 LEVEL_WIDTH = 3
-NO_LEVEL = 7  # the level ports of a stage that is switched off (its level is None)
+NO_LEVEL = 7  # a level port's "no level" (None): a switched-off stage, a host fault on the final address
 NESTED_BASE = 64
 
 

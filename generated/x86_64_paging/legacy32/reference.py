@@ -24,7 +24,7 @@ FAULTS = ('not_present', 'reserved', 'user_supervisor', 'user_write', 'superviso
 STAGE = 'top'  # "top" for a one-dimensional translation, "guest" in a nested one
 RECORD = 'page_fault32'
 RECORD_FIELDS = ['vector', 'error_code', 'cr2']
-NO_LEVEL = 7  # the cycle-level model's level port of a switched-off stage (level None)
+NO_LEVEL = 7  # the cycle-level model's "no level" (None): a switched-off stage, a host fault on the final address
 
 
 def record_top(kind, flevel, e, a_rw, a_us, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_RFLAGS):
