@@ -685,6 +685,16 @@ def test_regime_instance_reads_other_registers(tmp_path):
     assert "expected the name of a context register for 'CR3'" in d.message
 
 
+def test_regime_instance_cannot_rebind_a_register_its_formats_read(tmp_path):
+    """A format's `reserved ... if` reads a register by name, shared by every regime that
+    uses the format: an instance rebinding that register would check the base's register
+    in its formats (the cycle-level model did not even convert: an unbound port)."""
+    text = edit(WALK, "    PS [7];\n", "    PS [7];\n    reserved [62] if CR3.BASE[0];\n")
+    text += "register GCR3 : 64 { BASE [47:12]; }\nregime guest_walk = walk with { CR3 = GCR3; };\n"
+    d = only(compile_text(tmp_path, text), "E0320")
+    assert loc(d) == where(text, "regime guest_walk") and "format 'pde' of regime 'walk'" in d.message
+
+
 def test_import_binding_reads_the_importers_own_parameter(tmp_path):
     """Issue 14 item 6: `with { MAXPHYADDR = MAXPHYADDR; }` was an undefined name although
     the importer declares the parameter."""

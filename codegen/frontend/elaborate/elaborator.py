@@ -932,6 +932,20 @@ class Elaborator:
             self.bag.error("E0321", f"'{r} = {t}' names a register regime '{base.name}' reads already: expected a "
                            "register it does not read, not a swap, chain or cycle of its own registers", d.span)
             return
+        # a format's must-be-zero rule that reads a register is the format's, shared by every
+        # regime that uses it: an instance cannot make it read another register
+        formats = unique([n for lv in base.levels for n in (lv.table, lv.leaf) if n])
+        for name in formats:
+            lay = self._lay(m, name)
+            for cond, _ in lay.mbz_conditional():
+                reg = next((x.name for x in cond.refs() if x.kind == "ctx" and x.name in swap), None)
+                if reg is not None:
+                    self.bag.error("E0320", f"format '{lay.name}' of regime '{base.name}' makes bits must-be-zero by "
+                                   f"register '{reg}' (`reserved ... if` or a register-bounded range): expected "
+                                   f"a register its formats do not read, not '{reg}', which an instance cannot "
+                                   f"rebind; declare the formats again for the instance's registers", d.span,
+                                   (f"format '{lay.name}' is declared here", lay.span))
+                    return
         for reg, target in swap.items():
             lay, old = all_regs[target], all_regs[reg]
             for f in old.fields:
@@ -1245,9 +1259,13 @@ def _regime_exprs(r: ir.Regime) -> list[Expr]:
     out = [r.root, r.start] + [x for x in (r.next_level, r.bypass) if x is not None]
     out += [lv.leaf_when for lv in r.levels if lv.leaf_when is not None]
     out += [lv.page_shift_expr for lv in r.levels if lv.page_shift_expr is not None]
-    out += [x.when for x in r.faults + r.checks] + [a.init for a in r.accumulators] + [a.then for a in r.accumulators]
-    out += [u.when for u in r.updates if u.when is not None]
-    out += [f.value for f in r.record.fields if f.value is not None] + [b.value for f in r.record.fields for b in f.bits]
+    out += [x.when for x in r.faults + r.checks + r.input_faults]
+    out += [a.init for a in r.accumulators] + [a.then for a in r.accumulators]
+    out += [x for u in r.updates for x in (u.when, u.value) if x is not None]
+    for rec in (r.record, *r.records):
+        out += [f.value for f in rec.fields if f.value is not None] + [b.value for f in rec.fields for b in f.bits]
+    if r.input_size is not None:
+        out.append(r.input_size)
     return out
 
 
