@@ -1928,7 +1928,9 @@ class ScenarioFactory:
                     return target | (gpa & mask(lv.page_shift) & ~0xFFF)
                 table = target
                 continue
-            as_leaf = lv.number <= plan.leaf_level or lv.table is None
+            # at or below the planned leaf level (a shared table may have taken the walk past
+            # it), the first level that has leaves; a level of pointers only goes on down
+            as_leaf = (lv.number <= plan.leaf_level and lv.leaf is not None) or lv.table is None
             target = hbuilder.alloc.frame(lv.page_shift if as_leaf else table_shift(self.host))
             fault = plan.fault if plan.fault and plan.fault_level == lv.number else None
             value, fault = self._entry_or_fallback(hbuilder, self.host, lv.number, as_leaf, target, fault)
