@@ -124,9 +124,16 @@ def _addr_map(spec, reg, lv, lay, role, terms, ordered, page_ok, where, bag, onc
                           f"of level '{lv.name}' need it to start at bit {lv.page_shift}, right above the page "
                           "offset", f.span, (f"level '{lv.name}' maps {page} pages here", lv.span))
             else:
+                hint = ""
+                if low < lv.page_shift:  # a page number whose low part must be zero in larger pages
+                    hint = (f"; if the manual keeps one page number whose low bits must be zero in {page} "
+                            f"pages, give these leaves a format of their own, the low bits a field of their own "
+                            f"(`LOW`) and the rest at the page offset (`leaf {name}_{page} when ... page {page} "
+                            f"frame PPN << {lv.page_shift};`), and the rule a fault of that format (`fault "
+                            f"misaligned at leaf {name}_{page} when LOW != 0;`): docs/language.md")
                 bag.error("E0406", f"frame map `{text}` of '{name}' starts at address bit {low}, but the {page} "
                           f"pages of level '{lv.name}' need it to start at bit {lv.page_shift}, right above the "
-                          "page offset", span, (f"level '{lv.name}' maps {page} pages here", lv.span))
+                          f"page offset{hint}", span, (f"level '{lv.name}' maps {page} pages here", lv.span))
             return
         holes = [b for b in range(lv.page_shift, top) if b not in covered]
         if holes:

@@ -428,3 +428,14 @@ def test_a_pointer_that_may_skip_levels_is_checked_against_the_smallest_table(tm
                  "index va[20:12]", "index va[17:12]", "format pte : 64 {", "format pte : 64 {\n    NL [49:48];")
     compile_spec(write(tmp_path, three.replace("{lo}", "9")))
     only(compile_text(tmp_path, three.replace("{lo}", "8")), "E0437")
+
+
+def test_a_shifted_page_number_of_a_large_page_points_to_a_format_of_its_own(tmp_path):
+    """One page-number field at every level (`frame PPN << 12`) cannot map a 2-MiB page; the
+    error says how: a leaf format of its own with the low bits a field and a fault."""
+    text = edit(WALK, "    ADDR [47:12];\n}\nformat pde", "    PPN [53:10];\n}\nformat pde",
+                "    frame ADDR;", "    frame PPN << 12;",
+                "level 2 pd { index va[29:21]; table pde; }", "level 2 pd { index va[29:21]; table pde; leaf pte when D page 2M; }")
+    d = only(compile_text(tmp_path, text), "E0406")
+    assert "need it to start at bit 21" in d.message
+    assert "`leaf pte_2M when ... page 2M frame PPN << 21;`" in d.message and "at leaf pte_2M when LOW != 0" in d.message
