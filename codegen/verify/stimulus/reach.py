@@ -9,7 +9,8 @@ scenario hits it), never the other way round. What it knows:
 - `level` at each level; `rsvd` is 0 on a format with no must-be-zero bit; `skipped`
   is 0 at a level below which no level can be skipped; a parameter is folded already;
 - at a level with both a table and a leaf format, a leaf condition that is a 1-bit
-  field (or its negation) is 1 on a leaf and 0 on a pointer;
+  field (or its negation) is 1 on a leaf and 0 on a pointer; one over a few 1-bit
+  fields (`R || X`) holds on a leaf and not on a pointer, case by case;
 - `x && 0`, `x || 1`, `x & 0`, `x * 0`, `c ? a : a` whatever x and c are.
 
 From those: a role (pointer or leaf) is impossible at a level when the level lacks its
@@ -140,11 +141,35 @@ def fault_possible(spec: ir.Spec, regime: ir.Regime, rule: ir.Rule, lv: ir.Level
         rules = _rules(regime, lv, as_leaf)
         if rule not in rules:
             continue
-        known = _facts(spec, regime, lv, as_leaf)
         before = rules[:rules.index(rule)]
-        if value3(rule.when, known) != 0 and not any(value3(r.when, known) == 1 for r in before):
-            return True
+        for known in _role_cases(lv, as_leaf, _facts(spec, regime, lv, as_leaf)):
+            if value3(rule.when, known) != 0 and not any(value3(r.when, known) == 1 for r in before):
+                return True
     return False
+
+
+MAX_CASE_BITS = 8  # leaf-condition fields enumerated by _role_cases (2**8 cases at most)
+
+
+def _role_cases(lv: ir.Level, as_leaf: bool, known: dict) -> list[dict]:
+    """The facts under each value of the one-bit entry fields a leaf condition reads
+    (at most MAX_CASE_BITS of them) that gives the entry this role: `leaf pte when R ||
+    X` leaves R = X = 0 to pointers, so `fault f at leaf when !R && !X` cannot happen.
+    One case, `known` itself, when the condition reads other values."""
+    if not (lv.leaf and lv.table and lv.leaf_when is not None):
+        return [known]
+    refs = lv.leaf_when.refs()
+    names = sorted({r.name for r in refs if r.kind == "field"})
+    if not names or len(names) > MAX_CASE_BITS or any(r.kind == "field" and r.width != 1 for r in refs):
+        return [known]
+    cases = []
+    for bits in range(1 << len(names)):
+        case = dict(known)
+        case.update({("field", n): (bits >> i) & 1 for i, n in enumerate(names)})
+        role = value3(lv.leaf_when, case)
+        if role is None or bool(role) == as_leaf:
+            cases.append(case)
+    return cases
 
 
 def reached_levels(spec: ir.Spec, regime: ir.Regime, starts: set[int]) -> tuple[set[int], set[int]]:

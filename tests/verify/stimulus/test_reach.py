@@ -73,3 +73,21 @@ def test_what_the_proof_cannot_settle_stays_reachable():
     spec = compile_spec(DATA / "toy_entry32.vspec")
     expected, unreachable = cosim.expected_coverage(spec)
     assert "page level 1" in expected and unreachable == []
+
+
+def test_a_leaf_fault_the_leaf_condition_rules_out_is_unreachable(tmp_path):
+    """`leaf pte when R || X` leaves R = X = 0 to pointers, so `fault f at leaf when !R &&
+    !X` cannot happen where that condition decides; at a level of leaves only it can (a
+    non-leaf entry at the last level). An outsider's RISC-V spec saw it as missing."""
+    from snippets import edit, write
+
+    text = (DATA / "toy_two_stage.vspec").read_text()
+    text = edit(text, "    fault reserved when rsvd cite \"toy manual 3.6\";",
+                "    fault reserved when rsvd cite \"toy manual 3.6\";\n    fault pointer_at_leaf at leaf when !R && !X;")
+    spec = compile_spec(write(tmp_path, text))
+    first = spec.regime("first")
+    rule = next(r for r in first.faults if r.name == "pointer_at_leaf")
+    assert [lv.shown for lv in first.levels if reach.fault_possible(spec, first, rule, lv)] == [0]
+    expected, unreachable = cosim.expected_coverage(spec)
+    assert "guest fault pointer_at_leaf at level 0" in expected
+    assert {f"guest fault pointer_at_leaf at level {n}" for n in (1, 2, 3)} <= set(unreachable)
