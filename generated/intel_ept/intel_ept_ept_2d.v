@@ -103,7 +103,7 @@ reg x_valid;
 reg [63:0] x_addr;
 reg [63:0] x_waddr;
 reg [63:0] x_wdata;
-reg [63:0] x_rdata;
+wire x_rnow;
 reg x_done;
 reg [7:0] x_status;
 reg [2:0] x_level;
@@ -214,7 +214,6 @@ always @(posedge clk) begin: walker_host0_fsm
         m_wdata <= 0;
         m_we <= 0;
         x_aux <= 0;
-        x_rdata <= 0;
         x_level <= 0;
         x_pa <= 0;
         h_r_exit_reason <= 0;
@@ -1452,9 +1451,7 @@ always @(posedge clk) begin: walker_host0_fsm
                     m_valid <= 1'b0;
                 end
                 if (m_rvalid) begin
-                    x_rdata <= m_rdata;
                     x_status <= 0;
-                    x_done <= 1'b1;
                     walker_host0_st <= 4'b0000;
                 end
             end
@@ -1475,6 +1472,8 @@ always @(posedge clk) begin: walker_host0_fsm
         endcase
     end
 end
+
+assign x_rnow = ((walker_host0_st == 4'b0111) && m_rvalid);
 
 always @(posedge clk) begin: walker_guest0_fsm
     reg pending;
@@ -1644,464 +1643,235 @@ always @(posedge clk) begin: walker_guest0_fsm
                 if (x_valid) begin
                     x_valid <= 1'b0;
                 end
-                if (x_done) begin
-                    if ((x_status != 0)) begin
-                        walker_guest0_st <= 3'b010;
+                if (x_rnow) begin
+                    used = 1'b0;
+                    if ((walker_guest0_lvl == 5)) begin
+                        uok = 1'b1;
+                        if ((!m_rdata[0])) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            uw[5] = 1'b1;
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
+                            end
+                        end
                     end
-                    else if (x_on_table) begin
-                        used = 1'b0;
-                        if ((walker_guest0_lvl == 5)) begin
-                            uok = 1'b1;
-                            if ((!x_rdata[0])) begin
-                                uok = 1'b0;
-                            end
-                            if ((((x_rdata & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)))) begin
-                                uok = 1'b0;
-                            end
-                            if (uok) begin
-                                uw = x_rdata;
-                                uw[5] = 1'b1;
-                                if ((uw != x_rdata)) begin
-                                    used = 1'b1;
-                                end
+                    if ((walker_guest0_lvl == 4)) begin
+                        uok = 1'b1;
+                        if ((!m_rdata[0])) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata & 64'hf000000000080) != 0) || (1'b0 && ((m_rdata & 256) != 0)) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            uw[5] = 1'b1;
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
                             end
                         end
-                        if ((walker_guest0_lvl == 4)) begin
-                            uok = 1'b1;
-                            if ((!x_rdata[0])) begin
-                                uok = 1'b0;
-                            end
-                            if ((((x_rdata & 64'hf000000000080) != 0) || (1'b0 && ((x_rdata & 256) != 0)) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)))) begin
-                                uok = 1'b0;
-                            end
-                            if (uok) begin
-                                uw = x_rdata;
-                                uw[5] = 1'b1;
-                                if ((uw != x_rdata)) begin
-                                    used = 1'b1;
-                                end
-                            end
-                        end
-                        if ((walker_guest0_lvl == 3)) begin
-                            if ((x_rdata[7] && 1'b1)) begin
-                            end
-                            else begin
-                                uok = 1'b1;
-                                if ((!x_rdata[0])) begin
-                                    uok = 1'b0;
-                                end
-                                if ((((x_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((x_rdata & 128) != 0)))) begin
-                                    uok = 1'b0;
-                                end
-                                if (uok) begin
-                                    uw = x_rdata;
-                                    uw[5] = 1'b1;
-                                    if ((uw != x_rdata)) begin
-                                        used = 1'b1;
-                                    end
-                                end
-                            end
-                        end
-                        if ((walker_guest0_lvl == 2)) begin
-                            if (x_rdata[7]) begin
-                            end
-                            else begin
-                                uok = 1'b1;
-                                if ((!x_rdata[0])) begin
-                                    uok = 1'b0;
-                                end
-                                if ((((x_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)))) begin
-                                    uok = 1'b0;
-                                end
-                                if (uok) begin
-                                    uw = x_rdata;
-                                    uw[5] = 1'b1;
-                                    if ((uw != x_rdata)) begin
-                                        used = 1'b1;
-                                    end
-                                end
-                            end
-                        end
-                        if (used) begin
-                            walker_guest0_le <= uw;
-                            x_valid <= 1'b1;
-                            x_wdata <= uw;
-                            if ((!r_EPTP[6])) begin
-                                x_pwrite <= 1'b0;
-                                x_update <= 1'b1;
-                                x_on_table <= 1'b1;
-                                hk_read <= 1'b0;
-                                hk_write <= 1'b1;
-                                hk_fetch <= 1'b0;
-                                hk_user <= 1'b0;
-                            end
-                            else begin
-                                x_pwrite <= 1'b1;
-                                x_waddr <= x_pa;
-                            end
-                            walker_guest0_st <= 3'b110;
+                    end
+                    if ((walker_guest0_lvl == 3)) begin
+                        if ((m_rdata[7] && 1'b1)) begin
                         end
                         else begin
-                            walker_guest0_le <= x_rdata;
-                            case (walker_guest0_lvl)
-                                'h5: begin
-                                    if ((!x_rdata[0])) begin
+                            uok = 1'b1;
+                            if ((!m_rdata[0])) begin
+                                uok = 1'b0;
+                            end
+                            if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                uok = 1'b0;
+                            end
+                            if (uok) begin
+                                uw = m_rdata;
+                                uw[5] = 1'b1;
+                                if ((uw != m_rdata)) begin
+                                    used = 1'b1;
+                                end
+                            end
+                        end
+                    end
+                    if ((walker_guest0_lvl == 2)) begin
+                        if (m_rdata[7]) begin
+                        end
+                        else begin
+                            uok = 1'b1;
+                            if ((!m_rdata[0])) begin
+                                uok = 1'b0;
+                            end
+                            if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                uok = 1'b0;
+                            end
+                            if (uok) begin
+                                uw = m_rdata;
+                                uw[5] = 1'b1;
+                                if ((uw != m_rdata)) begin
+                                    used = 1'b1;
+                                end
+                            end
+                        end
+                    end
+                    if (used) begin
+                        walker_guest0_le <= uw;
+                        x_valid <= 1'b1;
+                        x_wdata <= uw;
+                        if ((!r_EPTP[6])) begin
+                            x_pwrite <= 1'b0;
+                            x_update <= 1'b1;
+                            x_on_table <= 1'b1;
+                            hk_read <= 1'b0;
+                            hk_write <= 1'b1;
+                            hk_fetch <= 1'b0;
+                            hk_user <= 1'b0;
+                        end
+                        else begin
+                            x_pwrite <= 1'b1;
+                            x_waddr <= x_pa;
+                        end
+                        walker_guest0_st <= 3'b110;
+                    end
+                    else begin
+                        walker_guest0_le <= m_rdata;
+                        case (walker_guest0_lvl)
+                            'h5: begin
+                                if ((!m_rdata[0])) begin
+                                    walker_guest0_fault_k <= 1;
+                                    walker_guest0_flevel <= 5;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else if ((((m_rdata & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                    walker_guest0_fault_k <= 2;
+                                    walker_guest0_flevel <= 5;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else begin
+                                    v_rw = (walker_guest0_a_rw && m_rdata[1]);
+                                    walker_guest0_a_rw <= v_rw;
+                                    v_us = (walker_guest0_a_us && m_rdata[2]);
+                                    walker_guest0_a_us <= v_us;
+                                    v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                    walker_guest0_a_xd <= v_xd;
+                                    x_valid <= 1'b1;
+                                    x_pwrite <= 1'b0;
+                                    x_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
+                                    x_on_table <= 1'b1;
+                                    x_update <= 1'b0;
+                                    hk_read <= 1'b1;
+                                    hk_write <= r_EPTP[6];
+                                    hk_fetch <= 1'b0;
+                                    hk_user <= 1'b0;
+                                    walker_guest0_st <= 3'b001;
+                                    walker_guest0_lvl <= 4;
+                                end
+                            end
+                            'h4: begin
+                                if ((!m_rdata[0])) begin
+                                    walker_guest0_fault_k <= 1;
+                                    walker_guest0_flevel <= 4;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else if ((((m_rdata & 64'hf000000000080) != 0) || (1'b0 && ((m_rdata & 256) != 0)) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                    walker_guest0_fault_k <= 2;
+                                    walker_guest0_flevel <= 4;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else begin
+                                    v_rw = (walker_guest0_a_rw && m_rdata[1]);
+                                    walker_guest0_a_rw <= v_rw;
+                                    v_us = (walker_guest0_a_us && m_rdata[2]);
+                                    walker_guest0_a_us <= v_us;
+                                    v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                    walker_guest0_a_xd <= v_xd;
+                                    x_valid <= 1'b1;
+                                    x_pwrite <= 1'b0;
+                                    x_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[39-1:30], 3'h0});
+                                    x_on_table <= 1'b1;
+                                    x_update <= 1'b0;
+                                    hk_read <= 1'b1;
+                                    hk_write <= r_EPTP[6];
+                                    hk_fetch <= 1'b0;
+                                    hk_user <= 1'b0;
+                                    walker_guest0_st <= 3'b001;
+                                    walker_guest0_lvl <= 3;
+                                end
+                            end
+                            'h3: begin
+                                if ((m_rdata[7] && 1'b1)) begin
+                                    if ((!m_rdata[0])) begin
                                         walker_guest0_fault_k <= 1;
-                                        walker_guest0_flevel <= 5;
+                                        walker_guest0_flevel <= 3;
                                         walker_guest0_st <= 3'b011;
                                     end
-                                    else if ((((x_rdata & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)))) begin
+                                    else if ((((m_rdata & 64'hf00003fffe000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                                         walker_guest0_fault_k <= 2;
-                                        walker_guest0_flevel <= 5;
+                                        walker_guest0_flevel <= 3;
                                         walker_guest0_st <= 3'b011;
                                     end
                                     else begin
-                                        v_rw = (walker_guest0_a_rw && x_rdata[1]);
+                                        v_rw = (walker_guest0_a_rw && m_rdata[1]);
                                         walker_guest0_a_rw <= v_rw;
-                                        v_us = (walker_guest0_a_us && x_rdata[2]);
+                                        v_us = (walker_guest0_a_us && m_rdata[2]);
                                         walker_guest0_a_us <= v_us;
-                                        v_xd = (walker_guest0_a_xd || (x_rdata[63] && r_EFER[11]));
-                                        walker_guest0_a_xd <= v_xd;
-                                        x_valid <= 1'b1;
-                                        x_pwrite <= 1'b0;
-                                        x_addr <= ({16'h0, x_rdata[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
-                                        x_on_table <= 1'b1;
-                                        x_update <= 1'b0;
-                                        hk_read <= 1'b1;
-                                        hk_write <= r_EPTP[6];
-                                        hk_fetch <= 1'b0;
-                                        hk_user <= 1'b0;
-                                        walker_guest0_st <= 3'b001;
-                                        walker_guest0_lvl <= 4;
-                                    end
-                                end
-                                'h4: begin
-                                    if ((!x_rdata[0])) begin
-                                        walker_guest0_fault_k <= 1;
-                                        walker_guest0_flevel <= 4;
-                                        walker_guest0_st <= 3'b011;
-                                    end
-                                    else if ((((x_rdata & 64'hf000000000080) != 0) || (1'b0 && ((x_rdata & 256) != 0)) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)))) begin
-                                        walker_guest0_fault_k <= 2;
-                                        walker_guest0_flevel <= 4;
-                                        walker_guest0_st <= 3'b011;
-                                    end
-                                    else begin
-                                        v_rw = (walker_guest0_a_rw && x_rdata[1]);
-                                        walker_guest0_a_rw <= v_rw;
-                                        v_us = (walker_guest0_a_us && x_rdata[2]);
-                                        walker_guest0_a_us <= v_us;
-                                        v_xd = (walker_guest0_a_xd || (x_rdata[63] && r_EFER[11]));
-                                        walker_guest0_a_xd <= v_xd;
-                                        x_valid <= 1'b1;
-                                        x_pwrite <= 1'b0;
-                                        x_addr <= ({16'h0, x_rdata[48-1:12], 12'h0} + {52'h0, i_addr[39-1:30], 3'h0});
-                                        x_on_table <= 1'b1;
-                                        x_update <= 1'b0;
-                                        hk_read <= 1'b1;
-                                        hk_write <= r_EPTP[6];
-                                        hk_fetch <= 1'b0;
-                                        hk_user <= 1'b0;
-                                        walker_guest0_st <= 3'b001;
-                                        walker_guest0_lvl <= 3;
-                                    end
-                                end
-                                'h3: begin
-                                    if ((x_rdata[7] && 1'b1)) begin
-                                        if ((!x_rdata[0])) begin
-                                            walker_guest0_fault_k <= 1;
-                                            walker_guest0_flevel <= 3;
-                                            walker_guest0_st <= 3'b011;
-                                        end
-                                        else if ((((x_rdata & 64'hf00003fffe000) != 0) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)))) begin
-                                            walker_guest0_fault_k <= 2;
-                                            walker_guest0_flevel <= 3;
-                                            walker_guest0_st <= 3'b011;
-                                        end
-                                        else begin
-                                            v_rw = (walker_guest0_a_rw && x_rdata[1]);
-                                            walker_guest0_a_rw <= v_rw;
-                                            v_us = (walker_guest0_a_us && x_rdata[2]);
-                                            walker_guest0_a_us <= v_us;
-                                            v_xd = (walker_guest0_a_xd || (x_rdata[63] && r_EFER[11]));
-                                            walker_guest0_a_xd <= v_xd;
-                                            if ((k_user && (!v_us))) begin
-                                                walker_guest0_fault_k <= 3;
-                                                walker_guest0_flevel <= 3;
-                                                walker_guest0_st <= 3'b011;
-                                            end
-                                            else if (((k_user && k_write) && (!v_rw))) begin
-                                                walker_guest0_fault_k <= 4;
-                                                walker_guest0_flevel <= 3;
-                                                walker_guest0_st <= 3'b011;
-                                            end
-                                            else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
-                                                walker_guest0_fault_k <= 5;
-                                                walker_guest0_flevel <= 3;
-                                                walker_guest0_st <= 3'b011;
-                                            end
-                                            else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
-                                                walker_guest0_fault_k <= 6;
-                                                walker_guest0_flevel <= 3;
-                                                walker_guest0_st <= 3'b011;
-                                            end
-                                            else if ((k_fetch && v_xd)) begin
-                                                walker_guest0_fault_k <= 7;
-                                                walker_guest0_flevel <= 3;
-                                                walker_guest0_st <= 3'b011;
-                                            end
-                                            else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
-                                                walker_guest0_fault_k <= 8;
-                                                walker_guest0_flevel <= 3;
-                                                walker_guest0_st <= 3'b011;
-                                            end
-                                            else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * x_rdata[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * x_rdata[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
-                                                walker_guest0_fault_k <= 9;
-                                                walker_guest0_flevel <= 3;
-                                                walker_guest0_st <= 3'b011;
-                                            end
-                                            else begin
-                                                uw = x_rdata;
-                                                uw[5] = 1'b1;
-                                                if (k_write) begin
-                                                    uw[6] = 1'b1;
-                                                end
-                                                if ((uw != x_rdata)) begin
-                                                    walker_guest0_pend_3 <= 1'b1;
-                                                    pending = 1'b1;
-                                                end
-                                                walker_guest0_se_3 <= uw;
-                                                walker_guest0_sa_3 <= x_pa;
-                                                walker_guest0_sg_3 <= x_addr;
-                                                o_level <= 3;
-                                                x_valid <= 1'b1;
-                                                x_pwrite <= 1'b0;
-                                                x_addr <= {16'h0, x_rdata[48-1:30], i_addr[30-1:0]};
-                                                x_on_table <= 1'b0;
-                                                x_update <= 1'b0;
-                                                hk_read <= ((!k_write) && (!k_fetch));
-                                                hk_write <= k_write;
-                                                hk_fetch <= k_fetch;
-                                                hk_user <= v_us;
-                                                walker_guest0_st <= 3'b001;
-                                            end
-                                        end
-                                    end
-                                    else begin
-                                        if ((!x_rdata[0])) begin
-                                            walker_guest0_fault_k <= 1;
-                                            walker_guest0_flevel <= 3;
-                                            walker_guest0_st <= 3'b011;
-                                        end
-                                        else if ((((x_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((x_rdata & 128) != 0)))) begin
-                                            walker_guest0_fault_k <= 2;
-                                            walker_guest0_flevel <= 3;
-                                            walker_guest0_st <= 3'b011;
-                                        end
-                                        else begin
-                                            v_rw = (walker_guest0_a_rw && x_rdata[1]);
-                                            walker_guest0_a_rw <= v_rw;
-                                            v_us = (walker_guest0_a_us && x_rdata[2]);
-                                            walker_guest0_a_us <= v_us;
-                                            v_xd = (walker_guest0_a_xd || (x_rdata[63] && r_EFER[11]));
-                                            walker_guest0_a_xd <= v_xd;
-                                            x_valid <= 1'b1;
-                                            x_pwrite <= 1'b0;
-                                            x_addr <= ({16'h0, x_rdata[48-1:12], 12'h0} + {52'h0, i_addr[30-1:21], 3'h0});
-                                            x_on_table <= 1'b1;
-                                            x_update <= 1'b0;
-                                            hk_read <= 1'b1;
-                                            hk_write <= r_EPTP[6];
-                                            hk_fetch <= 1'b0;
-                                            hk_user <= 1'b0;
-                                            walker_guest0_st <= 3'b001;
-                                            walker_guest0_lvl <= 2;
-                                        end
-                                    end
-                                end
-                                'h2: begin
-                                    if (x_rdata[7]) begin
-                                        if ((!x_rdata[0])) begin
-                                            walker_guest0_fault_k <= 1;
-                                            walker_guest0_flevel <= 2;
-                                            walker_guest0_st <= 3'b011;
-                                        end
-                                        else if ((((x_rdata & 64'hf0000001fe000) != 0) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)))) begin
-                                            walker_guest0_fault_k <= 2;
-                                            walker_guest0_flevel <= 2;
-                                            walker_guest0_st <= 3'b011;
-                                        end
-                                        else begin
-                                            v_rw = (walker_guest0_a_rw && x_rdata[1]);
-                                            walker_guest0_a_rw <= v_rw;
-                                            v_us = (walker_guest0_a_us && x_rdata[2]);
-                                            walker_guest0_a_us <= v_us;
-                                            v_xd = (walker_guest0_a_xd || (x_rdata[63] && r_EFER[11]));
-                                            walker_guest0_a_xd <= v_xd;
-                                            if ((k_user && (!v_us))) begin
-                                                walker_guest0_fault_k <= 3;
-                                                walker_guest0_flevel <= 2;
-                                                walker_guest0_st <= 3'b011;
-                                            end
-                                            else if (((k_user && k_write) && (!v_rw))) begin
-                                                walker_guest0_fault_k <= 4;
-                                                walker_guest0_flevel <= 2;
-                                                walker_guest0_st <= 3'b011;
-                                            end
-                                            else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
-                                                walker_guest0_fault_k <= 5;
-                                                walker_guest0_flevel <= 2;
-                                                walker_guest0_st <= 3'b011;
-                                            end
-                                            else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
-                                                walker_guest0_fault_k <= 6;
-                                                walker_guest0_flevel <= 2;
-                                                walker_guest0_st <= 3'b011;
-                                            end
-                                            else if ((k_fetch && v_xd)) begin
-                                                walker_guest0_fault_k <= 7;
-                                                walker_guest0_flevel <= 2;
-                                                walker_guest0_st <= 3'b011;
-                                            end
-                                            else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
-                                                walker_guest0_fault_k <= 8;
-                                                walker_guest0_flevel <= 2;
-                                                walker_guest0_st <= 3'b011;
-                                            end
-                                            else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * x_rdata[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * x_rdata[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
-                                                walker_guest0_fault_k <= 9;
-                                                walker_guest0_flevel <= 2;
-                                                walker_guest0_st <= 3'b011;
-                                            end
-                                            else begin
-                                                uw = x_rdata;
-                                                uw[5] = 1'b1;
-                                                if (k_write) begin
-                                                    uw[6] = 1'b1;
-                                                end
-                                                if ((uw != x_rdata)) begin
-                                                    walker_guest0_pend_2 <= 1'b1;
-                                                    pending = 1'b1;
-                                                end
-                                                walker_guest0_se_2 <= uw;
-                                                walker_guest0_sa_2 <= x_pa;
-                                                walker_guest0_sg_2 <= x_addr;
-                                                o_level <= 2;
-                                                x_valid <= 1'b1;
-                                                x_pwrite <= 1'b0;
-                                                x_addr <= {16'h0, x_rdata[48-1:21], i_addr[21-1:0]};
-                                                x_on_table <= 1'b0;
-                                                x_update <= 1'b0;
-                                                hk_read <= ((!k_write) && (!k_fetch));
-                                                hk_write <= k_write;
-                                                hk_fetch <= k_fetch;
-                                                hk_user <= v_us;
-                                                walker_guest0_st <= 3'b001;
-                                            end
-                                        end
-                                    end
-                                    else begin
-                                        if ((!x_rdata[0])) begin
-                                            walker_guest0_fault_k <= 1;
-                                            walker_guest0_flevel <= 2;
-                                            walker_guest0_st <= 3'b011;
-                                        end
-                                        else if ((((x_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)))) begin
-                                            walker_guest0_fault_k <= 2;
-                                            walker_guest0_flevel <= 2;
-                                            walker_guest0_st <= 3'b011;
-                                        end
-                                        else begin
-                                            v_rw = (walker_guest0_a_rw && x_rdata[1]);
-                                            walker_guest0_a_rw <= v_rw;
-                                            v_us = (walker_guest0_a_us && x_rdata[2]);
-                                            walker_guest0_a_us <= v_us;
-                                            v_xd = (walker_guest0_a_xd || (x_rdata[63] && r_EFER[11]));
-                                            walker_guest0_a_xd <= v_xd;
-                                            x_valid <= 1'b1;
-                                            x_pwrite <= 1'b0;
-                                            x_addr <= ({16'h0, x_rdata[48-1:12], 12'h0} + {52'h0, i_addr[21-1:12], 3'h0});
-                                            x_on_table <= 1'b1;
-                                            x_update <= 1'b0;
-                                            hk_read <= 1'b1;
-                                            hk_write <= r_EPTP[6];
-                                            hk_fetch <= 1'b0;
-                                            hk_user <= 1'b0;
-                                            walker_guest0_st <= 3'b001;
-                                            walker_guest0_lvl <= 1;
-                                        end
-                                    end
-                                end
-                                'h1: begin
-                                    if ((!x_rdata[0])) begin
-                                        walker_guest0_fault_k <= 1;
-                                        walker_guest0_flevel <= 1;
-                                        walker_guest0_st <= 3'b011;
-                                    end
-                                    else if ((((x_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((x_rdata & 64'h8000000000000000) != 0)))) begin
-                                        walker_guest0_fault_k <= 2;
-                                        walker_guest0_flevel <= 1;
-                                        walker_guest0_st <= 3'b011;
-                                    end
-                                    else begin
-                                        v_rw = (walker_guest0_a_rw && x_rdata[1]);
-                                        walker_guest0_a_rw <= v_rw;
-                                        v_us = (walker_guest0_a_us && x_rdata[2]);
-                                        walker_guest0_a_us <= v_us;
-                                        v_xd = (walker_guest0_a_xd || (x_rdata[63] && r_EFER[11]));
+                                        v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
                                         walker_guest0_a_xd <= v_xd;
                                         if ((k_user && (!v_us))) begin
                                             walker_guest0_fault_k <= 3;
-                                            walker_guest0_flevel <= 1;
+                                            walker_guest0_flevel <= 3;
                                             walker_guest0_st <= 3'b011;
                                         end
                                         else if (((k_user && k_write) && (!v_rw))) begin
                                             walker_guest0_fault_k <= 4;
-                                            walker_guest0_flevel <= 1;
+                                            walker_guest0_flevel <= 3;
                                             walker_guest0_st <= 3'b011;
                                         end
                                         else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
                                             walker_guest0_fault_k <= 5;
-                                            walker_guest0_flevel <= 1;
+                                            walker_guest0_flevel <= 3;
                                             walker_guest0_st <= 3'b011;
                                         end
                                         else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
                                             walker_guest0_fault_k <= 6;
-                                            walker_guest0_flevel <= 1;
+                                            walker_guest0_flevel <= 3;
                                             walker_guest0_st <= 3'b011;
                                         end
                                         else if ((k_fetch && v_xd)) begin
                                             walker_guest0_fault_k <= 7;
-                                            walker_guest0_flevel <= 1;
+                                            walker_guest0_flevel <= 3;
                                             walker_guest0_st <= 3'b011;
                                         end
                                         else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
                                             walker_guest0_fault_k <= 8;
-                                            walker_guest0_flevel <= 1;
+                                            walker_guest0_flevel <= 3;
                                             walker_guest0_st <= 3'b011;
                                         end
-                                        else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * x_rdata[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * x_rdata[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                                        else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
                                             walker_guest0_fault_k <= 9;
-                                            walker_guest0_flevel <= 1;
+                                            walker_guest0_flevel <= 3;
                                             walker_guest0_st <= 3'b011;
                                         end
                                         else begin
-                                            uw = x_rdata;
+                                            uw = m_rdata;
                                             uw[5] = 1'b1;
                                             if (k_write) begin
                                                 uw[6] = 1'b1;
                                             end
-                                            if ((uw != x_rdata)) begin
-                                                walker_guest0_pend_1 <= 1'b1;
+                                            if ((uw != m_rdata)) begin
+                                                walker_guest0_pend_3 <= 1'b1;
                                                 pending = 1'b1;
                                             end
-                                            walker_guest0_se_1 <= uw;
-                                            walker_guest0_sa_1 <= x_pa;
-                                            walker_guest0_sg_1 <= x_addr;
-                                            o_level <= 1;
+                                            walker_guest0_se_3 <= uw;
+                                            walker_guest0_sa_3 <= x_pa;
+                                            walker_guest0_sg_3 <= x_addr;
+                                            o_level <= 3;
                                             x_valid <= 1'b1;
                                             x_pwrite <= 1'b0;
-                                            x_addr <= {16'h0, x_rdata[48-1:12], i_addr[12-1:0]};
+                                            x_addr <= {16'h0, m_rdata[48-1:30], i_addr[30-1:0]};
                                             x_on_table <= 1'b0;
                                             x_update <= 1'b0;
                                             hk_read <= ((!k_write) && (!k_fetch));
@@ -2112,8 +1882,237 @@ always @(posedge clk) begin: walker_guest0_fsm
                                         end
                                     end
                                 end
-                            endcase
-                        end
+                                else begin
+                                    if ((!m_rdata[0])) begin
+                                        walker_guest0_fault_k <= 1;
+                                        walker_guest0_flevel <= 3;
+                                        walker_guest0_st <= 3'b011;
+                                    end
+                                    else if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                        walker_guest0_fault_k <= 2;
+                                        walker_guest0_flevel <= 3;
+                                        walker_guest0_st <= 3'b011;
+                                    end
+                                    else begin
+                                        v_rw = (walker_guest0_a_rw && m_rdata[1]);
+                                        walker_guest0_a_rw <= v_rw;
+                                        v_us = (walker_guest0_a_us && m_rdata[2]);
+                                        walker_guest0_a_us <= v_us;
+                                        v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                        walker_guest0_a_xd <= v_xd;
+                                        x_valid <= 1'b1;
+                                        x_pwrite <= 1'b0;
+                                        x_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[30-1:21], 3'h0});
+                                        x_on_table <= 1'b1;
+                                        x_update <= 1'b0;
+                                        hk_read <= 1'b1;
+                                        hk_write <= r_EPTP[6];
+                                        hk_fetch <= 1'b0;
+                                        hk_user <= 1'b0;
+                                        walker_guest0_st <= 3'b001;
+                                        walker_guest0_lvl <= 2;
+                                    end
+                                end
+                            end
+                            'h2: begin
+                                if (m_rdata[7]) begin
+                                    if ((!m_rdata[0])) begin
+                                        walker_guest0_fault_k <= 1;
+                                        walker_guest0_flevel <= 2;
+                                        walker_guest0_st <= 3'b011;
+                                    end
+                                    else if ((((m_rdata & 64'hf0000001fe000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                        walker_guest0_fault_k <= 2;
+                                        walker_guest0_flevel <= 2;
+                                        walker_guest0_st <= 3'b011;
+                                    end
+                                    else begin
+                                        v_rw = (walker_guest0_a_rw && m_rdata[1]);
+                                        walker_guest0_a_rw <= v_rw;
+                                        v_us = (walker_guest0_a_us && m_rdata[2]);
+                                        walker_guest0_a_us <= v_us;
+                                        v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                        walker_guest0_a_xd <= v_xd;
+                                        if ((k_user && (!v_us))) begin
+                                            walker_guest0_fault_k <= 3;
+                                            walker_guest0_flevel <= 2;
+                                            walker_guest0_st <= 3'b011;
+                                        end
+                                        else if (((k_user && k_write) && (!v_rw))) begin
+                                            walker_guest0_fault_k <= 4;
+                                            walker_guest0_flevel <= 2;
+                                            walker_guest0_st <= 3'b011;
+                                        end
+                                        else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                                            walker_guest0_fault_k <= 5;
+                                            walker_guest0_flevel <= 2;
+                                            walker_guest0_st <= 3'b011;
+                                        end
+                                        else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                                            walker_guest0_fault_k <= 6;
+                                            walker_guest0_flevel <= 2;
+                                            walker_guest0_st <= 3'b011;
+                                        end
+                                        else if ((k_fetch && v_xd)) begin
+                                            walker_guest0_fault_k <= 7;
+                                            walker_guest0_flevel <= 2;
+                                            walker_guest0_st <= 3'b011;
+                                        end
+                                        else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                                            walker_guest0_fault_k <= 8;
+                                            walker_guest0_flevel <= 2;
+                                            walker_guest0_st <= 3'b011;
+                                        end
+                                        else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                                            walker_guest0_fault_k <= 9;
+                                            walker_guest0_flevel <= 2;
+                                            walker_guest0_st <= 3'b011;
+                                        end
+                                        else begin
+                                            uw = m_rdata;
+                                            uw[5] = 1'b1;
+                                            if (k_write) begin
+                                                uw[6] = 1'b1;
+                                            end
+                                            if ((uw != m_rdata)) begin
+                                                walker_guest0_pend_2 <= 1'b1;
+                                                pending = 1'b1;
+                                            end
+                                            walker_guest0_se_2 <= uw;
+                                            walker_guest0_sa_2 <= x_pa;
+                                            walker_guest0_sg_2 <= x_addr;
+                                            o_level <= 2;
+                                            x_valid <= 1'b1;
+                                            x_pwrite <= 1'b0;
+                                            x_addr <= {16'h0, m_rdata[48-1:21], i_addr[21-1:0]};
+                                            x_on_table <= 1'b0;
+                                            x_update <= 1'b0;
+                                            hk_read <= ((!k_write) && (!k_fetch));
+                                            hk_write <= k_write;
+                                            hk_fetch <= k_fetch;
+                                            hk_user <= v_us;
+                                            walker_guest0_st <= 3'b001;
+                                        end
+                                    end
+                                end
+                                else begin
+                                    if ((!m_rdata[0])) begin
+                                        walker_guest0_fault_k <= 1;
+                                        walker_guest0_flevel <= 2;
+                                        walker_guest0_st <= 3'b011;
+                                    end
+                                    else if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                        walker_guest0_fault_k <= 2;
+                                        walker_guest0_flevel <= 2;
+                                        walker_guest0_st <= 3'b011;
+                                    end
+                                    else begin
+                                        v_rw = (walker_guest0_a_rw && m_rdata[1]);
+                                        walker_guest0_a_rw <= v_rw;
+                                        v_us = (walker_guest0_a_us && m_rdata[2]);
+                                        walker_guest0_a_us <= v_us;
+                                        v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                        walker_guest0_a_xd <= v_xd;
+                                        x_valid <= 1'b1;
+                                        x_pwrite <= 1'b0;
+                                        x_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[21-1:12], 3'h0});
+                                        x_on_table <= 1'b1;
+                                        x_update <= 1'b0;
+                                        hk_read <= 1'b1;
+                                        hk_write <= r_EPTP[6];
+                                        hk_fetch <= 1'b0;
+                                        hk_user <= 1'b0;
+                                        walker_guest0_st <= 3'b001;
+                                        walker_guest0_lvl <= 1;
+                                    end
+                                end
+                            end
+                            'h1: begin
+                                if ((!m_rdata[0])) begin
+                                    walker_guest0_fault_k <= 1;
+                                    walker_guest0_flevel <= 1;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                    walker_guest0_fault_k <= 2;
+                                    walker_guest0_flevel <= 1;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else begin
+                                    v_rw = (walker_guest0_a_rw && m_rdata[1]);
+                                    walker_guest0_a_rw <= v_rw;
+                                    v_us = (walker_guest0_a_us && m_rdata[2]);
+                                    walker_guest0_a_us <= v_us;
+                                    v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                    walker_guest0_a_xd <= v_xd;
+                                    if ((k_user && (!v_us))) begin
+                                        walker_guest0_fault_k <= 3;
+                                        walker_guest0_flevel <= 1;
+                                        walker_guest0_st <= 3'b011;
+                                    end
+                                    else if (((k_user && k_write) && (!v_rw))) begin
+                                        walker_guest0_fault_k <= 4;
+                                        walker_guest0_flevel <= 1;
+                                        walker_guest0_st <= 3'b011;
+                                    end
+                                    else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                                        walker_guest0_fault_k <= 5;
+                                        walker_guest0_flevel <= 1;
+                                        walker_guest0_st <= 3'b011;
+                                    end
+                                    else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                                        walker_guest0_fault_k <= 6;
+                                        walker_guest0_flevel <= 1;
+                                        walker_guest0_st <= 3'b011;
+                                    end
+                                    else if ((k_fetch && v_xd)) begin
+                                        walker_guest0_fault_k <= 7;
+                                        walker_guest0_flevel <= 1;
+                                        walker_guest0_st <= 3'b011;
+                                    end
+                                    else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                                        walker_guest0_fault_k <= 8;
+                                        walker_guest0_flevel <= 1;
+                                        walker_guest0_st <= 3'b011;
+                                    end
+                                    else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                                        walker_guest0_fault_k <= 9;
+                                        walker_guest0_flevel <= 1;
+                                        walker_guest0_st <= 3'b011;
+                                    end
+                                    else begin
+                                        uw = m_rdata;
+                                        uw[5] = 1'b1;
+                                        if (k_write) begin
+                                            uw[6] = 1'b1;
+                                        end
+                                        if ((uw != m_rdata)) begin
+                                            walker_guest0_pend_1 <= 1'b1;
+                                            pending = 1'b1;
+                                        end
+                                        walker_guest0_se_1 <= uw;
+                                        walker_guest0_sa_1 <= x_pa;
+                                        walker_guest0_sg_1 <= x_addr;
+                                        o_level <= 1;
+                                        x_valid <= 1'b1;
+                                        x_pwrite <= 1'b0;
+                                        x_addr <= {16'h0, m_rdata[48-1:12], i_addr[12-1:0]};
+                                        x_on_table <= 1'b0;
+                                        x_update <= 1'b0;
+                                        hk_read <= ((!k_write) && (!k_fetch));
+                                        hk_write <= k_write;
+                                        hk_fetch <= k_fetch;
+                                        hk_user <= v_us;
+                                        walker_guest0_st <= 3'b001;
+                                    end
+                                end
+                            end
+                        endcase
+                    end
+                end
+                else if (x_done) begin
+                    if ((x_status != 0)) begin
+                        walker_guest0_st <= 3'b010;
                     end
                     else begin
                         o_pa <= x_pa;

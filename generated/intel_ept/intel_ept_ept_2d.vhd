@@ -77,7 +77,7 @@ signal x_valid: std_logic;
 signal x_addr: unsigned(63 downto 0);
 signal x_waddr: unsigned(63 downto 0);
 signal x_wdata: unsigned(63 downto 0);
-signal x_rdata: unsigned(63 downto 0);
+signal x_rnow: std_logic;
 signal x_done: std_logic;
 signal x_status: unsigned(7 downto 0);
 signal x_level: unsigned(2 downto 0);
@@ -192,7 +192,6 @@ begin
             m_wdata <= to_unsigned(0, 64);
             m_we <= '0';
             x_aux <= to_unsigned(0, 3);
-            x_rdata <= to_unsigned(0, 64);
             x_level <= to_unsigned(0, 3);
             x_pa <= to_unsigned(0, 64);
             h_r_exit_reason <= to_unsigned(0, 16);
@@ -1294,9 +1293,7 @@ begin
                         m_valid <= '0';
                     end if;
                     if bool(m_rvalid) then
-                        x_rdata <= m_rdata;
                         x_status <= to_unsigned(0, 8);
-                        x_done <= '1';
                         walker_host0_st <= IDLE;
                     end if;
                 when PWRITE =>
@@ -1315,6 +1312,8 @@ begin
         end if;
     end if;
 end process walker_host0_fsm;
+
+x_rnow <= stdl((walker_host0_st = PREAD) and bool(m_rvalid));
 
 walker_guest0_fsm: process (clk) is
     variable pending: std_logic;
@@ -1479,419 +1478,217 @@ begin
                     if bool(x_valid) then
                         x_valid <= '0';
                     end if;
-                    if bool(x_done) then
-                        if (x_status /= 0) then
-                            walker_guest0_st <= NFAULT;
-                        elsif bool(x_on_table) then
-                            used := '0';
+                    if bool(x_rnow) then
+                        used := '0';
+                        if (walker_guest0_lvl = 5) then
+                            uok := '1';
+                            if (not bool(m_rdata(0))) then
+                                uok := '0';
+                            end if;
+                            if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                uok := '0';
+                            end if;
+                            if bool(uok) then
+                                uw := m_rdata;
+                                uw(5) := '1';
+                                if (uw /= m_rdata) then
+                                    used := '1';
+                                end if;
+                            end if;
+                        end if;
+                        if (walker_guest0_lvl = 4) then
+                            uok := '1';
+                            if (not bool(m_rdata(0))) then
+                                uok := '0';
+                            end if;
+                            if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (False and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                uok := '0';
+                            end if;
+                            if bool(uok) then
+                                uw := m_rdata;
+                                uw(5) := '1';
+                                if (uw /= m_rdata) then
+                                    used := '1';
+                                end if;
+                            end if;
+                        end if;
+                        if (walker_guest0_lvl = 3) then
+                            if (bool(m_rdata(7)) and True) then
+                                null;
+                            else
+                                uok := '1';
+                                if (not bool(m_rdata(0))) then
+                                    uok := '0';
+                                end if;
+                                if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                                    uok := '0';
+                                end if;
+                                if bool(uok) then
+                                    uw := m_rdata;
+                                    uw(5) := '1';
+                                    if (uw /= m_rdata) then
+                                        used := '1';
+                                    end if;
+                                end if;
+                            end if;
+                        end if;
+                        if (walker_guest0_lvl = 2) then
+                            if bool(m_rdata(7)) then
+                                null;
+                            else
+                                uok := '1';
+                                if (not bool(m_rdata(0))) then
+                                    uok := '0';
+                                end if;
+                                if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    uok := '0';
+                                end if;
+                                if bool(uok) then
+                                    uw := m_rdata;
+                                    uw(5) := '1';
+                                    if (uw /= m_rdata) then
+                                        used := '1';
+                                    end if;
+                                end if;
+                            end if;
+                        end if;
+                        if bool(used) then
+                            walker_guest0_le <= uw;
+                            x_valid <= '1';
+                            x_wdata <= uw;
+                            if (not bool(r_EPTP(6))) then
+                                x_pwrite <= '0';
+                                x_update <= '1';
+                                x_on_table <= '1';
+                                hk_read <= '0';
+                                hk_write <= '1';
+                                hk_fetch <= '0';
+                                hk_user <= '0';
+                            else
+                                x_pwrite <= '1';
+                                x_waddr <= x_pa;
+                            end if;
+                            walker_guest0_st <= UWAIT;
+                        else
+                            walker_guest0_le <= m_rdata;
                             if (walker_guest0_lvl = 5) then
-                                uok := '1';
-                                if (not bool(x_rdata(0))) then
-                                    uok := '0';
-                                end if;
-                                if (((x_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(r_EFER(11))) and ((x_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                                    uok := '0';
-                                end if;
-                                if bool(uok) then
-                                    uw := x_rdata;
-                                    uw(5) := '1';
-                                    if (uw /= x_rdata) then
-                                        used := '1';
-                                    end if;
-                                end if;
-                            end if;
-                            if (walker_guest0_lvl = 4) then
-                                uok := '1';
-                                if (not bool(x_rdata(0))) then
-                                    uok := '0';
-                                end if;
-                                if (((x_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (False and ((x_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(r_EFER(11))) and ((x_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                                    uok := '0';
-                                end if;
-                                if bool(uok) then
-                                    uw := x_rdata;
-                                    uw(5) := '1';
-                                    if (uw /= x_rdata) then
-                                        used := '1';
-                                    end if;
-                                end if;
-                            end if;
-                            if (walker_guest0_lvl = 3) then
-                                if (bool(x_rdata(7)) and True) then
-                                    null;
+                                if (not bool(m_rdata(0))) then
+                                    walker_guest0_fault_k <= to_unsigned(1, 8);
+                                    walker_guest0_flevel <= to_unsigned(5, 3);
+                                    walker_guest0_st <= FAULT;
+                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    walker_guest0_fault_k <= to_unsigned(2, 8);
+                                    walker_guest0_flevel <= to_unsigned(5, 3);
+                                    walker_guest0_st <= FAULT;
                                 else
-                                    uok := '1';
-                                    if (not bool(x_rdata(0))) then
-                                        uok := '0';
-                                    end if;
-                                    if (((x_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((x_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((x_rdata and to_unsigned(128, 64)) /= 0))) then
-                                        uok := '0';
-                                    end if;
-                                    if bool(uok) then
-                                        uw := x_rdata;
-                                        uw(5) := '1';
-                                        if (uw /= x_rdata) then
-                                            used := '1';
-                                        end if;
-                                    end if;
-                                end if;
-                            end if;
-                            if (walker_guest0_lvl = 2) then
-                                if bool(x_rdata(7)) then
-                                    null;
-                                else
-                                    uok := '1';
-                                    if (not bool(x_rdata(0))) then
-                                        uok := '0';
-                                    end if;
-                                    if (((x_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((x_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                                        uok := '0';
-                                    end if;
-                                    if bool(uok) then
-                                        uw := x_rdata;
-                                        uw(5) := '1';
-                                        if (uw /= x_rdata) then
-                                            used := '1';
-                                        end if;
-                                    end if;
-                                end if;
-                            end if;
-                            if bool(used) then
-                                walker_guest0_le <= uw;
-                                x_valid <= '1';
-                                x_wdata <= uw;
-                                if (not bool(r_EPTP(6))) then
+                                    v_rw := stdl(bool(walker_guest0_a_rw) and bool(m_rdata(1)));
+                                    walker_guest0_a_rw <= v_rw;
+                                    v_us := stdl(bool(walker_guest0_a_us) and bool(m_rdata(2)));
+                                    walker_guest0_a_us <= v_us;
+                                    v_xd := stdl(bool(walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
+                                    walker_guest0_a_xd <= v_xd;
+                                    x_valid <= '1';
                                     x_pwrite <= '0';
-                                    x_update <= '1';
+                                    x_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
                                     x_on_table <= '1';
-                                    hk_read <= '0';
-                                    hk_write <= '1';
+                                    x_update <= '0';
+                                    hk_read <= '1';
+                                    hk_write <= r_EPTP(6);
                                     hk_fetch <= '0';
                                     hk_user <= '0';
-                                else
-                                    x_pwrite <= '1';
-                                    x_waddr <= x_pa;
+                                    walker_guest0_st <= XWAIT;
+                                    walker_guest0_lvl <= to_unsigned(4, 3);
                                 end if;
-                                walker_guest0_st <= UWAIT;
-                            else
-                                walker_guest0_le <= x_rdata;
-                                if (walker_guest0_lvl = 5) then
-                                    if (not bool(x_rdata(0))) then
+                            elsif (walker_guest0_lvl = 4) then
+                                if (not bool(m_rdata(0))) then
+                                    walker_guest0_fault_k <= to_unsigned(1, 8);
+                                    walker_guest0_flevel <= to_unsigned(4, 3);
+                                    walker_guest0_st <= FAULT;
+                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (False and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    walker_guest0_fault_k <= to_unsigned(2, 8);
+                                    walker_guest0_flevel <= to_unsigned(4, 3);
+                                    walker_guest0_st <= FAULT;
+                                else
+                                    v_rw := stdl(bool(walker_guest0_a_rw) and bool(m_rdata(1)));
+                                    walker_guest0_a_rw <= v_rw;
+                                    v_us := stdl(bool(walker_guest0_a_us) and bool(m_rdata(2)));
+                                    walker_guest0_a_us <= v_us;
+                                    v_xd := stdl(bool(walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
+                                    walker_guest0_a_xd <= v_xd;
+                                    x_valid <= '1';
+                                    x_pwrite <= '0';
+                                    x_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                                    x_on_table <= '1';
+                                    x_update <= '0';
+                                    hk_read <= '1';
+                                    hk_write <= r_EPTP(6);
+                                    hk_fetch <= '0';
+                                    hk_user <= '0';
+                                    walker_guest0_st <= XWAIT;
+                                    walker_guest0_lvl <= to_unsigned(3, 3);
+                                end if;
+                            elsif (walker_guest0_lvl = 3) then
+                                if (bool(m_rdata(7)) and True) then
+                                    if (not bool(m_rdata(0))) then
                                         walker_guest0_fault_k <= to_unsigned(1, 8);
-                                        walker_guest0_flevel <= to_unsigned(5, 3);
+                                        walker_guest0_flevel <= to_unsigned(3, 3);
                                         walker_guest0_st <= FAULT;
-                                    elsif (((x_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(r_EFER(11))) and ((x_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    elsif (((m_rdata and unsigned'("0000000000001111000000000000000000111111111111111110000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                                         walker_guest0_fault_k <= to_unsigned(2, 8);
-                                        walker_guest0_flevel <= to_unsigned(5, 3);
+                                        walker_guest0_flevel <= to_unsigned(3, 3);
                                         walker_guest0_st <= FAULT;
                                     else
-                                        v_rw := stdl(bool(walker_guest0_a_rw) and bool(x_rdata(1)));
+                                        v_rw := stdl(bool(walker_guest0_a_rw) and bool(m_rdata(1)));
                                         walker_guest0_a_rw <= v_rw;
-                                        v_us := stdl(bool(walker_guest0_a_us) and bool(x_rdata(2)));
+                                        v_us := stdl(bool(walker_guest0_a_us) and bool(m_rdata(2)));
                                         walker_guest0_a_us <= v_us;
-                                        v_xd := stdl(bool(walker_guest0_a_xd) or (bool(x_rdata(63)) and bool(r_EFER(11))));
-                                        walker_guest0_a_xd <= v_xd;
-                                        x_valid <= '1';
-                                        x_pwrite <= '0';
-                                        x_addr <= (unsigned'(to_unsigned(0, 16) & x_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
-                                        x_on_table <= '1';
-                                        x_update <= '0';
-                                        hk_read <= '1';
-                                        hk_write <= r_EPTP(6);
-                                        hk_fetch <= '0';
-                                        hk_user <= '0';
-                                        walker_guest0_st <= XWAIT;
-                                        walker_guest0_lvl <= to_unsigned(4, 3);
-                                    end if;
-                                elsif (walker_guest0_lvl = 4) then
-                                    if (not bool(x_rdata(0))) then
-                                        walker_guest0_fault_k <= to_unsigned(1, 8);
-                                        walker_guest0_flevel <= to_unsigned(4, 3);
-                                        walker_guest0_st <= FAULT;
-                                    elsif (((x_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (False and ((x_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(r_EFER(11))) and ((x_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                                        walker_guest0_fault_k <= to_unsigned(2, 8);
-                                        walker_guest0_flevel <= to_unsigned(4, 3);
-                                        walker_guest0_st <= FAULT;
-                                    else
-                                        v_rw := stdl(bool(walker_guest0_a_rw) and bool(x_rdata(1)));
-                                        walker_guest0_a_rw <= v_rw;
-                                        v_us := stdl(bool(walker_guest0_a_us) and bool(x_rdata(2)));
-                                        walker_guest0_a_us <= v_us;
-                                        v_xd := stdl(bool(walker_guest0_a_xd) or (bool(x_rdata(63)) and bool(r_EFER(11))));
-                                        walker_guest0_a_xd <= v_xd;
-                                        x_valid <= '1';
-                                        x_pwrite <= '0';
-                                        x_addr <= (unsigned'(to_unsigned(0, 16) & x_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
-                                        x_on_table <= '1';
-                                        x_update <= '0';
-                                        hk_read <= '1';
-                                        hk_write <= r_EPTP(6);
-                                        hk_fetch <= '0';
-                                        hk_user <= '0';
-                                        walker_guest0_st <= XWAIT;
-                                        walker_guest0_lvl <= to_unsigned(3, 3);
-                                    end if;
-                                elsif (walker_guest0_lvl = 3) then
-                                    if (bool(x_rdata(7)) and True) then
-                                        if (not bool(x_rdata(0))) then
-                                            walker_guest0_fault_k <= to_unsigned(1, 8);
-                                            walker_guest0_flevel <= to_unsigned(3, 3);
-                                            walker_guest0_st <= FAULT;
-                                        elsif (((x_rdata and unsigned'("0000000000001111000000000000000000111111111111111110000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((x_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                                            walker_guest0_fault_k <= to_unsigned(2, 8);
-                                            walker_guest0_flevel <= to_unsigned(3, 3);
-                                            walker_guest0_st <= FAULT;
-                                        else
-                                            v_rw := stdl(bool(walker_guest0_a_rw) and bool(x_rdata(1)));
-                                            walker_guest0_a_rw <= v_rw;
-                                            v_us := stdl(bool(walker_guest0_a_us) and bool(x_rdata(2)));
-                                            walker_guest0_a_us <= v_us;
-                                            v_xd := stdl(bool(walker_guest0_a_xd) or (bool(x_rdata(63)) and bool(r_EFER(11))));
-                                            walker_guest0_a_xd <= v_xd;
-                                            if (bool(k_user) and (not bool(v_us))) then
-                                                walker_guest0_fault_k <= to_unsigned(3, 8);
-                                                walker_guest0_flevel <= to_unsigned(3, 3);
-                                                walker_guest0_st <= FAULT;
-                                            elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
-                                                walker_guest0_fault_k <= to_unsigned(4, 8);
-                                                walker_guest0_flevel <= to_unsigned(3, 3);
-                                                walker_guest0_st <= FAULT;
-                                            elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
-                                                walker_guest0_fault_k <= to_unsigned(5, 8);
-                                                walker_guest0_flevel <= to_unsigned(3, 3);
-                                                walker_guest0_st <= FAULT;
-                                            elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
-                                                walker_guest0_fault_k <= to_unsigned(6, 8);
-                                                walker_guest0_flevel <= to_unsigned(3, 3);
-                                                walker_guest0_st <= FAULT;
-                                            elsif (bool(k_fetch) and bool(v_xd)) then
-                                                walker_guest0_fault_k <= to_unsigned(7, 8);
-                                                walker_guest0_flevel <= to_unsigned(3, 3);
-                                                walker_guest0_st <= FAULT;
-                                            elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
-                                                walker_guest0_fault_k <= to_unsigned(8, 8);
-                                                walker_guest0_flevel <= to_unsigned(3, 3);
-                                                walker_guest0_st <= FAULT;
-                                            elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * x_rdata(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * x_rdata(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
-                                                walker_guest0_fault_k <= to_unsigned(9, 8);
-                                                walker_guest0_flevel <= to_unsigned(3, 3);
-                                                walker_guest0_st <= FAULT;
-                                            else
-                                                uw := x_rdata;
-                                                uw(5) := '1';
-                                                if bool(k_write) then
-                                                    uw(6) := '1';
-                                                end if;
-                                                if (uw /= x_rdata) then
-                                                    walker_guest0_pend_3 <= '1';
-                                                    pending := '1';
-                                                end if;
-                                                walker_guest0_se_3 <= uw;
-                                                walker_guest0_sa_3 <= x_pa;
-                                                walker_guest0_sg_3 <= x_addr;
-                                                o_level <= to_unsigned(3, 3);
-                                                x_valid <= '1';
-                                                x_pwrite <= '0';
-                                                x_addr <= unsigned'(to_unsigned(0, 16) & x_rdata(48-1 downto 30) & i_addr(30-1 downto 0));
-                                                x_on_table <= '0';
-                                                x_update <= '0';
-                                                hk_read <= stdl((not bool(k_write)) and (not bool(k_fetch)));
-                                                hk_write <= k_write;
-                                                hk_fetch <= k_fetch;
-                                                hk_user <= v_us;
-                                                walker_guest0_st <= XWAIT;
-                                            end if;
-                                        end if;
-                                    else
-                                        if (not bool(x_rdata(0))) then
-                                            walker_guest0_fault_k <= to_unsigned(1, 8);
-                                            walker_guest0_flevel <= to_unsigned(3, 3);
-                                            walker_guest0_st <= FAULT;
-                                        elsif (((x_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((x_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((x_rdata and to_unsigned(128, 64)) /= 0))) then
-                                            walker_guest0_fault_k <= to_unsigned(2, 8);
-                                            walker_guest0_flevel <= to_unsigned(3, 3);
-                                            walker_guest0_st <= FAULT;
-                                        else
-                                            v_rw := stdl(bool(walker_guest0_a_rw) and bool(x_rdata(1)));
-                                            walker_guest0_a_rw <= v_rw;
-                                            v_us := stdl(bool(walker_guest0_a_us) and bool(x_rdata(2)));
-                                            walker_guest0_a_us <= v_us;
-                                            v_xd := stdl(bool(walker_guest0_a_xd) or (bool(x_rdata(63)) and bool(r_EFER(11))));
-                                            walker_guest0_a_xd <= v_xd;
-                                            x_valid <= '1';
-                                            x_pwrite <= '0';
-                                            x_addr <= (unsigned'(to_unsigned(0, 16) & x_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
-                                            x_on_table <= '1';
-                                            x_update <= '0';
-                                            hk_read <= '1';
-                                            hk_write <= r_EPTP(6);
-                                            hk_fetch <= '0';
-                                            hk_user <= '0';
-                                            walker_guest0_st <= XWAIT;
-                                            walker_guest0_lvl <= to_unsigned(2, 3);
-                                        end if;
-                                    end if;
-                                elsif (walker_guest0_lvl = 2) then
-                                    if bool(x_rdata(7)) then
-                                        if (not bool(x_rdata(0))) then
-                                            walker_guest0_fault_k <= to_unsigned(1, 8);
-                                            walker_guest0_flevel <= to_unsigned(2, 3);
-                                            walker_guest0_st <= FAULT;
-                                        elsif (((x_rdata and unsigned'("0000000000001111000000000000000000000000000111111110000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((x_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                                            walker_guest0_fault_k <= to_unsigned(2, 8);
-                                            walker_guest0_flevel <= to_unsigned(2, 3);
-                                            walker_guest0_st <= FAULT;
-                                        else
-                                            v_rw := stdl(bool(walker_guest0_a_rw) and bool(x_rdata(1)));
-                                            walker_guest0_a_rw <= v_rw;
-                                            v_us := stdl(bool(walker_guest0_a_us) and bool(x_rdata(2)));
-                                            walker_guest0_a_us <= v_us;
-                                            v_xd := stdl(bool(walker_guest0_a_xd) or (bool(x_rdata(63)) and bool(r_EFER(11))));
-                                            walker_guest0_a_xd <= v_xd;
-                                            if (bool(k_user) and (not bool(v_us))) then
-                                                walker_guest0_fault_k <= to_unsigned(3, 8);
-                                                walker_guest0_flevel <= to_unsigned(2, 3);
-                                                walker_guest0_st <= FAULT;
-                                            elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
-                                                walker_guest0_fault_k <= to_unsigned(4, 8);
-                                                walker_guest0_flevel <= to_unsigned(2, 3);
-                                                walker_guest0_st <= FAULT;
-                                            elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
-                                                walker_guest0_fault_k <= to_unsigned(5, 8);
-                                                walker_guest0_flevel <= to_unsigned(2, 3);
-                                                walker_guest0_st <= FAULT;
-                                            elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
-                                                walker_guest0_fault_k <= to_unsigned(6, 8);
-                                                walker_guest0_flevel <= to_unsigned(2, 3);
-                                                walker_guest0_st <= FAULT;
-                                            elsif (bool(k_fetch) and bool(v_xd)) then
-                                                walker_guest0_fault_k <= to_unsigned(7, 8);
-                                                walker_guest0_flevel <= to_unsigned(2, 3);
-                                                walker_guest0_st <= FAULT;
-                                            elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
-                                                walker_guest0_fault_k <= to_unsigned(8, 8);
-                                                walker_guest0_flevel <= to_unsigned(2, 3);
-                                                walker_guest0_st <= FAULT;
-                                            elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * x_rdata(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * x_rdata(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
-                                                walker_guest0_fault_k <= to_unsigned(9, 8);
-                                                walker_guest0_flevel <= to_unsigned(2, 3);
-                                                walker_guest0_st <= FAULT;
-                                            else
-                                                uw := x_rdata;
-                                                uw(5) := '1';
-                                                if bool(k_write) then
-                                                    uw(6) := '1';
-                                                end if;
-                                                if (uw /= x_rdata) then
-                                                    walker_guest0_pend_2 <= '1';
-                                                    pending := '1';
-                                                end if;
-                                                walker_guest0_se_2 <= uw;
-                                                walker_guest0_sa_2 <= x_pa;
-                                                walker_guest0_sg_2 <= x_addr;
-                                                o_level <= to_unsigned(2, 3);
-                                                x_valid <= '1';
-                                                x_pwrite <= '0';
-                                                x_addr <= unsigned'(to_unsigned(0, 16) & x_rdata(48-1 downto 21) & i_addr(21-1 downto 0));
-                                                x_on_table <= '0';
-                                                x_update <= '0';
-                                                hk_read <= stdl((not bool(k_write)) and (not bool(k_fetch)));
-                                                hk_write <= k_write;
-                                                hk_fetch <= k_fetch;
-                                                hk_user <= v_us;
-                                                walker_guest0_st <= XWAIT;
-                                            end if;
-                                        end if;
-                                    else
-                                        if (not bool(x_rdata(0))) then
-                                            walker_guest0_fault_k <= to_unsigned(1, 8);
-                                            walker_guest0_flevel <= to_unsigned(2, 3);
-                                            walker_guest0_st <= FAULT;
-                                        elsif (((x_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((x_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                                            walker_guest0_fault_k <= to_unsigned(2, 8);
-                                            walker_guest0_flevel <= to_unsigned(2, 3);
-                                            walker_guest0_st <= FAULT;
-                                        else
-                                            v_rw := stdl(bool(walker_guest0_a_rw) and bool(x_rdata(1)));
-                                            walker_guest0_a_rw <= v_rw;
-                                            v_us := stdl(bool(walker_guest0_a_us) and bool(x_rdata(2)));
-                                            walker_guest0_a_us <= v_us;
-                                            v_xd := stdl(bool(walker_guest0_a_xd) or (bool(x_rdata(63)) and bool(r_EFER(11))));
-                                            walker_guest0_a_xd <= v_xd;
-                                            x_valid <= '1';
-                                            x_pwrite <= '0';
-                                            x_addr <= (unsigned'(to_unsigned(0, 16) & x_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
-                                            x_on_table <= '1';
-                                            x_update <= '0';
-                                            hk_read <= '1';
-                                            hk_write <= r_EPTP(6);
-                                            hk_fetch <= '0';
-                                            hk_user <= '0';
-                                            walker_guest0_st <= XWAIT;
-                                            walker_guest0_lvl <= to_unsigned(1, 3);
-                                        end if;
-                                    end if;
-                                elsif (walker_guest0_lvl = 1) then
-                                    if (not bool(x_rdata(0))) then
-                                        walker_guest0_fault_k <= to_unsigned(1, 8);
-                                        walker_guest0_flevel <= to_unsigned(1, 3);
-                                        walker_guest0_st <= FAULT;
-                                    elsif (((x_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((x_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                                        walker_guest0_fault_k <= to_unsigned(2, 8);
-                                        walker_guest0_flevel <= to_unsigned(1, 3);
-                                        walker_guest0_st <= FAULT;
-                                    else
-                                        v_rw := stdl(bool(walker_guest0_a_rw) and bool(x_rdata(1)));
-                                        walker_guest0_a_rw <= v_rw;
-                                        v_us := stdl(bool(walker_guest0_a_us) and bool(x_rdata(2)));
-                                        walker_guest0_a_us <= v_us;
-                                        v_xd := stdl(bool(walker_guest0_a_xd) or (bool(x_rdata(63)) and bool(r_EFER(11))));
+                                        v_xd := stdl(bool(walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
                                         walker_guest0_a_xd <= v_xd;
                                         if (bool(k_user) and (not bool(v_us))) then
                                             walker_guest0_fault_k <= to_unsigned(3, 8);
-                                            walker_guest0_flevel <= to_unsigned(1, 3);
+                                            walker_guest0_flevel <= to_unsigned(3, 3);
                                             walker_guest0_st <= FAULT;
                                         elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
                                             walker_guest0_fault_k <= to_unsigned(4, 8);
-                                            walker_guest0_flevel <= to_unsigned(1, 3);
+                                            walker_guest0_flevel <= to_unsigned(3, 3);
                                             walker_guest0_st <= FAULT;
                                         elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
                                             walker_guest0_fault_k <= to_unsigned(5, 8);
-                                            walker_guest0_flevel <= to_unsigned(1, 3);
+                                            walker_guest0_flevel <= to_unsigned(3, 3);
                                             walker_guest0_st <= FAULT;
                                         elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
                                             walker_guest0_fault_k <= to_unsigned(6, 8);
-                                            walker_guest0_flevel <= to_unsigned(1, 3);
+                                            walker_guest0_flevel <= to_unsigned(3, 3);
                                             walker_guest0_st <= FAULT;
                                         elsif (bool(k_fetch) and bool(v_xd)) then
                                             walker_guest0_fault_k <= to_unsigned(7, 8);
-                                            walker_guest0_flevel <= to_unsigned(1, 3);
+                                            walker_guest0_flevel <= to_unsigned(3, 3);
                                             walker_guest0_st <= FAULT;
                                         elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
                                             walker_guest0_fault_k <= to_unsigned(8, 8);
-                                            walker_guest0_flevel <= to_unsigned(1, 3);
+                                            walker_guest0_flevel <= to_unsigned(3, 3);
                                             walker_guest0_st <= FAULT;
-                                        elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * x_rdata(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * x_rdata(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
+                                        elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * m_rdata(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * m_rdata(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
                                             walker_guest0_fault_k <= to_unsigned(9, 8);
-                                            walker_guest0_flevel <= to_unsigned(1, 3);
+                                            walker_guest0_flevel <= to_unsigned(3, 3);
                                             walker_guest0_st <= FAULT;
                                         else
-                                            uw := x_rdata;
+                                            uw := m_rdata;
                                             uw(5) := '1';
                                             if bool(k_write) then
                                                 uw(6) := '1';
                                             end if;
-                                            if (uw /= x_rdata) then
-                                                walker_guest0_pend_1 <= '1';
+                                            if (uw /= m_rdata) then
+                                                walker_guest0_pend_3 <= '1';
                                                 pending := '1';
                                             end if;
-                                            walker_guest0_se_1 <= uw;
-                                            walker_guest0_sa_1 <= x_pa;
-                                            walker_guest0_sg_1 <= x_addr;
-                                            o_level <= to_unsigned(1, 3);
+                                            walker_guest0_se_3 <= uw;
+                                            walker_guest0_sa_3 <= x_pa;
+                                            walker_guest0_sg_3 <= x_addr;
+                                            o_level <= to_unsigned(3, 3);
                                             x_valid <= '1';
                                             x_pwrite <= '0';
-                                            x_addr <= unsigned'(to_unsigned(0, 16) & x_rdata(48-1 downto 12) & i_addr(12-1 downto 0));
+                                            x_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & i_addr(30-1 downto 0));
                                             x_on_table <= '0';
                                             x_update <= '0';
                                             hk_read <= stdl((not bool(k_write)) and (not bool(k_fetch)));
@@ -1901,8 +1698,210 @@ begin
                                             walker_guest0_st <= XWAIT;
                                         end if;
                                     end if;
+                                else
+                                    if (not bool(m_rdata(0))) then
+                                        walker_guest0_fault_k <= to_unsigned(1, 8);
+                                        walker_guest0_flevel <= to_unsigned(3, 3);
+                                        walker_guest0_st <= FAULT;
+                                    elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                                        walker_guest0_fault_k <= to_unsigned(2, 8);
+                                        walker_guest0_flevel <= to_unsigned(3, 3);
+                                        walker_guest0_st <= FAULT;
+                                    else
+                                        v_rw := stdl(bool(walker_guest0_a_rw) and bool(m_rdata(1)));
+                                        walker_guest0_a_rw <= v_rw;
+                                        v_us := stdl(bool(walker_guest0_a_us) and bool(m_rdata(2)));
+                                        walker_guest0_a_us <= v_us;
+                                        v_xd := stdl(bool(walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
+                                        walker_guest0_a_xd <= v_xd;
+                                        x_valid <= '1';
+                                        x_pwrite <= '0';
+                                        x_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                        x_on_table <= '1';
+                                        x_update <= '0';
+                                        hk_read <= '1';
+                                        hk_write <= r_EPTP(6);
+                                        hk_fetch <= '0';
+                                        hk_user <= '0';
+                                        walker_guest0_st <= XWAIT;
+                                        walker_guest0_lvl <= to_unsigned(2, 3);
+                                    end if;
+                                end if;
+                            elsif (walker_guest0_lvl = 2) then
+                                if bool(m_rdata(7)) then
+                                    if (not bool(m_rdata(0))) then
+                                        walker_guest0_fault_k <= to_unsigned(1, 8);
+                                        walker_guest0_flevel <= to_unsigned(2, 3);
+                                        walker_guest0_st <= FAULT;
+                                    elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000111111110000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                        walker_guest0_fault_k <= to_unsigned(2, 8);
+                                        walker_guest0_flevel <= to_unsigned(2, 3);
+                                        walker_guest0_st <= FAULT;
+                                    else
+                                        v_rw := stdl(bool(walker_guest0_a_rw) and bool(m_rdata(1)));
+                                        walker_guest0_a_rw <= v_rw;
+                                        v_us := stdl(bool(walker_guest0_a_us) and bool(m_rdata(2)));
+                                        walker_guest0_a_us <= v_us;
+                                        v_xd := stdl(bool(walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
+                                        walker_guest0_a_xd <= v_xd;
+                                        if (bool(k_user) and (not bool(v_us))) then
+                                            walker_guest0_fault_k <= to_unsigned(3, 8);
+                                            walker_guest0_flevel <= to_unsigned(2, 3);
+                                            walker_guest0_st <= FAULT;
+                                        elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
+                                            walker_guest0_fault_k <= to_unsigned(4, 8);
+                                            walker_guest0_flevel <= to_unsigned(2, 3);
+                                            walker_guest0_st <= FAULT;
+                                        elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
+                                            walker_guest0_fault_k <= to_unsigned(5, 8);
+                                            walker_guest0_flevel <= to_unsigned(2, 3);
+                                            walker_guest0_st <= FAULT;
+                                        elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
+                                            walker_guest0_fault_k <= to_unsigned(6, 8);
+                                            walker_guest0_flevel <= to_unsigned(2, 3);
+                                            walker_guest0_st <= FAULT;
+                                        elsif (bool(k_fetch) and bool(v_xd)) then
+                                            walker_guest0_fault_k <= to_unsigned(7, 8);
+                                            walker_guest0_flevel <= to_unsigned(2, 3);
+                                            walker_guest0_st <= FAULT;
+                                        elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
+                                            walker_guest0_fault_k <= to_unsigned(8, 8);
+                                            walker_guest0_flevel <= to_unsigned(2, 3);
+                                            walker_guest0_st <= FAULT;
+                                        elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * m_rdata(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * m_rdata(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
+                                            walker_guest0_fault_k <= to_unsigned(9, 8);
+                                            walker_guest0_flevel <= to_unsigned(2, 3);
+                                            walker_guest0_st <= FAULT;
+                                        else
+                                            uw := m_rdata;
+                                            uw(5) := '1';
+                                            if bool(k_write) then
+                                                uw(6) := '1';
+                                            end if;
+                                            if (uw /= m_rdata) then
+                                                walker_guest0_pend_2 <= '1';
+                                                pending := '1';
+                                            end if;
+                                            walker_guest0_se_2 <= uw;
+                                            walker_guest0_sa_2 <= x_pa;
+                                            walker_guest0_sg_2 <= x_addr;
+                                            o_level <= to_unsigned(2, 3);
+                                            x_valid <= '1';
+                                            x_pwrite <= '0';
+                                            x_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & i_addr(21-1 downto 0));
+                                            x_on_table <= '0';
+                                            x_update <= '0';
+                                            hk_read <= stdl((not bool(k_write)) and (not bool(k_fetch)));
+                                            hk_write <= k_write;
+                                            hk_fetch <= k_fetch;
+                                            hk_user <= v_us;
+                                            walker_guest0_st <= XWAIT;
+                                        end if;
+                                    end if;
+                                else
+                                    if (not bool(m_rdata(0))) then
+                                        walker_guest0_fault_k <= to_unsigned(1, 8);
+                                        walker_guest0_flevel <= to_unsigned(2, 3);
+                                        walker_guest0_st <= FAULT;
+                                    elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                        walker_guest0_fault_k <= to_unsigned(2, 8);
+                                        walker_guest0_flevel <= to_unsigned(2, 3);
+                                        walker_guest0_st <= FAULT;
+                                    else
+                                        v_rw := stdl(bool(walker_guest0_a_rw) and bool(m_rdata(1)));
+                                        walker_guest0_a_rw <= v_rw;
+                                        v_us := stdl(bool(walker_guest0_a_us) and bool(m_rdata(2)));
+                                        walker_guest0_a_us <= v_us;
+                                        v_xd := stdl(bool(walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
+                                        walker_guest0_a_xd <= v_xd;
+                                        x_valid <= '1';
+                                        x_pwrite <= '0';
+                                        x_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                                        x_on_table <= '1';
+                                        x_update <= '0';
+                                        hk_read <= '1';
+                                        hk_write <= r_EPTP(6);
+                                        hk_fetch <= '0';
+                                        hk_user <= '0';
+                                        walker_guest0_st <= XWAIT;
+                                        walker_guest0_lvl <= to_unsigned(1, 3);
+                                    end if;
+                                end if;
+                            elsif (walker_guest0_lvl = 1) then
+                                if (not bool(m_rdata(0))) then
+                                    walker_guest0_fault_k <= to_unsigned(1, 8);
+                                    walker_guest0_flevel <= to_unsigned(1, 3);
+                                    walker_guest0_st <= FAULT;
+                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    walker_guest0_fault_k <= to_unsigned(2, 8);
+                                    walker_guest0_flevel <= to_unsigned(1, 3);
+                                    walker_guest0_st <= FAULT;
+                                else
+                                    v_rw := stdl(bool(walker_guest0_a_rw) and bool(m_rdata(1)));
+                                    walker_guest0_a_rw <= v_rw;
+                                    v_us := stdl(bool(walker_guest0_a_us) and bool(m_rdata(2)));
+                                    walker_guest0_a_us <= v_us;
+                                    v_xd := stdl(bool(walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
+                                    walker_guest0_a_xd <= v_xd;
+                                    if (bool(k_user) and (not bool(v_us))) then
+                                        walker_guest0_fault_k <= to_unsigned(3, 8);
+                                        walker_guest0_flevel <= to_unsigned(1, 3);
+                                        walker_guest0_st <= FAULT;
+                                    elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
+                                        walker_guest0_fault_k <= to_unsigned(4, 8);
+                                        walker_guest0_flevel <= to_unsigned(1, 3);
+                                        walker_guest0_st <= FAULT;
+                                    elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
+                                        walker_guest0_fault_k <= to_unsigned(5, 8);
+                                        walker_guest0_flevel <= to_unsigned(1, 3);
+                                        walker_guest0_st <= FAULT;
+                                    elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
+                                        walker_guest0_fault_k <= to_unsigned(6, 8);
+                                        walker_guest0_flevel <= to_unsigned(1, 3);
+                                        walker_guest0_st <= FAULT;
+                                    elsif (bool(k_fetch) and bool(v_xd)) then
+                                        walker_guest0_fault_k <= to_unsigned(7, 8);
+                                        walker_guest0_flevel <= to_unsigned(1, 3);
+                                        walker_guest0_st <= FAULT;
+                                    elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
+                                        walker_guest0_fault_k <= to_unsigned(8, 8);
+                                        walker_guest0_flevel <= to_unsigned(1, 3);
+                                        walker_guest0_st <= FAULT;
+                                    elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * m_rdata(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * m_rdata(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
+                                        walker_guest0_fault_k <= to_unsigned(9, 8);
+                                        walker_guest0_flevel <= to_unsigned(1, 3);
+                                        walker_guest0_st <= FAULT;
+                                    else
+                                        uw := m_rdata;
+                                        uw(5) := '1';
+                                        if bool(k_write) then
+                                            uw(6) := '1';
+                                        end if;
+                                        if (uw /= m_rdata) then
+                                            walker_guest0_pend_1 <= '1';
+                                            pending := '1';
+                                        end if;
+                                        walker_guest0_se_1 <= uw;
+                                        walker_guest0_sa_1 <= x_pa;
+                                        walker_guest0_sg_1 <= x_addr;
+                                        o_level <= to_unsigned(1, 3);
+                                        x_valid <= '1';
+                                        x_pwrite <= '0';
+                                        x_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & i_addr(12-1 downto 0));
+                                        x_on_table <= '0';
+                                        x_update <= '0';
+                                        hk_read <= stdl((not bool(k_write)) and (not bool(k_fetch)));
+                                        hk_write <= k_write;
+                                        hk_fetch <= k_fetch;
+                                        hk_user <= v_us;
+                                        walker_guest0_st <= XWAIT;
+                                    end if;
                                 end if;
                             end if;
+                        end if;
+                    elsif bool(x_done) then
+                        if (x_status /= 0) then
+                            walker_guest0_st <= NFAULT;
                         else
                             o_pa <= x_pa;
                             o_aux <= x_level;

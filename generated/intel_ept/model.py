@@ -26,7 +26,7 @@ NESTED_BASE = 64
 def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user, r_EPTP,
                 m_valid, m_ready, m_we, m_size, m_addr, m_wdata, m_rvalid, m_rdata,
                 o_status, o_level, o_aux, o_pa, o_r_exit_reason, o_r_qualification, o_r_gpa,
-                x_table, x_pwrite, x_waddr, x_wdata, o_data, x_update, x_off):
+                x_table, x_pwrite, x_waddr, x_wdata, x_rnow, x_update, x_off):
     """Walker for regime ept as the host stage  # spec: specs/intel_ept.vspec:121"""
     S = enum('IDLE', 'MWAIT', 'FAULT', 'ADREQ', 'ADWAIT', 'UWAIT', 'PROC', 'PREAD', 'PWRITE')
     st = Signal(S.IDLE)
@@ -1037,10 +1037,8 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
         elif st == S.PREAD:
             if m_valid and m_ready:
                 m_valid.next = False
-            if m_rvalid:
-                o_data.next = m_rdata
+            if m_rvalid:  # the guest takes the entry from m_rdata in this cycle (x_rnow); no `done`
                 o_status.next = 0
-                done.next = True
                 st.next = S.IDLE
         elif st == S.PWRITE:
             if m_valid and m_ready:
@@ -1052,13 +1050,18 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                 st.next = S.IDLE
         else:
             st.next = S.IDLE  # an unused state encoding returns to idle
-    return fsm
+    @always_comb
+    def read_now():
+        """A guest entry's read answers in this cycle: the guest walker takes m_rdata now,
+        not one cycle later after a `done` (no idle cycle in the hand-off)."""
+        x_rnow.next = st == S.PREAD and m_rvalid
+    return fsm, read_now
 
 
 @block
 def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_EPTP, r_PROC2,
                 o_status, o_level, o_aux, o_pa, o_r_vector, o_r_error_code, o_r_cr2, o_r1_vector, o_r1_error_code,
-                x_valid, x_pwrite, x_addr, x_waddr, x_wdata, x_on_table, x_done, x_status, x_level, x_pa, x_rdata, h_r_exit_reason, h_r_qualification, h_r_gpa, o_n_exit_reason, o_n_qualification, o_n_guest_physical_address, o_n_guest_linear_address,
+                x_valid, x_pwrite, x_addr, x_waddr, x_wdata, x_on_table, x_done, x_status, x_level, x_pa, x_rnow, x_rdata, h_r_exit_reason, h_r_qualification, h_r_gpa, o_n_exit_reason, o_n_qualification, o_n_guest_physical_address, o_n_guest_linear_address,
                 hk_read, hk_write, hk_fetch, hk_user, x_update):
     """Walker for regime long_mode as the guest stage  # spec: specs/x86_64_paging.vspec:232"""
     S = enum('IDLE', 'XWAIT', 'NFAULT', 'FAULT', 'ADREQ', 'ADWAIT', 'UWAIT', 'PROC')
@@ -1176,333 +1179,141 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
         elif st == S.XWAIT:
             if x_valid:
                 x_valid.next = False
-            if x_done:
-                if x_status != 0:
-                    st.next = S.NFAULT
-                elif x_on_table:
-                    used = False
-                    if lvl == 5:
+            if x_rnow:  # the host's read of the entry answers now: take it from the memory port
+                used = False
+                if lvl == 5:
+                    uok = True
+                    if (not x_rdata[0]):
+                        uok = False
+                    if (((x_rdata & intbv(0xf000000000080)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):
+                        uok = False
+                    if uok:
+                        uw[:] = x_rdata
+                        uw[5] = True
+                        if uw != x_rdata:
+                            used = True
+                if lvl == 4:
+                    uok = True
+                    if (not x_rdata[0]):
+                        uok = False
+                    if (((x_rdata & intbv(0xf000000000080)[64:]) != 0) or (False and ((x_rdata & 0x100) != 0)) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):
+                        uok = False
+                    if uok:
+                        uw[:] = x_rdata
+                        uw[5] = True
+                        if uw != x_rdata:
+                            used = True
+                if lvl == 3:
+                    if (x_rdata[7] and True):
+                        pass
+                    else:
                         uok = True
                         if (not x_rdata[0]):
                             uok = False
-                        if (((x_rdata & intbv(0xf000000000080)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):
+                        if (((x_rdata & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0)) or (False and ((x_rdata & 0x80) != 0))):
                             uok = False
                         if uok:
                             uw[:] = x_rdata
                             uw[5] = True
                             if uw != x_rdata:
                                 used = True
-                    if lvl == 4:
+                if lvl == 2:
+                    if x_rdata[7]:
+                        pass
+                    else:
                         uok = True
                         if (not x_rdata[0]):
                             uok = False
-                        if (((x_rdata & intbv(0xf000000000080)[64:]) != 0) or (False and ((x_rdata & 0x100) != 0)) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):
+                        if (((x_rdata & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):
                             uok = False
                         if uok:
                             uw[:] = x_rdata
                             uw[5] = True
                             if uw != x_rdata:
                                 used = True
-                    if lvl == 3:
-                        if (x_rdata[7] and True):
-                            pass
+                if used:
+                    le.next = uw
+                    x_valid.next = True
+                    x_wdata.next = uw
+                    if (not r_EPTP[6]):  # the update is a translated access of its own
+                        x_pwrite.next = False
+                        x_update.next = True
+                        x_on_table.next = True
+                        hk_read.next = False
+                        hk_write.next = True
+                        hk_fetch.next = False
+                        hk_user.next = False
+                    else:
+                        x_pwrite.next = True
+                        x_waddr.next = x_pa
+                    st.next = S.UWAIT
+                else:
+                    le.next = x_rdata
+                    if lvl == 5:  # spec: specs/x86_64_paging.vspec:244 level pml5
+                        if (not x_rdata[0]):  # spec: specs/x86_64_paging.vspec:278 fault not_present
+                            fault_k.next = 1
+                            flevel.next = 5
+                            st.next = S.FAULT
+                        elif (((x_rdata & intbv(0xf000000000080)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:279 fault reserved
+                            fault_k.next = 2
+                            flevel.next = 5
+                            st.next = S.FAULT
                         else:
-                            uok = True
-                            if (not x_rdata[0]):
-                                uok = False
-                            if (((x_rdata & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0)) or (False and ((x_rdata & 0x80) != 0))):
-                                uok = False
-                            if uok:
-                                uw[:] = x_rdata
-                                uw[5] = True
-                                if uw != x_rdata:
-                                    used = True
-                    if lvl == 2:
-                        if x_rdata[7]:
-                            pass
-                        else:
-                            uok = True
-                            if (not x_rdata[0]):
-                                uok = False
-                            if (((x_rdata & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):
-                                uok = False
-                            if uok:
-                                uw[:] = x_rdata
-                                uw[5] = True
-                                if uw != x_rdata:
-                                    used = True
-                    if used:
-                        le.next = uw
-                        x_valid.next = True
-                        x_wdata.next = uw
-                        if (not r_EPTP[6]):  # the update is a translated access of its own
+                            v_rw = (a_rw and x_rdata[1])
+                            a_rw.next = v_rw
+                            v_us = (a_us and x_rdata[2])
+                            a_us.next = v_us
+                            v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
+                            a_xd.next = v_xd
+                            # pointer ADDR of pml5e, spec: specs/x86_64_paging.vspec:60
+                            x_valid.next = True
                             x_pwrite.next = False
-                            x_update.next = True
+                            x_addr.next = concat(intbv(0)[16:], x_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
                             x_on_table.next = True
-                            hk_read.next = False
-                            hk_write.next = True
+                            x_update.next = False
+                            hk_read.next = True
+                            hk_write.next = r_EPTP[6]
                             hk_fetch.next = False
                             hk_user.next = False
+                            st.next = S.XWAIT
+                            lvl.next = 4
+                    elif lvl == 4:  # spec: specs/x86_64_paging.vspec:248 level pml4
+                        if (not x_rdata[0]):  # spec: specs/x86_64_paging.vspec:278 fault not_present
+                            fault_k.next = 1
+                            flevel.next = 4
+                            st.next = S.FAULT
+                        elif (((x_rdata & intbv(0xf000000000080)[64:]) != 0) or (False and ((x_rdata & 0x100) != 0)) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:279 fault reserved
+                            fault_k.next = 2
+                            flevel.next = 4
+                            st.next = S.FAULT
                         else:
-                            x_pwrite.next = True
-                            x_waddr.next = x_pa
-                        st.next = S.UWAIT
-                    else:
-                        le.next = x_rdata
-                        if lvl == 5:  # spec: specs/x86_64_paging.vspec:244 level pml5
+                            v_rw = (a_rw and x_rdata[1])
+                            a_rw.next = v_rw
+                            v_us = (a_us and x_rdata[2])
+                            a_us.next = v_us
+                            v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
+                            a_xd.next = v_xd
+                            # pointer ADDR of pml4e, spec: specs/x86_64_paging.vspec:69
+                            x_valid.next = True
+                            x_pwrite.next = False
+                            x_addr.next = concat(intbv(0)[16:], x_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                            x_on_table.next = True
+                            x_update.next = False
+                            hk_read.next = True
+                            hk_write.next = r_EPTP[6]
+                            hk_fetch.next = False
+                            hk_user.next = False
+                            st.next = S.XWAIT
+                            lvl.next = 3
+                    elif lvl == 3:  # spec: specs/x86_64_paging.vspec:252 level pdpt
+                        if (x_rdata[7] and True):  # leaf pdpte_1g, spec: specs/x86_64_paging.vspec:88
                             if (not x_rdata[0]):  # spec: specs/x86_64_paging.vspec:278 fault not_present
                                 fault_k.next = 1
-                                flevel.next = 5
+                                flevel.next = 3
                                 st.next = S.FAULT
-                            elif (((x_rdata & intbv(0xf000000000080)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:279 fault reserved
+                            elif (((x_rdata & intbv(0xf00003fffe000)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:279 fault reserved
                                 fault_k.next = 2
-                                flevel.next = 5
-                                st.next = S.FAULT
-                            else:
-                                v_rw = (a_rw and x_rdata[1])
-                                a_rw.next = v_rw
-                                v_us = (a_us and x_rdata[2])
-                                a_us.next = v_us
-                                v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
-                                a_xd.next = v_xd
-                                # pointer ADDR of pml5e, spec: specs/x86_64_paging.vspec:60
-                                x_valid.next = True
-                                x_pwrite.next = False
-                                x_addr.next = concat(intbv(0)[16:], x_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
-                                x_on_table.next = True
-                                x_update.next = False
-                                hk_read.next = True
-                                hk_write.next = r_EPTP[6]
-                                hk_fetch.next = False
-                                hk_user.next = False
-                                st.next = S.XWAIT
-                                lvl.next = 4
-                        elif lvl == 4:  # spec: specs/x86_64_paging.vspec:248 level pml4
-                            if (not x_rdata[0]):  # spec: specs/x86_64_paging.vspec:278 fault not_present
-                                fault_k.next = 1
-                                flevel.next = 4
-                                st.next = S.FAULT
-                            elif (((x_rdata & intbv(0xf000000000080)[64:]) != 0) or (False and ((x_rdata & 0x100) != 0)) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:279 fault reserved
-                                fault_k.next = 2
-                                flevel.next = 4
-                                st.next = S.FAULT
-                            else:
-                                v_rw = (a_rw and x_rdata[1])
-                                a_rw.next = v_rw
-                                v_us = (a_us and x_rdata[2])
-                                a_us.next = v_us
-                                v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
-                                a_xd.next = v_xd
-                                # pointer ADDR of pml4e, spec: specs/x86_64_paging.vspec:69
-                                x_valid.next = True
-                                x_pwrite.next = False
-                                x_addr.next = concat(intbv(0)[16:], x_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
-                                x_on_table.next = True
-                                x_update.next = False
-                                hk_read.next = True
-                                hk_write.next = r_EPTP[6]
-                                hk_fetch.next = False
-                                hk_user.next = False
-                                st.next = S.XWAIT
-                                lvl.next = 3
-                        elif lvl == 3:  # spec: specs/x86_64_paging.vspec:252 level pdpt
-                            if (x_rdata[7] and True):  # leaf pdpte_1g, spec: specs/x86_64_paging.vspec:88
-                                if (not x_rdata[0]):  # spec: specs/x86_64_paging.vspec:278 fault not_present
-                                    fault_k.next = 1
-                                    flevel.next = 3
-                                    st.next = S.FAULT
-                                elif (((x_rdata & intbv(0xf00003fffe000)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:279 fault reserved
-                                    fault_k.next = 2
-                                    flevel.next = 3
-                                    st.next = S.FAULT
-                                else:
-                                    v_rw = (a_rw and x_rdata[1])
-                                    a_rw.next = v_rw
-                                    v_us = (a_us and x_rdata[2])
-                                    a_us.next = v_us
-                                    v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
-                                    a_xd.next = v_xd
-                                    if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:287 check user_supervisor
-                                        fault_k.next = 3
-                                        flevel.next = 3
-                                        st.next = S.FAULT
-                                    elif ((k_user and k_write) and (not v_rw)):  # spec: specs/x86_64_paging.vspec:288 check user_write
-                                        fault_k.next = 4
-                                        flevel.next = 3
-                                        st.next = S.FAULT
-                                    elif ((((not k_user) and k_write) and (not v_rw)) and r_CR0[16]):  # spec: specs/x86_64_paging.vspec:289 check supervisor_write
-                                        fault_k.next = 5
-                                        flevel.next = 3
-                                        st.next = S.FAULT
-                                    elif (((((not k_user) and (not k_fetch)) and v_us) and r_CR4[21]) and (not r_RFLAGS[18])):  # spec: specs/x86_64_paging.vspec:290 check smap
-                                        fault_k.next = 6
-                                        flevel.next = 3
-                                        st.next = S.FAULT
-                                    elif (k_fetch and v_xd):  # spec: specs/x86_64_paging.vspec:291 check execute_disable
-                                        fault_k.next = 7
-                                        flevel.next = 3
-                                        st.next = S.FAULT
-                                    elif ((((not k_user) and k_fetch) and v_us) and r_CR4[20]):  # spec: specs/x86_64_paging.vspec:292 check smep
-                                        fault_k.next = 8
-                                        flevel.next = 3
-                                        st.next = S.FAULT
-                                    elif (((r_CR4[22] and v_us) and (not k_fetch)) and ((((r_PKRU >> (2 * x_rdata[63:59])) & 1) == 1) or (((((r_PKRU >> ((2 * x_rdata[63:59]) + 1)) & 1) == 1) and k_write) and (k_user or r_CR0[16])))):  # spec: specs/x86_64_paging.vspec:297 check protection_key
-                                        fault_k.next = 9
-                                        flevel.next = 3
-                                        st.next = S.FAULT
-                                    else:
-                                        uw[:] = x_rdata
-                                        uw[5] = True
-                                        if k_write:
-                                            uw[6] = True
-                                        if uw != x_rdata:
-                                            pend_3.next = True
-                                            pending = True
-                                        se_3.next = uw
-                                        sa_3.next = x_pa
-                                        sg_3.next = x_addr
-                                        o_level.next = 3
-                                        x_valid.next = True
-                                        x_pwrite.next = False
-                                        x_addr.next = concat(intbv(0)[16:], x_rdata[48:30], i_addr[30:0])
-                                        x_on_table.next = False
-                                        x_update.next = False
-                                        hk_read.next = ((not k_write) and (not k_fetch))
-                                        hk_write.next = k_write
-                                        hk_fetch.next = k_fetch
-                                        hk_user.next = v_us
-                                        st.next = S.XWAIT
-                            else:
-                                if (not x_rdata[0]):  # spec: specs/x86_64_paging.vspec:278 fault not_present
-                                    fault_k.next = 1
-                                    flevel.next = 3
-                                    st.next = S.FAULT
-                                elif (((x_rdata & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0)) or (False and ((x_rdata & 0x80) != 0))):  # spec: specs/x86_64_paging.vspec:279 fault reserved
-                                    fault_k.next = 2
-                                    flevel.next = 3
-                                    st.next = S.FAULT
-                                else:
-                                    v_rw = (a_rw and x_rdata[1])
-                                    a_rw.next = v_rw
-                                    v_us = (a_us and x_rdata[2])
-                                    a_us.next = v_us
-                                    v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
-                                    a_xd.next = v_xd
-                                    # pointer ADDR of pdpte, spec: specs/x86_64_paging.vspec:79
-                                    x_valid.next = True
-                                    x_pwrite.next = False
-                                    x_addr.next = concat(intbv(0)[16:], x_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
-                                    x_on_table.next = True
-                                    x_update.next = False
-                                    hk_read.next = True
-                                    hk_write.next = r_EPTP[6]
-                                    hk_fetch.next = False
-                                    hk_user.next = False
-                                    st.next = S.XWAIT
-                                    lvl.next = 2
-                        elif lvl == 2:  # spec: specs/x86_64_paging.vspec:257 level pd
-                            if x_rdata[7]:  # leaf pde_2m, spec: specs/x86_64_paging.vspec:108
-                                if (not x_rdata[0]):  # spec: specs/x86_64_paging.vspec:278 fault not_present
-                                    fault_k.next = 1
-                                    flevel.next = 2
-                                    st.next = S.FAULT
-                                elif (((x_rdata & intbv(0xf0000001fe000)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:279 fault reserved
-                                    fault_k.next = 2
-                                    flevel.next = 2
-                                    st.next = S.FAULT
-                                else:
-                                    v_rw = (a_rw and x_rdata[1])
-                                    a_rw.next = v_rw
-                                    v_us = (a_us and x_rdata[2])
-                                    a_us.next = v_us
-                                    v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
-                                    a_xd.next = v_xd
-                                    if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:287 check user_supervisor
-                                        fault_k.next = 3
-                                        flevel.next = 2
-                                        st.next = S.FAULT
-                                    elif ((k_user and k_write) and (not v_rw)):  # spec: specs/x86_64_paging.vspec:288 check user_write
-                                        fault_k.next = 4
-                                        flevel.next = 2
-                                        st.next = S.FAULT
-                                    elif ((((not k_user) and k_write) and (not v_rw)) and r_CR0[16]):  # spec: specs/x86_64_paging.vspec:289 check supervisor_write
-                                        fault_k.next = 5
-                                        flevel.next = 2
-                                        st.next = S.FAULT
-                                    elif (((((not k_user) and (not k_fetch)) and v_us) and r_CR4[21]) and (not r_RFLAGS[18])):  # spec: specs/x86_64_paging.vspec:290 check smap
-                                        fault_k.next = 6
-                                        flevel.next = 2
-                                        st.next = S.FAULT
-                                    elif (k_fetch and v_xd):  # spec: specs/x86_64_paging.vspec:291 check execute_disable
-                                        fault_k.next = 7
-                                        flevel.next = 2
-                                        st.next = S.FAULT
-                                    elif ((((not k_user) and k_fetch) and v_us) and r_CR4[20]):  # spec: specs/x86_64_paging.vspec:292 check smep
-                                        fault_k.next = 8
-                                        flevel.next = 2
-                                        st.next = S.FAULT
-                                    elif (((r_CR4[22] and v_us) and (not k_fetch)) and ((((r_PKRU >> (2 * x_rdata[63:59])) & 1) == 1) or (((((r_PKRU >> ((2 * x_rdata[63:59]) + 1)) & 1) == 1) and k_write) and (k_user or r_CR0[16])))):  # spec: specs/x86_64_paging.vspec:297 check protection_key
-                                        fault_k.next = 9
-                                        flevel.next = 2
-                                        st.next = S.FAULT
-                                    else:
-                                        uw[:] = x_rdata
-                                        uw[5] = True
-                                        if k_write:
-                                            uw[6] = True
-                                        if uw != x_rdata:
-                                            pend_2.next = True
-                                            pending = True
-                                        se_2.next = uw
-                                        sa_2.next = x_pa
-                                        sg_2.next = x_addr
-                                        o_level.next = 2
-                                        x_valid.next = True
-                                        x_pwrite.next = False
-                                        x_addr.next = concat(intbv(0)[16:], x_rdata[48:21], i_addr[21:0])
-                                        x_on_table.next = False
-                                        x_update.next = False
-                                        hk_read.next = ((not k_write) and (not k_fetch))
-                                        hk_write.next = k_write
-                                        hk_fetch.next = k_fetch
-                                        hk_user.next = v_us
-                                        st.next = S.XWAIT
-                            else:
-                                if (not x_rdata[0]):  # spec: specs/x86_64_paging.vspec:278 fault not_present
-                                    fault_k.next = 1
-                                    flevel.next = 2
-                                    st.next = S.FAULT
-                                elif (((x_rdata & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:279 fault reserved
-                                    fault_k.next = 2
-                                    flevel.next = 2
-                                    st.next = S.FAULT
-                                else:
-                                    v_rw = (a_rw and x_rdata[1])
-                                    a_rw.next = v_rw
-                                    v_us = (a_us and x_rdata[2])
-                                    a_us.next = v_us
-                                    v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
-                                    a_xd.next = v_xd
-                                    # pointer ADDR of pde, spec: specs/x86_64_paging.vspec:99
-                                    x_valid.next = True
-                                    x_pwrite.next = False
-                                    x_addr.next = concat(intbv(0)[16:], x_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
-                                    x_on_table.next = True
-                                    x_update.next = False
-                                    hk_read.next = True
-                                    hk_write.next = r_EPTP[6]
-                                    hk_fetch.next = False
-                                    hk_user.next = False
-                                    st.next = S.XWAIT
-                                    lvl.next = 1
-                        elif lvl == 1:  # spec: specs/x86_64_paging.vspec:262 level pt
-                            if (not x_rdata[0]):  # spec: specs/x86_64_paging.vspec:278 fault not_present
-                                fault_k.next = 1
-                                flevel.next = 1
-                                st.next = S.FAULT
-                            elif (((x_rdata & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:279 fault reserved
-                                fault_k.next = 2
-                                flevel.next = 1
+                                flevel.next = 3
                                 st.next = S.FAULT
                             else:
                                 v_rw = (a_rw and x_rdata[1])
@@ -1513,31 +1324,31 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 a_xd.next = v_xd
                                 if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:287 check user_supervisor
                                     fault_k.next = 3
-                                    flevel.next = 1
+                                    flevel.next = 3
                                     st.next = S.FAULT
                                 elif ((k_user and k_write) and (not v_rw)):  # spec: specs/x86_64_paging.vspec:288 check user_write
                                     fault_k.next = 4
-                                    flevel.next = 1
+                                    flevel.next = 3
                                     st.next = S.FAULT
                                 elif ((((not k_user) and k_write) and (not v_rw)) and r_CR0[16]):  # spec: specs/x86_64_paging.vspec:289 check supervisor_write
                                     fault_k.next = 5
-                                    flevel.next = 1
+                                    flevel.next = 3
                                     st.next = S.FAULT
                                 elif (((((not k_user) and (not k_fetch)) and v_us) and r_CR4[21]) and (not r_RFLAGS[18])):  # spec: specs/x86_64_paging.vspec:290 check smap
                                     fault_k.next = 6
-                                    flevel.next = 1
+                                    flevel.next = 3
                                     st.next = S.FAULT
                                 elif (k_fetch and v_xd):  # spec: specs/x86_64_paging.vspec:291 check execute_disable
                                     fault_k.next = 7
-                                    flevel.next = 1
+                                    flevel.next = 3
                                     st.next = S.FAULT
                                 elif ((((not k_user) and k_fetch) and v_us) and r_CR4[20]):  # spec: specs/x86_64_paging.vspec:292 check smep
                                     fault_k.next = 8
-                                    flevel.next = 1
+                                    flevel.next = 3
                                     st.next = S.FAULT
                                 elif (((r_CR4[22] and v_us) and (not k_fetch)) and ((((r_PKRU >> (2 * x_rdata[63:59])) & 1) == 1) or (((((r_PKRU >> ((2 * x_rdata[63:59]) + 1)) & 1) == 1) and k_write) and (k_user or r_CR0[16])))):  # spec: specs/x86_64_paging.vspec:297 check protection_key
                                     fault_k.next = 9
-                                    flevel.next = 1
+                                    flevel.next = 3
                                     st.next = S.FAULT
                                 else:
                                     uw[:] = x_rdata
@@ -1545,15 +1356,15 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                     if k_write:
                                         uw[6] = True
                                     if uw != x_rdata:
-                                        pend_1.next = True
+                                        pend_3.next = True
                                         pending = True
-                                    se_1.next = uw
-                                    sa_1.next = x_pa
-                                    sg_1.next = x_addr
-                                    o_level.next = 1
+                                    se_3.next = uw
+                                    sa_3.next = x_pa
+                                    sg_3.next = x_addr
+                                    o_level.next = 3
                                     x_valid.next = True
                                     x_pwrite.next = False
-                                    x_addr.next = concat(intbv(0)[16:], x_rdata[48:12], i_addr[12:0])
+                                    x_addr.next = concat(intbv(0)[16:], x_rdata[48:30], i_addr[30:0])
                                     x_on_table.next = False
                                     x_update.next = False
                                     hk_read.next = ((not k_write) and (not k_fetch))
@@ -1561,6 +1372,198 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                     hk_fetch.next = k_fetch
                                     hk_user.next = v_us
                                     st.next = S.XWAIT
+                        else:
+                            if (not x_rdata[0]):  # spec: specs/x86_64_paging.vspec:278 fault not_present
+                                fault_k.next = 1
+                                flevel.next = 3
+                                st.next = S.FAULT
+                            elif (((x_rdata & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0)) or (False and ((x_rdata & 0x80) != 0))):  # spec: specs/x86_64_paging.vspec:279 fault reserved
+                                fault_k.next = 2
+                                flevel.next = 3
+                                st.next = S.FAULT
+                            else:
+                                v_rw = (a_rw and x_rdata[1])
+                                a_rw.next = v_rw
+                                v_us = (a_us and x_rdata[2])
+                                a_us.next = v_us
+                                v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
+                                a_xd.next = v_xd
+                                # pointer ADDR of pdpte, spec: specs/x86_64_paging.vspec:79
+                                x_valid.next = True
+                                x_pwrite.next = False
+                                x_addr.next = concat(intbv(0)[16:], x_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                                x_on_table.next = True
+                                x_update.next = False
+                                hk_read.next = True
+                                hk_write.next = r_EPTP[6]
+                                hk_fetch.next = False
+                                hk_user.next = False
+                                st.next = S.XWAIT
+                                lvl.next = 2
+                    elif lvl == 2:  # spec: specs/x86_64_paging.vspec:257 level pd
+                        if x_rdata[7]:  # leaf pde_2m, spec: specs/x86_64_paging.vspec:108
+                            if (not x_rdata[0]):  # spec: specs/x86_64_paging.vspec:278 fault not_present
+                                fault_k.next = 1
+                                flevel.next = 2
+                                st.next = S.FAULT
+                            elif (((x_rdata & intbv(0xf0000001fe000)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:279 fault reserved
+                                fault_k.next = 2
+                                flevel.next = 2
+                                st.next = S.FAULT
+                            else:
+                                v_rw = (a_rw and x_rdata[1])
+                                a_rw.next = v_rw
+                                v_us = (a_us and x_rdata[2])
+                                a_us.next = v_us
+                                v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
+                                a_xd.next = v_xd
+                                if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:287 check user_supervisor
+                                    fault_k.next = 3
+                                    flevel.next = 2
+                                    st.next = S.FAULT
+                                elif ((k_user and k_write) and (not v_rw)):  # spec: specs/x86_64_paging.vspec:288 check user_write
+                                    fault_k.next = 4
+                                    flevel.next = 2
+                                    st.next = S.FAULT
+                                elif ((((not k_user) and k_write) and (not v_rw)) and r_CR0[16]):  # spec: specs/x86_64_paging.vspec:289 check supervisor_write
+                                    fault_k.next = 5
+                                    flevel.next = 2
+                                    st.next = S.FAULT
+                                elif (((((not k_user) and (not k_fetch)) and v_us) and r_CR4[21]) and (not r_RFLAGS[18])):  # spec: specs/x86_64_paging.vspec:290 check smap
+                                    fault_k.next = 6
+                                    flevel.next = 2
+                                    st.next = S.FAULT
+                                elif (k_fetch and v_xd):  # spec: specs/x86_64_paging.vspec:291 check execute_disable
+                                    fault_k.next = 7
+                                    flevel.next = 2
+                                    st.next = S.FAULT
+                                elif ((((not k_user) and k_fetch) and v_us) and r_CR4[20]):  # spec: specs/x86_64_paging.vspec:292 check smep
+                                    fault_k.next = 8
+                                    flevel.next = 2
+                                    st.next = S.FAULT
+                                elif (((r_CR4[22] and v_us) and (not k_fetch)) and ((((r_PKRU >> (2 * x_rdata[63:59])) & 1) == 1) or (((((r_PKRU >> ((2 * x_rdata[63:59]) + 1)) & 1) == 1) and k_write) and (k_user or r_CR0[16])))):  # spec: specs/x86_64_paging.vspec:297 check protection_key
+                                    fault_k.next = 9
+                                    flevel.next = 2
+                                    st.next = S.FAULT
+                                else:
+                                    uw[:] = x_rdata
+                                    uw[5] = True
+                                    if k_write:
+                                        uw[6] = True
+                                    if uw != x_rdata:
+                                        pend_2.next = True
+                                        pending = True
+                                    se_2.next = uw
+                                    sa_2.next = x_pa
+                                    sg_2.next = x_addr
+                                    o_level.next = 2
+                                    x_valid.next = True
+                                    x_pwrite.next = False
+                                    x_addr.next = concat(intbv(0)[16:], x_rdata[48:21], i_addr[21:0])
+                                    x_on_table.next = False
+                                    x_update.next = False
+                                    hk_read.next = ((not k_write) and (not k_fetch))
+                                    hk_write.next = k_write
+                                    hk_fetch.next = k_fetch
+                                    hk_user.next = v_us
+                                    st.next = S.XWAIT
+                        else:
+                            if (not x_rdata[0]):  # spec: specs/x86_64_paging.vspec:278 fault not_present
+                                fault_k.next = 1
+                                flevel.next = 2
+                                st.next = S.FAULT
+                            elif (((x_rdata & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:279 fault reserved
+                                fault_k.next = 2
+                                flevel.next = 2
+                                st.next = S.FAULT
+                            else:
+                                v_rw = (a_rw and x_rdata[1])
+                                a_rw.next = v_rw
+                                v_us = (a_us and x_rdata[2])
+                                a_us.next = v_us
+                                v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
+                                a_xd.next = v_xd
+                                # pointer ADDR of pde, spec: specs/x86_64_paging.vspec:99
+                                x_valid.next = True
+                                x_pwrite.next = False
+                                x_addr.next = concat(intbv(0)[16:], x_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                                x_on_table.next = True
+                                x_update.next = False
+                                hk_read.next = True
+                                hk_write.next = r_EPTP[6]
+                                hk_fetch.next = False
+                                hk_user.next = False
+                                st.next = S.XWAIT
+                                lvl.next = 1
+                    elif lvl == 1:  # spec: specs/x86_64_paging.vspec:262 level pt
+                        if (not x_rdata[0]):  # spec: specs/x86_64_paging.vspec:278 fault not_present
+                            fault_k.next = 1
+                            flevel.next = 1
+                            st.next = S.FAULT
+                        elif (((x_rdata & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:279 fault reserved
+                            fault_k.next = 2
+                            flevel.next = 1
+                            st.next = S.FAULT
+                        else:
+                            v_rw = (a_rw and x_rdata[1])
+                            a_rw.next = v_rw
+                            v_us = (a_us and x_rdata[2])
+                            a_us.next = v_us
+                            v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
+                            a_xd.next = v_xd
+                            if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:287 check user_supervisor
+                                fault_k.next = 3
+                                flevel.next = 1
+                                st.next = S.FAULT
+                            elif ((k_user and k_write) and (not v_rw)):  # spec: specs/x86_64_paging.vspec:288 check user_write
+                                fault_k.next = 4
+                                flevel.next = 1
+                                st.next = S.FAULT
+                            elif ((((not k_user) and k_write) and (not v_rw)) and r_CR0[16]):  # spec: specs/x86_64_paging.vspec:289 check supervisor_write
+                                fault_k.next = 5
+                                flevel.next = 1
+                                st.next = S.FAULT
+                            elif (((((not k_user) and (not k_fetch)) and v_us) and r_CR4[21]) and (not r_RFLAGS[18])):  # spec: specs/x86_64_paging.vspec:290 check smap
+                                fault_k.next = 6
+                                flevel.next = 1
+                                st.next = S.FAULT
+                            elif (k_fetch and v_xd):  # spec: specs/x86_64_paging.vspec:291 check execute_disable
+                                fault_k.next = 7
+                                flevel.next = 1
+                                st.next = S.FAULT
+                            elif ((((not k_user) and k_fetch) and v_us) and r_CR4[20]):  # spec: specs/x86_64_paging.vspec:292 check smep
+                                fault_k.next = 8
+                                flevel.next = 1
+                                st.next = S.FAULT
+                            elif (((r_CR4[22] and v_us) and (not k_fetch)) and ((((r_PKRU >> (2 * x_rdata[63:59])) & 1) == 1) or (((((r_PKRU >> ((2 * x_rdata[63:59]) + 1)) & 1) == 1) and k_write) and (k_user or r_CR0[16])))):  # spec: specs/x86_64_paging.vspec:297 check protection_key
+                                fault_k.next = 9
+                                flevel.next = 1
+                                st.next = S.FAULT
+                            else:
+                                uw[:] = x_rdata
+                                uw[5] = True
+                                if k_write:
+                                    uw[6] = True
+                                if uw != x_rdata:
+                                    pend_1.next = True
+                                    pending = True
+                                se_1.next = uw
+                                sa_1.next = x_pa
+                                sg_1.next = x_addr
+                                o_level.next = 1
+                                x_valid.next = True
+                                x_pwrite.next = False
+                                x_addr.next = concat(intbv(0)[16:], x_rdata[48:12], i_addr[12:0])
+                                x_on_table.next = False
+                                x_update.next = False
+                                hk_read.next = ((not k_write) and (not k_fetch))
+                                hk_write.next = k_write
+                                hk_fetch.next = k_fetch
+                                hk_user.next = v_us
+                                st.next = S.XWAIT
+            elif x_done:  # a host fault, or the final address (an entry read ends by x_rnow)
+                if x_status != 0:
+                    st.next = S.NFAULT
                 else:
                     o_pa.next = x_pa
                     o_aux.next = x_level
@@ -2049,9 +2052,9 @@ def model(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3,
     x_addr = Signal(intbv(0)[64:])
     x_waddr = Signal(intbv(0)[ADDR_WIDTH:])
     x_wdata = Signal(intbv(0)[DATA_WIDTH:])
-    x_rdata = Signal(intbv(0)[DATA_WIDTH:])
     x_on_table = Signal(bool(0))
     x_table = Signal(bool(0))
+    x_rnow = Signal(bool(0))  # the host's read of a guest entry answers in this cycle, on m_rdata
     x_off = Signal(bool(0))  # the host stage is switched off
     x_done = Signal(bool(0))
     x_status = Signal(intbv(0)[STATUS_WIDTH:])
@@ -2075,10 +2078,10 @@ def model(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3,
     host = walker_host(clk, rst, x_valid, x_done, x_addr, hk_read, hk_write, hk_fetch, hk_user, hb_EPTP,
                        m_valid, m_ready, m_we, m_size, m_addr, m_wdata, m_rvalid, m_rdata,
                        x_status, x_level, x_aux, x_pa, h_r_exit_reason, h_r_qualification, h_r_gpa,
-                       x_table, x_pwrite, x_waddr, x_wdata, x_rdata, x_update, x_off)
+                       x_table, x_pwrite, x_waddr, x_wdata, x_rnow, x_update, x_off)
     guest = walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_EPTP, r_PROC2,
                          o_status, o_level, o_aux, o_pa, o_r_vector, o_r_error_code, o_r_cr2, o_r1_vector, o_r1_error_code,
-                         x_valid, x_pwrite, x_addr, x_waddr, x_wdata, x_on_table, x_done, x_status, x_level, x_pa, x_rdata, h_r_exit_reason, h_r_qualification, h_r_gpa, o_n_exit_reason, o_n_qualification, o_n_guest_physical_address, o_n_guest_linear_address,
+                         x_valid, x_pwrite, x_addr, x_waddr, x_wdata, x_on_table, x_done, x_status, x_level, x_pa, x_rnow, m_rdata, h_r_exit_reason, h_r_qualification, h_r_gpa, o_n_exit_reason, o_n_qualification, o_n_guest_physical_address, o_n_guest_linear_address,
                          hk_read, hk_write, hk_fetch, hk_user, x_update)
     return host, guest, host_inputs
 

@@ -423,7 +423,8 @@ class WalkerView:
     # ---- MyHDL spelling
     @property
     def entry(self) -> str:
-        """The signal holding the entry just read: a guest gets it from the host walker."""
+        """The signal holding the entry just read: a guest gets it from the memory port
+        when the host walker's read of it answers (x_rnow), under the name x_rdata."""
         if getattr(self, "_entry", None):
             return self._entry
         return "x_rdata" if self.role == "guest" else "m_rdata"
