@@ -1964,7 +1964,7 @@ def reachable_checks(factory: ScenarioFactory, stage: str, samples: int = 400, s
             access = factory._host_access(draw.choice(["table", "final"]), outer, access, draw.int(0, 1))
         accs = {a.name: draw.bits(a.width) for a in regime.accumulators}
         leaf = {n: draw.bits(w) for n, w in leaf_fields.items()}
-        level = draw.choice([lv.number for lv in regime.leaf_levels])
+        level = draw.choice([lv.shown for lv in regime.leaf_levels])  # `level` is the spec's number
 
         def look(r: Expr) -> int:
             if r.kind == "ctx":
