@@ -36,6 +36,8 @@ class Env:
     # MyHDL only: kind -> (signal name, bit position of the value in it) for references
     # that are a slice of a wider signal, so that `x[i]` becomes one index of the signal
     signal: dict[str, Callable[[Expr], tuple[str, int]]] = field(default_factory=dict)
+    # builtins whose spelling depends on where they are printed (a cache's `covers(X)`)
+    calls: dict[str, Callable[[Expr], str]] = field(default_factory=dict)
 
     def ref(self, e: Expr) -> str:
         try:
@@ -84,6 +86,8 @@ def py(e: Expr, env: Env) -> str:
 
 def _py_call(e: Expr, env: Env) -> str:
     """A builtin in Python: one lambda applied to the operands, so each is computed once."""
+    if e.name in env.calls:
+        return env.calls[e.name](e)
     x = e.args[0]
     w = x.width
     if e.name == "sext":

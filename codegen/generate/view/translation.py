@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from codegen import ir
 from codegen.generate.lower import Env, LowerError, _sized, const, hdl, py, record_py, resize, zero_extend
+from codegen.generate.view.cache_ref import CacheRefView
 from codegen.generate.view.walker import NESTED_BASE, walkers
 from codegen.ir.expr import Expr
 
@@ -22,8 +23,10 @@ class TranslationView:
         self.host = self.walkers[0] if len(self.walkers) == 2 else None
         top = self.spec.top
         self.nested = top if isinstance(top, ir.Nested) else None
+        self.caches = CacheRefView(self.spec)
         for w in self.walkers:
             w.status_bits, w.level_bits = self.status_width, self.level_width
+            w.cache_view = self.caches
 
     @property
     def has_no_level(self) -> bool:
