@@ -23,6 +23,7 @@ from codegen.verify.stimulus.translation import Draw, ScenarioFactory, draw_acce
 # how a step is chosen: percent of translate, store, invalidate (the rest)
 TRANSLATE_PERCENT, STORE_PERCENT = 62, 16
 RECENT = 4  # pages of the recent window that most requests reuse
+SWEEP_PERCENT = 4  # chance that a step starts a sweep through one cache set
 
 
 class SequenceFactory:
@@ -39,6 +40,8 @@ class SequenceFactory:
         caches = ref.Caches()
         first = getattr(caches, ref.CACHES[0])
         self.sets, self.ways = first.sets, first.ways
+        # registers the tags read: their values are what invalidation operands name
+        self.tag_regs = {r.name for c in self.top.caches for t in c.tags for r in t.value.refs() if r.kind == "ctx"}
         self.operand_widths = {inv.name: [(o.name, o.width) for o in inv.operands] for inv in self.top.invalidations}
 
     # ---- the starting image
@@ -116,10 +119,19 @@ class SequenceFactory:
         steps = []
         start = dict(mem)
         events = list(self.ref.INVALIDATIONS)
+        sweep: list[int] = []
         for _ in range(length):
             roll = draw.int(0, 99)
-            if roll < TRANSLATE_PERCENT or (not events and roll >= TRANSLATE_PERCENT + STORE_PERCENT) or not slots:
-                if recent and draw.chance(70):
+            if not sweep and roll < SWEEP_PERCENT:
+                # a sweep: more pages of one cache set than it has ways, one after another
+                pick = draw.choice(inputs)
+                mates = [va for va in inputs if (va >> self.granule) % self.sets == (pick >> self.granule) % self.sets]
+                sweep = mates[:self.ways + 2]
+            if sweep:
+                va = sweep.pop(0)
+                steps.append(Step("translate", {self.ref.INPUT: va, **base_access, **ctx}))
+            elif roll < TRANSLATE_PERCENT or (not events and roll >= TRANSLATE_PERCENT + STORE_PERCENT) or not slots:
+                if recent and draw.chance(55):
                     va = draw.choice(recent)
                 else:
                     va = draw.choice(inputs)
@@ -149,16 +161,24 @@ class SequenceFactory:
         return Sequence(start, tuple(steps))
 
     def _operand(self, draw: Draw, width: int, inputs: list[int], ctx: dict, request: dict) -> int:
-        """An operand value from what is in use (a page, a register, a tag value, a small
-        number), sometimes with one bit flipped."""
-        pool = [draw.choice(inputs), draw.choice(list(ctx.values())) if ctx else 0, draw.int(0, 3)]
-        for cache in self.ref.CACHES:
-            pool.extend(self.ref.cache_tags(cache, request))
-        v = draw.choice(pool)
-        if draw.chance(30):
-            v ^= 1 << draw.int(0, width - 1)
+        """An operand value from what is in use: a context register (an event that writes
+        one mostly keeps it working), a page, a tag value or a small number; sometimes with
+        one low bit (a tag, an offset) or any bit flipped."""
+        kind = draw.int(0, 99)
+        tags = [v for cache in self.ref.CACHES for v in self.ref.cache_tags(cache, request)]
+        if kind < 35 and ctx:
+            same = [v for k, v in ctx.items() if self.ref.CONTEXT_WIDTHS[self.ref.CONTEXT.index(k)] == width]
+            tagged = [v for k, v in ctx.items() if k in self.tag_regs]
+            v = draw.choice((tagged if draw.chance(60) else []) or same or list(ctx.values()))
+        elif kind < 60:
+            v = draw.choice(inputs)
+        elif kind < 85 and tags:
+            v = draw.choice(tags)
+        else:
+            v = draw.int(0, 3)
+        if draw.chance(25):
+            v ^= 1 << draw.int(0, min(width, 12) - 1 if draw.chance(70) else width - 1)
         return v & ((1 << width) - 1)
-
 
 def sequences(spec: ir.Spec, ref, count: int, seed: int, length: int = 60):
     """`count` sequences, sequence i drawn from a seed of its own (so any can be replayed)."""
