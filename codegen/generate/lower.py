@@ -36,6 +36,9 @@ class Env:
     # MyHDL only: kind -> (signal name, bit position of the value in it) for references
     # that are a slice of a wider signal, so that `x[i]` becomes one index of the signal
     signal: dict[str, Callable[[Expr], tuple[str, int]]] = field(default_factory=dict)
+    # MyHDL only: builtin name -> `spell(call, hoist) -> truth value text` for the builtins
+    # a context defines (a cache's `covers(X)`), lowered through the Hoist's statements
+    calls: dict[str, Callable] = field(default_factory=dict)
 
     def ref(self, e: Expr) -> str:
         try:
@@ -134,6 +137,8 @@ def hdl(e: Expr, env: Env, as_bool: bool = False) -> str:
         return hex(e.value) if e.value > 9 else str(e.value)
     if op == "ref":
         return env.ref(e)
+    if op == "call" and e.name in env.calls:
+        raise LowerError(f"'{e.name}' cannot be used here", e.span)
     if op == "call":
         return hdl(expand_call(e), env, as_bool)
     a = e.args
@@ -373,6 +378,8 @@ class Hoist:
         return e.width == 1 and text.endswith("]") and ":" not in text
 
     def value(self, e: Expr) -> str:
+        if e.op == "call" and e.name in self.env.calls:
+            return self._truth_as_number(e)
         if e.op == "call":
             return self.value(expand_call(e))
         op, a = e.op, e.args
@@ -518,6 +525,8 @@ class Hoist:
         return out
 
     def cond(self, e: Expr) -> str:
+        if e.op == "call" and e.name in self.env.calls:
+            return self.env.calls[e.name](e, self)
         if e.op == "call":
             return self.cond(expand_call(e))
         op, a = e.op, e.args
