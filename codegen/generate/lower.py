@@ -36,9 +36,8 @@ class Env:
     # MyHDL only: kind -> (signal name, bit position of the value in it) for references
     # that are a slice of a wider signal, so that `x[i]` becomes one index of the signal
     signal: dict[str, Callable[[Expr], tuple[str, int]]] = field(default_factory=dict)
-    # MyHDL only: builtin name -> `spell(call, hoist) -> truth value text` for the builtins
-    # a context defines (a cache's `covers(X)`), lowered through the Hoist's statements
-    calls: dict[str, Callable] = field(default_factory=dict)
+    # builtins whose spelling depends on where they are printed (a cache's `covers(X)`)
+    calls: dict[str, Callable[[Expr], str]] = field(default_factory=dict)
 
     def ref(self, e: Expr) -> str:
         try:
@@ -526,7 +525,7 @@ class Hoist:
 
     def cond(self, e: Expr) -> str:
         if e.op == "call" and e.name in self.env.calls:
-            return self.env.calls[e.name](e, self)
+            return self.env.calls[e.name](e)  # a truth value (statements, if any, in self.lines)
         if e.op == "call":
             return self.cond(expand_call(e))
         op, a = e.op, e.args

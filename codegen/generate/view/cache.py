@@ -348,6 +348,7 @@ class CacheView:
             return [], "True"
         env = self.drop_env(ev, w)
         h = Hoist(env, prefix=f"d{ev.number}w{w}_")
+        env.calls["covers"] = lambda e: self.covers(e, h, w)  # its statements go to h.lines
         cond = h.cond(ev.when if self.has_global else _no_global(ev.when))
         return h.take(), cond
 
@@ -373,7 +374,7 @@ class CacheView:
         spell.update({"operand": operand, "entry": entry, "tag": tag})
         signal = dict(self.env.signal)
         signal["operand"] = lambda e: (f"i_{ev.name}_{e.name}", e.lo)
-        return Env(spell, signal, {"covers": lambda e, h: self.covers(e, h, w)})
+        return Env(spell, signal)
 
     def covers(self, e: Expr, h: Hoist, w: int) -> str:
         """covers(X) on way w: the entry's translation is for the page holding input

@@ -25,22 +25,22 @@ class TranslationView:
         self.nested = top if isinstance(top, ir.Nested) else None
         for w in self.walkers:
             w.status_bits, w.level_bits = self.status_width, self.level_width
-        # the top's caches (issue 15) in front of the walker; [] keeps the model as it was
-        self.caches = cache_views(self)
-        self.main.le_port = any(c.has_global for c in self.caches)
+        # the top's caches (issue 15) in front of the cycle-level walker; [] keeps the model as it was
+        self.hdl_caches = cache_views(self)
+        self.main.le_port = any(c.has_global for c in self.hdl_caches)
 
     @property
-    def invalidations(self) -> tuple:
+    def hdl_invalidations(self) -> tuple:
         """The top's invalidation events (i_op = 1, 2... in this order)."""
-        return tuple(getattr(self.spec.top, "invalidations", ()) or ()) if self.caches else ()
+        return tuple(getattr(self.spec.top, "invalidations", ()) or ()) if self.hdl_caches else ()
 
     @property
     def op_width(self) -> int:
-        return max(1, len(self.invalidations).bit_length())
+        return max(1, len(self.hdl_invalidations).bit_length())
 
     def operand_ports(self) -> list[tuple[str, int]]:
         """(port, width) of each invalidation's operands: i_EVENT_OPERAND."""
-        return [(f"i_{ev.name}_{o.name}", o.width) for ev in self.invalidations for o in ev.operands]
+        return [(f"i_{ev.name}_{o.name}", o.width) for ev in self.hdl_invalidations for o in ev.operands]
 
     @property
     def has_no_level(self) -> bool:
