@@ -69,6 +69,16 @@ def add_parsers(sub, formatter) -> None:
     s.add_argument("--cluster", default=None, metavar="ADDRESS",
                    help="run the shards as tasks on the Dask distributed scheduler at ADDRESS "
                         "(needs the extra virtspec[cluster]; default: local processes, see --jobs)")
+    s.add_argument("--sequences", type=int, default=None, metavar="N",
+                   help="a translation with caches: co-simulate N sequences (requests, invalidations and "
+                        "software stores against one memory image, from reset caches) instead of single walks, "
+                        "and check every answer against the architecture (--arch)")
+    s.add_argument("--steps", type=int, default=60, metavar="L",
+                   help="with --sequences: steps per sequence (default 60)")
+    s.add_argument("--arch", default=None, metavar="SPEC",
+                   help="with --sequences: the spec of the architecture the answers must be permitted by "
+                        "(its caches' tags and invalidations; default: the spec itself), to check a cache "
+                        "design against the manual's rules")
     add_model_option(s)
     s.add_argument("--backend", choices=("myhdl", "verilator", "icarus", "ghdl"), default="myhdl",
                    help="what simulates the model: the MyHDL model in Python (default), or the Verilog or VHDL "
@@ -104,6 +114,19 @@ def _check_options(args: argparse.Namespace) -> None:
         raise Usage(f"expected --jobs of at least 1, not {args.jobs}")
     if args.cluster is not None and (args.replay is not None or args.scenario is not None):
         raise Usage("--cluster applies to a whole run, not to --replay or --scenario")
+    if args.sequences is not None:
+        if args.sequences < 1:
+            raise Usage(f"expected --sequences of at least 1, not {args.sequences}")
+        if not 1 <= args.steps <= 100_000:
+            raise Usage(f"expected --steps from 1 to 100000, not {args.steps}")
+        others = [o for o, v in (("--replay", args.replay), ("--scenario", args.scenario), ("--mix", args.mix),
+                                 ("--cluster", args.cluster), ("--jobs", args.jobs)) if v is not None]
+        if others:
+            raise Usage(f"--sequences runs whole sequences on one process; it does not take {', '.join(others)}")
+        if args.backend != "myhdl":
+            raise Usage(f"--sequences runs on the MyHDL model; --backend {args.backend} runs single walks only")
+    elif args.arch is not None:
+        raise Usage("--arch applies to --sequences")
 
 
 def _cluster(address: str):
@@ -159,6 +182,8 @@ def cmd_cosim(args: argparse.Namespace) -> int:
     spec, directory = compile_with_models(args.spec, args.generated, project, model)
     if spec is None:
         return 1
+    if args.sequences is not None:
+        return _sequences(args, spec, directory, timing, project)
     mix = _mix(args.mix, spec) if args.mix else None
     total = sum(mix.values()) if mix else args.walks
     vcd_dir = Path(output_folder(args.vcd_dir, project.root / "cosim-vcd"))
@@ -212,6 +237,43 @@ def cmd_cosim(args: argparse.Namespace) -> int:
         print(f"coverage required: {plural(len(uncovered), 'reachable point')} not hit: {', '.join(uncovered)}",
               file=sys.stderr)
     return 1 if report.mismatches or uncovered else 0
+
+
+def _sequences(args: argparse.Namespace, spec: ir.Spec, directory: Path, timing, project) -> int:
+    """--sequences: both checks of a translation with caches; exit 1 on a mismatch or a violation."""
+    import json
+
+    from codegen.verify import harness, seqcosim
+    if isinstance(spec.top, ir.Unit) or not spec.top.caches:
+        raise Usage(f"--sequences needs a translation that declares caches; '{args.spec}' declares none "
+                    "(see docs/language.md, \"Caches and invalidation\")")
+    arch_dir = None
+    if args.arch is not None:
+        arch, arch_dir = compile_with_models(args.arch, args.generated, project, None)
+        if arch is None:
+            return 1
+        if isinstance(arch.top, ir.Unit) or not arch.top.caches:
+            raise Usage(f"--arch {args.arch}: expected a translation that declares caches")
+        if tuple(harness.load_generated(arch_dir)[0].INVALIDATIONS) != tuple(i.name for i in spec.top.invalidations):
+            raise Usage(f"--arch {args.arch}: expected the invalidations of '{args.spec}', by the same names")
+    with Progress(args.sequences, spec.name, "sequences", quiet=args.quiet) as progress:
+        report = seqcosim.run(spec, directory, args.sequences, args.seed, timing, args.steps, arch_dir,
+                              progress=progress.advance)
+    for index, problems in report.mismatches[:args.max_failures]:
+        print(f"MISMATCH in sequence {index} (--seed {args.seed}):", file=sys.stderr)
+        for line in problems:
+            print(f"  {line}", file=sys.stderr)
+    for index, problem in report.violations[:args.max_failures]:
+        print(f"ARCHITECTURAL VIOLATION in sequence {index} (--seed {args.seed}): {problem}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(report.as_json()))
+    else:
+        print("\n".join(report.lines()))
+    uncovered = args.require_coverage and report.missing
+    if uncovered:
+        print(f"coverage required: {plural(len(report.missing), 'point')} not hit: {', '.join(report.missing)}",
+              file=sys.stderr)
+    return 1 if report.mismatches or report.violations or uncovered else 0
 
 
 def _extra_args(args: argparse.Namespace) -> tuple[str, ...]:

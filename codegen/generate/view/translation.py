@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from codegen import ir
 from codegen.generate.lower import Env, LowerError, _sized, const, hdl, py, record_py, resize, zero_extend
 from codegen.generate.view.cache import cache_views
+from codegen.generate.view.cache_ref import CacheRefView
 from codegen.generate.view.walker import NESTED_BASE, walkers
 from codegen.ir.expr import Expr
 
@@ -23,8 +24,10 @@ class TranslationView:
         self.host = self.walkers[0] if len(self.walkers) == 2 else None
         top = self.spec.top
         self.nested = top if isinstance(top, ir.Nested) else None
+        self.caches = CacheRefView(self.spec)
         for w in self.walkers:
             w.status_bits, w.level_bits = self.status_width, self.level_width
+            w.cache_view = self.caches
         # the top's caches (issue 15) in front of the cycle-level walker; [] keeps the model as it was
         self.hdl_caches = cache_views(self)
         self.main.le_port = any(c.has_global for c in self.hdl_caches)

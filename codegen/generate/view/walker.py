@@ -126,6 +126,7 @@ class WalkerView:
     nested: ir.Nested | None = None
     formats: dict[str, FormatView] = field(default_factory=dict)
     levels: list[LevelView] = field(default_factory=list)
+    cache_view: object = None  # the top's caches (view/cache_ref.py): a success reports what they keep
 
     def __post_init__(self):
         reg = self.regime

@@ -1,0 +1,146 @@
+"""Co-simulation of sequences, for a translation with caches (issue 15): two checks.
+
+- exact: the generated reference and the MyHDL model run every sequence and must agree on
+  each translate step's outcome, hit and memory trace, and on the final memory image;
+- architectural: every answer the reference gave must be one the architecture permits
+  (codegen/verify/oracle.py), judged by the generated reference of `arch` (by default the
+  same spec; a design under test may differ from the architecture it claims to implement).
+
+Coverage: per cache a hit, a miss, a fill and an eviction; per invalidation that it dropped
+an entry; and a stale hit the architecture permits.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from codegen import ir
+from codegen.verify import harness, oracle
+from codegen.verify.sequence import Sequence, compare, run_reference
+from codegen.verify.stimulus.sequence import sequences
+
+
+def expected_points(ref) -> list[str]:
+    """The coverage points of a sequence run, from the generated reference's tables."""
+    out = []
+    for c in ref.CACHES:
+        out += [f"{c} hit", f"{c} miss", f"{c} fill", f"{c} eviction"]
+    out += [f"invalidate {e} drops" for e in ref.INVALIDATIONS]
+    return out + ["stale hit permitted"]
+
+
+@dataclass
+class SeqReport:
+    spec: str
+    caches: list = field(default_factory=list)
+    sequences: int = 0
+    steps: int = 0
+    translations: int = 0
+    mismatches: list = field(default_factory=list)  # (sequence index, problems) of the exact check
+    violations: list = field(default_factory=list)  # (sequence index, problem) of the architectural check
+    hits: dict = field(default_factory=dict)  # cache -> hits
+    lookups: int = 0
+    fills: dict = field(default_factory=dict)
+    evictions: dict = field(default_factory=dict)
+    drops: dict = field(default_factory=dict)  # invalidation -> entries dropped
+    stale_hits: int = 0
+    refs: int = 0  # memory references of all translate steps
+    cycles: int = 0  # the model's cycles over all translate steps
+    covered: set = field(default_factory=set)
+    expected: list = field(default_factory=list)
+    compared: bool = False  # whether a model ran (else the reference and the oracle alone)
+
+    @property
+    def missing(self) -> list[str]:
+        return [p for p in self.expected if p not in self.covered]
+
+    def hit_rate(self, cache: str) -> float:
+        return self.hits.get(cache, 0) / self.lookups if self.lookups else 0.0
+
+    def as_json(self) -> dict:
+        return {
+            "spec": self.spec, "sequences": self.sequences, "steps": self.steps,
+            "translations": self.translations, "mismatches": len(self.mismatches),
+            "violations": len(self.violations), "stale_hits": self.stale_hits,
+            "hit_rate": {c: round(self.hit_rate(c), 4) for c in self.hits},
+            "fills": self.fills, "evictions": self.evictions, "drops": self.drops,
+            "refs_per_translation": round(self.refs / self.translations, 3) if self.translations else 0,
+            "cycles_per_translation": round(self.cycles / self.translations, 3) if self.compared and self.translations else None,
+            "coverage": {"covered": len([p for p in self.expected if p in self.covered]),
+                         "expected": len(self.expected), "missing": self.missing},
+        }
+
+    def lines(self) -> list[str]:
+        out = [f"{self.spec}: {self.sequences} sequences, {self.steps} steps ({self.translations} translations), "
+               f"{len(self.mismatches)} mismatches{'' if self.compared else ' (reference only: no model ran)'}, "
+               f"{len(self.violations)} architectural violations"]
+        for c in sorted(self.hits):
+            out.append(f"  cache {c}: hit rate {100 * self.hit_rate(c):.1f}%, {self.fills.get(c, 0)} fills, "
+                       f"{self.evictions.get(c, 0)} evictions")
+        if self.drops:
+            out.append("  dropped: " + ", ".join(f"{e} {n}" for e, n in sorted(self.drops.items())))
+        out.append(f"  stale hits the architecture permits: {self.stale_hits}")
+        if self.translations:
+            out.append(f"  memory references per translation: {self.refs / self.translations:.2f}")
+        done = len(self.expected) - len(self.missing)
+        out.append(f"  coverage: {done}/{len(self.expected)} points" + (f", missing {self.missing}" if self.missing else ""))
+        return out
+
+
+def account(report: SeqReport, seq: Sequence, run) -> None:
+    """Add one reference run's counts and coverage to the report."""
+    report.sequences += 1
+    report.steps += len(seq.steps)
+    for st, sr in zip(seq.steps, run.steps):
+        if st.op == "translate":
+            report.translations += 1
+            report.lookups += 1
+            report.refs += len(sr.trace)
+            hit = sr.detail.get("hit")
+            if hit:
+                report.hits[hit] = report.hits.get(hit, 0) + 1
+                report.covered.add(f"{hit} hit")
+            for cache, evicted in sr.detail.get("fill", ()):
+                report.fills[cache] = report.fills.get(cache, 0) + 1
+                report.covered.add(f"{cache} fill")
+                if evicted:
+                    report.evictions[cache] = report.evictions.get(cache, 0) + 1
+                    report.covered.add(f"{cache} eviction")
+            if not sr.hit:
+                for cache in report.caches:
+                    report.hits.setdefault(cache, 0)
+                    report.covered.add(f"{cache} miss")
+        elif st.op == "invalidate":
+            n = sum(k for _c, k in sr.detail.get("dropped", ()))
+            report.drops[st.event] = report.drops.get(st.event, 0) + n
+            if n:
+                report.covered.add(f"invalidate {st.event} drops")
+
+
+def run(spec: ir.Spec, directory: Path, count: int, seed: int, timing: harness.Timing | None = None,
+        length: int = 60, arch_directory: Path | None = None, model: bool = True, progress=None) -> SeqReport:
+    """Draw `count` sequences of `length` steps and check them both ways."""
+    ref, mod = harness.load_generated(directory)
+    arch = harness.load_generated(arch_directory)[0] if arch_directory else ref
+    timing = timing or harness.Timing()
+    report = SeqReport(spec.name, list(ref.CACHES), expected=expected_points(ref))
+    limit = harness.cycle_limit(spec, timing)
+    for seq in sequences(spec, ref, count, seed, length):
+        want = run_reference(ref, seq)
+        account(report, seq, want)
+        if model:
+            report.compared = True
+            got = harness.run_model_sequence(mod, ref, seq, timing, limit)
+            problems = compare(seq, want, got)
+            if problems:
+                report.mismatches.append((seq.seed, problems))
+            report.cycles += sum(s.cycles for st, s in zip(seq.steps, got.steps) if st.op == "translate")
+        verdict = oracle.check(arch, seq, want)
+        report.stale_hits += verdict.stale_hits
+        if verdict.stale_hits:
+            report.covered.add("stale hit permitted")
+        if verdict.problems:
+            report.violations.append((seq.seed, verdict.problems[0]))
+        if progress:
+            progress()
+    return report

@@ -1,0 +1,169 @@
+"""Sequences for a translation with caches: requests, invalidations and software stores
+with locality, so that caches hit, miss, evict and go stale (issue 15).
+
+Generic: nothing here knows a table format. A sequence starts from one scenario whose
+walk translates (drawn by the translation stimulus). More pages are mapped the way an OS
+maps them, into the same tables: for a neighbouring input page the walk is run, and at the
+first entry it reads that the first walk did not, the first walk's entry at that step is
+copied in, until the page translates; its last entry then gets a different frame (a bit
+flipped above the page offset, kept only if the page still translates). Pages a few
+granules apart share a leaf table; pages `sets` granules apart fall in one cache set, more
+of them than it has ways. Steps then pick pages with a recent-first bias; stores remap,
+clear or restore entries; invalidations take operands from what is in use (the pages, the
+context registers, the tag values) or nearby values.
+"""
+from __future__ import annotations
+
+import random
+
+from codegen import ir
+from codegen.verify.sequence import Sequence, Step
+from codegen.verify.stimulus.translation import Draw, ScenarioFactory, draw_access
+
+# how a step is chosen: percent of translate, store, invalidate (the rest)
+TRANSLATE_PERCENT, STORE_PERCENT = 62, 16
+RECENT = 4  # pages of the recent window that most requests reuse
+
+
+class SequenceFactory:
+    """Draws sequences for a spec whose top declares caches, with the generated
+    reference `ref` of that spec to find out which pages translate."""
+
+    def __init__(self, spec: ir.Spec, ref):
+        self.spec, self.ref = spec, ref
+        self.top = spec.top
+        self.factory = ScenarioFactory(spec)
+        self.input_regime = spec.regime(self.top.guest) if isinstance(self.top, ir.Nested) else self.top
+        self.width = self.input_regime.input_width
+        self.granule = ref.GRANULE
+        caches = ref.Caches()
+        first = getattr(caches, ref.CACHES[0])
+        self.sets, self.ways = first.sets, first.ways
+        self.operand_widths = {inv.name: [(o.name, o.width) for o in inv.operands] for inv in self.top.invalidations}
+
+    # ---- the starting image
+    def _base(self, draw: Draw):
+        """A scenario whose walk translates (the first page of the sequence)."""
+        sc = None
+        for _ in range(40):
+            sc = self.factory.make(draw, fault_percent=0, legal=True, exact=True)
+            out = self.ref.translate(dict(sc.memory), sc.request, [])
+            if out.get("ok") and out.get("level") is not None:
+                return sc
+        return sc
+
+    def _walk(self, mem: dict, request: dict):
+        trace: list = []
+        out = self.ref.translate(dict(mem), request, trace)
+        return out, [(a, v) for op, a, _s, v in trace if op == 0]
+
+    def _map(self, mem: dict, request: dict, base_reads: list) -> bool:
+        """Make `request`'s page translate by copying the base walk's entries into the
+        slots its walk reads and the base's did not; False when that does not work."""
+        for _ in range(2 * len(base_reads) + 2):
+            out, reads = self._walk(mem, request)
+            if out.get("ok") and out.get("level") is not None:
+                return True
+            fix = next(((a, base_reads[i][1]) for i, (a, v) in enumerate(reads)
+                        if i < len(base_reads) and a != base_reads[i][0] and v != base_reads[i][1]), None)
+            if fix is None:
+                return False
+            mem[fix[0]] = fix[1]
+        return False
+
+    def _remap(self, draw: Draw, mem: dict, request: dict, slot: int) -> None:
+        """Give the page at `slot` (its last entry) another frame, if one translates."""
+        old = mem.get(slot, 0)
+        for _ in range(6):
+            mem[slot] = old ^ (1 << draw.int(self.granule, self.granule + 11))
+            out, _reads = self._walk(mem, request)
+            if out.get("ok"):
+                return
+        mem[slot] = old
+
+    def pages(self, draw: Draw, sc) -> tuple[dict, list[int], list[int]]:
+        """(memory, input addresses that translate, entry slots their walks read)."""
+        mem = dict(sc.memory)
+        va0 = sc.request[self.ref.INPUT]
+        out, base_reads = self._walk(mem, sc.request)
+        if not out.get("ok"):
+            return mem, [], [a for a, _v in base_reads]
+        steps = {1, 2, 3, 5, 8} | {self.sets * j for j in range(1, self.ways + 3)} | {1 << draw.int(4, 12)}
+        inputs, slots = [va0], {a for a, _v in base_reads}
+        g, top = self.granule, (1 << self.width) - 1
+        for d in sorted(steps):
+            va = (va0 + (d << g)) & top
+            req = dict(sc.request, **{self.ref.INPUT: va})
+            if self._map(mem, req, base_reads):
+                _out, reads = self._walk(mem, req)
+                if reads and reads[-1][0] != base_reads[-1][0]:
+                    self._remap(draw, mem, req, reads[-1][0])
+                inputs.append(va)
+                slots |= {a for a, _v in reads}
+        # keep the pages that still translate on the final image
+        keep = [va for va in inputs if self._walk(mem, dict(sc.request, **{self.ref.INPUT: va}))[0].get("ok")]
+        return mem, keep, sorted(slots)
+
+    # ---- the steps
+    def draw(self, draw: Draw, length: int = 60) -> Sequence:
+        sc = self._base(draw)
+        mem, inputs, slots = self.pages(draw, sc)
+        if not inputs:
+            inputs = [sc.request[self.ref.INPUT]]
+        ctx = {k: v for k, v in sc.request.items() if k != self.ref.INPUT and k not in self.ref.ACCESS}
+        base_access = {a: sc.request[a] for a in self.ref.ACCESS}
+        recent: list[int] = []
+        steps = []
+        start = dict(mem)
+        events = list(self.ref.INVALIDATIONS)
+        for _ in range(length):
+            roll = draw.int(0, 99)
+            if roll < TRANSLATE_PERCENT or (not events and roll >= TRANSLATE_PERCENT + STORE_PERCENT) or not slots:
+                if recent and draw.chance(70):
+                    va = draw.choice(recent)
+                else:
+                    va = draw.choice(inputs)
+                va = (va & ~((1 << self.granule) - 1)) | draw.bits(self.granule)
+                recent = ([va] + [x for x in recent if x != va])[:RECENT]
+                access = base_access if draw.chance(75) else draw_access(draw, self.input_regime)
+                steps.append(Step("translate", {self.ref.INPUT: va, **access, **ctx}))
+            elif roll < TRANSLATE_PERCENT + STORE_PERCENT:
+                slot = draw.choice(slots)
+                old = mem.get(slot, 0)
+                how = draw.int(0, 9)
+                if how < 4:
+                    value = old ^ (1 << draw.int(self.granule, self.granule + 11))
+                elif how < 6:
+                    value = 0
+                else:
+                    value = start.get(slot, 0)
+                mem[slot] = value
+                steps.append(Step("store", address=slot, value=value))
+            else:
+                name = draw.choice(events)
+                request = {**base_access, **ctx, self.ref.INPUT: draw.choice(inputs)}
+                ops = tuple((o, self._operand(draw, w, inputs, ctx, request)) for o, w in self.operand_widths[name])
+                steps.append(Step("invalidate", request, event=name, operands=ops))
+                ctx = {k: v for k, v in self.ref.event_context(name, dict(ops), request).items()
+                       if k != self.ref.INPUT and k not in self.ref.ACCESS}
+        return Sequence(start, tuple(steps))
+
+    def _operand(self, draw: Draw, width: int, inputs: list[int], ctx: dict, request: dict) -> int:
+        """An operand value from what is in use (a page, a register, a tag value, a small
+        number), sometimes with one bit flipped."""
+        pool = [draw.choice(inputs), draw.choice(list(ctx.values())) if ctx else 0, draw.int(0, 3)]
+        for cache in self.ref.CACHES:
+            pool.extend(self.ref.cache_tags(cache, request))
+        v = draw.choice(pool)
+        if draw.chance(30):
+            v ^= 1 << draw.int(0, width - 1)
+        return v & ((1 << width) - 1)
+
+
+def sequences(spec: ir.Spec, ref, count: int, seed: int, length: int = 60):
+    """`count` sequences, sequence i drawn from a seed of its own (so any can be replayed)."""
+    f = SequenceFactory(spec, ref)
+    for i in range(count):
+        seq = f.draw(Draw(random.Random(f"{seed}:seq:{i}")), length)
+        seq.seed = i
+        yield seq
