@@ -38,6 +38,10 @@ class TranslationView:
         return tuple(getattr(self.spec.top, "invalidations", ()) or ()) if self.hdl_caches else ()
 
     @property
+    def hdl_invalidation_names(self) -> tuple[str, ...]:
+        return tuple(ev.name for ev in self.hdl_invalidations)
+
+    @property
     def op_width(self) -> int:
         return max(1, len(self.hdl_invalidations).bit_length())
 
