@@ -284,7 +284,25 @@ class _Builder:
             instance_of=self.regime_module(r.instance_of)[0] if r.instance_of else None,
             instance_bindings=tuple(d.RegisterSwap(replaces=self.visible("layouts", a), by=self.visible("layouts", b))
                                     for a, b in r.instance_bindings),
+            caches=tuple(self.cache(c) for c in r.caches),
+            invalidations=tuple(self.invalidation(v) for v in r.invalidations),
             cite=r.cite, doc=r.doc, span=self.span(r.span))
+
+    def cache(self, c: ir.Cache) -> d.Cache:
+        return d.Cache(name=c.name, holds=c.holds, tags=tuple(d.CacheTag(name=t.name, value=self.expr(t.value),
+                                                                           cite=t.cite, span=self.span(t.span))
+                                                              for t in c.tags),
+                       global_when=self.expr(c.global_when), global_ignores=c.global_ignores,
+                       global_cite=c.global_cite, entries=c.entries, ways=c.ways, sets=c.sets, replace=c.replace,
+                       pages=c.pages, cite=c.cite, doc=c.doc, span=self.span(c.span))
+
+    def invalidation(self, v: ir.Invalidation) -> d.Invalidation:
+        return d.Invalidation(
+            name=v.name, operands=tuple(d.Operand(name=o.name, width=o.width, span=self.span(o.span))
+                                        for o in v.operands),
+            drops=tuple(d.Drop(cache=x.cache, when=self.expr(x.when), span=self.span(x.span)) for x in v.drops),
+            sets=tuple(self.binding(b, self.module) for b in v.sets), cite=v.cite, doc=v.doc,
+            span=self.span(v.span))
 
     def regime_module(self, name: str) -> tuple[str, Module | None]:
         """The qualified name of the regime `name` seen from the module being presented,
@@ -307,6 +325,8 @@ class _Builder:
             guest_bypass=self.expr(n.guest_bypass), host_bypass=self.expr(n.host_bypass),
             guest_bypass_cite=n.guest_bypass_cite, host_bypass_cite=n.host_bypass_cite,
             context=tuple(self.visible("layouts", x) for x in n.context), record=self.record(n.record),
+            caches=tuple(self.cache(c) for c in n.caches),
+            invalidations=tuple(self.invalidation(v) for v in n.invalidations),
             cite=n.cite, doc=n.doc, span=self.span(n.span))
 
     def unit(self, u: ir.Unit) -> d.Unit:

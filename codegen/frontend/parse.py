@@ -478,10 +478,13 @@ class _ToAst(Transformer):
         kw = {"guest": None, "host": None, "host_bindings": (), "table_access": (), "final_access": (),
               "update_access": (), "update_when": None, "updates_before_final": False,
               "guest_bypass": None, "host_bypass": None}
-        spans, records = {}, []
+        spans, records, caches = {}, [], []
         for item in rest[1:]:
             if isinstance(item, ast.Record):
                 records.append(item)
+                continue
+            if isinstance(item, (ast.Cache, ast.Invalidate)):
+                caches.append(item)
                 continue
             kind, span, val = item
             if kind in spans and kind == "updates_before_final":
@@ -496,8 +499,61 @@ class _ToAst(Transformer):
             else:
                 kw[kind] = val
         return ast.Nested(str(rest[0]), self.sp(meta), records=tuple(records), cite=cite, doc=doc,
-                          item_spans=spans, **kw)
+                          item_spans=spans, caches=tuple(caches), **kw)
 
+
+    # ---- caches and invalidation events
+    def cache_tag(self, meta, c):
+        cite, _ = self._opts(c)
+        rest = self._plain(c)
+        return ast.CacheTag(str(rest[0]), self._e(rest[1]), self.sp(meta), cite)
+
+    def cache_ignores(self, meta, c):
+        return ("ignores", tuple((str(t), _tok_span(self.path, t)) for t in c))
+
+    def cache_global(self, meta, c):
+        cite, _ = self._opts(c)
+        ignores = next((x[1] for x in c if isinstance(x, tuple) and x[0] == "ignores"), ())
+        rest = [x for x in self._plain(c) if not (isinstance(x, tuple) and x[0] == "ignores")]
+        return ast.CacheGlobal(self._e(rest[0]), ignores, self.sp(meta), cite)
+
+    def cache_geometry(self, meta, c):
+        cite, _ = self._opts(c)
+        rest = self._plain(c)
+        return ast.CacheSetting("geometry", self.sp(meta), (self._e(rest[0]), self._e(rest[1])), cite)
+
+    def cache_replace(self, meta, c):
+        cite, _ = self._opts(c)
+        tok = self._plain(c)[0]
+        return ast.CacheSetting("replace", self.sp(meta), (str(tok), _tok_span(self.path, tok)), cite)
+
+    def cache_pages(self, meta, c):
+        cite, _ = self._opts(c)
+        tok = self._plain(c)[0]
+        return ast.CacheSetting("pages", self.sp(meta), (str(tok), _tok_span(self.path, tok)), cite)
+
+    def cache_decl(self, meta, c):
+        cite, doc = self._opts(c)
+        rest = self._plain(c)
+        return ast.Cache(str(rest[0]), str(rest[1]), _tok_span(self.path, rest[1]), tuple(rest[2:]),
+                         self.sp(meta), cite, doc)
+
+    def inv_operand(self, meta, c):
+        return ast.EventField(str(c[0]), self._e(c[1]), self.sp(meta))
+
+    def inv_drop(self, meta, c):
+        return ast.Drop(str(c[0]), _tok_span(self.path, c[0]), self.sp(meta),
+                        self._e(c[1]) if len(c) > 1 else None)
+
+    def inv_set(self, meta, c):
+        return ast.Binding(str(c[0]), self._e(c[1]), self.sp(meta))
+
+    def invalidate_decl(self, meta, c):
+        cite, doc = self._opts(c)
+        rest = self._plain(c)
+        return ast.Invalidate(str(rest[0]), tuple(x for x in rest[1:] if isinstance(x, ast.EventField)),
+                              tuple(x for x in rest[1:] if isinstance(x, ast.Drop)),
+                              tuple(x for x in rest[1:] if isinstance(x, ast.Binding)), self.sp(meta), cite, doc)
 
     # ---- decision units
     def unit_decl(self, meta, c):

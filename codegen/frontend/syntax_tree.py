@@ -237,6 +237,7 @@ class Nested:
     host_bypass: tuple | None = None
     cite: str = ""
     doc: str = ""
+    caches: tuple = ()  # Cache and Invalidate declarations, in order
     item_spans: dict = field(default_factory=dict, hash=False, compare=False)
 
 
@@ -332,5 +333,67 @@ class Unit:
     name: str
     span: Span
     items: tuple  # EventField lists, ("context", span, refs), Structure, Bitmap, Rule (let), Record, Exit
+    cite: str = ""
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class CacheTag:
+    name: str
+    value: Expr
+    span: Span
+    cite: str = ""
+
+
+@dataclass(frozen=True)
+class CacheGlobal:
+    """`global when EXPR [ignores TAG, ...]`."""
+
+    when: Expr
+    ignores: tuple[tuple[str, Span], ...]
+    span: Span
+    cite: str = ""
+
+
+@dataclass(frozen=True)
+class CacheSetting:
+    """`entries N ways W`, `replace POLICY`, `pages HOW` of a cache."""
+
+    kind: str  # "geometry" | "replace" | "pages"
+    span: Span
+    value: object  # geometry: (entries Expr, ways Expr); replace/pages: (name, span)
+    cite: str = ""
+
+
+@dataclass(frozen=True)
+class Cache:
+    """`cache NAME holds WHAT { ... }` in a regime or nested body."""
+
+    name: str
+    holds: str
+    holds_span: Span
+    items: tuple  # CacheTag, CacheGlobal, CacheSetting
+    span: Span
+    cite: str = ""
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Drop:
+    cache: str
+    cache_span: Span
+    span: Span
+    when: Expr | None = None
+
+
+@dataclass(frozen=True)
+class Invalidate:
+    """`invalidate NAME (OPERAND : WIDTH, ...) { drop ...; set ...; }`."""
+
+    name: str
+    operands: tuple[EventField, ...]
+    drops: tuple[Drop, ...]
+    sets: tuple[Binding, ...]
+    span: Span
     cite: str = ""
     doc: str = ""

@@ -65,12 +65,14 @@ class RefExpr(_Model):
 
     op: Literal["ref"]
     kind: Literal["input", "ctx", "field", "leaf", "acc", "builtin", "access", "event", "struct", "bitmap",
-                  "walk", "host"] = Field(
+                  "walk", "host", "operand", "tag", "entry"] = Field(
         description="input: the input address; ctx: a context register; field: a field of the entry being read; "
                     "leaf: a field of the leaf entry; acc: an accumulator; builtin: a value of the walk (level, "
                     "rsvd, fault, ...); access: an access kind; event: a field of a unit's event; struct: a "
                     "structure field in memory; bitmap: a bitmap lookup; walk: a result of a unit's walk (WALK.NAME); "
-                    "host: a field of the host stage's record")
+                    "host: a field of the host stage's record; operand: an operand of an invalidation event; tag: "
+                    "the request's value of a cache tag (in a drop condition); entry: what the cache entry being "
+                    "dropped stored, a tag or `global`")
     name: str = Field(description="what is read: the register (by its declaration's name), entry field, "
                                   "structure field S.F, accumulator, event field, ...")
     field: str | None = Field(description="the field read of the register, the entry, or the format structure "
@@ -100,7 +102,8 @@ class OpExpr(_Model):
     op: Literal["!", "~", "neg", "&&", "||", "==", "!=", "<", "<=", ">", ">=", "&", "|", "^", "+", "-", "*", "/",
                 "%", "<<", ">>", "cond", "bit", "slice", "call"]
     args: tuple["Expr", ...]
-    name: str = Field("", description="for `call`: the builtin (sext, ctz, cto)")
+    name: str = Field("", description="for `call`: the builtin (sext, ctz, cto; covers in a drop condition: 1 "
+                                       "when the entry translates the page of the input address X)")
     width: int = Field(description="bits of the result; 1 for a truth value")
     span: Span
 
@@ -343,6 +346,8 @@ class Regime(_Model):
     instance_of: str | None = Field(description="`regime NAME = BASE with { ... }`: the regime it re-instantiates; "
                                                 "null: declared with its own body")
     instance_bindings: tuple[RegisterSwap, ...] = Field(description="the registers it reads instead of BASE's")
+    caches: tuple["Cache", ...] = Field((), description="translation caches (used when the regime is the top)")
+    invalidations: tuple["Invalidation", ...] = Field((), description="invalidation events of those caches")
     cite: str
     doc: str
     span: Span
@@ -361,6 +366,62 @@ class RegisterSwap(_Model):
 
     replaces: str
     by: str
+
+
+class CacheTag(_Model):
+    """`tag NAME = EXPR`: stored by an entry at fill, compared with the request's at lookup."""
+
+    name: str
+    value: Expr
+    cite: str
+    span: Span
+
+
+class Cache(_Model):
+    """`cache NAME holds translations { ... }`: a cache of final translations."""
+
+    name: str
+    holds: Literal["translations"]
+    tags: tuple[CacheTag, ...]
+    global_when: Expr | None = Field(description="`global when EXPR`: an entry filled while EXPR holds is global")
+    global_ignores: tuple[str, ...] = Field(description="the tags a global entry matches whatever their value")
+    global_cite: str
+    entries: int
+    ways: int
+    sets: int = Field(description="entries / ways")
+    replace: Literal["lru", "plru", "fifo"]
+    pages: Literal["split", "whole"] = Field(description="split: one entry per smallest page; whole: one entry "
+                                                         "for a whole large page (one set only)")
+    cite: str
+    doc: str
+    span: Span
+
+
+class Drop(_Model):
+    """`drop CACHE [when EXPR]`: the entries an invalidation removes (null `when`: all)."""
+
+    cache: str
+    when: Expr | None
+    span: Span
+
+
+class Operand(_Model):
+    name: str
+    width: int
+    span: Span
+
+
+class Invalidation(_Model):
+    """`invalidate NAME (OPERAND : WIDTH, ...) { drop ...; set REG = EXPR; }`: drops first,
+    then the `set`s give the context of the requests that follow."""
+
+    name: str
+    operands: tuple[Operand, ...]
+    drops: tuple[Drop, ...]
+    sets: tuple[Binding, ...] = Field(description="context registers the event writes, by their declarations' names")
+    cite: str
+    doc: str
+    span: Span
 
 
 class Nested(_Model):
@@ -382,6 +443,8 @@ class Nested(_Model):
     host_bypass_cite: str
     context: tuple[str, ...] = Field(description="the registers it reads, by their declarations' names")
     record: Record
+    caches: tuple[Cache, ...] = Field((), description="the composition's own translation caches")
+    invalidations: tuple[Invalidation, ...] = Field((), description="invalidation events of those caches")
     cite: str
     doc: str
     span: Span

@@ -290,6 +290,83 @@ def access_ok(groups: tuple[AccessGroup, ...], access: dict) -> bool:
 ENTRY_SIZES = (4, 8, 16, 32)
 
 
+class Binding(Node):
+    name: str
+    value: Expr
+
+
+class EventField(Node):
+    """A field of a unit's event (the request). With `enum`, it holds one of its values."""
+
+    name: str
+    width: int
+    enum: str | None = None
+    doc: str = ""
+
+
+class CacheTag(Node):
+    """`tag NAME = EXPR`: a value over context registers that an entry stores at fill and
+    that a lookup compares with the request's (PCID, ASID, VPID)."""
+
+    name: str
+    value: Expr
+    cite: str = ""
+
+
+class Cache(Node):
+    """`cache NAME holds translations { ... }`: a cache of final translations of its
+    translation (a regime that is a spec's top, or a nested composition), keyed by the
+    input page (>> the smallest leaf page shift), the access kinds and the tags.
+    `global_when` (over context registers and `leaf.F` of the input stage's leaf entry)
+    makes a filled entry global: it then matches whatever the request's values of the
+    tags in `global_ignores` are. sets = entries // ways; `pages` "whole" (one set only)
+    keeps a large page as one entry that answers for every small page in it."""
+
+    name: str
+    holds: str = "translations"
+    tags: tuple[CacheTag, ...] = ()
+    global_when: Expr | None = None
+    global_ignores: tuple[str, ...] = ()
+    global_cite: str = ""
+    entries: int
+    ways: int
+    replace: str  # "lru" | "plru" | "fifo"
+    pages: str = "split"  # "split" | "whole"
+    cite: str = ""
+    doc: str = ""
+
+    @property
+    def sets(self) -> int:
+        return self.entries // self.ways
+
+    def tag(self, name: str) -> CacheTag | None:
+        return next((t for t in self.tags if t.name == name), None)
+
+
+class Drop(Node):
+    """`drop CACHE [when EXPR]`: the entries of CACHE the event removes (None: all).
+    EXPR reads the event's operands (kind "operand"), context registers (their values
+    when the event happens), the request's current value of each tag by its bare name
+    (kind "tag"), `entry.TAG` / `entry.global` (kind "entry", name TAG / "global") and
+    `covers(X)` (op "call", name "covers": the entry is for the page containing input X)."""
+
+    cache: str
+    when: Expr | None = None
+
+
+class Invalidation(Node):
+    """`invalidate NAME (OPERAND : WIDTH, ...) { drop ...; set REG = EXPR; }`: an event
+    software causes. Drops apply first; then each `set` writes a context register (over
+    operands and context registers as they were) for the requests that follow."""
+
+    name: str
+    operands: tuple[EventField, ...] = ()
+    drops: tuple[Drop, ...] = ()
+    sets: tuple[Binding, ...] = ()
+    cite: str = ""
+    doc: str = ""
+
+
 class Regime(Node):
     """A one-dimensional translation: input address -> output address or fault."""
 
@@ -337,6 +414,10 @@ class Regime(Node):
     base: int = 0
     # `start level EXPR` as written (spec numbers), for the docs; `start` is in walk numbers
     start_written: Expr | None = None
+    # translation caches and invalidation events declared in the regime's body: used when
+    # the regime is a spec's top (not as a stage of a nested composition)
+    caches: tuple[Cache, ...] = ()
+    invalidations: tuple[Invalidation, ...] = ()
     cite: str = ""
     doc: str = ""
 
@@ -419,11 +500,6 @@ class Regime(Node):
         return tuple(lv for lv in self.levels if lv.leaf)
 
 
-class Binding(Node):
-    name: str
-    value: Expr
-
-
 class Nested(Node):
     """Two regimes composed: each address the guest produces is translated by the host."""
 
@@ -448,16 +524,10 @@ class Nested(Node):
     guest_bypass_cite: str = ""
     host_bypass_cite: str = ""
     context: tuple[str, ...]
+    # the composition's own translation caches (of combined translations) and events
+    caches: tuple[Cache, ...] = ()
+    invalidations: tuple[Invalidation, ...] = ()
     cite: str = ""
-    doc: str = ""
-
-
-class EventField(Node):
-    """A field of a unit's event (the request). With `enum`, it holds one of its values."""
-
-    name: str
-    width: int
-    enum: str | None = None
     doc: str = ""
 
 

@@ -21,6 +21,7 @@ module amd_npt_npt (
     r_HCR4,
     r_HEFER,
     r_NP_CTL,
+    r_ASID,
     m_valid,
     m_ready,
     m_we,
@@ -62,6 +63,7 @@ input [63:0] r_nCR3;
 input [63:0] r_HCR4;
 input [63:0] r_HEFER;
 input [63:0] r_NP_CTL;
+input [31:0] r_ASID;
 output m_valid;
 reg m_valid;
 input m_ready;

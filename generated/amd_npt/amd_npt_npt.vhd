@@ -27,6 +27,7 @@ entity amd_npt_npt is
         r_HCR4: in unsigned(63 downto 0);
         r_HEFER: in unsigned(63 downto 0);
         r_NP_CTL: in unsigned(63 downto 0);
+        r_ASID: in unsigned(31 downto 0);
         m_valid: out std_logic;
         m_ready: in std_logic;
         m_we: out std_logic;

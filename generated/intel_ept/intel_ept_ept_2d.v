@@ -19,6 +19,7 @@ module intel_ept_ept_2d (
     r_PKRU,
     r_EPTP,
     r_PROC2,
+    r_VPID,
     m_valid,
     m_ready,
     m_we,
@@ -59,6 +60,7 @@ input [63:0] r_RFLAGS;
 input [31:0] r_PKRU;
 input [63:0] r_EPTP;
 input [31:0] r_PROC2;
+input [15:0] r_VPID;
 output m_valid;
 reg m_valid;
 input m_ready;

@@ -25,6 +25,7 @@ entity intel_ept_ept_2d is
         r_PKRU: in unsigned(31 downto 0);
         r_EPTP: in unsigned(63 downto 0);
         r_PROC2: in unsigned(31 downto 0);
+        r_VPID: in unsigned(15 downto 0);
         m_valid: out std_logic;
         m_ready: in std_logic;
         m_we: out std_logic;

@@ -396,6 +396,8 @@ IR_TO_DUMP = {
     ir.OutputField: (d.OutputField, {}), ir.Walk: (d.Walk, {}), ir.UnitRecord: (d.UnitRecord, {}),
     ir.ExitAssign: (d.ExitAssign, {}), ir.ExitRule: (d.ExitRule, {}), ir.AddrTerm: (d.AddrTerm, {}),
     ir.AccessGroup: (d.AccessGroup, {}),
+    ir.CacheTag: (d.CacheTag, {}), ir.Cache: (d.Cache, {}), ir.Drop: (d.Drop, {}),
+    ir.Invalidation: (d.Invalidation, {}),
     # Unit.lets (the names) and Unit.let_defs are both the dump's `lets`
     ir.Unit: (d.Unit, {"let_defs": "lets"}),
 }

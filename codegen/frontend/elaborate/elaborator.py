@@ -281,6 +281,8 @@ class Elaborator:
             return e
         if e.op == "name":
             return scope.resolve(e.name, e.span)
+        if e.op == "call" and e.name == "covers":
+            return self._covers(e, scope)
         if e.op == "call":
             self._check_call(e)
         args = self._widen_inverted_constants(e, tuple(self.resolve_tree(a, scope) for a in e.args), scope)
@@ -310,6 +312,18 @@ class Elaborator:
             raise Problem("E0305", f"slice [{args[1].value}:{args[2].value}] is reversed: slices are written "
                            f"[high:low], here [{args[2].value}:{args[1].value}]", e.span)
         return out
+
+    def _covers(self, e: Expr, scope: Scope) -> Expr:
+        """`covers(X)` in `drop ... when`: 1 when the entry being dropped translates the
+        page that holds input address X (never folded: it reads the entry)."""
+        if scope.entry_tags is None:
+            raise Problem("E0447", "expected `covers(X)` only in the condition of a `drop` (it asks whether the "
+                          "cache entry being dropped holds the page of X), not here", e.span)
+        if len(e.args) != 1:
+            raise Problem("E0313", f"expected 1 argument to covers(), not {len(e.args)}: covers(X): 1 when the "
+                          "entry translates the page that holds input address X", e.span)
+        x = self.resolve_tree(e.args[0], scope)
+        return e.model_copy(update={"args": (x,), "width": 1})
 
     @staticmethod
     def _check_call(e: Expr) -> None:
@@ -590,9 +604,11 @@ class Elaborator:
             self.bag = saved
     def regime(self, m: Module, d: ast.Regime) -> None:
         simple: dict[str, tuple[Span, object]] = {}
-        levels_ast, rules, records_ast, access_items = [], [], [], []
+        levels_ast, rules, records_ast, access_items, cache_items = [], [], [], [], []
         for item in d.items:
-            if isinstance(item, ast.Level):
+            if isinstance(item, (ast.Cache, ast.Invalidate)):
+                cache_items.append(item)
+            elif isinstance(item, ast.Level):
                 levels_ast.append(item)
             elif isinstance(item, ast.Rule):
                 rules.append(item)
@@ -835,10 +851,13 @@ class Elaborator:
             bypass = self.bypass_condition(cond, Scope(m, registers=registers, access=access,
                                                                  input=(in_name, in_width), **named))
             broken = broken or bypass is None
-        if broken or root is None or start is None or record is None or None in others:
+        context = list(registers)
+        cached = self.caches(m, cache_items, d.name, context, leaf_formats, levels, ())
+        if broken or root is None or start is None or record is None or None in others or cached is None:
             return
         m.regimes[d.name] = ir.Regime(
-            name=d.name, input_name=in_name, input_width=in_width, access=access, context=tuple(registers),
+            name=d.name, input_name=in_name, input_width=in_width, access=access, context=tuple(context),
+            caches=cached[0], invalidations=cached[1],
             entry_bytes=entry, root=root, start=start, pointer=pointer, frame=frame, levels=tuple(levels),
             faults=tuple(faults), checks=tuple(checks), accumulators=tuple(accumulators), updates=tuple(updates),
             record=record, next_level=next_level, flip=flip, base=base, input_size=input_size,
@@ -847,6 +866,240 @@ class Elaborator:
             access_groups=groups, bypass=bypass, bypass_cite=bypass_cite,
             let_defs=tuple(ir.Let(name=r.name, value=r.value, cite=r.cite, doc=r.doc, span=r.span)
                            for r in rules if r.kind == "let"))
+
+    def caches(self, m: Module, items: list, owner: str, context: list[str], leaf_formats: list[ir.Layout],
+               levels, host_levels) -> tuple[tuple[ir.Cache, ...], tuple[ir.Invalidation, ...]] | None:
+        """The `cache` and `invalidate` declarations of a translation (regime or nested
+        composition `owner`). Their expressions read any register; each register read is
+        appended to `context` (the request carries it even when no walk reads it). `leaf_formats`:
+        the input stage's leaf formats (`leaf.F` in `global when`). None after an error."""
+        all_regs = self.all_registers(m)
+        before = len(self.bag.errors)
+        read: list[str] = []
+        if items:
+            where = items[0].span
+            if not any(lv.leaf for lv in levels):
+                self.bag.error("E0452", f"expected a leaf level in '{owner}' for its caches of final translations, "
+                               "not a walk with no leaf (`leaf FORMAT page SIZE;`)", where)
+                return None
+            dynamic = next((lv for lv in (*levels, *host_levels) if lv.leaf and lv.page_shift_expr is not None), None)
+            if dynamic is not None:
+                self.bag.error("E0450", f"expected leaves of constant page sizes under a cache (its key is the input "
+                               f"page), not level '{dynamic.name}', whose page size is read from the entry "
+                               "(`page shift`): caches of such translations are not supported yet", where,
+                               (f"level '{dynamic.name}' is declared here", dynamic.span))
+                return None
+
+        def note(e: Expr | None) -> Expr | None:
+            for r in e.refs() if e is not None else ():
+                if r.kind == "ctx" and r.name not in read:
+                    read.append(r.name)
+            return e
+
+        caches: list[ir.Cache] = []
+        first: dict[str, Span] = {}
+        for c in (x for x in items if isinstance(x, ast.Cache)):
+            if c.name in first:
+                self.bag.error("E0440", f"cache '{c.name}' is declared twice in '{owner}': expected one declaration "
+                               "per name; rename or delete one", c.span, ("first declared here", first[c.name]))
+                continue
+            first[c.name] = c.span
+            cache = self._cache(m, c, all_regs, leaf_formats, note)
+            if cache is not None:
+                caches.append(cache)
+        by_name = {c.name: c for c in caches}
+        events: list[ir.Invalidation] = []
+        seen: dict[str, Span] = {}
+        for v in (x for x in items if isinstance(x, ast.Invalidate)):
+            if v.name in seen:
+                self.bag.error("E0440", f"invalidation '{v.name}' is declared twice in '{owner}': expected one "
+                               "declaration per name; rename or delete one", v.span, ("first declared here", seen[v.name]))
+                continue
+            seen[v.name] = v.span
+            ev = self._invalidation(m, v, all_regs, by_name, first, note)
+            if ev is not None:
+                events.append(ev)
+        for name in read:
+            if name not in context:
+                context.append(name)
+        # a `set` writes a register the translation reads (a walk, a tag, a drop)
+        for ev in events:
+            for b in ev.sets:
+                if b.name not in context:
+                    self.bag.error("E0448", f"`set {b.name}` writes a register of the request: expected a context "
+                                   f"register of '{owner}' ({', '.join(context) or 'none'}), not '{b.name}', which "
+                                   "nothing of the translation reads", b.span)
+        if len(self.bag.errors) > before:
+            return None
+        return tuple(caches), tuple(events)
+
+    def _cache(self, m: Module, c: ast.Cache, all_regs: dict, leaf_formats: list, note) -> ir.Cache | None:
+        tags: list[ir.CacheTag] = []
+        settings: dict[str, ast.CacheSetting] = {}
+        glob: ast.CacheGlobal | None = None
+        ok = True
+        if c.holds != "translations":
+            self.bag.error("E0441", f"expected `holds translations` (a cache of final translations, the only kind "
+                           f"supported), not `holds {c.holds}`", c.holds_span)
+            ok = False
+        tag_scope = Scope(m, registers=all_regs)
+        for item in c.items:
+            if isinstance(item, ast.CacheTag):
+                again = next((t for t in tags if t.name == item.name), None)
+                if again is not None or item.name == "global":
+                    why = ("`entry.global` is the entry's global bit" if item.name == "global"
+                           else "each tag has one name")
+                    self.bag.error("E0440", f"tag '{item.name}' of cache '{c.name}': expected a new name, not one "
+                                   f"given already ({why})", item.span,
+                                   *([("first given here", again.span)] if again is not None else []))
+                    ok = False
+                    continue
+                value = note(self.resolve(item.value, tag_scope))
+                if value is None:
+                    ok = False
+                    continue
+                tags.append(ir.CacheTag(name=item.name, value=value, cite=item.cite, span=item.span))
+            elif isinstance(item, ast.CacheGlobal):
+                if glob is not None:
+                    self.bag.error("E0201", f"'global when' is given twice in cache '{c.name}'", item.span,
+                                   ("first given here", glob.span))
+                    ok = False
+                    continue
+                glob = item
+            else:
+                if item.kind in settings:
+                    what = {"geometry": "entries ... ways", "replace": "replace", "pages": "pages"}[item.kind]
+                    self.bag.error("E0201", f"'{what}' is given twice in cache '{c.name}'", item.span,
+                                   ("first given here", settings[item.kind].span))
+                    ok = False
+                    continue
+                settings[item.kind] = item
+        global_when, ignores = None, []
+        if glob is not None:
+            global_when = note(self.resolve(glob.when, Scope(m, registers=all_regs, leaf_formats=leaf_formats)))
+            ok = ok and global_when is not None
+            names = [t.name for t in tags]
+            for name, span in glob.ignores:
+                if name not in names:
+                    close = suggest(name, names)
+                    hint = f"; did you mean '{close}'?" if close else ""
+                    self.bag.error("E0445", f"expected a tag of cache '{c.name}' ({', '.join(names) or 'it has none'}) "
+                                   f"after `ignores`, not '{name}'{hint}", span)
+                    ok = False
+                elif name not in ignores:
+                    ignores.append(name)
+        missing = [k for k in ("geometry", "replace") if k not in settings]
+        if missing:
+            syntax = {"geometry": "`entries N ways W;`", "replace": "`replace lru;` (or plru, fifo)"}
+            self.bag.error("E0306", f"cache '{c.name}' is missing {join_and(syntax[k] for k in missing)}", c.span)
+            return None
+        geo = settings["geometry"]
+        entries = self.const(geo.value[0], tag_scope, "the number of entries", 1, 1 << 16)
+        ways = self.const(geo.value[1], tag_scope, "the number of ways", 1, 1 << 16)
+        replace, replace_span = settings["replace"].value
+        pages, pages_span = settings["pages"].value if "pages" in settings else ("split", c.span)
+        if replace not in ("lru", "plru", "fifo"):
+            self.bag.error("E0443", f"expected a replacement policy lru, plru or fifo, not '{replace}'", replace_span)
+            ok = False
+        if pages not in ("split", "whole"):
+            self.bag.error("E0444", f"expected `pages split` (a large page is cached one smallest page at a time) or "
+                           f"`pages whole` (one entry for the whole page), not '{pages}'", pages_span)
+            ok = False
+        if entries is not None and ways is not None:
+            sets = entries // ways
+            if entries % ways or sets & (sets - 1):
+                why = (f"{entries} is not a multiple of {ways}" if entries % ways
+                       else f"{sets} sets, not a power of two")
+                self.bag.error("E0442", f"expected entries a multiple of ways with a power-of-two number of sets "
+                               f"(entries / ways), not `entries {entries} ways {ways}`: {why}", geo.span)
+                ok = False
+            elif replace == "plru" and ways & (ways - 1):
+                self.bag.error("E0443", f"expected a power-of-two number of ways for `replace plru` (a tree of "
+                               f"ways - 1 bits), not {ways}: use lru or fifo, or other ways", replace_span)
+                ok = False
+            elif pages == "whole" and sets != 1:
+                self.bag.error("E0444", f"expected one set for `pages whole` (an entry for a whole large page "
+                               f"answers for small pages of every set), not {sets}: make ways equal to entries "
+                               f"(`entries {entries} ways {entries}`) or use `pages split`", pages_span)
+                ok = False
+        if entries is None or ways is None or not ok:
+            return None
+        cite = "; ".join(x for x in (geo.cite, settings["replace"].cite,
+                                     settings["pages"].cite if "pages" in settings else "") if x)
+        return ir.Cache(name=c.name, holds=c.holds, tags=tuple(tags), global_when=global_when,
+                        global_ignores=tuple(ignores), global_cite=glob.cite if glob is not None else "",
+                        entries=entries, ways=ways, replace=replace, pages=pages,
+                        cite=c.cite or cite, doc=c.doc, span=c.span)
+
+    def _invalidation(self, m: Module, v: ast.Invalidate, all_regs: dict, caches: dict, declared: dict,
+                      note) -> ir.Invalidation | None:
+        ok = True
+        operands: list[ir.EventField] = []
+        scope = Scope(m, registers=all_regs)
+        for f in v.operands:
+            again = next((o for o in operands if o.name == f.name), None)
+            if again is not None:
+                self.bag.error("E0440", f"operand '{f.name}' of invalidation '{v.name}' is given twice: expected "
+                               "one operand per name", f.span, ("first given here", again.span))
+                ok = False
+                continue
+            why = identifier_problem(f.name)
+            if why:
+                self.bag.error("E0202", identifier_message("operand", f.name, why), f.span)
+                ok = False
+                continue
+            tagged = next((c.name for c in caches.values() if c.tag(f.name) is not None), None)
+            if tagged is not None:
+                self.bag.error("E0440", f"operand '{f.name}' of invalidation '{v.name}': expected a name that is not "
+                               f"a tag of cache '{tagged}' (a drop condition reads the tag by its bare name)", f.span)
+                ok = False
+                continue
+            width = self.const(f.width, scope, f"width of operand '{f.name}'", 1, 64)
+            if width is None:
+                ok = False
+                continue
+            operands.append(ir.EventField(name=f.name, width=width, span=f.span))
+        widths = {o.name: o.width for o in operands}
+        drops = []
+        for dr in v.drops:
+            cache = caches.get(dr.cache)
+            if cache is None:
+                if dr.cache not in declared:
+                    close = suggest(dr.cache, list(declared))
+                    hint = (f"; did you mean '{close}'?" if close else
+                            f": declare it with `cache {dr.cache} holds translations {{ ... }}`")
+                    self.bag.error("E0449", f"expected a cache of this translation ({', '.join(declared) or 'none'}) "
+                                   f"after `drop`, not '{dr.cache}'{hint}", dr.cache_span)
+                ok = False
+                continue
+            when = None
+            if dr.when is not None:
+                tag_widths = {t.name: t.value.width for t in cache.tags}
+                entry = dict(tag_widths, **{"global": 1})
+                dscope = Scope(m, registers=all_regs, operands=widths, cache_tags=tag_widths, entry_tags=entry,
+                               cache_name=cache.name)
+                when = note(self.resolve(dr.when, dscope))
+                if when is None:
+                    ok = False
+                    continue
+            drops.append(ir.Drop(cache=cache.name, when=when, span=dr.span))
+        sets = []
+        for b in v.sets:
+            if b.name not in all_regs:
+                close = suggest(b.name, list(all_regs))
+                hint = f"; did you mean '{close}'?" if close else ""
+                self.bag.error("E0448", f"expected a context register after `set`, not '{b.name}'{hint}", b.span)
+                ok = False
+                continue
+            value = note(self.resolve(b.value, Scope(m, registers=all_regs, operands=widths)))
+            if value is None:
+                ok = False
+                continue
+            sets.append(ir.Binding(name=b.name, value=value, span=b.span))
+        if not ok:
+            return None
+        return ir.Invalidation(name=v.name, operands=tuple(operands), drops=tuple(drops), sets=tuple(sets),
+                               cite=v.cite, doc=v.doc, span=v.span)
 
     def _fault_record_ok(self, r: ast.Rule, names: list[str]) -> bool:
         """`record NAME` on a fault: only an input fault names its record (walk faults
@@ -1241,9 +1494,11 @@ class Elaborator:
             self.bag.error("E0318", f"nested '{d.name}' says twice when the guest's updates are written: expected "
                            "one `guest updates before final;` or `guest updates after final;`, not two; delete one",
                            again)
-        if record is None or (d.update_when is not None and update_when is None):
+        guest_leaves = unique([self._lay(m, lv.leaf) for lv in guest.levels if lv.leaf])
+        cached = self.caches(m, d.caches, d.name, context, guest_leaves, guest.levels, host.levels)
+        if record is None or (d.update_when is not None and update_when is None) or cached is None:
             return
-        m.nested[d.name] = ir.Nested(name=d.name, guest=guest.name, host=host.name, host_bindings=tuple(bindings),
+        m.nested[d.name] = ir.Nested(caches=cached[0], invalidations=cached[1],name=d.name, guest=guest.name, host=host.name, host_bindings=tuple(bindings),
                                      table_access=maps["table"], final_access=maps["final"], record=record,
                                      update_access=maps.get("update", ()), update_when=update_when,
                                      updates_before_final=d.updates_before_final,

@@ -33,7 +33,8 @@ class Problem(EvalError):
 # what a run-time reference is, by Expr.kind, for "must be a constant" messages
 RUNTIME_KINDS = {"ctx": "a context register's value", "input": "the input address", "field": "a field of the entry",
             "leaf": "a field of the leaf entry", "acc": "an accumulator", "builtin": "a value of the walk",
-            "access": "an access kind", "event": "a field of the event", "struct": "a structure field in memory",
+            "access": "an access kind", "event": "a field of the event", "operand": "an operand of the event",
+            "tag": "a tag of the request", "entry": "a value a cache entry stored", "struct": "a structure field in memory",
             "bitmap": "a bitmap lookup", "walk": "a result of a walk", "host": "a field of the host's record"}
 
 
@@ -130,6 +131,13 @@ class Scope:
         self.structures: dict[str, tuple] = kw.get("structures", {})
         self.bitmaps: dict[str, int] = kw.get("bitmaps", {})
         self.walks: dict[str, dict[str, int]] = kw.get("walks", {})  # walk name -> member -> width
+        # an invalidation event: its operands (name -> width); in `drop ... when`, the
+        # cache's tags (bare name: the request's value), `entry.X` (X a tag or `global`)
+        # and `covers(X)`; None outside a drop (`entry.X` and `covers` are refused there)
+        self.operands: dict[str, int] = kw.get("operands", {})
+        self.cache_tags: dict[str, int] = kw.get("cache_tags", {})
+        self.entry_tags: dict[str, int] | None = kw.get("entry_tags")
+        self.cache_name: str = kw.get("cache_name", "")
         self.expand = kw.get("expand")  # resolves a `let` body in this scope
         self.expanding: set[str] = set()
         self.expansions = 0  # in the expression being resolved; Elaborator.resolve resets it
@@ -154,6 +162,10 @@ class Scope:
                 if out is self.lets[n]:  # a number: each use gets its own node (and its own notes)
                     out = out.model_copy()
                 return m.provenance.note_let(out, n, span, self.lets[n])
+            if n in self.operands:
+                return Expr(op="ref", kind="operand", name=n, width=self.operands[n], span=span)
+            if n in self.cache_tags:
+                return Expr(op="ref", kind="tag", name=n, width=self.cache_tags[n], span=span)
             if n in m.params:
                 m.used.add(("param", m.path, n))
                 return note(num(m.params[n].value, span).model_copy(update={"name": n}),  # the name, for the docs
@@ -227,7 +239,22 @@ class Scope:
                                     "every leaf format, or rename it in the ones where it differs", found=True)
             if head == "host" and tail in self.host:
                 return Expr(op="ref", kind="host", name=tail, width=self.host[tail], span=span)
+            if head == "entry":
+                return self._entry_ref(tail, name, span)
         raise Undefined(name, span, self._candidates())
+
+    def _entry_ref(self, tail: str, name: str, span: Span) -> Expr:
+        """`entry.TAG` / `entry.global`: what a cache entry stored, inside `drop ... when`."""
+        if self.entry_tags is None:
+            raise Problem("E0447", f"expected `{name}` only in the condition of a `drop` (it reads the cache entry "
+                          "being dropped), not here", span)
+        if tail not in self.entry_tags:
+            tags = [t for t in self.entry_tags if t != "global"]
+            close = suggest(tail, list(self.entry_tags))
+            hint = f"; did you mean 'entry.{close}'?" if close else ""
+            raise Problem("E0446", f"expected `entry.TAG` with a tag of cache '{self.cache_name}' "
+                          f"({', '.join(tags) or 'it has none'}) or `entry.global`, not '{name}'{hint}", span)
+        return Expr(op="ref", kind="entry", name=tail, width=self.entry_tags[tail], span=span)
 
     def _struct_ref(self, parts: tuple[str, ...], name: str, span: Span) -> Expr:
         """`S.F` (a structure field) or `S.F.SUB` (a field of the format F is typed with);
@@ -263,6 +290,7 @@ class Scope:
         names = list(self.module.params) + list(self.accumulators) + list(self.builtins) + list(self.registers)
         names += list(self.fault_kinds) + [f"access.{a}" for a in self.access] + [f"host.{h}" for h in self.host]
         names += list(self.lets) + [f"event.{e}" for e in self.event] + list(self.bitmaps)
+        names += list(self.operands) + list(self.cache_tags) + [f"entry.{t}" for t in self.entry_tags or ()]
         for struct, _ in self.structures.values():
             names += [f"{struct.name}.{x.name}" for x in struct.fields]
         names += [f"{alias}.{p}" for alias, sub in self.module.imports.items() for p in sub.params]

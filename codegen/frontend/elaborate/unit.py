@@ -28,6 +28,11 @@ def elaborate_unit(el: Resolver, m: Module, d: ast.Unit) -> ir.Unit | None:
             records.append(item)
         elif isinstance(item, ast.Exit):
             exits.append(item)
+        elif isinstance(item, (ast.Cache, ast.Invalidate)):
+            what = "cache" if isinstance(item, ast.Cache) else "invalidate"
+            el.bag.error("E0451", f"expected `{what}` in a regime or a nested composition, not in unit '{d.name}': "
+                         "caches of a unit are not supported yet", item.span)
+            return None
         elif item[0] == "event":
             events.append(item)
         else:
