@@ -362,7 +362,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
                     wa = h[1]
                 mem[wa] = wv
                 trace.append((1, wa, 8, wv))
-            return (0, hpa, 3, host_level)
+            return (0, hpa, 3, host_level, (((e >> 8) & 0x1) and ((r_CR4 >> 7) & 0x1)))
         if (not (e & 0x1)):  # spec: specs/x86_64_paging.vspec:280 fault not_present
             return (1, 3, 0, record_guest(1, 3, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_EPTP, r_PROC2, r_VPID))
         if ((e & 0xf000000000000 != 0) or (q0 and e & 0x8000000000000000 != 0)):  # spec: specs/x86_64_paging.vspec:281 fault reserved
@@ -427,7 +427,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
                     wa = h[1]
                 mem[wa] = wv
                 trace.append((1, wa, 8, wv))
-            return (0, hpa, 2, host_level)
+            return (0, hpa, 2, host_level, (((e >> 8) & 0x1) and ((r_CR4 >> 7) & 0x1)))
         if (not (e & 0x1)):  # spec: specs/x86_64_paging.vspec:280 fault not_present
             return (1, 2, 0, record_guest(1, 2, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_EPTP, r_PROC2, r_VPID))
         if ((e & 0xf000000000000 != 0) or (q0 and e & 0x8000000000000000 != 0)):  # spec: specs/x86_64_paging.vspec:281 fault reserved
@@ -491,7 +491,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
                 wa = h[1]
             mem[wa] = wv
             trace.append((1, wa, 8, wv))
-        return (0, hpa, 1, host_level)
+        return (0, hpa, 1, host_level, (((e >> 8) & 0x1) and ((r_CR4 >> 7) & 0x1)))
     raise AssertionError("unreachable: the last level is a leaf")
 
 
@@ -506,9 +506,13 @@ def record_nested(hkind, hlevel, hrec, h_addr, on_table, on_final, i_addr, k_wri
 
 
 def translate(mem, request, trace):
-    """Run one transaction; return the outcome as a dict (see outcome())."""
-    r = walk_guest(mem, trace, request[INPUT], request['write'], request['user'], request['fetch'], request['CR0'], request['CR3'], request['CR4'], request['EFER'], request['RFLAGS'], request['PKRU'], request['EPTP'], request['PROC2'], request['VPID'])
-    return outcome(r)
+    """Run one transaction with no cache; return the outcome as a dict (see outcome())."""
+    return outcome(walk(mem, request, trace))
+
+
+def walk(mem, request, trace):
+    """The walk's result tuple: (status, ...), a success also telling whether the leaf is global."""
+    return walk_guest(mem, trace, request[INPUT], request['write'], request['user'], request['fetch'], request['CR0'], request['CR3'], request['CR4'], request['EFER'], request['RFLAGS'], request['PKRU'], request['EPTP'], request['PROC2'], request['VPID'])
 
 
 def outcome(r):
@@ -522,3 +526,190 @@ def outcome(r):
     kind, record = FAULTS[status - 1], FAULT_RECORDS[status - 1]
     return {"ok": False, "fault": kind, "stage": STAGE, "level": None if kind in INPUT_FAULTS else r[1],
             "record": record, "fields": dict(zip(RECORDS[record], r[3]))}
+
+
+# ---- Translation caches: a request looks its page up before walking; a hit answers with no
+# memory reference. The semantics are docs/language.md's "Caches and invalidation".
+CACHES = ['tlb']
+INVALIDATIONS = ['invept_single_context', 'invept_global', 'invvpid_individual_address', 'invvpid_single_context', 'invvpid_all_context', 'invvpid_single_context_retaining_globals', 'mov_cr3']
+OPERANDS = {'invept_single_context': ('eptp',), 'invept_global': (), 'invvpid_individual_address': ('vpid_op', 'addr'), 'invvpid_single_context': ('vpid_op',), 'invvpid_all_context': (), 'invvpid_single_context_retaining_globals': ('vpid_op',), 'mov_cr3': ('value',)}
+GRANULE = 12  # the smallest page shift of any leaf: a split entry covers 2**GRANULE bytes
+SHIFT = {3: 30, 2: 21, 1: 12}  # the page shift of the leaf at each level (input stage)
+HOST_SHIFT = {3: 30, 2: 21, 1: 12}  # the host stage's
+
+
+class Entry:
+    """One cached translation: its input page (key = input >> GRANULE), the access kinds
+    and tag values of the request that filled it, whether it is global, and the outcome."""
+    __slots__ = ("key", "access", "tags", "glob", "level", "host_level", "pa_g")
+    def __init__(self, key, access, tags, glob, level, host_level, pa_g):
+        self.key, self.access, self.tags, self.glob = key, access, tags, glob
+        self.level, self.host_level, self.pa_g = level, host_level, pa_g
+    def shift(self):
+        """log2 of the bytes the translation maps: the smaller of the two stages' pages."""
+        host = HOST_SHIFT[self.host_level] if self.host_level is not None else 64
+        return min(SHIFT[self.level], host)
+
+
+def covers(en, x):
+    """The entry translates the page (of the input stage, at its level) holding address x."""
+    s = SHIFT[en.level]
+    return (x >> s) == ((en.key << GRANULE) >> s)
+
+
+class Cache:
+    """A set-associative cache of translations with a deterministic replacement policy:
+    `lru` (ranks, 0 = most recent), `plru` (a tree of ways-1 bits) or `fifo` (a pointer
+    that moves on evictions). A fill takes the lowest invalid way, else the victim."""
+    def __init__(self, entries, ways, policy, split, ignores):
+        self.sets, self.ways, self.policy, self.split, self.ignores = entries // ways, ways, policy, split, ignores
+        self.lines = [[None] * ways for _ in range(self.sets)]
+        self.rank = [list(range(ways)) for _ in range(self.sets)]
+        self.bits = [[0] * (ways - 1) for _ in range(self.sets)]
+        self.ptr = [0] * self.sets
+    def index(self, i_addr):
+        return (i_addr >> GRANULE) & (self.sets - 1) if self.split else 0
+    def matches(self, en, i_addr, access, tags):
+        if en is None or en.access != access:
+            return False
+        for i, (have, want) in enumerate(zip(en.tags, tags)):
+            if have != want and not (en.glob and i in self.ignores):
+                return False
+        if self.split:
+            return en.key == i_addr >> GRANULE
+        s = en.shift()
+        return (en.key << GRANULE) >> s == i_addr >> s
+    def lookup(self, i_addr, access, tags):
+        """(set, way) of the first way that holds the translation, or None."""
+        s = self.index(i_addr)
+        for w, en in enumerate(self.lines[s]):
+            if self.matches(en, i_addr, access, tags):
+                return s, w
+        return None
+    def pa(self, en, i_addr):
+        if self.split:
+            return (en.pa_g << GRANULE) | (i_addr & ((1 << GRANULE) - 1))
+        m = (1 << en.shift()) - 1
+        return ((en.pa_g << GRANULE) & ~m) | (i_addr & m)
+    def touch(self, s, w):
+        if self.policy == "lru":
+            rank = self.rank[s]
+            for v in range(self.ways):
+                if rank[v] < rank[w]:
+                    rank[v] += 1
+            rank[w] = 0
+        elif self.policy == "plru":
+            node = w + self.ways - 1
+            while node > 0:
+                p = (node - 1) // 2
+                self.bits[s][p] = 1 if node == 2 * p + 1 else 0
+                node = p
+    def fill(self, en):
+        """Put `en` in its set; return whether a valid entry was evicted."""
+        s = self.index(en.key << GRANULE)
+        line = self.lines[s]
+        evict = None not in line
+        if not evict:
+            w = line.index(None)
+        elif self.policy == "lru":
+            w = self.rank[s].index(self.ways - 1)
+        elif self.policy == "plru":
+            node = 0
+            while node < self.ways - 1:
+                node = 2 * node + 1 + self.bits[s][node]
+            w = node - (self.ways - 1)
+        else:
+            w = self.ptr[s]
+            self.ptr[s] = (w + 1) % self.ways
+        line[w] = en
+        self.touch(s, w)
+        return evict
+
+
+class Caches:
+    """Every cache of the translation, in their reset state (all entries invalid)."""
+    def __init__(self):
+        # spec: specs/intel_ept.vspec:267 cache tlb
+        self.tlb = Cache(64, 8, 'fifo', True, (3,))
+
+
+def cache_tags(cache, r):
+    """The tag values of a request's context (`r`, the request dict) for `cache`."""
+    if cache == 'tlb':
+        return ((r['VPID'] if ((r['PROC2'] >> 5) & 0x1) else 0) & 0xffff, ((r['PROC2'] >> 1) & 0x1) & 0x1, (((r['EPTP'] >> 12) & 0xffffffffff) if ((r['PROC2'] >> 1) & 0x1) else 0) & 0xffffffffff, (((r['CR3'] >> 0) & 0xfff) if ((r['CR4'] >> 17) & 0x1) else 0) & 0xfff,)  # vpid, ept, eptrta, pcid
+    raise KeyError(cache)
+
+
+def translate_cached(caches, mem, request, trace, detail=None):
+    """A request through the caches: (outcome, hit). A miss walks (translate) and fills
+    with a translation (never a fault, nor an input stage that is switched off);
+    `detail`, a dict, receives what the caches did (coverage)."""
+    i_addr = request[INPUT]
+    access = tuple(request[a] for a in ACCESS)
+    c, t = caches.tlb, cache_tags('tlb', request)
+    found = c.lookup(i_addr, access, t)
+    if found:
+        s, w = found
+        en = c.lines[s][w]
+        c.touch(s, w)
+        if detail is not None:
+            detail["hit"] = 'tlb'
+        return {"ok": True, "pa": c.pa(en, i_addr), "level": en.level, "host_level": en.host_level}, True
+    r = walk(mem, request, trace)
+    out = outcome(r)
+    if out["ok"] and out["level"] is not None:
+        glob = bool(r[4])
+        c = caches.tlb
+        evicted = c.fill(Entry(i_addr >> GRANULE, access, cache_tags('tlb', request), glob, out["level"], out["host_level"], out["pa"] >> GRANULE))
+        if detail is not None:
+            detail.setdefault("fill", []).append(('tlb', evicted))
+    return out, False
+
+
+def drop_holds(cache, name, en, o, r):
+    """Whether invalidation `name` (operands `o`, at context `r`) drops entry `en` of `cache`."""
+    if name == 'invept_single_context' and cache == 'tlb':  # spec: specs/intel_ept.vspec:281
+        t = cache_tags(cache, r)
+        return bool((en.tags[1] and (en.tags[2] == ((o['eptp'] >> 12) & 0xffffffffff))))
+    if name == 'invept_global' and cache == 'tlb':  # spec: specs/intel_ept.vspec:284
+        t = cache_tags(cache, r)
+        return bool(en.tags[1])
+    if name == 'invvpid_individual_address' and cache == 'tlb':  # spec: specs/intel_ept.vspec:289
+        t = cache_tags(cache, r)
+        return bool(((en.tags[0] == o['vpid_op']) and covers(en, o['addr'])))
+    if name == 'invvpid_single_context' and cache == 'tlb':  # spec: specs/intel_ept.vspec:292
+        t = cache_tags(cache, r)
+        return bool((en.tags[0] == o['vpid_op']))
+    if name == 'invvpid_all_context' and cache == 'tlb':  # spec: specs/intel_ept.vspec:295
+        t = cache_tags(cache, r)
+        return bool((en.tags[0] != 0))
+    if name == 'invvpid_single_context_retaining_globals' and cache == 'tlb':  # spec: specs/intel_ept.vspec:298
+        t = cache_tags(cache, r)
+        return bool(((en.tags[0] == o['vpid_op']) and (not en.glob)))
+    if name == 'mov_cr3' and cache == 'tlb':  # spec: specs/intel_ept.vspec:304
+        t = cache_tags(cache, r)
+        return bool(((((not (((r['CR4'] >> 17) & 0x1) and ((o['value'] >> 0x3f) & 1))) and (not en.glob)) and (en.tags[0] == t[0])) and (en.tags[3] == (((o['value'] >> 0) & 0xfff) if ((r['CR4'] >> 17) & 0x1) else 0))))
+    return False
+
+
+def invalidate(caches, name, o, r, detail=None):
+    """Invalidation `name` with operands `o` (a dict) at context `r` (a request dict):
+    drop the entries it names. `detail` receives how many each cache dropped."""
+    for cache in CACHES:
+        c = getattr(caches, cache)
+        n = 0
+        for line in c.lines:
+            for w, en in enumerate(line):
+                if en is not None and drop_holds(cache, name, en, o, r):
+                    line[w] = None
+                    n += 1
+        if detail is not None:
+            detail.setdefault("dropped", []).append((cache, n))
+
+
+def event_context(name, o, r):
+    """The request context after invalidation `name`: its register writes (`set`)."""
+    r = dict(r)
+    if name == 'mov_cr3':  # spec: specs/intel_ept.vspec:302
+        r.update({ 'CR3': ((o['value'] & 0x7fffffffffffffff)) & 0xffffffffffffffff })
+    return r
