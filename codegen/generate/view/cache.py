@@ -420,6 +420,9 @@ def cache_views(t) -> list[CacheView]:
     caches = tuple(getattr(top, "caches", ()) or ())
     if not caches:
         return []
+    if len(caches) > 1:
+        raise LowerError(f"the cycle-level model holds one cache of translations per translation, not "
+                         f"{len(caches)}: declare one `cache` here", caches[1].span)
     main = t.main
     guest = main.regime
     host = t.host.regime if t.host else None
