@@ -59,6 +59,8 @@ def _pyrepr(value) -> str:
         return "{" + ", ".join(f"{_pyrepr(k)}: {_pyrepr(v)}" for k, v in value.items()) + "}"
     if isinstance(value, str):
         return repr(value)
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_pyrepr(k)}: {_pyrepr(v)}" for k, v in value.items()) + "}"
     if isinstance(value, (int, bool)) or value is None:
         return repr(value)
     raise TypeError(f"cannot embed {type(value).__name__}")
@@ -79,14 +81,14 @@ def render(spec: ir.Spec) -> dict[str, str]:
     """All generated files of `spec`, by file name. An expression a target cannot
     express is reported as a spec error (E0501) at the expression."""
     env = _env()
-    if isinstance(spec.top, ir.Unit):
-        ctx = {"u": UnitView(spec, spec.top), "header": header(spec)}
-        outputs = UNIT_OUTPUTS
-    else:
-        view = TranslationView(spec)
-        ctx = {"t": view, "header": header(spec), "nested_base": view.nested_base}
-        outputs = OUTPUTS
     try:
+        if isinstance(spec.top, ir.Unit):
+            ctx = {"u": UnitView(spec, spec.top), "header": header(spec)}
+            outputs = UNIT_OUTPUTS
+        else:
+            view = TranslationView(spec)  # lowers its caches' expressions (E0501)
+            ctx = {"t": view, "header": header(spec), "nested_base": view.nested_base}
+            outputs = OUTPUTS
         return {name: _tidy(env.get_template(tpl).render(**ctx)) for name, tpl in outputs.items()}
     except LowerError as exc:
         bag = DiagnosticBag()

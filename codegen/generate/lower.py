@@ -138,6 +138,8 @@ def hdl(e: Expr, env: Env, as_bool: bool = False) -> str:
         return hex(e.value) if e.value > 9 else str(e.value)
     if op == "ref":
         return env.ref(e)
+    if op == "call" and e.name in env.calls:
+        raise LowerError(f"'{e.name}' cannot be used here", e.span)
     if op == "call":
         return hdl(expand_call(e), env, as_bool)
     a = e.args
@@ -377,6 +379,8 @@ class Hoist:
         return e.width == 1 and text.endswith("]") and ":" not in text
 
     def value(self, e: Expr) -> str:
+        if e.op == "call" and e.name in self.env.calls:
+            return self._truth_as_number(e)
         if e.op == "call":
             return self.value(expand_call(e))
         op, a = e.op, e.args
@@ -522,6 +526,8 @@ class Hoist:
         return out
 
     def cond(self, e: Expr) -> str:
+        if e.op == "call" and e.name in self.env.calls:
+            return self.env.calls[e.name](e)  # a truth value (statements, if any, in self.lines)
         if e.op == "call":
             return self.cond(expand_call(e))
         op, a = e.op, e.args

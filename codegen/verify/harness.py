@@ -205,6 +205,7 @@ def testbench(model, ref, scenarios: list[Scenario], results: list, timing: Timi
     m_valid, m_ready, m_we, m_addr, m_wdata = p["m_valid"], p["m_ready"], p["m_we"], p["m_addr"], p["m_wdata"]
     m_size = p.get("m_size")  # None: the model moves 8 bytes a request
     m_rvalid, m_rdata = p["m_rvalid"], p["m_rdata"]
+    caches = "i_op" in model.PORT_ORDER
 
     @instance
     def driver():
@@ -216,7 +217,17 @@ def testbench(model, ref, scenarios: list[Scenario], results: list, timing: Timi
         yield clk.posedge
         yield clk.negedge
         rst.next = 0
+        fresh = True
         for sc in scenarios:
+            if caches and not fresh:
+                # a model with caches answers each scenario from reset (the reference's
+                # `translate` has no cache): what a scenario filled must not answer the next
+                rst.next = 1
+                yield clk.posedge
+                yield clk.posedge
+                yield clk.negedge
+                rst.next = 0
+            fresh = False
             mem, trace, queue = dict(sc.memory), [], deque()
             sched = batch.Schedule(sc.latency_seed, timing.min_latency, timing.max_latency, timing.stall_percent)
             m_rvalid.next = False
@@ -262,6 +273,7 @@ def testbench(model, ref, scenarios: list[Scenario], results: list, timing: Timi
             yield clk.posedge
             yield clk.negedge
             rst.next = 0
+            fresh = True
         raise StopSimulation
 
     return dut, clock, driver
@@ -349,3 +361,119 @@ def describe(sc: Scenario) -> str:
     lines.append("memory:")
     lines += [f"  [{a:#014x}] = {v:#018x}" for a, v in sorted(sc.memory.items())]
     return "\n".join(lines)
+
+
+def step_ports(ref, model, step) -> dict[str, int]:
+    """The input ports a sequence step sets: its request (input, access kinds, context);
+    a translate step i_op = 0; an invalidation i_op = its number (model.INVALIDATIONS,
+    1-based) and its operands on i_EVENT_OPERAND."""
+    out = {port_of(ref, key): value for key, value in step.request.items()}
+    if step.op == "translate":
+        out["i_op"] = 0
+    else:
+        out["i_op"] = list(model.INVALIDATIONS).index(step.event) + 1
+        for name, value in step.operands:
+            out[f"i_{step.event}_{name}"] = value
+    return out
+
+
+@block
+def sequence_testbench(model, ref, seq, out: list, timing: Timing, limit: int):
+    """One sequence (codegen/verify/sequence.py) on the model from one reset: each
+    translate and invalidate step is a start/done transaction with the step's values on
+    the ports (held until done), the memory as the batch protocol's (one latency schedule
+    for the whole sequence, seeded by the sequence's seed); a store writes the memory
+    image directly. The watchdog gives a translation `limit` cycles and an invalidation
+    `limit` plus its sweep (model.SWEEP_CYCLES); a step past it ends the sequence."""
+    from codegen.verify.sequence import SequenceRun, StepRun
+
+    p = model.ports()
+    dut = model.model(*(p[name] for name in model.PORT_ORDER))
+    clk, rst, start, done = p["clk"], p["rst"], p["start"], p["done"]
+
+    @always(delay(1))
+    def clock():
+        clk.next = not clk
+
+    m_valid, m_ready, m_we, m_addr, m_wdata = p["m_valid"], p["m_ready"], p["m_we"], p["m_addr"], p["m_wdata"]
+    m_size = p.get("m_size")
+    m_rvalid, m_rdata = p["m_rvalid"], p["m_rdata"]
+
+    @instance
+    def driver():
+        mem, steps, queue = dict(seq.memory), [], deque()
+        sched = batch.Schedule(getattr(seq, "seed", 0), timing.min_latency, timing.max_latency, timing.stall_percent)
+        yield clk.negedge
+        rst.next = 1
+        yield clk.posedge
+        yield clk.posedge
+        yield clk.negedge
+        rst.next = 0
+        m_ready.next = sched.ready()
+        timeout = 0
+        for st in seq.steps:
+            if st.op == "store":
+                mem[st.address] = st.value
+                steps.append(StepRun())
+                continue
+            for name, value in step_ports(ref, model, st).items():
+                p[name].next = value
+            m_rvalid.next = False
+            start.next = True
+            most = limit if st.op == "translate" else limit + model.SWEEP_CYCLES
+            trace, e, finished = [], 0, False
+            while not finished and e < most:
+                yield clk.posedge
+                e += 1
+                if m_valid and m_ready:
+                    addr = int(m_addr)
+                    size = 8 if m_size is None else 1 << int(m_size)
+                    keep = (1 << 8 * size) - 1
+                    if m_we:
+                        value = int(m_wdata) & keep
+                        mem[addr] = value
+                        trace.append((1, addr, size, value))
+                    else:
+                        value = mem.get(addr, 0) & keep
+                        trace.append((0, addr, size, value))
+                    queue.append((e + sched.latency(), 0 if m_we else value))
+                if queue and queue[0][0] <= e + 1:
+                    m_rvalid.next = True
+                    m_rdata.next = queue.popleft()[1]
+                elif m_rvalid:
+                    m_rvalid.next = False
+                ready = sched.ready()
+                if ready != bool(m_ready):
+                    m_ready.next = ready
+                if e == 1:
+                    start.next = False
+                yield clk.negedge
+                finished = bool(done)
+            if not finished:
+                timeout = most
+                break
+            if st.op == "translate":
+                steps.append(StepRun(model_outcome(ref, p), bool(p["o_hit"]), trace, cycles=e))
+            else:
+                steps.append(StepRun(trace=trace, cycles=e))
+        out.append(SequenceRun(steps, mem, timeout))
+        raise StopSimulation
+
+    return dut, clock, driver
+
+
+def run_model_sequence(model, ref, seq, timing: Timing | None = None, cycle_limit: int | None = None,
+                       vcd: Path | None = None):
+    """The model's run of sequence `seq` (a SequenceRun: per step a StepRun with the
+    outcome, hit, trace and cycles of a translation; the final memory image; `timeout`
+    set when a step did not finish within its watchdog)."""
+    out: list = []
+    tb = sequence_testbench(model, ref, seq, out, timing or Timing(), cycle_limit or DEFAULT_CYCLE_LIMIT)
+    if vcd is not None:
+        vcd = Path(vcd)
+        vcd.parent.mkdir(parents=True, exist_ok=True)
+        vcd.unlink(missing_ok=True)
+        tb.config_sim(trace=True, directory=str(vcd.parent), name=vcd.stem)
+    tb.run_sim(quiet=1)
+    tb.quit_sim()
+    return out[0]

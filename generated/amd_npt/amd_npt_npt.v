@@ -22,6 +22,13 @@ module amd_npt_npt (
     r_HEFER,
     r_NP_CTL,
     r_ASID,
+    i_op,
+    i_invlpga_rax,
+    i_invlpga_ecx,
+    i_invlpg_addr,
+    i_mov_cr3_value,
+    i_vmrun_guest_asid,
+    i_vmrun_tlb_control,
     m_valid,
     m_ready,
     m_we,
@@ -41,7 +48,8 @@ module amd_npt_npt (
     o_r1_error_code,
     o_n_exitcode,
     o_n_exitinfo1,
-    o_n_exitinfo2
+    o_n_exitinfo2,
+    o_hit
 );
 
 input clk;
@@ -64,6 +72,13 @@ input [63:0] r_HCR4;
 input [63:0] r_HEFER;
 input [63:0] r_NP_CTL;
 input [31:0] r_ASID;
+input [2:0] i_op;
+input [63:0] i_invlpga_rax;
+input [31:0] i_invlpga_ecx;
+input [63:0] i_invlpg_addr;
+input [63:0] i_mov_cr3_value;
+input [31:0] i_vmrun_guest_asid;
+input [7:0] i_vmrun_tlb_control;
 output m_valid;
 reg m_valid;
 input m_ready;
@@ -101,7 +116,16 @@ output [63:0] o_n_exitinfo1;
 reg [63:0] o_n_exitinfo1;
 output [63:0] o_n_exitinfo2;
 reg [63:0] o_n_exitinfo2;
+output o_hit;
+reg o_hit;
 
+wire w_start;
+reg w_done;
+reg [7:0] w_status;
+reg [2:0] w_level;
+reg [2:0] w_aux;
+reg [63:0] w_pa;
+reg [63:0] le;
 reg x_valid;
 reg [63:0] x_addr;
 reg [63:0] x_waddr;
@@ -157,7 +181,6 @@ reg walker_guest0_a_us;
 reg walker_guest0_a_xd;
 reg [7:0] walker_guest0_fault_k;
 reg [2:0] walker_guest0_flevel;
-reg [63:0] walker_guest0_le;
 reg [2:0] walker_guest0_lvl;
 reg walker_guest0_pend_1;
 reg walker_guest0_pend_2;
@@ -178,6 +201,59 @@ reg [63:0] walker_guest0_sg_1;
 reg [63:0] walker_guest0_sg_2;
 reg [63:0] walker_guest0_sg_3;
 reg [2:0] walker_guest0_st;
+reg [2:0] cache_tlb0_c_acc;
+reg cache_tlb0_c_glob;
+reg [3:0] cache_tlb0_c_set;
+reg [2:0] cache_tlb0_h_aux;
+reg [2:0] cache_tlb0_h_level;
+reg [63:0] cache_tlb0_h_pa;
+reg cache_tlb0_hit;
+reg [3:0] cache_tlb0_iset;
+reg [2:0] cache_tlb0_l_aux;
+reg cache_tlb0_l_hit;
+reg [2:0] cache_tlb0_l_level;
+reg [63:0] cache_tlb0_l_pa;
+reg [1:0] cache_tlb0_l_way;
+reg [1:0] cache_tlb0_st;
+reg [31:0] cache_tlb0_t_asid;
+reg [11:0] cache_tlb0_t_pcid;
+reg [2:0] cache_tlb0_ca0 [0:16-1];
+reg [2:0] cache_tlb0_ca1 [0:16-1];
+reg [2:0] cache_tlb0_ca2 [0:16-1];
+reg [2:0] cache_tlb0_ca3 [0:16-1];
+reg [2:0] cache_tlb0_cb [0:16-1];
+reg cache_tlb0_cg0 [0:16-1];
+reg cache_tlb0_cg1 [0:16-1];
+reg cache_tlb0_cg2 [0:16-1];
+reg cache_tlb0_cg3 [0:16-1];
+reg [2:0] cache_tlb0_ch0 [0:16-1];
+reg [2:0] cache_tlb0_ch1 [0:16-1];
+reg [2:0] cache_tlb0_ch2 [0:16-1];
+reg [2:0] cache_tlb0_ch3 [0:16-1];
+reg [51:0] cache_tlb0_ck0 [0:16-1];
+reg [51:0] cache_tlb0_ck1 [0:16-1];
+reg [51:0] cache_tlb0_ck2 [0:16-1];
+reg [51:0] cache_tlb0_ck3 [0:16-1];
+reg [2:0] cache_tlb0_cl0 [0:16-1];
+reg [2:0] cache_tlb0_cl1 [0:16-1];
+reg [2:0] cache_tlb0_cl2 [0:16-1];
+reg [2:0] cache_tlb0_cl3 [0:16-1];
+reg [51:0] cache_tlb0_cp0 [0:16-1];
+reg [51:0] cache_tlb0_cp1 [0:16-1];
+reg [51:0] cache_tlb0_cp2 [0:16-1];
+reg [51:0] cache_tlb0_cp3 [0:16-1];
+reg [31:0] cache_tlb0_ct_asid_0 [0:16-1];
+reg [31:0] cache_tlb0_ct_asid_1 [0:16-1];
+reg [31:0] cache_tlb0_ct_asid_2 [0:16-1];
+reg [31:0] cache_tlb0_ct_asid_3 [0:16-1];
+reg [11:0] cache_tlb0_ct_pcid_0 [0:16-1];
+reg [11:0] cache_tlb0_ct_pcid_1 [0:16-1];
+reg [11:0] cache_tlb0_ct_pcid_2 [0:16-1];
+reg [11:0] cache_tlb0_ct_pcid_3 [0:16-1];
+reg cache_tlb0_cv0 [0:16-1];
+reg cache_tlb0_cv1 [0:16-1];
+reg cache_tlb0_cv2 [0:16-1];
+reg cache_tlb0_cv3 [0:16-1];
 
 assign walker_host0_sa_4 = 64'd0;
 assign walker_host0_sa_5 = 64'd0;
@@ -1356,26 +1432,26 @@ always @(posedge clk) begin: walker_guest0_fsm
         walker_guest0_a_rw <= 0;
         walker_guest0_a_us <= 0;
         walker_guest0_a_xd <= 0;
-        done <= 0;
+        w_done <= 0;
         walker_guest0_fault_k <= 0;
         walker_guest0_flevel <= 0;
         hk_fetch <= 0;
         hk_user <= 0;
         hk_write <= 0;
-        walker_guest0_le <= 0;
+        le <= 0;
         walker_guest0_lvl <= 0;
-        o_aux <= 0;
-        o_level <= 0;
+        w_aux <= 0;
+        w_level <= 0;
         o_n_exitcode <= 0;
         o_n_exitinfo1 <= 0;
         o_n_exitinfo2 <= 0;
-        o_pa <= 0;
+        w_pa <= 0;
         o_r1_error_code <= 0;
         o_r1_vector <= 0;
         o_r_cr2 <= 0;
         o_r_error_code <= 0;
         o_r_vector <= 0;
-        o_status <= 0;
+        w_status <= 0;
         walker_guest0_pend_1 <= 0;
         walker_guest0_pend_2 <= 0;
         walker_guest0_pend_3 <= 0;
@@ -1406,12 +1482,12 @@ always @(posedge clk) begin: walker_guest0_fsm
         v_rw = (0 != 0);
         v_us = (0 != 0);
         v_xd = (0 != 0);
-        if (done) begin
-            done <= 1'b0;
+        if (w_done) begin
+            w_done <= 1'b0;
         end
         case (walker_guest0_st)
             3'b000: begin
-                if (start) begin
+                if (w_start) begin
                     walker_guest0_a_rw <= 1'b1;
                     walker_guest0_a_us <= 1'b1;
                     walker_guest0_a_xd <= 1'b0;
@@ -1420,7 +1496,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                     walker_guest0_pend_3 <= 1'b0;
                     walker_guest0_pend_2 <= 1'b0;
                     walker_guest0_pend_1 <= 1'b0;
-                    walker_guest0_le <= 0;
+                    le <= 0;
                     in0 = 64'h0;
                     in1 = 64'h0;
                     in2 = 64'h0;
@@ -1568,7 +1644,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                         end
                     end
                     if (used) begin
-                        walker_guest0_le <= uw;
+                        le <= uw;
                         x_valid <= 1'b1;
                         x_wdata <= uw;
                         x_pwrite <= 1'b1;
@@ -1576,7 +1652,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                         walker_guest0_st <= 3'b110;
                     end
                     else begin
-                        walker_guest0_le <= m_rdata;
+                        le <= m_rdata;
                         case (walker_guest0_lvl)
                             'h5: begin
                                 if ((!m_rdata[0])) begin
@@ -1703,7 +1779,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                                             walker_guest0_se_3 <= uw;
                                             walker_guest0_sa_3 <= x_pa;
                                             walker_guest0_sg_3 <= x_addr;
-                                            o_level <= 3;
+                                            w_level <= 3;
                                             x_valid <= 1'b1;
                                             x_pwrite <= 1'b0;
                                             x_addr <= {16'h0, m_rdata[48-1:30], i_addr[30-1:0]};
@@ -1812,7 +1888,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                                             walker_guest0_se_2 <= uw;
                                             walker_guest0_sa_2 <= x_pa;
                                             walker_guest0_sg_2 <= x_addr;
-                                            o_level <= 2;
+                                            w_level <= 2;
                                             x_valid <= 1'b1;
                                             x_pwrite <= 1'b0;
                                             x_addr <= {16'h0, m_rdata[48-1:21], i_addr[21-1:0]};
@@ -1920,7 +1996,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                                         walker_guest0_se_1 <= uw;
                                         walker_guest0_sa_1 <= x_pa;
                                         walker_guest0_sg_1 <= x_addr;
-                                        o_level <= 1;
+                                        w_level <= 1;
                                         x_valid <= 1'b1;
                                         x_pwrite <= 1'b0;
                                         x_addr <= {16'h0, m_rdata[48-1:12], i_addr[12-1:0]};
@@ -1940,27 +2016,27 @@ always @(posedge clk) begin: walker_guest0_fsm
                         walker_guest0_st <= 3'b010;
                     end
                     else begin
-                        o_pa <= x_pa;
-                        o_aux <= x_level;
+                        w_pa <= x_pa;
+                        w_aux <= x_level;
                         if ((1'b0 || walker_guest0_pend_5 || walker_guest0_pend_4 || walker_guest0_pend_3 || walker_guest0_pend_2 || walker_guest0_pend_1)) begin
                             walker_guest0_st <= 3'b100;
                         end
                         else begin
-                            o_status <= 0;
-                            done <= 1'b1;
+                            w_status <= 0;
+                            w_done <= 1'b1;
                             walker_guest0_st <= 3'b000;
                         end
                     end
                 end
             end
             3'b010: begin
-                o_status <= (64 + x_status);
-                o_level <= x_level;
+                w_status <= (64 + x_status);
+                w_level <= x_level;
                 if (x_on_table) begin
-                    o_aux <= walker_guest0_lvl;
+                    w_aux <= walker_guest0_lvl;
                 end
                 else begin
-                    o_aux <= 7;
+                    w_aux <= 7;
                 end
                 o_n_exitcode <= 1024;
                 o_n_exitinfo1 <= 0;
@@ -1968,13 +2044,13 @@ always @(posedge clk) begin: walker_guest0_fsm
                 o_n_exitinfo1[32] <= (!x_on_table);
                 o_n_exitinfo1[33] <= x_on_table;
                 o_n_exitinfo2 <= x_addr;
-                done <= 1'b1;
+                w_done <= 1'b1;
                 walker_guest0_st <= 3'b000;
             end
             3'b011: begin
-                o_status <= walker_guest0_fault_k;
-                o_level <= walker_guest0_flevel;
-                o_aux <= 0;
+                w_status <= walker_guest0_fault_k;
+                w_level <= walker_guest0_flevel;
+                w_aux <= 0;
                 o_r_vector <= 14;
                 o_r_error_code <= 0;
                 o_r_error_code[0] <= (walker_guest0_fault_k[4-1:0] != 1);
@@ -1982,11 +2058,11 @@ always @(posedge clk) begin: walker_guest0_fsm
                 o_r_error_code[2] <= k_user;
                 o_r_error_code[3] <= (walker_guest0_fault_k[4-1:0] == 2);
                 o_r_error_code[4] <= (k_fetch && (r_CR4[20] || r_EFER[11]));
-                o_r_error_code[5] <= (((walker_guest0_fault_k > 2) && (walker_guest0_fault_k <= 9)) && (((r_CR4[22] && walker_guest0_a_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * walker_guest0_le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * walker_guest0_le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16])))));
+                o_r_error_code[5] <= (((walker_guest0_fault_k > 2) && (walker_guest0_fault_k <= 9)) && (((r_CR4[22] && walker_guest0_a_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16])))));
                 o_r_cr2 <= i_addr;
                 o_r1_vector <= 13;
                 o_r1_error_code <= 0;
-                done <= 1'b1;
+                w_done <= 1'b1;
                 walker_guest0_st <= 3'b000;
             end
             3'b100: begin
@@ -2031,8 +2107,8 @@ always @(posedge clk) begin: walker_guest0_fsm
                     walker_guest0_st <= 3'b101;
                 end
                 else begin
-                    o_status <= 0;
-                    done <= 1'b1;
+                    w_status <= 0;
+                    w_done <= 1'b1;
                     walker_guest0_st <= 3'b000;
                 end
             end
@@ -2063,29 +2139,29 @@ always @(posedge clk) begin: walker_guest0_fsm
                 end
             end
             3'b111: begin
-                walker_guest0_le <= walker_guest0_le;
+                le <= le;
                 case (walker_guest0_lvl)
                     'h5: begin
-                        if ((!walker_guest0_le[0])) begin
+                        if ((!le[0])) begin
                             walker_guest0_fault_k <= 1;
                             walker_guest0_flevel <= 5;
                             walker_guest0_st <= 3'b011;
                         end
-                        else if ((((walker_guest0_le & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                        else if ((((le & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((le & 64'h8000000000000000) != 0)))) begin
                             walker_guest0_fault_k <= 2;
                             walker_guest0_flevel <= 5;
                             walker_guest0_st <= 3'b011;
                         end
                         else begin
-                            v_rw = (walker_guest0_a_rw && walker_guest0_le[1]);
+                            v_rw = (walker_guest0_a_rw && le[1]);
                             walker_guest0_a_rw <= v_rw;
-                            v_us = (walker_guest0_a_us && walker_guest0_le[2]);
+                            v_us = (walker_guest0_a_us && le[2]);
                             walker_guest0_a_us <= v_us;
-                            v_xd = (walker_guest0_a_xd || (walker_guest0_le[63] && r_EFER[11]));
+                            v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
                             walker_guest0_a_xd <= v_xd;
                             x_valid <= 1'b1;
                             x_pwrite <= 1'b0;
-                            x_addr <= ({16'h0, walker_guest0_le[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
+                            x_addr <= ({16'h0, le[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
                             x_on_table <= 1'b1;
                             hk_write <= 1'b1;
                             hk_user <= 1'b1;
@@ -2095,26 +2171,26 @@ always @(posedge clk) begin: walker_guest0_fsm
                         end
                     end
                     'h4: begin
-                        if ((!walker_guest0_le[0])) begin
+                        if ((!le[0])) begin
                             walker_guest0_fault_k <= 1;
                             walker_guest0_flevel <= 4;
                             walker_guest0_st <= 3'b011;
                         end
-                        else if ((((walker_guest0_le & 64'hf000000000080) != 0) || (1'b1 && ((walker_guest0_le & 256) != 0)) || ((!r_EFER[11]) && ((walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                        else if ((((le & 64'hf000000000080) != 0) || (1'b1 && ((le & 256) != 0)) || ((!r_EFER[11]) && ((le & 64'h8000000000000000) != 0)))) begin
                             walker_guest0_fault_k <= 2;
                             walker_guest0_flevel <= 4;
                             walker_guest0_st <= 3'b011;
                         end
                         else begin
-                            v_rw = (walker_guest0_a_rw && walker_guest0_le[1]);
+                            v_rw = (walker_guest0_a_rw && le[1]);
                             walker_guest0_a_rw <= v_rw;
-                            v_us = (walker_guest0_a_us && walker_guest0_le[2]);
+                            v_us = (walker_guest0_a_us && le[2]);
                             walker_guest0_a_us <= v_us;
-                            v_xd = (walker_guest0_a_xd || (walker_guest0_le[63] && r_EFER[11]));
+                            v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
                             walker_guest0_a_xd <= v_xd;
                             x_valid <= 1'b1;
                             x_pwrite <= 1'b0;
-                            x_addr <= ({16'h0, walker_guest0_le[48-1:12], 12'h0} + {52'h0, i_addr[39-1:30], 3'h0});
+                            x_addr <= ({16'h0, le[48-1:12], 12'h0} + {52'h0, i_addr[39-1:30], 3'h0});
                             x_on_table <= 1'b1;
                             hk_write <= 1'b1;
                             hk_user <= 1'b1;
@@ -2124,23 +2200,23 @@ always @(posedge clk) begin: walker_guest0_fsm
                         end
                     end
                     'h3: begin
-                        if ((walker_guest0_le[7] && 1'b1)) begin
-                            if ((!walker_guest0_le[0])) begin
+                        if ((le[7] && 1'b1)) begin
+                            if ((!le[0])) begin
                                 walker_guest0_fault_k <= 1;
                                 walker_guest0_flevel <= 3;
                                 walker_guest0_st <= 3'b011;
                             end
-                            else if ((((walker_guest0_le & 64'hf00003fffe000) != 0) || ((!r_EFER[11]) && ((walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                            else if ((((le & 64'hf00003fffe000) != 0) || ((!r_EFER[11]) && ((le & 64'h8000000000000000) != 0)))) begin
                                 walker_guest0_fault_k <= 2;
                                 walker_guest0_flevel <= 3;
                                 walker_guest0_st <= 3'b011;
                             end
                             else begin
-                                v_rw = (walker_guest0_a_rw && walker_guest0_le[1]);
+                                v_rw = (walker_guest0_a_rw && le[1]);
                                 walker_guest0_a_rw <= v_rw;
-                                v_us = (walker_guest0_a_us && walker_guest0_le[2]);
+                                v_us = (walker_guest0_a_us && le[2]);
                                 walker_guest0_a_us <= v_us;
-                                v_xd = (walker_guest0_a_xd || (walker_guest0_le[63] && r_EFER[11]));
+                                v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
                                 walker_guest0_a_xd <= v_xd;
                                 if ((k_user && (!v_us))) begin
                                     walker_guest0_fault_k <= 3;
@@ -2172,28 +2248,28 @@ always @(posedge clk) begin: walker_guest0_fsm
                                     walker_guest0_flevel <= 3;
                                     walker_guest0_st <= 3'b011;
                                 end
-                                else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * walker_guest0_le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * walker_guest0_le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                                else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
                                     walker_guest0_fault_k <= 9;
                                     walker_guest0_flevel <= 3;
                                     walker_guest0_st <= 3'b011;
                                 end
                                 else begin
-                                    uw = walker_guest0_le;
+                                    uw = le;
                                     uw[5] = 1'b1;
                                     if (k_write) begin
                                         uw[6] = 1'b1;
                                     end
-                                    if ((uw != walker_guest0_le)) begin
+                                    if ((uw != le)) begin
                                         walker_guest0_pend_3 <= 1'b1;
                                         pending = 1'b1;
                                     end
                                     walker_guest0_se_3 <= uw;
                                     walker_guest0_sa_3 <= x_pa;
                                     walker_guest0_sg_3 <= x_addr;
-                                    o_level <= 3;
+                                    w_level <= 3;
                                     x_valid <= 1'b1;
                                     x_pwrite <= 1'b0;
-                                    x_addr <= {16'h0, walker_guest0_le[48-1:30], i_addr[30-1:0]};
+                                    x_addr <= {16'h0, le[48-1:30], i_addr[30-1:0]};
                                     x_on_table <= 1'b0;
                                     hk_write <= k_write;
                                     hk_user <= 1'b1;
@@ -2203,26 +2279,26 @@ always @(posedge clk) begin: walker_guest0_fsm
                             end
                         end
                         else begin
-                            if ((!walker_guest0_le[0])) begin
+                            if ((!le[0])) begin
                                 walker_guest0_fault_k <= 1;
                                 walker_guest0_flevel <= 3;
                                 walker_guest0_st <= 3'b011;
                             end
-                            else if ((((walker_guest0_le & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((walker_guest0_le & 64'h8000000000000000) != 0)) || (1'b0 && ((walker_guest0_le & 128) != 0)))) begin
+                            else if ((((le & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((le & 64'h8000000000000000) != 0)) || (1'b0 && ((le & 128) != 0)))) begin
                                 walker_guest0_fault_k <= 2;
                                 walker_guest0_flevel <= 3;
                                 walker_guest0_st <= 3'b011;
                             end
                             else begin
-                                v_rw = (walker_guest0_a_rw && walker_guest0_le[1]);
+                                v_rw = (walker_guest0_a_rw && le[1]);
                                 walker_guest0_a_rw <= v_rw;
-                                v_us = (walker_guest0_a_us && walker_guest0_le[2]);
+                                v_us = (walker_guest0_a_us && le[2]);
                                 walker_guest0_a_us <= v_us;
-                                v_xd = (walker_guest0_a_xd || (walker_guest0_le[63] && r_EFER[11]));
+                                v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
                                 walker_guest0_a_xd <= v_xd;
                                 x_valid <= 1'b1;
                                 x_pwrite <= 1'b0;
-                                x_addr <= ({16'h0, walker_guest0_le[48-1:12], 12'h0} + {52'h0, i_addr[30-1:21], 3'h0});
+                                x_addr <= ({16'h0, le[48-1:12], 12'h0} + {52'h0, i_addr[30-1:21], 3'h0});
                                 x_on_table <= 1'b1;
                                 hk_write <= 1'b1;
                                 hk_user <= 1'b1;
@@ -2233,23 +2309,23 @@ always @(posedge clk) begin: walker_guest0_fsm
                         end
                     end
                     'h2: begin
-                        if (walker_guest0_le[7]) begin
-                            if ((!walker_guest0_le[0])) begin
+                        if (le[7]) begin
+                            if ((!le[0])) begin
                                 walker_guest0_fault_k <= 1;
                                 walker_guest0_flevel <= 2;
                                 walker_guest0_st <= 3'b011;
                             end
-                            else if ((((walker_guest0_le & 64'hf0000001fe000) != 0) || ((!r_EFER[11]) && ((walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                            else if ((((le & 64'hf0000001fe000) != 0) || ((!r_EFER[11]) && ((le & 64'h8000000000000000) != 0)))) begin
                                 walker_guest0_fault_k <= 2;
                                 walker_guest0_flevel <= 2;
                                 walker_guest0_st <= 3'b011;
                             end
                             else begin
-                                v_rw = (walker_guest0_a_rw && walker_guest0_le[1]);
+                                v_rw = (walker_guest0_a_rw && le[1]);
                                 walker_guest0_a_rw <= v_rw;
-                                v_us = (walker_guest0_a_us && walker_guest0_le[2]);
+                                v_us = (walker_guest0_a_us && le[2]);
                                 walker_guest0_a_us <= v_us;
-                                v_xd = (walker_guest0_a_xd || (walker_guest0_le[63] && r_EFER[11]));
+                                v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
                                 walker_guest0_a_xd <= v_xd;
                                 if ((k_user && (!v_us))) begin
                                     walker_guest0_fault_k <= 3;
@@ -2281,28 +2357,28 @@ always @(posedge clk) begin: walker_guest0_fsm
                                     walker_guest0_flevel <= 2;
                                     walker_guest0_st <= 3'b011;
                                 end
-                                else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * walker_guest0_le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * walker_guest0_le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                                else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
                                     walker_guest0_fault_k <= 9;
                                     walker_guest0_flevel <= 2;
                                     walker_guest0_st <= 3'b011;
                                 end
                                 else begin
-                                    uw = walker_guest0_le;
+                                    uw = le;
                                     uw[5] = 1'b1;
                                     if (k_write) begin
                                         uw[6] = 1'b1;
                                     end
-                                    if ((uw != walker_guest0_le)) begin
+                                    if ((uw != le)) begin
                                         walker_guest0_pend_2 <= 1'b1;
                                         pending = 1'b1;
                                     end
                                     walker_guest0_se_2 <= uw;
                                     walker_guest0_sa_2 <= x_pa;
                                     walker_guest0_sg_2 <= x_addr;
-                                    o_level <= 2;
+                                    w_level <= 2;
                                     x_valid <= 1'b1;
                                     x_pwrite <= 1'b0;
-                                    x_addr <= {16'h0, walker_guest0_le[48-1:21], i_addr[21-1:0]};
+                                    x_addr <= {16'h0, le[48-1:21], i_addr[21-1:0]};
                                     x_on_table <= 1'b0;
                                     hk_write <= k_write;
                                     hk_user <= 1'b1;
@@ -2312,26 +2388,26 @@ always @(posedge clk) begin: walker_guest0_fsm
                             end
                         end
                         else begin
-                            if ((!walker_guest0_le[0])) begin
+                            if ((!le[0])) begin
                                 walker_guest0_fault_k <= 1;
                                 walker_guest0_flevel <= 2;
                                 walker_guest0_st <= 3'b011;
                             end
-                            else if ((((walker_guest0_le & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                            else if ((((le & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((le & 64'h8000000000000000) != 0)))) begin
                                 walker_guest0_fault_k <= 2;
                                 walker_guest0_flevel <= 2;
                                 walker_guest0_st <= 3'b011;
                             end
                             else begin
-                                v_rw = (walker_guest0_a_rw && walker_guest0_le[1]);
+                                v_rw = (walker_guest0_a_rw && le[1]);
                                 walker_guest0_a_rw <= v_rw;
-                                v_us = (walker_guest0_a_us && walker_guest0_le[2]);
+                                v_us = (walker_guest0_a_us && le[2]);
                                 walker_guest0_a_us <= v_us;
-                                v_xd = (walker_guest0_a_xd || (walker_guest0_le[63] && r_EFER[11]));
+                                v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
                                 walker_guest0_a_xd <= v_xd;
                                 x_valid <= 1'b1;
                                 x_pwrite <= 1'b0;
-                                x_addr <= ({16'h0, walker_guest0_le[48-1:12], 12'h0} + {52'h0, i_addr[21-1:12], 3'h0});
+                                x_addr <= ({16'h0, le[48-1:12], 12'h0} + {52'h0, i_addr[21-1:12], 3'h0});
                                 x_on_table <= 1'b1;
                                 hk_write <= 1'b1;
                                 hk_user <= 1'b1;
@@ -2342,22 +2418,22 @@ always @(posedge clk) begin: walker_guest0_fsm
                         end
                     end
                     'h1: begin
-                        if ((!walker_guest0_le[0])) begin
+                        if ((!le[0])) begin
                             walker_guest0_fault_k <= 1;
                             walker_guest0_flevel <= 1;
                             walker_guest0_st <= 3'b011;
                         end
-                        else if ((((walker_guest0_le & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                        else if ((((le & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((le & 64'h8000000000000000) != 0)))) begin
                             walker_guest0_fault_k <= 2;
                             walker_guest0_flevel <= 1;
                             walker_guest0_st <= 3'b011;
                         end
                         else begin
-                            v_rw = (walker_guest0_a_rw && walker_guest0_le[1]);
+                            v_rw = (walker_guest0_a_rw && le[1]);
                             walker_guest0_a_rw <= v_rw;
-                            v_us = (walker_guest0_a_us && walker_guest0_le[2]);
+                            v_us = (walker_guest0_a_us && le[2]);
                             walker_guest0_a_us <= v_us;
-                            v_xd = (walker_guest0_a_xd || (walker_guest0_le[63] && r_EFER[11]));
+                            v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
                             walker_guest0_a_xd <= v_xd;
                             if ((k_user && (!v_us))) begin
                                 walker_guest0_fault_k <= 3;
@@ -2389,28 +2465,28 @@ always @(posedge clk) begin: walker_guest0_fsm
                                 walker_guest0_flevel <= 1;
                                 walker_guest0_st <= 3'b011;
                             end
-                            else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * walker_guest0_le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * walker_guest0_le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                            else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
                                 walker_guest0_fault_k <= 9;
                                 walker_guest0_flevel <= 1;
                                 walker_guest0_st <= 3'b011;
                             end
                             else begin
-                                uw = walker_guest0_le;
+                                uw = le;
                                 uw[5] = 1'b1;
                                 if (k_write) begin
                                     uw[6] = 1'b1;
                                 end
-                                if ((uw != walker_guest0_le)) begin
+                                if ((uw != le)) begin
                                     walker_guest0_pend_1 <= 1'b1;
                                     pending = 1'b1;
                                 end
                                 walker_guest0_se_1 <= uw;
                                 walker_guest0_sa_1 <= x_pa;
                                 walker_guest0_sg_1 <= x_addr;
-                                o_level <= 1;
+                                w_level <= 1;
                                 x_valid <= 1'b1;
                                 x_pwrite <= 1'b0;
-                                x_addr <= {16'h0, walker_guest0_le[48-1:12], i_addr[12-1:0]};
+                                x_addr <= {16'h0, le[48-1:12], i_addr[12-1:0]};
                                 x_on_table <= 1'b0;
                                 hk_write <= k_write;
                                 hk_user <= 1'b1;
@@ -2436,5 +2512,1206 @@ assign hb_CR4 = {51'h0, r_HCR4[12], 12'h0};
 assign hb_EFER = r_HEFER;
 assign hb_RFLAGS = 0;
 assign hb_PKRU = 0;
+
+always @(i_addr, k_fetch, k_user, k_write, le, r_ASID, r_CR3, r_CR4) begin: cache_tlb0_request
+    reg [12-1:0] tg0;
+    reg [64-1:0] tg1;
+    cache_tlb0_c_set = i_addr[16-1:12];
+    cache_tlb0_c_acc = {k_write, k_user, k_fetch};
+    cache_tlb0_t_asid = r_ASID;
+    tg0 = 12'h0;
+    tg1 = 64'h0;
+    tg1 = r_CR3;
+    if (r_CR4[17]) begin
+        tg0 = tg1[12-1:0];
+    end
+    else begin
+        tg0 = 0;
+    end
+    cache_tlb0_t_pcid = tg0;
+    cache_tlb0_c_glob = (le[8] && r_CR4[7]);
+end
+
+always @(cache_tlb0_c_acc, cache_tlb0_c_set, cache_tlb0_ca0[0], cache_tlb0_ca0[1], cache_tlb0_ca0[2], cache_tlb0_ca0[3], cache_tlb0_ca0[4], cache_tlb0_ca0[5], cache_tlb0_ca0[6], cache_tlb0_ca0[7], cache_tlb0_ca0[8], cache_tlb0_ca0[9], cache_tlb0_ca0[10], cache_tlb0_ca0[11], cache_tlb0_ca0[12], cache_tlb0_ca0[13], cache_tlb0_ca0[14], cache_tlb0_ca0[15], cache_tlb0_ca1[0], cache_tlb0_ca1[1], cache_tlb0_ca1[2], cache_tlb0_ca1[3], cache_tlb0_ca1[4], cache_tlb0_ca1[5], cache_tlb0_ca1[6], cache_tlb0_ca1[7], cache_tlb0_ca1[8], cache_tlb0_ca1[9], cache_tlb0_ca1[10], cache_tlb0_ca1[11], cache_tlb0_ca1[12], cache_tlb0_ca1[13], cache_tlb0_ca1[14], cache_tlb0_ca1[15], cache_tlb0_ca2[0], cache_tlb0_ca2[1], cache_tlb0_ca2[2], cache_tlb0_ca2[3], cache_tlb0_ca2[4], cache_tlb0_ca2[5], cache_tlb0_ca2[6], cache_tlb0_ca2[7], cache_tlb0_ca2[8], cache_tlb0_ca2[9], cache_tlb0_ca2[10], cache_tlb0_ca2[11], cache_tlb0_ca2[12], cache_tlb0_ca2[13], cache_tlb0_ca2[14], cache_tlb0_ca2[15], cache_tlb0_ca3[0], cache_tlb0_ca3[1], cache_tlb0_ca3[2], cache_tlb0_ca3[3], cache_tlb0_ca3[4], cache_tlb0_ca3[5], cache_tlb0_ca3[6], cache_tlb0_ca3[7], cache_tlb0_ca3[8], cache_tlb0_ca3[9], cache_tlb0_ca3[10], cache_tlb0_ca3[11], cache_tlb0_ca3[12], cache_tlb0_ca3[13], cache_tlb0_ca3[14], cache_tlb0_ca3[15], cache_tlb0_cg0[0], cache_tlb0_cg0[1], cache_tlb0_cg0[2], cache_tlb0_cg0[3], cache_tlb0_cg0[4], cache_tlb0_cg0[5], cache_tlb0_cg0[6], cache_tlb0_cg0[7], cache_tlb0_cg0[8], cache_tlb0_cg0[9], cache_tlb0_cg0[10], cache_tlb0_cg0[11], cache_tlb0_cg0[12], cache_tlb0_cg0[13], cache_tlb0_cg0[14], cache_tlb0_cg0[15], cache_tlb0_cg1[0], cache_tlb0_cg1[1], cache_tlb0_cg1[2], cache_tlb0_cg1[3], cache_tlb0_cg1[4], cache_tlb0_cg1[5], cache_tlb0_cg1[6], cache_tlb0_cg1[7], cache_tlb0_cg1[8], cache_tlb0_cg1[9], cache_tlb0_cg1[10], cache_tlb0_cg1[11], cache_tlb0_cg1[12], cache_tlb0_cg1[13], cache_tlb0_cg1[14], cache_tlb0_cg1[15], cache_tlb0_cg2[0], cache_tlb0_cg2[1], cache_tlb0_cg2[2], cache_tlb0_cg2[3], cache_tlb0_cg2[4], cache_tlb0_cg2[5], cache_tlb0_cg2[6], cache_tlb0_cg2[7], cache_tlb0_cg2[8], cache_tlb0_cg2[9], cache_tlb0_cg2[10], cache_tlb0_cg2[11], cache_tlb0_cg2[12], cache_tlb0_cg2[13], cache_tlb0_cg2[14], cache_tlb0_cg2[15], cache_tlb0_cg3[0], cache_tlb0_cg3[1], cache_tlb0_cg3[2], cache_tlb0_cg3[3], cache_tlb0_cg3[4], cache_tlb0_cg3[5], cache_tlb0_cg3[6], cache_tlb0_cg3[7], cache_tlb0_cg3[8], cache_tlb0_cg3[9], cache_tlb0_cg3[10], cache_tlb0_cg3[11], cache_tlb0_cg3[12], cache_tlb0_cg3[13], cache_tlb0_cg3[14], cache_tlb0_cg3[15], cache_tlb0_ch0[0], cache_tlb0_ch0[1], cache_tlb0_ch0[2], cache_tlb0_ch0[3], cache_tlb0_ch0[4], cache_tlb0_ch0[5], cache_tlb0_ch0[6], cache_tlb0_ch0[7], cache_tlb0_ch0[8], cache_tlb0_ch0[9], cache_tlb0_ch0[10], cache_tlb0_ch0[11], cache_tlb0_ch0[12], cache_tlb0_ch0[13], cache_tlb0_ch0[14], cache_tlb0_ch0[15], cache_tlb0_ch1[0], cache_tlb0_ch1[1], cache_tlb0_ch1[2], cache_tlb0_ch1[3], cache_tlb0_ch1[4], cache_tlb0_ch1[5], cache_tlb0_ch1[6], cache_tlb0_ch1[7], cache_tlb0_ch1[8], cache_tlb0_ch1[9], cache_tlb0_ch1[10], cache_tlb0_ch1[11], cache_tlb0_ch1[12], cache_tlb0_ch1[13], cache_tlb0_ch1[14], cache_tlb0_ch1[15], cache_tlb0_ch2[0], cache_tlb0_ch2[1], cache_tlb0_ch2[2], cache_tlb0_ch2[3], cache_tlb0_ch2[4], cache_tlb0_ch2[5], cache_tlb0_ch2[6], cache_tlb0_ch2[7], cache_tlb0_ch2[8], cache_tlb0_ch2[9], cache_tlb0_ch2[10], cache_tlb0_ch2[11], cache_tlb0_ch2[12], cache_tlb0_ch2[13], cache_tlb0_ch2[14], cache_tlb0_ch2[15], cache_tlb0_ch3[0], cache_tlb0_ch3[1], cache_tlb0_ch3[2], cache_tlb0_ch3[3], cache_tlb0_ch3[4], cache_tlb0_ch3[5], cache_tlb0_ch3[6], cache_tlb0_ch3[7], cache_tlb0_ch3[8], cache_tlb0_ch3[9], cache_tlb0_ch3[10], cache_tlb0_ch3[11], cache_tlb0_ch3[12], cache_tlb0_ch3[13], cache_tlb0_ch3[14], cache_tlb0_ch3[15], cache_tlb0_ck0[0], cache_tlb0_ck0[1], cache_tlb0_ck0[2], cache_tlb0_ck0[3], cache_tlb0_ck0[4], cache_tlb0_ck0[5], cache_tlb0_ck0[6], cache_tlb0_ck0[7], cache_tlb0_ck0[8], cache_tlb0_ck0[9], cache_tlb0_ck0[10], cache_tlb0_ck0[11], cache_tlb0_ck0[12], cache_tlb0_ck0[13], cache_tlb0_ck0[14], cache_tlb0_ck0[15], cache_tlb0_ck1[0], cache_tlb0_ck1[1], cache_tlb0_ck1[2], cache_tlb0_ck1[3], cache_tlb0_ck1[4], cache_tlb0_ck1[5], cache_tlb0_ck1[6], cache_tlb0_ck1[7], cache_tlb0_ck1[8], cache_tlb0_ck1[9], cache_tlb0_ck1[10], cache_tlb0_ck1[11], cache_tlb0_ck1[12], cache_tlb0_ck1[13], cache_tlb0_ck1[14], cache_tlb0_ck1[15], cache_tlb0_ck2[0], cache_tlb0_ck2[1], cache_tlb0_ck2[2], cache_tlb0_ck2[3], cache_tlb0_ck2[4], cache_tlb0_ck2[5], cache_tlb0_ck2[6], cache_tlb0_ck2[7], cache_tlb0_ck2[8], cache_tlb0_ck2[9], cache_tlb0_ck2[10], cache_tlb0_ck2[11], cache_tlb0_ck2[12], cache_tlb0_ck2[13], cache_tlb0_ck2[14], cache_tlb0_ck2[15], cache_tlb0_ck3[0], cache_tlb0_ck3[1], cache_tlb0_ck3[2], cache_tlb0_ck3[3], cache_tlb0_ck3[4], cache_tlb0_ck3[5], cache_tlb0_ck3[6], cache_tlb0_ck3[7], cache_tlb0_ck3[8], cache_tlb0_ck3[9], cache_tlb0_ck3[10], cache_tlb0_ck3[11], cache_tlb0_ck3[12], cache_tlb0_ck3[13], cache_tlb0_ck3[14], cache_tlb0_ck3[15], cache_tlb0_cl0[0], cache_tlb0_cl0[1], cache_tlb0_cl0[2], cache_tlb0_cl0[3], cache_tlb0_cl0[4], cache_tlb0_cl0[5], cache_tlb0_cl0[6], cache_tlb0_cl0[7], cache_tlb0_cl0[8], cache_tlb0_cl0[9], cache_tlb0_cl0[10], cache_tlb0_cl0[11], cache_tlb0_cl0[12], cache_tlb0_cl0[13], cache_tlb0_cl0[14], cache_tlb0_cl0[15], cache_tlb0_cl1[0], cache_tlb0_cl1[1], cache_tlb0_cl1[2], cache_tlb0_cl1[3], cache_tlb0_cl1[4], cache_tlb0_cl1[5], cache_tlb0_cl1[6], cache_tlb0_cl1[7], cache_tlb0_cl1[8], cache_tlb0_cl1[9], cache_tlb0_cl1[10], cache_tlb0_cl1[11], cache_tlb0_cl1[12], cache_tlb0_cl1[13], cache_tlb0_cl1[14], cache_tlb0_cl1[15], cache_tlb0_cl2[0], cache_tlb0_cl2[1], cache_tlb0_cl2[2], cache_tlb0_cl2[3], cache_tlb0_cl2[4], cache_tlb0_cl2[5], cache_tlb0_cl2[6], cache_tlb0_cl2[7], cache_tlb0_cl2[8], cache_tlb0_cl2[9], cache_tlb0_cl2[10], cache_tlb0_cl2[11], cache_tlb0_cl2[12], cache_tlb0_cl2[13], cache_tlb0_cl2[14], cache_tlb0_cl2[15], cache_tlb0_cl3[0], cache_tlb0_cl3[1], cache_tlb0_cl3[2], cache_tlb0_cl3[3], cache_tlb0_cl3[4], cache_tlb0_cl3[5], cache_tlb0_cl3[6], cache_tlb0_cl3[7], cache_tlb0_cl3[8], cache_tlb0_cl3[9], cache_tlb0_cl3[10], cache_tlb0_cl3[11], cache_tlb0_cl3[12], cache_tlb0_cl3[13], cache_tlb0_cl3[14], cache_tlb0_cl3[15], cache_tlb0_cp0[0], cache_tlb0_cp0[1], cache_tlb0_cp0[2], cache_tlb0_cp0[3], cache_tlb0_cp0[4], cache_tlb0_cp0[5], cache_tlb0_cp0[6], cache_tlb0_cp0[7], cache_tlb0_cp0[8], cache_tlb0_cp0[9], cache_tlb0_cp0[10], cache_tlb0_cp0[11], cache_tlb0_cp0[12], cache_tlb0_cp0[13], cache_tlb0_cp0[14], cache_tlb0_cp0[15], cache_tlb0_cp1[0], cache_tlb0_cp1[1], cache_tlb0_cp1[2], cache_tlb0_cp1[3], cache_tlb0_cp1[4], cache_tlb0_cp1[5], cache_tlb0_cp1[6], cache_tlb0_cp1[7], cache_tlb0_cp1[8], cache_tlb0_cp1[9], cache_tlb0_cp1[10], cache_tlb0_cp1[11], cache_tlb0_cp1[12], cache_tlb0_cp1[13], cache_tlb0_cp1[14], cache_tlb0_cp1[15], cache_tlb0_cp2[0], cache_tlb0_cp2[1], cache_tlb0_cp2[2], cache_tlb0_cp2[3], cache_tlb0_cp2[4], cache_tlb0_cp2[5], cache_tlb0_cp2[6], cache_tlb0_cp2[7], cache_tlb0_cp2[8], cache_tlb0_cp2[9], cache_tlb0_cp2[10], cache_tlb0_cp2[11], cache_tlb0_cp2[12], cache_tlb0_cp2[13], cache_tlb0_cp2[14], cache_tlb0_cp2[15], cache_tlb0_cp3[0], cache_tlb0_cp3[1], cache_tlb0_cp3[2], cache_tlb0_cp3[3], cache_tlb0_cp3[4], cache_tlb0_cp3[5], cache_tlb0_cp3[6], cache_tlb0_cp3[7], cache_tlb0_cp3[8], cache_tlb0_cp3[9], cache_tlb0_cp3[10], cache_tlb0_cp3[11], cache_tlb0_cp3[12], cache_tlb0_cp3[13], cache_tlb0_cp3[14], cache_tlb0_cp3[15], cache_tlb0_ct_asid_0[0], cache_tlb0_ct_asid_0[1], cache_tlb0_ct_asid_0[2], cache_tlb0_ct_asid_0[3], cache_tlb0_ct_asid_0[4], cache_tlb0_ct_asid_0[5], cache_tlb0_ct_asid_0[6], cache_tlb0_ct_asid_0[7], cache_tlb0_ct_asid_0[8], cache_tlb0_ct_asid_0[9], cache_tlb0_ct_asid_0[10], cache_tlb0_ct_asid_0[11], cache_tlb0_ct_asid_0[12], cache_tlb0_ct_asid_0[13], cache_tlb0_ct_asid_0[14], cache_tlb0_ct_asid_0[15], cache_tlb0_ct_asid_1[0], cache_tlb0_ct_asid_1[1], cache_tlb0_ct_asid_1[2], cache_tlb0_ct_asid_1[3], cache_tlb0_ct_asid_1[4], cache_tlb0_ct_asid_1[5], cache_tlb0_ct_asid_1[6], cache_tlb0_ct_asid_1[7], cache_tlb0_ct_asid_1[8], cache_tlb0_ct_asid_1[9], cache_tlb0_ct_asid_1[10], cache_tlb0_ct_asid_1[11], cache_tlb0_ct_asid_1[12], cache_tlb0_ct_asid_1[13], cache_tlb0_ct_asid_1[14], cache_tlb0_ct_asid_1[15], cache_tlb0_ct_asid_2[0], cache_tlb0_ct_asid_2[1], cache_tlb0_ct_asid_2[2], cache_tlb0_ct_asid_2[3], cache_tlb0_ct_asid_2[4], cache_tlb0_ct_asid_2[5], cache_tlb0_ct_asid_2[6], cache_tlb0_ct_asid_2[7], cache_tlb0_ct_asid_2[8], cache_tlb0_ct_asid_2[9], cache_tlb0_ct_asid_2[10], cache_tlb0_ct_asid_2[11], cache_tlb0_ct_asid_2[12], cache_tlb0_ct_asid_2[13], cache_tlb0_ct_asid_2[14], cache_tlb0_ct_asid_2[15], cache_tlb0_ct_asid_3[0], cache_tlb0_ct_asid_3[1], cache_tlb0_ct_asid_3[2], cache_tlb0_ct_asid_3[3], cache_tlb0_ct_asid_3[4], cache_tlb0_ct_asid_3[5], cache_tlb0_ct_asid_3[6], cache_tlb0_ct_asid_3[7], cache_tlb0_ct_asid_3[8], cache_tlb0_ct_asid_3[9], cache_tlb0_ct_asid_3[10], cache_tlb0_ct_asid_3[11], cache_tlb0_ct_asid_3[12], cache_tlb0_ct_asid_3[13], cache_tlb0_ct_asid_3[14], cache_tlb0_ct_asid_3[15], cache_tlb0_ct_pcid_0[0], cache_tlb0_ct_pcid_0[1], cache_tlb0_ct_pcid_0[2], cache_tlb0_ct_pcid_0[3], cache_tlb0_ct_pcid_0[4], cache_tlb0_ct_pcid_0[5], cache_tlb0_ct_pcid_0[6], cache_tlb0_ct_pcid_0[7], cache_tlb0_ct_pcid_0[8], cache_tlb0_ct_pcid_0[9], cache_tlb0_ct_pcid_0[10], cache_tlb0_ct_pcid_0[11], cache_tlb0_ct_pcid_0[12], cache_tlb0_ct_pcid_0[13], cache_tlb0_ct_pcid_0[14], cache_tlb0_ct_pcid_0[15], cache_tlb0_ct_pcid_1[0], cache_tlb0_ct_pcid_1[1], cache_tlb0_ct_pcid_1[2], cache_tlb0_ct_pcid_1[3], cache_tlb0_ct_pcid_1[4], cache_tlb0_ct_pcid_1[5], cache_tlb0_ct_pcid_1[6], cache_tlb0_ct_pcid_1[7], cache_tlb0_ct_pcid_1[8], cache_tlb0_ct_pcid_1[9], cache_tlb0_ct_pcid_1[10], cache_tlb0_ct_pcid_1[11], cache_tlb0_ct_pcid_1[12], cache_tlb0_ct_pcid_1[13], cache_tlb0_ct_pcid_1[14], cache_tlb0_ct_pcid_1[15], cache_tlb0_ct_pcid_2[0], cache_tlb0_ct_pcid_2[1], cache_tlb0_ct_pcid_2[2], cache_tlb0_ct_pcid_2[3], cache_tlb0_ct_pcid_2[4], cache_tlb0_ct_pcid_2[5], cache_tlb0_ct_pcid_2[6], cache_tlb0_ct_pcid_2[7], cache_tlb0_ct_pcid_2[8], cache_tlb0_ct_pcid_2[9], cache_tlb0_ct_pcid_2[10], cache_tlb0_ct_pcid_2[11], cache_tlb0_ct_pcid_2[12], cache_tlb0_ct_pcid_2[13], cache_tlb0_ct_pcid_2[14], cache_tlb0_ct_pcid_2[15], cache_tlb0_ct_pcid_3[0], cache_tlb0_ct_pcid_3[1], cache_tlb0_ct_pcid_3[2], cache_tlb0_ct_pcid_3[3], cache_tlb0_ct_pcid_3[4], cache_tlb0_ct_pcid_3[5], cache_tlb0_ct_pcid_3[6], cache_tlb0_ct_pcid_3[7], cache_tlb0_ct_pcid_3[8], cache_tlb0_ct_pcid_3[9], cache_tlb0_ct_pcid_3[10], cache_tlb0_ct_pcid_3[11], cache_tlb0_ct_pcid_3[12], cache_tlb0_ct_pcid_3[13], cache_tlb0_ct_pcid_3[14], cache_tlb0_ct_pcid_3[15], cache_tlb0_cv0[0], cache_tlb0_cv0[1], cache_tlb0_cv0[2], cache_tlb0_cv0[3], cache_tlb0_cv0[4], cache_tlb0_cv0[5], cache_tlb0_cv0[6], cache_tlb0_cv0[7], cache_tlb0_cv0[8], cache_tlb0_cv0[9], cache_tlb0_cv0[10], cache_tlb0_cv0[11], cache_tlb0_cv0[12], cache_tlb0_cv0[13], cache_tlb0_cv0[14], cache_tlb0_cv0[15], cache_tlb0_cv1[0], cache_tlb0_cv1[1], cache_tlb0_cv1[2], cache_tlb0_cv1[3], cache_tlb0_cv1[4], cache_tlb0_cv1[5], cache_tlb0_cv1[6], cache_tlb0_cv1[7], cache_tlb0_cv1[8], cache_tlb0_cv1[9], cache_tlb0_cv1[10], cache_tlb0_cv1[11], cache_tlb0_cv1[12], cache_tlb0_cv1[13], cache_tlb0_cv1[14], cache_tlb0_cv1[15], cache_tlb0_cv2[0], cache_tlb0_cv2[1], cache_tlb0_cv2[2], cache_tlb0_cv2[3], cache_tlb0_cv2[4], cache_tlb0_cv2[5], cache_tlb0_cv2[6], cache_tlb0_cv2[7], cache_tlb0_cv2[8], cache_tlb0_cv2[9], cache_tlb0_cv2[10], cache_tlb0_cv2[11], cache_tlb0_cv2[12], cache_tlb0_cv2[13], cache_tlb0_cv2[14], cache_tlb0_cv2[15], cache_tlb0_cv3[0], cache_tlb0_cv3[1], cache_tlb0_cv3[2], cache_tlb0_cv3[3], cache_tlb0_cv3[4], cache_tlb0_cv3[5], cache_tlb0_cv3[6], cache_tlb0_cv3[7], cache_tlb0_cv3[8], cache_tlb0_cv3[9], cache_tlb0_cv3[10], cache_tlb0_cv3[11], cache_tlb0_cv3[12], cache_tlb0_cv3[13], cache_tlb0_cv3[14], cache_tlb0_cv3[15], i_addr, cache_tlb0_t_asid, cache_tlb0_t_pcid) begin: cache_tlb0_lookup
+    reg found;
+    reg [2-1:0] way;
+    reg [64-1:0] pa;
+    reg [3-1:0] lv;
+    reg [3-1:0] ax;
+    reg [1-1:0] e3_v;
+    reg [52-1:0] e3_k;
+    reg [3-1:0] e3_a;
+    reg [32-1:0] e3_t_asid;
+    reg [12-1:0] e3_t_pcid;
+    reg [1-1:0] e3_g;
+    reg [3-1:0] e3_l;
+    reg [3-1:0] e3_h;
+    reg [52-1:0] e3_p;
+    reg [1-1:0] e2_v;
+    reg [52-1:0] e2_k;
+    reg [3-1:0] e2_a;
+    reg [32-1:0] e2_t_asid;
+    reg [12-1:0] e2_t_pcid;
+    reg [1-1:0] e2_g;
+    reg [3-1:0] e2_l;
+    reg [3-1:0] e2_h;
+    reg [52-1:0] e2_p;
+    reg [1-1:0] e1_v;
+    reg [52-1:0] e1_k;
+    reg [3-1:0] e1_a;
+    reg [32-1:0] e1_t_asid;
+    reg [12-1:0] e1_t_pcid;
+    reg [1-1:0] e1_g;
+    reg [3-1:0] e1_l;
+    reg [3-1:0] e1_h;
+    reg [52-1:0] e1_p;
+    reg [1-1:0] e0_v;
+    reg [52-1:0] e0_k;
+    reg [3-1:0] e0_a;
+    reg [32-1:0] e0_t_asid;
+    reg [12-1:0] e0_t_pcid;
+    reg [1-1:0] e0_g;
+    reg [3-1:0] e0_l;
+    reg [3-1:0] e0_h;
+    reg [52-1:0] e0_p;
+    found = 1'b0;
+    way = 2'h0;
+    pa = 64'h0;
+    lv = 3'h0;
+    ax = 3'h0;
+    e3_v = 1'h0;
+    e3_v[0] = cache_tlb0_cv3[cache_tlb0_c_set];
+    e3_k = 52'h0;
+    e3_k = cache_tlb0_ck3[cache_tlb0_c_set];
+    e3_a = 3'h0;
+    e3_a = cache_tlb0_ca3[cache_tlb0_c_set];
+    e3_t_asid = 32'h0;
+    e3_t_asid = cache_tlb0_ct_asid_3[cache_tlb0_c_set];
+    e3_t_pcid = 12'h0;
+    e3_t_pcid = cache_tlb0_ct_pcid_3[cache_tlb0_c_set];
+    e3_g = 1'h0;
+    e3_g[0] = cache_tlb0_cg3[cache_tlb0_c_set];
+    e3_l = 3'h0;
+    e3_l = cache_tlb0_cl3[cache_tlb0_c_set];
+    e3_h = 3'h0;
+    e3_h = cache_tlb0_ch3[cache_tlb0_c_set];
+    e3_p = 52'h0;
+    e3_p = cache_tlb0_cp3[cache_tlb0_c_set];
+    if ((e3_v[0] && (e3_a == cache_tlb0_c_acc) && (e3_t_asid == cache_tlb0_t_asid) && ((e3_t_pcid == cache_tlb0_t_pcid) || e3_g[0]) && (e3_k == i_addr[64-1:12]))) begin
+        found = 1'b1;
+        way = 3;
+        pa = {e3_p, i_addr[12-1:0]};
+        lv = e3_l;
+        ax = e3_h;
+    end
+    e2_v = 1'h0;
+    e2_v[0] = cache_tlb0_cv2[cache_tlb0_c_set];
+    e2_k = 52'h0;
+    e2_k = cache_tlb0_ck2[cache_tlb0_c_set];
+    e2_a = 3'h0;
+    e2_a = cache_tlb0_ca2[cache_tlb0_c_set];
+    e2_t_asid = 32'h0;
+    e2_t_asid = cache_tlb0_ct_asid_2[cache_tlb0_c_set];
+    e2_t_pcid = 12'h0;
+    e2_t_pcid = cache_tlb0_ct_pcid_2[cache_tlb0_c_set];
+    e2_g = 1'h0;
+    e2_g[0] = cache_tlb0_cg2[cache_tlb0_c_set];
+    e2_l = 3'h0;
+    e2_l = cache_tlb0_cl2[cache_tlb0_c_set];
+    e2_h = 3'h0;
+    e2_h = cache_tlb0_ch2[cache_tlb0_c_set];
+    e2_p = 52'h0;
+    e2_p = cache_tlb0_cp2[cache_tlb0_c_set];
+    if ((e2_v[0] && (e2_a == cache_tlb0_c_acc) && (e2_t_asid == cache_tlb0_t_asid) && ((e2_t_pcid == cache_tlb0_t_pcid) || e2_g[0]) && (e2_k == i_addr[64-1:12]))) begin
+        found = 1'b1;
+        way = 2;
+        pa = {e2_p, i_addr[12-1:0]};
+        lv = e2_l;
+        ax = e2_h;
+    end
+    e1_v = 1'h0;
+    e1_v[0] = cache_tlb0_cv1[cache_tlb0_c_set];
+    e1_k = 52'h0;
+    e1_k = cache_tlb0_ck1[cache_tlb0_c_set];
+    e1_a = 3'h0;
+    e1_a = cache_tlb0_ca1[cache_tlb0_c_set];
+    e1_t_asid = 32'h0;
+    e1_t_asid = cache_tlb0_ct_asid_1[cache_tlb0_c_set];
+    e1_t_pcid = 12'h0;
+    e1_t_pcid = cache_tlb0_ct_pcid_1[cache_tlb0_c_set];
+    e1_g = 1'h0;
+    e1_g[0] = cache_tlb0_cg1[cache_tlb0_c_set];
+    e1_l = 3'h0;
+    e1_l = cache_tlb0_cl1[cache_tlb0_c_set];
+    e1_h = 3'h0;
+    e1_h = cache_tlb0_ch1[cache_tlb0_c_set];
+    e1_p = 52'h0;
+    e1_p = cache_tlb0_cp1[cache_tlb0_c_set];
+    if ((e1_v[0] && (e1_a == cache_tlb0_c_acc) && (e1_t_asid == cache_tlb0_t_asid) && ((e1_t_pcid == cache_tlb0_t_pcid) || e1_g[0]) && (e1_k == i_addr[64-1:12]))) begin
+        found = 1'b1;
+        way = 1;
+        pa = {e1_p, i_addr[12-1:0]};
+        lv = e1_l;
+        ax = e1_h;
+    end
+    e0_v = 1'h0;
+    e0_v[0] = cache_tlb0_cv0[cache_tlb0_c_set];
+    e0_k = 52'h0;
+    e0_k = cache_tlb0_ck0[cache_tlb0_c_set];
+    e0_a = 3'h0;
+    e0_a = cache_tlb0_ca0[cache_tlb0_c_set];
+    e0_t_asid = 32'h0;
+    e0_t_asid = cache_tlb0_ct_asid_0[cache_tlb0_c_set];
+    e0_t_pcid = 12'h0;
+    e0_t_pcid = cache_tlb0_ct_pcid_0[cache_tlb0_c_set];
+    e0_g = 1'h0;
+    e0_g[0] = cache_tlb0_cg0[cache_tlb0_c_set];
+    e0_l = 3'h0;
+    e0_l = cache_tlb0_cl0[cache_tlb0_c_set];
+    e0_h = 3'h0;
+    e0_h = cache_tlb0_ch0[cache_tlb0_c_set];
+    e0_p = 52'h0;
+    e0_p = cache_tlb0_cp0[cache_tlb0_c_set];
+    if ((e0_v[0] && (e0_a == cache_tlb0_c_acc) && (e0_t_asid == cache_tlb0_t_asid) && ((e0_t_pcid == cache_tlb0_t_pcid) || e0_g[0]) && (e0_k == i_addr[64-1:12]))) begin
+        found = 1'b1;
+        way = 0;
+        pa = {e0_p, i_addr[12-1:0]};
+        lv = e0_l;
+        ax = e0_h;
+    end
+    cache_tlb0_l_hit = found;
+    cache_tlb0_l_way = way;
+    cache_tlb0_l_pa = pa;
+    cache_tlb0_l_level = lv;
+    cache_tlb0_l_aux = ax;
+end
+
+assign w_start = (start && (i_op == 0) && (!cache_tlb0_l_hit));
+
+always @(cache_tlb0_h_aux, cache_tlb0_h_level, cache_tlb0_h_pa, cache_tlb0_hit, w_aux, w_level, w_pa, w_status) begin: cache_tlb0_outputs
+    o_hit = cache_tlb0_hit;
+    if (cache_tlb0_hit) begin
+        o_status = 0;
+        o_level = cache_tlb0_h_level;
+        o_aux = cache_tlb0_h_aux;
+        o_pa = cache_tlb0_h_pa;
+    end
+    else begin
+        o_status = w_status;
+        o_level = w_level;
+        o_aux = w_aux;
+        o_pa = w_pa;
+    end
+end
+
+always @(posedge clk) begin: cache_tlb0_fsm
+    reg [2-1:0] fw;
+    reg free;
+    reg [3-1:0] pb;
+    reg [1-1:0] e0_v;
+    reg [52-1:0] e0_k;
+    reg [3-1:0] e0_a;
+    reg [32-1:0] e0_t_asid;
+    reg [12-1:0] e0_t_pcid;
+    reg [1-1:0] e0_g;
+    reg [3-1:0] e0_l;
+    reg [3-1:0] e0_h;
+    reg [52-1:0] e0_p;
+    reg [1-1:0] e1_v;
+    reg [52-1:0] e1_k;
+    reg [3-1:0] e1_a;
+    reg [32-1:0] e1_t_asid;
+    reg [12-1:0] e1_t_pcid;
+    reg [1-1:0] e1_g;
+    reg [3-1:0] e1_l;
+    reg [3-1:0] e1_h;
+    reg [52-1:0] e1_p;
+    reg [1-1:0] e2_v;
+    reg [52-1:0] e2_k;
+    reg [3-1:0] e2_a;
+    reg [32-1:0] e2_t_asid;
+    reg [12-1:0] e2_t_pcid;
+    reg [1-1:0] e2_g;
+    reg [3-1:0] e2_l;
+    reg [3-1:0] e2_h;
+    reg [52-1:0] e2_p;
+    reg [1-1:0] e3_v;
+    reg [52-1:0] e3_k;
+    reg [3-1:0] e3_a;
+    reg [32-1:0] e3_t_asid;
+    reg [12-1:0] e3_t_pcid;
+    reg [1-1:0] e3_g;
+    reg [3-1:0] e3_l;
+    reg [3-1:0] e3_h;
+    reg [52-1:0] e3_p;
+    reg [64-1:0] d1w0_0;
+    reg [64-1:0] d1w1_0;
+    reg [64-1:0] d1w2_0;
+    reg [64-1:0] d1w3_0;
+    reg [64-1:0] d2w0_0;
+    reg [64-1:0] d2w1_0;
+    reg [64-1:0] d2w2_0;
+    reg [64-1:0] d2w3_0;
+    reg [12-1:0] d3w0_0;
+    reg [64-1:0] d3w0_1;
+    reg [12-1:0] d3w1_0;
+    reg [64-1:0] d3w1_1;
+    reg [12-1:0] d3w2_0;
+    reg [64-1:0] d3w2_1;
+    reg [12-1:0] d3w3_0;
+    reg [64-1:0] d3w3_1;
+    if (rst == 1) begin
+        cache_tlb0_ca0[0] <= 0;
+        cache_tlb0_ca0[1] <= 0;
+        cache_tlb0_ca0[2] <= 0;
+        cache_tlb0_ca0[3] <= 0;
+        cache_tlb0_ca0[4] <= 0;
+        cache_tlb0_ca0[5] <= 0;
+        cache_tlb0_ca0[6] <= 0;
+        cache_tlb0_ca0[7] <= 0;
+        cache_tlb0_ca0[8] <= 0;
+        cache_tlb0_ca0[9] <= 0;
+        cache_tlb0_ca0[10] <= 0;
+        cache_tlb0_ca0[11] <= 0;
+        cache_tlb0_ca0[12] <= 0;
+        cache_tlb0_ca0[13] <= 0;
+        cache_tlb0_ca0[14] <= 0;
+        cache_tlb0_ca0[15] <= 0;
+        cache_tlb0_ca1[0] <= 0;
+        cache_tlb0_ca1[1] <= 0;
+        cache_tlb0_ca1[2] <= 0;
+        cache_tlb0_ca1[3] <= 0;
+        cache_tlb0_ca1[4] <= 0;
+        cache_tlb0_ca1[5] <= 0;
+        cache_tlb0_ca1[6] <= 0;
+        cache_tlb0_ca1[7] <= 0;
+        cache_tlb0_ca1[8] <= 0;
+        cache_tlb0_ca1[9] <= 0;
+        cache_tlb0_ca1[10] <= 0;
+        cache_tlb0_ca1[11] <= 0;
+        cache_tlb0_ca1[12] <= 0;
+        cache_tlb0_ca1[13] <= 0;
+        cache_tlb0_ca1[14] <= 0;
+        cache_tlb0_ca1[15] <= 0;
+        cache_tlb0_ca2[0] <= 0;
+        cache_tlb0_ca2[1] <= 0;
+        cache_tlb0_ca2[2] <= 0;
+        cache_tlb0_ca2[3] <= 0;
+        cache_tlb0_ca2[4] <= 0;
+        cache_tlb0_ca2[5] <= 0;
+        cache_tlb0_ca2[6] <= 0;
+        cache_tlb0_ca2[7] <= 0;
+        cache_tlb0_ca2[8] <= 0;
+        cache_tlb0_ca2[9] <= 0;
+        cache_tlb0_ca2[10] <= 0;
+        cache_tlb0_ca2[11] <= 0;
+        cache_tlb0_ca2[12] <= 0;
+        cache_tlb0_ca2[13] <= 0;
+        cache_tlb0_ca2[14] <= 0;
+        cache_tlb0_ca2[15] <= 0;
+        cache_tlb0_ca3[0] <= 0;
+        cache_tlb0_ca3[1] <= 0;
+        cache_tlb0_ca3[2] <= 0;
+        cache_tlb0_ca3[3] <= 0;
+        cache_tlb0_ca3[4] <= 0;
+        cache_tlb0_ca3[5] <= 0;
+        cache_tlb0_ca3[6] <= 0;
+        cache_tlb0_ca3[7] <= 0;
+        cache_tlb0_ca3[8] <= 0;
+        cache_tlb0_ca3[9] <= 0;
+        cache_tlb0_ca3[10] <= 0;
+        cache_tlb0_ca3[11] <= 0;
+        cache_tlb0_ca3[12] <= 0;
+        cache_tlb0_ca3[13] <= 0;
+        cache_tlb0_ca3[14] <= 0;
+        cache_tlb0_ca3[15] <= 0;
+        cache_tlb0_cb[0] <= 0;
+        cache_tlb0_cb[1] <= 0;
+        cache_tlb0_cb[2] <= 0;
+        cache_tlb0_cb[3] <= 0;
+        cache_tlb0_cb[4] <= 0;
+        cache_tlb0_cb[5] <= 0;
+        cache_tlb0_cb[6] <= 0;
+        cache_tlb0_cb[7] <= 0;
+        cache_tlb0_cb[8] <= 0;
+        cache_tlb0_cb[9] <= 0;
+        cache_tlb0_cb[10] <= 0;
+        cache_tlb0_cb[11] <= 0;
+        cache_tlb0_cb[12] <= 0;
+        cache_tlb0_cb[13] <= 0;
+        cache_tlb0_cb[14] <= 0;
+        cache_tlb0_cb[15] <= 0;
+        cache_tlb0_cg0[0] <= 0;
+        cache_tlb0_cg0[1] <= 0;
+        cache_tlb0_cg0[2] <= 0;
+        cache_tlb0_cg0[3] <= 0;
+        cache_tlb0_cg0[4] <= 0;
+        cache_tlb0_cg0[5] <= 0;
+        cache_tlb0_cg0[6] <= 0;
+        cache_tlb0_cg0[7] <= 0;
+        cache_tlb0_cg0[8] <= 0;
+        cache_tlb0_cg0[9] <= 0;
+        cache_tlb0_cg0[10] <= 0;
+        cache_tlb0_cg0[11] <= 0;
+        cache_tlb0_cg0[12] <= 0;
+        cache_tlb0_cg0[13] <= 0;
+        cache_tlb0_cg0[14] <= 0;
+        cache_tlb0_cg0[15] <= 0;
+        cache_tlb0_cg1[0] <= 0;
+        cache_tlb0_cg1[1] <= 0;
+        cache_tlb0_cg1[2] <= 0;
+        cache_tlb0_cg1[3] <= 0;
+        cache_tlb0_cg1[4] <= 0;
+        cache_tlb0_cg1[5] <= 0;
+        cache_tlb0_cg1[6] <= 0;
+        cache_tlb0_cg1[7] <= 0;
+        cache_tlb0_cg1[8] <= 0;
+        cache_tlb0_cg1[9] <= 0;
+        cache_tlb0_cg1[10] <= 0;
+        cache_tlb0_cg1[11] <= 0;
+        cache_tlb0_cg1[12] <= 0;
+        cache_tlb0_cg1[13] <= 0;
+        cache_tlb0_cg1[14] <= 0;
+        cache_tlb0_cg1[15] <= 0;
+        cache_tlb0_cg2[0] <= 0;
+        cache_tlb0_cg2[1] <= 0;
+        cache_tlb0_cg2[2] <= 0;
+        cache_tlb0_cg2[3] <= 0;
+        cache_tlb0_cg2[4] <= 0;
+        cache_tlb0_cg2[5] <= 0;
+        cache_tlb0_cg2[6] <= 0;
+        cache_tlb0_cg2[7] <= 0;
+        cache_tlb0_cg2[8] <= 0;
+        cache_tlb0_cg2[9] <= 0;
+        cache_tlb0_cg2[10] <= 0;
+        cache_tlb0_cg2[11] <= 0;
+        cache_tlb0_cg2[12] <= 0;
+        cache_tlb0_cg2[13] <= 0;
+        cache_tlb0_cg2[14] <= 0;
+        cache_tlb0_cg2[15] <= 0;
+        cache_tlb0_cg3[0] <= 0;
+        cache_tlb0_cg3[1] <= 0;
+        cache_tlb0_cg3[2] <= 0;
+        cache_tlb0_cg3[3] <= 0;
+        cache_tlb0_cg3[4] <= 0;
+        cache_tlb0_cg3[5] <= 0;
+        cache_tlb0_cg3[6] <= 0;
+        cache_tlb0_cg3[7] <= 0;
+        cache_tlb0_cg3[8] <= 0;
+        cache_tlb0_cg3[9] <= 0;
+        cache_tlb0_cg3[10] <= 0;
+        cache_tlb0_cg3[11] <= 0;
+        cache_tlb0_cg3[12] <= 0;
+        cache_tlb0_cg3[13] <= 0;
+        cache_tlb0_cg3[14] <= 0;
+        cache_tlb0_cg3[15] <= 0;
+        cache_tlb0_ch0[0] <= 0;
+        cache_tlb0_ch0[1] <= 0;
+        cache_tlb0_ch0[2] <= 0;
+        cache_tlb0_ch0[3] <= 0;
+        cache_tlb0_ch0[4] <= 0;
+        cache_tlb0_ch0[5] <= 0;
+        cache_tlb0_ch0[6] <= 0;
+        cache_tlb0_ch0[7] <= 0;
+        cache_tlb0_ch0[8] <= 0;
+        cache_tlb0_ch0[9] <= 0;
+        cache_tlb0_ch0[10] <= 0;
+        cache_tlb0_ch0[11] <= 0;
+        cache_tlb0_ch0[12] <= 0;
+        cache_tlb0_ch0[13] <= 0;
+        cache_tlb0_ch0[14] <= 0;
+        cache_tlb0_ch0[15] <= 0;
+        cache_tlb0_ch1[0] <= 0;
+        cache_tlb0_ch1[1] <= 0;
+        cache_tlb0_ch1[2] <= 0;
+        cache_tlb0_ch1[3] <= 0;
+        cache_tlb0_ch1[4] <= 0;
+        cache_tlb0_ch1[5] <= 0;
+        cache_tlb0_ch1[6] <= 0;
+        cache_tlb0_ch1[7] <= 0;
+        cache_tlb0_ch1[8] <= 0;
+        cache_tlb0_ch1[9] <= 0;
+        cache_tlb0_ch1[10] <= 0;
+        cache_tlb0_ch1[11] <= 0;
+        cache_tlb0_ch1[12] <= 0;
+        cache_tlb0_ch1[13] <= 0;
+        cache_tlb0_ch1[14] <= 0;
+        cache_tlb0_ch1[15] <= 0;
+        cache_tlb0_ch2[0] <= 0;
+        cache_tlb0_ch2[1] <= 0;
+        cache_tlb0_ch2[2] <= 0;
+        cache_tlb0_ch2[3] <= 0;
+        cache_tlb0_ch2[4] <= 0;
+        cache_tlb0_ch2[5] <= 0;
+        cache_tlb0_ch2[6] <= 0;
+        cache_tlb0_ch2[7] <= 0;
+        cache_tlb0_ch2[8] <= 0;
+        cache_tlb0_ch2[9] <= 0;
+        cache_tlb0_ch2[10] <= 0;
+        cache_tlb0_ch2[11] <= 0;
+        cache_tlb0_ch2[12] <= 0;
+        cache_tlb0_ch2[13] <= 0;
+        cache_tlb0_ch2[14] <= 0;
+        cache_tlb0_ch2[15] <= 0;
+        cache_tlb0_ch3[0] <= 0;
+        cache_tlb0_ch3[1] <= 0;
+        cache_tlb0_ch3[2] <= 0;
+        cache_tlb0_ch3[3] <= 0;
+        cache_tlb0_ch3[4] <= 0;
+        cache_tlb0_ch3[5] <= 0;
+        cache_tlb0_ch3[6] <= 0;
+        cache_tlb0_ch3[7] <= 0;
+        cache_tlb0_ch3[8] <= 0;
+        cache_tlb0_ch3[9] <= 0;
+        cache_tlb0_ch3[10] <= 0;
+        cache_tlb0_ch3[11] <= 0;
+        cache_tlb0_ch3[12] <= 0;
+        cache_tlb0_ch3[13] <= 0;
+        cache_tlb0_ch3[14] <= 0;
+        cache_tlb0_ch3[15] <= 0;
+        cache_tlb0_ck0[0] <= 0;
+        cache_tlb0_ck0[1] <= 0;
+        cache_tlb0_ck0[2] <= 0;
+        cache_tlb0_ck0[3] <= 0;
+        cache_tlb0_ck0[4] <= 0;
+        cache_tlb0_ck0[5] <= 0;
+        cache_tlb0_ck0[6] <= 0;
+        cache_tlb0_ck0[7] <= 0;
+        cache_tlb0_ck0[8] <= 0;
+        cache_tlb0_ck0[9] <= 0;
+        cache_tlb0_ck0[10] <= 0;
+        cache_tlb0_ck0[11] <= 0;
+        cache_tlb0_ck0[12] <= 0;
+        cache_tlb0_ck0[13] <= 0;
+        cache_tlb0_ck0[14] <= 0;
+        cache_tlb0_ck0[15] <= 0;
+        cache_tlb0_ck1[0] <= 0;
+        cache_tlb0_ck1[1] <= 0;
+        cache_tlb0_ck1[2] <= 0;
+        cache_tlb0_ck1[3] <= 0;
+        cache_tlb0_ck1[4] <= 0;
+        cache_tlb0_ck1[5] <= 0;
+        cache_tlb0_ck1[6] <= 0;
+        cache_tlb0_ck1[7] <= 0;
+        cache_tlb0_ck1[8] <= 0;
+        cache_tlb0_ck1[9] <= 0;
+        cache_tlb0_ck1[10] <= 0;
+        cache_tlb0_ck1[11] <= 0;
+        cache_tlb0_ck1[12] <= 0;
+        cache_tlb0_ck1[13] <= 0;
+        cache_tlb0_ck1[14] <= 0;
+        cache_tlb0_ck1[15] <= 0;
+        cache_tlb0_ck2[0] <= 0;
+        cache_tlb0_ck2[1] <= 0;
+        cache_tlb0_ck2[2] <= 0;
+        cache_tlb0_ck2[3] <= 0;
+        cache_tlb0_ck2[4] <= 0;
+        cache_tlb0_ck2[5] <= 0;
+        cache_tlb0_ck2[6] <= 0;
+        cache_tlb0_ck2[7] <= 0;
+        cache_tlb0_ck2[8] <= 0;
+        cache_tlb0_ck2[9] <= 0;
+        cache_tlb0_ck2[10] <= 0;
+        cache_tlb0_ck2[11] <= 0;
+        cache_tlb0_ck2[12] <= 0;
+        cache_tlb0_ck2[13] <= 0;
+        cache_tlb0_ck2[14] <= 0;
+        cache_tlb0_ck2[15] <= 0;
+        cache_tlb0_ck3[0] <= 0;
+        cache_tlb0_ck3[1] <= 0;
+        cache_tlb0_ck3[2] <= 0;
+        cache_tlb0_ck3[3] <= 0;
+        cache_tlb0_ck3[4] <= 0;
+        cache_tlb0_ck3[5] <= 0;
+        cache_tlb0_ck3[6] <= 0;
+        cache_tlb0_ck3[7] <= 0;
+        cache_tlb0_ck3[8] <= 0;
+        cache_tlb0_ck3[9] <= 0;
+        cache_tlb0_ck3[10] <= 0;
+        cache_tlb0_ck3[11] <= 0;
+        cache_tlb0_ck3[12] <= 0;
+        cache_tlb0_ck3[13] <= 0;
+        cache_tlb0_ck3[14] <= 0;
+        cache_tlb0_ck3[15] <= 0;
+        cache_tlb0_cl0[0] <= 0;
+        cache_tlb0_cl0[1] <= 0;
+        cache_tlb0_cl0[2] <= 0;
+        cache_tlb0_cl0[3] <= 0;
+        cache_tlb0_cl0[4] <= 0;
+        cache_tlb0_cl0[5] <= 0;
+        cache_tlb0_cl0[6] <= 0;
+        cache_tlb0_cl0[7] <= 0;
+        cache_tlb0_cl0[8] <= 0;
+        cache_tlb0_cl0[9] <= 0;
+        cache_tlb0_cl0[10] <= 0;
+        cache_tlb0_cl0[11] <= 0;
+        cache_tlb0_cl0[12] <= 0;
+        cache_tlb0_cl0[13] <= 0;
+        cache_tlb0_cl0[14] <= 0;
+        cache_tlb0_cl0[15] <= 0;
+        cache_tlb0_cl1[0] <= 0;
+        cache_tlb0_cl1[1] <= 0;
+        cache_tlb0_cl1[2] <= 0;
+        cache_tlb0_cl1[3] <= 0;
+        cache_tlb0_cl1[4] <= 0;
+        cache_tlb0_cl1[5] <= 0;
+        cache_tlb0_cl1[6] <= 0;
+        cache_tlb0_cl1[7] <= 0;
+        cache_tlb0_cl1[8] <= 0;
+        cache_tlb0_cl1[9] <= 0;
+        cache_tlb0_cl1[10] <= 0;
+        cache_tlb0_cl1[11] <= 0;
+        cache_tlb0_cl1[12] <= 0;
+        cache_tlb0_cl1[13] <= 0;
+        cache_tlb0_cl1[14] <= 0;
+        cache_tlb0_cl1[15] <= 0;
+        cache_tlb0_cl2[0] <= 0;
+        cache_tlb0_cl2[1] <= 0;
+        cache_tlb0_cl2[2] <= 0;
+        cache_tlb0_cl2[3] <= 0;
+        cache_tlb0_cl2[4] <= 0;
+        cache_tlb0_cl2[5] <= 0;
+        cache_tlb0_cl2[6] <= 0;
+        cache_tlb0_cl2[7] <= 0;
+        cache_tlb0_cl2[8] <= 0;
+        cache_tlb0_cl2[9] <= 0;
+        cache_tlb0_cl2[10] <= 0;
+        cache_tlb0_cl2[11] <= 0;
+        cache_tlb0_cl2[12] <= 0;
+        cache_tlb0_cl2[13] <= 0;
+        cache_tlb0_cl2[14] <= 0;
+        cache_tlb0_cl2[15] <= 0;
+        cache_tlb0_cl3[0] <= 0;
+        cache_tlb0_cl3[1] <= 0;
+        cache_tlb0_cl3[2] <= 0;
+        cache_tlb0_cl3[3] <= 0;
+        cache_tlb0_cl3[4] <= 0;
+        cache_tlb0_cl3[5] <= 0;
+        cache_tlb0_cl3[6] <= 0;
+        cache_tlb0_cl3[7] <= 0;
+        cache_tlb0_cl3[8] <= 0;
+        cache_tlb0_cl3[9] <= 0;
+        cache_tlb0_cl3[10] <= 0;
+        cache_tlb0_cl3[11] <= 0;
+        cache_tlb0_cl3[12] <= 0;
+        cache_tlb0_cl3[13] <= 0;
+        cache_tlb0_cl3[14] <= 0;
+        cache_tlb0_cl3[15] <= 0;
+        cache_tlb0_cp0[0] <= 0;
+        cache_tlb0_cp0[1] <= 0;
+        cache_tlb0_cp0[2] <= 0;
+        cache_tlb0_cp0[3] <= 0;
+        cache_tlb0_cp0[4] <= 0;
+        cache_tlb0_cp0[5] <= 0;
+        cache_tlb0_cp0[6] <= 0;
+        cache_tlb0_cp0[7] <= 0;
+        cache_tlb0_cp0[8] <= 0;
+        cache_tlb0_cp0[9] <= 0;
+        cache_tlb0_cp0[10] <= 0;
+        cache_tlb0_cp0[11] <= 0;
+        cache_tlb0_cp0[12] <= 0;
+        cache_tlb0_cp0[13] <= 0;
+        cache_tlb0_cp0[14] <= 0;
+        cache_tlb0_cp0[15] <= 0;
+        cache_tlb0_cp1[0] <= 0;
+        cache_tlb0_cp1[1] <= 0;
+        cache_tlb0_cp1[2] <= 0;
+        cache_tlb0_cp1[3] <= 0;
+        cache_tlb0_cp1[4] <= 0;
+        cache_tlb0_cp1[5] <= 0;
+        cache_tlb0_cp1[6] <= 0;
+        cache_tlb0_cp1[7] <= 0;
+        cache_tlb0_cp1[8] <= 0;
+        cache_tlb0_cp1[9] <= 0;
+        cache_tlb0_cp1[10] <= 0;
+        cache_tlb0_cp1[11] <= 0;
+        cache_tlb0_cp1[12] <= 0;
+        cache_tlb0_cp1[13] <= 0;
+        cache_tlb0_cp1[14] <= 0;
+        cache_tlb0_cp1[15] <= 0;
+        cache_tlb0_cp2[0] <= 0;
+        cache_tlb0_cp2[1] <= 0;
+        cache_tlb0_cp2[2] <= 0;
+        cache_tlb0_cp2[3] <= 0;
+        cache_tlb0_cp2[4] <= 0;
+        cache_tlb0_cp2[5] <= 0;
+        cache_tlb0_cp2[6] <= 0;
+        cache_tlb0_cp2[7] <= 0;
+        cache_tlb0_cp2[8] <= 0;
+        cache_tlb0_cp2[9] <= 0;
+        cache_tlb0_cp2[10] <= 0;
+        cache_tlb0_cp2[11] <= 0;
+        cache_tlb0_cp2[12] <= 0;
+        cache_tlb0_cp2[13] <= 0;
+        cache_tlb0_cp2[14] <= 0;
+        cache_tlb0_cp2[15] <= 0;
+        cache_tlb0_cp3[0] <= 0;
+        cache_tlb0_cp3[1] <= 0;
+        cache_tlb0_cp3[2] <= 0;
+        cache_tlb0_cp3[3] <= 0;
+        cache_tlb0_cp3[4] <= 0;
+        cache_tlb0_cp3[5] <= 0;
+        cache_tlb0_cp3[6] <= 0;
+        cache_tlb0_cp3[7] <= 0;
+        cache_tlb0_cp3[8] <= 0;
+        cache_tlb0_cp3[9] <= 0;
+        cache_tlb0_cp3[10] <= 0;
+        cache_tlb0_cp3[11] <= 0;
+        cache_tlb0_cp3[12] <= 0;
+        cache_tlb0_cp3[13] <= 0;
+        cache_tlb0_cp3[14] <= 0;
+        cache_tlb0_cp3[15] <= 0;
+        cache_tlb0_ct_asid_0[0] <= 0;
+        cache_tlb0_ct_asid_0[1] <= 0;
+        cache_tlb0_ct_asid_0[2] <= 0;
+        cache_tlb0_ct_asid_0[3] <= 0;
+        cache_tlb0_ct_asid_0[4] <= 0;
+        cache_tlb0_ct_asid_0[5] <= 0;
+        cache_tlb0_ct_asid_0[6] <= 0;
+        cache_tlb0_ct_asid_0[7] <= 0;
+        cache_tlb0_ct_asid_0[8] <= 0;
+        cache_tlb0_ct_asid_0[9] <= 0;
+        cache_tlb0_ct_asid_0[10] <= 0;
+        cache_tlb0_ct_asid_0[11] <= 0;
+        cache_tlb0_ct_asid_0[12] <= 0;
+        cache_tlb0_ct_asid_0[13] <= 0;
+        cache_tlb0_ct_asid_0[14] <= 0;
+        cache_tlb0_ct_asid_0[15] <= 0;
+        cache_tlb0_ct_asid_1[0] <= 0;
+        cache_tlb0_ct_asid_1[1] <= 0;
+        cache_tlb0_ct_asid_1[2] <= 0;
+        cache_tlb0_ct_asid_1[3] <= 0;
+        cache_tlb0_ct_asid_1[4] <= 0;
+        cache_tlb0_ct_asid_1[5] <= 0;
+        cache_tlb0_ct_asid_1[6] <= 0;
+        cache_tlb0_ct_asid_1[7] <= 0;
+        cache_tlb0_ct_asid_1[8] <= 0;
+        cache_tlb0_ct_asid_1[9] <= 0;
+        cache_tlb0_ct_asid_1[10] <= 0;
+        cache_tlb0_ct_asid_1[11] <= 0;
+        cache_tlb0_ct_asid_1[12] <= 0;
+        cache_tlb0_ct_asid_1[13] <= 0;
+        cache_tlb0_ct_asid_1[14] <= 0;
+        cache_tlb0_ct_asid_1[15] <= 0;
+        cache_tlb0_ct_asid_2[0] <= 0;
+        cache_tlb0_ct_asid_2[1] <= 0;
+        cache_tlb0_ct_asid_2[2] <= 0;
+        cache_tlb0_ct_asid_2[3] <= 0;
+        cache_tlb0_ct_asid_2[4] <= 0;
+        cache_tlb0_ct_asid_2[5] <= 0;
+        cache_tlb0_ct_asid_2[6] <= 0;
+        cache_tlb0_ct_asid_2[7] <= 0;
+        cache_tlb0_ct_asid_2[8] <= 0;
+        cache_tlb0_ct_asid_2[9] <= 0;
+        cache_tlb0_ct_asid_2[10] <= 0;
+        cache_tlb0_ct_asid_2[11] <= 0;
+        cache_tlb0_ct_asid_2[12] <= 0;
+        cache_tlb0_ct_asid_2[13] <= 0;
+        cache_tlb0_ct_asid_2[14] <= 0;
+        cache_tlb0_ct_asid_2[15] <= 0;
+        cache_tlb0_ct_asid_3[0] <= 0;
+        cache_tlb0_ct_asid_3[1] <= 0;
+        cache_tlb0_ct_asid_3[2] <= 0;
+        cache_tlb0_ct_asid_3[3] <= 0;
+        cache_tlb0_ct_asid_3[4] <= 0;
+        cache_tlb0_ct_asid_3[5] <= 0;
+        cache_tlb0_ct_asid_3[6] <= 0;
+        cache_tlb0_ct_asid_3[7] <= 0;
+        cache_tlb0_ct_asid_3[8] <= 0;
+        cache_tlb0_ct_asid_3[9] <= 0;
+        cache_tlb0_ct_asid_3[10] <= 0;
+        cache_tlb0_ct_asid_3[11] <= 0;
+        cache_tlb0_ct_asid_3[12] <= 0;
+        cache_tlb0_ct_asid_3[13] <= 0;
+        cache_tlb0_ct_asid_3[14] <= 0;
+        cache_tlb0_ct_asid_3[15] <= 0;
+        cache_tlb0_ct_pcid_0[0] <= 0;
+        cache_tlb0_ct_pcid_0[1] <= 0;
+        cache_tlb0_ct_pcid_0[2] <= 0;
+        cache_tlb0_ct_pcid_0[3] <= 0;
+        cache_tlb0_ct_pcid_0[4] <= 0;
+        cache_tlb0_ct_pcid_0[5] <= 0;
+        cache_tlb0_ct_pcid_0[6] <= 0;
+        cache_tlb0_ct_pcid_0[7] <= 0;
+        cache_tlb0_ct_pcid_0[8] <= 0;
+        cache_tlb0_ct_pcid_0[9] <= 0;
+        cache_tlb0_ct_pcid_0[10] <= 0;
+        cache_tlb0_ct_pcid_0[11] <= 0;
+        cache_tlb0_ct_pcid_0[12] <= 0;
+        cache_tlb0_ct_pcid_0[13] <= 0;
+        cache_tlb0_ct_pcid_0[14] <= 0;
+        cache_tlb0_ct_pcid_0[15] <= 0;
+        cache_tlb0_ct_pcid_1[0] <= 0;
+        cache_tlb0_ct_pcid_1[1] <= 0;
+        cache_tlb0_ct_pcid_1[2] <= 0;
+        cache_tlb0_ct_pcid_1[3] <= 0;
+        cache_tlb0_ct_pcid_1[4] <= 0;
+        cache_tlb0_ct_pcid_1[5] <= 0;
+        cache_tlb0_ct_pcid_1[6] <= 0;
+        cache_tlb0_ct_pcid_1[7] <= 0;
+        cache_tlb0_ct_pcid_1[8] <= 0;
+        cache_tlb0_ct_pcid_1[9] <= 0;
+        cache_tlb0_ct_pcid_1[10] <= 0;
+        cache_tlb0_ct_pcid_1[11] <= 0;
+        cache_tlb0_ct_pcid_1[12] <= 0;
+        cache_tlb0_ct_pcid_1[13] <= 0;
+        cache_tlb0_ct_pcid_1[14] <= 0;
+        cache_tlb0_ct_pcid_1[15] <= 0;
+        cache_tlb0_ct_pcid_2[0] <= 0;
+        cache_tlb0_ct_pcid_2[1] <= 0;
+        cache_tlb0_ct_pcid_2[2] <= 0;
+        cache_tlb0_ct_pcid_2[3] <= 0;
+        cache_tlb0_ct_pcid_2[4] <= 0;
+        cache_tlb0_ct_pcid_2[5] <= 0;
+        cache_tlb0_ct_pcid_2[6] <= 0;
+        cache_tlb0_ct_pcid_2[7] <= 0;
+        cache_tlb0_ct_pcid_2[8] <= 0;
+        cache_tlb0_ct_pcid_2[9] <= 0;
+        cache_tlb0_ct_pcid_2[10] <= 0;
+        cache_tlb0_ct_pcid_2[11] <= 0;
+        cache_tlb0_ct_pcid_2[12] <= 0;
+        cache_tlb0_ct_pcid_2[13] <= 0;
+        cache_tlb0_ct_pcid_2[14] <= 0;
+        cache_tlb0_ct_pcid_2[15] <= 0;
+        cache_tlb0_ct_pcid_3[0] <= 0;
+        cache_tlb0_ct_pcid_3[1] <= 0;
+        cache_tlb0_ct_pcid_3[2] <= 0;
+        cache_tlb0_ct_pcid_3[3] <= 0;
+        cache_tlb0_ct_pcid_3[4] <= 0;
+        cache_tlb0_ct_pcid_3[5] <= 0;
+        cache_tlb0_ct_pcid_3[6] <= 0;
+        cache_tlb0_ct_pcid_3[7] <= 0;
+        cache_tlb0_ct_pcid_3[8] <= 0;
+        cache_tlb0_ct_pcid_3[9] <= 0;
+        cache_tlb0_ct_pcid_3[10] <= 0;
+        cache_tlb0_ct_pcid_3[11] <= 0;
+        cache_tlb0_ct_pcid_3[12] <= 0;
+        cache_tlb0_ct_pcid_3[13] <= 0;
+        cache_tlb0_ct_pcid_3[14] <= 0;
+        cache_tlb0_ct_pcid_3[15] <= 0;
+        cache_tlb0_cv0[0] <= 0;
+        cache_tlb0_cv0[1] <= 0;
+        cache_tlb0_cv0[2] <= 0;
+        cache_tlb0_cv0[3] <= 0;
+        cache_tlb0_cv0[4] <= 0;
+        cache_tlb0_cv0[5] <= 0;
+        cache_tlb0_cv0[6] <= 0;
+        cache_tlb0_cv0[7] <= 0;
+        cache_tlb0_cv0[8] <= 0;
+        cache_tlb0_cv0[9] <= 0;
+        cache_tlb0_cv0[10] <= 0;
+        cache_tlb0_cv0[11] <= 0;
+        cache_tlb0_cv0[12] <= 0;
+        cache_tlb0_cv0[13] <= 0;
+        cache_tlb0_cv0[14] <= 0;
+        cache_tlb0_cv0[15] <= 0;
+        cache_tlb0_cv1[0] <= 0;
+        cache_tlb0_cv1[1] <= 0;
+        cache_tlb0_cv1[2] <= 0;
+        cache_tlb0_cv1[3] <= 0;
+        cache_tlb0_cv1[4] <= 0;
+        cache_tlb0_cv1[5] <= 0;
+        cache_tlb0_cv1[6] <= 0;
+        cache_tlb0_cv1[7] <= 0;
+        cache_tlb0_cv1[8] <= 0;
+        cache_tlb0_cv1[9] <= 0;
+        cache_tlb0_cv1[10] <= 0;
+        cache_tlb0_cv1[11] <= 0;
+        cache_tlb0_cv1[12] <= 0;
+        cache_tlb0_cv1[13] <= 0;
+        cache_tlb0_cv1[14] <= 0;
+        cache_tlb0_cv1[15] <= 0;
+        cache_tlb0_cv2[0] <= 0;
+        cache_tlb0_cv2[1] <= 0;
+        cache_tlb0_cv2[2] <= 0;
+        cache_tlb0_cv2[3] <= 0;
+        cache_tlb0_cv2[4] <= 0;
+        cache_tlb0_cv2[5] <= 0;
+        cache_tlb0_cv2[6] <= 0;
+        cache_tlb0_cv2[7] <= 0;
+        cache_tlb0_cv2[8] <= 0;
+        cache_tlb0_cv2[9] <= 0;
+        cache_tlb0_cv2[10] <= 0;
+        cache_tlb0_cv2[11] <= 0;
+        cache_tlb0_cv2[12] <= 0;
+        cache_tlb0_cv2[13] <= 0;
+        cache_tlb0_cv2[14] <= 0;
+        cache_tlb0_cv2[15] <= 0;
+        cache_tlb0_cv3[0] <= 0;
+        cache_tlb0_cv3[1] <= 0;
+        cache_tlb0_cv3[2] <= 0;
+        cache_tlb0_cv3[3] <= 0;
+        cache_tlb0_cv3[4] <= 0;
+        cache_tlb0_cv3[5] <= 0;
+        cache_tlb0_cv3[6] <= 0;
+        cache_tlb0_cv3[7] <= 0;
+        cache_tlb0_cv3[8] <= 0;
+        cache_tlb0_cv3[9] <= 0;
+        cache_tlb0_cv3[10] <= 0;
+        cache_tlb0_cv3[11] <= 0;
+        cache_tlb0_cv3[12] <= 0;
+        cache_tlb0_cv3[13] <= 0;
+        cache_tlb0_cv3[14] <= 0;
+        cache_tlb0_cv3[15] <= 0;
+        done <= 0;
+        cache_tlb0_h_aux <= 0;
+        cache_tlb0_h_level <= 0;
+        cache_tlb0_h_pa <= 0;
+        cache_tlb0_hit <= 0;
+        cache_tlb0_iset <= 0;
+        cache_tlb0_st <= 2'b00;
+    end
+    else begin
+        fw = 2'h0;
+        free = 1'b0;
+        pb = 3'h0;
+        if (done) begin
+            done <= 1'b0;
+        end
+        case (cache_tlb0_st)
+            2'b00: begin
+                if (start) begin
+                    if ((i_op == 0)) begin
+                        if (cache_tlb0_l_hit) begin
+                            cache_tlb0_hit <= 1'b1;
+                            cache_tlb0_h_pa <= cache_tlb0_l_pa;
+                            cache_tlb0_h_level <= cache_tlb0_l_level;
+                            cache_tlb0_h_aux <= cache_tlb0_l_aux;
+                            pb = cache_tlb0_cb[cache_tlb0_c_set];
+                            case (cache_tlb0_l_way)
+                                'h0: begin
+                                    pb[0] = 1;
+                                    pb[1] = 1;
+                                end
+                                'h1: begin
+                                    pb[0] = 1;
+                                    pb[1] = 0;
+                                end
+                                'h2: begin
+                                    pb[0] = 0;
+                                    pb[2] = 1;
+                                end
+                                'h3: begin
+                                    pb[0] = 0;
+                                    pb[2] = 0;
+                                end
+                            endcase
+                            cache_tlb0_cb[cache_tlb0_c_set] <= pb;
+                            done <= 1'b1;
+                        end
+                        else begin
+                            cache_tlb0_hit <= 1'b0;
+                            cache_tlb0_st <= 2'b01;
+                        end
+                    end
+                    else begin
+                        cache_tlb0_hit <= 1'b0;
+                        cache_tlb0_iset <= 0;
+                        cache_tlb0_st <= 2'b10;
+                    end
+                end
+            end
+            2'b01: begin
+                if (w_done) begin
+                    if (((w_status == 0) && (w_level != 7))) begin
+                        if ((!cache_tlb0_cv3[cache_tlb0_c_set])) begin
+                            fw = 3;
+                            free = 1'b1;
+                        end
+                        if ((!cache_tlb0_cv2[cache_tlb0_c_set])) begin
+                            fw = 2;
+                            free = 1'b1;
+                        end
+                        if ((!cache_tlb0_cv1[cache_tlb0_c_set])) begin
+                            fw = 1;
+                            free = 1'b1;
+                        end
+                        if ((!cache_tlb0_cv0[cache_tlb0_c_set])) begin
+                            fw = 0;
+                            free = 1'b1;
+                        end
+                        if ((!free)) begin
+                            pb = cache_tlb0_cb[cache_tlb0_c_set];
+                            if (((!pb[0]) && (!pb[1]))) begin
+                                fw = 0;
+                            end
+                            else if (((!pb[0]) && pb[1])) begin
+                                fw = 1;
+                            end
+                            else if ((pb[0] && (!pb[2]))) begin
+                                fw = 2;
+                            end
+                            else if ((pb[0] && pb[2])) begin
+                                fw = 3;
+                            end
+                        end
+                        case (fw)
+                            'h0: begin
+                                cache_tlb0_cv0[cache_tlb0_c_set] <= 1'b1;
+                                cache_tlb0_ck0[cache_tlb0_c_set] <= i_addr[64-1:12];
+                                cache_tlb0_ca0[cache_tlb0_c_set] <= cache_tlb0_c_acc;
+                                cache_tlb0_ct_asid_0[cache_tlb0_c_set] <= cache_tlb0_t_asid;
+                                cache_tlb0_ct_pcid_0[cache_tlb0_c_set] <= cache_tlb0_t_pcid;
+                                cache_tlb0_cg0[cache_tlb0_c_set] <= cache_tlb0_c_glob;
+                                cache_tlb0_cl0[cache_tlb0_c_set] <= w_level;
+                                cache_tlb0_ch0[cache_tlb0_c_set] <= w_aux;
+                                cache_tlb0_cp0[cache_tlb0_c_set] <= w_pa[64-1:12];
+                            end
+                            'h1: begin
+                                cache_tlb0_cv1[cache_tlb0_c_set] <= 1'b1;
+                                cache_tlb0_ck1[cache_tlb0_c_set] <= i_addr[64-1:12];
+                                cache_tlb0_ca1[cache_tlb0_c_set] <= cache_tlb0_c_acc;
+                                cache_tlb0_ct_asid_1[cache_tlb0_c_set] <= cache_tlb0_t_asid;
+                                cache_tlb0_ct_pcid_1[cache_tlb0_c_set] <= cache_tlb0_t_pcid;
+                                cache_tlb0_cg1[cache_tlb0_c_set] <= cache_tlb0_c_glob;
+                                cache_tlb0_cl1[cache_tlb0_c_set] <= w_level;
+                                cache_tlb0_ch1[cache_tlb0_c_set] <= w_aux;
+                                cache_tlb0_cp1[cache_tlb0_c_set] <= w_pa[64-1:12];
+                            end
+                            'h2: begin
+                                cache_tlb0_cv2[cache_tlb0_c_set] <= 1'b1;
+                                cache_tlb0_ck2[cache_tlb0_c_set] <= i_addr[64-1:12];
+                                cache_tlb0_ca2[cache_tlb0_c_set] <= cache_tlb0_c_acc;
+                                cache_tlb0_ct_asid_2[cache_tlb0_c_set] <= cache_tlb0_t_asid;
+                                cache_tlb0_ct_pcid_2[cache_tlb0_c_set] <= cache_tlb0_t_pcid;
+                                cache_tlb0_cg2[cache_tlb0_c_set] <= cache_tlb0_c_glob;
+                                cache_tlb0_cl2[cache_tlb0_c_set] <= w_level;
+                                cache_tlb0_ch2[cache_tlb0_c_set] <= w_aux;
+                                cache_tlb0_cp2[cache_tlb0_c_set] <= w_pa[64-1:12];
+                            end
+                            'h3: begin
+                                cache_tlb0_cv3[cache_tlb0_c_set] <= 1'b1;
+                                cache_tlb0_ck3[cache_tlb0_c_set] <= i_addr[64-1:12];
+                                cache_tlb0_ca3[cache_tlb0_c_set] <= cache_tlb0_c_acc;
+                                cache_tlb0_ct_asid_3[cache_tlb0_c_set] <= cache_tlb0_t_asid;
+                                cache_tlb0_ct_pcid_3[cache_tlb0_c_set] <= cache_tlb0_t_pcid;
+                                cache_tlb0_cg3[cache_tlb0_c_set] <= cache_tlb0_c_glob;
+                                cache_tlb0_cl3[cache_tlb0_c_set] <= w_level;
+                                cache_tlb0_ch3[cache_tlb0_c_set] <= w_aux;
+                                cache_tlb0_cp3[cache_tlb0_c_set] <= w_pa[64-1:12];
+                            end
+                        endcase
+                        pb = cache_tlb0_cb[cache_tlb0_c_set];
+                        case (fw)
+                            'h0: begin
+                                pb[0] = 1;
+                                pb[1] = 1;
+                            end
+                            'h1: begin
+                                pb[0] = 1;
+                                pb[1] = 0;
+                            end
+                            'h2: begin
+                                pb[0] = 0;
+                                pb[2] = 1;
+                            end
+                            'h3: begin
+                                pb[0] = 0;
+                                pb[2] = 0;
+                            end
+                        endcase
+                        cache_tlb0_cb[cache_tlb0_c_set] <= pb;
+                    end
+                    done <= 1'b1;
+                    cache_tlb0_st <= 2'b00;
+                end
+            end
+            2'b10: begin
+                e0_v = 1'h0;
+                e0_v[0] = cache_tlb0_cv0[cache_tlb0_iset];
+                e0_k = 52'h0;
+                e0_k = cache_tlb0_ck0[cache_tlb0_iset];
+                e0_a = 3'h0;
+                e0_a = cache_tlb0_ca0[cache_tlb0_iset];
+                e0_t_asid = 32'h0;
+                e0_t_asid = cache_tlb0_ct_asid_0[cache_tlb0_iset];
+                e0_t_pcid = 12'h0;
+                e0_t_pcid = cache_tlb0_ct_pcid_0[cache_tlb0_iset];
+                e0_g = 1'h0;
+                e0_g[0] = cache_tlb0_cg0[cache_tlb0_iset];
+                e0_l = 3'h0;
+                e0_l = cache_tlb0_cl0[cache_tlb0_iset];
+                e0_h = 3'h0;
+                e0_h = cache_tlb0_ch0[cache_tlb0_iset];
+                e0_p = 52'h0;
+                e0_p = cache_tlb0_cp0[cache_tlb0_iset];
+                e1_v = 1'h0;
+                e1_v[0] = cache_tlb0_cv1[cache_tlb0_iset];
+                e1_k = 52'h0;
+                e1_k = cache_tlb0_ck1[cache_tlb0_iset];
+                e1_a = 3'h0;
+                e1_a = cache_tlb0_ca1[cache_tlb0_iset];
+                e1_t_asid = 32'h0;
+                e1_t_asid = cache_tlb0_ct_asid_1[cache_tlb0_iset];
+                e1_t_pcid = 12'h0;
+                e1_t_pcid = cache_tlb0_ct_pcid_1[cache_tlb0_iset];
+                e1_g = 1'h0;
+                e1_g[0] = cache_tlb0_cg1[cache_tlb0_iset];
+                e1_l = 3'h0;
+                e1_l = cache_tlb0_cl1[cache_tlb0_iset];
+                e1_h = 3'h0;
+                e1_h = cache_tlb0_ch1[cache_tlb0_iset];
+                e1_p = 52'h0;
+                e1_p = cache_tlb0_cp1[cache_tlb0_iset];
+                e2_v = 1'h0;
+                e2_v[0] = cache_tlb0_cv2[cache_tlb0_iset];
+                e2_k = 52'h0;
+                e2_k = cache_tlb0_ck2[cache_tlb0_iset];
+                e2_a = 3'h0;
+                e2_a = cache_tlb0_ca2[cache_tlb0_iset];
+                e2_t_asid = 32'h0;
+                e2_t_asid = cache_tlb0_ct_asid_2[cache_tlb0_iset];
+                e2_t_pcid = 12'h0;
+                e2_t_pcid = cache_tlb0_ct_pcid_2[cache_tlb0_iset];
+                e2_g = 1'h0;
+                e2_g[0] = cache_tlb0_cg2[cache_tlb0_iset];
+                e2_l = 3'h0;
+                e2_l = cache_tlb0_cl2[cache_tlb0_iset];
+                e2_h = 3'h0;
+                e2_h = cache_tlb0_ch2[cache_tlb0_iset];
+                e2_p = 52'h0;
+                e2_p = cache_tlb0_cp2[cache_tlb0_iset];
+                e3_v = 1'h0;
+                e3_v[0] = cache_tlb0_cv3[cache_tlb0_iset];
+                e3_k = 52'h0;
+                e3_k = cache_tlb0_ck3[cache_tlb0_iset];
+                e3_a = 3'h0;
+                e3_a = cache_tlb0_ca3[cache_tlb0_iset];
+                e3_t_asid = 32'h0;
+                e3_t_asid = cache_tlb0_ct_asid_3[cache_tlb0_iset];
+                e3_t_pcid = 12'h0;
+                e3_t_pcid = cache_tlb0_ct_pcid_3[cache_tlb0_iset];
+                e3_g = 1'h0;
+                e3_g[0] = cache_tlb0_cg3[cache_tlb0_iset];
+                e3_l = 3'h0;
+                e3_l = cache_tlb0_cl3[cache_tlb0_iset];
+                e3_h = 3'h0;
+                e3_h = cache_tlb0_ch3[cache_tlb0_iset];
+                e3_p = 52'h0;
+                e3_p = cache_tlb0_cp3[cache_tlb0_iset];
+                case (i_op)
+                    'h1: begin
+                        d1w0_0 = 64'h0;
+                        d1w0_0 = i_invlpga_rax;
+                        if ((cache_tlb0_cv0[cache_tlb0_iset] && ((((e0_l == 3) && (e0_k[52-1:18] == d1w0_0[64-1:30])) || ((e0_l == 2) && (e0_k[52-1:9] == d1w0_0[64-1:21])) || ((e0_l == 1) && (e0_k[52-1:0] == d1w0_0[64-1:12]))) && (e0_t_asid == i_invlpga_ecx)))) begin
+                            cache_tlb0_cv0[cache_tlb0_iset] <= 1'b0;
+                        end
+                        d1w1_0 = 64'h0;
+                        d1w1_0 = i_invlpga_rax;
+                        if ((cache_tlb0_cv1[cache_tlb0_iset] && ((((e1_l == 3) && (e1_k[52-1:18] == d1w1_0[64-1:30])) || ((e1_l == 2) && (e1_k[52-1:9] == d1w1_0[64-1:21])) || ((e1_l == 1) && (e1_k[52-1:0] == d1w1_0[64-1:12]))) && (e1_t_asid == i_invlpga_ecx)))) begin
+                            cache_tlb0_cv1[cache_tlb0_iset] <= 1'b0;
+                        end
+                        d1w2_0 = 64'h0;
+                        d1w2_0 = i_invlpga_rax;
+                        if ((cache_tlb0_cv2[cache_tlb0_iset] && ((((e2_l == 3) && (e2_k[52-1:18] == d1w2_0[64-1:30])) || ((e2_l == 2) && (e2_k[52-1:9] == d1w2_0[64-1:21])) || ((e2_l == 1) && (e2_k[52-1:0] == d1w2_0[64-1:12]))) && (e2_t_asid == i_invlpga_ecx)))) begin
+                            cache_tlb0_cv2[cache_tlb0_iset] <= 1'b0;
+                        end
+                        d1w3_0 = 64'h0;
+                        d1w3_0 = i_invlpga_rax;
+                        if ((cache_tlb0_cv3[cache_tlb0_iset] && ((((e3_l == 3) && (e3_k[52-1:18] == d1w3_0[64-1:30])) || ((e3_l == 2) && (e3_k[52-1:9] == d1w3_0[64-1:21])) || ((e3_l == 1) && (e3_k[52-1:0] == d1w3_0[64-1:12]))) && (e3_t_asid == i_invlpga_ecx)))) begin
+                            cache_tlb0_cv3[cache_tlb0_iset] <= 1'b0;
+                        end
+                    end
+                    'h2: begin
+                        d2w0_0 = 64'h0;
+                        d2w0_0 = i_invlpg_addr;
+                        if ((cache_tlb0_cv0[cache_tlb0_iset] && (((((e0_l == 3) && (e0_k[52-1:18] == d2w0_0[64-1:30])) || ((e0_l == 2) && (e0_k[52-1:9] == d2w0_0[64-1:21])) || ((e0_l == 1) && (e0_k[52-1:0] == d2w0_0[64-1:12]))) && (e0_t_asid == cache_tlb0_t_asid)) && (e0_g[0] || (e0_t_pcid == cache_tlb0_t_pcid))))) begin
+                            cache_tlb0_cv0[cache_tlb0_iset] <= 1'b0;
+                        end
+                        d2w1_0 = 64'h0;
+                        d2w1_0 = i_invlpg_addr;
+                        if ((cache_tlb0_cv1[cache_tlb0_iset] && (((((e1_l == 3) && (e1_k[52-1:18] == d2w1_0[64-1:30])) || ((e1_l == 2) && (e1_k[52-1:9] == d2w1_0[64-1:21])) || ((e1_l == 1) && (e1_k[52-1:0] == d2w1_0[64-1:12]))) && (e1_t_asid == cache_tlb0_t_asid)) && (e1_g[0] || (e1_t_pcid == cache_tlb0_t_pcid))))) begin
+                            cache_tlb0_cv1[cache_tlb0_iset] <= 1'b0;
+                        end
+                        d2w2_0 = 64'h0;
+                        d2w2_0 = i_invlpg_addr;
+                        if ((cache_tlb0_cv2[cache_tlb0_iset] && (((((e2_l == 3) && (e2_k[52-1:18] == d2w2_0[64-1:30])) || ((e2_l == 2) && (e2_k[52-1:9] == d2w2_0[64-1:21])) || ((e2_l == 1) && (e2_k[52-1:0] == d2w2_0[64-1:12]))) && (e2_t_asid == cache_tlb0_t_asid)) && (e2_g[0] || (e2_t_pcid == cache_tlb0_t_pcid))))) begin
+                            cache_tlb0_cv2[cache_tlb0_iset] <= 1'b0;
+                        end
+                        d2w3_0 = 64'h0;
+                        d2w3_0 = i_invlpg_addr;
+                        if ((cache_tlb0_cv3[cache_tlb0_iset] && (((((e3_l == 3) && (e3_k[52-1:18] == d2w3_0[64-1:30])) || ((e3_l == 2) && (e3_k[52-1:9] == d2w3_0[64-1:21])) || ((e3_l == 1) && (e3_k[52-1:0] == d2w3_0[64-1:12]))) && (e3_t_asid == cache_tlb0_t_asid)) && (e3_g[0] || (e3_t_pcid == cache_tlb0_t_pcid))))) begin
+                            cache_tlb0_cv3[cache_tlb0_iset] <= 1'b0;
+                        end
+                    end
+                    'h3: begin
+                        d3w0_0 = 12'h0;
+                        d3w0_1 = 64'h0;
+                        d3w0_1 = i_mov_cr3_value;
+                        if (r_CR4[17]) begin
+                            d3w0_0 = d3w0_1[12-1:0];
+                        end
+                        else begin
+                            d3w0_0 = 0;
+                        end
+                        if ((cache_tlb0_cv0[cache_tlb0_iset] && ((((!(r_CR4[17] && i_mov_cr3_value[63])) && (!e0_g[0])) && (e0_t_asid == cache_tlb0_t_asid)) && (e0_t_pcid == d3w0_0)))) begin
+                            cache_tlb0_cv0[cache_tlb0_iset] <= 1'b0;
+                        end
+                        d3w1_0 = 12'h0;
+                        d3w1_1 = 64'h0;
+                        d3w1_1 = i_mov_cr3_value;
+                        if (r_CR4[17]) begin
+                            d3w1_0 = d3w1_1[12-1:0];
+                        end
+                        else begin
+                            d3w1_0 = 0;
+                        end
+                        if ((cache_tlb0_cv1[cache_tlb0_iset] && ((((!(r_CR4[17] && i_mov_cr3_value[63])) && (!e1_g[0])) && (e1_t_asid == cache_tlb0_t_asid)) && (e1_t_pcid == d3w1_0)))) begin
+                            cache_tlb0_cv1[cache_tlb0_iset] <= 1'b0;
+                        end
+                        d3w2_0 = 12'h0;
+                        d3w2_1 = 64'h0;
+                        d3w2_1 = i_mov_cr3_value;
+                        if (r_CR4[17]) begin
+                            d3w2_0 = d3w2_1[12-1:0];
+                        end
+                        else begin
+                            d3w2_0 = 0;
+                        end
+                        if ((cache_tlb0_cv2[cache_tlb0_iset] && ((((!(r_CR4[17] && i_mov_cr3_value[63])) && (!e2_g[0])) && (e2_t_asid == cache_tlb0_t_asid)) && (e2_t_pcid == d3w2_0)))) begin
+                            cache_tlb0_cv2[cache_tlb0_iset] <= 1'b0;
+                        end
+                        d3w3_0 = 12'h0;
+                        d3w3_1 = 64'h0;
+                        d3w3_1 = i_mov_cr3_value;
+                        if (r_CR4[17]) begin
+                            d3w3_0 = d3w3_1[12-1:0];
+                        end
+                        else begin
+                            d3w3_0 = 0;
+                        end
+                        if ((cache_tlb0_cv3[cache_tlb0_iset] && ((((!(r_CR4[17] && i_mov_cr3_value[63])) && (!e3_g[0])) && (e3_t_asid == cache_tlb0_t_asid)) && (e3_t_pcid == d3w3_0)))) begin
+                            cache_tlb0_cv3[cache_tlb0_iset] <= 1'b0;
+                        end
+                    end
+                    'h4: begin
+                        if ((cache_tlb0_cv0[cache_tlb0_iset] && (((i_vmrun_tlb_control == 1) || ((i_vmrun_tlb_control == 3) && (e0_t_asid == i_vmrun_guest_asid))) || (((i_vmrun_tlb_control == 7) && (e0_t_asid == i_vmrun_guest_asid)) && (!e0_g[0]))))) begin
+                            cache_tlb0_cv0[cache_tlb0_iset] <= 1'b0;
+                        end
+                        if ((cache_tlb0_cv1[cache_tlb0_iset] && (((i_vmrun_tlb_control == 1) || ((i_vmrun_tlb_control == 3) && (e1_t_asid == i_vmrun_guest_asid))) || (((i_vmrun_tlb_control == 7) && (e1_t_asid == i_vmrun_guest_asid)) && (!e1_g[0]))))) begin
+                            cache_tlb0_cv1[cache_tlb0_iset] <= 1'b0;
+                        end
+                        if ((cache_tlb0_cv2[cache_tlb0_iset] && (((i_vmrun_tlb_control == 1) || ((i_vmrun_tlb_control == 3) && (e2_t_asid == i_vmrun_guest_asid))) || (((i_vmrun_tlb_control == 7) && (e2_t_asid == i_vmrun_guest_asid)) && (!e2_g[0]))))) begin
+                            cache_tlb0_cv2[cache_tlb0_iset] <= 1'b0;
+                        end
+                        if ((cache_tlb0_cv3[cache_tlb0_iset] && (((i_vmrun_tlb_control == 1) || ((i_vmrun_tlb_control == 3) && (e3_t_asid == i_vmrun_guest_asid))) || (((i_vmrun_tlb_control == 7) && (e3_t_asid == i_vmrun_guest_asid)) && (!e3_g[0]))))) begin
+                            cache_tlb0_cv3[cache_tlb0_iset] <= 1'b0;
+                        end
+                    end
+                endcase
+                if ((cache_tlb0_iset == 15)) begin
+                    done <= 1'b1;
+                    cache_tlb0_st <= 2'b00;
+                end
+                else begin
+                    cache_tlb0_iset <= (cache_tlb0_iset + 1);
+                end
+            end
+            default: begin
+                cache_tlb0_st <= 2'b00;
+            end
+        endcase
+    end
+end
 
 endmodule

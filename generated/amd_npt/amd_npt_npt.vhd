@@ -28,6 +28,13 @@ entity amd_npt_npt is
         r_HEFER: in unsigned(63 downto 0);
         r_NP_CTL: in unsigned(63 downto 0);
         r_ASID: in unsigned(31 downto 0);
+        i_op: in unsigned(2 downto 0);
+        i_invlpga_rax: in unsigned(63 downto 0);
+        i_invlpga_ecx: in unsigned(31 downto 0);
+        i_invlpg_addr: in unsigned(63 downto 0);
+        i_mov_cr3_value: in unsigned(63 downto 0);
+        i_vmrun_guest_asid: in unsigned(31 downto 0);
+        i_vmrun_tlb_control: in unsigned(7 downto 0);
         m_valid: out std_logic;
         m_ready: in std_logic;
         m_we: out std_logic;
@@ -47,7 +54,8 @@ entity amd_npt_npt is
         o_r1_error_code: out unsigned(31 downto 0);
         o_n_exitcode: out unsigned(63 downto 0);
         o_n_exitinfo1: out unsigned(63 downto 0);
-        o_n_exitinfo2: out unsigned(63 downto 0)
+        o_n_exitinfo2: out unsigned(63 downto 0);
+        o_hit: out std_logic
     );
 end entity amd_npt_npt;
 
@@ -74,7 +82,19 @@ type t_enum_S_2 is (
 	UWAIT,
 	PROC
 	);
+type t_enum_S_3 is (
+	IDLE,
+	MISS,
+	INV
+	);
 
+signal w_start: std_logic;
+signal w_done: std_logic;
+signal w_status: unsigned(7 downto 0);
+signal w_level: unsigned(2 downto 0);
+signal w_aux: unsigned(2 downto 0);
+signal w_pa: unsigned(63 downto 0);
+signal le: unsigned(63 downto 0);
 signal x_valid: std_logic;
 signal x_addr: unsigned(63 downto 0);
 signal x_waddr: unsigned(63 downto 0);
@@ -130,7 +150,6 @@ signal walker_guest0_a_us: std_logic;
 signal walker_guest0_a_xd: std_logic;
 signal walker_guest0_fault_k: unsigned(7 downto 0);
 signal walker_guest0_flevel: unsigned(2 downto 0);
-signal walker_guest0_le: unsigned(63 downto 0);
 signal walker_guest0_lvl: unsigned(2 downto 0);
 signal walker_guest0_pend_1: std_logic;
 signal walker_guest0_pend_2: std_logic;
@@ -151,6 +170,96 @@ signal walker_guest0_sg_1: unsigned(63 downto 0);
 signal walker_guest0_sg_2: unsigned(63 downto 0);
 signal walker_guest0_sg_3: unsigned(63 downto 0);
 signal walker_guest0_st: t_enum_S_2;
+signal cache_tlb0_c_acc: unsigned(2 downto 0);
+signal cache_tlb0_c_glob: std_logic;
+signal cache_tlb0_c_set: unsigned(3 downto 0);
+signal cache_tlb0_h_aux: unsigned(2 downto 0);
+signal cache_tlb0_h_level: unsigned(2 downto 0);
+signal cache_tlb0_h_pa: unsigned(63 downto 0);
+signal cache_tlb0_hit: std_logic;
+signal cache_tlb0_iset: unsigned(3 downto 0);
+signal cache_tlb0_l_aux: unsigned(2 downto 0);
+signal cache_tlb0_l_hit: std_logic;
+signal cache_tlb0_l_level: unsigned(2 downto 0);
+signal cache_tlb0_l_pa: unsigned(63 downto 0);
+signal cache_tlb0_l_way: unsigned(1 downto 0);
+signal cache_tlb0_st: t_enum_S_3;
+signal cache_tlb0_t_asid: unsigned(31 downto 0);
+signal cache_tlb0_t_pcid: unsigned(11 downto 0);
+type t_array_cache_tlb0_ca0 is array(0 to 16-1) of unsigned(2 downto 0);
+signal cache_tlb0_ca0: t_array_cache_tlb0_ca0;
+type t_array_cache_tlb0_ca1 is array(0 to 16-1) of unsigned(2 downto 0);
+signal cache_tlb0_ca1: t_array_cache_tlb0_ca1;
+type t_array_cache_tlb0_ca2 is array(0 to 16-1) of unsigned(2 downto 0);
+signal cache_tlb0_ca2: t_array_cache_tlb0_ca2;
+type t_array_cache_tlb0_ca3 is array(0 to 16-1) of unsigned(2 downto 0);
+signal cache_tlb0_ca3: t_array_cache_tlb0_ca3;
+type t_array_cache_tlb0_cb is array(0 to 16-1) of unsigned(2 downto 0);
+signal cache_tlb0_cb: t_array_cache_tlb0_cb;
+type t_array_cache_tlb0_cg0 is array(0 to 16-1) of std_logic;
+signal cache_tlb0_cg0: t_array_cache_tlb0_cg0;
+type t_array_cache_tlb0_cg1 is array(0 to 16-1) of std_logic;
+signal cache_tlb0_cg1: t_array_cache_tlb0_cg1;
+type t_array_cache_tlb0_cg2 is array(0 to 16-1) of std_logic;
+signal cache_tlb0_cg2: t_array_cache_tlb0_cg2;
+type t_array_cache_tlb0_cg3 is array(0 to 16-1) of std_logic;
+signal cache_tlb0_cg3: t_array_cache_tlb0_cg3;
+type t_array_cache_tlb0_ch0 is array(0 to 16-1) of unsigned(2 downto 0);
+signal cache_tlb0_ch0: t_array_cache_tlb0_ch0;
+type t_array_cache_tlb0_ch1 is array(0 to 16-1) of unsigned(2 downto 0);
+signal cache_tlb0_ch1: t_array_cache_tlb0_ch1;
+type t_array_cache_tlb0_ch2 is array(0 to 16-1) of unsigned(2 downto 0);
+signal cache_tlb0_ch2: t_array_cache_tlb0_ch2;
+type t_array_cache_tlb0_ch3 is array(0 to 16-1) of unsigned(2 downto 0);
+signal cache_tlb0_ch3: t_array_cache_tlb0_ch3;
+type t_array_cache_tlb0_ck0 is array(0 to 16-1) of unsigned(51 downto 0);
+signal cache_tlb0_ck0: t_array_cache_tlb0_ck0;
+type t_array_cache_tlb0_ck1 is array(0 to 16-1) of unsigned(51 downto 0);
+signal cache_tlb0_ck1: t_array_cache_tlb0_ck1;
+type t_array_cache_tlb0_ck2 is array(0 to 16-1) of unsigned(51 downto 0);
+signal cache_tlb0_ck2: t_array_cache_tlb0_ck2;
+type t_array_cache_tlb0_ck3 is array(0 to 16-1) of unsigned(51 downto 0);
+signal cache_tlb0_ck3: t_array_cache_tlb0_ck3;
+type t_array_cache_tlb0_cl0 is array(0 to 16-1) of unsigned(2 downto 0);
+signal cache_tlb0_cl0: t_array_cache_tlb0_cl0;
+type t_array_cache_tlb0_cl1 is array(0 to 16-1) of unsigned(2 downto 0);
+signal cache_tlb0_cl1: t_array_cache_tlb0_cl1;
+type t_array_cache_tlb0_cl2 is array(0 to 16-1) of unsigned(2 downto 0);
+signal cache_tlb0_cl2: t_array_cache_tlb0_cl2;
+type t_array_cache_tlb0_cl3 is array(0 to 16-1) of unsigned(2 downto 0);
+signal cache_tlb0_cl3: t_array_cache_tlb0_cl3;
+type t_array_cache_tlb0_cp0 is array(0 to 16-1) of unsigned(51 downto 0);
+signal cache_tlb0_cp0: t_array_cache_tlb0_cp0;
+type t_array_cache_tlb0_cp1 is array(0 to 16-1) of unsigned(51 downto 0);
+signal cache_tlb0_cp1: t_array_cache_tlb0_cp1;
+type t_array_cache_tlb0_cp2 is array(0 to 16-1) of unsigned(51 downto 0);
+signal cache_tlb0_cp2: t_array_cache_tlb0_cp2;
+type t_array_cache_tlb0_cp3 is array(0 to 16-1) of unsigned(51 downto 0);
+signal cache_tlb0_cp3: t_array_cache_tlb0_cp3;
+type t_array_cache_tlb0_ct_asid_0 is array(0 to 16-1) of unsigned(31 downto 0);
+signal cache_tlb0_ct_asid_0: t_array_cache_tlb0_ct_asid_0;
+type t_array_cache_tlb0_ct_asid_1 is array(0 to 16-1) of unsigned(31 downto 0);
+signal cache_tlb0_ct_asid_1: t_array_cache_tlb0_ct_asid_1;
+type t_array_cache_tlb0_ct_asid_2 is array(0 to 16-1) of unsigned(31 downto 0);
+signal cache_tlb0_ct_asid_2: t_array_cache_tlb0_ct_asid_2;
+type t_array_cache_tlb0_ct_asid_3 is array(0 to 16-1) of unsigned(31 downto 0);
+signal cache_tlb0_ct_asid_3: t_array_cache_tlb0_ct_asid_3;
+type t_array_cache_tlb0_ct_pcid_0 is array(0 to 16-1) of unsigned(11 downto 0);
+signal cache_tlb0_ct_pcid_0: t_array_cache_tlb0_ct_pcid_0;
+type t_array_cache_tlb0_ct_pcid_1 is array(0 to 16-1) of unsigned(11 downto 0);
+signal cache_tlb0_ct_pcid_1: t_array_cache_tlb0_ct_pcid_1;
+type t_array_cache_tlb0_ct_pcid_2 is array(0 to 16-1) of unsigned(11 downto 0);
+signal cache_tlb0_ct_pcid_2: t_array_cache_tlb0_ct_pcid_2;
+type t_array_cache_tlb0_ct_pcid_3 is array(0 to 16-1) of unsigned(11 downto 0);
+signal cache_tlb0_ct_pcid_3: t_array_cache_tlb0_ct_pcid_3;
+type t_array_cache_tlb0_cv0 is array(0 to 16-1) of std_logic;
+signal cache_tlb0_cv0: t_array_cache_tlb0_cv0;
+type t_array_cache_tlb0_cv1 is array(0 to 16-1) of std_logic;
+signal cache_tlb0_cv1: t_array_cache_tlb0_cv1;
+type t_array_cache_tlb0_cv2 is array(0 to 16-1) of std_logic;
+signal cache_tlb0_cv2: t_array_cache_tlb0_cv2;
+type t_array_cache_tlb0_cv3 is array(0 to 16-1) of std_logic;
+signal cache_tlb0_cv3: t_array_cache_tlb0_cv3;
 
 begin
 
@@ -1212,26 +1321,26 @@ begin
             walker_guest0_a_rw <= '0';
             walker_guest0_a_us <= '0';
             walker_guest0_a_xd <= '0';
-            done <= '0';
+            w_done <= '0';
             walker_guest0_fault_k <= to_unsigned(0, 8);
             walker_guest0_flevel <= to_unsigned(0, 3);
             hk_fetch <= '0';
             hk_user <= '0';
             hk_write <= '0';
-            walker_guest0_le <= to_unsigned(0, 64);
+            le <= to_unsigned(0, 64);
             walker_guest0_lvl <= to_unsigned(0, 3);
-            o_aux <= to_unsigned(0, 3);
-            o_level <= to_unsigned(0, 3);
+            w_aux <= to_unsigned(0, 3);
+            w_level <= to_unsigned(0, 3);
             o_n_exitcode <= to_unsigned(0, 64);
             o_n_exitinfo1 <= to_unsigned(0, 64);
             o_n_exitinfo2 <= to_unsigned(0, 64);
-            o_pa <= to_unsigned(0, 64);
+            w_pa <= to_unsigned(0, 64);
             o_r1_error_code <= to_unsigned(0, 32);
             o_r1_vector <= to_unsigned(0, 8);
             o_r_cr2 <= to_unsigned(0, 64);
             o_r_error_code <= to_unsigned(0, 32);
             o_r_vector <= to_unsigned(0, 8);
-            o_status <= to_unsigned(0, 8);
+            w_status <= to_unsigned(0, 8);
             walker_guest0_pend_1 <= '0';
             walker_guest0_pend_2 <= '0';
             walker_guest0_pend_3 <= '0';
@@ -1261,12 +1370,12 @@ begin
             v_rw := '0';
             v_us := '0';
             v_xd := '0';
-            if bool(done) then
-                done <= '0';
+            if bool(w_done) then
+                w_done <= '0';
             end if;
             case walker_guest0_st is
                 when IDLE =>
-                    if bool(start) then
+                    if bool(w_start) then
                         walker_guest0_a_rw <= '1';
                         walker_guest0_a_us <= '1';
                         walker_guest0_a_xd <= '0';
@@ -1275,7 +1384,7 @@ begin
                         walker_guest0_pend_3 <= '0';
                         walker_guest0_pend_2 <= '0';
                         walker_guest0_pend_1 <= '0';
-                        walker_guest0_le <= to_unsigned(0, 64);
+                        le <= to_unsigned(0, 64);
                         in0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         in1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         in2 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
@@ -1417,14 +1526,14 @@ begin
                             end if;
                         end if;
                         if bool(used) then
-                            walker_guest0_le <= uw;
+                            le <= uw;
                             x_valid <= '1';
                             x_wdata <= uw;
                             x_pwrite <= '1';
                             x_waddr <= x_pa;
                             walker_guest0_st <= UWAIT;
                         else
-                            walker_guest0_le <= m_rdata;
+                            le <= m_rdata;
                             if (walker_guest0_lvl = 5) then
                                 if (not bool(m_rdata(0))) then
                                     walker_guest0_fault_k <= to_unsigned(1, 8);
@@ -1535,7 +1644,7 @@ begin
                                             walker_guest0_se_3 <= uw;
                                             walker_guest0_sa_3 <= x_pa;
                                             walker_guest0_sg_3 <= x_addr;
-                                            o_level <= to_unsigned(3, 3);
+                                            w_level <= to_unsigned(3, 3);
                                             x_valid <= '1';
                                             x_pwrite <= '0';
                                             x_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & i_addr(30-1 downto 0));
@@ -1631,7 +1740,7 @@ begin
                                             walker_guest0_se_2 <= uw;
                                             walker_guest0_sa_2 <= x_pa;
                                             walker_guest0_sg_2 <= x_addr;
-                                            o_level <= to_unsigned(2, 3);
+                                            w_level <= to_unsigned(2, 3);
                                             x_valid <= '1';
                                             x_pwrite <= '0';
                                             x_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & i_addr(21-1 downto 0));
@@ -1726,7 +1835,7 @@ begin
                                         walker_guest0_se_1 <= uw;
                                         walker_guest0_sa_1 <= x_pa;
                                         walker_guest0_sg_1 <= x_addr;
-                                        o_level <= to_unsigned(1, 3);
+                                        w_level <= to_unsigned(1, 3);
                                         x_valid <= '1';
                                         x_pwrite <= '0';
                                         x_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & i_addr(12-1 downto 0));
@@ -1743,24 +1852,24 @@ begin
                         if (x_status /= 0) then
                             walker_guest0_st <= NFAULT;
                         else
-                            o_pa <= x_pa;
-                            o_aux <= x_level;
+                            w_pa <= x_pa;
+                            w_aux <= x_level;
                             if (False or bool(walker_guest0_pend_5) or bool(walker_guest0_pend_4) or bool(walker_guest0_pend_3) or bool(walker_guest0_pend_2) or bool(walker_guest0_pend_1)) then
                                 walker_guest0_st <= ADREQ;
                             else
-                                o_status <= to_unsigned(0, 8);
-                                done <= '1';
+                                w_status <= to_unsigned(0, 8);
+                                w_done <= '1';
                                 walker_guest0_st <= IDLE;
                             end if;
                         end if;
                     end if;
                 when NFAULT =>
-                    o_status <= (64 + x_status);
-                    o_level <= x_level;
+                    w_status <= (64 + x_status);
+                    w_level <= x_level;
                     if bool(x_on_table) then
-                        o_aux <= walker_guest0_lvl;
+                        w_aux <= walker_guest0_lvl;
                     else
-                        o_aux <= to_unsigned(7, 3);
+                        w_aux <= to_unsigned(7, 3);
                     end if;
                     o_n_exitcode <= to_unsigned(1024, 64);
                     o_n_exitinfo1 <= to_unsigned(0, 64);
@@ -1768,12 +1877,12 @@ begin
                     o_n_exitinfo1(32) <= stdl((not bool(x_on_table)));
                     o_n_exitinfo1(33) <= x_on_table;
                     o_n_exitinfo2 <= x_addr;
-                    done <= '1';
+                    w_done <= '1';
                     walker_guest0_st <= IDLE;
                 when FAULT =>
-                    o_status <= walker_guest0_fault_k;
-                    o_level <= walker_guest0_flevel;
-                    o_aux <= to_unsigned(0, 3);
+                    w_status <= walker_guest0_fault_k;
+                    w_level <= walker_guest0_flevel;
+                    w_aux <= to_unsigned(0, 3);
                     o_r_vector <= to_unsigned(14, 8);
                     o_r_error_code <= to_unsigned(0, 32);
                     o_r_error_code(0) <= stdl(walker_guest0_fault_k(4-1 downto 0) /= 1);
@@ -1781,11 +1890,11 @@ begin
                     o_r_error_code(2) <= k_user;
                     o_r_error_code(3) <= stdl(walker_guest0_fault_k(4-1 downto 0) = 2);
                     o_r_error_code(4) <= stdl(bool(k_fetch) and (bool(r_CR4(20)) or bool(r_EFER(11))));
-                    o_r_error_code(5) <= stdl(((walker_guest0_fault_k > 2) and (walker_guest0_fault_k <= 9)) and (((bool(r_CR4(22)) and bool(walker_guest0_a_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * walker_guest0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * walker_guest0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))));
+                    o_r_error_code(5) <= stdl(((walker_guest0_fault_k > 2) and (walker_guest0_fault_k <= 9)) and (((bool(r_CR4(22)) and bool(walker_guest0_a_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))));
                     o_r_cr2 <= i_addr;
                     o_r1_vector <= to_unsigned(13, 8);
                     o_r1_error_code <= to_unsigned(0, 32);
-                    done <= '1';
+                    w_done <= '1';
                     walker_guest0_st <= IDLE;
                 when ADREQ =>
                     if bool(walker_guest0_pend_5) then
@@ -1824,8 +1933,8 @@ begin
                         x_wdata <= walker_guest0_se_1;
                         walker_guest0_st <= ADWAIT;
                     else
-                        o_status <= to_unsigned(0, 8);
-                        done <= '1';
+                        w_status <= to_unsigned(0, 8);
+                        w_done <= '1';
                         walker_guest0_st <= IDLE;
                     end if;
                 when ADWAIT =>
@@ -1851,26 +1960,26 @@ begin
                         end if;
                     end if;
                 when PROC =>
-                    walker_guest0_le <= walker_guest0_le;
+                    le <= le;
                     if (walker_guest0_lvl = 5) then
-                        if (not bool(walker_guest0_le(0))) then
+                        if (not bool(le(0))) then
                             walker_guest0_fault_k <= to_unsigned(1, 8);
                             walker_guest0_flevel <= to_unsigned(5, 3);
                             walker_guest0_st <= FAULT;
-                        elsif (((walker_guest0_le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(r_EFER(11))) and ((walker_guest0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        elsif (((le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(r_EFER(11))) and ((le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                             walker_guest0_fault_k <= to_unsigned(2, 8);
                             walker_guest0_flevel <= to_unsigned(5, 3);
                             walker_guest0_st <= FAULT;
                         else
-                            v_rw := stdl(bool(walker_guest0_a_rw) and bool(walker_guest0_le(1)));
+                            v_rw := stdl(bool(walker_guest0_a_rw) and bool(le(1)));
                             walker_guest0_a_rw <= v_rw;
-                            v_us := stdl(bool(walker_guest0_a_us) and bool(walker_guest0_le(2)));
+                            v_us := stdl(bool(walker_guest0_a_us) and bool(le(2)));
                             walker_guest0_a_us <= v_us;
-                            v_xd := stdl(bool(walker_guest0_a_xd) or (bool(walker_guest0_le(63)) and bool(r_EFER(11))));
+                            v_xd := stdl(bool(walker_guest0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
                             walker_guest0_a_xd <= v_xd;
                             x_valid <= '1';
                             x_pwrite <= '0';
-                            x_addr <= (unsigned'(to_unsigned(0, 16) & walker_guest0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                            x_addr <= (unsigned'(to_unsigned(0, 16) & le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
                             x_on_table <= '1';
                             hk_write <= '1';
                             hk_user <= '1';
@@ -1879,24 +1988,24 @@ begin
                             walker_guest0_lvl <= to_unsigned(4, 3);
                         end if;
                     elsif (walker_guest0_lvl = 4) then
-                        if (not bool(walker_guest0_le(0))) then
+                        if (not bool(le(0))) then
                             walker_guest0_fault_k <= to_unsigned(1, 8);
                             walker_guest0_flevel <= to_unsigned(4, 3);
                             walker_guest0_st <= FAULT;
-                        elsif (((walker_guest0_le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (True and ((walker_guest0_le and to_unsigned(256, 64)) /= 0)) or ((not bool(r_EFER(11))) and ((walker_guest0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        elsif (((le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (True and ((le and to_unsigned(256, 64)) /= 0)) or ((not bool(r_EFER(11))) and ((le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                             walker_guest0_fault_k <= to_unsigned(2, 8);
                             walker_guest0_flevel <= to_unsigned(4, 3);
                             walker_guest0_st <= FAULT;
                         else
-                            v_rw := stdl(bool(walker_guest0_a_rw) and bool(walker_guest0_le(1)));
+                            v_rw := stdl(bool(walker_guest0_a_rw) and bool(le(1)));
                             walker_guest0_a_rw <= v_rw;
-                            v_us := stdl(bool(walker_guest0_a_us) and bool(walker_guest0_le(2)));
+                            v_us := stdl(bool(walker_guest0_a_us) and bool(le(2)));
                             walker_guest0_a_us <= v_us;
-                            v_xd := stdl(bool(walker_guest0_a_xd) or (bool(walker_guest0_le(63)) and bool(r_EFER(11))));
+                            v_xd := stdl(bool(walker_guest0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
                             walker_guest0_a_xd <= v_xd;
                             x_valid <= '1';
                             x_pwrite <= '0';
-                            x_addr <= (unsigned'(to_unsigned(0, 16) & walker_guest0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                            x_addr <= (unsigned'(to_unsigned(0, 16) & le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
                             x_on_table <= '1';
                             hk_write <= '1';
                             hk_user <= '1';
@@ -1905,21 +2014,21 @@ begin
                             walker_guest0_lvl <= to_unsigned(3, 3);
                         end if;
                     elsif (walker_guest0_lvl = 3) then
-                        if (bool(walker_guest0_le(7)) and True) then
-                            if (not bool(walker_guest0_le(0))) then
+                        if (bool(le(7)) and True) then
+                            if (not bool(le(0))) then
                                 walker_guest0_fault_k <= to_unsigned(1, 8);
                                 walker_guest0_flevel <= to_unsigned(3, 3);
                                 walker_guest0_st <= FAULT;
-                            elsif (((walker_guest0_le and unsigned'("0000000000001111000000000000000000111111111111111110000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((walker_guest0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            elsif (((le and unsigned'("0000000000001111000000000000000000111111111111111110000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                                 walker_guest0_fault_k <= to_unsigned(2, 8);
                                 walker_guest0_flevel <= to_unsigned(3, 3);
                                 walker_guest0_st <= FAULT;
                             else
-                                v_rw := stdl(bool(walker_guest0_a_rw) and bool(walker_guest0_le(1)));
+                                v_rw := stdl(bool(walker_guest0_a_rw) and bool(le(1)));
                                 walker_guest0_a_rw <= v_rw;
-                                v_us := stdl(bool(walker_guest0_a_us) and bool(walker_guest0_le(2)));
+                                v_us := stdl(bool(walker_guest0_a_us) and bool(le(2)));
                                 walker_guest0_a_us <= v_us;
-                                v_xd := stdl(bool(walker_guest0_a_xd) or (bool(walker_guest0_le(63)) and bool(r_EFER(11))));
+                                v_xd := stdl(bool(walker_guest0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
                                 walker_guest0_a_xd <= v_xd;
                                 if (bool(k_user) and (not bool(v_us))) then
                                     walker_guest0_fault_k <= to_unsigned(3, 8);
@@ -1945,27 +2054,27 @@ begin
                                     walker_guest0_fault_k <= to_unsigned(8, 8);
                                     walker_guest0_flevel <= to_unsigned(3, 3);
                                     walker_guest0_st <= FAULT;
-                                elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * walker_guest0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * walker_guest0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
+                                elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
                                     walker_guest0_fault_k <= to_unsigned(9, 8);
                                     walker_guest0_flevel <= to_unsigned(3, 3);
                                     walker_guest0_st <= FAULT;
                                 else
-                                    uw := walker_guest0_le;
+                                    uw := le;
                                     uw(5) := '1';
                                     if bool(k_write) then
                                         uw(6) := '1';
                                     end if;
-                                    if (uw /= walker_guest0_le) then
+                                    if (uw /= le) then
                                         walker_guest0_pend_3 <= '1';
                                         pending := '1';
                                     end if;
                                     walker_guest0_se_3 <= uw;
                                     walker_guest0_sa_3 <= x_pa;
                                     walker_guest0_sg_3 <= x_addr;
-                                    o_level <= to_unsigned(3, 3);
+                                    w_level <= to_unsigned(3, 3);
                                     x_valid <= '1';
                                     x_pwrite <= '0';
-                                    x_addr <= unsigned'(to_unsigned(0, 16) & walker_guest0_le(48-1 downto 30) & i_addr(30-1 downto 0));
+                                    x_addr <= unsigned'(to_unsigned(0, 16) & le(48-1 downto 30) & i_addr(30-1 downto 0));
                                     x_on_table <= '0';
                                     hk_write <= k_write;
                                     hk_user <= '1';
@@ -1974,24 +2083,24 @@ begin
                                 end if;
                             end if;
                         else
-                            if (not bool(walker_guest0_le(0))) then
+                            if (not bool(le(0))) then
                                 walker_guest0_fault_k <= to_unsigned(1, 8);
                                 walker_guest0_flevel <= to_unsigned(3, 3);
                                 walker_guest0_st <= FAULT;
-                            elsif (((walker_guest0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((walker_guest0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((walker_guest0_le and to_unsigned(128, 64)) /= 0))) then
+                            elsif (((le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((le and to_unsigned(128, 64)) /= 0))) then
                                 walker_guest0_fault_k <= to_unsigned(2, 8);
                                 walker_guest0_flevel <= to_unsigned(3, 3);
                                 walker_guest0_st <= FAULT;
                             else
-                                v_rw := stdl(bool(walker_guest0_a_rw) and bool(walker_guest0_le(1)));
+                                v_rw := stdl(bool(walker_guest0_a_rw) and bool(le(1)));
                                 walker_guest0_a_rw <= v_rw;
-                                v_us := stdl(bool(walker_guest0_a_us) and bool(walker_guest0_le(2)));
+                                v_us := stdl(bool(walker_guest0_a_us) and bool(le(2)));
                                 walker_guest0_a_us <= v_us;
-                                v_xd := stdl(bool(walker_guest0_a_xd) or (bool(walker_guest0_le(63)) and bool(r_EFER(11))));
+                                v_xd := stdl(bool(walker_guest0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
                                 walker_guest0_a_xd <= v_xd;
                                 x_valid <= '1';
                                 x_pwrite <= '0';
-                                x_addr <= (unsigned'(to_unsigned(0, 16) & walker_guest0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                x_addr <= (unsigned'(to_unsigned(0, 16) & le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
                                 x_on_table <= '1';
                                 hk_write <= '1';
                                 hk_user <= '1';
@@ -2001,21 +2110,21 @@ begin
                             end if;
                         end if;
                     elsif (walker_guest0_lvl = 2) then
-                        if bool(walker_guest0_le(7)) then
-                            if (not bool(walker_guest0_le(0))) then
+                        if bool(le(7)) then
+                            if (not bool(le(0))) then
                                 walker_guest0_fault_k <= to_unsigned(1, 8);
                                 walker_guest0_flevel <= to_unsigned(2, 3);
                                 walker_guest0_st <= FAULT;
-                            elsif (((walker_guest0_le and unsigned'("0000000000001111000000000000000000000000000111111110000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((walker_guest0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            elsif (((le and unsigned'("0000000000001111000000000000000000000000000111111110000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                                 walker_guest0_fault_k <= to_unsigned(2, 8);
                                 walker_guest0_flevel <= to_unsigned(2, 3);
                                 walker_guest0_st <= FAULT;
                             else
-                                v_rw := stdl(bool(walker_guest0_a_rw) and bool(walker_guest0_le(1)));
+                                v_rw := stdl(bool(walker_guest0_a_rw) and bool(le(1)));
                                 walker_guest0_a_rw <= v_rw;
-                                v_us := stdl(bool(walker_guest0_a_us) and bool(walker_guest0_le(2)));
+                                v_us := stdl(bool(walker_guest0_a_us) and bool(le(2)));
                                 walker_guest0_a_us <= v_us;
-                                v_xd := stdl(bool(walker_guest0_a_xd) or (bool(walker_guest0_le(63)) and bool(r_EFER(11))));
+                                v_xd := stdl(bool(walker_guest0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
                                 walker_guest0_a_xd <= v_xd;
                                 if (bool(k_user) and (not bool(v_us))) then
                                     walker_guest0_fault_k <= to_unsigned(3, 8);
@@ -2041,27 +2150,27 @@ begin
                                     walker_guest0_fault_k <= to_unsigned(8, 8);
                                     walker_guest0_flevel <= to_unsigned(2, 3);
                                     walker_guest0_st <= FAULT;
-                                elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * walker_guest0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * walker_guest0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
+                                elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
                                     walker_guest0_fault_k <= to_unsigned(9, 8);
                                     walker_guest0_flevel <= to_unsigned(2, 3);
                                     walker_guest0_st <= FAULT;
                                 else
-                                    uw := walker_guest0_le;
+                                    uw := le;
                                     uw(5) := '1';
                                     if bool(k_write) then
                                         uw(6) := '1';
                                     end if;
-                                    if (uw /= walker_guest0_le) then
+                                    if (uw /= le) then
                                         walker_guest0_pend_2 <= '1';
                                         pending := '1';
                                     end if;
                                     walker_guest0_se_2 <= uw;
                                     walker_guest0_sa_2 <= x_pa;
                                     walker_guest0_sg_2 <= x_addr;
-                                    o_level <= to_unsigned(2, 3);
+                                    w_level <= to_unsigned(2, 3);
                                     x_valid <= '1';
                                     x_pwrite <= '0';
-                                    x_addr <= unsigned'(to_unsigned(0, 16) & walker_guest0_le(48-1 downto 21) & i_addr(21-1 downto 0));
+                                    x_addr <= unsigned'(to_unsigned(0, 16) & le(48-1 downto 21) & i_addr(21-1 downto 0));
                                     x_on_table <= '0';
                                     hk_write <= k_write;
                                     hk_user <= '1';
@@ -2070,24 +2179,24 @@ begin
                                 end if;
                             end if;
                         else
-                            if (not bool(walker_guest0_le(0))) then
+                            if (not bool(le(0))) then
                                 walker_guest0_fault_k <= to_unsigned(1, 8);
                                 walker_guest0_flevel <= to_unsigned(2, 3);
                                 walker_guest0_st <= FAULT;
-                            elsif (((walker_guest0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((walker_guest0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            elsif (((le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                                 walker_guest0_fault_k <= to_unsigned(2, 8);
                                 walker_guest0_flevel <= to_unsigned(2, 3);
                                 walker_guest0_st <= FAULT;
                             else
-                                v_rw := stdl(bool(walker_guest0_a_rw) and bool(walker_guest0_le(1)));
+                                v_rw := stdl(bool(walker_guest0_a_rw) and bool(le(1)));
                                 walker_guest0_a_rw <= v_rw;
-                                v_us := stdl(bool(walker_guest0_a_us) and bool(walker_guest0_le(2)));
+                                v_us := stdl(bool(walker_guest0_a_us) and bool(le(2)));
                                 walker_guest0_a_us <= v_us;
-                                v_xd := stdl(bool(walker_guest0_a_xd) or (bool(walker_guest0_le(63)) and bool(r_EFER(11))));
+                                v_xd := stdl(bool(walker_guest0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
                                 walker_guest0_a_xd <= v_xd;
                                 x_valid <= '1';
                                 x_pwrite <= '0';
-                                x_addr <= (unsigned'(to_unsigned(0, 16) & walker_guest0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                                x_addr <= (unsigned'(to_unsigned(0, 16) & le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                                 x_on_table <= '1';
                                 hk_write <= '1';
                                 hk_user <= '1';
@@ -2097,20 +2206,20 @@ begin
                             end if;
                         end if;
                     elsif (walker_guest0_lvl = 1) then
-                        if (not bool(walker_guest0_le(0))) then
+                        if (not bool(le(0))) then
                             walker_guest0_fault_k <= to_unsigned(1, 8);
                             walker_guest0_flevel <= to_unsigned(1, 3);
                             walker_guest0_st <= FAULT;
-                        elsif (((walker_guest0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((walker_guest0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        elsif (((le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                             walker_guest0_fault_k <= to_unsigned(2, 8);
                             walker_guest0_flevel <= to_unsigned(1, 3);
                             walker_guest0_st <= FAULT;
                         else
-                            v_rw := stdl(bool(walker_guest0_a_rw) and bool(walker_guest0_le(1)));
+                            v_rw := stdl(bool(walker_guest0_a_rw) and bool(le(1)));
                             walker_guest0_a_rw <= v_rw;
-                            v_us := stdl(bool(walker_guest0_a_us) and bool(walker_guest0_le(2)));
+                            v_us := stdl(bool(walker_guest0_a_us) and bool(le(2)));
                             walker_guest0_a_us <= v_us;
-                            v_xd := stdl(bool(walker_guest0_a_xd) or (bool(walker_guest0_le(63)) and bool(r_EFER(11))));
+                            v_xd := stdl(bool(walker_guest0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
                             walker_guest0_a_xd <= v_xd;
                             if (bool(k_user) and (not bool(v_us))) then
                                 walker_guest0_fault_k <= to_unsigned(3, 8);
@@ -2136,27 +2245,27 @@ begin
                                 walker_guest0_fault_k <= to_unsigned(8, 8);
                                 walker_guest0_flevel <= to_unsigned(1, 3);
                                 walker_guest0_st <= FAULT;
-                            elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * walker_guest0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * walker_guest0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
+                            elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
                                 walker_guest0_fault_k <= to_unsigned(9, 8);
                                 walker_guest0_flevel <= to_unsigned(1, 3);
                                 walker_guest0_st <= FAULT;
                             else
-                                uw := walker_guest0_le;
+                                uw := le;
                                 uw(5) := '1';
                                 if bool(k_write) then
                                     uw(6) := '1';
                                 end if;
-                                if (uw /= walker_guest0_le) then
+                                if (uw /= le) then
                                     walker_guest0_pend_1 <= '1';
                                     pending := '1';
                                 end if;
                                 walker_guest0_se_1 <= uw;
                                 walker_guest0_sa_1 <= x_pa;
                                 walker_guest0_sg_1 <= x_addr;
-                                o_level <= to_unsigned(1, 3);
+                                w_level <= to_unsigned(1, 3);
                                 x_valid <= '1';
                                 x_pwrite <= '0';
-                                x_addr <= unsigned'(to_unsigned(0, 16) & walker_guest0_le(48-1 downto 12) & i_addr(12-1 downto 0));
+                                x_addr <= unsigned'(to_unsigned(0, 16) & le(48-1 downto 12) & i_addr(12-1 downto 0));
                                 x_on_table <= '0';
                                 hk_write <= k_write;
                                 hk_user <= '1';
@@ -2180,5 +2289,1178 @@ hb_CR4 <= unsigned'(unsigned'("0000000000000000000000000000000000000000000000000
 hb_EFER <= r_HEFER;
 hb_RFLAGS <= to_unsigned(0, 64);
 hb_PKRU <= to_unsigned(0, 32);
+
+cache_tlb0_request: process (i_addr, k_fetch, k_user, k_write, le, r_ASID, r_CR3, r_CR4) is
+    variable tg0: unsigned(11 downto 0);
+    variable tg1: unsigned(63 downto 0);
+begin
+    cache_tlb0_c_set <= i_addr(16-1 downto 12);
+    cache_tlb0_c_acc <= unsigned'(k_write & k_user & k_fetch);
+    cache_tlb0_t_asid <= r_ASID;
+    tg0 := to_unsigned(0, 12);
+    tg1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    tg1 := r_CR3;
+    if bool(r_CR4(17)) then
+        tg0 := tg1(12-1 downto 0);
+    else
+        tg0 := to_unsigned(0, 12);
+    end if;
+    cache_tlb0_t_pcid <= tg0;
+    cache_tlb0_c_glob <= stdl(bool(le(8)) and bool(r_CR4(7)));
+end process cache_tlb0_request;
+
+cache_tlb0_lookup: process (cache_tlb0_c_acc, cache_tlb0_c_set, cache_tlb0_ca0, cache_tlb0_ca1, cache_tlb0_ca2, cache_tlb0_ca3, cache_tlb0_cg0, cache_tlb0_cg1, cache_tlb0_cg2, cache_tlb0_cg3, cache_tlb0_ch0, cache_tlb0_ch1, cache_tlb0_ch2, cache_tlb0_ch3, cache_tlb0_ck0, cache_tlb0_ck1, cache_tlb0_ck2, cache_tlb0_ck3, cache_tlb0_cl0, cache_tlb0_cl1, cache_tlb0_cl2, cache_tlb0_cl3, cache_tlb0_cp0, cache_tlb0_cp1, cache_tlb0_cp2, cache_tlb0_cp3, cache_tlb0_ct_asid_0, cache_tlb0_ct_asid_1, cache_tlb0_ct_asid_2, cache_tlb0_ct_asid_3, cache_tlb0_ct_pcid_0, cache_tlb0_ct_pcid_1, cache_tlb0_ct_pcid_2, cache_tlb0_ct_pcid_3, cache_tlb0_cv0, cache_tlb0_cv1, cache_tlb0_cv2, cache_tlb0_cv3, i_addr, cache_tlb0_t_asid, cache_tlb0_t_pcid) is
+    variable found: std_logic;
+    variable way: unsigned(1 downto 0);
+    variable pa: unsigned(63 downto 0);
+    variable lv: unsigned(2 downto 0);
+    variable ax: unsigned(2 downto 0);
+    variable e3_v: unsigned(0 downto 0);
+    variable e3_k: unsigned(51 downto 0);
+    variable e3_a: unsigned(2 downto 0);
+    variable e3_t_asid: unsigned(31 downto 0);
+    variable e3_t_pcid: unsigned(11 downto 0);
+    variable e3_g: unsigned(0 downto 0);
+    variable e3_l: unsigned(2 downto 0);
+    variable e3_h: unsigned(2 downto 0);
+    variable e3_p: unsigned(51 downto 0);
+    variable e2_v: unsigned(0 downto 0);
+    variable e2_k: unsigned(51 downto 0);
+    variable e2_a: unsigned(2 downto 0);
+    variable e2_t_asid: unsigned(31 downto 0);
+    variable e2_t_pcid: unsigned(11 downto 0);
+    variable e2_g: unsigned(0 downto 0);
+    variable e2_l: unsigned(2 downto 0);
+    variable e2_h: unsigned(2 downto 0);
+    variable e2_p: unsigned(51 downto 0);
+    variable e1_v: unsigned(0 downto 0);
+    variable e1_k: unsigned(51 downto 0);
+    variable e1_a: unsigned(2 downto 0);
+    variable e1_t_asid: unsigned(31 downto 0);
+    variable e1_t_pcid: unsigned(11 downto 0);
+    variable e1_g: unsigned(0 downto 0);
+    variable e1_l: unsigned(2 downto 0);
+    variable e1_h: unsigned(2 downto 0);
+    variable e1_p: unsigned(51 downto 0);
+    variable e0_v: unsigned(0 downto 0);
+    variable e0_k: unsigned(51 downto 0);
+    variable e0_a: unsigned(2 downto 0);
+    variable e0_t_asid: unsigned(31 downto 0);
+    variable e0_t_pcid: unsigned(11 downto 0);
+    variable e0_g: unsigned(0 downto 0);
+    variable e0_l: unsigned(2 downto 0);
+    variable e0_h: unsigned(2 downto 0);
+    variable e0_p: unsigned(51 downto 0);
+begin
+    found := '0';
+    way := to_unsigned(0, 2);
+    pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    lv := to_unsigned(0, 3);
+    ax := to_unsigned(0, 3);
+    e3_v := to_unsigned(0, 1);
+    e3_v(0) := cache_tlb0_cv3(to_integer(cache_tlb0_c_set));
+    e3_k := unsigned'("0000000000000000000000000000000000000000000000000000");
+    e3_k := cache_tlb0_ck3(to_integer(cache_tlb0_c_set));
+    e3_a := to_unsigned(0, 3);
+    e3_a := cache_tlb0_ca3(to_integer(cache_tlb0_c_set));
+    e3_t_asid := unsigned'("00000000000000000000000000000000");
+    e3_t_asid := cache_tlb0_ct_asid_3(to_integer(cache_tlb0_c_set));
+    e3_t_pcid := to_unsigned(0, 12);
+    e3_t_pcid := cache_tlb0_ct_pcid_3(to_integer(cache_tlb0_c_set));
+    e3_g := to_unsigned(0, 1);
+    e3_g(0) := cache_tlb0_cg3(to_integer(cache_tlb0_c_set));
+    e3_l := to_unsigned(0, 3);
+    e3_l := cache_tlb0_cl3(to_integer(cache_tlb0_c_set));
+    e3_h := to_unsigned(0, 3);
+    e3_h := cache_tlb0_ch3(to_integer(cache_tlb0_c_set));
+    e3_p := unsigned'("0000000000000000000000000000000000000000000000000000");
+    e3_p := cache_tlb0_cp3(to_integer(cache_tlb0_c_set));
+    if (bool(e3_v(0)) and (e3_a = cache_tlb0_c_acc) and (e3_t_asid = cache_tlb0_t_asid) and ((e3_t_pcid = cache_tlb0_t_pcid) or bool(e3_g(0))) and (e3_k = i_addr(64-1 downto 12))) then
+        found := '1';
+        way := to_unsigned(3, 2);
+        pa := unsigned'(e3_p & i_addr(12-1 downto 0));
+        lv := e3_l;
+        ax := e3_h;
+    end if;
+    e2_v := to_unsigned(0, 1);
+    e2_v(0) := cache_tlb0_cv2(to_integer(cache_tlb0_c_set));
+    e2_k := unsigned'("0000000000000000000000000000000000000000000000000000");
+    e2_k := cache_tlb0_ck2(to_integer(cache_tlb0_c_set));
+    e2_a := to_unsigned(0, 3);
+    e2_a := cache_tlb0_ca2(to_integer(cache_tlb0_c_set));
+    e2_t_asid := unsigned'("00000000000000000000000000000000");
+    e2_t_asid := cache_tlb0_ct_asid_2(to_integer(cache_tlb0_c_set));
+    e2_t_pcid := to_unsigned(0, 12);
+    e2_t_pcid := cache_tlb0_ct_pcid_2(to_integer(cache_tlb0_c_set));
+    e2_g := to_unsigned(0, 1);
+    e2_g(0) := cache_tlb0_cg2(to_integer(cache_tlb0_c_set));
+    e2_l := to_unsigned(0, 3);
+    e2_l := cache_tlb0_cl2(to_integer(cache_tlb0_c_set));
+    e2_h := to_unsigned(0, 3);
+    e2_h := cache_tlb0_ch2(to_integer(cache_tlb0_c_set));
+    e2_p := unsigned'("0000000000000000000000000000000000000000000000000000");
+    e2_p := cache_tlb0_cp2(to_integer(cache_tlb0_c_set));
+    if (bool(e2_v(0)) and (e2_a = cache_tlb0_c_acc) and (e2_t_asid = cache_tlb0_t_asid) and ((e2_t_pcid = cache_tlb0_t_pcid) or bool(e2_g(0))) and (e2_k = i_addr(64-1 downto 12))) then
+        found := '1';
+        way := to_unsigned(2, 2);
+        pa := unsigned'(e2_p & i_addr(12-1 downto 0));
+        lv := e2_l;
+        ax := e2_h;
+    end if;
+    e1_v := to_unsigned(0, 1);
+    e1_v(0) := cache_tlb0_cv1(to_integer(cache_tlb0_c_set));
+    e1_k := unsigned'("0000000000000000000000000000000000000000000000000000");
+    e1_k := cache_tlb0_ck1(to_integer(cache_tlb0_c_set));
+    e1_a := to_unsigned(0, 3);
+    e1_a := cache_tlb0_ca1(to_integer(cache_tlb0_c_set));
+    e1_t_asid := unsigned'("00000000000000000000000000000000");
+    e1_t_asid := cache_tlb0_ct_asid_1(to_integer(cache_tlb0_c_set));
+    e1_t_pcid := to_unsigned(0, 12);
+    e1_t_pcid := cache_tlb0_ct_pcid_1(to_integer(cache_tlb0_c_set));
+    e1_g := to_unsigned(0, 1);
+    e1_g(0) := cache_tlb0_cg1(to_integer(cache_tlb0_c_set));
+    e1_l := to_unsigned(0, 3);
+    e1_l := cache_tlb0_cl1(to_integer(cache_tlb0_c_set));
+    e1_h := to_unsigned(0, 3);
+    e1_h := cache_tlb0_ch1(to_integer(cache_tlb0_c_set));
+    e1_p := unsigned'("0000000000000000000000000000000000000000000000000000");
+    e1_p := cache_tlb0_cp1(to_integer(cache_tlb0_c_set));
+    if (bool(e1_v(0)) and (e1_a = cache_tlb0_c_acc) and (e1_t_asid = cache_tlb0_t_asid) and ((e1_t_pcid = cache_tlb0_t_pcid) or bool(e1_g(0))) and (e1_k = i_addr(64-1 downto 12))) then
+        found := '1';
+        way := to_unsigned(1, 2);
+        pa := unsigned'(e1_p & i_addr(12-1 downto 0));
+        lv := e1_l;
+        ax := e1_h;
+    end if;
+    e0_v := to_unsigned(0, 1);
+    e0_v(0) := cache_tlb0_cv0(to_integer(cache_tlb0_c_set));
+    e0_k := unsigned'("0000000000000000000000000000000000000000000000000000");
+    e0_k := cache_tlb0_ck0(to_integer(cache_tlb0_c_set));
+    e0_a := to_unsigned(0, 3);
+    e0_a := cache_tlb0_ca0(to_integer(cache_tlb0_c_set));
+    e0_t_asid := unsigned'("00000000000000000000000000000000");
+    e0_t_asid := cache_tlb0_ct_asid_0(to_integer(cache_tlb0_c_set));
+    e0_t_pcid := to_unsigned(0, 12);
+    e0_t_pcid := cache_tlb0_ct_pcid_0(to_integer(cache_tlb0_c_set));
+    e0_g := to_unsigned(0, 1);
+    e0_g(0) := cache_tlb0_cg0(to_integer(cache_tlb0_c_set));
+    e0_l := to_unsigned(0, 3);
+    e0_l := cache_tlb0_cl0(to_integer(cache_tlb0_c_set));
+    e0_h := to_unsigned(0, 3);
+    e0_h := cache_tlb0_ch0(to_integer(cache_tlb0_c_set));
+    e0_p := unsigned'("0000000000000000000000000000000000000000000000000000");
+    e0_p := cache_tlb0_cp0(to_integer(cache_tlb0_c_set));
+    if (bool(e0_v(0)) and (e0_a = cache_tlb0_c_acc) and (e0_t_asid = cache_tlb0_t_asid) and ((e0_t_pcid = cache_tlb0_t_pcid) or bool(e0_g(0))) and (e0_k = i_addr(64-1 downto 12))) then
+        found := '1';
+        way := to_unsigned(0, 2);
+        pa := unsigned'(e0_p & i_addr(12-1 downto 0));
+        lv := e0_l;
+        ax := e0_h;
+    end if;
+    cache_tlb0_l_hit <= found;
+    cache_tlb0_l_way <= way;
+    cache_tlb0_l_pa <= pa;
+    cache_tlb0_l_level <= lv;
+    cache_tlb0_l_aux <= ax;
+end process cache_tlb0_lookup;
+
+w_start <= stdl(bool(start) and (i_op = 0) and (not bool(cache_tlb0_l_hit)));
+
+cache_tlb0_outputs: process (cache_tlb0_h_aux, cache_tlb0_h_level, cache_tlb0_h_pa, cache_tlb0_hit, w_aux, w_level, w_pa, w_status) is
+begin
+    o_hit <= cache_tlb0_hit;
+    if bool(cache_tlb0_hit) then
+        o_status <= to_unsigned(0, 8);
+        o_level <= cache_tlb0_h_level;
+        o_aux <= cache_tlb0_h_aux;
+        o_pa <= cache_tlb0_h_pa;
+    else
+        o_status <= w_status;
+        o_level <= w_level;
+        o_aux <= w_aux;
+        o_pa <= w_pa;
+    end if;
+end process cache_tlb0_outputs;
+
+cache_tlb0_fsm: process (clk) is
+    variable fw: unsigned(1 downto 0);
+    variable free: std_logic;
+    variable pb: unsigned(2 downto 0);
+    variable e0_v: unsigned(0 downto 0);
+    variable e0_k: unsigned(51 downto 0);
+    variable e0_a: unsigned(2 downto 0);
+    variable e0_t_asid: unsigned(31 downto 0);
+    variable e0_t_pcid: unsigned(11 downto 0);
+    variable e0_g: unsigned(0 downto 0);
+    variable e0_l: unsigned(2 downto 0);
+    variable e0_h: unsigned(2 downto 0);
+    variable e0_p: unsigned(51 downto 0);
+    variable e1_v: unsigned(0 downto 0);
+    variable e1_k: unsigned(51 downto 0);
+    variable e1_a: unsigned(2 downto 0);
+    variable e1_t_asid: unsigned(31 downto 0);
+    variable e1_t_pcid: unsigned(11 downto 0);
+    variable e1_g: unsigned(0 downto 0);
+    variable e1_l: unsigned(2 downto 0);
+    variable e1_h: unsigned(2 downto 0);
+    variable e1_p: unsigned(51 downto 0);
+    variable e2_v: unsigned(0 downto 0);
+    variable e2_k: unsigned(51 downto 0);
+    variable e2_a: unsigned(2 downto 0);
+    variable e2_t_asid: unsigned(31 downto 0);
+    variable e2_t_pcid: unsigned(11 downto 0);
+    variable e2_g: unsigned(0 downto 0);
+    variable e2_l: unsigned(2 downto 0);
+    variable e2_h: unsigned(2 downto 0);
+    variable e2_p: unsigned(51 downto 0);
+    variable e3_v: unsigned(0 downto 0);
+    variable e3_k: unsigned(51 downto 0);
+    variable e3_a: unsigned(2 downto 0);
+    variable e3_t_asid: unsigned(31 downto 0);
+    variable e3_t_pcid: unsigned(11 downto 0);
+    variable e3_g: unsigned(0 downto 0);
+    variable e3_l: unsigned(2 downto 0);
+    variable e3_h: unsigned(2 downto 0);
+    variable e3_p: unsigned(51 downto 0);
+    variable d1w0_0: unsigned(63 downto 0);
+    variable d1w1_0: unsigned(63 downto 0);
+    variable d1w2_0: unsigned(63 downto 0);
+    variable d1w3_0: unsigned(63 downto 0);
+    variable d2w0_0: unsigned(63 downto 0);
+    variable d2w1_0: unsigned(63 downto 0);
+    variable d2w2_0: unsigned(63 downto 0);
+    variable d2w3_0: unsigned(63 downto 0);
+    variable d3w0_0: unsigned(11 downto 0);
+    variable d3w0_1: unsigned(63 downto 0);
+    variable d3w1_0: unsigned(11 downto 0);
+    variable d3w1_1: unsigned(63 downto 0);
+    variable d3w2_0: unsigned(11 downto 0);
+    variable d3w2_1: unsigned(63 downto 0);
+    variable d3w3_0: unsigned(11 downto 0);
+    variable d3w3_1: unsigned(63 downto 0);
+begin
+    if rising_edge(clk) then
+        if (rst = '1') then
+            cache_tlb0_ca0(0) <= to_unsigned(0, 3);
+            cache_tlb0_ca0(1) <= to_unsigned(0, 3);
+            cache_tlb0_ca0(2) <= to_unsigned(0, 3);
+            cache_tlb0_ca0(3) <= to_unsigned(0, 3);
+            cache_tlb0_ca0(4) <= to_unsigned(0, 3);
+            cache_tlb0_ca0(5) <= to_unsigned(0, 3);
+            cache_tlb0_ca0(6) <= to_unsigned(0, 3);
+            cache_tlb0_ca0(7) <= to_unsigned(0, 3);
+            cache_tlb0_ca0(8) <= to_unsigned(0, 3);
+            cache_tlb0_ca0(9) <= to_unsigned(0, 3);
+            cache_tlb0_ca0(10) <= to_unsigned(0, 3);
+            cache_tlb0_ca0(11) <= to_unsigned(0, 3);
+            cache_tlb0_ca0(12) <= to_unsigned(0, 3);
+            cache_tlb0_ca0(13) <= to_unsigned(0, 3);
+            cache_tlb0_ca0(14) <= to_unsigned(0, 3);
+            cache_tlb0_ca0(15) <= to_unsigned(0, 3);
+            cache_tlb0_ca1(0) <= to_unsigned(0, 3);
+            cache_tlb0_ca1(1) <= to_unsigned(0, 3);
+            cache_tlb0_ca1(2) <= to_unsigned(0, 3);
+            cache_tlb0_ca1(3) <= to_unsigned(0, 3);
+            cache_tlb0_ca1(4) <= to_unsigned(0, 3);
+            cache_tlb0_ca1(5) <= to_unsigned(0, 3);
+            cache_tlb0_ca1(6) <= to_unsigned(0, 3);
+            cache_tlb0_ca1(7) <= to_unsigned(0, 3);
+            cache_tlb0_ca1(8) <= to_unsigned(0, 3);
+            cache_tlb0_ca1(9) <= to_unsigned(0, 3);
+            cache_tlb0_ca1(10) <= to_unsigned(0, 3);
+            cache_tlb0_ca1(11) <= to_unsigned(0, 3);
+            cache_tlb0_ca1(12) <= to_unsigned(0, 3);
+            cache_tlb0_ca1(13) <= to_unsigned(0, 3);
+            cache_tlb0_ca1(14) <= to_unsigned(0, 3);
+            cache_tlb0_ca1(15) <= to_unsigned(0, 3);
+            cache_tlb0_ca2(0) <= to_unsigned(0, 3);
+            cache_tlb0_ca2(1) <= to_unsigned(0, 3);
+            cache_tlb0_ca2(2) <= to_unsigned(0, 3);
+            cache_tlb0_ca2(3) <= to_unsigned(0, 3);
+            cache_tlb0_ca2(4) <= to_unsigned(0, 3);
+            cache_tlb0_ca2(5) <= to_unsigned(0, 3);
+            cache_tlb0_ca2(6) <= to_unsigned(0, 3);
+            cache_tlb0_ca2(7) <= to_unsigned(0, 3);
+            cache_tlb0_ca2(8) <= to_unsigned(0, 3);
+            cache_tlb0_ca2(9) <= to_unsigned(0, 3);
+            cache_tlb0_ca2(10) <= to_unsigned(0, 3);
+            cache_tlb0_ca2(11) <= to_unsigned(0, 3);
+            cache_tlb0_ca2(12) <= to_unsigned(0, 3);
+            cache_tlb0_ca2(13) <= to_unsigned(0, 3);
+            cache_tlb0_ca2(14) <= to_unsigned(0, 3);
+            cache_tlb0_ca2(15) <= to_unsigned(0, 3);
+            cache_tlb0_ca3(0) <= to_unsigned(0, 3);
+            cache_tlb0_ca3(1) <= to_unsigned(0, 3);
+            cache_tlb0_ca3(2) <= to_unsigned(0, 3);
+            cache_tlb0_ca3(3) <= to_unsigned(0, 3);
+            cache_tlb0_ca3(4) <= to_unsigned(0, 3);
+            cache_tlb0_ca3(5) <= to_unsigned(0, 3);
+            cache_tlb0_ca3(6) <= to_unsigned(0, 3);
+            cache_tlb0_ca3(7) <= to_unsigned(0, 3);
+            cache_tlb0_ca3(8) <= to_unsigned(0, 3);
+            cache_tlb0_ca3(9) <= to_unsigned(0, 3);
+            cache_tlb0_ca3(10) <= to_unsigned(0, 3);
+            cache_tlb0_ca3(11) <= to_unsigned(0, 3);
+            cache_tlb0_ca3(12) <= to_unsigned(0, 3);
+            cache_tlb0_ca3(13) <= to_unsigned(0, 3);
+            cache_tlb0_ca3(14) <= to_unsigned(0, 3);
+            cache_tlb0_ca3(15) <= to_unsigned(0, 3);
+            cache_tlb0_cb(0) <= to_unsigned(0, 3);
+            cache_tlb0_cb(1) <= to_unsigned(0, 3);
+            cache_tlb0_cb(2) <= to_unsigned(0, 3);
+            cache_tlb0_cb(3) <= to_unsigned(0, 3);
+            cache_tlb0_cb(4) <= to_unsigned(0, 3);
+            cache_tlb0_cb(5) <= to_unsigned(0, 3);
+            cache_tlb0_cb(6) <= to_unsigned(0, 3);
+            cache_tlb0_cb(7) <= to_unsigned(0, 3);
+            cache_tlb0_cb(8) <= to_unsigned(0, 3);
+            cache_tlb0_cb(9) <= to_unsigned(0, 3);
+            cache_tlb0_cb(10) <= to_unsigned(0, 3);
+            cache_tlb0_cb(11) <= to_unsigned(0, 3);
+            cache_tlb0_cb(12) <= to_unsigned(0, 3);
+            cache_tlb0_cb(13) <= to_unsigned(0, 3);
+            cache_tlb0_cb(14) <= to_unsigned(0, 3);
+            cache_tlb0_cb(15) <= to_unsigned(0, 3);
+            cache_tlb0_cg0(0) <= '0';
+            cache_tlb0_cg0(1) <= '0';
+            cache_tlb0_cg0(2) <= '0';
+            cache_tlb0_cg0(3) <= '0';
+            cache_tlb0_cg0(4) <= '0';
+            cache_tlb0_cg0(5) <= '0';
+            cache_tlb0_cg0(6) <= '0';
+            cache_tlb0_cg0(7) <= '0';
+            cache_tlb0_cg0(8) <= '0';
+            cache_tlb0_cg0(9) <= '0';
+            cache_tlb0_cg0(10) <= '0';
+            cache_tlb0_cg0(11) <= '0';
+            cache_tlb0_cg0(12) <= '0';
+            cache_tlb0_cg0(13) <= '0';
+            cache_tlb0_cg0(14) <= '0';
+            cache_tlb0_cg0(15) <= '0';
+            cache_tlb0_cg1(0) <= '0';
+            cache_tlb0_cg1(1) <= '0';
+            cache_tlb0_cg1(2) <= '0';
+            cache_tlb0_cg1(3) <= '0';
+            cache_tlb0_cg1(4) <= '0';
+            cache_tlb0_cg1(5) <= '0';
+            cache_tlb0_cg1(6) <= '0';
+            cache_tlb0_cg1(7) <= '0';
+            cache_tlb0_cg1(8) <= '0';
+            cache_tlb0_cg1(9) <= '0';
+            cache_tlb0_cg1(10) <= '0';
+            cache_tlb0_cg1(11) <= '0';
+            cache_tlb0_cg1(12) <= '0';
+            cache_tlb0_cg1(13) <= '0';
+            cache_tlb0_cg1(14) <= '0';
+            cache_tlb0_cg1(15) <= '0';
+            cache_tlb0_cg2(0) <= '0';
+            cache_tlb0_cg2(1) <= '0';
+            cache_tlb0_cg2(2) <= '0';
+            cache_tlb0_cg2(3) <= '0';
+            cache_tlb0_cg2(4) <= '0';
+            cache_tlb0_cg2(5) <= '0';
+            cache_tlb0_cg2(6) <= '0';
+            cache_tlb0_cg2(7) <= '0';
+            cache_tlb0_cg2(8) <= '0';
+            cache_tlb0_cg2(9) <= '0';
+            cache_tlb0_cg2(10) <= '0';
+            cache_tlb0_cg2(11) <= '0';
+            cache_tlb0_cg2(12) <= '0';
+            cache_tlb0_cg2(13) <= '0';
+            cache_tlb0_cg2(14) <= '0';
+            cache_tlb0_cg2(15) <= '0';
+            cache_tlb0_cg3(0) <= '0';
+            cache_tlb0_cg3(1) <= '0';
+            cache_tlb0_cg3(2) <= '0';
+            cache_tlb0_cg3(3) <= '0';
+            cache_tlb0_cg3(4) <= '0';
+            cache_tlb0_cg3(5) <= '0';
+            cache_tlb0_cg3(6) <= '0';
+            cache_tlb0_cg3(7) <= '0';
+            cache_tlb0_cg3(8) <= '0';
+            cache_tlb0_cg3(9) <= '0';
+            cache_tlb0_cg3(10) <= '0';
+            cache_tlb0_cg3(11) <= '0';
+            cache_tlb0_cg3(12) <= '0';
+            cache_tlb0_cg3(13) <= '0';
+            cache_tlb0_cg3(14) <= '0';
+            cache_tlb0_cg3(15) <= '0';
+            cache_tlb0_ch0(0) <= to_unsigned(0, 3);
+            cache_tlb0_ch0(1) <= to_unsigned(0, 3);
+            cache_tlb0_ch0(2) <= to_unsigned(0, 3);
+            cache_tlb0_ch0(3) <= to_unsigned(0, 3);
+            cache_tlb0_ch0(4) <= to_unsigned(0, 3);
+            cache_tlb0_ch0(5) <= to_unsigned(0, 3);
+            cache_tlb0_ch0(6) <= to_unsigned(0, 3);
+            cache_tlb0_ch0(7) <= to_unsigned(0, 3);
+            cache_tlb0_ch0(8) <= to_unsigned(0, 3);
+            cache_tlb0_ch0(9) <= to_unsigned(0, 3);
+            cache_tlb0_ch0(10) <= to_unsigned(0, 3);
+            cache_tlb0_ch0(11) <= to_unsigned(0, 3);
+            cache_tlb0_ch0(12) <= to_unsigned(0, 3);
+            cache_tlb0_ch0(13) <= to_unsigned(0, 3);
+            cache_tlb0_ch0(14) <= to_unsigned(0, 3);
+            cache_tlb0_ch0(15) <= to_unsigned(0, 3);
+            cache_tlb0_ch1(0) <= to_unsigned(0, 3);
+            cache_tlb0_ch1(1) <= to_unsigned(0, 3);
+            cache_tlb0_ch1(2) <= to_unsigned(0, 3);
+            cache_tlb0_ch1(3) <= to_unsigned(0, 3);
+            cache_tlb0_ch1(4) <= to_unsigned(0, 3);
+            cache_tlb0_ch1(5) <= to_unsigned(0, 3);
+            cache_tlb0_ch1(6) <= to_unsigned(0, 3);
+            cache_tlb0_ch1(7) <= to_unsigned(0, 3);
+            cache_tlb0_ch1(8) <= to_unsigned(0, 3);
+            cache_tlb0_ch1(9) <= to_unsigned(0, 3);
+            cache_tlb0_ch1(10) <= to_unsigned(0, 3);
+            cache_tlb0_ch1(11) <= to_unsigned(0, 3);
+            cache_tlb0_ch1(12) <= to_unsigned(0, 3);
+            cache_tlb0_ch1(13) <= to_unsigned(0, 3);
+            cache_tlb0_ch1(14) <= to_unsigned(0, 3);
+            cache_tlb0_ch1(15) <= to_unsigned(0, 3);
+            cache_tlb0_ch2(0) <= to_unsigned(0, 3);
+            cache_tlb0_ch2(1) <= to_unsigned(0, 3);
+            cache_tlb0_ch2(2) <= to_unsigned(0, 3);
+            cache_tlb0_ch2(3) <= to_unsigned(0, 3);
+            cache_tlb0_ch2(4) <= to_unsigned(0, 3);
+            cache_tlb0_ch2(5) <= to_unsigned(0, 3);
+            cache_tlb0_ch2(6) <= to_unsigned(0, 3);
+            cache_tlb0_ch2(7) <= to_unsigned(0, 3);
+            cache_tlb0_ch2(8) <= to_unsigned(0, 3);
+            cache_tlb0_ch2(9) <= to_unsigned(0, 3);
+            cache_tlb0_ch2(10) <= to_unsigned(0, 3);
+            cache_tlb0_ch2(11) <= to_unsigned(0, 3);
+            cache_tlb0_ch2(12) <= to_unsigned(0, 3);
+            cache_tlb0_ch2(13) <= to_unsigned(0, 3);
+            cache_tlb0_ch2(14) <= to_unsigned(0, 3);
+            cache_tlb0_ch2(15) <= to_unsigned(0, 3);
+            cache_tlb0_ch3(0) <= to_unsigned(0, 3);
+            cache_tlb0_ch3(1) <= to_unsigned(0, 3);
+            cache_tlb0_ch3(2) <= to_unsigned(0, 3);
+            cache_tlb0_ch3(3) <= to_unsigned(0, 3);
+            cache_tlb0_ch3(4) <= to_unsigned(0, 3);
+            cache_tlb0_ch3(5) <= to_unsigned(0, 3);
+            cache_tlb0_ch3(6) <= to_unsigned(0, 3);
+            cache_tlb0_ch3(7) <= to_unsigned(0, 3);
+            cache_tlb0_ch3(8) <= to_unsigned(0, 3);
+            cache_tlb0_ch3(9) <= to_unsigned(0, 3);
+            cache_tlb0_ch3(10) <= to_unsigned(0, 3);
+            cache_tlb0_ch3(11) <= to_unsigned(0, 3);
+            cache_tlb0_ch3(12) <= to_unsigned(0, 3);
+            cache_tlb0_ch3(13) <= to_unsigned(0, 3);
+            cache_tlb0_ch3(14) <= to_unsigned(0, 3);
+            cache_tlb0_ch3(15) <= to_unsigned(0, 3);
+            cache_tlb0_ck0(0) <= to_unsigned(0, 52);
+            cache_tlb0_ck0(1) <= to_unsigned(0, 52);
+            cache_tlb0_ck0(2) <= to_unsigned(0, 52);
+            cache_tlb0_ck0(3) <= to_unsigned(0, 52);
+            cache_tlb0_ck0(4) <= to_unsigned(0, 52);
+            cache_tlb0_ck0(5) <= to_unsigned(0, 52);
+            cache_tlb0_ck0(6) <= to_unsigned(0, 52);
+            cache_tlb0_ck0(7) <= to_unsigned(0, 52);
+            cache_tlb0_ck0(8) <= to_unsigned(0, 52);
+            cache_tlb0_ck0(9) <= to_unsigned(0, 52);
+            cache_tlb0_ck0(10) <= to_unsigned(0, 52);
+            cache_tlb0_ck0(11) <= to_unsigned(0, 52);
+            cache_tlb0_ck0(12) <= to_unsigned(0, 52);
+            cache_tlb0_ck0(13) <= to_unsigned(0, 52);
+            cache_tlb0_ck0(14) <= to_unsigned(0, 52);
+            cache_tlb0_ck0(15) <= to_unsigned(0, 52);
+            cache_tlb0_ck1(0) <= to_unsigned(0, 52);
+            cache_tlb0_ck1(1) <= to_unsigned(0, 52);
+            cache_tlb0_ck1(2) <= to_unsigned(0, 52);
+            cache_tlb0_ck1(3) <= to_unsigned(0, 52);
+            cache_tlb0_ck1(4) <= to_unsigned(0, 52);
+            cache_tlb0_ck1(5) <= to_unsigned(0, 52);
+            cache_tlb0_ck1(6) <= to_unsigned(0, 52);
+            cache_tlb0_ck1(7) <= to_unsigned(0, 52);
+            cache_tlb0_ck1(8) <= to_unsigned(0, 52);
+            cache_tlb0_ck1(9) <= to_unsigned(0, 52);
+            cache_tlb0_ck1(10) <= to_unsigned(0, 52);
+            cache_tlb0_ck1(11) <= to_unsigned(0, 52);
+            cache_tlb0_ck1(12) <= to_unsigned(0, 52);
+            cache_tlb0_ck1(13) <= to_unsigned(0, 52);
+            cache_tlb0_ck1(14) <= to_unsigned(0, 52);
+            cache_tlb0_ck1(15) <= to_unsigned(0, 52);
+            cache_tlb0_ck2(0) <= to_unsigned(0, 52);
+            cache_tlb0_ck2(1) <= to_unsigned(0, 52);
+            cache_tlb0_ck2(2) <= to_unsigned(0, 52);
+            cache_tlb0_ck2(3) <= to_unsigned(0, 52);
+            cache_tlb0_ck2(4) <= to_unsigned(0, 52);
+            cache_tlb0_ck2(5) <= to_unsigned(0, 52);
+            cache_tlb0_ck2(6) <= to_unsigned(0, 52);
+            cache_tlb0_ck2(7) <= to_unsigned(0, 52);
+            cache_tlb0_ck2(8) <= to_unsigned(0, 52);
+            cache_tlb0_ck2(9) <= to_unsigned(0, 52);
+            cache_tlb0_ck2(10) <= to_unsigned(0, 52);
+            cache_tlb0_ck2(11) <= to_unsigned(0, 52);
+            cache_tlb0_ck2(12) <= to_unsigned(0, 52);
+            cache_tlb0_ck2(13) <= to_unsigned(0, 52);
+            cache_tlb0_ck2(14) <= to_unsigned(0, 52);
+            cache_tlb0_ck2(15) <= to_unsigned(0, 52);
+            cache_tlb0_ck3(0) <= to_unsigned(0, 52);
+            cache_tlb0_ck3(1) <= to_unsigned(0, 52);
+            cache_tlb0_ck3(2) <= to_unsigned(0, 52);
+            cache_tlb0_ck3(3) <= to_unsigned(0, 52);
+            cache_tlb0_ck3(4) <= to_unsigned(0, 52);
+            cache_tlb0_ck3(5) <= to_unsigned(0, 52);
+            cache_tlb0_ck3(6) <= to_unsigned(0, 52);
+            cache_tlb0_ck3(7) <= to_unsigned(0, 52);
+            cache_tlb0_ck3(8) <= to_unsigned(0, 52);
+            cache_tlb0_ck3(9) <= to_unsigned(0, 52);
+            cache_tlb0_ck3(10) <= to_unsigned(0, 52);
+            cache_tlb0_ck3(11) <= to_unsigned(0, 52);
+            cache_tlb0_ck3(12) <= to_unsigned(0, 52);
+            cache_tlb0_ck3(13) <= to_unsigned(0, 52);
+            cache_tlb0_ck3(14) <= to_unsigned(0, 52);
+            cache_tlb0_ck3(15) <= to_unsigned(0, 52);
+            cache_tlb0_cl0(0) <= to_unsigned(0, 3);
+            cache_tlb0_cl0(1) <= to_unsigned(0, 3);
+            cache_tlb0_cl0(2) <= to_unsigned(0, 3);
+            cache_tlb0_cl0(3) <= to_unsigned(0, 3);
+            cache_tlb0_cl0(4) <= to_unsigned(0, 3);
+            cache_tlb0_cl0(5) <= to_unsigned(0, 3);
+            cache_tlb0_cl0(6) <= to_unsigned(0, 3);
+            cache_tlb0_cl0(7) <= to_unsigned(0, 3);
+            cache_tlb0_cl0(8) <= to_unsigned(0, 3);
+            cache_tlb0_cl0(9) <= to_unsigned(0, 3);
+            cache_tlb0_cl0(10) <= to_unsigned(0, 3);
+            cache_tlb0_cl0(11) <= to_unsigned(0, 3);
+            cache_tlb0_cl0(12) <= to_unsigned(0, 3);
+            cache_tlb0_cl0(13) <= to_unsigned(0, 3);
+            cache_tlb0_cl0(14) <= to_unsigned(0, 3);
+            cache_tlb0_cl0(15) <= to_unsigned(0, 3);
+            cache_tlb0_cl1(0) <= to_unsigned(0, 3);
+            cache_tlb0_cl1(1) <= to_unsigned(0, 3);
+            cache_tlb0_cl1(2) <= to_unsigned(0, 3);
+            cache_tlb0_cl1(3) <= to_unsigned(0, 3);
+            cache_tlb0_cl1(4) <= to_unsigned(0, 3);
+            cache_tlb0_cl1(5) <= to_unsigned(0, 3);
+            cache_tlb0_cl1(6) <= to_unsigned(0, 3);
+            cache_tlb0_cl1(7) <= to_unsigned(0, 3);
+            cache_tlb0_cl1(8) <= to_unsigned(0, 3);
+            cache_tlb0_cl1(9) <= to_unsigned(0, 3);
+            cache_tlb0_cl1(10) <= to_unsigned(0, 3);
+            cache_tlb0_cl1(11) <= to_unsigned(0, 3);
+            cache_tlb0_cl1(12) <= to_unsigned(0, 3);
+            cache_tlb0_cl1(13) <= to_unsigned(0, 3);
+            cache_tlb0_cl1(14) <= to_unsigned(0, 3);
+            cache_tlb0_cl1(15) <= to_unsigned(0, 3);
+            cache_tlb0_cl2(0) <= to_unsigned(0, 3);
+            cache_tlb0_cl2(1) <= to_unsigned(0, 3);
+            cache_tlb0_cl2(2) <= to_unsigned(0, 3);
+            cache_tlb0_cl2(3) <= to_unsigned(0, 3);
+            cache_tlb0_cl2(4) <= to_unsigned(0, 3);
+            cache_tlb0_cl2(5) <= to_unsigned(0, 3);
+            cache_tlb0_cl2(6) <= to_unsigned(0, 3);
+            cache_tlb0_cl2(7) <= to_unsigned(0, 3);
+            cache_tlb0_cl2(8) <= to_unsigned(0, 3);
+            cache_tlb0_cl2(9) <= to_unsigned(0, 3);
+            cache_tlb0_cl2(10) <= to_unsigned(0, 3);
+            cache_tlb0_cl2(11) <= to_unsigned(0, 3);
+            cache_tlb0_cl2(12) <= to_unsigned(0, 3);
+            cache_tlb0_cl2(13) <= to_unsigned(0, 3);
+            cache_tlb0_cl2(14) <= to_unsigned(0, 3);
+            cache_tlb0_cl2(15) <= to_unsigned(0, 3);
+            cache_tlb0_cl3(0) <= to_unsigned(0, 3);
+            cache_tlb0_cl3(1) <= to_unsigned(0, 3);
+            cache_tlb0_cl3(2) <= to_unsigned(0, 3);
+            cache_tlb0_cl3(3) <= to_unsigned(0, 3);
+            cache_tlb0_cl3(4) <= to_unsigned(0, 3);
+            cache_tlb0_cl3(5) <= to_unsigned(0, 3);
+            cache_tlb0_cl3(6) <= to_unsigned(0, 3);
+            cache_tlb0_cl3(7) <= to_unsigned(0, 3);
+            cache_tlb0_cl3(8) <= to_unsigned(0, 3);
+            cache_tlb0_cl3(9) <= to_unsigned(0, 3);
+            cache_tlb0_cl3(10) <= to_unsigned(0, 3);
+            cache_tlb0_cl3(11) <= to_unsigned(0, 3);
+            cache_tlb0_cl3(12) <= to_unsigned(0, 3);
+            cache_tlb0_cl3(13) <= to_unsigned(0, 3);
+            cache_tlb0_cl3(14) <= to_unsigned(0, 3);
+            cache_tlb0_cl3(15) <= to_unsigned(0, 3);
+            cache_tlb0_cp0(0) <= to_unsigned(0, 52);
+            cache_tlb0_cp0(1) <= to_unsigned(0, 52);
+            cache_tlb0_cp0(2) <= to_unsigned(0, 52);
+            cache_tlb0_cp0(3) <= to_unsigned(0, 52);
+            cache_tlb0_cp0(4) <= to_unsigned(0, 52);
+            cache_tlb0_cp0(5) <= to_unsigned(0, 52);
+            cache_tlb0_cp0(6) <= to_unsigned(0, 52);
+            cache_tlb0_cp0(7) <= to_unsigned(0, 52);
+            cache_tlb0_cp0(8) <= to_unsigned(0, 52);
+            cache_tlb0_cp0(9) <= to_unsigned(0, 52);
+            cache_tlb0_cp0(10) <= to_unsigned(0, 52);
+            cache_tlb0_cp0(11) <= to_unsigned(0, 52);
+            cache_tlb0_cp0(12) <= to_unsigned(0, 52);
+            cache_tlb0_cp0(13) <= to_unsigned(0, 52);
+            cache_tlb0_cp0(14) <= to_unsigned(0, 52);
+            cache_tlb0_cp0(15) <= to_unsigned(0, 52);
+            cache_tlb0_cp1(0) <= to_unsigned(0, 52);
+            cache_tlb0_cp1(1) <= to_unsigned(0, 52);
+            cache_tlb0_cp1(2) <= to_unsigned(0, 52);
+            cache_tlb0_cp1(3) <= to_unsigned(0, 52);
+            cache_tlb0_cp1(4) <= to_unsigned(0, 52);
+            cache_tlb0_cp1(5) <= to_unsigned(0, 52);
+            cache_tlb0_cp1(6) <= to_unsigned(0, 52);
+            cache_tlb0_cp1(7) <= to_unsigned(0, 52);
+            cache_tlb0_cp1(8) <= to_unsigned(0, 52);
+            cache_tlb0_cp1(9) <= to_unsigned(0, 52);
+            cache_tlb0_cp1(10) <= to_unsigned(0, 52);
+            cache_tlb0_cp1(11) <= to_unsigned(0, 52);
+            cache_tlb0_cp1(12) <= to_unsigned(0, 52);
+            cache_tlb0_cp1(13) <= to_unsigned(0, 52);
+            cache_tlb0_cp1(14) <= to_unsigned(0, 52);
+            cache_tlb0_cp1(15) <= to_unsigned(0, 52);
+            cache_tlb0_cp2(0) <= to_unsigned(0, 52);
+            cache_tlb0_cp2(1) <= to_unsigned(0, 52);
+            cache_tlb0_cp2(2) <= to_unsigned(0, 52);
+            cache_tlb0_cp2(3) <= to_unsigned(0, 52);
+            cache_tlb0_cp2(4) <= to_unsigned(0, 52);
+            cache_tlb0_cp2(5) <= to_unsigned(0, 52);
+            cache_tlb0_cp2(6) <= to_unsigned(0, 52);
+            cache_tlb0_cp2(7) <= to_unsigned(0, 52);
+            cache_tlb0_cp2(8) <= to_unsigned(0, 52);
+            cache_tlb0_cp2(9) <= to_unsigned(0, 52);
+            cache_tlb0_cp2(10) <= to_unsigned(0, 52);
+            cache_tlb0_cp2(11) <= to_unsigned(0, 52);
+            cache_tlb0_cp2(12) <= to_unsigned(0, 52);
+            cache_tlb0_cp2(13) <= to_unsigned(0, 52);
+            cache_tlb0_cp2(14) <= to_unsigned(0, 52);
+            cache_tlb0_cp2(15) <= to_unsigned(0, 52);
+            cache_tlb0_cp3(0) <= to_unsigned(0, 52);
+            cache_tlb0_cp3(1) <= to_unsigned(0, 52);
+            cache_tlb0_cp3(2) <= to_unsigned(0, 52);
+            cache_tlb0_cp3(3) <= to_unsigned(0, 52);
+            cache_tlb0_cp3(4) <= to_unsigned(0, 52);
+            cache_tlb0_cp3(5) <= to_unsigned(0, 52);
+            cache_tlb0_cp3(6) <= to_unsigned(0, 52);
+            cache_tlb0_cp3(7) <= to_unsigned(0, 52);
+            cache_tlb0_cp3(8) <= to_unsigned(0, 52);
+            cache_tlb0_cp3(9) <= to_unsigned(0, 52);
+            cache_tlb0_cp3(10) <= to_unsigned(0, 52);
+            cache_tlb0_cp3(11) <= to_unsigned(0, 52);
+            cache_tlb0_cp3(12) <= to_unsigned(0, 52);
+            cache_tlb0_cp3(13) <= to_unsigned(0, 52);
+            cache_tlb0_cp3(14) <= to_unsigned(0, 52);
+            cache_tlb0_cp3(15) <= to_unsigned(0, 52);
+            cache_tlb0_ct_asid_0(0) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_0(1) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_0(2) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_0(3) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_0(4) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_0(5) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_0(6) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_0(7) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_0(8) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_0(9) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_0(10) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_0(11) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_0(12) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_0(13) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_0(14) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_0(15) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_1(0) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_1(1) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_1(2) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_1(3) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_1(4) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_1(5) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_1(6) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_1(7) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_1(8) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_1(9) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_1(10) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_1(11) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_1(12) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_1(13) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_1(14) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_1(15) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_2(0) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_2(1) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_2(2) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_2(3) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_2(4) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_2(5) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_2(6) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_2(7) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_2(8) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_2(9) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_2(10) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_2(11) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_2(12) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_2(13) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_2(14) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_2(15) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_3(0) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_3(1) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_3(2) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_3(3) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_3(4) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_3(5) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_3(6) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_3(7) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_3(8) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_3(9) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_3(10) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_3(11) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_3(12) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_3(13) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_3(14) <= to_unsigned(0, 32);
+            cache_tlb0_ct_asid_3(15) <= to_unsigned(0, 32);
+            cache_tlb0_ct_pcid_0(0) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_0(1) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_0(2) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_0(3) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_0(4) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_0(5) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_0(6) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_0(7) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_0(8) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_0(9) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_0(10) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_0(11) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_0(12) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_0(13) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_0(14) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_0(15) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_1(0) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_1(1) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_1(2) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_1(3) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_1(4) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_1(5) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_1(6) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_1(7) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_1(8) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_1(9) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_1(10) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_1(11) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_1(12) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_1(13) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_1(14) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_1(15) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_2(0) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_2(1) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_2(2) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_2(3) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_2(4) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_2(5) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_2(6) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_2(7) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_2(8) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_2(9) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_2(10) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_2(11) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_2(12) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_2(13) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_2(14) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_2(15) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_3(0) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_3(1) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_3(2) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_3(3) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_3(4) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_3(5) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_3(6) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_3(7) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_3(8) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_3(9) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_3(10) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_3(11) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_3(12) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_3(13) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_3(14) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_3(15) <= to_unsigned(0, 12);
+            cache_tlb0_cv0(0) <= '0';
+            cache_tlb0_cv0(1) <= '0';
+            cache_tlb0_cv0(2) <= '0';
+            cache_tlb0_cv0(3) <= '0';
+            cache_tlb0_cv0(4) <= '0';
+            cache_tlb0_cv0(5) <= '0';
+            cache_tlb0_cv0(6) <= '0';
+            cache_tlb0_cv0(7) <= '0';
+            cache_tlb0_cv0(8) <= '0';
+            cache_tlb0_cv0(9) <= '0';
+            cache_tlb0_cv0(10) <= '0';
+            cache_tlb0_cv0(11) <= '0';
+            cache_tlb0_cv0(12) <= '0';
+            cache_tlb0_cv0(13) <= '0';
+            cache_tlb0_cv0(14) <= '0';
+            cache_tlb0_cv0(15) <= '0';
+            cache_tlb0_cv1(0) <= '0';
+            cache_tlb0_cv1(1) <= '0';
+            cache_tlb0_cv1(2) <= '0';
+            cache_tlb0_cv1(3) <= '0';
+            cache_tlb0_cv1(4) <= '0';
+            cache_tlb0_cv1(5) <= '0';
+            cache_tlb0_cv1(6) <= '0';
+            cache_tlb0_cv1(7) <= '0';
+            cache_tlb0_cv1(8) <= '0';
+            cache_tlb0_cv1(9) <= '0';
+            cache_tlb0_cv1(10) <= '0';
+            cache_tlb0_cv1(11) <= '0';
+            cache_tlb0_cv1(12) <= '0';
+            cache_tlb0_cv1(13) <= '0';
+            cache_tlb0_cv1(14) <= '0';
+            cache_tlb0_cv1(15) <= '0';
+            cache_tlb0_cv2(0) <= '0';
+            cache_tlb0_cv2(1) <= '0';
+            cache_tlb0_cv2(2) <= '0';
+            cache_tlb0_cv2(3) <= '0';
+            cache_tlb0_cv2(4) <= '0';
+            cache_tlb0_cv2(5) <= '0';
+            cache_tlb0_cv2(6) <= '0';
+            cache_tlb0_cv2(7) <= '0';
+            cache_tlb0_cv2(8) <= '0';
+            cache_tlb0_cv2(9) <= '0';
+            cache_tlb0_cv2(10) <= '0';
+            cache_tlb0_cv2(11) <= '0';
+            cache_tlb0_cv2(12) <= '0';
+            cache_tlb0_cv2(13) <= '0';
+            cache_tlb0_cv2(14) <= '0';
+            cache_tlb0_cv2(15) <= '0';
+            cache_tlb0_cv3(0) <= '0';
+            cache_tlb0_cv3(1) <= '0';
+            cache_tlb0_cv3(2) <= '0';
+            cache_tlb0_cv3(3) <= '0';
+            cache_tlb0_cv3(4) <= '0';
+            cache_tlb0_cv3(5) <= '0';
+            cache_tlb0_cv3(6) <= '0';
+            cache_tlb0_cv3(7) <= '0';
+            cache_tlb0_cv3(8) <= '0';
+            cache_tlb0_cv3(9) <= '0';
+            cache_tlb0_cv3(10) <= '0';
+            cache_tlb0_cv3(11) <= '0';
+            cache_tlb0_cv3(12) <= '0';
+            cache_tlb0_cv3(13) <= '0';
+            cache_tlb0_cv3(14) <= '0';
+            cache_tlb0_cv3(15) <= '0';
+            done <= '0';
+            cache_tlb0_h_aux <= to_unsigned(0, 3);
+            cache_tlb0_h_level <= to_unsigned(0, 3);
+            cache_tlb0_h_pa <= to_unsigned(0, 64);
+            cache_tlb0_hit <= '0';
+            cache_tlb0_iset <= to_unsigned(0, 4);
+            cache_tlb0_st <= IDLE;
+        else
+            fw := to_unsigned(0, 2);
+            free := '0';
+            pb := to_unsigned(0, 3);
+            if bool(done) then
+                done <= '0';
+            end if;
+            case cache_tlb0_st is
+                when IDLE =>
+                    if bool(start) then
+                        if (i_op = 0) then
+                            if bool(cache_tlb0_l_hit) then
+                                cache_tlb0_hit <= '1';
+                                cache_tlb0_h_pa <= cache_tlb0_l_pa;
+                                cache_tlb0_h_level <= cache_tlb0_l_level;
+                                cache_tlb0_h_aux <= cache_tlb0_l_aux;
+                                pb := cache_tlb0_cb(to_integer(cache_tlb0_c_set));
+                                case cache_tlb0_l_way is
+                                    when "00" =>
+                                        pb(0) := '1';
+                                        pb(1) := '1';
+                                    when "01" =>
+                                        pb(0) := '1';
+                                        pb(1) := '0';
+                                    when "10" =>
+                                        pb(0) := '0';
+                                        pb(2) := '1';
+                                    when others => -- "11"
+                                        pb(0) := '0';
+                                        pb(2) := '0';
+                                end case;
+                                cache_tlb0_cb(to_integer(cache_tlb0_c_set)) <= pb;
+                                done <= '1';
+                            else
+                                cache_tlb0_hit <= '0';
+                                cache_tlb0_st <= MISS;
+                            end if;
+                        else
+                            cache_tlb0_hit <= '0';
+                            cache_tlb0_iset <= to_unsigned(0, 4);
+                            cache_tlb0_st <= INV;
+                        end if;
+                    end if;
+                when MISS =>
+                    if bool(w_done) then
+                        if ((w_status = 0) and (w_level /= 7)) then
+                            if (not bool(cache_tlb0_cv3(to_integer(cache_tlb0_c_set)))) then
+                                fw := to_unsigned(3, 2);
+                                free := '1';
+                            end if;
+                            if (not bool(cache_tlb0_cv2(to_integer(cache_tlb0_c_set)))) then
+                                fw := to_unsigned(2, 2);
+                                free := '1';
+                            end if;
+                            if (not bool(cache_tlb0_cv1(to_integer(cache_tlb0_c_set)))) then
+                                fw := to_unsigned(1, 2);
+                                free := '1';
+                            end if;
+                            if (not bool(cache_tlb0_cv0(to_integer(cache_tlb0_c_set)))) then
+                                fw := to_unsigned(0, 2);
+                                free := '1';
+                            end if;
+                            if (not bool(free)) then
+                                pb := cache_tlb0_cb(to_integer(cache_tlb0_c_set));
+                                if ((not bool(pb(0))) and (not bool(pb(1)))) then
+                                    fw := to_unsigned(0, 2);
+                                elsif ((not bool(pb(0))) and bool(pb(1))) then
+                                    fw := to_unsigned(1, 2);
+                                elsif (bool(pb(0)) and (not bool(pb(2)))) then
+                                    fw := to_unsigned(2, 2);
+                                elsif (bool(pb(0)) and bool(pb(2))) then
+                                    fw := to_unsigned(3, 2);
+                                end if;
+                            end if;
+                            case fw is
+                                when "00" =>
+                                    cache_tlb0_cv0(to_integer(cache_tlb0_c_set)) <= '1';
+                                    cache_tlb0_ck0(to_integer(cache_tlb0_c_set)) <= i_addr(64-1 downto 12);
+                                    cache_tlb0_ca0(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_acc;
+                                    cache_tlb0_ct_asid_0(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_asid;
+                                    cache_tlb0_ct_pcid_0(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_pcid;
+                                    cache_tlb0_cg0(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_glob;
+                                    cache_tlb0_cl0(to_integer(cache_tlb0_c_set)) <= w_level;
+                                    cache_tlb0_ch0(to_integer(cache_tlb0_c_set)) <= w_aux;
+                                    cache_tlb0_cp0(to_integer(cache_tlb0_c_set)) <= w_pa(64-1 downto 12);
+                                when "01" =>
+                                    cache_tlb0_cv1(to_integer(cache_tlb0_c_set)) <= '1';
+                                    cache_tlb0_ck1(to_integer(cache_tlb0_c_set)) <= i_addr(64-1 downto 12);
+                                    cache_tlb0_ca1(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_acc;
+                                    cache_tlb0_ct_asid_1(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_asid;
+                                    cache_tlb0_ct_pcid_1(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_pcid;
+                                    cache_tlb0_cg1(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_glob;
+                                    cache_tlb0_cl1(to_integer(cache_tlb0_c_set)) <= w_level;
+                                    cache_tlb0_ch1(to_integer(cache_tlb0_c_set)) <= w_aux;
+                                    cache_tlb0_cp1(to_integer(cache_tlb0_c_set)) <= w_pa(64-1 downto 12);
+                                when "10" =>
+                                    cache_tlb0_cv2(to_integer(cache_tlb0_c_set)) <= '1';
+                                    cache_tlb0_ck2(to_integer(cache_tlb0_c_set)) <= i_addr(64-1 downto 12);
+                                    cache_tlb0_ca2(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_acc;
+                                    cache_tlb0_ct_asid_2(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_asid;
+                                    cache_tlb0_ct_pcid_2(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_pcid;
+                                    cache_tlb0_cg2(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_glob;
+                                    cache_tlb0_cl2(to_integer(cache_tlb0_c_set)) <= w_level;
+                                    cache_tlb0_ch2(to_integer(cache_tlb0_c_set)) <= w_aux;
+                                    cache_tlb0_cp2(to_integer(cache_tlb0_c_set)) <= w_pa(64-1 downto 12);
+                                when others => -- "11"
+                                    cache_tlb0_cv3(to_integer(cache_tlb0_c_set)) <= '1';
+                                    cache_tlb0_ck3(to_integer(cache_tlb0_c_set)) <= i_addr(64-1 downto 12);
+                                    cache_tlb0_ca3(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_acc;
+                                    cache_tlb0_ct_asid_3(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_asid;
+                                    cache_tlb0_ct_pcid_3(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_pcid;
+                                    cache_tlb0_cg3(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_glob;
+                                    cache_tlb0_cl3(to_integer(cache_tlb0_c_set)) <= w_level;
+                                    cache_tlb0_ch3(to_integer(cache_tlb0_c_set)) <= w_aux;
+                                    cache_tlb0_cp3(to_integer(cache_tlb0_c_set)) <= w_pa(64-1 downto 12);
+                            end case;
+                            pb := cache_tlb0_cb(to_integer(cache_tlb0_c_set));
+                            case fw is
+                                when "00" =>
+                                    pb(0) := '1';
+                                    pb(1) := '1';
+                                when "01" =>
+                                    pb(0) := '1';
+                                    pb(1) := '0';
+                                when "10" =>
+                                    pb(0) := '0';
+                                    pb(2) := '1';
+                                when others => -- "11"
+                                    pb(0) := '0';
+                                    pb(2) := '0';
+                            end case;
+                            cache_tlb0_cb(to_integer(cache_tlb0_c_set)) <= pb;
+                        end if;
+                        done <= '1';
+                        cache_tlb0_st <= IDLE;
+                    end if;
+                when INV =>
+                    e0_v := to_unsigned(0, 1);
+                    e0_v(0) := cache_tlb0_cv0(to_integer(cache_tlb0_iset));
+                    e0_k := unsigned'("0000000000000000000000000000000000000000000000000000");
+                    e0_k := cache_tlb0_ck0(to_integer(cache_tlb0_iset));
+                    e0_a := to_unsigned(0, 3);
+                    e0_a := cache_tlb0_ca0(to_integer(cache_tlb0_iset));
+                    e0_t_asid := unsigned'("00000000000000000000000000000000");
+                    e0_t_asid := cache_tlb0_ct_asid_0(to_integer(cache_tlb0_iset));
+                    e0_t_pcid := to_unsigned(0, 12);
+                    e0_t_pcid := cache_tlb0_ct_pcid_0(to_integer(cache_tlb0_iset));
+                    e0_g := to_unsigned(0, 1);
+                    e0_g(0) := cache_tlb0_cg0(to_integer(cache_tlb0_iset));
+                    e0_l := to_unsigned(0, 3);
+                    e0_l := cache_tlb0_cl0(to_integer(cache_tlb0_iset));
+                    e0_h := to_unsigned(0, 3);
+                    e0_h := cache_tlb0_ch0(to_integer(cache_tlb0_iset));
+                    e0_p := unsigned'("0000000000000000000000000000000000000000000000000000");
+                    e0_p := cache_tlb0_cp0(to_integer(cache_tlb0_iset));
+                    e1_v := to_unsigned(0, 1);
+                    e1_v(0) := cache_tlb0_cv1(to_integer(cache_tlb0_iset));
+                    e1_k := unsigned'("0000000000000000000000000000000000000000000000000000");
+                    e1_k := cache_tlb0_ck1(to_integer(cache_tlb0_iset));
+                    e1_a := to_unsigned(0, 3);
+                    e1_a := cache_tlb0_ca1(to_integer(cache_tlb0_iset));
+                    e1_t_asid := unsigned'("00000000000000000000000000000000");
+                    e1_t_asid := cache_tlb0_ct_asid_1(to_integer(cache_tlb0_iset));
+                    e1_t_pcid := to_unsigned(0, 12);
+                    e1_t_pcid := cache_tlb0_ct_pcid_1(to_integer(cache_tlb0_iset));
+                    e1_g := to_unsigned(0, 1);
+                    e1_g(0) := cache_tlb0_cg1(to_integer(cache_tlb0_iset));
+                    e1_l := to_unsigned(0, 3);
+                    e1_l := cache_tlb0_cl1(to_integer(cache_tlb0_iset));
+                    e1_h := to_unsigned(0, 3);
+                    e1_h := cache_tlb0_ch1(to_integer(cache_tlb0_iset));
+                    e1_p := unsigned'("0000000000000000000000000000000000000000000000000000");
+                    e1_p := cache_tlb0_cp1(to_integer(cache_tlb0_iset));
+                    e2_v := to_unsigned(0, 1);
+                    e2_v(0) := cache_tlb0_cv2(to_integer(cache_tlb0_iset));
+                    e2_k := unsigned'("0000000000000000000000000000000000000000000000000000");
+                    e2_k := cache_tlb0_ck2(to_integer(cache_tlb0_iset));
+                    e2_a := to_unsigned(0, 3);
+                    e2_a := cache_tlb0_ca2(to_integer(cache_tlb0_iset));
+                    e2_t_asid := unsigned'("00000000000000000000000000000000");
+                    e2_t_asid := cache_tlb0_ct_asid_2(to_integer(cache_tlb0_iset));
+                    e2_t_pcid := to_unsigned(0, 12);
+                    e2_t_pcid := cache_tlb0_ct_pcid_2(to_integer(cache_tlb0_iset));
+                    e2_g := to_unsigned(0, 1);
+                    e2_g(0) := cache_tlb0_cg2(to_integer(cache_tlb0_iset));
+                    e2_l := to_unsigned(0, 3);
+                    e2_l := cache_tlb0_cl2(to_integer(cache_tlb0_iset));
+                    e2_h := to_unsigned(0, 3);
+                    e2_h := cache_tlb0_ch2(to_integer(cache_tlb0_iset));
+                    e2_p := unsigned'("0000000000000000000000000000000000000000000000000000");
+                    e2_p := cache_tlb0_cp2(to_integer(cache_tlb0_iset));
+                    e3_v := to_unsigned(0, 1);
+                    e3_v(0) := cache_tlb0_cv3(to_integer(cache_tlb0_iset));
+                    e3_k := unsigned'("0000000000000000000000000000000000000000000000000000");
+                    e3_k := cache_tlb0_ck3(to_integer(cache_tlb0_iset));
+                    e3_a := to_unsigned(0, 3);
+                    e3_a := cache_tlb0_ca3(to_integer(cache_tlb0_iset));
+                    e3_t_asid := unsigned'("00000000000000000000000000000000");
+                    e3_t_asid := cache_tlb0_ct_asid_3(to_integer(cache_tlb0_iset));
+                    e3_t_pcid := to_unsigned(0, 12);
+                    e3_t_pcid := cache_tlb0_ct_pcid_3(to_integer(cache_tlb0_iset));
+                    e3_g := to_unsigned(0, 1);
+                    e3_g(0) := cache_tlb0_cg3(to_integer(cache_tlb0_iset));
+                    e3_l := to_unsigned(0, 3);
+                    e3_l := cache_tlb0_cl3(to_integer(cache_tlb0_iset));
+                    e3_h := to_unsigned(0, 3);
+                    e3_h := cache_tlb0_ch3(to_integer(cache_tlb0_iset));
+                    e3_p := unsigned'("0000000000000000000000000000000000000000000000000000");
+                    e3_p := cache_tlb0_cp3(to_integer(cache_tlb0_iset));
+                    if (i_op = 1) then
+                        d1w0_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        d1w0_0 := i_invlpga_rax;
+                        if (bool(cache_tlb0_cv0(to_integer(cache_tlb0_iset))) and ((((e0_l = 3) and (e0_k(52-1 downto 18) = d1w0_0(64-1 downto 30))) or ((e0_l = 2) and (e0_k(52-1 downto 9) = d1w0_0(64-1 downto 21))) or ((e0_l = 1) and (e0_k(52-1 downto 0) = d1w0_0(64-1 downto 12)))) and (e0_t_asid = i_invlpga_ecx))) then
+                            cache_tlb0_cv0(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        d1w1_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        d1w1_0 := i_invlpga_rax;
+                        if (bool(cache_tlb0_cv1(to_integer(cache_tlb0_iset))) and ((((e1_l = 3) and (e1_k(52-1 downto 18) = d1w1_0(64-1 downto 30))) or ((e1_l = 2) and (e1_k(52-1 downto 9) = d1w1_0(64-1 downto 21))) or ((e1_l = 1) and (e1_k(52-1 downto 0) = d1w1_0(64-1 downto 12)))) and (e1_t_asid = i_invlpga_ecx))) then
+                            cache_tlb0_cv1(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        d1w2_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        d1w2_0 := i_invlpga_rax;
+                        if (bool(cache_tlb0_cv2(to_integer(cache_tlb0_iset))) and ((((e2_l = 3) and (e2_k(52-1 downto 18) = d1w2_0(64-1 downto 30))) or ((e2_l = 2) and (e2_k(52-1 downto 9) = d1w2_0(64-1 downto 21))) or ((e2_l = 1) and (e2_k(52-1 downto 0) = d1w2_0(64-1 downto 12)))) and (e2_t_asid = i_invlpga_ecx))) then
+                            cache_tlb0_cv2(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        d1w3_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        d1w3_0 := i_invlpga_rax;
+                        if (bool(cache_tlb0_cv3(to_integer(cache_tlb0_iset))) and ((((e3_l = 3) and (e3_k(52-1 downto 18) = d1w3_0(64-1 downto 30))) or ((e3_l = 2) and (e3_k(52-1 downto 9) = d1w3_0(64-1 downto 21))) or ((e3_l = 1) and (e3_k(52-1 downto 0) = d1w3_0(64-1 downto 12)))) and (e3_t_asid = i_invlpga_ecx))) then
+                            cache_tlb0_cv3(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                    elsif (i_op = 2) then
+                        d2w0_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        d2w0_0 := i_invlpg_addr;
+                        if (bool(cache_tlb0_cv0(to_integer(cache_tlb0_iset))) and (((((e0_l = 3) and (e0_k(52-1 downto 18) = d2w0_0(64-1 downto 30))) or ((e0_l = 2) and (e0_k(52-1 downto 9) = d2w0_0(64-1 downto 21))) or ((e0_l = 1) and (e0_k(52-1 downto 0) = d2w0_0(64-1 downto 12)))) and (e0_t_asid = cache_tlb0_t_asid)) and (bool(e0_g(0)) or (e0_t_pcid = cache_tlb0_t_pcid)))) then
+                            cache_tlb0_cv0(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        d2w1_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        d2w1_0 := i_invlpg_addr;
+                        if (bool(cache_tlb0_cv1(to_integer(cache_tlb0_iset))) and (((((e1_l = 3) and (e1_k(52-1 downto 18) = d2w1_0(64-1 downto 30))) or ((e1_l = 2) and (e1_k(52-1 downto 9) = d2w1_0(64-1 downto 21))) or ((e1_l = 1) and (e1_k(52-1 downto 0) = d2w1_0(64-1 downto 12)))) and (e1_t_asid = cache_tlb0_t_asid)) and (bool(e1_g(0)) or (e1_t_pcid = cache_tlb0_t_pcid)))) then
+                            cache_tlb0_cv1(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        d2w2_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        d2w2_0 := i_invlpg_addr;
+                        if (bool(cache_tlb0_cv2(to_integer(cache_tlb0_iset))) and (((((e2_l = 3) and (e2_k(52-1 downto 18) = d2w2_0(64-1 downto 30))) or ((e2_l = 2) and (e2_k(52-1 downto 9) = d2w2_0(64-1 downto 21))) or ((e2_l = 1) and (e2_k(52-1 downto 0) = d2w2_0(64-1 downto 12)))) and (e2_t_asid = cache_tlb0_t_asid)) and (bool(e2_g(0)) or (e2_t_pcid = cache_tlb0_t_pcid)))) then
+                            cache_tlb0_cv2(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        d2w3_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        d2w3_0 := i_invlpg_addr;
+                        if (bool(cache_tlb0_cv3(to_integer(cache_tlb0_iset))) and (((((e3_l = 3) and (e3_k(52-1 downto 18) = d2w3_0(64-1 downto 30))) or ((e3_l = 2) and (e3_k(52-1 downto 9) = d2w3_0(64-1 downto 21))) or ((e3_l = 1) and (e3_k(52-1 downto 0) = d2w3_0(64-1 downto 12)))) and (e3_t_asid = cache_tlb0_t_asid)) and (bool(e3_g(0)) or (e3_t_pcid = cache_tlb0_t_pcid)))) then
+                            cache_tlb0_cv3(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                    elsif (i_op = 3) then
+                        d3w0_0 := to_unsigned(0, 12);
+                        d3w0_1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        d3w0_1 := i_mov_cr3_value;
+                        if bool(r_CR4(17)) then
+                            d3w0_0 := d3w0_1(12-1 downto 0);
+                        else
+                            d3w0_0 := to_unsigned(0, 12);
+                        end if;
+                        if (bool(cache_tlb0_cv0(to_integer(cache_tlb0_iset))) and ((((not (bool(r_CR4(17)) and bool(i_mov_cr3_value(63)))) and (not bool(e0_g(0)))) and (e0_t_asid = cache_tlb0_t_asid)) and (e0_t_pcid = d3w0_0))) then
+                            cache_tlb0_cv0(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        d3w1_0 := to_unsigned(0, 12);
+                        d3w1_1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        d3w1_1 := i_mov_cr3_value;
+                        if bool(r_CR4(17)) then
+                            d3w1_0 := d3w1_1(12-1 downto 0);
+                        else
+                            d3w1_0 := to_unsigned(0, 12);
+                        end if;
+                        if (bool(cache_tlb0_cv1(to_integer(cache_tlb0_iset))) and ((((not (bool(r_CR4(17)) and bool(i_mov_cr3_value(63)))) and (not bool(e1_g(0)))) and (e1_t_asid = cache_tlb0_t_asid)) and (e1_t_pcid = d3w1_0))) then
+                            cache_tlb0_cv1(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        d3w2_0 := to_unsigned(0, 12);
+                        d3w2_1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        d3w2_1 := i_mov_cr3_value;
+                        if bool(r_CR4(17)) then
+                            d3w2_0 := d3w2_1(12-1 downto 0);
+                        else
+                            d3w2_0 := to_unsigned(0, 12);
+                        end if;
+                        if (bool(cache_tlb0_cv2(to_integer(cache_tlb0_iset))) and ((((not (bool(r_CR4(17)) and bool(i_mov_cr3_value(63)))) and (not bool(e2_g(0)))) and (e2_t_asid = cache_tlb0_t_asid)) and (e2_t_pcid = d3w2_0))) then
+                            cache_tlb0_cv2(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        d3w3_0 := to_unsigned(0, 12);
+                        d3w3_1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        d3w3_1 := i_mov_cr3_value;
+                        if bool(r_CR4(17)) then
+                            d3w3_0 := d3w3_1(12-1 downto 0);
+                        else
+                            d3w3_0 := to_unsigned(0, 12);
+                        end if;
+                        if (bool(cache_tlb0_cv3(to_integer(cache_tlb0_iset))) and ((((not (bool(r_CR4(17)) and bool(i_mov_cr3_value(63)))) and (not bool(e3_g(0)))) and (e3_t_asid = cache_tlb0_t_asid)) and (e3_t_pcid = d3w3_0))) then
+                            cache_tlb0_cv3(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                    elsif (i_op = 4) then
+                        if (bool(cache_tlb0_cv0(to_integer(cache_tlb0_iset))) and (((i_vmrun_tlb_control = 1) or ((i_vmrun_tlb_control = 3) and (e0_t_asid = i_vmrun_guest_asid))) or (((i_vmrun_tlb_control = 7) and (e0_t_asid = i_vmrun_guest_asid)) and (not bool(e0_g(0)))))) then
+                            cache_tlb0_cv0(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        if (bool(cache_tlb0_cv1(to_integer(cache_tlb0_iset))) and (((i_vmrun_tlb_control = 1) or ((i_vmrun_tlb_control = 3) and (e1_t_asid = i_vmrun_guest_asid))) or (((i_vmrun_tlb_control = 7) and (e1_t_asid = i_vmrun_guest_asid)) and (not bool(e1_g(0)))))) then
+                            cache_tlb0_cv1(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        if (bool(cache_tlb0_cv2(to_integer(cache_tlb0_iset))) and (((i_vmrun_tlb_control = 1) or ((i_vmrun_tlb_control = 3) and (e2_t_asid = i_vmrun_guest_asid))) or (((i_vmrun_tlb_control = 7) and (e2_t_asid = i_vmrun_guest_asid)) and (not bool(e2_g(0)))))) then
+                            cache_tlb0_cv2(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        if (bool(cache_tlb0_cv3(to_integer(cache_tlb0_iset))) and (((i_vmrun_tlb_control = 1) or ((i_vmrun_tlb_control = 3) and (e3_t_asid = i_vmrun_guest_asid))) or (((i_vmrun_tlb_control = 7) and (e3_t_asid = i_vmrun_guest_asid)) and (not bool(e3_g(0)))))) then
+                            cache_tlb0_cv3(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                    end if;
+                    if (cache_tlb0_iset = 15) then
+                        done <= '1';
+                        cache_tlb0_st <= IDLE;
+                    else
+                        cache_tlb0_iset <= (cache_tlb0_iset + 1);
+                    end if;
+                when others =>
+                    cache_tlb0_st <= IDLE;
+            end case;
+        end if;
+    end if;
+end process cache_tlb0_fsm;
 
 end architecture MyHDL;

@@ -20,6 +20,8 @@ STATUS_WIDTH = 8
 LEVEL_WIDTH = 3
 NO_LEVEL = 7  # a level port's "no level" (None): a switched-off stage, a host fault on the final address
 NESTED_BASE = 64
+INVALIDATIONS = ('invlpga', 'invlpg', 'mov_cr3', 'vmrun')  # i_op = 1, 2... in this order
+SWEEP_CYCLES = 17  # most cycles an invalidation takes
 
 
 @block
@@ -940,13 +942,12 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
 def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER, r_NP_CTL, r_ASID,
                 o_status, o_level, o_aux, o_pa, o_r_vector, o_r_error_code, o_r_cr2, o_r1_vector, o_r1_error_code,
                 x_valid, x_pwrite, x_addr, x_waddr, x_wdata, x_on_table, x_done, x_status, x_level, x_pa, x_rnow, x_rdata, h_r_vector, h_r_error_code, h_r_cr2, o_n_exitcode, o_n_exitinfo1, o_n_exitinfo2,
-                hk_write, hk_user, hk_fetch):
+                hk_write, hk_user, hk_fetch, le):
     """Walker for regime long_mode as the guest stage  # spec: specs/x86_64_paging.vspec:234"""
     S = enum('IDLE', 'XWAIT', 'NFAULT', 'FAULT', 'ADREQ', 'ADWAIT', 'UWAIT', 'PROC')
     st = Signal(S.IDLE)
     lvl = Signal(intbv(0)[LEVEL_WIDTH:])
     ea = Signal(intbv(0)[ADDR_WIDTH:])
-    le = Signal(intbv(0)[64:])  # the last entry read, for the fault record
     fault_k = Signal(intbv(0)[STATUS_WIDTH:])
     flevel = Signal(intbv(0)[LEVEL_WIDTH:])
     a_rw = Signal(bool(0))
@@ -1818,10 +1819,503 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
 
 
 @block
+def cache_tlb(clk, rst, start, done, i_op, i_invlpga_rax, i_invlpga_ecx, i_invlpg_addr, i_mov_cr3_value, i_vmrun_guest_asid, i_vmrun_tlb_control, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER, r_NP_CTL, r_ASID,
+                w_start, w_done, w_status, w_level, w_aux, w_pa, le,
+                o_status, o_level, o_aux, o_pa, o_hit):
+    """Cache `tlb`: 64 entries, 4 ways, plru, pages split."""
+    S = enum('IDLE', 'MISS', 'INV')
+    st = Signal(S.IDLE)
+    cv0 = [Signal(bool(0)) for _ in range(16)]
+    cv1 = [Signal(bool(0)) for _ in range(16)]
+    cv2 = [Signal(bool(0)) for _ in range(16)]
+    cv3 = [Signal(bool(0)) for _ in range(16)]
+    ck0 = [Signal(intbv(0)[52:]) for _ in range(16)]
+    ck1 = [Signal(intbv(0)[52:]) for _ in range(16)]
+    ck2 = [Signal(intbv(0)[52:]) for _ in range(16)]
+    ck3 = [Signal(intbv(0)[52:]) for _ in range(16)]
+    ca0 = [Signal(intbv(0)[3:]) for _ in range(16)]
+    ca1 = [Signal(intbv(0)[3:]) for _ in range(16)]
+    ca2 = [Signal(intbv(0)[3:]) for _ in range(16)]
+    ca3 = [Signal(intbv(0)[3:]) for _ in range(16)]
+    ct_asid_0 = [Signal(intbv(0)[32:]) for _ in range(16)]
+    ct_asid_1 = [Signal(intbv(0)[32:]) for _ in range(16)]
+    ct_asid_2 = [Signal(intbv(0)[32:]) for _ in range(16)]
+    ct_asid_3 = [Signal(intbv(0)[32:]) for _ in range(16)]
+    ct_pcid_0 = [Signal(intbv(0)[12:]) for _ in range(16)]
+    ct_pcid_1 = [Signal(intbv(0)[12:]) for _ in range(16)]
+    ct_pcid_2 = [Signal(intbv(0)[12:]) for _ in range(16)]
+    ct_pcid_3 = [Signal(intbv(0)[12:]) for _ in range(16)]
+    cg0 = [Signal(bool(0)) for _ in range(16)]
+    cg1 = [Signal(bool(0)) for _ in range(16)]
+    cg2 = [Signal(bool(0)) for _ in range(16)]
+    cg3 = [Signal(bool(0)) for _ in range(16)]
+    cl0 = [Signal(intbv(0)[3:]) for _ in range(16)]
+    cl1 = [Signal(intbv(0)[3:]) for _ in range(16)]
+    cl2 = [Signal(intbv(0)[3:]) for _ in range(16)]
+    cl3 = [Signal(intbv(0)[3:]) for _ in range(16)]
+    ch0 = [Signal(intbv(0)[3:]) for _ in range(16)]
+    ch1 = [Signal(intbv(0)[3:]) for _ in range(16)]
+    ch2 = [Signal(intbv(0)[3:]) for _ in range(16)]
+    ch3 = [Signal(intbv(0)[3:]) for _ in range(16)]
+    cp0 = [Signal(intbv(0)[52:]) for _ in range(16)]
+    cp1 = [Signal(intbv(0)[52:]) for _ in range(16)]
+    cp2 = [Signal(intbv(0)[52:]) for _ in range(16)]
+    cp3 = [Signal(intbv(0)[52:]) for _ in range(16)]
+    cb = [Signal(intbv(0)[3:]) for _ in range(16)]  # tree bits, node i at bit i
+    c_set = Signal(intbv(0)[4:])  # the request's set
+    iset = Signal(intbv(0)[4:])  # the set an invalidation sweeps
+    c_acc = Signal(intbv(0)[3:])  # the request's access kinds
+    t_asid = Signal(intbv(0)[32:])  # tag asid of the request's context
+    t_pcid = Signal(intbv(0)[12:])  # tag pcid of the request's context
+    c_glob = Signal(bool(0))  # a fill's global bit, from the walk's leaf entry
+    l_hit = Signal(bool(0))
+    l_way = Signal(intbv(0)[2:])
+    l_pa = Signal(intbv(0)[ADDR_WIDTH:])
+    l_level = Signal(intbv(0)[LEVEL_WIDTH:])
+    l_aux = Signal(intbv(0)[LEVEL_WIDTH:])
+    hit = Signal(bool(0))  # the last translation was answered by the cache
+    h_pa = Signal(intbv(0)[ADDR_WIDTH:])
+    h_level = Signal(intbv(0)[LEVEL_WIDTH:])
+    h_aux = Signal(intbv(0)[LEVEL_WIDTH:])
+    @always_comb
+    def request():
+        """The request's set, access kinds, tags and (a fill's) global bit."""
+        c_set.next = i_addr[16:12]
+        c_acc.next = concat(k_write, k_user, k_fetch)
+        t_asid.next = r_ASID
+        tg0 = intbv(0)[12:]
+        tg1 = intbv(0)[64:]
+        tg1[:] = r_CR3
+        if r_CR4[17]:
+            tg0[:] = tg1[12:0]
+        else:
+            tg0[:] = 0
+        t_pcid.next = tg0
+        c_glob.next = (le[8] and r_CR4[7])
+    @always_comb
+    def lookup():
+        """Every way of the request's set against the request: the first that matches hits."""
+        found = False
+        way = intbv(0)[2:]
+        pa = intbv(0)[ADDR_WIDTH:]
+        lv = intbv(0)[LEVEL_WIDTH:]
+        ax = intbv(0)[LEVEL_WIDTH:]
+        e3_v = intbv(0)[1:]
+        e3_v[0] = cv3[c_set]
+        e3_k = intbv(0)[52:]
+        e3_k[:] = ck3[c_set]
+        e3_a = intbv(0)[3:]
+        e3_a[:] = ca3[c_set]
+        e3_t_asid = intbv(0)[32:]
+        e3_t_asid[:] = ct_asid_3[c_set]
+        e3_t_pcid = intbv(0)[12:]
+        e3_t_pcid[:] = ct_pcid_3[c_set]
+        e3_g = intbv(0)[1:]
+        e3_g[0] = cg3[c_set]
+        e3_l = intbv(0)[3:]
+        e3_l[:] = cl3[c_set]
+        e3_h = intbv(0)[3:]
+        e3_h[:] = ch3[c_set]
+        e3_p = intbv(0)[52:]
+        e3_p[:] = cp3[c_set]
+        if e3_v[0] and (e3_a == c_acc) and (e3_t_asid == t_asid) and ((e3_t_pcid == t_pcid) or e3_g[0]) and (e3_k == i_addr[64:12]):
+            found = True
+            way[:] = 3
+            pa[:] = concat(e3_p, i_addr[12:0])
+            lv[:] = e3_l
+            ax[:] = e3_h
+        e2_v = intbv(0)[1:]
+        e2_v[0] = cv2[c_set]
+        e2_k = intbv(0)[52:]
+        e2_k[:] = ck2[c_set]
+        e2_a = intbv(0)[3:]
+        e2_a[:] = ca2[c_set]
+        e2_t_asid = intbv(0)[32:]
+        e2_t_asid[:] = ct_asid_2[c_set]
+        e2_t_pcid = intbv(0)[12:]
+        e2_t_pcid[:] = ct_pcid_2[c_set]
+        e2_g = intbv(0)[1:]
+        e2_g[0] = cg2[c_set]
+        e2_l = intbv(0)[3:]
+        e2_l[:] = cl2[c_set]
+        e2_h = intbv(0)[3:]
+        e2_h[:] = ch2[c_set]
+        e2_p = intbv(0)[52:]
+        e2_p[:] = cp2[c_set]
+        if e2_v[0] and (e2_a == c_acc) and (e2_t_asid == t_asid) and ((e2_t_pcid == t_pcid) or e2_g[0]) and (e2_k == i_addr[64:12]):
+            found = True
+            way[:] = 2
+            pa[:] = concat(e2_p, i_addr[12:0])
+            lv[:] = e2_l
+            ax[:] = e2_h
+        e1_v = intbv(0)[1:]
+        e1_v[0] = cv1[c_set]
+        e1_k = intbv(0)[52:]
+        e1_k[:] = ck1[c_set]
+        e1_a = intbv(0)[3:]
+        e1_a[:] = ca1[c_set]
+        e1_t_asid = intbv(0)[32:]
+        e1_t_asid[:] = ct_asid_1[c_set]
+        e1_t_pcid = intbv(0)[12:]
+        e1_t_pcid[:] = ct_pcid_1[c_set]
+        e1_g = intbv(0)[1:]
+        e1_g[0] = cg1[c_set]
+        e1_l = intbv(0)[3:]
+        e1_l[:] = cl1[c_set]
+        e1_h = intbv(0)[3:]
+        e1_h[:] = ch1[c_set]
+        e1_p = intbv(0)[52:]
+        e1_p[:] = cp1[c_set]
+        if e1_v[0] and (e1_a == c_acc) and (e1_t_asid == t_asid) and ((e1_t_pcid == t_pcid) or e1_g[0]) and (e1_k == i_addr[64:12]):
+            found = True
+            way[:] = 1
+            pa[:] = concat(e1_p, i_addr[12:0])
+            lv[:] = e1_l
+            ax[:] = e1_h
+        e0_v = intbv(0)[1:]
+        e0_v[0] = cv0[c_set]
+        e0_k = intbv(0)[52:]
+        e0_k[:] = ck0[c_set]
+        e0_a = intbv(0)[3:]
+        e0_a[:] = ca0[c_set]
+        e0_t_asid = intbv(0)[32:]
+        e0_t_asid[:] = ct_asid_0[c_set]
+        e0_t_pcid = intbv(0)[12:]
+        e0_t_pcid[:] = ct_pcid_0[c_set]
+        e0_g = intbv(0)[1:]
+        e0_g[0] = cg0[c_set]
+        e0_l = intbv(0)[3:]
+        e0_l[:] = cl0[c_set]
+        e0_h = intbv(0)[3:]
+        e0_h[:] = ch0[c_set]
+        e0_p = intbv(0)[52:]
+        e0_p[:] = cp0[c_set]
+        if e0_v[0] and (e0_a == c_acc) and (e0_t_asid == t_asid) and ((e0_t_pcid == t_pcid) or e0_g[0]) and (e0_k == i_addr[64:12]):
+            found = True
+            way[:] = 0
+            pa[:] = concat(e0_p, i_addr[12:0])
+            lv[:] = e0_l
+            ax[:] = e0_h
+        l_hit.next = found
+        l_way.next = way
+        l_pa.next = pa
+        l_level.next = lv
+        l_aux.next = ax
+    @always_comb
+    def walk():
+        """A translation the cache misses goes to the walker in the cycle `start` is sampled."""
+        w_start.next = start and i_op == 0 and not l_hit
+    @always_comb
+    def outputs():
+        """The outcome: the cache's on a hit, else the walker's."""
+        o_hit.next = hit
+        if hit:
+            o_status.next = 0
+            o_level.next = h_level
+            o_aux.next = h_aux
+            o_pa.next = h_pa
+        else:
+            o_status.next = w_status
+            o_level.next = w_level
+            o_aux.next = w_aux
+            o_pa.next = w_pa
+    @always_seq(clk.posedge, reset=rst)
+    def fsm():
+        fw = intbv(0)[2:]
+        free = False
+        pb = intbv(0)[3:]
+        if done:
+            done.next = False
+        if st == S.IDLE:
+            if start:
+                if i_op == 0:
+                    if l_hit:
+                        hit.next = True
+                        h_pa.next = l_pa
+                        h_level.next = l_level
+                        h_aux.next = l_aux
+                        pb[:] = cb[c_set]
+                        if l_way == 0:
+                            pb[0] = 1
+                            pb[1] = 1
+                        elif l_way == 1:
+                            pb[0] = 1
+                            pb[1] = 0
+                        elif l_way == 2:
+                            pb[0] = 0
+                            pb[2] = 1
+                        elif l_way == 3:
+                            pb[0] = 0
+                            pb[2] = 0
+                        cb[c_set].next = pb
+                        done.next = True
+                    else:
+                        hit.next = False
+                        st.next = S.MISS
+                else:
+                    hit.next = False
+                    iset.next = 0
+                    st.next = S.INV
+        elif st == S.MISS:
+            if w_done:
+                if w_status == 0 and w_level != 7:  # ok, with an input-stage level: cached
+                    if not cv3[c_set]:
+                        fw[:] = 3
+                        free = True
+                    if not cv2[c_set]:
+                        fw[:] = 2
+                        free = True
+                    if not cv1[c_set]:
+                        fw[:] = 1
+                        free = True
+                    if not cv0[c_set]:
+                        fw[:] = 0
+                        free = True
+                    if not free:  # the set is full: evict the policy's victim
+                        pb[:] = cb[c_set]
+                        if (not pb[0]) and (not pb[1]):
+                            fw[:] = 0
+                        elif (not pb[0]) and pb[1]:
+                            fw[:] = 1
+                        elif pb[0] and (not pb[2]):
+                            fw[:] = 2
+                        elif pb[0] and pb[2]:
+                            fw[:] = 3
+                    if fw == 0:
+                        cv0[c_set].next = True
+                        ck0[c_set].next = i_addr[64:12]
+                        ca0[c_set].next = c_acc
+                        ct_asid_0[c_set].next = t_asid
+                        ct_pcid_0[c_set].next = t_pcid
+                        cg0[c_set].next = c_glob
+                        cl0[c_set].next = w_level
+                        ch0[c_set].next = w_aux
+                        cp0[c_set].next = w_pa[64:12]
+                    elif fw == 1:
+                        cv1[c_set].next = True
+                        ck1[c_set].next = i_addr[64:12]
+                        ca1[c_set].next = c_acc
+                        ct_asid_1[c_set].next = t_asid
+                        ct_pcid_1[c_set].next = t_pcid
+                        cg1[c_set].next = c_glob
+                        cl1[c_set].next = w_level
+                        ch1[c_set].next = w_aux
+                        cp1[c_set].next = w_pa[64:12]
+                    elif fw == 2:
+                        cv2[c_set].next = True
+                        ck2[c_set].next = i_addr[64:12]
+                        ca2[c_set].next = c_acc
+                        ct_asid_2[c_set].next = t_asid
+                        ct_pcid_2[c_set].next = t_pcid
+                        cg2[c_set].next = c_glob
+                        cl2[c_set].next = w_level
+                        ch2[c_set].next = w_aux
+                        cp2[c_set].next = w_pa[64:12]
+                    elif fw == 3:
+                        cv3[c_set].next = True
+                        ck3[c_set].next = i_addr[64:12]
+                        ca3[c_set].next = c_acc
+                        ct_asid_3[c_set].next = t_asid
+                        ct_pcid_3[c_set].next = t_pcid
+                        cg3[c_set].next = c_glob
+                        cl3[c_set].next = w_level
+                        ch3[c_set].next = w_aux
+                        cp3[c_set].next = w_pa[64:12]
+                    pb[:] = cb[c_set]
+                    if fw == 0:
+                        pb[0] = 1
+                        pb[1] = 1
+                    elif fw == 1:
+                        pb[0] = 1
+                        pb[1] = 0
+                    elif fw == 2:
+                        pb[0] = 0
+                        pb[2] = 1
+                    elif fw == 3:
+                        pb[0] = 0
+                        pb[2] = 0
+                    cb[c_set].next = pb
+                done.next = True
+                st.next = S.IDLE
+        elif st == S.INV:
+            e0_v = intbv(0)[1:]
+            e0_v[0] = cv0[iset]
+            e0_k = intbv(0)[52:]
+            e0_k[:] = ck0[iset]
+            e0_a = intbv(0)[3:]
+            e0_a[:] = ca0[iset]
+            e0_t_asid = intbv(0)[32:]
+            e0_t_asid[:] = ct_asid_0[iset]
+            e0_t_pcid = intbv(0)[12:]
+            e0_t_pcid[:] = ct_pcid_0[iset]
+            e0_g = intbv(0)[1:]
+            e0_g[0] = cg0[iset]
+            e0_l = intbv(0)[3:]
+            e0_l[:] = cl0[iset]
+            e0_h = intbv(0)[3:]
+            e0_h[:] = ch0[iset]
+            e0_p = intbv(0)[52:]
+            e0_p[:] = cp0[iset]
+            e1_v = intbv(0)[1:]
+            e1_v[0] = cv1[iset]
+            e1_k = intbv(0)[52:]
+            e1_k[:] = ck1[iset]
+            e1_a = intbv(0)[3:]
+            e1_a[:] = ca1[iset]
+            e1_t_asid = intbv(0)[32:]
+            e1_t_asid[:] = ct_asid_1[iset]
+            e1_t_pcid = intbv(0)[12:]
+            e1_t_pcid[:] = ct_pcid_1[iset]
+            e1_g = intbv(0)[1:]
+            e1_g[0] = cg1[iset]
+            e1_l = intbv(0)[3:]
+            e1_l[:] = cl1[iset]
+            e1_h = intbv(0)[3:]
+            e1_h[:] = ch1[iset]
+            e1_p = intbv(0)[52:]
+            e1_p[:] = cp1[iset]
+            e2_v = intbv(0)[1:]
+            e2_v[0] = cv2[iset]
+            e2_k = intbv(0)[52:]
+            e2_k[:] = ck2[iset]
+            e2_a = intbv(0)[3:]
+            e2_a[:] = ca2[iset]
+            e2_t_asid = intbv(0)[32:]
+            e2_t_asid[:] = ct_asid_2[iset]
+            e2_t_pcid = intbv(0)[12:]
+            e2_t_pcid[:] = ct_pcid_2[iset]
+            e2_g = intbv(0)[1:]
+            e2_g[0] = cg2[iset]
+            e2_l = intbv(0)[3:]
+            e2_l[:] = cl2[iset]
+            e2_h = intbv(0)[3:]
+            e2_h[:] = ch2[iset]
+            e2_p = intbv(0)[52:]
+            e2_p[:] = cp2[iset]
+            e3_v = intbv(0)[1:]
+            e3_v[0] = cv3[iset]
+            e3_k = intbv(0)[52:]
+            e3_k[:] = ck3[iset]
+            e3_a = intbv(0)[3:]
+            e3_a[:] = ca3[iset]
+            e3_t_asid = intbv(0)[32:]
+            e3_t_asid[:] = ct_asid_3[iset]
+            e3_t_pcid = intbv(0)[12:]
+            e3_t_pcid[:] = ct_pcid_3[iset]
+            e3_g = intbv(0)[1:]
+            e3_g[0] = cg3[iset]
+            e3_l = intbv(0)[3:]
+            e3_l[:] = cl3[iset]
+            e3_h = intbv(0)[3:]
+            e3_h[:] = ch3[iset]
+            e3_p = intbv(0)[52:]
+            e3_p[:] = cp3[iset]
+            if i_op == 1:  # invalidate invlpga
+                d1w0_0 = intbv(0)[64:]
+                d1w0_0[:] = i_invlpga_rax
+                if cv0[iset] and (((((e0_l == 3) and (e0_k[52:18] == d1w0_0[64:30])) or ((e0_l == 2) and (e0_k[52:9] == d1w0_0[64:21])) or ((e0_l == 1) and (e0_k[52:0] == d1w0_0[64:12])))) and (e0_t_asid == i_invlpga_ecx)):
+                    cv0[iset].next = False
+                d1w1_0 = intbv(0)[64:]
+                d1w1_0[:] = i_invlpga_rax
+                if cv1[iset] and (((((e1_l == 3) and (e1_k[52:18] == d1w1_0[64:30])) or ((e1_l == 2) and (e1_k[52:9] == d1w1_0[64:21])) or ((e1_l == 1) and (e1_k[52:0] == d1w1_0[64:12])))) and (e1_t_asid == i_invlpga_ecx)):
+                    cv1[iset].next = False
+                d1w2_0 = intbv(0)[64:]
+                d1w2_0[:] = i_invlpga_rax
+                if cv2[iset] and (((((e2_l == 3) and (e2_k[52:18] == d1w2_0[64:30])) or ((e2_l == 2) and (e2_k[52:9] == d1w2_0[64:21])) or ((e2_l == 1) and (e2_k[52:0] == d1w2_0[64:12])))) and (e2_t_asid == i_invlpga_ecx)):
+                    cv2[iset].next = False
+                d1w3_0 = intbv(0)[64:]
+                d1w3_0[:] = i_invlpga_rax
+                if cv3[iset] and (((((e3_l == 3) and (e3_k[52:18] == d1w3_0[64:30])) or ((e3_l == 2) and (e3_k[52:9] == d1w3_0[64:21])) or ((e3_l == 1) and (e3_k[52:0] == d1w3_0[64:12])))) and (e3_t_asid == i_invlpga_ecx)):
+                    cv3[iset].next = False
+            elif i_op == 2:  # invalidate invlpg
+                d2w0_0 = intbv(0)[64:]
+                d2w0_0[:] = i_invlpg_addr
+                if cv0[iset] and ((((((e0_l == 3) and (e0_k[52:18] == d2w0_0[64:30])) or ((e0_l == 2) and (e0_k[52:9] == d2w0_0[64:21])) or ((e0_l == 1) and (e0_k[52:0] == d2w0_0[64:12])))) and (e0_t_asid == t_asid)) and (e0_g[0] or (e0_t_pcid == t_pcid))):
+                    cv0[iset].next = False
+                d2w1_0 = intbv(0)[64:]
+                d2w1_0[:] = i_invlpg_addr
+                if cv1[iset] and ((((((e1_l == 3) and (e1_k[52:18] == d2w1_0[64:30])) or ((e1_l == 2) and (e1_k[52:9] == d2w1_0[64:21])) or ((e1_l == 1) and (e1_k[52:0] == d2w1_0[64:12])))) and (e1_t_asid == t_asid)) and (e1_g[0] or (e1_t_pcid == t_pcid))):
+                    cv1[iset].next = False
+                d2w2_0 = intbv(0)[64:]
+                d2w2_0[:] = i_invlpg_addr
+                if cv2[iset] and ((((((e2_l == 3) and (e2_k[52:18] == d2w2_0[64:30])) or ((e2_l == 2) and (e2_k[52:9] == d2w2_0[64:21])) or ((e2_l == 1) and (e2_k[52:0] == d2w2_0[64:12])))) and (e2_t_asid == t_asid)) and (e2_g[0] or (e2_t_pcid == t_pcid))):
+                    cv2[iset].next = False
+                d2w3_0 = intbv(0)[64:]
+                d2w3_0[:] = i_invlpg_addr
+                if cv3[iset] and ((((((e3_l == 3) and (e3_k[52:18] == d2w3_0[64:30])) or ((e3_l == 2) and (e3_k[52:9] == d2w3_0[64:21])) or ((e3_l == 1) and (e3_k[52:0] == d2w3_0[64:12])))) and (e3_t_asid == t_asid)) and (e3_g[0] or (e3_t_pcid == t_pcid))):
+                    cv3[iset].next = False
+            elif i_op == 3:  # invalidate mov_cr3
+                d3w0_0 = intbv(0)[12:]
+                d3w0_1 = intbv(0)[64:]
+                d3w0_1[:] = i_mov_cr3_value
+                if r_CR4[17]:
+                    d3w0_0[:] = d3w0_1[12:0]
+                else:
+                    d3w0_0[:] = 0
+                if cv0[iset] and ((((not (r_CR4[17] and i_mov_cr3_value[63])) and (not e0_g[0])) and (e0_t_asid == t_asid)) and (e0_t_pcid == d3w0_0)):
+                    cv0[iset].next = False
+                d3w1_0 = intbv(0)[12:]
+                d3w1_1 = intbv(0)[64:]
+                d3w1_1[:] = i_mov_cr3_value
+                if r_CR4[17]:
+                    d3w1_0[:] = d3w1_1[12:0]
+                else:
+                    d3w1_0[:] = 0
+                if cv1[iset] and ((((not (r_CR4[17] and i_mov_cr3_value[63])) and (not e1_g[0])) and (e1_t_asid == t_asid)) and (e1_t_pcid == d3w1_0)):
+                    cv1[iset].next = False
+                d3w2_0 = intbv(0)[12:]
+                d3w2_1 = intbv(0)[64:]
+                d3w2_1[:] = i_mov_cr3_value
+                if r_CR4[17]:
+                    d3w2_0[:] = d3w2_1[12:0]
+                else:
+                    d3w2_0[:] = 0
+                if cv2[iset] and ((((not (r_CR4[17] and i_mov_cr3_value[63])) and (not e2_g[0])) and (e2_t_asid == t_asid)) and (e2_t_pcid == d3w2_0)):
+                    cv2[iset].next = False
+                d3w3_0 = intbv(0)[12:]
+                d3w3_1 = intbv(0)[64:]
+                d3w3_1[:] = i_mov_cr3_value
+                if r_CR4[17]:
+                    d3w3_0[:] = d3w3_1[12:0]
+                else:
+                    d3w3_0[:] = 0
+                if cv3[iset] and ((((not (r_CR4[17] and i_mov_cr3_value[63])) and (not e3_g[0])) and (e3_t_asid == t_asid)) and (e3_t_pcid == d3w3_0)):
+                    cv3[iset].next = False
+            elif i_op == 4:  # invalidate vmrun
+                if cv0[iset] and (((i_vmrun_tlb_control == 1) or ((i_vmrun_tlb_control == 3) and (e0_t_asid == i_vmrun_guest_asid))) or (((i_vmrun_tlb_control == 7) and (e0_t_asid == i_vmrun_guest_asid)) and (not e0_g[0]))):
+                    cv0[iset].next = False
+                if cv1[iset] and (((i_vmrun_tlb_control == 1) or ((i_vmrun_tlb_control == 3) and (e1_t_asid == i_vmrun_guest_asid))) or (((i_vmrun_tlb_control == 7) and (e1_t_asid == i_vmrun_guest_asid)) and (not e1_g[0]))):
+                    cv1[iset].next = False
+                if cv2[iset] and (((i_vmrun_tlb_control == 1) or ((i_vmrun_tlb_control == 3) and (e2_t_asid == i_vmrun_guest_asid))) or (((i_vmrun_tlb_control == 7) and (e2_t_asid == i_vmrun_guest_asid)) and (not e2_g[0]))):
+                    cv2[iset].next = False
+                if cv3[iset] and (((i_vmrun_tlb_control == 1) or ((i_vmrun_tlb_control == 3) and (e3_t_asid == i_vmrun_guest_asid))) or (((i_vmrun_tlb_control == 7) and (e3_t_asid == i_vmrun_guest_asid)) and (not e3_g[0]))):
+                    cv3[iset].next = False
+            if iset == 15:
+                done.next = True
+                st.next = S.IDLE
+            else:
+                iset.next = iset + 1
+        else:
+            st.next = S.IDLE  # an unused state encoding returns to idle
+    return request, lookup, walk, outputs, fsm
+
+
+@block
 def model(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER, r_NP_CTL, r_ASID,
+          i_op, i_invlpga_rax, i_invlpga_ecx, i_invlpg_addr, i_mov_cr3_value, i_vmrun_guest_asid, i_vmrun_tlb_control,
           m_valid, m_ready, m_we, m_size, m_addr, m_wdata, m_rvalid, m_rdata,
-          o_status, o_level, o_aux, o_pa, o_r_vector, o_r_error_code, o_r_cr2, o_r1_vector, o_r1_error_code, o_n_exitcode, o_n_exitinfo1, o_n_exitinfo2):
+          o_status, o_level, o_aux, o_pa, o_r_vector, o_r_error_code, o_r_cr2, o_r1_vector, o_r1_error_code, o_n_exitcode, o_n_exitinfo1, o_n_exitinfo2, o_hit):
     """The translation `npt`  # spec: specs/amd_npt.vspec:30"""
+    w_start = Signal(bool(0))  # the walker's start and outcome: the cache passes on a miss
+    w_done = Signal(bool(0))
+    w_status = Signal(intbv(0)[STATUS_WIDTH:])
+    w_level = Signal(intbv(0)[LEVEL_WIDTH:])
+    w_aux = Signal(intbv(0)[LEVEL_WIDTH:])
+    w_pa = Signal(intbv(0)[ADDR_WIDTH:])
+    le = Signal(intbv(0)[64:])  # the walker's last entry: the leaf of a walk that succeeded
+    tlb = cache_tlb(clk, rst, start, done, i_op, i_invlpga_rax, i_invlpga_ecx, i_invlpg_addr, i_mov_cr3_value, i_vmrun_guest_asid, i_vmrun_tlb_control, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER, r_NP_CTL, r_ASID,
+                w_start, w_done, w_status, w_level, w_aux, w_pa, le,
+                o_status, o_level, o_aux, o_pa, o_hit)
     x_valid = Signal(bool(0))
     x_pwrite = Signal(bool(0))
     x_update = Signal(bool(0))  # translate, then write x_wdata there (a guest entry update)
@@ -1864,11 +2358,11 @@ def model(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3,
                        m_valid, m_ready, m_we, m_size, m_addr, m_wdata, m_rvalid, m_rdata,
                        x_status, x_level, x_aux, x_pa, h_r_vector, h_r_error_code, h_r_cr2,
                        x_table, x_pwrite, x_waddr, x_wdata, x_rnow, x_off)
-    guest = walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER, r_NP_CTL, r_ASID,
-                         o_status, o_level, o_aux, o_pa, o_r_vector, o_r_error_code, o_r_cr2, o_r1_vector, o_r1_error_code,
+    guest = walker_guest(clk, rst, w_start, w_done, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER, r_NP_CTL, r_ASID,
+                         w_status, w_level, w_aux, w_pa, o_r_vector, o_r_error_code, o_r_cr2, o_r1_vector, o_r1_error_code,
                          x_valid, x_pwrite, x_addr, x_waddr, x_wdata, x_on_table, x_done, x_status, x_level, x_pa, x_rnow, m_rdata, h_r_vector, h_r_error_code, h_r_cr2, o_n_exitcode, o_n_exitinfo1, o_n_exitinfo2,
-                         hk_write, hk_user, hk_fetch)
-    return host, guest, host_inputs
+                         hk_write, hk_user, hk_fetch, le)
+    return host, guest, host_inputs, tlb
 
 
 def ports():
@@ -1890,6 +2384,14 @@ def ports():
         "r_HEFER": Signal(intbv(0)[64:]),
         "r_NP_CTL": Signal(intbv(0)[64:]),
         "r_ASID": Signal(intbv(0)[32:]),
+        "i_op": Signal(intbv(0)[3:]),  # 0: translate; k: invalidation k
+        "i_invlpga_rax": Signal(intbv(0)[64:]),
+        "i_invlpga_ecx": Signal(intbv(0)[32:]),
+        "i_invlpg_addr": Signal(intbv(0)[64:]),
+        "i_mov_cr3_value": Signal(intbv(0)[64:]),
+        "i_vmrun_guest_asid": Signal(intbv(0)[32:]),
+        "i_vmrun_tlb_control": Signal(intbv(0)[8:]),
+        "o_hit": Signal(bool(0)),
         "m_valid": Signal(bool(0)), "m_ready": Signal(bool(0)), "m_we": Signal(bool(0)),
         "m_size": Signal(intbv(0)[SIZE_WIDTH:]),
         "m_addr": Signal(intbv(0)[ADDR_WIDTH:]), "m_wdata": Signal(intbv(0)[DATA_WIDTH:]),
@@ -1910,8 +2412,8 @@ def ports():
     return p
 
 
-PORT_ORDER = ("clk", "rst", "start", "done", "i_addr", "k_write", "k_user", "k_fetch", "r_CR0", "r_CR3", "r_CR4", "r_EFER", "r_RFLAGS", "r_PKRU", "r_nCR3", "r_HCR4", "r_HEFER", "r_NP_CTL", "r_ASID",               "m_valid", "m_ready", "m_we", "m_size", "m_addr", "m_wdata", "m_rvalid", "m_rdata",
-              "o_status", "o_level", "o_aux", "o_pa", "o_r_vector", "o_r_error_code", "o_r_cr2", "o_r1_vector", "o_r1_error_code", "o_n_exitcode", "o_n_exitinfo1", "o_n_exitinfo2")
+PORT_ORDER = ("clk", "rst", "start", "done", "i_addr", "k_write", "k_user", "k_fetch", "r_CR0", "r_CR3", "r_CR4", "r_EFER", "r_RFLAGS", "r_PKRU", "r_nCR3", "r_HCR4", "r_HEFER", "r_NP_CTL", "r_ASID",               "i_op", "i_invlpga_rax", "i_invlpga_ecx", "i_invlpg_addr", "i_mov_cr3_value", "i_vmrun_guest_asid", "i_vmrun_tlb_control",               "m_valid", "m_ready", "m_we", "m_size", "m_addr", "m_wdata", "m_rvalid", "m_rdata",
+              "o_status", "o_level", "o_aux", "o_pa", "o_r_vector", "o_r_error_code", "o_r_cr2", "o_r1_vector", "o_r1_error_code", "o_n_exitcode", "o_n_exitinfo1", "o_n_exitinfo2", "o_hit")
 
 
 def instance(p):

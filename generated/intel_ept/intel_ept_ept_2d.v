@@ -20,6 +20,13 @@ module intel_ept_ept_2d (
     r_EPTP,
     r_PROC2,
     r_VPID,
+    i_op,
+    i_invept_single_context_eptp,
+    i_invvpid_individual_address_vpid_op,
+    i_invvpid_individual_address_addr,
+    i_invvpid_single_context_vpid_op,
+    i_invvpid_single_context_retaining_globals_vpid_op,
+    i_mov_cr3_value,
     m_valid,
     m_ready,
     m_we,
@@ -40,7 +47,8 @@ module intel_ept_ept_2d (
     o_n_exit_reason,
     o_n_qualification,
     o_n_guest_physical_address,
-    o_n_guest_linear_address
+    o_n_guest_linear_address,
+    o_hit
 );
 
 input clk;
@@ -61,6 +69,13 @@ input [31:0] r_PKRU;
 input [63:0] r_EPTP;
 input [31:0] r_PROC2;
 input [15:0] r_VPID;
+input [2:0] i_op;
+input [63:0] i_invept_single_context_eptp;
+input [15:0] i_invvpid_individual_address_vpid_op;
+input [63:0] i_invvpid_individual_address_addr;
+input [15:0] i_invvpid_single_context_vpid_op;
+input [15:0] i_invvpid_single_context_retaining_globals_vpid_op;
+input [63:0] i_mov_cr3_value;
 output m_valid;
 reg m_valid;
 input m_ready;
@@ -100,7 +115,16 @@ output [63:0] o_n_guest_physical_address;
 reg [63:0] o_n_guest_physical_address;
 output [63:0] o_n_guest_linear_address;
 reg [63:0] o_n_guest_linear_address;
+output o_hit;
+reg o_hit;
 
+wire w_start;
+reg w_done;
+reg [7:0] w_status;
+reg [2:0] w_level;
+reg [2:0] w_aux;
+reg [63:0] w_pa;
+reg [63:0] le;
 reg x_valid;
 reg [63:0] x_addr;
 reg [63:0] x_waddr;
@@ -154,7 +178,6 @@ reg walker_guest0_a_us;
 reg walker_guest0_a_xd;
 reg [7:0] walker_guest0_fault_k;
 reg [2:0] walker_guest0_flevel;
-reg [63:0] walker_guest0_le;
 reg [2:0] walker_guest0_lvl;
 reg walker_guest0_pend_1;
 reg walker_guest0_pend_2;
@@ -177,6 +200,113 @@ reg [63:0] walker_guest0_sg_3;
 wire [63:0] walker_guest0_sg_4;
 wire [63:0] walker_guest0_sg_5;
 reg [2:0] walker_guest0_st;
+reg [2:0] cache_tlb0_c_acc;
+reg cache_tlb0_c_glob;
+reg [2:0] cache_tlb0_c_set;
+reg [2:0] cache_tlb0_h_aux;
+reg [2:0] cache_tlb0_h_level;
+reg [63:0] cache_tlb0_h_pa;
+reg cache_tlb0_hit;
+reg [2:0] cache_tlb0_iset;
+reg [2:0] cache_tlb0_l_aux;
+reg cache_tlb0_l_hit;
+reg [2:0] cache_tlb0_l_level;
+reg [63:0] cache_tlb0_l_pa;
+reg [2:0] cache_tlb0_l_way;
+reg [1:0] cache_tlb0_st;
+reg [0:0] cache_tlb0_t_ept;
+reg [39:0] cache_tlb0_t_eptrta;
+reg [11:0] cache_tlb0_t_pcid;
+reg [15:0] cache_tlb0_t_vpid;
+reg [2:0] cache_tlb0_ca0 [0:8-1];
+reg [2:0] cache_tlb0_ca1 [0:8-1];
+reg [2:0] cache_tlb0_ca2 [0:8-1];
+reg [2:0] cache_tlb0_ca3 [0:8-1];
+reg [2:0] cache_tlb0_ca4 [0:8-1];
+reg [2:0] cache_tlb0_ca5 [0:8-1];
+reg [2:0] cache_tlb0_ca6 [0:8-1];
+reg [2:0] cache_tlb0_ca7 [0:8-1];
+reg [2:0] cache_tlb0_cf [0:8-1];
+reg cache_tlb0_cg0 [0:8-1];
+reg cache_tlb0_cg1 [0:8-1];
+reg cache_tlb0_cg2 [0:8-1];
+reg cache_tlb0_cg3 [0:8-1];
+reg cache_tlb0_cg4 [0:8-1];
+reg cache_tlb0_cg5 [0:8-1];
+reg cache_tlb0_cg6 [0:8-1];
+reg cache_tlb0_cg7 [0:8-1];
+reg [2:0] cache_tlb0_ch0 [0:8-1];
+reg [2:0] cache_tlb0_ch1 [0:8-1];
+reg [2:0] cache_tlb0_ch2 [0:8-1];
+reg [2:0] cache_tlb0_ch3 [0:8-1];
+reg [2:0] cache_tlb0_ch4 [0:8-1];
+reg [2:0] cache_tlb0_ch5 [0:8-1];
+reg [2:0] cache_tlb0_ch6 [0:8-1];
+reg [2:0] cache_tlb0_ch7 [0:8-1];
+reg [51:0] cache_tlb0_ck0 [0:8-1];
+reg [51:0] cache_tlb0_ck1 [0:8-1];
+reg [51:0] cache_tlb0_ck2 [0:8-1];
+reg [51:0] cache_tlb0_ck3 [0:8-1];
+reg [51:0] cache_tlb0_ck4 [0:8-1];
+reg [51:0] cache_tlb0_ck5 [0:8-1];
+reg [51:0] cache_tlb0_ck6 [0:8-1];
+reg [51:0] cache_tlb0_ck7 [0:8-1];
+reg [2:0] cache_tlb0_cl0 [0:8-1];
+reg [2:0] cache_tlb0_cl1 [0:8-1];
+reg [2:0] cache_tlb0_cl2 [0:8-1];
+reg [2:0] cache_tlb0_cl3 [0:8-1];
+reg [2:0] cache_tlb0_cl4 [0:8-1];
+reg [2:0] cache_tlb0_cl5 [0:8-1];
+reg [2:0] cache_tlb0_cl6 [0:8-1];
+reg [2:0] cache_tlb0_cl7 [0:8-1];
+reg [51:0] cache_tlb0_cp0 [0:8-1];
+reg [51:0] cache_tlb0_cp1 [0:8-1];
+reg [51:0] cache_tlb0_cp2 [0:8-1];
+reg [51:0] cache_tlb0_cp3 [0:8-1];
+reg [51:0] cache_tlb0_cp4 [0:8-1];
+reg [51:0] cache_tlb0_cp5 [0:8-1];
+reg [51:0] cache_tlb0_cp6 [0:8-1];
+reg [51:0] cache_tlb0_cp7 [0:8-1];
+reg [0:0] cache_tlb0_ct_ept_0 [0:8-1];
+reg [0:0] cache_tlb0_ct_ept_1 [0:8-1];
+reg [0:0] cache_tlb0_ct_ept_2 [0:8-1];
+reg [0:0] cache_tlb0_ct_ept_3 [0:8-1];
+reg [0:0] cache_tlb0_ct_ept_4 [0:8-1];
+reg [0:0] cache_tlb0_ct_ept_5 [0:8-1];
+reg [0:0] cache_tlb0_ct_ept_6 [0:8-1];
+reg [0:0] cache_tlb0_ct_ept_7 [0:8-1];
+reg [39:0] cache_tlb0_ct_eptrta_0 [0:8-1];
+reg [39:0] cache_tlb0_ct_eptrta_1 [0:8-1];
+reg [39:0] cache_tlb0_ct_eptrta_2 [0:8-1];
+reg [39:0] cache_tlb0_ct_eptrta_3 [0:8-1];
+reg [39:0] cache_tlb0_ct_eptrta_4 [0:8-1];
+reg [39:0] cache_tlb0_ct_eptrta_5 [0:8-1];
+reg [39:0] cache_tlb0_ct_eptrta_6 [0:8-1];
+reg [39:0] cache_tlb0_ct_eptrta_7 [0:8-1];
+reg [11:0] cache_tlb0_ct_pcid_0 [0:8-1];
+reg [11:0] cache_tlb0_ct_pcid_1 [0:8-1];
+reg [11:0] cache_tlb0_ct_pcid_2 [0:8-1];
+reg [11:0] cache_tlb0_ct_pcid_3 [0:8-1];
+reg [11:0] cache_tlb0_ct_pcid_4 [0:8-1];
+reg [11:0] cache_tlb0_ct_pcid_5 [0:8-1];
+reg [11:0] cache_tlb0_ct_pcid_6 [0:8-1];
+reg [11:0] cache_tlb0_ct_pcid_7 [0:8-1];
+reg [15:0] cache_tlb0_ct_vpid_0 [0:8-1];
+reg [15:0] cache_tlb0_ct_vpid_1 [0:8-1];
+reg [15:0] cache_tlb0_ct_vpid_2 [0:8-1];
+reg [15:0] cache_tlb0_ct_vpid_3 [0:8-1];
+reg [15:0] cache_tlb0_ct_vpid_4 [0:8-1];
+reg [15:0] cache_tlb0_ct_vpid_5 [0:8-1];
+reg [15:0] cache_tlb0_ct_vpid_6 [0:8-1];
+reg [15:0] cache_tlb0_ct_vpid_7 [0:8-1];
+reg cache_tlb0_cv0 [0:8-1];
+reg cache_tlb0_cv1 [0:8-1];
+reg cache_tlb0_cv2 [0:8-1];
+reg cache_tlb0_cv3 [0:8-1];
+reg cache_tlb0_cv4 [0:8-1];
+reg cache_tlb0_cv5 [0:8-1];
+reg cache_tlb0_cv6 [0:8-1];
+reg cache_tlb0_cv7 [0:8-1];
 
 assign walker_host0_sa_4 = 64'd0;
 assign walker_host0_sa_5 = 64'd0;
@@ -1501,28 +1631,28 @@ always @(posedge clk) begin: walker_guest0_fsm
         walker_guest0_a_rw <= 0;
         walker_guest0_a_us <= 0;
         walker_guest0_a_xd <= 0;
-        done <= 0;
+        w_done <= 0;
         walker_guest0_fault_k <= 0;
         walker_guest0_flevel <= 0;
         hk_fetch <= 0;
         hk_read <= 0;
         hk_user <= 0;
         hk_write <= 0;
-        walker_guest0_le <= 0;
+        le <= 0;
         walker_guest0_lvl <= 0;
-        o_aux <= 0;
-        o_level <= 0;
+        w_aux <= 0;
+        w_level <= 0;
         o_n_exit_reason <= 0;
         o_n_guest_linear_address <= 0;
         o_n_guest_physical_address <= 0;
         o_n_qualification <= 0;
-        o_pa <= 0;
+        w_pa <= 0;
         o_r1_error_code <= 0;
         o_r1_vector <= 0;
         o_r_cr2 <= 0;
         o_r_error_code <= 0;
         o_r_vector <= 0;
-        o_status <= 0;
+        w_status <= 0;
         walker_guest0_pend_1 <= 0;
         walker_guest0_pend_2 <= 0;
         walker_guest0_pend_3 <= 0;
@@ -1554,12 +1684,12 @@ always @(posedge clk) begin: walker_guest0_fsm
         v_rw = (0 != 0);
         v_us = (0 != 0);
         v_xd = (0 != 0);
-        if (done) begin
-            done <= 1'b0;
+        if (w_done) begin
+            w_done <= 1'b0;
         end
         case (walker_guest0_st)
             3'b000: begin
-                if (start) begin
+                if (w_start) begin
                     walker_guest0_a_rw <= 1'b1;
                     walker_guest0_a_us <= 1'b1;
                     walker_guest0_a_xd <= 1'b0;
@@ -1568,7 +1698,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                     walker_guest0_pend_3 <= 1'b0;
                     walker_guest0_pend_2 <= 1'b0;
                     walker_guest0_pend_1 <= 1'b0;
-                    walker_guest0_le <= 0;
+                    le <= 0;
                     in0 = 64'h0;
                     in1 = 64'h0;
                     in2 = 64'h0;
@@ -1720,7 +1850,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                         end
                     end
                     if (used) begin
-                        walker_guest0_le <= uw;
+                        le <= uw;
                         x_valid <= 1'b1;
                         x_wdata <= uw;
                         if ((!r_EPTP[6])) begin
@@ -1739,7 +1869,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                         walker_guest0_st <= 3'b110;
                     end
                     else begin
-                        walker_guest0_le <= m_rdata;
+                        le <= m_rdata;
                         case (walker_guest0_lvl)
                             'h5: begin
                                 if ((!m_rdata[0])) begin
@@ -1870,7 +2000,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                                             walker_guest0_se_3 <= uw;
                                             walker_guest0_sa_3 <= x_pa;
                                             walker_guest0_sg_3 <= x_addr;
-                                            o_level <= 3;
+                                            w_level <= 3;
                                             x_valid <= 1'b1;
                                             x_pwrite <= 1'b0;
                                             x_addr <= {16'h0, m_rdata[48-1:30], i_addr[30-1:0]};
@@ -1983,7 +2113,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                                             walker_guest0_se_2 <= uw;
                                             walker_guest0_sa_2 <= x_pa;
                                             walker_guest0_sg_2 <= x_addr;
-                                            o_level <= 2;
+                                            w_level <= 2;
                                             x_valid <= 1'b1;
                                             x_pwrite <= 1'b0;
                                             x_addr <= {16'h0, m_rdata[48-1:21], i_addr[21-1:0]};
@@ -2095,7 +2225,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                                         walker_guest0_se_1 <= uw;
                                         walker_guest0_sa_1 <= x_pa;
                                         walker_guest0_sg_1 <= x_addr;
-                                        o_level <= 1;
+                                        w_level <= 1;
                                         x_valid <= 1'b1;
                                         x_pwrite <= 1'b0;
                                         x_addr <= {16'h0, m_rdata[48-1:12], i_addr[12-1:0]};
@@ -2117,27 +2247,27 @@ always @(posedge clk) begin: walker_guest0_fsm
                         walker_guest0_st <= 3'b010;
                     end
                     else begin
-                        o_pa <= x_pa;
-                        o_aux <= x_level;
+                        w_pa <= x_pa;
+                        w_aux <= x_level;
                         if ((1'b0 || walker_guest0_pend_5 || walker_guest0_pend_4 || walker_guest0_pend_3 || walker_guest0_pend_2 || walker_guest0_pend_1)) begin
                             walker_guest0_st <= 3'b100;
                         end
                         else begin
-                            o_status <= 0;
-                            done <= 1'b1;
+                            w_status <= 0;
+                            w_done <= 1'b1;
                             walker_guest0_st <= 3'b000;
                         end
                     end
                 end
             end
             3'b010: begin
-                o_status <= (64 + x_status);
-                o_level <= x_level;
+                w_status <= (64 + x_status);
+                w_level <= x_level;
                 if (x_on_table) begin
-                    o_aux <= walker_guest0_lvl;
+                    w_aux <= walker_guest0_lvl;
                 end
                 else begin
-                    o_aux <= 7;
+                    w_aux <= 7;
                 end
                 o_n_exit_reason <= h_r_exit_reason;
                 o_n_qualification <= 0;
@@ -2153,13 +2283,13 @@ always @(posedge clk) begin: walker_guest0_fsm
                     ns0 = 0;
                 end
                 o_n_guest_linear_address <= ns0;
-                done <= 1'b1;
+                w_done <= 1'b1;
                 walker_guest0_st <= 3'b000;
             end
             3'b011: begin
-                o_status <= walker_guest0_fault_k;
-                o_level <= walker_guest0_flevel;
-                o_aux <= 0;
+                w_status <= walker_guest0_fault_k;
+                w_level <= walker_guest0_flevel;
+                w_aux <= 0;
                 o_r_vector <= 14;
                 o_r_error_code <= 0;
                 o_r_error_code[0] <= (walker_guest0_fault_k[4-1:0] != 1);
@@ -2167,11 +2297,11 @@ always @(posedge clk) begin: walker_guest0_fsm
                 o_r_error_code[2] <= k_user;
                 o_r_error_code[3] <= (walker_guest0_fault_k[4-1:0] == 2);
                 o_r_error_code[4] <= (k_fetch && (r_CR4[20] || r_EFER[11]));
-                o_r_error_code[5] <= (((walker_guest0_fault_k > 2) && (walker_guest0_fault_k <= 9)) && (((r_CR4[22] && walker_guest0_a_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * walker_guest0_le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * walker_guest0_le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16])))));
+                o_r_error_code[5] <= (((walker_guest0_fault_k > 2) && (walker_guest0_fault_k <= 9)) && (((r_CR4[22] && walker_guest0_a_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16])))));
                 o_r_cr2 <= i_addr;
                 o_r1_vector <= 13;
                 o_r1_error_code <= 0;
-                done <= 1'b1;
+                w_done <= 1'b1;
                 walker_guest0_st <= 3'b000;
             end
             3'b100: begin
@@ -2281,8 +2411,8 @@ always @(posedge clk) begin: walker_guest0_fsm
                     walker_guest0_st <= 3'b101;
                 end
                 else begin
-                    o_status <= 0;
-                    done <= 1'b1;
+                    w_status <= 0;
+                    w_done <= 1'b1;
                     walker_guest0_st <= 3'b000;
                 end
             end
@@ -2313,29 +2443,29 @@ always @(posedge clk) begin: walker_guest0_fsm
                 end
             end
             3'b111: begin
-                walker_guest0_le <= walker_guest0_le;
+                le <= le;
                 case (walker_guest0_lvl)
                     'h5: begin
-                        if ((!walker_guest0_le[0])) begin
+                        if ((!le[0])) begin
                             walker_guest0_fault_k <= 1;
                             walker_guest0_flevel <= 5;
                             walker_guest0_st <= 3'b011;
                         end
-                        else if ((((walker_guest0_le & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                        else if ((((le & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((le & 64'h8000000000000000) != 0)))) begin
                             walker_guest0_fault_k <= 2;
                             walker_guest0_flevel <= 5;
                             walker_guest0_st <= 3'b011;
                         end
                         else begin
-                            v_rw = (walker_guest0_a_rw && walker_guest0_le[1]);
+                            v_rw = (walker_guest0_a_rw && le[1]);
                             walker_guest0_a_rw <= v_rw;
-                            v_us = (walker_guest0_a_us && walker_guest0_le[2]);
+                            v_us = (walker_guest0_a_us && le[2]);
                             walker_guest0_a_us <= v_us;
-                            v_xd = (walker_guest0_a_xd || (walker_guest0_le[63] && r_EFER[11]));
+                            v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
                             walker_guest0_a_xd <= v_xd;
                             x_valid <= 1'b1;
                             x_pwrite <= 1'b0;
-                            x_addr <= ({16'h0, walker_guest0_le[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
+                            x_addr <= ({16'h0, le[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
                             x_on_table <= 1'b1;
                             x_update <= 1'b0;
                             hk_read <= 1'b1;
@@ -2347,26 +2477,26 @@ always @(posedge clk) begin: walker_guest0_fsm
                         end
                     end
                     'h4: begin
-                        if ((!walker_guest0_le[0])) begin
+                        if ((!le[0])) begin
                             walker_guest0_fault_k <= 1;
                             walker_guest0_flevel <= 4;
                             walker_guest0_st <= 3'b011;
                         end
-                        else if ((((walker_guest0_le & 64'hf000000000080) != 0) || (1'b0 && ((walker_guest0_le & 256) != 0)) || ((!r_EFER[11]) && ((walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                        else if ((((le & 64'hf000000000080) != 0) || (1'b0 && ((le & 256) != 0)) || ((!r_EFER[11]) && ((le & 64'h8000000000000000) != 0)))) begin
                             walker_guest0_fault_k <= 2;
                             walker_guest0_flevel <= 4;
                             walker_guest0_st <= 3'b011;
                         end
                         else begin
-                            v_rw = (walker_guest0_a_rw && walker_guest0_le[1]);
+                            v_rw = (walker_guest0_a_rw && le[1]);
                             walker_guest0_a_rw <= v_rw;
-                            v_us = (walker_guest0_a_us && walker_guest0_le[2]);
+                            v_us = (walker_guest0_a_us && le[2]);
                             walker_guest0_a_us <= v_us;
-                            v_xd = (walker_guest0_a_xd || (walker_guest0_le[63] && r_EFER[11]));
+                            v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
                             walker_guest0_a_xd <= v_xd;
                             x_valid <= 1'b1;
                             x_pwrite <= 1'b0;
-                            x_addr <= ({16'h0, walker_guest0_le[48-1:12], 12'h0} + {52'h0, i_addr[39-1:30], 3'h0});
+                            x_addr <= ({16'h0, le[48-1:12], 12'h0} + {52'h0, i_addr[39-1:30], 3'h0});
                             x_on_table <= 1'b1;
                             x_update <= 1'b0;
                             hk_read <= 1'b1;
@@ -2378,23 +2508,23 @@ always @(posedge clk) begin: walker_guest0_fsm
                         end
                     end
                     'h3: begin
-                        if ((walker_guest0_le[7] && 1'b1)) begin
-                            if ((!walker_guest0_le[0])) begin
+                        if ((le[7] && 1'b1)) begin
+                            if ((!le[0])) begin
                                 walker_guest0_fault_k <= 1;
                                 walker_guest0_flevel <= 3;
                                 walker_guest0_st <= 3'b011;
                             end
-                            else if ((((walker_guest0_le & 64'hf00003fffe000) != 0) || ((!r_EFER[11]) && ((walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                            else if ((((le & 64'hf00003fffe000) != 0) || ((!r_EFER[11]) && ((le & 64'h8000000000000000) != 0)))) begin
                                 walker_guest0_fault_k <= 2;
                                 walker_guest0_flevel <= 3;
                                 walker_guest0_st <= 3'b011;
                             end
                             else begin
-                                v_rw = (walker_guest0_a_rw && walker_guest0_le[1]);
+                                v_rw = (walker_guest0_a_rw && le[1]);
                                 walker_guest0_a_rw <= v_rw;
-                                v_us = (walker_guest0_a_us && walker_guest0_le[2]);
+                                v_us = (walker_guest0_a_us && le[2]);
                                 walker_guest0_a_us <= v_us;
-                                v_xd = (walker_guest0_a_xd || (walker_guest0_le[63] && r_EFER[11]));
+                                v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
                                 walker_guest0_a_xd <= v_xd;
                                 if ((k_user && (!v_us))) begin
                                     walker_guest0_fault_k <= 3;
@@ -2426,28 +2556,28 @@ always @(posedge clk) begin: walker_guest0_fsm
                                     walker_guest0_flevel <= 3;
                                     walker_guest0_st <= 3'b011;
                                 end
-                                else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * walker_guest0_le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * walker_guest0_le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                                else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
                                     walker_guest0_fault_k <= 9;
                                     walker_guest0_flevel <= 3;
                                     walker_guest0_st <= 3'b011;
                                 end
                                 else begin
-                                    uw = walker_guest0_le;
+                                    uw = le;
                                     uw[5] = 1'b1;
                                     if (k_write) begin
                                         uw[6] = 1'b1;
                                     end
-                                    if ((uw != walker_guest0_le)) begin
+                                    if ((uw != le)) begin
                                         walker_guest0_pend_3 <= 1'b1;
                                         pending = 1'b1;
                                     end
                                     walker_guest0_se_3 <= uw;
                                     walker_guest0_sa_3 <= x_pa;
                                     walker_guest0_sg_3 <= x_addr;
-                                    o_level <= 3;
+                                    w_level <= 3;
                                     x_valid <= 1'b1;
                                     x_pwrite <= 1'b0;
-                                    x_addr <= {16'h0, walker_guest0_le[48-1:30], i_addr[30-1:0]};
+                                    x_addr <= {16'h0, le[48-1:30], i_addr[30-1:0]};
                                     x_on_table <= 1'b0;
                                     x_update <= 1'b0;
                                     hk_read <= ((!k_write) && (!k_fetch));
@@ -2459,26 +2589,26 @@ always @(posedge clk) begin: walker_guest0_fsm
                             end
                         end
                         else begin
-                            if ((!walker_guest0_le[0])) begin
+                            if ((!le[0])) begin
                                 walker_guest0_fault_k <= 1;
                                 walker_guest0_flevel <= 3;
                                 walker_guest0_st <= 3'b011;
                             end
-                            else if ((((walker_guest0_le & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((walker_guest0_le & 64'h8000000000000000) != 0)) || (1'b0 && ((walker_guest0_le & 128) != 0)))) begin
+                            else if ((((le & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((le & 64'h8000000000000000) != 0)) || (1'b0 && ((le & 128) != 0)))) begin
                                 walker_guest0_fault_k <= 2;
                                 walker_guest0_flevel <= 3;
                                 walker_guest0_st <= 3'b011;
                             end
                             else begin
-                                v_rw = (walker_guest0_a_rw && walker_guest0_le[1]);
+                                v_rw = (walker_guest0_a_rw && le[1]);
                                 walker_guest0_a_rw <= v_rw;
-                                v_us = (walker_guest0_a_us && walker_guest0_le[2]);
+                                v_us = (walker_guest0_a_us && le[2]);
                                 walker_guest0_a_us <= v_us;
-                                v_xd = (walker_guest0_a_xd || (walker_guest0_le[63] && r_EFER[11]));
+                                v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
                                 walker_guest0_a_xd <= v_xd;
                                 x_valid <= 1'b1;
                                 x_pwrite <= 1'b0;
-                                x_addr <= ({16'h0, walker_guest0_le[48-1:12], 12'h0} + {52'h0, i_addr[30-1:21], 3'h0});
+                                x_addr <= ({16'h0, le[48-1:12], 12'h0} + {52'h0, i_addr[30-1:21], 3'h0});
                                 x_on_table <= 1'b1;
                                 x_update <= 1'b0;
                                 hk_read <= 1'b1;
@@ -2491,23 +2621,23 @@ always @(posedge clk) begin: walker_guest0_fsm
                         end
                     end
                     'h2: begin
-                        if (walker_guest0_le[7]) begin
-                            if ((!walker_guest0_le[0])) begin
+                        if (le[7]) begin
+                            if ((!le[0])) begin
                                 walker_guest0_fault_k <= 1;
                                 walker_guest0_flevel <= 2;
                                 walker_guest0_st <= 3'b011;
                             end
-                            else if ((((walker_guest0_le & 64'hf0000001fe000) != 0) || ((!r_EFER[11]) && ((walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                            else if ((((le & 64'hf0000001fe000) != 0) || ((!r_EFER[11]) && ((le & 64'h8000000000000000) != 0)))) begin
                                 walker_guest0_fault_k <= 2;
                                 walker_guest0_flevel <= 2;
                                 walker_guest0_st <= 3'b011;
                             end
                             else begin
-                                v_rw = (walker_guest0_a_rw && walker_guest0_le[1]);
+                                v_rw = (walker_guest0_a_rw && le[1]);
                                 walker_guest0_a_rw <= v_rw;
-                                v_us = (walker_guest0_a_us && walker_guest0_le[2]);
+                                v_us = (walker_guest0_a_us && le[2]);
                                 walker_guest0_a_us <= v_us;
-                                v_xd = (walker_guest0_a_xd || (walker_guest0_le[63] && r_EFER[11]));
+                                v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
                                 walker_guest0_a_xd <= v_xd;
                                 if ((k_user && (!v_us))) begin
                                     walker_guest0_fault_k <= 3;
@@ -2539,28 +2669,28 @@ always @(posedge clk) begin: walker_guest0_fsm
                                     walker_guest0_flevel <= 2;
                                     walker_guest0_st <= 3'b011;
                                 end
-                                else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * walker_guest0_le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * walker_guest0_le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                                else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
                                     walker_guest0_fault_k <= 9;
                                     walker_guest0_flevel <= 2;
                                     walker_guest0_st <= 3'b011;
                                 end
                                 else begin
-                                    uw = walker_guest0_le;
+                                    uw = le;
                                     uw[5] = 1'b1;
                                     if (k_write) begin
                                         uw[6] = 1'b1;
                                     end
-                                    if ((uw != walker_guest0_le)) begin
+                                    if ((uw != le)) begin
                                         walker_guest0_pend_2 <= 1'b1;
                                         pending = 1'b1;
                                     end
                                     walker_guest0_se_2 <= uw;
                                     walker_guest0_sa_2 <= x_pa;
                                     walker_guest0_sg_2 <= x_addr;
-                                    o_level <= 2;
+                                    w_level <= 2;
                                     x_valid <= 1'b1;
                                     x_pwrite <= 1'b0;
-                                    x_addr <= {16'h0, walker_guest0_le[48-1:21], i_addr[21-1:0]};
+                                    x_addr <= {16'h0, le[48-1:21], i_addr[21-1:0]};
                                     x_on_table <= 1'b0;
                                     x_update <= 1'b0;
                                     hk_read <= ((!k_write) && (!k_fetch));
@@ -2572,26 +2702,26 @@ always @(posedge clk) begin: walker_guest0_fsm
                             end
                         end
                         else begin
-                            if ((!walker_guest0_le[0])) begin
+                            if ((!le[0])) begin
                                 walker_guest0_fault_k <= 1;
                                 walker_guest0_flevel <= 2;
                                 walker_guest0_st <= 3'b011;
                             end
-                            else if ((((walker_guest0_le & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                            else if ((((le & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((le & 64'h8000000000000000) != 0)))) begin
                                 walker_guest0_fault_k <= 2;
                                 walker_guest0_flevel <= 2;
                                 walker_guest0_st <= 3'b011;
                             end
                             else begin
-                                v_rw = (walker_guest0_a_rw && walker_guest0_le[1]);
+                                v_rw = (walker_guest0_a_rw && le[1]);
                                 walker_guest0_a_rw <= v_rw;
-                                v_us = (walker_guest0_a_us && walker_guest0_le[2]);
+                                v_us = (walker_guest0_a_us && le[2]);
                                 walker_guest0_a_us <= v_us;
-                                v_xd = (walker_guest0_a_xd || (walker_guest0_le[63] && r_EFER[11]));
+                                v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
                                 walker_guest0_a_xd <= v_xd;
                                 x_valid <= 1'b1;
                                 x_pwrite <= 1'b0;
-                                x_addr <= ({16'h0, walker_guest0_le[48-1:12], 12'h0} + {52'h0, i_addr[21-1:12], 3'h0});
+                                x_addr <= ({16'h0, le[48-1:12], 12'h0} + {52'h0, i_addr[21-1:12], 3'h0});
                                 x_on_table <= 1'b1;
                                 x_update <= 1'b0;
                                 hk_read <= 1'b1;
@@ -2604,22 +2734,22 @@ always @(posedge clk) begin: walker_guest0_fsm
                         end
                     end
                     'h1: begin
-                        if ((!walker_guest0_le[0])) begin
+                        if ((!le[0])) begin
                             walker_guest0_fault_k <= 1;
                             walker_guest0_flevel <= 1;
                             walker_guest0_st <= 3'b011;
                         end
-                        else if ((((walker_guest0_le & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                        else if ((((le & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((le & 64'h8000000000000000) != 0)))) begin
                             walker_guest0_fault_k <= 2;
                             walker_guest0_flevel <= 1;
                             walker_guest0_st <= 3'b011;
                         end
                         else begin
-                            v_rw = (walker_guest0_a_rw && walker_guest0_le[1]);
+                            v_rw = (walker_guest0_a_rw && le[1]);
                             walker_guest0_a_rw <= v_rw;
-                            v_us = (walker_guest0_a_us && walker_guest0_le[2]);
+                            v_us = (walker_guest0_a_us && le[2]);
                             walker_guest0_a_us <= v_us;
-                            v_xd = (walker_guest0_a_xd || (walker_guest0_le[63] && r_EFER[11]));
+                            v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
                             walker_guest0_a_xd <= v_xd;
                             if ((k_user && (!v_us))) begin
                                 walker_guest0_fault_k <= 3;
@@ -2651,28 +2781,28 @@ always @(posedge clk) begin: walker_guest0_fsm
                                 walker_guest0_flevel <= 1;
                                 walker_guest0_st <= 3'b011;
                             end
-                            else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * walker_guest0_le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * walker_guest0_le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                            else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
                                 walker_guest0_fault_k <= 9;
                                 walker_guest0_flevel <= 1;
                                 walker_guest0_st <= 3'b011;
                             end
                             else begin
-                                uw = walker_guest0_le;
+                                uw = le;
                                 uw[5] = 1'b1;
                                 if (k_write) begin
                                     uw[6] = 1'b1;
                                 end
-                                if ((uw != walker_guest0_le)) begin
+                                if ((uw != le)) begin
                                     walker_guest0_pend_1 <= 1'b1;
                                     pending = 1'b1;
                                 end
                                 walker_guest0_se_1 <= uw;
                                 walker_guest0_sa_1 <= x_pa;
                                 walker_guest0_sg_1 <= x_addr;
-                                o_level <= 1;
+                                w_level <= 1;
                                 x_valid <= 1'b1;
                                 x_pwrite <= 1'b0;
-                                x_addr <= {16'h0, walker_guest0_le[48-1:12], i_addr[12-1:0]};
+                                x_addr <= {16'h0, le[48-1:12], i_addr[12-1:0]};
                                 x_on_table <= 1'b0;
                                 x_update <= 1'b0;
                                 hk_read <= ((!k_write) && (!k_fetch));
@@ -2695,5 +2825,1912 @@ end
 assign x_table = (x_on_table && (!x_pwrite) && (!x_update));
 assign x_off = (!r_PROC2[1]);
 assign hb_EPTP = r_EPTP;
+
+always @(i_addr, k_fetch, k_user, k_write, le, r_CR3, r_CR4, r_EPTP, r_PROC2, r_VPID) begin: cache_tlb0_request
+    reg [16-1:0] tg0;
+    reg [40-1:0] tg1;
+    reg [64-1:0] tg2;
+    reg [12-1:0] tg3;
+    reg [64-1:0] tg4;
+    cache_tlb0_c_set = i_addr[15-1:12];
+    cache_tlb0_c_acc = {k_write, k_user, k_fetch};
+    tg0 = 16'h0;
+    if (r_PROC2[5]) begin
+        tg0 = r_VPID;
+    end
+    else begin
+        tg0 = 0;
+    end
+    cache_tlb0_t_vpid = tg0;
+    cache_tlb0_t_ept = 0;
+    if (r_PROC2[1]) begin
+        cache_tlb0_t_ept = 1;
+    end
+    tg1 = 40'h0;
+    tg2 = 64'h0;
+    tg2 = r_EPTP;
+    if (r_PROC2[1]) begin
+        tg1 = tg2[52-1:12];
+    end
+    else begin
+        tg1 = 0;
+    end
+    cache_tlb0_t_eptrta = tg1;
+    tg3 = 12'h0;
+    tg4 = 64'h0;
+    tg4 = r_CR3;
+    if (r_CR4[17]) begin
+        tg3 = tg4[12-1:0];
+    end
+    else begin
+        tg3 = 0;
+    end
+    cache_tlb0_t_pcid = tg3;
+    cache_tlb0_c_glob = (le[8] && r_CR4[7]);
+end
+
+always @(cache_tlb0_c_acc, cache_tlb0_c_set, cache_tlb0_ca0[0], cache_tlb0_ca0[1], cache_tlb0_ca0[2], cache_tlb0_ca0[3], cache_tlb0_ca0[4], cache_tlb0_ca0[5], cache_tlb0_ca0[6], cache_tlb0_ca0[7], cache_tlb0_ca1[0], cache_tlb0_ca1[1], cache_tlb0_ca1[2], cache_tlb0_ca1[3], cache_tlb0_ca1[4], cache_tlb0_ca1[5], cache_tlb0_ca1[6], cache_tlb0_ca1[7], cache_tlb0_ca2[0], cache_tlb0_ca2[1], cache_tlb0_ca2[2], cache_tlb0_ca2[3], cache_tlb0_ca2[4], cache_tlb0_ca2[5], cache_tlb0_ca2[6], cache_tlb0_ca2[7], cache_tlb0_ca3[0], cache_tlb0_ca3[1], cache_tlb0_ca3[2], cache_tlb0_ca3[3], cache_tlb0_ca3[4], cache_tlb0_ca3[5], cache_tlb0_ca3[6], cache_tlb0_ca3[7], cache_tlb0_ca4[0], cache_tlb0_ca4[1], cache_tlb0_ca4[2], cache_tlb0_ca4[3], cache_tlb0_ca4[4], cache_tlb0_ca4[5], cache_tlb0_ca4[6], cache_tlb0_ca4[7], cache_tlb0_ca5[0], cache_tlb0_ca5[1], cache_tlb0_ca5[2], cache_tlb0_ca5[3], cache_tlb0_ca5[4], cache_tlb0_ca5[5], cache_tlb0_ca5[6], cache_tlb0_ca5[7], cache_tlb0_ca6[0], cache_tlb0_ca6[1], cache_tlb0_ca6[2], cache_tlb0_ca6[3], cache_tlb0_ca6[4], cache_tlb0_ca6[5], cache_tlb0_ca6[6], cache_tlb0_ca6[7], cache_tlb0_ca7[0], cache_tlb0_ca7[1], cache_tlb0_ca7[2], cache_tlb0_ca7[3], cache_tlb0_ca7[4], cache_tlb0_ca7[5], cache_tlb0_ca7[6], cache_tlb0_ca7[7], cache_tlb0_cg0[0], cache_tlb0_cg0[1], cache_tlb0_cg0[2], cache_tlb0_cg0[3], cache_tlb0_cg0[4], cache_tlb0_cg0[5], cache_tlb0_cg0[6], cache_tlb0_cg0[7], cache_tlb0_cg1[0], cache_tlb0_cg1[1], cache_tlb0_cg1[2], cache_tlb0_cg1[3], cache_tlb0_cg1[4], cache_tlb0_cg1[5], cache_tlb0_cg1[6], cache_tlb0_cg1[7], cache_tlb0_cg2[0], cache_tlb0_cg2[1], cache_tlb0_cg2[2], cache_tlb0_cg2[3], cache_tlb0_cg2[4], cache_tlb0_cg2[5], cache_tlb0_cg2[6], cache_tlb0_cg2[7], cache_tlb0_cg3[0], cache_tlb0_cg3[1], cache_tlb0_cg3[2], cache_tlb0_cg3[3], cache_tlb0_cg3[4], cache_tlb0_cg3[5], cache_tlb0_cg3[6], cache_tlb0_cg3[7], cache_tlb0_cg4[0], cache_tlb0_cg4[1], cache_tlb0_cg4[2], cache_tlb0_cg4[3], cache_tlb0_cg4[4], cache_tlb0_cg4[5], cache_tlb0_cg4[6], cache_tlb0_cg4[7], cache_tlb0_cg5[0], cache_tlb0_cg5[1], cache_tlb0_cg5[2], cache_tlb0_cg5[3], cache_tlb0_cg5[4], cache_tlb0_cg5[5], cache_tlb0_cg5[6], cache_tlb0_cg5[7], cache_tlb0_cg6[0], cache_tlb0_cg6[1], cache_tlb0_cg6[2], cache_tlb0_cg6[3], cache_tlb0_cg6[4], cache_tlb0_cg6[5], cache_tlb0_cg6[6], cache_tlb0_cg6[7], cache_tlb0_cg7[0], cache_tlb0_cg7[1], cache_tlb0_cg7[2], cache_tlb0_cg7[3], cache_tlb0_cg7[4], cache_tlb0_cg7[5], cache_tlb0_cg7[6], cache_tlb0_cg7[7], cache_tlb0_ch0[0], cache_tlb0_ch0[1], cache_tlb0_ch0[2], cache_tlb0_ch0[3], cache_tlb0_ch0[4], cache_tlb0_ch0[5], cache_tlb0_ch0[6], cache_tlb0_ch0[7], cache_tlb0_ch1[0], cache_tlb0_ch1[1], cache_tlb0_ch1[2], cache_tlb0_ch1[3], cache_tlb0_ch1[4], cache_tlb0_ch1[5], cache_tlb0_ch1[6], cache_tlb0_ch1[7], cache_tlb0_ch2[0], cache_tlb0_ch2[1], cache_tlb0_ch2[2], cache_tlb0_ch2[3], cache_tlb0_ch2[4], cache_tlb0_ch2[5], cache_tlb0_ch2[6], cache_tlb0_ch2[7], cache_tlb0_ch3[0], cache_tlb0_ch3[1], cache_tlb0_ch3[2], cache_tlb0_ch3[3], cache_tlb0_ch3[4], cache_tlb0_ch3[5], cache_tlb0_ch3[6], cache_tlb0_ch3[7], cache_tlb0_ch4[0], cache_tlb0_ch4[1], cache_tlb0_ch4[2], cache_tlb0_ch4[3], cache_tlb0_ch4[4], cache_tlb0_ch4[5], cache_tlb0_ch4[6], cache_tlb0_ch4[7], cache_tlb0_ch5[0], cache_tlb0_ch5[1], cache_tlb0_ch5[2], cache_tlb0_ch5[3], cache_tlb0_ch5[4], cache_tlb0_ch5[5], cache_tlb0_ch5[6], cache_tlb0_ch5[7], cache_tlb0_ch6[0], cache_tlb0_ch6[1], cache_tlb0_ch6[2], cache_tlb0_ch6[3], cache_tlb0_ch6[4], cache_tlb0_ch6[5], cache_tlb0_ch6[6], cache_tlb0_ch6[7], cache_tlb0_ch7[0], cache_tlb0_ch7[1], cache_tlb0_ch7[2], cache_tlb0_ch7[3], cache_tlb0_ch7[4], cache_tlb0_ch7[5], cache_tlb0_ch7[6], cache_tlb0_ch7[7], cache_tlb0_ck0[0], cache_tlb0_ck0[1], cache_tlb0_ck0[2], cache_tlb0_ck0[3], cache_tlb0_ck0[4], cache_tlb0_ck0[5], cache_tlb0_ck0[6], cache_tlb0_ck0[7], cache_tlb0_ck1[0], cache_tlb0_ck1[1], cache_tlb0_ck1[2], cache_tlb0_ck1[3], cache_tlb0_ck1[4], cache_tlb0_ck1[5], cache_tlb0_ck1[6], cache_tlb0_ck1[7], cache_tlb0_ck2[0], cache_tlb0_ck2[1], cache_tlb0_ck2[2], cache_tlb0_ck2[3], cache_tlb0_ck2[4], cache_tlb0_ck2[5], cache_tlb0_ck2[6], cache_tlb0_ck2[7], cache_tlb0_ck3[0], cache_tlb0_ck3[1], cache_tlb0_ck3[2], cache_tlb0_ck3[3], cache_tlb0_ck3[4], cache_tlb0_ck3[5], cache_tlb0_ck3[6], cache_tlb0_ck3[7], cache_tlb0_ck4[0], cache_tlb0_ck4[1], cache_tlb0_ck4[2], cache_tlb0_ck4[3], cache_tlb0_ck4[4], cache_tlb0_ck4[5], cache_tlb0_ck4[6], cache_tlb0_ck4[7], cache_tlb0_ck5[0], cache_tlb0_ck5[1], cache_tlb0_ck5[2], cache_tlb0_ck5[3], cache_tlb0_ck5[4], cache_tlb0_ck5[5], cache_tlb0_ck5[6], cache_tlb0_ck5[7], cache_tlb0_ck6[0], cache_tlb0_ck6[1], cache_tlb0_ck6[2], cache_tlb0_ck6[3], cache_tlb0_ck6[4], cache_tlb0_ck6[5], cache_tlb0_ck6[6], cache_tlb0_ck6[7], cache_tlb0_ck7[0], cache_tlb0_ck7[1], cache_tlb0_ck7[2], cache_tlb0_ck7[3], cache_tlb0_ck7[4], cache_tlb0_ck7[5], cache_tlb0_ck7[6], cache_tlb0_ck7[7], cache_tlb0_cl0[0], cache_tlb0_cl0[1], cache_tlb0_cl0[2], cache_tlb0_cl0[3], cache_tlb0_cl0[4], cache_tlb0_cl0[5], cache_tlb0_cl0[6], cache_tlb0_cl0[7], cache_tlb0_cl1[0], cache_tlb0_cl1[1], cache_tlb0_cl1[2], cache_tlb0_cl1[3], cache_tlb0_cl1[4], cache_tlb0_cl1[5], cache_tlb0_cl1[6], cache_tlb0_cl1[7], cache_tlb0_cl2[0], cache_tlb0_cl2[1], cache_tlb0_cl2[2], cache_tlb0_cl2[3], cache_tlb0_cl2[4], cache_tlb0_cl2[5], cache_tlb0_cl2[6], cache_tlb0_cl2[7], cache_tlb0_cl3[0], cache_tlb0_cl3[1], cache_tlb0_cl3[2], cache_tlb0_cl3[3], cache_tlb0_cl3[4], cache_tlb0_cl3[5], cache_tlb0_cl3[6], cache_tlb0_cl3[7], cache_tlb0_cl4[0], cache_tlb0_cl4[1], cache_tlb0_cl4[2], cache_tlb0_cl4[3], cache_tlb0_cl4[4], cache_tlb0_cl4[5], cache_tlb0_cl4[6], cache_tlb0_cl4[7], cache_tlb0_cl5[0], cache_tlb0_cl5[1], cache_tlb0_cl5[2], cache_tlb0_cl5[3], cache_tlb0_cl5[4], cache_tlb0_cl5[5], cache_tlb0_cl5[6], cache_tlb0_cl5[7], cache_tlb0_cl6[0], cache_tlb0_cl6[1], cache_tlb0_cl6[2], cache_tlb0_cl6[3], cache_tlb0_cl6[4], cache_tlb0_cl6[5], cache_tlb0_cl6[6], cache_tlb0_cl6[7], cache_tlb0_cl7[0], cache_tlb0_cl7[1], cache_tlb0_cl7[2], cache_tlb0_cl7[3], cache_tlb0_cl7[4], cache_tlb0_cl7[5], cache_tlb0_cl7[6], cache_tlb0_cl7[7], cache_tlb0_cp0[0], cache_tlb0_cp0[1], cache_tlb0_cp0[2], cache_tlb0_cp0[3], cache_tlb0_cp0[4], cache_tlb0_cp0[5], cache_tlb0_cp0[6], cache_tlb0_cp0[7], cache_tlb0_cp1[0], cache_tlb0_cp1[1], cache_tlb0_cp1[2], cache_tlb0_cp1[3], cache_tlb0_cp1[4], cache_tlb0_cp1[5], cache_tlb0_cp1[6], cache_tlb0_cp1[7], cache_tlb0_cp2[0], cache_tlb0_cp2[1], cache_tlb0_cp2[2], cache_tlb0_cp2[3], cache_tlb0_cp2[4], cache_tlb0_cp2[5], cache_tlb0_cp2[6], cache_tlb0_cp2[7], cache_tlb0_cp3[0], cache_tlb0_cp3[1], cache_tlb0_cp3[2], cache_tlb0_cp3[3], cache_tlb0_cp3[4], cache_tlb0_cp3[5], cache_tlb0_cp3[6], cache_tlb0_cp3[7], cache_tlb0_cp4[0], cache_tlb0_cp4[1], cache_tlb0_cp4[2], cache_tlb0_cp4[3], cache_tlb0_cp4[4], cache_tlb0_cp4[5], cache_tlb0_cp4[6], cache_tlb0_cp4[7], cache_tlb0_cp5[0], cache_tlb0_cp5[1], cache_tlb0_cp5[2], cache_tlb0_cp5[3], cache_tlb0_cp5[4], cache_tlb0_cp5[5], cache_tlb0_cp5[6], cache_tlb0_cp5[7], cache_tlb0_cp6[0], cache_tlb0_cp6[1], cache_tlb0_cp6[2], cache_tlb0_cp6[3], cache_tlb0_cp6[4], cache_tlb0_cp6[5], cache_tlb0_cp6[6], cache_tlb0_cp6[7], cache_tlb0_cp7[0], cache_tlb0_cp7[1], cache_tlb0_cp7[2], cache_tlb0_cp7[3], cache_tlb0_cp7[4], cache_tlb0_cp7[5], cache_tlb0_cp7[6], cache_tlb0_cp7[7], cache_tlb0_ct_ept_0[0], cache_tlb0_ct_ept_0[1], cache_tlb0_ct_ept_0[2], cache_tlb0_ct_ept_0[3], cache_tlb0_ct_ept_0[4], cache_tlb0_ct_ept_0[5], cache_tlb0_ct_ept_0[6], cache_tlb0_ct_ept_0[7], cache_tlb0_ct_ept_1[0], cache_tlb0_ct_ept_1[1], cache_tlb0_ct_ept_1[2], cache_tlb0_ct_ept_1[3], cache_tlb0_ct_ept_1[4], cache_tlb0_ct_ept_1[5], cache_tlb0_ct_ept_1[6], cache_tlb0_ct_ept_1[7], cache_tlb0_ct_ept_2[0], cache_tlb0_ct_ept_2[1], cache_tlb0_ct_ept_2[2], cache_tlb0_ct_ept_2[3], cache_tlb0_ct_ept_2[4], cache_tlb0_ct_ept_2[5], cache_tlb0_ct_ept_2[6], cache_tlb0_ct_ept_2[7], cache_tlb0_ct_ept_3[0], cache_tlb0_ct_ept_3[1], cache_tlb0_ct_ept_3[2], cache_tlb0_ct_ept_3[3], cache_tlb0_ct_ept_3[4], cache_tlb0_ct_ept_3[5], cache_tlb0_ct_ept_3[6], cache_tlb0_ct_ept_3[7], cache_tlb0_ct_ept_4[0], cache_tlb0_ct_ept_4[1], cache_tlb0_ct_ept_4[2], cache_tlb0_ct_ept_4[3], cache_tlb0_ct_ept_4[4], cache_tlb0_ct_ept_4[5], cache_tlb0_ct_ept_4[6], cache_tlb0_ct_ept_4[7], cache_tlb0_ct_ept_5[0], cache_tlb0_ct_ept_5[1], cache_tlb0_ct_ept_5[2], cache_tlb0_ct_ept_5[3], cache_tlb0_ct_ept_5[4], cache_tlb0_ct_ept_5[5], cache_tlb0_ct_ept_5[6], cache_tlb0_ct_ept_5[7], cache_tlb0_ct_ept_6[0], cache_tlb0_ct_ept_6[1], cache_tlb0_ct_ept_6[2], cache_tlb0_ct_ept_6[3], cache_tlb0_ct_ept_6[4], cache_tlb0_ct_ept_6[5], cache_tlb0_ct_ept_6[6], cache_tlb0_ct_ept_6[7], cache_tlb0_ct_ept_7[0], cache_tlb0_ct_ept_7[1], cache_tlb0_ct_ept_7[2], cache_tlb0_ct_ept_7[3], cache_tlb0_ct_ept_7[4], cache_tlb0_ct_ept_7[5], cache_tlb0_ct_ept_7[6], cache_tlb0_ct_ept_7[7], cache_tlb0_ct_eptrta_0[0], cache_tlb0_ct_eptrta_0[1], cache_tlb0_ct_eptrta_0[2], cache_tlb0_ct_eptrta_0[3], cache_tlb0_ct_eptrta_0[4], cache_tlb0_ct_eptrta_0[5], cache_tlb0_ct_eptrta_0[6], cache_tlb0_ct_eptrta_0[7], cache_tlb0_ct_eptrta_1[0], cache_tlb0_ct_eptrta_1[1], cache_tlb0_ct_eptrta_1[2], cache_tlb0_ct_eptrta_1[3], cache_tlb0_ct_eptrta_1[4], cache_tlb0_ct_eptrta_1[5], cache_tlb0_ct_eptrta_1[6], cache_tlb0_ct_eptrta_1[7], cache_tlb0_ct_eptrta_2[0], cache_tlb0_ct_eptrta_2[1], cache_tlb0_ct_eptrta_2[2], cache_tlb0_ct_eptrta_2[3], cache_tlb0_ct_eptrta_2[4], cache_tlb0_ct_eptrta_2[5], cache_tlb0_ct_eptrta_2[6], cache_tlb0_ct_eptrta_2[7], cache_tlb0_ct_eptrta_3[0], cache_tlb0_ct_eptrta_3[1], cache_tlb0_ct_eptrta_3[2], cache_tlb0_ct_eptrta_3[3], cache_tlb0_ct_eptrta_3[4], cache_tlb0_ct_eptrta_3[5], cache_tlb0_ct_eptrta_3[6], cache_tlb0_ct_eptrta_3[7], cache_tlb0_ct_eptrta_4[0], cache_tlb0_ct_eptrta_4[1], cache_tlb0_ct_eptrta_4[2], cache_tlb0_ct_eptrta_4[3], cache_tlb0_ct_eptrta_4[4], cache_tlb0_ct_eptrta_4[5], cache_tlb0_ct_eptrta_4[6], cache_tlb0_ct_eptrta_4[7], cache_tlb0_ct_eptrta_5[0], cache_tlb0_ct_eptrta_5[1], cache_tlb0_ct_eptrta_5[2], cache_tlb0_ct_eptrta_5[3], cache_tlb0_ct_eptrta_5[4], cache_tlb0_ct_eptrta_5[5], cache_tlb0_ct_eptrta_5[6], cache_tlb0_ct_eptrta_5[7], cache_tlb0_ct_eptrta_6[0], cache_tlb0_ct_eptrta_6[1], cache_tlb0_ct_eptrta_6[2], cache_tlb0_ct_eptrta_6[3], cache_tlb0_ct_eptrta_6[4], cache_tlb0_ct_eptrta_6[5], cache_tlb0_ct_eptrta_6[6], cache_tlb0_ct_eptrta_6[7], cache_tlb0_ct_eptrta_7[0], cache_tlb0_ct_eptrta_7[1], cache_tlb0_ct_eptrta_7[2], cache_tlb0_ct_eptrta_7[3], cache_tlb0_ct_eptrta_7[4], cache_tlb0_ct_eptrta_7[5], cache_tlb0_ct_eptrta_7[6], cache_tlb0_ct_eptrta_7[7], cache_tlb0_ct_pcid_0[0], cache_tlb0_ct_pcid_0[1], cache_tlb0_ct_pcid_0[2], cache_tlb0_ct_pcid_0[3], cache_tlb0_ct_pcid_0[4], cache_tlb0_ct_pcid_0[5], cache_tlb0_ct_pcid_0[6], cache_tlb0_ct_pcid_0[7], cache_tlb0_ct_pcid_1[0], cache_tlb0_ct_pcid_1[1], cache_tlb0_ct_pcid_1[2], cache_tlb0_ct_pcid_1[3], cache_tlb0_ct_pcid_1[4], cache_tlb0_ct_pcid_1[5], cache_tlb0_ct_pcid_1[6], cache_tlb0_ct_pcid_1[7], cache_tlb0_ct_pcid_2[0], cache_tlb0_ct_pcid_2[1], cache_tlb0_ct_pcid_2[2], cache_tlb0_ct_pcid_2[3], cache_tlb0_ct_pcid_2[4], cache_tlb0_ct_pcid_2[5], cache_tlb0_ct_pcid_2[6], cache_tlb0_ct_pcid_2[7], cache_tlb0_ct_pcid_3[0], cache_tlb0_ct_pcid_3[1], cache_tlb0_ct_pcid_3[2], cache_tlb0_ct_pcid_3[3], cache_tlb0_ct_pcid_3[4], cache_tlb0_ct_pcid_3[5], cache_tlb0_ct_pcid_3[6], cache_tlb0_ct_pcid_3[7], cache_tlb0_ct_pcid_4[0], cache_tlb0_ct_pcid_4[1], cache_tlb0_ct_pcid_4[2], cache_tlb0_ct_pcid_4[3], cache_tlb0_ct_pcid_4[4], cache_tlb0_ct_pcid_4[5], cache_tlb0_ct_pcid_4[6], cache_tlb0_ct_pcid_4[7], cache_tlb0_ct_pcid_5[0], cache_tlb0_ct_pcid_5[1], cache_tlb0_ct_pcid_5[2], cache_tlb0_ct_pcid_5[3], cache_tlb0_ct_pcid_5[4], cache_tlb0_ct_pcid_5[5], cache_tlb0_ct_pcid_5[6], cache_tlb0_ct_pcid_5[7], cache_tlb0_ct_pcid_6[0], cache_tlb0_ct_pcid_6[1], cache_tlb0_ct_pcid_6[2], cache_tlb0_ct_pcid_6[3], cache_tlb0_ct_pcid_6[4], cache_tlb0_ct_pcid_6[5], cache_tlb0_ct_pcid_6[6], cache_tlb0_ct_pcid_6[7], cache_tlb0_ct_pcid_7[0], cache_tlb0_ct_pcid_7[1], cache_tlb0_ct_pcid_7[2], cache_tlb0_ct_pcid_7[3], cache_tlb0_ct_pcid_7[4], cache_tlb0_ct_pcid_7[5], cache_tlb0_ct_pcid_7[6], cache_tlb0_ct_pcid_7[7], cache_tlb0_ct_vpid_0[0], cache_tlb0_ct_vpid_0[1], cache_tlb0_ct_vpid_0[2], cache_tlb0_ct_vpid_0[3], cache_tlb0_ct_vpid_0[4], cache_tlb0_ct_vpid_0[5], cache_tlb0_ct_vpid_0[6], cache_tlb0_ct_vpid_0[7], cache_tlb0_ct_vpid_1[0], cache_tlb0_ct_vpid_1[1], cache_tlb0_ct_vpid_1[2], cache_tlb0_ct_vpid_1[3], cache_tlb0_ct_vpid_1[4], cache_tlb0_ct_vpid_1[5], cache_tlb0_ct_vpid_1[6], cache_tlb0_ct_vpid_1[7], cache_tlb0_ct_vpid_2[0], cache_tlb0_ct_vpid_2[1], cache_tlb0_ct_vpid_2[2], cache_tlb0_ct_vpid_2[3], cache_tlb0_ct_vpid_2[4], cache_tlb0_ct_vpid_2[5], cache_tlb0_ct_vpid_2[6], cache_tlb0_ct_vpid_2[7], cache_tlb0_ct_vpid_3[0], cache_tlb0_ct_vpid_3[1], cache_tlb0_ct_vpid_3[2], cache_tlb0_ct_vpid_3[3], cache_tlb0_ct_vpid_3[4], cache_tlb0_ct_vpid_3[5], cache_tlb0_ct_vpid_3[6], cache_tlb0_ct_vpid_3[7], cache_tlb0_ct_vpid_4[0], cache_tlb0_ct_vpid_4[1], cache_tlb0_ct_vpid_4[2], cache_tlb0_ct_vpid_4[3], cache_tlb0_ct_vpid_4[4], cache_tlb0_ct_vpid_4[5], cache_tlb0_ct_vpid_4[6], cache_tlb0_ct_vpid_4[7], cache_tlb0_ct_vpid_5[0], cache_tlb0_ct_vpid_5[1], cache_tlb0_ct_vpid_5[2], cache_tlb0_ct_vpid_5[3], cache_tlb0_ct_vpid_5[4], cache_tlb0_ct_vpid_5[5], cache_tlb0_ct_vpid_5[6], cache_tlb0_ct_vpid_5[7], cache_tlb0_ct_vpid_6[0], cache_tlb0_ct_vpid_6[1], cache_tlb0_ct_vpid_6[2], cache_tlb0_ct_vpid_6[3], cache_tlb0_ct_vpid_6[4], cache_tlb0_ct_vpid_6[5], cache_tlb0_ct_vpid_6[6], cache_tlb0_ct_vpid_6[7], cache_tlb0_ct_vpid_7[0], cache_tlb0_ct_vpid_7[1], cache_tlb0_ct_vpid_7[2], cache_tlb0_ct_vpid_7[3], cache_tlb0_ct_vpid_7[4], cache_tlb0_ct_vpid_7[5], cache_tlb0_ct_vpid_7[6], cache_tlb0_ct_vpid_7[7], cache_tlb0_cv0[0], cache_tlb0_cv0[1], cache_tlb0_cv0[2], cache_tlb0_cv0[3], cache_tlb0_cv0[4], cache_tlb0_cv0[5], cache_tlb0_cv0[6], cache_tlb0_cv0[7], cache_tlb0_cv1[0], cache_tlb0_cv1[1], cache_tlb0_cv1[2], cache_tlb0_cv1[3], cache_tlb0_cv1[4], cache_tlb0_cv1[5], cache_tlb0_cv1[6], cache_tlb0_cv1[7], cache_tlb0_cv2[0], cache_tlb0_cv2[1], cache_tlb0_cv2[2], cache_tlb0_cv2[3], cache_tlb0_cv2[4], cache_tlb0_cv2[5], cache_tlb0_cv2[6], cache_tlb0_cv2[7], cache_tlb0_cv3[0], cache_tlb0_cv3[1], cache_tlb0_cv3[2], cache_tlb0_cv3[3], cache_tlb0_cv3[4], cache_tlb0_cv3[5], cache_tlb0_cv3[6], cache_tlb0_cv3[7], cache_tlb0_cv4[0], cache_tlb0_cv4[1], cache_tlb0_cv4[2], cache_tlb0_cv4[3], cache_tlb0_cv4[4], cache_tlb0_cv4[5], cache_tlb0_cv4[6], cache_tlb0_cv4[7], cache_tlb0_cv5[0], cache_tlb0_cv5[1], cache_tlb0_cv5[2], cache_tlb0_cv5[3], cache_tlb0_cv5[4], cache_tlb0_cv5[5], cache_tlb0_cv5[6], cache_tlb0_cv5[7], cache_tlb0_cv6[0], cache_tlb0_cv6[1], cache_tlb0_cv6[2], cache_tlb0_cv6[3], cache_tlb0_cv6[4], cache_tlb0_cv6[5], cache_tlb0_cv6[6], cache_tlb0_cv6[7], cache_tlb0_cv7[0], cache_tlb0_cv7[1], cache_tlb0_cv7[2], cache_tlb0_cv7[3], cache_tlb0_cv7[4], cache_tlb0_cv7[5], cache_tlb0_cv7[6], cache_tlb0_cv7[7], i_addr, cache_tlb0_t_ept, cache_tlb0_t_eptrta, cache_tlb0_t_pcid, cache_tlb0_t_vpid) begin: cache_tlb0_lookup
+    reg found;
+    reg [3-1:0] way;
+    reg [64-1:0] pa;
+    reg [3-1:0] lv;
+    reg [3-1:0] ax;
+    reg [1-1:0] e7_v;
+    reg [52-1:0] e7_k;
+    reg [3-1:0] e7_a;
+    reg [16-1:0] e7_t_vpid;
+    reg [1-1:0] e7_t_ept;
+    reg [40-1:0] e7_t_eptrta;
+    reg [12-1:0] e7_t_pcid;
+    reg [1-1:0] e7_g;
+    reg [3-1:0] e7_l;
+    reg [3-1:0] e7_h;
+    reg [52-1:0] e7_p;
+    reg [1-1:0] e6_v;
+    reg [52-1:0] e6_k;
+    reg [3-1:0] e6_a;
+    reg [16-1:0] e6_t_vpid;
+    reg [1-1:0] e6_t_ept;
+    reg [40-1:0] e6_t_eptrta;
+    reg [12-1:0] e6_t_pcid;
+    reg [1-1:0] e6_g;
+    reg [3-1:0] e6_l;
+    reg [3-1:0] e6_h;
+    reg [52-1:0] e6_p;
+    reg [1-1:0] e5_v;
+    reg [52-1:0] e5_k;
+    reg [3-1:0] e5_a;
+    reg [16-1:0] e5_t_vpid;
+    reg [1-1:0] e5_t_ept;
+    reg [40-1:0] e5_t_eptrta;
+    reg [12-1:0] e5_t_pcid;
+    reg [1-1:0] e5_g;
+    reg [3-1:0] e5_l;
+    reg [3-1:0] e5_h;
+    reg [52-1:0] e5_p;
+    reg [1-1:0] e4_v;
+    reg [52-1:0] e4_k;
+    reg [3-1:0] e4_a;
+    reg [16-1:0] e4_t_vpid;
+    reg [1-1:0] e4_t_ept;
+    reg [40-1:0] e4_t_eptrta;
+    reg [12-1:0] e4_t_pcid;
+    reg [1-1:0] e4_g;
+    reg [3-1:0] e4_l;
+    reg [3-1:0] e4_h;
+    reg [52-1:0] e4_p;
+    reg [1-1:0] e3_v;
+    reg [52-1:0] e3_k;
+    reg [3-1:0] e3_a;
+    reg [16-1:0] e3_t_vpid;
+    reg [1-1:0] e3_t_ept;
+    reg [40-1:0] e3_t_eptrta;
+    reg [12-1:0] e3_t_pcid;
+    reg [1-1:0] e3_g;
+    reg [3-1:0] e3_l;
+    reg [3-1:0] e3_h;
+    reg [52-1:0] e3_p;
+    reg [1-1:0] e2_v;
+    reg [52-1:0] e2_k;
+    reg [3-1:0] e2_a;
+    reg [16-1:0] e2_t_vpid;
+    reg [1-1:0] e2_t_ept;
+    reg [40-1:0] e2_t_eptrta;
+    reg [12-1:0] e2_t_pcid;
+    reg [1-1:0] e2_g;
+    reg [3-1:0] e2_l;
+    reg [3-1:0] e2_h;
+    reg [52-1:0] e2_p;
+    reg [1-1:0] e1_v;
+    reg [52-1:0] e1_k;
+    reg [3-1:0] e1_a;
+    reg [16-1:0] e1_t_vpid;
+    reg [1-1:0] e1_t_ept;
+    reg [40-1:0] e1_t_eptrta;
+    reg [12-1:0] e1_t_pcid;
+    reg [1-1:0] e1_g;
+    reg [3-1:0] e1_l;
+    reg [3-1:0] e1_h;
+    reg [52-1:0] e1_p;
+    reg [1-1:0] e0_v;
+    reg [52-1:0] e0_k;
+    reg [3-1:0] e0_a;
+    reg [16-1:0] e0_t_vpid;
+    reg [1-1:0] e0_t_ept;
+    reg [40-1:0] e0_t_eptrta;
+    reg [12-1:0] e0_t_pcid;
+    reg [1-1:0] e0_g;
+    reg [3-1:0] e0_l;
+    reg [3-1:0] e0_h;
+    reg [52-1:0] e0_p;
+    found = 1'b0;
+    way = 3'h0;
+    pa = 64'h0;
+    lv = 3'h0;
+    ax = 3'h0;
+    e7_v = 1'h0;
+    e7_v[0] = cache_tlb0_cv7[cache_tlb0_c_set];
+    e7_k = 52'h0;
+    e7_k = cache_tlb0_ck7[cache_tlb0_c_set];
+    e7_a = 3'h0;
+    e7_a = cache_tlb0_ca7[cache_tlb0_c_set];
+    e7_t_vpid = 16'h0;
+    e7_t_vpid = cache_tlb0_ct_vpid_7[cache_tlb0_c_set];
+    e7_t_ept = 1'h0;
+    e7_t_ept = cache_tlb0_ct_ept_7[cache_tlb0_c_set];
+    e7_t_eptrta = 40'h0;
+    e7_t_eptrta = cache_tlb0_ct_eptrta_7[cache_tlb0_c_set];
+    e7_t_pcid = 12'h0;
+    e7_t_pcid = cache_tlb0_ct_pcid_7[cache_tlb0_c_set];
+    e7_g = 1'h0;
+    e7_g[0] = cache_tlb0_cg7[cache_tlb0_c_set];
+    e7_l = 3'h0;
+    e7_l = cache_tlb0_cl7[cache_tlb0_c_set];
+    e7_h = 3'h0;
+    e7_h = cache_tlb0_ch7[cache_tlb0_c_set];
+    e7_p = 52'h0;
+    e7_p = cache_tlb0_cp7[cache_tlb0_c_set];
+    if ((e7_v[0] && (e7_a == cache_tlb0_c_acc) && (e7_t_vpid == cache_tlb0_t_vpid) && (e7_t_ept == cache_tlb0_t_ept) && (e7_t_eptrta == cache_tlb0_t_eptrta) && ((e7_t_pcid == cache_tlb0_t_pcid) || e7_g[0]) && (e7_k == i_addr[64-1:12]))) begin
+        found = 1'b1;
+        way = 7;
+        pa = {e7_p, i_addr[12-1:0]};
+        lv = e7_l;
+        ax = e7_h;
+    end
+    e6_v = 1'h0;
+    e6_v[0] = cache_tlb0_cv6[cache_tlb0_c_set];
+    e6_k = 52'h0;
+    e6_k = cache_tlb0_ck6[cache_tlb0_c_set];
+    e6_a = 3'h0;
+    e6_a = cache_tlb0_ca6[cache_tlb0_c_set];
+    e6_t_vpid = 16'h0;
+    e6_t_vpid = cache_tlb0_ct_vpid_6[cache_tlb0_c_set];
+    e6_t_ept = 1'h0;
+    e6_t_ept = cache_tlb0_ct_ept_6[cache_tlb0_c_set];
+    e6_t_eptrta = 40'h0;
+    e6_t_eptrta = cache_tlb0_ct_eptrta_6[cache_tlb0_c_set];
+    e6_t_pcid = 12'h0;
+    e6_t_pcid = cache_tlb0_ct_pcid_6[cache_tlb0_c_set];
+    e6_g = 1'h0;
+    e6_g[0] = cache_tlb0_cg6[cache_tlb0_c_set];
+    e6_l = 3'h0;
+    e6_l = cache_tlb0_cl6[cache_tlb0_c_set];
+    e6_h = 3'h0;
+    e6_h = cache_tlb0_ch6[cache_tlb0_c_set];
+    e6_p = 52'h0;
+    e6_p = cache_tlb0_cp6[cache_tlb0_c_set];
+    if ((e6_v[0] && (e6_a == cache_tlb0_c_acc) && (e6_t_vpid == cache_tlb0_t_vpid) && (e6_t_ept == cache_tlb0_t_ept) && (e6_t_eptrta == cache_tlb0_t_eptrta) && ((e6_t_pcid == cache_tlb0_t_pcid) || e6_g[0]) && (e6_k == i_addr[64-1:12]))) begin
+        found = 1'b1;
+        way = 6;
+        pa = {e6_p, i_addr[12-1:0]};
+        lv = e6_l;
+        ax = e6_h;
+    end
+    e5_v = 1'h0;
+    e5_v[0] = cache_tlb0_cv5[cache_tlb0_c_set];
+    e5_k = 52'h0;
+    e5_k = cache_tlb0_ck5[cache_tlb0_c_set];
+    e5_a = 3'h0;
+    e5_a = cache_tlb0_ca5[cache_tlb0_c_set];
+    e5_t_vpid = 16'h0;
+    e5_t_vpid = cache_tlb0_ct_vpid_5[cache_tlb0_c_set];
+    e5_t_ept = 1'h0;
+    e5_t_ept = cache_tlb0_ct_ept_5[cache_tlb0_c_set];
+    e5_t_eptrta = 40'h0;
+    e5_t_eptrta = cache_tlb0_ct_eptrta_5[cache_tlb0_c_set];
+    e5_t_pcid = 12'h0;
+    e5_t_pcid = cache_tlb0_ct_pcid_5[cache_tlb0_c_set];
+    e5_g = 1'h0;
+    e5_g[0] = cache_tlb0_cg5[cache_tlb0_c_set];
+    e5_l = 3'h0;
+    e5_l = cache_tlb0_cl5[cache_tlb0_c_set];
+    e5_h = 3'h0;
+    e5_h = cache_tlb0_ch5[cache_tlb0_c_set];
+    e5_p = 52'h0;
+    e5_p = cache_tlb0_cp5[cache_tlb0_c_set];
+    if ((e5_v[0] && (e5_a == cache_tlb0_c_acc) && (e5_t_vpid == cache_tlb0_t_vpid) && (e5_t_ept == cache_tlb0_t_ept) && (e5_t_eptrta == cache_tlb0_t_eptrta) && ((e5_t_pcid == cache_tlb0_t_pcid) || e5_g[0]) && (e5_k == i_addr[64-1:12]))) begin
+        found = 1'b1;
+        way = 5;
+        pa = {e5_p, i_addr[12-1:0]};
+        lv = e5_l;
+        ax = e5_h;
+    end
+    e4_v = 1'h0;
+    e4_v[0] = cache_tlb0_cv4[cache_tlb0_c_set];
+    e4_k = 52'h0;
+    e4_k = cache_tlb0_ck4[cache_tlb0_c_set];
+    e4_a = 3'h0;
+    e4_a = cache_tlb0_ca4[cache_tlb0_c_set];
+    e4_t_vpid = 16'h0;
+    e4_t_vpid = cache_tlb0_ct_vpid_4[cache_tlb0_c_set];
+    e4_t_ept = 1'h0;
+    e4_t_ept = cache_tlb0_ct_ept_4[cache_tlb0_c_set];
+    e4_t_eptrta = 40'h0;
+    e4_t_eptrta = cache_tlb0_ct_eptrta_4[cache_tlb0_c_set];
+    e4_t_pcid = 12'h0;
+    e4_t_pcid = cache_tlb0_ct_pcid_4[cache_tlb0_c_set];
+    e4_g = 1'h0;
+    e4_g[0] = cache_tlb0_cg4[cache_tlb0_c_set];
+    e4_l = 3'h0;
+    e4_l = cache_tlb0_cl4[cache_tlb0_c_set];
+    e4_h = 3'h0;
+    e4_h = cache_tlb0_ch4[cache_tlb0_c_set];
+    e4_p = 52'h0;
+    e4_p = cache_tlb0_cp4[cache_tlb0_c_set];
+    if ((e4_v[0] && (e4_a == cache_tlb0_c_acc) && (e4_t_vpid == cache_tlb0_t_vpid) && (e4_t_ept == cache_tlb0_t_ept) && (e4_t_eptrta == cache_tlb0_t_eptrta) && ((e4_t_pcid == cache_tlb0_t_pcid) || e4_g[0]) && (e4_k == i_addr[64-1:12]))) begin
+        found = 1'b1;
+        way = 4;
+        pa = {e4_p, i_addr[12-1:0]};
+        lv = e4_l;
+        ax = e4_h;
+    end
+    e3_v = 1'h0;
+    e3_v[0] = cache_tlb0_cv3[cache_tlb0_c_set];
+    e3_k = 52'h0;
+    e3_k = cache_tlb0_ck3[cache_tlb0_c_set];
+    e3_a = 3'h0;
+    e3_a = cache_tlb0_ca3[cache_tlb0_c_set];
+    e3_t_vpid = 16'h0;
+    e3_t_vpid = cache_tlb0_ct_vpid_3[cache_tlb0_c_set];
+    e3_t_ept = 1'h0;
+    e3_t_ept = cache_tlb0_ct_ept_3[cache_tlb0_c_set];
+    e3_t_eptrta = 40'h0;
+    e3_t_eptrta = cache_tlb0_ct_eptrta_3[cache_tlb0_c_set];
+    e3_t_pcid = 12'h0;
+    e3_t_pcid = cache_tlb0_ct_pcid_3[cache_tlb0_c_set];
+    e3_g = 1'h0;
+    e3_g[0] = cache_tlb0_cg3[cache_tlb0_c_set];
+    e3_l = 3'h0;
+    e3_l = cache_tlb0_cl3[cache_tlb0_c_set];
+    e3_h = 3'h0;
+    e3_h = cache_tlb0_ch3[cache_tlb0_c_set];
+    e3_p = 52'h0;
+    e3_p = cache_tlb0_cp3[cache_tlb0_c_set];
+    if ((e3_v[0] && (e3_a == cache_tlb0_c_acc) && (e3_t_vpid == cache_tlb0_t_vpid) && (e3_t_ept == cache_tlb0_t_ept) && (e3_t_eptrta == cache_tlb0_t_eptrta) && ((e3_t_pcid == cache_tlb0_t_pcid) || e3_g[0]) && (e3_k == i_addr[64-1:12]))) begin
+        found = 1'b1;
+        way = 3;
+        pa = {e3_p, i_addr[12-1:0]};
+        lv = e3_l;
+        ax = e3_h;
+    end
+    e2_v = 1'h0;
+    e2_v[0] = cache_tlb0_cv2[cache_tlb0_c_set];
+    e2_k = 52'h0;
+    e2_k = cache_tlb0_ck2[cache_tlb0_c_set];
+    e2_a = 3'h0;
+    e2_a = cache_tlb0_ca2[cache_tlb0_c_set];
+    e2_t_vpid = 16'h0;
+    e2_t_vpid = cache_tlb0_ct_vpid_2[cache_tlb0_c_set];
+    e2_t_ept = 1'h0;
+    e2_t_ept = cache_tlb0_ct_ept_2[cache_tlb0_c_set];
+    e2_t_eptrta = 40'h0;
+    e2_t_eptrta = cache_tlb0_ct_eptrta_2[cache_tlb0_c_set];
+    e2_t_pcid = 12'h0;
+    e2_t_pcid = cache_tlb0_ct_pcid_2[cache_tlb0_c_set];
+    e2_g = 1'h0;
+    e2_g[0] = cache_tlb0_cg2[cache_tlb0_c_set];
+    e2_l = 3'h0;
+    e2_l = cache_tlb0_cl2[cache_tlb0_c_set];
+    e2_h = 3'h0;
+    e2_h = cache_tlb0_ch2[cache_tlb0_c_set];
+    e2_p = 52'h0;
+    e2_p = cache_tlb0_cp2[cache_tlb0_c_set];
+    if ((e2_v[0] && (e2_a == cache_tlb0_c_acc) && (e2_t_vpid == cache_tlb0_t_vpid) && (e2_t_ept == cache_tlb0_t_ept) && (e2_t_eptrta == cache_tlb0_t_eptrta) && ((e2_t_pcid == cache_tlb0_t_pcid) || e2_g[0]) && (e2_k == i_addr[64-1:12]))) begin
+        found = 1'b1;
+        way = 2;
+        pa = {e2_p, i_addr[12-1:0]};
+        lv = e2_l;
+        ax = e2_h;
+    end
+    e1_v = 1'h0;
+    e1_v[0] = cache_tlb0_cv1[cache_tlb0_c_set];
+    e1_k = 52'h0;
+    e1_k = cache_tlb0_ck1[cache_tlb0_c_set];
+    e1_a = 3'h0;
+    e1_a = cache_tlb0_ca1[cache_tlb0_c_set];
+    e1_t_vpid = 16'h0;
+    e1_t_vpid = cache_tlb0_ct_vpid_1[cache_tlb0_c_set];
+    e1_t_ept = 1'h0;
+    e1_t_ept = cache_tlb0_ct_ept_1[cache_tlb0_c_set];
+    e1_t_eptrta = 40'h0;
+    e1_t_eptrta = cache_tlb0_ct_eptrta_1[cache_tlb0_c_set];
+    e1_t_pcid = 12'h0;
+    e1_t_pcid = cache_tlb0_ct_pcid_1[cache_tlb0_c_set];
+    e1_g = 1'h0;
+    e1_g[0] = cache_tlb0_cg1[cache_tlb0_c_set];
+    e1_l = 3'h0;
+    e1_l = cache_tlb0_cl1[cache_tlb0_c_set];
+    e1_h = 3'h0;
+    e1_h = cache_tlb0_ch1[cache_tlb0_c_set];
+    e1_p = 52'h0;
+    e1_p = cache_tlb0_cp1[cache_tlb0_c_set];
+    if ((e1_v[0] && (e1_a == cache_tlb0_c_acc) && (e1_t_vpid == cache_tlb0_t_vpid) && (e1_t_ept == cache_tlb0_t_ept) && (e1_t_eptrta == cache_tlb0_t_eptrta) && ((e1_t_pcid == cache_tlb0_t_pcid) || e1_g[0]) && (e1_k == i_addr[64-1:12]))) begin
+        found = 1'b1;
+        way = 1;
+        pa = {e1_p, i_addr[12-1:0]};
+        lv = e1_l;
+        ax = e1_h;
+    end
+    e0_v = 1'h0;
+    e0_v[0] = cache_tlb0_cv0[cache_tlb0_c_set];
+    e0_k = 52'h0;
+    e0_k = cache_tlb0_ck0[cache_tlb0_c_set];
+    e0_a = 3'h0;
+    e0_a = cache_tlb0_ca0[cache_tlb0_c_set];
+    e0_t_vpid = 16'h0;
+    e0_t_vpid = cache_tlb0_ct_vpid_0[cache_tlb0_c_set];
+    e0_t_ept = 1'h0;
+    e0_t_ept = cache_tlb0_ct_ept_0[cache_tlb0_c_set];
+    e0_t_eptrta = 40'h0;
+    e0_t_eptrta = cache_tlb0_ct_eptrta_0[cache_tlb0_c_set];
+    e0_t_pcid = 12'h0;
+    e0_t_pcid = cache_tlb0_ct_pcid_0[cache_tlb0_c_set];
+    e0_g = 1'h0;
+    e0_g[0] = cache_tlb0_cg0[cache_tlb0_c_set];
+    e0_l = 3'h0;
+    e0_l = cache_tlb0_cl0[cache_tlb0_c_set];
+    e0_h = 3'h0;
+    e0_h = cache_tlb0_ch0[cache_tlb0_c_set];
+    e0_p = 52'h0;
+    e0_p = cache_tlb0_cp0[cache_tlb0_c_set];
+    if ((e0_v[0] && (e0_a == cache_tlb0_c_acc) && (e0_t_vpid == cache_tlb0_t_vpid) && (e0_t_ept == cache_tlb0_t_ept) && (e0_t_eptrta == cache_tlb0_t_eptrta) && ((e0_t_pcid == cache_tlb0_t_pcid) || e0_g[0]) && (e0_k == i_addr[64-1:12]))) begin
+        found = 1'b1;
+        way = 0;
+        pa = {e0_p, i_addr[12-1:0]};
+        lv = e0_l;
+        ax = e0_h;
+    end
+    cache_tlb0_l_hit = found;
+    cache_tlb0_l_way = way;
+    cache_tlb0_l_pa = pa;
+    cache_tlb0_l_level = lv;
+    cache_tlb0_l_aux = ax;
+end
+
+assign w_start = (start && (i_op == 0) && (!cache_tlb0_l_hit));
+
+always @(cache_tlb0_h_aux, cache_tlb0_h_level, cache_tlb0_h_pa, cache_tlb0_hit, w_aux, w_level, w_pa, w_status) begin: cache_tlb0_outputs
+    o_hit = cache_tlb0_hit;
+    if (cache_tlb0_hit) begin
+        o_status = 0;
+        o_level = cache_tlb0_h_level;
+        o_aux = cache_tlb0_h_aux;
+        o_pa = cache_tlb0_h_pa;
+    end
+    else begin
+        o_status = w_status;
+        o_level = w_level;
+        o_aux = w_aux;
+        o_pa = w_pa;
+    end
+end
+
+always @(posedge clk) begin: cache_tlb0_fsm
+    reg [3-1:0] fw;
+    reg free;
+    reg [1-1:0] e0_v;
+    reg [52-1:0] e0_k;
+    reg [3-1:0] e0_a;
+    reg [16-1:0] e0_t_vpid;
+    reg [1-1:0] e0_t_ept;
+    reg [40-1:0] e0_t_eptrta;
+    reg [12-1:0] e0_t_pcid;
+    reg [1-1:0] e0_g;
+    reg [3-1:0] e0_l;
+    reg [3-1:0] e0_h;
+    reg [52-1:0] e0_p;
+    reg [1-1:0] e1_v;
+    reg [52-1:0] e1_k;
+    reg [3-1:0] e1_a;
+    reg [16-1:0] e1_t_vpid;
+    reg [1-1:0] e1_t_ept;
+    reg [40-1:0] e1_t_eptrta;
+    reg [12-1:0] e1_t_pcid;
+    reg [1-1:0] e1_g;
+    reg [3-1:0] e1_l;
+    reg [3-1:0] e1_h;
+    reg [52-1:0] e1_p;
+    reg [1-1:0] e2_v;
+    reg [52-1:0] e2_k;
+    reg [3-1:0] e2_a;
+    reg [16-1:0] e2_t_vpid;
+    reg [1-1:0] e2_t_ept;
+    reg [40-1:0] e2_t_eptrta;
+    reg [12-1:0] e2_t_pcid;
+    reg [1-1:0] e2_g;
+    reg [3-1:0] e2_l;
+    reg [3-1:0] e2_h;
+    reg [52-1:0] e2_p;
+    reg [1-1:0] e3_v;
+    reg [52-1:0] e3_k;
+    reg [3-1:0] e3_a;
+    reg [16-1:0] e3_t_vpid;
+    reg [1-1:0] e3_t_ept;
+    reg [40-1:0] e3_t_eptrta;
+    reg [12-1:0] e3_t_pcid;
+    reg [1-1:0] e3_g;
+    reg [3-1:0] e3_l;
+    reg [3-1:0] e3_h;
+    reg [52-1:0] e3_p;
+    reg [1-1:0] e4_v;
+    reg [52-1:0] e4_k;
+    reg [3-1:0] e4_a;
+    reg [16-1:0] e4_t_vpid;
+    reg [1-1:0] e4_t_ept;
+    reg [40-1:0] e4_t_eptrta;
+    reg [12-1:0] e4_t_pcid;
+    reg [1-1:0] e4_g;
+    reg [3-1:0] e4_l;
+    reg [3-1:0] e4_h;
+    reg [52-1:0] e4_p;
+    reg [1-1:0] e5_v;
+    reg [52-1:0] e5_k;
+    reg [3-1:0] e5_a;
+    reg [16-1:0] e5_t_vpid;
+    reg [1-1:0] e5_t_ept;
+    reg [40-1:0] e5_t_eptrta;
+    reg [12-1:0] e5_t_pcid;
+    reg [1-1:0] e5_g;
+    reg [3-1:0] e5_l;
+    reg [3-1:0] e5_h;
+    reg [52-1:0] e5_p;
+    reg [1-1:0] e6_v;
+    reg [52-1:0] e6_k;
+    reg [3-1:0] e6_a;
+    reg [16-1:0] e6_t_vpid;
+    reg [1-1:0] e6_t_ept;
+    reg [40-1:0] e6_t_eptrta;
+    reg [12-1:0] e6_t_pcid;
+    reg [1-1:0] e6_g;
+    reg [3-1:0] e6_l;
+    reg [3-1:0] e6_h;
+    reg [52-1:0] e6_p;
+    reg [1-1:0] e7_v;
+    reg [52-1:0] e7_k;
+    reg [3-1:0] e7_a;
+    reg [16-1:0] e7_t_vpid;
+    reg [1-1:0] e7_t_ept;
+    reg [40-1:0] e7_t_eptrta;
+    reg [12-1:0] e7_t_pcid;
+    reg [1-1:0] e7_g;
+    reg [3-1:0] e7_l;
+    reg [3-1:0] e7_h;
+    reg [52-1:0] e7_p;
+    reg [64-1:0] d1w0_0;
+    reg [64-1:0] d1w1_0;
+    reg [64-1:0] d1w2_0;
+    reg [64-1:0] d1w3_0;
+    reg [64-1:0] d1w4_0;
+    reg [64-1:0] d1w5_0;
+    reg [64-1:0] d1w6_0;
+    reg [64-1:0] d1w7_0;
+    reg [64-1:0] d3w0_0;
+    reg [64-1:0] d3w1_0;
+    reg [64-1:0] d3w2_0;
+    reg [64-1:0] d3w3_0;
+    reg [64-1:0] d3w4_0;
+    reg [64-1:0] d3w5_0;
+    reg [64-1:0] d3w6_0;
+    reg [64-1:0] d3w7_0;
+    reg [12-1:0] d7w0_0;
+    reg [64-1:0] d7w0_1;
+    reg [12-1:0] d7w1_0;
+    reg [64-1:0] d7w1_1;
+    reg [12-1:0] d7w2_0;
+    reg [64-1:0] d7w2_1;
+    reg [12-1:0] d7w3_0;
+    reg [64-1:0] d7w3_1;
+    reg [12-1:0] d7w4_0;
+    reg [64-1:0] d7w4_1;
+    reg [12-1:0] d7w5_0;
+    reg [64-1:0] d7w5_1;
+    reg [12-1:0] d7w6_0;
+    reg [64-1:0] d7w6_1;
+    reg [12-1:0] d7w7_0;
+    reg [64-1:0] d7w7_1;
+    if (rst == 1) begin
+        cache_tlb0_ca0[0] <= 0;
+        cache_tlb0_ca0[1] <= 0;
+        cache_tlb0_ca0[2] <= 0;
+        cache_tlb0_ca0[3] <= 0;
+        cache_tlb0_ca0[4] <= 0;
+        cache_tlb0_ca0[5] <= 0;
+        cache_tlb0_ca0[6] <= 0;
+        cache_tlb0_ca0[7] <= 0;
+        cache_tlb0_ca1[0] <= 0;
+        cache_tlb0_ca1[1] <= 0;
+        cache_tlb0_ca1[2] <= 0;
+        cache_tlb0_ca1[3] <= 0;
+        cache_tlb0_ca1[4] <= 0;
+        cache_tlb0_ca1[5] <= 0;
+        cache_tlb0_ca1[6] <= 0;
+        cache_tlb0_ca1[7] <= 0;
+        cache_tlb0_ca2[0] <= 0;
+        cache_tlb0_ca2[1] <= 0;
+        cache_tlb0_ca2[2] <= 0;
+        cache_tlb0_ca2[3] <= 0;
+        cache_tlb0_ca2[4] <= 0;
+        cache_tlb0_ca2[5] <= 0;
+        cache_tlb0_ca2[6] <= 0;
+        cache_tlb0_ca2[7] <= 0;
+        cache_tlb0_ca3[0] <= 0;
+        cache_tlb0_ca3[1] <= 0;
+        cache_tlb0_ca3[2] <= 0;
+        cache_tlb0_ca3[3] <= 0;
+        cache_tlb0_ca3[4] <= 0;
+        cache_tlb0_ca3[5] <= 0;
+        cache_tlb0_ca3[6] <= 0;
+        cache_tlb0_ca3[7] <= 0;
+        cache_tlb0_ca4[0] <= 0;
+        cache_tlb0_ca4[1] <= 0;
+        cache_tlb0_ca4[2] <= 0;
+        cache_tlb0_ca4[3] <= 0;
+        cache_tlb0_ca4[4] <= 0;
+        cache_tlb0_ca4[5] <= 0;
+        cache_tlb0_ca4[6] <= 0;
+        cache_tlb0_ca4[7] <= 0;
+        cache_tlb0_ca5[0] <= 0;
+        cache_tlb0_ca5[1] <= 0;
+        cache_tlb0_ca5[2] <= 0;
+        cache_tlb0_ca5[3] <= 0;
+        cache_tlb0_ca5[4] <= 0;
+        cache_tlb0_ca5[5] <= 0;
+        cache_tlb0_ca5[6] <= 0;
+        cache_tlb0_ca5[7] <= 0;
+        cache_tlb0_ca6[0] <= 0;
+        cache_tlb0_ca6[1] <= 0;
+        cache_tlb0_ca6[2] <= 0;
+        cache_tlb0_ca6[3] <= 0;
+        cache_tlb0_ca6[4] <= 0;
+        cache_tlb0_ca6[5] <= 0;
+        cache_tlb0_ca6[6] <= 0;
+        cache_tlb0_ca6[7] <= 0;
+        cache_tlb0_ca7[0] <= 0;
+        cache_tlb0_ca7[1] <= 0;
+        cache_tlb0_ca7[2] <= 0;
+        cache_tlb0_ca7[3] <= 0;
+        cache_tlb0_ca7[4] <= 0;
+        cache_tlb0_ca7[5] <= 0;
+        cache_tlb0_ca7[6] <= 0;
+        cache_tlb0_ca7[7] <= 0;
+        cache_tlb0_cf[0] <= 0;
+        cache_tlb0_cf[1] <= 0;
+        cache_tlb0_cf[2] <= 0;
+        cache_tlb0_cf[3] <= 0;
+        cache_tlb0_cf[4] <= 0;
+        cache_tlb0_cf[5] <= 0;
+        cache_tlb0_cf[6] <= 0;
+        cache_tlb0_cf[7] <= 0;
+        cache_tlb0_cg0[0] <= 0;
+        cache_tlb0_cg0[1] <= 0;
+        cache_tlb0_cg0[2] <= 0;
+        cache_tlb0_cg0[3] <= 0;
+        cache_tlb0_cg0[4] <= 0;
+        cache_tlb0_cg0[5] <= 0;
+        cache_tlb0_cg0[6] <= 0;
+        cache_tlb0_cg0[7] <= 0;
+        cache_tlb0_cg1[0] <= 0;
+        cache_tlb0_cg1[1] <= 0;
+        cache_tlb0_cg1[2] <= 0;
+        cache_tlb0_cg1[3] <= 0;
+        cache_tlb0_cg1[4] <= 0;
+        cache_tlb0_cg1[5] <= 0;
+        cache_tlb0_cg1[6] <= 0;
+        cache_tlb0_cg1[7] <= 0;
+        cache_tlb0_cg2[0] <= 0;
+        cache_tlb0_cg2[1] <= 0;
+        cache_tlb0_cg2[2] <= 0;
+        cache_tlb0_cg2[3] <= 0;
+        cache_tlb0_cg2[4] <= 0;
+        cache_tlb0_cg2[5] <= 0;
+        cache_tlb0_cg2[6] <= 0;
+        cache_tlb0_cg2[7] <= 0;
+        cache_tlb0_cg3[0] <= 0;
+        cache_tlb0_cg3[1] <= 0;
+        cache_tlb0_cg3[2] <= 0;
+        cache_tlb0_cg3[3] <= 0;
+        cache_tlb0_cg3[4] <= 0;
+        cache_tlb0_cg3[5] <= 0;
+        cache_tlb0_cg3[6] <= 0;
+        cache_tlb0_cg3[7] <= 0;
+        cache_tlb0_cg4[0] <= 0;
+        cache_tlb0_cg4[1] <= 0;
+        cache_tlb0_cg4[2] <= 0;
+        cache_tlb0_cg4[3] <= 0;
+        cache_tlb0_cg4[4] <= 0;
+        cache_tlb0_cg4[5] <= 0;
+        cache_tlb0_cg4[6] <= 0;
+        cache_tlb0_cg4[7] <= 0;
+        cache_tlb0_cg5[0] <= 0;
+        cache_tlb0_cg5[1] <= 0;
+        cache_tlb0_cg5[2] <= 0;
+        cache_tlb0_cg5[3] <= 0;
+        cache_tlb0_cg5[4] <= 0;
+        cache_tlb0_cg5[5] <= 0;
+        cache_tlb0_cg5[6] <= 0;
+        cache_tlb0_cg5[7] <= 0;
+        cache_tlb0_cg6[0] <= 0;
+        cache_tlb0_cg6[1] <= 0;
+        cache_tlb0_cg6[2] <= 0;
+        cache_tlb0_cg6[3] <= 0;
+        cache_tlb0_cg6[4] <= 0;
+        cache_tlb0_cg6[5] <= 0;
+        cache_tlb0_cg6[6] <= 0;
+        cache_tlb0_cg6[7] <= 0;
+        cache_tlb0_cg7[0] <= 0;
+        cache_tlb0_cg7[1] <= 0;
+        cache_tlb0_cg7[2] <= 0;
+        cache_tlb0_cg7[3] <= 0;
+        cache_tlb0_cg7[4] <= 0;
+        cache_tlb0_cg7[5] <= 0;
+        cache_tlb0_cg7[6] <= 0;
+        cache_tlb0_cg7[7] <= 0;
+        cache_tlb0_ch0[0] <= 0;
+        cache_tlb0_ch0[1] <= 0;
+        cache_tlb0_ch0[2] <= 0;
+        cache_tlb0_ch0[3] <= 0;
+        cache_tlb0_ch0[4] <= 0;
+        cache_tlb0_ch0[5] <= 0;
+        cache_tlb0_ch0[6] <= 0;
+        cache_tlb0_ch0[7] <= 0;
+        cache_tlb0_ch1[0] <= 0;
+        cache_tlb0_ch1[1] <= 0;
+        cache_tlb0_ch1[2] <= 0;
+        cache_tlb0_ch1[3] <= 0;
+        cache_tlb0_ch1[4] <= 0;
+        cache_tlb0_ch1[5] <= 0;
+        cache_tlb0_ch1[6] <= 0;
+        cache_tlb0_ch1[7] <= 0;
+        cache_tlb0_ch2[0] <= 0;
+        cache_tlb0_ch2[1] <= 0;
+        cache_tlb0_ch2[2] <= 0;
+        cache_tlb0_ch2[3] <= 0;
+        cache_tlb0_ch2[4] <= 0;
+        cache_tlb0_ch2[5] <= 0;
+        cache_tlb0_ch2[6] <= 0;
+        cache_tlb0_ch2[7] <= 0;
+        cache_tlb0_ch3[0] <= 0;
+        cache_tlb0_ch3[1] <= 0;
+        cache_tlb0_ch3[2] <= 0;
+        cache_tlb0_ch3[3] <= 0;
+        cache_tlb0_ch3[4] <= 0;
+        cache_tlb0_ch3[5] <= 0;
+        cache_tlb0_ch3[6] <= 0;
+        cache_tlb0_ch3[7] <= 0;
+        cache_tlb0_ch4[0] <= 0;
+        cache_tlb0_ch4[1] <= 0;
+        cache_tlb0_ch4[2] <= 0;
+        cache_tlb0_ch4[3] <= 0;
+        cache_tlb0_ch4[4] <= 0;
+        cache_tlb0_ch4[5] <= 0;
+        cache_tlb0_ch4[6] <= 0;
+        cache_tlb0_ch4[7] <= 0;
+        cache_tlb0_ch5[0] <= 0;
+        cache_tlb0_ch5[1] <= 0;
+        cache_tlb0_ch5[2] <= 0;
+        cache_tlb0_ch5[3] <= 0;
+        cache_tlb0_ch5[4] <= 0;
+        cache_tlb0_ch5[5] <= 0;
+        cache_tlb0_ch5[6] <= 0;
+        cache_tlb0_ch5[7] <= 0;
+        cache_tlb0_ch6[0] <= 0;
+        cache_tlb0_ch6[1] <= 0;
+        cache_tlb0_ch6[2] <= 0;
+        cache_tlb0_ch6[3] <= 0;
+        cache_tlb0_ch6[4] <= 0;
+        cache_tlb0_ch6[5] <= 0;
+        cache_tlb0_ch6[6] <= 0;
+        cache_tlb0_ch6[7] <= 0;
+        cache_tlb0_ch7[0] <= 0;
+        cache_tlb0_ch7[1] <= 0;
+        cache_tlb0_ch7[2] <= 0;
+        cache_tlb0_ch7[3] <= 0;
+        cache_tlb0_ch7[4] <= 0;
+        cache_tlb0_ch7[5] <= 0;
+        cache_tlb0_ch7[6] <= 0;
+        cache_tlb0_ch7[7] <= 0;
+        cache_tlb0_ck0[0] <= 0;
+        cache_tlb0_ck0[1] <= 0;
+        cache_tlb0_ck0[2] <= 0;
+        cache_tlb0_ck0[3] <= 0;
+        cache_tlb0_ck0[4] <= 0;
+        cache_tlb0_ck0[5] <= 0;
+        cache_tlb0_ck0[6] <= 0;
+        cache_tlb0_ck0[7] <= 0;
+        cache_tlb0_ck1[0] <= 0;
+        cache_tlb0_ck1[1] <= 0;
+        cache_tlb0_ck1[2] <= 0;
+        cache_tlb0_ck1[3] <= 0;
+        cache_tlb0_ck1[4] <= 0;
+        cache_tlb0_ck1[5] <= 0;
+        cache_tlb0_ck1[6] <= 0;
+        cache_tlb0_ck1[7] <= 0;
+        cache_tlb0_ck2[0] <= 0;
+        cache_tlb0_ck2[1] <= 0;
+        cache_tlb0_ck2[2] <= 0;
+        cache_tlb0_ck2[3] <= 0;
+        cache_tlb0_ck2[4] <= 0;
+        cache_tlb0_ck2[5] <= 0;
+        cache_tlb0_ck2[6] <= 0;
+        cache_tlb0_ck2[7] <= 0;
+        cache_tlb0_ck3[0] <= 0;
+        cache_tlb0_ck3[1] <= 0;
+        cache_tlb0_ck3[2] <= 0;
+        cache_tlb0_ck3[3] <= 0;
+        cache_tlb0_ck3[4] <= 0;
+        cache_tlb0_ck3[5] <= 0;
+        cache_tlb0_ck3[6] <= 0;
+        cache_tlb0_ck3[7] <= 0;
+        cache_tlb0_ck4[0] <= 0;
+        cache_tlb0_ck4[1] <= 0;
+        cache_tlb0_ck4[2] <= 0;
+        cache_tlb0_ck4[3] <= 0;
+        cache_tlb0_ck4[4] <= 0;
+        cache_tlb0_ck4[5] <= 0;
+        cache_tlb0_ck4[6] <= 0;
+        cache_tlb0_ck4[7] <= 0;
+        cache_tlb0_ck5[0] <= 0;
+        cache_tlb0_ck5[1] <= 0;
+        cache_tlb0_ck5[2] <= 0;
+        cache_tlb0_ck5[3] <= 0;
+        cache_tlb0_ck5[4] <= 0;
+        cache_tlb0_ck5[5] <= 0;
+        cache_tlb0_ck5[6] <= 0;
+        cache_tlb0_ck5[7] <= 0;
+        cache_tlb0_ck6[0] <= 0;
+        cache_tlb0_ck6[1] <= 0;
+        cache_tlb0_ck6[2] <= 0;
+        cache_tlb0_ck6[3] <= 0;
+        cache_tlb0_ck6[4] <= 0;
+        cache_tlb0_ck6[5] <= 0;
+        cache_tlb0_ck6[6] <= 0;
+        cache_tlb0_ck6[7] <= 0;
+        cache_tlb0_ck7[0] <= 0;
+        cache_tlb0_ck7[1] <= 0;
+        cache_tlb0_ck7[2] <= 0;
+        cache_tlb0_ck7[3] <= 0;
+        cache_tlb0_ck7[4] <= 0;
+        cache_tlb0_ck7[5] <= 0;
+        cache_tlb0_ck7[6] <= 0;
+        cache_tlb0_ck7[7] <= 0;
+        cache_tlb0_cl0[0] <= 0;
+        cache_tlb0_cl0[1] <= 0;
+        cache_tlb0_cl0[2] <= 0;
+        cache_tlb0_cl0[3] <= 0;
+        cache_tlb0_cl0[4] <= 0;
+        cache_tlb0_cl0[5] <= 0;
+        cache_tlb0_cl0[6] <= 0;
+        cache_tlb0_cl0[7] <= 0;
+        cache_tlb0_cl1[0] <= 0;
+        cache_tlb0_cl1[1] <= 0;
+        cache_tlb0_cl1[2] <= 0;
+        cache_tlb0_cl1[3] <= 0;
+        cache_tlb0_cl1[4] <= 0;
+        cache_tlb0_cl1[5] <= 0;
+        cache_tlb0_cl1[6] <= 0;
+        cache_tlb0_cl1[7] <= 0;
+        cache_tlb0_cl2[0] <= 0;
+        cache_tlb0_cl2[1] <= 0;
+        cache_tlb0_cl2[2] <= 0;
+        cache_tlb0_cl2[3] <= 0;
+        cache_tlb0_cl2[4] <= 0;
+        cache_tlb0_cl2[5] <= 0;
+        cache_tlb0_cl2[6] <= 0;
+        cache_tlb0_cl2[7] <= 0;
+        cache_tlb0_cl3[0] <= 0;
+        cache_tlb0_cl3[1] <= 0;
+        cache_tlb0_cl3[2] <= 0;
+        cache_tlb0_cl3[3] <= 0;
+        cache_tlb0_cl3[4] <= 0;
+        cache_tlb0_cl3[5] <= 0;
+        cache_tlb0_cl3[6] <= 0;
+        cache_tlb0_cl3[7] <= 0;
+        cache_tlb0_cl4[0] <= 0;
+        cache_tlb0_cl4[1] <= 0;
+        cache_tlb0_cl4[2] <= 0;
+        cache_tlb0_cl4[3] <= 0;
+        cache_tlb0_cl4[4] <= 0;
+        cache_tlb0_cl4[5] <= 0;
+        cache_tlb0_cl4[6] <= 0;
+        cache_tlb0_cl4[7] <= 0;
+        cache_tlb0_cl5[0] <= 0;
+        cache_tlb0_cl5[1] <= 0;
+        cache_tlb0_cl5[2] <= 0;
+        cache_tlb0_cl5[3] <= 0;
+        cache_tlb0_cl5[4] <= 0;
+        cache_tlb0_cl5[5] <= 0;
+        cache_tlb0_cl5[6] <= 0;
+        cache_tlb0_cl5[7] <= 0;
+        cache_tlb0_cl6[0] <= 0;
+        cache_tlb0_cl6[1] <= 0;
+        cache_tlb0_cl6[2] <= 0;
+        cache_tlb0_cl6[3] <= 0;
+        cache_tlb0_cl6[4] <= 0;
+        cache_tlb0_cl6[5] <= 0;
+        cache_tlb0_cl6[6] <= 0;
+        cache_tlb0_cl6[7] <= 0;
+        cache_tlb0_cl7[0] <= 0;
+        cache_tlb0_cl7[1] <= 0;
+        cache_tlb0_cl7[2] <= 0;
+        cache_tlb0_cl7[3] <= 0;
+        cache_tlb0_cl7[4] <= 0;
+        cache_tlb0_cl7[5] <= 0;
+        cache_tlb0_cl7[6] <= 0;
+        cache_tlb0_cl7[7] <= 0;
+        cache_tlb0_cp0[0] <= 0;
+        cache_tlb0_cp0[1] <= 0;
+        cache_tlb0_cp0[2] <= 0;
+        cache_tlb0_cp0[3] <= 0;
+        cache_tlb0_cp0[4] <= 0;
+        cache_tlb0_cp0[5] <= 0;
+        cache_tlb0_cp0[6] <= 0;
+        cache_tlb0_cp0[7] <= 0;
+        cache_tlb0_cp1[0] <= 0;
+        cache_tlb0_cp1[1] <= 0;
+        cache_tlb0_cp1[2] <= 0;
+        cache_tlb0_cp1[3] <= 0;
+        cache_tlb0_cp1[4] <= 0;
+        cache_tlb0_cp1[5] <= 0;
+        cache_tlb0_cp1[6] <= 0;
+        cache_tlb0_cp1[7] <= 0;
+        cache_tlb0_cp2[0] <= 0;
+        cache_tlb0_cp2[1] <= 0;
+        cache_tlb0_cp2[2] <= 0;
+        cache_tlb0_cp2[3] <= 0;
+        cache_tlb0_cp2[4] <= 0;
+        cache_tlb0_cp2[5] <= 0;
+        cache_tlb0_cp2[6] <= 0;
+        cache_tlb0_cp2[7] <= 0;
+        cache_tlb0_cp3[0] <= 0;
+        cache_tlb0_cp3[1] <= 0;
+        cache_tlb0_cp3[2] <= 0;
+        cache_tlb0_cp3[3] <= 0;
+        cache_tlb0_cp3[4] <= 0;
+        cache_tlb0_cp3[5] <= 0;
+        cache_tlb0_cp3[6] <= 0;
+        cache_tlb0_cp3[7] <= 0;
+        cache_tlb0_cp4[0] <= 0;
+        cache_tlb0_cp4[1] <= 0;
+        cache_tlb0_cp4[2] <= 0;
+        cache_tlb0_cp4[3] <= 0;
+        cache_tlb0_cp4[4] <= 0;
+        cache_tlb0_cp4[5] <= 0;
+        cache_tlb0_cp4[6] <= 0;
+        cache_tlb0_cp4[7] <= 0;
+        cache_tlb0_cp5[0] <= 0;
+        cache_tlb0_cp5[1] <= 0;
+        cache_tlb0_cp5[2] <= 0;
+        cache_tlb0_cp5[3] <= 0;
+        cache_tlb0_cp5[4] <= 0;
+        cache_tlb0_cp5[5] <= 0;
+        cache_tlb0_cp5[6] <= 0;
+        cache_tlb0_cp5[7] <= 0;
+        cache_tlb0_cp6[0] <= 0;
+        cache_tlb0_cp6[1] <= 0;
+        cache_tlb0_cp6[2] <= 0;
+        cache_tlb0_cp6[3] <= 0;
+        cache_tlb0_cp6[4] <= 0;
+        cache_tlb0_cp6[5] <= 0;
+        cache_tlb0_cp6[6] <= 0;
+        cache_tlb0_cp6[7] <= 0;
+        cache_tlb0_cp7[0] <= 0;
+        cache_tlb0_cp7[1] <= 0;
+        cache_tlb0_cp7[2] <= 0;
+        cache_tlb0_cp7[3] <= 0;
+        cache_tlb0_cp7[4] <= 0;
+        cache_tlb0_cp7[5] <= 0;
+        cache_tlb0_cp7[6] <= 0;
+        cache_tlb0_cp7[7] <= 0;
+        cache_tlb0_ct_ept_0[0] <= 0;
+        cache_tlb0_ct_ept_0[1] <= 0;
+        cache_tlb0_ct_ept_0[2] <= 0;
+        cache_tlb0_ct_ept_0[3] <= 0;
+        cache_tlb0_ct_ept_0[4] <= 0;
+        cache_tlb0_ct_ept_0[5] <= 0;
+        cache_tlb0_ct_ept_0[6] <= 0;
+        cache_tlb0_ct_ept_0[7] <= 0;
+        cache_tlb0_ct_ept_1[0] <= 0;
+        cache_tlb0_ct_ept_1[1] <= 0;
+        cache_tlb0_ct_ept_1[2] <= 0;
+        cache_tlb0_ct_ept_1[3] <= 0;
+        cache_tlb0_ct_ept_1[4] <= 0;
+        cache_tlb0_ct_ept_1[5] <= 0;
+        cache_tlb0_ct_ept_1[6] <= 0;
+        cache_tlb0_ct_ept_1[7] <= 0;
+        cache_tlb0_ct_ept_2[0] <= 0;
+        cache_tlb0_ct_ept_2[1] <= 0;
+        cache_tlb0_ct_ept_2[2] <= 0;
+        cache_tlb0_ct_ept_2[3] <= 0;
+        cache_tlb0_ct_ept_2[4] <= 0;
+        cache_tlb0_ct_ept_2[5] <= 0;
+        cache_tlb0_ct_ept_2[6] <= 0;
+        cache_tlb0_ct_ept_2[7] <= 0;
+        cache_tlb0_ct_ept_3[0] <= 0;
+        cache_tlb0_ct_ept_3[1] <= 0;
+        cache_tlb0_ct_ept_3[2] <= 0;
+        cache_tlb0_ct_ept_3[3] <= 0;
+        cache_tlb0_ct_ept_3[4] <= 0;
+        cache_tlb0_ct_ept_3[5] <= 0;
+        cache_tlb0_ct_ept_3[6] <= 0;
+        cache_tlb0_ct_ept_3[7] <= 0;
+        cache_tlb0_ct_ept_4[0] <= 0;
+        cache_tlb0_ct_ept_4[1] <= 0;
+        cache_tlb0_ct_ept_4[2] <= 0;
+        cache_tlb0_ct_ept_4[3] <= 0;
+        cache_tlb0_ct_ept_4[4] <= 0;
+        cache_tlb0_ct_ept_4[5] <= 0;
+        cache_tlb0_ct_ept_4[6] <= 0;
+        cache_tlb0_ct_ept_4[7] <= 0;
+        cache_tlb0_ct_ept_5[0] <= 0;
+        cache_tlb0_ct_ept_5[1] <= 0;
+        cache_tlb0_ct_ept_5[2] <= 0;
+        cache_tlb0_ct_ept_5[3] <= 0;
+        cache_tlb0_ct_ept_5[4] <= 0;
+        cache_tlb0_ct_ept_5[5] <= 0;
+        cache_tlb0_ct_ept_5[6] <= 0;
+        cache_tlb0_ct_ept_5[7] <= 0;
+        cache_tlb0_ct_ept_6[0] <= 0;
+        cache_tlb0_ct_ept_6[1] <= 0;
+        cache_tlb0_ct_ept_6[2] <= 0;
+        cache_tlb0_ct_ept_6[3] <= 0;
+        cache_tlb0_ct_ept_6[4] <= 0;
+        cache_tlb0_ct_ept_6[5] <= 0;
+        cache_tlb0_ct_ept_6[6] <= 0;
+        cache_tlb0_ct_ept_6[7] <= 0;
+        cache_tlb0_ct_ept_7[0] <= 0;
+        cache_tlb0_ct_ept_7[1] <= 0;
+        cache_tlb0_ct_ept_7[2] <= 0;
+        cache_tlb0_ct_ept_7[3] <= 0;
+        cache_tlb0_ct_ept_7[4] <= 0;
+        cache_tlb0_ct_ept_7[5] <= 0;
+        cache_tlb0_ct_ept_7[6] <= 0;
+        cache_tlb0_ct_ept_7[7] <= 0;
+        cache_tlb0_ct_eptrta_0[0] <= 0;
+        cache_tlb0_ct_eptrta_0[1] <= 0;
+        cache_tlb0_ct_eptrta_0[2] <= 0;
+        cache_tlb0_ct_eptrta_0[3] <= 0;
+        cache_tlb0_ct_eptrta_0[4] <= 0;
+        cache_tlb0_ct_eptrta_0[5] <= 0;
+        cache_tlb0_ct_eptrta_0[6] <= 0;
+        cache_tlb0_ct_eptrta_0[7] <= 0;
+        cache_tlb0_ct_eptrta_1[0] <= 0;
+        cache_tlb0_ct_eptrta_1[1] <= 0;
+        cache_tlb0_ct_eptrta_1[2] <= 0;
+        cache_tlb0_ct_eptrta_1[3] <= 0;
+        cache_tlb0_ct_eptrta_1[4] <= 0;
+        cache_tlb0_ct_eptrta_1[5] <= 0;
+        cache_tlb0_ct_eptrta_1[6] <= 0;
+        cache_tlb0_ct_eptrta_1[7] <= 0;
+        cache_tlb0_ct_eptrta_2[0] <= 0;
+        cache_tlb0_ct_eptrta_2[1] <= 0;
+        cache_tlb0_ct_eptrta_2[2] <= 0;
+        cache_tlb0_ct_eptrta_2[3] <= 0;
+        cache_tlb0_ct_eptrta_2[4] <= 0;
+        cache_tlb0_ct_eptrta_2[5] <= 0;
+        cache_tlb0_ct_eptrta_2[6] <= 0;
+        cache_tlb0_ct_eptrta_2[7] <= 0;
+        cache_tlb0_ct_eptrta_3[0] <= 0;
+        cache_tlb0_ct_eptrta_3[1] <= 0;
+        cache_tlb0_ct_eptrta_3[2] <= 0;
+        cache_tlb0_ct_eptrta_3[3] <= 0;
+        cache_tlb0_ct_eptrta_3[4] <= 0;
+        cache_tlb0_ct_eptrta_3[5] <= 0;
+        cache_tlb0_ct_eptrta_3[6] <= 0;
+        cache_tlb0_ct_eptrta_3[7] <= 0;
+        cache_tlb0_ct_eptrta_4[0] <= 0;
+        cache_tlb0_ct_eptrta_4[1] <= 0;
+        cache_tlb0_ct_eptrta_4[2] <= 0;
+        cache_tlb0_ct_eptrta_4[3] <= 0;
+        cache_tlb0_ct_eptrta_4[4] <= 0;
+        cache_tlb0_ct_eptrta_4[5] <= 0;
+        cache_tlb0_ct_eptrta_4[6] <= 0;
+        cache_tlb0_ct_eptrta_4[7] <= 0;
+        cache_tlb0_ct_eptrta_5[0] <= 0;
+        cache_tlb0_ct_eptrta_5[1] <= 0;
+        cache_tlb0_ct_eptrta_5[2] <= 0;
+        cache_tlb0_ct_eptrta_5[3] <= 0;
+        cache_tlb0_ct_eptrta_5[4] <= 0;
+        cache_tlb0_ct_eptrta_5[5] <= 0;
+        cache_tlb0_ct_eptrta_5[6] <= 0;
+        cache_tlb0_ct_eptrta_5[7] <= 0;
+        cache_tlb0_ct_eptrta_6[0] <= 0;
+        cache_tlb0_ct_eptrta_6[1] <= 0;
+        cache_tlb0_ct_eptrta_6[2] <= 0;
+        cache_tlb0_ct_eptrta_6[3] <= 0;
+        cache_tlb0_ct_eptrta_6[4] <= 0;
+        cache_tlb0_ct_eptrta_6[5] <= 0;
+        cache_tlb0_ct_eptrta_6[6] <= 0;
+        cache_tlb0_ct_eptrta_6[7] <= 0;
+        cache_tlb0_ct_eptrta_7[0] <= 0;
+        cache_tlb0_ct_eptrta_7[1] <= 0;
+        cache_tlb0_ct_eptrta_7[2] <= 0;
+        cache_tlb0_ct_eptrta_7[3] <= 0;
+        cache_tlb0_ct_eptrta_7[4] <= 0;
+        cache_tlb0_ct_eptrta_7[5] <= 0;
+        cache_tlb0_ct_eptrta_7[6] <= 0;
+        cache_tlb0_ct_eptrta_7[7] <= 0;
+        cache_tlb0_ct_pcid_0[0] <= 0;
+        cache_tlb0_ct_pcid_0[1] <= 0;
+        cache_tlb0_ct_pcid_0[2] <= 0;
+        cache_tlb0_ct_pcid_0[3] <= 0;
+        cache_tlb0_ct_pcid_0[4] <= 0;
+        cache_tlb0_ct_pcid_0[5] <= 0;
+        cache_tlb0_ct_pcid_0[6] <= 0;
+        cache_tlb0_ct_pcid_0[7] <= 0;
+        cache_tlb0_ct_pcid_1[0] <= 0;
+        cache_tlb0_ct_pcid_1[1] <= 0;
+        cache_tlb0_ct_pcid_1[2] <= 0;
+        cache_tlb0_ct_pcid_1[3] <= 0;
+        cache_tlb0_ct_pcid_1[4] <= 0;
+        cache_tlb0_ct_pcid_1[5] <= 0;
+        cache_tlb0_ct_pcid_1[6] <= 0;
+        cache_tlb0_ct_pcid_1[7] <= 0;
+        cache_tlb0_ct_pcid_2[0] <= 0;
+        cache_tlb0_ct_pcid_2[1] <= 0;
+        cache_tlb0_ct_pcid_2[2] <= 0;
+        cache_tlb0_ct_pcid_2[3] <= 0;
+        cache_tlb0_ct_pcid_2[4] <= 0;
+        cache_tlb0_ct_pcid_2[5] <= 0;
+        cache_tlb0_ct_pcid_2[6] <= 0;
+        cache_tlb0_ct_pcid_2[7] <= 0;
+        cache_tlb0_ct_pcid_3[0] <= 0;
+        cache_tlb0_ct_pcid_3[1] <= 0;
+        cache_tlb0_ct_pcid_3[2] <= 0;
+        cache_tlb0_ct_pcid_3[3] <= 0;
+        cache_tlb0_ct_pcid_3[4] <= 0;
+        cache_tlb0_ct_pcid_3[5] <= 0;
+        cache_tlb0_ct_pcid_3[6] <= 0;
+        cache_tlb0_ct_pcid_3[7] <= 0;
+        cache_tlb0_ct_pcid_4[0] <= 0;
+        cache_tlb0_ct_pcid_4[1] <= 0;
+        cache_tlb0_ct_pcid_4[2] <= 0;
+        cache_tlb0_ct_pcid_4[3] <= 0;
+        cache_tlb0_ct_pcid_4[4] <= 0;
+        cache_tlb0_ct_pcid_4[5] <= 0;
+        cache_tlb0_ct_pcid_4[6] <= 0;
+        cache_tlb0_ct_pcid_4[7] <= 0;
+        cache_tlb0_ct_pcid_5[0] <= 0;
+        cache_tlb0_ct_pcid_5[1] <= 0;
+        cache_tlb0_ct_pcid_5[2] <= 0;
+        cache_tlb0_ct_pcid_5[3] <= 0;
+        cache_tlb0_ct_pcid_5[4] <= 0;
+        cache_tlb0_ct_pcid_5[5] <= 0;
+        cache_tlb0_ct_pcid_5[6] <= 0;
+        cache_tlb0_ct_pcid_5[7] <= 0;
+        cache_tlb0_ct_pcid_6[0] <= 0;
+        cache_tlb0_ct_pcid_6[1] <= 0;
+        cache_tlb0_ct_pcid_6[2] <= 0;
+        cache_tlb0_ct_pcid_6[3] <= 0;
+        cache_tlb0_ct_pcid_6[4] <= 0;
+        cache_tlb0_ct_pcid_6[5] <= 0;
+        cache_tlb0_ct_pcid_6[6] <= 0;
+        cache_tlb0_ct_pcid_6[7] <= 0;
+        cache_tlb0_ct_pcid_7[0] <= 0;
+        cache_tlb0_ct_pcid_7[1] <= 0;
+        cache_tlb0_ct_pcid_7[2] <= 0;
+        cache_tlb0_ct_pcid_7[3] <= 0;
+        cache_tlb0_ct_pcid_7[4] <= 0;
+        cache_tlb0_ct_pcid_7[5] <= 0;
+        cache_tlb0_ct_pcid_7[6] <= 0;
+        cache_tlb0_ct_pcid_7[7] <= 0;
+        cache_tlb0_ct_vpid_0[0] <= 0;
+        cache_tlb0_ct_vpid_0[1] <= 0;
+        cache_tlb0_ct_vpid_0[2] <= 0;
+        cache_tlb0_ct_vpid_0[3] <= 0;
+        cache_tlb0_ct_vpid_0[4] <= 0;
+        cache_tlb0_ct_vpid_0[5] <= 0;
+        cache_tlb0_ct_vpid_0[6] <= 0;
+        cache_tlb0_ct_vpid_0[7] <= 0;
+        cache_tlb0_ct_vpid_1[0] <= 0;
+        cache_tlb0_ct_vpid_1[1] <= 0;
+        cache_tlb0_ct_vpid_1[2] <= 0;
+        cache_tlb0_ct_vpid_1[3] <= 0;
+        cache_tlb0_ct_vpid_1[4] <= 0;
+        cache_tlb0_ct_vpid_1[5] <= 0;
+        cache_tlb0_ct_vpid_1[6] <= 0;
+        cache_tlb0_ct_vpid_1[7] <= 0;
+        cache_tlb0_ct_vpid_2[0] <= 0;
+        cache_tlb0_ct_vpid_2[1] <= 0;
+        cache_tlb0_ct_vpid_2[2] <= 0;
+        cache_tlb0_ct_vpid_2[3] <= 0;
+        cache_tlb0_ct_vpid_2[4] <= 0;
+        cache_tlb0_ct_vpid_2[5] <= 0;
+        cache_tlb0_ct_vpid_2[6] <= 0;
+        cache_tlb0_ct_vpid_2[7] <= 0;
+        cache_tlb0_ct_vpid_3[0] <= 0;
+        cache_tlb0_ct_vpid_3[1] <= 0;
+        cache_tlb0_ct_vpid_3[2] <= 0;
+        cache_tlb0_ct_vpid_3[3] <= 0;
+        cache_tlb0_ct_vpid_3[4] <= 0;
+        cache_tlb0_ct_vpid_3[5] <= 0;
+        cache_tlb0_ct_vpid_3[6] <= 0;
+        cache_tlb0_ct_vpid_3[7] <= 0;
+        cache_tlb0_ct_vpid_4[0] <= 0;
+        cache_tlb0_ct_vpid_4[1] <= 0;
+        cache_tlb0_ct_vpid_4[2] <= 0;
+        cache_tlb0_ct_vpid_4[3] <= 0;
+        cache_tlb0_ct_vpid_4[4] <= 0;
+        cache_tlb0_ct_vpid_4[5] <= 0;
+        cache_tlb0_ct_vpid_4[6] <= 0;
+        cache_tlb0_ct_vpid_4[7] <= 0;
+        cache_tlb0_ct_vpid_5[0] <= 0;
+        cache_tlb0_ct_vpid_5[1] <= 0;
+        cache_tlb0_ct_vpid_5[2] <= 0;
+        cache_tlb0_ct_vpid_5[3] <= 0;
+        cache_tlb0_ct_vpid_5[4] <= 0;
+        cache_tlb0_ct_vpid_5[5] <= 0;
+        cache_tlb0_ct_vpid_5[6] <= 0;
+        cache_tlb0_ct_vpid_5[7] <= 0;
+        cache_tlb0_ct_vpid_6[0] <= 0;
+        cache_tlb0_ct_vpid_6[1] <= 0;
+        cache_tlb0_ct_vpid_6[2] <= 0;
+        cache_tlb0_ct_vpid_6[3] <= 0;
+        cache_tlb0_ct_vpid_6[4] <= 0;
+        cache_tlb0_ct_vpid_6[5] <= 0;
+        cache_tlb0_ct_vpid_6[6] <= 0;
+        cache_tlb0_ct_vpid_6[7] <= 0;
+        cache_tlb0_ct_vpid_7[0] <= 0;
+        cache_tlb0_ct_vpid_7[1] <= 0;
+        cache_tlb0_ct_vpid_7[2] <= 0;
+        cache_tlb0_ct_vpid_7[3] <= 0;
+        cache_tlb0_ct_vpid_7[4] <= 0;
+        cache_tlb0_ct_vpid_7[5] <= 0;
+        cache_tlb0_ct_vpid_7[6] <= 0;
+        cache_tlb0_ct_vpid_7[7] <= 0;
+        cache_tlb0_cv0[0] <= 0;
+        cache_tlb0_cv0[1] <= 0;
+        cache_tlb0_cv0[2] <= 0;
+        cache_tlb0_cv0[3] <= 0;
+        cache_tlb0_cv0[4] <= 0;
+        cache_tlb0_cv0[5] <= 0;
+        cache_tlb0_cv0[6] <= 0;
+        cache_tlb0_cv0[7] <= 0;
+        cache_tlb0_cv1[0] <= 0;
+        cache_tlb0_cv1[1] <= 0;
+        cache_tlb0_cv1[2] <= 0;
+        cache_tlb0_cv1[3] <= 0;
+        cache_tlb0_cv1[4] <= 0;
+        cache_tlb0_cv1[5] <= 0;
+        cache_tlb0_cv1[6] <= 0;
+        cache_tlb0_cv1[7] <= 0;
+        cache_tlb0_cv2[0] <= 0;
+        cache_tlb0_cv2[1] <= 0;
+        cache_tlb0_cv2[2] <= 0;
+        cache_tlb0_cv2[3] <= 0;
+        cache_tlb0_cv2[4] <= 0;
+        cache_tlb0_cv2[5] <= 0;
+        cache_tlb0_cv2[6] <= 0;
+        cache_tlb0_cv2[7] <= 0;
+        cache_tlb0_cv3[0] <= 0;
+        cache_tlb0_cv3[1] <= 0;
+        cache_tlb0_cv3[2] <= 0;
+        cache_tlb0_cv3[3] <= 0;
+        cache_tlb0_cv3[4] <= 0;
+        cache_tlb0_cv3[5] <= 0;
+        cache_tlb0_cv3[6] <= 0;
+        cache_tlb0_cv3[7] <= 0;
+        cache_tlb0_cv4[0] <= 0;
+        cache_tlb0_cv4[1] <= 0;
+        cache_tlb0_cv4[2] <= 0;
+        cache_tlb0_cv4[3] <= 0;
+        cache_tlb0_cv4[4] <= 0;
+        cache_tlb0_cv4[5] <= 0;
+        cache_tlb0_cv4[6] <= 0;
+        cache_tlb0_cv4[7] <= 0;
+        cache_tlb0_cv5[0] <= 0;
+        cache_tlb0_cv5[1] <= 0;
+        cache_tlb0_cv5[2] <= 0;
+        cache_tlb0_cv5[3] <= 0;
+        cache_tlb0_cv5[4] <= 0;
+        cache_tlb0_cv5[5] <= 0;
+        cache_tlb0_cv5[6] <= 0;
+        cache_tlb0_cv5[7] <= 0;
+        cache_tlb0_cv6[0] <= 0;
+        cache_tlb0_cv6[1] <= 0;
+        cache_tlb0_cv6[2] <= 0;
+        cache_tlb0_cv6[3] <= 0;
+        cache_tlb0_cv6[4] <= 0;
+        cache_tlb0_cv6[5] <= 0;
+        cache_tlb0_cv6[6] <= 0;
+        cache_tlb0_cv6[7] <= 0;
+        cache_tlb0_cv7[0] <= 0;
+        cache_tlb0_cv7[1] <= 0;
+        cache_tlb0_cv7[2] <= 0;
+        cache_tlb0_cv7[3] <= 0;
+        cache_tlb0_cv7[4] <= 0;
+        cache_tlb0_cv7[5] <= 0;
+        cache_tlb0_cv7[6] <= 0;
+        cache_tlb0_cv7[7] <= 0;
+        done <= 0;
+        cache_tlb0_h_aux <= 0;
+        cache_tlb0_h_level <= 0;
+        cache_tlb0_h_pa <= 0;
+        cache_tlb0_hit <= 0;
+        cache_tlb0_iset <= 0;
+        cache_tlb0_st <= 2'b00;
+    end
+    else begin
+        fw = 3'h0;
+        free = 1'b0;
+        if (done) begin
+            done <= 1'b0;
+        end
+        case (cache_tlb0_st)
+            2'b00: begin
+                if (start) begin
+                    if ((i_op == 0)) begin
+                        if (cache_tlb0_l_hit) begin
+                            cache_tlb0_hit <= 1'b1;
+                            cache_tlb0_h_pa <= cache_tlb0_l_pa;
+                            cache_tlb0_h_level <= cache_tlb0_l_level;
+                            cache_tlb0_h_aux <= cache_tlb0_l_aux;
+                            done <= 1'b1;
+                        end
+                        else begin
+                            cache_tlb0_hit <= 1'b0;
+                            cache_tlb0_st <= 2'b01;
+                        end
+                    end
+                    else begin
+                        cache_tlb0_hit <= 1'b0;
+                        cache_tlb0_iset <= 0;
+                        cache_tlb0_st <= 2'b10;
+                    end
+                end
+            end
+            2'b01: begin
+                if (w_done) begin
+                    if (((w_status == 0) && (w_level != 7))) begin
+                        if ((!cache_tlb0_cv7[cache_tlb0_c_set])) begin
+                            fw = 7;
+                            free = 1'b1;
+                        end
+                        if ((!cache_tlb0_cv6[cache_tlb0_c_set])) begin
+                            fw = 6;
+                            free = 1'b1;
+                        end
+                        if ((!cache_tlb0_cv5[cache_tlb0_c_set])) begin
+                            fw = 5;
+                            free = 1'b1;
+                        end
+                        if ((!cache_tlb0_cv4[cache_tlb0_c_set])) begin
+                            fw = 4;
+                            free = 1'b1;
+                        end
+                        if ((!cache_tlb0_cv3[cache_tlb0_c_set])) begin
+                            fw = 3;
+                            free = 1'b1;
+                        end
+                        if ((!cache_tlb0_cv2[cache_tlb0_c_set])) begin
+                            fw = 2;
+                            free = 1'b1;
+                        end
+                        if ((!cache_tlb0_cv1[cache_tlb0_c_set])) begin
+                            fw = 1;
+                            free = 1'b1;
+                        end
+                        if ((!cache_tlb0_cv0[cache_tlb0_c_set])) begin
+                            fw = 0;
+                            free = 1'b1;
+                        end
+                        if ((!free)) begin
+                            fw = cache_tlb0_cf[cache_tlb0_c_set];
+                            if ((cache_tlb0_cf[cache_tlb0_c_set] == 7)) begin
+                                cache_tlb0_cf[cache_tlb0_c_set] <= 0;
+                            end
+                            else begin
+                                cache_tlb0_cf[cache_tlb0_c_set] <= (cache_tlb0_cf[cache_tlb0_c_set] + 1);
+                            end
+                        end
+                        case (fw)
+                            'h0: begin
+                                cache_tlb0_cv0[cache_tlb0_c_set] <= 1'b1;
+                                cache_tlb0_ck0[cache_tlb0_c_set] <= i_addr[64-1:12];
+                                cache_tlb0_ca0[cache_tlb0_c_set] <= cache_tlb0_c_acc;
+                                cache_tlb0_ct_vpid_0[cache_tlb0_c_set] <= cache_tlb0_t_vpid;
+                                cache_tlb0_ct_ept_0[cache_tlb0_c_set] <= cache_tlb0_t_ept;
+                                cache_tlb0_ct_eptrta_0[cache_tlb0_c_set] <= cache_tlb0_t_eptrta;
+                                cache_tlb0_ct_pcid_0[cache_tlb0_c_set] <= cache_tlb0_t_pcid;
+                                cache_tlb0_cg0[cache_tlb0_c_set] <= cache_tlb0_c_glob;
+                                cache_tlb0_cl0[cache_tlb0_c_set] <= w_level;
+                                cache_tlb0_ch0[cache_tlb0_c_set] <= w_aux;
+                                cache_tlb0_cp0[cache_tlb0_c_set] <= w_pa[64-1:12];
+                            end
+                            'h1: begin
+                                cache_tlb0_cv1[cache_tlb0_c_set] <= 1'b1;
+                                cache_tlb0_ck1[cache_tlb0_c_set] <= i_addr[64-1:12];
+                                cache_tlb0_ca1[cache_tlb0_c_set] <= cache_tlb0_c_acc;
+                                cache_tlb0_ct_vpid_1[cache_tlb0_c_set] <= cache_tlb0_t_vpid;
+                                cache_tlb0_ct_ept_1[cache_tlb0_c_set] <= cache_tlb0_t_ept;
+                                cache_tlb0_ct_eptrta_1[cache_tlb0_c_set] <= cache_tlb0_t_eptrta;
+                                cache_tlb0_ct_pcid_1[cache_tlb0_c_set] <= cache_tlb0_t_pcid;
+                                cache_tlb0_cg1[cache_tlb0_c_set] <= cache_tlb0_c_glob;
+                                cache_tlb0_cl1[cache_tlb0_c_set] <= w_level;
+                                cache_tlb0_ch1[cache_tlb0_c_set] <= w_aux;
+                                cache_tlb0_cp1[cache_tlb0_c_set] <= w_pa[64-1:12];
+                            end
+                            'h2: begin
+                                cache_tlb0_cv2[cache_tlb0_c_set] <= 1'b1;
+                                cache_tlb0_ck2[cache_tlb0_c_set] <= i_addr[64-1:12];
+                                cache_tlb0_ca2[cache_tlb0_c_set] <= cache_tlb0_c_acc;
+                                cache_tlb0_ct_vpid_2[cache_tlb0_c_set] <= cache_tlb0_t_vpid;
+                                cache_tlb0_ct_ept_2[cache_tlb0_c_set] <= cache_tlb0_t_ept;
+                                cache_tlb0_ct_eptrta_2[cache_tlb0_c_set] <= cache_tlb0_t_eptrta;
+                                cache_tlb0_ct_pcid_2[cache_tlb0_c_set] <= cache_tlb0_t_pcid;
+                                cache_tlb0_cg2[cache_tlb0_c_set] <= cache_tlb0_c_glob;
+                                cache_tlb0_cl2[cache_tlb0_c_set] <= w_level;
+                                cache_tlb0_ch2[cache_tlb0_c_set] <= w_aux;
+                                cache_tlb0_cp2[cache_tlb0_c_set] <= w_pa[64-1:12];
+                            end
+                            'h3: begin
+                                cache_tlb0_cv3[cache_tlb0_c_set] <= 1'b1;
+                                cache_tlb0_ck3[cache_tlb0_c_set] <= i_addr[64-1:12];
+                                cache_tlb0_ca3[cache_tlb0_c_set] <= cache_tlb0_c_acc;
+                                cache_tlb0_ct_vpid_3[cache_tlb0_c_set] <= cache_tlb0_t_vpid;
+                                cache_tlb0_ct_ept_3[cache_tlb0_c_set] <= cache_tlb0_t_ept;
+                                cache_tlb0_ct_eptrta_3[cache_tlb0_c_set] <= cache_tlb0_t_eptrta;
+                                cache_tlb0_ct_pcid_3[cache_tlb0_c_set] <= cache_tlb0_t_pcid;
+                                cache_tlb0_cg3[cache_tlb0_c_set] <= cache_tlb0_c_glob;
+                                cache_tlb0_cl3[cache_tlb0_c_set] <= w_level;
+                                cache_tlb0_ch3[cache_tlb0_c_set] <= w_aux;
+                                cache_tlb0_cp3[cache_tlb0_c_set] <= w_pa[64-1:12];
+                            end
+                            'h4: begin
+                                cache_tlb0_cv4[cache_tlb0_c_set] <= 1'b1;
+                                cache_tlb0_ck4[cache_tlb0_c_set] <= i_addr[64-1:12];
+                                cache_tlb0_ca4[cache_tlb0_c_set] <= cache_tlb0_c_acc;
+                                cache_tlb0_ct_vpid_4[cache_tlb0_c_set] <= cache_tlb0_t_vpid;
+                                cache_tlb0_ct_ept_4[cache_tlb0_c_set] <= cache_tlb0_t_ept;
+                                cache_tlb0_ct_eptrta_4[cache_tlb0_c_set] <= cache_tlb0_t_eptrta;
+                                cache_tlb0_ct_pcid_4[cache_tlb0_c_set] <= cache_tlb0_t_pcid;
+                                cache_tlb0_cg4[cache_tlb0_c_set] <= cache_tlb0_c_glob;
+                                cache_tlb0_cl4[cache_tlb0_c_set] <= w_level;
+                                cache_tlb0_ch4[cache_tlb0_c_set] <= w_aux;
+                                cache_tlb0_cp4[cache_tlb0_c_set] <= w_pa[64-1:12];
+                            end
+                            'h5: begin
+                                cache_tlb0_cv5[cache_tlb0_c_set] <= 1'b1;
+                                cache_tlb0_ck5[cache_tlb0_c_set] <= i_addr[64-1:12];
+                                cache_tlb0_ca5[cache_tlb0_c_set] <= cache_tlb0_c_acc;
+                                cache_tlb0_ct_vpid_5[cache_tlb0_c_set] <= cache_tlb0_t_vpid;
+                                cache_tlb0_ct_ept_5[cache_tlb0_c_set] <= cache_tlb0_t_ept;
+                                cache_tlb0_ct_eptrta_5[cache_tlb0_c_set] <= cache_tlb0_t_eptrta;
+                                cache_tlb0_ct_pcid_5[cache_tlb0_c_set] <= cache_tlb0_t_pcid;
+                                cache_tlb0_cg5[cache_tlb0_c_set] <= cache_tlb0_c_glob;
+                                cache_tlb0_cl5[cache_tlb0_c_set] <= w_level;
+                                cache_tlb0_ch5[cache_tlb0_c_set] <= w_aux;
+                                cache_tlb0_cp5[cache_tlb0_c_set] <= w_pa[64-1:12];
+                            end
+                            'h6: begin
+                                cache_tlb0_cv6[cache_tlb0_c_set] <= 1'b1;
+                                cache_tlb0_ck6[cache_tlb0_c_set] <= i_addr[64-1:12];
+                                cache_tlb0_ca6[cache_tlb0_c_set] <= cache_tlb0_c_acc;
+                                cache_tlb0_ct_vpid_6[cache_tlb0_c_set] <= cache_tlb0_t_vpid;
+                                cache_tlb0_ct_ept_6[cache_tlb0_c_set] <= cache_tlb0_t_ept;
+                                cache_tlb0_ct_eptrta_6[cache_tlb0_c_set] <= cache_tlb0_t_eptrta;
+                                cache_tlb0_ct_pcid_6[cache_tlb0_c_set] <= cache_tlb0_t_pcid;
+                                cache_tlb0_cg6[cache_tlb0_c_set] <= cache_tlb0_c_glob;
+                                cache_tlb0_cl6[cache_tlb0_c_set] <= w_level;
+                                cache_tlb0_ch6[cache_tlb0_c_set] <= w_aux;
+                                cache_tlb0_cp6[cache_tlb0_c_set] <= w_pa[64-1:12];
+                            end
+                            'h7: begin
+                                cache_tlb0_cv7[cache_tlb0_c_set] <= 1'b1;
+                                cache_tlb0_ck7[cache_tlb0_c_set] <= i_addr[64-1:12];
+                                cache_tlb0_ca7[cache_tlb0_c_set] <= cache_tlb0_c_acc;
+                                cache_tlb0_ct_vpid_7[cache_tlb0_c_set] <= cache_tlb0_t_vpid;
+                                cache_tlb0_ct_ept_7[cache_tlb0_c_set] <= cache_tlb0_t_ept;
+                                cache_tlb0_ct_eptrta_7[cache_tlb0_c_set] <= cache_tlb0_t_eptrta;
+                                cache_tlb0_ct_pcid_7[cache_tlb0_c_set] <= cache_tlb0_t_pcid;
+                                cache_tlb0_cg7[cache_tlb0_c_set] <= cache_tlb0_c_glob;
+                                cache_tlb0_cl7[cache_tlb0_c_set] <= w_level;
+                                cache_tlb0_ch7[cache_tlb0_c_set] <= w_aux;
+                                cache_tlb0_cp7[cache_tlb0_c_set] <= w_pa[64-1:12];
+                            end
+                        endcase
+                    end
+                    done <= 1'b1;
+                    cache_tlb0_st <= 2'b00;
+                end
+            end
+            2'b10: begin
+                e0_v = 1'h0;
+                e0_v[0] = cache_tlb0_cv0[cache_tlb0_iset];
+                e0_k = 52'h0;
+                e0_k = cache_tlb0_ck0[cache_tlb0_iset];
+                e0_a = 3'h0;
+                e0_a = cache_tlb0_ca0[cache_tlb0_iset];
+                e0_t_vpid = 16'h0;
+                e0_t_vpid = cache_tlb0_ct_vpid_0[cache_tlb0_iset];
+                e0_t_ept = 1'h0;
+                e0_t_ept = cache_tlb0_ct_ept_0[cache_tlb0_iset];
+                e0_t_eptrta = 40'h0;
+                e0_t_eptrta = cache_tlb0_ct_eptrta_0[cache_tlb0_iset];
+                e0_t_pcid = 12'h0;
+                e0_t_pcid = cache_tlb0_ct_pcid_0[cache_tlb0_iset];
+                e0_g = 1'h0;
+                e0_g[0] = cache_tlb0_cg0[cache_tlb0_iset];
+                e0_l = 3'h0;
+                e0_l = cache_tlb0_cl0[cache_tlb0_iset];
+                e0_h = 3'h0;
+                e0_h = cache_tlb0_ch0[cache_tlb0_iset];
+                e0_p = 52'h0;
+                e0_p = cache_tlb0_cp0[cache_tlb0_iset];
+                e1_v = 1'h0;
+                e1_v[0] = cache_tlb0_cv1[cache_tlb0_iset];
+                e1_k = 52'h0;
+                e1_k = cache_tlb0_ck1[cache_tlb0_iset];
+                e1_a = 3'h0;
+                e1_a = cache_tlb0_ca1[cache_tlb0_iset];
+                e1_t_vpid = 16'h0;
+                e1_t_vpid = cache_tlb0_ct_vpid_1[cache_tlb0_iset];
+                e1_t_ept = 1'h0;
+                e1_t_ept = cache_tlb0_ct_ept_1[cache_tlb0_iset];
+                e1_t_eptrta = 40'h0;
+                e1_t_eptrta = cache_tlb0_ct_eptrta_1[cache_tlb0_iset];
+                e1_t_pcid = 12'h0;
+                e1_t_pcid = cache_tlb0_ct_pcid_1[cache_tlb0_iset];
+                e1_g = 1'h0;
+                e1_g[0] = cache_tlb0_cg1[cache_tlb0_iset];
+                e1_l = 3'h0;
+                e1_l = cache_tlb0_cl1[cache_tlb0_iset];
+                e1_h = 3'h0;
+                e1_h = cache_tlb0_ch1[cache_tlb0_iset];
+                e1_p = 52'h0;
+                e1_p = cache_tlb0_cp1[cache_tlb0_iset];
+                e2_v = 1'h0;
+                e2_v[0] = cache_tlb0_cv2[cache_tlb0_iset];
+                e2_k = 52'h0;
+                e2_k = cache_tlb0_ck2[cache_tlb0_iset];
+                e2_a = 3'h0;
+                e2_a = cache_tlb0_ca2[cache_tlb0_iset];
+                e2_t_vpid = 16'h0;
+                e2_t_vpid = cache_tlb0_ct_vpid_2[cache_tlb0_iset];
+                e2_t_ept = 1'h0;
+                e2_t_ept = cache_tlb0_ct_ept_2[cache_tlb0_iset];
+                e2_t_eptrta = 40'h0;
+                e2_t_eptrta = cache_tlb0_ct_eptrta_2[cache_tlb0_iset];
+                e2_t_pcid = 12'h0;
+                e2_t_pcid = cache_tlb0_ct_pcid_2[cache_tlb0_iset];
+                e2_g = 1'h0;
+                e2_g[0] = cache_tlb0_cg2[cache_tlb0_iset];
+                e2_l = 3'h0;
+                e2_l = cache_tlb0_cl2[cache_tlb0_iset];
+                e2_h = 3'h0;
+                e2_h = cache_tlb0_ch2[cache_tlb0_iset];
+                e2_p = 52'h0;
+                e2_p = cache_tlb0_cp2[cache_tlb0_iset];
+                e3_v = 1'h0;
+                e3_v[0] = cache_tlb0_cv3[cache_tlb0_iset];
+                e3_k = 52'h0;
+                e3_k = cache_tlb0_ck3[cache_tlb0_iset];
+                e3_a = 3'h0;
+                e3_a = cache_tlb0_ca3[cache_tlb0_iset];
+                e3_t_vpid = 16'h0;
+                e3_t_vpid = cache_tlb0_ct_vpid_3[cache_tlb0_iset];
+                e3_t_ept = 1'h0;
+                e3_t_ept = cache_tlb0_ct_ept_3[cache_tlb0_iset];
+                e3_t_eptrta = 40'h0;
+                e3_t_eptrta = cache_tlb0_ct_eptrta_3[cache_tlb0_iset];
+                e3_t_pcid = 12'h0;
+                e3_t_pcid = cache_tlb0_ct_pcid_3[cache_tlb0_iset];
+                e3_g = 1'h0;
+                e3_g[0] = cache_tlb0_cg3[cache_tlb0_iset];
+                e3_l = 3'h0;
+                e3_l = cache_tlb0_cl3[cache_tlb0_iset];
+                e3_h = 3'h0;
+                e3_h = cache_tlb0_ch3[cache_tlb0_iset];
+                e3_p = 52'h0;
+                e3_p = cache_tlb0_cp3[cache_tlb0_iset];
+                e4_v = 1'h0;
+                e4_v[0] = cache_tlb0_cv4[cache_tlb0_iset];
+                e4_k = 52'h0;
+                e4_k = cache_tlb0_ck4[cache_tlb0_iset];
+                e4_a = 3'h0;
+                e4_a = cache_tlb0_ca4[cache_tlb0_iset];
+                e4_t_vpid = 16'h0;
+                e4_t_vpid = cache_tlb0_ct_vpid_4[cache_tlb0_iset];
+                e4_t_ept = 1'h0;
+                e4_t_ept = cache_tlb0_ct_ept_4[cache_tlb0_iset];
+                e4_t_eptrta = 40'h0;
+                e4_t_eptrta = cache_tlb0_ct_eptrta_4[cache_tlb0_iset];
+                e4_t_pcid = 12'h0;
+                e4_t_pcid = cache_tlb0_ct_pcid_4[cache_tlb0_iset];
+                e4_g = 1'h0;
+                e4_g[0] = cache_tlb0_cg4[cache_tlb0_iset];
+                e4_l = 3'h0;
+                e4_l = cache_tlb0_cl4[cache_tlb0_iset];
+                e4_h = 3'h0;
+                e4_h = cache_tlb0_ch4[cache_tlb0_iset];
+                e4_p = 52'h0;
+                e4_p = cache_tlb0_cp4[cache_tlb0_iset];
+                e5_v = 1'h0;
+                e5_v[0] = cache_tlb0_cv5[cache_tlb0_iset];
+                e5_k = 52'h0;
+                e5_k = cache_tlb0_ck5[cache_tlb0_iset];
+                e5_a = 3'h0;
+                e5_a = cache_tlb0_ca5[cache_tlb0_iset];
+                e5_t_vpid = 16'h0;
+                e5_t_vpid = cache_tlb0_ct_vpid_5[cache_tlb0_iset];
+                e5_t_ept = 1'h0;
+                e5_t_ept = cache_tlb0_ct_ept_5[cache_tlb0_iset];
+                e5_t_eptrta = 40'h0;
+                e5_t_eptrta = cache_tlb0_ct_eptrta_5[cache_tlb0_iset];
+                e5_t_pcid = 12'h0;
+                e5_t_pcid = cache_tlb0_ct_pcid_5[cache_tlb0_iset];
+                e5_g = 1'h0;
+                e5_g[0] = cache_tlb0_cg5[cache_tlb0_iset];
+                e5_l = 3'h0;
+                e5_l = cache_tlb0_cl5[cache_tlb0_iset];
+                e5_h = 3'h0;
+                e5_h = cache_tlb0_ch5[cache_tlb0_iset];
+                e5_p = 52'h0;
+                e5_p = cache_tlb0_cp5[cache_tlb0_iset];
+                e6_v = 1'h0;
+                e6_v[0] = cache_tlb0_cv6[cache_tlb0_iset];
+                e6_k = 52'h0;
+                e6_k = cache_tlb0_ck6[cache_tlb0_iset];
+                e6_a = 3'h0;
+                e6_a = cache_tlb0_ca6[cache_tlb0_iset];
+                e6_t_vpid = 16'h0;
+                e6_t_vpid = cache_tlb0_ct_vpid_6[cache_tlb0_iset];
+                e6_t_ept = 1'h0;
+                e6_t_ept = cache_tlb0_ct_ept_6[cache_tlb0_iset];
+                e6_t_eptrta = 40'h0;
+                e6_t_eptrta = cache_tlb0_ct_eptrta_6[cache_tlb0_iset];
+                e6_t_pcid = 12'h0;
+                e6_t_pcid = cache_tlb0_ct_pcid_6[cache_tlb0_iset];
+                e6_g = 1'h0;
+                e6_g[0] = cache_tlb0_cg6[cache_tlb0_iset];
+                e6_l = 3'h0;
+                e6_l = cache_tlb0_cl6[cache_tlb0_iset];
+                e6_h = 3'h0;
+                e6_h = cache_tlb0_ch6[cache_tlb0_iset];
+                e6_p = 52'h0;
+                e6_p = cache_tlb0_cp6[cache_tlb0_iset];
+                e7_v = 1'h0;
+                e7_v[0] = cache_tlb0_cv7[cache_tlb0_iset];
+                e7_k = 52'h0;
+                e7_k = cache_tlb0_ck7[cache_tlb0_iset];
+                e7_a = 3'h0;
+                e7_a = cache_tlb0_ca7[cache_tlb0_iset];
+                e7_t_vpid = 16'h0;
+                e7_t_vpid = cache_tlb0_ct_vpid_7[cache_tlb0_iset];
+                e7_t_ept = 1'h0;
+                e7_t_ept = cache_tlb0_ct_ept_7[cache_tlb0_iset];
+                e7_t_eptrta = 40'h0;
+                e7_t_eptrta = cache_tlb0_ct_eptrta_7[cache_tlb0_iset];
+                e7_t_pcid = 12'h0;
+                e7_t_pcid = cache_tlb0_ct_pcid_7[cache_tlb0_iset];
+                e7_g = 1'h0;
+                e7_g[0] = cache_tlb0_cg7[cache_tlb0_iset];
+                e7_l = 3'h0;
+                e7_l = cache_tlb0_cl7[cache_tlb0_iset];
+                e7_h = 3'h0;
+                e7_h = cache_tlb0_ch7[cache_tlb0_iset];
+                e7_p = 52'h0;
+                e7_p = cache_tlb0_cp7[cache_tlb0_iset];
+                case (i_op)
+                    'h1: begin
+                        d1w0_0 = 64'h0;
+                        d1w0_0 = i_invept_single_context_eptp;
+                        if ((cache_tlb0_cv0[cache_tlb0_iset] && (e0_t_ept[0] && (e0_t_eptrta == d1w0_0[52-1:12])))) begin
+                            cache_tlb0_cv0[cache_tlb0_iset] <= 1'b0;
+                        end
+                        d1w1_0 = 64'h0;
+                        d1w1_0 = i_invept_single_context_eptp;
+                        if ((cache_tlb0_cv1[cache_tlb0_iset] && (e1_t_ept[0] && (e1_t_eptrta == d1w1_0[52-1:12])))) begin
+                            cache_tlb0_cv1[cache_tlb0_iset] <= 1'b0;
+                        end
+                        d1w2_0 = 64'h0;
+                        d1w2_0 = i_invept_single_context_eptp;
+                        if ((cache_tlb0_cv2[cache_tlb0_iset] && (e2_t_ept[0] && (e2_t_eptrta == d1w2_0[52-1:12])))) begin
+                            cache_tlb0_cv2[cache_tlb0_iset] <= 1'b0;
+                        end
+                        d1w3_0 = 64'h0;
+                        d1w3_0 = i_invept_single_context_eptp;
+                        if ((cache_tlb0_cv3[cache_tlb0_iset] && (e3_t_ept[0] && (e3_t_eptrta == d1w3_0[52-1:12])))) begin
+                            cache_tlb0_cv3[cache_tlb0_iset] <= 1'b0;
+                        end
+                        d1w4_0 = 64'h0;
+                        d1w4_0 = i_invept_single_context_eptp;
+                        if ((cache_tlb0_cv4[cache_tlb0_iset] && (e4_t_ept[0] && (e4_t_eptrta == d1w4_0[52-1:12])))) begin
+                            cache_tlb0_cv4[cache_tlb0_iset] <= 1'b0;
+                        end
+                        d1w5_0 = 64'h0;
+                        d1w5_0 = i_invept_single_context_eptp;
+                        if ((cache_tlb0_cv5[cache_tlb0_iset] && (e5_t_ept[0] && (e5_t_eptrta == d1w5_0[52-1:12])))) begin
+                            cache_tlb0_cv5[cache_tlb0_iset] <= 1'b0;
+                        end
+                        d1w6_0 = 64'h0;
+                        d1w6_0 = i_invept_single_context_eptp;
+                        if ((cache_tlb0_cv6[cache_tlb0_iset] && (e6_t_ept[0] && (e6_t_eptrta == d1w6_0[52-1:12])))) begin
+                            cache_tlb0_cv6[cache_tlb0_iset] <= 1'b0;
+                        end
+                        d1w7_0 = 64'h0;
+                        d1w7_0 = i_invept_single_context_eptp;
+                        if ((cache_tlb0_cv7[cache_tlb0_iset] && (e7_t_ept[0] && (e7_t_eptrta == d1w7_0[52-1:12])))) begin
+                            cache_tlb0_cv7[cache_tlb0_iset] <= 1'b0;
+                        end
+                    end
+                    'h2: begin
+                        if ((cache_tlb0_cv0[cache_tlb0_iset] && e0_t_ept[0])) begin
+                            cache_tlb0_cv0[cache_tlb0_iset] <= 1'b0;
+                        end
+                        if ((cache_tlb0_cv1[cache_tlb0_iset] && e1_t_ept[0])) begin
+                            cache_tlb0_cv1[cache_tlb0_iset] <= 1'b0;
+                        end
+                        if ((cache_tlb0_cv2[cache_tlb0_iset] && e2_t_ept[0])) begin
+                            cache_tlb0_cv2[cache_tlb0_iset] <= 1'b0;
+                        end
+                        if ((cache_tlb0_cv3[cache_tlb0_iset] && e3_t_ept[0])) begin
+                            cache_tlb0_cv3[cache_tlb0_iset] <= 1'b0;
+                        end
+                        if ((cache_tlb0_cv4[cache_tlb0_iset] && e4_t_ept[0])) begin
+                            cache_tlb0_cv4[cache_tlb0_iset] <= 1'b0;
+                        end
+                        if ((cache_tlb0_cv5[cache_tlb0_iset] && e5_t_ept[0])) begin
+                            cache_tlb0_cv5[cache_tlb0_iset] <= 1'b0;
+                        end
+                        if ((cache_tlb0_cv6[cache_tlb0_iset] && e6_t_ept[0])) begin
+                            cache_tlb0_cv6[cache_tlb0_iset] <= 1'b0;
+                        end
+                        if ((cache_tlb0_cv7[cache_tlb0_iset] && e7_t_ept[0])) begin
+                            cache_tlb0_cv7[cache_tlb0_iset] <= 1'b0;
+                        end
+                    end
+                    'h3: begin
+                        d3w0_0 = 64'h0;
+                        d3w0_0 = i_invvpid_individual_address_addr;
+                        if ((cache_tlb0_cv0[cache_tlb0_iset] && ((e0_t_vpid == i_invvpid_individual_address_vpid_op) && (((e0_l == 3) && (e0_k[52-1:18] == d3w0_0[64-1:30])) || ((e0_l == 2) && (e0_k[52-1:9] == d3w0_0[64-1:21])) || ((e0_l == 1) && (e0_k[52-1:0] == d3w0_0[64-1:12])))))) begin
+                            cache_tlb0_cv0[cache_tlb0_iset] <= 1'b0;
+                        end
+                        d3w1_0 = 64'h0;
+                        d3w1_0 = i_invvpid_individual_address_addr;
+                        if ((cache_tlb0_cv1[cache_tlb0_iset] && ((e1_t_vpid == i_invvpid_individual_address_vpid_op) && (((e1_l == 3) && (e1_k[52-1:18] == d3w1_0[64-1:30])) || ((e1_l == 2) && (e1_k[52-1:9] == d3w1_0[64-1:21])) || ((e1_l == 1) && (e1_k[52-1:0] == d3w1_0[64-1:12])))))) begin
+                            cache_tlb0_cv1[cache_tlb0_iset] <= 1'b0;
+                        end
+                        d3w2_0 = 64'h0;
+                        d3w2_0 = i_invvpid_individual_address_addr;
+                        if ((cache_tlb0_cv2[cache_tlb0_iset] && ((e2_t_vpid == i_invvpid_individual_address_vpid_op) && (((e2_l == 3) && (e2_k[52-1:18] == d3w2_0[64-1:30])) || ((e2_l == 2) && (e2_k[52-1:9] == d3w2_0[64-1:21])) || ((e2_l == 1) && (e2_k[52-1:0] == d3w2_0[64-1:12])))))) begin
+                            cache_tlb0_cv2[cache_tlb0_iset] <= 1'b0;
+                        end
+                        d3w3_0 = 64'h0;
+                        d3w3_0 = i_invvpid_individual_address_addr;
+                        if ((cache_tlb0_cv3[cache_tlb0_iset] && ((e3_t_vpid == i_invvpid_individual_address_vpid_op) && (((e3_l == 3) && (e3_k[52-1:18] == d3w3_0[64-1:30])) || ((e3_l == 2) && (e3_k[52-1:9] == d3w3_0[64-1:21])) || ((e3_l == 1) && (e3_k[52-1:0] == d3w3_0[64-1:12])))))) begin
+                            cache_tlb0_cv3[cache_tlb0_iset] <= 1'b0;
+                        end
+                        d3w4_0 = 64'h0;
+                        d3w4_0 = i_invvpid_individual_address_addr;
+                        if ((cache_tlb0_cv4[cache_tlb0_iset] && ((e4_t_vpid == i_invvpid_individual_address_vpid_op) && (((e4_l == 3) && (e4_k[52-1:18] == d3w4_0[64-1:30])) || ((e4_l == 2) && (e4_k[52-1:9] == d3w4_0[64-1:21])) || ((e4_l == 1) && (e4_k[52-1:0] == d3w4_0[64-1:12])))))) begin
+                            cache_tlb0_cv4[cache_tlb0_iset] <= 1'b0;
+                        end
+                        d3w5_0 = 64'h0;
+                        d3w5_0 = i_invvpid_individual_address_addr;
+                        if ((cache_tlb0_cv5[cache_tlb0_iset] && ((e5_t_vpid == i_invvpid_individual_address_vpid_op) && (((e5_l == 3) && (e5_k[52-1:18] == d3w5_0[64-1:30])) || ((e5_l == 2) && (e5_k[52-1:9] == d3w5_0[64-1:21])) || ((e5_l == 1) && (e5_k[52-1:0] == d3w5_0[64-1:12])))))) begin
+                            cache_tlb0_cv5[cache_tlb0_iset] <= 1'b0;
+                        end
+                        d3w6_0 = 64'h0;
+                        d3w6_0 = i_invvpid_individual_address_addr;
+                        if ((cache_tlb0_cv6[cache_tlb0_iset] && ((e6_t_vpid == i_invvpid_individual_address_vpid_op) && (((e6_l == 3) && (e6_k[52-1:18] == d3w6_0[64-1:30])) || ((e6_l == 2) && (e6_k[52-1:9] == d3w6_0[64-1:21])) || ((e6_l == 1) && (e6_k[52-1:0] == d3w6_0[64-1:12])))))) begin
+                            cache_tlb0_cv6[cache_tlb0_iset] <= 1'b0;
+                        end
+                        d3w7_0 = 64'h0;
+                        d3w7_0 = i_invvpid_individual_address_addr;
+                        if ((cache_tlb0_cv7[cache_tlb0_iset] && ((e7_t_vpid == i_invvpid_individual_address_vpid_op) && (((e7_l == 3) && (e7_k[52-1:18] == d3w7_0[64-1:30])) || ((e7_l == 2) && (e7_k[52-1:9] == d3w7_0[64-1:21])) || ((e7_l == 1) && (e7_k[52-1:0] == d3w7_0[64-1:12])))))) begin
+                            cache_tlb0_cv7[cache_tlb0_iset] <= 1'b0;
+                        end
+                    end
+                    'h4: begin
+                        if ((cache_tlb0_cv0[cache_tlb0_iset] && (e0_t_vpid == i_invvpid_single_context_vpid_op))) begin
+                            cache_tlb0_cv0[cache_tlb0_iset] <= 1'b0;
+                        end
+                        if ((cache_tlb0_cv1[cache_tlb0_iset] && (e1_t_vpid == i_invvpid_single_context_vpid_op))) begin
+                            cache_tlb0_cv1[cache_tlb0_iset] <= 1'b0;
+                        end
+                        if ((cache_tlb0_cv2[cache_tlb0_iset] && (e2_t_vpid == i_invvpid_single_context_vpid_op))) begin
+                            cache_tlb0_cv2[cache_tlb0_iset] <= 1'b0;
+                        end
+                        if ((cache_tlb0_cv3[cache_tlb0_iset] && (e3_t_vpid == i_invvpid_single_context_vpid_op))) begin
+                            cache_tlb0_cv3[cache_tlb0_iset] <= 1'b0;
+                        end
+                        if ((cache_tlb0_cv4[cache_tlb0_iset] && (e4_t_vpid == i_invvpid_single_context_vpid_op))) begin
+                            cache_tlb0_cv4[cache_tlb0_iset] <= 1'b0;
+                        end
+                        if ((cache_tlb0_cv5[cache_tlb0_iset] && (e5_t_vpid == i_invvpid_single_context_vpid_op))) begin
+                            cache_tlb0_cv5[cache_tlb0_iset] <= 1'b0;
+                        end
+                        if ((cache_tlb0_cv6[cache_tlb0_iset] && (e6_t_vpid == i_invvpid_single_context_vpid_op))) begin
+                            cache_tlb0_cv6[cache_tlb0_iset] <= 1'b0;
+                        end
+                        if ((cache_tlb0_cv7[cache_tlb0_iset] && (e7_t_vpid == i_invvpid_single_context_vpid_op))) begin
+                            cache_tlb0_cv7[cache_tlb0_iset] <= 1'b0;
+                        end
+                    end
+                    'h5: begin
+                        if ((cache_tlb0_cv0[cache_tlb0_iset] && (e0_t_vpid != 0))) begin
+                            cache_tlb0_cv0[cache_tlb0_iset] <= 1'b0;
+                        end
+                        if ((cache_tlb0_cv1[cache_tlb0_iset] && (e1_t_vpid != 0))) begin
+                            cache_tlb0_cv1[cache_tlb0_iset] <= 1'b0;
+                        end
+                        if ((cache_tlb0_cv2[cache_tlb0_iset] && (e2_t_vpid != 0))) begin
+                            cache_tlb0_cv2[cache_tlb0_iset] <= 1'b0;
+                        end
+                        if ((cache_tlb0_cv3[cache_tlb0_iset] && (e3_t_vpid != 0))) begin
+                            cache_tlb0_cv3[cache_tlb0_iset] <= 1'b0;
+                        end
+                        if ((cache_tlb0_cv4[cache_tlb0_iset] && (e4_t_vpid != 0))) begin
+                            cache_tlb0_cv4[cache_tlb0_iset] <= 1'b0;
+                        end
+                        if ((cache_tlb0_cv5[cache_tlb0_iset] && (e5_t_vpid != 0))) begin
+                            cache_tlb0_cv5[cache_tlb0_iset] <= 1'b0;
+                        end
+                        if ((cache_tlb0_cv6[cache_tlb0_iset] && (e6_t_vpid != 0))) begin
+                            cache_tlb0_cv6[cache_tlb0_iset] <= 1'b0;
+                        end
+                        if ((cache_tlb0_cv7[cache_tlb0_iset] && (e7_t_vpid != 0))) begin
+                            cache_tlb0_cv7[cache_tlb0_iset] <= 1'b0;
+                        end
+                    end
+                    'h6: begin
+                        if ((cache_tlb0_cv0[cache_tlb0_iset] && ((e0_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op) && (!e0_g[0])))) begin
+                            cache_tlb0_cv0[cache_tlb0_iset] <= 1'b0;
+                        end
+                        if ((cache_tlb0_cv1[cache_tlb0_iset] && ((e1_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op) && (!e1_g[0])))) begin
+                            cache_tlb0_cv1[cache_tlb0_iset] <= 1'b0;
+                        end
+                        if ((cache_tlb0_cv2[cache_tlb0_iset] && ((e2_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op) && (!e2_g[0])))) begin
+                            cache_tlb0_cv2[cache_tlb0_iset] <= 1'b0;
+                        end
+                        if ((cache_tlb0_cv3[cache_tlb0_iset] && ((e3_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op) && (!e3_g[0])))) begin
+                            cache_tlb0_cv3[cache_tlb0_iset] <= 1'b0;
+                        end
+                        if ((cache_tlb0_cv4[cache_tlb0_iset] && ((e4_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op) && (!e4_g[0])))) begin
+                            cache_tlb0_cv4[cache_tlb0_iset] <= 1'b0;
+                        end
+                        if ((cache_tlb0_cv5[cache_tlb0_iset] && ((e5_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op) && (!e5_g[0])))) begin
+                            cache_tlb0_cv5[cache_tlb0_iset] <= 1'b0;
+                        end
+                        if ((cache_tlb0_cv6[cache_tlb0_iset] && ((e6_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op) && (!e6_g[0])))) begin
+                            cache_tlb0_cv6[cache_tlb0_iset] <= 1'b0;
+                        end
+                        if ((cache_tlb0_cv7[cache_tlb0_iset] && ((e7_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op) && (!e7_g[0])))) begin
+                            cache_tlb0_cv7[cache_tlb0_iset] <= 1'b0;
+                        end
+                    end
+                    'h7: begin
+                        d7w0_0 = 12'h0;
+                        d7w0_1 = 64'h0;
+                        d7w0_1 = i_mov_cr3_value;
+                        if (r_CR4[17]) begin
+                            d7w0_0 = d7w0_1[12-1:0];
+                        end
+                        else begin
+                            d7w0_0 = 0;
+                        end
+                        if ((cache_tlb0_cv0[cache_tlb0_iset] && ((((!(r_CR4[17] && i_mov_cr3_value[63])) && (!e0_g[0])) && (e0_t_vpid == cache_tlb0_t_vpid)) && (e0_t_pcid == d7w0_0)))) begin
+                            cache_tlb0_cv0[cache_tlb0_iset] <= 1'b0;
+                        end
+                        d7w1_0 = 12'h0;
+                        d7w1_1 = 64'h0;
+                        d7w1_1 = i_mov_cr3_value;
+                        if (r_CR4[17]) begin
+                            d7w1_0 = d7w1_1[12-1:0];
+                        end
+                        else begin
+                            d7w1_0 = 0;
+                        end
+                        if ((cache_tlb0_cv1[cache_tlb0_iset] && ((((!(r_CR4[17] && i_mov_cr3_value[63])) && (!e1_g[0])) && (e1_t_vpid == cache_tlb0_t_vpid)) && (e1_t_pcid == d7w1_0)))) begin
+                            cache_tlb0_cv1[cache_tlb0_iset] <= 1'b0;
+                        end
+                        d7w2_0 = 12'h0;
+                        d7w2_1 = 64'h0;
+                        d7w2_1 = i_mov_cr3_value;
+                        if (r_CR4[17]) begin
+                            d7w2_0 = d7w2_1[12-1:0];
+                        end
+                        else begin
+                            d7w2_0 = 0;
+                        end
+                        if ((cache_tlb0_cv2[cache_tlb0_iset] && ((((!(r_CR4[17] && i_mov_cr3_value[63])) && (!e2_g[0])) && (e2_t_vpid == cache_tlb0_t_vpid)) && (e2_t_pcid == d7w2_0)))) begin
+                            cache_tlb0_cv2[cache_tlb0_iset] <= 1'b0;
+                        end
+                        d7w3_0 = 12'h0;
+                        d7w3_1 = 64'h0;
+                        d7w3_1 = i_mov_cr3_value;
+                        if (r_CR4[17]) begin
+                            d7w3_0 = d7w3_1[12-1:0];
+                        end
+                        else begin
+                            d7w3_0 = 0;
+                        end
+                        if ((cache_tlb0_cv3[cache_tlb0_iset] && ((((!(r_CR4[17] && i_mov_cr3_value[63])) && (!e3_g[0])) && (e3_t_vpid == cache_tlb0_t_vpid)) && (e3_t_pcid == d7w3_0)))) begin
+                            cache_tlb0_cv3[cache_tlb0_iset] <= 1'b0;
+                        end
+                        d7w4_0 = 12'h0;
+                        d7w4_1 = 64'h0;
+                        d7w4_1 = i_mov_cr3_value;
+                        if (r_CR4[17]) begin
+                            d7w4_0 = d7w4_1[12-1:0];
+                        end
+                        else begin
+                            d7w4_0 = 0;
+                        end
+                        if ((cache_tlb0_cv4[cache_tlb0_iset] && ((((!(r_CR4[17] && i_mov_cr3_value[63])) && (!e4_g[0])) && (e4_t_vpid == cache_tlb0_t_vpid)) && (e4_t_pcid == d7w4_0)))) begin
+                            cache_tlb0_cv4[cache_tlb0_iset] <= 1'b0;
+                        end
+                        d7w5_0 = 12'h0;
+                        d7w5_1 = 64'h0;
+                        d7w5_1 = i_mov_cr3_value;
+                        if (r_CR4[17]) begin
+                            d7w5_0 = d7w5_1[12-1:0];
+                        end
+                        else begin
+                            d7w5_0 = 0;
+                        end
+                        if ((cache_tlb0_cv5[cache_tlb0_iset] && ((((!(r_CR4[17] && i_mov_cr3_value[63])) && (!e5_g[0])) && (e5_t_vpid == cache_tlb0_t_vpid)) && (e5_t_pcid == d7w5_0)))) begin
+                            cache_tlb0_cv5[cache_tlb0_iset] <= 1'b0;
+                        end
+                        d7w6_0 = 12'h0;
+                        d7w6_1 = 64'h0;
+                        d7w6_1 = i_mov_cr3_value;
+                        if (r_CR4[17]) begin
+                            d7w6_0 = d7w6_1[12-1:0];
+                        end
+                        else begin
+                            d7w6_0 = 0;
+                        end
+                        if ((cache_tlb0_cv6[cache_tlb0_iset] && ((((!(r_CR4[17] && i_mov_cr3_value[63])) && (!e6_g[0])) && (e6_t_vpid == cache_tlb0_t_vpid)) && (e6_t_pcid == d7w6_0)))) begin
+                            cache_tlb0_cv6[cache_tlb0_iset] <= 1'b0;
+                        end
+                        d7w7_0 = 12'h0;
+                        d7w7_1 = 64'h0;
+                        d7w7_1 = i_mov_cr3_value;
+                        if (r_CR4[17]) begin
+                            d7w7_0 = d7w7_1[12-1:0];
+                        end
+                        else begin
+                            d7w7_0 = 0;
+                        end
+                        if ((cache_tlb0_cv7[cache_tlb0_iset] && ((((!(r_CR4[17] && i_mov_cr3_value[63])) && (!e7_g[0])) && (e7_t_vpid == cache_tlb0_t_vpid)) && (e7_t_pcid == d7w7_0)))) begin
+                            cache_tlb0_cv7[cache_tlb0_iset] <= 1'b0;
+                        end
+                    end
+                endcase
+                if ((cache_tlb0_iset == 7)) begin
+                    done <= 1'b1;
+                    cache_tlb0_st <= 2'b00;
+                end
+                else begin
+                    cache_tlb0_iset <= (cache_tlb0_iset + 1);
+                end
+            end
+            default: begin
+                cache_tlb0_st <= 2'b00;
+            end
+        endcase
+    end
+end
 
 endmodule

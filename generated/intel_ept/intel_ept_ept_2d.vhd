@@ -26,6 +26,13 @@ entity intel_ept_ept_2d is
         r_EPTP: in unsigned(63 downto 0);
         r_PROC2: in unsigned(31 downto 0);
         r_VPID: in unsigned(15 downto 0);
+        i_op: in unsigned(2 downto 0);
+        i_invept_single_context_eptp: in unsigned(63 downto 0);
+        i_invvpid_individual_address_vpid_op: in unsigned(15 downto 0);
+        i_invvpid_individual_address_addr: in unsigned(63 downto 0);
+        i_invvpid_single_context_vpid_op: in unsigned(15 downto 0);
+        i_invvpid_single_context_retaining_globals_vpid_op: in unsigned(15 downto 0);
+        i_mov_cr3_value: in unsigned(63 downto 0);
         m_valid: out std_logic;
         m_ready: in std_logic;
         m_we: out std_logic;
@@ -46,7 +53,8 @@ entity intel_ept_ept_2d is
         o_n_exit_reason: out unsigned(15 downto 0);
         o_n_qualification: out unsigned(63 downto 0);
         o_n_guest_physical_address: out unsigned(63 downto 0);
-        o_n_guest_linear_address: out unsigned(63 downto 0)
+        o_n_guest_linear_address: out unsigned(63 downto 0);
+        o_hit: out std_logic
     );
 end entity intel_ept_ept_2d;
 
@@ -73,7 +81,19 @@ type t_enum_S_2 is (
 	UWAIT,
 	PROC
 	);
+type t_enum_S_3 is (
+	IDLE,
+	MISS,
+	INV
+	);
 
+signal w_start: std_logic;
+signal w_done: std_logic;
+signal w_status: unsigned(7 downto 0);
+signal w_level: unsigned(2 downto 0);
+signal w_aux: unsigned(2 downto 0);
+signal w_pa: unsigned(63 downto 0);
+signal le: unsigned(63 downto 0);
 signal x_valid: std_logic;
 signal x_addr: unsigned(63 downto 0);
 signal x_waddr: unsigned(63 downto 0);
@@ -127,7 +147,6 @@ signal walker_guest0_a_us: std_logic;
 signal walker_guest0_a_xd: std_logic;
 signal walker_guest0_fault_k: unsigned(7 downto 0);
 signal walker_guest0_flevel: unsigned(2 downto 0);
-signal walker_guest0_le: unsigned(63 downto 0);
 signal walker_guest0_lvl: unsigned(2 downto 0);
 signal walker_guest0_pend_1: std_logic;
 signal walker_guest0_pend_2: std_logic;
@@ -150,6 +169,202 @@ signal walker_guest0_sg_3: unsigned(63 downto 0);
 signal walker_guest0_sg_4: unsigned(63 downto 0);
 signal walker_guest0_sg_5: unsigned(63 downto 0);
 signal walker_guest0_st: t_enum_S_2;
+signal cache_tlb0_c_acc: unsigned(2 downto 0);
+signal cache_tlb0_c_glob: std_logic;
+signal cache_tlb0_c_set: unsigned(2 downto 0);
+signal cache_tlb0_h_aux: unsigned(2 downto 0);
+signal cache_tlb0_h_level: unsigned(2 downto 0);
+signal cache_tlb0_h_pa: unsigned(63 downto 0);
+signal cache_tlb0_hit: std_logic;
+signal cache_tlb0_iset: unsigned(2 downto 0);
+signal cache_tlb0_l_aux: unsigned(2 downto 0);
+signal cache_tlb0_l_hit: std_logic;
+signal cache_tlb0_l_level: unsigned(2 downto 0);
+signal cache_tlb0_l_pa: unsigned(63 downto 0);
+signal cache_tlb0_l_way: unsigned(2 downto 0);
+signal cache_tlb0_st: t_enum_S_3;
+signal cache_tlb0_t_ept: unsigned(0 downto 0);
+signal cache_tlb0_t_eptrta: unsigned(39 downto 0);
+signal cache_tlb0_t_pcid: unsigned(11 downto 0);
+signal cache_tlb0_t_vpid: unsigned(15 downto 0);
+type t_array_cache_tlb0_ca0 is array(0 to 8-1) of unsigned(2 downto 0);
+signal cache_tlb0_ca0: t_array_cache_tlb0_ca0;
+type t_array_cache_tlb0_ca1 is array(0 to 8-1) of unsigned(2 downto 0);
+signal cache_tlb0_ca1: t_array_cache_tlb0_ca1;
+type t_array_cache_tlb0_ca2 is array(0 to 8-1) of unsigned(2 downto 0);
+signal cache_tlb0_ca2: t_array_cache_tlb0_ca2;
+type t_array_cache_tlb0_ca3 is array(0 to 8-1) of unsigned(2 downto 0);
+signal cache_tlb0_ca3: t_array_cache_tlb0_ca3;
+type t_array_cache_tlb0_ca4 is array(0 to 8-1) of unsigned(2 downto 0);
+signal cache_tlb0_ca4: t_array_cache_tlb0_ca4;
+type t_array_cache_tlb0_ca5 is array(0 to 8-1) of unsigned(2 downto 0);
+signal cache_tlb0_ca5: t_array_cache_tlb0_ca5;
+type t_array_cache_tlb0_ca6 is array(0 to 8-1) of unsigned(2 downto 0);
+signal cache_tlb0_ca6: t_array_cache_tlb0_ca6;
+type t_array_cache_tlb0_ca7 is array(0 to 8-1) of unsigned(2 downto 0);
+signal cache_tlb0_ca7: t_array_cache_tlb0_ca7;
+type t_array_cache_tlb0_cf is array(0 to 8-1) of unsigned(2 downto 0);
+signal cache_tlb0_cf: t_array_cache_tlb0_cf;
+type t_array_cache_tlb0_cg0 is array(0 to 8-1) of std_logic;
+signal cache_tlb0_cg0: t_array_cache_tlb0_cg0;
+type t_array_cache_tlb0_cg1 is array(0 to 8-1) of std_logic;
+signal cache_tlb0_cg1: t_array_cache_tlb0_cg1;
+type t_array_cache_tlb0_cg2 is array(0 to 8-1) of std_logic;
+signal cache_tlb0_cg2: t_array_cache_tlb0_cg2;
+type t_array_cache_tlb0_cg3 is array(0 to 8-1) of std_logic;
+signal cache_tlb0_cg3: t_array_cache_tlb0_cg3;
+type t_array_cache_tlb0_cg4 is array(0 to 8-1) of std_logic;
+signal cache_tlb0_cg4: t_array_cache_tlb0_cg4;
+type t_array_cache_tlb0_cg5 is array(0 to 8-1) of std_logic;
+signal cache_tlb0_cg5: t_array_cache_tlb0_cg5;
+type t_array_cache_tlb0_cg6 is array(0 to 8-1) of std_logic;
+signal cache_tlb0_cg6: t_array_cache_tlb0_cg6;
+type t_array_cache_tlb0_cg7 is array(0 to 8-1) of std_logic;
+signal cache_tlb0_cg7: t_array_cache_tlb0_cg7;
+type t_array_cache_tlb0_ch0 is array(0 to 8-1) of unsigned(2 downto 0);
+signal cache_tlb0_ch0: t_array_cache_tlb0_ch0;
+type t_array_cache_tlb0_ch1 is array(0 to 8-1) of unsigned(2 downto 0);
+signal cache_tlb0_ch1: t_array_cache_tlb0_ch1;
+type t_array_cache_tlb0_ch2 is array(0 to 8-1) of unsigned(2 downto 0);
+signal cache_tlb0_ch2: t_array_cache_tlb0_ch2;
+type t_array_cache_tlb0_ch3 is array(0 to 8-1) of unsigned(2 downto 0);
+signal cache_tlb0_ch3: t_array_cache_tlb0_ch3;
+type t_array_cache_tlb0_ch4 is array(0 to 8-1) of unsigned(2 downto 0);
+signal cache_tlb0_ch4: t_array_cache_tlb0_ch4;
+type t_array_cache_tlb0_ch5 is array(0 to 8-1) of unsigned(2 downto 0);
+signal cache_tlb0_ch5: t_array_cache_tlb0_ch5;
+type t_array_cache_tlb0_ch6 is array(0 to 8-1) of unsigned(2 downto 0);
+signal cache_tlb0_ch6: t_array_cache_tlb0_ch6;
+type t_array_cache_tlb0_ch7 is array(0 to 8-1) of unsigned(2 downto 0);
+signal cache_tlb0_ch7: t_array_cache_tlb0_ch7;
+type t_array_cache_tlb0_ck0 is array(0 to 8-1) of unsigned(51 downto 0);
+signal cache_tlb0_ck0: t_array_cache_tlb0_ck0;
+type t_array_cache_tlb0_ck1 is array(0 to 8-1) of unsigned(51 downto 0);
+signal cache_tlb0_ck1: t_array_cache_tlb0_ck1;
+type t_array_cache_tlb0_ck2 is array(0 to 8-1) of unsigned(51 downto 0);
+signal cache_tlb0_ck2: t_array_cache_tlb0_ck2;
+type t_array_cache_tlb0_ck3 is array(0 to 8-1) of unsigned(51 downto 0);
+signal cache_tlb0_ck3: t_array_cache_tlb0_ck3;
+type t_array_cache_tlb0_ck4 is array(0 to 8-1) of unsigned(51 downto 0);
+signal cache_tlb0_ck4: t_array_cache_tlb0_ck4;
+type t_array_cache_tlb0_ck5 is array(0 to 8-1) of unsigned(51 downto 0);
+signal cache_tlb0_ck5: t_array_cache_tlb0_ck5;
+type t_array_cache_tlb0_ck6 is array(0 to 8-1) of unsigned(51 downto 0);
+signal cache_tlb0_ck6: t_array_cache_tlb0_ck6;
+type t_array_cache_tlb0_ck7 is array(0 to 8-1) of unsigned(51 downto 0);
+signal cache_tlb0_ck7: t_array_cache_tlb0_ck7;
+type t_array_cache_tlb0_cl0 is array(0 to 8-1) of unsigned(2 downto 0);
+signal cache_tlb0_cl0: t_array_cache_tlb0_cl0;
+type t_array_cache_tlb0_cl1 is array(0 to 8-1) of unsigned(2 downto 0);
+signal cache_tlb0_cl1: t_array_cache_tlb0_cl1;
+type t_array_cache_tlb0_cl2 is array(0 to 8-1) of unsigned(2 downto 0);
+signal cache_tlb0_cl2: t_array_cache_tlb0_cl2;
+type t_array_cache_tlb0_cl3 is array(0 to 8-1) of unsigned(2 downto 0);
+signal cache_tlb0_cl3: t_array_cache_tlb0_cl3;
+type t_array_cache_tlb0_cl4 is array(0 to 8-1) of unsigned(2 downto 0);
+signal cache_tlb0_cl4: t_array_cache_tlb0_cl4;
+type t_array_cache_tlb0_cl5 is array(0 to 8-1) of unsigned(2 downto 0);
+signal cache_tlb0_cl5: t_array_cache_tlb0_cl5;
+type t_array_cache_tlb0_cl6 is array(0 to 8-1) of unsigned(2 downto 0);
+signal cache_tlb0_cl6: t_array_cache_tlb0_cl6;
+type t_array_cache_tlb0_cl7 is array(0 to 8-1) of unsigned(2 downto 0);
+signal cache_tlb0_cl7: t_array_cache_tlb0_cl7;
+type t_array_cache_tlb0_cp0 is array(0 to 8-1) of unsigned(51 downto 0);
+signal cache_tlb0_cp0: t_array_cache_tlb0_cp0;
+type t_array_cache_tlb0_cp1 is array(0 to 8-1) of unsigned(51 downto 0);
+signal cache_tlb0_cp1: t_array_cache_tlb0_cp1;
+type t_array_cache_tlb0_cp2 is array(0 to 8-1) of unsigned(51 downto 0);
+signal cache_tlb0_cp2: t_array_cache_tlb0_cp2;
+type t_array_cache_tlb0_cp3 is array(0 to 8-1) of unsigned(51 downto 0);
+signal cache_tlb0_cp3: t_array_cache_tlb0_cp3;
+type t_array_cache_tlb0_cp4 is array(0 to 8-1) of unsigned(51 downto 0);
+signal cache_tlb0_cp4: t_array_cache_tlb0_cp4;
+type t_array_cache_tlb0_cp5 is array(0 to 8-1) of unsigned(51 downto 0);
+signal cache_tlb0_cp5: t_array_cache_tlb0_cp5;
+type t_array_cache_tlb0_cp6 is array(0 to 8-1) of unsigned(51 downto 0);
+signal cache_tlb0_cp6: t_array_cache_tlb0_cp6;
+type t_array_cache_tlb0_cp7 is array(0 to 8-1) of unsigned(51 downto 0);
+signal cache_tlb0_cp7: t_array_cache_tlb0_cp7;
+type t_array_cache_tlb0_ct_ept_0 is array(0 to 8-1) of unsigned(0 downto 0);
+signal cache_tlb0_ct_ept_0: t_array_cache_tlb0_ct_ept_0;
+type t_array_cache_tlb0_ct_ept_1 is array(0 to 8-1) of unsigned(0 downto 0);
+signal cache_tlb0_ct_ept_1: t_array_cache_tlb0_ct_ept_1;
+type t_array_cache_tlb0_ct_ept_2 is array(0 to 8-1) of unsigned(0 downto 0);
+signal cache_tlb0_ct_ept_2: t_array_cache_tlb0_ct_ept_2;
+type t_array_cache_tlb0_ct_ept_3 is array(0 to 8-1) of unsigned(0 downto 0);
+signal cache_tlb0_ct_ept_3: t_array_cache_tlb0_ct_ept_3;
+type t_array_cache_tlb0_ct_ept_4 is array(0 to 8-1) of unsigned(0 downto 0);
+signal cache_tlb0_ct_ept_4: t_array_cache_tlb0_ct_ept_4;
+type t_array_cache_tlb0_ct_ept_5 is array(0 to 8-1) of unsigned(0 downto 0);
+signal cache_tlb0_ct_ept_5: t_array_cache_tlb0_ct_ept_5;
+type t_array_cache_tlb0_ct_ept_6 is array(0 to 8-1) of unsigned(0 downto 0);
+signal cache_tlb0_ct_ept_6: t_array_cache_tlb0_ct_ept_6;
+type t_array_cache_tlb0_ct_ept_7 is array(0 to 8-1) of unsigned(0 downto 0);
+signal cache_tlb0_ct_ept_7: t_array_cache_tlb0_ct_ept_7;
+type t_array_cache_tlb0_ct_eptrta_0 is array(0 to 8-1) of unsigned(39 downto 0);
+signal cache_tlb0_ct_eptrta_0: t_array_cache_tlb0_ct_eptrta_0;
+type t_array_cache_tlb0_ct_eptrta_1 is array(0 to 8-1) of unsigned(39 downto 0);
+signal cache_tlb0_ct_eptrta_1: t_array_cache_tlb0_ct_eptrta_1;
+type t_array_cache_tlb0_ct_eptrta_2 is array(0 to 8-1) of unsigned(39 downto 0);
+signal cache_tlb0_ct_eptrta_2: t_array_cache_tlb0_ct_eptrta_2;
+type t_array_cache_tlb0_ct_eptrta_3 is array(0 to 8-1) of unsigned(39 downto 0);
+signal cache_tlb0_ct_eptrta_3: t_array_cache_tlb0_ct_eptrta_3;
+type t_array_cache_tlb0_ct_eptrta_4 is array(0 to 8-1) of unsigned(39 downto 0);
+signal cache_tlb0_ct_eptrta_4: t_array_cache_tlb0_ct_eptrta_4;
+type t_array_cache_tlb0_ct_eptrta_5 is array(0 to 8-1) of unsigned(39 downto 0);
+signal cache_tlb0_ct_eptrta_5: t_array_cache_tlb0_ct_eptrta_5;
+type t_array_cache_tlb0_ct_eptrta_6 is array(0 to 8-1) of unsigned(39 downto 0);
+signal cache_tlb0_ct_eptrta_6: t_array_cache_tlb0_ct_eptrta_6;
+type t_array_cache_tlb0_ct_eptrta_7 is array(0 to 8-1) of unsigned(39 downto 0);
+signal cache_tlb0_ct_eptrta_7: t_array_cache_tlb0_ct_eptrta_7;
+type t_array_cache_tlb0_ct_pcid_0 is array(0 to 8-1) of unsigned(11 downto 0);
+signal cache_tlb0_ct_pcid_0: t_array_cache_tlb0_ct_pcid_0;
+type t_array_cache_tlb0_ct_pcid_1 is array(0 to 8-1) of unsigned(11 downto 0);
+signal cache_tlb0_ct_pcid_1: t_array_cache_tlb0_ct_pcid_1;
+type t_array_cache_tlb0_ct_pcid_2 is array(0 to 8-1) of unsigned(11 downto 0);
+signal cache_tlb0_ct_pcid_2: t_array_cache_tlb0_ct_pcid_2;
+type t_array_cache_tlb0_ct_pcid_3 is array(0 to 8-1) of unsigned(11 downto 0);
+signal cache_tlb0_ct_pcid_3: t_array_cache_tlb0_ct_pcid_3;
+type t_array_cache_tlb0_ct_pcid_4 is array(0 to 8-1) of unsigned(11 downto 0);
+signal cache_tlb0_ct_pcid_4: t_array_cache_tlb0_ct_pcid_4;
+type t_array_cache_tlb0_ct_pcid_5 is array(0 to 8-1) of unsigned(11 downto 0);
+signal cache_tlb0_ct_pcid_5: t_array_cache_tlb0_ct_pcid_5;
+type t_array_cache_tlb0_ct_pcid_6 is array(0 to 8-1) of unsigned(11 downto 0);
+signal cache_tlb0_ct_pcid_6: t_array_cache_tlb0_ct_pcid_6;
+type t_array_cache_tlb0_ct_pcid_7 is array(0 to 8-1) of unsigned(11 downto 0);
+signal cache_tlb0_ct_pcid_7: t_array_cache_tlb0_ct_pcid_7;
+type t_array_cache_tlb0_ct_vpid_0 is array(0 to 8-1) of unsigned(15 downto 0);
+signal cache_tlb0_ct_vpid_0: t_array_cache_tlb0_ct_vpid_0;
+type t_array_cache_tlb0_ct_vpid_1 is array(0 to 8-1) of unsigned(15 downto 0);
+signal cache_tlb0_ct_vpid_1: t_array_cache_tlb0_ct_vpid_1;
+type t_array_cache_tlb0_ct_vpid_2 is array(0 to 8-1) of unsigned(15 downto 0);
+signal cache_tlb0_ct_vpid_2: t_array_cache_tlb0_ct_vpid_2;
+type t_array_cache_tlb0_ct_vpid_3 is array(0 to 8-1) of unsigned(15 downto 0);
+signal cache_tlb0_ct_vpid_3: t_array_cache_tlb0_ct_vpid_3;
+type t_array_cache_tlb0_ct_vpid_4 is array(0 to 8-1) of unsigned(15 downto 0);
+signal cache_tlb0_ct_vpid_4: t_array_cache_tlb0_ct_vpid_4;
+type t_array_cache_tlb0_ct_vpid_5 is array(0 to 8-1) of unsigned(15 downto 0);
+signal cache_tlb0_ct_vpid_5: t_array_cache_tlb0_ct_vpid_5;
+type t_array_cache_tlb0_ct_vpid_6 is array(0 to 8-1) of unsigned(15 downto 0);
+signal cache_tlb0_ct_vpid_6: t_array_cache_tlb0_ct_vpid_6;
+type t_array_cache_tlb0_ct_vpid_7 is array(0 to 8-1) of unsigned(15 downto 0);
+signal cache_tlb0_ct_vpid_7: t_array_cache_tlb0_ct_vpid_7;
+type t_array_cache_tlb0_cv0 is array(0 to 8-1) of std_logic;
+signal cache_tlb0_cv0: t_array_cache_tlb0_cv0;
+type t_array_cache_tlb0_cv1 is array(0 to 8-1) of std_logic;
+signal cache_tlb0_cv1: t_array_cache_tlb0_cv1;
+type t_array_cache_tlb0_cv2 is array(0 to 8-1) of std_logic;
+signal cache_tlb0_cv2: t_array_cache_tlb0_cv2;
+type t_array_cache_tlb0_cv3 is array(0 to 8-1) of std_logic;
+signal cache_tlb0_cv3: t_array_cache_tlb0_cv3;
+type t_array_cache_tlb0_cv4 is array(0 to 8-1) of std_logic;
+signal cache_tlb0_cv4: t_array_cache_tlb0_cv4;
+type t_array_cache_tlb0_cv5 is array(0 to 8-1) of std_logic;
+signal cache_tlb0_cv5: t_array_cache_tlb0_cv5;
+type t_array_cache_tlb0_cv6 is array(0 to 8-1) of std_logic;
+signal cache_tlb0_cv6: t_array_cache_tlb0_cv6;
+type t_array_cache_tlb0_cv7 is array(0 to 8-1) of std_logic;
+signal cache_tlb0_cv7: t_array_cache_tlb0_cv7;
 
 begin
 
@@ -1342,28 +1557,28 @@ begin
             walker_guest0_a_rw <= '0';
             walker_guest0_a_us <= '0';
             walker_guest0_a_xd <= '0';
-            done <= '0';
+            w_done <= '0';
             walker_guest0_fault_k <= to_unsigned(0, 8);
             walker_guest0_flevel <= to_unsigned(0, 3);
             hk_fetch <= '0';
             hk_read <= '0';
             hk_user <= '0';
             hk_write <= '0';
-            walker_guest0_le <= to_unsigned(0, 64);
+            le <= to_unsigned(0, 64);
             walker_guest0_lvl <= to_unsigned(0, 3);
-            o_aux <= to_unsigned(0, 3);
-            o_level <= to_unsigned(0, 3);
+            w_aux <= to_unsigned(0, 3);
+            w_level <= to_unsigned(0, 3);
             o_n_exit_reason <= to_unsigned(0, 16);
             o_n_guest_linear_address <= to_unsigned(0, 64);
             o_n_guest_physical_address <= to_unsigned(0, 64);
             o_n_qualification <= to_unsigned(0, 64);
-            o_pa <= to_unsigned(0, 64);
+            w_pa <= to_unsigned(0, 64);
             o_r1_error_code <= to_unsigned(0, 32);
             o_r1_vector <= to_unsigned(0, 8);
             o_r_cr2 <= to_unsigned(0, 64);
             o_r_error_code <= to_unsigned(0, 32);
             o_r_vector <= to_unsigned(0, 8);
-            o_status <= to_unsigned(0, 8);
+            w_status <= to_unsigned(0, 8);
             walker_guest0_pend_1 <= '0';
             walker_guest0_pend_2 <= '0';
             walker_guest0_pend_3 <= '0';
@@ -1394,12 +1609,12 @@ begin
             v_rw := '0';
             v_us := '0';
             v_xd := '0';
-            if bool(done) then
-                done <= '0';
+            if bool(w_done) then
+                w_done <= '0';
             end if;
             case walker_guest0_st is
                 when IDLE =>
-                    if bool(start) then
+                    if bool(w_start) then
                         walker_guest0_a_rw <= '1';
                         walker_guest0_a_us <= '1';
                         walker_guest0_a_xd <= '0';
@@ -1408,7 +1623,7 @@ begin
                         walker_guest0_pend_3 <= '0';
                         walker_guest0_pend_2 <= '0';
                         walker_guest0_pend_1 <= '0';
-                        walker_guest0_le <= to_unsigned(0, 64);
+                        le <= to_unsigned(0, 64);
                         in0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         in1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         in2 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
@@ -1554,7 +1769,7 @@ begin
                             end if;
                         end if;
                         if bool(used) then
-                            walker_guest0_le <= uw;
+                            le <= uw;
                             x_valid <= '1';
                             x_wdata <= uw;
                             if (not bool(r_EPTP(6))) then
@@ -1571,7 +1786,7 @@ begin
                             end if;
                             walker_guest0_st <= UWAIT;
                         else
-                            walker_guest0_le <= m_rdata;
+                            le <= m_rdata;
                             if (walker_guest0_lvl = 5) then
                                 if (not bool(m_rdata(0))) then
                                     walker_guest0_fault_k <= to_unsigned(1, 8);
@@ -1686,7 +1901,7 @@ begin
                                             walker_guest0_se_3 <= uw;
                                             walker_guest0_sa_3 <= x_pa;
                                             walker_guest0_sg_3 <= x_addr;
-                                            o_level <= to_unsigned(3, 3);
+                                            w_level <= to_unsigned(3, 3);
                                             x_valid <= '1';
                                             x_pwrite <= '0';
                                             x_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & i_addr(30-1 downto 0));
@@ -1786,7 +2001,7 @@ begin
                                             walker_guest0_se_2 <= uw;
                                             walker_guest0_sa_2 <= x_pa;
                                             walker_guest0_sg_2 <= x_addr;
-                                            o_level <= to_unsigned(2, 3);
+                                            w_level <= to_unsigned(2, 3);
                                             x_valid <= '1';
                                             x_pwrite <= '0';
                                             x_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & i_addr(21-1 downto 0));
@@ -1885,7 +2100,7 @@ begin
                                         walker_guest0_se_1 <= uw;
                                         walker_guest0_sa_1 <= x_pa;
                                         walker_guest0_sg_1 <= x_addr;
-                                        o_level <= to_unsigned(1, 3);
+                                        w_level <= to_unsigned(1, 3);
                                         x_valid <= '1';
                                         x_pwrite <= '0';
                                         x_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & i_addr(12-1 downto 0));
@@ -1904,24 +2119,24 @@ begin
                         if (x_status /= 0) then
                             walker_guest0_st <= NFAULT;
                         else
-                            o_pa <= x_pa;
-                            o_aux <= x_level;
+                            w_pa <= x_pa;
+                            w_aux <= x_level;
                             if (False or bool(walker_guest0_pend_5) or bool(walker_guest0_pend_4) or bool(walker_guest0_pend_3) or bool(walker_guest0_pend_2) or bool(walker_guest0_pend_1)) then
                                 walker_guest0_st <= ADREQ;
                             else
-                                o_status <= to_unsigned(0, 8);
-                                done <= '1';
+                                w_status <= to_unsigned(0, 8);
+                                w_done <= '1';
                                 walker_guest0_st <= IDLE;
                             end if;
                         end if;
                     end if;
                 when NFAULT =>
-                    o_status <= (64 + x_status);
-                    o_level <= x_level;
+                    w_status <= (64 + x_status);
+                    w_level <= x_level;
                     if bool(x_on_table) then
-                        o_aux <= walker_guest0_lvl;
+                        w_aux <= walker_guest0_lvl;
                     else
-                        o_aux <= to_unsigned(7, 3);
+                        w_aux <= to_unsigned(7, 3);
                     end if;
                     o_n_exit_reason <= h_r_exit_reason;
                     o_n_qualification <= to_unsigned(0, 64);
@@ -1936,12 +2151,12 @@ begin
                         ns0 := to_unsigned(0, 64);
                     end if;
                     o_n_guest_linear_address <= ns0;
-                    done <= '1';
+                    w_done <= '1';
                     walker_guest0_st <= IDLE;
                 when FAULT =>
-                    o_status <= walker_guest0_fault_k;
-                    o_level <= walker_guest0_flevel;
-                    o_aux <= to_unsigned(0, 3);
+                    w_status <= walker_guest0_fault_k;
+                    w_level <= walker_guest0_flevel;
+                    w_aux <= to_unsigned(0, 3);
                     o_r_vector <= to_unsigned(14, 8);
                     o_r_error_code <= to_unsigned(0, 32);
                     o_r_error_code(0) <= stdl(walker_guest0_fault_k(4-1 downto 0) /= 1);
@@ -1949,11 +2164,11 @@ begin
                     o_r_error_code(2) <= k_user;
                     o_r_error_code(3) <= stdl(walker_guest0_fault_k(4-1 downto 0) = 2);
                     o_r_error_code(4) <= stdl(bool(k_fetch) and (bool(r_CR4(20)) or bool(r_EFER(11))));
-                    o_r_error_code(5) <= stdl(((walker_guest0_fault_k > 2) and (walker_guest0_fault_k <= 9)) and (((bool(r_CR4(22)) and bool(walker_guest0_a_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * walker_guest0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * walker_guest0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))));
+                    o_r_error_code(5) <= stdl(((walker_guest0_fault_k > 2) and (walker_guest0_fault_k <= 9)) and (((bool(r_CR4(22)) and bool(walker_guest0_a_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))));
                     o_r_cr2 <= i_addr;
                     o_r1_vector <= to_unsigned(13, 8);
                     o_r1_error_code <= to_unsigned(0, 32);
-                    done <= '1';
+                    w_done <= '1';
                     walker_guest0_st <= IDLE;
                 when ADREQ =>
                     if bool(walker_guest0_pend_5) then
@@ -2052,8 +2267,8 @@ begin
                         end if;
                         walker_guest0_st <= ADWAIT;
                     else
-                        o_status <= to_unsigned(0, 8);
-                        done <= '1';
+                        w_status <= to_unsigned(0, 8);
+                        w_done <= '1';
                         walker_guest0_st <= IDLE;
                     end if;
                 when ADWAIT =>
@@ -2079,26 +2294,26 @@ begin
                         end if;
                     end if;
                 when PROC =>
-                    walker_guest0_le <= walker_guest0_le;
+                    le <= le;
                     if (walker_guest0_lvl = 5) then
-                        if (not bool(walker_guest0_le(0))) then
+                        if (not bool(le(0))) then
                             walker_guest0_fault_k <= to_unsigned(1, 8);
                             walker_guest0_flevel <= to_unsigned(5, 3);
                             walker_guest0_st <= FAULT;
-                        elsif (((walker_guest0_le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(r_EFER(11))) and ((walker_guest0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        elsif (((le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(r_EFER(11))) and ((le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                             walker_guest0_fault_k <= to_unsigned(2, 8);
                             walker_guest0_flevel <= to_unsigned(5, 3);
                             walker_guest0_st <= FAULT;
                         else
-                            v_rw := stdl(bool(walker_guest0_a_rw) and bool(walker_guest0_le(1)));
+                            v_rw := stdl(bool(walker_guest0_a_rw) and bool(le(1)));
                             walker_guest0_a_rw <= v_rw;
-                            v_us := stdl(bool(walker_guest0_a_us) and bool(walker_guest0_le(2)));
+                            v_us := stdl(bool(walker_guest0_a_us) and bool(le(2)));
                             walker_guest0_a_us <= v_us;
-                            v_xd := stdl(bool(walker_guest0_a_xd) or (bool(walker_guest0_le(63)) and bool(r_EFER(11))));
+                            v_xd := stdl(bool(walker_guest0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
                             walker_guest0_a_xd <= v_xd;
                             x_valid <= '1';
                             x_pwrite <= '0';
-                            x_addr <= (unsigned'(to_unsigned(0, 16) & walker_guest0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                            x_addr <= (unsigned'(to_unsigned(0, 16) & le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
                             x_on_table <= '1';
                             x_update <= '0';
                             hk_read <= '1';
@@ -2109,24 +2324,24 @@ begin
                             walker_guest0_lvl <= to_unsigned(4, 3);
                         end if;
                     elsif (walker_guest0_lvl = 4) then
-                        if (not bool(walker_guest0_le(0))) then
+                        if (not bool(le(0))) then
                             walker_guest0_fault_k <= to_unsigned(1, 8);
                             walker_guest0_flevel <= to_unsigned(4, 3);
                             walker_guest0_st <= FAULT;
-                        elsif (((walker_guest0_le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (False and ((walker_guest0_le and to_unsigned(256, 64)) /= 0)) or ((not bool(r_EFER(11))) and ((walker_guest0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        elsif (((le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (False and ((le and to_unsigned(256, 64)) /= 0)) or ((not bool(r_EFER(11))) and ((le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                             walker_guest0_fault_k <= to_unsigned(2, 8);
                             walker_guest0_flevel <= to_unsigned(4, 3);
                             walker_guest0_st <= FAULT;
                         else
-                            v_rw := stdl(bool(walker_guest0_a_rw) and bool(walker_guest0_le(1)));
+                            v_rw := stdl(bool(walker_guest0_a_rw) and bool(le(1)));
                             walker_guest0_a_rw <= v_rw;
-                            v_us := stdl(bool(walker_guest0_a_us) and bool(walker_guest0_le(2)));
+                            v_us := stdl(bool(walker_guest0_a_us) and bool(le(2)));
                             walker_guest0_a_us <= v_us;
-                            v_xd := stdl(bool(walker_guest0_a_xd) or (bool(walker_guest0_le(63)) and bool(r_EFER(11))));
+                            v_xd := stdl(bool(walker_guest0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
                             walker_guest0_a_xd <= v_xd;
                             x_valid <= '1';
                             x_pwrite <= '0';
-                            x_addr <= (unsigned'(to_unsigned(0, 16) & walker_guest0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                            x_addr <= (unsigned'(to_unsigned(0, 16) & le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
                             x_on_table <= '1';
                             x_update <= '0';
                             hk_read <= '1';
@@ -2137,21 +2352,21 @@ begin
                             walker_guest0_lvl <= to_unsigned(3, 3);
                         end if;
                     elsif (walker_guest0_lvl = 3) then
-                        if (bool(walker_guest0_le(7)) and True) then
-                            if (not bool(walker_guest0_le(0))) then
+                        if (bool(le(7)) and True) then
+                            if (not bool(le(0))) then
                                 walker_guest0_fault_k <= to_unsigned(1, 8);
                                 walker_guest0_flevel <= to_unsigned(3, 3);
                                 walker_guest0_st <= FAULT;
-                            elsif (((walker_guest0_le and unsigned'("0000000000001111000000000000000000111111111111111110000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((walker_guest0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            elsif (((le and unsigned'("0000000000001111000000000000000000111111111111111110000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                                 walker_guest0_fault_k <= to_unsigned(2, 8);
                                 walker_guest0_flevel <= to_unsigned(3, 3);
                                 walker_guest0_st <= FAULT;
                             else
-                                v_rw := stdl(bool(walker_guest0_a_rw) and bool(walker_guest0_le(1)));
+                                v_rw := stdl(bool(walker_guest0_a_rw) and bool(le(1)));
                                 walker_guest0_a_rw <= v_rw;
-                                v_us := stdl(bool(walker_guest0_a_us) and bool(walker_guest0_le(2)));
+                                v_us := stdl(bool(walker_guest0_a_us) and bool(le(2)));
                                 walker_guest0_a_us <= v_us;
-                                v_xd := stdl(bool(walker_guest0_a_xd) or (bool(walker_guest0_le(63)) and bool(r_EFER(11))));
+                                v_xd := stdl(bool(walker_guest0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
                                 walker_guest0_a_xd <= v_xd;
                                 if (bool(k_user) and (not bool(v_us))) then
                                     walker_guest0_fault_k <= to_unsigned(3, 8);
@@ -2177,27 +2392,27 @@ begin
                                     walker_guest0_fault_k <= to_unsigned(8, 8);
                                     walker_guest0_flevel <= to_unsigned(3, 3);
                                     walker_guest0_st <= FAULT;
-                                elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * walker_guest0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * walker_guest0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
+                                elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
                                     walker_guest0_fault_k <= to_unsigned(9, 8);
                                     walker_guest0_flevel <= to_unsigned(3, 3);
                                     walker_guest0_st <= FAULT;
                                 else
-                                    uw := walker_guest0_le;
+                                    uw := le;
                                     uw(5) := '1';
                                     if bool(k_write) then
                                         uw(6) := '1';
                                     end if;
-                                    if (uw /= walker_guest0_le) then
+                                    if (uw /= le) then
                                         walker_guest0_pend_3 <= '1';
                                         pending := '1';
                                     end if;
                                     walker_guest0_se_3 <= uw;
                                     walker_guest0_sa_3 <= x_pa;
                                     walker_guest0_sg_3 <= x_addr;
-                                    o_level <= to_unsigned(3, 3);
+                                    w_level <= to_unsigned(3, 3);
                                     x_valid <= '1';
                                     x_pwrite <= '0';
-                                    x_addr <= unsigned'(to_unsigned(0, 16) & walker_guest0_le(48-1 downto 30) & i_addr(30-1 downto 0));
+                                    x_addr <= unsigned'(to_unsigned(0, 16) & le(48-1 downto 30) & i_addr(30-1 downto 0));
                                     x_on_table <= '0';
                                     x_update <= '0';
                                     hk_read <= stdl((not bool(k_write)) and (not bool(k_fetch)));
@@ -2208,24 +2423,24 @@ begin
                                 end if;
                             end if;
                         else
-                            if (not bool(walker_guest0_le(0))) then
+                            if (not bool(le(0))) then
                                 walker_guest0_fault_k <= to_unsigned(1, 8);
                                 walker_guest0_flevel <= to_unsigned(3, 3);
                                 walker_guest0_st <= FAULT;
-                            elsif (((walker_guest0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((walker_guest0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((walker_guest0_le and to_unsigned(128, 64)) /= 0))) then
+                            elsif (((le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((le and to_unsigned(128, 64)) /= 0))) then
                                 walker_guest0_fault_k <= to_unsigned(2, 8);
                                 walker_guest0_flevel <= to_unsigned(3, 3);
                                 walker_guest0_st <= FAULT;
                             else
-                                v_rw := stdl(bool(walker_guest0_a_rw) and bool(walker_guest0_le(1)));
+                                v_rw := stdl(bool(walker_guest0_a_rw) and bool(le(1)));
                                 walker_guest0_a_rw <= v_rw;
-                                v_us := stdl(bool(walker_guest0_a_us) and bool(walker_guest0_le(2)));
+                                v_us := stdl(bool(walker_guest0_a_us) and bool(le(2)));
                                 walker_guest0_a_us <= v_us;
-                                v_xd := stdl(bool(walker_guest0_a_xd) or (bool(walker_guest0_le(63)) and bool(r_EFER(11))));
+                                v_xd := stdl(bool(walker_guest0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
                                 walker_guest0_a_xd <= v_xd;
                                 x_valid <= '1';
                                 x_pwrite <= '0';
-                                x_addr <= (unsigned'(to_unsigned(0, 16) & walker_guest0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                x_addr <= (unsigned'(to_unsigned(0, 16) & le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
                                 x_on_table <= '1';
                                 x_update <= '0';
                                 hk_read <= '1';
@@ -2237,21 +2452,21 @@ begin
                             end if;
                         end if;
                     elsif (walker_guest0_lvl = 2) then
-                        if bool(walker_guest0_le(7)) then
-                            if (not bool(walker_guest0_le(0))) then
+                        if bool(le(7)) then
+                            if (not bool(le(0))) then
                                 walker_guest0_fault_k <= to_unsigned(1, 8);
                                 walker_guest0_flevel <= to_unsigned(2, 3);
                                 walker_guest0_st <= FAULT;
-                            elsif (((walker_guest0_le and unsigned'("0000000000001111000000000000000000000000000111111110000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((walker_guest0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            elsif (((le and unsigned'("0000000000001111000000000000000000000000000111111110000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                                 walker_guest0_fault_k <= to_unsigned(2, 8);
                                 walker_guest0_flevel <= to_unsigned(2, 3);
                                 walker_guest0_st <= FAULT;
                             else
-                                v_rw := stdl(bool(walker_guest0_a_rw) and bool(walker_guest0_le(1)));
+                                v_rw := stdl(bool(walker_guest0_a_rw) and bool(le(1)));
                                 walker_guest0_a_rw <= v_rw;
-                                v_us := stdl(bool(walker_guest0_a_us) and bool(walker_guest0_le(2)));
+                                v_us := stdl(bool(walker_guest0_a_us) and bool(le(2)));
                                 walker_guest0_a_us <= v_us;
-                                v_xd := stdl(bool(walker_guest0_a_xd) or (bool(walker_guest0_le(63)) and bool(r_EFER(11))));
+                                v_xd := stdl(bool(walker_guest0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
                                 walker_guest0_a_xd <= v_xd;
                                 if (bool(k_user) and (not bool(v_us))) then
                                     walker_guest0_fault_k <= to_unsigned(3, 8);
@@ -2277,27 +2492,27 @@ begin
                                     walker_guest0_fault_k <= to_unsigned(8, 8);
                                     walker_guest0_flevel <= to_unsigned(2, 3);
                                     walker_guest0_st <= FAULT;
-                                elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * walker_guest0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * walker_guest0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
+                                elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
                                     walker_guest0_fault_k <= to_unsigned(9, 8);
                                     walker_guest0_flevel <= to_unsigned(2, 3);
                                     walker_guest0_st <= FAULT;
                                 else
-                                    uw := walker_guest0_le;
+                                    uw := le;
                                     uw(5) := '1';
                                     if bool(k_write) then
                                         uw(6) := '1';
                                     end if;
-                                    if (uw /= walker_guest0_le) then
+                                    if (uw /= le) then
                                         walker_guest0_pend_2 <= '1';
                                         pending := '1';
                                     end if;
                                     walker_guest0_se_2 <= uw;
                                     walker_guest0_sa_2 <= x_pa;
                                     walker_guest0_sg_2 <= x_addr;
-                                    o_level <= to_unsigned(2, 3);
+                                    w_level <= to_unsigned(2, 3);
                                     x_valid <= '1';
                                     x_pwrite <= '0';
-                                    x_addr <= unsigned'(to_unsigned(0, 16) & walker_guest0_le(48-1 downto 21) & i_addr(21-1 downto 0));
+                                    x_addr <= unsigned'(to_unsigned(0, 16) & le(48-1 downto 21) & i_addr(21-1 downto 0));
                                     x_on_table <= '0';
                                     x_update <= '0';
                                     hk_read <= stdl((not bool(k_write)) and (not bool(k_fetch)));
@@ -2308,24 +2523,24 @@ begin
                                 end if;
                             end if;
                         else
-                            if (not bool(walker_guest0_le(0))) then
+                            if (not bool(le(0))) then
                                 walker_guest0_fault_k <= to_unsigned(1, 8);
                                 walker_guest0_flevel <= to_unsigned(2, 3);
                                 walker_guest0_st <= FAULT;
-                            elsif (((walker_guest0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((walker_guest0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            elsif (((le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                                 walker_guest0_fault_k <= to_unsigned(2, 8);
                                 walker_guest0_flevel <= to_unsigned(2, 3);
                                 walker_guest0_st <= FAULT;
                             else
-                                v_rw := stdl(bool(walker_guest0_a_rw) and bool(walker_guest0_le(1)));
+                                v_rw := stdl(bool(walker_guest0_a_rw) and bool(le(1)));
                                 walker_guest0_a_rw <= v_rw;
-                                v_us := stdl(bool(walker_guest0_a_us) and bool(walker_guest0_le(2)));
+                                v_us := stdl(bool(walker_guest0_a_us) and bool(le(2)));
                                 walker_guest0_a_us <= v_us;
-                                v_xd := stdl(bool(walker_guest0_a_xd) or (bool(walker_guest0_le(63)) and bool(r_EFER(11))));
+                                v_xd := stdl(bool(walker_guest0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
                                 walker_guest0_a_xd <= v_xd;
                                 x_valid <= '1';
                                 x_pwrite <= '0';
-                                x_addr <= (unsigned'(to_unsigned(0, 16) & walker_guest0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                                x_addr <= (unsigned'(to_unsigned(0, 16) & le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                                 x_on_table <= '1';
                                 x_update <= '0';
                                 hk_read <= '1';
@@ -2337,20 +2552,20 @@ begin
                             end if;
                         end if;
                     elsif (walker_guest0_lvl = 1) then
-                        if (not bool(walker_guest0_le(0))) then
+                        if (not bool(le(0))) then
                             walker_guest0_fault_k <= to_unsigned(1, 8);
                             walker_guest0_flevel <= to_unsigned(1, 3);
                             walker_guest0_st <= FAULT;
-                        elsif (((walker_guest0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((walker_guest0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        elsif (((le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                             walker_guest0_fault_k <= to_unsigned(2, 8);
                             walker_guest0_flevel <= to_unsigned(1, 3);
                             walker_guest0_st <= FAULT;
                         else
-                            v_rw := stdl(bool(walker_guest0_a_rw) and bool(walker_guest0_le(1)));
+                            v_rw := stdl(bool(walker_guest0_a_rw) and bool(le(1)));
                             walker_guest0_a_rw <= v_rw;
-                            v_us := stdl(bool(walker_guest0_a_us) and bool(walker_guest0_le(2)));
+                            v_us := stdl(bool(walker_guest0_a_us) and bool(le(2)));
                             walker_guest0_a_us <= v_us;
-                            v_xd := stdl(bool(walker_guest0_a_xd) or (bool(walker_guest0_le(63)) and bool(r_EFER(11))));
+                            v_xd := stdl(bool(walker_guest0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
                             walker_guest0_a_xd <= v_xd;
                             if (bool(k_user) and (not bool(v_us))) then
                                 walker_guest0_fault_k <= to_unsigned(3, 8);
@@ -2376,27 +2591,27 @@ begin
                                 walker_guest0_fault_k <= to_unsigned(8, 8);
                                 walker_guest0_flevel <= to_unsigned(1, 3);
                                 walker_guest0_st <= FAULT;
-                            elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * walker_guest0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * walker_guest0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
+                            elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
                                 walker_guest0_fault_k <= to_unsigned(9, 8);
                                 walker_guest0_flevel <= to_unsigned(1, 3);
                                 walker_guest0_st <= FAULT;
                             else
-                                uw := walker_guest0_le;
+                                uw := le;
                                 uw(5) := '1';
                                 if bool(k_write) then
                                     uw(6) := '1';
                                 end if;
-                                if (uw /= walker_guest0_le) then
+                                if (uw /= le) then
                                     walker_guest0_pend_1 <= '1';
                                     pending := '1';
                                 end if;
                                 walker_guest0_se_1 <= uw;
                                 walker_guest0_sa_1 <= x_pa;
                                 walker_guest0_sg_1 <= x_addr;
-                                o_level <= to_unsigned(1, 3);
+                                w_level <= to_unsigned(1, 3);
                                 x_valid <= '1';
                                 x_pwrite <= '0';
-                                x_addr <= unsigned'(to_unsigned(0, 16) & walker_guest0_le(48-1 downto 12) & i_addr(12-1 downto 0));
+                                x_addr <= unsigned'(to_unsigned(0, 16) & le(48-1 downto 12) & i_addr(12-1 downto 0));
                                 x_on_table <= '0';
                                 x_update <= '0';
                                 hk_read <= stdl((not bool(k_write)) and (not bool(k_fetch)));
@@ -2417,5 +2632,1881 @@ end process walker_guest0_fsm;
 x_table <= stdl(bool(x_on_table) and (not bool(x_pwrite)) and (not bool(x_update)));
 x_off <= stdl((not bool(r_PROC2(1))));
 hb_EPTP <= r_EPTP;
+
+cache_tlb0_request: process (i_addr, k_fetch, k_user, k_write, le, r_CR3, r_CR4, r_EPTP, r_PROC2, r_VPID) is
+    variable tg0: unsigned(15 downto 0);
+    variable tg1: unsigned(39 downto 0);
+    variable tg2: unsigned(63 downto 0);
+    variable tg3: unsigned(11 downto 0);
+    variable tg4: unsigned(63 downto 0);
+begin
+    cache_tlb0_c_set <= i_addr(15-1 downto 12);
+    cache_tlb0_c_acc <= unsigned'(k_write & k_user & k_fetch);
+    tg0 := to_unsigned(0, 16);
+    if bool(r_PROC2(5)) then
+        tg0 := r_VPID;
+    else
+        tg0 := to_unsigned(0, 16);
+    end if;
+    cache_tlb0_t_vpid <= tg0;
+    cache_tlb0_t_ept <= to_unsigned(0, 1);
+    if bool(r_PROC2(1)) then
+        cache_tlb0_t_ept <= to_unsigned(1, 1);
+    end if;
+    tg1 := unsigned'("0000000000000000000000000000000000000000");
+    tg2 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    tg2 := r_EPTP;
+    if bool(r_PROC2(1)) then
+        tg1 := tg2(52-1 downto 12);
+    else
+        tg1 := to_unsigned(0, 40);
+    end if;
+    cache_tlb0_t_eptrta <= tg1;
+    tg3 := to_unsigned(0, 12);
+    tg4 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    tg4 := r_CR3;
+    if bool(r_CR4(17)) then
+        tg3 := tg4(12-1 downto 0);
+    else
+        tg3 := to_unsigned(0, 12);
+    end if;
+    cache_tlb0_t_pcid <= tg3;
+    cache_tlb0_c_glob <= stdl(bool(le(8)) and bool(r_CR4(7)));
+end process cache_tlb0_request;
+
+cache_tlb0_lookup: process (cache_tlb0_c_acc, cache_tlb0_c_set, cache_tlb0_ca0, cache_tlb0_ca1, cache_tlb0_ca2, cache_tlb0_ca3, cache_tlb0_ca4, cache_tlb0_ca5, cache_tlb0_ca6, cache_tlb0_ca7, cache_tlb0_cg0, cache_tlb0_cg1, cache_tlb0_cg2, cache_tlb0_cg3, cache_tlb0_cg4, cache_tlb0_cg5, cache_tlb0_cg6, cache_tlb0_cg7, cache_tlb0_ch0, cache_tlb0_ch1, cache_tlb0_ch2, cache_tlb0_ch3, cache_tlb0_ch4, cache_tlb0_ch5, cache_tlb0_ch6, cache_tlb0_ch7, cache_tlb0_ck0, cache_tlb0_ck1, cache_tlb0_ck2, cache_tlb0_ck3, cache_tlb0_ck4, cache_tlb0_ck5, cache_tlb0_ck6, cache_tlb0_ck7, cache_tlb0_cl0, cache_tlb0_cl1, cache_tlb0_cl2, cache_tlb0_cl3, cache_tlb0_cl4, cache_tlb0_cl5, cache_tlb0_cl6, cache_tlb0_cl7, cache_tlb0_cp0, cache_tlb0_cp1, cache_tlb0_cp2, cache_tlb0_cp3, cache_tlb0_cp4, cache_tlb0_cp5, cache_tlb0_cp6, cache_tlb0_cp7, cache_tlb0_ct_ept_0, cache_tlb0_ct_ept_1, cache_tlb0_ct_ept_2, cache_tlb0_ct_ept_3, cache_tlb0_ct_ept_4, cache_tlb0_ct_ept_5, cache_tlb0_ct_ept_6, cache_tlb0_ct_ept_7, cache_tlb0_ct_eptrta_0, cache_tlb0_ct_eptrta_1, cache_tlb0_ct_eptrta_2, cache_tlb0_ct_eptrta_3, cache_tlb0_ct_eptrta_4, cache_tlb0_ct_eptrta_5, cache_tlb0_ct_eptrta_6, cache_tlb0_ct_eptrta_7, cache_tlb0_ct_pcid_0, cache_tlb0_ct_pcid_1, cache_tlb0_ct_pcid_2, cache_tlb0_ct_pcid_3, cache_tlb0_ct_pcid_4, cache_tlb0_ct_pcid_5, cache_tlb0_ct_pcid_6, cache_tlb0_ct_pcid_7, cache_tlb0_ct_vpid_0, cache_tlb0_ct_vpid_1, cache_tlb0_ct_vpid_2, cache_tlb0_ct_vpid_3, cache_tlb0_ct_vpid_4, cache_tlb0_ct_vpid_5, cache_tlb0_ct_vpid_6, cache_tlb0_ct_vpid_7, cache_tlb0_cv0, cache_tlb0_cv1, cache_tlb0_cv2, cache_tlb0_cv3, cache_tlb0_cv4, cache_tlb0_cv5, cache_tlb0_cv6, cache_tlb0_cv7, i_addr, cache_tlb0_t_ept, cache_tlb0_t_eptrta, cache_tlb0_t_pcid, cache_tlb0_t_vpid) is
+    variable found: std_logic;
+    variable way: unsigned(2 downto 0);
+    variable pa: unsigned(63 downto 0);
+    variable lv: unsigned(2 downto 0);
+    variable ax: unsigned(2 downto 0);
+    variable e7_v: unsigned(0 downto 0);
+    variable e7_k: unsigned(51 downto 0);
+    variable e7_a: unsigned(2 downto 0);
+    variable e7_t_vpid: unsigned(15 downto 0);
+    variable e7_t_ept: unsigned(0 downto 0);
+    variable e7_t_eptrta: unsigned(39 downto 0);
+    variable e7_t_pcid: unsigned(11 downto 0);
+    variable e7_g: unsigned(0 downto 0);
+    variable e7_l: unsigned(2 downto 0);
+    variable e7_h: unsigned(2 downto 0);
+    variable e7_p: unsigned(51 downto 0);
+    variable e6_v: unsigned(0 downto 0);
+    variable e6_k: unsigned(51 downto 0);
+    variable e6_a: unsigned(2 downto 0);
+    variable e6_t_vpid: unsigned(15 downto 0);
+    variable e6_t_ept: unsigned(0 downto 0);
+    variable e6_t_eptrta: unsigned(39 downto 0);
+    variable e6_t_pcid: unsigned(11 downto 0);
+    variable e6_g: unsigned(0 downto 0);
+    variable e6_l: unsigned(2 downto 0);
+    variable e6_h: unsigned(2 downto 0);
+    variable e6_p: unsigned(51 downto 0);
+    variable e5_v: unsigned(0 downto 0);
+    variable e5_k: unsigned(51 downto 0);
+    variable e5_a: unsigned(2 downto 0);
+    variable e5_t_vpid: unsigned(15 downto 0);
+    variable e5_t_ept: unsigned(0 downto 0);
+    variable e5_t_eptrta: unsigned(39 downto 0);
+    variable e5_t_pcid: unsigned(11 downto 0);
+    variable e5_g: unsigned(0 downto 0);
+    variable e5_l: unsigned(2 downto 0);
+    variable e5_h: unsigned(2 downto 0);
+    variable e5_p: unsigned(51 downto 0);
+    variable e4_v: unsigned(0 downto 0);
+    variable e4_k: unsigned(51 downto 0);
+    variable e4_a: unsigned(2 downto 0);
+    variable e4_t_vpid: unsigned(15 downto 0);
+    variable e4_t_ept: unsigned(0 downto 0);
+    variable e4_t_eptrta: unsigned(39 downto 0);
+    variable e4_t_pcid: unsigned(11 downto 0);
+    variable e4_g: unsigned(0 downto 0);
+    variable e4_l: unsigned(2 downto 0);
+    variable e4_h: unsigned(2 downto 0);
+    variable e4_p: unsigned(51 downto 0);
+    variable e3_v: unsigned(0 downto 0);
+    variable e3_k: unsigned(51 downto 0);
+    variable e3_a: unsigned(2 downto 0);
+    variable e3_t_vpid: unsigned(15 downto 0);
+    variable e3_t_ept: unsigned(0 downto 0);
+    variable e3_t_eptrta: unsigned(39 downto 0);
+    variable e3_t_pcid: unsigned(11 downto 0);
+    variable e3_g: unsigned(0 downto 0);
+    variable e3_l: unsigned(2 downto 0);
+    variable e3_h: unsigned(2 downto 0);
+    variable e3_p: unsigned(51 downto 0);
+    variable e2_v: unsigned(0 downto 0);
+    variable e2_k: unsigned(51 downto 0);
+    variable e2_a: unsigned(2 downto 0);
+    variable e2_t_vpid: unsigned(15 downto 0);
+    variable e2_t_ept: unsigned(0 downto 0);
+    variable e2_t_eptrta: unsigned(39 downto 0);
+    variable e2_t_pcid: unsigned(11 downto 0);
+    variable e2_g: unsigned(0 downto 0);
+    variable e2_l: unsigned(2 downto 0);
+    variable e2_h: unsigned(2 downto 0);
+    variable e2_p: unsigned(51 downto 0);
+    variable e1_v: unsigned(0 downto 0);
+    variable e1_k: unsigned(51 downto 0);
+    variable e1_a: unsigned(2 downto 0);
+    variable e1_t_vpid: unsigned(15 downto 0);
+    variable e1_t_ept: unsigned(0 downto 0);
+    variable e1_t_eptrta: unsigned(39 downto 0);
+    variable e1_t_pcid: unsigned(11 downto 0);
+    variable e1_g: unsigned(0 downto 0);
+    variable e1_l: unsigned(2 downto 0);
+    variable e1_h: unsigned(2 downto 0);
+    variable e1_p: unsigned(51 downto 0);
+    variable e0_v: unsigned(0 downto 0);
+    variable e0_k: unsigned(51 downto 0);
+    variable e0_a: unsigned(2 downto 0);
+    variable e0_t_vpid: unsigned(15 downto 0);
+    variable e0_t_ept: unsigned(0 downto 0);
+    variable e0_t_eptrta: unsigned(39 downto 0);
+    variable e0_t_pcid: unsigned(11 downto 0);
+    variable e0_g: unsigned(0 downto 0);
+    variable e0_l: unsigned(2 downto 0);
+    variable e0_h: unsigned(2 downto 0);
+    variable e0_p: unsigned(51 downto 0);
+begin
+    found := '0';
+    way := to_unsigned(0, 3);
+    pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    lv := to_unsigned(0, 3);
+    ax := to_unsigned(0, 3);
+    e7_v := to_unsigned(0, 1);
+    e7_v(0) := cache_tlb0_cv7(to_integer(cache_tlb0_c_set));
+    e7_k := unsigned'("0000000000000000000000000000000000000000000000000000");
+    e7_k := cache_tlb0_ck7(to_integer(cache_tlb0_c_set));
+    e7_a := to_unsigned(0, 3);
+    e7_a := cache_tlb0_ca7(to_integer(cache_tlb0_c_set));
+    e7_t_vpid := to_unsigned(0, 16);
+    e7_t_vpid := cache_tlb0_ct_vpid_7(to_integer(cache_tlb0_c_set));
+    e7_t_ept := to_unsigned(0, 1);
+    e7_t_ept := cache_tlb0_ct_ept_7(to_integer(cache_tlb0_c_set));
+    e7_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
+    e7_t_eptrta := cache_tlb0_ct_eptrta_7(to_integer(cache_tlb0_c_set));
+    e7_t_pcid := to_unsigned(0, 12);
+    e7_t_pcid := cache_tlb0_ct_pcid_7(to_integer(cache_tlb0_c_set));
+    e7_g := to_unsigned(0, 1);
+    e7_g(0) := cache_tlb0_cg7(to_integer(cache_tlb0_c_set));
+    e7_l := to_unsigned(0, 3);
+    e7_l := cache_tlb0_cl7(to_integer(cache_tlb0_c_set));
+    e7_h := to_unsigned(0, 3);
+    e7_h := cache_tlb0_ch7(to_integer(cache_tlb0_c_set));
+    e7_p := unsigned'("0000000000000000000000000000000000000000000000000000");
+    e7_p := cache_tlb0_cp7(to_integer(cache_tlb0_c_set));
+    if (bool(e7_v(0)) and (e7_a = cache_tlb0_c_acc) and (e7_t_vpid = cache_tlb0_t_vpid) and (e7_t_ept = cache_tlb0_t_ept) and (e7_t_eptrta = cache_tlb0_t_eptrta) and ((e7_t_pcid = cache_tlb0_t_pcid) or bool(e7_g(0))) and (e7_k = i_addr(64-1 downto 12))) then
+        found := '1';
+        way := to_unsigned(7, 3);
+        pa := unsigned'(e7_p & i_addr(12-1 downto 0));
+        lv := e7_l;
+        ax := e7_h;
+    end if;
+    e6_v := to_unsigned(0, 1);
+    e6_v(0) := cache_tlb0_cv6(to_integer(cache_tlb0_c_set));
+    e6_k := unsigned'("0000000000000000000000000000000000000000000000000000");
+    e6_k := cache_tlb0_ck6(to_integer(cache_tlb0_c_set));
+    e6_a := to_unsigned(0, 3);
+    e6_a := cache_tlb0_ca6(to_integer(cache_tlb0_c_set));
+    e6_t_vpid := to_unsigned(0, 16);
+    e6_t_vpid := cache_tlb0_ct_vpid_6(to_integer(cache_tlb0_c_set));
+    e6_t_ept := to_unsigned(0, 1);
+    e6_t_ept := cache_tlb0_ct_ept_6(to_integer(cache_tlb0_c_set));
+    e6_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
+    e6_t_eptrta := cache_tlb0_ct_eptrta_6(to_integer(cache_tlb0_c_set));
+    e6_t_pcid := to_unsigned(0, 12);
+    e6_t_pcid := cache_tlb0_ct_pcid_6(to_integer(cache_tlb0_c_set));
+    e6_g := to_unsigned(0, 1);
+    e6_g(0) := cache_tlb0_cg6(to_integer(cache_tlb0_c_set));
+    e6_l := to_unsigned(0, 3);
+    e6_l := cache_tlb0_cl6(to_integer(cache_tlb0_c_set));
+    e6_h := to_unsigned(0, 3);
+    e6_h := cache_tlb0_ch6(to_integer(cache_tlb0_c_set));
+    e6_p := unsigned'("0000000000000000000000000000000000000000000000000000");
+    e6_p := cache_tlb0_cp6(to_integer(cache_tlb0_c_set));
+    if (bool(e6_v(0)) and (e6_a = cache_tlb0_c_acc) and (e6_t_vpid = cache_tlb0_t_vpid) and (e6_t_ept = cache_tlb0_t_ept) and (e6_t_eptrta = cache_tlb0_t_eptrta) and ((e6_t_pcid = cache_tlb0_t_pcid) or bool(e6_g(0))) and (e6_k = i_addr(64-1 downto 12))) then
+        found := '1';
+        way := to_unsigned(6, 3);
+        pa := unsigned'(e6_p & i_addr(12-1 downto 0));
+        lv := e6_l;
+        ax := e6_h;
+    end if;
+    e5_v := to_unsigned(0, 1);
+    e5_v(0) := cache_tlb0_cv5(to_integer(cache_tlb0_c_set));
+    e5_k := unsigned'("0000000000000000000000000000000000000000000000000000");
+    e5_k := cache_tlb0_ck5(to_integer(cache_tlb0_c_set));
+    e5_a := to_unsigned(0, 3);
+    e5_a := cache_tlb0_ca5(to_integer(cache_tlb0_c_set));
+    e5_t_vpid := to_unsigned(0, 16);
+    e5_t_vpid := cache_tlb0_ct_vpid_5(to_integer(cache_tlb0_c_set));
+    e5_t_ept := to_unsigned(0, 1);
+    e5_t_ept := cache_tlb0_ct_ept_5(to_integer(cache_tlb0_c_set));
+    e5_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
+    e5_t_eptrta := cache_tlb0_ct_eptrta_5(to_integer(cache_tlb0_c_set));
+    e5_t_pcid := to_unsigned(0, 12);
+    e5_t_pcid := cache_tlb0_ct_pcid_5(to_integer(cache_tlb0_c_set));
+    e5_g := to_unsigned(0, 1);
+    e5_g(0) := cache_tlb0_cg5(to_integer(cache_tlb0_c_set));
+    e5_l := to_unsigned(0, 3);
+    e5_l := cache_tlb0_cl5(to_integer(cache_tlb0_c_set));
+    e5_h := to_unsigned(0, 3);
+    e5_h := cache_tlb0_ch5(to_integer(cache_tlb0_c_set));
+    e5_p := unsigned'("0000000000000000000000000000000000000000000000000000");
+    e5_p := cache_tlb0_cp5(to_integer(cache_tlb0_c_set));
+    if (bool(e5_v(0)) and (e5_a = cache_tlb0_c_acc) and (e5_t_vpid = cache_tlb0_t_vpid) and (e5_t_ept = cache_tlb0_t_ept) and (e5_t_eptrta = cache_tlb0_t_eptrta) and ((e5_t_pcid = cache_tlb0_t_pcid) or bool(e5_g(0))) and (e5_k = i_addr(64-1 downto 12))) then
+        found := '1';
+        way := to_unsigned(5, 3);
+        pa := unsigned'(e5_p & i_addr(12-1 downto 0));
+        lv := e5_l;
+        ax := e5_h;
+    end if;
+    e4_v := to_unsigned(0, 1);
+    e4_v(0) := cache_tlb0_cv4(to_integer(cache_tlb0_c_set));
+    e4_k := unsigned'("0000000000000000000000000000000000000000000000000000");
+    e4_k := cache_tlb0_ck4(to_integer(cache_tlb0_c_set));
+    e4_a := to_unsigned(0, 3);
+    e4_a := cache_tlb0_ca4(to_integer(cache_tlb0_c_set));
+    e4_t_vpid := to_unsigned(0, 16);
+    e4_t_vpid := cache_tlb0_ct_vpid_4(to_integer(cache_tlb0_c_set));
+    e4_t_ept := to_unsigned(0, 1);
+    e4_t_ept := cache_tlb0_ct_ept_4(to_integer(cache_tlb0_c_set));
+    e4_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
+    e4_t_eptrta := cache_tlb0_ct_eptrta_4(to_integer(cache_tlb0_c_set));
+    e4_t_pcid := to_unsigned(0, 12);
+    e4_t_pcid := cache_tlb0_ct_pcid_4(to_integer(cache_tlb0_c_set));
+    e4_g := to_unsigned(0, 1);
+    e4_g(0) := cache_tlb0_cg4(to_integer(cache_tlb0_c_set));
+    e4_l := to_unsigned(0, 3);
+    e4_l := cache_tlb0_cl4(to_integer(cache_tlb0_c_set));
+    e4_h := to_unsigned(0, 3);
+    e4_h := cache_tlb0_ch4(to_integer(cache_tlb0_c_set));
+    e4_p := unsigned'("0000000000000000000000000000000000000000000000000000");
+    e4_p := cache_tlb0_cp4(to_integer(cache_tlb0_c_set));
+    if (bool(e4_v(0)) and (e4_a = cache_tlb0_c_acc) and (e4_t_vpid = cache_tlb0_t_vpid) and (e4_t_ept = cache_tlb0_t_ept) and (e4_t_eptrta = cache_tlb0_t_eptrta) and ((e4_t_pcid = cache_tlb0_t_pcid) or bool(e4_g(0))) and (e4_k = i_addr(64-1 downto 12))) then
+        found := '1';
+        way := to_unsigned(4, 3);
+        pa := unsigned'(e4_p & i_addr(12-1 downto 0));
+        lv := e4_l;
+        ax := e4_h;
+    end if;
+    e3_v := to_unsigned(0, 1);
+    e3_v(0) := cache_tlb0_cv3(to_integer(cache_tlb0_c_set));
+    e3_k := unsigned'("0000000000000000000000000000000000000000000000000000");
+    e3_k := cache_tlb0_ck3(to_integer(cache_tlb0_c_set));
+    e3_a := to_unsigned(0, 3);
+    e3_a := cache_tlb0_ca3(to_integer(cache_tlb0_c_set));
+    e3_t_vpid := to_unsigned(0, 16);
+    e3_t_vpid := cache_tlb0_ct_vpid_3(to_integer(cache_tlb0_c_set));
+    e3_t_ept := to_unsigned(0, 1);
+    e3_t_ept := cache_tlb0_ct_ept_3(to_integer(cache_tlb0_c_set));
+    e3_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
+    e3_t_eptrta := cache_tlb0_ct_eptrta_3(to_integer(cache_tlb0_c_set));
+    e3_t_pcid := to_unsigned(0, 12);
+    e3_t_pcid := cache_tlb0_ct_pcid_3(to_integer(cache_tlb0_c_set));
+    e3_g := to_unsigned(0, 1);
+    e3_g(0) := cache_tlb0_cg3(to_integer(cache_tlb0_c_set));
+    e3_l := to_unsigned(0, 3);
+    e3_l := cache_tlb0_cl3(to_integer(cache_tlb0_c_set));
+    e3_h := to_unsigned(0, 3);
+    e3_h := cache_tlb0_ch3(to_integer(cache_tlb0_c_set));
+    e3_p := unsigned'("0000000000000000000000000000000000000000000000000000");
+    e3_p := cache_tlb0_cp3(to_integer(cache_tlb0_c_set));
+    if (bool(e3_v(0)) and (e3_a = cache_tlb0_c_acc) and (e3_t_vpid = cache_tlb0_t_vpid) and (e3_t_ept = cache_tlb0_t_ept) and (e3_t_eptrta = cache_tlb0_t_eptrta) and ((e3_t_pcid = cache_tlb0_t_pcid) or bool(e3_g(0))) and (e3_k = i_addr(64-1 downto 12))) then
+        found := '1';
+        way := to_unsigned(3, 3);
+        pa := unsigned'(e3_p & i_addr(12-1 downto 0));
+        lv := e3_l;
+        ax := e3_h;
+    end if;
+    e2_v := to_unsigned(0, 1);
+    e2_v(0) := cache_tlb0_cv2(to_integer(cache_tlb0_c_set));
+    e2_k := unsigned'("0000000000000000000000000000000000000000000000000000");
+    e2_k := cache_tlb0_ck2(to_integer(cache_tlb0_c_set));
+    e2_a := to_unsigned(0, 3);
+    e2_a := cache_tlb0_ca2(to_integer(cache_tlb0_c_set));
+    e2_t_vpid := to_unsigned(0, 16);
+    e2_t_vpid := cache_tlb0_ct_vpid_2(to_integer(cache_tlb0_c_set));
+    e2_t_ept := to_unsigned(0, 1);
+    e2_t_ept := cache_tlb0_ct_ept_2(to_integer(cache_tlb0_c_set));
+    e2_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
+    e2_t_eptrta := cache_tlb0_ct_eptrta_2(to_integer(cache_tlb0_c_set));
+    e2_t_pcid := to_unsigned(0, 12);
+    e2_t_pcid := cache_tlb0_ct_pcid_2(to_integer(cache_tlb0_c_set));
+    e2_g := to_unsigned(0, 1);
+    e2_g(0) := cache_tlb0_cg2(to_integer(cache_tlb0_c_set));
+    e2_l := to_unsigned(0, 3);
+    e2_l := cache_tlb0_cl2(to_integer(cache_tlb0_c_set));
+    e2_h := to_unsigned(0, 3);
+    e2_h := cache_tlb0_ch2(to_integer(cache_tlb0_c_set));
+    e2_p := unsigned'("0000000000000000000000000000000000000000000000000000");
+    e2_p := cache_tlb0_cp2(to_integer(cache_tlb0_c_set));
+    if (bool(e2_v(0)) and (e2_a = cache_tlb0_c_acc) and (e2_t_vpid = cache_tlb0_t_vpid) and (e2_t_ept = cache_tlb0_t_ept) and (e2_t_eptrta = cache_tlb0_t_eptrta) and ((e2_t_pcid = cache_tlb0_t_pcid) or bool(e2_g(0))) and (e2_k = i_addr(64-1 downto 12))) then
+        found := '1';
+        way := to_unsigned(2, 3);
+        pa := unsigned'(e2_p & i_addr(12-1 downto 0));
+        lv := e2_l;
+        ax := e2_h;
+    end if;
+    e1_v := to_unsigned(0, 1);
+    e1_v(0) := cache_tlb0_cv1(to_integer(cache_tlb0_c_set));
+    e1_k := unsigned'("0000000000000000000000000000000000000000000000000000");
+    e1_k := cache_tlb0_ck1(to_integer(cache_tlb0_c_set));
+    e1_a := to_unsigned(0, 3);
+    e1_a := cache_tlb0_ca1(to_integer(cache_tlb0_c_set));
+    e1_t_vpid := to_unsigned(0, 16);
+    e1_t_vpid := cache_tlb0_ct_vpid_1(to_integer(cache_tlb0_c_set));
+    e1_t_ept := to_unsigned(0, 1);
+    e1_t_ept := cache_tlb0_ct_ept_1(to_integer(cache_tlb0_c_set));
+    e1_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
+    e1_t_eptrta := cache_tlb0_ct_eptrta_1(to_integer(cache_tlb0_c_set));
+    e1_t_pcid := to_unsigned(0, 12);
+    e1_t_pcid := cache_tlb0_ct_pcid_1(to_integer(cache_tlb0_c_set));
+    e1_g := to_unsigned(0, 1);
+    e1_g(0) := cache_tlb0_cg1(to_integer(cache_tlb0_c_set));
+    e1_l := to_unsigned(0, 3);
+    e1_l := cache_tlb0_cl1(to_integer(cache_tlb0_c_set));
+    e1_h := to_unsigned(0, 3);
+    e1_h := cache_tlb0_ch1(to_integer(cache_tlb0_c_set));
+    e1_p := unsigned'("0000000000000000000000000000000000000000000000000000");
+    e1_p := cache_tlb0_cp1(to_integer(cache_tlb0_c_set));
+    if (bool(e1_v(0)) and (e1_a = cache_tlb0_c_acc) and (e1_t_vpid = cache_tlb0_t_vpid) and (e1_t_ept = cache_tlb0_t_ept) and (e1_t_eptrta = cache_tlb0_t_eptrta) and ((e1_t_pcid = cache_tlb0_t_pcid) or bool(e1_g(0))) and (e1_k = i_addr(64-1 downto 12))) then
+        found := '1';
+        way := to_unsigned(1, 3);
+        pa := unsigned'(e1_p & i_addr(12-1 downto 0));
+        lv := e1_l;
+        ax := e1_h;
+    end if;
+    e0_v := to_unsigned(0, 1);
+    e0_v(0) := cache_tlb0_cv0(to_integer(cache_tlb0_c_set));
+    e0_k := unsigned'("0000000000000000000000000000000000000000000000000000");
+    e0_k := cache_tlb0_ck0(to_integer(cache_tlb0_c_set));
+    e0_a := to_unsigned(0, 3);
+    e0_a := cache_tlb0_ca0(to_integer(cache_tlb0_c_set));
+    e0_t_vpid := to_unsigned(0, 16);
+    e0_t_vpid := cache_tlb0_ct_vpid_0(to_integer(cache_tlb0_c_set));
+    e0_t_ept := to_unsigned(0, 1);
+    e0_t_ept := cache_tlb0_ct_ept_0(to_integer(cache_tlb0_c_set));
+    e0_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
+    e0_t_eptrta := cache_tlb0_ct_eptrta_0(to_integer(cache_tlb0_c_set));
+    e0_t_pcid := to_unsigned(0, 12);
+    e0_t_pcid := cache_tlb0_ct_pcid_0(to_integer(cache_tlb0_c_set));
+    e0_g := to_unsigned(0, 1);
+    e0_g(0) := cache_tlb0_cg0(to_integer(cache_tlb0_c_set));
+    e0_l := to_unsigned(0, 3);
+    e0_l := cache_tlb0_cl0(to_integer(cache_tlb0_c_set));
+    e0_h := to_unsigned(0, 3);
+    e0_h := cache_tlb0_ch0(to_integer(cache_tlb0_c_set));
+    e0_p := unsigned'("0000000000000000000000000000000000000000000000000000");
+    e0_p := cache_tlb0_cp0(to_integer(cache_tlb0_c_set));
+    if (bool(e0_v(0)) and (e0_a = cache_tlb0_c_acc) and (e0_t_vpid = cache_tlb0_t_vpid) and (e0_t_ept = cache_tlb0_t_ept) and (e0_t_eptrta = cache_tlb0_t_eptrta) and ((e0_t_pcid = cache_tlb0_t_pcid) or bool(e0_g(0))) and (e0_k = i_addr(64-1 downto 12))) then
+        found := '1';
+        way := to_unsigned(0, 3);
+        pa := unsigned'(e0_p & i_addr(12-1 downto 0));
+        lv := e0_l;
+        ax := e0_h;
+    end if;
+    cache_tlb0_l_hit <= found;
+    cache_tlb0_l_way <= way;
+    cache_tlb0_l_pa <= pa;
+    cache_tlb0_l_level <= lv;
+    cache_tlb0_l_aux <= ax;
+end process cache_tlb0_lookup;
+
+w_start <= stdl(bool(start) and (i_op = 0) and (not bool(cache_tlb0_l_hit)));
+
+cache_tlb0_outputs: process (cache_tlb0_h_aux, cache_tlb0_h_level, cache_tlb0_h_pa, cache_tlb0_hit, w_aux, w_level, w_pa, w_status) is
+begin
+    o_hit <= cache_tlb0_hit;
+    if bool(cache_tlb0_hit) then
+        o_status <= to_unsigned(0, 8);
+        o_level <= cache_tlb0_h_level;
+        o_aux <= cache_tlb0_h_aux;
+        o_pa <= cache_tlb0_h_pa;
+    else
+        o_status <= w_status;
+        o_level <= w_level;
+        o_aux <= w_aux;
+        o_pa <= w_pa;
+    end if;
+end process cache_tlb0_outputs;
+
+cache_tlb0_fsm: process (clk) is
+    variable fw: unsigned(2 downto 0);
+    variable free: std_logic;
+    variable e0_v: unsigned(0 downto 0);
+    variable e0_k: unsigned(51 downto 0);
+    variable e0_a: unsigned(2 downto 0);
+    variable e0_t_vpid: unsigned(15 downto 0);
+    variable e0_t_ept: unsigned(0 downto 0);
+    variable e0_t_eptrta: unsigned(39 downto 0);
+    variable e0_t_pcid: unsigned(11 downto 0);
+    variable e0_g: unsigned(0 downto 0);
+    variable e0_l: unsigned(2 downto 0);
+    variable e0_h: unsigned(2 downto 0);
+    variable e0_p: unsigned(51 downto 0);
+    variable e1_v: unsigned(0 downto 0);
+    variable e1_k: unsigned(51 downto 0);
+    variable e1_a: unsigned(2 downto 0);
+    variable e1_t_vpid: unsigned(15 downto 0);
+    variable e1_t_ept: unsigned(0 downto 0);
+    variable e1_t_eptrta: unsigned(39 downto 0);
+    variable e1_t_pcid: unsigned(11 downto 0);
+    variable e1_g: unsigned(0 downto 0);
+    variable e1_l: unsigned(2 downto 0);
+    variable e1_h: unsigned(2 downto 0);
+    variable e1_p: unsigned(51 downto 0);
+    variable e2_v: unsigned(0 downto 0);
+    variable e2_k: unsigned(51 downto 0);
+    variable e2_a: unsigned(2 downto 0);
+    variable e2_t_vpid: unsigned(15 downto 0);
+    variable e2_t_ept: unsigned(0 downto 0);
+    variable e2_t_eptrta: unsigned(39 downto 0);
+    variable e2_t_pcid: unsigned(11 downto 0);
+    variable e2_g: unsigned(0 downto 0);
+    variable e2_l: unsigned(2 downto 0);
+    variable e2_h: unsigned(2 downto 0);
+    variable e2_p: unsigned(51 downto 0);
+    variable e3_v: unsigned(0 downto 0);
+    variable e3_k: unsigned(51 downto 0);
+    variable e3_a: unsigned(2 downto 0);
+    variable e3_t_vpid: unsigned(15 downto 0);
+    variable e3_t_ept: unsigned(0 downto 0);
+    variable e3_t_eptrta: unsigned(39 downto 0);
+    variable e3_t_pcid: unsigned(11 downto 0);
+    variable e3_g: unsigned(0 downto 0);
+    variable e3_l: unsigned(2 downto 0);
+    variable e3_h: unsigned(2 downto 0);
+    variable e3_p: unsigned(51 downto 0);
+    variable e4_v: unsigned(0 downto 0);
+    variable e4_k: unsigned(51 downto 0);
+    variable e4_a: unsigned(2 downto 0);
+    variable e4_t_vpid: unsigned(15 downto 0);
+    variable e4_t_ept: unsigned(0 downto 0);
+    variable e4_t_eptrta: unsigned(39 downto 0);
+    variable e4_t_pcid: unsigned(11 downto 0);
+    variable e4_g: unsigned(0 downto 0);
+    variable e4_l: unsigned(2 downto 0);
+    variable e4_h: unsigned(2 downto 0);
+    variable e4_p: unsigned(51 downto 0);
+    variable e5_v: unsigned(0 downto 0);
+    variable e5_k: unsigned(51 downto 0);
+    variable e5_a: unsigned(2 downto 0);
+    variable e5_t_vpid: unsigned(15 downto 0);
+    variable e5_t_ept: unsigned(0 downto 0);
+    variable e5_t_eptrta: unsigned(39 downto 0);
+    variable e5_t_pcid: unsigned(11 downto 0);
+    variable e5_g: unsigned(0 downto 0);
+    variable e5_l: unsigned(2 downto 0);
+    variable e5_h: unsigned(2 downto 0);
+    variable e5_p: unsigned(51 downto 0);
+    variable e6_v: unsigned(0 downto 0);
+    variable e6_k: unsigned(51 downto 0);
+    variable e6_a: unsigned(2 downto 0);
+    variable e6_t_vpid: unsigned(15 downto 0);
+    variable e6_t_ept: unsigned(0 downto 0);
+    variable e6_t_eptrta: unsigned(39 downto 0);
+    variable e6_t_pcid: unsigned(11 downto 0);
+    variable e6_g: unsigned(0 downto 0);
+    variable e6_l: unsigned(2 downto 0);
+    variable e6_h: unsigned(2 downto 0);
+    variable e6_p: unsigned(51 downto 0);
+    variable e7_v: unsigned(0 downto 0);
+    variable e7_k: unsigned(51 downto 0);
+    variable e7_a: unsigned(2 downto 0);
+    variable e7_t_vpid: unsigned(15 downto 0);
+    variable e7_t_ept: unsigned(0 downto 0);
+    variable e7_t_eptrta: unsigned(39 downto 0);
+    variable e7_t_pcid: unsigned(11 downto 0);
+    variable e7_g: unsigned(0 downto 0);
+    variable e7_l: unsigned(2 downto 0);
+    variable e7_h: unsigned(2 downto 0);
+    variable e7_p: unsigned(51 downto 0);
+    variable d1w0_0: unsigned(63 downto 0);
+    variable d1w1_0: unsigned(63 downto 0);
+    variable d1w2_0: unsigned(63 downto 0);
+    variable d1w3_0: unsigned(63 downto 0);
+    variable d1w4_0: unsigned(63 downto 0);
+    variable d1w5_0: unsigned(63 downto 0);
+    variable d1w6_0: unsigned(63 downto 0);
+    variable d1w7_0: unsigned(63 downto 0);
+    variable d3w0_0: unsigned(63 downto 0);
+    variable d3w1_0: unsigned(63 downto 0);
+    variable d3w2_0: unsigned(63 downto 0);
+    variable d3w3_0: unsigned(63 downto 0);
+    variable d3w4_0: unsigned(63 downto 0);
+    variable d3w5_0: unsigned(63 downto 0);
+    variable d3w6_0: unsigned(63 downto 0);
+    variable d3w7_0: unsigned(63 downto 0);
+    variable d7w0_0: unsigned(11 downto 0);
+    variable d7w0_1: unsigned(63 downto 0);
+    variable d7w1_0: unsigned(11 downto 0);
+    variable d7w1_1: unsigned(63 downto 0);
+    variable d7w2_0: unsigned(11 downto 0);
+    variable d7w2_1: unsigned(63 downto 0);
+    variable d7w3_0: unsigned(11 downto 0);
+    variable d7w3_1: unsigned(63 downto 0);
+    variable d7w4_0: unsigned(11 downto 0);
+    variable d7w4_1: unsigned(63 downto 0);
+    variable d7w5_0: unsigned(11 downto 0);
+    variable d7w5_1: unsigned(63 downto 0);
+    variable d7w6_0: unsigned(11 downto 0);
+    variable d7w6_1: unsigned(63 downto 0);
+    variable d7w7_0: unsigned(11 downto 0);
+    variable d7w7_1: unsigned(63 downto 0);
+begin
+    if rising_edge(clk) then
+        if (rst = '1') then
+            cache_tlb0_ca0(0) <= to_unsigned(0, 3);
+            cache_tlb0_ca0(1) <= to_unsigned(0, 3);
+            cache_tlb0_ca0(2) <= to_unsigned(0, 3);
+            cache_tlb0_ca0(3) <= to_unsigned(0, 3);
+            cache_tlb0_ca0(4) <= to_unsigned(0, 3);
+            cache_tlb0_ca0(5) <= to_unsigned(0, 3);
+            cache_tlb0_ca0(6) <= to_unsigned(0, 3);
+            cache_tlb0_ca0(7) <= to_unsigned(0, 3);
+            cache_tlb0_ca1(0) <= to_unsigned(0, 3);
+            cache_tlb0_ca1(1) <= to_unsigned(0, 3);
+            cache_tlb0_ca1(2) <= to_unsigned(0, 3);
+            cache_tlb0_ca1(3) <= to_unsigned(0, 3);
+            cache_tlb0_ca1(4) <= to_unsigned(0, 3);
+            cache_tlb0_ca1(5) <= to_unsigned(0, 3);
+            cache_tlb0_ca1(6) <= to_unsigned(0, 3);
+            cache_tlb0_ca1(7) <= to_unsigned(0, 3);
+            cache_tlb0_ca2(0) <= to_unsigned(0, 3);
+            cache_tlb0_ca2(1) <= to_unsigned(0, 3);
+            cache_tlb0_ca2(2) <= to_unsigned(0, 3);
+            cache_tlb0_ca2(3) <= to_unsigned(0, 3);
+            cache_tlb0_ca2(4) <= to_unsigned(0, 3);
+            cache_tlb0_ca2(5) <= to_unsigned(0, 3);
+            cache_tlb0_ca2(6) <= to_unsigned(0, 3);
+            cache_tlb0_ca2(7) <= to_unsigned(0, 3);
+            cache_tlb0_ca3(0) <= to_unsigned(0, 3);
+            cache_tlb0_ca3(1) <= to_unsigned(0, 3);
+            cache_tlb0_ca3(2) <= to_unsigned(0, 3);
+            cache_tlb0_ca3(3) <= to_unsigned(0, 3);
+            cache_tlb0_ca3(4) <= to_unsigned(0, 3);
+            cache_tlb0_ca3(5) <= to_unsigned(0, 3);
+            cache_tlb0_ca3(6) <= to_unsigned(0, 3);
+            cache_tlb0_ca3(7) <= to_unsigned(0, 3);
+            cache_tlb0_ca4(0) <= to_unsigned(0, 3);
+            cache_tlb0_ca4(1) <= to_unsigned(0, 3);
+            cache_tlb0_ca4(2) <= to_unsigned(0, 3);
+            cache_tlb0_ca4(3) <= to_unsigned(0, 3);
+            cache_tlb0_ca4(4) <= to_unsigned(0, 3);
+            cache_tlb0_ca4(5) <= to_unsigned(0, 3);
+            cache_tlb0_ca4(6) <= to_unsigned(0, 3);
+            cache_tlb0_ca4(7) <= to_unsigned(0, 3);
+            cache_tlb0_ca5(0) <= to_unsigned(0, 3);
+            cache_tlb0_ca5(1) <= to_unsigned(0, 3);
+            cache_tlb0_ca5(2) <= to_unsigned(0, 3);
+            cache_tlb0_ca5(3) <= to_unsigned(0, 3);
+            cache_tlb0_ca5(4) <= to_unsigned(0, 3);
+            cache_tlb0_ca5(5) <= to_unsigned(0, 3);
+            cache_tlb0_ca5(6) <= to_unsigned(0, 3);
+            cache_tlb0_ca5(7) <= to_unsigned(0, 3);
+            cache_tlb0_ca6(0) <= to_unsigned(0, 3);
+            cache_tlb0_ca6(1) <= to_unsigned(0, 3);
+            cache_tlb0_ca6(2) <= to_unsigned(0, 3);
+            cache_tlb0_ca6(3) <= to_unsigned(0, 3);
+            cache_tlb0_ca6(4) <= to_unsigned(0, 3);
+            cache_tlb0_ca6(5) <= to_unsigned(0, 3);
+            cache_tlb0_ca6(6) <= to_unsigned(0, 3);
+            cache_tlb0_ca6(7) <= to_unsigned(0, 3);
+            cache_tlb0_ca7(0) <= to_unsigned(0, 3);
+            cache_tlb0_ca7(1) <= to_unsigned(0, 3);
+            cache_tlb0_ca7(2) <= to_unsigned(0, 3);
+            cache_tlb0_ca7(3) <= to_unsigned(0, 3);
+            cache_tlb0_ca7(4) <= to_unsigned(0, 3);
+            cache_tlb0_ca7(5) <= to_unsigned(0, 3);
+            cache_tlb0_ca7(6) <= to_unsigned(0, 3);
+            cache_tlb0_ca7(7) <= to_unsigned(0, 3);
+            cache_tlb0_cf(0) <= to_unsigned(0, 3);
+            cache_tlb0_cf(1) <= to_unsigned(0, 3);
+            cache_tlb0_cf(2) <= to_unsigned(0, 3);
+            cache_tlb0_cf(3) <= to_unsigned(0, 3);
+            cache_tlb0_cf(4) <= to_unsigned(0, 3);
+            cache_tlb0_cf(5) <= to_unsigned(0, 3);
+            cache_tlb0_cf(6) <= to_unsigned(0, 3);
+            cache_tlb0_cf(7) <= to_unsigned(0, 3);
+            cache_tlb0_cg0(0) <= '0';
+            cache_tlb0_cg0(1) <= '0';
+            cache_tlb0_cg0(2) <= '0';
+            cache_tlb0_cg0(3) <= '0';
+            cache_tlb0_cg0(4) <= '0';
+            cache_tlb0_cg0(5) <= '0';
+            cache_tlb0_cg0(6) <= '0';
+            cache_tlb0_cg0(7) <= '0';
+            cache_tlb0_cg1(0) <= '0';
+            cache_tlb0_cg1(1) <= '0';
+            cache_tlb0_cg1(2) <= '0';
+            cache_tlb0_cg1(3) <= '0';
+            cache_tlb0_cg1(4) <= '0';
+            cache_tlb0_cg1(5) <= '0';
+            cache_tlb0_cg1(6) <= '0';
+            cache_tlb0_cg1(7) <= '0';
+            cache_tlb0_cg2(0) <= '0';
+            cache_tlb0_cg2(1) <= '0';
+            cache_tlb0_cg2(2) <= '0';
+            cache_tlb0_cg2(3) <= '0';
+            cache_tlb0_cg2(4) <= '0';
+            cache_tlb0_cg2(5) <= '0';
+            cache_tlb0_cg2(6) <= '0';
+            cache_tlb0_cg2(7) <= '0';
+            cache_tlb0_cg3(0) <= '0';
+            cache_tlb0_cg3(1) <= '0';
+            cache_tlb0_cg3(2) <= '0';
+            cache_tlb0_cg3(3) <= '0';
+            cache_tlb0_cg3(4) <= '0';
+            cache_tlb0_cg3(5) <= '0';
+            cache_tlb0_cg3(6) <= '0';
+            cache_tlb0_cg3(7) <= '0';
+            cache_tlb0_cg4(0) <= '0';
+            cache_tlb0_cg4(1) <= '0';
+            cache_tlb0_cg4(2) <= '0';
+            cache_tlb0_cg4(3) <= '0';
+            cache_tlb0_cg4(4) <= '0';
+            cache_tlb0_cg4(5) <= '0';
+            cache_tlb0_cg4(6) <= '0';
+            cache_tlb0_cg4(7) <= '0';
+            cache_tlb0_cg5(0) <= '0';
+            cache_tlb0_cg5(1) <= '0';
+            cache_tlb0_cg5(2) <= '0';
+            cache_tlb0_cg5(3) <= '0';
+            cache_tlb0_cg5(4) <= '0';
+            cache_tlb0_cg5(5) <= '0';
+            cache_tlb0_cg5(6) <= '0';
+            cache_tlb0_cg5(7) <= '0';
+            cache_tlb0_cg6(0) <= '0';
+            cache_tlb0_cg6(1) <= '0';
+            cache_tlb0_cg6(2) <= '0';
+            cache_tlb0_cg6(3) <= '0';
+            cache_tlb0_cg6(4) <= '0';
+            cache_tlb0_cg6(5) <= '0';
+            cache_tlb0_cg6(6) <= '0';
+            cache_tlb0_cg6(7) <= '0';
+            cache_tlb0_cg7(0) <= '0';
+            cache_tlb0_cg7(1) <= '0';
+            cache_tlb0_cg7(2) <= '0';
+            cache_tlb0_cg7(3) <= '0';
+            cache_tlb0_cg7(4) <= '0';
+            cache_tlb0_cg7(5) <= '0';
+            cache_tlb0_cg7(6) <= '0';
+            cache_tlb0_cg7(7) <= '0';
+            cache_tlb0_ch0(0) <= to_unsigned(0, 3);
+            cache_tlb0_ch0(1) <= to_unsigned(0, 3);
+            cache_tlb0_ch0(2) <= to_unsigned(0, 3);
+            cache_tlb0_ch0(3) <= to_unsigned(0, 3);
+            cache_tlb0_ch0(4) <= to_unsigned(0, 3);
+            cache_tlb0_ch0(5) <= to_unsigned(0, 3);
+            cache_tlb0_ch0(6) <= to_unsigned(0, 3);
+            cache_tlb0_ch0(7) <= to_unsigned(0, 3);
+            cache_tlb0_ch1(0) <= to_unsigned(0, 3);
+            cache_tlb0_ch1(1) <= to_unsigned(0, 3);
+            cache_tlb0_ch1(2) <= to_unsigned(0, 3);
+            cache_tlb0_ch1(3) <= to_unsigned(0, 3);
+            cache_tlb0_ch1(4) <= to_unsigned(0, 3);
+            cache_tlb0_ch1(5) <= to_unsigned(0, 3);
+            cache_tlb0_ch1(6) <= to_unsigned(0, 3);
+            cache_tlb0_ch1(7) <= to_unsigned(0, 3);
+            cache_tlb0_ch2(0) <= to_unsigned(0, 3);
+            cache_tlb0_ch2(1) <= to_unsigned(0, 3);
+            cache_tlb0_ch2(2) <= to_unsigned(0, 3);
+            cache_tlb0_ch2(3) <= to_unsigned(0, 3);
+            cache_tlb0_ch2(4) <= to_unsigned(0, 3);
+            cache_tlb0_ch2(5) <= to_unsigned(0, 3);
+            cache_tlb0_ch2(6) <= to_unsigned(0, 3);
+            cache_tlb0_ch2(7) <= to_unsigned(0, 3);
+            cache_tlb0_ch3(0) <= to_unsigned(0, 3);
+            cache_tlb0_ch3(1) <= to_unsigned(0, 3);
+            cache_tlb0_ch3(2) <= to_unsigned(0, 3);
+            cache_tlb0_ch3(3) <= to_unsigned(0, 3);
+            cache_tlb0_ch3(4) <= to_unsigned(0, 3);
+            cache_tlb0_ch3(5) <= to_unsigned(0, 3);
+            cache_tlb0_ch3(6) <= to_unsigned(0, 3);
+            cache_tlb0_ch3(7) <= to_unsigned(0, 3);
+            cache_tlb0_ch4(0) <= to_unsigned(0, 3);
+            cache_tlb0_ch4(1) <= to_unsigned(0, 3);
+            cache_tlb0_ch4(2) <= to_unsigned(0, 3);
+            cache_tlb0_ch4(3) <= to_unsigned(0, 3);
+            cache_tlb0_ch4(4) <= to_unsigned(0, 3);
+            cache_tlb0_ch4(5) <= to_unsigned(0, 3);
+            cache_tlb0_ch4(6) <= to_unsigned(0, 3);
+            cache_tlb0_ch4(7) <= to_unsigned(0, 3);
+            cache_tlb0_ch5(0) <= to_unsigned(0, 3);
+            cache_tlb0_ch5(1) <= to_unsigned(0, 3);
+            cache_tlb0_ch5(2) <= to_unsigned(0, 3);
+            cache_tlb0_ch5(3) <= to_unsigned(0, 3);
+            cache_tlb0_ch5(4) <= to_unsigned(0, 3);
+            cache_tlb0_ch5(5) <= to_unsigned(0, 3);
+            cache_tlb0_ch5(6) <= to_unsigned(0, 3);
+            cache_tlb0_ch5(7) <= to_unsigned(0, 3);
+            cache_tlb0_ch6(0) <= to_unsigned(0, 3);
+            cache_tlb0_ch6(1) <= to_unsigned(0, 3);
+            cache_tlb0_ch6(2) <= to_unsigned(0, 3);
+            cache_tlb0_ch6(3) <= to_unsigned(0, 3);
+            cache_tlb0_ch6(4) <= to_unsigned(0, 3);
+            cache_tlb0_ch6(5) <= to_unsigned(0, 3);
+            cache_tlb0_ch6(6) <= to_unsigned(0, 3);
+            cache_tlb0_ch6(7) <= to_unsigned(0, 3);
+            cache_tlb0_ch7(0) <= to_unsigned(0, 3);
+            cache_tlb0_ch7(1) <= to_unsigned(0, 3);
+            cache_tlb0_ch7(2) <= to_unsigned(0, 3);
+            cache_tlb0_ch7(3) <= to_unsigned(0, 3);
+            cache_tlb0_ch7(4) <= to_unsigned(0, 3);
+            cache_tlb0_ch7(5) <= to_unsigned(0, 3);
+            cache_tlb0_ch7(6) <= to_unsigned(0, 3);
+            cache_tlb0_ch7(7) <= to_unsigned(0, 3);
+            cache_tlb0_ck0(0) <= to_unsigned(0, 52);
+            cache_tlb0_ck0(1) <= to_unsigned(0, 52);
+            cache_tlb0_ck0(2) <= to_unsigned(0, 52);
+            cache_tlb0_ck0(3) <= to_unsigned(0, 52);
+            cache_tlb0_ck0(4) <= to_unsigned(0, 52);
+            cache_tlb0_ck0(5) <= to_unsigned(0, 52);
+            cache_tlb0_ck0(6) <= to_unsigned(0, 52);
+            cache_tlb0_ck0(7) <= to_unsigned(0, 52);
+            cache_tlb0_ck1(0) <= to_unsigned(0, 52);
+            cache_tlb0_ck1(1) <= to_unsigned(0, 52);
+            cache_tlb0_ck1(2) <= to_unsigned(0, 52);
+            cache_tlb0_ck1(3) <= to_unsigned(0, 52);
+            cache_tlb0_ck1(4) <= to_unsigned(0, 52);
+            cache_tlb0_ck1(5) <= to_unsigned(0, 52);
+            cache_tlb0_ck1(6) <= to_unsigned(0, 52);
+            cache_tlb0_ck1(7) <= to_unsigned(0, 52);
+            cache_tlb0_ck2(0) <= to_unsigned(0, 52);
+            cache_tlb0_ck2(1) <= to_unsigned(0, 52);
+            cache_tlb0_ck2(2) <= to_unsigned(0, 52);
+            cache_tlb0_ck2(3) <= to_unsigned(0, 52);
+            cache_tlb0_ck2(4) <= to_unsigned(0, 52);
+            cache_tlb0_ck2(5) <= to_unsigned(0, 52);
+            cache_tlb0_ck2(6) <= to_unsigned(0, 52);
+            cache_tlb0_ck2(7) <= to_unsigned(0, 52);
+            cache_tlb0_ck3(0) <= to_unsigned(0, 52);
+            cache_tlb0_ck3(1) <= to_unsigned(0, 52);
+            cache_tlb0_ck3(2) <= to_unsigned(0, 52);
+            cache_tlb0_ck3(3) <= to_unsigned(0, 52);
+            cache_tlb0_ck3(4) <= to_unsigned(0, 52);
+            cache_tlb0_ck3(5) <= to_unsigned(0, 52);
+            cache_tlb0_ck3(6) <= to_unsigned(0, 52);
+            cache_tlb0_ck3(7) <= to_unsigned(0, 52);
+            cache_tlb0_ck4(0) <= to_unsigned(0, 52);
+            cache_tlb0_ck4(1) <= to_unsigned(0, 52);
+            cache_tlb0_ck4(2) <= to_unsigned(0, 52);
+            cache_tlb0_ck4(3) <= to_unsigned(0, 52);
+            cache_tlb0_ck4(4) <= to_unsigned(0, 52);
+            cache_tlb0_ck4(5) <= to_unsigned(0, 52);
+            cache_tlb0_ck4(6) <= to_unsigned(0, 52);
+            cache_tlb0_ck4(7) <= to_unsigned(0, 52);
+            cache_tlb0_ck5(0) <= to_unsigned(0, 52);
+            cache_tlb0_ck5(1) <= to_unsigned(0, 52);
+            cache_tlb0_ck5(2) <= to_unsigned(0, 52);
+            cache_tlb0_ck5(3) <= to_unsigned(0, 52);
+            cache_tlb0_ck5(4) <= to_unsigned(0, 52);
+            cache_tlb0_ck5(5) <= to_unsigned(0, 52);
+            cache_tlb0_ck5(6) <= to_unsigned(0, 52);
+            cache_tlb0_ck5(7) <= to_unsigned(0, 52);
+            cache_tlb0_ck6(0) <= to_unsigned(0, 52);
+            cache_tlb0_ck6(1) <= to_unsigned(0, 52);
+            cache_tlb0_ck6(2) <= to_unsigned(0, 52);
+            cache_tlb0_ck6(3) <= to_unsigned(0, 52);
+            cache_tlb0_ck6(4) <= to_unsigned(0, 52);
+            cache_tlb0_ck6(5) <= to_unsigned(0, 52);
+            cache_tlb0_ck6(6) <= to_unsigned(0, 52);
+            cache_tlb0_ck6(7) <= to_unsigned(0, 52);
+            cache_tlb0_ck7(0) <= to_unsigned(0, 52);
+            cache_tlb0_ck7(1) <= to_unsigned(0, 52);
+            cache_tlb0_ck7(2) <= to_unsigned(0, 52);
+            cache_tlb0_ck7(3) <= to_unsigned(0, 52);
+            cache_tlb0_ck7(4) <= to_unsigned(0, 52);
+            cache_tlb0_ck7(5) <= to_unsigned(0, 52);
+            cache_tlb0_ck7(6) <= to_unsigned(0, 52);
+            cache_tlb0_ck7(7) <= to_unsigned(0, 52);
+            cache_tlb0_cl0(0) <= to_unsigned(0, 3);
+            cache_tlb0_cl0(1) <= to_unsigned(0, 3);
+            cache_tlb0_cl0(2) <= to_unsigned(0, 3);
+            cache_tlb0_cl0(3) <= to_unsigned(0, 3);
+            cache_tlb0_cl0(4) <= to_unsigned(0, 3);
+            cache_tlb0_cl0(5) <= to_unsigned(0, 3);
+            cache_tlb0_cl0(6) <= to_unsigned(0, 3);
+            cache_tlb0_cl0(7) <= to_unsigned(0, 3);
+            cache_tlb0_cl1(0) <= to_unsigned(0, 3);
+            cache_tlb0_cl1(1) <= to_unsigned(0, 3);
+            cache_tlb0_cl1(2) <= to_unsigned(0, 3);
+            cache_tlb0_cl1(3) <= to_unsigned(0, 3);
+            cache_tlb0_cl1(4) <= to_unsigned(0, 3);
+            cache_tlb0_cl1(5) <= to_unsigned(0, 3);
+            cache_tlb0_cl1(6) <= to_unsigned(0, 3);
+            cache_tlb0_cl1(7) <= to_unsigned(0, 3);
+            cache_tlb0_cl2(0) <= to_unsigned(0, 3);
+            cache_tlb0_cl2(1) <= to_unsigned(0, 3);
+            cache_tlb0_cl2(2) <= to_unsigned(0, 3);
+            cache_tlb0_cl2(3) <= to_unsigned(0, 3);
+            cache_tlb0_cl2(4) <= to_unsigned(0, 3);
+            cache_tlb0_cl2(5) <= to_unsigned(0, 3);
+            cache_tlb0_cl2(6) <= to_unsigned(0, 3);
+            cache_tlb0_cl2(7) <= to_unsigned(0, 3);
+            cache_tlb0_cl3(0) <= to_unsigned(0, 3);
+            cache_tlb0_cl3(1) <= to_unsigned(0, 3);
+            cache_tlb0_cl3(2) <= to_unsigned(0, 3);
+            cache_tlb0_cl3(3) <= to_unsigned(0, 3);
+            cache_tlb0_cl3(4) <= to_unsigned(0, 3);
+            cache_tlb0_cl3(5) <= to_unsigned(0, 3);
+            cache_tlb0_cl3(6) <= to_unsigned(0, 3);
+            cache_tlb0_cl3(7) <= to_unsigned(0, 3);
+            cache_tlb0_cl4(0) <= to_unsigned(0, 3);
+            cache_tlb0_cl4(1) <= to_unsigned(0, 3);
+            cache_tlb0_cl4(2) <= to_unsigned(0, 3);
+            cache_tlb0_cl4(3) <= to_unsigned(0, 3);
+            cache_tlb0_cl4(4) <= to_unsigned(0, 3);
+            cache_tlb0_cl4(5) <= to_unsigned(0, 3);
+            cache_tlb0_cl4(6) <= to_unsigned(0, 3);
+            cache_tlb0_cl4(7) <= to_unsigned(0, 3);
+            cache_tlb0_cl5(0) <= to_unsigned(0, 3);
+            cache_tlb0_cl5(1) <= to_unsigned(0, 3);
+            cache_tlb0_cl5(2) <= to_unsigned(0, 3);
+            cache_tlb0_cl5(3) <= to_unsigned(0, 3);
+            cache_tlb0_cl5(4) <= to_unsigned(0, 3);
+            cache_tlb0_cl5(5) <= to_unsigned(0, 3);
+            cache_tlb0_cl5(6) <= to_unsigned(0, 3);
+            cache_tlb0_cl5(7) <= to_unsigned(0, 3);
+            cache_tlb0_cl6(0) <= to_unsigned(0, 3);
+            cache_tlb0_cl6(1) <= to_unsigned(0, 3);
+            cache_tlb0_cl6(2) <= to_unsigned(0, 3);
+            cache_tlb0_cl6(3) <= to_unsigned(0, 3);
+            cache_tlb0_cl6(4) <= to_unsigned(0, 3);
+            cache_tlb0_cl6(5) <= to_unsigned(0, 3);
+            cache_tlb0_cl6(6) <= to_unsigned(0, 3);
+            cache_tlb0_cl6(7) <= to_unsigned(0, 3);
+            cache_tlb0_cl7(0) <= to_unsigned(0, 3);
+            cache_tlb0_cl7(1) <= to_unsigned(0, 3);
+            cache_tlb0_cl7(2) <= to_unsigned(0, 3);
+            cache_tlb0_cl7(3) <= to_unsigned(0, 3);
+            cache_tlb0_cl7(4) <= to_unsigned(0, 3);
+            cache_tlb0_cl7(5) <= to_unsigned(0, 3);
+            cache_tlb0_cl7(6) <= to_unsigned(0, 3);
+            cache_tlb0_cl7(7) <= to_unsigned(0, 3);
+            cache_tlb0_cp0(0) <= to_unsigned(0, 52);
+            cache_tlb0_cp0(1) <= to_unsigned(0, 52);
+            cache_tlb0_cp0(2) <= to_unsigned(0, 52);
+            cache_tlb0_cp0(3) <= to_unsigned(0, 52);
+            cache_tlb0_cp0(4) <= to_unsigned(0, 52);
+            cache_tlb0_cp0(5) <= to_unsigned(0, 52);
+            cache_tlb0_cp0(6) <= to_unsigned(0, 52);
+            cache_tlb0_cp0(7) <= to_unsigned(0, 52);
+            cache_tlb0_cp1(0) <= to_unsigned(0, 52);
+            cache_tlb0_cp1(1) <= to_unsigned(0, 52);
+            cache_tlb0_cp1(2) <= to_unsigned(0, 52);
+            cache_tlb0_cp1(3) <= to_unsigned(0, 52);
+            cache_tlb0_cp1(4) <= to_unsigned(0, 52);
+            cache_tlb0_cp1(5) <= to_unsigned(0, 52);
+            cache_tlb0_cp1(6) <= to_unsigned(0, 52);
+            cache_tlb0_cp1(7) <= to_unsigned(0, 52);
+            cache_tlb0_cp2(0) <= to_unsigned(0, 52);
+            cache_tlb0_cp2(1) <= to_unsigned(0, 52);
+            cache_tlb0_cp2(2) <= to_unsigned(0, 52);
+            cache_tlb0_cp2(3) <= to_unsigned(0, 52);
+            cache_tlb0_cp2(4) <= to_unsigned(0, 52);
+            cache_tlb0_cp2(5) <= to_unsigned(0, 52);
+            cache_tlb0_cp2(6) <= to_unsigned(0, 52);
+            cache_tlb0_cp2(7) <= to_unsigned(0, 52);
+            cache_tlb0_cp3(0) <= to_unsigned(0, 52);
+            cache_tlb0_cp3(1) <= to_unsigned(0, 52);
+            cache_tlb0_cp3(2) <= to_unsigned(0, 52);
+            cache_tlb0_cp3(3) <= to_unsigned(0, 52);
+            cache_tlb0_cp3(4) <= to_unsigned(0, 52);
+            cache_tlb0_cp3(5) <= to_unsigned(0, 52);
+            cache_tlb0_cp3(6) <= to_unsigned(0, 52);
+            cache_tlb0_cp3(7) <= to_unsigned(0, 52);
+            cache_tlb0_cp4(0) <= to_unsigned(0, 52);
+            cache_tlb0_cp4(1) <= to_unsigned(0, 52);
+            cache_tlb0_cp4(2) <= to_unsigned(0, 52);
+            cache_tlb0_cp4(3) <= to_unsigned(0, 52);
+            cache_tlb0_cp4(4) <= to_unsigned(0, 52);
+            cache_tlb0_cp4(5) <= to_unsigned(0, 52);
+            cache_tlb0_cp4(6) <= to_unsigned(0, 52);
+            cache_tlb0_cp4(7) <= to_unsigned(0, 52);
+            cache_tlb0_cp5(0) <= to_unsigned(0, 52);
+            cache_tlb0_cp5(1) <= to_unsigned(0, 52);
+            cache_tlb0_cp5(2) <= to_unsigned(0, 52);
+            cache_tlb0_cp5(3) <= to_unsigned(0, 52);
+            cache_tlb0_cp5(4) <= to_unsigned(0, 52);
+            cache_tlb0_cp5(5) <= to_unsigned(0, 52);
+            cache_tlb0_cp5(6) <= to_unsigned(0, 52);
+            cache_tlb0_cp5(7) <= to_unsigned(0, 52);
+            cache_tlb0_cp6(0) <= to_unsigned(0, 52);
+            cache_tlb0_cp6(1) <= to_unsigned(0, 52);
+            cache_tlb0_cp6(2) <= to_unsigned(0, 52);
+            cache_tlb0_cp6(3) <= to_unsigned(0, 52);
+            cache_tlb0_cp6(4) <= to_unsigned(0, 52);
+            cache_tlb0_cp6(5) <= to_unsigned(0, 52);
+            cache_tlb0_cp6(6) <= to_unsigned(0, 52);
+            cache_tlb0_cp6(7) <= to_unsigned(0, 52);
+            cache_tlb0_cp7(0) <= to_unsigned(0, 52);
+            cache_tlb0_cp7(1) <= to_unsigned(0, 52);
+            cache_tlb0_cp7(2) <= to_unsigned(0, 52);
+            cache_tlb0_cp7(3) <= to_unsigned(0, 52);
+            cache_tlb0_cp7(4) <= to_unsigned(0, 52);
+            cache_tlb0_cp7(5) <= to_unsigned(0, 52);
+            cache_tlb0_cp7(6) <= to_unsigned(0, 52);
+            cache_tlb0_cp7(7) <= to_unsigned(0, 52);
+            cache_tlb0_ct_ept_0(0) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_0(1) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_0(2) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_0(3) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_0(4) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_0(5) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_0(6) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_0(7) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_1(0) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_1(1) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_1(2) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_1(3) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_1(4) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_1(5) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_1(6) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_1(7) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_2(0) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_2(1) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_2(2) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_2(3) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_2(4) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_2(5) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_2(6) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_2(7) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_3(0) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_3(1) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_3(2) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_3(3) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_3(4) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_3(5) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_3(6) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_3(7) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_4(0) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_4(1) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_4(2) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_4(3) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_4(4) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_4(5) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_4(6) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_4(7) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_5(0) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_5(1) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_5(2) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_5(3) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_5(4) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_5(5) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_5(6) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_5(7) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_6(0) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_6(1) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_6(2) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_6(3) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_6(4) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_6(5) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_6(6) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_6(7) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_7(0) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_7(1) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_7(2) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_7(3) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_7(4) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_7(5) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_7(6) <= to_unsigned(0, 1);
+            cache_tlb0_ct_ept_7(7) <= to_unsigned(0, 1);
+            cache_tlb0_ct_eptrta_0(0) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_0(1) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_0(2) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_0(3) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_0(4) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_0(5) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_0(6) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_0(7) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_1(0) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_1(1) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_1(2) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_1(3) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_1(4) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_1(5) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_1(6) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_1(7) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_2(0) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_2(1) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_2(2) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_2(3) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_2(4) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_2(5) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_2(6) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_2(7) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_3(0) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_3(1) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_3(2) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_3(3) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_3(4) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_3(5) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_3(6) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_3(7) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_4(0) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_4(1) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_4(2) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_4(3) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_4(4) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_4(5) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_4(6) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_4(7) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_5(0) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_5(1) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_5(2) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_5(3) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_5(4) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_5(5) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_5(6) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_5(7) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_6(0) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_6(1) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_6(2) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_6(3) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_6(4) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_6(5) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_6(6) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_6(7) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_7(0) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_7(1) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_7(2) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_7(3) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_7(4) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_7(5) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_7(6) <= to_unsigned(0, 40);
+            cache_tlb0_ct_eptrta_7(7) <= to_unsigned(0, 40);
+            cache_tlb0_ct_pcid_0(0) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_0(1) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_0(2) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_0(3) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_0(4) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_0(5) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_0(6) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_0(7) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_1(0) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_1(1) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_1(2) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_1(3) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_1(4) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_1(5) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_1(6) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_1(7) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_2(0) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_2(1) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_2(2) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_2(3) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_2(4) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_2(5) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_2(6) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_2(7) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_3(0) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_3(1) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_3(2) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_3(3) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_3(4) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_3(5) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_3(6) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_3(7) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_4(0) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_4(1) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_4(2) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_4(3) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_4(4) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_4(5) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_4(6) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_4(7) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_5(0) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_5(1) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_5(2) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_5(3) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_5(4) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_5(5) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_5(6) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_5(7) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_6(0) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_6(1) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_6(2) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_6(3) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_6(4) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_6(5) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_6(6) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_6(7) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_7(0) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_7(1) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_7(2) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_7(3) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_7(4) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_7(5) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_7(6) <= to_unsigned(0, 12);
+            cache_tlb0_ct_pcid_7(7) <= to_unsigned(0, 12);
+            cache_tlb0_ct_vpid_0(0) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_0(1) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_0(2) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_0(3) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_0(4) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_0(5) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_0(6) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_0(7) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_1(0) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_1(1) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_1(2) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_1(3) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_1(4) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_1(5) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_1(6) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_1(7) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_2(0) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_2(1) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_2(2) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_2(3) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_2(4) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_2(5) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_2(6) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_2(7) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_3(0) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_3(1) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_3(2) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_3(3) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_3(4) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_3(5) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_3(6) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_3(7) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_4(0) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_4(1) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_4(2) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_4(3) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_4(4) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_4(5) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_4(6) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_4(7) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_5(0) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_5(1) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_5(2) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_5(3) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_5(4) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_5(5) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_5(6) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_5(7) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_6(0) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_6(1) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_6(2) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_6(3) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_6(4) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_6(5) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_6(6) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_6(7) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_7(0) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_7(1) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_7(2) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_7(3) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_7(4) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_7(5) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_7(6) <= to_unsigned(0, 16);
+            cache_tlb0_ct_vpid_7(7) <= to_unsigned(0, 16);
+            cache_tlb0_cv0(0) <= '0';
+            cache_tlb0_cv0(1) <= '0';
+            cache_tlb0_cv0(2) <= '0';
+            cache_tlb0_cv0(3) <= '0';
+            cache_tlb0_cv0(4) <= '0';
+            cache_tlb0_cv0(5) <= '0';
+            cache_tlb0_cv0(6) <= '0';
+            cache_tlb0_cv0(7) <= '0';
+            cache_tlb0_cv1(0) <= '0';
+            cache_tlb0_cv1(1) <= '0';
+            cache_tlb0_cv1(2) <= '0';
+            cache_tlb0_cv1(3) <= '0';
+            cache_tlb0_cv1(4) <= '0';
+            cache_tlb0_cv1(5) <= '0';
+            cache_tlb0_cv1(6) <= '0';
+            cache_tlb0_cv1(7) <= '0';
+            cache_tlb0_cv2(0) <= '0';
+            cache_tlb0_cv2(1) <= '0';
+            cache_tlb0_cv2(2) <= '0';
+            cache_tlb0_cv2(3) <= '0';
+            cache_tlb0_cv2(4) <= '0';
+            cache_tlb0_cv2(5) <= '0';
+            cache_tlb0_cv2(6) <= '0';
+            cache_tlb0_cv2(7) <= '0';
+            cache_tlb0_cv3(0) <= '0';
+            cache_tlb0_cv3(1) <= '0';
+            cache_tlb0_cv3(2) <= '0';
+            cache_tlb0_cv3(3) <= '0';
+            cache_tlb0_cv3(4) <= '0';
+            cache_tlb0_cv3(5) <= '0';
+            cache_tlb0_cv3(6) <= '0';
+            cache_tlb0_cv3(7) <= '0';
+            cache_tlb0_cv4(0) <= '0';
+            cache_tlb0_cv4(1) <= '0';
+            cache_tlb0_cv4(2) <= '0';
+            cache_tlb0_cv4(3) <= '0';
+            cache_tlb0_cv4(4) <= '0';
+            cache_tlb0_cv4(5) <= '0';
+            cache_tlb0_cv4(6) <= '0';
+            cache_tlb0_cv4(7) <= '0';
+            cache_tlb0_cv5(0) <= '0';
+            cache_tlb0_cv5(1) <= '0';
+            cache_tlb0_cv5(2) <= '0';
+            cache_tlb0_cv5(3) <= '0';
+            cache_tlb0_cv5(4) <= '0';
+            cache_tlb0_cv5(5) <= '0';
+            cache_tlb0_cv5(6) <= '0';
+            cache_tlb0_cv5(7) <= '0';
+            cache_tlb0_cv6(0) <= '0';
+            cache_tlb0_cv6(1) <= '0';
+            cache_tlb0_cv6(2) <= '0';
+            cache_tlb0_cv6(3) <= '0';
+            cache_tlb0_cv6(4) <= '0';
+            cache_tlb0_cv6(5) <= '0';
+            cache_tlb0_cv6(6) <= '0';
+            cache_tlb0_cv6(7) <= '0';
+            cache_tlb0_cv7(0) <= '0';
+            cache_tlb0_cv7(1) <= '0';
+            cache_tlb0_cv7(2) <= '0';
+            cache_tlb0_cv7(3) <= '0';
+            cache_tlb0_cv7(4) <= '0';
+            cache_tlb0_cv7(5) <= '0';
+            cache_tlb0_cv7(6) <= '0';
+            cache_tlb0_cv7(7) <= '0';
+            done <= '0';
+            cache_tlb0_h_aux <= to_unsigned(0, 3);
+            cache_tlb0_h_level <= to_unsigned(0, 3);
+            cache_tlb0_h_pa <= to_unsigned(0, 64);
+            cache_tlb0_hit <= '0';
+            cache_tlb0_iset <= to_unsigned(0, 3);
+            cache_tlb0_st <= IDLE;
+        else
+            fw := to_unsigned(0, 3);
+            free := '0';
+            if bool(done) then
+                done <= '0';
+            end if;
+            case cache_tlb0_st is
+                when IDLE =>
+                    if bool(start) then
+                        if (i_op = 0) then
+                            if bool(cache_tlb0_l_hit) then
+                                cache_tlb0_hit <= '1';
+                                cache_tlb0_h_pa <= cache_tlb0_l_pa;
+                                cache_tlb0_h_level <= cache_tlb0_l_level;
+                                cache_tlb0_h_aux <= cache_tlb0_l_aux;
+                                done <= '1';
+                            else
+                                cache_tlb0_hit <= '0';
+                                cache_tlb0_st <= MISS;
+                            end if;
+                        else
+                            cache_tlb0_hit <= '0';
+                            cache_tlb0_iset <= to_unsigned(0, 3);
+                            cache_tlb0_st <= INV;
+                        end if;
+                    end if;
+                when MISS =>
+                    if bool(w_done) then
+                        if ((w_status = 0) and (w_level /= 7)) then
+                            if (not bool(cache_tlb0_cv7(to_integer(cache_tlb0_c_set)))) then
+                                fw := to_unsigned(7, 3);
+                                free := '1';
+                            end if;
+                            if (not bool(cache_tlb0_cv6(to_integer(cache_tlb0_c_set)))) then
+                                fw := to_unsigned(6, 3);
+                                free := '1';
+                            end if;
+                            if (not bool(cache_tlb0_cv5(to_integer(cache_tlb0_c_set)))) then
+                                fw := to_unsigned(5, 3);
+                                free := '1';
+                            end if;
+                            if (not bool(cache_tlb0_cv4(to_integer(cache_tlb0_c_set)))) then
+                                fw := to_unsigned(4, 3);
+                                free := '1';
+                            end if;
+                            if (not bool(cache_tlb0_cv3(to_integer(cache_tlb0_c_set)))) then
+                                fw := to_unsigned(3, 3);
+                                free := '1';
+                            end if;
+                            if (not bool(cache_tlb0_cv2(to_integer(cache_tlb0_c_set)))) then
+                                fw := to_unsigned(2, 3);
+                                free := '1';
+                            end if;
+                            if (not bool(cache_tlb0_cv1(to_integer(cache_tlb0_c_set)))) then
+                                fw := to_unsigned(1, 3);
+                                free := '1';
+                            end if;
+                            if (not bool(cache_tlb0_cv0(to_integer(cache_tlb0_c_set)))) then
+                                fw := to_unsigned(0, 3);
+                                free := '1';
+                            end if;
+                            if (not bool(free)) then
+                                fw := cache_tlb0_cf(to_integer(cache_tlb0_c_set));
+                                if (cache_tlb0_cf(to_integer(cache_tlb0_c_set)) = 7) then
+                                    cache_tlb0_cf(to_integer(cache_tlb0_c_set)) <= to_unsigned(0, 3);
+                                else
+                                    cache_tlb0_cf(to_integer(cache_tlb0_c_set)) <= (cache_tlb0_cf(to_integer(cache_tlb0_c_set)) + 1);
+                                end if;
+                            end if;
+                            case fw is
+                                when "000" =>
+                                    cache_tlb0_cv0(to_integer(cache_tlb0_c_set)) <= '1';
+                                    cache_tlb0_ck0(to_integer(cache_tlb0_c_set)) <= i_addr(64-1 downto 12);
+                                    cache_tlb0_ca0(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_acc;
+                                    cache_tlb0_ct_vpid_0(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_vpid;
+                                    cache_tlb0_ct_ept_0(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_ept;
+                                    cache_tlb0_ct_eptrta_0(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_eptrta;
+                                    cache_tlb0_ct_pcid_0(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_pcid;
+                                    cache_tlb0_cg0(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_glob;
+                                    cache_tlb0_cl0(to_integer(cache_tlb0_c_set)) <= w_level;
+                                    cache_tlb0_ch0(to_integer(cache_tlb0_c_set)) <= w_aux;
+                                    cache_tlb0_cp0(to_integer(cache_tlb0_c_set)) <= w_pa(64-1 downto 12);
+                                when "001" =>
+                                    cache_tlb0_cv1(to_integer(cache_tlb0_c_set)) <= '1';
+                                    cache_tlb0_ck1(to_integer(cache_tlb0_c_set)) <= i_addr(64-1 downto 12);
+                                    cache_tlb0_ca1(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_acc;
+                                    cache_tlb0_ct_vpid_1(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_vpid;
+                                    cache_tlb0_ct_ept_1(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_ept;
+                                    cache_tlb0_ct_eptrta_1(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_eptrta;
+                                    cache_tlb0_ct_pcid_1(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_pcid;
+                                    cache_tlb0_cg1(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_glob;
+                                    cache_tlb0_cl1(to_integer(cache_tlb0_c_set)) <= w_level;
+                                    cache_tlb0_ch1(to_integer(cache_tlb0_c_set)) <= w_aux;
+                                    cache_tlb0_cp1(to_integer(cache_tlb0_c_set)) <= w_pa(64-1 downto 12);
+                                when "010" =>
+                                    cache_tlb0_cv2(to_integer(cache_tlb0_c_set)) <= '1';
+                                    cache_tlb0_ck2(to_integer(cache_tlb0_c_set)) <= i_addr(64-1 downto 12);
+                                    cache_tlb0_ca2(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_acc;
+                                    cache_tlb0_ct_vpid_2(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_vpid;
+                                    cache_tlb0_ct_ept_2(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_ept;
+                                    cache_tlb0_ct_eptrta_2(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_eptrta;
+                                    cache_tlb0_ct_pcid_2(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_pcid;
+                                    cache_tlb0_cg2(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_glob;
+                                    cache_tlb0_cl2(to_integer(cache_tlb0_c_set)) <= w_level;
+                                    cache_tlb0_ch2(to_integer(cache_tlb0_c_set)) <= w_aux;
+                                    cache_tlb0_cp2(to_integer(cache_tlb0_c_set)) <= w_pa(64-1 downto 12);
+                                when "011" =>
+                                    cache_tlb0_cv3(to_integer(cache_tlb0_c_set)) <= '1';
+                                    cache_tlb0_ck3(to_integer(cache_tlb0_c_set)) <= i_addr(64-1 downto 12);
+                                    cache_tlb0_ca3(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_acc;
+                                    cache_tlb0_ct_vpid_3(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_vpid;
+                                    cache_tlb0_ct_ept_3(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_ept;
+                                    cache_tlb0_ct_eptrta_3(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_eptrta;
+                                    cache_tlb0_ct_pcid_3(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_pcid;
+                                    cache_tlb0_cg3(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_glob;
+                                    cache_tlb0_cl3(to_integer(cache_tlb0_c_set)) <= w_level;
+                                    cache_tlb0_ch3(to_integer(cache_tlb0_c_set)) <= w_aux;
+                                    cache_tlb0_cp3(to_integer(cache_tlb0_c_set)) <= w_pa(64-1 downto 12);
+                                when "100" =>
+                                    cache_tlb0_cv4(to_integer(cache_tlb0_c_set)) <= '1';
+                                    cache_tlb0_ck4(to_integer(cache_tlb0_c_set)) <= i_addr(64-1 downto 12);
+                                    cache_tlb0_ca4(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_acc;
+                                    cache_tlb0_ct_vpid_4(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_vpid;
+                                    cache_tlb0_ct_ept_4(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_ept;
+                                    cache_tlb0_ct_eptrta_4(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_eptrta;
+                                    cache_tlb0_ct_pcid_4(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_pcid;
+                                    cache_tlb0_cg4(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_glob;
+                                    cache_tlb0_cl4(to_integer(cache_tlb0_c_set)) <= w_level;
+                                    cache_tlb0_ch4(to_integer(cache_tlb0_c_set)) <= w_aux;
+                                    cache_tlb0_cp4(to_integer(cache_tlb0_c_set)) <= w_pa(64-1 downto 12);
+                                when "101" =>
+                                    cache_tlb0_cv5(to_integer(cache_tlb0_c_set)) <= '1';
+                                    cache_tlb0_ck5(to_integer(cache_tlb0_c_set)) <= i_addr(64-1 downto 12);
+                                    cache_tlb0_ca5(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_acc;
+                                    cache_tlb0_ct_vpid_5(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_vpid;
+                                    cache_tlb0_ct_ept_5(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_ept;
+                                    cache_tlb0_ct_eptrta_5(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_eptrta;
+                                    cache_tlb0_ct_pcid_5(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_pcid;
+                                    cache_tlb0_cg5(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_glob;
+                                    cache_tlb0_cl5(to_integer(cache_tlb0_c_set)) <= w_level;
+                                    cache_tlb0_ch5(to_integer(cache_tlb0_c_set)) <= w_aux;
+                                    cache_tlb0_cp5(to_integer(cache_tlb0_c_set)) <= w_pa(64-1 downto 12);
+                                when "110" =>
+                                    cache_tlb0_cv6(to_integer(cache_tlb0_c_set)) <= '1';
+                                    cache_tlb0_ck6(to_integer(cache_tlb0_c_set)) <= i_addr(64-1 downto 12);
+                                    cache_tlb0_ca6(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_acc;
+                                    cache_tlb0_ct_vpid_6(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_vpid;
+                                    cache_tlb0_ct_ept_6(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_ept;
+                                    cache_tlb0_ct_eptrta_6(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_eptrta;
+                                    cache_tlb0_ct_pcid_6(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_pcid;
+                                    cache_tlb0_cg6(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_glob;
+                                    cache_tlb0_cl6(to_integer(cache_tlb0_c_set)) <= w_level;
+                                    cache_tlb0_ch6(to_integer(cache_tlb0_c_set)) <= w_aux;
+                                    cache_tlb0_cp6(to_integer(cache_tlb0_c_set)) <= w_pa(64-1 downto 12);
+                                when others => -- "111"
+                                    cache_tlb0_cv7(to_integer(cache_tlb0_c_set)) <= '1';
+                                    cache_tlb0_ck7(to_integer(cache_tlb0_c_set)) <= i_addr(64-1 downto 12);
+                                    cache_tlb0_ca7(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_acc;
+                                    cache_tlb0_ct_vpid_7(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_vpid;
+                                    cache_tlb0_ct_ept_7(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_ept;
+                                    cache_tlb0_ct_eptrta_7(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_eptrta;
+                                    cache_tlb0_ct_pcid_7(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_pcid;
+                                    cache_tlb0_cg7(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_glob;
+                                    cache_tlb0_cl7(to_integer(cache_tlb0_c_set)) <= w_level;
+                                    cache_tlb0_ch7(to_integer(cache_tlb0_c_set)) <= w_aux;
+                                    cache_tlb0_cp7(to_integer(cache_tlb0_c_set)) <= w_pa(64-1 downto 12);
+                            end case;
+                        end if;
+                        done <= '1';
+                        cache_tlb0_st <= IDLE;
+                    end if;
+                when INV =>
+                    e0_v := to_unsigned(0, 1);
+                    e0_v(0) := cache_tlb0_cv0(to_integer(cache_tlb0_iset));
+                    e0_k := unsigned'("0000000000000000000000000000000000000000000000000000");
+                    e0_k := cache_tlb0_ck0(to_integer(cache_tlb0_iset));
+                    e0_a := to_unsigned(0, 3);
+                    e0_a := cache_tlb0_ca0(to_integer(cache_tlb0_iset));
+                    e0_t_vpid := to_unsigned(0, 16);
+                    e0_t_vpid := cache_tlb0_ct_vpid_0(to_integer(cache_tlb0_iset));
+                    e0_t_ept := to_unsigned(0, 1);
+                    e0_t_ept := cache_tlb0_ct_ept_0(to_integer(cache_tlb0_iset));
+                    e0_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
+                    e0_t_eptrta := cache_tlb0_ct_eptrta_0(to_integer(cache_tlb0_iset));
+                    e0_t_pcid := to_unsigned(0, 12);
+                    e0_t_pcid := cache_tlb0_ct_pcid_0(to_integer(cache_tlb0_iset));
+                    e0_g := to_unsigned(0, 1);
+                    e0_g(0) := cache_tlb0_cg0(to_integer(cache_tlb0_iset));
+                    e0_l := to_unsigned(0, 3);
+                    e0_l := cache_tlb0_cl0(to_integer(cache_tlb0_iset));
+                    e0_h := to_unsigned(0, 3);
+                    e0_h := cache_tlb0_ch0(to_integer(cache_tlb0_iset));
+                    e0_p := unsigned'("0000000000000000000000000000000000000000000000000000");
+                    e0_p := cache_tlb0_cp0(to_integer(cache_tlb0_iset));
+                    e1_v := to_unsigned(0, 1);
+                    e1_v(0) := cache_tlb0_cv1(to_integer(cache_tlb0_iset));
+                    e1_k := unsigned'("0000000000000000000000000000000000000000000000000000");
+                    e1_k := cache_tlb0_ck1(to_integer(cache_tlb0_iset));
+                    e1_a := to_unsigned(0, 3);
+                    e1_a := cache_tlb0_ca1(to_integer(cache_tlb0_iset));
+                    e1_t_vpid := to_unsigned(0, 16);
+                    e1_t_vpid := cache_tlb0_ct_vpid_1(to_integer(cache_tlb0_iset));
+                    e1_t_ept := to_unsigned(0, 1);
+                    e1_t_ept := cache_tlb0_ct_ept_1(to_integer(cache_tlb0_iset));
+                    e1_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
+                    e1_t_eptrta := cache_tlb0_ct_eptrta_1(to_integer(cache_tlb0_iset));
+                    e1_t_pcid := to_unsigned(0, 12);
+                    e1_t_pcid := cache_tlb0_ct_pcid_1(to_integer(cache_tlb0_iset));
+                    e1_g := to_unsigned(0, 1);
+                    e1_g(0) := cache_tlb0_cg1(to_integer(cache_tlb0_iset));
+                    e1_l := to_unsigned(0, 3);
+                    e1_l := cache_tlb0_cl1(to_integer(cache_tlb0_iset));
+                    e1_h := to_unsigned(0, 3);
+                    e1_h := cache_tlb0_ch1(to_integer(cache_tlb0_iset));
+                    e1_p := unsigned'("0000000000000000000000000000000000000000000000000000");
+                    e1_p := cache_tlb0_cp1(to_integer(cache_tlb0_iset));
+                    e2_v := to_unsigned(0, 1);
+                    e2_v(0) := cache_tlb0_cv2(to_integer(cache_tlb0_iset));
+                    e2_k := unsigned'("0000000000000000000000000000000000000000000000000000");
+                    e2_k := cache_tlb0_ck2(to_integer(cache_tlb0_iset));
+                    e2_a := to_unsigned(0, 3);
+                    e2_a := cache_tlb0_ca2(to_integer(cache_tlb0_iset));
+                    e2_t_vpid := to_unsigned(0, 16);
+                    e2_t_vpid := cache_tlb0_ct_vpid_2(to_integer(cache_tlb0_iset));
+                    e2_t_ept := to_unsigned(0, 1);
+                    e2_t_ept := cache_tlb0_ct_ept_2(to_integer(cache_tlb0_iset));
+                    e2_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
+                    e2_t_eptrta := cache_tlb0_ct_eptrta_2(to_integer(cache_tlb0_iset));
+                    e2_t_pcid := to_unsigned(0, 12);
+                    e2_t_pcid := cache_tlb0_ct_pcid_2(to_integer(cache_tlb0_iset));
+                    e2_g := to_unsigned(0, 1);
+                    e2_g(0) := cache_tlb0_cg2(to_integer(cache_tlb0_iset));
+                    e2_l := to_unsigned(0, 3);
+                    e2_l := cache_tlb0_cl2(to_integer(cache_tlb0_iset));
+                    e2_h := to_unsigned(0, 3);
+                    e2_h := cache_tlb0_ch2(to_integer(cache_tlb0_iset));
+                    e2_p := unsigned'("0000000000000000000000000000000000000000000000000000");
+                    e2_p := cache_tlb0_cp2(to_integer(cache_tlb0_iset));
+                    e3_v := to_unsigned(0, 1);
+                    e3_v(0) := cache_tlb0_cv3(to_integer(cache_tlb0_iset));
+                    e3_k := unsigned'("0000000000000000000000000000000000000000000000000000");
+                    e3_k := cache_tlb0_ck3(to_integer(cache_tlb0_iset));
+                    e3_a := to_unsigned(0, 3);
+                    e3_a := cache_tlb0_ca3(to_integer(cache_tlb0_iset));
+                    e3_t_vpid := to_unsigned(0, 16);
+                    e3_t_vpid := cache_tlb0_ct_vpid_3(to_integer(cache_tlb0_iset));
+                    e3_t_ept := to_unsigned(0, 1);
+                    e3_t_ept := cache_tlb0_ct_ept_3(to_integer(cache_tlb0_iset));
+                    e3_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
+                    e3_t_eptrta := cache_tlb0_ct_eptrta_3(to_integer(cache_tlb0_iset));
+                    e3_t_pcid := to_unsigned(0, 12);
+                    e3_t_pcid := cache_tlb0_ct_pcid_3(to_integer(cache_tlb0_iset));
+                    e3_g := to_unsigned(0, 1);
+                    e3_g(0) := cache_tlb0_cg3(to_integer(cache_tlb0_iset));
+                    e3_l := to_unsigned(0, 3);
+                    e3_l := cache_tlb0_cl3(to_integer(cache_tlb0_iset));
+                    e3_h := to_unsigned(0, 3);
+                    e3_h := cache_tlb0_ch3(to_integer(cache_tlb0_iset));
+                    e3_p := unsigned'("0000000000000000000000000000000000000000000000000000");
+                    e3_p := cache_tlb0_cp3(to_integer(cache_tlb0_iset));
+                    e4_v := to_unsigned(0, 1);
+                    e4_v(0) := cache_tlb0_cv4(to_integer(cache_tlb0_iset));
+                    e4_k := unsigned'("0000000000000000000000000000000000000000000000000000");
+                    e4_k := cache_tlb0_ck4(to_integer(cache_tlb0_iset));
+                    e4_a := to_unsigned(0, 3);
+                    e4_a := cache_tlb0_ca4(to_integer(cache_tlb0_iset));
+                    e4_t_vpid := to_unsigned(0, 16);
+                    e4_t_vpid := cache_tlb0_ct_vpid_4(to_integer(cache_tlb0_iset));
+                    e4_t_ept := to_unsigned(0, 1);
+                    e4_t_ept := cache_tlb0_ct_ept_4(to_integer(cache_tlb0_iset));
+                    e4_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
+                    e4_t_eptrta := cache_tlb0_ct_eptrta_4(to_integer(cache_tlb0_iset));
+                    e4_t_pcid := to_unsigned(0, 12);
+                    e4_t_pcid := cache_tlb0_ct_pcid_4(to_integer(cache_tlb0_iset));
+                    e4_g := to_unsigned(0, 1);
+                    e4_g(0) := cache_tlb0_cg4(to_integer(cache_tlb0_iset));
+                    e4_l := to_unsigned(0, 3);
+                    e4_l := cache_tlb0_cl4(to_integer(cache_tlb0_iset));
+                    e4_h := to_unsigned(0, 3);
+                    e4_h := cache_tlb0_ch4(to_integer(cache_tlb0_iset));
+                    e4_p := unsigned'("0000000000000000000000000000000000000000000000000000");
+                    e4_p := cache_tlb0_cp4(to_integer(cache_tlb0_iset));
+                    e5_v := to_unsigned(0, 1);
+                    e5_v(0) := cache_tlb0_cv5(to_integer(cache_tlb0_iset));
+                    e5_k := unsigned'("0000000000000000000000000000000000000000000000000000");
+                    e5_k := cache_tlb0_ck5(to_integer(cache_tlb0_iset));
+                    e5_a := to_unsigned(0, 3);
+                    e5_a := cache_tlb0_ca5(to_integer(cache_tlb0_iset));
+                    e5_t_vpid := to_unsigned(0, 16);
+                    e5_t_vpid := cache_tlb0_ct_vpid_5(to_integer(cache_tlb0_iset));
+                    e5_t_ept := to_unsigned(0, 1);
+                    e5_t_ept := cache_tlb0_ct_ept_5(to_integer(cache_tlb0_iset));
+                    e5_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
+                    e5_t_eptrta := cache_tlb0_ct_eptrta_5(to_integer(cache_tlb0_iset));
+                    e5_t_pcid := to_unsigned(0, 12);
+                    e5_t_pcid := cache_tlb0_ct_pcid_5(to_integer(cache_tlb0_iset));
+                    e5_g := to_unsigned(0, 1);
+                    e5_g(0) := cache_tlb0_cg5(to_integer(cache_tlb0_iset));
+                    e5_l := to_unsigned(0, 3);
+                    e5_l := cache_tlb0_cl5(to_integer(cache_tlb0_iset));
+                    e5_h := to_unsigned(0, 3);
+                    e5_h := cache_tlb0_ch5(to_integer(cache_tlb0_iset));
+                    e5_p := unsigned'("0000000000000000000000000000000000000000000000000000");
+                    e5_p := cache_tlb0_cp5(to_integer(cache_tlb0_iset));
+                    e6_v := to_unsigned(0, 1);
+                    e6_v(0) := cache_tlb0_cv6(to_integer(cache_tlb0_iset));
+                    e6_k := unsigned'("0000000000000000000000000000000000000000000000000000");
+                    e6_k := cache_tlb0_ck6(to_integer(cache_tlb0_iset));
+                    e6_a := to_unsigned(0, 3);
+                    e6_a := cache_tlb0_ca6(to_integer(cache_tlb0_iset));
+                    e6_t_vpid := to_unsigned(0, 16);
+                    e6_t_vpid := cache_tlb0_ct_vpid_6(to_integer(cache_tlb0_iset));
+                    e6_t_ept := to_unsigned(0, 1);
+                    e6_t_ept := cache_tlb0_ct_ept_6(to_integer(cache_tlb0_iset));
+                    e6_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
+                    e6_t_eptrta := cache_tlb0_ct_eptrta_6(to_integer(cache_tlb0_iset));
+                    e6_t_pcid := to_unsigned(0, 12);
+                    e6_t_pcid := cache_tlb0_ct_pcid_6(to_integer(cache_tlb0_iset));
+                    e6_g := to_unsigned(0, 1);
+                    e6_g(0) := cache_tlb0_cg6(to_integer(cache_tlb0_iset));
+                    e6_l := to_unsigned(0, 3);
+                    e6_l := cache_tlb0_cl6(to_integer(cache_tlb0_iset));
+                    e6_h := to_unsigned(0, 3);
+                    e6_h := cache_tlb0_ch6(to_integer(cache_tlb0_iset));
+                    e6_p := unsigned'("0000000000000000000000000000000000000000000000000000");
+                    e6_p := cache_tlb0_cp6(to_integer(cache_tlb0_iset));
+                    e7_v := to_unsigned(0, 1);
+                    e7_v(0) := cache_tlb0_cv7(to_integer(cache_tlb0_iset));
+                    e7_k := unsigned'("0000000000000000000000000000000000000000000000000000");
+                    e7_k := cache_tlb0_ck7(to_integer(cache_tlb0_iset));
+                    e7_a := to_unsigned(0, 3);
+                    e7_a := cache_tlb0_ca7(to_integer(cache_tlb0_iset));
+                    e7_t_vpid := to_unsigned(0, 16);
+                    e7_t_vpid := cache_tlb0_ct_vpid_7(to_integer(cache_tlb0_iset));
+                    e7_t_ept := to_unsigned(0, 1);
+                    e7_t_ept := cache_tlb0_ct_ept_7(to_integer(cache_tlb0_iset));
+                    e7_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
+                    e7_t_eptrta := cache_tlb0_ct_eptrta_7(to_integer(cache_tlb0_iset));
+                    e7_t_pcid := to_unsigned(0, 12);
+                    e7_t_pcid := cache_tlb0_ct_pcid_7(to_integer(cache_tlb0_iset));
+                    e7_g := to_unsigned(0, 1);
+                    e7_g(0) := cache_tlb0_cg7(to_integer(cache_tlb0_iset));
+                    e7_l := to_unsigned(0, 3);
+                    e7_l := cache_tlb0_cl7(to_integer(cache_tlb0_iset));
+                    e7_h := to_unsigned(0, 3);
+                    e7_h := cache_tlb0_ch7(to_integer(cache_tlb0_iset));
+                    e7_p := unsigned'("0000000000000000000000000000000000000000000000000000");
+                    e7_p := cache_tlb0_cp7(to_integer(cache_tlb0_iset));
+                    if (i_op = 1) then
+                        d1w0_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        d1w0_0 := i_invept_single_context_eptp;
+                        if (bool(cache_tlb0_cv0(to_integer(cache_tlb0_iset))) and (bool(e0_t_ept(0)) and (e0_t_eptrta = d1w0_0(52-1 downto 12)))) then
+                            cache_tlb0_cv0(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        d1w1_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        d1w1_0 := i_invept_single_context_eptp;
+                        if (bool(cache_tlb0_cv1(to_integer(cache_tlb0_iset))) and (bool(e1_t_ept(0)) and (e1_t_eptrta = d1w1_0(52-1 downto 12)))) then
+                            cache_tlb0_cv1(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        d1w2_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        d1w2_0 := i_invept_single_context_eptp;
+                        if (bool(cache_tlb0_cv2(to_integer(cache_tlb0_iset))) and (bool(e2_t_ept(0)) and (e2_t_eptrta = d1w2_0(52-1 downto 12)))) then
+                            cache_tlb0_cv2(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        d1w3_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        d1w3_0 := i_invept_single_context_eptp;
+                        if (bool(cache_tlb0_cv3(to_integer(cache_tlb0_iset))) and (bool(e3_t_ept(0)) and (e3_t_eptrta = d1w3_0(52-1 downto 12)))) then
+                            cache_tlb0_cv3(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        d1w4_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        d1w4_0 := i_invept_single_context_eptp;
+                        if (bool(cache_tlb0_cv4(to_integer(cache_tlb0_iset))) and (bool(e4_t_ept(0)) and (e4_t_eptrta = d1w4_0(52-1 downto 12)))) then
+                            cache_tlb0_cv4(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        d1w5_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        d1w5_0 := i_invept_single_context_eptp;
+                        if (bool(cache_tlb0_cv5(to_integer(cache_tlb0_iset))) and (bool(e5_t_ept(0)) and (e5_t_eptrta = d1w5_0(52-1 downto 12)))) then
+                            cache_tlb0_cv5(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        d1w6_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        d1w6_0 := i_invept_single_context_eptp;
+                        if (bool(cache_tlb0_cv6(to_integer(cache_tlb0_iset))) and (bool(e6_t_ept(0)) and (e6_t_eptrta = d1w6_0(52-1 downto 12)))) then
+                            cache_tlb0_cv6(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        d1w7_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        d1w7_0 := i_invept_single_context_eptp;
+                        if (bool(cache_tlb0_cv7(to_integer(cache_tlb0_iset))) and (bool(e7_t_ept(0)) and (e7_t_eptrta = d1w7_0(52-1 downto 12)))) then
+                            cache_tlb0_cv7(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                    elsif (i_op = 2) then
+                        if (bool(cache_tlb0_cv0(to_integer(cache_tlb0_iset))) and bool(e0_t_ept(0))) then
+                            cache_tlb0_cv0(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        if (bool(cache_tlb0_cv1(to_integer(cache_tlb0_iset))) and bool(e1_t_ept(0))) then
+                            cache_tlb0_cv1(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        if (bool(cache_tlb0_cv2(to_integer(cache_tlb0_iset))) and bool(e2_t_ept(0))) then
+                            cache_tlb0_cv2(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        if (bool(cache_tlb0_cv3(to_integer(cache_tlb0_iset))) and bool(e3_t_ept(0))) then
+                            cache_tlb0_cv3(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        if (bool(cache_tlb0_cv4(to_integer(cache_tlb0_iset))) and bool(e4_t_ept(0))) then
+                            cache_tlb0_cv4(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        if (bool(cache_tlb0_cv5(to_integer(cache_tlb0_iset))) and bool(e5_t_ept(0))) then
+                            cache_tlb0_cv5(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        if (bool(cache_tlb0_cv6(to_integer(cache_tlb0_iset))) and bool(e6_t_ept(0))) then
+                            cache_tlb0_cv6(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        if (bool(cache_tlb0_cv7(to_integer(cache_tlb0_iset))) and bool(e7_t_ept(0))) then
+                            cache_tlb0_cv7(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                    elsif (i_op = 3) then
+                        d3w0_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        d3w0_0 := i_invvpid_individual_address_addr;
+                        if (bool(cache_tlb0_cv0(to_integer(cache_tlb0_iset))) and ((e0_t_vpid = i_invvpid_individual_address_vpid_op) and (((e0_l = 3) and (e0_k(52-1 downto 18) = d3w0_0(64-1 downto 30))) or ((e0_l = 2) and (e0_k(52-1 downto 9) = d3w0_0(64-1 downto 21))) or ((e0_l = 1) and (e0_k(52-1 downto 0) = d3w0_0(64-1 downto 12)))))) then
+                            cache_tlb0_cv0(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        d3w1_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        d3w1_0 := i_invvpid_individual_address_addr;
+                        if (bool(cache_tlb0_cv1(to_integer(cache_tlb0_iset))) and ((e1_t_vpid = i_invvpid_individual_address_vpid_op) and (((e1_l = 3) and (e1_k(52-1 downto 18) = d3w1_0(64-1 downto 30))) or ((e1_l = 2) and (e1_k(52-1 downto 9) = d3w1_0(64-1 downto 21))) or ((e1_l = 1) and (e1_k(52-1 downto 0) = d3w1_0(64-1 downto 12)))))) then
+                            cache_tlb0_cv1(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        d3w2_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        d3w2_0 := i_invvpid_individual_address_addr;
+                        if (bool(cache_tlb0_cv2(to_integer(cache_tlb0_iset))) and ((e2_t_vpid = i_invvpid_individual_address_vpid_op) and (((e2_l = 3) and (e2_k(52-1 downto 18) = d3w2_0(64-1 downto 30))) or ((e2_l = 2) and (e2_k(52-1 downto 9) = d3w2_0(64-1 downto 21))) or ((e2_l = 1) and (e2_k(52-1 downto 0) = d3w2_0(64-1 downto 12)))))) then
+                            cache_tlb0_cv2(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        d3w3_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        d3w3_0 := i_invvpid_individual_address_addr;
+                        if (bool(cache_tlb0_cv3(to_integer(cache_tlb0_iset))) and ((e3_t_vpid = i_invvpid_individual_address_vpid_op) and (((e3_l = 3) and (e3_k(52-1 downto 18) = d3w3_0(64-1 downto 30))) or ((e3_l = 2) and (e3_k(52-1 downto 9) = d3w3_0(64-1 downto 21))) or ((e3_l = 1) and (e3_k(52-1 downto 0) = d3w3_0(64-1 downto 12)))))) then
+                            cache_tlb0_cv3(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        d3w4_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        d3w4_0 := i_invvpid_individual_address_addr;
+                        if (bool(cache_tlb0_cv4(to_integer(cache_tlb0_iset))) and ((e4_t_vpid = i_invvpid_individual_address_vpid_op) and (((e4_l = 3) and (e4_k(52-1 downto 18) = d3w4_0(64-1 downto 30))) or ((e4_l = 2) and (e4_k(52-1 downto 9) = d3w4_0(64-1 downto 21))) or ((e4_l = 1) and (e4_k(52-1 downto 0) = d3w4_0(64-1 downto 12)))))) then
+                            cache_tlb0_cv4(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        d3w5_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        d3w5_0 := i_invvpid_individual_address_addr;
+                        if (bool(cache_tlb0_cv5(to_integer(cache_tlb0_iset))) and ((e5_t_vpid = i_invvpid_individual_address_vpid_op) and (((e5_l = 3) and (e5_k(52-1 downto 18) = d3w5_0(64-1 downto 30))) or ((e5_l = 2) and (e5_k(52-1 downto 9) = d3w5_0(64-1 downto 21))) or ((e5_l = 1) and (e5_k(52-1 downto 0) = d3w5_0(64-1 downto 12)))))) then
+                            cache_tlb0_cv5(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        d3w6_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        d3w6_0 := i_invvpid_individual_address_addr;
+                        if (bool(cache_tlb0_cv6(to_integer(cache_tlb0_iset))) and ((e6_t_vpid = i_invvpid_individual_address_vpid_op) and (((e6_l = 3) and (e6_k(52-1 downto 18) = d3w6_0(64-1 downto 30))) or ((e6_l = 2) and (e6_k(52-1 downto 9) = d3w6_0(64-1 downto 21))) or ((e6_l = 1) and (e6_k(52-1 downto 0) = d3w6_0(64-1 downto 12)))))) then
+                            cache_tlb0_cv6(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        d3w7_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        d3w7_0 := i_invvpid_individual_address_addr;
+                        if (bool(cache_tlb0_cv7(to_integer(cache_tlb0_iset))) and ((e7_t_vpid = i_invvpid_individual_address_vpid_op) and (((e7_l = 3) and (e7_k(52-1 downto 18) = d3w7_0(64-1 downto 30))) or ((e7_l = 2) and (e7_k(52-1 downto 9) = d3w7_0(64-1 downto 21))) or ((e7_l = 1) and (e7_k(52-1 downto 0) = d3w7_0(64-1 downto 12)))))) then
+                            cache_tlb0_cv7(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                    elsif (i_op = 4) then
+                        if (bool(cache_tlb0_cv0(to_integer(cache_tlb0_iset))) and (e0_t_vpid = i_invvpid_single_context_vpid_op)) then
+                            cache_tlb0_cv0(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        if (bool(cache_tlb0_cv1(to_integer(cache_tlb0_iset))) and (e1_t_vpid = i_invvpid_single_context_vpid_op)) then
+                            cache_tlb0_cv1(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        if (bool(cache_tlb0_cv2(to_integer(cache_tlb0_iset))) and (e2_t_vpid = i_invvpid_single_context_vpid_op)) then
+                            cache_tlb0_cv2(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        if (bool(cache_tlb0_cv3(to_integer(cache_tlb0_iset))) and (e3_t_vpid = i_invvpid_single_context_vpid_op)) then
+                            cache_tlb0_cv3(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        if (bool(cache_tlb0_cv4(to_integer(cache_tlb0_iset))) and (e4_t_vpid = i_invvpid_single_context_vpid_op)) then
+                            cache_tlb0_cv4(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        if (bool(cache_tlb0_cv5(to_integer(cache_tlb0_iset))) and (e5_t_vpid = i_invvpid_single_context_vpid_op)) then
+                            cache_tlb0_cv5(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        if (bool(cache_tlb0_cv6(to_integer(cache_tlb0_iset))) and (e6_t_vpid = i_invvpid_single_context_vpid_op)) then
+                            cache_tlb0_cv6(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        if (bool(cache_tlb0_cv7(to_integer(cache_tlb0_iset))) and (e7_t_vpid = i_invvpid_single_context_vpid_op)) then
+                            cache_tlb0_cv7(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                    elsif (i_op = 5) then
+                        if (bool(cache_tlb0_cv0(to_integer(cache_tlb0_iset))) and (e0_t_vpid /= 0)) then
+                            cache_tlb0_cv0(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        if (bool(cache_tlb0_cv1(to_integer(cache_tlb0_iset))) and (e1_t_vpid /= 0)) then
+                            cache_tlb0_cv1(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        if (bool(cache_tlb0_cv2(to_integer(cache_tlb0_iset))) and (e2_t_vpid /= 0)) then
+                            cache_tlb0_cv2(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        if (bool(cache_tlb0_cv3(to_integer(cache_tlb0_iset))) and (e3_t_vpid /= 0)) then
+                            cache_tlb0_cv3(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        if (bool(cache_tlb0_cv4(to_integer(cache_tlb0_iset))) and (e4_t_vpid /= 0)) then
+                            cache_tlb0_cv4(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        if (bool(cache_tlb0_cv5(to_integer(cache_tlb0_iset))) and (e5_t_vpid /= 0)) then
+                            cache_tlb0_cv5(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        if (bool(cache_tlb0_cv6(to_integer(cache_tlb0_iset))) and (e6_t_vpid /= 0)) then
+                            cache_tlb0_cv6(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        if (bool(cache_tlb0_cv7(to_integer(cache_tlb0_iset))) and (e7_t_vpid /= 0)) then
+                            cache_tlb0_cv7(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                    elsif (i_op = 6) then
+                        if (bool(cache_tlb0_cv0(to_integer(cache_tlb0_iset))) and ((e0_t_vpid = i_invvpid_single_context_retaining_globals_vpid_op) and (not bool(e0_g(0))))) then
+                            cache_tlb0_cv0(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        if (bool(cache_tlb0_cv1(to_integer(cache_tlb0_iset))) and ((e1_t_vpid = i_invvpid_single_context_retaining_globals_vpid_op) and (not bool(e1_g(0))))) then
+                            cache_tlb0_cv1(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        if (bool(cache_tlb0_cv2(to_integer(cache_tlb0_iset))) and ((e2_t_vpid = i_invvpid_single_context_retaining_globals_vpid_op) and (not bool(e2_g(0))))) then
+                            cache_tlb0_cv2(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        if (bool(cache_tlb0_cv3(to_integer(cache_tlb0_iset))) and ((e3_t_vpid = i_invvpid_single_context_retaining_globals_vpid_op) and (not bool(e3_g(0))))) then
+                            cache_tlb0_cv3(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        if (bool(cache_tlb0_cv4(to_integer(cache_tlb0_iset))) and ((e4_t_vpid = i_invvpid_single_context_retaining_globals_vpid_op) and (not bool(e4_g(0))))) then
+                            cache_tlb0_cv4(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        if (bool(cache_tlb0_cv5(to_integer(cache_tlb0_iset))) and ((e5_t_vpid = i_invvpid_single_context_retaining_globals_vpid_op) and (not bool(e5_g(0))))) then
+                            cache_tlb0_cv5(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        if (bool(cache_tlb0_cv6(to_integer(cache_tlb0_iset))) and ((e6_t_vpid = i_invvpid_single_context_retaining_globals_vpid_op) and (not bool(e6_g(0))))) then
+                            cache_tlb0_cv6(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        if (bool(cache_tlb0_cv7(to_integer(cache_tlb0_iset))) and ((e7_t_vpid = i_invvpid_single_context_retaining_globals_vpid_op) and (not bool(e7_g(0))))) then
+                            cache_tlb0_cv7(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                    elsif (i_op = 7) then
+                        d7w0_0 := to_unsigned(0, 12);
+                        d7w0_1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        d7w0_1 := i_mov_cr3_value;
+                        if bool(r_CR4(17)) then
+                            d7w0_0 := d7w0_1(12-1 downto 0);
+                        else
+                            d7w0_0 := to_unsigned(0, 12);
+                        end if;
+                        if (bool(cache_tlb0_cv0(to_integer(cache_tlb0_iset))) and ((((not (bool(r_CR4(17)) and bool(i_mov_cr3_value(63)))) and (not bool(e0_g(0)))) and (e0_t_vpid = cache_tlb0_t_vpid)) and (e0_t_pcid = d7w0_0))) then
+                            cache_tlb0_cv0(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        d7w1_0 := to_unsigned(0, 12);
+                        d7w1_1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        d7w1_1 := i_mov_cr3_value;
+                        if bool(r_CR4(17)) then
+                            d7w1_0 := d7w1_1(12-1 downto 0);
+                        else
+                            d7w1_0 := to_unsigned(0, 12);
+                        end if;
+                        if (bool(cache_tlb0_cv1(to_integer(cache_tlb0_iset))) and ((((not (bool(r_CR4(17)) and bool(i_mov_cr3_value(63)))) and (not bool(e1_g(0)))) and (e1_t_vpid = cache_tlb0_t_vpid)) and (e1_t_pcid = d7w1_0))) then
+                            cache_tlb0_cv1(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        d7w2_0 := to_unsigned(0, 12);
+                        d7w2_1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        d7w2_1 := i_mov_cr3_value;
+                        if bool(r_CR4(17)) then
+                            d7w2_0 := d7w2_1(12-1 downto 0);
+                        else
+                            d7w2_0 := to_unsigned(0, 12);
+                        end if;
+                        if (bool(cache_tlb0_cv2(to_integer(cache_tlb0_iset))) and ((((not (bool(r_CR4(17)) and bool(i_mov_cr3_value(63)))) and (not bool(e2_g(0)))) and (e2_t_vpid = cache_tlb0_t_vpid)) and (e2_t_pcid = d7w2_0))) then
+                            cache_tlb0_cv2(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        d7w3_0 := to_unsigned(0, 12);
+                        d7w3_1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        d7w3_1 := i_mov_cr3_value;
+                        if bool(r_CR4(17)) then
+                            d7w3_0 := d7w3_1(12-1 downto 0);
+                        else
+                            d7w3_0 := to_unsigned(0, 12);
+                        end if;
+                        if (bool(cache_tlb0_cv3(to_integer(cache_tlb0_iset))) and ((((not (bool(r_CR4(17)) and bool(i_mov_cr3_value(63)))) and (not bool(e3_g(0)))) and (e3_t_vpid = cache_tlb0_t_vpid)) and (e3_t_pcid = d7w3_0))) then
+                            cache_tlb0_cv3(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        d7w4_0 := to_unsigned(0, 12);
+                        d7w4_1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        d7w4_1 := i_mov_cr3_value;
+                        if bool(r_CR4(17)) then
+                            d7w4_0 := d7w4_1(12-1 downto 0);
+                        else
+                            d7w4_0 := to_unsigned(0, 12);
+                        end if;
+                        if (bool(cache_tlb0_cv4(to_integer(cache_tlb0_iset))) and ((((not (bool(r_CR4(17)) and bool(i_mov_cr3_value(63)))) and (not bool(e4_g(0)))) and (e4_t_vpid = cache_tlb0_t_vpid)) and (e4_t_pcid = d7w4_0))) then
+                            cache_tlb0_cv4(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        d7w5_0 := to_unsigned(0, 12);
+                        d7w5_1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        d7w5_1 := i_mov_cr3_value;
+                        if bool(r_CR4(17)) then
+                            d7w5_0 := d7w5_1(12-1 downto 0);
+                        else
+                            d7w5_0 := to_unsigned(0, 12);
+                        end if;
+                        if (bool(cache_tlb0_cv5(to_integer(cache_tlb0_iset))) and ((((not (bool(r_CR4(17)) and bool(i_mov_cr3_value(63)))) and (not bool(e5_g(0)))) and (e5_t_vpid = cache_tlb0_t_vpid)) and (e5_t_pcid = d7w5_0))) then
+                            cache_tlb0_cv5(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        d7w6_0 := to_unsigned(0, 12);
+                        d7w6_1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        d7w6_1 := i_mov_cr3_value;
+                        if bool(r_CR4(17)) then
+                            d7w6_0 := d7w6_1(12-1 downto 0);
+                        else
+                            d7w6_0 := to_unsigned(0, 12);
+                        end if;
+                        if (bool(cache_tlb0_cv6(to_integer(cache_tlb0_iset))) and ((((not (bool(r_CR4(17)) and bool(i_mov_cr3_value(63)))) and (not bool(e6_g(0)))) and (e6_t_vpid = cache_tlb0_t_vpid)) and (e6_t_pcid = d7w6_0))) then
+                            cache_tlb0_cv6(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                        d7w7_0 := to_unsigned(0, 12);
+                        d7w7_1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        d7w7_1 := i_mov_cr3_value;
+                        if bool(r_CR4(17)) then
+                            d7w7_0 := d7w7_1(12-1 downto 0);
+                        else
+                            d7w7_0 := to_unsigned(0, 12);
+                        end if;
+                        if (bool(cache_tlb0_cv7(to_integer(cache_tlb0_iset))) and ((((not (bool(r_CR4(17)) and bool(i_mov_cr3_value(63)))) and (not bool(e7_g(0)))) and (e7_t_vpid = cache_tlb0_t_vpid)) and (e7_t_pcid = d7w7_0))) then
+                            cache_tlb0_cv7(to_integer(cache_tlb0_iset)) <= '0';
+                        end if;
+                    end if;
+                    if (cache_tlb0_iset = 7) then
+                        done <= '1';
+                        cache_tlb0_st <= IDLE;
+                    else
+                        cache_tlb0_iset <= (cache_tlb0_iset + 1);
+                    end if;
+                when others =>
+                    cache_tlb0_st <= IDLE;
+            end case;
+        end if;
+    end if;
+end process cache_tlb0_fsm;
 
 end architecture MyHDL;

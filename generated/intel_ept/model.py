@@ -20,6 +20,8 @@ STATUS_WIDTH = 8
 LEVEL_WIDTH = 3
 NO_LEVEL = 7  # a level port's "no level" (None): a switched-off stage, a host fault on the final address
 NESTED_BASE = 64
+INVALIDATIONS = ('invept_single_context', 'invept_global', 'invvpid_individual_address', 'invvpid_single_context', 'invvpid_all_context', 'invvpid_single_context_retaining_globals', 'mov_cr3')  # i_op = 1, 2... in this order
+SWEEP_CYCLES = 9  # most cycles an invalidation takes
 
 
 @block
@@ -1062,13 +1064,12 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
 def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_EPTP, r_PROC2, r_VPID,
                 o_status, o_level, o_aux, o_pa, o_r_vector, o_r_error_code, o_r_cr2, o_r1_vector, o_r1_error_code,
                 x_valid, x_pwrite, x_addr, x_waddr, x_wdata, x_on_table, x_done, x_status, x_level, x_pa, x_rnow, x_rdata, h_r_exit_reason, h_r_qualification, h_r_gpa, o_n_exit_reason, o_n_qualification, o_n_guest_physical_address, o_n_guest_linear_address,
-                hk_read, hk_write, hk_fetch, hk_user, x_update):
+                hk_read, hk_write, hk_fetch, hk_user, x_update, le):
     """Walker for regime long_mode as the guest stage  # spec: specs/x86_64_paging.vspec:234"""
     S = enum('IDLE', 'XWAIT', 'NFAULT', 'FAULT', 'ADREQ', 'ADWAIT', 'UWAIT', 'PROC')
     st = Signal(S.IDLE)
     lvl = Signal(intbv(0)[LEVEL_WIDTH:])
     ea = Signal(intbv(0)[ADDR_WIDTH:])
-    le = Signal(intbv(0)[64:])  # the last entry read, for the fault record
     fault_k = Signal(intbv(0)[STATUS_WIDTH:])
     flevel = Signal(intbv(0)[LEVEL_WIDTH:])
     a_rw = Signal(bool(0))
@@ -2042,10 +2043,967 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
 
 
 @block
+def cache_tlb(clk, rst, start, done, i_op, i_invept_single_context_eptp, i_invvpid_individual_address_vpid_op, i_invvpid_individual_address_addr, i_invvpid_single_context_vpid_op, i_invvpid_single_context_retaining_globals_vpid_op, i_mov_cr3_value, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_EPTP, r_PROC2, r_VPID,
+                w_start, w_done, w_status, w_level, w_aux, w_pa, le,
+                o_status, o_level, o_aux, o_pa, o_hit):
+    """Cache `tlb`: 64 entries, 8 ways, fifo, pages split."""
+    S = enum('IDLE', 'MISS', 'INV')
+    st = Signal(S.IDLE)
+    cv0 = [Signal(bool(0)) for _ in range(8)]
+    cv1 = [Signal(bool(0)) for _ in range(8)]
+    cv2 = [Signal(bool(0)) for _ in range(8)]
+    cv3 = [Signal(bool(0)) for _ in range(8)]
+    cv4 = [Signal(bool(0)) for _ in range(8)]
+    cv5 = [Signal(bool(0)) for _ in range(8)]
+    cv6 = [Signal(bool(0)) for _ in range(8)]
+    cv7 = [Signal(bool(0)) for _ in range(8)]
+    ck0 = [Signal(intbv(0)[52:]) for _ in range(8)]
+    ck1 = [Signal(intbv(0)[52:]) for _ in range(8)]
+    ck2 = [Signal(intbv(0)[52:]) for _ in range(8)]
+    ck3 = [Signal(intbv(0)[52:]) for _ in range(8)]
+    ck4 = [Signal(intbv(0)[52:]) for _ in range(8)]
+    ck5 = [Signal(intbv(0)[52:]) for _ in range(8)]
+    ck6 = [Signal(intbv(0)[52:]) for _ in range(8)]
+    ck7 = [Signal(intbv(0)[52:]) for _ in range(8)]
+    ca0 = [Signal(intbv(0)[3:]) for _ in range(8)]
+    ca1 = [Signal(intbv(0)[3:]) for _ in range(8)]
+    ca2 = [Signal(intbv(0)[3:]) for _ in range(8)]
+    ca3 = [Signal(intbv(0)[3:]) for _ in range(8)]
+    ca4 = [Signal(intbv(0)[3:]) for _ in range(8)]
+    ca5 = [Signal(intbv(0)[3:]) for _ in range(8)]
+    ca6 = [Signal(intbv(0)[3:]) for _ in range(8)]
+    ca7 = [Signal(intbv(0)[3:]) for _ in range(8)]
+    ct_vpid_0 = [Signal(intbv(0)[16:]) for _ in range(8)]
+    ct_vpid_1 = [Signal(intbv(0)[16:]) for _ in range(8)]
+    ct_vpid_2 = [Signal(intbv(0)[16:]) for _ in range(8)]
+    ct_vpid_3 = [Signal(intbv(0)[16:]) for _ in range(8)]
+    ct_vpid_4 = [Signal(intbv(0)[16:]) for _ in range(8)]
+    ct_vpid_5 = [Signal(intbv(0)[16:]) for _ in range(8)]
+    ct_vpid_6 = [Signal(intbv(0)[16:]) for _ in range(8)]
+    ct_vpid_7 = [Signal(intbv(0)[16:]) for _ in range(8)]
+    ct_ept_0 = [Signal(intbv(0)[1:]) for _ in range(8)]
+    ct_ept_1 = [Signal(intbv(0)[1:]) for _ in range(8)]
+    ct_ept_2 = [Signal(intbv(0)[1:]) for _ in range(8)]
+    ct_ept_3 = [Signal(intbv(0)[1:]) for _ in range(8)]
+    ct_ept_4 = [Signal(intbv(0)[1:]) for _ in range(8)]
+    ct_ept_5 = [Signal(intbv(0)[1:]) for _ in range(8)]
+    ct_ept_6 = [Signal(intbv(0)[1:]) for _ in range(8)]
+    ct_ept_7 = [Signal(intbv(0)[1:]) for _ in range(8)]
+    ct_eptrta_0 = [Signal(intbv(0)[40:]) for _ in range(8)]
+    ct_eptrta_1 = [Signal(intbv(0)[40:]) for _ in range(8)]
+    ct_eptrta_2 = [Signal(intbv(0)[40:]) for _ in range(8)]
+    ct_eptrta_3 = [Signal(intbv(0)[40:]) for _ in range(8)]
+    ct_eptrta_4 = [Signal(intbv(0)[40:]) for _ in range(8)]
+    ct_eptrta_5 = [Signal(intbv(0)[40:]) for _ in range(8)]
+    ct_eptrta_6 = [Signal(intbv(0)[40:]) for _ in range(8)]
+    ct_eptrta_7 = [Signal(intbv(0)[40:]) for _ in range(8)]
+    ct_pcid_0 = [Signal(intbv(0)[12:]) for _ in range(8)]
+    ct_pcid_1 = [Signal(intbv(0)[12:]) for _ in range(8)]
+    ct_pcid_2 = [Signal(intbv(0)[12:]) for _ in range(8)]
+    ct_pcid_3 = [Signal(intbv(0)[12:]) for _ in range(8)]
+    ct_pcid_4 = [Signal(intbv(0)[12:]) for _ in range(8)]
+    ct_pcid_5 = [Signal(intbv(0)[12:]) for _ in range(8)]
+    ct_pcid_6 = [Signal(intbv(0)[12:]) for _ in range(8)]
+    ct_pcid_7 = [Signal(intbv(0)[12:]) for _ in range(8)]
+    cg0 = [Signal(bool(0)) for _ in range(8)]
+    cg1 = [Signal(bool(0)) for _ in range(8)]
+    cg2 = [Signal(bool(0)) for _ in range(8)]
+    cg3 = [Signal(bool(0)) for _ in range(8)]
+    cg4 = [Signal(bool(0)) for _ in range(8)]
+    cg5 = [Signal(bool(0)) for _ in range(8)]
+    cg6 = [Signal(bool(0)) for _ in range(8)]
+    cg7 = [Signal(bool(0)) for _ in range(8)]
+    cl0 = [Signal(intbv(0)[3:]) for _ in range(8)]
+    cl1 = [Signal(intbv(0)[3:]) for _ in range(8)]
+    cl2 = [Signal(intbv(0)[3:]) for _ in range(8)]
+    cl3 = [Signal(intbv(0)[3:]) for _ in range(8)]
+    cl4 = [Signal(intbv(0)[3:]) for _ in range(8)]
+    cl5 = [Signal(intbv(0)[3:]) for _ in range(8)]
+    cl6 = [Signal(intbv(0)[3:]) for _ in range(8)]
+    cl7 = [Signal(intbv(0)[3:]) for _ in range(8)]
+    ch0 = [Signal(intbv(0)[3:]) for _ in range(8)]
+    ch1 = [Signal(intbv(0)[3:]) for _ in range(8)]
+    ch2 = [Signal(intbv(0)[3:]) for _ in range(8)]
+    ch3 = [Signal(intbv(0)[3:]) for _ in range(8)]
+    ch4 = [Signal(intbv(0)[3:]) for _ in range(8)]
+    ch5 = [Signal(intbv(0)[3:]) for _ in range(8)]
+    ch6 = [Signal(intbv(0)[3:]) for _ in range(8)]
+    ch7 = [Signal(intbv(0)[3:]) for _ in range(8)]
+    cp0 = [Signal(intbv(0)[52:]) for _ in range(8)]
+    cp1 = [Signal(intbv(0)[52:]) for _ in range(8)]
+    cp2 = [Signal(intbv(0)[52:]) for _ in range(8)]
+    cp3 = [Signal(intbv(0)[52:]) for _ in range(8)]
+    cp4 = [Signal(intbv(0)[52:]) for _ in range(8)]
+    cp5 = [Signal(intbv(0)[52:]) for _ in range(8)]
+    cp6 = [Signal(intbv(0)[52:]) for _ in range(8)]
+    cp7 = [Signal(intbv(0)[52:]) for _ in range(8)]
+    cf = [Signal(intbv(0)[3:]) for _ in range(8)]  # the next way to evict
+    c_set = Signal(intbv(0)[3:])  # the request's set
+    iset = Signal(intbv(0)[3:])  # the set an invalidation sweeps
+    c_acc = Signal(intbv(0)[3:])  # the request's access kinds
+    t_vpid = Signal(intbv(0)[16:])  # tag vpid of the request's context
+    t_ept = Signal(intbv(0)[1:])  # tag ept of the request's context
+    t_eptrta = Signal(intbv(0)[40:])  # tag eptrta of the request's context
+    t_pcid = Signal(intbv(0)[12:])  # tag pcid of the request's context
+    c_glob = Signal(bool(0))  # a fill's global bit, from the walk's leaf entry
+    l_hit = Signal(bool(0))
+    l_way = Signal(intbv(0)[3:])
+    l_pa = Signal(intbv(0)[ADDR_WIDTH:])
+    l_level = Signal(intbv(0)[LEVEL_WIDTH:])
+    l_aux = Signal(intbv(0)[LEVEL_WIDTH:])
+    hit = Signal(bool(0))  # the last translation was answered by the cache
+    h_pa = Signal(intbv(0)[ADDR_WIDTH:])
+    h_level = Signal(intbv(0)[LEVEL_WIDTH:])
+    h_aux = Signal(intbv(0)[LEVEL_WIDTH:])
+    @always_comb
+    def request():
+        """The request's set, access kinds, tags and (a fill's) global bit."""
+        c_set.next = i_addr[15:12]
+        c_acc.next = concat(k_write, k_user, k_fetch)
+        tg0 = intbv(0)[16:]
+        if r_PROC2[5]:
+            tg0[:] = r_VPID
+        else:
+            tg0[:] = 0
+        t_vpid.next = tg0
+        t_ept.next = 0
+        if r_PROC2[1]:
+            t_ept.next = 1
+        tg1 = intbv(0)[40:]
+        tg2 = intbv(0)[64:]
+        tg2[:] = r_EPTP
+        if r_PROC2[1]:
+            tg1[:] = tg2[52:12]
+        else:
+            tg1[:] = 0
+        t_eptrta.next = tg1
+        tg3 = intbv(0)[12:]
+        tg4 = intbv(0)[64:]
+        tg4[:] = r_CR3
+        if r_CR4[17]:
+            tg3[:] = tg4[12:0]
+        else:
+            tg3[:] = 0
+        t_pcid.next = tg3
+        c_glob.next = (le[8] and r_CR4[7])
+    @always_comb
+    def lookup():
+        """Every way of the request's set against the request: the first that matches hits."""
+        found = False
+        way = intbv(0)[3:]
+        pa = intbv(0)[ADDR_WIDTH:]
+        lv = intbv(0)[LEVEL_WIDTH:]
+        ax = intbv(0)[LEVEL_WIDTH:]
+        e7_v = intbv(0)[1:]
+        e7_v[0] = cv7[c_set]
+        e7_k = intbv(0)[52:]
+        e7_k[:] = ck7[c_set]
+        e7_a = intbv(0)[3:]
+        e7_a[:] = ca7[c_set]
+        e7_t_vpid = intbv(0)[16:]
+        e7_t_vpid[:] = ct_vpid_7[c_set]
+        e7_t_ept = intbv(0)[1:]
+        e7_t_ept[:] = ct_ept_7[c_set]
+        e7_t_eptrta = intbv(0)[40:]
+        e7_t_eptrta[:] = ct_eptrta_7[c_set]
+        e7_t_pcid = intbv(0)[12:]
+        e7_t_pcid[:] = ct_pcid_7[c_set]
+        e7_g = intbv(0)[1:]
+        e7_g[0] = cg7[c_set]
+        e7_l = intbv(0)[3:]
+        e7_l[:] = cl7[c_set]
+        e7_h = intbv(0)[3:]
+        e7_h[:] = ch7[c_set]
+        e7_p = intbv(0)[52:]
+        e7_p[:] = cp7[c_set]
+        if e7_v[0] and (e7_a == c_acc) and (e7_t_vpid == t_vpid) and (e7_t_ept == t_ept) and (e7_t_eptrta == t_eptrta) and ((e7_t_pcid == t_pcid) or e7_g[0]) and (e7_k == i_addr[64:12]):
+            found = True
+            way[:] = 7
+            pa[:] = concat(e7_p, i_addr[12:0])
+            lv[:] = e7_l
+            ax[:] = e7_h
+        e6_v = intbv(0)[1:]
+        e6_v[0] = cv6[c_set]
+        e6_k = intbv(0)[52:]
+        e6_k[:] = ck6[c_set]
+        e6_a = intbv(0)[3:]
+        e6_a[:] = ca6[c_set]
+        e6_t_vpid = intbv(0)[16:]
+        e6_t_vpid[:] = ct_vpid_6[c_set]
+        e6_t_ept = intbv(0)[1:]
+        e6_t_ept[:] = ct_ept_6[c_set]
+        e6_t_eptrta = intbv(0)[40:]
+        e6_t_eptrta[:] = ct_eptrta_6[c_set]
+        e6_t_pcid = intbv(0)[12:]
+        e6_t_pcid[:] = ct_pcid_6[c_set]
+        e6_g = intbv(0)[1:]
+        e6_g[0] = cg6[c_set]
+        e6_l = intbv(0)[3:]
+        e6_l[:] = cl6[c_set]
+        e6_h = intbv(0)[3:]
+        e6_h[:] = ch6[c_set]
+        e6_p = intbv(0)[52:]
+        e6_p[:] = cp6[c_set]
+        if e6_v[0] and (e6_a == c_acc) and (e6_t_vpid == t_vpid) and (e6_t_ept == t_ept) and (e6_t_eptrta == t_eptrta) and ((e6_t_pcid == t_pcid) or e6_g[0]) and (e6_k == i_addr[64:12]):
+            found = True
+            way[:] = 6
+            pa[:] = concat(e6_p, i_addr[12:0])
+            lv[:] = e6_l
+            ax[:] = e6_h
+        e5_v = intbv(0)[1:]
+        e5_v[0] = cv5[c_set]
+        e5_k = intbv(0)[52:]
+        e5_k[:] = ck5[c_set]
+        e5_a = intbv(0)[3:]
+        e5_a[:] = ca5[c_set]
+        e5_t_vpid = intbv(0)[16:]
+        e5_t_vpid[:] = ct_vpid_5[c_set]
+        e5_t_ept = intbv(0)[1:]
+        e5_t_ept[:] = ct_ept_5[c_set]
+        e5_t_eptrta = intbv(0)[40:]
+        e5_t_eptrta[:] = ct_eptrta_5[c_set]
+        e5_t_pcid = intbv(0)[12:]
+        e5_t_pcid[:] = ct_pcid_5[c_set]
+        e5_g = intbv(0)[1:]
+        e5_g[0] = cg5[c_set]
+        e5_l = intbv(0)[3:]
+        e5_l[:] = cl5[c_set]
+        e5_h = intbv(0)[3:]
+        e5_h[:] = ch5[c_set]
+        e5_p = intbv(0)[52:]
+        e5_p[:] = cp5[c_set]
+        if e5_v[0] and (e5_a == c_acc) and (e5_t_vpid == t_vpid) and (e5_t_ept == t_ept) and (e5_t_eptrta == t_eptrta) and ((e5_t_pcid == t_pcid) or e5_g[0]) and (e5_k == i_addr[64:12]):
+            found = True
+            way[:] = 5
+            pa[:] = concat(e5_p, i_addr[12:0])
+            lv[:] = e5_l
+            ax[:] = e5_h
+        e4_v = intbv(0)[1:]
+        e4_v[0] = cv4[c_set]
+        e4_k = intbv(0)[52:]
+        e4_k[:] = ck4[c_set]
+        e4_a = intbv(0)[3:]
+        e4_a[:] = ca4[c_set]
+        e4_t_vpid = intbv(0)[16:]
+        e4_t_vpid[:] = ct_vpid_4[c_set]
+        e4_t_ept = intbv(0)[1:]
+        e4_t_ept[:] = ct_ept_4[c_set]
+        e4_t_eptrta = intbv(0)[40:]
+        e4_t_eptrta[:] = ct_eptrta_4[c_set]
+        e4_t_pcid = intbv(0)[12:]
+        e4_t_pcid[:] = ct_pcid_4[c_set]
+        e4_g = intbv(0)[1:]
+        e4_g[0] = cg4[c_set]
+        e4_l = intbv(0)[3:]
+        e4_l[:] = cl4[c_set]
+        e4_h = intbv(0)[3:]
+        e4_h[:] = ch4[c_set]
+        e4_p = intbv(0)[52:]
+        e4_p[:] = cp4[c_set]
+        if e4_v[0] and (e4_a == c_acc) and (e4_t_vpid == t_vpid) and (e4_t_ept == t_ept) and (e4_t_eptrta == t_eptrta) and ((e4_t_pcid == t_pcid) or e4_g[0]) and (e4_k == i_addr[64:12]):
+            found = True
+            way[:] = 4
+            pa[:] = concat(e4_p, i_addr[12:0])
+            lv[:] = e4_l
+            ax[:] = e4_h
+        e3_v = intbv(0)[1:]
+        e3_v[0] = cv3[c_set]
+        e3_k = intbv(0)[52:]
+        e3_k[:] = ck3[c_set]
+        e3_a = intbv(0)[3:]
+        e3_a[:] = ca3[c_set]
+        e3_t_vpid = intbv(0)[16:]
+        e3_t_vpid[:] = ct_vpid_3[c_set]
+        e3_t_ept = intbv(0)[1:]
+        e3_t_ept[:] = ct_ept_3[c_set]
+        e3_t_eptrta = intbv(0)[40:]
+        e3_t_eptrta[:] = ct_eptrta_3[c_set]
+        e3_t_pcid = intbv(0)[12:]
+        e3_t_pcid[:] = ct_pcid_3[c_set]
+        e3_g = intbv(0)[1:]
+        e3_g[0] = cg3[c_set]
+        e3_l = intbv(0)[3:]
+        e3_l[:] = cl3[c_set]
+        e3_h = intbv(0)[3:]
+        e3_h[:] = ch3[c_set]
+        e3_p = intbv(0)[52:]
+        e3_p[:] = cp3[c_set]
+        if e3_v[0] and (e3_a == c_acc) and (e3_t_vpid == t_vpid) and (e3_t_ept == t_ept) and (e3_t_eptrta == t_eptrta) and ((e3_t_pcid == t_pcid) or e3_g[0]) and (e3_k == i_addr[64:12]):
+            found = True
+            way[:] = 3
+            pa[:] = concat(e3_p, i_addr[12:0])
+            lv[:] = e3_l
+            ax[:] = e3_h
+        e2_v = intbv(0)[1:]
+        e2_v[0] = cv2[c_set]
+        e2_k = intbv(0)[52:]
+        e2_k[:] = ck2[c_set]
+        e2_a = intbv(0)[3:]
+        e2_a[:] = ca2[c_set]
+        e2_t_vpid = intbv(0)[16:]
+        e2_t_vpid[:] = ct_vpid_2[c_set]
+        e2_t_ept = intbv(0)[1:]
+        e2_t_ept[:] = ct_ept_2[c_set]
+        e2_t_eptrta = intbv(0)[40:]
+        e2_t_eptrta[:] = ct_eptrta_2[c_set]
+        e2_t_pcid = intbv(0)[12:]
+        e2_t_pcid[:] = ct_pcid_2[c_set]
+        e2_g = intbv(0)[1:]
+        e2_g[0] = cg2[c_set]
+        e2_l = intbv(0)[3:]
+        e2_l[:] = cl2[c_set]
+        e2_h = intbv(0)[3:]
+        e2_h[:] = ch2[c_set]
+        e2_p = intbv(0)[52:]
+        e2_p[:] = cp2[c_set]
+        if e2_v[0] and (e2_a == c_acc) and (e2_t_vpid == t_vpid) and (e2_t_ept == t_ept) and (e2_t_eptrta == t_eptrta) and ((e2_t_pcid == t_pcid) or e2_g[0]) and (e2_k == i_addr[64:12]):
+            found = True
+            way[:] = 2
+            pa[:] = concat(e2_p, i_addr[12:0])
+            lv[:] = e2_l
+            ax[:] = e2_h
+        e1_v = intbv(0)[1:]
+        e1_v[0] = cv1[c_set]
+        e1_k = intbv(0)[52:]
+        e1_k[:] = ck1[c_set]
+        e1_a = intbv(0)[3:]
+        e1_a[:] = ca1[c_set]
+        e1_t_vpid = intbv(0)[16:]
+        e1_t_vpid[:] = ct_vpid_1[c_set]
+        e1_t_ept = intbv(0)[1:]
+        e1_t_ept[:] = ct_ept_1[c_set]
+        e1_t_eptrta = intbv(0)[40:]
+        e1_t_eptrta[:] = ct_eptrta_1[c_set]
+        e1_t_pcid = intbv(0)[12:]
+        e1_t_pcid[:] = ct_pcid_1[c_set]
+        e1_g = intbv(0)[1:]
+        e1_g[0] = cg1[c_set]
+        e1_l = intbv(0)[3:]
+        e1_l[:] = cl1[c_set]
+        e1_h = intbv(0)[3:]
+        e1_h[:] = ch1[c_set]
+        e1_p = intbv(0)[52:]
+        e1_p[:] = cp1[c_set]
+        if e1_v[0] and (e1_a == c_acc) and (e1_t_vpid == t_vpid) and (e1_t_ept == t_ept) and (e1_t_eptrta == t_eptrta) and ((e1_t_pcid == t_pcid) or e1_g[0]) and (e1_k == i_addr[64:12]):
+            found = True
+            way[:] = 1
+            pa[:] = concat(e1_p, i_addr[12:0])
+            lv[:] = e1_l
+            ax[:] = e1_h
+        e0_v = intbv(0)[1:]
+        e0_v[0] = cv0[c_set]
+        e0_k = intbv(0)[52:]
+        e0_k[:] = ck0[c_set]
+        e0_a = intbv(0)[3:]
+        e0_a[:] = ca0[c_set]
+        e0_t_vpid = intbv(0)[16:]
+        e0_t_vpid[:] = ct_vpid_0[c_set]
+        e0_t_ept = intbv(0)[1:]
+        e0_t_ept[:] = ct_ept_0[c_set]
+        e0_t_eptrta = intbv(0)[40:]
+        e0_t_eptrta[:] = ct_eptrta_0[c_set]
+        e0_t_pcid = intbv(0)[12:]
+        e0_t_pcid[:] = ct_pcid_0[c_set]
+        e0_g = intbv(0)[1:]
+        e0_g[0] = cg0[c_set]
+        e0_l = intbv(0)[3:]
+        e0_l[:] = cl0[c_set]
+        e0_h = intbv(0)[3:]
+        e0_h[:] = ch0[c_set]
+        e0_p = intbv(0)[52:]
+        e0_p[:] = cp0[c_set]
+        if e0_v[0] and (e0_a == c_acc) and (e0_t_vpid == t_vpid) and (e0_t_ept == t_ept) and (e0_t_eptrta == t_eptrta) and ((e0_t_pcid == t_pcid) or e0_g[0]) and (e0_k == i_addr[64:12]):
+            found = True
+            way[:] = 0
+            pa[:] = concat(e0_p, i_addr[12:0])
+            lv[:] = e0_l
+            ax[:] = e0_h
+        l_hit.next = found
+        l_way.next = way
+        l_pa.next = pa
+        l_level.next = lv
+        l_aux.next = ax
+    @always_comb
+    def walk():
+        """A translation the cache misses goes to the walker in the cycle `start` is sampled."""
+        w_start.next = start and i_op == 0 and not l_hit
+    @always_comb
+    def outputs():
+        """The outcome: the cache's on a hit, else the walker's."""
+        o_hit.next = hit
+        if hit:
+            o_status.next = 0
+            o_level.next = h_level
+            o_aux.next = h_aux
+            o_pa.next = h_pa
+        else:
+            o_status.next = w_status
+            o_level.next = w_level
+            o_aux.next = w_aux
+            o_pa.next = w_pa
+    @always_seq(clk.posedge, reset=rst)
+    def fsm():
+        fw = intbv(0)[3:]
+        free = False
+        if done:
+            done.next = False
+        if st == S.IDLE:
+            if start:
+                if i_op == 0:
+                    if l_hit:
+                        hit.next = True
+                        h_pa.next = l_pa
+                        h_level.next = l_level
+                        h_aux.next = l_aux
+                        done.next = True
+                    else:
+                        hit.next = False
+                        st.next = S.MISS
+                else:
+                    hit.next = False
+                    iset.next = 0
+                    st.next = S.INV
+        elif st == S.MISS:
+            if w_done:
+                if w_status == 0 and w_level != 7:  # ok, with an input-stage level: cached
+                    if not cv7[c_set]:
+                        fw[:] = 7
+                        free = True
+                    if not cv6[c_set]:
+                        fw[:] = 6
+                        free = True
+                    if not cv5[c_set]:
+                        fw[:] = 5
+                        free = True
+                    if not cv4[c_set]:
+                        fw[:] = 4
+                        free = True
+                    if not cv3[c_set]:
+                        fw[:] = 3
+                        free = True
+                    if not cv2[c_set]:
+                        fw[:] = 2
+                        free = True
+                    if not cv1[c_set]:
+                        fw[:] = 1
+                        free = True
+                    if not cv0[c_set]:
+                        fw[:] = 0
+                        free = True
+                    if not free:  # the set is full: evict the policy's victim
+                        fw[:] = cf[c_set]
+                        if cf[c_set] == 7:
+                            cf[c_set].next = 0
+                        else:
+                            cf[c_set].next = cf[c_set] + 1
+                    if fw == 0:
+                        cv0[c_set].next = True
+                        ck0[c_set].next = i_addr[64:12]
+                        ca0[c_set].next = c_acc
+                        ct_vpid_0[c_set].next = t_vpid
+                        ct_ept_0[c_set].next = t_ept
+                        ct_eptrta_0[c_set].next = t_eptrta
+                        ct_pcid_0[c_set].next = t_pcid
+                        cg0[c_set].next = c_glob
+                        cl0[c_set].next = w_level
+                        ch0[c_set].next = w_aux
+                        cp0[c_set].next = w_pa[64:12]
+                    elif fw == 1:
+                        cv1[c_set].next = True
+                        ck1[c_set].next = i_addr[64:12]
+                        ca1[c_set].next = c_acc
+                        ct_vpid_1[c_set].next = t_vpid
+                        ct_ept_1[c_set].next = t_ept
+                        ct_eptrta_1[c_set].next = t_eptrta
+                        ct_pcid_1[c_set].next = t_pcid
+                        cg1[c_set].next = c_glob
+                        cl1[c_set].next = w_level
+                        ch1[c_set].next = w_aux
+                        cp1[c_set].next = w_pa[64:12]
+                    elif fw == 2:
+                        cv2[c_set].next = True
+                        ck2[c_set].next = i_addr[64:12]
+                        ca2[c_set].next = c_acc
+                        ct_vpid_2[c_set].next = t_vpid
+                        ct_ept_2[c_set].next = t_ept
+                        ct_eptrta_2[c_set].next = t_eptrta
+                        ct_pcid_2[c_set].next = t_pcid
+                        cg2[c_set].next = c_glob
+                        cl2[c_set].next = w_level
+                        ch2[c_set].next = w_aux
+                        cp2[c_set].next = w_pa[64:12]
+                    elif fw == 3:
+                        cv3[c_set].next = True
+                        ck3[c_set].next = i_addr[64:12]
+                        ca3[c_set].next = c_acc
+                        ct_vpid_3[c_set].next = t_vpid
+                        ct_ept_3[c_set].next = t_ept
+                        ct_eptrta_3[c_set].next = t_eptrta
+                        ct_pcid_3[c_set].next = t_pcid
+                        cg3[c_set].next = c_glob
+                        cl3[c_set].next = w_level
+                        ch3[c_set].next = w_aux
+                        cp3[c_set].next = w_pa[64:12]
+                    elif fw == 4:
+                        cv4[c_set].next = True
+                        ck4[c_set].next = i_addr[64:12]
+                        ca4[c_set].next = c_acc
+                        ct_vpid_4[c_set].next = t_vpid
+                        ct_ept_4[c_set].next = t_ept
+                        ct_eptrta_4[c_set].next = t_eptrta
+                        ct_pcid_4[c_set].next = t_pcid
+                        cg4[c_set].next = c_glob
+                        cl4[c_set].next = w_level
+                        ch4[c_set].next = w_aux
+                        cp4[c_set].next = w_pa[64:12]
+                    elif fw == 5:
+                        cv5[c_set].next = True
+                        ck5[c_set].next = i_addr[64:12]
+                        ca5[c_set].next = c_acc
+                        ct_vpid_5[c_set].next = t_vpid
+                        ct_ept_5[c_set].next = t_ept
+                        ct_eptrta_5[c_set].next = t_eptrta
+                        ct_pcid_5[c_set].next = t_pcid
+                        cg5[c_set].next = c_glob
+                        cl5[c_set].next = w_level
+                        ch5[c_set].next = w_aux
+                        cp5[c_set].next = w_pa[64:12]
+                    elif fw == 6:
+                        cv6[c_set].next = True
+                        ck6[c_set].next = i_addr[64:12]
+                        ca6[c_set].next = c_acc
+                        ct_vpid_6[c_set].next = t_vpid
+                        ct_ept_6[c_set].next = t_ept
+                        ct_eptrta_6[c_set].next = t_eptrta
+                        ct_pcid_6[c_set].next = t_pcid
+                        cg6[c_set].next = c_glob
+                        cl6[c_set].next = w_level
+                        ch6[c_set].next = w_aux
+                        cp6[c_set].next = w_pa[64:12]
+                    elif fw == 7:
+                        cv7[c_set].next = True
+                        ck7[c_set].next = i_addr[64:12]
+                        ca7[c_set].next = c_acc
+                        ct_vpid_7[c_set].next = t_vpid
+                        ct_ept_7[c_set].next = t_ept
+                        ct_eptrta_7[c_set].next = t_eptrta
+                        ct_pcid_7[c_set].next = t_pcid
+                        cg7[c_set].next = c_glob
+                        cl7[c_set].next = w_level
+                        ch7[c_set].next = w_aux
+                        cp7[c_set].next = w_pa[64:12]
+                done.next = True
+                st.next = S.IDLE
+        elif st == S.INV:
+            e0_v = intbv(0)[1:]
+            e0_v[0] = cv0[iset]
+            e0_k = intbv(0)[52:]
+            e0_k[:] = ck0[iset]
+            e0_a = intbv(0)[3:]
+            e0_a[:] = ca0[iset]
+            e0_t_vpid = intbv(0)[16:]
+            e0_t_vpid[:] = ct_vpid_0[iset]
+            e0_t_ept = intbv(0)[1:]
+            e0_t_ept[:] = ct_ept_0[iset]
+            e0_t_eptrta = intbv(0)[40:]
+            e0_t_eptrta[:] = ct_eptrta_0[iset]
+            e0_t_pcid = intbv(0)[12:]
+            e0_t_pcid[:] = ct_pcid_0[iset]
+            e0_g = intbv(0)[1:]
+            e0_g[0] = cg0[iset]
+            e0_l = intbv(0)[3:]
+            e0_l[:] = cl0[iset]
+            e0_h = intbv(0)[3:]
+            e0_h[:] = ch0[iset]
+            e0_p = intbv(0)[52:]
+            e0_p[:] = cp0[iset]
+            e1_v = intbv(0)[1:]
+            e1_v[0] = cv1[iset]
+            e1_k = intbv(0)[52:]
+            e1_k[:] = ck1[iset]
+            e1_a = intbv(0)[3:]
+            e1_a[:] = ca1[iset]
+            e1_t_vpid = intbv(0)[16:]
+            e1_t_vpid[:] = ct_vpid_1[iset]
+            e1_t_ept = intbv(0)[1:]
+            e1_t_ept[:] = ct_ept_1[iset]
+            e1_t_eptrta = intbv(0)[40:]
+            e1_t_eptrta[:] = ct_eptrta_1[iset]
+            e1_t_pcid = intbv(0)[12:]
+            e1_t_pcid[:] = ct_pcid_1[iset]
+            e1_g = intbv(0)[1:]
+            e1_g[0] = cg1[iset]
+            e1_l = intbv(0)[3:]
+            e1_l[:] = cl1[iset]
+            e1_h = intbv(0)[3:]
+            e1_h[:] = ch1[iset]
+            e1_p = intbv(0)[52:]
+            e1_p[:] = cp1[iset]
+            e2_v = intbv(0)[1:]
+            e2_v[0] = cv2[iset]
+            e2_k = intbv(0)[52:]
+            e2_k[:] = ck2[iset]
+            e2_a = intbv(0)[3:]
+            e2_a[:] = ca2[iset]
+            e2_t_vpid = intbv(0)[16:]
+            e2_t_vpid[:] = ct_vpid_2[iset]
+            e2_t_ept = intbv(0)[1:]
+            e2_t_ept[:] = ct_ept_2[iset]
+            e2_t_eptrta = intbv(0)[40:]
+            e2_t_eptrta[:] = ct_eptrta_2[iset]
+            e2_t_pcid = intbv(0)[12:]
+            e2_t_pcid[:] = ct_pcid_2[iset]
+            e2_g = intbv(0)[1:]
+            e2_g[0] = cg2[iset]
+            e2_l = intbv(0)[3:]
+            e2_l[:] = cl2[iset]
+            e2_h = intbv(0)[3:]
+            e2_h[:] = ch2[iset]
+            e2_p = intbv(0)[52:]
+            e2_p[:] = cp2[iset]
+            e3_v = intbv(0)[1:]
+            e3_v[0] = cv3[iset]
+            e3_k = intbv(0)[52:]
+            e3_k[:] = ck3[iset]
+            e3_a = intbv(0)[3:]
+            e3_a[:] = ca3[iset]
+            e3_t_vpid = intbv(0)[16:]
+            e3_t_vpid[:] = ct_vpid_3[iset]
+            e3_t_ept = intbv(0)[1:]
+            e3_t_ept[:] = ct_ept_3[iset]
+            e3_t_eptrta = intbv(0)[40:]
+            e3_t_eptrta[:] = ct_eptrta_3[iset]
+            e3_t_pcid = intbv(0)[12:]
+            e3_t_pcid[:] = ct_pcid_3[iset]
+            e3_g = intbv(0)[1:]
+            e3_g[0] = cg3[iset]
+            e3_l = intbv(0)[3:]
+            e3_l[:] = cl3[iset]
+            e3_h = intbv(0)[3:]
+            e3_h[:] = ch3[iset]
+            e3_p = intbv(0)[52:]
+            e3_p[:] = cp3[iset]
+            e4_v = intbv(0)[1:]
+            e4_v[0] = cv4[iset]
+            e4_k = intbv(0)[52:]
+            e4_k[:] = ck4[iset]
+            e4_a = intbv(0)[3:]
+            e4_a[:] = ca4[iset]
+            e4_t_vpid = intbv(0)[16:]
+            e4_t_vpid[:] = ct_vpid_4[iset]
+            e4_t_ept = intbv(0)[1:]
+            e4_t_ept[:] = ct_ept_4[iset]
+            e4_t_eptrta = intbv(0)[40:]
+            e4_t_eptrta[:] = ct_eptrta_4[iset]
+            e4_t_pcid = intbv(0)[12:]
+            e4_t_pcid[:] = ct_pcid_4[iset]
+            e4_g = intbv(0)[1:]
+            e4_g[0] = cg4[iset]
+            e4_l = intbv(0)[3:]
+            e4_l[:] = cl4[iset]
+            e4_h = intbv(0)[3:]
+            e4_h[:] = ch4[iset]
+            e4_p = intbv(0)[52:]
+            e4_p[:] = cp4[iset]
+            e5_v = intbv(0)[1:]
+            e5_v[0] = cv5[iset]
+            e5_k = intbv(0)[52:]
+            e5_k[:] = ck5[iset]
+            e5_a = intbv(0)[3:]
+            e5_a[:] = ca5[iset]
+            e5_t_vpid = intbv(0)[16:]
+            e5_t_vpid[:] = ct_vpid_5[iset]
+            e5_t_ept = intbv(0)[1:]
+            e5_t_ept[:] = ct_ept_5[iset]
+            e5_t_eptrta = intbv(0)[40:]
+            e5_t_eptrta[:] = ct_eptrta_5[iset]
+            e5_t_pcid = intbv(0)[12:]
+            e5_t_pcid[:] = ct_pcid_5[iset]
+            e5_g = intbv(0)[1:]
+            e5_g[0] = cg5[iset]
+            e5_l = intbv(0)[3:]
+            e5_l[:] = cl5[iset]
+            e5_h = intbv(0)[3:]
+            e5_h[:] = ch5[iset]
+            e5_p = intbv(0)[52:]
+            e5_p[:] = cp5[iset]
+            e6_v = intbv(0)[1:]
+            e6_v[0] = cv6[iset]
+            e6_k = intbv(0)[52:]
+            e6_k[:] = ck6[iset]
+            e6_a = intbv(0)[3:]
+            e6_a[:] = ca6[iset]
+            e6_t_vpid = intbv(0)[16:]
+            e6_t_vpid[:] = ct_vpid_6[iset]
+            e6_t_ept = intbv(0)[1:]
+            e6_t_ept[:] = ct_ept_6[iset]
+            e6_t_eptrta = intbv(0)[40:]
+            e6_t_eptrta[:] = ct_eptrta_6[iset]
+            e6_t_pcid = intbv(0)[12:]
+            e6_t_pcid[:] = ct_pcid_6[iset]
+            e6_g = intbv(0)[1:]
+            e6_g[0] = cg6[iset]
+            e6_l = intbv(0)[3:]
+            e6_l[:] = cl6[iset]
+            e6_h = intbv(0)[3:]
+            e6_h[:] = ch6[iset]
+            e6_p = intbv(0)[52:]
+            e6_p[:] = cp6[iset]
+            e7_v = intbv(0)[1:]
+            e7_v[0] = cv7[iset]
+            e7_k = intbv(0)[52:]
+            e7_k[:] = ck7[iset]
+            e7_a = intbv(0)[3:]
+            e7_a[:] = ca7[iset]
+            e7_t_vpid = intbv(0)[16:]
+            e7_t_vpid[:] = ct_vpid_7[iset]
+            e7_t_ept = intbv(0)[1:]
+            e7_t_ept[:] = ct_ept_7[iset]
+            e7_t_eptrta = intbv(0)[40:]
+            e7_t_eptrta[:] = ct_eptrta_7[iset]
+            e7_t_pcid = intbv(0)[12:]
+            e7_t_pcid[:] = ct_pcid_7[iset]
+            e7_g = intbv(0)[1:]
+            e7_g[0] = cg7[iset]
+            e7_l = intbv(0)[3:]
+            e7_l[:] = cl7[iset]
+            e7_h = intbv(0)[3:]
+            e7_h[:] = ch7[iset]
+            e7_p = intbv(0)[52:]
+            e7_p[:] = cp7[iset]
+            if i_op == 1:  # invalidate invept_single_context
+                d1w0_0 = intbv(0)[64:]
+                d1w0_0[:] = i_invept_single_context_eptp
+                if cv0[iset] and (e0_t_ept[0] and (e0_t_eptrta == d1w0_0[52:12])):
+                    cv0[iset].next = False
+                d1w1_0 = intbv(0)[64:]
+                d1w1_0[:] = i_invept_single_context_eptp
+                if cv1[iset] and (e1_t_ept[0] and (e1_t_eptrta == d1w1_0[52:12])):
+                    cv1[iset].next = False
+                d1w2_0 = intbv(0)[64:]
+                d1w2_0[:] = i_invept_single_context_eptp
+                if cv2[iset] and (e2_t_ept[0] and (e2_t_eptrta == d1w2_0[52:12])):
+                    cv2[iset].next = False
+                d1w3_0 = intbv(0)[64:]
+                d1w3_0[:] = i_invept_single_context_eptp
+                if cv3[iset] and (e3_t_ept[0] and (e3_t_eptrta == d1w3_0[52:12])):
+                    cv3[iset].next = False
+                d1w4_0 = intbv(0)[64:]
+                d1w4_0[:] = i_invept_single_context_eptp
+                if cv4[iset] and (e4_t_ept[0] and (e4_t_eptrta == d1w4_0[52:12])):
+                    cv4[iset].next = False
+                d1w5_0 = intbv(0)[64:]
+                d1w5_0[:] = i_invept_single_context_eptp
+                if cv5[iset] and (e5_t_ept[0] and (e5_t_eptrta == d1w5_0[52:12])):
+                    cv5[iset].next = False
+                d1w6_0 = intbv(0)[64:]
+                d1w6_0[:] = i_invept_single_context_eptp
+                if cv6[iset] and (e6_t_ept[0] and (e6_t_eptrta == d1w6_0[52:12])):
+                    cv6[iset].next = False
+                d1w7_0 = intbv(0)[64:]
+                d1w7_0[:] = i_invept_single_context_eptp
+                if cv7[iset] and (e7_t_ept[0] and (e7_t_eptrta == d1w7_0[52:12])):
+                    cv7[iset].next = False
+            elif i_op == 2:  # invalidate invept_global
+                if cv0[iset] and e0_t_ept[0]:
+                    cv0[iset].next = False
+                if cv1[iset] and e1_t_ept[0]:
+                    cv1[iset].next = False
+                if cv2[iset] and e2_t_ept[0]:
+                    cv2[iset].next = False
+                if cv3[iset] and e3_t_ept[0]:
+                    cv3[iset].next = False
+                if cv4[iset] and e4_t_ept[0]:
+                    cv4[iset].next = False
+                if cv5[iset] and e5_t_ept[0]:
+                    cv5[iset].next = False
+                if cv6[iset] and e6_t_ept[0]:
+                    cv6[iset].next = False
+                if cv7[iset] and e7_t_ept[0]:
+                    cv7[iset].next = False
+            elif i_op == 3:  # invalidate invvpid_individual_address
+                d3w0_0 = intbv(0)[64:]
+                d3w0_0[:] = i_invvpid_individual_address_addr
+                if cv0[iset] and ((e0_t_vpid == i_invvpid_individual_address_vpid_op) and ((((e0_l == 3) and (e0_k[52:18] == d3w0_0[64:30])) or ((e0_l == 2) and (e0_k[52:9] == d3w0_0[64:21])) or ((e0_l == 1) and (e0_k[52:0] == d3w0_0[64:12]))))):
+                    cv0[iset].next = False
+                d3w1_0 = intbv(0)[64:]
+                d3w1_0[:] = i_invvpid_individual_address_addr
+                if cv1[iset] and ((e1_t_vpid == i_invvpid_individual_address_vpid_op) and ((((e1_l == 3) and (e1_k[52:18] == d3w1_0[64:30])) or ((e1_l == 2) and (e1_k[52:9] == d3w1_0[64:21])) or ((e1_l == 1) and (e1_k[52:0] == d3w1_0[64:12]))))):
+                    cv1[iset].next = False
+                d3w2_0 = intbv(0)[64:]
+                d3w2_0[:] = i_invvpid_individual_address_addr
+                if cv2[iset] and ((e2_t_vpid == i_invvpid_individual_address_vpid_op) and ((((e2_l == 3) and (e2_k[52:18] == d3w2_0[64:30])) or ((e2_l == 2) and (e2_k[52:9] == d3w2_0[64:21])) or ((e2_l == 1) and (e2_k[52:0] == d3w2_0[64:12]))))):
+                    cv2[iset].next = False
+                d3w3_0 = intbv(0)[64:]
+                d3w3_0[:] = i_invvpid_individual_address_addr
+                if cv3[iset] and ((e3_t_vpid == i_invvpid_individual_address_vpid_op) and ((((e3_l == 3) and (e3_k[52:18] == d3w3_0[64:30])) or ((e3_l == 2) and (e3_k[52:9] == d3w3_0[64:21])) or ((e3_l == 1) and (e3_k[52:0] == d3w3_0[64:12]))))):
+                    cv3[iset].next = False
+                d3w4_0 = intbv(0)[64:]
+                d3w4_0[:] = i_invvpid_individual_address_addr
+                if cv4[iset] and ((e4_t_vpid == i_invvpid_individual_address_vpid_op) and ((((e4_l == 3) and (e4_k[52:18] == d3w4_0[64:30])) or ((e4_l == 2) and (e4_k[52:9] == d3w4_0[64:21])) or ((e4_l == 1) and (e4_k[52:0] == d3w4_0[64:12]))))):
+                    cv4[iset].next = False
+                d3w5_0 = intbv(0)[64:]
+                d3w5_0[:] = i_invvpid_individual_address_addr
+                if cv5[iset] and ((e5_t_vpid == i_invvpid_individual_address_vpid_op) and ((((e5_l == 3) and (e5_k[52:18] == d3w5_0[64:30])) or ((e5_l == 2) and (e5_k[52:9] == d3w5_0[64:21])) or ((e5_l == 1) and (e5_k[52:0] == d3w5_0[64:12]))))):
+                    cv5[iset].next = False
+                d3w6_0 = intbv(0)[64:]
+                d3w6_0[:] = i_invvpid_individual_address_addr
+                if cv6[iset] and ((e6_t_vpid == i_invvpid_individual_address_vpid_op) and ((((e6_l == 3) and (e6_k[52:18] == d3w6_0[64:30])) or ((e6_l == 2) and (e6_k[52:9] == d3w6_0[64:21])) or ((e6_l == 1) and (e6_k[52:0] == d3w6_0[64:12]))))):
+                    cv6[iset].next = False
+                d3w7_0 = intbv(0)[64:]
+                d3w7_0[:] = i_invvpid_individual_address_addr
+                if cv7[iset] and ((e7_t_vpid == i_invvpid_individual_address_vpid_op) and ((((e7_l == 3) and (e7_k[52:18] == d3w7_0[64:30])) or ((e7_l == 2) and (e7_k[52:9] == d3w7_0[64:21])) or ((e7_l == 1) and (e7_k[52:0] == d3w7_0[64:12]))))):
+                    cv7[iset].next = False
+            elif i_op == 4:  # invalidate invvpid_single_context
+                if cv0[iset] and (e0_t_vpid == i_invvpid_single_context_vpid_op):
+                    cv0[iset].next = False
+                if cv1[iset] and (e1_t_vpid == i_invvpid_single_context_vpid_op):
+                    cv1[iset].next = False
+                if cv2[iset] and (e2_t_vpid == i_invvpid_single_context_vpid_op):
+                    cv2[iset].next = False
+                if cv3[iset] and (e3_t_vpid == i_invvpid_single_context_vpid_op):
+                    cv3[iset].next = False
+                if cv4[iset] and (e4_t_vpid == i_invvpid_single_context_vpid_op):
+                    cv4[iset].next = False
+                if cv5[iset] and (e5_t_vpid == i_invvpid_single_context_vpid_op):
+                    cv5[iset].next = False
+                if cv6[iset] and (e6_t_vpid == i_invvpid_single_context_vpid_op):
+                    cv6[iset].next = False
+                if cv7[iset] and (e7_t_vpid == i_invvpid_single_context_vpid_op):
+                    cv7[iset].next = False
+            elif i_op == 5:  # invalidate invvpid_all_context
+                if cv0[iset] and (e0_t_vpid != 0):
+                    cv0[iset].next = False
+                if cv1[iset] and (e1_t_vpid != 0):
+                    cv1[iset].next = False
+                if cv2[iset] and (e2_t_vpid != 0):
+                    cv2[iset].next = False
+                if cv3[iset] and (e3_t_vpid != 0):
+                    cv3[iset].next = False
+                if cv4[iset] and (e4_t_vpid != 0):
+                    cv4[iset].next = False
+                if cv5[iset] and (e5_t_vpid != 0):
+                    cv5[iset].next = False
+                if cv6[iset] and (e6_t_vpid != 0):
+                    cv6[iset].next = False
+                if cv7[iset] and (e7_t_vpid != 0):
+                    cv7[iset].next = False
+            elif i_op == 6:  # invalidate invvpid_single_context_retaining_globals
+                if cv0[iset] and ((e0_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op) and (not e0_g[0])):
+                    cv0[iset].next = False
+                if cv1[iset] and ((e1_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op) and (not e1_g[0])):
+                    cv1[iset].next = False
+                if cv2[iset] and ((e2_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op) and (not e2_g[0])):
+                    cv2[iset].next = False
+                if cv3[iset] and ((e3_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op) and (not e3_g[0])):
+                    cv3[iset].next = False
+                if cv4[iset] and ((e4_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op) and (not e4_g[0])):
+                    cv4[iset].next = False
+                if cv5[iset] and ((e5_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op) and (not e5_g[0])):
+                    cv5[iset].next = False
+                if cv6[iset] and ((e6_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op) and (not e6_g[0])):
+                    cv6[iset].next = False
+                if cv7[iset] and ((e7_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op) and (not e7_g[0])):
+                    cv7[iset].next = False
+            elif i_op == 7:  # invalidate mov_cr3
+                d7w0_0 = intbv(0)[12:]
+                d7w0_1 = intbv(0)[64:]
+                d7w0_1[:] = i_mov_cr3_value
+                if r_CR4[17]:
+                    d7w0_0[:] = d7w0_1[12:0]
+                else:
+                    d7w0_0[:] = 0
+                if cv0[iset] and ((((not (r_CR4[17] and i_mov_cr3_value[63])) and (not e0_g[0])) and (e0_t_vpid == t_vpid)) and (e0_t_pcid == d7w0_0)):
+                    cv0[iset].next = False
+                d7w1_0 = intbv(0)[12:]
+                d7w1_1 = intbv(0)[64:]
+                d7w1_1[:] = i_mov_cr3_value
+                if r_CR4[17]:
+                    d7w1_0[:] = d7w1_1[12:0]
+                else:
+                    d7w1_0[:] = 0
+                if cv1[iset] and ((((not (r_CR4[17] and i_mov_cr3_value[63])) and (not e1_g[0])) and (e1_t_vpid == t_vpid)) and (e1_t_pcid == d7w1_0)):
+                    cv1[iset].next = False
+                d7w2_0 = intbv(0)[12:]
+                d7w2_1 = intbv(0)[64:]
+                d7w2_1[:] = i_mov_cr3_value
+                if r_CR4[17]:
+                    d7w2_0[:] = d7w2_1[12:0]
+                else:
+                    d7w2_0[:] = 0
+                if cv2[iset] and ((((not (r_CR4[17] and i_mov_cr3_value[63])) and (not e2_g[0])) and (e2_t_vpid == t_vpid)) and (e2_t_pcid == d7w2_0)):
+                    cv2[iset].next = False
+                d7w3_0 = intbv(0)[12:]
+                d7w3_1 = intbv(0)[64:]
+                d7w3_1[:] = i_mov_cr3_value
+                if r_CR4[17]:
+                    d7w3_0[:] = d7w3_1[12:0]
+                else:
+                    d7w3_0[:] = 0
+                if cv3[iset] and ((((not (r_CR4[17] and i_mov_cr3_value[63])) and (not e3_g[0])) and (e3_t_vpid == t_vpid)) and (e3_t_pcid == d7w3_0)):
+                    cv3[iset].next = False
+                d7w4_0 = intbv(0)[12:]
+                d7w4_1 = intbv(0)[64:]
+                d7w4_1[:] = i_mov_cr3_value
+                if r_CR4[17]:
+                    d7w4_0[:] = d7w4_1[12:0]
+                else:
+                    d7w4_0[:] = 0
+                if cv4[iset] and ((((not (r_CR4[17] and i_mov_cr3_value[63])) and (not e4_g[0])) and (e4_t_vpid == t_vpid)) and (e4_t_pcid == d7w4_0)):
+                    cv4[iset].next = False
+                d7w5_0 = intbv(0)[12:]
+                d7w5_1 = intbv(0)[64:]
+                d7w5_1[:] = i_mov_cr3_value
+                if r_CR4[17]:
+                    d7w5_0[:] = d7w5_1[12:0]
+                else:
+                    d7w5_0[:] = 0
+                if cv5[iset] and ((((not (r_CR4[17] and i_mov_cr3_value[63])) and (not e5_g[0])) and (e5_t_vpid == t_vpid)) and (e5_t_pcid == d7w5_0)):
+                    cv5[iset].next = False
+                d7w6_0 = intbv(0)[12:]
+                d7w6_1 = intbv(0)[64:]
+                d7w6_1[:] = i_mov_cr3_value
+                if r_CR4[17]:
+                    d7w6_0[:] = d7w6_1[12:0]
+                else:
+                    d7w6_0[:] = 0
+                if cv6[iset] and ((((not (r_CR4[17] and i_mov_cr3_value[63])) and (not e6_g[0])) and (e6_t_vpid == t_vpid)) and (e6_t_pcid == d7w6_0)):
+                    cv6[iset].next = False
+                d7w7_0 = intbv(0)[12:]
+                d7w7_1 = intbv(0)[64:]
+                d7w7_1[:] = i_mov_cr3_value
+                if r_CR4[17]:
+                    d7w7_0[:] = d7w7_1[12:0]
+                else:
+                    d7w7_0[:] = 0
+                if cv7[iset] and ((((not (r_CR4[17] and i_mov_cr3_value[63])) and (not e7_g[0])) and (e7_t_vpid == t_vpid)) and (e7_t_pcid == d7w7_0)):
+                    cv7[iset].next = False
+            if iset == 7:
+                done.next = True
+                st.next = S.IDLE
+            else:
+                iset.next = iset + 1
+        else:
+            st.next = S.IDLE  # an unused state encoding returns to idle
+    return request, lookup, walk, outputs, fsm
+
+
+@block
 def model(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_EPTP, r_PROC2, r_VPID,
+          i_op, i_invept_single_context_eptp, i_invvpid_individual_address_vpid_op, i_invvpid_individual_address_addr, i_invvpid_single_context_vpid_op, i_invvpid_single_context_retaining_globals_vpid_op, i_mov_cr3_value,
           m_valid, m_ready, m_we, m_size, m_addr, m_wdata, m_rvalid, m_rdata,
-          o_status, o_level, o_aux, o_pa, o_r_vector, o_r_error_code, o_r_cr2, o_r1_vector, o_r1_error_code, o_n_exit_reason, o_n_qualification, o_n_guest_physical_address, o_n_guest_linear_address):
+          o_status, o_level, o_aux, o_pa, o_r_vector, o_r_error_code, o_r_cr2, o_r1_vector, o_r1_error_code, o_n_exit_reason, o_n_qualification, o_n_guest_physical_address, o_n_guest_linear_address, o_hit):
     """The translation `ept_2d`  # spec: specs/intel_ept.vspec:211"""
+    w_start = Signal(bool(0))  # the walker's start and outcome: the cache passes on a miss
+    w_done = Signal(bool(0))
+    w_status = Signal(intbv(0)[STATUS_WIDTH:])
+    w_level = Signal(intbv(0)[LEVEL_WIDTH:])
+    w_aux = Signal(intbv(0)[LEVEL_WIDTH:])
+    w_pa = Signal(intbv(0)[ADDR_WIDTH:])
+    le = Signal(intbv(0)[64:])  # the walker's last entry: the leaf of a walk that succeeded
+    tlb = cache_tlb(clk, rst, start, done, i_op, i_invept_single_context_eptp, i_invvpid_individual_address_vpid_op, i_invvpid_individual_address_addr, i_invvpid_single_context_vpid_op, i_invvpid_single_context_retaining_globals_vpid_op, i_mov_cr3_value, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_EPTP, r_PROC2, r_VPID,
+                w_start, w_done, w_status, w_level, w_aux, w_pa, le,
+                o_status, o_level, o_aux, o_pa, o_hit)
     x_valid = Signal(bool(0))
     x_pwrite = Signal(bool(0))
     x_update = Signal(bool(0))  # translate, then write x_wdata there (a guest entry update)
@@ -2079,11 +3037,11 @@ def model(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3,
                        m_valid, m_ready, m_we, m_size, m_addr, m_wdata, m_rvalid, m_rdata,
                        x_status, x_level, x_aux, x_pa, h_r_exit_reason, h_r_qualification, h_r_gpa,
                        x_table, x_pwrite, x_waddr, x_wdata, x_rnow, x_update, x_off)
-    guest = walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_EPTP, r_PROC2, r_VPID,
-                         o_status, o_level, o_aux, o_pa, o_r_vector, o_r_error_code, o_r_cr2, o_r1_vector, o_r1_error_code,
+    guest = walker_guest(clk, rst, w_start, w_done, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_EPTP, r_PROC2, r_VPID,
+                         w_status, w_level, w_aux, w_pa, o_r_vector, o_r_error_code, o_r_cr2, o_r1_vector, o_r1_error_code,
                          x_valid, x_pwrite, x_addr, x_waddr, x_wdata, x_on_table, x_done, x_status, x_level, x_pa, x_rnow, m_rdata, h_r_exit_reason, h_r_qualification, h_r_gpa, o_n_exit_reason, o_n_qualification, o_n_guest_physical_address, o_n_guest_linear_address,
-                         hk_read, hk_write, hk_fetch, hk_user, x_update)
-    return host, guest, host_inputs
+                         hk_read, hk_write, hk_fetch, hk_user, x_update, le)
+    return host, guest, host_inputs, tlb
 
 
 def ports():
@@ -2103,6 +3061,14 @@ def ports():
         "r_EPTP": Signal(intbv(0)[64:]),
         "r_PROC2": Signal(intbv(0)[32:]),
         "r_VPID": Signal(intbv(0)[16:]),
+        "i_op": Signal(intbv(0)[3:]),  # 0: translate; k: invalidation k
+        "i_invept_single_context_eptp": Signal(intbv(0)[64:]),
+        "i_invvpid_individual_address_vpid_op": Signal(intbv(0)[16:]),
+        "i_invvpid_individual_address_addr": Signal(intbv(0)[64:]),
+        "i_invvpid_single_context_vpid_op": Signal(intbv(0)[16:]),
+        "i_invvpid_single_context_retaining_globals_vpid_op": Signal(intbv(0)[16:]),
+        "i_mov_cr3_value": Signal(intbv(0)[64:]),
+        "o_hit": Signal(bool(0)),
         "m_valid": Signal(bool(0)), "m_ready": Signal(bool(0)), "m_we": Signal(bool(0)),
         "m_size": Signal(intbv(0)[SIZE_WIDTH:]),
         "m_addr": Signal(intbv(0)[ADDR_WIDTH:]), "m_wdata": Signal(intbv(0)[DATA_WIDTH:]),
@@ -2124,8 +3090,8 @@ def ports():
     return p
 
 
-PORT_ORDER = ("clk", "rst", "start", "done", "i_addr", "k_write", "k_user", "k_fetch", "r_CR0", "r_CR3", "r_CR4", "r_EFER", "r_RFLAGS", "r_PKRU", "r_EPTP", "r_PROC2", "r_VPID",               "m_valid", "m_ready", "m_we", "m_size", "m_addr", "m_wdata", "m_rvalid", "m_rdata",
-              "o_status", "o_level", "o_aux", "o_pa", "o_r_vector", "o_r_error_code", "o_r_cr2", "o_r1_vector", "o_r1_error_code", "o_n_exit_reason", "o_n_qualification", "o_n_guest_physical_address", "o_n_guest_linear_address")
+PORT_ORDER = ("clk", "rst", "start", "done", "i_addr", "k_write", "k_user", "k_fetch", "r_CR0", "r_CR3", "r_CR4", "r_EFER", "r_RFLAGS", "r_PKRU", "r_EPTP", "r_PROC2", "r_VPID",               "i_op", "i_invept_single_context_eptp", "i_invvpid_individual_address_vpid_op", "i_invvpid_individual_address_addr", "i_invvpid_single_context_vpid_op", "i_invvpid_single_context_retaining_globals_vpid_op", "i_mov_cr3_value",               "m_valid", "m_ready", "m_we", "m_size", "m_addr", "m_wdata", "m_rvalid", "m_rdata",
+              "o_status", "o_level", "o_aux", "o_pa", "o_r_vector", "o_r_error_code", "o_r_cr2", "o_r1_vector", "o_r1_error_code", "o_n_exit_reason", "o_n_qualification", "o_n_guest_physical_address", "o_n_guest_linear_address", "o_hit")
 
 
 def instance(p):

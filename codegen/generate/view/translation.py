@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from codegen import ir
 from codegen.generate.lower import Env, LowerError, _sized, const, hdl, py, record_py, resize, zero_extend
+from codegen.generate.view.cache import cache_views
 from codegen.generate.view.cache_ref import CacheRefView
 from codegen.generate.view.walker import NESTED_BASE, walkers
 from codegen.ir.expr import Expr
@@ -27,6 +28,26 @@ class TranslationView:
         for w in self.walkers:
             w.status_bits, w.level_bits = self.status_width, self.level_width
             w.cache_view = self.caches
+        # the top's caches (issue 15) in front of the cycle-level walker; [] keeps the model as it was
+        self.hdl_caches = cache_views(self)
+        self.main.le_port = any(c.has_global for c in self.hdl_caches)
+
+    @property
+    def hdl_invalidations(self) -> tuple:
+        """The top's invalidation events (i_op = 1, 2... in this order)."""
+        return tuple(getattr(self.spec.top, "invalidations", ()) or ()) if self.hdl_caches else ()
+
+    @property
+    def hdl_invalidation_names(self) -> tuple[str, ...]:
+        return tuple(ev.name for ev in self.hdl_invalidations)
+
+    @property
+    def op_width(self) -> int:
+        return max(1, len(self.hdl_invalidations).bit_length())
+
+    def operand_ports(self) -> list[tuple[str, int]]:
+        """(port, width) of each invalidation's operands: i_EVENT_OPERAND."""
+        return [(f"i_{ev.name}_{o.name}", o.width) for ev in self.hdl_invalidations for o in ev.operands]
 
     @property
     def has_no_level(self) -> bool:

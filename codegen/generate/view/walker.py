@@ -157,6 +157,8 @@ class WalkerView:
         self.status_bits = 8
         self.level_bits = self.level_width
         self.data_bits = self.entry_bits  # the memory port's data width; walkers() widens it to the model's
+        # the last entry `le` is a port (a cache's `global when` reads the walk's leaf entry)
+        self.le_port = False
 
     @property
     def size_code(self) -> int:

@@ -1,0 +1,459 @@
+"""What the cache template (cache_hdl.j2) sees: one cache of final translations (a TLB)
+in the cycle-level model, with the semantics of design section 3 (issue 15): its
+geometry, the fields an entry stores and their widths, the page shift of each level,
+the replacement policy as MyHDL statements, and the expressions it evaluates (tags,
+`global when`, each invalidation's drop condition) lowered to MyHDL.
+
+The view holds plain values and expressions, so that a test can build one by hand
+(`CacheView(...)`); `cache_views(t)` builds them from a translation's IR.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from codegen.generate.lower import Env, Hoist, LowerError, ref_slice
+from codegen.ir.expr import Expr
+
+ADDR_BITS = 64  # the models' address width (ADDR_WIDTH)
+
+
+@dataclass
+class Tag:
+    """A tag: its name, width and value over the request's context (an Expr)."""
+
+    name: str
+    width: int
+    value: Expr | None = None
+
+
+@dataclass
+class Event:
+    """An invalidation as this cache sees it: its i_op number (1-based, declared order),
+    its operands (name, width) and this cache's drop condition (None: drop every entry;
+    `dropped` False: the event drops nothing of this cache)."""
+
+    number: int
+    name: str
+    operands: tuple[tuple[str, int], ...] = ()
+    dropped: bool = True
+    when: Expr | None = None
+
+
+@dataclass
+class CacheView:
+    """One cache of final translations on the model's top translation."""
+
+    name: str
+    entries: int
+    ways: int
+    replace: str  # "lru" | "plru" | "fifo"
+    pages: str  # "split" | "whole"
+    g: int  # the smallest page shift of any leaf (input stage, and host stage)
+    input_width: int
+    access: tuple[str, ...]
+    # (spec level number, page shift) of each leaf level of the input stage, and of the host stage (nested)
+    levels: tuple[tuple[int, int], ...]
+    host_levels: tuple[tuple[int, int], ...] | None = None
+    tags: tuple[Tag, ...] = ()
+    global_when: Expr | None = None
+    ignores: tuple[str, ...] = ()
+    events: tuple[Event, ...] = ()
+    level_width: int = 3
+    no_level: int | None = None  # NO_LEVEL: an outcome with no input-stage level is not cached
+    # how the expressions are spelled: the context (tags, drops) and the leaf entry `le` (global)
+    env: Env = field(default_factory=Env)
+    leaf_env: Env = field(default_factory=Env)
+
+    def __post_init__(self):
+        if self.entries % self.ways or self.sets & (self.sets - 1):
+            raise ValueError(f"cache {self.name}: {self.entries} entries in {self.ways} ways")
+        if self.replace not in ("lru", "plru", "fifo"):
+            raise ValueError(f"cache {self.name}: replacement {self.replace!r}")
+        if self.replace == "plru" and self.ways & (self.ways - 1):
+            raise ValueError(f"cache {self.name}: plru needs a power-of-two number of ways")
+        if self.pages == "whole" and self.sets != 1:
+            raise ValueError(f"cache {self.name}: `pages whole` holds one set only")
+
+    # ---- geometry
+    @property
+    def sets(self) -> int:
+        return self.entries // self.ways
+
+    @property
+    def set_bits(self) -> int:
+        return self.sets.bit_length() - 1
+
+    @property
+    def way_bits(self) -> int:
+        """Bits of a way number (at least 1)."""
+        return max(1, (self.ways - 1).bit_length())
+
+    @property
+    def key_width(self) -> int:
+        """An entry's key: the input address >> g."""
+        return self.input_width - self.g
+
+    @property
+    def pa_width(self) -> int:
+        """An entry's output address >> g."""
+        return ADDR_BITS - self.g
+
+    @property
+    def set_index(self) -> str:
+        """The set of the request (a signal, or the constant 0 with one set)."""
+        return "c_set" if self.set_bits else "0"
+
+    def set_of_input(self) -> str:
+        """The set index from the input: input bits [g + set_bits - 1 : g]."""
+        g, b = self.g, self.set_bits
+        return f"i_addr[{g}]" if b == 1 else f"i_addr[{g + b}:{g}]"
+
+    @property
+    def access_bits(self) -> int:
+        return len(self.access)
+
+    def access_value(self) -> str:
+        """The request's access kinds as one value (first kind the highest bit)."""
+        ks = [f"k_{a}" for a in self.access]
+        return ks[0] if len(ks) == 1 else "concat(" + ", ".join(ks) + ")"
+
+    @property
+    def has_global(self) -> bool:
+        return self.global_when is not None
+
+    @property
+    def nested(self) -> bool:
+        return self.host_levels is not None
+
+    @property
+    def op_width(self) -> int:
+        return max(1, len(self.events).bit_length())
+
+    # ---- the stored fields of a way's entry: (memory prefix, width; 0 = a bool)
+    def fields(self) -> list[tuple[str, int]]:
+        out = [("cv", 0), ("ck", self.key_width), ("ca", 0 if self.access_bits == 1 else self.access_bits)]
+        out += [(f"ct_{t.name}_", t.width) for t in self.tags]
+        if self.has_global:
+            out.append(("cg", 0))
+        out += [("cl", self.level_width)] + ([("ch", self.level_width)] if self.nested else []) + [("cp", self.pa_width)]
+        return out
+
+    # ---- the request's tag values and global bit (always_comb statements)
+    def tag_lines(self) -> list[str]:
+        """Statements of the comb process that puts each tag's value (over the request's
+        context) in signal t_NAME, and (`global when`) the global bit of a fill (over the
+        walk's leaf entry `le` and the context) in c_glob."""
+        from codegen.generate.view.walker import _fitted
+        h = Hoist(self.env, prefix="tg")
+        out = []
+        for t in self.tags:
+            text = _fitted(h, self.env, t.value, t.width)
+            if t.width == 1:
+                out += h.take() + [f"t_{t.name}.next = 0", f"if {text}:", f"    t_{t.name}.next = 1"]
+            else:
+                out += h.take() + [f"t_{t.name}.next = {text}"]
+        if self.has_global:
+            hg = Hoist(self.leaf_env, prefix="gl")
+            cond = hg.cond(self.global_when)
+            out += hg.take() + [f"c_glob.next = {cond}"]
+        return out
+
+    def tag_spelled(self, name: str) -> str:
+        """A tag's current value (signal t_NAME), a bit spelled as one."""
+        t = self._tag(name)
+        return f"t_{name}[0]" if t.width == 1 else f"t_{name}"
+
+    def _tag(self, name: str) -> Tag:
+        for t in self.tags:
+            if t.name == name:
+                return t
+        raise KeyError(name)
+
+    # ---- lookup: way w of the request's set against the request
+    def way_vars(self, w: int, index: str) -> list[str]:
+        """Statements that read the fields of way `w` of set `index` into variables eW_*."""
+        out = []
+        for prefix, width in self.fields():
+            var = self._var(w, prefix)
+            if width == 0:
+                out += [f"{var} = intbv(0)[1:]", f"{var}[0] = {prefix}{w}[{index}]"]
+            else:
+                out += [f"{var} = intbv(0)[{width}:]", f"{var}[:] = {prefix}{w}[{index}]"]
+        return out
+
+    @staticmethod
+    def _var(w: int, prefix: str) -> str:
+        return f"e{w}_{prefix[1:].rstrip('_')}"
+
+    def bit(self, w: int, prefix: str) -> str:
+        """A one-bit field of way w's variables as a truth value."""
+        return f"{self._var(w, prefix)}[0]"
+
+    def match(self, w: int) -> str:
+        """Way w's entry answers the request: valid, the same access kinds and tags (or
+        global and the tag ignored), and the page (split: key == input >> g)."""
+        parts = [self.bit(w, "cv")]
+        acc = self._var(w, "ca")
+        parts.append(f"({acc}[0] == {self.access_value()})" if self.access_bits == 1 else f"({acc} == c_acc)")
+        for t in self.tags:
+            eq = f"({self._var(w, f'ct_{t.name}_')} == t_{t.name})"
+            if self.has_global and t.name in self.ignores:
+                eq = f"({eq} or {self.bit(w, 'cg')})"
+            parts.append(eq)
+        if self.pages == "split":
+            parts.append(f"({self._var(w, 'ck')} == i_addr[{self.input_width}:{self.g}])")
+        else:
+            parts.append(f"m{w}")
+        return " and ".join(parts)
+
+    def effective(self) -> list[tuple[int, list[str]]]:
+        """`pages whole`: (eff, conditions over eW_l / eW_h) for each effective page shift
+        eff = min(shift(level), host_shift(host_level)) an entry can have; a host level
+        of NO_LEVEL (host stage off) has no page size."""
+        by: dict[int, list[tuple[int, int | None]]] = {}
+        hosts = [(h, s) for h, s in self.host_levels] + [(None, None)] if self.nested else [(None, None)]
+        for lv, s in self.levels:
+            for h, hs in hosts:
+                eff = min(s, self.input_width) if hs is None else min(s, hs, self.input_width)
+                by.setdefault(eff, []).append((lv, h))
+        out = []
+        for eff, pairs in sorted(by.items()):
+            conds = []
+            for lv, h in pairs:
+                c = f"(eW_l == {lv})"
+                if self.nested:
+                    c = f"({c} and (eW_h == {self.no_level if h is None else h}))"
+                conds.append(c)
+            out.append((eff, conds))
+        return out
+
+    def whole_lines(self, w: int) -> list[str]:
+        """`pages whole`: statements that set mW (way w's page holds the input) and pW
+        (its output address for this input) at the entry's effective page size."""
+        key, pa, iw, g = self._var(w, "ck"), self._var(w, "cp"), self.input_width, self.g
+        out = [f"m{w} = False", f"p{w} = intbv(0)[{ADDR_BITS}:]"]
+        for i, (eff, conds) in enumerate(self.effective()):
+            cond = " or ".join(c.replace("eW_", f"e{w}_") for c in conds)
+            out.append(f"{'if' if i == 0 else 'elif'} {cond}:")
+            same = "True" if eff >= iw else f"({key}[{iw - g}:{eff - g}] == i_addr[{iw}:{eff}])"
+            out.append(f"    m{w} = {same}")
+            low = f"i_addr[{eff}:0]" if eff < iw else f"concat(intbv(0)[{eff - iw}:], i_addr)" if eff > iw else "i_addr"
+            top = f"{pa}[{self.pa_width}:{eff - g}]" if eff > g else pa
+            out.append(f"    p{w}[:] = concat({top}, {low})" if eff < ADDR_BITS else f"    p{w}[:] = {low}")
+        return out
+
+    def hit_pa(self, w: int) -> str:
+        """The output address a hit on way w answers: split, the stored address >> g
+        with the input's low g bits; whole, pW."""
+        if self.pages == "whole":
+            return f"p{w}"
+        return f"concat({self._var(w, 'cp')}, i_addr[{self.g}:0])"
+
+    # ---- replacement (section 3): per set, reset state, victim and touch
+    def policy_memories(self) -> list[str]:
+        """Declarations of the per-set replacement state (reset values as section 3)."""
+        n, wb = self.sets, self.way_bits
+        if self.ways == 1:
+            return []
+        if self.replace == "lru":
+            return [f"cr{w} = [Signal(intbv({w})[{wb}:]) for _ in range({n})]  # way {w}'s rank (0 = most recent)"
+                    for w in range(self.ways)]
+        if self.replace == "plru":
+            return [f"cb = [Signal(intbv(0)[{self.ways - 1}:]) for _ in range({n})]  # tree bits, node i at bit i"]
+        return [f"cf = [Signal(intbv(0)[{wb}:]) for _ in range({n})]  # the next way to evict"]
+
+    def policy_vars(self) -> list[str]:
+        if self.ways == 1:
+            return []
+        if self.replace == "lru":
+            return [f"rk = intbv(0)[{self.way_bits}:]"]
+        if self.replace == "plru":
+            return [f"pb = intbv(0)[{self.ways - 1}:]"]
+        return []
+
+    def plru_path(self, w: int) -> list[tuple[int, int]]:
+        """(node, bit value) from the root down to way w's leaf: the bits that lead the
+        victim search to w (node = 2 * node + 1 + bit)."""
+        node, path = w + self.ways - 1, []
+        while node > 0:
+            p = (node - 1) // 2
+            path.append((p, 0 if node == 2 * p + 1 else 1))
+            node = p
+        return list(reversed(path))
+
+    def victim_lines(self, out: str) -> list[str]:
+        """Statements that put the policy's victim way of the request's set in `out`; a
+        FIFO eviction advances the set's pointer."""
+        s = self.set_index
+        if self.ways == 1:
+            return [f"{out}[:] = 0"]
+        if self.replace == "lru":
+            return [line for w in range(self.ways)
+                    for line in (f"if cr{w}[{s}] == {self.ways - 1}:", f"    {out}[:] = {w}")]
+        if self.replace == "plru":
+            lines = [f"pb[:] = cb[{s}]"]
+            for w in range(self.ways):
+                cond = " and ".join(f"pb[{n}]" if b else f"(not pb[{n}])" for n, b in self.plru_path(w))
+                lines += [f"{'if' if w == 0 else 'elif'} {cond}:", f"    {out}[:] = {w}"]
+            return lines
+        return [f"{out}[:] = cf[{s}]",
+                f"if cf[{s}] == {self.ways - 1}:", f"    cf[{s}].next = 0", "else:", f"    cf[{s}].next = cf[{s}] + 1"]
+
+    def touch_lines(self, way: str) -> list[str]:
+        """Statements that touch way `way` (a variable or signal) of the request's set."""
+        s = self.set_index
+        if self.ways == 1 or self.replace == "fifo":
+            return []
+        if self.replace == "lru":
+            lines = []
+            for w in range(self.ways):
+                lines += [f"{'if' if w == 0 else 'elif'} {way} == {w}:", f"    rk[:] = cr{w}[{s}]"]
+            for w in range(self.ways):
+                lines += [f"if cr{w}[{s}] < rk:", f"    cr{w}[{s}].next = cr{w}[{s}] + 1"]
+            for w in range(self.ways):
+                lines += [f"if {way} == {w}:", f"    cr{w}[{s}].next = 0"]
+            return lines
+        lines = [f"pb[:] = cb[{s}]"]
+        for w in range(self.ways):
+            lines.append(f"{'if' if w == 0 else 'elif'} {way} == {w}:")
+            for n, b in self.plru_path(w):
+                # touch points each node on the path away from w: 1 when w is in the left subtree
+                lines.append(f"    pb[{n}] = {0 if b else 1}")
+        return lines + [f"cb[{s}].next = pb"]
+
+    # ---- fill: the way the walk's translation goes to, and what it stores
+    def fill_cond(self) -> str:
+        """The walk's outcome is cached: ok, with an input-stage level."""
+        if self.no_level is None:
+            return "w_status == 0"
+        return f"w_status == 0 and w_level != {self.no_level}"
+
+    def fill_values(self) -> list[tuple[str, str]]:
+        """(memory prefix, value) of each stored field of a fill."""
+        out = [("cv", "True"), ("ck", f"i_addr[{self.input_width}:{self.g}]"),
+               ("ca", self.access_value() if self.access_bits == 1 else "c_acc")]
+        out += [(f"ct_{t.name}_", f"t_{t.name}") for t in self.tags]
+        if self.has_global:
+            out.append(("cg", "c_glob"))
+        out.append(("cl", "w_level"))
+        if self.nested:
+            out.append(("ch", "w_aux"))
+        out.append(("cp", f"w_pa[{ADDR_BITS}:{self.g}]"))
+        return out
+
+    # ---- invalidation: each event's drop condition on way w of set `iset`
+    def drop_lines(self, ev: Event, w: int) -> tuple[list[str], str]:
+        """(statements, condition) for way w of the swept set: the entry is dropped."""
+        if ev.when is None:
+            return [], "True"
+        env = self.drop_env(ev, w)
+        h = Hoist(env, prefix=f"d{ev.number}w{w}_")
+        env.calls["covers"] = lambda e: self.covers(e, h, w)  # its statements go to h.lines
+        cond = h.cond(ev.when if self.has_global else _no_global(ev.when))
+        return h.take(), cond
+
+    def drop_env(self, ev: Event, w: int) -> Env:
+        """The context as the request's (r_*), the event's operands (i_EVENT_OPERAND), the
+        cache's current tag values (t_*), the swept entry (eW_*) and covers(X)."""
+        widths = dict(ev.operands)
+
+        def operand(e: Expr) -> str:
+            return ref_slice(f"i_{ev.name}_{e.name}", e.lo, e.width, widths[e.name])
+
+        def entry(e: Expr) -> str:
+            if e.name == "global":
+                return self.bit(w, "cg")
+            t = self._tag(e.name)
+            var = self._var(w, f"ct_{t.name}_")
+            return f"{var}[0]" if t.width == 1 else var
+
+        def tag(e: Expr) -> str:
+            return self.tag_spelled(e.name)
+
+        spell = dict(self.env.spell)
+        spell.update({"operand": operand, "entry": entry, "tag": tag})
+        signal = dict(self.env.signal)
+        signal["operand"] = lambda e: (f"i_{ev.name}_{e.name}", e.lo)
+        return Env(spell, signal)
+
+    def covers(self, e: Expr, h: Hoist, w: int) -> str:
+        """covers(X) on way w: the entry's translation is for the page holding input
+        address X, at the page size of the entry's level."""
+        x = e.args[0]
+        iw, g = self.input_width, self.g
+        xw = max(x.width, iw)
+        cx = h._new(xw)
+        h.lines.append(f"{cx}[:] = {h._fit(x, xw)}")
+        key, lvl = self._var(w, "ck"), self._var(w, "cl")
+        parts = []
+        for label, s in self.levels:
+            if s >= iw:
+                parts.append(f"({lvl} == {label})")
+            else:
+                parts.append(f"(({lvl} == {label}) and ({key}[{iw - g}:{s - g}] == {cx}[{iw}:{s}]))")
+        inside = f"({cx}[{xw}:{iw}] == 0) and " if xw > iw else ""
+        return f"({inside}({' or '.join(parts) if parts else 'False'}))"
+
+
+def _no_global(e: Expr) -> Expr:
+    """`e` with entry.global as the constant 0: a cache without `global when` has no
+    global entries."""
+    if e.op == "ref" and e.kind == "entry" and e.name == "global":
+        return Expr(op="num", value=0, width=1, span=e.span)
+    if not e.args:
+        return e
+    return e.model_copy(update={"args": tuple(_no_global(a) for a in e.args)})
+
+
+def _no_level(t) -> int | None:
+    return t.no_level if t.has_no_level else None
+
+
+def _leaf_shifts(regime) -> tuple[tuple[int, int], ...]:
+    return tuple((lv.shown, lv.page_shift) for lv in regime.levels if lv.leaf)
+
+
+def cache_views(t) -> list[CacheView]:
+    """The caches of translation view `t`'s top (a regime, or a nested composition),
+    as CacheViews, with their invalidations; [] when it declares none."""
+    top = t.spec.top
+    caches = tuple(getattr(top, "caches", ()) or ())
+    if not caches:
+        return []
+    if len(caches) > 1:
+        raise LowerError(f"the cycle-level model holds one cache of translations per translation, not "
+                         f"{len(caches)}: declare one `cache` here", caches[1].span)
+    main = t.main
+    guest = main.regime
+    host = t.host.regime if t.host else None
+    levels = _leaf_shifts(guest)
+    host_levels = _leaf_shifts(host) if host else None
+    g = min(s for _, s in levels + (host_levels or ()))
+    events = tuple(getattr(top, "invalidations", ()) or ())
+    out = []
+    for c in caches:
+        evs = []
+        for k, ev in enumerate(events, 1):
+            drops = [d for d in ev.drops if d.cache == c.name]
+            evs.append(Event(k, ev.name, tuple((o.name, o.width) for o in ev.operands), bool(drops),
+                             None if not drops or any(d.when is None for d in drops) else _any(d.when for d in drops)))
+        out.append(CacheView(
+            name=c.name, entries=c.entries, ways=c.ways, replace=c.replace, pages=c.pages, g=g,
+            input_width=guest.input_width, access=tuple(guest.access), levels=levels, host_levels=host_levels,
+            tags=tuple(Tag(tg.name, tg.value.width, tg.value) for tg in c.tags),
+            global_when=c.global_when, ignores=tuple(c.global_ignores), events=tuple(evs),
+            level_width=t.level_width, no_level=_no_level(t),
+            env=main.hdl_env(), leaf_env=main.hdl_env(main.record_layout, entry="le")))
+    return out
+
+
+def _any(whens) -> Expr:
+    """Several drops of one cache in one event: an entry goes when any condition holds."""
+    whens = list(whens)
+    out = whens[0]
+    for w in whens[1:]:
+        out = Expr(op="||", args=(out, w), width=1, span=w.span)
+    return out
+
+
+__all__ = ["CacheView", "Event", "Tag", "cache_views", "LowerError"]
