@@ -118,18 +118,58 @@ def account(report: SeqReport, seq: Sequence, run) -> None:
 
 
 def run(spec: ir.Spec, directory: Path, count: int, seed: int, timing: harness.Timing | None = None,
-        length: int = 60, arch_directory: Path | None = None, model: bool = True, progress=None) -> SeqReport:
-    """Draw `count` sequences of `length` steps and check them both ways."""
+        length: int = 60, arch_directory: Path | None = None, model: bool = True, progress=None,
+        jobs: int = 1) -> SeqReport:
+    """Draw `count` sequences of `length` steps and check them both ways. With `jobs` N > 1,
+    N processes each take a run of consecutive sequences; sequence i is the same whatever
+    N (it has a seed of its own), and so is the merged report."""
+    jobs = max(1, min(jobs, count))
+    if jobs == 1:
+        return run_range(spec, directory, 0, count, seed, timing, length, arch_directory, model, progress)
+    import concurrent.futures
+    import multiprocessing
+    bounds = [count * k // jobs for k in range(jobs + 1)]
+    parts: list = [None] * jobs
+    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pending = {pool.submit(run_range, spec, directory, bounds[k], bounds[k + 1] - bounds[k], seed, timing, length,
+                               arch_directory, model): k for k in range(jobs)}
+        for fut in concurrent.futures.as_completed(pending):
+            k = pending[fut]
+            parts[k] = fut.result()
+            if progress:
+                progress(parts[k].sequences)
+    return merge(parts)
+
+
+def merge(parts: list[SeqReport]) -> SeqReport:
+    """One report of the shards' reports, in shard order."""
+    out = SeqReport(parts[0].spec, parts[0].caches, expected=parts[0].expected, compared=parts[0].compared)
+    for p in parts:
+        for name in ("sequences", "steps", "translations", "lookups", "stale_hits", "refs", "cycles"):
+            setattr(out, name, getattr(out, name) + getattr(p, name))
+        out.mismatches += p.mismatches
+        out.violations += p.violations
+        for name in ("hits", "fills", "evictions", "drops"):
+            total = getattr(out, name)
+            for k, v in getattr(p, name).items():
+                total[k] = total.get(k, 0) + v
+        out.covered |= p.covered
+    return out
+
+
+def run_range(spec: ir.Spec, directory: Path, first: int, count: int, seed: int,
+              timing: harness.Timing | None = None, length: int = 60, arch_directory: Path | None = None,
+              model: bool = True, progress=None) -> SeqReport:
+    """Sequences first .. first+count-1 of the run, checked both ways."""
     ref, mod = harness.load_generated(directory)
     arch = harness.load_generated(arch_directory)[0] if arch_directory else ref
     timing = timing or harness.Timing()
-    report = SeqReport(spec.name, list(ref.CACHES), expected=expected_points(ref))
+    report = SeqReport(spec.name, list(ref.CACHES), expected=expected_points(ref), compared=model)
     limit = harness.cycle_limit(spec, timing)
-    for seq in sequences(spec, ref, count, seed, length):
+    for seq in sequences(spec, ref, count, seed, length, first):
         want = run_reference(ref, seq)
         account(report, seq, want)
         if model:
-            report.compared = True
             got = harness.run_model_sequence(mod, ref, seq, timing, limit)
             problems = compare(seq, want, got)
             if problems:
