@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import BaseModel
+
 from codegen import ir
 from codegen.verify import harness, oracle
 from codegen.verify.sequence import Sequence, compare, run_reference
@@ -27,6 +29,31 @@ def expected_points(ref) -> list[str]:
         out += [f"{c} hit", f"{c} miss", f"{c} fill", f"{c} eviction"]
     out += [f"invalidate {e} drops" for e in ref.INVALIDATIONS]
     return out + ["stale hit permitted"]
+
+
+class SequenceCoverage(BaseModel):
+    covered: int
+    expected: int
+    missing: list[str]
+
+
+class SequencesJson(BaseModel):
+    """The output of `cosim --sequences --json` (`virtspec schema sequences`)."""
+
+    spec: str
+    sequences: int
+    steps: int
+    translations: int
+    mismatches: int  # sequences where the model and the reference differ
+    violations: int  # sequences with an answer the architecture does not permit
+    stale_hits: int  # answers from a translation the tables no longer give, all permitted
+    hit_rate: dict[str, float]  # per cache: hits per translate step
+    fills: dict[str, int]
+    evictions: dict[str, int]
+    drops: dict[str, int]  # per invalidation: entries it dropped
+    refs_per_translation: float
+    cycles_per_translation: float | None  # the model's; None when no model ran
+    coverage: SequenceCoverage
 
 
 @dataclass
@@ -58,6 +85,9 @@ class SeqReport:
         return self.hits.get(cache, 0) / self.lookups if self.lookups else 0.0
 
     def as_json(self) -> dict:
+        return SequencesJson(**self._json()).model_dump()
+
+    def _json(self) -> dict:
         return {
             "spec": self.spec, "sequences": self.sequences, "steps": self.steps,
             "translations": self.translations, "mismatches": len(self.mismatches),

@@ -3,6 +3,7 @@ report, shards that give the same report, and the usage errors."""
 import json
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from codegen.cli import main
@@ -16,6 +17,8 @@ PAGING = str(ROOT / "specs" / "x86_64_paging.vspec")
 def test_a_short_run_agrees_and_reports_json(capsys):
     assert main(["cosim", PAGING, "--sequences", "3", "--steps", "50", "--json", "--quiet"]) == 0
     data = json.loads(capsys.readouterr().out)
+    assert main(["schema", "sequences"]) == 0
+    jsonschema.validate(data, json.loads(capsys.readouterr().out))
     assert data["sequences"] == 3 and data["steps"] == 150
     assert data["mismatches"] == 0 and data["violations"] == 0
     assert set(data["hit_rate"]) == {"tlb"} and data["cycles_per_translation"] > 0
