@@ -315,3 +315,20 @@ def test_global_when_reads_a_field_every_leaf_format_has(tmp_path):
     assert [d.code for d in bag.errors] == ["E0301"]
     assert "`global when` of cache 'tlb'" in bag.errors[0].message
     assert loc(bag.errors[0]) == where(text, "leaf.D")
+
+
+def test_an_instance_reads_and_writes_its_own_registers(tmp_path):
+    """`regime B = A with { CR3 = PT2; }`: its tags, drops and `set`s use PT2."""
+    text = _with_cache("drop tlb when", "drop tlb when CR3[0] && ") + (
+        "register PT2 : 64 { BASE [47:12]; }\n"
+        "regime other = walk with { CR3 = PT2; };\n")
+    text = edit(text, "    invalidate flush (addr : 48) {", "    invalidate flush (addr : 48) {\n        set CR3 = addr;")
+    path = tmp_path / "t.vspec"
+    path.write_text(text)
+    spec = compile_spec(path)
+    other = spec.regime("other")
+    assert other.context == ("PT2",)
+    (flush,) = other.invalidations
+    assert [b.name for b in flush.sets] == ["PT2"]
+    assert {r.name for r in flush.drops[0].when.refs() if r.kind == "ctx"} == {"PT2"}
+    assert {r.name for r in other.caches[0].tags[0].value.refs()} == {"PT2"}

@@ -1543,7 +1543,10 @@ def _rename(e, swap: dict[str, str]):
 def rename_registers(r: ir.Regime, swap: dict[str, str]) -> ir.Regime:
     """Regime `r` reading register swap[R] wherever it reads R."""
     out = _rename(r, swap)
-    return out.model_copy(update={"context": tuple(swap.get(c, c) for c in r.context)})
+    # an invalidation's `set REG` names the register it writes: the instance writes its own
+    events = tuple(v.model_copy(update={"sets": tuple(b.model_copy(update={"name": swap.get(b.name, b.name)})
+                                                      for b in v.sets)}) for v in out.invalidations)
+    return out.model_copy(update={"context": tuple(swap.get(c, c) for c in r.context), "invalidations": events})
 
 
 def project_folder(top: Path) -> Path | None:
