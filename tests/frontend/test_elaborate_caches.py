@@ -260,6 +260,8 @@ def test_the_snippet_compiles(tmp_path):
     (("(addr : 48)", "(addr : 48, addr : 8)"), "E0440", "addr : 8"),
     (("(addr : 48)", "(addr : 48, asn : 4)"), "E0440", "asn : 4"),
     (("tag asn = CR3[3:0];", "tag asn = CR3[3:0];\n        tag global = CR3[4];"), "E0440", "tag global"),
+    (("tag asn = CR3[3:0];", "tag CR3 = CR3[3:0];"), "E0440", "tag CR3"),
+    (("(addr : 48)", "(addr : 48, CR3 : 64)"), "E0440", "CR3 : 64)"),
     (("entries 16 ways 4", "entries 18 ways 4"), "E0442", "entries 18"),
     (("replace lru", "replace random"), "E0443", "random"),
     (("replace lru;", "replace lru;\n        pages halves;"), "E0444", "halves"),
