@@ -204,6 +204,13 @@ reg [2:0] walker_guest0_st;
 reg [2:0] cache_tlb0_c_acc;
 reg cache_tlb0_c_glob;
 reg [3:0] cache_tlb0_c_set;
+reg [2:0] cache_tlb0_f_acc;
+reg [51:0] cache_tlb0_f_key;
+reg [63:0] cache_tlb0_f_r_CR4;
+reg [3:0] cache_tlb0_f_set;
+reg [31:0] cache_tlb0_f_t_asid;
+reg [11:0] cache_tlb0_f_t_pcid;
+reg cache_tlb0_fin;
 reg [2:0] cache_tlb0_h_aux;
 reg [2:0] cache_tlb0_h_level;
 reg [63:0] cache_tlb0_h_pa;
@@ -214,6 +221,9 @@ reg cache_tlb0_l_hit;
 reg [2:0] cache_tlb0_l_level;
 reg [63:0] cache_tlb0_l_pa;
 reg [1:0] cache_tlb0_l_way;
+reg cache_tlb0_p_evict;
+reg [1:0] cache_tlb0_p_way;
+reg cache_tlb0_pend;
 reg [1:0] cache_tlb0_st;
 reg [31:0] cache_tlb0_t_asid;
 reg [11:0] cache_tlb0_t_pcid;
@@ -2513,10 +2523,11 @@ assign hb_EFER = r_HEFER;
 assign hb_RFLAGS = 0;
 assign hb_PKRU = 0;
 
-always @(i_addr, k_fetch, k_user, k_write, le, r_ASID, r_CR3, r_CR4) begin: cache_tlb0_request
+always @(cache_tlb0_f_key, cache_tlb0_f_r_CR4, i_addr, k_fetch, k_user, k_write, le, r_ASID, r_CR3, r_CR4) begin: cache_tlb0_request
     reg [12-1:0] tg0;
     reg [64-1:0] tg1;
     cache_tlb0_c_set = i_addr[16-1:12];
+    cache_tlb0_f_set = cache_tlb0_f_key[4-1:0];
     cache_tlb0_c_acc = {k_write, k_user, k_fetch};
     cache_tlb0_t_asid = r_ASID;
     tg0 = 12'h0;
@@ -2529,11 +2540,55 @@ always @(i_addr, k_fetch, k_user, k_write, le, r_ASID, r_CR3, r_CR4) begin: cach
         tg0 = 0;
     end
     cache_tlb0_t_pcid = tg0;
-    cache_tlb0_c_glob = (le[8] && r_CR4[7]);
+    cache_tlb0_c_glob = (le[8] && cache_tlb0_f_r_CR4[7]);
 end
 
-always @(cache_tlb0_c_acc, cache_tlb0_c_set, cache_tlb0_ca0[0], cache_tlb0_ca0[1], cache_tlb0_ca0[2], cache_tlb0_ca0[3], cache_tlb0_ca0[4], cache_tlb0_ca0[5], cache_tlb0_ca0[6], cache_tlb0_ca0[7], cache_tlb0_ca0[8], cache_tlb0_ca0[9], cache_tlb0_ca0[10], cache_tlb0_ca0[11], cache_tlb0_ca0[12], cache_tlb0_ca0[13], cache_tlb0_ca0[14], cache_tlb0_ca0[15], cache_tlb0_ca1[0], cache_tlb0_ca1[1], cache_tlb0_ca1[2], cache_tlb0_ca1[3], cache_tlb0_ca1[4], cache_tlb0_ca1[5], cache_tlb0_ca1[6], cache_tlb0_ca1[7], cache_tlb0_ca1[8], cache_tlb0_ca1[9], cache_tlb0_ca1[10], cache_tlb0_ca1[11], cache_tlb0_ca1[12], cache_tlb0_ca1[13], cache_tlb0_ca1[14], cache_tlb0_ca1[15], cache_tlb0_ca2[0], cache_tlb0_ca2[1], cache_tlb0_ca2[2], cache_tlb0_ca2[3], cache_tlb0_ca2[4], cache_tlb0_ca2[5], cache_tlb0_ca2[6], cache_tlb0_ca2[7], cache_tlb0_ca2[8], cache_tlb0_ca2[9], cache_tlb0_ca2[10], cache_tlb0_ca2[11], cache_tlb0_ca2[12], cache_tlb0_ca2[13], cache_tlb0_ca2[14], cache_tlb0_ca2[15], cache_tlb0_ca3[0], cache_tlb0_ca3[1], cache_tlb0_ca3[2], cache_tlb0_ca3[3], cache_tlb0_ca3[4], cache_tlb0_ca3[5], cache_tlb0_ca3[6], cache_tlb0_ca3[7], cache_tlb0_ca3[8], cache_tlb0_ca3[9], cache_tlb0_ca3[10], cache_tlb0_ca3[11], cache_tlb0_ca3[12], cache_tlb0_ca3[13], cache_tlb0_ca3[14], cache_tlb0_ca3[15], cache_tlb0_cg0[0], cache_tlb0_cg0[1], cache_tlb0_cg0[2], cache_tlb0_cg0[3], cache_tlb0_cg0[4], cache_tlb0_cg0[5], cache_tlb0_cg0[6], cache_tlb0_cg0[7], cache_tlb0_cg0[8], cache_tlb0_cg0[9], cache_tlb0_cg0[10], cache_tlb0_cg0[11], cache_tlb0_cg0[12], cache_tlb0_cg0[13], cache_tlb0_cg0[14], cache_tlb0_cg0[15], cache_tlb0_cg1[0], cache_tlb0_cg1[1], cache_tlb0_cg1[2], cache_tlb0_cg1[3], cache_tlb0_cg1[4], cache_tlb0_cg1[5], cache_tlb0_cg1[6], cache_tlb0_cg1[7], cache_tlb0_cg1[8], cache_tlb0_cg1[9], cache_tlb0_cg1[10], cache_tlb0_cg1[11], cache_tlb0_cg1[12], cache_tlb0_cg1[13], cache_tlb0_cg1[14], cache_tlb0_cg1[15], cache_tlb0_cg2[0], cache_tlb0_cg2[1], cache_tlb0_cg2[2], cache_tlb0_cg2[3], cache_tlb0_cg2[4], cache_tlb0_cg2[5], cache_tlb0_cg2[6], cache_tlb0_cg2[7], cache_tlb0_cg2[8], cache_tlb0_cg2[9], cache_tlb0_cg2[10], cache_tlb0_cg2[11], cache_tlb0_cg2[12], cache_tlb0_cg2[13], cache_tlb0_cg2[14], cache_tlb0_cg2[15], cache_tlb0_cg3[0], cache_tlb0_cg3[1], cache_tlb0_cg3[2], cache_tlb0_cg3[3], cache_tlb0_cg3[4], cache_tlb0_cg3[5], cache_tlb0_cg3[6], cache_tlb0_cg3[7], cache_tlb0_cg3[8], cache_tlb0_cg3[9], cache_tlb0_cg3[10], cache_tlb0_cg3[11], cache_tlb0_cg3[12], cache_tlb0_cg3[13], cache_tlb0_cg3[14], cache_tlb0_cg3[15], cache_tlb0_ch0[0], cache_tlb0_ch0[1], cache_tlb0_ch0[2], cache_tlb0_ch0[3], cache_tlb0_ch0[4], cache_tlb0_ch0[5], cache_tlb0_ch0[6], cache_tlb0_ch0[7], cache_tlb0_ch0[8], cache_tlb0_ch0[9], cache_tlb0_ch0[10], cache_tlb0_ch0[11], cache_tlb0_ch0[12], cache_tlb0_ch0[13], cache_tlb0_ch0[14], cache_tlb0_ch0[15], cache_tlb0_ch1[0], cache_tlb0_ch1[1], cache_tlb0_ch1[2], cache_tlb0_ch1[3], cache_tlb0_ch1[4], cache_tlb0_ch1[5], cache_tlb0_ch1[6], cache_tlb0_ch1[7], cache_tlb0_ch1[8], cache_tlb0_ch1[9], cache_tlb0_ch1[10], cache_tlb0_ch1[11], cache_tlb0_ch1[12], cache_tlb0_ch1[13], cache_tlb0_ch1[14], cache_tlb0_ch1[15], cache_tlb0_ch2[0], cache_tlb0_ch2[1], cache_tlb0_ch2[2], cache_tlb0_ch2[3], cache_tlb0_ch2[4], cache_tlb0_ch2[5], cache_tlb0_ch2[6], cache_tlb0_ch2[7], cache_tlb0_ch2[8], cache_tlb0_ch2[9], cache_tlb0_ch2[10], cache_tlb0_ch2[11], cache_tlb0_ch2[12], cache_tlb0_ch2[13], cache_tlb0_ch2[14], cache_tlb0_ch2[15], cache_tlb0_ch3[0], cache_tlb0_ch3[1], cache_tlb0_ch3[2], cache_tlb0_ch3[3], cache_tlb0_ch3[4], cache_tlb0_ch3[5], cache_tlb0_ch3[6], cache_tlb0_ch3[7], cache_tlb0_ch3[8], cache_tlb0_ch3[9], cache_tlb0_ch3[10], cache_tlb0_ch3[11], cache_tlb0_ch3[12], cache_tlb0_ch3[13], cache_tlb0_ch3[14], cache_tlb0_ch3[15], cache_tlb0_ck0[0], cache_tlb0_ck0[1], cache_tlb0_ck0[2], cache_tlb0_ck0[3], cache_tlb0_ck0[4], cache_tlb0_ck0[5], cache_tlb0_ck0[6], cache_tlb0_ck0[7], cache_tlb0_ck0[8], cache_tlb0_ck0[9], cache_tlb0_ck0[10], cache_tlb0_ck0[11], cache_tlb0_ck0[12], cache_tlb0_ck0[13], cache_tlb0_ck0[14], cache_tlb0_ck0[15], cache_tlb0_ck1[0], cache_tlb0_ck1[1], cache_tlb0_ck1[2], cache_tlb0_ck1[3], cache_tlb0_ck1[4], cache_tlb0_ck1[5], cache_tlb0_ck1[6], cache_tlb0_ck1[7], cache_tlb0_ck1[8], cache_tlb0_ck1[9], cache_tlb0_ck1[10], cache_tlb0_ck1[11], cache_tlb0_ck1[12], cache_tlb0_ck1[13], cache_tlb0_ck1[14], cache_tlb0_ck1[15], cache_tlb0_ck2[0], cache_tlb0_ck2[1], cache_tlb0_ck2[2], cache_tlb0_ck2[3], cache_tlb0_ck2[4], cache_tlb0_ck2[5], cache_tlb0_ck2[6], cache_tlb0_ck2[7], cache_tlb0_ck2[8], cache_tlb0_ck2[9], cache_tlb0_ck2[10], cache_tlb0_ck2[11], cache_tlb0_ck2[12], cache_tlb0_ck2[13], cache_tlb0_ck2[14], cache_tlb0_ck2[15], cache_tlb0_ck3[0], cache_tlb0_ck3[1], cache_tlb0_ck3[2], cache_tlb0_ck3[3], cache_tlb0_ck3[4], cache_tlb0_ck3[5], cache_tlb0_ck3[6], cache_tlb0_ck3[7], cache_tlb0_ck3[8], cache_tlb0_ck3[9], cache_tlb0_ck3[10], cache_tlb0_ck3[11], cache_tlb0_ck3[12], cache_tlb0_ck3[13], cache_tlb0_ck3[14], cache_tlb0_ck3[15], cache_tlb0_cl0[0], cache_tlb0_cl0[1], cache_tlb0_cl0[2], cache_tlb0_cl0[3], cache_tlb0_cl0[4], cache_tlb0_cl0[5], cache_tlb0_cl0[6], cache_tlb0_cl0[7], cache_tlb0_cl0[8], cache_tlb0_cl0[9], cache_tlb0_cl0[10], cache_tlb0_cl0[11], cache_tlb0_cl0[12], cache_tlb0_cl0[13], cache_tlb0_cl0[14], cache_tlb0_cl0[15], cache_tlb0_cl1[0], cache_tlb0_cl1[1], cache_tlb0_cl1[2], cache_tlb0_cl1[3], cache_tlb0_cl1[4], cache_tlb0_cl1[5], cache_tlb0_cl1[6], cache_tlb0_cl1[7], cache_tlb0_cl1[8], cache_tlb0_cl1[9], cache_tlb0_cl1[10], cache_tlb0_cl1[11], cache_tlb0_cl1[12], cache_tlb0_cl1[13], cache_tlb0_cl1[14], cache_tlb0_cl1[15], cache_tlb0_cl2[0], cache_tlb0_cl2[1], cache_tlb0_cl2[2], cache_tlb0_cl2[3], cache_tlb0_cl2[4], cache_tlb0_cl2[5], cache_tlb0_cl2[6], cache_tlb0_cl2[7], cache_tlb0_cl2[8], cache_tlb0_cl2[9], cache_tlb0_cl2[10], cache_tlb0_cl2[11], cache_tlb0_cl2[12], cache_tlb0_cl2[13], cache_tlb0_cl2[14], cache_tlb0_cl2[15], cache_tlb0_cl3[0], cache_tlb0_cl3[1], cache_tlb0_cl3[2], cache_tlb0_cl3[3], cache_tlb0_cl3[4], cache_tlb0_cl3[5], cache_tlb0_cl3[6], cache_tlb0_cl3[7], cache_tlb0_cl3[8], cache_tlb0_cl3[9], cache_tlb0_cl3[10], cache_tlb0_cl3[11], cache_tlb0_cl3[12], cache_tlb0_cl3[13], cache_tlb0_cl3[14], cache_tlb0_cl3[15], cache_tlb0_cp0[0], cache_tlb0_cp0[1], cache_tlb0_cp0[2], cache_tlb0_cp0[3], cache_tlb0_cp0[4], cache_tlb0_cp0[5], cache_tlb0_cp0[6], cache_tlb0_cp0[7], cache_tlb0_cp0[8], cache_tlb0_cp0[9], cache_tlb0_cp0[10], cache_tlb0_cp0[11], cache_tlb0_cp0[12], cache_tlb0_cp0[13], cache_tlb0_cp0[14], cache_tlb0_cp0[15], cache_tlb0_cp1[0], cache_tlb0_cp1[1], cache_tlb0_cp1[2], cache_tlb0_cp1[3], cache_tlb0_cp1[4], cache_tlb0_cp1[5], cache_tlb0_cp1[6], cache_tlb0_cp1[7], cache_tlb0_cp1[8], cache_tlb0_cp1[9], cache_tlb0_cp1[10], cache_tlb0_cp1[11], cache_tlb0_cp1[12], cache_tlb0_cp1[13], cache_tlb0_cp1[14], cache_tlb0_cp1[15], cache_tlb0_cp2[0], cache_tlb0_cp2[1], cache_tlb0_cp2[2], cache_tlb0_cp2[3], cache_tlb0_cp2[4], cache_tlb0_cp2[5], cache_tlb0_cp2[6], cache_tlb0_cp2[7], cache_tlb0_cp2[8], cache_tlb0_cp2[9], cache_tlb0_cp2[10], cache_tlb0_cp2[11], cache_tlb0_cp2[12], cache_tlb0_cp2[13], cache_tlb0_cp2[14], cache_tlb0_cp2[15], cache_tlb0_cp3[0], cache_tlb0_cp3[1], cache_tlb0_cp3[2], cache_tlb0_cp3[3], cache_tlb0_cp3[4], cache_tlb0_cp3[5], cache_tlb0_cp3[6], cache_tlb0_cp3[7], cache_tlb0_cp3[8], cache_tlb0_cp3[9], cache_tlb0_cp3[10], cache_tlb0_cp3[11], cache_tlb0_cp3[12], cache_tlb0_cp3[13], cache_tlb0_cp3[14], cache_tlb0_cp3[15], cache_tlb0_ct_asid_0[0], cache_tlb0_ct_asid_0[1], cache_tlb0_ct_asid_0[2], cache_tlb0_ct_asid_0[3], cache_tlb0_ct_asid_0[4], cache_tlb0_ct_asid_0[5], cache_tlb0_ct_asid_0[6], cache_tlb0_ct_asid_0[7], cache_tlb0_ct_asid_0[8], cache_tlb0_ct_asid_0[9], cache_tlb0_ct_asid_0[10], cache_tlb0_ct_asid_0[11], cache_tlb0_ct_asid_0[12], cache_tlb0_ct_asid_0[13], cache_tlb0_ct_asid_0[14], cache_tlb0_ct_asid_0[15], cache_tlb0_ct_asid_1[0], cache_tlb0_ct_asid_1[1], cache_tlb0_ct_asid_1[2], cache_tlb0_ct_asid_1[3], cache_tlb0_ct_asid_1[4], cache_tlb0_ct_asid_1[5], cache_tlb0_ct_asid_1[6], cache_tlb0_ct_asid_1[7], cache_tlb0_ct_asid_1[8], cache_tlb0_ct_asid_1[9], cache_tlb0_ct_asid_1[10], cache_tlb0_ct_asid_1[11], cache_tlb0_ct_asid_1[12], cache_tlb0_ct_asid_1[13], cache_tlb0_ct_asid_1[14], cache_tlb0_ct_asid_1[15], cache_tlb0_ct_asid_2[0], cache_tlb0_ct_asid_2[1], cache_tlb0_ct_asid_2[2], cache_tlb0_ct_asid_2[3], cache_tlb0_ct_asid_2[4], cache_tlb0_ct_asid_2[5], cache_tlb0_ct_asid_2[6], cache_tlb0_ct_asid_2[7], cache_tlb0_ct_asid_2[8], cache_tlb0_ct_asid_2[9], cache_tlb0_ct_asid_2[10], cache_tlb0_ct_asid_2[11], cache_tlb0_ct_asid_2[12], cache_tlb0_ct_asid_2[13], cache_tlb0_ct_asid_2[14], cache_tlb0_ct_asid_2[15], cache_tlb0_ct_asid_3[0], cache_tlb0_ct_asid_3[1], cache_tlb0_ct_asid_3[2], cache_tlb0_ct_asid_3[3], cache_tlb0_ct_asid_3[4], cache_tlb0_ct_asid_3[5], cache_tlb0_ct_asid_3[6], cache_tlb0_ct_asid_3[7], cache_tlb0_ct_asid_3[8], cache_tlb0_ct_asid_3[9], cache_tlb0_ct_asid_3[10], cache_tlb0_ct_asid_3[11], cache_tlb0_ct_asid_3[12], cache_tlb0_ct_asid_3[13], cache_tlb0_ct_asid_3[14], cache_tlb0_ct_asid_3[15], cache_tlb0_ct_pcid_0[0], cache_tlb0_ct_pcid_0[1], cache_tlb0_ct_pcid_0[2], cache_tlb0_ct_pcid_0[3], cache_tlb0_ct_pcid_0[4], cache_tlb0_ct_pcid_0[5], cache_tlb0_ct_pcid_0[6], cache_tlb0_ct_pcid_0[7], cache_tlb0_ct_pcid_0[8], cache_tlb0_ct_pcid_0[9], cache_tlb0_ct_pcid_0[10], cache_tlb0_ct_pcid_0[11], cache_tlb0_ct_pcid_0[12], cache_tlb0_ct_pcid_0[13], cache_tlb0_ct_pcid_0[14], cache_tlb0_ct_pcid_0[15], cache_tlb0_ct_pcid_1[0], cache_tlb0_ct_pcid_1[1], cache_tlb0_ct_pcid_1[2], cache_tlb0_ct_pcid_1[3], cache_tlb0_ct_pcid_1[4], cache_tlb0_ct_pcid_1[5], cache_tlb0_ct_pcid_1[6], cache_tlb0_ct_pcid_1[7], cache_tlb0_ct_pcid_1[8], cache_tlb0_ct_pcid_1[9], cache_tlb0_ct_pcid_1[10], cache_tlb0_ct_pcid_1[11], cache_tlb0_ct_pcid_1[12], cache_tlb0_ct_pcid_1[13], cache_tlb0_ct_pcid_1[14], cache_tlb0_ct_pcid_1[15], cache_tlb0_ct_pcid_2[0], cache_tlb0_ct_pcid_2[1], cache_tlb0_ct_pcid_2[2], cache_tlb0_ct_pcid_2[3], cache_tlb0_ct_pcid_2[4], cache_tlb0_ct_pcid_2[5], cache_tlb0_ct_pcid_2[6], cache_tlb0_ct_pcid_2[7], cache_tlb0_ct_pcid_2[8], cache_tlb0_ct_pcid_2[9], cache_tlb0_ct_pcid_2[10], cache_tlb0_ct_pcid_2[11], cache_tlb0_ct_pcid_2[12], cache_tlb0_ct_pcid_2[13], cache_tlb0_ct_pcid_2[14], cache_tlb0_ct_pcid_2[15], cache_tlb0_ct_pcid_3[0], cache_tlb0_ct_pcid_3[1], cache_tlb0_ct_pcid_3[2], cache_tlb0_ct_pcid_3[3], cache_tlb0_ct_pcid_3[4], cache_tlb0_ct_pcid_3[5], cache_tlb0_ct_pcid_3[6], cache_tlb0_ct_pcid_3[7], cache_tlb0_ct_pcid_3[8], cache_tlb0_ct_pcid_3[9], cache_tlb0_ct_pcid_3[10], cache_tlb0_ct_pcid_3[11], cache_tlb0_ct_pcid_3[12], cache_tlb0_ct_pcid_3[13], cache_tlb0_ct_pcid_3[14], cache_tlb0_ct_pcid_3[15], cache_tlb0_cv0[0], cache_tlb0_cv0[1], cache_tlb0_cv0[2], cache_tlb0_cv0[3], cache_tlb0_cv0[4], cache_tlb0_cv0[5], cache_tlb0_cv0[6], cache_tlb0_cv0[7], cache_tlb0_cv0[8], cache_tlb0_cv0[9], cache_tlb0_cv0[10], cache_tlb0_cv0[11], cache_tlb0_cv0[12], cache_tlb0_cv0[13], cache_tlb0_cv0[14], cache_tlb0_cv0[15], cache_tlb0_cv1[0], cache_tlb0_cv1[1], cache_tlb0_cv1[2], cache_tlb0_cv1[3], cache_tlb0_cv1[4], cache_tlb0_cv1[5], cache_tlb0_cv1[6], cache_tlb0_cv1[7], cache_tlb0_cv1[8], cache_tlb0_cv1[9], cache_tlb0_cv1[10], cache_tlb0_cv1[11], cache_tlb0_cv1[12], cache_tlb0_cv1[13], cache_tlb0_cv1[14], cache_tlb0_cv1[15], cache_tlb0_cv2[0], cache_tlb0_cv2[1], cache_tlb0_cv2[2], cache_tlb0_cv2[3], cache_tlb0_cv2[4], cache_tlb0_cv2[5], cache_tlb0_cv2[6], cache_tlb0_cv2[7], cache_tlb0_cv2[8], cache_tlb0_cv2[9], cache_tlb0_cv2[10], cache_tlb0_cv2[11], cache_tlb0_cv2[12], cache_tlb0_cv2[13], cache_tlb0_cv2[14], cache_tlb0_cv2[15], cache_tlb0_cv3[0], cache_tlb0_cv3[1], cache_tlb0_cv3[2], cache_tlb0_cv3[3], cache_tlb0_cv3[4], cache_tlb0_cv3[5], cache_tlb0_cv3[6], cache_tlb0_cv3[7], cache_tlb0_cv3[8], cache_tlb0_cv3[9], cache_tlb0_cv3[10], cache_tlb0_cv3[11], cache_tlb0_cv3[12], cache_tlb0_cv3[13], cache_tlb0_cv3[14], cache_tlb0_cv3[15], i_addr, cache_tlb0_t_asid, cache_tlb0_t_pcid) begin: cache_tlb0_lookup
+always @(cache_tlb0_cb[0], cache_tlb0_cb[1], cache_tlb0_cb[2], cache_tlb0_cb[3], cache_tlb0_cb[4], cache_tlb0_cb[5], cache_tlb0_cb[6], cache_tlb0_cb[7], cache_tlb0_cb[8], cache_tlb0_cb[9], cache_tlb0_cb[10], cache_tlb0_cb[11], cache_tlb0_cb[12], cache_tlb0_cb[13], cache_tlb0_cb[14], cache_tlb0_cb[15], cache_tlb0_cv0[0], cache_tlb0_cv0[1], cache_tlb0_cv0[2], cache_tlb0_cv0[3], cache_tlb0_cv0[4], cache_tlb0_cv0[5], cache_tlb0_cv0[6], cache_tlb0_cv0[7], cache_tlb0_cv0[8], cache_tlb0_cv0[9], cache_tlb0_cv0[10], cache_tlb0_cv0[11], cache_tlb0_cv0[12], cache_tlb0_cv0[13], cache_tlb0_cv0[14], cache_tlb0_cv0[15], cache_tlb0_cv1[0], cache_tlb0_cv1[1], cache_tlb0_cv1[2], cache_tlb0_cv1[3], cache_tlb0_cv1[4], cache_tlb0_cv1[5], cache_tlb0_cv1[6], cache_tlb0_cv1[7], cache_tlb0_cv1[8], cache_tlb0_cv1[9], cache_tlb0_cv1[10], cache_tlb0_cv1[11], cache_tlb0_cv1[12], cache_tlb0_cv1[13], cache_tlb0_cv1[14], cache_tlb0_cv1[15], cache_tlb0_cv2[0], cache_tlb0_cv2[1], cache_tlb0_cv2[2], cache_tlb0_cv2[3], cache_tlb0_cv2[4], cache_tlb0_cv2[5], cache_tlb0_cv2[6], cache_tlb0_cv2[7], cache_tlb0_cv2[8], cache_tlb0_cv2[9], cache_tlb0_cv2[10], cache_tlb0_cv2[11], cache_tlb0_cv2[12], cache_tlb0_cv2[13], cache_tlb0_cv2[14], cache_tlb0_cv2[15], cache_tlb0_cv3[0], cache_tlb0_cv3[1], cache_tlb0_cv3[2], cache_tlb0_cv3[3], cache_tlb0_cv3[4], cache_tlb0_cv3[5], cache_tlb0_cv3[6], cache_tlb0_cv3[7], cache_tlb0_cv3[8], cache_tlb0_cv3[9], cache_tlb0_cv3[10], cache_tlb0_cv3[11], cache_tlb0_cv3[12], cache_tlb0_cv3[13], cache_tlb0_cv3[14], cache_tlb0_cv3[15], cache_tlb0_f_set, cache_tlb0_st, w_done, w_level, w_status) begin: cache_tlb0_fill_way
+    reg [2-1:0] way;
+    reg free;
+    reg [3-1:0] vb;
+    way = 2'h0;
+    free = 1'b0;
+    vb = 3'h0;
+    if ((!cache_tlb0_cv3[cache_tlb0_f_set])) begin
+        way = 3;
+        free = 1'b1;
+    end
+    if ((!cache_tlb0_cv2[cache_tlb0_f_set])) begin
+        way = 2;
+        free = 1'b1;
+    end
+    if ((!cache_tlb0_cv1[cache_tlb0_f_set])) begin
+        way = 1;
+        free = 1'b1;
+    end
+    if ((!cache_tlb0_cv0[cache_tlb0_f_set])) begin
+        way = 0;
+        free = 1'b1;
+    end
+    if ((!free)) begin
+        vb = cache_tlb0_cb[cache_tlb0_f_set];
+        if (((!vb[0]) && (!vb[1]))) begin
+            way = 0;
+        end
+        else if (((!vb[0]) && vb[1])) begin
+            way = 1;
+        end
+        else if ((vb[0] && (!vb[2]))) begin
+            way = 2;
+        end
+        else if ((vb[0] && vb[2])) begin
+            way = 3;
+        end
+    end
+    cache_tlb0_p_way = way;
+    cache_tlb0_p_evict = (!free);
+    cache_tlb0_pend = ((cache_tlb0_st == 2'b01) && w_done && (w_status == 0) && (w_level != 7));
+end
+
+always @(cache_tlb0_c_acc, cache_tlb0_c_glob, cache_tlb0_c_set, cache_tlb0_ca0[0], cache_tlb0_ca0[1], cache_tlb0_ca0[2], cache_tlb0_ca0[3], cache_tlb0_ca0[4], cache_tlb0_ca0[5], cache_tlb0_ca0[6], cache_tlb0_ca0[7], cache_tlb0_ca0[8], cache_tlb0_ca0[9], cache_tlb0_ca0[10], cache_tlb0_ca0[11], cache_tlb0_ca0[12], cache_tlb0_ca0[13], cache_tlb0_ca0[14], cache_tlb0_ca0[15], cache_tlb0_ca1[0], cache_tlb0_ca1[1], cache_tlb0_ca1[2], cache_tlb0_ca1[3], cache_tlb0_ca1[4], cache_tlb0_ca1[5], cache_tlb0_ca1[6], cache_tlb0_ca1[7], cache_tlb0_ca1[8], cache_tlb0_ca1[9], cache_tlb0_ca1[10], cache_tlb0_ca1[11], cache_tlb0_ca1[12], cache_tlb0_ca1[13], cache_tlb0_ca1[14], cache_tlb0_ca1[15], cache_tlb0_ca2[0], cache_tlb0_ca2[1], cache_tlb0_ca2[2], cache_tlb0_ca2[3], cache_tlb0_ca2[4], cache_tlb0_ca2[5], cache_tlb0_ca2[6], cache_tlb0_ca2[7], cache_tlb0_ca2[8], cache_tlb0_ca2[9], cache_tlb0_ca2[10], cache_tlb0_ca2[11], cache_tlb0_ca2[12], cache_tlb0_ca2[13], cache_tlb0_ca2[14], cache_tlb0_ca2[15], cache_tlb0_ca3[0], cache_tlb0_ca3[1], cache_tlb0_ca3[2], cache_tlb0_ca3[3], cache_tlb0_ca3[4], cache_tlb0_ca3[5], cache_tlb0_ca3[6], cache_tlb0_ca3[7], cache_tlb0_ca3[8], cache_tlb0_ca3[9], cache_tlb0_ca3[10], cache_tlb0_ca3[11], cache_tlb0_ca3[12], cache_tlb0_ca3[13], cache_tlb0_ca3[14], cache_tlb0_ca3[15], cache_tlb0_cg0[0], cache_tlb0_cg0[1], cache_tlb0_cg0[2], cache_tlb0_cg0[3], cache_tlb0_cg0[4], cache_tlb0_cg0[5], cache_tlb0_cg0[6], cache_tlb0_cg0[7], cache_tlb0_cg0[8], cache_tlb0_cg0[9], cache_tlb0_cg0[10], cache_tlb0_cg0[11], cache_tlb0_cg0[12], cache_tlb0_cg0[13], cache_tlb0_cg0[14], cache_tlb0_cg0[15], cache_tlb0_cg1[0], cache_tlb0_cg1[1], cache_tlb0_cg1[2], cache_tlb0_cg1[3], cache_tlb0_cg1[4], cache_tlb0_cg1[5], cache_tlb0_cg1[6], cache_tlb0_cg1[7], cache_tlb0_cg1[8], cache_tlb0_cg1[9], cache_tlb0_cg1[10], cache_tlb0_cg1[11], cache_tlb0_cg1[12], cache_tlb0_cg1[13], cache_tlb0_cg1[14], cache_tlb0_cg1[15], cache_tlb0_cg2[0], cache_tlb0_cg2[1], cache_tlb0_cg2[2], cache_tlb0_cg2[3], cache_tlb0_cg2[4], cache_tlb0_cg2[5], cache_tlb0_cg2[6], cache_tlb0_cg2[7], cache_tlb0_cg2[8], cache_tlb0_cg2[9], cache_tlb0_cg2[10], cache_tlb0_cg2[11], cache_tlb0_cg2[12], cache_tlb0_cg2[13], cache_tlb0_cg2[14], cache_tlb0_cg2[15], cache_tlb0_cg3[0], cache_tlb0_cg3[1], cache_tlb0_cg3[2], cache_tlb0_cg3[3], cache_tlb0_cg3[4], cache_tlb0_cg3[5], cache_tlb0_cg3[6], cache_tlb0_cg3[7], cache_tlb0_cg3[8], cache_tlb0_cg3[9], cache_tlb0_cg3[10], cache_tlb0_cg3[11], cache_tlb0_cg3[12], cache_tlb0_cg3[13], cache_tlb0_cg3[14], cache_tlb0_cg3[15], cache_tlb0_ch0[0], cache_tlb0_ch0[1], cache_tlb0_ch0[2], cache_tlb0_ch0[3], cache_tlb0_ch0[4], cache_tlb0_ch0[5], cache_tlb0_ch0[6], cache_tlb0_ch0[7], cache_tlb0_ch0[8], cache_tlb0_ch0[9], cache_tlb0_ch0[10], cache_tlb0_ch0[11], cache_tlb0_ch0[12], cache_tlb0_ch0[13], cache_tlb0_ch0[14], cache_tlb0_ch0[15], cache_tlb0_ch1[0], cache_tlb0_ch1[1], cache_tlb0_ch1[2], cache_tlb0_ch1[3], cache_tlb0_ch1[4], cache_tlb0_ch1[5], cache_tlb0_ch1[6], cache_tlb0_ch1[7], cache_tlb0_ch1[8], cache_tlb0_ch1[9], cache_tlb0_ch1[10], cache_tlb0_ch1[11], cache_tlb0_ch1[12], cache_tlb0_ch1[13], cache_tlb0_ch1[14], cache_tlb0_ch1[15], cache_tlb0_ch2[0], cache_tlb0_ch2[1], cache_tlb0_ch2[2], cache_tlb0_ch2[3], cache_tlb0_ch2[4], cache_tlb0_ch2[5], cache_tlb0_ch2[6], cache_tlb0_ch2[7], cache_tlb0_ch2[8], cache_tlb0_ch2[9], cache_tlb0_ch2[10], cache_tlb0_ch2[11], cache_tlb0_ch2[12], cache_tlb0_ch2[13], cache_tlb0_ch2[14], cache_tlb0_ch2[15], cache_tlb0_ch3[0], cache_tlb0_ch3[1], cache_tlb0_ch3[2], cache_tlb0_ch3[3], cache_tlb0_ch3[4], cache_tlb0_ch3[5], cache_tlb0_ch3[6], cache_tlb0_ch3[7], cache_tlb0_ch3[8], cache_tlb0_ch3[9], cache_tlb0_ch3[10], cache_tlb0_ch3[11], cache_tlb0_ch3[12], cache_tlb0_ch3[13], cache_tlb0_ch3[14], cache_tlb0_ch3[15], cache_tlb0_ck0[0], cache_tlb0_ck0[1], cache_tlb0_ck0[2], cache_tlb0_ck0[3], cache_tlb0_ck0[4], cache_tlb0_ck0[5], cache_tlb0_ck0[6], cache_tlb0_ck0[7], cache_tlb0_ck0[8], cache_tlb0_ck0[9], cache_tlb0_ck0[10], cache_tlb0_ck0[11], cache_tlb0_ck0[12], cache_tlb0_ck0[13], cache_tlb0_ck0[14], cache_tlb0_ck0[15], cache_tlb0_ck1[0], cache_tlb0_ck1[1], cache_tlb0_ck1[2], cache_tlb0_ck1[3], cache_tlb0_ck1[4], cache_tlb0_ck1[5], cache_tlb0_ck1[6], cache_tlb0_ck1[7], cache_tlb0_ck1[8], cache_tlb0_ck1[9], cache_tlb0_ck1[10], cache_tlb0_ck1[11], cache_tlb0_ck1[12], cache_tlb0_ck1[13], cache_tlb0_ck1[14], cache_tlb0_ck1[15], cache_tlb0_ck2[0], cache_tlb0_ck2[1], cache_tlb0_ck2[2], cache_tlb0_ck2[3], cache_tlb0_ck2[4], cache_tlb0_ck2[5], cache_tlb0_ck2[6], cache_tlb0_ck2[7], cache_tlb0_ck2[8], cache_tlb0_ck2[9], cache_tlb0_ck2[10], cache_tlb0_ck2[11], cache_tlb0_ck2[12], cache_tlb0_ck2[13], cache_tlb0_ck2[14], cache_tlb0_ck2[15], cache_tlb0_ck3[0], cache_tlb0_ck3[1], cache_tlb0_ck3[2], cache_tlb0_ck3[3], cache_tlb0_ck3[4], cache_tlb0_ck3[5], cache_tlb0_ck3[6], cache_tlb0_ck3[7], cache_tlb0_ck3[8], cache_tlb0_ck3[9], cache_tlb0_ck3[10], cache_tlb0_ck3[11], cache_tlb0_ck3[12], cache_tlb0_ck3[13], cache_tlb0_ck3[14], cache_tlb0_ck3[15], cache_tlb0_cl0[0], cache_tlb0_cl0[1], cache_tlb0_cl0[2], cache_tlb0_cl0[3], cache_tlb0_cl0[4], cache_tlb0_cl0[5], cache_tlb0_cl0[6], cache_tlb0_cl0[7], cache_tlb0_cl0[8], cache_tlb0_cl0[9], cache_tlb0_cl0[10], cache_tlb0_cl0[11], cache_tlb0_cl0[12], cache_tlb0_cl0[13], cache_tlb0_cl0[14], cache_tlb0_cl0[15], cache_tlb0_cl1[0], cache_tlb0_cl1[1], cache_tlb0_cl1[2], cache_tlb0_cl1[3], cache_tlb0_cl1[4], cache_tlb0_cl1[5], cache_tlb0_cl1[6], cache_tlb0_cl1[7], cache_tlb0_cl1[8], cache_tlb0_cl1[9], cache_tlb0_cl1[10], cache_tlb0_cl1[11], cache_tlb0_cl1[12], cache_tlb0_cl1[13], cache_tlb0_cl1[14], cache_tlb0_cl1[15], cache_tlb0_cl2[0], cache_tlb0_cl2[1], cache_tlb0_cl2[2], cache_tlb0_cl2[3], cache_tlb0_cl2[4], cache_tlb0_cl2[5], cache_tlb0_cl2[6], cache_tlb0_cl2[7], cache_tlb0_cl2[8], cache_tlb0_cl2[9], cache_tlb0_cl2[10], cache_tlb0_cl2[11], cache_tlb0_cl2[12], cache_tlb0_cl2[13], cache_tlb0_cl2[14], cache_tlb0_cl2[15], cache_tlb0_cl3[0], cache_tlb0_cl3[1], cache_tlb0_cl3[2], cache_tlb0_cl3[3], cache_tlb0_cl3[4], cache_tlb0_cl3[5], cache_tlb0_cl3[6], cache_tlb0_cl3[7], cache_tlb0_cl3[8], cache_tlb0_cl3[9], cache_tlb0_cl3[10], cache_tlb0_cl3[11], cache_tlb0_cl3[12], cache_tlb0_cl3[13], cache_tlb0_cl3[14], cache_tlb0_cl3[15], cache_tlb0_cp0[0], cache_tlb0_cp0[1], cache_tlb0_cp0[2], cache_tlb0_cp0[3], cache_tlb0_cp0[4], cache_tlb0_cp0[5], cache_tlb0_cp0[6], cache_tlb0_cp0[7], cache_tlb0_cp0[8], cache_tlb0_cp0[9], cache_tlb0_cp0[10], cache_tlb0_cp0[11], cache_tlb0_cp0[12], cache_tlb0_cp0[13], cache_tlb0_cp0[14], cache_tlb0_cp0[15], cache_tlb0_cp1[0], cache_tlb0_cp1[1], cache_tlb0_cp1[2], cache_tlb0_cp1[3], cache_tlb0_cp1[4], cache_tlb0_cp1[5], cache_tlb0_cp1[6], cache_tlb0_cp1[7], cache_tlb0_cp1[8], cache_tlb0_cp1[9], cache_tlb0_cp1[10], cache_tlb0_cp1[11], cache_tlb0_cp1[12], cache_tlb0_cp1[13], cache_tlb0_cp1[14], cache_tlb0_cp1[15], cache_tlb0_cp2[0], cache_tlb0_cp2[1], cache_tlb0_cp2[2], cache_tlb0_cp2[3], cache_tlb0_cp2[4], cache_tlb0_cp2[5], cache_tlb0_cp2[6], cache_tlb0_cp2[7], cache_tlb0_cp2[8], cache_tlb0_cp2[9], cache_tlb0_cp2[10], cache_tlb0_cp2[11], cache_tlb0_cp2[12], cache_tlb0_cp2[13], cache_tlb0_cp2[14], cache_tlb0_cp2[15], cache_tlb0_cp3[0], cache_tlb0_cp3[1], cache_tlb0_cp3[2], cache_tlb0_cp3[3], cache_tlb0_cp3[4], cache_tlb0_cp3[5], cache_tlb0_cp3[6], cache_tlb0_cp3[7], cache_tlb0_cp3[8], cache_tlb0_cp3[9], cache_tlb0_cp3[10], cache_tlb0_cp3[11], cache_tlb0_cp3[12], cache_tlb0_cp3[13], cache_tlb0_cp3[14], cache_tlb0_cp3[15], cache_tlb0_ct_asid_0[0], cache_tlb0_ct_asid_0[1], cache_tlb0_ct_asid_0[2], cache_tlb0_ct_asid_0[3], cache_tlb0_ct_asid_0[4], cache_tlb0_ct_asid_0[5], cache_tlb0_ct_asid_0[6], cache_tlb0_ct_asid_0[7], cache_tlb0_ct_asid_0[8], cache_tlb0_ct_asid_0[9], cache_tlb0_ct_asid_0[10], cache_tlb0_ct_asid_0[11], cache_tlb0_ct_asid_0[12], cache_tlb0_ct_asid_0[13], cache_tlb0_ct_asid_0[14], cache_tlb0_ct_asid_0[15], cache_tlb0_ct_asid_1[0], cache_tlb0_ct_asid_1[1], cache_tlb0_ct_asid_1[2], cache_tlb0_ct_asid_1[3], cache_tlb0_ct_asid_1[4], cache_tlb0_ct_asid_1[5], cache_tlb0_ct_asid_1[6], cache_tlb0_ct_asid_1[7], cache_tlb0_ct_asid_1[8], cache_tlb0_ct_asid_1[9], cache_tlb0_ct_asid_1[10], cache_tlb0_ct_asid_1[11], cache_tlb0_ct_asid_1[12], cache_tlb0_ct_asid_1[13], cache_tlb0_ct_asid_1[14], cache_tlb0_ct_asid_1[15], cache_tlb0_ct_asid_2[0], cache_tlb0_ct_asid_2[1], cache_tlb0_ct_asid_2[2], cache_tlb0_ct_asid_2[3], cache_tlb0_ct_asid_2[4], cache_tlb0_ct_asid_2[5], cache_tlb0_ct_asid_2[6], cache_tlb0_ct_asid_2[7], cache_tlb0_ct_asid_2[8], cache_tlb0_ct_asid_2[9], cache_tlb0_ct_asid_2[10], cache_tlb0_ct_asid_2[11], cache_tlb0_ct_asid_2[12], cache_tlb0_ct_asid_2[13], cache_tlb0_ct_asid_2[14], cache_tlb0_ct_asid_2[15], cache_tlb0_ct_asid_3[0], cache_tlb0_ct_asid_3[1], cache_tlb0_ct_asid_3[2], cache_tlb0_ct_asid_3[3], cache_tlb0_ct_asid_3[4], cache_tlb0_ct_asid_3[5], cache_tlb0_ct_asid_3[6], cache_tlb0_ct_asid_3[7], cache_tlb0_ct_asid_3[8], cache_tlb0_ct_asid_3[9], cache_tlb0_ct_asid_3[10], cache_tlb0_ct_asid_3[11], cache_tlb0_ct_asid_3[12], cache_tlb0_ct_asid_3[13], cache_tlb0_ct_asid_3[14], cache_tlb0_ct_asid_3[15], cache_tlb0_ct_pcid_0[0], cache_tlb0_ct_pcid_0[1], cache_tlb0_ct_pcid_0[2], cache_tlb0_ct_pcid_0[3], cache_tlb0_ct_pcid_0[4], cache_tlb0_ct_pcid_0[5], cache_tlb0_ct_pcid_0[6], cache_tlb0_ct_pcid_0[7], cache_tlb0_ct_pcid_0[8], cache_tlb0_ct_pcid_0[9], cache_tlb0_ct_pcid_0[10], cache_tlb0_ct_pcid_0[11], cache_tlb0_ct_pcid_0[12], cache_tlb0_ct_pcid_0[13], cache_tlb0_ct_pcid_0[14], cache_tlb0_ct_pcid_0[15], cache_tlb0_ct_pcid_1[0], cache_tlb0_ct_pcid_1[1], cache_tlb0_ct_pcid_1[2], cache_tlb0_ct_pcid_1[3], cache_tlb0_ct_pcid_1[4], cache_tlb0_ct_pcid_1[5], cache_tlb0_ct_pcid_1[6], cache_tlb0_ct_pcid_1[7], cache_tlb0_ct_pcid_1[8], cache_tlb0_ct_pcid_1[9], cache_tlb0_ct_pcid_1[10], cache_tlb0_ct_pcid_1[11], cache_tlb0_ct_pcid_1[12], cache_tlb0_ct_pcid_1[13], cache_tlb0_ct_pcid_1[14], cache_tlb0_ct_pcid_1[15], cache_tlb0_ct_pcid_2[0], cache_tlb0_ct_pcid_2[1], cache_tlb0_ct_pcid_2[2], cache_tlb0_ct_pcid_2[3], cache_tlb0_ct_pcid_2[4], cache_tlb0_ct_pcid_2[5], cache_tlb0_ct_pcid_2[6], cache_tlb0_ct_pcid_2[7], cache_tlb0_ct_pcid_2[8], cache_tlb0_ct_pcid_2[9], cache_tlb0_ct_pcid_2[10], cache_tlb0_ct_pcid_2[11], cache_tlb0_ct_pcid_2[12], cache_tlb0_ct_pcid_2[13], cache_tlb0_ct_pcid_2[14], cache_tlb0_ct_pcid_2[15], cache_tlb0_ct_pcid_3[0], cache_tlb0_ct_pcid_3[1], cache_tlb0_ct_pcid_3[2], cache_tlb0_ct_pcid_3[3], cache_tlb0_ct_pcid_3[4], cache_tlb0_ct_pcid_3[5], cache_tlb0_ct_pcid_3[6], cache_tlb0_ct_pcid_3[7], cache_tlb0_ct_pcid_3[8], cache_tlb0_ct_pcid_3[9], cache_tlb0_ct_pcid_3[10], cache_tlb0_ct_pcid_3[11], cache_tlb0_ct_pcid_3[12], cache_tlb0_ct_pcid_3[13], cache_tlb0_ct_pcid_3[14], cache_tlb0_ct_pcid_3[15], cache_tlb0_cv0[0], cache_tlb0_cv0[1], cache_tlb0_cv0[2], cache_tlb0_cv0[3], cache_tlb0_cv0[4], cache_tlb0_cv0[5], cache_tlb0_cv0[6], cache_tlb0_cv0[7], cache_tlb0_cv0[8], cache_tlb0_cv0[9], cache_tlb0_cv0[10], cache_tlb0_cv0[11], cache_tlb0_cv0[12], cache_tlb0_cv0[13], cache_tlb0_cv0[14], cache_tlb0_cv0[15], cache_tlb0_cv1[0], cache_tlb0_cv1[1], cache_tlb0_cv1[2], cache_tlb0_cv1[3], cache_tlb0_cv1[4], cache_tlb0_cv1[5], cache_tlb0_cv1[6], cache_tlb0_cv1[7], cache_tlb0_cv1[8], cache_tlb0_cv1[9], cache_tlb0_cv1[10], cache_tlb0_cv1[11], cache_tlb0_cv1[12], cache_tlb0_cv1[13], cache_tlb0_cv1[14], cache_tlb0_cv1[15], cache_tlb0_cv2[0], cache_tlb0_cv2[1], cache_tlb0_cv2[2], cache_tlb0_cv2[3], cache_tlb0_cv2[4], cache_tlb0_cv2[5], cache_tlb0_cv2[6], cache_tlb0_cv2[7], cache_tlb0_cv2[8], cache_tlb0_cv2[9], cache_tlb0_cv2[10], cache_tlb0_cv2[11], cache_tlb0_cv2[12], cache_tlb0_cv2[13], cache_tlb0_cv2[14], cache_tlb0_cv2[15], cache_tlb0_cv3[0], cache_tlb0_cv3[1], cache_tlb0_cv3[2], cache_tlb0_cv3[3], cache_tlb0_cv3[4], cache_tlb0_cv3[5], cache_tlb0_cv3[6], cache_tlb0_cv3[7], cache_tlb0_cv3[8], cache_tlb0_cv3[9], cache_tlb0_cv3[10], cache_tlb0_cv3[11], cache_tlb0_cv3[12], cache_tlb0_cv3[13], cache_tlb0_cv3[14], cache_tlb0_cv3[15], cache_tlb0_f_acc, cache_tlb0_f_key, cache_tlb0_f_set, cache_tlb0_f_t_asid, cache_tlb0_f_t_pcid, i_addr, cache_tlb0_p_way, cache_tlb0_pend, cache_tlb0_t_asid, cache_tlb0_t_pcid, w_aux, w_level, w_pa) begin: cache_tlb0_lookup
     reg found;
+    reg fwd;
     reg [2-1:0] way;
     reg [64-1:0] pa;
     reg [3-1:0] lv;
@@ -2575,6 +2630,7 @@ always @(cache_tlb0_c_acc, cache_tlb0_c_set, cache_tlb0_ca0[0], cache_tlb0_ca0[1
     reg [3-1:0] e0_h;
     reg [52-1:0] e0_p;
     found = 1'b0;
+    fwd = (cache_tlb0_pend && (cache_tlb0_c_set == cache_tlb0_f_set));
     way = 2'h0;
     pa = 64'h0;
     lv = 3'h0;
@@ -2597,6 +2653,17 @@ always @(cache_tlb0_c_acc, cache_tlb0_c_set, cache_tlb0_ca0[0], cache_tlb0_ca0[1
     e3_h = cache_tlb0_ch3[cache_tlb0_c_set];
     e3_p = 52'h0;
     e3_p = cache_tlb0_cp3[cache_tlb0_c_set];
+    if ((fwd && (cache_tlb0_p_way == 3))) begin
+        e3_v[0] = 1'b1;
+        e3_k = cache_tlb0_f_key;
+        e3_a = cache_tlb0_f_acc;
+        e3_t_asid = cache_tlb0_f_t_asid;
+        e3_t_pcid = cache_tlb0_f_t_pcid;
+        e3_g[0] = cache_tlb0_c_glob;
+        e3_l = w_level;
+        e3_h = w_aux;
+        e3_p = w_pa[64-1:12];
+    end
     if ((e3_v[0] && (e3_a == cache_tlb0_c_acc) && (e3_t_asid == cache_tlb0_t_asid) && ((e3_t_pcid == cache_tlb0_t_pcid) || e3_g[0]) && (e3_k == i_addr[64-1:12]))) begin
         found = 1'b1;
         way = 3;
@@ -2622,6 +2689,17 @@ always @(cache_tlb0_c_acc, cache_tlb0_c_set, cache_tlb0_ca0[0], cache_tlb0_ca0[1
     e2_h = cache_tlb0_ch2[cache_tlb0_c_set];
     e2_p = 52'h0;
     e2_p = cache_tlb0_cp2[cache_tlb0_c_set];
+    if ((fwd && (cache_tlb0_p_way == 2))) begin
+        e2_v[0] = 1'b1;
+        e2_k = cache_tlb0_f_key;
+        e2_a = cache_tlb0_f_acc;
+        e2_t_asid = cache_tlb0_f_t_asid;
+        e2_t_pcid = cache_tlb0_f_t_pcid;
+        e2_g[0] = cache_tlb0_c_glob;
+        e2_l = w_level;
+        e2_h = w_aux;
+        e2_p = w_pa[64-1:12];
+    end
     if ((e2_v[0] && (e2_a == cache_tlb0_c_acc) && (e2_t_asid == cache_tlb0_t_asid) && ((e2_t_pcid == cache_tlb0_t_pcid) || e2_g[0]) && (e2_k == i_addr[64-1:12]))) begin
         found = 1'b1;
         way = 2;
@@ -2647,6 +2725,17 @@ always @(cache_tlb0_c_acc, cache_tlb0_c_set, cache_tlb0_ca0[0], cache_tlb0_ca0[1
     e1_h = cache_tlb0_ch1[cache_tlb0_c_set];
     e1_p = 52'h0;
     e1_p = cache_tlb0_cp1[cache_tlb0_c_set];
+    if ((fwd && (cache_tlb0_p_way == 1))) begin
+        e1_v[0] = 1'b1;
+        e1_k = cache_tlb0_f_key;
+        e1_a = cache_tlb0_f_acc;
+        e1_t_asid = cache_tlb0_f_t_asid;
+        e1_t_pcid = cache_tlb0_f_t_pcid;
+        e1_g[0] = cache_tlb0_c_glob;
+        e1_l = w_level;
+        e1_h = w_aux;
+        e1_p = w_pa[64-1:12];
+    end
     if ((e1_v[0] && (e1_a == cache_tlb0_c_acc) && (e1_t_asid == cache_tlb0_t_asid) && ((e1_t_pcid == cache_tlb0_t_pcid) || e1_g[0]) && (e1_k == i_addr[64-1:12]))) begin
         found = 1'b1;
         way = 1;
@@ -2672,6 +2761,17 @@ always @(cache_tlb0_c_acc, cache_tlb0_c_set, cache_tlb0_ca0[0], cache_tlb0_ca0[1
     e0_h = cache_tlb0_ch0[cache_tlb0_c_set];
     e0_p = 52'h0;
     e0_p = cache_tlb0_cp0[cache_tlb0_c_set];
+    if ((fwd && (cache_tlb0_p_way == 0))) begin
+        e0_v[0] = 1'b1;
+        e0_k = cache_tlb0_f_key;
+        e0_a = cache_tlb0_f_acc;
+        e0_t_asid = cache_tlb0_f_t_asid;
+        e0_t_pcid = cache_tlb0_f_t_pcid;
+        e0_g[0] = cache_tlb0_c_glob;
+        e0_l = w_level;
+        e0_h = w_aux;
+        e0_p = w_pa[64-1:12];
+    end
     if ((e0_v[0] && (e0_a == cache_tlb0_c_acc) && (e0_t_asid == cache_tlb0_t_asid) && ((e0_t_pcid == cache_tlb0_t_pcid) || e0_g[0]) && (e0_k == i_addr[64-1:12]))) begin
         found = 1'b1;
         way = 0;
@@ -2688,7 +2788,8 @@ end
 
 assign w_start = (start && (i_op == 0) && (!cache_tlb0_l_hit));
 
-always @(cache_tlb0_h_aux, cache_tlb0_h_level, cache_tlb0_h_pa, cache_tlb0_hit, w_aux, w_level, w_pa, w_status) begin: cache_tlb0_outputs
+always @(cache_tlb0_fin, cache_tlb0_h_aux, cache_tlb0_h_level, cache_tlb0_h_pa, cache_tlb0_hit, cache_tlb0_st, w_aux, w_done, w_level, w_pa, w_status) begin: cache_tlb0_outputs
+    done = (cache_tlb0_fin || ((cache_tlb0_st == 2'b01) && w_done));
     o_hit = cache_tlb0_hit;
     if (cache_tlb0_hit) begin
         o_status = 0;
@@ -2705,9 +2806,8 @@ always @(cache_tlb0_h_aux, cache_tlb0_h_level, cache_tlb0_h_pa, cache_tlb0_hit, 
 end
 
 always @(posedge clk) begin: cache_tlb0_fsm
-    reg [2-1:0] fw;
-    reg free;
     reg [3-1:0] pb;
+    reg ready;
     reg [1-1:0] e0_v;
     reg [52-1:0] e0_k;
     reg [3-1:0] e0_a;
@@ -3353,7 +3453,12 @@ always @(posedge clk) begin: cache_tlb0_fsm
         cache_tlb0_cv3[13] <= 0;
         cache_tlb0_cv3[14] <= 0;
         cache_tlb0_cv3[15] <= 0;
-        done <= 0;
+        cache_tlb0_f_acc <= 0;
+        cache_tlb0_f_key <= 0;
+        cache_tlb0_f_r_CR4 <= 0;
+        cache_tlb0_f_t_asid <= 0;
+        cache_tlb0_f_t_pcid <= 0;
+        cache_tlb0_fin <= 0;
         cache_tlb0_h_aux <= 0;
         cache_tlb0_h_level <= 0;
         cache_tlb0_h_pa <= 0;
@@ -3362,22 +3467,86 @@ always @(posedge clk) begin: cache_tlb0_fsm
         cache_tlb0_st <= 2'b00;
     end
     else begin
-        fw = 2'h0;
-        free = 1'b0;
         pb = 3'h0;
-        if (done) begin
-            done <= 1'b0;
+        ready = 1'b0;
+        if (cache_tlb0_fin) begin
+            cache_tlb0_fin <= 1'b0;
         end
         case (cache_tlb0_st)
             2'b00: begin
-                if (start) begin
-                    if ((i_op == 0)) begin
-                        if (cache_tlb0_l_hit) begin
-                            cache_tlb0_hit <= 1'b1;
-                            cache_tlb0_h_pa <= cache_tlb0_l_pa;
-                            cache_tlb0_h_level <= cache_tlb0_l_level;
-                            cache_tlb0_h_aux <= cache_tlb0_l_aux;
-                            pb = cache_tlb0_cb[cache_tlb0_c_set];
+                ready = 1'b1;
+            end
+            2'b01: begin
+                if (w_done) begin
+                    ready = 1'b1;
+                    cache_tlb0_st <= 2'b00;
+                    if (cache_tlb0_pend) begin
+                        case (cache_tlb0_p_way)
+                            'h0: begin
+                                cache_tlb0_cv0[cache_tlb0_f_set] <= 1'b1;
+                                cache_tlb0_ck0[cache_tlb0_f_set] <= cache_tlb0_f_key;
+                                cache_tlb0_ca0[cache_tlb0_f_set] <= cache_tlb0_f_acc;
+                                cache_tlb0_ct_asid_0[cache_tlb0_f_set] <= cache_tlb0_f_t_asid;
+                                cache_tlb0_ct_pcid_0[cache_tlb0_f_set] <= cache_tlb0_f_t_pcid;
+                                cache_tlb0_cg0[cache_tlb0_f_set] <= cache_tlb0_c_glob;
+                                cache_tlb0_cl0[cache_tlb0_f_set] <= w_level;
+                                cache_tlb0_ch0[cache_tlb0_f_set] <= w_aux;
+                                cache_tlb0_cp0[cache_tlb0_f_set] <= w_pa[64-1:12];
+                            end
+                            'h1: begin
+                                cache_tlb0_cv1[cache_tlb0_f_set] <= 1'b1;
+                                cache_tlb0_ck1[cache_tlb0_f_set] <= cache_tlb0_f_key;
+                                cache_tlb0_ca1[cache_tlb0_f_set] <= cache_tlb0_f_acc;
+                                cache_tlb0_ct_asid_1[cache_tlb0_f_set] <= cache_tlb0_f_t_asid;
+                                cache_tlb0_ct_pcid_1[cache_tlb0_f_set] <= cache_tlb0_f_t_pcid;
+                                cache_tlb0_cg1[cache_tlb0_f_set] <= cache_tlb0_c_glob;
+                                cache_tlb0_cl1[cache_tlb0_f_set] <= w_level;
+                                cache_tlb0_ch1[cache_tlb0_f_set] <= w_aux;
+                                cache_tlb0_cp1[cache_tlb0_f_set] <= w_pa[64-1:12];
+                            end
+                            'h2: begin
+                                cache_tlb0_cv2[cache_tlb0_f_set] <= 1'b1;
+                                cache_tlb0_ck2[cache_tlb0_f_set] <= cache_tlb0_f_key;
+                                cache_tlb0_ca2[cache_tlb0_f_set] <= cache_tlb0_f_acc;
+                                cache_tlb0_ct_asid_2[cache_tlb0_f_set] <= cache_tlb0_f_t_asid;
+                                cache_tlb0_ct_pcid_2[cache_tlb0_f_set] <= cache_tlb0_f_t_pcid;
+                                cache_tlb0_cg2[cache_tlb0_f_set] <= cache_tlb0_c_glob;
+                                cache_tlb0_cl2[cache_tlb0_f_set] <= w_level;
+                                cache_tlb0_ch2[cache_tlb0_f_set] <= w_aux;
+                                cache_tlb0_cp2[cache_tlb0_f_set] <= w_pa[64-1:12];
+                            end
+                            'h3: begin
+                                cache_tlb0_cv3[cache_tlb0_f_set] <= 1'b1;
+                                cache_tlb0_ck3[cache_tlb0_f_set] <= cache_tlb0_f_key;
+                                cache_tlb0_ca3[cache_tlb0_f_set] <= cache_tlb0_f_acc;
+                                cache_tlb0_ct_asid_3[cache_tlb0_f_set] <= cache_tlb0_f_t_asid;
+                                cache_tlb0_ct_pcid_3[cache_tlb0_f_set] <= cache_tlb0_f_t_pcid;
+                                cache_tlb0_cg3[cache_tlb0_f_set] <= cache_tlb0_c_glob;
+                                cache_tlb0_cl3[cache_tlb0_f_set] <= w_level;
+                                cache_tlb0_ch3[cache_tlb0_f_set] <= w_aux;
+                                cache_tlb0_cp3[cache_tlb0_f_set] <= w_pa[64-1:12];
+                            end
+                        endcase
+                        pb = cache_tlb0_cb[cache_tlb0_f_set];
+                        case (cache_tlb0_p_way)
+                            'h0: begin
+                                pb[0] = 1;
+                                pb[1] = 1;
+                            end
+                            'h1: begin
+                                pb[0] = 1;
+                                pb[1] = 0;
+                            end
+                            'h2: begin
+                                pb[0] = 0;
+                                pb[2] = 1;
+                            end
+                            'h3: begin
+                                pb[0] = 0;
+                                pb[2] = 0;
+                            end
+                        endcase
+                        if ((start && (i_op == 0) && cache_tlb0_l_hit && (cache_tlb0_c_set == cache_tlb0_f_set))) begin
                             case (cache_tlb0_l_way)
                                 'h0: begin
                                     pb[0] = 1;
@@ -3396,124 +3565,9 @@ always @(posedge clk) begin: cache_tlb0_fsm
                                     pb[2] = 0;
                                 end
                             endcase
-                            cache_tlb0_cb[cache_tlb0_c_set] <= pb;
-                            done <= 1'b1;
                         end
-                        else begin
-                            cache_tlb0_hit <= 1'b0;
-                            cache_tlb0_st <= 2'b01;
-                        end
+                        cache_tlb0_cb[cache_tlb0_f_set] <= pb;
                     end
-                    else begin
-                        cache_tlb0_hit <= 1'b0;
-                        cache_tlb0_iset <= 0;
-                        cache_tlb0_st <= 2'b10;
-                    end
-                end
-            end
-            2'b01: begin
-                if (w_done) begin
-                    if (((w_status == 0) && (w_level != 7))) begin
-                        if ((!cache_tlb0_cv3[cache_tlb0_c_set])) begin
-                            fw = 3;
-                            free = 1'b1;
-                        end
-                        if ((!cache_tlb0_cv2[cache_tlb0_c_set])) begin
-                            fw = 2;
-                            free = 1'b1;
-                        end
-                        if ((!cache_tlb0_cv1[cache_tlb0_c_set])) begin
-                            fw = 1;
-                            free = 1'b1;
-                        end
-                        if ((!cache_tlb0_cv0[cache_tlb0_c_set])) begin
-                            fw = 0;
-                            free = 1'b1;
-                        end
-                        if ((!free)) begin
-                            pb = cache_tlb0_cb[cache_tlb0_c_set];
-                            if (((!pb[0]) && (!pb[1]))) begin
-                                fw = 0;
-                            end
-                            else if (((!pb[0]) && pb[1])) begin
-                                fw = 1;
-                            end
-                            else if ((pb[0] && (!pb[2]))) begin
-                                fw = 2;
-                            end
-                            else if ((pb[0] && pb[2])) begin
-                                fw = 3;
-                            end
-                        end
-                        case (fw)
-                            'h0: begin
-                                cache_tlb0_cv0[cache_tlb0_c_set] <= 1'b1;
-                                cache_tlb0_ck0[cache_tlb0_c_set] <= i_addr[64-1:12];
-                                cache_tlb0_ca0[cache_tlb0_c_set] <= cache_tlb0_c_acc;
-                                cache_tlb0_ct_asid_0[cache_tlb0_c_set] <= cache_tlb0_t_asid;
-                                cache_tlb0_ct_pcid_0[cache_tlb0_c_set] <= cache_tlb0_t_pcid;
-                                cache_tlb0_cg0[cache_tlb0_c_set] <= cache_tlb0_c_glob;
-                                cache_tlb0_cl0[cache_tlb0_c_set] <= w_level;
-                                cache_tlb0_ch0[cache_tlb0_c_set] <= w_aux;
-                                cache_tlb0_cp0[cache_tlb0_c_set] <= w_pa[64-1:12];
-                            end
-                            'h1: begin
-                                cache_tlb0_cv1[cache_tlb0_c_set] <= 1'b1;
-                                cache_tlb0_ck1[cache_tlb0_c_set] <= i_addr[64-1:12];
-                                cache_tlb0_ca1[cache_tlb0_c_set] <= cache_tlb0_c_acc;
-                                cache_tlb0_ct_asid_1[cache_tlb0_c_set] <= cache_tlb0_t_asid;
-                                cache_tlb0_ct_pcid_1[cache_tlb0_c_set] <= cache_tlb0_t_pcid;
-                                cache_tlb0_cg1[cache_tlb0_c_set] <= cache_tlb0_c_glob;
-                                cache_tlb0_cl1[cache_tlb0_c_set] <= w_level;
-                                cache_tlb0_ch1[cache_tlb0_c_set] <= w_aux;
-                                cache_tlb0_cp1[cache_tlb0_c_set] <= w_pa[64-1:12];
-                            end
-                            'h2: begin
-                                cache_tlb0_cv2[cache_tlb0_c_set] <= 1'b1;
-                                cache_tlb0_ck2[cache_tlb0_c_set] <= i_addr[64-1:12];
-                                cache_tlb0_ca2[cache_tlb0_c_set] <= cache_tlb0_c_acc;
-                                cache_tlb0_ct_asid_2[cache_tlb0_c_set] <= cache_tlb0_t_asid;
-                                cache_tlb0_ct_pcid_2[cache_tlb0_c_set] <= cache_tlb0_t_pcid;
-                                cache_tlb0_cg2[cache_tlb0_c_set] <= cache_tlb0_c_glob;
-                                cache_tlb0_cl2[cache_tlb0_c_set] <= w_level;
-                                cache_tlb0_ch2[cache_tlb0_c_set] <= w_aux;
-                                cache_tlb0_cp2[cache_tlb0_c_set] <= w_pa[64-1:12];
-                            end
-                            'h3: begin
-                                cache_tlb0_cv3[cache_tlb0_c_set] <= 1'b1;
-                                cache_tlb0_ck3[cache_tlb0_c_set] <= i_addr[64-1:12];
-                                cache_tlb0_ca3[cache_tlb0_c_set] <= cache_tlb0_c_acc;
-                                cache_tlb0_ct_asid_3[cache_tlb0_c_set] <= cache_tlb0_t_asid;
-                                cache_tlb0_ct_pcid_3[cache_tlb0_c_set] <= cache_tlb0_t_pcid;
-                                cache_tlb0_cg3[cache_tlb0_c_set] <= cache_tlb0_c_glob;
-                                cache_tlb0_cl3[cache_tlb0_c_set] <= w_level;
-                                cache_tlb0_ch3[cache_tlb0_c_set] <= w_aux;
-                                cache_tlb0_cp3[cache_tlb0_c_set] <= w_pa[64-1:12];
-                            end
-                        endcase
-                        pb = cache_tlb0_cb[cache_tlb0_c_set];
-                        case (fw)
-                            'h0: begin
-                                pb[0] = 1;
-                                pb[1] = 1;
-                            end
-                            'h1: begin
-                                pb[0] = 1;
-                                pb[1] = 0;
-                            end
-                            'h2: begin
-                                pb[0] = 0;
-                                pb[2] = 1;
-                            end
-                            'h3: begin
-                                pb[0] = 0;
-                                pb[2] = 0;
-                            end
-                        endcase
-                        cache_tlb0_cb[cache_tlb0_c_set] <= pb;
-                    end
-                    done <= 1'b1;
-                    cache_tlb0_st <= 2'b00;
                 end
             end
             2'b10: begin
@@ -3700,7 +3754,7 @@ always @(posedge clk) begin: cache_tlb0_fsm
                     end
                 endcase
                 if ((cache_tlb0_iset == 15)) begin
-                    done <= 1'b1;
+                    cache_tlb0_fin <= 1'b1;
                     cache_tlb0_st <= 2'b00;
                 end
                 else begin
@@ -3711,6 +3765,53 @@ always @(posedge clk) begin: cache_tlb0_fsm
                 cache_tlb0_st <= 2'b00;
             end
         endcase
+        if ((ready && start)) begin
+            if ((i_op == 0)) begin
+                if (cache_tlb0_l_hit) begin
+                    cache_tlb0_hit <= 1'b1;
+                    cache_tlb0_h_pa <= cache_tlb0_l_pa;
+                    cache_tlb0_h_level <= cache_tlb0_l_level;
+                    cache_tlb0_h_aux <= cache_tlb0_l_aux;
+                    cache_tlb0_fin <= 1'b1;
+                    if ((!(cache_tlb0_pend && (cache_tlb0_c_set == cache_tlb0_f_set)))) begin
+                        pb = cache_tlb0_cb[cache_tlb0_c_set];
+                        case (cache_tlb0_l_way)
+                            'h0: begin
+                                pb[0] = 1;
+                                pb[1] = 1;
+                            end
+                            'h1: begin
+                                pb[0] = 1;
+                                pb[1] = 0;
+                            end
+                            'h2: begin
+                                pb[0] = 0;
+                                pb[2] = 1;
+                            end
+                            'h3: begin
+                                pb[0] = 0;
+                                pb[2] = 0;
+                            end
+                        endcase
+                        cache_tlb0_cb[cache_tlb0_c_set] <= pb;
+                    end
+                end
+                else begin
+                    cache_tlb0_hit <= 1'b0;
+                    cache_tlb0_f_key <= i_addr[64-1:12];
+                    cache_tlb0_f_acc <= cache_tlb0_c_acc;
+                    cache_tlb0_f_t_asid <= cache_tlb0_t_asid;
+                    cache_tlb0_f_t_pcid <= cache_tlb0_t_pcid;
+                    cache_tlb0_f_r_CR4 <= r_CR4;
+                    cache_tlb0_st <= 2'b01;
+                end
+            end
+            else begin
+                cache_tlb0_hit <= 1'b0;
+                cache_tlb0_iset <= 0;
+                cache_tlb0_st <= 2'b10;
+            end
+        end
     end
 end
 

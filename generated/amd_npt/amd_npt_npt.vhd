@@ -173,6 +173,13 @@ signal walker_guest0_st: t_enum_S_2;
 signal cache_tlb0_c_acc: unsigned(2 downto 0);
 signal cache_tlb0_c_glob: std_logic;
 signal cache_tlb0_c_set: unsigned(3 downto 0);
+signal cache_tlb0_f_acc: unsigned(2 downto 0);
+signal cache_tlb0_f_key: unsigned(51 downto 0);
+signal cache_tlb0_f_r_CR4: unsigned(63 downto 0);
+signal cache_tlb0_f_set: unsigned(3 downto 0);
+signal cache_tlb0_f_t_asid: unsigned(31 downto 0);
+signal cache_tlb0_f_t_pcid: unsigned(11 downto 0);
+signal cache_tlb0_fin: std_logic;
 signal cache_tlb0_h_aux: unsigned(2 downto 0);
 signal cache_tlb0_h_level: unsigned(2 downto 0);
 signal cache_tlb0_h_pa: unsigned(63 downto 0);
@@ -183,6 +190,9 @@ signal cache_tlb0_l_hit: std_logic;
 signal cache_tlb0_l_level: unsigned(2 downto 0);
 signal cache_tlb0_l_pa: unsigned(63 downto 0);
 signal cache_tlb0_l_way: unsigned(1 downto 0);
+signal cache_tlb0_p_evict: std_logic;
+signal cache_tlb0_p_way: unsigned(1 downto 0);
+signal cache_tlb0_pend: std_logic;
 signal cache_tlb0_st: t_enum_S_3;
 signal cache_tlb0_t_asid: unsigned(31 downto 0);
 signal cache_tlb0_t_pcid: unsigned(11 downto 0);
@@ -2290,11 +2300,12 @@ hb_EFER <= r_HEFER;
 hb_RFLAGS <= to_unsigned(0, 64);
 hb_PKRU <= to_unsigned(0, 32);
 
-cache_tlb0_request: process (i_addr, k_fetch, k_user, k_write, le, r_ASID, r_CR3, r_CR4) is
+cache_tlb0_request: process (cache_tlb0_f_key, cache_tlb0_f_r_CR4, i_addr, k_fetch, k_user, k_write, le, r_ASID, r_CR3, r_CR4) is
     variable tg0: unsigned(11 downto 0);
     variable tg1: unsigned(63 downto 0);
 begin
     cache_tlb0_c_set <= i_addr(16-1 downto 12);
+    cache_tlb0_f_set <= cache_tlb0_f_key(4-1 downto 0);
     cache_tlb0_c_acc <= unsigned'(k_write & k_user & k_fetch);
     cache_tlb0_t_asid <= r_ASID;
     tg0 := to_unsigned(0, 12);
@@ -2306,11 +2317,53 @@ begin
         tg0 := to_unsigned(0, 12);
     end if;
     cache_tlb0_t_pcid <= tg0;
-    cache_tlb0_c_glob <= stdl(bool(le(8)) and bool(r_CR4(7)));
+    cache_tlb0_c_glob <= stdl(bool(le(8)) and bool(cache_tlb0_f_r_CR4(7)));
 end process cache_tlb0_request;
 
-cache_tlb0_lookup: process (cache_tlb0_c_acc, cache_tlb0_c_set, cache_tlb0_ca0, cache_tlb0_ca1, cache_tlb0_ca2, cache_tlb0_ca3, cache_tlb0_cg0, cache_tlb0_cg1, cache_tlb0_cg2, cache_tlb0_cg3, cache_tlb0_ch0, cache_tlb0_ch1, cache_tlb0_ch2, cache_tlb0_ch3, cache_tlb0_ck0, cache_tlb0_ck1, cache_tlb0_ck2, cache_tlb0_ck3, cache_tlb0_cl0, cache_tlb0_cl1, cache_tlb0_cl2, cache_tlb0_cl3, cache_tlb0_cp0, cache_tlb0_cp1, cache_tlb0_cp2, cache_tlb0_cp3, cache_tlb0_ct_asid_0, cache_tlb0_ct_asid_1, cache_tlb0_ct_asid_2, cache_tlb0_ct_asid_3, cache_tlb0_ct_pcid_0, cache_tlb0_ct_pcid_1, cache_tlb0_ct_pcid_2, cache_tlb0_ct_pcid_3, cache_tlb0_cv0, cache_tlb0_cv1, cache_tlb0_cv2, cache_tlb0_cv3, i_addr, cache_tlb0_t_asid, cache_tlb0_t_pcid) is
+cache_tlb0_fill_way: process (cache_tlb0_cb, cache_tlb0_cv0, cache_tlb0_cv1, cache_tlb0_cv2, cache_tlb0_cv3, cache_tlb0_f_set, cache_tlb0_st, w_done, w_level, w_status) is
+    variable way: unsigned(1 downto 0);
+    variable free: std_logic;
+    variable vb: unsigned(2 downto 0);
+begin
+    way := to_unsigned(0, 2);
+    free := '0';
+    vb := to_unsigned(0, 3);
+    if (not bool(cache_tlb0_cv3(to_integer(cache_tlb0_f_set)))) then
+        way := to_unsigned(3, 2);
+        free := '1';
+    end if;
+    if (not bool(cache_tlb0_cv2(to_integer(cache_tlb0_f_set)))) then
+        way := to_unsigned(2, 2);
+        free := '1';
+    end if;
+    if (not bool(cache_tlb0_cv1(to_integer(cache_tlb0_f_set)))) then
+        way := to_unsigned(1, 2);
+        free := '1';
+    end if;
+    if (not bool(cache_tlb0_cv0(to_integer(cache_tlb0_f_set)))) then
+        way := to_unsigned(0, 2);
+        free := '1';
+    end if;
+    if (not bool(free)) then
+        vb := cache_tlb0_cb(to_integer(cache_tlb0_f_set));
+        if ((not bool(vb(0))) and (not bool(vb(1)))) then
+            way := to_unsigned(0, 2);
+        elsif ((not bool(vb(0))) and bool(vb(1))) then
+            way := to_unsigned(1, 2);
+        elsif (bool(vb(0)) and (not bool(vb(2)))) then
+            way := to_unsigned(2, 2);
+        elsif (bool(vb(0)) and bool(vb(2))) then
+            way := to_unsigned(3, 2);
+        end if;
+    end if;
+    cache_tlb0_p_way <= way;
+    cache_tlb0_p_evict <= stdl((not bool(free)));
+    cache_tlb0_pend <= stdl((cache_tlb0_st = MISS) and bool(w_done) and (w_status = 0) and (w_level /= 7));
+end process cache_tlb0_fill_way;
+
+cache_tlb0_lookup: process (cache_tlb0_c_acc, cache_tlb0_c_glob, cache_tlb0_c_set, cache_tlb0_ca0, cache_tlb0_ca1, cache_tlb0_ca2, cache_tlb0_ca3, cache_tlb0_cg0, cache_tlb0_cg1, cache_tlb0_cg2, cache_tlb0_cg3, cache_tlb0_ch0, cache_tlb0_ch1, cache_tlb0_ch2, cache_tlb0_ch3, cache_tlb0_ck0, cache_tlb0_ck1, cache_tlb0_ck2, cache_tlb0_ck3, cache_tlb0_cl0, cache_tlb0_cl1, cache_tlb0_cl2, cache_tlb0_cl3, cache_tlb0_cp0, cache_tlb0_cp1, cache_tlb0_cp2, cache_tlb0_cp3, cache_tlb0_ct_asid_0, cache_tlb0_ct_asid_1, cache_tlb0_ct_asid_2, cache_tlb0_ct_asid_3, cache_tlb0_ct_pcid_0, cache_tlb0_ct_pcid_1, cache_tlb0_ct_pcid_2, cache_tlb0_ct_pcid_3, cache_tlb0_cv0, cache_tlb0_cv1, cache_tlb0_cv2, cache_tlb0_cv3, cache_tlb0_f_acc, cache_tlb0_f_key, cache_tlb0_f_set, cache_tlb0_f_t_asid, cache_tlb0_f_t_pcid, i_addr, cache_tlb0_p_way, cache_tlb0_pend, cache_tlb0_t_asid, cache_tlb0_t_pcid, w_aux, w_level, w_pa) is
     variable found: std_logic;
+    variable fwd: std_logic;
     variable way: unsigned(1 downto 0);
     variable pa: unsigned(63 downto 0);
     variable lv: unsigned(2 downto 0);
@@ -2353,6 +2406,7 @@ cache_tlb0_lookup: process (cache_tlb0_c_acc, cache_tlb0_c_set, cache_tlb0_ca0, 
     variable e0_p: unsigned(51 downto 0);
 begin
     found := '0';
+    fwd := stdl(bool(cache_tlb0_pend) and (cache_tlb0_c_set = cache_tlb0_f_set));
     way := to_unsigned(0, 2);
     pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
     lv := to_unsigned(0, 3);
@@ -2375,6 +2429,17 @@ begin
     e3_h := cache_tlb0_ch3(to_integer(cache_tlb0_c_set));
     e3_p := unsigned'("0000000000000000000000000000000000000000000000000000");
     e3_p := cache_tlb0_cp3(to_integer(cache_tlb0_c_set));
+    if (bool(fwd) and (cache_tlb0_p_way = 3)) then
+        e3_v(0) := '1';
+        e3_k := cache_tlb0_f_key;
+        e3_a := cache_tlb0_f_acc;
+        e3_t_asid := cache_tlb0_f_t_asid;
+        e3_t_pcid := cache_tlb0_f_t_pcid;
+        e3_g(0) := cache_tlb0_c_glob;
+        e3_l := w_level;
+        e3_h := w_aux;
+        e3_p := w_pa(64-1 downto 12);
+    end if;
     if (bool(e3_v(0)) and (e3_a = cache_tlb0_c_acc) and (e3_t_asid = cache_tlb0_t_asid) and ((e3_t_pcid = cache_tlb0_t_pcid) or bool(e3_g(0))) and (e3_k = i_addr(64-1 downto 12))) then
         found := '1';
         way := to_unsigned(3, 2);
@@ -2400,6 +2465,17 @@ begin
     e2_h := cache_tlb0_ch2(to_integer(cache_tlb0_c_set));
     e2_p := unsigned'("0000000000000000000000000000000000000000000000000000");
     e2_p := cache_tlb0_cp2(to_integer(cache_tlb0_c_set));
+    if (bool(fwd) and (cache_tlb0_p_way = 2)) then
+        e2_v(0) := '1';
+        e2_k := cache_tlb0_f_key;
+        e2_a := cache_tlb0_f_acc;
+        e2_t_asid := cache_tlb0_f_t_asid;
+        e2_t_pcid := cache_tlb0_f_t_pcid;
+        e2_g(0) := cache_tlb0_c_glob;
+        e2_l := w_level;
+        e2_h := w_aux;
+        e2_p := w_pa(64-1 downto 12);
+    end if;
     if (bool(e2_v(0)) and (e2_a = cache_tlb0_c_acc) and (e2_t_asid = cache_tlb0_t_asid) and ((e2_t_pcid = cache_tlb0_t_pcid) or bool(e2_g(0))) and (e2_k = i_addr(64-1 downto 12))) then
         found := '1';
         way := to_unsigned(2, 2);
@@ -2425,6 +2501,17 @@ begin
     e1_h := cache_tlb0_ch1(to_integer(cache_tlb0_c_set));
     e1_p := unsigned'("0000000000000000000000000000000000000000000000000000");
     e1_p := cache_tlb0_cp1(to_integer(cache_tlb0_c_set));
+    if (bool(fwd) and (cache_tlb0_p_way = 1)) then
+        e1_v(0) := '1';
+        e1_k := cache_tlb0_f_key;
+        e1_a := cache_tlb0_f_acc;
+        e1_t_asid := cache_tlb0_f_t_asid;
+        e1_t_pcid := cache_tlb0_f_t_pcid;
+        e1_g(0) := cache_tlb0_c_glob;
+        e1_l := w_level;
+        e1_h := w_aux;
+        e1_p := w_pa(64-1 downto 12);
+    end if;
     if (bool(e1_v(0)) and (e1_a = cache_tlb0_c_acc) and (e1_t_asid = cache_tlb0_t_asid) and ((e1_t_pcid = cache_tlb0_t_pcid) or bool(e1_g(0))) and (e1_k = i_addr(64-1 downto 12))) then
         found := '1';
         way := to_unsigned(1, 2);
@@ -2450,6 +2537,17 @@ begin
     e0_h := cache_tlb0_ch0(to_integer(cache_tlb0_c_set));
     e0_p := unsigned'("0000000000000000000000000000000000000000000000000000");
     e0_p := cache_tlb0_cp0(to_integer(cache_tlb0_c_set));
+    if (bool(fwd) and (cache_tlb0_p_way = 0)) then
+        e0_v(0) := '1';
+        e0_k := cache_tlb0_f_key;
+        e0_a := cache_tlb0_f_acc;
+        e0_t_asid := cache_tlb0_f_t_asid;
+        e0_t_pcid := cache_tlb0_f_t_pcid;
+        e0_g(0) := cache_tlb0_c_glob;
+        e0_l := w_level;
+        e0_h := w_aux;
+        e0_p := w_pa(64-1 downto 12);
+    end if;
     if (bool(e0_v(0)) and (e0_a = cache_tlb0_c_acc) and (e0_t_asid = cache_tlb0_t_asid) and ((e0_t_pcid = cache_tlb0_t_pcid) or bool(e0_g(0))) and (e0_k = i_addr(64-1 downto 12))) then
         found := '1';
         way := to_unsigned(0, 2);
@@ -2466,8 +2564,9 @@ end process cache_tlb0_lookup;
 
 w_start <= stdl(bool(start) and (i_op = 0) and (not bool(cache_tlb0_l_hit)));
 
-cache_tlb0_outputs: process (cache_tlb0_h_aux, cache_tlb0_h_level, cache_tlb0_h_pa, cache_tlb0_hit, w_aux, w_level, w_pa, w_status) is
+cache_tlb0_outputs: process (cache_tlb0_fin, cache_tlb0_h_aux, cache_tlb0_h_level, cache_tlb0_h_pa, cache_tlb0_hit, cache_tlb0_st, w_aux, w_done, w_level, w_pa, w_status) is
 begin
+    done <= stdl(bool(cache_tlb0_fin) or ((cache_tlb0_st = MISS) and bool(w_done)));
     o_hit <= cache_tlb0_hit;
     if bool(cache_tlb0_hit) then
         o_status <= to_unsigned(0, 8);
@@ -2483,9 +2582,8 @@ begin
 end process cache_tlb0_outputs;
 
 cache_tlb0_fsm: process (clk) is
-    variable fw: unsigned(1 downto 0);
-    variable free: std_logic;
     variable pb: unsigned(2 downto 0);
+    variable ready: std_logic;
     variable e0_v: unsigned(0 downto 0);
     variable e0_k: unsigned(51 downto 0);
     variable e0_a: unsigned(2 downto 0);
@@ -3133,7 +3231,12 @@ begin
             cache_tlb0_cv3(13) <= '0';
             cache_tlb0_cv3(14) <= '0';
             cache_tlb0_cv3(15) <= '0';
-            done <= '0';
+            cache_tlb0_f_acc <= to_unsigned(0, 3);
+            cache_tlb0_f_key <= to_unsigned(0, 52);
+            cache_tlb0_f_r_CR4 <= to_unsigned(0, 64);
+            cache_tlb0_f_t_asid <= to_unsigned(0, 32);
+            cache_tlb0_f_t_pcid <= to_unsigned(0, 12);
+            cache_tlb0_fin <= '0';
             cache_tlb0_h_aux <= to_unsigned(0, 3);
             cache_tlb0_h_level <= to_unsigned(0, 3);
             cache_tlb0_h_pa <= to_unsigned(0, 64);
@@ -3141,22 +3244,77 @@ begin
             cache_tlb0_iset <= to_unsigned(0, 4);
             cache_tlb0_st <= IDLE;
         else
-            fw := to_unsigned(0, 2);
-            free := '0';
             pb := to_unsigned(0, 3);
-            if bool(done) then
-                done <= '0';
+            ready := '0';
+            if bool(cache_tlb0_fin) then
+                cache_tlb0_fin <= '0';
             end if;
             case cache_tlb0_st is
                 when IDLE =>
-                    if bool(start) then
-                        if (i_op = 0) then
-                            if bool(cache_tlb0_l_hit) then
-                                cache_tlb0_hit <= '1';
-                                cache_tlb0_h_pa <= cache_tlb0_l_pa;
-                                cache_tlb0_h_level <= cache_tlb0_l_level;
-                                cache_tlb0_h_aux <= cache_tlb0_l_aux;
-                                pb := cache_tlb0_cb(to_integer(cache_tlb0_c_set));
+                    ready := '1';
+                when MISS =>
+                    if bool(w_done) then
+                        ready := '1';
+                        cache_tlb0_st <= IDLE;
+                        if bool(cache_tlb0_pend) then
+                            case cache_tlb0_p_way is
+                                when "00" =>
+                                    cache_tlb0_cv0(to_integer(cache_tlb0_f_set)) <= '1';
+                                    cache_tlb0_ck0(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_key;
+                                    cache_tlb0_ca0(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_acc;
+                                    cache_tlb0_ct_asid_0(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_t_asid;
+                                    cache_tlb0_ct_pcid_0(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_t_pcid;
+                                    cache_tlb0_cg0(to_integer(cache_tlb0_f_set)) <= cache_tlb0_c_glob;
+                                    cache_tlb0_cl0(to_integer(cache_tlb0_f_set)) <= w_level;
+                                    cache_tlb0_ch0(to_integer(cache_tlb0_f_set)) <= w_aux;
+                                    cache_tlb0_cp0(to_integer(cache_tlb0_f_set)) <= w_pa(64-1 downto 12);
+                                when "01" =>
+                                    cache_tlb0_cv1(to_integer(cache_tlb0_f_set)) <= '1';
+                                    cache_tlb0_ck1(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_key;
+                                    cache_tlb0_ca1(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_acc;
+                                    cache_tlb0_ct_asid_1(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_t_asid;
+                                    cache_tlb0_ct_pcid_1(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_t_pcid;
+                                    cache_tlb0_cg1(to_integer(cache_tlb0_f_set)) <= cache_tlb0_c_glob;
+                                    cache_tlb0_cl1(to_integer(cache_tlb0_f_set)) <= w_level;
+                                    cache_tlb0_ch1(to_integer(cache_tlb0_f_set)) <= w_aux;
+                                    cache_tlb0_cp1(to_integer(cache_tlb0_f_set)) <= w_pa(64-1 downto 12);
+                                when "10" =>
+                                    cache_tlb0_cv2(to_integer(cache_tlb0_f_set)) <= '1';
+                                    cache_tlb0_ck2(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_key;
+                                    cache_tlb0_ca2(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_acc;
+                                    cache_tlb0_ct_asid_2(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_t_asid;
+                                    cache_tlb0_ct_pcid_2(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_t_pcid;
+                                    cache_tlb0_cg2(to_integer(cache_tlb0_f_set)) <= cache_tlb0_c_glob;
+                                    cache_tlb0_cl2(to_integer(cache_tlb0_f_set)) <= w_level;
+                                    cache_tlb0_ch2(to_integer(cache_tlb0_f_set)) <= w_aux;
+                                    cache_tlb0_cp2(to_integer(cache_tlb0_f_set)) <= w_pa(64-1 downto 12);
+                                when others => -- "11"
+                                    cache_tlb0_cv3(to_integer(cache_tlb0_f_set)) <= '1';
+                                    cache_tlb0_ck3(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_key;
+                                    cache_tlb0_ca3(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_acc;
+                                    cache_tlb0_ct_asid_3(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_t_asid;
+                                    cache_tlb0_ct_pcid_3(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_t_pcid;
+                                    cache_tlb0_cg3(to_integer(cache_tlb0_f_set)) <= cache_tlb0_c_glob;
+                                    cache_tlb0_cl3(to_integer(cache_tlb0_f_set)) <= w_level;
+                                    cache_tlb0_ch3(to_integer(cache_tlb0_f_set)) <= w_aux;
+                                    cache_tlb0_cp3(to_integer(cache_tlb0_f_set)) <= w_pa(64-1 downto 12);
+                            end case;
+                            pb := cache_tlb0_cb(to_integer(cache_tlb0_f_set));
+                            case cache_tlb0_p_way is
+                                when "00" =>
+                                    pb(0) := '1';
+                                    pb(1) := '1';
+                                when "01" =>
+                                    pb(0) := '1';
+                                    pb(1) := '0';
+                                when "10" =>
+                                    pb(0) := '0';
+                                    pb(2) := '1';
+                                when others => -- "11"
+                                    pb(0) := '0';
+                                    pb(2) := '0';
+                            end case;
+                            if (bool(start) and (i_op = 0) and bool(cache_tlb0_l_hit) and (cache_tlb0_c_set = cache_tlb0_f_set)) then
                                 case cache_tlb0_l_way is
                                     when "00" =>
                                         pb(0) := '1';
@@ -3171,110 +3329,9 @@ begin
                                         pb(0) := '0';
                                         pb(2) := '0';
                                 end case;
-                                cache_tlb0_cb(to_integer(cache_tlb0_c_set)) <= pb;
-                                done <= '1';
-                            else
-                                cache_tlb0_hit <= '0';
-                                cache_tlb0_st <= MISS;
                             end if;
-                        else
-                            cache_tlb0_hit <= '0';
-                            cache_tlb0_iset <= to_unsigned(0, 4);
-                            cache_tlb0_st <= INV;
+                            cache_tlb0_cb(to_integer(cache_tlb0_f_set)) <= pb;
                         end if;
-                    end if;
-                when MISS =>
-                    if bool(w_done) then
-                        if ((w_status = 0) and (w_level /= 7)) then
-                            if (not bool(cache_tlb0_cv3(to_integer(cache_tlb0_c_set)))) then
-                                fw := to_unsigned(3, 2);
-                                free := '1';
-                            end if;
-                            if (not bool(cache_tlb0_cv2(to_integer(cache_tlb0_c_set)))) then
-                                fw := to_unsigned(2, 2);
-                                free := '1';
-                            end if;
-                            if (not bool(cache_tlb0_cv1(to_integer(cache_tlb0_c_set)))) then
-                                fw := to_unsigned(1, 2);
-                                free := '1';
-                            end if;
-                            if (not bool(cache_tlb0_cv0(to_integer(cache_tlb0_c_set)))) then
-                                fw := to_unsigned(0, 2);
-                                free := '1';
-                            end if;
-                            if (not bool(free)) then
-                                pb := cache_tlb0_cb(to_integer(cache_tlb0_c_set));
-                                if ((not bool(pb(0))) and (not bool(pb(1)))) then
-                                    fw := to_unsigned(0, 2);
-                                elsif ((not bool(pb(0))) and bool(pb(1))) then
-                                    fw := to_unsigned(1, 2);
-                                elsif (bool(pb(0)) and (not bool(pb(2)))) then
-                                    fw := to_unsigned(2, 2);
-                                elsif (bool(pb(0)) and bool(pb(2))) then
-                                    fw := to_unsigned(3, 2);
-                                end if;
-                            end if;
-                            case fw is
-                                when "00" =>
-                                    cache_tlb0_cv0(to_integer(cache_tlb0_c_set)) <= '1';
-                                    cache_tlb0_ck0(to_integer(cache_tlb0_c_set)) <= i_addr(64-1 downto 12);
-                                    cache_tlb0_ca0(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_acc;
-                                    cache_tlb0_ct_asid_0(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_asid;
-                                    cache_tlb0_ct_pcid_0(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_pcid;
-                                    cache_tlb0_cg0(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_glob;
-                                    cache_tlb0_cl0(to_integer(cache_tlb0_c_set)) <= w_level;
-                                    cache_tlb0_ch0(to_integer(cache_tlb0_c_set)) <= w_aux;
-                                    cache_tlb0_cp0(to_integer(cache_tlb0_c_set)) <= w_pa(64-1 downto 12);
-                                when "01" =>
-                                    cache_tlb0_cv1(to_integer(cache_tlb0_c_set)) <= '1';
-                                    cache_tlb0_ck1(to_integer(cache_tlb0_c_set)) <= i_addr(64-1 downto 12);
-                                    cache_tlb0_ca1(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_acc;
-                                    cache_tlb0_ct_asid_1(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_asid;
-                                    cache_tlb0_ct_pcid_1(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_pcid;
-                                    cache_tlb0_cg1(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_glob;
-                                    cache_tlb0_cl1(to_integer(cache_tlb0_c_set)) <= w_level;
-                                    cache_tlb0_ch1(to_integer(cache_tlb0_c_set)) <= w_aux;
-                                    cache_tlb0_cp1(to_integer(cache_tlb0_c_set)) <= w_pa(64-1 downto 12);
-                                when "10" =>
-                                    cache_tlb0_cv2(to_integer(cache_tlb0_c_set)) <= '1';
-                                    cache_tlb0_ck2(to_integer(cache_tlb0_c_set)) <= i_addr(64-1 downto 12);
-                                    cache_tlb0_ca2(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_acc;
-                                    cache_tlb0_ct_asid_2(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_asid;
-                                    cache_tlb0_ct_pcid_2(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_pcid;
-                                    cache_tlb0_cg2(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_glob;
-                                    cache_tlb0_cl2(to_integer(cache_tlb0_c_set)) <= w_level;
-                                    cache_tlb0_ch2(to_integer(cache_tlb0_c_set)) <= w_aux;
-                                    cache_tlb0_cp2(to_integer(cache_tlb0_c_set)) <= w_pa(64-1 downto 12);
-                                when others => -- "11"
-                                    cache_tlb0_cv3(to_integer(cache_tlb0_c_set)) <= '1';
-                                    cache_tlb0_ck3(to_integer(cache_tlb0_c_set)) <= i_addr(64-1 downto 12);
-                                    cache_tlb0_ca3(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_acc;
-                                    cache_tlb0_ct_asid_3(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_asid;
-                                    cache_tlb0_ct_pcid_3(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_pcid;
-                                    cache_tlb0_cg3(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_glob;
-                                    cache_tlb0_cl3(to_integer(cache_tlb0_c_set)) <= w_level;
-                                    cache_tlb0_ch3(to_integer(cache_tlb0_c_set)) <= w_aux;
-                                    cache_tlb0_cp3(to_integer(cache_tlb0_c_set)) <= w_pa(64-1 downto 12);
-                            end case;
-                            pb := cache_tlb0_cb(to_integer(cache_tlb0_c_set));
-                            case fw is
-                                when "00" =>
-                                    pb(0) := '1';
-                                    pb(1) := '1';
-                                when "01" =>
-                                    pb(0) := '1';
-                                    pb(1) := '0';
-                                when "10" =>
-                                    pb(0) := '0';
-                                    pb(2) := '1';
-                                when others => -- "11"
-                                    pb(0) := '0';
-                                    pb(2) := '0';
-                            end case;
-                            cache_tlb0_cb(to_integer(cache_tlb0_c_set)) <= pb;
-                        end if;
-                        done <= '1';
-                        cache_tlb0_st <= IDLE;
                     end if;
                 when INV =>
                     e0_v := to_unsigned(0, 1);
@@ -3451,7 +3508,7 @@ begin
                         end if;
                     end if;
                     if (cache_tlb0_iset = 15) then
-                        done <= '1';
+                        cache_tlb0_fin <= '1';
                         cache_tlb0_st <= IDLE;
                     else
                         cache_tlb0_iset <= (cache_tlb0_iset + 1);
@@ -3459,6 +3516,47 @@ begin
                 when others =>
                     cache_tlb0_st <= IDLE;
             end case;
+            if (bool(ready) and bool(start)) then
+                if (i_op = 0) then
+                    if bool(cache_tlb0_l_hit) then
+                        cache_tlb0_hit <= '1';
+                        cache_tlb0_h_pa <= cache_tlb0_l_pa;
+                        cache_tlb0_h_level <= cache_tlb0_l_level;
+                        cache_tlb0_h_aux <= cache_tlb0_l_aux;
+                        cache_tlb0_fin <= '1';
+                        if (not (bool(cache_tlb0_pend) and (cache_tlb0_c_set = cache_tlb0_f_set))) then
+                            pb := cache_tlb0_cb(to_integer(cache_tlb0_c_set));
+                            case cache_tlb0_l_way is
+                                when "00" =>
+                                    pb(0) := '1';
+                                    pb(1) := '1';
+                                when "01" =>
+                                    pb(0) := '1';
+                                    pb(1) := '0';
+                                when "10" =>
+                                    pb(0) := '0';
+                                    pb(2) := '1';
+                                when others => -- "11"
+                                    pb(0) := '0';
+                                    pb(2) := '0';
+                            end case;
+                            cache_tlb0_cb(to_integer(cache_tlb0_c_set)) <= pb;
+                        end if;
+                    else
+                        cache_tlb0_hit <= '0';
+                        cache_tlb0_f_key <= i_addr(64-1 downto 12);
+                        cache_tlb0_f_acc <= cache_tlb0_c_acc;
+                        cache_tlb0_f_t_asid <= cache_tlb0_t_asid;
+                        cache_tlb0_f_t_pcid <= cache_tlb0_t_pcid;
+                        cache_tlb0_f_r_CR4 <= r_CR4;
+                        cache_tlb0_st <= MISS;
+                    end if;
+                else
+                    cache_tlb0_hit <= '0';
+                    cache_tlb0_iset <= to_unsigned(0, 4);
+                    cache_tlb0_st <= INV;
+                end if;
+            end if;
         end if;
     end if;
 end process cache_tlb0_fsm;

@@ -1863,24 +1863,36 @@ def cache_tlb(clk, rst, start, done, i_op, i_invlpga_rax, i_invlpga_ecx, i_invlp
     cp3 = [Signal(intbv(0)[52:]) for _ in range(16)]
     cb = [Signal(intbv(0)[3:]) for _ in range(16)]  # tree bits, node i at bit i
     c_set = Signal(intbv(0)[4:])  # the request's set
+    f_set = Signal(intbv(0)[4:])  # the set of the walk in progress
     iset = Signal(intbv(0)[4:])  # the set an invalidation sweeps
     c_acc = Signal(intbv(0)[3:])  # the request's access kinds
     t_asid = Signal(intbv(0)[32:])  # tag asid of the request's context
     t_pcid = Signal(intbv(0)[12:])  # tag pcid of the request's context
+    # the request of the walk in progress, captured when it started (what a fill stores)
+    f_key = Signal(intbv(0)[52:])
+    f_acc = Signal(intbv(0)[3:])
+    f_t_asid = Signal(intbv(0)[32:])
+    f_t_pcid = Signal(intbv(0)[12:])
+    f_r_CR4 = Signal(intbv(0)[64:])
     c_glob = Signal(bool(0))  # a fill's global bit, from the walk's leaf entry
+    pend = Signal(bool(0))  # a fill is written at this edge
+    p_way = Signal(intbv(0)[2:])  # the way it goes to
+    p_evict = Signal(bool(0))  # the set is full: the way is the policy's victim
     l_hit = Signal(bool(0))
     l_way = Signal(intbv(0)[2:])
     l_pa = Signal(intbv(0)[ADDR_WIDTH:])
     l_level = Signal(intbv(0)[LEVEL_WIDTH:])
     l_aux = Signal(intbv(0)[LEVEL_WIDTH:])
     hit = Signal(bool(0))  # the last translation was answered by the cache
+    fin = Signal(bool(0))  # a hit or an invalidation is done
     h_pa = Signal(intbv(0)[ADDR_WIDTH:])
     h_level = Signal(intbv(0)[LEVEL_WIDTH:])
     h_aux = Signal(intbv(0)[LEVEL_WIDTH:])
     @always_comb
     def request():
-        """The request's set, access kinds, tags and (a fill's) global bit."""
+        """The request's set, access kinds and tags, and a fill's global bit."""
         c_set.next = i_addr[16:12]
+        f_set.next = f_key[4:0]
         c_acc.next = concat(k_write, k_user, k_fetch)
         t_asid.next = r_ASID
         tg0 = intbv(0)[12:]
@@ -1891,11 +1903,45 @@ def cache_tlb(clk, rst, start, done, i_op, i_invlpga_rax, i_invlpga_ecx, i_invlp
         else:
             tg0[:] = 0
         t_pcid.next = tg0
-        c_glob.next = (le[8] and r_CR4[7])
+        c_glob.next = (le[8] and f_r_CR4[7])
+    @always_comb
+    def fill_way():
+        """Whether the walk's outcome is written at this edge, and to which way: the
+        lowest-numbered invalid way of its set, else the policy's victim."""
+        way = intbv(0)[2:]
+        free = False
+        vb = intbv(0)[3:]
+        if not cv3[f_set]:
+            way[:] = 3
+            free = True
+        if not cv2[f_set]:
+            way[:] = 2
+            free = True
+        if not cv1[f_set]:
+            way[:] = 1
+            free = True
+        if not cv0[f_set]:
+            way[:] = 0
+            free = True
+        if not free:
+            vb[:] = cb[f_set]
+            if (not vb[0]) and (not vb[1]):
+                way[:] = 0
+            elif (not vb[0]) and vb[1]:
+                way[:] = 1
+            elif vb[0] and (not vb[2]):
+                way[:] = 2
+            elif vb[0] and vb[2]:
+                way[:] = 3
+        p_way.next = way
+        p_evict.next = not free
+        pend.next = st == S.MISS and w_done and w_status == 0 and w_level != 7
     @always_comb
     def lookup():
-        """Every way of the request's set against the request: the first that matches hits."""
+        """Every way of the request's set, as a fill at this edge leaves it, against the
+        request: the first that matches hits."""
         found = False
+        fwd = pend and c_set == f_set
         way = intbv(0)[2:]
         pa = intbv(0)[ADDR_WIDTH:]
         lv = intbv(0)[LEVEL_WIDTH:]
@@ -1918,6 +1964,16 @@ def cache_tlb(clk, rst, start, done, i_op, i_invlpga_rax, i_invlpga_ecx, i_invlp
         e3_h[:] = ch3[c_set]
         e3_p = intbv(0)[52:]
         e3_p[:] = cp3[c_set]
+        if fwd and p_way == 3:
+            e3_v[0] = True
+            e3_k[:] = f_key
+            e3_a[:] = f_acc
+            e3_t_asid[:] = f_t_asid
+            e3_t_pcid[:] = f_t_pcid
+            e3_g[0] = c_glob
+            e3_l[:] = w_level
+            e3_h[:] = w_aux
+            e3_p[:] = w_pa[64:12]
         if e3_v[0] and (e3_a == c_acc) and (e3_t_asid == t_asid) and ((e3_t_pcid == t_pcid) or e3_g[0]) and (e3_k == i_addr[64:12]):
             found = True
             way[:] = 3
@@ -1942,6 +1998,16 @@ def cache_tlb(clk, rst, start, done, i_op, i_invlpga_rax, i_invlpga_ecx, i_invlp
         e2_h[:] = ch2[c_set]
         e2_p = intbv(0)[52:]
         e2_p[:] = cp2[c_set]
+        if fwd and p_way == 2:
+            e2_v[0] = True
+            e2_k[:] = f_key
+            e2_a[:] = f_acc
+            e2_t_asid[:] = f_t_asid
+            e2_t_pcid[:] = f_t_pcid
+            e2_g[0] = c_glob
+            e2_l[:] = w_level
+            e2_h[:] = w_aux
+            e2_p[:] = w_pa[64:12]
         if e2_v[0] and (e2_a == c_acc) and (e2_t_asid == t_asid) and ((e2_t_pcid == t_pcid) or e2_g[0]) and (e2_k == i_addr[64:12]):
             found = True
             way[:] = 2
@@ -1966,6 +2032,16 @@ def cache_tlb(clk, rst, start, done, i_op, i_invlpga_rax, i_invlpga_ecx, i_invlp
         e1_h[:] = ch1[c_set]
         e1_p = intbv(0)[52:]
         e1_p[:] = cp1[c_set]
+        if fwd and p_way == 1:
+            e1_v[0] = True
+            e1_k[:] = f_key
+            e1_a[:] = f_acc
+            e1_t_asid[:] = f_t_asid
+            e1_t_pcid[:] = f_t_pcid
+            e1_g[0] = c_glob
+            e1_l[:] = w_level
+            e1_h[:] = w_aux
+            e1_p[:] = w_pa[64:12]
         if e1_v[0] and (e1_a == c_acc) and (e1_t_asid == t_asid) and ((e1_t_pcid == t_pcid) or e1_g[0]) and (e1_k == i_addr[64:12]):
             found = True
             way[:] = 1
@@ -1990,6 +2066,16 @@ def cache_tlb(clk, rst, start, done, i_op, i_invlpga_rax, i_invlpga_ecx, i_invlp
         e0_h[:] = ch0[c_set]
         e0_p = intbv(0)[52:]
         e0_p[:] = cp0[c_set]
+        if fwd and p_way == 0:
+            e0_v[0] = True
+            e0_k[:] = f_key
+            e0_a[:] = f_acc
+            e0_t_asid[:] = f_t_asid
+            e0_t_pcid[:] = f_t_pcid
+            e0_g[0] = c_glob
+            e0_l[:] = w_level
+            e0_h[:] = w_aux
+            e0_p[:] = w_pa[64:12]
         if e0_v[0] and (e0_a == c_acc) and (e0_t_asid == t_asid) and ((e0_t_pcid == t_pcid) or e0_g[0]) and (e0_k == i_addr[64:12]):
             found = True
             way[:] = 0
@@ -2007,7 +2093,8 @@ def cache_tlb(clk, rst, start, done, i_op, i_invlpga_rax, i_invlpga_ecx, i_invlp
         w_start.next = start and i_op == 0 and not l_hit
     @always_comb
     def outputs():
-        """The outcome: the cache's on a hit, else the walker's."""
+        """The outcome: the cache's on a hit, else the walker's (its `done` is the model's)."""
+        done.next = fin or (st == S.MISS and w_done)
         o_hit.next = hit
         if hit:
             o_status.next = 0
@@ -2021,20 +2108,71 @@ def cache_tlb(clk, rst, start, done, i_op, i_invlpga_rax, i_invlpga_ecx, i_invlp
             o_pa.next = w_pa
     @always_seq(clk.posedge, reset=rst)
     def fsm():
-        fw = intbv(0)[2:]
-        free = False
         pb = intbv(0)[3:]
-        if done:
-            done.next = False
+        ready = False  # a request may start at this edge
+        if fin:
+            fin.next = False
         if st == S.IDLE:
-            if start:
-                if i_op == 0:
-                    if l_hit:
-                        hit.next = True
-                        h_pa.next = l_pa
-                        h_level.next = l_level
-                        h_aux.next = l_aux
-                        pb[:] = cb[c_set]
+            ready = True
+        elif st == S.MISS:
+            if w_done:  # the walker's done is the model's: ready for the next request now
+                ready = True
+                st.next = S.IDLE
+                if pend:  # the walk's translation is cached: write it, touch its way
+                    if p_way == 0:
+                        cv0[f_set].next = True
+                        ck0[f_set].next = f_key
+                        ca0[f_set].next = f_acc
+                        ct_asid_0[f_set].next = f_t_asid
+                        ct_pcid_0[f_set].next = f_t_pcid
+                        cg0[f_set].next = c_glob
+                        cl0[f_set].next = w_level
+                        ch0[f_set].next = w_aux
+                        cp0[f_set].next = w_pa[64:12]
+                    elif p_way == 1:
+                        cv1[f_set].next = True
+                        ck1[f_set].next = f_key
+                        ca1[f_set].next = f_acc
+                        ct_asid_1[f_set].next = f_t_asid
+                        ct_pcid_1[f_set].next = f_t_pcid
+                        cg1[f_set].next = c_glob
+                        cl1[f_set].next = w_level
+                        ch1[f_set].next = w_aux
+                        cp1[f_set].next = w_pa[64:12]
+                    elif p_way == 2:
+                        cv2[f_set].next = True
+                        ck2[f_set].next = f_key
+                        ca2[f_set].next = f_acc
+                        ct_asid_2[f_set].next = f_t_asid
+                        ct_pcid_2[f_set].next = f_t_pcid
+                        cg2[f_set].next = c_glob
+                        cl2[f_set].next = w_level
+                        ch2[f_set].next = w_aux
+                        cp2[f_set].next = w_pa[64:12]
+                    elif p_way == 3:
+                        cv3[f_set].next = True
+                        ck3[f_set].next = f_key
+                        ca3[f_set].next = f_acc
+                        ct_asid_3[f_set].next = f_t_asid
+                        ct_pcid_3[f_set].next = f_t_pcid
+                        cg3[f_set].next = c_glob
+                        cl3[f_set].next = w_level
+                        ch3[f_set].next = w_aux
+                        cp3[f_set].next = w_pa[64:12]
+                    pb[:] = cb[f_set]
+                    if p_way == 0:
+                        pb[0] = 1
+                        pb[1] = 1
+                    elif p_way == 1:
+                        pb[0] = 1
+                        pb[1] = 0
+                    elif p_way == 2:
+                        pb[0] = 0
+                        pb[2] = 1
+                    elif p_way == 3:
+                        pb[0] = 0
+                        pb[2] = 0
+                    if start and i_op == 0 and l_hit and c_set == f_set:  # a hit in the same set: touched after the fill
                         if l_way == 0:
                             pb[0] = 1
                             pb[1] = 1
@@ -2047,96 +2185,7 @@ def cache_tlb(clk, rst, start, done, i_op, i_invlpga_rax, i_invlpga_ecx, i_invlp
                         elif l_way == 3:
                             pb[0] = 0
                             pb[2] = 0
-                        cb[c_set].next = pb
-                        done.next = True
-                    else:
-                        hit.next = False
-                        st.next = S.MISS
-                else:
-                    hit.next = False
-                    iset.next = 0
-                    st.next = S.INV
-        elif st == S.MISS:
-            if w_done:
-                if w_status == 0 and w_level != 7:  # ok, with an input-stage level: cached
-                    if not cv3[c_set]:
-                        fw[:] = 3
-                        free = True
-                    if not cv2[c_set]:
-                        fw[:] = 2
-                        free = True
-                    if not cv1[c_set]:
-                        fw[:] = 1
-                        free = True
-                    if not cv0[c_set]:
-                        fw[:] = 0
-                        free = True
-                    if not free:  # the set is full: evict the policy's victim
-                        pb[:] = cb[c_set]
-                        if (not pb[0]) and (not pb[1]):
-                            fw[:] = 0
-                        elif (not pb[0]) and pb[1]:
-                            fw[:] = 1
-                        elif pb[0] and (not pb[2]):
-                            fw[:] = 2
-                        elif pb[0] and pb[2]:
-                            fw[:] = 3
-                    if fw == 0:
-                        cv0[c_set].next = True
-                        ck0[c_set].next = i_addr[64:12]
-                        ca0[c_set].next = c_acc
-                        ct_asid_0[c_set].next = t_asid
-                        ct_pcid_0[c_set].next = t_pcid
-                        cg0[c_set].next = c_glob
-                        cl0[c_set].next = w_level
-                        ch0[c_set].next = w_aux
-                        cp0[c_set].next = w_pa[64:12]
-                    elif fw == 1:
-                        cv1[c_set].next = True
-                        ck1[c_set].next = i_addr[64:12]
-                        ca1[c_set].next = c_acc
-                        ct_asid_1[c_set].next = t_asid
-                        ct_pcid_1[c_set].next = t_pcid
-                        cg1[c_set].next = c_glob
-                        cl1[c_set].next = w_level
-                        ch1[c_set].next = w_aux
-                        cp1[c_set].next = w_pa[64:12]
-                    elif fw == 2:
-                        cv2[c_set].next = True
-                        ck2[c_set].next = i_addr[64:12]
-                        ca2[c_set].next = c_acc
-                        ct_asid_2[c_set].next = t_asid
-                        ct_pcid_2[c_set].next = t_pcid
-                        cg2[c_set].next = c_glob
-                        cl2[c_set].next = w_level
-                        ch2[c_set].next = w_aux
-                        cp2[c_set].next = w_pa[64:12]
-                    elif fw == 3:
-                        cv3[c_set].next = True
-                        ck3[c_set].next = i_addr[64:12]
-                        ca3[c_set].next = c_acc
-                        ct_asid_3[c_set].next = t_asid
-                        ct_pcid_3[c_set].next = t_pcid
-                        cg3[c_set].next = c_glob
-                        cl3[c_set].next = w_level
-                        ch3[c_set].next = w_aux
-                        cp3[c_set].next = w_pa[64:12]
-                    pb[:] = cb[c_set]
-                    if fw == 0:
-                        pb[0] = 1
-                        pb[1] = 1
-                    elif fw == 1:
-                        pb[0] = 1
-                        pb[1] = 0
-                    elif fw == 2:
-                        pb[0] = 0
-                        pb[2] = 1
-                    elif fw == 3:
-                        pb[0] = 0
-                        pb[2] = 0
-                    cb[c_set].next = pb
-                done.next = True
-                st.next = S.IDLE
+                    cb[f_set].next = pb
         elif st == S.INV:
             e0_v = intbv(0)[1:]
             e0_v[0] = cv0[iset]
@@ -2291,13 +2340,48 @@ def cache_tlb(clk, rst, start, done, i_op, i_invlpga_rax, i_invlpga_ecx, i_invlp
                 if cv3[iset] and (((i_vmrun_tlb_control == 1) or ((i_vmrun_tlb_control == 3) and (e3_t_asid == i_vmrun_guest_asid))) or (((i_vmrun_tlb_control == 7) and (e3_t_asid == i_vmrun_guest_asid)) and (not e3_g[0]))):
                     cv3[iset].next = False
             if iset == 15:
-                done.next = True
+                fin.next = True
                 st.next = S.IDLE
             else:
                 iset.next = iset + 1
         else:
             st.next = S.IDLE  # an unused state encoding returns to idle
-    return request, lookup, walk, outputs, fsm
+        if ready and start:
+            if i_op == 0:
+                if l_hit:
+                    hit.next = True
+                    h_pa.next = l_pa
+                    h_level.next = l_level
+                    h_aux.next = l_aux
+                    fin.next = True
+                    if not (pend and c_set == f_set):  # (else touched with the fill)
+                        pb[:] = cb[c_set]
+                        if l_way == 0:
+                            pb[0] = 1
+                            pb[1] = 1
+                        elif l_way == 1:
+                            pb[0] = 1
+                            pb[1] = 0
+                        elif l_way == 2:
+                            pb[0] = 0
+                            pb[2] = 1
+                        elif l_way == 3:
+                            pb[0] = 0
+                            pb[2] = 0
+                        cb[c_set].next = pb
+                else:
+                    hit.next = False
+                    f_key.next = i_addr[64:12]
+                    f_acc.next = c_acc
+                    f_t_asid.next = t_asid
+                    f_t_pcid.next = t_pcid
+                    f_r_CR4.next = r_CR4
+                    st.next = S.MISS
+            else:
+                hit.next = False
+                iset.next = 0
+                st.next = S.INV
+    return request, fill_way, lookup, walk, outputs, fsm
 
 
 @block

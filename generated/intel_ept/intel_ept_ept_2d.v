@@ -203,6 +203,15 @@ reg [2:0] walker_guest0_st;
 reg [2:0] cache_tlb0_c_acc;
 reg cache_tlb0_c_glob;
 reg [2:0] cache_tlb0_c_set;
+reg [2:0] cache_tlb0_f_acc;
+reg [51:0] cache_tlb0_f_key;
+reg [63:0] cache_tlb0_f_r_CR4;
+reg [2:0] cache_tlb0_f_set;
+reg [0:0] cache_tlb0_f_t_ept;
+reg [39:0] cache_tlb0_f_t_eptrta;
+reg [11:0] cache_tlb0_f_t_pcid;
+reg [15:0] cache_tlb0_f_t_vpid;
+reg cache_tlb0_fin;
 reg [2:0] cache_tlb0_h_aux;
 reg [2:0] cache_tlb0_h_level;
 reg [63:0] cache_tlb0_h_pa;
@@ -213,6 +222,9 @@ reg cache_tlb0_l_hit;
 reg [2:0] cache_tlb0_l_level;
 reg [63:0] cache_tlb0_l_pa;
 reg [2:0] cache_tlb0_l_way;
+reg cache_tlb0_p_evict;
+reg [2:0] cache_tlb0_p_way;
+reg cache_tlb0_pend;
 reg [1:0] cache_tlb0_st;
 reg [0:0] cache_tlb0_t_ept;
 reg [39:0] cache_tlb0_t_eptrta;
@@ -2826,13 +2838,14 @@ assign x_table = (x_on_table && (!x_pwrite) && (!x_update));
 assign x_off = (!r_PROC2[1]);
 assign hb_EPTP = r_EPTP;
 
-always @(i_addr, k_fetch, k_user, k_write, le, r_CR3, r_CR4, r_EPTP, r_PROC2, r_VPID) begin: cache_tlb0_request
+always @(cache_tlb0_f_key, cache_tlb0_f_r_CR4, i_addr, k_fetch, k_user, k_write, le, r_CR3, r_CR4, r_EPTP, r_PROC2, r_VPID) begin: cache_tlb0_request
     reg [16-1:0] tg0;
     reg [40-1:0] tg1;
     reg [64-1:0] tg2;
     reg [12-1:0] tg3;
     reg [64-1:0] tg4;
     cache_tlb0_c_set = i_addr[15-1:12];
+    cache_tlb0_f_set = cache_tlb0_f_key[3-1:0];
     cache_tlb0_c_acc = {k_write, k_user, k_fetch};
     tg0 = 16'h0;
     if (r_PROC2[5]) begin
@@ -2866,11 +2879,57 @@ always @(i_addr, k_fetch, k_user, k_write, le, r_CR3, r_CR4, r_EPTP, r_PROC2, r_
         tg3 = 0;
     end
     cache_tlb0_t_pcid = tg3;
-    cache_tlb0_c_glob = (le[8] && r_CR4[7]);
+    cache_tlb0_c_glob = (le[8] && cache_tlb0_f_r_CR4[7]);
 end
 
-always @(cache_tlb0_c_acc, cache_tlb0_c_set, cache_tlb0_ca0[0], cache_tlb0_ca0[1], cache_tlb0_ca0[2], cache_tlb0_ca0[3], cache_tlb0_ca0[4], cache_tlb0_ca0[5], cache_tlb0_ca0[6], cache_tlb0_ca0[7], cache_tlb0_ca1[0], cache_tlb0_ca1[1], cache_tlb0_ca1[2], cache_tlb0_ca1[3], cache_tlb0_ca1[4], cache_tlb0_ca1[5], cache_tlb0_ca1[6], cache_tlb0_ca1[7], cache_tlb0_ca2[0], cache_tlb0_ca2[1], cache_tlb0_ca2[2], cache_tlb0_ca2[3], cache_tlb0_ca2[4], cache_tlb0_ca2[5], cache_tlb0_ca2[6], cache_tlb0_ca2[7], cache_tlb0_ca3[0], cache_tlb0_ca3[1], cache_tlb0_ca3[2], cache_tlb0_ca3[3], cache_tlb0_ca3[4], cache_tlb0_ca3[5], cache_tlb0_ca3[6], cache_tlb0_ca3[7], cache_tlb0_ca4[0], cache_tlb0_ca4[1], cache_tlb0_ca4[2], cache_tlb0_ca4[3], cache_tlb0_ca4[4], cache_tlb0_ca4[5], cache_tlb0_ca4[6], cache_tlb0_ca4[7], cache_tlb0_ca5[0], cache_tlb0_ca5[1], cache_tlb0_ca5[2], cache_tlb0_ca5[3], cache_tlb0_ca5[4], cache_tlb0_ca5[5], cache_tlb0_ca5[6], cache_tlb0_ca5[7], cache_tlb0_ca6[0], cache_tlb0_ca6[1], cache_tlb0_ca6[2], cache_tlb0_ca6[3], cache_tlb0_ca6[4], cache_tlb0_ca6[5], cache_tlb0_ca6[6], cache_tlb0_ca6[7], cache_tlb0_ca7[0], cache_tlb0_ca7[1], cache_tlb0_ca7[2], cache_tlb0_ca7[3], cache_tlb0_ca7[4], cache_tlb0_ca7[5], cache_tlb0_ca7[6], cache_tlb0_ca7[7], cache_tlb0_cg0[0], cache_tlb0_cg0[1], cache_tlb0_cg0[2], cache_tlb0_cg0[3], cache_tlb0_cg0[4], cache_tlb0_cg0[5], cache_tlb0_cg0[6], cache_tlb0_cg0[7], cache_tlb0_cg1[0], cache_tlb0_cg1[1], cache_tlb0_cg1[2], cache_tlb0_cg1[3], cache_tlb0_cg1[4], cache_tlb0_cg1[5], cache_tlb0_cg1[6], cache_tlb0_cg1[7], cache_tlb0_cg2[0], cache_tlb0_cg2[1], cache_tlb0_cg2[2], cache_tlb0_cg2[3], cache_tlb0_cg2[4], cache_tlb0_cg2[5], cache_tlb0_cg2[6], cache_tlb0_cg2[7], cache_tlb0_cg3[0], cache_tlb0_cg3[1], cache_tlb0_cg3[2], cache_tlb0_cg3[3], cache_tlb0_cg3[4], cache_tlb0_cg3[5], cache_tlb0_cg3[6], cache_tlb0_cg3[7], cache_tlb0_cg4[0], cache_tlb0_cg4[1], cache_tlb0_cg4[2], cache_tlb0_cg4[3], cache_tlb0_cg4[4], cache_tlb0_cg4[5], cache_tlb0_cg4[6], cache_tlb0_cg4[7], cache_tlb0_cg5[0], cache_tlb0_cg5[1], cache_tlb0_cg5[2], cache_tlb0_cg5[3], cache_tlb0_cg5[4], cache_tlb0_cg5[5], cache_tlb0_cg5[6], cache_tlb0_cg5[7], cache_tlb0_cg6[0], cache_tlb0_cg6[1], cache_tlb0_cg6[2], cache_tlb0_cg6[3], cache_tlb0_cg6[4], cache_tlb0_cg6[5], cache_tlb0_cg6[6], cache_tlb0_cg6[7], cache_tlb0_cg7[0], cache_tlb0_cg7[1], cache_tlb0_cg7[2], cache_tlb0_cg7[3], cache_tlb0_cg7[4], cache_tlb0_cg7[5], cache_tlb0_cg7[6], cache_tlb0_cg7[7], cache_tlb0_ch0[0], cache_tlb0_ch0[1], cache_tlb0_ch0[2], cache_tlb0_ch0[3], cache_tlb0_ch0[4], cache_tlb0_ch0[5], cache_tlb0_ch0[6], cache_tlb0_ch0[7], cache_tlb0_ch1[0], cache_tlb0_ch1[1], cache_tlb0_ch1[2], cache_tlb0_ch1[3], cache_tlb0_ch1[4], cache_tlb0_ch1[5], cache_tlb0_ch1[6], cache_tlb0_ch1[7], cache_tlb0_ch2[0], cache_tlb0_ch2[1], cache_tlb0_ch2[2], cache_tlb0_ch2[3], cache_tlb0_ch2[4], cache_tlb0_ch2[5], cache_tlb0_ch2[6], cache_tlb0_ch2[7], cache_tlb0_ch3[0], cache_tlb0_ch3[1], cache_tlb0_ch3[2], cache_tlb0_ch3[3], cache_tlb0_ch3[4], cache_tlb0_ch3[5], cache_tlb0_ch3[6], cache_tlb0_ch3[7], cache_tlb0_ch4[0], cache_tlb0_ch4[1], cache_tlb0_ch4[2], cache_tlb0_ch4[3], cache_tlb0_ch4[4], cache_tlb0_ch4[5], cache_tlb0_ch4[6], cache_tlb0_ch4[7], cache_tlb0_ch5[0], cache_tlb0_ch5[1], cache_tlb0_ch5[2], cache_tlb0_ch5[3], cache_tlb0_ch5[4], cache_tlb0_ch5[5], cache_tlb0_ch5[6], cache_tlb0_ch5[7], cache_tlb0_ch6[0], cache_tlb0_ch6[1], cache_tlb0_ch6[2], cache_tlb0_ch6[3], cache_tlb0_ch6[4], cache_tlb0_ch6[5], cache_tlb0_ch6[6], cache_tlb0_ch6[7], cache_tlb0_ch7[0], cache_tlb0_ch7[1], cache_tlb0_ch7[2], cache_tlb0_ch7[3], cache_tlb0_ch7[4], cache_tlb0_ch7[5], cache_tlb0_ch7[6], cache_tlb0_ch7[7], cache_tlb0_ck0[0], cache_tlb0_ck0[1], cache_tlb0_ck0[2], cache_tlb0_ck0[3], cache_tlb0_ck0[4], cache_tlb0_ck0[5], cache_tlb0_ck0[6], cache_tlb0_ck0[7], cache_tlb0_ck1[0], cache_tlb0_ck1[1], cache_tlb0_ck1[2], cache_tlb0_ck1[3], cache_tlb0_ck1[4], cache_tlb0_ck1[5], cache_tlb0_ck1[6], cache_tlb0_ck1[7], cache_tlb0_ck2[0], cache_tlb0_ck2[1], cache_tlb0_ck2[2], cache_tlb0_ck2[3], cache_tlb0_ck2[4], cache_tlb0_ck2[5], cache_tlb0_ck2[6], cache_tlb0_ck2[7], cache_tlb0_ck3[0], cache_tlb0_ck3[1], cache_tlb0_ck3[2], cache_tlb0_ck3[3], cache_tlb0_ck3[4], cache_tlb0_ck3[5], cache_tlb0_ck3[6], cache_tlb0_ck3[7], cache_tlb0_ck4[0], cache_tlb0_ck4[1], cache_tlb0_ck4[2], cache_tlb0_ck4[3], cache_tlb0_ck4[4], cache_tlb0_ck4[5], cache_tlb0_ck4[6], cache_tlb0_ck4[7], cache_tlb0_ck5[0], cache_tlb0_ck5[1], cache_tlb0_ck5[2], cache_tlb0_ck5[3], cache_tlb0_ck5[4], cache_tlb0_ck5[5], cache_tlb0_ck5[6], cache_tlb0_ck5[7], cache_tlb0_ck6[0], cache_tlb0_ck6[1], cache_tlb0_ck6[2], cache_tlb0_ck6[3], cache_tlb0_ck6[4], cache_tlb0_ck6[5], cache_tlb0_ck6[6], cache_tlb0_ck6[7], cache_tlb0_ck7[0], cache_tlb0_ck7[1], cache_tlb0_ck7[2], cache_tlb0_ck7[3], cache_tlb0_ck7[4], cache_tlb0_ck7[5], cache_tlb0_ck7[6], cache_tlb0_ck7[7], cache_tlb0_cl0[0], cache_tlb0_cl0[1], cache_tlb0_cl0[2], cache_tlb0_cl0[3], cache_tlb0_cl0[4], cache_tlb0_cl0[5], cache_tlb0_cl0[6], cache_tlb0_cl0[7], cache_tlb0_cl1[0], cache_tlb0_cl1[1], cache_tlb0_cl1[2], cache_tlb0_cl1[3], cache_tlb0_cl1[4], cache_tlb0_cl1[5], cache_tlb0_cl1[6], cache_tlb0_cl1[7], cache_tlb0_cl2[0], cache_tlb0_cl2[1], cache_tlb0_cl2[2], cache_tlb0_cl2[3], cache_tlb0_cl2[4], cache_tlb0_cl2[5], cache_tlb0_cl2[6], cache_tlb0_cl2[7], cache_tlb0_cl3[0], cache_tlb0_cl3[1], cache_tlb0_cl3[2], cache_tlb0_cl3[3], cache_tlb0_cl3[4], cache_tlb0_cl3[5], cache_tlb0_cl3[6], cache_tlb0_cl3[7], cache_tlb0_cl4[0], cache_tlb0_cl4[1], cache_tlb0_cl4[2], cache_tlb0_cl4[3], cache_tlb0_cl4[4], cache_tlb0_cl4[5], cache_tlb0_cl4[6], cache_tlb0_cl4[7], cache_tlb0_cl5[0], cache_tlb0_cl5[1], cache_tlb0_cl5[2], cache_tlb0_cl5[3], cache_tlb0_cl5[4], cache_tlb0_cl5[5], cache_tlb0_cl5[6], cache_tlb0_cl5[7], cache_tlb0_cl6[0], cache_tlb0_cl6[1], cache_tlb0_cl6[2], cache_tlb0_cl6[3], cache_tlb0_cl6[4], cache_tlb0_cl6[5], cache_tlb0_cl6[6], cache_tlb0_cl6[7], cache_tlb0_cl7[0], cache_tlb0_cl7[1], cache_tlb0_cl7[2], cache_tlb0_cl7[3], cache_tlb0_cl7[4], cache_tlb0_cl7[5], cache_tlb0_cl7[6], cache_tlb0_cl7[7], cache_tlb0_cp0[0], cache_tlb0_cp0[1], cache_tlb0_cp0[2], cache_tlb0_cp0[3], cache_tlb0_cp0[4], cache_tlb0_cp0[5], cache_tlb0_cp0[6], cache_tlb0_cp0[7], cache_tlb0_cp1[0], cache_tlb0_cp1[1], cache_tlb0_cp1[2], cache_tlb0_cp1[3], cache_tlb0_cp1[4], cache_tlb0_cp1[5], cache_tlb0_cp1[6], cache_tlb0_cp1[7], cache_tlb0_cp2[0], cache_tlb0_cp2[1], cache_tlb0_cp2[2], cache_tlb0_cp2[3], cache_tlb0_cp2[4], cache_tlb0_cp2[5], cache_tlb0_cp2[6], cache_tlb0_cp2[7], cache_tlb0_cp3[0], cache_tlb0_cp3[1], cache_tlb0_cp3[2], cache_tlb0_cp3[3], cache_tlb0_cp3[4], cache_tlb0_cp3[5], cache_tlb0_cp3[6], cache_tlb0_cp3[7], cache_tlb0_cp4[0], cache_tlb0_cp4[1], cache_tlb0_cp4[2], cache_tlb0_cp4[3], cache_tlb0_cp4[4], cache_tlb0_cp4[5], cache_tlb0_cp4[6], cache_tlb0_cp4[7], cache_tlb0_cp5[0], cache_tlb0_cp5[1], cache_tlb0_cp5[2], cache_tlb0_cp5[3], cache_tlb0_cp5[4], cache_tlb0_cp5[5], cache_tlb0_cp5[6], cache_tlb0_cp5[7], cache_tlb0_cp6[0], cache_tlb0_cp6[1], cache_tlb0_cp6[2], cache_tlb0_cp6[3], cache_tlb0_cp6[4], cache_tlb0_cp6[5], cache_tlb0_cp6[6], cache_tlb0_cp6[7], cache_tlb0_cp7[0], cache_tlb0_cp7[1], cache_tlb0_cp7[2], cache_tlb0_cp7[3], cache_tlb0_cp7[4], cache_tlb0_cp7[5], cache_tlb0_cp7[6], cache_tlb0_cp7[7], cache_tlb0_ct_ept_0[0], cache_tlb0_ct_ept_0[1], cache_tlb0_ct_ept_0[2], cache_tlb0_ct_ept_0[3], cache_tlb0_ct_ept_0[4], cache_tlb0_ct_ept_0[5], cache_tlb0_ct_ept_0[6], cache_tlb0_ct_ept_0[7], cache_tlb0_ct_ept_1[0], cache_tlb0_ct_ept_1[1], cache_tlb0_ct_ept_1[2], cache_tlb0_ct_ept_1[3], cache_tlb0_ct_ept_1[4], cache_tlb0_ct_ept_1[5], cache_tlb0_ct_ept_1[6], cache_tlb0_ct_ept_1[7], cache_tlb0_ct_ept_2[0], cache_tlb0_ct_ept_2[1], cache_tlb0_ct_ept_2[2], cache_tlb0_ct_ept_2[3], cache_tlb0_ct_ept_2[4], cache_tlb0_ct_ept_2[5], cache_tlb0_ct_ept_2[6], cache_tlb0_ct_ept_2[7], cache_tlb0_ct_ept_3[0], cache_tlb0_ct_ept_3[1], cache_tlb0_ct_ept_3[2], cache_tlb0_ct_ept_3[3], cache_tlb0_ct_ept_3[4], cache_tlb0_ct_ept_3[5], cache_tlb0_ct_ept_3[6], cache_tlb0_ct_ept_3[7], cache_tlb0_ct_ept_4[0], cache_tlb0_ct_ept_4[1], cache_tlb0_ct_ept_4[2], cache_tlb0_ct_ept_4[3], cache_tlb0_ct_ept_4[4], cache_tlb0_ct_ept_4[5], cache_tlb0_ct_ept_4[6], cache_tlb0_ct_ept_4[7], cache_tlb0_ct_ept_5[0], cache_tlb0_ct_ept_5[1], cache_tlb0_ct_ept_5[2], cache_tlb0_ct_ept_5[3], cache_tlb0_ct_ept_5[4], cache_tlb0_ct_ept_5[5], cache_tlb0_ct_ept_5[6], cache_tlb0_ct_ept_5[7], cache_tlb0_ct_ept_6[0], cache_tlb0_ct_ept_6[1], cache_tlb0_ct_ept_6[2], cache_tlb0_ct_ept_6[3], cache_tlb0_ct_ept_6[4], cache_tlb0_ct_ept_6[5], cache_tlb0_ct_ept_6[6], cache_tlb0_ct_ept_6[7], cache_tlb0_ct_ept_7[0], cache_tlb0_ct_ept_7[1], cache_tlb0_ct_ept_7[2], cache_tlb0_ct_ept_7[3], cache_tlb0_ct_ept_7[4], cache_tlb0_ct_ept_7[5], cache_tlb0_ct_ept_7[6], cache_tlb0_ct_ept_7[7], cache_tlb0_ct_eptrta_0[0], cache_tlb0_ct_eptrta_0[1], cache_tlb0_ct_eptrta_0[2], cache_tlb0_ct_eptrta_0[3], cache_tlb0_ct_eptrta_0[4], cache_tlb0_ct_eptrta_0[5], cache_tlb0_ct_eptrta_0[6], cache_tlb0_ct_eptrta_0[7], cache_tlb0_ct_eptrta_1[0], cache_tlb0_ct_eptrta_1[1], cache_tlb0_ct_eptrta_1[2], cache_tlb0_ct_eptrta_1[3], cache_tlb0_ct_eptrta_1[4], cache_tlb0_ct_eptrta_1[5], cache_tlb0_ct_eptrta_1[6], cache_tlb0_ct_eptrta_1[7], cache_tlb0_ct_eptrta_2[0], cache_tlb0_ct_eptrta_2[1], cache_tlb0_ct_eptrta_2[2], cache_tlb0_ct_eptrta_2[3], cache_tlb0_ct_eptrta_2[4], cache_tlb0_ct_eptrta_2[5], cache_tlb0_ct_eptrta_2[6], cache_tlb0_ct_eptrta_2[7], cache_tlb0_ct_eptrta_3[0], cache_tlb0_ct_eptrta_3[1], cache_tlb0_ct_eptrta_3[2], cache_tlb0_ct_eptrta_3[3], cache_tlb0_ct_eptrta_3[4], cache_tlb0_ct_eptrta_3[5], cache_tlb0_ct_eptrta_3[6], cache_tlb0_ct_eptrta_3[7], cache_tlb0_ct_eptrta_4[0], cache_tlb0_ct_eptrta_4[1], cache_tlb0_ct_eptrta_4[2], cache_tlb0_ct_eptrta_4[3], cache_tlb0_ct_eptrta_4[4], cache_tlb0_ct_eptrta_4[5], cache_tlb0_ct_eptrta_4[6], cache_tlb0_ct_eptrta_4[7], cache_tlb0_ct_eptrta_5[0], cache_tlb0_ct_eptrta_5[1], cache_tlb0_ct_eptrta_5[2], cache_tlb0_ct_eptrta_5[3], cache_tlb0_ct_eptrta_5[4], cache_tlb0_ct_eptrta_5[5], cache_tlb0_ct_eptrta_5[6], cache_tlb0_ct_eptrta_5[7], cache_tlb0_ct_eptrta_6[0], cache_tlb0_ct_eptrta_6[1], cache_tlb0_ct_eptrta_6[2], cache_tlb0_ct_eptrta_6[3], cache_tlb0_ct_eptrta_6[4], cache_tlb0_ct_eptrta_6[5], cache_tlb0_ct_eptrta_6[6], cache_tlb0_ct_eptrta_6[7], cache_tlb0_ct_eptrta_7[0], cache_tlb0_ct_eptrta_7[1], cache_tlb0_ct_eptrta_7[2], cache_tlb0_ct_eptrta_7[3], cache_tlb0_ct_eptrta_7[4], cache_tlb0_ct_eptrta_7[5], cache_tlb0_ct_eptrta_7[6], cache_tlb0_ct_eptrta_7[7], cache_tlb0_ct_pcid_0[0], cache_tlb0_ct_pcid_0[1], cache_tlb0_ct_pcid_0[2], cache_tlb0_ct_pcid_0[3], cache_tlb0_ct_pcid_0[4], cache_tlb0_ct_pcid_0[5], cache_tlb0_ct_pcid_0[6], cache_tlb0_ct_pcid_0[7], cache_tlb0_ct_pcid_1[0], cache_tlb0_ct_pcid_1[1], cache_tlb0_ct_pcid_1[2], cache_tlb0_ct_pcid_1[3], cache_tlb0_ct_pcid_1[4], cache_tlb0_ct_pcid_1[5], cache_tlb0_ct_pcid_1[6], cache_tlb0_ct_pcid_1[7], cache_tlb0_ct_pcid_2[0], cache_tlb0_ct_pcid_2[1], cache_tlb0_ct_pcid_2[2], cache_tlb0_ct_pcid_2[3], cache_tlb0_ct_pcid_2[4], cache_tlb0_ct_pcid_2[5], cache_tlb0_ct_pcid_2[6], cache_tlb0_ct_pcid_2[7], cache_tlb0_ct_pcid_3[0], cache_tlb0_ct_pcid_3[1], cache_tlb0_ct_pcid_3[2], cache_tlb0_ct_pcid_3[3], cache_tlb0_ct_pcid_3[4], cache_tlb0_ct_pcid_3[5], cache_tlb0_ct_pcid_3[6], cache_tlb0_ct_pcid_3[7], cache_tlb0_ct_pcid_4[0], cache_tlb0_ct_pcid_4[1], cache_tlb0_ct_pcid_4[2], cache_tlb0_ct_pcid_4[3], cache_tlb0_ct_pcid_4[4], cache_tlb0_ct_pcid_4[5], cache_tlb0_ct_pcid_4[6], cache_tlb0_ct_pcid_4[7], cache_tlb0_ct_pcid_5[0], cache_tlb0_ct_pcid_5[1], cache_tlb0_ct_pcid_5[2], cache_tlb0_ct_pcid_5[3], cache_tlb0_ct_pcid_5[4], cache_tlb0_ct_pcid_5[5], cache_tlb0_ct_pcid_5[6], cache_tlb0_ct_pcid_5[7], cache_tlb0_ct_pcid_6[0], cache_tlb0_ct_pcid_6[1], cache_tlb0_ct_pcid_6[2], cache_tlb0_ct_pcid_6[3], cache_tlb0_ct_pcid_6[4], cache_tlb0_ct_pcid_6[5], cache_tlb0_ct_pcid_6[6], cache_tlb0_ct_pcid_6[7], cache_tlb0_ct_pcid_7[0], cache_tlb0_ct_pcid_7[1], cache_tlb0_ct_pcid_7[2], cache_tlb0_ct_pcid_7[3], cache_tlb0_ct_pcid_7[4], cache_tlb0_ct_pcid_7[5], cache_tlb0_ct_pcid_7[6], cache_tlb0_ct_pcid_7[7], cache_tlb0_ct_vpid_0[0], cache_tlb0_ct_vpid_0[1], cache_tlb0_ct_vpid_0[2], cache_tlb0_ct_vpid_0[3], cache_tlb0_ct_vpid_0[4], cache_tlb0_ct_vpid_0[5], cache_tlb0_ct_vpid_0[6], cache_tlb0_ct_vpid_0[7], cache_tlb0_ct_vpid_1[0], cache_tlb0_ct_vpid_1[1], cache_tlb0_ct_vpid_1[2], cache_tlb0_ct_vpid_1[3], cache_tlb0_ct_vpid_1[4], cache_tlb0_ct_vpid_1[5], cache_tlb0_ct_vpid_1[6], cache_tlb0_ct_vpid_1[7], cache_tlb0_ct_vpid_2[0], cache_tlb0_ct_vpid_2[1], cache_tlb0_ct_vpid_2[2], cache_tlb0_ct_vpid_2[3], cache_tlb0_ct_vpid_2[4], cache_tlb0_ct_vpid_2[5], cache_tlb0_ct_vpid_2[6], cache_tlb0_ct_vpid_2[7], cache_tlb0_ct_vpid_3[0], cache_tlb0_ct_vpid_3[1], cache_tlb0_ct_vpid_3[2], cache_tlb0_ct_vpid_3[3], cache_tlb0_ct_vpid_3[4], cache_tlb0_ct_vpid_3[5], cache_tlb0_ct_vpid_3[6], cache_tlb0_ct_vpid_3[7], cache_tlb0_ct_vpid_4[0], cache_tlb0_ct_vpid_4[1], cache_tlb0_ct_vpid_4[2], cache_tlb0_ct_vpid_4[3], cache_tlb0_ct_vpid_4[4], cache_tlb0_ct_vpid_4[5], cache_tlb0_ct_vpid_4[6], cache_tlb0_ct_vpid_4[7], cache_tlb0_ct_vpid_5[0], cache_tlb0_ct_vpid_5[1], cache_tlb0_ct_vpid_5[2], cache_tlb0_ct_vpid_5[3], cache_tlb0_ct_vpid_5[4], cache_tlb0_ct_vpid_5[5], cache_tlb0_ct_vpid_5[6], cache_tlb0_ct_vpid_5[7], cache_tlb0_ct_vpid_6[0], cache_tlb0_ct_vpid_6[1], cache_tlb0_ct_vpid_6[2], cache_tlb0_ct_vpid_6[3], cache_tlb0_ct_vpid_6[4], cache_tlb0_ct_vpid_6[5], cache_tlb0_ct_vpid_6[6], cache_tlb0_ct_vpid_6[7], cache_tlb0_ct_vpid_7[0], cache_tlb0_ct_vpid_7[1], cache_tlb0_ct_vpid_7[2], cache_tlb0_ct_vpid_7[3], cache_tlb0_ct_vpid_7[4], cache_tlb0_ct_vpid_7[5], cache_tlb0_ct_vpid_7[6], cache_tlb0_ct_vpid_7[7], cache_tlb0_cv0[0], cache_tlb0_cv0[1], cache_tlb0_cv0[2], cache_tlb0_cv0[3], cache_tlb0_cv0[4], cache_tlb0_cv0[5], cache_tlb0_cv0[6], cache_tlb0_cv0[7], cache_tlb0_cv1[0], cache_tlb0_cv1[1], cache_tlb0_cv1[2], cache_tlb0_cv1[3], cache_tlb0_cv1[4], cache_tlb0_cv1[5], cache_tlb0_cv1[6], cache_tlb0_cv1[7], cache_tlb0_cv2[0], cache_tlb0_cv2[1], cache_tlb0_cv2[2], cache_tlb0_cv2[3], cache_tlb0_cv2[4], cache_tlb0_cv2[5], cache_tlb0_cv2[6], cache_tlb0_cv2[7], cache_tlb0_cv3[0], cache_tlb0_cv3[1], cache_tlb0_cv3[2], cache_tlb0_cv3[3], cache_tlb0_cv3[4], cache_tlb0_cv3[5], cache_tlb0_cv3[6], cache_tlb0_cv3[7], cache_tlb0_cv4[0], cache_tlb0_cv4[1], cache_tlb0_cv4[2], cache_tlb0_cv4[3], cache_tlb0_cv4[4], cache_tlb0_cv4[5], cache_tlb0_cv4[6], cache_tlb0_cv4[7], cache_tlb0_cv5[0], cache_tlb0_cv5[1], cache_tlb0_cv5[2], cache_tlb0_cv5[3], cache_tlb0_cv5[4], cache_tlb0_cv5[5], cache_tlb0_cv5[6], cache_tlb0_cv5[7], cache_tlb0_cv6[0], cache_tlb0_cv6[1], cache_tlb0_cv6[2], cache_tlb0_cv6[3], cache_tlb0_cv6[4], cache_tlb0_cv6[5], cache_tlb0_cv6[6], cache_tlb0_cv6[7], cache_tlb0_cv7[0], cache_tlb0_cv7[1], cache_tlb0_cv7[2], cache_tlb0_cv7[3], cache_tlb0_cv7[4], cache_tlb0_cv7[5], cache_tlb0_cv7[6], cache_tlb0_cv7[7], i_addr, cache_tlb0_t_ept, cache_tlb0_t_eptrta, cache_tlb0_t_pcid, cache_tlb0_t_vpid) begin: cache_tlb0_lookup
+always @(cache_tlb0_cf[0], cache_tlb0_cf[1], cache_tlb0_cf[2], cache_tlb0_cf[3], cache_tlb0_cf[4], cache_tlb0_cf[5], cache_tlb0_cf[6], cache_tlb0_cf[7], cache_tlb0_cv0[0], cache_tlb0_cv0[1], cache_tlb0_cv0[2], cache_tlb0_cv0[3], cache_tlb0_cv0[4], cache_tlb0_cv0[5], cache_tlb0_cv0[6], cache_tlb0_cv0[7], cache_tlb0_cv1[0], cache_tlb0_cv1[1], cache_tlb0_cv1[2], cache_tlb0_cv1[3], cache_tlb0_cv1[4], cache_tlb0_cv1[5], cache_tlb0_cv1[6], cache_tlb0_cv1[7], cache_tlb0_cv2[0], cache_tlb0_cv2[1], cache_tlb0_cv2[2], cache_tlb0_cv2[3], cache_tlb0_cv2[4], cache_tlb0_cv2[5], cache_tlb0_cv2[6], cache_tlb0_cv2[7], cache_tlb0_cv3[0], cache_tlb0_cv3[1], cache_tlb0_cv3[2], cache_tlb0_cv3[3], cache_tlb0_cv3[4], cache_tlb0_cv3[5], cache_tlb0_cv3[6], cache_tlb0_cv3[7], cache_tlb0_cv4[0], cache_tlb0_cv4[1], cache_tlb0_cv4[2], cache_tlb0_cv4[3], cache_tlb0_cv4[4], cache_tlb0_cv4[5], cache_tlb0_cv4[6], cache_tlb0_cv4[7], cache_tlb0_cv5[0], cache_tlb0_cv5[1], cache_tlb0_cv5[2], cache_tlb0_cv5[3], cache_tlb0_cv5[4], cache_tlb0_cv5[5], cache_tlb0_cv5[6], cache_tlb0_cv5[7], cache_tlb0_cv6[0], cache_tlb0_cv6[1], cache_tlb0_cv6[2], cache_tlb0_cv6[3], cache_tlb0_cv6[4], cache_tlb0_cv6[5], cache_tlb0_cv6[6], cache_tlb0_cv6[7], cache_tlb0_cv7[0], cache_tlb0_cv7[1], cache_tlb0_cv7[2], cache_tlb0_cv7[3], cache_tlb0_cv7[4], cache_tlb0_cv7[5], cache_tlb0_cv7[6], cache_tlb0_cv7[7], cache_tlb0_f_set, cache_tlb0_st, w_done, w_level, w_status) begin: cache_tlb0_fill_way
+    reg [3-1:0] way;
+    reg free;
+    way = 3'h0;
+    free = 1'b0;
+    if ((!cache_tlb0_cv7[cache_tlb0_f_set])) begin
+        way = 7;
+        free = 1'b1;
+    end
+    if ((!cache_tlb0_cv6[cache_tlb0_f_set])) begin
+        way = 6;
+        free = 1'b1;
+    end
+    if ((!cache_tlb0_cv5[cache_tlb0_f_set])) begin
+        way = 5;
+        free = 1'b1;
+    end
+    if ((!cache_tlb0_cv4[cache_tlb0_f_set])) begin
+        way = 4;
+        free = 1'b1;
+    end
+    if ((!cache_tlb0_cv3[cache_tlb0_f_set])) begin
+        way = 3;
+        free = 1'b1;
+    end
+    if ((!cache_tlb0_cv2[cache_tlb0_f_set])) begin
+        way = 2;
+        free = 1'b1;
+    end
+    if ((!cache_tlb0_cv1[cache_tlb0_f_set])) begin
+        way = 1;
+        free = 1'b1;
+    end
+    if ((!cache_tlb0_cv0[cache_tlb0_f_set])) begin
+        way = 0;
+        free = 1'b1;
+    end
+    if ((!free)) begin
+        way = cache_tlb0_cf[cache_tlb0_f_set];
+    end
+    cache_tlb0_p_way = way;
+    cache_tlb0_p_evict = (!free);
+    cache_tlb0_pend = ((cache_tlb0_st == 2'b01) && w_done && (w_status == 0) && (w_level != 7));
+end
+
+always @(cache_tlb0_c_acc, cache_tlb0_c_glob, cache_tlb0_c_set, cache_tlb0_ca0[0], cache_tlb0_ca0[1], cache_tlb0_ca0[2], cache_tlb0_ca0[3], cache_tlb0_ca0[4], cache_tlb0_ca0[5], cache_tlb0_ca0[6], cache_tlb0_ca0[7], cache_tlb0_ca1[0], cache_tlb0_ca1[1], cache_tlb0_ca1[2], cache_tlb0_ca1[3], cache_tlb0_ca1[4], cache_tlb0_ca1[5], cache_tlb0_ca1[6], cache_tlb0_ca1[7], cache_tlb0_ca2[0], cache_tlb0_ca2[1], cache_tlb0_ca2[2], cache_tlb0_ca2[3], cache_tlb0_ca2[4], cache_tlb0_ca2[5], cache_tlb0_ca2[6], cache_tlb0_ca2[7], cache_tlb0_ca3[0], cache_tlb0_ca3[1], cache_tlb0_ca3[2], cache_tlb0_ca3[3], cache_tlb0_ca3[4], cache_tlb0_ca3[5], cache_tlb0_ca3[6], cache_tlb0_ca3[7], cache_tlb0_ca4[0], cache_tlb0_ca4[1], cache_tlb0_ca4[2], cache_tlb0_ca4[3], cache_tlb0_ca4[4], cache_tlb0_ca4[5], cache_tlb0_ca4[6], cache_tlb0_ca4[7], cache_tlb0_ca5[0], cache_tlb0_ca5[1], cache_tlb0_ca5[2], cache_tlb0_ca5[3], cache_tlb0_ca5[4], cache_tlb0_ca5[5], cache_tlb0_ca5[6], cache_tlb0_ca5[7], cache_tlb0_ca6[0], cache_tlb0_ca6[1], cache_tlb0_ca6[2], cache_tlb0_ca6[3], cache_tlb0_ca6[4], cache_tlb0_ca6[5], cache_tlb0_ca6[6], cache_tlb0_ca6[7], cache_tlb0_ca7[0], cache_tlb0_ca7[1], cache_tlb0_ca7[2], cache_tlb0_ca7[3], cache_tlb0_ca7[4], cache_tlb0_ca7[5], cache_tlb0_ca7[6], cache_tlb0_ca7[7], cache_tlb0_cg0[0], cache_tlb0_cg0[1], cache_tlb0_cg0[2], cache_tlb0_cg0[3], cache_tlb0_cg0[4], cache_tlb0_cg0[5], cache_tlb0_cg0[6], cache_tlb0_cg0[7], cache_tlb0_cg1[0], cache_tlb0_cg1[1], cache_tlb0_cg1[2], cache_tlb0_cg1[3], cache_tlb0_cg1[4], cache_tlb0_cg1[5], cache_tlb0_cg1[6], cache_tlb0_cg1[7], cache_tlb0_cg2[0], cache_tlb0_cg2[1], cache_tlb0_cg2[2], cache_tlb0_cg2[3], cache_tlb0_cg2[4], cache_tlb0_cg2[5], cache_tlb0_cg2[6], cache_tlb0_cg2[7], cache_tlb0_cg3[0], cache_tlb0_cg3[1], cache_tlb0_cg3[2], cache_tlb0_cg3[3], cache_tlb0_cg3[4], cache_tlb0_cg3[5], cache_tlb0_cg3[6], cache_tlb0_cg3[7], cache_tlb0_cg4[0], cache_tlb0_cg4[1], cache_tlb0_cg4[2], cache_tlb0_cg4[3], cache_tlb0_cg4[4], cache_tlb0_cg4[5], cache_tlb0_cg4[6], cache_tlb0_cg4[7], cache_tlb0_cg5[0], cache_tlb0_cg5[1], cache_tlb0_cg5[2], cache_tlb0_cg5[3], cache_tlb0_cg5[4], cache_tlb0_cg5[5], cache_tlb0_cg5[6], cache_tlb0_cg5[7], cache_tlb0_cg6[0], cache_tlb0_cg6[1], cache_tlb0_cg6[2], cache_tlb0_cg6[3], cache_tlb0_cg6[4], cache_tlb0_cg6[5], cache_tlb0_cg6[6], cache_tlb0_cg6[7], cache_tlb0_cg7[0], cache_tlb0_cg7[1], cache_tlb0_cg7[2], cache_tlb0_cg7[3], cache_tlb0_cg7[4], cache_tlb0_cg7[5], cache_tlb0_cg7[6], cache_tlb0_cg7[7], cache_tlb0_ch0[0], cache_tlb0_ch0[1], cache_tlb0_ch0[2], cache_tlb0_ch0[3], cache_tlb0_ch0[4], cache_tlb0_ch0[5], cache_tlb0_ch0[6], cache_tlb0_ch0[7], cache_tlb0_ch1[0], cache_tlb0_ch1[1], cache_tlb0_ch1[2], cache_tlb0_ch1[3], cache_tlb0_ch1[4], cache_tlb0_ch1[5], cache_tlb0_ch1[6], cache_tlb0_ch1[7], cache_tlb0_ch2[0], cache_tlb0_ch2[1], cache_tlb0_ch2[2], cache_tlb0_ch2[3], cache_tlb0_ch2[4], cache_tlb0_ch2[5], cache_tlb0_ch2[6], cache_tlb0_ch2[7], cache_tlb0_ch3[0], cache_tlb0_ch3[1], cache_tlb0_ch3[2], cache_tlb0_ch3[3], cache_tlb0_ch3[4], cache_tlb0_ch3[5], cache_tlb0_ch3[6], cache_tlb0_ch3[7], cache_tlb0_ch4[0], cache_tlb0_ch4[1], cache_tlb0_ch4[2], cache_tlb0_ch4[3], cache_tlb0_ch4[4], cache_tlb0_ch4[5], cache_tlb0_ch4[6], cache_tlb0_ch4[7], cache_tlb0_ch5[0], cache_tlb0_ch5[1], cache_tlb0_ch5[2], cache_tlb0_ch5[3], cache_tlb0_ch5[4], cache_tlb0_ch5[5], cache_tlb0_ch5[6], cache_tlb0_ch5[7], cache_tlb0_ch6[0], cache_tlb0_ch6[1], cache_tlb0_ch6[2], cache_tlb0_ch6[3], cache_tlb0_ch6[4], cache_tlb0_ch6[5], cache_tlb0_ch6[6], cache_tlb0_ch6[7], cache_tlb0_ch7[0], cache_tlb0_ch7[1], cache_tlb0_ch7[2], cache_tlb0_ch7[3], cache_tlb0_ch7[4], cache_tlb0_ch7[5], cache_tlb0_ch7[6], cache_tlb0_ch7[7], cache_tlb0_ck0[0], cache_tlb0_ck0[1], cache_tlb0_ck0[2], cache_tlb0_ck0[3], cache_tlb0_ck0[4], cache_tlb0_ck0[5], cache_tlb0_ck0[6], cache_tlb0_ck0[7], cache_tlb0_ck1[0], cache_tlb0_ck1[1], cache_tlb0_ck1[2], cache_tlb0_ck1[3], cache_tlb0_ck1[4], cache_tlb0_ck1[5], cache_tlb0_ck1[6], cache_tlb0_ck1[7], cache_tlb0_ck2[0], cache_tlb0_ck2[1], cache_tlb0_ck2[2], cache_tlb0_ck2[3], cache_tlb0_ck2[4], cache_tlb0_ck2[5], cache_tlb0_ck2[6], cache_tlb0_ck2[7], cache_tlb0_ck3[0], cache_tlb0_ck3[1], cache_tlb0_ck3[2], cache_tlb0_ck3[3], cache_tlb0_ck3[4], cache_tlb0_ck3[5], cache_tlb0_ck3[6], cache_tlb0_ck3[7], cache_tlb0_ck4[0], cache_tlb0_ck4[1], cache_tlb0_ck4[2], cache_tlb0_ck4[3], cache_tlb0_ck4[4], cache_tlb0_ck4[5], cache_tlb0_ck4[6], cache_tlb0_ck4[7], cache_tlb0_ck5[0], cache_tlb0_ck5[1], cache_tlb0_ck5[2], cache_tlb0_ck5[3], cache_tlb0_ck5[4], cache_tlb0_ck5[5], cache_tlb0_ck5[6], cache_tlb0_ck5[7], cache_tlb0_ck6[0], cache_tlb0_ck6[1], cache_tlb0_ck6[2], cache_tlb0_ck6[3], cache_tlb0_ck6[4], cache_tlb0_ck6[5], cache_tlb0_ck6[6], cache_tlb0_ck6[7], cache_tlb0_ck7[0], cache_tlb0_ck7[1], cache_tlb0_ck7[2], cache_tlb0_ck7[3], cache_tlb0_ck7[4], cache_tlb0_ck7[5], cache_tlb0_ck7[6], cache_tlb0_ck7[7], cache_tlb0_cl0[0], cache_tlb0_cl0[1], cache_tlb0_cl0[2], cache_tlb0_cl0[3], cache_tlb0_cl0[4], cache_tlb0_cl0[5], cache_tlb0_cl0[6], cache_tlb0_cl0[7], cache_tlb0_cl1[0], cache_tlb0_cl1[1], cache_tlb0_cl1[2], cache_tlb0_cl1[3], cache_tlb0_cl1[4], cache_tlb0_cl1[5], cache_tlb0_cl1[6], cache_tlb0_cl1[7], cache_tlb0_cl2[0], cache_tlb0_cl2[1], cache_tlb0_cl2[2], cache_tlb0_cl2[3], cache_tlb0_cl2[4], cache_tlb0_cl2[5], cache_tlb0_cl2[6], cache_tlb0_cl2[7], cache_tlb0_cl3[0], cache_tlb0_cl3[1], cache_tlb0_cl3[2], cache_tlb0_cl3[3], cache_tlb0_cl3[4], cache_tlb0_cl3[5], cache_tlb0_cl3[6], cache_tlb0_cl3[7], cache_tlb0_cl4[0], cache_tlb0_cl4[1], cache_tlb0_cl4[2], cache_tlb0_cl4[3], cache_tlb0_cl4[4], cache_tlb0_cl4[5], cache_tlb0_cl4[6], cache_tlb0_cl4[7], cache_tlb0_cl5[0], cache_tlb0_cl5[1], cache_tlb0_cl5[2], cache_tlb0_cl5[3], cache_tlb0_cl5[4], cache_tlb0_cl5[5], cache_tlb0_cl5[6], cache_tlb0_cl5[7], cache_tlb0_cl6[0], cache_tlb0_cl6[1], cache_tlb0_cl6[2], cache_tlb0_cl6[3], cache_tlb0_cl6[4], cache_tlb0_cl6[5], cache_tlb0_cl6[6], cache_tlb0_cl6[7], cache_tlb0_cl7[0], cache_tlb0_cl7[1], cache_tlb0_cl7[2], cache_tlb0_cl7[3], cache_tlb0_cl7[4], cache_tlb0_cl7[5], cache_tlb0_cl7[6], cache_tlb0_cl7[7], cache_tlb0_cp0[0], cache_tlb0_cp0[1], cache_tlb0_cp0[2], cache_tlb0_cp0[3], cache_tlb0_cp0[4], cache_tlb0_cp0[5], cache_tlb0_cp0[6], cache_tlb0_cp0[7], cache_tlb0_cp1[0], cache_tlb0_cp1[1], cache_tlb0_cp1[2], cache_tlb0_cp1[3], cache_tlb0_cp1[4], cache_tlb0_cp1[5], cache_tlb0_cp1[6], cache_tlb0_cp1[7], cache_tlb0_cp2[0], cache_tlb0_cp2[1], cache_tlb0_cp2[2], cache_tlb0_cp2[3], cache_tlb0_cp2[4], cache_tlb0_cp2[5], cache_tlb0_cp2[6], cache_tlb0_cp2[7], cache_tlb0_cp3[0], cache_tlb0_cp3[1], cache_tlb0_cp3[2], cache_tlb0_cp3[3], cache_tlb0_cp3[4], cache_tlb0_cp3[5], cache_tlb0_cp3[6], cache_tlb0_cp3[7], cache_tlb0_cp4[0], cache_tlb0_cp4[1], cache_tlb0_cp4[2], cache_tlb0_cp4[3], cache_tlb0_cp4[4], cache_tlb0_cp4[5], cache_tlb0_cp4[6], cache_tlb0_cp4[7], cache_tlb0_cp5[0], cache_tlb0_cp5[1], cache_tlb0_cp5[2], cache_tlb0_cp5[3], cache_tlb0_cp5[4], cache_tlb0_cp5[5], cache_tlb0_cp5[6], cache_tlb0_cp5[7], cache_tlb0_cp6[0], cache_tlb0_cp6[1], cache_tlb0_cp6[2], cache_tlb0_cp6[3], cache_tlb0_cp6[4], cache_tlb0_cp6[5], cache_tlb0_cp6[6], cache_tlb0_cp6[7], cache_tlb0_cp7[0], cache_tlb0_cp7[1], cache_tlb0_cp7[2], cache_tlb0_cp7[3], cache_tlb0_cp7[4], cache_tlb0_cp7[5], cache_tlb0_cp7[6], cache_tlb0_cp7[7], cache_tlb0_ct_ept_0[0], cache_tlb0_ct_ept_0[1], cache_tlb0_ct_ept_0[2], cache_tlb0_ct_ept_0[3], cache_tlb0_ct_ept_0[4], cache_tlb0_ct_ept_0[5], cache_tlb0_ct_ept_0[6], cache_tlb0_ct_ept_0[7], cache_tlb0_ct_ept_1[0], cache_tlb0_ct_ept_1[1], cache_tlb0_ct_ept_1[2], cache_tlb0_ct_ept_1[3], cache_tlb0_ct_ept_1[4], cache_tlb0_ct_ept_1[5], cache_tlb0_ct_ept_1[6], cache_tlb0_ct_ept_1[7], cache_tlb0_ct_ept_2[0], cache_tlb0_ct_ept_2[1], cache_tlb0_ct_ept_2[2], cache_tlb0_ct_ept_2[3], cache_tlb0_ct_ept_2[4], cache_tlb0_ct_ept_2[5], cache_tlb0_ct_ept_2[6], cache_tlb0_ct_ept_2[7], cache_tlb0_ct_ept_3[0], cache_tlb0_ct_ept_3[1], cache_tlb0_ct_ept_3[2], cache_tlb0_ct_ept_3[3], cache_tlb0_ct_ept_3[4], cache_tlb0_ct_ept_3[5], cache_tlb0_ct_ept_3[6], cache_tlb0_ct_ept_3[7], cache_tlb0_ct_ept_4[0], cache_tlb0_ct_ept_4[1], cache_tlb0_ct_ept_4[2], cache_tlb0_ct_ept_4[3], cache_tlb0_ct_ept_4[4], cache_tlb0_ct_ept_4[5], cache_tlb0_ct_ept_4[6], cache_tlb0_ct_ept_4[7], cache_tlb0_ct_ept_5[0], cache_tlb0_ct_ept_5[1], cache_tlb0_ct_ept_5[2], cache_tlb0_ct_ept_5[3], cache_tlb0_ct_ept_5[4], cache_tlb0_ct_ept_5[5], cache_tlb0_ct_ept_5[6], cache_tlb0_ct_ept_5[7], cache_tlb0_ct_ept_6[0], cache_tlb0_ct_ept_6[1], cache_tlb0_ct_ept_6[2], cache_tlb0_ct_ept_6[3], cache_tlb0_ct_ept_6[4], cache_tlb0_ct_ept_6[5], cache_tlb0_ct_ept_6[6], cache_tlb0_ct_ept_6[7], cache_tlb0_ct_ept_7[0], cache_tlb0_ct_ept_7[1], cache_tlb0_ct_ept_7[2], cache_tlb0_ct_ept_7[3], cache_tlb0_ct_ept_7[4], cache_tlb0_ct_ept_7[5], cache_tlb0_ct_ept_7[6], cache_tlb0_ct_ept_7[7], cache_tlb0_ct_eptrta_0[0], cache_tlb0_ct_eptrta_0[1], cache_tlb0_ct_eptrta_0[2], cache_tlb0_ct_eptrta_0[3], cache_tlb0_ct_eptrta_0[4], cache_tlb0_ct_eptrta_0[5], cache_tlb0_ct_eptrta_0[6], cache_tlb0_ct_eptrta_0[7], cache_tlb0_ct_eptrta_1[0], cache_tlb0_ct_eptrta_1[1], cache_tlb0_ct_eptrta_1[2], cache_tlb0_ct_eptrta_1[3], cache_tlb0_ct_eptrta_1[4], cache_tlb0_ct_eptrta_1[5], cache_tlb0_ct_eptrta_1[6], cache_tlb0_ct_eptrta_1[7], cache_tlb0_ct_eptrta_2[0], cache_tlb0_ct_eptrta_2[1], cache_tlb0_ct_eptrta_2[2], cache_tlb0_ct_eptrta_2[3], cache_tlb0_ct_eptrta_2[4], cache_tlb0_ct_eptrta_2[5], cache_tlb0_ct_eptrta_2[6], cache_tlb0_ct_eptrta_2[7], cache_tlb0_ct_eptrta_3[0], cache_tlb0_ct_eptrta_3[1], cache_tlb0_ct_eptrta_3[2], cache_tlb0_ct_eptrta_3[3], cache_tlb0_ct_eptrta_3[4], cache_tlb0_ct_eptrta_3[5], cache_tlb0_ct_eptrta_3[6], cache_tlb0_ct_eptrta_3[7], cache_tlb0_ct_eptrta_4[0], cache_tlb0_ct_eptrta_4[1], cache_tlb0_ct_eptrta_4[2], cache_tlb0_ct_eptrta_4[3], cache_tlb0_ct_eptrta_4[4], cache_tlb0_ct_eptrta_4[5], cache_tlb0_ct_eptrta_4[6], cache_tlb0_ct_eptrta_4[7], cache_tlb0_ct_eptrta_5[0], cache_tlb0_ct_eptrta_5[1], cache_tlb0_ct_eptrta_5[2], cache_tlb0_ct_eptrta_5[3], cache_tlb0_ct_eptrta_5[4], cache_tlb0_ct_eptrta_5[5], cache_tlb0_ct_eptrta_5[6], cache_tlb0_ct_eptrta_5[7], cache_tlb0_ct_eptrta_6[0], cache_tlb0_ct_eptrta_6[1], cache_tlb0_ct_eptrta_6[2], cache_tlb0_ct_eptrta_6[3], cache_tlb0_ct_eptrta_6[4], cache_tlb0_ct_eptrta_6[5], cache_tlb0_ct_eptrta_6[6], cache_tlb0_ct_eptrta_6[7], cache_tlb0_ct_eptrta_7[0], cache_tlb0_ct_eptrta_7[1], cache_tlb0_ct_eptrta_7[2], cache_tlb0_ct_eptrta_7[3], cache_tlb0_ct_eptrta_7[4], cache_tlb0_ct_eptrta_7[5], cache_tlb0_ct_eptrta_7[6], cache_tlb0_ct_eptrta_7[7], cache_tlb0_ct_pcid_0[0], cache_tlb0_ct_pcid_0[1], cache_tlb0_ct_pcid_0[2], cache_tlb0_ct_pcid_0[3], cache_tlb0_ct_pcid_0[4], cache_tlb0_ct_pcid_0[5], cache_tlb0_ct_pcid_0[6], cache_tlb0_ct_pcid_0[7], cache_tlb0_ct_pcid_1[0], cache_tlb0_ct_pcid_1[1], cache_tlb0_ct_pcid_1[2], cache_tlb0_ct_pcid_1[3], cache_tlb0_ct_pcid_1[4], cache_tlb0_ct_pcid_1[5], cache_tlb0_ct_pcid_1[6], cache_tlb0_ct_pcid_1[7], cache_tlb0_ct_pcid_2[0], cache_tlb0_ct_pcid_2[1], cache_tlb0_ct_pcid_2[2], cache_tlb0_ct_pcid_2[3], cache_tlb0_ct_pcid_2[4], cache_tlb0_ct_pcid_2[5], cache_tlb0_ct_pcid_2[6], cache_tlb0_ct_pcid_2[7], cache_tlb0_ct_pcid_3[0], cache_tlb0_ct_pcid_3[1], cache_tlb0_ct_pcid_3[2], cache_tlb0_ct_pcid_3[3], cache_tlb0_ct_pcid_3[4], cache_tlb0_ct_pcid_3[5], cache_tlb0_ct_pcid_3[6], cache_tlb0_ct_pcid_3[7], cache_tlb0_ct_pcid_4[0], cache_tlb0_ct_pcid_4[1], cache_tlb0_ct_pcid_4[2], cache_tlb0_ct_pcid_4[3], cache_tlb0_ct_pcid_4[4], cache_tlb0_ct_pcid_4[5], cache_tlb0_ct_pcid_4[6], cache_tlb0_ct_pcid_4[7], cache_tlb0_ct_pcid_5[0], cache_tlb0_ct_pcid_5[1], cache_tlb0_ct_pcid_5[2], cache_tlb0_ct_pcid_5[3], cache_tlb0_ct_pcid_5[4], cache_tlb0_ct_pcid_5[5], cache_tlb0_ct_pcid_5[6], cache_tlb0_ct_pcid_5[7], cache_tlb0_ct_pcid_6[0], cache_tlb0_ct_pcid_6[1], cache_tlb0_ct_pcid_6[2], cache_tlb0_ct_pcid_6[3], cache_tlb0_ct_pcid_6[4], cache_tlb0_ct_pcid_6[5], cache_tlb0_ct_pcid_6[6], cache_tlb0_ct_pcid_6[7], cache_tlb0_ct_pcid_7[0], cache_tlb0_ct_pcid_7[1], cache_tlb0_ct_pcid_7[2], cache_tlb0_ct_pcid_7[3], cache_tlb0_ct_pcid_7[4], cache_tlb0_ct_pcid_7[5], cache_tlb0_ct_pcid_7[6], cache_tlb0_ct_pcid_7[7], cache_tlb0_ct_vpid_0[0], cache_tlb0_ct_vpid_0[1], cache_tlb0_ct_vpid_0[2], cache_tlb0_ct_vpid_0[3], cache_tlb0_ct_vpid_0[4], cache_tlb0_ct_vpid_0[5], cache_tlb0_ct_vpid_0[6], cache_tlb0_ct_vpid_0[7], cache_tlb0_ct_vpid_1[0], cache_tlb0_ct_vpid_1[1], cache_tlb0_ct_vpid_1[2], cache_tlb0_ct_vpid_1[3], cache_tlb0_ct_vpid_1[4], cache_tlb0_ct_vpid_1[5], cache_tlb0_ct_vpid_1[6], cache_tlb0_ct_vpid_1[7], cache_tlb0_ct_vpid_2[0], cache_tlb0_ct_vpid_2[1], cache_tlb0_ct_vpid_2[2], cache_tlb0_ct_vpid_2[3], cache_tlb0_ct_vpid_2[4], cache_tlb0_ct_vpid_2[5], cache_tlb0_ct_vpid_2[6], cache_tlb0_ct_vpid_2[7], cache_tlb0_ct_vpid_3[0], cache_tlb0_ct_vpid_3[1], cache_tlb0_ct_vpid_3[2], cache_tlb0_ct_vpid_3[3], cache_tlb0_ct_vpid_3[4], cache_tlb0_ct_vpid_3[5], cache_tlb0_ct_vpid_3[6], cache_tlb0_ct_vpid_3[7], cache_tlb0_ct_vpid_4[0], cache_tlb0_ct_vpid_4[1], cache_tlb0_ct_vpid_4[2], cache_tlb0_ct_vpid_4[3], cache_tlb0_ct_vpid_4[4], cache_tlb0_ct_vpid_4[5], cache_tlb0_ct_vpid_4[6], cache_tlb0_ct_vpid_4[7], cache_tlb0_ct_vpid_5[0], cache_tlb0_ct_vpid_5[1], cache_tlb0_ct_vpid_5[2], cache_tlb0_ct_vpid_5[3], cache_tlb0_ct_vpid_5[4], cache_tlb0_ct_vpid_5[5], cache_tlb0_ct_vpid_5[6], cache_tlb0_ct_vpid_5[7], cache_tlb0_ct_vpid_6[0], cache_tlb0_ct_vpid_6[1], cache_tlb0_ct_vpid_6[2], cache_tlb0_ct_vpid_6[3], cache_tlb0_ct_vpid_6[4], cache_tlb0_ct_vpid_6[5], cache_tlb0_ct_vpid_6[6], cache_tlb0_ct_vpid_6[7], cache_tlb0_ct_vpid_7[0], cache_tlb0_ct_vpid_7[1], cache_tlb0_ct_vpid_7[2], cache_tlb0_ct_vpid_7[3], cache_tlb0_ct_vpid_7[4], cache_tlb0_ct_vpid_7[5], cache_tlb0_ct_vpid_7[6], cache_tlb0_ct_vpid_7[7], cache_tlb0_cv0[0], cache_tlb0_cv0[1], cache_tlb0_cv0[2], cache_tlb0_cv0[3], cache_tlb0_cv0[4], cache_tlb0_cv0[5], cache_tlb0_cv0[6], cache_tlb0_cv0[7], cache_tlb0_cv1[0], cache_tlb0_cv1[1], cache_tlb0_cv1[2], cache_tlb0_cv1[3], cache_tlb0_cv1[4], cache_tlb0_cv1[5], cache_tlb0_cv1[6], cache_tlb0_cv1[7], cache_tlb0_cv2[0], cache_tlb0_cv2[1], cache_tlb0_cv2[2], cache_tlb0_cv2[3], cache_tlb0_cv2[4], cache_tlb0_cv2[5], cache_tlb0_cv2[6], cache_tlb0_cv2[7], cache_tlb0_cv3[0], cache_tlb0_cv3[1], cache_tlb0_cv3[2], cache_tlb0_cv3[3], cache_tlb0_cv3[4], cache_tlb0_cv3[5], cache_tlb0_cv3[6], cache_tlb0_cv3[7], cache_tlb0_cv4[0], cache_tlb0_cv4[1], cache_tlb0_cv4[2], cache_tlb0_cv4[3], cache_tlb0_cv4[4], cache_tlb0_cv4[5], cache_tlb0_cv4[6], cache_tlb0_cv4[7], cache_tlb0_cv5[0], cache_tlb0_cv5[1], cache_tlb0_cv5[2], cache_tlb0_cv5[3], cache_tlb0_cv5[4], cache_tlb0_cv5[5], cache_tlb0_cv5[6], cache_tlb0_cv5[7], cache_tlb0_cv6[0], cache_tlb0_cv6[1], cache_tlb0_cv6[2], cache_tlb0_cv6[3], cache_tlb0_cv6[4], cache_tlb0_cv6[5], cache_tlb0_cv6[6], cache_tlb0_cv6[7], cache_tlb0_cv7[0], cache_tlb0_cv7[1], cache_tlb0_cv7[2], cache_tlb0_cv7[3], cache_tlb0_cv7[4], cache_tlb0_cv7[5], cache_tlb0_cv7[6], cache_tlb0_cv7[7], cache_tlb0_f_acc, cache_tlb0_f_key, cache_tlb0_f_set, cache_tlb0_f_t_ept, cache_tlb0_f_t_eptrta, cache_tlb0_f_t_pcid, cache_tlb0_f_t_vpid, i_addr, cache_tlb0_p_way, cache_tlb0_pend, cache_tlb0_t_ept, cache_tlb0_t_eptrta, cache_tlb0_t_pcid, cache_tlb0_t_vpid, w_aux, w_level, w_pa) begin: cache_tlb0_lookup
     reg found;
+    reg fwd;
     reg [3-1:0] way;
     reg [64-1:0] pa;
     reg [3-1:0] lv;
@@ -2964,6 +3023,7 @@ always @(cache_tlb0_c_acc, cache_tlb0_c_set, cache_tlb0_ca0[0], cache_tlb0_ca0[1
     reg [3-1:0] e0_h;
     reg [52-1:0] e0_p;
     found = 1'b0;
+    fwd = (cache_tlb0_pend && (cache_tlb0_c_set == cache_tlb0_f_set));
     way = 3'h0;
     pa = 64'h0;
     lv = 3'h0;
@@ -2990,6 +3050,19 @@ always @(cache_tlb0_c_acc, cache_tlb0_c_set, cache_tlb0_ca0[0], cache_tlb0_ca0[1
     e7_h = cache_tlb0_ch7[cache_tlb0_c_set];
     e7_p = 52'h0;
     e7_p = cache_tlb0_cp7[cache_tlb0_c_set];
+    if ((fwd && (cache_tlb0_p_way == 7))) begin
+        e7_v[0] = 1'b1;
+        e7_k = cache_tlb0_f_key;
+        e7_a = cache_tlb0_f_acc;
+        e7_t_vpid = cache_tlb0_f_t_vpid;
+        e7_t_ept = cache_tlb0_f_t_ept;
+        e7_t_eptrta = cache_tlb0_f_t_eptrta;
+        e7_t_pcid = cache_tlb0_f_t_pcid;
+        e7_g[0] = cache_tlb0_c_glob;
+        e7_l = w_level;
+        e7_h = w_aux;
+        e7_p = w_pa[64-1:12];
+    end
     if ((e7_v[0] && (e7_a == cache_tlb0_c_acc) && (e7_t_vpid == cache_tlb0_t_vpid) && (e7_t_ept == cache_tlb0_t_ept) && (e7_t_eptrta == cache_tlb0_t_eptrta) && ((e7_t_pcid == cache_tlb0_t_pcid) || e7_g[0]) && (e7_k == i_addr[64-1:12]))) begin
         found = 1'b1;
         way = 7;
@@ -3019,6 +3092,19 @@ always @(cache_tlb0_c_acc, cache_tlb0_c_set, cache_tlb0_ca0[0], cache_tlb0_ca0[1
     e6_h = cache_tlb0_ch6[cache_tlb0_c_set];
     e6_p = 52'h0;
     e6_p = cache_tlb0_cp6[cache_tlb0_c_set];
+    if ((fwd && (cache_tlb0_p_way == 6))) begin
+        e6_v[0] = 1'b1;
+        e6_k = cache_tlb0_f_key;
+        e6_a = cache_tlb0_f_acc;
+        e6_t_vpid = cache_tlb0_f_t_vpid;
+        e6_t_ept = cache_tlb0_f_t_ept;
+        e6_t_eptrta = cache_tlb0_f_t_eptrta;
+        e6_t_pcid = cache_tlb0_f_t_pcid;
+        e6_g[0] = cache_tlb0_c_glob;
+        e6_l = w_level;
+        e6_h = w_aux;
+        e6_p = w_pa[64-1:12];
+    end
     if ((e6_v[0] && (e6_a == cache_tlb0_c_acc) && (e6_t_vpid == cache_tlb0_t_vpid) && (e6_t_ept == cache_tlb0_t_ept) && (e6_t_eptrta == cache_tlb0_t_eptrta) && ((e6_t_pcid == cache_tlb0_t_pcid) || e6_g[0]) && (e6_k == i_addr[64-1:12]))) begin
         found = 1'b1;
         way = 6;
@@ -3048,6 +3134,19 @@ always @(cache_tlb0_c_acc, cache_tlb0_c_set, cache_tlb0_ca0[0], cache_tlb0_ca0[1
     e5_h = cache_tlb0_ch5[cache_tlb0_c_set];
     e5_p = 52'h0;
     e5_p = cache_tlb0_cp5[cache_tlb0_c_set];
+    if ((fwd && (cache_tlb0_p_way == 5))) begin
+        e5_v[0] = 1'b1;
+        e5_k = cache_tlb0_f_key;
+        e5_a = cache_tlb0_f_acc;
+        e5_t_vpid = cache_tlb0_f_t_vpid;
+        e5_t_ept = cache_tlb0_f_t_ept;
+        e5_t_eptrta = cache_tlb0_f_t_eptrta;
+        e5_t_pcid = cache_tlb0_f_t_pcid;
+        e5_g[0] = cache_tlb0_c_glob;
+        e5_l = w_level;
+        e5_h = w_aux;
+        e5_p = w_pa[64-1:12];
+    end
     if ((e5_v[0] && (e5_a == cache_tlb0_c_acc) && (e5_t_vpid == cache_tlb0_t_vpid) && (e5_t_ept == cache_tlb0_t_ept) && (e5_t_eptrta == cache_tlb0_t_eptrta) && ((e5_t_pcid == cache_tlb0_t_pcid) || e5_g[0]) && (e5_k == i_addr[64-1:12]))) begin
         found = 1'b1;
         way = 5;
@@ -3077,6 +3176,19 @@ always @(cache_tlb0_c_acc, cache_tlb0_c_set, cache_tlb0_ca0[0], cache_tlb0_ca0[1
     e4_h = cache_tlb0_ch4[cache_tlb0_c_set];
     e4_p = 52'h0;
     e4_p = cache_tlb0_cp4[cache_tlb0_c_set];
+    if ((fwd && (cache_tlb0_p_way == 4))) begin
+        e4_v[0] = 1'b1;
+        e4_k = cache_tlb0_f_key;
+        e4_a = cache_tlb0_f_acc;
+        e4_t_vpid = cache_tlb0_f_t_vpid;
+        e4_t_ept = cache_tlb0_f_t_ept;
+        e4_t_eptrta = cache_tlb0_f_t_eptrta;
+        e4_t_pcid = cache_tlb0_f_t_pcid;
+        e4_g[0] = cache_tlb0_c_glob;
+        e4_l = w_level;
+        e4_h = w_aux;
+        e4_p = w_pa[64-1:12];
+    end
     if ((e4_v[0] && (e4_a == cache_tlb0_c_acc) && (e4_t_vpid == cache_tlb0_t_vpid) && (e4_t_ept == cache_tlb0_t_ept) && (e4_t_eptrta == cache_tlb0_t_eptrta) && ((e4_t_pcid == cache_tlb0_t_pcid) || e4_g[0]) && (e4_k == i_addr[64-1:12]))) begin
         found = 1'b1;
         way = 4;
@@ -3106,6 +3218,19 @@ always @(cache_tlb0_c_acc, cache_tlb0_c_set, cache_tlb0_ca0[0], cache_tlb0_ca0[1
     e3_h = cache_tlb0_ch3[cache_tlb0_c_set];
     e3_p = 52'h0;
     e3_p = cache_tlb0_cp3[cache_tlb0_c_set];
+    if ((fwd && (cache_tlb0_p_way == 3))) begin
+        e3_v[0] = 1'b1;
+        e3_k = cache_tlb0_f_key;
+        e3_a = cache_tlb0_f_acc;
+        e3_t_vpid = cache_tlb0_f_t_vpid;
+        e3_t_ept = cache_tlb0_f_t_ept;
+        e3_t_eptrta = cache_tlb0_f_t_eptrta;
+        e3_t_pcid = cache_tlb0_f_t_pcid;
+        e3_g[0] = cache_tlb0_c_glob;
+        e3_l = w_level;
+        e3_h = w_aux;
+        e3_p = w_pa[64-1:12];
+    end
     if ((e3_v[0] && (e3_a == cache_tlb0_c_acc) && (e3_t_vpid == cache_tlb0_t_vpid) && (e3_t_ept == cache_tlb0_t_ept) && (e3_t_eptrta == cache_tlb0_t_eptrta) && ((e3_t_pcid == cache_tlb0_t_pcid) || e3_g[0]) && (e3_k == i_addr[64-1:12]))) begin
         found = 1'b1;
         way = 3;
@@ -3135,6 +3260,19 @@ always @(cache_tlb0_c_acc, cache_tlb0_c_set, cache_tlb0_ca0[0], cache_tlb0_ca0[1
     e2_h = cache_tlb0_ch2[cache_tlb0_c_set];
     e2_p = 52'h0;
     e2_p = cache_tlb0_cp2[cache_tlb0_c_set];
+    if ((fwd && (cache_tlb0_p_way == 2))) begin
+        e2_v[0] = 1'b1;
+        e2_k = cache_tlb0_f_key;
+        e2_a = cache_tlb0_f_acc;
+        e2_t_vpid = cache_tlb0_f_t_vpid;
+        e2_t_ept = cache_tlb0_f_t_ept;
+        e2_t_eptrta = cache_tlb0_f_t_eptrta;
+        e2_t_pcid = cache_tlb0_f_t_pcid;
+        e2_g[0] = cache_tlb0_c_glob;
+        e2_l = w_level;
+        e2_h = w_aux;
+        e2_p = w_pa[64-1:12];
+    end
     if ((e2_v[0] && (e2_a == cache_tlb0_c_acc) && (e2_t_vpid == cache_tlb0_t_vpid) && (e2_t_ept == cache_tlb0_t_ept) && (e2_t_eptrta == cache_tlb0_t_eptrta) && ((e2_t_pcid == cache_tlb0_t_pcid) || e2_g[0]) && (e2_k == i_addr[64-1:12]))) begin
         found = 1'b1;
         way = 2;
@@ -3164,6 +3302,19 @@ always @(cache_tlb0_c_acc, cache_tlb0_c_set, cache_tlb0_ca0[0], cache_tlb0_ca0[1
     e1_h = cache_tlb0_ch1[cache_tlb0_c_set];
     e1_p = 52'h0;
     e1_p = cache_tlb0_cp1[cache_tlb0_c_set];
+    if ((fwd && (cache_tlb0_p_way == 1))) begin
+        e1_v[0] = 1'b1;
+        e1_k = cache_tlb0_f_key;
+        e1_a = cache_tlb0_f_acc;
+        e1_t_vpid = cache_tlb0_f_t_vpid;
+        e1_t_ept = cache_tlb0_f_t_ept;
+        e1_t_eptrta = cache_tlb0_f_t_eptrta;
+        e1_t_pcid = cache_tlb0_f_t_pcid;
+        e1_g[0] = cache_tlb0_c_glob;
+        e1_l = w_level;
+        e1_h = w_aux;
+        e1_p = w_pa[64-1:12];
+    end
     if ((e1_v[0] && (e1_a == cache_tlb0_c_acc) && (e1_t_vpid == cache_tlb0_t_vpid) && (e1_t_ept == cache_tlb0_t_ept) && (e1_t_eptrta == cache_tlb0_t_eptrta) && ((e1_t_pcid == cache_tlb0_t_pcid) || e1_g[0]) && (e1_k == i_addr[64-1:12]))) begin
         found = 1'b1;
         way = 1;
@@ -3193,6 +3344,19 @@ always @(cache_tlb0_c_acc, cache_tlb0_c_set, cache_tlb0_ca0[0], cache_tlb0_ca0[1
     e0_h = cache_tlb0_ch0[cache_tlb0_c_set];
     e0_p = 52'h0;
     e0_p = cache_tlb0_cp0[cache_tlb0_c_set];
+    if ((fwd && (cache_tlb0_p_way == 0))) begin
+        e0_v[0] = 1'b1;
+        e0_k = cache_tlb0_f_key;
+        e0_a = cache_tlb0_f_acc;
+        e0_t_vpid = cache_tlb0_f_t_vpid;
+        e0_t_ept = cache_tlb0_f_t_ept;
+        e0_t_eptrta = cache_tlb0_f_t_eptrta;
+        e0_t_pcid = cache_tlb0_f_t_pcid;
+        e0_g[0] = cache_tlb0_c_glob;
+        e0_l = w_level;
+        e0_h = w_aux;
+        e0_p = w_pa[64-1:12];
+    end
     if ((e0_v[0] && (e0_a == cache_tlb0_c_acc) && (e0_t_vpid == cache_tlb0_t_vpid) && (e0_t_ept == cache_tlb0_t_ept) && (e0_t_eptrta == cache_tlb0_t_eptrta) && ((e0_t_pcid == cache_tlb0_t_pcid) || e0_g[0]) && (e0_k == i_addr[64-1:12]))) begin
         found = 1'b1;
         way = 0;
@@ -3209,7 +3373,8 @@ end
 
 assign w_start = (start && (i_op == 0) && (!cache_tlb0_l_hit));
 
-always @(cache_tlb0_h_aux, cache_tlb0_h_level, cache_tlb0_h_pa, cache_tlb0_hit, w_aux, w_level, w_pa, w_status) begin: cache_tlb0_outputs
+always @(cache_tlb0_fin, cache_tlb0_h_aux, cache_tlb0_h_level, cache_tlb0_h_pa, cache_tlb0_hit, cache_tlb0_st, w_aux, w_done, w_level, w_pa, w_status) begin: cache_tlb0_outputs
+    done = (cache_tlb0_fin || ((cache_tlb0_st == 2'b01) && w_done));
     o_hit = cache_tlb0_hit;
     if (cache_tlb0_hit) begin
         o_status = 0;
@@ -3226,8 +3391,8 @@ always @(cache_tlb0_h_aux, cache_tlb0_h_level, cache_tlb0_h_pa, cache_tlb0_hit, 
 end
 
 always @(posedge clk) begin: cache_tlb0_fsm
-    reg [3-1:0] fw;
-    reg free;
+    reg [3-1:0] fp;
+    reg ready;
     reg [1-1:0] e0_v;
     reg [52-1:0] e0_k;
     reg [3-1:0] e0_a;
@@ -4061,7 +4226,14 @@ always @(posedge clk) begin: cache_tlb0_fsm
         cache_tlb0_cv7[5] <= 0;
         cache_tlb0_cv7[6] <= 0;
         cache_tlb0_cv7[7] <= 0;
-        done <= 0;
+        cache_tlb0_f_acc <= 0;
+        cache_tlb0_f_key <= 0;
+        cache_tlb0_f_r_CR4 <= 0;
+        cache_tlb0_f_t_ept <= 0;
+        cache_tlb0_f_t_eptrta <= 0;
+        cache_tlb0_f_t_pcid <= 0;
+        cache_tlb0_f_t_vpid <= 0;
+        cache_tlb0_fin <= 0;
         cache_tlb0_h_aux <= 0;
         cache_tlb0_h_level <= 0;
         cache_tlb0_h_pa <= 0;
@@ -4070,187 +4242,137 @@ always @(posedge clk) begin: cache_tlb0_fsm
         cache_tlb0_st <= 2'b00;
     end
     else begin
-        fw = 3'h0;
-        free = 1'b0;
-        if (done) begin
-            done <= 1'b0;
+        fp = 3'h0;
+        ready = 1'b0;
+        if (cache_tlb0_fin) begin
+            cache_tlb0_fin <= 1'b0;
         end
         case (cache_tlb0_st)
             2'b00: begin
-                if (start) begin
-                    if ((i_op == 0)) begin
-                        if (cache_tlb0_l_hit) begin
-                            cache_tlb0_hit <= 1'b1;
-                            cache_tlb0_h_pa <= cache_tlb0_l_pa;
-                            cache_tlb0_h_level <= cache_tlb0_l_level;
-                            cache_tlb0_h_aux <= cache_tlb0_l_aux;
-                            done <= 1'b1;
-                        end
-                        else begin
-                            cache_tlb0_hit <= 1'b0;
-                            cache_tlb0_st <= 2'b01;
-                        end
-                    end
-                    else begin
-                        cache_tlb0_hit <= 1'b0;
-                        cache_tlb0_iset <= 0;
-                        cache_tlb0_st <= 2'b10;
-                    end
-                end
+                ready = 1'b1;
             end
             2'b01: begin
                 if (w_done) begin
-                    if (((w_status == 0) && (w_level != 7))) begin
-                        if ((!cache_tlb0_cv7[cache_tlb0_c_set])) begin
-                            fw = 7;
-                            free = 1'b1;
-                        end
-                        if ((!cache_tlb0_cv6[cache_tlb0_c_set])) begin
-                            fw = 6;
-                            free = 1'b1;
-                        end
-                        if ((!cache_tlb0_cv5[cache_tlb0_c_set])) begin
-                            fw = 5;
-                            free = 1'b1;
-                        end
-                        if ((!cache_tlb0_cv4[cache_tlb0_c_set])) begin
-                            fw = 4;
-                            free = 1'b1;
-                        end
-                        if ((!cache_tlb0_cv3[cache_tlb0_c_set])) begin
-                            fw = 3;
-                            free = 1'b1;
-                        end
-                        if ((!cache_tlb0_cv2[cache_tlb0_c_set])) begin
-                            fw = 2;
-                            free = 1'b1;
-                        end
-                        if ((!cache_tlb0_cv1[cache_tlb0_c_set])) begin
-                            fw = 1;
-                            free = 1'b1;
-                        end
-                        if ((!cache_tlb0_cv0[cache_tlb0_c_set])) begin
-                            fw = 0;
-                            free = 1'b1;
-                        end
-                        if ((!free)) begin
-                            fw = cache_tlb0_cf[cache_tlb0_c_set];
-                            if ((cache_tlb0_cf[cache_tlb0_c_set] == 7)) begin
-                                cache_tlb0_cf[cache_tlb0_c_set] <= 0;
-                            end
-                            else begin
-                                cache_tlb0_cf[cache_tlb0_c_set] <= (cache_tlb0_cf[cache_tlb0_c_set] + 1);
-                            end
-                        end
-                        case (fw)
+                    ready = 1'b1;
+                    cache_tlb0_st <= 2'b00;
+                    if (cache_tlb0_pend) begin
+                        case (cache_tlb0_p_way)
                             'h0: begin
-                                cache_tlb0_cv0[cache_tlb0_c_set] <= 1'b1;
-                                cache_tlb0_ck0[cache_tlb0_c_set] <= i_addr[64-1:12];
-                                cache_tlb0_ca0[cache_tlb0_c_set] <= cache_tlb0_c_acc;
-                                cache_tlb0_ct_vpid_0[cache_tlb0_c_set] <= cache_tlb0_t_vpid;
-                                cache_tlb0_ct_ept_0[cache_tlb0_c_set] <= cache_tlb0_t_ept;
-                                cache_tlb0_ct_eptrta_0[cache_tlb0_c_set] <= cache_tlb0_t_eptrta;
-                                cache_tlb0_ct_pcid_0[cache_tlb0_c_set] <= cache_tlb0_t_pcid;
-                                cache_tlb0_cg0[cache_tlb0_c_set] <= cache_tlb0_c_glob;
-                                cache_tlb0_cl0[cache_tlb0_c_set] <= w_level;
-                                cache_tlb0_ch0[cache_tlb0_c_set] <= w_aux;
-                                cache_tlb0_cp0[cache_tlb0_c_set] <= w_pa[64-1:12];
+                                cache_tlb0_cv0[cache_tlb0_f_set] <= 1'b1;
+                                cache_tlb0_ck0[cache_tlb0_f_set] <= cache_tlb0_f_key;
+                                cache_tlb0_ca0[cache_tlb0_f_set] <= cache_tlb0_f_acc;
+                                cache_tlb0_ct_vpid_0[cache_tlb0_f_set] <= cache_tlb0_f_t_vpid;
+                                cache_tlb0_ct_ept_0[cache_tlb0_f_set] <= cache_tlb0_f_t_ept;
+                                cache_tlb0_ct_eptrta_0[cache_tlb0_f_set] <= cache_tlb0_f_t_eptrta;
+                                cache_tlb0_ct_pcid_0[cache_tlb0_f_set] <= cache_tlb0_f_t_pcid;
+                                cache_tlb0_cg0[cache_tlb0_f_set] <= cache_tlb0_c_glob;
+                                cache_tlb0_cl0[cache_tlb0_f_set] <= w_level;
+                                cache_tlb0_ch0[cache_tlb0_f_set] <= w_aux;
+                                cache_tlb0_cp0[cache_tlb0_f_set] <= w_pa[64-1:12];
                             end
                             'h1: begin
-                                cache_tlb0_cv1[cache_tlb0_c_set] <= 1'b1;
-                                cache_tlb0_ck1[cache_tlb0_c_set] <= i_addr[64-1:12];
-                                cache_tlb0_ca1[cache_tlb0_c_set] <= cache_tlb0_c_acc;
-                                cache_tlb0_ct_vpid_1[cache_tlb0_c_set] <= cache_tlb0_t_vpid;
-                                cache_tlb0_ct_ept_1[cache_tlb0_c_set] <= cache_tlb0_t_ept;
-                                cache_tlb0_ct_eptrta_1[cache_tlb0_c_set] <= cache_tlb0_t_eptrta;
-                                cache_tlb0_ct_pcid_1[cache_tlb0_c_set] <= cache_tlb0_t_pcid;
-                                cache_tlb0_cg1[cache_tlb0_c_set] <= cache_tlb0_c_glob;
-                                cache_tlb0_cl1[cache_tlb0_c_set] <= w_level;
-                                cache_tlb0_ch1[cache_tlb0_c_set] <= w_aux;
-                                cache_tlb0_cp1[cache_tlb0_c_set] <= w_pa[64-1:12];
+                                cache_tlb0_cv1[cache_tlb0_f_set] <= 1'b1;
+                                cache_tlb0_ck1[cache_tlb0_f_set] <= cache_tlb0_f_key;
+                                cache_tlb0_ca1[cache_tlb0_f_set] <= cache_tlb0_f_acc;
+                                cache_tlb0_ct_vpid_1[cache_tlb0_f_set] <= cache_tlb0_f_t_vpid;
+                                cache_tlb0_ct_ept_1[cache_tlb0_f_set] <= cache_tlb0_f_t_ept;
+                                cache_tlb0_ct_eptrta_1[cache_tlb0_f_set] <= cache_tlb0_f_t_eptrta;
+                                cache_tlb0_ct_pcid_1[cache_tlb0_f_set] <= cache_tlb0_f_t_pcid;
+                                cache_tlb0_cg1[cache_tlb0_f_set] <= cache_tlb0_c_glob;
+                                cache_tlb0_cl1[cache_tlb0_f_set] <= w_level;
+                                cache_tlb0_ch1[cache_tlb0_f_set] <= w_aux;
+                                cache_tlb0_cp1[cache_tlb0_f_set] <= w_pa[64-1:12];
                             end
                             'h2: begin
-                                cache_tlb0_cv2[cache_tlb0_c_set] <= 1'b1;
-                                cache_tlb0_ck2[cache_tlb0_c_set] <= i_addr[64-1:12];
-                                cache_tlb0_ca2[cache_tlb0_c_set] <= cache_tlb0_c_acc;
-                                cache_tlb0_ct_vpid_2[cache_tlb0_c_set] <= cache_tlb0_t_vpid;
-                                cache_tlb0_ct_ept_2[cache_tlb0_c_set] <= cache_tlb0_t_ept;
-                                cache_tlb0_ct_eptrta_2[cache_tlb0_c_set] <= cache_tlb0_t_eptrta;
-                                cache_tlb0_ct_pcid_2[cache_tlb0_c_set] <= cache_tlb0_t_pcid;
-                                cache_tlb0_cg2[cache_tlb0_c_set] <= cache_tlb0_c_glob;
-                                cache_tlb0_cl2[cache_tlb0_c_set] <= w_level;
-                                cache_tlb0_ch2[cache_tlb0_c_set] <= w_aux;
-                                cache_tlb0_cp2[cache_tlb0_c_set] <= w_pa[64-1:12];
+                                cache_tlb0_cv2[cache_tlb0_f_set] <= 1'b1;
+                                cache_tlb0_ck2[cache_tlb0_f_set] <= cache_tlb0_f_key;
+                                cache_tlb0_ca2[cache_tlb0_f_set] <= cache_tlb0_f_acc;
+                                cache_tlb0_ct_vpid_2[cache_tlb0_f_set] <= cache_tlb0_f_t_vpid;
+                                cache_tlb0_ct_ept_2[cache_tlb0_f_set] <= cache_tlb0_f_t_ept;
+                                cache_tlb0_ct_eptrta_2[cache_tlb0_f_set] <= cache_tlb0_f_t_eptrta;
+                                cache_tlb0_ct_pcid_2[cache_tlb0_f_set] <= cache_tlb0_f_t_pcid;
+                                cache_tlb0_cg2[cache_tlb0_f_set] <= cache_tlb0_c_glob;
+                                cache_tlb0_cl2[cache_tlb0_f_set] <= w_level;
+                                cache_tlb0_ch2[cache_tlb0_f_set] <= w_aux;
+                                cache_tlb0_cp2[cache_tlb0_f_set] <= w_pa[64-1:12];
                             end
                             'h3: begin
-                                cache_tlb0_cv3[cache_tlb0_c_set] <= 1'b1;
-                                cache_tlb0_ck3[cache_tlb0_c_set] <= i_addr[64-1:12];
-                                cache_tlb0_ca3[cache_tlb0_c_set] <= cache_tlb0_c_acc;
-                                cache_tlb0_ct_vpid_3[cache_tlb0_c_set] <= cache_tlb0_t_vpid;
-                                cache_tlb0_ct_ept_3[cache_tlb0_c_set] <= cache_tlb0_t_ept;
-                                cache_tlb0_ct_eptrta_3[cache_tlb0_c_set] <= cache_tlb0_t_eptrta;
-                                cache_tlb0_ct_pcid_3[cache_tlb0_c_set] <= cache_tlb0_t_pcid;
-                                cache_tlb0_cg3[cache_tlb0_c_set] <= cache_tlb0_c_glob;
-                                cache_tlb0_cl3[cache_tlb0_c_set] <= w_level;
-                                cache_tlb0_ch3[cache_tlb0_c_set] <= w_aux;
-                                cache_tlb0_cp3[cache_tlb0_c_set] <= w_pa[64-1:12];
+                                cache_tlb0_cv3[cache_tlb0_f_set] <= 1'b1;
+                                cache_tlb0_ck3[cache_tlb0_f_set] <= cache_tlb0_f_key;
+                                cache_tlb0_ca3[cache_tlb0_f_set] <= cache_tlb0_f_acc;
+                                cache_tlb0_ct_vpid_3[cache_tlb0_f_set] <= cache_tlb0_f_t_vpid;
+                                cache_tlb0_ct_ept_3[cache_tlb0_f_set] <= cache_tlb0_f_t_ept;
+                                cache_tlb0_ct_eptrta_3[cache_tlb0_f_set] <= cache_tlb0_f_t_eptrta;
+                                cache_tlb0_ct_pcid_3[cache_tlb0_f_set] <= cache_tlb0_f_t_pcid;
+                                cache_tlb0_cg3[cache_tlb0_f_set] <= cache_tlb0_c_glob;
+                                cache_tlb0_cl3[cache_tlb0_f_set] <= w_level;
+                                cache_tlb0_ch3[cache_tlb0_f_set] <= w_aux;
+                                cache_tlb0_cp3[cache_tlb0_f_set] <= w_pa[64-1:12];
                             end
                             'h4: begin
-                                cache_tlb0_cv4[cache_tlb0_c_set] <= 1'b1;
-                                cache_tlb0_ck4[cache_tlb0_c_set] <= i_addr[64-1:12];
-                                cache_tlb0_ca4[cache_tlb0_c_set] <= cache_tlb0_c_acc;
-                                cache_tlb0_ct_vpid_4[cache_tlb0_c_set] <= cache_tlb0_t_vpid;
-                                cache_tlb0_ct_ept_4[cache_tlb0_c_set] <= cache_tlb0_t_ept;
-                                cache_tlb0_ct_eptrta_4[cache_tlb0_c_set] <= cache_tlb0_t_eptrta;
-                                cache_tlb0_ct_pcid_4[cache_tlb0_c_set] <= cache_tlb0_t_pcid;
-                                cache_tlb0_cg4[cache_tlb0_c_set] <= cache_tlb0_c_glob;
-                                cache_tlb0_cl4[cache_tlb0_c_set] <= w_level;
-                                cache_tlb0_ch4[cache_tlb0_c_set] <= w_aux;
-                                cache_tlb0_cp4[cache_tlb0_c_set] <= w_pa[64-1:12];
+                                cache_tlb0_cv4[cache_tlb0_f_set] <= 1'b1;
+                                cache_tlb0_ck4[cache_tlb0_f_set] <= cache_tlb0_f_key;
+                                cache_tlb0_ca4[cache_tlb0_f_set] <= cache_tlb0_f_acc;
+                                cache_tlb0_ct_vpid_4[cache_tlb0_f_set] <= cache_tlb0_f_t_vpid;
+                                cache_tlb0_ct_ept_4[cache_tlb0_f_set] <= cache_tlb0_f_t_ept;
+                                cache_tlb0_ct_eptrta_4[cache_tlb0_f_set] <= cache_tlb0_f_t_eptrta;
+                                cache_tlb0_ct_pcid_4[cache_tlb0_f_set] <= cache_tlb0_f_t_pcid;
+                                cache_tlb0_cg4[cache_tlb0_f_set] <= cache_tlb0_c_glob;
+                                cache_tlb0_cl4[cache_tlb0_f_set] <= w_level;
+                                cache_tlb0_ch4[cache_tlb0_f_set] <= w_aux;
+                                cache_tlb0_cp4[cache_tlb0_f_set] <= w_pa[64-1:12];
                             end
                             'h5: begin
-                                cache_tlb0_cv5[cache_tlb0_c_set] <= 1'b1;
-                                cache_tlb0_ck5[cache_tlb0_c_set] <= i_addr[64-1:12];
-                                cache_tlb0_ca5[cache_tlb0_c_set] <= cache_tlb0_c_acc;
-                                cache_tlb0_ct_vpid_5[cache_tlb0_c_set] <= cache_tlb0_t_vpid;
-                                cache_tlb0_ct_ept_5[cache_tlb0_c_set] <= cache_tlb0_t_ept;
-                                cache_tlb0_ct_eptrta_5[cache_tlb0_c_set] <= cache_tlb0_t_eptrta;
-                                cache_tlb0_ct_pcid_5[cache_tlb0_c_set] <= cache_tlb0_t_pcid;
-                                cache_tlb0_cg5[cache_tlb0_c_set] <= cache_tlb0_c_glob;
-                                cache_tlb0_cl5[cache_tlb0_c_set] <= w_level;
-                                cache_tlb0_ch5[cache_tlb0_c_set] <= w_aux;
-                                cache_tlb0_cp5[cache_tlb0_c_set] <= w_pa[64-1:12];
+                                cache_tlb0_cv5[cache_tlb0_f_set] <= 1'b1;
+                                cache_tlb0_ck5[cache_tlb0_f_set] <= cache_tlb0_f_key;
+                                cache_tlb0_ca5[cache_tlb0_f_set] <= cache_tlb0_f_acc;
+                                cache_tlb0_ct_vpid_5[cache_tlb0_f_set] <= cache_tlb0_f_t_vpid;
+                                cache_tlb0_ct_ept_5[cache_tlb0_f_set] <= cache_tlb0_f_t_ept;
+                                cache_tlb0_ct_eptrta_5[cache_tlb0_f_set] <= cache_tlb0_f_t_eptrta;
+                                cache_tlb0_ct_pcid_5[cache_tlb0_f_set] <= cache_tlb0_f_t_pcid;
+                                cache_tlb0_cg5[cache_tlb0_f_set] <= cache_tlb0_c_glob;
+                                cache_tlb0_cl5[cache_tlb0_f_set] <= w_level;
+                                cache_tlb0_ch5[cache_tlb0_f_set] <= w_aux;
+                                cache_tlb0_cp5[cache_tlb0_f_set] <= w_pa[64-1:12];
                             end
                             'h6: begin
-                                cache_tlb0_cv6[cache_tlb0_c_set] <= 1'b1;
-                                cache_tlb0_ck6[cache_tlb0_c_set] <= i_addr[64-1:12];
-                                cache_tlb0_ca6[cache_tlb0_c_set] <= cache_tlb0_c_acc;
-                                cache_tlb0_ct_vpid_6[cache_tlb0_c_set] <= cache_tlb0_t_vpid;
-                                cache_tlb0_ct_ept_6[cache_tlb0_c_set] <= cache_tlb0_t_ept;
-                                cache_tlb0_ct_eptrta_6[cache_tlb0_c_set] <= cache_tlb0_t_eptrta;
-                                cache_tlb0_ct_pcid_6[cache_tlb0_c_set] <= cache_tlb0_t_pcid;
-                                cache_tlb0_cg6[cache_tlb0_c_set] <= cache_tlb0_c_glob;
-                                cache_tlb0_cl6[cache_tlb0_c_set] <= w_level;
-                                cache_tlb0_ch6[cache_tlb0_c_set] <= w_aux;
-                                cache_tlb0_cp6[cache_tlb0_c_set] <= w_pa[64-1:12];
+                                cache_tlb0_cv6[cache_tlb0_f_set] <= 1'b1;
+                                cache_tlb0_ck6[cache_tlb0_f_set] <= cache_tlb0_f_key;
+                                cache_tlb0_ca6[cache_tlb0_f_set] <= cache_tlb0_f_acc;
+                                cache_tlb0_ct_vpid_6[cache_tlb0_f_set] <= cache_tlb0_f_t_vpid;
+                                cache_tlb0_ct_ept_6[cache_tlb0_f_set] <= cache_tlb0_f_t_ept;
+                                cache_tlb0_ct_eptrta_6[cache_tlb0_f_set] <= cache_tlb0_f_t_eptrta;
+                                cache_tlb0_ct_pcid_6[cache_tlb0_f_set] <= cache_tlb0_f_t_pcid;
+                                cache_tlb0_cg6[cache_tlb0_f_set] <= cache_tlb0_c_glob;
+                                cache_tlb0_cl6[cache_tlb0_f_set] <= w_level;
+                                cache_tlb0_ch6[cache_tlb0_f_set] <= w_aux;
+                                cache_tlb0_cp6[cache_tlb0_f_set] <= w_pa[64-1:12];
                             end
                             'h7: begin
-                                cache_tlb0_cv7[cache_tlb0_c_set] <= 1'b1;
-                                cache_tlb0_ck7[cache_tlb0_c_set] <= i_addr[64-1:12];
-                                cache_tlb0_ca7[cache_tlb0_c_set] <= cache_tlb0_c_acc;
-                                cache_tlb0_ct_vpid_7[cache_tlb0_c_set] <= cache_tlb0_t_vpid;
-                                cache_tlb0_ct_ept_7[cache_tlb0_c_set] <= cache_tlb0_t_ept;
-                                cache_tlb0_ct_eptrta_7[cache_tlb0_c_set] <= cache_tlb0_t_eptrta;
-                                cache_tlb0_ct_pcid_7[cache_tlb0_c_set] <= cache_tlb0_t_pcid;
-                                cache_tlb0_cg7[cache_tlb0_c_set] <= cache_tlb0_c_glob;
-                                cache_tlb0_cl7[cache_tlb0_c_set] <= w_level;
-                                cache_tlb0_ch7[cache_tlb0_c_set] <= w_aux;
-                                cache_tlb0_cp7[cache_tlb0_c_set] <= w_pa[64-1:12];
+                                cache_tlb0_cv7[cache_tlb0_f_set] <= 1'b1;
+                                cache_tlb0_ck7[cache_tlb0_f_set] <= cache_tlb0_f_key;
+                                cache_tlb0_ca7[cache_tlb0_f_set] <= cache_tlb0_f_acc;
+                                cache_tlb0_ct_vpid_7[cache_tlb0_f_set] <= cache_tlb0_f_t_vpid;
+                                cache_tlb0_ct_ept_7[cache_tlb0_f_set] <= cache_tlb0_f_t_ept;
+                                cache_tlb0_ct_eptrta_7[cache_tlb0_f_set] <= cache_tlb0_f_t_eptrta;
+                                cache_tlb0_ct_pcid_7[cache_tlb0_f_set] <= cache_tlb0_f_t_pcid;
+                                cache_tlb0_cg7[cache_tlb0_f_set] <= cache_tlb0_c_glob;
+                                cache_tlb0_cl7[cache_tlb0_f_set] <= w_level;
+                                cache_tlb0_ch7[cache_tlb0_f_set] <= w_aux;
+                                cache_tlb0_cp7[cache_tlb0_f_set] <= w_pa[64-1:12];
                             end
                         endcase
+                        fp = cache_tlb0_cf[cache_tlb0_f_set];
+                        if (cache_tlb0_p_evict) begin
+                            if ((fp == 7)) begin
+                                fp = 0;
+                            end
+                            else begin
+                                fp = (fp + 1);
+                            end
+                        end
+                        cache_tlb0_cf[cache_tlb0_f_set] <= fp;
                     end
-                    done <= 1'b1;
-                    cache_tlb0_st <= 2'b00;
                 end
             end
             2'b10: begin
@@ -4719,7 +4841,7 @@ always @(posedge clk) begin: cache_tlb0_fsm
                     end
                 endcase
                 if ((cache_tlb0_iset == 7)) begin
-                    done <= 1'b1;
+                    cache_tlb0_fin <= 1'b1;
                     cache_tlb0_st <= 2'b00;
                 end
                 else begin
@@ -4730,6 +4852,33 @@ always @(posedge clk) begin: cache_tlb0_fsm
                 cache_tlb0_st <= 2'b00;
             end
         endcase
+        if ((ready && start)) begin
+            if ((i_op == 0)) begin
+                if (cache_tlb0_l_hit) begin
+                    cache_tlb0_hit <= 1'b1;
+                    cache_tlb0_h_pa <= cache_tlb0_l_pa;
+                    cache_tlb0_h_level <= cache_tlb0_l_level;
+                    cache_tlb0_h_aux <= cache_tlb0_l_aux;
+                    cache_tlb0_fin <= 1'b1;
+                end
+                else begin
+                    cache_tlb0_hit <= 1'b0;
+                    cache_tlb0_f_key <= i_addr[64-1:12];
+                    cache_tlb0_f_acc <= cache_tlb0_c_acc;
+                    cache_tlb0_f_t_vpid <= cache_tlb0_t_vpid;
+                    cache_tlb0_f_t_ept <= cache_tlb0_t_ept;
+                    cache_tlb0_f_t_eptrta <= cache_tlb0_t_eptrta;
+                    cache_tlb0_f_t_pcid <= cache_tlb0_t_pcid;
+                    cache_tlb0_f_r_CR4 <= r_CR4;
+                    cache_tlb0_st <= 2'b01;
+                end
+            end
+            else begin
+                cache_tlb0_hit <= 1'b0;
+                cache_tlb0_iset <= 0;
+                cache_tlb0_st <= 2'b10;
+            end
+        end
     end
 end
 

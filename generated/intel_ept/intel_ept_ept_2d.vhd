@@ -172,6 +172,15 @@ signal walker_guest0_st: t_enum_S_2;
 signal cache_tlb0_c_acc: unsigned(2 downto 0);
 signal cache_tlb0_c_glob: std_logic;
 signal cache_tlb0_c_set: unsigned(2 downto 0);
+signal cache_tlb0_f_acc: unsigned(2 downto 0);
+signal cache_tlb0_f_key: unsigned(51 downto 0);
+signal cache_tlb0_f_r_CR4: unsigned(63 downto 0);
+signal cache_tlb0_f_set: unsigned(2 downto 0);
+signal cache_tlb0_f_t_ept: unsigned(0 downto 0);
+signal cache_tlb0_f_t_eptrta: unsigned(39 downto 0);
+signal cache_tlb0_f_t_pcid: unsigned(11 downto 0);
+signal cache_tlb0_f_t_vpid: unsigned(15 downto 0);
+signal cache_tlb0_fin: std_logic;
 signal cache_tlb0_h_aux: unsigned(2 downto 0);
 signal cache_tlb0_h_level: unsigned(2 downto 0);
 signal cache_tlb0_h_pa: unsigned(63 downto 0);
@@ -182,6 +191,9 @@ signal cache_tlb0_l_hit: std_logic;
 signal cache_tlb0_l_level: unsigned(2 downto 0);
 signal cache_tlb0_l_pa: unsigned(63 downto 0);
 signal cache_tlb0_l_way: unsigned(2 downto 0);
+signal cache_tlb0_p_evict: std_logic;
+signal cache_tlb0_p_way: unsigned(2 downto 0);
+signal cache_tlb0_pend: std_logic;
 signal cache_tlb0_st: t_enum_S_3;
 signal cache_tlb0_t_ept: unsigned(0 downto 0);
 signal cache_tlb0_t_eptrta: unsigned(39 downto 0);
@@ -2633,7 +2645,7 @@ x_table <= stdl(bool(x_on_table) and (not bool(x_pwrite)) and (not bool(x_update
 x_off <= stdl((not bool(r_PROC2(1))));
 hb_EPTP <= r_EPTP;
 
-cache_tlb0_request: process (i_addr, k_fetch, k_user, k_write, le, r_CR3, r_CR4, r_EPTP, r_PROC2, r_VPID) is
+cache_tlb0_request: process (cache_tlb0_f_key, cache_tlb0_f_r_CR4, i_addr, k_fetch, k_user, k_write, le, r_CR3, r_CR4, r_EPTP, r_PROC2, r_VPID) is
     variable tg0: unsigned(15 downto 0);
     variable tg1: unsigned(39 downto 0);
     variable tg2: unsigned(63 downto 0);
@@ -2641,6 +2653,7 @@ cache_tlb0_request: process (i_addr, k_fetch, k_user, k_write, le, r_CR3, r_CR4,
     variable tg4: unsigned(63 downto 0);
 begin
     cache_tlb0_c_set <= i_addr(15-1 downto 12);
+    cache_tlb0_f_set <= cache_tlb0_f_key(3-1 downto 0);
     cache_tlb0_c_acc <= unsigned'(k_write & k_user & k_fetch);
     tg0 := to_unsigned(0, 16);
     if bool(r_PROC2(5)) then
@@ -2671,11 +2684,58 @@ begin
         tg3 := to_unsigned(0, 12);
     end if;
     cache_tlb0_t_pcid <= tg3;
-    cache_tlb0_c_glob <= stdl(bool(le(8)) and bool(r_CR4(7)));
+    cache_tlb0_c_glob <= stdl(bool(le(8)) and bool(cache_tlb0_f_r_CR4(7)));
 end process cache_tlb0_request;
 
-cache_tlb0_lookup: process (cache_tlb0_c_acc, cache_tlb0_c_set, cache_tlb0_ca0, cache_tlb0_ca1, cache_tlb0_ca2, cache_tlb0_ca3, cache_tlb0_ca4, cache_tlb0_ca5, cache_tlb0_ca6, cache_tlb0_ca7, cache_tlb0_cg0, cache_tlb0_cg1, cache_tlb0_cg2, cache_tlb0_cg3, cache_tlb0_cg4, cache_tlb0_cg5, cache_tlb0_cg6, cache_tlb0_cg7, cache_tlb0_ch0, cache_tlb0_ch1, cache_tlb0_ch2, cache_tlb0_ch3, cache_tlb0_ch4, cache_tlb0_ch5, cache_tlb0_ch6, cache_tlb0_ch7, cache_tlb0_ck0, cache_tlb0_ck1, cache_tlb0_ck2, cache_tlb0_ck3, cache_tlb0_ck4, cache_tlb0_ck5, cache_tlb0_ck6, cache_tlb0_ck7, cache_tlb0_cl0, cache_tlb0_cl1, cache_tlb0_cl2, cache_tlb0_cl3, cache_tlb0_cl4, cache_tlb0_cl5, cache_tlb0_cl6, cache_tlb0_cl7, cache_tlb0_cp0, cache_tlb0_cp1, cache_tlb0_cp2, cache_tlb0_cp3, cache_tlb0_cp4, cache_tlb0_cp5, cache_tlb0_cp6, cache_tlb0_cp7, cache_tlb0_ct_ept_0, cache_tlb0_ct_ept_1, cache_tlb0_ct_ept_2, cache_tlb0_ct_ept_3, cache_tlb0_ct_ept_4, cache_tlb0_ct_ept_5, cache_tlb0_ct_ept_6, cache_tlb0_ct_ept_7, cache_tlb0_ct_eptrta_0, cache_tlb0_ct_eptrta_1, cache_tlb0_ct_eptrta_2, cache_tlb0_ct_eptrta_3, cache_tlb0_ct_eptrta_4, cache_tlb0_ct_eptrta_5, cache_tlb0_ct_eptrta_6, cache_tlb0_ct_eptrta_7, cache_tlb0_ct_pcid_0, cache_tlb0_ct_pcid_1, cache_tlb0_ct_pcid_2, cache_tlb0_ct_pcid_3, cache_tlb0_ct_pcid_4, cache_tlb0_ct_pcid_5, cache_tlb0_ct_pcid_6, cache_tlb0_ct_pcid_7, cache_tlb0_ct_vpid_0, cache_tlb0_ct_vpid_1, cache_tlb0_ct_vpid_2, cache_tlb0_ct_vpid_3, cache_tlb0_ct_vpid_4, cache_tlb0_ct_vpid_5, cache_tlb0_ct_vpid_6, cache_tlb0_ct_vpid_7, cache_tlb0_cv0, cache_tlb0_cv1, cache_tlb0_cv2, cache_tlb0_cv3, cache_tlb0_cv4, cache_tlb0_cv5, cache_tlb0_cv6, cache_tlb0_cv7, i_addr, cache_tlb0_t_ept, cache_tlb0_t_eptrta, cache_tlb0_t_pcid, cache_tlb0_t_vpid) is
+cache_tlb0_fill_way: process (cache_tlb0_cf, cache_tlb0_cv0, cache_tlb0_cv1, cache_tlb0_cv2, cache_tlb0_cv3, cache_tlb0_cv4, cache_tlb0_cv5, cache_tlb0_cv6, cache_tlb0_cv7, cache_tlb0_f_set, cache_tlb0_st, w_done, w_level, w_status) is
+    variable way: unsigned(2 downto 0);
+    variable free: std_logic;
+begin
+    way := to_unsigned(0, 3);
+    free := '0';
+    if (not bool(cache_tlb0_cv7(to_integer(cache_tlb0_f_set)))) then
+        way := to_unsigned(7, 3);
+        free := '1';
+    end if;
+    if (not bool(cache_tlb0_cv6(to_integer(cache_tlb0_f_set)))) then
+        way := to_unsigned(6, 3);
+        free := '1';
+    end if;
+    if (not bool(cache_tlb0_cv5(to_integer(cache_tlb0_f_set)))) then
+        way := to_unsigned(5, 3);
+        free := '1';
+    end if;
+    if (not bool(cache_tlb0_cv4(to_integer(cache_tlb0_f_set)))) then
+        way := to_unsigned(4, 3);
+        free := '1';
+    end if;
+    if (not bool(cache_tlb0_cv3(to_integer(cache_tlb0_f_set)))) then
+        way := to_unsigned(3, 3);
+        free := '1';
+    end if;
+    if (not bool(cache_tlb0_cv2(to_integer(cache_tlb0_f_set)))) then
+        way := to_unsigned(2, 3);
+        free := '1';
+    end if;
+    if (not bool(cache_tlb0_cv1(to_integer(cache_tlb0_f_set)))) then
+        way := to_unsigned(1, 3);
+        free := '1';
+    end if;
+    if (not bool(cache_tlb0_cv0(to_integer(cache_tlb0_f_set)))) then
+        way := to_unsigned(0, 3);
+        free := '1';
+    end if;
+    if (not bool(free)) then
+        way := cache_tlb0_cf(to_integer(cache_tlb0_f_set));
+    end if;
+    cache_tlb0_p_way <= way;
+    cache_tlb0_p_evict <= stdl((not bool(free)));
+    cache_tlb0_pend <= stdl((cache_tlb0_st = MISS) and bool(w_done) and (w_status = 0) and (w_level /= 7));
+end process cache_tlb0_fill_way;
+
+cache_tlb0_lookup: process (cache_tlb0_c_acc, cache_tlb0_c_glob, cache_tlb0_c_set, cache_tlb0_ca0, cache_tlb0_ca1, cache_tlb0_ca2, cache_tlb0_ca3, cache_tlb0_ca4, cache_tlb0_ca5, cache_tlb0_ca6, cache_tlb0_ca7, cache_tlb0_cg0, cache_tlb0_cg1, cache_tlb0_cg2, cache_tlb0_cg3, cache_tlb0_cg4, cache_tlb0_cg5, cache_tlb0_cg6, cache_tlb0_cg7, cache_tlb0_ch0, cache_tlb0_ch1, cache_tlb0_ch2, cache_tlb0_ch3, cache_tlb0_ch4, cache_tlb0_ch5, cache_tlb0_ch6, cache_tlb0_ch7, cache_tlb0_ck0, cache_tlb0_ck1, cache_tlb0_ck2, cache_tlb0_ck3, cache_tlb0_ck4, cache_tlb0_ck5, cache_tlb0_ck6, cache_tlb0_ck7, cache_tlb0_cl0, cache_tlb0_cl1, cache_tlb0_cl2, cache_tlb0_cl3, cache_tlb0_cl4, cache_tlb0_cl5, cache_tlb0_cl6, cache_tlb0_cl7, cache_tlb0_cp0, cache_tlb0_cp1, cache_tlb0_cp2, cache_tlb0_cp3, cache_tlb0_cp4, cache_tlb0_cp5, cache_tlb0_cp6, cache_tlb0_cp7, cache_tlb0_ct_ept_0, cache_tlb0_ct_ept_1, cache_tlb0_ct_ept_2, cache_tlb0_ct_ept_3, cache_tlb0_ct_ept_4, cache_tlb0_ct_ept_5, cache_tlb0_ct_ept_6, cache_tlb0_ct_ept_7, cache_tlb0_ct_eptrta_0, cache_tlb0_ct_eptrta_1, cache_tlb0_ct_eptrta_2, cache_tlb0_ct_eptrta_3, cache_tlb0_ct_eptrta_4, cache_tlb0_ct_eptrta_5, cache_tlb0_ct_eptrta_6, cache_tlb0_ct_eptrta_7, cache_tlb0_ct_pcid_0, cache_tlb0_ct_pcid_1, cache_tlb0_ct_pcid_2, cache_tlb0_ct_pcid_3, cache_tlb0_ct_pcid_4, cache_tlb0_ct_pcid_5, cache_tlb0_ct_pcid_6, cache_tlb0_ct_pcid_7, cache_tlb0_ct_vpid_0, cache_tlb0_ct_vpid_1, cache_tlb0_ct_vpid_2, cache_tlb0_ct_vpid_3, cache_tlb0_ct_vpid_4, cache_tlb0_ct_vpid_5, cache_tlb0_ct_vpid_6, cache_tlb0_ct_vpid_7, cache_tlb0_cv0, cache_tlb0_cv1, cache_tlb0_cv2, cache_tlb0_cv3, cache_tlb0_cv4, cache_tlb0_cv5, cache_tlb0_cv6, cache_tlb0_cv7, cache_tlb0_f_acc, cache_tlb0_f_key, cache_tlb0_f_set, cache_tlb0_f_t_ept, cache_tlb0_f_t_eptrta, cache_tlb0_f_t_pcid, cache_tlb0_f_t_vpid, i_addr, cache_tlb0_p_way, cache_tlb0_pend, cache_tlb0_t_ept, cache_tlb0_t_eptrta, cache_tlb0_t_pcid, cache_tlb0_t_vpid, w_aux, w_level, w_pa) is
     variable found: std_logic;
+    variable fwd: std_logic;
     variable way: unsigned(2 downto 0);
     variable pa: unsigned(63 downto 0);
     variable lv: unsigned(2 downto 0);
@@ -2770,6 +2830,7 @@ cache_tlb0_lookup: process (cache_tlb0_c_acc, cache_tlb0_c_set, cache_tlb0_ca0, 
     variable e0_p: unsigned(51 downto 0);
 begin
     found := '0';
+    fwd := stdl(bool(cache_tlb0_pend) and (cache_tlb0_c_set = cache_tlb0_f_set));
     way := to_unsigned(0, 3);
     pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
     lv := to_unsigned(0, 3);
@@ -2796,6 +2857,19 @@ begin
     e7_h := cache_tlb0_ch7(to_integer(cache_tlb0_c_set));
     e7_p := unsigned'("0000000000000000000000000000000000000000000000000000");
     e7_p := cache_tlb0_cp7(to_integer(cache_tlb0_c_set));
+    if (bool(fwd) and (cache_tlb0_p_way = 7)) then
+        e7_v(0) := '1';
+        e7_k := cache_tlb0_f_key;
+        e7_a := cache_tlb0_f_acc;
+        e7_t_vpid := cache_tlb0_f_t_vpid;
+        e7_t_ept := cache_tlb0_f_t_ept;
+        e7_t_eptrta := cache_tlb0_f_t_eptrta;
+        e7_t_pcid := cache_tlb0_f_t_pcid;
+        e7_g(0) := cache_tlb0_c_glob;
+        e7_l := w_level;
+        e7_h := w_aux;
+        e7_p := w_pa(64-1 downto 12);
+    end if;
     if (bool(e7_v(0)) and (e7_a = cache_tlb0_c_acc) and (e7_t_vpid = cache_tlb0_t_vpid) and (e7_t_ept = cache_tlb0_t_ept) and (e7_t_eptrta = cache_tlb0_t_eptrta) and ((e7_t_pcid = cache_tlb0_t_pcid) or bool(e7_g(0))) and (e7_k = i_addr(64-1 downto 12))) then
         found := '1';
         way := to_unsigned(7, 3);
@@ -2825,6 +2899,19 @@ begin
     e6_h := cache_tlb0_ch6(to_integer(cache_tlb0_c_set));
     e6_p := unsigned'("0000000000000000000000000000000000000000000000000000");
     e6_p := cache_tlb0_cp6(to_integer(cache_tlb0_c_set));
+    if (bool(fwd) and (cache_tlb0_p_way = 6)) then
+        e6_v(0) := '1';
+        e6_k := cache_tlb0_f_key;
+        e6_a := cache_tlb0_f_acc;
+        e6_t_vpid := cache_tlb0_f_t_vpid;
+        e6_t_ept := cache_tlb0_f_t_ept;
+        e6_t_eptrta := cache_tlb0_f_t_eptrta;
+        e6_t_pcid := cache_tlb0_f_t_pcid;
+        e6_g(0) := cache_tlb0_c_glob;
+        e6_l := w_level;
+        e6_h := w_aux;
+        e6_p := w_pa(64-1 downto 12);
+    end if;
     if (bool(e6_v(0)) and (e6_a = cache_tlb0_c_acc) and (e6_t_vpid = cache_tlb0_t_vpid) and (e6_t_ept = cache_tlb0_t_ept) and (e6_t_eptrta = cache_tlb0_t_eptrta) and ((e6_t_pcid = cache_tlb0_t_pcid) or bool(e6_g(0))) and (e6_k = i_addr(64-1 downto 12))) then
         found := '1';
         way := to_unsigned(6, 3);
@@ -2854,6 +2941,19 @@ begin
     e5_h := cache_tlb0_ch5(to_integer(cache_tlb0_c_set));
     e5_p := unsigned'("0000000000000000000000000000000000000000000000000000");
     e5_p := cache_tlb0_cp5(to_integer(cache_tlb0_c_set));
+    if (bool(fwd) and (cache_tlb0_p_way = 5)) then
+        e5_v(0) := '1';
+        e5_k := cache_tlb0_f_key;
+        e5_a := cache_tlb0_f_acc;
+        e5_t_vpid := cache_tlb0_f_t_vpid;
+        e5_t_ept := cache_tlb0_f_t_ept;
+        e5_t_eptrta := cache_tlb0_f_t_eptrta;
+        e5_t_pcid := cache_tlb0_f_t_pcid;
+        e5_g(0) := cache_tlb0_c_glob;
+        e5_l := w_level;
+        e5_h := w_aux;
+        e5_p := w_pa(64-1 downto 12);
+    end if;
     if (bool(e5_v(0)) and (e5_a = cache_tlb0_c_acc) and (e5_t_vpid = cache_tlb0_t_vpid) and (e5_t_ept = cache_tlb0_t_ept) and (e5_t_eptrta = cache_tlb0_t_eptrta) and ((e5_t_pcid = cache_tlb0_t_pcid) or bool(e5_g(0))) and (e5_k = i_addr(64-1 downto 12))) then
         found := '1';
         way := to_unsigned(5, 3);
@@ -2883,6 +2983,19 @@ begin
     e4_h := cache_tlb0_ch4(to_integer(cache_tlb0_c_set));
     e4_p := unsigned'("0000000000000000000000000000000000000000000000000000");
     e4_p := cache_tlb0_cp4(to_integer(cache_tlb0_c_set));
+    if (bool(fwd) and (cache_tlb0_p_way = 4)) then
+        e4_v(0) := '1';
+        e4_k := cache_tlb0_f_key;
+        e4_a := cache_tlb0_f_acc;
+        e4_t_vpid := cache_tlb0_f_t_vpid;
+        e4_t_ept := cache_tlb0_f_t_ept;
+        e4_t_eptrta := cache_tlb0_f_t_eptrta;
+        e4_t_pcid := cache_tlb0_f_t_pcid;
+        e4_g(0) := cache_tlb0_c_glob;
+        e4_l := w_level;
+        e4_h := w_aux;
+        e4_p := w_pa(64-1 downto 12);
+    end if;
     if (bool(e4_v(0)) and (e4_a = cache_tlb0_c_acc) and (e4_t_vpid = cache_tlb0_t_vpid) and (e4_t_ept = cache_tlb0_t_ept) and (e4_t_eptrta = cache_tlb0_t_eptrta) and ((e4_t_pcid = cache_tlb0_t_pcid) or bool(e4_g(0))) and (e4_k = i_addr(64-1 downto 12))) then
         found := '1';
         way := to_unsigned(4, 3);
@@ -2912,6 +3025,19 @@ begin
     e3_h := cache_tlb0_ch3(to_integer(cache_tlb0_c_set));
     e3_p := unsigned'("0000000000000000000000000000000000000000000000000000");
     e3_p := cache_tlb0_cp3(to_integer(cache_tlb0_c_set));
+    if (bool(fwd) and (cache_tlb0_p_way = 3)) then
+        e3_v(0) := '1';
+        e3_k := cache_tlb0_f_key;
+        e3_a := cache_tlb0_f_acc;
+        e3_t_vpid := cache_tlb0_f_t_vpid;
+        e3_t_ept := cache_tlb0_f_t_ept;
+        e3_t_eptrta := cache_tlb0_f_t_eptrta;
+        e3_t_pcid := cache_tlb0_f_t_pcid;
+        e3_g(0) := cache_tlb0_c_glob;
+        e3_l := w_level;
+        e3_h := w_aux;
+        e3_p := w_pa(64-1 downto 12);
+    end if;
     if (bool(e3_v(0)) and (e3_a = cache_tlb0_c_acc) and (e3_t_vpid = cache_tlb0_t_vpid) and (e3_t_ept = cache_tlb0_t_ept) and (e3_t_eptrta = cache_tlb0_t_eptrta) and ((e3_t_pcid = cache_tlb0_t_pcid) or bool(e3_g(0))) and (e3_k = i_addr(64-1 downto 12))) then
         found := '1';
         way := to_unsigned(3, 3);
@@ -2941,6 +3067,19 @@ begin
     e2_h := cache_tlb0_ch2(to_integer(cache_tlb0_c_set));
     e2_p := unsigned'("0000000000000000000000000000000000000000000000000000");
     e2_p := cache_tlb0_cp2(to_integer(cache_tlb0_c_set));
+    if (bool(fwd) and (cache_tlb0_p_way = 2)) then
+        e2_v(0) := '1';
+        e2_k := cache_tlb0_f_key;
+        e2_a := cache_tlb0_f_acc;
+        e2_t_vpid := cache_tlb0_f_t_vpid;
+        e2_t_ept := cache_tlb0_f_t_ept;
+        e2_t_eptrta := cache_tlb0_f_t_eptrta;
+        e2_t_pcid := cache_tlb0_f_t_pcid;
+        e2_g(0) := cache_tlb0_c_glob;
+        e2_l := w_level;
+        e2_h := w_aux;
+        e2_p := w_pa(64-1 downto 12);
+    end if;
     if (bool(e2_v(0)) and (e2_a = cache_tlb0_c_acc) and (e2_t_vpid = cache_tlb0_t_vpid) and (e2_t_ept = cache_tlb0_t_ept) and (e2_t_eptrta = cache_tlb0_t_eptrta) and ((e2_t_pcid = cache_tlb0_t_pcid) or bool(e2_g(0))) and (e2_k = i_addr(64-1 downto 12))) then
         found := '1';
         way := to_unsigned(2, 3);
@@ -2970,6 +3109,19 @@ begin
     e1_h := cache_tlb0_ch1(to_integer(cache_tlb0_c_set));
     e1_p := unsigned'("0000000000000000000000000000000000000000000000000000");
     e1_p := cache_tlb0_cp1(to_integer(cache_tlb0_c_set));
+    if (bool(fwd) and (cache_tlb0_p_way = 1)) then
+        e1_v(0) := '1';
+        e1_k := cache_tlb0_f_key;
+        e1_a := cache_tlb0_f_acc;
+        e1_t_vpid := cache_tlb0_f_t_vpid;
+        e1_t_ept := cache_tlb0_f_t_ept;
+        e1_t_eptrta := cache_tlb0_f_t_eptrta;
+        e1_t_pcid := cache_tlb0_f_t_pcid;
+        e1_g(0) := cache_tlb0_c_glob;
+        e1_l := w_level;
+        e1_h := w_aux;
+        e1_p := w_pa(64-1 downto 12);
+    end if;
     if (bool(e1_v(0)) and (e1_a = cache_tlb0_c_acc) and (e1_t_vpid = cache_tlb0_t_vpid) and (e1_t_ept = cache_tlb0_t_ept) and (e1_t_eptrta = cache_tlb0_t_eptrta) and ((e1_t_pcid = cache_tlb0_t_pcid) or bool(e1_g(0))) and (e1_k = i_addr(64-1 downto 12))) then
         found := '1';
         way := to_unsigned(1, 3);
@@ -2999,6 +3151,19 @@ begin
     e0_h := cache_tlb0_ch0(to_integer(cache_tlb0_c_set));
     e0_p := unsigned'("0000000000000000000000000000000000000000000000000000");
     e0_p := cache_tlb0_cp0(to_integer(cache_tlb0_c_set));
+    if (bool(fwd) and (cache_tlb0_p_way = 0)) then
+        e0_v(0) := '1';
+        e0_k := cache_tlb0_f_key;
+        e0_a := cache_tlb0_f_acc;
+        e0_t_vpid := cache_tlb0_f_t_vpid;
+        e0_t_ept := cache_tlb0_f_t_ept;
+        e0_t_eptrta := cache_tlb0_f_t_eptrta;
+        e0_t_pcid := cache_tlb0_f_t_pcid;
+        e0_g(0) := cache_tlb0_c_glob;
+        e0_l := w_level;
+        e0_h := w_aux;
+        e0_p := w_pa(64-1 downto 12);
+    end if;
     if (bool(e0_v(0)) and (e0_a = cache_tlb0_c_acc) and (e0_t_vpid = cache_tlb0_t_vpid) and (e0_t_ept = cache_tlb0_t_ept) and (e0_t_eptrta = cache_tlb0_t_eptrta) and ((e0_t_pcid = cache_tlb0_t_pcid) or bool(e0_g(0))) and (e0_k = i_addr(64-1 downto 12))) then
         found := '1';
         way := to_unsigned(0, 3);
@@ -3015,8 +3180,9 @@ end process cache_tlb0_lookup;
 
 w_start <= stdl(bool(start) and (i_op = 0) and (not bool(cache_tlb0_l_hit)));
 
-cache_tlb0_outputs: process (cache_tlb0_h_aux, cache_tlb0_h_level, cache_tlb0_h_pa, cache_tlb0_hit, w_aux, w_level, w_pa, w_status) is
+cache_tlb0_outputs: process (cache_tlb0_fin, cache_tlb0_h_aux, cache_tlb0_h_level, cache_tlb0_h_pa, cache_tlb0_hit, cache_tlb0_st, w_aux, w_done, w_level, w_pa, w_status) is
 begin
+    done <= stdl(bool(cache_tlb0_fin) or ((cache_tlb0_st = MISS) and bool(w_done)));
     o_hit <= cache_tlb0_hit;
     if bool(cache_tlb0_hit) then
         o_status <= to_unsigned(0, 8);
@@ -3032,8 +3198,8 @@ begin
 end process cache_tlb0_outputs;
 
 cache_tlb0_fsm: process (clk) is
-    variable fw: unsigned(2 downto 0);
-    variable free: std_logic;
+    variable fp: unsigned(2 downto 0);
+    variable ready: std_logic;
     variable e0_v: unsigned(0 downto 0);
     variable e0_k: unsigned(51 downto 0);
     variable e0_a: unsigned(2 downto 0);
@@ -3869,7 +4035,14 @@ begin
             cache_tlb0_cv7(5) <= '0';
             cache_tlb0_cv7(6) <= '0';
             cache_tlb0_cv7(7) <= '0';
-            done <= '0';
+            cache_tlb0_f_acc <= to_unsigned(0, 3);
+            cache_tlb0_f_key <= to_unsigned(0, 52);
+            cache_tlb0_f_r_CR4 <= to_unsigned(0, 64);
+            cache_tlb0_f_t_ept <= to_unsigned(0, 1);
+            cache_tlb0_f_t_eptrta <= to_unsigned(0, 40);
+            cache_tlb0_f_t_pcid <= to_unsigned(0, 12);
+            cache_tlb0_f_t_vpid <= to_unsigned(0, 16);
+            cache_tlb0_fin <= '0';
             cache_tlb0_h_aux <= to_unsigned(0, 3);
             cache_tlb0_h_level <= to_unsigned(0, 3);
             cache_tlb0_h_pa <= to_unsigned(0, 64);
@@ -3877,175 +4050,127 @@ begin
             cache_tlb0_iset <= to_unsigned(0, 3);
             cache_tlb0_st <= IDLE;
         else
-            fw := to_unsigned(0, 3);
-            free := '0';
-            if bool(done) then
-                done <= '0';
+            fp := to_unsigned(0, 3);
+            ready := '0';
+            if bool(cache_tlb0_fin) then
+                cache_tlb0_fin <= '0';
             end if;
             case cache_tlb0_st is
                 when IDLE =>
-                    if bool(start) then
-                        if (i_op = 0) then
-                            if bool(cache_tlb0_l_hit) then
-                                cache_tlb0_hit <= '1';
-                                cache_tlb0_h_pa <= cache_tlb0_l_pa;
-                                cache_tlb0_h_level <= cache_tlb0_l_level;
-                                cache_tlb0_h_aux <= cache_tlb0_l_aux;
-                                done <= '1';
-                            else
-                                cache_tlb0_hit <= '0';
-                                cache_tlb0_st <= MISS;
-                            end if;
-                        else
-                            cache_tlb0_hit <= '0';
-                            cache_tlb0_iset <= to_unsigned(0, 3);
-                            cache_tlb0_st <= INV;
-                        end if;
-                    end if;
+                    ready := '1';
                 when MISS =>
                     if bool(w_done) then
-                        if ((w_status = 0) and (w_level /= 7)) then
-                            if (not bool(cache_tlb0_cv7(to_integer(cache_tlb0_c_set)))) then
-                                fw := to_unsigned(7, 3);
-                                free := '1';
-                            end if;
-                            if (not bool(cache_tlb0_cv6(to_integer(cache_tlb0_c_set)))) then
-                                fw := to_unsigned(6, 3);
-                                free := '1';
-                            end if;
-                            if (not bool(cache_tlb0_cv5(to_integer(cache_tlb0_c_set)))) then
-                                fw := to_unsigned(5, 3);
-                                free := '1';
-                            end if;
-                            if (not bool(cache_tlb0_cv4(to_integer(cache_tlb0_c_set)))) then
-                                fw := to_unsigned(4, 3);
-                                free := '1';
-                            end if;
-                            if (not bool(cache_tlb0_cv3(to_integer(cache_tlb0_c_set)))) then
-                                fw := to_unsigned(3, 3);
-                                free := '1';
-                            end if;
-                            if (not bool(cache_tlb0_cv2(to_integer(cache_tlb0_c_set)))) then
-                                fw := to_unsigned(2, 3);
-                                free := '1';
-                            end if;
-                            if (not bool(cache_tlb0_cv1(to_integer(cache_tlb0_c_set)))) then
-                                fw := to_unsigned(1, 3);
-                                free := '1';
-                            end if;
-                            if (not bool(cache_tlb0_cv0(to_integer(cache_tlb0_c_set)))) then
-                                fw := to_unsigned(0, 3);
-                                free := '1';
-                            end if;
-                            if (not bool(free)) then
-                                fw := cache_tlb0_cf(to_integer(cache_tlb0_c_set));
-                                if (cache_tlb0_cf(to_integer(cache_tlb0_c_set)) = 7) then
-                                    cache_tlb0_cf(to_integer(cache_tlb0_c_set)) <= to_unsigned(0, 3);
+                        ready := '1';
+                        cache_tlb0_st <= IDLE;
+                        if bool(cache_tlb0_pend) then
+                            case cache_tlb0_p_way is
+                                when "000" =>
+                                    cache_tlb0_cv0(to_integer(cache_tlb0_f_set)) <= '1';
+                                    cache_tlb0_ck0(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_key;
+                                    cache_tlb0_ca0(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_acc;
+                                    cache_tlb0_ct_vpid_0(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_t_vpid;
+                                    cache_tlb0_ct_ept_0(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_t_ept;
+                                    cache_tlb0_ct_eptrta_0(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_t_eptrta;
+                                    cache_tlb0_ct_pcid_0(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_t_pcid;
+                                    cache_tlb0_cg0(to_integer(cache_tlb0_f_set)) <= cache_tlb0_c_glob;
+                                    cache_tlb0_cl0(to_integer(cache_tlb0_f_set)) <= w_level;
+                                    cache_tlb0_ch0(to_integer(cache_tlb0_f_set)) <= w_aux;
+                                    cache_tlb0_cp0(to_integer(cache_tlb0_f_set)) <= w_pa(64-1 downto 12);
+                                when "001" =>
+                                    cache_tlb0_cv1(to_integer(cache_tlb0_f_set)) <= '1';
+                                    cache_tlb0_ck1(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_key;
+                                    cache_tlb0_ca1(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_acc;
+                                    cache_tlb0_ct_vpid_1(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_t_vpid;
+                                    cache_tlb0_ct_ept_1(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_t_ept;
+                                    cache_tlb0_ct_eptrta_1(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_t_eptrta;
+                                    cache_tlb0_ct_pcid_1(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_t_pcid;
+                                    cache_tlb0_cg1(to_integer(cache_tlb0_f_set)) <= cache_tlb0_c_glob;
+                                    cache_tlb0_cl1(to_integer(cache_tlb0_f_set)) <= w_level;
+                                    cache_tlb0_ch1(to_integer(cache_tlb0_f_set)) <= w_aux;
+                                    cache_tlb0_cp1(to_integer(cache_tlb0_f_set)) <= w_pa(64-1 downto 12);
+                                when "010" =>
+                                    cache_tlb0_cv2(to_integer(cache_tlb0_f_set)) <= '1';
+                                    cache_tlb0_ck2(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_key;
+                                    cache_tlb0_ca2(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_acc;
+                                    cache_tlb0_ct_vpid_2(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_t_vpid;
+                                    cache_tlb0_ct_ept_2(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_t_ept;
+                                    cache_tlb0_ct_eptrta_2(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_t_eptrta;
+                                    cache_tlb0_ct_pcid_2(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_t_pcid;
+                                    cache_tlb0_cg2(to_integer(cache_tlb0_f_set)) <= cache_tlb0_c_glob;
+                                    cache_tlb0_cl2(to_integer(cache_tlb0_f_set)) <= w_level;
+                                    cache_tlb0_ch2(to_integer(cache_tlb0_f_set)) <= w_aux;
+                                    cache_tlb0_cp2(to_integer(cache_tlb0_f_set)) <= w_pa(64-1 downto 12);
+                                when "011" =>
+                                    cache_tlb0_cv3(to_integer(cache_tlb0_f_set)) <= '1';
+                                    cache_tlb0_ck3(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_key;
+                                    cache_tlb0_ca3(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_acc;
+                                    cache_tlb0_ct_vpid_3(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_t_vpid;
+                                    cache_tlb0_ct_ept_3(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_t_ept;
+                                    cache_tlb0_ct_eptrta_3(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_t_eptrta;
+                                    cache_tlb0_ct_pcid_3(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_t_pcid;
+                                    cache_tlb0_cg3(to_integer(cache_tlb0_f_set)) <= cache_tlb0_c_glob;
+                                    cache_tlb0_cl3(to_integer(cache_tlb0_f_set)) <= w_level;
+                                    cache_tlb0_ch3(to_integer(cache_tlb0_f_set)) <= w_aux;
+                                    cache_tlb0_cp3(to_integer(cache_tlb0_f_set)) <= w_pa(64-1 downto 12);
+                                when "100" =>
+                                    cache_tlb0_cv4(to_integer(cache_tlb0_f_set)) <= '1';
+                                    cache_tlb0_ck4(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_key;
+                                    cache_tlb0_ca4(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_acc;
+                                    cache_tlb0_ct_vpid_4(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_t_vpid;
+                                    cache_tlb0_ct_ept_4(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_t_ept;
+                                    cache_tlb0_ct_eptrta_4(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_t_eptrta;
+                                    cache_tlb0_ct_pcid_4(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_t_pcid;
+                                    cache_tlb0_cg4(to_integer(cache_tlb0_f_set)) <= cache_tlb0_c_glob;
+                                    cache_tlb0_cl4(to_integer(cache_tlb0_f_set)) <= w_level;
+                                    cache_tlb0_ch4(to_integer(cache_tlb0_f_set)) <= w_aux;
+                                    cache_tlb0_cp4(to_integer(cache_tlb0_f_set)) <= w_pa(64-1 downto 12);
+                                when "101" =>
+                                    cache_tlb0_cv5(to_integer(cache_tlb0_f_set)) <= '1';
+                                    cache_tlb0_ck5(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_key;
+                                    cache_tlb0_ca5(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_acc;
+                                    cache_tlb0_ct_vpid_5(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_t_vpid;
+                                    cache_tlb0_ct_ept_5(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_t_ept;
+                                    cache_tlb0_ct_eptrta_5(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_t_eptrta;
+                                    cache_tlb0_ct_pcid_5(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_t_pcid;
+                                    cache_tlb0_cg5(to_integer(cache_tlb0_f_set)) <= cache_tlb0_c_glob;
+                                    cache_tlb0_cl5(to_integer(cache_tlb0_f_set)) <= w_level;
+                                    cache_tlb0_ch5(to_integer(cache_tlb0_f_set)) <= w_aux;
+                                    cache_tlb0_cp5(to_integer(cache_tlb0_f_set)) <= w_pa(64-1 downto 12);
+                                when "110" =>
+                                    cache_tlb0_cv6(to_integer(cache_tlb0_f_set)) <= '1';
+                                    cache_tlb0_ck6(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_key;
+                                    cache_tlb0_ca6(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_acc;
+                                    cache_tlb0_ct_vpid_6(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_t_vpid;
+                                    cache_tlb0_ct_ept_6(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_t_ept;
+                                    cache_tlb0_ct_eptrta_6(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_t_eptrta;
+                                    cache_tlb0_ct_pcid_6(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_t_pcid;
+                                    cache_tlb0_cg6(to_integer(cache_tlb0_f_set)) <= cache_tlb0_c_glob;
+                                    cache_tlb0_cl6(to_integer(cache_tlb0_f_set)) <= w_level;
+                                    cache_tlb0_ch6(to_integer(cache_tlb0_f_set)) <= w_aux;
+                                    cache_tlb0_cp6(to_integer(cache_tlb0_f_set)) <= w_pa(64-1 downto 12);
+                                when others => -- "111"
+                                    cache_tlb0_cv7(to_integer(cache_tlb0_f_set)) <= '1';
+                                    cache_tlb0_ck7(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_key;
+                                    cache_tlb0_ca7(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_acc;
+                                    cache_tlb0_ct_vpid_7(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_t_vpid;
+                                    cache_tlb0_ct_ept_7(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_t_ept;
+                                    cache_tlb0_ct_eptrta_7(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_t_eptrta;
+                                    cache_tlb0_ct_pcid_7(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_t_pcid;
+                                    cache_tlb0_cg7(to_integer(cache_tlb0_f_set)) <= cache_tlb0_c_glob;
+                                    cache_tlb0_cl7(to_integer(cache_tlb0_f_set)) <= w_level;
+                                    cache_tlb0_ch7(to_integer(cache_tlb0_f_set)) <= w_aux;
+                                    cache_tlb0_cp7(to_integer(cache_tlb0_f_set)) <= w_pa(64-1 downto 12);
+                            end case;
+                            fp := cache_tlb0_cf(to_integer(cache_tlb0_f_set));
+                            if bool(cache_tlb0_p_evict) then
+                                if (fp = 7) then
+                                    fp := to_unsigned(0, 3);
                                 else
-                                    cache_tlb0_cf(to_integer(cache_tlb0_c_set)) <= (cache_tlb0_cf(to_integer(cache_tlb0_c_set)) + 1);
+                                    fp := (fp + 1);
                                 end if;
                             end if;
-                            case fw is
-                                when "000" =>
-                                    cache_tlb0_cv0(to_integer(cache_tlb0_c_set)) <= '1';
-                                    cache_tlb0_ck0(to_integer(cache_tlb0_c_set)) <= i_addr(64-1 downto 12);
-                                    cache_tlb0_ca0(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_acc;
-                                    cache_tlb0_ct_vpid_0(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_vpid;
-                                    cache_tlb0_ct_ept_0(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_ept;
-                                    cache_tlb0_ct_eptrta_0(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_eptrta;
-                                    cache_tlb0_ct_pcid_0(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_pcid;
-                                    cache_tlb0_cg0(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_glob;
-                                    cache_tlb0_cl0(to_integer(cache_tlb0_c_set)) <= w_level;
-                                    cache_tlb0_ch0(to_integer(cache_tlb0_c_set)) <= w_aux;
-                                    cache_tlb0_cp0(to_integer(cache_tlb0_c_set)) <= w_pa(64-1 downto 12);
-                                when "001" =>
-                                    cache_tlb0_cv1(to_integer(cache_tlb0_c_set)) <= '1';
-                                    cache_tlb0_ck1(to_integer(cache_tlb0_c_set)) <= i_addr(64-1 downto 12);
-                                    cache_tlb0_ca1(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_acc;
-                                    cache_tlb0_ct_vpid_1(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_vpid;
-                                    cache_tlb0_ct_ept_1(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_ept;
-                                    cache_tlb0_ct_eptrta_1(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_eptrta;
-                                    cache_tlb0_ct_pcid_1(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_pcid;
-                                    cache_tlb0_cg1(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_glob;
-                                    cache_tlb0_cl1(to_integer(cache_tlb0_c_set)) <= w_level;
-                                    cache_tlb0_ch1(to_integer(cache_tlb0_c_set)) <= w_aux;
-                                    cache_tlb0_cp1(to_integer(cache_tlb0_c_set)) <= w_pa(64-1 downto 12);
-                                when "010" =>
-                                    cache_tlb0_cv2(to_integer(cache_tlb0_c_set)) <= '1';
-                                    cache_tlb0_ck2(to_integer(cache_tlb0_c_set)) <= i_addr(64-1 downto 12);
-                                    cache_tlb0_ca2(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_acc;
-                                    cache_tlb0_ct_vpid_2(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_vpid;
-                                    cache_tlb0_ct_ept_2(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_ept;
-                                    cache_tlb0_ct_eptrta_2(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_eptrta;
-                                    cache_tlb0_ct_pcid_2(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_pcid;
-                                    cache_tlb0_cg2(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_glob;
-                                    cache_tlb0_cl2(to_integer(cache_tlb0_c_set)) <= w_level;
-                                    cache_tlb0_ch2(to_integer(cache_tlb0_c_set)) <= w_aux;
-                                    cache_tlb0_cp2(to_integer(cache_tlb0_c_set)) <= w_pa(64-1 downto 12);
-                                when "011" =>
-                                    cache_tlb0_cv3(to_integer(cache_tlb0_c_set)) <= '1';
-                                    cache_tlb0_ck3(to_integer(cache_tlb0_c_set)) <= i_addr(64-1 downto 12);
-                                    cache_tlb0_ca3(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_acc;
-                                    cache_tlb0_ct_vpid_3(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_vpid;
-                                    cache_tlb0_ct_ept_3(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_ept;
-                                    cache_tlb0_ct_eptrta_3(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_eptrta;
-                                    cache_tlb0_ct_pcid_3(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_pcid;
-                                    cache_tlb0_cg3(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_glob;
-                                    cache_tlb0_cl3(to_integer(cache_tlb0_c_set)) <= w_level;
-                                    cache_tlb0_ch3(to_integer(cache_tlb0_c_set)) <= w_aux;
-                                    cache_tlb0_cp3(to_integer(cache_tlb0_c_set)) <= w_pa(64-1 downto 12);
-                                when "100" =>
-                                    cache_tlb0_cv4(to_integer(cache_tlb0_c_set)) <= '1';
-                                    cache_tlb0_ck4(to_integer(cache_tlb0_c_set)) <= i_addr(64-1 downto 12);
-                                    cache_tlb0_ca4(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_acc;
-                                    cache_tlb0_ct_vpid_4(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_vpid;
-                                    cache_tlb0_ct_ept_4(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_ept;
-                                    cache_tlb0_ct_eptrta_4(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_eptrta;
-                                    cache_tlb0_ct_pcid_4(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_pcid;
-                                    cache_tlb0_cg4(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_glob;
-                                    cache_tlb0_cl4(to_integer(cache_tlb0_c_set)) <= w_level;
-                                    cache_tlb0_ch4(to_integer(cache_tlb0_c_set)) <= w_aux;
-                                    cache_tlb0_cp4(to_integer(cache_tlb0_c_set)) <= w_pa(64-1 downto 12);
-                                when "101" =>
-                                    cache_tlb0_cv5(to_integer(cache_tlb0_c_set)) <= '1';
-                                    cache_tlb0_ck5(to_integer(cache_tlb0_c_set)) <= i_addr(64-1 downto 12);
-                                    cache_tlb0_ca5(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_acc;
-                                    cache_tlb0_ct_vpid_5(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_vpid;
-                                    cache_tlb0_ct_ept_5(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_ept;
-                                    cache_tlb0_ct_eptrta_5(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_eptrta;
-                                    cache_tlb0_ct_pcid_5(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_pcid;
-                                    cache_tlb0_cg5(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_glob;
-                                    cache_tlb0_cl5(to_integer(cache_tlb0_c_set)) <= w_level;
-                                    cache_tlb0_ch5(to_integer(cache_tlb0_c_set)) <= w_aux;
-                                    cache_tlb0_cp5(to_integer(cache_tlb0_c_set)) <= w_pa(64-1 downto 12);
-                                when "110" =>
-                                    cache_tlb0_cv6(to_integer(cache_tlb0_c_set)) <= '1';
-                                    cache_tlb0_ck6(to_integer(cache_tlb0_c_set)) <= i_addr(64-1 downto 12);
-                                    cache_tlb0_ca6(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_acc;
-                                    cache_tlb0_ct_vpid_6(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_vpid;
-                                    cache_tlb0_ct_ept_6(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_ept;
-                                    cache_tlb0_ct_eptrta_6(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_eptrta;
-                                    cache_tlb0_ct_pcid_6(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_pcid;
-                                    cache_tlb0_cg6(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_glob;
-                                    cache_tlb0_cl6(to_integer(cache_tlb0_c_set)) <= w_level;
-                                    cache_tlb0_ch6(to_integer(cache_tlb0_c_set)) <= w_aux;
-                                    cache_tlb0_cp6(to_integer(cache_tlb0_c_set)) <= w_pa(64-1 downto 12);
-                                when others => -- "111"
-                                    cache_tlb0_cv7(to_integer(cache_tlb0_c_set)) <= '1';
-                                    cache_tlb0_ck7(to_integer(cache_tlb0_c_set)) <= i_addr(64-1 downto 12);
-                                    cache_tlb0_ca7(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_acc;
-                                    cache_tlb0_ct_vpid_7(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_vpid;
-                                    cache_tlb0_ct_ept_7(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_ept;
-                                    cache_tlb0_ct_eptrta_7(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_eptrta;
-                                    cache_tlb0_ct_pcid_7(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_pcid;
-                                    cache_tlb0_cg7(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_glob;
-                                    cache_tlb0_cl7(to_integer(cache_tlb0_c_set)) <= w_level;
-                                    cache_tlb0_ch7(to_integer(cache_tlb0_c_set)) <= w_aux;
-                                    cache_tlb0_cp7(to_integer(cache_tlb0_c_set)) <= w_pa(64-1 downto 12);
-                            end case;
+                            cache_tlb0_cf(to_integer(cache_tlb0_f_set)) <= fp;
                         end if;
-                        done <= '1';
-                        cache_tlb0_st <= IDLE;
                     end if;
                 when INV =>
                     e0_v := to_unsigned(0, 1);
@@ -4497,7 +4622,7 @@ begin
                         end if;
                     end if;
                     if (cache_tlb0_iset = 7) then
-                        done <= '1';
+                        cache_tlb0_fin <= '1';
                         cache_tlb0_st <= IDLE;
                     else
                         cache_tlb0_iset <= (cache_tlb0_iset + 1);
@@ -4505,6 +4630,31 @@ begin
                 when others =>
                     cache_tlb0_st <= IDLE;
             end case;
+            if (bool(ready) and bool(start)) then
+                if (i_op = 0) then
+                    if bool(cache_tlb0_l_hit) then
+                        cache_tlb0_hit <= '1';
+                        cache_tlb0_h_pa <= cache_tlb0_l_pa;
+                        cache_tlb0_h_level <= cache_tlb0_l_level;
+                        cache_tlb0_h_aux <= cache_tlb0_l_aux;
+                        cache_tlb0_fin <= '1';
+                    else
+                        cache_tlb0_hit <= '0';
+                        cache_tlb0_f_key <= i_addr(64-1 downto 12);
+                        cache_tlb0_f_acc <= cache_tlb0_c_acc;
+                        cache_tlb0_f_t_vpid <= cache_tlb0_t_vpid;
+                        cache_tlb0_f_t_ept <= cache_tlb0_t_ept;
+                        cache_tlb0_f_t_eptrta <= cache_tlb0_t_eptrta;
+                        cache_tlb0_f_t_pcid <= cache_tlb0_t_pcid;
+                        cache_tlb0_f_r_CR4 <= r_CR4;
+                        cache_tlb0_st <= MISS;
+                    end if;
+                else
+                    cache_tlb0_hit <= '0';
+                    cache_tlb0_iset <= to_unsigned(0, 3);
+                    cache_tlb0_st <= INV;
+                end if;
+            end if;
         end if;
     end if;
 end process cache_tlb0_fsm;

@@ -2139,26 +2139,40 @@ def cache_tlb(clk, rst, start, done, i_op, i_invept_single_context_eptp, i_invvp
     cp7 = [Signal(intbv(0)[52:]) for _ in range(8)]
     cf = [Signal(intbv(0)[3:]) for _ in range(8)]  # the next way to evict
     c_set = Signal(intbv(0)[3:])  # the request's set
+    f_set = Signal(intbv(0)[3:])  # the set of the walk in progress
     iset = Signal(intbv(0)[3:])  # the set an invalidation sweeps
     c_acc = Signal(intbv(0)[3:])  # the request's access kinds
     t_vpid = Signal(intbv(0)[16:])  # tag vpid of the request's context
     t_ept = Signal(intbv(0)[1:])  # tag ept of the request's context
     t_eptrta = Signal(intbv(0)[40:])  # tag eptrta of the request's context
     t_pcid = Signal(intbv(0)[12:])  # tag pcid of the request's context
+    # the request of the walk in progress, captured when it started (what a fill stores)
+    f_key = Signal(intbv(0)[52:])
+    f_acc = Signal(intbv(0)[3:])
+    f_t_vpid = Signal(intbv(0)[16:])
+    f_t_ept = Signal(intbv(0)[1:])
+    f_t_eptrta = Signal(intbv(0)[40:])
+    f_t_pcid = Signal(intbv(0)[12:])
+    f_r_CR4 = Signal(intbv(0)[64:])
     c_glob = Signal(bool(0))  # a fill's global bit, from the walk's leaf entry
+    pend = Signal(bool(0))  # a fill is written at this edge
+    p_way = Signal(intbv(0)[3:])  # the way it goes to
+    p_evict = Signal(bool(0))  # the set is full: the way is the policy's victim
     l_hit = Signal(bool(0))
     l_way = Signal(intbv(0)[3:])
     l_pa = Signal(intbv(0)[ADDR_WIDTH:])
     l_level = Signal(intbv(0)[LEVEL_WIDTH:])
     l_aux = Signal(intbv(0)[LEVEL_WIDTH:])
     hit = Signal(bool(0))  # the last translation was answered by the cache
+    fin = Signal(bool(0))  # a hit or an invalidation is done
     h_pa = Signal(intbv(0)[ADDR_WIDTH:])
     h_level = Signal(intbv(0)[LEVEL_WIDTH:])
     h_aux = Signal(intbv(0)[LEVEL_WIDTH:])
     @always_comb
     def request():
-        """The request's set, access kinds, tags and (a fill's) global bit."""
+        """The request's set, access kinds and tags, and a fill's global bit."""
         c_set.next = i_addr[15:12]
+        f_set.next = f_key[3:0]
         c_acc.next = concat(k_write, k_user, k_fetch)
         tg0 = intbv(0)[16:]
         if r_PROC2[5]:
@@ -2185,11 +2199,48 @@ def cache_tlb(clk, rst, start, done, i_op, i_invept_single_context_eptp, i_invvp
         else:
             tg3[:] = 0
         t_pcid.next = tg3
-        c_glob.next = (le[8] and r_CR4[7])
+        c_glob.next = (le[8] and f_r_CR4[7])
+    @always_comb
+    def fill_way():
+        """Whether the walk's outcome is written at this edge, and to which way: the
+        lowest-numbered invalid way of its set, else the policy's victim."""
+        way = intbv(0)[3:]
+        free = False
+        if not cv7[f_set]:
+            way[:] = 7
+            free = True
+        if not cv6[f_set]:
+            way[:] = 6
+            free = True
+        if not cv5[f_set]:
+            way[:] = 5
+            free = True
+        if not cv4[f_set]:
+            way[:] = 4
+            free = True
+        if not cv3[f_set]:
+            way[:] = 3
+            free = True
+        if not cv2[f_set]:
+            way[:] = 2
+            free = True
+        if not cv1[f_set]:
+            way[:] = 1
+            free = True
+        if not cv0[f_set]:
+            way[:] = 0
+            free = True
+        if not free:
+            way[:] = cf[f_set]
+        p_way.next = way
+        p_evict.next = not free
+        pend.next = st == S.MISS and w_done and w_status == 0 and w_level != 7
     @always_comb
     def lookup():
-        """Every way of the request's set against the request: the first that matches hits."""
+        """Every way of the request's set, as a fill at this edge leaves it, against the
+        request: the first that matches hits."""
         found = False
+        fwd = pend and c_set == f_set
         way = intbv(0)[3:]
         pa = intbv(0)[ADDR_WIDTH:]
         lv = intbv(0)[LEVEL_WIDTH:]
@@ -2216,6 +2267,18 @@ def cache_tlb(clk, rst, start, done, i_op, i_invept_single_context_eptp, i_invvp
         e7_h[:] = ch7[c_set]
         e7_p = intbv(0)[52:]
         e7_p[:] = cp7[c_set]
+        if fwd and p_way == 7:
+            e7_v[0] = True
+            e7_k[:] = f_key
+            e7_a[:] = f_acc
+            e7_t_vpid[:] = f_t_vpid
+            e7_t_ept[:] = f_t_ept
+            e7_t_eptrta[:] = f_t_eptrta
+            e7_t_pcid[:] = f_t_pcid
+            e7_g[0] = c_glob
+            e7_l[:] = w_level
+            e7_h[:] = w_aux
+            e7_p[:] = w_pa[64:12]
         if e7_v[0] and (e7_a == c_acc) and (e7_t_vpid == t_vpid) and (e7_t_ept == t_ept) and (e7_t_eptrta == t_eptrta) and ((e7_t_pcid == t_pcid) or e7_g[0]) and (e7_k == i_addr[64:12]):
             found = True
             way[:] = 7
@@ -2244,6 +2307,18 @@ def cache_tlb(clk, rst, start, done, i_op, i_invept_single_context_eptp, i_invvp
         e6_h[:] = ch6[c_set]
         e6_p = intbv(0)[52:]
         e6_p[:] = cp6[c_set]
+        if fwd and p_way == 6:
+            e6_v[0] = True
+            e6_k[:] = f_key
+            e6_a[:] = f_acc
+            e6_t_vpid[:] = f_t_vpid
+            e6_t_ept[:] = f_t_ept
+            e6_t_eptrta[:] = f_t_eptrta
+            e6_t_pcid[:] = f_t_pcid
+            e6_g[0] = c_glob
+            e6_l[:] = w_level
+            e6_h[:] = w_aux
+            e6_p[:] = w_pa[64:12]
         if e6_v[0] and (e6_a == c_acc) and (e6_t_vpid == t_vpid) and (e6_t_ept == t_ept) and (e6_t_eptrta == t_eptrta) and ((e6_t_pcid == t_pcid) or e6_g[0]) and (e6_k == i_addr[64:12]):
             found = True
             way[:] = 6
@@ -2272,6 +2347,18 @@ def cache_tlb(clk, rst, start, done, i_op, i_invept_single_context_eptp, i_invvp
         e5_h[:] = ch5[c_set]
         e5_p = intbv(0)[52:]
         e5_p[:] = cp5[c_set]
+        if fwd and p_way == 5:
+            e5_v[0] = True
+            e5_k[:] = f_key
+            e5_a[:] = f_acc
+            e5_t_vpid[:] = f_t_vpid
+            e5_t_ept[:] = f_t_ept
+            e5_t_eptrta[:] = f_t_eptrta
+            e5_t_pcid[:] = f_t_pcid
+            e5_g[0] = c_glob
+            e5_l[:] = w_level
+            e5_h[:] = w_aux
+            e5_p[:] = w_pa[64:12]
         if e5_v[0] and (e5_a == c_acc) and (e5_t_vpid == t_vpid) and (e5_t_ept == t_ept) and (e5_t_eptrta == t_eptrta) and ((e5_t_pcid == t_pcid) or e5_g[0]) and (e5_k == i_addr[64:12]):
             found = True
             way[:] = 5
@@ -2300,6 +2387,18 @@ def cache_tlb(clk, rst, start, done, i_op, i_invept_single_context_eptp, i_invvp
         e4_h[:] = ch4[c_set]
         e4_p = intbv(0)[52:]
         e4_p[:] = cp4[c_set]
+        if fwd and p_way == 4:
+            e4_v[0] = True
+            e4_k[:] = f_key
+            e4_a[:] = f_acc
+            e4_t_vpid[:] = f_t_vpid
+            e4_t_ept[:] = f_t_ept
+            e4_t_eptrta[:] = f_t_eptrta
+            e4_t_pcid[:] = f_t_pcid
+            e4_g[0] = c_glob
+            e4_l[:] = w_level
+            e4_h[:] = w_aux
+            e4_p[:] = w_pa[64:12]
         if e4_v[0] and (e4_a == c_acc) and (e4_t_vpid == t_vpid) and (e4_t_ept == t_ept) and (e4_t_eptrta == t_eptrta) and ((e4_t_pcid == t_pcid) or e4_g[0]) and (e4_k == i_addr[64:12]):
             found = True
             way[:] = 4
@@ -2328,6 +2427,18 @@ def cache_tlb(clk, rst, start, done, i_op, i_invept_single_context_eptp, i_invvp
         e3_h[:] = ch3[c_set]
         e3_p = intbv(0)[52:]
         e3_p[:] = cp3[c_set]
+        if fwd and p_way == 3:
+            e3_v[0] = True
+            e3_k[:] = f_key
+            e3_a[:] = f_acc
+            e3_t_vpid[:] = f_t_vpid
+            e3_t_ept[:] = f_t_ept
+            e3_t_eptrta[:] = f_t_eptrta
+            e3_t_pcid[:] = f_t_pcid
+            e3_g[0] = c_glob
+            e3_l[:] = w_level
+            e3_h[:] = w_aux
+            e3_p[:] = w_pa[64:12]
         if e3_v[0] and (e3_a == c_acc) and (e3_t_vpid == t_vpid) and (e3_t_ept == t_ept) and (e3_t_eptrta == t_eptrta) and ((e3_t_pcid == t_pcid) or e3_g[0]) and (e3_k == i_addr[64:12]):
             found = True
             way[:] = 3
@@ -2356,6 +2467,18 @@ def cache_tlb(clk, rst, start, done, i_op, i_invept_single_context_eptp, i_invvp
         e2_h[:] = ch2[c_set]
         e2_p = intbv(0)[52:]
         e2_p[:] = cp2[c_set]
+        if fwd and p_way == 2:
+            e2_v[0] = True
+            e2_k[:] = f_key
+            e2_a[:] = f_acc
+            e2_t_vpid[:] = f_t_vpid
+            e2_t_ept[:] = f_t_ept
+            e2_t_eptrta[:] = f_t_eptrta
+            e2_t_pcid[:] = f_t_pcid
+            e2_g[0] = c_glob
+            e2_l[:] = w_level
+            e2_h[:] = w_aux
+            e2_p[:] = w_pa[64:12]
         if e2_v[0] and (e2_a == c_acc) and (e2_t_vpid == t_vpid) and (e2_t_ept == t_ept) and (e2_t_eptrta == t_eptrta) and ((e2_t_pcid == t_pcid) or e2_g[0]) and (e2_k == i_addr[64:12]):
             found = True
             way[:] = 2
@@ -2384,6 +2507,18 @@ def cache_tlb(clk, rst, start, done, i_op, i_invept_single_context_eptp, i_invvp
         e1_h[:] = ch1[c_set]
         e1_p = intbv(0)[52:]
         e1_p[:] = cp1[c_set]
+        if fwd and p_way == 1:
+            e1_v[0] = True
+            e1_k[:] = f_key
+            e1_a[:] = f_acc
+            e1_t_vpid[:] = f_t_vpid
+            e1_t_ept[:] = f_t_ept
+            e1_t_eptrta[:] = f_t_eptrta
+            e1_t_pcid[:] = f_t_pcid
+            e1_g[0] = c_glob
+            e1_l[:] = w_level
+            e1_h[:] = w_aux
+            e1_p[:] = w_pa[64:12]
         if e1_v[0] and (e1_a == c_acc) and (e1_t_vpid == t_vpid) and (e1_t_ept == t_ept) and (e1_t_eptrta == t_eptrta) and ((e1_t_pcid == t_pcid) or e1_g[0]) and (e1_k == i_addr[64:12]):
             found = True
             way[:] = 1
@@ -2412,6 +2547,18 @@ def cache_tlb(clk, rst, start, done, i_op, i_invept_single_context_eptp, i_invvp
         e0_h[:] = ch0[c_set]
         e0_p = intbv(0)[52:]
         e0_p[:] = cp0[c_set]
+        if fwd and p_way == 0:
+            e0_v[0] = True
+            e0_k[:] = f_key
+            e0_a[:] = f_acc
+            e0_t_vpid[:] = f_t_vpid
+            e0_t_ept[:] = f_t_ept
+            e0_t_eptrta[:] = f_t_eptrta
+            e0_t_pcid[:] = f_t_pcid
+            e0_g[0] = c_glob
+            e0_l[:] = w_level
+            e0_h[:] = w_aux
+            e0_p[:] = w_pa[64:12]
         if e0_v[0] and (e0_a == c_acc) and (e0_t_vpid == t_vpid) and (e0_t_ept == t_ept) and (e0_t_eptrta == t_eptrta) and ((e0_t_pcid == t_pcid) or e0_g[0]) and (e0_k == i_addr[64:12]):
             found = True
             way[:] = 0
@@ -2429,7 +2576,8 @@ def cache_tlb(clk, rst, start, done, i_op, i_invept_single_context_eptp, i_invvp
         w_start.next = start and i_op == 0 and not l_hit
     @always_comb
     def outputs():
-        """The outcome: the cache's on a hit, else the walker's."""
+        """The outcome: the cache's on a hit, else the walker's (its `done` is the model's)."""
+        done.next = fin or (st == S.MISS and w_done)
         o_hit.next = hit
         if hit:
             o_status.next = 0
@@ -2443,157 +2591,120 @@ def cache_tlb(clk, rst, start, done, i_op, i_invept_single_context_eptp, i_invvp
             o_pa.next = w_pa
     @always_seq(clk.posedge, reset=rst)
     def fsm():
-        fw = intbv(0)[3:]
-        free = False
-        if done:
-            done.next = False
+        fp = intbv(0)[3:]
+        ready = False  # a request may start at this edge
+        if fin:
+            fin.next = False
         if st == S.IDLE:
-            if start:
-                if i_op == 0:
-                    if l_hit:
-                        hit.next = True
-                        h_pa.next = l_pa
-                        h_level.next = l_level
-                        h_aux.next = l_aux
-                        done.next = True
-                    else:
-                        hit.next = False
-                        st.next = S.MISS
-                else:
-                    hit.next = False
-                    iset.next = 0
-                    st.next = S.INV
+            ready = True
         elif st == S.MISS:
-            if w_done:
-                if w_status == 0 and w_level != 7:  # ok, with an input-stage level: cached
-                    if not cv7[c_set]:
-                        fw[:] = 7
-                        free = True
-                    if not cv6[c_set]:
-                        fw[:] = 6
-                        free = True
-                    if not cv5[c_set]:
-                        fw[:] = 5
-                        free = True
-                    if not cv4[c_set]:
-                        fw[:] = 4
-                        free = True
-                    if not cv3[c_set]:
-                        fw[:] = 3
-                        free = True
-                    if not cv2[c_set]:
-                        fw[:] = 2
-                        free = True
-                    if not cv1[c_set]:
-                        fw[:] = 1
-                        free = True
-                    if not cv0[c_set]:
-                        fw[:] = 0
-                        free = True
-                    if not free:  # the set is full: evict the policy's victim
-                        fw[:] = cf[c_set]
-                        if cf[c_set] == 7:
-                            cf[c_set].next = 0
-                        else:
-                            cf[c_set].next = cf[c_set] + 1
-                    if fw == 0:
-                        cv0[c_set].next = True
-                        ck0[c_set].next = i_addr[64:12]
-                        ca0[c_set].next = c_acc
-                        ct_vpid_0[c_set].next = t_vpid
-                        ct_ept_0[c_set].next = t_ept
-                        ct_eptrta_0[c_set].next = t_eptrta
-                        ct_pcid_0[c_set].next = t_pcid
-                        cg0[c_set].next = c_glob
-                        cl0[c_set].next = w_level
-                        ch0[c_set].next = w_aux
-                        cp0[c_set].next = w_pa[64:12]
-                    elif fw == 1:
-                        cv1[c_set].next = True
-                        ck1[c_set].next = i_addr[64:12]
-                        ca1[c_set].next = c_acc
-                        ct_vpid_1[c_set].next = t_vpid
-                        ct_ept_1[c_set].next = t_ept
-                        ct_eptrta_1[c_set].next = t_eptrta
-                        ct_pcid_1[c_set].next = t_pcid
-                        cg1[c_set].next = c_glob
-                        cl1[c_set].next = w_level
-                        ch1[c_set].next = w_aux
-                        cp1[c_set].next = w_pa[64:12]
-                    elif fw == 2:
-                        cv2[c_set].next = True
-                        ck2[c_set].next = i_addr[64:12]
-                        ca2[c_set].next = c_acc
-                        ct_vpid_2[c_set].next = t_vpid
-                        ct_ept_2[c_set].next = t_ept
-                        ct_eptrta_2[c_set].next = t_eptrta
-                        ct_pcid_2[c_set].next = t_pcid
-                        cg2[c_set].next = c_glob
-                        cl2[c_set].next = w_level
-                        ch2[c_set].next = w_aux
-                        cp2[c_set].next = w_pa[64:12]
-                    elif fw == 3:
-                        cv3[c_set].next = True
-                        ck3[c_set].next = i_addr[64:12]
-                        ca3[c_set].next = c_acc
-                        ct_vpid_3[c_set].next = t_vpid
-                        ct_ept_3[c_set].next = t_ept
-                        ct_eptrta_3[c_set].next = t_eptrta
-                        ct_pcid_3[c_set].next = t_pcid
-                        cg3[c_set].next = c_glob
-                        cl3[c_set].next = w_level
-                        ch3[c_set].next = w_aux
-                        cp3[c_set].next = w_pa[64:12]
-                    elif fw == 4:
-                        cv4[c_set].next = True
-                        ck4[c_set].next = i_addr[64:12]
-                        ca4[c_set].next = c_acc
-                        ct_vpid_4[c_set].next = t_vpid
-                        ct_ept_4[c_set].next = t_ept
-                        ct_eptrta_4[c_set].next = t_eptrta
-                        ct_pcid_4[c_set].next = t_pcid
-                        cg4[c_set].next = c_glob
-                        cl4[c_set].next = w_level
-                        ch4[c_set].next = w_aux
-                        cp4[c_set].next = w_pa[64:12]
-                    elif fw == 5:
-                        cv5[c_set].next = True
-                        ck5[c_set].next = i_addr[64:12]
-                        ca5[c_set].next = c_acc
-                        ct_vpid_5[c_set].next = t_vpid
-                        ct_ept_5[c_set].next = t_ept
-                        ct_eptrta_5[c_set].next = t_eptrta
-                        ct_pcid_5[c_set].next = t_pcid
-                        cg5[c_set].next = c_glob
-                        cl5[c_set].next = w_level
-                        ch5[c_set].next = w_aux
-                        cp5[c_set].next = w_pa[64:12]
-                    elif fw == 6:
-                        cv6[c_set].next = True
-                        ck6[c_set].next = i_addr[64:12]
-                        ca6[c_set].next = c_acc
-                        ct_vpid_6[c_set].next = t_vpid
-                        ct_ept_6[c_set].next = t_ept
-                        ct_eptrta_6[c_set].next = t_eptrta
-                        ct_pcid_6[c_set].next = t_pcid
-                        cg6[c_set].next = c_glob
-                        cl6[c_set].next = w_level
-                        ch6[c_set].next = w_aux
-                        cp6[c_set].next = w_pa[64:12]
-                    elif fw == 7:
-                        cv7[c_set].next = True
-                        ck7[c_set].next = i_addr[64:12]
-                        ca7[c_set].next = c_acc
-                        ct_vpid_7[c_set].next = t_vpid
-                        ct_ept_7[c_set].next = t_ept
-                        ct_eptrta_7[c_set].next = t_eptrta
-                        ct_pcid_7[c_set].next = t_pcid
-                        cg7[c_set].next = c_glob
-                        cl7[c_set].next = w_level
-                        ch7[c_set].next = w_aux
-                        cp7[c_set].next = w_pa[64:12]
-                done.next = True
+            if w_done:  # the walker's done is the model's: ready for the next request now
+                ready = True
                 st.next = S.IDLE
+                if pend:  # the walk's translation is cached: write it, touch its way
+                    if p_way == 0:
+                        cv0[f_set].next = True
+                        ck0[f_set].next = f_key
+                        ca0[f_set].next = f_acc
+                        ct_vpid_0[f_set].next = f_t_vpid
+                        ct_ept_0[f_set].next = f_t_ept
+                        ct_eptrta_0[f_set].next = f_t_eptrta
+                        ct_pcid_0[f_set].next = f_t_pcid
+                        cg0[f_set].next = c_glob
+                        cl0[f_set].next = w_level
+                        ch0[f_set].next = w_aux
+                        cp0[f_set].next = w_pa[64:12]
+                    elif p_way == 1:
+                        cv1[f_set].next = True
+                        ck1[f_set].next = f_key
+                        ca1[f_set].next = f_acc
+                        ct_vpid_1[f_set].next = f_t_vpid
+                        ct_ept_1[f_set].next = f_t_ept
+                        ct_eptrta_1[f_set].next = f_t_eptrta
+                        ct_pcid_1[f_set].next = f_t_pcid
+                        cg1[f_set].next = c_glob
+                        cl1[f_set].next = w_level
+                        ch1[f_set].next = w_aux
+                        cp1[f_set].next = w_pa[64:12]
+                    elif p_way == 2:
+                        cv2[f_set].next = True
+                        ck2[f_set].next = f_key
+                        ca2[f_set].next = f_acc
+                        ct_vpid_2[f_set].next = f_t_vpid
+                        ct_ept_2[f_set].next = f_t_ept
+                        ct_eptrta_2[f_set].next = f_t_eptrta
+                        ct_pcid_2[f_set].next = f_t_pcid
+                        cg2[f_set].next = c_glob
+                        cl2[f_set].next = w_level
+                        ch2[f_set].next = w_aux
+                        cp2[f_set].next = w_pa[64:12]
+                    elif p_way == 3:
+                        cv3[f_set].next = True
+                        ck3[f_set].next = f_key
+                        ca3[f_set].next = f_acc
+                        ct_vpid_3[f_set].next = f_t_vpid
+                        ct_ept_3[f_set].next = f_t_ept
+                        ct_eptrta_3[f_set].next = f_t_eptrta
+                        ct_pcid_3[f_set].next = f_t_pcid
+                        cg3[f_set].next = c_glob
+                        cl3[f_set].next = w_level
+                        ch3[f_set].next = w_aux
+                        cp3[f_set].next = w_pa[64:12]
+                    elif p_way == 4:
+                        cv4[f_set].next = True
+                        ck4[f_set].next = f_key
+                        ca4[f_set].next = f_acc
+                        ct_vpid_4[f_set].next = f_t_vpid
+                        ct_ept_4[f_set].next = f_t_ept
+                        ct_eptrta_4[f_set].next = f_t_eptrta
+                        ct_pcid_4[f_set].next = f_t_pcid
+                        cg4[f_set].next = c_glob
+                        cl4[f_set].next = w_level
+                        ch4[f_set].next = w_aux
+                        cp4[f_set].next = w_pa[64:12]
+                    elif p_way == 5:
+                        cv5[f_set].next = True
+                        ck5[f_set].next = f_key
+                        ca5[f_set].next = f_acc
+                        ct_vpid_5[f_set].next = f_t_vpid
+                        ct_ept_5[f_set].next = f_t_ept
+                        ct_eptrta_5[f_set].next = f_t_eptrta
+                        ct_pcid_5[f_set].next = f_t_pcid
+                        cg5[f_set].next = c_glob
+                        cl5[f_set].next = w_level
+                        ch5[f_set].next = w_aux
+                        cp5[f_set].next = w_pa[64:12]
+                    elif p_way == 6:
+                        cv6[f_set].next = True
+                        ck6[f_set].next = f_key
+                        ca6[f_set].next = f_acc
+                        ct_vpid_6[f_set].next = f_t_vpid
+                        ct_ept_6[f_set].next = f_t_ept
+                        ct_eptrta_6[f_set].next = f_t_eptrta
+                        ct_pcid_6[f_set].next = f_t_pcid
+                        cg6[f_set].next = c_glob
+                        cl6[f_set].next = w_level
+                        ch6[f_set].next = w_aux
+                        cp6[f_set].next = w_pa[64:12]
+                    elif p_way == 7:
+                        cv7[f_set].next = True
+                        ck7[f_set].next = f_key
+                        ca7[f_set].next = f_acc
+                        ct_vpid_7[f_set].next = f_t_vpid
+                        ct_ept_7[f_set].next = f_t_ept
+                        ct_eptrta_7[f_set].next = f_t_eptrta
+                        ct_pcid_7[f_set].next = f_t_pcid
+                        cg7[f_set].next = c_glob
+                        cl7[f_set].next = w_level
+                        ch7[f_set].next = w_aux
+                        cp7[f_set].next = w_pa[64:12]
+                    fp[:] = cf[f_set]
+                    if p_evict:
+                        if fp == 7:
+                            fp[:] = 0
+                        else:
+                            fp[:] = fp + 1
+                    cf[f_set].next = fp
         elif st == S.INV:
             e0_v = intbv(0)[1:]
             e0_v[0] = cv0[iset]
@@ -2979,13 +3090,35 @@ def cache_tlb(clk, rst, start, done, i_op, i_invept_single_context_eptp, i_invvp
                 if cv7[iset] and ((((not (r_CR4[17] and i_mov_cr3_value[63])) and (not e7_g[0])) and (e7_t_vpid == t_vpid)) and (e7_t_pcid == d7w7_0)):
                     cv7[iset].next = False
             if iset == 7:
-                done.next = True
+                fin.next = True
                 st.next = S.IDLE
             else:
                 iset.next = iset + 1
         else:
             st.next = S.IDLE  # an unused state encoding returns to idle
-    return request, lookup, walk, outputs, fsm
+        if ready and start:
+            if i_op == 0:
+                if l_hit:
+                    hit.next = True
+                    h_pa.next = l_pa
+                    h_level.next = l_level
+                    h_aux.next = l_aux
+                    fin.next = True
+                else:
+                    hit.next = False
+                    f_key.next = i_addr[64:12]
+                    f_acc.next = c_acc
+                    f_t_vpid.next = t_vpid
+                    f_t_ept.next = t_ept
+                    f_t_eptrta.next = t_eptrta
+                    f_t_pcid.next = t_pcid
+                    f_r_CR4.next = r_CR4
+                    st.next = S.MISS
+            else:
+                hit.next = False
+                iset.next = 0
+                st.next = S.INV
+    return request, fill_way, lookup, walk, outputs, fsm
 
 
 @block

@@ -886,23 +886,34 @@ def cache_tlb(clk, rst, start, done, i_op, i_invlpg_addr, i_individual_address_p
     cr2 = [Signal(intbv(2)[2:]) for _ in range(16)]  # way 2's rank (0 = most recent)
     cr3 = [Signal(intbv(3)[2:]) for _ in range(16)]  # way 3's rank (0 = most recent)
     c_set = Signal(intbv(0)[4:])  # the request's set
+    f_set = Signal(intbv(0)[4:])  # the set of the walk in progress
     iset = Signal(intbv(0)[4:])  # the set an invalidation sweeps
     c_acc = Signal(intbv(0)[3:])  # the request's access kinds
     t_pcid = Signal(intbv(0)[12:])  # tag pcid of the request's context
+    # the request of the walk in progress, captured when it started (what a fill stores)
+    f_key = Signal(intbv(0)[52:])
+    f_acc = Signal(intbv(0)[3:])
+    f_t_pcid = Signal(intbv(0)[12:])
+    f_r_CR4 = Signal(intbv(0)[64:])
     c_glob = Signal(bool(0))  # a fill's global bit, from the walk's leaf entry
+    pend = Signal(bool(0))  # a fill is written at this edge
+    p_way = Signal(intbv(0)[2:])  # the way it goes to
+    p_evict = Signal(bool(0))  # the set is full: the way is the policy's victim
     l_hit = Signal(bool(0))
     l_way = Signal(intbv(0)[2:])
     l_pa = Signal(intbv(0)[ADDR_WIDTH:])
     l_level = Signal(intbv(0)[LEVEL_WIDTH:])
     l_aux = Signal(intbv(0)[LEVEL_WIDTH:])
     hit = Signal(bool(0))  # the last translation was answered by the cache
+    fin = Signal(bool(0))  # a hit or an invalidation is done
     h_pa = Signal(intbv(0)[ADDR_WIDTH:])
     h_level = Signal(intbv(0)[LEVEL_WIDTH:])
     h_aux = Signal(intbv(0)[LEVEL_WIDTH:])
     @always_comb
     def request():
-        """The request's set, access kinds, tags and (a fill's) global bit."""
+        """The request's set, access kinds and tags, and a fill's global bit."""
         c_set.next = i_addr[16:12]
+        f_set.next = f_key[4:0]
         c_acc.next = concat(k_write, k_user, k_fetch)
         tg0 = intbv(0)[12:]
         tg1 = intbv(0)[64:]
@@ -912,11 +923,43 @@ def cache_tlb(clk, rst, start, done, i_op, i_invlpg_addr, i_individual_address_p
         else:
             tg0[:] = 0
         t_pcid.next = tg0
-        c_glob.next = (le[8] and r_CR4[7])
+        c_glob.next = (le[8] and f_r_CR4[7])
+    @always_comb
+    def fill_way():
+        """Whether the walk's outcome is written at this edge, and to which way: the
+        lowest-numbered invalid way of its set, else the policy's victim."""
+        way = intbv(0)[2:]
+        free = False
+        if not cv3[f_set]:
+            way[:] = 3
+            free = True
+        if not cv2[f_set]:
+            way[:] = 2
+            free = True
+        if not cv1[f_set]:
+            way[:] = 1
+            free = True
+        if not cv0[f_set]:
+            way[:] = 0
+            free = True
+        if not free:
+            if cr0[f_set] == 3:
+                way[:] = 0
+            if cr1[f_set] == 3:
+                way[:] = 1
+            if cr2[f_set] == 3:
+                way[:] = 2
+            if cr3[f_set] == 3:
+                way[:] = 3
+        p_way.next = way
+        p_evict.next = not free
+        pend.next = st == S.MISS and w_done and w_status == 0
     @always_comb
     def lookup():
-        """Every way of the request's set against the request: the first that matches hits."""
+        """Every way of the request's set, as a fill at this edge leaves it, against the
+        request: the first that matches hits."""
         found = False
+        fwd = pend and c_set == f_set
         way = intbv(0)[2:]
         pa = intbv(0)[ADDR_WIDTH:]
         lv = intbv(0)[LEVEL_WIDTH:]
@@ -935,6 +978,14 @@ def cache_tlb(clk, rst, start, done, i_op, i_invlpg_addr, i_individual_address_p
         e3_l[:] = cl3[c_set]
         e3_p = intbv(0)[52:]
         e3_p[:] = cp3[c_set]
+        if fwd and p_way == 3:
+            e3_v[0] = True
+            e3_k[:] = f_key
+            e3_a[:] = f_acc
+            e3_t_pcid[:] = f_t_pcid
+            e3_g[0] = c_glob
+            e3_l[:] = w_level
+            e3_p[:] = w_pa[64:12]
         if e3_v[0] and (e3_a == c_acc) and ((e3_t_pcid == t_pcid) or e3_g[0]) and (e3_k == i_addr[64:12]):
             found = True
             way[:] = 3
@@ -954,6 +1005,14 @@ def cache_tlb(clk, rst, start, done, i_op, i_invlpg_addr, i_individual_address_p
         e2_l[:] = cl2[c_set]
         e2_p = intbv(0)[52:]
         e2_p[:] = cp2[c_set]
+        if fwd and p_way == 2:
+            e2_v[0] = True
+            e2_k[:] = f_key
+            e2_a[:] = f_acc
+            e2_t_pcid[:] = f_t_pcid
+            e2_g[0] = c_glob
+            e2_l[:] = w_level
+            e2_p[:] = w_pa[64:12]
         if e2_v[0] and (e2_a == c_acc) and ((e2_t_pcid == t_pcid) or e2_g[0]) and (e2_k == i_addr[64:12]):
             found = True
             way[:] = 2
@@ -973,6 +1032,14 @@ def cache_tlb(clk, rst, start, done, i_op, i_invlpg_addr, i_individual_address_p
         e1_l[:] = cl1[c_set]
         e1_p = intbv(0)[52:]
         e1_p[:] = cp1[c_set]
+        if fwd and p_way == 1:
+            e1_v[0] = True
+            e1_k[:] = f_key
+            e1_a[:] = f_acc
+            e1_t_pcid[:] = f_t_pcid
+            e1_g[0] = c_glob
+            e1_l[:] = w_level
+            e1_p[:] = w_pa[64:12]
         if e1_v[0] and (e1_a == c_acc) and ((e1_t_pcid == t_pcid) or e1_g[0]) and (e1_k == i_addr[64:12]):
             found = True
             way[:] = 1
@@ -992,6 +1059,14 @@ def cache_tlb(clk, rst, start, done, i_op, i_invlpg_addr, i_individual_address_p
         e0_l[:] = cl0[c_set]
         e0_p = intbv(0)[52:]
         e0_p[:] = cp0[c_set]
+        if fwd and p_way == 0:
+            e0_v[0] = True
+            e0_k[:] = f_key
+            e0_a[:] = f_acc
+            e0_t_pcid[:] = f_t_pcid
+            e0_g[0] = c_glob
+            e0_l[:] = w_level
+            e0_p[:] = w_pa[64:12]
         if e0_v[0] and (e0_a == c_acc) and ((e0_t_pcid == t_pcid) or e0_g[0]) and (e0_k == i_addr[64:12]):
             found = True
             way[:] = 0
@@ -1008,7 +1083,8 @@ def cache_tlb(clk, rst, start, done, i_op, i_invlpg_addr, i_individual_address_p
         w_start.next = start and i_op == 0 and not l_hit
     @always_comb
     def outputs():
-        """The outcome: the cache's on a hit, else the walker's."""
+        """The outcome: the cache's on a hit, else the walker's (its `done` is the model's)."""
+        done.next = fin or (st == S.MISS and w_done)
         o_hit.next = hit
         if hit:
             o_status.next = 0
@@ -1022,133 +1098,110 @@ def cache_tlb(clk, rst, start, done, i_op, i_invlpg_addr, i_individual_address_p
             o_pa.next = w_pa
     @always_seq(clk.posedge, reset=rst)
     def fsm():
-        fw = intbv(0)[2:]
-        free = False
         rk = intbv(0)[2:]
-        if done:
-            done.next = False
+        rv0 = intbv(0)[2:]
+        rv1 = intbv(0)[2:]
+        rv2 = intbv(0)[2:]
+        rv3 = intbv(0)[2:]
+        ready = False  # a request may start at this edge
+        if fin:
+            fin.next = False
         if st == S.IDLE:
-            if start:
-                if i_op == 0:
-                    if l_hit:
-                        hit.next = True
-                        h_pa.next = l_pa
-                        h_level.next = l_level
-                        h_aux.next = l_aux
-                        if l_way == 0:
-                            rk[:] = cr0[c_set]
-                        elif l_way == 1:
-                            rk[:] = cr1[c_set]
-                        elif l_way == 2:
-                            rk[:] = cr2[c_set]
-                        elif l_way == 3:
-                            rk[:] = cr3[c_set]
-                        if cr0[c_set] < rk:
-                            cr0[c_set].next = cr0[c_set] + 1
-                        if cr1[c_set] < rk:
-                            cr1[c_set].next = cr1[c_set] + 1
-                        if cr2[c_set] < rk:
-                            cr2[c_set].next = cr2[c_set] + 1
-                        if cr3[c_set] < rk:
-                            cr3[c_set].next = cr3[c_set] + 1
-                        if l_way == 0:
-                            cr0[c_set].next = 0
-                        if l_way == 1:
-                            cr1[c_set].next = 0
-                        if l_way == 2:
-                            cr2[c_set].next = 0
-                        if l_way == 3:
-                            cr3[c_set].next = 0
-                        done.next = True
-                    else:
-                        hit.next = False
-                        st.next = S.MISS
-                else:
-                    hit.next = False
-                    iset.next = 0
-                    st.next = S.INV
+            ready = True
         elif st == S.MISS:
-            if w_done:
-                if w_status == 0:  # ok, with an input-stage level: cached
-                    if not cv3[c_set]:
-                        fw[:] = 3
-                        free = True
-                    if not cv2[c_set]:
-                        fw[:] = 2
-                        free = True
-                    if not cv1[c_set]:
-                        fw[:] = 1
-                        free = True
-                    if not cv0[c_set]:
-                        fw[:] = 0
-                        free = True
-                    if not free:  # the set is full: evict the policy's victim
-                        if cr0[c_set] == 3:
-                            fw[:] = 0
-                        if cr1[c_set] == 3:
-                            fw[:] = 1
-                        if cr2[c_set] == 3:
-                            fw[:] = 2
-                        if cr3[c_set] == 3:
-                            fw[:] = 3
-                    if fw == 0:
-                        cv0[c_set].next = True
-                        ck0[c_set].next = i_addr[64:12]
-                        ca0[c_set].next = c_acc
-                        ct_pcid_0[c_set].next = t_pcid
-                        cg0[c_set].next = c_glob
-                        cl0[c_set].next = w_level
-                        cp0[c_set].next = w_pa[64:12]
-                    elif fw == 1:
-                        cv1[c_set].next = True
-                        ck1[c_set].next = i_addr[64:12]
-                        ca1[c_set].next = c_acc
-                        ct_pcid_1[c_set].next = t_pcid
-                        cg1[c_set].next = c_glob
-                        cl1[c_set].next = w_level
-                        cp1[c_set].next = w_pa[64:12]
-                    elif fw == 2:
-                        cv2[c_set].next = True
-                        ck2[c_set].next = i_addr[64:12]
-                        ca2[c_set].next = c_acc
-                        ct_pcid_2[c_set].next = t_pcid
-                        cg2[c_set].next = c_glob
-                        cl2[c_set].next = w_level
-                        cp2[c_set].next = w_pa[64:12]
-                    elif fw == 3:
-                        cv3[c_set].next = True
-                        ck3[c_set].next = i_addr[64:12]
-                        ca3[c_set].next = c_acc
-                        ct_pcid_3[c_set].next = t_pcid
-                        cg3[c_set].next = c_glob
-                        cl3[c_set].next = w_level
-                        cp3[c_set].next = w_pa[64:12]
-                    if fw == 0:
-                        rk[:] = cr0[c_set]
-                    elif fw == 1:
-                        rk[:] = cr1[c_set]
-                    elif fw == 2:
-                        rk[:] = cr2[c_set]
-                    elif fw == 3:
-                        rk[:] = cr3[c_set]
-                    if cr0[c_set] < rk:
-                        cr0[c_set].next = cr0[c_set] + 1
-                    if cr1[c_set] < rk:
-                        cr1[c_set].next = cr1[c_set] + 1
-                    if cr2[c_set] < rk:
-                        cr2[c_set].next = cr2[c_set] + 1
-                    if cr3[c_set] < rk:
-                        cr3[c_set].next = cr3[c_set] + 1
-                    if fw == 0:
-                        cr0[c_set].next = 0
-                    if fw == 1:
-                        cr1[c_set].next = 0
-                    if fw == 2:
-                        cr2[c_set].next = 0
-                    if fw == 3:
-                        cr3[c_set].next = 0
-                done.next = True
+            if w_done:  # the walker's done is the model's: ready for the next request now
+                ready = True
                 st.next = S.IDLE
+                if pend:  # the walk's translation is cached: write it, touch its way
+                    if p_way == 0:
+                        cv0[f_set].next = True
+                        ck0[f_set].next = f_key
+                        ca0[f_set].next = f_acc
+                        ct_pcid_0[f_set].next = f_t_pcid
+                        cg0[f_set].next = c_glob
+                        cl0[f_set].next = w_level
+                        cp0[f_set].next = w_pa[64:12]
+                    elif p_way == 1:
+                        cv1[f_set].next = True
+                        ck1[f_set].next = f_key
+                        ca1[f_set].next = f_acc
+                        ct_pcid_1[f_set].next = f_t_pcid
+                        cg1[f_set].next = c_glob
+                        cl1[f_set].next = w_level
+                        cp1[f_set].next = w_pa[64:12]
+                    elif p_way == 2:
+                        cv2[f_set].next = True
+                        ck2[f_set].next = f_key
+                        ca2[f_set].next = f_acc
+                        ct_pcid_2[f_set].next = f_t_pcid
+                        cg2[f_set].next = c_glob
+                        cl2[f_set].next = w_level
+                        cp2[f_set].next = w_pa[64:12]
+                    elif p_way == 3:
+                        cv3[f_set].next = True
+                        ck3[f_set].next = f_key
+                        ca3[f_set].next = f_acc
+                        ct_pcid_3[f_set].next = f_t_pcid
+                        cg3[f_set].next = c_glob
+                        cl3[f_set].next = w_level
+                        cp3[f_set].next = w_pa[64:12]
+                    rv0[:] = cr0[f_set]
+                    rv1[:] = cr1[f_set]
+                    rv2[:] = cr2[f_set]
+                    rv3[:] = cr3[f_set]
+                    if p_way == 0:
+                        rk[:] = rv0
+                    elif p_way == 1:
+                        rk[:] = rv1
+                    elif p_way == 2:
+                        rk[:] = rv2
+                    elif p_way == 3:
+                        rk[:] = rv3
+                    if rv0 < rk:
+                        rv0[:] = rv0 + 1
+                    if rv1 < rk:
+                        rv1[:] = rv1 + 1
+                    if rv2 < rk:
+                        rv2[:] = rv2 + 1
+                    if rv3 < rk:
+                        rv3[:] = rv3 + 1
+                    if p_way == 0:
+                        rv0[:] = 0
+                    if p_way == 1:
+                        rv1[:] = 0
+                    if p_way == 2:
+                        rv2[:] = 0
+                    if p_way == 3:
+                        rv3[:] = 0
+                    if start and i_op == 0 and l_hit and c_set == f_set:  # a hit in the same set: touched after the fill
+                        if l_way == 0:
+                            rk[:] = rv0
+                        elif l_way == 1:
+                            rk[:] = rv1
+                        elif l_way == 2:
+                            rk[:] = rv2
+                        elif l_way == 3:
+                            rk[:] = rv3
+                        if rv0 < rk:
+                            rv0[:] = rv0 + 1
+                        if rv1 < rk:
+                            rv1[:] = rv1 + 1
+                        if rv2 < rk:
+                            rv2[:] = rv2 + 1
+                        if rv3 < rk:
+                            rv3[:] = rv3 + 1
+                        if l_way == 0:
+                            rv0[:] = 0
+                        if l_way == 1:
+                            rv1[:] = 0
+                        if l_way == 2:
+                            rv2[:] = 0
+                        if l_way == 3:
+                            rv3[:] = 0
+                    cr0[f_set].next = rv0
+                    cr1[f_set].next = rv1
+                    cr2[f_set].next = rv2
+                    cr3[f_set].next = rv3
         elif st == S.INV:
             e0_v = intbv(0)[1:]
             e0_v[0] = cv0[iset]
@@ -1305,13 +1358,65 @@ def cache_tlb(clk, rst, start, done, i_op, i_invlpg_addr, i_individual_address_p
                 if cv3[iset] and (((not (r_CR4[17] and i_mov_cr3_value[63])) and (not e3_g[0])) and (e3_t_pcid == d6w3_0)):
                     cv3[iset].next = False
             if iset == 15:
-                done.next = True
+                fin.next = True
                 st.next = S.IDLE
             else:
                 iset.next = iset + 1
         else:
             st.next = S.IDLE  # an unused state encoding returns to idle
-    return request, lookup, walk, outputs, fsm
+        if ready and start:
+            if i_op == 0:
+                if l_hit:
+                    hit.next = True
+                    h_pa.next = l_pa
+                    h_level.next = l_level
+                    h_aux.next = l_aux
+                    fin.next = True
+                    if not (pend and c_set == f_set):  # (else touched with the fill)
+                        rv0[:] = cr0[c_set]
+                        rv1[:] = cr1[c_set]
+                        rv2[:] = cr2[c_set]
+                        rv3[:] = cr3[c_set]
+                        if l_way == 0:
+                            rk[:] = rv0
+                        elif l_way == 1:
+                            rk[:] = rv1
+                        elif l_way == 2:
+                            rk[:] = rv2
+                        elif l_way == 3:
+                            rk[:] = rv3
+                        if rv0 < rk:
+                            rv0[:] = rv0 + 1
+                        if rv1 < rk:
+                            rv1[:] = rv1 + 1
+                        if rv2 < rk:
+                            rv2[:] = rv2 + 1
+                        if rv3 < rk:
+                            rv3[:] = rv3 + 1
+                        if l_way == 0:
+                            rv0[:] = 0
+                        if l_way == 1:
+                            rv1[:] = 0
+                        if l_way == 2:
+                            rv2[:] = 0
+                        if l_way == 3:
+                            rv3[:] = 0
+                        cr0[c_set].next = rv0
+                        cr1[c_set].next = rv1
+                        cr2[c_set].next = rv2
+                        cr3[c_set].next = rv3
+                else:
+                    hit.next = False
+                    f_key.next = i_addr[64:12]
+                    f_acc.next = c_acc
+                    f_t_pcid.next = t_pcid
+                    f_r_CR4.next = r_CR4
+                    st.next = S.MISS
+            else:
+                hit.next = False
+                iset.next = 0
+                st.next = S.INV
+    return request, fill_way, lookup, walk, outputs, fsm
 
 
 @block

@@ -100,6 +100,12 @@ signal walker_top0_st: t_enum_S_1;
 signal cache_tlb0_c_acc: unsigned(2 downto 0);
 signal cache_tlb0_c_glob: std_logic;
 signal cache_tlb0_c_set: unsigned(3 downto 0);
+signal cache_tlb0_f_acc: unsigned(2 downto 0);
+signal cache_tlb0_f_key: unsigned(51 downto 0);
+signal cache_tlb0_f_r_CR4: unsigned(63 downto 0);
+signal cache_tlb0_f_set: unsigned(3 downto 0);
+signal cache_tlb0_f_t_pcid: unsigned(11 downto 0);
+signal cache_tlb0_fin: std_logic;
 signal cache_tlb0_h_aux: unsigned(2 downto 0);
 signal cache_tlb0_h_level: unsigned(2 downto 0);
 signal cache_tlb0_h_pa: unsigned(63 downto 0);
@@ -110,6 +116,9 @@ signal cache_tlb0_l_hit: std_logic;
 signal cache_tlb0_l_level: unsigned(2 downto 0);
 signal cache_tlb0_l_pa: unsigned(63 downto 0);
 signal cache_tlb0_l_way: unsigned(1 downto 0);
+signal cache_tlb0_p_evict: std_logic;
+signal cache_tlb0_p_way: unsigned(1 downto 0);
+signal cache_tlb0_pend: std_logic;
 signal cache_tlb0_st: t_enum_S_2;
 signal cache_tlb0_t_pcid: unsigned(11 downto 0);
 type t_array_cache_tlb0_ca0 is array(0 to 16-1) of unsigned(2 downto 0);
@@ -1110,11 +1119,12 @@ begin
     end if;
 end process walker_top0_fsm;
 
-cache_tlb0_request: process (i_addr, k_fetch, k_user, k_write, le, r_CR3, r_CR4) is
+cache_tlb0_request: process (cache_tlb0_f_key, cache_tlb0_f_r_CR4, i_addr, k_fetch, k_user, k_write, le, r_CR3, r_CR4) is
     variable tg0: unsigned(11 downto 0);
     variable tg1: unsigned(63 downto 0);
 begin
     cache_tlb0_c_set <= i_addr(16-1 downto 12);
+    cache_tlb0_f_set <= cache_tlb0_f_key(4-1 downto 0);
     cache_tlb0_c_acc <= unsigned'(k_write & k_user & k_fetch);
     tg0 := to_unsigned(0, 12);
     tg1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
@@ -1125,11 +1135,53 @@ begin
         tg0 := to_unsigned(0, 12);
     end if;
     cache_tlb0_t_pcid <= tg0;
-    cache_tlb0_c_glob <= stdl(bool(le(8)) and bool(r_CR4(7)));
+    cache_tlb0_c_glob <= stdl(bool(le(8)) and bool(cache_tlb0_f_r_CR4(7)));
 end process cache_tlb0_request;
 
-cache_tlb0_lookup: process (cache_tlb0_c_acc, cache_tlb0_c_set, cache_tlb0_ca0, cache_tlb0_ca1, cache_tlb0_ca2, cache_tlb0_ca3, cache_tlb0_cg0, cache_tlb0_cg1, cache_tlb0_cg2, cache_tlb0_cg3, cache_tlb0_ck0, cache_tlb0_ck1, cache_tlb0_ck2, cache_tlb0_ck3, cache_tlb0_cl0, cache_tlb0_cl1, cache_tlb0_cl2, cache_tlb0_cl3, cache_tlb0_cp0, cache_tlb0_cp1, cache_tlb0_cp2, cache_tlb0_cp3, cache_tlb0_ct_pcid_0, cache_tlb0_ct_pcid_1, cache_tlb0_ct_pcid_2, cache_tlb0_ct_pcid_3, cache_tlb0_cv0, cache_tlb0_cv1, cache_tlb0_cv2, cache_tlb0_cv3, i_addr, cache_tlb0_t_pcid) is
+cache_tlb0_fill_way: process (cache_tlb0_cr0, cache_tlb0_cr1, cache_tlb0_cr2, cache_tlb0_cr3, cache_tlb0_cv0, cache_tlb0_cv1, cache_tlb0_cv2, cache_tlb0_cv3, cache_tlb0_f_set, cache_tlb0_st, w_done, w_status) is
+    variable way: unsigned(1 downto 0);
+    variable free: std_logic;
+begin
+    way := to_unsigned(0, 2);
+    free := '0';
+    if (not bool(cache_tlb0_cv3(to_integer(cache_tlb0_f_set)))) then
+        way := to_unsigned(3, 2);
+        free := '1';
+    end if;
+    if (not bool(cache_tlb0_cv2(to_integer(cache_tlb0_f_set)))) then
+        way := to_unsigned(2, 2);
+        free := '1';
+    end if;
+    if (not bool(cache_tlb0_cv1(to_integer(cache_tlb0_f_set)))) then
+        way := to_unsigned(1, 2);
+        free := '1';
+    end if;
+    if (not bool(cache_tlb0_cv0(to_integer(cache_tlb0_f_set)))) then
+        way := to_unsigned(0, 2);
+        free := '1';
+    end if;
+    if (not bool(free)) then
+        if (cache_tlb0_cr0(to_integer(cache_tlb0_f_set)) = 3) then
+            way := to_unsigned(0, 2);
+        end if;
+        if (cache_tlb0_cr1(to_integer(cache_tlb0_f_set)) = 3) then
+            way := to_unsigned(1, 2);
+        end if;
+        if (cache_tlb0_cr2(to_integer(cache_tlb0_f_set)) = 3) then
+            way := to_unsigned(2, 2);
+        end if;
+        if (cache_tlb0_cr3(to_integer(cache_tlb0_f_set)) = 3) then
+            way := to_unsigned(3, 2);
+        end if;
+    end if;
+    cache_tlb0_p_way <= way;
+    cache_tlb0_p_evict <= stdl((not bool(free)));
+    cache_tlb0_pend <= stdl((cache_tlb0_st = MISS) and bool(w_done) and (w_status = 0));
+end process cache_tlb0_fill_way;
+
+cache_tlb0_lookup: process (cache_tlb0_c_acc, cache_tlb0_c_glob, cache_tlb0_c_set, cache_tlb0_ca0, cache_tlb0_ca1, cache_tlb0_ca2, cache_tlb0_ca3, cache_tlb0_cg0, cache_tlb0_cg1, cache_tlb0_cg2, cache_tlb0_cg3, cache_tlb0_ck0, cache_tlb0_ck1, cache_tlb0_ck2, cache_tlb0_ck3, cache_tlb0_cl0, cache_tlb0_cl1, cache_tlb0_cl2, cache_tlb0_cl3, cache_tlb0_cp0, cache_tlb0_cp1, cache_tlb0_cp2, cache_tlb0_cp3, cache_tlb0_ct_pcid_0, cache_tlb0_ct_pcid_1, cache_tlb0_ct_pcid_2, cache_tlb0_ct_pcid_3, cache_tlb0_cv0, cache_tlb0_cv1, cache_tlb0_cv2, cache_tlb0_cv3, cache_tlb0_f_acc, cache_tlb0_f_key, cache_tlb0_f_set, cache_tlb0_f_t_pcid, i_addr, cache_tlb0_p_way, cache_tlb0_pend, cache_tlb0_t_pcid, w_level, w_pa) is
     variable found: std_logic;
+    variable fwd: std_logic;
     variable way: unsigned(1 downto 0);
     variable pa: unsigned(63 downto 0);
     variable lv: unsigned(2 downto 0);
@@ -1164,6 +1216,7 @@ cache_tlb0_lookup: process (cache_tlb0_c_acc, cache_tlb0_c_set, cache_tlb0_ca0, 
     variable e0_p: unsigned(51 downto 0);
 begin
     found := '0';
+    fwd := stdl(bool(cache_tlb0_pend) and (cache_tlb0_c_set = cache_tlb0_f_set));
     way := to_unsigned(0, 2);
     pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
     lv := to_unsigned(0, 3);
@@ -1182,6 +1235,15 @@ begin
     e3_l := cache_tlb0_cl3(to_integer(cache_tlb0_c_set));
     e3_p := unsigned'("0000000000000000000000000000000000000000000000000000");
     e3_p := cache_tlb0_cp3(to_integer(cache_tlb0_c_set));
+    if (bool(fwd) and (cache_tlb0_p_way = 3)) then
+        e3_v(0) := '1';
+        e3_k := cache_tlb0_f_key;
+        e3_a := cache_tlb0_f_acc;
+        e3_t_pcid := cache_tlb0_f_t_pcid;
+        e3_g(0) := cache_tlb0_c_glob;
+        e3_l := w_level;
+        e3_p := w_pa(64-1 downto 12);
+    end if;
     if (bool(e3_v(0)) and (e3_a = cache_tlb0_c_acc) and ((e3_t_pcid = cache_tlb0_t_pcid) or bool(e3_g(0))) and (e3_k = i_addr(64-1 downto 12))) then
         found := '1';
         way := to_unsigned(3, 2);
@@ -1202,6 +1264,15 @@ begin
     e2_l := cache_tlb0_cl2(to_integer(cache_tlb0_c_set));
     e2_p := unsigned'("0000000000000000000000000000000000000000000000000000");
     e2_p := cache_tlb0_cp2(to_integer(cache_tlb0_c_set));
+    if (bool(fwd) and (cache_tlb0_p_way = 2)) then
+        e2_v(0) := '1';
+        e2_k := cache_tlb0_f_key;
+        e2_a := cache_tlb0_f_acc;
+        e2_t_pcid := cache_tlb0_f_t_pcid;
+        e2_g(0) := cache_tlb0_c_glob;
+        e2_l := w_level;
+        e2_p := w_pa(64-1 downto 12);
+    end if;
     if (bool(e2_v(0)) and (e2_a = cache_tlb0_c_acc) and ((e2_t_pcid = cache_tlb0_t_pcid) or bool(e2_g(0))) and (e2_k = i_addr(64-1 downto 12))) then
         found := '1';
         way := to_unsigned(2, 2);
@@ -1222,6 +1293,15 @@ begin
     e1_l := cache_tlb0_cl1(to_integer(cache_tlb0_c_set));
     e1_p := unsigned'("0000000000000000000000000000000000000000000000000000");
     e1_p := cache_tlb0_cp1(to_integer(cache_tlb0_c_set));
+    if (bool(fwd) and (cache_tlb0_p_way = 1)) then
+        e1_v(0) := '1';
+        e1_k := cache_tlb0_f_key;
+        e1_a := cache_tlb0_f_acc;
+        e1_t_pcid := cache_tlb0_f_t_pcid;
+        e1_g(0) := cache_tlb0_c_glob;
+        e1_l := w_level;
+        e1_p := w_pa(64-1 downto 12);
+    end if;
     if (bool(e1_v(0)) and (e1_a = cache_tlb0_c_acc) and ((e1_t_pcid = cache_tlb0_t_pcid) or bool(e1_g(0))) and (e1_k = i_addr(64-1 downto 12))) then
         found := '1';
         way := to_unsigned(1, 2);
@@ -1242,6 +1322,15 @@ begin
     e0_l := cache_tlb0_cl0(to_integer(cache_tlb0_c_set));
     e0_p := unsigned'("0000000000000000000000000000000000000000000000000000");
     e0_p := cache_tlb0_cp0(to_integer(cache_tlb0_c_set));
+    if (bool(fwd) and (cache_tlb0_p_way = 0)) then
+        e0_v(0) := '1';
+        e0_k := cache_tlb0_f_key;
+        e0_a := cache_tlb0_f_acc;
+        e0_t_pcid := cache_tlb0_f_t_pcid;
+        e0_g(0) := cache_tlb0_c_glob;
+        e0_l := w_level;
+        e0_p := w_pa(64-1 downto 12);
+    end if;
     if (bool(e0_v(0)) and (e0_a = cache_tlb0_c_acc) and ((e0_t_pcid = cache_tlb0_t_pcid) or bool(e0_g(0))) and (e0_k = i_addr(64-1 downto 12))) then
         found := '1';
         way := to_unsigned(0, 2);
@@ -1257,8 +1346,9 @@ end process cache_tlb0_lookup;
 
 w_start <= stdl(bool(start) and (i_op = 0) and (not bool(cache_tlb0_l_hit)));
 
-cache_tlb0_outputs: process (cache_tlb0_h_aux, cache_tlb0_h_level, cache_tlb0_h_pa, cache_tlb0_hit, w_aux, w_level, w_pa, w_status) is
+cache_tlb0_outputs: process (cache_tlb0_fin, cache_tlb0_h_aux, cache_tlb0_h_level, cache_tlb0_h_pa, cache_tlb0_hit, cache_tlb0_st, w_aux, w_done, w_level, w_pa, w_status) is
 begin
+    done <= stdl(bool(cache_tlb0_fin) or ((cache_tlb0_st = MISS) and bool(w_done)));
     o_hit <= cache_tlb0_hit;
     if bool(cache_tlb0_hit) then
         o_status <= to_unsigned(0, 8);
@@ -1274,9 +1364,12 @@ begin
 end process cache_tlb0_outputs;
 
 cache_tlb0_fsm: process (clk) is
-    variable fw: unsigned(1 downto 0);
-    variable free: std_logic;
     variable rk: unsigned(1 downto 0);
+    variable rv0: unsigned(1 downto 0);
+    variable rv1: unsigned(1 downto 0);
+    variable rv2: unsigned(1 downto 0);
+    variable rv3: unsigned(1 downto 0);
+    variable ready: std_logic;
     variable e0_v: unsigned(0 downto 0);
     variable e0_k: unsigned(51 downto 0);
     variable e0_a: unsigned(2 downto 0);
@@ -1836,7 +1929,11 @@ begin
             cache_tlb0_cv3(13) <= '0';
             cache_tlb0_cv3(14) <= '0';
             cache_tlb0_cv3(15) <= '0';
-            done <= '0';
+            cache_tlb0_f_acc <= to_unsigned(0, 3);
+            cache_tlb0_f_key <= to_unsigned(0, 52);
+            cache_tlb0_f_r_CR4 <= to_unsigned(0, 64);
+            cache_tlb0_f_t_pcid <= to_unsigned(0, 12);
+            cache_tlb0_fin <= '0';
             cache_tlb0_h_aux <= to_unsigned(0, 3);
             cache_tlb0_h_level <= to_unsigned(0, 3);
             cache_tlb0_h_pa <= to_unsigned(0, 64);
@@ -1844,170 +1941,136 @@ begin
             cache_tlb0_iset <= to_unsigned(0, 4);
             cache_tlb0_st <= IDLE;
         else
-            fw := to_unsigned(0, 2);
-            free := '0';
             rk := to_unsigned(0, 2);
-            if bool(done) then
-                done <= '0';
+            rv0 := to_unsigned(0, 2);
+            rv1 := to_unsigned(0, 2);
+            rv2 := to_unsigned(0, 2);
+            rv3 := to_unsigned(0, 2);
+            ready := '0';
+            if bool(cache_tlb0_fin) then
+                cache_tlb0_fin <= '0';
             end if;
             case cache_tlb0_st is
                 when IDLE =>
-                    if bool(start) then
-                        if (i_op = 0) then
-                            if bool(cache_tlb0_l_hit) then
-                                cache_tlb0_hit <= '1';
-                                cache_tlb0_h_pa <= cache_tlb0_l_pa;
-                                cache_tlb0_h_level <= cache_tlb0_l_level;
-                                cache_tlb0_h_aux <= cache_tlb0_l_aux;
-                                case cache_tlb0_l_way is
-                                    when "00" =>
-                                        rk := cache_tlb0_cr0(to_integer(cache_tlb0_c_set));
-                                    when "01" =>
-                                        rk := cache_tlb0_cr1(to_integer(cache_tlb0_c_set));
-                                    when "10" =>
-                                        rk := cache_tlb0_cr2(to_integer(cache_tlb0_c_set));
-                                    when others => -- "11"
-                                        rk := cache_tlb0_cr3(to_integer(cache_tlb0_c_set));
-                                end case;
-                                if (cache_tlb0_cr0(to_integer(cache_tlb0_c_set)) < rk) then
-                                    cache_tlb0_cr0(to_integer(cache_tlb0_c_set)) <= (cache_tlb0_cr0(to_integer(cache_tlb0_c_set)) + 1);
-                                end if;
-                                if (cache_tlb0_cr1(to_integer(cache_tlb0_c_set)) < rk) then
-                                    cache_tlb0_cr1(to_integer(cache_tlb0_c_set)) <= (cache_tlb0_cr1(to_integer(cache_tlb0_c_set)) + 1);
-                                end if;
-                                if (cache_tlb0_cr2(to_integer(cache_tlb0_c_set)) < rk) then
-                                    cache_tlb0_cr2(to_integer(cache_tlb0_c_set)) <= (cache_tlb0_cr2(to_integer(cache_tlb0_c_set)) + 1);
-                                end if;
-                                if (cache_tlb0_cr3(to_integer(cache_tlb0_c_set)) < rk) then
-                                    cache_tlb0_cr3(to_integer(cache_tlb0_c_set)) <= (cache_tlb0_cr3(to_integer(cache_tlb0_c_set)) + 1);
-                                end if;
-                                if (cache_tlb0_l_way = 0) then
-                                    cache_tlb0_cr0(to_integer(cache_tlb0_c_set)) <= to_unsigned(0, 2);
-                                end if;
-                                if (cache_tlb0_l_way = 1) then
-                                    cache_tlb0_cr1(to_integer(cache_tlb0_c_set)) <= to_unsigned(0, 2);
-                                end if;
-                                if (cache_tlb0_l_way = 2) then
-                                    cache_tlb0_cr2(to_integer(cache_tlb0_c_set)) <= to_unsigned(0, 2);
-                                end if;
-                                if (cache_tlb0_l_way = 3) then
-                                    cache_tlb0_cr3(to_integer(cache_tlb0_c_set)) <= to_unsigned(0, 2);
-                                end if;
-                                done <= '1';
-                            else
-                                cache_tlb0_hit <= '0';
-                                cache_tlb0_st <= MISS;
-                            end if;
-                        else
-                            cache_tlb0_hit <= '0';
-                            cache_tlb0_iset <= to_unsigned(0, 4);
-                            cache_tlb0_st <= INV;
-                        end if;
-                    end if;
+                    ready := '1';
                 when MISS =>
                     if bool(w_done) then
-                        if (w_status = 0) then
-                            if (not bool(cache_tlb0_cv3(to_integer(cache_tlb0_c_set)))) then
-                                fw := to_unsigned(3, 2);
-                                free := '1';
-                            end if;
-                            if (not bool(cache_tlb0_cv2(to_integer(cache_tlb0_c_set)))) then
-                                fw := to_unsigned(2, 2);
-                                free := '1';
-                            end if;
-                            if (not bool(cache_tlb0_cv1(to_integer(cache_tlb0_c_set)))) then
-                                fw := to_unsigned(1, 2);
-                                free := '1';
-                            end if;
-                            if (not bool(cache_tlb0_cv0(to_integer(cache_tlb0_c_set)))) then
-                                fw := to_unsigned(0, 2);
-                                free := '1';
-                            end if;
-                            if (not bool(free)) then
-                                if (cache_tlb0_cr0(to_integer(cache_tlb0_c_set)) = 3) then
-                                    fw := to_unsigned(0, 2);
-                                end if;
-                                if (cache_tlb0_cr1(to_integer(cache_tlb0_c_set)) = 3) then
-                                    fw := to_unsigned(1, 2);
-                                end if;
-                                if (cache_tlb0_cr2(to_integer(cache_tlb0_c_set)) = 3) then
-                                    fw := to_unsigned(2, 2);
-                                end if;
-                                if (cache_tlb0_cr3(to_integer(cache_tlb0_c_set)) = 3) then
-                                    fw := to_unsigned(3, 2);
-                                end if;
-                            end if;
-                            case fw is
-                                when "00" =>
-                                    cache_tlb0_cv0(to_integer(cache_tlb0_c_set)) <= '1';
-                                    cache_tlb0_ck0(to_integer(cache_tlb0_c_set)) <= i_addr(64-1 downto 12);
-                                    cache_tlb0_ca0(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_acc;
-                                    cache_tlb0_ct_pcid_0(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_pcid;
-                                    cache_tlb0_cg0(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_glob;
-                                    cache_tlb0_cl0(to_integer(cache_tlb0_c_set)) <= w_level;
-                                    cache_tlb0_cp0(to_integer(cache_tlb0_c_set)) <= w_pa(64-1 downto 12);
-                                when "01" =>
-                                    cache_tlb0_cv1(to_integer(cache_tlb0_c_set)) <= '1';
-                                    cache_tlb0_ck1(to_integer(cache_tlb0_c_set)) <= i_addr(64-1 downto 12);
-                                    cache_tlb0_ca1(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_acc;
-                                    cache_tlb0_ct_pcid_1(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_pcid;
-                                    cache_tlb0_cg1(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_glob;
-                                    cache_tlb0_cl1(to_integer(cache_tlb0_c_set)) <= w_level;
-                                    cache_tlb0_cp1(to_integer(cache_tlb0_c_set)) <= w_pa(64-1 downto 12);
-                                when "10" =>
-                                    cache_tlb0_cv2(to_integer(cache_tlb0_c_set)) <= '1';
-                                    cache_tlb0_ck2(to_integer(cache_tlb0_c_set)) <= i_addr(64-1 downto 12);
-                                    cache_tlb0_ca2(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_acc;
-                                    cache_tlb0_ct_pcid_2(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_pcid;
-                                    cache_tlb0_cg2(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_glob;
-                                    cache_tlb0_cl2(to_integer(cache_tlb0_c_set)) <= w_level;
-                                    cache_tlb0_cp2(to_integer(cache_tlb0_c_set)) <= w_pa(64-1 downto 12);
-                                when others => -- "11"
-                                    cache_tlb0_cv3(to_integer(cache_tlb0_c_set)) <= '1';
-                                    cache_tlb0_ck3(to_integer(cache_tlb0_c_set)) <= i_addr(64-1 downto 12);
-                                    cache_tlb0_ca3(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_acc;
-                                    cache_tlb0_ct_pcid_3(to_integer(cache_tlb0_c_set)) <= cache_tlb0_t_pcid;
-                                    cache_tlb0_cg3(to_integer(cache_tlb0_c_set)) <= cache_tlb0_c_glob;
-                                    cache_tlb0_cl3(to_integer(cache_tlb0_c_set)) <= w_level;
-                                    cache_tlb0_cp3(to_integer(cache_tlb0_c_set)) <= w_pa(64-1 downto 12);
-                            end case;
-                            case fw is
-                                when "00" =>
-                                    rk := cache_tlb0_cr0(to_integer(cache_tlb0_c_set));
-                                when "01" =>
-                                    rk := cache_tlb0_cr1(to_integer(cache_tlb0_c_set));
-                                when "10" =>
-                                    rk := cache_tlb0_cr2(to_integer(cache_tlb0_c_set));
-                                when others => -- "11"
-                                    rk := cache_tlb0_cr3(to_integer(cache_tlb0_c_set));
-                            end case;
-                            if (cache_tlb0_cr0(to_integer(cache_tlb0_c_set)) < rk) then
-                                cache_tlb0_cr0(to_integer(cache_tlb0_c_set)) <= (cache_tlb0_cr0(to_integer(cache_tlb0_c_set)) + 1);
-                            end if;
-                            if (cache_tlb0_cr1(to_integer(cache_tlb0_c_set)) < rk) then
-                                cache_tlb0_cr1(to_integer(cache_tlb0_c_set)) <= (cache_tlb0_cr1(to_integer(cache_tlb0_c_set)) + 1);
-                            end if;
-                            if (cache_tlb0_cr2(to_integer(cache_tlb0_c_set)) < rk) then
-                                cache_tlb0_cr2(to_integer(cache_tlb0_c_set)) <= (cache_tlb0_cr2(to_integer(cache_tlb0_c_set)) + 1);
-                            end if;
-                            if (cache_tlb0_cr3(to_integer(cache_tlb0_c_set)) < rk) then
-                                cache_tlb0_cr3(to_integer(cache_tlb0_c_set)) <= (cache_tlb0_cr3(to_integer(cache_tlb0_c_set)) + 1);
-                            end if;
-                            if (fw = 0) then
-                                cache_tlb0_cr0(to_integer(cache_tlb0_c_set)) <= to_unsigned(0, 2);
-                            end if;
-                            if (fw = 1) then
-                                cache_tlb0_cr1(to_integer(cache_tlb0_c_set)) <= to_unsigned(0, 2);
-                            end if;
-                            if (fw = 2) then
-                                cache_tlb0_cr2(to_integer(cache_tlb0_c_set)) <= to_unsigned(0, 2);
-                            end if;
-                            if (fw = 3) then
-                                cache_tlb0_cr3(to_integer(cache_tlb0_c_set)) <= to_unsigned(0, 2);
-                            end if;
-                        end if;
-                        done <= '1';
+                        ready := '1';
                         cache_tlb0_st <= IDLE;
+                        if bool(cache_tlb0_pend) then
+                            case cache_tlb0_p_way is
+                                when "00" =>
+                                    cache_tlb0_cv0(to_integer(cache_tlb0_f_set)) <= '1';
+                                    cache_tlb0_ck0(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_key;
+                                    cache_tlb0_ca0(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_acc;
+                                    cache_tlb0_ct_pcid_0(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_t_pcid;
+                                    cache_tlb0_cg0(to_integer(cache_tlb0_f_set)) <= cache_tlb0_c_glob;
+                                    cache_tlb0_cl0(to_integer(cache_tlb0_f_set)) <= w_level;
+                                    cache_tlb0_cp0(to_integer(cache_tlb0_f_set)) <= w_pa(64-1 downto 12);
+                                when "01" =>
+                                    cache_tlb0_cv1(to_integer(cache_tlb0_f_set)) <= '1';
+                                    cache_tlb0_ck1(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_key;
+                                    cache_tlb0_ca1(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_acc;
+                                    cache_tlb0_ct_pcid_1(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_t_pcid;
+                                    cache_tlb0_cg1(to_integer(cache_tlb0_f_set)) <= cache_tlb0_c_glob;
+                                    cache_tlb0_cl1(to_integer(cache_tlb0_f_set)) <= w_level;
+                                    cache_tlb0_cp1(to_integer(cache_tlb0_f_set)) <= w_pa(64-1 downto 12);
+                                when "10" =>
+                                    cache_tlb0_cv2(to_integer(cache_tlb0_f_set)) <= '1';
+                                    cache_tlb0_ck2(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_key;
+                                    cache_tlb0_ca2(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_acc;
+                                    cache_tlb0_ct_pcid_2(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_t_pcid;
+                                    cache_tlb0_cg2(to_integer(cache_tlb0_f_set)) <= cache_tlb0_c_glob;
+                                    cache_tlb0_cl2(to_integer(cache_tlb0_f_set)) <= w_level;
+                                    cache_tlb0_cp2(to_integer(cache_tlb0_f_set)) <= w_pa(64-1 downto 12);
+                                when others => -- "11"
+                                    cache_tlb0_cv3(to_integer(cache_tlb0_f_set)) <= '1';
+                                    cache_tlb0_ck3(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_key;
+                                    cache_tlb0_ca3(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_acc;
+                                    cache_tlb0_ct_pcid_3(to_integer(cache_tlb0_f_set)) <= cache_tlb0_f_t_pcid;
+                                    cache_tlb0_cg3(to_integer(cache_tlb0_f_set)) <= cache_tlb0_c_glob;
+                                    cache_tlb0_cl3(to_integer(cache_tlb0_f_set)) <= w_level;
+                                    cache_tlb0_cp3(to_integer(cache_tlb0_f_set)) <= w_pa(64-1 downto 12);
+                            end case;
+                            rv0 := cache_tlb0_cr0(to_integer(cache_tlb0_f_set));
+                            rv1 := cache_tlb0_cr1(to_integer(cache_tlb0_f_set));
+                            rv2 := cache_tlb0_cr2(to_integer(cache_tlb0_f_set));
+                            rv3 := cache_tlb0_cr3(to_integer(cache_tlb0_f_set));
+                            case cache_tlb0_p_way is
+                                when "00" =>
+                                    rk := rv0;
+                                when "01" =>
+                                    rk := rv1;
+                                when "10" =>
+                                    rk := rv2;
+                                when others => -- "11"
+                                    rk := rv3;
+                            end case;
+                            if (rv0 < rk) then
+                                rv0 := (rv0 + 1);
+                            end if;
+                            if (rv1 < rk) then
+                                rv1 := (rv1 + 1);
+                            end if;
+                            if (rv2 < rk) then
+                                rv2 := (rv2 + 1);
+                            end if;
+                            if (rv3 < rk) then
+                                rv3 := (rv3 + 1);
+                            end if;
+                            if (cache_tlb0_p_way = 0) then
+                                rv0 := to_unsigned(0, 2);
+                            end if;
+                            if (cache_tlb0_p_way = 1) then
+                                rv1 := to_unsigned(0, 2);
+                            end if;
+                            if (cache_tlb0_p_way = 2) then
+                                rv2 := to_unsigned(0, 2);
+                            end if;
+                            if (cache_tlb0_p_way = 3) then
+                                rv3 := to_unsigned(0, 2);
+                            end if;
+                            if (bool(start) and (i_op = 0) and bool(cache_tlb0_l_hit) and (cache_tlb0_c_set = cache_tlb0_f_set)) then
+                                case cache_tlb0_l_way is
+                                    when "00" =>
+                                        rk := rv0;
+                                    when "01" =>
+                                        rk := rv1;
+                                    when "10" =>
+                                        rk := rv2;
+                                    when others => -- "11"
+                                        rk := rv3;
+                                end case;
+                                if (rv0 < rk) then
+                                    rv0 := (rv0 + 1);
+                                end if;
+                                if (rv1 < rk) then
+                                    rv1 := (rv1 + 1);
+                                end if;
+                                if (rv2 < rk) then
+                                    rv2 := (rv2 + 1);
+                                end if;
+                                if (rv3 < rk) then
+                                    rv3 := (rv3 + 1);
+                                end if;
+                                if (cache_tlb0_l_way = 0) then
+                                    rv0 := to_unsigned(0, 2);
+                                end if;
+                                if (cache_tlb0_l_way = 1) then
+                                    rv1 := to_unsigned(0, 2);
+                                end if;
+                                if (cache_tlb0_l_way = 2) then
+                                    rv2 := to_unsigned(0, 2);
+                                end if;
+                                if (cache_tlb0_l_way = 3) then
+                                    rv3 := to_unsigned(0, 2);
+                                end if;
+                            end if;
+                            cache_tlb0_cr0(to_integer(cache_tlb0_f_set)) <= rv0;
+                            cache_tlb0_cr1(to_integer(cache_tlb0_f_set)) <= rv1;
+                            cache_tlb0_cr2(to_integer(cache_tlb0_f_set)) <= rv2;
+                            cache_tlb0_cr3(to_integer(cache_tlb0_f_set)) <= rv3;
+                        end if;
                     end if;
                 when INV =>
                     e0_v := to_unsigned(0, 1);
@@ -2194,7 +2257,7 @@ begin
                         end if;
                     end if;
                     if (cache_tlb0_iset = 15) then
-                        done <= '1';
+                        cache_tlb0_fin <= '1';
                         cache_tlb0_st <= IDLE;
                     else
                         cache_tlb0_iset <= (cache_tlb0_iset + 1);
@@ -2202,6 +2265,72 @@ begin
                 when others =>
                     cache_tlb0_st <= IDLE;
             end case;
+            if (bool(ready) and bool(start)) then
+                if (i_op = 0) then
+                    if bool(cache_tlb0_l_hit) then
+                        cache_tlb0_hit <= '1';
+                        cache_tlb0_h_pa <= cache_tlb0_l_pa;
+                        cache_tlb0_h_level <= cache_tlb0_l_level;
+                        cache_tlb0_h_aux <= cache_tlb0_l_aux;
+                        cache_tlb0_fin <= '1';
+                        if (not (bool(cache_tlb0_pend) and (cache_tlb0_c_set = cache_tlb0_f_set))) then
+                            rv0 := cache_tlb0_cr0(to_integer(cache_tlb0_c_set));
+                            rv1 := cache_tlb0_cr1(to_integer(cache_tlb0_c_set));
+                            rv2 := cache_tlb0_cr2(to_integer(cache_tlb0_c_set));
+                            rv3 := cache_tlb0_cr3(to_integer(cache_tlb0_c_set));
+                            case cache_tlb0_l_way is
+                                when "00" =>
+                                    rk := rv0;
+                                when "01" =>
+                                    rk := rv1;
+                                when "10" =>
+                                    rk := rv2;
+                                when others => -- "11"
+                                    rk := rv3;
+                            end case;
+                            if (rv0 < rk) then
+                                rv0 := (rv0 + 1);
+                            end if;
+                            if (rv1 < rk) then
+                                rv1 := (rv1 + 1);
+                            end if;
+                            if (rv2 < rk) then
+                                rv2 := (rv2 + 1);
+                            end if;
+                            if (rv3 < rk) then
+                                rv3 := (rv3 + 1);
+                            end if;
+                            if (cache_tlb0_l_way = 0) then
+                                rv0 := to_unsigned(0, 2);
+                            end if;
+                            if (cache_tlb0_l_way = 1) then
+                                rv1 := to_unsigned(0, 2);
+                            end if;
+                            if (cache_tlb0_l_way = 2) then
+                                rv2 := to_unsigned(0, 2);
+                            end if;
+                            if (cache_tlb0_l_way = 3) then
+                                rv3 := to_unsigned(0, 2);
+                            end if;
+                            cache_tlb0_cr0(to_integer(cache_tlb0_c_set)) <= rv0;
+                            cache_tlb0_cr1(to_integer(cache_tlb0_c_set)) <= rv1;
+                            cache_tlb0_cr2(to_integer(cache_tlb0_c_set)) <= rv2;
+                            cache_tlb0_cr3(to_integer(cache_tlb0_c_set)) <= rv3;
+                        end if;
+                    else
+                        cache_tlb0_hit <= '0';
+                        cache_tlb0_f_key <= i_addr(64-1 downto 12);
+                        cache_tlb0_f_acc <= cache_tlb0_c_acc;
+                        cache_tlb0_f_t_pcid <= cache_tlb0_t_pcid;
+                        cache_tlb0_f_r_CR4 <= r_CR4;
+                        cache_tlb0_st <= MISS;
+                    end if;
+                else
+                    cache_tlb0_hit <= '0';
+                    cache_tlb0_iset <= to_unsigned(0, 4);
+                    cache_tlb0_st <= INV;
+                end if;
+            end if;
         end if;
     end if;
 end process cache_tlb0_fsm;

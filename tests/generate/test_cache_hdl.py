@@ -255,7 +255,7 @@ def test_hit_answers_one_cycle_after_start(tmp_path):
     (miss, pa0, lv0, cyc0), (hit, pa1, lv1, cyc1) = results
     assert (miss, hit) == (False, True)
     assert cyc1 == 1
-    assert cyc0 == 3 + 2  # the walker's start edge + latency + the fill's edge
+    assert cyc0 == 3 + 1  # the walker's start edge + latency: the walker's done is the model's
     assert pa1 == 0x1ff8 + PA_OFFSET and lv1 == 1
     assert walks == [0x1234]
 

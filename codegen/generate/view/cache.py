@@ -63,6 +63,7 @@ class CacheView:
     # how the expressions are spelled: the context (tags, drops) and the leaf entry `le` (global)
     env: Env = field(default_factory=Env)
     leaf_env: Env = field(default_factory=Env)
+    register_widths: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if self.entries % self.ways or self.sets & (self.sets - 1):
@@ -153,7 +154,13 @@ class CacheView:
             else:
                 out += h.take() + [f"t_{t.name}.next = {text}"]
         if self.has_global:
-            hg = Hoist(self.leaf_env, prefix="gl")
+            # the context as captured when the walk started (f_r_*), the leaf entry `le`
+            spell, signal = dict(self.leaf_env.spell), dict(self.leaf_env.signal)
+            if "ctx" in spell:
+                spell["ctx"] = lambda e, f=spell["ctx"]: "f_" + f(e)
+            if "ctx" in signal:
+                signal["ctx"] = lambda e, f=signal["ctx"]: ("f_" + f(e)[0], f(e)[1])
+            hg = Hoist(Env(spell, signal), prefix="gl")
             cond = hg.cond(self.global_when)
             out += hg.take() + [f"c_glob.next = {cond}"]
         return out
@@ -263,13 +270,31 @@ class CacheView:
         return [f"cf = [Signal(intbv(0)[{wb}:]) for _ in range({n})]  # the next way to evict"]
 
     def policy_vars(self) -> list[str]:
+        """The variables the replacement state of one set is updated in (rvW, pb or fp)."""
+        if self.ways == 1:
+            return []
+        wb = self.way_bits
+        if self.replace == "lru":
+            return [f"rk = intbv(0)[{wb}:]"] + [f"rv{w} = intbv(0)[{wb}:]" for w in range(self.ways)]
+        if self.replace == "plru":
+            return [f"pb = intbv(0)[{self.ways - 1}:]"]
+        return [f"fp = intbv(0)[{wb}:]"]
+
+    def load_lines(self, s: str) -> list[str]:
+        """Statements that read set `s`'s replacement state into the variables."""
         if self.ways == 1:
             return []
         if self.replace == "lru":
-            return [f"rk = intbv(0)[{self.way_bits}:]"]
-        if self.replace == "plru":
-            return [f"pb = intbv(0)[{self.ways - 1}:]"]
-        return []
+            return [f"rv{w}[:] = cr{w}[{s}]" for w in range(self.ways)]
+        return ["pb[:] = cb[" + s + "]"] if self.replace == "plru" else ["fp[:] = cf[" + s + "]"]
+
+    def store_lines(self, s: str) -> list[str]:
+        """Statements that write the variables back as set `s`'s replacement state."""
+        if self.ways == 1:
+            return []
+        if self.replace == "lru":
+            return [f"cr{w}[{s}].next = rv{w}" for w in range(self.ways)]
+        return [f"cb[{s}].next = pb"] if self.replace == "plru" else [f"cf[{s}].next = fp"]
 
     def plru_path(self, w: int) -> list[tuple[int, int]]:
         """(node, bit value) from the root down to way w's leaf: the bits that lead the
@@ -281,45 +306,52 @@ class CacheView:
             node = p
         return list(reversed(path))
 
-    def victim_lines(self, out: str) -> list[str]:
-        """Statements that put the policy's victim way of the request's set in `out`; a
-        FIFO eviction advances the set's pointer."""
-        s = self.set_index
+    def victim_lines(self, out: str, s: str) -> list[str]:
+        """Statements that put the policy's victim way of set `s` (its state as stored)
+        in variable `out`."""
         if self.ways == 1:
             return [f"{out}[:] = 0"]
         if self.replace == "lru":
             return [line for w in range(self.ways)
                     for line in (f"if cr{w}[{s}] == {self.ways - 1}:", f"    {out}[:] = {w}")]
         if self.replace == "plru":
-            lines = [f"pb[:] = cb[{s}]"]
+            lines = [f"vb[:] = cb[{s}]"]
             for w in range(self.ways):
-                cond = " and ".join(f"pb[{n}]" if b else f"(not pb[{n}])" for n, b in self.plru_path(w))
+                cond = " and ".join(f"vb[{n}]" if b else f"(not vb[{n}])" for n, b in self.plru_path(w))
                 lines += [f"{'if' if w == 0 else 'elif'} {cond}:", f"    {out}[:] = {w}"]
             return lines
-        return [f"{out}[:] = cf[{s}]",
-                f"if cf[{s}] == {self.ways - 1}:", f"    cf[{s}].next = 0", "else:", f"    cf[{s}].next = cf[{s}] + 1"]
+        return [f"{out}[:] = cf[{s}]"]
+
+    def victim_vars(self) -> list[str]:
+        """The variables victim_lines uses, declared where every path assigns them."""
+        return [f"vb = intbv(0)[{self.ways - 1}:]"] if self.ways > 1 and self.replace == "plru" else []
+
+    def evict_lines(self) -> list[str]:
+        """After a fill that evicted (FIFO): the loaded pointer moves to the next way."""
+        if self.ways == 1 or self.replace != "fifo":
+            return []
+        return [f"if fp == {self.ways - 1}:", "    fp[:] = 0", "else:", "    fp[:] = fp + 1"]
 
     def touch_lines(self, way: str) -> list[str]:
-        """Statements that touch way `way` (a variable or signal) of the request's set."""
-        s = self.set_index
+        """Statements that touch way `way` (a variable or signal) in the loaded variables."""
         if self.ways == 1 or self.replace == "fifo":
             return []
         if self.replace == "lru":
             lines = []
             for w in range(self.ways):
-                lines += [f"{'if' if w == 0 else 'elif'} {way} == {w}:", f"    rk[:] = cr{w}[{s}]"]
+                lines += [f"{'if' if w == 0 else 'elif'} {way} == {w}:", f"    rk[:] = rv{w}"]
             for w in range(self.ways):
-                lines += [f"if cr{w}[{s}] < rk:", f"    cr{w}[{s}].next = cr{w}[{s}] + 1"]
+                lines += [f"if rv{w} < rk:", f"    rv{w}[:] = rv{w} + 1"]
             for w in range(self.ways):
-                lines += [f"if {way} == {w}:", f"    cr{w}[{s}].next = 0"]
+                lines += [f"if {way} == {w}:", f"    rv{w}[:] = 0"]
             return lines
-        lines = [f"pb[:] = cb[{s}]"]
+        lines = []
         for w in range(self.ways):
             lines.append(f"{'if' if w == 0 else 'elif'} {way} == {w}:")
             for n, b in self.plru_path(w):
                 # touch points each node on the path away from w: 1 when w is in the left subtree
                 lines.append(f"    pb[{n}] = {0 if b else 1}")
-        return lines + [f"cb[{s}].next = pb"]
+        return lines
 
     # ---- fill: the way the walk's translation goes to, and what it stores
     def fill_cond(self) -> str:
@@ -329,10 +361,11 @@ class CacheView:
         return f"w_status == 0 and w_level != {self.no_level}"
 
     def fill_values(self) -> list[tuple[str, str]]:
-        """(memory prefix, value) of each stored field of a fill."""
-        out = [("cv", "True"), ("ck", f"i_addr[{self.input_width}:{self.g}]"),
-               ("ca", self.access_value() if self.access_bits == 1 else "c_acc")]
-        out += [(f"ct_{t.name}_", f"t_{t.name}") for t in self.tags]
+        """(memory prefix, value) of each stored field of a fill: the request as captured
+        when the walk started (f_*: the next request may be on the ports by the fill's
+        edge), the walker's outcome and the global bit (over its leaf entry)."""
+        out = [("cv", "True"), ("ck", "f_key"), ("ca", "f_acc")]
+        out += [(f"ct_{t.name}_", f"f_t_{t.name}") for t in self.tags]
         if self.has_global:
             out.append(("cg", "c_glob"))
         out.append(("cl", "w_level"))
@@ -340,6 +373,23 @@ class CacheView:
             out.append(("ch", "w_aux"))
         out.append(("cp", f"w_pa[{ADDR_BITS}:{self.g}]"))
         return out
+
+    @property
+    def fill_set(self) -> str:
+        """The set a fill goes to: the captured key's low bits (0 with one set)."""
+        return "f_set" if self.set_bits else "0"
+
+    def set_of_key(self) -> str:
+        """The set of the captured key: its low set_bits bits."""
+        return "f_key[0]" if self.set_bits == 1 else f"f_key[{self.set_bits}:0]"
+
+    def global_registers(self) -> list[tuple[str, int]]:
+        """(register, width) of the context registers `global when` reads: captured when
+        the walk starts, as the request's (f_r_NAME)."""
+        if not self.has_global:
+            return []
+        names = sorted({e.name for e in self.global_when.refs() if e.kind == "ctx"})
+        return [(n, self.register_widths.get(n, 64)) for n in names]
 
     # ---- invalidation: each event's drop condition on way w of set `iset`
     def drop_lines(self, ev: Event, w: int) -> tuple[list[str], str]:
@@ -443,7 +493,8 @@ def cache_views(t) -> list[CacheView]:
             tags=tuple(Tag(tg.name, tg.value.width, tg.value) for tg in c.tags),
             global_when=c.global_when, ignores=tuple(c.global_ignores), events=tuple(evs),
             level_width=t.level_width, no_level=_no_level(t),
-            env=main.hdl_env(), leaf_env=main.hdl_env(main.record_layout, entry="le")))
+            env=main.hdl_env(), leaf_env=main.hdl_env(main.record_layout, entry="le"),
+            register_widths={r: t.spec.layout(r).width for r in t.context}))
     return out
 
 
