@@ -39,7 +39,9 @@ def check(spec: ir.Spec, bag: DiagnosticBag) -> None:
     for reg in spec.regimes:
         if not reg.instance_of:  # an instance is its base with other registers: checked there
             _regime(spec, reg, bag)
+            _caches(spec, reg.caches, reg, bag)
     for nest in spec.nested:
+        _caches(spec, nest.caches, spec.regime(nest.guest), bag)
         _record(nest.record, bag)
         _nested_widths(spec, nest, bag)
         _nested_access(spec, nest, bag)
@@ -654,6 +656,22 @@ def _regime(spec: ir.Spec, reg: ir.Regime, bag: DiagnosticBag) -> None:
     for u in reg.updates:
         _update(spec, reg, u, bag, once)
     _record(reg.record, bag)
+
+
+def _caches(spec: ir.Spec, caches: tuple[ir.Cache, ...], stage: ir.Regime, bag: DiagnosticBag) -> None:
+    """`global when` is decided on the leaf entry the walk of the input stage `stage`
+    ended on, whichever it was: each `leaf.F` it reads is in every leaf format (E0301,
+    the rule of a check's `leaf.F`)."""
+    for cache in caches:
+        seen = set()
+        for ref in _fields_in(cache.global_when, "leaf"):
+            for lv in stage.leaf_levels:
+                if spec.layout(lv.leaf).field(ref.name) is None and (lv.leaf, ref.name) not in seen:
+                    seen.add((lv.leaf, ref.name))
+                    bag.error("E0301", f"field '{ref.name}' is not in leaf format '{lv.leaf}': `global when` of "
+                              f"cache '{cache.name}' reads `leaf.F` in every leaf format of regime '{stage.name}'; "
+                              "add the field to it", ref.span,
+                              (f"format '{lv.leaf}' is declared here", spec.layout(lv.leaf).span))
 
 
 def _update(spec: ir.Spec, reg: ir.Regime, u: ir.Update, bag: DiagnosticBag, once) -> None:

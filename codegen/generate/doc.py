@@ -158,7 +158,7 @@ class ExprPrinter:
 
     def _ref(self, e: Expr) -> str:
         kind = e.kind
-        if kind in ("leaf", "access", "event", "host"):
+        if kind in ("leaf", "access", "event", "host", "entry"):
             return f"{kind}.{e.name}"
         if kind == "ctx":
             return self._register_bits(e)
@@ -1105,6 +1105,8 @@ class SpecDoc:
             swaps = ", ".join(f"{b} for {a}" for a, b in r.instance_bindings) or "the same registers"
             overview.append(Entry("instance of", links=[self.link("regime", r.instance_of)],
                                   note=f"the same walk, reading {swaps}"))
+        overview += self._caches(r.caches, r.invalidations, "used when the regime is a spec's top, not as a "
+                                 "stage of a nested translation")
         levels = []
         for lv in r.levels:
             table_faults = [x.name for x in r.faults_for(False, lv.table)] if lv.table else []
@@ -1216,6 +1218,7 @@ class SpecDoc:
             if cond is not None:
                 overview.append(Entry(f"{stage} stage off when", expr=p.text(cond),
                                       note=what + (f"; {cite}" if cite else "")))
+        overview += self._caches(n.caches, n.invalidations, "input of the guest to output of the host")
         binds = [RuleDoc(b.name, [("=", p.text(b.value))], Meta("", "", self.src(b))) for b in n.host_bindings]
         bound = {b.name for b in n.host_bindings}
         if host is not None:
@@ -1231,6 +1234,42 @@ class SpecDoc:
                                            for b in items]))
         return NestedDoc(n, self.anchors.get("nested", n.name), self.meta(n), overview, binds, maps,
                          self._record(n.record, p, f"nested-{n.name}"))
+
+    def _caches(self, caches: tuple[ir.Cache, ...], events: tuple[ir.Invalidation, ...], when: str) -> list[Entry]:
+        """Rows of the overview table for translation caches and invalidation events:
+        each cache's geometry, tags and global rule, then each event's drops and register
+        writes (the semantics are in docs/language.md, "Caches and invalidation")."""
+        p, out = self.p, []
+        for c in caches:
+            pages = "one entry per smallest page" if c.pages == "split" else "one entry per whole page"
+            note = "; ".join(x for x in (c.doc, when, c.cite, self.src(c)) if x)
+            out.append(Entry(f"cache {c.name}", f"holds {c.holds}: {c.entries} entries, {c.ways} ways "
+                             f"({c.sets} set{'s' if c.sets != 1 else ''}), replace {c.replace}, pages {c.pages} "
+                             f"({pages})", note=note))
+            for t in c.tags:
+                out.append(Entry(f"cache {c.name} tag {t.name}", expr=p.text(t.value),
+                                 note="; ".join(x for x in ("stored at fill, compared at lookup", t.cite) if x)))
+            if c.global_when is not None:
+                ignores = ", ".join(c.global_ignores) or "no tag"
+                out.append(Entry(f"cache {c.name} global when", expr=p.text(c.global_when),
+                                 note="; ".join(x for x in (f"decided at fill; a global entry ignores {ignores}",
+                                                            c.global_cite) if x)))
+        for v in events:
+            ops = ", ".join(f"{o.name} : {o.width}" for o in v.operands)
+            head = f"invalidate {v.name}({ops})"
+            note = "; ".join(x for x in (v.doc, v.cite, self.src(v)) if x)
+            for i, d in enumerate(v.drops):
+                label = f"{head}: drop {d.cache}" + (" when" if d.when is not None else "")
+                if d.when is None:
+                    out.append(Entry(label, "every entry", note=note if i == 0 else ""))
+                else:
+                    out.append(Entry(label, expr=p.text(d.when), note=note if i == 0 else ""))
+            for b in v.sets:
+                out.append(Entry(f"{head}: then set {b.name} =", expr=p.text(b.value),
+                                 note="for the requests that follow" + (f"; {note}" if not v.drops else "")))
+            if not v.drops and not v.sets:
+                out.append(Entry(head, "drops nothing", note=note))
+        return out
 
     # ---- decision units
     def _unit(self, u: ir.Unit) -> UnitDoc:

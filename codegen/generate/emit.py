@@ -55,6 +55,8 @@ def _pyrepr(value) -> str:
     if isinstance(value, (list, tuple)):
         inner = ", ".join(_pyrepr(v) for v in value)
         return f"({inner},)" if isinstance(value, tuple) and len(value) == 1 else (f"({inner})" if isinstance(value, tuple) else f"[{inner}]")
+    if isinstance(value, dict):  # in insertion order: the spec's order
+        return "{" + ", ".join(f"{_pyrepr(k)}: {_pyrepr(v)}" for k, v in value.items()) + "}"
     if isinstance(value, str):
         return repr(value)
     if isinstance(value, dict):

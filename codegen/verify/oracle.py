@@ -28,7 +28,9 @@ def check(arch, seq: Sequence, run: SequenceRun) -> Verdict:
     reference module). The memory each step saw is rebuilt from the run's own writes."""
     verdict = Verdict()
     mem = dict(seq.memory)
-    held: dict[tuple, tuple] = {}  # (cache, access, tags, glob, level, host_level, page) -> pa page
+    # (cache, access, tags, glob, level, host_level, input page) -> output pages: a page the tables
+    # mapped to two frames at two times may be held with either
+    held: dict[tuple, set] = {}
     for i, (st, got) in enumerate(zip(seq.steps, run.steps)):
         if st.op == "store":
             mem[st.address] = st.value
@@ -56,7 +58,7 @@ def check(arch, seq: Sequence, run: SequenceRun) -> Verdict:
             for cache in arch.CACHES:
                 key = (cache, access, arch.cache_tags(cache, st.request), glob, fresh["level"],
                        fresh.get("host_level"), st.request[arch.INPUT] >> _shift(arch, fresh))
-                held[key] = fresh["pa"] >> _shift(arch, fresh)
+                held.setdefault(key, set()).add(fresh["pa"] >> _shift(arch, fresh))
         for op, addr, _size, value in got.trace:
             if op == 1:
                 mem[addr] = value
@@ -75,13 +77,13 @@ def _held(arch, held: dict, request: dict, o: dict) -> bool:
     i_addr = request[arch.INPUT]
     access = tuple(request[a] for a in arch.ACCESS)
     s = _shift(arch, o)
-    for (cache, acc, tags, glob, level, host_level, page), pa_page in held.items():
+    for (cache, acc, tags, glob, level, host_level, page), pa_pages in held.items():
         if acc != access or level != o["level"] or host_level != o.get("host_level") or page != i_addr >> s:
             continue
         want = arch.cache_tags(cache, request)
         ignores = getattr(arch.Caches(), cache).ignores  # the tags a global translation does not compare
         if all(h == w or (glob and k in ignores) for k, (h, w) in enumerate(zip(tags, want))):
-            if (pa_page << s) | (i_addr & ((1 << s) - 1)) == o["pa"]:
+            if o["pa"] >> s in pa_pages and o["pa"] & ((1 << s) - 1) == i_addr & ((1 << s) - 1):
                 return True
     return False
 

@@ -53,6 +53,17 @@ regime toy cite "H" "H" {
     check write_protect when denied cite "H" "H";
     set A at each level cite "H";
     record fault_info cite "H" "H" { code : 8 = fault "H"; bits : 8 { WP [0] = denied "H"; } addr : 64 = va "H"; }
+    cache tlb holds translations cite "H" "H" {
+        tag space = PTBR.BASE[19:12] cite "H";
+        global when leaf.W ignores space cite "H";
+        entries 4 ways 4;
+        replace fifo;
+        pages whole;
+    }
+    invalidate flush (addr : 30) cite "H" "H" {
+        drop tlb when covers(addr) && !entry.global && entry.space == space;
+        set PTBR = addr;
+    }
 }
 register TABLE : 64 cite "H" { BASE [39:12] "H"; }
 unit dev cite "H" "H" {
@@ -95,6 +106,34 @@ class Tags(HTMLParser):
 
     def handle_data(self, data):
         self.text.append(data)
+
+
+def test_caches_and_invalidations_appear_with_cite_and_source(shipped):
+    """Each cache (geometry, tags, global rule) and each invalidation (its drops and
+    register writes) is a row of its translation's overview, with cites and source."""
+    seen = 0
+    for spec, _ in shipped:
+        out = doc.render(spec)
+        stem = output_name(spec)
+        html, md = out[f"{stem}.html"], md_unescape(out[f"{stem}.md"])
+        text = "".join(parse_html(html).text)
+        own = [t for t in (*spec.regimes, *spec.nested) if t.span.path == spec.span.path]
+        for top in own:
+            for c in top.caches:
+                for shown in (text, md):
+                    assert f"cache {c.name}" in shown and f"{c.entries} entries, {c.ways} ways" in shown
+                    assert f"{c.span.path}:{c.span.line}" in shown and c.cite in shown
+                    assert all(f"cache {c.name} tag {t.name}" in shown for t in c.tags)
+                seen += 1
+            for v in top.invalidations:
+                for shown in (text, md):
+                    assert f"invalidate {v.name}(" in shown and f"{v.span.path}:{v.span.line}" in shown
+                    assert v.cite in shown
+                    assert all(f"then set {b.name} =" in shown for b in v.sets)
+    assert seen == 3  # x86_64_paging, amd_npt, intel_ept
+    md = md_unescape(doc.render(next(s for s, _ in shipped if s.name == "intel_ept"))["intel_ept.md"])
+    assert "`!entry.global && entry.vpid == vpid_op`" not in md  # that drop also reads the VPID operand
+    assert "`entry.vpid == vpid_op && !entry.global`" in md
 
 
 def parse_html(text: str) -> Tags:

@@ -1015,7 +1015,7 @@ class Elaborator:
                 ok = False
             elif replace == "plru" and ways & (ways - 1):
                 self.bag.error("E0443", f"expected a power-of-two number of ways for `replace plru` (a tree of "
-                               f"ways - 1 bits), not {ways}: use lru or fifo, or other ways", replace_span)
+                               f"ways - 1 bits), not {ways}: use lru or fifo, or 2, 4, 8... ways", replace_span)
                 ok = False
             elif pages == "whole" and sets != 1:
                 self.bag.error("E0444", f"expected one set for `pages whole` (an entry for a whole large page "
