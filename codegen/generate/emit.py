@@ -59,8 +59,6 @@ def _pyrepr(value) -> str:
         return "{" + ", ".join(f"{_pyrepr(k)}: {_pyrepr(v)}" for k, v in value.items()) + "}"
     if isinstance(value, str):
         return repr(value)
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{_pyrepr(k)}: {_pyrepr(v)}" for k, v in value.items()) + "}"
     if isinstance(value, (int, bool)) or value is None:
         return repr(value)
     raise TypeError(f"cannot embed {type(value).__name__}")

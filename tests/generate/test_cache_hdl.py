@@ -239,6 +239,16 @@ def test_second_eviction_order(tmp_path, replace):
     assert [r[0] for r in results[9:]] == [True, True, False]
 
 
+def test_a_hit_at_the_fill_edge_is_touched_after_the_fill(tmp_path):
+    """LRU, one set of 2 ways. B's fill and the hit on A are at the same edge (A's request
+    is sampled as B's walk ends): the fill touches B's way first, then the hit A's, so A is
+    the most recent and C evicts B (touched the other way round, C would evict A)."""
+    c = view(entries=2, ways=2, replace="lru")
+    results, walks = simulate(c, tmp_path, [t(A), t(B), t(A), t(C), t(A), t(B)])
+    assert [r[0] for r in results] == [False, False, True, False, True, False]
+    assert walks == [A, B, C, B]
+
+
 def test_plru_path_matches_section_3():
     """victim: node = 2*node + 1 + bit[node]; the path to way w is the bits that lead there."""
     c = view(entries=8, ways=8, replace="plru")
