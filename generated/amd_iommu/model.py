@@ -60,176 +60,230 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
     pend_1 = Signal(bool(0))
     sa_1 = Signal(intbv(0)[ADDR_WIDTH:])
     se_1 = Signal(intbv(0)[64:])
-    @always_seq(clk.posedge, reset=rst)
-    def fsm():
+    done_nx = Signal(done.val)
+    a_r_nx = Signal(a_r.val)
+    a_w_nx = Signal(a_w.val)
+    pend_6_nx = Signal(pend_6.val)
+    pend_5_nx = Signal(pend_5.val)
+    pend_4_nx = Signal(pend_4.val)
+    pend_3_nx = Signal(pend_3.val)
+    pend_2_nx = Signal(pend_2.val)
+    pend_1_nx = Signal(pend_1.val)
+    ea_nx = Signal(ea.val)
+    st_nx = Signal(st.val)
+    lvl_nx = Signal(lvl.val)
+    le_nx = Signal(le.val)
+    fault_k_nx = Signal(fault_k.val)
+    flevel_nx = Signal(flevel.val)
+    o_level_nx = Signal(o_level.val)
+    o_pa_nx = Signal(o_pa.val)
+    o_aux_nx = Signal(o_aux.val)
+    o_status_nx = Signal(o_status.val)
+    o_r_PR_nx = Signal(o_r_PR.val)
+    o_r_RZ_nx = Signal(o_r_RZ.val)
+    o_r_PE_nx = Signal(o_r_PE.val)
+    m_we_h = Signal(m_we.val)  # the last request's, held
+    m_size_h = Signal(m_size.val)  # the last request's, held
+    m_addr_h = Signal(m_addr.val)  # the last request's, held
+    m_wdata_h = Signal(m_wdata.val)  # the last request's, held
+    m_valid_h = Signal(bool(0))  # a request the memory has not taken yet
+    @always_comb
+    def logic():
+        """The FSM's decisions, in the cycle their inputs arrive: the next register values
+        (X_nx), and the request ports, driven in the cycle the walker asks."""
+        done_nx.next = done
+        a_r_nx.next = a_r
+        a_w_nx.next = a_w
+        pend_6_nx.next = pend_6
+        pend_5_nx.next = pend_5
+        pend_4_nx.next = pend_4
+        pend_3_nx.next = pend_3
+        pend_2_nx.next = pend_2
+        pend_1_nx.next = pend_1
+        ea_nx.next = ea
+        st_nx.next = st
+        lvl_nx.next = lvl
+        le_nx.next = le
+        fault_k_nx.next = fault_k
+        flevel_nx.next = flevel
+        o_level_nx.next = o_level
+        o_pa_nx.next = o_pa
+        o_aux_nx.next = o_aux
+        o_status_nx.next = o_status
+        o_r_PR_nx.next = o_r_PR
+        o_r_RZ_nx.next = o_r_RZ
+        o_r_PE_nx.next = o_r_PE
+        m_valid.next = m_valid_h
+        m_we.next = m_we_h
+        m_size.next = m_size_h
+        m_addr.next = m_addr_h
+        m_wdata.next = m_wdata_h
         pending = False
         v_r = bool(0)
         v_w = bool(0)
         if done:
-            done.next = False
+            done_nx.next = False
         if st == S.IDLE:
             if start:
-                a_r.next = r_HPT[61]
-                a_w.next = r_HPT[62]
-                pend_6.next = False
-                pend_5.next = False
-                pend_4.next = False
-                pend_3.next = False
-                pend_2.next = False
-                pend_1.next = False
+                a_r_nx.next = r_HPT[61]
+                a_w_nx.next = r_HPT[62]
+                pend_6_nx.next = False
+                pend_5_nx.next = False
+                pend_4_nx.next = False
+                pend_3_nx.next = False
+                pend_2_nx.next = False
+                pend_1_nx.next = False
                 if (r_HPT[12:9]) == 6:  # spec: specs/amd_iommu.vspec:219
                     m_valid.next = True
                     m_we.next = False
                     m_size.next = 3
                     m_addr.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[54:], i_addr[64:57], intbv(0)[3:])
-                    ea.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[54:], i_addr[64:57], intbv(0)[3:])
-                    st.next = S.MWAIT
-                    lvl.next = 6
+                    ea_nx.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[54:], i_addr[64:57], intbv(0)[3:])
+                    st_nx.next = S.MWAIT
+                    lvl_nx.next = 6
                 elif (r_HPT[12:9]) == 5:  # spec: specs/amd_iommu.vspec:219
                     m_valid.next = True
                     m_we.next = False
                     m_size.next = 3
                     m_addr.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
-                    ea.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
-                    st.next = S.MWAIT
-                    lvl.next = 5
+                    ea_nx.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
+                    st_nx.next = S.MWAIT
+                    lvl_nx.next = 5
                 elif (r_HPT[12:9]) == 4:  # spec: specs/amd_iommu.vspec:219
                     m_valid.next = True
                     m_we.next = False
                     m_size.next = 3
                     m_addr.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
-                    ea.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
-                    st.next = S.MWAIT
-                    lvl.next = 4
+                    ea_nx.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                    st_nx.next = S.MWAIT
+                    lvl_nx.next = 4
                 elif (r_HPT[12:9]) == 3:  # spec: specs/amd_iommu.vspec:219
                     m_valid.next = True
                     m_we.next = False
                     m_size.next = 3
                     m_addr.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
-                    ea.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
-                    st.next = S.MWAIT
-                    lvl.next = 3
+                    ea_nx.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                    st_nx.next = S.MWAIT
+                    lvl_nx.next = 3
                 elif (r_HPT[12:9]) == 2:  # spec: specs/amd_iommu.vspec:219
                     m_valid.next = True
                     m_we.next = False
                     m_size.next = 3
                     m_addr.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
-                    ea.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
-                    st.next = S.MWAIT
-                    lvl.next = 2
+                    ea_nx.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                    st_nx.next = S.MWAIT
+                    lvl_nx.next = 2
                 else:  # spec: specs/amd_iommu.vspec:219
                     m_valid.next = True
                     m_we.next = False
                     m_size.next = 3
                     m_addr.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
-                    ea.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
-                    st.next = S.MWAIT
-                    lvl.next = 1
+                    ea_nx.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                    st_nx.next = S.MWAIT
+                    lvl_nx.next = 1
         elif st == S.MWAIT:
-            if m_valid and m_ready:
-                m_valid.next = False
             if m_rvalid:
-                le.next = m_rdata
+                le_nx.next = m_rdata
                 if lvl == 6:  # spec: specs/amd_iommu.vspec:230 level l6
                     if (not m_rdata[0]):  # spec: specs/amd_iommu.vspec:263 fault not_present
-                        fault_k.next = 1
-                        flevel.next = 6
-                        st.next = S.FAULT
+                        fault_k_nx.next = 1
+                        flevel_nx.next = 6
+                        st_nx.next = S.FAULT
                     elif (((m_rdata & intbv(0x1ff0000000000000)[64:]) != 0)):  # spec: specs/amd_iommu.vspec:264 fault reserved
-                        fault_k.next = 2
-                        flevel.next = 6
-                        st.next = S.FAULT
+                        fault_k_nx.next = 2
+                        flevel_nx.next = 6
+                        st_nx.next = S.FAULT
                     elif ((((m_rdata[12:9] == 0) or (m_rdata[12:9] == 7)) and (6 == 6)) or (((m_rdata[12:9] != 0) and (m_rdata[12:9] != 7)) and (m_rdata[12:9] >= 6))):  # spec: specs/amd_iommu.vspec:277 fault bad_level
-                        fault_k.next = 4
-                        flevel.next = 6
-                        st.next = S.FAULT
+                        fault_k_nx.next = 4
+                        flevel_nx.next = 6
+                        st_nx.next = S.FAULT
                     elif (((m_rdata[12:9] == 1) and (i_addr[57:21] != 0)) or ((m_rdata[12:9] == 2) and (i_addr[57:30] != 0)) or ((m_rdata[12:9] == 3) and (i_addr[57:39] != 0)) or ((m_rdata[12:9] == 4) and (i_addr[57:48] != 0))):  # spec: specs/amd_iommu.vspec:280 fault skipped_bits
-                        fault_k.next = 5
-                        flevel.next = 6
-                        st.next = S.FAULT
+                        fault_k_nx.next = 5
+                        flevel_nx.next = 6
+                        st_nx.next = S.FAULT
                     else:
                         v_r = (a_r and m_rdata[61])
-                        a_r.next = v_r
+                        a_r_nx.next = v_r
                         v_w = (a_w and m_rdata[62])
-                        a_w.next = v_w
+                        a_w_nx.next = v_w
                         # pointer ADDR of pde, spec: specs/amd_iommu.vspec:199
                         if m_rdata[12:9] == 5:  # next level, spec: specs/amd_iommu.vspec:222
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
                             m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
-                            ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
-                            st.next = S.MWAIT
-                            lvl.next = 5
+                            ea_nx.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
+                            st_nx.next = S.MWAIT
+                            lvl_nx.next = 5
                         elif m_rdata[12:9] == 4:  # next level, spec: specs/amd_iommu.vspec:222
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
                             m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
-                            ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
-                            st.next = S.MWAIT
-                            lvl.next = 4
+                            ea_nx.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                            st_nx.next = S.MWAIT
+                            lvl_nx.next = 4
                         elif m_rdata[12:9] == 3:  # next level, spec: specs/amd_iommu.vspec:222
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
                             m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
-                            ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
-                            st.next = S.MWAIT
-                            lvl.next = 3
+                            ea_nx.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                            st_nx.next = S.MWAIT
+                            lvl_nx.next = 3
                         elif m_rdata[12:9] == 2:  # next level, spec: specs/amd_iommu.vspec:222
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
                             m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
-                            ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
-                            st.next = S.MWAIT
-                            lvl.next = 2
+                            ea_nx.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                            st_nx.next = S.MWAIT
+                            lvl_nx.next = 2
                         elif m_rdata[12:9] == 1:  # next level, spec: specs/amd_iommu.vspec:222
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
                             m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
-                            ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
-                            st.next = S.MWAIT
-                            lvl.next = 1
+                            ea_nx.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                            st_nx.next = S.MWAIT
+                            lvl_nx.next = 1
                         else:
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
                             m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
-                            ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
-                            st.next = S.MWAIT
-                            lvl.next = 5
+                            ea_nx.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
+                            st_nx.next = S.MWAIT
+                            lvl_nx.next = 5
                 elif lvl == 5:  # spec: specs/amd_iommu.vspec:234 level l5
                     if ((m_rdata[12:9] == 0) or (m_rdata[12:9] == 7)):  # leaf pte, spec: specs/amd_iommu.vspec:203
                         if (not m_rdata[0]):  # spec: specs/amd_iommu.vspec:263 fault not_present
-                            fault_k.next = 1
-                            flevel.next = 5
-                            st.next = S.FAULT
+                            fault_k_nx.next = 1
+                            flevel_nx.next = 5
+                            st_nx.next = S.FAULT
                         elif (((m_rdata & intbv(0x7f0000000000000)[64:]) != 0)):  # spec: specs/amd_iommu.vspec:264 fault reserved
-                            fault_k.next = 2
-                            flevel.next = 5
-                            st.next = S.FAULT
+                            fault_k_nx.next = 2
+                            flevel_nx.next = 5
+                            st_nx.next = S.FAULT
                         elif ((m_rdata[12:9] == 7) and (not ((((((5 == 1) and (((m_rdata[52:12] + 1) & 0xff) != 0)) or (((5 == 2) and (((m_rdata[52:12] + 1) & 0x1ff) == 0)) and (((m_rdata[52:12] + 1) & 0x1ffff) != 0))) or (((5 == 3) and (((m_rdata[52:12] + 1) & 0x3ffff) == 0)) and (((m_rdata[52:12] + 1) & 0x3ffffff) != 0))) or (((5 == 4) and (((m_rdata[52:12] + 1) & 0x7ffffff) == 0)) and (((m_rdata[52:12] + 1) & intbv(0x7ffffffff)[41:]) != 0))) or ((5 == 5) and (((m_rdata[52:12] + 1) & intbv(0xfffffffff)[41:]) == 0))))):  # spec: specs/amd_iommu.vspec:269 fault page_size
-                            fault_k.next = 3
-                            flevel.next = 5
-                            st.next = S.FAULT
+                            fault_k_nx.next = 3
+                            flevel_nx.next = 5
+                            st_nx.next = S.FAULT
                         elif ((((m_rdata[12:9] == 0) or (m_rdata[12:9] == 7)) and (5 == 6)) or (((m_rdata[12:9] != 0) and (m_rdata[12:9] != 7)) and (m_rdata[12:9] >= 5))):  # spec: specs/amd_iommu.vspec:277 fault bad_level
-                            fault_k.next = 4
-                            flevel.next = 5
-                            st.next = S.FAULT
+                            fault_k_nx.next = 4
+                            flevel_nx.next = 5
+                            st_nx.next = S.FAULT
                         else:
                             v_r = (a_r and m_rdata[61])
-                            a_r.next = v_r
+                            a_r_nx.next = v_r
                             v_w = (a_w and m_rdata[62])
-                            a_w.next = v_w
+                            a_w_nx.next = v_w
                             if ((k_write and (not v_w)) or ((not k_write) and (not v_r))):  # spec: specs/amd_iommu.vspec:287 check permission
-                                fault_k.next = 6
-                                flevel.next = 5
-                                st.next = S.FAULT
+                                fault_k_nx.next = 6
+                                flevel_nx.next = 5
+                                st_nx.next = S.FAULT
                             else:
-                                o_level.next = 5
+                                o_level_nx.next = 5
                                 ps5_0 = intbv(0)[7:]
                                 ps5_1 = intbv(0)[6:]
                                 ps5_2 = intbv(0)[6:]
@@ -546,106 +600,106 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                                     leaf_pa[:] = concat(i_addr[64:0])
                                 else:
                                     leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:])
-                                o_pa.next = leaf_pa
-                                o_aux.next = 0
+                                o_pa_nx.next = leaf_pa
+                                o_aux_nx.next = 0
                                 if pending or pend_6 or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
-                                    st.next = S.ADREQ
+                                    st_nx.next = S.ADREQ
                                 else:
-                                    o_status.next = 0
-                                    done.next = True
-                                    st.next = S.IDLE
+                                    o_status_nx.next = 0
+                                    done_nx.next = True
+                                    st_nx.next = S.IDLE
                     else:
                         if (not m_rdata[0]):  # spec: specs/amd_iommu.vspec:263 fault not_present
-                            fault_k.next = 1
-                            flevel.next = 5
-                            st.next = S.FAULT
+                            fault_k_nx.next = 1
+                            flevel_nx.next = 5
+                            st_nx.next = S.FAULT
                         elif (((m_rdata & intbv(0x1ff0000000000000)[64:]) != 0)):  # spec: specs/amd_iommu.vspec:264 fault reserved
-                            fault_k.next = 2
-                            flevel.next = 5
-                            st.next = S.FAULT
+                            fault_k_nx.next = 2
+                            flevel_nx.next = 5
+                            st_nx.next = S.FAULT
                         elif ((((m_rdata[12:9] == 0) or (m_rdata[12:9] == 7)) and (5 == 6)) or (((m_rdata[12:9] != 0) and (m_rdata[12:9] != 7)) and (m_rdata[12:9] >= 5))):  # spec: specs/amd_iommu.vspec:277 fault bad_level
-                            fault_k.next = 4
-                            flevel.next = 5
-                            st.next = S.FAULT
+                            fault_k_nx.next = 4
+                            flevel_nx.next = 5
+                            st_nx.next = S.FAULT
                         elif (((m_rdata[12:9] == 1) and (i_addr[48:21] != 0)) or ((m_rdata[12:9] == 2) and (i_addr[48:30] != 0)) or ((m_rdata[12:9] == 3) and (i_addr[48:39] != 0))):  # spec: specs/amd_iommu.vspec:280 fault skipped_bits
-                            fault_k.next = 5
-                            flevel.next = 5
-                            st.next = S.FAULT
+                            fault_k_nx.next = 5
+                            flevel_nx.next = 5
+                            st_nx.next = S.FAULT
                         else:
                             v_r = (a_r and m_rdata[61])
-                            a_r.next = v_r
+                            a_r_nx.next = v_r
                             v_w = (a_w and m_rdata[62])
-                            a_w.next = v_w
+                            a_w_nx.next = v_w
                             # pointer ADDR of pde, spec: specs/amd_iommu.vspec:199
                             if m_rdata[12:9] == 4:  # next level, spec: specs/amd_iommu.vspec:222
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
                                 m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
-                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
-                                st.next = S.MWAIT
-                                lvl.next = 4
+                                ea_nx.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                                st_nx.next = S.MWAIT
+                                lvl_nx.next = 4
                             elif m_rdata[12:9] == 3:  # next level, spec: specs/amd_iommu.vspec:222
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
                                 m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
-                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
-                                st.next = S.MWAIT
-                                lvl.next = 3
+                                ea_nx.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                                st_nx.next = S.MWAIT
+                                lvl_nx.next = 3
                             elif m_rdata[12:9] == 2:  # next level, spec: specs/amd_iommu.vspec:222
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
                                 m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
-                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
-                                st.next = S.MWAIT
-                                lvl.next = 2
+                                ea_nx.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                                st_nx.next = S.MWAIT
+                                lvl_nx.next = 2
                             elif m_rdata[12:9] == 1:  # next level, spec: specs/amd_iommu.vspec:222
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
                                 m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
-                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
-                                st.next = S.MWAIT
-                                lvl.next = 1
+                                ea_nx.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                                st_nx.next = S.MWAIT
+                                lvl_nx.next = 1
                             else:
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
                                 m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
-                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
-                                st.next = S.MWAIT
-                                lvl.next = 4
+                                ea_nx.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                                st_nx.next = S.MWAIT
+                                lvl_nx.next = 4
                 elif lvl == 4:  # spec: specs/amd_iommu.vspec:239 level l4
                     if ((m_rdata[12:9] == 0) or (m_rdata[12:9] == 7)):  # leaf pte, spec: specs/amd_iommu.vspec:203
                         if (not m_rdata[0]):  # spec: specs/amd_iommu.vspec:263 fault not_present
-                            fault_k.next = 1
-                            flevel.next = 4
-                            st.next = S.FAULT
+                            fault_k_nx.next = 1
+                            flevel_nx.next = 4
+                            st_nx.next = S.FAULT
                         elif (((m_rdata & intbv(0x7f0000000000000)[64:]) != 0)):  # spec: specs/amd_iommu.vspec:264 fault reserved
-                            fault_k.next = 2
-                            flevel.next = 4
-                            st.next = S.FAULT
+                            fault_k_nx.next = 2
+                            flevel_nx.next = 4
+                            st_nx.next = S.FAULT
                         elif ((m_rdata[12:9] == 7) and (not ((((((4 == 1) and (((m_rdata[52:12] + 1) & 0xff) != 0)) or (((4 == 2) and (((m_rdata[52:12] + 1) & 0x1ff) == 0)) and (((m_rdata[52:12] + 1) & 0x1ffff) != 0))) or (((4 == 3) and (((m_rdata[52:12] + 1) & 0x3ffff) == 0)) and (((m_rdata[52:12] + 1) & 0x3ffffff) != 0))) or (((4 == 4) and (((m_rdata[52:12] + 1) & 0x7ffffff) == 0)) and (((m_rdata[52:12] + 1) & intbv(0x7ffffffff)[41:]) != 0))) or ((4 == 5) and (((m_rdata[52:12] + 1) & intbv(0xfffffffff)[41:]) == 0))))):  # spec: specs/amd_iommu.vspec:269 fault page_size
-                            fault_k.next = 3
-                            flevel.next = 4
-                            st.next = S.FAULT
+                            fault_k_nx.next = 3
+                            flevel_nx.next = 4
+                            st_nx.next = S.FAULT
                         elif ((((m_rdata[12:9] == 0) or (m_rdata[12:9] == 7)) and (4 == 6)) or (((m_rdata[12:9] != 0) and (m_rdata[12:9] != 7)) and (m_rdata[12:9] >= 4))):  # spec: specs/amd_iommu.vspec:277 fault bad_level
-                            fault_k.next = 4
-                            flevel.next = 4
-                            st.next = S.FAULT
+                            fault_k_nx.next = 4
+                            flevel_nx.next = 4
+                            st_nx.next = S.FAULT
                         else:
                             v_r = (a_r and m_rdata[61])
-                            a_r.next = v_r
+                            a_r_nx.next = v_r
                             v_w = (a_w and m_rdata[62])
-                            a_w.next = v_w
+                            a_w_nx.next = v_w
                             if ((k_write and (not v_w)) or ((not k_write) and (not v_r))):  # spec: specs/amd_iommu.vspec:287 check permission
-                                fault_k.next = 6
-                                flevel.next = 4
-                                st.next = S.FAULT
+                                fault_k_nx.next = 6
+                                flevel_nx.next = 4
+                                st_nx.next = S.FAULT
                             else:
-                                o_level.next = 4
+                                o_level_nx.next = 4
                                 ps4_0 = intbv(0)[7:]
                                 ps4_1 = intbv(0)[6:]
                                 ps4_2 = intbv(0)[6:]
@@ -962,98 +1016,98 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                                     leaf_pa[:] = concat(i_addr[64:0])
                                 else:
                                     leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:])
-                                o_pa.next = leaf_pa
-                                o_aux.next = 0
+                                o_pa_nx.next = leaf_pa
+                                o_aux_nx.next = 0
                                 if pending or pend_6 or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
-                                    st.next = S.ADREQ
+                                    st_nx.next = S.ADREQ
                                 else:
-                                    o_status.next = 0
-                                    done.next = True
-                                    st.next = S.IDLE
+                                    o_status_nx.next = 0
+                                    done_nx.next = True
+                                    st_nx.next = S.IDLE
                     else:
                         if (not m_rdata[0]):  # spec: specs/amd_iommu.vspec:263 fault not_present
-                            fault_k.next = 1
-                            flevel.next = 4
-                            st.next = S.FAULT
+                            fault_k_nx.next = 1
+                            flevel_nx.next = 4
+                            st_nx.next = S.FAULT
                         elif (((m_rdata & intbv(0x1ff0000000000000)[64:]) != 0)):  # spec: specs/amd_iommu.vspec:264 fault reserved
-                            fault_k.next = 2
-                            flevel.next = 4
-                            st.next = S.FAULT
+                            fault_k_nx.next = 2
+                            flevel_nx.next = 4
+                            st_nx.next = S.FAULT
                         elif ((((m_rdata[12:9] == 0) or (m_rdata[12:9] == 7)) and (4 == 6)) or (((m_rdata[12:9] != 0) and (m_rdata[12:9] != 7)) and (m_rdata[12:9] >= 4))):  # spec: specs/amd_iommu.vspec:277 fault bad_level
-                            fault_k.next = 4
-                            flevel.next = 4
-                            st.next = S.FAULT
+                            fault_k_nx.next = 4
+                            flevel_nx.next = 4
+                            st_nx.next = S.FAULT
                         elif (((m_rdata[12:9] == 1) and (i_addr[39:21] != 0)) or ((m_rdata[12:9] == 2) and (i_addr[39:30] != 0))):  # spec: specs/amd_iommu.vspec:280 fault skipped_bits
-                            fault_k.next = 5
-                            flevel.next = 4
-                            st.next = S.FAULT
+                            fault_k_nx.next = 5
+                            flevel_nx.next = 4
+                            st_nx.next = S.FAULT
                         else:
                             v_r = (a_r and m_rdata[61])
-                            a_r.next = v_r
+                            a_r_nx.next = v_r
                             v_w = (a_w and m_rdata[62])
-                            a_w.next = v_w
+                            a_w_nx.next = v_w
                             # pointer ADDR of pde, spec: specs/amd_iommu.vspec:199
                             if m_rdata[12:9] == 3:  # next level, spec: specs/amd_iommu.vspec:222
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
                                 m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
-                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
-                                st.next = S.MWAIT
-                                lvl.next = 3
+                                ea_nx.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                                st_nx.next = S.MWAIT
+                                lvl_nx.next = 3
                             elif m_rdata[12:9] == 2:  # next level, spec: specs/amd_iommu.vspec:222
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
                                 m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
-                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
-                                st.next = S.MWAIT
-                                lvl.next = 2
+                                ea_nx.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                                st_nx.next = S.MWAIT
+                                lvl_nx.next = 2
                             elif m_rdata[12:9] == 1:  # next level, spec: specs/amd_iommu.vspec:222
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
                                 m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
-                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
-                                st.next = S.MWAIT
-                                lvl.next = 1
+                                ea_nx.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                                st_nx.next = S.MWAIT
+                                lvl_nx.next = 1
                             else:
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
                                 m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
-                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
-                                st.next = S.MWAIT
-                                lvl.next = 3
+                                ea_nx.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                                st_nx.next = S.MWAIT
+                                lvl_nx.next = 3
                 elif lvl == 3:  # spec: specs/amd_iommu.vspec:244 level l3
                     if ((m_rdata[12:9] == 0) or (m_rdata[12:9] == 7)):  # leaf pte, spec: specs/amd_iommu.vspec:203
                         if (not m_rdata[0]):  # spec: specs/amd_iommu.vspec:263 fault not_present
-                            fault_k.next = 1
-                            flevel.next = 3
-                            st.next = S.FAULT
+                            fault_k_nx.next = 1
+                            flevel_nx.next = 3
+                            st_nx.next = S.FAULT
                         elif (((m_rdata & intbv(0x7f0000000000000)[64:]) != 0)):  # spec: specs/amd_iommu.vspec:264 fault reserved
-                            fault_k.next = 2
-                            flevel.next = 3
-                            st.next = S.FAULT
+                            fault_k_nx.next = 2
+                            flevel_nx.next = 3
+                            st_nx.next = S.FAULT
                         elif ((m_rdata[12:9] == 7) and (not ((((((3 == 1) and (((m_rdata[52:12] + 1) & 0xff) != 0)) or (((3 == 2) and (((m_rdata[52:12] + 1) & 0x1ff) == 0)) and (((m_rdata[52:12] + 1) & 0x1ffff) != 0))) or (((3 == 3) and (((m_rdata[52:12] + 1) & 0x3ffff) == 0)) and (((m_rdata[52:12] + 1) & 0x3ffffff) != 0))) or (((3 == 4) and (((m_rdata[52:12] + 1) & 0x7ffffff) == 0)) and (((m_rdata[52:12] + 1) & intbv(0x7ffffffff)[41:]) != 0))) or ((3 == 5) and (((m_rdata[52:12] + 1) & intbv(0xfffffffff)[41:]) == 0))))):  # spec: specs/amd_iommu.vspec:269 fault page_size
-                            fault_k.next = 3
-                            flevel.next = 3
-                            st.next = S.FAULT
+                            fault_k_nx.next = 3
+                            flevel_nx.next = 3
+                            st_nx.next = S.FAULT
                         elif ((((m_rdata[12:9] == 0) or (m_rdata[12:9] == 7)) and (3 == 6)) or (((m_rdata[12:9] != 0) and (m_rdata[12:9] != 7)) and (m_rdata[12:9] >= 3))):  # spec: specs/amd_iommu.vspec:277 fault bad_level
-                            fault_k.next = 4
-                            flevel.next = 3
-                            st.next = S.FAULT
+                            fault_k_nx.next = 4
+                            flevel_nx.next = 3
+                            st_nx.next = S.FAULT
                         else:
                             v_r = (a_r and m_rdata[61])
-                            a_r.next = v_r
+                            a_r_nx.next = v_r
                             v_w = (a_w and m_rdata[62])
-                            a_w.next = v_w
+                            a_w_nx.next = v_w
                             if ((k_write and (not v_w)) or ((not k_write) and (not v_r))):  # spec: specs/amd_iommu.vspec:287 check permission
-                                fault_k.next = 6
-                                flevel.next = 3
-                                st.next = S.FAULT
+                                fault_k_nx.next = 6
+                                flevel_nx.next = 3
+                                st_nx.next = S.FAULT
                             else:
-                                o_level.next = 3
+                                o_level_nx.next = 3
                                 ps3_0 = intbv(0)[7:]
                                 ps3_1 = intbv(0)[6:]
                                 ps3_2 = intbv(0)[6:]
@@ -1370,90 +1424,90 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                                     leaf_pa[:] = concat(i_addr[64:0])
                                 else:
                                     leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:])
-                                o_pa.next = leaf_pa
-                                o_aux.next = 0
+                                o_pa_nx.next = leaf_pa
+                                o_aux_nx.next = 0
                                 if pending or pend_6 or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
-                                    st.next = S.ADREQ
+                                    st_nx.next = S.ADREQ
                                 else:
-                                    o_status.next = 0
-                                    done.next = True
-                                    st.next = S.IDLE
+                                    o_status_nx.next = 0
+                                    done_nx.next = True
+                                    st_nx.next = S.IDLE
                     else:
                         if (not m_rdata[0]):  # spec: specs/amd_iommu.vspec:263 fault not_present
-                            fault_k.next = 1
-                            flevel.next = 3
-                            st.next = S.FAULT
+                            fault_k_nx.next = 1
+                            flevel_nx.next = 3
+                            st_nx.next = S.FAULT
                         elif (((m_rdata & intbv(0x1ff0000000000000)[64:]) != 0)):  # spec: specs/amd_iommu.vspec:264 fault reserved
-                            fault_k.next = 2
-                            flevel.next = 3
-                            st.next = S.FAULT
+                            fault_k_nx.next = 2
+                            flevel_nx.next = 3
+                            st_nx.next = S.FAULT
                         elif ((((m_rdata[12:9] == 0) or (m_rdata[12:9] == 7)) and (3 == 6)) or (((m_rdata[12:9] != 0) and (m_rdata[12:9] != 7)) and (m_rdata[12:9] >= 3))):  # spec: specs/amd_iommu.vspec:277 fault bad_level
-                            fault_k.next = 4
-                            flevel.next = 3
-                            st.next = S.FAULT
+                            fault_k_nx.next = 4
+                            flevel_nx.next = 3
+                            st_nx.next = S.FAULT
                         elif (((m_rdata[12:9] == 1) and (i_addr[30:21] != 0))):  # spec: specs/amd_iommu.vspec:280 fault skipped_bits
-                            fault_k.next = 5
-                            flevel.next = 3
-                            st.next = S.FAULT
+                            fault_k_nx.next = 5
+                            flevel_nx.next = 3
+                            st_nx.next = S.FAULT
                         else:
                             v_r = (a_r and m_rdata[61])
-                            a_r.next = v_r
+                            a_r_nx.next = v_r
                             v_w = (a_w and m_rdata[62])
-                            a_w.next = v_w
+                            a_w_nx.next = v_w
                             # pointer ADDR of pde, spec: specs/amd_iommu.vspec:199
                             if m_rdata[12:9] == 2:  # next level, spec: specs/amd_iommu.vspec:222
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
                                 m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
-                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
-                                st.next = S.MWAIT
-                                lvl.next = 2
+                                ea_nx.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                                st_nx.next = S.MWAIT
+                                lvl_nx.next = 2
                             elif m_rdata[12:9] == 1:  # next level, spec: specs/amd_iommu.vspec:222
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
                                 m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
-                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
-                                st.next = S.MWAIT
-                                lvl.next = 1
+                                ea_nx.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                                st_nx.next = S.MWAIT
+                                lvl_nx.next = 1
                             else:
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
                                 m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
-                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
-                                st.next = S.MWAIT
-                                lvl.next = 2
+                                ea_nx.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                                st_nx.next = S.MWAIT
+                                lvl_nx.next = 2
                 elif lvl == 2:  # spec: specs/amd_iommu.vspec:249 level l2
                     if ((m_rdata[12:9] == 0) or (m_rdata[12:9] == 7)):  # leaf pte, spec: specs/amd_iommu.vspec:203
                         if (not m_rdata[0]):  # spec: specs/amd_iommu.vspec:263 fault not_present
-                            fault_k.next = 1
-                            flevel.next = 2
-                            st.next = S.FAULT
+                            fault_k_nx.next = 1
+                            flevel_nx.next = 2
+                            st_nx.next = S.FAULT
                         elif (((m_rdata & intbv(0x7f0000000000000)[64:]) != 0)):  # spec: specs/amd_iommu.vspec:264 fault reserved
-                            fault_k.next = 2
-                            flevel.next = 2
-                            st.next = S.FAULT
+                            fault_k_nx.next = 2
+                            flevel_nx.next = 2
+                            st_nx.next = S.FAULT
                         elif ((m_rdata[12:9] == 7) and (not ((((((2 == 1) and (((m_rdata[52:12] + 1) & 0xff) != 0)) or (((2 == 2) and (((m_rdata[52:12] + 1) & 0x1ff) == 0)) and (((m_rdata[52:12] + 1) & 0x1ffff) != 0))) or (((2 == 3) and (((m_rdata[52:12] + 1) & 0x3ffff) == 0)) and (((m_rdata[52:12] + 1) & 0x3ffffff) != 0))) or (((2 == 4) and (((m_rdata[52:12] + 1) & 0x7ffffff) == 0)) and (((m_rdata[52:12] + 1) & intbv(0x7ffffffff)[41:]) != 0))) or ((2 == 5) and (((m_rdata[52:12] + 1) & intbv(0xfffffffff)[41:]) == 0))))):  # spec: specs/amd_iommu.vspec:269 fault page_size
-                            fault_k.next = 3
-                            flevel.next = 2
-                            st.next = S.FAULT
+                            fault_k_nx.next = 3
+                            flevel_nx.next = 2
+                            st_nx.next = S.FAULT
                         elif ((((m_rdata[12:9] == 0) or (m_rdata[12:9] == 7)) and (2 == 6)) or (((m_rdata[12:9] != 0) and (m_rdata[12:9] != 7)) and (m_rdata[12:9] >= 2))):  # spec: specs/amd_iommu.vspec:277 fault bad_level
-                            fault_k.next = 4
-                            flevel.next = 2
-                            st.next = S.FAULT
+                            fault_k_nx.next = 4
+                            flevel_nx.next = 2
+                            st_nx.next = S.FAULT
                         else:
                             v_r = (a_r and m_rdata[61])
-                            a_r.next = v_r
+                            a_r_nx.next = v_r
                             v_w = (a_w and m_rdata[62])
-                            a_w.next = v_w
+                            a_w_nx.next = v_w
                             if ((k_write and (not v_w)) or ((not k_write) and (not v_r))):  # spec: specs/amd_iommu.vspec:287 check permission
-                                fault_k.next = 6
-                                flevel.next = 2
-                                st.next = S.FAULT
+                                fault_k_nx.next = 6
+                                flevel_nx.next = 2
+                                st_nx.next = S.FAULT
                             else:
-                                o_level.next = 2
+                                o_level_nx.next = 2
                                 ps2_0 = intbv(0)[7:]
                                 ps2_1 = intbv(0)[6:]
                                 ps2_2 = intbv(0)[6:]
@@ -1770,81 +1824,81 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                                     leaf_pa[:] = concat(i_addr[64:0])
                                 else:
                                     leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:])
-                                o_pa.next = leaf_pa
-                                o_aux.next = 0
+                                o_pa_nx.next = leaf_pa
+                                o_aux_nx.next = 0
                                 if pending or pend_6 or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
-                                    st.next = S.ADREQ
+                                    st_nx.next = S.ADREQ
                                 else:
-                                    o_status.next = 0
-                                    done.next = True
-                                    st.next = S.IDLE
+                                    o_status_nx.next = 0
+                                    done_nx.next = True
+                                    st_nx.next = S.IDLE
                     else:
                         if (not m_rdata[0]):  # spec: specs/amd_iommu.vspec:263 fault not_present
-                            fault_k.next = 1
-                            flevel.next = 2
-                            st.next = S.FAULT
+                            fault_k_nx.next = 1
+                            flevel_nx.next = 2
+                            st_nx.next = S.FAULT
                         elif (((m_rdata & intbv(0x1ff0000000000000)[64:]) != 0)):  # spec: specs/amd_iommu.vspec:264 fault reserved
-                            fault_k.next = 2
-                            flevel.next = 2
-                            st.next = S.FAULT
+                            fault_k_nx.next = 2
+                            flevel_nx.next = 2
+                            st_nx.next = S.FAULT
                         elif ((((m_rdata[12:9] == 0) or (m_rdata[12:9] == 7)) and (2 == 6)) or (((m_rdata[12:9] != 0) and (m_rdata[12:9] != 7)) and (m_rdata[12:9] >= 2))):  # spec: specs/amd_iommu.vspec:277 fault bad_level
-                            fault_k.next = 4
-                            flevel.next = 2
-                            st.next = S.FAULT
+                            fault_k_nx.next = 4
+                            flevel_nx.next = 2
+                            st_nx.next = S.FAULT
                         elif False:  # spec: specs/amd_iommu.vspec:280 fault skipped_bits
-                            fault_k.next = 5
-                            flevel.next = 2
-                            st.next = S.FAULT
+                            fault_k_nx.next = 5
+                            flevel_nx.next = 2
+                            st_nx.next = S.FAULT
                         else:
                             v_r = (a_r and m_rdata[61])
-                            a_r.next = v_r
+                            a_r_nx.next = v_r
                             v_w = (a_w and m_rdata[62])
-                            a_w.next = v_w
+                            a_w_nx.next = v_w
                             # pointer ADDR of pde, spec: specs/amd_iommu.vspec:199
                             if m_rdata[12:9] == 1:  # next level, spec: specs/amd_iommu.vspec:222
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
                                 m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
-                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
-                                st.next = S.MWAIT
-                                lvl.next = 1
+                                ea_nx.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                                st_nx.next = S.MWAIT
+                                lvl_nx.next = 1
                             else:
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
                                 m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
-                                ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
-                                st.next = S.MWAIT
-                                lvl.next = 1
+                                ea_nx.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                                st_nx.next = S.MWAIT
+                                lvl_nx.next = 1
                 elif lvl == 1:  # spec: specs/amd_iommu.vspec:254 level l1
                     if (not m_rdata[0]):  # spec: specs/amd_iommu.vspec:263 fault not_present
-                        fault_k.next = 1
-                        flevel.next = 1
-                        st.next = S.FAULT
+                        fault_k_nx.next = 1
+                        flevel_nx.next = 1
+                        st_nx.next = S.FAULT
                     elif (((m_rdata & intbv(0x7f0000000000000)[64:]) != 0)):  # spec: specs/amd_iommu.vspec:264 fault reserved
-                        fault_k.next = 2
-                        flevel.next = 1
-                        st.next = S.FAULT
+                        fault_k_nx.next = 2
+                        flevel_nx.next = 1
+                        st_nx.next = S.FAULT
                     elif ((m_rdata[12:9] == 7) and (not ((((((1 == 1) and (((m_rdata[52:12] + 1) & 0xff) != 0)) or (((1 == 2) and (((m_rdata[52:12] + 1) & 0x1ff) == 0)) and (((m_rdata[52:12] + 1) & 0x1ffff) != 0))) or (((1 == 3) and (((m_rdata[52:12] + 1) & 0x3ffff) == 0)) and (((m_rdata[52:12] + 1) & 0x3ffffff) != 0))) or (((1 == 4) and (((m_rdata[52:12] + 1) & 0x7ffffff) == 0)) and (((m_rdata[52:12] + 1) & intbv(0x7ffffffff)[41:]) != 0))) or ((1 == 5) and (((m_rdata[52:12] + 1) & intbv(0xfffffffff)[41:]) == 0))))):  # spec: specs/amd_iommu.vspec:269 fault page_size
-                        fault_k.next = 3
-                        flevel.next = 1
-                        st.next = S.FAULT
+                        fault_k_nx.next = 3
+                        flevel_nx.next = 1
+                        st_nx.next = S.FAULT
                     elif ((((m_rdata[12:9] == 0) or (m_rdata[12:9] == 7)) and (1 == 6)) or (((m_rdata[12:9] != 0) and (m_rdata[12:9] != 7)) and (m_rdata[12:9] >= 1))):  # spec: specs/amd_iommu.vspec:277 fault bad_level
-                        fault_k.next = 4
-                        flevel.next = 1
-                        st.next = S.FAULT
+                        fault_k_nx.next = 4
+                        flevel_nx.next = 1
+                        st_nx.next = S.FAULT
                     else:
                         v_r = (a_r and m_rdata[61])
-                        a_r.next = v_r
+                        a_r_nx.next = v_r
                         v_w = (a_w and m_rdata[62])
-                        a_w.next = v_w
+                        a_w_nx.next = v_w
                         if ((k_write and (not v_w)) or ((not k_write) and (not v_r))):  # spec: specs/amd_iommu.vspec:287 check permission
-                            fault_k.next = 6
-                            flevel.next = 1
-                            st.next = S.FAULT
+                            fault_k_nx.next = 6
+                            flevel_nx.next = 1
+                            st_nx.next = S.FAULT
                         else:
-                            o_level.next = 1
+                            o_level_nx.next = 1
                             ps1_0 = intbv(0)[7:]
                             ps1_1 = intbv(0)[6:]
                             ps1_2 = intbv(0)[6:]
@@ -2161,85 +2215,112 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                                 leaf_pa[:] = concat(i_addr[64:0])
                             else:
                                 leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:])
-                            o_pa.next = leaf_pa
-                            o_aux.next = 0
+                            o_pa_nx.next = leaf_pa
+                            o_aux_nx.next = 0
                             if pending or pend_6 or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
-                                st.next = S.ADREQ
+                                st_nx.next = S.ADREQ
                             else:
-                                o_status.next = 0
-                                done.next = True
-                                st.next = S.IDLE
+                                o_status_nx.next = 0
+                                done_nx.next = True
+                                st_nx.next = S.IDLE
         elif st == S.FAULT:
-            o_status.next = fault_k
-            o_level.next = flevel
-            o_aux.next = 0
-            o_r_PR.next = (fault_k[3:] != 1)
-            o_r_RZ.next = (fault_k[3:] == 2)
-            o_r_PE.next = (fault_k[3:] == 6)
-            done.next = True
-            st.next = S.IDLE
+            o_status_nx.next = fault_k
+            o_level_nx.next = flevel
+            o_aux_nx.next = 0
+            o_r_PR_nx.next = (fault_k[3:] != 1)
+            o_r_RZ_nx.next = (fault_k[3:] == 2)
+            o_r_PE_nx.next = (fault_k[3:] == 6)
+            done_nx.next = True
+            st_nx.next = S.IDLE
         elif st == S.ADREQ:
             if pend_6:
-                pend_6.next = False
+                pend_6_nx.next = False
                 m_valid.next = True
                 m_we.next = True
                 m_size.next = 3
                 m_addr.next = sa_6
                 m_wdata.next = se_6
-                st.next = S.ADWAIT
+                st_nx.next = S.ADWAIT
             elif pend_5:
-                pend_5.next = False
+                pend_5_nx.next = False
                 m_valid.next = True
                 m_we.next = True
                 m_size.next = 3
                 m_addr.next = sa_5
                 m_wdata.next = se_5
-                st.next = S.ADWAIT
+                st_nx.next = S.ADWAIT
             elif pend_4:
-                pend_4.next = False
+                pend_4_nx.next = False
                 m_valid.next = True
                 m_we.next = True
                 m_size.next = 3
                 m_addr.next = sa_4
                 m_wdata.next = se_4
-                st.next = S.ADWAIT
+                st_nx.next = S.ADWAIT
             elif pend_3:
-                pend_3.next = False
+                pend_3_nx.next = False
                 m_valid.next = True
                 m_we.next = True
                 m_size.next = 3
                 m_addr.next = sa_3
                 m_wdata.next = se_3
-                st.next = S.ADWAIT
+                st_nx.next = S.ADWAIT
             elif pend_2:
-                pend_2.next = False
+                pend_2_nx.next = False
                 m_valid.next = True
                 m_we.next = True
                 m_size.next = 3
                 m_addr.next = sa_2
                 m_wdata.next = se_2
-                st.next = S.ADWAIT
+                st_nx.next = S.ADWAIT
             elif pend_1:
-                pend_1.next = False
+                pend_1_nx.next = False
                 m_valid.next = True
                 m_we.next = True
                 m_size.next = 3
                 m_addr.next = sa_1
                 m_wdata.next = se_1
-                st.next = S.ADWAIT
+                st_nx.next = S.ADWAIT
             else:
-                o_status.next = 0
-                done.next = True
-                st.next = S.IDLE
+                o_status_nx.next = 0
+                done_nx.next = True
+                st_nx.next = S.IDLE
         elif st == S.ADWAIT:
-            if m_valid and m_ready:
-                m_valid.next = False
             if m_rvalid:
                 m_we.next = False
-                st.next = S.ADREQ
+                st_nx.next = S.ADREQ
         else:
-            st.next = S.IDLE  # an unused state encoding returns to idle
-    return fsm
+            st_nx.next = S.IDLE  # an unused state encoding returns to idle
+    @always_seq(clk.posedge, reset=rst)
+    def fsm():
+        done.next = done_nx
+        a_r.next = a_r_nx
+        a_w.next = a_w_nx
+        pend_6.next = pend_6_nx
+        pend_5.next = pend_5_nx
+        pend_4.next = pend_4_nx
+        pend_3.next = pend_3_nx
+        pend_2.next = pend_2_nx
+        pend_1.next = pend_1_nx
+        ea.next = ea_nx
+        st.next = st_nx
+        lvl.next = lvl_nx
+        le.next = le_nx
+        fault_k.next = fault_k_nx
+        flevel.next = flevel_nx
+        o_level.next = o_level_nx
+        o_pa.next = o_pa_nx
+        o_aux.next = o_aux_nx
+        o_status.next = o_status_nx
+        o_r_PR.next = o_r_PR_nx
+        o_r_RZ.next = o_r_RZ_nx
+        o_r_PE.next = o_r_PE_nx
+        m_valid_h.next = m_valid and not m_ready
+        m_we_h.next = m_we
+        m_size_h.next = m_size
+        m_addr_h.next = m_addr
+        m_wdata_h.next = m_wdata
+    return logic, fsm
 
 
 @block

@@ -562,6 +562,43 @@ class WalkerView:
         heads.append("else:" if heads else "if True:")
         return [(head, lv) for head, (_, lv) in zip(heads, branches)]
 
+    def request_ports(self, access: tuple[str, ...] = (), update: bool = False) -> list[str]:
+        """The ports that carry this walker's requests: to memory, or (a guest) to the host
+        walker, with the host's access bits `access`. Mealy outputs: the FSM drives them in
+        the cycle it decides to ask (from the response that arrives in that cycle), and a
+        register holds them until the next request; the valid flag comes first."""
+        if self.role == "guest":
+            return ["x_valid", "x_pwrite", "x_addr", "x_waddr", "x_wdata", "x_on_table"] \
+                + (["x_update"] if update else []) + [f"hk_{a}" for a in access]
+        return ["m_valid", "m_we", "m_size", "m_addr", "m_wdata"]
+
+    def two_process(self, body: str, ports: list[str]) -> dict:
+        """The FSM body written for one clocked process (`X.next = ...` takes effect at
+        the edge) as the combinational half of two: every register X it sets is set as
+        X_nx, which the clocked half copies at the edge; the request ports `ports` it sets
+        are driven at once (a request made in the cycle the response arrives, not one edge
+        later), and read back from their held copies P_h. Same decisions, same order of
+        requests: only the request moves forward by a cycle."""
+        import re
+        wrote = re.compile(r"\b(\w+)\.next(\s*=|\[)")  # X.next = v, X.next[i] = b
+        registers: list[str] = []
+
+        def rename(m: re.Match) -> str:
+            name = m.group(1)
+            if name in ports:
+                return m.group(0)
+            if name not in registers:
+                registers.append(name)
+            return f"{name}_nx.next{m.group(2)}"
+        text = wrote.sub(rename, body)
+        valid = ports[0]
+        if re.search(rf"\b{valid}\b(?!\.next)", text):
+            raise ValueError(f"the walker FSM reads its request flag {valid}")  # a template bug
+        used = [p for p in ports if re.search(rf"\b{p}\.next", text)]
+        for p in used[1:]:
+            text = re.sub(rf"\b{p}\b(?!\.next)", f"{p}_h", text)
+        return {"body": text, "registers": registers, "ports": used}
+
     def hdl_states(self) -> list[str]:
         """The FSM states this role uses (an unused state would be an incomplete case)."""
         states = ["IDLE", "XWAIT", "NFAULT"] if self.role == "guest" else ["IDLE", "MWAIT"]
