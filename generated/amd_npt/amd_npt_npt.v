@@ -127,126 +127,63 @@ reg x_on_table;
 reg x_pwrite;
 wire x_table;
 reg walker_host0_a_rw;
-reg walker_host0_a_rw_nx;
 reg walker_host0_a_us;
-reg walker_host0_a_us_nx;
 reg walker_host0_a_xd;
-reg walker_host0_a_xd_nx;
-reg walker_host0_done_nx;
 reg [63:0] walker_host0_ea;
-reg [63:0] walker_host0_ea_nx;
 reg [7:0] walker_host0_fault_k;
-reg [7:0] walker_host0_fault_k_nx;
 reg [2:0] walker_host0_flevel;
-reg [2:0] walker_host0_flevel_nx;
 reg [63:0] walker_host0_le;
-reg [63:0] walker_host0_le_nx;
 reg [2:0] walker_host0_lvl;
-reg [2:0] walker_host0_lvl_nx;
 reg [63:0] walker_host0_m_addr_h;
 reg [2:0] walker_host0_m_size_h;
 reg walker_host0_m_valid_h;
 reg [63:0] walker_host0_m_wdata_h;
 reg walker_host0_m_we_h;
-reg [2:0] walker_host0_o_aux_nx;
-reg [2:0] walker_host0_o_level_nx;
-reg [63:0] walker_host0_o_pa_nx;
-reg [63:0] walker_host0_o_r_cr2_nx;
-reg [31:0] walker_host0_o_r_error_code_nx;
-reg [7:0] walker_host0_o_r_vector_nx;
-reg [7:0] walker_host0_o_status_nx;
 reg walker_host0_pend_1;
-reg walker_host0_pend_1_nx;
 reg walker_host0_pend_2;
-reg walker_host0_pend_2_nx;
 reg walker_host0_pend_3;
-reg walker_host0_pend_3_nx;
 reg walker_host0_pend_4;
-reg walker_host0_pend_4_nx;
 reg walker_host0_pend_5;
-reg walker_host0_pend_5_nx;
 reg [63:0] walker_host0_sa_1;
-reg [63:0] walker_host0_sa_1_nx;
 reg [63:0] walker_host0_sa_2;
-reg [63:0] walker_host0_sa_2_nx;
 reg [63:0] walker_host0_sa_3;
-reg [63:0] walker_host0_sa_3_nx;
 wire [63:0] walker_host0_sa_4;
 wire [63:0] walker_host0_sa_5;
 reg [63:0] walker_host0_se_1;
-reg [63:0] walker_host0_se_1_nx;
 reg [63:0] walker_host0_se_2;
-reg [63:0] walker_host0_se_2_nx;
 reg [63:0] walker_host0_se_3;
-reg [63:0] walker_host0_se_3_nx;
 wire [63:0] walker_host0_se_4;
 wire [63:0] walker_host0_se_5;
 reg [3:0] walker_host0_st;
-reg [3:0] walker_host0_st_nx;
 reg walker_guest0_a_rw;
-reg walker_guest0_a_rw_nx;
 reg walker_guest0_a_us;
-reg walker_guest0_a_us_nx;
 reg walker_guest0_a_xd;
-reg walker_guest0_a_xd_nx;
-reg walker_guest0_done_nx;
 reg [7:0] walker_guest0_fault_k;
-reg [7:0] walker_guest0_fault_k_nx;
 reg [2:0] walker_guest0_flevel;
-reg [2:0] walker_guest0_flevel_nx;
 reg walker_guest0_hk_fetch_h;
 reg walker_guest0_hk_user_h;
 reg walker_guest0_hk_write_h;
 reg [63:0] walker_guest0_le;
-reg [63:0] walker_guest0_le_nx;
 reg [2:0] walker_guest0_lvl;
-reg [2:0] walker_guest0_lvl_nx;
-reg [2:0] walker_guest0_o_aux_nx;
-reg [2:0] walker_guest0_o_level_nx;
-reg [63:0] walker_guest0_o_n_exitcode_nx;
-reg [63:0] walker_guest0_o_n_exitinfo1_nx;
-reg [63:0] walker_guest0_o_n_exitinfo2_nx;
-reg [63:0] walker_guest0_o_pa_nx;
-reg [31:0] walker_guest0_o_r1_error_code_nx;
-reg [7:0] walker_guest0_o_r1_vector_nx;
-reg [63:0] walker_guest0_o_r_cr2_nx;
-reg [31:0] walker_guest0_o_r_error_code_nx;
-reg [7:0] walker_guest0_o_r_vector_nx;
-reg [7:0] walker_guest0_o_status_nx;
 reg walker_guest0_pend_1;
-reg walker_guest0_pend_1_nx;
 reg walker_guest0_pend_2;
-reg walker_guest0_pend_2_nx;
 reg walker_guest0_pend_3;
-reg walker_guest0_pend_3_nx;
 reg walker_guest0_pend_4;
-reg walker_guest0_pend_4_nx;
 reg walker_guest0_pend_5;
-reg walker_guest0_pend_5_nx;
 reg [63:0] walker_guest0_sa_1;
-reg [63:0] walker_guest0_sa_1_nx;
 reg [63:0] walker_guest0_sa_2;
-reg [63:0] walker_guest0_sa_2_nx;
 reg [63:0] walker_guest0_sa_3;
-reg [63:0] walker_guest0_sa_3_nx;
 wire [63:0] walker_guest0_sa_4;
 wire [63:0] walker_guest0_sa_5;
 reg [63:0] walker_guest0_se_1;
-reg [63:0] walker_guest0_se_1_nx;
 reg [63:0] walker_guest0_se_2;
-reg [63:0] walker_guest0_se_2_nx;
 reg [63:0] walker_guest0_se_3;
-reg [63:0] walker_guest0_se_3_nx;
 wire [63:0] walker_guest0_se_4;
 wire [63:0] walker_guest0_se_5;
 reg [63:0] walker_guest0_sg_1;
-reg [63:0] walker_guest0_sg_1_nx;
 reg [63:0] walker_guest0_sg_2;
-reg [63:0] walker_guest0_sg_2_nx;
 reg [63:0] walker_guest0_sg_3;
-reg [63:0] walker_guest0_sg_3_nx;
 reg [2:0] walker_guest0_st;
-reg [2:0] walker_guest0_st_nx;
 reg [63:0] walker_guest0_x_addr_h;
 reg walker_guest0_x_on_table_h;
 reg walker_guest0_x_pwrite_h;
@@ -262,7 +199,7 @@ assign walker_guest0_sa_5 = 64'd0;
 assign walker_guest0_se_4 = 64'd0;
 assign walker_guest0_se_5 = 64'd0;
 
-always @(walker_host0_a_rw, walker_host0_a_us, walker_host0_a_xd, x_done, walker_host0_ea, walker_host0_fault_k, walker_host0_flevel, x_addr, hk_fetch, hk_user, hk_write, walker_host0_le, walker_host0_lvl, walker_host0_m_addr_h, m_rdata, m_rvalid, walker_host0_m_size_h, walker_host0_m_valid_h, walker_host0_m_wdata_h, walker_host0_m_we_h, x_aux, x_level, x_pa, h_r_cr2, h_r_error_code, h_r_vector, x_status, walker_host0_pend_1, walker_host0_pend_2, walker_host0_pend_3, walker_host0_pend_4, walker_host0_pend_5, hb_CR0, hb_CR3, hb_CR4, hb_EFER, hb_PKRU, hb_RFLAGS, walker_host0_sa_1, walker_host0_sa_2, walker_host0_sa_3, walker_host0_sa_4, walker_host0_sa_5, walker_host0_se_1, walker_host0_se_2, walker_host0_se_3, walker_host0_se_4, walker_host0_se_5, walker_host0_st, x_valid, x_off, x_pwrite, x_table, x_waddr, x_wdata) begin: walker_host0_logic
+always @(walker_host0_a_rw, walker_host0_a_us, walker_host0_a_xd, x_done, walker_host0_ea, x_addr, hk_fetch, hk_user, hk_write, walker_host0_le, walker_host0_lvl, walker_host0_m_addr_h, m_rdata, m_rvalid, walker_host0_m_size_h, walker_host0_m_valid_h, walker_host0_m_wdata_h, walker_host0_m_we_h, x_pa, walker_host0_pend_1, walker_host0_pend_2, walker_host0_pend_3, walker_host0_pend_4, walker_host0_pend_5, hb_CR0, hb_CR3, hb_CR4, hb_EFER, hb_PKRU, hb_RFLAGS, walker_host0_sa_1, walker_host0_sa_2, walker_host0_sa_3, walker_host0_sa_4, walker_host0_sa_5, walker_host0_se_1, walker_host0_se_2, walker_host0_se_3, walker_host0_se_4, walker_host0_se_5, walker_host0_st, x_valid, x_off, x_pwrite, x_table, x_waddr, x_wdata) begin: walker_host0_logic
     reg pending;
     reg [64-1:0] uw;
     reg used;
@@ -281,34 +218,6 @@ always @(walker_host0_a_rw, walker_host0_a_us, walker_host0_a_xd, x_done, walker
     reg [48-1:0] in8;
     reg [64-1:0] in9;
     reg [48-1:0] in10;
-    walker_host0_done_nx = x_done;
-    walker_host0_o_status_nx = x_status;
-    walker_host0_st_nx = walker_host0_st;
-    walker_host0_o_level_nx = x_level;
-    walker_host0_o_aux_nx = x_aux;
-    walker_host0_o_pa_nx = x_pa;
-    walker_host0_a_rw_nx = walker_host0_a_rw;
-    walker_host0_a_us_nx = walker_host0_a_us;
-    walker_host0_a_xd_nx = walker_host0_a_xd;
-    walker_host0_pend_5_nx = walker_host0_pend_5;
-    walker_host0_pend_4_nx = walker_host0_pend_4;
-    walker_host0_pend_3_nx = walker_host0_pend_3;
-    walker_host0_pend_2_nx = walker_host0_pend_2;
-    walker_host0_pend_1_nx = walker_host0_pend_1;
-    walker_host0_le_nx = walker_host0_le;
-    walker_host0_fault_k_nx = walker_host0_fault_k;
-    walker_host0_flevel_nx = walker_host0_flevel;
-    walker_host0_ea_nx = walker_host0_ea;
-    walker_host0_lvl_nx = walker_host0_lvl;
-    walker_host0_se_3_nx = walker_host0_se_3;
-    walker_host0_sa_3_nx = walker_host0_sa_3;
-    walker_host0_se_2_nx = walker_host0_se_2;
-    walker_host0_sa_2_nx = walker_host0_sa_2;
-    walker_host0_se_1_nx = walker_host0_se_1;
-    walker_host0_sa_1_nx = walker_host0_sa_1;
-    walker_host0_o_r_vector_nx = h_r_vector;
-    walker_host0_o_r_error_code_nx = h_r_error_code;
-    walker_host0_o_r_cr2_nx = h_r_cr2;
     m_valid = walker_host0_m_valid_h;
     m_we = walker_host0_m_we_h;
     m_size = walker_host0_m_size_h;
@@ -322,12 +231,9 @@ always @(walker_host0_a_rw, walker_host0_a_us, walker_host0_a_xd, x_done, walker
     v_us = (0 != 0);
     v_xd = (0 != 0);
     if (x_done) begin
-        walker_host0_done_nx = 1'b0;
     end
     if (((walker_host0_st == 4'b0000) || ((walker_host0_st == 4'b0111) && m_rvalid))) begin
         if ((walker_host0_st == 4'b0111)) begin
-            walker_host0_o_status_nx = 0;
-            walker_host0_st_nx = 4'b0000;
         end
         if (x_valid) begin
             if (x_pwrite) begin
@@ -336,36 +242,19 @@ always @(walker_host0_a_rw, walker_host0_a_us, walker_host0_a_xd, x_done, walker
                 m_size = 3;
                 m_addr = x_waddr;
                 m_wdata = x_wdata;
-                walker_host0_st_nx = 4'b1000;
             end
             else begin
                 if (x_off) begin
-                    walker_host0_o_level_nx = 7;
-                    walker_host0_o_aux_nx = 0;
-                    walker_host0_o_pa_nx = x_addr;
                     if (x_table) begin
                         m_valid = 1'b1;
                         m_we = 1'b0;
                         m_size = 3;
                         m_addr = x_addr;
-                        walker_host0_st_nx = 4'b0111;
                     end
                     else begin
-                        walker_host0_o_status_nx = 0;
-                        walker_host0_done_nx = 1'b1;
-                        walker_host0_st_nx = 4'b0000;
                     end
                 end
                 else begin
-                    walker_host0_a_rw_nx = 1'b1;
-                    walker_host0_a_us_nx = 1'b1;
-                    walker_host0_a_xd_nx = 1'b0;
-                    walker_host0_pend_5_nx = 1'b0;
-                    walker_host0_pend_4_nx = 1'b0;
-                    walker_host0_pend_3_nx = 1'b0;
-                    walker_host0_pend_2_nx = 1'b0;
-                    walker_host0_pend_1_nx = 1'b0;
-                    walker_host0_le_nx = 0;
                     in0 = 64'h0;
                     in1 = 64'h0;
                     in2 = 64'h0;
@@ -404,9 +293,6 @@ always @(walker_host0_a_rw, walker_host0_a_us, walker_host0_a_xd, x_done, walker
                         in0 = in6;
                     end
                     if ((hb_CR4[5] && (x_addr != in0))) begin
-                        walker_host0_fault_k_nx = 10;
-                        walker_host0_flevel_nx = 0;
-                        walker_host0_st_nx = 4'b0010;
                     end
                     else begin
                         if (hb_CR4[12]) begin
@@ -414,18 +300,12 @@ always @(walker_host0_a_rw, walker_host0_a_us, walker_host0_a_xd, x_done, walker
                             m_we = 1'b0;
                             m_size = 3;
                             m_addr = ({16'h0, hb_CR3[48-1:12], 12'h0} + {52'h0, x_addr[57-1:48], 3'h0});
-                            walker_host0_ea_nx = ({16'h0, hb_CR3[48-1:12], 12'h0} + {52'h0, x_addr[57-1:48], 3'h0});
-                            walker_host0_st_nx = 4'b0001;
-                            walker_host0_lvl_nx = 5;
                         end
                         else begin
                             m_valid = 1'b1;
                             m_we = 1'b0;
                             m_size = 3;
                             m_addr = ({16'h0, hb_CR3[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
-                            walker_host0_ea_nx = ({16'h0, hb_CR3[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
-                            walker_host0_st_nx = 4'b0001;
-                            walker_host0_lvl_nx = 4;
                         end
                     end
                 end
@@ -508,124 +388,67 @@ always @(walker_host0_a_rw, walker_host0_a_us, walker_host0_a_xd, x_done, walker
                 end
             end
             if (used) begin
-                walker_host0_le_nx = uw;
                 m_valid = 1'b1;
                 m_we = 1'b1;
                 m_size = 3;
                 m_addr = walker_host0_ea;
                 m_wdata = uw;
-                walker_host0_st_nx = 4'b0101;
             end
             else begin
-                walker_host0_le_nx = m_rdata;
                 case (walker_host0_lvl)
                     'h5: begin
                         if ((!m_rdata[0])) begin
-                            walker_host0_fault_k_nx = 1;
-                            walker_host0_flevel_nx = 5;
-                            walker_host0_st_nx = 4'b0010;
                         end
                         else if ((((m_rdata & 64'hf000000000080) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
-                            walker_host0_fault_k_nx = 2;
-                            walker_host0_flevel_nx = 5;
-                            walker_host0_st_nx = 4'b0010;
                         end
                         else begin
                             v_rw = (walker_host0_a_rw && m_rdata[1]);
-                            walker_host0_a_rw_nx = v_rw;
                             v_us = (walker_host0_a_us && m_rdata[2]);
-                            walker_host0_a_us_nx = v_us;
                             v_xd = (walker_host0_a_xd || (m_rdata[63] && hb_EFER[11]));
-                            walker_host0_a_xd_nx = v_xd;
                             m_valid = 1'b1;
                             m_we = 1'b0;
                             m_size = 3;
                             m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
-                            walker_host0_ea_nx = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
-                            walker_host0_st_nx = 4'b0001;
-                            walker_host0_lvl_nx = 4;
                         end
                     end
                     'h4: begin
                         if ((!m_rdata[0])) begin
-                            walker_host0_fault_k_nx = 1;
-                            walker_host0_flevel_nx = 4;
-                            walker_host0_st_nx = 4'b0010;
                         end
                         else if ((((m_rdata & 64'hf000000000080) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
-                            walker_host0_fault_k_nx = 2;
-                            walker_host0_flevel_nx = 4;
-                            walker_host0_st_nx = 4'b0010;
                         end
                         else begin
                             v_rw = (walker_host0_a_rw && m_rdata[1]);
-                            walker_host0_a_rw_nx = v_rw;
                             v_us = (walker_host0_a_us && m_rdata[2]);
-                            walker_host0_a_us_nx = v_us;
                             v_xd = (walker_host0_a_xd || (m_rdata[63] && hb_EFER[11]));
-                            walker_host0_a_xd_nx = v_xd;
                             m_valid = 1'b1;
                             m_we = 1'b0;
                             m_size = 3;
                             m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[39-1:30], 3'h0});
-                            walker_host0_ea_nx = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[39-1:30], 3'h0});
-                            walker_host0_st_nx = 4'b0001;
-                            walker_host0_lvl_nx = 3;
                         end
                     end
                     'h3: begin
                         if ((m_rdata[7] && 1'b1)) begin
                             if ((!m_rdata[0])) begin
-                                walker_host0_fault_k_nx = 1;
-                                walker_host0_flevel_nx = 3;
-                                walker_host0_st_nx = 4'b0010;
                             end
                             else if ((((m_rdata & 64'hf00003fffe000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
-                                walker_host0_fault_k_nx = 2;
-                                walker_host0_flevel_nx = 3;
-                                walker_host0_st_nx = 4'b0010;
                             end
                             else begin
                                 v_rw = (walker_host0_a_rw && m_rdata[1]);
-                                walker_host0_a_rw_nx = v_rw;
                                 v_us = (walker_host0_a_us && m_rdata[2]);
-                                walker_host0_a_us_nx = v_us;
                                 v_xd = (walker_host0_a_xd || (m_rdata[63] && hb_EFER[11]));
-                                walker_host0_a_xd_nx = v_xd;
                                 if ((hk_user && (!v_us))) begin
-                                    walker_host0_fault_k_nx = 3;
-                                    walker_host0_flevel_nx = 3;
-                                    walker_host0_st_nx = 4'b0010;
                                 end
                                 else if (((hk_user && hk_write) && (!v_rw))) begin
-                                    walker_host0_fault_k_nx = 4;
-                                    walker_host0_flevel_nx = 3;
-                                    walker_host0_st_nx = 4'b0010;
                                 end
                                 else if (((((!hk_user) && hk_write) && (!v_rw)) && hb_CR0[16])) begin
-                                    walker_host0_fault_k_nx = 5;
-                                    walker_host0_flevel_nx = 3;
-                                    walker_host0_st_nx = 4'b0010;
                                 end
                                 else if ((((((!hk_user) && (!hk_fetch)) && v_us) && hb_CR4[21]) && (!hb_RFLAGS[18]))) begin
-                                    walker_host0_fault_k_nx = 6;
-                                    walker_host0_flevel_nx = 3;
-                                    walker_host0_st_nx = 4'b0010;
                                 end
                                 else if ((hk_fetch && v_xd)) begin
-                                    walker_host0_fault_k_nx = 7;
-                                    walker_host0_flevel_nx = 3;
-                                    walker_host0_st_nx = 4'b0010;
                                 end
                                 else if (((((!hk_user) && hk_fetch) && v_us) && hb_CR4[20])) begin
-                                    walker_host0_fault_k_nx = 8;
-                                    walker_host0_flevel_nx = 3;
-                                    walker_host0_st_nx = 4'b0010;
                                 end
                                 else if ((((hb_CR4[22] && v_us) && (!hk_fetch)) && ((((hb_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((hb_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && hk_write) && (hk_user || hb_CR0[16]))))) begin
-                                    walker_host0_fault_k_nx = 9;
-                                    walker_host0_flevel_nx = 3;
-                                    walker_host0_st_nx = 4'b0010;
                                 end
                                 else begin
                                     uw = m_rdata;
@@ -634,16 +457,9 @@ always @(walker_host0_a_rw, walker_host0_a_us, walker_host0_a_xd, x_done, walker
                                         uw[6] = 1'b1;
                                     end
                                     if ((uw != m_rdata)) begin
-                                        walker_host0_pend_3_nx = 1'b1;
                                         pending = 1'b1;
                                     end
-                                    walker_host0_se_3_nx = uw;
-                                    walker_host0_sa_3_nx = walker_host0_ea;
-                                    walker_host0_o_level_nx = 3;
-                                    walker_host0_o_pa_nx = {16'h0, m_rdata[48-1:30], x_addr[30-1:0]};
-                                    walker_host0_o_aux_nx = 0;
                                     if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
-                                        walker_host0_st_nx = 4'b0011;
                                     end
                                     else begin
                                         if (x_table) begin
@@ -651,12 +467,8 @@ always @(walker_host0_a_rw, walker_host0_a_us, walker_host0_a_xd, x_done, walker
                                             m_we = 1'b0;
                                             m_size = 3;
                                             m_addr = {16'h0, m_rdata[48-1:30], x_addr[30-1:0]};
-                                            walker_host0_st_nx = 4'b0111;
                                         end
                                         else begin
-                                            walker_host0_o_status_nx = 0;
-                                            walker_host0_done_nx = 1'b1;
-                                            walker_host0_st_nx = 4'b0000;
                                         end
                                     end
                                 end
@@ -664,85 +476,43 @@ always @(walker_host0_a_rw, walker_host0_a_us, walker_host0_a_xd, x_done, walker
                         end
                         else begin
                             if ((!m_rdata[0])) begin
-                                walker_host0_fault_k_nx = 1;
-                                walker_host0_flevel_nx = 3;
-                                walker_host0_st_nx = 4'b0010;
                             end
                             else if ((((m_rdata & 64'hf000000000000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
-                                walker_host0_fault_k_nx = 2;
-                                walker_host0_flevel_nx = 3;
-                                walker_host0_st_nx = 4'b0010;
                             end
                             else begin
                                 v_rw = (walker_host0_a_rw && m_rdata[1]);
-                                walker_host0_a_rw_nx = v_rw;
                                 v_us = (walker_host0_a_us && m_rdata[2]);
-                                walker_host0_a_us_nx = v_us;
                                 v_xd = (walker_host0_a_xd || (m_rdata[63] && hb_EFER[11]));
-                                walker_host0_a_xd_nx = v_xd;
                                 m_valid = 1'b1;
                                 m_we = 1'b0;
                                 m_size = 3;
                                 m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[30-1:21], 3'h0});
-                                walker_host0_ea_nx = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[30-1:21], 3'h0});
-                                walker_host0_st_nx = 4'b0001;
-                                walker_host0_lvl_nx = 2;
                             end
                         end
                     end
                     'h2: begin
                         if (m_rdata[7]) begin
                             if ((!m_rdata[0])) begin
-                                walker_host0_fault_k_nx = 1;
-                                walker_host0_flevel_nx = 2;
-                                walker_host0_st_nx = 4'b0010;
                             end
                             else if ((((m_rdata & 64'hf0000001fe000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
-                                walker_host0_fault_k_nx = 2;
-                                walker_host0_flevel_nx = 2;
-                                walker_host0_st_nx = 4'b0010;
                             end
                             else begin
                                 v_rw = (walker_host0_a_rw && m_rdata[1]);
-                                walker_host0_a_rw_nx = v_rw;
                                 v_us = (walker_host0_a_us && m_rdata[2]);
-                                walker_host0_a_us_nx = v_us;
                                 v_xd = (walker_host0_a_xd || (m_rdata[63] && hb_EFER[11]));
-                                walker_host0_a_xd_nx = v_xd;
                                 if ((hk_user && (!v_us))) begin
-                                    walker_host0_fault_k_nx = 3;
-                                    walker_host0_flevel_nx = 2;
-                                    walker_host0_st_nx = 4'b0010;
                                 end
                                 else if (((hk_user && hk_write) && (!v_rw))) begin
-                                    walker_host0_fault_k_nx = 4;
-                                    walker_host0_flevel_nx = 2;
-                                    walker_host0_st_nx = 4'b0010;
                                 end
                                 else if (((((!hk_user) && hk_write) && (!v_rw)) && hb_CR0[16])) begin
-                                    walker_host0_fault_k_nx = 5;
-                                    walker_host0_flevel_nx = 2;
-                                    walker_host0_st_nx = 4'b0010;
                                 end
                                 else if ((((((!hk_user) && (!hk_fetch)) && v_us) && hb_CR4[21]) && (!hb_RFLAGS[18]))) begin
-                                    walker_host0_fault_k_nx = 6;
-                                    walker_host0_flevel_nx = 2;
-                                    walker_host0_st_nx = 4'b0010;
                                 end
                                 else if ((hk_fetch && v_xd)) begin
-                                    walker_host0_fault_k_nx = 7;
-                                    walker_host0_flevel_nx = 2;
-                                    walker_host0_st_nx = 4'b0010;
                                 end
                                 else if (((((!hk_user) && hk_fetch) && v_us) && hb_CR4[20])) begin
-                                    walker_host0_fault_k_nx = 8;
-                                    walker_host0_flevel_nx = 2;
-                                    walker_host0_st_nx = 4'b0010;
                                 end
                                 else if ((((hb_CR4[22] && v_us) && (!hk_fetch)) && ((((hb_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((hb_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && hk_write) && (hk_user || hb_CR0[16]))))) begin
-                                    walker_host0_fault_k_nx = 9;
-                                    walker_host0_flevel_nx = 2;
-                                    walker_host0_st_nx = 4'b0010;
                                 end
                                 else begin
                                     uw = m_rdata;
@@ -751,16 +521,9 @@ always @(walker_host0_a_rw, walker_host0_a_us, walker_host0_a_xd, x_done, walker
                                         uw[6] = 1'b1;
                                     end
                                     if ((uw != m_rdata)) begin
-                                        walker_host0_pend_2_nx = 1'b1;
                                         pending = 1'b1;
                                     end
-                                    walker_host0_se_2_nx = uw;
-                                    walker_host0_sa_2_nx = walker_host0_ea;
-                                    walker_host0_o_level_nx = 2;
-                                    walker_host0_o_pa_nx = {16'h0, m_rdata[48-1:21], x_addr[21-1:0]};
-                                    walker_host0_o_aux_nx = 0;
                                     if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
-                                        walker_host0_st_nx = 4'b0011;
                                     end
                                     else begin
                                         if (x_table) begin
@@ -768,12 +531,8 @@ always @(walker_host0_a_rw, walker_host0_a_us, walker_host0_a_xd, x_done, walker
                                             m_we = 1'b0;
                                             m_size = 3;
                                             m_addr = {16'h0, m_rdata[48-1:21], x_addr[21-1:0]};
-                                            walker_host0_st_nx = 4'b0111;
                                         end
                                         else begin
-                                            walker_host0_o_status_nx = 0;
-                                            walker_host0_done_nx = 1'b1;
-                                            walker_host0_st_nx = 4'b0000;
                                         end
                                     end
                                 end
@@ -781,84 +540,42 @@ always @(walker_host0_a_rw, walker_host0_a_us, walker_host0_a_xd, x_done, walker
                         end
                         else begin
                             if ((!m_rdata[0])) begin
-                                walker_host0_fault_k_nx = 1;
-                                walker_host0_flevel_nx = 2;
-                                walker_host0_st_nx = 4'b0010;
                             end
                             else if ((((m_rdata & 64'hf000000000000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
-                                walker_host0_fault_k_nx = 2;
-                                walker_host0_flevel_nx = 2;
-                                walker_host0_st_nx = 4'b0010;
                             end
                             else begin
                                 v_rw = (walker_host0_a_rw && m_rdata[1]);
-                                walker_host0_a_rw_nx = v_rw;
                                 v_us = (walker_host0_a_us && m_rdata[2]);
-                                walker_host0_a_us_nx = v_us;
                                 v_xd = (walker_host0_a_xd || (m_rdata[63] && hb_EFER[11]));
-                                walker_host0_a_xd_nx = v_xd;
                                 m_valid = 1'b1;
                                 m_we = 1'b0;
                                 m_size = 3;
                                 m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[21-1:12], 3'h0});
-                                walker_host0_ea_nx = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[21-1:12], 3'h0});
-                                walker_host0_st_nx = 4'b0001;
-                                walker_host0_lvl_nx = 1;
                             end
                         end
                     end
                     'h1: begin
                         if ((!m_rdata[0])) begin
-                            walker_host0_fault_k_nx = 1;
-                            walker_host0_flevel_nx = 1;
-                            walker_host0_st_nx = 4'b0010;
                         end
                         else if ((((m_rdata & 64'hf000000000000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
-                            walker_host0_fault_k_nx = 2;
-                            walker_host0_flevel_nx = 1;
-                            walker_host0_st_nx = 4'b0010;
                         end
                         else begin
                             v_rw = (walker_host0_a_rw && m_rdata[1]);
-                            walker_host0_a_rw_nx = v_rw;
                             v_us = (walker_host0_a_us && m_rdata[2]);
-                            walker_host0_a_us_nx = v_us;
                             v_xd = (walker_host0_a_xd || (m_rdata[63] && hb_EFER[11]));
-                            walker_host0_a_xd_nx = v_xd;
                             if ((hk_user && (!v_us))) begin
-                                walker_host0_fault_k_nx = 3;
-                                walker_host0_flevel_nx = 1;
-                                walker_host0_st_nx = 4'b0010;
                             end
                             else if (((hk_user && hk_write) && (!v_rw))) begin
-                                walker_host0_fault_k_nx = 4;
-                                walker_host0_flevel_nx = 1;
-                                walker_host0_st_nx = 4'b0010;
                             end
                             else if (((((!hk_user) && hk_write) && (!v_rw)) && hb_CR0[16])) begin
-                                walker_host0_fault_k_nx = 5;
-                                walker_host0_flevel_nx = 1;
-                                walker_host0_st_nx = 4'b0010;
                             end
                             else if ((((((!hk_user) && (!hk_fetch)) && v_us) && hb_CR4[21]) && (!hb_RFLAGS[18]))) begin
-                                walker_host0_fault_k_nx = 6;
-                                walker_host0_flevel_nx = 1;
-                                walker_host0_st_nx = 4'b0010;
                             end
                             else if ((hk_fetch && v_xd)) begin
-                                walker_host0_fault_k_nx = 7;
-                                walker_host0_flevel_nx = 1;
-                                walker_host0_st_nx = 4'b0010;
                             end
                             else if (((((!hk_user) && hk_fetch) && v_us) && hb_CR4[20])) begin
-                                walker_host0_fault_k_nx = 8;
-                                walker_host0_flevel_nx = 1;
-                                walker_host0_st_nx = 4'b0010;
                             end
                             else if ((((hb_CR4[22] && v_us) && (!hk_fetch)) && ((((hb_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((hb_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && hk_write) && (hk_user || hb_CR0[16]))))) begin
-                                walker_host0_fault_k_nx = 9;
-                                walker_host0_flevel_nx = 1;
-                                walker_host0_st_nx = 4'b0010;
                             end
                             else begin
                                 uw = m_rdata;
@@ -867,16 +584,9 @@ always @(walker_host0_a_rw, walker_host0_a_us, walker_host0_a_xd, x_done, walker
                                     uw[6] = 1'b1;
                                 end
                                 if ((uw != m_rdata)) begin
-                                    walker_host0_pend_1_nx = 1'b1;
                                     pending = 1'b1;
                                 end
-                                walker_host0_se_1_nx = uw;
-                                walker_host0_sa_1_nx = walker_host0_ea;
-                                walker_host0_o_level_nx = 1;
-                                walker_host0_o_pa_nx = {16'h0, m_rdata[48-1:12], x_addr[12-1:0]};
-                                walker_host0_o_aux_nx = 0;
                                 if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
-                                    walker_host0_st_nx = 4'b0011;
                                 end
                                 else begin
                                     if (x_table) begin
@@ -884,12 +594,8 @@ always @(walker_host0_a_rw, walker_host0_a_us, walker_host0_a_xd, x_done, walker
                                         m_we = 1'b0;
                                         m_size = 3;
                                         m_addr = {16'h0, m_rdata[48-1:12], x_addr[12-1:0]};
-                                        walker_host0_st_nx = 4'b0111;
                                     end
                                     else begin
-                                        walker_host0_o_status_nx = 0;
-                                        walker_host0_done_nx = 1'b1;
-                                        walker_host0_st_nx = 4'b0000;
                                     end
                                 end
                             end
@@ -900,66 +606,42 @@ always @(walker_host0_a_rw, walker_host0_a_us, walker_host0_a_xd, x_done, walker
         end
     end
     else if ((walker_host0_st == 4'b0010)) begin
-        walker_host0_o_status_nx = walker_host0_fault_k;
-        walker_host0_o_level_nx = walker_host0_flevel;
-        walker_host0_o_aux_nx = 0;
-        walker_host0_o_r_vector_nx = 14;
-        walker_host0_o_r_error_code_nx = 0;
-        walker_host0_o_r_error_code_nx[0] = (walker_host0_fault_k[4-1:0] != 1);
-        walker_host0_o_r_error_code_nx[1] = hk_write;
-        walker_host0_o_r_error_code_nx[2] = hk_user;
-        walker_host0_o_r_error_code_nx[3] = (walker_host0_fault_k[4-1:0] == 2);
-        walker_host0_o_r_error_code_nx[4] = (hk_fetch && (hb_CR4[20] || hb_EFER[11]));
-        walker_host0_o_r_error_code_nx[5] = (((walker_host0_fault_k > 2) && (walker_host0_fault_k <= 9)) && (((hb_CR4[22] && walker_host0_a_us) && (!hk_fetch)) && ((((hb_PKRU >>> (2 * walker_host0_le[63-1:59])) & 1) == 1) || (((((hb_PKRU >>> ((2 * walker_host0_le[63-1:59]) + 1)) & 1) == 1) && hk_write) && (hk_user || hb_CR0[16])))));
-        walker_host0_o_r_cr2_nx = x_addr;
-        walker_host0_done_nx = 1'b1;
-        walker_host0_st_nx = 4'b0000;
     end
     else if ((walker_host0_st == 4'b0011)) begin
         if (walker_host0_pend_5) begin
-            walker_host0_pend_5_nx = 1'b0;
             m_valid = 1'b1;
             m_we = 1'b1;
             m_size = 3;
             m_addr = walker_host0_sa_5;
             m_wdata = walker_host0_se_5;
-            walker_host0_st_nx = 4'b0100;
         end
         else if (walker_host0_pend_4) begin
-            walker_host0_pend_4_nx = 1'b0;
             m_valid = 1'b1;
             m_we = 1'b1;
             m_size = 3;
             m_addr = walker_host0_sa_4;
             m_wdata = walker_host0_se_4;
-            walker_host0_st_nx = 4'b0100;
         end
         else if (walker_host0_pend_3) begin
-            walker_host0_pend_3_nx = 1'b0;
             m_valid = 1'b1;
             m_we = 1'b1;
             m_size = 3;
             m_addr = walker_host0_sa_3;
             m_wdata = walker_host0_se_3;
-            walker_host0_st_nx = 4'b0100;
         end
         else if (walker_host0_pend_2) begin
-            walker_host0_pend_2_nx = 1'b0;
             m_valid = 1'b1;
             m_we = 1'b1;
             m_size = 3;
             m_addr = walker_host0_sa_2;
             m_wdata = walker_host0_se_2;
-            walker_host0_st_nx = 4'b0100;
         end
         else if (walker_host0_pend_1) begin
-            walker_host0_pend_1_nx = 1'b0;
             m_valid = 1'b1;
             m_we = 1'b1;
             m_size = 3;
             m_addr = walker_host0_sa_1;
             m_wdata = walker_host0_se_1;
-            walker_host0_st_nx = 4'b0100;
         end
         else begin
             if (x_table) begin
@@ -967,137 +649,76 @@ always @(walker_host0_a_rw, walker_host0_a_us, walker_host0_a_xd, x_done, walker
                 m_we = 1'b0;
                 m_size = 3;
                 m_addr = x_pa;
-                walker_host0_st_nx = 4'b0111;
             end
             else begin
-                walker_host0_o_status_nx = 0;
-                walker_host0_done_nx = 1'b1;
-                walker_host0_st_nx = 4'b0000;
             end
         end
     end
     else if ((walker_host0_st == 4'b0100)) begin
         if (m_rvalid) begin
             m_we = 1'b0;
-            walker_host0_st_nx = 4'b0011;
         end
     end
     else if ((walker_host0_st == 4'b0101)) begin
         if (m_rvalid) begin
             m_we = 1'b0;
-            walker_host0_st_nx = 4'b0110;
         end
     end
     else if ((walker_host0_st == 4'b0110)) begin
-        walker_host0_le_nx = walker_host0_le;
         case (walker_host0_lvl)
             'h5: begin
                 if ((!walker_host0_le[0])) begin
-                    walker_host0_fault_k_nx = 1;
-                    walker_host0_flevel_nx = 5;
-                    walker_host0_st_nx = 4'b0010;
                 end
                 else if ((((walker_host0_le & 64'hf000000000080) != 0) || ((!hb_EFER[11]) && ((walker_host0_le & 64'h8000000000000000) != 0)))) begin
-                    walker_host0_fault_k_nx = 2;
-                    walker_host0_flevel_nx = 5;
-                    walker_host0_st_nx = 4'b0010;
                 end
                 else begin
                     v_rw = (walker_host0_a_rw && walker_host0_le[1]);
-                    walker_host0_a_rw_nx = v_rw;
                     v_us = (walker_host0_a_us && walker_host0_le[2]);
-                    walker_host0_a_us_nx = v_us;
                     v_xd = (walker_host0_a_xd || (walker_host0_le[63] && hb_EFER[11]));
-                    walker_host0_a_xd_nx = v_xd;
                     m_valid = 1'b1;
                     m_we = 1'b0;
                     m_size = 3;
                     m_addr = ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
-                    walker_host0_ea_nx = ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
-                    walker_host0_st_nx = 4'b0001;
-                    walker_host0_lvl_nx = 4;
                 end
             end
             'h4: begin
                 if ((!walker_host0_le[0])) begin
-                    walker_host0_fault_k_nx = 1;
-                    walker_host0_flevel_nx = 4;
-                    walker_host0_st_nx = 4'b0010;
                 end
                 else if ((((walker_host0_le & 64'hf000000000080) != 0) || (1'b1 && ((walker_host0_le & 256) != 0)) || ((!hb_EFER[11]) && ((walker_host0_le & 64'h8000000000000000) != 0)))) begin
-                    walker_host0_fault_k_nx = 2;
-                    walker_host0_flevel_nx = 4;
-                    walker_host0_st_nx = 4'b0010;
                 end
                 else begin
                     v_rw = (walker_host0_a_rw && walker_host0_le[1]);
-                    walker_host0_a_rw_nx = v_rw;
                     v_us = (walker_host0_a_us && walker_host0_le[2]);
-                    walker_host0_a_us_nx = v_us;
                     v_xd = (walker_host0_a_xd || (walker_host0_le[63] && hb_EFER[11]));
-                    walker_host0_a_xd_nx = v_xd;
                     m_valid = 1'b1;
                     m_we = 1'b0;
                     m_size = 3;
                     m_addr = ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[39-1:30], 3'h0});
-                    walker_host0_ea_nx = ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[39-1:30], 3'h0});
-                    walker_host0_st_nx = 4'b0001;
-                    walker_host0_lvl_nx = 3;
                 end
             end
             'h3: begin
                 if ((walker_host0_le[7] && 1'b1)) begin
                     if ((!walker_host0_le[0])) begin
-                        walker_host0_fault_k_nx = 1;
-                        walker_host0_flevel_nx = 3;
-                        walker_host0_st_nx = 4'b0010;
                     end
                     else if ((((walker_host0_le & 64'hf00003fffe000) != 0) || ((!hb_EFER[11]) && ((walker_host0_le & 64'h8000000000000000) != 0)))) begin
-                        walker_host0_fault_k_nx = 2;
-                        walker_host0_flevel_nx = 3;
-                        walker_host0_st_nx = 4'b0010;
                     end
                     else begin
                         v_rw = (walker_host0_a_rw && walker_host0_le[1]);
-                        walker_host0_a_rw_nx = v_rw;
                         v_us = (walker_host0_a_us && walker_host0_le[2]);
-                        walker_host0_a_us_nx = v_us;
                         v_xd = (walker_host0_a_xd || (walker_host0_le[63] && hb_EFER[11]));
-                        walker_host0_a_xd_nx = v_xd;
                         if ((hk_user && (!v_us))) begin
-                            walker_host0_fault_k_nx = 3;
-                            walker_host0_flevel_nx = 3;
-                            walker_host0_st_nx = 4'b0010;
                         end
                         else if (((hk_user && hk_write) && (!v_rw))) begin
-                            walker_host0_fault_k_nx = 4;
-                            walker_host0_flevel_nx = 3;
-                            walker_host0_st_nx = 4'b0010;
                         end
                         else if (((((!hk_user) && hk_write) && (!v_rw)) && hb_CR0[16])) begin
-                            walker_host0_fault_k_nx = 5;
-                            walker_host0_flevel_nx = 3;
-                            walker_host0_st_nx = 4'b0010;
                         end
                         else if ((((((!hk_user) && (!hk_fetch)) && v_us) && hb_CR4[21]) && (!hb_RFLAGS[18]))) begin
-                            walker_host0_fault_k_nx = 6;
-                            walker_host0_flevel_nx = 3;
-                            walker_host0_st_nx = 4'b0010;
                         end
                         else if ((hk_fetch && v_xd)) begin
-                            walker_host0_fault_k_nx = 7;
-                            walker_host0_flevel_nx = 3;
-                            walker_host0_st_nx = 4'b0010;
                         end
                         else if (((((!hk_user) && hk_fetch) && v_us) && hb_CR4[20])) begin
-                            walker_host0_fault_k_nx = 8;
-                            walker_host0_flevel_nx = 3;
-                            walker_host0_st_nx = 4'b0010;
                         end
                         else if ((((hb_CR4[22] && v_us) && (!hk_fetch)) && ((((hb_PKRU >>> (2 * walker_host0_le[63-1:59])) & 1) == 1) || (((((hb_PKRU >>> ((2 * walker_host0_le[63-1:59]) + 1)) & 1) == 1) && hk_write) && (hk_user || hb_CR0[16]))))) begin
-                            walker_host0_fault_k_nx = 9;
-                            walker_host0_flevel_nx = 3;
-                            walker_host0_st_nx = 4'b0010;
                         end
                         else begin
                             uw = walker_host0_le;
@@ -1106,16 +727,9 @@ always @(walker_host0_a_rw, walker_host0_a_us, walker_host0_a_xd, x_done, walker
                                 uw[6] = 1'b1;
                             end
                             if ((uw != walker_host0_le)) begin
-                                walker_host0_pend_3_nx = 1'b1;
                                 pending = 1'b1;
                             end
-                            walker_host0_se_3_nx = uw;
-                            walker_host0_sa_3_nx = walker_host0_ea;
-                            walker_host0_o_level_nx = 3;
-                            walker_host0_o_pa_nx = {16'h0, walker_host0_le[48-1:30], x_addr[30-1:0]};
-                            walker_host0_o_aux_nx = 0;
                             if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
-                                walker_host0_st_nx = 4'b0011;
                             end
                             else begin
                                 if (x_table) begin
@@ -1123,12 +737,8 @@ always @(walker_host0_a_rw, walker_host0_a_us, walker_host0_a_xd, x_done, walker
                                     m_we = 1'b0;
                                     m_size = 3;
                                     m_addr = {16'h0, walker_host0_le[48-1:30], x_addr[30-1:0]};
-                                    walker_host0_st_nx = 4'b0111;
                                 end
                                 else begin
-                                    walker_host0_o_status_nx = 0;
-                                    walker_host0_done_nx = 1'b1;
-                                    walker_host0_st_nx = 4'b0000;
                                 end
                             end
                         end
@@ -1136,85 +746,43 @@ always @(walker_host0_a_rw, walker_host0_a_us, walker_host0_a_xd, x_done, walker
                 end
                 else begin
                     if ((!walker_host0_le[0])) begin
-                        walker_host0_fault_k_nx = 1;
-                        walker_host0_flevel_nx = 3;
-                        walker_host0_st_nx = 4'b0010;
                     end
                     else if ((((walker_host0_le & 64'hf000000000000) != 0) || ((!hb_EFER[11]) && ((walker_host0_le & 64'h8000000000000000) != 0)) || (1'b0 && ((walker_host0_le & 128) != 0)))) begin
-                        walker_host0_fault_k_nx = 2;
-                        walker_host0_flevel_nx = 3;
-                        walker_host0_st_nx = 4'b0010;
                     end
                     else begin
                         v_rw = (walker_host0_a_rw && walker_host0_le[1]);
-                        walker_host0_a_rw_nx = v_rw;
                         v_us = (walker_host0_a_us && walker_host0_le[2]);
-                        walker_host0_a_us_nx = v_us;
                         v_xd = (walker_host0_a_xd || (walker_host0_le[63] && hb_EFER[11]));
-                        walker_host0_a_xd_nx = v_xd;
                         m_valid = 1'b1;
                         m_we = 1'b0;
                         m_size = 3;
                         m_addr = ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[30-1:21], 3'h0});
-                        walker_host0_ea_nx = ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[30-1:21], 3'h0});
-                        walker_host0_st_nx = 4'b0001;
-                        walker_host0_lvl_nx = 2;
                     end
                 end
             end
             'h2: begin
                 if (walker_host0_le[7]) begin
                     if ((!walker_host0_le[0])) begin
-                        walker_host0_fault_k_nx = 1;
-                        walker_host0_flevel_nx = 2;
-                        walker_host0_st_nx = 4'b0010;
                     end
                     else if ((((walker_host0_le & 64'hf0000001fe000) != 0) || ((!hb_EFER[11]) && ((walker_host0_le & 64'h8000000000000000) != 0)))) begin
-                        walker_host0_fault_k_nx = 2;
-                        walker_host0_flevel_nx = 2;
-                        walker_host0_st_nx = 4'b0010;
                     end
                     else begin
                         v_rw = (walker_host0_a_rw && walker_host0_le[1]);
-                        walker_host0_a_rw_nx = v_rw;
                         v_us = (walker_host0_a_us && walker_host0_le[2]);
-                        walker_host0_a_us_nx = v_us;
                         v_xd = (walker_host0_a_xd || (walker_host0_le[63] && hb_EFER[11]));
-                        walker_host0_a_xd_nx = v_xd;
                         if ((hk_user && (!v_us))) begin
-                            walker_host0_fault_k_nx = 3;
-                            walker_host0_flevel_nx = 2;
-                            walker_host0_st_nx = 4'b0010;
                         end
                         else if (((hk_user && hk_write) && (!v_rw))) begin
-                            walker_host0_fault_k_nx = 4;
-                            walker_host0_flevel_nx = 2;
-                            walker_host0_st_nx = 4'b0010;
                         end
                         else if (((((!hk_user) && hk_write) && (!v_rw)) && hb_CR0[16])) begin
-                            walker_host0_fault_k_nx = 5;
-                            walker_host0_flevel_nx = 2;
-                            walker_host0_st_nx = 4'b0010;
                         end
                         else if ((((((!hk_user) && (!hk_fetch)) && v_us) && hb_CR4[21]) && (!hb_RFLAGS[18]))) begin
-                            walker_host0_fault_k_nx = 6;
-                            walker_host0_flevel_nx = 2;
-                            walker_host0_st_nx = 4'b0010;
                         end
                         else if ((hk_fetch && v_xd)) begin
-                            walker_host0_fault_k_nx = 7;
-                            walker_host0_flevel_nx = 2;
-                            walker_host0_st_nx = 4'b0010;
                         end
                         else if (((((!hk_user) && hk_fetch) && v_us) && hb_CR4[20])) begin
-                            walker_host0_fault_k_nx = 8;
-                            walker_host0_flevel_nx = 2;
-                            walker_host0_st_nx = 4'b0010;
                         end
                         else if ((((hb_CR4[22] && v_us) && (!hk_fetch)) && ((((hb_PKRU >>> (2 * walker_host0_le[63-1:59])) & 1) == 1) || (((((hb_PKRU >>> ((2 * walker_host0_le[63-1:59]) + 1)) & 1) == 1) && hk_write) && (hk_user || hb_CR0[16]))))) begin
-                            walker_host0_fault_k_nx = 9;
-                            walker_host0_flevel_nx = 2;
-                            walker_host0_st_nx = 4'b0010;
                         end
                         else begin
                             uw = walker_host0_le;
@@ -1223,16 +791,9 @@ always @(walker_host0_a_rw, walker_host0_a_us, walker_host0_a_xd, x_done, walker
                                 uw[6] = 1'b1;
                             end
                             if ((uw != walker_host0_le)) begin
-                                walker_host0_pend_2_nx = 1'b1;
                                 pending = 1'b1;
                             end
-                            walker_host0_se_2_nx = uw;
-                            walker_host0_sa_2_nx = walker_host0_ea;
-                            walker_host0_o_level_nx = 2;
-                            walker_host0_o_pa_nx = {16'h0, walker_host0_le[48-1:21], x_addr[21-1:0]};
-                            walker_host0_o_aux_nx = 0;
                             if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
-                                walker_host0_st_nx = 4'b0011;
                             end
                             else begin
                                 if (x_table) begin
@@ -1240,12 +801,8 @@ always @(walker_host0_a_rw, walker_host0_a_us, walker_host0_a_xd, x_done, walker
                                     m_we = 1'b0;
                                     m_size = 3;
                                     m_addr = {16'h0, walker_host0_le[48-1:21], x_addr[21-1:0]};
-                                    walker_host0_st_nx = 4'b0111;
                                 end
                                 else begin
-                                    walker_host0_o_status_nx = 0;
-                                    walker_host0_done_nx = 1'b1;
-                                    walker_host0_st_nx = 4'b0000;
                                 end
                             end
                         end
@@ -1253,84 +810,42 @@ always @(walker_host0_a_rw, walker_host0_a_us, walker_host0_a_xd, x_done, walker
                 end
                 else begin
                     if ((!walker_host0_le[0])) begin
-                        walker_host0_fault_k_nx = 1;
-                        walker_host0_flevel_nx = 2;
-                        walker_host0_st_nx = 4'b0010;
                     end
                     else if ((((walker_host0_le & 64'hf000000000000) != 0) || ((!hb_EFER[11]) && ((walker_host0_le & 64'h8000000000000000) != 0)))) begin
-                        walker_host0_fault_k_nx = 2;
-                        walker_host0_flevel_nx = 2;
-                        walker_host0_st_nx = 4'b0010;
                     end
                     else begin
                         v_rw = (walker_host0_a_rw && walker_host0_le[1]);
-                        walker_host0_a_rw_nx = v_rw;
                         v_us = (walker_host0_a_us && walker_host0_le[2]);
-                        walker_host0_a_us_nx = v_us;
                         v_xd = (walker_host0_a_xd || (walker_host0_le[63] && hb_EFER[11]));
-                        walker_host0_a_xd_nx = v_xd;
                         m_valid = 1'b1;
                         m_we = 1'b0;
                         m_size = 3;
                         m_addr = ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[21-1:12], 3'h0});
-                        walker_host0_ea_nx = ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[21-1:12], 3'h0});
-                        walker_host0_st_nx = 4'b0001;
-                        walker_host0_lvl_nx = 1;
                     end
                 end
             end
             'h1: begin
                 if ((!walker_host0_le[0])) begin
-                    walker_host0_fault_k_nx = 1;
-                    walker_host0_flevel_nx = 1;
-                    walker_host0_st_nx = 4'b0010;
                 end
                 else if ((((walker_host0_le & 64'hf000000000000) != 0) || ((!hb_EFER[11]) && ((walker_host0_le & 64'h8000000000000000) != 0)))) begin
-                    walker_host0_fault_k_nx = 2;
-                    walker_host0_flevel_nx = 1;
-                    walker_host0_st_nx = 4'b0010;
                 end
                 else begin
                     v_rw = (walker_host0_a_rw && walker_host0_le[1]);
-                    walker_host0_a_rw_nx = v_rw;
                     v_us = (walker_host0_a_us && walker_host0_le[2]);
-                    walker_host0_a_us_nx = v_us;
                     v_xd = (walker_host0_a_xd || (walker_host0_le[63] && hb_EFER[11]));
-                    walker_host0_a_xd_nx = v_xd;
                     if ((hk_user && (!v_us))) begin
-                        walker_host0_fault_k_nx = 3;
-                        walker_host0_flevel_nx = 1;
-                        walker_host0_st_nx = 4'b0010;
                     end
                     else if (((hk_user && hk_write) && (!v_rw))) begin
-                        walker_host0_fault_k_nx = 4;
-                        walker_host0_flevel_nx = 1;
-                        walker_host0_st_nx = 4'b0010;
                     end
                     else if (((((!hk_user) && hk_write) && (!v_rw)) && hb_CR0[16])) begin
-                        walker_host0_fault_k_nx = 5;
-                        walker_host0_flevel_nx = 1;
-                        walker_host0_st_nx = 4'b0010;
                     end
                     else if ((((((!hk_user) && (!hk_fetch)) && v_us) && hb_CR4[21]) && (!hb_RFLAGS[18]))) begin
-                        walker_host0_fault_k_nx = 6;
-                        walker_host0_flevel_nx = 1;
-                        walker_host0_st_nx = 4'b0010;
                     end
                     else if ((hk_fetch && v_xd)) begin
-                        walker_host0_fault_k_nx = 7;
-                        walker_host0_flevel_nx = 1;
-                        walker_host0_st_nx = 4'b0010;
                     end
                     else if (((((!hk_user) && hk_fetch) && v_us) && hb_CR4[20])) begin
-                        walker_host0_fault_k_nx = 8;
-                        walker_host0_flevel_nx = 1;
-                        walker_host0_st_nx = 4'b0010;
                     end
                     else if ((((hb_CR4[22] && v_us) && (!hk_fetch)) && ((((hb_PKRU >>> (2 * walker_host0_le[63-1:59])) & 1) == 1) || (((((hb_PKRU >>> ((2 * walker_host0_le[63-1:59]) + 1)) & 1) == 1) && hk_write) && (hk_user || hb_CR0[16]))))) begin
-                        walker_host0_fault_k_nx = 9;
-                        walker_host0_flevel_nx = 1;
-                        walker_host0_st_nx = 4'b0010;
                     end
                     else begin
                         uw = walker_host0_le;
@@ -1339,16 +854,9 @@ always @(walker_host0_a_rw, walker_host0_a_us, walker_host0_a_xd, x_done, walker
                             uw[6] = 1'b1;
                         end
                         if ((uw != walker_host0_le)) begin
-                            walker_host0_pend_1_nx = 1'b1;
                             pending = 1'b1;
                         end
-                        walker_host0_se_1_nx = uw;
-                        walker_host0_sa_1_nx = walker_host0_ea;
-                        walker_host0_o_level_nx = 1;
-                        walker_host0_o_pa_nx = {16'h0, walker_host0_le[48-1:12], x_addr[12-1:0]};
-                        walker_host0_o_aux_nx = 0;
                         if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
-                            walker_host0_st_nx = 4'b0011;
                         end
                         else begin
                             if (x_table) begin
@@ -1356,12 +864,8 @@ always @(walker_host0_a_rw, walker_host0_a_us, walker_host0_a_xd, x_done, walker
                                 m_we = 1'b0;
                                 m_size = 3;
                                 m_addr = {16'h0, walker_host0_le[48-1:12], x_addr[12-1:0]};
-                                walker_host0_st_nx = 4'b0111;
                             end
                             else begin
-                                walker_host0_o_status_nx = 0;
-                                walker_host0_done_nx = 1'b1;
-                                walker_host0_st_nx = 4'b0000;
                             end
                         end
                     end
@@ -1374,17 +878,31 @@ always @(walker_host0_a_rw, walker_host0_a_us, walker_host0_a_xd, x_done, walker
     else if ((walker_host0_st == 4'b1000)) begin
         if (m_rvalid) begin
             m_we = 1'b0;
-            walker_host0_o_status_nx = 0;
-            walker_host0_done_nx = 1'b1;
-            walker_host0_st_nx = 4'b0000;
         end
     end
     else begin
-        walker_host0_st_nx = 4'b0000;
     end
 end
 
 always @(posedge clk) begin: walker_host0_fsm
+    reg pending;
+    reg [64-1:0] uw;
+    reg used;
+    reg uok;
+    reg v_rw;
+    reg v_us;
+    reg v_xd;
+    reg [64-1:0] in0;
+    reg [64-1:0] in1;
+    reg [64-1:0] in2;
+    reg [57-1:0] in3;
+    reg [64-1:0] in4;
+    reg [57-1:0] in5;
+    reg [64-1:0] in6;
+    reg [64-1:0] in7;
+    reg [48-1:0] in8;
+    reg [64-1:0] in9;
+    reg [48-1:0] in10;
     if (rst == 1) begin
         walker_host0_a_rw <= 0;
         walker_host0_a_us <= 0;
@@ -1421,45 +939,975 @@ always @(posedge clk) begin: walker_host0_fsm
         walker_host0_st <= 4'b0000;
     end
     else begin
-        x_done <= walker_host0_done_nx;
-        x_status <= walker_host0_o_status_nx;
-        walker_host0_st <= walker_host0_st_nx;
-        x_level <= walker_host0_o_level_nx;
-        x_aux <= walker_host0_o_aux_nx;
-        x_pa <= walker_host0_o_pa_nx;
-        walker_host0_a_rw <= walker_host0_a_rw_nx;
-        walker_host0_a_us <= walker_host0_a_us_nx;
-        walker_host0_a_xd <= walker_host0_a_xd_nx;
-        walker_host0_pend_5 <= walker_host0_pend_5_nx;
-        walker_host0_pend_4 <= walker_host0_pend_4_nx;
-        walker_host0_pend_3 <= walker_host0_pend_3_nx;
-        walker_host0_pend_2 <= walker_host0_pend_2_nx;
-        walker_host0_pend_1 <= walker_host0_pend_1_nx;
-        walker_host0_le <= walker_host0_le_nx;
-        walker_host0_fault_k <= walker_host0_fault_k_nx;
-        walker_host0_flevel <= walker_host0_flevel_nx;
-        walker_host0_ea <= walker_host0_ea_nx;
-        walker_host0_lvl <= walker_host0_lvl_nx;
-        walker_host0_se_3 <= walker_host0_se_3_nx;
-        walker_host0_sa_3 <= walker_host0_sa_3_nx;
-        walker_host0_se_2 <= walker_host0_se_2_nx;
-        walker_host0_sa_2 <= walker_host0_sa_2_nx;
-        walker_host0_se_1 <= walker_host0_se_1_nx;
-        walker_host0_sa_1 <= walker_host0_sa_1_nx;
-        h_r_vector <= walker_host0_o_r_vector_nx;
-        h_r_error_code <= walker_host0_o_r_error_code_nx;
-        h_r_cr2 <= walker_host0_o_r_cr2_nx;
         walker_host0_m_valid_h <= (m_valid && (!m_ready));
         walker_host0_m_we_h <= m_we;
         walker_host0_m_size_h <= m_size;
         walker_host0_m_addr_h <= m_addr;
         walker_host0_m_wdata_h <= m_wdata;
+        pending = 1'b0;
+        uw = 64'h0;
+        used = 1'b0;
+        uok = 1'b0;
+        v_rw = (0 != 0);
+        v_us = (0 != 0);
+        v_xd = (0 != 0);
+        if (x_done) begin
+            x_done <= 1'b0;
+        end
+        if (((walker_host0_st == 4'b0000) || ((walker_host0_st == 4'b0111) && m_rvalid))) begin
+            if ((walker_host0_st == 4'b0111)) begin
+                x_status <= 0;
+                walker_host0_st <= 4'b0000;
+            end
+            if (x_valid) begin
+                if (x_pwrite) begin
+                    walker_host0_st <= 4'b1000;
+                end
+                else begin
+                    if (x_off) begin
+                        x_level <= 7;
+                        x_aux <= 0;
+                        x_pa <= x_addr;
+                        if (x_table) begin
+                            walker_host0_st <= 4'b0111;
+                        end
+                        else begin
+                            x_status <= 0;
+                            x_done <= 1'b1;
+                            walker_host0_st <= 4'b0000;
+                        end
+                    end
+                    else begin
+                        walker_host0_a_rw <= 1'b1;
+                        walker_host0_a_us <= 1'b1;
+                        walker_host0_a_xd <= 1'b0;
+                        walker_host0_pend_5 <= 1'b0;
+                        walker_host0_pend_4 <= 1'b0;
+                        walker_host0_pend_3 <= 1'b0;
+                        walker_host0_pend_2 <= 1'b0;
+                        walker_host0_pend_1 <= 1'b0;
+                        walker_host0_le <= 0;
+                        in0 = 64'h0;
+                        in1 = 64'h0;
+                        in2 = 64'h0;
+                        in2 = x_addr;
+                        in3 = 57'h0;
+                        in3 = (x_addr[57-1:0] & 57'h1ffffffffffffff);
+                        in4 = 64'h0;
+                        in4 = ({7'h0, in3} | 64'hfe00000000000000);
+                        in5 = 57'h0;
+                        in5 = (x_addr[57-1:0] & 57'h1ffffffffffffff);
+                        if ((((in2 >>> 56) & 1) == 1)) begin
+                            in1 = in4;
+                        end
+                        else begin
+                            in1 = {7'h0, in5};
+                        end
+                        in6 = 64'h0;
+                        in7 = 64'h0;
+                        in7 = x_addr;
+                        in8 = 48'h0;
+                        in8 = (x_addr[48-1:0] & 48'hffffffffffff);
+                        in9 = 64'h0;
+                        in9 = ({16'h0, in8} | 64'hffff000000000000);
+                        in10 = 48'h0;
+                        in10 = (x_addr[48-1:0] & 48'hffffffffffff);
+                        if ((((in7 >>> 47) & 1) == 1)) begin
+                            in6 = in9;
+                        end
+                        else begin
+                            in6 = {16'h0, in10};
+                        end
+                        if (hb_CR4[12]) begin
+                            in0 = in1;
+                        end
+                        else begin
+                            in0 = in6;
+                        end
+                        if ((hb_CR4[5] && (x_addr != in0))) begin
+                            walker_host0_fault_k <= 10;
+                            walker_host0_flevel <= 0;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else begin
+                            if (hb_CR4[12]) begin
+                                walker_host0_ea <= ({16'h0, hb_CR3[48-1:12], 12'h0} + {52'h0, x_addr[57-1:48], 3'h0});
+                                walker_host0_st <= 4'b0001;
+                                walker_host0_lvl <= 5;
+                            end
+                            else begin
+                                walker_host0_ea <= ({16'h0, hb_CR3[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
+                                walker_host0_st <= 4'b0001;
+                                walker_host0_lvl <= 4;
+                            end
+                        end
+                    end
+                end
+            end
+        end
+        else if ((walker_host0_st == 4'b0001)) begin
+            if (m_rvalid) begin
+                used = 1'b0;
+                if ((walker_host0_lvl == 5)) begin
+                    uok = 1'b1;
+                    if ((!m_rdata[0])) begin
+                        uok = 1'b0;
+                    end
+                    if ((((m_rdata & 64'hf000000000080) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                        uok = 1'b0;
+                    end
+                    if (uok) begin
+                        uw = m_rdata;
+                        uw[5] = 1'b1;
+                        if ((uw != m_rdata)) begin
+                            used = 1'b1;
+                        end
+                    end
+                end
+                if ((walker_host0_lvl == 4)) begin
+                    uok = 1'b1;
+                    if ((!m_rdata[0])) begin
+                        uok = 1'b0;
+                    end
+                    if ((((m_rdata & 64'hf000000000080) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                        uok = 1'b0;
+                    end
+                    if (uok) begin
+                        uw = m_rdata;
+                        uw[5] = 1'b1;
+                        if ((uw != m_rdata)) begin
+                            used = 1'b1;
+                        end
+                    end
+                end
+                if ((walker_host0_lvl == 3)) begin
+                    if ((m_rdata[7] && 1'b1)) begin
+                    end
+                    else begin
+                        uok = 1'b1;
+                        if ((!m_rdata[0])) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata & 64'hf000000000000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            uw[5] = 1'b1;
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
+                            end
+                        end
+                    end
+                end
+                if ((walker_host0_lvl == 2)) begin
+                    if (m_rdata[7]) begin
+                    end
+                    else begin
+                        uok = 1'b1;
+                        if ((!m_rdata[0])) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata & 64'hf000000000000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            uw[5] = 1'b1;
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
+                            end
+                        end
+                    end
+                end
+                if (used) begin
+                    walker_host0_le <= uw;
+                    walker_host0_st <= 4'b0101;
+                end
+                else begin
+                    walker_host0_le <= m_rdata;
+                    case (walker_host0_lvl)
+                        'h5: begin
+                            if ((!m_rdata[0])) begin
+                                walker_host0_fault_k <= 1;
+                                walker_host0_flevel <= 5;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if ((((m_rdata & 64'hf000000000080) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                walker_host0_fault_k <= 2;
+                                walker_host0_flevel <= 5;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else begin
+                                v_rw = (walker_host0_a_rw && m_rdata[1]);
+                                walker_host0_a_rw <= v_rw;
+                                v_us = (walker_host0_a_us && m_rdata[2]);
+                                walker_host0_a_us <= v_us;
+                                v_xd = (walker_host0_a_xd || (m_rdata[63] && hb_EFER[11]));
+                                walker_host0_a_xd <= v_xd;
+                                walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
+                                walker_host0_st <= 4'b0001;
+                                walker_host0_lvl <= 4;
+                            end
+                        end
+                        'h4: begin
+                            if ((!m_rdata[0])) begin
+                                walker_host0_fault_k <= 1;
+                                walker_host0_flevel <= 4;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if ((((m_rdata & 64'hf000000000080) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                walker_host0_fault_k <= 2;
+                                walker_host0_flevel <= 4;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else begin
+                                v_rw = (walker_host0_a_rw && m_rdata[1]);
+                                walker_host0_a_rw <= v_rw;
+                                v_us = (walker_host0_a_us && m_rdata[2]);
+                                walker_host0_a_us <= v_us;
+                                v_xd = (walker_host0_a_xd || (m_rdata[63] && hb_EFER[11]));
+                                walker_host0_a_xd <= v_xd;
+                                walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[39-1:30], 3'h0});
+                                walker_host0_st <= 4'b0001;
+                                walker_host0_lvl <= 3;
+                            end
+                        end
+                        'h3: begin
+                            if ((m_rdata[7] && 1'b1)) begin
+                                if ((!m_rdata[0])) begin
+                                    walker_host0_fault_k <= 1;
+                                    walker_host0_flevel <= 3;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if ((((m_rdata & 64'hf00003fffe000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                    walker_host0_fault_k <= 2;
+                                    walker_host0_flevel <= 3;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else begin
+                                    v_rw = (walker_host0_a_rw && m_rdata[1]);
+                                    walker_host0_a_rw <= v_rw;
+                                    v_us = (walker_host0_a_us && m_rdata[2]);
+                                    walker_host0_a_us <= v_us;
+                                    v_xd = (walker_host0_a_xd || (m_rdata[63] && hb_EFER[11]));
+                                    walker_host0_a_xd <= v_xd;
+                                    if ((hk_user && (!v_us))) begin
+                                        walker_host0_fault_k <= 3;
+                                        walker_host0_flevel <= 3;
+                                        walker_host0_st <= 4'b0010;
+                                    end
+                                    else if (((hk_user && hk_write) && (!v_rw))) begin
+                                        walker_host0_fault_k <= 4;
+                                        walker_host0_flevel <= 3;
+                                        walker_host0_st <= 4'b0010;
+                                    end
+                                    else if (((((!hk_user) && hk_write) && (!v_rw)) && hb_CR0[16])) begin
+                                        walker_host0_fault_k <= 5;
+                                        walker_host0_flevel <= 3;
+                                        walker_host0_st <= 4'b0010;
+                                    end
+                                    else if ((((((!hk_user) && (!hk_fetch)) && v_us) && hb_CR4[21]) && (!hb_RFLAGS[18]))) begin
+                                        walker_host0_fault_k <= 6;
+                                        walker_host0_flevel <= 3;
+                                        walker_host0_st <= 4'b0010;
+                                    end
+                                    else if ((hk_fetch && v_xd)) begin
+                                        walker_host0_fault_k <= 7;
+                                        walker_host0_flevel <= 3;
+                                        walker_host0_st <= 4'b0010;
+                                    end
+                                    else if (((((!hk_user) && hk_fetch) && v_us) && hb_CR4[20])) begin
+                                        walker_host0_fault_k <= 8;
+                                        walker_host0_flevel <= 3;
+                                        walker_host0_st <= 4'b0010;
+                                    end
+                                    else if ((((hb_CR4[22] && v_us) && (!hk_fetch)) && ((((hb_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((hb_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && hk_write) && (hk_user || hb_CR0[16]))))) begin
+                                        walker_host0_fault_k <= 9;
+                                        walker_host0_flevel <= 3;
+                                        walker_host0_st <= 4'b0010;
+                                    end
+                                    else begin
+                                        uw = m_rdata;
+                                        uw[5] = 1'b1;
+                                        if (hk_write) begin
+                                            uw[6] = 1'b1;
+                                        end
+                                        if ((uw != m_rdata)) begin
+                                            walker_host0_pend_3 <= 1'b1;
+                                            pending = 1'b1;
+                                        end
+                                        walker_host0_se_3 <= uw;
+                                        walker_host0_sa_3 <= walker_host0_ea;
+                                        x_level <= 3;
+                                        x_pa <= {16'h0, m_rdata[48-1:30], x_addr[30-1:0]};
+                                        x_aux <= 0;
+                                        if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
+                                            walker_host0_st <= 4'b0011;
+                                        end
+                                        else begin
+                                            if (x_table) begin
+                                                walker_host0_st <= 4'b0111;
+                                            end
+                                            else begin
+                                                x_status <= 0;
+                                                x_done <= 1'b1;
+                                                walker_host0_st <= 4'b0000;
+                                            end
+                                        end
+                                    end
+                                end
+                            end
+                            else begin
+                                if ((!m_rdata[0])) begin
+                                    walker_host0_fault_k <= 1;
+                                    walker_host0_flevel <= 3;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                    walker_host0_fault_k <= 2;
+                                    walker_host0_flevel <= 3;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else begin
+                                    v_rw = (walker_host0_a_rw && m_rdata[1]);
+                                    walker_host0_a_rw <= v_rw;
+                                    v_us = (walker_host0_a_us && m_rdata[2]);
+                                    walker_host0_a_us <= v_us;
+                                    v_xd = (walker_host0_a_xd || (m_rdata[63] && hb_EFER[11]));
+                                    walker_host0_a_xd <= v_xd;
+                                    walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[30-1:21], 3'h0});
+                                    walker_host0_st <= 4'b0001;
+                                    walker_host0_lvl <= 2;
+                                end
+                            end
+                        end
+                        'h2: begin
+                            if (m_rdata[7]) begin
+                                if ((!m_rdata[0])) begin
+                                    walker_host0_fault_k <= 1;
+                                    walker_host0_flevel <= 2;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if ((((m_rdata & 64'hf0000001fe000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                    walker_host0_fault_k <= 2;
+                                    walker_host0_flevel <= 2;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else begin
+                                    v_rw = (walker_host0_a_rw && m_rdata[1]);
+                                    walker_host0_a_rw <= v_rw;
+                                    v_us = (walker_host0_a_us && m_rdata[2]);
+                                    walker_host0_a_us <= v_us;
+                                    v_xd = (walker_host0_a_xd || (m_rdata[63] && hb_EFER[11]));
+                                    walker_host0_a_xd <= v_xd;
+                                    if ((hk_user && (!v_us))) begin
+                                        walker_host0_fault_k <= 3;
+                                        walker_host0_flevel <= 2;
+                                        walker_host0_st <= 4'b0010;
+                                    end
+                                    else if (((hk_user && hk_write) && (!v_rw))) begin
+                                        walker_host0_fault_k <= 4;
+                                        walker_host0_flevel <= 2;
+                                        walker_host0_st <= 4'b0010;
+                                    end
+                                    else if (((((!hk_user) && hk_write) && (!v_rw)) && hb_CR0[16])) begin
+                                        walker_host0_fault_k <= 5;
+                                        walker_host0_flevel <= 2;
+                                        walker_host0_st <= 4'b0010;
+                                    end
+                                    else if ((((((!hk_user) && (!hk_fetch)) && v_us) && hb_CR4[21]) && (!hb_RFLAGS[18]))) begin
+                                        walker_host0_fault_k <= 6;
+                                        walker_host0_flevel <= 2;
+                                        walker_host0_st <= 4'b0010;
+                                    end
+                                    else if ((hk_fetch && v_xd)) begin
+                                        walker_host0_fault_k <= 7;
+                                        walker_host0_flevel <= 2;
+                                        walker_host0_st <= 4'b0010;
+                                    end
+                                    else if (((((!hk_user) && hk_fetch) && v_us) && hb_CR4[20])) begin
+                                        walker_host0_fault_k <= 8;
+                                        walker_host0_flevel <= 2;
+                                        walker_host0_st <= 4'b0010;
+                                    end
+                                    else if ((((hb_CR4[22] && v_us) && (!hk_fetch)) && ((((hb_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((hb_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && hk_write) && (hk_user || hb_CR0[16]))))) begin
+                                        walker_host0_fault_k <= 9;
+                                        walker_host0_flevel <= 2;
+                                        walker_host0_st <= 4'b0010;
+                                    end
+                                    else begin
+                                        uw = m_rdata;
+                                        uw[5] = 1'b1;
+                                        if (hk_write) begin
+                                            uw[6] = 1'b1;
+                                        end
+                                        if ((uw != m_rdata)) begin
+                                            walker_host0_pend_2 <= 1'b1;
+                                            pending = 1'b1;
+                                        end
+                                        walker_host0_se_2 <= uw;
+                                        walker_host0_sa_2 <= walker_host0_ea;
+                                        x_level <= 2;
+                                        x_pa <= {16'h0, m_rdata[48-1:21], x_addr[21-1:0]};
+                                        x_aux <= 0;
+                                        if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
+                                            walker_host0_st <= 4'b0011;
+                                        end
+                                        else begin
+                                            if (x_table) begin
+                                                walker_host0_st <= 4'b0111;
+                                            end
+                                            else begin
+                                                x_status <= 0;
+                                                x_done <= 1'b1;
+                                                walker_host0_st <= 4'b0000;
+                                            end
+                                        end
+                                    end
+                                end
+                            end
+                            else begin
+                                if ((!m_rdata[0])) begin
+                                    walker_host0_fault_k <= 1;
+                                    walker_host0_flevel <= 2;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                    walker_host0_fault_k <= 2;
+                                    walker_host0_flevel <= 2;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else begin
+                                    v_rw = (walker_host0_a_rw && m_rdata[1]);
+                                    walker_host0_a_rw <= v_rw;
+                                    v_us = (walker_host0_a_us && m_rdata[2]);
+                                    walker_host0_a_us <= v_us;
+                                    v_xd = (walker_host0_a_xd || (m_rdata[63] && hb_EFER[11]));
+                                    walker_host0_a_xd <= v_xd;
+                                    walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[21-1:12], 3'h0});
+                                    walker_host0_st <= 4'b0001;
+                                    walker_host0_lvl <= 1;
+                                end
+                            end
+                        end
+                        'h1: begin
+                            if ((!m_rdata[0])) begin
+                                walker_host0_fault_k <= 1;
+                                walker_host0_flevel <= 1;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if ((((m_rdata & 64'hf000000000000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                walker_host0_fault_k <= 2;
+                                walker_host0_flevel <= 1;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else begin
+                                v_rw = (walker_host0_a_rw && m_rdata[1]);
+                                walker_host0_a_rw <= v_rw;
+                                v_us = (walker_host0_a_us && m_rdata[2]);
+                                walker_host0_a_us <= v_us;
+                                v_xd = (walker_host0_a_xd || (m_rdata[63] && hb_EFER[11]));
+                                walker_host0_a_xd <= v_xd;
+                                if ((hk_user && (!v_us))) begin
+                                    walker_host0_fault_k <= 3;
+                                    walker_host0_flevel <= 1;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if (((hk_user && hk_write) && (!v_rw))) begin
+                                    walker_host0_fault_k <= 4;
+                                    walker_host0_flevel <= 1;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if (((((!hk_user) && hk_write) && (!v_rw)) && hb_CR0[16])) begin
+                                    walker_host0_fault_k <= 5;
+                                    walker_host0_flevel <= 1;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if ((((((!hk_user) && (!hk_fetch)) && v_us) && hb_CR4[21]) && (!hb_RFLAGS[18]))) begin
+                                    walker_host0_fault_k <= 6;
+                                    walker_host0_flevel <= 1;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if ((hk_fetch && v_xd)) begin
+                                    walker_host0_fault_k <= 7;
+                                    walker_host0_flevel <= 1;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if (((((!hk_user) && hk_fetch) && v_us) && hb_CR4[20])) begin
+                                    walker_host0_fault_k <= 8;
+                                    walker_host0_flevel <= 1;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if ((((hb_CR4[22] && v_us) && (!hk_fetch)) && ((((hb_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((hb_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && hk_write) && (hk_user || hb_CR0[16]))))) begin
+                                    walker_host0_fault_k <= 9;
+                                    walker_host0_flevel <= 1;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else begin
+                                    uw = m_rdata;
+                                    uw[5] = 1'b1;
+                                    if (hk_write) begin
+                                        uw[6] = 1'b1;
+                                    end
+                                    if ((uw != m_rdata)) begin
+                                        walker_host0_pend_1 <= 1'b1;
+                                        pending = 1'b1;
+                                    end
+                                    walker_host0_se_1 <= uw;
+                                    walker_host0_sa_1 <= walker_host0_ea;
+                                    x_level <= 1;
+                                    x_pa <= {16'h0, m_rdata[48-1:12], x_addr[12-1:0]};
+                                    x_aux <= 0;
+                                    if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
+                                        walker_host0_st <= 4'b0011;
+                                    end
+                                    else begin
+                                        if (x_table) begin
+                                            walker_host0_st <= 4'b0111;
+                                        end
+                                        else begin
+                                            x_status <= 0;
+                                            x_done <= 1'b1;
+                                            walker_host0_st <= 4'b0000;
+                                        end
+                                    end
+                                end
+                            end
+                        end
+                    endcase
+                end
+            end
+        end
+        else if ((walker_host0_st == 4'b0010)) begin
+            x_status <= walker_host0_fault_k;
+            x_level <= walker_host0_flevel;
+            x_aux <= 0;
+            h_r_vector <= 14;
+            h_r_error_code <= 0;
+            h_r_error_code[0] <= (walker_host0_fault_k[4-1:0] != 1);
+            h_r_error_code[1] <= hk_write;
+            h_r_error_code[2] <= hk_user;
+            h_r_error_code[3] <= (walker_host0_fault_k[4-1:0] == 2);
+            h_r_error_code[4] <= (hk_fetch && (hb_CR4[20] || hb_EFER[11]));
+            h_r_error_code[5] <= (((walker_host0_fault_k > 2) && (walker_host0_fault_k <= 9)) && (((hb_CR4[22] && walker_host0_a_us) && (!hk_fetch)) && ((((hb_PKRU >>> (2 * walker_host0_le[63-1:59])) & 1) == 1) || (((((hb_PKRU >>> ((2 * walker_host0_le[63-1:59]) + 1)) & 1) == 1) && hk_write) && (hk_user || hb_CR0[16])))));
+            h_r_cr2 <= x_addr;
+            x_done <= 1'b1;
+            walker_host0_st <= 4'b0000;
+        end
+        else if ((walker_host0_st == 4'b0011)) begin
+            if (walker_host0_pend_5) begin
+                walker_host0_pend_5 <= 1'b0;
+                walker_host0_st <= 4'b0100;
+            end
+            else if (walker_host0_pend_4) begin
+                walker_host0_pend_4 <= 1'b0;
+                walker_host0_st <= 4'b0100;
+            end
+            else if (walker_host0_pend_3) begin
+                walker_host0_pend_3 <= 1'b0;
+                walker_host0_st <= 4'b0100;
+            end
+            else if (walker_host0_pend_2) begin
+                walker_host0_pend_2 <= 1'b0;
+                walker_host0_st <= 4'b0100;
+            end
+            else if (walker_host0_pend_1) begin
+                walker_host0_pend_1 <= 1'b0;
+                walker_host0_st <= 4'b0100;
+            end
+            else begin
+                if (x_table) begin
+                    walker_host0_st <= 4'b0111;
+                end
+                else begin
+                    x_status <= 0;
+                    x_done <= 1'b1;
+                    walker_host0_st <= 4'b0000;
+                end
+            end
+        end
+        else if ((walker_host0_st == 4'b0100)) begin
+            if (m_rvalid) begin
+                walker_host0_st <= 4'b0011;
+            end
+        end
+        else if ((walker_host0_st == 4'b0101)) begin
+            if (m_rvalid) begin
+                walker_host0_st <= 4'b0110;
+            end
+        end
+        else if ((walker_host0_st == 4'b0110)) begin
+            walker_host0_le <= walker_host0_le;
+            case (walker_host0_lvl)
+                'h5: begin
+                    if ((!walker_host0_le[0])) begin
+                        walker_host0_fault_k <= 1;
+                        walker_host0_flevel <= 5;
+                        walker_host0_st <= 4'b0010;
+                    end
+                    else if ((((walker_host0_le & 64'hf000000000080) != 0) || ((!hb_EFER[11]) && ((walker_host0_le & 64'h8000000000000000) != 0)))) begin
+                        walker_host0_fault_k <= 2;
+                        walker_host0_flevel <= 5;
+                        walker_host0_st <= 4'b0010;
+                    end
+                    else begin
+                        v_rw = (walker_host0_a_rw && walker_host0_le[1]);
+                        walker_host0_a_rw <= v_rw;
+                        v_us = (walker_host0_a_us && walker_host0_le[2]);
+                        walker_host0_a_us <= v_us;
+                        v_xd = (walker_host0_a_xd || (walker_host0_le[63] && hb_EFER[11]));
+                        walker_host0_a_xd <= v_xd;
+                        walker_host0_ea <= ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
+                        walker_host0_st <= 4'b0001;
+                        walker_host0_lvl <= 4;
+                    end
+                end
+                'h4: begin
+                    if ((!walker_host0_le[0])) begin
+                        walker_host0_fault_k <= 1;
+                        walker_host0_flevel <= 4;
+                        walker_host0_st <= 4'b0010;
+                    end
+                    else if ((((walker_host0_le & 64'hf000000000080) != 0) || (1'b1 && ((walker_host0_le & 256) != 0)) || ((!hb_EFER[11]) && ((walker_host0_le & 64'h8000000000000000) != 0)))) begin
+                        walker_host0_fault_k <= 2;
+                        walker_host0_flevel <= 4;
+                        walker_host0_st <= 4'b0010;
+                    end
+                    else begin
+                        v_rw = (walker_host0_a_rw && walker_host0_le[1]);
+                        walker_host0_a_rw <= v_rw;
+                        v_us = (walker_host0_a_us && walker_host0_le[2]);
+                        walker_host0_a_us <= v_us;
+                        v_xd = (walker_host0_a_xd || (walker_host0_le[63] && hb_EFER[11]));
+                        walker_host0_a_xd <= v_xd;
+                        walker_host0_ea <= ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[39-1:30], 3'h0});
+                        walker_host0_st <= 4'b0001;
+                        walker_host0_lvl <= 3;
+                    end
+                end
+                'h3: begin
+                    if ((walker_host0_le[7] && 1'b1)) begin
+                        if ((!walker_host0_le[0])) begin
+                            walker_host0_fault_k <= 1;
+                            walker_host0_flevel <= 3;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else if ((((walker_host0_le & 64'hf00003fffe000) != 0) || ((!hb_EFER[11]) && ((walker_host0_le & 64'h8000000000000000) != 0)))) begin
+                            walker_host0_fault_k <= 2;
+                            walker_host0_flevel <= 3;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else begin
+                            v_rw = (walker_host0_a_rw && walker_host0_le[1]);
+                            walker_host0_a_rw <= v_rw;
+                            v_us = (walker_host0_a_us && walker_host0_le[2]);
+                            walker_host0_a_us <= v_us;
+                            v_xd = (walker_host0_a_xd || (walker_host0_le[63] && hb_EFER[11]));
+                            walker_host0_a_xd <= v_xd;
+                            if ((hk_user && (!v_us))) begin
+                                walker_host0_fault_k <= 3;
+                                walker_host0_flevel <= 3;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if (((hk_user && hk_write) && (!v_rw))) begin
+                                walker_host0_fault_k <= 4;
+                                walker_host0_flevel <= 3;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if (((((!hk_user) && hk_write) && (!v_rw)) && hb_CR0[16])) begin
+                                walker_host0_fault_k <= 5;
+                                walker_host0_flevel <= 3;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if ((((((!hk_user) && (!hk_fetch)) && v_us) && hb_CR4[21]) && (!hb_RFLAGS[18]))) begin
+                                walker_host0_fault_k <= 6;
+                                walker_host0_flevel <= 3;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if ((hk_fetch && v_xd)) begin
+                                walker_host0_fault_k <= 7;
+                                walker_host0_flevel <= 3;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if (((((!hk_user) && hk_fetch) && v_us) && hb_CR4[20])) begin
+                                walker_host0_fault_k <= 8;
+                                walker_host0_flevel <= 3;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if ((((hb_CR4[22] && v_us) && (!hk_fetch)) && ((((hb_PKRU >>> (2 * walker_host0_le[63-1:59])) & 1) == 1) || (((((hb_PKRU >>> ((2 * walker_host0_le[63-1:59]) + 1)) & 1) == 1) && hk_write) && (hk_user || hb_CR0[16]))))) begin
+                                walker_host0_fault_k <= 9;
+                                walker_host0_flevel <= 3;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else begin
+                                uw = walker_host0_le;
+                                uw[5] = 1'b1;
+                                if (hk_write) begin
+                                    uw[6] = 1'b1;
+                                end
+                                if ((uw != walker_host0_le)) begin
+                                    walker_host0_pend_3 <= 1'b1;
+                                    pending = 1'b1;
+                                end
+                                walker_host0_se_3 <= uw;
+                                walker_host0_sa_3 <= walker_host0_ea;
+                                x_level <= 3;
+                                x_pa <= {16'h0, walker_host0_le[48-1:30], x_addr[30-1:0]};
+                                x_aux <= 0;
+                                if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
+                                    walker_host0_st <= 4'b0011;
+                                end
+                                else begin
+                                    if (x_table) begin
+                                        walker_host0_st <= 4'b0111;
+                                    end
+                                    else begin
+                                        x_status <= 0;
+                                        x_done <= 1'b1;
+                                        walker_host0_st <= 4'b0000;
+                                    end
+                                end
+                            end
+                        end
+                    end
+                    else begin
+                        if ((!walker_host0_le[0])) begin
+                            walker_host0_fault_k <= 1;
+                            walker_host0_flevel <= 3;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else if ((((walker_host0_le & 64'hf000000000000) != 0) || ((!hb_EFER[11]) && ((walker_host0_le & 64'h8000000000000000) != 0)) || (1'b0 && ((walker_host0_le & 128) != 0)))) begin
+                            walker_host0_fault_k <= 2;
+                            walker_host0_flevel <= 3;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else begin
+                            v_rw = (walker_host0_a_rw && walker_host0_le[1]);
+                            walker_host0_a_rw <= v_rw;
+                            v_us = (walker_host0_a_us && walker_host0_le[2]);
+                            walker_host0_a_us <= v_us;
+                            v_xd = (walker_host0_a_xd || (walker_host0_le[63] && hb_EFER[11]));
+                            walker_host0_a_xd <= v_xd;
+                            walker_host0_ea <= ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[30-1:21], 3'h0});
+                            walker_host0_st <= 4'b0001;
+                            walker_host0_lvl <= 2;
+                        end
+                    end
+                end
+                'h2: begin
+                    if (walker_host0_le[7]) begin
+                        if ((!walker_host0_le[0])) begin
+                            walker_host0_fault_k <= 1;
+                            walker_host0_flevel <= 2;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else if ((((walker_host0_le & 64'hf0000001fe000) != 0) || ((!hb_EFER[11]) && ((walker_host0_le & 64'h8000000000000000) != 0)))) begin
+                            walker_host0_fault_k <= 2;
+                            walker_host0_flevel <= 2;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else begin
+                            v_rw = (walker_host0_a_rw && walker_host0_le[1]);
+                            walker_host0_a_rw <= v_rw;
+                            v_us = (walker_host0_a_us && walker_host0_le[2]);
+                            walker_host0_a_us <= v_us;
+                            v_xd = (walker_host0_a_xd || (walker_host0_le[63] && hb_EFER[11]));
+                            walker_host0_a_xd <= v_xd;
+                            if ((hk_user && (!v_us))) begin
+                                walker_host0_fault_k <= 3;
+                                walker_host0_flevel <= 2;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if (((hk_user && hk_write) && (!v_rw))) begin
+                                walker_host0_fault_k <= 4;
+                                walker_host0_flevel <= 2;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if (((((!hk_user) && hk_write) && (!v_rw)) && hb_CR0[16])) begin
+                                walker_host0_fault_k <= 5;
+                                walker_host0_flevel <= 2;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if ((((((!hk_user) && (!hk_fetch)) && v_us) && hb_CR4[21]) && (!hb_RFLAGS[18]))) begin
+                                walker_host0_fault_k <= 6;
+                                walker_host0_flevel <= 2;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if ((hk_fetch && v_xd)) begin
+                                walker_host0_fault_k <= 7;
+                                walker_host0_flevel <= 2;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if (((((!hk_user) && hk_fetch) && v_us) && hb_CR4[20])) begin
+                                walker_host0_fault_k <= 8;
+                                walker_host0_flevel <= 2;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if ((((hb_CR4[22] && v_us) && (!hk_fetch)) && ((((hb_PKRU >>> (2 * walker_host0_le[63-1:59])) & 1) == 1) || (((((hb_PKRU >>> ((2 * walker_host0_le[63-1:59]) + 1)) & 1) == 1) && hk_write) && (hk_user || hb_CR0[16]))))) begin
+                                walker_host0_fault_k <= 9;
+                                walker_host0_flevel <= 2;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else begin
+                                uw = walker_host0_le;
+                                uw[5] = 1'b1;
+                                if (hk_write) begin
+                                    uw[6] = 1'b1;
+                                end
+                                if ((uw != walker_host0_le)) begin
+                                    walker_host0_pend_2 <= 1'b1;
+                                    pending = 1'b1;
+                                end
+                                walker_host0_se_2 <= uw;
+                                walker_host0_sa_2 <= walker_host0_ea;
+                                x_level <= 2;
+                                x_pa <= {16'h0, walker_host0_le[48-1:21], x_addr[21-1:0]};
+                                x_aux <= 0;
+                                if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
+                                    walker_host0_st <= 4'b0011;
+                                end
+                                else begin
+                                    if (x_table) begin
+                                        walker_host0_st <= 4'b0111;
+                                    end
+                                    else begin
+                                        x_status <= 0;
+                                        x_done <= 1'b1;
+                                        walker_host0_st <= 4'b0000;
+                                    end
+                                end
+                            end
+                        end
+                    end
+                    else begin
+                        if ((!walker_host0_le[0])) begin
+                            walker_host0_fault_k <= 1;
+                            walker_host0_flevel <= 2;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else if ((((walker_host0_le & 64'hf000000000000) != 0) || ((!hb_EFER[11]) && ((walker_host0_le & 64'h8000000000000000) != 0)))) begin
+                            walker_host0_fault_k <= 2;
+                            walker_host0_flevel <= 2;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else begin
+                            v_rw = (walker_host0_a_rw && walker_host0_le[1]);
+                            walker_host0_a_rw <= v_rw;
+                            v_us = (walker_host0_a_us && walker_host0_le[2]);
+                            walker_host0_a_us <= v_us;
+                            v_xd = (walker_host0_a_xd || (walker_host0_le[63] && hb_EFER[11]));
+                            walker_host0_a_xd <= v_xd;
+                            walker_host0_ea <= ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[21-1:12], 3'h0});
+                            walker_host0_st <= 4'b0001;
+                            walker_host0_lvl <= 1;
+                        end
+                    end
+                end
+                'h1: begin
+                    if ((!walker_host0_le[0])) begin
+                        walker_host0_fault_k <= 1;
+                        walker_host0_flevel <= 1;
+                        walker_host0_st <= 4'b0010;
+                    end
+                    else if ((((walker_host0_le & 64'hf000000000000) != 0) || ((!hb_EFER[11]) && ((walker_host0_le & 64'h8000000000000000) != 0)))) begin
+                        walker_host0_fault_k <= 2;
+                        walker_host0_flevel <= 1;
+                        walker_host0_st <= 4'b0010;
+                    end
+                    else begin
+                        v_rw = (walker_host0_a_rw && walker_host0_le[1]);
+                        walker_host0_a_rw <= v_rw;
+                        v_us = (walker_host0_a_us && walker_host0_le[2]);
+                        walker_host0_a_us <= v_us;
+                        v_xd = (walker_host0_a_xd || (walker_host0_le[63] && hb_EFER[11]));
+                        walker_host0_a_xd <= v_xd;
+                        if ((hk_user && (!v_us))) begin
+                            walker_host0_fault_k <= 3;
+                            walker_host0_flevel <= 1;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else if (((hk_user && hk_write) && (!v_rw))) begin
+                            walker_host0_fault_k <= 4;
+                            walker_host0_flevel <= 1;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else if (((((!hk_user) && hk_write) && (!v_rw)) && hb_CR0[16])) begin
+                            walker_host0_fault_k <= 5;
+                            walker_host0_flevel <= 1;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else if ((((((!hk_user) && (!hk_fetch)) && v_us) && hb_CR4[21]) && (!hb_RFLAGS[18]))) begin
+                            walker_host0_fault_k <= 6;
+                            walker_host0_flevel <= 1;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else if ((hk_fetch && v_xd)) begin
+                            walker_host0_fault_k <= 7;
+                            walker_host0_flevel <= 1;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else if (((((!hk_user) && hk_fetch) && v_us) && hb_CR4[20])) begin
+                            walker_host0_fault_k <= 8;
+                            walker_host0_flevel <= 1;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else if ((((hb_CR4[22] && v_us) && (!hk_fetch)) && ((((hb_PKRU >>> (2 * walker_host0_le[63-1:59])) & 1) == 1) || (((((hb_PKRU >>> ((2 * walker_host0_le[63-1:59]) + 1)) & 1) == 1) && hk_write) && (hk_user || hb_CR0[16]))))) begin
+                            walker_host0_fault_k <= 9;
+                            walker_host0_flevel <= 1;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else begin
+                            uw = walker_host0_le;
+                            uw[5] = 1'b1;
+                            if (hk_write) begin
+                                uw[6] = 1'b1;
+                            end
+                            if ((uw != walker_host0_le)) begin
+                                walker_host0_pend_1 <= 1'b1;
+                                pending = 1'b1;
+                            end
+                            walker_host0_se_1 <= uw;
+                            walker_host0_sa_1 <= walker_host0_ea;
+                            x_level <= 1;
+                            x_pa <= {16'h0, walker_host0_le[48-1:12], x_addr[12-1:0]};
+                            x_aux <= 0;
+                            if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
+                                walker_host0_st <= 4'b0011;
+                            end
+                            else begin
+                                if (x_table) begin
+                                    walker_host0_st <= 4'b0111;
+                                end
+                                else begin
+                                    x_status <= 0;
+                                    x_done <= 1'b1;
+                                    walker_host0_st <= 4'b0000;
+                                end
+                            end
+                        end
+                    end
+                end
+            endcase
+        end
+        else if ((walker_host0_st == 4'b0111)) begin
+        end
+        else if ((walker_host0_st == 4'b1000)) begin
+            if (m_rvalid) begin
+                x_status <= 0;
+                x_done <= 1'b1;
+                walker_host0_st <= 4'b0000;
+            end
+        end
+        else begin
+            walker_host0_st <= 4'b0000;
+        end
     end
 end
 
 assign x_rnow = ((walker_host0_st == 4'b0111) && m_rvalid);
 
-always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walker_guest0_fault_k, walker_guest0_flevel, h_r_error_code, walker_guest0_hk_fetch_h, walker_guest0_hk_user_h, walker_guest0_hk_write_h, i_addr, k_fetch, k_user, k_write, walker_guest0_le, walker_guest0_lvl, o_aux, o_level, o_n_exitcode, o_n_exitinfo1, o_n_exitinfo2, o_pa, o_r1_error_code, o_r1_vector, o_r_cr2, o_r_error_code, o_r_vector, o_status, walker_guest0_pend_1, walker_guest0_pend_2, walker_guest0_pend_3, walker_guest0_pend_4, walker_guest0_pend_5, r_CR0, r_CR3, r_CR4, r_EFER, r_PKRU, r_RFLAGS, walker_guest0_sa_1, walker_guest0_sa_2, walker_guest0_sa_3, walker_guest0_sa_4, walker_guest0_sa_5, walker_guest0_se_1, walker_guest0_se_2, walker_guest0_se_3, walker_guest0_se_4, walker_guest0_se_5, walker_guest0_sg_1, walker_guest0_sg_2, walker_guest0_sg_3, walker_guest0_st, start, walker_guest0_x_addr_h, x_done, x_level, walker_guest0_x_on_table_h, x_pa, walker_guest0_x_pwrite_h, m_rdata, x_rnow, x_status, walker_guest0_x_waddr_h, walker_guest0_x_wdata_h) begin: walker_guest0_logic
+always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walker_guest0_hk_fetch_h, walker_guest0_hk_user_h, walker_guest0_hk_write_h, i_addr, k_fetch, k_user, k_write, walker_guest0_le, walker_guest0_lvl, walker_guest0_pend_1, walker_guest0_pend_2, walker_guest0_pend_3, walker_guest0_pend_4, walker_guest0_pend_5, r_CR0, r_CR3, r_CR4, r_EFER, r_PKRU, r_RFLAGS, walker_guest0_sa_1, walker_guest0_sa_2, walker_guest0_sa_3, walker_guest0_sa_4, walker_guest0_sa_5, walker_guest0_se_1, walker_guest0_se_2, walker_guest0_se_3, walker_guest0_se_4, walker_guest0_se_5, walker_guest0_st, start, walker_guest0_x_addr_h, x_done, walker_guest0_x_on_table_h, x_pa, walker_guest0_x_pwrite_h, m_rdata, x_rnow, x_status, walker_guest0_x_waddr_h, walker_guest0_x_wdata_h) begin: walker_guest0_logic
     reg pending;
     reg [64-1:0] uw;
     reg used;
@@ -1478,41 +1926,6 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
     reg [48-1:0] in8;
     reg [64-1:0] in9;
     reg [48-1:0] in10;
-    walker_guest0_done_nx = done;
-    walker_guest0_a_rw_nx = walker_guest0_a_rw;
-    walker_guest0_a_us_nx = walker_guest0_a_us;
-    walker_guest0_a_xd_nx = walker_guest0_a_xd;
-    walker_guest0_pend_5_nx = walker_guest0_pend_5;
-    walker_guest0_pend_4_nx = walker_guest0_pend_4;
-    walker_guest0_pend_3_nx = walker_guest0_pend_3;
-    walker_guest0_pend_2_nx = walker_guest0_pend_2;
-    walker_guest0_pend_1_nx = walker_guest0_pend_1;
-    walker_guest0_le_nx = walker_guest0_le;
-    walker_guest0_fault_k_nx = walker_guest0_fault_k;
-    walker_guest0_flevel_nx = walker_guest0_flevel;
-    walker_guest0_st_nx = walker_guest0_st;
-    walker_guest0_lvl_nx = walker_guest0_lvl;
-    walker_guest0_se_3_nx = walker_guest0_se_3;
-    walker_guest0_sa_3_nx = walker_guest0_sa_3;
-    walker_guest0_sg_3_nx = walker_guest0_sg_3;
-    walker_guest0_o_level_nx = o_level;
-    walker_guest0_se_2_nx = walker_guest0_se_2;
-    walker_guest0_sa_2_nx = walker_guest0_sa_2;
-    walker_guest0_sg_2_nx = walker_guest0_sg_2;
-    walker_guest0_se_1_nx = walker_guest0_se_1;
-    walker_guest0_sa_1_nx = walker_guest0_sa_1;
-    walker_guest0_sg_1_nx = walker_guest0_sg_1;
-    walker_guest0_o_pa_nx = o_pa;
-    walker_guest0_o_aux_nx = o_aux;
-    walker_guest0_o_status_nx = o_status;
-    walker_guest0_o_n_exitcode_nx = o_n_exitcode;
-    walker_guest0_o_n_exitinfo1_nx = o_n_exitinfo1;
-    walker_guest0_o_n_exitinfo2_nx = o_n_exitinfo2;
-    walker_guest0_o_r_vector_nx = o_r_vector;
-    walker_guest0_o_r_error_code_nx = o_r_error_code;
-    walker_guest0_o_r_cr2_nx = o_r_cr2;
-    walker_guest0_o_r1_vector_nx = o_r1_vector;
-    walker_guest0_o_r1_error_code_nx = o_r1_error_code;
     x_valid = 1'b0;
     x_pwrite = walker_guest0_x_pwrite_h;
     x_addr = walker_guest0_x_addr_h;
@@ -1530,20 +1943,10 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
     v_us = (0 != 0);
     v_xd = (0 != 0);
     if (done) begin
-        walker_guest0_done_nx = 1'b0;
     end
     case (walker_guest0_st)
         3'b000: begin
             if (start) begin
-                walker_guest0_a_rw_nx = 1'b1;
-                walker_guest0_a_us_nx = 1'b1;
-                walker_guest0_a_xd_nx = 1'b0;
-                walker_guest0_pend_5_nx = 1'b0;
-                walker_guest0_pend_4_nx = 1'b0;
-                walker_guest0_pend_3_nx = 1'b0;
-                walker_guest0_pend_2_nx = 1'b0;
-                walker_guest0_pend_1_nx = 1'b0;
-                walker_guest0_le_nx = 0;
                 in0 = 64'h0;
                 in1 = 64'h0;
                 in2 = 64'h0;
@@ -1582,9 +1985,6 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                     in0 = in6;
                 end
                 if ((r_CR4[5] && (i_addr != in0))) begin
-                    walker_guest0_fault_k_nx = 10;
-                    walker_guest0_flevel_nx = 0;
-                    walker_guest0_st_nx = 3'b011;
                 end
                 else begin
                     if (r_CR4[12]) begin
@@ -1595,8 +1995,6 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                         hk_write = 1'b1;
                         hk_user = 1'b1;
                         hk_fetch = 1'b0;
-                        walker_guest0_st_nx = 3'b001;
-                        walker_guest0_lvl_nx = 5;
                     end
                     else begin
                         x_valid = 1'b1;
@@ -1606,8 +2004,6 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                         hk_write = 1'b1;
                         hk_user = 1'b1;
                         hk_fetch = 1'b0;
-                        walker_guest0_st_nx = 3'b001;
-                        walker_guest0_lvl_nx = 4;
                     end
                 end
             end
@@ -1688,34 +2084,22 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                     end
                 end
                 if (used) begin
-                    walker_guest0_le_nx = uw;
                     x_valid = 1'b1;
                     x_wdata = uw;
                     x_pwrite = 1'b1;
                     x_waddr = x_pa;
-                    walker_guest0_st_nx = 3'b110;
                 end
                 else begin
-                    walker_guest0_le_nx = m_rdata;
                     case (walker_guest0_lvl)
                         'h5: begin
                             if ((!m_rdata[0])) begin
-                                walker_guest0_fault_k_nx = 1;
-                                walker_guest0_flevel_nx = 5;
-                                walker_guest0_st_nx = 3'b011;
                             end
                             else if ((((m_rdata & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
-                                walker_guest0_fault_k_nx = 2;
-                                walker_guest0_flevel_nx = 5;
-                                walker_guest0_st_nx = 3'b011;
                             end
                             else begin
                                 v_rw = (walker_guest0_a_rw && m_rdata[1]);
-                                walker_guest0_a_rw_nx = v_rw;
                                 v_us = (walker_guest0_a_us && m_rdata[2]);
-                                walker_guest0_a_us_nx = v_us;
                                 v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
-                                walker_guest0_a_xd_nx = v_xd;
                                 x_valid = 1'b1;
                                 x_pwrite = 1'b0;
                                 x_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
@@ -1723,28 +2107,17 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                                 hk_write = 1'b1;
                                 hk_user = 1'b1;
                                 hk_fetch = 1'b0;
-                                walker_guest0_st_nx = 3'b001;
-                                walker_guest0_lvl_nx = 4;
                             end
                         end
                         'h4: begin
                             if ((!m_rdata[0])) begin
-                                walker_guest0_fault_k_nx = 1;
-                                walker_guest0_flevel_nx = 4;
-                                walker_guest0_st_nx = 3'b011;
                             end
                             else if ((((m_rdata & 64'hf000000000080) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
-                                walker_guest0_fault_k_nx = 2;
-                                walker_guest0_flevel_nx = 4;
-                                walker_guest0_st_nx = 3'b011;
                             end
                             else begin
                                 v_rw = (walker_guest0_a_rw && m_rdata[1]);
-                                walker_guest0_a_rw_nx = v_rw;
                                 v_us = (walker_guest0_a_us && m_rdata[2]);
-                                walker_guest0_a_us_nx = v_us;
                                 v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
-                                walker_guest0_a_xd_nx = v_xd;
                                 x_valid = 1'b1;
                                 x_pwrite = 1'b0;
                                 x_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[39-1:30], 3'h0});
@@ -1752,63 +2125,31 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                                 hk_write = 1'b1;
                                 hk_user = 1'b1;
                                 hk_fetch = 1'b0;
-                                walker_guest0_st_nx = 3'b001;
-                                walker_guest0_lvl_nx = 3;
                             end
                         end
                         'h3: begin
                             if ((m_rdata[7] && 1'b1)) begin
                                 if ((!m_rdata[0])) begin
-                                    walker_guest0_fault_k_nx = 1;
-                                    walker_guest0_flevel_nx = 3;
-                                    walker_guest0_st_nx = 3'b011;
                                 end
                                 else if ((((m_rdata & 64'hf00003fffe000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
-                                    walker_guest0_fault_k_nx = 2;
-                                    walker_guest0_flevel_nx = 3;
-                                    walker_guest0_st_nx = 3'b011;
                                 end
                                 else begin
                                     v_rw = (walker_guest0_a_rw && m_rdata[1]);
-                                    walker_guest0_a_rw_nx = v_rw;
                                     v_us = (walker_guest0_a_us && m_rdata[2]);
-                                    walker_guest0_a_us_nx = v_us;
                                     v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
-                                    walker_guest0_a_xd_nx = v_xd;
                                     if ((k_user && (!v_us))) begin
-                                        walker_guest0_fault_k_nx = 3;
-                                        walker_guest0_flevel_nx = 3;
-                                        walker_guest0_st_nx = 3'b011;
                                     end
                                     else if (((k_user && k_write) && (!v_rw))) begin
-                                        walker_guest0_fault_k_nx = 4;
-                                        walker_guest0_flevel_nx = 3;
-                                        walker_guest0_st_nx = 3'b011;
                                     end
                                     else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
-                                        walker_guest0_fault_k_nx = 5;
-                                        walker_guest0_flevel_nx = 3;
-                                        walker_guest0_st_nx = 3'b011;
                                     end
                                     else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
-                                        walker_guest0_fault_k_nx = 6;
-                                        walker_guest0_flevel_nx = 3;
-                                        walker_guest0_st_nx = 3'b011;
                                     end
                                     else if ((k_fetch && v_xd)) begin
-                                        walker_guest0_fault_k_nx = 7;
-                                        walker_guest0_flevel_nx = 3;
-                                        walker_guest0_st_nx = 3'b011;
                                     end
                                     else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
-                                        walker_guest0_fault_k_nx = 8;
-                                        walker_guest0_flevel_nx = 3;
-                                        walker_guest0_st_nx = 3'b011;
                                     end
                                     else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
-                                        walker_guest0_fault_k_nx = 9;
-                                        walker_guest0_flevel_nx = 3;
-                                        walker_guest0_st_nx = 3'b011;
                                     end
                                     else begin
                                         uw = m_rdata;
@@ -1817,13 +2158,8 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                                             uw[6] = 1'b1;
                                         end
                                         if ((uw != m_rdata)) begin
-                                            walker_guest0_pend_3_nx = 1'b1;
                                             pending = 1'b1;
                                         end
-                                        walker_guest0_se_3_nx = uw;
-                                        walker_guest0_sa_3_nx = x_pa;
-                                        walker_guest0_sg_3_nx = walker_guest0_x_addr_h;
-                                        walker_guest0_o_level_nx = 3;
                                         x_valid = 1'b1;
                                         x_pwrite = 1'b0;
                                         x_addr = {16'h0, m_rdata[48-1:30], i_addr[30-1:0]};
@@ -1831,28 +2167,18 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                                         hk_write = k_write;
                                         hk_user = 1'b1;
                                         hk_fetch = k_fetch;
-                                        walker_guest0_st_nx = 3'b001;
                                     end
                                 end
                             end
                             else begin
                                 if ((!m_rdata[0])) begin
-                                    walker_guest0_fault_k_nx = 1;
-                                    walker_guest0_flevel_nx = 3;
-                                    walker_guest0_st_nx = 3'b011;
                                 end
                                 else if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
-                                    walker_guest0_fault_k_nx = 2;
-                                    walker_guest0_flevel_nx = 3;
-                                    walker_guest0_st_nx = 3'b011;
                                 end
                                 else begin
                                     v_rw = (walker_guest0_a_rw && m_rdata[1]);
-                                    walker_guest0_a_rw_nx = v_rw;
                                     v_us = (walker_guest0_a_us && m_rdata[2]);
-                                    walker_guest0_a_us_nx = v_us;
                                     v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
-                                    walker_guest0_a_xd_nx = v_xd;
                                     x_valid = 1'b1;
                                     x_pwrite = 1'b0;
                                     x_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[30-1:21], 3'h0});
@@ -1860,64 +2186,32 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                                     hk_write = 1'b1;
                                     hk_user = 1'b1;
                                     hk_fetch = 1'b0;
-                                    walker_guest0_st_nx = 3'b001;
-                                    walker_guest0_lvl_nx = 2;
                                 end
                             end
                         end
                         'h2: begin
                             if (m_rdata[7]) begin
                                 if ((!m_rdata[0])) begin
-                                    walker_guest0_fault_k_nx = 1;
-                                    walker_guest0_flevel_nx = 2;
-                                    walker_guest0_st_nx = 3'b011;
                                 end
                                 else if ((((m_rdata & 64'hf0000001fe000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
-                                    walker_guest0_fault_k_nx = 2;
-                                    walker_guest0_flevel_nx = 2;
-                                    walker_guest0_st_nx = 3'b011;
                                 end
                                 else begin
                                     v_rw = (walker_guest0_a_rw && m_rdata[1]);
-                                    walker_guest0_a_rw_nx = v_rw;
                                     v_us = (walker_guest0_a_us && m_rdata[2]);
-                                    walker_guest0_a_us_nx = v_us;
                                     v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
-                                    walker_guest0_a_xd_nx = v_xd;
                                     if ((k_user && (!v_us))) begin
-                                        walker_guest0_fault_k_nx = 3;
-                                        walker_guest0_flevel_nx = 2;
-                                        walker_guest0_st_nx = 3'b011;
                                     end
                                     else if (((k_user && k_write) && (!v_rw))) begin
-                                        walker_guest0_fault_k_nx = 4;
-                                        walker_guest0_flevel_nx = 2;
-                                        walker_guest0_st_nx = 3'b011;
                                     end
                                     else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
-                                        walker_guest0_fault_k_nx = 5;
-                                        walker_guest0_flevel_nx = 2;
-                                        walker_guest0_st_nx = 3'b011;
                                     end
                                     else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
-                                        walker_guest0_fault_k_nx = 6;
-                                        walker_guest0_flevel_nx = 2;
-                                        walker_guest0_st_nx = 3'b011;
                                     end
                                     else if ((k_fetch && v_xd)) begin
-                                        walker_guest0_fault_k_nx = 7;
-                                        walker_guest0_flevel_nx = 2;
-                                        walker_guest0_st_nx = 3'b011;
                                     end
                                     else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
-                                        walker_guest0_fault_k_nx = 8;
-                                        walker_guest0_flevel_nx = 2;
-                                        walker_guest0_st_nx = 3'b011;
                                     end
                                     else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
-                                        walker_guest0_fault_k_nx = 9;
-                                        walker_guest0_flevel_nx = 2;
-                                        walker_guest0_st_nx = 3'b011;
                                     end
                                     else begin
                                         uw = m_rdata;
@@ -1926,13 +2220,8 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                                             uw[6] = 1'b1;
                                         end
                                         if ((uw != m_rdata)) begin
-                                            walker_guest0_pend_2_nx = 1'b1;
                                             pending = 1'b1;
                                         end
-                                        walker_guest0_se_2_nx = uw;
-                                        walker_guest0_sa_2_nx = x_pa;
-                                        walker_guest0_sg_2_nx = walker_guest0_x_addr_h;
-                                        walker_guest0_o_level_nx = 2;
                                         x_valid = 1'b1;
                                         x_pwrite = 1'b0;
                                         x_addr = {16'h0, m_rdata[48-1:21], i_addr[21-1:0]};
@@ -1940,28 +2229,18 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                                         hk_write = k_write;
                                         hk_user = 1'b1;
                                         hk_fetch = k_fetch;
-                                        walker_guest0_st_nx = 3'b001;
                                     end
                                 end
                             end
                             else begin
                                 if ((!m_rdata[0])) begin
-                                    walker_guest0_fault_k_nx = 1;
-                                    walker_guest0_flevel_nx = 2;
-                                    walker_guest0_st_nx = 3'b011;
                                 end
                                 else if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
-                                    walker_guest0_fault_k_nx = 2;
-                                    walker_guest0_flevel_nx = 2;
-                                    walker_guest0_st_nx = 3'b011;
                                 end
                                 else begin
                                     v_rw = (walker_guest0_a_rw && m_rdata[1]);
-                                    walker_guest0_a_rw_nx = v_rw;
                                     v_us = (walker_guest0_a_us && m_rdata[2]);
-                                    walker_guest0_a_us_nx = v_us;
                                     v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
-                                    walker_guest0_a_xd_nx = v_xd;
                                     x_valid = 1'b1;
                                     x_pwrite = 1'b0;
                                     x_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[21-1:12], 3'h0});
@@ -1969,63 +2248,31 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                                     hk_write = 1'b1;
                                     hk_user = 1'b1;
                                     hk_fetch = 1'b0;
-                                    walker_guest0_st_nx = 3'b001;
-                                    walker_guest0_lvl_nx = 1;
                                 end
                             end
                         end
                         'h1: begin
                             if ((!m_rdata[0])) begin
-                                walker_guest0_fault_k_nx = 1;
-                                walker_guest0_flevel_nx = 1;
-                                walker_guest0_st_nx = 3'b011;
                             end
                             else if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
-                                walker_guest0_fault_k_nx = 2;
-                                walker_guest0_flevel_nx = 1;
-                                walker_guest0_st_nx = 3'b011;
                             end
                             else begin
                                 v_rw = (walker_guest0_a_rw && m_rdata[1]);
-                                walker_guest0_a_rw_nx = v_rw;
                                 v_us = (walker_guest0_a_us && m_rdata[2]);
-                                walker_guest0_a_us_nx = v_us;
                                 v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
-                                walker_guest0_a_xd_nx = v_xd;
                                 if ((k_user && (!v_us))) begin
-                                    walker_guest0_fault_k_nx = 3;
-                                    walker_guest0_flevel_nx = 1;
-                                    walker_guest0_st_nx = 3'b011;
                                 end
                                 else if (((k_user && k_write) && (!v_rw))) begin
-                                    walker_guest0_fault_k_nx = 4;
-                                    walker_guest0_flevel_nx = 1;
-                                    walker_guest0_st_nx = 3'b011;
                                 end
                                 else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
-                                    walker_guest0_fault_k_nx = 5;
-                                    walker_guest0_flevel_nx = 1;
-                                    walker_guest0_st_nx = 3'b011;
                                 end
                                 else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
-                                    walker_guest0_fault_k_nx = 6;
-                                    walker_guest0_flevel_nx = 1;
-                                    walker_guest0_st_nx = 3'b011;
                                 end
                                 else if ((k_fetch && v_xd)) begin
-                                    walker_guest0_fault_k_nx = 7;
-                                    walker_guest0_flevel_nx = 1;
-                                    walker_guest0_st_nx = 3'b011;
                                 end
                                 else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
-                                    walker_guest0_fault_k_nx = 8;
-                                    walker_guest0_flevel_nx = 1;
-                                    walker_guest0_st_nx = 3'b011;
                                 end
                                 else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
-                                    walker_guest0_fault_k_nx = 9;
-                                    walker_guest0_flevel_nx = 1;
-                                    walker_guest0_st_nx = 3'b011;
                                 end
                                 else begin
                                     uw = m_rdata;
@@ -2034,13 +2281,8 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                                         uw[6] = 1'b1;
                                     end
                                     if ((uw != m_rdata)) begin
-                                        walker_guest0_pend_1_nx = 1'b1;
                                         pending = 1'b1;
                                     end
-                                    walker_guest0_se_1_nx = uw;
-                                    walker_guest0_sa_1_nx = x_pa;
-                                    walker_guest0_sg_1_nx = walker_guest0_x_addr_h;
-                                    walker_guest0_o_level_nx = 1;
                                     x_valid = 1'b1;
                                     x_pwrite = 1'b0;
                                     x_addr = {16'h0, m_rdata[48-1:12], i_addr[12-1:0]};
@@ -2048,7 +2290,6 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                                     hk_write = k_write;
                                     hk_user = 1'b1;
                                     hk_fetch = k_fetch;
-                                    walker_guest0_st_nx = 3'b001;
                                 end
                             end
                         end
@@ -2057,146 +2298,84 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
             end
             else if (x_done) begin
                 if ((x_status != 0)) begin
-                    walker_guest0_st_nx = 3'b010;
                 end
                 else begin
-                    walker_guest0_o_pa_nx = x_pa;
-                    walker_guest0_o_aux_nx = x_level;
                     if ((1'b0 || walker_guest0_pend_5 || walker_guest0_pend_4 || walker_guest0_pend_3 || walker_guest0_pend_2 || walker_guest0_pend_1)) begin
-                        walker_guest0_st_nx = 3'b100;
                     end
                     else begin
-                        walker_guest0_o_status_nx = 0;
-                        walker_guest0_done_nx = 1'b1;
-                        walker_guest0_st_nx = 3'b000;
                     end
                 end
             end
         end
         3'b010: begin
-            walker_guest0_o_status_nx = (64 + x_status);
-            walker_guest0_o_level_nx = x_level;
             if (walker_guest0_x_on_table_h) begin
-                walker_guest0_o_aux_nx = walker_guest0_lvl;
             end
             else begin
-                walker_guest0_o_aux_nx = 7;
             end
-            walker_guest0_o_n_exitcode_nx = 1024;
-            walker_guest0_o_n_exitinfo1_nx = 0;
-            walker_guest0_o_n_exitinfo1_nx[32-1:0] = h_r_error_code;
-            walker_guest0_o_n_exitinfo1_nx[32] = (!walker_guest0_x_on_table_h);
-            walker_guest0_o_n_exitinfo1_nx[33] = walker_guest0_x_on_table_h;
-            walker_guest0_o_n_exitinfo2_nx = walker_guest0_x_addr_h;
-            walker_guest0_done_nx = 1'b1;
-            walker_guest0_st_nx = 3'b000;
         end
         3'b011: begin
-            walker_guest0_o_status_nx = walker_guest0_fault_k;
-            walker_guest0_o_level_nx = walker_guest0_flevel;
-            walker_guest0_o_aux_nx = 0;
-            walker_guest0_o_r_vector_nx = 14;
-            walker_guest0_o_r_error_code_nx = 0;
-            walker_guest0_o_r_error_code_nx[0] = (walker_guest0_fault_k[4-1:0] != 1);
-            walker_guest0_o_r_error_code_nx[1] = k_write;
-            walker_guest0_o_r_error_code_nx[2] = k_user;
-            walker_guest0_o_r_error_code_nx[3] = (walker_guest0_fault_k[4-1:0] == 2);
-            walker_guest0_o_r_error_code_nx[4] = (k_fetch && (r_CR4[20] || r_EFER[11]));
-            walker_guest0_o_r_error_code_nx[5] = (((walker_guest0_fault_k > 2) && (walker_guest0_fault_k <= 9)) && (((r_CR4[22] && walker_guest0_a_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * walker_guest0_le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * walker_guest0_le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16])))));
-            walker_guest0_o_r_cr2_nx = i_addr;
-            walker_guest0_o_r1_vector_nx = 13;
-            walker_guest0_o_r1_error_code_nx = 0;
-            walker_guest0_done_nx = 1'b1;
-            walker_guest0_st_nx = 3'b000;
         end
         3'b100: begin
             if (walker_guest0_pend_5) begin
-                walker_guest0_pend_5_nx = 1'b0;
                 x_valid = 1'b1;
                 x_pwrite = 1'b1;
                 x_waddr = walker_guest0_sa_5;
                 x_wdata = walker_guest0_se_5;
-                walker_guest0_st_nx = 3'b101;
             end
             else if (walker_guest0_pend_4) begin
-                walker_guest0_pend_4_nx = 1'b0;
                 x_valid = 1'b1;
                 x_pwrite = 1'b1;
                 x_waddr = walker_guest0_sa_4;
                 x_wdata = walker_guest0_se_4;
-                walker_guest0_st_nx = 3'b101;
             end
             else if (walker_guest0_pend_3) begin
-                walker_guest0_pend_3_nx = 1'b0;
                 x_valid = 1'b1;
                 x_pwrite = 1'b1;
                 x_waddr = walker_guest0_sa_3;
                 x_wdata = walker_guest0_se_3;
-                walker_guest0_st_nx = 3'b101;
             end
             else if (walker_guest0_pend_2) begin
-                walker_guest0_pend_2_nx = 1'b0;
                 x_valid = 1'b1;
                 x_pwrite = 1'b1;
                 x_waddr = walker_guest0_sa_2;
                 x_wdata = walker_guest0_se_2;
-                walker_guest0_st_nx = 3'b101;
             end
             else if (walker_guest0_pend_1) begin
-                walker_guest0_pend_1_nx = 1'b0;
                 x_valid = 1'b1;
                 x_pwrite = 1'b1;
                 x_waddr = walker_guest0_sa_1;
                 x_wdata = walker_guest0_se_1;
-                walker_guest0_st_nx = 3'b101;
             end
             else begin
-                walker_guest0_o_status_nx = 0;
-                walker_guest0_done_nx = 1'b1;
-                walker_guest0_st_nx = 3'b000;
             end
         end
         3'b101: begin
             if (x_done) begin
                 if ((x_status != 0)) begin
-                    walker_guest0_st_nx = 3'b010;
                 end
                 else begin
-                    walker_guest0_st_nx = 3'b100;
                 end
             end
         end
         3'b110: begin
             if (x_done) begin
                 if ((x_status != 0)) begin
-                    walker_guest0_st_nx = 3'b010;
                 end
                 else begin
-                    walker_guest0_st_nx = 3'b111;
                 end
             end
         end
         3'b111: begin
-            walker_guest0_le_nx = walker_guest0_le;
             case (walker_guest0_lvl)
                 'h5: begin
                     if ((!walker_guest0_le[0])) begin
-                        walker_guest0_fault_k_nx = 1;
-                        walker_guest0_flevel_nx = 5;
-                        walker_guest0_st_nx = 3'b011;
                     end
                     else if ((((walker_guest0_le & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((walker_guest0_le & 64'h8000000000000000) != 0)))) begin
-                        walker_guest0_fault_k_nx = 2;
-                        walker_guest0_flevel_nx = 5;
-                        walker_guest0_st_nx = 3'b011;
                     end
                     else begin
                         v_rw = (walker_guest0_a_rw && walker_guest0_le[1]);
-                        walker_guest0_a_rw_nx = v_rw;
                         v_us = (walker_guest0_a_us && walker_guest0_le[2]);
-                        walker_guest0_a_us_nx = v_us;
                         v_xd = (walker_guest0_a_xd || (walker_guest0_le[63] && r_EFER[11]));
-                        walker_guest0_a_xd_nx = v_xd;
                         x_valid = 1'b1;
                         x_pwrite = 1'b0;
                         x_addr = ({16'h0, walker_guest0_le[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
@@ -2204,28 +2383,17 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                         hk_write = 1'b1;
                         hk_user = 1'b1;
                         hk_fetch = 1'b0;
-                        walker_guest0_st_nx = 3'b001;
-                        walker_guest0_lvl_nx = 4;
                     end
                 end
                 'h4: begin
                     if ((!walker_guest0_le[0])) begin
-                        walker_guest0_fault_k_nx = 1;
-                        walker_guest0_flevel_nx = 4;
-                        walker_guest0_st_nx = 3'b011;
                     end
                     else if ((((walker_guest0_le & 64'hf000000000080) != 0) || (1'b1 && ((walker_guest0_le & 256) != 0)) || ((!r_EFER[11]) && ((walker_guest0_le & 64'h8000000000000000) != 0)))) begin
-                        walker_guest0_fault_k_nx = 2;
-                        walker_guest0_flevel_nx = 4;
-                        walker_guest0_st_nx = 3'b011;
                     end
                     else begin
                         v_rw = (walker_guest0_a_rw && walker_guest0_le[1]);
-                        walker_guest0_a_rw_nx = v_rw;
                         v_us = (walker_guest0_a_us && walker_guest0_le[2]);
-                        walker_guest0_a_us_nx = v_us;
                         v_xd = (walker_guest0_a_xd || (walker_guest0_le[63] && r_EFER[11]));
-                        walker_guest0_a_xd_nx = v_xd;
                         x_valid = 1'b1;
                         x_pwrite = 1'b0;
                         x_addr = ({16'h0, walker_guest0_le[48-1:12], 12'h0} + {52'h0, i_addr[39-1:30], 3'h0});
@@ -2233,63 +2401,31 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                         hk_write = 1'b1;
                         hk_user = 1'b1;
                         hk_fetch = 1'b0;
-                        walker_guest0_st_nx = 3'b001;
-                        walker_guest0_lvl_nx = 3;
                     end
                 end
                 'h3: begin
                     if ((walker_guest0_le[7] && 1'b1)) begin
                         if ((!walker_guest0_le[0])) begin
-                            walker_guest0_fault_k_nx = 1;
-                            walker_guest0_flevel_nx = 3;
-                            walker_guest0_st_nx = 3'b011;
                         end
                         else if ((((walker_guest0_le & 64'hf00003fffe000) != 0) || ((!r_EFER[11]) && ((walker_guest0_le & 64'h8000000000000000) != 0)))) begin
-                            walker_guest0_fault_k_nx = 2;
-                            walker_guest0_flevel_nx = 3;
-                            walker_guest0_st_nx = 3'b011;
                         end
                         else begin
                             v_rw = (walker_guest0_a_rw && walker_guest0_le[1]);
-                            walker_guest0_a_rw_nx = v_rw;
                             v_us = (walker_guest0_a_us && walker_guest0_le[2]);
-                            walker_guest0_a_us_nx = v_us;
                             v_xd = (walker_guest0_a_xd || (walker_guest0_le[63] && r_EFER[11]));
-                            walker_guest0_a_xd_nx = v_xd;
                             if ((k_user && (!v_us))) begin
-                                walker_guest0_fault_k_nx = 3;
-                                walker_guest0_flevel_nx = 3;
-                                walker_guest0_st_nx = 3'b011;
                             end
                             else if (((k_user && k_write) && (!v_rw))) begin
-                                walker_guest0_fault_k_nx = 4;
-                                walker_guest0_flevel_nx = 3;
-                                walker_guest0_st_nx = 3'b011;
                             end
                             else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
-                                walker_guest0_fault_k_nx = 5;
-                                walker_guest0_flevel_nx = 3;
-                                walker_guest0_st_nx = 3'b011;
                             end
                             else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
-                                walker_guest0_fault_k_nx = 6;
-                                walker_guest0_flevel_nx = 3;
-                                walker_guest0_st_nx = 3'b011;
                             end
                             else if ((k_fetch && v_xd)) begin
-                                walker_guest0_fault_k_nx = 7;
-                                walker_guest0_flevel_nx = 3;
-                                walker_guest0_st_nx = 3'b011;
                             end
                             else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
-                                walker_guest0_fault_k_nx = 8;
-                                walker_guest0_flevel_nx = 3;
-                                walker_guest0_st_nx = 3'b011;
                             end
                             else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * walker_guest0_le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * walker_guest0_le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
-                                walker_guest0_fault_k_nx = 9;
-                                walker_guest0_flevel_nx = 3;
-                                walker_guest0_st_nx = 3'b011;
                             end
                             else begin
                                 uw = walker_guest0_le;
@@ -2298,13 +2434,8 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                                     uw[6] = 1'b1;
                                 end
                                 if ((uw != walker_guest0_le)) begin
-                                    walker_guest0_pend_3_nx = 1'b1;
                                     pending = 1'b1;
                                 end
-                                walker_guest0_se_3_nx = uw;
-                                walker_guest0_sa_3_nx = x_pa;
-                                walker_guest0_sg_3_nx = walker_guest0_x_addr_h;
-                                walker_guest0_o_level_nx = 3;
                                 x_valid = 1'b1;
                                 x_pwrite = 1'b0;
                                 x_addr = {16'h0, walker_guest0_le[48-1:30], i_addr[30-1:0]};
@@ -2312,28 +2443,18 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                                 hk_write = k_write;
                                 hk_user = 1'b1;
                                 hk_fetch = k_fetch;
-                                walker_guest0_st_nx = 3'b001;
                             end
                         end
                     end
                     else begin
                         if ((!walker_guest0_le[0])) begin
-                            walker_guest0_fault_k_nx = 1;
-                            walker_guest0_flevel_nx = 3;
-                            walker_guest0_st_nx = 3'b011;
                         end
                         else if ((((walker_guest0_le & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((walker_guest0_le & 64'h8000000000000000) != 0)) || (1'b0 && ((walker_guest0_le & 128) != 0)))) begin
-                            walker_guest0_fault_k_nx = 2;
-                            walker_guest0_flevel_nx = 3;
-                            walker_guest0_st_nx = 3'b011;
                         end
                         else begin
                             v_rw = (walker_guest0_a_rw && walker_guest0_le[1]);
-                            walker_guest0_a_rw_nx = v_rw;
                             v_us = (walker_guest0_a_us && walker_guest0_le[2]);
-                            walker_guest0_a_us_nx = v_us;
                             v_xd = (walker_guest0_a_xd || (walker_guest0_le[63] && r_EFER[11]));
-                            walker_guest0_a_xd_nx = v_xd;
                             x_valid = 1'b1;
                             x_pwrite = 1'b0;
                             x_addr = ({16'h0, walker_guest0_le[48-1:12], 12'h0} + {52'h0, i_addr[30-1:21], 3'h0});
@@ -2341,64 +2462,32 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                             hk_write = 1'b1;
                             hk_user = 1'b1;
                             hk_fetch = 1'b0;
-                            walker_guest0_st_nx = 3'b001;
-                            walker_guest0_lvl_nx = 2;
                         end
                     end
                 end
                 'h2: begin
                     if (walker_guest0_le[7]) begin
                         if ((!walker_guest0_le[0])) begin
-                            walker_guest0_fault_k_nx = 1;
-                            walker_guest0_flevel_nx = 2;
-                            walker_guest0_st_nx = 3'b011;
                         end
                         else if ((((walker_guest0_le & 64'hf0000001fe000) != 0) || ((!r_EFER[11]) && ((walker_guest0_le & 64'h8000000000000000) != 0)))) begin
-                            walker_guest0_fault_k_nx = 2;
-                            walker_guest0_flevel_nx = 2;
-                            walker_guest0_st_nx = 3'b011;
                         end
                         else begin
                             v_rw = (walker_guest0_a_rw && walker_guest0_le[1]);
-                            walker_guest0_a_rw_nx = v_rw;
                             v_us = (walker_guest0_a_us && walker_guest0_le[2]);
-                            walker_guest0_a_us_nx = v_us;
                             v_xd = (walker_guest0_a_xd || (walker_guest0_le[63] && r_EFER[11]));
-                            walker_guest0_a_xd_nx = v_xd;
                             if ((k_user && (!v_us))) begin
-                                walker_guest0_fault_k_nx = 3;
-                                walker_guest0_flevel_nx = 2;
-                                walker_guest0_st_nx = 3'b011;
                             end
                             else if (((k_user && k_write) && (!v_rw))) begin
-                                walker_guest0_fault_k_nx = 4;
-                                walker_guest0_flevel_nx = 2;
-                                walker_guest0_st_nx = 3'b011;
                             end
                             else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
-                                walker_guest0_fault_k_nx = 5;
-                                walker_guest0_flevel_nx = 2;
-                                walker_guest0_st_nx = 3'b011;
                             end
                             else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
-                                walker_guest0_fault_k_nx = 6;
-                                walker_guest0_flevel_nx = 2;
-                                walker_guest0_st_nx = 3'b011;
                             end
                             else if ((k_fetch && v_xd)) begin
-                                walker_guest0_fault_k_nx = 7;
-                                walker_guest0_flevel_nx = 2;
-                                walker_guest0_st_nx = 3'b011;
                             end
                             else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
-                                walker_guest0_fault_k_nx = 8;
-                                walker_guest0_flevel_nx = 2;
-                                walker_guest0_st_nx = 3'b011;
                             end
                             else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * walker_guest0_le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * walker_guest0_le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
-                                walker_guest0_fault_k_nx = 9;
-                                walker_guest0_flevel_nx = 2;
-                                walker_guest0_st_nx = 3'b011;
                             end
                             else begin
                                 uw = walker_guest0_le;
@@ -2407,13 +2496,8 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                                     uw[6] = 1'b1;
                                 end
                                 if ((uw != walker_guest0_le)) begin
-                                    walker_guest0_pend_2_nx = 1'b1;
                                     pending = 1'b1;
                                 end
-                                walker_guest0_se_2_nx = uw;
-                                walker_guest0_sa_2_nx = x_pa;
-                                walker_guest0_sg_2_nx = walker_guest0_x_addr_h;
-                                walker_guest0_o_level_nx = 2;
                                 x_valid = 1'b1;
                                 x_pwrite = 1'b0;
                                 x_addr = {16'h0, walker_guest0_le[48-1:21], i_addr[21-1:0]};
@@ -2421,28 +2505,18 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                                 hk_write = k_write;
                                 hk_user = 1'b1;
                                 hk_fetch = k_fetch;
-                                walker_guest0_st_nx = 3'b001;
                             end
                         end
                     end
                     else begin
                         if ((!walker_guest0_le[0])) begin
-                            walker_guest0_fault_k_nx = 1;
-                            walker_guest0_flevel_nx = 2;
-                            walker_guest0_st_nx = 3'b011;
                         end
                         else if ((((walker_guest0_le & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((walker_guest0_le & 64'h8000000000000000) != 0)))) begin
-                            walker_guest0_fault_k_nx = 2;
-                            walker_guest0_flevel_nx = 2;
-                            walker_guest0_st_nx = 3'b011;
                         end
                         else begin
                             v_rw = (walker_guest0_a_rw && walker_guest0_le[1]);
-                            walker_guest0_a_rw_nx = v_rw;
                             v_us = (walker_guest0_a_us && walker_guest0_le[2]);
-                            walker_guest0_a_us_nx = v_us;
                             v_xd = (walker_guest0_a_xd || (walker_guest0_le[63] && r_EFER[11]));
-                            walker_guest0_a_xd_nx = v_xd;
                             x_valid = 1'b1;
                             x_pwrite = 1'b0;
                             x_addr = ({16'h0, walker_guest0_le[48-1:12], 12'h0} + {52'h0, i_addr[21-1:12], 3'h0});
@@ -2450,63 +2524,31 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                             hk_write = 1'b1;
                             hk_user = 1'b1;
                             hk_fetch = 1'b0;
-                            walker_guest0_st_nx = 3'b001;
-                            walker_guest0_lvl_nx = 1;
                         end
                     end
                 end
                 'h1: begin
                     if ((!walker_guest0_le[0])) begin
-                        walker_guest0_fault_k_nx = 1;
-                        walker_guest0_flevel_nx = 1;
-                        walker_guest0_st_nx = 3'b011;
                     end
                     else if ((((walker_guest0_le & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((walker_guest0_le & 64'h8000000000000000) != 0)))) begin
-                        walker_guest0_fault_k_nx = 2;
-                        walker_guest0_flevel_nx = 1;
-                        walker_guest0_st_nx = 3'b011;
                     end
                     else begin
                         v_rw = (walker_guest0_a_rw && walker_guest0_le[1]);
-                        walker_guest0_a_rw_nx = v_rw;
                         v_us = (walker_guest0_a_us && walker_guest0_le[2]);
-                        walker_guest0_a_us_nx = v_us;
                         v_xd = (walker_guest0_a_xd || (walker_guest0_le[63] && r_EFER[11]));
-                        walker_guest0_a_xd_nx = v_xd;
                         if ((k_user && (!v_us))) begin
-                            walker_guest0_fault_k_nx = 3;
-                            walker_guest0_flevel_nx = 1;
-                            walker_guest0_st_nx = 3'b011;
                         end
                         else if (((k_user && k_write) && (!v_rw))) begin
-                            walker_guest0_fault_k_nx = 4;
-                            walker_guest0_flevel_nx = 1;
-                            walker_guest0_st_nx = 3'b011;
                         end
                         else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
-                            walker_guest0_fault_k_nx = 5;
-                            walker_guest0_flevel_nx = 1;
-                            walker_guest0_st_nx = 3'b011;
                         end
                         else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
-                            walker_guest0_fault_k_nx = 6;
-                            walker_guest0_flevel_nx = 1;
-                            walker_guest0_st_nx = 3'b011;
                         end
                         else if ((k_fetch && v_xd)) begin
-                            walker_guest0_fault_k_nx = 7;
-                            walker_guest0_flevel_nx = 1;
-                            walker_guest0_st_nx = 3'b011;
                         end
                         else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
-                            walker_guest0_fault_k_nx = 8;
-                            walker_guest0_flevel_nx = 1;
-                            walker_guest0_st_nx = 3'b011;
                         end
                         else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * walker_guest0_le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * walker_guest0_le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
-                            walker_guest0_fault_k_nx = 9;
-                            walker_guest0_flevel_nx = 1;
-                            walker_guest0_st_nx = 3'b011;
                         end
                         else begin
                             uw = walker_guest0_le;
@@ -2515,13 +2557,8 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                                 uw[6] = 1'b1;
                             end
                             if ((uw != walker_guest0_le)) begin
-                                walker_guest0_pend_1_nx = 1'b1;
                                 pending = 1'b1;
                             end
-                            walker_guest0_se_1_nx = uw;
-                            walker_guest0_sa_1_nx = x_pa;
-                            walker_guest0_sg_1_nx = walker_guest0_x_addr_h;
-                            walker_guest0_o_level_nx = 1;
                             x_valid = 1'b1;
                             x_pwrite = 1'b0;
                             x_addr = {16'h0, walker_guest0_le[48-1:12], i_addr[12-1:0]};
@@ -2529,19 +2566,35 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                             hk_write = k_write;
                             hk_user = 1'b1;
                             hk_fetch = k_fetch;
-                            walker_guest0_st_nx = 3'b001;
                         end
                     end
                 end
             endcase
         end
         default: begin
-            walker_guest0_st_nx = 3'b000;
         end
     endcase
 end
 
 always @(posedge clk) begin: walker_guest0_fsm
+    reg pending;
+    reg [64-1:0] uw;
+    reg used;
+    reg uok;
+    reg v_rw;
+    reg v_us;
+    reg v_xd;
+    reg [64-1:0] in0;
+    reg [64-1:0] in1;
+    reg [64-1:0] in2;
+    reg [57-1:0] in3;
+    reg [64-1:0] in4;
+    reg [57-1:0] in5;
+    reg [64-1:0] in6;
+    reg [64-1:0] in7;
+    reg [48-1:0] in8;
+    reg [64-1:0] in9;
+    reg [48-1:0] in10;
     if (rst == 1) begin
         walker_guest0_a_rw <= 0;
         walker_guest0_a_us <= 0;
@@ -2588,41 +2641,6 @@ always @(posedge clk) begin: walker_guest0_fsm
         walker_guest0_x_wdata_h <= 0;
     end
     else begin
-        done <= walker_guest0_done_nx;
-        walker_guest0_a_rw <= walker_guest0_a_rw_nx;
-        walker_guest0_a_us <= walker_guest0_a_us_nx;
-        walker_guest0_a_xd <= walker_guest0_a_xd_nx;
-        walker_guest0_pend_5 <= walker_guest0_pend_5_nx;
-        walker_guest0_pend_4 <= walker_guest0_pend_4_nx;
-        walker_guest0_pend_3 <= walker_guest0_pend_3_nx;
-        walker_guest0_pend_2 <= walker_guest0_pend_2_nx;
-        walker_guest0_pend_1 <= walker_guest0_pend_1_nx;
-        walker_guest0_le <= walker_guest0_le_nx;
-        walker_guest0_fault_k <= walker_guest0_fault_k_nx;
-        walker_guest0_flevel <= walker_guest0_flevel_nx;
-        walker_guest0_st <= walker_guest0_st_nx;
-        walker_guest0_lvl <= walker_guest0_lvl_nx;
-        walker_guest0_se_3 <= walker_guest0_se_3_nx;
-        walker_guest0_sa_3 <= walker_guest0_sa_3_nx;
-        walker_guest0_sg_3 <= walker_guest0_sg_3_nx;
-        o_level <= walker_guest0_o_level_nx;
-        walker_guest0_se_2 <= walker_guest0_se_2_nx;
-        walker_guest0_sa_2 <= walker_guest0_sa_2_nx;
-        walker_guest0_sg_2 <= walker_guest0_sg_2_nx;
-        walker_guest0_se_1 <= walker_guest0_se_1_nx;
-        walker_guest0_sa_1 <= walker_guest0_sa_1_nx;
-        walker_guest0_sg_1 <= walker_guest0_sg_1_nx;
-        o_pa <= walker_guest0_o_pa_nx;
-        o_aux <= walker_guest0_o_aux_nx;
-        o_status <= walker_guest0_o_status_nx;
-        o_n_exitcode <= walker_guest0_o_n_exitcode_nx;
-        o_n_exitinfo1 <= walker_guest0_o_n_exitinfo1_nx;
-        o_n_exitinfo2 <= walker_guest0_o_n_exitinfo2_nx;
-        o_r_vector <= walker_guest0_o_r_vector_nx;
-        o_r_error_code <= walker_guest0_o_r_error_code_nx;
-        o_r_cr2 <= walker_guest0_o_r_cr2_nx;
-        o_r1_vector <= walker_guest0_o_r1_vector_nx;
-        o_r1_error_code <= walker_guest0_o_r1_error_code_nx;
         walker_guest0_x_pwrite_h <= x_pwrite;
         walker_guest0_x_addr_h <= x_addr;
         walker_guest0_x_waddr_h <= x_waddr;
@@ -2631,6 +2649,887 @@ always @(posedge clk) begin: walker_guest0_fsm
         walker_guest0_hk_write_h <= hk_write;
         walker_guest0_hk_user_h <= hk_user;
         walker_guest0_hk_fetch_h <= hk_fetch;
+        pending = 1'b0;
+        uw = 64'h0;
+        used = 1'b0;
+        uok = 1'b0;
+        v_rw = (0 != 0);
+        v_us = (0 != 0);
+        v_xd = (0 != 0);
+        if (done) begin
+            done <= 1'b0;
+        end
+        case (walker_guest0_st)
+            3'b000: begin
+                if (start) begin
+                    walker_guest0_a_rw <= 1'b1;
+                    walker_guest0_a_us <= 1'b1;
+                    walker_guest0_a_xd <= 1'b0;
+                    walker_guest0_pend_5 <= 1'b0;
+                    walker_guest0_pend_4 <= 1'b0;
+                    walker_guest0_pend_3 <= 1'b0;
+                    walker_guest0_pend_2 <= 1'b0;
+                    walker_guest0_pend_1 <= 1'b0;
+                    walker_guest0_le <= 0;
+                    in0 = 64'h0;
+                    in1 = 64'h0;
+                    in2 = 64'h0;
+                    in2 = i_addr;
+                    in3 = 57'h0;
+                    in3 = (i_addr[57-1:0] & 57'h1ffffffffffffff);
+                    in4 = 64'h0;
+                    in4 = ({7'h0, in3} | 64'hfe00000000000000);
+                    in5 = 57'h0;
+                    in5 = (i_addr[57-1:0] & 57'h1ffffffffffffff);
+                    if ((((in2 >>> 56) & 1) == 1)) begin
+                        in1 = in4;
+                    end
+                    else begin
+                        in1 = {7'h0, in5};
+                    end
+                    in6 = 64'h0;
+                    in7 = 64'h0;
+                    in7 = i_addr;
+                    in8 = 48'h0;
+                    in8 = (i_addr[48-1:0] & 48'hffffffffffff);
+                    in9 = 64'h0;
+                    in9 = ({16'h0, in8} | 64'hffff000000000000);
+                    in10 = 48'h0;
+                    in10 = (i_addr[48-1:0] & 48'hffffffffffff);
+                    if ((((in7 >>> 47) & 1) == 1)) begin
+                        in6 = in9;
+                    end
+                    else begin
+                        in6 = {16'h0, in10};
+                    end
+                    if (r_CR4[12]) begin
+                        in0 = in1;
+                    end
+                    else begin
+                        in0 = in6;
+                    end
+                    if ((r_CR4[5] && (i_addr != in0))) begin
+                        walker_guest0_fault_k <= 10;
+                        walker_guest0_flevel <= 0;
+                        walker_guest0_st <= 3'b011;
+                    end
+                    else begin
+                        if (r_CR4[12]) begin
+                            walker_guest0_st <= 3'b001;
+                            walker_guest0_lvl <= 5;
+                        end
+                        else begin
+                            walker_guest0_st <= 3'b001;
+                            walker_guest0_lvl <= 4;
+                        end
+                    end
+                end
+            end
+            3'b001: begin
+                if (x_rnow) begin
+                    used = 1'b0;
+                    if ((walker_guest0_lvl == 5)) begin
+                        uok = 1'b1;
+                        if ((!m_rdata[0])) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            uw[5] = 1'b1;
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
+                            end
+                        end
+                    end
+                    if ((walker_guest0_lvl == 4)) begin
+                        uok = 1'b1;
+                        if ((!m_rdata[0])) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata & 64'hf000000000080) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            uw[5] = 1'b1;
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
+                            end
+                        end
+                    end
+                    if ((walker_guest0_lvl == 3)) begin
+                        if ((m_rdata[7] && 1'b1)) begin
+                        end
+                        else begin
+                            uok = 1'b1;
+                            if ((!m_rdata[0])) begin
+                                uok = 1'b0;
+                            end
+                            if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                uok = 1'b0;
+                            end
+                            if (uok) begin
+                                uw = m_rdata;
+                                uw[5] = 1'b1;
+                                if ((uw != m_rdata)) begin
+                                    used = 1'b1;
+                                end
+                            end
+                        end
+                    end
+                    if ((walker_guest0_lvl == 2)) begin
+                        if (m_rdata[7]) begin
+                        end
+                        else begin
+                            uok = 1'b1;
+                            if ((!m_rdata[0])) begin
+                                uok = 1'b0;
+                            end
+                            if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                uok = 1'b0;
+                            end
+                            if (uok) begin
+                                uw = m_rdata;
+                                uw[5] = 1'b1;
+                                if ((uw != m_rdata)) begin
+                                    used = 1'b1;
+                                end
+                            end
+                        end
+                    end
+                    if (used) begin
+                        walker_guest0_le <= uw;
+                        walker_guest0_st <= 3'b110;
+                    end
+                    else begin
+                        walker_guest0_le <= m_rdata;
+                        case (walker_guest0_lvl)
+                            'h5: begin
+                                if ((!m_rdata[0])) begin
+                                    walker_guest0_fault_k <= 1;
+                                    walker_guest0_flevel <= 5;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else if ((((m_rdata & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                    walker_guest0_fault_k <= 2;
+                                    walker_guest0_flevel <= 5;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else begin
+                                    v_rw = (walker_guest0_a_rw && m_rdata[1]);
+                                    walker_guest0_a_rw <= v_rw;
+                                    v_us = (walker_guest0_a_us && m_rdata[2]);
+                                    walker_guest0_a_us <= v_us;
+                                    v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                    walker_guest0_a_xd <= v_xd;
+                                    walker_guest0_st <= 3'b001;
+                                    walker_guest0_lvl <= 4;
+                                end
+                            end
+                            'h4: begin
+                                if ((!m_rdata[0])) begin
+                                    walker_guest0_fault_k <= 1;
+                                    walker_guest0_flevel <= 4;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else if ((((m_rdata & 64'hf000000000080) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                    walker_guest0_fault_k <= 2;
+                                    walker_guest0_flevel <= 4;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else begin
+                                    v_rw = (walker_guest0_a_rw && m_rdata[1]);
+                                    walker_guest0_a_rw <= v_rw;
+                                    v_us = (walker_guest0_a_us && m_rdata[2]);
+                                    walker_guest0_a_us <= v_us;
+                                    v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                    walker_guest0_a_xd <= v_xd;
+                                    walker_guest0_st <= 3'b001;
+                                    walker_guest0_lvl <= 3;
+                                end
+                            end
+                            'h3: begin
+                                if ((m_rdata[7] && 1'b1)) begin
+                                    if ((!m_rdata[0])) begin
+                                        walker_guest0_fault_k <= 1;
+                                        walker_guest0_flevel <= 3;
+                                        walker_guest0_st <= 3'b011;
+                                    end
+                                    else if ((((m_rdata & 64'hf00003fffe000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                        walker_guest0_fault_k <= 2;
+                                        walker_guest0_flevel <= 3;
+                                        walker_guest0_st <= 3'b011;
+                                    end
+                                    else begin
+                                        v_rw = (walker_guest0_a_rw && m_rdata[1]);
+                                        walker_guest0_a_rw <= v_rw;
+                                        v_us = (walker_guest0_a_us && m_rdata[2]);
+                                        walker_guest0_a_us <= v_us;
+                                        v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                        walker_guest0_a_xd <= v_xd;
+                                        if ((k_user && (!v_us))) begin
+                                            walker_guest0_fault_k <= 3;
+                                            walker_guest0_flevel <= 3;
+                                            walker_guest0_st <= 3'b011;
+                                        end
+                                        else if (((k_user && k_write) && (!v_rw))) begin
+                                            walker_guest0_fault_k <= 4;
+                                            walker_guest0_flevel <= 3;
+                                            walker_guest0_st <= 3'b011;
+                                        end
+                                        else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                                            walker_guest0_fault_k <= 5;
+                                            walker_guest0_flevel <= 3;
+                                            walker_guest0_st <= 3'b011;
+                                        end
+                                        else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                                            walker_guest0_fault_k <= 6;
+                                            walker_guest0_flevel <= 3;
+                                            walker_guest0_st <= 3'b011;
+                                        end
+                                        else if ((k_fetch && v_xd)) begin
+                                            walker_guest0_fault_k <= 7;
+                                            walker_guest0_flevel <= 3;
+                                            walker_guest0_st <= 3'b011;
+                                        end
+                                        else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                                            walker_guest0_fault_k <= 8;
+                                            walker_guest0_flevel <= 3;
+                                            walker_guest0_st <= 3'b011;
+                                        end
+                                        else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                                            walker_guest0_fault_k <= 9;
+                                            walker_guest0_flevel <= 3;
+                                            walker_guest0_st <= 3'b011;
+                                        end
+                                        else begin
+                                            uw = m_rdata;
+                                            uw[5] = 1'b1;
+                                            if (k_write) begin
+                                                uw[6] = 1'b1;
+                                            end
+                                            if ((uw != m_rdata)) begin
+                                                walker_guest0_pend_3 <= 1'b1;
+                                                pending = 1'b1;
+                                            end
+                                            walker_guest0_se_3 <= uw;
+                                            walker_guest0_sa_3 <= x_pa;
+                                            walker_guest0_sg_3 <= walker_guest0_x_addr_h;
+                                            o_level <= 3;
+                                            walker_guest0_st <= 3'b001;
+                                        end
+                                    end
+                                end
+                                else begin
+                                    if ((!m_rdata[0])) begin
+                                        walker_guest0_fault_k <= 1;
+                                        walker_guest0_flevel <= 3;
+                                        walker_guest0_st <= 3'b011;
+                                    end
+                                    else if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                        walker_guest0_fault_k <= 2;
+                                        walker_guest0_flevel <= 3;
+                                        walker_guest0_st <= 3'b011;
+                                    end
+                                    else begin
+                                        v_rw = (walker_guest0_a_rw && m_rdata[1]);
+                                        walker_guest0_a_rw <= v_rw;
+                                        v_us = (walker_guest0_a_us && m_rdata[2]);
+                                        walker_guest0_a_us <= v_us;
+                                        v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                        walker_guest0_a_xd <= v_xd;
+                                        walker_guest0_st <= 3'b001;
+                                        walker_guest0_lvl <= 2;
+                                    end
+                                end
+                            end
+                            'h2: begin
+                                if (m_rdata[7]) begin
+                                    if ((!m_rdata[0])) begin
+                                        walker_guest0_fault_k <= 1;
+                                        walker_guest0_flevel <= 2;
+                                        walker_guest0_st <= 3'b011;
+                                    end
+                                    else if ((((m_rdata & 64'hf0000001fe000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                        walker_guest0_fault_k <= 2;
+                                        walker_guest0_flevel <= 2;
+                                        walker_guest0_st <= 3'b011;
+                                    end
+                                    else begin
+                                        v_rw = (walker_guest0_a_rw && m_rdata[1]);
+                                        walker_guest0_a_rw <= v_rw;
+                                        v_us = (walker_guest0_a_us && m_rdata[2]);
+                                        walker_guest0_a_us <= v_us;
+                                        v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                        walker_guest0_a_xd <= v_xd;
+                                        if ((k_user && (!v_us))) begin
+                                            walker_guest0_fault_k <= 3;
+                                            walker_guest0_flevel <= 2;
+                                            walker_guest0_st <= 3'b011;
+                                        end
+                                        else if (((k_user && k_write) && (!v_rw))) begin
+                                            walker_guest0_fault_k <= 4;
+                                            walker_guest0_flevel <= 2;
+                                            walker_guest0_st <= 3'b011;
+                                        end
+                                        else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                                            walker_guest0_fault_k <= 5;
+                                            walker_guest0_flevel <= 2;
+                                            walker_guest0_st <= 3'b011;
+                                        end
+                                        else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                                            walker_guest0_fault_k <= 6;
+                                            walker_guest0_flevel <= 2;
+                                            walker_guest0_st <= 3'b011;
+                                        end
+                                        else if ((k_fetch && v_xd)) begin
+                                            walker_guest0_fault_k <= 7;
+                                            walker_guest0_flevel <= 2;
+                                            walker_guest0_st <= 3'b011;
+                                        end
+                                        else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                                            walker_guest0_fault_k <= 8;
+                                            walker_guest0_flevel <= 2;
+                                            walker_guest0_st <= 3'b011;
+                                        end
+                                        else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                                            walker_guest0_fault_k <= 9;
+                                            walker_guest0_flevel <= 2;
+                                            walker_guest0_st <= 3'b011;
+                                        end
+                                        else begin
+                                            uw = m_rdata;
+                                            uw[5] = 1'b1;
+                                            if (k_write) begin
+                                                uw[6] = 1'b1;
+                                            end
+                                            if ((uw != m_rdata)) begin
+                                                walker_guest0_pend_2 <= 1'b1;
+                                                pending = 1'b1;
+                                            end
+                                            walker_guest0_se_2 <= uw;
+                                            walker_guest0_sa_2 <= x_pa;
+                                            walker_guest0_sg_2 <= walker_guest0_x_addr_h;
+                                            o_level <= 2;
+                                            walker_guest0_st <= 3'b001;
+                                        end
+                                    end
+                                end
+                                else begin
+                                    if ((!m_rdata[0])) begin
+                                        walker_guest0_fault_k <= 1;
+                                        walker_guest0_flevel <= 2;
+                                        walker_guest0_st <= 3'b011;
+                                    end
+                                    else if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                        walker_guest0_fault_k <= 2;
+                                        walker_guest0_flevel <= 2;
+                                        walker_guest0_st <= 3'b011;
+                                    end
+                                    else begin
+                                        v_rw = (walker_guest0_a_rw && m_rdata[1]);
+                                        walker_guest0_a_rw <= v_rw;
+                                        v_us = (walker_guest0_a_us && m_rdata[2]);
+                                        walker_guest0_a_us <= v_us;
+                                        v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                        walker_guest0_a_xd <= v_xd;
+                                        walker_guest0_st <= 3'b001;
+                                        walker_guest0_lvl <= 1;
+                                    end
+                                end
+                            end
+                            'h1: begin
+                                if ((!m_rdata[0])) begin
+                                    walker_guest0_fault_k <= 1;
+                                    walker_guest0_flevel <= 1;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                    walker_guest0_fault_k <= 2;
+                                    walker_guest0_flevel <= 1;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else begin
+                                    v_rw = (walker_guest0_a_rw && m_rdata[1]);
+                                    walker_guest0_a_rw <= v_rw;
+                                    v_us = (walker_guest0_a_us && m_rdata[2]);
+                                    walker_guest0_a_us <= v_us;
+                                    v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                    walker_guest0_a_xd <= v_xd;
+                                    if ((k_user && (!v_us))) begin
+                                        walker_guest0_fault_k <= 3;
+                                        walker_guest0_flevel <= 1;
+                                        walker_guest0_st <= 3'b011;
+                                    end
+                                    else if (((k_user && k_write) && (!v_rw))) begin
+                                        walker_guest0_fault_k <= 4;
+                                        walker_guest0_flevel <= 1;
+                                        walker_guest0_st <= 3'b011;
+                                    end
+                                    else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                                        walker_guest0_fault_k <= 5;
+                                        walker_guest0_flevel <= 1;
+                                        walker_guest0_st <= 3'b011;
+                                    end
+                                    else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                                        walker_guest0_fault_k <= 6;
+                                        walker_guest0_flevel <= 1;
+                                        walker_guest0_st <= 3'b011;
+                                    end
+                                    else if ((k_fetch && v_xd)) begin
+                                        walker_guest0_fault_k <= 7;
+                                        walker_guest0_flevel <= 1;
+                                        walker_guest0_st <= 3'b011;
+                                    end
+                                    else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                                        walker_guest0_fault_k <= 8;
+                                        walker_guest0_flevel <= 1;
+                                        walker_guest0_st <= 3'b011;
+                                    end
+                                    else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                                        walker_guest0_fault_k <= 9;
+                                        walker_guest0_flevel <= 1;
+                                        walker_guest0_st <= 3'b011;
+                                    end
+                                    else begin
+                                        uw = m_rdata;
+                                        uw[5] = 1'b1;
+                                        if (k_write) begin
+                                            uw[6] = 1'b1;
+                                        end
+                                        if ((uw != m_rdata)) begin
+                                            walker_guest0_pend_1 <= 1'b1;
+                                            pending = 1'b1;
+                                        end
+                                        walker_guest0_se_1 <= uw;
+                                        walker_guest0_sa_1 <= x_pa;
+                                        walker_guest0_sg_1 <= walker_guest0_x_addr_h;
+                                        o_level <= 1;
+                                        walker_guest0_st <= 3'b001;
+                                    end
+                                end
+                            end
+                        endcase
+                    end
+                end
+                else if (x_done) begin
+                    if ((x_status != 0)) begin
+                        walker_guest0_st <= 3'b010;
+                    end
+                    else begin
+                        o_pa <= x_pa;
+                        o_aux <= x_level;
+                        if ((1'b0 || walker_guest0_pend_5 || walker_guest0_pend_4 || walker_guest0_pend_3 || walker_guest0_pend_2 || walker_guest0_pend_1)) begin
+                            walker_guest0_st <= 3'b100;
+                        end
+                        else begin
+                            o_status <= 0;
+                            done <= 1'b1;
+                            walker_guest0_st <= 3'b000;
+                        end
+                    end
+                end
+            end
+            3'b010: begin
+                o_status <= (64 + x_status);
+                o_level <= x_level;
+                if (walker_guest0_x_on_table_h) begin
+                    o_aux <= walker_guest0_lvl;
+                end
+                else begin
+                    o_aux <= 7;
+                end
+                o_n_exitcode <= 1024;
+                o_n_exitinfo1 <= 0;
+                o_n_exitinfo1[32-1:0] <= h_r_error_code;
+                o_n_exitinfo1[32] <= (!walker_guest0_x_on_table_h);
+                o_n_exitinfo1[33] <= walker_guest0_x_on_table_h;
+                o_n_exitinfo2 <= walker_guest0_x_addr_h;
+                done <= 1'b1;
+                walker_guest0_st <= 3'b000;
+            end
+            3'b011: begin
+                o_status <= walker_guest0_fault_k;
+                o_level <= walker_guest0_flevel;
+                o_aux <= 0;
+                o_r_vector <= 14;
+                o_r_error_code <= 0;
+                o_r_error_code[0] <= (walker_guest0_fault_k[4-1:0] != 1);
+                o_r_error_code[1] <= k_write;
+                o_r_error_code[2] <= k_user;
+                o_r_error_code[3] <= (walker_guest0_fault_k[4-1:0] == 2);
+                o_r_error_code[4] <= (k_fetch && (r_CR4[20] || r_EFER[11]));
+                o_r_error_code[5] <= (((walker_guest0_fault_k > 2) && (walker_guest0_fault_k <= 9)) && (((r_CR4[22] && walker_guest0_a_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * walker_guest0_le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * walker_guest0_le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16])))));
+                o_r_cr2 <= i_addr;
+                o_r1_vector <= 13;
+                o_r1_error_code <= 0;
+                done <= 1'b1;
+                walker_guest0_st <= 3'b000;
+            end
+            3'b100: begin
+                if (walker_guest0_pend_5) begin
+                    walker_guest0_pend_5 <= 1'b0;
+                    walker_guest0_st <= 3'b101;
+                end
+                else if (walker_guest0_pend_4) begin
+                    walker_guest0_pend_4 <= 1'b0;
+                    walker_guest0_st <= 3'b101;
+                end
+                else if (walker_guest0_pend_3) begin
+                    walker_guest0_pend_3 <= 1'b0;
+                    walker_guest0_st <= 3'b101;
+                end
+                else if (walker_guest0_pend_2) begin
+                    walker_guest0_pend_2 <= 1'b0;
+                    walker_guest0_st <= 3'b101;
+                end
+                else if (walker_guest0_pend_1) begin
+                    walker_guest0_pend_1 <= 1'b0;
+                    walker_guest0_st <= 3'b101;
+                end
+                else begin
+                    o_status <= 0;
+                    done <= 1'b1;
+                    walker_guest0_st <= 3'b000;
+                end
+            end
+            3'b101: begin
+                if (x_done) begin
+                    if ((x_status != 0)) begin
+                        walker_guest0_st <= 3'b010;
+                    end
+                    else begin
+                        walker_guest0_st <= 3'b100;
+                    end
+                end
+            end
+            3'b110: begin
+                if (x_done) begin
+                    if ((x_status != 0)) begin
+                        walker_guest0_st <= 3'b010;
+                    end
+                    else begin
+                        walker_guest0_st <= 3'b111;
+                    end
+                end
+            end
+            3'b111: begin
+                walker_guest0_le <= walker_guest0_le;
+                case (walker_guest0_lvl)
+                    'h5: begin
+                        if ((!walker_guest0_le[0])) begin
+                            walker_guest0_fault_k <= 1;
+                            walker_guest0_flevel <= 5;
+                            walker_guest0_st <= 3'b011;
+                        end
+                        else if ((((walker_guest0_le & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                            walker_guest0_fault_k <= 2;
+                            walker_guest0_flevel <= 5;
+                            walker_guest0_st <= 3'b011;
+                        end
+                        else begin
+                            v_rw = (walker_guest0_a_rw && walker_guest0_le[1]);
+                            walker_guest0_a_rw <= v_rw;
+                            v_us = (walker_guest0_a_us && walker_guest0_le[2]);
+                            walker_guest0_a_us <= v_us;
+                            v_xd = (walker_guest0_a_xd || (walker_guest0_le[63] && r_EFER[11]));
+                            walker_guest0_a_xd <= v_xd;
+                            walker_guest0_st <= 3'b001;
+                            walker_guest0_lvl <= 4;
+                        end
+                    end
+                    'h4: begin
+                        if ((!walker_guest0_le[0])) begin
+                            walker_guest0_fault_k <= 1;
+                            walker_guest0_flevel <= 4;
+                            walker_guest0_st <= 3'b011;
+                        end
+                        else if ((((walker_guest0_le & 64'hf000000000080) != 0) || (1'b1 && ((walker_guest0_le & 256) != 0)) || ((!r_EFER[11]) && ((walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                            walker_guest0_fault_k <= 2;
+                            walker_guest0_flevel <= 4;
+                            walker_guest0_st <= 3'b011;
+                        end
+                        else begin
+                            v_rw = (walker_guest0_a_rw && walker_guest0_le[1]);
+                            walker_guest0_a_rw <= v_rw;
+                            v_us = (walker_guest0_a_us && walker_guest0_le[2]);
+                            walker_guest0_a_us <= v_us;
+                            v_xd = (walker_guest0_a_xd || (walker_guest0_le[63] && r_EFER[11]));
+                            walker_guest0_a_xd <= v_xd;
+                            walker_guest0_st <= 3'b001;
+                            walker_guest0_lvl <= 3;
+                        end
+                    end
+                    'h3: begin
+                        if ((walker_guest0_le[7] && 1'b1)) begin
+                            if ((!walker_guest0_le[0])) begin
+                                walker_guest0_fault_k <= 1;
+                                walker_guest0_flevel <= 3;
+                                walker_guest0_st <= 3'b011;
+                            end
+                            else if ((((walker_guest0_le & 64'hf00003fffe000) != 0) || ((!r_EFER[11]) && ((walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                                walker_guest0_fault_k <= 2;
+                                walker_guest0_flevel <= 3;
+                                walker_guest0_st <= 3'b011;
+                            end
+                            else begin
+                                v_rw = (walker_guest0_a_rw && walker_guest0_le[1]);
+                                walker_guest0_a_rw <= v_rw;
+                                v_us = (walker_guest0_a_us && walker_guest0_le[2]);
+                                walker_guest0_a_us <= v_us;
+                                v_xd = (walker_guest0_a_xd || (walker_guest0_le[63] && r_EFER[11]));
+                                walker_guest0_a_xd <= v_xd;
+                                if ((k_user && (!v_us))) begin
+                                    walker_guest0_fault_k <= 3;
+                                    walker_guest0_flevel <= 3;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else if (((k_user && k_write) && (!v_rw))) begin
+                                    walker_guest0_fault_k <= 4;
+                                    walker_guest0_flevel <= 3;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                                    walker_guest0_fault_k <= 5;
+                                    walker_guest0_flevel <= 3;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                                    walker_guest0_fault_k <= 6;
+                                    walker_guest0_flevel <= 3;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else if ((k_fetch && v_xd)) begin
+                                    walker_guest0_fault_k <= 7;
+                                    walker_guest0_flevel <= 3;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                                    walker_guest0_fault_k <= 8;
+                                    walker_guest0_flevel <= 3;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * walker_guest0_le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * walker_guest0_le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                                    walker_guest0_fault_k <= 9;
+                                    walker_guest0_flevel <= 3;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else begin
+                                    uw = walker_guest0_le;
+                                    uw[5] = 1'b1;
+                                    if (k_write) begin
+                                        uw[6] = 1'b1;
+                                    end
+                                    if ((uw != walker_guest0_le)) begin
+                                        walker_guest0_pend_3 <= 1'b1;
+                                        pending = 1'b1;
+                                    end
+                                    walker_guest0_se_3 <= uw;
+                                    walker_guest0_sa_3 <= x_pa;
+                                    walker_guest0_sg_3 <= walker_guest0_x_addr_h;
+                                    o_level <= 3;
+                                    walker_guest0_st <= 3'b001;
+                                end
+                            end
+                        end
+                        else begin
+                            if ((!walker_guest0_le[0])) begin
+                                walker_guest0_fault_k <= 1;
+                                walker_guest0_flevel <= 3;
+                                walker_guest0_st <= 3'b011;
+                            end
+                            else if ((((walker_guest0_le & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((walker_guest0_le & 64'h8000000000000000) != 0)) || (1'b0 && ((walker_guest0_le & 128) != 0)))) begin
+                                walker_guest0_fault_k <= 2;
+                                walker_guest0_flevel <= 3;
+                                walker_guest0_st <= 3'b011;
+                            end
+                            else begin
+                                v_rw = (walker_guest0_a_rw && walker_guest0_le[1]);
+                                walker_guest0_a_rw <= v_rw;
+                                v_us = (walker_guest0_a_us && walker_guest0_le[2]);
+                                walker_guest0_a_us <= v_us;
+                                v_xd = (walker_guest0_a_xd || (walker_guest0_le[63] && r_EFER[11]));
+                                walker_guest0_a_xd <= v_xd;
+                                walker_guest0_st <= 3'b001;
+                                walker_guest0_lvl <= 2;
+                            end
+                        end
+                    end
+                    'h2: begin
+                        if (walker_guest0_le[7]) begin
+                            if ((!walker_guest0_le[0])) begin
+                                walker_guest0_fault_k <= 1;
+                                walker_guest0_flevel <= 2;
+                                walker_guest0_st <= 3'b011;
+                            end
+                            else if ((((walker_guest0_le & 64'hf0000001fe000) != 0) || ((!r_EFER[11]) && ((walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                                walker_guest0_fault_k <= 2;
+                                walker_guest0_flevel <= 2;
+                                walker_guest0_st <= 3'b011;
+                            end
+                            else begin
+                                v_rw = (walker_guest0_a_rw && walker_guest0_le[1]);
+                                walker_guest0_a_rw <= v_rw;
+                                v_us = (walker_guest0_a_us && walker_guest0_le[2]);
+                                walker_guest0_a_us <= v_us;
+                                v_xd = (walker_guest0_a_xd || (walker_guest0_le[63] && r_EFER[11]));
+                                walker_guest0_a_xd <= v_xd;
+                                if ((k_user && (!v_us))) begin
+                                    walker_guest0_fault_k <= 3;
+                                    walker_guest0_flevel <= 2;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else if (((k_user && k_write) && (!v_rw))) begin
+                                    walker_guest0_fault_k <= 4;
+                                    walker_guest0_flevel <= 2;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                                    walker_guest0_fault_k <= 5;
+                                    walker_guest0_flevel <= 2;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                                    walker_guest0_fault_k <= 6;
+                                    walker_guest0_flevel <= 2;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else if ((k_fetch && v_xd)) begin
+                                    walker_guest0_fault_k <= 7;
+                                    walker_guest0_flevel <= 2;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                                    walker_guest0_fault_k <= 8;
+                                    walker_guest0_flevel <= 2;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * walker_guest0_le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * walker_guest0_le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                                    walker_guest0_fault_k <= 9;
+                                    walker_guest0_flevel <= 2;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else begin
+                                    uw = walker_guest0_le;
+                                    uw[5] = 1'b1;
+                                    if (k_write) begin
+                                        uw[6] = 1'b1;
+                                    end
+                                    if ((uw != walker_guest0_le)) begin
+                                        walker_guest0_pend_2 <= 1'b1;
+                                        pending = 1'b1;
+                                    end
+                                    walker_guest0_se_2 <= uw;
+                                    walker_guest0_sa_2 <= x_pa;
+                                    walker_guest0_sg_2 <= walker_guest0_x_addr_h;
+                                    o_level <= 2;
+                                    walker_guest0_st <= 3'b001;
+                                end
+                            end
+                        end
+                        else begin
+                            if ((!walker_guest0_le[0])) begin
+                                walker_guest0_fault_k <= 1;
+                                walker_guest0_flevel <= 2;
+                                walker_guest0_st <= 3'b011;
+                            end
+                            else if ((((walker_guest0_le & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                                walker_guest0_fault_k <= 2;
+                                walker_guest0_flevel <= 2;
+                                walker_guest0_st <= 3'b011;
+                            end
+                            else begin
+                                v_rw = (walker_guest0_a_rw && walker_guest0_le[1]);
+                                walker_guest0_a_rw <= v_rw;
+                                v_us = (walker_guest0_a_us && walker_guest0_le[2]);
+                                walker_guest0_a_us <= v_us;
+                                v_xd = (walker_guest0_a_xd || (walker_guest0_le[63] && r_EFER[11]));
+                                walker_guest0_a_xd <= v_xd;
+                                walker_guest0_st <= 3'b001;
+                                walker_guest0_lvl <= 1;
+                            end
+                        end
+                    end
+                    'h1: begin
+                        if ((!walker_guest0_le[0])) begin
+                            walker_guest0_fault_k <= 1;
+                            walker_guest0_flevel <= 1;
+                            walker_guest0_st <= 3'b011;
+                        end
+                        else if ((((walker_guest0_le & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                            walker_guest0_fault_k <= 2;
+                            walker_guest0_flevel <= 1;
+                            walker_guest0_st <= 3'b011;
+                        end
+                        else begin
+                            v_rw = (walker_guest0_a_rw && walker_guest0_le[1]);
+                            walker_guest0_a_rw <= v_rw;
+                            v_us = (walker_guest0_a_us && walker_guest0_le[2]);
+                            walker_guest0_a_us <= v_us;
+                            v_xd = (walker_guest0_a_xd || (walker_guest0_le[63] && r_EFER[11]));
+                            walker_guest0_a_xd <= v_xd;
+                            if ((k_user && (!v_us))) begin
+                                walker_guest0_fault_k <= 3;
+                                walker_guest0_flevel <= 1;
+                                walker_guest0_st <= 3'b011;
+                            end
+                            else if (((k_user && k_write) && (!v_rw))) begin
+                                walker_guest0_fault_k <= 4;
+                                walker_guest0_flevel <= 1;
+                                walker_guest0_st <= 3'b011;
+                            end
+                            else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                                walker_guest0_fault_k <= 5;
+                                walker_guest0_flevel <= 1;
+                                walker_guest0_st <= 3'b011;
+                            end
+                            else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                                walker_guest0_fault_k <= 6;
+                                walker_guest0_flevel <= 1;
+                                walker_guest0_st <= 3'b011;
+                            end
+                            else if ((k_fetch && v_xd)) begin
+                                walker_guest0_fault_k <= 7;
+                                walker_guest0_flevel <= 1;
+                                walker_guest0_st <= 3'b011;
+                            end
+                            else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                                walker_guest0_fault_k <= 8;
+                                walker_guest0_flevel <= 1;
+                                walker_guest0_st <= 3'b011;
+                            end
+                            else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * walker_guest0_le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * walker_guest0_le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                                walker_guest0_fault_k <= 9;
+                                walker_guest0_flevel <= 1;
+                                walker_guest0_st <= 3'b011;
+                            end
+                            else begin
+                                uw = walker_guest0_le;
+                                uw[5] = 1'b1;
+                                if (k_write) begin
+                                    uw[6] = 1'b1;
+                                end
+                                if ((uw != walker_guest0_le)) begin
+                                    walker_guest0_pend_1 <= 1'b1;
+                                    pending = 1'b1;
+                                end
+                                walker_guest0_se_1 <= uw;
+                                walker_guest0_sa_1 <= x_pa;
+                                walker_guest0_sg_1 <= walker_guest0_x_addr_h;
+                                o_level <= 1;
+                                walker_guest0_st <= 3'b001;
+                            end
+                        end
+                    end
+                endcase
+            end
+            default: begin
+                walker_guest0_st <= 3'b000;
+            end
+        endcase
     end
 end
 

@@ -123,132 +123,67 @@ reg x_pwrite;
 wire x_table;
 reg x_update;
 reg walker_host0_a_r;
-reg walker_host0_a_r_nx;
 reg walker_host0_a_w;
-reg walker_host0_a_w_nx;
 reg walker_host0_a_x;
-reg walker_host0_a_x_nx;
 reg walker_host0_a_xu;
-reg walker_host0_a_xu_nx;
-reg walker_host0_done_nx;
 reg [63:0] walker_host0_ea;
-reg [63:0] walker_host0_ea_nx;
 reg [7:0] walker_host0_fault_k;
-reg [7:0] walker_host0_fault_k_nx;
 reg [2:0] walker_host0_flevel;
-reg [2:0] walker_host0_flevel_nx;
 reg [63:0] walker_host0_le;
-reg [63:0] walker_host0_le_nx;
 reg [2:0] walker_host0_lvl;
-reg [2:0] walker_host0_lvl_nx;
 reg [63:0] walker_host0_m_addr_h;
 reg [2:0] walker_host0_m_size_h;
 reg walker_host0_m_valid_h;
 reg [63:0] walker_host0_m_wdata_h;
 reg walker_host0_m_we_h;
-reg [2:0] walker_host0_o_aux_nx;
-reg [2:0] walker_host0_o_level_nx;
-reg [63:0] walker_host0_o_pa_nx;
-reg [15:0] walker_host0_o_r_exit_reason_nx;
-reg [63:0] walker_host0_o_r_gpa_nx;
-reg [63:0] walker_host0_o_r_qualification_nx;
-reg [7:0] walker_host0_o_status_nx;
 reg walker_host0_pend_1;
-reg walker_host0_pend_1_nx;
 reg walker_host0_pend_2;
-reg walker_host0_pend_2_nx;
 reg walker_host0_pend_3;
-reg walker_host0_pend_3_nx;
 reg walker_host0_pend_4;
-reg walker_host0_pend_4_nx;
 reg walker_host0_pend_5;
-reg walker_host0_pend_5_nx;
 reg [63:0] walker_host0_sa_1;
-reg [63:0] walker_host0_sa_1_nx;
 reg [63:0] walker_host0_sa_2;
-reg [63:0] walker_host0_sa_2_nx;
 reg [63:0] walker_host0_sa_3;
-reg [63:0] walker_host0_sa_3_nx;
 wire [63:0] walker_host0_sa_4;
 wire [63:0] walker_host0_sa_5;
 reg [63:0] walker_host0_se_1;
-reg [63:0] walker_host0_se_1_nx;
 reg [63:0] walker_host0_se_2;
-reg [63:0] walker_host0_se_2_nx;
 reg [63:0] walker_host0_se_3;
-reg [63:0] walker_host0_se_3_nx;
 wire [63:0] walker_host0_se_4;
 wire [63:0] walker_host0_se_5;
 reg [3:0] walker_host0_st;
-reg [3:0] walker_host0_st_nx;
 reg walker_guest0_a_rw;
-reg walker_guest0_a_rw_nx;
 reg walker_guest0_a_us;
-reg walker_guest0_a_us_nx;
 reg walker_guest0_a_xd;
-reg walker_guest0_a_xd_nx;
-reg walker_guest0_done_nx;
 reg [7:0] walker_guest0_fault_k;
-reg [7:0] walker_guest0_fault_k_nx;
 reg [2:0] walker_guest0_flevel;
-reg [2:0] walker_guest0_flevel_nx;
 reg walker_guest0_hk_fetch_h;
 reg walker_guest0_hk_read_h;
 reg walker_guest0_hk_user_h;
 reg walker_guest0_hk_write_h;
 reg [63:0] walker_guest0_le;
-reg [63:0] walker_guest0_le_nx;
 reg [2:0] walker_guest0_lvl;
-reg [2:0] walker_guest0_lvl_nx;
-reg [2:0] walker_guest0_o_aux_nx;
-reg [2:0] walker_guest0_o_level_nx;
-reg [15:0] walker_guest0_o_n_exit_reason_nx;
-reg [63:0] walker_guest0_o_n_guest_linear_address_nx;
-reg [63:0] walker_guest0_o_n_guest_physical_address_nx;
-reg [63:0] walker_guest0_o_n_qualification_nx;
-reg [63:0] walker_guest0_o_pa_nx;
-reg [31:0] walker_guest0_o_r1_error_code_nx;
-reg [7:0] walker_guest0_o_r1_vector_nx;
-reg [63:0] walker_guest0_o_r_cr2_nx;
-reg [31:0] walker_guest0_o_r_error_code_nx;
-reg [7:0] walker_guest0_o_r_vector_nx;
-reg [7:0] walker_guest0_o_status_nx;
 reg walker_guest0_pend_1;
-reg walker_guest0_pend_1_nx;
 reg walker_guest0_pend_2;
-reg walker_guest0_pend_2_nx;
 reg walker_guest0_pend_3;
-reg walker_guest0_pend_3_nx;
 reg walker_guest0_pend_4;
-reg walker_guest0_pend_4_nx;
 reg walker_guest0_pend_5;
-reg walker_guest0_pend_5_nx;
 reg [63:0] walker_guest0_sa_1;
-reg [63:0] walker_guest0_sa_1_nx;
 reg [63:0] walker_guest0_sa_2;
-reg [63:0] walker_guest0_sa_2_nx;
 reg [63:0] walker_guest0_sa_3;
-reg [63:0] walker_guest0_sa_3_nx;
 wire [63:0] walker_guest0_sa_4;
 wire [63:0] walker_guest0_sa_5;
 reg [63:0] walker_guest0_se_1;
-reg [63:0] walker_guest0_se_1_nx;
 reg [63:0] walker_guest0_se_2;
-reg [63:0] walker_guest0_se_2_nx;
 reg [63:0] walker_guest0_se_3;
-reg [63:0] walker_guest0_se_3_nx;
 wire [63:0] walker_guest0_se_4;
 wire [63:0] walker_guest0_se_5;
 reg [63:0] walker_guest0_sg_1;
-reg [63:0] walker_guest0_sg_1_nx;
 reg [63:0] walker_guest0_sg_2;
-reg [63:0] walker_guest0_sg_2_nx;
 reg [63:0] walker_guest0_sg_3;
-reg [63:0] walker_guest0_sg_3_nx;
 wire [63:0] walker_guest0_sg_4;
 wire [63:0] walker_guest0_sg_5;
 reg [2:0] walker_guest0_st;
-reg [2:0] walker_guest0_st_nx;
 reg [63:0] walker_guest0_x_addr_h;
 reg walker_guest0_x_on_table_h;
 reg walker_guest0_x_pwrite_h;
@@ -267,7 +202,7 @@ assign walker_guest0_se_5 = 64'd0;
 assign walker_guest0_sg_4 = 64'd0;
 assign walker_guest0_sg_5 = 64'd0;
 
-always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu, x_done, walker_host0_ea, walker_host0_fault_k, walker_host0_flevel, x_addr, hk_fetch, hk_read, hk_user, hk_write, walker_host0_le, walker_host0_lvl, walker_host0_m_addr_h, m_rdata, m_rvalid, walker_host0_m_size_h, walker_host0_m_valid_h, walker_host0_m_wdata_h, walker_host0_m_we_h, x_aux, x_level, x_pa, h_r_exit_reason, h_r_gpa, h_r_qualification, x_status, walker_host0_pend_1, walker_host0_pend_2, walker_host0_pend_3, walker_host0_pend_4, walker_host0_pend_5, hb_EPTP, walker_host0_sa_1, walker_host0_sa_2, walker_host0_sa_3, walker_host0_sa_4, walker_host0_sa_5, walker_host0_se_1, walker_host0_se_2, walker_host0_se_3, walker_host0_se_4, walker_host0_se_5, walker_host0_st, x_valid, x_off, x_pwrite, x_table, x_update, x_waddr, x_wdata) begin: walker_host0_logic
+always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu, x_done, walker_host0_ea, walker_host0_fault_k, x_addr, hk_fetch, hk_read, hk_user, hk_write, walker_host0_le, walker_host0_lvl, walker_host0_m_addr_h, m_rdata, m_rvalid, walker_host0_m_size_h, walker_host0_m_valid_h, walker_host0_m_wdata_h, walker_host0_m_we_h, x_pa, walker_host0_pend_1, walker_host0_pend_2, walker_host0_pend_3, walker_host0_pend_4, walker_host0_pend_5, hb_EPTP, walker_host0_sa_1, walker_host0_sa_2, walker_host0_sa_3, walker_host0_sa_4, walker_host0_sa_5, walker_host0_se_1, walker_host0_se_2, walker_host0_se_3, walker_host0_se_4, walker_host0_se_5, walker_host0_st, x_valid, x_off, x_pwrite, x_table, x_update, x_waddr, x_wdata) begin: walker_host0_logic
     reg pending;
     reg [64-1:0] uw;
     reg used;
@@ -277,35 +212,6 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
     reg v_x;
     reg v_xu;
     reg [6-1:0] rs0;
-    walker_host0_done_nx = x_done;
-    walker_host0_o_status_nx = x_status;
-    walker_host0_st_nx = walker_host0_st;
-    walker_host0_o_level_nx = x_level;
-    walker_host0_o_aux_nx = x_aux;
-    walker_host0_o_pa_nx = x_pa;
-    walker_host0_a_r_nx = walker_host0_a_r;
-    walker_host0_a_w_nx = walker_host0_a_w;
-    walker_host0_a_x_nx = walker_host0_a_x;
-    walker_host0_a_xu_nx = walker_host0_a_xu;
-    walker_host0_pend_5_nx = walker_host0_pend_5;
-    walker_host0_pend_4_nx = walker_host0_pend_4;
-    walker_host0_pend_3_nx = walker_host0_pend_3;
-    walker_host0_pend_2_nx = walker_host0_pend_2;
-    walker_host0_pend_1_nx = walker_host0_pend_1;
-    walker_host0_ea_nx = walker_host0_ea;
-    walker_host0_lvl_nx = walker_host0_lvl;
-    walker_host0_le_nx = walker_host0_le;
-    walker_host0_fault_k_nx = walker_host0_fault_k;
-    walker_host0_flevel_nx = walker_host0_flevel;
-    walker_host0_se_3_nx = walker_host0_se_3;
-    walker_host0_sa_3_nx = walker_host0_sa_3;
-    walker_host0_se_2_nx = walker_host0_se_2;
-    walker_host0_sa_2_nx = walker_host0_sa_2;
-    walker_host0_se_1_nx = walker_host0_se_1;
-    walker_host0_sa_1_nx = walker_host0_sa_1;
-    walker_host0_o_r_exit_reason_nx = h_r_exit_reason;
-    walker_host0_o_r_qualification_nx = h_r_qualification;
-    walker_host0_o_r_gpa_nx = h_r_gpa;
     m_valid = walker_host0_m_valid_h;
     m_we = walker_host0_m_we_h;
     m_size = walker_host0_m_size_h;
@@ -320,12 +226,9 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
     v_x = (0 != 0);
     v_xu = (0 != 0);
     if (x_done) begin
-        walker_host0_done_nx = 1'b0;
     end
     if (((walker_host0_st == 4'b0000) || ((walker_host0_st == 4'b0111) && m_rvalid))) begin
         if ((walker_host0_st == 4'b0111)) begin
-            walker_host0_o_status_nx = 0;
-            walker_host0_st_nx = 4'b0000;
         end
         if (x_valid) begin
             if (x_pwrite) begin
@@ -334,19 +237,14 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                 m_size = 3;
                 m_addr = x_waddr;
                 m_wdata = x_wdata;
-                walker_host0_st_nx = 4'b1000;
             end
             else begin
                 if (x_off) begin
-                    walker_host0_o_level_nx = 7;
-                    walker_host0_o_aux_nx = 0;
-                    walker_host0_o_pa_nx = x_addr;
                     if (x_table) begin
                         m_valid = 1'b1;
                         m_we = 1'b0;
                         m_size = 3;
                         m_addr = x_addr;
-                        walker_host0_st_nx = 4'b0111;
                     end
                     else if (x_update) begin
                         m_valid = 1'b1;
@@ -354,41 +252,22 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                         m_size = 3;
                         m_addr = x_addr;
                         m_wdata = x_wdata;
-                        walker_host0_st_nx = 4'b1000;
                     end
                     else begin
-                        walker_host0_o_status_nx = 0;
-                        walker_host0_done_nx = 1'b1;
-                        walker_host0_st_nx = 4'b0000;
                     end
                 end
                 else begin
-                    walker_host0_a_r_nx = 1'b1;
-                    walker_host0_a_w_nx = 1'b1;
-                    walker_host0_a_x_nx = 1'b1;
-                    walker_host0_a_xu_nx = 1'b1;
-                    walker_host0_pend_5_nx = 1'b0;
-                    walker_host0_pend_4_nx = 1'b0;
-                    walker_host0_pend_3_nx = 1'b0;
-                    walker_host0_pend_2_nx = 1'b0;
-                    walker_host0_pend_1_nx = 1'b0;
                     if (((hb_EPTP[6-1:3] == 4) && 1'b1)) begin
                         m_valid = 1'b1;
                         m_we = 1'b0;
                         m_size = 3;
                         m_addr = ({16'h0, hb_EPTP[48-1:12], 12'h0} + {52'h0, x_addr[57-1:48], 3'h0});
-                        walker_host0_ea_nx = ({16'h0, hb_EPTP[48-1:12], 12'h0} + {52'h0, x_addr[57-1:48], 3'h0});
-                        walker_host0_st_nx = 4'b0001;
-                        walker_host0_lvl_nx = 5;
                     end
                     else begin
                         m_valid = 1'b1;
                         m_we = 1'b0;
                         m_size = 3;
                         m_addr = ({16'h0, hb_EPTP[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
-                        walker_host0_ea_nx = ({16'h0, hb_EPTP[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
-                        walker_host0_st_nx = 4'b0001;
-                        walker_host0_lvl_nx = 4;
                     end
                 end
             end
@@ -502,145 +381,76 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                 end
             end
             if (used) begin
-                walker_host0_le_nx = uw;
                 m_valid = 1'b1;
                 m_we = 1'b1;
                 m_size = 3;
                 m_addr = walker_host0_ea;
                 m_wdata = uw;
-                walker_host0_st_nx = 4'b0101;
             end
             else begin
-                walker_host0_le_nx = m_rdata;
                 case (walker_host0_lvl)
                     'h5: begin
                         if (((((!m_rdata[0]) && (!m_rdata[1])) && (!m_rdata[2])) && (!(1'b1 && m_rdata[10])))) begin
-                            walker_host0_fault_k_nx = 1;
-                            walker_host0_flevel_nx = 5;
-                            walker_host0_st_nx = 4'b0010;
                         end
                         else if ((m_rdata[1] && (!m_rdata[0]))) begin
-                            walker_host0_fault_k_nx = 2;
-                            walker_host0_flevel_nx = 5;
-                            walker_host0_st_nx = 4'b0010;
                         end
                         else if ((((m_rdata[2] && (!m_rdata[0])) && (!m_rdata[1])) && 1'b1)) begin
-                            walker_host0_fault_k_nx = 3;
-                            walker_host0_flevel_nx = 5;
-                            walker_host0_st_nx = 4'b0010;
                         end
                         else if (((m_rdata & 64'hf0000000000f8) != 0)) begin
-                            walker_host0_fault_k_nx = 4;
-                            walker_host0_flevel_nx = 5;
-                            walker_host0_st_nx = 4'b0010;
                         end
                         else begin
                             v_r = (walker_host0_a_r && m_rdata[0]);
-                            walker_host0_a_r_nx = v_r;
                             v_w = (walker_host0_a_w && m_rdata[1]);
-                            walker_host0_a_w_nx = v_w;
                             v_x = (walker_host0_a_x && m_rdata[2]);
-                            walker_host0_a_x_nx = v_x;
                             v_xu = (walker_host0_a_xu && m_rdata[10]);
-                            walker_host0_a_xu_nx = v_xu;
                             m_valid = 1'b1;
                             m_we = 1'b0;
                             m_size = 3;
                             m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
-                            walker_host0_ea_nx = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
-                            walker_host0_st_nx = 4'b0001;
-                            walker_host0_lvl_nx = 4;
                         end
                     end
                     'h4: begin
                         if (((((!m_rdata[0]) && (!m_rdata[1])) && (!m_rdata[2])) && (!(1'b1 && m_rdata[10])))) begin
-                            walker_host0_fault_k_nx = 1;
-                            walker_host0_flevel_nx = 4;
-                            walker_host0_st_nx = 4'b0010;
                         end
                         else if ((m_rdata[1] && (!m_rdata[0]))) begin
-                            walker_host0_fault_k_nx = 2;
-                            walker_host0_flevel_nx = 4;
-                            walker_host0_st_nx = 4'b0010;
                         end
                         else if ((((m_rdata[2] && (!m_rdata[0])) && (!m_rdata[1])) && 1'b1)) begin
-                            walker_host0_fault_k_nx = 3;
-                            walker_host0_flevel_nx = 4;
-                            walker_host0_st_nx = 4'b0010;
                         end
                         else if (((m_rdata & 64'hf0000000000f8) != 0)) begin
-                            walker_host0_fault_k_nx = 4;
-                            walker_host0_flevel_nx = 4;
-                            walker_host0_st_nx = 4'b0010;
                         end
                         else begin
                             v_r = (walker_host0_a_r && m_rdata[0]);
-                            walker_host0_a_r_nx = v_r;
                             v_w = (walker_host0_a_w && m_rdata[1]);
-                            walker_host0_a_w_nx = v_w;
                             v_x = (walker_host0_a_x && m_rdata[2]);
-                            walker_host0_a_x_nx = v_x;
                             v_xu = (walker_host0_a_xu && m_rdata[10]);
-                            walker_host0_a_xu_nx = v_xu;
                             m_valid = 1'b1;
                             m_we = 1'b0;
                             m_size = 3;
                             m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[39-1:30], 3'h0});
-                            walker_host0_ea_nx = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[39-1:30], 3'h0});
-                            walker_host0_st_nx = 4'b0001;
-                            walker_host0_lvl_nx = 3;
                         end
                     end
                     'h3: begin
                         if ((m_rdata[7] && 1'b1)) begin
                             if (((((!m_rdata[0]) && (!m_rdata[1])) && (!m_rdata[2])) && (!(1'b1 && m_rdata[10])))) begin
-                                walker_host0_fault_k_nx = 1;
-                                walker_host0_flevel_nx = 3;
-                                walker_host0_st_nx = 4'b0010;
                             end
                             else if ((m_rdata[1] && (!m_rdata[0]))) begin
-                                walker_host0_fault_k_nx = 2;
-                                walker_host0_flevel_nx = 3;
-                                walker_host0_st_nx = 4'b0010;
                             end
                             else if ((((m_rdata[2] && (!m_rdata[0])) && (!m_rdata[1])) && 1'b1)) begin
-                                walker_host0_fault_k_nx = 3;
-                                walker_host0_flevel_nx = 3;
-                                walker_host0_st_nx = 4'b0010;
                             end
                             else if (((m_rdata & 64'hf00003ffff000) != 0)) begin
-                                walker_host0_fault_k_nx = 4;
-                                walker_host0_flevel_nx = 3;
-                                walker_host0_st_nx = 4'b0010;
                             end
                             else if ((((m_rdata[6-1:3] == 2) || (m_rdata[6-1:3] == 3)) || (m_rdata[6-1:3] == 7))) begin
-                                walker_host0_fault_k_nx = 5;
-                                walker_host0_flevel_nx = 3;
-                                walker_host0_st_nx = 4'b0010;
                             end
                             else begin
                                 v_r = (walker_host0_a_r && m_rdata[0]);
-                                walker_host0_a_r_nx = v_r;
                                 v_w = (walker_host0_a_w && m_rdata[1]);
-                                walker_host0_a_w_nx = v_w;
                                 v_x = (walker_host0_a_x && m_rdata[2]);
-                                walker_host0_a_x_nx = v_x;
                                 v_xu = (walker_host0_a_xu && m_rdata[10]);
-                                walker_host0_a_xu_nx = v_xu;
                                 if ((hk_read && (!v_r))) begin
-                                    walker_host0_fault_k_nx = 6;
-                                    walker_host0_flevel_nx = 3;
-                                    walker_host0_st_nx = 4'b0010;
                                 end
                                 else if ((hk_write && (!v_w))) begin
-                                    walker_host0_fault_k_nx = 7;
-                                    walker_host0_flevel_nx = 3;
-                                    walker_host0_st_nx = 4'b0010;
                                 end
                                 else if ((hk_fetch && (((1'b1 && hk_user) && (!v_xu)) || ((!(1'b1 && hk_user)) && (!v_x))))) begin
-                                    walker_host0_fault_k_nx = 8;
-                                    walker_host0_flevel_nx = 3;
-                                    walker_host0_st_nx = 4'b0010;
                                 end
                                 else begin
                                     uw = m_rdata;
@@ -651,16 +461,9 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                                         uw[9] = 1'b1;
                                     end
                                     if ((uw != m_rdata)) begin
-                                        walker_host0_pend_3_nx = 1'b1;
                                         pending = 1'b1;
                                     end
-                                    walker_host0_se_3_nx = uw;
-                                    walker_host0_sa_3_nx = walker_host0_ea;
-                                    walker_host0_o_level_nx = 3;
-                                    walker_host0_o_pa_nx = {16'h0, m_rdata[48-1:30], x_addr[30-1:0]};
-                                    walker_host0_o_aux_nx = 0;
                                     if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
-                                        walker_host0_st_nx = 4'b0011;
                                     end
                                     else begin
                                         if (x_table) begin
@@ -668,7 +471,6 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                                             m_we = 1'b0;
                                             m_size = 3;
                                             m_addr = {16'h0, m_rdata[48-1:30], x_addr[30-1:0]};
-                                            walker_host0_st_nx = 4'b0111;
                                         end
                                         else if (x_update) begin
                                             m_valid = 1'b1;
@@ -676,12 +478,8 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                                             m_size = 3;
                                             m_addr = {16'h0, m_rdata[48-1:30], x_addr[30-1:0]};
                                             m_wdata = x_wdata;
-                                            walker_host0_st_nx = 4'b1000;
                                         end
                                         else begin
-                                            walker_host0_o_status_nx = 0;
-                                            walker_host0_done_nx = 1'b1;
-                                            walker_host0_st_nx = 4'b0000;
                                         end
                                     end
                                 end
@@ -689,94 +487,47 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                         end
                         else begin
                             if (((((!m_rdata[0]) && (!m_rdata[1])) && (!m_rdata[2])) && (!(1'b1 && m_rdata[10])))) begin
-                                walker_host0_fault_k_nx = 1;
-                                walker_host0_flevel_nx = 3;
-                                walker_host0_st_nx = 4'b0010;
                             end
                             else if ((m_rdata[1] && (!m_rdata[0]))) begin
-                                walker_host0_fault_k_nx = 2;
-                                walker_host0_flevel_nx = 3;
-                                walker_host0_st_nx = 4'b0010;
                             end
                             else if ((((m_rdata[2] && (!m_rdata[0])) && (!m_rdata[1])) && 1'b1)) begin
-                                walker_host0_fault_k_nx = 3;
-                                walker_host0_flevel_nx = 3;
-                                walker_host0_st_nx = 4'b0010;
                             end
                             else if ((((m_rdata & 64'hf000000000078) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
-                                walker_host0_fault_k_nx = 4;
-                                walker_host0_flevel_nx = 3;
-                                walker_host0_st_nx = 4'b0010;
                             end
                             else begin
                                 v_r = (walker_host0_a_r && m_rdata[0]);
-                                walker_host0_a_r_nx = v_r;
                                 v_w = (walker_host0_a_w && m_rdata[1]);
-                                walker_host0_a_w_nx = v_w;
                                 v_x = (walker_host0_a_x && m_rdata[2]);
-                                walker_host0_a_x_nx = v_x;
                                 v_xu = (walker_host0_a_xu && m_rdata[10]);
-                                walker_host0_a_xu_nx = v_xu;
                                 m_valid = 1'b1;
                                 m_we = 1'b0;
                                 m_size = 3;
                                 m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[30-1:21], 3'h0});
-                                walker_host0_ea_nx = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[30-1:21], 3'h0});
-                                walker_host0_st_nx = 4'b0001;
-                                walker_host0_lvl_nx = 2;
                             end
                         end
                     end
                     'h2: begin
                         if (m_rdata[7]) begin
                             if (((((!m_rdata[0]) && (!m_rdata[1])) && (!m_rdata[2])) && (!(1'b1 && m_rdata[10])))) begin
-                                walker_host0_fault_k_nx = 1;
-                                walker_host0_flevel_nx = 2;
-                                walker_host0_st_nx = 4'b0010;
                             end
                             else if ((m_rdata[1] && (!m_rdata[0]))) begin
-                                walker_host0_fault_k_nx = 2;
-                                walker_host0_flevel_nx = 2;
-                                walker_host0_st_nx = 4'b0010;
                             end
                             else if ((((m_rdata[2] && (!m_rdata[0])) && (!m_rdata[1])) && 1'b1)) begin
-                                walker_host0_fault_k_nx = 3;
-                                walker_host0_flevel_nx = 2;
-                                walker_host0_st_nx = 4'b0010;
                             end
                             else if (((m_rdata & 64'hf0000001ff000) != 0)) begin
-                                walker_host0_fault_k_nx = 4;
-                                walker_host0_flevel_nx = 2;
-                                walker_host0_st_nx = 4'b0010;
                             end
                             else if ((((m_rdata[6-1:3] == 2) || (m_rdata[6-1:3] == 3)) || (m_rdata[6-1:3] == 7))) begin
-                                walker_host0_fault_k_nx = 5;
-                                walker_host0_flevel_nx = 2;
-                                walker_host0_st_nx = 4'b0010;
                             end
                             else begin
                                 v_r = (walker_host0_a_r && m_rdata[0]);
-                                walker_host0_a_r_nx = v_r;
                                 v_w = (walker_host0_a_w && m_rdata[1]);
-                                walker_host0_a_w_nx = v_w;
                                 v_x = (walker_host0_a_x && m_rdata[2]);
-                                walker_host0_a_x_nx = v_x;
                                 v_xu = (walker_host0_a_xu && m_rdata[10]);
-                                walker_host0_a_xu_nx = v_xu;
                                 if ((hk_read && (!v_r))) begin
-                                    walker_host0_fault_k_nx = 6;
-                                    walker_host0_flevel_nx = 2;
-                                    walker_host0_st_nx = 4'b0010;
                                 end
                                 else if ((hk_write && (!v_w))) begin
-                                    walker_host0_fault_k_nx = 7;
-                                    walker_host0_flevel_nx = 2;
-                                    walker_host0_st_nx = 4'b0010;
                                 end
                                 else if ((hk_fetch && (((1'b1 && hk_user) && (!v_xu)) || ((!(1'b1 && hk_user)) && (!v_x))))) begin
-                                    walker_host0_fault_k_nx = 8;
-                                    walker_host0_flevel_nx = 2;
-                                    walker_host0_st_nx = 4'b0010;
                                 end
                                 else begin
                                     uw = m_rdata;
@@ -787,16 +538,9 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                                         uw[9] = 1'b1;
                                     end
                                     if ((uw != m_rdata)) begin
-                                        walker_host0_pend_2_nx = 1'b1;
                                         pending = 1'b1;
                                     end
-                                    walker_host0_se_2_nx = uw;
-                                    walker_host0_sa_2_nx = walker_host0_ea;
-                                    walker_host0_o_level_nx = 2;
-                                    walker_host0_o_pa_nx = {16'h0, m_rdata[48-1:21], x_addr[21-1:0]};
-                                    walker_host0_o_aux_nx = 0;
                                     if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
-                                        walker_host0_st_nx = 4'b0011;
                                     end
                                     else begin
                                         if (x_table) begin
@@ -804,7 +548,6 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                                             m_we = 1'b0;
                                             m_size = 3;
                                             m_addr = {16'h0, m_rdata[48-1:21], x_addr[21-1:0]};
-                                            walker_host0_st_nx = 4'b0111;
                                         end
                                         else if (x_update) begin
                                             m_valid = 1'b1;
@@ -812,12 +555,8 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                                             m_size = 3;
                                             m_addr = {16'h0, m_rdata[48-1:21], x_addr[21-1:0]};
                                             m_wdata = x_wdata;
-                                            walker_host0_st_nx = 4'b1000;
                                         end
                                         else begin
-                                            walker_host0_o_status_nx = 0;
-                                            walker_host0_done_nx = 1'b1;
-                                            walker_host0_st_nx = 4'b0000;
                                         end
                                     end
                                 end
@@ -825,93 +564,46 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                         end
                         else begin
                             if (((((!m_rdata[0]) && (!m_rdata[1])) && (!m_rdata[2])) && (!(1'b1 && m_rdata[10])))) begin
-                                walker_host0_fault_k_nx = 1;
-                                walker_host0_flevel_nx = 2;
-                                walker_host0_st_nx = 4'b0010;
                             end
                             else if ((m_rdata[1] && (!m_rdata[0]))) begin
-                                walker_host0_fault_k_nx = 2;
-                                walker_host0_flevel_nx = 2;
-                                walker_host0_st_nx = 4'b0010;
                             end
                             else if ((((m_rdata[2] && (!m_rdata[0])) && (!m_rdata[1])) && 1'b1)) begin
-                                walker_host0_fault_k_nx = 3;
-                                walker_host0_flevel_nx = 2;
-                                walker_host0_st_nx = 4'b0010;
                             end
                             else if (((m_rdata & 64'hf000000000078) != 0)) begin
-                                walker_host0_fault_k_nx = 4;
-                                walker_host0_flevel_nx = 2;
-                                walker_host0_st_nx = 4'b0010;
                             end
                             else begin
                                 v_r = (walker_host0_a_r && m_rdata[0]);
-                                walker_host0_a_r_nx = v_r;
                                 v_w = (walker_host0_a_w && m_rdata[1]);
-                                walker_host0_a_w_nx = v_w;
                                 v_x = (walker_host0_a_x && m_rdata[2]);
-                                walker_host0_a_x_nx = v_x;
                                 v_xu = (walker_host0_a_xu && m_rdata[10]);
-                                walker_host0_a_xu_nx = v_xu;
                                 m_valid = 1'b1;
                                 m_we = 1'b0;
                                 m_size = 3;
                                 m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[21-1:12], 3'h0});
-                                walker_host0_ea_nx = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[21-1:12], 3'h0});
-                                walker_host0_st_nx = 4'b0001;
-                                walker_host0_lvl_nx = 1;
                             end
                         end
                     end
                     'h1: begin
                         if (((((!m_rdata[0]) && (!m_rdata[1])) && (!m_rdata[2])) && (!(1'b1 && m_rdata[10])))) begin
-                            walker_host0_fault_k_nx = 1;
-                            walker_host0_flevel_nx = 1;
-                            walker_host0_st_nx = 4'b0010;
                         end
                         else if ((m_rdata[1] && (!m_rdata[0]))) begin
-                            walker_host0_fault_k_nx = 2;
-                            walker_host0_flevel_nx = 1;
-                            walker_host0_st_nx = 4'b0010;
                         end
                         else if ((((m_rdata[2] && (!m_rdata[0])) && (!m_rdata[1])) && 1'b1)) begin
-                            walker_host0_fault_k_nx = 3;
-                            walker_host0_flevel_nx = 1;
-                            walker_host0_st_nx = 4'b0010;
                         end
                         else if (((m_rdata & 64'hf000000000000) != 0)) begin
-                            walker_host0_fault_k_nx = 4;
-                            walker_host0_flevel_nx = 1;
-                            walker_host0_st_nx = 4'b0010;
                         end
                         else if ((((m_rdata[6-1:3] == 2) || (m_rdata[6-1:3] == 3)) || (m_rdata[6-1:3] == 7))) begin
-                            walker_host0_fault_k_nx = 5;
-                            walker_host0_flevel_nx = 1;
-                            walker_host0_st_nx = 4'b0010;
                         end
                         else begin
                             v_r = (walker_host0_a_r && m_rdata[0]);
-                            walker_host0_a_r_nx = v_r;
                             v_w = (walker_host0_a_w && m_rdata[1]);
-                            walker_host0_a_w_nx = v_w;
                             v_x = (walker_host0_a_x && m_rdata[2]);
-                            walker_host0_a_x_nx = v_x;
                             v_xu = (walker_host0_a_xu && m_rdata[10]);
-                            walker_host0_a_xu_nx = v_xu;
                             if ((hk_read && (!v_r))) begin
-                                walker_host0_fault_k_nx = 6;
-                                walker_host0_flevel_nx = 1;
-                                walker_host0_st_nx = 4'b0010;
                             end
                             else if ((hk_write && (!v_w))) begin
-                                walker_host0_fault_k_nx = 7;
-                                walker_host0_flevel_nx = 1;
-                                walker_host0_st_nx = 4'b0010;
                             end
                             else if ((hk_fetch && (((1'b1 && hk_user) && (!v_xu)) || ((!(1'b1 && hk_user)) && (!v_x))))) begin
-                                walker_host0_fault_k_nx = 8;
-                                walker_host0_flevel_nx = 1;
-                                walker_host0_st_nx = 4'b0010;
                             end
                             else begin
                                 uw = m_rdata;
@@ -922,16 +614,9 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                                     uw[9] = 1'b1;
                                 end
                                 if ((uw != m_rdata)) begin
-                                    walker_host0_pend_1_nx = 1'b1;
                                     pending = 1'b1;
                                 end
-                                walker_host0_se_1_nx = uw;
-                                walker_host0_sa_1_nx = walker_host0_ea;
-                                walker_host0_o_level_nx = 1;
-                                walker_host0_o_pa_nx = {16'h0, m_rdata[48-1:12], x_addr[12-1:0]};
-                                walker_host0_o_aux_nx = 0;
                                 if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
-                                    walker_host0_st_nx = 4'b0011;
                                 end
                                 else begin
                                     if (x_table) begin
@@ -939,7 +624,6 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                                         m_we = 1'b0;
                                         m_size = 3;
                                         m_addr = {16'h0, m_rdata[48-1:12], x_addr[12-1:0]};
-                                        walker_host0_st_nx = 4'b0111;
                                     end
                                     else if (x_update) begin
                                         m_valid = 1'b1;
@@ -947,12 +631,8 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                                         m_size = 3;
                                         m_addr = {16'h0, m_rdata[48-1:12], x_addr[12-1:0]};
                                         m_wdata = x_wdata;
-                                        walker_host0_st_nx = 4'b1000;
                                     end
                                     else begin
-                                        walker_host0_o_status_nx = 0;
-                                        walker_host0_done_nx = 1'b1;
-                                        walker_host0_st_nx = 4'b0000;
                                     end
                                 end
                             end
@@ -963,9 +643,6 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
         end
     end
     else if ((walker_host0_st == 4'b0010)) begin
-        walker_host0_o_status_nx = walker_host0_fault_k;
-        walker_host0_o_level_nx = walker_host0_flevel;
-        walker_host0_o_aux_nx = 0;
         rs0 = 6'h0;
         if (((((walker_host0_fault_k[4-1:0] == 2) || (walker_host0_fault_k[4-1:0] == 3)) || (walker_host0_fault_k[4-1:0] == 4)) || (walker_host0_fault_k[4-1:0] == 5))) begin
             rs0 = 49;
@@ -973,64 +650,42 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
         else begin
             rs0 = 48;
         end
-        walker_host0_o_r_exit_reason_nx = {10'h0, rs0};
-        walker_host0_o_r_qualification_nx = 0;
-        walker_host0_o_r_qualification_nx[0] = ((!((((walker_host0_fault_k[4-1:0] == 2) || (walker_host0_fault_k[4-1:0] == 3)) || (walker_host0_fault_k[4-1:0] == 4)) || (walker_host0_fault_k[4-1:0] == 5))) && hk_read);
-        walker_host0_o_r_qualification_nx[1] = ((!((((walker_host0_fault_k[4-1:0] == 2) || (walker_host0_fault_k[4-1:0] == 3)) || (walker_host0_fault_k[4-1:0] == 4)) || (walker_host0_fault_k[4-1:0] == 5))) && hk_write);
-        walker_host0_o_r_qualification_nx[2] = ((!((((walker_host0_fault_k[4-1:0] == 2) || (walker_host0_fault_k[4-1:0] == 3)) || (walker_host0_fault_k[4-1:0] == 4)) || (walker_host0_fault_k[4-1:0] == 5))) && hk_fetch);
-        walker_host0_o_r_qualification_nx[3] = ((walker_host0_fault_k > 5) && walker_host0_a_r);
-        walker_host0_o_r_qualification_nx[4] = ((walker_host0_fault_k > 5) && walker_host0_a_w);
-        walker_host0_o_r_qualification_nx[5] = ((walker_host0_fault_k > 5) && walker_host0_a_x);
-        walker_host0_o_r_qualification_nx[6] = (((walker_host0_fault_k > 5) && 1'b1) && walker_host0_a_xu);
-        walker_host0_o_r_gpa_nx = x_addr;
-        walker_host0_done_nx = 1'b1;
-        walker_host0_st_nx = 4'b0000;
     end
     else if ((walker_host0_st == 4'b0011)) begin
         if (walker_host0_pend_5) begin
-            walker_host0_pend_5_nx = 1'b0;
             m_valid = 1'b1;
             m_we = 1'b1;
             m_size = 3;
             m_addr = walker_host0_sa_5;
             m_wdata = walker_host0_se_5;
-            walker_host0_st_nx = 4'b0100;
         end
         else if (walker_host0_pend_4) begin
-            walker_host0_pend_4_nx = 1'b0;
             m_valid = 1'b1;
             m_we = 1'b1;
             m_size = 3;
             m_addr = walker_host0_sa_4;
             m_wdata = walker_host0_se_4;
-            walker_host0_st_nx = 4'b0100;
         end
         else if (walker_host0_pend_3) begin
-            walker_host0_pend_3_nx = 1'b0;
             m_valid = 1'b1;
             m_we = 1'b1;
             m_size = 3;
             m_addr = walker_host0_sa_3;
             m_wdata = walker_host0_se_3;
-            walker_host0_st_nx = 4'b0100;
         end
         else if (walker_host0_pend_2) begin
-            walker_host0_pend_2_nx = 1'b0;
             m_valid = 1'b1;
             m_we = 1'b1;
             m_size = 3;
             m_addr = walker_host0_sa_2;
             m_wdata = walker_host0_se_2;
-            walker_host0_st_nx = 4'b0100;
         end
         else if (walker_host0_pend_1) begin
-            walker_host0_pend_1_nx = 1'b0;
             m_valid = 1'b1;
             m_we = 1'b1;
             m_size = 3;
             m_addr = walker_host0_sa_1;
             m_wdata = walker_host0_se_1;
-            walker_host0_st_nx = 4'b0100;
         end
         else begin
             if (x_table) begin
@@ -1038,7 +693,6 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                 m_we = 1'b0;
                 m_size = 3;
                 m_addr = x_pa;
-                walker_host0_st_nx = 4'b0111;
             end
             else if (x_update) begin
                 m_valid = 1'b1;
@@ -1046,158 +700,85 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                 m_size = 3;
                 m_addr = x_pa;
                 m_wdata = x_wdata;
-                walker_host0_st_nx = 4'b1000;
             end
             else begin
-                walker_host0_o_status_nx = 0;
-                walker_host0_done_nx = 1'b1;
-                walker_host0_st_nx = 4'b0000;
             end
         end
     end
     else if ((walker_host0_st == 4'b0100)) begin
         if (m_rvalid) begin
             m_we = 1'b0;
-            walker_host0_st_nx = 4'b0011;
         end
     end
     else if ((walker_host0_st == 4'b0101)) begin
         if (m_rvalid) begin
             m_we = 1'b0;
-            walker_host0_st_nx = 4'b0110;
         end
     end
     else if ((walker_host0_st == 4'b0110)) begin
-        walker_host0_le_nx = walker_host0_le;
         case (walker_host0_lvl)
             'h5: begin
                 if (((((!walker_host0_le[0]) && (!walker_host0_le[1])) && (!walker_host0_le[2])) && (!(1'b1 && walker_host0_le[10])))) begin
-                    walker_host0_fault_k_nx = 1;
-                    walker_host0_flevel_nx = 5;
-                    walker_host0_st_nx = 4'b0010;
                 end
                 else if ((walker_host0_le[1] && (!walker_host0_le[0]))) begin
-                    walker_host0_fault_k_nx = 2;
-                    walker_host0_flevel_nx = 5;
-                    walker_host0_st_nx = 4'b0010;
                 end
                 else if ((((walker_host0_le[2] && (!walker_host0_le[0])) && (!walker_host0_le[1])) && 1'b1)) begin
-                    walker_host0_fault_k_nx = 3;
-                    walker_host0_flevel_nx = 5;
-                    walker_host0_st_nx = 4'b0010;
                 end
                 else if (((walker_host0_le & 64'hf0000000000f8) != 0)) begin
-                    walker_host0_fault_k_nx = 4;
-                    walker_host0_flevel_nx = 5;
-                    walker_host0_st_nx = 4'b0010;
                 end
                 else begin
                     v_r = (walker_host0_a_r && walker_host0_le[0]);
-                    walker_host0_a_r_nx = v_r;
                     v_w = (walker_host0_a_w && walker_host0_le[1]);
-                    walker_host0_a_w_nx = v_w;
                     v_x = (walker_host0_a_x && walker_host0_le[2]);
-                    walker_host0_a_x_nx = v_x;
                     v_xu = (walker_host0_a_xu && walker_host0_le[10]);
-                    walker_host0_a_xu_nx = v_xu;
                     m_valid = 1'b1;
                     m_we = 1'b0;
                     m_size = 3;
                     m_addr = ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
-                    walker_host0_ea_nx = ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
-                    walker_host0_st_nx = 4'b0001;
-                    walker_host0_lvl_nx = 4;
                 end
             end
             'h4: begin
                 if (((((!walker_host0_le[0]) && (!walker_host0_le[1])) && (!walker_host0_le[2])) && (!(1'b1 && walker_host0_le[10])))) begin
-                    walker_host0_fault_k_nx = 1;
-                    walker_host0_flevel_nx = 4;
-                    walker_host0_st_nx = 4'b0010;
                 end
                 else if ((walker_host0_le[1] && (!walker_host0_le[0]))) begin
-                    walker_host0_fault_k_nx = 2;
-                    walker_host0_flevel_nx = 4;
-                    walker_host0_st_nx = 4'b0010;
                 end
                 else if ((((walker_host0_le[2] && (!walker_host0_le[0])) && (!walker_host0_le[1])) && 1'b1)) begin
-                    walker_host0_fault_k_nx = 3;
-                    walker_host0_flevel_nx = 4;
-                    walker_host0_st_nx = 4'b0010;
                 end
                 else if (((walker_host0_le & 64'hf0000000000f8) != 0)) begin
-                    walker_host0_fault_k_nx = 4;
-                    walker_host0_flevel_nx = 4;
-                    walker_host0_st_nx = 4'b0010;
                 end
                 else begin
                     v_r = (walker_host0_a_r && walker_host0_le[0]);
-                    walker_host0_a_r_nx = v_r;
                     v_w = (walker_host0_a_w && walker_host0_le[1]);
-                    walker_host0_a_w_nx = v_w;
                     v_x = (walker_host0_a_x && walker_host0_le[2]);
-                    walker_host0_a_x_nx = v_x;
                     v_xu = (walker_host0_a_xu && walker_host0_le[10]);
-                    walker_host0_a_xu_nx = v_xu;
                     m_valid = 1'b1;
                     m_we = 1'b0;
                     m_size = 3;
                     m_addr = ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[39-1:30], 3'h0});
-                    walker_host0_ea_nx = ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[39-1:30], 3'h0});
-                    walker_host0_st_nx = 4'b0001;
-                    walker_host0_lvl_nx = 3;
                 end
             end
             'h3: begin
                 if ((walker_host0_le[7] && 1'b1)) begin
                     if (((((!walker_host0_le[0]) && (!walker_host0_le[1])) && (!walker_host0_le[2])) && (!(1'b1 && walker_host0_le[10])))) begin
-                        walker_host0_fault_k_nx = 1;
-                        walker_host0_flevel_nx = 3;
-                        walker_host0_st_nx = 4'b0010;
                     end
                     else if ((walker_host0_le[1] && (!walker_host0_le[0]))) begin
-                        walker_host0_fault_k_nx = 2;
-                        walker_host0_flevel_nx = 3;
-                        walker_host0_st_nx = 4'b0010;
                     end
                     else if ((((walker_host0_le[2] && (!walker_host0_le[0])) && (!walker_host0_le[1])) && 1'b1)) begin
-                        walker_host0_fault_k_nx = 3;
-                        walker_host0_flevel_nx = 3;
-                        walker_host0_st_nx = 4'b0010;
                     end
                     else if (((walker_host0_le & 64'hf00003ffff000) != 0)) begin
-                        walker_host0_fault_k_nx = 4;
-                        walker_host0_flevel_nx = 3;
-                        walker_host0_st_nx = 4'b0010;
                     end
                     else if ((((walker_host0_le[6-1:3] == 2) || (walker_host0_le[6-1:3] == 3)) || (walker_host0_le[6-1:3] == 7))) begin
-                        walker_host0_fault_k_nx = 5;
-                        walker_host0_flevel_nx = 3;
-                        walker_host0_st_nx = 4'b0010;
                     end
                     else begin
                         v_r = (walker_host0_a_r && walker_host0_le[0]);
-                        walker_host0_a_r_nx = v_r;
                         v_w = (walker_host0_a_w && walker_host0_le[1]);
-                        walker_host0_a_w_nx = v_w;
                         v_x = (walker_host0_a_x && walker_host0_le[2]);
-                        walker_host0_a_x_nx = v_x;
                         v_xu = (walker_host0_a_xu && walker_host0_le[10]);
-                        walker_host0_a_xu_nx = v_xu;
                         if ((hk_read && (!v_r))) begin
-                            walker_host0_fault_k_nx = 6;
-                            walker_host0_flevel_nx = 3;
-                            walker_host0_st_nx = 4'b0010;
                         end
                         else if ((hk_write && (!v_w))) begin
-                            walker_host0_fault_k_nx = 7;
-                            walker_host0_flevel_nx = 3;
-                            walker_host0_st_nx = 4'b0010;
                         end
                         else if ((hk_fetch && (((1'b1 && hk_user) && (!v_xu)) || ((!(1'b1 && hk_user)) && (!v_x))))) begin
-                            walker_host0_fault_k_nx = 8;
-                            walker_host0_flevel_nx = 3;
-                            walker_host0_st_nx = 4'b0010;
                         end
                         else begin
                             uw = walker_host0_le;
@@ -1208,16 +789,9 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                                 uw[9] = 1'b1;
                             end
                             if ((uw != walker_host0_le)) begin
-                                walker_host0_pend_3_nx = 1'b1;
                                 pending = 1'b1;
                             end
-                            walker_host0_se_3_nx = uw;
-                            walker_host0_sa_3_nx = walker_host0_ea;
-                            walker_host0_o_level_nx = 3;
-                            walker_host0_o_pa_nx = {16'h0, walker_host0_le[48-1:30], x_addr[30-1:0]};
-                            walker_host0_o_aux_nx = 0;
                             if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
-                                walker_host0_st_nx = 4'b0011;
                             end
                             else begin
                                 if (x_table) begin
@@ -1225,7 +799,6 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                                     m_we = 1'b0;
                                     m_size = 3;
                                     m_addr = {16'h0, walker_host0_le[48-1:30], x_addr[30-1:0]};
-                                    walker_host0_st_nx = 4'b0111;
                                 end
                                 else if (x_update) begin
                                     m_valid = 1'b1;
@@ -1233,12 +806,8 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                                     m_size = 3;
                                     m_addr = {16'h0, walker_host0_le[48-1:30], x_addr[30-1:0]};
                                     m_wdata = x_wdata;
-                                    walker_host0_st_nx = 4'b1000;
                                 end
                                 else begin
-                                    walker_host0_o_status_nx = 0;
-                                    walker_host0_done_nx = 1'b1;
-                                    walker_host0_st_nx = 4'b0000;
                                 end
                             end
                         end
@@ -1246,94 +815,47 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                 end
                 else begin
                     if (((((!walker_host0_le[0]) && (!walker_host0_le[1])) && (!walker_host0_le[2])) && (!(1'b1 && walker_host0_le[10])))) begin
-                        walker_host0_fault_k_nx = 1;
-                        walker_host0_flevel_nx = 3;
-                        walker_host0_st_nx = 4'b0010;
                     end
                     else if ((walker_host0_le[1] && (!walker_host0_le[0]))) begin
-                        walker_host0_fault_k_nx = 2;
-                        walker_host0_flevel_nx = 3;
-                        walker_host0_st_nx = 4'b0010;
                     end
                     else if ((((walker_host0_le[2] && (!walker_host0_le[0])) && (!walker_host0_le[1])) && 1'b1)) begin
-                        walker_host0_fault_k_nx = 3;
-                        walker_host0_flevel_nx = 3;
-                        walker_host0_st_nx = 4'b0010;
                     end
                     else if ((((walker_host0_le & 64'hf000000000078) != 0) || (1'b0 && ((walker_host0_le & 128) != 0)))) begin
-                        walker_host0_fault_k_nx = 4;
-                        walker_host0_flevel_nx = 3;
-                        walker_host0_st_nx = 4'b0010;
                     end
                     else begin
                         v_r = (walker_host0_a_r && walker_host0_le[0]);
-                        walker_host0_a_r_nx = v_r;
                         v_w = (walker_host0_a_w && walker_host0_le[1]);
-                        walker_host0_a_w_nx = v_w;
                         v_x = (walker_host0_a_x && walker_host0_le[2]);
-                        walker_host0_a_x_nx = v_x;
                         v_xu = (walker_host0_a_xu && walker_host0_le[10]);
-                        walker_host0_a_xu_nx = v_xu;
                         m_valid = 1'b1;
                         m_we = 1'b0;
                         m_size = 3;
                         m_addr = ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[30-1:21], 3'h0});
-                        walker_host0_ea_nx = ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[30-1:21], 3'h0});
-                        walker_host0_st_nx = 4'b0001;
-                        walker_host0_lvl_nx = 2;
                     end
                 end
             end
             'h2: begin
                 if (walker_host0_le[7]) begin
                     if (((((!walker_host0_le[0]) && (!walker_host0_le[1])) && (!walker_host0_le[2])) && (!(1'b1 && walker_host0_le[10])))) begin
-                        walker_host0_fault_k_nx = 1;
-                        walker_host0_flevel_nx = 2;
-                        walker_host0_st_nx = 4'b0010;
                     end
                     else if ((walker_host0_le[1] && (!walker_host0_le[0]))) begin
-                        walker_host0_fault_k_nx = 2;
-                        walker_host0_flevel_nx = 2;
-                        walker_host0_st_nx = 4'b0010;
                     end
                     else if ((((walker_host0_le[2] && (!walker_host0_le[0])) && (!walker_host0_le[1])) && 1'b1)) begin
-                        walker_host0_fault_k_nx = 3;
-                        walker_host0_flevel_nx = 2;
-                        walker_host0_st_nx = 4'b0010;
                     end
                     else if (((walker_host0_le & 64'hf0000001ff000) != 0)) begin
-                        walker_host0_fault_k_nx = 4;
-                        walker_host0_flevel_nx = 2;
-                        walker_host0_st_nx = 4'b0010;
                     end
                     else if ((((walker_host0_le[6-1:3] == 2) || (walker_host0_le[6-1:3] == 3)) || (walker_host0_le[6-1:3] == 7))) begin
-                        walker_host0_fault_k_nx = 5;
-                        walker_host0_flevel_nx = 2;
-                        walker_host0_st_nx = 4'b0010;
                     end
                     else begin
                         v_r = (walker_host0_a_r && walker_host0_le[0]);
-                        walker_host0_a_r_nx = v_r;
                         v_w = (walker_host0_a_w && walker_host0_le[1]);
-                        walker_host0_a_w_nx = v_w;
                         v_x = (walker_host0_a_x && walker_host0_le[2]);
-                        walker_host0_a_x_nx = v_x;
                         v_xu = (walker_host0_a_xu && walker_host0_le[10]);
-                        walker_host0_a_xu_nx = v_xu;
                         if ((hk_read && (!v_r))) begin
-                            walker_host0_fault_k_nx = 6;
-                            walker_host0_flevel_nx = 2;
-                            walker_host0_st_nx = 4'b0010;
                         end
                         else if ((hk_write && (!v_w))) begin
-                            walker_host0_fault_k_nx = 7;
-                            walker_host0_flevel_nx = 2;
-                            walker_host0_st_nx = 4'b0010;
                         end
                         else if ((hk_fetch && (((1'b1 && hk_user) && (!v_xu)) || ((!(1'b1 && hk_user)) && (!v_x))))) begin
-                            walker_host0_fault_k_nx = 8;
-                            walker_host0_flevel_nx = 2;
-                            walker_host0_st_nx = 4'b0010;
                         end
                         else begin
                             uw = walker_host0_le;
@@ -1344,16 +866,9 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                                 uw[9] = 1'b1;
                             end
                             if ((uw != walker_host0_le)) begin
-                                walker_host0_pend_2_nx = 1'b1;
                                 pending = 1'b1;
                             end
-                            walker_host0_se_2_nx = uw;
-                            walker_host0_sa_2_nx = walker_host0_ea;
-                            walker_host0_o_level_nx = 2;
-                            walker_host0_o_pa_nx = {16'h0, walker_host0_le[48-1:21], x_addr[21-1:0]};
-                            walker_host0_o_aux_nx = 0;
                             if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
-                                walker_host0_st_nx = 4'b0011;
                             end
                             else begin
                                 if (x_table) begin
@@ -1361,7 +876,6 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                                     m_we = 1'b0;
                                     m_size = 3;
                                     m_addr = {16'h0, walker_host0_le[48-1:21], x_addr[21-1:0]};
-                                    walker_host0_st_nx = 4'b0111;
                                 end
                                 else if (x_update) begin
                                     m_valid = 1'b1;
@@ -1369,12 +883,8 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                                     m_size = 3;
                                     m_addr = {16'h0, walker_host0_le[48-1:21], x_addr[21-1:0]};
                                     m_wdata = x_wdata;
-                                    walker_host0_st_nx = 4'b1000;
                                 end
                                 else begin
-                                    walker_host0_o_status_nx = 0;
-                                    walker_host0_done_nx = 1'b1;
-                                    walker_host0_st_nx = 4'b0000;
                                 end
                             end
                         end
@@ -1382,93 +892,46 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                 end
                 else begin
                     if (((((!walker_host0_le[0]) && (!walker_host0_le[1])) && (!walker_host0_le[2])) && (!(1'b1 && walker_host0_le[10])))) begin
-                        walker_host0_fault_k_nx = 1;
-                        walker_host0_flevel_nx = 2;
-                        walker_host0_st_nx = 4'b0010;
                     end
                     else if ((walker_host0_le[1] && (!walker_host0_le[0]))) begin
-                        walker_host0_fault_k_nx = 2;
-                        walker_host0_flevel_nx = 2;
-                        walker_host0_st_nx = 4'b0010;
                     end
                     else if ((((walker_host0_le[2] && (!walker_host0_le[0])) && (!walker_host0_le[1])) && 1'b1)) begin
-                        walker_host0_fault_k_nx = 3;
-                        walker_host0_flevel_nx = 2;
-                        walker_host0_st_nx = 4'b0010;
                     end
                     else if (((walker_host0_le & 64'hf000000000078) != 0)) begin
-                        walker_host0_fault_k_nx = 4;
-                        walker_host0_flevel_nx = 2;
-                        walker_host0_st_nx = 4'b0010;
                     end
                     else begin
                         v_r = (walker_host0_a_r && walker_host0_le[0]);
-                        walker_host0_a_r_nx = v_r;
                         v_w = (walker_host0_a_w && walker_host0_le[1]);
-                        walker_host0_a_w_nx = v_w;
                         v_x = (walker_host0_a_x && walker_host0_le[2]);
-                        walker_host0_a_x_nx = v_x;
                         v_xu = (walker_host0_a_xu && walker_host0_le[10]);
-                        walker_host0_a_xu_nx = v_xu;
                         m_valid = 1'b1;
                         m_we = 1'b0;
                         m_size = 3;
                         m_addr = ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[21-1:12], 3'h0});
-                        walker_host0_ea_nx = ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[21-1:12], 3'h0});
-                        walker_host0_st_nx = 4'b0001;
-                        walker_host0_lvl_nx = 1;
                     end
                 end
             end
             'h1: begin
                 if (((((!walker_host0_le[0]) && (!walker_host0_le[1])) && (!walker_host0_le[2])) && (!(1'b1 && walker_host0_le[10])))) begin
-                    walker_host0_fault_k_nx = 1;
-                    walker_host0_flevel_nx = 1;
-                    walker_host0_st_nx = 4'b0010;
                 end
                 else if ((walker_host0_le[1] && (!walker_host0_le[0]))) begin
-                    walker_host0_fault_k_nx = 2;
-                    walker_host0_flevel_nx = 1;
-                    walker_host0_st_nx = 4'b0010;
                 end
                 else if ((((walker_host0_le[2] && (!walker_host0_le[0])) && (!walker_host0_le[1])) && 1'b1)) begin
-                    walker_host0_fault_k_nx = 3;
-                    walker_host0_flevel_nx = 1;
-                    walker_host0_st_nx = 4'b0010;
                 end
                 else if (((walker_host0_le & 64'hf000000000000) != 0)) begin
-                    walker_host0_fault_k_nx = 4;
-                    walker_host0_flevel_nx = 1;
-                    walker_host0_st_nx = 4'b0010;
                 end
                 else if ((((walker_host0_le[6-1:3] == 2) || (walker_host0_le[6-1:3] == 3)) || (walker_host0_le[6-1:3] == 7))) begin
-                    walker_host0_fault_k_nx = 5;
-                    walker_host0_flevel_nx = 1;
-                    walker_host0_st_nx = 4'b0010;
                 end
                 else begin
                     v_r = (walker_host0_a_r && walker_host0_le[0]);
-                    walker_host0_a_r_nx = v_r;
                     v_w = (walker_host0_a_w && walker_host0_le[1]);
-                    walker_host0_a_w_nx = v_w;
                     v_x = (walker_host0_a_x && walker_host0_le[2]);
-                    walker_host0_a_x_nx = v_x;
                     v_xu = (walker_host0_a_xu && walker_host0_le[10]);
-                    walker_host0_a_xu_nx = v_xu;
                     if ((hk_read && (!v_r))) begin
-                        walker_host0_fault_k_nx = 6;
-                        walker_host0_flevel_nx = 1;
-                        walker_host0_st_nx = 4'b0010;
                     end
                     else if ((hk_write && (!v_w))) begin
-                        walker_host0_fault_k_nx = 7;
-                        walker_host0_flevel_nx = 1;
-                        walker_host0_st_nx = 4'b0010;
                     end
                     else if ((hk_fetch && (((1'b1 && hk_user) && (!v_xu)) || ((!(1'b1 && hk_user)) && (!v_x))))) begin
-                        walker_host0_fault_k_nx = 8;
-                        walker_host0_flevel_nx = 1;
-                        walker_host0_st_nx = 4'b0010;
                     end
                     else begin
                         uw = walker_host0_le;
@@ -1479,16 +942,9 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                             uw[9] = 1'b1;
                         end
                         if ((uw != walker_host0_le)) begin
-                            walker_host0_pend_1_nx = 1'b1;
                             pending = 1'b1;
                         end
-                        walker_host0_se_1_nx = uw;
-                        walker_host0_sa_1_nx = walker_host0_ea;
-                        walker_host0_o_level_nx = 1;
-                        walker_host0_o_pa_nx = {16'h0, walker_host0_le[48-1:12], x_addr[12-1:0]};
-                        walker_host0_o_aux_nx = 0;
                         if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
-                            walker_host0_st_nx = 4'b0011;
                         end
                         else begin
                             if (x_table) begin
@@ -1496,7 +952,6 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                                 m_we = 1'b0;
                                 m_size = 3;
                                 m_addr = {16'h0, walker_host0_le[48-1:12], x_addr[12-1:0]};
-                                walker_host0_st_nx = 4'b0111;
                             end
                             else if (x_update) begin
                                 m_valid = 1'b1;
@@ -1504,12 +959,8 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                                 m_size = 3;
                                 m_addr = {16'h0, walker_host0_le[48-1:12], x_addr[12-1:0]};
                                 m_wdata = x_wdata;
-                                walker_host0_st_nx = 4'b1000;
                             end
                             else begin
-                                walker_host0_o_status_nx = 0;
-                                walker_host0_done_nx = 1'b1;
-                                walker_host0_st_nx = 4'b0000;
                             end
                         end
                     end
@@ -1522,17 +973,22 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
     else if ((walker_host0_st == 4'b1000)) begin
         if (m_rvalid) begin
             m_we = 1'b0;
-            walker_host0_o_status_nx = 0;
-            walker_host0_done_nx = 1'b1;
-            walker_host0_st_nx = 4'b0000;
         end
     end
     else begin
-        walker_host0_st_nx = 4'b0000;
     end
 end
 
 always @(posedge clk) begin: walker_host0_fsm
+    reg pending;
+    reg [64-1:0] uw;
+    reg used;
+    reg uok;
+    reg v_r;
+    reg v_w;
+    reg v_x;
+    reg v_xu;
+    reg [6-1:0] rs0;
     if (rst == 1) begin
         walker_host0_a_r <= 0;
         walker_host0_a_w <= 0;
@@ -1570,46 +1026,1086 @@ always @(posedge clk) begin: walker_host0_fsm
         walker_host0_st <= 4'b0000;
     end
     else begin
-        x_done <= walker_host0_done_nx;
-        x_status <= walker_host0_o_status_nx;
-        walker_host0_st <= walker_host0_st_nx;
-        x_level <= walker_host0_o_level_nx;
-        x_aux <= walker_host0_o_aux_nx;
-        x_pa <= walker_host0_o_pa_nx;
-        walker_host0_a_r <= walker_host0_a_r_nx;
-        walker_host0_a_w <= walker_host0_a_w_nx;
-        walker_host0_a_x <= walker_host0_a_x_nx;
-        walker_host0_a_xu <= walker_host0_a_xu_nx;
-        walker_host0_pend_5 <= walker_host0_pend_5_nx;
-        walker_host0_pend_4 <= walker_host0_pend_4_nx;
-        walker_host0_pend_3 <= walker_host0_pend_3_nx;
-        walker_host0_pend_2 <= walker_host0_pend_2_nx;
-        walker_host0_pend_1 <= walker_host0_pend_1_nx;
-        walker_host0_ea <= walker_host0_ea_nx;
-        walker_host0_lvl <= walker_host0_lvl_nx;
-        walker_host0_le <= walker_host0_le_nx;
-        walker_host0_fault_k <= walker_host0_fault_k_nx;
-        walker_host0_flevel <= walker_host0_flevel_nx;
-        walker_host0_se_3 <= walker_host0_se_3_nx;
-        walker_host0_sa_3 <= walker_host0_sa_3_nx;
-        walker_host0_se_2 <= walker_host0_se_2_nx;
-        walker_host0_sa_2 <= walker_host0_sa_2_nx;
-        walker_host0_se_1 <= walker_host0_se_1_nx;
-        walker_host0_sa_1 <= walker_host0_sa_1_nx;
-        h_r_exit_reason <= walker_host0_o_r_exit_reason_nx;
-        h_r_qualification <= walker_host0_o_r_qualification_nx;
-        h_r_gpa <= walker_host0_o_r_gpa_nx;
         walker_host0_m_valid_h <= (m_valid && (!m_ready));
         walker_host0_m_we_h <= m_we;
         walker_host0_m_size_h <= m_size;
         walker_host0_m_addr_h <= m_addr;
         walker_host0_m_wdata_h <= m_wdata;
+        pending = 1'b0;
+        uw = 64'h0;
+        used = 1'b0;
+        uok = 1'b0;
+        v_r = (0 != 0);
+        v_w = (0 != 0);
+        v_x = (0 != 0);
+        v_xu = (0 != 0);
+        if (x_done) begin
+            x_done <= 1'b0;
+        end
+        if (((walker_host0_st == 4'b0000) || ((walker_host0_st == 4'b0111) && m_rvalid))) begin
+            if ((walker_host0_st == 4'b0111)) begin
+                x_status <= 0;
+                walker_host0_st <= 4'b0000;
+            end
+            if (x_valid) begin
+                if (x_pwrite) begin
+                    walker_host0_st <= 4'b1000;
+                end
+                else begin
+                    if (x_off) begin
+                        x_level <= 7;
+                        x_aux <= 0;
+                        x_pa <= x_addr;
+                        if (x_table) begin
+                            walker_host0_st <= 4'b0111;
+                        end
+                        else if (x_update) begin
+                            walker_host0_st <= 4'b1000;
+                        end
+                        else begin
+                            x_status <= 0;
+                            x_done <= 1'b1;
+                            walker_host0_st <= 4'b0000;
+                        end
+                    end
+                    else begin
+                        walker_host0_a_r <= 1'b1;
+                        walker_host0_a_w <= 1'b1;
+                        walker_host0_a_x <= 1'b1;
+                        walker_host0_a_xu <= 1'b1;
+                        walker_host0_pend_5 <= 1'b0;
+                        walker_host0_pend_4 <= 1'b0;
+                        walker_host0_pend_3 <= 1'b0;
+                        walker_host0_pend_2 <= 1'b0;
+                        walker_host0_pend_1 <= 1'b0;
+                        if (((hb_EPTP[6-1:3] == 4) && 1'b1)) begin
+                            walker_host0_ea <= ({16'h0, hb_EPTP[48-1:12], 12'h0} + {52'h0, x_addr[57-1:48], 3'h0});
+                            walker_host0_st <= 4'b0001;
+                            walker_host0_lvl <= 5;
+                        end
+                        else begin
+                            walker_host0_ea <= ({16'h0, hb_EPTP[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
+                            walker_host0_st <= 4'b0001;
+                            walker_host0_lvl <= 4;
+                        end
+                    end
+                end
+            end
+        end
+        else if ((walker_host0_st == 4'b0001)) begin
+            if (m_rvalid) begin
+                used = 1'b0;
+                if ((walker_host0_lvl == 5)) begin
+                    uok = 1'b1;
+                    if (((((!m_rdata[0]) && (!m_rdata[1])) && (!m_rdata[2])) && (!(1'b1 && m_rdata[10])))) begin
+                        uok = 1'b0;
+                    end
+                    if ((m_rdata[1] && (!m_rdata[0]))) begin
+                        uok = 1'b0;
+                    end
+                    if ((((m_rdata[2] && (!m_rdata[0])) && (!m_rdata[1])) && 1'b1)) begin
+                        uok = 1'b0;
+                    end
+                    if (((m_rdata & 64'hf0000000000f8) != 0)) begin
+                        uok = 1'b0;
+                    end
+                    if (uok) begin
+                        uw = m_rdata;
+                        if (hb_EPTP[6]) begin
+                            uw[8] = 1'b1;
+                        end
+                        if ((uw != m_rdata)) begin
+                            used = 1'b1;
+                        end
+                    end
+                end
+                if ((walker_host0_lvl == 4)) begin
+                    uok = 1'b1;
+                    if (((((!m_rdata[0]) && (!m_rdata[1])) && (!m_rdata[2])) && (!(1'b1 && m_rdata[10])))) begin
+                        uok = 1'b0;
+                    end
+                    if ((m_rdata[1] && (!m_rdata[0]))) begin
+                        uok = 1'b0;
+                    end
+                    if ((((m_rdata[2] && (!m_rdata[0])) && (!m_rdata[1])) && 1'b1)) begin
+                        uok = 1'b0;
+                    end
+                    if (((m_rdata & 64'hf0000000000f8) != 0)) begin
+                        uok = 1'b0;
+                    end
+                    if (uok) begin
+                        uw = m_rdata;
+                        if (hb_EPTP[6]) begin
+                            uw[8] = 1'b1;
+                        end
+                        if ((uw != m_rdata)) begin
+                            used = 1'b1;
+                        end
+                    end
+                end
+                if ((walker_host0_lvl == 3)) begin
+                    if ((m_rdata[7] && 1'b1)) begin
+                    end
+                    else begin
+                        uok = 1'b1;
+                        if (((((!m_rdata[0]) && (!m_rdata[1])) && (!m_rdata[2])) && (!(1'b1 && m_rdata[10])))) begin
+                            uok = 1'b0;
+                        end
+                        if ((m_rdata[1] && (!m_rdata[0]))) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata[2] && (!m_rdata[0])) && (!m_rdata[1])) && 1'b1)) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata & 64'hf000000000078) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            if (hb_EPTP[6]) begin
+                                uw[8] = 1'b1;
+                            end
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
+                            end
+                        end
+                    end
+                end
+                if ((walker_host0_lvl == 2)) begin
+                    if (m_rdata[7]) begin
+                    end
+                    else begin
+                        uok = 1'b1;
+                        if (((((!m_rdata[0]) && (!m_rdata[1])) && (!m_rdata[2])) && (!(1'b1 && m_rdata[10])))) begin
+                            uok = 1'b0;
+                        end
+                        if ((m_rdata[1] && (!m_rdata[0]))) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata[2] && (!m_rdata[0])) && (!m_rdata[1])) && 1'b1)) begin
+                            uok = 1'b0;
+                        end
+                        if (((m_rdata & 64'hf000000000078) != 0)) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            if (hb_EPTP[6]) begin
+                                uw[8] = 1'b1;
+                            end
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
+                            end
+                        end
+                    end
+                end
+                if (used) begin
+                    walker_host0_le <= uw;
+                    walker_host0_st <= 4'b0101;
+                end
+                else begin
+                    walker_host0_le <= m_rdata;
+                    case (walker_host0_lvl)
+                        'h5: begin
+                            if (((((!m_rdata[0]) && (!m_rdata[1])) && (!m_rdata[2])) && (!(1'b1 && m_rdata[10])))) begin
+                                walker_host0_fault_k <= 1;
+                                walker_host0_flevel <= 5;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if ((m_rdata[1] && (!m_rdata[0]))) begin
+                                walker_host0_fault_k <= 2;
+                                walker_host0_flevel <= 5;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if ((((m_rdata[2] && (!m_rdata[0])) && (!m_rdata[1])) && 1'b1)) begin
+                                walker_host0_fault_k <= 3;
+                                walker_host0_flevel <= 5;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if (((m_rdata & 64'hf0000000000f8) != 0)) begin
+                                walker_host0_fault_k <= 4;
+                                walker_host0_flevel <= 5;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else begin
+                                v_r = (walker_host0_a_r && m_rdata[0]);
+                                walker_host0_a_r <= v_r;
+                                v_w = (walker_host0_a_w && m_rdata[1]);
+                                walker_host0_a_w <= v_w;
+                                v_x = (walker_host0_a_x && m_rdata[2]);
+                                walker_host0_a_x <= v_x;
+                                v_xu = (walker_host0_a_xu && m_rdata[10]);
+                                walker_host0_a_xu <= v_xu;
+                                walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
+                                walker_host0_st <= 4'b0001;
+                                walker_host0_lvl <= 4;
+                            end
+                        end
+                        'h4: begin
+                            if (((((!m_rdata[0]) && (!m_rdata[1])) && (!m_rdata[2])) && (!(1'b1 && m_rdata[10])))) begin
+                                walker_host0_fault_k <= 1;
+                                walker_host0_flevel <= 4;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if ((m_rdata[1] && (!m_rdata[0]))) begin
+                                walker_host0_fault_k <= 2;
+                                walker_host0_flevel <= 4;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if ((((m_rdata[2] && (!m_rdata[0])) && (!m_rdata[1])) && 1'b1)) begin
+                                walker_host0_fault_k <= 3;
+                                walker_host0_flevel <= 4;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if (((m_rdata & 64'hf0000000000f8) != 0)) begin
+                                walker_host0_fault_k <= 4;
+                                walker_host0_flevel <= 4;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else begin
+                                v_r = (walker_host0_a_r && m_rdata[0]);
+                                walker_host0_a_r <= v_r;
+                                v_w = (walker_host0_a_w && m_rdata[1]);
+                                walker_host0_a_w <= v_w;
+                                v_x = (walker_host0_a_x && m_rdata[2]);
+                                walker_host0_a_x <= v_x;
+                                v_xu = (walker_host0_a_xu && m_rdata[10]);
+                                walker_host0_a_xu <= v_xu;
+                                walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[39-1:30], 3'h0});
+                                walker_host0_st <= 4'b0001;
+                                walker_host0_lvl <= 3;
+                            end
+                        end
+                        'h3: begin
+                            if ((m_rdata[7] && 1'b1)) begin
+                                if (((((!m_rdata[0]) && (!m_rdata[1])) && (!m_rdata[2])) && (!(1'b1 && m_rdata[10])))) begin
+                                    walker_host0_fault_k <= 1;
+                                    walker_host0_flevel <= 3;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if ((m_rdata[1] && (!m_rdata[0]))) begin
+                                    walker_host0_fault_k <= 2;
+                                    walker_host0_flevel <= 3;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if ((((m_rdata[2] && (!m_rdata[0])) && (!m_rdata[1])) && 1'b1)) begin
+                                    walker_host0_fault_k <= 3;
+                                    walker_host0_flevel <= 3;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if (((m_rdata & 64'hf00003ffff000) != 0)) begin
+                                    walker_host0_fault_k <= 4;
+                                    walker_host0_flevel <= 3;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if ((((m_rdata[6-1:3] == 2) || (m_rdata[6-1:3] == 3)) || (m_rdata[6-1:3] == 7))) begin
+                                    walker_host0_fault_k <= 5;
+                                    walker_host0_flevel <= 3;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else begin
+                                    v_r = (walker_host0_a_r && m_rdata[0]);
+                                    walker_host0_a_r <= v_r;
+                                    v_w = (walker_host0_a_w && m_rdata[1]);
+                                    walker_host0_a_w <= v_w;
+                                    v_x = (walker_host0_a_x && m_rdata[2]);
+                                    walker_host0_a_x <= v_x;
+                                    v_xu = (walker_host0_a_xu && m_rdata[10]);
+                                    walker_host0_a_xu <= v_xu;
+                                    if ((hk_read && (!v_r))) begin
+                                        walker_host0_fault_k <= 6;
+                                        walker_host0_flevel <= 3;
+                                        walker_host0_st <= 4'b0010;
+                                    end
+                                    else if ((hk_write && (!v_w))) begin
+                                        walker_host0_fault_k <= 7;
+                                        walker_host0_flevel <= 3;
+                                        walker_host0_st <= 4'b0010;
+                                    end
+                                    else if ((hk_fetch && (((1'b1 && hk_user) && (!v_xu)) || ((!(1'b1 && hk_user)) && (!v_x))))) begin
+                                        walker_host0_fault_k <= 8;
+                                        walker_host0_flevel <= 3;
+                                        walker_host0_st <= 4'b0010;
+                                    end
+                                    else begin
+                                        uw = m_rdata;
+                                        if (hb_EPTP[6]) begin
+                                            uw[8] = 1'b1;
+                                        end
+                                        if ((hb_EPTP[6] && hk_write)) begin
+                                            uw[9] = 1'b1;
+                                        end
+                                        if ((uw != m_rdata)) begin
+                                            walker_host0_pend_3 <= 1'b1;
+                                            pending = 1'b1;
+                                        end
+                                        walker_host0_se_3 <= uw;
+                                        walker_host0_sa_3 <= walker_host0_ea;
+                                        x_level <= 3;
+                                        x_pa <= {16'h0, m_rdata[48-1:30], x_addr[30-1:0]};
+                                        x_aux <= 0;
+                                        if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
+                                            walker_host0_st <= 4'b0011;
+                                        end
+                                        else begin
+                                            if (x_table) begin
+                                                walker_host0_st <= 4'b0111;
+                                            end
+                                            else if (x_update) begin
+                                                walker_host0_st <= 4'b1000;
+                                            end
+                                            else begin
+                                                x_status <= 0;
+                                                x_done <= 1'b1;
+                                                walker_host0_st <= 4'b0000;
+                                            end
+                                        end
+                                    end
+                                end
+                            end
+                            else begin
+                                if (((((!m_rdata[0]) && (!m_rdata[1])) && (!m_rdata[2])) && (!(1'b1 && m_rdata[10])))) begin
+                                    walker_host0_fault_k <= 1;
+                                    walker_host0_flevel <= 3;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if ((m_rdata[1] && (!m_rdata[0]))) begin
+                                    walker_host0_fault_k <= 2;
+                                    walker_host0_flevel <= 3;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if ((((m_rdata[2] && (!m_rdata[0])) && (!m_rdata[1])) && 1'b1)) begin
+                                    walker_host0_fault_k <= 3;
+                                    walker_host0_flevel <= 3;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if ((((m_rdata & 64'hf000000000078) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                    walker_host0_fault_k <= 4;
+                                    walker_host0_flevel <= 3;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else begin
+                                    v_r = (walker_host0_a_r && m_rdata[0]);
+                                    walker_host0_a_r <= v_r;
+                                    v_w = (walker_host0_a_w && m_rdata[1]);
+                                    walker_host0_a_w <= v_w;
+                                    v_x = (walker_host0_a_x && m_rdata[2]);
+                                    walker_host0_a_x <= v_x;
+                                    v_xu = (walker_host0_a_xu && m_rdata[10]);
+                                    walker_host0_a_xu <= v_xu;
+                                    walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[30-1:21], 3'h0});
+                                    walker_host0_st <= 4'b0001;
+                                    walker_host0_lvl <= 2;
+                                end
+                            end
+                        end
+                        'h2: begin
+                            if (m_rdata[7]) begin
+                                if (((((!m_rdata[0]) && (!m_rdata[1])) && (!m_rdata[2])) && (!(1'b1 && m_rdata[10])))) begin
+                                    walker_host0_fault_k <= 1;
+                                    walker_host0_flevel <= 2;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if ((m_rdata[1] && (!m_rdata[0]))) begin
+                                    walker_host0_fault_k <= 2;
+                                    walker_host0_flevel <= 2;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if ((((m_rdata[2] && (!m_rdata[0])) && (!m_rdata[1])) && 1'b1)) begin
+                                    walker_host0_fault_k <= 3;
+                                    walker_host0_flevel <= 2;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if (((m_rdata & 64'hf0000001ff000) != 0)) begin
+                                    walker_host0_fault_k <= 4;
+                                    walker_host0_flevel <= 2;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if ((((m_rdata[6-1:3] == 2) || (m_rdata[6-1:3] == 3)) || (m_rdata[6-1:3] == 7))) begin
+                                    walker_host0_fault_k <= 5;
+                                    walker_host0_flevel <= 2;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else begin
+                                    v_r = (walker_host0_a_r && m_rdata[0]);
+                                    walker_host0_a_r <= v_r;
+                                    v_w = (walker_host0_a_w && m_rdata[1]);
+                                    walker_host0_a_w <= v_w;
+                                    v_x = (walker_host0_a_x && m_rdata[2]);
+                                    walker_host0_a_x <= v_x;
+                                    v_xu = (walker_host0_a_xu && m_rdata[10]);
+                                    walker_host0_a_xu <= v_xu;
+                                    if ((hk_read && (!v_r))) begin
+                                        walker_host0_fault_k <= 6;
+                                        walker_host0_flevel <= 2;
+                                        walker_host0_st <= 4'b0010;
+                                    end
+                                    else if ((hk_write && (!v_w))) begin
+                                        walker_host0_fault_k <= 7;
+                                        walker_host0_flevel <= 2;
+                                        walker_host0_st <= 4'b0010;
+                                    end
+                                    else if ((hk_fetch && (((1'b1 && hk_user) && (!v_xu)) || ((!(1'b1 && hk_user)) && (!v_x))))) begin
+                                        walker_host0_fault_k <= 8;
+                                        walker_host0_flevel <= 2;
+                                        walker_host0_st <= 4'b0010;
+                                    end
+                                    else begin
+                                        uw = m_rdata;
+                                        if (hb_EPTP[6]) begin
+                                            uw[8] = 1'b1;
+                                        end
+                                        if ((hb_EPTP[6] && hk_write)) begin
+                                            uw[9] = 1'b1;
+                                        end
+                                        if ((uw != m_rdata)) begin
+                                            walker_host0_pend_2 <= 1'b1;
+                                            pending = 1'b1;
+                                        end
+                                        walker_host0_se_2 <= uw;
+                                        walker_host0_sa_2 <= walker_host0_ea;
+                                        x_level <= 2;
+                                        x_pa <= {16'h0, m_rdata[48-1:21], x_addr[21-1:0]};
+                                        x_aux <= 0;
+                                        if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
+                                            walker_host0_st <= 4'b0011;
+                                        end
+                                        else begin
+                                            if (x_table) begin
+                                                walker_host0_st <= 4'b0111;
+                                            end
+                                            else if (x_update) begin
+                                                walker_host0_st <= 4'b1000;
+                                            end
+                                            else begin
+                                                x_status <= 0;
+                                                x_done <= 1'b1;
+                                                walker_host0_st <= 4'b0000;
+                                            end
+                                        end
+                                    end
+                                end
+                            end
+                            else begin
+                                if (((((!m_rdata[0]) && (!m_rdata[1])) && (!m_rdata[2])) && (!(1'b1 && m_rdata[10])))) begin
+                                    walker_host0_fault_k <= 1;
+                                    walker_host0_flevel <= 2;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if ((m_rdata[1] && (!m_rdata[0]))) begin
+                                    walker_host0_fault_k <= 2;
+                                    walker_host0_flevel <= 2;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if ((((m_rdata[2] && (!m_rdata[0])) && (!m_rdata[1])) && 1'b1)) begin
+                                    walker_host0_fault_k <= 3;
+                                    walker_host0_flevel <= 2;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if (((m_rdata & 64'hf000000000078) != 0)) begin
+                                    walker_host0_fault_k <= 4;
+                                    walker_host0_flevel <= 2;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else begin
+                                    v_r = (walker_host0_a_r && m_rdata[0]);
+                                    walker_host0_a_r <= v_r;
+                                    v_w = (walker_host0_a_w && m_rdata[1]);
+                                    walker_host0_a_w <= v_w;
+                                    v_x = (walker_host0_a_x && m_rdata[2]);
+                                    walker_host0_a_x <= v_x;
+                                    v_xu = (walker_host0_a_xu && m_rdata[10]);
+                                    walker_host0_a_xu <= v_xu;
+                                    walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[21-1:12], 3'h0});
+                                    walker_host0_st <= 4'b0001;
+                                    walker_host0_lvl <= 1;
+                                end
+                            end
+                        end
+                        'h1: begin
+                            if (((((!m_rdata[0]) && (!m_rdata[1])) && (!m_rdata[2])) && (!(1'b1 && m_rdata[10])))) begin
+                                walker_host0_fault_k <= 1;
+                                walker_host0_flevel <= 1;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if ((m_rdata[1] && (!m_rdata[0]))) begin
+                                walker_host0_fault_k <= 2;
+                                walker_host0_flevel <= 1;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if ((((m_rdata[2] && (!m_rdata[0])) && (!m_rdata[1])) && 1'b1)) begin
+                                walker_host0_fault_k <= 3;
+                                walker_host0_flevel <= 1;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if (((m_rdata & 64'hf000000000000) != 0)) begin
+                                walker_host0_fault_k <= 4;
+                                walker_host0_flevel <= 1;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if ((((m_rdata[6-1:3] == 2) || (m_rdata[6-1:3] == 3)) || (m_rdata[6-1:3] == 7))) begin
+                                walker_host0_fault_k <= 5;
+                                walker_host0_flevel <= 1;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else begin
+                                v_r = (walker_host0_a_r && m_rdata[0]);
+                                walker_host0_a_r <= v_r;
+                                v_w = (walker_host0_a_w && m_rdata[1]);
+                                walker_host0_a_w <= v_w;
+                                v_x = (walker_host0_a_x && m_rdata[2]);
+                                walker_host0_a_x <= v_x;
+                                v_xu = (walker_host0_a_xu && m_rdata[10]);
+                                walker_host0_a_xu <= v_xu;
+                                if ((hk_read && (!v_r))) begin
+                                    walker_host0_fault_k <= 6;
+                                    walker_host0_flevel <= 1;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if ((hk_write && (!v_w))) begin
+                                    walker_host0_fault_k <= 7;
+                                    walker_host0_flevel <= 1;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if ((hk_fetch && (((1'b1 && hk_user) && (!v_xu)) || ((!(1'b1 && hk_user)) && (!v_x))))) begin
+                                    walker_host0_fault_k <= 8;
+                                    walker_host0_flevel <= 1;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else begin
+                                    uw = m_rdata;
+                                    if (hb_EPTP[6]) begin
+                                        uw[8] = 1'b1;
+                                    end
+                                    if ((hb_EPTP[6] && hk_write)) begin
+                                        uw[9] = 1'b1;
+                                    end
+                                    if ((uw != m_rdata)) begin
+                                        walker_host0_pend_1 <= 1'b1;
+                                        pending = 1'b1;
+                                    end
+                                    walker_host0_se_1 <= uw;
+                                    walker_host0_sa_1 <= walker_host0_ea;
+                                    x_level <= 1;
+                                    x_pa <= {16'h0, m_rdata[48-1:12], x_addr[12-1:0]};
+                                    x_aux <= 0;
+                                    if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
+                                        walker_host0_st <= 4'b0011;
+                                    end
+                                    else begin
+                                        if (x_table) begin
+                                            walker_host0_st <= 4'b0111;
+                                        end
+                                        else if (x_update) begin
+                                            walker_host0_st <= 4'b1000;
+                                        end
+                                        else begin
+                                            x_status <= 0;
+                                            x_done <= 1'b1;
+                                            walker_host0_st <= 4'b0000;
+                                        end
+                                    end
+                                end
+                            end
+                        end
+                    endcase
+                end
+            end
+        end
+        else if ((walker_host0_st == 4'b0010)) begin
+            x_status <= walker_host0_fault_k;
+            x_level <= walker_host0_flevel;
+            x_aux <= 0;
+            rs0 = 6'h0;
+            if (((((walker_host0_fault_k[4-1:0] == 2) || (walker_host0_fault_k[4-1:0] == 3)) || (walker_host0_fault_k[4-1:0] == 4)) || (walker_host0_fault_k[4-1:0] == 5))) begin
+                rs0 = 49;
+            end
+            else begin
+                rs0 = 48;
+            end
+            h_r_exit_reason <= {10'h0, rs0};
+            h_r_qualification <= 0;
+            h_r_qualification[0] <= ((!((((walker_host0_fault_k[4-1:0] == 2) || (walker_host0_fault_k[4-1:0] == 3)) || (walker_host0_fault_k[4-1:0] == 4)) || (walker_host0_fault_k[4-1:0] == 5))) && hk_read);
+            h_r_qualification[1] <= ((!((((walker_host0_fault_k[4-1:0] == 2) || (walker_host0_fault_k[4-1:0] == 3)) || (walker_host0_fault_k[4-1:0] == 4)) || (walker_host0_fault_k[4-1:0] == 5))) && hk_write);
+            h_r_qualification[2] <= ((!((((walker_host0_fault_k[4-1:0] == 2) || (walker_host0_fault_k[4-1:0] == 3)) || (walker_host0_fault_k[4-1:0] == 4)) || (walker_host0_fault_k[4-1:0] == 5))) && hk_fetch);
+            h_r_qualification[3] <= ((walker_host0_fault_k > 5) && walker_host0_a_r);
+            h_r_qualification[4] <= ((walker_host0_fault_k > 5) && walker_host0_a_w);
+            h_r_qualification[5] <= ((walker_host0_fault_k > 5) && walker_host0_a_x);
+            h_r_qualification[6] <= (((walker_host0_fault_k > 5) && 1'b1) && walker_host0_a_xu);
+            h_r_gpa <= x_addr;
+            x_done <= 1'b1;
+            walker_host0_st <= 4'b0000;
+        end
+        else if ((walker_host0_st == 4'b0011)) begin
+            if (walker_host0_pend_5) begin
+                walker_host0_pend_5 <= 1'b0;
+                walker_host0_st <= 4'b0100;
+            end
+            else if (walker_host0_pend_4) begin
+                walker_host0_pend_4 <= 1'b0;
+                walker_host0_st <= 4'b0100;
+            end
+            else if (walker_host0_pend_3) begin
+                walker_host0_pend_3 <= 1'b0;
+                walker_host0_st <= 4'b0100;
+            end
+            else if (walker_host0_pend_2) begin
+                walker_host0_pend_2 <= 1'b0;
+                walker_host0_st <= 4'b0100;
+            end
+            else if (walker_host0_pend_1) begin
+                walker_host0_pend_1 <= 1'b0;
+                walker_host0_st <= 4'b0100;
+            end
+            else begin
+                if (x_table) begin
+                    walker_host0_st <= 4'b0111;
+                end
+                else if (x_update) begin
+                    walker_host0_st <= 4'b1000;
+                end
+                else begin
+                    x_status <= 0;
+                    x_done <= 1'b1;
+                    walker_host0_st <= 4'b0000;
+                end
+            end
+        end
+        else if ((walker_host0_st == 4'b0100)) begin
+            if (m_rvalid) begin
+                walker_host0_st <= 4'b0011;
+            end
+        end
+        else if ((walker_host0_st == 4'b0101)) begin
+            if (m_rvalid) begin
+                walker_host0_st <= 4'b0110;
+            end
+        end
+        else if ((walker_host0_st == 4'b0110)) begin
+            walker_host0_le <= walker_host0_le;
+            case (walker_host0_lvl)
+                'h5: begin
+                    if (((((!walker_host0_le[0]) && (!walker_host0_le[1])) && (!walker_host0_le[2])) && (!(1'b1 && walker_host0_le[10])))) begin
+                        walker_host0_fault_k <= 1;
+                        walker_host0_flevel <= 5;
+                        walker_host0_st <= 4'b0010;
+                    end
+                    else if ((walker_host0_le[1] && (!walker_host0_le[0]))) begin
+                        walker_host0_fault_k <= 2;
+                        walker_host0_flevel <= 5;
+                        walker_host0_st <= 4'b0010;
+                    end
+                    else if ((((walker_host0_le[2] && (!walker_host0_le[0])) && (!walker_host0_le[1])) && 1'b1)) begin
+                        walker_host0_fault_k <= 3;
+                        walker_host0_flevel <= 5;
+                        walker_host0_st <= 4'b0010;
+                    end
+                    else if (((walker_host0_le & 64'hf0000000000f8) != 0)) begin
+                        walker_host0_fault_k <= 4;
+                        walker_host0_flevel <= 5;
+                        walker_host0_st <= 4'b0010;
+                    end
+                    else begin
+                        v_r = (walker_host0_a_r && walker_host0_le[0]);
+                        walker_host0_a_r <= v_r;
+                        v_w = (walker_host0_a_w && walker_host0_le[1]);
+                        walker_host0_a_w <= v_w;
+                        v_x = (walker_host0_a_x && walker_host0_le[2]);
+                        walker_host0_a_x <= v_x;
+                        v_xu = (walker_host0_a_xu && walker_host0_le[10]);
+                        walker_host0_a_xu <= v_xu;
+                        walker_host0_ea <= ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
+                        walker_host0_st <= 4'b0001;
+                        walker_host0_lvl <= 4;
+                    end
+                end
+                'h4: begin
+                    if (((((!walker_host0_le[0]) && (!walker_host0_le[1])) && (!walker_host0_le[2])) && (!(1'b1 && walker_host0_le[10])))) begin
+                        walker_host0_fault_k <= 1;
+                        walker_host0_flevel <= 4;
+                        walker_host0_st <= 4'b0010;
+                    end
+                    else if ((walker_host0_le[1] && (!walker_host0_le[0]))) begin
+                        walker_host0_fault_k <= 2;
+                        walker_host0_flevel <= 4;
+                        walker_host0_st <= 4'b0010;
+                    end
+                    else if ((((walker_host0_le[2] && (!walker_host0_le[0])) && (!walker_host0_le[1])) && 1'b1)) begin
+                        walker_host0_fault_k <= 3;
+                        walker_host0_flevel <= 4;
+                        walker_host0_st <= 4'b0010;
+                    end
+                    else if (((walker_host0_le & 64'hf0000000000f8) != 0)) begin
+                        walker_host0_fault_k <= 4;
+                        walker_host0_flevel <= 4;
+                        walker_host0_st <= 4'b0010;
+                    end
+                    else begin
+                        v_r = (walker_host0_a_r && walker_host0_le[0]);
+                        walker_host0_a_r <= v_r;
+                        v_w = (walker_host0_a_w && walker_host0_le[1]);
+                        walker_host0_a_w <= v_w;
+                        v_x = (walker_host0_a_x && walker_host0_le[2]);
+                        walker_host0_a_x <= v_x;
+                        v_xu = (walker_host0_a_xu && walker_host0_le[10]);
+                        walker_host0_a_xu <= v_xu;
+                        walker_host0_ea <= ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[39-1:30], 3'h0});
+                        walker_host0_st <= 4'b0001;
+                        walker_host0_lvl <= 3;
+                    end
+                end
+                'h3: begin
+                    if ((walker_host0_le[7] && 1'b1)) begin
+                        if (((((!walker_host0_le[0]) && (!walker_host0_le[1])) && (!walker_host0_le[2])) && (!(1'b1 && walker_host0_le[10])))) begin
+                            walker_host0_fault_k <= 1;
+                            walker_host0_flevel <= 3;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else if ((walker_host0_le[1] && (!walker_host0_le[0]))) begin
+                            walker_host0_fault_k <= 2;
+                            walker_host0_flevel <= 3;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else if ((((walker_host0_le[2] && (!walker_host0_le[0])) && (!walker_host0_le[1])) && 1'b1)) begin
+                            walker_host0_fault_k <= 3;
+                            walker_host0_flevel <= 3;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else if (((walker_host0_le & 64'hf00003ffff000) != 0)) begin
+                            walker_host0_fault_k <= 4;
+                            walker_host0_flevel <= 3;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else if ((((walker_host0_le[6-1:3] == 2) || (walker_host0_le[6-1:3] == 3)) || (walker_host0_le[6-1:3] == 7))) begin
+                            walker_host0_fault_k <= 5;
+                            walker_host0_flevel <= 3;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else begin
+                            v_r = (walker_host0_a_r && walker_host0_le[0]);
+                            walker_host0_a_r <= v_r;
+                            v_w = (walker_host0_a_w && walker_host0_le[1]);
+                            walker_host0_a_w <= v_w;
+                            v_x = (walker_host0_a_x && walker_host0_le[2]);
+                            walker_host0_a_x <= v_x;
+                            v_xu = (walker_host0_a_xu && walker_host0_le[10]);
+                            walker_host0_a_xu <= v_xu;
+                            if ((hk_read && (!v_r))) begin
+                                walker_host0_fault_k <= 6;
+                                walker_host0_flevel <= 3;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if ((hk_write && (!v_w))) begin
+                                walker_host0_fault_k <= 7;
+                                walker_host0_flevel <= 3;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if ((hk_fetch && (((1'b1 && hk_user) && (!v_xu)) || ((!(1'b1 && hk_user)) && (!v_x))))) begin
+                                walker_host0_fault_k <= 8;
+                                walker_host0_flevel <= 3;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else begin
+                                uw = walker_host0_le;
+                                if (hb_EPTP[6]) begin
+                                    uw[8] = 1'b1;
+                                end
+                                if ((hb_EPTP[6] && hk_write)) begin
+                                    uw[9] = 1'b1;
+                                end
+                                if ((uw != walker_host0_le)) begin
+                                    walker_host0_pend_3 <= 1'b1;
+                                    pending = 1'b1;
+                                end
+                                walker_host0_se_3 <= uw;
+                                walker_host0_sa_3 <= walker_host0_ea;
+                                x_level <= 3;
+                                x_pa <= {16'h0, walker_host0_le[48-1:30], x_addr[30-1:0]};
+                                x_aux <= 0;
+                                if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
+                                    walker_host0_st <= 4'b0011;
+                                end
+                                else begin
+                                    if (x_table) begin
+                                        walker_host0_st <= 4'b0111;
+                                    end
+                                    else if (x_update) begin
+                                        walker_host0_st <= 4'b1000;
+                                    end
+                                    else begin
+                                        x_status <= 0;
+                                        x_done <= 1'b1;
+                                        walker_host0_st <= 4'b0000;
+                                    end
+                                end
+                            end
+                        end
+                    end
+                    else begin
+                        if (((((!walker_host0_le[0]) && (!walker_host0_le[1])) && (!walker_host0_le[2])) && (!(1'b1 && walker_host0_le[10])))) begin
+                            walker_host0_fault_k <= 1;
+                            walker_host0_flevel <= 3;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else if ((walker_host0_le[1] && (!walker_host0_le[0]))) begin
+                            walker_host0_fault_k <= 2;
+                            walker_host0_flevel <= 3;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else if ((((walker_host0_le[2] && (!walker_host0_le[0])) && (!walker_host0_le[1])) && 1'b1)) begin
+                            walker_host0_fault_k <= 3;
+                            walker_host0_flevel <= 3;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else if ((((walker_host0_le & 64'hf000000000078) != 0) || (1'b0 && ((walker_host0_le & 128) != 0)))) begin
+                            walker_host0_fault_k <= 4;
+                            walker_host0_flevel <= 3;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else begin
+                            v_r = (walker_host0_a_r && walker_host0_le[0]);
+                            walker_host0_a_r <= v_r;
+                            v_w = (walker_host0_a_w && walker_host0_le[1]);
+                            walker_host0_a_w <= v_w;
+                            v_x = (walker_host0_a_x && walker_host0_le[2]);
+                            walker_host0_a_x <= v_x;
+                            v_xu = (walker_host0_a_xu && walker_host0_le[10]);
+                            walker_host0_a_xu <= v_xu;
+                            walker_host0_ea <= ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[30-1:21], 3'h0});
+                            walker_host0_st <= 4'b0001;
+                            walker_host0_lvl <= 2;
+                        end
+                    end
+                end
+                'h2: begin
+                    if (walker_host0_le[7]) begin
+                        if (((((!walker_host0_le[0]) && (!walker_host0_le[1])) && (!walker_host0_le[2])) && (!(1'b1 && walker_host0_le[10])))) begin
+                            walker_host0_fault_k <= 1;
+                            walker_host0_flevel <= 2;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else if ((walker_host0_le[1] && (!walker_host0_le[0]))) begin
+                            walker_host0_fault_k <= 2;
+                            walker_host0_flevel <= 2;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else if ((((walker_host0_le[2] && (!walker_host0_le[0])) && (!walker_host0_le[1])) && 1'b1)) begin
+                            walker_host0_fault_k <= 3;
+                            walker_host0_flevel <= 2;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else if (((walker_host0_le & 64'hf0000001ff000) != 0)) begin
+                            walker_host0_fault_k <= 4;
+                            walker_host0_flevel <= 2;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else if ((((walker_host0_le[6-1:3] == 2) || (walker_host0_le[6-1:3] == 3)) || (walker_host0_le[6-1:3] == 7))) begin
+                            walker_host0_fault_k <= 5;
+                            walker_host0_flevel <= 2;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else begin
+                            v_r = (walker_host0_a_r && walker_host0_le[0]);
+                            walker_host0_a_r <= v_r;
+                            v_w = (walker_host0_a_w && walker_host0_le[1]);
+                            walker_host0_a_w <= v_w;
+                            v_x = (walker_host0_a_x && walker_host0_le[2]);
+                            walker_host0_a_x <= v_x;
+                            v_xu = (walker_host0_a_xu && walker_host0_le[10]);
+                            walker_host0_a_xu <= v_xu;
+                            if ((hk_read && (!v_r))) begin
+                                walker_host0_fault_k <= 6;
+                                walker_host0_flevel <= 2;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if ((hk_write && (!v_w))) begin
+                                walker_host0_fault_k <= 7;
+                                walker_host0_flevel <= 2;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if ((hk_fetch && (((1'b1 && hk_user) && (!v_xu)) || ((!(1'b1 && hk_user)) && (!v_x))))) begin
+                                walker_host0_fault_k <= 8;
+                                walker_host0_flevel <= 2;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else begin
+                                uw = walker_host0_le;
+                                if (hb_EPTP[6]) begin
+                                    uw[8] = 1'b1;
+                                end
+                                if ((hb_EPTP[6] && hk_write)) begin
+                                    uw[9] = 1'b1;
+                                end
+                                if ((uw != walker_host0_le)) begin
+                                    walker_host0_pend_2 <= 1'b1;
+                                    pending = 1'b1;
+                                end
+                                walker_host0_se_2 <= uw;
+                                walker_host0_sa_2 <= walker_host0_ea;
+                                x_level <= 2;
+                                x_pa <= {16'h0, walker_host0_le[48-1:21], x_addr[21-1:0]};
+                                x_aux <= 0;
+                                if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
+                                    walker_host0_st <= 4'b0011;
+                                end
+                                else begin
+                                    if (x_table) begin
+                                        walker_host0_st <= 4'b0111;
+                                    end
+                                    else if (x_update) begin
+                                        walker_host0_st <= 4'b1000;
+                                    end
+                                    else begin
+                                        x_status <= 0;
+                                        x_done <= 1'b1;
+                                        walker_host0_st <= 4'b0000;
+                                    end
+                                end
+                            end
+                        end
+                    end
+                    else begin
+                        if (((((!walker_host0_le[0]) && (!walker_host0_le[1])) && (!walker_host0_le[2])) && (!(1'b1 && walker_host0_le[10])))) begin
+                            walker_host0_fault_k <= 1;
+                            walker_host0_flevel <= 2;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else if ((walker_host0_le[1] && (!walker_host0_le[0]))) begin
+                            walker_host0_fault_k <= 2;
+                            walker_host0_flevel <= 2;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else if ((((walker_host0_le[2] && (!walker_host0_le[0])) && (!walker_host0_le[1])) && 1'b1)) begin
+                            walker_host0_fault_k <= 3;
+                            walker_host0_flevel <= 2;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else if (((walker_host0_le & 64'hf000000000078) != 0)) begin
+                            walker_host0_fault_k <= 4;
+                            walker_host0_flevel <= 2;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else begin
+                            v_r = (walker_host0_a_r && walker_host0_le[0]);
+                            walker_host0_a_r <= v_r;
+                            v_w = (walker_host0_a_w && walker_host0_le[1]);
+                            walker_host0_a_w <= v_w;
+                            v_x = (walker_host0_a_x && walker_host0_le[2]);
+                            walker_host0_a_x <= v_x;
+                            v_xu = (walker_host0_a_xu && walker_host0_le[10]);
+                            walker_host0_a_xu <= v_xu;
+                            walker_host0_ea <= ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[21-1:12], 3'h0});
+                            walker_host0_st <= 4'b0001;
+                            walker_host0_lvl <= 1;
+                        end
+                    end
+                end
+                'h1: begin
+                    if (((((!walker_host0_le[0]) && (!walker_host0_le[1])) && (!walker_host0_le[2])) && (!(1'b1 && walker_host0_le[10])))) begin
+                        walker_host0_fault_k <= 1;
+                        walker_host0_flevel <= 1;
+                        walker_host0_st <= 4'b0010;
+                    end
+                    else if ((walker_host0_le[1] && (!walker_host0_le[0]))) begin
+                        walker_host0_fault_k <= 2;
+                        walker_host0_flevel <= 1;
+                        walker_host0_st <= 4'b0010;
+                    end
+                    else if ((((walker_host0_le[2] && (!walker_host0_le[0])) && (!walker_host0_le[1])) && 1'b1)) begin
+                        walker_host0_fault_k <= 3;
+                        walker_host0_flevel <= 1;
+                        walker_host0_st <= 4'b0010;
+                    end
+                    else if (((walker_host0_le & 64'hf000000000000) != 0)) begin
+                        walker_host0_fault_k <= 4;
+                        walker_host0_flevel <= 1;
+                        walker_host0_st <= 4'b0010;
+                    end
+                    else if ((((walker_host0_le[6-1:3] == 2) || (walker_host0_le[6-1:3] == 3)) || (walker_host0_le[6-1:3] == 7))) begin
+                        walker_host0_fault_k <= 5;
+                        walker_host0_flevel <= 1;
+                        walker_host0_st <= 4'b0010;
+                    end
+                    else begin
+                        v_r = (walker_host0_a_r && walker_host0_le[0]);
+                        walker_host0_a_r <= v_r;
+                        v_w = (walker_host0_a_w && walker_host0_le[1]);
+                        walker_host0_a_w <= v_w;
+                        v_x = (walker_host0_a_x && walker_host0_le[2]);
+                        walker_host0_a_x <= v_x;
+                        v_xu = (walker_host0_a_xu && walker_host0_le[10]);
+                        walker_host0_a_xu <= v_xu;
+                        if ((hk_read && (!v_r))) begin
+                            walker_host0_fault_k <= 6;
+                            walker_host0_flevel <= 1;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else if ((hk_write && (!v_w))) begin
+                            walker_host0_fault_k <= 7;
+                            walker_host0_flevel <= 1;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else if ((hk_fetch && (((1'b1 && hk_user) && (!v_xu)) || ((!(1'b1 && hk_user)) && (!v_x))))) begin
+                            walker_host0_fault_k <= 8;
+                            walker_host0_flevel <= 1;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else begin
+                            uw = walker_host0_le;
+                            if (hb_EPTP[6]) begin
+                                uw[8] = 1'b1;
+                            end
+                            if ((hb_EPTP[6] && hk_write)) begin
+                                uw[9] = 1'b1;
+                            end
+                            if ((uw != walker_host0_le)) begin
+                                walker_host0_pend_1 <= 1'b1;
+                                pending = 1'b1;
+                            end
+                            walker_host0_se_1 <= uw;
+                            walker_host0_sa_1 <= walker_host0_ea;
+                            x_level <= 1;
+                            x_pa <= {16'h0, walker_host0_le[48-1:12], x_addr[12-1:0]};
+                            x_aux <= 0;
+                            if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
+                                walker_host0_st <= 4'b0011;
+                            end
+                            else begin
+                                if (x_table) begin
+                                    walker_host0_st <= 4'b0111;
+                                end
+                                else if (x_update) begin
+                                    walker_host0_st <= 4'b1000;
+                                end
+                                else begin
+                                    x_status <= 0;
+                                    x_done <= 1'b1;
+                                    walker_host0_st <= 4'b0000;
+                                end
+                            end
+                        end
+                    end
+                end
+            endcase
+        end
+        else if ((walker_host0_st == 4'b0111)) begin
+        end
+        else if ((walker_host0_st == 4'b1000)) begin
+            if (m_rvalid) begin
+                x_status <= 0;
+                x_done <= 1'b1;
+                walker_host0_st <= 4'b0000;
+            end
+        end
+        else begin
+            walker_host0_st <= 4'b0000;
+        end
     end
 end
 
 assign x_rnow = ((walker_host0_st == 4'b0111) && m_rvalid);
 
-always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walker_guest0_fault_k, walker_guest0_flevel, h_r_exit_reason, h_r_gpa, h_r_qualification, walker_guest0_hk_fetch_h, walker_guest0_hk_read_h, walker_guest0_hk_user_h, walker_guest0_hk_write_h, i_addr, k_fetch, k_user, k_write, walker_guest0_le, walker_guest0_lvl, o_aux, o_level, o_n_exit_reason, o_n_guest_linear_address, o_n_guest_physical_address, o_n_qualification, o_pa, o_r1_error_code, o_r1_vector, o_r_cr2, o_r_error_code, o_r_vector, o_status, walker_guest0_pend_1, walker_guest0_pend_2, walker_guest0_pend_3, walker_guest0_pend_4, walker_guest0_pend_5, r_CR0, r_CR3, r_CR4, r_EFER, r_EPTP, r_PKRU, r_RFLAGS, walker_guest0_sa_1, walker_guest0_sa_2, walker_guest0_sa_3, walker_guest0_sa_4, walker_guest0_sa_5, walker_guest0_se_1, walker_guest0_se_2, walker_guest0_se_3, walker_guest0_se_4, walker_guest0_se_5, walker_guest0_sg_1, walker_guest0_sg_2, walker_guest0_sg_3, walker_guest0_sg_4, walker_guest0_sg_5, walker_guest0_st, start, walker_guest0_x_addr_h, x_done, x_level, walker_guest0_x_on_table_h, x_pa, walker_guest0_x_pwrite_h, m_rdata, x_rnow, x_status, walker_guest0_x_update_h, walker_guest0_x_waddr_h, walker_guest0_x_wdata_h) begin: walker_guest0_logic
+always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, h_r_exit_reason, walker_guest0_hk_fetch_h, walker_guest0_hk_read_h, walker_guest0_hk_user_h, walker_guest0_hk_write_h, i_addr, k_fetch, k_user, k_write, walker_guest0_le, walker_guest0_lvl, walker_guest0_pend_1, walker_guest0_pend_2, walker_guest0_pend_3, walker_guest0_pend_4, walker_guest0_pend_5, r_CR0, r_CR3, r_CR4, r_EFER, r_EPTP, r_PKRU, r_RFLAGS, walker_guest0_sa_1, walker_guest0_sa_2, walker_guest0_sa_3, walker_guest0_sa_4, walker_guest0_sa_5, walker_guest0_se_1, walker_guest0_se_2, walker_guest0_se_3, walker_guest0_se_4, walker_guest0_se_5, walker_guest0_sg_1, walker_guest0_sg_2, walker_guest0_sg_3, walker_guest0_sg_4, walker_guest0_sg_5, walker_guest0_st, start, walker_guest0_x_addr_h, x_done, walker_guest0_x_on_table_h, x_pa, walker_guest0_x_pwrite_h, m_rdata, x_rnow, x_status, walker_guest0_x_update_h, walker_guest0_x_waddr_h, walker_guest0_x_wdata_h) begin: walker_guest0_logic
     reg pending;
     reg [64-1:0] uw;
     reg used;
@@ -1629,42 +2125,6 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
     reg [64-1:0] in9;
     reg [48-1:0] in10;
     reg [64-1:0] ns0;
-    walker_guest0_done_nx = done;
-    walker_guest0_a_rw_nx = walker_guest0_a_rw;
-    walker_guest0_a_us_nx = walker_guest0_a_us;
-    walker_guest0_a_xd_nx = walker_guest0_a_xd;
-    walker_guest0_pend_5_nx = walker_guest0_pend_5;
-    walker_guest0_pend_4_nx = walker_guest0_pend_4;
-    walker_guest0_pend_3_nx = walker_guest0_pend_3;
-    walker_guest0_pend_2_nx = walker_guest0_pend_2;
-    walker_guest0_pend_1_nx = walker_guest0_pend_1;
-    walker_guest0_le_nx = walker_guest0_le;
-    walker_guest0_fault_k_nx = walker_guest0_fault_k;
-    walker_guest0_flevel_nx = walker_guest0_flevel;
-    walker_guest0_st_nx = walker_guest0_st;
-    walker_guest0_lvl_nx = walker_guest0_lvl;
-    walker_guest0_se_3_nx = walker_guest0_se_3;
-    walker_guest0_sa_3_nx = walker_guest0_sa_3;
-    walker_guest0_sg_3_nx = walker_guest0_sg_3;
-    walker_guest0_o_level_nx = o_level;
-    walker_guest0_se_2_nx = walker_guest0_se_2;
-    walker_guest0_sa_2_nx = walker_guest0_sa_2;
-    walker_guest0_sg_2_nx = walker_guest0_sg_2;
-    walker_guest0_se_1_nx = walker_guest0_se_1;
-    walker_guest0_sa_1_nx = walker_guest0_sa_1;
-    walker_guest0_sg_1_nx = walker_guest0_sg_1;
-    walker_guest0_o_pa_nx = o_pa;
-    walker_guest0_o_aux_nx = o_aux;
-    walker_guest0_o_status_nx = o_status;
-    walker_guest0_o_n_exit_reason_nx = o_n_exit_reason;
-    walker_guest0_o_n_qualification_nx = o_n_qualification;
-    walker_guest0_o_n_guest_physical_address_nx = o_n_guest_physical_address;
-    walker_guest0_o_n_guest_linear_address_nx = o_n_guest_linear_address;
-    walker_guest0_o_r_vector_nx = o_r_vector;
-    walker_guest0_o_r_error_code_nx = o_r_error_code;
-    walker_guest0_o_r_cr2_nx = o_r_cr2;
-    walker_guest0_o_r1_vector_nx = o_r1_vector;
-    walker_guest0_o_r1_error_code_nx = o_r1_error_code;
     x_valid = 1'b0;
     x_pwrite = walker_guest0_x_pwrite_h;
     x_addr = walker_guest0_x_addr_h;
@@ -1684,20 +2144,10 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
     v_us = (0 != 0);
     v_xd = (0 != 0);
     if (done) begin
-        walker_guest0_done_nx = 1'b0;
     end
     case (walker_guest0_st)
         3'b000: begin
             if (start) begin
-                walker_guest0_a_rw_nx = 1'b1;
-                walker_guest0_a_us_nx = 1'b1;
-                walker_guest0_a_xd_nx = 1'b0;
-                walker_guest0_pend_5_nx = 1'b0;
-                walker_guest0_pend_4_nx = 1'b0;
-                walker_guest0_pend_3_nx = 1'b0;
-                walker_guest0_pend_2_nx = 1'b0;
-                walker_guest0_pend_1_nx = 1'b0;
-                walker_guest0_le_nx = 0;
                 in0 = 64'h0;
                 in1 = 64'h0;
                 in2 = 64'h0;
@@ -1736,9 +2186,6 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                     in0 = in6;
                 end
                 if ((r_CR4[5] && (i_addr != in0))) begin
-                    walker_guest0_fault_k_nx = 10;
-                    walker_guest0_flevel_nx = 0;
-                    walker_guest0_st_nx = 3'b011;
                 end
                 else begin
                     if (r_CR4[12]) begin
@@ -1751,8 +2198,6 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                         hk_write = r_EPTP[6];
                         hk_fetch = 1'b0;
                         hk_user = 1'b0;
-                        walker_guest0_st_nx = 3'b001;
-                        walker_guest0_lvl_nx = 5;
                     end
                     else begin
                         x_valid = 1'b1;
@@ -1764,8 +2209,6 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                         hk_write = r_EPTP[6];
                         hk_fetch = 1'b0;
                         hk_user = 1'b0;
-                        walker_guest0_st_nx = 3'b001;
-                        walker_guest0_lvl_nx = 4;
                     end
                 end
             end
@@ -1846,7 +2289,6 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                     end
                 end
                 if (used) begin
-                    walker_guest0_le_nx = uw;
                     x_valid = 1'b1;
                     x_wdata = uw;
                     if ((!r_EPTP[6])) begin
@@ -1862,29 +2304,18 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                         x_pwrite = 1'b1;
                         x_waddr = x_pa;
                     end
-                    walker_guest0_st_nx = 3'b110;
                 end
                 else begin
-                    walker_guest0_le_nx = m_rdata;
                     case (walker_guest0_lvl)
                         'h5: begin
                             if ((!m_rdata[0])) begin
-                                walker_guest0_fault_k_nx = 1;
-                                walker_guest0_flevel_nx = 5;
-                                walker_guest0_st_nx = 3'b011;
                             end
                             else if ((((m_rdata & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
-                                walker_guest0_fault_k_nx = 2;
-                                walker_guest0_flevel_nx = 5;
-                                walker_guest0_st_nx = 3'b011;
                             end
                             else begin
                                 v_rw = (walker_guest0_a_rw && m_rdata[1]);
-                                walker_guest0_a_rw_nx = v_rw;
                                 v_us = (walker_guest0_a_us && m_rdata[2]);
-                                walker_guest0_a_us_nx = v_us;
                                 v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
-                                walker_guest0_a_xd_nx = v_xd;
                                 x_valid = 1'b1;
                                 x_pwrite = 1'b0;
                                 x_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
@@ -1894,28 +2325,17 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                                 hk_write = r_EPTP[6];
                                 hk_fetch = 1'b0;
                                 hk_user = 1'b0;
-                                walker_guest0_st_nx = 3'b001;
-                                walker_guest0_lvl_nx = 4;
                             end
                         end
                         'h4: begin
                             if ((!m_rdata[0])) begin
-                                walker_guest0_fault_k_nx = 1;
-                                walker_guest0_flevel_nx = 4;
-                                walker_guest0_st_nx = 3'b011;
                             end
                             else if ((((m_rdata & 64'hf000000000080) != 0) || (1'b0 && ((m_rdata & 256) != 0)) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
-                                walker_guest0_fault_k_nx = 2;
-                                walker_guest0_flevel_nx = 4;
-                                walker_guest0_st_nx = 3'b011;
                             end
                             else begin
                                 v_rw = (walker_guest0_a_rw && m_rdata[1]);
-                                walker_guest0_a_rw_nx = v_rw;
                                 v_us = (walker_guest0_a_us && m_rdata[2]);
-                                walker_guest0_a_us_nx = v_us;
                                 v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
-                                walker_guest0_a_xd_nx = v_xd;
                                 x_valid = 1'b1;
                                 x_pwrite = 1'b0;
                                 x_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[39-1:30], 3'h0});
@@ -1925,63 +2345,31 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                                 hk_write = r_EPTP[6];
                                 hk_fetch = 1'b0;
                                 hk_user = 1'b0;
-                                walker_guest0_st_nx = 3'b001;
-                                walker_guest0_lvl_nx = 3;
                             end
                         end
                         'h3: begin
                             if ((m_rdata[7] && 1'b1)) begin
                                 if ((!m_rdata[0])) begin
-                                    walker_guest0_fault_k_nx = 1;
-                                    walker_guest0_flevel_nx = 3;
-                                    walker_guest0_st_nx = 3'b011;
                                 end
                                 else if ((((m_rdata & 64'hf00003fffe000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
-                                    walker_guest0_fault_k_nx = 2;
-                                    walker_guest0_flevel_nx = 3;
-                                    walker_guest0_st_nx = 3'b011;
                                 end
                                 else begin
                                     v_rw = (walker_guest0_a_rw && m_rdata[1]);
-                                    walker_guest0_a_rw_nx = v_rw;
                                     v_us = (walker_guest0_a_us && m_rdata[2]);
-                                    walker_guest0_a_us_nx = v_us;
                                     v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
-                                    walker_guest0_a_xd_nx = v_xd;
                                     if ((k_user && (!v_us))) begin
-                                        walker_guest0_fault_k_nx = 3;
-                                        walker_guest0_flevel_nx = 3;
-                                        walker_guest0_st_nx = 3'b011;
                                     end
                                     else if (((k_user && k_write) && (!v_rw))) begin
-                                        walker_guest0_fault_k_nx = 4;
-                                        walker_guest0_flevel_nx = 3;
-                                        walker_guest0_st_nx = 3'b011;
                                     end
                                     else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
-                                        walker_guest0_fault_k_nx = 5;
-                                        walker_guest0_flevel_nx = 3;
-                                        walker_guest0_st_nx = 3'b011;
                                     end
                                     else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
-                                        walker_guest0_fault_k_nx = 6;
-                                        walker_guest0_flevel_nx = 3;
-                                        walker_guest0_st_nx = 3'b011;
                                     end
                                     else if ((k_fetch && v_xd)) begin
-                                        walker_guest0_fault_k_nx = 7;
-                                        walker_guest0_flevel_nx = 3;
-                                        walker_guest0_st_nx = 3'b011;
                                     end
                                     else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
-                                        walker_guest0_fault_k_nx = 8;
-                                        walker_guest0_flevel_nx = 3;
-                                        walker_guest0_st_nx = 3'b011;
                                     end
                                     else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
-                                        walker_guest0_fault_k_nx = 9;
-                                        walker_guest0_flevel_nx = 3;
-                                        walker_guest0_st_nx = 3'b011;
                                     end
                                     else begin
                                         uw = m_rdata;
@@ -1990,13 +2378,8 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                                             uw[6] = 1'b1;
                                         end
                                         if ((uw != m_rdata)) begin
-                                            walker_guest0_pend_3_nx = 1'b1;
                                             pending = 1'b1;
                                         end
-                                        walker_guest0_se_3_nx = uw;
-                                        walker_guest0_sa_3_nx = x_pa;
-                                        walker_guest0_sg_3_nx = walker_guest0_x_addr_h;
-                                        walker_guest0_o_level_nx = 3;
                                         x_valid = 1'b1;
                                         x_pwrite = 1'b0;
                                         x_addr = {16'h0, m_rdata[48-1:30], i_addr[30-1:0]};
@@ -2006,28 +2389,18 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                                         hk_write = k_write;
                                         hk_fetch = k_fetch;
                                         hk_user = v_us;
-                                        walker_guest0_st_nx = 3'b001;
                                     end
                                 end
                             end
                             else begin
                                 if ((!m_rdata[0])) begin
-                                    walker_guest0_fault_k_nx = 1;
-                                    walker_guest0_flevel_nx = 3;
-                                    walker_guest0_st_nx = 3'b011;
                                 end
                                 else if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
-                                    walker_guest0_fault_k_nx = 2;
-                                    walker_guest0_flevel_nx = 3;
-                                    walker_guest0_st_nx = 3'b011;
                                 end
                                 else begin
                                     v_rw = (walker_guest0_a_rw && m_rdata[1]);
-                                    walker_guest0_a_rw_nx = v_rw;
                                     v_us = (walker_guest0_a_us && m_rdata[2]);
-                                    walker_guest0_a_us_nx = v_us;
                                     v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
-                                    walker_guest0_a_xd_nx = v_xd;
                                     x_valid = 1'b1;
                                     x_pwrite = 1'b0;
                                     x_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[30-1:21], 3'h0});
@@ -2037,64 +2410,32 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                                     hk_write = r_EPTP[6];
                                     hk_fetch = 1'b0;
                                     hk_user = 1'b0;
-                                    walker_guest0_st_nx = 3'b001;
-                                    walker_guest0_lvl_nx = 2;
                                 end
                             end
                         end
                         'h2: begin
                             if (m_rdata[7]) begin
                                 if ((!m_rdata[0])) begin
-                                    walker_guest0_fault_k_nx = 1;
-                                    walker_guest0_flevel_nx = 2;
-                                    walker_guest0_st_nx = 3'b011;
                                 end
                                 else if ((((m_rdata & 64'hf0000001fe000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
-                                    walker_guest0_fault_k_nx = 2;
-                                    walker_guest0_flevel_nx = 2;
-                                    walker_guest0_st_nx = 3'b011;
                                 end
                                 else begin
                                     v_rw = (walker_guest0_a_rw && m_rdata[1]);
-                                    walker_guest0_a_rw_nx = v_rw;
                                     v_us = (walker_guest0_a_us && m_rdata[2]);
-                                    walker_guest0_a_us_nx = v_us;
                                     v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
-                                    walker_guest0_a_xd_nx = v_xd;
                                     if ((k_user && (!v_us))) begin
-                                        walker_guest0_fault_k_nx = 3;
-                                        walker_guest0_flevel_nx = 2;
-                                        walker_guest0_st_nx = 3'b011;
                                     end
                                     else if (((k_user && k_write) && (!v_rw))) begin
-                                        walker_guest0_fault_k_nx = 4;
-                                        walker_guest0_flevel_nx = 2;
-                                        walker_guest0_st_nx = 3'b011;
                                     end
                                     else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
-                                        walker_guest0_fault_k_nx = 5;
-                                        walker_guest0_flevel_nx = 2;
-                                        walker_guest0_st_nx = 3'b011;
                                     end
                                     else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
-                                        walker_guest0_fault_k_nx = 6;
-                                        walker_guest0_flevel_nx = 2;
-                                        walker_guest0_st_nx = 3'b011;
                                     end
                                     else if ((k_fetch && v_xd)) begin
-                                        walker_guest0_fault_k_nx = 7;
-                                        walker_guest0_flevel_nx = 2;
-                                        walker_guest0_st_nx = 3'b011;
                                     end
                                     else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
-                                        walker_guest0_fault_k_nx = 8;
-                                        walker_guest0_flevel_nx = 2;
-                                        walker_guest0_st_nx = 3'b011;
                                     end
                                     else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
-                                        walker_guest0_fault_k_nx = 9;
-                                        walker_guest0_flevel_nx = 2;
-                                        walker_guest0_st_nx = 3'b011;
                                     end
                                     else begin
                                         uw = m_rdata;
@@ -2103,13 +2444,8 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                                             uw[6] = 1'b1;
                                         end
                                         if ((uw != m_rdata)) begin
-                                            walker_guest0_pend_2_nx = 1'b1;
                                             pending = 1'b1;
                                         end
-                                        walker_guest0_se_2_nx = uw;
-                                        walker_guest0_sa_2_nx = x_pa;
-                                        walker_guest0_sg_2_nx = walker_guest0_x_addr_h;
-                                        walker_guest0_o_level_nx = 2;
                                         x_valid = 1'b1;
                                         x_pwrite = 1'b0;
                                         x_addr = {16'h0, m_rdata[48-1:21], i_addr[21-1:0]};
@@ -2119,28 +2455,18 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                                         hk_write = k_write;
                                         hk_fetch = k_fetch;
                                         hk_user = v_us;
-                                        walker_guest0_st_nx = 3'b001;
                                     end
                                 end
                             end
                             else begin
                                 if ((!m_rdata[0])) begin
-                                    walker_guest0_fault_k_nx = 1;
-                                    walker_guest0_flevel_nx = 2;
-                                    walker_guest0_st_nx = 3'b011;
                                 end
                                 else if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
-                                    walker_guest0_fault_k_nx = 2;
-                                    walker_guest0_flevel_nx = 2;
-                                    walker_guest0_st_nx = 3'b011;
                                 end
                                 else begin
                                     v_rw = (walker_guest0_a_rw && m_rdata[1]);
-                                    walker_guest0_a_rw_nx = v_rw;
                                     v_us = (walker_guest0_a_us && m_rdata[2]);
-                                    walker_guest0_a_us_nx = v_us;
                                     v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
-                                    walker_guest0_a_xd_nx = v_xd;
                                     x_valid = 1'b1;
                                     x_pwrite = 1'b0;
                                     x_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[21-1:12], 3'h0});
@@ -2150,63 +2476,31 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                                     hk_write = r_EPTP[6];
                                     hk_fetch = 1'b0;
                                     hk_user = 1'b0;
-                                    walker_guest0_st_nx = 3'b001;
-                                    walker_guest0_lvl_nx = 1;
                                 end
                             end
                         end
                         'h1: begin
                             if ((!m_rdata[0])) begin
-                                walker_guest0_fault_k_nx = 1;
-                                walker_guest0_flevel_nx = 1;
-                                walker_guest0_st_nx = 3'b011;
                             end
                             else if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
-                                walker_guest0_fault_k_nx = 2;
-                                walker_guest0_flevel_nx = 1;
-                                walker_guest0_st_nx = 3'b011;
                             end
                             else begin
                                 v_rw = (walker_guest0_a_rw && m_rdata[1]);
-                                walker_guest0_a_rw_nx = v_rw;
                                 v_us = (walker_guest0_a_us && m_rdata[2]);
-                                walker_guest0_a_us_nx = v_us;
                                 v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
-                                walker_guest0_a_xd_nx = v_xd;
                                 if ((k_user && (!v_us))) begin
-                                    walker_guest0_fault_k_nx = 3;
-                                    walker_guest0_flevel_nx = 1;
-                                    walker_guest0_st_nx = 3'b011;
                                 end
                                 else if (((k_user && k_write) && (!v_rw))) begin
-                                    walker_guest0_fault_k_nx = 4;
-                                    walker_guest0_flevel_nx = 1;
-                                    walker_guest0_st_nx = 3'b011;
                                 end
                                 else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
-                                    walker_guest0_fault_k_nx = 5;
-                                    walker_guest0_flevel_nx = 1;
-                                    walker_guest0_st_nx = 3'b011;
                                 end
                                 else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
-                                    walker_guest0_fault_k_nx = 6;
-                                    walker_guest0_flevel_nx = 1;
-                                    walker_guest0_st_nx = 3'b011;
                                 end
                                 else if ((k_fetch && v_xd)) begin
-                                    walker_guest0_fault_k_nx = 7;
-                                    walker_guest0_flevel_nx = 1;
-                                    walker_guest0_st_nx = 3'b011;
                                 end
                                 else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
-                                    walker_guest0_fault_k_nx = 8;
-                                    walker_guest0_flevel_nx = 1;
-                                    walker_guest0_st_nx = 3'b011;
                                 end
                                 else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
-                                    walker_guest0_fault_k_nx = 9;
-                                    walker_guest0_flevel_nx = 1;
-                                    walker_guest0_st_nx = 3'b011;
                                 end
                                 else begin
                                     uw = m_rdata;
@@ -2215,13 +2509,8 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                                         uw[6] = 1'b1;
                                     end
                                     if ((uw != m_rdata)) begin
-                                        walker_guest0_pend_1_nx = 1'b1;
                                         pending = 1'b1;
                                     end
-                                    walker_guest0_se_1_nx = uw;
-                                    walker_guest0_sa_1_nx = x_pa;
-                                    walker_guest0_sg_1_nx = walker_guest0_x_addr_h;
-                                    walker_guest0_o_level_nx = 1;
                                     x_valid = 1'b1;
                                     x_pwrite = 1'b0;
                                     x_addr = {16'h0, m_rdata[48-1:12], i_addr[12-1:0]};
@@ -2231,7 +2520,6 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                                     hk_write = k_write;
                                     hk_fetch = k_fetch;
                                     hk_user = v_us;
-                                    walker_guest0_st_nx = 3'b001;
                                 end
                             end
                         end
@@ -2240,37 +2528,20 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
             end
             else if (x_done) begin
                 if ((x_status != 0)) begin
-                    walker_guest0_st_nx = 3'b010;
                 end
                 else begin
-                    walker_guest0_o_pa_nx = x_pa;
-                    walker_guest0_o_aux_nx = x_level;
                     if ((1'b0 || walker_guest0_pend_5 || walker_guest0_pend_4 || walker_guest0_pend_3 || walker_guest0_pend_2 || walker_guest0_pend_1)) begin
-                        walker_guest0_st_nx = 3'b100;
                     end
                     else begin
-                        walker_guest0_o_status_nx = 0;
-                        walker_guest0_done_nx = 1'b1;
-                        walker_guest0_st_nx = 3'b000;
                     end
                 end
             end
         end
         3'b010: begin
-            walker_guest0_o_status_nx = (64 + x_status);
-            walker_guest0_o_level_nx = x_level;
             if (walker_guest0_x_on_table_h) begin
-                walker_guest0_o_aux_nx = walker_guest0_lvl;
             end
             else begin
-                walker_guest0_o_aux_nx = 7;
             end
-            walker_guest0_o_n_exit_reason_nx = h_r_exit_reason;
-            walker_guest0_o_n_qualification_nx = 0;
-            walker_guest0_o_n_qualification_nx[7-1:0] = h_r_qualification[7-1:0];
-            walker_guest0_o_n_qualification_nx[7] = (h_r_exit_reason == 48);
-            walker_guest0_o_n_qualification_nx[8] = ((h_r_exit_reason == 48) && (!walker_guest0_x_on_table_h));
-            walker_guest0_o_n_guest_physical_address_nx = h_r_gpa;
             ns0 = 64'h0;
             if ((h_r_exit_reason == 48)) begin
                 ns0 = i_addr;
@@ -2278,31 +2549,11 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
             else begin
                 ns0 = 0;
             end
-            walker_guest0_o_n_guest_linear_address_nx = ns0;
-            walker_guest0_done_nx = 1'b1;
-            walker_guest0_st_nx = 3'b000;
         end
         3'b011: begin
-            walker_guest0_o_status_nx = walker_guest0_fault_k;
-            walker_guest0_o_level_nx = walker_guest0_flevel;
-            walker_guest0_o_aux_nx = 0;
-            walker_guest0_o_r_vector_nx = 14;
-            walker_guest0_o_r_error_code_nx = 0;
-            walker_guest0_o_r_error_code_nx[0] = (walker_guest0_fault_k[4-1:0] != 1);
-            walker_guest0_o_r_error_code_nx[1] = k_write;
-            walker_guest0_o_r_error_code_nx[2] = k_user;
-            walker_guest0_o_r_error_code_nx[3] = (walker_guest0_fault_k[4-1:0] == 2);
-            walker_guest0_o_r_error_code_nx[4] = (k_fetch && (r_CR4[20] || r_EFER[11]));
-            walker_guest0_o_r_error_code_nx[5] = (((walker_guest0_fault_k > 2) && (walker_guest0_fault_k <= 9)) && (((r_CR4[22] && walker_guest0_a_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * walker_guest0_le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * walker_guest0_le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16])))));
-            walker_guest0_o_r_cr2_nx = i_addr;
-            walker_guest0_o_r1_vector_nx = 13;
-            walker_guest0_o_r1_error_code_nx = 0;
-            walker_guest0_done_nx = 1'b1;
-            walker_guest0_st_nx = 3'b000;
         end
         3'b100: begin
             if (walker_guest0_pend_5) begin
-                walker_guest0_pend_5_nx = 1'b0;
                 x_valid = 1'b1;
                 x_wdata = walker_guest0_se_5;
                 if ((!r_EPTP[6])) begin
@@ -2314,16 +2565,13 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                     hk_write = 1'b1;
                     hk_fetch = 1'b0;
                     hk_user = 1'b0;
-                    walker_guest0_lvl_nx = 5;
                 end
                 else begin
                     x_pwrite = 1'b1;
                     x_waddr = walker_guest0_sa_5;
                 end
-                walker_guest0_st_nx = 3'b101;
             end
             else if (walker_guest0_pend_4) begin
-                walker_guest0_pend_4_nx = 1'b0;
                 x_valid = 1'b1;
                 x_wdata = walker_guest0_se_4;
                 if ((!r_EPTP[6])) begin
@@ -2335,16 +2583,13 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                     hk_write = 1'b1;
                     hk_fetch = 1'b0;
                     hk_user = 1'b0;
-                    walker_guest0_lvl_nx = 4;
                 end
                 else begin
                     x_pwrite = 1'b1;
                     x_waddr = walker_guest0_sa_4;
                 end
-                walker_guest0_st_nx = 3'b101;
             end
             else if (walker_guest0_pend_3) begin
-                walker_guest0_pend_3_nx = 1'b0;
                 x_valid = 1'b1;
                 x_wdata = walker_guest0_se_3;
                 if ((!r_EPTP[6])) begin
@@ -2356,16 +2601,13 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                     hk_write = 1'b1;
                     hk_fetch = 1'b0;
                     hk_user = 1'b0;
-                    walker_guest0_lvl_nx = 3;
                 end
                 else begin
                     x_pwrite = 1'b1;
                     x_waddr = walker_guest0_sa_3;
                 end
-                walker_guest0_st_nx = 3'b101;
             end
             else if (walker_guest0_pend_2) begin
-                walker_guest0_pend_2_nx = 1'b0;
                 x_valid = 1'b1;
                 x_wdata = walker_guest0_se_2;
                 if ((!r_EPTP[6])) begin
@@ -2377,16 +2619,13 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                     hk_write = 1'b1;
                     hk_fetch = 1'b0;
                     hk_user = 1'b0;
-                    walker_guest0_lvl_nx = 2;
                 end
                 else begin
                     x_pwrite = 1'b1;
                     x_waddr = walker_guest0_sa_2;
                 end
-                walker_guest0_st_nx = 3'b101;
             end
             else if (walker_guest0_pend_1) begin
-                walker_guest0_pend_1_nx = 1'b0;
                 x_valid = 1'b1;
                 x_wdata = walker_guest0_se_1;
                 if ((!r_EPTP[6])) begin
@@ -2398,61 +2637,42 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                     hk_write = 1'b1;
                     hk_fetch = 1'b0;
                     hk_user = 1'b0;
-                    walker_guest0_lvl_nx = 1;
                 end
                 else begin
                     x_pwrite = 1'b1;
                     x_waddr = walker_guest0_sa_1;
                 end
-                walker_guest0_st_nx = 3'b101;
             end
             else begin
-                walker_guest0_o_status_nx = 0;
-                walker_guest0_done_nx = 1'b1;
-                walker_guest0_st_nx = 3'b000;
             end
         end
         3'b101: begin
             if (x_done) begin
                 if ((x_status != 0)) begin
-                    walker_guest0_st_nx = 3'b010;
                 end
                 else begin
-                    walker_guest0_st_nx = 3'b100;
                 end
             end
         end
         3'b110: begin
             if (x_done) begin
                 if ((x_status != 0)) begin
-                    walker_guest0_st_nx = 3'b010;
                 end
                 else begin
-                    walker_guest0_st_nx = 3'b111;
                 end
             end
         end
         3'b111: begin
-            walker_guest0_le_nx = walker_guest0_le;
             case (walker_guest0_lvl)
                 'h5: begin
                     if ((!walker_guest0_le[0])) begin
-                        walker_guest0_fault_k_nx = 1;
-                        walker_guest0_flevel_nx = 5;
-                        walker_guest0_st_nx = 3'b011;
                     end
                     else if ((((walker_guest0_le & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((walker_guest0_le & 64'h8000000000000000) != 0)))) begin
-                        walker_guest0_fault_k_nx = 2;
-                        walker_guest0_flevel_nx = 5;
-                        walker_guest0_st_nx = 3'b011;
                     end
                     else begin
                         v_rw = (walker_guest0_a_rw && walker_guest0_le[1]);
-                        walker_guest0_a_rw_nx = v_rw;
                         v_us = (walker_guest0_a_us && walker_guest0_le[2]);
-                        walker_guest0_a_us_nx = v_us;
                         v_xd = (walker_guest0_a_xd || (walker_guest0_le[63] && r_EFER[11]));
-                        walker_guest0_a_xd_nx = v_xd;
                         x_valid = 1'b1;
                         x_pwrite = 1'b0;
                         x_addr = ({16'h0, walker_guest0_le[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
@@ -2462,28 +2682,17 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                         hk_write = r_EPTP[6];
                         hk_fetch = 1'b0;
                         hk_user = 1'b0;
-                        walker_guest0_st_nx = 3'b001;
-                        walker_guest0_lvl_nx = 4;
                     end
                 end
                 'h4: begin
                     if ((!walker_guest0_le[0])) begin
-                        walker_guest0_fault_k_nx = 1;
-                        walker_guest0_flevel_nx = 4;
-                        walker_guest0_st_nx = 3'b011;
                     end
                     else if ((((walker_guest0_le & 64'hf000000000080) != 0) || (1'b0 && ((walker_guest0_le & 256) != 0)) || ((!r_EFER[11]) && ((walker_guest0_le & 64'h8000000000000000) != 0)))) begin
-                        walker_guest0_fault_k_nx = 2;
-                        walker_guest0_flevel_nx = 4;
-                        walker_guest0_st_nx = 3'b011;
                     end
                     else begin
                         v_rw = (walker_guest0_a_rw && walker_guest0_le[1]);
-                        walker_guest0_a_rw_nx = v_rw;
                         v_us = (walker_guest0_a_us && walker_guest0_le[2]);
-                        walker_guest0_a_us_nx = v_us;
                         v_xd = (walker_guest0_a_xd || (walker_guest0_le[63] && r_EFER[11]));
-                        walker_guest0_a_xd_nx = v_xd;
                         x_valid = 1'b1;
                         x_pwrite = 1'b0;
                         x_addr = ({16'h0, walker_guest0_le[48-1:12], 12'h0} + {52'h0, i_addr[39-1:30], 3'h0});
@@ -2493,63 +2702,31 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                         hk_write = r_EPTP[6];
                         hk_fetch = 1'b0;
                         hk_user = 1'b0;
-                        walker_guest0_st_nx = 3'b001;
-                        walker_guest0_lvl_nx = 3;
                     end
                 end
                 'h3: begin
                     if ((walker_guest0_le[7] && 1'b1)) begin
                         if ((!walker_guest0_le[0])) begin
-                            walker_guest0_fault_k_nx = 1;
-                            walker_guest0_flevel_nx = 3;
-                            walker_guest0_st_nx = 3'b011;
                         end
                         else if ((((walker_guest0_le & 64'hf00003fffe000) != 0) || ((!r_EFER[11]) && ((walker_guest0_le & 64'h8000000000000000) != 0)))) begin
-                            walker_guest0_fault_k_nx = 2;
-                            walker_guest0_flevel_nx = 3;
-                            walker_guest0_st_nx = 3'b011;
                         end
                         else begin
                             v_rw = (walker_guest0_a_rw && walker_guest0_le[1]);
-                            walker_guest0_a_rw_nx = v_rw;
                             v_us = (walker_guest0_a_us && walker_guest0_le[2]);
-                            walker_guest0_a_us_nx = v_us;
                             v_xd = (walker_guest0_a_xd || (walker_guest0_le[63] && r_EFER[11]));
-                            walker_guest0_a_xd_nx = v_xd;
                             if ((k_user && (!v_us))) begin
-                                walker_guest0_fault_k_nx = 3;
-                                walker_guest0_flevel_nx = 3;
-                                walker_guest0_st_nx = 3'b011;
                             end
                             else if (((k_user && k_write) && (!v_rw))) begin
-                                walker_guest0_fault_k_nx = 4;
-                                walker_guest0_flevel_nx = 3;
-                                walker_guest0_st_nx = 3'b011;
                             end
                             else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
-                                walker_guest0_fault_k_nx = 5;
-                                walker_guest0_flevel_nx = 3;
-                                walker_guest0_st_nx = 3'b011;
                             end
                             else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
-                                walker_guest0_fault_k_nx = 6;
-                                walker_guest0_flevel_nx = 3;
-                                walker_guest0_st_nx = 3'b011;
                             end
                             else if ((k_fetch && v_xd)) begin
-                                walker_guest0_fault_k_nx = 7;
-                                walker_guest0_flevel_nx = 3;
-                                walker_guest0_st_nx = 3'b011;
                             end
                             else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
-                                walker_guest0_fault_k_nx = 8;
-                                walker_guest0_flevel_nx = 3;
-                                walker_guest0_st_nx = 3'b011;
                             end
                             else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * walker_guest0_le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * walker_guest0_le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
-                                walker_guest0_fault_k_nx = 9;
-                                walker_guest0_flevel_nx = 3;
-                                walker_guest0_st_nx = 3'b011;
                             end
                             else begin
                                 uw = walker_guest0_le;
@@ -2558,13 +2735,8 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                                     uw[6] = 1'b1;
                                 end
                                 if ((uw != walker_guest0_le)) begin
-                                    walker_guest0_pend_3_nx = 1'b1;
                                     pending = 1'b1;
                                 end
-                                walker_guest0_se_3_nx = uw;
-                                walker_guest0_sa_3_nx = x_pa;
-                                walker_guest0_sg_3_nx = walker_guest0_x_addr_h;
-                                walker_guest0_o_level_nx = 3;
                                 x_valid = 1'b1;
                                 x_pwrite = 1'b0;
                                 x_addr = {16'h0, walker_guest0_le[48-1:30], i_addr[30-1:0]};
@@ -2574,28 +2746,18 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                                 hk_write = k_write;
                                 hk_fetch = k_fetch;
                                 hk_user = v_us;
-                                walker_guest0_st_nx = 3'b001;
                             end
                         end
                     end
                     else begin
                         if ((!walker_guest0_le[0])) begin
-                            walker_guest0_fault_k_nx = 1;
-                            walker_guest0_flevel_nx = 3;
-                            walker_guest0_st_nx = 3'b011;
                         end
                         else if ((((walker_guest0_le & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((walker_guest0_le & 64'h8000000000000000) != 0)) || (1'b0 && ((walker_guest0_le & 128) != 0)))) begin
-                            walker_guest0_fault_k_nx = 2;
-                            walker_guest0_flevel_nx = 3;
-                            walker_guest0_st_nx = 3'b011;
                         end
                         else begin
                             v_rw = (walker_guest0_a_rw && walker_guest0_le[1]);
-                            walker_guest0_a_rw_nx = v_rw;
                             v_us = (walker_guest0_a_us && walker_guest0_le[2]);
-                            walker_guest0_a_us_nx = v_us;
                             v_xd = (walker_guest0_a_xd || (walker_guest0_le[63] && r_EFER[11]));
-                            walker_guest0_a_xd_nx = v_xd;
                             x_valid = 1'b1;
                             x_pwrite = 1'b0;
                             x_addr = ({16'h0, walker_guest0_le[48-1:12], 12'h0} + {52'h0, i_addr[30-1:21], 3'h0});
@@ -2605,64 +2767,32 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                             hk_write = r_EPTP[6];
                             hk_fetch = 1'b0;
                             hk_user = 1'b0;
-                            walker_guest0_st_nx = 3'b001;
-                            walker_guest0_lvl_nx = 2;
                         end
                     end
                 end
                 'h2: begin
                     if (walker_guest0_le[7]) begin
                         if ((!walker_guest0_le[0])) begin
-                            walker_guest0_fault_k_nx = 1;
-                            walker_guest0_flevel_nx = 2;
-                            walker_guest0_st_nx = 3'b011;
                         end
                         else if ((((walker_guest0_le & 64'hf0000001fe000) != 0) || ((!r_EFER[11]) && ((walker_guest0_le & 64'h8000000000000000) != 0)))) begin
-                            walker_guest0_fault_k_nx = 2;
-                            walker_guest0_flevel_nx = 2;
-                            walker_guest0_st_nx = 3'b011;
                         end
                         else begin
                             v_rw = (walker_guest0_a_rw && walker_guest0_le[1]);
-                            walker_guest0_a_rw_nx = v_rw;
                             v_us = (walker_guest0_a_us && walker_guest0_le[2]);
-                            walker_guest0_a_us_nx = v_us;
                             v_xd = (walker_guest0_a_xd || (walker_guest0_le[63] && r_EFER[11]));
-                            walker_guest0_a_xd_nx = v_xd;
                             if ((k_user && (!v_us))) begin
-                                walker_guest0_fault_k_nx = 3;
-                                walker_guest0_flevel_nx = 2;
-                                walker_guest0_st_nx = 3'b011;
                             end
                             else if (((k_user && k_write) && (!v_rw))) begin
-                                walker_guest0_fault_k_nx = 4;
-                                walker_guest0_flevel_nx = 2;
-                                walker_guest0_st_nx = 3'b011;
                             end
                             else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
-                                walker_guest0_fault_k_nx = 5;
-                                walker_guest0_flevel_nx = 2;
-                                walker_guest0_st_nx = 3'b011;
                             end
                             else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
-                                walker_guest0_fault_k_nx = 6;
-                                walker_guest0_flevel_nx = 2;
-                                walker_guest0_st_nx = 3'b011;
                             end
                             else if ((k_fetch && v_xd)) begin
-                                walker_guest0_fault_k_nx = 7;
-                                walker_guest0_flevel_nx = 2;
-                                walker_guest0_st_nx = 3'b011;
                             end
                             else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
-                                walker_guest0_fault_k_nx = 8;
-                                walker_guest0_flevel_nx = 2;
-                                walker_guest0_st_nx = 3'b011;
                             end
                             else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * walker_guest0_le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * walker_guest0_le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
-                                walker_guest0_fault_k_nx = 9;
-                                walker_guest0_flevel_nx = 2;
-                                walker_guest0_st_nx = 3'b011;
                             end
                             else begin
                                 uw = walker_guest0_le;
@@ -2671,13 +2801,8 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                                     uw[6] = 1'b1;
                                 end
                                 if ((uw != walker_guest0_le)) begin
-                                    walker_guest0_pend_2_nx = 1'b1;
                                     pending = 1'b1;
                                 end
-                                walker_guest0_se_2_nx = uw;
-                                walker_guest0_sa_2_nx = x_pa;
-                                walker_guest0_sg_2_nx = walker_guest0_x_addr_h;
-                                walker_guest0_o_level_nx = 2;
                                 x_valid = 1'b1;
                                 x_pwrite = 1'b0;
                                 x_addr = {16'h0, walker_guest0_le[48-1:21], i_addr[21-1:0]};
@@ -2687,28 +2812,18 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                                 hk_write = k_write;
                                 hk_fetch = k_fetch;
                                 hk_user = v_us;
-                                walker_guest0_st_nx = 3'b001;
                             end
                         end
                     end
                     else begin
                         if ((!walker_guest0_le[0])) begin
-                            walker_guest0_fault_k_nx = 1;
-                            walker_guest0_flevel_nx = 2;
-                            walker_guest0_st_nx = 3'b011;
                         end
                         else if ((((walker_guest0_le & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((walker_guest0_le & 64'h8000000000000000) != 0)))) begin
-                            walker_guest0_fault_k_nx = 2;
-                            walker_guest0_flevel_nx = 2;
-                            walker_guest0_st_nx = 3'b011;
                         end
                         else begin
                             v_rw = (walker_guest0_a_rw && walker_guest0_le[1]);
-                            walker_guest0_a_rw_nx = v_rw;
                             v_us = (walker_guest0_a_us && walker_guest0_le[2]);
-                            walker_guest0_a_us_nx = v_us;
                             v_xd = (walker_guest0_a_xd || (walker_guest0_le[63] && r_EFER[11]));
-                            walker_guest0_a_xd_nx = v_xd;
                             x_valid = 1'b1;
                             x_pwrite = 1'b0;
                             x_addr = ({16'h0, walker_guest0_le[48-1:12], 12'h0} + {52'h0, i_addr[21-1:12], 3'h0});
@@ -2718,63 +2833,31 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                             hk_write = r_EPTP[6];
                             hk_fetch = 1'b0;
                             hk_user = 1'b0;
-                            walker_guest0_st_nx = 3'b001;
-                            walker_guest0_lvl_nx = 1;
                         end
                     end
                 end
                 'h1: begin
                     if ((!walker_guest0_le[0])) begin
-                        walker_guest0_fault_k_nx = 1;
-                        walker_guest0_flevel_nx = 1;
-                        walker_guest0_st_nx = 3'b011;
                     end
                     else if ((((walker_guest0_le & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((walker_guest0_le & 64'h8000000000000000) != 0)))) begin
-                        walker_guest0_fault_k_nx = 2;
-                        walker_guest0_flevel_nx = 1;
-                        walker_guest0_st_nx = 3'b011;
                     end
                     else begin
                         v_rw = (walker_guest0_a_rw && walker_guest0_le[1]);
-                        walker_guest0_a_rw_nx = v_rw;
                         v_us = (walker_guest0_a_us && walker_guest0_le[2]);
-                        walker_guest0_a_us_nx = v_us;
                         v_xd = (walker_guest0_a_xd || (walker_guest0_le[63] && r_EFER[11]));
-                        walker_guest0_a_xd_nx = v_xd;
                         if ((k_user && (!v_us))) begin
-                            walker_guest0_fault_k_nx = 3;
-                            walker_guest0_flevel_nx = 1;
-                            walker_guest0_st_nx = 3'b011;
                         end
                         else if (((k_user && k_write) && (!v_rw))) begin
-                            walker_guest0_fault_k_nx = 4;
-                            walker_guest0_flevel_nx = 1;
-                            walker_guest0_st_nx = 3'b011;
                         end
                         else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
-                            walker_guest0_fault_k_nx = 5;
-                            walker_guest0_flevel_nx = 1;
-                            walker_guest0_st_nx = 3'b011;
                         end
                         else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
-                            walker_guest0_fault_k_nx = 6;
-                            walker_guest0_flevel_nx = 1;
-                            walker_guest0_st_nx = 3'b011;
                         end
                         else if ((k_fetch && v_xd)) begin
-                            walker_guest0_fault_k_nx = 7;
-                            walker_guest0_flevel_nx = 1;
-                            walker_guest0_st_nx = 3'b011;
                         end
                         else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
-                            walker_guest0_fault_k_nx = 8;
-                            walker_guest0_flevel_nx = 1;
-                            walker_guest0_st_nx = 3'b011;
                         end
                         else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * walker_guest0_le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * walker_guest0_le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
-                            walker_guest0_fault_k_nx = 9;
-                            walker_guest0_flevel_nx = 1;
-                            walker_guest0_st_nx = 3'b011;
                         end
                         else begin
                             uw = walker_guest0_le;
@@ -2783,13 +2866,8 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                                 uw[6] = 1'b1;
                             end
                             if ((uw != walker_guest0_le)) begin
-                                walker_guest0_pend_1_nx = 1'b1;
                                 pending = 1'b1;
                             end
-                            walker_guest0_se_1_nx = uw;
-                            walker_guest0_sa_1_nx = x_pa;
-                            walker_guest0_sg_1_nx = walker_guest0_x_addr_h;
-                            walker_guest0_o_level_nx = 1;
                             x_valid = 1'b1;
                             x_pwrite = 1'b0;
                             x_addr = {16'h0, walker_guest0_le[48-1:12], i_addr[12-1:0]};
@@ -2799,19 +2877,36 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walke
                             hk_write = k_write;
                             hk_fetch = k_fetch;
                             hk_user = v_us;
-                            walker_guest0_st_nx = 3'b001;
                         end
                     end
                 end
             endcase
         end
         default: begin
-            walker_guest0_st_nx = 3'b000;
         end
     endcase
 end
 
 always @(posedge clk) begin: walker_guest0_fsm
+    reg pending;
+    reg [64-1:0] uw;
+    reg used;
+    reg uok;
+    reg v_rw;
+    reg v_us;
+    reg v_xd;
+    reg [64-1:0] in0;
+    reg [64-1:0] in1;
+    reg [64-1:0] in2;
+    reg [57-1:0] in3;
+    reg [64-1:0] in4;
+    reg [57-1:0] in5;
+    reg [64-1:0] in6;
+    reg [64-1:0] in7;
+    reg [48-1:0] in8;
+    reg [64-1:0] in9;
+    reg [48-1:0] in10;
+    reg [64-1:0] ns0;
     if (rst == 1) begin
         walker_guest0_a_rw <= 0;
         walker_guest0_a_us <= 0;
@@ -2861,42 +2956,6 @@ always @(posedge clk) begin: walker_guest0_fsm
         walker_guest0_x_wdata_h <= 0;
     end
     else begin
-        done <= walker_guest0_done_nx;
-        walker_guest0_a_rw <= walker_guest0_a_rw_nx;
-        walker_guest0_a_us <= walker_guest0_a_us_nx;
-        walker_guest0_a_xd <= walker_guest0_a_xd_nx;
-        walker_guest0_pend_5 <= walker_guest0_pend_5_nx;
-        walker_guest0_pend_4 <= walker_guest0_pend_4_nx;
-        walker_guest0_pend_3 <= walker_guest0_pend_3_nx;
-        walker_guest0_pend_2 <= walker_guest0_pend_2_nx;
-        walker_guest0_pend_1 <= walker_guest0_pend_1_nx;
-        walker_guest0_le <= walker_guest0_le_nx;
-        walker_guest0_fault_k <= walker_guest0_fault_k_nx;
-        walker_guest0_flevel <= walker_guest0_flevel_nx;
-        walker_guest0_st <= walker_guest0_st_nx;
-        walker_guest0_lvl <= walker_guest0_lvl_nx;
-        walker_guest0_se_3 <= walker_guest0_se_3_nx;
-        walker_guest0_sa_3 <= walker_guest0_sa_3_nx;
-        walker_guest0_sg_3 <= walker_guest0_sg_3_nx;
-        o_level <= walker_guest0_o_level_nx;
-        walker_guest0_se_2 <= walker_guest0_se_2_nx;
-        walker_guest0_sa_2 <= walker_guest0_sa_2_nx;
-        walker_guest0_sg_2 <= walker_guest0_sg_2_nx;
-        walker_guest0_se_1 <= walker_guest0_se_1_nx;
-        walker_guest0_sa_1 <= walker_guest0_sa_1_nx;
-        walker_guest0_sg_1 <= walker_guest0_sg_1_nx;
-        o_pa <= walker_guest0_o_pa_nx;
-        o_aux <= walker_guest0_o_aux_nx;
-        o_status <= walker_guest0_o_status_nx;
-        o_n_exit_reason <= walker_guest0_o_n_exit_reason_nx;
-        o_n_qualification <= walker_guest0_o_n_qualification_nx;
-        o_n_guest_physical_address <= walker_guest0_o_n_guest_physical_address_nx;
-        o_n_guest_linear_address <= walker_guest0_o_n_guest_linear_address_nx;
-        o_r_vector <= walker_guest0_o_r_vector_nx;
-        o_r_error_code <= walker_guest0_o_r_error_code_nx;
-        o_r_cr2 <= walker_guest0_o_r_cr2_nx;
-        o_r1_vector <= walker_guest0_o_r1_vector_nx;
-        o_r1_error_code <= walker_guest0_o_r1_error_code_nx;
         walker_guest0_x_pwrite_h <= x_pwrite;
         walker_guest0_x_addr_h <= x_addr;
         walker_guest0_x_waddr_h <= x_waddr;
@@ -2907,6 +2966,924 @@ always @(posedge clk) begin: walker_guest0_fsm
         walker_guest0_hk_write_h <= hk_write;
         walker_guest0_hk_fetch_h <= hk_fetch;
         walker_guest0_hk_user_h <= hk_user;
+        pending = 1'b0;
+        uw = 64'h0;
+        used = 1'b0;
+        uok = 1'b0;
+        v_rw = (0 != 0);
+        v_us = (0 != 0);
+        v_xd = (0 != 0);
+        if (done) begin
+            done <= 1'b0;
+        end
+        case (walker_guest0_st)
+            3'b000: begin
+                if (start) begin
+                    walker_guest0_a_rw <= 1'b1;
+                    walker_guest0_a_us <= 1'b1;
+                    walker_guest0_a_xd <= 1'b0;
+                    walker_guest0_pend_5 <= 1'b0;
+                    walker_guest0_pend_4 <= 1'b0;
+                    walker_guest0_pend_3 <= 1'b0;
+                    walker_guest0_pend_2 <= 1'b0;
+                    walker_guest0_pend_1 <= 1'b0;
+                    walker_guest0_le <= 0;
+                    in0 = 64'h0;
+                    in1 = 64'h0;
+                    in2 = 64'h0;
+                    in2 = i_addr;
+                    in3 = 57'h0;
+                    in3 = (i_addr[57-1:0] & 57'h1ffffffffffffff);
+                    in4 = 64'h0;
+                    in4 = ({7'h0, in3} | 64'hfe00000000000000);
+                    in5 = 57'h0;
+                    in5 = (i_addr[57-1:0] & 57'h1ffffffffffffff);
+                    if ((((in2 >>> 56) & 1) == 1)) begin
+                        in1 = in4;
+                    end
+                    else begin
+                        in1 = {7'h0, in5};
+                    end
+                    in6 = 64'h0;
+                    in7 = 64'h0;
+                    in7 = i_addr;
+                    in8 = 48'h0;
+                    in8 = (i_addr[48-1:0] & 48'hffffffffffff);
+                    in9 = 64'h0;
+                    in9 = ({16'h0, in8} | 64'hffff000000000000);
+                    in10 = 48'h0;
+                    in10 = (i_addr[48-1:0] & 48'hffffffffffff);
+                    if ((((in7 >>> 47) & 1) == 1)) begin
+                        in6 = in9;
+                    end
+                    else begin
+                        in6 = {16'h0, in10};
+                    end
+                    if (r_CR4[12]) begin
+                        in0 = in1;
+                    end
+                    else begin
+                        in0 = in6;
+                    end
+                    if ((r_CR4[5] && (i_addr != in0))) begin
+                        walker_guest0_fault_k <= 10;
+                        walker_guest0_flevel <= 0;
+                        walker_guest0_st <= 3'b011;
+                    end
+                    else begin
+                        if (r_CR4[12]) begin
+                            walker_guest0_st <= 3'b001;
+                            walker_guest0_lvl <= 5;
+                        end
+                        else begin
+                            walker_guest0_st <= 3'b001;
+                            walker_guest0_lvl <= 4;
+                        end
+                    end
+                end
+            end
+            3'b001: begin
+                if (x_rnow) begin
+                    used = 1'b0;
+                    if ((walker_guest0_lvl == 5)) begin
+                        uok = 1'b1;
+                        if ((!m_rdata[0])) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            uw[5] = 1'b1;
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
+                            end
+                        end
+                    end
+                    if ((walker_guest0_lvl == 4)) begin
+                        uok = 1'b1;
+                        if ((!m_rdata[0])) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata & 64'hf000000000080) != 0) || (1'b0 && ((m_rdata & 256) != 0)) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            uw[5] = 1'b1;
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
+                            end
+                        end
+                    end
+                    if ((walker_guest0_lvl == 3)) begin
+                        if ((m_rdata[7] && 1'b1)) begin
+                        end
+                        else begin
+                            uok = 1'b1;
+                            if ((!m_rdata[0])) begin
+                                uok = 1'b0;
+                            end
+                            if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                uok = 1'b0;
+                            end
+                            if (uok) begin
+                                uw = m_rdata;
+                                uw[5] = 1'b1;
+                                if ((uw != m_rdata)) begin
+                                    used = 1'b1;
+                                end
+                            end
+                        end
+                    end
+                    if ((walker_guest0_lvl == 2)) begin
+                        if (m_rdata[7]) begin
+                        end
+                        else begin
+                            uok = 1'b1;
+                            if ((!m_rdata[0])) begin
+                                uok = 1'b0;
+                            end
+                            if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                uok = 1'b0;
+                            end
+                            if (uok) begin
+                                uw = m_rdata;
+                                uw[5] = 1'b1;
+                                if ((uw != m_rdata)) begin
+                                    used = 1'b1;
+                                end
+                            end
+                        end
+                    end
+                    if (used) begin
+                        walker_guest0_le <= uw;
+                        if ((!r_EPTP[6])) begin
+                        end
+                        else begin
+                        end
+                        walker_guest0_st <= 3'b110;
+                    end
+                    else begin
+                        walker_guest0_le <= m_rdata;
+                        case (walker_guest0_lvl)
+                            'h5: begin
+                                if ((!m_rdata[0])) begin
+                                    walker_guest0_fault_k <= 1;
+                                    walker_guest0_flevel <= 5;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else if ((((m_rdata & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                    walker_guest0_fault_k <= 2;
+                                    walker_guest0_flevel <= 5;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else begin
+                                    v_rw = (walker_guest0_a_rw && m_rdata[1]);
+                                    walker_guest0_a_rw <= v_rw;
+                                    v_us = (walker_guest0_a_us && m_rdata[2]);
+                                    walker_guest0_a_us <= v_us;
+                                    v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                    walker_guest0_a_xd <= v_xd;
+                                    walker_guest0_st <= 3'b001;
+                                    walker_guest0_lvl <= 4;
+                                end
+                            end
+                            'h4: begin
+                                if ((!m_rdata[0])) begin
+                                    walker_guest0_fault_k <= 1;
+                                    walker_guest0_flevel <= 4;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else if ((((m_rdata & 64'hf000000000080) != 0) || (1'b0 && ((m_rdata & 256) != 0)) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                    walker_guest0_fault_k <= 2;
+                                    walker_guest0_flevel <= 4;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else begin
+                                    v_rw = (walker_guest0_a_rw && m_rdata[1]);
+                                    walker_guest0_a_rw <= v_rw;
+                                    v_us = (walker_guest0_a_us && m_rdata[2]);
+                                    walker_guest0_a_us <= v_us;
+                                    v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                    walker_guest0_a_xd <= v_xd;
+                                    walker_guest0_st <= 3'b001;
+                                    walker_guest0_lvl <= 3;
+                                end
+                            end
+                            'h3: begin
+                                if ((m_rdata[7] && 1'b1)) begin
+                                    if ((!m_rdata[0])) begin
+                                        walker_guest0_fault_k <= 1;
+                                        walker_guest0_flevel <= 3;
+                                        walker_guest0_st <= 3'b011;
+                                    end
+                                    else if ((((m_rdata & 64'hf00003fffe000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                        walker_guest0_fault_k <= 2;
+                                        walker_guest0_flevel <= 3;
+                                        walker_guest0_st <= 3'b011;
+                                    end
+                                    else begin
+                                        v_rw = (walker_guest0_a_rw && m_rdata[1]);
+                                        walker_guest0_a_rw <= v_rw;
+                                        v_us = (walker_guest0_a_us && m_rdata[2]);
+                                        walker_guest0_a_us <= v_us;
+                                        v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                        walker_guest0_a_xd <= v_xd;
+                                        if ((k_user && (!v_us))) begin
+                                            walker_guest0_fault_k <= 3;
+                                            walker_guest0_flevel <= 3;
+                                            walker_guest0_st <= 3'b011;
+                                        end
+                                        else if (((k_user && k_write) && (!v_rw))) begin
+                                            walker_guest0_fault_k <= 4;
+                                            walker_guest0_flevel <= 3;
+                                            walker_guest0_st <= 3'b011;
+                                        end
+                                        else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                                            walker_guest0_fault_k <= 5;
+                                            walker_guest0_flevel <= 3;
+                                            walker_guest0_st <= 3'b011;
+                                        end
+                                        else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                                            walker_guest0_fault_k <= 6;
+                                            walker_guest0_flevel <= 3;
+                                            walker_guest0_st <= 3'b011;
+                                        end
+                                        else if ((k_fetch && v_xd)) begin
+                                            walker_guest0_fault_k <= 7;
+                                            walker_guest0_flevel <= 3;
+                                            walker_guest0_st <= 3'b011;
+                                        end
+                                        else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                                            walker_guest0_fault_k <= 8;
+                                            walker_guest0_flevel <= 3;
+                                            walker_guest0_st <= 3'b011;
+                                        end
+                                        else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                                            walker_guest0_fault_k <= 9;
+                                            walker_guest0_flevel <= 3;
+                                            walker_guest0_st <= 3'b011;
+                                        end
+                                        else begin
+                                            uw = m_rdata;
+                                            uw[5] = 1'b1;
+                                            if (k_write) begin
+                                                uw[6] = 1'b1;
+                                            end
+                                            if ((uw != m_rdata)) begin
+                                                walker_guest0_pend_3 <= 1'b1;
+                                                pending = 1'b1;
+                                            end
+                                            walker_guest0_se_3 <= uw;
+                                            walker_guest0_sa_3 <= x_pa;
+                                            walker_guest0_sg_3 <= walker_guest0_x_addr_h;
+                                            o_level <= 3;
+                                            walker_guest0_st <= 3'b001;
+                                        end
+                                    end
+                                end
+                                else begin
+                                    if ((!m_rdata[0])) begin
+                                        walker_guest0_fault_k <= 1;
+                                        walker_guest0_flevel <= 3;
+                                        walker_guest0_st <= 3'b011;
+                                    end
+                                    else if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                        walker_guest0_fault_k <= 2;
+                                        walker_guest0_flevel <= 3;
+                                        walker_guest0_st <= 3'b011;
+                                    end
+                                    else begin
+                                        v_rw = (walker_guest0_a_rw && m_rdata[1]);
+                                        walker_guest0_a_rw <= v_rw;
+                                        v_us = (walker_guest0_a_us && m_rdata[2]);
+                                        walker_guest0_a_us <= v_us;
+                                        v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                        walker_guest0_a_xd <= v_xd;
+                                        walker_guest0_st <= 3'b001;
+                                        walker_guest0_lvl <= 2;
+                                    end
+                                end
+                            end
+                            'h2: begin
+                                if (m_rdata[7]) begin
+                                    if ((!m_rdata[0])) begin
+                                        walker_guest0_fault_k <= 1;
+                                        walker_guest0_flevel <= 2;
+                                        walker_guest0_st <= 3'b011;
+                                    end
+                                    else if ((((m_rdata & 64'hf0000001fe000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                        walker_guest0_fault_k <= 2;
+                                        walker_guest0_flevel <= 2;
+                                        walker_guest0_st <= 3'b011;
+                                    end
+                                    else begin
+                                        v_rw = (walker_guest0_a_rw && m_rdata[1]);
+                                        walker_guest0_a_rw <= v_rw;
+                                        v_us = (walker_guest0_a_us && m_rdata[2]);
+                                        walker_guest0_a_us <= v_us;
+                                        v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                        walker_guest0_a_xd <= v_xd;
+                                        if ((k_user && (!v_us))) begin
+                                            walker_guest0_fault_k <= 3;
+                                            walker_guest0_flevel <= 2;
+                                            walker_guest0_st <= 3'b011;
+                                        end
+                                        else if (((k_user && k_write) && (!v_rw))) begin
+                                            walker_guest0_fault_k <= 4;
+                                            walker_guest0_flevel <= 2;
+                                            walker_guest0_st <= 3'b011;
+                                        end
+                                        else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                                            walker_guest0_fault_k <= 5;
+                                            walker_guest0_flevel <= 2;
+                                            walker_guest0_st <= 3'b011;
+                                        end
+                                        else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                                            walker_guest0_fault_k <= 6;
+                                            walker_guest0_flevel <= 2;
+                                            walker_guest0_st <= 3'b011;
+                                        end
+                                        else if ((k_fetch && v_xd)) begin
+                                            walker_guest0_fault_k <= 7;
+                                            walker_guest0_flevel <= 2;
+                                            walker_guest0_st <= 3'b011;
+                                        end
+                                        else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                                            walker_guest0_fault_k <= 8;
+                                            walker_guest0_flevel <= 2;
+                                            walker_guest0_st <= 3'b011;
+                                        end
+                                        else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                                            walker_guest0_fault_k <= 9;
+                                            walker_guest0_flevel <= 2;
+                                            walker_guest0_st <= 3'b011;
+                                        end
+                                        else begin
+                                            uw = m_rdata;
+                                            uw[5] = 1'b1;
+                                            if (k_write) begin
+                                                uw[6] = 1'b1;
+                                            end
+                                            if ((uw != m_rdata)) begin
+                                                walker_guest0_pend_2 <= 1'b1;
+                                                pending = 1'b1;
+                                            end
+                                            walker_guest0_se_2 <= uw;
+                                            walker_guest0_sa_2 <= x_pa;
+                                            walker_guest0_sg_2 <= walker_guest0_x_addr_h;
+                                            o_level <= 2;
+                                            walker_guest0_st <= 3'b001;
+                                        end
+                                    end
+                                end
+                                else begin
+                                    if ((!m_rdata[0])) begin
+                                        walker_guest0_fault_k <= 1;
+                                        walker_guest0_flevel <= 2;
+                                        walker_guest0_st <= 3'b011;
+                                    end
+                                    else if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                        walker_guest0_fault_k <= 2;
+                                        walker_guest0_flevel <= 2;
+                                        walker_guest0_st <= 3'b011;
+                                    end
+                                    else begin
+                                        v_rw = (walker_guest0_a_rw && m_rdata[1]);
+                                        walker_guest0_a_rw <= v_rw;
+                                        v_us = (walker_guest0_a_us && m_rdata[2]);
+                                        walker_guest0_a_us <= v_us;
+                                        v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                        walker_guest0_a_xd <= v_xd;
+                                        walker_guest0_st <= 3'b001;
+                                        walker_guest0_lvl <= 1;
+                                    end
+                                end
+                            end
+                            'h1: begin
+                                if ((!m_rdata[0])) begin
+                                    walker_guest0_fault_k <= 1;
+                                    walker_guest0_flevel <= 1;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                    walker_guest0_fault_k <= 2;
+                                    walker_guest0_flevel <= 1;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else begin
+                                    v_rw = (walker_guest0_a_rw && m_rdata[1]);
+                                    walker_guest0_a_rw <= v_rw;
+                                    v_us = (walker_guest0_a_us && m_rdata[2]);
+                                    walker_guest0_a_us <= v_us;
+                                    v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                    walker_guest0_a_xd <= v_xd;
+                                    if ((k_user && (!v_us))) begin
+                                        walker_guest0_fault_k <= 3;
+                                        walker_guest0_flevel <= 1;
+                                        walker_guest0_st <= 3'b011;
+                                    end
+                                    else if (((k_user && k_write) && (!v_rw))) begin
+                                        walker_guest0_fault_k <= 4;
+                                        walker_guest0_flevel <= 1;
+                                        walker_guest0_st <= 3'b011;
+                                    end
+                                    else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                                        walker_guest0_fault_k <= 5;
+                                        walker_guest0_flevel <= 1;
+                                        walker_guest0_st <= 3'b011;
+                                    end
+                                    else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                                        walker_guest0_fault_k <= 6;
+                                        walker_guest0_flevel <= 1;
+                                        walker_guest0_st <= 3'b011;
+                                    end
+                                    else if ((k_fetch && v_xd)) begin
+                                        walker_guest0_fault_k <= 7;
+                                        walker_guest0_flevel <= 1;
+                                        walker_guest0_st <= 3'b011;
+                                    end
+                                    else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                                        walker_guest0_fault_k <= 8;
+                                        walker_guest0_flevel <= 1;
+                                        walker_guest0_st <= 3'b011;
+                                    end
+                                    else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                                        walker_guest0_fault_k <= 9;
+                                        walker_guest0_flevel <= 1;
+                                        walker_guest0_st <= 3'b011;
+                                    end
+                                    else begin
+                                        uw = m_rdata;
+                                        uw[5] = 1'b1;
+                                        if (k_write) begin
+                                            uw[6] = 1'b1;
+                                        end
+                                        if ((uw != m_rdata)) begin
+                                            walker_guest0_pend_1 <= 1'b1;
+                                            pending = 1'b1;
+                                        end
+                                        walker_guest0_se_1 <= uw;
+                                        walker_guest0_sa_1 <= x_pa;
+                                        walker_guest0_sg_1 <= walker_guest0_x_addr_h;
+                                        o_level <= 1;
+                                        walker_guest0_st <= 3'b001;
+                                    end
+                                end
+                            end
+                        endcase
+                    end
+                end
+                else if (x_done) begin
+                    if ((x_status != 0)) begin
+                        walker_guest0_st <= 3'b010;
+                    end
+                    else begin
+                        o_pa <= x_pa;
+                        o_aux <= x_level;
+                        if ((1'b0 || walker_guest0_pend_5 || walker_guest0_pend_4 || walker_guest0_pend_3 || walker_guest0_pend_2 || walker_guest0_pend_1)) begin
+                            walker_guest0_st <= 3'b100;
+                        end
+                        else begin
+                            o_status <= 0;
+                            done <= 1'b1;
+                            walker_guest0_st <= 3'b000;
+                        end
+                    end
+                end
+            end
+            3'b010: begin
+                o_status <= (64 + x_status);
+                o_level <= x_level;
+                if (walker_guest0_x_on_table_h) begin
+                    o_aux <= walker_guest0_lvl;
+                end
+                else begin
+                    o_aux <= 7;
+                end
+                o_n_exit_reason <= h_r_exit_reason;
+                o_n_qualification <= 0;
+                o_n_qualification[7-1:0] <= h_r_qualification[7-1:0];
+                o_n_qualification[7] <= (h_r_exit_reason == 48);
+                o_n_qualification[8] <= ((h_r_exit_reason == 48) && (!walker_guest0_x_on_table_h));
+                o_n_guest_physical_address <= h_r_gpa;
+                ns0 = 64'h0;
+                if ((h_r_exit_reason == 48)) begin
+                    ns0 = i_addr;
+                end
+                else begin
+                    ns0 = 0;
+                end
+                o_n_guest_linear_address <= ns0;
+                done <= 1'b1;
+                walker_guest0_st <= 3'b000;
+            end
+            3'b011: begin
+                o_status <= walker_guest0_fault_k;
+                o_level <= walker_guest0_flevel;
+                o_aux <= 0;
+                o_r_vector <= 14;
+                o_r_error_code <= 0;
+                o_r_error_code[0] <= (walker_guest0_fault_k[4-1:0] != 1);
+                o_r_error_code[1] <= k_write;
+                o_r_error_code[2] <= k_user;
+                o_r_error_code[3] <= (walker_guest0_fault_k[4-1:0] == 2);
+                o_r_error_code[4] <= (k_fetch && (r_CR4[20] || r_EFER[11]));
+                o_r_error_code[5] <= (((walker_guest0_fault_k > 2) && (walker_guest0_fault_k <= 9)) && (((r_CR4[22] && walker_guest0_a_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * walker_guest0_le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * walker_guest0_le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16])))));
+                o_r_cr2 <= i_addr;
+                o_r1_vector <= 13;
+                o_r1_error_code <= 0;
+                done <= 1'b1;
+                walker_guest0_st <= 3'b000;
+            end
+            3'b100: begin
+                if (walker_guest0_pend_5) begin
+                    walker_guest0_pend_5 <= 1'b0;
+                    if ((!r_EPTP[6])) begin
+                        walker_guest0_lvl <= 5;
+                    end
+                    else begin
+                    end
+                    walker_guest0_st <= 3'b101;
+                end
+                else if (walker_guest0_pend_4) begin
+                    walker_guest0_pend_4 <= 1'b0;
+                    if ((!r_EPTP[6])) begin
+                        walker_guest0_lvl <= 4;
+                    end
+                    else begin
+                    end
+                    walker_guest0_st <= 3'b101;
+                end
+                else if (walker_guest0_pend_3) begin
+                    walker_guest0_pend_3 <= 1'b0;
+                    if ((!r_EPTP[6])) begin
+                        walker_guest0_lvl <= 3;
+                    end
+                    else begin
+                    end
+                    walker_guest0_st <= 3'b101;
+                end
+                else if (walker_guest0_pend_2) begin
+                    walker_guest0_pend_2 <= 1'b0;
+                    if ((!r_EPTP[6])) begin
+                        walker_guest0_lvl <= 2;
+                    end
+                    else begin
+                    end
+                    walker_guest0_st <= 3'b101;
+                end
+                else if (walker_guest0_pend_1) begin
+                    walker_guest0_pend_1 <= 1'b0;
+                    if ((!r_EPTP[6])) begin
+                        walker_guest0_lvl <= 1;
+                    end
+                    else begin
+                    end
+                    walker_guest0_st <= 3'b101;
+                end
+                else begin
+                    o_status <= 0;
+                    done <= 1'b1;
+                    walker_guest0_st <= 3'b000;
+                end
+            end
+            3'b101: begin
+                if (x_done) begin
+                    if ((x_status != 0)) begin
+                        walker_guest0_st <= 3'b010;
+                    end
+                    else begin
+                        walker_guest0_st <= 3'b100;
+                    end
+                end
+            end
+            3'b110: begin
+                if (x_done) begin
+                    if ((x_status != 0)) begin
+                        walker_guest0_st <= 3'b010;
+                    end
+                    else begin
+                        walker_guest0_st <= 3'b111;
+                    end
+                end
+            end
+            3'b111: begin
+                walker_guest0_le <= walker_guest0_le;
+                case (walker_guest0_lvl)
+                    'h5: begin
+                        if ((!walker_guest0_le[0])) begin
+                            walker_guest0_fault_k <= 1;
+                            walker_guest0_flevel <= 5;
+                            walker_guest0_st <= 3'b011;
+                        end
+                        else if ((((walker_guest0_le & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                            walker_guest0_fault_k <= 2;
+                            walker_guest0_flevel <= 5;
+                            walker_guest0_st <= 3'b011;
+                        end
+                        else begin
+                            v_rw = (walker_guest0_a_rw && walker_guest0_le[1]);
+                            walker_guest0_a_rw <= v_rw;
+                            v_us = (walker_guest0_a_us && walker_guest0_le[2]);
+                            walker_guest0_a_us <= v_us;
+                            v_xd = (walker_guest0_a_xd || (walker_guest0_le[63] && r_EFER[11]));
+                            walker_guest0_a_xd <= v_xd;
+                            walker_guest0_st <= 3'b001;
+                            walker_guest0_lvl <= 4;
+                        end
+                    end
+                    'h4: begin
+                        if ((!walker_guest0_le[0])) begin
+                            walker_guest0_fault_k <= 1;
+                            walker_guest0_flevel <= 4;
+                            walker_guest0_st <= 3'b011;
+                        end
+                        else if ((((walker_guest0_le & 64'hf000000000080) != 0) || (1'b0 && ((walker_guest0_le & 256) != 0)) || ((!r_EFER[11]) && ((walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                            walker_guest0_fault_k <= 2;
+                            walker_guest0_flevel <= 4;
+                            walker_guest0_st <= 3'b011;
+                        end
+                        else begin
+                            v_rw = (walker_guest0_a_rw && walker_guest0_le[1]);
+                            walker_guest0_a_rw <= v_rw;
+                            v_us = (walker_guest0_a_us && walker_guest0_le[2]);
+                            walker_guest0_a_us <= v_us;
+                            v_xd = (walker_guest0_a_xd || (walker_guest0_le[63] && r_EFER[11]));
+                            walker_guest0_a_xd <= v_xd;
+                            walker_guest0_st <= 3'b001;
+                            walker_guest0_lvl <= 3;
+                        end
+                    end
+                    'h3: begin
+                        if ((walker_guest0_le[7] && 1'b1)) begin
+                            if ((!walker_guest0_le[0])) begin
+                                walker_guest0_fault_k <= 1;
+                                walker_guest0_flevel <= 3;
+                                walker_guest0_st <= 3'b011;
+                            end
+                            else if ((((walker_guest0_le & 64'hf00003fffe000) != 0) || ((!r_EFER[11]) && ((walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                                walker_guest0_fault_k <= 2;
+                                walker_guest0_flevel <= 3;
+                                walker_guest0_st <= 3'b011;
+                            end
+                            else begin
+                                v_rw = (walker_guest0_a_rw && walker_guest0_le[1]);
+                                walker_guest0_a_rw <= v_rw;
+                                v_us = (walker_guest0_a_us && walker_guest0_le[2]);
+                                walker_guest0_a_us <= v_us;
+                                v_xd = (walker_guest0_a_xd || (walker_guest0_le[63] && r_EFER[11]));
+                                walker_guest0_a_xd <= v_xd;
+                                if ((k_user && (!v_us))) begin
+                                    walker_guest0_fault_k <= 3;
+                                    walker_guest0_flevel <= 3;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else if (((k_user && k_write) && (!v_rw))) begin
+                                    walker_guest0_fault_k <= 4;
+                                    walker_guest0_flevel <= 3;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                                    walker_guest0_fault_k <= 5;
+                                    walker_guest0_flevel <= 3;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                                    walker_guest0_fault_k <= 6;
+                                    walker_guest0_flevel <= 3;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else if ((k_fetch && v_xd)) begin
+                                    walker_guest0_fault_k <= 7;
+                                    walker_guest0_flevel <= 3;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                                    walker_guest0_fault_k <= 8;
+                                    walker_guest0_flevel <= 3;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * walker_guest0_le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * walker_guest0_le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                                    walker_guest0_fault_k <= 9;
+                                    walker_guest0_flevel <= 3;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else begin
+                                    uw = walker_guest0_le;
+                                    uw[5] = 1'b1;
+                                    if (k_write) begin
+                                        uw[6] = 1'b1;
+                                    end
+                                    if ((uw != walker_guest0_le)) begin
+                                        walker_guest0_pend_3 <= 1'b1;
+                                        pending = 1'b1;
+                                    end
+                                    walker_guest0_se_3 <= uw;
+                                    walker_guest0_sa_3 <= x_pa;
+                                    walker_guest0_sg_3 <= walker_guest0_x_addr_h;
+                                    o_level <= 3;
+                                    walker_guest0_st <= 3'b001;
+                                end
+                            end
+                        end
+                        else begin
+                            if ((!walker_guest0_le[0])) begin
+                                walker_guest0_fault_k <= 1;
+                                walker_guest0_flevel <= 3;
+                                walker_guest0_st <= 3'b011;
+                            end
+                            else if ((((walker_guest0_le & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((walker_guest0_le & 64'h8000000000000000) != 0)) || (1'b0 && ((walker_guest0_le & 128) != 0)))) begin
+                                walker_guest0_fault_k <= 2;
+                                walker_guest0_flevel <= 3;
+                                walker_guest0_st <= 3'b011;
+                            end
+                            else begin
+                                v_rw = (walker_guest0_a_rw && walker_guest0_le[1]);
+                                walker_guest0_a_rw <= v_rw;
+                                v_us = (walker_guest0_a_us && walker_guest0_le[2]);
+                                walker_guest0_a_us <= v_us;
+                                v_xd = (walker_guest0_a_xd || (walker_guest0_le[63] && r_EFER[11]));
+                                walker_guest0_a_xd <= v_xd;
+                                walker_guest0_st <= 3'b001;
+                                walker_guest0_lvl <= 2;
+                            end
+                        end
+                    end
+                    'h2: begin
+                        if (walker_guest0_le[7]) begin
+                            if ((!walker_guest0_le[0])) begin
+                                walker_guest0_fault_k <= 1;
+                                walker_guest0_flevel <= 2;
+                                walker_guest0_st <= 3'b011;
+                            end
+                            else if ((((walker_guest0_le & 64'hf0000001fe000) != 0) || ((!r_EFER[11]) && ((walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                                walker_guest0_fault_k <= 2;
+                                walker_guest0_flevel <= 2;
+                                walker_guest0_st <= 3'b011;
+                            end
+                            else begin
+                                v_rw = (walker_guest0_a_rw && walker_guest0_le[1]);
+                                walker_guest0_a_rw <= v_rw;
+                                v_us = (walker_guest0_a_us && walker_guest0_le[2]);
+                                walker_guest0_a_us <= v_us;
+                                v_xd = (walker_guest0_a_xd || (walker_guest0_le[63] && r_EFER[11]));
+                                walker_guest0_a_xd <= v_xd;
+                                if ((k_user && (!v_us))) begin
+                                    walker_guest0_fault_k <= 3;
+                                    walker_guest0_flevel <= 2;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else if (((k_user && k_write) && (!v_rw))) begin
+                                    walker_guest0_fault_k <= 4;
+                                    walker_guest0_flevel <= 2;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                                    walker_guest0_fault_k <= 5;
+                                    walker_guest0_flevel <= 2;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                                    walker_guest0_fault_k <= 6;
+                                    walker_guest0_flevel <= 2;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else if ((k_fetch && v_xd)) begin
+                                    walker_guest0_fault_k <= 7;
+                                    walker_guest0_flevel <= 2;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                                    walker_guest0_fault_k <= 8;
+                                    walker_guest0_flevel <= 2;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * walker_guest0_le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * walker_guest0_le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                                    walker_guest0_fault_k <= 9;
+                                    walker_guest0_flevel <= 2;
+                                    walker_guest0_st <= 3'b011;
+                                end
+                                else begin
+                                    uw = walker_guest0_le;
+                                    uw[5] = 1'b1;
+                                    if (k_write) begin
+                                        uw[6] = 1'b1;
+                                    end
+                                    if ((uw != walker_guest0_le)) begin
+                                        walker_guest0_pend_2 <= 1'b1;
+                                        pending = 1'b1;
+                                    end
+                                    walker_guest0_se_2 <= uw;
+                                    walker_guest0_sa_2 <= x_pa;
+                                    walker_guest0_sg_2 <= walker_guest0_x_addr_h;
+                                    o_level <= 2;
+                                    walker_guest0_st <= 3'b001;
+                                end
+                            end
+                        end
+                        else begin
+                            if ((!walker_guest0_le[0])) begin
+                                walker_guest0_fault_k <= 1;
+                                walker_guest0_flevel <= 2;
+                                walker_guest0_st <= 3'b011;
+                            end
+                            else if ((((walker_guest0_le & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                                walker_guest0_fault_k <= 2;
+                                walker_guest0_flevel <= 2;
+                                walker_guest0_st <= 3'b011;
+                            end
+                            else begin
+                                v_rw = (walker_guest0_a_rw && walker_guest0_le[1]);
+                                walker_guest0_a_rw <= v_rw;
+                                v_us = (walker_guest0_a_us && walker_guest0_le[2]);
+                                walker_guest0_a_us <= v_us;
+                                v_xd = (walker_guest0_a_xd || (walker_guest0_le[63] && r_EFER[11]));
+                                walker_guest0_a_xd <= v_xd;
+                                walker_guest0_st <= 3'b001;
+                                walker_guest0_lvl <= 1;
+                            end
+                        end
+                    end
+                    'h1: begin
+                        if ((!walker_guest0_le[0])) begin
+                            walker_guest0_fault_k <= 1;
+                            walker_guest0_flevel <= 1;
+                            walker_guest0_st <= 3'b011;
+                        end
+                        else if ((((walker_guest0_le & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                            walker_guest0_fault_k <= 2;
+                            walker_guest0_flevel <= 1;
+                            walker_guest0_st <= 3'b011;
+                        end
+                        else begin
+                            v_rw = (walker_guest0_a_rw && walker_guest0_le[1]);
+                            walker_guest0_a_rw <= v_rw;
+                            v_us = (walker_guest0_a_us && walker_guest0_le[2]);
+                            walker_guest0_a_us <= v_us;
+                            v_xd = (walker_guest0_a_xd || (walker_guest0_le[63] && r_EFER[11]));
+                            walker_guest0_a_xd <= v_xd;
+                            if ((k_user && (!v_us))) begin
+                                walker_guest0_fault_k <= 3;
+                                walker_guest0_flevel <= 1;
+                                walker_guest0_st <= 3'b011;
+                            end
+                            else if (((k_user && k_write) && (!v_rw))) begin
+                                walker_guest0_fault_k <= 4;
+                                walker_guest0_flevel <= 1;
+                                walker_guest0_st <= 3'b011;
+                            end
+                            else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                                walker_guest0_fault_k <= 5;
+                                walker_guest0_flevel <= 1;
+                                walker_guest0_st <= 3'b011;
+                            end
+                            else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                                walker_guest0_fault_k <= 6;
+                                walker_guest0_flevel <= 1;
+                                walker_guest0_st <= 3'b011;
+                            end
+                            else if ((k_fetch && v_xd)) begin
+                                walker_guest0_fault_k <= 7;
+                                walker_guest0_flevel <= 1;
+                                walker_guest0_st <= 3'b011;
+                            end
+                            else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                                walker_guest0_fault_k <= 8;
+                                walker_guest0_flevel <= 1;
+                                walker_guest0_st <= 3'b011;
+                            end
+                            else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * walker_guest0_le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * walker_guest0_le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                                walker_guest0_fault_k <= 9;
+                                walker_guest0_flevel <= 1;
+                                walker_guest0_st <= 3'b011;
+                            end
+                            else begin
+                                uw = walker_guest0_le;
+                                uw[5] = 1'b1;
+                                if (k_write) begin
+                                    uw[6] = 1'b1;
+                                end
+                                if ((uw != walker_guest0_le)) begin
+                                    walker_guest0_pend_1 <= 1'b1;
+                                    pending = 1'b1;
+                                end
+                                walker_guest0_se_1 <= uw;
+                                walker_guest0_sa_1 <= x_pa;
+                                walker_guest0_sg_1 <= walker_guest0_x_addr_h;
+                                o_level <= 1;
+                                walker_guest0_st <= 3'b001;
+                            end
+                        end
+                    end
+                endcase
+            end
+            default: begin
+                walker_guest0_st <= 3'b000;
+            end
+        endcase
     end
 end
 

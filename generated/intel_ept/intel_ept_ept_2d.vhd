@@ -97,132 +97,67 @@ signal x_pwrite: std_logic;
 signal x_table: std_logic;
 signal x_update: std_logic;
 signal walker_host0_a_r: std_logic;
-signal walker_host0_a_r_nx: std_logic;
 signal walker_host0_a_w: std_logic;
-signal walker_host0_a_w_nx: std_logic;
 signal walker_host0_a_x: std_logic;
-signal walker_host0_a_x_nx: std_logic;
 signal walker_host0_a_xu: std_logic;
-signal walker_host0_a_xu_nx: std_logic;
-signal walker_host0_done_nx: std_logic;
 signal walker_host0_ea: unsigned(63 downto 0);
-signal walker_host0_ea_nx: unsigned(63 downto 0);
 signal walker_host0_fault_k: unsigned(7 downto 0);
-signal walker_host0_fault_k_nx: unsigned(7 downto 0);
 signal walker_host0_flevel: unsigned(2 downto 0);
-signal walker_host0_flevel_nx: unsigned(2 downto 0);
 signal walker_host0_le: unsigned(63 downto 0);
-signal walker_host0_le_nx: unsigned(63 downto 0);
 signal walker_host0_lvl: unsigned(2 downto 0);
-signal walker_host0_lvl_nx: unsigned(2 downto 0);
 signal walker_host0_m_addr_h: unsigned(63 downto 0);
 signal walker_host0_m_size_h: unsigned(2 downto 0);
 signal walker_host0_m_valid_h: std_logic;
 signal walker_host0_m_wdata_h: unsigned(63 downto 0);
 signal walker_host0_m_we_h: std_logic;
-signal walker_host0_o_aux_nx: unsigned(2 downto 0);
-signal walker_host0_o_level_nx: unsigned(2 downto 0);
-signal walker_host0_o_pa_nx: unsigned(63 downto 0);
-signal walker_host0_o_r_exit_reason_nx: unsigned(15 downto 0);
-signal walker_host0_o_r_gpa_nx: unsigned(63 downto 0);
-signal walker_host0_o_r_qualification_nx: unsigned(63 downto 0);
-signal walker_host0_o_status_nx: unsigned(7 downto 0);
 signal walker_host0_pend_1: std_logic;
-signal walker_host0_pend_1_nx: std_logic;
 signal walker_host0_pend_2: std_logic;
-signal walker_host0_pend_2_nx: std_logic;
 signal walker_host0_pend_3: std_logic;
-signal walker_host0_pend_3_nx: std_logic;
 signal walker_host0_pend_4: std_logic;
-signal walker_host0_pend_4_nx: std_logic;
 signal walker_host0_pend_5: std_logic;
-signal walker_host0_pend_5_nx: std_logic;
 signal walker_host0_sa_1: unsigned(63 downto 0);
-signal walker_host0_sa_1_nx: unsigned(63 downto 0);
 signal walker_host0_sa_2: unsigned(63 downto 0);
-signal walker_host0_sa_2_nx: unsigned(63 downto 0);
 signal walker_host0_sa_3: unsigned(63 downto 0);
-signal walker_host0_sa_3_nx: unsigned(63 downto 0);
 signal walker_host0_sa_4: unsigned(63 downto 0);
 signal walker_host0_sa_5: unsigned(63 downto 0);
 signal walker_host0_se_1: unsigned(63 downto 0);
-signal walker_host0_se_1_nx: unsigned(63 downto 0);
 signal walker_host0_se_2: unsigned(63 downto 0);
-signal walker_host0_se_2_nx: unsigned(63 downto 0);
 signal walker_host0_se_3: unsigned(63 downto 0);
-signal walker_host0_se_3_nx: unsigned(63 downto 0);
 signal walker_host0_se_4: unsigned(63 downto 0);
 signal walker_host0_se_5: unsigned(63 downto 0);
 signal walker_host0_st: t_enum_S_1;
-signal walker_host0_st_nx: t_enum_S_1;
 signal walker_guest0_a_rw: std_logic;
-signal walker_guest0_a_rw_nx: std_logic;
 signal walker_guest0_a_us: std_logic;
-signal walker_guest0_a_us_nx: std_logic;
 signal walker_guest0_a_xd: std_logic;
-signal walker_guest0_a_xd_nx: std_logic;
-signal walker_guest0_done_nx: std_logic;
 signal walker_guest0_fault_k: unsigned(7 downto 0);
-signal walker_guest0_fault_k_nx: unsigned(7 downto 0);
 signal walker_guest0_flevel: unsigned(2 downto 0);
-signal walker_guest0_flevel_nx: unsigned(2 downto 0);
 signal walker_guest0_hk_fetch_h: std_logic;
 signal walker_guest0_hk_read_h: std_logic;
 signal walker_guest0_hk_user_h: std_logic;
 signal walker_guest0_hk_write_h: std_logic;
 signal walker_guest0_le: unsigned(63 downto 0);
-signal walker_guest0_le_nx: unsigned(63 downto 0);
 signal walker_guest0_lvl: unsigned(2 downto 0);
-signal walker_guest0_lvl_nx: unsigned(2 downto 0);
-signal walker_guest0_o_aux_nx: unsigned(2 downto 0);
-signal walker_guest0_o_level_nx: unsigned(2 downto 0);
-signal walker_guest0_o_n_exit_reason_nx: unsigned(15 downto 0);
-signal walker_guest0_o_n_guest_linear_address_nx: unsigned(63 downto 0);
-signal walker_guest0_o_n_guest_physical_address_nx: unsigned(63 downto 0);
-signal walker_guest0_o_n_qualification_nx: unsigned(63 downto 0);
-signal walker_guest0_o_pa_nx: unsigned(63 downto 0);
-signal walker_guest0_o_r1_error_code_nx: unsigned(31 downto 0);
-signal walker_guest0_o_r1_vector_nx: unsigned(7 downto 0);
-signal walker_guest0_o_r_cr2_nx: unsigned(63 downto 0);
-signal walker_guest0_o_r_error_code_nx: unsigned(31 downto 0);
-signal walker_guest0_o_r_vector_nx: unsigned(7 downto 0);
-signal walker_guest0_o_status_nx: unsigned(7 downto 0);
 signal walker_guest0_pend_1: std_logic;
-signal walker_guest0_pend_1_nx: std_logic;
 signal walker_guest0_pend_2: std_logic;
-signal walker_guest0_pend_2_nx: std_logic;
 signal walker_guest0_pend_3: std_logic;
-signal walker_guest0_pend_3_nx: std_logic;
 signal walker_guest0_pend_4: std_logic;
-signal walker_guest0_pend_4_nx: std_logic;
 signal walker_guest0_pend_5: std_logic;
-signal walker_guest0_pend_5_nx: std_logic;
 signal walker_guest0_sa_1: unsigned(63 downto 0);
-signal walker_guest0_sa_1_nx: unsigned(63 downto 0);
 signal walker_guest0_sa_2: unsigned(63 downto 0);
-signal walker_guest0_sa_2_nx: unsigned(63 downto 0);
 signal walker_guest0_sa_3: unsigned(63 downto 0);
-signal walker_guest0_sa_3_nx: unsigned(63 downto 0);
 signal walker_guest0_sa_4: unsigned(63 downto 0);
 signal walker_guest0_sa_5: unsigned(63 downto 0);
 signal walker_guest0_se_1: unsigned(63 downto 0);
-signal walker_guest0_se_1_nx: unsigned(63 downto 0);
 signal walker_guest0_se_2: unsigned(63 downto 0);
-signal walker_guest0_se_2_nx: unsigned(63 downto 0);
 signal walker_guest0_se_3: unsigned(63 downto 0);
-signal walker_guest0_se_3_nx: unsigned(63 downto 0);
 signal walker_guest0_se_4: unsigned(63 downto 0);
 signal walker_guest0_se_5: unsigned(63 downto 0);
 signal walker_guest0_sg_1: unsigned(63 downto 0);
-signal walker_guest0_sg_1_nx: unsigned(63 downto 0);
 signal walker_guest0_sg_2: unsigned(63 downto 0);
-signal walker_guest0_sg_2_nx: unsigned(63 downto 0);
 signal walker_guest0_sg_3: unsigned(63 downto 0);
-signal walker_guest0_sg_3_nx: unsigned(63 downto 0);
 signal walker_guest0_sg_4: unsigned(63 downto 0);
 signal walker_guest0_sg_5: unsigned(63 downto 0);
 signal walker_guest0_st: t_enum_S_2;
-signal walker_guest0_st_nx: t_enum_S_2;
 signal walker_guest0_x_addr_h: unsigned(63 downto 0);
 signal walker_guest0_x_on_table_h: std_logic;
 signal walker_guest0_x_pwrite_h: std_logic;
@@ -243,7 +178,7 @@ walker_guest0_se_5 <= unsigned'("00000000000000000000000000000000000000000000000
 walker_guest0_sg_4 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 walker_guest0_sg_5 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 
-walker_host0_logic: process (walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu, x_done, walker_host0_ea, walker_host0_fault_k, walker_host0_flevel, x_addr, hk_fetch, hk_read, hk_user, hk_write, walker_host0_le, walker_host0_lvl, walker_host0_m_addr_h, m_rdata, m_rvalid, walker_host0_m_size_h, walker_host0_m_valid_h, walker_host0_m_wdata_h, walker_host0_m_we_h, x_aux, x_level, x_pa, h_r_exit_reason, h_r_gpa, h_r_qualification, x_status, walker_host0_pend_1, walker_host0_pend_2, walker_host0_pend_3, walker_host0_pend_4, walker_host0_pend_5, hb_EPTP, walker_host0_sa_1, walker_host0_sa_2, walker_host0_sa_3, walker_host0_sa_4, walker_host0_sa_5, walker_host0_se_1, walker_host0_se_2, walker_host0_se_3, walker_host0_se_4, walker_host0_se_5, walker_host0_st, x_valid, x_off, x_pwrite, x_table, x_update, x_waddr, x_wdata) is
+walker_host0_logic: process (walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu, x_done, walker_host0_ea, walker_host0_fault_k, x_addr, hk_fetch, hk_read, hk_user, hk_write, walker_host0_le, walker_host0_lvl, walker_host0_m_addr_h, m_rdata, m_rvalid, walker_host0_m_size_h, walker_host0_m_valid_h, walker_host0_m_wdata_h, walker_host0_m_we_h, x_pa, walker_host0_pend_1, walker_host0_pend_2, walker_host0_pend_3, walker_host0_pend_4, walker_host0_pend_5, hb_EPTP, walker_host0_sa_1, walker_host0_sa_2, walker_host0_sa_3, walker_host0_sa_4, walker_host0_sa_5, walker_host0_se_1, walker_host0_se_2, walker_host0_se_3, walker_host0_se_4, walker_host0_se_5, walker_host0_st, x_valid, x_off, x_pwrite, x_table, x_update, x_waddr, x_wdata) is
     variable pending: std_logic;
     variable uw: unsigned(63 downto 0);
     variable used: std_logic;
@@ -254,35 +189,6 @@ walker_host0_logic: process (walker_host0_a_r, walker_host0_a_w, walker_host0_a_
     variable v_xu: std_logic;
     variable rs0: unsigned(5 downto 0);
 begin
-    walker_host0_done_nx <= x_done;
-    walker_host0_o_status_nx <= x_status;
-    walker_host0_st_nx <= walker_host0_st;
-    walker_host0_o_level_nx <= x_level;
-    walker_host0_o_aux_nx <= x_aux;
-    walker_host0_o_pa_nx <= x_pa;
-    walker_host0_a_r_nx <= walker_host0_a_r;
-    walker_host0_a_w_nx <= walker_host0_a_w;
-    walker_host0_a_x_nx <= walker_host0_a_x;
-    walker_host0_a_xu_nx <= walker_host0_a_xu;
-    walker_host0_pend_5_nx <= walker_host0_pend_5;
-    walker_host0_pend_4_nx <= walker_host0_pend_4;
-    walker_host0_pend_3_nx <= walker_host0_pend_3;
-    walker_host0_pend_2_nx <= walker_host0_pend_2;
-    walker_host0_pend_1_nx <= walker_host0_pend_1;
-    walker_host0_ea_nx <= walker_host0_ea;
-    walker_host0_lvl_nx <= walker_host0_lvl;
-    walker_host0_le_nx <= walker_host0_le;
-    walker_host0_fault_k_nx <= walker_host0_fault_k;
-    walker_host0_flevel_nx <= walker_host0_flevel;
-    walker_host0_se_3_nx <= walker_host0_se_3;
-    walker_host0_sa_3_nx <= walker_host0_sa_3;
-    walker_host0_se_2_nx <= walker_host0_se_2;
-    walker_host0_sa_2_nx <= walker_host0_sa_2;
-    walker_host0_se_1_nx <= walker_host0_se_1;
-    walker_host0_sa_1_nx <= walker_host0_sa_1;
-    walker_host0_o_r_exit_reason_nx <= h_r_exit_reason;
-    walker_host0_o_r_qualification_nx <= h_r_qualification;
-    walker_host0_o_r_gpa_nx <= h_r_gpa;
     m_valid <= walker_host0_m_valid_h;
     m_we <= walker_host0_m_we_h;
     m_size <= walker_host0_m_size_h;
@@ -297,12 +203,11 @@ begin
     v_x := '0';
     v_xu := '0';
     if bool(x_done) then
-        walker_host0_done_nx <= '0';
+        null;
     end if;
     if ((walker_host0_st = IDLE) or ((walker_host0_st = PREAD) and bool(m_rvalid))) then
         if (walker_host0_st = PREAD) then
-            walker_host0_o_status_nx <= to_unsigned(0, 8);
-            walker_host0_st_nx <= IDLE;
+            null;
         end if;
         if bool(x_valid) then
             if bool(x_pwrite) then
@@ -311,56 +216,33 @@ begin
                 m_size <= to_unsigned(3, 3);
                 m_addr <= x_waddr;
                 m_wdata <= x_wdata;
-                walker_host0_st_nx <= PWRITE;
             else
                 if bool(x_off) then
-                    walker_host0_o_level_nx <= to_unsigned(7, 3);
-                    walker_host0_o_aux_nx <= to_unsigned(0, 3);
-                    walker_host0_o_pa_nx <= x_addr;
                     if bool(x_table) then
                         m_valid <= '1';
                         m_we <= '0';
                         m_size <= to_unsigned(3, 3);
                         m_addr <= x_addr;
-                        walker_host0_st_nx <= PREAD;
                     elsif bool(x_update) then
                         m_valid <= '1';
                         m_we <= '1';
                         m_size <= to_unsigned(3, 3);
                         m_addr <= x_addr;
                         m_wdata <= x_wdata;
-                        walker_host0_st_nx <= PWRITE;
                     else
-                        walker_host0_o_status_nx <= to_unsigned(0, 8);
-                        walker_host0_done_nx <= '1';
-                        walker_host0_st_nx <= IDLE;
+                        null;
                     end if;
                 else
-                    walker_host0_a_r_nx <= '1';
-                    walker_host0_a_w_nx <= '1';
-                    walker_host0_a_x_nx <= '1';
-                    walker_host0_a_xu_nx <= '1';
-                    walker_host0_pend_5_nx <= '0';
-                    walker_host0_pend_4_nx <= '0';
-                    walker_host0_pend_3_nx <= '0';
-                    walker_host0_pend_2_nx <= '0';
-                    walker_host0_pend_1_nx <= '0';
                     if ((hb_EPTP(6-1 downto 3) = 4) and True) then
                         m_valid <= '1';
                         m_we <= '0';
                         m_size <= to_unsigned(3, 3);
                         m_addr <= (unsigned'(to_unsigned(0, 16) & hb_EPTP(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(57-1 downto 48) & to_unsigned(0, 3)));
-                        walker_host0_ea_nx <= (unsigned'(to_unsigned(0, 16) & hb_EPTP(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(57-1 downto 48) & to_unsigned(0, 3)));
-                        walker_host0_st_nx <= MWAIT;
-                        walker_host0_lvl_nx <= to_unsigned(5, 3);
                     else
                         m_valid <= '1';
                         m_we <= '0';
                         m_size <= to_unsigned(3, 3);
                         m_addr <= (unsigned'(to_unsigned(0, 16) & hb_EPTP(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
-                        walker_host0_ea_nx <= (unsigned'(to_unsigned(0, 16) & hb_EPTP(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
-                        walker_host0_st_nx <= MWAIT;
-                        walker_host0_lvl_nx <= to_unsigned(4, 3);
                     end if;
                 end if;
             end if;
@@ -473,126 +355,73 @@ begin
                 end if;
             end if;
             if bool(used) then
-                walker_host0_le_nx <= uw;
                 m_valid <= '1';
                 m_we <= '1';
                 m_size <= to_unsigned(3, 3);
                 m_addr <= walker_host0_ea;
                 m_wdata <= uw;
-                walker_host0_st_nx <= UWAIT;
             else
-                walker_host0_le_nx <= m_rdata;
                 if (walker_host0_lvl = 5) then
                     if ((((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) and (not bool(m_rdata(2)))) and (not (True and bool(m_rdata(10))))) then
-                        walker_host0_fault_k_nx <= to_unsigned(1, 8);
-                        walker_host0_flevel_nx <= to_unsigned(5, 3);
-                        walker_host0_st_nx <= FAULT;
+                        null;
                     elsif (bool(m_rdata(1)) and (not bool(m_rdata(0)))) then
-                        walker_host0_fault_k_nx <= to_unsigned(2, 8);
-                        walker_host0_flevel_nx <= to_unsigned(5, 3);
-                        walker_host0_st_nx <= FAULT;
+                        null;
                     elsif (((bool(m_rdata(2)) and (not bool(m_rdata(0)))) and (not bool(m_rdata(1)))) and True) then
-                        walker_host0_fault_k_nx <= to_unsigned(3, 8);
-                        walker_host0_flevel_nx <= to_unsigned(5, 3);
-                        walker_host0_st_nx <= FAULT;
+                        null;
                     elsif ((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000011111000")) /= 0) then
-                        walker_host0_fault_k_nx <= to_unsigned(4, 8);
-                        walker_host0_flevel_nx <= to_unsigned(5, 3);
-                        walker_host0_st_nx <= FAULT;
+                        null;
                     else
                         v_r := stdl(bool(walker_host0_a_r) and bool(m_rdata(0)));
-                        walker_host0_a_r_nx <= v_r;
                         v_w := stdl(bool(walker_host0_a_w) and bool(m_rdata(1)));
-                        walker_host0_a_w_nx <= v_w;
                         v_x := stdl(bool(walker_host0_a_x) and bool(m_rdata(2)));
-                        walker_host0_a_x_nx <= v_x;
                         v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
-                        walker_host0_a_xu_nx <= v_xu;
                         m_valid <= '1';
                         m_we <= '0';
                         m_size <= to_unsigned(3, 3);
                         m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
-                        walker_host0_ea_nx <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
-                        walker_host0_st_nx <= MWAIT;
-                        walker_host0_lvl_nx <= to_unsigned(4, 3);
                     end if;
                 elsif (walker_host0_lvl = 4) then
                     if ((((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) and (not bool(m_rdata(2)))) and (not (True and bool(m_rdata(10))))) then
-                        walker_host0_fault_k_nx <= to_unsigned(1, 8);
-                        walker_host0_flevel_nx <= to_unsigned(4, 3);
-                        walker_host0_st_nx <= FAULT;
+                        null;
                     elsif (bool(m_rdata(1)) and (not bool(m_rdata(0)))) then
-                        walker_host0_fault_k_nx <= to_unsigned(2, 8);
-                        walker_host0_flevel_nx <= to_unsigned(4, 3);
-                        walker_host0_st_nx <= FAULT;
+                        null;
                     elsif (((bool(m_rdata(2)) and (not bool(m_rdata(0)))) and (not bool(m_rdata(1)))) and True) then
-                        walker_host0_fault_k_nx <= to_unsigned(3, 8);
-                        walker_host0_flevel_nx <= to_unsigned(4, 3);
-                        walker_host0_st_nx <= FAULT;
+                        null;
                     elsif ((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000011111000")) /= 0) then
-                        walker_host0_fault_k_nx <= to_unsigned(4, 8);
-                        walker_host0_flevel_nx <= to_unsigned(4, 3);
-                        walker_host0_st_nx <= FAULT;
+                        null;
                     else
                         v_r := stdl(bool(walker_host0_a_r) and bool(m_rdata(0)));
-                        walker_host0_a_r_nx <= v_r;
                         v_w := stdl(bool(walker_host0_a_w) and bool(m_rdata(1)));
-                        walker_host0_a_w_nx <= v_w;
                         v_x := stdl(bool(walker_host0_a_x) and bool(m_rdata(2)));
-                        walker_host0_a_x_nx <= v_x;
                         v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
-                        walker_host0_a_xu_nx <= v_xu;
                         m_valid <= '1';
                         m_we <= '0';
                         m_size <= to_unsigned(3, 3);
                         m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(39-1 downto 30) & to_unsigned(0, 3)));
-                        walker_host0_ea_nx <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(39-1 downto 30) & to_unsigned(0, 3)));
-                        walker_host0_st_nx <= MWAIT;
-                        walker_host0_lvl_nx <= to_unsigned(3, 3);
                     end if;
                 elsif (walker_host0_lvl = 3) then
                     if (bool(m_rdata(7)) and True) then
                         if ((((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) and (not bool(m_rdata(2)))) and (not (True and bool(m_rdata(10))))) then
-                            walker_host0_fault_k_nx <= to_unsigned(1, 8);
-                            walker_host0_flevel_nx <= to_unsigned(3, 3);
-                            walker_host0_st_nx <= FAULT;
+                            null;
                         elsif (bool(m_rdata(1)) and (not bool(m_rdata(0)))) then
-                            walker_host0_fault_k_nx <= to_unsigned(2, 8);
-                            walker_host0_flevel_nx <= to_unsigned(3, 3);
-                            walker_host0_st_nx <= FAULT;
+                            null;
                         elsif (((bool(m_rdata(2)) and (not bool(m_rdata(0)))) and (not bool(m_rdata(1)))) and True) then
-                            walker_host0_fault_k_nx <= to_unsigned(3, 8);
-                            walker_host0_flevel_nx <= to_unsigned(3, 3);
-                            walker_host0_st_nx <= FAULT;
+                            null;
                         elsif ((m_rdata and unsigned'("0000000000001111000000000000000000111111111111111111000000000000")) /= 0) then
-                            walker_host0_fault_k_nx <= to_unsigned(4, 8);
-                            walker_host0_flevel_nx <= to_unsigned(3, 3);
-                            walker_host0_st_nx <= FAULT;
+                            null;
                         elsif (((m_rdata(6-1 downto 3) = 2) or (m_rdata(6-1 downto 3) = 3)) or (m_rdata(6-1 downto 3) = 7)) then
-                            walker_host0_fault_k_nx <= to_unsigned(5, 8);
-                            walker_host0_flevel_nx <= to_unsigned(3, 3);
-                            walker_host0_st_nx <= FAULT;
+                            null;
                         else
                             v_r := stdl(bool(walker_host0_a_r) and bool(m_rdata(0)));
-                            walker_host0_a_r_nx <= v_r;
                             v_w := stdl(bool(walker_host0_a_w) and bool(m_rdata(1)));
-                            walker_host0_a_w_nx <= v_w;
                             v_x := stdl(bool(walker_host0_a_x) and bool(m_rdata(2)));
-                            walker_host0_a_x_nx <= v_x;
                             v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
-                            walker_host0_a_xu_nx <= v_xu;
                             if (bool(hk_read) and (not bool(v_r))) then
-                                walker_host0_fault_k_nx <= to_unsigned(6, 8);
-                                walker_host0_flevel_nx <= to_unsigned(3, 3);
-                                walker_host0_st_nx <= FAULT;
+                                null;
                             elsif (bool(hk_write) and (not bool(v_w))) then
-                                walker_host0_fault_k_nx <= to_unsigned(7, 8);
-                                walker_host0_flevel_nx <= to_unsigned(3, 3);
-                                walker_host0_st_nx <= FAULT;
+                                null;
                             elsif (bool(hk_fetch) and (((True and bool(hk_user)) and (not bool(v_xu))) or ((not (True and bool(hk_user))) and (not bool(v_x))))) then
-                                walker_host0_fault_k_nx <= to_unsigned(8, 8);
-                                walker_host0_flevel_nx <= to_unsigned(3, 3);
-                                walker_host0_st_nx <= FAULT;
+                                null;
                             else
                                 uw := m_rdata;
                                 if bool(hb_EPTP(6)) then
@@ -602,116 +431,71 @@ begin
                                     uw(9) := '1';
                                 end if;
                                 if (uw /= m_rdata) then
-                                    walker_host0_pend_3_nx <= '1';
                                     pending := '1';
                                 end if;
-                                walker_host0_se_3_nx <= uw;
-                                walker_host0_sa_3_nx <= walker_host0_ea;
-                                walker_host0_o_level_nx <= to_unsigned(3, 3);
-                                walker_host0_o_pa_nx <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & x_addr(30-1 downto 0));
-                                walker_host0_o_aux_nx <= to_unsigned(0, 3);
                                 if (bool(pending) or bool(walker_host0_pend_5) or bool(walker_host0_pend_4) or bool(walker_host0_pend_3) or bool(walker_host0_pend_2) or bool(walker_host0_pend_1)) then
-                                    walker_host0_st_nx <= ADREQ;
+                                    null;
                                 else
                                     if bool(x_table) then
                                         m_valid <= '1';
                                         m_we <= '0';
                                         m_size <= to_unsigned(3, 3);
                                         m_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & x_addr(30-1 downto 0));
-                                        walker_host0_st_nx <= PREAD;
                                     elsif bool(x_update) then
                                         m_valid <= '1';
                                         m_we <= '1';
                                         m_size <= to_unsigned(3, 3);
                                         m_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & x_addr(30-1 downto 0));
                                         m_wdata <= x_wdata;
-                                        walker_host0_st_nx <= PWRITE;
                                     else
-                                        walker_host0_o_status_nx <= to_unsigned(0, 8);
-                                        walker_host0_done_nx <= '1';
-                                        walker_host0_st_nx <= IDLE;
+                                        null;
                                     end if;
                                 end if;
                             end if;
                         end if;
                     else
                         if ((((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) and (not bool(m_rdata(2)))) and (not (True and bool(m_rdata(10))))) then
-                            walker_host0_fault_k_nx <= to_unsigned(1, 8);
-                            walker_host0_flevel_nx <= to_unsigned(3, 3);
-                            walker_host0_st_nx <= FAULT;
+                            null;
                         elsif (bool(m_rdata(1)) and (not bool(m_rdata(0)))) then
-                            walker_host0_fault_k_nx <= to_unsigned(2, 8);
-                            walker_host0_flevel_nx <= to_unsigned(3, 3);
-                            walker_host0_st_nx <= FAULT;
+                            null;
                         elsif (((bool(m_rdata(2)) and (not bool(m_rdata(0)))) and (not bool(m_rdata(1)))) and True) then
-                            walker_host0_fault_k_nx <= to_unsigned(3, 8);
-                            walker_host0_flevel_nx <= to_unsigned(3, 3);
-                            walker_host0_st_nx <= FAULT;
+                            null;
                         elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000001111000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
-                            walker_host0_fault_k_nx <= to_unsigned(4, 8);
-                            walker_host0_flevel_nx <= to_unsigned(3, 3);
-                            walker_host0_st_nx <= FAULT;
+                            null;
                         else
                             v_r := stdl(bool(walker_host0_a_r) and bool(m_rdata(0)));
-                            walker_host0_a_r_nx <= v_r;
                             v_w := stdl(bool(walker_host0_a_w) and bool(m_rdata(1)));
-                            walker_host0_a_w_nx <= v_w;
                             v_x := stdl(bool(walker_host0_a_x) and bool(m_rdata(2)));
-                            walker_host0_a_x_nx <= v_x;
                             v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
-                            walker_host0_a_xu_nx <= v_xu;
                             m_valid <= '1';
                             m_we <= '0';
                             m_size <= to_unsigned(3, 3);
                             m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(30-1 downto 21) & to_unsigned(0, 3)));
-                            walker_host0_ea_nx <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(30-1 downto 21) & to_unsigned(0, 3)));
-                            walker_host0_st_nx <= MWAIT;
-                            walker_host0_lvl_nx <= to_unsigned(2, 3);
                         end if;
                     end if;
                 elsif (walker_host0_lvl = 2) then
                     if bool(m_rdata(7)) then
                         if ((((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) and (not bool(m_rdata(2)))) and (not (True and bool(m_rdata(10))))) then
-                            walker_host0_fault_k_nx <= to_unsigned(1, 8);
-                            walker_host0_flevel_nx <= to_unsigned(2, 3);
-                            walker_host0_st_nx <= FAULT;
+                            null;
                         elsif (bool(m_rdata(1)) and (not bool(m_rdata(0)))) then
-                            walker_host0_fault_k_nx <= to_unsigned(2, 8);
-                            walker_host0_flevel_nx <= to_unsigned(2, 3);
-                            walker_host0_st_nx <= FAULT;
+                            null;
                         elsif (((bool(m_rdata(2)) and (not bool(m_rdata(0)))) and (not bool(m_rdata(1)))) and True) then
-                            walker_host0_fault_k_nx <= to_unsigned(3, 8);
-                            walker_host0_flevel_nx <= to_unsigned(2, 3);
-                            walker_host0_st_nx <= FAULT;
+                            null;
                         elsif ((m_rdata and unsigned'("0000000000001111000000000000000000000000000111111111000000000000")) /= 0) then
-                            walker_host0_fault_k_nx <= to_unsigned(4, 8);
-                            walker_host0_flevel_nx <= to_unsigned(2, 3);
-                            walker_host0_st_nx <= FAULT;
+                            null;
                         elsif (((m_rdata(6-1 downto 3) = 2) or (m_rdata(6-1 downto 3) = 3)) or (m_rdata(6-1 downto 3) = 7)) then
-                            walker_host0_fault_k_nx <= to_unsigned(5, 8);
-                            walker_host0_flevel_nx <= to_unsigned(2, 3);
-                            walker_host0_st_nx <= FAULT;
+                            null;
                         else
                             v_r := stdl(bool(walker_host0_a_r) and bool(m_rdata(0)));
-                            walker_host0_a_r_nx <= v_r;
                             v_w := stdl(bool(walker_host0_a_w) and bool(m_rdata(1)));
-                            walker_host0_a_w_nx <= v_w;
                             v_x := stdl(bool(walker_host0_a_x) and bool(m_rdata(2)));
-                            walker_host0_a_x_nx <= v_x;
                             v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
-                            walker_host0_a_xu_nx <= v_xu;
                             if (bool(hk_read) and (not bool(v_r))) then
-                                walker_host0_fault_k_nx <= to_unsigned(6, 8);
-                                walker_host0_flevel_nx <= to_unsigned(2, 3);
-                                walker_host0_st_nx <= FAULT;
+                                null;
                             elsif (bool(hk_write) and (not bool(v_w))) then
-                                walker_host0_fault_k_nx <= to_unsigned(7, 8);
-                                walker_host0_flevel_nx <= to_unsigned(2, 3);
-                                walker_host0_st_nx <= FAULT;
+                                null;
                             elsif (bool(hk_fetch) and (((True and bool(hk_user)) and (not bool(v_xu))) or ((not (True and bool(hk_user))) and (not bool(v_x))))) then
-                                walker_host0_fault_k_nx <= to_unsigned(8, 8);
-                                walker_host0_flevel_nx <= to_unsigned(2, 3);
-                                walker_host0_st_nx <= FAULT;
+                                null;
                             else
                                 uw := m_rdata;
                                 if bool(hb_EPTP(6)) then
@@ -721,115 +505,70 @@ begin
                                     uw(9) := '1';
                                 end if;
                                 if (uw /= m_rdata) then
-                                    walker_host0_pend_2_nx <= '1';
                                     pending := '1';
                                 end if;
-                                walker_host0_se_2_nx <= uw;
-                                walker_host0_sa_2_nx <= walker_host0_ea;
-                                walker_host0_o_level_nx <= to_unsigned(2, 3);
-                                walker_host0_o_pa_nx <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & x_addr(21-1 downto 0));
-                                walker_host0_o_aux_nx <= to_unsigned(0, 3);
                                 if (bool(pending) or bool(walker_host0_pend_5) or bool(walker_host0_pend_4) or bool(walker_host0_pend_3) or bool(walker_host0_pend_2) or bool(walker_host0_pend_1)) then
-                                    walker_host0_st_nx <= ADREQ;
+                                    null;
                                 else
                                     if bool(x_table) then
                                         m_valid <= '1';
                                         m_we <= '0';
                                         m_size <= to_unsigned(3, 3);
                                         m_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & x_addr(21-1 downto 0));
-                                        walker_host0_st_nx <= PREAD;
                                     elsif bool(x_update) then
                                         m_valid <= '1';
                                         m_we <= '1';
                                         m_size <= to_unsigned(3, 3);
                                         m_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & x_addr(21-1 downto 0));
                                         m_wdata <= x_wdata;
-                                        walker_host0_st_nx <= PWRITE;
                                     else
-                                        walker_host0_o_status_nx <= to_unsigned(0, 8);
-                                        walker_host0_done_nx <= '1';
-                                        walker_host0_st_nx <= IDLE;
+                                        null;
                                     end if;
                                 end if;
                             end if;
                         end if;
                     else
                         if ((((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) and (not bool(m_rdata(2)))) and (not (True and bool(m_rdata(10))))) then
-                            walker_host0_fault_k_nx <= to_unsigned(1, 8);
-                            walker_host0_flevel_nx <= to_unsigned(2, 3);
-                            walker_host0_st_nx <= FAULT;
+                            null;
                         elsif (bool(m_rdata(1)) and (not bool(m_rdata(0)))) then
-                            walker_host0_fault_k_nx <= to_unsigned(2, 8);
-                            walker_host0_flevel_nx <= to_unsigned(2, 3);
-                            walker_host0_st_nx <= FAULT;
+                            null;
                         elsif (((bool(m_rdata(2)) and (not bool(m_rdata(0)))) and (not bool(m_rdata(1)))) and True) then
-                            walker_host0_fault_k_nx <= to_unsigned(3, 8);
-                            walker_host0_flevel_nx <= to_unsigned(2, 3);
-                            walker_host0_st_nx <= FAULT;
+                            null;
                         elsif ((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000001111000")) /= 0) then
-                            walker_host0_fault_k_nx <= to_unsigned(4, 8);
-                            walker_host0_flevel_nx <= to_unsigned(2, 3);
-                            walker_host0_st_nx <= FAULT;
+                            null;
                         else
                             v_r := stdl(bool(walker_host0_a_r) and bool(m_rdata(0)));
-                            walker_host0_a_r_nx <= v_r;
                             v_w := stdl(bool(walker_host0_a_w) and bool(m_rdata(1)));
-                            walker_host0_a_w_nx <= v_w;
                             v_x := stdl(bool(walker_host0_a_x) and bool(m_rdata(2)));
-                            walker_host0_a_x_nx <= v_x;
                             v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
-                            walker_host0_a_xu_nx <= v_xu;
                             m_valid <= '1';
                             m_we <= '0';
                             m_size <= to_unsigned(3, 3);
                             m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(21-1 downto 12) & to_unsigned(0, 3)));
-                            walker_host0_ea_nx <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(21-1 downto 12) & to_unsigned(0, 3)));
-                            walker_host0_st_nx <= MWAIT;
-                            walker_host0_lvl_nx <= to_unsigned(1, 3);
                         end if;
                     end if;
                 elsif (walker_host0_lvl = 1) then
                     if ((((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) and (not bool(m_rdata(2)))) and (not (True and bool(m_rdata(10))))) then
-                        walker_host0_fault_k_nx <= to_unsigned(1, 8);
-                        walker_host0_flevel_nx <= to_unsigned(1, 3);
-                        walker_host0_st_nx <= FAULT;
+                        null;
                     elsif (bool(m_rdata(1)) and (not bool(m_rdata(0)))) then
-                        walker_host0_fault_k_nx <= to_unsigned(2, 8);
-                        walker_host0_flevel_nx <= to_unsigned(1, 3);
-                        walker_host0_st_nx <= FAULT;
+                        null;
                     elsif (((bool(m_rdata(2)) and (not bool(m_rdata(0)))) and (not bool(m_rdata(1)))) and True) then
-                        walker_host0_fault_k_nx <= to_unsigned(3, 8);
-                        walker_host0_flevel_nx <= to_unsigned(1, 3);
-                        walker_host0_st_nx <= FAULT;
+                        null;
                     elsif ((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) then
-                        walker_host0_fault_k_nx <= to_unsigned(4, 8);
-                        walker_host0_flevel_nx <= to_unsigned(1, 3);
-                        walker_host0_st_nx <= FAULT;
+                        null;
                     elsif (((m_rdata(6-1 downto 3) = 2) or (m_rdata(6-1 downto 3) = 3)) or (m_rdata(6-1 downto 3) = 7)) then
-                        walker_host0_fault_k_nx <= to_unsigned(5, 8);
-                        walker_host0_flevel_nx <= to_unsigned(1, 3);
-                        walker_host0_st_nx <= FAULT;
+                        null;
                     else
                         v_r := stdl(bool(walker_host0_a_r) and bool(m_rdata(0)));
-                        walker_host0_a_r_nx <= v_r;
                         v_w := stdl(bool(walker_host0_a_w) and bool(m_rdata(1)));
-                        walker_host0_a_w_nx <= v_w;
                         v_x := stdl(bool(walker_host0_a_x) and bool(m_rdata(2)));
-                        walker_host0_a_x_nx <= v_x;
                         v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
-                        walker_host0_a_xu_nx <= v_xu;
                         if (bool(hk_read) and (not bool(v_r))) then
-                            walker_host0_fault_k_nx <= to_unsigned(6, 8);
-                            walker_host0_flevel_nx <= to_unsigned(1, 3);
-                            walker_host0_st_nx <= FAULT;
+                            null;
                         elsif (bool(hk_write) and (not bool(v_w))) then
-                            walker_host0_fault_k_nx <= to_unsigned(7, 8);
-                            walker_host0_flevel_nx <= to_unsigned(1, 3);
-                            walker_host0_st_nx <= FAULT;
+                            null;
                         elsif (bool(hk_fetch) and (((True and bool(hk_user)) and (not bool(v_xu))) or ((not (True and bool(hk_user))) and (not bool(v_x))))) then
-                            walker_host0_fault_k_nx <= to_unsigned(8, 8);
-                            walker_host0_flevel_nx <= to_unsigned(1, 3);
-                            walker_host0_st_nx <= FAULT;
+                            null;
                         else
                             uw := m_rdata;
                             if bool(hb_EPTP(6)) then
@@ -839,34 +578,24 @@ begin
                                 uw(9) := '1';
                             end if;
                             if (uw /= m_rdata) then
-                                walker_host0_pend_1_nx <= '1';
                                 pending := '1';
                             end if;
-                            walker_host0_se_1_nx <= uw;
-                            walker_host0_sa_1_nx <= walker_host0_ea;
-                            walker_host0_o_level_nx <= to_unsigned(1, 3);
-                            walker_host0_o_pa_nx <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & x_addr(12-1 downto 0));
-                            walker_host0_o_aux_nx <= to_unsigned(0, 3);
                             if (bool(pending) or bool(walker_host0_pend_5) or bool(walker_host0_pend_4) or bool(walker_host0_pend_3) or bool(walker_host0_pend_2) or bool(walker_host0_pend_1)) then
-                                walker_host0_st_nx <= ADREQ;
+                                null;
                             else
                                 if bool(x_table) then
                                     m_valid <= '1';
                                     m_we <= '0';
                                     m_size <= to_unsigned(3, 3);
                                     m_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & x_addr(12-1 downto 0));
-                                    walker_host0_st_nx <= PREAD;
                                 elsif bool(x_update) then
                                     m_valid <= '1';
                                     m_we <= '1';
                                     m_size <= to_unsigned(3, 3);
                                     m_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & x_addr(12-1 downto 0));
                                     m_wdata <= x_wdata;
-                                    walker_host0_st_nx <= PWRITE;
                                 else
-                                    walker_host0_o_status_nx <= to_unsigned(0, 8);
-                                    walker_host0_done_nx <= '1';
-                                    walker_host0_st_nx <= IDLE;
+                                    null;
                                 end if;
                             end if;
                         end if;
@@ -875,211 +604,129 @@ begin
             end if;
         end if;
     elsif (walker_host0_st = FAULT) then
-        walker_host0_o_status_nx <= walker_host0_fault_k;
-        walker_host0_o_level_nx <= walker_host0_flevel;
-        walker_host0_o_aux_nx <= to_unsigned(0, 3);
         rs0 := to_unsigned(0, 6);
         if ((((walker_host0_fault_k(4-1 downto 0) = 2) or (walker_host0_fault_k(4-1 downto 0) = 3)) or (walker_host0_fault_k(4-1 downto 0) = 4)) or (walker_host0_fault_k(4-1 downto 0) = 5)) then
             rs0 := to_unsigned(49, 6);
         else
             rs0 := to_unsigned(48, 6);
         end if;
-        walker_host0_o_r_exit_reason_nx <= unsigned'(to_unsigned(0, 10) & rs0);
-        walker_host0_o_r_qualification_nx <= to_unsigned(0, 64);
-        walker_host0_o_r_qualification_nx(0) <= stdl((not ((((walker_host0_fault_k(4-1 downto 0) = 2) or (walker_host0_fault_k(4-1 downto 0) = 3)) or (walker_host0_fault_k(4-1 downto 0) = 4)) or (walker_host0_fault_k(4-1 downto 0) = 5))) and bool(hk_read));
-        walker_host0_o_r_qualification_nx(1) <= stdl((not ((((walker_host0_fault_k(4-1 downto 0) = 2) or (walker_host0_fault_k(4-1 downto 0) = 3)) or (walker_host0_fault_k(4-1 downto 0) = 4)) or (walker_host0_fault_k(4-1 downto 0) = 5))) and bool(hk_write));
-        walker_host0_o_r_qualification_nx(2) <= stdl((not ((((walker_host0_fault_k(4-1 downto 0) = 2) or (walker_host0_fault_k(4-1 downto 0) = 3)) or (walker_host0_fault_k(4-1 downto 0) = 4)) or (walker_host0_fault_k(4-1 downto 0) = 5))) and bool(hk_fetch));
-        walker_host0_o_r_qualification_nx(3) <= stdl((walker_host0_fault_k > 5) and bool(walker_host0_a_r));
-        walker_host0_o_r_qualification_nx(4) <= stdl((walker_host0_fault_k > 5) and bool(walker_host0_a_w));
-        walker_host0_o_r_qualification_nx(5) <= stdl((walker_host0_fault_k > 5) and bool(walker_host0_a_x));
-        walker_host0_o_r_qualification_nx(6) <= stdl(((walker_host0_fault_k > 5) and True) and bool(walker_host0_a_xu));
-        walker_host0_o_r_gpa_nx <= x_addr;
-        walker_host0_done_nx <= '1';
-        walker_host0_st_nx <= IDLE;
     elsif (walker_host0_st = ADREQ) then
         if bool(walker_host0_pend_5) then
-            walker_host0_pend_5_nx <= '0';
             m_valid <= '1';
             m_we <= '1';
             m_size <= to_unsigned(3, 3);
             m_addr <= walker_host0_sa_5;
             m_wdata <= walker_host0_se_5;
-            walker_host0_st_nx <= ADWAIT;
         elsif bool(walker_host0_pend_4) then
-            walker_host0_pend_4_nx <= '0';
             m_valid <= '1';
             m_we <= '1';
             m_size <= to_unsigned(3, 3);
             m_addr <= walker_host0_sa_4;
             m_wdata <= walker_host0_se_4;
-            walker_host0_st_nx <= ADWAIT;
         elsif bool(walker_host0_pend_3) then
-            walker_host0_pend_3_nx <= '0';
             m_valid <= '1';
             m_we <= '1';
             m_size <= to_unsigned(3, 3);
             m_addr <= walker_host0_sa_3;
             m_wdata <= walker_host0_se_3;
-            walker_host0_st_nx <= ADWAIT;
         elsif bool(walker_host0_pend_2) then
-            walker_host0_pend_2_nx <= '0';
             m_valid <= '1';
             m_we <= '1';
             m_size <= to_unsigned(3, 3);
             m_addr <= walker_host0_sa_2;
             m_wdata <= walker_host0_se_2;
-            walker_host0_st_nx <= ADWAIT;
         elsif bool(walker_host0_pend_1) then
-            walker_host0_pend_1_nx <= '0';
             m_valid <= '1';
             m_we <= '1';
             m_size <= to_unsigned(3, 3);
             m_addr <= walker_host0_sa_1;
             m_wdata <= walker_host0_se_1;
-            walker_host0_st_nx <= ADWAIT;
         else
             if bool(x_table) then
                 m_valid <= '1';
                 m_we <= '0';
                 m_size <= to_unsigned(3, 3);
                 m_addr <= x_pa;
-                walker_host0_st_nx <= PREAD;
             elsif bool(x_update) then
                 m_valid <= '1';
                 m_we <= '1';
                 m_size <= to_unsigned(3, 3);
                 m_addr <= x_pa;
                 m_wdata <= x_wdata;
-                walker_host0_st_nx <= PWRITE;
             else
-                walker_host0_o_status_nx <= to_unsigned(0, 8);
-                walker_host0_done_nx <= '1';
-                walker_host0_st_nx <= IDLE;
+                null;
             end if;
         end if;
     elsif (walker_host0_st = ADWAIT) then
         if bool(m_rvalid) then
             m_we <= '0';
-            walker_host0_st_nx <= ADREQ;
         end if;
     elsif (walker_host0_st = UWAIT) then
         if bool(m_rvalid) then
             m_we <= '0';
-            walker_host0_st_nx <= PROC;
         end if;
     elsif (walker_host0_st = PROC) then
-        walker_host0_le_nx <= walker_host0_le;
         if (walker_host0_lvl = 5) then
             if ((((not bool(walker_host0_le(0))) and (not bool(walker_host0_le(1)))) and (not bool(walker_host0_le(2)))) and (not (True and bool(walker_host0_le(10))))) then
-                walker_host0_fault_k_nx <= to_unsigned(1, 8);
-                walker_host0_flevel_nx <= to_unsigned(5, 3);
-                walker_host0_st_nx <= FAULT;
+                null;
             elsif (bool(walker_host0_le(1)) and (not bool(walker_host0_le(0)))) then
-                walker_host0_fault_k_nx <= to_unsigned(2, 8);
-                walker_host0_flevel_nx <= to_unsigned(5, 3);
-                walker_host0_st_nx <= FAULT;
+                null;
             elsif (((bool(walker_host0_le(2)) and (not bool(walker_host0_le(0)))) and (not bool(walker_host0_le(1)))) and True) then
-                walker_host0_fault_k_nx <= to_unsigned(3, 8);
-                walker_host0_flevel_nx <= to_unsigned(5, 3);
-                walker_host0_st_nx <= FAULT;
+                null;
             elsif ((walker_host0_le and unsigned'("0000000000001111000000000000000000000000000000000000000011111000")) /= 0) then
-                walker_host0_fault_k_nx <= to_unsigned(4, 8);
-                walker_host0_flevel_nx <= to_unsigned(5, 3);
-                walker_host0_st_nx <= FAULT;
+                null;
             else
                 v_r := stdl(bool(walker_host0_a_r) and bool(walker_host0_le(0)));
-                walker_host0_a_r_nx <= v_r;
                 v_w := stdl(bool(walker_host0_a_w) and bool(walker_host0_le(1)));
-                walker_host0_a_w_nx <= v_w;
                 v_x := stdl(bool(walker_host0_a_x) and bool(walker_host0_le(2)));
-                walker_host0_a_x_nx <= v_x;
                 v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
-                walker_host0_a_xu_nx <= v_xu;
                 m_valid <= '1';
                 m_we <= '0';
                 m_size <= to_unsigned(3, 3);
                 m_addr <= (unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
-                walker_host0_ea_nx <= (unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
-                walker_host0_st_nx <= MWAIT;
-                walker_host0_lvl_nx <= to_unsigned(4, 3);
             end if;
         elsif (walker_host0_lvl = 4) then
             if ((((not bool(walker_host0_le(0))) and (not bool(walker_host0_le(1)))) and (not bool(walker_host0_le(2)))) and (not (True and bool(walker_host0_le(10))))) then
-                walker_host0_fault_k_nx <= to_unsigned(1, 8);
-                walker_host0_flevel_nx <= to_unsigned(4, 3);
-                walker_host0_st_nx <= FAULT;
+                null;
             elsif (bool(walker_host0_le(1)) and (not bool(walker_host0_le(0)))) then
-                walker_host0_fault_k_nx <= to_unsigned(2, 8);
-                walker_host0_flevel_nx <= to_unsigned(4, 3);
-                walker_host0_st_nx <= FAULT;
+                null;
             elsif (((bool(walker_host0_le(2)) and (not bool(walker_host0_le(0)))) and (not bool(walker_host0_le(1)))) and True) then
-                walker_host0_fault_k_nx <= to_unsigned(3, 8);
-                walker_host0_flevel_nx <= to_unsigned(4, 3);
-                walker_host0_st_nx <= FAULT;
+                null;
             elsif ((walker_host0_le and unsigned'("0000000000001111000000000000000000000000000000000000000011111000")) /= 0) then
-                walker_host0_fault_k_nx <= to_unsigned(4, 8);
-                walker_host0_flevel_nx <= to_unsigned(4, 3);
-                walker_host0_st_nx <= FAULT;
+                null;
             else
                 v_r := stdl(bool(walker_host0_a_r) and bool(walker_host0_le(0)));
-                walker_host0_a_r_nx <= v_r;
                 v_w := stdl(bool(walker_host0_a_w) and bool(walker_host0_le(1)));
-                walker_host0_a_w_nx <= v_w;
                 v_x := stdl(bool(walker_host0_a_x) and bool(walker_host0_le(2)));
-                walker_host0_a_x_nx <= v_x;
                 v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
-                walker_host0_a_xu_nx <= v_xu;
                 m_valid <= '1';
                 m_we <= '0';
                 m_size <= to_unsigned(3, 3);
                 m_addr <= (unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(39-1 downto 30) & to_unsigned(0, 3)));
-                walker_host0_ea_nx <= (unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(39-1 downto 30) & to_unsigned(0, 3)));
-                walker_host0_st_nx <= MWAIT;
-                walker_host0_lvl_nx <= to_unsigned(3, 3);
             end if;
         elsif (walker_host0_lvl = 3) then
             if (bool(walker_host0_le(7)) and True) then
                 if ((((not bool(walker_host0_le(0))) and (not bool(walker_host0_le(1)))) and (not bool(walker_host0_le(2)))) and (not (True and bool(walker_host0_le(10))))) then
-                    walker_host0_fault_k_nx <= to_unsigned(1, 8);
-                    walker_host0_flevel_nx <= to_unsigned(3, 3);
-                    walker_host0_st_nx <= FAULT;
+                    null;
                 elsif (bool(walker_host0_le(1)) and (not bool(walker_host0_le(0)))) then
-                    walker_host0_fault_k_nx <= to_unsigned(2, 8);
-                    walker_host0_flevel_nx <= to_unsigned(3, 3);
-                    walker_host0_st_nx <= FAULT;
+                    null;
                 elsif (((bool(walker_host0_le(2)) and (not bool(walker_host0_le(0)))) and (not bool(walker_host0_le(1)))) and True) then
-                    walker_host0_fault_k_nx <= to_unsigned(3, 8);
-                    walker_host0_flevel_nx <= to_unsigned(3, 3);
-                    walker_host0_st_nx <= FAULT;
+                    null;
                 elsif ((walker_host0_le and unsigned'("0000000000001111000000000000000000111111111111111111000000000000")) /= 0) then
-                    walker_host0_fault_k_nx <= to_unsigned(4, 8);
-                    walker_host0_flevel_nx <= to_unsigned(3, 3);
-                    walker_host0_st_nx <= FAULT;
+                    null;
                 elsif (((walker_host0_le(6-1 downto 3) = 2) or (walker_host0_le(6-1 downto 3) = 3)) or (walker_host0_le(6-1 downto 3) = 7)) then
-                    walker_host0_fault_k_nx <= to_unsigned(5, 8);
-                    walker_host0_flevel_nx <= to_unsigned(3, 3);
-                    walker_host0_st_nx <= FAULT;
+                    null;
                 else
                     v_r := stdl(bool(walker_host0_a_r) and bool(walker_host0_le(0)));
-                    walker_host0_a_r_nx <= v_r;
                     v_w := stdl(bool(walker_host0_a_w) and bool(walker_host0_le(1)));
-                    walker_host0_a_w_nx <= v_w;
                     v_x := stdl(bool(walker_host0_a_x) and bool(walker_host0_le(2)));
-                    walker_host0_a_x_nx <= v_x;
                     v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
-                    walker_host0_a_xu_nx <= v_xu;
                     if (bool(hk_read) and (not bool(v_r))) then
-                        walker_host0_fault_k_nx <= to_unsigned(6, 8);
-                        walker_host0_flevel_nx <= to_unsigned(3, 3);
-                        walker_host0_st_nx <= FAULT;
+                        null;
                     elsif (bool(hk_write) and (not bool(v_w))) then
-                        walker_host0_fault_k_nx <= to_unsigned(7, 8);
-                        walker_host0_flevel_nx <= to_unsigned(3, 3);
-                        walker_host0_st_nx <= FAULT;
+                        null;
                     elsif (bool(hk_fetch) and (((True and bool(hk_user)) and (not bool(v_xu))) or ((not (True and bool(hk_user))) and (not bool(v_x))))) then
-                        walker_host0_fault_k_nx <= to_unsigned(8, 8);
-                        walker_host0_flevel_nx <= to_unsigned(3, 3);
-                        walker_host0_st_nx <= FAULT;
+                        null;
                     else
                         uw := walker_host0_le;
                         if bool(hb_EPTP(6)) then
@@ -1089,116 +736,71 @@ begin
                             uw(9) := '1';
                         end if;
                         if (uw /= walker_host0_le) then
-                            walker_host0_pend_3_nx <= '1';
                             pending := '1';
                         end if;
-                        walker_host0_se_3_nx <= uw;
-                        walker_host0_sa_3_nx <= walker_host0_ea;
-                        walker_host0_o_level_nx <= to_unsigned(3, 3);
-                        walker_host0_o_pa_nx <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 30) & x_addr(30-1 downto 0));
-                        walker_host0_o_aux_nx <= to_unsigned(0, 3);
                         if (bool(pending) or bool(walker_host0_pend_5) or bool(walker_host0_pend_4) or bool(walker_host0_pend_3) or bool(walker_host0_pend_2) or bool(walker_host0_pend_1)) then
-                            walker_host0_st_nx <= ADREQ;
+                            null;
                         else
                             if bool(x_table) then
                                 m_valid <= '1';
                                 m_we <= '0';
                                 m_size <= to_unsigned(3, 3);
                                 m_addr <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 30) & x_addr(30-1 downto 0));
-                                walker_host0_st_nx <= PREAD;
                             elsif bool(x_update) then
                                 m_valid <= '1';
                                 m_we <= '1';
                                 m_size <= to_unsigned(3, 3);
                                 m_addr <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 30) & x_addr(30-1 downto 0));
                                 m_wdata <= x_wdata;
-                                walker_host0_st_nx <= PWRITE;
                             else
-                                walker_host0_o_status_nx <= to_unsigned(0, 8);
-                                walker_host0_done_nx <= '1';
-                                walker_host0_st_nx <= IDLE;
+                                null;
                             end if;
                         end if;
                     end if;
                 end if;
             else
                 if ((((not bool(walker_host0_le(0))) and (not bool(walker_host0_le(1)))) and (not bool(walker_host0_le(2)))) and (not (True and bool(walker_host0_le(10))))) then
-                    walker_host0_fault_k_nx <= to_unsigned(1, 8);
-                    walker_host0_flevel_nx <= to_unsigned(3, 3);
-                    walker_host0_st_nx <= FAULT;
+                    null;
                 elsif (bool(walker_host0_le(1)) and (not bool(walker_host0_le(0)))) then
-                    walker_host0_fault_k_nx <= to_unsigned(2, 8);
-                    walker_host0_flevel_nx <= to_unsigned(3, 3);
-                    walker_host0_st_nx <= FAULT;
+                    null;
                 elsif (((bool(walker_host0_le(2)) and (not bool(walker_host0_le(0)))) and (not bool(walker_host0_le(1)))) and True) then
-                    walker_host0_fault_k_nx <= to_unsigned(3, 8);
-                    walker_host0_flevel_nx <= to_unsigned(3, 3);
-                    walker_host0_st_nx <= FAULT;
+                    null;
                 elsif (((walker_host0_le and unsigned'("0000000000001111000000000000000000000000000000000000000001111000")) /= 0) or (False and ((walker_host0_le and to_unsigned(128, 64)) /= 0))) then
-                    walker_host0_fault_k_nx <= to_unsigned(4, 8);
-                    walker_host0_flevel_nx <= to_unsigned(3, 3);
-                    walker_host0_st_nx <= FAULT;
+                    null;
                 else
                     v_r := stdl(bool(walker_host0_a_r) and bool(walker_host0_le(0)));
-                    walker_host0_a_r_nx <= v_r;
                     v_w := stdl(bool(walker_host0_a_w) and bool(walker_host0_le(1)));
-                    walker_host0_a_w_nx <= v_w;
                     v_x := stdl(bool(walker_host0_a_x) and bool(walker_host0_le(2)));
-                    walker_host0_a_x_nx <= v_x;
                     v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
-                    walker_host0_a_xu_nx <= v_xu;
                     m_valid <= '1';
                     m_we <= '0';
                     m_size <= to_unsigned(3, 3);
                     m_addr <= (unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(30-1 downto 21) & to_unsigned(0, 3)));
-                    walker_host0_ea_nx <= (unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(30-1 downto 21) & to_unsigned(0, 3)));
-                    walker_host0_st_nx <= MWAIT;
-                    walker_host0_lvl_nx <= to_unsigned(2, 3);
                 end if;
             end if;
         elsif (walker_host0_lvl = 2) then
             if bool(walker_host0_le(7)) then
                 if ((((not bool(walker_host0_le(0))) and (not bool(walker_host0_le(1)))) and (not bool(walker_host0_le(2)))) and (not (True and bool(walker_host0_le(10))))) then
-                    walker_host0_fault_k_nx <= to_unsigned(1, 8);
-                    walker_host0_flevel_nx <= to_unsigned(2, 3);
-                    walker_host0_st_nx <= FAULT;
+                    null;
                 elsif (bool(walker_host0_le(1)) and (not bool(walker_host0_le(0)))) then
-                    walker_host0_fault_k_nx <= to_unsigned(2, 8);
-                    walker_host0_flevel_nx <= to_unsigned(2, 3);
-                    walker_host0_st_nx <= FAULT;
+                    null;
                 elsif (((bool(walker_host0_le(2)) and (not bool(walker_host0_le(0)))) and (not bool(walker_host0_le(1)))) and True) then
-                    walker_host0_fault_k_nx <= to_unsigned(3, 8);
-                    walker_host0_flevel_nx <= to_unsigned(2, 3);
-                    walker_host0_st_nx <= FAULT;
+                    null;
                 elsif ((walker_host0_le and unsigned'("0000000000001111000000000000000000000000000111111111000000000000")) /= 0) then
-                    walker_host0_fault_k_nx <= to_unsigned(4, 8);
-                    walker_host0_flevel_nx <= to_unsigned(2, 3);
-                    walker_host0_st_nx <= FAULT;
+                    null;
                 elsif (((walker_host0_le(6-1 downto 3) = 2) or (walker_host0_le(6-1 downto 3) = 3)) or (walker_host0_le(6-1 downto 3) = 7)) then
-                    walker_host0_fault_k_nx <= to_unsigned(5, 8);
-                    walker_host0_flevel_nx <= to_unsigned(2, 3);
-                    walker_host0_st_nx <= FAULT;
+                    null;
                 else
                     v_r := stdl(bool(walker_host0_a_r) and bool(walker_host0_le(0)));
-                    walker_host0_a_r_nx <= v_r;
                     v_w := stdl(bool(walker_host0_a_w) and bool(walker_host0_le(1)));
-                    walker_host0_a_w_nx <= v_w;
                     v_x := stdl(bool(walker_host0_a_x) and bool(walker_host0_le(2)));
-                    walker_host0_a_x_nx <= v_x;
                     v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
-                    walker_host0_a_xu_nx <= v_xu;
                     if (bool(hk_read) and (not bool(v_r))) then
-                        walker_host0_fault_k_nx <= to_unsigned(6, 8);
-                        walker_host0_flevel_nx <= to_unsigned(2, 3);
-                        walker_host0_st_nx <= FAULT;
+                        null;
                     elsif (bool(hk_write) and (not bool(v_w))) then
-                        walker_host0_fault_k_nx <= to_unsigned(7, 8);
-                        walker_host0_flevel_nx <= to_unsigned(2, 3);
-                        walker_host0_st_nx <= FAULT;
+                        null;
                     elsif (bool(hk_fetch) and (((True and bool(hk_user)) and (not bool(v_xu))) or ((not (True and bool(hk_user))) and (not bool(v_x))))) then
-                        walker_host0_fault_k_nx <= to_unsigned(8, 8);
-                        walker_host0_flevel_nx <= to_unsigned(2, 3);
-                        walker_host0_st_nx <= FAULT;
+                        null;
                     else
                         uw := walker_host0_le;
                         if bool(hb_EPTP(6)) then
@@ -1208,115 +810,70 @@ begin
                             uw(9) := '1';
                         end if;
                         if (uw /= walker_host0_le) then
-                            walker_host0_pend_2_nx <= '1';
                             pending := '1';
                         end if;
-                        walker_host0_se_2_nx <= uw;
-                        walker_host0_sa_2_nx <= walker_host0_ea;
-                        walker_host0_o_level_nx <= to_unsigned(2, 3);
-                        walker_host0_o_pa_nx <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 21) & x_addr(21-1 downto 0));
-                        walker_host0_o_aux_nx <= to_unsigned(0, 3);
                         if (bool(pending) or bool(walker_host0_pend_5) or bool(walker_host0_pend_4) or bool(walker_host0_pend_3) or bool(walker_host0_pend_2) or bool(walker_host0_pend_1)) then
-                            walker_host0_st_nx <= ADREQ;
+                            null;
                         else
                             if bool(x_table) then
                                 m_valid <= '1';
                                 m_we <= '0';
                                 m_size <= to_unsigned(3, 3);
                                 m_addr <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 21) & x_addr(21-1 downto 0));
-                                walker_host0_st_nx <= PREAD;
                             elsif bool(x_update) then
                                 m_valid <= '1';
                                 m_we <= '1';
                                 m_size <= to_unsigned(3, 3);
                                 m_addr <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 21) & x_addr(21-1 downto 0));
                                 m_wdata <= x_wdata;
-                                walker_host0_st_nx <= PWRITE;
                             else
-                                walker_host0_o_status_nx <= to_unsigned(0, 8);
-                                walker_host0_done_nx <= '1';
-                                walker_host0_st_nx <= IDLE;
+                                null;
                             end if;
                         end if;
                     end if;
                 end if;
             else
                 if ((((not bool(walker_host0_le(0))) and (not bool(walker_host0_le(1)))) and (not bool(walker_host0_le(2)))) and (not (True and bool(walker_host0_le(10))))) then
-                    walker_host0_fault_k_nx <= to_unsigned(1, 8);
-                    walker_host0_flevel_nx <= to_unsigned(2, 3);
-                    walker_host0_st_nx <= FAULT;
+                    null;
                 elsif (bool(walker_host0_le(1)) and (not bool(walker_host0_le(0)))) then
-                    walker_host0_fault_k_nx <= to_unsigned(2, 8);
-                    walker_host0_flevel_nx <= to_unsigned(2, 3);
-                    walker_host0_st_nx <= FAULT;
+                    null;
                 elsif (((bool(walker_host0_le(2)) and (not bool(walker_host0_le(0)))) and (not bool(walker_host0_le(1)))) and True) then
-                    walker_host0_fault_k_nx <= to_unsigned(3, 8);
-                    walker_host0_flevel_nx <= to_unsigned(2, 3);
-                    walker_host0_st_nx <= FAULT;
+                    null;
                 elsif ((walker_host0_le and unsigned'("0000000000001111000000000000000000000000000000000000000001111000")) /= 0) then
-                    walker_host0_fault_k_nx <= to_unsigned(4, 8);
-                    walker_host0_flevel_nx <= to_unsigned(2, 3);
-                    walker_host0_st_nx <= FAULT;
+                    null;
                 else
                     v_r := stdl(bool(walker_host0_a_r) and bool(walker_host0_le(0)));
-                    walker_host0_a_r_nx <= v_r;
                     v_w := stdl(bool(walker_host0_a_w) and bool(walker_host0_le(1)));
-                    walker_host0_a_w_nx <= v_w;
                     v_x := stdl(bool(walker_host0_a_x) and bool(walker_host0_le(2)));
-                    walker_host0_a_x_nx <= v_x;
                     v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
-                    walker_host0_a_xu_nx <= v_xu;
                     m_valid <= '1';
                     m_we <= '0';
                     m_size <= to_unsigned(3, 3);
                     m_addr <= (unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(21-1 downto 12) & to_unsigned(0, 3)));
-                    walker_host0_ea_nx <= (unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(21-1 downto 12) & to_unsigned(0, 3)));
-                    walker_host0_st_nx <= MWAIT;
-                    walker_host0_lvl_nx <= to_unsigned(1, 3);
                 end if;
             end if;
         elsif (walker_host0_lvl = 1) then
             if ((((not bool(walker_host0_le(0))) and (not bool(walker_host0_le(1)))) and (not bool(walker_host0_le(2)))) and (not (True and bool(walker_host0_le(10))))) then
-                walker_host0_fault_k_nx <= to_unsigned(1, 8);
-                walker_host0_flevel_nx <= to_unsigned(1, 3);
-                walker_host0_st_nx <= FAULT;
+                null;
             elsif (bool(walker_host0_le(1)) and (not bool(walker_host0_le(0)))) then
-                walker_host0_fault_k_nx <= to_unsigned(2, 8);
-                walker_host0_flevel_nx <= to_unsigned(1, 3);
-                walker_host0_st_nx <= FAULT;
+                null;
             elsif (((bool(walker_host0_le(2)) and (not bool(walker_host0_le(0)))) and (not bool(walker_host0_le(1)))) and True) then
-                walker_host0_fault_k_nx <= to_unsigned(3, 8);
-                walker_host0_flevel_nx <= to_unsigned(1, 3);
-                walker_host0_st_nx <= FAULT;
+                null;
             elsif ((walker_host0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) then
-                walker_host0_fault_k_nx <= to_unsigned(4, 8);
-                walker_host0_flevel_nx <= to_unsigned(1, 3);
-                walker_host0_st_nx <= FAULT;
+                null;
             elsif (((walker_host0_le(6-1 downto 3) = 2) or (walker_host0_le(6-1 downto 3) = 3)) or (walker_host0_le(6-1 downto 3) = 7)) then
-                walker_host0_fault_k_nx <= to_unsigned(5, 8);
-                walker_host0_flevel_nx <= to_unsigned(1, 3);
-                walker_host0_st_nx <= FAULT;
+                null;
             else
                 v_r := stdl(bool(walker_host0_a_r) and bool(walker_host0_le(0)));
-                walker_host0_a_r_nx <= v_r;
                 v_w := stdl(bool(walker_host0_a_w) and bool(walker_host0_le(1)));
-                walker_host0_a_w_nx <= v_w;
                 v_x := stdl(bool(walker_host0_a_x) and bool(walker_host0_le(2)));
-                walker_host0_a_x_nx <= v_x;
                 v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
-                walker_host0_a_xu_nx <= v_xu;
                 if (bool(hk_read) and (not bool(v_r))) then
-                    walker_host0_fault_k_nx <= to_unsigned(6, 8);
-                    walker_host0_flevel_nx <= to_unsigned(1, 3);
-                    walker_host0_st_nx <= FAULT;
+                    null;
                 elsif (bool(hk_write) and (not bool(v_w))) then
-                    walker_host0_fault_k_nx <= to_unsigned(7, 8);
-                    walker_host0_flevel_nx <= to_unsigned(1, 3);
-                    walker_host0_st_nx <= FAULT;
+                    null;
                 elsif (bool(hk_fetch) and (((True and bool(hk_user)) and (not bool(v_xu))) or ((not (True and bool(hk_user))) and (not bool(v_x))))) then
-                    walker_host0_fault_k_nx <= to_unsigned(8, 8);
-                    walker_host0_flevel_nx <= to_unsigned(1, 3);
-                    walker_host0_st_nx <= FAULT;
+                    null;
                 else
                     uw := walker_host0_le;
                     if bool(hb_EPTP(6)) then
@@ -1326,34 +883,24 @@ begin
                         uw(9) := '1';
                     end if;
                     if (uw /= walker_host0_le) then
-                        walker_host0_pend_1_nx <= '1';
                         pending := '1';
                     end if;
-                    walker_host0_se_1_nx <= uw;
-                    walker_host0_sa_1_nx <= walker_host0_ea;
-                    walker_host0_o_level_nx <= to_unsigned(1, 3);
-                    walker_host0_o_pa_nx <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & x_addr(12-1 downto 0));
-                    walker_host0_o_aux_nx <= to_unsigned(0, 3);
                     if (bool(pending) or bool(walker_host0_pend_5) or bool(walker_host0_pend_4) or bool(walker_host0_pend_3) or bool(walker_host0_pend_2) or bool(walker_host0_pend_1)) then
-                        walker_host0_st_nx <= ADREQ;
+                        null;
                     else
                         if bool(x_table) then
                             m_valid <= '1';
                             m_we <= '0';
                             m_size <= to_unsigned(3, 3);
                             m_addr <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & x_addr(12-1 downto 0));
-                            walker_host0_st_nx <= PREAD;
                         elsif bool(x_update) then
                             m_valid <= '1';
                             m_we <= '1';
                             m_size <= to_unsigned(3, 3);
                             m_addr <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & x_addr(12-1 downto 0));
                             m_wdata <= x_wdata;
-                            walker_host0_st_nx <= PWRITE;
                         else
-                            walker_host0_o_status_nx <= to_unsigned(0, 8);
-                            walker_host0_done_nx <= '1';
-                            walker_host0_st_nx <= IDLE;
+                            null;
                         end if;
                     end if;
                 end if;
@@ -1364,16 +911,22 @@ begin
     elsif (walker_host0_st = PWRITE) then
         if bool(m_rvalid) then
             m_we <= '0';
-            walker_host0_o_status_nx <= to_unsigned(0, 8);
-            walker_host0_done_nx <= '1';
-            walker_host0_st_nx <= IDLE;
         end if;
     else
-        walker_host0_st_nx <= IDLE;
+        null;
     end if;
 end process walker_host0_logic;
 
 walker_host0_fsm: process (clk) is
+    variable pending: std_logic;
+    variable uw: unsigned(63 downto 0);
+    variable used: std_logic;
+    variable uok: std_logic;
+    variable v_r: std_logic;
+    variable v_w: std_logic;
+    variable v_x: std_logic;
+    variable v_xu: std_logic;
+    variable rs0: unsigned(5 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
@@ -1412,47 +965,951 @@ begin
             walker_host0_se_3 <= to_unsigned(0, 64);
             walker_host0_st <= IDLE;
         else
-            x_done <= walker_host0_done_nx;
-            x_status <= walker_host0_o_status_nx;
-            walker_host0_st <= walker_host0_st_nx;
-            x_level <= walker_host0_o_level_nx;
-            x_aux <= walker_host0_o_aux_nx;
-            x_pa <= walker_host0_o_pa_nx;
-            walker_host0_a_r <= walker_host0_a_r_nx;
-            walker_host0_a_w <= walker_host0_a_w_nx;
-            walker_host0_a_x <= walker_host0_a_x_nx;
-            walker_host0_a_xu <= walker_host0_a_xu_nx;
-            walker_host0_pend_5 <= walker_host0_pend_5_nx;
-            walker_host0_pend_4 <= walker_host0_pend_4_nx;
-            walker_host0_pend_3 <= walker_host0_pend_3_nx;
-            walker_host0_pend_2 <= walker_host0_pend_2_nx;
-            walker_host0_pend_1 <= walker_host0_pend_1_nx;
-            walker_host0_ea <= walker_host0_ea_nx;
-            walker_host0_lvl <= walker_host0_lvl_nx;
-            walker_host0_le <= walker_host0_le_nx;
-            walker_host0_fault_k <= walker_host0_fault_k_nx;
-            walker_host0_flevel <= walker_host0_flevel_nx;
-            walker_host0_se_3 <= walker_host0_se_3_nx;
-            walker_host0_sa_3 <= walker_host0_sa_3_nx;
-            walker_host0_se_2 <= walker_host0_se_2_nx;
-            walker_host0_sa_2 <= walker_host0_sa_2_nx;
-            walker_host0_se_1 <= walker_host0_se_1_nx;
-            walker_host0_sa_1 <= walker_host0_sa_1_nx;
-            h_r_exit_reason <= walker_host0_o_r_exit_reason_nx;
-            h_r_qualification <= walker_host0_o_r_qualification_nx;
-            h_r_gpa <= walker_host0_o_r_gpa_nx;
             walker_host0_m_valid_h <= stdl(bool(m_valid) and (not bool(m_ready)));
             walker_host0_m_we_h <= m_we;
             walker_host0_m_size_h <= m_size;
             walker_host0_m_addr_h <= m_addr;
             walker_host0_m_wdata_h <= m_wdata;
+            pending := '0';
+            uw := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            used := '0';
+            uok := '0';
+            v_r := '0';
+            v_w := '0';
+            v_x := '0';
+            v_xu := '0';
+            if bool(x_done) then
+                x_done <= '0';
+            end if;
+            if ((walker_host0_st = IDLE) or ((walker_host0_st = PREAD) and bool(m_rvalid))) then
+                if (walker_host0_st = PREAD) then
+                    x_status <= to_unsigned(0, 8);
+                    walker_host0_st <= IDLE;
+                end if;
+                if bool(x_valid) then
+                    if bool(x_pwrite) then
+                        walker_host0_st <= PWRITE;
+                    else
+                        if bool(x_off) then
+                            x_level <= to_unsigned(7, 3);
+                            x_aux <= to_unsigned(0, 3);
+                            x_pa <= x_addr;
+                            if bool(x_table) then
+                                walker_host0_st <= PREAD;
+                            elsif bool(x_update) then
+                                walker_host0_st <= PWRITE;
+                            else
+                                x_status <= to_unsigned(0, 8);
+                                x_done <= '1';
+                                walker_host0_st <= IDLE;
+                            end if;
+                        else
+                            walker_host0_a_r <= '1';
+                            walker_host0_a_w <= '1';
+                            walker_host0_a_x <= '1';
+                            walker_host0_a_xu <= '1';
+                            walker_host0_pend_5 <= '0';
+                            walker_host0_pend_4 <= '0';
+                            walker_host0_pend_3 <= '0';
+                            walker_host0_pend_2 <= '0';
+                            walker_host0_pend_1 <= '0';
+                            if ((hb_EPTP(6-1 downto 3) = 4) and True) then
+                                walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & hb_EPTP(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                                walker_host0_st <= MWAIT;
+                                walker_host0_lvl <= to_unsigned(5, 3);
+                            else
+                                walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & hb_EPTP(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                                walker_host0_st <= MWAIT;
+                                walker_host0_lvl <= to_unsigned(4, 3);
+                            end if;
+                        end if;
+                    end if;
+                end if;
+            elsif (walker_host0_st = MWAIT) then
+                if bool(m_rvalid) then
+                    used := '0';
+                    if (walker_host0_lvl = 5) then
+                        uok := '1';
+                        if ((((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) and (not bool(m_rdata(2)))) and (not (True and bool(m_rdata(10))))) then
+                            uok := '0';
+                        end if;
+                        if (bool(m_rdata(1)) and (not bool(m_rdata(0)))) then
+                            uok := '0';
+                        end if;
+                        if (((bool(m_rdata(2)) and (not bool(m_rdata(0)))) and (not bool(m_rdata(1)))) and True) then
+                            uok := '0';
+                        end if;
+                        if ((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000011111000")) /= 0) then
+                            uok := '0';
+                        end if;
+                        if bool(uok) then
+                            uw := m_rdata;
+                            if bool(hb_EPTP(6)) then
+                                uw(8) := '1';
+                            end if;
+                            if (uw /= m_rdata) then
+                                used := '1';
+                            end if;
+                        end if;
+                    end if;
+                    if (walker_host0_lvl = 4) then
+                        uok := '1';
+                        if ((((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) and (not bool(m_rdata(2)))) and (not (True and bool(m_rdata(10))))) then
+                            uok := '0';
+                        end if;
+                        if (bool(m_rdata(1)) and (not bool(m_rdata(0)))) then
+                            uok := '0';
+                        end if;
+                        if (((bool(m_rdata(2)) and (not bool(m_rdata(0)))) and (not bool(m_rdata(1)))) and True) then
+                            uok := '0';
+                        end if;
+                        if ((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000011111000")) /= 0) then
+                            uok := '0';
+                        end if;
+                        if bool(uok) then
+                            uw := m_rdata;
+                            if bool(hb_EPTP(6)) then
+                                uw(8) := '1';
+                            end if;
+                            if (uw /= m_rdata) then
+                                used := '1';
+                            end if;
+                        end if;
+                    end if;
+                    if (walker_host0_lvl = 3) then
+                        if (bool(m_rdata(7)) and True) then
+                            null;
+                        else
+                            uok := '1';
+                            if ((((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) and (not bool(m_rdata(2)))) and (not (True and bool(m_rdata(10))))) then
+                                uok := '0';
+                            end if;
+                            if (bool(m_rdata(1)) and (not bool(m_rdata(0)))) then
+                                uok := '0';
+                            end if;
+                            if (((bool(m_rdata(2)) and (not bool(m_rdata(0)))) and (not bool(m_rdata(1)))) and True) then
+                                uok := '0';
+                            end if;
+                            if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000001111000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                                uok := '0';
+                            end if;
+                            if bool(uok) then
+                                uw := m_rdata;
+                                if bool(hb_EPTP(6)) then
+                                    uw(8) := '1';
+                                end if;
+                                if (uw /= m_rdata) then
+                                    used := '1';
+                                end if;
+                            end if;
+                        end if;
+                    end if;
+                    if (walker_host0_lvl = 2) then
+                        if bool(m_rdata(7)) then
+                            null;
+                        else
+                            uok := '1';
+                            if ((((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) and (not bool(m_rdata(2)))) and (not (True and bool(m_rdata(10))))) then
+                                uok := '0';
+                            end if;
+                            if (bool(m_rdata(1)) and (not bool(m_rdata(0)))) then
+                                uok := '0';
+                            end if;
+                            if (((bool(m_rdata(2)) and (not bool(m_rdata(0)))) and (not bool(m_rdata(1)))) and True) then
+                                uok := '0';
+                            end if;
+                            if ((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000001111000")) /= 0) then
+                                uok := '0';
+                            end if;
+                            if bool(uok) then
+                                uw := m_rdata;
+                                if bool(hb_EPTP(6)) then
+                                    uw(8) := '1';
+                                end if;
+                                if (uw /= m_rdata) then
+                                    used := '1';
+                                end if;
+                            end if;
+                        end if;
+                    end if;
+                    if bool(used) then
+                        walker_host0_le <= uw;
+                        walker_host0_st <= UWAIT;
+                    else
+                        walker_host0_le <= m_rdata;
+                        if (walker_host0_lvl = 5) then
+                            if ((((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) and (not bool(m_rdata(2)))) and (not (True and bool(m_rdata(10))))) then
+                                walker_host0_fault_k <= to_unsigned(1, 8);
+                                walker_host0_flevel <= to_unsigned(5, 3);
+                                walker_host0_st <= FAULT;
+                            elsif (bool(m_rdata(1)) and (not bool(m_rdata(0)))) then
+                                walker_host0_fault_k <= to_unsigned(2, 8);
+                                walker_host0_flevel <= to_unsigned(5, 3);
+                                walker_host0_st <= FAULT;
+                            elsif (((bool(m_rdata(2)) and (not bool(m_rdata(0)))) and (not bool(m_rdata(1)))) and True) then
+                                walker_host0_fault_k <= to_unsigned(3, 8);
+                                walker_host0_flevel <= to_unsigned(5, 3);
+                                walker_host0_st <= FAULT;
+                            elsif ((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000011111000")) /= 0) then
+                                walker_host0_fault_k <= to_unsigned(4, 8);
+                                walker_host0_flevel <= to_unsigned(5, 3);
+                                walker_host0_st <= FAULT;
+                            else
+                                v_r := stdl(bool(walker_host0_a_r) and bool(m_rdata(0)));
+                                walker_host0_a_r <= v_r;
+                                v_w := stdl(bool(walker_host0_a_w) and bool(m_rdata(1)));
+                                walker_host0_a_w <= v_w;
+                                v_x := stdl(bool(walker_host0_a_x) and bool(m_rdata(2)));
+                                walker_host0_a_x <= v_x;
+                                v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
+                                walker_host0_a_xu <= v_xu;
+                                walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                                walker_host0_st <= MWAIT;
+                                walker_host0_lvl <= to_unsigned(4, 3);
+                            end if;
+                        elsif (walker_host0_lvl = 4) then
+                            if ((((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) and (not bool(m_rdata(2)))) and (not (True and bool(m_rdata(10))))) then
+                                walker_host0_fault_k <= to_unsigned(1, 8);
+                                walker_host0_flevel <= to_unsigned(4, 3);
+                                walker_host0_st <= FAULT;
+                            elsif (bool(m_rdata(1)) and (not bool(m_rdata(0)))) then
+                                walker_host0_fault_k <= to_unsigned(2, 8);
+                                walker_host0_flevel <= to_unsigned(4, 3);
+                                walker_host0_st <= FAULT;
+                            elsif (((bool(m_rdata(2)) and (not bool(m_rdata(0)))) and (not bool(m_rdata(1)))) and True) then
+                                walker_host0_fault_k <= to_unsigned(3, 8);
+                                walker_host0_flevel <= to_unsigned(4, 3);
+                                walker_host0_st <= FAULT;
+                            elsif ((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000011111000")) /= 0) then
+                                walker_host0_fault_k <= to_unsigned(4, 8);
+                                walker_host0_flevel <= to_unsigned(4, 3);
+                                walker_host0_st <= FAULT;
+                            else
+                                v_r := stdl(bool(walker_host0_a_r) and bool(m_rdata(0)));
+                                walker_host0_a_r <= v_r;
+                                v_w := stdl(bool(walker_host0_a_w) and bool(m_rdata(1)));
+                                walker_host0_a_w <= v_w;
+                                v_x := stdl(bool(walker_host0_a_x) and bool(m_rdata(2)));
+                                walker_host0_a_x <= v_x;
+                                v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
+                                walker_host0_a_xu <= v_xu;
+                                walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                                walker_host0_st <= MWAIT;
+                                walker_host0_lvl <= to_unsigned(3, 3);
+                            end if;
+                        elsif (walker_host0_lvl = 3) then
+                            if (bool(m_rdata(7)) and True) then
+                                if ((((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) and (not bool(m_rdata(2)))) and (not (True and bool(m_rdata(10))))) then
+                                    walker_host0_fault_k <= to_unsigned(1, 8);
+                                    walker_host0_flevel <= to_unsigned(3, 3);
+                                    walker_host0_st <= FAULT;
+                                elsif (bool(m_rdata(1)) and (not bool(m_rdata(0)))) then
+                                    walker_host0_fault_k <= to_unsigned(2, 8);
+                                    walker_host0_flevel <= to_unsigned(3, 3);
+                                    walker_host0_st <= FAULT;
+                                elsif (((bool(m_rdata(2)) and (not bool(m_rdata(0)))) and (not bool(m_rdata(1)))) and True) then
+                                    walker_host0_fault_k <= to_unsigned(3, 8);
+                                    walker_host0_flevel <= to_unsigned(3, 3);
+                                    walker_host0_st <= FAULT;
+                                elsif ((m_rdata and unsigned'("0000000000001111000000000000000000111111111111111111000000000000")) /= 0) then
+                                    walker_host0_fault_k <= to_unsigned(4, 8);
+                                    walker_host0_flevel <= to_unsigned(3, 3);
+                                    walker_host0_st <= FAULT;
+                                elsif (((m_rdata(6-1 downto 3) = 2) or (m_rdata(6-1 downto 3) = 3)) or (m_rdata(6-1 downto 3) = 7)) then
+                                    walker_host0_fault_k <= to_unsigned(5, 8);
+                                    walker_host0_flevel <= to_unsigned(3, 3);
+                                    walker_host0_st <= FAULT;
+                                else
+                                    v_r := stdl(bool(walker_host0_a_r) and bool(m_rdata(0)));
+                                    walker_host0_a_r <= v_r;
+                                    v_w := stdl(bool(walker_host0_a_w) and bool(m_rdata(1)));
+                                    walker_host0_a_w <= v_w;
+                                    v_x := stdl(bool(walker_host0_a_x) and bool(m_rdata(2)));
+                                    walker_host0_a_x <= v_x;
+                                    v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
+                                    walker_host0_a_xu <= v_xu;
+                                    if (bool(hk_read) and (not bool(v_r))) then
+                                        walker_host0_fault_k <= to_unsigned(6, 8);
+                                        walker_host0_flevel <= to_unsigned(3, 3);
+                                        walker_host0_st <= FAULT;
+                                    elsif (bool(hk_write) and (not bool(v_w))) then
+                                        walker_host0_fault_k <= to_unsigned(7, 8);
+                                        walker_host0_flevel <= to_unsigned(3, 3);
+                                        walker_host0_st <= FAULT;
+                                    elsif (bool(hk_fetch) and (((True and bool(hk_user)) and (not bool(v_xu))) or ((not (True and bool(hk_user))) and (not bool(v_x))))) then
+                                        walker_host0_fault_k <= to_unsigned(8, 8);
+                                        walker_host0_flevel <= to_unsigned(3, 3);
+                                        walker_host0_st <= FAULT;
+                                    else
+                                        uw := m_rdata;
+                                        if bool(hb_EPTP(6)) then
+                                            uw(8) := '1';
+                                        end if;
+                                        if (bool(hb_EPTP(6)) and bool(hk_write)) then
+                                            uw(9) := '1';
+                                        end if;
+                                        if (uw /= m_rdata) then
+                                            walker_host0_pend_3 <= '1';
+                                            pending := '1';
+                                        end if;
+                                        walker_host0_se_3 <= uw;
+                                        walker_host0_sa_3 <= walker_host0_ea;
+                                        x_level <= to_unsigned(3, 3);
+                                        x_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & x_addr(30-1 downto 0));
+                                        x_aux <= to_unsigned(0, 3);
+                                        if (bool(pending) or bool(walker_host0_pend_5) or bool(walker_host0_pend_4) or bool(walker_host0_pend_3) or bool(walker_host0_pend_2) or bool(walker_host0_pend_1)) then
+                                            walker_host0_st <= ADREQ;
+                                        else
+                                            if bool(x_table) then
+                                                walker_host0_st <= PREAD;
+                                            elsif bool(x_update) then
+                                                walker_host0_st <= PWRITE;
+                                            else
+                                                x_status <= to_unsigned(0, 8);
+                                                x_done <= '1';
+                                                walker_host0_st <= IDLE;
+                                            end if;
+                                        end if;
+                                    end if;
+                                end if;
+                            else
+                                if ((((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) and (not bool(m_rdata(2)))) and (not (True and bool(m_rdata(10))))) then
+                                    walker_host0_fault_k <= to_unsigned(1, 8);
+                                    walker_host0_flevel <= to_unsigned(3, 3);
+                                    walker_host0_st <= FAULT;
+                                elsif (bool(m_rdata(1)) and (not bool(m_rdata(0)))) then
+                                    walker_host0_fault_k <= to_unsigned(2, 8);
+                                    walker_host0_flevel <= to_unsigned(3, 3);
+                                    walker_host0_st <= FAULT;
+                                elsif (((bool(m_rdata(2)) and (not bool(m_rdata(0)))) and (not bool(m_rdata(1)))) and True) then
+                                    walker_host0_fault_k <= to_unsigned(3, 8);
+                                    walker_host0_flevel <= to_unsigned(3, 3);
+                                    walker_host0_st <= FAULT;
+                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000001111000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                                    walker_host0_fault_k <= to_unsigned(4, 8);
+                                    walker_host0_flevel <= to_unsigned(3, 3);
+                                    walker_host0_st <= FAULT;
+                                else
+                                    v_r := stdl(bool(walker_host0_a_r) and bool(m_rdata(0)));
+                                    walker_host0_a_r <= v_r;
+                                    v_w := stdl(bool(walker_host0_a_w) and bool(m_rdata(1)));
+                                    walker_host0_a_w <= v_w;
+                                    v_x := stdl(bool(walker_host0_a_x) and bool(m_rdata(2)));
+                                    walker_host0_a_x <= v_x;
+                                    v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
+                                    walker_host0_a_xu <= v_xu;
+                                    walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                    walker_host0_st <= MWAIT;
+                                    walker_host0_lvl <= to_unsigned(2, 3);
+                                end if;
+                            end if;
+                        elsif (walker_host0_lvl = 2) then
+                            if bool(m_rdata(7)) then
+                                if ((((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) and (not bool(m_rdata(2)))) and (not (True and bool(m_rdata(10))))) then
+                                    walker_host0_fault_k <= to_unsigned(1, 8);
+                                    walker_host0_flevel <= to_unsigned(2, 3);
+                                    walker_host0_st <= FAULT;
+                                elsif (bool(m_rdata(1)) and (not bool(m_rdata(0)))) then
+                                    walker_host0_fault_k <= to_unsigned(2, 8);
+                                    walker_host0_flevel <= to_unsigned(2, 3);
+                                    walker_host0_st <= FAULT;
+                                elsif (((bool(m_rdata(2)) and (not bool(m_rdata(0)))) and (not bool(m_rdata(1)))) and True) then
+                                    walker_host0_fault_k <= to_unsigned(3, 8);
+                                    walker_host0_flevel <= to_unsigned(2, 3);
+                                    walker_host0_st <= FAULT;
+                                elsif ((m_rdata and unsigned'("0000000000001111000000000000000000000000000111111111000000000000")) /= 0) then
+                                    walker_host0_fault_k <= to_unsigned(4, 8);
+                                    walker_host0_flevel <= to_unsigned(2, 3);
+                                    walker_host0_st <= FAULT;
+                                elsif (((m_rdata(6-1 downto 3) = 2) or (m_rdata(6-1 downto 3) = 3)) or (m_rdata(6-1 downto 3) = 7)) then
+                                    walker_host0_fault_k <= to_unsigned(5, 8);
+                                    walker_host0_flevel <= to_unsigned(2, 3);
+                                    walker_host0_st <= FAULT;
+                                else
+                                    v_r := stdl(bool(walker_host0_a_r) and bool(m_rdata(0)));
+                                    walker_host0_a_r <= v_r;
+                                    v_w := stdl(bool(walker_host0_a_w) and bool(m_rdata(1)));
+                                    walker_host0_a_w <= v_w;
+                                    v_x := stdl(bool(walker_host0_a_x) and bool(m_rdata(2)));
+                                    walker_host0_a_x <= v_x;
+                                    v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
+                                    walker_host0_a_xu <= v_xu;
+                                    if (bool(hk_read) and (not bool(v_r))) then
+                                        walker_host0_fault_k <= to_unsigned(6, 8);
+                                        walker_host0_flevel <= to_unsigned(2, 3);
+                                        walker_host0_st <= FAULT;
+                                    elsif (bool(hk_write) and (not bool(v_w))) then
+                                        walker_host0_fault_k <= to_unsigned(7, 8);
+                                        walker_host0_flevel <= to_unsigned(2, 3);
+                                        walker_host0_st <= FAULT;
+                                    elsif (bool(hk_fetch) and (((True and bool(hk_user)) and (not bool(v_xu))) or ((not (True and bool(hk_user))) and (not bool(v_x))))) then
+                                        walker_host0_fault_k <= to_unsigned(8, 8);
+                                        walker_host0_flevel <= to_unsigned(2, 3);
+                                        walker_host0_st <= FAULT;
+                                    else
+                                        uw := m_rdata;
+                                        if bool(hb_EPTP(6)) then
+                                            uw(8) := '1';
+                                        end if;
+                                        if (bool(hb_EPTP(6)) and bool(hk_write)) then
+                                            uw(9) := '1';
+                                        end if;
+                                        if (uw /= m_rdata) then
+                                            walker_host0_pend_2 <= '1';
+                                            pending := '1';
+                                        end if;
+                                        walker_host0_se_2 <= uw;
+                                        walker_host0_sa_2 <= walker_host0_ea;
+                                        x_level <= to_unsigned(2, 3);
+                                        x_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & x_addr(21-1 downto 0));
+                                        x_aux <= to_unsigned(0, 3);
+                                        if (bool(pending) or bool(walker_host0_pend_5) or bool(walker_host0_pend_4) or bool(walker_host0_pend_3) or bool(walker_host0_pend_2) or bool(walker_host0_pend_1)) then
+                                            walker_host0_st <= ADREQ;
+                                        else
+                                            if bool(x_table) then
+                                                walker_host0_st <= PREAD;
+                                            elsif bool(x_update) then
+                                                walker_host0_st <= PWRITE;
+                                            else
+                                                x_status <= to_unsigned(0, 8);
+                                                x_done <= '1';
+                                                walker_host0_st <= IDLE;
+                                            end if;
+                                        end if;
+                                    end if;
+                                end if;
+                            else
+                                if ((((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) and (not bool(m_rdata(2)))) and (not (True and bool(m_rdata(10))))) then
+                                    walker_host0_fault_k <= to_unsigned(1, 8);
+                                    walker_host0_flevel <= to_unsigned(2, 3);
+                                    walker_host0_st <= FAULT;
+                                elsif (bool(m_rdata(1)) and (not bool(m_rdata(0)))) then
+                                    walker_host0_fault_k <= to_unsigned(2, 8);
+                                    walker_host0_flevel <= to_unsigned(2, 3);
+                                    walker_host0_st <= FAULT;
+                                elsif (((bool(m_rdata(2)) and (not bool(m_rdata(0)))) and (not bool(m_rdata(1)))) and True) then
+                                    walker_host0_fault_k <= to_unsigned(3, 8);
+                                    walker_host0_flevel <= to_unsigned(2, 3);
+                                    walker_host0_st <= FAULT;
+                                elsif ((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000001111000")) /= 0) then
+                                    walker_host0_fault_k <= to_unsigned(4, 8);
+                                    walker_host0_flevel <= to_unsigned(2, 3);
+                                    walker_host0_st <= FAULT;
+                                else
+                                    v_r := stdl(bool(walker_host0_a_r) and bool(m_rdata(0)));
+                                    walker_host0_a_r <= v_r;
+                                    v_w := stdl(bool(walker_host0_a_w) and bool(m_rdata(1)));
+                                    walker_host0_a_w <= v_w;
+                                    v_x := stdl(bool(walker_host0_a_x) and bool(m_rdata(2)));
+                                    walker_host0_a_x <= v_x;
+                                    v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
+                                    walker_host0_a_xu <= v_xu;
+                                    walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                                    walker_host0_st <= MWAIT;
+                                    walker_host0_lvl <= to_unsigned(1, 3);
+                                end if;
+                            end if;
+                        elsif (walker_host0_lvl = 1) then
+                            if ((((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) and (not bool(m_rdata(2)))) and (not (True and bool(m_rdata(10))))) then
+                                walker_host0_fault_k <= to_unsigned(1, 8);
+                                walker_host0_flevel <= to_unsigned(1, 3);
+                                walker_host0_st <= FAULT;
+                            elsif (bool(m_rdata(1)) and (not bool(m_rdata(0)))) then
+                                walker_host0_fault_k <= to_unsigned(2, 8);
+                                walker_host0_flevel <= to_unsigned(1, 3);
+                                walker_host0_st <= FAULT;
+                            elsif (((bool(m_rdata(2)) and (not bool(m_rdata(0)))) and (not bool(m_rdata(1)))) and True) then
+                                walker_host0_fault_k <= to_unsigned(3, 8);
+                                walker_host0_flevel <= to_unsigned(1, 3);
+                                walker_host0_st <= FAULT;
+                            elsif ((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) then
+                                walker_host0_fault_k <= to_unsigned(4, 8);
+                                walker_host0_flevel <= to_unsigned(1, 3);
+                                walker_host0_st <= FAULT;
+                            elsif (((m_rdata(6-1 downto 3) = 2) or (m_rdata(6-1 downto 3) = 3)) or (m_rdata(6-1 downto 3) = 7)) then
+                                walker_host0_fault_k <= to_unsigned(5, 8);
+                                walker_host0_flevel <= to_unsigned(1, 3);
+                                walker_host0_st <= FAULT;
+                            else
+                                v_r := stdl(bool(walker_host0_a_r) and bool(m_rdata(0)));
+                                walker_host0_a_r <= v_r;
+                                v_w := stdl(bool(walker_host0_a_w) and bool(m_rdata(1)));
+                                walker_host0_a_w <= v_w;
+                                v_x := stdl(bool(walker_host0_a_x) and bool(m_rdata(2)));
+                                walker_host0_a_x <= v_x;
+                                v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
+                                walker_host0_a_xu <= v_xu;
+                                if (bool(hk_read) and (not bool(v_r))) then
+                                    walker_host0_fault_k <= to_unsigned(6, 8);
+                                    walker_host0_flevel <= to_unsigned(1, 3);
+                                    walker_host0_st <= FAULT;
+                                elsif (bool(hk_write) and (not bool(v_w))) then
+                                    walker_host0_fault_k <= to_unsigned(7, 8);
+                                    walker_host0_flevel <= to_unsigned(1, 3);
+                                    walker_host0_st <= FAULT;
+                                elsif (bool(hk_fetch) and (((True and bool(hk_user)) and (not bool(v_xu))) or ((not (True and bool(hk_user))) and (not bool(v_x))))) then
+                                    walker_host0_fault_k <= to_unsigned(8, 8);
+                                    walker_host0_flevel <= to_unsigned(1, 3);
+                                    walker_host0_st <= FAULT;
+                                else
+                                    uw := m_rdata;
+                                    if bool(hb_EPTP(6)) then
+                                        uw(8) := '1';
+                                    end if;
+                                    if (bool(hb_EPTP(6)) and bool(hk_write)) then
+                                        uw(9) := '1';
+                                    end if;
+                                    if (uw /= m_rdata) then
+                                        walker_host0_pend_1 <= '1';
+                                        pending := '1';
+                                    end if;
+                                    walker_host0_se_1 <= uw;
+                                    walker_host0_sa_1 <= walker_host0_ea;
+                                    x_level <= to_unsigned(1, 3);
+                                    x_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & x_addr(12-1 downto 0));
+                                    x_aux <= to_unsigned(0, 3);
+                                    if (bool(pending) or bool(walker_host0_pend_5) or bool(walker_host0_pend_4) or bool(walker_host0_pend_3) or bool(walker_host0_pend_2) or bool(walker_host0_pend_1)) then
+                                        walker_host0_st <= ADREQ;
+                                    else
+                                        if bool(x_table) then
+                                            walker_host0_st <= PREAD;
+                                        elsif bool(x_update) then
+                                            walker_host0_st <= PWRITE;
+                                        else
+                                            x_status <= to_unsigned(0, 8);
+                                            x_done <= '1';
+                                            walker_host0_st <= IDLE;
+                                        end if;
+                                    end if;
+                                end if;
+                            end if;
+                        end if;
+                    end if;
+                end if;
+            elsif (walker_host0_st = FAULT) then
+                x_status <= walker_host0_fault_k;
+                x_level <= walker_host0_flevel;
+                x_aux <= to_unsigned(0, 3);
+                rs0 := to_unsigned(0, 6);
+                if ((((walker_host0_fault_k(4-1 downto 0) = 2) or (walker_host0_fault_k(4-1 downto 0) = 3)) or (walker_host0_fault_k(4-1 downto 0) = 4)) or (walker_host0_fault_k(4-1 downto 0) = 5)) then
+                    rs0 := to_unsigned(49, 6);
+                else
+                    rs0 := to_unsigned(48, 6);
+                end if;
+                h_r_exit_reason <= unsigned'(to_unsigned(0, 10) & rs0);
+                h_r_qualification <= to_unsigned(0, 64);
+                h_r_qualification(0) <= stdl((not ((((walker_host0_fault_k(4-1 downto 0) = 2) or (walker_host0_fault_k(4-1 downto 0) = 3)) or (walker_host0_fault_k(4-1 downto 0) = 4)) or (walker_host0_fault_k(4-1 downto 0) = 5))) and bool(hk_read));
+                h_r_qualification(1) <= stdl((not ((((walker_host0_fault_k(4-1 downto 0) = 2) or (walker_host0_fault_k(4-1 downto 0) = 3)) or (walker_host0_fault_k(4-1 downto 0) = 4)) or (walker_host0_fault_k(4-1 downto 0) = 5))) and bool(hk_write));
+                h_r_qualification(2) <= stdl((not ((((walker_host0_fault_k(4-1 downto 0) = 2) or (walker_host0_fault_k(4-1 downto 0) = 3)) or (walker_host0_fault_k(4-1 downto 0) = 4)) or (walker_host0_fault_k(4-1 downto 0) = 5))) and bool(hk_fetch));
+                h_r_qualification(3) <= stdl((walker_host0_fault_k > 5) and bool(walker_host0_a_r));
+                h_r_qualification(4) <= stdl((walker_host0_fault_k > 5) and bool(walker_host0_a_w));
+                h_r_qualification(5) <= stdl((walker_host0_fault_k > 5) and bool(walker_host0_a_x));
+                h_r_qualification(6) <= stdl(((walker_host0_fault_k > 5) and True) and bool(walker_host0_a_xu));
+                h_r_gpa <= x_addr;
+                x_done <= '1';
+                walker_host0_st <= IDLE;
+            elsif (walker_host0_st = ADREQ) then
+                if bool(walker_host0_pend_5) then
+                    walker_host0_pend_5 <= '0';
+                    walker_host0_st <= ADWAIT;
+                elsif bool(walker_host0_pend_4) then
+                    walker_host0_pend_4 <= '0';
+                    walker_host0_st <= ADWAIT;
+                elsif bool(walker_host0_pend_3) then
+                    walker_host0_pend_3 <= '0';
+                    walker_host0_st <= ADWAIT;
+                elsif bool(walker_host0_pend_2) then
+                    walker_host0_pend_2 <= '0';
+                    walker_host0_st <= ADWAIT;
+                elsif bool(walker_host0_pend_1) then
+                    walker_host0_pend_1 <= '0';
+                    walker_host0_st <= ADWAIT;
+                else
+                    if bool(x_table) then
+                        walker_host0_st <= PREAD;
+                    elsif bool(x_update) then
+                        walker_host0_st <= PWRITE;
+                    else
+                        x_status <= to_unsigned(0, 8);
+                        x_done <= '1';
+                        walker_host0_st <= IDLE;
+                    end if;
+                end if;
+            elsif (walker_host0_st = ADWAIT) then
+                if bool(m_rvalid) then
+                    walker_host0_st <= ADREQ;
+                end if;
+            elsif (walker_host0_st = UWAIT) then
+                if bool(m_rvalid) then
+                    walker_host0_st <= PROC;
+                end if;
+            elsif (walker_host0_st = PROC) then
+                walker_host0_le <= walker_host0_le;
+                if (walker_host0_lvl = 5) then
+                    if ((((not bool(walker_host0_le(0))) and (not bool(walker_host0_le(1)))) and (not bool(walker_host0_le(2)))) and (not (True and bool(walker_host0_le(10))))) then
+                        walker_host0_fault_k <= to_unsigned(1, 8);
+                        walker_host0_flevel <= to_unsigned(5, 3);
+                        walker_host0_st <= FAULT;
+                    elsif (bool(walker_host0_le(1)) and (not bool(walker_host0_le(0)))) then
+                        walker_host0_fault_k <= to_unsigned(2, 8);
+                        walker_host0_flevel <= to_unsigned(5, 3);
+                        walker_host0_st <= FAULT;
+                    elsif (((bool(walker_host0_le(2)) and (not bool(walker_host0_le(0)))) and (not bool(walker_host0_le(1)))) and True) then
+                        walker_host0_fault_k <= to_unsigned(3, 8);
+                        walker_host0_flevel <= to_unsigned(5, 3);
+                        walker_host0_st <= FAULT;
+                    elsif ((walker_host0_le and unsigned'("0000000000001111000000000000000000000000000000000000000011111000")) /= 0) then
+                        walker_host0_fault_k <= to_unsigned(4, 8);
+                        walker_host0_flevel <= to_unsigned(5, 3);
+                        walker_host0_st <= FAULT;
+                    else
+                        v_r := stdl(bool(walker_host0_a_r) and bool(walker_host0_le(0)));
+                        walker_host0_a_r <= v_r;
+                        v_w := stdl(bool(walker_host0_a_w) and bool(walker_host0_le(1)));
+                        walker_host0_a_w <= v_w;
+                        v_x := stdl(bool(walker_host0_a_x) and bool(walker_host0_le(2)));
+                        walker_host0_a_x <= v_x;
+                        v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
+                        walker_host0_a_xu <= v_xu;
+                        walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                        walker_host0_st <= MWAIT;
+                        walker_host0_lvl <= to_unsigned(4, 3);
+                    end if;
+                elsif (walker_host0_lvl = 4) then
+                    if ((((not bool(walker_host0_le(0))) and (not bool(walker_host0_le(1)))) and (not bool(walker_host0_le(2)))) and (not (True and bool(walker_host0_le(10))))) then
+                        walker_host0_fault_k <= to_unsigned(1, 8);
+                        walker_host0_flevel <= to_unsigned(4, 3);
+                        walker_host0_st <= FAULT;
+                    elsif (bool(walker_host0_le(1)) and (not bool(walker_host0_le(0)))) then
+                        walker_host0_fault_k <= to_unsigned(2, 8);
+                        walker_host0_flevel <= to_unsigned(4, 3);
+                        walker_host0_st <= FAULT;
+                    elsif (((bool(walker_host0_le(2)) and (not bool(walker_host0_le(0)))) and (not bool(walker_host0_le(1)))) and True) then
+                        walker_host0_fault_k <= to_unsigned(3, 8);
+                        walker_host0_flevel <= to_unsigned(4, 3);
+                        walker_host0_st <= FAULT;
+                    elsif ((walker_host0_le and unsigned'("0000000000001111000000000000000000000000000000000000000011111000")) /= 0) then
+                        walker_host0_fault_k <= to_unsigned(4, 8);
+                        walker_host0_flevel <= to_unsigned(4, 3);
+                        walker_host0_st <= FAULT;
+                    else
+                        v_r := stdl(bool(walker_host0_a_r) and bool(walker_host0_le(0)));
+                        walker_host0_a_r <= v_r;
+                        v_w := stdl(bool(walker_host0_a_w) and bool(walker_host0_le(1)));
+                        walker_host0_a_w <= v_w;
+                        v_x := stdl(bool(walker_host0_a_x) and bool(walker_host0_le(2)));
+                        walker_host0_a_x <= v_x;
+                        v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
+                        walker_host0_a_xu <= v_xu;
+                        walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                        walker_host0_st <= MWAIT;
+                        walker_host0_lvl <= to_unsigned(3, 3);
+                    end if;
+                elsif (walker_host0_lvl = 3) then
+                    if (bool(walker_host0_le(7)) and True) then
+                        if ((((not bool(walker_host0_le(0))) and (not bool(walker_host0_le(1)))) and (not bool(walker_host0_le(2)))) and (not (True and bool(walker_host0_le(10))))) then
+                            walker_host0_fault_k <= to_unsigned(1, 8);
+                            walker_host0_flevel <= to_unsigned(3, 3);
+                            walker_host0_st <= FAULT;
+                        elsif (bool(walker_host0_le(1)) and (not bool(walker_host0_le(0)))) then
+                            walker_host0_fault_k <= to_unsigned(2, 8);
+                            walker_host0_flevel <= to_unsigned(3, 3);
+                            walker_host0_st <= FAULT;
+                        elsif (((bool(walker_host0_le(2)) and (not bool(walker_host0_le(0)))) and (not bool(walker_host0_le(1)))) and True) then
+                            walker_host0_fault_k <= to_unsigned(3, 8);
+                            walker_host0_flevel <= to_unsigned(3, 3);
+                            walker_host0_st <= FAULT;
+                        elsif ((walker_host0_le and unsigned'("0000000000001111000000000000000000111111111111111111000000000000")) /= 0) then
+                            walker_host0_fault_k <= to_unsigned(4, 8);
+                            walker_host0_flevel <= to_unsigned(3, 3);
+                            walker_host0_st <= FAULT;
+                        elsif (((walker_host0_le(6-1 downto 3) = 2) or (walker_host0_le(6-1 downto 3) = 3)) or (walker_host0_le(6-1 downto 3) = 7)) then
+                            walker_host0_fault_k <= to_unsigned(5, 8);
+                            walker_host0_flevel <= to_unsigned(3, 3);
+                            walker_host0_st <= FAULT;
+                        else
+                            v_r := stdl(bool(walker_host0_a_r) and bool(walker_host0_le(0)));
+                            walker_host0_a_r <= v_r;
+                            v_w := stdl(bool(walker_host0_a_w) and bool(walker_host0_le(1)));
+                            walker_host0_a_w <= v_w;
+                            v_x := stdl(bool(walker_host0_a_x) and bool(walker_host0_le(2)));
+                            walker_host0_a_x <= v_x;
+                            v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
+                            walker_host0_a_xu <= v_xu;
+                            if (bool(hk_read) and (not bool(v_r))) then
+                                walker_host0_fault_k <= to_unsigned(6, 8);
+                                walker_host0_flevel <= to_unsigned(3, 3);
+                                walker_host0_st <= FAULT;
+                            elsif (bool(hk_write) and (not bool(v_w))) then
+                                walker_host0_fault_k <= to_unsigned(7, 8);
+                                walker_host0_flevel <= to_unsigned(3, 3);
+                                walker_host0_st <= FAULT;
+                            elsif (bool(hk_fetch) and (((True and bool(hk_user)) and (not bool(v_xu))) or ((not (True and bool(hk_user))) and (not bool(v_x))))) then
+                                walker_host0_fault_k <= to_unsigned(8, 8);
+                                walker_host0_flevel <= to_unsigned(3, 3);
+                                walker_host0_st <= FAULT;
+                            else
+                                uw := walker_host0_le;
+                                if bool(hb_EPTP(6)) then
+                                    uw(8) := '1';
+                                end if;
+                                if (bool(hb_EPTP(6)) and bool(hk_write)) then
+                                    uw(9) := '1';
+                                end if;
+                                if (uw /= walker_host0_le) then
+                                    walker_host0_pend_3 <= '1';
+                                    pending := '1';
+                                end if;
+                                walker_host0_se_3 <= uw;
+                                walker_host0_sa_3 <= walker_host0_ea;
+                                x_level <= to_unsigned(3, 3);
+                                x_pa <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 30) & x_addr(30-1 downto 0));
+                                x_aux <= to_unsigned(0, 3);
+                                if (bool(pending) or bool(walker_host0_pend_5) or bool(walker_host0_pend_4) or bool(walker_host0_pend_3) or bool(walker_host0_pend_2) or bool(walker_host0_pend_1)) then
+                                    walker_host0_st <= ADREQ;
+                                else
+                                    if bool(x_table) then
+                                        walker_host0_st <= PREAD;
+                                    elsif bool(x_update) then
+                                        walker_host0_st <= PWRITE;
+                                    else
+                                        x_status <= to_unsigned(0, 8);
+                                        x_done <= '1';
+                                        walker_host0_st <= IDLE;
+                                    end if;
+                                end if;
+                            end if;
+                        end if;
+                    else
+                        if ((((not bool(walker_host0_le(0))) and (not bool(walker_host0_le(1)))) and (not bool(walker_host0_le(2)))) and (not (True and bool(walker_host0_le(10))))) then
+                            walker_host0_fault_k <= to_unsigned(1, 8);
+                            walker_host0_flevel <= to_unsigned(3, 3);
+                            walker_host0_st <= FAULT;
+                        elsif (bool(walker_host0_le(1)) and (not bool(walker_host0_le(0)))) then
+                            walker_host0_fault_k <= to_unsigned(2, 8);
+                            walker_host0_flevel <= to_unsigned(3, 3);
+                            walker_host0_st <= FAULT;
+                        elsif (((bool(walker_host0_le(2)) and (not bool(walker_host0_le(0)))) and (not bool(walker_host0_le(1)))) and True) then
+                            walker_host0_fault_k <= to_unsigned(3, 8);
+                            walker_host0_flevel <= to_unsigned(3, 3);
+                            walker_host0_st <= FAULT;
+                        elsif (((walker_host0_le and unsigned'("0000000000001111000000000000000000000000000000000000000001111000")) /= 0) or (False and ((walker_host0_le and to_unsigned(128, 64)) /= 0))) then
+                            walker_host0_fault_k <= to_unsigned(4, 8);
+                            walker_host0_flevel <= to_unsigned(3, 3);
+                            walker_host0_st <= FAULT;
+                        else
+                            v_r := stdl(bool(walker_host0_a_r) and bool(walker_host0_le(0)));
+                            walker_host0_a_r <= v_r;
+                            v_w := stdl(bool(walker_host0_a_w) and bool(walker_host0_le(1)));
+                            walker_host0_a_w <= v_w;
+                            v_x := stdl(bool(walker_host0_a_x) and bool(walker_host0_le(2)));
+                            walker_host0_a_x <= v_x;
+                            v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
+                            walker_host0_a_xu <= v_xu;
+                            walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                            walker_host0_st <= MWAIT;
+                            walker_host0_lvl <= to_unsigned(2, 3);
+                        end if;
+                    end if;
+                elsif (walker_host0_lvl = 2) then
+                    if bool(walker_host0_le(7)) then
+                        if ((((not bool(walker_host0_le(0))) and (not bool(walker_host0_le(1)))) and (not bool(walker_host0_le(2)))) and (not (True and bool(walker_host0_le(10))))) then
+                            walker_host0_fault_k <= to_unsigned(1, 8);
+                            walker_host0_flevel <= to_unsigned(2, 3);
+                            walker_host0_st <= FAULT;
+                        elsif (bool(walker_host0_le(1)) and (not bool(walker_host0_le(0)))) then
+                            walker_host0_fault_k <= to_unsigned(2, 8);
+                            walker_host0_flevel <= to_unsigned(2, 3);
+                            walker_host0_st <= FAULT;
+                        elsif (((bool(walker_host0_le(2)) and (not bool(walker_host0_le(0)))) and (not bool(walker_host0_le(1)))) and True) then
+                            walker_host0_fault_k <= to_unsigned(3, 8);
+                            walker_host0_flevel <= to_unsigned(2, 3);
+                            walker_host0_st <= FAULT;
+                        elsif ((walker_host0_le and unsigned'("0000000000001111000000000000000000000000000111111111000000000000")) /= 0) then
+                            walker_host0_fault_k <= to_unsigned(4, 8);
+                            walker_host0_flevel <= to_unsigned(2, 3);
+                            walker_host0_st <= FAULT;
+                        elsif (((walker_host0_le(6-1 downto 3) = 2) or (walker_host0_le(6-1 downto 3) = 3)) or (walker_host0_le(6-1 downto 3) = 7)) then
+                            walker_host0_fault_k <= to_unsigned(5, 8);
+                            walker_host0_flevel <= to_unsigned(2, 3);
+                            walker_host0_st <= FAULT;
+                        else
+                            v_r := stdl(bool(walker_host0_a_r) and bool(walker_host0_le(0)));
+                            walker_host0_a_r <= v_r;
+                            v_w := stdl(bool(walker_host0_a_w) and bool(walker_host0_le(1)));
+                            walker_host0_a_w <= v_w;
+                            v_x := stdl(bool(walker_host0_a_x) and bool(walker_host0_le(2)));
+                            walker_host0_a_x <= v_x;
+                            v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
+                            walker_host0_a_xu <= v_xu;
+                            if (bool(hk_read) and (not bool(v_r))) then
+                                walker_host0_fault_k <= to_unsigned(6, 8);
+                                walker_host0_flevel <= to_unsigned(2, 3);
+                                walker_host0_st <= FAULT;
+                            elsif (bool(hk_write) and (not bool(v_w))) then
+                                walker_host0_fault_k <= to_unsigned(7, 8);
+                                walker_host0_flevel <= to_unsigned(2, 3);
+                                walker_host0_st <= FAULT;
+                            elsif (bool(hk_fetch) and (((True and bool(hk_user)) and (not bool(v_xu))) or ((not (True and bool(hk_user))) and (not bool(v_x))))) then
+                                walker_host0_fault_k <= to_unsigned(8, 8);
+                                walker_host0_flevel <= to_unsigned(2, 3);
+                                walker_host0_st <= FAULT;
+                            else
+                                uw := walker_host0_le;
+                                if bool(hb_EPTP(6)) then
+                                    uw(8) := '1';
+                                end if;
+                                if (bool(hb_EPTP(6)) and bool(hk_write)) then
+                                    uw(9) := '1';
+                                end if;
+                                if (uw /= walker_host0_le) then
+                                    walker_host0_pend_2 <= '1';
+                                    pending := '1';
+                                end if;
+                                walker_host0_se_2 <= uw;
+                                walker_host0_sa_2 <= walker_host0_ea;
+                                x_level <= to_unsigned(2, 3);
+                                x_pa <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 21) & x_addr(21-1 downto 0));
+                                x_aux <= to_unsigned(0, 3);
+                                if (bool(pending) or bool(walker_host0_pend_5) or bool(walker_host0_pend_4) or bool(walker_host0_pend_3) or bool(walker_host0_pend_2) or bool(walker_host0_pend_1)) then
+                                    walker_host0_st <= ADREQ;
+                                else
+                                    if bool(x_table) then
+                                        walker_host0_st <= PREAD;
+                                    elsif bool(x_update) then
+                                        walker_host0_st <= PWRITE;
+                                    else
+                                        x_status <= to_unsigned(0, 8);
+                                        x_done <= '1';
+                                        walker_host0_st <= IDLE;
+                                    end if;
+                                end if;
+                            end if;
+                        end if;
+                    else
+                        if ((((not bool(walker_host0_le(0))) and (not bool(walker_host0_le(1)))) and (not bool(walker_host0_le(2)))) and (not (True and bool(walker_host0_le(10))))) then
+                            walker_host0_fault_k <= to_unsigned(1, 8);
+                            walker_host0_flevel <= to_unsigned(2, 3);
+                            walker_host0_st <= FAULT;
+                        elsif (bool(walker_host0_le(1)) and (not bool(walker_host0_le(0)))) then
+                            walker_host0_fault_k <= to_unsigned(2, 8);
+                            walker_host0_flevel <= to_unsigned(2, 3);
+                            walker_host0_st <= FAULT;
+                        elsif (((bool(walker_host0_le(2)) and (not bool(walker_host0_le(0)))) and (not bool(walker_host0_le(1)))) and True) then
+                            walker_host0_fault_k <= to_unsigned(3, 8);
+                            walker_host0_flevel <= to_unsigned(2, 3);
+                            walker_host0_st <= FAULT;
+                        elsif ((walker_host0_le and unsigned'("0000000000001111000000000000000000000000000000000000000001111000")) /= 0) then
+                            walker_host0_fault_k <= to_unsigned(4, 8);
+                            walker_host0_flevel <= to_unsigned(2, 3);
+                            walker_host0_st <= FAULT;
+                        else
+                            v_r := stdl(bool(walker_host0_a_r) and bool(walker_host0_le(0)));
+                            walker_host0_a_r <= v_r;
+                            v_w := stdl(bool(walker_host0_a_w) and bool(walker_host0_le(1)));
+                            walker_host0_a_w <= v_w;
+                            v_x := stdl(bool(walker_host0_a_x) and bool(walker_host0_le(2)));
+                            walker_host0_a_x <= v_x;
+                            v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
+                            walker_host0_a_xu <= v_xu;
+                            walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                            walker_host0_st <= MWAIT;
+                            walker_host0_lvl <= to_unsigned(1, 3);
+                        end if;
+                    end if;
+                elsif (walker_host0_lvl = 1) then
+                    if ((((not bool(walker_host0_le(0))) and (not bool(walker_host0_le(1)))) and (not bool(walker_host0_le(2)))) and (not (True and bool(walker_host0_le(10))))) then
+                        walker_host0_fault_k <= to_unsigned(1, 8);
+                        walker_host0_flevel <= to_unsigned(1, 3);
+                        walker_host0_st <= FAULT;
+                    elsif (bool(walker_host0_le(1)) and (not bool(walker_host0_le(0)))) then
+                        walker_host0_fault_k <= to_unsigned(2, 8);
+                        walker_host0_flevel <= to_unsigned(1, 3);
+                        walker_host0_st <= FAULT;
+                    elsif (((bool(walker_host0_le(2)) and (not bool(walker_host0_le(0)))) and (not bool(walker_host0_le(1)))) and True) then
+                        walker_host0_fault_k <= to_unsigned(3, 8);
+                        walker_host0_flevel <= to_unsigned(1, 3);
+                        walker_host0_st <= FAULT;
+                    elsif ((walker_host0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) then
+                        walker_host0_fault_k <= to_unsigned(4, 8);
+                        walker_host0_flevel <= to_unsigned(1, 3);
+                        walker_host0_st <= FAULT;
+                    elsif (((walker_host0_le(6-1 downto 3) = 2) or (walker_host0_le(6-1 downto 3) = 3)) or (walker_host0_le(6-1 downto 3) = 7)) then
+                        walker_host0_fault_k <= to_unsigned(5, 8);
+                        walker_host0_flevel <= to_unsigned(1, 3);
+                        walker_host0_st <= FAULT;
+                    else
+                        v_r := stdl(bool(walker_host0_a_r) and bool(walker_host0_le(0)));
+                        walker_host0_a_r <= v_r;
+                        v_w := stdl(bool(walker_host0_a_w) and bool(walker_host0_le(1)));
+                        walker_host0_a_w <= v_w;
+                        v_x := stdl(bool(walker_host0_a_x) and bool(walker_host0_le(2)));
+                        walker_host0_a_x <= v_x;
+                        v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
+                        walker_host0_a_xu <= v_xu;
+                        if (bool(hk_read) and (not bool(v_r))) then
+                            walker_host0_fault_k <= to_unsigned(6, 8);
+                            walker_host0_flevel <= to_unsigned(1, 3);
+                            walker_host0_st <= FAULT;
+                        elsif (bool(hk_write) and (not bool(v_w))) then
+                            walker_host0_fault_k <= to_unsigned(7, 8);
+                            walker_host0_flevel <= to_unsigned(1, 3);
+                            walker_host0_st <= FAULT;
+                        elsif (bool(hk_fetch) and (((True and bool(hk_user)) and (not bool(v_xu))) or ((not (True and bool(hk_user))) and (not bool(v_x))))) then
+                            walker_host0_fault_k <= to_unsigned(8, 8);
+                            walker_host0_flevel <= to_unsigned(1, 3);
+                            walker_host0_st <= FAULT;
+                        else
+                            uw := walker_host0_le;
+                            if bool(hb_EPTP(6)) then
+                                uw(8) := '1';
+                            end if;
+                            if (bool(hb_EPTP(6)) and bool(hk_write)) then
+                                uw(9) := '1';
+                            end if;
+                            if (uw /= walker_host0_le) then
+                                walker_host0_pend_1 <= '1';
+                                pending := '1';
+                            end if;
+                            walker_host0_se_1 <= uw;
+                            walker_host0_sa_1 <= walker_host0_ea;
+                            x_level <= to_unsigned(1, 3);
+                            x_pa <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & x_addr(12-1 downto 0));
+                            x_aux <= to_unsigned(0, 3);
+                            if (bool(pending) or bool(walker_host0_pend_5) or bool(walker_host0_pend_4) or bool(walker_host0_pend_3) or bool(walker_host0_pend_2) or bool(walker_host0_pend_1)) then
+                                walker_host0_st <= ADREQ;
+                            else
+                                if bool(x_table) then
+                                    walker_host0_st <= PREAD;
+                                elsif bool(x_update) then
+                                    walker_host0_st <= PWRITE;
+                                else
+                                    x_status <= to_unsigned(0, 8);
+                                    x_done <= '1';
+                                    walker_host0_st <= IDLE;
+                                end if;
+                            end if;
+                        end if;
+                    end if;
+                end if;
+            elsif (walker_host0_st = PREAD) then
+                null;
+            elsif (walker_host0_st = PWRITE) then
+                if bool(m_rvalid) then
+                    x_status <= to_unsigned(0, 8);
+                    x_done <= '1';
+                    walker_host0_st <= IDLE;
+                end if;
+            else
+                walker_host0_st <= IDLE;
+            end if;
         end if;
     end if;
 end process walker_host0_fsm;
 
 x_rnow <= stdl((walker_host0_st = PREAD) and bool(m_rvalid));
 
-walker_guest0_logic: process (walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, walker_guest0_fault_k, walker_guest0_flevel, h_r_exit_reason, h_r_gpa, h_r_qualification, walker_guest0_hk_fetch_h, walker_guest0_hk_read_h, walker_guest0_hk_user_h, walker_guest0_hk_write_h, i_addr, k_fetch, k_user, k_write, walker_guest0_le, walker_guest0_lvl, o_aux, o_level, o_n_exit_reason, o_n_guest_linear_address, o_n_guest_physical_address, o_n_qualification, o_pa, o_r1_error_code, o_r1_vector, o_r_cr2, o_r_error_code, o_r_vector, o_status, walker_guest0_pend_1, walker_guest0_pend_2, walker_guest0_pend_3, walker_guest0_pend_4, walker_guest0_pend_5, r_CR0, r_CR3, r_CR4, r_EFER, r_EPTP, r_PKRU, r_RFLAGS, walker_guest0_sa_1, walker_guest0_sa_2, walker_guest0_sa_3, walker_guest0_sa_4, walker_guest0_sa_5, walker_guest0_se_1, walker_guest0_se_2, walker_guest0_se_3, walker_guest0_se_4, walker_guest0_se_5, walker_guest0_sg_1, walker_guest0_sg_2, walker_guest0_sg_3, walker_guest0_sg_4, walker_guest0_sg_5, walker_guest0_st, start, walker_guest0_x_addr_h, x_done, x_level, walker_guest0_x_on_table_h, x_pa, walker_guest0_x_pwrite_h, m_rdata, x_rnow, x_status, walker_guest0_x_update_h, walker_guest0_x_waddr_h, walker_guest0_x_wdata_h) is
+walker_guest0_logic: process (walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, done, h_r_exit_reason, walker_guest0_hk_fetch_h, walker_guest0_hk_read_h, walker_guest0_hk_user_h, walker_guest0_hk_write_h, i_addr, k_fetch, k_user, k_write, walker_guest0_le, walker_guest0_lvl, walker_guest0_pend_1, walker_guest0_pend_2, walker_guest0_pend_3, walker_guest0_pend_4, walker_guest0_pend_5, r_CR0, r_CR3, r_CR4, r_EFER, r_EPTP, r_PKRU, r_RFLAGS, walker_guest0_sa_1, walker_guest0_sa_2, walker_guest0_sa_3, walker_guest0_sa_4, walker_guest0_sa_5, walker_guest0_se_1, walker_guest0_se_2, walker_guest0_se_3, walker_guest0_se_4, walker_guest0_se_5, walker_guest0_sg_1, walker_guest0_sg_2, walker_guest0_sg_3, walker_guest0_sg_4, walker_guest0_sg_5, walker_guest0_st, start, walker_guest0_x_addr_h, x_done, walker_guest0_x_on_table_h, x_pa, walker_guest0_x_pwrite_h, m_rdata, x_rnow, x_status, walker_guest0_x_update_h, walker_guest0_x_waddr_h, walker_guest0_x_wdata_h) is
     variable pending: std_logic;
     variable uw: unsigned(63 downto 0);
     variable used: std_logic;
@@ -1473,42 +1930,6 @@ walker_guest0_logic: process (walker_guest0_a_rw, walker_guest0_a_us, walker_gue
     variable in10: unsigned(47 downto 0);
     variable ns0: unsigned(63 downto 0);
 begin
-    walker_guest0_done_nx <= done;
-    walker_guest0_a_rw_nx <= walker_guest0_a_rw;
-    walker_guest0_a_us_nx <= walker_guest0_a_us;
-    walker_guest0_a_xd_nx <= walker_guest0_a_xd;
-    walker_guest0_pend_5_nx <= walker_guest0_pend_5;
-    walker_guest0_pend_4_nx <= walker_guest0_pend_4;
-    walker_guest0_pend_3_nx <= walker_guest0_pend_3;
-    walker_guest0_pend_2_nx <= walker_guest0_pend_2;
-    walker_guest0_pend_1_nx <= walker_guest0_pend_1;
-    walker_guest0_le_nx <= walker_guest0_le;
-    walker_guest0_fault_k_nx <= walker_guest0_fault_k;
-    walker_guest0_flevel_nx <= walker_guest0_flevel;
-    walker_guest0_st_nx <= walker_guest0_st;
-    walker_guest0_lvl_nx <= walker_guest0_lvl;
-    walker_guest0_se_3_nx <= walker_guest0_se_3;
-    walker_guest0_sa_3_nx <= walker_guest0_sa_3;
-    walker_guest0_sg_3_nx <= walker_guest0_sg_3;
-    walker_guest0_o_level_nx <= o_level;
-    walker_guest0_se_2_nx <= walker_guest0_se_2;
-    walker_guest0_sa_2_nx <= walker_guest0_sa_2;
-    walker_guest0_sg_2_nx <= walker_guest0_sg_2;
-    walker_guest0_se_1_nx <= walker_guest0_se_1;
-    walker_guest0_sa_1_nx <= walker_guest0_sa_1;
-    walker_guest0_sg_1_nx <= walker_guest0_sg_1;
-    walker_guest0_o_pa_nx <= o_pa;
-    walker_guest0_o_aux_nx <= o_aux;
-    walker_guest0_o_status_nx <= o_status;
-    walker_guest0_o_n_exit_reason_nx <= o_n_exit_reason;
-    walker_guest0_o_n_qualification_nx <= o_n_qualification;
-    walker_guest0_o_n_guest_physical_address_nx <= o_n_guest_physical_address;
-    walker_guest0_o_n_guest_linear_address_nx <= o_n_guest_linear_address;
-    walker_guest0_o_r_vector_nx <= o_r_vector;
-    walker_guest0_o_r_error_code_nx <= o_r_error_code;
-    walker_guest0_o_r_cr2_nx <= o_r_cr2;
-    walker_guest0_o_r1_vector_nx <= o_r1_vector;
-    walker_guest0_o_r1_error_code_nx <= o_r1_error_code;
     x_valid <= '0';
     x_pwrite <= walker_guest0_x_pwrite_h;
     x_addr <= walker_guest0_x_addr_h;
@@ -1528,20 +1949,11 @@ begin
     v_us := '0';
     v_xd := '0';
     if bool(done) then
-        walker_guest0_done_nx <= '0';
+        null;
     end if;
     case walker_guest0_st is
         when IDLE =>
             if bool(start) then
-                walker_guest0_a_rw_nx <= '1';
-                walker_guest0_a_us_nx <= '1';
-                walker_guest0_a_xd_nx <= '0';
-                walker_guest0_pend_5_nx <= '0';
-                walker_guest0_pend_4_nx <= '0';
-                walker_guest0_pend_3_nx <= '0';
-                walker_guest0_pend_2_nx <= '0';
-                walker_guest0_pend_1_nx <= '0';
-                walker_guest0_le_nx <= to_unsigned(0, 64);
                 in0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                 in1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                 in2 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
@@ -1577,9 +1989,7 @@ begin
                     in0 := in6;
                 end if;
                 if (bool(r_CR4(5)) and (i_addr /= in0)) then
-                    walker_guest0_fault_k_nx <= to_unsigned(10, 8);
-                    walker_guest0_flevel_nx <= to_unsigned(0, 3);
-                    walker_guest0_st_nx <= FAULT;
+                    null;
                 else
                     if bool(r_CR4(12)) then
                         x_valid <= '1';
@@ -1591,8 +2001,6 @@ begin
                         hk_write <= r_EPTP(6);
                         hk_fetch <= '0';
                         hk_user <= '0';
-                        walker_guest0_st_nx <= XWAIT;
-                        walker_guest0_lvl_nx <= to_unsigned(5, 3);
                     else
                         x_valid <= '1';
                         x_pwrite <= '0';
@@ -1603,8 +2011,6 @@ begin
                         hk_write <= r_EPTP(6);
                         hk_fetch <= '0';
                         hk_user <= '0';
-                        walker_guest0_st_nx <= XWAIT;
-                        walker_guest0_lvl_nx <= to_unsigned(4, 3);
                     end if;
                 end if;
             end if;
@@ -1684,7 +2090,6 @@ begin
                     end if;
                 end if;
                 if bool(used) then
-                    walker_guest0_le_nx <= uw;
                     x_valid <= '1';
                     x_wdata <= uw;
                     if (not bool(r_EPTP(6))) then
@@ -1699,25 +2104,16 @@ begin
                         x_pwrite <= '1';
                         x_waddr <= x_pa;
                     end if;
-                    walker_guest0_st_nx <= UWAIT;
                 else
-                    walker_guest0_le_nx <= m_rdata;
                     if (walker_guest0_lvl = 5) then
                         if (not bool(m_rdata(0))) then
-                            walker_guest0_fault_k_nx <= to_unsigned(1, 8);
-                            walker_guest0_flevel_nx <= to_unsigned(5, 3);
-                            walker_guest0_st_nx <= FAULT;
+                            null;
                         elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                            walker_guest0_fault_k_nx <= to_unsigned(2, 8);
-                            walker_guest0_flevel_nx <= to_unsigned(5, 3);
-                            walker_guest0_st_nx <= FAULT;
+                            null;
                         else
                             v_rw := stdl(bool(walker_guest0_a_rw) and bool(m_rdata(1)));
-                            walker_guest0_a_rw_nx <= v_rw;
                             v_us := stdl(bool(walker_guest0_a_us) and bool(m_rdata(2)));
-                            walker_guest0_a_us_nx <= v_us;
                             v_xd := stdl(bool(walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
-                            walker_guest0_a_xd_nx <= v_xd;
                             x_valid <= '1';
                             x_pwrite <= '0';
                             x_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
@@ -1727,25 +2123,16 @@ begin
                             hk_write <= r_EPTP(6);
                             hk_fetch <= '0';
                             hk_user <= '0';
-                            walker_guest0_st_nx <= XWAIT;
-                            walker_guest0_lvl_nx <= to_unsigned(4, 3);
                         end if;
                     elsif (walker_guest0_lvl = 4) then
                         if (not bool(m_rdata(0))) then
-                            walker_guest0_fault_k_nx <= to_unsigned(1, 8);
-                            walker_guest0_flevel_nx <= to_unsigned(4, 3);
-                            walker_guest0_st_nx <= FAULT;
+                            null;
                         elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (False and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                            walker_guest0_fault_k_nx <= to_unsigned(2, 8);
-                            walker_guest0_flevel_nx <= to_unsigned(4, 3);
-                            walker_guest0_st_nx <= FAULT;
+                            null;
                         else
                             v_rw := stdl(bool(walker_guest0_a_rw) and bool(m_rdata(1)));
-                            walker_guest0_a_rw_nx <= v_rw;
                             v_us := stdl(bool(walker_guest0_a_us) and bool(m_rdata(2)));
-                            walker_guest0_a_us_nx <= v_us;
                             v_xd := stdl(bool(walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
-                            walker_guest0_a_xd_nx <= v_xd;
                             x_valid <= '1';
                             x_pwrite <= '0';
                             x_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
@@ -1755,54 +2142,31 @@ begin
                             hk_write <= r_EPTP(6);
                             hk_fetch <= '0';
                             hk_user <= '0';
-                            walker_guest0_st_nx <= XWAIT;
-                            walker_guest0_lvl_nx <= to_unsigned(3, 3);
                         end if;
                     elsif (walker_guest0_lvl = 3) then
                         if (bool(m_rdata(7)) and True) then
                             if (not bool(m_rdata(0))) then
-                                walker_guest0_fault_k_nx <= to_unsigned(1, 8);
-                                walker_guest0_flevel_nx <= to_unsigned(3, 3);
-                                walker_guest0_st_nx <= FAULT;
+                                null;
                             elsif (((m_rdata and unsigned'("0000000000001111000000000000000000111111111111111110000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                                walker_guest0_fault_k_nx <= to_unsigned(2, 8);
-                                walker_guest0_flevel_nx <= to_unsigned(3, 3);
-                                walker_guest0_st_nx <= FAULT;
+                                null;
                             else
                                 v_rw := stdl(bool(walker_guest0_a_rw) and bool(m_rdata(1)));
-                                walker_guest0_a_rw_nx <= v_rw;
                                 v_us := stdl(bool(walker_guest0_a_us) and bool(m_rdata(2)));
-                                walker_guest0_a_us_nx <= v_us;
                                 v_xd := stdl(bool(walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
-                                walker_guest0_a_xd_nx <= v_xd;
                                 if (bool(k_user) and (not bool(v_us))) then
-                                    walker_guest0_fault_k_nx <= to_unsigned(3, 8);
-                                    walker_guest0_flevel_nx <= to_unsigned(3, 3);
-                                    walker_guest0_st_nx <= FAULT;
+                                    null;
                                 elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
-                                    walker_guest0_fault_k_nx <= to_unsigned(4, 8);
-                                    walker_guest0_flevel_nx <= to_unsigned(3, 3);
-                                    walker_guest0_st_nx <= FAULT;
+                                    null;
                                 elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
-                                    walker_guest0_fault_k_nx <= to_unsigned(5, 8);
-                                    walker_guest0_flevel_nx <= to_unsigned(3, 3);
-                                    walker_guest0_st_nx <= FAULT;
+                                    null;
                                 elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
-                                    walker_guest0_fault_k_nx <= to_unsigned(6, 8);
-                                    walker_guest0_flevel_nx <= to_unsigned(3, 3);
-                                    walker_guest0_st_nx <= FAULT;
+                                    null;
                                 elsif (bool(k_fetch) and bool(v_xd)) then
-                                    walker_guest0_fault_k_nx <= to_unsigned(7, 8);
-                                    walker_guest0_flevel_nx <= to_unsigned(3, 3);
-                                    walker_guest0_st_nx <= FAULT;
+                                    null;
                                 elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
-                                    walker_guest0_fault_k_nx <= to_unsigned(8, 8);
-                                    walker_guest0_flevel_nx <= to_unsigned(3, 3);
-                                    walker_guest0_st_nx <= FAULT;
+                                    null;
                                 elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * m_rdata(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * m_rdata(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
-                                    walker_guest0_fault_k_nx <= to_unsigned(9, 8);
-                                    walker_guest0_flevel_nx <= to_unsigned(3, 3);
-                                    walker_guest0_st_nx <= FAULT;
+                                    null;
                                 else
                                     uw := m_rdata;
                                     uw(5) := '1';
@@ -1810,13 +2174,8 @@ begin
                                         uw(6) := '1';
                                     end if;
                                     if (uw /= m_rdata) then
-                                        walker_guest0_pend_3_nx <= '1';
                                         pending := '1';
                                     end if;
-                                    walker_guest0_se_3_nx <= uw;
-                                    walker_guest0_sa_3_nx <= x_pa;
-                                    walker_guest0_sg_3_nx <= walker_guest0_x_addr_h;
-                                    walker_guest0_o_level_nx <= to_unsigned(3, 3);
                                     x_valid <= '1';
                                     x_pwrite <= '0';
                                     x_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & i_addr(30-1 downto 0));
@@ -1826,25 +2185,17 @@ begin
                                     hk_write <= k_write;
                                     hk_fetch <= k_fetch;
                                     hk_user <= v_us;
-                                    walker_guest0_st_nx <= XWAIT;
                                 end if;
                             end if;
                         else
                             if (not bool(m_rdata(0))) then
-                                walker_guest0_fault_k_nx <= to_unsigned(1, 8);
-                                walker_guest0_flevel_nx <= to_unsigned(3, 3);
-                                walker_guest0_st_nx <= FAULT;
+                                null;
                             elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
-                                walker_guest0_fault_k_nx <= to_unsigned(2, 8);
-                                walker_guest0_flevel_nx <= to_unsigned(3, 3);
-                                walker_guest0_st_nx <= FAULT;
+                                null;
                             else
                                 v_rw := stdl(bool(walker_guest0_a_rw) and bool(m_rdata(1)));
-                                walker_guest0_a_rw_nx <= v_rw;
                                 v_us := stdl(bool(walker_guest0_a_us) and bool(m_rdata(2)));
-                                walker_guest0_a_us_nx <= v_us;
                                 v_xd := stdl(bool(walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
-                                walker_guest0_a_xd_nx <= v_xd;
                                 x_valid <= '1';
                                 x_pwrite <= '0';
                                 x_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
@@ -1854,55 +2205,32 @@ begin
                                 hk_write <= r_EPTP(6);
                                 hk_fetch <= '0';
                                 hk_user <= '0';
-                                walker_guest0_st_nx <= XWAIT;
-                                walker_guest0_lvl_nx <= to_unsigned(2, 3);
                             end if;
                         end if;
                     elsif (walker_guest0_lvl = 2) then
                         if bool(m_rdata(7)) then
                             if (not bool(m_rdata(0))) then
-                                walker_guest0_fault_k_nx <= to_unsigned(1, 8);
-                                walker_guest0_flevel_nx <= to_unsigned(2, 3);
-                                walker_guest0_st_nx <= FAULT;
+                                null;
                             elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000111111110000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                                walker_guest0_fault_k_nx <= to_unsigned(2, 8);
-                                walker_guest0_flevel_nx <= to_unsigned(2, 3);
-                                walker_guest0_st_nx <= FAULT;
+                                null;
                             else
                                 v_rw := stdl(bool(walker_guest0_a_rw) and bool(m_rdata(1)));
-                                walker_guest0_a_rw_nx <= v_rw;
                                 v_us := stdl(bool(walker_guest0_a_us) and bool(m_rdata(2)));
-                                walker_guest0_a_us_nx <= v_us;
                                 v_xd := stdl(bool(walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
-                                walker_guest0_a_xd_nx <= v_xd;
                                 if (bool(k_user) and (not bool(v_us))) then
-                                    walker_guest0_fault_k_nx <= to_unsigned(3, 8);
-                                    walker_guest0_flevel_nx <= to_unsigned(2, 3);
-                                    walker_guest0_st_nx <= FAULT;
+                                    null;
                                 elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
-                                    walker_guest0_fault_k_nx <= to_unsigned(4, 8);
-                                    walker_guest0_flevel_nx <= to_unsigned(2, 3);
-                                    walker_guest0_st_nx <= FAULT;
+                                    null;
                                 elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
-                                    walker_guest0_fault_k_nx <= to_unsigned(5, 8);
-                                    walker_guest0_flevel_nx <= to_unsigned(2, 3);
-                                    walker_guest0_st_nx <= FAULT;
+                                    null;
                                 elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
-                                    walker_guest0_fault_k_nx <= to_unsigned(6, 8);
-                                    walker_guest0_flevel_nx <= to_unsigned(2, 3);
-                                    walker_guest0_st_nx <= FAULT;
+                                    null;
                                 elsif (bool(k_fetch) and bool(v_xd)) then
-                                    walker_guest0_fault_k_nx <= to_unsigned(7, 8);
-                                    walker_guest0_flevel_nx <= to_unsigned(2, 3);
-                                    walker_guest0_st_nx <= FAULT;
+                                    null;
                                 elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
-                                    walker_guest0_fault_k_nx <= to_unsigned(8, 8);
-                                    walker_guest0_flevel_nx <= to_unsigned(2, 3);
-                                    walker_guest0_st_nx <= FAULT;
+                                    null;
                                 elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * m_rdata(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * m_rdata(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
-                                    walker_guest0_fault_k_nx <= to_unsigned(9, 8);
-                                    walker_guest0_flevel_nx <= to_unsigned(2, 3);
-                                    walker_guest0_st_nx <= FAULT;
+                                    null;
                                 else
                                     uw := m_rdata;
                                     uw(5) := '1';
@@ -1910,13 +2238,8 @@ begin
                                         uw(6) := '1';
                                     end if;
                                     if (uw /= m_rdata) then
-                                        walker_guest0_pend_2_nx <= '1';
                                         pending := '1';
                                     end if;
-                                    walker_guest0_se_2_nx <= uw;
-                                    walker_guest0_sa_2_nx <= x_pa;
-                                    walker_guest0_sg_2_nx <= walker_guest0_x_addr_h;
-                                    walker_guest0_o_level_nx <= to_unsigned(2, 3);
                                     x_valid <= '1';
                                     x_pwrite <= '0';
                                     x_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & i_addr(21-1 downto 0));
@@ -1926,25 +2249,17 @@ begin
                                     hk_write <= k_write;
                                     hk_fetch <= k_fetch;
                                     hk_user <= v_us;
-                                    walker_guest0_st_nx <= XWAIT;
                                 end if;
                             end if;
                         else
                             if (not bool(m_rdata(0))) then
-                                walker_guest0_fault_k_nx <= to_unsigned(1, 8);
-                                walker_guest0_flevel_nx <= to_unsigned(2, 3);
-                                walker_guest0_st_nx <= FAULT;
+                                null;
                             elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                                walker_guest0_fault_k_nx <= to_unsigned(2, 8);
-                                walker_guest0_flevel_nx <= to_unsigned(2, 3);
-                                walker_guest0_st_nx <= FAULT;
+                                null;
                             else
                                 v_rw := stdl(bool(walker_guest0_a_rw) and bool(m_rdata(1)));
-                                walker_guest0_a_rw_nx <= v_rw;
                                 v_us := stdl(bool(walker_guest0_a_us) and bool(m_rdata(2)));
-                                walker_guest0_a_us_nx <= v_us;
                                 v_xd := stdl(bool(walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
-                                walker_guest0_a_xd_nx <= v_xd;
                                 x_valid <= '1';
                                 x_pwrite <= '0';
                                 x_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
@@ -1954,54 +2269,31 @@ begin
                                 hk_write <= r_EPTP(6);
                                 hk_fetch <= '0';
                                 hk_user <= '0';
-                                walker_guest0_st_nx <= XWAIT;
-                                walker_guest0_lvl_nx <= to_unsigned(1, 3);
                             end if;
                         end if;
                     elsif (walker_guest0_lvl = 1) then
                         if (not bool(m_rdata(0))) then
-                            walker_guest0_fault_k_nx <= to_unsigned(1, 8);
-                            walker_guest0_flevel_nx <= to_unsigned(1, 3);
-                            walker_guest0_st_nx <= FAULT;
+                            null;
                         elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                            walker_guest0_fault_k_nx <= to_unsigned(2, 8);
-                            walker_guest0_flevel_nx <= to_unsigned(1, 3);
-                            walker_guest0_st_nx <= FAULT;
+                            null;
                         else
                             v_rw := stdl(bool(walker_guest0_a_rw) and bool(m_rdata(1)));
-                            walker_guest0_a_rw_nx <= v_rw;
                             v_us := stdl(bool(walker_guest0_a_us) and bool(m_rdata(2)));
-                            walker_guest0_a_us_nx <= v_us;
                             v_xd := stdl(bool(walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
-                            walker_guest0_a_xd_nx <= v_xd;
                             if (bool(k_user) and (not bool(v_us))) then
-                                walker_guest0_fault_k_nx <= to_unsigned(3, 8);
-                                walker_guest0_flevel_nx <= to_unsigned(1, 3);
-                                walker_guest0_st_nx <= FAULT;
+                                null;
                             elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
-                                walker_guest0_fault_k_nx <= to_unsigned(4, 8);
-                                walker_guest0_flevel_nx <= to_unsigned(1, 3);
-                                walker_guest0_st_nx <= FAULT;
+                                null;
                             elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
-                                walker_guest0_fault_k_nx <= to_unsigned(5, 8);
-                                walker_guest0_flevel_nx <= to_unsigned(1, 3);
-                                walker_guest0_st_nx <= FAULT;
+                                null;
                             elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
-                                walker_guest0_fault_k_nx <= to_unsigned(6, 8);
-                                walker_guest0_flevel_nx <= to_unsigned(1, 3);
-                                walker_guest0_st_nx <= FAULT;
+                                null;
                             elsif (bool(k_fetch) and bool(v_xd)) then
-                                walker_guest0_fault_k_nx <= to_unsigned(7, 8);
-                                walker_guest0_flevel_nx <= to_unsigned(1, 3);
-                                walker_guest0_st_nx <= FAULT;
+                                null;
                             elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
-                                walker_guest0_fault_k_nx <= to_unsigned(8, 8);
-                                walker_guest0_flevel_nx <= to_unsigned(1, 3);
-                                walker_guest0_st_nx <= FAULT;
+                                null;
                             elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * m_rdata(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * m_rdata(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
-                                walker_guest0_fault_k_nx <= to_unsigned(9, 8);
-                                walker_guest0_flevel_nx <= to_unsigned(1, 3);
-                                walker_guest0_st_nx <= FAULT;
+                                null;
                             else
                                 uw := m_rdata;
                                 uw(5) := '1';
@@ -2009,13 +2301,8 @@ begin
                                     uw(6) := '1';
                                 end if;
                                 if (uw /= m_rdata) then
-                                    walker_guest0_pend_1_nx <= '1';
                                     pending := '1';
                                 end if;
-                                walker_guest0_se_1_nx <= uw;
-                                walker_guest0_sa_1_nx <= x_pa;
-                                walker_guest0_sg_1_nx <= walker_guest0_x_addr_h;
-                                walker_guest0_o_level_nx <= to_unsigned(1, 3);
                                 x_valid <= '1';
                                 x_pwrite <= '0';
                                 x_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & i_addr(12-1 downto 0));
@@ -2025,69 +2312,37 @@ begin
                                 hk_write <= k_write;
                                 hk_fetch <= k_fetch;
                                 hk_user <= v_us;
-                                walker_guest0_st_nx <= XWAIT;
                             end if;
                         end if;
                     end if;
                 end if;
             elsif bool(x_done) then
                 if (x_status /= 0) then
-                    walker_guest0_st_nx <= NFAULT;
+                    null;
                 else
-                    walker_guest0_o_pa_nx <= x_pa;
-                    walker_guest0_o_aux_nx <= x_level;
                     if (False or bool(walker_guest0_pend_5) or bool(walker_guest0_pend_4) or bool(walker_guest0_pend_3) or bool(walker_guest0_pend_2) or bool(walker_guest0_pend_1)) then
-                        walker_guest0_st_nx <= ADREQ;
+                        null;
                     else
-                        walker_guest0_o_status_nx <= to_unsigned(0, 8);
-                        walker_guest0_done_nx <= '1';
-                        walker_guest0_st_nx <= IDLE;
+                        null;
                     end if;
                 end if;
             end if;
         when NFAULT =>
-            walker_guest0_o_status_nx <= (64 + x_status);
-            walker_guest0_o_level_nx <= x_level;
             if bool(walker_guest0_x_on_table_h) then
-                walker_guest0_o_aux_nx <= walker_guest0_lvl;
+                null;
             else
-                walker_guest0_o_aux_nx <= to_unsigned(7, 3);
+                null;
             end if;
-            walker_guest0_o_n_exit_reason_nx <= h_r_exit_reason;
-            walker_guest0_o_n_qualification_nx <= to_unsigned(0, 64);
-            walker_guest0_o_n_qualification_nx(7-1 downto 0) <= h_r_qualification(7-1 downto 0);
-            walker_guest0_o_n_qualification_nx(7) <= stdl(h_r_exit_reason = 48);
-            walker_guest0_o_n_qualification_nx(8) <= stdl((h_r_exit_reason = 48) and (not bool(walker_guest0_x_on_table_h)));
-            walker_guest0_o_n_guest_physical_address_nx <= h_r_gpa;
             ns0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
             if (h_r_exit_reason = 48) then
                 ns0 := i_addr;
             else
                 ns0 := to_unsigned(0, 64);
             end if;
-            walker_guest0_o_n_guest_linear_address_nx <= ns0;
-            walker_guest0_done_nx <= '1';
-            walker_guest0_st_nx <= IDLE;
         when FAULT =>
-            walker_guest0_o_status_nx <= walker_guest0_fault_k;
-            walker_guest0_o_level_nx <= walker_guest0_flevel;
-            walker_guest0_o_aux_nx <= to_unsigned(0, 3);
-            walker_guest0_o_r_vector_nx <= to_unsigned(14, 8);
-            walker_guest0_o_r_error_code_nx <= to_unsigned(0, 32);
-            walker_guest0_o_r_error_code_nx(0) <= stdl(walker_guest0_fault_k(4-1 downto 0) /= 1);
-            walker_guest0_o_r_error_code_nx(1) <= k_write;
-            walker_guest0_o_r_error_code_nx(2) <= k_user;
-            walker_guest0_o_r_error_code_nx(3) <= stdl(walker_guest0_fault_k(4-1 downto 0) = 2);
-            walker_guest0_o_r_error_code_nx(4) <= stdl(bool(k_fetch) and (bool(r_CR4(20)) or bool(r_EFER(11))));
-            walker_guest0_o_r_error_code_nx(5) <= stdl(((walker_guest0_fault_k > 2) and (walker_guest0_fault_k <= 9)) and (((bool(r_CR4(22)) and bool(walker_guest0_a_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * walker_guest0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * walker_guest0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))));
-            walker_guest0_o_r_cr2_nx <= i_addr;
-            walker_guest0_o_r1_vector_nx <= to_unsigned(13, 8);
-            walker_guest0_o_r1_error_code_nx <= to_unsigned(0, 32);
-            walker_guest0_done_nx <= '1';
-            walker_guest0_st_nx <= IDLE;
+            null;
         when ADREQ =>
             if bool(walker_guest0_pend_5) then
-                walker_guest0_pend_5_nx <= '0';
                 x_valid <= '1';
                 x_wdata <= walker_guest0_se_5;
                 if (not bool(r_EPTP(6))) then
@@ -2099,14 +2354,11 @@ begin
                     hk_write <= '1';
                     hk_fetch <= '0';
                     hk_user <= '0';
-                    walker_guest0_lvl_nx <= to_unsigned(5, 3);
                 else
                     x_pwrite <= '1';
                     x_waddr <= walker_guest0_sa_5;
                 end if;
-                walker_guest0_st_nx <= ADWAIT;
             elsif bool(walker_guest0_pend_4) then
-                walker_guest0_pend_4_nx <= '0';
                 x_valid <= '1';
                 x_wdata <= walker_guest0_se_4;
                 if (not bool(r_EPTP(6))) then
@@ -2118,14 +2370,11 @@ begin
                     hk_write <= '1';
                     hk_fetch <= '0';
                     hk_user <= '0';
-                    walker_guest0_lvl_nx <= to_unsigned(4, 3);
                 else
                     x_pwrite <= '1';
                     x_waddr <= walker_guest0_sa_4;
                 end if;
-                walker_guest0_st_nx <= ADWAIT;
             elsif bool(walker_guest0_pend_3) then
-                walker_guest0_pend_3_nx <= '0';
                 x_valid <= '1';
                 x_wdata <= walker_guest0_se_3;
                 if (not bool(r_EPTP(6))) then
@@ -2137,14 +2386,11 @@ begin
                     hk_write <= '1';
                     hk_fetch <= '0';
                     hk_user <= '0';
-                    walker_guest0_lvl_nx <= to_unsigned(3, 3);
                 else
                     x_pwrite <= '1';
                     x_waddr <= walker_guest0_sa_3;
                 end if;
-                walker_guest0_st_nx <= ADWAIT;
             elsif bool(walker_guest0_pend_2) then
-                walker_guest0_pend_2_nx <= '0';
                 x_valid <= '1';
                 x_wdata <= walker_guest0_se_2;
                 if (not bool(r_EPTP(6))) then
@@ -2156,14 +2402,11 @@ begin
                     hk_write <= '1';
                     hk_fetch <= '0';
                     hk_user <= '0';
-                    walker_guest0_lvl_nx <= to_unsigned(2, 3);
                 else
                     x_pwrite <= '1';
                     x_waddr <= walker_guest0_sa_2;
                 end if;
-                walker_guest0_st_nx <= ADWAIT;
             elsif bool(walker_guest0_pend_1) then
-                walker_guest0_pend_1_nx <= '0';
                 x_valid <= '1';
                 x_wdata <= walker_guest0_se_1;
                 if (not bool(r_EPTP(6))) then
@@ -2175,51 +2418,39 @@ begin
                     hk_write <= '1';
                     hk_fetch <= '0';
                     hk_user <= '0';
-                    walker_guest0_lvl_nx <= to_unsigned(1, 3);
                 else
                     x_pwrite <= '1';
                     x_waddr <= walker_guest0_sa_1;
                 end if;
-                walker_guest0_st_nx <= ADWAIT;
             else
-                walker_guest0_o_status_nx <= to_unsigned(0, 8);
-                walker_guest0_done_nx <= '1';
-                walker_guest0_st_nx <= IDLE;
+                null;
             end if;
         when ADWAIT =>
             if bool(x_done) then
                 if (x_status /= 0) then
-                    walker_guest0_st_nx <= NFAULT;
+                    null;
                 else
-                    walker_guest0_st_nx <= ADREQ;
+                    null;
                 end if;
             end if;
         when UWAIT =>
             if bool(x_done) then
                 if (x_status /= 0) then
-                    walker_guest0_st_nx <= NFAULT;
+                    null;
                 else
-                    walker_guest0_st_nx <= PROC;
+                    null;
                 end if;
             end if;
         when PROC =>
-            walker_guest0_le_nx <= walker_guest0_le;
             if (walker_guest0_lvl = 5) then
                 if (not bool(walker_guest0_le(0))) then
-                    walker_guest0_fault_k_nx <= to_unsigned(1, 8);
-                    walker_guest0_flevel_nx <= to_unsigned(5, 3);
-                    walker_guest0_st_nx <= FAULT;
+                    null;
                 elsif (((walker_guest0_le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(r_EFER(11))) and ((walker_guest0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                    walker_guest0_fault_k_nx <= to_unsigned(2, 8);
-                    walker_guest0_flevel_nx <= to_unsigned(5, 3);
-                    walker_guest0_st_nx <= FAULT;
+                    null;
                 else
                     v_rw := stdl(bool(walker_guest0_a_rw) and bool(walker_guest0_le(1)));
-                    walker_guest0_a_rw_nx <= v_rw;
                     v_us := stdl(bool(walker_guest0_a_us) and bool(walker_guest0_le(2)));
-                    walker_guest0_a_us_nx <= v_us;
                     v_xd := stdl(bool(walker_guest0_a_xd) or (bool(walker_guest0_le(63)) and bool(r_EFER(11))));
-                    walker_guest0_a_xd_nx <= v_xd;
                     x_valid <= '1';
                     x_pwrite <= '0';
                     x_addr <= (unsigned'(to_unsigned(0, 16) & walker_guest0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
@@ -2229,25 +2460,16 @@ begin
                     hk_write <= r_EPTP(6);
                     hk_fetch <= '0';
                     hk_user <= '0';
-                    walker_guest0_st_nx <= XWAIT;
-                    walker_guest0_lvl_nx <= to_unsigned(4, 3);
                 end if;
             elsif (walker_guest0_lvl = 4) then
                 if (not bool(walker_guest0_le(0))) then
-                    walker_guest0_fault_k_nx <= to_unsigned(1, 8);
-                    walker_guest0_flevel_nx <= to_unsigned(4, 3);
-                    walker_guest0_st_nx <= FAULT;
+                    null;
                 elsif (((walker_guest0_le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (False and ((walker_guest0_le and to_unsigned(256, 64)) /= 0)) or ((not bool(r_EFER(11))) and ((walker_guest0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                    walker_guest0_fault_k_nx <= to_unsigned(2, 8);
-                    walker_guest0_flevel_nx <= to_unsigned(4, 3);
-                    walker_guest0_st_nx <= FAULT;
+                    null;
                 else
                     v_rw := stdl(bool(walker_guest0_a_rw) and bool(walker_guest0_le(1)));
-                    walker_guest0_a_rw_nx <= v_rw;
                     v_us := stdl(bool(walker_guest0_a_us) and bool(walker_guest0_le(2)));
-                    walker_guest0_a_us_nx <= v_us;
                     v_xd := stdl(bool(walker_guest0_a_xd) or (bool(walker_guest0_le(63)) and bool(r_EFER(11))));
-                    walker_guest0_a_xd_nx <= v_xd;
                     x_valid <= '1';
                     x_pwrite <= '0';
                     x_addr <= (unsigned'(to_unsigned(0, 16) & walker_guest0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
@@ -2257,54 +2479,31 @@ begin
                     hk_write <= r_EPTP(6);
                     hk_fetch <= '0';
                     hk_user <= '0';
-                    walker_guest0_st_nx <= XWAIT;
-                    walker_guest0_lvl_nx <= to_unsigned(3, 3);
                 end if;
             elsif (walker_guest0_lvl = 3) then
                 if (bool(walker_guest0_le(7)) and True) then
                     if (not bool(walker_guest0_le(0))) then
-                        walker_guest0_fault_k_nx <= to_unsigned(1, 8);
-                        walker_guest0_flevel_nx <= to_unsigned(3, 3);
-                        walker_guest0_st_nx <= FAULT;
+                        null;
                     elsif (((walker_guest0_le and unsigned'("0000000000001111000000000000000000111111111111111110000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((walker_guest0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                        walker_guest0_fault_k_nx <= to_unsigned(2, 8);
-                        walker_guest0_flevel_nx <= to_unsigned(3, 3);
-                        walker_guest0_st_nx <= FAULT;
+                        null;
                     else
                         v_rw := stdl(bool(walker_guest0_a_rw) and bool(walker_guest0_le(1)));
-                        walker_guest0_a_rw_nx <= v_rw;
                         v_us := stdl(bool(walker_guest0_a_us) and bool(walker_guest0_le(2)));
-                        walker_guest0_a_us_nx <= v_us;
                         v_xd := stdl(bool(walker_guest0_a_xd) or (bool(walker_guest0_le(63)) and bool(r_EFER(11))));
-                        walker_guest0_a_xd_nx <= v_xd;
                         if (bool(k_user) and (not bool(v_us))) then
-                            walker_guest0_fault_k_nx <= to_unsigned(3, 8);
-                            walker_guest0_flevel_nx <= to_unsigned(3, 3);
-                            walker_guest0_st_nx <= FAULT;
+                            null;
                         elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
-                            walker_guest0_fault_k_nx <= to_unsigned(4, 8);
-                            walker_guest0_flevel_nx <= to_unsigned(3, 3);
-                            walker_guest0_st_nx <= FAULT;
+                            null;
                         elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
-                            walker_guest0_fault_k_nx <= to_unsigned(5, 8);
-                            walker_guest0_flevel_nx <= to_unsigned(3, 3);
-                            walker_guest0_st_nx <= FAULT;
+                            null;
                         elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
-                            walker_guest0_fault_k_nx <= to_unsigned(6, 8);
-                            walker_guest0_flevel_nx <= to_unsigned(3, 3);
-                            walker_guest0_st_nx <= FAULT;
+                            null;
                         elsif (bool(k_fetch) and bool(v_xd)) then
-                            walker_guest0_fault_k_nx <= to_unsigned(7, 8);
-                            walker_guest0_flevel_nx <= to_unsigned(3, 3);
-                            walker_guest0_st_nx <= FAULT;
+                            null;
                         elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
-                            walker_guest0_fault_k_nx <= to_unsigned(8, 8);
-                            walker_guest0_flevel_nx <= to_unsigned(3, 3);
-                            walker_guest0_st_nx <= FAULT;
+                            null;
                         elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * walker_guest0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * walker_guest0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
-                            walker_guest0_fault_k_nx <= to_unsigned(9, 8);
-                            walker_guest0_flevel_nx <= to_unsigned(3, 3);
-                            walker_guest0_st_nx <= FAULT;
+                            null;
                         else
                             uw := walker_guest0_le;
                             uw(5) := '1';
@@ -2312,13 +2511,8 @@ begin
                                 uw(6) := '1';
                             end if;
                             if (uw /= walker_guest0_le) then
-                                walker_guest0_pend_3_nx <= '1';
                                 pending := '1';
                             end if;
-                            walker_guest0_se_3_nx <= uw;
-                            walker_guest0_sa_3_nx <= x_pa;
-                            walker_guest0_sg_3_nx <= walker_guest0_x_addr_h;
-                            walker_guest0_o_level_nx <= to_unsigned(3, 3);
                             x_valid <= '1';
                             x_pwrite <= '0';
                             x_addr <= unsigned'(to_unsigned(0, 16) & walker_guest0_le(48-1 downto 30) & i_addr(30-1 downto 0));
@@ -2328,25 +2522,17 @@ begin
                             hk_write <= k_write;
                             hk_fetch <= k_fetch;
                             hk_user <= v_us;
-                            walker_guest0_st_nx <= XWAIT;
                         end if;
                     end if;
                 else
                     if (not bool(walker_guest0_le(0))) then
-                        walker_guest0_fault_k_nx <= to_unsigned(1, 8);
-                        walker_guest0_flevel_nx <= to_unsigned(3, 3);
-                        walker_guest0_st_nx <= FAULT;
+                        null;
                     elsif (((walker_guest0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((walker_guest0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((walker_guest0_le and to_unsigned(128, 64)) /= 0))) then
-                        walker_guest0_fault_k_nx <= to_unsigned(2, 8);
-                        walker_guest0_flevel_nx <= to_unsigned(3, 3);
-                        walker_guest0_st_nx <= FAULT;
+                        null;
                     else
                         v_rw := stdl(bool(walker_guest0_a_rw) and bool(walker_guest0_le(1)));
-                        walker_guest0_a_rw_nx <= v_rw;
                         v_us := stdl(bool(walker_guest0_a_us) and bool(walker_guest0_le(2)));
-                        walker_guest0_a_us_nx <= v_us;
                         v_xd := stdl(bool(walker_guest0_a_xd) or (bool(walker_guest0_le(63)) and bool(r_EFER(11))));
-                        walker_guest0_a_xd_nx <= v_xd;
                         x_valid <= '1';
                         x_pwrite <= '0';
                         x_addr <= (unsigned'(to_unsigned(0, 16) & walker_guest0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
@@ -2356,55 +2542,32 @@ begin
                         hk_write <= r_EPTP(6);
                         hk_fetch <= '0';
                         hk_user <= '0';
-                        walker_guest0_st_nx <= XWAIT;
-                        walker_guest0_lvl_nx <= to_unsigned(2, 3);
                     end if;
                 end if;
             elsif (walker_guest0_lvl = 2) then
                 if bool(walker_guest0_le(7)) then
                     if (not bool(walker_guest0_le(0))) then
-                        walker_guest0_fault_k_nx <= to_unsigned(1, 8);
-                        walker_guest0_flevel_nx <= to_unsigned(2, 3);
-                        walker_guest0_st_nx <= FAULT;
+                        null;
                     elsif (((walker_guest0_le and unsigned'("0000000000001111000000000000000000000000000111111110000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((walker_guest0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                        walker_guest0_fault_k_nx <= to_unsigned(2, 8);
-                        walker_guest0_flevel_nx <= to_unsigned(2, 3);
-                        walker_guest0_st_nx <= FAULT;
+                        null;
                     else
                         v_rw := stdl(bool(walker_guest0_a_rw) and bool(walker_guest0_le(1)));
-                        walker_guest0_a_rw_nx <= v_rw;
                         v_us := stdl(bool(walker_guest0_a_us) and bool(walker_guest0_le(2)));
-                        walker_guest0_a_us_nx <= v_us;
                         v_xd := stdl(bool(walker_guest0_a_xd) or (bool(walker_guest0_le(63)) and bool(r_EFER(11))));
-                        walker_guest0_a_xd_nx <= v_xd;
                         if (bool(k_user) and (not bool(v_us))) then
-                            walker_guest0_fault_k_nx <= to_unsigned(3, 8);
-                            walker_guest0_flevel_nx <= to_unsigned(2, 3);
-                            walker_guest0_st_nx <= FAULT;
+                            null;
                         elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
-                            walker_guest0_fault_k_nx <= to_unsigned(4, 8);
-                            walker_guest0_flevel_nx <= to_unsigned(2, 3);
-                            walker_guest0_st_nx <= FAULT;
+                            null;
                         elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
-                            walker_guest0_fault_k_nx <= to_unsigned(5, 8);
-                            walker_guest0_flevel_nx <= to_unsigned(2, 3);
-                            walker_guest0_st_nx <= FAULT;
+                            null;
                         elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
-                            walker_guest0_fault_k_nx <= to_unsigned(6, 8);
-                            walker_guest0_flevel_nx <= to_unsigned(2, 3);
-                            walker_guest0_st_nx <= FAULT;
+                            null;
                         elsif (bool(k_fetch) and bool(v_xd)) then
-                            walker_guest0_fault_k_nx <= to_unsigned(7, 8);
-                            walker_guest0_flevel_nx <= to_unsigned(2, 3);
-                            walker_guest0_st_nx <= FAULT;
+                            null;
                         elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
-                            walker_guest0_fault_k_nx <= to_unsigned(8, 8);
-                            walker_guest0_flevel_nx <= to_unsigned(2, 3);
-                            walker_guest0_st_nx <= FAULT;
+                            null;
                         elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * walker_guest0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * walker_guest0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
-                            walker_guest0_fault_k_nx <= to_unsigned(9, 8);
-                            walker_guest0_flevel_nx <= to_unsigned(2, 3);
-                            walker_guest0_st_nx <= FAULT;
+                            null;
                         else
                             uw := walker_guest0_le;
                             uw(5) := '1';
@@ -2412,13 +2575,8 @@ begin
                                 uw(6) := '1';
                             end if;
                             if (uw /= walker_guest0_le) then
-                                walker_guest0_pend_2_nx <= '1';
                                 pending := '1';
                             end if;
-                            walker_guest0_se_2_nx <= uw;
-                            walker_guest0_sa_2_nx <= x_pa;
-                            walker_guest0_sg_2_nx <= walker_guest0_x_addr_h;
-                            walker_guest0_o_level_nx <= to_unsigned(2, 3);
                             x_valid <= '1';
                             x_pwrite <= '0';
                             x_addr <= unsigned'(to_unsigned(0, 16) & walker_guest0_le(48-1 downto 21) & i_addr(21-1 downto 0));
@@ -2428,25 +2586,17 @@ begin
                             hk_write <= k_write;
                             hk_fetch <= k_fetch;
                             hk_user <= v_us;
-                            walker_guest0_st_nx <= XWAIT;
                         end if;
                     end if;
                 else
                     if (not bool(walker_guest0_le(0))) then
-                        walker_guest0_fault_k_nx <= to_unsigned(1, 8);
-                        walker_guest0_flevel_nx <= to_unsigned(2, 3);
-                        walker_guest0_st_nx <= FAULT;
+                        null;
                     elsif (((walker_guest0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((walker_guest0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                        walker_guest0_fault_k_nx <= to_unsigned(2, 8);
-                        walker_guest0_flevel_nx <= to_unsigned(2, 3);
-                        walker_guest0_st_nx <= FAULT;
+                        null;
                     else
                         v_rw := stdl(bool(walker_guest0_a_rw) and bool(walker_guest0_le(1)));
-                        walker_guest0_a_rw_nx <= v_rw;
                         v_us := stdl(bool(walker_guest0_a_us) and bool(walker_guest0_le(2)));
-                        walker_guest0_a_us_nx <= v_us;
                         v_xd := stdl(bool(walker_guest0_a_xd) or (bool(walker_guest0_le(63)) and bool(r_EFER(11))));
-                        walker_guest0_a_xd_nx <= v_xd;
                         x_valid <= '1';
                         x_pwrite <= '0';
                         x_addr <= (unsigned'(to_unsigned(0, 16) & walker_guest0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
@@ -2456,54 +2606,31 @@ begin
                         hk_write <= r_EPTP(6);
                         hk_fetch <= '0';
                         hk_user <= '0';
-                        walker_guest0_st_nx <= XWAIT;
-                        walker_guest0_lvl_nx <= to_unsigned(1, 3);
                     end if;
                 end if;
             elsif (walker_guest0_lvl = 1) then
                 if (not bool(walker_guest0_le(0))) then
-                    walker_guest0_fault_k_nx <= to_unsigned(1, 8);
-                    walker_guest0_flevel_nx <= to_unsigned(1, 3);
-                    walker_guest0_st_nx <= FAULT;
+                    null;
                 elsif (((walker_guest0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((walker_guest0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                    walker_guest0_fault_k_nx <= to_unsigned(2, 8);
-                    walker_guest0_flevel_nx <= to_unsigned(1, 3);
-                    walker_guest0_st_nx <= FAULT;
+                    null;
                 else
                     v_rw := stdl(bool(walker_guest0_a_rw) and bool(walker_guest0_le(1)));
-                    walker_guest0_a_rw_nx <= v_rw;
                     v_us := stdl(bool(walker_guest0_a_us) and bool(walker_guest0_le(2)));
-                    walker_guest0_a_us_nx <= v_us;
                     v_xd := stdl(bool(walker_guest0_a_xd) or (bool(walker_guest0_le(63)) and bool(r_EFER(11))));
-                    walker_guest0_a_xd_nx <= v_xd;
                     if (bool(k_user) and (not bool(v_us))) then
-                        walker_guest0_fault_k_nx <= to_unsigned(3, 8);
-                        walker_guest0_flevel_nx <= to_unsigned(1, 3);
-                        walker_guest0_st_nx <= FAULT;
+                        null;
                     elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
-                        walker_guest0_fault_k_nx <= to_unsigned(4, 8);
-                        walker_guest0_flevel_nx <= to_unsigned(1, 3);
-                        walker_guest0_st_nx <= FAULT;
+                        null;
                     elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
-                        walker_guest0_fault_k_nx <= to_unsigned(5, 8);
-                        walker_guest0_flevel_nx <= to_unsigned(1, 3);
-                        walker_guest0_st_nx <= FAULT;
+                        null;
                     elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
-                        walker_guest0_fault_k_nx <= to_unsigned(6, 8);
-                        walker_guest0_flevel_nx <= to_unsigned(1, 3);
-                        walker_guest0_st_nx <= FAULT;
+                        null;
                     elsif (bool(k_fetch) and bool(v_xd)) then
-                        walker_guest0_fault_k_nx <= to_unsigned(7, 8);
-                        walker_guest0_flevel_nx <= to_unsigned(1, 3);
-                        walker_guest0_st_nx <= FAULT;
+                        null;
                     elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
-                        walker_guest0_fault_k_nx <= to_unsigned(8, 8);
-                        walker_guest0_flevel_nx <= to_unsigned(1, 3);
-                        walker_guest0_st_nx <= FAULT;
+                        null;
                     elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * walker_guest0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * walker_guest0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
-                        walker_guest0_fault_k_nx <= to_unsigned(9, 8);
-                        walker_guest0_flevel_nx <= to_unsigned(1, 3);
-                        walker_guest0_st_nx <= FAULT;
+                        null;
                     else
                         uw := walker_guest0_le;
                         uw(5) := '1';
@@ -2511,13 +2638,8 @@ begin
                             uw(6) := '1';
                         end if;
                         if (uw /= walker_guest0_le) then
-                            walker_guest0_pend_1_nx <= '1';
                             pending := '1';
                         end if;
-                        walker_guest0_se_1_nx <= uw;
-                        walker_guest0_sa_1_nx <= x_pa;
-                        walker_guest0_sg_1_nx <= walker_guest0_x_addr_h;
-                        walker_guest0_o_level_nx <= to_unsigned(1, 3);
                         x_valid <= '1';
                         x_pwrite <= '0';
                         x_addr <= unsigned'(to_unsigned(0, 16) & walker_guest0_le(48-1 downto 12) & i_addr(12-1 downto 0));
@@ -2527,16 +2649,34 @@ begin
                         hk_write <= k_write;
                         hk_fetch <= k_fetch;
                         hk_user <= v_us;
-                        walker_guest0_st_nx <= XWAIT;
                     end if;
                 end if;
             end if;
         when others =>
-            walker_guest0_st_nx <= IDLE;
+            null;
     end case;
 end process walker_guest0_logic;
 
 walker_guest0_fsm: process (clk) is
+    variable pending: std_logic;
+    variable uw: unsigned(63 downto 0);
+    variable used: std_logic;
+    variable uok: std_logic;
+    variable v_rw: std_logic;
+    variable v_us: std_logic;
+    variable v_xd: std_logic;
+    variable in0: unsigned(63 downto 0);
+    variable in1: unsigned(63 downto 0);
+    variable in2: unsigned(63 downto 0);
+    variable in3: unsigned(56 downto 0);
+    variable in4: unsigned(63 downto 0);
+    variable in5: unsigned(56 downto 0);
+    variable in6: unsigned(63 downto 0);
+    variable in7: unsigned(63 downto 0);
+    variable in8: unsigned(47 downto 0);
+    variable in9: unsigned(63 downto 0);
+    variable in10: unsigned(47 downto 0);
+    variable ns0: unsigned(63 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
@@ -2587,42 +2727,6 @@ begin
             walker_guest0_x_waddr_h <= to_unsigned(0, 64);
             walker_guest0_x_wdata_h <= to_unsigned(0, 64);
         else
-            done <= walker_guest0_done_nx;
-            walker_guest0_a_rw <= walker_guest0_a_rw_nx;
-            walker_guest0_a_us <= walker_guest0_a_us_nx;
-            walker_guest0_a_xd <= walker_guest0_a_xd_nx;
-            walker_guest0_pend_5 <= walker_guest0_pend_5_nx;
-            walker_guest0_pend_4 <= walker_guest0_pend_4_nx;
-            walker_guest0_pend_3 <= walker_guest0_pend_3_nx;
-            walker_guest0_pend_2 <= walker_guest0_pend_2_nx;
-            walker_guest0_pend_1 <= walker_guest0_pend_1_nx;
-            walker_guest0_le <= walker_guest0_le_nx;
-            walker_guest0_fault_k <= walker_guest0_fault_k_nx;
-            walker_guest0_flevel <= walker_guest0_flevel_nx;
-            walker_guest0_st <= walker_guest0_st_nx;
-            walker_guest0_lvl <= walker_guest0_lvl_nx;
-            walker_guest0_se_3 <= walker_guest0_se_3_nx;
-            walker_guest0_sa_3 <= walker_guest0_sa_3_nx;
-            walker_guest0_sg_3 <= walker_guest0_sg_3_nx;
-            o_level <= walker_guest0_o_level_nx;
-            walker_guest0_se_2 <= walker_guest0_se_2_nx;
-            walker_guest0_sa_2 <= walker_guest0_sa_2_nx;
-            walker_guest0_sg_2 <= walker_guest0_sg_2_nx;
-            walker_guest0_se_1 <= walker_guest0_se_1_nx;
-            walker_guest0_sa_1 <= walker_guest0_sa_1_nx;
-            walker_guest0_sg_1 <= walker_guest0_sg_1_nx;
-            o_pa <= walker_guest0_o_pa_nx;
-            o_aux <= walker_guest0_o_aux_nx;
-            o_status <= walker_guest0_o_status_nx;
-            o_n_exit_reason <= walker_guest0_o_n_exit_reason_nx;
-            o_n_qualification <= walker_guest0_o_n_qualification_nx;
-            o_n_guest_physical_address <= walker_guest0_o_n_guest_physical_address_nx;
-            o_n_guest_linear_address <= walker_guest0_o_n_guest_linear_address_nx;
-            o_r_vector <= walker_guest0_o_r_vector_nx;
-            o_r_error_code <= walker_guest0_o_r_error_code_nx;
-            o_r_cr2 <= walker_guest0_o_r_cr2_nx;
-            o_r1_vector <= walker_guest0_o_r1_vector_nx;
-            o_r1_error_code <= walker_guest0_o_r1_error_code_nx;
             walker_guest0_x_pwrite_h <= x_pwrite;
             walker_guest0_x_addr_h <= x_addr;
             walker_guest0_x_waddr_h <= x_waddr;
@@ -2633,6 +2737,812 @@ begin
             walker_guest0_hk_write_h <= hk_write;
             walker_guest0_hk_fetch_h <= hk_fetch;
             walker_guest0_hk_user_h <= hk_user;
+            pending := '0';
+            uw := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            used := '0';
+            uok := '0';
+            v_rw := '0';
+            v_us := '0';
+            v_xd := '0';
+            if bool(done) then
+                done <= '0';
+            end if;
+            case walker_guest0_st is
+                when IDLE =>
+                    if bool(start) then
+                        walker_guest0_a_rw <= '1';
+                        walker_guest0_a_us <= '1';
+                        walker_guest0_a_xd <= '0';
+                        walker_guest0_pend_5 <= '0';
+                        walker_guest0_pend_4 <= '0';
+                        walker_guest0_pend_3 <= '0';
+                        walker_guest0_pend_2 <= '0';
+                        walker_guest0_pend_1 <= '0';
+                        walker_guest0_le <= to_unsigned(0, 64);
+                        in0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        in1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        in2 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        in2 := i_addr;
+                        in3 := unsigned'("000000000000000000000000000000000000000000000000000000000");
+                        in3 := (i_addr(57-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111111111111"));
+                        in4 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        in4 := (unsigned'(to_unsigned(0, 7) & in3) or unsigned'("1111111000000000000000000000000000000000000000000000000000000000"));
+                        in5 := unsigned'("000000000000000000000000000000000000000000000000000000000");
+                        in5 := (i_addr(57-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111111111111"));
+                        if ((shift_right(in2, 56) and to_unsigned(1, 64)) = 1) then
+                            in1 := in4;
+                        else
+                            in1 := unsigned'(to_unsigned(0, 7) & in5);
+                        end if;
+                        in6 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        in7 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        in7 := i_addr;
+                        in8 := unsigned'("000000000000000000000000000000000000000000000000");
+                        in8 := (i_addr(48-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111"));
+                        in9 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        in9 := (unsigned'(to_unsigned(0, 16) & in8) or unsigned'("1111111111111111000000000000000000000000000000000000000000000000"));
+                        in10 := unsigned'("000000000000000000000000000000000000000000000000");
+                        in10 := (i_addr(48-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111"));
+                        if ((shift_right(in7, 47) and to_unsigned(1, 64)) = 1) then
+                            in6 := in9;
+                        else
+                            in6 := unsigned'(to_unsigned(0, 16) & in10);
+                        end if;
+                        if bool(r_CR4(12)) then
+                            in0 := in1;
+                        else
+                            in0 := in6;
+                        end if;
+                        if (bool(r_CR4(5)) and (i_addr /= in0)) then
+                            walker_guest0_fault_k <= to_unsigned(10, 8);
+                            walker_guest0_flevel <= to_unsigned(0, 3);
+                            walker_guest0_st <= FAULT;
+                        else
+                            if bool(r_CR4(12)) then
+                                walker_guest0_st <= XWAIT;
+                                walker_guest0_lvl <= to_unsigned(5, 3);
+                            else
+                                walker_guest0_st <= XWAIT;
+                                walker_guest0_lvl <= to_unsigned(4, 3);
+                            end if;
+                        end if;
+                    end if;
+                when XWAIT =>
+                    if bool(x_rnow) then
+                        used := '0';
+                        if (walker_guest0_lvl = 5) then
+                            uok := '1';
+                            if (not bool(m_rdata(0))) then
+                                uok := '0';
+                            end if;
+                            if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                uok := '0';
+                            end if;
+                            if bool(uok) then
+                                uw := m_rdata;
+                                uw(5) := '1';
+                                if (uw /= m_rdata) then
+                                    used := '1';
+                                end if;
+                            end if;
+                        end if;
+                        if (walker_guest0_lvl = 4) then
+                            uok := '1';
+                            if (not bool(m_rdata(0))) then
+                                uok := '0';
+                            end if;
+                            if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (False and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                uok := '0';
+                            end if;
+                            if bool(uok) then
+                                uw := m_rdata;
+                                uw(5) := '1';
+                                if (uw /= m_rdata) then
+                                    used := '1';
+                                end if;
+                            end if;
+                        end if;
+                        if (walker_guest0_lvl = 3) then
+                            if (bool(m_rdata(7)) and True) then
+                                null;
+                            else
+                                uok := '1';
+                                if (not bool(m_rdata(0))) then
+                                    uok := '0';
+                                end if;
+                                if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                                    uok := '0';
+                                end if;
+                                if bool(uok) then
+                                    uw := m_rdata;
+                                    uw(5) := '1';
+                                    if (uw /= m_rdata) then
+                                        used := '1';
+                                    end if;
+                                end if;
+                            end if;
+                        end if;
+                        if (walker_guest0_lvl = 2) then
+                            if bool(m_rdata(7)) then
+                                null;
+                            else
+                                uok := '1';
+                                if (not bool(m_rdata(0))) then
+                                    uok := '0';
+                                end if;
+                                if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    uok := '0';
+                                end if;
+                                if bool(uok) then
+                                    uw := m_rdata;
+                                    uw(5) := '1';
+                                    if (uw /= m_rdata) then
+                                        used := '1';
+                                    end if;
+                                end if;
+                            end if;
+                        end if;
+                        if bool(used) then
+                            walker_guest0_le <= uw;
+                            if (not bool(r_EPTP(6))) then
+                                null;
+                            else
+                                null;
+                            end if;
+                            walker_guest0_st <= UWAIT;
+                        else
+                            walker_guest0_le <= m_rdata;
+                            if (walker_guest0_lvl = 5) then
+                                if (not bool(m_rdata(0))) then
+                                    walker_guest0_fault_k <= to_unsigned(1, 8);
+                                    walker_guest0_flevel <= to_unsigned(5, 3);
+                                    walker_guest0_st <= FAULT;
+                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    walker_guest0_fault_k <= to_unsigned(2, 8);
+                                    walker_guest0_flevel <= to_unsigned(5, 3);
+                                    walker_guest0_st <= FAULT;
+                                else
+                                    v_rw := stdl(bool(walker_guest0_a_rw) and bool(m_rdata(1)));
+                                    walker_guest0_a_rw <= v_rw;
+                                    v_us := stdl(bool(walker_guest0_a_us) and bool(m_rdata(2)));
+                                    walker_guest0_a_us <= v_us;
+                                    v_xd := stdl(bool(walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
+                                    walker_guest0_a_xd <= v_xd;
+                                    walker_guest0_st <= XWAIT;
+                                    walker_guest0_lvl <= to_unsigned(4, 3);
+                                end if;
+                            elsif (walker_guest0_lvl = 4) then
+                                if (not bool(m_rdata(0))) then
+                                    walker_guest0_fault_k <= to_unsigned(1, 8);
+                                    walker_guest0_flevel <= to_unsigned(4, 3);
+                                    walker_guest0_st <= FAULT;
+                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (False and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    walker_guest0_fault_k <= to_unsigned(2, 8);
+                                    walker_guest0_flevel <= to_unsigned(4, 3);
+                                    walker_guest0_st <= FAULT;
+                                else
+                                    v_rw := stdl(bool(walker_guest0_a_rw) and bool(m_rdata(1)));
+                                    walker_guest0_a_rw <= v_rw;
+                                    v_us := stdl(bool(walker_guest0_a_us) and bool(m_rdata(2)));
+                                    walker_guest0_a_us <= v_us;
+                                    v_xd := stdl(bool(walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
+                                    walker_guest0_a_xd <= v_xd;
+                                    walker_guest0_st <= XWAIT;
+                                    walker_guest0_lvl <= to_unsigned(3, 3);
+                                end if;
+                            elsif (walker_guest0_lvl = 3) then
+                                if (bool(m_rdata(7)) and True) then
+                                    if (not bool(m_rdata(0))) then
+                                        walker_guest0_fault_k <= to_unsigned(1, 8);
+                                        walker_guest0_flevel <= to_unsigned(3, 3);
+                                        walker_guest0_st <= FAULT;
+                                    elsif (((m_rdata and unsigned'("0000000000001111000000000000000000111111111111111110000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                        walker_guest0_fault_k <= to_unsigned(2, 8);
+                                        walker_guest0_flevel <= to_unsigned(3, 3);
+                                        walker_guest0_st <= FAULT;
+                                    else
+                                        v_rw := stdl(bool(walker_guest0_a_rw) and bool(m_rdata(1)));
+                                        walker_guest0_a_rw <= v_rw;
+                                        v_us := stdl(bool(walker_guest0_a_us) and bool(m_rdata(2)));
+                                        walker_guest0_a_us <= v_us;
+                                        v_xd := stdl(bool(walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
+                                        walker_guest0_a_xd <= v_xd;
+                                        if (bool(k_user) and (not bool(v_us))) then
+                                            walker_guest0_fault_k <= to_unsigned(3, 8);
+                                            walker_guest0_flevel <= to_unsigned(3, 3);
+                                            walker_guest0_st <= FAULT;
+                                        elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
+                                            walker_guest0_fault_k <= to_unsigned(4, 8);
+                                            walker_guest0_flevel <= to_unsigned(3, 3);
+                                            walker_guest0_st <= FAULT;
+                                        elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
+                                            walker_guest0_fault_k <= to_unsigned(5, 8);
+                                            walker_guest0_flevel <= to_unsigned(3, 3);
+                                            walker_guest0_st <= FAULT;
+                                        elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
+                                            walker_guest0_fault_k <= to_unsigned(6, 8);
+                                            walker_guest0_flevel <= to_unsigned(3, 3);
+                                            walker_guest0_st <= FAULT;
+                                        elsif (bool(k_fetch) and bool(v_xd)) then
+                                            walker_guest0_fault_k <= to_unsigned(7, 8);
+                                            walker_guest0_flevel <= to_unsigned(3, 3);
+                                            walker_guest0_st <= FAULT;
+                                        elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
+                                            walker_guest0_fault_k <= to_unsigned(8, 8);
+                                            walker_guest0_flevel <= to_unsigned(3, 3);
+                                            walker_guest0_st <= FAULT;
+                                        elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * m_rdata(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * m_rdata(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
+                                            walker_guest0_fault_k <= to_unsigned(9, 8);
+                                            walker_guest0_flevel <= to_unsigned(3, 3);
+                                            walker_guest0_st <= FAULT;
+                                        else
+                                            uw := m_rdata;
+                                            uw(5) := '1';
+                                            if bool(k_write) then
+                                                uw(6) := '1';
+                                            end if;
+                                            if (uw /= m_rdata) then
+                                                walker_guest0_pend_3 <= '1';
+                                                pending := '1';
+                                            end if;
+                                            walker_guest0_se_3 <= uw;
+                                            walker_guest0_sa_3 <= x_pa;
+                                            walker_guest0_sg_3 <= walker_guest0_x_addr_h;
+                                            o_level <= to_unsigned(3, 3);
+                                            walker_guest0_st <= XWAIT;
+                                        end if;
+                                    end if;
+                                else
+                                    if (not bool(m_rdata(0))) then
+                                        walker_guest0_fault_k <= to_unsigned(1, 8);
+                                        walker_guest0_flevel <= to_unsigned(3, 3);
+                                        walker_guest0_st <= FAULT;
+                                    elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                                        walker_guest0_fault_k <= to_unsigned(2, 8);
+                                        walker_guest0_flevel <= to_unsigned(3, 3);
+                                        walker_guest0_st <= FAULT;
+                                    else
+                                        v_rw := stdl(bool(walker_guest0_a_rw) and bool(m_rdata(1)));
+                                        walker_guest0_a_rw <= v_rw;
+                                        v_us := stdl(bool(walker_guest0_a_us) and bool(m_rdata(2)));
+                                        walker_guest0_a_us <= v_us;
+                                        v_xd := stdl(bool(walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
+                                        walker_guest0_a_xd <= v_xd;
+                                        walker_guest0_st <= XWAIT;
+                                        walker_guest0_lvl <= to_unsigned(2, 3);
+                                    end if;
+                                end if;
+                            elsif (walker_guest0_lvl = 2) then
+                                if bool(m_rdata(7)) then
+                                    if (not bool(m_rdata(0))) then
+                                        walker_guest0_fault_k <= to_unsigned(1, 8);
+                                        walker_guest0_flevel <= to_unsigned(2, 3);
+                                        walker_guest0_st <= FAULT;
+                                    elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000111111110000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                        walker_guest0_fault_k <= to_unsigned(2, 8);
+                                        walker_guest0_flevel <= to_unsigned(2, 3);
+                                        walker_guest0_st <= FAULT;
+                                    else
+                                        v_rw := stdl(bool(walker_guest0_a_rw) and bool(m_rdata(1)));
+                                        walker_guest0_a_rw <= v_rw;
+                                        v_us := stdl(bool(walker_guest0_a_us) and bool(m_rdata(2)));
+                                        walker_guest0_a_us <= v_us;
+                                        v_xd := stdl(bool(walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
+                                        walker_guest0_a_xd <= v_xd;
+                                        if (bool(k_user) and (not bool(v_us))) then
+                                            walker_guest0_fault_k <= to_unsigned(3, 8);
+                                            walker_guest0_flevel <= to_unsigned(2, 3);
+                                            walker_guest0_st <= FAULT;
+                                        elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
+                                            walker_guest0_fault_k <= to_unsigned(4, 8);
+                                            walker_guest0_flevel <= to_unsigned(2, 3);
+                                            walker_guest0_st <= FAULT;
+                                        elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
+                                            walker_guest0_fault_k <= to_unsigned(5, 8);
+                                            walker_guest0_flevel <= to_unsigned(2, 3);
+                                            walker_guest0_st <= FAULT;
+                                        elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
+                                            walker_guest0_fault_k <= to_unsigned(6, 8);
+                                            walker_guest0_flevel <= to_unsigned(2, 3);
+                                            walker_guest0_st <= FAULT;
+                                        elsif (bool(k_fetch) and bool(v_xd)) then
+                                            walker_guest0_fault_k <= to_unsigned(7, 8);
+                                            walker_guest0_flevel <= to_unsigned(2, 3);
+                                            walker_guest0_st <= FAULT;
+                                        elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
+                                            walker_guest0_fault_k <= to_unsigned(8, 8);
+                                            walker_guest0_flevel <= to_unsigned(2, 3);
+                                            walker_guest0_st <= FAULT;
+                                        elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * m_rdata(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * m_rdata(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
+                                            walker_guest0_fault_k <= to_unsigned(9, 8);
+                                            walker_guest0_flevel <= to_unsigned(2, 3);
+                                            walker_guest0_st <= FAULT;
+                                        else
+                                            uw := m_rdata;
+                                            uw(5) := '1';
+                                            if bool(k_write) then
+                                                uw(6) := '1';
+                                            end if;
+                                            if (uw /= m_rdata) then
+                                                walker_guest0_pend_2 <= '1';
+                                                pending := '1';
+                                            end if;
+                                            walker_guest0_se_2 <= uw;
+                                            walker_guest0_sa_2 <= x_pa;
+                                            walker_guest0_sg_2 <= walker_guest0_x_addr_h;
+                                            o_level <= to_unsigned(2, 3);
+                                            walker_guest0_st <= XWAIT;
+                                        end if;
+                                    end if;
+                                else
+                                    if (not bool(m_rdata(0))) then
+                                        walker_guest0_fault_k <= to_unsigned(1, 8);
+                                        walker_guest0_flevel <= to_unsigned(2, 3);
+                                        walker_guest0_st <= FAULT;
+                                    elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                        walker_guest0_fault_k <= to_unsigned(2, 8);
+                                        walker_guest0_flevel <= to_unsigned(2, 3);
+                                        walker_guest0_st <= FAULT;
+                                    else
+                                        v_rw := stdl(bool(walker_guest0_a_rw) and bool(m_rdata(1)));
+                                        walker_guest0_a_rw <= v_rw;
+                                        v_us := stdl(bool(walker_guest0_a_us) and bool(m_rdata(2)));
+                                        walker_guest0_a_us <= v_us;
+                                        v_xd := stdl(bool(walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
+                                        walker_guest0_a_xd <= v_xd;
+                                        walker_guest0_st <= XWAIT;
+                                        walker_guest0_lvl <= to_unsigned(1, 3);
+                                    end if;
+                                end if;
+                            elsif (walker_guest0_lvl = 1) then
+                                if (not bool(m_rdata(0))) then
+                                    walker_guest0_fault_k <= to_unsigned(1, 8);
+                                    walker_guest0_flevel <= to_unsigned(1, 3);
+                                    walker_guest0_st <= FAULT;
+                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    walker_guest0_fault_k <= to_unsigned(2, 8);
+                                    walker_guest0_flevel <= to_unsigned(1, 3);
+                                    walker_guest0_st <= FAULT;
+                                else
+                                    v_rw := stdl(bool(walker_guest0_a_rw) and bool(m_rdata(1)));
+                                    walker_guest0_a_rw <= v_rw;
+                                    v_us := stdl(bool(walker_guest0_a_us) and bool(m_rdata(2)));
+                                    walker_guest0_a_us <= v_us;
+                                    v_xd := stdl(bool(walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
+                                    walker_guest0_a_xd <= v_xd;
+                                    if (bool(k_user) and (not bool(v_us))) then
+                                        walker_guest0_fault_k <= to_unsigned(3, 8);
+                                        walker_guest0_flevel <= to_unsigned(1, 3);
+                                        walker_guest0_st <= FAULT;
+                                    elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
+                                        walker_guest0_fault_k <= to_unsigned(4, 8);
+                                        walker_guest0_flevel <= to_unsigned(1, 3);
+                                        walker_guest0_st <= FAULT;
+                                    elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
+                                        walker_guest0_fault_k <= to_unsigned(5, 8);
+                                        walker_guest0_flevel <= to_unsigned(1, 3);
+                                        walker_guest0_st <= FAULT;
+                                    elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
+                                        walker_guest0_fault_k <= to_unsigned(6, 8);
+                                        walker_guest0_flevel <= to_unsigned(1, 3);
+                                        walker_guest0_st <= FAULT;
+                                    elsif (bool(k_fetch) and bool(v_xd)) then
+                                        walker_guest0_fault_k <= to_unsigned(7, 8);
+                                        walker_guest0_flevel <= to_unsigned(1, 3);
+                                        walker_guest0_st <= FAULT;
+                                    elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
+                                        walker_guest0_fault_k <= to_unsigned(8, 8);
+                                        walker_guest0_flevel <= to_unsigned(1, 3);
+                                        walker_guest0_st <= FAULT;
+                                    elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * m_rdata(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * m_rdata(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
+                                        walker_guest0_fault_k <= to_unsigned(9, 8);
+                                        walker_guest0_flevel <= to_unsigned(1, 3);
+                                        walker_guest0_st <= FAULT;
+                                    else
+                                        uw := m_rdata;
+                                        uw(5) := '1';
+                                        if bool(k_write) then
+                                            uw(6) := '1';
+                                        end if;
+                                        if (uw /= m_rdata) then
+                                            walker_guest0_pend_1 <= '1';
+                                            pending := '1';
+                                        end if;
+                                        walker_guest0_se_1 <= uw;
+                                        walker_guest0_sa_1 <= x_pa;
+                                        walker_guest0_sg_1 <= walker_guest0_x_addr_h;
+                                        o_level <= to_unsigned(1, 3);
+                                        walker_guest0_st <= XWAIT;
+                                    end if;
+                                end if;
+                            end if;
+                        end if;
+                    elsif bool(x_done) then
+                        if (x_status /= 0) then
+                            walker_guest0_st <= NFAULT;
+                        else
+                            o_pa <= x_pa;
+                            o_aux <= x_level;
+                            if (False or bool(walker_guest0_pend_5) or bool(walker_guest0_pend_4) or bool(walker_guest0_pend_3) or bool(walker_guest0_pend_2) or bool(walker_guest0_pend_1)) then
+                                walker_guest0_st <= ADREQ;
+                            else
+                                o_status <= to_unsigned(0, 8);
+                                done <= '1';
+                                walker_guest0_st <= IDLE;
+                            end if;
+                        end if;
+                    end if;
+                when NFAULT =>
+                    o_status <= (64 + x_status);
+                    o_level <= x_level;
+                    if bool(walker_guest0_x_on_table_h) then
+                        o_aux <= walker_guest0_lvl;
+                    else
+                        o_aux <= to_unsigned(7, 3);
+                    end if;
+                    o_n_exit_reason <= h_r_exit_reason;
+                    o_n_qualification <= to_unsigned(0, 64);
+                    o_n_qualification(7-1 downto 0) <= h_r_qualification(7-1 downto 0);
+                    o_n_qualification(7) <= stdl(h_r_exit_reason = 48);
+                    o_n_qualification(8) <= stdl((h_r_exit_reason = 48) and (not bool(walker_guest0_x_on_table_h)));
+                    o_n_guest_physical_address <= h_r_gpa;
+                    ns0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    if (h_r_exit_reason = 48) then
+                        ns0 := i_addr;
+                    else
+                        ns0 := to_unsigned(0, 64);
+                    end if;
+                    o_n_guest_linear_address <= ns0;
+                    done <= '1';
+                    walker_guest0_st <= IDLE;
+                when FAULT =>
+                    o_status <= walker_guest0_fault_k;
+                    o_level <= walker_guest0_flevel;
+                    o_aux <= to_unsigned(0, 3);
+                    o_r_vector <= to_unsigned(14, 8);
+                    o_r_error_code <= to_unsigned(0, 32);
+                    o_r_error_code(0) <= stdl(walker_guest0_fault_k(4-1 downto 0) /= 1);
+                    o_r_error_code(1) <= k_write;
+                    o_r_error_code(2) <= k_user;
+                    o_r_error_code(3) <= stdl(walker_guest0_fault_k(4-1 downto 0) = 2);
+                    o_r_error_code(4) <= stdl(bool(k_fetch) and (bool(r_CR4(20)) or bool(r_EFER(11))));
+                    o_r_error_code(5) <= stdl(((walker_guest0_fault_k > 2) and (walker_guest0_fault_k <= 9)) and (((bool(r_CR4(22)) and bool(walker_guest0_a_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * walker_guest0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * walker_guest0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))));
+                    o_r_cr2 <= i_addr;
+                    o_r1_vector <= to_unsigned(13, 8);
+                    o_r1_error_code <= to_unsigned(0, 32);
+                    done <= '1';
+                    walker_guest0_st <= IDLE;
+                when ADREQ =>
+                    if bool(walker_guest0_pend_5) then
+                        walker_guest0_pend_5 <= '0';
+                        if (not bool(r_EPTP(6))) then
+                            walker_guest0_lvl <= to_unsigned(5, 3);
+                        else
+                            null;
+                        end if;
+                        walker_guest0_st <= ADWAIT;
+                    elsif bool(walker_guest0_pend_4) then
+                        walker_guest0_pend_4 <= '0';
+                        if (not bool(r_EPTP(6))) then
+                            walker_guest0_lvl <= to_unsigned(4, 3);
+                        else
+                            null;
+                        end if;
+                        walker_guest0_st <= ADWAIT;
+                    elsif bool(walker_guest0_pend_3) then
+                        walker_guest0_pend_3 <= '0';
+                        if (not bool(r_EPTP(6))) then
+                            walker_guest0_lvl <= to_unsigned(3, 3);
+                        else
+                            null;
+                        end if;
+                        walker_guest0_st <= ADWAIT;
+                    elsif bool(walker_guest0_pend_2) then
+                        walker_guest0_pend_2 <= '0';
+                        if (not bool(r_EPTP(6))) then
+                            walker_guest0_lvl <= to_unsigned(2, 3);
+                        else
+                            null;
+                        end if;
+                        walker_guest0_st <= ADWAIT;
+                    elsif bool(walker_guest0_pend_1) then
+                        walker_guest0_pend_1 <= '0';
+                        if (not bool(r_EPTP(6))) then
+                            walker_guest0_lvl <= to_unsigned(1, 3);
+                        else
+                            null;
+                        end if;
+                        walker_guest0_st <= ADWAIT;
+                    else
+                        o_status <= to_unsigned(0, 8);
+                        done <= '1';
+                        walker_guest0_st <= IDLE;
+                    end if;
+                when ADWAIT =>
+                    if bool(x_done) then
+                        if (x_status /= 0) then
+                            walker_guest0_st <= NFAULT;
+                        else
+                            walker_guest0_st <= ADREQ;
+                        end if;
+                    end if;
+                when UWAIT =>
+                    if bool(x_done) then
+                        if (x_status /= 0) then
+                            walker_guest0_st <= NFAULT;
+                        else
+                            walker_guest0_st <= PROC;
+                        end if;
+                    end if;
+                when PROC =>
+                    walker_guest0_le <= walker_guest0_le;
+                    if (walker_guest0_lvl = 5) then
+                        if (not bool(walker_guest0_le(0))) then
+                            walker_guest0_fault_k <= to_unsigned(1, 8);
+                            walker_guest0_flevel <= to_unsigned(5, 3);
+                            walker_guest0_st <= FAULT;
+                        elsif (((walker_guest0_le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(r_EFER(11))) and ((walker_guest0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            walker_guest0_fault_k <= to_unsigned(2, 8);
+                            walker_guest0_flevel <= to_unsigned(5, 3);
+                            walker_guest0_st <= FAULT;
+                        else
+                            v_rw := stdl(bool(walker_guest0_a_rw) and bool(walker_guest0_le(1)));
+                            walker_guest0_a_rw <= v_rw;
+                            v_us := stdl(bool(walker_guest0_a_us) and bool(walker_guest0_le(2)));
+                            walker_guest0_a_us <= v_us;
+                            v_xd := stdl(bool(walker_guest0_a_xd) or (bool(walker_guest0_le(63)) and bool(r_EFER(11))));
+                            walker_guest0_a_xd <= v_xd;
+                            walker_guest0_st <= XWAIT;
+                            walker_guest0_lvl <= to_unsigned(4, 3);
+                        end if;
+                    elsif (walker_guest0_lvl = 4) then
+                        if (not bool(walker_guest0_le(0))) then
+                            walker_guest0_fault_k <= to_unsigned(1, 8);
+                            walker_guest0_flevel <= to_unsigned(4, 3);
+                            walker_guest0_st <= FAULT;
+                        elsif (((walker_guest0_le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (False and ((walker_guest0_le and to_unsigned(256, 64)) /= 0)) or ((not bool(r_EFER(11))) and ((walker_guest0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            walker_guest0_fault_k <= to_unsigned(2, 8);
+                            walker_guest0_flevel <= to_unsigned(4, 3);
+                            walker_guest0_st <= FAULT;
+                        else
+                            v_rw := stdl(bool(walker_guest0_a_rw) and bool(walker_guest0_le(1)));
+                            walker_guest0_a_rw <= v_rw;
+                            v_us := stdl(bool(walker_guest0_a_us) and bool(walker_guest0_le(2)));
+                            walker_guest0_a_us <= v_us;
+                            v_xd := stdl(bool(walker_guest0_a_xd) or (bool(walker_guest0_le(63)) and bool(r_EFER(11))));
+                            walker_guest0_a_xd <= v_xd;
+                            walker_guest0_st <= XWAIT;
+                            walker_guest0_lvl <= to_unsigned(3, 3);
+                        end if;
+                    elsif (walker_guest0_lvl = 3) then
+                        if (bool(walker_guest0_le(7)) and True) then
+                            if (not bool(walker_guest0_le(0))) then
+                                walker_guest0_fault_k <= to_unsigned(1, 8);
+                                walker_guest0_flevel <= to_unsigned(3, 3);
+                                walker_guest0_st <= FAULT;
+                            elsif (((walker_guest0_le and unsigned'("0000000000001111000000000000000000111111111111111110000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((walker_guest0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                walker_guest0_fault_k <= to_unsigned(2, 8);
+                                walker_guest0_flevel <= to_unsigned(3, 3);
+                                walker_guest0_st <= FAULT;
+                            else
+                                v_rw := stdl(bool(walker_guest0_a_rw) and bool(walker_guest0_le(1)));
+                                walker_guest0_a_rw <= v_rw;
+                                v_us := stdl(bool(walker_guest0_a_us) and bool(walker_guest0_le(2)));
+                                walker_guest0_a_us <= v_us;
+                                v_xd := stdl(bool(walker_guest0_a_xd) or (bool(walker_guest0_le(63)) and bool(r_EFER(11))));
+                                walker_guest0_a_xd <= v_xd;
+                                if (bool(k_user) and (not bool(v_us))) then
+                                    walker_guest0_fault_k <= to_unsigned(3, 8);
+                                    walker_guest0_flevel <= to_unsigned(3, 3);
+                                    walker_guest0_st <= FAULT;
+                                elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
+                                    walker_guest0_fault_k <= to_unsigned(4, 8);
+                                    walker_guest0_flevel <= to_unsigned(3, 3);
+                                    walker_guest0_st <= FAULT;
+                                elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
+                                    walker_guest0_fault_k <= to_unsigned(5, 8);
+                                    walker_guest0_flevel <= to_unsigned(3, 3);
+                                    walker_guest0_st <= FAULT;
+                                elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
+                                    walker_guest0_fault_k <= to_unsigned(6, 8);
+                                    walker_guest0_flevel <= to_unsigned(3, 3);
+                                    walker_guest0_st <= FAULT;
+                                elsif (bool(k_fetch) and bool(v_xd)) then
+                                    walker_guest0_fault_k <= to_unsigned(7, 8);
+                                    walker_guest0_flevel <= to_unsigned(3, 3);
+                                    walker_guest0_st <= FAULT;
+                                elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
+                                    walker_guest0_fault_k <= to_unsigned(8, 8);
+                                    walker_guest0_flevel <= to_unsigned(3, 3);
+                                    walker_guest0_st <= FAULT;
+                                elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * walker_guest0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * walker_guest0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
+                                    walker_guest0_fault_k <= to_unsigned(9, 8);
+                                    walker_guest0_flevel <= to_unsigned(3, 3);
+                                    walker_guest0_st <= FAULT;
+                                else
+                                    uw := walker_guest0_le;
+                                    uw(5) := '1';
+                                    if bool(k_write) then
+                                        uw(6) := '1';
+                                    end if;
+                                    if (uw /= walker_guest0_le) then
+                                        walker_guest0_pend_3 <= '1';
+                                        pending := '1';
+                                    end if;
+                                    walker_guest0_se_3 <= uw;
+                                    walker_guest0_sa_3 <= x_pa;
+                                    walker_guest0_sg_3 <= walker_guest0_x_addr_h;
+                                    o_level <= to_unsigned(3, 3);
+                                    walker_guest0_st <= XWAIT;
+                                end if;
+                            end if;
+                        else
+                            if (not bool(walker_guest0_le(0))) then
+                                walker_guest0_fault_k <= to_unsigned(1, 8);
+                                walker_guest0_flevel <= to_unsigned(3, 3);
+                                walker_guest0_st <= FAULT;
+                            elsif (((walker_guest0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((walker_guest0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((walker_guest0_le and to_unsigned(128, 64)) /= 0))) then
+                                walker_guest0_fault_k <= to_unsigned(2, 8);
+                                walker_guest0_flevel <= to_unsigned(3, 3);
+                                walker_guest0_st <= FAULT;
+                            else
+                                v_rw := stdl(bool(walker_guest0_a_rw) and bool(walker_guest0_le(1)));
+                                walker_guest0_a_rw <= v_rw;
+                                v_us := stdl(bool(walker_guest0_a_us) and bool(walker_guest0_le(2)));
+                                walker_guest0_a_us <= v_us;
+                                v_xd := stdl(bool(walker_guest0_a_xd) or (bool(walker_guest0_le(63)) and bool(r_EFER(11))));
+                                walker_guest0_a_xd <= v_xd;
+                                walker_guest0_st <= XWAIT;
+                                walker_guest0_lvl <= to_unsigned(2, 3);
+                            end if;
+                        end if;
+                    elsif (walker_guest0_lvl = 2) then
+                        if bool(walker_guest0_le(7)) then
+                            if (not bool(walker_guest0_le(0))) then
+                                walker_guest0_fault_k <= to_unsigned(1, 8);
+                                walker_guest0_flevel <= to_unsigned(2, 3);
+                                walker_guest0_st <= FAULT;
+                            elsif (((walker_guest0_le and unsigned'("0000000000001111000000000000000000000000000111111110000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((walker_guest0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                walker_guest0_fault_k <= to_unsigned(2, 8);
+                                walker_guest0_flevel <= to_unsigned(2, 3);
+                                walker_guest0_st <= FAULT;
+                            else
+                                v_rw := stdl(bool(walker_guest0_a_rw) and bool(walker_guest0_le(1)));
+                                walker_guest0_a_rw <= v_rw;
+                                v_us := stdl(bool(walker_guest0_a_us) and bool(walker_guest0_le(2)));
+                                walker_guest0_a_us <= v_us;
+                                v_xd := stdl(bool(walker_guest0_a_xd) or (bool(walker_guest0_le(63)) and bool(r_EFER(11))));
+                                walker_guest0_a_xd <= v_xd;
+                                if (bool(k_user) and (not bool(v_us))) then
+                                    walker_guest0_fault_k <= to_unsigned(3, 8);
+                                    walker_guest0_flevel <= to_unsigned(2, 3);
+                                    walker_guest0_st <= FAULT;
+                                elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
+                                    walker_guest0_fault_k <= to_unsigned(4, 8);
+                                    walker_guest0_flevel <= to_unsigned(2, 3);
+                                    walker_guest0_st <= FAULT;
+                                elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
+                                    walker_guest0_fault_k <= to_unsigned(5, 8);
+                                    walker_guest0_flevel <= to_unsigned(2, 3);
+                                    walker_guest0_st <= FAULT;
+                                elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
+                                    walker_guest0_fault_k <= to_unsigned(6, 8);
+                                    walker_guest0_flevel <= to_unsigned(2, 3);
+                                    walker_guest0_st <= FAULT;
+                                elsif (bool(k_fetch) and bool(v_xd)) then
+                                    walker_guest0_fault_k <= to_unsigned(7, 8);
+                                    walker_guest0_flevel <= to_unsigned(2, 3);
+                                    walker_guest0_st <= FAULT;
+                                elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
+                                    walker_guest0_fault_k <= to_unsigned(8, 8);
+                                    walker_guest0_flevel <= to_unsigned(2, 3);
+                                    walker_guest0_st <= FAULT;
+                                elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * walker_guest0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * walker_guest0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
+                                    walker_guest0_fault_k <= to_unsigned(9, 8);
+                                    walker_guest0_flevel <= to_unsigned(2, 3);
+                                    walker_guest0_st <= FAULT;
+                                else
+                                    uw := walker_guest0_le;
+                                    uw(5) := '1';
+                                    if bool(k_write) then
+                                        uw(6) := '1';
+                                    end if;
+                                    if (uw /= walker_guest0_le) then
+                                        walker_guest0_pend_2 <= '1';
+                                        pending := '1';
+                                    end if;
+                                    walker_guest0_se_2 <= uw;
+                                    walker_guest0_sa_2 <= x_pa;
+                                    walker_guest0_sg_2 <= walker_guest0_x_addr_h;
+                                    o_level <= to_unsigned(2, 3);
+                                    walker_guest0_st <= XWAIT;
+                                end if;
+                            end if;
+                        else
+                            if (not bool(walker_guest0_le(0))) then
+                                walker_guest0_fault_k <= to_unsigned(1, 8);
+                                walker_guest0_flevel <= to_unsigned(2, 3);
+                                walker_guest0_st <= FAULT;
+                            elsif (((walker_guest0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((walker_guest0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                walker_guest0_fault_k <= to_unsigned(2, 8);
+                                walker_guest0_flevel <= to_unsigned(2, 3);
+                                walker_guest0_st <= FAULT;
+                            else
+                                v_rw := stdl(bool(walker_guest0_a_rw) and bool(walker_guest0_le(1)));
+                                walker_guest0_a_rw <= v_rw;
+                                v_us := stdl(bool(walker_guest0_a_us) and bool(walker_guest0_le(2)));
+                                walker_guest0_a_us <= v_us;
+                                v_xd := stdl(bool(walker_guest0_a_xd) or (bool(walker_guest0_le(63)) and bool(r_EFER(11))));
+                                walker_guest0_a_xd <= v_xd;
+                                walker_guest0_st <= XWAIT;
+                                walker_guest0_lvl <= to_unsigned(1, 3);
+                            end if;
+                        end if;
+                    elsif (walker_guest0_lvl = 1) then
+                        if (not bool(walker_guest0_le(0))) then
+                            walker_guest0_fault_k <= to_unsigned(1, 8);
+                            walker_guest0_flevel <= to_unsigned(1, 3);
+                            walker_guest0_st <= FAULT;
+                        elsif (((walker_guest0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((walker_guest0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            walker_guest0_fault_k <= to_unsigned(2, 8);
+                            walker_guest0_flevel <= to_unsigned(1, 3);
+                            walker_guest0_st <= FAULT;
+                        else
+                            v_rw := stdl(bool(walker_guest0_a_rw) and bool(walker_guest0_le(1)));
+                            walker_guest0_a_rw <= v_rw;
+                            v_us := stdl(bool(walker_guest0_a_us) and bool(walker_guest0_le(2)));
+                            walker_guest0_a_us <= v_us;
+                            v_xd := stdl(bool(walker_guest0_a_xd) or (bool(walker_guest0_le(63)) and bool(r_EFER(11))));
+                            walker_guest0_a_xd <= v_xd;
+                            if (bool(k_user) and (not bool(v_us))) then
+                                walker_guest0_fault_k <= to_unsigned(3, 8);
+                                walker_guest0_flevel <= to_unsigned(1, 3);
+                                walker_guest0_st <= FAULT;
+                            elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
+                                walker_guest0_fault_k <= to_unsigned(4, 8);
+                                walker_guest0_flevel <= to_unsigned(1, 3);
+                                walker_guest0_st <= FAULT;
+                            elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
+                                walker_guest0_fault_k <= to_unsigned(5, 8);
+                                walker_guest0_flevel <= to_unsigned(1, 3);
+                                walker_guest0_st <= FAULT;
+                            elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
+                                walker_guest0_fault_k <= to_unsigned(6, 8);
+                                walker_guest0_flevel <= to_unsigned(1, 3);
+                                walker_guest0_st <= FAULT;
+                            elsif (bool(k_fetch) and bool(v_xd)) then
+                                walker_guest0_fault_k <= to_unsigned(7, 8);
+                                walker_guest0_flevel <= to_unsigned(1, 3);
+                                walker_guest0_st <= FAULT;
+                            elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
+                                walker_guest0_fault_k <= to_unsigned(8, 8);
+                                walker_guest0_flevel <= to_unsigned(1, 3);
+                                walker_guest0_st <= FAULT;
+                            elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * walker_guest0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * walker_guest0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
+                                walker_guest0_fault_k <= to_unsigned(9, 8);
+                                walker_guest0_flevel <= to_unsigned(1, 3);
+                                walker_guest0_st <= FAULT;
+                            else
+                                uw := walker_guest0_le;
+                                uw(5) := '1';
+                                if bool(k_write) then
+                                    uw(6) := '1';
+                                end if;
+                                if (uw /= walker_guest0_le) then
+                                    walker_guest0_pend_1 <= '1';
+                                    pending := '1';
+                                end if;
+                                walker_guest0_se_1 <= uw;
+                                walker_guest0_sa_1 <= x_pa;
+                                walker_guest0_sg_1 <= walker_guest0_x_addr_h;
+                                o_level <= to_unsigned(1, 3);
+                                walker_guest0_st <= XWAIT;
+                            end if;
+                        end if;
+                    end if;
+                when others =>
+                    walker_guest0_st <= IDLE;
+            end case;
         end if;
     end if;
 end process walker_guest0_fsm;

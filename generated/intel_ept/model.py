@@ -54,35 +54,6 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
     pend_1 = Signal(bool(0))
     sa_1 = Signal(intbv(0)[ADDR_WIDTH:])
     se_1 = Signal(intbv(0)[64:])
-    done_nx = Signal(done.val)
-    o_status_nx = Signal(o_status.val)
-    st_nx = Signal(st.val)
-    o_level_nx = Signal(o_level.val)
-    o_aux_nx = Signal(o_aux.val)
-    o_pa_nx = Signal(o_pa.val)
-    a_r_nx = Signal(a_r.val)
-    a_w_nx = Signal(a_w.val)
-    a_x_nx = Signal(a_x.val)
-    a_xu_nx = Signal(a_xu.val)
-    pend_5_nx = Signal(pend_5.val)
-    pend_4_nx = Signal(pend_4.val)
-    pend_3_nx = Signal(pend_3.val)
-    pend_2_nx = Signal(pend_2.val)
-    pend_1_nx = Signal(pend_1.val)
-    ea_nx = Signal(ea.val)
-    lvl_nx = Signal(lvl.val)
-    le_nx = Signal(le.val)
-    fault_k_nx = Signal(fault_k.val)
-    flevel_nx = Signal(flevel.val)
-    se_3_nx = Signal(se_3.val)
-    sa_3_nx = Signal(sa_3.val)
-    se_2_nx = Signal(se_2.val)
-    sa_2_nx = Signal(sa_2.val)
-    se_1_nx = Signal(se_1.val)
-    sa_1_nx = Signal(sa_1.val)
-    o_r_exit_reason_nx = Signal(o_r_exit_reason.val)
-    o_r_qualification_nx = Signal(o_r_qualification.val)
-    o_r_gpa_nx = Signal(o_r_gpa.val)
     m_we_h = Signal(m_we.val)  # the last request's, held
     m_size_h = Signal(m_size.val)  # the last request's, held
     m_addr_h = Signal(m_addr.val)  # the last request's, held
@@ -90,37 +61,8 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
     m_valid_h = Signal(bool(0))  # a request the memory has not taken yet
     @always_comb
     def logic():
-        """The FSM's decisions, in the cycle their inputs arrive: the next register values
-        (X_nx), and the request ports, driven in the cycle the walker asks."""
-        done_nx.next = done
-        o_status_nx.next = o_status
-        st_nx.next = st
-        o_level_nx.next = o_level
-        o_aux_nx.next = o_aux
-        o_pa_nx.next = o_pa
-        a_r_nx.next = a_r
-        a_w_nx.next = a_w
-        a_x_nx.next = a_x
-        a_xu_nx.next = a_xu
-        pend_5_nx.next = pend_5
-        pend_4_nx.next = pend_4
-        pend_3_nx.next = pend_3
-        pend_2_nx.next = pend_2
-        pend_1_nx.next = pend_1
-        ea_nx.next = ea
-        lvl_nx.next = lvl
-        le_nx.next = le
-        fault_k_nx.next = fault_k
-        flevel_nx.next = flevel
-        se_3_nx.next = se_3
-        sa_3_nx.next = sa_3
-        se_2_nx.next = se_2
-        sa_2_nx.next = sa_2
-        se_1_nx.next = se_1
-        sa_1_nx.next = sa_1
-        o_r_exit_reason_nx.next = o_r_exit_reason
-        o_r_qualification_nx.next = o_r_qualification
-        o_r_gpa_nx.next = o_r_gpa
+        """The FSM's requests, in the cycle the walker decides to ask (from `start` or the
+        data arriving in that cycle); the same decisions as `fsm`, which keeps the rest."""
         m_valid.next = m_valid_h
         m_we.next = m_we_h
         m_size.next = m_size_h
@@ -135,11 +77,10 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
         v_x = bool(0)
         v_xu = bool(0)
         if done:
-            done_nx.next = False
+            pass
         if st == S.IDLE or (st == S.PREAD and m_rvalid):
             if st == S.PREAD:  # the guest takes its entry now (x_rnow); its next request starts at once
-                o_status_nx.next = 0
-                st_nx.next = S.IDLE
+                pass
             if start:
                 if x_pwrite:
                     m_valid.next = True
@@ -147,55 +88,32 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                     m_size.next = 3
                     m_addr.next = x_waddr
                     m_wdata.next = x_wdata
-                    st_nx.next = S.PWRITE
                 else:
                     if (x_off):  # the stage is switched off: the input passes through
-                        o_level_nx.next = NO_LEVEL
-                        o_aux_nx.next = 0
-                        o_pa_nx.next = i_addr
                         if x_table:
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
                             m_addr.next = i_addr
-                            st_nx.next = S.PREAD
                         elif x_update:
                             m_valid.next = True
                             m_we.next = True
                             m_size.next = 3
                             m_addr.next = i_addr
                             m_wdata.next = x_wdata
-                            st_nx.next = S.PWRITE
                         else:
-                            o_status_nx.next = 0
-                            done_nx.next = True
-                            st_nx.next = S.IDLE
+                            pass
                     else:
-                        a_r_nx.next = True
-                        a_w_nx.next = True
-                        a_x_nx.next = True
-                        a_xu_nx.next = True
-                        pend_5_nx.next = False
-                        pend_4_nx.next = False
-                        pend_3_nx.next = False
-                        pend_2_nx.next = False
-                        pend_1_nx.next = False
                         if ((r_EPTP[6:3] == 4) and True):  # spec: specs/intel_ept.vspec:131
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
                             m_addr.next = concat(intbv(0)[16:], r_EPTP[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
-                            ea_nx.next = concat(intbv(0)[16:], r_EPTP[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
-                            st_nx.next = S.MWAIT
-                            lvl_nx.next = 5
                         else:  # spec: specs/intel_ept.vspec:131
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
                             m_addr.next = concat(intbv(0)[16:], r_EPTP[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
-                            ea_nx.next = concat(intbv(0)[16:], r_EPTP[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
-                            st_nx.next = S.MWAIT
-                            lvl_nx.next = 4
         elif st == S.MWAIT:
             if m_rvalid:
                 used = False
@@ -270,126 +188,73 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                             if uw != m_rdata:
                                 used = True
                 if used:
-                    le_nx.next = uw
                     m_valid.next = True
                     m_we.next = True
                     m_size.next = 3
                     m_addr.next = ea
                     m_wdata.next = uw
-                    st_nx.next = S.UWAIT
                 else:
-                    le_nx.next = m_rdata
                     if lvl == 5:  # spec: specs/intel_ept.vspec:135 level pml5
                         if ((((not m_rdata[0]) and (not m_rdata[1])) and (not m_rdata[2])) and (not (True and m_rdata[10]))):  # spec: specs/intel_ept.vspec:160 fault not_present
-                            fault_k_nx.next = 1
-                            flevel_nx.next = 5
-                            st_nx.next = S.FAULT
+                            pass
                         elif (m_rdata[1] and (not m_rdata[0])):  # spec: specs/intel_ept.vspec:161 fault misconfig_write
-                            fault_k_nx.next = 2
-                            flevel_nx.next = 5
-                            st_nx.next = S.FAULT
+                            pass
                         elif (((m_rdata[2] and (not m_rdata[0])) and (not m_rdata[1])) and True):  # spec: specs/intel_ept.vspec:162 fault misconfig_exec_only
-                            fault_k_nx.next = 3
-                            flevel_nx.next = 5
-                            st_nx.next = S.FAULT
+                            pass
                         elif (((m_rdata & intbv(0xf0000000000f8)[64:]) != 0)):  # spec: specs/intel_ept.vspec:163 fault misconfig_reserved
-                            fault_k_nx.next = 4
-                            flevel_nx.next = 5
-                            st_nx.next = S.FAULT
+                            pass
                         else:
                             v_r = (a_r and m_rdata[0])
-                            a_r_nx.next = v_r
                             v_w = (a_w and m_rdata[1])
-                            a_w_nx.next = v_w
                             v_x = (a_x and m_rdata[2])
-                            a_x_nx.next = v_x
                             v_xu = (a_xu and m_rdata[10])
-                            a_xu_nx.next = v_xu
                             # pointer ADDR of ept_pml5e, spec: specs/intel_ept.vspec:53
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
                             m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
-                            ea_nx.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
-                            st_nx.next = S.MWAIT
-                            lvl_nx.next = 4
                     elif lvl == 4:  # spec: specs/intel_ept.vspec:139 level pml4
                         if ((((not m_rdata[0]) and (not m_rdata[1])) and (not m_rdata[2])) and (not (True and m_rdata[10]))):  # spec: specs/intel_ept.vspec:160 fault not_present
-                            fault_k_nx.next = 1
-                            flevel_nx.next = 4
-                            st_nx.next = S.FAULT
+                            pass
                         elif (m_rdata[1] and (not m_rdata[0])):  # spec: specs/intel_ept.vspec:161 fault misconfig_write
-                            fault_k_nx.next = 2
-                            flevel_nx.next = 4
-                            st_nx.next = S.FAULT
+                            pass
                         elif (((m_rdata[2] and (not m_rdata[0])) and (not m_rdata[1])) and True):  # spec: specs/intel_ept.vspec:162 fault misconfig_exec_only
-                            fault_k_nx.next = 3
-                            flevel_nx.next = 4
-                            st_nx.next = S.FAULT
+                            pass
                         elif (((m_rdata & intbv(0xf0000000000f8)[64:]) != 0)):  # spec: specs/intel_ept.vspec:163 fault misconfig_reserved
-                            fault_k_nx.next = 4
-                            flevel_nx.next = 4
-                            st_nx.next = S.FAULT
+                            pass
                         else:
                             v_r = (a_r and m_rdata[0])
-                            a_r_nx.next = v_r
                             v_w = (a_w and m_rdata[1])
-                            a_w_nx.next = v_w
                             v_x = (a_x and m_rdata[2])
-                            a_x_nx.next = v_x
                             v_xu = (a_xu and m_rdata[10])
-                            a_xu_nx.next = v_xu
                             # pointer ADDR of ept_pml4e, spec: specs/intel_ept.vspec:61
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
                             m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
-                            ea_nx.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
-                            st_nx.next = S.MWAIT
-                            lvl_nx.next = 3
                     elif lvl == 3:  # spec: specs/intel_ept.vspec:143 level pdpt
                         if (m_rdata[7] and True):  # leaf ept_pdpte_1g, spec: specs/intel_ept.vspec:78
                             if ((((not m_rdata[0]) and (not m_rdata[1])) and (not m_rdata[2])) and (not (True and m_rdata[10]))):  # spec: specs/intel_ept.vspec:160 fault not_present
-                                fault_k_nx.next = 1
-                                flevel_nx.next = 3
-                                st_nx.next = S.FAULT
+                                pass
                             elif (m_rdata[1] and (not m_rdata[0])):  # spec: specs/intel_ept.vspec:161 fault misconfig_write
-                                fault_k_nx.next = 2
-                                flevel_nx.next = 3
-                                st_nx.next = S.FAULT
+                                pass
                             elif (((m_rdata[2] and (not m_rdata[0])) and (not m_rdata[1])) and True):  # spec: specs/intel_ept.vspec:162 fault misconfig_exec_only
-                                fault_k_nx.next = 3
-                                flevel_nx.next = 3
-                                st_nx.next = S.FAULT
+                                pass
                             elif (((m_rdata & intbv(0xf00003ffff000)[64:]) != 0)):  # spec: specs/intel_ept.vspec:163 fault misconfig_reserved
-                                fault_k_nx.next = 4
-                                flevel_nx.next = 3
-                                st_nx.next = S.FAULT
+                                pass
                             elif (((m_rdata[6:3] == 2) or (m_rdata[6:3] == 3)) or (m_rdata[6:3] == 7)):  # spec: specs/intel_ept.vspec:164 fault misconfig_memtype
-                                fault_k_nx.next = 5
-                                flevel_nx.next = 3
-                                st_nx.next = S.FAULT
+                                pass
                             else:
                                 v_r = (a_r and m_rdata[0])
-                                a_r_nx.next = v_r
                                 v_w = (a_w and m_rdata[1])
-                                a_w_nx.next = v_w
                                 v_x = (a_x and m_rdata[2])
-                                a_x_nx.next = v_x
                                 v_xu = (a_xu and m_rdata[10])
-                                a_xu_nx.next = v_xu
                                 if (k_read and (not v_r)):  # spec: specs/intel_ept.vspec:174 check read_violation
-                                    fault_k_nx.next = 6
-                                    flevel_nx.next = 3
-                                    st_nx.next = S.FAULT
+                                    pass
                                 elif (k_write and (not v_w)):  # spec: specs/intel_ept.vspec:175 check write_violation
-                                    fault_k_nx.next = 7
-                                    flevel_nx.next = 3
-                                    st_nx.next = S.FAULT
+                                    pass
                                 elif (k_fetch and (((True and k_user) and (not v_xu)) or ((not (True and k_user)) and (not v_x)))):  # spec: specs/intel_ept.vspec:176 check fetch_violation
-                                    fault_k_nx.next = 8
-                                    flevel_nx.next = 3
-                                    st_nx.next = S.FAULT
+                                    pass
                                 else:
                                     uw[:] = m_rdata
                                     if r_EPTP[6]:
@@ -397,110 +262,65 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                                     if (r_EPTP[6] and k_write):
                                         uw[9] = True
                                     if uw != m_rdata:
-                                        pend_3_nx.next = True
                                         pending = True
-                                    se_3_nx.next = uw
-                                    sa_3_nx.next = ea
-                                    o_level_nx.next = 3
-                                    o_pa_nx.next = concat(intbv(0)[16:], m_rdata[48:30], i_addr[30:0])
-                                    o_aux_nx.next = 0
                                     if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
-                                        st_nx.next = S.ADREQ
+                                        pass
                                     else:
                                         if x_table:
                                             m_valid.next = True
                                             m_we.next = False
                                             m_size.next = 3
                                             m_addr.next = concat(intbv(0)[16:], m_rdata[48:30], i_addr[30:0])
-                                            st_nx.next = S.PREAD
                                         elif x_update:
                                             m_valid.next = True
                                             m_we.next = True
                                             m_size.next = 3
                                             m_addr.next = concat(intbv(0)[16:], m_rdata[48:30], i_addr[30:0])
                                             m_wdata.next = x_wdata
-                                            st_nx.next = S.PWRITE
                                         else:
-                                            o_status_nx.next = 0
-                                            done_nx.next = True
-                                            st_nx.next = S.IDLE
+                                            pass
                         else:
                             if ((((not m_rdata[0]) and (not m_rdata[1])) and (not m_rdata[2])) and (not (True and m_rdata[10]))):  # spec: specs/intel_ept.vspec:160 fault not_present
-                                fault_k_nx.next = 1
-                                flevel_nx.next = 3
-                                st_nx.next = S.FAULT
+                                pass
                             elif (m_rdata[1] and (not m_rdata[0])):  # spec: specs/intel_ept.vspec:161 fault misconfig_write
-                                fault_k_nx.next = 2
-                                flevel_nx.next = 3
-                                st_nx.next = S.FAULT
+                                pass
                             elif (((m_rdata[2] and (not m_rdata[0])) and (not m_rdata[1])) and True):  # spec: specs/intel_ept.vspec:162 fault misconfig_exec_only
-                                fault_k_nx.next = 3
-                                flevel_nx.next = 3
-                                st_nx.next = S.FAULT
+                                pass
                             elif (((m_rdata & intbv(0xf000000000078)[64:]) != 0) or (False and ((m_rdata & 0x80) != 0))):  # spec: specs/intel_ept.vspec:163 fault misconfig_reserved
-                                fault_k_nx.next = 4
-                                flevel_nx.next = 3
-                                st_nx.next = S.FAULT
+                                pass
                             else:
                                 v_r = (a_r and m_rdata[0])
-                                a_r_nx.next = v_r
                                 v_w = (a_w and m_rdata[1])
-                                a_w_nx.next = v_w
                                 v_x = (a_x and m_rdata[2])
-                                a_x_nx.next = v_x
                                 v_xu = (a_xu and m_rdata[10])
-                                a_xu_nx.next = v_xu
                                 # pointer ADDR of ept_pdpte, spec: specs/intel_ept.vspec:69
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
                                 m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
-                                ea_nx.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
-                                st_nx.next = S.MWAIT
-                                lvl_nx.next = 2
                     elif lvl == 2:  # spec: specs/intel_ept.vspec:148 level pd
                         if m_rdata[7]:  # leaf ept_pde_2m, spec: specs/intel_ept.vspec:98
                             if ((((not m_rdata[0]) and (not m_rdata[1])) and (not m_rdata[2])) and (not (True and m_rdata[10]))):  # spec: specs/intel_ept.vspec:160 fault not_present
-                                fault_k_nx.next = 1
-                                flevel_nx.next = 2
-                                st_nx.next = S.FAULT
+                                pass
                             elif (m_rdata[1] and (not m_rdata[0])):  # spec: specs/intel_ept.vspec:161 fault misconfig_write
-                                fault_k_nx.next = 2
-                                flevel_nx.next = 2
-                                st_nx.next = S.FAULT
+                                pass
                             elif (((m_rdata[2] and (not m_rdata[0])) and (not m_rdata[1])) and True):  # spec: specs/intel_ept.vspec:162 fault misconfig_exec_only
-                                fault_k_nx.next = 3
-                                flevel_nx.next = 2
-                                st_nx.next = S.FAULT
+                                pass
                             elif (((m_rdata & intbv(0xf0000001ff000)[64:]) != 0)):  # spec: specs/intel_ept.vspec:163 fault misconfig_reserved
-                                fault_k_nx.next = 4
-                                flevel_nx.next = 2
-                                st_nx.next = S.FAULT
+                                pass
                             elif (((m_rdata[6:3] == 2) or (m_rdata[6:3] == 3)) or (m_rdata[6:3] == 7)):  # spec: specs/intel_ept.vspec:164 fault misconfig_memtype
-                                fault_k_nx.next = 5
-                                flevel_nx.next = 2
-                                st_nx.next = S.FAULT
+                                pass
                             else:
                                 v_r = (a_r and m_rdata[0])
-                                a_r_nx.next = v_r
                                 v_w = (a_w and m_rdata[1])
-                                a_w_nx.next = v_w
                                 v_x = (a_x and m_rdata[2])
-                                a_x_nx.next = v_x
                                 v_xu = (a_xu and m_rdata[10])
-                                a_xu_nx.next = v_xu
                                 if (k_read and (not v_r)):  # spec: specs/intel_ept.vspec:174 check read_violation
-                                    fault_k_nx.next = 6
-                                    flevel_nx.next = 2
-                                    st_nx.next = S.FAULT
+                                    pass
                                 elif (k_write and (not v_w)):  # spec: specs/intel_ept.vspec:175 check write_violation
-                                    fault_k_nx.next = 7
-                                    flevel_nx.next = 2
-                                    st_nx.next = S.FAULT
+                                    pass
                                 elif (k_fetch and (((True and k_user) and (not v_xu)) or ((not (True and k_user)) and (not v_x)))):  # spec: specs/intel_ept.vspec:176 check fetch_violation
-                                    fault_k_nx.next = 8
-                                    flevel_nx.next = 2
-                                    st_nx.next = S.FAULT
+                                    pass
                                 else:
                                     uw[:] = m_rdata
                                     if r_EPTP[6]:
@@ -508,109 +328,64 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                                     if (r_EPTP[6] and k_write):
                                         uw[9] = True
                                     if uw != m_rdata:
-                                        pend_2_nx.next = True
                                         pending = True
-                                    se_2_nx.next = uw
-                                    sa_2_nx.next = ea
-                                    o_level_nx.next = 2
-                                    o_pa_nx.next = concat(intbv(0)[16:], m_rdata[48:21], i_addr[21:0])
-                                    o_aux_nx.next = 0
                                     if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
-                                        st_nx.next = S.ADREQ
+                                        pass
                                     else:
                                         if x_table:
                                             m_valid.next = True
                                             m_we.next = False
                                             m_size.next = 3
                                             m_addr.next = concat(intbv(0)[16:], m_rdata[48:21], i_addr[21:0])
-                                            st_nx.next = S.PREAD
                                         elif x_update:
                                             m_valid.next = True
                                             m_we.next = True
                                             m_size.next = 3
                                             m_addr.next = concat(intbv(0)[16:], m_rdata[48:21], i_addr[21:0])
                                             m_wdata.next = x_wdata
-                                            st_nx.next = S.PWRITE
                                         else:
-                                            o_status_nx.next = 0
-                                            done_nx.next = True
-                                            st_nx.next = S.IDLE
+                                            pass
                         else:
                             if ((((not m_rdata[0]) and (not m_rdata[1])) and (not m_rdata[2])) and (not (True and m_rdata[10]))):  # spec: specs/intel_ept.vspec:160 fault not_present
-                                fault_k_nx.next = 1
-                                flevel_nx.next = 2
-                                st_nx.next = S.FAULT
+                                pass
                             elif (m_rdata[1] and (not m_rdata[0])):  # spec: specs/intel_ept.vspec:161 fault misconfig_write
-                                fault_k_nx.next = 2
-                                flevel_nx.next = 2
-                                st_nx.next = S.FAULT
+                                pass
                             elif (((m_rdata[2] and (not m_rdata[0])) and (not m_rdata[1])) and True):  # spec: specs/intel_ept.vspec:162 fault misconfig_exec_only
-                                fault_k_nx.next = 3
-                                flevel_nx.next = 2
-                                st_nx.next = S.FAULT
+                                pass
                             elif (((m_rdata & intbv(0xf000000000078)[64:]) != 0)):  # spec: specs/intel_ept.vspec:163 fault misconfig_reserved
-                                fault_k_nx.next = 4
-                                flevel_nx.next = 2
-                                st_nx.next = S.FAULT
+                                pass
                             else:
                                 v_r = (a_r and m_rdata[0])
-                                a_r_nx.next = v_r
                                 v_w = (a_w and m_rdata[1])
-                                a_w_nx.next = v_w
                                 v_x = (a_x and m_rdata[2])
-                                a_x_nx.next = v_x
                                 v_xu = (a_xu and m_rdata[10])
-                                a_xu_nx.next = v_xu
                                 # pointer ADDR of ept_pde, spec: specs/intel_ept.vspec:89
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
                                 m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
-                                ea_nx.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
-                                st_nx.next = S.MWAIT
-                                lvl_nx.next = 1
                     elif lvl == 1:  # spec: specs/intel_ept.vspec:153 level pt
                         if ((((not m_rdata[0]) and (not m_rdata[1])) and (not m_rdata[2])) and (not (True and m_rdata[10]))):  # spec: specs/intel_ept.vspec:160 fault not_present
-                            fault_k_nx.next = 1
-                            flevel_nx.next = 1
-                            st_nx.next = S.FAULT
+                            pass
                         elif (m_rdata[1] and (not m_rdata[0])):  # spec: specs/intel_ept.vspec:161 fault misconfig_write
-                            fault_k_nx.next = 2
-                            flevel_nx.next = 1
-                            st_nx.next = S.FAULT
+                            pass
                         elif (((m_rdata[2] and (not m_rdata[0])) and (not m_rdata[1])) and True):  # spec: specs/intel_ept.vspec:162 fault misconfig_exec_only
-                            fault_k_nx.next = 3
-                            flevel_nx.next = 1
-                            st_nx.next = S.FAULT
+                            pass
                         elif (((m_rdata & intbv(0xf000000000000)[64:]) != 0)):  # spec: specs/intel_ept.vspec:163 fault misconfig_reserved
-                            fault_k_nx.next = 4
-                            flevel_nx.next = 1
-                            st_nx.next = S.FAULT
+                            pass
                         elif (((m_rdata[6:3] == 2) or (m_rdata[6:3] == 3)) or (m_rdata[6:3] == 7)):  # spec: specs/intel_ept.vspec:164 fault misconfig_memtype
-                            fault_k_nx.next = 5
-                            flevel_nx.next = 1
-                            st_nx.next = S.FAULT
+                            pass
                         else:
                             v_r = (a_r and m_rdata[0])
-                            a_r_nx.next = v_r
                             v_w = (a_w and m_rdata[1])
-                            a_w_nx.next = v_w
                             v_x = (a_x and m_rdata[2])
-                            a_x_nx.next = v_x
                             v_xu = (a_xu and m_rdata[10])
-                            a_xu_nx.next = v_xu
                             if (k_read and (not v_r)):  # spec: specs/intel_ept.vspec:174 check read_violation
-                                fault_k_nx.next = 6
-                                flevel_nx.next = 1
-                                st_nx.next = S.FAULT
+                                pass
                             elif (k_write and (not v_w)):  # spec: specs/intel_ept.vspec:175 check write_violation
-                                fault_k_nx.next = 7
-                                flevel_nx.next = 1
-                                st_nx.next = S.FAULT
+                                pass
                             elif (k_fetch and (((True and k_user) and (not v_xu)) or ((not (True and k_user)) and (not v_x)))):  # spec: specs/intel_ept.vspec:176 check fetch_violation
-                                fault_k_nx.next = 8
-                                flevel_nx.next = 1
-                                st_nx.next = S.FAULT
+                                pass
                             else:
                                 uw[:] = m_rdata
                                 if r_EPTP[6]:
@@ -618,234 +393,142 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                                 if (r_EPTP[6] and k_write):
                                     uw[9] = True
                                 if uw != m_rdata:
-                                    pend_1_nx.next = True
                                     pending = True
-                                se_1_nx.next = uw
-                                sa_1_nx.next = ea
-                                o_level_nx.next = 1
-                                o_pa_nx.next = concat(intbv(0)[16:], m_rdata[48:12], i_addr[12:0])
-                                o_aux_nx.next = 0
                                 if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
-                                    st_nx.next = S.ADREQ
+                                    pass
                                 else:
                                     if x_table:
                                         m_valid.next = True
                                         m_we.next = False
                                         m_size.next = 3
                                         m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], i_addr[12:0])
-                                        st_nx.next = S.PREAD
                                     elif x_update:
                                         m_valid.next = True
                                         m_we.next = True
                                         m_size.next = 3
                                         m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], i_addr[12:0])
                                         m_wdata.next = x_wdata
-                                        st_nx.next = S.PWRITE
                                     else:
-                                        o_status_nx.next = 0
-                                        done_nx.next = True
-                                        st_nx.next = S.IDLE
+                                        pass
         elif st == S.FAULT:
-            o_status_nx.next = fault_k
-            o_level_nx.next = flevel
-            o_aux_nx.next = 0
             rs0 = intbv(0)[6:]
             if ((((fault_k[4:] == 2) or (fault_k[4:] == 3)) or (fault_k[4:] == 4)) or (fault_k[4:] == 5)):
                 rs0[:] = 0x31
             else:
                 rs0[:] = 0x30
-            o_r_exit_reason_nx.next = concat(intbv(0)[10:], rs0)
-            o_r_qualification_nx.next = 0
-            o_r_qualification_nx.next[0] = ((not ((((fault_k[4:] == 2) or (fault_k[4:] == 3)) or (fault_k[4:] == 4)) or (fault_k[4:] == 5))) and k_read)
-            o_r_qualification_nx.next[1] = ((not ((((fault_k[4:] == 2) or (fault_k[4:] == 3)) or (fault_k[4:] == 4)) or (fault_k[4:] == 5))) and k_write)
-            o_r_qualification_nx.next[2] = ((not ((((fault_k[4:] == 2) or (fault_k[4:] == 3)) or (fault_k[4:] == 4)) or (fault_k[4:] == 5))) and k_fetch)
-            o_r_qualification_nx.next[3] = ((fault_k > 5) and a_r)
-            o_r_qualification_nx.next[4] = ((fault_k > 5) and a_w)
-            o_r_qualification_nx.next[5] = ((fault_k > 5) and a_x)
-            o_r_qualification_nx.next[6] = (((fault_k > 5) and True) and a_xu)
-            o_r_gpa_nx.next = i_addr
-            done_nx.next = True
-            st_nx.next = S.IDLE
         elif st == S.ADREQ:
             if pend_5:
-                pend_5_nx.next = False
                 m_valid.next = True
                 m_we.next = True
                 m_size.next = 3
                 m_addr.next = sa_5
                 m_wdata.next = se_5
-                st_nx.next = S.ADWAIT
             elif pend_4:
-                pend_4_nx.next = False
                 m_valid.next = True
                 m_we.next = True
                 m_size.next = 3
                 m_addr.next = sa_4
                 m_wdata.next = se_4
-                st_nx.next = S.ADWAIT
             elif pend_3:
-                pend_3_nx.next = False
                 m_valid.next = True
                 m_we.next = True
                 m_size.next = 3
                 m_addr.next = sa_3
                 m_wdata.next = se_3
-                st_nx.next = S.ADWAIT
             elif pend_2:
-                pend_2_nx.next = False
                 m_valid.next = True
                 m_we.next = True
                 m_size.next = 3
                 m_addr.next = sa_2
                 m_wdata.next = se_2
-                st_nx.next = S.ADWAIT
             elif pend_1:
-                pend_1_nx.next = False
                 m_valid.next = True
                 m_we.next = True
                 m_size.next = 3
                 m_addr.next = sa_1
                 m_wdata.next = se_1
-                st_nx.next = S.ADWAIT
             else:
                 if x_table:
                     m_valid.next = True
                     m_we.next = False
                     m_size.next = 3
                     m_addr.next = o_pa
-                    st_nx.next = S.PREAD
                 elif x_update:
                     m_valid.next = True
                     m_we.next = True
                     m_size.next = 3
                     m_addr.next = o_pa
                     m_wdata.next = x_wdata
-                    st_nx.next = S.PWRITE
                 else:
-                    o_status_nx.next = 0
-                    done_nx.next = True
-                    st_nx.next = S.IDLE
+                    pass
         elif st == S.ADWAIT:
             if m_rvalid:
                 m_we.next = False
-                st_nx.next = S.ADREQ
         elif st == S.UWAIT:
             if m_rvalid:
                 m_we.next = False
-                st_nx.next = S.PROC
         elif st == S.PROC:
-            le_nx.next = le
             if lvl == 5:  # spec: specs/intel_ept.vspec:135 level pml5
                 if ((((not le[0]) and (not le[1])) and (not le[2])) and (not (True and le[10]))):  # spec: specs/intel_ept.vspec:160 fault not_present
-                    fault_k_nx.next = 1
-                    flevel_nx.next = 5
-                    st_nx.next = S.FAULT
+                    pass
                 elif (le[1] and (not le[0])):  # spec: specs/intel_ept.vspec:161 fault misconfig_write
-                    fault_k_nx.next = 2
-                    flevel_nx.next = 5
-                    st_nx.next = S.FAULT
+                    pass
                 elif (((le[2] and (not le[0])) and (not le[1])) and True):  # spec: specs/intel_ept.vspec:162 fault misconfig_exec_only
-                    fault_k_nx.next = 3
-                    flevel_nx.next = 5
-                    st_nx.next = S.FAULT
+                    pass
                 elif (((le & intbv(0xf0000000000f8)[64:]) != 0)):  # spec: specs/intel_ept.vspec:163 fault misconfig_reserved
-                    fault_k_nx.next = 4
-                    flevel_nx.next = 5
-                    st_nx.next = S.FAULT
+                    pass
                 else:
                     v_r = (a_r and le[0])
-                    a_r_nx.next = v_r
                     v_w = (a_w and le[1])
-                    a_w_nx.next = v_w
                     v_x = (a_x and le[2])
-                    a_x_nx.next = v_x
                     v_xu = (a_xu and le[10])
-                    a_xu_nx.next = v_xu
                     # pointer ADDR of ept_pml5e, spec: specs/intel_ept.vspec:53
                     m_valid.next = True
                     m_we.next = False
                     m_size.next = 3
                     m_addr.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
-                    ea_nx.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
-                    st_nx.next = S.MWAIT
-                    lvl_nx.next = 4
             elif lvl == 4:  # spec: specs/intel_ept.vspec:139 level pml4
                 if ((((not le[0]) and (not le[1])) and (not le[2])) and (not (True and le[10]))):  # spec: specs/intel_ept.vspec:160 fault not_present
-                    fault_k_nx.next = 1
-                    flevel_nx.next = 4
-                    st_nx.next = S.FAULT
+                    pass
                 elif (le[1] and (not le[0])):  # spec: specs/intel_ept.vspec:161 fault misconfig_write
-                    fault_k_nx.next = 2
-                    flevel_nx.next = 4
-                    st_nx.next = S.FAULT
+                    pass
                 elif (((le[2] and (not le[0])) and (not le[1])) and True):  # spec: specs/intel_ept.vspec:162 fault misconfig_exec_only
-                    fault_k_nx.next = 3
-                    flevel_nx.next = 4
-                    st_nx.next = S.FAULT
+                    pass
                 elif (((le & intbv(0xf0000000000f8)[64:]) != 0)):  # spec: specs/intel_ept.vspec:163 fault misconfig_reserved
-                    fault_k_nx.next = 4
-                    flevel_nx.next = 4
-                    st_nx.next = S.FAULT
+                    pass
                 else:
                     v_r = (a_r and le[0])
-                    a_r_nx.next = v_r
                     v_w = (a_w and le[1])
-                    a_w_nx.next = v_w
                     v_x = (a_x and le[2])
-                    a_x_nx.next = v_x
                     v_xu = (a_xu and le[10])
-                    a_xu_nx.next = v_xu
                     # pointer ADDR of ept_pml4e, spec: specs/intel_ept.vspec:61
                     m_valid.next = True
                     m_we.next = False
                     m_size.next = 3
                     m_addr.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
-                    ea_nx.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
-                    st_nx.next = S.MWAIT
-                    lvl_nx.next = 3
             elif lvl == 3:  # spec: specs/intel_ept.vspec:143 level pdpt
                 if (le[7] and True):  # leaf ept_pdpte_1g, spec: specs/intel_ept.vspec:78
                     if ((((not le[0]) and (not le[1])) and (not le[2])) and (not (True and le[10]))):  # spec: specs/intel_ept.vspec:160 fault not_present
-                        fault_k_nx.next = 1
-                        flevel_nx.next = 3
-                        st_nx.next = S.FAULT
+                        pass
                     elif (le[1] and (not le[0])):  # spec: specs/intel_ept.vspec:161 fault misconfig_write
-                        fault_k_nx.next = 2
-                        flevel_nx.next = 3
-                        st_nx.next = S.FAULT
+                        pass
                     elif (((le[2] and (not le[0])) and (not le[1])) and True):  # spec: specs/intel_ept.vspec:162 fault misconfig_exec_only
-                        fault_k_nx.next = 3
-                        flevel_nx.next = 3
-                        st_nx.next = S.FAULT
+                        pass
                     elif (((le & intbv(0xf00003ffff000)[64:]) != 0)):  # spec: specs/intel_ept.vspec:163 fault misconfig_reserved
-                        fault_k_nx.next = 4
-                        flevel_nx.next = 3
-                        st_nx.next = S.FAULT
+                        pass
                     elif (((le[6:3] == 2) or (le[6:3] == 3)) or (le[6:3] == 7)):  # spec: specs/intel_ept.vspec:164 fault misconfig_memtype
-                        fault_k_nx.next = 5
-                        flevel_nx.next = 3
-                        st_nx.next = S.FAULT
+                        pass
                     else:
                         v_r = (a_r and le[0])
-                        a_r_nx.next = v_r
                         v_w = (a_w and le[1])
-                        a_w_nx.next = v_w
                         v_x = (a_x and le[2])
-                        a_x_nx.next = v_x
                         v_xu = (a_xu and le[10])
-                        a_xu_nx.next = v_xu
                         if (k_read and (not v_r)):  # spec: specs/intel_ept.vspec:174 check read_violation
-                            fault_k_nx.next = 6
-                            flevel_nx.next = 3
-                            st_nx.next = S.FAULT
+                            pass
                         elif (k_write and (not v_w)):  # spec: specs/intel_ept.vspec:175 check write_violation
-                            fault_k_nx.next = 7
-                            flevel_nx.next = 3
-                            st_nx.next = S.FAULT
+                            pass
                         elif (k_fetch and (((True and k_user) and (not v_xu)) or ((not (True and k_user)) and (not v_x)))):  # spec: specs/intel_ept.vspec:176 check fetch_violation
-                            fault_k_nx.next = 8
-                            flevel_nx.next = 3
-                            st_nx.next = S.FAULT
+                            pass
                         else:
                             uw[:] = le
                             if r_EPTP[6]:
@@ -853,110 +536,65 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                             if (r_EPTP[6] and k_write):
                                 uw[9] = True
                             if uw != le:
-                                pend_3_nx.next = True
                                 pending = True
-                            se_3_nx.next = uw
-                            sa_3_nx.next = ea
-                            o_level_nx.next = 3
-                            o_pa_nx.next = concat(intbv(0)[16:], le[48:30], i_addr[30:0])
-                            o_aux_nx.next = 0
                             if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
-                                st_nx.next = S.ADREQ
+                                pass
                             else:
                                 if x_table:
                                     m_valid.next = True
                                     m_we.next = False
                                     m_size.next = 3
                                     m_addr.next = concat(intbv(0)[16:], le[48:30], i_addr[30:0])
-                                    st_nx.next = S.PREAD
                                 elif x_update:
                                     m_valid.next = True
                                     m_we.next = True
                                     m_size.next = 3
                                     m_addr.next = concat(intbv(0)[16:], le[48:30], i_addr[30:0])
                                     m_wdata.next = x_wdata
-                                    st_nx.next = S.PWRITE
                                 else:
-                                    o_status_nx.next = 0
-                                    done_nx.next = True
-                                    st_nx.next = S.IDLE
+                                    pass
                 else:
                     if ((((not le[0]) and (not le[1])) and (not le[2])) and (not (True and le[10]))):  # spec: specs/intel_ept.vspec:160 fault not_present
-                        fault_k_nx.next = 1
-                        flevel_nx.next = 3
-                        st_nx.next = S.FAULT
+                        pass
                     elif (le[1] and (not le[0])):  # spec: specs/intel_ept.vspec:161 fault misconfig_write
-                        fault_k_nx.next = 2
-                        flevel_nx.next = 3
-                        st_nx.next = S.FAULT
+                        pass
                     elif (((le[2] and (not le[0])) and (not le[1])) and True):  # spec: specs/intel_ept.vspec:162 fault misconfig_exec_only
-                        fault_k_nx.next = 3
-                        flevel_nx.next = 3
-                        st_nx.next = S.FAULT
+                        pass
                     elif (((le & intbv(0xf000000000078)[64:]) != 0) or (False and ((le & 0x80) != 0))):  # spec: specs/intel_ept.vspec:163 fault misconfig_reserved
-                        fault_k_nx.next = 4
-                        flevel_nx.next = 3
-                        st_nx.next = S.FAULT
+                        pass
                     else:
                         v_r = (a_r and le[0])
-                        a_r_nx.next = v_r
                         v_w = (a_w and le[1])
-                        a_w_nx.next = v_w
                         v_x = (a_x and le[2])
-                        a_x_nx.next = v_x
                         v_xu = (a_xu and le[10])
-                        a_xu_nx.next = v_xu
                         # pointer ADDR of ept_pdpte, spec: specs/intel_ept.vspec:69
                         m_valid.next = True
                         m_we.next = False
                         m_size.next = 3
                         m_addr.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
-                        ea_nx.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
-                        st_nx.next = S.MWAIT
-                        lvl_nx.next = 2
             elif lvl == 2:  # spec: specs/intel_ept.vspec:148 level pd
                 if le[7]:  # leaf ept_pde_2m, spec: specs/intel_ept.vspec:98
                     if ((((not le[0]) and (not le[1])) and (not le[2])) and (not (True and le[10]))):  # spec: specs/intel_ept.vspec:160 fault not_present
-                        fault_k_nx.next = 1
-                        flevel_nx.next = 2
-                        st_nx.next = S.FAULT
+                        pass
                     elif (le[1] and (not le[0])):  # spec: specs/intel_ept.vspec:161 fault misconfig_write
-                        fault_k_nx.next = 2
-                        flevel_nx.next = 2
-                        st_nx.next = S.FAULT
+                        pass
                     elif (((le[2] and (not le[0])) and (not le[1])) and True):  # spec: specs/intel_ept.vspec:162 fault misconfig_exec_only
-                        fault_k_nx.next = 3
-                        flevel_nx.next = 2
-                        st_nx.next = S.FAULT
+                        pass
                     elif (((le & intbv(0xf0000001ff000)[64:]) != 0)):  # spec: specs/intel_ept.vspec:163 fault misconfig_reserved
-                        fault_k_nx.next = 4
-                        flevel_nx.next = 2
-                        st_nx.next = S.FAULT
+                        pass
                     elif (((le[6:3] == 2) or (le[6:3] == 3)) or (le[6:3] == 7)):  # spec: specs/intel_ept.vspec:164 fault misconfig_memtype
-                        fault_k_nx.next = 5
-                        flevel_nx.next = 2
-                        st_nx.next = S.FAULT
+                        pass
                     else:
                         v_r = (a_r and le[0])
-                        a_r_nx.next = v_r
                         v_w = (a_w and le[1])
-                        a_w_nx.next = v_w
                         v_x = (a_x and le[2])
-                        a_x_nx.next = v_x
                         v_xu = (a_xu and le[10])
-                        a_xu_nx.next = v_xu
                         if (k_read and (not v_r)):  # spec: specs/intel_ept.vspec:174 check read_violation
-                            fault_k_nx.next = 6
-                            flevel_nx.next = 2
-                            st_nx.next = S.FAULT
+                            pass
                         elif (k_write and (not v_w)):  # spec: specs/intel_ept.vspec:175 check write_violation
-                            fault_k_nx.next = 7
-                            flevel_nx.next = 2
-                            st_nx.next = S.FAULT
+                            pass
                         elif (k_fetch and (((True and k_user) and (not v_xu)) or ((not (True and k_user)) and (not v_x)))):  # spec: specs/intel_ept.vspec:176 check fetch_violation
-                            fault_k_nx.next = 8
-                            flevel_nx.next = 2
-                            st_nx.next = S.FAULT
+                            pass
                         else:
                             uw[:] = le
                             if r_EPTP[6]:
@@ -964,109 +602,64 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                             if (r_EPTP[6] and k_write):
                                 uw[9] = True
                             if uw != le:
-                                pend_2_nx.next = True
                                 pending = True
-                            se_2_nx.next = uw
-                            sa_2_nx.next = ea
-                            o_level_nx.next = 2
-                            o_pa_nx.next = concat(intbv(0)[16:], le[48:21], i_addr[21:0])
-                            o_aux_nx.next = 0
                             if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
-                                st_nx.next = S.ADREQ
+                                pass
                             else:
                                 if x_table:
                                     m_valid.next = True
                                     m_we.next = False
                                     m_size.next = 3
                                     m_addr.next = concat(intbv(0)[16:], le[48:21], i_addr[21:0])
-                                    st_nx.next = S.PREAD
                                 elif x_update:
                                     m_valid.next = True
                                     m_we.next = True
                                     m_size.next = 3
                                     m_addr.next = concat(intbv(0)[16:], le[48:21], i_addr[21:0])
                                     m_wdata.next = x_wdata
-                                    st_nx.next = S.PWRITE
                                 else:
-                                    o_status_nx.next = 0
-                                    done_nx.next = True
-                                    st_nx.next = S.IDLE
+                                    pass
                 else:
                     if ((((not le[0]) and (not le[1])) and (not le[2])) and (not (True and le[10]))):  # spec: specs/intel_ept.vspec:160 fault not_present
-                        fault_k_nx.next = 1
-                        flevel_nx.next = 2
-                        st_nx.next = S.FAULT
+                        pass
                     elif (le[1] and (not le[0])):  # spec: specs/intel_ept.vspec:161 fault misconfig_write
-                        fault_k_nx.next = 2
-                        flevel_nx.next = 2
-                        st_nx.next = S.FAULT
+                        pass
                     elif (((le[2] and (not le[0])) and (not le[1])) and True):  # spec: specs/intel_ept.vspec:162 fault misconfig_exec_only
-                        fault_k_nx.next = 3
-                        flevel_nx.next = 2
-                        st_nx.next = S.FAULT
+                        pass
                     elif (((le & intbv(0xf000000000078)[64:]) != 0)):  # spec: specs/intel_ept.vspec:163 fault misconfig_reserved
-                        fault_k_nx.next = 4
-                        flevel_nx.next = 2
-                        st_nx.next = S.FAULT
+                        pass
                     else:
                         v_r = (a_r and le[0])
-                        a_r_nx.next = v_r
                         v_w = (a_w and le[1])
-                        a_w_nx.next = v_w
                         v_x = (a_x and le[2])
-                        a_x_nx.next = v_x
                         v_xu = (a_xu and le[10])
-                        a_xu_nx.next = v_xu
                         # pointer ADDR of ept_pde, spec: specs/intel_ept.vspec:89
                         m_valid.next = True
                         m_we.next = False
                         m_size.next = 3
                         m_addr.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
-                        ea_nx.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
-                        st_nx.next = S.MWAIT
-                        lvl_nx.next = 1
             elif lvl == 1:  # spec: specs/intel_ept.vspec:153 level pt
                 if ((((not le[0]) and (not le[1])) and (not le[2])) and (not (True and le[10]))):  # spec: specs/intel_ept.vspec:160 fault not_present
-                    fault_k_nx.next = 1
-                    flevel_nx.next = 1
-                    st_nx.next = S.FAULT
+                    pass
                 elif (le[1] and (not le[0])):  # spec: specs/intel_ept.vspec:161 fault misconfig_write
-                    fault_k_nx.next = 2
-                    flevel_nx.next = 1
-                    st_nx.next = S.FAULT
+                    pass
                 elif (((le[2] and (not le[0])) and (not le[1])) and True):  # spec: specs/intel_ept.vspec:162 fault misconfig_exec_only
-                    fault_k_nx.next = 3
-                    flevel_nx.next = 1
-                    st_nx.next = S.FAULT
+                    pass
                 elif (((le & intbv(0xf000000000000)[64:]) != 0)):  # spec: specs/intel_ept.vspec:163 fault misconfig_reserved
-                    fault_k_nx.next = 4
-                    flevel_nx.next = 1
-                    st_nx.next = S.FAULT
+                    pass
                 elif (((le[6:3] == 2) or (le[6:3] == 3)) or (le[6:3] == 7)):  # spec: specs/intel_ept.vspec:164 fault misconfig_memtype
-                    fault_k_nx.next = 5
-                    flevel_nx.next = 1
-                    st_nx.next = S.FAULT
+                    pass
                 else:
                     v_r = (a_r and le[0])
-                    a_r_nx.next = v_r
                     v_w = (a_w and le[1])
-                    a_w_nx.next = v_w
                     v_x = (a_x and le[2])
-                    a_x_nx.next = v_x
                     v_xu = (a_xu and le[10])
-                    a_xu_nx.next = v_xu
                     if (k_read and (not v_r)):  # spec: specs/intel_ept.vspec:174 check read_violation
-                        fault_k_nx.next = 6
-                        flevel_nx.next = 1
-                        st_nx.next = S.FAULT
+                        pass
                     elif (k_write and (not v_w)):  # spec: specs/intel_ept.vspec:175 check write_violation
-                        fault_k_nx.next = 7
-                        flevel_nx.next = 1
-                        st_nx.next = S.FAULT
+                        pass
                     elif (k_fetch and (((True and k_user) and (not v_xu)) or ((not (True and k_user)) and (not v_x)))):  # spec: specs/intel_ept.vspec:176 check fetch_violation
-                        fault_k_nx.next = 8
-                        flevel_nx.next = 1
-                        st_nx.next = S.FAULT
+                        pass
                     else:
                         uw[:] = le
                         if r_EPTP[6]:
@@ -1074,79 +667,872 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                         if (r_EPTP[6] and k_write):
                             uw[9] = True
                         if uw != le:
-                            pend_1_nx.next = True
                             pending = True
-                        se_1_nx.next = uw
-                        sa_1_nx.next = ea
-                        o_level_nx.next = 1
-                        o_pa_nx.next = concat(intbv(0)[16:], le[48:12], i_addr[12:0])
-                        o_aux_nx.next = 0
                         if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
-                            st_nx.next = S.ADREQ
+                            pass
                         else:
                             if x_table:
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 3
                                 m_addr.next = concat(intbv(0)[16:], le[48:12], i_addr[12:0])
-                                st_nx.next = S.PREAD
                             elif x_update:
                                 m_valid.next = True
                                 m_we.next = True
                                 m_size.next = 3
                                 m_addr.next = concat(intbv(0)[16:], le[48:12], i_addr[12:0])
                                 m_wdata.next = x_wdata
-                                st_nx.next = S.PWRITE
                             else:
-                                o_status_nx.next = 0
-                                done_nx.next = True
-                                st_nx.next = S.IDLE
+                                pass
         elif st == S.PREAD:
             pass  # the entry arrives in the IDLE branch above (x_rnow); no `done`
         elif st == S.PWRITE:
             if m_rvalid:
                 m_we.next = False
-                o_status_nx.next = 0
-                done_nx.next = True
-                st_nx.next = S.IDLE
         else:
-            st_nx.next = S.IDLE  # an unused state encoding returns to idle
+            pass
     @always_seq(clk.posedge, reset=rst)
     def fsm():
-        done.next = done_nx
-        o_status.next = o_status_nx
-        st.next = st_nx
-        o_level.next = o_level_nx
-        o_aux.next = o_aux_nx
-        o_pa.next = o_pa_nx
-        a_r.next = a_r_nx
-        a_w.next = a_w_nx
-        a_x.next = a_x_nx
-        a_xu.next = a_xu_nx
-        pend_5.next = pend_5_nx
-        pend_4.next = pend_4_nx
-        pend_3.next = pend_3_nx
-        pend_2.next = pend_2_nx
-        pend_1.next = pend_1_nx
-        ea.next = ea_nx
-        lvl.next = lvl_nx
-        le.next = le_nx
-        fault_k.next = fault_k_nx
-        flevel.next = flevel_nx
-        se_3.next = se_3_nx
-        sa_3.next = sa_3_nx
-        se_2.next = se_2_nx
-        sa_2.next = sa_2_nx
-        se_1.next = se_1_nx
-        sa_1.next = sa_1_nx
-        o_r_exit_reason.next = o_r_exit_reason_nx
-        o_r_qualification.next = o_r_qualification_nx
-        o_r_gpa.next = o_r_gpa_nx
         m_valid_h.next = m_valid and not m_ready
         m_we_h.next = m_we
         m_size_h.next = m_size
         m_addr_h.next = m_addr
         m_wdata_h.next = m_wdata
+        pending = False
+        uw = intbv(0)[64:]  # an entry with its updates
+        used = False
+        uok = False
+        v_r = bool(0)
+        v_w = bool(0)
+        v_x = bool(0)
+        v_xu = bool(0)
+        if done:
+            done.next = False
+        if st == S.IDLE or (st == S.PREAD and m_rvalid):
+            if st == S.PREAD:  # the guest takes its entry now (x_rnow); its next request starts at once
+                o_status.next = 0
+                st.next = S.IDLE
+            if start:
+                if x_pwrite:
+                    st.next = S.PWRITE
+                else:
+                    if (x_off):  # the stage is switched off: the input passes through
+                        o_level.next = NO_LEVEL
+                        o_aux.next = 0
+                        o_pa.next = i_addr
+                        if x_table:
+                            st.next = S.PREAD
+                        elif x_update:
+                            st.next = S.PWRITE
+                        else:
+                            o_status.next = 0
+                            done.next = True
+                            st.next = S.IDLE
+                    else:
+                        a_r.next = True
+                        a_w.next = True
+                        a_x.next = True
+                        a_xu.next = True
+                        pend_5.next = False
+                        pend_4.next = False
+                        pend_3.next = False
+                        pend_2.next = False
+                        pend_1.next = False
+                        if ((r_EPTP[6:3] == 4) and True):  # spec: specs/intel_ept.vspec:131
+                            ea.next = concat(intbv(0)[16:], r_EPTP[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
+                            st.next = S.MWAIT
+                            lvl.next = 5
+                        else:  # spec: specs/intel_ept.vspec:131
+                            ea.next = concat(intbv(0)[16:], r_EPTP[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                            st.next = S.MWAIT
+                            lvl.next = 4
+        elif st == S.MWAIT:
+            if m_rvalid:
+                used = False
+                if lvl == 5:
+                    uok = True
+                    if ((((not m_rdata[0]) and (not m_rdata[1])) and (not m_rdata[2])) and (not (True and m_rdata[10]))):
+                        uok = False
+                    if (m_rdata[1] and (not m_rdata[0])):
+                        uok = False
+                    if (((m_rdata[2] and (not m_rdata[0])) and (not m_rdata[1])) and True):
+                        uok = False
+                    if (((m_rdata & intbv(0xf0000000000f8)[64:]) != 0)):
+                        uok = False
+                    if uok:
+                        uw[:] = m_rdata
+                        if r_EPTP[6]:
+                            uw[8] = True
+                        if uw != m_rdata:
+                            used = True
+                if lvl == 4:
+                    uok = True
+                    if ((((not m_rdata[0]) and (not m_rdata[1])) and (not m_rdata[2])) and (not (True and m_rdata[10]))):
+                        uok = False
+                    if (m_rdata[1] and (not m_rdata[0])):
+                        uok = False
+                    if (((m_rdata[2] and (not m_rdata[0])) and (not m_rdata[1])) and True):
+                        uok = False
+                    if (((m_rdata & intbv(0xf0000000000f8)[64:]) != 0)):
+                        uok = False
+                    if uok:
+                        uw[:] = m_rdata
+                        if r_EPTP[6]:
+                            uw[8] = True
+                        if uw != m_rdata:
+                            used = True
+                if lvl == 3:
+                    if (m_rdata[7] and True):
+                        pass
+                    else:
+                        uok = True
+                        if ((((not m_rdata[0]) and (not m_rdata[1])) and (not m_rdata[2])) and (not (True and m_rdata[10]))):
+                            uok = False
+                        if (m_rdata[1] and (not m_rdata[0])):
+                            uok = False
+                        if (((m_rdata[2] and (not m_rdata[0])) and (not m_rdata[1])) and True):
+                            uok = False
+                        if (((m_rdata & intbv(0xf000000000078)[64:]) != 0) or (False and ((m_rdata & 0x80) != 0))):
+                            uok = False
+                        if uok:
+                            uw[:] = m_rdata
+                            if r_EPTP[6]:
+                                uw[8] = True
+                            if uw != m_rdata:
+                                used = True
+                if lvl == 2:
+                    if m_rdata[7]:
+                        pass
+                    else:
+                        uok = True
+                        if ((((not m_rdata[0]) and (not m_rdata[1])) and (not m_rdata[2])) and (not (True and m_rdata[10]))):
+                            uok = False
+                        if (m_rdata[1] and (not m_rdata[0])):
+                            uok = False
+                        if (((m_rdata[2] and (not m_rdata[0])) and (not m_rdata[1])) and True):
+                            uok = False
+                        if (((m_rdata & intbv(0xf000000000078)[64:]) != 0)):
+                            uok = False
+                        if uok:
+                            uw[:] = m_rdata
+                            if r_EPTP[6]:
+                                uw[8] = True
+                            if uw != m_rdata:
+                                used = True
+                if used:
+                    le.next = uw
+                    st.next = S.UWAIT
+                else:
+                    le.next = m_rdata
+                    if lvl == 5:  # spec: specs/intel_ept.vspec:135 level pml5
+                        if ((((not m_rdata[0]) and (not m_rdata[1])) and (not m_rdata[2])) and (not (True and m_rdata[10]))):  # spec: specs/intel_ept.vspec:160 fault not_present
+                            fault_k.next = 1
+                            flevel.next = 5
+                            st.next = S.FAULT
+                        elif (m_rdata[1] and (not m_rdata[0])):  # spec: specs/intel_ept.vspec:161 fault misconfig_write
+                            fault_k.next = 2
+                            flevel.next = 5
+                            st.next = S.FAULT
+                        elif (((m_rdata[2] and (not m_rdata[0])) and (not m_rdata[1])) and True):  # spec: specs/intel_ept.vspec:162 fault misconfig_exec_only
+                            fault_k.next = 3
+                            flevel.next = 5
+                            st.next = S.FAULT
+                        elif (((m_rdata & intbv(0xf0000000000f8)[64:]) != 0)):  # spec: specs/intel_ept.vspec:163 fault misconfig_reserved
+                            fault_k.next = 4
+                            flevel.next = 5
+                            st.next = S.FAULT
+                        else:
+                            v_r = (a_r and m_rdata[0])
+                            a_r.next = v_r
+                            v_w = (a_w and m_rdata[1])
+                            a_w.next = v_w
+                            v_x = (a_x and m_rdata[2])
+                            a_x.next = v_x
+                            v_xu = (a_xu and m_rdata[10])
+                            a_xu.next = v_xu
+                            # pointer ADDR of ept_pml5e, spec: specs/intel_ept.vspec:53
+                            ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                            st.next = S.MWAIT
+                            lvl.next = 4
+                    elif lvl == 4:  # spec: specs/intel_ept.vspec:139 level pml4
+                        if ((((not m_rdata[0]) and (not m_rdata[1])) and (not m_rdata[2])) and (not (True and m_rdata[10]))):  # spec: specs/intel_ept.vspec:160 fault not_present
+                            fault_k.next = 1
+                            flevel.next = 4
+                            st.next = S.FAULT
+                        elif (m_rdata[1] and (not m_rdata[0])):  # spec: specs/intel_ept.vspec:161 fault misconfig_write
+                            fault_k.next = 2
+                            flevel.next = 4
+                            st.next = S.FAULT
+                        elif (((m_rdata[2] and (not m_rdata[0])) and (not m_rdata[1])) and True):  # spec: specs/intel_ept.vspec:162 fault misconfig_exec_only
+                            fault_k.next = 3
+                            flevel.next = 4
+                            st.next = S.FAULT
+                        elif (((m_rdata & intbv(0xf0000000000f8)[64:]) != 0)):  # spec: specs/intel_ept.vspec:163 fault misconfig_reserved
+                            fault_k.next = 4
+                            flevel.next = 4
+                            st.next = S.FAULT
+                        else:
+                            v_r = (a_r and m_rdata[0])
+                            a_r.next = v_r
+                            v_w = (a_w and m_rdata[1])
+                            a_w.next = v_w
+                            v_x = (a_x and m_rdata[2])
+                            a_x.next = v_x
+                            v_xu = (a_xu and m_rdata[10])
+                            a_xu.next = v_xu
+                            # pointer ADDR of ept_pml4e, spec: specs/intel_ept.vspec:61
+                            ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                            st.next = S.MWAIT
+                            lvl.next = 3
+                    elif lvl == 3:  # spec: specs/intel_ept.vspec:143 level pdpt
+                        if (m_rdata[7] and True):  # leaf ept_pdpte_1g, spec: specs/intel_ept.vspec:78
+                            if ((((not m_rdata[0]) and (not m_rdata[1])) and (not m_rdata[2])) and (not (True and m_rdata[10]))):  # spec: specs/intel_ept.vspec:160 fault not_present
+                                fault_k.next = 1
+                                flevel.next = 3
+                                st.next = S.FAULT
+                            elif (m_rdata[1] and (not m_rdata[0])):  # spec: specs/intel_ept.vspec:161 fault misconfig_write
+                                fault_k.next = 2
+                                flevel.next = 3
+                                st.next = S.FAULT
+                            elif (((m_rdata[2] and (not m_rdata[0])) and (not m_rdata[1])) and True):  # spec: specs/intel_ept.vspec:162 fault misconfig_exec_only
+                                fault_k.next = 3
+                                flevel.next = 3
+                                st.next = S.FAULT
+                            elif (((m_rdata & intbv(0xf00003ffff000)[64:]) != 0)):  # spec: specs/intel_ept.vspec:163 fault misconfig_reserved
+                                fault_k.next = 4
+                                flevel.next = 3
+                                st.next = S.FAULT
+                            elif (((m_rdata[6:3] == 2) or (m_rdata[6:3] == 3)) or (m_rdata[6:3] == 7)):  # spec: specs/intel_ept.vspec:164 fault misconfig_memtype
+                                fault_k.next = 5
+                                flevel.next = 3
+                                st.next = S.FAULT
+                            else:
+                                v_r = (a_r and m_rdata[0])
+                                a_r.next = v_r
+                                v_w = (a_w and m_rdata[1])
+                                a_w.next = v_w
+                                v_x = (a_x and m_rdata[2])
+                                a_x.next = v_x
+                                v_xu = (a_xu and m_rdata[10])
+                                a_xu.next = v_xu
+                                if (k_read and (not v_r)):  # spec: specs/intel_ept.vspec:174 check read_violation
+                                    fault_k.next = 6
+                                    flevel.next = 3
+                                    st.next = S.FAULT
+                                elif (k_write and (not v_w)):  # spec: specs/intel_ept.vspec:175 check write_violation
+                                    fault_k.next = 7
+                                    flevel.next = 3
+                                    st.next = S.FAULT
+                                elif (k_fetch and (((True and k_user) and (not v_xu)) or ((not (True and k_user)) and (not v_x)))):  # spec: specs/intel_ept.vspec:176 check fetch_violation
+                                    fault_k.next = 8
+                                    flevel.next = 3
+                                    st.next = S.FAULT
+                                else:
+                                    uw[:] = m_rdata
+                                    if r_EPTP[6]:
+                                        uw[8] = True
+                                    if (r_EPTP[6] and k_write):
+                                        uw[9] = True
+                                    if uw != m_rdata:
+                                        pend_3.next = True
+                                        pending = True
+                                    se_3.next = uw
+                                    sa_3.next = ea
+                                    o_level.next = 3
+                                    o_pa.next = concat(intbv(0)[16:], m_rdata[48:30], i_addr[30:0])
+                                    o_aux.next = 0
+                                    if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
+                                        st.next = S.ADREQ
+                                    else:
+                                        if x_table:
+                                            st.next = S.PREAD
+                                        elif x_update:
+                                            st.next = S.PWRITE
+                                        else:
+                                            o_status.next = 0
+                                            done.next = True
+                                            st.next = S.IDLE
+                        else:
+                            if ((((not m_rdata[0]) and (not m_rdata[1])) and (not m_rdata[2])) and (not (True and m_rdata[10]))):  # spec: specs/intel_ept.vspec:160 fault not_present
+                                fault_k.next = 1
+                                flevel.next = 3
+                                st.next = S.FAULT
+                            elif (m_rdata[1] and (not m_rdata[0])):  # spec: specs/intel_ept.vspec:161 fault misconfig_write
+                                fault_k.next = 2
+                                flevel.next = 3
+                                st.next = S.FAULT
+                            elif (((m_rdata[2] and (not m_rdata[0])) and (not m_rdata[1])) and True):  # spec: specs/intel_ept.vspec:162 fault misconfig_exec_only
+                                fault_k.next = 3
+                                flevel.next = 3
+                                st.next = S.FAULT
+                            elif (((m_rdata & intbv(0xf000000000078)[64:]) != 0) or (False and ((m_rdata & 0x80) != 0))):  # spec: specs/intel_ept.vspec:163 fault misconfig_reserved
+                                fault_k.next = 4
+                                flevel.next = 3
+                                st.next = S.FAULT
+                            else:
+                                v_r = (a_r and m_rdata[0])
+                                a_r.next = v_r
+                                v_w = (a_w and m_rdata[1])
+                                a_w.next = v_w
+                                v_x = (a_x and m_rdata[2])
+                                a_x.next = v_x
+                                v_xu = (a_xu and m_rdata[10])
+                                a_xu.next = v_xu
+                                # pointer ADDR of ept_pdpte, spec: specs/intel_ept.vspec:69
+                                ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                                st.next = S.MWAIT
+                                lvl.next = 2
+                    elif lvl == 2:  # spec: specs/intel_ept.vspec:148 level pd
+                        if m_rdata[7]:  # leaf ept_pde_2m, spec: specs/intel_ept.vspec:98
+                            if ((((not m_rdata[0]) and (not m_rdata[1])) and (not m_rdata[2])) and (not (True and m_rdata[10]))):  # spec: specs/intel_ept.vspec:160 fault not_present
+                                fault_k.next = 1
+                                flevel.next = 2
+                                st.next = S.FAULT
+                            elif (m_rdata[1] and (not m_rdata[0])):  # spec: specs/intel_ept.vspec:161 fault misconfig_write
+                                fault_k.next = 2
+                                flevel.next = 2
+                                st.next = S.FAULT
+                            elif (((m_rdata[2] and (not m_rdata[0])) and (not m_rdata[1])) and True):  # spec: specs/intel_ept.vspec:162 fault misconfig_exec_only
+                                fault_k.next = 3
+                                flevel.next = 2
+                                st.next = S.FAULT
+                            elif (((m_rdata & intbv(0xf0000001ff000)[64:]) != 0)):  # spec: specs/intel_ept.vspec:163 fault misconfig_reserved
+                                fault_k.next = 4
+                                flevel.next = 2
+                                st.next = S.FAULT
+                            elif (((m_rdata[6:3] == 2) or (m_rdata[6:3] == 3)) or (m_rdata[6:3] == 7)):  # spec: specs/intel_ept.vspec:164 fault misconfig_memtype
+                                fault_k.next = 5
+                                flevel.next = 2
+                                st.next = S.FAULT
+                            else:
+                                v_r = (a_r and m_rdata[0])
+                                a_r.next = v_r
+                                v_w = (a_w and m_rdata[1])
+                                a_w.next = v_w
+                                v_x = (a_x and m_rdata[2])
+                                a_x.next = v_x
+                                v_xu = (a_xu and m_rdata[10])
+                                a_xu.next = v_xu
+                                if (k_read and (not v_r)):  # spec: specs/intel_ept.vspec:174 check read_violation
+                                    fault_k.next = 6
+                                    flevel.next = 2
+                                    st.next = S.FAULT
+                                elif (k_write and (not v_w)):  # spec: specs/intel_ept.vspec:175 check write_violation
+                                    fault_k.next = 7
+                                    flevel.next = 2
+                                    st.next = S.FAULT
+                                elif (k_fetch and (((True and k_user) and (not v_xu)) or ((not (True and k_user)) and (not v_x)))):  # spec: specs/intel_ept.vspec:176 check fetch_violation
+                                    fault_k.next = 8
+                                    flevel.next = 2
+                                    st.next = S.FAULT
+                                else:
+                                    uw[:] = m_rdata
+                                    if r_EPTP[6]:
+                                        uw[8] = True
+                                    if (r_EPTP[6] and k_write):
+                                        uw[9] = True
+                                    if uw != m_rdata:
+                                        pend_2.next = True
+                                        pending = True
+                                    se_2.next = uw
+                                    sa_2.next = ea
+                                    o_level.next = 2
+                                    o_pa.next = concat(intbv(0)[16:], m_rdata[48:21], i_addr[21:0])
+                                    o_aux.next = 0
+                                    if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
+                                        st.next = S.ADREQ
+                                    else:
+                                        if x_table:
+                                            st.next = S.PREAD
+                                        elif x_update:
+                                            st.next = S.PWRITE
+                                        else:
+                                            o_status.next = 0
+                                            done.next = True
+                                            st.next = S.IDLE
+                        else:
+                            if ((((not m_rdata[0]) and (not m_rdata[1])) and (not m_rdata[2])) and (not (True and m_rdata[10]))):  # spec: specs/intel_ept.vspec:160 fault not_present
+                                fault_k.next = 1
+                                flevel.next = 2
+                                st.next = S.FAULT
+                            elif (m_rdata[1] and (not m_rdata[0])):  # spec: specs/intel_ept.vspec:161 fault misconfig_write
+                                fault_k.next = 2
+                                flevel.next = 2
+                                st.next = S.FAULT
+                            elif (((m_rdata[2] and (not m_rdata[0])) and (not m_rdata[1])) and True):  # spec: specs/intel_ept.vspec:162 fault misconfig_exec_only
+                                fault_k.next = 3
+                                flevel.next = 2
+                                st.next = S.FAULT
+                            elif (((m_rdata & intbv(0xf000000000078)[64:]) != 0)):  # spec: specs/intel_ept.vspec:163 fault misconfig_reserved
+                                fault_k.next = 4
+                                flevel.next = 2
+                                st.next = S.FAULT
+                            else:
+                                v_r = (a_r and m_rdata[0])
+                                a_r.next = v_r
+                                v_w = (a_w and m_rdata[1])
+                                a_w.next = v_w
+                                v_x = (a_x and m_rdata[2])
+                                a_x.next = v_x
+                                v_xu = (a_xu and m_rdata[10])
+                                a_xu.next = v_xu
+                                # pointer ADDR of ept_pde, spec: specs/intel_ept.vspec:89
+                                ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                                st.next = S.MWAIT
+                                lvl.next = 1
+                    elif lvl == 1:  # spec: specs/intel_ept.vspec:153 level pt
+                        if ((((not m_rdata[0]) and (not m_rdata[1])) and (not m_rdata[2])) and (not (True and m_rdata[10]))):  # spec: specs/intel_ept.vspec:160 fault not_present
+                            fault_k.next = 1
+                            flevel.next = 1
+                            st.next = S.FAULT
+                        elif (m_rdata[1] and (not m_rdata[0])):  # spec: specs/intel_ept.vspec:161 fault misconfig_write
+                            fault_k.next = 2
+                            flevel.next = 1
+                            st.next = S.FAULT
+                        elif (((m_rdata[2] and (not m_rdata[0])) and (not m_rdata[1])) and True):  # spec: specs/intel_ept.vspec:162 fault misconfig_exec_only
+                            fault_k.next = 3
+                            flevel.next = 1
+                            st.next = S.FAULT
+                        elif (((m_rdata & intbv(0xf000000000000)[64:]) != 0)):  # spec: specs/intel_ept.vspec:163 fault misconfig_reserved
+                            fault_k.next = 4
+                            flevel.next = 1
+                            st.next = S.FAULT
+                        elif (((m_rdata[6:3] == 2) or (m_rdata[6:3] == 3)) or (m_rdata[6:3] == 7)):  # spec: specs/intel_ept.vspec:164 fault misconfig_memtype
+                            fault_k.next = 5
+                            flevel.next = 1
+                            st.next = S.FAULT
+                        else:
+                            v_r = (a_r and m_rdata[0])
+                            a_r.next = v_r
+                            v_w = (a_w and m_rdata[1])
+                            a_w.next = v_w
+                            v_x = (a_x and m_rdata[2])
+                            a_x.next = v_x
+                            v_xu = (a_xu and m_rdata[10])
+                            a_xu.next = v_xu
+                            if (k_read and (not v_r)):  # spec: specs/intel_ept.vspec:174 check read_violation
+                                fault_k.next = 6
+                                flevel.next = 1
+                                st.next = S.FAULT
+                            elif (k_write and (not v_w)):  # spec: specs/intel_ept.vspec:175 check write_violation
+                                fault_k.next = 7
+                                flevel.next = 1
+                                st.next = S.FAULT
+                            elif (k_fetch and (((True and k_user) and (not v_xu)) or ((not (True and k_user)) and (not v_x)))):  # spec: specs/intel_ept.vspec:176 check fetch_violation
+                                fault_k.next = 8
+                                flevel.next = 1
+                                st.next = S.FAULT
+                            else:
+                                uw[:] = m_rdata
+                                if r_EPTP[6]:
+                                    uw[8] = True
+                                if (r_EPTP[6] and k_write):
+                                    uw[9] = True
+                                if uw != m_rdata:
+                                    pend_1.next = True
+                                    pending = True
+                                se_1.next = uw
+                                sa_1.next = ea
+                                o_level.next = 1
+                                o_pa.next = concat(intbv(0)[16:], m_rdata[48:12], i_addr[12:0])
+                                o_aux.next = 0
+                                if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
+                                    st.next = S.ADREQ
+                                else:
+                                    if x_table:
+                                        st.next = S.PREAD
+                                    elif x_update:
+                                        st.next = S.PWRITE
+                                    else:
+                                        o_status.next = 0
+                                        done.next = True
+                                        st.next = S.IDLE
+        elif st == S.FAULT:
+            o_status.next = fault_k
+            o_level.next = flevel
+            o_aux.next = 0
+            rs0 = intbv(0)[6:]
+            if ((((fault_k[4:] == 2) or (fault_k[4:] == 3)) or (fault_k[4:] == 4)) or (fault_k[4:] == 5)):
+                rs0[:] = 0x31
+            else:
+                rs0[:] = 0x30
+            o_r_exit_reason.next = concat(intbv(0)[10:], rs0)
+            o_r_qualification.next = 0
+            o_r_qualification.next[0] = ((not ((((fault_k[4:] == 2) or (fault_k[4:] == 3)) or (fault_k[4:] == 4)) or (fault_k[4:] == 5))) and k_read)
+            o_r_qualification.next[1] = ((not ((((fault_k[4:] == 2) or (fault_k[4:] == 3)) or (fault_k[4:] == 4)) or (fault_k[4:] == 5))) and k_write)
+            o_r_qualification.next[2] = ((not ((((fault_k[4:] == 2) or (fault_k[4:] == 3)) or (fault_k[4:] == 4)) or (fault_k[4:] == 5))) and k_fetch)
+            o_r_qualification.next[3] = ((fault_k > 5) and a_r)
+            o_r_qualification.next[4] = ((fault_k > 5) and a_w)
+            o_r_qualification.next[5] = ((fault_k > 5) and a_x)
+            o_r_qualification.next[6] = (((fault_k > 5) and True) and a_xu)
+            o_r_gpa.next = i_addr
+            done.next = True
+            st.next = S.IDLE
+        elif st == S.ADREQ:
+            if pend_5:
+                pend_5.next = False
+                st.next = S.ADWAIT
+            elif pend_4:
+                pend_4.next = False
+                st.next = S.ADWAIT
+            elif pend_3:
+                pend_3.next = False
+                st.next = S.ADWAIT
+            elif pend_2:
+                pend_2.next = False
+                st.next = S.ADWAIT
+            elif pend_1:
+                pend_1.next = False
+                st.next = S.ADWAIT
+            else:
+                if x_table:
+                    st.next = S.PREAD
+                elif x_update:
+                    st.next = S.PWRITE
+                else:
+                    o_status.next = 0
+                    done.next = True
+                    st.next = S.IDLE
+        elif st == S.ADWAIT:
+            if m_rvalid:
+                st.next = S.ADREQ
+        elif st == S.UWAIT:
+            if m_rvalid:
+                st.next = S.PROC
+        elif st == S.PROC:
+            le.next = le
+            if lvl == 5:  # spec: specs/intel_ept.vspec:135 level pml5
+                if ((((not le[0]) and (not le[1])) and (not le[2])) and (not (True and le[10]))):  # spec: specs/intel_ept.vspec:160 fault not_present
+                    fault_k.next = 1
+                    flevel.next = 5
+                    st.next = S.FAULT
+                elif (le[1] and (not le[0])):  # spec: specs/intel_ept.vspec:161 fault misconfig_write
+                    fault_k.next = 2
+                    flevel.next = 5
+                    st.next = S.FAULT
+                elif (((le[2] and (not le[0])) and (not le[1])) and True):  # spec: specs/intel_ept.vspec:162 fault misconfig_exec_only
+                    fault_k.next = 3
+                    flevel.next = 5
+                    st.next = S.FAULT
+                elif (((le & intbv(0xf0000000000f8)[64:]) != 0)):  # spec: specs/intel_ept.vspec:163 fault misconfig_reserved
+                    fault_k.next = 4
+                    flevel.next = 5
+                    st.next = S.FAULT
+                else:
+                    v_r = (a_r and le[0])
+                    a_r.next = v_r
+                    v_w = (a_w and le[1])
+                    a_w.next = v_w
+                    v_x = (a_x and le[2])
+                    a_x.next = v_x
+                    v_xu = (a_xu and le[10])
+                    a_xu.next = v_xu
+                    # pointer ADDR of ept_pml5e, spec: specs/intel_ept.vspec:53
+                    ea.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                    st.next = S.MWAIT
+                    lvl.next = 4
+            elif lvl == 4:  # spec: specs/intel_ept.vspec:139 level pml4
+                if ((((not le[0]) and (not le[1])) and (not le[2])) and (not (True and le[10]))):  # spec: specs/intel_ept.vspec:160 fault not_present
+                    fault_k.next = 1
+                    flevel.next = 4
+                    st.next = S.FAULT
+                elif (le[1] and (not le[0])):  # spec: specs/intel_ept.vspec:161 fault misconfig_write
+                    fault_k.next = 2
+                    flevel.next = 4
+                    st.next = S.FAULT
+                elif (((le[2] and (not le[0])) and (not le[1])) and True):  # spec: specs/intel_ept.vspec:162 fault misconfig_exec_only
+                    fault_k.next = 3
+                    flevel.next = 4
+                    st.next = S.FAULT
+                elif (((le & intbv(0xf0000000000f8)[64:]) != 0)):  # spec: specs/intel_ept.vspec:163 fault misconfig_reserved
+                    fault_k.next = 4
+                    flevel.next = 4
+                    st.next = S.FAULT
+                else:
+                    v_r = (a_r and le[0])
+                    a_r.next = v_r
+                    v_w = (a_w and le[1])
+                    a_w.next = v_w
+                    v_x = (a_x and le[2])
+                    a_x.next = v_x
+                    v_xu = (a_xu and le[10])
+                    a_xu.next = v_xu
+                    # pointer ADDR of ept_pml4e, spec: specs/intel_ept.vspec:61
+                    ea.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                    st.next = S.MWAIT
+                    lvl.next = 3
+            elif lvl == 3:  # spec: specs/intel_ept.vspec:143 level pdpt
+                if (le[7] and True):  # leaf ept_pdpte_1g, spec: specs/intel_ept.vspec:78
+                    if ((((not le[0]) and (not le[1])) and (not le[2])) and (not (True and le[10]))):  # spec: specs/intel_ept.vspec:160 fault not_present
+                        fault_k.next = 1
+                        flevel.next = 3
+                        st.next = S.FAULT
+                    elif (le[1] and (not le[0])):  # spec: specs/intel_ept.vspec:161 fault misconfig_write
+                        fault_k.next = 2
+                        flevel.next = 3
+                        st.next = S.FAULT
+                    elif (((le[2] and (not le[0])) and (not le[1])) and True):  # spec: specs/intel_ept.vspec:162 fault misconfig_exec_only
+                        fault_k.next = 3
+                        flevel.next = 3
+                        st.next = S.FAULT
+                    elif (((le & intbv(0xf00003ffff000)[64:]) != 0)):  # spec: specs/intel_ept.vspec:163 fault misconfig_reserved
+                        fault_k.next = 4
+                        flevel.next = 3
+                        st.next = S.FAULT
+                    elif (((le[6:3] == 2) or (le[6:3] == 3)) or (le[6:3] == 7)):  # spec: specs/intel_ept.vspec:164 fault misconfig_memtype
+                        fault_k.next = 5
+                        flevel.next = 3
+                        st.next = S.FAULT
+                    else:
+                        v_r = (a_r and le[0])
+                        a_r.next = v_r
+                        v_w = (a_w and le[1])
+                        a_w.next = v_w
+                        v_x = (a_x and le[2])
+                        a_x.next = v_x
+                        v_xu = (a_xu and le[10])
+                        a_xu.next = v_xu
+                        if (k_read and (not v_r)):  # spec: specs/intel_ept.vspec:174 check read_violation
+                            fault_k.next = 6
+                            flevel.next = 3
+                            st.next = S.FAULT
+                        elif (k_write and (not v_w)):  # spec: specs/intel_ept.vspec:175 check write_violation
+                            fault_k.next = 7
+                            flevel.next = 3
+                            st.next = S.FAULT
+                        elif (k_fetch and (((True and k_user) and (not v_xu)) or ((not (True and k_user)) and (not v_x)))):  # spec: specs/intel_ept.vspec:176 check fetch_violation
+                            fault_k.next = 8
+                            flevel.next = 3
+                            st.next = S.FAULT
+                        else:
+                            uw[:] = le
+                            if r_EPTP[6]:
+                                uw[8] = True
+                            if (r_EPTP[6] and k_write):
+                                uw[9] = True
+                            if uw != le:
+                                pend_3.next = True
+                                pending = True
+                            se_3.next = uw
+                            sa_3.next = ea
+                            o_level.next = 3
+                            o_pa.next = concat(intbv(0)[16:], le[48:30], i_addr[30:0])
+                            o_aux.next = 0
+                            if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
+                                st.next = S.ADREQ
+                            else:
+                                if x_table:
+                                    st.next = S.PREAD
+                                elif x_update:
+                                    st.next = S.PWRITE
+                                else:
+                                    o_status.next = 0
+                                    done.next = True
+                                    st.next = S.IDLE
+                else:
+                    if ((((not le[0]) and (not le[1])) and (not le[2])) and (not (True and le[10]))):  # spec: specs/intel_ept.vspec:160 fault not_present
+                        fault_k.next = 1
+                        flevel.next = 3
+                        st.next = S.FAULT
+                    elif (le[1] and (not le[0])):  # spec: specs/intel_ept.vspec:161 fault misconfig_write
+                        fault_k.next = 2
+                        flevel.next = 3
+                        st.next = S.FAULT
+                    elif (((le[2] and (not le[0])) and (not le[1])) and True):  # spec: specs/intel_ept.vspec:162 fault misconfig_exec_only
+                        fault_k.next = 3
+                        flevel.next = 3
+                        st.next = S.FAULT
+                    elif (((le & intbv(0xf000000000078)[64:]) != 0) or (False and ((le & 0x80) != 0))):  # spec: specs/intel_ept.vspec:163 fault misconfig_reserved
+                        fault_k.next = 4
+                        flevel.next = 3
+                        st.next = S.FAULT
+                    else:
+                        v_r = (a_r and le[0])
+                        a_r.next = v_r
+                        v_w = (a_w and le[1])
+                        a_w.next = v_w
+                        v_x = (a_x and le[2])
+                        a_x.next = v_x
+                        v_xu = (a_xu and le[10])
+                        a_xu.next = v_xu
+                        # pointer ADDR of ept_pdpte, spec: specs/intel_ept.vspec:69
+                        ea.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                        st.next = S.MWAIT
+                        lvl.next = 2
+            elif lvl == 2:  # spec: specs/intel_ept.vspec:148 level pd
+                if le[7]:  # leaf ept_pde_2m, spec: specs/intel_ept.vspec:98
+                    if ((((not le[0]) and (not le[1])) and (not le[2])) and (not (True and le[10]))):  # spec: specs/intel_ept.vspec:160 fault not_present
+                        fault_k.next = 1
+                        flevel.next = 2
+                        st.next = S.FAULT
+                    elif (le[1] and (not le[0])):  # spec: specs/intel_ept.vspec:161 fault misconfig_write
+                        fault_k.next = 2
+                        flevel.next = 2
+                        st.next = S.FAULT
+                    elif (((le[2] and (not le[0])) and (not le[1])) and True):  # spec: specs/intel_ept.vspec:162 fault misconfig_exec_only
+                        fault_k.next = 3
+                        flevel.next = 2
+                        st.next = S.FAULT
+                    elif (((le & intbv(0xf0000001ff000)[64:]) != 0)):  # spec: specs/intel_ept.vspec:163 fault misconfig_reserved
+                        fault_k.next = 4
+                        flevel.next = 2
+                        st.next = S.FAULT
+                    elif (((le[6:3] == 2) or (le[6:3] == 3)) or (le[6:3] == 7)):  # spec: specs/intel_ept.vspec:164 fault misconfig_memtype
+                        fault_k.next = 5
+                        flevel.next = 2
+                        st.next = S.FAULT
+                    else:
+                        v_r = (a_r and le[0])
+                        a_r.next = v_r
+                        v_w = (a_w and le[1])
+                        a_w.next = v_w
+                        v_x = (a_x and le[2])
+                        a_x.next = v_x
+                        v_xu = (a_xu and le[10])
+                        a_xu.next = v_xu
+                        if (k_read and (not v_r)):  # spec: specs/intel_ept.vspec:174 check read_violation
+                            fault_k.next = 6
+                            flevel.next = 2
+                            st.next = S.FAULT
+                        elif (k_write and (not v_w)):  # spec: specs/intel_ept.vspec:175 check write_violation
+                            fault_k.next = 7
+                            flevel.next = 2
+                            st.next = S.FAULT
+                        elif (k_fetch and (((True and k_user) and (not v_xu)) or ((not (True and k_user)) and (not v_x)))):  # spec: specs/intel_ept.vspec:176 check fetch_violation
+                            fault_k.next = 8
+                            flevel.next = 2
+                            st.next = S.FAULT
+                        else:
+                            uw[:] = le
+                            if r_EPTP[6]:
+                                uw[8] = True
+                            if (r_EPTP[6] and k_write):
+                                uw[9] = True
+                            if uw != le:
+                                pend_2.next = True
+                                pending = True
+                            se_2.next = uw
+                            sa_2.next = ea
+                            o_level.next = 2
+                            o_pa.next = concat(intbv(0)[16:], le[48:21], i_addr[21:0])
+                            o_aux.next = 0
+                            if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
+                                st.next = S.ADREQ
+                            else:
+                                if x_table:
+                                    st.next = S.PREAD
+                                elif x_update:
+                                    st.next = S.PWRITE
+                                else:
+                                    o_status.next = 0
+                                    done.next = True
+                                    st.next = S.IDLE
+                else:
+                    if ((((not le[0]) and (not le[1])) and (not le[2])) and (not (True and le[10]))):  # spec: specs/intel_ept.vspec:160 fault not_present
+                        fault_k.next = 1
+                        flevel.next = 2
+                        st.next = S.FAULT
+                    elif (le[1] and (not le[0])):  # spec: specs/intel_ept.vspec:161 fault misconfig_write
+                        fault_k.next = 2
+                        flevel.next = 2
+                        st.next = S.FAULT
+                    elif (((le[2] and (not le[0])) and (not le[1])) and True):  # spec: specs/intel_ept.vspec:162 fault misconfig_exec_only
+                        fault_k.next = 3
+                        flevel.next = 2
+                        st.next = S.FAULT
+                    elif (((le & intbv(0xf000000000078)[64:]) != 0)):  # spec: specs/intel_ept.vspec:163 fault misconfig_reserved
+                        fault_k.next = 4
+                        flevel.next = 2
+                        st.next = S.FAULT
+                    else:
+                        v_r = (a_r and le[0])
+                        a_r.next = v_r
+                        v_w = (a_w and le[1])
+                        a_w.next = v_w
+                        v_x = (a_x and le[2])
+                        a_x.next = v_x
+                        v_xu = (a_xu and le[10])
+                        a_xu.next = v_xu
+                        # pointer ADDR of ept_pde, spec: specs/intel_ept.vspec:89
+                        ea.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                        st.next = S.MWAIT
+                        lvl.next = 1
+            elif lvl == 1:  # spec: specs/intel_ept.vspec:153 level pt
+                if ((((not le[0]) and (not le[1])) and (not le[2])) and (not (True and le[10]))):  # spec: specs/intel_ept.vspec:160 fault not_present
+                    fault_k.next = 1
+                    flevel.next = 1
+                    st.next = S.FAULT
+                elif (le[1] and (not le[0])):  # spec: specs/intel_ept.vspec:161 fault misconfig_write
+                    fault_k.next = 2
+                    flevel.next = 1
+                    st.next = S.FAULT
+                elif (((le[2] and (not le[0])) and (not le[1])) and True):  # spec: specs/intel_ept.vspec:162 fault misconfig_exec_only
+                    fault_k.next = 3
+                    flevel.next = 1
+                    st.next = S.FAULT
+                elif (((le & intbv(0xf000000000000)[64:]) != 0)):  # spec: specs/intel_ept.vspec:163 fault misconfig_reserved
+                    fault_k.next = 4
+                    flevel.next = 1
+                    st.next = S.FAULT
+                elif (((le[6:3] == 2) or (le[6:3] == 3)) or (le[6:3] == 7)):  # spec: specs/intel_ept.vspec:164 fault misconfig_memtype
+                    fault_k.next = 5
+                    flevel.next = 1
+                    st.next = S.FAULT
+                else:
+                    v_r = (a_r and le[0])
+                    a_r.next = v_r
+                    v_w = (a_w and le[1])
+                    a_w.next = v_w
+                    v_x = (a_x and le[2])
+                    a_x.next = v_x
+                    v_xu = (a_xu and le[10])
+                    a_xu.next = v_xu
+                    if (k_read and (not v_r)):  # spec: specs/intel_ept.vspec:174 check read_violation
+                        fault_k.next = 6
+                        flevel.next = 1
+                        st.next = S.FAULT
+                    elif (k_write and (not v_w)):  # spec: specs/intel_ept.vspec:175 check write_violation
+                        fault_k.next = 7
+                        flevel.next = 1
+                        st.next = S.FAULT
+                    elif (k_fetch and (((True and k_user) and (not v_xu)) or ((not (True and k_user)) and (not v_x)))):  # spec: specs/intel_ept.vspec:176 check fetch_violation
+                        fault_k.next = 8
+                        flevel.next = 1
+                        st.next = S.FAULT
+                    else:
+                        uw[:] = le
+                        if r_EPTP[6]:
+                            uw[8] = True
+                        if (r_EPTP[6] and k_write):
+                            uw[9] = True
+                        if uw != le:
+                            pend_1.next = True
+                            pending = True
+                        se_1.next = uw
+                        sa_1.next = ea
+                        o_level.next = 1
+                        o_pa.next = concat(intbv(0)[16:], le[48:12], i_addr[12:0])
+                        o_aux.next = 0
+                        if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
+                            st.next = S.ADREQ
+                        else:
+                            if x_table:
+                                st.next = S.PREAD
+                            elif x_update:
+                                st.next = S.PWRITE
+                            else:
+                                o_status.next = 0
+                                done.next = True
+                                st.next = S.IDLE
+        elif st == S.PREAD:
+            pass  # the entry arrives in the IDLE branch above (x_rnow); no `done`
+        elif st == S.PWRITE:
+            if m_rvalid:
+                o_status.next = 0
+                done.next = True
+                st.next = S.IDLE
+        else:
+            st.next = S.IDLE  # an unused state encoding returns to idle
     @always_comb
     def read_now():
         """A guest entry's read answers in this cycle: the guest walker takes m_rdata now,
@@ -1191,42 +1577,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
     sg_1 = Signal(intbv(0)[64:])  # its guest-physical address
     sa_1 = Signal(intbv(0)[ADDR_WIDTH:])
     se_1 = Signal(intbv(0)[64:])
-    done_nx = Signal(done.val)
-    a_rw_nx = Signal(a_rw.val)
-    a_us_nx = Signal(a_us.val)
-    a_xd_nx = Signal(a_xd.val)
-    pend_5_nx = Signal(pend_5.val)
-    pend_4_nx = Signal(pend_4.val)
-    pend_3_nx = Signal(pend_3.val)
-    pend_2_nx = Signal(pend_2.val)
-    pend_1_nx = Signal(pend_1.val)
-    le_nx = Signal(le.val)
-    fault_k_nx = Signal(fault_k.val)
-    flevel_nx = Signal(flevel.val)
-    st_nx = Signal(st.val)
-    lvl_nx = Signal(lvl.val)
-    se_3_nx = Signal(se_3.val)
-    sa_3_nx = Signal(sa_3.val)
-    sg_3_nx = Signal(sg_3.val)
-    o_level_nx = Signal(o_level.val)
-    se_2_nx = Signal(se_2.val)
-    sa_2_nx = Signal(sa_2.val)
-    sg_2_nx = Signal(sg_2.val)
-    se_1_nx = Signal(se_1.val)
-    sa_1_nx = Signal(sa_1.val)
-    sg_1_nx = Signal(sg_1.val)
-    o_pa_nx = Signal(o_pa.val)
-    o_aux_nx = Signal(o_aux.val)
-    o_status_nx = Signal(o_status.val)
-    o_n_exit_reason_nx = Signal(o_n_exit_reason.val)
-    o_n_qualification_nx = Signal(o_n_qualification.val)
-    o_n_guest_physical_address_nx = Signal(o_n_guest_physical_address.val)
-    o_n_guest_linear_address_nx = Signal(o_n_guest_linear_address.val)
-    o_r_vector_nx = Signal(o_r_vector.val)
-    o_r_error_code_nx = Signal(o_r_error_code.val)
-    o_r_cr2_nx = Signal(o_r_cr2.val)
-    o_r1_vector_nx = Signal(o_r1_vector.val)
-    o_r1_error_code_nx = Signal(o_r1_error_code.val)
     x_pwrite_h = Signal(x_pwrite.val)  # the last request's, held
     x_addr_h = Signal(x_addr.val)  # the last request's, held
     x_waddr_h = Signal(x_waddr.val)  # the last request's, held
@@ -1239,44 +1589,8 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
     hk_user_h = Signal(hk_user.val)  # the last request's, held
     @always_comb
     def logic():
-        """The FSM's decisions, in the cycle their inputs arrive: the next register values
-        (X_nx), and the request ports, driven in the cycle the walker asks."""
-        done_nx.next = done
-        a_rw_nx.next = a_rw
-        a_us_nx.next = a_us
-        a_xd_nx.next = a_xd
-        pend_5_nx.next = pend_5
-        pend_4_nx.next = pend_4
-        pend_3_nx.next = pend_3
-        pend_2_nx.next = pend_2
-        pend_1_nx.next = pend_1
-        le_nx.next = le
-        fault_k_nx.next = fault_k
-        flevel_nx.next = flevel
-        st_nx.next = st
-        lvl_nx.next = lvl
-        se_3_nx.next = se_3
-        sa_3_nx.next = sa_3
-        sg_3_nx.next = sg_3
-        o_level_nx.next = o_level
-        se_2_nx.next = se_2
-        sa_2_nx.next = sa_2
-        sg_2_nx.next = sg_2
-        se_1_nx.next = se_1
-        sa_1_nx.next = sa_1
-        sg_1_nx.next = sg_1
-        o_pa_nx.next = o_pa
-        o_aux_nx.next = o_aux
-        o_status_nx.next = o_status
-        o_n_exit_reason_nx.next = o_n_exit_reason
-        o_n_qualification_nx.next = o_n_qualification
-        o_n_guest_physical_address_nx.next = o_n_guest_physical_address
-        o_n_guest_linear_address_nx.next = o_n_guest_linear_address
-        o_r_vector_nx.next = o_r_vector
-        o_r_error_code_nx.next = o_r_error_code
-        o_r_cr2_nx.next = o_r_cr2
-        o_r1_vector_nx.next = o_r1_vector
-        o_r1_error_code_nx.next = o_r1_error_code
+        """The FSM's requests, in the cycle the walker decides to ask (from `start` or the
+        data arriving in that cycle); the same decisions as `fsm`, which keeps the rest."""
         x_valid.next = False  # a one-cycle pulse: the host walker is idle when asked
         x_pwrite.next = x_pwrite_h
         x_addr.next = x_addr_h
@@ -1296,18 +1610,9 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
         v_us = bool(0)
         v_xd = bool(0)
         if done:
-            done_nx.next = False
+            pass
         if st == S.IDLE:
             if start:
-                a_rw_nx.next = True
-                a_us_nx.next = True
-                a_xd_nx.next = False
-                pend_5_nx.next = False
-                pend_4_nx.next = False
-                pend_3_nx.next = False
-                pend_2_nx.next = False
-                pend_1_nx.next = False
-                le_nx.next = 0
                 in0 = intbv(0)[64:]
                 in1 = intbv(0)[64:]
                 in2 = intbv(0)[64:]
@@ -1340,9 +1645,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                 else:
                     in0[:] = in6
                 if (r_CR4[5] and (i_addr != in0)):  # spec: specs/x86_64_paging.vspec:274 input fault non_canonical
-                    fault_k_nx.next = 10
-                    flevel_nx.next = 0
-                    st_nx.next = S.FAULT
+                    pass
                 else:
                     if r_CR4[12]:  # spec: specs/x86_64_paging.vspec:240
                         x_valid.next = True
@@ -1354,8 +1657,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                         hk_write.next = r_EPTP[6]
                         hk_fetch.next = False
                         hk_user.next = False
-                        st_nx.next = S.XWAIT
-                        lvl_nx.next = 5
                     else:  # spec: specs/x86_64_paging.vspec:240
                         x_valid.next = True
                         x_pwrite.next = False
@@ -1366,8 +1667,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                         hk_write.next = r_EPTP[6]
                         hk_fetch.next = False
                         hk_user.next = False
-                        st_nx.next = S.XWAIT
-                        lvl_nx.next = 4
         elif st == S.XWAIT:
             if x_rnow:  # the host's read of the entry answers now: take it from the memory port
                 used = False
@@ -1422,7 +1721,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                             if uw != x_rdata:
                                 used = True
                 if used:
-                    le_nx.next = uw
                     x_valid.next = True
                     x_wdata.next = uw
                     if (not r_EPTP[6]):  # the update is a translated access of its own
@@ -1436,25 +1734,16 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                     else:
                         x_pwrite.next = True
                         x_waddr.next = x_pa
-                    st_nx.next = S.UWAIT
                 else:
-                    le_nx.next = x_rdata
                     if lvl == 5:  # spec: specs/x86_64_paging.vspec:244 level pml5
                         if (not x_rdata[0]):  # spec: specs/x86_64_paging.vspec:278 fault not_present
-                            fault_k_nx.next = 1
-                            flevel_nx.next = 5
-                            st_nx.next = S.FAULT
+                            pass
                         elif (((x_rdata & intbv(0xf000000000080)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:279 fault reserved
-                            fault_k_nx.next = 2
-                            flevel_nx.next = 5
-                            st_nx.next = S.FAULT
+                            pass
                         else:
                             v_rw = (a_rw and x_rdata[1])
-                            a_rw_nx.next = v_rw
                             v_us = (a_us and x_rdata[2])
-                            a_us_nx.next = v_us
                             v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
-                            a_xd_nx.next = v_xd
                             # pointer ADDR of pml5e, spec: specs/x86_64_paging.vspec:60
                             x_valid.next = True
                             x_pwrite.next = False
@@ -1465,24 +1754,15 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                             hk_write.next = r_EPTP[6]
                             hk_fetch.next = False
                             hk_user.next = False
-                            st_nx.next = S.XWAIT
-                            lvl_nx.next = 4
                     elif lvl == 4:  # spec: specs/x86_64_paging.vspec:248 level pml4
                         if (not x_rdata[0]):  # spec: specs/x86_64_paging.vspec:278 fault not_present
-                            fault_k_nx.next = 1
-                            flevel_nx.next = 4
-                            st_nx.next = S.FAULT
+                            pass
                         elif (((x_rdata & intbv(0xf000000000080)[64:]) != 0) or (False and ((x_rdata & 0x100) != 0)) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:279 fault reserved
-                            fault_k_nx.next = 2
-                            flevel_nx.next = 4
-                            st_nx.next = S.FAULT
+                            pass
                         else:
                             v_rw = (a_rw and x_rdata[1])
-                            a_rw_nx.next = v_rw
                             v_us = (a_us and x_rdata[2])
-                            a_us_nx.next = v_us
                             v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
-                            a_xd_nx.next = v_xd
                             # pointer ADDR of pml4e, spec: specs/x86_64_paging.vspec:69
                             x_valid.next = True
                             x_pwrite.next = False
@@ -1493,65 +1773,37 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                             hk_write.next = r_EPTP[6]
                             hk_fetch.next = False
                             hk_user.next = False
-                            st_nx.next = S.XWAIT
-                            lvl_nx.next = 3
                     elif lvl == 3:  # spec: specs/x86_64_paging.vspec:252 level pdpt
                         if (x_rdata[7] and True):  # leaf pdpte_1g, spec: specs/x86_64_paging.vspec:88
                             if (not x_rdata[0]):  # spec: specs/x86_64_paging.vspec:278 fault not_present
-                                fault_k_nx.next = 1
-                                flevel_nx.next = 3
-                                st_nx.next = S.FAULT
+                                pass
                             elif (((x_rdata & intbv(0xf00003fffe000)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:279 fault reserved
-                                fault_k_nx.next = 2
-                                flevel_nx.next = 3
-                                st_nx.next = S.FAULT
+                                pass
                             else:
                                 v_rw = (a_rw and x_rdata[1])
-                                a_rw_nx.next = v_rw
                                 v_us = (a_us and x_rdata[2])
-                                a_us_nx.next = v_us
                                 v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
-                                a_xd_nx.next = v_xd
                                 if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:287 check user_supervisor
-                                    fault_k_nx.next = 3
-                                    flevel_nx.next = 3
-                                    st_nx.next = S.FAULT
+                                    pass
                                 elif ((k_user and k_write) and (not v_rw)):  # spec: specs/x86_64_paging.vspec:288 check user_write
-                                    fault_k_nx.next = 4
-                                    flevel_nx.next = 3
-                                    st_nx.next = S.FAULT
+                                    pass
                                 elif ((((not k_user) and k_write) and (not v_rw)) and r_CR0[16]):  # spec: specs/x86_64_paging.vspec:289 check supervisor_write
-                                    fault_k_nx.next = 5
-                                    flevel_nx.next = 3
-                                    st_nx.next = S.FAULT
+                                    pass
                                 elif (((((not k_user) and (not k_fetch)) and v_us) and r_CR4[21]) and (not r_RFLAGS[18])):  # spec: specs/x86_64_paging.vspec:290 check smap
-                                    fault_k_nx.next = 6
-                                    flevel_nx.next = 3
-                                    st_nx.next = S.FAULT
+                                    pass
                                 elif (k_fetch and v_xd):  # spec: specs/x86_64_paging.vspec:291 check execute_disable
-                                    fault_k_nx.next = 7
-                                    flevel_nx.next = 3
-                                    st_nx.next = S.FAULT
+                                    pass
                                 elif ((((not k_user) and k_fetch) and v_us) and r_CR4[20]):  # spec: specs/x86_64_paging.vspec:292 check smep
-                                    fault_k_nx.next = 8
-                                    flevel_nx.next = 3
-                                    st_nx.next = S.FAULT
+                                    pass
                                 elif (((r_CR4[22] and v_us) and (not k_fetch)) and ((((r_PKRU >> (2 * x_rdata[63:59])) & 1) == 1) or (((((r_PKRU >> ((2 * x_rdata[63:59]) + 1)) & 1) == 1) and k_write) and (k_user or r_CR0[16])))):  # spec: specs/x86_64_paging.vspec:297 check protection_key
-                                    fault_k_nx.next = 9
-                                    flevel_nx.next = 3
-                                    st_nx.next = S.FAULT
+                                    pass
                                 else:
                                     uw[:] = x_rdata
                                     uw[5] = True
                                     if k_write:
                                         uw[6] = True
                                     if uw != x_rdata:
-                                        pend_3_nx.next = True
                                         pending = True
-                                    se_3_nx.next = uw
-                                    sa_3_nx.next = x_pa
-                                    sg_3_nx.next = x_addr_h
-                                    o_level_nx.next = 3
                                     x_valid.next = True
                                     x_pwrite.next = False
                                     x_addr.next = concat(intbv(0)[16:], x_rdata[48:30], i_addr[30:0])
@@ -1561,23 +1813,15 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                     hk_write.next = k_write
                                     hk_fetch.next = k_fetch
                                     hk_user.next = v_us
-                                    st_nx.next = S.XWAIT
                         else:
                             if (not x_rdata[0]):  # spec: specs/x86_64_paging.vspec:278 fault not_present
-                                fault_k_nx.next = 1
-                                flevel_nx.next = 3
-                                st_nx.next = S.FAULT
+                                pass
                             elif (((x_rdata & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0)) or (False and ((x_rdata & 0x80) != 0))):  # spec: specs/x86_64_paging.vspec:279 fault reserved
-                                fault_k_nx.next = 2
-                                flevel_nx.next = 3
-                                st_nx.next = S.FAULT
+                                pass
                             else:
                                 v_rw = (a_rw and x_rdata[1])
-                                a_rw_nx.next = v_rw
                                 v_us = (a_us and x_rdata[2])
-                                a_us_nx.next = v_us
                                 v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
-                                a_xd_nx.next = v_xd
                                 # pointer ADDR of pdpte, spec: specs/x86_64_paging.vspec:79
                                 x_valid.next = True
                                 x_pwrite.next = False
@@ -1588,65 +1832,37 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 hk_write.next = r_EPTP[6]
                                 hk_fetch.next = False
                                 hk_user.next = False
-                                st_nx.next = S.XWAIT
-                                lvl_nx.next = 2
                     elif lvl == 2:  # spec: specs/x86_64_paging.vspec:257 level pd
                         if x_rdata[7]:  # leaf pde_2m, spec: specs/x86_64_paging.vspec:108
                             if (not x_rdata[0]):  # spec: specs/x86_64_paging.vspec:278 fault not_present
-                                fault_k_nx.next = 1
-                                flevel_nx.next = 2
-                                st_nx.next = S.FAULT
+                                pass
                             elif (((x_rdata & intbv(0xf0000001fe000)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:279 fault reserved
-                                fault_k_nx.next = 2
-                                flevel_nx.next = 2
-                                st_nx.next = S.FAULT
+                                pass
                             else:
                                 v_rw = (a_rw and x_rdata[1])
-                                a_rw_nx.next = v_rw
                                 v_us = (a_us and x_rdata[2])
-                                a_us_nx.next = v_us
                                 v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
-                                a_xd_nx.next = v_xd
                                 if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:287 check user_supervisor
-                                    fault_k_nx.next = 3
-                                    flevel_nx.next = 2
-                                    st_nx.next = S.FAULT
+                                    pass
                                 elif ((k_user and k_write) and (not v_rw)):  # spec: specs/x86_64_paging.vspec:288 check user_write
-                                    fault_k_nx.next = 4
-                                    flevel_nx.next = 2
-                                    st_nx.next = S.FAULT
+                                    pass
                                 elif ((((not k_user) and k_write) and (not v_rw)) and r_CR0[16]):  # spec: specs/x86_64_paging.vspec:289 check supervisor_write
-                                    fault_k_nx.next = 5
-                                    flevel_nx.next = 2
-                                    st_nx.next = S.FAULT
+                                    pass
                                 elif (((((not k_user) and (not k_fetch)) and v_us) and r_CR4[21]) and (not r_RFLAGS[18])):  # spec: specs/x86_64_paging.vspec:290 check smap
-                                    fault_k_nx.next = 6
-                                    flevel_nx.next = 2
-                                    st_nx.next = S.FAULT
+                                    pass
                                 elif (k_fetch and v_xd):  # spec: specs/x86_64_paging.vspec:291 check execute_disable
-                                    fault_k_nx.next = 7
-                                    flevel_nx.next = 2
-                                    st_nx.next = S.FAULT
+                                    pass
                                 elif ((((not k_user) and k_fetch) and v_us) and r_CR4[20]):  # spec: specs/x86_64_paging.vspec:292 check smep
-                                    fault_k_nx.next = 8
-                                    flevel_nx.next = 2
-                                    st_nx.next = S.FAULT
+                                    pass
                                 elif (((r_CR4[22] and v_us) and (not k_fetch)) and ((((r_PKRU >> (2 * x_rdata[63:59])) & 1) == 1) or (((((r_PKRU >> ((2 * x_rdata[63:59]) + 1)) & 1) == 1) and k_write) and (k_user or r_CR0[16])))):  # spec: specs/x86_64_paging.vspec:297 check protection_key
-                                    fault_k_nx.next = 9
-                                    flevel_nx.next = 2
-                                    st_nx.next = S.FAULT
+                                    pass
                                 else:
                                     uw[:] = x_rdata
                                     uw[5] = True
                                     if k_write:
                                         uw[6] = True
                                     if uw != x_rdata:
-                                        pend_2_nx.next = True
                                         pending = True
-                                    se_2_nx.next = uw
-                                    sa_2_nx.next = x_pa
-                                    sg_2_nx.next = x_addr_h
-                                    o_level_nx.next = 2
                                     x_valid.next = True
                                     x_pwrite.next = False
                                     x_addr.next = concat(intbv(0)[16:], x_rdata[48:21], i_addr[21:0])
@@ -1656,23 +1872,15 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                     hk_write.next = k_write
                                     hk_fetch.next = k_fetch
                                     hk_user.next = v_us
-                                    st_nx.next = S.XWAIT
                         else:
                             if (not x_rdata[0]):  # spec: specs/x86_64_paging.vspec:278 fault not_present
-                                fault_k_nx.next = 1
-                                flevel_nx.next = 2
-                                st_nx.next = S.FAULT
+                                pass
                             elif (((x_rdata & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:279 fault reserved
-                                fault_k_nx.next = 2
-                                flevel_nx.next = 2
-                                st_nx.next = S.FAULT
+                                pass
                             else:
                                 v_rw = (a_rw and x_rdata[1])
-                                a_rw_nx.next = v_rw
                                 v_us = (a_us and x_rdata[2])
-                                a_us_nx.next = v_us
                                 v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
-                                a_xd_nx.next = v_xd
                                 # pointer ADDR of pde, spec: specs/x86_64_paging.vspec:99
                                 x_valid.next = True
                                 x_pwrite.next = False
@@ -1683,64 +1891,36 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 hk_write.next = r_EPTP[6]
                                 hk_fetch.next = False
                                 hk_user.next = False
-                                st_nx.next = S.XWAIT
-                                lvl_nx.next = 1
                     elif lvl == 1:  # spec: specs/x86_64_paging.vspec:262 level pt
                         if (not x_rdata[0]):  # spec: specs/x86_64_paging.vspec:278 fault not_present
-                            fault_k_nx.next = 1
-                            flevel_nx.next = 1
-                            st_nx.next = S.FAULT
+                            pass
                         elif (((x_rdata & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:279 fault reserved
-                            fault_k_nx.next = 2
-                            flevel_nx.next = 1
-                            st_nx.next = S.FAULT
+                            pass
                         else:
                             v_rw = (a_rw and x_rdata[1])
-                            a_rw_nx.next = v_rw
                             v_us = (a_us and x_rdata[2])
-                            a_us_nx.next = v_us
                             v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
-                            a_xd_nx.next = v_xd
                             if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:287 check user_supervisor
-                                fault_k_nx.next = 3
-                                flevel_nx.next = 1
-                                st_nx.next = S.FAULT
+                                pass
                             elif ((k_user and k_write) and (not v_rw)):  # spec: specs/x86_64_paging.vspec:288 check user_write
-                                fault_k_nx.next = 4
-                                flevel_nx.next = 1
-                                st_nx.next = S.FAULT
+                                pass
                             elif ((((not k_user) and k_write) and (not v_rw)) and r_CR0[16]):  # spec: specs/x86_64_paging.vspec:289 check supervisor_write
-                                fault_k_nx.next = 5
-                                flevel_nx.next = 1
-                                st_nx.next = S.FAULT
+                                pass
                             elif (((((not k_user) and (not k_fetch)) and v_us) and r_CR4[21]) and (not r_RFLAGS[18])):  # spec: specs/x86_64_paging.vspec:290 check smap
-                                fault_k_nx.next = 6
-                                flevel_nx.next = 1
-                                st_nx.next = S.FAULT
+                                pass
                             elif (k_fetch and v_xd):  # spec: specs/x86_64_paging.vspec:291 check execute_disable
-                                fault_k_nx.next = 7
-                                flevel_nx.next = 1
-                                st_nx.next = S.FAULT
+                                pass
                             elif ((((not k_user) and k_fetch) and v_us) and r_CR4[20]):  # spec: specs/x86_64_paging.vspec:292 check smep
-                                fault_k_nx.next = 8
-                                flevel_nx.next = 1
-                                st_nx.next = S.FAULT
+                                pass
                             elif (((r_CR4[22] and v_us) and (not k_fetch)) and ((((r_PKRU >> (2 * x_rdata[63:59])) & 1) == 1) or (((((r_PKRU >> ((2 * x_rdata[63:59]) + 1)) & 1) == 1) and k_write) and (k_user or r_CR0[16])))):  # spec: specs/x86_64_paging.vspec:297 check protection_key
-                                fault_k_nx.next = 9
-                                flevel_nx.next = 1
-                                st_nx.next = S.FAULT
+                                pass
                             else:
                                 uw[:] = x_rdata
                                 uw[5] = True
                                 if k_write:
                                     uw[6] = True
                                 if uw != x_rdata:
-                                    pend_1_nx.next = True
                                     pending = True
-                                se_1_nx.next = uw
-                                sa_1_nx.next = x_pa
-                                sg_1_nx.next = x_addr_h
-                                o_level_nx.next = 1
                                 x_valid.next = True
                                 x_pwrite.next = False
                                 x_addr.next = concat(intbv(0)[16:], x_rdata[48:12], i_addr[12:0])
@@ -1750,60 +1930,28 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 hk_write.next = k_write
                                 hk_fetch.next = k_fetch
                                 hk_user.next = v_us
-                                st_nx.next = S.XWAIT
             elif x_done:  # a host fault, or the final address (an entry read ends by x_rnow)
                 if x_status != 0:
-                    st_nx.next = S.NFAULT
+                    pass
                 else:
-                    o_pa_nx.next = x_pa
-                    o_aux_nx.next = x_level
                     if False or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
-                        st_nx.next = S.ADREQ
+                        pass
                     else:
-                        o_status_nx.next = 0
-                        done_nx.next = True
-                        st_nx.next = S.IDLE
+                        pass
         elif st == S.NFAULT:
-            o_status_nx.next = NESTED_BASE + x_status
-            o_level_nx.next = x_level
             if x_on_table_h:
-                o_aux_nx.next = lvl
+                pass
             else:
-                o_aux_nx.next = NO_LEVEL  # the final address: no guest level
-            o_n_exit_reason_nx.next = h_r_exit_reason
-            o_n_qualification_nx.next = 0
-            o_n_qualification_nx.next[7:0] = h_r_qualification[7:]
-            o_n_qualification_nx.next[7] = (h_r_exit_reason == 0x30)
-            o_n_qualification_nx.next[8] = ((h_r_exit_reason == 0x30) and (not x_on_table_h))
-            o_n_guest_physical_address_nx.next = h_r_gpa
+                pass
             ns0 = intbv(0)[64:]
             if (h_r_exit_reason == 0x30):
                 ns0[:] = i_addr
             else:
                 ns0[:] = 0
-            o_n_guest_linear_address_nx.next = ns0
-            done_nx.next = True
-            st_nx.next = S.IDLE
         elif st == S.FAULT:
-            o_status_nx.next = fault_k
-            o_level_nx.next = flevel
-            o_aux_nx.next = 0
-            o_r_vector_nx.next = 0xe
-            o_r_error_code_nx.next = 0
-            o_r_error_code_nx.next[0] = (fault_k[4:] != 1)
-            o_r_error_code_nx.next[1] = k_write
-            o_r_error_code_nx.next[2] = k_user
-            o_r_error_code_nx.next[3] = (fault_k[4:] == 2)
-            o_r_error_code_nx.next[4] = (k_fetch and (r_CR4[20] or r_EFER[11]))
-            o_r_error_code_nx.next[5] = ((fault_k > 2 and fault_k <= 9) and (((r_CR4[22] and a_us) and (not k_fetch)) and ((((r_PKRU >> (2 * le[63:59])) & 1) == 1) or (((((r_PKRU >> ((2 * le[63:59]) + 1)) & 1) == 1) and k_write) and (k_user or r_CR0[16])))))
-            o_r_cr2_nx.next = i_addr
-            o_r1_vector_nx.next = 0xd
-            o_r1_error_code_nx.next = 0
-            done_nx.next = True
-            st_nx.next = S.IDLE
+            pass
         elif st == S.ADREQ:
             if pend_5:
-                pend_5_nx.next = False
                 x_valid.next = True
                 x_wdata.next = se_5
                 if (not r_EPTP[6]):  # the update is a translated access of its own
@@ -1815,13 +1963,10 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                     hk_write.next = True
                     hk_fetch.next = False
                     hk_user.next = False
-                    lvl_nx.next = 5
                 else:
                     x_pwrite.next = True
                     x_waddr.next = sa_5
-                st_nx.next = S.ADWAIT
             elif pend_4:
-                pend_4_nx.next = False
                 x_valid.next = True
                 x_wdata.next = se_4
                 if (not r_EPTP[6]):  # the update is a translated access of its own
@@ -1833,13 +1978,10 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                     hk_write.next = True
                     hk_fetch.next = False
                     hk_user.next = False
-                    lvl_nx.next = 4
                 else:
                     x_pwrite.next = True
                     x_waddr.next = sa_4
-                st_nx.next = S.ADWAIT
             elif pend_3:
-                pend_3_nx.next = False
                 x_valid.next = True
                 x_wdata.next = se_3
                 if (not r_EPTP[6]):  # the update is a translated access of its own
@@ -1851,13 +1993,10 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                     hk_write.next = True
                     hk_fetch.next = False
                     hk_user.next = False
-                    lvl_nx.next = 3
                 else:
                     x_pwrite.next = True
                     x_waddr.next = sa_3
-                st_nx.next = S.ADWAIT
             elif pend_2:
-                pend_2_nx.next = False
                 x_valid.next = True
                 x_wdata.next = se_2
                 if (not r_EPTP[6]):  # the update is a translated access of its own
@@ -1869,13 +2008,10 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                     hk_write.next = True
                     hk_fetch.next = False
                     hk_user.next = False
-                    lvl_nx.next = 2
                 else:
                     x_pwrite.next = True
                     x_waddr.next = sa_2
-                st_nx.next = S.ADWAIT
             elif pend_1:
-                pend_1_nx.next = False
                 x_valid.next = True
                 x_wdata.next = se_1
                 if (not r_EPTP[6]):  # the update is a translated access of its own
@@ -1887,45 +2023,33 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                     hk_write.next = True
                     hk_fetch.next = False
                     hk_user.next = False
-                    lvl_nx.next = 1
                 else:
                     x_pwrite.next = True
                     x_waddr.next = sa_1
-                st_nx.next = S.ADWAIT
             else:
-                o_status_nx.next = 0
-                done_nx.next = True
-                st_nx.next = S.IDLE
+                pass
         elif st == S.ADWAIT:
             if x_done:
                 if x_status != 0:
-                    st_nx.next = S.NFAULT
+                    pass
                 else:
-                    st_nx.next = S.ADREQ
+                    pass
         elif st == S.UWAIT:
             if x_done:
                 if x_status != 0:
-                    st_nx.next = S.NFAULT
+                    pass
                 else:
-                    st_nx.next = S.PROC
+                    pass
         elif st == S.PROC:
-            le_nx.next = le
             if lvl == 5:  # spec: specs/x86_64_paging.vspec:244 level pml5
                 if (not le[0]):  # spec: specs/x86_64_paging.vspec:278 fault not_present
-                    fault_k_nx.next = 1
-                    flevel_nx.next = 5
-                    st_nx.next = S.FAULT
+                    pass
                 elif (((le & intbv(0xf000000000080)[64:]) != 0) or ((not r_EFER[11]) and ((le & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:279 fault reserved
-                    fault_k_nx.next = 2
-                    flevel_nx.next = 5
-                    st_nx.next = S.FAULT
+                    pass
                 else:
                     v_rw = (a_rw and le[1])
-                    a_rw_nx.next = v_rw
                     v_us = (a_us and le[2])
-                    a_us_nx.next = v_us
                     v_xd = (a_xd or (le[63] and r_EFER[11]))
-                    a_xd_nx.next = v_xd
                     # pointer ADDR of pml5e, spec: specs/x86_64_paging.vspec:60
                     x_valid.next = True
                     x_pwrite.next = False
@@ -1936,24 +2060,15 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                     hk_write.next = r_EPTP[6]
                     hk_fetch.next = False
                     hk_user.next = False
-                    st_nx.next = S.XWAIT
-                    lvl_nx.next = 4
             elif lvl == 4:  # spec: specs/x86_64_paging.vspec:248 level pml4
                 if (not le[0]):  # spec: specs/x86_64_paging.vspec:278 fault not_present
-                    fault_k_nx.next = 1
-                    flevel_nx.next = 4
-                    st_nx.next = S.FAULT
+                    pass
                 elif (((le & intbv(0xf000000000080)[64:]) != 0) or (False and ((le & 0x100) != 0)) or ((not r_EFER[11]) and ((le & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:279 fault reserved
-                    fault_k_nx.next = 2
-                    flevel_nx.next = 4
-                    st_nx.next = S.FAULT
+                    pass
                 else:
                     v_rw = (a_rw and le[1])
-                    a_rw_nx.next = v_rw
                     v_us = (a_us and le[2])
-                    a_us_nx.next = v_us
                     v_xd = (a_xd or (le[63] and r_EFER[11]))
-                    a_xd_nx.next = v_xd
                     # pointer ADDR of pml4e, spec: specs/x86_64_paging.vspec:69
                     x_valid.next = True
                     x_pwrite.next = False
@@ -1964,65 +2079,37 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                     hk_write.next = r_EPTP[6]
                     hk_fetch.next = False
                     hk_user.next = False
-                    st_nx.next = S.XWAIT
-                    lvl_nx.next = 3
             elif lvl == 3:  # spec: specs/x86_64_paging.vspec:252 level pdpt
                 if (le[7] and True):  # leaf pdpte_1g, spec: specs/x86_64_paging.vspec:88
                     if (not le[0]):  # spec: specs/x86_64_paging.vspec:278 fault not_present
-                        fault_k_nx.next = 1
-                        flevel_nx.next = 3
-                        st_nx.next = S.FAULT
+                        pass
                     elif (((le & intbv(0xf00003fffe000)[64:]) != 0) or ((not r_EFER[11]) and ((le & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:279 fault reserved
-                        fault_k_nx.next = 2
-                        flevel_nx.next = 3
-                        st_nx.next = S.FAULT
+                        pass
                     else:
                         v_rw = (a_rw and le[1])
-                        a_rw_nx.next = v_rw
                         v_us = (a_us and le[2])
-                        a_us_nx.next = v_us
                         v_xd = (a_xd or (le[63] and r_EFER[11]))
-                        a_xd_nx.next = v_xd
                         if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:287 check user_supervisor
-                            fault_k_nx.next = 3
-                            flevel_nx.next = 3
-                            st_nx.next = S.FAULT
+                            pass
                         elif ((k_user and k_write) and (not v_rw)):  # spec: specs/x86_64_paging.vspec:288 check user_write
-                            fault_k_nx.next = 4
-                            flevel_nx.next = 3
-                            st_nx.next = S.FAULT
+                            pass
                         elif ((((not k_user) and k_write) and (not v_rw)) and r_CR0[16]):  # spec: specs/x86_64_paging.vspec:289 check supervisor_write
-                            fault_k_nx.next = 5
-                            flevel_nx.next = 3
-                            st_nx.next = S.FAULT
+                            pass
                         elif (((((not k_user) and (not k_fetch)) and v_us) and r_CR4[21]) and (not r_RFLAGS[18])):  # spec: specs/x86_64_paging.vspec:290 check smap
-                            fault_k_nx.next = 6
-                            flevel_nx.next = 3
-                            st_nx.next = S.FAULT
+                            pass
                         elif (k_fetch and v_xd):  # spec: specs/x86_64_paging.vspec:291 check execute_disable
-                            fault_k_nx.next = 7
-                            flevel_nx.next = 3
-                            st_nx.next = S.FAULT
+                            pass
                         elif ((((not k_user) and k_fetch) and v_us) and r_CR4[20]):  # spec: specs/x86_64_paging.vspec:292 check smep
-                            fault_k_nx.next = 8
-                            flevel_nx.next = 3
-                            st_nx.next = S.FAULT
+                            pass
                         elif (((r_CR4[22] and v_us) and (not k_fetch)) and ((((r_PKRU >> (2 * le[63:59])) & 1) == 1) or (((((r_PKRU >> ((2 * le[63:59]) + 1)) & 1) == 1) and k_write) and (k_user or r_CR0[16])))):  # spec: specs/x86_64_paging.vspec:297 check protection_key
-                            fault_k_nx.next = 9
-                            flevel_nx.next = 3
-                            st_nx.next = S.FAULT
+                            pass
                         else:
                             uw[:] = le
                             uw[5] = True
                             if k_write:
                                 uw[6] = True
                             if uw != le:
-                                pend_3_nx.next = True
                                 pending = True
-                            se_3_nx.next = uw
-                            sa_3_nx.next = x_pa
-                            sg_3_nx.next = x_addr_h
-                            o_level_nx.next = 3
                             x_valid.next = True
                             x_pwrite.next = False
                             x_addr.next = concat(intbv(0)[16:], le[48:30], i_addr[30:0])
@@ -2032,23 +2119,15 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                             hk_write.next = k_write
                             hk_fetch.next = k_fetch
                             hk_user.next = v_us
-                            st_nx.next = S.XWAIT
                 else:
                     if (not le[0]):  # spec: specs/x86_64_paging.vspec:278 fault not_present
-                        fault_k_nx.next = 1
-                        flevel_nx.next = 3
-                        st_nx.next = S.FAULT
+                        pass
                     elif (((le & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((le & intbv(0x8000000000000000)[64:]) != 0)) or (False and ((le & 0x80) != 0))):  # spec: specs/x86_64_paging.vspec:279 fault reserved
-                        fault_k_nx.next = 2
-                        flevel_nx.next = 3
-                        st_nx.next = S.FAULT
+                        pass
                     else:
                         v_rw = (a_rw and le[1])
-                        a_rw_nx.next = v_rw
                         v_us = (a_us and le[2])
-                        a_us_nx.next = v_us
                         v_xd = (a_xd or (le[63] and r_EFER[11]))
-                        a_xd_nx.next = v_xd
                         # pointer ADDR of pdpte, spec: specs/x86_64_paging.vspec:79
                         x_valid.next = True
                         x_pwrite.next = False
@@ -2059,65 +2138,37 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                         hk_write.next = r_EPTP[6]
                         hk_fetch.next = False
                         hk_user.next = False
-                        st_nx.next = S.XWAIT
-                        lvl_nx.next = 2
             elif lvl == 2:  # spec: specs/x86_64_paging.vspec:257 level pd
                 if le[7]:  # leaf pde_2m, spec: specs/x86_64_paging.vspec:108
                     if (not le[0]):  # spec: specs/x86_64_paging.vspec:278 fault not_present
-                        fault_k_nx.next = 1
-                        flevel_nx.next = 2
-                        st_nx.next = S.FAULT
+                        pass
                     elif (((le & intbv(0xf0000001fe000)[64:]) != 0) or ((not r_EFER[11]) and ((le & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:279 fault reserved
-                        fault_k_nx.next = 2
-                        flevel_nx.next = 2
-                        st_nx.next = S.FAULT
+                        pass
                     else:
                         v_rw = (a_rw and le[1])
-                        a_rw_nx.next = v_rw
                         v_us = (a_us and le[2])
-                        a_us_nx.next = v_us
                         v_xd = (a_xd or (le[63] and r_EFER[11]))
-                        a_xd_nx.next = v_xd
                         if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:287 check user_supervisor
-                            fault_k_nx.next = 3
-                            flevel_nx.next = 2
-                            st_nx.next = S.FAULT
+                            pass
                         elif ((k_user and k_write) and (not v_rw)):  # spec: specs/x86_64_paging.vspec:288 check user_write
-                            fault_k_nx.next = 4
-                            flevel_nx.next = 2
-                            st_nx.next = S.FAULT
+                            pass
                         elif ((((not k_user) and k_write) and (not v_rw)) and r_CR0[16]):  # spec: specs/x86_64_paging.vspec:289 check supervisor_write
-                            fault_k_nx.next = 5
-                            flevel_nx.next = 2
-                            st_nx.next = S.FAULT
+                            pass
                         elif (((((not k_user) and (not k_fetch)) and v_us) and r_CR4[21]) and (not r_RFLAGS[18])):  # spec: specs/x86_64_paging.vspec:290 check smap
-                            fault_k_nx.next = 6
-                            flevel_nx.next = 2
-                            st_nx.next = S.FAULT
+                            pass
                         elif (k_fetch and v_xd):  # spec: specs/x86_64_paging.vspec:291 check execute_disable
-                            fault_k_nx.next = 7
-                            flevel_nx.next = 2
-                            st_nx.next = S.FAULT
+                            pass
                         elif ((((not k_user) and k_fetch) and v_us) and r_CR4[20]):  # spec: specs/x86_64_paging.vspec:292 check smep
-                            fault_k_nx.next = 8
-                            flevel_nx.next = 2
-                            st_nx.next = S.FAULT
+                            pass
                         elif (((r_CR4[22] and v_us) and (not k_fetch)) and ((((r_PKRU >> (2 * le[63:59])) & 1) == 1) or (((((r_PKRU >> ((2 * le[63:59]) + 1)) & 1) == 1) and k_write) and (k_user or r_CR0[16])))):  # spec: specs/x86_64_paging.vspec:297 check protection_key
-                            fault_k_nx.next = 9
-                            flevel_nx.next = 2
-                            st_nx.next = S.FAULT
+                            pass
                         else:
                             uw[:] = le
                             uw[5] = True
                             if k_write:
                                 uw[6] = True
                             if uw != le:
-                                pend_2_nx.next = True
                                 pending = True
-                            se_2_nx.next = uw
-                            sa_2_nx.next = x_pa
-                            sg_2_nx.next = x_addr_h
-                            o_level_nx.next = 2
                             x_valid.next = True
                             x_pwrite.next = False
                             x_addr.next = concat(intbv(0)[16:], le[48:21], i_addr[21:0])
@@ -2127,23 +2178,15 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                             hk_write.next = k_write
                             hk_fetch.next = k_fetch
                             hk_user.next = v_us
-                            st_nx.next = S.XWAIT
                 else:
                     if (not le[0]):  # spec: specs/x86_64_paging.vspec:278 fault not_present
-                        fault_k_nx.next = 1
-                        flevel_nx.next = 2
-                        st_nx.next = S.FAULT
+                        pass
                     elif (((le & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((le & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:279 fault reserved
-                        fault_k_nx.next = 2
-                        flevel_nx.next = 2
-                        st_nx.next = S.FAULT
+                        pass
                     else:
                         v_rw = (a_rw and le[1])
-                        a_rw_nx.next = v_rw
                         v_us = (a_us and le[2])
-                        a_us_nx.next = v_us
                         v_xd = (a_xd or (le[63] and r_EFER[11]))
-                        a_xd_nx.next = v_xd
                         # pointer ADDR of pde, spec: specs/x86_64_paging.vspec:99
                         x_valid.next = True
                         x_pwrite.next = False
@@ -2154,64 +2197,36 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                         hk_write.next = r_EPTP[6]
                         hk_fetch.next = False
                         hk_user.next = False
-                        st_nx.next = S.XWAIT
-                        lvl_nx.next = 1
             elif lvl == 1:  # spec: specs/x86_64_paging.vspec:262 level pt
                 if (not le[0]):  # spec: specs/x86_64_paging.vspec:278 fault not_present
-                    fault_k_nx.next = 1
-                    flevel_nx.next = 1
-                    st_nx.next = S.FAULT
+                    pass
                 elif (((le & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((le & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:279 fault reserved
-                    fault_k_nx.next = 2
-                    flevel_nx.next = 1
-                    st_nx.next = S.FAULT
+                    pass
                 else:
                     v_rw = (a_rw and le[1])
-                    a_rw_nx.next = v_rw
                     v_us = (a_us and le[2])
-                    a_us_nx.next = v_us
                     v_xd = (a_xd or (le[63] and r_EFER[11]))
-                    a_xd_nx.next = v_xd
                     if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:287 check user_supervisor
-                        fault_k_nx.next = 3
-                        flevel_nx.next = 1
-                        st_nx.next = S.FAULT
+                        pass
                     elif ((k_user and k_write) and (not v_rw)):  # spec: specs/x86_64_paging.vspec:288 check user_write
-                        fault_k_nx.next = 4
-                        flevel_nx.next = 1
-                        st_nx.next = S.FAULT
+                        pass
                     elif ((((not k_user) and k_write) and (not v_rw)) and r_CR0[16]):  # spec: specs/x86_64_paging.vspec:289 check supervisor_write
-                        fault_k_nx.next = 5
-                        flevel_nx.next = 1
-                        st_nx.next = S.FAULT
+                        pass
                     elif (((((not k_user) and (not k_fetch)) and v_us) and r_CR4[21]) and (not r_RFLAGS[18])):  # spec: specs/x86_64_paging.vspec:290 check smap
-                        fault_k_nx.next = 6
-                        flevel_nx.next = 1
-                        st_nx.next = S.FAULT
+                        pass
                     elif (k_fetch and v_xd):  # spec: specs/x86_64_paging.vspec:291 check execute_disable
-                        fault_k_nx.next = 7
-                        flevel_nx.next = 1
-                        st_nx.next = S.FAULT
+                        pass
                     elif ((((not k_user) and k_fetch) and v_us) and r_CR4[20]):  # spec: specs/x86_64_paging.vspec:292 check smep
-                        fault_k_nx.next = 8
-                        flevel_nx.next = 1
-                        st_nx.next = S.FAULT
+                        pass
                     elif (((r_CR4[22] and v_us) and (not k_fetch)) and ((((r_PKRU >> (2 * le[63:59])) & 1) == 1) or (((((r_PKRU >> ((2 * le[63:59]) + 1)) & 1) == 1) and k_write) and (k_user or r_CR0[16])))):  # spec: specs/x86_64_paging.vspec:297 check protection_key
-                        fault_k_nx.next = 9
-                        flevel_nx.next = 1
-                        st_nx.next = S.FAULT
+                        pass
                     else:
                         uw[:] = le
                         uw[5] = True
                         if k_write:
                             uw[6] = True
                         if uw != le:
-                            pend_1_nx.next = True
                             pending = True
-                        se_1_nx.next = uw
-                        sa_1_nx.next = x_pa
-                        sg_1_nx.next = x_addr_h
-                        o_level_nx.next = 1
                         x_valid.next = True
                         x_pwrite.next = False
                         x_addr.next = concat(intbv(0)[16:], le[48:12], i_addr[12:0])
@@ -2221,47 +2236,10 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                         hk_write.next = k_write
                         hk_fetch.next = k_fetch
                         hk_user.next = v_us
-                        st_nx.next = S.XWAIT
         else:
-            st_nx.next = S.IDLE  # an unused state encoding returns to idle
+            pass
     @always_seq(clk.posedge, reset=rst)
     def fsm():
-        done.next = done_nx
-        a_rw.next = a_rw_nx
-        a_us.next = a_us_nx
-        a_xd.next = a_xd_nx
-        pend_5.next = pend_5_nx
-        pend_4.next = pend_4_nx
-        pend_3.next = pend_3_nx
-        pend_2.next = pend_2_nx
-        pend_1.next = pend_1_nx
-        le.next = le_nx
-        fault_k.next = fault_k_nx
-        flevel.next = flevel_nx
-        st.next = st_nx
-        lvl.next = lvl_nx
-        se_3.next = se_3_nx
-        sa_3.next = sa_3_nx
-        sg_3.next = sg_3_nx
-        o_level.next = o_level_nx
-        se_2.next = se_2_nx
-        sa_2.next = sa_2_nx
-        sg_2.next = sg_2_nx
-        se_1.next = se_1_nx
-        sa_1.next = sa_1_nx
-        sg_1.next = sg_1_nx
-        o_pa.next = o_pa_nx
-        o_aux.next = o_aux_nx
-        o_status.next = o_status_nx
-        o_n_exit_reason.next = o_n_exit_reason_nx
-        o_n_qualification.next = o_n_qualification_nx
-        o_n_guest_physical_address.next = o_n_guest_physical_address_nx
-        o_n_guest_linear_address.next = o_n_guest_linear_address_nx
-        o_r_vector.next = o_r_vector_nx
-        o_r_error_code.next = o_r_error_code_nx
-        o_r_cr2.next = o_r_cr2_nx
-        o_r1_vector.next = o_r1_vector_nx
-        o_r1_error_code.next = o_r1_error_code_nx
         x_pwrite_h.next = x_pwrite
         x_addr_h.next = x_addr
         x_waddr_h.next = x_waddr
@@ -2272,6 +2250,734 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
         hk_write_h.next = hk_write
         hk_fetch_h.next = hk_fetch
         hk_user_h.next = hk_user
+        pending = False
+        uw = intbv(0)[64:]  # an entry with its updates
+        used = False
+        uok = False
+        v_rw = bool(0)
+        v_us = bool(0)
+        v_xd = bool(0)
+        if done:
+            done.next = False
+        if st == S.IDLE:
+            if start:
+                a_rw.next = True
+                a_us.next = True
+                a_xd.next = False
+                pend_5.next = False
+                pend_4.next = False
+                pend_3.next = False
+                pend_2.next = False
+                pend_1.next = False
+                le.next = 0
+                in0 = intbv(0)[64:]
+                in1 = intbv(0)[64:]
+                in2 = intbv(0)[64:]
+                in2[:] = i_addr
+                in3 = intbv(0)[57:]
+                in3[:] = i_addr[57:] & intbv(0x1ffffffffffffff)[57:]
+                in4 = intbv(0)[64:]
+                in4[:] = concat(intbv(0)[7:], in3) | intbv(0xfe00000000000000)[64:]
+                in5 = intbv(0)[57:]
+                in5[:] = i_addr[57:] & intbv(0x1ffffffffffffff)[57:]
+                if (((in2 >> 56) & 1) == 1):
+                    in1[:] = in4
+                else:
+                    in1[:] = concat(intbv(0)[7:], in5)
+                in6 = intbv(0)[64:]
+                in7 = intbv(0)[64:]
+                in7[:] = i_addr
+                in8 = intbv(0)[48:]
+                in8[:] = i_addr[48:] & intbv(0xffffffffffff)[48:]
+                in9 = intbv(0)[64:]
+                in9[:] = concat(intbv(0)[16:], in8) | intbv(0xffff000000000000)[64:]
+                in10 = intbv(0)[48:]
+                in10[:] = i_addr[48:] & intbv(0xffffffffffff)[48:]
+                if (((in7 >> 47) & 1) == 1):
+                    in6[:] = in9
+                else:
+                    in6[:] = concat(intbv(0)[16:], in10)
+                if r_CR4[12]:
+                    in0[:] = in1
+                else:
+                    in0[:] = in6
+                if (r_CR4[5] and (i_addr != in0)):  # spec: specs/x86_64_paging.vspec:274 input fault non_canonical
+                    fault_k.next = 10
+                    flevel.next = 0
+                    st.next = S.FAULT
+                else:
+                    if r_CR4[12]:  # spec: specs/x86_64_paging.vspec:240
+                        st.next = S.XWAIT
+                        lvl.next = 5
+                    else:  # spec: specs/x86_64_paging.vspec:240
+                        st.next = S.XWAIT
+                        lvl.next = 4
+        elif st == S.XWAIT:
+            if x_rnow:  # the host's read of the entry answers now: take it from the memory port
+                used = False
+                if lvl == 5:
+                    uok = True
+                    if (not x_rdata[0]):
+                        uok = False
+                    if (((x_rdata & intbv(0xf000000000080)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):
+                        uok = False
+                    if uok:
+                        uw[:] = x_rdata
+                        uw[5] = True
+                        if uw != x_rdata:
+                            used = True
+                if lvl == 4:
+                    uok = True
+                    if (not x_rdata[0]):
+                        uok = False
+                    if (((x_rdata & intbv(0xf000000000080)[64:]) != 0) or (False and ((x_rdata & 0x100) != 0)) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):
+                        uok = False
+                    if uok:
+                        uw[:] = x_rdata
+                        uw[5] = True
+                        if uw != x_rdata:
+                            used = True
+                if lvl == 3:
+                    if (x_rdata[7] and True):
+                        pass
+                    else:
+                        uok = True
+                        if (not x_rdata[0]):
+                            uok = False
+                        if (((x_rdata & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0)) or (False and ((x_rdata & 0x80) != 0))):
+                            uok = False
+                        if uok:
+                            uw[:] = x_rdata
+                            uw[5] = True
+                            if uw != x_rdata:
+                                used = True
+                if lvl == 2:
+                    if x_rdata[7]:
+                        pass
+                    else:
+                        uok = True
+                        if (not x_rdata[0]):
+                            uok = False
+                        if (((x_rdata & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):
+                            uok = False
+                        if uok:
+                            uw[:] = x_rdata
+                            uw[5] = True
+                            if uw != x_rdata:
+                                used = True
+                if used:
+                    le.next = uw
+                    if (not r_EPTP[6]):  # the update is a translated access of its own
+                        pass
+                    else:
+                        pass
+                    st.next = S.UWAIT
+                else:
+                    le.next = x_rdata
+                    if lvl == 5:  # spec: specs/x86_64_paging.vspec:244 level pml5
+                        if (not x_rdata[0]):  # spec: specs/x86_64_paging.vspec:278 fault not_present
+                            fault_k.next = 1
+                            flevel.next = 5
+                            st.next = S.FAULT
+                        elif (((x_rdata & intbv(0xf000000000080)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:279 fault reserved
+                            fault_k.next = 2
+                            flevel.next = 5
+                            st.next = S.FAULT
+                        else:
+                            v_rw = (a_rw and x_rdata[1])
+                            a_rw.next = v_rw
+                            v_us = (a_us and x_rdata[2])
+                            a_us.next = v_us
+                            v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
+                            a_xd.next = v_xd
+                            # pointer ADDR of pml5e, spec: specs/x86_64_paging.vspec:60
+                            st.next = S.XWAIT
+                            lvl.next = 4
+                    elif lvl == 4:  # spec: specs/x86_64_paging.vspec:248 level pml4
+                        if (not x_rdata[0]):  # spec: specs/x86_64_paging.vspec:278 fault not_present
+                            fault_k.next = 1
+                            flevel.next = 4
+                            st.next = S.FAULT
+                        elif (((x_rdata & intbv(0xf000000000080)[64:]) != 0) or (False and ((x_rdata & 0x100) != 0)) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:279 fault reserved
+                            fault_k.next = 2
+                            flevel.next = 4
+                            st.next = S.FAULT
+                        else:
+                            v_rw = (a_rw and x_rdata[1])
+                            a_rw.next = v_rw
+                            v_us = (a_us and x_rdata[2])
+                            a_us.next = v_us
+                            v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
+                            a_xd.next = v_xd
+                            # pointer ADDR of pml4e, spec: specs/x86_64_paging.vspec:69
+                            st.next = S.XWAIT
+                            lvl.next = 3
+                    elif lvl == 3:  # spec: specs/x86_64_paging.vspec:252 level pdpt
+                        if (x_rdata[7] and True):  # leaf pdpte_1g, spec: specs/x86_64_paging.vspec:88
+                            if (not x_rdata[0]):  # spec: specs/x86_64_paging.vspec:278 fault not_present
+                                fault_k.next = 1
+                                flevel.next = 3
+                                st.next = S.FAULT
+                            elif (((x_rdata & intbv(0xf00003fffe000)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:279 fault reserved
+                                fault_k.next = 2
+                                flevel.next = 3
+                                st.next = S.FAULT
+                            else:
+                                v_rw = (a_rw and x_rdata[1])
+                                a_rw.next = v_rw
+                                v_us = (a_us and x_rdata[2])
+                                a_us.next = v_us
+                                v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
+                                a_xd.next = v_xd
+                                if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:287 check user_supervisor
+                                    fault_k.next = 3
+                                    flevel.next = 3
+                                    st.next = S.FAULT
+                                elif ((k_user and k_write) and (not v_rw)):  # spec: specs/x86_64_paging.vspec:288 check user_write
+                                    fault_k.next = 4
+                                    flevel.next = 3
+                                    st.next = S.FAULT
+                                elif ((((not k_user) and k_write) and (not v_rw)) and r_CR0[16]):  # spec: specs/x86_64_paging.vspec:289 check supervisor_write
+                                    fault_k.next = 5
+                                    flevel.next = 3
+                                    st.next = S.FAULT
+                                elif (((((not k_user) and (not k_fetch)) and v_us) and r_CR4[21]) and (not r_RFLAGS[18])):  # spec: specs/x86_64_paging.vspec:290 check smap
+                                    fault_k.next = 6
+                                    flevel.next = 3
+                                    st.next = S.FAULT
+                                elif (k_fetch and v_xd):  # spec: specs/x86_64_paging.vspec:291 check execute_disable
+                                    fault_k.next = 7
+                                    flevel.next = 3
+                                    st.next = S.FAULT
+                                elif ((((not k_user) and k_fetch) and v_us) and r_CR4[20]):  # spec: specs/x86_64_paging.vspec:292 check smep
+                                    fault_k.next = 8
+                                    flevel.next = 3
+                                    st.next = S.FAULT
+                                elif (((r_CR4[22] and v_us) and (not k_fetch)) and ((((r_PKRU >> (2 * x_rdata[63:59])) & 1) == 1) or (((((r_PKRU >> ((2 * x_rdata[63:59]) + 1)) & 1) == 1) and k_write) and (k_user or r_CR0[16])))):  # spec: specs/x86_64_paging.vspec:297 check protection_key
+                                    fault_k.next = 9
+                                    flevel.next = 3
+                                    st.next = S.FAULT
+                                else:
+                                    uw[:] = x_rdata
+                                    uw[5] = True
+                                    if k_write:
+                                        uw[6] = True
+                                    if uw != x_rdata:
+                                        pend_3.next = True
+                                        pending = True
+                                    se_3.next = uw
+                                    sa_3.next = x_pa
+                                    sg_3.next = x_addr_h
+                                    o_level.next = 3
+                                    st.next = S.XWAIT
+                        else:
+                            if (not x_rdata[0]):  # spec: specs/x86_64_paging.vspec:278 fault not_present
+                                fault_k.next = 1
+                                flevel.next = 3
+                                st.next = S.FAULT
+                            elif (((x_rdata & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0)) or (False and ((x_rdata & 0x80) != 0))):  # spec: specs/x86_64_paging.vspec:279 fault reserved
+                                fault_k.next = 2
+                                flevel.next = 3
+                                st.next = S.FAULT
+                            else:
+                                v_rw = (a_rw and x_rdata[1])
+                                a_rw.next = v_rw
+                                v_us = (a_us and x_rdata[2])
+                                a_us.next = v_us
+                                v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
+                                a_xd.next = v_xd
+                                # pointer ADDR of pdpte, spec: specs/x86_64_paging.vspec:79
+                                st.next = S.XWAIT
+                                lvl.next = 2
+                    elif lvl == 2:  # spec: specs/x86_64_paging.vspec:257 level pd
+                        if x_rdata[7]:  # leaf pde_2m, spec: specs/x86_64_paging.vspec:108
+                            if (not x_rdata[0]):  # spec: specs/x86_64_paging.vspec:278 fault not_present
+                                fault_k.next = 1
+                                flevel.next = 2
+                                st.next = S.FAULT
+                            elif (((x_rdata & intbv(0xf0000001fe000)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:279 fault reserved
+                                fault_k.next = 2
+                                flevel.next = 2
+                                st.next = S.FAULT
+                            else:
+                                v_rw = (a_rw and x_rdata[1])
+                                a_rw.next = v_rw
+                                v_us = (a_us and x_rdata[2])
+                                a_us.next = v_us
+                                v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
+                                a_xd.next = v_xd
+                                if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:287 check user_supervisor
+                                    fault_k.next = 3
+                                    flevel.next = 2
+                                    st.next = S.FAULT
+                                elif ((k_user and k_write) and (not v_rw)):  # spec: specs/x86_64_paging.vspec:288 check user_write
+                                    fault_k.next = 4
+                                    flevel.next = 2
+                                    st.next = S.FAULT
+                                elif ((((not k_user) and k_write) and (not v_rw)) and r_CR0[16]):  # spec: specs/x86_64_paging.vspec:289 check supervisor_write
+                                    fault_k.next = 5
+                                    flevel.next = 2
+                                    st.next = S.FAULT
+                                elif (((((not k_user) and (not k_fetch)) and v_us) and r_CR4[21]) and (not r_RFLAGS[18])):  # spec: specs/x86_64_paging.vspec:290 check smap
+                                    fault_k.next = 6
+                                    flevel.next = 2
+                                    st.next = S.FAULT
+                                elif (k_fetch and v_xd):  # spec: specs/x86_64_paging.vspec:291 check execute_disable
+                                    fault_k.next = 7
+                                    flevel.next = 2
+                                    st.next = S.FAULT
+                                elif ((((not k_user) and k_fetch) and v_us) and r_CR4[20]):  # spec: specs/x86_64_paging.vspec:292 check smep
+                                    fault_k.next = 8
+                                    flevel.next = 2
+                                    st.next = S.FAULT
+                                elif (((r_CR4[22] and v_us) and (not k_fetch)) and ((((r_PKRU >> (2 * x_rdata[63:59])) & 1) == 1) or (((((r_PKRU >> ((2 * x_rdata[63:59]) + 1)) & 1) == 1) and k_write) and (k_user or r_CR0[16])))):  # spec: specs/x86_64_paging.vspec:297 check protection_key
+                                    fault_k.next = 9
+                                    flevel.next = 2
+                                    st.next = S.FAULT
+                                else:
+                                    uw[:] = x_rdata
+                                    uw[5] = True
+                                    if k_write:
+                                        uw[6] = True
+                                    if uw != x_rdata:
+                                        pend_2.next = True
+                                        pending = True
+                                    se_2.next = uw
+                                    sa_2.next = x_pa
+                                    sg_2.next = x_addr_h
+                                    o_level.next = 2
+                                    st.next = S.XWAIT
+                        else:
+                            if (not x_rdata[0]):  # spec: specs/x86_64_paging.vspec:278 fault not_present
+                                fault_k.next = 1
+                                flevel.next = 2
+                                st.next = S.FAULT
+                            elif (((x_rdata & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:279 fault reserved
+                                fault_k.next = 2
+                                flevel.next = 2
+                                st.next = S.FAULT
+                            else:
+                                v_rw = (a_rw and x_rdata[1])
+                                a_rw.next = v_rw
+                                v_us = (a_us and x_rdata[2])
+                                a_us.next = v_us
+                                v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
+                                a_xd.next = v_xd
+                                # pointer ADDR of pde, spec: specs/x86_64_paging.vspec:99
+                                st.next = S.XWAIT
+                                lvl.next = 1
+                    elif lvl == 1:  # spec: specs/x86_64_paging.vspec:262 level pt
+                        if (not x_rdata[0]):  # spec: specs/x86_64_paging.vspec:278 fault not_present
+                            fault_k.next = 1
+                            flevel.next = 1
+                            st.next = S.FAULT
+                        elif (((x_rdata & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:279 fault reserved
+                            fault_k.next = 2
+                            flevel.next = 1
+                            st.next = S.FAULT
+                        else:
+                            v_rw = (a_rw and x_rdata[1])
+                            a_rw.next = v_rw
+                            v_us = (a_us and x_rdata[2])
+                            a_us.next = v_us
+                            v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
+                            a_xd.next = v_xd
+                            if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:287 check user_supervisor
+                                fault_k.next = 3
+                                flevel.next = 1
+                                st.next = S.FAULT
+                            elif ((k_user and k_write) and (not v_rw)):  # spec: specs/x86_64_paging.vspec:288 check user_write
+                                fault_k.next = 4
+                                flevel.next = 1
+                                st.next = S.FAULT
+                            elif ((((not k_user) and k_write) and (not v_rw)) and r_CR0[16]):  # spec: specs/x86_64_paging.vspec:289 check supervisor_write
+                                fault_k.next = 5
+                                flevel.next = 1
+                                st.next = S.FAULT
+                            elif (((((not k_user) and (not k_fetch)) and v_us) and r_CR4[21]) and (not r_RFLAGS[18])):  # spec: specs/x86_64_paging.vspec:290 check smap
+                                fault_k.next = 6
+                                flevel.next = 1
+                                st.next = S.FAULT
+                            elif (k_fetch and v_xd):  # spec: specs/x86_64_paging.vspec:291 check execute_disable
+                                fault_k.next = 7
+                                flevel.next = 1
+                                st.next = S.FAULT
+                            elif ((((not k_user) and k_fetch) and v_us) and r_CR4[20]):  # spec: specs/x86_64_paging.vspec:292 check smep
+                                fault_k.next = 8
+                                flevel.next = 1
+                                st.next = S.FAULT
+                            elif (((r_CR4[22] and v_us) and (not k_fetch)) and ((((r_PKRU >> (2 * x_rdata[63:59])) & 1) == 1) or (((((r_PKRU >> ((2 * x_rdata[63:59]) + 1)) & 1) == 1) and k_write) and (k_user or r_CR0[16])))):  # spec: specs/x86_64_paging.vspec:297 check protection_key
+                                fault_k.next = 9
+                                flevel.next = 1
+                                st.next = S.FAULT
+                            else:
+                                uw[:] = x_rdata
+                                uw[5] = True
+                                if k_write:
+                                    uw[6] = True
+                                if uw != x_rdata:
+                                    pend_1.next = True
+                                    pending = True
+                                se_1.next = uw
+                                sa_1.next = x_pa
+                                sg_1.next = x_addr_h
+                                o_level.next = 1
+                                st.next = S.XWAIT
+            elif x_done:  # a host fault, or the final address (an entry read ends by x_rnow)
+                if x_status != 0:
+                    st.next = S.NFAULT
+                else:
+                    o_pa.next = x_pa
+                    o_aux.next = x_level
+                    if False or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
+                        st.next = S.ADREQ
+                    else:
+                        o_status.next = 0
+                        done.next = True
+                        st.next = S.IDLE
+        elif st == S.NFAULT:
+            o_status.next = NESTED_BASE + x_status
+            o_level.next = x_level
+            if x_on_table_h:
+                o_aux.next = lvl
+            else:
+                o_aux.next = NO_LEVEL  # the final address: no guest level
+            o_n_exit_reason.next = h_r_exit_reason
+            o_n_qualification.next = 0
+            o_n_qualification.next[7:0] = h_r_qualification[7:]
+            o_n_qualification.next[7] = (h_r_exit_reason == 0x30)
+            o_n_qualification.next[8] = ((h_r_exit_reason == 0x30) and (not x_on_table_h))
+            o_n_guest_physical_address.next = h_r_gpa
+            ns0 = intbv(0)[64:]
+            if (h_r_exit_reason == 0x30):
+                ns0[:] = i_addr
+            else:
+                ns0[:] = 0
+            o_n_guest_linear_address.next = ns0
+            done.next = True
+            st.next = S.IDLE
+        elif st == S.FAULT:
+            o_status.next = fault_k
+            o_level.next = flevel
+            o_aux.next = 0
+            o_r_vector.next = 0xe
+            o_r_error_code.next = 0
+            o_r_error_code.next[0] = (fault_k[4:] != 1)
+            o_r_error_code.next[1] = k_write
+            o_r_error_code.next[2] = k_user
+            o_r_error_code.next[3] = (fault_k[4:] == 2)
+            o_r_error_code.next[4] = (k_fetch and (r_CR4[20] or r_EFER[11]))
+            o_r_error_code.next[5] = ((fault_k > 2 and fault_k <= 9) and (((r_CR4[22] and a_us) and (not k_fetch)) and ((((r_PKRU >> (2 * le[63:59])) & 1) == 1) or (((((r_PKRU >> ((2 * le[63:59]) + 1)) & 1) == 1) and k_write) and (k_user or r_CR0[16])))))
+            o_r_cr2.next = i_addr
+            o_r1_vector.next = 0xd
+            o_r1_error_code.next = 0
+            done.next = True
+            st.next = S.IDLE
+        elif st == S.ADREQ:
+            if pend_5:
+                pend_5.next = False
+                if (not r_EPTP[6]):  # the update is a translated access of its own
+                    lvl.next = 5
+                else:
+                    pass
+                st.next = S.ADWAIT
+            elif pend_4:
+                pend_4.next = False
+                if (not r_EPTP[6]):  # the update is a translated access of its own
+                    lvl.next = 4
+                else:
+                    pass
+                st.next = S.ADWAIT
+            elif pend_3:
+                pend_3.next = False
+                if (not r_EPTP[6]):  # the update is a translated access of its own
+                    lvl.next = 3
+                else:
+                    pass
+                st.next = S.ADWAIT
+            elif pend_2:
+                pend_2.next = False
+                if (not r_EPTP[6]):  # the update is a translated access of its own
+                    lvl.next = 2
+                else:
+                    pass
+                st.next = S.ADWAIT
+            elif pend_1:
+                pend_1.next = False
+                if (not r_EPTP[6]):  # the update is a translated access of its own
+                    lvl.next = 1
+                else:
+                    pass
+                st.next = S.ADWAIT
+            else:
+                o_status.next = 0
+                done.next = True
+                st.next = S.IDLE
+        elif st == S.ADWAIT:
+            if x_done:
+                if x_status != 0:
+                    st.next = S.NFAULT
+                else:
+                    st.next = S.ADREQ
+        elif st == S.UWAIT:
+            if x_done:
+                if x_status != 0:
+                    st.next = S.NFAULT
+                else:
+                    st.next = S.PROC
+        elif st == S.PROC:
+            le.next = le
+            if lvl == 5:  # spec: specs/x86_64_paging.vspec:244 level pml5
+                if (not le[0]):  # spec: specs/x86_64_paging.vspec:278 fault not_present
+                    fault_k.next = 1
+                    flevel.next = 5
+                    st.next = S.FAULT
+                elif (((le & intbv(0xf000000000080)[64:]) != 0) or ((not r_EFER[11]) and ((le & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:279 fault reserved
+                    fault_k.next = 2
+                    flevel.next = 5
+                    st.next = S.FAULT
+                else:
+                    v_rw = (a_rw and le[1])
+                    a_rw.next = v_rw
+                    v_us = (a_us and le[2])
+                    a_us.next = v_us
+                    v_xd = (a_xd or (le[63] and r_EFER[11]))
+                    a_xd.next = v_xd
+                    # pointer ADDR of pml5e, spec: specs/x86_64_paging.vspec:60
+                    st.next = S.XWAIT
+                    lvl.next = 4
+            elif lvl == 4:  # spec: specs/x86_64_paging.vspec:248 level pml4
+                if (not le[0]):  # spec: specs/x86_64_paging.vspec:278 fault not_present
+                    fault_k.next = 1
+                    flevel.next = 4
+                    st.next = S.FAULT
+                elif (((le & intbv(0xf000000000080)[64:]) != 0) or (False and ((le & 0x100) != 0)) or ((not r_EFER[11]) and ((le & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:279 fault reserved
+                    fault_k.next = 2
+                    flevel.next = 4
+                    st.next = S.FAULT
+                else:
+                    v_rw = (a_rw and le[1])
+                    a_rw.next = v_rw
+                    v_us = (a_us and le[2])
+                    a_us.next = v_us
+                    v_xd = (a_xd or (le[63] and r_EFER[11]))
+                    a_xd.next = v_xd
+                    # pointer ADDR of pml4e, spec: specs/x86_64_paging.vspec:69
+                    st.next = S.XWAIT
+                    lvl.next = 3
+            elif lvl == 3:  # spec: specs/x86_64_paging.vspec:252 level pdpt
+                if (le[7] and True):  # leaf pdpte_1g, spec: specs/x86_64_paging.vspec:88
+                    if (not le[0]):  # spec: specs/x86_64_paging.vspec:278 fault not_present
+                        fault_k.next = 1
+                        flevel.next = 3
+                        st.next = S.FAULT
+                    elif (((le & intbv(0xf00003fffe000)[64:]) != 0) or ((not r_EFER[11]) and ((le & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:279 fault reserved
+                        fault_k.next = 2
+                        flevel.next = 3
+                        st.next = S.FAULT
+                    else:
+                        v_rw = (a_rw and le[1])
+                        a_rw.next = v_rw
+                        v_us = (a_us and le[2])
+                        a_us.next = v_us
+                        v_xd = (a_xd or (le[63] and r_EFER[11]))
+                        a_xd.next = v_xd
+                        if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:287 check user_supervisor
+                            fault_k.next = 3
+                            flevel.next = 3
+                            st.next = S.FAULT
+                        elif ((k_user and k_write) and (not v_rw)):  # spec: specs/x86_64_paging.vspec:288 check user_write
+                            fault_k.next = 4
+                            flevel.next = 3
+                            st.next = S.FAULT
+                        elif ((((not k_user) and k_write) and (not v_rw)) and r_CR0[16]):  # spec: specs/x86_64_paging.vspec:289 check supervisor_write
+                            fault_k.next = 5
+                            flevel.next = 3
+                            st.next = S.FAULT
+                        elif (((((not k_user) and (not k_fetch)) and v_us) and r_CR4[21]) and (not r_RFLAGS[18])):  # spec: specs/x86_64_paging.vspec:290 check smap
+                            fault_k.next = 6
+                            flevel.next = 3
+                            st.next = S.FAULT
+                        elif (k_fetch and v_xd):  # spec: specs/x86_64_paging.vspec:291 check execute_disable
+                            fault_k.next = 7
+                            flevel.next = 3
+                            st.next = S.FAULT
+                        elif ((((not k_user) and k_fetch) and v_us) and r_CR4[20]):  # spec: specs/x86_64_paging.vspec:292 check smep
+                            fault_k.next = 8
+                            flevel.next = 3
+                            st.next = S.FAULT
+                        elif (((r_CR4[22] and v_us) and (not k_fetch)) and ((((r_PKRU >> (2 * le[63:59])) & 1) == 1) or (((((r_PKRU >> ((2 * le[63:59]) + 1)) & 1) == 1) and k_write) and (k_user or r_CR0[16])))):  # spec: specs/x86_64_paging.vspec:297 check protection_key
+                            fault_k.next = 9
+                            flevel.next = 3
+                            st.next = S.FAULT
+                        else:
+                            uw[:] = le
+                            uw[5] = True
+                            if k_write:
+                                uw[6] = True
+                            if uw != le:
+                                pend_3.next = True
+                                pending = True
+                            se_3.next = uw
+                            sa_3.next = x_pa
+                            sg_3.next = x_addr_h
+                            o_level.next = 3
+                            st.next = S.XWAIT
+                else:
+                    if (not le[0]):  # spec: specs/x86_64_paging.vspec:278 fault not_present
+                        fault_k.next = 1
+                        flevel.next = 3
+                        st.next = S.FAULT
+                    elif (((le & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((le & intbv(0x8000000000000000)[64:]) != 0)) or (False and ((le & 0x80) != 0))):  # spec: specs/x86_64_paging.vspec:279 fault reserved
+                        fault_k.next = 2
+                        flevel.next = 3
+                        st.next = S.FAULT
+                    else:
+                        v_rw = (a_rw and le[1])
+                        a_rw.next = v_rw
+                        v_us = (a_us and le[2])
+                        a_us.next = v_us
+                        v_xd = (a_xd or (le[63] and r_EFER[11]))
+                        a_xd.next = v_xd
+                        # pointer ADDR of pdpte, spec: specs/x86_64_paging.vspec:79
+                        st.next = S.XWAIT
+                        lvl.next = 2
+            elif lvl == 2:  # spec: specs/x86_64_paging.vspec:257 level pd
+                if le[7]:  # leaf pde_2m, spec: specs/x86_64_paging.vspec:108
+                    if (not le[0]):  # spec: specs/x86_64_paging.vspec:278 fault not_present
+                        fault_k.next = 1
+                        flevel.next = 2
+                        st.next = S.FAULT
+                    elif (((le & intbv(0xf0000001fe000)[64:]) != 0) or ((not r_EFER[11]) and ((le & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:279 fault reserved
+                        fault_k.next = 2
+                        flevel.next = 2
+                        st.next = S.FAULT
+                    else:
+                        v_rw = (a_rw and le[1])
+                        a_rw.next = v_rw
+                        v_us = (a_us and le[2])
+                        a_us.next = v_us
+                        v_xd = (a_xd or (le[63] and r_EFER[11]))
+                        a_xd.next = v_xd
+                        if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:287 check user_supervisor
+                            fault_k.next = 3
+                            flevel.next = 2
+                            st.next = S.FAULT
+                        elif ((k_user and k_write) and (not v_rw)):  # spec: specs/x86_64_paging.vspec:288 check user_write
+                            fault_k.next = 4
+                            flevel.next = 2
+                            st.next = S.FAULT
+                        elif ((((not k_user) and k_write) and (not v_rw)) and r_CR0[16]):  # spec: specs/x86_64_paging.vspec:289 check supervisor_write
+                            fault_k.next = 5
+                            flevel.next = 2
+                            st.next = S.FAULT
+                        elif (((((not k_user) and (not k_fetch)) and v_us) and r_CR4[21]) and (not r_RFLAGS[18])):  # spec: specs/x86_64_paging.vspec:290 check smap
+                            fault_k.next = 6
+                            flevel.next = 2
+                            st.next = S.FAULT
+                        elif (k_fetch and v_xd):  # spec: specs/x86_64_paging.vspec:291 check execute_disable
+                            fault_k.next = 7
+                            flevel.next = 2
+                            st.next = S.FAULT
+                        elif ((((not k_user) and k_fetch) and v_us) and r_CR4[20]):  # spec: specs/x86_64_paging.vspec:292 check smep
+                            fault_k.next = 8
+                            flevel.next = 2
+                            st.next = S.FAULT
+                        elif (((r_CR4[22] and v_us) and (not k_fetch)) and ((((r_PKRU >> (2 * le[63:59])) & 1) == 1) or (((((r_PKRU >> ((2 * le[63:59]) + 1)) & 1) == 1) and k_write) and (k_user or r_CR0[16])))):  # spec: specs/x86_64_paging.vspec:297 check protection_key
+                            fault_k.next = 9
+                            flevel.next = 2
+                            st.next = S.FAULT
+                        else:
+                            uw[:] = le
+                            uw[5] = True
+                            if k_write:
+                                uw[6] = True
+                            if uw != le:
+                                pend_2.next = True
+                                pending = True
+                            se_2.next = uw
+                            sa_2.next = x_pa
+                            sg_2.next = x_addr_h
+                            o_level.next = 2
+                            st.next = S.XWAIT
+                else:
+                    if (not le[0]):  # spec: specs/x86_64_paging.vspec:278 fault not_present
+                        fault_k.next = 1
+                        flevel.next = 2
+                        st.next = S.FAULT
+                    elif (((le & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((le & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:279 fault reserved
+                        fault_k.next = 2
+                        flevel.next = 2
+                        st.next = S.FAULT
+                    else:
+                        v_rw = (a_rw and le[1])
+                        a_rw.next = v_rw
+                        v_us = (a_us and le[2])
+                        a_us.next = v_us
+                        v_xd = (a_xd or (le[63] and r_EFER[11]))
+                        a_xd.next = v_xd
+                        # pointer ADDR of pde, spec: specs/x86_64_paging.vspec:99
+                        st.next = S.XWAIT
+                        lvl.next = 1
+            elif lvl == 1:  # spec: specs/x86_64_paging.vspec:262 level pt
+                if (not le[0]):  # spec: specs/x86_64_paging.vspec:278 fault not_present
+                    fault_k.next = 1
+                    flevel.next = 1
+                    st.next = S.FAULT
+                elif (((le & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((le & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:279 fault reserved
+                    fault_k.next = 2
+                    flevel.next = 1
+                    st.next = S.FAULT
+                else:
+                    v_rw = (a_rw and le[1])
+                    a_rw.next = v_rw
+                    v_us = (a_us and le[2])
+                    a_us.next = v_us
+                    v_xd = (a_xd or (le[63] and r_EFER[11]))
+                    a_xd.next = v_xd
+                    if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:287 check user_supervisor
+                        fault_k.next = 3
+                        flevel.next = 1
+                        st.next = S.FAULT
+                    elif ((k_user and k_write) and (not v_rw)):  # spec: specs/x86_64_paging.vspec:288 check user_write
+                        fault_k.next = 4
+                        flevel.next = 1
+                        st.next = S.FAULT
+                    elif ((((not k_user) and k_write) and (not v_rw)) and r_CR0[16]):  # spec: specs/x86_64_paging.vspec:289 check supervisor_write
+                        fault_k.next = 5
+                        flevel.next = 1
+                        st.next = S.FAULT
+                    elif (((((not k_user) and (not k_fetch)) and v_us) and r_CR4[21]) and (not r_RFLAGS[18])):  # spec: specs/x86_64_paging.vspec:290 check smap
+                        fault_k.next = 6
+                        flevel.next = 1
+                        st.next = S.FAULT
+                    elif (k_fetch and v_xd):  # spec: specs/x86_64_paging.vspec:291 check execute_disable
+                        fault_k.next = 7
+                        flevel.next = 1
+                        st.next = S.FAULT
+                    elif ((((not k_user) and k_fetch) and v_us) and r_CR4[20]):  # spec: specs/x86_64_paging.vspec:292 check smep
+                        fault_k.next = 8
+                        flevel.next = 1
+                        st.next = S.FAULT
+                    elif (((r_CR4[22] and v_us) and (not k_fetch)) and ((((r_PKRU >> (2 * le[63:59])) & 1) == 1) or (((((r_PKRU >> ((2 * le[63:59]) + 1)) & 1) == 1) and k_write) and (k_user or r_CR0[16])))):  # spec: specs/x86_64_paging.vspec:297 check protection_key
+                        fault_k.next = 9
+                        flevel.next = 1
+                        st.next = S.FAULT
+                    else:
+                        uw[:] = le
+                        uw[5] = True
+                        if k_write:
+                            uw[6] = True
+                        if uw != le:
+                            pend_1.next = True
+                            pending = True
+                        se_1.next = uw
+                        sa_1.next = x_pa
+                        sg_1.next = x_addr_h
+                        o_level.next = 1
+                        st.next = S.XWAIT
+        else:
+            st.next = S.IDLE  # an unused state encoding returns to idle
     return logic, fsm
 
 

@@ -152,37 +152,21 @@ reg [0:0] rec_recorded;
 reg [0:0] rec_redir_hint;
 reg [0:0] rec_trigger_mode;
 reg [7:0] rec_vector;
-reg walker_unit_sl0_done_nx;
 reg [63:0] walker_unit_sl0_ea;
-reg [63:0] walker_unit_sl0_ea_nx;
 reg [7:0] walker_unit_sl0_fault_k;
-reg [7:0] walker_unit_sl0_fault_k_nx;
 reg [2:0] walker_unit_sl0_flevel;
-reg [2:0] walker_unit_sl0_flevel_nx;
 reg [63:0] walker_unit_sl0_le;
-reg [63:0] walker_unit_sl0_le_nx;
 reg [2:0] walker_unit_sl0_lvl;
-reg [2:0] walker_unit_sl0_lvl_nx;
 reg [63:0] walker_unit_sl0_m_addr_h;
 reg [2:0] walker_unit_sl0_m_size_h;
 reg walker_unit_sl0_m_valid_h;
 reg [63:0] walker_unit_sl0_m_wdata_h;
 reg walker_unit_sl0_m_we_h;
-reg [2:0] walker_unit_sl0_o_aux_nx;
-reg [2:0] walker_unit_sl0_o_level_nx;
-reg [63:0] walker_unit_sl0_o_pa_nx;
-reg [7:0] walker_unit_sl0_o_r_reason_nx;
-reg [7:0] walker_unit_sl0_o_status_nx;
 reg walker_unit_sl0_pend_1;
-reg walker_unit_sl0_pend_1_nx;
 reg walker_unit_sl0_pend_2;
-reg walker_unit_sl0_pend_2_nx;
 reg walker_unit_sl0_pend_3;
-reg walker_unit_sl0_pend_3_nx;
 reg walker_unit_sl0_pend_4;
-reg walker_unit_sl0_pend_4_nx;
 reg walker_unit_sl0_pend_5;
-reg walker_unit_sl0_pend_5_nx;
 wire [63:0] walker_unit_sl0_sa_1;
 wire [63:0] walker_unit_sl0_sa_2;
 wire [63:0] walker_unit_sl0_sa_3;
@@ -194,7 +178,6 @@ wire [63:0] walker_unit_sl0_se_3;
 wire [63:0] walker_unit_sl0_se_4;
 wire [63:0] walker_unit_sl0_se_5;
 reg [2:0] walker_unit_sl0_st;
-reg [2:0] walker_unit_sl0_st_nx;
 
 assign u_wdata = 64'd0;
 assign walker_unit_sl0_sa_1 = 64'd0;
@@ -2011,28 +1994,11 @@ always @(u_addr, u_size, u_valid, u_wdata, u_we, unit_sl_m_addr, unit_sl_m_size,
     end
 end
 
-always @(unit_sl_done, walker_unit_sl0_ea, walker_unit_sl0_fault_k, walker_unit_sl0_flevel, unit_sl_i_addr, walker_unit_sl0_le, walker_unit_sl0_lvl, walker_unit_sl0_m_addr_h, m_rdata, m_rvalid, walker_unit_sl0_m_size_h, walker_unit_sl0_m_valid_h, walker_unit_sl0_m_wdata_h, walker_unit_sl0_m_we_h, unit_sl_o_aux, unit_sl_o_level, unit_sl_o_pa, unit_sl_o_r_reason, unit_sl_o_status, walker_unit_sl0_pend_1, walker_unit_sl0_pend_2, walker_unit_sl0_pend_3, walker_unit_sl0_pend_4, walker_unit_sl0_pend_5, unit_sl_r_SL_WALK, walker_unit_sl0_sa_1, walker_unit_sl0_sa_2, walker_unit_sl0_sa_3, walker_unit_sl0_sa_4, walker_unit_sl0_sa_5, walker_unit_sl0_se_1, walker_unit_sl0_se_2, walker_unit_sl0_se_3, walker_unit_sl0_se_4, walker_unit_sl0_se_5, walker_unit_sl0_st, unit_sl_start) begin: walker_unit_sl0_logic
+always @(unit_sl_done, walker_unit_sl0_fault_k, unit_sl_i_addr, walker_unit_sl0_lvl, walker_unit_sl0_m_addr_h, m_rdata, m_rvalid, walker_unit_sl0_m_size_h, walker_unit_sl0_m_valid_h, walker_unit_sl0_m_wdata_h, walker_unit_sl0_m_we_h, walker_unit_sl0_pend_1, walker_unit_sl0_pend_2, walker_unit_sl0_pend_3, walker_unit_sl0_pend_4, walker_unit_sl0_pend_5, unit_sl_r_SL_WALK, walker_unit_sl0_sa_1, walker_unit_sl0_sa_2, walker_unit_sl0_sa_3, walker_unit_sl0_sa_4, walker_unit_sl0_sa_5, walker_unit_sl0_se_1, walker_unit_sl0_se_2, walker_unit_sl0_se_3, walker_unit_sl0_se_4, walker_unit_sl0_se_5, walker_unit_sl0_st, unit_sl_start) begin: walker_unit_sl0_logic
     reg pending;
     reg [4-1:0] rs0;
     reg [3-1:0] rs1;
     reg [3-1:0] rs2;
-    walker_unit_sl0_done_nx = unit_sl_done;
-    walker_unit_sl0_pend_5_nx = walker_unit_sl0_pend_5;
-    walker_unit_sl0_pend_4_nx = walker_unit_sl0_pend_4;
-    walker_unit_sl0_pend_3_nx = walker_unit_sl0_pend_3;
-    walker_unit_sl0_pend_2_nx = walker_unit_sl0_pend_2;
-    walker_unit_sl0_pend_1_nx = walker_unit_sl0_pend_1;
-    walker_unit_sl0_ea_nx = walker_unit_sl0_ea;
-    walker_unit_sl0_st_nx = walker_unit_sl0_st;
-    walker_unit_sl0_lvl_nx = walker_unit_sl0_lvl;
-    walker_unit_sl0_le_nx = walker_unit_sl0_le;
-    walker_unit_sl0_fault_k_nx = walker_unit_sl0_fault_k;
-    walker_unit_sl0_flevel_nx = walker_unit_sl0_flevel;
-    walker_unit_sl0_o_level_nx = unit_sl_o_level;
-    walker_unit_sl0_o_pa_nx = unit_sl_o_pa;
-    walker_unit_sl0_o_aux_nx = unit_sl_o_aux;
-    walker_unit_sl0_o_status_nx = unit_sl_o_status;
-    walker_unit_sl0_o_r_reason_nx = unit_sl_o_r_reason;
     unit_sl_m_valid = walker_unit_sl0_m_valid_h;
     unit_sl_m_we = walker_unit_sl0_m_we_h;
     unit_sl_m_size = walker_unit_sl0_m_size_h;
@@ -2040,249 +2006,137 @@ always @(unit_sl_done, walker_unit_sl0_ea, walker_unit_sl0_fault_k, walker_unit_
     unit_sl_m_wdata = walker_unit_sl0_m_wdata_h;
     pending = 1'b0;
     if (unit_sl_done) begin
-        walker_unit_sl0_done_nx = 1'b0;
     end
     case (walker_unit_sl0_st)
         3'b000: begin
             if (unit_sl_start) begin
-                walker_unit_sl0_pend_5_nx = 1'b0;
-                walker_unit_sl0_pend_4_nx = 1'b0;
-                walker_unit_sl0_pend_3_nx = 1'b0;
-                walker_unit_sl0_pend_2_nx = 1'b0;
-                walker_unit_sl0_pend_1_nx = 1'b0;
                 if ((unit_sl_r_SL_WALK[3-1:0] == 3)) begin
                     unit_sl_m_valid = 1'b1;
                     unit_sl_m_we = 1'b0;
                     unit_sl_m_size = 3;
                     unit_sl_m_addr = ({unit_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_sl_i_addr[57-1:48], 3'h0});
-                    walker_unit_sl0_ea_nx = ({unit_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_sl_i_addr[57-1:48], 3'h0});
-                    walker_unit_sl0_st_nx = 3'b001;
-                    walker_unit_sl0_lvl_nx = 5;
                 end
                 else if ((unit_sl_r_SL_WALK[3-1:0] == 2)) begin
                     unit_sl_m_valid = 1'b1;
                     unit_sl_m_we = 1'b0;
                     unit_sl_m_size = 3;
                     unit_sl_m_addr = ({unit_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_sl_i_addr[48-1:39], 3'h0});
-                    walker_unit_sl0_ea_nx = ({unit_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_sl_i_addr[48-1:39], 3'h0});
-                    walker_unit_sl0_st_nx = 3'b001;
-                    walker_unit_sl0_lvl_nx = 4;
                 end
                 else begin
                     unit_sl_m_valid = 1'b1;
                     unit_sl_m_we = 1'b0;
                     unit_sl_m_size = 3;
                     unit_sl_m_addr = ({unit_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_sl_i_addr[39-1:30], 3'h0});
-                    walker_unit_sl0_ea_nx = ({unit_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_sl_i_addr[39-1:30], 3'h0});
-                    walker_unit_sl0_st_nx = 3'b001;
-                    walker_unit_sl0_lvl_nx = 3;
                 end
             end
         end
         3'b001: begin
             if (m_rvalid) begin
-                walker_unit_sl0_le_nx = m_rdata;
                 case (walker_unit_sl0_lvl)
                     'h5: begin
                         if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                            walker_unit_sl0_fault_k_nx = 1;
-                            walker_unit_sl0_flevel_nx = 5;
-                            walker_unit_sl0_st_nx = 3'b010;
                         end
                         else if (((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0])))) begin
-                            walker_unit_sl0_fault_k_nx = 2;
-                            walker_unit_sl0_flevel_nx = 5;
-                            walker_unit_sl0_st_nx = 3'b010;
                         end
                         else if (((m_rdata & 64'h400f000000000880) != 0)) begin
-                            walker_unit_sl0_fault_k_nx = 3;
-                            walker_unit_sl0_flevel_nx = 5;
-                            walker_unit_sl0_st_nx = 3'b010;
                         end
                         else begin
                             unit_sl_m_valid = 1'b1;
                             unit_sl_m_we = 1'b0;
                             unit_sl_m_size = 3;
                             unit_sl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_sl_i_addr[48-1:39], 3'h0});
-                            walker_unit_sl0_ea_nx = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_sl_i_addr[48-1:39], 3'h0});
-                            walker_unit_sl0_st_nx = 3'b001;
-                            walker_unit_sl0_lvl_nx = 4;
                         end
                     end
                     'h4: begin
                         if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                            walker_unit_sl0_fault_k_nx = 1;
-                            walker_unit_sl0_flevel_nx = 4;
-                            walker_unit_sl0_st_nx = 3'b010;
                         end
                         else if (((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0])))) begin
-                            walker_unit_sl0_fault_k_nx = 2;
-                            walker_unit_sl0_flevel_nx = 4;
-                            walker_unit_sl0_st_nx = 3'b010;
                         end
                         else if (((m_rdata & 64'h400f000000000880) != 0)) begin
-                            walker_unit_sl0_fault_k_nx = 3;
-                            walker_unit_sl0_flevel_nx = 4;
-                            walker_unit_sl0_st_nx = 3'b010;
                         end
                         else begin
                             unit_sl_m_valid = 1'b1;
                             unit_sl_m_we = 1'b0;
                             unit_sl_m_size = 3;
                             unit_sl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_sl_i_addr[39-1:30], 3'h0});
-                            walker_unit_sl0_ea_nx = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_sl_i_addr[39-1:30], 3'h0});
-                            walker_unit_sl0_st_nx = 3'b001;
-                            walker_unit_sl0_lvl_nx = 3;
                         end
                     end
                     'h3: begin
                         if ((m_rdata[7] && 1'b1)) begin
                             if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                                walker_unit_sl0_fault_k_nx = 1;
-                                walker_unit_sl0_flevel_nx = 3;
-                                walker_unit_sl0_st_nx = 3'b010;
                             end
                             else if (((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0])))) begin
-                                walker_unit_sl0_fault_k_nx = 2;
-                                walker_unit_sl0_flevel_nx = 3;
-                                walker_unit_sl0_st_nx = 3'b010;
                             end
                             else if ((((m_rdata & 64'hf00003ffff000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
-                                walker_unit_sl0_fault_k_nx = 3;
-                                walker_unit_sl0_flevel_nx = 3;
-                                walker_unit_sl0_st_nx = 3'b010;
                             end
                             else begin
                                 if (1'b1) begin
-                                    walker_unit_sl0_o_level_nx = 3;
-                                    walker_unit_sl0_o_pa_nx = {16'h0, m_rdata[48-1:30], unit_sl_i_addr[30-1:0]};
-                                    walker_unit_sl0_o_aux_nx = 0;
                                     if ((pending || walker_unit_sl0_pend_5 || walker_unit_sl0_pend_4 || walker_unit_sl0_pend_3 || walker_unit_sl0_pend_2 || walker_unit_sl0_pend_1)) begin
-                                        walker_unit_sl0_st_nx = 3'b011;
                                     end
                                     else begin
-                                        walker_unit_sl0_o_status_nx = 0;
-                                        walker_unit_sl0_done_nx = 1'b1;
-                                        walker_unit_sl0_st_nx = 3'b000;
                                     end
                                 end
                             end
                         end
                         else begin
                             if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                                walker_unit_sl0_fault_k_nx = 1;
-                                walker_unit_sl0_flevel_nx = 3;
-                                walker_unit_sl0_st_nx = 3'b010;
                             end
                             else if (((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0])))) begin
-                                walker_unit_sl0_fault_k_nx = 2;
-                                walker_unit_sl0_flevel_nx = 3;
-                                walker_unit_sl0_st_nx = 3'b010;
                             end
                             else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
-                                walker_unit_sl0_fault_k_nx = 3;
-                                walker_unit_sl0_flevel_nx = 3;
-                                walker_unit_sl0_st_nx = 3'b010;
                             end
                             else begin
                                 unit_sl_m_valid = 1'b1;
                                 unit_sl_m_we = 1'b0;
                                 unit_sl_m_size = 3;
                                 unit_sl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_sl_i_addr[30-1:21], 3'h0});
-                                walker_unit_sl0_ea_nx = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_sl_i_addr[30-1:21], 3'h0});
-                                walker_unit_sl0_st_nx = 3'b001;
-                                walker_unit_sl0_lvl_nx = 2;
                             end
                         end
                     end
                     'h2: begin
                         if ((m_rdata[7] && 1'b1)) begin
                             if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                                walker_unit_sl0_fault_k_nx = 1;
-                                walker_unit_sl0_flevel_nx = 2;
-                                walker_unit_sl0_st_nx = 3'b010;
                             end
                             else if (((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0])))) begin
-                                walker_unit_sl0_fault_k_nx = 2;
-                                walker_unit_sl0_flevel_nx = 2;
-                                walker_unit_sl0_st_nx = 3'b010;
                             end
                             else if ((((m_rdata & 64'hf0000001ff000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
-                                walker_unit_sl0_fault_k_nx = 3;
-                                walker_unit_sl0_flevel_nx = 2;
-                                walker_unit_sl0_st_nx = 3'b010;
                             end
                             else begin
                                 if (1'b1) begin
-                                    walker_unit_sl0_o_level_nx = 2;
-                                    walker_unit_sl0_o_pa_nx = {16'h0, m_rdata[48-1:21], unit_sl_i_addr[21-1:0]};
-                                    walker_unit_sl0_o_aux_nx = 0;
                                     if ((pending || walker_unit_sl0_pend_5 || walker_unit_sl0_pend_4 || walker_unit_sl0_pend_3 || walker_unit_sl0_pend_2 || walker_unit_sl0_pend_1)) begin
-                                        walker_unit_sl0_st_nx = 3'b011;
                                     end
                                     else begin
-                                        walker_unit_sl0_o_status_nx = 0;
-                                        walker_unit_sl0_done_nx = 1'b1;
-                                        walker_unit_sl0_st_nx = 3'b000;
                                     end
                                 end
                             end
                         end
                         else begin
                             if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                                walker_unit_sl0_fault_k_nx = 1;
-                                walker_unit_sl0_flevel_nx = 2;
-                                walker_unit_sl0_st_nx = 3'b010;
                             end
                             else if (((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0])))) begin
-                                walker_unit_sl0_fault_k_nx = 2;
-                                walker_unit_sl0_flevel_nx = 2;
-                                walker_unit_sl0_st_nx = 3'b010;
                             end
                             else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
-                                walker_unit_sl0_fault_k_nx = 3;
-                                walker_unit_sl0_flevel_nx = 2;
-                                walker_unit_sl0_st_nx = 3'b010;
                             end
                             else begin
                                 unit_sl_m_valid = 1'b1;
                                 unit_sl_m_we = 1'b0;
                                 unit_sl_m_size = 3;
                                 unit_sl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_sl_i_addr[21-1:12], 3'h0});
-                                walker_unit_sl0_ea_nx = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_sl_i_addr[21-1:12], 3'h0});
-                                walker_unit_sl0_st_nx = 3'b001;
-                                walker_unit_sl0_lvl_nx = 1;
                             end
                         end
                     end
                     'h1: begin
                         if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                            walker_unit_sl0_fault_k_nx = 1;
-                            walker_unit_sl0_flevel_nx = 1;
-                            walker_unit_sl0_st_nx = 3'b010;
                         end
                         else if (((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0])))) begin
-                            walker_unit_sl0_fault_k_nx = 2;
-                            walker_unit_sl0_flevel_nx = 1;
-                            walker_unit_sl0_st_nx = 3'b010;
                         end
                         else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
-                            walker_unit_sl0_fault_k_nx = 3;
-                            walker_unit_sl0_flevel_nx = 1;
-                            walker_unit_sl0_st_nx = 3'b010;
                         end
                         else begin
                             if (1'b1) begin
-                                walker_unit_sl0_o_level_nx = 1;
-                                walker_unit_sl0_o_pa_nx = {16'h0, m_rdata[48-1:12], unit_sl_i_addr[12-1:0]};
-                                walker_unit_sl0_o_aux_nx = 0;
                                 if ((pending || walker_unit_sl0_pend_5 || walker_unit_sl0_pend_4 || walker_unit_sl0_pend_3 || walker_unit_sl0_pend_2 || walker_unit_sl0_pend_1)) begin
-                                    walker_unit_sl0_st_nx = 3'b011;
                                 end
                                 else begin
-                                    walker_unit_sl0_o_status_nx = 0;
-                                    walker_unit_sl0_done_nx = 1'b1;
-                                    walker_unit_sl0_st_nx = 3'b000;
                                 end
                             end
                         end
@@ -2291,9 +2145,6 @@ always @(unit_sl_done, walker_unit_sl0_ea, walker_unit_sl0_fault_k, walker_unit_
             end
         end
         3'b010: begin
-            walker_unit_sl0_o_status_nx = walker_unit_sl0_fault_k;
-            walker_unit_sl0_o_level_nx = walker_unit_sl0_flevel;
-            walker_unit_sl0_o_aux_nx = 0;
             rs0 = 4'h0;
             rs1 = 3'h0;
             rs2 = 3'h0;
@@ -2315,75 +2166,61 @@ always @(unit_sl_done, walker_unit_sl0_ea, walker_unit_sl0_fault_k, walker_unit_
             else begin
                 rs0 = {1'h0, rs1};
             end
-            walker_unit_sl0_o_r_reason_nx = {4'h0, rs0};
-            walker_unit_sl0_done_nx = 1'b1;
-            walker_unit_sl0_st_nx = 3'b000;
         end
         3'b011: begin
             if (walker_unit_sl0_pend_5) begin
-                walker_unit_sl0_pend_5_nx = 1'b0;
                 unit_sl_m_valid = 1'b1;
                 unit_sl_m_we = 1'b1;
                 unit_sl_m_size = 3;
                 unit_sl_m_addr = walker_unit_sl0_sa_5;
                 unit_sl_m_wdata = walker_unit_sl0_se_5;
-                walker_unit_sl0_st_nx = 3'b100;
             end
             else if (walker_unit_sl0_pend_4) begin
-                walker_unit_sl0_pend_4_nx = 1'b0;
                 unit_sl_m_valid = 1'b1;
                 unit_sl_m_we = 1'b1;
                 unit_sl_m_size = 3;
                 unit_sl_m_addr = walker_unit_sl0_sa_4;
                 unit_sl_m_wdata = walker_unit_sl0_se_4;
-                walker_unit_sl0_st_nx = 3'b100;
             end
             else if (walker_unit_sl0_pend_3) begin
-                walker_unit_sl0_pend_3_nx = 1'b0;
                 unit_sl_m_valid = 1'b1;
                 unit_sl_m_we = 1'b1;
                 unit_sl_m_size = 3;
                 unit_sl_m_addr = walker_unit_sl0_sa_3;
                 unit_sl_m_wdata = walker_unit_sl0_se_3;
-                walker_unit_sl0_st_nx = 3'b100;
             end
             else if (walker_unit_sl0_pend_2) begin
-                walker_unit_sl0_pend_2_nx = 1'b0;
                 unit_sl_m_valid = 1'b1;
                 unit_sl_m_we = 1'b1;
                 unit_sl_m_size = 3;
                 unit_sl_m_addr = walker_unit_sl0_sa_2;
                 unit_sl_m_wdata = walker_unit_sl0_se_2;
-                walker_unit_sl0_st_nx = 3'b100;
             end
             else if (walker_unit_sl0_pend_1) begin
-                walker_unit_sl0_pend_1_nx = 1'b0;
                 unit_sl_m_valid = 1'b1;
                 unit_sl_m_we = 1'b1;
                 unit_sl_m_size = 3;
                 unit_sl_m_addr = walker_unit_sl0_sa_1;
                 unit_sl_m_wdata = walker_unit_sl0_se_1;
-                walker_unit_sl0_st_nx = 3'b100;
             end
             else begin
-                walker_unit_sl0_o_status_nx = 0;
-                walker_unit_sl0_done_nx = 1'b1;
-                walker_unit_sl0_st_nx = 3'b000;
             end
         end
         3'b100: begin
             if (m_rvalid) begin
                 unit_sl_m_we = 1'b0;
-                walker_unit_sl0_st_nx = 3'b011;
             end
         end
         default: begin
-            walker_unit_sl0_st_nx = 3'b000;
         end
     endcase
 end
 
 always @(posedge clk) begin: walker_unit_sl0_fsm
+    reg pending;
+    reg [4-1:0] rs0;
+    reg [3-1:0] rs1;
+    reg [3-1:0] rs2;
     if (rst == 1) begin
         unit_sl_done <= 0;
         walker_unit_sl0_ea <= 0;
@@ -2409,28 +2246,300 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
         walker_unit_sl0_st <= 3'b000;
     end
     else begin
-        unit_sl_done <= walker_unit_sl0_done_nx;
-        walker_unit_sl0_pend_5 <= walker_unit_sl0_pend_5_nx;
-        walker_unit_sl0_pend_4 <= walker_unit_sl0_pend_4_nx;
-        walker_unit_sl0_pend_3 <= walker_unit_sl0_pend_3_nx;
-        walker_unit_sl0_pend_2 <= walker_unit_sl0_pend_2_nx;
-        walker_unit_sl0_pend_1 <= walker_unit_sl0_pend_1_nx;
-        walker_unit_sl0_ea <= walker_unit_sl0_ea_nx;
-        walker_unit_sl0_st <= walker_unit_sl0_st_nx;
-        walker_unit_sl0_lvl <= walker_unit_sl0_lvl_nx;
-        walker_unit_sl0_le <= walker_unit_sl0_le_nx;
-        walker_unit_sl0_fault_k <= walker_unit_sl0_fault_k_nx;
-        walker_unit_sl0_flevel <= walker_unit_sl0_flevel_nx;
-        unit_sl_o_level <= walker_unit_sl0_o_level_nx;
-        unit_sl_o_pa <= walker_unit_sl0_o_pa_nx;
-        unit_sl_o_aux <= walker_unit_sl0_o_aux_nx;
-        unit_sl_o_status <= walker_unit_sl0_o_status_nx;
-        unit_sl_o_r_reason <= walker_unit_sl0_o_r_reason_nx;
         walker_unit_sl0_m_valid_h <= (unit_sl_m_valid && (!m_ready));
         walker_unit_sl0_m_we_h <= unit_sl_m_we;
         walker_unit_sl0_m_size_h <= unit_sl_m_size;
         walker_unit_sl0_m_addr_h <= unit_sl_m_addr;
         walker_unit_sl0_m_wdata_h <= unit_sl_m_wdata;
+        pending = 1'b0;
+        if (unit_sl_done) begin
+            unit_sl_done <= 1'b0;
+        end
+        case (walker_unit_sl0_st)
+            3'b000: begin
+                if (unit_sl_start) begin
+                    walker_unit_sl0_pend_5 <= 1'b0;
+                    walker_unit_sl0_pend_4 <= 1'b0;
+                    walker_unit_sl0_pend_3 <= 1'b0;
+                    walker_unit_sl0_pend_2 <= 1'b0;
+                    walker_unit_sl0_pend_1 <= 1'b0;
+                    if ((unit_sl_r_SL_WALK[3-1:0] == 3)) begin
+                        walker_unit_sl0_ea <= ({unit_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_sl_i_addr[57-1:48], 3'h0});
+                        walker_unit_sl0_st <= 3'b001;
+                        walker_unit_sl0_lvl <= 5;
+                    end
+                    else if ((unit_sl_r_SL_WALK[3-1:0] == 2)) begin
+                        walker_unit_sl0_ea <= ({unit_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_sl_i_addr[48-1:39], 3'h0});
+                        walker_unit_sl0_st <= 3'b001;
+                        walker_unit_sl0_lvl <= 4;
+                    end
+                    else begin
+                        walker_unit_sl0_ea <= ({unit_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_sl_i_addr[39-1:30], 3'h0});
+                        walker_unit_sl0_st <= 3'b001;
+                        walker_unit_sl0_lvl <= 3;
+                    end
+                end
+            end
+            3'b001: begin
+                if (m_rvalid) begin
+                    walker_unit_sl0_le <= m_rdata;
+                    case (walker_unit_sl0_lvl)
+                        'h5: begin
+                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                walker_unit_sl0_fault_k <= 1;
+                                walker_unit_sl0_flevel <= 5;
+                                walker_unit_sl0_st <= 3'b010;
+                            end
+                            else if (((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0])))) begin
+                                walker_unit_sl0_fault_k <= 2;
+                                walker_unit_sl0_flevel <= 5;
+                                walker_unit_sl0_st <= 3'b010;
+                            end
+                            else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                                walker_unit_sl0_fault_k <= 3;
+                                walker_unit_sl0_flevel <= 5;
+                                walker_unit_sl0_st <= 3'b010;
+                            end
+                            else begin
+                                walker_unit_sl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_sl_i_addr[48-1:39], 3'h0});
+                                walker_unit_sl0_st <= 3'b001;
+                                walker_unit_sl0_lvl <= 4;
+                            end
+                        end
+                        'h4: begin
+                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                walker_unit_sl0_fault_k <= 1;
+                                walker_unit_sl0_flevel <= 4;
+                                walker_unit_sl0_st <= 3'b010;
+                            end
+                            else if (((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0])))) begin
+                                walker_unit_sl0_fault_k <= 2;
+                                walker_unit_sl0_flevel <= 4;
+                                walker_unit_sl0_st <= 3'b010;
+                            end
+                            else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                                walker_unit_sl0_fault_k <= 3;
+                                walker_unit_sl0_flevel <= 4;
+                                walker_unit_sl0_st <= 3'b010;
+                            end
+                            else begin
+                                walker_unit_sl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_sl_i_addr[39-1:30], 3'h0});
+                                walker_unit_sl0_st <= 3'b001;
+                                walker_unit_sl0_lvl <= 3;
+                            end
+                        end
+                        'h3: begin
+                            if ((m_rdata[7] && 1'b1)) begin
+                                if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                    walker_unit_sl0_fault_k <= 1;
+                                    walker_unit_sl0_flevel <= 3;
+                                    walker_unit_sl0_st <= 3'b010;
+                                end
+                                else if (((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0])))) begin
+                                    walker_unit_sl0_fault_k <= 2;
+                                    walker_unit_sl0_flevel <= 3;
+                                    walker_unit_sl0_st <= 3'b010;
+                                end
+                                else if ((((m_rdata & 64'hf00003ffff000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                                    walker_unit_sl0_fault_k <= 3;
+                                    walker_unit_sl0_flevel <= 3;
+                                    walker_unit_sl0_st <= 3'b010;
+                                end
+                                else begin
+                                    if (1'b1) begin
+                                        unit_sl_o_level <= 3;
+                                        unit_sl_o_pa <= {16'h0, m_rdata[48-1:30], unit_sl_i_addr[30-1:0]};
+                                        unit_sl_o_aux <= 0;
+                                        if ((pending || walker_unit_sl0_pend_5 || walker_unit_sl0_pend_4 || walker_unit_sl0_pend_3 || walker_unit_sl0_pend_2 || walker_unit_sl0_pend_1)) begin
+                                            walker_unit_sl0_st <= 3'b011;
+                                        end
+                                        else begin
+                                            unit_sl_o_status <= 0;
+                                            unit_sl_done <= 1'b1;
+                                            walker_unit_sl0_st <= 3'b000;
+                                        end
+                                    end
+                                end
+                            end
+                            else begin
+                                if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                    walker_unit_sl0_fault_k <= 1;
+                                    walker_unit_sl0_flevel <= 3;
+                                    walker_unit_sl0_st <= 3'b010;
+                                end
+                                else if (((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0])))) begin
+                                    walker_unit_sl0_fault_k <= 2;
+                                    walker_unit_sl0_flevel <= 3;
+                                    walker_unit_sl0_st <= 3'b010;
+                                end
+                                else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                    walker_unit_sl0_fault_k <= 3;
+                                    walker_unit_sl0_flevel <= 3;
+                                    walker_unit_sl0_st <= 3'b010;
+                                end
+                                else begin
+                                    walker_unit_sl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_sl_i_addr[30-1:21], 3'h0});
+                                    walker_unit_sl0_st <= 3'b001;
+                                    walker_unit_sl0_lvl <= 2;
+                                end
+                            end
+                        end
+                        'h2: begin
+                            if ((m_rdata[7] && 1'b1)) begin
+                                if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                    walker_unit_sl0_fault_k <= 1;
+                                    walker_unit_sl0_flevel <= 2;
+                                    walker_unit_sl0_st <= 3'b010;
+                                end
+                                else if (((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0])))) begin
+                                    walker_unit_sl0_fault_k <= 2;
+                                    walker_unit_sl0_flevel <= 2;
+                                    walker_unit_sl0_st <= 3'b010;
+                                end
+                                else if ((((m_rdata & 64'hf0000001ff000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                                    walker_unit_sl0_fault_k <= 3;
+                                    walker_unit_sl0_flevel <= 2;
+                                    walker_unit_sl0_st <= 3'b010;
+                                end
+                                else begin
+                                    if (1'b1) begin
+                                        unit_sl_o_level <= 2;
+                                        unit_sl_o_pa <= {16'h0, m_rdata[48-1:21], unit_sl_i_addr[21-1:0]};
+                                        unit_sl_o_aux <= 0;
+                                        if ((pending || walker_unit_sl0_pend_5 || walker_unit_sl0_pend_4 || walker_unit_sl0_pend_3 || walker_unit_sl0_pend_2 || walker_unit_sl0_pend_1)) begin
+                                            walker_unit_sl0_st <= 3'b011;
+                                        end
+                                        else begin
+                                            unit_sl_o_status <= 0;
+                                            unit_sl_done <= 1'b1;
+                                            walker_unit_sl0_st <= 3'b000;
+                                        end
+                                    end
+                                end
+                            end
+                            else begin
+                                if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                    walker_unit_sl0_fault_k <= 1;
+                                    walker_unit_sl0_flevel <= 2;
+                                    walker_unit_sl0_st <= 3'b010;
+                                end
+                                else if (((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0])))) begin
+                                    walker_unit_sl0_fault_k <= 2;
+                                    walker_unit_sl0_flevel <= 2;
+                                    walker_unit_sl0_st <= 3'b010;
+                                end
+                                else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                    walker_unit_sl0_fault_k <= 3;
+                                    walker_unit_sl0_flevel <= 2;
+                                    walker_unit_sl0_st <= 3'b010;
+                                end
+                                else begin
+                                    walker_unit_sl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_sl_i_addr[21-1:12], 3'h0});
+                                    walker_unit_sl0_st <= 3'b001;
+                                    walker_unit_sl0_lvl <= 1;
+                                end
+                            end
+                        end
+                        'h1: begin
+                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                walker_unit_sl0_fault_k <= 1;
+                                walker_unit_sl0_flevel <= 1;
+                                walker_unit_sl0_st <= 3'b010;
+                            end
+                            else if (((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0])))) begin
+                                walker_unit_sl0_fault_k <= 2;
+                                walker_unit_sl0_flevel <= 1;
+                                walker_unit_sl0_st <= 3'b010;
+                            end
+                            else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                                walker_unit_sl0_fault_k <= 3;
+                                walker_unit_sl0_flevel <= 1;
+                                walker_unit_sl0_st <= 3'b010;
+                            end
+                            else begin
+                                if (1'b1) begin
+                                    unit_sl_o_level <= 1;
+                                    unit_sl_o_pa <= {16'h0, m_rdata[48-1:12], unit_sl_i_addr[12-1:0]};
+                                    unit_sl_o_aux <= 0;
+                                    if ((pending || walker_unit_sl0_pend_5 || walker_unit_sl0_pend_4 || walker_unit_sl0_pend_3 || walker_unit_sl0_pend_2 || walker_unit_sl0_pend_1)) begin
+                                        walker_unit_sl0_st <= 3'b011;
+                                    end
+                                    else begin
+                                        unit_sl_o_status <= 0;
+                                        unit_sl_done <= 1'b1;
+                                        walker_unit_sl0_st <= 3'b000;
+                                    end
+                                end
+                            end
+                        end
+                    endcase
+                end
+            end
+            3'b010: begin
+                unit_sl_o_status <= walker_unit_sl0_fault_k;
+                unit_sl_o_level <= walker_unit_sl0_flevel;
+                unit_sl_o_aux <= 0;
+                rs0 = 4'h0;
+                rs1 = 3'h0;
+                rs2 = 3'h0;
+                if (unit_sl_r_SL_WALK[3]) begin
+                    rs2 = 5;
+                end
+                else begin
+                    rs2 = 6;
+                end
+                if ((walker_unit_sl0_fault_k[2-1:0] == 0)) begin
+                    rs1 = 0;
+                end
+                else begin
+                    rs1 = rs2;
+                end
+                if ((walker_unit_sl0_fault_k[2-1:0] == 3)) begin
+                    rs0 = 12;
+                end
+                else begin
+                    rs0 = {1'h0, rs1};
+                end
+                unit_sl_o_r_reason <= {4'h0, rs0};
+                unit_sl_done <= 1'b1;
+                walker_unit_sl0_st <= 3'b000;
+            end
+            3'b011: begin
+                if (walker_unit_sl0_pend_5) begin
+                    walker_unit_sl0_pend_5 <= 1'b0;
+                    walker_unit_sl0_st <= 3'b100;
+                end
+                else if (walker_unit_sl0_pend_4) begin
+                    walker_unit_sl0_pend_4 <= 1'b0;
+                    walker_unit_sl0_st <= 3'b100;
+                end
+                else if (walker_unit_sl0_pend_3) begin
+                    walker_unit_sl0_pend_3 <= 1'b0;
+                    walker_unit_sl0_st <= 3'b100;
+                end
+                else if (walker_unit_sl0_pend_2) begin
+                    walker_unit_sl0_pend_2 <= 1'b0;
+                    walker_unit_sl0_st <= 3'b100;
+                end
+                else if (walker_unit_sl0_pend_1) begin
+                    walker_unit_sl0_pend_1 <= 1'b0;
+                    walker_unit_sl0_st <= 3'b100;
+                end
+                else begin
+                    unit_sl_o_status <= 0;
+                    unit_sl_done <= 1'b1;
+                    walker_unit_sl0_st <= 3'b000;
+                end
+            end
+            3'b100: begin
+                if (m_rvalid) begin
+                    walker_unit_sl0_st <= 3'b011;
+                end
+            end
+            default: begin
+                walker_unit_sl0_st <= 3'b000;
+            end
+        endcase
     end
 end
 

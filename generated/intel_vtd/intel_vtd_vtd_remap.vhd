@@ -124,37 +124,21 @@ signal rec_recorded: unsigned(0 downto 0);
 signal rec_redir_hint: unsigned(0 downto 0);
 signal rec_trigger_mode: unsigned(0 downto 0);
 signal rec_vector: unsigned(7 downto 0);
-signal walker_unit_sl0_done_nx: std_logic;
 signal walker_unit_sl0_ea: unsigned(63 downto 0);
-signal walker_unit_sl0_ea_nx: unsigned(63 downto 0);
 signal walker_unit_sl0_fault_k: unsigned(7 downto 0);
-signal walker_unit_sl0_fault_k_nx: unsigned(7 downto 0);
 signal walker_unit_sl0_flevel: unsigned(2 downto 0);
-signal walker_unit_sl0_flevel_nx: unsigned(2 downto 0);
 signal walker_unit_sl0_le: unsigned(63 downto 0);
-signal walker_unit_sl0_le_nx: unsigned(63 downto 0);
 signal walker_unit_sl0_lvl: unsigned(2 downto 0);
-signal walker_unit_sl0_lvl_nx: unsigned(2 downto 0);
 signal walker_unit_sl0_m_addr_h: unsigned(63 downto 0);
 signal walker_unit_sl0_m_size_h: unsigned(2 downto 0);
 signal walker_unit_sl0_m_valid_h: std_logic;
 signal walker_unit_sl0_m_wdata_h: unsigned(63 downto 0);
 signal walker_unit_sl0_m_we_h: std_logic;
-signal walker_unit_sl0_o_aux_nx: unsigned(2 downto 0);
-signal walker_unit_sl0_o_level_nx: unsigned(2 downto 0);
-signal walker_unit_sl0_o_pa_nx: unsigned(63 downto 0);
-signal walker_unit_sl0_o_r_reason_nx: unsigned(7 downto 0);
-signal walker_unit_sl0_o_status_nx: unsigned(7 downto 0);
 signal walker_unit_sl0_pend_1: std_logic;
-signal walker_unit_sl0_pend_1_nx: std_logic;
 signal walker_unit_sl0_pend_2: std_logic;
-signal walker_unit_sl0_pend_2_nx: std_logic;
 signal walker_unit_sl0_pend_3: std_logic;
-signal walker_unit_sl0_pend_3_nx: std_logic;
 signal walker_unit_sl0_pend_4: std_logic;
-signal walker_unit_sl0_pend_4_nx: std_logic;
 signal walker_unit_sl0_pend_5: std_logic;
-signal walker_unit_sl0_pend_5_nx: std_logic;
 signal walker_unit_sl0_sa_1: unsigned(63 downto 0);
 signal walker_unit_sl0_sa_2: unsigned(63 downto 0);
 signal walker_unit_sl0_sa_3: unsigned(63 downto 0);
@@ -166,7 +150,6 @@ signal walker_unit_sl0_se_3: unsigned(63 downto 0);
 signal walker_unit_sl0_se_4: unsigned(63 downto 0);
 signal walker_unit_sl0_se_5: unsigned(63 downto 0);
 signal walker_unit_sl0_st: t_enum_S_2;
-signal walker_unit_sl0_st_nx: t_enum_S_2;
 
 begin
 
@@ -1914,29 +1897,12 @@ begin
     end if;
 end process port_mux;
 
-walker_unit_sl0_logic: process (unit_sl_done, walker_unit_sl0_ea, walker_unit_sl0_fault_k, walker_unit_sl0_flevel, unit_sl_i_addr, walker_unit_sl0_le, walker_unit_sl0_lvl, walker_unit_sl0_m_addr_h, m_rdata, m_rvalid, walker_unit_sl0_m_size_h, walker_unit_sl0_m_valid_h, walker_unit_sl0_m_wdata_h, walker_unit_sl0_m_we_h, unit_sl_o_aux, unit_sl_o_level, unit_sl_o_pa, unit_sl_o_r_reason, unit_sl_o_status, walker_unit_sl0_pend_1, walker_unit_sl0_pend_2, walker_unit_sl0_pend_3, walker_unit_sl0_pend_4, walker_unit_sl0_pend_5, unit_sl_r_SL_WALK, walker_unit_sl0_sa_1, walker_unit_sl0_sa_2, walker_unit_sl0_sa_3, walker_unit_sl0_sa_4, walker_unit_sl0_sa_5, walker_unit_sl0_se_1, walker_unit_sl0_se_2, walker_unit_sl0_se_3, walker_unit_sl0_se_4, walker_unit_sl0_se_5, walker_unit_sl0_st, unit_sl_start) is
+walker_unit_sl0_logic: process (unit_sl_done, walker_unit_sl0_fault_k, unit_sl_i_addr, walker_unit_sl0_lvl, walker_unit_sl0_m_addr_h, m_rdata, m_rvalid, walker_unit_sl0_m_size_h, walker_unit_sl0_m_valid_h, walker_unit_sl0_m_wdata_h, walker_unit_sl0_m_we_h, walker_unit_sl0_pend_1, walker_unit_sl0_pend_2, walker_unit_sl0_pend_3, walker_unit_sl0_pend_4, walker_unit_sl0_pend_5, unit_sl_r_SL_WALK, walker_unit_sl0_sa_1, walker_unit_sl0_sa_2, walker_unit_sl0_sa_3, walker_unit_sl0_sa_4, walker_unit_sl0_sa_5, walker_unit_sl0_se_1, walker_unit_sl0_se_2, walker_unit_sl0_se_3, walker_unit_sl0_se_4, walker_unit_sl0_se_5, walker_unit_sl0_st, unit_sl_start) is
     variable pending: std_logic;
     variable rs0: unsigned(3 downto 0);
     variable rs1: unsigned(2 downto 0);
     variable rs2: unsigned(2 downto 0);
 begin
-    walker_unit_sl0_done_nx <= unit_sl_done;
-    walker_unit_sl0_pend_5_nx <= walker_unit_sl0_pend_5;
-    walker_unit_sl0_pend_4_nx <= walker_unit_sl0_pend_4;
-    walker_unit_sl0_pend_3_nx <= walker_unit_sl0_pend_3;
-    walker_unit_sl0_pend_2_nx <= walker_unit_sl0_pend_2;
-    walker_unit_sl0_pend_1_nx <= walker_unit_sl0_pend_1;
-    walker_unit_sl0_ea_nx <= walker_unit_sl0_ea;
-    walker_unit_sl0_st_nx <= walker_unit_sl0_st;
-    walker_unit_sl0_lvl_nx <= walker_unit_sl0_lvl;
-    walker_unit_sl0_le_nx <= walker_unit_sl0_le;
-    walker_unit_sl0_fault_k_nx <= walker_unit_sl0_fault_k;
-    walker_unit_sl0_flevel_nx <= walker_unit_sl0_flevel;
-    walker_unit_sl0_o_level_nx <= unit_sl_o_level;
-    walker_unit_sl0_o_pa_nx <= unit_sl_o_pa;
-    walker_unit_sl0_o_aux_nx <= unit_sl_o_aux;
-    walker_unit_sl0_o_status_nx <= unit_sl_o_status;
-    walker_unit_sl0_o_r_reason_nx <= unit_sl_o_r_reason;
     unit_sl_m_valid <= walker_unit_sl0_m_valid_h;
     unit_sl_m_we <= walker_unit_sl0_m_we_h;
     unit_sl_m_size <= walker_unit_sl0_m_size_h;
@@ -1944,224 +1910,137 @@ begin
     unit_sl_m_wdata <= walker_unit_sl0_m_wdata_h;
     pending := '0';
     if bool(unit_sl_done) then
-        walker_unit_sl0_done_nx <= '0';
+        null;
     end if;
     case walker_unit_sl0_st is
         when IDLE =>
             if bool(unit_sl_start) then
-                walker_unit_sl0_pend_5_nx <= '0';
-                walker_unit_sl0_pend_4_nx <= '0';
-                walker_unit_sl0_pend_3_nx <= '0';
-                walker_unit_sl0_pend_2_nx <= '0';
-                walker_unit_sl0_pend_1_nx <= '0';
                 if (unit_sl_r_SL_WALK(3-1 downto 0) = 3) then
                     unit_sl_m_valid <= '1';
                     unit_sl_m_we <= '0';
                     unit_sl_m_size <= to_unsigned(3, 3);
                     unit_sl_m_addr <= (unsigned'(unit_sl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(57-1 downto 48) & to_unsigned(0, 3)));
-                    walker_unit_sl0_ea_nx <= (unsigned'(unit_sl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(57-1 downto 48) & to_unsigned(0, 3)));
-                    walker_unit_sl0_st_nx <= MWAIT;
-                    walker_unit_sl0_lvl_nx <= to_unsigned(5, 3);
                 elsif (unit_sl_r_SL_WALK(3-1 downto 0) = 2) then
                     unit_sl_m_valid <= '1';
                     unit_sl_m_we <= '0';
                     unit_sl_m_size <= to_unsigned(3, 3);
                     unit_sl_m_addr <= (unsigned'(unit_sl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
-                    walker_unit_sl0_ea_nx <= (unsigned'(unit_sl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
-                    walker_unit_sl0_st_nx <= MWAIT;
-                    walker_unit_sl0_lvl_nx <= to_unsigned(4, 3);
                 else
                     unit_sl_m_valid <= '1';
                     unit_sl_m_we <= '0';
                     unit_sl_m_size <= to_unsigned(3, 3);
                     unit_sl_m_addr <= (unsigned'(unit_sl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
-                    walker_unit_sl0_ea_nx <= (unsigned'(unit_sl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
-                    walker_unit_sl0_st_nx <= MWAIT;
-                    walker_unit_sl0_lvl_nx <= to_unsigned(3, 3);
                 end if;
             end if;
         when MWAIT =>
             if bool(m_rvalid) then
-                walker_unit_sl0_le_nx <= m_rdata;
                 if (walker_unit_sl0_lvl = 5) then
                     if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
-                        walker_unit_sl0_fault_k_nx <= to_unsigned(1, 8);
-                        walker_unit_sl0_flevel_nx <= to_unsigned(5, 3);
-                        walker_unit_sl0_st_nx <= FAULT;
+                        null;
                     elsif ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0))))) then
-                        walker_unit_sl0_fault_k_nx <= to_unsigned(2, 8);
-                        walker_unit_sl0_flevel_nx <= to_unsigned(5, 3);
-                        walker_unit_sl0_st_nx <= FAULT;
+                        null;
                     elsif ((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100010000000")) /= 0) then
-                        walker_unit_sl0_fault_k_nx <= to_unsigned(3, 8);
-                        walker_unit_sl0_flevel_nx <= to_unsigned(5, 3);
-                        walker_unit_sl0_st_nx <= FAULT;
+                        null;
                     else
                         unit_sl_m_valid <= '1';
                         unit_sl_m_we <= '0';
                         unit_sl_m_size <= to_unsigned(3, 3);
                         unit_sl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
-                        walker_unit_sl0_ea_nx <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
-                        walker_unit_sl0_st_nx <= MWAIT;
-                        walker_unit_sl0_lvl_nx <= to_unsigned(4, 3);
                     end if;
                 elsif (walker_unit_sl0_lvl = 4) then
                     if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
-                        walker_unit_sl0_fault_k_nx <= to_unsigned(1, 8);
-                        walker_unit_sl0_flevel_nx <= to_unsigned(4, 3);
-                        walker_unit_sl0_st_nx <= FAULT;
+                        null;
                     elsif ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0))))) then
-                        walker_unit_sl0_fault_k_nx <= to_unsigned(2, 8);
-                        walker_unit_sl0_flevel_nx <= to_unsigned(4, 3);
-                        walker_unit_sl0_st_nx <= FAULT;
+                        null;
                     elsif ((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100010000000")) /= 0) then
-                        walker_unit_sl0_fault_k_nx <= to_unsigned(3, 8);
-                        walker_unit_sl0_flevel_nx <= to_unsigned(4, 3);
-                        walker_unit_sl0_st_nx <= FAULT;
+                        null;
                     else
                         unit_sl_m_valid <= '1';
                         unit_sl_m_we <= '0';
                         unit_sl_m_size <= to_unsigned(3, 3);
                         unit_sl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
-                        walker_unit_sl0_ea_nx <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
-                        walker_unit_sl0_st_nx <= MWAIT;
-                        walker_unit_sl0_lvl_nx <= to_unsigned(3, 3);
                     end if;
                 elsif (walker_unit_sl0_lvl = 3) then
                     if (bool(m_rdata(7)) and True) then
                         if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
-                            walker_unit_sl0_fault_k_nx <= to_unsigned(1, 8);
-                            walker_unit_sl0_flevel_nx <= to_unsigned(3, 3);
-                            walker_unit_sl0_st_nx <= FAULT;
+                            null;
                         elsif ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0))))) then
-                            walker_unit_sl0_fault_k_nx <= to_unsigned(2, 8);
-                            walker_unit_sl0_flevel_nx <= to_unsigned(3, 3);
-                            walker_unit_sl0_st_nx <= FAULT;
+                            null;
                         elsif (((m_rdata and unsigned'("0000000000001111000000000000000000111111111111111111000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                            walker_unit_sl0_fault_k_nx <= to_unsigned(3, 8);
-                            walker_unit_sl0_flevel_nx <= to_unsigned(3, 3);
-                            walker_unit_sl0_st_nx <= FAULT;
+                            null;
                         else
                             if True then
-                                walker_unit_sl0_o_level_nx <= to_unsigned(3, 3);
-                                walker_unit_sl0_o_pa_nx <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & unit_sl_i_addr(30-1 downto 0));
-                                walker_unit_sl0_o_aux_nx <= to_unsigned(0, 3);
                                 if (bool(pending) or bool(walker_unit_sl0_pend_5) or bool(walker_unit_sl0_pend_4) or bool(walker_unit_sl0_pend_3) or bool(walker_unit_sl0_pend_2) or bool(walker_unit_sl0_pend_1)) then
-                                    walker_unit_sl0_st_nx <= ADREQ;
+                                    null;
                                 else
-                                    walker_unit_sl0_o_status_nx <= to_unsigned(0, 8);
-                                    walker_unit_sl0_done_nx <= '1';
-                                    walker_unit_sl0_st_nx <= IDLE;
+                                    null;
                                 end if;
                             end if;
                         end if;
                     else
                         if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
-                            walker_unit_sl0_fault_k_nx <= to_unsigned(1, 8);
-                            walker_unit_sl0_flevel_nx <= to_unsigned(3, 3);
-                            walker_unit_sl0_st_nx <= FAULT;
+                            null;
                         elsif ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0))))) then
-                            walker_unit_sl0_fault_k_nx <= to_unsigned(2, 8);
-                            walker_unit_sl0_flevel_nx <= to_unsigned(3, 3);
-                            walker_unit_sl0_st_nx <= FAULT;
+                            null;
                         elsif (((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100000000000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
-                            walker_unit_sl0_fault_k_nx <= to_unsigned(3, 8);
-                            walker_unit_sl0_flevel_nx <= to_unsigned(3, 3);
-                            walker_unit_sl0_st_nx <= FAULT;
+                            null;
                         else
                             unit_sl_m_valid <= '1';
                             unit_sl_m_we <= '0';
                             unit_sl_m_size <= to_unsigned(3, 3);
                             unit_sl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
-                            walker_unit_sl0_ea_nx <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
-                            walker_unit_sl0_st_nx <= MWAIT;
-                            walker_unit_sl0_lvl_nx <= to_unsigned(2, 3);
                         end if;
                     end if;
                 elsif (walker_unit_sl0_lvl = 2) then
                     if (bool(m_rdata(7)) and True) then
                         if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
-                            walker_unit_sl0_fault_k_nx <= to_unsigned(1, 8);
-                            walker_unit_sl0_flevel_nx <= to_unsigned(2, 3);
-                            walker_unit_sl0_st_nx <= FAULT;
+                            null;
                         elsif ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0))))) then
-                            walker_unit_sl0_fault_k_nx <= to_unsigned(2, 8);
-                            walker_unit_sl0_flevel_nx <= to_unsigned(2, 3);
-                            walker_unit_sl0_st_nx <= FAULT;
+                            null;
                         elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000111111111000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                            walker_unit_sl0_fault_k_nx <= to_unsigned(3, 8);
-                            walker_unit_sl0_flevel_nx <= to_unsigned(2, 3);
-                            walker_unit_sl0_st_nx <= FAULT;
+                            null;
                         else
                             if True then
-                                walker_unit_sl0_o_level_nx <= to_unsigned(2, 3);
-                                walker_unit_sl0_o_pa_nx <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & unit_sl_i_addr(21-1 downto 0));
-                                walker_unit_sl0_o_aux_nx <= to_unsigned(0, 3);
                                 if (bool(pending) or bool(walker_unit_sl0_pend_5) or bool(walker_unit_sl0_pend_4) or bool(walker_unit_sl0_pend_3) or bool(walker_unit_sl0_pend_2) or bool(walker_unit_sl0_pend_1)) then
-                                    walker_unit_sl0_st_nx <= ADREQ;
+                                    null;
                                 else
-                                    walker_unit_sl0_o_status_nx <= to_unsigned(0, 8);
-                                    walker_unit_sl0_done_nx <= '1';
-                                    walker_unit_sl0_st_nx <= IDLE;
+                                    null;
                                 end if;
                             end if;
                         end if;
                     else
                         if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
-                            walker_unit_sl0_fault_k_nx <= to_unsigned(1, 8);
-                            walker_unit_sl0_flevel_nx <= to_unsigned(2, 3);
-                            walker_unit_sl0_st_nx <= FAULT;
+                            null;
                         elsif ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0))))) then
-                            walker_unit_sl0_fault_k_nx <= to_unsigned(2, 8);
-                            walker_unit_sl0_flevel_nx <= to_unsigned(2, 3);
-                            walker_unit_sl0_st_nx <= FAULT;
+                            null;
                         elsif (((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100000000000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
-                            walker_unit_sl0_fault_k_nx <= to_unsigned(3, 8);
-                            walker_unit_sl0_flevel_nx <= to_unsigned(2, 3);
-                            walker_unit_sl0_st_nx <= FAULT;
+                            null;
                         else
                             unit_sl_m_valid <= '1';
                             unit_sl_m_we <= '0';
                             unit_sl_m_size <= to_unsigned(3, 3);
                             unit_sl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
-                            walker_unit_sl0_ea_nx <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
-                            walker_unit_sl0_st_nx <= MWAIT;
-                            walker_unit_sl0_lvl_nx <= to_unsigned(1, 3);
                         end if;
                     end if;
                 elsif (walker_unit_sl0_lvl = 1) then
                     if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
-                        walker_unit_sl0_fault_k_nx <= to_unsigned(1, 8);
-                        walker_unit_sl0_flevel_nx <= to_unsigned(1, 3);
-                        walker_unit_sl0_st_nx <= FAULT;
+                        null;
                     elsif ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0))))) then
-                        walker_unit_sl0_fault_k_nx <= to_unsigned(2, 8);
-                        walker_unit_sl0_flevel_nx <= to_unsigned(1, 3);
-                        walker_unit_sl0_st_nx <= FAULT;
+                        null;
                     elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                        walker_unit_sl0_fault_k_nx <= to_unsigned(3, 8);
-                        walker_unit_sl0_flevel_nx <= to_unsigned(1, 3);
-                        walker_unit_sl0_st_nx <= FAULT;
+                        null;
                     else
                         if True then
-                            walker_unit_sl0_o_level_nx <= to_unsigned(1, 3);
-                            walker_unit_sl0_o_pa_nx <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_sl_i_addr(12-1 downto 0));
-                            walker_unit_sl0_o_aux_nx <= to_unsigned(0, 3);
                             if (bool(pending) or bool(walker_unit_sl0_pend_5) or bool(walker_unit_sl0_pend_4) or bool(walker_unit_sl0_pend_3) or bool(walker_unit_sl0_pend_2) or bool(walker_unit_sl0_pend_1)) then
-                                walker_unit_sl0_st_nx <= ADREQ;
+                                null;
                             else
-                                walker_unit_sl0_o_status_nx <= to_unsigned(0, 8);
-                                walker_unit_sl0_done_nx <= '1';
-                                walker_unit_sl0_st_nx <= IDLE;
+                                null;
                             end if;
                         end if;
                     end if;
                 end if;
             end if;
         when FAULT =>
-            walker_unit_sl0_o_status_nx <= walker_unit_sl0_fault_k;
-            walker_unit_sl0_o_level_nx <= walker_unit_sl0_flevel;
-            walker_unit_sl0_o_aux_nx <= to_unsigned(0, 3);
             rs0 := to_unsigned(0, 4);
             rs1 := to_unsigned(0, 3);
             rs2 := to_unsigned(0, 3);
@@ -2180,66 +2059,54 @@ begin
             else
                 rs0 := unsigned'(to_unsigned(0, 1) & rs1);
             end if;
-            walker_unit_sl0_o_r_reason_nx <= unsigned'(to_unsigned(0, 4) & rs0);
-            walker_unit_sl0_done_nx <= '1';
-            walker_unit_sl0_st_nx <= IDLE;
         when ADREQ =>
             if bool(walker_unit_sl0_pend_5) then
-                walker_unit_sl0_pend_5_nx <= '0';
                 unit_sl_m_valid <= '1';
                 unit_sl_m_we <= '1';
                 unit_sl_m_size <= to_unsigned(3, 3);
                 unit_sl_m_addr <= walker_unit_sl0_sa_5;
                 unit_sl_m_wdata <= walker_unit_sl0_se_5;
-                walker_unit_sl0_st_nx <= ADWAIT;
             elsif bool(walker_unit_sl0_pend_4) then
-                walker_unit_sl0_pend_4_nx <= '0';
                 unit_sl_m_valid <= '1';
                 unit_sl_m_we <= '1';
                 unit_sl_m_size <= to_unsigned(3, 3);
                 unit_sl_m_addr <= walker_unit_sl0_sa_4;
                 unit_sl_m_wdata <= walker_unit_sl0_se_4;
-                walker_unit_sl0_st_nx <= ADWAIT;
             elsif bool(walker_unit_sl0_pend_3) then
-                walker_unit_sl0_pend_3_nx <= '0';
                 unit_sl_m_valid <= '1';
                 unit_sl_m_we <= '1';
                 unit_sl_m_size <= to_unsigned(3, 3);
                 unit_sl_m_addr <= walker_unit_sl0_sa_3;
                 unit_sl_m_wdata <= walker_unit_sl0_se_3;
-                walker_unit_sl0_st_nx <= ADWAIT;
             elsif bool(walker_unit_sl0_pend_2) then
-                walker_unit_sl0_pend_2_nx <= '0';
                 unit_sl_m_valid <= '1';
                 unit_sl_m_we <= '1';
                 unit_sl_m_size <= to_unsigned(3, 3);
                 unit_sl_m_addr <= walker_unit_sl0_sa_2;
                 unit_sl_m_wdata <= walker_unit_sl0_se_2;
-                walker_unit_sl0_st_nx <= ADWAIT;
             elsif bool(walker_unit_sl0_pend_1) then
-                walker_unit_sl0_pend_1_nx <= '0';
                 unit_sl_m_valid <= '1';
                 unit_sl_m_we <= '1';
                 unit_sl_m_size <= to_unsigned(3, 3);
                 unit_sl_m_addr <= walker_unit_sl0_sa_1;
                 unit_sl_m_wdata <= walker_unit_sl0_se_1;
-                walker_unit_sl0_st_nx <= ADWAIT;
             else
-                walker_unit_sl0_o_status_nx <= to_unsigned(0, 8);
-                walker_unit_sl0_done_nx <= '1';
-                walker_unit_sl0_st_nx <= IDLE;
+                null;
             end if;
         when ADWAIT =>
             if bool(m_rvalid) then
                 unit_sl_m_we <= '0';
-                walker_unit_sl0_st_nx <= ADREQ;
             end if;
         when others =>
-            walker_unit_sl0_st_nx <= IDLE;
+            null;
     end case;
 end process walker_unit_sl0_logic;
 
 walker_unit_sl0_fsm: process (clk) is
+    variable pending: std_logic;
+    variable rs0: unsigned(3 downto 0);
+    variable rs1: unsigned(2 downto 0);
+    variable rs2: unsigned(2 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
@@ -2266,28 +2133,252 @@ begin
             walker_unit_sl0_pend_5 <= '0';
             walker_unit_sl0_st <= IDLE;
         else
-            unit_sl_done <= walker_unit_sl0_done_nx;
-            walker_unit_sl0_pend_5 <= walker_unit_sl0_pend_5_nx;
-            walker_unit_sl0_pend_4 <= walker_unit_sl0_pend_4_nx;
-            walker_unit_sl0_pend_3 <= walker_unit_sl0_pend_3_nx;
-            walker_unit_sl0_pend_2 <= walker_unit_sl0_pend_2_nx;
-            walker_unit_sl0_pend_1 <= walker_unit_sl0_pend_1_nx;
-            walker_unit_sl0_ea <= walker_unit_sl0_ea_nx;
-            walker_unit_sl0_st <= walker_unit_sl0_st_nx;
-            walker_unit_sl0_lvl <= walker_unit_sl0_lvl_nx;
-            walker_unit_sl0_le <= walker_unit_sl0_le_nx;
-            walker_unit_sl0_fault_k <= walker_unit_sl0_fault_k_nx;
-            walker_unit_sl0_flevel <= walker_unit_sl0_flevel_nx;
-            unit_sl_o_level <= walker_unit_sl0_o_level_nx;
-            unit_sl_o_pa <= walker_unit_sl0_o_pa_nx;
-            unit_sl_o_aux <= walker_unit_sl0_o_aux_nx;
-            unit_sl_o_status <= walker_unit_sl0_o_status_nx;
-            unit_sl_o_r_reason <= walker_unit_sl0_o_r_reason_nx;
             walker_unit_sl0_m_valid_h <= stdl(bool(unit_sl_m_valid) and (not bool(m_ready)));
             walker_unit_sl0_m_we_h <= unit_sl_m_we;
             walker_unit_sl0_m_size_h <= unit_sl_m_size;
             walker_unit_sl0_m_addr_h <= unit_sl_m_addr;
             walker_unit_sl0_m_wdata_h <= unit_sl_m_wdata;
+            pending := '0';
+            if bool(unit_sl_done) then
+                unit_sl_done <= '0';
+            end if;
+            case walker_unit_sl0_st is
+                when IDLE =>
+                    if bool(unit_sl_start) then
+                        walker_unit_sl0_pend_5 <= '0';
+                        walker_unit_sl0_pend_4 <= '0';
+                        walker_unit_sl0_pend_3 <= '0';
+                        walker_unit_sl0_pend_2 <= '0';
+                        walker_unit_sl0_pend_1 <= '0';
+                        if (unit_sl_r_SL_WALK(3-1 downto 0) = 3) then
+                            walker_unit_sl0_ea <= (unsigned'(unit_sl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                            walker_unit_sl0_st <= MWAIT;
+                            walker_unit_sl0_lvl <= to_unsigned(5, 3);
+                        elsif (unit_sl_r_SL_WALK(3-1 downto 0) = 2) then
+                            walker_unit_sl0_ea <= (unsigned'(unit_sl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                            walker_unit_sl0_st <= MWAIT;
+                            walker_unit_sl0_lvl <= to_unsigned(4, 3);
+                        else
+                            walker_unit_sl0_ea <= (unsigned'(unit_sl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                            walker_unit_sl0_st <= MWAIT;
+                            walker_unit_sl0_lvl <= to_unsigned(3, 3);
+                        end if;
+                    end if;
+                when MWAIT =>
+                    if bool(m_rvalid) then
+                        walker_unit_sl0_le <= m_rdata;
+                        if (walker_unit_sl0_lvl = 5) then
+                            if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                                walker_unit_sl0_fault_k <= to_unsigned(1, 8);
+                                walker_unit_sl0_flevel <= to_unsigned(5, 3);
+                                walker_unit_sl0_st <= FAULT;
+                            elsif ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0))))) then
+                                walker_unit_sl0_fault_k <= to_unsigned(2, 8);
+                                walker_unit_sl0_flevel <= to_unsigned(5, 3);
+                                walker_unit_sl0_st <= FAULT;
+                            elsif ((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100010000000")) /= 0) then
+                                walker_unit_sl0_fault_k <= to_unsigned(3, 8);
+                                walker_unit_sl0_flevel <= to_unsigned(5, 3);
+                                walker_unit_sl0_st <= FAULT;
+                            else
+                                walker_unit_sl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                                walker_unit_sl0_st <= MWAIT;
+                                walker_unit_sl0_lvl <= to_unsigned(4, 3);
+                            end if;
+                        elsif (walker_unit_sl0_lvl = 4) then
+                            if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                                walker_unit_sl0_fault_k <= to_unsigned(1, 8);
+                                walker_unit_sl0_flevel <= to_unsigned(4, 3);
+                                walker_unit_sl0_st <= FAULT;
+                            elsif ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0))))) then
+                                walker_unit_sl0_fault_k <= to_unsigned(2, 8);
+                                walker_unit_sl0_flevel <= to_unsigned(4, 3);
+                                walker_unit_sl0_st <= FAULT;
+                            elsif ((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100010000000")) /= 0) then
+                                walker_unit_sl0_fault_k <= to_unsigned(3, 8);
+                                walker_unit_sl0_flevel <= to_unsigned(4, 3);
+                                walker_unit_sl0_st <= FAULT;
+                            else
+                                walker_unit_sl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                                walker_unit_sl0_st <= MWAIT;
+                                walker_unit_sl0_lvl <= to_unsigned(3, 3);
+                            end if;
+                        elsif (walker_unit_sl0_lvl = 3) then
+                            if (bool(m_rdata(7)) and True) then
+                                if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                                    walker_unit_sl0_fault_k <= to_unsigned(1, 8);
+                                    walker_unit_sl0_flevel <= to_unsigned(3, 3);
+                                    walker_unit_sl0_st <= FAULT;
+                                elsif ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0))))) then
+                                    walker_unit_sl0_fault_k <= to_unsigned(2, 8);
+                                    walker_unit_sl0_flevel <= to_unsigned(3, 3);
+                                    walker_unit_sl0_st <= FAULT;
+                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000111111111111111111000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    walker_unit_sl0_fault_k <= to_unsigned(3, 8);
+                                    walker_unit_sl0_flevel <= to_unsigned(3, 3);
+                                    walker_unit_sl0_st <= FAULT;
+                                else
+                                    if True then
+                                        unit_sl_o_level <= to_unsigned(3, 3);
+                                        unit_sl_o_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & unit_sl_i_addr(30-1 downto 0));
+                                        unit_sl_o_aux <= to_unsigned(0, 3);
+                                        if (bool(pending) or bool(walker_unit_sl0_pend_5) or bool(walker_unit_sl0_pend_4) or bool(walker_unit_sl0_pend_3) or bool(walker_unit_sl0_pend_2) or bool(walker_unit_sl0_pend_1)) then
+                                            walker_unit_sl0_st <= ADREQ;
+                                        else
+                                            unit_sl_o_status <= to_unsigned(0, 8);
+                                            unit_sl_done <= '1';
+                                            walker_unit_sl0_st <= IDLE;
+                                        end if;
+                                    end if;
+                                end if;
+                            else
+                                if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                                    walker_unit_sl0_fault_k <= to_unsigned(1, 8);
+                                    walker_unit_sl0_flevel <= to_unsigned(3, 3);
+                                    walker_unit_sl0_st <= FAULT;
+                                elsif ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0))))) then
+                                    walker_unit_sl0_fault_k <= to_unsigned(2, 8);
+                                    walker_unit_sl0_flevel <= to_unsigned(3, 3);
+                                    walker_unit_sl0_st <= FAULT;
+                                elsif (((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100000000000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                                    walker_unit_sl0_fault_k <= to_unsigned(3, 8);
+                                    walker_unit_sl0_flevel <= to_unsigned(3, 3);
+                                    walker_unit_sl0_st <= FAULT;
+                                else
+                                    walker_unit_sl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                    walker_unit_sl0_st <= MWAIT;
+                                    walker_unit_sl0_lvl <= to_unsigned(2, 3);
+                                end if;
+                            end if;
+                        elsif (walker_unit_sl0_lvl = 2) then
+                            if (bool(m_rdata(7)) and True) then
+                                if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                                    walker_unit_sl0_fault_k <= to_unsigned(1, 8);
+                                    walker_unit_sl0_flevel <= to_unsigned(2, 3);
+                                    walker_unit_sl0_st <= FAULT;
+                                elsif ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0))))) then
+                                    walker_unit_sl0_fault_k <= to_unsigned(2, 8);
+                                    walker_unit_sl0_flevel <= to_unsigned(2, 3);
+                                    walker_unit_sl0_st <= FAULT;
+                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000111111111000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    walker_unit_sl0_fault_k <= to_unsigned(3, 8);
+                                    walker_unit_sl0_flevel <= to_unsigned(2, 3);
+                                    walker_unit_sl0_st <= FAULT;
+                                else
+                                    if True then
+                                        unit_sl_o_level <= to_unsigned(2, 3);
+                                        unit_sl_o_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & unit_sl_i_addr(21-1 downto 0));
+                                        unit_sl_o_aux <= to_unsigned(0, 3);
+                                        if (bool(pending) or bool(walker_unit_sl0_pend_5) or bool(walker_unit_sl0_pend_4) or bool(walker_unit_sl0_pend_3) or bool(walker_unit_sl0_pend_2) or bool(walker_unit_sl0_pend_1)) then
+                                            walker_unit_sl0_st <= ADREQ;
+                                        else
+                                            unit_sl_o_status <= to_unsigned(0, 8);
+                                            unit_sl_done <= '1';
+                                            walker_unit_sl0_st <= IDLE;
+                                        end if;
+                                    end if;
+                                end if;
+                            else
+                                if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                                    walker_unit_sl0_fault_k <= to_unsigned(1, 8);
+                                    walker_unit_sl0_flevel <= to_unsigned(2, 3);
+                                    walker_unit_sl0_st <= FAULT;
+                                elsif ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0))))) then
+                                    walker_unit_sl0_fault_k <= to_unsigned(2, 8);
+                                    walker_unit_sl0_flevel <= to_unsigned(2, 3);
+                                    walker_unit_sl0_st <= FAULT;
+                                elsif (((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100000000000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                                    walker_unit_sl0_fault_k <= to_unsigned(3, 8);
+                                    walker_unit_sl0_flevel <= to_unsigned(2, 3);
+                                    walker_unit_sl0_st <= FAULT;
+                                else
+                                    walker_unit_sl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                                    walker_unit_sl0_st <= MWAIT;
+                                    walker_unit_sl0_lvl <= to_unsigned(1, 3);
+                                end if;
+                            end if;
+                        elsif (walker_unit_sl0_lvl = 1) then
+                            if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                                walker_unit_sl0_fault_k <= to_unsigned(1, 8);
+                                walker_unit_sl0_flevel <= to_unsigned(1, 3);
+                                walker_unit_sl0_st <= FAULT;
+                            elsif ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0))))) then
+                                walker_unit_sl0_fault_k <= to_unsigned(2, 8);
+                                walker_unit_sl0_flevel <= to_unsigned(1, 3);
+                                walker_unit_sl0_st <= FAULT;
+                            elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                walker_unit_sl0_fault_k <= to_unsigned(3, 8);
+                                walker_unit_sl0_flevel <= to_unsigned(1, 3);
+                                walker_unit_sl0_st <= FAULT;
+                            else
+                                if True then
+                                    unit_sl_o_level <= to_unsigned(1, 3);
+                                    unit_sl_o_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_sl_i_addr(12-1 downto 0));
+                                    unit_sl_o_aux <= to_unsigned(0, 3);
+                                    if (bool(pending) or bool(walker_unit_sl0_pend_5) or bool(walker_unit_sl0_pend_4) or bool(walker_unit_sl0_pend_3) or bool(walker_unit_sl0_pend_2) or bool(walker_unit_sl0_pend_1)) then
+                                        walker_unit_sl0_st <= ADREQ;
+                                    else
+                                        unit_sl_o_status <= to_unsigned(0, 8);
+                                        unit_sl_done <= '1';
+                                        walker_unit_sl0_st <= IDLE;
+                                    end if;
+                                end if;
+                            end if;
+                        end if;
+                    end if;
+                when FAULT =>
+                    unit_sl_o_status <= walker_unit_sl0_fault_k;
+                    unit_sl_o_level <= walker_unit_sl0_flevel;
+                    unit_sl_o_aux <= to_unsigned(0, 3);
+                    rs0 := to_unsigned(0, 4);
+                    rs1 := to_unsigned(0, 3);
+                    rs2 := to_unsigned(0, 3);
+                    if bool(unit_sl_r_SL_WALK(3)) then
+                        rs2 := to_unsigned(5, 3);
+                    else
+                        rs2 := to_unsigned(6, 3);
+                    end if;
+                    if (walker_unit_sl0_fault_k(2-1 downto 0) = 0) then
+                        rs1 := to_unsigned(0, 3);
+                    else
+                        rs1 := rs2;
+                    end if;
+                    if (walker_unit_sl0_fault_k(2-1 downto 0) = 3) then
+                        rs0 := to_unsigned(12, 4);
+                    else
+                        rs0 := unsigned'(to_unsigned(0, 1) & rs1);
+                    end if;
+                    unit_sl_o_r_reason <= unsigned'(to_unsigned(0, 4) & rs0);
+                    unit_sl_done <= '1';
+                    walker_unit_sl0_st <= IDLE;
+                when ADREQ =>
+                    if bool(walker_unit_sl0_pend_5) then
+                        walker_unit_sl0_pend_5 <= '0';
+                        walker_unit_sl0_st <= ADWAIT;
+                    elsif bool(walker_unit_sl0_pend_4) then
+                        walker_unit_sl0_pend_4 <= '0';
+                        walker_unit_sl0_st <= ADWAIT;
+                    elsif bool(walker_unit_sl0_pend_3) then
+                        walker_unit_sl0_pend_3 <= '0';
+                        walker_unit_sl0_st <= ADWAIT;
+                    elsif bool(walker_unit_sl0_pend_2) then
+                        walker_unit_sl0_pend_2 <= '0';
+                        walker_unit_sl0_st <= ADWAIT;
+                    elsif bool(walker_unit_sl0_pend_1) then
+                        walker_unit_sl0_pend_1 <= '0';
+                        walker_unit_sl0_st <= ADWAIT;
+                    else
+                        unit_sl_o_status <= to_unsigned(0, 8);
+                        unit_sl_done <= '1';
+                        walker_unit_sl0_st <= IDLE;
+                    end if;
+                when ADWAIT =>
+                    if bool(m_rvalid) then
+                        walker_unit_sl0_st <= ADREQ;
+                    end if;
+                when others =>
+                    walker_unit_sl0_st <= IDLE;
+            end case;
         end if;
     end if;
 end process walker_unit_sl0_fsm;

@@ -55,23 +55,6 @@ def walker_unit_sl(clk, rst, start, done, i_addr, k_read, k_write, r_SL_WALK,
     pend_1 = Signal(bool(0))
     sa_1 = Signal(intbv(0)[ADDR_WIDTH:])
     se_1 = Signal(intbv(0)[64:])
-    done_nx = Signal(done.val)
-    pend_5_nx = Signal(pend_5.val)
-    pend_4_nx = Signal(pend_4.val)
-    pend_3_nx = Signal(pend_3.val)
-    pend_2_nx = Signal(pend_2.val)
-    pend_1_nx = Signal(pend_1.val)
-    ea_nx = Signal(ea.val)
-    st_nx = Signal(st.val)
-    lvl_nx = Signal(lvl.val)
-    le_nx = Signal(le.val)
-    fault_k_nx = Signal(fault_k.val)
-    flevel_nx = Signal(flevel.val)
-    o_level_nx = Signal(o_level.val)
-    o_pa_nx = Signal(o_pa.val)
-    o_aux_nx = Signal(o_aux.val)
-    o_status_nx = Signal(o_status.val)
-    o_r_reason_nx = Signal(o_r_reason.val)
     m_we_h = Signal(m_we.val)  # the last request's, held
     m_size_h = Signal(m_size.val)  # the last request's, held
     m_addr_h = Signal(m_addr.val)  # the last request's, held
@@ -79,25 +62,8 @@ def walker_unit_sl(clk, rst, start, done, i_addr, k_read, k_write, r_SL_WALK,
     m_valid_h = Signal(bool(0))  # a request the memory has not taken yet
     @always_comb
     def logic():
-        """The FSM's decisions, in the cycle their inputs arrive: the next register values
-        (X_nx), and the request ports, driven in the cycle the walker asks."""
-        done_nx.next = done
-        pend_5_nx.next = pend_5
-        pend_4_nx.next = pend_4
-        pend_3_nx.next = pend_3
-        pend_2_nx.next = pend_2
-        pend_1_nx.next = pend_1
-        ea_nx.next = ea
-        st_nx.next = st
-        lvl_nx.next = lvl
-        le_nx.next = le
-        fault_k_nx.next = fault_k
-        flevel_nx.next = flevel
-        o_level_nx.next = o_level
-        o_pa_nx.next = o_pa
-        o_aux_nx.next = o_aux
-        o_status_nx.next = o_status
-        o_r_reason_nx.next = o_r_reason
+        """The FSM's requests, in the cycle the walker decides to ask (from `start` or the
+        data arriving in that cycle); the same decisions as `fsm`, which keeps the rest."""
         m_valid.next = m_valid_h
         m_we.next = m_we_h
         m_size.next = m_size_h
@@ -105,207 +71,120 @@ def walker_unit_sl(clk, rst, start, done, i_addr, k_read, k_write, r_SL_WALK,
         m_wdata.next = m_wdata_h
         pending = False
         if done:
-            done_nx.next = False
+            pass
         if st == S.IDLE:
             if start:
-                pend_5_nx.next = False
-                pend_4_nx.next = False
-                pend_3_nx.next = False
-                pend_2_nx.next = False
-                pend_1_nx.next = False
                 if (r_SL_WALK[3:0] == 3):  # spec: specs/intel_vtd.vspec:262
                     m_valid.next = True
                     m_we.next = False
                     m_size.next = 3
                     m_addr.next = concat(r_SL_WALK[64:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
-                    ea_nx.next = concat(r_SL_WALK[64:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
-                    st_nx.next = S.MWAIT
-                    lvl_nx.next = 5
                 elif (r_SL_WALK[3:0] == 2):  # spec: specs/intel_vtd.vspec:262
                     m_valid.next = True
                     m_we.next = False
                     m_size.next = 3
                     m_addr.next = concat(r_SL_WALK[64:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
-                    ea_nx.next = concat(r_SL_WALK[64:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
-                    st_nx.next = S.MWAIT
-                    lvl_nx.next = 4
                 else:  # spec: specs/intel_vtd.vspec:262
                     m_valid.next = True
                     m_we.next = False
                     m_size.next = 3
                     m_addr.next = concat(r_SL_WALK[64:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
-                    ea_nx.next = concat(r_SL_WALK[64:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
-                    st_nx.next = S.MWAIT
-                    lvl_nx.next = 3
         elif st == S.MWAIT:
             if m_rvalid:
-                le_nx.next = m_rdata
                 if lvl == 5:  # spec: specs/intel_vtd.vspec:267 level sl_pml5
                     if ((not m_rdata[0]) and (not m_rdata[1])):  # spec: specs/intel_vtd.vspec:290 fault not_present
-                        fault_k_nx.next = 1
-                        flevel_nx.next = 5
-                        st_nx.next = S.FAULT
+                        pass
                     elif ((r_SL_WALK[3] and (not m_rdata[1])) or ((not r_SL_WALK[3]) and (not m_rdata[0]))):  # spec: specs/intel_vtd.vspec:293 fault denied
-                        fault_k_nx.next = 2
-                        flevel_nx.next = 5
-                        st_nx.next = S.FAULT
+                        pass
                     elif (((m_rdata & intbv(0x400f000000000880)[64:]) != 0)):  # spec: specs/intel_vtd.vspec:295 fault reserved
-                        fault_k_nx.next = 3
-                        flevel_nx.next = 5
-                        st_nx.next = S.FAULT
+                        pass
                     else:
                         # pointer ADDR of sl_pml5e, spec: specs/intel_vtd.vspec:190
                         m_valid.next = True
                         m_we.next = False
                         m_size.next = 3
                         m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
-                        ea_nx.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
-                        st_nx.next = S.MWAIT
-                        lvl_nx.next = 4
                 elif lvl == 4:  # spec: specs/intel_vtd.vspec:271 level sl_pml4
                     if ((not m_rdata[0]) and (not m_rdata[1])):  # spec: specs/intel_vtd.vspec:290 fault not_present
-                        fault_k_nx.next = 1
-                        flevel_nx.next = 4
-                        st_nx.next = S.FAULT
+                        pass
                     elif ((r_SL_WALK[3] and (not m_rdata[1])) or ((not r_SL_WALK[3]) and (not m_rdata[0]))):  # spec: specs/intel_vtd.vspec:293 fault denied
-                        fault_k_nx.next = 2
-                        flevel_nx.next = 4
-                        st_nx.next = S.FAULT
+                        pass
                     elif (((m_rdata & intbv(0x400f000000000880)[64:]) != 0)):  # spec: specs/intel_vtd.vspec:295 fault reserved
-                        fault_k_nx.next = 3
-                        flevel_nx.next = 4
-                        st_nx.next = S.FAULT
+                        pass
                     else:
                         # pointer ADDR of sl_pml4e, spec: specs/intel_vtd.vspec:194
                         m_valid.next = True
                         m_we.next = False
                         m_size.next = 3
                         m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
-                        ea_nx.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
-                        st_nx.next = S.MWAIT
-                        lvl_nx.next = 3
                 elif lvl == 3:  # spec: specs/intel_vtd.vspec:275 level sl_pdpt
                     if (m_rdata[7] and True):  # leaf sl_pdpe_1g, spec: specs/intel_vtd.vspec:216
                         if ((not m_rdata[0]) and (not m_rdata[1])):  # spec: specs/intel_vtd.vspec:290 fault not_present
-                            fault_k_nx.next = 1
-                            flevel_nx.next = 3
-                            st_nx.next = S.FAULT
+                            pass
                         elif ((r_SL_WALK[3] and (not m_rdata[1])) or ((not r_SL_WALK[3]) and (not m_rdata[0]))):  # spec: specs/intel_vtd.vspec:293 fault denied
-                            fault_k_nx.next = 2
-                            flevel_nx.next = 3
-                            st_nx.next = S.FAULT
+                            pass
                         elif (((m_rdata & intbv(0xf00003ffff000)[64:]) != 0) or (False and ((m_rdata & 0x800) != 0)) or (False and ((m_rdata & intbv(0x4000000000000000)[64:]) != 0))):  # spec: specs/intel_vtd.vspec:295 fault reserved
-                            fault_k_nx.next = 3
-                            flevel_nx.next = 3
-                            st_nx.next = S.FAULT
+                            pass
                         else:
                             if True:
-                                o_level_nx.next = 3
-                                o_pa_nx.next = concat(intbv(0)[16:], m_rdata[48:30], i_addr[30:0])
-                                o_aux_nx.next = 0
                                 if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
-                                    st_nx.next = S.ADREQ
+                                    pass
                                 else:
-                                    o_status_nx.next = 0
-                                    done_nx.next = True
-                                    st_nx.next = S.IDLE
+                                    pass
                     else:
                         if ((not m_rdata[0]) and (not m_rdata[1])):  # spec: specs/intel_vtd.vspec:290 fault not_present
-                            fault_k_nx.next = 1
-                            flevel_nx.next = 3
-                            st_nx.next = S.FAULT
+                            pass
                         elif ((r_SL_WALK[3] and (not m_rdata[1])) or ((not r_SL_WALK[3]) and (not m_rdata[0]))):  # spec: specs/intel_vtd.vspec:293 fault denied
-                            fault_k_nx.next = 2
-                            flevel_nx.next = 3
-                            st_nx.next = S.FAULT
+                            pass
                         elif (((m_rdata & intbv(0x400f000000000800)[64:]) != 0) or (False and ((m_rdata & 0x80) != 0))):  # spec: specs/intel_vtd.vspec:295 fault reserved
-                            fault_k_nx.next = 3
-                            flevel_nx.next = 3
-                            st_nx.next = S.FAULT
+                            pass
                         else:
                             # pointer ADDR of sl_pdpe, spec: specs/intel_vtd.vspec:198
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
                             m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
-                            ea_nx.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
-                            st_nx.next = S.MWAIT
-                            lvl_nx.next = 2
                 elif lvl == 2:  # spec: specs/intel_vtd.vspec:280 level sl_pd
                     if (m_rdata[7] and True):  # leaf sl_pde_2m, spec: specs/intel_vtd.vspec:222
                         if ((not m_rdata[0]) and (not m_rdata[1])):  # spec: specs/intel_vtd.vspec:290 fault not_present
-                            fault_k_nx.next = 1
-                            flevel_nx.next = 2
-                            st_nx.next = S.FAULT
+                            pass
                         elif ((r_SL_WALK[3] and (not m_rdata[1])) or ((not r_SL_WALK[3]) and (not m_rdata[0]))):  # spec: specs/intel_vtd.vspec:293 fault denied
-                            fault_k_nx.next = 2
-                            flevel_nx.next = 2
-                            st_nx.next = S.FAULT
+                            pass
                         elif (((m_rdata & intbv(0xf0000001ff000)[64:]) != 0) or (False and ((m_rdata & 0x800) != 0)) or (False and ((m_rdata & intbv(0x4000000000000000)[64:]) != 0))):  # spec: specs/intel_vtd.vspec:295 fault reserved
-                            fault_k_nx.next = 3
-                            flevel_nx.next = 2
-                            st_nx.next = S.FAULT
+                            pass
                         else:
                             if True:
-                                o_level_nx.next = 2
-                                o_pa_nx.next = concat(intbv(0)[16:], m_rdata[48:21], i_addr[21:0])
-                                o_aux_nx.next = 0
                                 if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
-                                    st_nx.next = S.ADREQ
+                                    pass
                                 else:
-                                    o_status_nx.next = 0
-                                    done_nx.next = True
-                                    st_nx.next = S.IDLE
+                                    pass
                     else:
                         if ((not m_rdata[0]) and (not m_rdata[1])):  # spec: specs/intel_vtd.vspec:290 fault not_present
-                            fault_k_nx.next = 1
-                            flevel_nx.next = 2
-                            st_nx.next = S.FAULT
+                            pass
                         elif ((r_SL_WALK[3] and (not m_rdata[1])) or ((not r_SL_WALK[3]) and (not m_rdata[0]))):  # spec: specs/intel_vtd.vspec:293 fault denied
-                            fault_k_nx.next = 2
-                            flevel_nx.next = 2
-                            st_nx.next = S.FAULT
+                            pass
                         elif (((m_rdata & intbv(0x400f000000000800)[64:]) != 0) or (False and ((m_rdata & 0x80) != 0))):  # spec: specs/intel_vtd.vspec:295 fault reserved
-                            fault_k_nx.next = 3
-                            flevel_nx.next = 2
-                            st_nx.next = S.FAULT
+                            pass
                         else:
                             # pointer ADDR of sl_pde, spec: specs/intel_vtd.vspec:202
                             m_valid.next = True
                             m_we.next = False
                             m_size.next = 3
                             m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
-                            ea_nx.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
-                            st_nx.next = S.MWAIT
-                            lvl_nx.next = 1
                 elif lvl == 1:  # spec: specs/intel_vtd.vspec:285 level sl_pt
                     if ((not m_rdata[0]) and (not m_rdata[1])):  # spec: specs/intel_vtd.vspec:290 fault not_present
-                        fault_k_nx.next = 1
-                        flevel_nx.next = 1
-                        st_nx.next = S.FAULT
+                        pass
                     elif ((r_SL_WALK[3] and (not m_rdata[1])) or ((not r_SL_WALK[3]) and (not m_rdata[0]))):  # spec: specs/intel_vtd.vspec:293 fault denied
-                        fault_k_nx.next = 2
-                        flevel_nx.next = 1
-                        st_nx.next = S.FAULT
+                        pass
                     elif (((m_rdata & intbv(0xf000000000000)[64:]) != 0) or (False and ((m_rdata & 0x800) != 0)) or (False and ((m_rdata & intbv(0x4000000000000000)[64:]) != 0))):  # spec: specs/intel_vtd.vspec:295 fault reserved
-                        fault_k_nx.next = 3
-                        flevel_nx.next = 1
-                        st_nx.next = S.FAULT
+                        pass
                     else:
                         if True:
-                            o_level_nx.next = 1
-                            o_pa_nx.next = concat(intbv(0)[16:], m_rdata[48:12], i_addr[12:0])
-                            o_aux_nx.next = 0
                             if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
-                                st_nx.next = S.ADREQ
+                                pass
                             else:
-                                o_status_nx.next = 0
-                                done_nx.next = True
-                                st_nx.next = S.IDLE
+                                pass
         elif st == S.FAULT:
-            o_status_nx.next = fault_k
-            o_level_nx.next = flevel
-            o_aux_nx.next = 0
             rs0 = intbv(0)[4:]
             rs1 = intbv(0)[3:]
             rs2 = intbv(0)[3:]
@@ -321,84 +200,269 @@ def walker_unit_sl(clk, rst, start, done, i_addr, k_read, k_write, r_SL_WALK,
                 rs0[:] = 0xc
             else:
                 rs0[:] = concat(intbv(0)[1:], rs1)
-            o_r_reason_nx.next = concat(intbv(0)[4:], rs0)
-            done_nx.next = True
-            st_nx.next = S.IDLE
         elif st == S.ADREQ:
             if pend_5:
-                pend_5_nx.next = False
                 m_valid.next = True
                 m_we.next = True
                 m_size.next = 3
                 m_addr.next = sa_5
                 m_wdata.next = se_5
-                st_nx.next = S.ADWAIT
             elif pend_4:
-                pend_4_nx.next = False
                 m_valid.next = True
                 m_we.next = True
                 m_size.next = 3
                 m_addr.next = sa_4
                 m_wdata.next = se_4
-                st_nx.next = S.ADWAIT
             elif pend_3:
-                pend_3_nx.next = False
                 m_valid.next = True
                 m_we.next = True
                 m_size.next = 3
                 m_addr.next = sa_3
                 m_wdata.next = se_3
-                st_nx.next = S.ADWAIT
             elif pend_2:
-                pend_2_nx.next = False
                 m_valid.next = True
                 m_we.next = True
                 m_size.next = 3
                 m_addr.next = sa_2
                 m_wdata.next = se_2
-                st_nx.next = S.ADWAIT
             elif pend_1:
-                pend_1_nx.next = False
                 m_valid.next = True
                 m_we.next = True
                 m_size.next = 3
                 m_addr.next = sa_1
                 m_wdata.next = se_1
-                st_nx.next = S.ADWAIT
             else:
-                o_status_nx.next = 0
-                done_nx.next = True
-                st_nx.next = S.IDLE
+                pass
         elif st == S.ADWAIT:
             if m_rvalid:
                 m_we.next = False
-                st_nx.next = S.ADREQ
         else:
-            st_nx.next = S.IDLE  # an unused state encoding returns to idle
+            pass
     @always_seq(clk.posedge, reset=rst)
     def fsm():
-        done.next = done_nx
-        pend_5.next = pend_5_nx
-        pend_4.next = pend_4_nx
-        pend_3.next = pend_3_nx
-        pend_2.next = pend_2_nx
-        pend_1.next = pend_1_nx
-        ea.next = ea_nx
-        st.next = st_nx
-        lvl.next = lvl_nx
-        le.next = le_nx
-        fault_k.next = fault_k_nx
-        flevel.next = flevel_nx
-        o_level.next = o_level_nx
-        o_pa.next = o_pa_nx
-        o_aux.next = o_aux_nx
-        o_status.next = o_status_nx
-        o_r_reason.next = o_r_reason_nx
         m_valid_h.next = m_valid and not m_ready
         m_we_h.next = m_we
         m_size_h.next = m_size
         m_addr_h.next = m_addr
         m_wdata_h.next = m_wdata
+        pending = False
+        if done:
+            done.next = False
+        if st == S.IDLE:
+            if start:
+                pend_5.next = False
+                pend_4.next = False
+                pend_3.next = False
+                pend_2.next = False
+                pend_1.next = False
+                if (r_SL_WALK[3:0] == 3):  # spec: specs/intel_vtd.vspec:262
+                    ea.next = concat(r_SL_WALK[64:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
+                    st.next = S.MWAIT
+                    lvl.next = 5
+                elif (r_SL_WALK[3:0] == 2):  # spec: specs/intel_vtd.vspec:262
+                    ea.next = concat(r_SL_WALK[64:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                    st.next = S.MWAIT
+                    lvl.next = 4
+                else:  # spec: specs/intel_vtd.vspec:262
+                    ea.next = concat(r_SL_WALK[64:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                    st.next = S.MWAIT
+                    lvl.next = 3
+        elif st == S.MWAIT:
+            if m_rvalid:
+                le.next = m_rdata
+                if lvl == 5:  # spec: specs/intel_vtd.vspec:267 level sl_pml5
+                    if ((not m_rdata[0]) and (not m_rdata[1])):  # spec: specs/intel_vtd.vspec:290 fault not_present
+                        fault_k.next = 1
+                        flevel.next = 5
+                        st.next = S.FAULT
+                    elif ((r_SL_WALK[3] and (not m_rdata[1])) or ((not r_SL_WALK[3]) and (not m_rdata[0]))):  # spec: specs/intel_vtd.vspec:293 fault denied
+                        fault_k.next = 2
+                        flevel.next = 5
+                        st.next = S.FAULT
+                    elif (((m_rdata & intbv(0x400f000000000880)[64:]) != 0)):  # spec: specs/intel_vtd.vspec:295 fault reserved
+                        fault_k.next = 3
+                        flevel.next = 5
+                        st.next = S.FAULT
+                    else:
+                        # pointer ADDR of sl_pml5e, spec: specs/intel_vtd.vspec:190
+                        ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                        st.next = S.MWAIT
+                        lvl.next = 4
+                elif lvl == 4:  # spec: specs/intel_vtd.vspec:271 level sl_pml4
+                    if ((not m_rdata[0]) and (not m_rdata[1])):  # spec: specs/intel_vtd.vspec:290 fault not_present
+                        fault_k.next = 1
+                        flevel.next = 4
+                        st.next = S.FAULT
+                    elif ((r_SL_WALK[3] and (not m_rdata[1])) or ((not r_SL_WALK[3]) and (not m_rdata[0]))):  # spec: specs/intel_vtd.vspec:293 fault denied
+                        fault_k.next = 2
+                        flevel.next = 4
+                        st.next = S.FAULT
+                    elif (((m_rdata & intbv(0x400f000000000880)[64:]) != 0)):  # spec: specs/intel_vtd.vspec:295 fault reserved
+                        fault_k.next = 3
+                        flevel.next = 4
+                        st.next = S.FAULT
+                    else:
+                        # pointer ADDR of sl_pml4e, spec: specs/intel_vtd.vspec:194
+                        ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                        st.next = S.MWAIT
+                        lvl.next = 3
+                elif lvl == 3:  # spec: specs/intel_vtd.vspec:275 level sl_pdpt
+                    if (m_rdata[7] and True):  # leaf sl_pdpe_1g, spec: specs/intel_vtd.vspec:216
+                        if ((not m_rdata[0]) and (not m_rdata[1])):  # spec: specs/intel_vtd.vspec:290 fault not_present
+                            fault_k.next = 1
+                            flevel.next = 3
+                            st.next = S.FAULT
+                        elif ((r_SL_WALK[3] and (not m_rdata[1])) or ((not r_SL_WALK[3]) and (not m_rdata[0]))):  # spec: specs/intel_vtd.vspec:293 fault denied
+                            fault_k.next = 2
+                            flevel.next = 3
+                            st.next = S.FAULT
+                        elif (((m_rdata & intbv(0xf00003ffff000)[64:]) != 0) or (False and ((m_rdata & 0x800) != 0)) or (False and ((m_rdata & intbv(0x4000000000000000)[64:]) != 0))):  # spec: specs/intel_vtd.vspec:295 fault reserved
+                            fault_k.next = 3
+                            flevel.next = 3
+                            st.next = S.FAULT
+                        else:
+                            if True:
+                                o_level.next = 3
+                                o_pa.next = concat(intbv(0)[16:], m_rdata[48:30], i_addr[30:0])
+                                o_aux.next = 0
+                                if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
+                                    st.next = S.ADREQ
+                                else:
+                                    o_status.next = 0
+                                    done.next = True
+                                    st.next = S.IDLE
+                    else:
+                        if ((not m_rdata[0]) and (not m_rdata[1])):  # spec: specs/intel_vtd.vspec:290 fault not_present
+                            fault_k.next = 1
+                            flevel.next = 3
+                            st.next = S.FAULT
+                        elif ((r_SL_WALK[3] and (not m_rdata[1])) or ((not r_SL_WALK[3]) and (not m_rdata[0]))):  # spec: specs/intel_vtd.vspec:293 fault denied
+                            fault_k.next = 2
+                            flevel.next = 3
+                            st.next = S.FAULT
+                        elif (((m_rdata & intbv(0x400f000000000800)[64:]) != 0) or (False and ((m_rdata & 0x80) != 0))):  # spec: specs/intel_vtd.vspec:295 fault reserved
+                            fault_k.next = 3
+                            flevel.next = 3
+                            st.next = S.FAULT
+                        else:
+                            # pointer ADDR of sl_pdpe, spec: specs/intel_vtd.vspec:198
+                            ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                            st.next = S.MWAIT
+                            lvl.next = 2
+                elif lvl == 2:  # spec: specs/intel_vtd.vspec:280 level sl_pd
+                    if (m_rdata[7] and True):  # leaf sl_pde_2m, spec: specs/intel_vtd.vspec:222
+                        if ((not m_rdata[0]) and (not m_rdata[1])):  # spec: specs/intel_vtd.vspec:290 fault not_present
+                            fault_k.next = 1
+                            flevel.next = 2
+                            st.next = S.FAULT
+                        elif ((r_SL_WALK[3] and (not m_rdata[1])) or ((not r_SL_WALK[3]) and (not m_rdata[0]))):  # spec: specs/intel_vtd.vspec:293 fault denied
+                            fault_k.next = 2
+                            flevel.next = 2
+                            st.next = S.FAULT
+                        elif (((m_rdata & intbv(0xf0000001ff000)[64:]) != 0) or (False and ((m_rdata & 0x800) != 0)) or (False and ((m_rdata & intbv(0x4000000000000000)[64:]) != 0))):  # spec: specs/intel_vtd.vspec:295 fault reserved
+                            fault_k.next = 3
+                            flevel.next = 2
+                            st.next = S.FAULT
+                        else:
+                            if True:
+                                o_level.next = 2
+                                o_pa.next = concat(intbv(0)[16:], m_rdata[48:21], i_addr[21:0])
+                                o_aux.next = 0
+                                if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
+                                    st.next = S.ADREQ
+                                else:
+                                    o_status.next = 0
+                                    done.next = True
+                                    st.next = S.IDLE
+                    else:
+                        if ((not m_rdata[0]) and (not m_rdata[1])):  # spec: specs/intel_vtd.vspec:290 fault not_present
+                            fault_k.next = 1
+                            flevel.next = 2
+                            st.next = S.FAULT
+                        elif ((r_SL_WALK[3] and (not m_rdata[1])) or ((not r_SL_WALK[3]) and (not m_rdata[0]))):  # spec: specs/intel_vtd.vspec:293 fault denied
+                            fault_k.next = 2
+                            flevel.next = 2
+                            st.next = S.FAULT
+                        elif (((m_rdata & intbv(0x400f000000000800)[64:]) != 0) or (False and ((m_rdata & 0x80) != 0))):  # spec: specs/intel_vtd.vspec:295 fault reserved
+                            fault_k.next = 3
+                            flevel.next = 2
+                            st.next = S.FAULT
+                        else:
+                            # pointer ADDR of sl_pde, spec: specs/intel_vtd.vspec:202
+                            ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                            st.next = S.MWAIT
+                            lvl.next = 1
+                elif lvl == 1:  # spec: specs/intel_vtd.vspec:285 level sl_pt
+                    if ((not m_rdata[0]) and (not m_rdata[1])):  # spec: specs/intel_vtd.vspec:290 fault not_present
+                        fault_k.next = 1
+                        flevel.next = 1
+                        st.next = S.FAULT
+                    elif ((r_SL_WALK[3] and (not m_rdata[1])) or ((not r_SL_WALK[3]) and (not m_rdata[0]))):  # spec: specs/intel_vtd.vspec:293 fault denied
+                        fault_k.next = 2
+                        flevel.next = 1
+                        st.next = S.FAULT
+                    elif (((m_rdata & intbv(0xf000000000000)[64:]) != 0) or (False and ((m_rdata & 0x800) != 0)) or (False and ((m_rdata & intbv(0x4000000000000000)[64:]) != 0))):  # spec: specs/intel_vtd.vspec:295 fault reserved
+                        fault_k.next = 3
+                        flevel.next = 1
+                        st.next = S.FAULT
+                    else:
+                        if True:
+                            o_level.next = 1
+                            o_pa.next = concat(intbv(0)[16:], m_rdata[48:12], i_addr[12:0])
+                            o_aux.next = 0
+                            if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
+                                st.next = S.ADREQ
+                            else:
+                                o_status.next = 0
+                                done.next = True
+                                st.next = S.IDLE
+        elif st == S.FAULT:
+            o_status.next = fault_k
+            o_level.next = flevel
+            o_aux.next = 0
+            rs0 = intbv(0)[4:]
+            rs1 = intbv(0)[3:]
+            rs2 = intbv(0)[3:]
+            if r_SL_WALK[3]:
+                rs2[:] = 5
+            else:
+                rs2[:] = 6
+            if (fault_k[2:] == 0):
+                rs1[:] = 0
+            else:
+                rs1[:] = rs2
+            if (fault_k[2:] == 3):
+                rs0[:] = 0xc
+            else:
+                rs0[:] = concat(intbv(0)[1:], rs1)
+            o_r_reason.next = concat(intbv(0)[4:], rs0)
+            done.next = True
+            st.next = S.IDLE
+        elif st == S.ADREQ:
+            if pend_5:
+                pend_5.next = False
+                st.next = S.ADWAIT
+            elif pend_4:
+                pend_4.next = False
+                st.next = S.ADWAIT
+            elif pend_3:
+                pend_3.next = False
+                st.next = S.ADWAIT
+            elif pend_2:
+                pend_2.next = False
+                st.next = S.ADWAIT
+            elif pend_1:
+                pend_1.next = False
+                st.next = S.ADWAIT
+            else:
+                o_status.next = 0
+                done.next = True
+                st.next = S.IDLE
+        elif st == S.ADWAIT:
+            if m_rvalid:
+                st.next = S.ADREQ
+        else:
+            st.next = S.IDLE  # an unused state encoding returns to idle
     return logic, fsm
 
 

@@ -84,71 +84,41 @@ output [31:0] o_r1_error_code;
 reg [31:0] o_r1_error_code;
 
 reg walker_top0_a_rw;
-reg walker_top0_a_rw_nx;
 reg walker_top0_a_us;
-reg walker_top0_a_us_nx;
 reg walker_top0_a_xd;
-reg walker_top0_a_xd_nx;
-reg walker_top0_done_nx;
 reg [63:0] walker_top0_ea;
-reg [63:0] walker_top0_ea_nx;
 reg [7:0] walker_top0_fault_k;
-reg [7:0] walker_top0_fault_k_nx;
 reg [2:0] walker_top0_flevel;
-reg [2:0] walker_top0_flevel_nx;
 reg [63:0] walker_top0_le;
-reg [63:0] walker_top0_le_nx;
 reg [2:0] walker_top0_lvl;
-reg [2:0] walker_top0_lvl_nx;
 reg [63:0] walker_top0_m_addr_h;
 reg [2:0] walker_top0_m_size_h;
 reg walker_top0_m_valid_h;
 reg [63:0] walker_top0_m_wdata_h;
 reg walker_top0_m_we_h;
-reg [2:0] walker_top0_o_aux_nx;
-reg [2:0] walker_top0_o_level_nx;
-reg [63:0] walker_top0_o_pa_nx;
-reg [31:0] walker_top0_o_r1_error_code_nx;
-reg [7:0] walker_top0_o_r1_vector_nx;
-reg [63:0] walker_top0_o_r_cr2_nx;
-reg [31:0] walker_top0_o_r_error_code_nx;
-reg [7:0] walker_top0_o_r_vector_nx;
-reg [7:0] walker_top0_o_status_nx;
 reg walker_top0_pend_1;
-reg walker_top0_pend_1_nx;
 reg walker_top0_pend_2;
-reg walker_top0_pend_2_nx;
 reg walker_top0_pend_3;
-reg walker_top0_pend_3_nx;
 reg walker_top0_pend_4;
-reg walker_top0_pend_4_nx;
 reg walker_top0_pend_5;
-reg walker_top0_pend_5_nx;
 reg [63:0] walker_top0_sa_1;
-reg [63:0] walker_top0_sa_1_nx;
 reg [63:0] walker_top0_sa_2;
-reg [63:0] walker_top0_sa_2_nx;
 reg [63:0] walker_top0_sa_3;
-reg [63:0] walker_top0_sa_3_nx;
 wire [63:0] walker_top0_sa_4;
 wire [63:0] walker_top0_sa_5;
 reg [63:0] walker_top0_se_1;
-reg [63:0] walker_top0_se_1_nx;
 reg [63:0] walker_top0_se_2;
-reg [63:0] walker_top0_se_2_nx;
 reg [63:0] walker_top0_se_3;
-reg [63:0] walker_top0_se_3_nx;
 wire [63:0] walker_top0_se_4;
 wire [63:0] walker_top0_se_5;
 reg [2:0] walker_top0_st;
-reg [2:0] walker_top0_st_nx;
 
 assign walker_top0_sa_4 = 64'd0;
 assign walker_top0_sa_5 = 64'd0;
 assign walker_top0_se_4 = 64'd0;
 assign walker_top0_se_5 = 64'd0;
 
-always @(walker_top0_a_rw, walker_top0_a_us, walker_top0_a_xd, done, walker_top0_ea, walker_top0_fault_k, walker_top0_flevel, i_addr, k_fetch, k_user, k_write, walker_top0_le, walker_top0_lvl, walker_top0_m_addr_h, m_rdata, m_rvalid, walker_top0_m_size_h, walker_top0_m_valid_h, walker_top0_m_wdata_h, walker_top0_m_we_h, o_aux, o_level, o_pa, o_r1_error_code, o_r1_vector, o_r_cr2, o_r_error_code, o_r_vector, o_status, walker_top0_pend_1, walker_top0_pend_2, walker_top0_pend_3, walker_top0_pend_4, walker_top0_pend_5, r_CR0, r_CR3, r_CR4, r_EFER, r_PKRU, r_RFLAGS, walker_top0_sa_1, walker_top0_sa_2, walker_top0_sa_3, walker_top0_sa_4, walker_top0_sa_5, walker_top0_se_1, walker_top0_se_2, walker_top0_se_3, walker_top0_se_4, walker_top0_se_5, walker_top0_st, start) begin: walker_top0_logic
+always @(walker_top0_a_rw, walker_top0_a_us, walker_top0_a_xd, done, walker_top0_ea, i_addr, k_fetch, k_user, k_write, walker_top0_le, walker_top0_lvl, walker_top0_m_addr_h, m_rdata, m_rvalid, walker_top0_m_size_h, walker_top0_m_valid_h, walker_top0_m_wdata_h, walker_top0_m_we_h, walker_top0_pend_1, walker_top0_pend_2, walker_top0_pend_3, walker_top0_pend_4, walker_top0_pend_5, r_CR0, r_CR3, r_CR4, r_EFER, r_PKRU, r_RFLAGS, walker_top0_sa_1, walker_top0_sa_2, walker_top0_sa_3, walker_top0_sa_4, walker_top0_sa_5, walker_top0_se_1, walker_top0_se_2, walker_top0_se_3, walker_top0_se_4, walker_top0_se_5, walker_top0_st, start) begin: walker_top0_logic
     reg pending;
     reg [64-1:0] uw;
     reg used;
@@ -167,36 +137,6 @@ always @(walker_top0_a_rw, walker_top0_a_us, walker_top0_a_xd, done, walker_top0
     reg [48-1:0] in8;
     reg [64-1:0] in9;
     reg [48-1:0] in10;
-    walker_top0_done_nx = done;
-    walker_top0_a_rw_nx = walker_top0_a_rw;
-    walker_top0_a_us_nx = walker_top0_a_us;
-    walker_top0_a_xd_nx = walker_top0_a_xd;
-    walker_top0_pend_5_nx = walker_top0_pend_5;
-    walker_top0_pend_4_nx = walker_top0_pend_4;
-    walker_top0_pend_3_nx = walker_top0_pend_3;
-    walker_top0_pend_2_nx = walker_top0_pend_2;
-    walker_top0_pend_1_nx = walker_top0_pend_1;
-    walker_top0_le_nx = walker_top0_le;
-    walker_top0_fault_k_nx = walker_top0_fault_k;
-    walker_top0_flevel_nx = walker_top0_flevel;
-    walker_top0_st_nx = walker_top0_st;
-    walker_top0_ea_nx = walker_top0_ea;
-    walker_top0_lvl_nx = walker_top0_lvl;
-    walker_top0_se_3_nx = walker_top0_se_3;
-    walker_top0_sa_3_nx = walker_top0_sa_3;
-    walker_top0_o_level_nx = o_level;
-    walker_top0_o_pa_nx = o_pa;
-    walker_top0_o_aux_nx = o_aux;
-    walker_top0_o_status_nx = o_status;
-    walker_top0_se_2_nx = walker_top0_se_2;
-    walker_top0_sa_2_nx = walker_top0_sa_2;
-    walker_top0_se_1_nx = walker_top0_se_1;
-    walker_top0_sa_1_nx = walker_top0_sa_1;
-    walker_top0_o_r_vector_nx = o_r_vector;
-    walker_top0_o_r_error_code_nx = o_r_error_code;
-    walker_top0_o_r_cr2_nx = o_r_cr2;
-    walker_top0_o_r1_vector_nx = o_r1_vector;
-    walker_top0_o_r1_error_code_nx = o_r1_error_code;
     m_valid = walker_top0_m_valid_h;
     m_we = walker_top0_m_we_h;
     m_size = walker_top0_m_size_h;
@@ -210,20 +150,10 @@ always @(walker_top0_a_rw, walker_top0_a_us, walker_top0_a_xd, done, walker_top0
     v_us = (0 != 0);
     v_xd = (0 != 0);
     if (done) begin
-        walker_top0_done_nx = 1'b0;
     end
     case (walker_top0_st)
         3'b000: begin
             if (start) begin
-                walker_top0_a_rw_nx = 1'b1;
-                walker_top0_a_us_nx = 1'b1;
-                walker_top0_a_xd_nx = 1'b0;
-                walker_top0_pend_5_nx = 1'b0;
-                walker_top0_pend_4_nx = 1'b0;
-                walker_top0_pend_3_nx = 1'b0;
-                walker_top0_pend_2_nx = 1'b0;
-                walker_top0_pend_1_nx = 1'b0;
-                walker_top0_le_nx = 0;
                 in0 = 64'h0;
                 in1 = 64'h0;
                 in2 = 64'h0;
@@ -262,9 +192,6 @@ always @(walker_top0_a_rw, walker_top0_a_us, walker_top0_a_xd, done, walker_top0
                     in0 = in6;
                 end
                 if ((r_CR4[5] && (i_addr != in0))) begin
-                    walker_top0_fault_k_nx = 10;
-                    walker_top0_flevel_nx = 0;
-                    walker_top0_st_nx = 3'b010;
                 end
                 else begin
                     if (r_CR4[12]) begin
@@ -272,18 +199,12 @@ always @(walker_top0_a_rw, walker_top0_a_us, walker_top0_a_xd, done, walker_top0
                         m_we = 1'b0;
                         m_size = 3;
                         m_addr = ({16'h0, r_CR3[48-1:12], 12'h0} + {52'h0, i_addr[57-1:48], 3'h0});
-                        walker_top0_ea_nx = ({16'h0, r_CR3[48-1:12], 12'h0} + {52'h0, i_addr[57-1:48], 3'h0});
-                        walker_top0_st_nx = 3'b001;
-                        walker_top0_lvl_nx = 5;
                     end
                     else begin
                         m_valid = 1'b1;
                         m_we = 1'b0;
                         m_size = 3;
                         m_addr = ({16'h0, r_CR3[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
-                        walker_top0_ea_nx = ({16'h0, r_CR3[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
-                        walker_top0_st_nx = 3'b001;
-                        walker_top0_lvl_nx = 4;
                     end
                 end
             end
@@ -364,124 +285,67 @@ always @(walker_top0_a_rw, walker_top0_a_us, walker_top0_a_xd, done, walker_top0
                     end
                 end
                 if (used) begin
-                    walker_top0_le_nx = uw;
                     m_valid = 1'b1;
                     m_we = 1'b1;
                     m_size = 3;
                     m_addr = walker_top0_ea;
                     m_wdata = uw;
-                    walker_top0_st_nx = 3'b101;
                 end
                 else begin
-                    walker_top0_le_nx = m_rdata;
                     case (walker_top0_lvl)
                         'h5: begin
                             if ((!m_rdata[0])) begin
-                                walker_top0_fault_k_nx = 1;
-                                walker_top0_flevel_nx = 5;
-                                walker_top0_st_nx = 3'b010;
                             end
                             else if ((((m_rdata & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
-                                walker_top0_fault_k_nx = 2;
-                                walker_top0_flevel_nx = 5;
-                                walker_top0_st_nx = 3'b010;
                             end
                             else begin
                                 v_rw = (walker_top0_a_rw && m_rdata[1]);
-                                walker_top0_a_rw_nx = v_rw;
                                 v_us = (walker_top0_a_us && m_rdata[2]);
-                                walker_top0_a_us_nx = v_us;
                                 v_xd = (walker_top0_a_xd || (m_rdata[63] && r_EFER[11]));
-                                walker_top0_a_xd_nx = v_xd;
                                 m_valid = 1'b1;
                                 m_we = 1'b0;
                                 m_size = 3;
                                 m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
-                                walker_top0_ea_nx = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
-                                walker_top0_st_nx = 3'b001;
-                                walker_top0_lvl_nx = 4;
                             end
                         end
                         'h4: begin
                             if ((!m_rdata[0])) begin
-                                walker_top0_fault_k_nx = 1;
-                                walker_top0_flevel_nx = 4;
-                                walker_top0_st_nx = 3'b010;
                             end
                             else if ((((m_rdata & 64'hf000000000080) != 0) || (1'b0 && ((m_rdata & 256) != 0)) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
-                                walker_top0_fault_k_nx = 2;
-                                walker_top0_flevel_nx = 4;
-                                walker_top0_st_nx = 3'b010;
                             end
                             else begin
                                 v_rw = (walker_top0_a_rw && m_rdata[1]);
-                                walker_top0_a_rw_nx = v_rw;
                                 v_us = (walker_top0_a_us && m_rdata[2]);
-                                walker_top0_a_us_nx = v_us;
                                 v_xd = (walker_top0_a_xd || (m_rdata[63] && r_EFER[11]));
-                                walker_top0_a_xd_nx = v_xd;
                                 m_valid = 1'b1;
                                 m_we = 1'b0;
                                 m_size = 3;
                                 m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[39-1:30], 3'h0});
-                                walker_top0_ea_nx = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[39-1:30], 3'h0});
-                                walker_top0_st_nx = 3'b001;
-                                walker_top0_lvl_nx = 3;
                             end
                         end
                         'h3: begin
                             if ((m_rdata[7] && 1'b1)) begin
                                 if ((!m_rdata[0])) begin
-                                    walker_top0_fault_k_nx = 1;
-                                    walker_top0_flevel_nx = 3;
-                                    walker_top0_st_nx = 3'b010;
                                 end
                                 else if ((((m_rdata & 64'hf00003fffe000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
-                                    walker_top0_fault_k_nx = 2;
-                                    walker_top0_flevel_nx = 3;
-                                    walker_top0_st_nx = 3'b010;
                                 end
                                 else begin
                                     v_rw = (walker_top0_a_rw && m_rdata[1]);
-                                    walker_top0_a_rw_nx = v_rw;
                                     v_us = (walker_top0_a_us && m_rdata[2]);
-                                    walker_top0_a_us_nx = v_us;
                                     v_xd = (walker_top0_a_xd || (m_rdata[63] && r_EFER[11]));
-                                    walker_top0_a_xd_nx = v_xd;
                                     if ((k_user && (!v_us))) begin
-                                        walker_top0_fault_k_nx = 3;
-                                        walker_top0_flevel_nx = 3;
-                                        walker_top0_st_nx = 3'b010;
                                     end
                                     else if (((k_user && k_write) && (!v_rw))) begin
-                                        walker_top0_fault_k_nx = 4;
-                                        walker_top0_flevel_nx = 3;
-                                        walker_top0_st_nx = 3'b010;
                                     end
                                     else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
-                                        walker_top0_fault_k_nx = 5;
-                                        walker_top0_flevel_nx = 3;
-                                        walker_top0_st_nx = 3'b010;
                                     end
                                     else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
-                                        walker_top0_fault_k_nx = 6;
-                                        walker_top0_flevel_nx = 3;
-                                        walker_top0_st_nx = 3'b010;
                                     end
                                     else if ((k_fetch && v_xd)) begin
-                                        walker_top0_fault_k_nx = 7;
-                                        walker_top0_flevel_nx = 3;
-                                        walker_top0_st_nx = 3'b010;
                                     end
                                     else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
-                                        walker_top0_fault_k_nx = 8;
-                                        walker_top0_flevel_nx = 3;
-                                        walker_top0_st_nx = 3'b010;
                                     end
                                     else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
-                                        walker_top0_fault_k_nx = 9;
-                                        walker_top0_flevel_nx = 3;
-                                        walker_top0_st_nx = 3'b010;
                                     end
                                     else begin
                                         uw = m_rdata;
@@ -490,106 +354,54 @@ always @(walker_top0_a_rw, walker_top0_a_us, walker_top0_a_xd, done, walker_top0
                                             uw[6] = 1'b1;
                                         end
                                         if ((uw != m_rdata)) begin
-                                            walker_top0_pend_3_nx = 1'b1;
                                             pending = 1'b1;
                                         end
-                                        walker_top0_se_3_nx = uw;
-                                        walker_top0_sa_3_nx = walker_top0_ea;
-                                        walker_top0_o_level_nx = 3;
-                                        walker_top0_o_pa_nx = {16'h0, m_rdata[48-1:30], i_addr[30-1:0]};
-                                        walker_top0_o_aux_nx = 0;
                                         if ((pending || walker_top0_pend_5 || walker_top0_pend_4 || walker_top0_pend_3 || walker_top0_pend_2 || walker_top0_pend_1)) begin
-                                            walker_top0_st_nx = 3'b011;
                                         end
                                         else begin
-                                            walker_top0_o_status_nx = 0;
-                                            walker_top0_done_nx = 1'b1;
-                                            walker_top0_st_nx = 3'b000;
                                         end
                                     end
                                 end
                             end
                             else begin
                                 if ((!m_rdata[0])) begin
-                                    walker_top0_fault_k_nx = 1;
-                                    walker_top0_flevel_nx = 3;
-                                    walker_top0_st_nx = 3'b010;
                                 end
                                 else if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
-                                    walker_top0_fault_k_nx = 2;
-                                    walker_top0_flevel_nx = 3;
-                                    walker_top0_st_nx = 3'b010;
                                 end
                                 else begin
                                     v_rw = (walker_top0_a_rw && m_rdata[1]);
-                                    walker_top0_a_rw_nx = v_rw;
                                     v_us = (walker_top0_a_us && m_rdata[2]);
-                                    walker_top0_a_us_nx = v_us;
                                     v_xd = (walker_top0_a_xd || (m_rdata[63] && r_EFER[11]));
-                                    walker_top0_a_xd_nx = v_xd;
                                     m_valid = 1'b1;
                                     m_we = 1'b0;
                                     m_size = 3;
                                     m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[30-1:21], 3'h0});
-                                    walker_top0_ea_nx = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[30-1:21], 3'h0});
-                                    walker_top0_st_nx = 3'b001;
-                                    walker_top0_lvl_nx = 2;
                                 end
                             end
                         end
                         'h2: begin
                             if (m_rdata[7]) begin
                                 if ((!m_rdata[0])) begin
-                                    walker_top0_fault_k_nx = 1;
-                                    walker_top0_flevel_nx = 2;
-                                    walker_top0_st_nx = 3'b010;
                                 end
                                 else if ((((m_rdata & 64'hf0000001fe000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
-                                    walker_top0_fault_k_nx = 2;
-                                    walker_top0_flevel_nx = 2;
-                                    walker_top0_st_nx = 3'b010;
                                 end
                                 else begin
                                     v_rw = (walker_top0_a_rw && m_rdata[1]);
-                                    walker_top0_a_rw_nx = v_rw;
                                     v_us = (walker_top0_a_us && m_rdata[2]);
-                                    walker_top0_a_us_nx = v_us;
                                     v_xd = (walker_top0_a_xd || (m_rdata[63] && r_EFER[11]));
-                                    walker_top0_a_xd_nx = v_xd;
                                     if ((k_user && (!v_us))) begin
-                                        walker_top0_fault_k_nx = 3;
-                                        walker_top0_flevel_nx = 2;
-                                        walker_top0_st_nx = 3'b010;
                                     end
                                     else if (((k_user && k_write) && (!v_rw))) begin
-                                        walker_top0_fault_k_nx = 4;
-                                        walker_top0_flevel_nx = 2;
-                                        walker_top0_st_nx = 3'b010;
                                     end
                                     else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
-                                        walker_top0_fault_k_nx = 5;
-                                        walker_top0_flevel_nx = 2;
-                                        walker_top0_st_nx = 3'b010;
                                     end
                                     else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
-                                        walker_top0_fault_k_nx = 6;
-                                        walker_top0_flevel_nx = 2;
-                                        walker_top0_st_nx = 3'b010;
                                     end
                                     else if ((k_fetch && v_xd)) begin
-                                        walker_top0_fault_k_nx = 7;
-                                        walker_top0_flevel_nx = 2;
-                                        walker_top0_st_nx = 3'b010;
                                     end
                                     else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
-                                        walker_top0_fault_k_nx = 8;
-                                        walker_top0_flevel_nx = 2;
-                                        walker_top0_st_nx = 3'b010;
                                     end
                                     else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
-                                        walker_top0_fault_k_nx = 9;
-                                        walker_top0_flevel_nx = 2;
-                                        walker_top0_st_nx = 3'b010;
                                     end
                                     else begin
                                         uw = m_rdata;
@@ -598,105 +410,53 @@ always @(walker_top0_a_rw, walker_top0_a_us, walker_top0_a_xd, done, walker_top0
                                             uw[6] = 1'b1;
                                         end
                                         if ((uw != m_rdata)) begin
-                                            walker_top0_pend_2_nx = 1'b1;
                                             pending = 1'b1;
                                         end
-                                        walker_top0_se_2_nx = uw;
-                                        walker_top0_sa_2_nx = walker_top0_ea;
-                                        walker_top0_o_level_nx = 2;
-                                        walker_top0_o_pa_nx = {16'h0, m_rdata[48-1:21], i_addr[21-1:0]};
-                                        walker_top0_o_aux_nx = 0;
                                         if ((pending || walker_top0_pend_5 || walker_top0_pend_4 || walker_top0_pend_3 || walker_top0_pend_2 || walker_top0_pend_1)) begin
-                                            walker_top0_st_nx = 3'b011;
                                         end
                                         else begin
-                                            walker_top0_o_status_nx = 0;
-                                            walker_top0_done_nx = 1'b1;
-                                            walker_top0_st_nx = 3'b000;
                                         end
                                     end
                                 end
                             end
                             else begin
                                 if ((!m_rdata[0])) begin
-                                    walker_top0_fault_k_nx = 1;
-                                    walker_top0_flevel_nx = 2;
-                                    walker_top0_st_nx = 3'b010;
                                 end
                                 else if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
-                                    walker_top0_fault_k_nx = 2;
-                                    walker_top0_flevel_nx = 2;
-                                    walker_top0_st_nx = 3'b010;
                                 end
                                 else begin
                                     v_rw = (walker_top0_a_rw && m_rdata[1]);
-                                    walker_top0_a_rw_nx = v_rw;
                                     v_us = (walker_top0_a_us && m_rdata[2]);
-                                    walker_top0_a_us_nx = v_us;
                                     v_xd = (walker_top0_a_xd || (m_rdata[63] && r_EFER[11]));
-                                    walker_top0_a_xd_nx = v_xd;
                                     m_valid = 1'b1;
                                     m_we = 1'b0;
                                     m_size = 3;
                                     m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[21-1:12], 3'h0});
-                                    walker_top0_ea_nx = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[21-1:12], 3'h0});
-                                    walker_top0_st_nx = 3'b001;
-                                    walker_top0_lvl_nx = 1;
                                 end
                             end
                         end
                         'h1: begin
                             if ((!m_rdata[0])) begin
-                                walker_top0_fault_k_nx = 1;
-                                walker_top0_flevel_nx = 1;
-                                walker_top0_st_nx = 3'b010;
                             end
                             else if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
-                                walker_top0_fault_k_nx = 2;
-                                walker_top0_flevel_nx = 1;
-                                walker_top0_st_nx = 3'b010;
                             end
                             else begin
                                 v_rw = (walker_top0_a_rw && m_rdata[1]);
-                                walker_top0_a_rw_nx = v_rw;
                                 v_us = (walker_top0_a_us && m_rdata[2]);
-                                walker_top0_a_us_nx = v_us;
                                 v_xd = (walker_top0_a_xd || (m_rdata[63] && r_EFER[11]));
-                                walker_top0_a_xd_nx = v_xd;
                                 if ((k_user && (!v_us))) begin
-                                    walker_top0_fault_k_nx = 3;
-                                    walker_top0_flevel_nx = 1;
-                                    walker_top0_st_nx = 3'b010;
                                 end
                                 else if (((k_user && k_write) && (!v_rw))) begin
-                                    walker_top0_fault_k_nx = 4;
-                                    walker_top0_flevel_nx = 1;
-                                    walker_top0_st_nx = 3'b010;
                                 end
                                 else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
-                                    walker_top0_fault_k_nx = 5;
-                                    walker_top0_flevel_nx = 1;
-                                    walker_top0_st_nx = 3'b010;
                                 end
                                 else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
-                                    walker_top0_fault_k_nx = 6;
-                                    walker_top0_flevel_nx = 1;
-                                    walker_top0_st_nx = 3'b010;
                                 end
                                 else if ((k_fetch && v_xd)) begin
-                                    walker_top0_fault_k_nx = 7;
-                                    walker_top0_flevel_nx = 1;
-                                    walker_top0_st_nx = 3'b010;
                                 end
                                 else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
-                                    walker_top0_fault_k_nx = 8;
-                                    walker_top0_flevel_nx = 1;
-                                    walker_top0_st_nx = 3'b010;
                                 end
                                 else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
-                                    walker_top0_fault_k_nx = 9;
-                                    walker_top0_flevel_nx = 1;
-                                    walker_top0_st_nx = 3'b010;
                                 end
                                 else begin
                                     uw = m_rdata;
@@ -705,21 +465,11 @@ always @(walker_top0_a_rw, walker_top0_a_us, walker_top0_a_xd, done, walker_top0
                                         uw[6] = 1'b1;
                                     end
                                     if ((uw != m_rdata)) begin
-                                        walker_top0_pend_1_nx = 1'b1;
                                         pending = 1'b1;
                                     end
-                                    walker_top0_se_1_nx = uw;
-                                    walker_top0_sa_1_nx = walker_top0_ea;
-                                    walker_top0_o_level_nx = 1;
-                                    walker_top0_o_pa_nx = {16'h0, m_rdata[48-1:12], i_addr[12-1:0]};
-                                    walker_top0_o_aux_nx = 0;
                                     if ((pending || walker_top0_pend_5 || walker_top0_pend_4 || walker_top0_pend_3 || walker_top0_pend_2 || walker_top0_pend_1)) begin
-                                        walker_top0_st_nx = 3'b011;
                                     end
                                     else begin
-                                        walker_top0_o_status_nx = 0;
-                                        walker_top0_done_nx = 1'b1;
-                                        walker_top0_st_nx = 3'b000;
                                     end
                                 end
                             end
@@ -729,197 +479,111 @@ always @(walker_top0_a_rw, walker_top0_a_us, walker_top0_a_xd, done, walker_top0
             end
         end
         3'b010: begin
-            walker_top0_o_status_nx = walker_top0_fault_k;
-            walker_top0_o_level_nx = walker_top0_flevel;
-            walker_top0_o_aux_nx = 0;
-            walker_top0_o_r_vector_nx = 14;
-            walker_top0_o_r_error_code_nx = 0;
-            walker_top0_o_r_error_code_nx[0] = (walker_top0_fault_k[4-1:0] != 1);
-            walker_top0_o_r_error_code_nx[1] = k_write;
-            walker_top0_o_r_error_code_nx[2] = k_user;
-            walker_top0_o_r_error_code_nx[3] = (walker_top0_fault_k[4-1:0] == 2);
-            walker_top0_o_r_error_code_nx[4] = (k_fetch && (r_CR4[20] || r_EFER[11]));
-            walker_top0_o_r_error_code_nx[5] = (((walker_top0_fault_k > 2) && (walker_top0_fault_k <= 9)) && (((r_CR4[22] && walker_top0_a_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * walker_top0_le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * walker_top0_le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16])))));
-            walker_top0_o_r_cr2_nx = i_addr;
-            walker_top0_o_r1_vector_nx = 13;
-            walker_top0_o_r1_error_code_nx = 0;
-            walker_top0_done_nx = 1'b1;
-            walker_top0_st_nx = 3'b000;
         end
         3'b011: begin
             if (walker_top0_pend_5) begin
-                walker_top0_pend_5_nx = 1'b0;
                 m_valid = 1'b1;
                 m_we = 1'b1;
                 m_size = 3;
                 m_addr = walker_top0_sa_5;
                 m_wdata = walker_top0_se_5;
-                walker_top0_st_nx = 3'b100;
             end
             else if (walker_top0_pend_4) begin
-                walker_top0_pend_4_nx = 1'b0;
                 m_valid = 1'b1;
                 m_we = 1'b1;
                 m_size = 3;
                 m_addr = walker_top0_sa_4;
                 m_wdata = walker_top0_se_4;
-                walker_top0_st_nx = 3'b100;
             end
             else if (walker_top0_pend_3) begin
-                walker_top0_pend_3_nx = 1'b0;
                 m_valid = 1'b1;
                 m_we = 1'b1;
                 m_size = 3;
                 m_addr = walker_top0_sa_3;
                 m_wdata = walker_top0_se_3;
-                walker_top0_st_nx = 3'b100;
             end
             else if (walker_top0_pend_2) begin
-                walker_top0_pend_2_nx = 1'b0;
                 m_valid = 1'b1;
                 m_we = 1'b1;
                 m_size = 3;
                 m_addr = walker_top0_sa_2;
                 m_wdata = walker_top0_se_2;
-                walker_top0_st_nx = 3'b100;
             end
             else if (walker_top0_pend_1) begin
-                walker_top0_pend_1_nx = 1'b0;
                 m_valid = 1'b1;
                 m_we = 1'b1;
                 m_size = 3;
                 m_addr = walker_top0_sa_1;
                 m_wdata = walker_top0_se_1;
-                walker_top0_st_nx = 3'b100;
             end
             else begin
-                walker_top0_o_status_nx = 0;
-                walker_top0_done_nx = 1'b1;
-                walker_top0_st_nx = 3'b000;
             end
         end
         3'b100: begin
             if (m_rvalid) begin
                 m_we = 1'b0;
-                walker_top0_st_nx = 3'b011;
             end
         end
         3'b101: begin
             if (m_rvalid) begin
                 m_we = 1'b0;
-                walker_top0_st_nx = 3'b110;
             end
         end
         3'b110: begin
-            walker_top0_le_nx = walker_top0_le;
             case (walker_top0_lvl)
                 'h5: begin
                     if ((!walker_top0_le[0])) begin
-                        walker_top0_fault_k_nx = 1;
-                        walker_top0_flevel_nx = 5;
-                        walker_top0_st_nx = 3'b010;
                     end
                     else if ((((walker_top0_le & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((walker_top0_le & 64'h8000000000000000) != 0)))) begin
-                        walker_top0_fault_k_nx = 2;
-                        walker_top0_flevel_nx = 5;
-                        walker_top0_st_nx = 3'b010;
                     end
                     else begin
                         v_rw = (walker_top0_a_rw && walker_top0_le[1]);
-                        walker_top0_a_rw_nx = v_rw;
                         v_us = (walker_top0_a_us && walker_top0_le[2]);
-                        walker_top0_a_us_nx = v_us;
                         v_xd = (walker_top0_a_xd || (walker_top0_le[63] && r_EFER[11]));
-                        walker_top0_a_xd_nx = v_xd;
                         m_valid = 1'b1;
                         m_we = 1'b0;
                         m_size = 3;
                         m_addr = ({16'h0, walker_top0_le[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
-                        walker_top0_ea_nx = ({16'h0, walker_top0_le[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
-                        walker_top0_st_nx = 3'b001;
-                        walker_top0_lvl_nx = 4;
                     end
                 end
                 'h4: begin
                     if ((!walker_top0_le[0])) begin
-                        walker_top0_fault_k_nx = 1;
-                        walker_top0_flevel_nx = 4;
-                        walker_top0_st_nx = 3'b010;
                     end
                     else if ((((walker_top0_le & 64'hf000000000080) != 0) || (1'b0 && ((walker_top0_le & 256) != 0)) || ((!r_EFER[11]) && ((walker_top0_le & 64'h8000000000000000) != 0)))) begin
-                        walker_top0_fault_k_nx = 2;
-                        walker_top0_flevel_nx = 4;
-                        walker_top0_st_nx = 3'b010;
                     end
                     else begin
                         v_rw = (walker_top0_a_rw && walker_top0_le[1]);
-                        walker_top0_a_rw_nx = v_rw;
                         v_us = (walker_top0_a_us && walker_top0_le[2]);
-                        walker_top0_a_us_nx = v_us;
                         v_xd = (walker_top0_a_xd || (walker_top0_le[63] && r_EFER[11]));
-                        walker_top0_a_xd_nx = v_xd;
                         m_valid = 1'b1;
                         m_we = 1'b0;
                         m_size = 3;
                         m_addr = ({16'h0, walker_top0_le[48-1:12], 12'h0} + {52'h0, i_addr[39-1:30], 3'h0});
-                        walker_top0_ea_nx = ({16'h0, walker_top0_le[48-1:12], 12'h0} + {52'h0, i_addr[39-1:30], 3'h0});
-                        walker_top0_st_nx = 3'b001;
-                        walker_top0_lvl_nx = 3;
                     end
                 end
                 'h3: begin
                     if ((walker_top0_le[7] && 1'b1)) begin
                         if ((!walker_top0_le[0])) begin
-                            walker_top0_fault_k_nx = 1;
-                            walker_top0_flevel_nx = 3;
-                            walker_top0_st_nx = 3'b010;
                         end
                         else if ((((walker_top0_le & 64'hf00003fffe000) != 0) || ((!r_EFER[11]) && ((walker_top0_le & 64'h8000000000000000) != 0)))) begin
-                            walker_top0_fault_k_nx = 2;
-                            walker_top0_flevel_nx = 3;
-                            walker_top0_st_nx = 3'b010;
                         end
                         else begin
                             v_rw = (walker_top0_a_rw && walker_top0_le[1]);
-                            walker_top0_a_rw_nx = v_rw;
                             v_us = (walker_top0_a_us && walker_top0_le[2]);
-                            walker_top0_a_us_nx = v_us;
                             v_xd = (walker_top0_a_xd || (walker_top0_le[63] && r_EFER[11]));
-                            walker_top0_a_xd_nx = v_xd;
                             if ((k_user && (!v_us))) begin
-                                walker_top0_fault_k_nx = 3;
-                                walker_top0_flevel_nx = 3;
-                                walker_top0_st_nx = 3'b010;
                             end
                             else if (((k_user && k_write) && (!v_rw))) begin
-                                walker_top0_fault_k_nx = 4;
-                                walker_top0_flevel_nx = 3;
-                                walker_top0_st_nx = 3'b010;
                             end
                             else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
-                                walker_top0_fault_k_nx = 5;
-                                walker_top0_flevel_nx = 3;
-                                walker_top0_st_nx = 3'b010;
                             end
                             else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
-                                walker_top0_fault_k_nx = 6;
-                                walker_top0_flevel_nx = 3;
-                                walker_top0_st_nx = 3'b010;
                             end
                             else if ((k_fetch && v_xd)) begin
-                                walker_top0_fault_k_nx = 7;
-                                walker_top0_flevel_nx = 3;
-                                walker_top0_st_nx = 3'b010;
                             end
                             else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
-                                walker_top0_fault_k_nx = 8;
-                                walker_top0_flevel_nx = 3;
-                                walker_top0_st_nx = 3'b010;
                             end
                             else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * walker_top0_le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * walker_top0_le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
-                                walker_top0_fault_k_nx = 9;
-                                walker_top0_flevel_nx = 3;
-                                walker_top0_st_nx = 3'b010;
                             end
                             else begin
                                 uw = walker_top0_le;
@@ -928,106 +592,54 @@ always @(walker_top0_a_rw, walker_top0_a_us, walker_top0_a_xd, done, walker_top0
                                     uw[6] = 1'b1;
                                 end
                                 if ((uw != walker_top0_le)) begin
-                                    walker_top0_pend_3_nx = 1'b1;
                                     pending = 1'b1;
                                 end
-                                walker_top0_se_3_nx = uw;
-                                walker_top0_sa_3_nx = walker_top0_ea;
-                                walker_top0_o_level_nx = 3;
-                                walker_top0_o_pa_nx = {16'h0, walker_top0_le[48-1:30], i_addr[30-1:0]};
-                                walker_top0_o_aux_nx = 0;
                                 if ((pending || walker_top0_pend_5 || walker_top0_pend_4 || walker_top0_pend_3 || walker_top0_pend_2 || walker_top0_pend_1)) begin
-                                    walker_top0_st_nx = 3'b011;
                                 end
                                 else begin
-                                    walker_top0_o_status_nx = 0;
-                                    walker_top0_done_nx = 1'b1;
-                                    walker_top0_st_nx = 3'b000;
                                 end
                             end
                         end
                     end
                     else begin
                         if ((!walker_top0_le[0])) begin
-                            walker_top0_fault_k_nx = 1;
-                            walker_top0_flevel_nx = 3;
-                            walker_top0_st_nx = 3'b010;
                         end
                         else if ((((walker_top0_le & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((walker_top0_le & 64'h8000000000000000) != 0)) || (1'b0 && ((walker_top0_le & 128) != 0)))) begin
-                            walker_top0_fault_k_nx = 2;
-                            walker_top0_flevel_nx = 3;
-                            walker_top0_st_nx = 3'b010;
                         end
                         else begin
                             v_rw = (walker_top0_a_rw && walker_top0_le[1]);
-                            walker_top0_a_rw_nx = v_rw;
                             v_us = (walker_top0_a_us && walker_top0_le[2]);
-                            walker_top0_a_us_nx = v_us;
                             v_xd = (walker_top0_a_xd || (walker_top0_le[63] && r_EFER[11]));
-                            walker_top0_a_xd_nx = v_xd;
                             m_valid = 1'b1;
                             m_we = 1'b0;
                             m_size = 3;
                             m_addr = ({16'h0, walker_top0_le[48-1:12], 12'h0} + {52'h0, i_addr[30-1:21], 3'h0});
-                            walker_top0_ea_nx = ({16'h0, walker_top0_le[48-1:12], 12'h0} + {52'h0, i_addr[30-1:21], 3'h0});
-                            walker_top0_st_nx = 3'b001;
-                            walker_top0_lvl_nx = 2;
                         end
                     end
                 end
                 'h2: begin
                     if (walker_top0_le[7]) begin
                         if ((!walker_top0_le[0])) begin
-                            walker_top0_fault_k_nx = 1;
-                            walker_top0_flevel_nx = 2;
-                            walker_top0_st_nx = 3'b010;
                         end
                         else if ((((walker_top0_le & 64'hf0000001fe000) != 0) || ((!r_EFER[11]) && ((walker_top0_le & 64'h8000000000000000) != 0)))) begin
-                            walker_top0_fault_k_nx = 2;
-                            walker_top0_flevel_nx = 2;
-                            walker_top0_st_nx = 3'b010;
                         end
                         else begin
                             v_rw = (walker_top0_a_rw && walker_top0_le[1]);
-                            walker_top0_a_rw_nx = v_rw;
                             v_us = (walker_top0_a_us && walker_top0_le[2]);
-                            walker_top0_a_us_nx = v_us;
                             v_xd = (walker_top0_a_xd || (walker_top0_le[63] && r_EFER[11]));
-                            walker_top0_a_xd_nx = v_xd;
                             if ((k_user && (!v_us))) begin
-                                walker_top0_fault_k_nx = 3;
-                                walker_top0_flevel_nx = 2;
-                                walker_top0_st_nx = 3'b010;
                             end
                             else if (((k_user && k_write) && (!v_rw))) begin
-                                walker_top0_fault_k_nx = 4;
-                                walker_top0_flevel_nx = 2;
-                                walker_top0_st_nx = 3'b010;
                             end
                             else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
-                                walker_top0_fault_k_nx = 5;
-                                walker_top0_flevel_nx = 2;
-                                walker_top0_st_nx = 3'b010;
                             end
                             else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
-                                walker_top0_fault_k_nx = 6;
-                                walker_top0_flevel_nx = 2;
-                                walker_top0_st_nx = 3'b010;
                             end
                             else if ((k_fetch && v_xd)) begin
-                                walker_top0_fault_k_nx = 7;
-                                walker_top0_flevel_nx = 2;
-                                walker_top0_st_nx = 3'b010;
                             end
                             else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
-                                walker_top0_fault_k_nx = 8;
-                                walker_top0_flevel_nx = 2;
-                                walker_top0_st_nx = 3'b010;
                             end
                             else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * walker_top0_le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * walker_top0_le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
-                                walker_top0_fault_k_nx = 9;
-                                walker_top0_flevel_nx = 2;
-                                walker_top0_st_nx = 3'b010;
                             end
                             else begin
                                 uw = walker_top0_le;
@@ -1036,105 +648,53 @@ always @(walker_top0_a_rw, walker_top0_a_us, walker_top0_a_xd, done, walker_top0
                                     uw[6] = 1'b1;
                                 end
                                 if ((uw != walker_top0_le)) begin
-                                    walker_top0_pend_2_nx = 1'b1;
                                     pending = 1'b1;
                                 end
-                                walker_top0_se_2_nx = uw;
-                                walker_top0_sa_2_nx = walker_top0_ea;
-                                walker_top0_o_level_nx = 2;
-                                walker_top0_o_pa_nx = {16'h0, walker_top0_le[48-1:21], i_addr[21-1:0]};
-                                walker_top0_o_aux_nx = 0;
                                 if ((pending || walker_top0_pend_5 || walker_top0_pend_4 || walker_top0_pend_3 || walker_top0_pend_2 || walker_top0_pend_1)) begin
-                                    walker_top0_st_nx = 3'b011;
                                 end
                                 else begin
-                                    walker_top0_o_status_nx = 0;
-                                    walker_top0_done_nx = 1'b1;
-                                    walker_top0_st_nx = 3'b000;
                                 end
                             end
                         end
                     end
                     else begin
                         if ((!walker_top0_le[0])) begin
-                            walker_top0_fault_k_nx = 1;
-                            walker_top0_flevel_nx = 2;
-                            walker_top0_st_nx = 3'b010;
                         end
                         else if ((((walker_top0_le & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((walker_top0_le & 64'h8000000000000000) != 0)))) begin
-                            walker_top0_fault_k_nx = 2;
-                            walker_top0_flevel_nx = 2;
-                            walker_top0_st_nx = 3'b010;
                         end
                         else begin
                             v_rw = (walker_top0_a_rw && walker_top0_le[1]);
-                            walker_top0_a_rw_nx = v_rw;
                             v_us = (walker_top0_a_us && walker_top0_le[2]);
-                            walker_top0_a_us_nx = v_us;
                             v_xd = (walker_top0_a_xd || (walker_top0_le[63] && r_EFER[11]));
-                            walker_top0_a_xd_nx = v_xd;
                             m_valid = 1'b1;
                             m_we = 1'b0;
                             m_size = 3;
                             m_addr = ({16'h0, walker_top0_le[48-1:12], 12'h0} + {52'h0, i_addr[21-1:12], 3'h0});
-                            walker_top0_ea_nx = ({16'h0, walker_top0_le[48-1:12], 12'h0} + {52'h0, i_addr[21-1:12], 3'h0});
-                            walker_top0_st_nx = 3'b001;
-                            walker_top0_lvl_nx = 1;
                         end
                     end
                 end
                 'h1: begin
                     if ((!walker_top0_le[0])) begin
-                        walker_top0_fault_k_nx = 1;
-                        walker_top0_flevel_nx = 1;
-                        walker_top0_st_nx = 3'b010;
                     end
                     else if ((((walker_top0_le & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((walker_top0_le & 64'h8000000000000000) != 0)))) begin
-                        walker_top0_fault_k_nx = 2;
-                        walker_top0_flevel_nx = 1;
-                        walker_top0_st_nx = 3'b010;
                     end
                     else begin
                         v_rw = (walker_top0_a_rw && walker_top0_le[1]);
-                        walker_top0_a_rw_nx = v_rw;
                         v_us = (walker_top0_a_us && walker_top0_le[2]);
-                        walker_top0_a_us_nx = v_us;
                         v_xd = (walker_top0_a_xd || (walker_top0_le[63] && r_EFER[11]));
-                        walker_top0_a_xd_nx = v_xd;
                         if ((k_user && (!v_us))) begin
-                            walker_top0_fault_k_nx = 3;
-                            walker_top0_flevel_nx = 1;
-                            walker_top0_st_nx = 3'b010;
                         end
                         else if (((k_user && k_write) && (!v_rw))) begin
-                            walker_top0_fault_k_nx = 4;
-                            walker_top0_flevel_nx = 1;
-                            walker_top0_st_nx = 3'b010;
                         end
                         else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
-                            walker_top0_fault_k_nx = 5;
-                            walker_top0_flevel_nx = 1;
-                            walker_top0_st_nx = 3'b010;
                         end
                         else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
-                            walker_top0_fault_k_nx = 6;
-                            walker_top0_flevel_nx = 1;
-                            walker_top0_st_nx = 3'b010;
                         end
                         else if ((k_fetch && v_xd)) begin
-                            walker_top0_fault_k_nx = 7;
-                            walker_top0_flevel_nx = 1;
-                            walker_top0_st_nx = 3'b010;
                         end
                         else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
-                            walker_top0_fault_k_nx = 8;
-                            walker_top0_flevel_nx = 1;
-                            walker_top0_st_nx = 3'b010;
                         end
                         else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * walker_top0_le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * walker_top0_le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
-                            walker_top0_fault_k_nx = 9;
-                            walker_top0_flevel_nx = 1;
-                            walker_top0_st_nx = 3'b010;
                         end
                         else begin
                             uw = walker_top0_le;
@@ -1143,21 +703,11 @@ always @(walker_top0_a_rw, walker_top0_a_us, walker_top0_a_xd, done, walker_top0
                                 uw[6] = 1'b1;
                             end
                             if ((uw != walker_top0_le)) begin
-                                walker_top0_pend_1_nx = 1'b1;
                                 pending = 1'b1;
                             end
-                            walker_top0_se_1_nx = uw;
-                            walker_top0_sa_1_nx = walker_top0_ea;
-                            walker_top0_o_level_nx = 1;
-                            walker_top0_o_pa_nx = {16'h0, walker_top0_le[48-1:12], i_addr[12-1:0]};
-                            walker_top0_o_aux_nx = 0;
                             if ((pending || walker_top0_pend_5 || walker_top0_pend_4 || walker_top0_pend_3 || walker_top0_pend_2 || walker_top0_pend_1)) begin
-                                walker_top0_st_nx = 3'b011;
                             end
                             else begin
-                                walker_top0_o_status_nx = 0;
-                                walker_top0_done_nx = 1'b1;
-                                walker_top0_st_nx = 3'b000;
                             end
                         end
                     end
@@ -1165,12 +715,29 @@ always @(walker_top0_a_rw, walker_top0_a_us, walker_top0_a_xd, done, walker_top0
             endcase
         end
         default: begin
-            walker_top0_st_nx = 3'b000;
         end
     endcase
 end
 
 always @(posedge clk) begin: walker_top0_fsm
+    reg pending;
+    reg [64-1:0] uw;
+    reg used;
+    reg uok;
+    reg v_rw;
+    reg v_us;
+    reg v_xd;
+    reg [64-1:0] in0;
+    reg [64-1:0] in1;
+    reg [64-1:0] in2;
+    reg [57-1:0] in3;
+    reg [64-1:0] in4;
+    reg [57-1:0] in5;
+    reg [64-1:0] in6;
+    reg [64-1:0] in7;
+    reg [48-1:0] in8;
+    reg [64-1:0] in9;
+    reg [48-1:0] in10;
     if (rst == 1) begin
         walker_top0_a_rw <= 0;
         walker_top0_a_us <= 0;
@@ -1209,41 +776,905 @@ always @(posedge clk) begin: walker_top0_fsm
         walker_top0_st <= 3'b000;
     end
     else begin
-        done <= walker_top0_done_nx;
-        walker_top0_a_rw <= walker_top0_a_rw_nx;
-        walker_top0_a_us <= walker_top0_a_us_nx;
-        walker_top0_a_xd <= walker_top0_a_xd_nx;
-        walker_top0_pend_5 <= walker_top0_pend_5_nx;
-        walker_top0_pend_4 <= walker_top0_pend_4_nx;
-        walker_top0_pend_3 <= walker_top0_pend_3_nx;
-        walker_top0_pend_2 <= walker_top0_pend_2_nx;
-        walker_top0_pend_1 <= walker_top0_pend_1_nx;
-        walker_top0_le <= walker_top0_le_nx;
-        walker_top0_fault_k <= walker_top0_fault_k_nx;
-        walker_top0_flevel <= walker_top0_flevel_nx;
-        walker_top0_st <= walker_top0_st_nx;
-        walker_top0_ea <= walker_top0_ea_nx;
-        walker_top0_lvl <= walker_top0_lvl_nx;
-        walker_top0_se_3 <= walker_top0_se_3_nx;
-        walker_top0_sa_3 <= walker_top0_sa_3_nx;
-        o_level <= walker_top0_o_level_nx;
-        o_pa <= walker_top0_o_pa_nx;
-        o_aux <= walker_top0_o_aux_nx;
-        o_status <= walker_top0_o_status_nx;
-        walker_top0_se_2 <= walker_top0_se_2_nx;
-        walker_top0_sa_2 <= walker_top0_sa_2_nx;
-        walker_top0_se_1 <= walker_top0_se_1_nx;
-        walker_top0_sa_1 <= walker_top0_sa_1_nx;
-        o_r_vector <= walker_top0_o_r_vector_nx;
-        o_r_error_code <= walker_top0_o_r_error_code_nx;
-        o_r_cr2 <= walker_top0_o_r_cr2_nx;
-        o_r1_vector <= walker_top0_o_r1_vector_nx;
-        o_r1_error_code <= walker_top0_o_r1_error_code_nx;
         walker_top0_m_valid_h <= (m_valid && (!m_ready));
         walker_top0_m_we_h <= m_we;
         walker_top0_m_size_h <= m_size;
         walker_top0_m_addr_h <= m_addr;
         walker_top0_m_wdata_h <= m_wdata;
+        pending = 1'b0;
+        uw = 64'h0;
+        used = 1'b0;
+        uok = 1'b0;
+        v_rw = (0 != 0);
+        v_us = (0 != 0);
+        v_xd = (0 != 0);
+        if (done) begin
+            done <= 1'b0;
+        end
+        case (walker_top0_st)
+            3'b000: begin
+                if (start) begin
+                    walker_top0_a_rw <= 1'b1;
+                    walker_top0_a_us <= 1'b1;
+                    walker_top0_a_xd <= 1'b0;
+                    walker_top0_pend_5 <= 1'b0;
+                    walker_top0_pend_4 <= 1'b0;
+                    walker_top0_pend_3 <= 1'b0;
+                    walker_top0_pend_2 <= 1'b0;
+                    walker_top0_pend_1 <= 1'b0;
+                    walker_top0_le <= 0;
+                    in0 = 64'h0;
+                    in1 = 64'h0;
+                    in2 = 64'h0;
+                    in2 = i_addr;
+                    in3 = 57'h0;
+                    in3 = (i_addr[57-1:0] & 57'h1ffffffffffffff);
+                    in4 = 64'h0;
+                    in4 = ({7'h0, in3} | 64'hfe00000000000000);
+                    in5 = 57'h0;
+                    in5 = (i_addr[57-1:0] & 57'h1ffffffffffffff);
+                    if ((((in2 >>> 56) & 1) == 1)) begin
+                        in1 = in4;
+                    end
+                    else begin
+                        in1 = {7'h0, in5};
+                    end
+                    in6 = 64'h0;
+                    in7 = 64'h0;
+                    in7 = i_addr;
+                    in8 = 48'h0;
+                    in8 = (i_addr[48-1:0] & 48'hffffffffffff);
+                    in9 = 64'h0;
+                    in9 = ({16'h0, in8} | 64'hffff000000000000);
+                    in10 = 48'h0;
+                    in10 = (i_addr[48-1:0] & 48'hffffffffffff);
+                    if ((((in7 >>> 47) & 1) == 1)) begin
+                        in6 = in9;
+                    end
+                    else begin
+                        in6 = {16'h0, in10};
+                    end
+                    if (r_CR4[12]) begin
+                        in0 = in1;
+                    end
+                    else begin
+                        in0 = in6;
+                    end
+                    if ((r_CR4[5] && (i_addr != in0))) begin
+                        walker_top0_fault_k <= 10;
+                        walker_top0_flevel <= 0;
+                        walker_top0_st <= 3'b010;
+                    end
+                    else begin
+                        if (r_CR4[12]) begin
+                            walker_top0_ea <= ({16'h0, r_CR3[48-1:12], 12'h0} + {52'h0, i_addr[57-1:48], 3'h0});
+                            walker_top0_st <= 3'b001;
+                            walker_top0_lvl <= 5;
+                        end
+                        else begin
+                            walker_top0_ea <= ({16'h0, r_CR3[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
+                            walker_top0_st <= 3'b001;
+                            walker_top0_lvl <= 4;
+                        end
+                    end
+                end
+            end
+            3'b001: begin
+                if (m_rvalid) begin
+                    used = 1'b0;
+                    if ((walker_top0_lvl == 5)) begin
+                        uok = 1'b1;
+                        if ((!m_rdata[0])) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            uw[5] = 1'b1;
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
+                            end
+                        end
+                    end
+                    if ((walker_top0_lvl == 4)) begin
+                        uok = 1'b1;
+                        if ((!m_rdata[0])) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata & 64'hf000000000080) != 0) || (1'b0 && ((m_rdata & 256) != 0)) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            uw[5] = 1'b1;
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
+                            end
+                        end
+                    end
+                    if ((walker_top0_lvl == 3)) begin
+                        if ((m_rdata[7] && 1'b1)) begin
+                        end
+                        else begin
+                            uok = 1'b1;
+                            if ((!m_rdata[0])) begin
+                                uok = 1'b0;
+                            end
+                            if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                uok = 1'b0;
+                            end
+                            if (uok) begin
+                                uw = m_rdata;
+                                uw[5] = 1'b1;
+                                if ((uw != m_rdata)) begin
+                                    used = 1'b1;
+                                end
+                            end
+                        end
+                    end
+                    if ((walker_top0_lvl == 2)) begin
+                        if (m_rdata[7]) begin
+                        end
+                        else begin
+                            uok = 1'b1;
+                            if ((!m_rdata[0])) begin
+                                uok = 1'b0;
+                            end
+                            if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                uok = 1'b0;
+                            end
+                            if (uok) begin
+                                uw = m_rdata;
+                                uw[5] = 1'b1;
+                                if ((uw != m_rdata)) begin
+                                    used = 1'b1;
+                                end
+                            end
+                        end
+                    end
+                    if (used) begin
+                        walker_top0_le <= uw;
+                        walker_top0_st <= 3'b101;
+                    end
+                    else begin
+                        walker_top0_le <= m_rdata;
+                        case (walker_top0_lvl)
+                            'h5: begin
+                                if ((!m_rdata[0])) begin
+                                    walker_top0_fault_k <= 1;
+                                    walker_top0_flevel <= 5;
+                                    walker_top0_st <= 3'b010;
+                                end
+                                else if ((((m_rdata & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                    walker_top0_fault_k <= 2;
+                                    walker_top0_flevel <= 5;
+                                    walker_top0_st <= 3'b010;
+                                end
+                                else begin
+                                    v_rw = (walker_top0_a_rw && m_rdata[1]);
+                                    walker_top0_a_rw <= v_rw;
+                                    v_us = (walker_top0_a_us && m_rdata[2]);
+                                    walker_top0_a_us <= v_us;
+                                    v_xd = (walker_top0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                    walker_top0_a_xd <= v_xd;
+                                    walker_top0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
+                                    walker_top0_st <= 3'b001;
+                                    walker_top0_lvl <= 4;
+                                end
+                            end
+                            'h4: begin
+                                if ((!m_rdata[0])) begin
+                                    walker_top0_fault_k <= 1;
+                                    walker_top0_flevel <= 4;
+                                    walker_top0_st <= 3'b010;
+                                end
+                                else if ((((m_rdata & 64'hf000000000080) != 0) || (1'b0 && ((m_rdata & 256) != 0)) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                    walker_top0_fault_k <= 2;
+                                    walker_top0_flevel <= 4;
+                                    walker_top0_st <= 3'b010;
+                                end
+                                else begin
+                                    v_rw = (walker_top0_a_rw && m_rdata[1]);
+                                    walker_top0_a_rw <= v_rw;
+                                    v_us = (walker_top0_a_us && m_rdata[2]);
+                                    walker_top0_a_us <= v_us;
+                                    v_xd = (walker_top0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                    walker_top0_a_xd <= v_xd;
+                                    walker_top0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[39-1:30], 3'h0});
+                                    walker_top0_st <= 3'b001;
+                                    walker_top0_lvl <= 3;
+                                end
+                            end
+                            'h3: begin
+                                if ((m_rdata[7] && 1'b1)) begin
+                                    if ((!m_rdata[0])) begin
+                                        walker_top0_fault_k <= 1;
+                                        walker_top0_flevel <= 3;
+                                        walker_top0_st <= 3'b010;
+                                    end
+                                    else if ((((m_rdata & 64'hf00003fffe000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                        walker_top0_fault_k <= 2;
+                                        walker_top0_flevel <= 3;
+                                        walker_top0_st <= 3'b010;
+                                    end
+                                    else begin
+                                        v_rw = (walker_top0_a_rw && m_rdata[1]);
+                                        walker_top0_a_rw <= v_rw;
+                                        v_us = (walker_top0_a_us && m_rdata[2]);
+                                        walker_top0_a_us <= v_us;
+                                        v_xd = (walker_top0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                        walker_top0_a_xd <= v_xd;
+                                        if ((k_user && (!v_us))) begin
+                                            walker_top0_fault_k <= 3;
+                                            walker_top0_flevel <= 3;
+                                            walker_top0_st <= 3'b010;
+                                        end
+                                        else if (((k_user && k_write) && (!v_rw))) begin
+                                            walker_top0_fault_k <= 4;
+                                            walker_top0_flevel <= 3;
+                                            walker_top0_st <= 3'b010;
+                                        end
+                                        else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                                            walker_top0_fault_k <= 5;
+                                            walker_top0_flevel <= 3;
+                                            walker_top0_st <= 3'b010;
+                                        end
+                                        else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                                            walker_top0_fault_k <= 6;
+                                            walker_top0_flevel <= 3;
+                                            walker_top0_st <= 3'b010;
+                                        end
+                                        else if ((k_fetch && v_xd)) begin
+                                            walker_top0_fault_k <= 7;
+                                            walker_top0_flevel <= 3;
+                                            walker_top0_st <= 3'b010;
+                                        end
+                                        else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                                            walker_top0_fault_k <= 8;
+                                            walker_top0_flevel <= 3;
+                                            walker_top0_st <= 3'b010;
+                                        end
+                                        else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                                            walker_top0_fault_k <= 9;
+                                            walker_top0_flevel <= 3;
+                                            walker_top0_st <= 3'b010;
+                                        end
+                                        else begin
+                                            uw = m_rdata;
+                                            uw[5] = 1'b1;
+                                            if (k_write) begin
+                                                uw[6] = 1'b1;
+                                            end
+                                            if ((uw != m_rdata)) begin
+                                                walker_top0_pend_3 <= 1'b1;
+                                                pending = 1'b1;
+                                            end
+                                            walker_top0_se_3 <= uw;
+                                            walker_top0_sa_3 <= walker_top0_ea;
+                                            o_level <= 3;
+                                            o_pa <= {16'h0, m_rdata[48-1:30], i_addr[30-1:0]};
+                                            o_aux <= 0;
+                                            if ((pending || walker_top0_pend_5 || walker_top0_pend_4 || walker_top0_pend_3 || walker_top0_pend_2 || walker_top0_pend_1)) begin
+                                                walker_top0_st <= 3'b011;
+                                            end
+                                            else begin
+                                                o_status <= 0;
+                                                done <= 1'b1;
+                                                walker_top0_st <= 3'b000;
+                                            end
+                                        end
+                                    end
+                                end
+                                else begin
+                                    if ((!m_rdata[0])) begin
+                                        walker_top0_fault_k <= 1;
+                                        walker_top0_flevel <= 3;
+                                        walker_top0_st <= 3'b010;
+                                    end
+                                    else if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                        walker_top0_fault_k <= 2;
+                                        walker_top0_flevel <= 3;
+                                        walker_top0_st <= 3'b010;
+                                    end
+                                    else begin
+                                        v_rw = (walker_top0_a_rw && m_rdata[1]);
+                                        walker_top0_a_rw <= v_rw;
+                                        v_us = (walker_top0_a_us && m_rdata[2]);
+                                        walker_top0_a_us <= v_us;
+                                        v_xd = (walker_top0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                        walker_top0_a_xd <= v_xd;
+                                        walker_top0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[30-1:21], 3'h0});
+                                        walker_top0_st <= 3'b001;
+                                        walker_top0_lvl <= 2;
+                                    end
+                                end
+                            end
+                            'h2: begin
+                                if (m_rdata[7]) begin
+                                    if ((!m_rdata[0])) begin
+                                        walker_top0_fault_k <= 1;
+                                        walker_top0_flevel <= 2;
+                                        walker_top0_st <= 3'b010;
+                                    end
+                                    else if ((((m_rdata & 64'hf0000001fe000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                        walker_top0_fault_k <= 2;
+                                        walker_top0_flevel <= 2;
+                                        walker_top0_st <= 3'b010;
+                                    end
+                                    else begin
+                                        v_rw = (walker_top0_a_rw && m_rdata[1]);
+                                        walker_top0_a_rw <= v_rw;
+                                        v_us = (walker_top0_a_us && m_rdata[2]);
+                                        walker_top0_a_us <= v_us;
+                                        v_xd = (walker_top0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                        walker_top0_a_xd <= v_xd;
+                                        if ((k_user && (!v_us))) begin
+                                            walker_top0_fault_k <= 3;
+                                            walker_top0_flevel <= 2;
+                                            walker_top0_st <= 3'b010;
+                                        end
+                                        else if (((k_user && k_write) && (!v_rw))) begin
+                                            walker_top0_fault_k <= 4;
+                                            walker_top0_flevel <= 2;
+                                            walker_top0_st <= 3'b010;
+                                        end
+                                        else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                                            walker_top0_fault_k <= 5;
+                                            walker_top0_flevel <= 2;
+                                            walker_top0_st <= 3'b010;
+                                        end
+                                        else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                                            walker_top0_fault_k <= 6;
+                                            walker_top0_flevel <= 2;
+                                            walker_top0_st <= 3'b010;
+                                        end
+                                        else if ((k_fetch && v_xd)) begin
+                                            walker_top0_fault_k <= 7;
+                                            walker_top0_flevel <= 2;
+                                            walker_top0_st <= 3'b010;
+                                        end
+                                        else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                                            walker_top0_fault_k <= 8;
+                                            walker_top0_flevel <= 2;
+                                            walker_top0_st <= 3'b010;
+                                        end
+                                        else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                                            walker_top0_fault_k <= 9;
+                                            walker_top0_flevel <= 2;
+                                            walker_top0_st <= 3'b010;
+                                        end
+                                        else begin
+                                            uw = m_rdata;
+                                            uw[5] = 1'b1;
+                                            if (k_write) begin
+                                                uw[6] = 1'b1;
+                                            end
+                                            if ((uw != m_rdata)) begin
+                                                walker_top0_pend_2 <= 1'b1;
+                                                pending = 1'b1;
+                                            end
+                                            walker_top0_se_2 <= uw;
+                                            walker_top0_sa_2 <= walker_top0_ea;
+                                            o_level <= 2;
+                                            o_pa <= {16'h0, m_rdata[48-1:21], i_addr[21-1:0]};
+                                            o_aux <= 0;
+                                            if ((pending || walker_top0_pend_5 || walker_top0_pend_4 || walker_top0_pend_3 || walker_top0_pend_2 || walker_top0_pend_1)) begin
+                                                walker_top0_st <= 3'b011;
+                                            end
+                                            else begin
+                                                o_status <= 0;
+                                                done <= 1'b1;
+                                                walker_top0_st <= 3'b000;
+                                            end
+                                        end
+                                    end
+                                end
+                                else begin
+                                    if ((!m_rdata[0])) begin
+                                        walker_top0_fault_k <= 1;
+                                        walker_top0_flevel <= 2;
+                                        walker_top0_st <= 3'b010;
+                                    end
+                                    else if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                        walker_top0_fault_k <= 2;
+                                        walker_top0_flevel <= 2;
+                                        walker_top0_st <= 3'b010;
+                                    end
+                                    else begin
+                                        v_rw = (walker_top0_a_rw && m_rdata[1]);
+                                        walker_top0_a_rw <= v_rw;
+                                        v_us = (walker_top0_a_us && m_rdata[2]);
+                                        walker_top0_a_us <= v_us;
+                                        v_xd = (walker_top0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                        walker_top0_a_xd <= v_xd;
+                                        walker_top0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[21-1:12], 3'h0});
+                                        walker_top0_st <= 3'b001;
+                                        walker_top0_lvl <= 1;
+                                    end
+                                end
+                            end
+                            'h1: begin
+                                if ((!m_rdata[0])) begin
+                                    walker_top0_fault_k <= 1;
+                                    walker_top0_flevel <= 1;
+                                    walker_top0_st <= 3'b010;
+                                end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                    walker_top0_fault_k <= 2;
+                                    walker_top0_flevel <= 1;
+                                    walker_top0_st <= 3'b010;
+                                end
+                                else begin
+                                    v_rw = (walker_top0_a_rw && m_rdata[1]);
+                                    walker_top0_a_rw <= v_rw;
+                                    v_us = (walker_top0_a_us && m_rdata[2]);
+                                    walker_top0_a_us <= v_us;
+                                    v_xd = (walker_top0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                    walker_top0_a_xd <= v_xd;
+                                    if ((k_user && (!v_us))) begin
+                                        walker_top0_fault_k <= 3;
+                                        walker_top0_flevel <= 1;
+                                        walker_top0_st <= 3'b010;
+                                    end
+                                    else if (((k_user && k_write) && (!v_rw))) begin
+                                        walker_top0_fault_k <= 4;
+                                        walker_top0_flevel <= 1;
+                                        walker_top0_st <= 3'b010;
+                                    end
+                                    else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                                        walker_top0_fault_k <= 5;
+                                        walker_top0_flevel <= 1;
+                                        walker_top0_st <= 3'b010;
+                                    end
+                                    else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                                        walker_top0_fault_k <= 6;
+                                        walker_top0_flevel <= 1;
+                                        walker_top0_st <= 3'b010;
+                                    end
+                                    else if ((k_fetch && v_xd)) begin
+                                        walker_top0_fault_k <= 7;
+                                        walker_top0_flevel <= 1;
+                                        walker_top0_st <= 3'b010;
+                                    end
+                                    else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                                        walker_top0_fault_k <= 8;
+                                        walker_top0_flevel <= 1;
+                                        walker_top0_st <= 3'b010;
+                                    end
+                                    else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                                        walker_top0_fault_k <= 9;
+                                        walker_top0_flevel <= 1;
+                                        walker_top0_st <= 3'b010;
+                                    end
+                                    else begin
+                                        uw = m_rdata;
+                                        uw[5] = 1'b1;
+                                        if (k_write) begin
+                                            uw[6] = 1'b1;
+                                        end
+                                        if ((uw != m_rdata)) begin
+                                            walker_top0_pend_1 <= 1'b1;
+                                            pending = 1'b1;
+                                        end
+                                        walker_top0_se_1 <= uw;
+                                        walker_top0_sa_1 <= walker_top0_ea;
+                                        o_level <= 1;
+                                        o_pa <= {16'h0, m_rdata[48-1:12], i_addr[12-1:0]};
+                                        o_aux <= 0;
+                                        if ((pending || walker_top0_pend_5 || walker_top0_pend_4 || walker_top0_pend_3 || walker_top0_pend_2 || walker_top0_pend_1)) begin
+                                            walker_top0_st <= 3'b011;
+                                        end
+                                        else begin
+                                            o_status <= 0;
+                                            done <= 1'b1;
+                                            walker_top0_st <= 3'b000;
+                                        end
+                                    end
+                                end
+                            end
+                        endcase
+                    end
+                end
+            end
+            3'b010: begin
+                o_status <= walker_top0_fault_k;
+                o_level <= walker_top0_flevel;
+                o_aux <= 0;
+                o_r_vector <= 14;
+                o_r_error_code <= 0;
+                o_r_error_code[0] <= (walker_top0_fault_k[4-1:0] != 1);
+                o_r_error_code[1] <= k_write;
+                o_r_error_code[2] <= k_user;
+                o_r_error_code[3] <= (walker_top0_fault_k[4-1:0] == 2);
+                o_r_error_code[4] <= (k_fetch && (r_CR4[20] || r_EFER[11]));
+                o_r_error_code[5] <= (((walker_top0_fault_k > 2) && (walker_top0_fault_k <= 9)) && (((r_CR4[22] && walker_top0_a_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * walker_top0_le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * walker_top0_le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16])))));
+                o_r_cr2 <= i_addr;
+                o_r1_vector <= 13;
+                o_r1_error_code <= 0;
+                done <= 1'b1;
+                walker_top0_st <= 3'b000;
+            end
+            3'b011: begin
+                if (walker_top0_pend_5) begin
+                    walker_top0_pend_5 <= 1'b0;
+                    walker_top0_st <= 3'b100;
+                end
+                else if (walker_top0_pend_4) begin
+                    walker_top0_pend_4 <= 1'b0;
+                    walker_top0_st <= 3'b100;
+                end
+                else if (walker_top0_pend_3) begin
+                    walker_top0_pend_3 <= 1'b0;
+                    walker_top0_st <= 3'b100;
+                end
+                else if (walker_top0_pend_2) begin
+                    walker_top0_pend_2 <= 1'b0;
+                    walker_top0_st <= 3'b100;
+                end
+                else if (walker_top0_pend_1) begin
+                    walker_top0_pend_1 <= 1'b0;
+                    walker_top0_st <= 3'b100;
+                end
+                else begin
+                    o_status <= 0;
+                    done <= 1'b1;
+                    walker_top0_st <= 3'b000;
+                end
+            end
+            3'b100: begin
+                if (m_rvalid) begin
+                    walker_top0_st <= 3'b011;
+                end
+            end
+            3'b101: begin
+                if (m_rvalid) begin
+                    walker_top0_st <= 3'b110;
+                end
+            end
+            3'b110: begin
+                walker_top0_le <= walker_top0_le;
+                case (walker_top0_lvl)
+                    'h5: begin
+                        if ((!walker_top0_le[0])) begin
+                            walker_top0_fault_k <= 1;
+                            walker_top0_flevel <= 5;
+                            walker_top0_st <= 3'b010;
+                        end
+                        else if ((((walker_top0_le & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((walker_top0_le & 64'h8000000000000000) != 0)))) begin
+                            walker_top0_fault_k <= 2;
+                            walker_top0_flevel <= 5;
+                            walker_top0_st <= 3'b010;
+                        end
+                        else begin
+                            v_rw = (walker_top0_a_rw && walker_top0_le[1]);
+                            walker_top0_a_rw <= v_rw;
+                            v_us = (walker_top0_a_us && walker_top0_le[2]);
+                            walker_top0_a_us <= v_us;
+                            v_xd = (walker_top0_a_xd || (walker_top0_le[63] && r_EFER[11]));
+                            walker_top0_a_xd <= v_xd;
+                            walker_top0_ea <= ({16'h0, walker_top0_le[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
+                            walker_top0_st <= 3'b001;
+                            walker_top0_lvl <= 4;
+                        end
+                    end
+                    'h4: begin
+                        if ((!walker_top0_le[0])) begin
+                            walker_top0_fault_k <= 1;
+                            walker_top0_flevel <= 4;
+                            walker_top0_st <= 3'b010;
+                        end
+                        else if ((((walker_top0_le & 64'hf000000000080) != 0) || (1'b0 && ((walker_top0_le & 256) != 0)) || ((!r_EFER[11]) && ((walker_top0_le & 64'h8000000000000000) != 0)))) begin
+                            walker_top0_fault_k <= 2;
+                            walker_top0_flevel <= 4;
+                            walker_top0_st <= 3'b010;
+                        end
+                        else begin
+                            v_rw = (walker_top0_a_rw && walker_top0_le[1]);
+                            walker_top0_a_rw <= v_rw;
+                            v_us = (walker_top0_a_us && walker_top0_le[2]);
+                            walker_top0_a_us <= v_us;
+                            v_xd = (walker_top0_a_xd || (walker_top0_le[63] && r_EFER[11]));
+                            walker_top0_a_xd <= v_xd;
+                            walker_top0_ea <= ({16'h0, walker_top0_le[48-1:12], 12'h0} + {52'h0, i_addr[39-1:30], 3'h0});
+                            walker_top0_st <= 3'b001;
+                            walker_top0_lvl <= 3;
+                        end
+                    end
+                    'h3: begin
+                        if ((walker_top0_le[7] && 1'b1)) begin
+                            if ((!walker_top0_le[0])) begin
+                                walker_top0_fault_k <= 1;
+                                walker_top0_flevel <= 3;
+                                walker_top0_st <= 3'b010;
+                            end
+                            else if ((((walker_top0_le & 64'hf00003fffe000) != 0) || ((!r_EFER[11]) && ((walker_top0_le & 64'h8000000000000000) != 0)))) begin
+                                walker_top0_fault_k <= 2;
+                                walker_top0_flevel <= 3;
+                                walker_top0_st <= 3'b010;
+                            end
+                            else begin
+                                v_rw = (walker_top0_a_rw && walker_top0_le[1]);
+                                walker_top0_a_rw <= v_rw;
+                                v_us = (walker_top0_a_us && walker_top0_le[2]);
+                                walker_top0_a_us <= v_us;
+                                v_xd = (walker_top0_a_xd || (walker_top0_le[63] && r_EFER[11]));
+                                walker_top0_a_xd <= v_xd;
+                                if ((k_user && (!v_us))) begin
+                                    walker_top0_fault_k <= 3;
+                                    walker_top0_flevel <= 3;
+                                    walker_top0_st <= 3'b010;
+                                end
+                                else if (((k_user && k_write) && (!v_rw))) begin
+                                    walker_top0_fault_k <= 4;
+                                    walker_top0_flevel <= 3;
+                                    walker_top0_st <= 3'b010;
+                                end
+                                else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                                    walker_top0_fault_k <= 5;
+                                    walker_top0_flevel <= 3;
+                                    walker_top0_st <= 3'b010;
+                                end
+                                else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                                    walker_top0_fault_k <= 6;
+                                    walker_top0_flevel <= 3;
+                                    walker_top0_st <= 3'b010;
+                                end
+                                else if ((k_fetch && v_xd)) begin
+                                    walker_top0_fault_k <= 7;
+                                    walker_top0_flevel <= 3;
+                                    walker_top0_st <= 3'b010;
+                                end
+                                else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                                    walker_top0_fault_k <= 8;
+                                    walker_top0_flevel <= 3;
+                                    walker_top0_st <= 3'b010;
+                                end
+                                else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * walker_top0_le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * walker_top0_le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                                    walker_top0_fault_k <= 9;
+                                    walker_top0_flevel <= 3;
+                                    walker_top0_st <= 3'b010;
+                                end
+                                else begin
+                                    uw = walker_top0_le;
+                                    uw[5] = 1'b1;
+                                    if (k_write) begin
+                                        uw[6] = 1'b1;
+                                    end
+                                    if ((uw != walker_top0_le)) begin
+                                        walker_top0_pend_3 <= 1'b1;
+                                        pending = 1'b1;
+                                    end
+                                    walker_top0_se_3 <= uw;
+                                    walker_top0_sa_3 <= walker_top0_ea;
+                                    o_level <= 3;
+                                    o_pa <= {16'h0, walker_top0_le[48-1:30], i_addr[30-1:0]};
+                                    o_aux <= 0;
+                                    if ((pending || walker_top0_pend_5 || walker_top0_pend_4 || walker_top0_pend_3 || walker_top0_pend_2 || walker_top0_pend_1)) begin
+                                        walker_top0_st <= 3'b011;
+                                    end
+                                    else begin
+                                        o_status <= 0;
+                                        done <= 1'b1;
+                                        walker_top0_st <= 3'b000;
+                                    end
+                                end
+                            end
+                        end
+                        else begin
+                            if ((!walker_top0_le[0])) begin
+                                walker_top0_fault_k <= 1;
+                                walker_top0_flevel <= 3;
+                                walker_top0_st <= 3'b010;
+                            end
+                            else if ((((walker_top0_le & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((walker_top0_le & 64'h8000000000000000) != 0)) || (1'b0 && ((walker_top0_le & 128) != 0)))) begin
+                                walker_top0_fault_k <= 2;
+                                walker_top0_flevel <= 3;
+                                walker_top0_st <= 3'b010;
+                            end
+                            else begin
+                                v_rw = (walker_top0_a_rw && walker_top0_le[1]);
+                                walker_top0_a_rw <= v_rw;
+                                v_us = (walker_top0_a_us && walker_top0_le[2]);
+                                walker_top0_a_us <= v_us;
+                                v_xd = (walker_top0_a_xd || (walker_top0_le[63] && r_EFER[11]));
+                                walker_top0_a_xd <= v_xd;
+                                walker_top0_ea <= ({16'h0, walker_top0_le[48-1:12], 12'h0} + {52'h0, i_addr[30-1:21], 3'h0});
+                                walker_top0_st <= 3'b001;
+                                walker_top0_lvl <= 2;
+                            end
+                        end
+                    end
+                    'h2: begin
+                        if (walker_top0_le[7]) begin
+                            if ((!walker_top0_le[0])) begin
+                                walker_top0_fault_k <= 1;
+                                walker_top0_flevel <= 2;
+                                walker_top0_st <= 3'b010;
+                            end
+                            else if ((((walker_top0_le & 64'hf0000001fe000) != 0) || ((!r_EFER[11]) && ((walker_top0_le & 64'h8000000000000000) != 0)))) begin
+                                walker_top0_fault_k <= 2;
+                                walker_top0_flevel <= 2;
+                                walker_top0_st <= 3'b010;
+                            end
+                            else begin
+                                v_rw = (walker_top0_a_rw && walker_top0_le[1]);
+                                walker_top0_a_rw <= v_rw;
+                                v_us = (walker_top0_a_us && walker_top0_le[2]);
+                                walker_top0_a_us <= v_us;
+                                v_xd = (walker_top0_a_xd || (walker_top0_le[63] && r_EFER[11]));
+                                walker_top0_a_xd <= v_xd;
+                                if ((k_user && (!v_us))) begin
+                                    walker_top0_fault_k <= 3;
+                                    walker_top0_flevel <= 2;
+                                    walker_top0_st <= 3'b010;
+                                end
+                                else if (((k_user && k_write) && (!v_rw))) begin
+                                    walker_top0_fault_k <= 4;
+                                    walker_top0_flevel <= 2;
+                                    walker_top0_st <= 3'b010;
+                                end
+                                else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                                    walker_top0_fault_k <= 5;
+                                    walker_top0_flevel <= 2;
+                                    walker_top0_st <= 3'b010;
+                                end
+                                else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                                    walker_top0_fault_k <= 6;
+                                    walker_top0_flevel <= 2;
+                                    walker_top0_st <= 3'b010;
+                                end
+                                else if ((k_fetch && v_xd)) begin
+                                    walker_top0_fault_k <= 7;
+                                    walker_top0_flevel <= 2;
+                                    walker_top0_st <= 3'b010;
+                                end
+                                else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                                    walker_top0_fault_k <= 8;
+                                    walker_top0_flevel <= 2;
+                                    walker_top0_st <= 3'b010;
+                                end
+                                else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * walker_top0_le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * walker_top0_le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                                    walker_top0_fault_k <= 9;
+                                    walker_top0_flevel <= 2;
+                                    walker_top0_st <= 3'b010;
+                                end
+                                else begin
+                                    uw = walker_top0_le;
+                                    uw[5] = 1'b1;
+                                    if (k_write) begin
+                                        uw[6] = 1'b1;
+                                    end
+                                    if ((uw != walker_top0_le)) begin
+                                        walker_top0_pend_2 <= 1'b1;
+                                        pending = 1'b1;
+                                    end
+                                    walker_top0_se_2 <= uw;
+                                    walker_top0_sa_2 <= walker_top0_ea;
+                                    o_level <= 2;
+                                    o_pa <= {16'h0, walker_top0_le[48-1:21], i_addr[21-1:0]};
+                                    o_aux <= 0;
+                                    if ((pending || walker_top0_pend_5 || walker_top0_pend_4 || walker_top0_pend_3 || walker_top0_pend_2 || walker_top0_pend_1)) begin
+                                        walker_top0_st <= 3'b011;
+                                    end
+                                    else begin
+                                        o_status <= 0;
+                                        done <= 1'b1;
+                                        walker_top0_st <= 3'b000;
+                                    end
+                                end
+                            end
+                        end
+                        else begin
+                            if ((!walker_top0_le[0])) begin
+                                walker_top0_fault_k <= 1;
+                                walker_top0_flevel <= 2;
+                                walker_top0_st <= 3'b010;
+                            end
+                            else if ((((walker_top0_le & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((walker_top0_le & 64'h8000000000000000) != 0)))) begin
+                                walker_top0_fault_k <= 2;
+                                walker_top0_flevel <= 2;
+                                walker_top0_st <= 3'b010;
+                            end
+                            else begin
+                                v_rw = (walker_top0_a_rw && walker_top0_le[1]);
+                                walker_top0_a_rw <= v_rw;
+                                v_us = (walker_top0_a_us && walker_top0_le[2]);
+                                walker_top0_a_us <= v_us;
+                                v_xd = (walker_top0_a_xd || (walker_top0_le[63] && r_EFER[11]));
+                                walker_top0_a_xd <= v_xd;
+                                walker_top0_ea <= ({16'h0, walker_top0_le[48-1:12], 12'h0} + {52'h0, i_addr[21-1:12], 3'h0});
+                                walker_top0_st <= 3'b001;
+                                walker_top0_lvl <= 1;
+                            end
+                        end
+                    end
+                    'h1: begin
+                        if ((!walker_top0_le[0])) begin
+                            walker_top0_fault_k <= 1;
+                            walker_top0_flevel <= 1;
+                            walker_top0_st <= 3'b010;
+                        end
+                        else if ((((walker_top0_le & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((walker_top0_le & 64'h8000000000000000) != 0)))) begin
+                            walker_top0_fault_k <= 2;
+                            walker_top0_flevel <= 1;
+                            walker_top0_st <= 3'b010;
+                        end
+                        else begin
+                            v_rw = (walker_top0_a_rw && walker_top0_le[1]);
+                            walker_top0_a_rw <= v_rw;
+                            v_us = (walker_top0_a_us && walker_top0_le[2]);
+                            walker_top0_a_us <= v_us;
+                            v_xd = (walker_top0_a_xd || (walker_top0_le[63] && r_EFER[11]));
+                            walker_top0_a_xd <= v_xd;
+                            if ((k_user && (!v_us))) begin
+                                walker_top0_fault_k <= 3;
+                                walker_top0_flevel <= 1;
+                                walker_top0_st <= 3'b010;
+                            end
+                            else if (((k_user && k_write) && (!v_rw))) begin
+                                walker_top0_fault_k <= 4;
+                                walker_top0_flevel <= 1;
+                                walker_top0_st <= 3'b010;
+                            end
+                            else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                                walker_top0_fault_k <= 5;
+                                walker_top0_flevel <= 1;
+                                walker_top0_st <= 3'b010;
+                            end
+                            else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                                walker_top0_fault_k <= 6;
+                                walker_top0_flevel <= 1;
+                                walker_top0_st <= 3'b010;
+                            end
+                            else if ((k_fetch && v_xd)) begin
+                                walker_top0_fault_k <= 7;
+                                walker_top0_flevel <= 1;
+                                walker_top0_st <= 3'b010;
+                            end
+                            else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                                walker_top0_fault_k <= 8;
+                                walker_top0_flevel <= 1;
+                                walker_top0_st <= 3'b010;
+                            end
+                            else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * walker_top0_le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * walker_top0_le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                                walker_top0_fault_k <= 9;
+                                walker_top0_flevel <= 1;
+                                walker_top0_st <= 3'b010;
+                            end
+                            else begin
+                                uw = walker_top0_le;
+                                uw[5] = 1'b1;
+                                if (k_write) begin
+                                    uw[6] = 1'b1;
+                                end
+                                if ((uw != walker_top0_le)) begin
+                                    walker_top0_pend_1 <= 1'b1;
+                                    pending = 1'b1;
+                                end
+                                walker_top0_se_1 <= uw;
+                                walker_top0_sa_1 <= walker_top0_ea;
+                                o_level <= 1;
+                                o_pa <= {16'h0, walker_top0_le[48-1:12], i_addr[12-1:0]};
+                                o_aux <= 0;
+                                if ((pending || walker_top0_pend_5 || walker_top0_pend_4 || walker_top0_pend_3 || walker_top0_pend_2 || walker_top0_pend_1)) begin
+                                    walker_top0_st <= 3'b011;
+                                end
+                                else begin
+                                    o_status <= 0;
+                                    done <= 1'b1;
+                                    walker_top0_st <= 3'b000;
+                                end
+                            end
+                        end
+                    end
+                endcase
+            end
+            default: begin
+                walker_top0_st <= 3'b000;
+            end
+        endcase
     end
 end
 

@@ -56,64 +56,34 @@ type t_enum_S_1 is (
 	);
 
 signal walker_top0_a_rw: std_logic;
-signal walker_top0_a_rw_nx: std_logic;
 signal walker_top0_a_us: std_logic;
-signal walker_top0_a_us_nx: std_logic;
 signal walker_top0_a_xd: std_logic;
-signal walker_top0_a_xd_nx: std_logic;
-signal walker_top0_done_nx: std_logic;
 signal walker_top0_ea: unsigned(63 downto 0);
-signal walker_top0_ea_nx: unsigned(63 downto 0);
 signal walker_top0_fault_k: unsigned(7 downto 0);
-signal walker_top0_fault_k_nx: unsigned(7 downto 0);
 signal walker_top0_flevel: unsigned(2 downto 0);
-signal walker_top0_flevel_nx: unsigned(2 downto 0);
 signal walker_top0_le: unsigned(63 downto 0);
-signal walker_top0_le_nx: unsigned(63 downto 0);
 signal walker_top0_lvl: unsigned(2 downto 0);
-signal walker_top0_lvl_nx: unsigned(2 downto 0);
 signal walker_top0_m_addr_h: unsigned(63 downto 0);
 signal walker_top0_m_size_h: unsigned(2 downto 0);
 signal walker_top0_m_valid_h: std_logic;
 signal walker_top0_m_wdata_h: unsigned(63 downto 0);
 signal walker_top0_m_we_h: std_logic;
-signal walker_top0_o_aux_nx: unsigned(2 downto 0);
-signal walker_top0_o_level_nx: unsigned(2 downto 0);
-signal walker_top0_o_pa_nx: unsigned(63 downto 0);
-signal walker_top0_o_r1_error_code_nx: unsigned(31 downto 0);
-signal walker_top0_o_r1_vector_nx: unsigned(7 downto 0);
-signal walker_top0_o_r_cr2_nx: unsigned(63 downto 0);
-signal walker_top0_o_r_error_code_nx: unsigned(31 downto 0);
-signal walker_top0_o_r_vector_nx: unsigned(7 downto 0);
-signal walker_top0_o_status_nx: unsigned(7 downto 0);
 signal walker_top0_pend_1: std_logic;
-signal walker_top0_pend_1_nx: std_logic;
 signal walker_top0_pend_2: std_logic;
-signal walker_top0_pend_2_nx: std_logic;
 signal walker_top0_pend_3: std_logic;
-signal walker_top0_pend_3_nx: std_logic;
 signal walker_top0_pend_4: std_logic;
-signal walker_top0_pend_4_nx: std_logic;
 signal walker_top0_pend_5: std_logic;
-signal walker_top0_pend_5_nx: std_logic;
 signal walker_top0_sa_1: unsigned(63 downto 0);
-signal walker_top0_sa_1_nx: unsigned(63 downto 0);
 signal walker_top0_sa_2: unsigned(63 downto 0);
-signal walker_top0_sa_2_nx: unsigned(63 downto 0);
 signal walker_top0_sa_3: unsigned(63 downto 0);
-signal walker_top0_sa_3_nx: unsigned(63 downto 0);
 signal walker_top0_sa_4: unsigned(63 downto 0);
 signal walker_top0_sa_5: unsigned(63 downto 0);
 signal walker_top0_se_1: unsigned(63 downto 0);
-signal walker_top0_se_1_nx: unsigned(63 downto 0);
 signal walker_top0_se_2: unsigned(63 downto 0);
-signal walker_top0_se_2_nx: unsigned(63 downto 0);
 signal walker_top0_se_3: unsigned(63 downto 0);
-signal walker_top0_se_3_nx: unsigned(63 downto 0);
 signal walker_top0_se_4: unsigned(63 downto 0);
 signal walker_top0_se_5: unsigned(63 downto 0);
 signal walker_top0_st: t_enum_S_1;
-signal walker_top0_st_nx: t_enum_S_1;
 
 begin
 
@@ -122,7 +92,7 @@ walker_top0_sa_5 <= unsigned'("0000000000000000000000000000000000000000000000000
 walker_top0_se_4 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 walker_top0_se_5 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 
-walker_top0_logic: process (walker_top0_a_rw, walker_top0_a_us, walker_top0_a_xd, done, walker_top0_ea, walker_top0_fault_k, walker_top0_flevel, i_addr, k_fetch, k_user, k_write, walker_top0_le, walker_top0_lvl, walker_top0_m_addr_h, m_rdata, m_rvalid, walker_top0_m_size_h, walker_top0_m_valid_h, walker_top0_m_wdata_h, walker_top0_m_we_h, o_aux, o_level, o_pa, o_r1_error_code, o_r1_vector, o_r_cr2, o_r_error_code, o_r_vector, o_status, walker_top0_pend_1, walker_top0_pend_2, walker_top0_pend_3, walker_top0_pend_4, walker_top0_pend_5, r_CR0, r_CR3, r_CR4, r_EFER, r_PKRU, r_RFLAGS, walker_top0_sa_1, walker_top0_sa_2, walker_top0_sa_3, walker_top0_sa_4, walker_top0_sa_5, walker_top0_se_1, walker_top0_se_2, walker_top0_se_3, walker_top0_se_4, walker_top0_se_5, walker_top0_st, start) is
+walker_top0_logic: process (walker_top0_a_rw, walker_top0_a_us, walker_top0_a_xd, done, walker_top0_ea, i_addr, k_fetch, k_user, k_write, walker_top0_le, walker_top0_lvl, walker_top0_m_addr_h, m_rdata, m_rvalid, walker_top0_m_size_h, walker_top0_m_valid_h, walker_top0_m_wdata_h, walker_top0_m_we_h, walker_top0_pend_1, walker_top0_pend_2, walker_top0_pend_3, walker_top0_pend_4, walker_top0_pend_5, r_CR0, r_CR3, r_CR4, r_EFER, r_PKRU, r_RFLAGS, walker_top0_sa_1, walker_top0_sa_2, walker_top0_sa_3, walker_top0_sa_4, walker_top0_sa_5, walker_top0_se_1, walker_top0_se_2, walker_top0_se_3, walker_top0_se_4, walker_top0_se_5, walker_top0_st, start) is
     variable pending: std_logic;
     variable uw: unsigned(63 downto 0);
     variable used: std_logic;
@@ -142,36 +112,6 @@ walker_top0_logic: process (walker_top0_a_rw, walker_top0_a_us, walker_top0_a_xd
     variable in9: unsigned(63 downto 0);
     variable in10: unsigned(47 downto 0);
 begin
-    walker_top0_done_nx <= done;
-    walker_top0_a_rw_nx <= walker_top0_a_rw;
-    walker_top0_a_us_nx <= walker_top0_a_us;
-    walker_top0_a_xd_nx <= walker_top0_a_xd;
-    walker_top0_pend_5_nx <= walker_top0_pend_5;
-    walker_top0_pend_4_nx <= walker_top0_pend_4;
-    walker_top0_pend_3_nx <= walker_top0_pend_3;
-    walker_top0_pend_2_nx <= walker_top0_pend_2;
-    walker_top0_pend_1_nx <= walker_top0_pend_1;
-    walker_top0_le_nx <= walker_top0_le;
-    walker_top0_fault_k_nx <= walker_top0_fault_k;
-    walker_top0_flevel_nx <= walker_top0_flevel;
-    walker_top0_st_nx <= walker_top0_st;
-    walker_top0_ea_nx <= walker_top0_ea;
-    walker_top0_lvl_nx <= walker_top0_lvl;
-    walker_top0_se_3_nx <= walker_top0_se_3;
-    walker_top0_sa_3_nx <= walker_top0_sa_3;
-    walker_top0_o_level_nx <= o_level;
-    walker_top0_o_pa_nx <= o_pa;
-    walker_top0_o_aux_nx <= o_aux;
-    walker_top0_o_status_nx <= o_status;
-    walker_top0_se_2_nx <= walker_top0_se_2;
-    walker_top0_sa_2_nx <= walker_top0_sa_2;
-    walker_top0_se_1_nx <= walker_top0_se_1;
-    walker_top0_sa_1_nx <= walker_top0_sa_1;
-    walker_top0_o_r_vector_nx <= o_r_vector;
-    walker_top0_o_r_error_code_nx <= o_r_error_code;
-    walker_top0_o_r_cr2_nx <= o_r_cr2;
-    walker_top0_o_r1_vector_nx <= o_r1_vector;
-    walker_top0_o_r1_error_code_nx <= o_r1_error_code;
     m_valid <= walker_top0_m_valid_h;
     m_we <= walker_top0_m_we_h;
     m_size <= walker_top0_m_size_h;
@@ -185,20 +125,11 @@ begin
     v_us := '0';
     v_xd := '0';
     if bool(done) then
-        walker_top0_done_nx <= '0';
+        null;
     end if;
     case walker_top0_st is
         when IDLE =>
             if bool(start) then
-                walker_top0_a_rw_nx <= '1';
-                walker_top0_a_us_nx <= '1';
-                walker_top0_a_xd_nx <= '0';
-                walker_top0_pend_5_nx <= '0';
-                walker_top0_pend_4_nx <= '0';
-                walker_top0_pend_3_nx <= '0';
-                walker_top0_pend_2_nx <= '0';
-                walker_top0_pend_1_nx <= '0';
-                walker_top0_le_nx <= to_unsigned(0, 64);
                 in0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                 in1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                 in2 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
@@ -234,26 +165,18 @@ begin
                     in0 := in6;
                 end if;
                 if (bool(r_CR4(5)) and (i_addr /= in0)) then
-                    walker_top0_fault_k_nx <= to_unsigned(10, 8);
-                    walker_top0_flevel_nx <= to_unsigned(0, 3);
-                    walker_top0_st_nx <= FAULT;
+                    null;
                 else
                     if bool(r_CR4(12)) then
                         m_valid <= '1';
                         m_we <= '0';
                         m_size <= to_unsigned(3, 3);
                         m_addr <= (unsigned'(to_unsigned(0, 16) & r_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(57-1 downto 48) & to_unsigned(0, 3)));
-                        walker_top0_ea_nx <= (unsigned'(to_unsigned(0, 16) & r_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(57-1 downto 48) & to_unsigned(0, 3)));
-                        walker_top0_st_nx <= MWAIT;
-                        walker_top0_lvl_nx <= to_unsigned(5, 3);
                     else
                         m_valid <= '1';
                         m_we <= '0';
                         m_size <= to_unsigned(3, 3);
                         m_addr <= (unsigned'(to_unsigned(0, 16) & r_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
-                        walker_top0_ea_nx <= (unsigned'(to_unsigned(0, 16) & r_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
-                        walker_top0_st_nx <= MWAIT;
-                        walker_top0_lvl_nx <= to_unsigned(4, 3);
                     end if;
                 end if;
             end if;
@@ -333,108 +256,64 @@ begin
                     end if;
                 end if;
                 if bool(used) then
-                    walker_top0_le_nx <= uw;
                     m_valid <= '1';
                     m_we <= '1';
                     m_size <= to_unsigned(3, 3);
                     m_addr <= walker_top0_ea;
                     m_wdata <= uw;
-                    walker_top0_st_nx <= UWAIT;
                 else
-                    walker_top0_le_nx <= m_rdata;
                     if (walker_top0_lvl = 5) then
                         if (not bool(m_rdata(0))) then
-                            walker_top0_fault_k_nx <= to_unsigned(1, 8);
-                            walker_top0_flevel_nx <= to_unsigned(5, 3);
-                            walker_top0_st_nx <= FAULT;
+                            null;
                         elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                            walker_top0_fault_k_nx <= to_unsigned(2, 8);
-                            walker_top0_flevel_nx <= to_unsigned(5, 3);
-                            walker_top0_st_nx <= FAULT;
+                            null;
                         else
                             v_rw := stdl(bool(walker_top0_a_rw) and bool(m_rdata(1)));
-                            walker_top0_a_rw_nx <= v_rw;
                             v_us := stdl(bool(walker_top0_a_us) and bool(m_rdata(2)));
-                            walker_top0_a_us_nx <= v_us;
                             v_xd := stdl(bool(walker_top0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
-                            walker_top0_a_xd_nx <= v_xd;
                             m_valid <= '1';
                             m_we <= '0';
                             m_size <= to_unsigned(3, 3);
                             m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
-                            walker_top0_ea_nx <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
-                            walker_top0_st_nx <= MWAIT;
-                            walker_top0_lvl_nx <= to_unsigned(4, 3);
                         end if;
                     elsif (walker_top0_lvl = 4) then
                         if (not bool(m_rdata(0))) then
-                            walker_top0_fault_k_nx <= to_unsigned(1, 8);
-                            walker_top0_flevel_nx <= to_unsigned(4, 3);
-                            walker_top0_st_nx <= FAULT;
+                            null;
                         elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (False and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                            walker_top0_fault_k_nx <= to_unsigned(2, 8);
-                            walker_top0_flevel_nx <= to_unsigned(4, 3);
-                            walker_top0_st_nx <= FAULT;
+                            null;
                         else
                             v_rw := stdl(bool(walker_top0_a_rw) and bool(m_rdata(1)));
-                            walker_top0_a_rw_nx <= v_rw;
                             v_us := stdl(bool(walker_top0_a_us) and bool(m_rdata(2)));
-                            walker_top0_a_us_nx <= v_us;
                             v_xd := stdl(bool(walker_top0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
-                            walker_top0_a_xd_nx <= v_xd;
                             m_valid <= '1';
                             m_we <= '0';
                             m_size <= to_unsigned(3, 3);
                             m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
-                            walker_top0_ea_nx <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
-                            walker_top0_st_nx <= MWAIT;
-                            walker_top0_lvl_nx <= to_unsigned(3, 3);
                         end if;
                     elsif (walker_top0_lvl = 3) then
                         if (bool(m_rdata(7)) and True) then
                             if (not bool(m_rdata(0))) then
-                                walker_top0_fault_k_nx <= to_unsigned(1, 8);
-                                walker_top0_flevel_nx <= to_unsigned(3, 3);
-                                walker_top0_st_nx <= FAULT;
+                                null;
                             elsif (((m_rdata and unsigned'("0000000000001111000000000000000000111111111111111110000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                                walker_top0_fault_k_nx <= to_unsigned(2, 8);
-                                walker_top0_flevel_nx <= to_unsigned(3, 3);
-                                walker_top0_st_nx <= FAULT;
+                                null;
                             else
                                 v_rw := stdl(bool(walker_top0_a_rw) and bool(m_rdata(1)));
-                                walker_top0_a_rw_nx <= v_rw;
                                 v_us := stdl(bool(walker_top0_a_us) and bool(m_rdata(2)));
-                                walker_top0_a_us_nx <= v_us;
                                 v_xd := stdl(bool(walker_top0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
-                                walker_top0_a_xd_nx <= v_xd;
                                 if (bool(k_user) and (not bool(v_us))) then
-                                    walker_top0_fault_k_nx <= to_unsigned(3, 8);
-                                    walker_top0_flevel_nx <= to_unsigned(3, 3);
-                                    walker_top0_st_nx <= FAULT;
+                                    null;
                                 elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
-                                    walker_top0_fault_k_nx <= to_unsigned(4, 8);
-                                    walker_top0_flevel_nx <= to_unsigned(3, 3);
-                                    walker_top0_st_nx <= FAULT;
+                                    null;
                                 elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
-                                    walker_top0_fault_k_nx <= to_unsigned(5, 8);
-                                    walker_top0_flevel_nx <= to_unsigned(3, 3);
-                                    walker_top0_st_nx <= FAULT;
+                                    null;
                                 elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
-                                    walker_top0_fault_k_nx <= to_unsigned(6, 8);
-                                    walker_top0_flevel_nx <= to_unsigned(3, 3);
-                                    walker_top0_st_nx <= FAULT;
+                                    null;
                                 elsif (bool(k_fetch) and bool(v_xd)) then
-                                    walker_top0_fault_k_nx <= to_unsigned(7, 8);
-                                    walker_top0_flevel_nx <= to_unsigned(3, 3);
-                                    walker_top0_st_nx <= FAULT;
+                                    null;
                                 elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
-                                    walker_top0_fault_k_nx <= to_unsigned(8, 8);
-                                    walker_top0_flevel_nx <= to_unsigned(3, 3);
-                                    walker_top0_st_nx <= FAULT;
+                                    null;
                                 elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * m_rdata(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * m_rdata(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
-                                    walker_top0_fault_k_nx <= to_unsigned(9, 8);
-                                    walker_top0_flevel_nx <= to_unsigned(3, 3);
-                                    walker_top0_st_nx <= FAULT;
+                                    null;
                                 else
                                     uw := m_rdata;
                                     uw(5) := '1';
@@ -442,93 +321,54 @@ begin
                                         uw(6) := '1';
                                     end if;
                                     if (uw /= m_rdata) then
-                                        walker_top0_pend_3_nx <= '1';
                                         pending := '1';
                                     end if;
-                                    walker_top0_se_3_nx <= uw;
-                                    walker_top0_sa_3_nx <= walker_top0_ea;
-                                    walker_top0_o_level_nx <= to_unsigned(3, 3);
-                                    walker_top0_o_pa_nx <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & i_addr(30-1 downto 0));
-                                    walker_top0_o_aux_nx <= to_unsigned(0, 3);
                                     if (bool(pending) or bool(walker_top0_pend_5) or bool(walker_top0_pend_4) or bool(walker_top0_pend_3) or bool(walker_top0_pend_2) or bool(walker_top0_pend_1)) then
-                                        walker_top0_st_nx <= ADREQ;
+                                        null;
                                     else
-                                        walker_top0_o_status_nx <= to_unsigned(0, 8);
-                                        walker_top0_done_nx <= '1';
-                                        walker_top0_st_nx <= IDLE;
+                                        null;
                                     end if;
                                 end if;
                             end if;
                         else
                             if (not bool(m_rdata(0))) then
-                                walker_top0_fault_k_nx <= to_unsigned(1, 8);
-                                walker_top0_flevel_nx <= to_unsigned(3, 3);
-                                walker_top0_st_nx <= FAULT;
+                                null;
                             elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
-                                walker_top0_fault_k_nx <= to_unsigned(2, 8);
-                                walker_top0_flevel_nx <= to_unsigned(3, 3);
-                                walker_top0_st_nx <= FAULT;
+                                null;
                             else
                                 v_rw := stdl(bool(walker_top0_a_rw) and bool(m_rdata(1)));
-                                walker_top0_a_rw_nx <= v_rw;
                                 v_us := stdl(bool(walker_top0_a_us) and bool(m_rdata(2)));
-                                walker_top0_a_us_nx <= v_us;
                                 v_xd := stdl(bool(walker_top0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
-                                walker_top0_a_xd_nx <= v_xd;
                                 m_valid <= '1';
                                 m_we <= '0';
                                 m_size <= to_unsigned(3, 3);
                                 m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
-                                walker_top0_ea_nx <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
-                                walker_top0_st_nx <= MWAIT;
-                                walker_top0_lvl_nx <= to_unsigned(2, 3);
                             end if;
                         end if;
                     elsif (walker_top0_lvl = 2) then
                         if bool(m_rdata(7)) then
                             if (not bool(m_rdata(0))) then
-                                walker_top0_fault_k_nx <= to_unsigned(1, 8);
-                                walker_top0_flevel_nx <= to_unsigned(2, 3);
-                                walker_top0_st_nx <= FAULT;
+                                null;
                             elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000111111110000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                                walker_top0_fault_k_nx <= to_unsigned(2, 8);
-                                walker_top0_flevel_nx <= to_unsigned(2, 3);
-                                walker_top0_st_nx <= FAULT;
+                                null;
                             else
                                 v_rw := stdl(bool(walker_top0_a_rw) and bool(m_rdata(1)));
-                                walker_top0_a_rw_nx <= v_rw;
                                 v_us := stdl(bool(walker_top0_a_us) and bool(m_rdata(2)));
-                                walker_top0_a_us_nx <= v_us;
                                 v_xd := stdl(bool(walker_top0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
-                                walker_top0_a_xd_nx <= v_xd;
                                 if (bool(k_user) and (not bool(v_us))) then
-                                    walker_top0_fault_k_nx <= to_unsigned(3, 8);
-                                    walker_top0_flevel_nx <= to_unsigned(2, 3);
-                                    walker_top0_st_nx <= FAULT;
+                                    null;
                                 elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
-                                    walker_top0_fault_k_nx <= to_unsigned(4, 8);
-                                    walker_top0_flevel_nx <= to_unsigned(2, 3);
-                                    walker_top0_st_nx <= FAULT;
+                                    null;
                                 elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
-                                    walker_top0_fault_k_nx <= to_unsigned(5, 8);
-                                    walker_top0_flevel_nx <= to_unsigned(2, 3);
-                                    walker_top0_st_nx <= FAULT;
+                                    null;
                                 elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
-                                    walker_top0_fault_k_nx <= to_unsigned(6, 8);
-                                    walker_top0_flevel_nx <= to_unsigned(2, 3);
-                                    walker_top0_st_nx <= FAULT;
+                                    null;
                                 elsif (bool(k_fetch) and bool(v_xd)) then
-                                    walker_top0_fault_k_nx <= to_unsigned(7, 8);
-                                    walker_top0_flevel_nx <= to_unsigned(2, 3);
-                                    walker_top0_st_nx <= FAULT;
+                                    null;
                                 elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
-                                    walker_top0_fault_k_nx <= to_unsigned(8, 8);
-                                    walker_top0_flevel_nx <= to_unsigned(2, 3);
-                                    walker_top0_st_nx <= FAULT;
+                                    null;
                                 elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * m_rdata(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * m_rdata(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
-                                    walker_top0_fault_k_nx <= to_unsigned(9, 8);
-                                    walker_top0_flevel_nx <= to_unsigned(2, 3);
-                                    walker_top0_st_nx <= FAULT;
+                                    null;
                                 else
                                     uw := m_rdata;
                                     uw(5) := '1';
@@ -536,92 +376,53 @@ begin
                                         uw(6) := '1';
                                     end if;
                                     if (uw /= m_rdata) then
-                                        walker_top0_pend_2_nx <= '1';
                                         pending := '1';
                                     end if;
-                                    walker_top0_se_2_nx <= uw;
-                                    walker_top0_sa_2_nx <= walker_top0_ea;
-                                    walker_top0_o_level_nx <= to_unsigned(2, 3);
-                                    walker_top0_o_pa_nx <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & i_addr(21-1 downto 0));
-                                    walker_top0_o_aux_nx <= to_unsigned(0, 3);
                                     if (bool(pending) or bool(walker_top0_pend_5) or bool(walker_top0_pend_4) or bool(walker_top0_pend_3) or bool(walker_top0_pend_2) or bool(walker_top0_pend_1)) then
-                                        walker_top0_st_nx <= ADREQ;
+                                        null;
                                     else
-                                        walker_top0_o_status_nx <= to_unsigned(0, 8);
-                                        walker_top0_done_nx <= '1';
-                                        walker_top0_st_nx <= IDLE;
+                                        null;
                                     end if;
                                 end if;
                             end if;
                         else
                             if (not bool(m_rdata(0))) then
-                                walker_top0_fault_k_nx <= to_unsigned(1, 8);
-                                walker_top0_flevel_nx <= to_unsigned(2, 3);
-                                walker_top0_st_nx <= FAULT;
+                                null;
                             elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                                walker_top0_fault_k_nx <= to_unsigned(2, 8);
-                                walker_top0_flevel_nx <= to_unsigned(2, 3);
-                                walker_top0_st_nx <= FAULT;
+                                null;
                             else
                                 v_rw := stdl(bool(walker_top0_a_rw) and bool(m_rdata(1)));
-                                walker_top0_a_rw_nx <= v_rw;
                                 v_us := stdl(bool(walker_top0_a_us) and bool(m_rdata(2)));
-                                walker_top0_a_us_nx <= v_us;
                                 v_xd := stdl(bool(walker_top0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
-                                walker_top0_a_xd_nx <= v_xd;
                                 m_valid <= '1';
                                 m_we <= '0';
                                 m_size <= to_unsigned(3, 3);
                                 m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
-                                walker_top0_ea_nx <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
-                                walker_top0_st_nx <= MWAIT;
-                                walker_top0_lvl_nx <= to_unsigned(1, 3);
                             end if;
                         end if;
                     elsif (walker_top0_lvl = 1) then
                         if (not bool(m_rdata(0))) then
-                            walker_top0_fault_k_nx <= to_unsigned(1, 8);
-                            walker_top0_flevel_nx <= to_unsigned(1, 3);
-                            walker_top0_st_nx <= FAULT;
+                            null;
                         elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                            walker_top0_fault_k_nx <= to_unsigned(2, 8);
-                            walker_top0_flevel_nx <= to_unsigned(1, 3);
-                            walker_top0_st_nx <= FAULT;
+                            null;
                         else
                             v_rw := stdl(bool(walker_top0_a_rw) and bool(m_rdata(1)));
-                            walker_top0_a_rw_nx <= v_rw;
                             v_us := stdl(bool(walker_top0_a_us) and bool(m_rdata(2)));
-                            walker_top0_a_us_nx <= v_us;
                             v_xd := stdl(bool(walker_top0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
-                            walker_top0_a_xd_nx <= v_xd;
                             if (bool(k_user) and (not bool(v_us))) then
-                                walker_top0_fault_k_nx <= to_unsigned(3, 8);
-                                walker_top0_flevel_nx <= to_unsigned(1, 3);
-                                walker_top0_st_nx <= FAULT;
+                                null;
                             elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
-                                walker_top0_fault_k_nx <= to_unsigned(4, 8);
-                                walker_top0_flevel_nx <= to_unsigned(1, 3);
-                                walker_top0_st_nx <= FAULT;
+                                null;
                             elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
-                                walker_top0_fault_k_nx <= to_unsigned(5, 8);
-                                walker_top0_flevel_nx <= to_unsigned(1, 3);
-                                walker_top0_st_nx <= FAULT;
+                                null;
                             elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
-                                walker_top0_fault_k_nx <= to_unsigned(6, 8);
-                                walker_top0_flevel_nx <= to_unsigned(1, 3);
-                                walker_top0_st_nx <= FAULT;
+                                null;
                             elsif (bool(k_fetch) and bool(v_xd)) then
-                                walker_top0_fault_k_nx <= to_unsigned(7, 8);
-                                walker_top0_flevel_nx <= to_unsigned(1, 3);
-                                walker_top0_st_nx <= FAULT;
+                                null;
                             elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
-                                walker_top0_fault_k_nx <= to_unsigned(8, 8);
-                                walker_top0_flevel_nx <= to_unsigned(1, 3);
-                                walker_top0_st_nx <= FAULT;
+                                null;
                             elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * m_rdata(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * m_rdata(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
-                                walker_top0_fault_k_nx <= to_unsigned(9, 8);
-                                walker_top0_flevel_nx <= to_unsigned(1, 3);
-                                walker_top0_st_nx <= FAULT;
+                                null;
                             else
                                 uw := m_rdata;
                                 uw(5) := '1';
@@ -629,20 +430,12 @@ begin
                                     uw(6) := '1';
                                 end if;
                                 if (uw /= m_rdata) then
-                                    walker_top0_pend_1_nx <= '1';
                                     pending := '1';
                                 end if;
-                                walker_top0_se_1_nx <= uw;
-                                walker_top0_sa_1_nx <= walker_top0_ea;
-                                walker_top0_o_level_nx <= to_unsigned(1, 3);
-                                walker_top0_o_pa_nx <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & i_addr(12-1 downto 0));
-                                walker_top0_o_aux_nx <= to_unsigned(0, 3);
                                 if (bool(pending) or bool(walker_top0_pend_5) or bool(walker_top0_pend_4) or bool(walker_top0_pend_3) or bool(walker_top0_pend_2) or bool(walker_top0_pend_1)) then
-                                    walker_top0_st_nx <= ADREQ;
+                                    null;
                                 else
-                                    walker_top0_o_status_nx <= to_unsigned(0, 8);
-                                    walker_top0_done_nx <= '1';
-                                    walker_top0_st_nx <= IDLE;
+                                    null;
                                 end if;
                             end if;
                         end if;
@@ -650,173 +443,102 @@ begin
                 end if;
             end if;
         when FAULT =>
-            walker_top0_o_status_nx <= walker_top0_fault_k;
-            walker_top0_o_level_nx <= walker_top0_flevel;
-            walker_top0_o_aux_nx <= to_unsigned(0, 3);
-            walker_top0_o_r_vector_nx <= to_unsigned(14, 8);
-            walker_top0_o_r_error_code_nx <= to_unsigned(0, 32);
-            walker_top0_o_r_error_code_nx(0) <= stdl(walker_top0_fault_k(4-1 downto 0) /= 1);
-            walker_top0_o_r_error_code_nx(1) <= k_write;
-            walker_top0_o_r_error_code_nx(2) <= k_user;
-            walker_top0_o_r_error_code_nx(3) <= stdl(walker_top0_fault_k(4-1 downto 0) = 2);
-            walker_top0_o_r_error_code_nx(4) <= stdl(bool(k_fetch) and (bool(r_CR4(20)) or bool(r_EFER(11))));
-            walker_top0_o_r_error_code_nx(5) <= stdl(((walker_top0_fault_k > 2) and (walker_top0_fault_k <= 9)) and (((bool(r_CR4(22)) and bool(walker_top0_a_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * walker_top0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * walker_top0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))));
-            walker_top0_o_r_cr2_nx <= i_addr;
-            walker_top0_o_r1_vector_nx <= to_unsigned(13, 8);
-            walker_top0_o_r1_error_code_nx <= to_unsigned(0, 32);
-            walker_top0_done_nx <= '1';
-            walker_top0_st_nx <= IDLE;
+            null;
         when ADREQ =>
             if bool(walker_top0_pend_5) then
-                walker_top0_pend_5_nx <= '0';
                 m_valid <= '1';
                 m_we <= '1';
                 m_size <= to_unsigned(3, 3);
                 m_addr <= walker_top0_sa_5;
                 m_wdata <= walker_top0_se_5;
-                walker_top0_st_nx <= ADWAIT;
             elsif bool(walker_top0_pend_4) then
-                walker_top0_pend_4_nx <= '0';
                 m_valid <= '1';
                 m_we <= '1';
                 m_size <= to_unsigned(3, 3);
                 m_addr <= walker_top0_sa_4;
                 m_wdata <= walker_top0_se_4;
-                walker_top0_st_nx <= ADWAIT;
             elsif bool(walker_top0_pend_3) then
-                walker_top0_pend_3_nx <= '0';
                 m_valid <= '1';
                 m_we <= '1';
                 m_size <= to_unsigned(3, 3);
                 m_addr <= walker_top0_sa_3;
                 m_wdata <= walker_top0_se_3;
-                walker_top0_st_nx <= ADWAIT;
             elsif bool(walker_top0_pend_2) then
-                walker_top0_pend_2_nx <= '0';
                 m_valid <= '1';
                 m_we <= '1';
                 m_size <= to_unsigned(3, 3);
                 m_addr <= walker_top0_sa_2;
                 m_wdata <= walker_top0_se_2;
-                walker_top0_st_nx <= ADWAIT;
             elsif bool(walker_top0_pend_1) then
-                walker_top0_pend_1_nx <= '0';
                 m_valid <= '1';
                 m_we <= '1';
                 m_size <= to_unsigned(3, 3);
                 m_addr <= walker_top0_sa_1;
                 m_wdata <= walker_top0_se_1;
-                walker_top0_st_nx <= ADWAIT;
             else
-                walker_top0_o_status_nx <= to_unsigned(0, 8);
-                walker_top0_done_nx <= '1';
-                walker_top0_st_nx <= IDLE;
+                null;
             end if;
         when ADWAIT =>
             if bool(m_rvalid) then
                 m_we <= '0';
-                walker_top0_st_nx <= ADREQ;
             end if;
         when UWAIT =>
             if bool(m_rvalid) then
                 m_we <= '0';
-                walker_top0_st_nx <= PROC;
             end if;
         when PROC =>
-            walker_top0_le_nx <= walker_top0_le;
             if (walker_top0_lvl = 5) then
                 if (not bool(walker_top0_le(0))) then
-                    walker_top0_fault_k_nx <= to_unsigned(1, 8);
-                    walker_top0_flevel_nx <= to_unsigned(5, 3);
-                    walker_top0_st_nx <= FAULT;
+                    null;
                 elsif (((walker_top0_le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(r_EFER(11))) and ((walker_top0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                    walker_top0_fault_k_nx <= to_unsigned(2, 8);
-                    walker_top0_flevel_nx <= to_unsigned(5, 3);
-                    walker_top0_st_nx <= FAULT;
+                    null;
                 else
                     v_rw := stdl(bool(walker_top0_a_rw) and bool(walker_top0_le(1)));
-                    walker_top0_a_rw_nx <= v_rw;
                     v_us := stdl(bool(walker_top0_a_us) and bool(walker_top0_le(2)));
-                    walker_top0_a_us_nx <= v_us;
                     v_xd := stdl(bool(walker_top0_a_xd) or (bool(walker_top0_le(63)) and bool(r_EFER(11))));
-                    walker_top0_a_xd_nx <= v_xd;
                     m_valid <= '1';
                     m_we <= '0';
                     m_size <= to_unsigned(3, 3);
                     m_addr <= (unsigned'(to_unsigned(0, 16) & walker_top0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
-                    walker_top0_ea_nx <= (unsigned'(to_unsigned(0, 16) & walker_top0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
-                    walker_top0_st_nx <= MWAIT;
-                    walker_top0_lvl_nx <= to_unsigned(4, 3);
                 end if;
             elsif (walker_top0_lvl = 4) then
                 if (not bool(walker_top0_le(0))) then
-                    walker_top0_fault_k_nx <= to_unsigned(1, 8);
-                    walker_top0_flevel_nx <= to_unsigned(4, 3);
-                    walker_top0_st_nx <= FAULT;
+                    null;
                 elsif (((walker_top0_le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (False and ((walker_top0_le and to_unsigned(256, 64)) /= 0)) or ((not bool(r_EFER(11))) and ((walker_top0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                    walker_top0_fault_k_nx <= to_unsigned(2, 8);
-                    walker_top0_flevel_nx <= to_unsigned(4, 3);
-                    walker_top0_st_nx <= FAULT;
+                    null;
                 else
                     v_rw := stdl(bool(walker_top0_a_rw) and bool(walker_top0_le(1)));
-                    walker_top0_a_rw_nx <= v_rw;
                     v_us := stdl(bool(walker_top0_a_us) and bool(walker_top0_le(2)));
-                    walker_top0_a_us_nx <= v_us;
                     v_xd := stdl(bool(walker_top0_a_xd) or (bool(walker_top0_le(63)) and bool(r_EFER(11))));
-                    walker_top0_a_xd_nx <= v_xd;
                     m_valid <= '1';
                     m_we <= '0';
                     m_size <= to_unsigned(3, 3);
                     m_addr <= (unsigned'(to_unsigned(0, 16) & walker_top0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
-                    walker_top0_ea_nx <= (unsigned'(to_unsigned(0, 16) & walker_top0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
-                    walker_top0_st_nx <= MWAIT;
-                    walker_top0_lvl_nx <= to_unsigned(3, 3);
                 end if;
             elsif (walker_top0_lvl = 3) then
                 if (bool(walker_top0_le(7)) and True) then
                     if (not bool(walker_top0_le(0))) then
-                        walker_top0_fault_k_nx <= to_unsigned(1, 8);
-                        walker_top0_flevel_nx <= to_unsigned(3, 3);
-                        walker_top0_st_nx <= FAULT;
+                        null;
                     elsif (((walker_top0_le and unsigned'("0000000000001111000000000000000000111111111111111110000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((walker_top0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                        walker_top0_fault_k_nx <= to_unsigned(2, 8);
-                        walker_top0_flevel_nx <= to_unsigned(3, 3);
-                        walker_top0_st_nx <= FAULT;
+                        null;
                     else
                         v_rw := stdl(bool(walker_top0_a_rw) and bool(walker_top0_le(1)));
-                        walker_top0_a_rw_nx <= v_rw;
                         v_us := stdl(bool(walker_top0_a_us) and bool(walker_top0_le(2)));
-                        walker_top0_a_us_nx <= v_us;
                         v_xd := stdl(bool(walker_top0_a_xd) or (bool(walker_top0_le(63)) and bool(r_EFER(11))));
-                        walker_top0_a_xd_nx <= v_xd;
                         if (bool(k_user) and (not bool(v_us))) then
-                            walker_top0_fault_k_nx <= to_unsigned(3, 8);
-                            walker_top0_flevel_nx <= to_unsigned(3, 3);
-                            walker_top0_st_nx <= FAULT;
+                            null;
                         elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
-                            walker_top0_fault_k_nx <= to_unsigned(4, 8);
-                            walker_top0_flevel_nx <= to_unsigned(3, 3);
-                            walker_top0_st_nx <= FAULT;
+                            null;
                         elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
-                            walker_top0_fault_k_nx <= to_unsigned(5, 8);
-                            walker_top0_flevel_nx <= to_unsigned(3, 3);
-                            walker_top0_st_nx <= FAULT;
+                            null;
                         elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
-                            walker_top0_fault_k_nx <= to_unsigned(6, 8);
-                            walker_top0_flevel_nx <= to_unsigned(3, 3);
-                            walker_top0_st_nx <= FAULT;
+                            null;
                         elsif (bool(k_fetch) and bool(v_xd)) then
-                            walker_top0_fault_k_nx <= to_unsigned(7, 8);
-                            walker_top0_flevel_nx <= to_unsigned(3, 3);
-                            walker_top0_st_nx <= FAULT;
+                            null;
                         elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
-                            walker_top0_fault_k_nx <= to_unsigned(8, 8);
-                            walker_top0_flevel_nx <= to_unsigned(3, 3);
-                            walker_top0_st_nx <= FAULT;
+                            null;
                         elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * walker_top0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * walker_top0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
-                            walker_top0_fault_k_nx <= to_unsigned(9, 8);
-                            walker_top0_flevel_nx <= to_unsigned(3, 3);
-                            walker_top0_st_nx <= FAULT;
+                            null;
                         else
                             uw := walker_top0_le;
                             uw(5) := '1';
@@ -824,93 +546,54 @@ begin
                                 uw(6) := '1';
                             end if;
                             if (uw /= walker_top0_le) then
-                                walker_top0_pend_3_nx <= '1';
                                 pending := '1';
                             end if;
-                            walker_top0_se_3_nx <= uw;
-                            walker_top0_sa_3_nx <= walker_top0_ea;
-                            walker_top0_o_level_nx <= to_unsigned(3, 3);
-                            walker_top0_o_pa_nx <= unsigned'(to_unsigned(0, 16) & walker_top0_le(48-1 downto 30) & i_addr(30-1 downto 0));
-                            walker_top0_o_aux_nx <= to_unsigned(0, 3);
                             if (bool(pending) or bool(walker_top0_pend_5) or bool(walker_top0_pend_4) or bool(walker_top0_pend_3) or bool(walker_top0_pend_2) or bool(walker_top0_pend_1)) then
-                                walker_top0_st_nx <= ADREQ;
+                                null;
                             else
-                                walker_top0_o_status_nx <= to_unsigned(0, 8);
-                                walker_top0_done_nx <= '1';
-                                walker_top0_st_nx <= IDLE;
+                                null;
                             end if;
                         end if;
                     end if;
                 else
                     if (not bool(walker_top0_le(0))) then
-                        walker_top0_fault_k_nx <= to_unsigned(1, 8);
-                        walker_top0_flevel_nx <= to_unsigned(3, 3);
-                        walker_top0_st_nx <= FAULT;
+                        null;
                     elsif (((walker_top0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((walker_top0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((walker_top0_le and to_unsigned(128, 64)) /= 0))) then
-                        walker_top0_fault_k_nx <= to_unsigned(2, 8);
-                        walker_top0_flevel_nx <= to_unsigned(3, 3);
-                        walker_top0_st_nx <= FAULT;
+                        null;
                     else
                         v_rw := stdl(bool(walker_top0_a_rw) and bool(walker_top0_le(1)));
-                        walker_top0_a_rw_nx <= v_rw;
                         v_us := stdl(bool(walker_top0_a_us) and bool(walker_top0_le(2)));
-                        walker_top0_a_us_nx <= v_us;
                         v_xd := stdl(bool(walker_top0_a_xd) or (bool(walker_top0_le(63)) and bool(r_EFER(11))));
-                        walker_top0_a_xd_nx <= v_xd;
                         m_valid <= '1';
                         m_we <= '0';
                         m_size <= to_unsigned(3, 3);
                         m_addr <= (unsigned'(to_unsigned(0, 16) & walker_top0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
-                        walker_top0_ea_nx <= (unsigned'(to_unsigned(0, 16) & walker_top0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
-                        walker_top0_st_nx <= MWAIT;
-                        walker_top0_lvl_nx <= to_unsigned(2, 3);
                     end if;
                 end if;
             elsif (walker_top0_lvl = 2) then
                 if bool(walker_top0_le(7)) then
                     if (not bool(walker_top0_le(0))) then
-                        walker_top0_fault_k_nx <= to_unsigned(1, 8);
-                        walker_top0_flevel_nx <= to_unsigned(2, 3);
-                        walker_top0_st_nx <= FAULT;
+                        null;
                     elsif (((walker_top0_le and unsigned'("0000000000001111000000000000000000000000000111111110000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((walker_top0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                        walker_top0_fault_k_nx <= to_unsigned(2, 8);
-                        walker_top0_flevel_nx <= to_unsigned(2, 3);
-                        walker_top0_st_nx <= FAULT;
+                        null;
                     else
                         v_rw := stdl(bool(walker_top0_a_rw) and bool(walker_top0_le(1)));
-                        walker_top0_a_rw_nx <= v_rw;
                         v_us := stdl(bool(walker_top0_a_us) and bool(walker_top0_le(2)));
-                        walker_top0_a_us_nx <= v_us;
                         v_xd := stdl(bool(walker_top0_a_xd) or (bool(walker_top0_le(63)) and bool(r_EFER(11))));
-                        walker_top0_a_xd_nx <= v_xd;
                         if (bool(k_user) and (not bool(v_us))) then
-                            walker_top0_fault_k_nx <= to_unsigned(3, 8);
-                            walker_top0_flevel_nx <= to_unsigned(2, 3);
-                            walker_top0_st_nx <= FAULT;
+                            null;
                         elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
-                            walker_top0_fault_k_nx <= to_unsigned(4, 8);
-                            walker_top0_flevel_nx <= to_unsigned(2, 3);
-                            walker_top0_st_nx <= FAULT;
+                            null;
                         elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
-                            walker_top0_fault_k_nx <= to_unsigned(5, 8);
-                            walker_top0_flevel_nx <= to_unsigned(2, 3);
-                            walker_top0_st_nx <= FAULT;
+                            null;
                         elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
-                            walker_top0_fault_k_nx <= to_unsigned(6, 8);
-                            walker_top0_flevel_nx <= to_unsigned(2, 3);
-                            walker_top0_st_nx <= FAULT;
+                            null;
                         elsif (bool(k_fetch) and bool(v_xd)) then
-                            walker_top0_fault_k_nx <= to_unsigned(7, 8);
-                            walker_top0_flevel_nx <= to_unsigned(2, 3);
-                            walker_top0_st_nx <= FAULT;
+                            null;
                         elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
-                            walker_top0_fault_k_nx <= to_unsigned(8, 8);
-                            walker_top0_flevel_nx <= to_unsigned(2, 3);
-                            walker_top0_st_nx <= FAULT;
+                            null;
                         elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * walker_top0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * walker_top0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
-                            walker_top0_fault_k_nx <= to_unsigned(9, 8);
-                            walker_top0_flevel_nx <= to_unsigned(2, 3);
-                            walker_top0_st_nx <= FAULT;
+                            null;
                         else
                             uw := walker_top0_le;
                             uw(5) := '1';
@@ -918,92 +601,53 @@ begin
                                 uw(6) := '1';
                             end if;
                             if (uw /= walker_top0_le) then
-                                walker_top0_pend_2_nx <= '1';
                                 pending := '1';
                             end if;
-                            walker_top0_se_2_nx <= uw;
-                            walker_top0_sa_2_nx <= walker_top0_ea;
-                            walker_top0_o_level_nx <= to_unsigned(2, 3);
-                            walker_top0_o_pa_nx <= unsigned'(to_unsigned(0, 16) & walker_top0_le(48-1 downto 21) & i_addr(21-1 downto 0));
-                            walker_top0_o_aux_nx <= to_unsigned(0, 3);
                             if (bool(pending) or bool(walker_top0_pend_5) or bool(walker_top0_pend_4) or bool(walker_top0_pend_3) or bool(walker_top0_pend_2) or bool(walker_top0_pend_1)) then
-                                walker_top0_st_nx <= ADREQ;
+                                null;
                             else
-                                walker_top0_o_status_nx <= to_unsigned(0, 8);
-                                walker_top0_done_nx <= '1';
-                                walker_top0_st_nx <= IDLE;
+                                null;
                             end if;
                         end if;
                     end if;
                 else
                     if (not bool(walker_top0_le(0))) then
-                        walker_top0_fault_k_nx <= to_unsigned(1, 8);
-                        walker_top0_flevel_nx <= to_unsigned(2, 3);
-                        walker_top0_st_nx <= FAULT;
+                        null;
                     elsif (((walker_top0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((walker_top0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                        walker_top0_fault_k_nx <= to_unsigned(2, 8);
-                        walker_top0_flevel_nx <= to_unsigned(2, 3);
-                        walker_top0_st_nx <= FAULT;
+                        null;
                     else
                         v_rw := stdl(bool(walker_top0_a_rw) and bool(walker_top0_le(1)));
-                        walker_top0_a_rw_nx <= v_rw;
                         v_us := stdl(bool(walker_top0_a_us) and bool(walker_top0_le(2)));
-                        walker_top0_a_us_nx <= v_us;
                         v_xd := stdl(bool(walker_top0_a_xd) or (bool(walker_top0_le(63)) and bool(r_EFER(11))));
-                        walker_top0_a_xd_nx <= v_xd;
                         m_valid <= '1';
                         m_we <= '0';
                         m_size <= to_unsigned(3, 3);
                         m_addr <= (unsigned'(to_unsigned(0, 16) & walker_top0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
-                        walker_top0_ea_nx <= (unsigned'(to_unsigned(0, 16) & walker_top0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
-                        walker_top0_st_nx <= MWAIT;
-                        walker_top0_lvl_nx <= to_unsigned(1, 3);
                     end if;
                 end if;
             elsif (walker_top0_lvl = 1) then
                 if (not bool(walker_top0_le(0))) then
-                    walker_top0_fault_k_nx <= to_unsigned(1, 8);
-                    walker_top0_flevel_nx <= to_unsigned(1, 3);
-                    walker_top0_st_nx <= FAULT;
+                    null;
                 elsif (((walker_top0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((walker_top0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                    walker_top0_fault_k_nx <= to_unsigned(2, 8);
-                    walker_top0_flevel_nx <= to_unsigned(1, 3);
-                    walker_top0_st_nx <= FAULT;
+                    null;
                 else
                     v_rw := stdl(bool(walker_top0_a_rw) and bool(walker_top0_le(1)));
-                    walker_top0_a_rw_nx <= v_rw;
                     v_us := stdl(bool(walker_top0_a_us) and bool(walker_top0_le(2)));
-                    walker_top0_a_us_nx <= v_us;
                     v_xd := stdl(bool(walker_top0_a_xd) or (bool(walker_top0_le(63)) and bool(r_EFER(11))));
-                    walker_top0_a_xd_nx <= v_xd;
                     if (bool(k_user) and (not bool(v_us))) then
-                        walker_top0_fault_k_nx <= to_unsigned(3, 8);
-                        walker_top0_flevel_nx <= to_unsigned(1, 3);
-                        walker_top0_st_nx <= FAULT;
+                        null;
                     elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
-                        walker_top0_fault_k_nx <= to_unsigned(4, 8);
-                        walker_top0_flevel_nx <= to_unsigned(1, 3);
-                        walker_top0_st_nx <= FAULT;
+                        null;
                     elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
-                        walker_top0_fault_k_nx <= to_unsigned(5, 8);
-                        walker_top0_flevel_nx <= to_unsigned(1, 3);
-                        walker_top0_st_nx <= FAULT;
+                        null;
                     elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
-                        walker_top0_fault_k_nx <= to_unsigned(6, 8);
-                        walker_top0_flevel_nx <= to_unsigned(1, 3);
-                        walker_top0_st_nx <= FAULT;
+                        null;
                     elsif (bool(k_fetch) and bool(v_xd)) then
-                        walker_top0_fault_k_nx <= to_unsigned(7, 8);
-                        walker_top0_flevel_nx <= to_unsigned(1, 3);
-                        walker_top0_st_nx <= FAULT;
+                        null;
                     elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
-                        walker_top0_fault_k_nx <= to_unsigned(8, 8);
-                        walker_top0_flevel_nx <= to_unsigned(1, 3);
-                        walker_top0_st_nx <= FAULT;
+                        null;
                     elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * walker_top0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * walker_top0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
-                        walker_top0_fault_k_nx <= to_unsigned(9, 8);
-                        walker_top0_flevel_nx <= to_unsigned(1, 3);
-                        walker_top0_st_nx <= FAULT;
+                        null;
                     else
                         uw := walker_top0_le;
                         uw(5) := '1';
@@ -1011,30 +655,40 @@ begin
                             uw(6) := '1';
                         end if;
                         if (uw /= walker_top0_le) then
-                            walker_top0_pend_1_nx <= '1';
                             pending := '1';
                         end if;
-                        walker_top0_se_1_nx <= uw;
-                        walker_top0_sa_1_nx <= walker_top0_ea;
-                        walker_top0_o_level_nx <= to_unsigned(1, 3);
-                        walker_top0_o_pa_nx <= unsigned'(to_unsigned(0, 16) & walker_top0_le(48-1 downto 12) & i_addr(12-1 downto 0));
-                        walker_top0_o_aux_nx <= to_unsigned(0, 3);
                         if (bool(pending) or bool(walker_top0_pend_5) or bool(walker_top0_pend_4) or bool(walker_top0_pend_3) or bool(walker_top0_pend_2) or bool(walker_top0_pend_1)) then
-                            walker_top0_st_nx <= ADREQ;
+                            null;
                         else
-                            walker_top0_o_status_nx <= to_unsigned(0, 8);
-                            walker_top0_done_nx <= '1';
-                            walker_top0_st_nx <= IDLE;
+                            null;
                         end if;
                     end if;
                 end if;
             end if;
         when others =>
-            walker_top0_st_nx <= IDLE;
+            null;
     end case;
 end process walker_top0_logic;
 
 walker_top0_fsm: process (clk) is
+    variable pending: std_logic;
+    variable uw: unsigned(63 downto 0);
+    variable used: std_logic;
+    variable uok: std_logic;
+    variable v_rw: std_logic;
+    variable v_us: std_logic;
+    variable v_xd: std_logic;
+    variable in0: unsigned(63 downto 0);
+    variable in1: unsigned(63 downto 0);
+    variable in2: unsigned(63 downto 0);
+    variable in3: unsigned(56 downto 0);
+    variable in4: unsigned(63 downto 0);
+    variable in5: unsigned(56 downto 0);
+    variable in6: unsigned(63 downto 0);
+    variable in7: unsigned(63 downto 0);
+    variable in8: unsigned(47 downto 0);
+    variable in9: unsigned(63 downto 0);
+    variable in10: unsigned(47 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
@@ -1074,41 +728,794 @@ begin
             walker_top0_se_3 <= to_unsigned(0, 64);
             walker_top0_st <= IDLE;
         else
-            done <= walker_top0_done_nx;
-            walker_top0_a_rw <= walker_top0_a_rw_nx;
-            walker_top0_a_us <= walker_top0_a_us_nx;
-            walker_top0_a_xd <= walker_top0_a_xd_nx;
-            walker_top0_pend_5 <= walker_top0_pend_5_nx;
-            walker_top0_pend_4 <= walker_top0_pend_4_nx;
-            walker_top0_pend_3 <= walker_top0_pend_3_nx;
-            walker_top0_pend_2 <= walker_top0_pend_2_nx;
-            walker_top0_pend_1 <= walker_top0_pend_1_nx;
-            walker_top0_le <= walker_top0_le_nx;
-            walker_top0_fault_k <= walker_top0_fault_k_nx;
-            walker_top0_flevel <= walker_top0_flevel_nx;
-            walker_top0_st <= walker_top0_st_nx;
-            walker_top0_ea <= walker_top0_ea_nx;
-            walker_top0_lvl <= walker_top0_lvl_nx;
-            walker_top0_se_3 <= walker_top0_se_3_nx;
-            walker_top0_sa_3 <= walker_top0_sa_3_nx;
-            o_level <= walker_top0_o_level_nx;
-            o_pa <= walker_top0_o_pa_nx;
-            o_aux <= walker_top0_o_aux_nx;
-            o_status <= walker_top0_o_status_nx;
-            walker_top0_se_2 <= walker_top0_se_2_nx;
-            walker_top0_sa_2 <= walker_top0_sa_2_nx;
-            walker_top0_se_1 <= walker_top0_se_1_nx;
-            walker_top0_sa_1 <= walker_top0_sa_1_nx;
-            o_r_vector <= walker_top0_o_r_vector_nx;
-            o_r_error_code <= walker_top0_o_r_error_code_nx;
-            o_r_cr2 <= walker_top0_o_r_cr2_nx;
-            o_r1_vector <= walker_top0_o_r1_vector_nx;
-            o_r1_error_code <= walker_top0_o_r1_error_code_nx;
             walker_top0_m_valid_h <= stdl(bool(m_valid) and (not bool(m_ready)));
             walker_top0_m_we_h <= m_we;
             walker_top0_m_size_h <= m_size;
             walker_top0_m_addr_h <= m_addr;
             walker_top0_m_wdata_h <= m_wdata;
+            pending := '0';
+            uw := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            used := '0';
+            uok := '0';
+            v_rw := '0';
+            v_us := '0';
+            v_xd := '0';
+            if bool(done) then
+                done <= '0';
+            end if;
+            case walker_top0_st is
+                when IDLE =>
+                    if bool(start) then
+                        walker_top0_a_rw <= '1';
+                        walker_top0_a_us <= '1';
+                        walker_top0_a_xd <= '0';
+                        walker_top0_pend_5 <= '0';
+                        walker_top0_pend_4 <= '0';
+                        walker_top0_pend_3 <= '0';
+                        walker_top0_pend_2 <= '0';
+                        walker_top0_pend_1 <= '0';
+                        walker_top0_le <= to_unsigned(0, 64);
+                        in0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        in1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        in2 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        in2 := i_addr;
+                        in3 := unsigned'("000000000000000000000000000000000000000000000000000000000");
+                        in3 := (i_addr(57-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111111111111"));
+                        in4 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        in4 := (unsigned'(to_unsigned(0, 7) & in3) or unsigned'("1111111000000000000000000000000000000000000000000000000000000000"));
+                        in5 := unsigned'("000000000000000000000000000000000000000000000000000000000");
+                        in5 := (i_addr(57-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111111111111"));
+                        if ((shift_right(in2, 56) and to_unsigned(1, 64)) = 1) then
+                            in1 := in4;
+                        else
+                            in1 := unsigned'(to_unsigned(0, 7) & in5);
+                        end if;
+                        in6 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        in7 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        in7 := i_addr;
+                        in8 := unsigned'("000000000000000000000000000000000000000000000000");
+                        in8 := (i_addr(48-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111"));
+                        in9 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        in9 := (unsigned'(to_unsigned(0, 16) & in8) or unsigned'("1111111111111111000000000000000000000000000000000000000000000000"));
+                        in10 := unsigned'("000000000000000000000000000000000000000000000000");
+                        in10 := (i_addr(48-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111"));
+                        if ((shift_right(in7, 47) and to_unsigned(1, 64)) = 1) then
+                            in6 := in9;
+                        else
+                            in6 := unsigned'(to_unsigned(0, 16) & in10);
+                        end if;
+                        if bool(r_CR4(12)) then
+                            in0 := in1;
+                        else
+                            in0 := in6;
+                        end if;
+                        if (bool(r_CR4(5)) and (i_addr /= in0)) then
+                            walker_top0_fault_k <= to_unsigned(10, 8);
+                            walker_top0_flevel <= to_unsigned(0, 3);
+                            walker_top0_st <= FAULT;
+                        else
+                            if bool(r_CR4(12)) then
+                                walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & r_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                                walker_top0_st <= MWAIT;
+                                walker_top0_lvl <= to_unsigned(5, 3);
+                            else
+                                walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & r_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                                walker_top0_st <= MWAIT;
+                                walker_top0_lvl <= to_unsigned(4, 3);
+                            end if;
+                        end if;
+                    end if;
+                when MWAIT =>
+                    if bool(m_rvalid) then
+                        used := '0';
+                        if (walker_top0_lvl = 5) then
+                            uok := '1';
+                            if (not bool(m_rdata(0))) then
+                                uok := '0';
+                            end if;
+                            if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                uok := '0';
+                            end if;
+                            if bool(uok) then
+                                uw := m_rdata;
+                                uw(5) := '1';
+                                if (uw /= m_rdata) then
+                                    used := '1';
+                                end if;
+                            end if;
+                        end if;
+                        if (walker_top0_lvl = 4) then
+                            uok := '1';
+                            if (not bool(m_rdata(0))) then
+                                uok := '0';
+                            end if;
+                            if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (False and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                uok := '0';
+                            end if;
+                            if bool(uok) then
+                                uw := m_rdata;
+                                uw(5) := '1';
+                                if (uw /= m_rdata) then
+                                    used := '1';
+                                end if;
+                            end if;
+                        end if;
+                        if (walker_top0_lvl = 3) then
+                            if (bool(m_rdata(7)) and True) then
+                                null;
+                            else
+                                uok := '1';
+                                if (not bool(m_rdata(0))) then
+                                    uok := '0';
+                                end if;
+                                if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                                    uok := '0';
+                                end if;
+                                if bool(uok) then
+                                    uw := m_rdata;
+                                    uw(5) := '1';
+                                    if (uw /= m_rdata) then
+                                        used := '1';
+                                    end if;
+                                end if;
+                            end if;
+                        end if;
+                        if (walker_top0_lvl = 2) then
+                            if bool(m_rdata(7)) then
+                                null;
+                            else
+                                uok := '1';
+                                if (not bool(m_rdata(0))) then
+                                    uok := '0';
+                                end if;
+                                if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    uok := '0';
+                                end if;
+                                if bool(uok) then
+                                    uw := m_rdata;
+                                    uw(5) := '1';
+                                    if (uw /= m_rdata) then
+                                        used := '1';
+                                    end if;
+                                end if;
+                            end if;
+                        end if;
+                        if bool(used) then
+                            walker_top0_le <= uw;
+                            walker_top0_st <= UWAIT;
+                        else
+                            walker_top0_le <= m_rdata;
+                            if (walker_top0_lvl = 5) then
+                                if (not bool(m_rdata(0))) then
+                                    walker_top0_fault_k <= to_unsigned(1, 8);
+                                    walker_top0_flevel <= to_unsigned(5, 3);
+                                    walker_top0_st <= FAULT;
+                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    walker_top0_fault_k <= to_unsigned(2, 8);
+                                    walker_top0_flevel <= to_unsigned(5, 3);
+                                    walker_top0_st <= FAULT;
+                                else
+                                    v_rw := stdl(bool(walker_top0_a_rw) and bool(m_rdata(1)));
+                                    walker_top0_a_rw <= v_rw;
+                                    v_us := stdl(bool(walker_top0_a_us) and bool(m_rdata(2)));
+                                    walker_top0_a_us <= v_us;
+                                    v_xd := stdl(bool(walker_top0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
+                                    walker_top0_a_xd <= v_xd;
+                                    walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                                    walker_top0_st <= MWAIT;
+                                    walker_top0_lvl <= to_unsigned(4, 3);
+                                end if;
+                            elsif (walker_top0_lvl = 4) then
+                                if (not bool(m_rdata(0))) then
+                                    walker_top0_fault_k <= to_unsigned(1, 8);
+                                    walker_top0_flevel <= to_unsigned(4, 3);
+                                    walker_top0_st <= FAULT;
+                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (False and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    walker_top0_fault_k <= to_unsigned(2, 8);
+                                    walker_top0_flevel <= to_unsigned(4, 3);
+                                    walker_top0_st <= FAULT;
+                                else
+                                    v_rw := stdl(bool(walker_top0_a_rw) and bool(m_rdata(1)));
+                                    walker_top0_a_rw <= v_rw;
+                                    v_us := stdl(bool(walker_top0_a_us) and bool(m_rdata(2)));
+                                    walker_top0_a_us <= v_us;
+                                    v_xd := stdl(bool(walker_top0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
+                                    walker_top0_a_xd <= v_xd;
+                                    walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                                    walker_top0_st <= MWAIT;
+                                    walker_top0_lvl <= to_unsigned(3, 3);
+                                end if;
+                            elsif (walker_top0_lvl = 3) then
+                                if (bool(m_rdata(7)) and True) then
+                                    if (not bool(m_rdata(0))) then
+                                        walker_top0_fault_k <= to_unsigned(1, 8);
+                                        walker_top0_flevel <= to_unsigned(3, 3);
+                                        walker_top0_st <= FAULT;
+                                    elsif (((m_rdata and unsigned'("0000000000001111000000000000000000111111111111111110000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                        walker_top0_fault_k <= to_unsigned(2, 8);
+                                        walker_top0_flevel <= to_unsigned(3, 3);
+                                        walker_top0_st <= FAULT;
+                                    else
+                                        v_rw := stdl(bool(walker_top0_a_rw) and bool(m_rdata(1)));
+                                        walker_top0_a_rw <= v_rw;
+                                        v_us := stdl(bool(walker_top0_a_us) and bool(m_rdata(2)));
+                                        walker_top0_a_us <= v_us;
+                                        v_xd := stdl(bool(walker_top0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
+                                        walker_top0_a_xd <= v_xd;
+                                        if (bool(k_user) and (not bool(v_us))) then
+                                            walker_top0_fault_k <= to_unsigned(3, 8);
+                                            walker_top0_flevel <= to_unsigned(3, 3);
+                                            walker_top0_st <= FAULT;
+                                        elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
+                                            walker_top0_fault_k <= to_unsigned(4, 8);
+                                            walker_top0_flevel <= to_unsigned(3, 3);
+                                            walker_top0_st <= FAULT;
+                                        elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
+                                            walker_top0_fault_k <= to_unsigned(5, 8);
+                                            walker_top0_flevel <= to_unsigned(3, 3);
+                                            walker_top0_st <= FAULT;
+                                        elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
+                                            walker_top0_fault_k <= to_unsigned(6, 8);
+                                            walker_top0_flevel <= to_unsigned(3, 3);
+                                            walker_top0_st <= FAULT;
+                                        elsif (bool(k_fetch) and bool(v_xd)) then
+                                            walker_top0_fault_k <= to_unsigned(7, 8);
+                                            walker_top0_flevel <= to_unsigned(3, 3);
+                                            walker_top0_st <= FAULT;
+                                        elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
+                                            walker_top0_fault_k <= to_unsigned(8, 8);
+                                            walker_top0_flevel <= to_unsigned(3, 3);
+                                            walker_top0_st <= FAULT;
+                                        elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * m_rdata(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * m_rdata(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
+                                            walker_top0_fault_k <= to_unsigned(9, 8);
+                                            walker_top0_flevel <= to_unsigned(3, 3);
+                                            walker_top0_st <= FAULT;
+                                        else
+                                            uw := m_rdata;
+                                            uw(5) := '1';
+                                            if bool(k_write) then
+                                                uw(6) := '1';
+                                            end if;
+                                            if (uw /= m_rdata) then
+                                                walker_top0_pend_3 <= '1';
+                                                pending := '1';
+                                            end if;
+                                            walker_top0_se_3 <= uw;
+                                            walker_top0_sa_3 <= walker_top0_ea;
+                                            o_level <= to_unsigned(3, 3);
+                                            o_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & i_addr(30-1 downto 0));
+                                            o_aux <= to_unsigned(0, 3);
+                                            if (bool(pending) or bool(walker_top0_pend_5) or bool(walker_top0_pend_4) or bool(walker_top0_pend_3) or bool(walker_top0_pend_2) or bool(walker_top0_pend_1)) then
+                                                walker_top0_st <= ADREQ;
+                                            else
+                                                o_status <= to_unsigned(0, 8);
+                                                done <= '1';
+                                                walker_top0_st <= IDLE;
+                                            end if;
+                                        end if;
+                                    end if;
+                                else
+                                    if (not bool(m_rdata(0))) then
+                                        walker_top0_fault_k <= to_unsigned(1, 8);
+                                        walker_top0_flevel <= to_unsigned(3, 3);
+                                        walker_top0_st <= FAULT;
+                                    elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                                        walker_top0_fault_k <= to_unsigned(2, 8);
+                                        walker_top0_flevel <= to_unsigned(3, 3);
+                                        walker_top0_st <= FAULT;
+                                    else
+                                        v_rw := stdl(bool(walker_top0_a_rw) and bool(m_rdata(1)));
+                                        walker_top0_a_rw <= v_rw;
+                                        v_us := stdl(bool(walker_top0_a_us) and bool(m_rdata(2)));
+                                        walker_top0_a_us <= v_us;
+                                        v_xd := stdl(bool(walker_top0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
+                                        walker_top0_a_xd <= v_xd;
+                                        walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                        walker_top0_st <= MWAIT;
+                                        walker_top0_lvl <= to_unsigned(2, 3);
+                                    end if;
+                                end if;
+                            elsif (walker_top0_lvl = 2) then
+                                if bool(m_rdata(7)) then
+                                    if (not bool(m_rdata(0))) then
+                                        walker_top0_fault_k <= to_unsigned(1, 8);
+                                        walker_top0_flevel <= to_unsigned(2, 3);
+                                        walker_top0_st <= FAULT;
+                                    elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000111111110000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                        walker_top0_fault_k <= to_unsigned(2, 8);
+                                        walker_top0_flevel <= to_unsigned(2, 3);
+                                        walker_top0_st <= FAULT;
+                                    else
+                                        v_rw := stdl(bool(walker_top0_a_rw) and bool(m_rdata(1)));
+                                        walker_top0_a_rw <= v_rw;
+                                        v_us := stdl(bool(walker_top0_a_us) and bool(m_rdata(2)));
+                                        walker_top0_a_us <= v_us;
+                                        v_xd := stdl(bool(walker_top0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
+                                        walker_top0_a_xd <= v_xd;
+                                        if (bool(k_user) and (not bool(v_us))) then
+                                            walker_top0_fault_k <= to_unsigned(3, 8);
+                                            walker_top0_flevel <= to_unsigned(2, 3);
+                                            walker_top0_st <= FAULT;
+                                        elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
+                                            walker_top0_fault_k <= to_unsigned(4, 8);
+                                            walker_top0_flevel <= to_unsigned(2, 3);
+                                            walker_top0_st <= FAULT;
+                                        elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
+                                            walker_top0_fault_k <= to_unsigned(5, 8);
+                                            walker_top0_flevel <= to_unsigned(2, 3);
+                                            walker_top0_st <= FAULT;
+                                        elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
+                                            walker_top0_fault_k <= to_unsigned(6, 8);
+                                            walker_top0_flevel <= to_unsigned(2, 3);
+                                            walker_top0_st <= FAULT;
+                                        elsif (bool(k_fetch) and bool(v_xd)) then
+                                            walker_top0_fault_k <= to_unsigned(7, 8);
+                                            walker_top0_flevel <= to_unsigned(2, 3);
+                                            walker_top0_st <= FAULT;
+                                        elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
+                                            walker_top0_fault_k <= to_unsigned(8, 8);
+                                            walker_top0_flevel <= to_unsigned(2, 3);
+                                            walker_top0_st <= FAULT;
+                                        elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * m_rdata(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * m_rdata(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
+                                            walker_top0_fault_k <= to_unsigned(9, 8);
+                                            walker_top0_flevel <= to_unsigned(2, 3);
+                                            walker_top0_st <= FAULT;
+                                        else
+                                            uw := m_rdata;
+                                            uw(5) := '1';
+                                            if bool(k_write) then
+                                                uw(6) := '1';
+                                            end if;
+                                            if (uw /= m_rdata) then
+                                                walker_top0_pend_2 <= '1';
+                                                pending := '1';
+                                            end if;
+                                            walker_top0_se_2 <= uw;
+                                            walker_top0_sa_2 <= walker_top0_ea;
+                                            o_level <= to_unsigned(2, 3);
+                                            o_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & i_addr(21-1 downto 0));
+                                            o_aux <= to_unsigned(0, 3);
+                                            if (bool(pending) or bool(walker_top0_pend_5) or bool(walker_top0_pend_4) or bool(walker_top0_pend_3) or bool(walker_top0_pend_2) or bool(walker_top0_pend_1)) then
+                                                walker_top0_st <= ADREQ;
+                                            else
+                                                o_status <= to_unsigned(0, 8);
+                                                done <= '1';
+                                                walker_top0_st <= IDLE;
+                                            end if;
+                                        end if;
+                                    end if;
+                                else
+                                    if (not bool(m_rdata(0))) then
+                                        walker_top0_fault_k <= to_unsigned(1, 8);
+                                        walker_top0_flevel <= to_unsigned(2, 3);
+                                        walker_top0_st <= FAULT;
+                                    elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                        walker_top0_fault_k <= to_unsigned(2, 8);
+                                        walker_top0_flevel <= to_unsigned(2, 3);
+                                        walker_top0_st <= FAULT;
+                                    else
+                                        v_rw := stdl(bool(walker_top0_a_rw) and bool(m_rdata(1)));
+                                        walker_top0_a_rw <= v_rw;
+                                        v_us := stdl(bool(walker_top0_a_us) and bool(m_rdata(2)));
+                                        walker_top0_a_us <= v_us;
+                                        v_xd := stdl(bool(walker_top0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
+                                        walker_top0_a_xd <= v_xd;
+                                        walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                                        walker_top0_st <= MWAIT;
+                                        walker_top0_lvl <= to_unsigned(1, 3);
+                                    end if;
+                                end if;
+                            elsif (walker_top0_lvl = 1) then
+                                if (not bool(m_rdata(0))) then
+                                    walker_top0_fault_k <= to_unsigned(1, 8);
+                                    walker_top0_flevel <= to_unsigned(1, 3);
+                                    walker_top0_st <= FAULT;
+                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    walker_top0_fault_k <= to_unsigned(2, 8);
+                                    walker_top0_flevel <= to_unsigned(1, 3);
+                                    walker_top0_st <= FAULT;
+                                else
+                                    v_rw := stdl(bool(walker_top0_a_rw) and bool(m_rdata(1)));
+                                    walker_top0_a_rw <= v_rw;
+                                    v_us := stdl(bool(walker_top0_a_us) and bool(m_rdata(2)));
+                                    walker_top0_a_us <= v_us;
+                                    v_xd := stdl(bool(walker_top0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
+                                    walker_top0_a_xd <= v_xd;
+                                    if (bool(k_user) and (not bool(v_us))) then
+                                        walker_top0_fault_k <= to_unsigned(3, 8);
+                                        walker_top0_flevel <= to_unsigned(1, 3);
+                                        walker_top0_st <= FAULT;
+                                    elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
+                                        walker_top0_fault_k <= to_unsigned(4, 8);
+                                        walker_top0_flevel <= to_unsigned(1, 3);
+                                        walker_top0_st <= FAULT;
+                                    elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
+                                        walker_top0_fault_k <= to_unsigned(5, 8);
+                                        walker_top0_flevel <= to_unsigned(1, 3);
+                                        walker_top0_st <= FAULT;
+                                    elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
+                                        walker_top0_fault_k <= to_unsigned(6, 8);
+                                        walker_top0_flevel <= to_unsigned(1, 3);
+                                        walker_top0_st <= FAULT;
+                                    elsif (bool(k_fetch) and bool(v_xd)) then
+                                        walker_top0_fault_k <= to_unsigned(7, 8);
+                                        walker_top0_flevel <= to_unsigned(1, 3);
+                                        walker_top0_st <= FAULT;
+                                    elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
+                                        walker_top0_fault_k <= to_unsigned(8, 8);
+                                        walker_top0_flevel <= to_unsigned(1, 3);
+                                        walker_top0_st <= FAULT;
+                                    elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * m_rdata(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * m_rdata(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
+                                        walker_top0_fault_k <= to_unsigned(9, 8);
+                                        walker_top0_flevel <= to_unsigned(1, 3);
+                                        walker_top0_st <= FAULT;
+                                    else
+                                        uw := m_rdata;
+                                        uw(5) := '1';
+                                        if bool(k_write) then
+                                            uw(6) := '1';
+                                        end if;
+                                        if (uw /= m_rdata) then
+                                            walker_top0_pend_1 <= '1';
+                                            pending := '1';
+                                        end if;
+                                        walker_top0_se_1 <= uw;
+                                        walker_top0_sa_1 <= walker_top0_ea;
+                                        o_level <= to_unsigned(1, 3);
+                                        o_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & i_addr(12-1 downto 0));
+                                        o_aux <= to_unsigned(0, 3);
+                                        if (bool(pending) or bool(walker_top0_pend_5) or bool(walker_top0_pend_4) or bool(walker_top0_pend_3) or bool(walker_top0_pend_2) or bool(walker_top0_pend_1)) then
+                                            walker_top0_st <= ADREQ;
+                                        else
+                                            o_status <= to_unsigned(0, 8);
+                                            done <= '1';
+                                            walker_top0_st <= IDLE;
+                                        end if;
+                                    end if;
+                                end if;
+                            end if;
+                        end if;
+                    end if;
+                when FAULT =>
+                    o_status <= walker_top0_fault_k;
+                    o_level <= walker_top0_flevel;
+                    o_aux <= to_unsigned(0, 3);
+                    o_r_vector <= to_unsigned(14, 8);
+                    o_r_error_code <= to_unsigned(0, 32);
+                    o_r_error_code(0) <= stdl(walker_top0_fault_k(4-1 downto 0) /= 1);
+                    o_r_error_code(1) <= k_write;
+                    o_r_error_code(2) <= k_user;
+                    o_r_error_code(3) <= stdl(walker_top0_fault_k(4-1 downto 0) = 2);
+                    o_r_error_code(4) <= stdl(bool(k_fetch) and (bool(r_CR4(20)) or bool(r_EFER(11))));
+                    o_r_error_code(5) <= stdl(((walker_top0_fault_k > 2) and (walker_top0_fault_k <= 9)) and (((bool(r_CR4(22)) and bool(walker_top0_a_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * walker_top0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * walker_top0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))));
+                    o_r_cr2 <= i_addr;
+                    o_r1_vector <= to_unsigned(13, 8);
+                    o_r1_error_code <= to_unsigned(0, 32);
+                    done <= '1';
+                    walker_top0_st <= IDLE;
+                when ADREQ =>
+                    if bool(walker_top0_pend_5) then
+                        walker_top0_pend_5 <= '0';
+                        walker_top0_st <= ADWAIT;
+                    elsif bool(walker_top0_pend_4) then
+                        walker_top0_pend_4 <= '0';
+                        walker_top0_st <= ADWAIT;
+                    elsif bool(walker_top0_pend_3) then
+                        walker_top0_pend_3 <= '0';
+                        walker_top0_st <= ADWAIT;
+                    elsif bool(walker_top0_pend_2) then
+                        walker_top0_pend_2 <= '0';
+                        walker_top0_st <= ADWAIT;
+                    elsif bool(walker_top0_pend_1) then
+                        walker_top0_pend_1 <= '0';
+                        walker_top0_st <= ADWAIT;
+                    else
+                        o_status <= to_unsigned(0, 8);
+                        done <= '1';
+                        walker_top0_st <= IDLE;
+                    end if;
+                when ADWAIT =>
+                    if bool(m_rvalid) then
+                        walker_top0_st <= ADREQ;
+                    end if;
+                when UWAIT =>
+                    if bool(m_rvalid) then
+                        walker_top0_st <= PROC;
+                    end if;
+                when PROC =>
+                    walker_top0_le <= walker_top0_le;
+                    if (walker_top0_lvl = 5) then
+                        if (not bool(walker_top0_le(0))) then
+                            walker_top0_fault_k <= to_unsigned(1, 8);
+                            walker_top0_flevel <= to_unsigned(5, 3);
+                            walker_top0_st <= FAULT;
+                        elsif (((walker_top0_le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(r_EFER(11))) and ((walker_top0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            walker_top0_fault_k <= to_unsigned(2, 8);
+                            walker_top0_flevel <= to_unsigned(5, 3);
+                            walker_top0_st <= FAULT;
+                        else
+                            v_rw := stdl(bool(walker_top0_a_rw) and bool(walker_top0_le(1)));
+                            walker_top0_a_rw <= v_rw;
+                            v_us := stdl(bool(walker_top0_a_us) and bool(walker_top0_le(2)));
+                            walker_top0_a_us <= v_us;
+                            v_xd := stdl(bool(walker_top0_a_xd) or (bool(walker_top0_le(63)) and bool(r_EFER(11))));
+                            walker_top0_a_xd <= v_xd;
+                            walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & walker_top0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                            walker_top0_st <= MWAIT;
+                            walker_top0_lvl <= to_unsigned(4, 3);
+                        end if;
+                    elsif (walker_top0_lvl = 4) then
+                        if (not bool(walker_top0_le(0))) then
+                            walker_top0_fault_k <= to_unsigned(1, 8);
+                            walker_top0_flevel <= to_unsigned(4, 3);
+                            walker_top0_st <= FAULT;
+                        elsif (((walker_top0_le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (False and ((walker_top0_le and to_unsigned(256, 64)) /= 0)) or ((not bool(r_EFER(11))) and ((walker_top0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            walker_top0_fault_k <= to_unsigned(2, 8);
+                            walker_top0_flevel <= to_unsigned(4, 3);
+                            walker_top0_st <= FAULT;
+                        else
+                            v_rw := stdl(bool(walker_top0_a_rw) and bool(walker_top0_le(1)));
+                            walker_top0_a_rw <= v_rw;
+                            v_us := stdl(bool(walker_top0_a_us) and bool(walker_top0_le(2)));
+                            walker_top0_a_us <= v_us;
+                            v_xd := stdl(bool(walker_top0_a_xd) or (bool(walker_top0_le(63)) and bool(r_EFER(11))));
+                            walker_top0_a_xd <= v_xd;
+                            walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & walker_top0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                            walker_top0_st <= MWAIT;
+                            walker_top0_lvl <= to_unsigned(3, 3);
+                        end if;
+                    elsif (walker_top0_lvl = 3) then
+                        if (bool(walker_top0_le(7)) and True) then
+                            if (not bool(walker_top0_le(0))) then
+                                walker_top0_fault_k <= to_unsigned(1, 8);
+                                walker_top0_flevel <= to_unsigned(3, 3);
+                                walker_top0_st <= FAULT;
+                            elsif (((walker_top0_le and unsigned'("0000000000001111000000000000000000111111111111111110000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((walker_top0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                walker_top0_fault_k <= to_unsigned(2, 8);
+                                walker_top0_flevel <= to_unsigned(3, 3);
+                                walker_top0_st <= FAULT;
+                            else
+                                v_rw := stdl(bool(walker_top0_a_rw) and bool(walker_top0_le(1)));
+                                walker_top0_a_rw <= v_rw;
+                                v_us := stdl(bool(walker_top0_a_us) and bool(walker_top0_le(2)));
+                                walker_top0_a_us <= v_us;
+                                v_xd := stdl(bool(walker_top0_a_xd) or (bool(walker_top0_le(63)) and bool(r_EFER(11))));
+                                walker_top0_a_xd <= v_xd;
+                                if (bool(k_user) and (not bool(v_us))) then
+                                    walker_top0_fault_k <= to_unsigned(3, 8);
+                                    walker_top0_flevel <= to_unsigned(3, 3);
+                                    walker_top0_st <= FAULT;
+                                elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
+                                    walker_top0_fault_k <= to_unsigned(4, 8);
+                                    walker_top0_flevel <= to_unsigned(3, 3);
+                                    walker_top0_st <= FAULT;
+                                elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
+                                    walker_top0_fault_k <= to_unsigned(5, 8);
+                                    walker_top0_flevel <= to_unsigned(3, 3);
+                                    walker_top0_st <= FAULT;
+                                elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
+                                    walker_top0_fault_k <= to_unsigned(6, 8);
+                                    walker_top0_flevel <= to_unsigned(3, 3);
+                                    walker_top0_st <= FAULT;
+                                elsif (bool(k_fetch) and bool(v_xd)) then
+                                    walker_top0_fault_k <= to_unsigned(7, 8);
+                                    walker_top0_flevel <= to_unsigned(3, 3);
+                                    walker_top0_st <= FAULT;
+                                elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
+                                    walker_top0_fault_k <= to_unsigned(8, 8);
+                                    walker_top0_flevel <= to_unsigned(3, 3);
+                                    walker_top0_st <= FAULT;
+                                elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * walker_top0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * walker_top0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
+                                    walker_top0_fault_k <= to_unsigned(9, 8);
+                                    walker_top0_flevel <= to_unsigned(3, 3);
+                                    walker_top0_st <= FAULT;
+                                else
+                                    uw := walker_top0_le;
+                                    uw(5) := '1';
+                                    if bool(k_write) then
+                                        uw(6) := '1';
+                                    end if;
+                                    if (uw /= walker_top0_le) then
+                                        walker_top0_pend_3 <= '1';
+                                        pending := '1';
+                                    end if;
+                                    walker_top0_se_3 <= uw;
+                                    walker_top0_sa_3 <= walker_top0_ea;
+                                    o_level <= to_unsigned(3, 3);
+                                    o_pa <= unsigned'(to_unsigned(0, 16) & walker_top0_le(48-1 downto 30) & i_addr(30-1 downto 0));
+                                    o_aux <= to_unsigned(0, 3);
+                                    if (bool(pending) or bool(walker_top0_pend_5) or bool(walker_top0_pend_4) or bool(walker_top0_pend_3) or bool(walker_top0_pend_2) or bool(walker_top0_pend_1)) then
+                                        walker_top0_st <= ADREQ;
+                                    else
+                                        o_status <= to_unsigned(0, 8);
+                                        done <= '1';
+                                        walker_top0_st <= IDLE;
+                                    end if;
+                                end if;
+                            end if;
+                        else
+                            if (not bool(walker_top0_le(0))) then
+                                walker_top0_fault_k <= to_unsigned(1, 8);
+                                walker_top0_flevel <= to_unsigned(3, 3);
+                                walker_top0_st <= FAULT;
+                            elsif (((walker_top0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((walker_top0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((walker_top0_le and to_unsigned(128, 64)) /= 0))) then
+                                walker_top0_fault_k <= to_unsigned(2, 8);
+                                walker_top0_flevel <= to_unsigned(3, 3);
+                                walker_top0_st <= FAULT;
+                            else
+                                v_rw := stdl(bool(walker_top0_a_rw) and bool(walker_top0_le(1)));
+                                walker_top0_a_rw <= v_rw;
+                                v_us := stdl(bool(walker_top0_a_us) and bool(walker_top0_le(2)));
+                                walker_top0_a_us <= v_us;
+                                v_xd := stdl(bool(walker_top0_a_xd) or (bool(walker_top0_le(63)) and bool(r_EFER(11))));
+                                walker_top0_a_xd <= v_xd;
+                                walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & walker_top0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                walker_top0_st <= MWAIT;
+                                walker_top0_lvl <= to_unsigned(2, 3);
+                            end if;
+                        end if;
+                    elsif (walker_top0_lvl = 2) then
+                        if bool(walker_top0_le(7)) then
+                            if (not bool(walker_top0_le(0))) then
+                                walker_top0_fault_k <= to_unsigned(1, 8);
+                                walker_top0_flevel <= to_unsigned(2, 3);
+                                walker_top0_st <= FAULT;
+                            elsif (((walker_top0_le and unsigned'("0000000000001111000000000000000000000000000111111110000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((walker_top0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                walker_top0_fault_k <= to_unsigned(2, 8);
+                                walker_top0_flevel <= to_unsigned(2, 3);
+                                walker_top0_st <= FAULT;
+                            else
+                                v_rw := stdl(bool(walker_top0_a_rw) and bool(walker_top0_le(1)));
+                                walker_top0_a_rw <= v_rw;
+                                v_us := stdl(bool(walker_top0_a_us) and bool(walker_top0_le(2)));
+                                walker_top0_a_us <= v_us;
+                                v_xd := stdl(bool(walker_top0_a_xd) or (bool(walker_top0_le(63)) and bool(r_EFER(11))));
+                                walker_top0_a_xd <= v_xd;
+                                if (bool(k_user) and (not bool(v_us))) then
+                                    walker_top0_fault_k <= to_unsigned(3, 8);
+                                    walker_top0_flevel <= to_unsigned(2, 3);
+                                    walker_top0_st <= FAULT;
+                                elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
+                                    walker_top0_fault_k <= to_unsigned(4, 8);
+                                    walker_top0_flevel <= to_unsigned(2, 3);
+                                    walker_top0_st <= FAULT;
+                                elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
+                                    walker_top0_fault_k <= to_unsigned(5, 8);
+                                    walker_top0_flevel <= to_unsigned(2, 3);
+                                    walker_top0_st <= FAULT;
+                                elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
+                                    walker_top0_fault_k <= to_unsigned(6, 8);
+                                    walker_top0_flevel <= to_unsigned(2, 3);
+                                    walker_top0_st <= FAULT;
+                                elsif (bool(k_fetch) and bool(v_xd)) then
+                                    walker_top0_fault_k <= to_unsigned(7, 8);
+                                    walker_top0_flevel <= to_unsigned(2, 3);
+                                    walker_top0_st <= FAULT;
+                                elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
+                                    walker_top0_fault_k <= to_unsigned(8, 8);
+                                    walker_top0_flevel <= to_unsigned(2, 3);
+                                    walker_top0_st <= FAULT;
+                                elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * walker_top0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * walker_top0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
+                                    walker_top0_fault_k <= to_unsigned(9, 8);
+                                    walker_top0_flevel <= to_unsigned(2, 3);
+                                    walker_top0_st <= FAULT;
+                                else
+                                    uw := walker_top0_le;
+                                    uw(5) := '1';
+                                    if bool(k_write) then
+                                        uw(6) := '1';
+                                    end if;
+                                    if (uw /= walker_top0_le) then
+                                        walker_top0_pend_2 <= '1';
+                                        pending := '1';
+                                    end if;
+                                    walker_top0_se_2 <= uw;
+                                    walker_top0_sa_2 <= walker_top0_ea;
+                                    o_level <= to_unsigned(2, 3);
+                                    o_pa <= unsigned'(to_unsigned(0, 16) & walker_top0_le(48-1 downto 21) & i_addr(21-1 downto 0));
+                                    o_aux <= to_unsigned(0, 3);
+                                    if (bool(pending) or bool(walker_top0_pend_5) or bool(walker_top0_pend_4) or bool(walker_top0_pend_3) or bool(walker_top0_pend_2) or bool(walker_top0_pend_1)) then
+                                        walker_top0_st <= ADREQ;
+                                    else
+                                        o_status <= to_unsigned(0, 8);
+                                        done <= '1';
+                                        walker_top0_st <= IDLE;
+                                    end if;
+                                end if;
+                            end if;
+                        else
+                            if (not bool(walker_top0_le(0))) then
+                                walker_top0_fault_k <= to_unsigned(1, 8);
+                                walker_top0_flevel <= to_unsigned(2, 3);
+                                walker_top0_st <= FAULT;
+                            elsif (((walker_top0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((walker_top0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                walker_top0_fault_k <= to_unsigned(2, 8);
+                                walker_top0_flevel <= to_unsigned(2, 3);
+                                walker_top0_st <= FAULT;
+                            else
+                                v_rw := stdl(bool(walker_top0_a_rw) and bool(walker_top0_le(1)));
+                                walker_top0_a_rw <= v_rw;
+                                v_us := stdl(bool(walker_top0_a_us) and bool(walker_top0_le(2)));
+                                walker_top0_a_us <= v_us;
+                                v_xd := stdl(bool(walker_top0_a_xd) or (bool(walker_top0_le(63)) and bool(r_EFER(11))));
+                                walker_top0_a_xd <= v_xd;
+                                walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & walker_top0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                                walker_top0_st <= MWAIT;
+                                walker_top0_lvl <= to_unsigned(1, 3);
+                            end if;
+                        end if;
+                    elsif (walker_top0_lvl = 1) then
+                        if (not bool(walker_top0_le(0))) then
+                            walker_top0_fault_k <= to_unsigned(1, 8);
+                            walker_top0_flevel <= to_unsigned(1, 3);
+                            walker_top0_st <= FAULT;
+                        elsif (((walker_top0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((walker_top0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            walker_top0_fault_k <= to_unsigned(2, 8);
+                            walker_top0_flevel <= to_unsigned(1, 3);
+                            walker_top0_st <= FAULT;
+                        else
+                            v_rw := stdl(bool(walker_top0_a_rw) and bool(walker_top0_le(1)));
+                            walker_top0_a_rw <= v_rw;
+                            v_us := stdl(bool(walker_top0_a_us) and bool(walker_top0_le(2)));
+                            walker_top0_a_us <= v_us;
+                            v_xd := stdl(bool(walker_top0_a_xd) or (bool(walker_top0_le(63)) and bool(r_EFER(11))));
+                            walker_top0_a_xd <= v_xd;
+                            if (bool(k_user) and (not bool(v_us))) then
+                                walker_top0_fault_k <= to_unsigned(3, 8);
+                                walker_top0_flevel <= to_unsigned(1, 3);
+                                walker_top0_st <= FAULT;
+                            elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
+                                walker_top0_fault_k <= to_unsigned(4, 8);
+                                walker_top0_flevel <= to_unsigned(1, 3);
+                                walker_top0_st <= FAULT;
+                            elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
+                                walker_top0_fault_k <= to_unsigned(5, 8);
+                                walker_top0_flevel <= to_unsigned(1, 3);
+                                walker_top0_st <= FAULT;
+                            elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
+                                walker_top0_fault_k <= to_unsigned(6, 8);
+                                walker_top0_flevel <= to_unsigned(1, 3);
+                                walker_top0_st <= FAULT;
+                            elsif (bool(k_fetch) and bool(v_xd)) then
+                                walker_top0_fault_k <= to_unsigned(7, 8);
+                                walker_top0_flevel <= to_unsigned(1, 3);
+                                walker_top0_st <= FAULT;
+                            elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
+                                walker_top0_fault_k <= to_unsigned(8, 8);
+                                walker_top0_flevel <= to_unsigned(1, 3);
+                                walker_top0_st <= FAULT;
+                            elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * walker_top0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * walker_top0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
+                                walker_top0_fault_k <= to_unsigned(9, 8);
+                                walker_top0_flevel <= to_unsigned(1, 3);
+                                walker_top0_st <= FAULT;
+                            else
+                                uw := walker_top0_le;
+                                uw(5) := '1';
+                                if bool(k_write) then
+                                    uw(6) := '1';
+                                end if;
+                                if (uw /= walker_top0_le) then
+                                    walker_top0_pend_1 <= '1';
+                                    pending := '1';
+                                end if;
+                                walker_top0_se_1 <= uw;
+                                walker_top0_sa_1 <= walker_top0_ea;
+                                o_level <= to_unsigned(1, 3);
+                                o_pa <= unsigned'(to_unsigned(0, 16) & walker_top0_le(48-1 downto 12) & i_addr(12-1 downto 0));
+                                o_aux <= to_unsigned(0, 3);
+                                if (bool(pending) or bool(walker_top0_pend_5) or bool(walker_top0_pend_4) or bool(walker_top0_pend_3) or bool(walker_top0_pend_2) or bool(walker_top0_pend_1)) then
+                                    walker_top0_st <= ADREQ;
+                                else
+                                    o_status <= to_unsigned(0, 8);
+                                    done <= '1';
+                                    walker_top0_st <= IDLE;
+                                end if;
+                            end if;
+                        end if;
+                    end if;
+                when others =>
+                    walker_top0_st <= IDLE;
+            end case;
         end if;
     end if;
 end process walker_top0_fsm;

@@ -2,11 +2,11 @@
 pinned so that a change to the FSM that adds or saves cycles shows here.
 
 Where the cycles of a walk go (cycles counted as codegen/verify/batch.py says): the
-walker decides combinationally (two processes: the decisions, then the registers) and
-drives its memory request in the cycle it decides to ask, so the memory takes the first
-request at the edge that samples `start`, and each next one at the edge that brings the
-previous one's data (one cycle per reference); the walk ends one edge after the last
-entry arrives. In a nested walk the guest's request to the host walker, and the host's
+walker's FSM body is rendered as a combinational process that drives the memory request
+and the clocked one that keeps the registers, so the walker asks in the cycle it decides
+to, and the memory takes the first request at the edge that samples `start`, and each
+next one at the edge that brings the previous one's data (one cycle per reference); the
+walk ends one edge after the last entry arrives. In a nested walk the guest's request to the host walker, and the host's
 first reference, follow in the same cycle (the host starts in the cycle the guest takes
 a table entry from it, x_rnow), so the hand-off costs nothing; only the final
 translation's `done` from the host costs the guest one edge. Before: 2 cycles per

@@ -106,7 +106,7 @@ def _mutant(tmp_path: Path, name: str, filename: str, old: str, new: str, langua
 def test_a_changed_constant_in_the_verilog_is_caught(backend, tmp_path):
     """The page-fault vector (14, Intel SDM Vol. 3A 6.15 "Interrupt 14-Page-Fault
     Exception") changed in the converted Verilog alone: model.py still agrees."""
-    spec, out = _mutant(tmp_path, "x86_64_paging", "{top}.v", "o_r_vector_nx = 14;", "o_r_vector_nx = 13;", "Verilog")
+    spec, out = _mutant(tmp_path, "x86_64_paging", "{top}.v", "o_r_vector <= 14;", "o_r_vector <= 13;", "Verilog")
     report = cosim.run(spec, out, 60, 1, backend=backend, vcd_dir=tmp_path / "vcd", max_failures=1)
     assert report.mismatches > 0
     f = report.failures[0]

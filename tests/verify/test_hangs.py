@@ -17,8 +17,8 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 TOY = DATA / "toy.vspec"
 
 # the fault state never pulses `done` and never leaves: only a reset gets the model out
-NEVER_DONE = ("            done_nx.next = True\n            st_nx.next = S.IDLE\n        elif st == S.ADREQ:",
-              "            st_nx.next = S.FAULT\n        elif st == S.ADREQ:")
+NEVER_DONE = ("            done.next = True\n            st.next = S.IDLE\n        elif st == S.ADREQ:",
+              "            st.next = S.FAULT\n        elif st == S.ADREQ:")
 
 
 @contextlib.contextmanager

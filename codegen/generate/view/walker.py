@@ -116,6 +116,29 @@ def hdl_map(pieces, entry: str, low: int, below: str | None, width: int) -> str:
     return "concat(" + ", ".join(reversed(parts)) + ")"
 
 
+def _drop_passes(text: str) -> str:
+    """`text` without the `pass` lines a block does not need (one stays in a block that
+    has no other statement)."""
+    lines = text.split("\n")
+
+    def indent(line: str) -> int:
+        return len(line) - len(line.lstrip())
+
+    def statement(line: str) -> bool:
+        return bool(line.strip()) and not line.strip().startswith("#")
+
+    out: list[str] = []
+    for i, line in enumerate(lines):
+        if line.strip() == "pass":
+            prev = next((x for x in reversed(out) if statement(x)), "")
+            after = next((x for x in lines[i + 1:] if statement(x) and x.strip() != "pass"), "")
+            alone = indent(prev) < indent(line) and (not after or indent(after) < indent(line))
+            if not alone:
+                continue
+        out.append(line)
+    return "\n".join(out)
+
+
 @dataclass
 class WalkerView:
     """One regime as a walker in a role."""
@@ -574,30 +597,28 @@ class WalkerView:
 
     def two_process(self, body: str, ports: list[str]) -> dict:
         """The FSM body written for one clocked process (`X.next = ...` takes effect at
-        the edge) as the combinational half of two: every register X it sets is set as
-        X_nx, which the clocked half copies at the edge; the request ports `ports` it sets
-        are driven at once (a request made in the cycle the response arrives, not one edge
-        later), and read back from their held copies P_h. Same decisions, same order of
-        requests: only the request moves forward by a cycle."""
+        the edge) as two processes that make the same decisions: a combinational one that
+        keeps only the writes of the request ports `ports` (driven at once: a request made
+        in the cycle the response arrives, not one edge later), and the clocked one that
+        keeps the rest (the registers). Both read the request ports back from their held
+        copies P_h. Same decisions, same order of requests: only a request moves forward
+        by a cycle. (One body renders twice rather than once with a next-value copy of each
+        register: MyHDL simulates it several times faster, and Yosys shares the logic.)"""
         import re
-        wrote = re.compile(r"\b(\w+)\.next(\s*=|\[)")  # X.next = v, X.next[i] = b
-        registers: list[str] = []
-
-        def rename(m: re.Match) -> str:
-            name = m.group(1)
-            if name in ports:
-                return m.group(0)
-            if name not in registers:
-                registers.append(name)
-            return f"{name}_nx.next{m.group(2)}"
-        text = wrote.sub(rename, body)
+        write = re.compile(r"^(\s*)(\w+)\.next(?:\[[^\]]*\])?\s*=.*$", re.M)
         valid = ports[0]
-        if re.search(rf"\b{valid}\b(?!\.next)", text):
+        if re.search(rf"\b{valid}\b(?!\.next)", body):
             raise ValueError(f"the walker FSM reads its request flag {valid}")  # a template bug
-        used = [p for p in ports if re.search(rf"\b{p}\.next", text)]
+        used = [p for p in ports if re.search(rf"\b{p}\.next", body)]
         for p in used[1:]:
-            text = re.sub(rf"\b{p}\b(?!\.next)", f"{p}_h", text)
-        return {"body": text, "registers": registers, "ports": used}
+            body = re.sub(rf"\b{p}\b(?!\.next)", f"{p}_h", body)
+
+        def keep(ours: bool):
+            def sub(m: re.Match) -> str:
+                return m.group(0) if (m.group(2) in ports) == ours else f"{m.group(1)}pass"
+            return sub
+        return {"comb": _drop_passes(write.sub(keep(True), body)), "seq": _drop_passes(write.sub(keep(False), body)),
+                "ports": used}
 
     def hdl_states(self) -> list[str]:
         """The FSM states this role uses (an unused state would be an incomplete case)."""

@@ -43,28 +43,6 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
     pend_1 = Signal(bool(0))
     sa_1 = Signal(intbv(0)[ADDR_WIDTH:])
     se_1 = Signal(intbv(0)[32:])
-    done_nx = Signal(done.val)
-    o_level_nx = Signal(o_level.val)
-    o_aux_nx = Signal(o_aux.val)
-    o_pa_nx = Signal(o_pa.val)
-    o_status_nx = Signal(o_status.val)
-    st_nx = Signal(st.val)
-    a_rw_nx = Signal(a_rw.val)
-    a_us_nx = Signal(a_us.val)
-    pend_2_nx = Signal(pend_2.val)
-    pend_1_nx = Signal(pend_1.val)
-    ea_nx = Signal(ea.val)
-    lvl_nx = Signal(lvl.val)
-    le_nx = Signal(le.val)
-    fault_k_nx = Signal(fault_k.val)
-    flevel_nx = Signal(flevel.val)
-    se_2_nx = Signal(se_2.val)
-    sa_2_nx = Signal(sa_2.val)
-    se_1_nx = Signal(se_1.val)
-    sa_1_nx = Signal(sa_1.val)
-    o_r_vector_nx = Signal(o_r_vector.val)
-    o_r_error_code_nx = Signal(o_r_error_code.val)
-    o_r_cr2_nx = Signal(o_r_cr2.val)
     m_we_h = Signal(m_we.val)  # the last request's, held
     m_size_h = Signal(m_size.val)  # the last request's, held
     m_addr_h = Signal(m_addr.val)  # the last request's, held
@@ -72,30 +50,8 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
     m_valid_h = Signal(bool(0))  # a request the memory has not taken yet
     @always_comb
     def logic():
-        """The FSM's decisions, in the cycle their inputs arrive: the next register values
-        (X_nx), and the request ports, driven in the cycle the walker asks."""
-        done_nx.next = done
-        o_level_nx.next = o_level
-        o_aux_nx.next = o_aux
-        o_pa_nx.next = o_pa
-        o_status_nx.next = o_status
-        st_nx.next = st
-        a_rw_nx.next = a_rw
-        a_us_nx.next = a_us
-        pend_2_nx.next = pend_2
-        pend_1_nx.next = pend_1
-        ea_nx.next = ea
-        lvl_nx.next = lvl
-        le_nx.next = le
-        fault_k_nx.next = fault_k
-        flevel_nx.next = flevel
-        se_2_nx.next = se_2
-        sa_2_nx.next = sa_2
-        se_1_nx.next = se_1
-        sa_1_nx.next = sa_1
-        o_r_vector_nx.next = o_r_vector
-        o_r_error_code_nx.next = o_r_error_code
-        o_r_cr2_nx.next = o_r_cr2
+        """The FSM's requests, in the cycle the walker decides to ask (from `start` or the
+        data arriving in that cycle); the same decisions as `fsm`, which keeps the rest."""
         m_valid.next = m_valid_h
         m_we.next = m_we_h
         m_size.next = m_size_h
@@ -108,29 +64,17 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
         v_rw = bool(0)
         v_us = bool(0)
         if done:
-            done_nx.next = False
+            pass
         if st == S.IDLE:
             if start:
                 if ((not r_CR0[31])):  # the stage is switched off: the input passes through
-                    o_level_nx.next = NO_LEVEL
-                    o_aux_nx.next = 0
-                    o_pa_nx.next = concat(intbv(0)[32:], i_addr)
-                    o_status_nx.next = 0
-                    done_nx.next = True
-                    st_nx.next = S.IDLE
+                    pass
                 else:
-                    a_rw_nx.next = True
-                    a_us_nx.next = True
-                    pend_2_nx.next = False
-                    pend_1_nx.next = False
                     if True:  # spec: specs/x86_64_paging.vspec:176
                         m_valid.next = True
                         m_we.next = False
                         m_size.next = 2
                         m_addr.next = concat(intbv(0)[32:], r_CR3[32:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[32:22], intbv(0)[2:])
-                        ea_nx.next = concat(intbv(0)[32:], r_CR3[32:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[32:22], intbv(0)[2:])
-                        st_nx.next = S.MWAIT
-                        lvl_nx.next = 2
         elif st == S.MWAIT:
             if m_rvalid:
                 used = False
@@ -149,349 +93,522 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                             if uw != m_rdata:
                                 used = True
                 if used:
-                    le_nx.next = uw
                     m_valid.next = True
                     m_we.next = True
                     m_size.next = 2
                     m_addr.next = ea
                     m_wdata.next = uw
-                    st_nx.next = S.UWAIT
                 else:
-                    le_nx.next = m_rdata
                     if lvl == 2:  # spec: specs/x86_64_paging.vspec:182 level pd
                         if (m_rdata[7] and r_CR4[4]):  # leaf pde32_4m, spec: specs/x86_64_paging.vspec:145
                             if (not m_rdata[0]):  # spec: specs/x86_64_paging.vspec:196 fault not_present
-                                fault_k_nx.next = 1
-                                flevel_nx.next = 2
-                                st_nx.next = S.FAULT
+                                pass
                             elif (((m_rdata & 0x200000) != 0)):  # spec: specs/x86_64_paging.vspec:197 fault reserved
-                                fault_k_nx.next = 2
-                                flevel_nx.next = 2
-                                st_nx.next = S.FAULT
+                                pass
                             else:
                                 v_rw = (a_rw and m_rdata[1])
-                                a_rw_nx.next = v_rw
                                 v_us = (a_us and m_rdata[2])
-                                a_us_nx.next = v_us
                                 if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:206 check user_supervisor
-                                    fault_k_nx.next = 3
-                                    flevel_nx.next = 2
-                                    st_nx.next = S.FAULT
+                                    pass
                                 elif ((k_user and k_write) and (not v_rw)):  # spec: specs/x86_64_paging.vspec:207 check user_write
-                                    fault_k_nx.next = 4
-                                    flevel_nx.next = 2
-                                    st_nx.next = S.FAULT
+                                    pass
                                 elif ((((not k_user) and k_write) and (not v_rw)) and r_CR0[16]):  # spec: specs/x86_64_paging.vspec:208 check supervisor_write
-                                    fault_k_nx.next = 5
-                                    flevel_nx.next = 2
-                                    st_nx.next = S.FAULT
+                                    pass
                                 elif (((((not k_user) and (not k_fetch)) and v_us) and r_CR4[21]) and (not r_RFLAGS[18])):  # spec: specs/x86_64_paging.vspec:209 check smap
-                                    fault_k_nx.next = 6
-                                    flevel_nx.next = 2
-                                    st_nx.next = S.FAULT
+                                    pass
                                 elif ((((not k_user) and k_fetch) and v_us) and r_CR4[20]):  # spec: specs/x86_64_paging.vspec:210 check smep
-                                    fault_k_nx.next = 7
-                                    flevel_nx.next = 2
-                                    st_nx.next = S.FAULT
+                                    pass
                                 else:
                                     uw[:] = m_rdata
                                     uw[5] = True
                                     if k_write:
                                         uw[6] = True
                                     if uw != m_rdata:
-                                        pend_2_nx.next = True
                                         pending = True
-                                    se_2_nx.next = uw
-                                    sa_2_nx.next = ea
-                                    o_level_nx.next = 2
-                                    o_pa_nx.next = concat(intbv(0)[24:], m_rdata[21:13], m_rdata[32:22], i_addr[22:0])
-                                    o_aux_nx.next = 0
                                     if pending or pend_2 or pend_1:
-                                        st_nx.next = S.ADREQ
+                                        pass
                                     else:
-                                        o_status_nx.next = 0
-                                        done_nx.next = True
-                                        st_nx.next = S.IDLE
+                                        pass
                         else:
                             if (not m_rdata[0]):  # spec: specs/x86_64_paging.vspec:196 fault not_present
-                                fault_k_nx.next = 1
-                                flevel_nx.next = 2
-                                st_nx.next = S.FAULT
+                                pass
                             elif False:  # spec: specs/x86_64_paging.vspec:197 fault reserved
-                                fault_k_nx.next = 2
-                                flevel_nx.next = 2
-                                st_nx.next = S.FAULT
+                                pass
                             else:
                                 v_rw = (a_rw and m_rdata[1])
-                                a_rw_nx.next = v_rw
                                 v_us = (a_us and m_rdata[2])
-                                a_us_nx.next = v_us
                                 # pointer ADDR of pde32, spec: specs/x86_64_paging.vspec:138
                                 m_valid.next = True
                                 m_we.next = False
                                 m_size.next = 2
                                 m_addr.next = concat(intbv(0)[32:], m_rdata[32:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[22:12], intbv(0)[2:])
-                                ea_nx.next = concat(intbv(0)[32:], m_rdata[32:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[22:12], intbv(0)[2:])
-                                st_nx.next = S.MWAIT
-                                lvl_nx.next = 1
                     elif lvl == 1:  # spec: specs/x86_64_paging.vspec:190 level pt
                         if (not m_rdata[0]):  # spec: specs/x86_64_paging.vspec:196 fault not_present
-                            fault_k_nx.next = 1
-                            flevel_nx.next = 1
-                            st_nx.next = S.FAULT
+                            pass
                         elif False:  # spec: specs/x86_64_paging.vspec:197 fault reserved
-                            fault_k_nx.next = 2
-                            flevel_nx.next = 1
-                            st_nx.next = S.FAULT
+                            pass
                         else:
                             v_rw = (a_rw and m_rdata[1])
-                            a_rw_nx.next = v_rw
                             v_us = (a_us and m_rdata[2])
-                            a_us_nx.next = v_us
                             if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:206 check user_supervisor
-                                fault_k_nx.next = 3
-                                flevel_nx.next = 1
-                                st_nx.next = S.FAULT
+                                pass
                             elif ((k_user and k_write) and (not v_rw)):  # spec: specs/x86_64_paging.vspec:207 check user_write
-                                fault_k_nx.next = 4
-                                flevel_nx.next = 1
-                                st_nx.next = S.FAULT
+                                pass
                             elif ((((not k_user) and k_write) and (not v_rw)) and r_CR0[16]):  # spec: specs/x86_64_paging.vspec:208 check supervisor_write
-                                fault_k_nx.next = 5
-                                flevel_nx.next = 1
-                                st_nx.next = S.FAULT
+                                pass
                             elif (((((not k_user) and (not k_fetch)) and v_us) and r_CR4[21]) and (not r_RFLAGS[18])):  # spec: specs/x86_64_paging.vspec:209 check smap
-                                fault_k_nx.next = 6
-                                flevel_nx.next = 1
-                                st_nx.next = S.FAULT
+                                pass
                             elif ((((not k_user) and k_fetch) and v_us) and r_CR4[20]):  # spec: specs/x86_64_paging.vspec:210 check smep
-                                fault_k_nx.next = 7
-                                flevel_nx.next = 1
-                                st_nx.next = S.FAULT
+                                pass
                             else:
                                 uw[:] = m_rdata
                                 uw[5] = True
                                 if k_write:
                                     uw[6] = True
                                 if uw != m_rdata:
-                                    pend_1_nx.next = True
                                     pending = True
-                                se_1_nx.next = uw
-                                sa_1_nx.next = ea
-                                o_level_nx.next = 1
-                                o_pa_nx.next = concat(intbv(0)[32:], m_rdata[32:12], i_addr[12:0])
-                                o_aux_nx.next = 0
                                 if pending or pend_2 or pend_1:
-                                    st_nx.next = S.ADREQ
+                                    pass
                                 else:
-                                    o_status_nx.next = 0
-                                    done_nx.next = True
-                                    st_nx.next = S.IDLE
+                                    pass
         elif st == S.FAULT:
-            o_status_nx.next = fault_k
-            o_level_nx.next = flevel
-            o_aux_nx.next = 0
-            o_r_vector_nx.next = 0xe
-            o_r_error_code_nx.next = 0
-            o_r_error_code_nx.next[0] = (fault_k[3:] != 1)
-            o_r_error_code_nx.next[1] = k_write
-            o_r_error_code_nx.next[2] = k_user
-            o_r_error_code_nx.next[3] = (fault_k[3:] == 2)
-            o_r_error_code_nx.next[4] = (k_fetch and r_CR4[20])
-            o_r_cr2_nx.next = i_addr
-            done_nx.next = True
-            st_nx.next = S.IDLE
+            pass
         elif st == S.ADREQ:
             if pend_2:
-                pend_2_nx.next = False
                 m_valid.next = True
                 m_we.next = True
                 m_size.next = 2
                 m_addr.next = sa_2
                 m_wdata.next = se_2
-                st_nx.next = S.ADWAIT
             elif pend_1:
-                pend_1_nx.next = False
                 m_valid.next = True
                 m_we.next = True
                 m_size.next = 2
                 m_addr.next = sa_1
                 m_wdata.next = se_1
-                st_nx.next = S.ADWAIT
             else:
-                o_status_nx.next = 0
-                done_nx.next = True
-                st_nx.next = S.IDLE
+                pass
         elif st == S.ADWAIT:
             if m_rvalid:
                 m_we.next = False
-                st_nx.next = S.ADREQ
         elif st == S.UWAIT:
             if m_rvalid:
                 m_we.next = False
-                st_nx.next = S.PROC
         elif st == S.PROC:
-            le_nx.next = le
             if lvl == 2:  # spec: specs/x86_64_paging.vspec:182 level pd
                 if (le[7] and r_CR4[4]):  # leaf pde32_4m, spec: specs/x86_64_paging.vspec:145
                     if (not le[0]):  # spec: specs/x86_64_paging.vspec:196 fault not_present
-                        fault_k_nx.next = 1
-                        flevel_nx.next = 2
-                        st_nx.next = S.FAULT
+                        pass
                     elif (((le & 0x200000) != 0)):  # spec: specs/x86_64_paging.vspec:197 fault reserved
-                        fault_k_nx.next = 2
-                        flevel_nx.next = 2
-                        st_nx.next = S.FAULT
+                        pass
                     else:
                         v_rw = (a_rw and le[1])
-                        a_rw_nx.next = v_rw
                         v_us = (a_us and le[2])
-                        a_us_nx.next = v_us
                         if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:206 check user_supervisor
-                            fault_k_nx.next = 3
-                            flevel_nx.next = 2
-                            st_nx.next = S.FAULT
+                            pass
                         elif ((k_user and k_write) and (not v_rw)):  # spec: specs/x86_64_paging.vspec:207 check user_write
-                            fault_k_nx.next = 4
-                            flevel_nx.next = 2
-                            st_nx.next = S.FAULT
+                            pass
                         elif ((((not k_user) and k_write) and (not v_rw)) and r_CR0[16]):  # spec: specs/x86_64_paging.vspec:208 check supervisor_write
-                            fault_k_nx.next = 5
-                            flevel_nx.next = 2
-                            st_nx.next = S.FAULT
+                            pass
                         elif (((((not k_user) and (not k_fetch)) and v_us) and r_CR4[21]) and (not r_RFLAGS[18])):  # spec: specs/x86_64_paging.vspec:209 check smap
-                            fault_k_nx.next = 6
-                            flevel_nx.next = 2
-                            st_nx.next = S.FAULT
+                            pass
                         elif ((((not k_user) and k_fetch) and v_us) and r_CR4[20]):  # spec: specs/x86_64_paging.vspec:210 check smep
-                            fault_k_nx.next = 7
-                            flevel_nx.next = 2
-                            st_nx.next = S.FAULT
+                            pass
                         else:
                             uw[:] = le
                             uw[5] = True
                             if k_write:
                                 uw[6] = True
                             if uw != le:
-                                pend_2_nx.next = True
                                 pending = True
-                            se_2_nx.next = uw
-                            sa_2_nx.next = ea
-                            o_level_nx.next = 2
-                            o_pa_nx.next = concat(intbv(0)[24:], le[21:13], le[32:22], i_addr[22:0])
-                            o_aux_nx.next = 0
                             if pending or pend_2 or pend_1:
-                                st_nx.next = S.ADREQ
+                                pass
                             else:
-                                o_status_nx.next = 0
-                                done_nx.next = True
-                                st_nx.next = S.IDLE
+                                pass
                 else:
                     if (not le[0]):  # spec: specs/x86_64_paging.vspec:196 fault not_present
-                        fault_k_nx.next = 1
-                        flevel_nx.next = 2
-                        st_nx.next = S.FAULT
+                        pass
                     elif False:  # spec: specs/x86_64_paging.vspec:197 fault reserved
-                        fault_k_nx.next = 2
-                        flevel_nx.next = 2
-                        st_nx.next = S.FAULT
+                        pass
                     else:
                         v_rw = (a_rw and le[1])
-                        a_rw_nx.next = v_rw
                         v_us = (a_us and le[2])
-                        a_us_nx.next = v_us
                         # pointer ADDR of pde32, spec: specs/x86_64_paging.vspec:138
                         m_valid.next = True
                         m_we.next = False
                         m_size.next = 2
                         m_addr.next = concat(intbv(0)[32:], le[32:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[22:12], intbv(0)[2:])
-                        ea_nx.next = concat(intbv(0)[32:], le[32:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[22:12], intbv(0)[2:])
-                        st_nx.next = S.MWAIT
-                        lvl_nx.next = 1
             elif lvl == 1:  # spec: specs/x86_64_paging.vspec:190 level pt
                 if (not le[0]):  # spec: specs/x86_64_paging.vspec:196 fault not_present
-                    fault_k_nx.next = 1
-                    flevel_nx.next = 1
-                    st_nx.next = S.FAULT
+                    pass
                 elif False:  # spec: specs/x86_64_paging.vspec:197 fault reserved
-                    fault_k_nx.next = 2
-                    flevel_nx.next = 1
-                    st_nx.next = S.FAULT
+                    pass
                 else:
                     v_rw = (a_rw and le[1])
-                    a_rw_nx.next = v_rw
                     v_us = (a_us and le[2])
-                    a_us_nx.next = v_us
                     if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:206 check user_supervisor
-                        fault_k_nx.next = 3
-                        flevel_nx.next = 1
-                        st_nx.next = S.FAULT
+                        pass
                     elif ((k_user and k_write) and (not v_rw)):  # spec: specs/x86_64_paging.vspec:207 check user_write
-                        fault_k_nx.next = 4
-                        flevel_nx.next = 1
-                        st_nx.next = S.FAULT
+                        pass
                     elif ((((not k_user) and k_write) and (not v_rw)) and r_CR0[16]):  # spec: specs/x86_64_paging.vspec:208 check supervisor_write
-                        fault_k_nx.next = 5
-                        flevel_nx.next = 1
-                        st_nx.next = S.FAULT
+                        pass
                     elif (((((not k_user) and (not k_fetch)) and v_us) and r_CR4[21]) and (not r_RFLAGS[18])):  # spec: specs/x86_64_paging.vspec:209 check smap
-                        fault_k_nx.next = 6
-                        flevel_nx.next = 1
-                        st_nx.next = S.FAULT
+                        pass
                     elif ((((not k_user) and k_fetch) and v_us) and r_CR4[20]):  # spec: specs/x86_64_paging.vspec:210 check smep
-                        fault_k_nx.next = 7
-                        flevel_nx.next = 1
-                        st_nx.next = S.FAULT
+                        pass
                     else:
                         uw[:] = le
                         uw[5] = True
                         if k_write:
                             uw[6] = True
                         if uw != le:
-                            pend_1_nx.next = True
                             pending = True
-                        se_1_nx.next = uw
-                        sa_1_nx.next = ea
-                        o_level_nx.next = 1
-                        o_pa_nx.next = concat(intbv(0)[32:], le[32:12], i_addr[12:0])
-                        o_aux_nx.next = 0
                         if pending or pend_2 or pend_1:
-                            st_nx.next = S.ADREQ
+                            pass
                         else:
-                            o_status_nx.next = 0
-                            done_nx.next = True
-                            st_nx.next = S.IDLE
+                            pass
         else:
-            st_nx.next = S.IDLE  # an unused state encoding returns to idle
+            pass
     @always_seq(clk.posedge, reset=rst)
     def fsm():
-        done.next = done_nx
-        o_level.next = o_level_nx
-        o_aux.next = o_aux_nx
-        o_pa.next = o_pa_nx
-        o_status.next = o_status_nx
-        st.next = st_nx
-        a_rw.next = a_rw_nx
-        a_us.next = a_us_nx
-        pend_2.next = pend_2_nx
-        pend_1.next = pend_1_nx
-        ea.next = ea_nx
-        lvl.next = lvl_nx
-        le.next = le_nx
-        fault_k.next = fault_k_nx
-        flevel.next = flevel_nx
-        se_2.next = se_2_nx
-        sa_2.next = sa_2_nx
-        se_1.next = se_1_nx
-        sa_1.next = sa_1_nx
-        o_r_vector.next = o_r_vector_nx
-        o_r_error_code.next = o_r_error_code_nx
-        o_r_cr2.next = o_r_cr2_nx
         m_valid_h.next = m_valid and not m_ready
         m_we_h.next = m_we
         m_size_h.next = m_size
         m_addr_h.next = m_addr
         m_wdata_h.next = m_wdata
+        pending = False
+        uw = intbv(0)[32:]  # an entry with its updates
+        used = False
+        uok = False
+        v_rw = bool(0)
+        v_us = bool(0)
+        if done:
+            done.next = False
+        if st == S.IDLE:
+            if start:
+                if ((not r_CR0[31])):  # the stage is switched off: the input passes through
+                    o_level.next = NO_LEVEL
+                    o_aux.next = 0
+                    o_pa.next = concat(intbv(0)[32:], i_addr)
+                    o_status.next = 0
+                    done.next = True
+                    st.next = S.IDLE
+                else:
+                    a_rw.next = True
+                    a_us.next = True
+                    pend_2.next = False
+                    pend_1.next = False
+                    if True:  # spec: specs/x86_64_paging.vspec:176
+                        ea.next = concat(intbv(0)[32:], r_CR3[32:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[32:22], intbv(0)[2:])
+                        st.next = S.MWAIT
+                        lvl.next = 2
+        elif st == S.MWAIT:
+            if m_rvalid:
+                used = False
+                if lvl == 2:
+                    if (m_rdata[7] and r_CR4[4]):
+                        pass
+                    else:
+                        uok = True
+                        if (not m_rdata[0]):
+                            uok = False
+                        if False:
+                            uok = False
+                        if uok:
+                            uw[:] = m_rdata
+                            uw[5] = True
+                            if uw != m_rdata:
+                                used = True
+                if used:
+                    le.next = uw
+                    st.next = S.UWAIT
+                else:
+                    le.next = m_rdata
+                    if lvl == 2:  # spec: specs/x86_64_paging.vspec:182 level pd
+                        if (m_rdata[7] and r_CR4[4]):  # leaf pde32_4m, spec: specs/x86_64_paging.vspec:145
+                            if (not m_rdata[0]):  # spec: specs/x86_64_paging.vspec:196 fault not_present
+                                fault_k.next = 1
+                                flevel.next = 2
+                                st.next = S.FAULT
+                            elif (((m_rdata & 0x200000) != 0)):  # spec: specs/x86_64_paging.vspec:197 fault reserved
+                                fault_k.next = 2
+                                flevel.next = 2
+                                st.next = S.FAULT
+                            else:
+                                v_rw = (a_rw and m_rdata[1])
+                                a_rw.next = v_rw
+                                v_us = (a_us and m_rdata[2])
+                                a_us.next = v_us
+                                if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:206 check user_supervisor
+                                    fault_k.next = 3
+                                    flevel.next = 2
+                                    st.next = S.FAULT
+                                elif ((k_user and k_write) and (not v_rw)):  # spec: specs/x86_64_paging.vspec:207 check user_write
+                                    fault_k.next = 4
+                                    flevel.next = 2
+                                    st.next = S.FAULT
+                                elif ((((not k_user) and k_write) and (not v_rw)) and r_CR0[16]):  # spec: specs/x86_64_paging.vspec:208 check supervisor_write
+                                    fault_k.next = 5
+                                    flevel.next = 2
+                                    st.next = S.FAULT
+                                elif (((((not k_user) and (not k_fetch)) and v_us) and r_CR4[21]) and (not r_RFLAGS[18])):  # spec: specs/x86_64_paging.vspec:209 check smap
+                                    fault_k.next = 6
+                                    flevel.next = 2
+                                    st.next = S.FAULT
+                                elif ((((not k_user) and k_fetch) and v_us) and r_CR4[20]):  # spec: specs/x86_64_paging.vspec:210 check smep
+                                    fault_k.next = 7
+                                    flevel.next = 2
+                                    st.next = S.FAULT
+                                else:
+                                    uw[:] = m_rdata
+                                    uw[5] = True
+                                    if k_write:
+                                        uw[6] = True
+                                    if uw != m_rdata:
+                                        pend_2.next = True
+                                        pending = True
+                                    se_2.next = uw
+                                    sa_2.next = ea
+                                    o_level.next = 2
+                                    o_pa.next = concat(intbv(0)[24:], m_rdata[21:13], m_rdata[32:22], i_addr[22:0])
+                                    o_aux.next = 0
+                                    if pending or pend_2 or pend_1:
+                                        st.next = S.ADREQ
+                                    else:
+                                        o_status.next = 0
+                                        done.next = True
+                                        st.next = S.IDLE
+                        else:
+                            if (not m_rdata[0]):  # spec: specs/x86_64_paging.vspec:196 fault not_present
+                                fault_k.next = 1
+                                flevel.next = 2
+                                st.next = S.FAULT
+                            elif False:  # spec: specs/x86_64_paging.vspec:197 fault reserved
+                                fault_k.next = 2
+                                flevel.next = 2
+                                st.next = S.FAULT
+                            else:
+                                v_rw = (a_rw and m_rdata[1])
+                                a_rw.next = v_rw
+                                v_us = (a_us and m_rdata[2])
+                                a_us.next = v_us
+                                # pointer ADDR of pde32, spec: specs/x86_64_paging.vspec:138
+                                ea.next = concat(intbv(0)[32:], m_rdata[32:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[22:12], intbv(0)[2:])
+                                st.next = S.MWAIT
+                                lvl.next = 1
+                    elif lvl == 1:  # spec: specs/x86_64_paging.vspec:190 level pt
+                        if (not m_rdata[0]):  # spec: specs/x86_64_paging.vspec:196 fault not_present
+                            fault_k.next = 1
+                            flevel.next = 1
+                            st.next = S.FAULT
+                        elif False:  # spec: specs/x86_64_paging.vspec:197 fault reserved
+                            fault_k.next = 2
+                            flevel.next = 1
+                            st.next = S.FAULT
+                        else:
+                            v_rw = (a_rw and m_rdata[1])
+                            a_rw.next = v_rw
+                            v_us = (a_us and m_rdata[2])
+                            a_us.next = v_us
+                            if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:206 check user_supervisor
+                                fault_k.next = 3
+                                flevel.next = 1
+                                st.next = S.FAULT
+                            elif ((k_user and k_write) and (not v_rw)):  # spec: specs/x86_64_paging.vspec:207 check user_write
+                                fault_k.next = 4
+                                flevel.next = 1
+                                st.next = S.FAULT
+                            elif ((((not k_user) and k_write) and (not v_rw)) and r_CR0[16]):  # spec: specs/x86_64_paging.vspec:208 check supervisor_write
+                                fault_k.next = 5
+                                flevel.next = 1
+                                st.next = S.FAULT
+                            elif (((((not k_user) and (not k_fetch)) and v_us) and r_CR4[21]) and (not r_RFLAGS[18])):  # spec: specs/x86_64_paging.vspec:209 check smap
+                                fault_k.next = 6
+                                flevel.next = 1
+                                st.next = S.FAULT
+                            elif ((((not k_user) and k_fetch) and v_us) and r_CR4[20]):  # spec: specs/x86_64_paging.vspec:210 check smep
+                                fault_k.next = 7
+                                flevel.next = 1
+                                st.next = S.FAULT
+                            else:
+                                uw[:] = m_rdata
+                                uw[5] = True
+                                if k_write:
+                                    uw[6] = True
+                                if uw != m_rdata:
+                                    pend_1.next = True
+                                    pending = True
+                                se_1.next = uw
+                                sa_1.next = ea
+                                o_level.next = 1
+                                o_pa.next = concat(intbv(0)[32:], m_rdata[32:12], i_addr[12:0])
+                                o_aux.next = 0
+                                if pending or pend_2 or pend_1:
+                                    st.next = S.ADREQ
+                                else:
+                                    o_status.next = 0
+                                    done.next = True
+                                    st.next = S.IDLE
+        elif st == S.FAULT:
+            o_status.next = fault_k
+            o_level.next = flevel
+            o_aux.next = 0
+            o_r_vector.next = 0xe
+            o_r_error_code.next = 0
+            o_r_error_code.next[0] = (fault_k[3:] != 1)
+            o_r_error_code.next[1] = k_write
+            o_r_error_code.next[2] = k_user
+            o_r_error_code.next[3] = (fault_k[3:] == 2)
+            o_r_error_code.next[4] = (k_fetch and r_CR4[20])
+            o_r_cr2.next = i_addr
+            done.next = True
+            st.next = S.IDLE
+        elif st == S.ADREQ:
+            if pend_2:
+                pend_2.next = False
+                st.next = S.ADWAIT
+            elif pend_1:
+                pend_1.next = False
+                st.next = S.ADWAIT
+            else:
+                o_status.next = 0
+                done.next = True
+                st.next = S.IDLE
+        elif st == S.ADWAIT:
+            if m_rvalid:
+                st.next = S.ADREQ
+        elif st == S.UWAIT:
+            if m_rvalid:
+                st.next = S.PROC
+        elif st == S.PROC:
+            le.next = le
+            if lvl == 2:  # spec: specs/x86_64_paging.vspec:182 level pd
+                if (le[7] and r_CR4[4]):  # leaf pde32_4m, spec: specs/x86_64_paging.vspec:145
+                    if (not le[0]):  # spec: specs/x86_64_paging.vspec:196 fault not_present
+                        fault_k.next = 1
+                        flevel.next = 2
+                        st.next = S.FAULT
+                    elif (((le & 0x200000) != 0)):  # spec: specs/x86_64_paging.vspec:197 fault reserved
+                        fault_k.next = 2
+                        flevel.next = 2
+                        st.next = S.FAULT
+                    else:
+                        v_rw = (a_rw and le[1])
+                        a_rw.next = v_rw
+                        v_us = (a_us and le[2])
+                        a_us.next = v_us
+                        if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:206 check user_supervisor
+                            fault_k.next = 3
+                            flevel.next = 2
+                            st.next = S.FAULT
+                        elif ((k_user and k_write) and (not v_rw)):  # spec: specs/x86_64_paging.vspec:207 check user_write
+                            fault_k.next = 4
+                            flevel.next = 2
+                            st.next = S.FAULT
+                        elif ((((not k_user) and k_write) and (not v_rw)) and r_CR0[16]):  # spec: specs/x86_64_paging.vspec:208 check supervisor_write
+                            fault_k.next = 5
+                            flevel.next = 2
+                            st.next = S.FAULT
+                        elif (((((not k_user) and (not k_fetch)) and v_us) and r_CR4[21]) and (not r_RFLAGS[18])):  # spec: specs/x86_64_paging.vspec:209 check smap
+                            fault_k.next = 6
+                            flevel.next = 2
+                            st.next = S.FAULT
+                        elif ((((not k_user) and k_fetch) and v_us) and r_CR4[20]):  # spec: specs/x86_64_paging.vspec:210 check smep
+                            fault_k.next = 7
+                            flevel.next = 2
+                            st.next = S.FAULT
+                        else:
+                            uw[:] = le
+                            uw[5] = True
+                            if k_write:
+                                uw[6] = True
+                            if uw != le:
+                                pend_2.next = True
+                                pending = True
+                            se_2.next = uw
+                            sa_2.next = ea
+                            o_level.next = 2
+                            o_pa.next = concat(intbv(0)[24:], le[21:13], le[32:22], i_addr[22:0])
+                            o_aux.next = 0
+                            if pending or pend_2 or pend_1:
+                                st.next = S.ADREQ
+                            else:
+                                o_status.next = 0
+                                done.next = True
+                                st.next = S.IDLE
+                else:
+                    if (not le[0]):  # spec: specs/x86_64_paging.vspec:196 fault not_present
+                        fault_k.next = 1
+                        flevel.next = 2
+                        st.next = S.FAULT
+                    elif False:  # spec: specs/x86_64_paging.vspec:197 fault reserved
+                        fault_k.next = 2
+                        flevel.next = 2
+                        st.next = S.FAULT
+                    else:
+                        v_rw = (a_rw and le[1])
+                        a_rw.next = v_rw
+                        v_us = (a_us and le[2])
+                        a_us.next = v_us
+                        # pointer ADDR of pde32, spec: specs/x86_64_paging.vspec:138
+                        ea.next = concat(intbv(0)[32:], le[32:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[22:12], intbv(0)[2:])
+                        st.next = S.MWAIT
+                        lvl.next = 1
+            elif lvl == 1:  # spec: specs/x86_64_paging.vspec:190 level pt
+                if (not le[0]):  # spec: specs/x86_64_paging.vspec:196 fault not_present
+                    fault_k.next = 1
+                    flevel.next = 1
+                    st.next = S.FAULT
+                elif False:  # spec: specs/x86_64_paging.vspec:197 fault reserved
+                    fault_k.next = 2
+                    flevel.next = 1
+                    st.next = S.FAULT
+                else:
+                    v_rw = (a_rw and le[1])
+                    a_rw.next = v_rw
+                    v_us = (a_us and le[2])
+                    a_us.next = v_us
+                    if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:206 check user_supervisor
+                        fault_k.next = 3
+                        flevel.next = 1
+                        st.next = S.FAULT
+                    elif ((k_user and k_write) and (not v_rw)):  # spec: specs/x86_64_paging.vspec:207 check user_write
+                        fault_k.next = 4
+                        flevel.next = 1
+                        st.next = S.FAULT
+                    elif ((((not k_user) and k_write) and (not v_rw)) and r_CR0[16]):  # spec: specs/x86_64_paging.vspec:208 check supervisor_write
+                        fault_k.next = 5
+                        flevel.next = 1
+                        st.next = S.FAULT
+                    elif (((((not k_user) and (not k_fetch)) and v_us) and r_CR4[21]) and (not r_RFLAGS[18])):  # spec: specs/x86_64_paging.vspec:209 check smap
+                        fault_k.next = 6
+                        flevel.next = 1
+                        st.next = S.FAULT
+                    elif ((((not k_user) and k_fetch) and v_us) and r_CR4[20]):  # spec: specs/x86_64_paging.vspec:210 check smep
+                        fault_k.next = 7
+                        flevel.next = 1
+                        st.next = S.FAULT
+                    else:
+                        uw[:] = le
+                        uw[5] = True
+                        if k_write:
+                            uw[6] = True
+                        if uw != le:
+                            pend_1.next = True
+                            pending = True
+                        se_1.next = uw
+                        sa_1.next = ea
+                        o_level.next = 1
+                        o_pa.next = concat(intbv(0)[32:], le[32:12], i_addr[12:0])
+                        o_aux.next = 0
+                        if pending or pend_2 or pend_1:
+                            st.next = S.ADREQ
+                        else:
+                            o_status.next = 0
+                            done.next = True
+                            st.next = S.IDLE
+        else:
+            st.next = S.IDLE  # an unused state encoding returns to idle
     return logic, fsm
 
 

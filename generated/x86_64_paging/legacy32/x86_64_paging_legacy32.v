@@ -74,76 +74,32 @@ output [31:0] o_r_cr2;
 reg [31:0] o_r_cr2;
 
 reg walker_top0_a_rw;
-reg walker_top0_a_rw_nx;
 reg walker_top0_a_us;
-reg walker_top0_a_us_nx;
-reg walker_top0_done_nx;
 reg [63:0] walker_top0_ea;
-reg [63:0] walker_top0_ea_nx;
 reg [7:0] walker_top0_fault_k;
-reg [7:0] walker_top0_fault_k_nx;
 reg [2:0] walker_top0_flevel;
-reg [2:0] walker_top0_flevel_nx;
 reg [31:0] walker_top0_le;
-reg [31:0] walker_top0_le_nx;
 reg [2:0] walker_top0_lvl;
-reg [2:0] walker_top0_lvl_nx;
 reg [63:0] walker_top0_m_addr_h;
 reg [2:0] walker_top0_m_size_h;
 reg walker_top0_m_valid_h;
 reg [31:0] walker_top0_m_wdata_h;
 reg walker_top0_m_we_h;
-reg [2:0] walker_top0_o_aux_nx;
-reg [2:0] walker_top0_o_level_nx;
-reg [63:0] walker_top0_o_pa_nx;
-reg [31:0] walker_top0_o_r_cr2_nx;
-reg [31:0] walker_top0_o_r_error_code_nx;
-reg [7:0] walker_top0_o_r_vector_nx;
-reg [7:0] walker_top0_o_status_nx;
 reg walker_top0_pend_1;
-reg walker_top0_pend_1_nx;
 reg walker_top0_pend_2;
-reg walker_top0_pend_2_nx;
 reg [63:0] walker_top0_sa_1;
-reg [63:0] walker_top0_sa_1_nx;
 reg [63:0] walker_top0_sa_2;
-reg [63:0] walker_top0_sa_2_nx;
 reg [31:0] walker_top0_se_1;
-reg [31:0] walker_top0_se_1_nx;
 reg [31:0] walker_top0_se_2;
-reg [31:0] walker_top0_se_2_nx;
 reg [2:0] walker_top0_st;
-reg [2:0] walker_top0_st_nx;
 
-always @(walker_top0_a_rw, walker_top0_a_us, done, walker_top0_ea, walker_top0_fault_k, walker_top0_flevel, i_addr, k_fetch, k_user, k_write, walker_top0_le, walker_top0_lvl, walker_top0_m_addr_h, m_rdata, m_rvalid, walker_top0_m_size_h, walker_top0_m_valid_h, walker_top0_m_wdata_h, walker_top0_m_we_h, o_aux, o_level, o_pa, o_r_cr2, o_r_error_code, o_r_vector, o_status, walker_top0_pend_1, walker_top0_pend_2, r_CR0, r_CR3, r_CR4, r_RFLAGS, walker_top0_sa_1, walker_top0_sa_2, walker_top0_se_1, walker_top0_se_2, walker_top0_st, start) begin: walker_top0_logic
+always @(walker_top0_a_rw, walker_top0_a_us, done, walker_top0_ea, i_addr, k_fetch, k_user, k_write, walker_top0_le, walker_top0_lvl, walker_top0_m_addr_h, m_rdata, m_rvalid, walker_top0_m_size_h, walker_top0_m_valid_h, walker_top0_m_wdata_h, walker_top0_m_we_h, walker_top0_pend_1, walker_top0_pend_2, r_CR0, r_CR3, r_CR4, r_RFLAGS, walker_top0_sa_1, walker_top0_sa_2, walker_top0_se_1, walker_top0_se_2, walker_top0_st, start) begin: walker_top0_logic
     reg pending;
     reg [32-1:0] uw;
     reg used;
     reg uok;
     reg v_rw;
     reg v_us;
-    walker_top0_done_nx = done;
-    walker_top0_o_level_nx = o_level;
-    walker_top0_o_aux_nx = o_aux;
-    walker_top0_o_pa_nx = o_pa;
-    walker_top0_o_status_nx = o_status;
-    walker_top0_st_nx = walker_top0_st;
-    walker_top0_a_rw_nx = walker_top0_a_rw;
-    walker_top0_a_us_nx = walker_top0_a_us;
-    walker_top0_pend_2_nx = walker_top0_pend_2;
-    walker_top0_pend_1_nx = walker_top0_pend_1;
-    walker_top0_ea_nx = walker_top0_ea;
-    walker_top0_lvl_nx = walker_top0_lvl;
-    walker_top0_le_nx = walker_top0_le;
-    walker_top0_fault_k_nx = walker_top0_fault_k;
-    walker_top0_flevel_nx = walker_top0_flevel;
-    walker_top0_se_2_nx = walker_top0_se_2;
-    walker_top0_sa_2_nx = walker_top0_sa_2;
-    walker_top0_se_1_nx = walker_top0_se_1;
-    walker_top0_sa_1_nx = walker_top0_sa_1;
-    walker_top0_o_r_vector_nx = o_r_vector;
-    walker_top0_o_r_error_code_nx = o_r_error_code;
-    walker_top0_o_r_cr2_nx = o_r_cr2;
     m_valid = walker_top0_m_valid_h;
     m_we = walker_top0_m_we_h;
     m_size = walker_top0_m_size_h;
@@ -156,32 +112,18 @@ always @(walker_top0_a_rw, walker_top0_a_us, done, walker_top0_ea, walker_top0_f
     v_rw = (0 != 0);
     v_us = (0 != 0);
     if (done) begin
-        walker_top0_done_nx = 1'b0;
     end
     case (walker_top0_st)
         3'b000: begin
             if (start) begin
                 if ((!r_CR0[31])) begin
-                    walker_top0_o_level_nx = 7;
-                    walker_top0_o_aux_nx = 0;
-                    walker_top0_o_pa_nx = {32'h0, i_addr};
-                    walker_top0_o_status_nx = 0;
-                    walker_top0_done_nx = 1'b1;
-                    walker_top0_st_nx = 3'b000;
                 end
                 else begin
-                    walker_top0_a_rw_nx = 1'b1;
-                    walker_top0_a_us_nx = 1'b1;
-                    walker_top0_pend_2_nx = 1'b0;
-                    walker_top0_pend_1_nx = 1'b0;
                     if (1'b1) begin
                         m_valid = 1'b1;
                         m_we = 1'b0;
                         m_size = 2;
                         m_addr = ({32'h0, r_CR3[32-1:12], 12'h0} + {52'h0, i_addr[32-1:22], 2'h0});
-                        walker_top0_ea_nx = ({32'h0, r_CR3[32-1:12], 12'h0} + {52'h0, i_addr[32-1:22], 2'h0});
-                        walker_top0_st_nx = 3'b001;
-                        walker_top0_lvl_nx = 2;
                     end
                 end
             end
@@ -210,58 +152,32 @@ always @(walker_top0_a_rw, walker_top0_a_us, done, walker_top0_ea, walker_top0_f
                     end
                 end
                 if (used) begin
-                    walker_top0_le_nx = uw;
                     m_valid = 1'b1;
                     m_we = 1'b1;
                     m_size = 2;
                     m_addr = walker_top0_ea;
                     m_wdata = uw;
-                    walker_top0_st_nx = 3'b101;
                 end
                 else begin
-                    walker_top0_le_nx = m_rdata;
                     case (walker_top0_lvl)
                         'h2: begin
                             if ((m_rdata[7] && r_CR4[4])) begin
                                 if ((!m_rdata[0])) begin
-                                    walker_top0_fault_k_nx = 1;
-                                    walker_top0_flevel_nx = 2;
-                                    walker_top0_st_nx = 3'b010;
                                 end
                                 else if (((m_rdata & 2097152) != 0)) begin
-                                    walker_top0_fault_k_nx = 2;
-                                    walker_top0_flevel_nx = 2;
-                                    walker_top0_st_nx = 3'b010;
                                 end
                                 else begin
                                     v_rw = (walker_top0_a_rw && m_rdata[1]);
-                                    walker_top0_a_rw_nx = v_rw;
                                     v_us = (walker_top0_a_us && m_rdata[2]);
-                                    walker_top0_a_us_nx = v_us;
                                     if ((k_user && (!v_us))) begin
-                                        walker_top0_fault_k_nx = 3;
-                                        walker_top0_flevel_nx = 2;
-                                        walker_top0_st_nx = 3'b010;
                                     end
                                     else if (((k_user && k_write) && (!v_rw))) begin
-                                        walker_top0_fault_k_nx = 4;
-                                        walker_top0_flevel_nx = 2;
-                                        walker_top0_st_nx = 3'b010;
                                     end
                                     else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
-                                        walker_top0_fault_k_nx = 5;
-                                        walker_top0_flevel_nx = 2;
-                                        walker_top0_st_nx = 3'b010;
                                     end
                                     else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
-                                        walker_top0_fault_k_nx = 6;
-                                        walker_top0_flevel_nx = 2;
-                                        walker_top0_st_nx = 3'b010;
                                     end
                                     else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
-                                        walker_top0_fault_k_nx = 7;
-                                        walker_top0_flevel_nx = 2;
-                                        walker_top0_st_nx = 3'b010;
                                     end
                                     else begin
                                         uw = m_rdata;
@@ -270,91 +186,47 @@ always @(walker_top0_a_rw, walker_top0_a_us, done, walker_top0_ea, walker_top0_f
                                             uw[6] = 1'b1;
                                         end
                                         if ((uw != m_rdata)) begin
-                                            walker_top0_pend_2_nx = 1'b1;
                                             pending = 1'b1;
                                         end
-                                        walker_top0_se_2_nx = uw;
-                                        walker_top0_sa_2_nx = walker_top0_ea;
-                                        walker_top0_o_level_nx = 2;
-                                        walker_top0_o_pa_nx = {24'h0, m_rdata[21-1:13], m_rdata[32-1:22], i_addr[22-1:0]};
-                                        walker_top0_o_aux_nx = 0;
                                         if ((pending || walker_top0_pend_2 || walker_top0_pend_1)) begin
-                                            walker_top0_st_nx = 3'b011;
                                         end
                                         else begin
-                                            walker_top0_o_status_nx = 0;
-                                            walker_top0_done_nx = 1'b1;
-                                            walker_top0_st_nx = 3'b000;
                                         end
                                     end
                                 end
                             end
                             else begin
                                 if ((!m_rdata[0])) begin
-                                    walker_top0_fault_k_nx = 1;
-                                    walker_top0_flevel_nx = 2;
-                                    walker_top0_st_nx = 3'b010;
                                 end
                                 else if (1'b0) begin
-                                    walker_top0_fault_k_nx = 2;
-                                    walker_top0_flevel_nx = 2;
-                                    walker_top0_st_nx = 3'b010;
                                 end
                                 else begin
                                     v_rw = (walker_top0_a_rw && m_rdata[1]);
-                                    walker_top0_a_rw_nx = v_rw;
                                     v_us = (walker_top0_a_us && m_rdata[2]);
-                                    walker_top0_a_us_nx = v_us;
                                     m_valid = 1'b1;
                                     m_we = 1'b0;
                                     m_size = 2;
                                     m_addr = ({32'h0, m_rdata[32-1:12], 12'h0} + {52'h0, i_addr[22-1:12], 2'h0});
-                                    walker_top0_ea_nx = ({32'h0, m_rdata[32-1:12], 12'h0} + {52'h0, i_addr[22-1:12], 2'h0});
-                                    walker_top0_st_nx = 3'b001;
-                                    walker_top0_lvl_nx = 1;
                                 end
                             end
                         end
                         'h1: begin
                             if ((!m_rdata[0])) begin
-                                walker_top0_fault_k_nx = 1;
-                                walker_top0_flevel_nx = 1;
-                                walker_top0_st_nx = 3'b010;
                             end
                             else if (1'b0) begin
-                                walker_top0_fault_k_nx = 2;
-                                walker_top0_flevel_nx = 1;
-                                walker_top0_st_nx = 3'b010;
                             end
                             else begin
                                 v_rw = (walker_top0_a_rw && m_rdata[1]);
-                                walker_top0_a_rw_nx = v_rw;
                                 v_us = (walker_top0_a_us && m_rdata[2]);
-                                walker_top0_a_us_nx = v_us;
                                 if ((k_user && (!v_us))) begin
-                                    walker_top0_fault_k_nx = 3;
-                                    walker_top0_flevel_nx = 1;
-                                    walker_top0_st_nx = 3'b010;
                                 end
                                 else if (((k_user && k_write) && (!v_rw))) begin
-                                    walker_top0_fault_k_nx = 4;
-                                    walker_top0_flevel_nx = 1;
-                                    walker_top0_st_nx = 3'b010;
                                 end
                                 else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
-                                    walker_top0_fault_k_nx = 5;
-                                    walker_top0_flevel_nx = 1;
-                                    walker_top0_st_nx = 3'b010;
                                 end
                                 else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
-                                    walker_top0_fault_k_nx = 6;
-                                    walker_top0_flevel_nx = 1;
-                                    walker_top0_st_nx = 3'b010;
                                 end
                                 else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
-                                    walker_top0_fault_k_nx = 7;
-                                    walker_top0_flevel_nx = 1;
-                                    walker_top0_st_nx = 3'b010;
                                 end
                                 else begin
                                     uw = m_rdata;
@@ -363,21 +235,11 @@ always @(walker_top0_a_rw, walker_top0_a_us, done, walker_top0_ea, walker_top0_f
                                         uw[6] = 1'b1;
                                     end
                                     if ((uw != m_rdata)) begin
-                                        walker_top0_pend_1_nx = 1'b1;
                                         pending = 1'b1;
                                     end
-                                    walker_top0_se_1_nx = uw;
-                                    walker_top0_sa_1_nx = walker_top0_ea;
-                                    walker_top0_o_level_nx = 1;
-                                    walker_top0_o_pa_nx = {32'h0, m_rdata[32-1:12], i_addr[12-1:0]};
-                                    walker_top0_o_aux_nx = 0;
                                     if ((pending || walker_top0_pend_2 || walker_top0_pend_1)) begin
-                                        walker_top0_st_nx = 3'b011;
                                     end
                                     else begin
-                                        walker_top0_o_status_nx = 0;
-                                        walker_top0_done_nx = 1'b1;
-                                        walker_top0_st_nx = 3'b000;
                                     end
                                 end
                             end
@@ -387,101 +249,55 @@ always @(walker_top0_a_rw, walker_top0_a_us, done, walker_top0_ea, walker_top0_f
             end
         end
         3'b010: begin
-            walker_top0_o_status_nx = walker_top0_fault_k;
-            walker_top0_o_level_nx = walker_top0_flevel;
-            walker_top0_o_aux_nx = 0;
-            walker_top0_o_r_vector_nx = 14;
-            walker_top0_o_r_error_code_nx = 0;
-            walker_top0_o_r_error_code_nx[0] = (walker_top0_fault_k[3-1:0] != 1);
-            walker_top0_o_r_error_code_nx[1] = k_write;
-            walker_top0_o_r_error_code_nx[2] = k_user;
-            walker_top0_o_r_error_code_nx[3] = (walker_top0_fault_k[3-1:0] == 2);
-            walker_top0_o_r_error_code_nx[4] = (k_fetch && r_CR4[20]);
-            walker_top0_o_r_cr2_nx = i_addr;
-            walker_top0_done_nx = 1'b1;
-            walker_top0_st_nx = 3'b000;
         end
         3'b011: begin
             if (walker_top0_pend_2) begin
-                walker_top0_pend_2_nx = 1'b0;
                 m_valid = 1'b1;
                 m_we = 1'b1;
                 m_size = 2;
                 m_addr = walker_top0_sa_2;
                 m_wdata = walker_top0_se_2;
-                walker_top0_st_nx = 3'b100;
             end
             else if (walker_top0_pend_1) begin
-                walker_top0_pend_1_nx = 1'b0;
                 m_valid = 1'b1;
                 m_we = 1'b1;
                 m_size = 2;
                 m_addr = walker_top0_sa_1;
                 m_wdata = walker_top0_se_1;
-                walker_top0_st_nx = 3'b100;
             end
             else begin
-                walker_top0_o_status_nx = 0;
-                walker_top0_done_nx = 1'b1;
-                walker_top0_st_nx = 3'b000;
             end
         end
         3'b100: begin
             if (m_rvalid) begin
                 m_we = 1'b0;
-                walker_top0_st_nx = 3'b011;
             end
         end
         3'b101: begin
             if (m_rvalid) begin
                 m_we = 1'b0;
-                walker_top0_st_nx = 3'b110;
             end
         end
         3'b110: begin
-            walker_top0_le_nx = walker_top0_le;
             case (walker_top0_lvl)
                 'h2: begin
                     if ((walker_top0_le[7] && r_CR4[4])) begin
                         if ((!walker_top0_le[0])) begin
-                            walker_top0_fault_k_nx = 1;
-                            walker_top0_flevel_nx = 2;
-                            walker_top0_st_nx = 3'b010;
                         end
                         else if (((walker_top0_le & 2097152) != 0)) begin
-                            walker_top0_fault_k_nx = 2;
-                            walker_top0_flevel_nx = 2;
-                            walker_top0_st_nx = 3'b010;
                         end
                         else begin
                             v_rw = (walker_top0_a_rw && walker_top0_le[1]);
-                            walker_top0_a_rw_nx = v_rw;
                             v_us = (walker_top0_a_us && walker_top0_le[2]);
-                            walker_top0_a_us_nx = v_us;
                             if ((k_user && (!v_us))) begin
-                                walker_top0_fault_k_nx = 3;
-                                walker_top0_flevel_nx = 2;
-                                walker_top0_st_nx = 3'b010;
                             end
                             else if (((k_user && k_write) && (!v_rw))) begin
-                                walker_top0_fault_k_nx = 4;
-                                walker_top0_flevel_nx = 2;
-                                walker_top0_st_nx = 3'b010;
                             end
                             else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
-                                walker_top0_fault_k_nx = 5;
-                                walker_top0_flevel_nx = 2;
-                                walker_top0_st_nx = 3'b010;
                             end
                             else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
-                                walker_top0_fault_k_nx = 6;
-                                walker_top0_flevel_nx = 2;
-                                walker_top0_st_nx = 3'b010;
                             end
                             else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
-                                walker_top0_fault_k_nx = 7;
-                                walker_top0_flevel_nx = 2;
-                                walker_top0_st_nx = 3'b010;
                             end
                             else begin
                                 uw = walker_top0_le;
@@ -490,91 +306,47 @@ always @(walker_top0_a_rw, walker_top0_a_us, done, walker_top0_ea, walker_top0_f
                                     uw[6] = 1'b1;
                                 end
                                 if ((uw != walker_top0_le)) begin
-                                    walker_top0_pend_2_nx = 1'b1;
                                     pending = 1'b1;
                                 end
-                                walker_top0_se_2_nx = uw;
-                                walker_top0_sa_2_nx = walker_top0_ea;
-                                walker_top0_o_level_nx = 2;
-                                walker_top0_o_pa_nx = {24'h0, walker_top0_le[21-1:13], walker_top0_le[32-1:22], i_addr[22-1:0]};
-                                walker_top0_o_aux_nx = 0;
                                 if ((pending || walker_top0_pend_2 || walker_top0_pend_1)) begin
-                                    walker_top0_st_nx = 3'b011;
                                 end
                                 else begin
-                                    walker_top0_o_status_nx = 0;
-                                    walker_top0_done_nx = 1'b1;
-                                    walker_top0_st_nx = 3'b000;
                                 end
                             end
                         end
                     end
                     else begin
                         if ((!walker_top0_le[0])) begin
-                            walker_top0_fault_k_nx = 1;
-                            walker_top0_flevel_nx = 2;
-                            walker_top0_st_nx = 3'b010;
                         end
                         else if (1'b0) begin
-                            walker_top0_fault_k_nx = 2;
-                            walker_top0_flevel_nx = 2;
-                            walker_top0_st_nx = 3'b010;
                         end
                         else begin
                             v_rw = (walker_top0_a_rw && walker_top0_le[1]);
-                            walker_top0_a_rw_nx = v_rw;
                             v_us = (walker_top0_a_us && walker_top0_le[2]);
-                            walker_top0_a_us_nx = v_us;
                             m_valid = 1'b1;
                             m_we = 1'b0;
                             m_size = 2;
                             m_addr = ({32'h0, walker_top0_le[32-1:12], 12'h0} + {52'h0, i_addr[22-1:12], 2'h0});
-                            walker_top0_ea_nx = ({32'h0, walker_top0_le[32-1:12], 12'h0} + {52'h0, i_addr[22-1:12], 2'h0});
-                            walker_top0_st_nx = 3'b001;
-                            walker_top0_lvl_nx = 1;
                         end
                     end
                 end
                 'h1: begin
                     if ((!walker_top0_le[0])) begin
-                        walker_top0_fault_k_nx = 1;
-                        walker_top0_flevel_nx = 1;
-                        walker_top0_st_nx = 3'b010;
                     end
                     else if (1'b0) begin
-                        walker_top0_fault_k_nx = 2;
-                        walker_top0_flevel_nx = 1;
-                        walker_top0_st_nx = 3'b010;
                     end
                     else begin
                         v_rw = (walker_top0_a_rw && walker_top0_le[1]);
-                        walker_top0_a_rw_nx = v_rw;
                         v_us = (walker_top0_a_us && walker_top0_le[2]);
-                        walker_top0_a_us_nx = v_us;
                         if ((k_user && (!v_us))) begin
-                            walker_top0_fault_k_nx = 3;
-                            walker_top0_flevel_nx = 1;
-                            walker_top0_st_nx = 3'b010;
                         end
                         else if (((k_user && k_write) && (!v_rw))) begin
-                            walker_top0_fault_k_nx = 4;
-                            walker_top0_flevel_nx = 1;
-                            walker_top0_st_nx = 3'b010;
                         end
                         else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
-                            walker_top0_fault_k_nx = 5;
-                            walker_top0_flevel_nx = 1;
-                            walker_top0_st_nx = 3'b010;
                         end
                         else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
-                            walker_top0_fault_k_nx = 6;
-                            walker_top0_flevel_nx = 1;
-                            walker_top0_st_nx = 3'b010;
                         end
                         else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
-                            walker_top0_fault_k_nx = 7;
-                            walker_top0_flevel_nx = 1;
-                            walker_top0_st_nx = 3'b010;
                         end
                         else begin
                             uw = walker_top0_le;
@@ -583,21 +355,11 @@ always @(walker_top0_a_rw, walker_top0_a_us, done, walker_top0_ea, walker_top0_f
                                 uw[6] = 1'b1;
                             end
                             if ((uw != walker_top0_le)) begin
-                                walker_top0_pend_1_nx = 1'b1;
                                 pending = 1'b1;
                             end
-                            walker_top0_se_1_nx = uw;
-                            walker_top0_sa_1_nx = walker_top0_ea;
-                            walker_top0_o_level_nx = 1;
-                            walker_top0_o_pa_nx = {32'h0, walker_top0_le[32-1:12], i_addr[12-1:0]};
-                            walker_top0_o_aux_nx = 0;
                             if ((pending || walker_top0_pend_2 || walker_top0_pend_1)) begin
-                                walker_top0_st_nx = 3'b011;
                             end
                             else begin
-                                walker_top0_o_status_nx = 0;
-                                walker_top0_done_nx = 1'b1;
-                                walker_top0_st_nx = 3'b000;
                             end
                         end
                     end
@@ -605,12 +367,17 @@ always @(walker_top0_a_rw, walker_top0_a_us, done, walker_top0_ea, walker_top0_f
             endcase
         end
         default: begin
-            walker_top0_st_nx = 3'b000;
         end
     endcase
 end
 
 always @(posedge clk) begin: walker_top0_fsm
+    reg pending;
+    reg [32-1:0] uw;
+    reg used;
+    reg uok;
+    reg v_rw;
+    reg v_us;
     if (rst == 1) begin
         walker_top0_a_rw <= 0;
         walker_top0_a_us <= 0;
@@ -641,33 +408,441 @@ always @(posedge clk) begin: walker_top0_fsm
         walker_top0_st <= 3'b000;
     end
     else begin
-        done <= walker_top0_done_nx;
-        o_level <= walker_top0_o_level_nx;
-        o_aux <= walker_top0_o_aux_nx;
-        o_pa <= walker_top0_o_pa_nx;
-        o_status <= walker_top0_o_status_nx;
-        walker_top0_st <= walker_top0_st_nx;
-        walker_top0_a_rw <= walker_top0_a_rw_nx;
-        walker_top0_a_us <= walker_top0_a_us_nx;
-        walker_top0_pend_2 <= walker_top0_pend_2_nx;
-        walker_top0_pend_1 <= walker_top0_pend_1_nx;
-        walker_top0_ea <= walker_top0_ea_nx;
-        walker_top0_lvl <= walker_top0_lvl_nx;
-        walker_top0_le <= walker_top0_le_nx;
-        walker_top0_fault_k <= walker_top0_fault_k_nx;
-        walker_top0_flevel <= walker_top0_flevel_nx;
-        walker_top0_se_2 <= walker_top0_se_2_nx;
-        walker_top0_sa_2 <= walker_top0_sa_2_nx;
-        walker_top0_se_1 <= walker_top0_se_1_nx;
-        walker_top0_sa_1 <= walker_top0_sa_1_nx;
-        o_r_vector <= walker_top0_o_r_vector_nx;
-        o_r_error_code <= walker_top0_o_r_error_code_nx;
-        o_r_cr2 <= walker_top0_o_r_cr2_nx;
         walker_top0_m_valid_h <= (m_valid && (!m_ready));
         walker_top0_m_we_h <= m_we;
         walker_top0_m_size_h <= m_size;
         walker_top0_m_addr_h <= m_addr;
         walker_top0_m_wdata_h <= m_wdata;
+        pending = 1'b0;
+        uw = 32'h0;
+        used = 1'b0;
+        uok = 1'b0;
+        v_rw = (0 != 0);
+        v_us = (0 != 0);
+        if (done) begin
+            done <= 1'b0;
+        end
+        case (walker_top0_st)
+            3'b000: begin
+                if (start) begin
+                    if ((!r_CR0[31])) begin
+                        o_level <= 7;
+                        o_aux <= 0;
+                        o_pa <= {32'h0, i_addr};
+                        o_status <= 0;
+                        done <= 1'b1;
+                        walker_top0_st <= 3'b000;
+                    end
+                    else begin
+                        walker_top0_a_rw <= 1'b1;
+                        walker_top0_a_us <= 1'b1;
+                        walker_top0_pend_2 <= 1'b0;
+                        walker_top0_pend_1 <= 1'b0;
+                        if (1'b1) begin
+                            walker_top0_ea <= ({32'h0, r_CR3[32-1:12], 12'h0} + {52'h0, i_addr[32-1:22], 2'h0});
+                            walker_top0_st <= 3'b001;
+                            walker_top0_lvl <= 2;
+                        end
+                    end
+                end
+            end
+            3'b001: begin
+                if (m_rvalid) begin
+                    used = 1'b0;
+                    if ((walker_top0_lvl == 2)) begin
+                        if ((m_rdata[7] && r_CR4[4])) begin
+                        end
+                        else begin
+                            uok = 1'b1;
+                            if ((!m_rdata[0])) begin
+                                uok = 1'b0;
+                            end
+                            if (1'b0) begin
+                                uok = 1'b0;
+                            end
+                            if (uok) begin
+                                uw = m_rdata;
+                                uw[5] = 1'b1;
+                                if ((uw != m_rdata)) begin
+                                    used = 1'b1;
+                                end
+                            end
+                        end
+                    end
+                    if (used) begin
+                        walker_top0_le <= uw;
+                        walker_top0_st <= 3'b101;
+                    end
+                    else begin
+                        walker_top0_le <= m_rdata;
+                        case (walker_top0_lvl)
+                            'h2: begin
+                                if ((m_rdata[7] && r_CR4[4])) begin
+                                    if ((!m_rdata[0])) begin
+                                        walker_top0_fault_k <= 1;
+                                        walker_top0_flevel <= 2;
+                                        walker_top0_st <= 3'b010;
+                                    end
+                                    else if (((m_rdata & 2097152) != 0)) begin
+                                        walker_top0_fault_k <= 2;
+                                        walker_top0_flevel <= 2;
+                                        walker_top0_st <= 3'b010;
+                                    end
+                                    else begin
+                                        v_rw = (walker_top0_a_rw && m_rdata[1]);
+                                        walker_top0_a_rw <= v_rw;
+                                        v_us = (walker_top0_a_us && m_rdata[2]);
+                                        walker_top0_a_us <= v_us;
+                                        if ((k_user && (!v_us))) begin
+                                            walker_top0_fault_k <= 3;
+                                            walker_top0_flevel <= 2;
+                                            walker_top0_st <= 3'b010;
+                                        end
+                                        else if (((k_user && k_write) && (!v_rw))) begin
+                                            walker_top0_fault_k <= 4;
+                                            walker_top0_flevel <= 2;
+                                            walker_top0_st <= 3'b010;
+                                        end
+                                        else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                                            walker_top0_fault_k <= 5;
+                                            walker_top0_flevel <= 2;
+                                            walker_top0_st <= 3'b010;
+                                        end
+                                        else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                                            walker_top0_fault_k <= 6;
+                                            walker_top0_flevel <= 2;
+                                            walker_top0_st <= 3'b010;
+                                        end
+                                        else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                                            walker_top0_fault_k <= 7;
+                                            walker_top0_flevel <= 2;
+                                            walker_top0_st <= 3'b010;
+                                        end
+                                        else begin
+                                            uw = m_rdata;
+                                            uw[5] = 1'b1;
+                                            if (k_write) begin
+                                                uw[6] = 1'b1;
+                                            end
+                                            if ((uw != m_rdata)) begin
+                                                walker_top0_pend_2 <= 1'b1;
+                                                pending = 1'b1;
+                                            end
+                                            walker_top0_se_2 <= uw;
+                                            walker_top0_sa_2 <= walker_top0_ea;
+                                            o_level <= 2;
+                                            o_pa <= {24'h0, m_rdata[21-1:13], m_rdata[32-1:22], i_addr[22-1:0]};
+                                            o_aux <= 0;
+                                            if ((pending || walker_top0_pend_2 || walker_top0_pend_1)) begin
+                                                walker_top0_st <= 3'b011;
+                                            end
+                                            else begin
+                                                o_status <= 0;
+                                                done <= 1'b1;
+                                                walker_top0_st <= 3'b000;
+                                            end
+                                        end
+                                    end
+                                end
+                                else begin
+                                    if ((!m_rdata[0])) begin
+                                        walker_top0_fault_k <= 1;
+                                        walker_top0_flevel <= 2;
+                                        walker_top0_st <= 3'b010;
+                                    end
+                                    else if (1'b0) begin
+                                        walker_top0_fault_k <= 2;
+                                        walker_top0_flevel <= 2;
+                                        walker_top0_st <= 3'b010;
+                                    end
+                                    else begin
+                                        v_rw = (walker_top0_a_rw && m_rdata[1]);
+                                        walker_top0_a_rw <= v_rw;
+                                        v_us = (walker_top0_a_us && m_rdata[2]);
+                                        walker_top0_a_us <= v_us;
+                                        walker_top0_ea <= ({32'h0, m_rdata[32-1:12], 12'h0} + {52'h0, i_addr[22-1:12], 2'h0});
+                                        walker_top0_st <= 3'b001;
+                                        walker_top0_lvl <= 1;
+                                    end
+                                end
+                            end
+                            'h1: begin
+                                if ((!m_rdata[0])) begin
+                                    walker_top0_fault_k <= 1;
+                                    walker_top0_flevel <= 1;
+                                    walker_top0_st <= 3'b010;
+                                end
+                                else if (1'b0) begin
+                                    walker_top0_fault_k <= 2;
+                                    walker_top0_flevel <= 1;
+                                    walker_top0_st <= 3'b010;
+                                end
+                                else begin
+                                    v_rw = (walker_top0_a_rw && m_rdata[1]);
+                                    walker_top0_a_rw <= v_rw;
+                                    v_us = (walker_top0_a_us && m_rdata[2]);
+                                    walker_top0_a_us <= v_us;
+                                    if ((k_user && (!v_us))) begin
+                                        walker_top0_fault_k <= 3;
+                                        walker_top0_flevel <= 1;
+                                        walker_top0_st <= 3'b010;
+                                    end
+                                    else if (((k_user && k_write) && (!v_rw))) begin
+                                        walker_top0_fault_k <= 4;
+                                        walker_top0_flevel <= 1;
+                                        walker_top0_st <= 3'b010;
+                                    end
+                                    else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                                        walker_top0_fault_k <= 5;
+                                        walker_top0_flevel <= 1;
+                                        walker_top0_st <= 3'b010;
+                                    end
+                                    else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                                        walker_top0_fault_k <= 6;
+                                        walker_top0_flevel <= 1;
+                                        walker_top0_st <= 3'b010;
+                                    end
+                                    else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                                        walker_top0_fault_k <= 7;
+                                        walker_top0_flevel <= 1;
+                                        walker_top0_st <= 3'b010;
+                                    end
+                                    else begin
+                                        uw = m_rdata;
+                                        uw[5] = 1'b1;
+                                        if (k_write) begin
+                                            uw[6] = 1'b1;
+                                        end
+                                        if ((uw != m_rdata)) begin
+                                            walker_top0_pend_1 <= 1'b1;
+                                            pending = 1'b1;
+                                        end
+                                        walker_top0_se_1 <= uw;
+                                        walker_top0_sa_1 <= walker_top0_ea;
+                                        o_level <= 1;
+                                        o_pa <= {32'h0, m_rdata[32-1:12], i_addr[12-1:0]};
+                                        o_aux <= 0;
+                                        if ((pending || walker_top0_pend_2 || walker_top0_pend_1)) begin
+                                            walker_top0_st <= 3'b011;
+                                        end
+                                        else begin
+                                            o_status <= 0;
+                                            done <= 1'b1;
+                                            walker_top0_st <= 3'b000;
+                                        end
+                                    end
+                                end
+                            end
+                        endcase
+                    end
+                end
+            end
+            3'b010: begin
+                o_status <= walker_top0_fault_k;
+                o_level <= walker_top0_flevel;
+                o_aux <= 0;
+                o_r_vector <= 14;
+                o_r_error_code <= 0;
+                o_r_error_code[0] <= (walker_top0_fault_k[3-1:0] != 1);
+                o_r_error_code[1] <= k_write;
+                o_r_error_code[2] <= k_user;
+                o_r_error_code[3] <= (walker_top0_fault_k[3-1:0] == 2);
+                o_r_error_code[4] <= (k_fetch && r_CR4[20]);
+                o_r_cr2 <= i_addr;
+                done <= 1'b1;
+                walker_top0_st <= 3'b000;
+            end
+            3'b011: begin
+                if (walker_top0_pend_2) begin
+                    walker_top0_pend_2 <= 1'b0;
+                    walker_top0_st <= 3'b100;
+                end
+                else if (walker_top0_pend_1) begin
+                    walker_top0_pend_1 <= 1'b0;
+                    walker_top0_st <= 3'b100;
+                end
+                else begin
+                    o_status <= 0;
+                    done <= 1'b1;
+                    walker_top0_st <= 3'b000;
+                end
+            end
+            3'b100: begin
+                if (m_rvalid) begin
+                    walker_top0_st <= 3'b011;
+                end
+            end
+            3'b101: begin
+                if (m_rvalid) begin
+                    walker_top0_st <= 3'b110;
+                end
+            end
+            3'b110: begin
+                walker_top0_le <= walker_top0_le;
+                case (walker_top0_lvl)
+                    'h2: begin
+                        if ((walker_top0_le[7] && r_CR4[4])) begin
+                            if ((!walker_top0_le[0])) begin
+                                walker_top0_fault_k <= 1;
+                                walker_top0_flevel <= 2;
+                                walker_top0_st <= 3'b010;
+                            end
+                            else if (((walker_top0_le & 2097152) != 0)) begin
+                                walker_top0_fault_k <= 2;
+                                walker_top0_flevel <= 2;
+                                walker_top0_st <= 3'b010;
+                            end
+                            else begin
+                                v_rw = (walker_top0_a_rw && walker_top0_le[1]);
+                                walker_top0_a_rw <= v_rw;
+                                v_us = (walker_top0_a_us && walker_top0_le[2]);
+                                walker_top0_a_us <= v_us;
+                                if ((k_user && (!v_us))) begin
+                                    walker_top0_fault_k <= 3;
+                                    walker_top0_flevel <= 2;
+                                    walker_top0_st <= 3'b010;
+                                end
+                                else if (((k_user && k_write) && (!v_rw))) begin
+                                    walker_top0_fault_k <= 4;
+                                    walker_top0_flevel <= 2;
+                                    walker_top0_st <= 3'b010;
+                                end
+                                else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                                    walker_top0_fault_k <= 5;
+                                    walker_top0_flevel <= 2;
+                                    walker_top0_st <= 3'b010;
+                                end
+                                else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                                    walker_top0_fault_k <= 6;
+                                    walker_top0_flevel <= 2;
+                                    walker_top0_st <= 3'b010;
+                                end
+                                else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                                    walker_top0_fault_k <= 7;
+                                    walker_top0_flevel <= 2;
+                                    walker_top0_st <= 3'b010;
+                                end
+                                else begin
+                                    uw = walker_top0_le;
+                                    uw[5] = 1'b1;
+                                    if (k_write) begin
+                                        uw[6] = 1'b1;
+                                    end
+                                    if ((uw != walker_top0_le)) begin
+                                        walker_top0_pend_2 <= 1'b1;
+                                        pending = 1'b1;
+                                    end
+                                    walker_top0_se_2 <= uw;
+                                    walker_top0_sa_2 <= walker_top0_ea;
+                                    o_level <= 2;
+                                    o_pa <= {24'h0, walker_top0_le[21-1:13], walker_top0_le[32-1:22], i_addr[22-1:0]};
+                                    o_aux <= 0;
+                                    if ((pending || walker_top0_pend_2 || walker_top0_pend_1)) begin
+                                        walker_top0_st <= 3'b011;
+                                    end
+                                    else begin
+                                        o_status <= 0;
+                                        done <= 1'b1;
+                                        walker_top0_st <= 3'b000;
+                                    end
+                                end
+                            end
+                        end
+                        else begin
+                            if ((!walker_top0_le[0])) begin
+                                walker_top0_fault_k <= 1;
+                                walker_top0_flevel <= 2;
+                                walker_top0_st <= 3'b010;
+                            end
+                            else if (1'b0) begin
+                                walker_top0_fault_k <= 2;
+                                walker_top0_flevel <= 2;
+                                walker_top0_st <= 3'b010;
+                            end
+                            else begin
+                                v_rw = (walker_top0_a_rw && walker_top0_le[1]);
+                                walker_top0_a_rw <= v_rw;
+                                v_us = (walker_top0_a_us && walker_top0_le[2]);
+                                walker_top0_a_us <= v_us;
+                                walker_top0_ea <= ({32'h0, walker_top0_le[32-1:12], 12'h0} + {52'h0, i_addr[22-1:12], 2'h0});
+                                walker_top0_st <= 3'b001;
+                                walker_top0_lvl <= 1;
+                            end
+                        end
+                    end
+                    'h1: begin
+                        if ((!walker_top0_le[0])) begin
+                            walker_top0_fault_k <= 1;
+                            walker_top0_flevel <= 1;
+                            walker_top0_st <= 3'b010;
+                        end
+                        else if (1'b0) begin
+                            walker_top0_fault_k <= 2;
+                            walker_top0_flevel <= 1;
+                            walker_top0_st <= 3'b010;
+                        end
+                        else begin
+                            v_rw = (walker_top0_a_rw && walker_top0_le[1]);
+                            walker_top0_a_rw <= v_rw;
+                            v_us = (walker_top0_a_us && walker_top0_le[2]);
+                            walker_top0_a_us <= v_us;
+                            if ((k_user && (!v_us))) begin
+                                walker_top0_fault_k <= 3;
+                                walker_top0_flevel <= 1;
+                                walker_top0_st <= 3'b010;
+                            end
+                            else if (((k_user && k_write) && (!v_rw))) begin
+                                walker_top0_fault_k <= 4;
+                                walker_top0_flevel <= 1;
+                                walker_top0_st <= 3'b010;
+                            end
+                            else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                                walker_top0_fault_k <= 5;
+                                walker_top0_flevel <= 1;
+                                walker_top0_st <= 3'b010;
+                            end
+                            else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                                walker_top0_fault_k <= 6;
+                                walker_top0_flevel <= 1;
+                                walker_top0_st <= 3'b010;
+                            end
+                            else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                                walker_top0_fault_k <= 7;
+                                walker_top0_flevel <= 1;
+                                walker_top0_st <= 3'b010;
+                            end
+                            else begin
+                                uw = walker_top0_le;
+                                uw[5] = 1'b1;
+                                if (k_write) begin
+                                    uw[6] = 1'b1;
+                                end
+                                if ((uw != walker_top0_le)) begin
+                                    walker_top0_pend_1 <= 1'b1;
+                                    pending = 1'b1;
+                                end
+                                walker_top0_se_1 <= uw;
+                                walker_top0_sa_1 <= walker_top0_ea;
+                                o_level <= 1;
+                                o_pa <= {32'h0, walker_top0_le[32-1:12], i_addr[12-1:0]};
+                                o_aux <= 0;
+                                if ((pending || walker_top0_pend_2 || walker_top0_pend_1)) begin
+                                    walker_top0_st <= 3'b011;
+                                end
+                                else begin
+                                    o_status <= 0;
+                                    done <= 1'b1;
+                                    walker_top0_st <= 3'b000;
+                                end
+                            end
+                        end
+                    end
+                endcase
+            end
+            default: begin
+                walker_top0_st <= 3'b000;
+            end
+        endcase
     end
 end
 

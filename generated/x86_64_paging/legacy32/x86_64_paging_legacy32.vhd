@@ -52,50 +52,28 @@ type t_enum_S_1 is (
 	);
 
 signal walker_top0_a_rw: std_logic;
-signal walker_top0_a_rw_nx: std_logic;
 signal walker_top0_a_us: std_logic;
-signal walker_top0_a_us_nx: std_logic;
-signal walker_top0_done_nx: std_logic;
 signal walker_top0_ea: unsigned(63 downto 0);
-signal walker_top0_ea_nx: unsigned(63 downto 0);
 signal walker_top0_fault_k: unsigned(7 downto 0);
-signal walker_top0_fault_k_nx: unsigned(7 downto 0);
 signal walker_top0_flevel: unsigned(2 downto 0);
-signal walker_top0_flevel_nx: unsigned(2 downto 0);
 signal walker_top0_le: unsigned(31 downto 0);
-signal walker_top0_le_nx: unsigned(31 downto 0);
 signal walker_top0_lvl: unsigned(2 downto 0);
-signal walker_top0_lvl_nx: unsigned(2 downto 0);
 signal walker_top0_m_addr_h: unsigned(63 downto 0);
 signal walker_top0_m_size_h: unsigned(2 downto 0);
 signal walker_top0_m_valid_h: std_logic;
 signal walker_top0_m_wdata_h: unsigned(31 downto 0);
 signal walker_top0_m_we_h: std_logic;
-signal walker_top0_o_aux_nx: unsigned(2 downto 0);
-signal walker_top0_o_level_nx: unsigned(2 downto 0);
-signal walker_top0_o_pa_nx: unsigned(63 downto 0);
-signal walker_top0_o_r_cr2_nx: unsigned(31 downto 0);
-signal walker_top0_o_r_error_code_nx: unsigned(31 downto 0);
-signal walker_top0_o_r_vector_nx: unsigned(7 downto 0);
-signal walker_top0_o_status_nx: unsigned(7 downto 0);
 signal walker_top0_pend_1: std_logic;
-signal walker_top0_pend_1_nx: std_logic;
 signal walker_top0_pend_2: std_logic;
-signal walker_top0_pend_2_nx: std_logic;
 signal walker_top0_sa_1: unsigned(63 downto 0);
-signal walker_top0_sa_1_nx: unsigned(63 downto 0);
 signal walker_top0_sa_2: unsigned(63 downto 0);
-signal walker_top0_sa_2_nx: unsigned(63 downto 0);
 signal walker_top0_se_1: unsigned(31 downto 0);
-signal walker_top0_se_1_nx: unsigned(31 downto 0);
 signal walker_top0_se_2: unsigned(31 downto 0);
-signal walker_top0_se_2_nx: unsigned(31 downto 0);
 signal walker_top0_st: t_enum_S_1;
-signal walker_top0_st_nx: t_enum_S_1;
 
 begin
 
-walker_top0_logic: process (walker_top0_a_rw, walker_top0_a_us, done, walker_top0_ea, walker_top0_fault_k, walker_top0_flevel, i_addr, k_fetch, k_user, k_write, walker_top0_le, walker_top0_lvl, walker_top0_m_addr_h, m_rdata, m_rvalid, walker_top0_m_size_h, walker_top0_m_valid_h, walker_top0_m_wdata_h, walker_top0_m_we_h, o_aux, o_level, o_pa, o_r_cr2, o_r_error_code, o_r_vector, o_status, walker_top0_pend_1, walker_top0_pend_2, r_CR0, r_CR3, r_CR4, r_RFLAGS, walker_top0_sa_1, walker_top0_sa_2, walker_top0_se_1, walker_top0_se_2, walker_top0_st, start) is
+walker_top0_logic: process (walker_top0_a_rw, walker_top0_a_us, done, walker_top0_ea, i_addr, k_fetch, k_user, k_write, walker_top0_le, walker_top0_lvl, walker_top0_m_addr_h, m_rdata, m_rvalid, walker_top0_m_size_h, walker_top0_m_valid_h, walker_top0_m_wdata_h, walker_top0_m_we_h, walker_top0_pend_1, walker_top0_pend_2, r_CR0, r_CR3, r_CR4, r_RFLAGS, walker_top0_sa_1, walker_top0_sa_2, walker_top0_se_1, walker_top0_se_2, walker_top0_st, start) is
     variable pending: std_logic;
     variable uw: unsigned(31 downto 0);
     variable used: std_logic;
@@ -103,28 +81,6 @@ walker_top0_logic: process (walker_top0_a_rw, walker_top0_a_us, done, walker_top
     variable v_rw: std_logic;
     variable v_us: std_logic;
 begin
-    walker_top0_done_nx <= done;
-    walker_top0_o_level_nx <= o_level;
-    walker_top0_o_aux_nx <= o_aux;
-    walker_top0_o_pa_nx <= o_pa;
-    walker_top0_o_status_nx <= o_status;
-    walker_top0_st_nx <= walker_top0_st;
-    walker_top0_a_rw_nx <= walker_top0_a_rw;
-    walker_top0_a_us_nx <= walker_top0_a_us;
-    walker_top0_pend_2_nx <= walker_top0_pend_2;
-    walker_top0_pend_1_nx <= walker_top0_pend_1;
-    walker_top0_ea_nx <= walker_top0_ea;
-    walker_top0_lvl_nx <= walker_top0_lvl;
-    walker_top0_le_nx <= walker_top0_le;
-    walker_top0_fault_k_nx <= walker_top0_fault_k;
-    walker_top0_flevel_nx <= walker_top0_flevel;
-    walker_top0_se_2_nx <= walker_top0_se_2;
-    walker_top0_sa_2_nx <= walker_top0_sa_2;
-    walker_top0_se_1_nx <= walker_top0_se_1;
-    walker_top0_sa_1_nx <= walker_top0_sa_1;
-    walker_top0_o_r_vector_nx <= o_r_vector;
-    walker_top0_o_r_error_code_nx <= o_r_error_code;
-    walker_top0_o_r_cr2_nx <= o_r_cr2;
     m_valid <= walker_top0_m_valid_h;
     m_we <= walker_top0_m_we_h;
     m_size <= walker_top0_m_size_h;
@@ -137,31 +93,19 @@ begin
     v_rw := '0';
     v_us := '0';
     if bool(done) then
-        walker_top0_done_nx <= '0';
+        null;
     end if;
     case walker_top0_st is
         when IDLE =>
             if bool(start) then
                 if (not bool(r_CR0(31))) then
-                    walker_top0_o_level_nx <= to_unsigned(7, 3);
-                    walker_top0_o_aux_nx <= to_unsigned(0, 3);
-                    walker_top0_o_pa_nx <= unsigned'(unsigned'("00000000000000000000000000000000") & i_addr);
-                    walker_top0_o_status_nx <= to_unsigned(0, 8);
-                    walker_top0_done_nx <= '1';
-                    walker_top0_st_nx <= IDLE;
+                    null;
                 else
-                    walker_top0_a_rw_nx <= '1';
-                    walker_top0_a_us_nx <= '1';
-                    walker_top0_pend_2_nx <= '0';
-                    walker_top0_pend_1_nx <= '0';
                     if True then
                         m_valid <= '1';
                         m_we <= '0';
                         m_size <= to_unsigned(2, 3);
                         m_addr <= (unsigned'(unsigned'("00000000000000000000000000000000") & r_CR3(32-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(32-1 downto 22) & to_unsigned(0, 2)));
-                        walker_top0_ea_nx <= (unsigned'(unsigned'("00000000000000000000000000000000") & r_CR3(32-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(32-1 downto 22) & to_unsigned(0, 2)));
-                        walker_top0_st_nx <= MWAIT;
-                        walker_top0_lvl_nx <= to_unsigned(2, 3);
                     end if;
                 end if;
             end if;
@@ -189,50 +133,31 @@ begin
                     end if;
                 end if;
                 if bool(used) then
-                    walker_top0_le_nx <= uw;
                     m_valid <= '1';
                     m_we <= '1';
                     m_size <= to_unsigned(2, 3);
                     m_addr <= walker_top0_ea;
                     m_wdata <= uw;
-                    walker_top0_st_nx <= UWAIT;
                 else
-                    walker_top0_le_nx <= m_rdata;
                     if (walker_top0_lvl = 2) then
                         if (bool(m_rdata(7)) and bool(r_CR4(4))) then
                             if (not bool(m_rdata(0))) then
-                                walker_top0_fault_k_nx <= to_unsigned(1, 8);
-                                walker_top0_flevel_nx <= to_unsigned(2, 3);
-                                walker_top0_st_nx <= FAULT;
+                                null;
                             elsif ((m_rdata and to_unsigned(2097152, 32)) /= 0) then
-                                walker_top0_fault_k_nx <= to_unsigned(2, 8);
-                                walker_top0_flevel_nx <= to_unsigned(2, 3);
-                                walker_top0_st_nx <= FAULT;
+                                null;
                             else
                                 v_rw := stdl(bool(walker_top0_a_rw) and bool(m_rdata(1)));
-                                walker_top0_a_rw_nx <= v_rw;
                                 v_us := stdl(bool(walker_top0_a_us) and bool(m_rdata(2)));
-                                walker_top0_a_us_nx <= v_us;
                                 if (bool(k_user) and (not bool(v_us))) then
-                                    walker_top0_fault_k_nx <= to_unsigned(3, 8);
-                                    walker_top0_flevel_nx <= to_unsigned(2, 3);
-                                    walker_top0_st_nx <= FAULT;
+                                    null;
                                 elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
-                                    walker_top0_fault_k_nx <= to_unsigned(4, 8);
-                                    walker_top0_flevel_nx <= to_unsigned(2, 3);
-                                    walker_top0_st_nx <= FAULT;
+                                    null;
                                 elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
-                                    walker_top0_fault_k_nx <= to_unsigned(5, 8);
-                                    walker_top0_flevel_nx <= to_unsigned(2, 3);
-                                    walker_top0_st_nx <= FAULT;
+                                    null;
                                 elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
-                                    walker_top0_fault_k_nx <= to_unsigned(6, 8);
-                                    walker_top0_flevel_nx <= to_unsigned(2, 3);
-                                    walker_top0_st_nx <= FAULT;
+                                    null;
                                 elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
-                                    walker_top0_fault_k_nx <= to_unsigned(7, 8);
-                                    walker_top0_flevel_nx <= to_unsigned(2, 3);
-                                    walker_top0_st_nx <= FAULT;
+                                    null;
                                 else
                                     uw := m_rdata;
                                     uw(5) := '1';
@@ -240,80 +165,47 @@ begin
                                         uw(6) := '1';
                                     end if;
                                     if (uw /= m_rdata) then
-                                        walker_top0_pend_2_nx <= '1';
                                         pending := '1';
                                     end if;
-                                    walker_top0_se_2_nx <= uw;
-                                    walker_top0_sa_2_nx <= walker_top0_ea;
-                                    walker_top0_o_level_nx <= to_unsigned(2, 3);
-                                    walker_top0_o_pa_nx <= unsigned'(to_unsigned(0, 24) & m_rdata(21-1 downto 13) & m_rdata(32-1 downto 22) & i_addr(22-1 downto 0));
-                                    walker_top0_o_aux_nx <= to_unsigned(0, 3);
                                     if (bool(pending) or bool(walker_top0_pend_2) or bool(walker_top0_pend_1)) then
-                                        walker_top0_st_nx <= ADREQ;
+                                        null;
                                     else
-                                        walker_top0_o_status_nx <= to_unsigned(0, 8);
-                                        walker_top0_done_nx <= '1';
-                                        walker_top0_st_nx <= IDLE;
+                                        null;
                                     end if;
                                 end if;
                             end if;
                         else
                             if (not bool(m_rdata(0))) then
-                                walker_top0_fault_k_nx <= to_unsigned(1, 8);
-                                walker_top0_flevel_nx <= to_unsigned(2, 3);
-                                walker_top0_st_nx <= FAULT;
+                                null;
                             elsif False then
-                                walker_top0_fault_k_nx <= to_unsigned(2, 8);
-                                walker_top0_flevel_nx <= to_unsigned(2, 3);
-                                walker_top0_st_nx <= FAULT;
+                                null;
                             else
                                 v_rw := stdl(bool(walker_top0_a_rw) and bool(m_rdata(1)));
-                                walker_top0_a_rw_nx <= v_rw;
                                 v_us := stdl(bool(walker_top0_a_us) and bool(m_rdata(2)));
-                                walker_top0_a_us_nx <= v_us;
                                 m_valid <= '1';
                                 m_we <= '0';
                                 m_size <= to_unsigned(2, 3);
                                 m_addr <= (unsigned'(unsigned'("00000000000000000000000000000000") & m_rdata(32-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(22-1 downto 12) & to_unsigned(0, 2)));
-                                walker_top0_ea_nx <= (unsigned'(unsigned'("00000000000000000000000000000000") & m_rdata(32-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(22-1 downto 12) & to_unsigned(0, 2)));
-                                walker_top0_st_nx <= MWAIT;
-                                walker_top0_lvl_nx <= to_unsigned(1, 3);
                             end if;
                         end if;
                     elsif (walker_top0_lvl = 1) then
                         if (not bool(m_rdata(0))) then
-                            walker_top0_fault_k_nx <= to_unsigned(1, 8);
-                            walker_top0_flevel_nx <= to_unsigned(1, 3);
-                            walker_top0_st_nx <= FAULT;
+                            null;
                         elsif False then
-                            walker_top0_fault_k_nx <= to_unsigned(2, 8);
-                            walker_top0_flevel_nx <= to_unsigned(1, 3);
-                            walker_top0_st_nx <= FAULT;
+                            null;
                         else
                             v_rw := stdl(bool(walker_top0_a_rw) and bool(m_rdata(1)));
-                            walker_top0_a_rw_nx <= v_rw;
                             v_us := stdl(bool(walker_top0_a_us) and bool(m_rdata(2)));
-                            walker_top0_a_us_nx <= v_us;
                             if (bool(k_user) and (not bool(v_us))) then
-                                walker_top0_fault_k_nx <= to_unsigned(3, 8);
-                                walker_top0_flevel_nx <= to_unsigned(1, 3);
-                                walker_top0_st_nx <= FAULT;
+                                null;
                             elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
-                                walker_top0_fault_k_nx <= to_unsigned(4, 8);
-                                walker_top0_flevel_nx <= to_unsigned(1, 3);
-                                walker_top0_st_nx <= FAULT;
+                                null;
                             elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
-                                walker_top0_fault_k_nx <= to_unsigned(5, 8);
-                                walker_top0_flevel_nx <= to_unsigned(1, 3);
-                                walker_top0_st_nx <= FAULT;
+                                null;
                             elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
-                                walker_top0_fault_k_nx <= to_unsigned(6, 8);
-                                walker_top0_flevel_nx <= to_unsigned(1, 3);
-                                walker_top0_st_nx <= FAULT;
+                                null;
                             elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
-                                walker_top0_fault_k_nx <= to_unsigned(7, 8);
-                                walker_top0_flevel_nx <= to_unsigned(1, 3);
-                                walker_top0_st_nx <= FAULT;
+                                null;
                             else
                                 uw := m_rdata;
                                 uw(5) := '1';
@@ -321,20 +213,12 @@ begin
                                     uw(6) := '1';
                                 end if;
                                 if (uw /= m_rdata) then
-                                    walker_top0_pend_1_nx <= '1';
                                     pending := '1';
                                 end if;
-                                walker_top0_se_1_nx <= uw;
-                                walker_top0_sa_1_nx <= walker_top0_ea;
-                                walker_top0_o_level_nx <= to_unsigned(1, 3);
-                                walker_top0_o_pa_nx <= unsigned'(unsigned'("00000000000000000000000000000000") & m_rdata(32-1 downto 12) & i_addr(12-1 downto 0));
-                                walker_top0_o_aux_nx <= to_unsigned(0, 3);
                                 if (bool(pending) or bool(walker_top0_pend_2) or bool(walker_top0_pend_1)) then
-                                    walker_top0_st_nx <= ADREQ;
+                                    null;
                                 else
-                                    walker_top0_o_status_nx <= to_unsigned(0, 8);
-                                    walker_top0_done_nx <= '1';
-                                    walker_top0_st_nx <= IDLE;
+                                    null;
                                 end if;
                             end if;
                         end if;
@@ -342,88 +226,51 @@ begin
                 end if;
             end if;
         when FAULT =>
-            walker_top0_o_status_nx <= walker_top0_fault_k;
-            walker_top0_o_level_nx <= walker_top0_flevel;
-            walker_top0_o_aux_nx <= to_unsigned(0, 3);
-            walker_top0_o_r_vector_nx <= to_unsigned(14, 8);
-            walker_top0_o_r_error_code_nx <= to_unsigned(0, 32);
-            walker_top0_o_r_error_code_nx(0) <= stdl(walker_top0_fault_k(3-1 downto 0) /= 1);
-            walker_top0_o_r_error_code_nx(1) <= k_write;
-            walker_top0_o_r_error_code_nx(2) <= k_user;
-            walker_top0_o_r_error_code_nx(3) <= stdl(walker_top0_fault_k(3-1 downto 0) = 2);
-            walker_top0_o_r_error_code_nx(4) <= stdl(bool(k_fetch) and bool(r_CR4(20)));
-            walker_top0_o_r_cr2_nx <= i_addr;
-            walker_top0_done_nx <= '1';
-            walker_top0_st_nx <= IDLE;
+            null;
         when ADREQ =>
             if bool(walker_top0_pend_2) then
-                walker_top0_pend_2_nx <= '0';
                 m_valid <= '1';
                 m_we <= '1';
                 m_size <= to_unsigned(2, 3);
                 m_addr <= walker_top0_sa_2;
                 m_wdata <= walker_top0_se_2;
-                walker_top0_st_nx <= ADWAIT;
             elsif bool(walker_top0_pend_1) then
-                walker_top0_pend_1_nx <= '0';
                 m_valid <= '1';
                 m_we <= '1';
                 m_size <= to_unsigned(2, 3);
                 m_addr <= walker_top0_sa_1;
                 m_wdata <= walker_top0_se_1;
-                walker_top0_st_nx <= ADWAIT;
             else
-                walker_top0_o_status_nx <= to_unsigned(0, 8);
-                walker_top0_done_nx <= '1';
-                walker_top0_st_nx <= IDLE;
+                null;
             end if;
         when ADWAIT =>
             if bool(m_rvalid) then
                 m_we <= '0';
-                walker_top0_st_nx <= ADREQ;
             end if;
         when UWAIT =>
             if bool(m_rvalid) then
                 m_we <= '0';
-                walker_top0_st_nx <= PROC;
             end if;
         when PROC =>
-            walker_top0_le_nx <= walker_top0_le;
             if (walker_top0_lvl = 2) then
                 if (bool(walker_top0_le(7)) and bool(r_CR4(4))) then
                     if (not bool(walker_top0_le(0))) then
-                        walker_top0_fault_k_nx <= to_unsigned(1, 8);
-                        walker_top0_flevel_nx <= to_unsigned(2, 3);
-                        walker_top0_st_nx <= FAULT;
+                        null;
                     elsif ((walker_top0_le and to_unsigned(2097152, 32)) /= 0) then
-                        walker_top0_fault_k_nx <= to_unsigned(2, 8);
-                        walker_top0_flevel_nx <= to_unsigned(2, 3);
-                        walker_top0_st_nx <= FAULT;
+                        null;
                     else
                         v_rw := stdl(bool(walker_top0_a_rw) and bool(walker_top0_le(1)));
-                        walker_top0_a_rw_nx <= v_rw;
                         v_us := stdl(bool(walker_top0_a_us) and bool(walker_top0_le(2)));
-                        walker_top0_a_us_nx <= v_us;
                         if (bool(k_user) and (not bool(v_us))) then
-                            walker_top0_fault_k_nx <= to_unsigned(3, 8);
-                            walker_top0_flevel_nx <= to_unsigned(2, 3);
-                            walker_top0_st_nx <= FAULT;
+                            null;
                         elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
-                            walker_top0_fault_k_nx <= to_unsigned(4, 8);
-                            walker_top0_flevel_nx <= to_unsigned(2, 3);
-                            walker_top0_st_nx <= FAULT;
+                            null;
                         elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
-                            walker_top0_fault_k_nx <= to_unsigned(5, 8);
-                            walker_top0_flevel_nx <= to_unsigned(2, 3);
-                            walker_top0_st_nx <= FAULT;
+                            null;
                         elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
-                            walker_top0_fault_k_nx <= to_unsigned(6, 8);
-                            walker_top0_flevel_nx <= to_unsigned(2, 3);
-                            walker_top0_st_nx <= FAULT;
+                            null;
                         elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
-                            walker_top0_fault_k_nx <= to_unsigned(7, 8);
-                            walker_top0_flevel_nx <= to_unsigned(2, 3);
-                            walker_top0_st_nx <= FAULT;
+                            null;
                         else
                             uw := walker_top0_le;
                             uw(5) := '1';
@@ -431,80 +278,47 @@ begin
                                 uw(6) := '1';
                             end if;
                             if (uw /= walker_top0_le) then
-                                walker_top0_pend_2_nx <= '1';
                                 pending := '1';
                             end if;
-                            walker_top0_se_2_nx <= uw;
-                            walker_top0_sa_2_nx <= walker_top0_ea;
-                            walker_top0_o_level_nx <= to_unsigned(2, 3);
-                            walker_top0_o_pa_nx <= unsigned'(to_unsigned(0, 24) & walker_top0_le(21-1 downto 13) & walker_top0_le(32-1 downto 22) & i_addr(22-1 downto 0));
-                            walker_top0_o_aux_nx <= to_unsigned(0, 3);
                             if (bool(pending) or bool(walker_top0_pend_2) or bool(walker_top0_pend_1)) then
-                                walker_top0_st_nx <= ADREQ;
+                                null;
                             else
-                                walker_top0_o_status_nx <= to_unsigned(0, 8);
-                                walker_top0_done_nx <= '1';
-                                walker_top0_st_nx <= IDLE;
+                                null;
                             end if;
                         end if;
                     end if;
                 else
                     if (not bool(walker_top0_le(0))) then
-                        walker_top0_fault_k_nx <= to_unsigned(1, 8);
-                        walker_top0_flevel_nx <= to_unsigned(2, 3);
-                        walker_top0_st_nx <= FAULT;
+                        null;
                     elsif False then
-                        walker_top0_fault_k_nx <= to_unsigned(2, 8);
-                        walker_top0_flevel_nx <= to_unsigned(2, 3);
-                        walker_top0_st_nx <= FAULT;
+                        null;
                     else
                         v_rw := stdl(bool(walker_top0_a_rw) and bool(walker_top0_le(1)));
-                        walker_top0_a_rw_nx <= v_rw;
                         v_us := stdl(bool(walker_top0_a_us) and bool(walker_top0_le(2)));
-                        walker_top0_a_us_nx <= v_us;
                         m_valid <= '1';
                         m_we <= '0';
                         m_size <= to_unsigned(2, 3);
                         m_addr <= (unsigned'(unsigned'("00000000000000000000000000000000") & walker_top0_le(32-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(22-1 downto 12) & to_unsigned(0, 2)));
-                        walker_top0_ea_nx <= (unsigned'(unsigned'("00000000000000000000000000000000") & walker_top0_le(32-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(22-1 downto 12) & to_unsigned(0, 2)));
-                        walker_top0_st_nx <= MWAIT;
-                        walker_top0_lvl_nx <= to_unsigned(1, 3);
                     end if;
                 end if;
             elsif (walker_top0_lvl = 1) then
                 if (not bool(walker_top0_le(0))) then
-                    walker_top0_fault_k_nx <= to_unsigned(1, 8);
-                    walker_top0_flevel_nx <= to_unsigned(1, 3);
-                    walker_top0_st_nx <= FAULT;
+                    null;
                 elsif False then
-                    walker_top0_fault_k_nx <= to_unsigned(2, 8);
-                    walker_top0_flevel_nx <= to_unsigned(1, 3);
-                    walker_top0_st_nx <= FAULT;
+                    null;
                 else
                     v_rw := stdl(bool(walker_top0_a_rw) and bool(walker_top0_le(1)));
-                    walker_top0_a_rw_nx <= v_rw;
                     v_us := stdl(bool(walker_top0_a_us) and bool(walker_top0_le(2)));
-                    walker_top0_a_us_nx <= v_us;
                     if (bool(k_user) and (not bool(v_us))) then
-                        walker_top0_fault_k_nx <= to_unsigned(3, 8);
-                        walker_top0_flevel_nx <= to_unsigned(1, 3);
-                        walker_top0_st_nx <= FAULT;
+                        null;
                     elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
-                        walker_top0_fault_k_nx <= to_unsigned(4, 8);
-                        walker_top0_flevel_nx <= to_unsigned(1, 3);
-                        walker_top0_st_nx <= FAULT;
+                        null;
                     elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
-                        walker_top0_fault_k_nx <= to_unsigned(5, 8);
-                        walker_top0_flevel_nx <= to_unsigned(1, 3);
-                        walker_top0_st_nx <= FAULT;
+                        null;
                     elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
-                        walker_top0_fault_k_nx <= to_unsigned(6, 8);
-                        walker_top0_flevel_nx <= to_unsigned(1, 3);
-                        walker_top0_st_nx <= FAULT;
+                        null;
                     elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
-                        walker_top0_fault_k_nx <= to_unsigned(7, 8);
-                        walker_top0_flevel_nx <= to_unsigned(1, 3);
-                        walker_top0_st_nx <= FAULT;
+                        null;
                     else
                         uw := walker_top0_le;
                         uw(5) := '1';
@@ -512,30 +326,28 @@ begin
                             uw(6) := '1';
                         end if;
                         if (uw /= walker_top0_le) then
-                            walker_top0_pend_1_nx <= '1';
                             pending := '1';
                         end if;
-                        walker_top0_se_1_nx <= uw;
-                        walker_top0_sa_1_nx <= walker_top0_ea;
-                        walker_top0_o_level_nx <= to_unsigned(1, 3);
-                        walker_top0_o_pa_nx <= unsigned'(unsigned'("00000000000000000000000000000000") & walker_top0_le(32-1 downto 12) & i_addr(12-1 downto 0));
-                        walker_top0_o_aux_nx <= to_unsigned(0, 3);
                         if (bool(pending) or bool(walker_top0_pend_2) or bool(walker_top0_pend_1)) then
-                            walker_top0_st_nx <= ADREQ;
+                            null;
                         else
-                            walker_top0_o_status_nx <= to_unsigned(0, 8);
-                            walker_top0_done_nx <= '1';
-                            walker_top0_st_nx <= IDLE;
+                            null;
                         end if;
                     end if;
                 end if;
             end if;
         when others =>
-            walker_top0_st_nx <= IDLE;
+            null;
     end case;
 end process walker_top0_logic;
 
 walker_top0_fsm: process (clk) is
+    variable pending: std_logic;
+    variable uw: unsigned(31 downto 0);
+    variable used: std_logic;
+    variable uok: std_logic;
+    variable v_rw: std_logic;
+    variable v_us: std_logic;
 begin
     if rising_edge(clk) then
         if (rst = '1') then
@@ -567,33 +379,385 @@ begin
             walker_top0_se_2 <= to_unsigned(0, 32);
             walker_top0_st <= IDLE;
         else
-            done <= walker_top0_done_nx;
-            o_level <= walker_top0_o_level_nx;
-            o_aux <= walker_top0_o_aux_nx;
-            o_pa <= walker_top0_o_pa_nx;
-            o_status <= walker_top0_o_status_nx;
-            walker_top0_st <= walker_top0_st_nx;
-            walker_top0_a_rw <= walker_top0_a_rw_nx;
-            walker_top0_a_us <= walker_top0_a_us_nx;
-            walker_top0_pend_2 <= walker_top0_pend_2_nx;
-            walker_top0_pend_1 <= walker_top0_pend_1_nx;
-            walker_top0_ea <= walker_top0_ea_nx;
-            walker_top0_lvl <= walker_top0_lvl_nx;
-            walker_top0_le <= walker_top0_le_nx;
-            walker_top0_fault_k <= walker_top0_fault_k_nx;
-            walker_top0_flevel <= walker_top0_flevel_nx;
-            walker_top0_se_2 <= walker_top0_se_2_nx;
-            walker_top0_sa_2 <= walker_top0_sa_2_nx;
-            walker_top0_se_1 <= walker_top0_se_1_nx;
-            walker_top0_sa_1 <= walker_top0_sa_1_nx;
-            o_r_vector <= walker_top0_o_r_vector_nx;
-            o_r_error_code <= walker_top0_o_r_error_code_nx;
-            o_r_cr2 <= walker_top0_o_r_cr2_nx;
             walker_top0_m_valid_h <= stdl(bool(m_valid) and (not bool(m_ready)));
             walker_top0_m_we_h <= m_we;
             walker_top0_m_size_h <= m_size;
             walker_top0_m_addr_h <= m_addr;
             walker_top0_m_wdata_h <= m_wdata;
+            pending := '0';
+            uw := unsigned'("00000000000000000000000000000000");
+            used := '0';
+            uok := '0';
+            v_rw := '0';
+            v_us := '0';
+            if bool(done) then
+                done <= '0';
+            end if;
+            case walker_top0_st is
+                when IDLE =>
+                    if bool(start) then
+                        if (not bool(r_CR0(31))) then
+                            o_level <= to_unsigned(7, 3);
+                            o_aux <= to_unsigned(0, 3);
+                            o_pa <= unsigned'(unsigned'("00000000000000000000000000000000") & i_addr);
+                            o_status <= to_unsigned(0, 8);
+                            done <= '1';
+                            walker_top0_st <= IDLE;
+                        else
+                            walker_top0_a_rw <= '1';
+                            walker_top0_a_us <= '1';
+                            walker_top0_pend_2 <= '0';
+                            walker_top0_pend_1 <= '0';
+                            if True then
+                                walker_top0_ea <= (unsigned'(unsigned'("00000000000000000000000000000000") & r_CR3(32-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(32-1 downto 22) & to_unsigned(0, 2)));
+                                walker_top0_st <= MWAIT;
+                                walker_top0_lvl <= to_unsigned(2, 3);
+                            end if;
+                        end if;
+                    end if;
+                when MWAIT =>
+                    if bool(m_rvalid) then
+                        used := '0';
+                        if (walker_top0_lvl = 2) then
+                            if (bool(m_rdata(7)) and bool(r_CR4(4))) then
+                                null;
+                            else
+                                uok := '1';
+                                if (not bool(m_rdata(0))) then
+                                    uok := '0';
+                                end if;
+                                if False then
+                                    uok := '0';
+                                end if;
+                                if bool(uok) then
+                                    uw := m_rdata;
+                                    uw(5) := '1';
+                                    if (uw /= m_rdata) then
+                                        used := '1';
+                                    end if;
+                                end if;
+                            end if;
+                        end if;
+                        if bool(used) then
+                            walker_top0_le <= uw;
+                            walker_top0_st <= UWAIT;
+                        else
+                            walker_top0_le <= m_rdata;
+                            if (walker_top0_lvl = 2) then
+                                if (bool(m_rdata(7)) and bool(r_CR4(4))) then
+                                    if (not bool(m_rdata(0))) then
+                                        walker_top0_fault_k <= to_unsigned(1, 8);
+                                        walker_top0_flevel <= to_unsigned(2, 3);
+                                        walker_top0_st <= FAULT;
+                                    elsif ((m_rdata and to_unsigned(2097152, 32)) /= 0) then
+                                        walker_top0_fault_k <= to_unsigned(2, 8);
+                                        walker_top0_flevel <= to_unsigned(2, 3);
+                                        walker_top0_st <= FAULT;
+                                    else
+                                        v_rw := stdl(bool(walker_top0_a_rw) and bool(m_rdata(1)));
+                                        walker_top0_a_rw <= v_rw;
+                                        v_us := stdl(bool(walker_top0_a_us) and bool(m_rdata(2)));
+                                        walker_top0_a_us <= v_us;
+                                        if (bool(k_user) and (not bool(v_us))) then
+                                            walker_top0_fault_k <= to_unsigned(3, 8);
+                                            walker_top0_flevel <= to_unsigned(2, 3);
+                                            walker_top0_st <= FAULT;
+                                        elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
+                                            walker_top0_fault_k <= to_unsigned(4, 8);
+                                            walker_top0_flevel <= to_unsigned(2, 3);
+                                            walker_top0_st <= FAULT;
+                                        elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
+                                            walker_top0_fault_k <= to_unsigned(5, 8);
+                                            walker_top0_flevel <= to_unsigned(2, 3);
+                                            walker_top0_st <= FAULT;
+                                        elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
+                                            walker_top0_fault_k <= to_unsigned(6, 8);
+                                            walker_top0_flevel <= to_unsigned(2, 3);
+                                            walker_top0_st <= FAULT;
+                                        elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
+                                            walker_top0_fault_k <= to_unsigned(7, 8);
+                                            walker_top0_flevel <= to_unsigned(2, 3);
+                                            walker_top0_st <= FAULT;
+                                        else
+                                            uw := m_rdata;
+                                            uw(5) := '1';
+                                            if bool(k_write) then
+                                                uw(6) := '1';
+                                            end if;
+                                            if (uw /= m_rdata) then
+                                                walker_top0_pend_2 <= '1';
+                                                pending := '1';
+                                            end if;
+                                            walker_top0_se_2 <= uw;
+                                            walker_top0_sa_2 <= walker_top0_ea;
+                                            o_level <= to_unsigned(2, 3);
+                                            o_pa <= unsigned'(to_unsigned(0, 24) & m_rdata(21-1 downto 13) & m_rdata(32-1 downto 22) & i_addr(22-1 downto 0));
+                                            o_aux <= to_unsigned(0, 3);
+                                            if (bool(pending) or bool(walker_top0_pend_2) or bool(walker_top0_pend_1)) then
+                                                walker_top0_st <= ADREQ;
+                                            else
+                                                o_status <= to_unsigned(0, 8);
+                                                done <= '1';
+                                                walker_top0_st <= IDLE;
+                                            end if;
+                                        end if;
+                                    end if;
+                                else
+                                    if (not bool(m_rdata(0))) then
+                                        walker_top0_fault_k <= to_unsigned(1, 8);
+                                        walker_top0_flevel <= to_unsigned(2, 3);
+                                        walker_top0_st <= FAULT;
+                                    elsif False then
+                                        walker_top0_fault_k <= to_unsigned(2, 8);
+                                        walker_top0_flevel <= to_unsigned(2, 3);
+                                        walker_top0_st <= FAULT;
+                                    else
+                                        v_rw := stdl(bool(walker_top0_a_rw) and bool(m_rdata(1)));
+                                        walker_top0_a_rw <= v_rw;
+                                        v_us := stdl(bool(walker_top0_a_us) and bool(m_rdata(2)));
+                                        walker_top0_a_us <= v_us;
+                                        walker_top0_ea <= (unsigned'(unsigned'("00000000000000000000000000000000") & m_rdata(32-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(22-1 downto 12) & to_unsigned(0, 2)));
+                                        walker_top0_st <= MWAIT;
+                                        walker_top0_lvl <= to_unsigned(1, 3);
+                                    end if;
+                                end if;
+                            elsif (walker_top0_lvl = 1) then
+                                if (not bool(m_rdata(0))) then
+                                    walker_top0_fault_k <= to_unsigned(1, 8);
+                                    walker_top0_flevel <= to_unsigned(1, 3);
+                                    walker_top0_st <= FAULT;
+                                elsif False then
+                                    walker_top0_fault_k <= to_unsigned(2, 8);
+                                    walker_top0_flevel <= to_unsigned(1, 3);
+                                    walker_top0_st <= FAULT;
+                                else
+                                    v_rw := stdl(bool(walker_top0_a_rw) and bool(m_rdata(1)));
+                                    walker_top0_a_rw <= v_rw;
+                                    v_us := stdl(bool(walker_top0_a_us) and bool(m_rdata(2)));
+                                    walker_top0_a_us <= v_us;
+                                    if (bool(k_user) and (not bool(v_us))) then
+                                        walker_top0_fault_k <= to_unsigned(3, 8);
+                                        walker_top0_flevel <= to_unsigned(1, 3);
+                                        walker_top0_st <= FAULT;
+                                    elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
+                                        walker_top0_fault_k <= to_unsigned(4, 8);
+                                        walker_top0_flevel <= to_unsigned(1, 3);
+                                        walker_top0_st <= FAULT;
+                                    elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
+                                        walker_top0_fault_k <= to_unsigned(5, 8);
+                                        walker_top0_flevel <= to_unsigned(1, 3);
+                                        walker_top0_st <= FAULT;
+                                    elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
+                                        walker_top0_fault_k <= to_unsigned(6, 8);
+                                        walker_top0_flevel <= to_unsigned(1, 3);
+                                        walker_top0_st <= FAULT;
+                                    elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
+                                        walker_top0_fault_k <= to_unsigned(7, 8);
+                                        walker_top0_flevel <= to_unsigned(1, 3);
+                                        walker_top0_st <= FAULT;
+                                    else
+                                        uw := m_rdata;
+                                        uw(5) := '1';
+                                        if bool(k_write) then
+                                            uw(6) := '1';
+                                        end if;
+                                        if (uw /= m_rdata) then
+                                            walker_top0_pend_1 <= '1';
+                                            pending := '1';
+                                        end if;
+                                        walker_top0_se_1 <= uw;
+                                        walker_top0_sa_1 <= walker_top0_ea;
+                                        o_level <= to_unsigned(1, 3);
+                                        o_pa <= unsigned'(unsigned'("00000000000000000000000000000000") & m_rdata(32-1 downto 12) & i_addr(12-1 downto 0));
+                                        o_aux <= to_unsigned(0, 3);
+                                        if (bool(pending) or bool(walker_top0_pend_2) or bool(walker_top0_pend_1)) then
+                                            walker_top0_st <= ADREQ;
+                                        else
+                                            o_status <= to_unsigned(0, 8);
+                                            done <= '1';
+                                            walker_top0_st <= IDLE;
+                                        end if;
+                                    end if;
+                                end if;
+                            end if;
+                        end if;
+                    end if;
+                when FAULT =>
+                    o_status <= walker_top0_fault_k;
+                    o_level <= walker_top0_flevel;
+                    o_aux <= to_unsigned(0, 3);
+                    o_r_vector <= to_unsigned(14, 8);
+                    o_r_error_code <= to_unsigned(0, 32);
+                    o_r_error_code(0) <= stdl(walker_top0_fault_k(3-1 downto 0) /= 1);
+                    o_r_error_code(1) <= k_write;
+                    o_r_error_code(2) <= k_user;
+                    o_r_error_code(3) <= stdl(walker_top0_fault_k(3-1 downto 0) = 2);
+                    o_r_error_code(4) <= stdl(bool(k_fetch) and bool(r_CR4(20)));
+                    o_r_cr2 <= i_addr;
+                    done <= '1';
+                    walker_top0_st <= IDLE;
+                when ADREQ =>
+                    if bool(walker_top0_pend_2) then
+                        walker_top0_pend_2 <= '0';
+                        walker_top0_st <= ADWAIT;
+                    elsif bool(walker_top0_pend_1) then
+                        walker_top0_pend_1 <= '0';
+                        walker_top0_st <= ADWAIT;
+                    else
+                        o_status <= to_unsigned(0, 8);
+                        done <= '1';
+                        walker_top0_st <= IDLE;
+                    end if;
+                when ADWAIT =>
+                    if bool(m_rvalid) then
+                        walker_top0_st <= ADREQ;
+                    end if;
+                when UWAIT =>
+                    if bool(m_rvalid) then
+                        walker_top0_st <= PROC;
+                    end if;
+                when PROC =>
+                    walker_top0_le <= walker_top0_le;
+                    if (walker_top0_lvl = 2) then
+                        if (bool(walker_top0_le(7)) and bool(r_CR4(4))) then
+                            if (not bool(walker_top0_le(0))) then
+                                walker_top0_fault_k <= to_unsigned(1, 8);
+                                walker_top0_flevel <= to_unsigned(2, 3);
+                                walker_top0_st <= FAULT;
+                            elsif ((walker_top0_le and to_unsigned(2097152, 32)) /= 0) then
+                                walker_top0_fault_k <= to_unsigned(2, 8);
+                                walker_top0_flevel <= to_unsigned(2, 3);
+                                walker_top0_st <= FAULT;
+                            else
+                                v_rw := stdl(bool(walker_top0_a_rw) and bool(walker_top0_le(1)));
+                                walker_top0_a_rw <= v_rw;
+                                v_us := stdl(bool(walker_top0_a_us) and bool(walker_top0_le(2)));
+                                walker_top0_a_us <= v_us;
+                                if (bool(k_user) and (not bool(v_us))) then
+                                    walker_top0_fault_k <= to_unsigned(3, 8);
+                                    walker_top0_flevel <= to_unsigned(2, 3);
+                                    walker_top0_st <= FAULT;
+                                elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
+                                    walker_top0_fault_k <= to_unsigned(4, 8);
+                                    walker_top0_flevel <= to_unsigned(2, 3);
+                                    walker_top0_st <= FAULT;
+                                elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
+                                    walker_top0_fault_k <= to_unsigned(5, 8);
+                                    walker_top0_flevel <= to_unsigned(2, 3);
+                                    walker_top0_st <= FAULT;
+                                elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
+                                    walker_top0_fault_k <= to_unsigned(6, 8);
+                                    walker_top0_flevel <= to_unsigned(2, 3);
+                                    walker_top0_st <= FAULT;
+                                elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
+                                    walker_top0_fault_k <= to_unsigned(7, 8);
+                                    walker_top0_flevel <= to_unsigned(2, 3);
+                                    walker_top0_st <= FAULT;
+                                else
+                                    uw := walker_top0_le;
+                                    uw(5) := '1';
+                                    if bool(k_write) then
+                                        uw(6) := '1';
+                                    end if;
+                                    if (uw /= walker_top0_le) then
+                                        walker_top0_pend_2 <= '1';
+                                        pending := '1';
+                                    end if;
+                                    walker_top0_se_2 <= uw;
+                                    walker_top0_sa_2 <= walker_top0_ea;
+                                    o_level <= to_unsigned(2, 3);
+                                    o_pa <= unsigned'(to_unsigned(0, 24) & walker_top0_le(21-1 downto 13) & walker_top0_le(32-1 downto 22) & i_addr(22-1 downto 0));
+                                    o_aux <= to_unsigned(0, 3);
+                                    if (bool(pending) or bool(walker_top0_pend_2) or bool(walker_top0_pend_1)) then
+                                        walker_top0_st <= ADREQ;
+                                    else
+                                        o_status <= to_unsigned(0, 8);
+                                        done <= '1';
+                                        walker_top0_st <= IDLE;
+                                    end if;
+                                end if;
+                            end if;
+                        else
+                            if (not bool(walker_top0_le(0))) then
+                                walker_top0_fault_k <= to_unsigned(1, 8);
+                                walker_top0_flevel <= to_unsigned(2, 3);
+                                walker_top0_st <= FAULT;
+                            elsif False then
+                                walker_top0_fault_k <= to_unsigned(2, 8);
+                                walker_top0_flevel <= to_unsigned(2, 3);
+                                walker_top0_st <= FAULT;
+                            else
+                                v_rw := stdl(bool(walker_top0_a_rw) and bool(walker_top0_le(1)));
+                                walker_top0_a_rw <= v_rw;
+                                v_us := stdl(bool(walker_top0_a_us) and bool(walker_top0_le(2)));
+                                walker_top0_a_us <= v_us;
+                                walker_top0_ea <= (unsigned'(unsigned'("00000000000000000000000000000000") & walker_top0_le(32-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(22-1 downto 12) & to_unsigned(0, 2)));
+                                walker_top0_st <= MWAIT;
+                                walker_top0_lvl <= to_unsigned(1, 3);
+                            end if;
+                        end if;
+                    elsif (walker_top0_lvl = 1) then
+                        if (not bool(walker_top0_le(0))) then
+                            walker_top0_fault_k <= to_unsigned(1, 8);
+                            walker_top0_flevel <= to_unsigned(1, 3);
+                            walker_top0_st <= FAULT;
+                        elsif False then
+                            walker_top0_fault_k <= to_unsigned(2, 8);
+                            walker_top0_flevel <= to_unsigned(1, 3);
+                            walker_top0_st <= FAULT;
+                        else
+                            v_rw := stdl(bool(walker_top0_a_rw) and bool(walker_top0_le(1)));
+                            walker_top0_a_rw <= v_rw;
+                            v_us := stdl(bool(walker_top0_a_us) and bool(walker_top0_le(2)));
+                            walker_top0_a_us <= v_us;
+                            if (bool(k_user) and (not bool(v_us))) then
+                                walker_top0_fault_k <= to_unsigned(3, 8);
+                                walker_top0_flevel <= to_unsigned(1, 3);
+                                walker_top0_st <= FAULT;
+                            elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
+                                walker_top0_fault_k <= to_unsigned(4, 8);
+                                walker_top0_flevel <= to_unsigned(1, 3);
+                                walker_top0_st <= FAULT;
+                            elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
+                                walker_top0_fault_k <= to_unsigned(5, 8);
+                                walker_top0_flevel <= to_unsigned(1, 3);
+                                walker_top0_st <= FAULT;
+                            elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
+                                walker_top0_fault_k <= to_unsigned(6, 8);
+                                walker_top0_flevel <= to_unsigned(1, 3);
+                                walker_top0_st <= FAULT;
+                            elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
+                                walker_top0_fault_k <= to_unsigned(7, 8);
+                                walker_top0_flevel <= to_unsigned(1, 3);
+                                walker_top0_st <= FAULT;
+                            else
+                                uw := walker_top0_le;
+                                uw(5) := '1';
+                                if bool(k_write) then
+                                    uw(6) := '1';
+                                end if;
+                                if (uw /= walker_top0_le) then
+                                    walker_top0_pend_1 <= '1';
+                                    pending := '1';
+                                end if;
+                                walker_top0_se_1 <= uw;
+                                walker_top0_sa_1 <= walker_top0_ea;
+                                o_level <= to_unsigned(1, 3);
+                                o_pa <= unsigned'(unsigned'("00000000000000000000000000000000") & walker_top0_le(32-1 downto 12) & i_addr(12-1 downto 0));
+                                o_aux <= to_unsigned(0, 3);
+                                if (bool(pending) or bool(walker_top0_pend_2) or bool(walker_top0_pend_1)) then
+                                    walker_top0_st <= ADREQ;
+                                else
+                                    o_status <= to_unsigned(0, 8);
+                                    done <= '1';
+                                    walker_top0_st <= IDLE;
+                                end if;
+                            end if;
+                        end if;
+                    end if;
+                when others =>
+                    walker_top0_st <= IDLE;
+            end case;
         end if;
     end if;
 end process walker_top0_fsm;
